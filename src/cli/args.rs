@@ -1,0 +1,149 @@
+//! The command line (SPEC §5), declared with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cortex: a local-first, event-sourced orchestrator for multi-step operations.
+#[derive(Debug, Parser)]
+#[command(name = "cortex", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where definitions and the event log live (default: ~/.cortex).
+    #[arg(long, global = true, env = "CORTEX_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print one JSON document on stdout and nothing else.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No colours (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: TopCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopCommand {
+    /// Ordered steps with validation gates, retries, rollback and resume.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+    /// The event log: show, verify, export.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Print a JSON Schema: workflow, agent, config or event.
+    Schema {
+        #[arg(value_parser = ["workflow", "agent", "config", "event"])]
+        name: String,
+    },
+}
+
+/// Who did an operator action, and why.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Audit {
+    /// Who is acting (default: user@host).
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Why, recorded with the action.
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// List workflows (yours and the built-in templates).
+    List,
+    /// Check a workflow without running it.
+    Validate {
+        /// A name (forgiving) or a path to a .yaml file.
+        name: String,
+    },
+    /// Run a workflow.
+    Run {
+        name: String,
+        /// An input value, NAME=VALUE (repeatable).
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Print the plan without executing or recording anything.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// Show a run's state (default: the most recent run).
+    Status {
+        run: Option<String>,
+        /// The state as of event SEQ.
+        #[arg(long, value_name = "SEQ")]
+        at: Option<u64>,
+    },
+    /// Continue a failed, waiting, stopped or interrupted run.
+    Resume {
+        run: Option<String>,
+        /// Run the failed step again with a fresh retry budget.
+        #[arg(long, group = "mode")]
+        retry: bool,
+        /// Record the failed (or waiting) step as skipped and go on.
+        #[arg(long, group = "mode")]
+        skip: bool,
+        /// Compensate the steps completed after STEP, newest first, then go on from there.
+        #[arg(long, group = "mode", value_name = "STEP")]
+        rollback_to: Option<String>,
+        /// Re-run STEP and everything after it, keeping earlier outputs.
+        #[arg(long, group = "mode", value_name = "STEP")]
+        from: Option<String>,
+        /// Print what resume would do without doing it.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// End a run for good.
+    Abort {
+        run: Option<String>,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// List past runs, newest first.
+    History,
+    /// Report on an external step (a prompt for a person or an agent).
+    #[command(subcommand)]
+    Step(StepCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StepCommand {
+    /// Report a waiting step done.
+    Complete(StepReport),
+    /// Report a waiting step failed.
+    Fail(StepReport),
+}
+
+#[derive(Debug, Args)]
+pub struct StepReport {
+    /// The step's name (forgiving).
+    pub step: String,
+    /// The run (default: the most recent run).
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// An output of the step, KEY=VALUE (repeatable).
+    #[arg(long = "output", short = 'o', value_name = "KEY=VALUE")]
+    pub outputs: Vec<String>,
+    #[command(flatten)]
+    pub audit: Audit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Every event of a run, one per line.
+    Show { run: Option<String> },
+    /// Check hash chains: a run, every run (default), or another log file.
+    Verify {
+        run: Option<String>,
+        #[arg(long, conflicts_with_all = ["run", "file"])]
+        all: bool,
+        /// Verify this cortex.db instead of CORTEX_HOME's.
+        #[arg(long, value_name = "F", conflicts_with = "run")]
+        file: Option<PathBuf>,
+    },
+    /// A run's events as JSON Lines.
+    Export { run: Option<String> },
+}

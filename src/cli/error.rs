@@ -1,0 +1,116 @@
+//! The one error type at the edge: a message, hints, and the exit code of SPEC §5.
+
+use crate::definition::{DefinitionError, LookupError};
+use crate::execute::{JournalError, LockError};
+use crate::render::{Style, render_definition_error};
+use crate::store::StoreError;
+
+/// Exit codes (SPEC §5).
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// A run failed, was rolled back or aborted, or a log failed verification.
+    pub const FAILED: i32 = 1;
+    /// Bad input: usage, invalid definition, unknown name.
+    pub const BAD_INPUT: i32 = 2;
+    /// A run is waiting or stopped (resumable).
+    pub const WAITING: i32 = 3;
+    /// The run is held by another process.
+    pub const HELD: i32 = 4;
+}
+
+/// A failed command as the user sees it.
+#[derive(Debug)]
+pub struct CommandError {
+    pub code: i32,
+    pub message: String,
+    /// Pre-rendered detail (e.g. located definition errors).
+    pub detail: Option<String>,
+    pub hints: Vec<String>,
+}
+
+impl CommandError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        CommandError {
+            code,
+            message: message.into(),
+            detail: None,
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(exit::BAD_INPUT, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn definition(err: &DefinitionError, style: Style) -> Self {
+        let n = err.problems.len();
+        let mut e = Self::bad_input(format!(
+            "{} is invalid ({n} problem{})",
+            err.path,
+            if n == 1 { "" } else { "s" }
+        ));
+        e.detail = Some(render_definition_error(err, style));
+        e
+    }
+}
+
+impl From<LookupError> for CommandError {
+    fn from(e: LookupError) -> Self {
+        let mut err = CommandError::bad_input(e.to_string());
+        if let LookupError::NotFound {
+            suggestions, kind, ..
+        } = &e
+        {
+            if let Some(best) = suggestions.first() {
+                err = err.hint(format!("did you mean `{best}`?"));
+            }
+            err = err.hint(format!("`cortex {kind} list` shows what exists"));
+        }
+        err
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        let hint = match &e {
+            StoreError::ReadOnly(_) => Some(
+                "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost",
+            ),
+            StoreError::Full(_) => Some("free disk space, then resume; nothing recorded was lost"),
+            StoreError::Busy => Some("another cortex process is writing; try again"),
+            StoreError::Conflict { .. } => Some(
+                "another process recorded events for this run meanwhile; check `cortex workflow status`",
+            ),
+            _ => None,
+        };
+        let mut err = CommandError::new(exit::FAILED, e.to_string());
+        if let Some(h) = hint {
+            err = err.hint(h);
+        }
+        err
+    }
+}
+
+impl From<LockError> for CommandError {
+    fn from(e: LockError) -> Self {
+        match &e {
+            LockError::Held { .. } => CommandError::new(exit::HELD, e.to_string())
+                .hint("only one process drives a run at a time; wait for it, or stop it (Ctrl-C in its terminal)"),
+            LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
+        }
+    }
+}
+
+impl From<JournalError> for CommandError {
+    fn from(e: JournalError) -> Self {
+        match e {
+            JournalError::Store(s) => s.into(),
+            JournalError::Decide(d) => CommandError::bad_input(d.to_string()),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The command-line shell: parse arguments, call the library, print. The only module that
+//! writes to stdout and stderr.
+
+mod args;
+mod context;
+mod error;
+mod log;
+mod observer;
+mod schema;
+mod workflow;
+
+use std::io::{IsTerminal, Write};
+
+use clap::Parser;
+
+pub use args::Cli;
+pub use error::{CommandError, exit};
+pub use schema::schema_text;
+
+use args::TopCommand;
+use context::Ctx;
+
+/// Write to stdout, ignoring a closed pipe (`cortex log show | head` must not panic).
+pub(crate) fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Write to stderr, ignoring errors.
+pub(crate) fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Print one JSON document on stdout.
+pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
+    let mut text = serde_json::to_string_pretty(value).expect("documents serialise");
+    text.push('\n');
+    out(&text);
+}
+
+/// Run the command line and return the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let color = !cli.no_color
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    let json = cli.json;
+    let ctx = match Ctx::new(cli.home.clone(), json, color) {
+        Ok(ctx) => ctx,
+        Err(e) => return report(e, json),
+    };
+    let result = match cli.command {
+        TopCommand::Workflow(cmd) => workflow::dispatch(&ctx, cmd),
+        TopCommand::Log(cmd) => log::dispatch(&ctx, cmd),
+        TopCommand::Schema { name } => schema::print(&name),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => report(e, json),
+    }
+}
+
+fn report(e: CommandError, json: bool) -> i32 {
+    if json {
+        out_json(&serde_json::json!({
+            "error": e.message,
+            "detail": e.detail,
+            "hints": e.hints,
+            "exit_code": e.code,
+        }));
+    }
+    let mut text = format!("error: {}\n", e.message);
+    if let Some(d) = &e.detail {
+        text.push_str(d);
+        if !d.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    for h in &e.hints {
+        text.push_str(&format!("hint: {h}\n"));
+    }
+    err(&text);
+    e.code
+}

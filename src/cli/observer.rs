@@ -1,0 +1,98 @@
+//! Live progress on the terminal: a spinner with the step and its elapsed time when stdout is
+//! a terminal, plain lines when piped; step output is streamed as it comes.
+
+use std::io::IsTerminal;
+use std::time::{Duration, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::decide::RunState;
+use crate::event::{Event, Recorded};
+use crate::execute::{Observer, Stream};
+use crate::render::render_progress;
+
+pub struct TerminalObserver {
+    /// With --json, stdout carries only the final document: progress goes to stderr.
+    json: bool,
+    live: bool,
+    spinner: Option<ProgressBar>,
+}
+
+impl TerminalObserver {
+    pub fn new(json: bool) -> Self {
+        TerminalObserver {
+            json,
+            live: !json && std::io::stdout().is_terminal(),
+            spinner: None,
+        }
+    }
+
+    fn emit(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let print = || {
+            if self.json {
+                super::err(text)
+            } else {
+                super::out(text)
+            }
+        };
+        match &self.spinner {
+            Some(s) => s.suspend(print),
+            None => print(),
+        }
+    }
+
+    fn stop_spinner(&mut self) {
+        if let Some(s) = self.spinner.take() {
+            s.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for TerminalObserver {
+    fn recorded(&mut self, state: &RunState, events: &[Recorded]) {
+        let starts_step = events.iter().find_map(|r| match &r.event {
+            Event::StepStarted { step, .. } => Some(step.clone()),
+            _ => None,
+        });
+        if events.iter().any(|r| {
+            !matches!(
+                r.event,
+                Event::StepStarted { .. }
+                    | Event::OutputRecorded { .. }
+                    | Event::CheckpointSaved { .. }
+            )
+        }) {
+            self.stop_spinner();
+        }
+        self.emit(&render_progress(state, events, SystemTime::now()));
+        if let (Some(step), true) = (starts_step, self.live) {
+            let i = state.step_index(&step).map_or(0, |i| i + 1);
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} Step {msg} — {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(format!("{i}/{}: {step}", state.steps.len()));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            self.spinner = Some(bar);
+        }
+    }
+
+    fn line(&mut self, _step: &str, _stream: Stream, line: &str) {
+        self.emit(&format!("   │ {line}\n"));
+    }
+
+    fn warn(&mut self, message: &str) {
+        self.stop_spinner();
+        super::err(&format!("warning: {message}\n"));
+    }
+}
+
+impl Drop for TerminalObserver {
+    fn drop(&mut self) {
+        self.stop_spinner();
+    }
+}

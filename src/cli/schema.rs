@@ -1,0 +1,26 @@
+//! `cortex schema NAME`: the JSON Schemas of every format, generated from the types.
+
+use super::CommandError;
+
+/// The schema of a format, as pretty JSON.
+pub fn schema_text(name: &str) -> Option<String> {
+    let schema = match name {
+        "workflow" => schemars::schema_for!(crate::definition::Workflow),
+        "agent" => schemars::schema_for!(crate::definition::Agent),
+        "config" => schemars::schema_for!(crate::definition::ConfigFile),
+        "event" => schemars::schema_for!(crate::event::Recorded),
+        _ => return None,
+    };
+    let mut text = serde_json::to_string_pretty(&schema).expect("schemas serialise");
+    text.push('\n');
+    Some(text)
+}
+
+pub fn print(name: &str) -> Result<i32, CommandError> {
+    let text = schema_text(name).ok_or_else(|| {
+        CommandError::bad_input(format!("no schema named `{name}`"))
+            .hint("schemas: workflow, agent, config, event")
+    })?;
+    super::out(&text);
+    Ok(0)
+}

@@ -1,0 +1,689 @@
+//! `cortex workflow ...`: each command a thin wrapper over the library.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+use super::args::{Audit, StepCommand, StepReport, WorkflowCommand};
+use super::context::{Ctx, default_actor, hostname, no_runs, operator};
+use super::observer::TerminalObserver;
+use super::{CommandError, exit, out, out_json};
+use crate::decide::{AttemptReport, Command, StepStatus};
+use crate::definition::{
+    Config, Durability, Entry, EntrySource, Workflow, normalize_name, parse_workflow, snapshot,
+};
+use crate::event::{AttemptEnd, Driver, Operator, ResumeMode, RunKind, RunStarted};
+use crate::execute::{
+    DriveContext, DriveEnd, DriverLock, Holder, Journal, StopFlag, SystemClock, UlidIds, drive,
+    materialize, rfc3339, validate_report,
+};
+use crate::plan::{preview_resume, preview_run};
+use crate::project::{RunStatus, run_status, status_view};
+use crate::render::{render_header, render_history, render_outcome, render_plan, render_status};
+use crate::store::{EventStore, SqliteStore};
+use crate::validate::{Known, resolve_inputs, validate_workflow};
+
+/// How long a step's process group gets between TERM and KILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
+    match cmd {
+        WorkflowCommand::List => list(ctx),
+        WorkflowCommand::Validate { name } => validate(ctx, &name),
+        WorkflowCommand::Run {
+            name,
+            inputs,
+            dry_run,
+            audit,
+        } => run(ctx, &name, &inputs, dry_run, &audit),
+        WorkflowCommand::Status { run, at } => status(ctx, run.as_deref(), at),
+        WorkflowCommand::Resume {
+            run,
+            retry,
+            skip,
+            rollback_to,
+            from,
+            dry_run,
+            audit,
+        } => {
+            let mode = match (retry, skip, rollback_to, from) {
+                (true, ..) => ResumeMode::Retry,
+                (_, true, ..) => ResumeMode::Skip,
+                (_, _, Some(step), _) => ResumeMode::RollbackTo(step),
+                (_, _, _, Some(step)) => ResumeMode::From(step),
+                _ => ResumeMode::Continue,
+            };
+            resume(ctx, run.as_deref(), mode, dry_run, &audit)
+        }
+        WorkflowCommand::Abort { run, audit } => abort(ctx, run.as_deref(), &audit),
+        WorkflowCommand::History => history(ctx),
+        WorkflowCommand::Step(StepCommand::Complete(report)) => step_report(ctx, &report, true),
+        WorkflowCommand::Step(StepCommand::Fail(report)) => step_report(ctx, &report, false),
+    }
+}
+
+/// A definition that parsed and validated, with what it needs to run.
+struct Loaded {
+    entry: Entry,
+    workflow: Workflow,
+    config: Config,
+    agents: BTreeMap<String, Option<String>>,
+}
+
+fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
+    let catalog = ctx.catalog();
+    let config = catalog
+        .config()
+        .map_err(|e| CommandError::definition(&e, ctx.style))?;
+    let entry = catalog.find_workflow(name)?;
+    let path = entry.display_path();
+    let workflow =
+        parse_workflow(&path, &entry.text).map_err(|e| CommandError::definition(&e, ctx.style))?;
+    let found: Vec<_> = catalog
+        .agents()
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    let agent_names: BTreeSet<String> =
+        found.iter().map(|(a, _)| normalize_name(&a.name)).collect();
+    validate_workflow(
+        &path,
+        &entry.text,
+        &workflow,
+        &Known {
+            config: &config,
+            agents: &agent_names,
+        },
+    )
+    .map_err(|e| CommandError::definition(&e, ctx.style))?;
+    let agents = workflow
+        .steps
+        .iter()
+        .filter_map(|s| s.agent.clone())
+        .map(|name| {
+            let command = found
+                .iter()
+                .find(|(a, _)| normalize_name(&a.name) == normalize_name(&name))
+                .and_then(|(a, _)| a.command.clone());
+            (name, command)
+        })
+        .collect();
+    Ok(Loaded {
+        entry,
+        workflow,
+        config,
+        agents,
+    })
+}
+
+fn list(ctx: &Ctx) -> Result<i32, CommandError> {
+    let catalog = ctx.catalog();
+    let mut rows = Vec::new();
+    for (name, source) in catalog.workflows() {
+        let (text, src) = match &source {
+            EntrySource::Builtin => (
+                crate::definition::builtin_workflow(&name)
+                    .unwrap_or_default()
+                    .to_string(),
+                "built-in".to_string(),
+            ),
+            EntrySource::File(p) => (
+                std::fs::read_to_string(p).unwrap_or_default(),
+                p.display().to_string(),
+            ),
+        };
+        let parsed = parse_workflow(&name, &text).ok();
+        rows.push(json!({
+            "name": name,
+            "source": src,
+            "valid": parsed.is_some(),
+            "steps": parsed.as_ref().map(|w| w.steps.len()),
+            "description": parsed.as_ref().and_then(|w| w.description.clone()),
+        }));
+    }
+    if ctx.json {
+        out_json(&rows);
+        return Ok(exit::OK);
+    }
+    let mut text = format!("Workflows ({}):\n", ctx.home.join("workflows").display());
+    let width = rows
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(4);
+    for r in &rows {
+        let steps = r["steps"]
+            .as_u64()
+            .map_or("invalid".to_string(), |n| format!("{n} steps"));
+        let origin = if r["source"] == "built-in" {
+            "  [built-in]"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "  {:<width$}  {:<9}  {}{origin}\n",
+            r["name"].as_str().unwrap_or_default(),
+            steps,
+            r["description"].as_str().unwrap_or(""),
+        ));
+    }
+    text.push_str("\nRun one with `cortex workflow run NAME`.\n");
+    out(&text);
+    Ok(exit::OK)
+}
+
+fn validate(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
+    match load(ctx, name) {
+        Ok(l) => {
+            let file = l.entry.display_path();
+            let agents: BTreeSet<&String> = l.agents.keys().collect();
+            if ctx.json {
+                out_json(&json!({
+                    "valid": true, "path": file, "name": l.workflow.name,
+                    "steps": l.workflow.steps.len(), "agents": agents, "inputs": l.workflow.inputs.keys().collect::<Vec<_>>(),
+                }));
+            } else {
+                let shown = match &l.entry.source {
+                    EntrySource::File(p) => p
+                        .file_name()
+                        .map_or(file.clone(), |f| f.to_string_lossy().into_owned()),
+                    EntrySource::Builtin => file.clone(),
+                };
+                let mut text = format!("[OK] {shown} - Valid\n");
+                text.push_str(&format!("  - {} steps defined\n", l.workflow.steps.len()));
+                text.push_str(&format!("  - {} unique agents referenced\n", agents.len()));
+                if !l.workflow.inputs.is_empty() {
+                    text.push_str(&format!(
+                        "  - inputs: {}\n",
+                        l.workflow
+                            .inputs
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                out(&text);
+            }
+            Ok(exit::OK)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, CommandError> {
+    items
+        .iter()
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(
+                CommandError::bad_input(format!("`{item}` is not {what}=VALUE"))
+                    .hint(format!("write --{what} NAME=VALUE")),
+            ),
+        })
+        .collect()
+}
+
+fn holder(actor: &str) -> Holder {
+    Holder {
+        pid: std::process::id(),
+        host: hostname(),
+        actor: actor.to_string(),
+        since: rfc3339(SystemTime::now()),
+    }
+}
+
+fn driver() -> Driver {
+    Driver {
+        pid: std::process::id(),
+        host: hostname(),
+    }
+}
+
+fn run(
+    ctx: &Ctx,
+    name: &str,
+    inputs: &[String],
+    dry_run: bool,
+    audit: &Audit,
+) -> Result<i32, CommandError> {
+    let loaded = load(ctx, name)?;
+    let given = parse_pairs(inputs, "input")?;
+    let cwd = ctx.cwd.clone();
+    let inputs = resolve_inputs(&loaded.workflow.inputs, &given, &|p| cwd.join(p).exists())
+        .map_err(|problems| {
+            let mut e = CommandError::bad_input(format!(
+                "the inputs of `{}` are not valid ({} problem{})",
+                loaded.workflow.name,
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ));
+            e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
+            e
+        })?;
+    if dry_run {
+        let agents = &loaded.agents;
+        let wf = &loaded.workflow;
+        let plan = preview_run(wf, &|i| {
+            let s = &wf.steps[i];
+            s.run.is_none()
+                && s.agent
+                    .as_ref()
+                    .and_then(|a| agents.get(a).cloned().flatten())
+                    .is_none()
+        });
+        if ctx.json {
+            out_json(&json!({ "workflow": wf.name, "dry_run": true, "steps": plan }));
+        } else {
+            out(&render_plan(
+                &format!("Plan for workflow `{}`", wf.name),
+                &plan,
+            ));
+        }
+        return Ok(exit::OK);
+    }
+    let mut store = ctx.store(loaded.config.durability)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let run_id = crate::execute::IdGen::next_id(&mut ids);
+    let by = operator(audit);
+    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let (definition, definition_hash) = snapshot(&loaded.workflow);
+    let started = RunStarted {
+        kind: RunKind::Workflow,
+        name: loaded.workflow.name.clone(),
+        definition,
+        definition_hash,
+        source: loaded.entry.display_path(),
+        inputs,
+        config: loaded.config.clone(),
+        agents: loaded.agents.clone(),
+        working_dir: ctx.cwd.display().to_string(),
+        driver: driver(),
+        by: by.clone(),
+    };
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    journal.submit(Command::Start(Box::new(started)))?;
+    if !ctx.json {
+        out(&render_header(&journal.state, false));
+    }
+    finish_driving(ctx, journal, by, lock)
+}
+
+/// Drive a run to where it stops, print the outcome, and give the exit code.
+fn finish_driving(
+    ctx: &Ctx,
+    mut journal: Journal<'_>,
+    by: Operator,
+    lock: DriverLock,
+) -> Result<i32, CommandError> {
+    let stop = StopFlag::install();
+    let mut observer = TerminalObserver::new(ctx.json);
+    let mut dctx = DriveContext {
+        home: ctx.home.clone(),
+        stop,
+        actor: by,
+        observer: &mut observer,
+        grace: KILL_GRACE,
+    };
+    let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
+        crate::execute::DriveError::Journal(j) => CommandError::from(j),
+        crate::execute::DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
+    })?;
+    drop(observer);
+    let view = status_view(&journal.state, true);
+    drop(lock);
+    if ctx.json {
+        out_json(&view);
+    } else {
+        out(&render_outcome(&view, SystemTime::now()));
+    }
+    Ok(match end {
+        DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
+        DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
+    })
+}
+
+fn open_run<'a>(
+    ctx: &Ctx,
+    store: &'a mut SqliteStore,
+    clock: &'a SystemClock,
+    ids: &'a mut UlidIds,
+    run: Option<&str>,
+) -> Result<Journal<'a>, CommandError> {
+    let run_id = ctx.resolve_run(store, run)?;
+    Ok(Journal::open(store, clock, ids, &run_id)?)
+}
+
+fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandError> {
+    let Some(store) = ctx.existing_store()? else {
+        return Err(no_runs());
+    };
+    let run_id = ctx.resolve_run(&store, run)?;
+    let events = store.read_run(&run_id)?;
+    let upto: Vec<_> = match at {
+        Some(seq) if seq >= events.len() as u64 => {
+            return Err(CommandError::bad_input(format!(
+                "run {run_id} has {} events (seq 0 to {}); --at {seq} is past its end",
+                events.len(),
+                events.len().saturating_sub(1)
+            )));
+        }
+        Some(seq) => events.into_iter().filter(|e| e.seq <= seq).collect(),
+        None => events,
+    };
+    let mut state = crate::decide::replay(&upto);
+    state.run_id = run_id.clone();
+    let alive = at.is_some() || DriverLock::probe(&ctx.home, &run_id).is_some();
+    let view = status_view(&state, alive);
+    if ctx.json {
+        out_json(&view);
+    } else {
+        let mut text = String::new();
+        if let Some(seq) = at {
+            text.push_str(&format!("(as of event {seq})\n"));
+        }
+        text.push_str(&render_status(&view, SystemTime::now()));
+        out(&text);
+    }
+    Ok(exit::OK)
+}
+
+fn resume(
+    ctx: &Ctx,
+    run: Option<&str>,
+    mode: ResumeMode,
+    dry_run: bool,
+    audit: &Audit,
+) -> Result<i32, CommandError> {
+    let Some(mut store) = ctx.existing_store()? else {
+        return Err(no_runs());
+    };
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let run_id = ctx.resolve_run(&store, run)?;
+    {
+        let journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+        if let Some(outcome) = journal.state.outcome() {
+            let view = status_view(&journal.state, false);
+            if ctx.json {
+                out_json(&view);
+            } else {
+                out(&format!(
+                    "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
+                    outcome.as_str(),
+                    view.head_hash
+                ));
+            }
+            return Ok(view.status.exit_code());
+        }
+        if dry_run {
+            let plan = preview_resume(&journal.state, mode.clone())
+                .map_err(|e| CommandError::bad_input(e.to_string()))?;
+            if ctx.json {
+                out_json(&json!({ "run_id": run_id, "dry_run": true, "steps": plan }));
+            } else {
+                out(&render_plan(
+                    &format!("Resume plan for run {run_id}"),
+                    &plan,
+                ));
+            }
+            return Ok(exit::OK);
+        }
+    }
+    let by = operator(audit);
+    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let mut journal = open_run(ctx, &mut store, &clock, &mut ids, Some(&run_id))?;
+    if let Some(start) = journal.state.start.as_deref() {
+        if start.config.durability == Durability::Full {
+            // The run's own configuration decides how hard its appends try.
+        }
+        warn_if_definition_changed(ctx, start);
+    }
+    journal
+        .submit(Command::Resume {
+            mode,
+            by: by.clone(),
+            driver: driver(),
+        })
+        .map_err(|e| {
+            CommandError::from(e).hint(format!(
+                "`cortex workflow status {run_id}` shows where the run is"
+            ))
+        })?;
+    if let Err(e) = materialize(&ctx.home, &journal.state) {
+        super::err(&format!("warning: could not write derived files: {e}\n"));
+    }
+    if !ctx.json {
+        out(&render_header(&journal.state, true));
+    }
+    finish_driving(ctx, journal, by, lock)
+}
+
+fn warn_if_definition_changed(ctx: &Ctx, start: &RunStarted) {
+    let path = std::path::Path::new(&start.source);
+    if start.source.starts_with("builtin:") || !path.is_file() {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let changed = match parse_workflow(&start.source, &text) {
+        Ok(wf) => snapshot(&wf).1 != start.definition_hash,
+        Err(_) => true,
+    };
+    if changed && !ctx.json {
+        super::err(&format!(
+            "warning: {} changed since this run started; the run goes on with the definition it started with\n",
+            start.source
+        ));
+    }
+}
+
+fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandError> {
+    let Some(mut store) = ctx.existing_store()? else {
+        return Err(no_runs());
+    };
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let run_id = ctx.resolve_run(&store, run)?;
+    let by = operator(audit);
+    let lock = acquire_or_stop_holder(ctx, &run_id, &by.actor)?;
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    if let Some(outcome) = journal.state.outcome() {
+        return Err(CommandError::bad_input(format!(
+            "run {run_id} already finished ({}); there is nothing to abort",
+            outcome.as_str()
+        )));
+    }
+    journal.submit(Command::Abort { by })?;
+    let _ = materialize(&ctx.home, &journal.state);
+    drop(lock);
+    let view = status_view(&journal.state, false);
+    if ctx.json {
+        out_json(&view);
+    } else {
+        out(&format!(
+            "❌ Run {run_id} aborted.\n   Head hash: {}\n",
+            view.head_hash
+        ));
+    }
+    Ok(view.status.exit_code())
+}
+
+/// Take the run; if a live driver on this host holds it, ask it to stop (SIGTERM, which it
+/// records as a stop) and wait for it to let go.
+fn acquire_or_stop_holder(
+    ctx: &Ctx,
+    run_id: &str,
+    actor: &str,
+) -> Result<DriverLock, CommandError> {
+    match DriverLock::acquire(&ctx.home, run_id, &holder(actor)) {
+        Ok(lock) => Ok(lock),
+        Err(crate::execute::LockError::Held {
+            holder: Some(h), ..
+        }) if h.host == hostname() && h.pid != 0 => {
+            let pid = nix::unistd::Pid::from_raw(h.pid as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = std::time::Instant::now() + KILL_GRACE * 3;
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                match DriverLock::acquire(&ctx.home, run_id, &holder(actor)) {
+                    Ok(lock) => return Ok(lock),
+                    Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
+                    Err(_) => {}
+                }
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn history(ctx: &Ctx) -> Result<i32, CommandError> {
+    let Some(store) = ctx.existing_store()? else {
+        if ctx.json {
+            out_json(&Vec::<serde_json::Value>::new());
+        } else {
+            out(&render_history(&[]));
+        }
+        return Ok(exit::OK);
+    };
+    let mut rows = Vec::new();
+    for head in store.runs()?.iter().rev() {
+        let events = store.read_run(&head.run_id)?;
+        let mut state = crate::decide::replay(&events);
+        state.run_id = head.run_id.clone();
+        let alive = DriverLock::probe(&ctx.home, &head.run_id).is_some();
+        let status: RunStatus = run_status(&state, alive);
+        let name = state
+            .start
+            .as_ref()
+            .map_or_else(String::new, |s| s.name.clone());
+        rows.push((
+            head.run_id.clone(),
+            name,
+            status,
+            state.started_at.clone(),
+            head.events,
+        ));
+    }
+    if ctx.json {
+        let docs: Vec<_> = rows
+            .iter()
+            .map(|(id, name, status, started, events)| {
+                json!({"run_id": id, "name": name, "status": status, "started_at": started, "events": events})
+            })
+            .collect();
+        out_json(&docs);
+    } else {
+        out(&render_history(&rows));
+    }
+    Ok(exit::OK)
+}
+
+fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, CommandError> {
+    let Some(mut store) = ctx.existing_store()? else {
+        return Err(no_runs());
+    };
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let run_id = ctx.resolve_run(&store, report.run.as_deref())?;
+    let outputs = parse_pairs(&report.outputs, "output")?;
+    let by = operator(&report.audit);
+    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    let state = &journal.state;
+    if let Some(outcome) = state.outcome() {
+        return Err(CommandError::bad_input(format!(
+            "run {run_id} already finished ({}); its steps cannot be reported any more",
+            outcome.as_str()
+        )));
+    }
+    let wanted = normalize_name(&report.step);
+    let Some(index) = state
+        .steps
+        .iter()
+        .position(|s| normalize_name(&s.name) == wanted)
+    else {
+        let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
+        let mut e = CommandError::bad_input(format!("run {run_id} has no step `{}`", report.step))
+            .hint(format!("its steps: {}", names.join(", ")));
+        if let Some(best) =
+            crate::definition::catalog_suggest(&wanted, names.iter().copied()).first()
+        {
+            e = e.hint(format!("did you mean `{best}`?"));
+        }
+        return Err(e);
+    };
+    let step = state.steps[index].clone();
+    if step.status != StepStatus::Waiting {
+        let now = match state.steps.iter().find(|s| s.status == StepStatus::Waiting) {
+            Some(w) => format!("the run waits on `{}`", w.name),
+            None => "no step is waiting for a report".to_string(),
+        };
+        return Err(CommandError::bad_input(format!(
+            "step `{}` is {}, not waiting for a report; {now}",
+            step.name,
+            step.status.as_str()
+        ))
+        .hint(format!(
+            "`cortex workflow status {run_id}` shows every step"
+        )));
+    }
+    let problems = if success {
+        let mut observer = TerminalObserver::new(ctx.json);
+        let mut dctx = DriveContext {
+            home: ctx.home.clone(),
+            stop: StopFlag::default(),
+            actor: by.clone(),
+            observer: &mut observer,
+            grace: KILL_GRACE,
+        };
+        validate_report(state, &mut dctx, index, &outputs)
+    } else {
+        Vec::new()
+    };
+    let attempt = step.attempts;
+    let events = journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
+        step: step.name.clone(),
+        attempt,
+        end: AttemptEnd::Reported { success },
+        outputs,
+        output_tail: report.audit.message.clone().unwrap_or_default(),
+        validation_problems: problems.clone(),
+        by: Some(by),
+    })))?;
+    let _ = materialize(&ctx.home, &journal.state);
+    drop(lock);
+    let view = status_view(&journal.state, false);
+    if ctx.json {
+        out_json(&view);
+        return Ok(exit::OK);
+    }
+    let after = journal.state.step(&step.name).map(|s| s.status);
+    let mut text = match after {
+        Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
+        _ if success => format!(
+            "❌ Step `{}` did not pass its validation:\n{}",
+            step.name,
+            problems
+                .iter()
+                .map(|p| format!("   - {p}\n"))
+                .collect::<String>()
+        ),
+        _ => format!("❌ Step `{}` reported failed.\n", step.name),
+    };
+    let _ = events;
+    match view.status {
+        RunStatus::Completed => text.push_str(&format!(
+            "✅ Workflow completed.\n   Head hash: {}\n",
+            view.head_hash
+        )),
+        _ => text.push_str(&format!("Next: cortex workflow resume {run_id}\n")),
+    }
+    out(&text);
+    let _ = default_actor;
+    Ok(exit::OK)
+}

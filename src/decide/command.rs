@@ -1,0 +1,60 @@
+//! Commands: what the shell asks the decider to record, carrying facts from outside.
+
+use crate::event::{AttemptEnd, Driver, Operator, ResumeMode, RunStarted};
+
+/// The outcome of one attempt, as observed by the executor or reported by an operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptReport {
+    pub step: String,
+    pub attempt: u32,
+    pub end: AttemptEnd,
+    /// `key=value` outputs the attempt wrote to `$CORTEX_OUTPUT` (or `--output`).
+    pub outputs: Vec<(String, String)>,
+    /// The bounded, redacted tail of what the attempt printed.
+    pub output_tail: String,
+    /// Problems found by the step's `validate: - run:` checks (run by the shell).
+    pub validation_problems: Vec<String>,
+    pub by: Option<Operator>,
+}
+
+/// A request to change a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Start(Box<RunStarted>),
+    /// Inputs, prerequisites and health checks were checked; these problems were found.
+    RecordPreValidation {
+        problems: Vec<String>,
+    },
+    /// Begin the next attempt of the current step.
+    StartAttempt {
+        step: String,
+    },
+    FinishAttempt(Box<AttemptReport>),
+    /// A rollback command ran (`end` none: the step has no rollback command).
+    RecordCompensation {
+        step: String,
+        end: Option<AttemptEnd>,
+        output_tail: String,
+    },
+    RecordPostValidation {
+        problems: Vec<String>,
+    },
+    /// Stop gracefully (an operator or a signal); the shell has already ended running commands.
+    Stop {
+        by: Operator,
+        signal: Option<String>,
+    },
+    Resume {
+        mode: ResumeMode,
+        by: Operator,
+        driver: Driver,
+    },
+    Abort {
+        by: Operator,
+    },
+    /// Pause the run for a reason outside any step (the run's time limit passed); attempts in
+    /// flight end without an outcome and run again on resume.
+    Pause {
+        reason: String,
+    },
+}

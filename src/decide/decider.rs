@@ -1,0 +1,576 @@
+//! `decide`: judge a command against the run's state and answer with the events it causes.
+
+use std::collections::BTreeMap;
+
+use super::{AttemptReport, Command, DecideError, RunPhase, RunState, StepStatus};
+use crate::definition::{CheckpointFrequency, OnFailure, Step, Workflow};
+use crate::event::{AttemptEnd, Event, Outcome, ResumeMode, Stage};
+
+/// Decide what `command` means for a run in `state`. Pure: the same state and command always
+/// give the same events.
+pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideError> {
+    if let Command::Start(started) = command {
+        if state.phase != RunPhase::NotStarted {
+            return Err(DecideError::AlreadyStarted);
+        }
+        serde_json::from_value::<Workflow>(started.definition.clone())
+            .map_err(|e| DecideError::BadSnapshot(e.to_string()))?;
+        return Ok(vec![Event::RunStarted(started)]);
+    }
+    if state.phase == RunPhase::NotStarted {
+        return Err(DecideError::NotStarted);
+    }
+    if let Some(outcome) = state.outcome() {
+        return Err(DecideError::Finished(outcome));
+    }
+    let workflow = state.workflow.as_ref().ok_or_else(|| {
+        DecideError::BadSnapshot(state.definition_error.clone().unwrap_or_default())
+    })?;
+    match command {
+        Command::Start(_) => unreachable!("handled above"),
+        Command::RecordPreValidation { problems } => Ok(if problems.is_empty() {
+            vec![Event::ValidationPassed {
+                stage: Stage::Pre,
+                step: None,
+            }]
+        } else {
+            let reason = format!("pre-validation failed: {}", problems.join("; "));
+            vec![
+                Event::ValidationFailed {
+                    stage: Stage::Pre,
+                    step: None,
+                    problems,
+                },
+                Event::RunFinished {
+                    outcome: Outcome::Failed,
+                    by: None,
+                    reason: Some(reason),
+                },
+            ]
+        }),
+        Command::StartAttempt { step } => start_attempt(state, &step),
+        Command::FinishAttempt(report) => finish_attempt(state, workflow, *report),
+        Command::RecordCompensation {
+            step,
+            end,
+            output_tail,
+        } => record_compensation(state, step, end, output_tail),
+        Command::RecordPostValidation { problems } => {
+            if state.current_step().is_some() || state.phase != RunPhase::Running {
+                return Err(DecideError::NotActive(phase_name(&state.phase)));
+            }
+            Ok(if problems.is_empty() {
+                vec![
+                    Event::ValidationPassed {
+                        stage: Stage::Post,
+                        step: None,
+                    },
+                    finished(Outcome::Completed, None),
+                ]
+            } else {
+                let reason = format!("post-validation failed: {}", problems.join("; "));
+                vec![
+                    Event::ValidationFailed {
+                        stage: Stage::Post,
+                        step: None,
+                        problems,
+                    },
+                    Event::RunPaused { step: None, reason },
+                ]
+            })
+        }
+        Command::Stop { by, signal } => {
+            let mut events = vec![Event::StopRequested { by, signal }];
+            events.extend(interrupt_in_flight(
+                state,
+                "stopped before it finished; it runs again on resume",
+            ));
+            events.push(Event::RunStopped {});
+            Ok(events)
+        }
+        Command::Abort { by } => {
+            let mut events = interrupt_in_flight(state, "aborted");
+            events.push(Event::RunFinished {
+                outcome: Outcome::Aborted,
+                by: Some(by),
+                reason: Some("aborted by an operator".into()),
+            });
+            Ok(events)
+        }
+        Command::Pause { reason } => {
+            let mut events = interrupt_in_flight(state, &reason);
+            events.push(Event::RunPaused { step: None, reason });
+            Ok(events)
+        }
+        Command::Resume { mode, by, driver } => resume(state, workflow, mode, by, driver),
+    }
+}
+
+fn phase_name(phase: &RunPhase) -> String {
+    match phase {
+        RunPhase::NotStarted => "not started",
+        RunPhase::Running => "running",
+        RunPhase::Waiting => "waiting",
+        RunPhase::RollingBack => "rolling back",
+        RunPhase::Paused { .. } => "failed",
+        RunPhase::Stopped => "stopped",
+        RunPhase::Finished { outcome } => outcome.as_str(),
+    }
+    .to_string()
+}
+
+fn finished(outcome: Outcome, reason: Option<String>) -> Event {
+    Event::RunFinished {
+        outcome,
+        by: None,
+        reason,
+    }
+}
+
+/// Attempts whose end is not in the log: they will never report, so they end here.
+fn interrupt_in_flight(state: &RunState, reason: &str) -> Vec<Event> {
+    state
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Running)
+        .map(|s| Event::StepInterrupted {
+            step: s.name.clone(),
+            attempt: s.attempts,
+            reason: reason.to_string(),
+        })
+        .collect()
+}
+
+fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError> {
+    if state.phase != RunPhase::Running {
+        return Err(DecideError::NotActive(phase_name(&state.phase)));
+    }
+    if !state.pre_validated {
+        return Err(DecideError::NotActive("not pre-validated".into()));
+    }
+    let index = state
+        .step_index(step)
+        .ok_or_else(|| DecideError::UnknownStep(step.to_string()))?;
+    let current = state.current_step();
+    if current != Some(index) {
+        return Err(DecideError::NotCurrent {
+            step: step.to_string(),
+            current: current.map_or("none".into(), |i| format!("`{}`", state.steps[i].name)),
+        });
+    }
+    let s = &state.steps[index];
+    if matches!(
+        s.status,
+        StepStatus::Running | StepStatus::Waiting | StepStatus::Failed
+    ) {
+        return Err(DecideError::WrongStepState {
+            step: step.to_string(),
+            status: s.status.as_str().into(),
+            expected: "pending, ready or stopped".into(),
+        });
+    }
+    let attempt = s.attempts + 1;
+    Ok(vec![if state.is_external(index) {
+        Event::StepWaiting {
+            step: step.to_string(),
+            attempt,
+        }
+    } else {
+        Event::StepStarted {
+            step: step.to_string(),
+            attempt,
+        }
+    }])
+}
+
+fn checkpoint_after(state: &RunState, step: &Step, index: usize, events: &mut Vec<Event>) {
+    let Some(start) = state.start.as_ref() else {
+        return;
+    };
+    let config = &start.config;
+    let wanted = config.enable_checkpoints
+        && (config.checkpoint_frequency != CheckpointFrequency::Manual || step.checkpoint);
+    if wanted {
+        let completed = state
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| *i == index || s.status.is_done())
+            .map(|(_, s)| s.name.clone())
+            .collect();
+        events.push(Event::CheckpointSaved {
+            step: step.name.clone(),
+            completed,
+        });
+    }
+}
+
+/// After step `index` is done: finish the run if nothing is left and no post-validation waits.
+fn finish_if_last(state: &RunState, workflow: &Workflow, index: usize, events: &mut Vec<Event>) {
+    let rest_done = state
+        .steps
+        .iter()
+        .enumerate()
+        .all(|(i, s)| i == index || s.status.is_done());
+    if rest_done && workflow.post.is_empty() {
+        events.push(finished(Outcome::Completed, None));
+    }
+}
+
+fn retry_limit(state: &RunState, step: &Step) -> u32 {
+    step.retry
+        .as_ref()
+        .and_then(|r| r.max_retry_attempts)
+        .unwrap_or_else(|| {
+            state
+                .start
+                .as_ref()
+                .map_or(0, |s| s.config.max_retry_attempts)
+        })
+}
+
+/// Delay before retry number `n` (1-based): the backoff, doubled for each further retry.
+fn backoff_ms(step: &Step, n: u32) -> u64 {
+    let base = step
+        .retry
+        .as_ref()
+        .and_then(|r| r.backoff.as_ref())
+        .and_then(|d| d.to_duration().ok())
+        .map_or(1000, |d| d.as_millis() as u64);
+    base.saturating_mul(1u64 << (n.saturating_sub(1)).min(16))
+}
+
+fn finish_attempt(
+    state: &RunState,
+    workflow: &Workflow,
+    report: AttemptReport,
+) -> Result<Vec<Event>, DecideError> {
+    let index = state
+        .step_index(&report.step)
+        .ok_or_else(|| DecideError::UnknownStep(report.step.clone()))?;
+    let s = &state.steps[index];
+    let step = &workflow.steps[index];
+    if !matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
+        return Err(DecideError::WrongStepState {
+            step: report.step.clone(),
+            status: s.status.as_str().into(),
+            expected: "running or waiting".into(),
+        });
+    }
+    if report.attempt != s.attempts {
+        return Err(DecideError::AttemptMismatch {
+            step: report.step.clone(),
+            expected: s.attempts,
+            got: report.attempt,
+        });
+    }
+    let outputs: BTreeMap<&str, &str> = report
+        .outputs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut problems = report.validation_problems.clone();
+    if report.end.succeeded() {
+        for check in &step.validate {
+            if let Some(key) = &check.output
+                && !outputs.contains_key(key.as_str())
+            {
+                problems.push(format!("output `{key}` was not produced"));
+            }
+        }
+    }
+    let name = report.step.clone();
+    let attempt = report.attempt;
+    let mut events = Vec::new();
+    if report.end.succeeded() && problems.is_empty() {
+        for (key, value) in outputs {
+            events.push(Event::OutputRecorded {
+                step: name.clone(),
+                key: key.to_string(),
+                value: value.to_string(),
+            });
+        }
+        if !step.validate.is_empty() {
+            events.push(Event::ValidationPassed {
+                stage: Stage::Step,
+                step: Some(name.clone()),
+            });
+        }
+        events.push(Event::StepSucceeded {
+            step: name,
+            attempt,
+            end: report.end,
+            output_tail: report.output_tail,
+            by: report.by,
+        });
+        checkpoint_after(state, step, index, &mut events);
+        finish_if_last(state, workflow, index, &mut events);
+        return Ok(events);
+    }
+
+    // The attempt failed: record how, then retry or apply the step's failure policy.
+    let error = match &report.end {
+        AttemptEnd::Exited { code: 0 } | AttemptEnd::Reported { success: true } => {
+            format!("validation failed: {}", problems.join("; "))
+        }
+        AttemptEnd::Exited { code } => format!("exited with code {code}"),
+        AttemptEnd::Signaled { signal } => format!("killed by signal {signal}"),
+        AttemptEnd::TimedOut { timeout_ms } => format!(
+            "timed out after {}",
+            humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
+        ),
+        AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
+        AttemptEnd::Reported { success: false } => "reported failed".to_string(),
+    };
+    match &report.end {
+        end if end.succeeded() => events.push(Event::ValidationFailed {
+            stage: Stage::Step,
+            step: Some(name.clone()),
+            problems,
+        }),
+        AttemptEnd::TimedOut { timeout_ms } => events.push(Event::StepTimedOut {
+            step: name.clone(),
+            attempt,
+            timeout_ms: *timeout_ms,
+            output_tail: report.output_tail,
+        }),
+        end => events.push(Event::StepFailed {
+            step: name.clone(),
+            attempt,
+            end: end.clone(),
+            error: error.clone(),
+            output_tail: report.output_tail,
+            by: report.by,
+        }),
+    }
+    let failures = s.budget_failures + 1;
+    let retryable = match (&report.end, step.retry.as_ref()) {
+        (AttemptEnd::Exited { code }, Some(r)) if !r.on_exit_codes.is_empty() => {
+            r.on_exit_codes.contains(code)
+        }
+        (_, Some(r)) if !r.on_exit_codes.is_empty() => false,
+        _ => true,
+    };
+    if retryable && failures <= retry_limit(state, step) {
+        events.push(Event::RetryScheduled {
+            step: name,
+            attempt: attempt + 1,
+            delay_ms: backoff_ms(step, failures),
+        });
+        return Ok(events);
+    }
+    let reason = format!("step `{name}` failed: {error}");
+    match step.on_failure.unwrap_or_default() {
+        OnFailure::Pause => events.push(Event::RunPaused {
+            step: Some(name),
+            reason,
+        }),
+        OnFailure::Skip => {
+            events.push(Event::StepSkipped {
+                step: name,
+                reason: format!("on_failure: skip ({error})"),
+                by: None,
+            });
+            checkpoint_after(state, step, index, &mut events);
+            finish_if_last(state, workflow, index, &mut events);
+        }
+        OnFailure::Abort => events.push(finished(Outcome::Aborted, Some(reason))),
+        OnFailure::Rollback => {
+            let steps: Vec<String> = state.completion_order.iter().rev().cloned().collect();
+            let empty = steps.is_empty();
+            events.push(Event::RollbackStarted {
+                reason: reason.clone(),
+                steps,
+                resume_after: None,
+            });
+            if empty {
+                events.push(Event::RollbackFinished { failed: Vec::new() });
+                events.push(finished(Outcome::RolledBack, Some(reason)));
+            }
+        }
+    }
+    Ok(events)
+}
+
+fn record_compensation(
+    state: &RunState,
+    step: String,
+    end: Option<AttemptEnd>,
+    output_tail: String,
+) -> Result<Vec<Event>, DecideError> {
+    let rollback = state
+        .rollback
+        .as_ref()
+        .ok_or_else(|| DecideError::NoRollback(step.clone()))?;
+    if rollback.pending.first() != Some(&step) {
+        return Err(DecideError::NoRollback(step));
+    }
+    let mut failed = rollback.failed.clone();
+    let mut events = vec![match end {
+        None => Event::StepCompensated {
+            step,
+            ran: false,
+            output_tail,
+        },
+        Some(end) if end.succeeded() => Event::StepCompensated {
+            step,
+            ran: true,
+            output_tail,
+        },
+        Some(end) => {
+            failed.push(step.clone());
+            let error = match &end {
+                AttemptEnd::Exited { code } => format!("exited with code {code}"),
+                AttemptEnd::TimedOut { .. } => "timed out".into(),
+                AttemptEnd::Signaled { signal } => format!("killed by signal {signal}"),
+                AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
+                AttemptEnd::Reported { .. } => "reported failed".into(),
+            };
+            Event::CompensationFailed {
+                step,
+                end,
+                error,
+                output_tail,
+            }
+        }
+    }];
+    if rollback.pending.len() == 1 {
+        events.push(Event::RollbackFinished {
+            failed: failed.clone(),
+        });
+        let failures =
+            (!failed.is_empty()).then(|| format!("compensation failed for: {}", failed.join(", ")));
+        match (&rollback.resume_after, failures) {
+            (None, None) => {
+                events.push(finished(Outcome::RolledBack, Some(rollback.reason.clone())))
+            }
+            (None, Some(f)) => events.push(finished(
+                Outcome::Failed,
+                Some(format!("{}; {f}; clean up by hand", rollback.reason)),
+            )),
+            (Some(_), None) => {}
+            (Some(_), Some(f)) => events.push(Event::RunPaused {
+                step: None,
+                reason: f,
+            }),
+        }
+    }
+    Ok(events)
+}
+
+fn resume(
+    state: &RunState,
+    workflow: &Workflow,
+    mode: ResumeMode,
+    by: crate::event::Operator,
+    driver: crate::event::Driver,
+) -> Result<Vec<Event>, DecideError> {
+    let config = &state
+        .start
+        .as_ref()
+        .expect("started runs have a start")
+        .config;
+    let paused = matches!(state.phase, RunPhase::Paused { .. });
+    let mut restart_from = None;
+    let mut after = Vec::new();
+    match &mode {
+        ResumeMode::Continue => {
+            // Steps completed after the last checkpoint are not a resume point: run them again.
+            let from = state.resume_point().map_or(0, |i| i + 1);
+            restart_from = state
+                .steps
+                .iter()
+                .skip(from)
+                .find(|s| s.status.is_done())
+                .map(|s| s.name.clone());
+        }
+        ResumeMode::Retry => {
+            if !paused {
+                return Err(DecideError::NothingToRecover("retry"));
+            }
+        }
+        ResumeMode::Skip => {
+            let current = state
+                .current_step()
+                .map(|i| &state.steps[i])
+                .filter(|s| {
+                    matches!(
+                        s.status,
+                        StepStatus::Failed
+                            | StepStatus::Waiting
+                            | StepStatus::Stopped
+                            | StepStatus::Running
+                    ) || paused
+                })
+                .ok_or(DecideError::NothingToRecover("skip"))?;
+            let index = state
+                .step_index(&current.name)
+                .expect("current step exists");
+            after.push(Event::StepSkipped {
+                step: current.name.clone(),
+                reason: "skipped by an operator (resume --skip)".into(),
+                by: Some(by.clone()),
+            });
+            checkpoint_after(state, &workflow.steps[index], index, &mut after);
+            finish_if_last(state, workflow, index, &mut after);
+        }
+        ResumeMode::RollbackTo(target) => {
+            if !config.enable_rollback {
+                return Err(DecideError::RollbackDisabled);
+            }
+            let index = state
+                .step_index(target)
+                .ok_or_else(|| DecideError::UnknownStep(target.clone()))?;
+            if state.steps[index].status != StepStatus::Completed {
+                return Err(DecideError::CannotRollbackTo {
+                    step: target.clone(),
+                    reason: format!(
+                        "it is {}, not completed",
+                        state.steps[index].status.as_str()
+                    ),
+                });
+            }
+            let steps: Vec<String> = state
+                .completion_order
+                .iter()
+                .filter(|n| state.step_index(n).is_some_and(|i| i > index))
+                .rev()
+                .cloned()
+                .collect();
+            // Failed or stopped steps after the target run again after the rollback.
+            let reason = format!("rollback to `{target}` requested");
+            let empty = steps.is_empty();
+            after.push(Event::RollbackStarted {
+                reason,
+                steps,
+                resume_after: Some(target.clone()),
+            });
+            if empty {
+                after.push(Event::RollbackFinished { failed: Vec::new() });
+            }
+            restart_from = state.steps.get(index + 1).map(|s| s.name.clone());
+        }
+        ResumeMode::From(target) => {
+            if state.step_index(target).is_none() {
+                return Err(DecideError::UnknownStep(target.clone()));
+            }
+            restart_from = Some(target.clone());
+        }
+    }
+    let mut events = interrupt_in_flight(
+        state,
+        "its driver ended before it finished; it runs again as a new attempt",
+    );
+    events.push(Event::RunResumed {
+        mode: mode.clone(),
+        restart_from: if matches!(mode, ResumeMode::RollbackTo(_)) {
+            None
+        } else {
+            restart_from
+        },
+        driver,
+        by,
+    });
+    events.extend(after);
+    Ok(events)
+}

@@ -1,0 +1,42 @@
+//! Why the decider refused a command.
+
+use crate::event::Outcome;
+
+/// A command that does not fit the run's current state.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecideError {
+    #[error("the run has not started")]
+    NotStarted,
+    #[error("the run has already started")]
+    AlreadyStarted,
+    #[error("the run already finished ({})", .0.as_str())]
+    Finished(Outcome),
+    #[error("the run's definition snapshot cannot be read: {0}")]
+    BadSnapshot(String),
+    #[error("no step named `{0}` in this run")]
+    UnknownStep(String),
+    #[error("step `{step}` is {status}, not {expected}")]
+    WrongStepState {
+        step: String,
+        status: String,
+        expected: String,
+    },
+    #[error("step `{step}` is not the current step (the current step is {current})")]
+    NotCurrent { step: String, current: String },
+    #[error("attempt {got} of step `{step}` is not the attempt in flight ({expected})")]
+    AttemptMismatch {
+        step: String,
+        expected: u32,
+        got: u32,
+    },
+    #[error("no rollback is in progress for step `{0}`")]
+    NoRollback(String),
+    #[error("the run is not failed, so there is nothing to {0}")]
+    NothingToRecover(&'static str),
+    #[error("rollback is disabled by `enable_rollback: false` in cortex.config.json")]
+    RollbackDisabled,
+    #[error("cannot roll back to `{step}`: {reason}")]
+    CannotRollbackTo { step: String, reason: String },
+    #[error("the run is {0}; resume it first")]
+    NotActive(String),
+}

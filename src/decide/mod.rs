@@ -1,0 +1,16 @@
+//! The functional core: `decide(&State, Command) -> Result<Vec<Event>>` and
+//! `evolve(State, &Recorded) -> State` (the Decider pattern).
+//!
+//! Facts from the outside world (exit codes, operator reports, signals) arrive as commands.
+//! Nothing here reads the clock, the environment or the file system, so replaying the log
+//! always rebuilds the same state.
+
+mod command;
+mod decider;
+mod error;
+mod state;
+
+pub use command::{AttemptReport, Command};
+pub use decider::decide;
+pub use error::DecideError;
+pub use state::{Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay};

@@ -1,0 +1,480 @@
+//! Run state and `evolve`: the fold of a run's events. No business logic here, only
+//! bookkeeping of facts that the decider already judged.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::definition::Workflow;
+use crate::event::{Driver, Event, Outcome, Recorded, RunStarted, Stage};
+
+/// Where a step is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    /// A retry is scheduled: the next attempt runs after a delay.
+    Ready,
+    Running,
+    /// An external step waits for `cortex workflow step complete|fail`.
+    Waiting,
+    Completed,
+    Failed,
+    Skipped,
+    RolledBack,
+    /// The attempt ended without an outcome (stop, or its driver died); it runs again on resume.
+    Stopped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Ready => "ready",
+            StepStatus::Running => "running",
+            StepStatus::Waiting => "waiting",
+            StepStatus::Completed => "completed",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::RolledBack => "rolled_back",
+            StepStatus::Stopped => "stopped",
+        }
+    }
+
+    /// Done for the purpose of moving on: completed or skipped.
+    pub fn is_done(self) -> bool {
+        matches!(self, StepStatus::Completed | StepStatus::Skipped)
+    }
+}
+
+/// One step's projection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepState {
+    pub name: String,
+    pub status: StepStatus,
+    /// Attempts started, over the whole run (interrupted ones included).
+    pub attempts: u32,
+    /// Failed attempts counted against the retry budget since the last `resume --retry`.
+    pub budget_failures: u32,
+    /// How many times the step completed (more than once only after `--from`/`--rollback-to`).
+    pub completions: u32,
+    pub outputs: BTreeMap<String, String>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub error: Option<String>,
+    pub output_tail: String,
+    pub exit_code: Option<i32>,
+    pub retry_delay_ms: u64,
+    pub compensation_failed: bool,
+}
+
+/// A resume point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub step: String,
+    pub index: usize,
+    pub completed: Vec<String>,
+    pub time: String,
+}
+
+/// A rollback in progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollback {
+    pub reason: String,
+    /// Steps still to compensate, in order.
+    pub pending: Vec<String>,
+    pub failed: Vec<String>,
+    pub resume_after: Option<String>,
+}
+
+/// The run's coarse state, as recorded in the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "phase")]
+pub enum RunPhase {
+    NotStarted,
+    Running,
+    Waiting,
+    RollingBack,
+    Paused { reason: String },
+    Stopped,
+    Finished { outcome: Outcome },
+}
+
+/// Everything known about a run, folded from its events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunState {
+    pub run_id: String,
+    pub events: u64,
+    pub head_hash: String,
+    #[serde(skip)]
+    pub start: Option<Box<RunStarted>>,
+    #[serde(skip)]
+    pub workflow: Option<Workflow>,
+    pub definition_error: Option<String>,
+    pub phase: RunPhase,
+    pub steps: Vec<StepState>,
+    pub pre_validated: bool,
+    pub pre_problems: Vec<String>,
+    pub post_passed: bool,
+    pub post_problems: Vec<String>,
+    /// Completed steps in completion order (compensated ones removed).
+    pub completion_order: Vec<String>,
+    pub checkpoints: Vec<Checkpoint>,
+    pub rollback: Option<Rollback>,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// When the current driving session began (run start or latest resume).
+    pub session_started_at: Option<String>,
+    pub driver: Option<Driver>,
+    pub finish_reason: Option<String>,
+}
+
+impl Default for RunState {
+    fn default() -> Self {
+        RunState {
+            run_id: String::new(),
+            events: 0,
+            head_hash: String::new(),
+            start: None,
+            workflow: None,
+            definition_error: None,
+            phase: RunPhase::NotStarted,
+            steps: Vec::new(),
+            pre_validated: false,
+            pre_problems: Vec::new(),
+            post_passed: false,
+            post_problems: Vec::new(),
+            completion_order: Vec::new(),
+            checkpoints: Vec::new(),
+            rollback: None,
+            started_at: None,
+            ended_at: None,
+            session_started_at: None,
+            driver: None,
+            finish_reason: None,
+        }
+    }
+}
+
+impl RunState {
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.name == name)
+    }
+
+    pub fn step(&self, name: &str) -> Option<&StepState> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    fn step_mut(&mut self, name: &str) -> Option<&mut StepState> {
+        self.steps.iter_mut().find(|s| s.name == name)
+    }
+
+    /// The first step that is not done, if any: the sequence's current position.
+    pub fn current_step(&self) -> Option<usize> {
+        self.steps.iter().position(|s| !s.status.is_done())
+    }
+
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self.phase {
+            RunPhase::Finished { outcome } => Some(outcome),
+            _ => None,
+        }
+    }
+
+    /// The agent command that runs step `index`, if any.
+    pub fn agent_command(&self, index: usize) -> Option<&str> {
+        let step = self.workflow.as_ref()?.steps.get(index)?;
+        let agent = step.agent.as_ref()?;
+        self.start.as_ref()?.agents.get(agent)?.as_deref()
+    }
+
+    /// A step with nothing for the engine to run waits for a person or an agent to report.
+    pub fn is_external(&self, index: usize) -> bool {
+        let Some(step) = self.workflow.as_ref().and_then(|w| w.steps.get(index)) else {
+            return false;
+        };
+        step.run.is_none() && self.agent_command(index).is_none()
+    }
+
+    /// The latest checkpoint's step index, if any.
+    pub fn resume_point(&self) -> Option<usize> {
+        self.checkpoints.last().map(|c| c.index)
+    }
+}
+
+/// Fold one recorded event into the state.
+pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
+    state.run_id.clone_from(&rec.run_id);
+    state.events = rec.seq + 1;
+    state.head_hash.clone_from(&rec.hash);
+    let time = Some(rec.time.clone());
+    match &rec.event {
+        Event::RunStarted(started) => {
+            match serde_json::from_value::<Workflow>(started.definition.clone()) {
+                Ok(wf) => {
+                    state.steps = wf.steps.iter().map(|s| new_step(&s.name)).collect();
+                    state.workflow = Some(wf);
+                }
+                Err(e) => state.definition_error = Some(e.to_string()),
+            }
+            state.driver = Some(started.driver.clone());
+            state.start = Some(started.clone());
+            state.phase = RunPhase::Running;
+            state.started_at.clone_from(&time);
+            state.session_started_at = time;
+        }
+        Event::ValidationPassed { stage, .. } => match stage {
+            Stage::Pre => state.pre_validated = true,
+            Stage::Post => {
+                state.post_passed = true;
+                state.post_problems.clear();
+            }
+            Stage::Step => {}
+        },
+        Event::ValidationFailed {
+            stage,
+            step,
+            problems,
+        } => match stage {
+            Stage::Pre => state.pre_problems.clone_from(problems),
+            Stage::Post => state.post_problems.clone_from(problems),
+            Stage::Step => {
+                if let Some(s) = step.as_deref().and_then(|n| state.step_mut(n)) {
+                    s.status = StepStatus::Failed;
+                    s.budget_failures += 1;
+                    s.error = Some(format!("validation failed: {}", problems.join("; ")));
+                    s.ended_at = time;
+                }
+            }
+        },
+        Event::StepStarted { step, attempt } | Event::StepWaiting { step, attempt } => {
+            let waiting = matches!(rec.event, Event::StepWaiting { .. });
+            if let Some(s) = state.step_mut(step) {
+                s.status = if waiting {
+                    StepStatus::Waiting
+                } else {
+                    StepStatus::Running
+                };
+                s.attempts = *attempt;
+                s.started_at = time;
+                s.ended_at = None;
+                s.error = None;
+                s.exit_code = None;
+            }
+            if waiting {
+                state.phase = RunPhase::Waiting;
+            }
+        }
+        Event::OutputRecorded { step, key, value } => {
+            if let Some(s) = state.step_mut(step) {
+                s.outputs.insert(key.clone(), value.clone());
+            }
+        }
+        Event::StepSucceeded {
+            step,
+            end,
+            output_tail,
+            ..
+        } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Completed;
+                s.completions += 1;
+                s.ended_at = time;
+                s.exit_code = end.exit_code();
+                s.output_tail.clone_from(output_tail);
+            }
+            state.completion_order.retain(|n| n != step);
+            state.completion_order.push(step.clone());
+            if state.phase == RunPhase::Waiting {
+                state.phase = RunPhase::Running;
+            }
+        }
+        Event::StepFailed {
+            step,
+            end,
+            error,
+            output_tail,
+            ..
+        } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Failed;
+                s.budget_failures += 1;
+                s.error = Some(error.clone());
+                s.exit_code = end.exit_code();
+                s.output_tail.clone_from(output_tail);
+                s.ended_at = time;
+            }
+            if state.phase == RunPhase::Waiting {
+                state.phase = RunPhase::Running;
+            }
+        }
+        Event::StepTimedOut {
+            step,
+            timeout_ms,
+            output_tail,
+            ..
+        } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Failed;
+                s.budget_failures += 1;
+                s.error = Some(format!(
+                    "timed out after {}",
+                    humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
+                ));
+                s.output_tail.clone_from(output_tail);
+                s.ended_at = time;
+            }
+        }
+        Event::StepInterrupted { step, reason, .. } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Stopped;
+                s.error = Some(reason.clone());
+                s.ended_at = time;
+            }
+        }
+        Event::RetryScheduled { step, delay_ms, .. } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Ready;
+                s.retry_delay_ms = *delay_ms;
+            }
+        }
+        Event::StepSkipped { step, reason, .. } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Skipped;
+                s.error = Some(reason.clone());
+                s.ended_at = time;
+            }
+            if matches!(state.phase, RunPhase::Waiting | RunPhase::Paused { .. }) {
+                state.phase = RunPhase::Running;
+            }
+        }
+        Event::CheckpointSaved { step, completed } => {
+            let index = state.step_index(step).unwrap_or(0);
+            state.checkpoints.push(Checkpoint {
+                seq: rec.seq,
+                step: step.clone(),
+                index,
+                completed: completed.clone(),
+                time: rec.time.clone(),
+            });
+        }
+        Event::RollbackStarted {
+            reason,
+            steps,
+            resume_after,
+        } => {
+            state.rollback = Some(Rollback {
+                reason: reason.clone(),
+                pending: steps.clone(),
+                failed: Vec::new(),
+                resume_after: resume_after.clone(),
+            });
+            state.phase = RunPhase::RollingBack;
+        }
+        Event::StepCompensated { step, .. } => {
+            if let Some(rb) = state.rollback.as_mut() {
+                rb.pending.retain(|n| n != step);
+            }
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::RolledBack;
+                s.ended_at = time;
+            }
+            state.completion_order.retain(|n| n != step);
+        }
+        Event::CompensationFailed { step, error, .. } => {
+            if let Some(rb) = state.rollback.as_mut() {
+                rb.pending.retain(|n| n != step);
+                rb.failed.push(step.clone());
+            }
+            if let Some(s) = state.step_mut(step) {
+                s.compensation_failed = true;
+                s.error = Some(format!("compensation failed: {error}"));
+            }
+        }
+        Event::RollbackFinished { .. } => {
+            if let Some(rb) = state.rollback.take()
+                && let Some(after) = rb.resume_after
+            {
+                // Rolled back to a checkpoint: the compensated steps run again from there.
+                let from = state.step_index(&after).map_or(0, |i| i + 1);
+                for s in state.steps.iter_mut().skip(from) {
+                    if s.status == StepStatus::RolledBack {
+                        s.status = StepStatus::Pending;
+                    }
+                }
+                state.checkpoints.retain(|c| c.index < from);
+                state.phase = RunPhase::Running;
+            }
+        }
+        Event::RunPaused { reason, .. } => {
+            state.phase = RunPhase::Paused {
+                reason: reason.clone(),
+            };
+        }
+        Event::StopRequested { .. } => {}
+        Event::RunStopped {} => state.phase = RunPhase::Stopped,
+        Event::RunResumed {
+            restart_from,
+            driver,
+            ..
+        } => {
+            state.phase = RunPhase::Running;
+            state.driver = Some(driver.clone());
+            state.session_started_at = time;
+            // Every way of resuming gives a failed step a fresh retry budget (or skips it next).
+            for s in &mut state.steps {
+                if s.status == StepStatus::Failed {
+                    s.status = StepStatus::Ready;
+                    s.budget_failures = 0;
+                    s.retry_delay_ms = 0;
+                }
+            }
+            state.post_problems.clear();
+            if let Some(from) = restart_from.as_deref().and_then(|n| state.step_index(n)) {
+                for s in state.steps.iter_mut().skip(from) {
+                    s.status = StepStatus::Pending;
+                    s.outputs.clear();
+                    s.budget_failures = 0;
+                    s.retry_delay_ms = 0;
+                }
+                let rerun: Vec<String> =
+                    state.steps[from..].iter().map(|s| s.name.clone()).collect();
+                state.completion_order.retain(|n| !rerun.contains(n));
+                state.checkpoints.retain(|c| c.index < from);
+                state.post_passed = false;
+            }
+        }
+        Event::RunFinished {
+            outcome, reason, ..
+        } => {
+            state.phase = RunPhase::Finished { outcome: *outcome };
+            state.ended_at = time;
+            state.finish_reason.clone_from(reason);
+        }
+    }
+    state
+}
+
+fn new_step(name: &str) -> StepState {
+    StepState {
+        name: name.to_string(),
+        status: StepStatus::Pending,
+        attempts: 0,
+        budget_failures: 0,
+        completions: 0,
+        outputs: BTreeMap::new(),
+        started_at: None,
+        ended_at: None,
+        error: None,
+        output_tail: String::new(),
+        exit_code: None,
+        retry_delay_ms: 0,
+        compensation_failed: false,
+    }
+}
+
+/// The state after all of `events`: every projection starts here.
+pub fn replay<'a>(events: impl IntoIterator<Item = &'a Recorded>) -> RunState {
+    events.into_iter().fold(RunState::default(), evolve)
+}

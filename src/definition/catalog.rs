@@ -1,0 +1,317 @@
+//! Finding definitions by forgiving name or by path: user files in `CORTEX_HOME`, then the
+//! built-in templates; agents in `CORTEX_HOME/agents/`, then the project's `.claude/agents/`.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    Agent, Config, DefinitionError, builtin::BUILTIN_WORKFLOWS, parse_agent, parse_config,
+};
+
+/// Where a definition came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntrySource {
+    Builtin,
+    File(PathBuf),
+}
+
+/// A definition's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub source: EntrySource,
+    pub text: String,
+}
+
+impl Entry {
+    /// The file as the user knows it (`builtin:NAME` for templates).
+    pub fn display_path(&self) -> String {
+        match &self.source {
+            EntrySource::Builtin => format!("builtin:{}", self.name),
+            EntrySource::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Why a name or path could not be turned into a definition.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("no {kind} named `{query}`")]
+    NotFound {
+        kind: &'static str,
+        query: String,
+        suggestions: Vec<String>,
+    },
+    #[error("`{query}` is not a valid {kind} name: {reason}")]
+    BadName {
+        kind: &'static str,
+        query: String,
+        reason: String,
+    },
+    #[error("cannot read {path}: {error}")]
+    Io { path: String, error: std::io::Error },
+}
+
+/// Names are matched forgivingly: case, spaces and underscores do not matter.
+pub fn normalize_name(name: &str) -> String {
+    name.trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == ' ' || c == '_' { '-' } else { c })
+        .collect()
+}
+
+fn check_name(kind: &'static str, query: &str) -> Result<(), LookupError> {
+    let bad = |reason: &str| LookupError::BadName {
+        kind,
+        query: query.escape_debug().to_string(),
+        reason: reason.to_string(),
+    };
+    if query.trim().is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if query.contains("..") || query.contains('/') || query.contains('\\') {
+        return Err(bad(
+            "a name cannot contain `/`, `\\` or `..`; give a path ending in .yaml to use a file elsewhere",
+        ));
+    }
+    if query.chars().any(char::is_control) {
+        return Err(bad("it contains control characters"));
+    }
+    Ok(())
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+fn read(path: &Path) -> Result<String, LookupError> {
+    let bytes = std::fs::read(path).map_err(|error| LookupError::Io {
+        path: path.display().to_string(),
+        error,
+    })?;
+    String::from_utf8(bytes).map_err(|e| LookupError::Io {
+        path: path.display().to_string(),
+        error: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        ),
+    })
+}
+
+/// The definitions visible from one `CORTEX_HOME` and project directory.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub home: PathBuf,
+    pub project_dir: PathBuf,
+}
+
+impl Catalog {
+    pub fn new(home: PathBuf, project_dir: PathBuf) -> Self {
+        Catalog { home, project_dir }
+    }
+
+    pub fn workflows_dir(&self) -> PathBuf {
+        self.home.join("workflows")
+    }
+
+    fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && is_yaml(p))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Every workflow: user files, then built-ins no user file overrides; sorted by name.
+    pub fn workflows(&self) -> Vec<(String, EntrySource)> {
+        let mut out: Vec<(String, EntrySource)> = Self::yaml_files(&self.workflows_dir())
+            .into_iter()
+            .filter_map(|p| {
+                let stem = p.file_stem()?.to_str()?.to_string();
+                Some((stem, EntrySource::File(p)))
+            })
+            .collect();
+        for (name, _) in BUILTIN_WORKFLOWS {
+            if !out.iter().any(|(n, _)| normalize_name(n) == *name) {
+                out.push((name.to_string(), EntrySource::Builtin));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Find a workflow by forgiving name, or read it from a path ending in `.yaml`/`.yml`.
+    pub fn find_workflow(&self, query: &str) -> Result<Entry, LookupError> {
+        let as_path = Path::new(query);
+        if is_yaml(as_path) && (query.contains('/') || as_path.is_file()) {
+            let path = if as_path.is_absolute() {
+                as_path.to_path_buf()
+            } else {
+                self.project_dir.join(as_path)
+            };
+            let text = read(&path)?;
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or(query)
+                .to_string();
+            return Ok(Entry {
+                name,
+                source: EntrySource::File(path),
+                text,
+            });
+        }
+        check_name("workflow", query)?;
+        let wanted = normalize_name(query);
+        let all = self.workflows();
+        if let Some((name, source)) = all.iter().find(|(n, _)| normalize_name(n) == wanted) {
+            let text = match source {
+                EntrySource::Builtin => super::builtin_workflow(name)
+                    .expect("listed built-ins exist")
+                    .to_string(),
+                EntrySource::File(p) => read(p)?,
+            };
+            return Ok(Entry {
+                name: name.clone(),
+                source: source.clone(),
+                text,
+            });
+        }
+        Err(LookupError::NotFound {
+            kind: "workflow",
+            query: query.to_string(),
+            suggestions: suggest(&wanted, all.iter().map(|(n, _)| n.as_str())),
+        })
+    }
+
+    /// The engine configuration: `cortex.config.json` if present, else the defaults.
+    pub fn config(&self) -> Result<Config, DefinitionError> {
+        let path = self.home.join("cortex.config.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => parse_config(&path.display().to_string(), &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(DefinitionError {
+                path: path.display().to_string(),
+                text: String::new(),
+                problems: vec![super::Problem::new(format!("cannot read: {e}"), None)],
+            }),
+        }
+    }
+
+    /// Agent files, home first then project; a name defined twice keeps the first.
+    pub fn agents(&self) -> Vec<Result<(Agent, PathBuf), DefinitionError>> {
+        let dirs = [
+            self.home.join("agents"),
+            self.project_dir.join(".claude").join("agents"),
+        ];
+        let mut out: Vec<Result<(Agent, PathBuf), DefinitionError>> = Vec::new();
+        for dir in dirs {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("md"))
+                .collect();
+            files.sort();
+            for path in files {
+                let shown = path.display().to_string();
+                let parsed = read(&path)
+                    .map_err(|e| DefinitionError {
+                        path: shown.clone(),
+                        text: String::new(),
+                        problems: vec![super::Problem::new(e.to_string(), None)],
+                    })
+                    .and_then(|text| parse_agent(&shown, &text))
+                    .map(|(agent, _)| (agent, path.clone()));
+                let duplicate = matches!(&parsed, Ok((a, _)) if out.iter().any(|o| matches!(o, Ok((b, _)) if b.name == a.name)));
+                if !duplicate {
+                    out.push(parsed);
+                }
+            }
+        }
+        out
+    }
+
+    /// A valid agent by forgiving name.
+    pub fn find_agent(&self, query: &str) -> Result<Agent, LookupError> {
+        check_name("agent", query)?;
+        let wanted = normalize_name(query);
+        let agents: Vec<Agent> = self
+            .agents()
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|(a, _)| a)
+            .collect();
+        if let Some(agent) = agents.iter().find(|a| normalize_name(&a.name) == wanted) {
+            return Ok(agent.clone());
+        }
+        Err(LookupError::NotFound {
+            kind: "agent",
+            query: query.to_string(),
+            suggestions: suggest(&wanted, agents.iter().map(|a| a.name.as_str())),
+        })
+    }
+}
+
+/// Up to three known names close to `wanted`, best first.
+pub fn suggest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut scored: Vec<(f64, &str)> = known
+        .map(|k| (strsim::jaro_winkler(wanted, &normalize_name(k)), k))
+        .filter(|(score, _)| *score > 0.75)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, k)| k.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::new(PathBuf::from("/nonexistent-home"), PathBuf::from("/"))
+    }
+
+    #[test]
+    fn forgiving_names_find_builtins() {
+        let entry = catalog().find_workflow("Feature Development").unwrap();
+        assert_eq!(entry.name, "feature-development");
+        assert_eq!(entry.source, EntrySource::Builtin);
+    }
+
+    #[test]
+    fn unknown_names_get_suggestions() {
+        match catalog().find_workflow("migraton") {
+            Err(LookupError::NotFound { suggestions, .. }) => {
+                assert_eq!(suggestions.first().map(String::as_str), Some("migration"))
+            }
+            other => panic!("expected not found, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_cannot_escape_their_folder() {
+        assert!(matches!(
+            catalog().find_workflow("../etc/passwd"),
+            Err(LookupError::BadName { .. })
+        ));
+        assert!(matches!(
+            catalog().find_workflow("a\u{1b}b"),
+            Err(LookupError::BadName { .. })
+        ));
+    }
+}

@@ -1,0 +1,57 @@
+//! Definition problems with the place they were found, for `file:line:column` reports.
+
+/// A 1-based position in a definition file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// One thing wrong with a definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub at: Option<Location>,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>, at: Option<Location>) -> Self {
+        Problem {
+            message: message.into(),
+            at,
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Every problem found in one definition file, with its text for rendering snippets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionError {
+    /// The file as the user knows it (a path, or `builtin:NAME`).
+    pub path: String,
+    pub text: String,
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            match p.at {
+                Some(at) => write!(f, "{}:{}:{}: {}", self.path, at.line, at.column, p.message)?,
+                None => write!(f, "{}: {}", self.path, p.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DefinitionError {}

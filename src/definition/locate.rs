@@ -1,0 +1,154 @@
+//! Finding the `line:column` of any node of a YAML document by its path.
+//!
+//! serde_yaml attaches the position of the current node to every error. To locate a node we
+//! walk the document with a `DeserializeSeed` that follows the path and fails on arrival; the
+//! error's position is the node's. This reuses the real parser, so positions are exact.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::Location;
+
+/// One step of a path into a YAML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for Seg {
+    fn from(key: &str) -> Self {
+        Seg::Key(key.to_string())
+    }
+}
+
+impl From<usize> for Seg {
+    fn from(i: usize) -> Self {
+        Seg::Index(i)
+    }
+}
+
+const ARRIVED: &str = "\u{0}cortex-locate-arrived";
+
+/// The position of the node at `path` in `text`, if the path exists.
+pub fn locate(text: &str, path: &[Seg]) -> Option<Location> {
+    let err = Seek(path)
+        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .err()?;
+    if !err.to_string().contains(ARRIVED) {
+        return None;
+    }
+    err.location().map(|l| Location {
+        line: l.line(),
+        column: l.column(),
+    })
+}
+
+struct Seek<'a>(&'a [Seg]);
+
+impl<'de> DeserializeSeed<'de> for Seek<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+macro_rules! arrive_on_scalar {
+    ($($name:ident: $ty:ty),*) => {$(
+        fn $name<E: de::Error>(self, _: $ty) -> Result<(), E> {
+            if self.0.is_empty() { Err(E::custom(ARRIVED)) } else { Ok(()) }
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for Seek<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((first, rest)) = self.0.split_first() else {
+            return Err(de::Error::custom(ARRIVED));
+        };
+        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            let matches = match (first, &key) {
+                (Seg::Key(want), serde_yaml::Value::String(k)) => want == k,
+                (Seg::Key(want), other) => serde_yaml::to_string(other)
+                    .map(|s| s.trim() == want)
+                    .unwrap_or(false),
+                _ => false,
+            };
+            if matches {
+                return map.next_value_seed(Seek(rest));
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((first, rest)) = self.0.split_first() else {
+            return Err(de::Error::custom(ARRIVED));
+        };
+        let mut i = 0;
+        loop {
+            if *first == Seg::Index(i) {
+                return seq.next_element_seed(Seek(rest)).map(|_| ());
+            }
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    arrive_on_scalar!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        if self.0.is_empty() {
+            Err(E::custom(ARRIVED))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        if self.0.is_empty() {
+            return Err(de::Error::custom(ARRIVED));
+        }
+        let (IgnoredAny, variant) = data.variant::<IgnoredAny>()?;
+        de::VariantAccess::newtype_variant_seed(variant, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str =
+        "name: x\nsteps:\n  - name: a\n    timeout: 5\n  - name: b\n    timeout: zz\n";
+
+    #[test]
+    fn locates_scalars_maps_and_sequence_items() {
+        let at = |path: &[Seg]| locate(DOC, path).map(|l| (l.line, l.column));
+        assert_eq!(at(&["name".into()]), Some((1, 7)));
+        assert_eq!(at(&["steps".into(), 1.into()]), Some((5, 5)));
+        assert_eq!(
+            at(&["steps".into(), 1.into(), "timeout".into()]),
+            Some((6, 14))
+        );
+        assert_eq!(at(&["steps".into(), 7.into()]), None);
+        assert_eq!(at(&["nope".into()]), None);
+    }
+}

@@ -1,0 +1,40 @@
+//! Definitions: workflow YAML, `cortex.config.json` and agent files, parsed with locations.
+//!
+//! Parsing is strict (unknown keys are errors) and every error carries `line:column`.
+//! Semantic checks live in `validate`; this module only reads text into types.
+
+mod agent;
+mod builtin;
+mod catalog;
+mod config;
+mod diagnostic;
+mod duration;
+mod locate;
+mod scalar;
+pub mod template;
+mod workflow;
+
+pub use agent::{Agent, parse_agent};
+pub use builtin::{BUILTIN_WORKFLOWS, builtin_workflow};
+pub use catalog::{
+    Catalog, Entry, EntrySource, LookupError, normalize_name, suggest as catalog_suggest,
+};
+pub use config::{CheckpointFrequency, Config, ConfigFile, Durability, parse_config};
+pub use diagnostic::{DefinitionError, Location, Problem};
+pub use duration::DurationSpec;
+pub use locate::{Seg, locate};
+pub use scalar::ScalarString;
+pub use workflow::{
+    Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,
+};
+
+/// Definitions larger than this are refused before parsing: no real workflow is this big, and
+/// it bounds the memory a hostile file can take.
+pub const MAX_DEFINITION_BYTES: usize = 1 << 20;
+
+/// The canonical JSON of a definition and its blake3 hash (hex), as recorded at `run`.
+pub fn snapshot<T: serde::Serialize>(definition: &T) -> (serde_json::Value, String) {
+    let value = serde_json::to_value(definition).expect("definitions always serialise");
+    let bytes = serde_json::to_vec(&value).expect("a JSON value always serialises");
+    (value, blake3::hash(&bytes).to_hex().to_string())
+}

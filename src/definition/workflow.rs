@@ -1,0 +1,228 @@
+//! The workflow format: the seed's `name`/`description`/`steps` with `prompt`, plus the fields
+//! the engine adds (SPEC §3).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{DefinitionError, DurationSpec, Location, MAX_DEFINITION_BYTES, Problem, ScalarString};
+
+/// An ordered list of steps with typed inputs, prerequisites and validation gates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    /// Unique name, e.g. `feature-development`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Typed inputs, checked before anything runs; given with `--input NAME=VALUE`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, InputSpec>,
+    /// Prerequisites checked before the first step.
+    #[serde(default, skip_serializing_if = "Requires::is_empty")]
+    pub requires: Requires,
+    /// Health checks run before the first step (pre-validation); all must pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<Check>,
+    pub steps: Vec<Step>,
+    /// Post-validation after the last step; all must pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post: Vec<Check>,
+}
+
+/// The type of an input value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InputType {
+    #[default]
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Path,
+}
+
+/// A typed input.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    #[serde(rename = "type", default)]
+    pub kind: InputType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    #[serde(rename = "enum", default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<f64>,
+    /// A regular expression the whole value must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// For `path` inputs: the path must exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+}
+
+/// Prerequisites of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Requires {
+    /// Commands that must be on PATH.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
+    /// Environment variables that must be set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// Files that must exist (relative to the working directory).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+}
+
+impl Requires {
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty() && self.env.is_empty() && self.files.is_empty()
+    }
+}
+
+/// A validation check: a command that must exit 0, or an output the step must have produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+/// What happens when a step's retries are exhausted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Leave the run `failed` and resumable.
+    #[default]
+    Pause,
+    /// Compensate the completed steps newest first, then end `rolled_back`.
+    Rollback,
+    /// Record the skip and go on.
+    Skip,
+    /// End the run `aborted`.
+    Abort,
+}
+
+/// Retry policy of a step; unset fields take the configuration's values.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Retries after the first attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_attempts: Option<u32>,
+    /// Delay before the first retry; it doubles for each further retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<DurationSpec>,
+    /// Retry only on these exit codes (default: any failure).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_exit_codes: Vec<i32>,
+}
+
+/// One step of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Work for an agent or a person. With no `run` and no agent command, the step is external.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// An agent whose `command` receives the prompt on stdin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// A shell command the engine runs itself (`sh -c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, ScalarString>,
+    /// Names of environment variables whose values must never reach the log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<String>,
+    /// Directory to run in, relative to the run's working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    /// Compensation, run on rollback if this step completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+    /// Inter-step validation gate: all must pass for the step to complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validate: Vec<Check>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+    /// With `checkpoint_frequency: manual`, completing this step makes a checkpoint.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checkpoint: bool,
+}
+
+impl Workflow {
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.name == name)
+    }
+}
+
+/// Strip serde_yaml's " at line L column C" suffix: the location is reported separately.
+pub(crate) fn yaml_message(e: &serde_yaml::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+pub(crate) fn yaml_location(e: &serde_yaml::Error) -> Option<Location> {
+    e.location().map(|l| Location {
+        line: l.line(),
+        column: l.column(),
+    })
+}
+
+/// Refuse text no definition should contain before handing it to a parser.
+pub(crate) fn precheck(path: &str, text: &str) -> Result<(), DefinitionError> {
+    let fail = |message: String| DefinitionError {
+        path: path.to_string(),
+        text: String::new(),
+        problems: vec![Problem::new(message, None)],
+    };
+    if text.len() > MAX_DEFINITION_BYTES {
+        return Err(fail(format!(
+            "the file is {} bytes; definitions are limited to {} bytes",
+            text.len(),
+            MAX_DEFINITION_BYTES
+        )));
+    }
+    if let Some(i) = text.find('\0') {
+        let line = text[..i].lines().count().max(1);
+        return Err(fail(format!(
+            "the file contains a NUL byte (line {line}); definitions are text"
+        )));
+    }
+    Ok(())
+}
+
+/// Parse a workflow definition. Only syntax and types are checked here; see
+/// `validate::workflow` for names, references and values.
+pub fn parse_workflow(path: &str, text: &str) -> Result<Workflow, DefinitionError> {
+    precheck(path, text)?;
+    serde_yaml::from_str::<Workflow>(text).map_err(|e| DefinitionError {
+        path: path.to_string(),
+        text: text.to_string(),
+        problems: vec![Problem::new(yaml_message(&e), yaml_location(&e))],
+    })
+}

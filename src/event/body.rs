@@ -1,0 +1,315 @@
+//! The event vocabulary of a run: one variant per transition, each a fact that already happened.
+//!
+//! Allowed transitions (enforced by `decide`, folded by `evolve`):
+//! `run_started` first; then pre-validation; then per step `step_started` →
+//! (`output_recorded`* → [`validation_passed`] → `step_succeeded` → [`checkpoint_saved`]) |
+//! `step_failed` | `step_timed_out` | `validation_failed` | `step_interrupted`, followed by
+//! `retry_scheduled`, `step_skipped`, `run_paused` or `rollback_started`; an external step
+//! records `step_waiting` and is ended by an operator's report. Rollback records one
+//! `step_compensated` or `compensation_failed` per completed step, newest first, then
+//! `rollback_finished`. `run_finished` seals the run: nothing may follow it.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::definition::Config;
+
+/// What kind of definition a run executes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Workflow,
+}
+
+/// Who did an operator action, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The process that drives a run (for the audit trail and the "held by" message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Driver {
+    pub pid: u32,
+    pub host: String,
+}
+
+/// Which validation gate a validation event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Pre,
+    Step,
+    Post,
+}
+
+/// How a sealed run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Completed,
+    Failed,
+    Aborted,
+    RolledBack,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Failed => "failed",
+            Outcome::Aborted => "aborted",
+            Outcome::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// What an operator asked `resume` to do with a failed or interrupted run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "mode", content = "step")]
+pub enum ResumeMode {
+    /// Go on from the resume point (the latest checkpoint).
+    Continue,
+    /// Give the failed step a fresh retry budget and run it again.
+    Retry,
+    /// Record the failed step as skipped and go on.
+    Skip,
+    /// Compensate the steps completed after STEP, newest first, then go on from there.
+    RollbackTo(String),
+    /// Re-run STEP and everything after it, keeping earlier outputs.
+    From(String),
+}
+
+/// How one attempt of a step ended, as observed by the executor or reported by an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "end")]
+pub enum AttemptEnd {
+    /// The process exited with this code (0 is success).
+    Exited { code: i32 },
+    /// The process was ended by a signal it did not ask for.
+    Signaled { signal: i32 },
+    /// The step ran past its timeout and its process group was terminated.
+    TimedOut { timeout_ms: u64 },
+    /// The command could not be started at all.
+    SpawnFailed { error: String },
+    /// An operator reported the outcome of an external step.
+    Reported { success: bool },
+}
+
+impl AttemptEnd {
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self,
+            AttemptEnd::Exited { code: 0 } | AttemptEnd::Reported { success: true }
+        )
+    }
+
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            AttemptEnd::Exited { code } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// The first event of every run: everything needed to replay it without reading any file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunStarted {
+    pub kind: RunKind,
+    pub name: String,
+    /// The definition snapshot: the run executes this, whatever happens to the file later.
+    pub definition: serde_json::Value,
+    /// blake3 of the canonical JSON of `definition`, to notice a file edited mid-run.
+    pub definition_hash: String,
+    /// Where the definition came from (a path, or `builtin:NAME`).
+    pub source: String,
+    pub inputs: BTreeMap<String, serde_json::Value>,
+    pub config: Config,
+    /// The `command` of every agent the definition names, resolved at `run` (none: external).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agents: BTreeMap<String, Option<String>>,
+    /// The directory commands run in, recorded so that `resume` runs there too.
+    pub working_dir: String,
+    pub driver: Driver,
+    #[serde(flatten)]
+    pub by: Operator,
+}
+
+/// One fact in the life of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", content = "body", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted(Box<RunStarted>),
+    ValidationPassed {
+        stage: Stage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
+    ValidationFailed {
+        stage: Stage,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        problems: Vec<String>,
+    },
+    StepStarted {
+        step: String,
+        attempt: u32,
+    },
+    /// An external step (a prompt with nothing to run it) waits for a person or an agent.
+    StepWaiting {
+        step: String,
+        attempt: u32,
+    },
+    OutputRecorded {
+        step: String,
+        key: String,
+        value: String,
+    },
+    StepSucceeded {
+        step: String,
+        attempt: u32,
+        end: AttemptEnd,
+        output_tail: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Operator>,
+    },
+    StepFailed {
+        step: String,
+        attempt: u32,
+        end: AttemptEnd,
+        error: String,
+        output_tail: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Operator>,
+    },
+    StepTimedOut {
+        step: String,
+        attempt: u32,
+        timeout_ms: u64,
+        output_tail: String,
+    },
+    /// The attempt ended without an outcome: its driver died or was stopped.
+    StepInterrupted {
+        step: String,
+        attempt: u32,
+        reason: String,
+    },
+    RetryScheduled {
+        step: String,
+        attempt: u32,
+        delay_ms: u64,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Operator>,
+    },
+    CheckpointSaved {
+        step: String,
+        completed: Vec<String>,
+    },
+    /// The compensation plan: `steps` are compensated in this order (newest completion first).
+    RollbackStarted {
+        reason: String,
+        steps: Vec<String>,
+        /// Where the run goes on afterwards (`resume --rollback-to`); none ends it `rolled_back`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_after: Option<String>,
+    },
+    StepCompensated {
+        step: String,
+        /// False when the step has no `rollback` command: nothing had to be undone.
+        ran: bool,
+        output_tail: String,
+    },
+    CompensationFailed {
+        step: String,
+        end: AttemptEnd,
+        error: String,
+        output_tail: String,
+    },
+    RollbackFinished {
+        failed: Vec<String>,
+    },
+    /// The run stopped on a failure and can be resumed (`on_failure: pause`).
+    RunPaused {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        reason: String,
+    },
+    StopRequested {
+        #[serde(flatten)]
+        by: Operator,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<String>,
+    },
+    RunStopped {},
+    RunResumed {
+        mode: ResumeMode,
+        /// Steps from this one on are run again (the resume point, or `--from`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restart_from: Option<String>,
+        driver: Driver,
+        #[serde(flatten)]
+        by: Operator,
+    },
+    /// The sealing event: the run is over and its head hash can be anchored elsewhere.
+    RunFinished {
+        outcome: Outcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Operator>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+impl Event {
+    /// The stored `type` column.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::RunStarted(_) => "run_started",
+            Event::ValidationPassed { .. } => "validation_passed",
+            Event::ValidationFailed { .. } => "validation_failed",
+            Event::StepStarted { .. } => "step_started",
+            Event::StepWaiting { .. } => "step_waiting",
+            Event::OutputRecorded { .. } => "output_recorded",
+            Event::StepSucceeded { .. } => "step_succeeded",
+            Event::StepFailed { .. } => "step_failed",
+            Event::StepTimedOut { .. } => "step_timed_out",
+            Event::StepInterrupted { .. } => "step_interrupted",
+            Event::RetryScheduled { .. } => "retry_scheduled",
+            Event::StepSkipped { .. } => "step_skipped",
+            Event::CheckpointSaved { .. } => "checkpoint_saved",
+            Event::RollbackStarted { .. } => "rollback_started",
+            Event::StepCompensated { .. } => "step_compensated",
+            Event::CompensationFailed { .. } => "compensation_failed",
+            Event::RollbackFinished { .. } => "rollback_finished",
+            Event::RunPaused { .. } => "run_paused",
+            Event::StopRequested { .. } => "stop_requested",
+            Event::RunStopped {} => "run_stopped",
+            Event::RunResumed { .. } => "run_resumed",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// The stored `body` column: the event's fields as compact JSON.
+    pub fn body_json(&self) -> String {
+        let value = serde_json::to_value(self).expect("events always serialise");
+        let body = value.get("body").cloned().unwrap_or(serde_json::json!({}));
+        serde_json::to_string(&body).expect("a JSON value always serialises")
+    }
+
+    /// Rebuild an event from its stored `type` and `body` columns.
+    pub fn from_parts(type_name: &str, body: &str) -> Result<Event, serde_json::Error> {
+        let body: serde_json::Value = serde_json::from_str(body)?;
+        serde_json::from_value(serde_json::json!({ "type": type_name, "body": body }))
+    }
+}

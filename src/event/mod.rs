@@ -1,0 +1,15 @@
+//! Events: the past-tense facts a run is made of, and the envelope they are stored in.
+//!
+//! STABILITY: the serialised form of every type in this module is hashed into the log.
+//! Renaming a variant or a field changes what old logs mean; add a new `EVENT_VERSION` and an
+//! upcaster in `upcast.rs` instead (see `store::hash` for the pinned-hash test).
+
+mod body;
+mod envelope;
+mod upcast;
+
+pub use body::{
+    AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted, Stage,
+};
+pub use envelope::{NewEvent, Recorded};
+pub use upcast::{EVENT_VERSION, decode};

@@ -1,0 +1,89 @@
+//! The journal: decide, stamp, redact, append, evolve — the one path by which a run changes.
+
+use crate::decide::{Command, DecideError, RunState, decide, evolve, replay};
+use crate::event::{Event, NewEvent, Recorded};
+use crate::store::{EventStore, StoreError};
+
+use super::{Clock, IdGen, Redactor, rfc3339};
+
+/// Why a command could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(transparent)]
+    Decide(#[from] DecideError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One run's state together with the store it lives in.
+pub struct Journal<'a> {
+    store: &'a mut dyn EventStore,
+    clock: &'a dyn Clock,
+    ids: &'a mut dyn IdGen,
+    pub redactor: Redactor,
+    pub run_id: String,
+    pub state: RunState,
+}
+
+impl<'a> Journal<'a> {
+    /// Open a run by replaying its log (an unknown id gives an empty, not-started state).
+    pub fn open(
+        store: &'a mut dyn EventStore,
+        clock: &'a dyn Clock,
+        ids: &'a mut dyn IdGen,
+        run_id: &str,
+    ) -> Result<Self, StoreError> {
+        let events = store.read_run(run_id)?;
+        let mut state = replay(&events);
+        state.run_id = run_id.to_string();
+        Ok(Journal {
+            store,
+            clock,
+            ids,
+            redactor: Redactor::default(),
+            run_id: run_id.to_string(),
+            state,
+        })
+    }
+
+    /// Decide `command`, append the resulting events (all or none) and fold them in.
+    pub fn submit(&mut self, command: Command) -> Result<Vec<Recorded>, JournalError> {
+        let events = decide(&self.state, command)?;
+        let stamped: Vec<NewEvent> = events
+            .into_iter()
+            .map(|event| NewEvent {
+                id: self.ids.next_id(),
+                time: rfc3339(self.clock.now()),
+                event: self.redact(event),
+            })
+            .collect();
+        let recorded = self
+            .store
+            .append(&self.run_id, self.state.events, &stamped)?;
+        for rec in &recorded {
+            self.state = evolve(std::mem::take(&mut self.state), rec);
+        }
+        Ok(recorded)
+    }
+
+    /// Secrets never reach the log: every string of an event is redacted, except the
+    /// definition snapshot (a definition is not a secret, and resume must run it as written).
+    fn redact(&self, event: Event) -> Event {
+        if self.redactor.is_empty() {
+            return event;
+        }
+        match event {
+            Event::RunStarted(mut started) => {
+                for value in started.inputs.values_mut() {
+                    self.redactor.redact_json(value);
+                }
+                Event::RunStarted(started)
+            }
+            other => {
+                let mut value = serde_json::to_value(&other).expect("events serialise");
+                self.redactor.redact_json(&mut value);
+                serde_json::from_value(value).unwrap_or(other)
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The imperative shell: the only place that spawns processes, reads the clock and the
+//! environment, takes locks and writes derived files. It feeds facts to the decider as
+//! commands and appends the events it answers with.
+
+mod clock;
+mod driver;
+mod journal;
+mod lock;
+mod materialize;
+mod outputs;
+mod prerequisites;
+mod process;
+mod secrets;
+mod signals;
+
+pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
+pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive, run_check, validate_report};
+pub use journal::{Journal, JournalError};
+pub use lock::{DriverLock, Holder, LockError};
+pub use materialize::materialize;
+pub use outputs::parse_outputs;
+pub use prerequisites::check_requires;
+pub use process::{ProcessResult, ProcessSpec, Stream, run_process};
+pub use secrets::{Redactor, is_secret_name};
+pub use signals::StopFlag;

@@ -1,0 +1,45 @@
+//! Ctrl-C and SIGTERM as a flag the driver polls: a signal becomes a recorded, graceful stop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+/// Set when a stop signal arrives; holds the signal number.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag {
+    signal: Arc<AtomicUsize>,
+}
+
+impl StopFlag {
+    /// A flag set by SIGINT, SIGTERM and SIGHUP.
+    pub fn install() -> Self {
+        let flag = StopFlag::default();
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            // Registration only fails for forbidden signals, which these are not.
+            let _ = signal_hook::flag::register_usize(sig, Arc::clone(&flag.signal), sig as usize);
+        }
+        flag
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.signal.load(Ordering::Relaxed) != 0
+    }
+
+    /// Raise the flag by hand (tests, and stop requests that are not signals).
+    pub fn set(&self, signal: i32) {
+        self.signal.store(signal as usize, Ordering::Relaxed);
+    }
+
+    /// The signal's name, e.g. `SIGINT`.
+    pub fn signal_name(&self) -> Option<String> {
+        match self.signal.load(Ordering::Relaxed) as i32 {
+            0 => None,
+            n => Some(
+                nix::sys::signal::Signal::try_from(n)
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|_| format!("signal {n}")),
+            ),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! cortex: a local-first, event-sourced orchestrator for multi-step operations.
+//!
+//! The flow of a run is visible in the module names:
+//! `definition` (parse YAML/JSON with locations) → `validate` (semantic checks) →
+//! `plan` (what is ready now) → `decide` (pure `decide`/`evolve`) → `store` (the hash-chained
+//! log in SQLite) → `project` (status, results, checkpoints as folds over the log) →
+//! `render` (human and JSON text). `execute` is the imperative shell that spawns processes and
+//! reads the clock; `cli` is the only module that prints.
+
+pub mod cli;
+pub mod decide;
+pub mod definition;
+pub mod event;
+pub mod execute;
+pub mod plan;
+pub mod project;
+pub mod render;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,106 @@
+//! Dry-run plans: which steps a run or a resume would reuse, run, re-run, skip or wait on.
+
+use serde::Serialize;
+
+use crate::decide::{Command, RunState, StepStatus, decide, evolve};
+use crate::definition::Workflow;
+use crate::event::{Driver, Operator, Recorded, ResumeMode};
+
+/// What a step will see happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Completed before: its outputs are reused, it does not run.
+    Reuse,
+    Run,
+    /// It ran before and runs again.
+    Rerun,
+    /// It waits for a person or an agent to report.
+    Wait,
+    Skipped,
+    /// Its rollback command runs first.
+    Compensate,
+}
+
+/// One line of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedStep {
+    pub name: String,
+    pub action: Action,
+}
+
+/// The plan of a new run: every step runs, or waits when it is external.
+pub fn preview_run(workflow: &Workflow, external: &dyn Fn(usize) -> bool) -> Vec<PlannedStep> {
+    workflow
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| PlannedStep {
+            name: s.name.clone(),
+            action: if external(i) {
+                Action::Wait
+            } else {
+                Action::Run
+            },
+        })
+        .collect()
+}
+
+/// The plan of `resume` with `mode`, computed by deciding the resume on a copy of the state
+/// and folding the events it would record. Nothing is written.
+pub fn preview_resume(
+    state: &RunState,
+    mode: ResumeMode,
+) -> Result<Vec<PlannedStep>, crate::decide::DecideError> {
+    let events = decide(
+        state,
+        Command::Resume {
+            mode,
+            by: Operator {
+                actor: "dry-run".into(),
+                message: None,
+            },
+            driver: Driver {
+                pid: 0,
+                host: String::new(),
+            },
+        },
+    )?;
+    let mut compensate: Vec<String> = Vec::new();
+    let mut after = state.clone();
+    for (i, event) in events.into_iter().enumerate() {
+        if let crate::event::Event::RollbackStarted { steps, .. } = &event {
+            compensate.clone_from(steps);
+        }
+        let rec = Recorded {
+            run_id: state.run_id.clone(),
+            seq: state.events + i as u64,
+            id: String::new(),
+            time: String::new(),
+            version: crate::event::EVENT_VERSION,
+            prev_hash: String::new(),
+            hash: String::new(),
+            event,
+        };
+        after = evolve(after, &rec);
+    }
+    Ok(after
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| PlannedStep {
+            name: s.name.clone(),
+            action: if compensate.contains(&s.name) {
+                Action::Compensate
+            } else {
+                match s.status {
+                    StepStatus::Completed => Action::Reuse,
+                    StepStatus::Skipped => Action::Skipped,
+                    _ if after.is_external(i) => Action::Wait,
+                    _ if s.attempts > 0 => Action::Rerun,
+                    _ => Action::Run,
+                }
+            },
+        })
+        .collect())
+}

@@ -1,0 +1,8 @@
+//! Projections: status, results and checkpoint files, each a pure function of a run's state
+//! (itself a fold of the log). Nothing here reads the clock or the file system.
+
+mod files;
+mod status;
+
+pub use files::{RunFile, run_files};
+pub use status::{RunStatus, StatusView, StepView, run_status, status_view};

@@ -1,0 +1,193 @@
+//! The status projection: the machine contract of `status --json`, and what humans see.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::decide::{RunPhase, RunState, StepStatus};
+use crate::event::{Outcome, RunKind};
+
+/// A run's status as users see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Waiting,
+    /// The log says running, but no live process drives it: `resume` takes it over.
+    Interrupted,
+    Completed,
+    Failed,
+    Stopped,
+    Aborted,
+    RolledBack,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Waiting => "waiting",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Aborted => "aborted",
+            RunStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    /// The process exit code of a command that leaves a run in this status (SPEC §5).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            RunStatus::Completed => 0,
+            RunStatus::Failed | RunStatus::Aborted | RunStatus::RolledBack => 1,
+            RunStatus::Waiting
+            | RunStatus::Stopped
+            | RunStatus::Interrupted
+            | RunStatus::Running => 3,
+        }
+    }
+}
+
+/// Status from the log plus one live fact: whether a driver process holds the run.
+pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
+    match &state.phase {
+        RunPhase::Finished { outcome } => match outcome {
+            Outcome::Completed => RunStatus::Completed,
+            Outcome::Failed => RunStatus::Failed,
+            Outcome::Aborted => RunStatus::Aborted,
+            Outcome::RolledBack => RunStatus::RolledBack,
+        },
+        RunPhase::Paused { .. } => RunStatus::Failed,
+        RunPhase::Stopped => RunStatus::Stopped,
+        RunPhase::Waiting => RunStatus::Waiting,
+        RunPhase::Running | RunPhase::RollingBack | RunPhase::NotStarted => {
+            if driver_alive {
+                RunStatus::Running
+            } else {
+                RunStatus::Interrupted
+            }
+        }
+    }
+}
+
+/// One step in the status document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepView {
+    pub name: String,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
+    /// The prompt, for a step that waits on a person or an agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub output_tail: String,
+}
+
+/// The status document (`status --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusView {
+    pub run_id: String,
+    pub kind: RunKind,
+    pub name: String,
+    pub description: Option<String>,
+    pub status: RunStatus,
+    pub head_hash: String,
+    pub events: u64,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub working_dir: String,
+    pub actor: String,
+    /// Why the run is failed, stopped or finished the way it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The latest checkpoint (resume point), by step name.
+    pub resume_point: Option<String>,
+    /// The step a person or agent must report on, if the run waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// The failed step, if the run is failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    pub pre_problems: Vec<String>,
+    pub post_problems: Vec<String>,
+    pub steps: Vec<StepView>,
+}
+
+/// Build the status document of a run.
+pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
+    let start = state.start.as_deref();
+    let workflow = state.workflow.as_ref();
+    let status = run_status(state, driver_alive);
+    let reason = match &state.phase {
+        RunPhase::Paused { reason } => Some(reason.clone()),
+        RunPhase::Finished { .. } => state.finish_reason.clone(),
+        RunPhase::Stopped => Some("stopped by request; resume continues it".into()),
+        _ if status == RunStatus::Interrupted => {
+            Some("its driver is gone (killed or the machine restarted); resume continues it".into())
+        }
+        _ => None,
+    };
+    StatusView {
+        run_id: state.run_id.clone(),
+        kind: start.map_or(RunKind::Workflow, |s| s.kind),
+        name: start.map_or_else(String::new, |s| s.name.clone()),
+        description: workflow.and_then(|w| w.description.clone()),
+        status,
+        head_hash: state.head_hash.clone(),
+        events: state.events,
+        started_at: state.started_at.clone(),
+        ended_at: state.ended_at.clone(),
+        working_dir: start.map_or_else(String::new, |s| s.working_dir.clone()),
+        actor: start.map_or_else(String::new, |s| s.by.actor.clone()),
+        reason,
+        resume_point: state.checkpoints.last().map(|c| c.step.clone()),
+        waiting_for: state
+            .steps
+            .iter()
+            .find(|s| s.status == StepStatus::Waiting)
+            .map(|s| s.name.clone()),
+        failed_step: matches!(state.phase, RunPhase::Paused { .. })
+            .then(|| {
+                state
+                    .steps
+                    .iter()
+                    .find(|s| s.status == StepStatus::Failed)
+                    .map(|s| s.name.clone())
+            })
+            .flatten(),
+        pre_problems: state.pre_problems.clone(),
+        post_problems: state.post_problems.clone(),
+        steps: state
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepView {
+                name: s.name.clone(),
+                status: s.status,
+                attempts: s.attempts,
+                started_at: s.started_at.clone(),
+                ended_at: s.ended_at.clone(),
+                error: s.error.clone(),
+                exit_code: s.exit_code,
+                outputs: s.outputs.clone(),
+                prompt: (s.status == StepStatus::Waiting)
+                    .then(|| workflow.and_then(|w| w.steps[i].prompt.clone()))
+                    .flatten(),
+                output_tail: if s.status == StepStatus::Failed {
+                    s.output_tail.clone()
+                } else {
+                    String::new()
+                },
+            })
+            .collect(),
+    }
+}

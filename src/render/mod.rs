@@ -1,0 +1,22 @@
+//! Rendering: projections and errors turned into the text people read. Functions here return
+//! strings; only `cli` prints them.
+
+mod diagnostic;
+mod duration;
+mod log;
+mod plan;
+mod progress;
+mod status;
+
+pub use diagnostic::render_definition_error;
+pub use duration::{elapsed_between, format_duration};
+pub use log::{render_event_line, render_verify};
+pub use plan::render_plan;
+pub use progress::{render_header, render_progress};
+pub use status::{recovery_commands, render_history, render_outcome, render_status};
+
+/// Colour and emoji choices for one output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}

@@ -1,0 +1,82 @@
+//! An in-memory event store with the same chaining as SQLite, for property tests.
+
+use std::collections::BTreeMap;
+
+use super::{EventStore, RawRow, RunHead, StoreError, chain, decode_row};
+use crate::event::{NewEvent, Recorded};
+
+/// Rows kept in a map keyed by run id, each run's rows in sequence order.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    runs: BTreeMap<String, Vec<RawRow>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Mutable access to the stored rows, so tests can tamper with them.
+    pub fn rows_mut(&mut self, run_id: &str) -> Option<&mut Vec<RawRow>> {
+        self.runs.get_mut(run_id)
+    }
+}
+
+impl EventStore for MemoryStore {
+    fn append(
+        &mut self,
+        run_id: &str,
+        expected_seq: u64,
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let rows = self.runs.entry(run_id.to_string()).or_default();
+        let actual = rows.len() as u64;
+        if actual != expected_seq {
+            return Err(StoreError::Conflict {
+                run_id: run_id.to_string(),
+                expected: expected_seq,
+                actual,
+            });
+        }
+        let prev = rows
+            .last()
+            .map(|r| r.hash.clone())
+            .unwrap_or_else(|| super::GENESIS.to_vec());
+        let chained = chain(run_id, actual, &prev, events);
+        let mut out = Vec::with_capacity(chained.len());
+        for (row, recorded) in chained {
+            rows.push(row);
+            out.push(recorded);
+        }
+        Ok(out)
+    }
+
+    fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
+        self.runs
+            .get(run_id)
+            .map(|rows| rows.iter().map(decode_row).collect())
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
+        self.runs
+            .iter()
+            .filter(|(_, rows)| !rows.is_empty())
+            .map(|(id, rows)| {
+                Ok(RunHead {
+                    run_id: id.clone(),
+                    first: decode_row(&rows[0])?,
+                    events: rows.len() as u64,
+                    head_hash: super::hex(&rows[rows.len() - 1].hash),
+                })
+            })
+            .collect()
+    }
+
+    fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
+        Ok(match run_id {
+            Some(id) => self.runs.get(id).cloned().unwrap_or_default(),
+            None => self.runs.values().flatten().cloned().collect(),
+        })
+    }
+}

@@ -1,0 +1,29 @@
+//! The schema of the event log as an append-only list of migrations keyed by `user_version`.
+
+/// Each entry moves the schema from version `i` to `i + 1`. Never edit an entry that has
+/// shipped; append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the event table. STRICT keeps every column's stored type fixed, so the bytes that were
+    // hashed are the bytes read back. (run_id, seq) is the key: a second writer racing for the
+    // same seq fails instead of interleaving.
+    "CREATE TABLE events (
+        run_id    TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        id        TEXT    NOT NULL,
+        time      TEXT    NOT NULL,
+        type      TEXT    NOT NULL,
+        version   INTEGER NOT NULL,
+        body      TEXT    NOT NULL,
+        prev_hash BLOB    NOT NULL,
+        hash      BLOB    NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) STRICT;
+    -- Listing runs reads only their first events.
+    CREATE INDEX events_run_starts ON events(run_id) WHERE seq = 0;
+    -- Append-only, also against careless hands: tampering must go through dropping these,
+    -- and `log verify` catches what that changes.
+    CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;",
+];

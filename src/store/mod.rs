@@ -1,0 +1,165 @@
+//! The event log: an append-only, hash-chained sequence of events per run, behind a trait.
+//!
+//! Only this module speaks SQL. `SqliteStore` is the real store; `MemoryStore` serves the
+//! property tests. Both chain events the same way (`hash`) and are verified the same way
+//! (`verify`), from the exact stored bytes.
+
+mod hash;
+mod memory;
+mod migrations;
+mod sqlite;
+mod verify;
+
+pub use hash::{CHAIN_CONTEXT, GENESIS, event_hash, hex};
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+pub use verify::{BadEvent, RawRow, VerifyReport, verify_rows};
+
+use crate::event::{NewEvent, Recorded};
+
+/// Errors from the event log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended to this run first: the caller's view is stale.
+    #[error(
+        "run {run_id} moved on: expected to append at seq {expected}, but the log is at {actual}"
+    )]
+    Conflict {
+        run_id: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("the event log at {path} could not be opened: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the event log is busy (another process holds a write lock); try again")]
+    Busy,
+    #[error("the event log is read-only: {0}")]
+    ReadOnly(String),
+    #[error("the disk is full: {0}")]
+    Full(String),
+    #[error("event log error: {0}")]
+    Sqlite(String),
+    #[error("stored event {run_id}#{seq} cannot be read: {reason}")]
+    Corrupt {
+        run_id: String,
+        seq: u64,
+        reason: String,
+    },
+}
+
+/// One run as listed: its id, its first event and how far it has got.
+#[derive(Debug, Clone)]
+pub struct RunHead {
+    pub run_id: String,
+    pub first: Recorded,
+    pub events: u64,
+    pub head_hash: String,
+}
+
+/// An append-only event log.
+pub trait EventStore {
+    /// Append `events` to `run_id`, which must currently hold exactly `expected_seq` events.
+    /// All or nothing: either every event is stored and chained, or none is.
+    fn append(
+        &mut self,
+        run_id: &str,
+        expected_seq: u64,
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Every event of one run, in order.
+    fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Every run, oldest first.
+    fn runs(&self) -> Result<Vec<RunHead>, StoreError>;
+
+    /// The stored bytes of every event (of one run, or all), for verification.
+    fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError>;
+}
+
+/// Chain `events` onto a run whose head is (`next_seq`, `prev_hash`): the rows to store, and
+/// the same events as recorded.
+fn chain(
+    run_id: &str,
+    next_seq: u64,
+    prev_hash: &[u8],
+    events: &[NewEvent],
+) -> Vec<(RawRow, Recorded)> {
+    let mut prev = prev_hash.to_vec();
+    let mut out = Vec::with_capacity(events.len());
+    for (i, new) in events.iter().enumerate() {
+        let seq = next_seq + i as u64;
+        let type_name = new.event.type_name();
+        let body = new.event.body_json();
+        let version = crate::event::EVENT_VERSION;
+        let hash = event_hash(
+            run_id.as_bytes(),
+            seq as i64,
+            &prev,
+            new.id.as_bytes(),
+            new.time.as_bytes(),
+            type_name.as_bytes(),
+            version as i64,
+            body.as_bytes(),
+        );
+        let row = RawRow {
+            run_id: run_id.as_bytes().to_vec(),
+            seq: seq as i64,
+            id: new.id.as_bytes().to_vec(),
+            time: new.time.as_bytes().to_vec(),
+            type_name: type_name.as_bytes().to_vec(),
+            version: version as i64,
+            body: body.into_bytes(),
+            prev_hash: prev.clone(),
+            hash: hash.to_vec(),
+        };
+        let recorded = Recorded {
+            run_id: run_id.to_string(),
+            seq,
+            id: new.id.clone(),
+            time: new.time.clone(),
+            version,
+            prev_hash: hex(&prev),
+            hash: hex(&hash),
+            event: new.event.clone(),
+        };
+        prev = hash.to_vec();
+        out.push((row, recorded));
+    }
+    out
+}
+
+/// Decode a stored row into a recorded event (upcasting old versions).
+fn decode_row(row: &RawRow) -> Result<Recorded, StoreError> {
+    let text = |bytes: &[u8], what: &str| {
+        String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupt {
+            run_id: String::from_utf8_lossy(&row.run_id).into_owned(),
+            seq: row.seq.max(0) as u64,
+            reason: format!("{what} is not UTF-8"),
+        })
+    };
+    let run_id = text(&row.run_id, "run id")?;
+    let type_name = text(&row.type_name, "type")?;
+    let body = text(&row.body, "body")?;
+    let version = u32::try_from(row.version).unwrap_or(u32::MAX);
+    let event =
+        crate::event::decode(version, &type_name, &body).map_err(|reason| StoreError::Corrupt {
+            run_id: run_id.clone(),
+            seq: row.seq.max(0) as u64,
+            reason,
+        })?;
+    Ok(Recorded {
+        run_id,
+        seq: row.seq.max(0) as u64,
+        id: text(&row.id, "id")?,
+        time: text(&row.time, "time")?,
+        version,
+        prev_hash: hex(&row.prev_hash),
+        hash: hex(&row.hash),
+        event,
+    })
+}

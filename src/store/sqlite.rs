@@ -1,0 +1,227 @@
+//! The SQLite event store: one file in WAL mode, one STRICT append-only table.
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::migrations::MIGRATIONS;
+use super::{EventStore, RawRow, RunHead, StoreError, chain, decode_row};
+use crate::definition::Durability;
+use crate::event::{NewEvent, Recorded};
+
+/// Connection settings, each for a reason:
+/// - `journal_mode=WAL`: readers (status, verify) never block the driver's appends.
+/// - `busy_timeout`: concurrent writers queue for up to 10 s instead of failing with SQLITE_BUSY.
+/// - `foreign_keys`: none are used; the chain is checked by `log verify`, not by SQL.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;";
+
+/// The event log in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy,
+        Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(e.to_string()),
+        Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+        _ => StoreError::Sqlite(e.to_string()),
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the log at `path` and bring its schema up to date.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.execute_batch(PRAGMAS).map_err(map_err)?;
+        // synchronous=NORMAL is safe in WAL mode against process crashes; FULL adds an fsync
+        // per commit for power loss.
+        let sync = match durability {
+            Durability::Normal => "PRAGMA synchronous = NORMAL;",
+            Durability::Full => "PRAGMA synchronous = FULL;",
+        };
+        conn.execute_batch(sync).map_err(map_err)?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Change durability on an open log (a run's own configuration may ask for `full`).
+    pub fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
+        let sync = match durability {
+            Durability::Normal => "PRAGMA synchronous = NORMAL;",
+            Durability::Full => "PRAGMA synchronous = FULL;",
+        };
+        self.conn.execute_batch(sync).map_err(map_err)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(map_err)?;
+        if version as usize >= MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        // Re-read inside the write lock: another process may have migrated meanwhile.
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(map_err)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).map_err(map_err)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .map_err(map_err)?;
+        }
+        tx.commit().map_err(map_err)
+    }
+
+    fn read_raw(&self, sql: &str, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let map_row = |r: &rusqlite::Row| -> rusqlite::Result<RawRow> {
+            // Read every column as the bytes stored, so verification never re-serialises.
+            let bytes = |i: usize| -> rusqlite::Result<Vec<u8>> {
+                Ok(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Text(t) => t.to_vec(),
+                    rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
+                    rusqlite::types::ValueRef::Integer(n) => n.to_string().into_bytes(),
+                    rusqlite::types::ValueRef::Real(f) => f.to_string().into_bytes(),
+                    rusqlite::types::ValueRef::Null => Vec::new(),
+                })
+            };
+            Ok(RawRow {
+                run_id: bytes(0)?,
+                seq: r.get(1)?,
+                id: bytes(2)?,
+                time: bytes(3)?,
+                type_name: bytes(4)?,
+                version: r.get(5)?,
+                body: bytes(6)?,
+                prev_hash: bytes(7)?,
+                hash: bytes(8)?,
+            })
+        };
+        let rows = match run_id {
+            Some(id) => stmt.query_map(params![id], map_row),
+            None => stmt.query_map([], map_row),
+        }
+        .map_err(map_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+    }
+}
+
+const COLUMNS: &str = "run_id, seq, id, time, type, version, body, prev_hash, hash";
+
+impl EventStore for SqliteStore {
+    fn append(
+        &mut self,
+        run_id: &str,
+        expected_seq: u64,
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        // IMMEDIATE takes the write lock up front, so reading the head and appending after it
+        // is one atomic step across processes.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let head: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+                params![run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(map_err)?;
+        let (actual, prev) = match head {
+            Some((seq, hash)) => (seq as u64 + 1, hash),
+            None => (0, super::GENESIS.to_vec()),
+        };
+        if actual != expected_seq {
+            return Err(StoreError::Conflict {
+                run_id: run_id.to_string(),
+                expected: expected_seq,
+                actual,
+            });
+        }
+        let chained = chain(run_id, actual, &prev, events);
+        {
+            let mut insert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ))
+                .map_err(map_err)?;
+            for (row, _) in &chained {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                insert
+                    .execute(params![
+                        text(&row.run_id),
+                        row.seq,
+                        text(&row.id),
+                        text(&row.time),
+                        text(&row.type_name),
+                        row.version,
+                        text(&row.body),
+                        row.prev_hash,
+                        row.hash,
+                    ])
+                    .map_err(map_err)?;
+            }
+        }
+        tx.commit().map_err(map_err)?;
+        Ok(chained.into_iter().map(|(_, recorded)| recorded).collect())
+    }
+
+    fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq");
+        self.read_raw(&sql, Some(run_id))?
+            .iter()
+            .map(decode_row)
+            .collect()
+    }
+
+    fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = 0 ORDER BY run_id");
+        let firsts = self.read_raw(&sql, None)?;
+        let mut heads = Vec::with_capacity(firsts.len());
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )
+            .map_err(map_err)?;
+        for row in &firsts {
+            let first = decode_row(row)?;
+            let (seq, hash): (i64, Vec<u8>) = stmt
+                .query_row(params![first.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(map_err)?;
+            heads.push(RunHead {
+                run_id: first.run_id.clone(),
+                first,
+                events: seq as u64 + 1,
+                head_hash: super::hex(&hash),
+            });
+        }
+        Ok(heads)
+    }
+
+    fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
+        match run_id {
+            Some(_) => self.read_raw(
+                &format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq"),
+                run_id,
+            ),
+            None => self.read_raw(
+                &format!("SELECT {COLUMNS} FROM events ORDER BY run_id, seq"),
+                None,
+            ),
+        }
+    }
+}

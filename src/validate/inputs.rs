@@ -1,0 +1,182 @@
+//! Turning `--input NAME=VALUE` strings into typed input values, checked against their specs.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::definition::{InputSpec, InputType};
+
+/// Check and type every input; all problems are reported at once.
+/// `path_exists` answers `exists: true` checks (the only outside fact needed).
+pub fn resolve_inputs(
+    specs: &BTreeMap<String, InputSpec>,
+    given: &[(String, String)],
+    path_exists: &dyn Fn(&str) -> bool,
+) -> Result<BTreeMap<String, Value>, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut out = BTreeMap::new();
+    for (name, _) in given {
+        if !specs.contains_key(name) {
+            problems.push(if specs.is_empty() {
+                format!("unknown input `{name}`: this workflow takes no inputs")
+            } else {
+                format!(
+                    "unknown input `{name}`; this workflow takes: {}",
+                    specs.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            });
+        }
+    }
+    for (name, spec) in specs {
+        let raw = given
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone());
+        let value = match (raw, &spec.default) {
+            (Some(raw), _) => match typed(spec.kind, &raw) {
+                Ok(v) => v,
+                Err(e) => {
+                    problems.push(format!("input `{name}`: {e}"));
+                    continue;
+                }
+            },
+            (None, Some(default)) => default.clone(),
+            (None, None) if spec.required => {
+                problems.push(format!(
+                    "input `{name}` is required: pass --input {name}=VALUE"
+                ));
+                continue;
+            }
+            (None, None) => continue,
+        };
+        let mut bad = |p: String| problems.push(format!("input `{name}`: {p}"));
+        if let Some(choices) = &spec.choices
+            && !choices
+                .iter()
+                .any(|c| c == &value || scalar_text(c) == scalar_text(&value))
+        {
+            bad(format!(
+                "{} is not one of {}",
+                scalar_text(&value),
+                choices
+                    .iter()
+                    .map(scalar_text)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if let Some(n) = value.as_f64() {
+            if let Some(min) = spec.minimum
+                && n < min
+            {
+                bad(format!("{n} is less than the minimum {min}"));
+            }
+            if let Some(max) = spec.maximum
+                && n > max
+            {
+                bad(format!("{n} is more than the maximum {max}"));
+            }
+        }
+        if let (Some(pattern), Some(text)) = (&spec.pattern, value.as_str()) {
+            match regex::Regex::new(&format!("^(?:{pattern})$")) {
+                Ok(re) if !re.is_match(text) => {
+                    bad(format!("`{text}` does not match the pattern `{pattern}`"))
+                }
+                Ok(_) => {}
+                Err(e) => bad(format!("the pattern is invalid: {e}")),
+            }
+        }
+        if spec.kind == InputType::Path
+            && spec.exists == Some(true)
+            && let Some(p) = value.as_str()
+            && !path_exists(p)
+        {
+            bad(format!("path `{p}` does not exist"));
+        }
+        out.insert(name.clone(), value);
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn typed(kind: InputType, raw: &str) -> Result<Value, String> {
+    match kind {
+        InputType::String | InputType::Path => Ok(Value::String(raw.to_string())),
+        InputType::Integer => raw
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("`{raw}` is not an integer")),
+        InputType::Number => raw
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| format!("`{raw}` is not a number")),
+        InputType::Boolean => match raw.trim().to_lowercase().as_str() {
+            "true" | "yes" | "1" | "on" => Ok(Value::Bool(true)),
+            "false" | "no" | "0" | "off" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{raw}` is not a boolean (true or false)")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn specs() -> BTreeMap<String, InputSpec> {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "version".into(),
+            InputSpec {
+                required: true,
+                pattern: Some(r"\d+\.\d+\.\d+".into()),
+                ..Default::default()
+            },
+        );
+        m.insert(
+            "dry_run".into(),
+            InputSpec {
+                kind: InputType::Boolean,
+                default: Some(Value::Bool(false)),
+                ..Default::default()
+            },
+        );
+        m
+    }
+
+    #[test]
+    fn typed_values_and_defaults() {
+        let v = resolve_inputs(&specs(), &[("version".into(), "1.2.3".into())], &|_| true).unwrap();
+        assert_eq!(v["version"], Value::String("1.2.3".into()));
+        assert_eq!(v["dry_run"], Value::Bool(false));
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let err = resolve_inputs(
+            &specs(),
+            &[
+                ("version".into(), "one".into()),
+                ("dry_run".into(), "maybe".into()),
+                ("x".into(), "1".into()),
+            ],
+            &|_| true,
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 3, "{err:?}");
+    }
+}

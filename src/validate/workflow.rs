@@ -1,0 +1,289 @@
+//! Checks a parsed workflow against everything the types cannot say.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::definition::template::{Reference, scan};
+use crate::definition::{
+    Check, Config, DefinitionError, InputType, Location, OnFailure, Problem, Seg, Workflow, locate,
+};
+
+/// What exists outside the definition: the configuration and the agents that can be found.
+pub struct Known<'a> {
+    pub config: &'a Config,
+    /// Every agent name found (normalized), for `agent:` references.
+    pub agents: &'a BTreeSet<String>,
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn at(&self, path: &[Seg]) -> Option<Location> {
+        // Fall back to the nearest ancestor that exists (e.g. a missing key's parent).
+        (0..=path.len())
+            .rev()
+            .find_map(|n| locate(self.text, &path[..n]))
+    }
+
+    fn problem(&mut self, path: &[Seg], message: impl Into<String>) {
+        let at = self.at(path);
+        self.problems.push(Problem::new(message, at));
+    }
+
+    fn hinted(&mut self, path: &[Seg], message: impl Into<String>, hint: impl Into<String>) {
+        let at = self.at(path);
+        self.problems
+            .push(Problem::new(message, at).with_hint(hint));
+    }
+
+    /// Check every template in `text` refers to an input or an output of an earlier step.
+    fn templates(
+        &mut self,
+        path: &[Seg],
+        text: &str,
+        inputs: &BTreeMap<String, crate::definition::InputSpec>,
+        earlier: &[&str],
+    ) {
+        for occ in scan(text) {
+            match occ.reference {
+                Err(message) => self.problem(path, message),
+                Ok(Reference::Input(name)) if !inputs.contains_key(&name) => self.hinted(
+                    path,
+                    format!("template refers to unknown input `{name}`"),
+                    if inputs.is_empty() {
+                        "this workflow declares no `inputs:`".to_string()
+                    } else {
+                        format!(
+                            "declared inputs: {}",
+                            inputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    },
+                ),
+                Ok(Reference::StepOutput { step, .. }) if !earlier.contains(&step.as_str()) => self
+                    .hinted(
+                        path,
+                        format!(
+                            "template refers to step `{step}`, which does not run before this point"
+                        ),
+                        "a step can use the outputs of the steps before it",
+                    ),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn checks(
+        &mut self,
+        base: &[Seg],
+        checks: &[Check],
+        wf: &Workflow,
+        earlier: &[&str],
+        outputs_allowed: bool,
+    ) {
+        for (i, check) in checks.iter().enumerate() {
+            let path = [base, &[Seg::Index(i)]].concat();
+            match (&check.run, &check.output) {
+                (Some(run), None) => {
+                    let p = [path.as_slice(), &["run".into()]].concat();
+                    self.templates(&p, run, &wf.inputs, earlier);
+                }
+                (None, Some(_)) if outputs_allowed => {}
+                (None, Some(_)) => self.problem(
+                    &path,
+                    "`output:` checks belong to a step's `validate`; here use `run:`",
+                ),
+                _ => self.hinted(
+                    &path,
+                    "a check needs exactly one of `run:` or `output:`",
+                    "e.g. `- run: test -f target/app` or `- output: binary`",
+                ),
+            }
+        }
+    }
+}
+
+/// Every problem in `wf` (parsed from `text`), each with its location.
+pub fn validate_workflow(
+    path: &str,
+    text: &str,
+    wf: &Workflow,
+    known: &Known<'_>,
+) -> Result<(), DefinitionError> {
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    if wf.name.trim().is_empty() || wf.name.chars().any(char::is_control) || wf.name.contains('/') {
+        c.problem(
+            &["name".into()],
+            "`name` must be a non-empty name without `/` or control characters",
+        );
+    }
+    for (name, spec) in &wf.inputs {
+        let base: Vec<Seg> = vec!["inputs".into(), Seg::Key(name.clone())];
+        if !super::is_env_name(name) {
+            c.problem(
+                &base,
+                format!("input name `{name}` must be letters, digits and `_`"),
+            );
+        }
+        if let Some(pattern) = &spec.pattern
+            && let Err(e) = regex::Regex::new(pattern)
+        {
+            c.problem(
+                &[base.as_slice(), &["pattern".into()]].concat(),
+                format!("`pattern` is not a valid regular expression: {e}"),
+            );
+        }
+        if let (Some(min), Some(max)) = (spec.minimum, spec.maximum)
+            && min > max
+        {
+            c.problem(
+                &base,
+                format!("`minimum` {min} is greater than `maximum` {max}"),
+            );
+        }
+        if spec.exists.is_some() && spec.kind != InputType::Path {
+            c.problem(&base, "`exists` applies only to inputs of `type: path`");
+        }
+        if let Some(default) = &spec.default {
+            let text = match default {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let mut one = BTreeMap::new();
+            one.insert(name.clone(), spec.clone());
+            if let Err(problems) = super::resolve_inputs(&one, &[(name.clone(), text)], &|_| true) {
+                for p in problems {
+                    c.problem(
+                        &[base.as_slice(), &["default".into()]].concat(),
+                        format!("default: {p}"),
+                    );
+                }
+            }
+        }
+    }
+    c.checks(&["health".into()], &wf.health, wf, &[], false);
+    if wf.steps.is_empty() {
+        c.hinted(
+            &["steps".into()],
+            "a workflow needs at least one step",
+            "add `steps:` with `- name: ...` and `run:` or `prompt:`",
+        );
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut earlier: Vec<&str> = Vec::new();
+    for (i, step) in wf.steps.iter().enumerate() {
+        let base: Vec<Seg> = vec!["steps".into(), Seg::Index(i)];
+        let key = |k: &str| [base.as_slice(), &[Seg::Key(k.to_string())]].concat();
+        if step.name.trim().is_empty() || step.name.chars().any(char::is_control) {
+            c.problem(
+                &key("name"),
+                "a step needs a non-empty `name` without control characters",
+            );
+        } else if step.name.contains('.') || step.name.contains('}') {
+            c.problem(
+                &key("name"),
+                format!(
+                    "step name `{}` cannot contain `.` or `}}` (templates refer to steps by name)",
+                    step.name
+                ),
+            );
+        }
+        if let Some(first) = seen.insert(&step.name, i) {
+            c.hinted(
+                &key("name"),
+                format!("step name `{}` is used twice", step.name),
+                format!(
+                    "step {} already has this name; names must be unique",
+                    first + 1
+                ),
+            );
+        }
+        if step.run.is_none() && step.prompt.is_none() && step.agent.is_none() {
+            c.hinted(
+                &base,
+                format!("step `{}` has nothing to do", step.name),
+                "give it `run:` (a command cortex runs) or `prompt:` (work for an agent or a person)",
+            );
+        }
+        if let Some(agent) = &step.agent
+            && !known
+                .agents
+                .contains(&crate::definition::normalize_name(agent))
+        {
+            c.hinted(
+                &key("agent"),
+                format!("agent not found: {agent}"),
+                "agents are Markdown files in CORTEX_HOME/agents/ or .claude/agents/",
+            );
+        }
+        if let Some(t) = &step.timeout {
+            match t.to_duration() {
+                Err(e) => c.problem(&key("timeout"), e),
+                Ok(d) if d.is_zero() => c.problem(&key("timeout"), "`timeout` must be more than 0"),
+                Ok(_) => {}
+            }
+        }
+        if let Some(b) = step.retry.as_ref().and_then(|r| r.backoff.as_ref())
+            && let Err(e) = b.to_duration()
+        {
+            c.problem(&[key("retry").as_slice(), &["backoff".into()]].concat(), e);
+        }
+        for (name, value) in &step.env {
+            let p = [key("env").as_slice(), &[Seg::Key(name.clone())]].concat();
+            if !super::is_env_name(name) {
+                c.problem(
+                    &p,
+                    format!("`{name}` is not a valid environment variable name"),
+                );
+            }
+            c.templates(&p, &value.0, &wf.inputs, &earlier);
+        }
+        for (j, name) in step.secret_env.iter().enumerate() {
+            if !super::is_env_name(name) {
+                c.problem(
+                    &[key("secret_env").as_slice(), &[Seg::Index(j)]].concat(),
+                    format!("`{name}` is not a valid environment variable name"),
+                );
+            }
+        }
+        for field in ["run", "prompt", "rollback"] {
+            let value = match field {
+                "run" => &step.run,
+                "prompt" => &step.prompt,
+                _ => &step.rollback,
+            };
+            if let Some(v) = value {
+                c.templates(&key(field), v, &wf.inputs, &earlier);
+            }
+        }
+        if let Some(dir) = &step.working_dir {
+            c.templates(&key("working_dir"), dir, &wf.inputs, &earlier);
+        }
+        let mut with_self = earlier.clone();
+        with_self.push(&step.name);
+        c.checks(&key("validate"), &step.validate, wf, &with_self, true);
+        if step.on_failure == Some(OnFailure::Rollback) && !known.config.enable_rollback {
+            c.hinted(
+                &key("on_failure"),
+                "`on_failure: rollback` but rollback is disabled",
+                "set \"enable_rollback\": true in cortex.config.json, or choose pause, skip or abort",
+            );
+        }
+        earlier.push(&step.name);
+    }
+    c.checks(&["post".into()], &wf.post, wf, &earlier, false);
+    if c.problems.is_empty() {
+        Ok(())
+    } else {
+        c.problems.sort_by_key(|p| p.at);
+        Err(DefinitionError {
+            path: path.to_string(),
+            text: text.to_string(),
+            problems: c.problems,
+        })
+    }
+}
