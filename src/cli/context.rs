@@ -77,10 +77,7 @@ impl Ctx {
     ) -> Result<String, CommandError> {
         let runs = store.runs()?;
         match query {
-            None => runs
-                .last()
-                .map(|r| r.run_id.clone())
-                .ok_or_else(no_runs),
+            None => runs.last().map(|r| r.run_id.clone()).ok_or_else(no_runs),
             Some(q) => {
                 let q = q.trim().to_uppercase();
                 let matches: Vec<&str> = runs

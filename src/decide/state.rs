@@ -256,8 +256,11 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 } else {
                     StepStatus::Running
                 };
+                // Retries keep the first attempt's start, so the duration covers them all.
+                if s.status != StepStatus::Ready {
+                    s.started_at = time;
+                }
                 s.attempts = *attempt;
-                s.started_at = time;
                 s.ended_at = None;
                 s.error = None;
                 s.exit_code = None;
@@ -419,7 +422,15 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             driver,
             ..
         } => {
-            state.phase = RunPhase::Running;
+            // A resumed run goes back to what it was doing: compensating, waiting on a
+            // report, or running.
+            state.phase = if state.rollback.is_some() {
+                RunPhase::RollingBack
+            } else if state.steps.iter().any(|s| s.status == StepStatus::Waiting) {
+                RunPhase::Waiting
+            } else {
+                RunPhase::Running
+            };
             state.driver = Some(driver.clone());
             state.session_started_at = time;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next).

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Journal, JournalError, ProcessSpec, Redactor, StopFlag, Stream, run_process};
+use super::{
+    Journal, JournalError, ProcessSpec, Redactor, StopFlag, Stream, end_orphan_group, run_process,
+    run_process_tracked,
+};
 use crate::decide::{AttemptReport, Command, RunState};
 use crate::definition::template::{Reference, render_shell, render_text};
 use crate::definition::{Check, Step};
@@ -104,6 +107,20 @@ pub fn drive(
 ) -> Result<DriveEnd, DriveError> {
     let redactor = redactor_for(&journal.state);
     journal.redactor.merge(&redactor);
+    let inflight = inflight_file(&ctx.home, &journal.run_id);
+    if let Some(pgid) = std::fs::read_to_string(&inflight)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    {
+        // A driver that died mid-step leaves its step's process group running; end it before
+        // the step runs again, so two copies never run at once.
+        if end_orphan_group(pgid, ctx.grace) {
+            ctx.observer.warn(&format!(
+                "ended process group {pgid} left running by the previous driver"
+            ));
+        }
+        let _ = std::fs::remove_file(&inflight);
+    }
     if let Err(e) = super::materialize(&ctx.home, &journal.state) {
         ctx.observer
             .warn(&format!("could not write the run's derived files: {e}"));
@@ -235,6 +252,14 @@ fn sleep_unless_stopped(d: Duration, stop: &StopFlag, deadline: Option<Instant>)
     true
 }
 
+/// Where the process group of the attempt in flight is noted (a hint for cleanup, not state).
+fn inflight_file(home: &Path, run_id: &str) -> PathBuf {
+    home.join("runs")
+        .join(run_id)
+        .join("work")
+        .join("inflight.pgid")
+}
+
 fn step_timeout(step: &Step) -> Option<Duration> {
     step.timeout.as_ref().and_then(|t| t.to_duration().ok())
 }
@@ -351,10 +376,20 @@ fn run_attempt(
         grace: ctx.grace,
     };
     let name = step.name.clone();
+    let inflight = inflight_file(&ctx.home, &state.run_id);
+    let redactor = redactor_for(state);
     let result = {
         let observer = &mut *ctx.observer;
-        run_process(&spec, &ctx.stop, &mut |s, l| observer.line(&name, s, l))
+        run_process_tracked(
+            &spec,
+            &ctx.stop,
+            &mut |s, l| observer.line(&name, s, &redactor.redact(l)),
+            &mut |pgid| {
+                let _ = std::fs::write(&inflight, pgid.to_string());
+            },
+        )
     };
+    let _ = std::fs::remove_file(&inflight);
     if result.stopped {
         return AttemptOutcome::Stopped;
     }
@@ -388,7 +423,7 @@ fn run_attempt(
         attempt,
         end: result.end,
         outputs,
-        output_tail: result.tail,
+        output_tail: redactor.redact(&result.tail),
         validation_problems,
         by: None,
     })

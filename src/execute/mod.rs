@@ -20,6 +20,8 @@ pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::materialize;
 pub use outputs::parse_outputs;
 pub use prerequisites::check_requires;
-pub use process::{ProcessResult, ProcessSpec, Stream, run_process};
+pub use process::{
+    ProcessResult, ProcessSpec, Stream, end_orphan_group, run_process, run_process_tracked,
+};
 pub use secrets::{Redactor, is_secret_name};
 pub use signals::StopFlag;

@@ -86,6 +86,22 @@ fn spawn_reader<R: Read + Send + 'static>(
     });
 }
 
+/// End a process group a dead driver left running: TERM, then KILL after `grace`.
+/// Returns whether the group was still alive.
+pub fn end_orphan_group(pgid: i32, grace: Duration) -> bool {
+    let pgid = Pid::from_raw(pgid);
+    if pgid.as_raw() <= 1 || killpg(pgid, None).is_err() {
+        return false;
+    }
+    signal_group(pgid, Signal::SIGTERM);
+    let until = Instant::now() + grace;
+    while Instant::now() < until && killpg(pgid, None).is_ok() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_group(pgid, Signal::SIGKILL);
+    true
+}
+
 fn signal_group(pgid: Pid, sig: Signal) {
     // The group may already be gone; that is the outcome we want.
     let _ = killpg(pgid, sig);
@@ -97,6 +113,17 @@ pub fn run_process(
     spec: &ProcessSpec,
     stop: &StopFlag,
     on_line: &mut dyn FnMut(Stream, &str),
+) -> ProcessResult {
+    run_process_tracked(spec, stop, on_line, &mut |_| {})
+}
+
+/// `run_process`, telling `on_spawn` the process group id once the command has started (the
+/// driver records it so that a later driver can end a group this one left behind).
+pub fn run_process_tracked(
+    spec: &ProcessSpec,
+    stop: &StopFlag,
+    on_line: &mut dyn FnMut(Stream, &str),
+    on_spawn: &mut dyn FnMut(i32),
 ) -> ProcessResult {
     let started = Instant::now();
     let mut cmd = Command::new("sh");
@@ -131,6 +158,7 @@ pub fn run_process(
         }
     };
     let pgid = Pid::from_raw(child.id() as i32);
+    on_spawn(pgid.as_raw());
     if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
         std::thread::spawn(move || {
             // A command that does not read its input closes the pipe: not an error.

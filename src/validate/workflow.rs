@@ -134,7 +134,14 @@ pub fn validate_workflow(
         {
             c.problem(
                 &[base.as_slice(), &["pattern".into()]].concat(),
-                format!("`pattern` is not a valid regular expression: {e}"),
+                format!(
+                    "`pattern` is not a valid regular expression: {}",
+                    e.to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim_start_matches("error: ")
+                ),
             );
         }
         if let (Some(min), Some(max)) = (spec.minimum, spec.maximum)

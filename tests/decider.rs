@@ -1,0 +1,477 @@
+//! The decider in given/when/then form: given past events, when a command arrives, then
+//! these events (or this refusal) follow.
+
+use std::collections::BTreeMap;
+
+use cortex::decide::{AttemptReport, Command, DecideError, RunState, decide, evolve};
+use cortex::definition::{Config, Workflow, parse_workflow, snapshot};
+use cortex::event::{
+    AttemptEnd, Driver, Event, Operator, Outcome, Recorded, ResumeMode, RunKind, RunStarted, Stage,
+};
+
+fn workflow(yaml: &str) -> Workflow {
+    parse_workflow("test.yaml", yaml).expect("test workflow parses")
+}
+
+const THREE: &str = "name: t\nsteps:\n  - {name: a, run: 'true', rollback: undo-a}\n  - {name: b, run: 'true'}\n  - {name: c, run: 'false', retry: {max_retry_attempts: 1, backoff: 2s}}\n";
+
+fn op() -> Operator {
+    Operator {
+        actor: "tester".into(),
+        message: None,
+    }
+}
+
+fn started(wf: &Workflow, config: Config) -> Event {
+    let (definition, definition_hash) = snapshot(wf);
+    Event::RunStarted(Box::new(RunStarted {
+        kind: RunKind::Workflow,
+        name: wf.name.clone(),
+        definition,
+        definition_hash,
+        source: "test.yaml".into(),
+        inputs: BTreeMap::new(),
+        config,
+        agents: BTreeMap::new(),
+        working_dir: "/tmp".into(),
+        driver: Driver {
+            pid: 1,
+            host: "h".into(),
+        },
+        by: op(),
+    }))
+}
+
+fn state_of(events: &[Event]) -> RunState {
+    events
+        .iter()
+        .enumerate()
+        .fold(RunState::default(), |s, (i, e)| {
+            evolve(
+                s,
+                &Recorded {
+                    run_id: "R".into(),
+                    seq: i as u64,
+                    id: format!("E{i}"),
+                    time: format!("2026-01-01T00:00:{:02}.000Z", i % 60),
+                    version: 1,
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                    event: e.clone(),
+                },
+            )
+        })
+}
+
+struct Given(Vec<Event>);
+
+fn given(events: Vec<Event>) -> Given {
+    Given(events)
+}
+
+impl Given {
+    fn when(self, command: Command) -> Result<Vec<Event>, DecideError> {
+        decide(&state_of(&self.0), command)
+    }
+}
+
+fn finish(step: &str, attempt: u32, code: i32) -> Command {
+    Command::FinishAttempt(Box::new(AttemptReport {
+        step: step.into(),
+        attempt,
+        end: AttemptEnd::Exited { code },
+        outputs: vec![],
+        output_tail: String::new(),
+        validation_problems: vec![],
+        by: None,
+    }))
+}
+
+fn pre_ok() -> Event {
+    Event::ValidationPassed {
+        stage: Stage::Pre,
+        step: None,
+    }
+}
+
+fn started_step(step: &str, attempt: u32) -> Event {
+    Event::StepStarted {
+        step: step.into(),
+        attempt,
+    }
+}
+
+fn succeeded(step: &str, attempt: u32) -> Event {
+    Event::StepSucceeded {
+        step: step.into(),
+        attempt,
+        end: AttemptEnd::Exited { code: 0 },
+        output_tail: String::new(),
+        by: None,
+    }
+}
+
+fn checkpoint(step: &str, completed: &[&str]) -> Event {
+    Event::CheckpointSaved {
+        step: step.into(),
+        completed: completed.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn failed(step: &str, attempt: u32) -> Event {
+    Event::StepFailed {
+        step: step.into(),
+        attempt,
+        end: AttemptEnd::Exited { code: 1 },
+        error: "exited with code 1".into(),
+        output_tail: String::new(),
+        by: None,
+    }
+}
+
+#[test]
+fn a_successful_attempt_records_success_and_a_checkpoint() {
+    let wf = workflow(THREE);
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+    ])
+    .when(finish("a", 1, 0))
+    .unwrap();
+    assert_eq!(then, vec![succeeded("a", 1), checkpoint("a", &["a"])]);
+}
+
+#[test]
+fn a_failed_attempt_with_retries_left_schedules_a_retry_with_backoff() {
+    let wf = workflow(THREE);
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+    ])
+    .when(finish("c", 1, 1))
+    .unwrap();
+    assert_eq!(
+        then,
+        vec![
+            failed("c", 1),
+            Event::RetryScheduled {
+                step: "c".into(),
+                attempt: 2,
+                delay_ms: 2000
+            }
+        ]
+    );
+}
+
+#[test]
+fn exhausted_retries_pause_the_run_by_default() {
+    let wf = workflow(THREE);
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+        failed("c", 1),
+        Event::RetryScheduled {
+            step: "c".into(),
+            attempt: 2,
+            delay_ms: 2000,
+        },
+        started_step("c", 2),
+    ])
+    .when(finish("c", 2, 1))
+    .unwrap();
+    assert_eq!(then[0], failed("c", 2));
+    assert!(matches!(&then[1], Event::RunPaused { step: Some(s), .. } if s == "c"));
+    assert_eq!(then.len(), 2);
+}
+
+#[test]
+fn on_failure_rollback_compensates_completed_steps_newest_first() {
+    let wf = workflow(
+        &THREE
+            .replace("backoff: 2s}", "backoff: 2s}, on_failure: rollback")
+            .replace("max_retry_attempts: 1", "max_retry_attempts: 0"),
+    );
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+    ])
+    .when(finish("c", 1, 1))
+    .unwrap();
+    assert!(
+        matches!(&then[1], Event::RollbackStarted { steps, resume_after: None, .. } if steps == &["b".to_string(), "a".to_string()])
+    );
+}
+
+#[test]
+fn the_last_compensation_seals_the_run_rolled_back() {
+    let wf = workflow(THREE);
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        Event::RollbackStarted {
+            reason: "r".into(),
+            steps: vec!["a".into()],
+            resume_after: None,
+        },
+    ])
+    .when(Command::RecordCompensation {
+        step: "a".into(),
+        end: Some(AttemptEnd::Exited { code: 0 }),
+        output_tail: String::new(),
+    })
+    .unwrap();
+    assert_eq!(
+        then,
+        vec![
+            Event::StepCompensated {
+                step: "a".into(),
+                ran: true,
+                output_tail: String::new()
+            },
+            Event::RollbackFinished { failed: vec![] },
+            Event::RunFinished {
+                outcome: Outcome::RolledBack,
+                by: None,
+                reason: Some("r".into())
+            },
+        ]
+    );
+}
+
+#[test]
+fn completing_the_last_step_finishes_the_run() {
+    let wf = workflow("name: t\nsteps:\n  - {name: only, run: 'true'}\n");
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("only", 1),
+    ])
+    .when(finish("only", 1, 0))
+    .unwrap();
+    assert_eq!(
+        then.last(),
+        Some(&Event::RunFinished {
+            outcome: Outcome::Completed,
+            by: None,
+            reason: None
+        })
+    );
+}
+
+#[test]
+fn an_external_step_waits_instead_of_starting() {
+    let wf = workflow("name: t\nsteps:\n  - {name: plan, prompt: think}\n");
+    let then = given(vec![started(&wf, Config::default()), pre_ok()])
+        .when(Command::StartAttempt {
+            step: "plan".into(),
+        })
+        .unwrap();
+    assert_eq!(
+        then,
+        vec![Event::StepWaiting {
+            step: "plan".into(),
+            attempt: 1
+        }]
+    );
+}
+
+#[test]
+fn only_the_current_step_can_start() {
+    let wf = workflow(THREE);
+    let err = given(vec![started(&wf, Config::default()), pre_ok()])
+        .when(Command::StartAttempt { step: "b".into() })
+        .unwrap_err();
+    assert!(matches!(err, DecideError::NotCurrent { .. }), "{err}");
+}
+
+#[test]
+fn a_sealed_run_accepts_nothing() {
+    let wf = workflow(THREE);
+    let err = given(vec![
+        started(&wf, Config::default()),
+        Event::RunFinished {
+            outcome: Outcome::Aborted,
+            by: Some(op()),
+            reason: None,
+        },
+    ])
+    .when(Command::Abort { by: op() })
+    .unwrap_err();
+    assert_eq!(err, DecideError::Finished(Outcome::Aborted));
+}
+
+#[test]
+fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
+    let wf = workflow(THREE);
+    let driver = Driver {
+        pid: 2,
+        host: "h".into(),
+    };
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a", &["a"]),
+        started_step("b", 1),
+    ])
+    .when(Command::Resume {
+        mode: ResumeMode::Continue,
+        by: op(),
+        driver: driver.clone(),
+    })
+    .unwrap();
+    assert!(matches!(&then[0], Event::StepInterrupted { step, attempt: 1, .. } if step == "b"));
+    assert_eq!(
+        then[1],
+        Event::RunResumed {
+            mode: ResumeMode::Continue,
+            restart_from: None,
+            driver,
+            by: op()
+        }
+    );
+}
+
+#[test]
+fn without_checkpoints_resume_restarts_from_the_first_step() {
+    let wf = workflow(THREE);
+    let config = Config {
+        enable_checkpoints: false,
+        ..Config::default()
+    };
+    let then = given(vec![
+        started(&wf, config),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        Event::StopRequested {
+            by: op(),
+            signal: None,
+        },
+        Event::RunStopped {},
+    ])
+    .when(Command::Resume {
+        mode: ResumeMode::Continue,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+    })
+    .unwrap();
+    assert!(matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"));
+}
+
+#[test]
+fn resume_skip_records_the_operator_and_moves_on() {
+    let wf = workflow(THREE);
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        failed("a", 1),
+        Event::RunPaused {
+            step: Some("a".into()),
+            reason: "x".into(),
+        },
+    ])
+    .when(Command::Resume {
+        mode: ResumeMode::Skip,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+    })
+    .unwrap();
+    assert!(
+        matches!(&then[1], Event::StepSkipped { step, by: Some(by), .. } if step == "a" && by.actor == "tester")
+    );
+}
+
+#[test]
+fn rollback_to_needs_rollback_enabled() {
+    let wf = workflow(THREE);
+    let config = Config {
+        enable_rollback: false,
+        ..Config::default()
+    };
+    let err = given(vec![
+        started(&wf, config),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        failed("b", 1),
+        Event::RunPaused {
+            step: Some("b".into()),
+            reason: "x".into(),
+        },
+    ])
+    .when(Command::Resume {
+        mode: ResumeMode::RollbackTo("a".into()),
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+    })
+    .unwrap_err();
+    assert_eq!(err, DecideError::RollbackDisabled);
+}
+
+#[test]
+fn a_missing_output_fails_the_validation_gate() {
+    let wf = workflow(
+        "name: t\nsteps:\n  - name: build\n    run: 'true'\n    retry: {max_retry_attempts: 0}\n    validate:\n      - output: binary\n",
+    );
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("build", 1),
+    ])
+    .when(finish("build", 1, 0))
+    .unwrap();
+    assert_eq!(
+        then[0],
+        Event::ValidationFailed {
+            stage: Stage::Step,
+            step: Some("build".into()),
+            problems: vec!["output `binary` was not produced".into()]
+        }
+    );
+}
+
+#[test]
+fn retries_only_on_listed_exit_codes() {
+    let wf = workflow(
+        "name: t\nsteps:\n  - name: s\n    run: 'false'\n    retry: {max_retry_attempts: 3, on_exit_codes: [75]}\n",
+    );
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("s", 1),
+    ])
+    .when(finish("s", 1, 1))
+    .unwrap();
+    assert!(matches!(then[1], Event::RunPaused { .. }), "{then:?}");
+}

@@ -1,0 +1,617 @@
+//! End-to-end tests: the real `cortex` binary in a temporary CORTEX_HOME with a real SQLite
+//! log, as a new user would drive it. Human output is snapshotted with ids, times, hashes and
+//! durations redacted.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Env, lines};
+
+const SEED_FEATURE_DEVELOPMENT: &str = r#"name: feature-development
+description: Standard feature development workflow
+
+steps:
+  - name: Planning
+    prompt: |
+      Analyze the feature requirements and create a plan:
+      1. Identify affected files
+      2. List dependencies
+      3. Define test strategy
+
+  - name: Implementation
+    prompt: |
+      Implement the feature according to the plan:
+      1. Create/modify necessary files
+      2. Follow existing patterns
+      3. Add error handling
+
+  - name: Testing
+    prompt: |
+      Test the implementation:
+      1. Write unit tests
+      2. Run existing tests
+      3. Fix any failures
+
+  - name: Documentation
+    prompt: |
+      Update documentation:
+      1. Add/update docstrings
+      2. Update README if needed
+      3. Add usage examples
+"#;
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/examples/workflows/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn seed_feature_development_waits_on_each_prompt_step_and_completes() {
+    let env = Env::new();
+    env.workflow("feature-development", SEED_FEATURE_DEVELOPMENT);
+    insta::assert_snapshot!(
+        "seed_validate",
+        env.run(&["workflow", "validate", "feature-development"])
+            .snapshot(&env)
+    );
+    let run = env.run(&["workflow", "run", "feature development"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    insta::assert_snapshot!("seed_run_waits", run.snapshot(&env));
+    for step in ["Planning", "Implementation", "Testing", "Documentation"] {
+        let done = env.run(&[
+            "workflow",
+            "step",
+            "complete",
+            step,
+            "--output",
+            "note=ok",
+            "--message",
+            "did it",
+        ]);
+        assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+        let resumed = env.run(&["workflow", "resume"]);
+        let expected = if step == "Documentation" { 0 } else { 3 };
+        assert_eq!(
+            resumed.code, expected,
+            "{}{}",
+            resumed.stdout, resumed.stderr
+        );
+    }
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed");
+    assert!(
+        status["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "completed" && s["attempts"] == 1)
+    );
+    insta::assert_snapshot!(
+        "seed_status_completed",
+        env.run(&["workflow", "status"]).snapshot(&env)
+    );
+    let verify = env.run(&["--json", "log", "verify", "--all"]).json();
+    assert_eq!(verify["ok"], true);
+}
+
+#[test]
+fn shell_steps_pass_outputs_retry_a_flaky_step_and_leave_an_auditable_log() {
+    let env = Env::new();
+    env.workflow("build-and-ship", &example("build-and-ship"));
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "build-and-ship",
+        "--input",
+        "version=1.2.3",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("released 1.2.3 at file://"),
+        "{}",
+        run.stdout
+    );
+    let status = env.status(None);
+    let run_id = status["run_id"].as_str().unwrap().to_string();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["steps"][1]["name"], "Publish");
+    assert_eq!(status["steps"][1]["attempts"], 3);
+    assert_eq!(status["steps"][0]["outputs"]["binary"], "out/app-1.2.3.txt");
+
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 0);
+    assert_eq!(verify.json()["ok"], true);
+    assert_eq!(verify.json()["first_bad"], serde_json::Value::Null);
+
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.home().join("runs").join(&run_id).join("results.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(results["head_hash"], status["head_hash"]);
+    assert_eq!(results["status"], "completed");
+
+    let early = env
+        .run(&["--json", "workflow", "status", &run_id, "--at", "1"])
+        .json();
+    assert_eq!(early["events"], 2);
+    assert_eq!(early["status"], "running");
+    assert!(
+        early["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "pending")
+    );
+    let past_end = env.run(&["workflow", "status", &run_id, "--at", "9999"]);
+    assert_eq!(past_end.code, 2);
+
+    // Every derived file can be deleted: the log alone gives the same answers.
+    std::fs::remove_dir_all(env.home().join("runs")).unwrap();
+    let again = env.status(Some(&run_id));
+    assert_eq!(again, status);
+}
+
+#[test]
+fn a_failing_step_with_on_failure_rollback_compensates_newest_first() {
+    let env = Env::new();
+    env.workflow(
+        "rollback",
+        r#"name: rollback
+steps:
+  - name: one
+    run: echo one >> done.log
+    rollback: echo undo-one >> undo.log
+  - name: two
+    run: echo two >> done.log
+    rollback: echo undo-two >> undo.log
+  - name: three
+    run: echo three >> done.log
+    rollback: echo undo-three >> undo.log
+  - name: boom
+    run: echo "cannot continue" >&2; exit 4
+    retry: {max_retry_attempts: 1, backoff: 10ms}
+    on_failure: rollback
+"#,
+    );
+    let run = env.run(&["workflow", "run", "rollback"]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!("rollback_report", run.snapshot(&env));
+    assert_eq!(
+        lines(&env.file("undo.log")),
+        ["undo-three", "undo-two", "undo-one"]
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "rolled_back");
+    assert_eq!(status["steps"][3]["attempts"], 2);
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(
+        resumed.code, 1,
+        "resuming a rolled-back run changes nothing"
+    );
+    assert!(resumed.stdout.contains("nothing to do"));
+}
+
+#[test]
+fn a_paused_run_resumes_with_retry_or_skip_without_rerunning_completed_steps() {
+    let env = Env::new();
+    env.workflow(
+        "gate",
+        r#"name: gate
+steps:
+  - name: prepare
+    run: echo prepare >> ran.log; echo ticket=T-1 >> "$CORTEX_OUTPUT"
+  - name: approval
+    run: echo approval >> ran.log; test -f approved || { echo "no approval yet" >&2; exit 1; }
+    retry: {max_retry_attempts: 0}
+  - name: ship
+    run: echo "ship ${{ steps.prepare.outputs.ticket }}" >> ran.log
+"#,
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "gate",
+        "--actor",
+        "alice",
+        "--message",
+        "first try",
+    ]);
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!("pause_failure_report", run.snapshot(&env));
+    insta::assert_snapshot!(
+        "pause_status",
+        env.run(&["workflow", "status"]).snapshot(&env)
+    );
+
+    std::fs::write(env.file("approved"), "").unwrap();
+    let retry = env.run(&["workflow", "resume", "--retry"]);
+    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["prepare", "approval", "approval", "ship T-1"]
+    );
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["attempts"], 1);
+    assert_eq!(status["steps"][1]["attempts"], 2);
+
+    std::fs::remove_file(env.file("approved")).unwrap();
+    std::fs::remove_file(env.file("ran.log")).unwrap();
+    assert_eq!(env.run(&["workflow", "run", "gate"]).code, 1);
+    let dry = env.run(&["workflow", "resume", "--skip", "--dry-run"]);
+    assert_eq!(dry.code, 0);
+    insta::assert_snapshot!("skip_dry_run", dry.snapshot(&env));
+    let skip = env.run(&[
+        "workflow",
+        "resume",
+        "--skip",
+        "--message",
+        "approved by phone",
+    ]);
+    assert_eq!(skip.code, 0, "{}{}", skip.stdout, skip.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["prepare", "approval", "ship T-1"]
+    );
+    let status = env.status(None);
+    assert_eq!(status["steps"][1]["status"], "skipped");
+    let log = env.run(&["--json", "log", "show"]).json();
+    let skipped = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "step_skipped")
+        .unwrap();
+    assert_eq!(skipped["body"]["by"]["message"], "approved by phone");
+}
+
+#[test]
+fn kill_9_mid_step_leaves_an_interrupted_run_that_resumes_without_rerunning_completed_steps() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        r#"name: slow
+steps:
+  - name: first
+    run: echo first >> ran.log
+  - name: second
+    run: echo second >> ran.log; sleep 2
+  - name: third
+    run: echo third >> ran.log
+"#,
+    );
+    let mut child = env
+        .command(&["workflow", "run", "slow"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the second step to start", || {
+        lines(&env.file("ran.log")).contains(&"second".to_string())
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let status = env.status(None);
+    assert_eq!(status["status"], "interrupted");
+    assert_eq!(status["steps"][1]["status"], "running");
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["first", "second", "second", "third"]
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["steps"][0]["attempts"], 1);
+    assert_eq!(
+        status["steps"][1]["attempts"], 2,
+        "the step in flight runs again as a new attempt"
+    );
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn a_second_driver_gets_exit_4_naming_the_holder() {
+    let env = Env::new();
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - name: wait\n    run: touch started; sleep 3\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    let second = env.run(&["workflow", "resume"]);
+    assert_eq!(second.code, 4, "{}{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("is held by process"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(env.status(None)["status"], "running");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn sigint_is_a_recorded_stop_and_resume_finishes_the_run() {
+    let env = Env::new();
+    let yaml = "name: stoppable\nsteps:\n  - name: long\n    run: echo go >> ran.log; touch started; [ -f fast ] || sleep 30\n    timeout: 1m\n  - name: after\n    run: echo after >> ran.log\n";
+    env.workflow("stoppable", yaml);
+    let mut child = env
+        .command(&["workflow", "run", "stoppable"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    let begun = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    assert!(
+        begun.elapsed() < Duration::from_secs(10),
+        "the step's group was ended promptly"
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "stopped");
+    assert_eq!(status["steps"][0]["status"], "stopped");
+    let log = env.run(&["--json", "log", "show"]).json();
+    let stop = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "stop_requested")
+        .unwrap();
+    assert_eq!(stop["body"]["signal"], "SIGINT");
+    // Editing the file mid-run does not change the run in flight; resume says so.
+    env.workflow(
+        "stoppable",
+        &format!("# edited\n{}", yaml.replace("echo after", "echo edited")),
+    );
+    std::fs::write(env.file("fast"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stderr.contains("changed since this run started"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(lines(&env.file("ran.log")), ["go", "go", "after"]);
+}
+
+#[test]
+fn a_timeout_ends_the_whole_process_group() {
+    let env = Env::new();
+    env.workflow(
+        "timeout",
+        "name: timeout\nsteps:\n  - name: hang\n    run: sleep 30 & sleep 30\n    timeout: 300ms\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let begun = Instant::now();
+    let run = env.run(&["workflow", "run", "timeout"]);
+    assert_eq!(run.code, 1);
+    assert!(begun.elapsed() < Duration::from_secs(15));
+    let status = env.status(None);
+    assert!(
+        status["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{status}"
+    );
+}
+
+#[test]
+fn outputs_used_through_templates_stay_data() {
+    let env = Env::new();
+    env.workflow(
+        "inject",
+        r#"name: inject
+steps:
+  - name: produce
+    run: echo 'evil=$(touch x); touch y' >> "$CORTEX_OUTPUT"
+  - name: consume
+    run: echo plain ${{ steps.produce.outputs.evil }}; echo "quoted ${{ steps.produce.outputs.evil }}"
+"#,
+    );
+    let run = env.run(&["workflow", "run", "inject"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("quoted $(touch x); touch y"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !env.file("x").exists() && !env.file("y").exists(),
+        "a template value ran as code"
+    );
+}
+
+#[test]
+fn secret_environment_values_never_reach_the_log() {
+    let env = Env::new();
+    let secret = "sk-live-0123456789abcdef";
+    env.workflow(
+        "leak",
+        "name: leak\nsteps:\n  - name: leak\n    run: echo \"token is $DEPLOY_TOKEN\" >&2; echo \"key=$DEPLOY_TOKEN\" >> \"$CORTEX_OUTPUT\"; exit 1\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = env
+        .command(&["workflow", "run", "leak"])
+        .env("DEPLOY_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    for file in ["cortex.db", "cortex.db-wal"] {
+        if let Ok(bytes) = std::fs::read(env.home().join(file)) {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{file} holds the secret"
+            );
+        }
+    }
+    let log = env.run(&["log", "show"]);
+    assert!(!log.stdout.contains(secret));
+    let status = env.status(None);
+    assert!(
+        status["steps"][0]["output_tail"]
+            .as_str()
+            .unwrap()
+            .contains("token is ***")
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_place() {
+    let env = Env::new();
+    env.workflow(
+        "broken",
+        r#"name: broken
+inputs:
+  version: {type: string, pattern: '[0-9'}
+steps:
+  - name: build
+    run: make ${{ inputs.verison }}
+    timeout: soon
+  - name: build
+    run: echo ${{ steps.deploy.outputs.url }}
+  - name: deploy
+    agent: ghost
+    on_failure: rollback
+"#,
+    );
+    let out = env.run(&["workflow", "validate", "broken"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("validate_errors", out.snapshot(&env));
+    env.workflow(
+        "typo",
+        "name: typo\nsteps:\n  - name: a\n    run: 'true'\n    tiemout: 5\n",
+    );
+    let out = env.run(&["workflow", "validate", "typo"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("validate_unknown_key", out.snapshot(&env));
+}
+
+#[test]
+fn unknown_names_get_a_suggestion_and_bad_input_exits_2() {
+    let env = Env::new();
+    let out = env.run(&["workflow", "run", "migraton"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("unknown_name", out.snapshot(&env));
+    assert_eq!(env.run(&["workflow", "run", "../../etc/passwd"]).code, 2);
+    env.workflow("typed", "name: typed\ninputs:\n  n: {type: integer, minimum: 1, required: true}\n  mode: {enum: [fast, safe], default: safe}\nsteps:\n  - {name: a, run: 'true'}\n");
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "typed",
+        "--input",
+        "n=0",
+        "--input",
+        "mode=yolo",
+        "--input",
+        "extra=1",
+    ]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("bad_inputs", out.snapshot(&env));
+    assert!(!env.db().exists(), "nothing was recorded for bad input");
+    let cfg = env
+        .config(r#"{"workflow": {"max_retries": 2}}"#)
+        .run(&["workflow", "run", "typed", "--input", "n=1"]);
+    assert_eq!(cfg.code, 2);
+    assert!(cfg.stderr.contains("max_retries"), "{}", cfg.stderr);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_records_nothing() {
+    let env = Env::new();
+    let out = env.run(&["workflow", "run", "migration", "--dry-run"]);
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!("dry_run", out.snapshot(&env));
+    assert!(!env.db().exists());
+}
+
+#[test]
+fn abort_ends_a_waiting_run_and_history_lists_it() {
+    let env = Env::new();
+    assert_eq!(
+        env.run(&["workflow", "run", "onboarding", "--actor", "bob"])
+            .code,
+        3
+    );
+    let abort = env.run(&[
+        "workflow",
+        "abort",
+        "--actor",
+        "bob",
+        "--message",
+        "wrong project",
+    ]);
+    assert_eq!(abort.code, 1);
+    assert_eq!(env.status(None)["status"], "aborted");
+    let history = env.run(&["workflow", "history"]);
+    insta::assert_snapshot!("history", history.snapshot(&env));
+    assert_eq!(
+        env.run(&["workflow", "abort"]).code,
+        2,
+        "aborting a finished run is refused"
+    );
+}
+
+#[test]
+fn tampering_with_a_stored_event_fails_verification() {
+    let env = Env::new();
+    env.workflow(
+        "tiny",
+        "name: tiny\nsteps:\n  - {name: a, run: 'echo hi'}\n  - {name: b, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let export = env.run(&["log", "export"]);
+    let exported: Vec<serde_json::Value> = export
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(exported.len() > 5);
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch("DROP TRIGGER events_append_only_update; UPDATE events SET body = replace(body, 'hi', 'ho') WHERE seq = 3;").unwrap();
+    drop(conn);
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 1);
+    let report = verify.json();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["first_bad"]["seq"], 3);
+    insta::assert_snapshot!("verify_failed", env.run(&["log", "verify"]).snapshot(&env));
+}
+
+#[test]
+fn schemas_are_printed() {
+    let env = Env::new();
+    for name in ["workflow", "config", "event", "agent"] {
+        let out = env.run(&["schema", name]);
+        assert_eq!(out.code, 0);
+        assert!(out.json().is_object());
+    }
+    assert_eq!(env.run(&["schema", "nope"]).code, 2);
+}
