@@ -1,0 +1,414 @@
+//! Property tests of the core invariants, over random workflows, random attempt outcomes and
+//! random crash points. A pure simulator plays the driver: it asks `plan::next` what to do and
+//! reports scripted outcomes as commands, exactly as `execute::drive` does with real processes.
+
+use std::collections::BTreeMap;
+
+use cortex::decide::{AttemptReport, Command, RunState, StepStatus, replay};
+use cortex::definition::{Config, parse_workflow, snapshot};
+use cortex::event::{AttemptEnd, Driver, Operator, Outcome, ResumeMode, RunKind, RunStarted};
+use cortex::execute::{FixedClock, Journal, SequentialIds};
+use cortex::plan::{Next, next};
+use cortex::store::{EventStore, MemoryStore, verify_rows};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+#[derive(Debug, Clone)]
+struct StepSpec {
+    retries: u32,
+    on_failure: &'static str,
+    has_rollback: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    steps: Vec<StepSpec>,
+    /// outcomes[step][k]: whether the k-th finished attempt of the step succeeds (true after).
+    outcomes: Vec<Vec<bool>>,
+}
+
+fn step_spec() -> impl Strategy<Value = StepSpec> {
+    let policy = prop_oneof![Just("pause"), Just("skip"), Just("abort"), Just("rollback")];
+    (0u32..3, policy, any::<bool>()).prop_map(|(retries, on_failure, has_rollback)| StepSpec {
+        retries,
+        on_failure,
+        has_rollback,
+    })
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    prop::collection::vec(step_spec(), 1..6).prop_flat_map(|steps| {
+        let n = steps.len();
+        (
+            Just(steps),
+            prop::collection::vec(prop::collection::vec(prop::bool::weighted(0.7), 0..5), n),
+        )
+            .prop_map(|(steps, outcomes)| Case { steps, outcomes })
+    })
+}
+
+fn yaml(case: &Case) -> String {
+    let mut y = String::from("name: sim\nsteps:\n");
+    for (i, s) in case.steps.iter().enumerate() {
+        y.push_str(&format!(
+            "  - name: s{i}\n    run: 'true'\n    retry: {{max_retry_attempts: {}, backoff: 0s}}\n    on_failure: {}\n",
+            s.retries, s.on_failure
+        ));
+        if s.has_rollback {
+            y.push_str(&format!("    rollback: undo-s{i}\n"));
+        }
+    }
+    y
+}
+
+fn op() -> Operator {
+    Operator {
+        actor: "sim".into(),
+        message: None,
+    }
+}
+
+fn driver() -> Driver {
+    Driver {
+        pid: 7,
+        host: "sim".into(),
+    }
+}
+
+/// What the simulated world saw happen.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct World {
+    /// Attempts executed per step (the side effects a real step would have had).
+    executions: BTreeMap<String, u32>,
+    /// Compensations in the order they ran.
+    compensations: Vec<String>,
+    /// Steps completed, in completion order.
+    completed: Vec<String>,
+    /// Attempts per step whose end was recorded: the index of the step's next scripted outcome.
+    finished: BTreeMap<String, usize>,
+    /// Batches appended (one per command).
+    batches: usize,
+}
+
+/// Drive the run until it can go no further, or until `budget` batches have been appended
+/// (a crash). Returns whether it crashed.
+fn drive(
+    journal: &mut Journal<'_>,
+    case: &Case,
+    world: &mut World,
+    budget: &mut Option<usize>,
+) -> bool {
+    let submit = |journal: &mut Journal<'_>,
+                  world: &mut World,
+                  budget: &mut Option<usize>,
+                  cmd: Command|
+     -> bool {
+        if let Some(b) = budget {
+            if *b == 0 {
+                return false;
+            }
+            *b -= 1;
+        }
+        journal
+            .submit(cmd)
+            .expect("the simulator only sends valid commands");
+        world.batches += 1;
+        true
+    };
+    loop {
+        let state = journal.state.clone();
+        let ok = match next(&state) {
+            Next::PreValidate => submit(
+                journal,
+                world,
+                budget,
+                Command::RecordPreValidation { problems: vec![] },
+            ),
+            Next::PostValidate => submit(
+                journal,
+                world,
+                budget,
+                Command::RecordPostValidation { problems: vec![] },
+            ),
+            Next::Attempt { index, .. } => {
+                let name = state.steps[index].name.clone();
+                if !submit(
+                    journal,
+                    world,
+                    budget,
+                    Command::StartAttempt { step: name.clone() },
+                ) {
+                    return true;
+                }
+                let k = world.finished.get(&name).copied().unwrap_or(0);
+                let success = case.outcomes[index].get(k).copied().unwrap_or(true);
+                *world.executions.entry(name.clone()).or_default() += 1;
+                let attempt = journal.state.steps[index].attempts;
+                let ok = submit(
+                    journal,
+                    world,
+                    budget,
+                    Command::FinishAttempt(Box::new(AttemptReport {
+                        step: name.clone(),
+                        attempt,
+                        end: AttemptEnd::Exited {
+                            code: if success { 0 } else { 1 },
+                        },
+                        outputs: if success {
+                            vec![("done".into(), name.clone())]
+                        } else {
+                            vec![]
+                        },
+                        output_tail: String::new(),
+                        validation_problems: vec![],
+                        by: None,
+                    })),
+                );
+                if ok {
+                    *world.finished.entry(name.clone()).or_default() += 1;
+                }
+                if ok && journal.state.steps[index].status == StepStatus::Completed {
+                    world.completed.push(name);
+                }
+                ok
+            }
+            Next::Compensate { index } => {
+                let name = state.steps[index].name.clone();
+                world.compensations.push(name.clone());
+                submit(
+                    journal,
+                    world,
+                    budget,
+                    Command::RecordCompensation {
+                        step: name,
+                        end: case.steps[index]
+                            .has_rollback
+                            .then_some(AttemptEnd::Exited { code: 0 }),
+                        output_tail: String::new(),
+                    },
+                )
+            }
+            Next::Paused | Next::Stopped | Next::Finished(_) | Next::AwaitReport { .. } => {
+                return false;
+            }
+            Next::InFlight { .. } => {
+                unreachable!("the simulator never leaves an attempt in flight")
+            }
+        };
+        if !ok {
+            return true;
+        }
+    }
+}
+
+struct Sim {
+    store: MemoryStore,
+    world: World,
+}
+
+fn start_event(case: &Case) -> RunStarted {
+    let wf = parse_workflow("sim.yaml", &yaml(case)).expect("generated workflows parse");
+    let (definition, definition_hash) = snapshot(&wf);
+    RunStarted {
+        kind: RunKind::Workflow,
+        name: wf.name.clone(),
+        definition,
+        definition_hash,
+        source: "sim.yaml".into(),
+        inputs: BTreeMap::new(),
+        config: Config::default(),
+        agents: BTreeMap::new(),
+        working_dir: "/".into(),
+        driver: driver(),
+        by: op(),
+    }
+}
+
+/// Run a case to its end, crashing after `crash_after` appended batches (then resuming once).
+fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
+    let mut sim = Sim {
+        store: MemoryStore::new(),
+        world: World::default(),
+    };
+    let clock = FixedClock::new(1_800_000_000_000);
+    let mut ids = SequentialIds::default();
+    let mut budget = crash_after;
+    let crashed = {
+        let mut journal = Journal::open(&mut sim.store, &clock, &mut ids, "RUN").unwrap();
+        journal
+            .submit(Command::Start(Box::new(start_event(case))))
+            .unwrap();
+        drive(&mut journal, case, &mut sim.world, &mut budget)
+    };
+    if crashed {
+        // A new process: replay the log, resume, go on.
+        let mut journal = Journal::open(&mut sim.store, &clock, &mut ids, "RUN").unwrap();
+        if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
+            journal
+                .submit(Command::Resume {
+                    mode: ResumeMode::Continue,
+                    by: op(),
+                    driver: driver(),
+                })
+                .unwrap();
+        }
+        let mut none = None;
+        drive(&mut journal, case, &mut sim.world, &mut none);
+    }
+    sim
+}
+
+fn summary(state: &RunState) -> Vec<(String, StepStatus, BTreeMap<String, String>, u32)> {
+    state
+        .steps
+        .iter()
+        .map(|s| (s.name.clone(), s.status, s.outputs.clone(), s.completions))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 128,
+        // Failures are kept in the repository's proptest-regressions/ and replayed first.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/properties.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Replay equals live state: folding the stored log from scratch gives exactly the state
+    /// the journal built event by event while the run was driven.
+    #[test]
+    fn replay_equals_live_state(case in case()) {
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut store = MemoryStore::new();
+        let mut world = World::default();
+        let live = {
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
+            drive(&mut journal, &case, &mut world, &mut None);
+            journal.state.clone()
+        };
+        let mut replayed = replay(&store.read_run("RUN").unwrap());
+        replayed.run_id = "RUN".into();
+        prop_assert_eq!(replayed, live);
+    }
+
+    /// Attempts never exceed retries + 1: without an operator's resume, no step starts more
+    /// attempts than its retry budget allows.
+    #[test]
+    fn attempts_never_exceed_retries_plus_one(case in case()) {
+        let sim = simulate(&case, None);
+        let state = replay(&sim.store.read_run("RUN").unwrap());
+        for (i, s) in state.steps.iter().enumerate() {
+            prop_assert!(s.attempts <= case.steps[i].retries + 1, "step {} made {} attempts", s.name, s.attempts);
+        }
+    }
+
+    /// Rollback compensates exactly the completed steps, newest first: when a run rolls back,
+    /// the compensations are the steps that had completed, in reverse completion order.
+    #[test]
+    fn rollback_compensates_exactly_the_completed_steps_newest_first(mut case in case()) {
+        let last = case.steps.len() - 1;
+        case.steps[last].on_failure = "rollback";
+        case.outcomes[last] = vec![false; (case.steps[last].retries + 1) as usize];
+        let sim = simulate(&case, None);
+        let state = replay(&sim.store.read_run("RUN").unwrap());
+        if state.outcome() == Some(Outcome::RolledBack) {
+            let mut expected = sim.world.completed.clone();
+            expected.reverse();
+            prop_assert_eq!(&sim.world.compensations, &expected);
+            for s in &state.steps {
+                let was_completed = sim.world.completed.contains(&s.name);
+                prop_assert_eq!(s.status == StepStatus::RolledBack, was_completed);
+            }
+        }
+    }
+
+    /// A crash at any event followed by resume equals an uninterrupted run: the same step
+    /// statuses, outputs and outcome, no completed step is run again, and only the attempt in
+    /// flight at the crash may run twice (steps are at-least-once).
+    #[test]
+    fn a_crash_at_any_point_then_resume_equals_an_uninterrupted_run(case in case(), pick in any::<prop::sample::Index>()) {
+        let full = simulate(&case, None);
+        let full_state = replay(&full.store.read_run("RUN").unwrap());
+        let batches = full.world.batches.max(1);
+        let crash_after = pick.index(batches);
+        let crashed = simulate(&case, Some(crash_after));
+        let events = crashed.store.read_run("RUN").unwrap();
+        let state = replay(&events);
+        prop_assert_eq!(summary(&state), summary(&full_state));
+        prop_assert_eq!(state.outcome(), full_state.outcome());
+        prop_assert_eq!(&crashed.world.compensations, &full.world.compensations);
+        prop_assert!(state.steps.iter().all(|s| s.completions <= 1), "a completed step ran again");
+        let mut extra = 0;
+        for (step, n) in &crashed.world.executions {
+            let base = full.world.executions.get(step).copied().unwrap_or(0);
+            prop_assert!(*n >= base && *n <= base + 1, "step {} ran {} times, uninterrupted {}", step, n, base);
+            extra += n - base;
+        }
+        prop_assert!(extra <= 1, "more than the attempt in flight ran again");
+        prop_assert!(verify_rows(&crashed.store.raw_rows(None).unwrap()).ok);
+    }
+
+    /// Any change to a stored event fails verification: flipping any bit of any stored column
+    /// of any event, deleting or duplicating an event before the head, or swapping two events
+    /// is found, and the first bad event is named (a truncated tail needs an anchored head).
+    #[test]
+    fn any_change_to_a_stored_event_fails_verification(
+        case in case(),
+        row_pick in any::<prop::sample::Index>(),
+        column in 0usize..9,
+        byte_pick in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+        how in 0u8..4,
+    ) {
+        let mut sim = simulate(&case, None);
+        let rows = sim.store.rows_mut("RUN").unwrap();
+        prop_assert!(verify_rows(rows).ok);
+        let i = row_pick.index(rows.len());
+        match how {
+            0 | 1 => {
+                let row = &mut rows[i];
+                match column {
+                    1 => row.seq ^= 1 << bit,
+                    5 => row.version ^= 1 << bit,
+                    _ => {
+                        let field = match column {
+                            0 => &mut row.run_id,
+                            2 => &mut row.id,
+                            3 => &mut row.time,
+                            4 => &mut row.type_name,
+                            6 => &mut row.body,
+                            7 => &mut row.prev_hash,
+                            _ => &mut row.hash,
+                        };
+                        let b = byte_pick.index(field.len());
+                        field[b] ^= 1 << bit;
+                    }
+                }
+                let report = verify_rows(rows);
+                prop_assert!(!report.ok);
+                let bad = report.first_bad.unwrap();
+                prop_assert!(bad.seq <= i as i64 || column == 1, "first bad {} after the change at {}", bad.seq, i);
+            }
+            2 => {
+                prop_assume!(rows.len() > 1 && i + 1 < rows.len());
+                rows.remove(i);
+                prop_assert!(!verify_rows(rows).ok);
+            }
+            _ => {
+                prop_assume!(rows.len() > 1);
+                let j = (i + 1) % rows.len();
+                if how == 3 && i % 2 == 0 {
+                    let dup = rows[i].clone();
+                    rows.insert(i, dup);
+                } else {
+                    rows.swap(i, j);
+                }
+                prop_assert!(!verify_rows(rows).ok);
+            }
+        }
+    }
+}

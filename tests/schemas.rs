@@ -1,0 +1,130 @@
+//! The JSON Schemas in `schemas/`: they are exactly what the types generate, every example and
+//! seed definition conforms to them, and so does every event the engine emits.
+
+mod common;
+
+use common::Env;
+
+fn committed(name: &str) -> serde_json::Value {
+    let path = format!("{}/schemas/{name}.schema.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn check(schema: &serde_json::Value, instance: &serde_json::Value, what: &str) {
+    let validator = jsonschema::validator_for(schema).expect("schemas compile");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not conform:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Regenerate with `CORTEX_UPDATE_SCHEMAS=1 cargo test --test schemas`.
+#[test]
+fn committed_schemas_match_the_types() {
+    for name in ["workflow", "agent", "config", "event"] {
+        let generated = cortex::cli::schema_text(name).unwrap();
+        let path = format!("{}/schemas/{name}.schema.json", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("CORTEX_UPDATE_SCHEMAS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            generated,
+            "schemas/{name}.schema.json is stale: run CORTEX_UPDATE_SCHEMAS=1 cargo test --test schemas"
+        );
+    }
+}
+
+#[test]
+fn examples_builtins_and_seeds_conform() {
+    let schema = committed("workflow");
+    let dir = format!("{}/examples/workflows", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let value: serde_json::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        check(&schema, &value, &path.display().to_string());
+    }
+    for (name, text) in cortex::definition::BUILTIN_WORKFLOWS {
+        let value: serde_json::Value = serde_yaml::from_str(text).unwrap();
+        check(&schema, &value, name);
+    }
+    let seed_config = serde_json::json!({"workflow": {
+        "enable_checkpoints": true, "checkpoint_frequency": "per_step", "enable_rollback": true,
+        "max_retry_attempts": 3, "timeout_seconds": 3600
+    }});
+    check(&committed("config"), &seed_config, "the seed configuration");
+    let bad = serde_json::json!({"workflow": {"max_retries": 3}});
+    assert!(
+        !jsonschema::is_valid(&committed("config"), &bad),
+        "unknown keys are rejected by the schema too"
+    );
+}
+
+#[test]
+fn every_emitted_event_conforms() {
+    let env = Env::new();
+    let example = std::fs::read_to_string(format!(
+        "{}/examples/workflows/build-and-ship.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    env.workflow("build-and-ship", &example);
+    env.workflow("fails", "name: fails\nsteps:\n  - {name: a, run: 'true', rollback: 'true'}\n  - {name: b, run: 'exit 3', retry: {max_retry_attempts: 1, backoff: 1ms}, on_failure: rollback}\n");
+    assert_eq!(
+        env.run(&[
+            "workflow",
+            "run",
+            "build-and-ship",
+            "--input",
+            "version=0.1.0"
+        ])
+        .code,
+        0
+    );
+    assert_eq!(env.run(&["workflow", "run", "fails"]).code, 1);
+    assert_eq!(env.run(&["workflow", "run", "onboarding"]).code, 3);
+    assert_eq!(
+        env.run(&["workflow", "step", "complete", "Setup", "-o", "k=v"])
+            .code,
+        0
+    );
+    assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    let schema = committed("event");
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut types = std::collections::BTreeSet::new();
+    for run in env
+        .run(&["--json", "workflow", "history"])
+        .json()
+        .as_array()
+        .unwrap()
+    {
+        let export = env.run(&["log", "export", run["run_id"].as_str().unwrap()]);
+        for line in export.stdout.lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&event)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{line}\n{}", errors.join("\n"));
+            types.insert(event["type"].as_str().unwrap().to_string());
+        }
+    }
+    for t in [
+        "run_started",
+        "step_succeeded",
+        "step_failed",
+        "retry_scheduled",
+        "rollback_started",
+        "step_compensated",
+        "step_waiting",
+        "run_finished",
+    ] {
+        assert!(types.contains(t), "no {t} event was checked");
+    }
+}
