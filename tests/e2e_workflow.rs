@@ -615,3 +615,181 @@ fn schemas_are_printed() {
     }
     assert_eq!(env.run(&["schema", "nope"]).code, 2);
 }
+
+#[test]
+fn resume_from_reruns_a_step_and_everything_after_it_keeping_earlier_outputs() {
+    let env = Env::new();
+    env.workflow(
+        "redo",
+        r#"name: redo
+steps:
+  - name: a
+    run: echo a >> ran.log; echo v=1 >> "$CORTEX_OUTPUT"
+  - name: b
+    run: echo "b ${{ steps.a.outputs.v }}" >> ran.log
+  - name: c
+    run: echo c >> ran.log; test -f ok
+    retry: {max_retry_attempts: 0}
+"#,
+    );
+    assert_eq!(env.run(&["workflow", "run", "redo"]).code, 1);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let dry = env.run(&["workflow", "resume", "--from", "b", "--dry-run"]);
+    assert_eq!(dry.code, 0);
+    assert!(
+        dry.stdout.contains("reuse") && dry.stdout.contains("re-run"),
+        "{}",
+        dry.stdout
+    );
+    let out = env.run(&["workflow", "resume", "--from", "b"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["a", "b 1", "c", "b 1", "c"]);
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["attempts"], 1);
+    assert_eq!(status["steps"][1]["attempts"], 2);
+}
+
+#[test]
+fn resume_rollback_to_compensates_later_steps_then_runs_them_again() {
+    let env = Env::new();
+    env.workflow(
+        "back",
+        r#"name: back
+steps:
+  - name: base
+    run: echo base >> ran.log
+    rollback: echo undo-base >> ran.log
+  - name: mid
+    run: echo mid >> ran.log
+    rollback: echo undo-mid >> ran.log
+  - name: top
+    run: echo top >> ran.log
+    rollback: echo undo-top >> ran.log
+  - name: last
+    run: echo last >> ran.log; test -f ok
+    retry: {max_retry_attempts: 0}
+"#,
+    );
+    assert_eq!(env.run(&["workflow", "run", "back"]).code, 1);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["workflow", "resume", "--rollback-to", "base"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        [
+            "base", "mid", "top", "last", "undo-top", "undo-mid", "mid", "top", "last"
+        ]
+    );
+    assert_eq!(env.status(None)["status"], "completed");
+    env.config(r#"{"workflow": {"enable_rollback": false}}"#);
+    assert_eq!(env.run(&["workflow", "run", "back"]).code, 0);
+}
+
+#[test]
+fn pre_validation_reports_every_unmet_prerequisite_and_starts_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "needs",
+        "name: needs\nrequires:\n  commands: [definitely-not-installed-xyz]\n  env: [CORTEX_TEST_UNSET_VAR]\n  files: [missing.txt]\nhealth:\n  - run: 'false'\nsteps:\n  - {name: a, run: 'touch ran'}\n",
+    );
+    let out = env.run(&["workflow", "run", "needs"]);
+    assert_eq!(out.code, 1);
+    assert!(!env.file("ran").exists(), "no step ran");
+    let status = env.status(None);
+    assert_eq!(status["status"], "failed");
+    assert_eq!(
+        status["pre_problems"].as_array().unwrap().len(),
+        4,
+        "{status}"
+    );
+    insta::assert_snapshot!("pre_validation_failed", out.snapshot(&env));
+}
+
+#[test]
+fn post_validation_failure_pauses_and_retry_rechecks() {
+    let env = Env::new();
+    env.workflow("post", "name: post\nsteps:\n  - {name: a, run: 'echo a >> ran.log'}\npost:\n  - run: test -f released\n");
+    assert_eq!(env.run(&["workflow", "run", "post"]).code, 1);
+    assert_eq!(
+        env.status(None)["post_problems"].as_array().unwrap().len(),
+        1
+    );
+    std::fs::write(env.file("released"), "").unwrap();
+    assert_eq!(env.run(&["workflow", "resume", "--retry"]).code, 0);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["a"],
+        "completed steps are not re-run"
+    );
+}
+
+#[test]
+fn an_agent_with_a_command_receives_the_prompt_on_stdin() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.project().join(".claude/agents")).unwrap();
+    std::fs::write(
+        env.project().join(".claude/agents/scribe.md"),
+        "---\nname: scribe\ndescription: Writes what it is told\ncommand: cat > prompt.txt\n---\nYou write.\n",
+    )
+    .unwrap();
+    env.workflow(
+        "agented",
+        "name: agented\ninputs:\n  topic: {default: caching}\nsteps:\n  - name: Draft\n    agent: scribe\n    prompt: Write about ${{ inputs.topic }}.\n  - name: Review\n    prompt: Read it.\n",
+    );
+    let out = env.run(&["workflow", "run", "agented"]);
+    assert_eq!(
+        out.code, 3,
+        "the second step has no agent command: it waits"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.file("prompt.txt")).unwrap(),
+        "Write about caching."
+    );
+    let status = env.status(None);
+    assert_eq!(status["waiting_for"], "Review");
+    assert_eq!(
+        env.run(&["workflow", "step", "complete", "review"]).code,
+        0,
+        "names are forgiving"
+    );
+    assert_eq!(env.status(None)["status"], "completed");
+}
+
+#[test]
+fn without_checkpoints_resume_starts_again_from_the_first_step() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"enable_checkpoints": false, "max_retry_attempts": 0}}"#);
+    env.workflow("nocp", "name: nocp\nsteps:\n  - {name: a, run: 'echo a >> ran.log'}\n  - {name: b, run: 'echo b >> ran.log; test -f ok'}\n");
+    assert_eq!(env.run(&["workflow", "run", "nocp"]).code, 1);
+    std::fs::write(env.file("ok"), "").unwrap();
+    assert_eq!(env.run(&["workflow", "resume"]).code, 0);
+    assert_eq!(lines(&env.file("ran.log")), ["a", "b", "a", "b"]);
+    assert!(
+        std::fs::read_dir(env.home().join("runs"))
+            .unwrap()
+            .all(|run| {
+                std::fs::read_dir(run.unwrap().path().join("checkpoints"))
+                    .unwrap()
+                    .next()
+                    .is_none()
+            })
+    );
+}
+
+#[test]
+fn json_mode_prints_one_document_on_stdout() {
+    let env = Env::new();
+    env.workflow(
+        "talk",
+        "name: talk\nsteps:\n  - {name: a, run: 'echo chatty'}\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "talk"]);
+    assert_eq!(out.code, 0);
+    let doc = out.json();
+    assert_eq!(doc["status"], "completed");
+    assert_eq!(doc["kind"], "workflow");
+    assert!(doc["head_hash"].as_str().unwrap().len() == 64);
+    let err = env.run(&["--json", "workflow", "run", "nope"]);
+    assert_eq!(err.code, 2);
+    assert!(err.json()["error"].as_str().unwrap().contains("nope"));
+}

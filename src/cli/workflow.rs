@@ -435,11 +435,15 @@ fn resume(
     }
     let by = operator(audit);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let durability = Journal::open(&mut store, &clock, &mut ids, &run_id)?
+        .state
+        .start
+        .as_ref()
+        .map_or(Durability::Normal, |s| s.config.durability);
+    // The run's own configuration decides how hard its appends try.
+    store.set_durability(durability)?;
     let mut journal = open_run(ctx, &mut store, &clock, &mut ids, Some(&run_id))?;
     if let Some(start) = journal.state.start.as_deref() {
-        if start.config.durability == Durability::Full {
-            // The run's own configuration decides how hard its appends try.
-        }
         warn_if_definition_changed(ctx, start);
     }
     journal

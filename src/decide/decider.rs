@@ -34,7 +34,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
                 step: None,
             }]
         } else {
-            let reason = format!("pre-validation failed: {}", problems.join("; "));
+            let reason = format!(
+                "pre-validation failed ({} problem{})",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
             vec![
                 Event::ValidationFailed {
                     stage: Stage::Pre,

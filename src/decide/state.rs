@@ -433,8 +433,9 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             };
             state.driver = Some(driver.clone());
             state.session_started_at = time;
-            // Every way of resuming gives a failed step a fresh retry budget (or skips it next).
-            for s in &mut state.steps {
+            // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
+            // except during a rollback: the step that caused it stays failed.
+            for s in state.steps.iter_mut().filter(|_| state.rollback.is_none()) {
                 if s.status == StepStatus::Failed {
                     s.status = StepStatus::Ready;
                     s.budget_failures = 0;

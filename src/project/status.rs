@@ -100,6 +100,8 @@ pub struct StatusView {
     pub name: String,
     pub description: Option<String>,
     pub status: RunStatus,
+    /// Not sealed: `resume` can go on with it.
+    pub resumable: bool,
     pub head_hash: String,
     pub events: u64,
     pub started_at: Option<String>,
@@ -142,6 +144,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         name: start.map_or_else(String::new, |s| s.name.clone()),
         description: workflow.and_then(|w| w.description.clone()),
         status,
+        resumable: state.outcome().is_none(),
         head_hash: state.head_hash.clone(),
         events: state.events,
         started_at: state.started_at.clone(),

@@ -82,6 +82,15 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
 pub fn recovery_commands(view: &StatusView) -> Vec<(String, String)> {
     let id = &view.run_id;
     let mut cmds = Vec::new();
+    if !view.resumable {
+        if view.status == RunStatus::Failed {
+            cmds.push((
+                format!("cortex workflow run {}", view.name),
+                "fix what the report names, then start a new run".into(),
+            ));
+        }
+        return cmds;
+    }
     match view.status {
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
             let step = view
