@@ -313,18 +313,10 @@ fn finish_attempt(
     }
 
     // The attempt failed: record how, then retry or apply the step's failure policy.
-    let error = match &report.end {
-        AttemptEnd::Exited { code: 0 } | AttemptEnd::Reported { success: true } => {
-            format!("validation failed: {}", problems.join("; "))
-        }
-        AttemptEnd::Exited { code } => format!("exited with code {code}"),
-        AttemptEnd::Signaled { signal } => format!("killed by signal {signal}"),
-        AttemptEnd::TimedOut { timeout_ms } => format!(
-            "timed out after {}",
-            humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
-        ),
-        AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
-        AttemptEnd::Reported { success: false } => "reported failed".to_string(),
+    let error = if report.end.succeeded() {
+        format!("validation failed: {}", problems.join("; "))
+    } else {
+        report.end.describe()
     };
     match &report.end {
         end if end.succeeded() => events.push(Event::ValidationFailed {
@@ -423,13 +415,7 @@ fn record_compensation(
         },
         Some(end) => {
             failed.push(step.clone());
-            let error = match &end {
-                AttemptEnd::Exited { code } => format!("exited with code {code}"),
-                AttemptEnd::TimedOut { .. } => "timed out".into(),
-                AttemptEnd::Signaled { signal } => format!("killed by signal {signal}"),
-                AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
-                AttemptEnd::Reported { .. } => "reported failed".into(),
-            };
+            let error = end.describe();
             Event::CompensationFailed {
                 step,
                 end,

@@ -110,6 +110,21 @@ impl AttemptEnd {
         )
     }
 
+    /// How the attempt ended, as a clause: "exited with code 3", "timed out after 10s".
+    pub fn describe(&self) -> String {
+        match self {
+            AttemptEnd::Exited { code } => format!("exited with code {code}"),
+            AttemptEnd::Signaled { signal } => format!("killed by signal {signal}"),
+            AttemptEnd::TimedOut { timeout_ms } => format!(
+                "timed out after {}",
+                humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
+            ),
+            AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
+            AttemptEnd::Reported { success: true } => "reported done".to_string(),
+            AttemptEnd::Reported { success: false } => "reported failed".to_string(),
+        }
+    }
+
     pub fn exit_code(&self) -> Option<i32> {
         match self {
             AttemptEnd::Exited { code } => Some(*code),

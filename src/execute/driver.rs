@@ -401,22 +401,8 @@ fn run_attempt(
     let mut validation_problems = Vec::new();
     if result.end.succeeded() {
         validation_problems.append(&mut problems);
-        let checks: Vec<Check> = step
-            .validate
-            .iter()
-            .filter(|c| c.run.is_some())
-            .cloned()
-            .collect();
         // Validation sees the outputs of this attempt as if already recorded.
-        let mut with_outputs = state.clone();
-        with_outputs.steps[index].outputs = outputs.iter().cloned().collect();
-        validation_problems.extend(run_checks(
-            &with_outputs,
-            ctx,
-            Some(index),
-            &checks,
-            "validate",
-        ));
+        validation_problems.extend(validate_report(state, ctx, index, &outputs));
     }
     AttemptOutcome::Report(AttemptReport {
         step: step.name.clone(),
@@ -493,13 +479,7 @@ pub fn run_check(
         return Ok(());
     }
     let last = r.tail.lines().last().unwrap_or("").trim().to_string();
-    let how = match r.end {
-        AttemptEnd::Exited { code } => format!("exited with code {code}"),
-        AttemptEnd::TimedOut { .. } => "timed out".into(),
-        AttemptEnd::Signaled { signal } => format!("was killed by signal {signal}"),
-        AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
-        AttemptEnd::Reported { .. } => "failed".into(),
-    };
+    let how = r.end.describe();
     Err(if last.is_empty() {
         how
     } else {

@@ -35,6 +35,34 @@ fn run_badge(status: RunStatus) -> &'static str {
     }
 }
 
+/// The last lines of an output tail, as a "Last output:" block.
+fn tail_block(out: &mut String, tail: &str) {
+    if tail.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "   Last output:");
+    let lines: Vec<&str> = tail.lines().collect();
+    for line in &lines[lines.len().saturating_sub(10)..] {
+        let _ = writeln!(out, "   │ {line}");
+    }
+}
+
+/// Ready-to-run commands under a title, aligned, each with why.
+fn commands_block(out: &mut String, title: &str, cmds: &[(String, String)]) {
+    if cmds.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title}:");
+    let width = cmds
+        .iter()
+        .map(|(c, _)| c.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (c, why) in cmds {
+        let _ = writeln!(out, "  {c:<width$}   # {why}");
+    }
+}
+
 fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: SystemTime) {
     let (icon, label) = step_badge(s.status);
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
@@ -68,13 +96,7 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
             let _ = writeln!(out, "     {line}");
         }
     }
-    if !s.output_tail.is_empty() {
-        let _ = writeln!(out, "   Last output:");
-        let lines: Vec<&str> = s.output_tail.lines().collect();
-        for line in &lines[lines.len().saturating_sub(10)..] {
-            let _ = writeln!(out, "   │ {line}");
-        }
-    }
+    tail_block(out, &s.output_tail);
     out.push('\n');
 }
 
@@ -206,18 +228,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     if matches!(view.status, RunStatus::Completed) || finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);
     }
-    let cmds = recovery_commands(view);
-    if !cmds.is_empty() {
-        let _ = writeln!(out, "\nNext:");
-        let width = cmds
-            .iter()
-            .map(|(c, _)| c.chars().count())
-            .max()
-            .unwrap_or(0);
-        for (c, why) in cmds {
-            let _ = writeln!(out, "  {c:<width$}   # {why}");
-        }
-    }
+    commands_block(&mut out, "Next", &recovery_commands(view));
     out
 }
 
@@ -290,35 +301,18 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
                 } else {
                     let _ = writeln!(out, "   Step `{}`: {} attempt(s)", step.name, step.attempts);
                 }
-                if !step.output_tail.is_empty() {
-                    let _ = writeln!(out, "   Last output:");
-                    let lines: Vec<&str> = step.output_tail.lines().collect();
-                    for line in &lines[lines.len().saturating_sub(10)..] {
-                        let _ = writeln!(out, "   │ {line}");
-                    }
-                }
+                tail_block(&mut out, &step.output_tail);
             }
             if matches!(status, RunStatus::Aborted | RunStatus::RolledBack) {
                 let _ = writeln!(out, "   Head hash: {}", view.head_hash);
             }
         }
     }
-    let cmds = recovery_commands(view);
-    if !cmds.is_empty() {
-        let title = if view.status == RunStatus::Waiting {
-            "Next"
-        } else {
-            "Recovery options"
-        };
-        let _ = writeln!(out, "\n{title}:");
-        let width = cmds
-            .iter()
-            .map(|(c, _)| c.chars().count())
-            .max()
-            .unwrap_or(0);
-        for (c, why) in cmds {
-            let _ = writeln!(out, "  {c:<width$}   # {why}");
-        }
-    }
+    let title = if view.status == RunStatus::Waiting {
+        "Next"
+    } else {
+        "Recovery options"
+    };
+    commands_block(&mut out, title, &recovery_commands(view));
     out
 }
