@@ -26,7 +26,7 @@ fn check(schema: &serde_json::Value, instance: &serde_json::Value, what: &str) {
 /// Regenerate with `CORTEX_UPDATE_SCHEMAS=1 cargo test --test schemas`.
 #[test]
 fn committed_schemas_match_the_types() {
-    for name in ["workflow", "agent", "config", "event"] {
+    for name in ["workflow", "scenario", "agent", "config", "event"] {
         let generated = cortex::cli::schema_text(name).unwrap();
         let path = format!("{}/schemas/{name}.schema.json", env!("CARGO_MANIFEST_DIR"));
         if std::env::var_os("CORTEX_UPDATE_SCHEMAS").is_some() {
@@ -53,6 +53,21 @@ fn examples_builtins_and_seeds_conform() {
     for (name, text) in cortex::definition::BUILTIN_WORKFLOWS {
         let value: serde_json::Value = serde_yaml::from_str(text).unwrap();
         check(&schema, &value, name);
+    }
+    let scenarios = format!("{}/examples/scenarios", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&scenarios).unwrap() {
+        let path = entry.unwrap().path();
+        let value: serde_json::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        check(&committed("scenario"), &value, &path.display().to_string());
+    }
+    let agents = format!("{}/examples/agents", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&agents).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let front = text.split("---").nth(1).unwrap();
+        let value: serde_json::Value = serde_yaml::from_str(front).unwrap();
+        check(&committed("agent"), &value, &path.display().to_string());
     }
     let seed_config = serde_json::json!({"workflow": {
         "enable_checkpoints": true, "checkpoint_frequency": "per_step", "enable_rollback": true,

@@ -26,12 +26,15 @@ pub enum TopCommand {
     /// Ordered steps with validation gates, retries, rollback and resume.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// Scenarios: phases with conditions, parallel phases, agents and success criteria.
+    #[command(subcommand)]
+    Orchestrate(OrchestrateCommand),
     /// The event log: show, verify, export.
     #[command(subcommand)]
     Log(LogCommand),
-    /// Print a JSON Schema: workflow, agent, config or event.
+    /// Print a JSON Schema: workflow, scenario, agent, config or event.
     Schema {
-        #[arg(value_parser = ["workflow", "agent", "config", "event"])]
+        #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event"])]
         name: String,
     },
 }
@@ -107,6 +110,23 @@ pub enum WorkflowCommand {
     /// Report on an external step (a prompt for a person or an agent).
     #[command(subcommand)]
     Step(StepCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrchestrateCommand {
+    /// List scenarios.
+    List,
+    /// Check scenarios without running them.
+    Validate {
+        /// A name (forgiving) or a path to a .yaml file.
+        #[arg(required_unless_present = "all")]
+        name: Option<String>,
+        /// Validate every scenario in CORTEX_HOME/scenarios.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+    /// Show the phases, conditions, agents and parallel opportunities.
+    Preview { name: String },
 }
 
 #[derive(Debug, Subcommand)]

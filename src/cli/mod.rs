@@ -6,6 +6,7 @@ mod context;
 mod error;
 mod log;
 mod observer;
+mod orchestrate;
 mod schema;
 mod workflow;
 
@@ -63,6 +64,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         TopCommand::Workflow(cmd) => workflow::dispatch(&ctx, cmd),
+        TopCommand::Orchestrate(cmd) => orchestrate::dispatch(&ctx, cmd),
         TopCommand::Log(cmd) => log::dispatch(&ctx, cmd),
         TopCommand::Schema { name } => schema::print(&name),
     };

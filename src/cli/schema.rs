@@ -6,6 +6,7 @@ use super::CommandError;
 pub fn schema_text(name: &str) -> Option<String> {
     let schema = match name {
         "workflow" => schemars::schema_for!(crate::definition::Workflow),
+        "scenario" => schemars::schema_for!(crate::definition::Scenario),
         "agent" => schemars::schema_for!(crate::definition::Agent),
         "config" => schemars::schema_for!(crate::definition::ConfigFile),
         "event" => schemars::schema_for!(crate::event::Recorded),
@@ -19,7 +20,7 @@ pub fn schema_text(name: &str) -> Option<String> {
 pub fn print(name: &str) -> Result<i32, CommandError> {
     let text = schema_text(name).ok_or_else(|| {
         CommandError::bad_input(format!("no schema named `{name}`"))
-            .hint("schemas: workflow, agent, config, event")
+            .hint("schemas: workflow, scenario, agent, config, event")
     })?;
     super::out(&text);
     Ok(0)

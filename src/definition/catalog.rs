@@ -132,16 +132,20 @@ impl Catalog {
         files
     }
 
-    /// Every workflow: user files, then built-ins no user file overrides; sorted by name.
-    pub fn workflows(&self) -> Vec<(String, EntrySource)> {
-        let mut out: Vec<(String, EntrySource)> = Self::yaml_files(&self.workflows_dir())
+    pub fn scenarios_dir(&self) -> PathBuf {
+        self.home.join("scenarios")
+    }
+
+    /// Every definition in `dir`, then the built-ins no file overrides; sorted by name.
+    fn listed(dir: &Path, builtins: &[(&str, &str)]) -> Vec<(String, EntrySource)> {
+        let mut out: Vec<(String, EntrySource)> = Self::yaml_files(dir)
             .into_iter()
             .filter_map(|p| {
                 let stem = p.file_stem()?.to_str()?.to_string();
                 Some((stem, EntrySource::File(p)))
             })
             .collect();
-        for (name, _) in BUILTIN_WORKFLOWS {
+        for (name, _) in builtins {
             if !out.iter().any(|(n, _)| normalize_name(n) == *name) {
                 out.push((name.to_string(), EntrySource::Builtin));
             }
@@ -150,8 +154,49 @@ impl Catalog {
         out
     }
 
+    /// Every workflow: user files, then built-ins no user file overrides; sorted by name.
+    pub fn workflows(&self) -> Vec<(String, EntrySource)> {
+        Self::listed(&self.workflows_dir(), BUILTIN_WORKFLOWS)
+    }
+
+    /// Every scenario file (the user schema `schema.yaml` is not a scenario).
+    pub fn scenarios(&self) -> Vec<(String, EntrySource)> {
+        Self::listed(&self.scenarios_dir(), &[])
+            .into_iter()
+            .filter(|(n, _)| n != "schema")
+            .collect()
+    }
+
+    /// The user schema `scenarios/schema.yaml`, if there is one.
+    pub fn user_schema(&self) -> Result<Option<super::UserSchema>, DefinitionError> {
+        let path = self.scenarios_dir().join("schema.yaml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => super::parse_user_schema(&path.display().to_string(), &text).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(DefinitionError {
+                path: path.display().to_string(),
+                text: String::new(),
+                problems: vec![super::Problem::new(format!("cannot read: {e}"), None)],
+            }),
+        }
+    }
+
     /// Find a workflow by forgiving name, or read it from a path ending in `.yaml`/`.yml`.
     pub fn find_workflow(&self, query: &str) -> Result<Entry, LookupError> {
+        self.find("workflow", self.workflows(), query)
+    }
+
+    /// Find a scenario by forgiving name, or read it from a path ending in `.yaml`/`.yml`.
+    pub fn find_scenario(&self, query: &str) -> Result<Entry, LookupError> {
+        self.find("scenario", self.scenarios(), query)
+    }
+
+    fn find(
+        &self,
+        kind: &'static str,
+        all: Vec<(String, EntrySource)>,
+        query: &str,
+    ) -> Result<Entry, LookupError> {
         let as_path = Path::new(query);
         if is_yaml(as_path) && (query.contains('/') || as_path.is_file()) {
             let path = if as_path.is_absolute() {
@@ -171,9 +216,8 @@ impl Catalog {
                 text,
             });
         }
-        check_name("workflow", query)?;
-        let wanted = normalize_name(query);
-        let all = self.workflows();
+        check_name(kind, query)?;
+        let wanted = normalize_name(query.strip_suffix(".yaml").unwrap_or(query));
         if let Some((name, source)) = all.iter().find(|(n, _)| normalize_name(n) == wanted) {
             let text = match source {
                 EntrySource::Builtin => super::builtin_workflow(name)
@@ -188,7 +232,7 @@ impl Catalog {
             });
         }
         Err(LookupError::NotFound {
-            kind: "workflow",
+            kind,
             query: query.to_string(),
             suggestions: suggest(&wanted, all.iter().map(|(n, _)| n.as_str())),
         })

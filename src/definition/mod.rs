@@ -11,6 +11,7 @@ mod diagnostic;
 mod duration;
 mod locate;
 mod scalar;
+mod scenario;
 pub mod template;
 mod workflow;
 
@@ -24,6 +25,10 @@ pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
 pub use locate::{Seg, locate};
 pub use scalar::ScalarString;
+pub use scenario::{
+    Commands, Condition, Criterion, FieldRule, Phase, Scenario, UserSchema, parse_scenario,
+    parse_user_schema,
+};
 pub use workflow::{
     Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,
 };

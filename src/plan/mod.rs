@@ -1,8 +1,10 @@
 //! Planning: what the run should do next, and what a resume would do, as pure functions of
 //! the run's state.
 
+mod dag;
 mod next;
 mod preview;
 
+pub use dag::{dependencies, find_cycle, parallel_opportunities, topological_order};
 pub use next::{Next, next};
 pub use preview::{Action, PlannedStep, preview_resume, preview_run};

@@ -6,6 +6,7 @@ mod duration;
 mod log;
 mod plan;
 mod progress;
+mod scenario;
 mod status;
 
 pub use diagnostic::render_definition_error;
@@ -13,6 +14,7 @@ pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_verify};
 pub use plan::render_plan;
 pub use progress::{render_header, render_progress};
+pub use scenario::{render_invalid, render_preview, render_valid};
 pub use status::{recovery_commands, render_history, render_outcome, render_status};
 
 /// Colour and emoji choices for one output stream.

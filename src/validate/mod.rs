@@ -1,9 +1,11 @@
 //! Semantic validation: names, references, values and input values, each problem located.
 
 mod inputs;
+mod scenario;
 mod workflow;
 
 pub use inputs::resolve_inputs;
+pub use scenario::validate_scenario;
 pub use workflow::{Known, validate_workflow};
 
 /// Is `name` usable as an environment variable name?

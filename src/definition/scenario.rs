@@ -1,0 +1,238 @@
+//! The scenario format of seed 001 parts 3 and 6: phases with conditions, parallelism, agents
+//! and success criteria, plus the engine's per-phase `run`, `timeout`, `retry`, `rollback`
+//! and a scenario-level `max_parallel`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::workflow::{precheck, yaml_location, yaml_message};
+use super::{Check, DefinitionError, DurationSpec, Problem, RetrySpec, Step, Workflow};
+
+/// A set of phases with conditions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    /// Required unless `scenarios/schema.yaml` says otherwise (checked by `validate`, so that
+    /// every missing field is reported at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Upper bound on phases running at once (default: the configuration's `max_parallel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+}
+
+/// One or more shell commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Commands {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Commands {
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Commands::One(c) => vec![c.clone()],
+            Commands::Many(cs) => cs.clone(),
+        }
+    }
+}
+
+/// A success criterion: a checklist item confirmed by whoever completes the phase, or a
+/// command the engine runs that must pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Criterion {
+    Item(String),
+    Check { check: String },
+}
+
+impl Criterion {
+    pub fn label(&self) -> String {
+        match self {
+            Criterion::Item(text) => text.clone(),
+            Criterion::Check { check } => format!("check: {check}"),
+        }
+    }
+}
+
+/// One phase of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `manual`, `auto` (the default) or `after:a,b`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// May run beside other phases.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub parallel: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub success_criteria: Vec<Criterion>,
+    /// Commands the engine runs for this phase, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Commands>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+}
+
+/// A phase's condition, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    Auto,
+    Manual,
+    After(Vec<String>),
+}
+
+impl Phase {
+    /// The condition, or why it cannot be understood.
+    pub fn parsed_condition(&self) -> Result<Condition, String> {
+        match self.condition.as_deref().map(str::trim) {
+            None | Some("auto") => Ok(Condition::Auto),
+            Some("manual") => Ok(Condition::Manual),
+            Some(c) => match c.strip_prefix("after:") {
+                Some(list) => {
+                    let deps: Vec<String> = list.split(',').map(|d| d.trim().to_string()).collect();
+                    if deps.iter().any(String::is_empty) {
+                        Err(format!(
+                            "Unknown condition: {c} (an empty phase name in the list)"
+                        ))
+                    } else {
+                        Ok(Condition::After(deps))
+                    }
+                }
+                None => Err(format!("Unknown condition: {c}")),
+            },
+        }
+    }
+
+    /// What an agent or a person is asked to do: the description and the checklist.
+    pub fn prompt(&self) -> String {
+        let mut text = format!(
+            "Phase: {}\n{}\n",
+            self.name,
+            self.description.as_deref().unwrap_or("")
+        );
+        if !self.success_criteria.is_empty() {
+            text.push_str("\nSuccess criteria:\n");
+            for c in &self.success_criteria {
+                text.push_str(&format!("- {}\n", c.label()));
+            }
+        }
+        text
+    }
+
+    /// The phase as an executable unit: the engine runs phases with the same machinery as
+    /// steps (attempts, retries, timeouts, rollback, validation gates). `check` criteria
+    /// become validation gates; the first agent with a command runs the prompt.
+    pub fn as_step(&self) -> Step {
+        Step {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            prompt: Some(self.prompt()),
+            agent: self.agents.first().cloned(),
+            run: self.run.as_ref().map(|c| {
+                let mut script = String::from("set -e\n");
+                for cmd in c.list() {
+                    script.push_str(&cmd);
+                    script.push('\n');
+                }
+                script
+            }),
+            env: Default::default(),
+            secret_env: Vec::new(),
+            working_dir: None,
+            timeout: self.timeout.clone(),
+            retry: self.retry.clone(),
+            rollback: self.rollback.clone(),
+            validate: self
+                .success_criteria
+                .iter()
+                .filter_map(|c| match c {
+                    Criterion::Check { check } => Some(Check {
+                        run: Some(check.clone()),
+                        output: None,
+                    }),
+                    Criterion::Item(_) => None,
+                })
+                .collect(),
+            on_failure: None,
+            checkpoint: false,
+        }
+    }
+}
+
+impl Scenario {
+    /// The phases as a workflow of steps, for the shared execution machinery.
+    pub fn as_workflow(&self) -> Workflow {
+        Workflow {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            inputs: Default::default(),
+            requires: Default::default(),
+            health: Vec::new(),
+            steps: self.phases.iter().map(Phase::as_step).collect(),
+            post: Vec::new(),
+        }
+    }
+
+    pub fn phase_index(&self, name: &str) -> Option<usize> {
+        self.phases.iter().position(|p| p.name == name)
+    }
+}
+
+/// Parse a scenario; types and unknown keys only (see `validate::scenario` for the rest).
+pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario, DefinitionError> {
+    precheck(path, text)?;
+    serde_yaml::from_str::<Scenario>(text).map_err(|e| DefinitionError {
+        path: path.to_string(),
+        text: text.to_string(),
+        problems: vec![Problem::new(yaml_message(&e), yaml_location(&e))],
+    })
+}
+
+/// The user schema `scenarios/schema.yaml` (seed 001 part 5).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserSchema {
+    /// Top-level fields every scenario must have.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Allowed values of `type`, `priority` and `condition`.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, FieldRule>,
+}
+
+/// Allowed values of one field.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRule {
+    #[serde(rename = "enum", default)]
+    pub allowed: Vec<String>,
+}
+
+pub fn parse_user_schema(path: &str, text: &str) -> Result<UserSchema, DefinitionError> {
+    precheck(path, text)?;
+    serde_yaml::from_str::<UserSchema>(text).map_err(|e| DefinitionError {
+        path: path.to_string(),
+        text: text.to_string(),
+        problems: vec![Problem::new(yaml_message(&e), yaml_location(&e))],
+    })
+}

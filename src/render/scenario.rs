@@ -1,0 +1,94 @@
+//! Scenario screens in the look of seed 001 parts 4 and 5: preview, validation verdicts.
+
+use std::fmt::Write;
+
+use crate::definition::{DefinitionError, Scenario};
+use crate::plan::{parallel_opportunities, topological_order};
+
+/// `orchestrate preview`.
+pub fn render_preview(s: &Scenario) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Scenario: {}", s.name);
+    if let Some(d) = &s.description {
+        let _ = writeln!(out, "Description: {d}");
+    }
+    if let Some(t) = &s.kind {
+        let _ = writeln!(out, "Type: {t}");
+    }
+    if let Some(p) = &s.priority {
+        let _ = writeln!(out, "Priority: {p}");
+    }
+    let _ = writeln!(out, "\nPhases:");
+    for (n, i) in topological_order(s).into_iter().enumerate() {
+        let p = &s.phases[i];
+        let cond = p.condition.clone().unwrap_or_else(|| "auto".into());
+        let parallel = if p.parallel { " [PARALLEL]" } else { "" };
+        let _ = writeln!(out, "  {}. {} [{cond}]{parallel}", n + 1, p.name);
+        if let Some(d) = &p.description {
+            let _ = writeln!(out, "     {d}");
+        }
+        if !p.agents.is_empty() {
+            let _ = writeln!(out, "     Agents: {}", p.agents.join(", "));
+        }
+        if let Some(run) = &p.run {
+            let _ = writeln!(out, "     Runs: {}", run.list().join(" && "));
+        }
+        for c in &p.success_criteria {
+            let _ = writeln!(out, "     [ ] {}", c.label());
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "Estimated phases: {}", s.phases.len());
+    let groups = parallel_opportunities(s);
+    let listed: Vec<String> = groups.iter().map(|g| g.join(" + ")).collect();
+    if listed.is_empty() {
+        let _ = writeln!(out, "Parallel opportunities: 0");
+    } else {
+        let _ = writeln!(
+            out,
+            "Parallel opportunities: {} ({})",
+            groups.len(),
+            listed.join("; ")
+        );
+    }
+    out
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `[OK] name.yaml - Valid` with the counts seed 001 shows.
+pub fn render_valid(path: &str, s: &Scenario) -> String {
+    let agents: std::collections::BTreeSet<&String> =
+        s.phases.iter().flat_map(|p| &p.agents).collect();
+    format!(
+        "[OK] {} - Valid\n  - {} phases defined\n  - {} unique agents referenced\n  - No circular dependencies\n",
+        file_name(path),
+        s.phases.len(),
+        agents.len()
+    )
+}
+
+/// `[ERROR] name.yaml` and each problem on its own line with where it is.
+pub fn render_invalid(err: &DefinitionError) -> String {
+    let mut out = format!("[ERROR] {}\n", file_name(&err.path));
+    for p in &err.problems {
+        match p.at {
+            Some(at) => {
+                let _ = writeln!(
+                    out,
+                    "  - {}  ({}:{}:{})",
+                    p.message, err.path, at.line, at.column
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  - {}  ({})", p.message, err.path);
+            }
+        }
+        if let Some(h) = &p.hint {
+            let _ = writeln!(out, "    hint: {h}");
+        }
+    }
+    out
+}
