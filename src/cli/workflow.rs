@@ -16,7 +16,7 @@ use crate::definition::{
 use crate::event::{AttemptEnd, Driver, Operator, ResumeMode, RunKind, RunStarted};
 use crate::execute::{
     DriveContext, DriveEnd, DriverLock, Holder, Journal, StopFlag, SystemClock, UlidIds, drive,
-    materialize, rfc3339, validate_report,
+    materialize, rfc3339,
 };
 use crate::plan::{preview_resume, preview_run};
 use crate::project::{RunStatus, run_status, status_view};
@@ -638,14 +638,14 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
     }
     let problems = if success {
         let mut observer = TerminalObserver::new(ctx.json);
-        let mut dctx = DriveContext {
+        let runner = crate::execute::Runner {
             home: ctx.home.clone(),
             stop: StopFlag::default(),
-            actor: by.clone(),
-            observer: &mut observer,
             grace: KILL_GRACE,
         };
-        validate_report(state, &mut dctx, index, &outputs)
+        runner.validate_report(state, index, &outputs, &mut |step, s, l| {
+            crate::execute::Observer::line(&mut observer, step, s, l)
+        })
     } else {
         Vec::new()
     };

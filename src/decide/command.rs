@@ -52,6 +52,16 @@ pub enum Command {
     Abort {
         by: Operator,
     },
+    /// An operator asks for a manual phase to start.
+    RequestStart {
+        phase: String,
+        by: Operator,
+    },
+    /// An operator asks the driver of a run to stop (it records the stop when it has ended
+    /// the running commands).
+    RequestStop {
+        by: Operator,
+    },
     /// Pause the run for a reason outside any step (the run's time limit passed); attempts in
     /// flight end without an outcome and run again on resume.
     Pause {

@@ -84,16 +84,26 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             })
         }
         Command::Stop { by, signal } => {
-            let mut events = vec![Event::StopRequested { by, signal }];
-            events.extend(interrupt_in_flight(
+            let mut events = Vec::new();
+            if !state.stop_requested {
+                events.push(Event::StopRequested { by, signal });
+            }
+            events.extend(interrupt_active(
                 state,
                 "stopped before it finished; it runs again on resume",
             ));
             events.push(Event::RunStopped {});
             Ok(events)
         }
+        Command::RequestStop { by } => {
+            if state.stop_requested {
+                return Ok(Vec::new());
+            }
+            Ok(vec![Event::StopRequested { by, signal: None }])
+        }
+        Command::RequestStart { phase, by } => request_start(state, phase, by),
         Command::Abort { by } => {
-            let mut events = interrupt_in_flight(state, "aborted");
+            let mut events = interrupt_active(state, "aborted");
             events.push(Event::RunFinished {
                 outcome: Outcome::Aborted,
                 by: Some(by),
@@ -131,18 +141,89 @@ fn finished(outcome: Outcome, reason: Option<String>) -> Event {
     }
 }
 
-/// Attempts whose end is not in the log: they will never report, so they end here.
+/// Attempts whose end is not in the log: they will never report, so they end here (and the
+/// agents of their phases are deactivated).
 fn interrupt_in_flight(state: &RunState, reason: &str) -> Vec<Event> {
-    state
-        .steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Running)
-        .map(|s| Event::StepInterrupted {
+    interrupt_where(state, reason, |s| s == StepStatus::Running)
+}
+
+/// Like `interrupt_in_flight`, and a scenario's phases waiting on a report end too (a stop or
+/// an abort deactivates every agent).
+fn interrupt_active(state: &RunState, reason: &str) -> Vec<Event> {
+    let scenario = state.is_scenario();
+    interrupt_where(state, reason, |s| {
+        s == StepStatus::Running || (scenario && s == StepStatus::Waiting)
+    })
+}
+
+fn interrupt_where(
+    state: &RunState,
+    reason: &str,
+    which: impl Fn(StepStatus) -> bool,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    for s in state.steps.iter().filter(|s| which(s.status)) {
+        events.push(Event::StepInterrupted {
             step: s.name.clone(),
             attempt: s.attempts,
             reason: reason.to_string(),
+        });
+        events.extend(deactivate(state, &s.name));
+    }
+    events
+}
+
+/// Deactivate the agents active for `phase`.
+fn deactivate(state: &RunState, phase: &str) -> Vec<Event> {
+    state
+        .active_agents
+        .iter()
+        .filter(|(_, p)| p == phase)
+        .map(|(agent, p)| Event::AgentDeactivated {
+            agent: agent.clone(),
+            phase: p.clone(),
         })
         .collect()
+}
+
+fn request_start(
+    state: &RunState,
+    phase: String,
+    by: crate::event::Operator,
+) -> Result<Vec<Event>, DecideError> {
+    use crate::definition::Condition;
+    let Some(sc) = &state.scenario else {
+        return Err(DecideError::NotReady {
+            phase,
+            why: "only scenario phases are started by hand".into(),
+        });
+    };
+    let index = sc
+        .phase_index(&phase)
+        .ok_or_else(|| DecideError::UnknownStep(phase.clone()))?;
+    match sc.phases[index].parsed_condition() {
+        Ok(Condition::Manual) => {}
+        Ok(Condition::Auto) | Err(_) => {
+            return Err(DecideError::NotReady {
+                phase,
+                why: "it is not manual: it starts by itself when the run starts".into(),
+            });
+        }
+        Ok(Condition::After(deps)) => {
+            return Err(DecideError::NotReady {
+                phase,
+                why: format!("it is not manual: it starts after {}", deps.join(", ")),
+            });
+        }
+    }
+    let status = state.steps[index].status;
+    if status != StepStatus::Pending || state.start_requested.contains(&phase) {
+        return Err(DecideError::NotReady {
+            phase,
+            why: format!("it was already started ({})", status.as_str()),
+        });
+    }
+    Ok(vec![Event::PhaseStartRequested { phase, by }])
 }
 
 fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError> {
@@ -155,6 +236,9 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
     let index = state
         .step_index(step)
         .ok_or_else(|| DecideError::UnknownStep(step.to_string()))?;
+    if state.is_scenario() {
+        return start_phase(state, step, index);
+    }
     let current = state.current_step();
     if current != Some(index) {
         return Err(DecideError::NotCurrent {
@@ -185,6 +269,46 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
             attempt,
         }
     }])
+}
+
+/// A scenario phase starts when the ready set says so; its agents are activated.
+fn start_phase(state: &RunState, step: &str, index: usize) -> Result<Vec<Event>, DecideError> {
+    if !crate::plan::ready_phases(state).contains(&index) {
+        return Err(DecideError::NotReady {
+            phase: step.to_string(),
+            why: "its condition does not hold yet, or the parallel limits forbid it".into(),
+        });
+    }
+    let attempt = state.steps[index].attempts + 1;
+    let mut events = vec![if state.is_external(index) {
+        Event::StepWaiting {
+            step: step.to_string(),
+            attempt,
+        }
+    } else {
+        Event::StepStarted {
+            step: step.to_string(),
+            attempt,
+        }
+    }];
+    let phase = &state
+        .scenario
+        .as_ref()
+        .expect("scenario runs have one")
+        .phases[index];
+    for agent in &phase.agents {
+        if !state
+            .active_agents
+            .iter()
+            .any(|(a, p)| a == agent && p == step)
+        {
+            events.push(Event::AgentActivated {
+                agent: agent.clone(),
+                phase: step.to_string(),
+            });
+        }
+    }
+    Ok(events)
 }
 
 fn checkpoint_after(state: &RunState, step: &Step, index: usize, events: &mut Vec<Event>) {
@@ -300,13 +424,24 @@ fn finish_attempt(
                 step: Some(name.clone()),
             });
         }
+        if let Some(phase) = state.scenario.as_ref().map(|sc| &sc.phases[index]) {
+            for c in &phase.success_criteria {
+                events.push(Event::CriterionMet {
+                    phase: name.clone(),
+                    criterion: c.label(),
+                    checked: matches!(c, crate::definition::Criterion::Check { .. }),
+                    by: report.by.clone(),
+                });
+            }
+        }
         events.push(Event::StepSucceeded {
-            step: name,
+            step: name.clone(),
             attempt,
             end: report.end,
             output_tail: report.output_tail,
             by: report.by,
         });
+        events.extend(deactivate(state, &name));
         checkpoint_after(state, step, index, &mut events);
         finish_if_last(state, workflow, index, &mut events);
         return Ok(events);
@@ -355,7 +490,9 @@ fn finish_attempt(
         });
         return Ok(events);
     }
-    let reason = format!("step `{name}` failed: {error}");
+    let what = if state.is_scenario() { "phase" } else { "step" };
+    let reason = format!("{what} `{name}` failed: {error}");
+    events.extend(deactivate(state, &name));
     match step.on_failure.unwrap_or_default() {
         OnFailure::Pause => events.push(Event::RunPaused {
             step: Some(name),
@@ -464,6 +601,9 @@ fn resume(
     let mut restart_from = None;
     let mut after = Vec::new();
     match &mode {
+        ResumeMode::Continue if state.is_scenario() => {
+            // Every completed phase is a resume point: the DAG goes on from there.
+        }
         ResumeMode::Continue => {
             // Steps completed after the last checkpoint are not a resume point: run them again.
             let from = state.resume_point().map_or(0, |i| i + 1);
@@ -480,17 +620,24 @@ fn resume(
             }
         }
         ResumeMode::Skip => {
+            let stuck = |s: &&super::StepState| {
+                matches!(
+                    s.status,
+                    StepStatus::Failed
+                        | StepStatus::Waiting
+                        | StepStatus::Stopped
+                        | StepStatus::Running
+                )
+            };
             let current = state
-                .current_step()
-                .map(|i| &state.steps[i])
-                .filter(|s| {
-                    matches!(
-                        s.status,
-                        StepStatus::Failed
-                            | StepStatus::Waiting
-                            | StepStatus::Stopped
-                            | StepStatus::Running
-                    ) || paused
+                .steps
+                .iter()
+                .find(stuck)
+                .or_else(|| {
+                    state
+                        .current_step()
+                        .map(|i| &state.steps[i])
+                        .filter(|_| paused)
                 })
                 .ok_or(DecideError::NothingToRecover("skip"))?;
             let index = state

@@ -37,6 +37,8 @@ pub enum DecideError {
     RollbackDisabled,
     #[error("cannot roll back to `{step}`: {reason}")]
     CannotRollbackTo { step: String, reason: String },
+    #[error("phase `{phase}` cannot start now: {why}")]
+    NotReady { phase: String, why: String },
     #[error("the run is {0}; resume it first")]
     NotActive(String),
 }

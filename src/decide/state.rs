@@ -1,12 +1,12 @@
 //! Run state and `evolve`: the fold of a run's events. No business logic here, only
 //! bookkeeping of facts that the decider already judged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::definition::Workflow;
-use crate::event::{Driver, Event, Outcome, Recorded, RunStarted, Stage};
+use crate::definition::{Scenario, Workflow};
+use crate::event::{Driver, Event, Outcome, Recorded, RunKind, RunStarted, Stage};
 
 /// Where a step is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,9 +109,21 @@ pub struct RunState {
     pub head_hash: String,
     #[serde(skip)]
     pub start: Option<Box<RunStarted>>,
+    /// The steps to execute: a workflow's, or a scenario's phases as steps.
     #[serde(skip)]
     pub workflow: Option<Workflow>,
+    /// The scenario, for a scenario run (conditions, parallelism, agents, criteria).
+    #[serde(skip)]
+    pub scenario: Option<Scenario>,
     pub definition_error: Option<String>,
+    /// Manual phases an operator asked to start.
+    pub start_requested: BTreeSet<String>,
+    /// (agent, phase) pairs active now.
+    pub active_agents: Vec<(String, String)>,
+    /// Criteria met, per phase.
+    pub criteria_met: BTreeMap<String, Vec<String>>,
+    /// An operator asked a running driver to stop.
+    pub stop_requested: bool,
     pub phase: RunPhase,
     pub steps: Vec<StepState>,
     pub pre_validated: bool,
@@ -138,7 +150,12 @@ impl Default for RunState {
             head_hash: String::new(),
             start: None,
             workflow: None,
+            scenario: None,
             definition_error: None,
+            start_requested: BTreeSet::new(),
+            active_agents: Vec::new(),
+            criteria_met: BTreeMap::new(),
+            stop_requested: false,
             phase: RunPhase::NotStarted,
             steps: Vec::new(),
             pre_validated: false,
@@ -173,6 +190,10 @@ impl RunState {
     /// The first step that is not done, if any: the sequence's current position.
     pub fn current_step(&self) -> Option<usize> {
         self.steps.iter().position(|s| !s.status.is_done())
+    }
+
+    pub fn is_scenario(&self) -> bool {
+        self.scenario.is_some()
     }
 
     pub fn outcome(&self) -> Option<Outcome> {
@@ -211,7 +232,27 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
     let time = Some(rec.time.clone());
     match &rec.event {
         Event::RunStarted(started) => {
-            match serde_json::from_value::<Workflow>(started.definition.clone()) {
+            let parsed = match started.kind {
+                RunKind::Workflow => serde_json::from_value::<Workflow>(started.definition.clone()),
+                RunKind::Scenario => {
+                    serde_json::from_value::<Scenario>(started.definition.clone()).map(|sc| {
+                        let mut wf = sc.as_workflow();
+                        // A phase is run by the first of its agents that has a command.
+                        for (step, phase) in wf.steps.iter_mut().zip(&sc.phases) {
+                            if let Some(runner) = phase
+                                .agents
+                                .iter()
+                                .find(|a| started.agents.get(*a).is_some_and(Option::is_some))
+                            {
+                                step.agent = Some(runner.clone());
+                            }
+                        }
+                        state.scenario = Some(sc);
+                        wf
+                    })
+                }
+            };
+            match parsed {
                 Ok(wf) => {
                     state.steps = wf.steps.iter().map(|s| new_step(&s.name)).collect();
                     state.workflow = Some(wf);
@@ -265,7 +306,8 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.error = None;
                 s.exit_code = None;
             }
-            if waiting {
+            // A scenario waits as a whole only when nothing else can run (a projection).
+            if waiting && !state.is_scenario() {
                 state.phase = RunPhase::Waiting;
             }
         }
@@ -415,8 +457,31 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 reason: reason.clone(),
             };
         }
-        Event::StopRequested { .. } => {}
-        Event::RunStopped {} => state.phase = RunPhase::Stopped,
+        Event::StopRequested { .. } => state.stop_requested = true,
+        Event::RunStopped {} => {
+            state.phase = RunPhase::Stopped;
+            state.stop_requested = false;
+        }
+        Event::PhaseStartRequested { phase, .. } => {
+            state.start_requested.insert(phase.clone());
+        }
+        Event::AgentActivated { agent, phase } => {
+            state.active_agents.push((agent.clone(), phase.clone()));
+        }
+        Event::AgentDeactivated { agent, phase } => {
+            state
+                .active_agents
+                .retain(|(a, p)| !(a == agent && p == phase));
+        }
+        Event::CriterionMet {
+            phase, criterion, ..
+        } => {
+            state
+                .criteria_met
+                .entry(phase.clone())
+                .or_default()
+                .push(criterion.clone());
+        }
         Event::RunResumed {
             restart_from,
             driver,
@@ -433,6 +498,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             };
             state.driver = Some(driver.clone());
             state.session_started_at = time;
+            state.stop_requested = false;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
             // except during a rollback: the step that caused it stays failed.
             for s in state.steps.iter_mut().filter(|_| state.rollback.is_none()) {
@@ -444,14 +510,22 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
             state.post_problems.clear();
             if let Some(from) = restart_from.as_deref().and_then(|n| state.step_index(n)) {
-                for s in state.steps.iter_mut().skip(from) {
+                // A workflow re-runs the step and every later one; a scenario the phase and
+                // the phases that depend on it.
+                let rerun_indices = rerun_set(&state, from);
+                for &i in &rerun_indices {
+                    let s = &mut state.steps[i];
                     s.status = StepStatus::Pending;
                     s.outputs.clear();
                     s.budget_failures = 0;
                     s.retry_delay_ms = 0;
+                    let name = s.name.clone();
+                    state.criteria_met.remove(&name);
                 }
-                let rerun: Vec<String> =
-                    state.steps[from..].iter().map(|s| s.name.clone()).collect();
+                let rerun: Vec<String> = rerun_indices
+                    .iter()
+                    .map(|&i| state.steps[i].name.clone())
+                    .collect();
                 state.completion_order.retain(|n| !rerun.contains(n));
                 state.checkpoints.retain(|c| c.index < from);
                 state.post_passed = false;
@@ -466,6 +540,29 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
         }
     }
     state
+}
+
+/// The steps `from` re-runs: later steps of a workflow, dependents of a scenario phase.
+fn rerun_set(state: &RunState, from: usize) -> Vec<usize> {
+    match &state.scenario {
+        None => (from..state.steps.len()).collect(),
+        Some(sc) => {
+            let deps = crate::plan::dependencies(sc);
+            let mut set = vec![from];
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for (i, ds) in deps.iter().enumerate() {
+                    if !set.contains(&i) && ds.iter().any(|d| set.contains(d)) {
+                        set.push(i);
+                        changed = true;
+                    }
+                }
+            }
+            set.sort_unstable();
+            set
+        }
+    }
 }
 
 fn new_step(name: &str) -> StepState {

@@ -21,6 +21,7 @@ use crate::definition::Config;
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     Workflow,
+    Scenario,
 }
 
 /// Who did an operator action, and why.
@@ -276,6 +277,29 @@ pub enum Event {
         #[serde(flatten)]
         by: Operator,
     },
+    /// An operator asked for a manual phase to start (`orchestrate start`, `run --start`).
+    PhaseStartRequested {
+        phase: String,
+        #[serde(flatten)]
+        by: Operator,
+    },
+    AgentActivated {
+        agent: String,
+        phase: String,
+    },
+    AgentDeactivated {
+        agent: String,
+        phase: String,
+    },
+    /// A success criterion of a completed phase: a checklist item confirmed by whoever
+    /// completed it, or a check the engine ran and saw pass.
+    CriterionMet {
+        phase: String,
+        criterion: String,
+        checked: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Operator>,
+    },
     /// The sealing event: the run is over and its head hash can be anchored elsewhere.
     RunFinished {
         outcome: Outcome,
@@ -312,6 +336,10 @@ impl Event {
             Event::RunStopped {} => "run_stopped",
             Event::RunResumed { .. } => "run_resumed",
             Event::RunFinished { .. } => "run_finished",
+            Event::PhaseStartRequested { .. } => "phase_start_requested",
+            Event::AgentActivated { .. } => "agent_activated",
+            Event::AgentDeactivated { .. } => "agent_deactivated",
+            Event::CriterionMet { .. } => "criterion_met",
         }
     }
 

@@ -46,9 +46,36 @@ impl<'a> Journal<'a> {
         })
     }
 
-    /// Decide `command`, append the resulting events (all or none) and fold them in.
+    /// Fold in events other processes appended since this journal last looked (an operator's
+    /// report or request while a driver runs), and return them.
+    pub fn refresh(&mut self) -> Result<Vec<Recorded>, StoreError> {
+        let new = self.store.read_run_from(&self.run_id, self.state.events)?;
+        for rec in &new {
+            self.state = evolve(std::mem::take(&mut self.state), rec);
+        }
+        Ok(new)
+    }
+
+    /// Decide `command`, append the resulting events (all or none) and fold them in. If
+    /// another process appended first, catch up and decide again.
     pub fn submit(&mut self, command: Command) -> Result<Vec<Recorded>, JournalError> {
+        let mut tries = 0;
+        loop {
+            match self.try_submit(command.clone()) {
+                Err(JournalError::Store(StoreError::Conflict { .. })) if tries < 20 => {
+                    tries += 1;
+                    self.refresh()?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_submit(&mut self, command: Command) -> Result<Vec<Recorded>, JournalError> {
         let events = decide(&self.state, command)?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let stamped: Vec<NewEvent> = events
             .into_iter()
             .map(|event| NewEvent {

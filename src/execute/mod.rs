@@ -10,11 +10,13 @@ mod materialize;
 mod outputs;
 mod prerequisites;
 mod process;
+mod runner;
+mod scheduler;
 mod secrets;
 mod signals;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
-pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive, run_check, validate_report};
+pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
 pub use journal::{Journal, JournalError};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::materialize;
@@ -23,5 +25,6 @@ pub use prerequisites::check_requires;
 pub use process::{
     ProcessResult, ProcessSpec, Stream, end_orphan_group, run_process, run_process_tracked,
 };
+pub use runner::{AttemptOutcome, LineSink, Runner, run_check};
 pub use secrets::{Redactor, is_secret_name};
 pub use signals::StopFlag;

@@ -74,6 +74,13 @@ pub trait EventStore {
     /// Every event of one run, in order.
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError>;
 
+    /// The events of one run from `seq` on, in order.
+    fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
+        let mut all = self.read_run(run_id)?;
+        all.retain(|r| r.seq >= seq);
+        Ok(all)
+    }
+
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<RunHead>, StoreError>;
 

@@ -187,6 +187,17 @@ impl EventStore for SqliteStore {
             .collect()
     }
 
+    fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq >= {} ORDER BY seq",
+            seq.min(i64::MAX as u64)
+        );
+        self.read_raw(&sql, Some(run_id))?
+            .iter()
+            .map(decode_row)
+            .collect()
+    }
+
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = 0 ORDER BY run_id");
         let firsts = self.read_raw(&sql, None)?;

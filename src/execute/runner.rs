@@ -1,0 +1,404 @@
+//! Running a run's commands: one attempt of a step or phase, its validation checks, the
+//! pre- and post-validation checks, and compensations. A `Runner` holds no observer, so it can
+//! be moved to a worker thread; output lines go to a callback.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{ProcessSpec, Redactor, StopFlag, Stream, run_process, run_process_tracked};
+use crate::decide::{AttemptReport, RunState};
+use crate::definition::template::{Reference, render_shell, render_text};
+use crate::definition::{Check, Step};
+use crate::event::AttemptEnd;
+
+/// Where output lines go: (step or check label, stream, line).
+pub type LineSink<'a> = &'a mut dyn FnMut(&str, Stream, &str);
+
+/// How one attempt ended, for the driver.
+#[derive(Debug)]
+pub enum AttemptOutcome {
+    Report(AttemptReport),
+    /// A stop was requested: the attempt was ended without an outcome.
+    Stopped,
+    /// The run's time limit passed during the attempt.
+    RunDeadline,
+}
+
+/// How a compensation went.
+#[derive(Debug)]
+pub enum Compensation {
+    /// The step has no rollback command.
+    Nothing,
+    /// It ran: how it ended, and its redacted output tail.
+    Ran(AttemptEnd, String),
+    /// A stop ended it before it finished.
+    Stopped,
+}
+
+/// Everything needed to run commands for a run, and nothing that cannot cross threads.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub home: PathBuf,
+    /// Raised to end running commands (TERM, then KILL after `grace`).
+    pub stop: StopFlag,
+    pub grace: Duration,
+}
+
+/// Secrets of the environment and of every step, for the journal and output to scrub.
+pub fn redactor_for(state: &RunState) -> Redactor {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut extra = Vec::new();
+    let mut r = Redactor::default();
+    if let Some(wf) = &state.workflow {
+        for step in &wf.steps {
+            extra.extend(step.secret_env.iter().cloned());
+            for (name, value) in &step.env {
+                if super::is_secret_name(name) || step.secret_env.contains(name) {
+                    r.add(&value.0);
+                }
+            }
+        }
+    }
+    r.merge(&Redactor::from_env(
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &extra,
+    ));
+    r
+}
+
+/// Where the process group of step `index`'s attempt in flight is noted (a cleanup hint for
+/// the next driver, not state).
+pub fn inflight_file(home: &Path, run_id: &str, index: usize) -> PathBuf {
+    home.join("runs")
+        .join(run_id)
+        .join("work")
+        .join(format!("inflight-{}.pgid", index + 1))
+}
+
+/// Sleep `d` in small slices; false if a stop or the run deadline came first.
+pub fn sleep_unless_stopped(d: Duration, stop: &StopFlag, deadline: Option<Instant>) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if stop.is_set() || deadline.is_some_and(|x| Instant::now() >= x) {
+            return false;
+        }
+        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(20)));
+    }
+    true
+}
+
+pub fn step_timeout(step: &Step) -> Option<Duration> {
+    step.timeout.as_ref().and_then(|t| t.to_duration().ok())
+}
+
+/// How templates resolve in this run: its inputs and the outputs recorded so far.
+pub fn resolver(state: &RunState) -> impl Fn(&Reference) -> Option<String> + '_ {
+    move |r: &Reference| match r {
+        Reference::Input(name) => state.start.as_ref()?.inputs.get(name).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+        Reference::StepOutput { step, key } => state.step(step)?.outputs.get(key).cloned(),
+    }
+}
+
+impl Runner {
+    /// The step definition, its environment and its directory.
+    pub fn step_context(
+        &self,
+        state: &RunState,
+        index: usize,
+    ) -> (Step, Vec<(String, String)>, PathBuf) {
+        let step = state
+            .workflow
+            .as_ref()
+            .expect("started runs have a workflow")
+            .steps[index]
+            .clone();
+        let start = state.start.as_ref().expect("started runs have a start");
+        let resolve = resolver(state);
+        let mut env = vec![
+            ("CORTEX_RUN_ID".to_string(), state.run_id.clone()),
+            ("CORTEX_STEP".to_string(), step.name.clone()),
+            (
+                "CORTEX_ATTEMPT".to_string(),
+                state.steps[index].attempts.to_string(),
+            ),
+            ("CORTEX_HOME".to_string(), self.home.display().to_string()),
+        ];
+        for (name, value) in &start.inputs {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            env.push((format!("CORTEX_INPUT_{}", name.to_ascii_uppercase()), text));
+        }
+        for (name, value) in &step.env {
+            env.push((name.clone(), render_text(&value.0, &resolve)));
+        }
+        let base = PathBuf::from(&start.working_dir);
+        let cwd = match &step.working_dir {
+            Some(dir) => base.join(render_text(dir, &resolve)),
+            None => base,
+        };
+        (step, env, cwd)
+    }
+
+    /// Run the attempt of step `index` that `state` has just started.
+    pub fn run_attempt(
+        &self,
+        state: &RunState,
+        index: usize,
+        deadline: Option<Instant>,
+        on_line: LineSink<'_>,
+    ) -> AttemptOutcome {
+        let (step, mut env, cwd) = self.step_context(state, index);
+        let attempt = state.steps[index].attempts;
+        let resolve = resolver(state);
+        let work = self.home.join("runs").join(&state.run_id).join("work");
+        let output_file = work.join(format!("step-{}-attempt-{attempt}.out", index + 1));
+        let prepared =
+            std::fs::create_dir_all(&work).and_then(|()| std::fs::write(&output_file, ""));
+        if let Err(e) = prepared {
+            return AttemptOutcome::Report(AttemptReport {
+                step: step.name.clone(),
+                attempt,
+                end: AttemptEnd::SpawnFailed {
+                    error: format!("cannot create {}: {e}", output_file.display()),
+                },
+                outputs: Vec::new(),
+                output_tail: String::new(),
+                validation_problems: Vec::new(),
+                by: None,
+            });
+        }
+        env.push(("CORTEX_OUTPUT".into(), output_file.display().to_string()));
+        let (command, stdin) = match (&step.run, state.agent_command(index)) {
+            (Some(run), _) => (run.clone(), None),
+            (None, Some(agent)) => {
+                let prompt = step
+                    .prompt
+                    .as_deref()
+                    .or(step.description.as_deref())
+                    .unwrap_or(&step.name);
+                (agent.to_string(), Some(render_text(prompt, &resolve)))
+            }
+            (None, None) => unreachable!("external steps are not run by the engine"),
+        };
+        let (command, tpl_env) = if step.run.is_some() {
+            render_shell(&command, &resolve)
+        } else {
+            (command, Vec::new())
+        };
+        env.extend(tpl_env);
+        let step_limit = step_timeout(&step);
+        let run_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let (timeout, by_run_deadline) = match (step_limit, run_left) {
+            (Some(s), Some(r)) if r < s => (Some(r), true),
+            (None, Some(r)) => (Some(r), true),
+            (s, _) => (s, false),
+        };
+        let spec = ProcessSpec {
+            command,
+            env,
+            cwd,
+            stdin,
+            timeout,
+            grace: self.grace,
+        };
+        let name = step.name.clone();
+        let inflight = inflight_file(&self.home, &state.run_id, index);
+        let redactor = redactor_for(state);
+        let result = run_process_tracked(
+            &spec,
+            &self.stop,
+            &mut |s, l| on_line(&name, s, &redactor.redact(l)),
+            &mut |pgid| {
+                let _ = std::fs::write(&inflight, pgid.to_string());
+            },
+        );
+        let _ = std::fs::remove_file(&inflight);
+        if result.stopped {
+            return AttemptOutcome::Stopped;
+        }
+        if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
+            return AttemptOutcome::RunDeadline;
+        }
+        let text = std::fs::read_to_string(&output_file).unwrap_or_default();
+        let (outputs, mut problems) = super::parse_outputs(&text);
+        let mut validation_problems = Vec::new();
+        if result.end.succeeded() {
+            validation_problems.append(&mut problems);
+            // Validation sees the outputs of this attempt as if already recorded.
+            validation_problems.extend(self.validate_report(state, index, &outputs, on_line));
+        }
+        AttemptOutcome::Report(AttemptReport {
+            step: step.name.clone(),
+            attempt,
+            end: result.end,
+            outputs,
+            output_tail: redactor.redact(&result.tail),
+            validation_problems,
+            by: None,
+        })
+    }
+
+    /// Run `run:` checks (in step `index`'s environment, or the run's); a problem for each
+    /// that fails.
+    pub fn run_checks(
+        &self,
+        state: &RunState,
+        index: Option<usize>,
+        checks: &[Check],
+        label: &str,
+        on_line: LineSink<'_>,
+    ) -> Vec<String> {
+        let resolve = resolver(state);
+        let (env, cwd) = match index {
+            Some(i) => {
+                let (_, env, cwd) = self.step_context(state, i);
+                (env, cwd)
+            }
+            None => (
+                vec![("CORTEX_RUN_ID".to_string(), state.run_id.clone())],
+                state
+                    .start
+                    .as_ref()
+                    .map_or_else(|| PathBuf::from("."), |s| PathBuf::from(&s.working_dir)),
+            ),
+        };
+        let mut problems = Vec::new();
+        for check in checks {
+            let Some(cmd) = &check.run else { continue };
+            let (command, tpl_env) = render_shell(cmd, &resolve);
+            let r = run_check(
+                &command,
+                [env.clone(), tpl_env].concat(),
+                &cwd,
+                &self.stop,
+                self.grace,
+                &mut |s, l| on_line(label, s, l),
+            );
+            if let Err(p) = r {
+                problems.push(format!("`{cmd}` {p}"));
+            }
+        }
+        problems
+    }
+
+    /// Run step `index`'s `validate: - run:` checks against `outputs`; a problem for each
+    /// that fails.
+    pub fn validate_report(
+        &self,
+        state: &RunState,
+        index: usize,
+        outputs: &[(String, String)],
+        on_line: LineSink<'_>,
+    ) -> Vec<String> {
+        let Some(step) = state.workflow.as_ref().and_then(|w| w.steps.get(index)) else {
+            return Vec::new();
+        };
+        let checks: Vec<Check> = step
+            .validate
+            .iter()
+            .filter(|c| c.run.is_some())
+            .cloned()
+            .collect();
+        let mut with_outputs = state.clone();
+        with_outputs.steps[index].outputs = outputs.iter().cloned().collect();
+        self.run_checks(&with_outputs, Some(index), &checks, "validate", on_line)
+    }
+
+    /// Prerequisites and health checks: every problem at once.
+    pub fn pre_validate(&self, state: &RunState, on_line: LineSink<'_>) -> Vec<String> {
+        let Some(wf) = &state.workflow else {
+            return vec!["the run has no readable definition".into()];
+        };
+        let cwd = state
+            .start
+            .as_ref()
+            .map_or_else(|| PathBuf::from("."), |s| PathBuf::from(&s.working_dir));
+        let mut problems = super::check_requires(&wf.requires, &cwd);
+        problems.extend(self.run_checks(state, None, &wf.health, "health", on_line));
+        problems
+    }
+
+    /// Run step `index`'s rollback command.
+    pub fn compensate(
+        &self,
+        state: &RunState,
+        index: usize,
+        on_line: LineSink<'_>,
+    ) -> Compensation {
+        let (step, env, cwd) = self.step_context(state, index);
+        let Some(cmd) = &step.rollback else {
+            return Compensation::Nothing;
+        };
+        let (command, tpl_env) = render_shell(cmd, &resolver(state));
+        let spec = ProcessSpec {
+            command,
+            env: [env, tpl_env].concat(),
+            cwd,
+            stdin: None,
+            timeout: step_timeout(&step),
+            grace: self.grace,
+        };
+        let r = run_process(&spec, &self.stop, &mut |s, l| on_line(&step.name, s, l));
+        if r.stopped {
+            return Compensation::Stopped;
+        }
+        Compensation::Ran(r.end, redactor_for(state).redact(&r.tail))
+    }
+
+    /// End process groups a dead driver left running for this run, so two copies of a step
+    /// never overlap. Returns the groups ended.
+    pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
+        let dir = self.home.join("runs").join(run_id).join("work");
+        let mut ended = Vec::new();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with("inflight") && name.ends_with(".pgid")) {
+                continue;
+            }
+            if let Some(pgid) = std::fs::read_to_string(entry.path())
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+                && super::end_orphan_group(pgid, self.grace)
+            {
+                ended.push(pgid);
+            }
+            let _ = std::fs::remove_file(entry.path());
+        }
+        ended
+    }
+}
+
+/// Run one check command: Ok if it exits 0, else how it failed (with its last output line).
+pub fn run_check(
+    command: &str,
+    env: Vec<(String, String)>,
+    cwd: &Path,
+    stop: &StopFlag,
+    grace: Duration,
+    on_line: &mut dyn FnMut(Stream, &str),
+) -> Result<(), String> {
+    let spec = ProcessSpec {
+        command: command.to_string(),
+        env,
+        cwd: cwd.to_path_buf(),
+        stdin: None,
+        timeout: Some(Duration::from_secs(600)),
+        grace,
+    };
+    let r = run_process(&spec, stop, on_line);
+    if r.end.succeeded() {
+        return Ok(());
+    }
+    let last = r.tail.lines().last().unwrap_or("").trim().to_string();
+    let how = r.end.describe();
+    Err(if last.is_empty() {
+        how
+    } else {
+        format!("{how}: {last}")
+    })
+}

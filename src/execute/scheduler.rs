@@ -1,0 +1,173 @@
+//! Driving a scenario: every ready phase starts at once on a worker thread; the loop is the
+//! run's only writer. It records what workers report, catches up with events that operators
+//! append meanwhile (`orchestrate complete|fail|start|stop`), and ends all running phases on a
+//! stop (TERM, then KILL after a grace).
+
+use std::collections::BTreeSet;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::driver::{DriveContext, DriveEnd, DriveError, announce, deadline, prepare, record};
+use super::runner::{AttemptOutcome, sleep_unless_stopped};
+use super::{Journal, StopFlag, Stream};
+use crate::decide::{Command, RunPhase, StepStatus};
+use crate::plan::{awaiting_manual_start, ready_phases};
+
+enum Msg {
+    Line(String, Stream, String),
+    Done(usize, AttemptOutcome),
+}
+
+/// Drive a scenario run until it finishes, pauses, stops, or can only wait.
+pub fn drive_scenario(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<DriveEnd, DriveError> {
+    prepare(journal, ctx);
+    let (deadline, limit) = deadline(&journal.state);
+    // Workers' commands end when `halt` is raised: by a signal, an operator's stop request or
+    // the run's time limit.
+    let halt = StopFlag::default();
+    let runner = ctx.runner(&halt);
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let mut workers: BTreeSet<usize> = BTreeSet::new();
+    let mut pause_reason: Option<String> = None;
+    loop {
+        let caught_up = journal.refresh().map_err(super::JournalError::from)?;
+        announce(journal, ctx, &caught_up);
+        if !halt.is_set() {
+            if ctx.stop.is_set() || journal.state.stop_requested {
+                halt.set(libc_sigterm());
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                pause_reason = Some(format!(
+                    "the run exceeded its time limit (timeout_seconds: {limit})"
+                ));
+                halt.set(libc_sigterm());
+            }
+        }
+        while let Ok(msg) = rx.try_recv() {
+            handle(journal, ctx, &mut workers, msg)?;
+        }
+        if halt.is_set() {
+            if workers.is_empty() {
+                if let Some(reason) = pause_reason.take() {
+                    record(journal, ctx, Command::Pause { reason })?;
+                    return Ok(DriveEnd::Paused);
+                }
+                let by = ctx.actor.clone();
+                let signal = ctx.stop.signal_name();
+                record(journal, ctx, Command::Stop { by, signal })?;
+                return Ok(DriveEnd::Stopped);
+            }
+            wait(journal, ctx, &rx, &mut workers)?;
+            continue;
+        }
+        if !journal.state.pre_validated && journal.state.phase == RunPhase::Running {
+            let state = journal.state.clone();
+            let observer = &mut *ctx.observer;
+            let problems = runner.pre_validate(&state, &mut |s, st, l| observer.line(s, st, l));
+            record(journal, ctx, Command::RecordPreValidation { problems })?;
+            continue;
+        }
+        match &journal.state.phase {
+            RunPhase::Finished { outcome } if workers.is_empty() => {
+                return Ok(DriveEnd::Finished(*outcome));
+            }
+            RunPhase::Paused { .. } if workers.is_empty() => return Ok(DriveEnd::Paused),
+            RunPhase::Stopped if workers.is_empty() => return Ok(DriveEnd::Stopped),
+            _ => {}
+        }
+        let ready = ready_phases(&journal.state);
+        for index in ready.iter().copied() {
+            let name = journal.state.steps[index].name.clone();
+            let delay = match journal.state.steps[index].status {
+                StepStatus::Ready => journal.state.steps[index].retry_delay_ms,
+                _ => 0,
+            };
+            record(journal, ctx, Command::StartAttempt { step: name })?;
+            if journal.state.is_external(index) {
+                continue;
+            }
+            workers.insert(index);
+            let state = journal.state.clone();
+            let runner = runner.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let outcome =
+                    if sleep_unless_stopped(Duration::from_millis(delay), &runner.stop, deadline) {
+                        let lines = tx.clone();
+                        runner.run_attempt(&state, index, deadline, &mut |step, s, l| {
+                            let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
+                        })
+                    } else {
+                        AttemptOutcome::Stopped
+                    };
+                let _ = tx.send(Msg::Done(index, outcome));
+            });
+        }
+        if workers.is_empty() && ready.is_empty() {
+            let state = &journal.state;
+            if let Some(outcome) = state.outcome() {
+                return Ok(DriveEnd::Finished(outcome));
+            }
+            if matches!(state.phase, RunPhase::Paused { .. }) {
+                return Ok(DriveEnd::Paused);
+            }
+            let mut waiting: Vec<String> = state
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Waiting)
+                .map(|s| s.name.clone())
+                .collect();
+            waiting.extend(
+                awaiting_manual_start(state)
+                    .into_iter()
+                    .map(|i| state.steps[i].name.clone()),
+            );
+            return Ok(DriveEnd::Waiting(waiting.join(", ")));
+        }
+        wait(journal, ctx, &rx, &mut workers)?;
+    }
+}
+
+/// SIGTERM's number, recorded as the reason workers were halted.
+fn libc_sigterm() -> i32 {
+    nix::sys::signal::Signal::SIGTERM as i32
+}
+
+/// Wait briefly for a worker's message (the loop also polls the log for operators' events).
+fn wait(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    rx: &mpsc::Receiver<Msg>,
+    workers: &mut BTreeSet<usize>,
+) -> Result<(), DriveError> {
+    match rx.recv_timeout(Duration::from_millis(100)) {
+        Ok(msg) => handle(journal, ctx, workers, msg),
+        Err(_) => Ok(()),
+    }
+}
+
+fn handle(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    workers: &mut BTreeSet<usize>,
+    msg: Msg,
+) -> Result<(), DriveError> {
+    match msg {
+        Msg::Line(step, stream, line) => {
+            ctx.observer.line(&step, stream, &line);
+            Ok(())
+        }
+        Msg::Done(index, outcome) => {
+            workers.remove(&index);
+            match outcome {
+                AttemptOutcome::Report(report) => {
+                    record(journal, ctx, Command::FinishAttempt(Box::new(report)))
+                }
+                // Ended by a stop or the time limit: the stop or pause records it.
+                AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => Ok(()),
+            }
+        }
+    }
+}
