@@ -29,7 +29,7 @@ fn the_four_seed_scenarios_validate_and_list() {
     insta::assert_snapshot!("validate_all_seed", all.snapshot(&env));
     insta::assert_snapshot!("list", env.run(&["orchestrate", "list"]).snapshot(&env));
     let json = env.run(&["--json", "orchestrate", "list"]).json();
-    assert_eq!(json.as_array().unwrap().len(), 4);
+    assert_eq!(json.as_array().unwrap().len(), 5, "the four seeds and ship-it");
 }
 
 #[test]

@@ -127,6 +127,56 @@ pub enum OrchestrateCommand {
     },
     /// Show the phases, conditions, agents and parallel opportunities.
     Preview { name: String },
+    /// Run a scenario.
+    Run {
+        name: String,
+        /// Start this manual phase right away (repeatable).
+        #[arg(long = "start", value_name = "PHASE")]
+        start: Vec<String>,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// Show a scenario run: phase checklist, durations, active agents (default: the latest).
+    Status {
+        /// A scenario name (its latest run) or a run id.
+        target: Option<String>,
+    },
+    /// Start a manual phase of a scenario's latest run.
+    Start {
+        name: String,
+        phase: String,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// Report a phase done: its checklist is confirmed and its checks must pass.
+    Complete {
+        name: String,
+        phase: String,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// Report a phase failed.
+    Fail {
+        name: String,
+        phase: String,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// Stop a running scenario gracefully (from any terminal); resume continues it.
+    Stop {
+        name: String,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// Continue a stopped, failed, waiting or interrupted scenario run.
+    Resume {
+        name: String,
+        /// Print what resume would do without doing it.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        audit: Audit,
+    },
 }
 
 #[derive(Debug, Subcommand)]

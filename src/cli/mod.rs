@@ -3,6 +3,7 @@
 
 mod args;
 mod context;
+mod drive;
 mod error;
 mod log;
 mod observer;

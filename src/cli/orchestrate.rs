@@ -4,14 +4,26 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::args::OrchestrateCommand;
-use super::context::Ctx;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::args::{Audit, OrchestrateCommand};
+use super::context::{Ctx, no_runs, operator};
+use super::drive::{KILL_GRACE, driver, finish_driving, holder};
 use super::{CommandError, exit, out, out_json};
+use crate::decide::{AttemptReport, Command, RunPhase, StepStatus, replay};
 use crate::definition::{
-    DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
+    Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
+    snapshot,
+};
+use crate::event::{AttemptEnd, Event, Operator, ResumeMode, RunKind, RunStarted};
+use crate::execute::{
+    DriverLock, Journal, LockError, Runner, StopFlag, SystemClock, UlidIds, materialize,
 };
 use crate::plan::parallel_opportunities;
+use crate::project::{RunStatus, status_view};
+use crate::render::{render_header, render_scenario_status};
 use crate::render::{render_invalid, render_preview, render_valid};
+use crate::store::EventStore;
 use crate::validate::validate_scenario;
 
 pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError> {
@@ -19,7 +31,320 @@ pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError>
         OrchestrateCommand::List => list(ctx),
         OrchestrateCommand::Validate { name, all } => validate(ctx, name.as_deref(), all),
         OrchestrateCommand::Preview { name } => preview(ctx, &name),
+        OrchestrateCommand::Run { name, start, audit } => run(ctx, &name, &start, &audit),
+        OrchestrateCommand::Status { target } => status(ctx, target.as_deref()),
+        OrchestrateCommand::Start { name, phase, audit } => start(ctx, &name, &phase, &audit),
+        OrchestrateCommand::Complete { name, phase, audit } => {
+            report(ctx, &name, &phase, true, &audit)
+        }
+        OrchestrateCommand::Fail { name, phase, audit } => {
+            report(ctx, &name, &phase, false, &audit)
+        }
+        OrchestrateCommand::Stop { name, audit } => stop(ctx, &name, &audit),
+        OrchestrateCommand::Resume {
+            name,
+            dry_run,
+            audit,
+        } => {
+            let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+            let run_id = latest_run(ctx, &store, Some(&name), false)?;
+            drop(store);
+            super::workflow::resume(ctx, Some(&run_id), ResumeMode::Continue, dry_run, &audit)
+        }
     }
+}
+
+/// The latest run of scenario `name` (a run id works too); with `active`, only runs that
+/// have not finished.
+fn latest_run(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    name: Option<&str>,
+    active: bool,
+) -> Result<String, CommandError> {
+    let runs = store.runs()?;
+    if let Some(q) = name
+        && let Some(hit) = runs
+            .iter()
+            .find(|r| r.run_id.starts_with(&q.trim().to_uppercase()) && q.len() >= 6)
+    {
+        return Ok(hit.run_id.clone());
+    }
+    let wanted = name.map(|n| normalize_name(n.strip_suffix(".yaml").unwrap_or(n)));
+    for head in runs.iter().rev() {
+        let Event::RunStarted(started) = &head.first.event else {
+            continue;
+        };
+        if started.kind != RunKind::Scenario {
+            continue;
+        }
+        if wanted
+            .as_ref()
+            .is_some_and(|w| normalize_name(&started.name) != *w)
+        {
+            continue;
+        }
+        if active {
+            let events = store.read_run(&head.run_id)?;
+            if replay(&events).outcome().is_some() {
+                continue;
+            }
+        }
+        return Ok(head.run_id.clone());
+    }
+    let what = name.map_or("any scenario".to_string(), |n| format!("scenario `{n}`"));
+    let qualifier = if active { "unfinished " } else { "" };
+    Err(
+        CommandError::bad_input(format!("there is no {qualifier}run of {what}"))
+            .hint("start one with `cortex orchestrate run NAME`")
+            .hint(format!(
+                "`cortex workflow history` lists runs; {}",
+                ctx.home.display()
+            )),
+    )
+}
+
+fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, CommandError> {
+    let entry = ctx.catalog().find_scenario(name)?;
+    let scenario = check(ctx, &entry)?;
+    let config = ctx
+        .catalog()
+        .config()
+        .map_err(|e| CommandError::definition(&e, ctx.style))?;
+    for phase in starts {
+        let ok = scenario
+            .phases
+            .iter()
+            .any(|p| p.name == *phase && matches!(p.parsed_condition(), Ok(Condition::Manual)));
+        if !ok {
+            let manual: Vec<&str> = scenario
+                .phases
+                .iter()
+                .filter(|p| matches!(p.parsed_condition(), Ok(Condition::Manual)))
+                .map(|p| p.name.as_str())
+                .collect();
+            return Err(CommandError::bad_input(format!(
+                "`{phase}` is not a manual phase of {}",
+                scenario.name
+            ))
+            .hint(format!(
+                "manual phases: {}",
+                if manual.is_empty() {
+                    "none".into()
+                } else {
+                    manual.join(", ")
+                }
+            )));
+        }
+    }
+    let catalog = ctx.catalog();
+    let found: Vec<_> = catalog
+        .agents()
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    let agents = scenario
+        .phases
+        .iter()
+        .flat_map(|p| p.agents.iter().cloned())
+        .map(|agent| {
+            let command = found
+                .iter()
+                .find(|(a, _)| normalize_name(&a.name) == normalize_name(&agent))
+                .and_then(|(a, _)| a.command.clone());
+            (agent, command)
+        })
+        .collect();
+    let mut store = ctx.store(config.durability)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let run_id = crate::execute::IdGen::next_id(&mut ids);
+    let by = operator(audit);
+    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let (definition, definition_hash) = snapshot(&scenario);
+    let started = RunStarted {
+        kind: RunKind::Scenario,
+        name: scenario.name.clone(),
+        definition,
+        definition_hash,
+        source: entry.display_path(),
+        inputs: Default::default(),
+        config,
+        agents,
+        working_dir: ctx.cwd.display().to_string(),
+        driver: driver(),
+        by: by.clone(),
+    };
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    journal.submit(Command::Start(Box::new(started)))?;
+    for phase in starts {
+        journal.submit(Command::RequestStart {
+            phase: phase.clone(),
+            by: by.clone(),
+        })?;
+    }
+    if !ctx.json {
+        out(&render_header(&journal.state, false));
+    }
+    finish_driving(ctx, journal, by, lock)
+}
+
+fn status(ctx: &Ctx, target: Option<&str>) -> Result<i32, CommandError> {
+    let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let run_id = latest_run(ctx, &store, target, false)?;
+    let mut state = replay(&store.read_run(&run_id)?);
+    state.run_id = run_id.clone();
+    let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
+    let view = status_view(&state, alive);
+    if ctx.json {
+        out_json(&view.to_json());
+    } else {
+        out(&render_scenario_status(&view, SystemTime::now()));
+    }
+    Ok(exit::OK)
+}
+
+/// Append an operator's command to the latest unfinished run of `name` (a driver may be
+/// running it: the log orders both), then, if nobody drives the run, drive it on from here.
+fn act(
+    ctx: &Ctx,
+    name: &str,
+    by: &Operator,
+    make: &dyn Fn(&crate::decide::RunState) -> Result<Command, CommandError>,
+) -> Result<i32, CommandError> {
+    let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let run_id = latest_run(ctx, &store, Some(name), true)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    let command = make(&journal.state)?;
+    journal.submit(command)?;
+    let _ = materialize(&ctx.home, &journal.state);
+    let resumable_here = journal.state.phase == RunPhase::Running;
+    match DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor)) {
+        Ok(lock) if resumable_here => {
+            journal.refresh()?;
+            finish_driving(ctx, journal, by.clone(), lock)
+        }
+        Ok(_) | Err(LockError::Held { .. }) => {
+            let view = status_view(&journal.state, true);
+            if ctx.json {
+                out_json(&view.to_json());
+            } else {
+                out(&render_scenario_status(&view, SystemTime::now()));
+            }
+            Ok(exit::OK)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn phase_of(state: &crate::decide::RunState, phase: &str) -> Result<usize, CommandError> {
+    let wanted = normalize_name(phase);
+    state
+        .steps
+        .iter()
+        .position(|s| normalize_name(&s.name) == wanted)
+        .ok_or_else(|| {
+            let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
+            CommandError::bad_input(format!("this run has no phase `{phase}`"))
+                .hint(format!("its phases: {}", names.join(", ")))
+        })
+}
+
+fn start(ctx: &Ctx, name: &str, phase: &str, audit: &Audit) -> Result<i32, CommandError> {
+    let by = operator(audit);
+    act(ctx, name, &by, &|state| {
+        let i = phase_of(state, phase)?;
+        Ok(Command::RequestStart {
+            phase: state.steps[i].name.clone(),
+            by: by.clone(),
+        })
+    })
+}
+
+fn report(
+    ctx: &Ctx,
+    name: &str,
+    phase: &str,
+    success: bool,
+    audit: &Audit,
+) -> Result<i32, CommandError> {
+    let by = operator(audit);
+    act(ctx, name, &by, &|state| {
+        let i = phase_of(state, phase)?;
+        let s = &state.steps[i];
+        if s.status != StepStatus::Waiting {
+            return Err(CommandError::bad_input(format!(
+                "phase `{}` is {}, not waiting for a report",
+                s.name,
+                s.status.as_str()
+            ))
+            .hint(format!(
+                "`cortex orchestrate status {name}` shows every phase"
+            )));
+        }
+        let problems = if success {
+            let runner = Runner {
+                home: ctx.home.clone(),
+                stop: StopFlag::default(),
+                grace: KILL_GRACE,
+            };
+            runner.validate_report(state, i, &[], &mut |_, _, _| {})
+        } else {
+            Vec::new()
+        };
+        Ok(Command::FinishAttempt(Box::new(AttemptReport {
+            step: s.name.clone(),
+            attempt: s.attempts,
+            end: AttemptEnd::Reported { success },
+            outputs: Vec::new(),
+            output_tail: audit.message.clone().unwrap_or_default(),
+            validation_problems: problems,
+            by: Some(by.clone()),
+        })))
+    })
+}
+
+fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
+    let by = operator(audit);
+    let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let run_id = latest_run(ctx, &store, Some(name), true)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    match DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor)) {
+        Ok(lock) => {
+            // Nobody drives it: record the stop here (waiting phases end, agents deactivate).
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+            journal.submit(Command::Stop { by, signal: None })?;
+            let _ = materialize(&ctx.home, &journal.state);
+            drop(lock);
+        }
+        Err(LockError::Held { .. }) => {
+            // Its driver sees the request in the log, ends running phases (TERM, then KILL
+            // after a grace), deactivates agents and records the stop.
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+            journal.submit(Command::RequestStop { by })?;
+            let until = Instant::now() + KILL_GRACE * 3;
+            while DriverLock::probe(&ctx.home, &run_id).is_some() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut state = replay(&store.read_run(&run_id)?);
+    state.run_id = run_id.clone();
+    let view = status_view(&state, DriverLock::probe(&ctx.home, &run_id).is_some());
+    if ctx.json {
+        out_json(&view.to_json());
+    } else {
+        out(&render_scenario_status(&view, SystemTime::now()));
+    }
+    Ok(if view.status == RunStatus::Stopped {
+        exit::WAITING
+    } else {
+        view.status.exit_code()
+    })
 }
 
 fn known_agents(ctx: &Ctx) -> BTreeSet<String> {

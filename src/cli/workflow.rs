@@ -1,31 +1,29 @@
 //! `cortex workflow ...`: each command a thin wrapper over the library.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::json;
 
 use super::args::{Audit, StepCommand, StepReport, WorkflowCommand};
-use super::context::{Ctx, default_actor, hostname, no_runs, operator};
+use super::context::{Ctx, default_actor, no_runs, operator};
+use super::drive::{
+    KILL_GRACE, acquire_or_stop_holder, driver, finish_driving, holder, parse_pairs,
+    warn_if_definition_changed,
+};
 use super::observer::TerminalObserver;
 use super::{CommandError, exit, out, out_json};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
     Config, Durability, Entry, EntrySource, Workflow, normalize_name, parse_workflow, snapshot,
 };
-use crate::event::{AttemptEnd, Driver, Operator, ResumeMode, RunKind, RunStarted};
-use crate::execute::{
-    DriveContext, DriveEnd, DriverLock, Holder, Journal, StopFlag, SystemClock, UlidIds, drive,
-    materialize, rfc3339,
-};
+use crate::event::{AttemptEnd, ResumeMode, RunKind, RunStarted};
+use crate::execute::{DriverLock, Journal, StopFlag, SystemClock, UlidIds, materialize};
 use crate::plan::{preview_resume, preview_run};
 use crate::project::{RunStatus, run_status, status_view};
-use crate::render::{render_header, render_history, render_outcome, render_plan, render_status};
+use crate::render::{render_header, render_history, render_plan, render_status};
 use crate::store::{EventStore, SqliteStore};
 use crate::validate::{Known, resolve_inputs, validate_workflow};
-
-/// How long a step's process group gets between TERM and KILL.
-const KILL_GRACE: Duration = Duration::from_secs(5);
 
 pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
     match cmd {
@@ -213,35 +211,6 @@ fn validate(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
     }
 }
 
-fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, CommandError> {
-    items
-        .iter()
-        .map(|item| match item.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(
-                CommandError::bad_input(format!("`{item}` is not {what}=VALUE"))
-                    .hint(format!("write --{what} NAME=VALUE")),
-            ),
-        })
-        .collect()
-}
-
-fn holder(actor: &str) -> Holder {
-    Holder {
-        pid: std::process::id(),
-        host: hostname(),
-        actor: actor.to_string(),
-        since: rfc3339(SystemTime::now()),
-    }
-}
-
-fn driver() -> Driver {
-    Driver {
-        pid: std::process::id(),
-        host: hostname(),
-    }
-}
-
 fn run(
     ctx: &Ctx,
     name: &str,
@@ -312,40 +281,6 @@ fn run(
     finish_driving(ctx, journal, by, lock)
 }
 
-/// Drive a run to where it stops, print the outcome, and give the exit code.
-fn finish_driving(
-    ctx: &Ctx,
-    mut journal: Journal<'_>,
-    by: Operator,
-    lock: DriverLock,
-) -> Result<i32, CommandError> {
-    let stop = StopFlag::install();
-    let mut observer = TerminalObserver::new(ctx.json);
-    let mut dctx = DriveContext {
-        home: ctx.home.clone(),
-        stop,
-        actor: by,
-        observer: &mut observer,
-        grace: KILL_GRACE,
-    };
-    let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
-        crate::execute::DriveError::Journal(j) => CommandError::from(j),
-        crate::execute::DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
-    })?;
-    drop(observer);
-    let view = status_view(&journal.state, true);
-    drop(lock);
-    if ctx.json {
-        out_json(&view);
-    } else {
-        out(&render_outcome(&view, SystemTime::now()));
-    }
-    Ok(match end {
-        DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
-        DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
-    })
-}
-
 fn open_run<'a>(
     ctx: &Ctx,
     store: &'a mut SqliteStore,
@@ -379,7 +314,7 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
     let alive = at.is_some() || DriverLock::probe(&ctx.home, &run_id).is_some();
     let view = status_view(&state, alive);
     if ctx.json {
-        out_json(&view);
+        out_json(&view.to_json());
     } else {
         let mut text = String::new();
         if let Some(seq) = at {
@@ -391,7 +326,7 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
     Ok(exit::OK)
 }
 
-fn resume(
+pub(super) fn resume(
     ctx: &Ctx,
     run: Option<&str>,
     mode: ResumeMode,
@@ -409,7 +344,7 @@ fn resume(
         if let Some(outcome) = journal.state.outcome() {
             let view = status_view(&journal.state, false);
             if ctx.json {
-                out_json(&view);
+                out_json(&view.to_json());
             } else {
                 out(&format!(
                     "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
@@ -466,26 +401,6 @@ fn resume(
     finish_driving(ctx, journal, by, lock)
 }
 
-fn warn_if_definition_changed(ctx: &Ctx, start: &RunStarted) {
-    let path = std::path::Path::new(&start.source);
-    if start.source.starts_with("builtin:") || !path.is_file() {
-        return;
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let changed = match parse_workflow(&start.source, &text) {
-        Ok(wf) => snapshot(&wf).1 != start.definition_hash,
-        Err(_) => true,
-    };
-    if changed && !ctx.json {
-        super::err(&format!(
-            "warning: {} changed since this run started; the run goes on with the definition it started with\n",
-            start.source
-        ));
-    }
-}
-
 fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandError> {
     let Some(mut store) = ctx.existing_store()? else {
         return Err(no_runs());
@@ -507,7 +422,7 @@ fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandErro
     drop(lock);
     let view = status_view(&journal.state, false);
     if ctx.json {
-        out_json(&view);
+        out_json(&view.to_json());
     } else {
         out(&format!(
             "❌ Run {run_id} aborted.\n   Head hash: {}\n",
@@ -515,34 +430,6 @@ fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandErro
         ));
     }
     Ok(view.status.exit_code())
-}
-
-/// Take the run; if a live driver on this host holds it, ask it to stop (SIGTERM, which it
-/// records as a stop) and wait for it to let go.
-fn acquire_or_stop_holder(
-    ctx: &Ctx,
-    run_id: &str,
-    actor: &str,
-) -> Result<DriverLock, CommandError> {
-    match DriverLock::acquire(&ctx.home, run_id, &holder(actor)) {
-        Ok(lock) => Ok(lock),
-        Err(crate::execute::LockError::Held {
-            holder: Some(h), ..
-        }) if h.host == hostname() && h.pid != 0 => {
-            let pid = nix::unistd::Pid::from_raw(h.pid as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = std::time::Instant::now() + KILL_GRACE * 3;
-            loop {
-                std::thread::sleep(Duration::from_millis(50));
-                match DriverLock::acquire(&ctx.home, run_id, &holder(actor)) {
-                    Ok(lock) => return Ok(lock),
-                    Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
-                    Err(_) => {}
-                }
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn history(ctx: &Ctx) -> Result<i32, CommandError> {
@@ -663,7 +550,7 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
     drop(lock);
     let view = status_view(&journal.state, false);
     if ctx.json {
-        out_json(&view);
+        out_json(&view.to_json());
         return Ok(exit::OK);
     }
     let after = journal.state.step(&step.name).map(|s| s.status);

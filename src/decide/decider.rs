@@ -13,8 +13,16 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         if state.phase != RunPhase::NotStarted {
             return Err(DecideError::AlreadyStarted);
         }
-        serde_json::from_value::<Workflow>(started.definition.clone())
-            .map_err(|e| DecideError::BadSnapshot(e.to_string()))?;
+        let parsed = match started.kind {
+            crate::event::RunKind::Workflow => {
+                serde_json::from_value::<Workflow>(started.definition.clone()).map(|_| ())
+            }
+            crate::event::RunKind::Scenario => {
+                serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
+                    .map(|_| ())
+            }
+        };
+        parsed.map_err(|e| DecideError::BadSnapshot(e.to_string()))?;
         return Ok(vec![Event::RunStarted(started)]);
     }
     if state.phase == RunPhase::NotStarted {

@@ -5,4 +5,6 @@ mod files;
 mod status;
 
 pub use files::{RunFile, run_files};
-pub use status::{RunStatus, StatusView, StepView, run_status, status_view};
+pub use status::{
+    ActiveAgent, CriterionView, RunStatus, StatusView, StepView, run_status, status_view,
+};

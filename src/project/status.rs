@@ -51,6 +51,17 @@ impl RunStatus {
 
 /// Status from the log plus one live fact: whether a driver process holds the run.
 pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
+    if state.is_scenario() && state.phase == RunPhase::Running {
+        // A scenario waits as a whole when nothing runs and nothing can start: only reports
+        // or manual starts can move it on.
+        let running = state.steps.iter().any(|s| s.status == StepStatus::Running);
+        let startable = !crate::plan::ready_phases(state).is_empty();
+        let waiting = state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+            || !crate::plan::awaiting_manual_start(state).is_empty();
+        if !running && !startable && waiting && state.pre_validated {
+            return RunStatus::Waiting;
+        }
+    }
     match &state.phase {
         RunPhase::Finished { outcome } => match outcome {
             Outcome::Completed => RunStatus::Completed,
@@ -90,6 +101,29 @@ pub struct StepView {
     pub prompt: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub output_tail: String,
+    /// Scenario phases: the condition, parallelism, agents and success-criteria checklist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub criteria: Vec<CriterionView>,
+}
+
+/// One success criterion and whether it was met.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CriterionView {
+    pub criterion: String,
+    pub met: bool,
+}
+
+/// An agent active for a phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActiveAgent {
+    pub agent: String,
+    pub phase: String,
 }
 
 /// The status document (`status --json`).
@@ -121,7 +155,27 @@ pub struct StatusView {
     pub failed_step: Option<String>,
     pub pre_problems: Vec<String>,
     pub post_problems: Vec<String>,
+    /// Scenario runs: agents active now, and manual phases nobody has started yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub active_agents: Vec<ActiveAgent>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub awaiting_start: Vec<String>,
+    /// A workflow's steps, or a scenario's phases (`phases` in the JSON of a scenario run).
     pub steps: Vec<StepView>,
+}
+
+impl StatusView {
+    /// The machine contract: `steps` for a workflow run, `phases` for a scenario run.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("status views serialise");
+        if self.kind == RunKind::Scenario
+            && let Some(map) = value.as_object_mut()
+            && let Some(steps) = map.remove("steps")
+        {
+            map.insert("phases".into(), steps);
+        }
+        value
+    }
 }
 
 /// Build the status document of a run.
@@ -129,6 +183,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     let start = state.start.as_deref();
     let workflow = state.workflow.as_ref();
     let status = run_status(state, driver_alive);
+    let phase = |i: usize| state.scenario.as_ref().map(|sc| &sc.phases[i]);
     let reason = match &state.phase {
         RunPhase::Paused { reason } => Some(reason.clone()),
         RunPhase::Finished { .. } => state.finish_reason.clone(),
@@ -169,6 +224,18 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .flatten(),
         pre_problems: state.pre_problems.clone(),
         post_problems: state.post_problems.clone(),
+        active_agents: state
+            .active_agents
+            .iter()
+            .map(|(agent, phase)| ActiveAgent {
+                agent: agent.clone(),
+                phase: phase.clone(),
+            })
+            .collect(),
+        awaiting_start: crate::plan::awaiting_manual_start(state)
+            .into_iter()
+            .map(|i| state.steps[i].name.clone())
+            .collect(),
         steps: state
             .steps
             .iter()
@@ -190,6 +257,21 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 } else {
                     String::new()
                 },
+                condition: phase(i).map(|p| p.condition.clone().unwrap_or_else(|| "auto".into())),
+                parallel: phase(i).map(|p| p.parallel),
+                agents: phase(i).map(|p| p.agents.clone()).unwrap_or_default(),
+                criteria: phase(i)
+                    .map(|p| {
+                        let met = state.criteria_met.get(&s.name);
+                        p.success_criteria
+                            .iter()
+                            .map(|c| CriterionView {
+                                criterion: c.label(),
+                                met: met.is_some_and(|m| m.contains(&c.label())),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })
             .collect(),
     }

@@ -14,7 +14,7 @@ pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_verify};
 pub use plan::render_plan;
 pub use progress::{render_header, render_progress};
-pub use scenario::{render_invalid, render_preview, render_valid};
+pub use scenario::{render_invalid, render_preview, render_scenario_status, render_valid};
 pub use status::{recovery_commands, render_history, render_outcome, render_status};
 
 /// Colour and emoji choices for one output stream.

@@ -11,22 +11,38 @@ use crate::event::{Event, Recorded};
 pub fn render_header(state: &RunState, resumed: bool) -> String {
     let mut out = String::new();
     let name = state.start.as_ref().map_or("", |s| s.name.as_str());
-    let _ = writeln!(out, "🔄 CORTEX Workflow Execution\n");
-    let verb = if resumed {
-        "Resumed workflow"
+    let kind = if state.is_scenario() {
+        "Scenario"
     } else {
-        "Started workflow"
+        "Workflow"
     };
-    let _ = writeln!(out, "{verb}: {name}");
+    let _ = writeln!(out, "🔄 CORTEX {kind} Execution\n");
+    let verb = if resumed { "Resumed" } else { "Started" };
+    let _ = writeln!(out, "{verb} {}: {name}", kind.to_lowercase());
     let _ = writeln!(out, "📋 Run: {}", state.run_id);
-    let _ = writeln!(out, "   Steps: {} total", state.steps.len());
-    for s in &state.steps {
-        let _ = writeln!(out, "  -> {}", s.name);
+    match &state.scenario {
+        None => {
+            let _ = writeln!(out, "   Steps: {} total", state.steps.len());
+            for s in &state.steps {
+                let _ = writeln!(out, "  -> {}", s.name);
+            }
+        }
+        Some(sc) => {
+            let _ = writeln!(out, "   Phases: {} total", sc.phases.len());
+            for p in &sc.phases {
+                let parallel = if p.parallel { " [PARALLEL]" } else { "" };
+                let cond = p.condition.as_deref().unwrap_or("auto");
+                let _ = writeln!(out, "  -> {} [{cond}]{parallel}", p.name);
+            }
+        }
     }
     out
 }
 
 fn step_label(state: &RunState, step: &str) -> String {
+    if state.is_scenario() {
+        return format!("Phase {step}");
+    }
     let i = state.step_index(step).map_or(0, |i| i + 1);
     format!("Step {i}/{}: {step}", state.steps.len())
 }
@@ -46,9 +62,10 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
             }
             Event::StepWaiting { step, .. } => {
                 let _ = writeln!(out, "\n⏳ {}", step_label(state, step));
+                let what = if state.is_scenario() { "phase" } else { "step" };
                 let _ = writeln!(
                     out,
-                    "   Status: Waiting for a person or an agent to do this step"
+                    "   Status: Waiting for a person or an agent to do this {what}"
                 );
                 if let Some(prompt) = state
                     .workflow
@@ -154,6 +171,18 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
             }
             Event::StepInterrupted { step, reason, .. } => {
                 let _ = writeln!(out, "⏸️  {}: {reason}", step_label(state, step));
+            }
+            Event::AgentActivated { agent, phase } => {
+                let _ = writeln!(out, "   🤖 {agent} activated ({phase})");
+            }
+            Event::AgentDeactivated { agent, phase } => {
+                let _ = writeln!(out, "   💤 {agent} deactivated ({phase})");
+            }
+            Event::CriterionMet { criterion, .. } => {
+                let _ = writeln!(out, "   [x] {criterion}");
+            }
+            Event::PhaseStartRequested { phase, by } => {
+                let _ = writeln!(out, "▶️  Phase {phase} start requested by {}", by.actor);
             }
             Event::RunStopped {} => {
                 let _ = writeln!(

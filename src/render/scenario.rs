@@ -92,3 +92,99 @@ pub fn render_invalid(err: &DefinitionError) -> String {
     }
     out
 }
+
+fn marker(status: crate::decide::StepStatus) -> (&'static str, &'static str) {
+    use crate::decide::StepStatus::*;
+    match status {
+        Pending => ("[ ]", "pending"),
+        Ready => ("[~]", "retry scheduled"),
+        Running => ("[>]", "in_progress"),
+        Waiting => ("[>]", "waiting for a report"),
+        Completed => ("[x]", "completed"),
+        Failed => ("[!]", "failed"),
+        Skipped => ("[-]", "skipped"),
+        RolledBack => ("[<]", "rolled back"),
+        Stopped => ("[=]", "stopped"),
+    }
+}
+
+/// `orchestrate status`: the phase checklist with durations, criteria and active agents.
+pub fn render_scenario_status(
+    view: &crate::project::StatusView,
+    now: std::time::SystemTime,
+) -> String {
+    use super::{elapsed_between, format_duration};
+    let mut out = String::new();
+    let _ = writeln!(out, "Scenario: {}", view.name);
+    let _ = writeln!(out, "Run: {}", view.run_id);
+    let _ = writeln!(out, "Status: {}", view.status.as_str());
+    let finished = !view.resumable;
+    let end = if finished {
+        view.ended_at.as_deref()
+    } else {
+        None
+    };
+    if let Some(d) = elapsed_between(view.started_at.as_deref(), end, now) {
+        let _ = writeln!(out, "Elapsed: {}", format_duration(d));
+    }
+    let _ = writeln!(out, "\nPhase Status:");
+    let width = view
+        .steps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(4);
+    for s in &view.steps {
+        let (mark, word) = marker(s.status);
+        let timing = match s.status {
+            crate::decide::StepStatus::Running | crate::decide::StepStatus::Waiting => {
+                elapsed_between(s.started_at.as_deref(), None, now)
+                    .map(|d| format!(" ({})", format_duration(d)))
+            }
+            crate::decide::StepStatus::Completed => {
+                elapsed_between(s.ended_at.as_deref(), None, now)
+                    .map(|d| format!(" ({} ago)", format_duration(d)))
+            }
+            _ => None,
+        }
+        .unwrap_or_default();
+        let parallel = if s.parallel == Some(true) {
+            " [PARALLEL]"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {mark} {:<width$}  - {word}{timing}   [{}]{parallel}",
+            s.name,
+            s.condition.as_deref().unwrap_or("auto")
+        );
+        for c in &s.criteria {
+            let _ = writeln!(
+                out,
+                "        {} {}",
+                if c.met { "[x]" } else { "[ ]" },
+                c.criterion
+            );
+        }
+        if let Some(e) = &s.error
+            && s.status == crate::decide::StepStatus::Failed
+        {
+            let _ = writeln!(out, "        error: {e}");
+        }
+    }
+    if !view.active_agents.is_empty() {
+        let _ = writeln!(out, "\nActive Agents:");
+        for a in &view.active_agents {
+            let _ = writeln!(out, "  - {} ({})", a.agent, a.phase);
+        }
+    }
+    if let Some(r) = &view.reason {
+        let _ = writeln!(out, "\nReason: {r}");
+    }
+    if finished {
+        let _ = writeln!(out, "Head hash: {}", view.head_hash);
+    }
+    super::status::commands_block(&mut out, "Next", &super::recovery_commands(view));
+    out
+}

@@ -48,7 +48,7 @@ fn tail_block(out: &mut String, tail: &str) {
 }
 
 /// Ready-to-run commands under a title, aligned, each with why.
-fn commands_block(out: &mut String, title: &str, cmds: &[(String, String)]) {
+pub(crate) fn commands_block(out: &mut String, title: &str, cmds: &[(String, String)]) {
     if cmds.is_empty() {
         return;
     }
@@ -102,6 +102,9 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
 
 /// The ready-to-run commands that recover a run in this status.
 pub fn recovery_commands(view: &StatusView) -> Vec<(String, String)> {
+    if view.kind == crate::event::RunKind::Scenario {
+        return scenario_commands(view);
+    }
     let id = &view.run_id;
     let mut cmds = Vec::new();
     if !view.resumable {
@@ -174,6 +177,55 @@ pub fn recovery_commands(view: &StatusView) -> Vec<(String, String)> {
                 "go on from the resume point".into(),
             ));
             cmds.push((format!("cortex workflow abort {id}"), "end the run".into()));
+        }
+        _ => {}
+    }
+    cmds
+}
+
+/// The ready-to-run commands that move a scenario run on.
+fn scenario_commands(view: &StatusView) -> Vec<(String, String)> {
+    let name = &view.name;
+    let mut cmds = Vec::new();
+    if !view.resumable {
+        if view.status == RunStatus::Failed {
+            cmds.push((
+                format!("cortex orchestrate run {name}"),
+                "fix what the report names, then start a new run".into(),
+            ));
+        }
+        return cmds;
+    }
+    for phase in &view.awaiting_start {
+        cmds.push((
+            format!("cortex orchestrate start {name} {phase}"),
+            "start this manual phase".into(),
+        ));
+    }
+    for s in view
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Waiting)
+    {
+        cmds.push((
+            format!("cortex orchestrate complete {name} {}", s.name),
+            "report the phase done (its checklist confirmed)".into(),
+        ));
+        cmds.push((
+            format!("cortex orchestrate fail {name} {}", s.name),
+            "report the phase failed".into(),
+        ));
+    }
+    match view.status {
+        RunStatus::Running => cmds.push((
+            format!("cortex orchestrate stop {name}"),
+            "stop gracefully; resume continues it".into(),
+        )),
+        RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => {
+            cmds.push((
+                format!("cortex orchestrate resume {name}"),
+                "go on from the completed phases".into(),
+            ))
         }
         _ => {}
     }
@@ -264,14 +316,24 @@ pub fn render_history(rows: &[(String, String, RunStatus, Option<String>, u64)])
 /// or stopped run the report with its recovery options.
 pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
     let mut out = String::new();
+    let kind = match view.kind {
+        crate::event::RunKind::Workflow => "Workflow",
+        crate::event::RunKind::Scenario => "Scenario",
+    };
     let elapsed = elapsed_between(view.started_at.as_deref(), view.ended_at.as_deref(), now)
         .map(format_duration)
         .unwrap_or_default();
     match view.status {
         RunStatus::Completed => {
-            let _ = writeln!(out, "\n✅ Workflow completed: {} ({elapsed})", view.name);
+            let _ = writeln!(out, "\n✅ {kind} completed: {} ({elapsed})", view.name);
             let _ = writeln!(out, "   Head hash: {}", view.head_hash);
             let _ = writeln!(out, "   Results: runs/{}/results.json", view.run_id);
+        }
+        RunStatus::Waiting if view.kind == crate::event::RunKind::Scenario => {
+            let _ = writeln!(
+                out,
+                "\n⏸️  Waiting: the phases that can go on need a report or a start."
+            );
         }
         RunStatus::Waiting => {
             let step = view.waiting_for.as_deref().unwrap_or("?");
@@ -286,7 +348,7 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
         status => {
             let _ = writeln!(
                 out,
-                "\n{} Workflow {}: {}",
+                "\n{} {kind} {}: {}",
                 run_badge(status),
                 status.as_str().replace('_', " "),
                 view.reason.as_deref().unwrap_or("")
