@@ -29,7 +29,11 @@ fn the_four_seed_scenarios_validate_and_list() {
     insta::assert_snapshot!("validate_all_seed", all.snapshot(&env));
     insta::assert_snapshot!("list", env.run(&["orchestrate", "list"]).snapshot(&env));
     let json = env.run(&["--json", "orchestrate", "list"]).json();
-    assert_eq!(json.as_array().unwrap().len(), 5, "the four seeds and ship-it");
+    assert_eq!(
+        json.as_array().unwrap().len(),
+        5,
+        "the four seeds and ship-it"
+    );
 }
 
 #[test]
@@ -138,5 +142,254 @@ fn unknown_scenarios_get_a_suggestion() {
         out.stderr.contains("did you mean `release-prep`?"),
         "{}",
         out.stderr
+    );
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn timeline(env: &Env) -> std::collections::BTreeMap<String, f64> {
+    std::fs::read_to_string(env.file("build/timeline.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            (
+                format!("{} {}", parts[0], parts[1]),
+                parts[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_phases_overlap_in_time_and_the_join_runs_last() {
+    let env = seeded();
+    let out = env.run(&["orchestrate", "run", "ship-it"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let t = timeline(&env);
+    assert!(
+        t["backend start"] < t["frontend end"] && t["frontend start"] < t["backend end"],
+        "no overlap: {t:?}"
+    );
+    let status = env
+        .run(&["--json", "orchestrate", "status", "ship-it"])
+        .json();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["kind"], "scenario");
+    let phases = status["phases"].as_array().unwrap();
+    let at = |name: &str, field: &str| {
+        phases.iter().find(|p| p["name"] == name).unwrap()[field]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(at("package", "started_at") >= at("backend", "ended_at"));
+    assert!(at("package", "started_at") >= at("frontend", "ended_at"));
+    assert!(phases.iter().all(|p| {
+        p["criteria"]
+            .as_array()
+            .is_none_or(|c| c.iter().all(|c| c["met"] == true))
+    }));
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_on() {
+    let env = seeded();
+    env.config(r#"{"workflow": {"max_retry_attempts": 0}}"#);
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "full-stack-feature",
+        "--actor",
+        "lead",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(status["status"], "waiting");
+    assert_eq!(status["awaiting_start"], serde_json::json!(["analysis"]));
+    assert!(
+        status["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "pending")
+    );
+
+    assert_eq!(
+        env.run(&["orchestrate", "start", "full-stack-feature", "analysis"])
+            .code,
+        3
+    );
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(status["phases"][0]["status"], "waiting");
+    assert_eq!(
+        status["phases"][1]["status"], "pending",
+        "backend waits for analysis"
+    );
+    assert_eq!(status["active_agents"].as_array().unwrap().len(), 2);
+
+    let done = env.run(&[
+        "orchestrate",
+        "complete",
+        "full-stack-feature",
+        "analysis",
+        "--message",
+        "plan in docs/",
+    ]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(status["phases"][1]["status"], "waiting");
+    assert_eq!(
+        status["phases"][2]["status"], "waiting",
+        "frontend runs beside backend"
+    );
+    assert_eq!(status["phases"][0]["criteria"][0]["met"], true);
+    insta::assert_snapshot!(
+        "status_parallel_pair_waiting",
+        env.run(&["orchestrate", "status", "full-stack-feature"])
+            .snapshot(&env)
+    );
+
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "full-stack-feature", "backend"])
+            .code,
+        3
+    );
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "full-stack-feature", "frontend"])
+            .code,
+        3
+    );
+    assert_eq!(
+        env.run(&[
+            "orchestrate",
+            "fail",
+            "full-stack-feature",
+            "integration",
+            "--message",
+            "perf regression"
+        ])
+        .code,
+        1
+    );
+    let failed = env.run(&["orchestrate", "status"]);
+    insta::assert_snapshot!("status_failed_phase", failed.snapshot(&env));
+    let resumed = env.run(&["orchestrate", "resume", "full-stack-feature"]);
+    assert_eq!(
+        resumed.code, 3,
+        "the failed external phase waits again: {}{}",
+        resumed.stdout, resumed.stderr
+    );
+    assert_eq!(
+        env.run(&[
+            "orchestrate",
+            "complete",
+            "full-stack-feature",
+            "integration"
+        ])
+        .code,
+        0
+    );
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(
+        status["active_agents"],
+        serde_json::Value::Null,
+        "every agent was deactivated"
+    );
+}
+
+#[test]
+fn stop_from_another_terminal_then_resume_completes_the_scenario() {
+    let env = seeded();
+    std::fs::write(
+        env.home().join("scenarios/long.yaml"),
+        "name: long\ndescription: a long phase beside a short one\nphases:\n  - name: slow\n    parallel: true\n    agents: [python-pro]\n    run: echo go >> ran.log; touch started; for i in $(seq 300); do [ -f fast ] && break; sleep 0.1; done\n  - name: quick\n    parallel: true\n    run: echo quick >> ran.log\n  - name: after\n    condition: after:slow,quick\n    run: echo after >> ran.log\n",
+    )
+    .unwrap();
+    let mut driver = env
+        .command(&["orchestrate", "run", "long"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the slow phase to start", || env.file("started").exists());
+    let stop = env.run(&["orchestrate", "stop", "long", "--actor", "oncall"]);
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    assert_eq!(
+        driver.wait().unwrap().code(),
+        Some(3),
+        "the stopped run exits 3"
+    );
+    let status = env.run(&["--json", "orchestrate", "status", "long"]).json();
+    assert_eq!(status["status"], "stopped");
+    assert_eq!(status["phases"][0]["status"], "stopped");
+    assert_eq!(
+        status["active_agents"],
+        serde_json::Value::Null,
+        "agents were deactivated"
+    );
+    let log = env.run(&["--json", "log", "show"]).json();
+    let stop_event = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "stop_requested")
+        .unwrap();
+    assert_eq!(stop_event["body"]["actor"], "oncall");
+
+    std::fs::write(env.file("fast"), "").unwrap();
+    let resumed = env.run(&["orchestrate", "resume", "long"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let ran = common::lines(&env.file("ran.log"));
+    assert_eq!(
+        ran.iter().filter(|l| *l == "quick").count(),
+        1,
+        "a completed phase is not re-run: {ran:?}"
+    );
+    assert_eq!(ran.last().map(String::as_str), Some("after"));
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it() {
+    let env = seeded();
+    std::fs::write(
+        env.home().join("agents/scribe.md"),
+        "---\nname: scribe\ndescription: Writes down what it is asked\ncommand: cat > prompt.txt\n---\nYou write.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.home().join("scenarios/notes.yaml"),
+        "name: notes\ndescription: one phase done by an agent\nphases:\n  - name: draft\n    description: Draft the release notes\n    agents: [scribe]\n    success_criteria:\n      - Notes drafted\n      - {check: test -s prompt.txt}\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "run", "notes"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let prompt = std::fs::read_to_string(env.file("prompt.txt")).unwrap();
+    assert!(
+        prompt.contains("Draft the release notes") && prompt.contains("- Notes drafted"),
+        "{prompt}"
+    );
+    let log = env.run(&["log", "show"]);
+    assert!(
+        log.stdout.contains("agent_activated") && log.stdout.contains("agent_deactivated"),
+        "{}",
+        log.stdout
     );
 }

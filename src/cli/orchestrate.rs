@@ -226,16 +226,27 @@ fn act(
             journal.refresh()?;
             finish_driving(ctx, journal, by.clone(), lock)
         }
-        Ok(_) | Err(LockError::Held { .. }) => {
-            let view = status_view(&journal.state, true);
-            if ctx.json {
-                out_json(&view.to_json());
-            } else {
-                out(&render_scenario_status(&view, SystemTime::now()));
-            }
+        Ok(lock) => {
+            // Nothing to drive (the report paused or finished the run): say where it is.
+            drop(lock);
+            let view = status_view(&journal.state, false);
+            print_status(ctx, &view);
+            Ok(view.status.exit_code())
+        }
+        Err(LockError::Held { .. }) => {
+            // Its driver picks the report up from the log.
+            print_status(ctx, &status_view(&journal.state, true));
             Ok(exit::OK)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+fn print_status(ctx: &Ctx, view: &crate::project::StatusView) {
+    if ctx.json {
+        out_json(&view.to_json());
+    } else {
+        out(&render_scenario_status(view, SystemTime::now()));
     }
 }
 
