@@ -393,3 +393,48 @@ fn an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it() 
         log.stdout
     );
 }
+
+#[test]
+fn agents_are_listed_and_activated_by_hand_through_the_log() {
+    let env = seeded();
+    let list = env.run(&["--json", "agent", "list"]).json();
+    assert_eq!(list["agents"].as_array().unwrap().len(), 14);
+    assert_eq!(
+        env.run(&["agent", "activate", "Python Pro", "--actor", "lead"])
+            .code,
+        0
+    );
+    assert_eq!(
+        env.run(&["agent", "activate", "python-pro"]).code,
+        2,
+        "already active"
+    );
+    let status = env.run(&["--json", "agent", "status", "python-pro"]).json();
+    assert_eq!(status["active"], true);
+    insta::assert_snapshot!(
+        "agent_status_active",
+        env.run(&["agent", "status", "python-pro"]).snapshot(&env)
+    );
+    assert_eq!(env.run(&["agent", "deactivate", "python-pro"]).code, 0);
+    assert_eq!(env.run(&["agent", "deactivate", "python-pro"]).code, 2);
+    let missing = env.run(&["agent", "status", "pyton-pro"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("did you mean `python-pro`?"),
+        "{}",
+        missing.stderr
+    );
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "the registry is not a run"
+    );
+}

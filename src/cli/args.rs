@@ -29,6 +29,9 @@ pub enum TopCommand {
     /// Scenarios: phases with conditions, parallel phases, agents and success criteria.
     #[command(subcommand)]
     Orchestrate(OrchestrateCommand),
+    /// Agent definitions and which are active.
+    #[command(subcommand)]
+    Agent(AgentCommandArgs),
     /// The event log: show, verify, export.
     #[command(subcommand)]
     Log(LogCommand),
@@ -174,6 +177,26 @@ pub enum OrchestrateCommand {
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        audit: Audit,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommandArgs {
+    /// List agents (CORTEX_HOME/agents/, then .claude/agents/) and whether they are active.
+    List,
+    /// Show an agent's definition and where it is active.
+    Status { name: String },
+    /// Activate an agent by hand (recorded in the log).
+    Activate {
+        name: String,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// Deactivate an agent activated by hand.
+    Deactivate {
+        name: String,
         #[command(flatten)]
         audit: Audit,
     },

@@ -75,7 +75,12 @@ impl Ctx {
         store: &dyn EventStore,
         query: Option<&str>,
     ) -> Result<String, CommandError> {
-        let runs = store.runs()?;
+        // Runs only: the agent registry stream is not a run.
+        let runs: Vec<_> = store
+            .runs()?
+            .into_iter()
+            .filter(|r| matches!(r.first.event, crate::event::Event::RunStarted(_)))
+            .collect();
         match query {
             None => runs.last().map(|r| r.run_id.clone()).ok_or_else(no_runs),
             Some(q) => {

@@ -1,6 +1,7 @@
 //! The command-line shell: parse arguments, call the library, print. The only module that
 //! writes to stdout and stderr.
 
+mod agent;
 mod args;
 mod context;
 mod drive;
@@ -66,6 +67,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         TopCommand::Workflow(cmd) => workflow::dispatch(&ctx, cmd),
         TopCommand::Orchestrate(cmd) => orchestrate::dispatch(&ctx, cmd),
+        TopCommand::Agent(cmd) => agent::dispatch(&ctx, cmd),
         TopCommand::Log(cmd) => log::dispatch(&ctx, cmd),
         TopCommand::Schema { name } => schema::print(&name),
     };

@@ -443,6 +443,9 @@ fn history(ctx: &Ctx) -> Result<i32, CommandError> {
     };
     let mut rows = Vec::new();
     for head in store.runs()?.iter().rev() {
+        if !matches!(head.first.event, crate::event::Event::RunStarted(_)) {
+            continue;
+        }
         let events = store.read_run(&head.run_id)?;
         let mut state = crate::decide::replay(&events);
         state.run_id = head.run_id.clone();

@@ -190,6 +190,7 @@ fn deactivate(state: &RunState, phase: &str) -> Vec<Event> {
         .map(|(agent, p)| Event::AgentDeactivated {
             agent: agent.clone(),
             phase: p.clone(),
+            by: None,
         })
         .collect()
 }
@@ -313,6 +314,7 @@ fn start_phase(state: &RunState, step: &str, index: usize) -> Result<Vec<Event>,
             events.push(Event::AgentActivated {
                 agent: agent.clone(),
                 phase: step.to_string(),
+                by: None,
             });
         }
     }

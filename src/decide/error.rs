@@ -39,6 +39,8 @@ pub enum DecideError {
     CannotRollbackTo { step: String, reason: String },
     #[error("phase `{phase}` cannot start now: {why}")]
     NotReady { phase: String, why: String },
+    #[error("{0}")]
+    AgentState(String),
     #[error("the run is {0}; resume it first")]
     NotActive(String),
 }

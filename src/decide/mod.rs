@@ -5,11 +5,15 @@
 //! Nothing here reads the clock, the environment or the file system, so replaying the log
 //! always rebuilds the same state.
 
+mod agents;
 mod command;
 mod decider;
 mod error;
 mod state;
 
+pub use agents::{
+    AgentCommand, AgentRegistry, BY_HAND, REGISTRY_STREAM, decide_registry, evolve_registry,
+};
 pub use command::{AttemptReport, Command};
 pub use decider::decide;
 pub use error::DecideError;

@@ -465,10 +465,10 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
         Event::PhaseStartRequested { phase, .. } => {
             state.start_requested.insert(phase.clone());
         }
-        Event::AgentActivated { agent, phase } => {
+        Event::AgentActivated { agent, phase, .. } => {
             state.active_agents.push((agent.clone(), phase.clone()));
         }
-        Event::AgentDeactivated { agent, phase } => {
+        Event::AgentDeactivated { agent, phase, .. } => {
             state
                 .active_agents
                 .retain(|(a, p)| !(a == agent && p == phase));

@@ -283,13 +283,18 @@ pub enum Event {
         #[serde(flatten)]
         by: Operator,
     },
+    /// An agent became active for a phase (or by hand, in the `agents` registry stream).
     AgentActivated {
         agent: String,
         phase: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Operator>,
     },
     AgentDeactivated {
         agent: String,
         phase: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Operator>,
     },
     /// A success criterion of a completed phase: a checklist item confirmed by whoever
     /// completed it, or a check the engine ran and saw pass.

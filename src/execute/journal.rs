@@ -93,6 +93,30 @@ impl<'a> Journal<'a> {
         Ok(recorded)
     }
 
+    /// Decide a command for the agent registry stream and append its events.
+    pub fn record_registry(
+        store: &mut dyn EventStore,
+        clock: &dyn Clock,
+        ids: &mut dyn IdGen,
+        command: crate::decide::AgentCommand,
+    ) -> Result<Vec<Recorded>, JournalError> {
+        use crate::decide::{REGISTRY_STREAM, decide_registry, evolve_registry};
+        let reg = store
+            .read_run(REGISTRY_STREAM)?
+            .iter()
+            .fold(Default::default(), evolve_registry);
+        let events = decide_registry(&reg, command)?;
+        let stamped: Vec<NewEvent> = events
+            .into_iter()
+            .map(|event| NewEvent {
+                id: ids.next_id(),
+                time: rfc3339(clock.now()),
+                event,
+            })
+            .collect();
+        Ok(store.append(REGISTRY_STREAM, reg.events, &stamped)?)
+    }
+
     /// Secrets never reach the log: every string of an event is redacted, except the
     /// definition snapshot (a definition is not a secret, and resume must run it as written).
     fn redact(&self, event: Event) -> Event {

@@ -172,10 +172,10 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
             Event::StepInterrupted { step, reason, .. } => {
                 let _ = writeln!(out, "⏸️  {}: {reason}", step_label(state, step));
             }
-            Event::AgentActivated { agent, phase } => {
+            Event::AgentActivated { agent, phase, .. } => {
                 let _ = writeln!(out, "   🤖 {agent} activated ({phase})");
             }
-            Event::AgentDeactivated { agent, phase } => {
+            Event::AgentDeactivated { agent, phase, .. } => {
                 let _ = writeln!(out, "   💤 {agent} deactivated ({phase})");
             }
             Event::CriterionMet { criterion, .. } => {
