@@ -438,3 +438,37 @@ fn agents_are_listed_and_activated_by_hand_through_the_log() {
         "the registry is not a run"
     );
 }
+
+#[test]
+fn run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id() {
+    let env = seeded();
+    let out = env.run(&[
+        "--json",
+        "orchestrate",
+        "run",
+        "full-stack-feature",
+        "--start",
+        "analysis",
+    ]);
+    assert_eq!(out.code, 3);
+    let doc = out.json();
+    assert_eq!(doc["phases"][0]["status"], "waiting");
+    let run_id = doc["run_id"].as_str().unwrap().to_string();
+    let by_id = env
+        .run(&["--json", "orchestrate", "status", &run_id])
+        .json();
+    assert_eq!(by_id["run_id"], run_id.as_str());
+    let bad = env.run(&[
+        "orchestrate",
+        "run",
+        "full-stack-feature",
+        "--start",
+        "backend",
+    ]);
+    assert_eq!(bad.code, 2, "backend is not manual");
+    assert!(
+        bad.stderr.contains("manual phases: analysis"),
+        "{}",
+        bad.stderr
+    );
+}

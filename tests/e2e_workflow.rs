@@ -158,10 +158,15 @@ fn shell_steps_pass_outputs_retry_a_flaky_step_and_leave_an_auditable_log() {
     let past_end = env.run(&["workflow", "status", &run_id, "--at", "9999"]);
     assert_eq!(past_end.code, 2);
 
-    // Every derived file can be deleted: the log alone gives the same answers.
+    // Every derived file can be deleted: the log alone gives the same answers, and resume
+    // rebuilds the files.
+    let results_path = env.home().join("runs").join(&run_id).join("results.json");
+    let before = std::fs::read_to_string(&results_path).unwrap();
     std::fs::remove_dir_all(env.home().join("runs")).unwrap();
     let again = env.status(Some(&run_id));
     assert_eq!(again, status);
+    assert_eq!(env.run(&["workflow", "resume", &run_id]).code, 0);
+    assert_eq!(std::fs::read_to_string(&results_path).unwrap(), before);
 }
 
 #[test]

@@ -342,6 +342,10 @@ pub(super) fn resume(
     {
         let journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         if let Some(outcome) = journal.state.outcome() {
+            // Nothing to run, but derived files deleted by hand are rebuilt from the log.
+            if let Err(e) = materialize(&ctx.home, &journal.state) {
+                super::err(&format!("warning: could not write derived files: {e}\n"));
+            }
             let view = status_view(&journal.state, false);
             if ctx.json {
                 out_json(&view.to_json());
