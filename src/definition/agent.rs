@@ -17,7 +17,11 @@ pub struct Agent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     /// Claude Code's tool list; kept for compatibility, not used by cortex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::finite::json_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tools: Option<serde_json::Value>,
     /// Claude Code's model choice; kept for compatibility, not used by cortex.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -88,9 +88,10 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
                     .next()
                     .unwrap_or_default()
                     .to_string(),
+                                // serde_json's column is 0 before a line's first character (an empty file).
                 (e.line() > 0).then_some(Location {
                     line: e.line(),
-                    column: e.column(),
+                    column: e.column().max(1),
                 }),
             )
             .with_hint(

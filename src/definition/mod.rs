@@ -9,6 +9,7 @@ mod catalog;
 mod config;
 mod diagnostic;
 mod duration;
+mod finite;
 mod locate;
 mod scalar;
 mod scenario;

@@ -23,8 +23,9 @@ pub struct Occurrence {
     pub reference: Result<Reference, String>,
 }
 
+/// `(?s)`: a template may span lines (`${{ inputs.a\n}}` is one template).
 static TEMPLATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\$\{\{(.*?)\}\}").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?s)\$\{\{(.*?)\}\}").expect("static regex"));
 
 fn parse_reference(expr: &str) -> Result<Reference, String> {
     let expr = expr.trim();
@@ -61,10 +62,15 @@ pub fn scan(text: &str) -> Vec<Occurrence> {
             }
         })
         .collect();
-    let closed_until = out.last().map_or(0, |o| o.end);
-    if let Some(i) = text[closed_until..].find("${{") {
+    // Every `${{` outside a matched template is unclosed (it can only come after the last
+    // closed one, since the match is lazy from the first opening).
+    let unclosed = text
+        .match_indices("${{")
+        .map(|(i, _)| i)
+        .find(|&i| !out.iter().any(|o| o.start <= i && i < o.end));
+    if let Some(start) = unclosed {
         out.push(Occurrence {
-            start: closed_until + i,
+            start,
             end: text.len(),
             reference: Err("`${{` is never closed with `}}`".to_string()),
         });
@@ -139,6 +145,16 @@ mod tests {
             render_text("v${{ inputs.version }}", &resolve),
             "v1.2.3".to_string()
         );
+    }
+
+    #[test]
+    fn templates_may_span_lines() {
+        let (cmd, env) = render_shell(
+            "echo ${{ inputs.version\n}} ${{ inputs.version }}",
+            &resolve,
+        );
+        assert_eq!(cmd, "echo ${CORTEX_TPL_0} ${CORTEX_TPL_1}");
+        assert_eq!(env.len(), 2);
     }
 
     #[test]

@@ -53,13 +53,30 @@ pub struct InputSpec {
     pub description: Option<String>,
     #[serde(default)]
     pub required: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::finite::json_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<serde_json::Value>,
-    #[serde(rename = "enum", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enum",
+        default,
+        deserialize_with = "super::finite::json_values",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub choices: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::finite::number",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub minimum: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::finite::number",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub maximum: Option<f64>,
     /// A regular expression the whole value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,674 @@
+//! Property checks shared by the fuzz targets (`fuzz/fuzz_targets/*.rs`) and the corpus replay
+//! test (`tests/fuzz_corpus.rs`). Each `check_*` takes arbitrary bytes and panics when a
+//! property is violated; "does not panic" alone is never the whole check.
+//!
+//! Only std, `cortex`, `serde_json` and `serde_yaml` may be used here: the same file is compiled
+//! into the main package's tests, which cannot see the fuzz workspace's dependencies.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use cortex::definition::template::{Reference, render_shell, render_text, scan};
+use cortex::definition::{
+    self, Config, ConfigFile, DefinitionError, Seg, Workflow, parse_agent, parse_config,
+    parse_workflow,
+};
+use cortex::event::{
+    AttemptEnd, Driver, Event, NewEvent, Operator, Outcome, Recorded, ResumeMode, RunKind,
+    RunStarted, Stage,
+};
+use cortex::store::{EventStore, MemoryStore, RawRow, verify_rows};
+
+/// A check: panics when a property of the input does not hold.
+pub type Check = fn(&[u8]);
+
+/// Every target: its name (the directory under `fuzz/corpus/`) and its check.
+pub const TARGETS: &[(&str, Check)] = &[
+    ("workflow", check_workflow),
+    ("config", check_config),
+    ("agent", check_agent),
+    ("log_rows", check_log_rows),
+    ("export_jsonl", check_export_jsonl),
+    ("template", check_template),
+];
+
+/// Equal by `PartialEq`, or by `Debug` text (which is exact for floats and treats two NaNs as
+/// the same value, unlike `==`). (A macro so that no `serde::Serialize` bound has to be named:
+/// only std, cortex, serde_json and serde_yaml are available to this file.)
+macro_rules! assert_same {
+    ($original:expr, $back:expr, $what:expr, $text:expr) => {{
+        let (original, back) = ($original, $back);
+        same_or_panic(original, back, $what, $text)
+    }};
+}
+
+fn same_or_panic<T: PartialEq + Debug>(original: &T, back: &T, what: &str, text: &str) {
+    if original != back && format!("{original:?}") != format!("{back:?}") {
+        panic!(
+            "{what} round trip changed the value\n--- serialised ---\n{text}\n--- original ---\n{original:#?}\n--- parsed back ---\n{back:#?}"
+        );
+    }
+}
+
+/// A definition error must say what is wrong: at least one problem, none with an empty message.
+fn assert_clear(e: &DefinitionError) {
+    assert!(
+        !e.problems.is_empty(),
+        "a definition error with no problems: {e:?}"
+    );
+    for p in &e.problems {
+        assert!(
+            !p.message.trim().is_empty(),
+            "a problem with an empty message: {e:?}"
+        );
+        if let Some(at) = p.at {
+            assert!(at.line >= 1 && at.column >= 1, "a 0-based location: {e:?}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// workflow
+
+/// `parse_workflow`: a parsed workflow survives YAML and JSON round trips; an error is clear;
+/// `locate` never panics.
+pub fn check_workflow(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let paths: [&[Seg]; 4] = [
+        &[],
+        &[Seg::Key("name".into())],
+        &[
+            Seg::Key("steps".into()),
+            Seg::Index(0),
+            Seg::Key("run".into()),
+        ],
+        &[
+            Seg::Key("inputs".into()),
+            Seg::Key("version".into()),
+            Seg::Index(1),
+        ],
+    ];
+    for path in paths {
+        if let Some(at) = definition::locate(text, path) {
+            assert!(
+                at.line >= 1 && at.column >= 1,
+                "locate gave {at:?} for {path:?}"
+            );
+        }
+    }
+    match parse_workflow("fuzz.yaml", text) {
+        Ok(wf) => {
+            let yaml = serde_yaml::to_string(&wf).expect("a parsed workflow serialises to YAML");
+            let back = parse_workflow("roundtrip.yaml", &yaml).unwrap_or_else(|e| {
+                panic!("the YAML of a parsed workflow does not parse: {e}\n--- yaml ---\n{yaml}")
+            });
+            assert_same!(&wf, &back, "YAML", &yaml);
+
+            let json = serde_json::to_string(&wf).expect("a parsed workflow serialises to JSON");
+            let back: Workflow = serde_json::from_str(&json).unwrap_or_else(|e| {
+                panic!("the JSON of a parsed workflow does not parse: {e}\n--- json ---\n{json}")
+            });
+            assert_same!(&wf, &back, "JSON", &json);
+        }
+        Err(e) => assert_clear(&e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// config
+
+/// `parse_config`: a parsed configuration survives a JSON round trip; an error is clear.
+pub fn check_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match parse_config("cortex.config.json", text) {
+        Ok(config) => {
+            let file = ConfigFile {
+                schema: None,
+                workflow: config.clone(),
+            };
+            for json in [
+                serde_json::to_string(&file).expect("a configuration serialises"),
+                serde_json::to_string_pretty(&file).expect("a configuration serialises"),
+            ] {
+                let back: ConfigFile = serde_json::from_str(&json).unwrap_or_else(|e| {
+                    panic!("the JSON of a parsed configuration does not parse: {e}\n{json}")
+                });
+                assert_same!(&file, &back, "config JSON", &json);
+                let again = parse_config("roundtrip.json", &json)
+                    .unwrap_or_else(|e| panic!("parse_config refuses its own output: {e}\n{json}"));
+                assert_same!(&config, &again, "parse_config", &json);
+            }
+        }
+        Err(e) => assert_clear(&e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// agent
+
+/// `parse_agent`: re-rendering the front matter and the body gives back the same agent and body.
+pub fn check_agent(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match parse_agent("agent.md", text) {
+        Ok((agent, body)) => {
+            let yaml = serde_yaml::to_string(&agent).expect("a parsed agent serialises to YAML");
+            let rendered = format!("---\n{yaml}---\n{body}");
+            let (back, back_body) = parse_agent("roundtrip.md", &rendered).unwrap_or_else(|e| {
+                panic!("a re-rendered agent file does not parse: {e}\n--- file ---\n{rendered}")
+            });
+            assert_same!(&agent, &back, "agent front matter", &rendered);
+            assert_eq!(
+                body, back_body,
+                "agent body changed\n--- file ---\n{rendered}"
+            );
+        }
+        Err(e) => assert_clear(&e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A deterministic reader of fuzz input, for targets that build structures from bytes.
+
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        debug_assert!(n > 0);
+        let v = u16::from_le_bytes([self.byte(), self.byte()]) as usize;
+        v % n
+    }
+
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        let n = n.min(self.0.len());
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        head.to_vec()
+    }
+
+    /// A length-prefixed byte string of up to `max` bytes.
+    fn field(&mut self, max: usize) -> Vec<u8> {
+        let n = self.byte() as usize % (max + 1);
+        self.take(n)
+    }
+
+    fn text(&mut self, max: usize) -> String {
+        String::from_utf8_lossy(&self.field(max)).into_owned()
+    }
+
+    fn i64(&mut self) -> i64 {
+        let mut b = [0u8; 8];
+        for x in &mut b {
+            *x = self.byte();
+        }
+        i64::from_le_bytes(b)
+    }
+
+    fn bool(&mut self) -> bool {
+        self.byte() & 1 == 1
+    }
+
+    fn opt_text(&mut self, max: usize) -> Option<String> {
+        self.bool().then(|| self.text(max))
+    }
+
+    fn operator(&mut self) -> Operator {
+        Operator {
+            actor: self.text(12),
+            message: self.opt_text(24),
+        }
+    }
+
+    fn end(&mut self) -> AttemptEnd {
+        match self.byte() % 5 {
+            0 => AttemptEnd::Exited {
+                code: self.i64() as i32,
+            },
+            1 => AttemptEnd::Signaled {
+                signal: self.byte() as i32,
+            },
+            2 => AttemptEnd::TimedOut {
+                timeout_ms: self.i64() as u64,
+            },
+            3 => AttemptEnd::SpawnFailed {
+                error: self.text(24),
+            },
+            _ => AttemptEnd::Reported {
+                success: self.bool(),
+            },
+        }
+    }
+
+    fn json_value(&mut self, depth: u32) -> serde_json::Value {
+        use serde_json::Value;
+        match self.byte() % if depth == 0 { 5 } else { 7 } {
+            0 => Value::Null,
+            1 => Value::Bool(self.bool()),
+            2 => Value::from(self.i64()),
+            3 => serde_json::Number::from_f64(f64::from_bits(self.i64() as u64))
+                .map_or(Value::Null, Value::Number),
+            4 => Value::String(self.text(16)),
+            5 => Value::Array(
+                (0..self.byte() % 4)
+                    .map(|_| self.json_value(depth - 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..self.byte() % 4)
+                    .map(|_| (self.text(8), self.json_value(depth - 1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Any event, with fields taken from the input.
+    fn event(&mut self) -> Event {
+        let step = |b: &mut Self| b.text(12);
+        match self.byte() % 22 {
+            0 => {
+                let definition = self.json_value(3);
+                let (_, definition_hash) = definition::snapshot(&definition);
+                Event::RunStarted(Box::new(RunStarted {
+                    kind: RunKind::Workflow,
+                    name: self.text(16),
+                    definition,
+                    definition_hash,
+                    source: self.text(16),
+                    inputs: (0..self.byte() % 3)
+                        .map(|_| (self.text(8), self.json_value(1)))
+                        .collect(),
+                    config: Config::default(),
+                    agents: (0..self.byte() % 3)
+                        .map(|_| (self.text(8), self.opt_text(12)))
+                        .collect::<BTreeMap<_, _>>(),
+                    working_dir: self.text(16),
+                    driver: Driver {
+                        pid: self.i64() as u32,
+                        host: self.text(8),
+                    },
+                    by: self.operator(),
+                }))
+            }
+            1 => Event::ValidationPassed {
+                stage: self.stage(),
+                step: self.opt_text(12),
+            },
+            2 => Event::ValidationFailed {
+                stage: self.stage(),
+                step: self.opt_text(12),
+                problems: (0..self.byte() % 3).map(|_| self.text(16)).collect(),
+            },
+            3 => Event::StepStarted {
+                step: step(self),
+                attempt: self.byte() as u32,
+            },
+            4 => Event::StepWaiting {
+                step: step(self),
+                attempt: self.byte() as u32,
+            },
+            5 => Event::OutputRecorded {
+                step: step(self),
+                key: self.text(8),
+                value: self.text(32),
+            },
+            6 => Event::StepSucceeded {
+                step: step(self),
+                attempt: self.byte() as u32,
+                end: self.end(),
+                output_tail: self.text(32),
+                by: self.bool().then(|| self.operator()),
+            },
+            7 => Event::StepFailed {
+                step: step(self),
+                attempt: self.byte() as u32,
+                end: self.end(),
+                error: self.text(16),
+                output_tail: self.text(32),
+                by: self.bool().then(|| self.operator()),
+            },
+            8 => Event::StepTimedOut {
+                step: step(self),
+                attempt: self.byte() as u32,
+                timeout_ms: self.i64() as u64,
+                output_tail: self.text(32),
+            },
+            9 => Event::StepInterrupted {
+                step: step(self),
+                attempt: self.byte() as u32,
+                reason: self.text(16),
+            },
+            10 => Event::RetryScheduled {
+                step: step(self),
+                attempt: self.byte() as u32,
+                delay_ms: self.i64() as u64,
+            },
+            11 => Event::StepSkipped {
+                step: step(self),
+                reason: self.text(16),
+                by: self.bool().then(|| self.operator()),
+            },
+            12 => Event::CheckpointSaved {
+                step: step(self),
+                completed: (0..self.byte() % 3).map(|_| self.text(8)).collect(),
+            },
+            13 => Event::RollbackStarted {
+                reason: self.text(16),
+                steps: (0..self.byte() % 3).map(|_| self.text(8)).collect(),
+                resume_after: self.opt_text(8),
+            },
+            14 => Event::StepCompensated {
+                step: step(self),
+                ran: self.bool(),
+                output_tail: self.text(32),
+            },
+            15 => Event::CompensationFailed {
+                step: step(self),
+                end: self.end(),
+                error: self.text(16),
+                output_tail: self.text(32),
+            },
+            16 => Event::RollbackFinished {
+                failed: (0..self.byte() % 3).map(|_| self.text(8)).collect(),
+            },
+            17 => Event::RunPaused {
+                step: self.opt_text(8),
+                reason: self.text(16),
+            },
+            18 => Event::StopRequested {
+                by: self.operator(),
+                signal: self.opt_text(8),
+            },
+            19 => Event::RunStopped {},
+            20 => Event::RunResumed {
+                mode: match self.byte() % 5 {
+                    0 => ResumeMode::Continue,
+                    1 => ResumeMode::Retry,
+                    2 => ResumeMode::Skip,
+                    3 => ResumeMode::RollbackTo(self.text(8)),
+                    _ => ResumeMode::From(self.text(8)),
+                },
+                restart_from: self.opt_text(8),
+                driver: Driver {
+                    pid: self.i64() as u32,
+                    host: self.text(8),
+                },
+                by: self.operator(),
+            },
+            _ => Event::RunFinished {
+                outcome: match self.byte() % 4 {
+                    0 => Outcome::Completed,
+                    1 => Outcome::Failed,
+                    2 => Outcome::Aborted,
+                    _ => Outcome::RolledBack,
+                },
+                by: self.bool().then(|| self.operator()),
+                reason: self.opt_text(16),
+            },
+        }
+    }
+
+    fn stage(&mut self) -> Stage {
+        match self.byte() % 3 {
+            0 => Stage::Pre,
+            1 => Stage::Step,
+            _ => Stage::Post,
+        }
+    }
+}
+
+/// Build a store from the input: up to 3 runs of up to 6 events, every event from the input.
+/// Returns the store and every event as `append` recorded it, per run.
+fn build_store(b: &mut Bytes) -> (MemoryStore, BTreeMap<String, Vec<Recorded>>) {
+    let mut store = MemoryStore::new();
+    let mut recorded: BTreeMap<String, Vec<Recorded>> = BTreeMap::new();
+    let runs = 1 + b.byte() % 3;
+    for _ in 0..runs {
+        let run_id = b.text(10);
+        let events: Vec<NewEvent> = (0..1 + b.byte() % 6)
+            .map(|_| NewEvent {
+                id: b.text(10),
+                time: b.text(24),
+                event: b.event(),
+            })
+            .collect();
+        let so_far = recorded.entry(run_id.clone()).or_default();
+        let appended = store
+            .append(&run_id, so_far.len() as u64, &events)
+            .expect("append at the current length succeeds");
+        assert_eq!(appended.len(), events.len());
+        so_far.extend(appended);
+    }
+    (store, recorded)
+}
+
+/// Flip (xor with a non-zero mask) one byte of one column of `row`, chosen by the input.
+fn tamper(row: &mut RawRow, b: &mut Bytes) -> &'static str {
+    let mask = b.byte() | 1;
+    let column = b.byte() % 9;
+    let at = b.below(256);
+    let flip = |bytes: &mut Vec<u8>| {
+        if bytes.is_empty() {
+            bytes.push(mask);
+        } else {
+            let i = at % bytes.len();
+            bytes[i] ^= mask;
+        }
+    };
+    let flip_i64 = |v: &mut i64| {
+        let mut bytes = v.to_le_bytes();
+        bytes[at % 8] ^= mask;
+        *v = i64::from_le_bytes(bytes);
+    };
+    match column {
+        0 => (flip(&mut row.run_id), "run_id").1,
+        1 => (flip_i64(&mut row.seq), "seq").1,
+        2 => (flip(&mut row.id), "id").1,
+        3 => (flip(&mut row.time), "time").1,
+        4 => (flip(&mut row.type_name), "type").1,
+        5 => (flip_i64(&mut row.version), "version").1,
+        6 => (flip(&mut row.body), "body").1,
+        7 => (flip(&mut row.prev_hash), "prev_hash").1,
+        _ => (flip(&mut row.hash), "hash").1,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// log_rows
+
+/// `verify_rows`: never panics on arbitrary rows and reports consistently; a chain written by
+/// `MemoryStore` verifies and reads back as appended; flipping any byte of any column of any
+/// row makes verification fail.
+pub fn check_log_rows(data: &[u8]) {
+    // Arbitrary rows.
+    let mut b = Bytes(data);
+    let mut rows = Vec::new();
+    while !b.is_empty() && rows.len() < 24 {
+        rows.push(RawRow {
+            run_id: b.field(4),
+            seq: match b.byte() % 4 {
+                3 => b.i64(),
+                n => n as i64,
+            },
+            id: b.field(8),
+            time: b.field(8),
+            type_name: b.field(8),
+            version: b.byte() as i64 - 1,
+            body: b.field(16),
+            prev_hash: b.field(40),
+            hash: b.field(40),
+        });
+    }
+    let report = verify_rows(&rows);
+    assert_eq!(report.ok, report.first_bad.is_none(), "{report:?}");
+    assert!(report.events as usize <= rows.len(), "{report:?}");
+    if report.ok {
+        assert_eq!(report.events as usize, rows.len(), "{report:?}");
+        assert_eq!(report.heads.len() as u64, report.runs, "{report:?}");
+    }
+
+    // A valid chain, from the same bytes.
+    let mut b = Bytes(data);
+    let (store, recorded) = build_store(&mut b);
+    let rows = store.raw_rows(None).expect("memory store reads");
+    let total: usize = recorded.values().map(Vec::len).sum();
+    assert_eq!(rows.len(), total);
+    let report = verify_rows(&rows);
+    assert!(
+        report.ok,
+        "a chain written by the store does not verify: {report:?}"
+    );
+    assert_eq!(report.events as usize, total);
+    assert_eq!(report.runs as usize, recorded.len());
+    for (run_id, appended) in &recorded {
+        let read = store.read_run(run_id).expect("a stored run reads back");
+        assert_same!(appended, &read, "append/read_run", run_id);
+        let head = report.heads.iter().find(|(id, _)| id == run_id);
+        assert_eq!(
+            head.map(|(_, h)| h.as_str()),
+            appended.last().map(|r| r.hash.as_str()),
+            "head of run {run_id:?}"
+        );
+    }
+
+    // Tampering with any stored byte is detected.
+    for _ in 0..4 {
+        let mut bad = rows.clone();
+        let i = b.below(bad.len());
+        let column = tamper(&mut bad[i], &mut b);
+        let report = verify_rows(&bad);
+        assert!(
+            !report.ok && report.first_bad.is_some(),
+            "flipping a byte of `{column}` in row {i} went unnoticed: {report:?}\n{:?}",
+            bad[i]
+        );
+        if b.is_empty() {
+            break;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// export_jsonl
+
+/// `log export` lines: any line that parses as a `Recorded` survives a JSON round trip, and its
+/// event survives the stored-column round trip (`body_json` / `from_parts`).
+pub fn check_export_jsonl(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for line in text.lines() {
+        let Ok(recorded) = serde_json::from_str::<Recorded>(line) else {
+            continue;
+        };
+        let json = serde_json::to_string(&recorded).expect("a recorded event serialises");
+        let back: Recorded = serde_json::from_str(&json).unwrap_or_else(|e| {
+            panic!(
+                "a re-serialised event does not parse: {e}\n--- in ---\n{line}\n--- out ---\n{json}"
+            )
+        });
+        assert_same!(&recorded, &back, "Recorded JSON", &json);
+
+        let body = recorded.event.body_json();
+        let event = Event::from_parts(recorded.event.type_name(), &body)
+            .unwrap_or_else(|e| panic!("a stored body does not decode: {e}\n--- body ---\n{body}"));
+        assert_same!(&recorded.event, &event, "stored body", &body);
+    }
+}
+
+/// `log export` lines for events built from `data`, as `cortex log export` prints them.
+pub fn export_lines(data: &[u8]) -> Vec<String> {
+    let (_, recorded) = build_store(&mut Bytes(data));
+    recorded
+        .values()
+        .flatten()
+        .map(|r| serde_json::to_string(r).expect("a recorded event serialises"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// template
+
+/// What every template resolves to: if this ever reached a shell command's text, it would run.
+pub const MARKER: &str = "$(touch pwned)";
+
+/// `scan`/`render_shell`/`render_text`: occurrences are in order and in bounds; a shell command
+/// never contains a resolved value, and no `${{` survives rendering.
+pub fn check_template(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let text = text.as_ref();
+    let occurrences = scan(text);
+    let mut last = 0;
+    for o in &occurrences {
+        assert!(
+            last <= o.start && o.start < o.end && o.end <= text.len(),
+            "{occurrences:?}"
+        );
+        assert!(text.is_char_boundary(o.start) && text.is_char_boundary(o.end));
+        assert!(text[o.start..].starts_with("${{"), "{o:?} in {text:?}");
+        last = o.end;
+    }
+
+    let resolve = |_: &Reference| Some(MARKER.to_string());
+    let (command, env) = render_shell(text, &resolve);
+    assert_eq!(env.len(), occurrences.len());
+    let mut expected = String::new();
+    let mut last = 0;
+    for (i, (o, (var, value))) in occurrences.iter().zip(&env).enumerate() {
+        assert_eq!(var, &format!("CORTEX_TPL_{i}"));
+        let want = if o.reference.is_ok() { MARKER } else { "" };
+        assert_eq!(value, want, "value of {o:?}");
+        expected.push_str(&text[last..o.start]);
+        expected.push_str(&format!("${{{var}}}"));
+        last = o.end;
+    }
+    expected.push_str(&text[last..]);
+    assert_eq!(command, expected);
+    if !text.contains(MARKER) {
+        assert!(
+            !command.contains(MARKER),
+            "a resolved value reached the shell command: {command:?}"
+        );
+    }
+    assert!(
+        !command.contains("${{"),
+        "a `${{{{` survived render_shell (scan missed it): {text:?} -> {command:?}"
+    );
+
+    assert_eq!(
+        render_text(text, &|_| None),
+        text,
+        "render_text changed text with nothing to resolve"
+    );
+    let rendered = render_text(text, &resolve);
+    let mut expected = String::new();
+    let mut last = 0;
+    for o in &occurrences {
+        expected.push_str(&text[last..o.start]);
+        expected.push_str(if o.reference.is_ok() {
+            MARKER
+        } else {
+            &text[o.start..o.end]
+        });
+        last = o.end;
+    }
+    expected.push_str(&text[last..]);
+    assert_eq!(rendered, expected);
+}
