@@ -114,12 +114,7 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
         ));
         return Ok(exit::OK);
     }
-    let width = rows
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .map(str::len)
-        .max()
-        .unwrap_or(4);
+    let width = super::name_width(&rows);
     let mut text = String::from("Agents:\n");
     for r in &rows {
         let state = if r["active"] == true {

@@ -35,6 +35,15 @@ pub(crate) fn err(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// The width of the widest `name` of JSON rows, for aligned tables.
+pub(crate) fn name_width(rows: &[serde_json::Value]) -> usize {
+    rows.iter()
+        .filter_map(|r| r["name"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(4)
+}
+
 /// Print one JSON document on stdout.
 pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
     let mut text = serde_json::to_string_pretty(value).expect("documents serialise");

@@ -422,12 +422,7 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
         return Ok(exit::OK);
     }
     let mut text = format!("Scenarios ({}):\n", catalog.scenarios_dir().display());
-    let width = rows
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .map(str::len)
-        .max()
-        .unwrap_or(4);
+    let width = super::name_width(&rows);
     for r in &rows {
         let phases = r["phases"]
             .as_u64()

@@ -145,12 +145,7 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
         return Ok(exit::OK);
     }
     let mut text = format!("Workflows ({}):\n", ctx.home.join("workflows").display());
-    let width = rows
-        .iter()
-        .filter_map(|r| r["name"].as_str())
-        .map(str::len)
-        .max()
-        .unwrap_or(4);
+    let width = super::name_width(&rows);
     for r in &rows {
         let steps = r["steps"]
             .as_u64()

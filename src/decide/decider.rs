@@ -266,18 +266,18 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
             expected: "pending, ready or stopped".into(),
         });
     }
-    let attempt = s.attempts + 1;
-    Ok(vec![if state.is_external(index) {
-        Event::StepWaiting {
-            step: step.to_string(),
-            attempt,
-        }
+    Ok(vec![attempt_started(state, step, index)])
+}
+
+/// The next attempt of step `index` begins: started, or waiting for a report if external.
+fn attempt_started(state: &RunState, step: &str, index: usize) -> Event {
+    let attempt = state.steps[index].attempts + 1;
+    let step = step.to_string();
+    if state.is_external(index) {
+        Event::StepWaiting { step, attempt }
     } else {
-        Event::StepStarted {
-            step: step.to_string(),
-            attempt,
-        }
-    }])
+        Event::StepStarted { step, attempt }
+    }
 }
 
 /// A scenario phase starts when the ready set says so; its agents are activated.
@@ -288,18 +288,7 @@ fn start_phase(state: &RunState, step: &str, index: usize) -> Result<Vec<Event>,
             why: "its condition does not hold yet, or the parallel limits forbid it".into(),
         });
     }
-    let attempt = state.steps[index].attempts + 1;
-    let mut events = vec![if state.is_external(index) {
-        Event::StepWaiting {
-            step: step.to_string(),
-            attempt,
-        }
-    } else {
-        Event::StepStarted {
-            step: step.to_string(),
-            attempt,
-        }
-    }];
+    let mut events = vec![attempt_started(state, step, index)];
     let phase = &state
         .scenario
         .as_ref()

@@ -5,8 +5,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::workflow::{precheck, yaml_location, yaml_message};
-use super::{Check, DefinitionError, DurationSpec, Problem, RetrySpec, Step, Workflow};
+use super::workflow::parse_yaml;
+use super::{Check, DefinitionError, DurationSpec, RetrySpec, Step, Workflow};
 
 /// A set of phases with conditions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -200,12 +200,7 @@ impl Scenario {
 
 /// Parse a scenario; types and unknown keys only (see `validate::scenario` for the rest).
 pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario, DefinitionError> {
-    precheck(path, text)?;
-    serde_yaml::from_str::<Scenario>(text).map_err(|e| DefinitionError {
-        path: path.to_string(),
-        text: text.to_string(),
-        problems: vec![Problem::new(yaml_message(&e), yaml_location(&e))],
-    })
+    parse_yaml(path, text)
 }
 
 /// The user schema `scenarios/schema.yaml` (seed 001 part 5).
@@ -229,10 +224,5 @@ pub struct FieldRule {
 }
 
 pub fn parse_user_schema(path: &str, text: &str) -> Result<UserSchema, DefinitionError> {
-    precheck(path, text)?;
-    serde_yaml::from_str::<UserSchema>(text).map_err(|e| DefinitionError {
-        path: path.to_string(),
-        text: text.to_string(),
-        problems: vec![Problem::new(yaml_message(&e), yaml_location(&e))],
-    })
+    parse_yaml(path, text)
 }

@@ -233,13 +233,21 @@ pub(crate) fn precheck(path: &str, text: &str) -> Result<(), DefinitionError> {
     Ok(())
 }
 
-/// Parse a workflow definition. Only syntax and types are checked here; see
-/// `validate::workflow` for names, references and values.
-pub fn parse_workflow(path: &str, text: &str) -> Result<Workflow, DefinitionError> {
+/// Parse a YAML definition into `T`, strictly, with the error's location.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    path: &str,
+    text: &str,
+) -> Result<T, DefinitionError> {
     precheck(path, text)?;
-    serde_yaml::from_str::<Workflow>(text).map_err(|e| DefinitionError {
+    serde_yaml::from_str::<T>(text).map_err(|e| DefinitionError {
         path: path.to_string(),
         text: text.to_string(),
         problems: vec![Problem::new(yaml_message(&e), yaml_location(&e))],
     })
+}
+
+/// Parse a workflow definition. Only syntax and types are checked here; see
+/// `validate::workflow` for names, references and values.
+pub fn parse_workflow(path: &str, text: &str) -> Result<Workflow, DefinitionError> {
+    parse_yaml(path, text)
 }
