@@ -230,7 +230,64 @@ pub(crate) fn precheck(path: &str, text: &str) -> Result<(), DefinitionError> {
             "the file contains a NUL byte (line {line}); definitions are text"
         )));
     }
+    if let Some(at) = too_deep(text) {
+        return Err(DefinitionError {
+            path: path.to_string(),
+            text: text.to_string(),
+            problems: vec![Problem::new(
+                format!("`[`/`{{` nested more than {MAX_FLOW_DEPTH} levels deep"),
+                Some(at),
+            )],
+        });
+    }
     Ok(())
+}
+
+/// Deeper flow nesting is refused before parsing: no definition needs it, and the YAML parser's
+/// time grows with the square of it (8,000 levels take a second).
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// Where `[`/`{` nesting first exceeds `MAX_FLOW_DEPTH` (outside quotes and comments).
+fn too_deep(text: &str) -> Option<Location> {
+    let mut depth = 0usize;
+    let (mut line, mut column) = (1, 0);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        column += 1;
+        if c == '\n' {
+            line += 1;
+            column = 0;
+            comment = false;
+            prev = c;
+            continue;
+        }
+        match quote {
+            Some('"') if c == '\\' => {
+                chars.next();
+                column += 1;
+            }
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if comment => {}
+            None => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\'' if !prev.is_alphanumeric() => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(Location { line, column });
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
 }
 
 /// Parse a YAML definition into `T`, strictly, with the error's location.
@@ -250,4 +307,31 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
 /// `validate::workflow` for names, references and values.
 pub fn parse_workflow(path: &str, text: &str) -> Result<Workflow, DefinitionError> {
     parse_yaml(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_flow_nesting_is_refused_with_its_place() {
+        let deep = format!(
+            "name: x\nsteps: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let err = parse_workflow("deep.yaml", &deep).unwrap_err();
+        assert_eq!(
+            err.problems[0].at,
+            Some(Location {
+                line: 2,
+                column: 72
+            })
+        );
+        let quoted = format!("name: x\nsteps: []\ndescription: '{}'\n", "[".repeat(100));
+        assert!(
+            too_deep(&quoted).is_none(),
+            "brackets inside quotes do not count"
+        );
+    }
 }

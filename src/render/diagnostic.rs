@@ -7,6 +7,9 @@ use codespan_reporting::term::{self, Config};
 use super::Style;
 use crate::definition::DefinitionError;
 
+/// Lines longer than this are located but not shown.
+const MAX_SNIPPET_LINE: usize = 200;
+
 fn offset(text: &str, line: usize, column: usize) -> usize {
     let mut pos = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
@@ -29,8 +32,12 @@ pub fn render_definition_error(err: &DefinitionError, style: Style) -> String {
     let mut out = String::new();
     for p in &err.problems {
         let mut diag = Diagnostic::error().with_message(&p.message);
+        let line_len =
+            p.at.and_then(|at| err.text.lines().nth(at.line.saturating_sub(1)))
+                .map_or(0, str::len);
         match p.at {
-            Some(at) if !err.text.is_empty() => {
+            // A snippet of a very long line (minified or hostile input) would drown the message.
+            Some(at) if !err.text.is_empty() && line_len <= MAX_SNIPPET_LINE => {
                 let start = offset(&err.text, at.line, at.column);
                 let end = err.text[start..]
                     .find(['\n', ':'])
