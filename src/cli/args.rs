@@ -236,6 +236,15 @@ pub enum LogCommand {
         /// Verify this cortex.db instead of CORTEX_HOME's.
         #[arg(long, value_name = "F", conflicts_with = "run")]
         file: Option<PathBuf>,
+        /// Also check the heads anchored in this file (`log anchor`): catches a truncated tail.
+        #[arg(long, value_name = "FILE")]
+        anchors: Option<PathBuf>,
+    },
+    /// Anchor the head hashes of finished runs outside the log: append them to FILE (only runs
+    /// not anchored there yet), or print them (for a git note or a ticket).
+    Anchor {
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
     },
     /// A run's events as JSON Lines.
     Export { run: Option<String> },

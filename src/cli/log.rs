@@ -5,7 +5,7 @@ use super::context::{Ctx, no_runs};
 use super::{CommandError, exit, out, out_json};
 use crate::definition::Durability;
 use crate::render::{render_event_line, render_verify};
-use crate::store::{EventStore, SqliteStore, verify_rows};
+use crate::store::{Anchor, EventStore, SqliteStore, check_anchors, parse_anchors, verify_rows};
 
 pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
     match cmd {
@@ -36,7 +36,13 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
             out(&text);
             Ok(exit::OK)
         }
-        LogCommand::Verify { run, all: _, file } => {
+        LogCommand::Anchor { file } => anchor(ctx, file.as_deref()),
+        LogCommand::Verify {
+            run,
+            all: _,
+            file,
+            anchors,
+        } => {
             let store = match &file {
                 Some(f) if !f.is_file() => {
                     return Err(CommandError::bad_input(format!(
@@ -63,7 +69,25 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                 None => None,
             };
             let rows = store.raw_rows(run_id.as_deref())?;
-            let report = verify_rows(&rows);
+            let mut report = verify_rows(&rows);
+            if let Some(path) = anchors {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    CommandError::bad_input(format!("cannot read {}: {e}", path.display()))
+                })?;
+                let anchors = parse_anchors(&text)
+                    .map_err(|e| CommandError::bad_input(format!("{}: {e}", path.display())))?;
+                let relevant: Vec<_> = anchors
+                    .into_iter()
+                    .filter(|a| run_id.as_ref().is_none_or(|r| *r == a.run_id))
+                    .collect();
+                report.anchors = Some(relevant.len() as u64);
+                if report.ok
+                    && let Some(bad) = check_anchors(&rows, &relevant)
+                {
+                    report.ok = false;
+                    report.first_bad = Some(bad);
+                }
+            }
             if ctx.json {
                 out_json(&report);
             } else {
@@ -72,4 +96,82 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
             Ok(if report.ok { exit::OK } else { exit::FAILED })
         }
     }
+}
+
+/// Anchor the heads of finished runs: append new ones to `file`, or print them all.
+fn anchor(ctx: &Ctx, file: Option<&std::path::Path>) -> Result<i32, CommandError> {
+    let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let rows = store.raw_rows(None)?;
+    let report = verify_rows(&rows);
+    if !report.ok {
+        out(&render_verify(&report));
+        return Err(CommandError::new(
+            exit::FAILED,
+            "the log does not verify: anchoring it would vouch for a broken chain",
+        ));
+    }
+    let mut anchors = Vec::new();
+    for head in store.runs()? {
+        let events = store.read_run(&head.run_id)?;
+        if crate::decide::replay(&events).outcome().is_some() {
+            anchors.push(Anchor {
+                run_id: head.run_id.clone(),
+                seq: head.events as i64 - 1,
+                hash: head.head_hash.clone(),
+            });
+        }
+    }
+    let Some(path) = file else {
+        if ctx.json {
+            let docs: Vec<_> = anchors
+                .iter()
+                .map(|a| serde_json::json!({"run_id": a.run_id, "seq": a.seq, "head_hash": a.hash}))
+                .collect();
+            out_json(&docs);
+        } else {
+            out(&anchors.iter().map(|a| a.line() + "\n").collect::<String>());
+        }
+        return Ok(exit::OK);
+    };
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => parse_anchors(&text)
+            .map_err(|e| CommandError::bad_input(format!("{}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(CommandError::bad_input(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    let new: Vec<&Anchor> = anchors
+        .iter()
+        .filter(|a| !existing.iter().any(|e| e.run_id == a.run_id))
+        .collect();
+    let text: String = new.iter().map(|a| a.line() + "\n").collect();
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_data()))
+        .map_err(|e| {
+            CommandError::new(
+                exit::FAILED,
+                format!("cannot append to {}: {e}", path.display()),
+            )
+        })?;
+    if ctx.json {
+        out_json(
+            &serde_json::json!({"file": path.display().to_string(), "anchored": new.len(), "already": existing.len()}),
+        );
+    } else {
+        out(&format!(
+            "Anchored {} finished run(s) in {} ({} were already there).\n",
+            new.len(),
+            path.display(),
+            existing.len()
+        ));
+    }
+    Ok(exit::OK)
 }

@@ -58,8 +58,13 @@ pub fn render_event_line(rec: &Recorded) -> String {
 pub fn render_verify(report: &VerifyReport) -> String {
     match &report.first_bad {
         None => format!(
-            "✅ log verified: {} run(s), {} event(s), every hash chain intact\n",
-            report.runs, report.events
+            "✅ log verified: {} run(s), {} event(s), every hash chain intact{}\n",
+            report.runs,
+            report.events,
+            report
+                .anchors
+                .map(|n| format!(", {n} anchored head(s) present"))
+                .unwrap_or_default()
         ),
         Some(bad) => format!(
             "❌ log verification FAILED at run {} seq {}: {}\n   checked {} run(s), {} event(s) up to there\n",

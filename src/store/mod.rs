@@ -4,12 +4,14 @@
 //! property tests. Both chain events the same way (`hash`) and are verified the same way
 //! (`verify`), from the exact stored bytes.
 
+mod anchor;
 mod hash;
 mod memory;
 mod migrations;
 mod sqlite;
 mod verify;
 
+pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use hash::{CHAIN_CONTEXT, GENESIS, event_hash, hex};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;

@@ -33,6 +33,9 @@ pub struct VerifyReport {
     pub runs: u64,
     pub events: u64,
     pub first_bad: Option<BadEvent>,
+    /// Anchors checked (`log verify --anchors FILE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchors: Option<u64>,
     /// The head hash of every run checked, in run order.
     #[serde(skip)]
     pub heads: Vec<(String, String)>,
@@ -46,6 +49,7 @@ pub fn verify_rows(rows: &[RawRow]) -> VerifyReport {
         runs: 0,
         events: 0,
         first_bad: None,
+        anchors: None,
         heads: Vec::new(),
     };
     let mut current: Option<&[u8]> = None;

@@ -1,0 +1,103 @@
+//! Anchors: head hashes of finished runs kept outside the database, so that a truncated tail —
+//! which leaves a shorter chain that still verifies — is caught too.
+//!
+//! An anchor file is text, one anchor per line: `RUN_ID SEQ HEAD_HASH` (`#` starts a comment).
+//! It is meant to be append-only (`cortex log anchor --file F`), or its lines kept elsewhere (a
+//! git note, a ticket).
+
+use super::{BadEvent, RawRow, hex};
+
+/// One anchored head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub run_id: String,
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl Anchor {
+    pub fn line(&self) -> String {
+        format!("{} {} {}", self.run_id, self.seq, self.hash)
+    }
+}
+
+/// Parse an anchor file; a malformed line is an error naming it.
+pub fn parse_anchors(text: &str) -> Result<Vec<Anchor>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let bad = || {
+            format!(
+                "line {}: expected `RUN_ID SEQ HEAD_HASH`, found `{line}`",
+                n + 1
+            )
+        };
+        let [run_id, seq, hash] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let seq: i64 = seq.parse().map_err(|_| bad())?;
+        if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        out.push(Anchor {
+            run_id: run_id.to_string(),
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        });
+    }
+    Ok(out)
+}
+
+/// Check anchors against rows ordered by (run_id, seq) whose chains already verified: each
+/// anchored event must still be there with the anchored hash, and must still be the head (an
+/// anchored run is finished: nothing may follow its seal).
+pub fn check_anchors(rows: &[RawRow], anchors: &[Anchor]) -> Option<BadEvent> {
+    for a in anchors {
+        let run: Vec<&RawRow> = rows
+            .iter()
+            .filter(|r| r.run_id == a.run_id.as_bytes())
+            .collect();
+        let bad = |seq: i64, reason: String| {
+            Some(BadEvent {
+                run_id: a.run_id.clone(),
+                seq,
+                reason,
+            })
+        };
+        let Some(last) = run.last() else {
+            return bad(
+                a.seq,
+                "the anchored run is missing from the log (deleted)".into(),
+            );
+        };
+        match run.iter().find(|r| r.seq == a.seq) {
+            None => {
+                return bad(
+                    last.seq + 1,
+                    format!(
+                        "truncated: the run ends at seq {} but its anchored head is seq {}",
+                        last.seq, a.seq
+                    ),
+                );
+            }
+            Some(r) if hex(&r.hash) != a.hash => {
+                return bad(
+                    a.seq,
+                    "the anchored head hash no longer matches (the chain was rewritten)".into(),
+                );
+            }
+            Some(_) if last.seq != a.seq => {
+                return bad(
+                    a.seq + 1,
+                    "events were added after the anchored (sealed) head".into(),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}

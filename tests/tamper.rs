@@ -1,0 +1,180 @@
+//! Tamper evidence against the real SQLite file: a change to any byte of any stored column of
+//! any event, a deleted, duplicated, reordered or moved event is found by `log verify`, which
+//! names the first bad event; a truncated tail is found against anchored heads.
+
+mod common;
+
+use common::Env;
+
+const COLUMNS: [&str; 9] = [
+    "run_id",
+    "seq",
+    "id",
+    "time",
+    "type",
+    "version",
+    "body",
+    "prev_hash",
+    "hash",
+];
+
+/// Two finished runs in one log.
+fn two_runs() -> (Env, Vec<String>) {
+    let env = Env::new();
+    env.workflow(
+        "pair",
+        "name: pair\nsteps:\n  - {name: a, run: 'echo a'}\n  - {name: b, run: 'echo b'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "pair"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "pair"]).code, 0);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let runs = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    (env, runs)
+}
+
+fn sql(env: &Env, statements: &str) {
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS events_append_only_update; DROP TRIGGER IF EXISTS events_append_only_delete; {statements}"
+    ))
+    .unwrap();
+}
+
+fn verify(env: &Env, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["--json", "log", "verify"];
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    (out.code, out.json())
+}
+
+#[test]
+fn a_change_to_any_column_of_any_event_is_found_and_named() {
+    let mut tried = 0;
+    for column in COLUMNS {
+        for seq in [0, 3, 6] {
+            let (env, runs) = two_runs();
+            let run = &runs[0];
+            let row = format!("WHERE run_id = '{run}' AND seq = {seq}");
+            let forged = format!("X'{}01'", "00".repeat(31));
+            let change = match column {
+                "seq" => format!("UPDATE events SET seq = seq + 1000 {row}"),
+                "version" => format!("UPDATE events SET version = 2 {row}"),
+                // Moved into the other run (at a free seq there).
+                "run_id" => format!("UPDATE events SET run_id = '{}', seq = 999 {row}", runs[1]),
+                "prev_hash" | "hash" => format!("UPDATE events SET {column} = {forged} {row}"),
+                _ => format!("UPDATE events SET {column} = {column} || ' ' {row}"),
+            };
+            sql(&env, &change);
+            tried += 1;
+            let (code, report) = verify(&env, &["--all"]);
+            assert_eq!(code, 1, "{column}@{seq}: {report}");
+            assert_eq!(report["ok"], false);
+            let bad = &report["first_bad"];
+            let named_seq = bad["seq"].as_i64().unwrap();
+            assert!(
+                (bad["run_id"] == run.as_str() && named_seq <= seq + 1)
+                    || bad["run_id"] == runs[1].as_str(),
+                "{column}@{seq}: named {bad}"
+            );
+        }
+    }
+    assert_eq!(tried, 27);
+}
+
+#[test]
+fn deleted_duplicated_and_reordered_events_are_found() {
+    let (env, runs) = two_runs();
+    let run = &runs[0];
+    sql(
+        &env,
+        &format!("DELETE FROM events WHERE run_id = '{run}' AND seq = 2"),
+    );
+    let (code, report) = verify(&env, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        report["first_bad"]["seq"], 3,
+        "the event after the gap is named: {report}"
+    );
+
+    let (env, runs) = two_runs();
+    let run = &runs[0];
+    sql(
+        &env,
+        &format!(
+            "INSERT INTO events SELECT run_id, 1000, id, time, type, version, body, prev_hash, hash FROM events WHERE run_id = '{run}' AND seq = 2"
+        ),
+    );
+    assert_eq!(verify(&env, &[]).0, 1, "a duplicated event");
+
+    let (env, runs) = two_runs();
+    let run = &runs[0];
+    sql(
+        &env,
+        &format!(
+            "UPDATE events SET seq = -1 WHERE run_id = '{run}' AND seq = 2;
+         UPDATE events SET seq = 2 WHERE run_id = '{run}' AND seq = 3;
+         UPDATE events SET seq = 3 WHERE run_id = '{run}' AND seq = -1;"
+        ),
+    );
+    let (code, report) = verify(&env, &[]);
+    assert_eq!(code, 1, "two events swapped");
+    assert_eq!(report["first_bad"]["seq"], 2);
+}
+
+#[test]
+fn a_truncated_tail_is_found_against_anchored_heads() {
+    let (env, runs) = two_runs();
+    let anchors = env.dir.path().join("anchors.txt");
+    let anchors_arg = anchors.display().to_string();
+    let out = env.run(&["log", "anchor", "--file", &anchors_arg]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&anchors).unwrap().lines().count(),
+        2
+    );
+    assert_eq!(env.run(&["log", "anchor", "--file", &anchors_arg]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(&anchors).unwrap().lines().count(),
+        2,
+        "append-only, no duplicates"
+    );
+    let (code, report) = verify(&env, &["--anchors", &anchors_arg]);
+    assert_eq!((code, report["anchors"].as_u64()), (0, Some(2)), "{report}");
+
+    // Cut the last two events of a run: its chain still verifies on its own...
+    let run = &runs[1];
+    sql(
+        &env,
+        &format!(
+            "DELETE FROM events WHERE run_id = '{run}' AND seq >= (SELECT MAX(seq) - 1 FROM events WHERE run_id = '{run}')"
+        ),
+    );
+    assert_eq!(
+        verify(&env, &[]).0,
+        0,
+        "a truncated tail is invisible without an anchor"
+    );
+    // ...but not against its anchored head.
+    let (code, report) = verify(&env, &["--anchors", &anchors_arg]);
+    assert_eq!(code, 1);
+    assert!(
+        report["first_bad"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("truncated"),
+        "{report}"
+    );
+    assert_eq!(report["first_bad"]["run_id"], run.as_str());
+
+    let printed = env.run(&["log", "anchor"]);
+    assert_eq!(
+        printed.stdout.lines().count(),
+        1,
+        "only finished runs are anchored"
+    );
+}
