@@ -9,7 +9,7 @@ use cortex::definition::{Config, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, Outcome, ResumeMode, RunKind, RunStarted};
 use cortex::execute::{FixedClock, Journal, SequentialIds};
 use cortex::plan::{Next, next};
-use cortex::store::{EventStore, MemoryStore, verify_rows};
+use cortex::store::{EventStore, Fault, FaultyStore, MemoryStore, verify_rows};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -355,6 +355,51 @@ proptest! {
         }
         prop_assert!(extra + extra_compensations <= 1, "more than the action in flight ran again");
         prop_assert!(verify_rows(&crashed.store.raw_rows(None).unwrap()).ok);
+    }
+
+        /// A storage fault (busy, disk full, read-only, I/O) at any append loses nothing already
+    /// recorded and writes nothing of the failed batch; the command fails with that fault, and
+    /// the next process resumes to the same end as an uninterrupted run.
+    #[test]
+    fn a_storage_fault_at_any_append_loses_nothing_and_resume_recovers(
+        case in case(),
+        pick in any::<prop::sample::Index>(),
+        fault in prop::sample::select(Fault::ALL.to_vec()),
+    ) {
+        let full = simulate(&case, None);
+        let full_state = replay(&full.store.read_run("RUN").unwrap());
+        let fail_at = pick.index(full.world.batches + 1) as u64;
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut store = FaultyStore::new(MemoryStore::new(), Some(fail_at), fault);
+        let mut world = World::default();
+        let before_fault = {
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            let started = journal.submit(Command::Start(Box::new(start_event(&case))));
+            if started.is_ok() {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    drive(&mut journal, &case, &mut world, &mut None)
+                }));
+                prop_assert!(outcome.is_err() || fail_at > full.world.batches as u64, "the fault surfaced");
+            }
+            journal.state.events
+        };
+        // Nothing of the failed batch reached the log, nothing before it was lost.
+        let stored = store.read_run("RUN").unwrap();
+        prop_assert_eq!(stored.len() as u64, before_fault);
+        prop_assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
+        // The next process: no more faults, replay, resume, go on.
+        store.fail_at = None;
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+        if journal.state.events == 0 {
+            journal.submit(Command::Start(Box::new(start_event(&case)))).unwrap();
+        } else if !matches!(next(&journal.state), Next::Paused | Next::Finished(_)) {
+            journal.submit(Command::Resume { mode: ResumeMode::Continue, by: op(), driver: driver() }).unwrap();
+        }
+        drive(&mut journal, &case, &mut world, &mut None);
+        let state = replay(&store.read_run("RUN").unwrap());
+        prop_assert_eq!(summary(&state), summary(&full_state));
+        prop_assert_eq!(state.outcome(), full_state.outcome());
     }
 
     /// Any change to a stored event fails verification: flipping any bit of any stored column

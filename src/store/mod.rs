@@ -5,6 +5,7 @@
 //! (`verify`), from the exact stored bytes.
 
 mod anchor;
+mod faulty;
 mod hash;
 mod memory;
 mod migrations;
@@ -12,6 +13,7 @@ mod sqlite;
 mod verify;
 
 pub use anchor::{Anchor, check_anchors, parse_anchors};
+pub use faulty::{Fault, FaultyStore};
 pub use hash::{CHAIN_CONTEXT, GENESIS, event_hash, hex};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;

@@ -1,0 +1,77 @@
+//! A store that fails on purpose: wraps another store and turns one chosen append into a
+//! storage fault (busy, disk full, read-only, I/O), for tests of what a fault does to a run.
+
+use super::{EventStore, RawRow, RunHead, StoreError};
+use crate::event::{NewEvent, Recorded};
+
+/// The kinds of storage fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Busy,
+    DiskFull,
+    ReadOnly,
+    Io,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 4] = [Fault::Busy, Fault::DiskFull, Fault::ReadOnly, Fault::Io];
+
+    fn error(self) -> StoreError {
+        match self {
+            Fault::Busy => StoreError::Busy,
+            Fault::DiskFull => StoreError::Full("database or disk is full (injected)".into()),
+            Fault::ReadOnly => {
+                StoreError::ReadOnly("attempt to write a readonly database (injected)".into())
+            }
+            Fault::Io => StoreError::Sqlite("disk I/O error (injected)".into()),
+        }
+    }
+}
+
+/// `inner`, except that append number `fail_at` (0-based, counted from creation) fails with
+/// `fault` and writes nothing.
+pub struct FaultyStore<S> {
+    pub inner: S,
+    pub fail_at: Option<u64>,
+    pub fault: Fault,
+    appends: u64,
+}
+
+impl<S> FaultyStore<S> {
+    pub fn new(inner: S, fail_at: Option<u64>, fault: Fault) -> Self {
+        FaultyStore {
+            inner,
+            fail_at,
+            fault,
+            appends: 0,
+        }
+    }
+}
+
+impl<S: EventStore> EventStore for FaultyStore<S> {
+    fn append(
+        &mut self,
+        run_id: &str,
+        expected_seq: u64,
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let n = self.appends;
+        self.appends += 1;
+        if self.fail_at == Some(n) {
+            return Err(self.fault.error());
+        }
+        self.inner.append(run_id, expected_seq, events)
+    }
+
+    fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
+        self.inner.read_run(run_id)
+    }
+
+    fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
+        self.inner.runs()
+    }
+
+    fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
+        self.inner.raw_rows(run_id)
+    }
+}
