@@ -26,6 +26,7 @@ pub type Check = fn(&[u8]);
 /// Every target: its name (the directory under `fuzz/corpus/`) and its check.
 pub const TARGETS: &[(&str, Check)] = &[
     ("workflow", check_workflow),
+    ("scenario", check_scenario),
     ("config", check_config),
     ("agent", check_agent),
     ("log_rows", check_log_rows),
@@ -73,6 +74,55 @@ fn assert_clear(e: &DefinitionError) {
 
 /// `parse_workflow`: a parsed workflow survives YAML and JSON round trips; an error is clear;
 /// `locate` never panics.
+/// Scenarios: YAML and JSON round trips give an equal scenario; an error is clear; validation
+/// and planning never panic, and when there is no cycle the dependency order puts every phase
+/// after its dependencies.
+pub fn check_scenario(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match cortex::definition::parse_scenario("fuzz.yaml", text) {
+        Ok(sc) => {
+            let yaml = serde_yaml::to_string(&sc).expect("a parsed scenario serialises to YAML");
+            let back =
+                cortex::definition::parse_scenario("roundtrip.yaml", &yaml).unwrap_or_else(|e| {
+                    panic!("the YAML of a parsed scenario does not parse: {e}\n{yaml}")
+                });
+            assert_same!(&sc, &back, "YAML", &yaml);
+            let json = serde_json::to_string(&sc).expect("a parsed scenario serialises to JSON");
+            let back: cortex::definition::Scenario =
+                serde_json::from_str(&json).unwrap_or_else(|e| {
+                    panic!("the JSON of a parsed scenario does not parse: {e}\n{json}")
+                });
+            assert_same!(&sc, &back, "JSON", &json);
+            if let Err(e) = cortex::validate::validate_scenario(
+                "fuzz.yaml",
+                text,
+                &sc,
+                None,
+                &Default::default(),
+            ) {
+                assert_clear(&e);
+            }
+            let deps = cortex::plan::dependencies(&sc);
+            let order = cortex::plan::topological_order(&sc);
+            assert_eq!(order.len(), sc.phases.len(), "every phase is ordered once");
+            if cortex::plan::find_cycle(&deps).is_none() {
+                for (pos, &i) in order.iter().enumerate() {
+                    for d in &deps[i] {
+                        assert!(
+                            order[..pos].contains(d) || *d == i,
+                            "phase {i} is ordered before its dependency {d}"
+                        );
+                    }
+                }
+            }
+            let _ = cortex::plan::parallel_opportunities(&sc);
+        }
+        Err(e) => assert_clear(&e),
+    }
+}
+
 pub fn check_workflow(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;

@@ -86,27 +86,57 @@ fn stop_during_rollback_then_resume_finishes_the_rollback() {
         "undo",
         "name: undo\nsteps:\n  - name: one\n    run: 'true'\n    rollback: echo undo-one >> undo.log\n  - name: two\n    run: 'true'\n    rollback: echo undo-two >> undo.log; touch undoing; sleep 30\n  - name: boom\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
     );
-    let child = env.command(&["workflow", "run", "undo"]).stdout(Stdio::null()).spawn().unwrap();
+    let child = env
+        .command(&["workflow", "run", "undo"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !env.file("undoing").exists() {
-        assert!(std::time::Instant::now() < until, "the compensation never started");
+        assert!(
+            std::time::Instant::now() < until,
+            "the compensation never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // A second driver is refused while the first is stopping.
     let refused = env.run(&["workflow", "resume"]);
     assert_eq!(refused.code, 4, "{}", refused.stderr);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(env.status(None)["status"], "stopped");
-    std::fs::write(env.home().join("workflows/undo.yaml"), "unused: edits do not matter to a run in flight\n").unwrap();
+    std::fs::write(
+        env.home().join("workflows/undo.yaml"),
+        "unused: edits do not matter to a run in flight\n",
+    )
+    .unwrap();
     std::fs::remove_file(env.file("undoing")).unwrap();
     // The snapshot's compensation sleeps again: stop it quickly by making `sleep` fast.
-    let resumed = env.command(&["workflow", "resume"]).env("PATH", fast_sleep_path(&env)).output().unwrap();
-    assert_eq!(resumed.status.code(), Some(1), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let resumed = env
+        .command(&["workflow", "resume"])
+        .env("PATH", fast_sleep_path(&env))
+        .output()
+        .unwrap();
+    assert_eq!(
+        resumed.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
     assert_eq!(env.status(None)["status"], "rolled_back");
-    assert_eq!(common::lines(&env.file("undo.log")), ["undo-two", "undo-two", "undo-one"]);
-    assert_eq!(env.run(&["--json", "log", "verify", "--all"]).json()["ok"], true);
+    assert_eq!(
+        common::lines(&env.file("undo.log")),
+        ["undo-two", "undo-two", "undo-one"]
+    );
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
 }
 
 /// A PATH where `sleep` returns at once, so a resumed compensation does not wait 30 s.
@@ -117,5 +147,9 @@ fn fast_sleep_path(env: &Env) -> String {
     std::fs::write(&sleep, "#!/bin/sh\nexit 0\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&sleep, std::fs::Permissions::from_mode(0o755)).unwrap();
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
