@@ -417,10 +417,7 @@ impl Bytes<'_> {
                 reason: self.text(16),
                 by: self.bool().then(|| self.operator()),
             },
-            12 => Event::CheckpointSaved {
-                step: step(self),
-                completed: (0..self.byte() % 3).map(|_| self.text(8)).collect(),
-            },
+            12 => Event::CheckpointSaved { step: step(self) },
             13 => Event::RollbackStarted {
                 reason: self.text(16),
                 steps: (0..self.byte() % 3).map(|_| self.text(8)).collect(),

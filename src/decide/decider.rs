@@ -310,7 +310,7 @@ fn start_phase(state: &RunState, step: &str, index: usize) -> Result<Vec<Event>,
     Ok(events)
 }
 
-fn checkpoint_after(state: &RunState, step: &Step, index: usize, events: &mut Vec<Event>) {
+fn checkpoint_after(state: &RunState, step: &Step, events: &mut Vec<Event>) {
     let Some(start) = state.start.as_ref() else {
         return;
     };
@@ -318,16 +318,8 @@ fn checkpoint_after(state: &RunState, step: &Step, index: usize, events: &mut Ve
     let wanted = config.enable_checkpoints
         && (config.checkpoint_frequency != CheckpointFrequency::Manual || step.checkpoint);
     if wanted {
-        let completed = state
-            .steps
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| *i == index || s.status.is_done())
-            .map(|(_, s)| s.name.clone())
-            .collect();
         events.push(Event::CheckpointSaved {
             step: step.name.clone(),
-            completed,
         });
     }
 }
@@ -441,7 +433,7 @@ fn finish_attempt(
             by: report.by,
         });
         events.extend(deactivate(state, &name));
-        checkpoint_after(state, step, index, &mut events);
+        checkpoint_after(state, step, &mut events);
         finish_if_last(state, workflow, index, &mut events);
         return Ok(events);
     }
@@ -503,7 +495,7 @@ fn finish_attempt(
                 reason: format!("on_failure: skip ({error})"),
                 by: None,
             });
-            checkpoint_after(state, step, index, &mut events);
+            checkpoint_after(state, step, &mut events);
             finish_if_last(state, workflow, index, &mut events);
         }
         OnFailure::Abort => events.push(finished(Outcome::Aborted, Some(reason))),
@@ -647,7 +639,7 @@ fn resume(
                 reason: "skipped by an operator (resume --skip)".into(),
                 by: Some(by.clone()),
             });
-            checkpoint_after(state, &workflow.steps[index], index, &mut after);
+            checkpoint_after(state, &workflow.steps[index], &mut after);
             finish_if_last(state, workflow, index, &mut after);
         }
         ResumeMode::RollbackTo(target) => {

@@ -394,13 +394,19 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 state.phase = RunPhase::Running;
             }
         }
-        Event::CheckpointSaved { step, completed } => {
+        Event::CheckpointSaved { step } => {
             let index = state.step_index(step).unwrap_or(0);
+            let completed = state
+                .steps
+                .iter()
+                .filter(|s| s.status.is_done())
+                .map(|s| s.name.clone())
+                .collect();
             state.checkpoints.push(Checkpoint {
                 seq: rec.seq,
                 step: step.clone(),
                 index,
-                completed: completed.clone(),
+                completed,
                 time: rec.time.clone(),
             });
         }

@@ -247,45 +247,72 @@ pub(crate) fn precheck(path: &str, text: &str) -> Result<(), DefinitionError> {
 /// time grows with the square of it (8,000 levels take a second).
 const MAX_FLOW_DEPTH: usize = 64;
 
-/// Where `[`/`{` nesting first exceeds `MAX_FLOW_DEPTH` (outside quotes and comments).
+/// Where `[`/`{` nesting first exceeds `MAX_FLOW_DEPTH`. Only brackets that can open a flow
+/// collection count: at the start of a value in block context, or anywhere a value can start
+/// inside one; quoted text, comments and block scalars (`|`, `>`) are skipped.
 fn too_deep(text: &str) -> Option<Location> {
     let mut depth = 0usize;
-    let (mut line, mut column) = (1, 0);
-    let mut quote: Option<char> = None;
-    let mut comment = false;
-    let mut prev = '\n';
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        column += 1;
-        if c == '\n' {
-            line += 1;
-            column = 0;
-            comment = false;
-            prev = c;
-            continue;
-        }
-        match quote {
-            Some('"') if c == '\\' => {
-                chars.next();
-                column += 1;
+    // The indentation of the line that opened a block scalar, while inside it.
+    let mut block_scalar: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(parent) = block_scalar {
+            if line.trim().is_empty() || indent > parent {
+                continue;
             }
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if comment => {}
-            None => match c {
-                '#' if prev.is_whitespace() => comment = true,
-                '"' | '\'' if !prev.is_alphanumeric() => quote = Some(c),
-                '[' | '{' => {
-                    depth += 1;
-                    if depth > MAX_FLOW_DEPTH {
-                        return Some(Location { line, column });
+            block_scalar = None;
+        }
+        let mut quote: Option<char> = None;
+        // The last significant character before this one ('\n' at the start of a line).
+        let mut last = '\n';
+        let mut prev = '\n';
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match quote {
+                Some('"') if c == '\\' => {
+                    chars.next();
+                    continue;
+                }
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => {
+                    let value_start = if depth > 0 {
+                        matches!(last, '[' | '{' | ',' | ':')
+                    } else {
+                        (prev == '\n' || prev.is_whitespace())
+                            && matches!(last, '\n' | ':' | '-' | '?')
+                    };
+                    match c {
+                        '#' if prev == '\n' || prev.is_whitespace() => break,
+                        '"' | '\'' if value_start => quote = Some(c),
+                        '[' | '{' if value_start => {
+                            depth += 1;
+                            if depth > MAX_FLOW_DEPTH {
+                                return Some(Location {
+                                    line: n + 1,
+                                    column: line[..i].chars().count() + 1,
+                                });
+                            }
+                        }
+                        ']' | '}' if depth > 0 => depth -= 1,
+                        '|' | '>' if depth == 0 && value_start => {
+                            let rest = line[i + 1..].trim_start_matches([
+                                '+', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
+                            ]);
+                            if rest.trim().is_empty() || rest.trim_start().starts_with('#') {
+                                block_scalar = Some(indent);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    if !c.is_whitespace() {
+                        last = c;
                     }
                 }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                _ => {}
-            },
+            }
+            prev = c;
         }
-        prev = c;
     }
     None
 }

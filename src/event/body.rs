@@ -228,9 +228,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<Operator>,
     },
+    /// A resume point: the run can go on from after `step` (which steps were done by then is
+    /// in the log before it).
     CheckpointSaved {
         step: String,
-        completed: Vec<String>,
     },
     /// The compensation plan: `steps` are compensated in this order (newest completion first).
     RollbackStarted {

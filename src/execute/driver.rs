@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::runner::{AttemptOutcome, Compensation, Runner, redactor_for, sleep_unless_stopped};
 use super::{Journal, JournalError, StopFlag, Stream};
 use crate::decide::{Command, RunState};
-use crate::event::{Event, Operator, Outcome, Recorded};
+use crate::event::{Operator, Outcome, Recorded};
 use crate::plan::{Next, next};
 
 /// What the driver reports while it works; the CLI renders it, tests record it.
@@ -78,17 +78,7 @@ pub(crate) fn announce(journal: &Journal<'_>, ctx: &mut DriveContext<'_>, events
         return;
     }
     ctx.observer.recorded(&journal.state, events);
-    let derived_changed = events.iter().any(|r| {
-        matches!(
-            r.event,
-            Event::RunStarted(_)
-                | Event::CheckpointSaved { .. }
-                | Event::RunFinished { .. }
-                | Event::RunResumed { .. }
-                | Event::RollbackFinished { .. }
-        )
-    });
-    if derived_changed && let Err(e) = super::materialize(&ctx.home, &journal.state) {
+    if let Err(e) = super::materialize_changes(&ctx.home, &journal.state, events) {
         ctx.observer.warn(&format!(
             "could not write the run's derived files (the log is intact): {e}"
         ));
@@ -142,10 +132,10 @@ pub fn drive(
             record(journal, ctx, Command::Pause { reason })?;
             return Ok(DriveEnd::Paused);
         }
-        let state = journal.state.clone();
+        let state = &journal.state;
         let observer = &mut *ctx.observer;
         let mut on_line = |step: &str, s: Stream, l: &str| observer.line(step, s, l);
-        match next(&state) {
+        match next(state) {
             Next::Finished(outcome) => return Ok(DriveEnd::Finished(outcome)),
             Next::Paused => return Ok(DriveEnd::Paused),
             Next::Stopped => return Ok(DriveEnd::Stopped),
@@ -159,7 +149,7 @@ pub fn drive(
                 )));
             }
             Next::PreValidate => {
-                let problems = runner.pre_validate(&state, &mut on_line);
+                let problems = runner.pre_validate(state, &mut on_line);
                 record(journal, ctx, Command::RecordPreValidation { problems })?;
             }
             Next::PostValidate => {
@@ -168,7 +158,7 @@ pub fn drive(
                     .as_ref()
                     .map(|w| w.post.clone())
                     .unwrap_or_default();
-                let problems = runner.run_checks(&state, None, &checks, "post", &mut on_line);
+                let problems = runner.run_checks(state, None, &checks, "post", &mut on_line);
                 if ctx.stop.is_set() {
                     continue;
                 }
@@ -183,17 +173,17 @@ pub fn drive(
                 if journal.state.is_external(index) {
                     continue;
                 }
-                let started = journal.state.clone();
                 let observer = &mut *ctx.observer;
-                let outcome = runner.run_attempt(&started, index, deadline, &mut |step, s, l| {
-                    observer.line(step, s, l)
-                });
+                let outcome =
+                    runner.run_attempt(&journal.state, index, deadline, &mut |step, s, l| {
+                        observer.line(step, s, l)
+                    });
                 if let AttemptOutcome::Report(report) = outcome {
                     record(journal, ctx, Command::FinishAttempt(Box::new(report)))?;
                 }
             }
             Next::Compensate { index } => {
-                let (end, output_tail) = match runner.compensate(&state, index, &mut on_line) {
+                let (end, output_tail) = match runner.compensate(state, index, &mut on_line) {
                     Compensation::Stopped => continue,
                     Compensation::Nothing => (None, String::new()),
                     Compensation::Ran(end, tail) => (Some(end), tail),

@@ -19,7 +19,7 @@ pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, r
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
 pub use journal::{Journal, JournalError};
 pub use lock::{DriverLock, Holder, LockError};
-pub use materialize::materialize;
+pub use materialize::{materialize, materialize_changes};
 pub use outputs::parse_outputs;
 pub use prerequisites::check_requires;
 pub use process::{

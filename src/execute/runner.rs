@@ -304,6 +304,9 @@ impl Runner {
             .filter(|c| c.run.is_some())
             .cloned()
             .collect();
+        if checks.is_empty() {
+            return Vec::new();
+        }
         let mut with_outputs = state.clone();
         with_outputs.steps[index].outputs = outputs.iter().cloned().collect();
         self.run_checks(&with_outputs, Some(index), &checks, "validate", on_line)

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::status_view;
 use crate::decide::RunState;
+use crate::event::{Event, Recorded};
 
 /// One derived file: a path relative to `runs/<run-id>/` and its contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +22,35 @@ fn pretty(value: &serde_json::Value) -> String {
 
 /// Every derived file of a run as it stands.
 pub fn run_files(state: &RunState) -> Vec<RunFile> {
-    let Some(start) = state.start.as_deref() else {
-        return Vec::new();
-    };
-    let mut files = vec![RunFile {
+    let mut files: Vec<RunFile> = workflow_file(state).into_iter().collect();
+    files.extend((0..state.checkpoints.len()).filter_map(|n| checkpoint_file(state, n)));
+    files.extend(results_file(state));
+    files
+}
+
+/// The files that `events`, just folded into `state`, changed; `None` when a full rewrite is
+/// needed (a resume or a rollback may have made checkpoint files stale).
+pub fn changed_files(state: &RunState, events: &[Recorded]) -> Option<Vec<RunFile>> {
+    let mut files = Vec::new();
+    for rec in events {
+        match &rec.event {
+            Event::RunStarted(_) => files.extend(workflow_file(state)),
+            Event::CheckpointSaved { .. } => {
+                let n = state.checkpoints.iter().position(|c| c.seq == rec.seq)?;
+                files.extend(checkpoint_file(state, n));
+            }
+            Event::RunFinished { .. } => files.extend(results_file(state)),
+            Event::RunResumed { .. } | Event::RollbackFinished { .. } => return None,
+            _ => {}
+        }
+    }
+    Some(files)
+}
+
+/// `workflow.json`: the definition snapshot and what the run started with.
+fn workflow_file(state: &RunState) -> Option<RunFile> {
+    let start = state.start.as_deref()?;
+    Some(RunFile {
         path: "workflow.json".into(),
         contents: pretty(&json!({
             "run_id": state.run_id,
@@ -34,32 +60,41 @@ pub fn run_files(state: &RunState) -> Vec<RunFile> {
             "definition": start.definition,
             "inputs": start.inputs,
             "config": start.config,
-            "working_dir": start.working_dir,
+                        "working_dir": start.working_dir,
         })),
-    }];
-    for (n, cp) in state.checkpoints.iter().enumerate() {
-        let outputs: serde_json::Map<String, serde_json::Value> = state
-            .steps
-            .iter()
-            .take(cp.index + 1)
-            .map(|s| (s.name.clone(), json!(s.outputs)))
-            .collect();
-        files.push(RunFile {
-            path: format!("checkpoints/{:04}-step-{}.json", n + 1, cp.index + 1),
-            contents: pretty(&json!({
-                "run_id": state.run_id,
-                "checkpoint": n + 1,
-                "seq": cp.seq,
-                "step": cp.step,
-                "step_index": cp.index,
-                "completed": cp.completed,
-                "outputs": outputs,
-                "validation": "passed",
-                "time": cp.time,
-            })),
-        });
-    }
-    if state.outcome().is_some() {
+    })
+}
+
+/// `checkpoints/NNNN-step-K.json`: checkpoint `n` of the run.
+fn checkpoint_file(state: &RunState, n: usize) -> Option<RunFile> {
+    let cp = state.checkpoints.get(n)?;
+    let outputs: serde_json::Map<String, serde_json::Value> = cp
+        .completed
+        .iter()
+        .filter_map(|name| state.step(name))
+        .filter(|s| !s.outputs.is_empty())
+        .map(|s| (s.name.clone(), json!(s.outputs)))
+        .collect();
+    Some(RunFile {
+        path: format!("checkpoints/{:04}-step-{}.json", n + 1, cp.index + 1),
+        contents: pretty(&json!({
+            "run_id": state.run_id,
+            "checkpoint": n + 1,
+            "seq": cp.seq,
+            "step": cp.step,
+            "step_index": cp.index,
+            "completed": cp.completed,
+            "outputs": outputs,
+                            "validation": "passed",
+            "time": cp.time,
+        })),
+    })
+}
+
+/// `results.json`: the final output of a finished run, with its head hash.
+fn results_file(state: &RunState) -> Option<RunFile> {
+    state.outcome()?;
+    {
         let view = status_view(state, false);
         let outputs: serde_json::Map<String, serde_json::Value> = state
             .steps
@@ -67,7 +102,7 @@ pub fn run_files(state: &RunState) -> Vec<RunFile> {
             .filter(|s| !s.outputs.is_empty())
             .map(|s| (s.name.clone(), json!(s.outputs)))
             .collect();
-        files.push(RunFile {
+        Some(RunFile {
             path: "results.json".into(),
             contents: pretty(&json!({
                 "run_id": view.run_id,
@@ -87,7 +122,6 @@ pub fn run_files(state: &RunState) -> Vec<RunFile> {
                 })).collect::<Vec<_>>(),
                 "outputs": outputs,
             })),
-        });
+        })
     }
-    files
 }

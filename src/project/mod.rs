@@ -4,7 +4,7 @@
 mod files;
 mod status;
 
-pub use files::{RunFile, run_files};
+pub use files::{RunFile, changed_files, run_files};
 pub use status::{
     ActiveAgent, CriterionView, RunStatus, StatusView, StepView, run_status, status_view,
 };
