@@ -2,6 +2,7 @@
 //! bookkeeping of facts that the decider already judged.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -74,7 +75,8 @@ pub struct Checkpoint {
     pub seq: u64,
     pub step: String,
     pub index: usize,
-    pub completed: Vec<String>,
+    /// Steps done at this checkpoint (shared: cloning a state must stay cheap).
+    pub completed: Arc<[String]>,
     pub time: String,
 }
 
@@ -108,13 +110,19 @@ pub struct RunState {
     pub events: u64,
     pub head_hash: String,
     #[serde(skip)]
-    pub start: Option<Box<RunStarted>>,
+    pub start: Option<Arc<RunStarted>>,
     /// The steps to execute: a workflow's, or a scenario's phases as steps.
     #[serde(skip)]
-    pub workflow: Option<Workflow>,
+    pub workflow: Option<Arc<Workflow>>,
     /// The scenario, for a scenario run (conditions, parallelism, agents, criteria).
     #[serde(skip)]
-    pub scenario: Option<Scenario>,
+    pub scenario: Option<Arc<Scenario>>,
+    /// The scenario's DAG, prepared once for scheduling.
+    #[serde(skip)]
+    pub phase_plan: Option<Arc<crate::plan::PhasePlan>>,
+    /// Step (or phase) name → index, so folding an event is O(log n), not O(n).
+    #[serde(skip)]
+    pub index: Arc<BTreeMap<String, usize>>,
     pub definition_error: Option<String>,
     /// Manual phases an operator asked to start.
     pub start_requested: BTreeSet<String>,
@@ -151,6 +159,8 @@ impl Default for RunState {
             start: None,
             workflow: None,
             scenario: None,
+            phase_plan: None,
+            index: Arc::default(),
             definition_error: None,
             start_requested: BTreeSet::new(),
             active_agents: Vec::new(),
@@ -176,15 +186,15 @@ impl Default for RunState {
 
 impl RunState {
     pub fn step_index(&self, name: &str) -> Option<usize> {
-        self.steps.iter().position(|s| s.name == name)
+        self.index.get(name).copied()
     }
 
     pub fn step(&self, name: &str) -> Option<&StepState> {
-        self.steps.iter().find(|s| s.name == name)
+        self.step_index(name).map(|i| &self.steps[i])
     }
 
     fn step_mut(&mut self, name: &str) -> Option<&mut StepState> {
-        self.steps.iter_mut().find(|s| s.name == name)
+        self.step_index(name).map(|i| &mut self.steps[i])
     }
 
     /// The first step that is not done, if any: the sequence's current position.
@@ -247,7 +257,8 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                                 step.agent = Some(runner.clone());
                             }
                         }
-                        state.scenario = Some(sc);
+                        state.phase_plan = Some(Arc::new(crate::plan::PhasePlan::of(&sc)));
+                        state.scenario = Some(Arc::new(sc));
                         wf
                     })
                 }
@@ -255,12 +266,21 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             match parsed {
                 Ok(wf) => {
                     state.steps = wf.steps.iter().map(|s| new_step(&s.name)).collect();
-                    state.workflow = Some(wf);
+                    // The first of duplicate names wins (validation refuses duplicates anyway).
+                    state.index = Arc::new(
+                        wf.steps
+                            .iter()
+                            .enumerate()
+                            .rev()
+                            .map(|(i, s)| (s.name.clone(), i))
+                            .collect(),
+                    );
+                    state.workflow = Some(Arc::new(wf));
                 }
                 Err(e) => state.definition_error = Some(e.to_string()),
             }
             state.driver = Some(started.driver.clone());
-            state.start = Some(started.clone());
+            state.start = Some(Arc::new((**started).clone()));
             state.phase = RunPhase::Running;
             state.started_at.clone_from(&time);
             state.session_started_at = time;
@@ -553,7 +573,10 @@ fn rerun_set(state: &RunState, from: usize) -> Vec<usize> {
     match &state.scenario {
         None => (from..state.steps.len()).collect(),
         Some(sc) => {
-            let deps = crate::plan::dependencies(sc);
+            let deps = state
+                .phase_plan
+                .as_ref()
+                .map_or_else(|| crate::plan::dependencies(sc), |p| p.deps.clone());
             let mut set = vec![from];
             let mut changed = true;
             while changed {

@@ -1,25 +1,78 @@
 //! Phases as a DAG (petgraph): dependencies from `after:` conditions, cycle detection that
 //! names the cycle, "parallel opportunities", and the ready set of a running scenario.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::definition::{Condition, Scenario};
 
 /// The dependencies of every phase, by index (unknown names are left out: `validate`
-/// reports them).
+/// reports them). Linear in phases and edges.
 pub fn dependencies(scenario: &Scenario) -> Vec<Vec<usize>> {
+    let index: HashMap<&str, usize> = scenario
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.as_str(), i))
+        .rev() // the first of duplicate names wins, as in `phase_index`
+        .collect();
     scenario
         .phases
         .iter()
         .map(|p| match p.parsed_condition() {
             Ok(Condition::After(deps)) => deps
                 .iter()
-                .filter_map(|d| scenario.phase_index(d))
+                .filter_map(|d| index.get(d.as_str()).copied())
                 .collect(),
             _ => Vec::new(),
         })
         .collect()
+}
+
+/// What scheduling needs of a scenario, computed once per run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PhasePlan {
+    pub deps: Vec<Vec<usize>>,
+    /// Phases in dependency order.
+    pub order: Vec<usize>,
+    pub manual: Vec<bool>,
+    pub parallel: Vec<bool>,
+    /// Conditions that cannot be understood (such a phase never starts; `validate` reports it).
+    pub invalid: Vec<bool>,
+}
+
+impl PhasePlan {
+    pub fn of(scenario: &Scenario) -> PhasePlan {
+        let conditions: Vec<_> = scenario
+            .phases
+            .iter()
+            .map(|p| p.parsed_condition())
+            .collect();
+        let deps = dependencies(scenario);
+        let invalid = conditions
+            .iter()
+            .zip(&deps)
+            .map(|(c, resolved)| match c {
+                Err(_) => true,
+                // An unknown `after:` target can never complete (`dependencies` leaves it out).
+                Ok(Condition::After(names)) => names.len() != resolved.len(),
+                _ => false,
+            })
+            .collect();
+        PhasePlan {
+            order: topological_order(scenario),
+            manual: conditions
+                .iter()
+                .map(|c| matches!(c, Ok(Condition::Manual)))
+                .collect(),
+            parallel: scenario.phases.iter().map(|p| p.parallel).collect(),
+            invalid,
+            deps,
+        }
+    }
 }
 
 fn graph(deps: &[Vec<usize>]) -> DiGraph<usize, ()> {
@@ -68,9 +121,10 @@ pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
 
 /// Groups of phases that can run at the same time: the same dependencies, at least two
 /// members, at least one of them `parallel: true`. (Manual phases are excluded: each waits for
-/// its own start.)
+/// its own start.) Listed in the order of their first member.
 pub fn parallel_opportunities(scenario: &Scenario) -> Vec<Vec<String>> {
     let deps = dependencies(scenario);
+    let mut by_key: HashMap<Vec<usize>, usize> = HashMap::new();
     let mut groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
     for (i, p) in scenario.phases.iter().enumerate() {
         if matches!(p.parsed_condition(), Ok(Condition::Manual) | Err(_)) {
@@ -78,9 +132,12 @@ pub fn parallel_opportunities(scenario: &Scenario) -> Vec<Vec<String>> {
         }
         let mut key = deps[i].clone();
         key.sort_unstable();
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push(i),
-            None => groups.push((key, vec![i])),
+        match by_key.get(&key) {
+            Some(&g) => groups[g].1.push(i),
+            None => {
+                by_key.insert(key.clone(), groups.len());
+                groups.push((key, vec![i]));
+            }
         }
     }
     groups
@@ -90,26 +147,39 @@ pub fn parallel_opportunities(scenario: &Scenario) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Phases in dependency order (stable: definition order among equals); a cycle keeps the rest
-/// in definition order.
+/// Phases in dependency order (stable: the earliest defined ready phase first); phases on a
+/// cycle follow in definition order. Kahn's algorithm: O((phases + edges) log phases).
 pub fn topological_order(scenario: &Scenario) -> Vec<usize> {
     let deps = dependencies(scenario);
     let n = deps.len();
+    let mut waiting_on = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        let mut unique = ds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        for d in unique.into_iter().filter(|&d| d != i) {
+            waiting_on[i] += 1;
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..n)
+        .filter(|&i| waiting_on[i] == 0)
+        .map(Reverse)
+        .collect();
     let mut placed = vec![false; n];
     let mut order = Vec::with_capacity(n);
-    while order.len() < n {
-        let next = (0..n).find(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d] || d == i));
-        match next {
-            Some(i) => {
-                placed[i] = true;
-                order.push(i);
-            }
-            None => {
-                order.extend((0..n).filter(|&i| !placed[i]));
-                break;
+    while let Some(Reverse(i)) = ready.pop() {
+        placed[i] = true;
+        order.push(i);
+        for &j in &dependents[i] {
+            waiting_on[j] -= 1;
+            if waiting_on[j] == 0 {
+                ready.push(Reverse(j));
             }
         }
     }
+    order.extend((0..n).filter(|&i| !placed[i]));
     order
 }
 

@@ -6,7 +6,7 @@ mod next;
 mod preview;
 mod ready;
 
-pub use dag::{dependencies, find_cycle, parallel_opportunities, topological_order};
+pub use dag::{PhasePlan, dependencies, find_cycle, parallel_opportunities, topological_order};
 pub use next::{Next, next};
 pub use preview::{Action, PlannedStep, preview_resume, preview_run};
 pub use ready::{awaiting_manual_start, ready_phases};

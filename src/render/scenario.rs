@@ -40,7 +40,15 @@ pub fn render_preview(s: &Scenario) -> String {
     }
     let _ = writeln!(out, "Estimated phases: {}", s.phases.len());
     let groups = parallel_opportunities(s);
-    let listed: Vec<String> = groups.iter().map(|g| g.join(" + ")).collect();
+    // Large DAGs have large groups: name a few, count the rest.
+    let shown = |g: &Vec<String>| match g.len() {
+        n if n <= 6 => g.join(" + "),
+        n => format!("{} + … ({n} phases)", g[..4].join(" + ")),
+    };
+    let mut listed: Vec<String> = groups.iter().take(8).map(shown).collect();
+    if groups.len() > 8 {
+        listed.push(format!("{} more", groups.len() - 8));
+    }
     if listed.is_empty() {
         let _ = writeln!(out, "Parallel opportunities: 0");
     } else {

@@ -76,6 +76,7 @@ pub fn validate_scenario(
             "`max_parallel` must be at least 1".into(),
         );
     }
+    let names: BTreeSet<&str> = scenario.phases.iter().map(|p| p.name.as_str()).collect();
     let mut seen = BTreeSet::new();
     for (i, phase) in scenario.phases.iter().enumerate() {
         let base: Vec<Seg> = vec!["phases".into(), Seg::Index(i)];
@@ -95,7 +96,7 @@ pub fn validate_scenario(
             Err(e) => problem(&key("condition"), e),
             Ok(Condition::After(deps)) => {
                 for d in deps {
-                    if scenario.phase_index(&d).is_none() {
+                    if !names.contains(d.as_str()) {
                         problem(
                             &key("condition"),
                             format!("Unknown condition: after:{d} (no phase named `{d}`)"),
