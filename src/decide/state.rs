@@ -75,8 +75,8 @@ pub struct Checkpoint {
     pub seq: u64,
     pub step: String,
     pub index: usize,
-    /// Steps done at this checkpoint (shared: cloning a state must stay cheap).
-    pub completed: Arc<[String]>,
+    /// How many steps were done (completed or skipped) at this checkpoint.
+    pub steps_done: usize,
     pub time: String,
 }
 
@@ -416,17 +416,12 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
         }
         Event::CheckpointSaved { step } => {
             let index = state.step_index(step).unwrap_or(0);
-            let completed = state
-                .steps
-                .iter()
-                .filter(|s| s.status.is_done())
-                .map(|s| s.name.clone())
-                .collect();
+            let steps_done = state.steps.iter().filter(|s| s.status.is_done()).count();
             state.checkpoints.push(Checkpoint {
                 seq: rec.seq,
                 step: step.clone(),
                 index,
-                completed,
+                steps_done,
                 time: rec.time.clone(),
             });
         }

@@ -40,9 +40,15 @@ pub fn event_hash(
     *hasher.finalize().as_bytes()
 }
 
-/// Lower-case hex of a hash.
+/// Lower-case hex of a hash (on every event read: no per-byte formatting).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
 }
 
 #[cfg(test)]
