@@ -7,6 +7,23 @@ use std::process::Stdio;
 
 use common::Env;
 
+/// Start `n` copies of a command at once and wait for them all.
+fn race(env: &Env, n: usize, args: &[&str]) -> Vec<std::process::Output> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            env.command(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect()
+}
+
 /// Many runs appended at once from several processes: every run completes, no SQLITE_BUSY
 /// reaches anyone, and every chain verifies.
 #[test]
@@ -19,17 +36,7 @@ fn many_processes_append_at_once_without_busy_errors() {
     // Create the log first so that the racers do not all run the migration at once (they may:
     // the migration is idempotent under its write lock, but this test is about appends).
     assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
-    let children: Vec<_> = (0..12)
-        .map(|_| {
-            env.command(&["workflow", "run", "tiny"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    for out in race(&env, 12, &["workflow", "run", "tiny"]) {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         assert!(
@@ -56,17 +63,7 @@ fn many_processes_append_at_once_without_busy_errors() {
 fn concurrent_first_use_migrates_once() {
     let env = Env::new();
     env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'true'}\n");
-    let children: Vec<_> = (0..6)
-        .map(|_| {
-            env.command(&["workflow", "run", "tiny"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
+    for out in race(&env, 6, &["workflow", "run", "tiny"]) {
         assert_eq!(
             out.status.code(),
             Some(0),

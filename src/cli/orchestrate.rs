@@ -300,6 +300,7 @@ fn report(
                 home: ctx.home.clone(),
                 stop: StopFlag::default(),
                 grace: KILL_GRACE,
+                redactor: crate::execute::redactor_for(state),
             };
             runner.validate_report(state, i, &[], &mut |_, _, _| {})
         } else {

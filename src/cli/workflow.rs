@@ -531,6 +531,7 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
             home: ctx.home.clone(),
             stop: StopFlag::default(),
             grace: KILL_GRACE,
+            redactor: crate::execute::redactor_for(state),
         };
         runner.validate_report(state, index, &outputs, &mut |step, s, l| {
             crate::execute::Observer::line(&mut observer, step, s, l)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::runner::{AttemptOutcome, Compensation, Runner, redactor_for, sleep_unless_stopped};
-use super::{Journal, JournalError, StopFlag, Stream};
+use super::{Journal, JournalError, Redactor, StopFlag, Stream};
 use crate::decide::{Command, RunState};
 use crate::event::{Operator, Outcome, Recorded};
 use crate::plan::{Next, next};
@@ -35,11 +35,12 @@ pub struct DriveContext<'a> {
 
 impl DriveContext<'_> {
     /// A runner for this context's commands, ended by `stop`.
-    pub fn runner(&self, stop: &StopFlag) -> Runner {
+    pub fn runner(&self, stop: &StopFlag, redactor: &Redactor) -> Runner {
         Runner {
             home: self.home.clone(),
             stop: stop.clone(),
             grace: self.grace,
+            redactor: redactor.clone(),
         }
     }
 }
@@ -93,7 +94,10 @@ pub(crate) fn prepare(journal: &mut Journal<'_>, ctx: &mut DriveContext<'_>) {
         ctx.observer
             .warn(&format!("could not write the run's derived files: {e}"));
     }
-    for pgid in ctx.runner(&ctx.stop).end_orphans(&journal.run_id) {
+    for pgid in ctx
+        .runner(&ctx.stop, &journal.redactor)
+        .end_orphans(&journal.run_id)
+    {
         ctx.observer.warn(&format!(
             "ended process group {pgid} left running by the previous driver"
         ));
@@ -119,7 +123,7 @@ pub fn drive(
     }
     prepare(journal, ctx);
     let (deadline, limit) = deadline(&journal.state);
-    let runner = ctx.runner(&ctx.stop);
+    let runner = ctx.runner(&ctx.stop, &journal.redactor);
     loop {
         if ctx.stop.is_set() {
             let by = ctx.actor.clone();

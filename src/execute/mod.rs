@@ -25,6 +25,6 @@ pub use prerequisites::check_requires;
 pub use process::{
     ProcessResult, ProcessSpec, Stream, end_orphan_group, run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, run_check};
+pub use runner::{AttemptOutcome, LineSink, Runner, redactor_for, run_check};
 pub use secrets::{Redactor, is_secret_name};
 pub use signals::StopFlag;

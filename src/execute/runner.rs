@@ -42,6 +42,9 @@ pub struct Runner {
     /// Raised to end running commands (TERM, then KILL after `grace`).
     pub stop: StopFlag,
     pub grace: Duration,
+    /// The run's secrets (`redactor_for`), scrubbed from output lines and tails; computed
+    /// once per drive, not per attempt.
+    pub redactor: Redactor,
 }
 
 /// Secrets of the environment and of every step, for the journal and output to scrub.
@@ -208,7 +211,7 @@ impl Runner {
         };
         let name = step.name.clone();
         let inflight = inflight_file(&self.home, &state.run_id, index);
-        let redactor = redactor_for(state);
+        let redactor = &self.redactor;
         let result = run_process_tracked(
             &spec,
             &self.stop,
@@ -350,7 +353,7 @@ impl Runner {
         if r.stopped {
             return Compensation::Stopped;
         }
-        Compensation::Ran(r.end, redactor_for(state).redact(&r.tail))
+        Compensation::Ran(r.end, self.redactor.redact(&r.tail))
     }
 
     /// End process groups a dead driver left running for this run, so two copies of a step

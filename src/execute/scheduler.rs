@@ -28,7 +28,7 @@ pub fn drive_scenario(
     // Workers' commands end when `halt` is raised: by a signal, an operator's stop request or
     // the run's time limit.
     let halt = StopFlag::default();
-    let runner = ctx.runner(&halt);
+    let runner = ctx.runner(&halt, &journal.redactor);
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut workers: BTreeSet<usize> = BTreeSet::new();
     let mut pause_reason: Option<String> = None;
