@@ -472,3 +472,17 @@ fn run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id() {
         bad.stderr
     );
 }
+
+#[test]
+fn workflow_status_shows_a_scenario_run_in_the_scenario_screen() {
+    let env = seeded();
+    assert_eq!(env.run(&["orchestrate", "run", "ship-it"]).code, 0);
+    let out = env.run(&["workflow", "status"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.starts_with("Scenario: ship-it"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Phase Status:"), "{}", out.stdout);
+}

@@ -315,7 +315,15 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
         if let Some(seq) = at {
             text.push_str(&format!("(as of event {seq})\n"));
         }
-        text.push_str(&render_status(&view, SystemTime::now()));
+        // RUN defaults to the most recent run of either kind: show each in its own screen.
+        if state.is_scenario() {
+            text.push_str(&crate::render::render_scenario_status(
+                &view,
+                SystemTime::now(),
+            ));
+        } else {
+            text.push_str(&render_status(&view, SystemTime::now()));
+        }
         out(&text);
     }
     Ok(exit::OK)
