@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use cortex::decide::{AttemptReport, Command, RunState, StepStatus, replay};
+use cortex::decide::{
+    AttemptReport, Command, RunState, StepStatus, evolve, replay, restore, snapshot_json,
+};
 use cortex::definition::{Config, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, Outcome, ResumeMode, RunKind, RunStarted};
 use cortex::execute::{FixedClock, Journal, SequentialIds};
@@ -294,6 +296,22 @@ proptest! {
         let mut replayed = replay(&store.read_run("RUN").unwrap());
         replayed.run_id = "RUN".into();
         prop_assert_eq!(replayed, live);
+    }
+
+        /// A snapshot is a pure cache of the fold: restoring a snapshot taken after any event and
+    /// folding the events after it gives exactly the state of a full replay.
+    #[test]
+    fn a_snapshot_at_any_event_plus_the_rest_equals_a_full_replay(
+        case in case(),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let sim = simulate(&case, None);
+        let events = sim.store.read_run("RUN").unwrap();
+        let k = pick.index(events.len()) + 1;
+        let snapshot = snapshot_json(&replay(&events[..k]));
+        let restored = restore(&snapshot, &events[0]).expect("snapshots decode");
+        let resumed = events[k..].iter().fold(restored, evolve);
+        prop_assert_eq!(resumed, replay(&events));
     }
 
     /// Attempts never exceed retries + 1: without an operator's resume, no step starts more

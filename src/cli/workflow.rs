@@ -288,10 +288,18 @@ fn open_run<'a>(
 }
 
 fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandError> {
-    let Some(store) = ctx.existing_store()? else {
+    let Some(mut store) = ctx.existing_store()? else {
         return Err(no_runs());
     };
     let run_id = ctx.resolve_run(&store, run)?;
+    if at.is_none() {
+        // The present: from the latest snapshot plus the events after it.
+        let mut state = crate::execute::load_state(&store, &run_id)?;
+        state.run_id = run_id.clone();
+        crate::execute::maybe_snapshot(&mut store, &state);
+        let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
+        return print_status(ctx, &state, alive, None);
+    }
     let events = store.read_run(&run_id)?;
     let upto: Vec<_> = match at {
         Some(seq) if seq >= events.len() as u64 => {
@@ -306,8 +314,16 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
     };
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
-    let alive = at.is_some() || DriverLock::probe(&ctx.home, &run_id).is_some();
-    let view = status_view(&state, alive);
+    print_status(ctx, &state, true, at)
+}
+
+fn print_status(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    alive: bool,
+    at: Option<u64>,
+) -> Result<i32, CommandError> {
+    let view = status_view(state, alive);
     if ctx.json {
         out_json(&view.to_json());
     } else {

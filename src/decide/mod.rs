@@ -17,4 +17,7 @@ pub use agents::{
 pub use command::{AttemptReport, Command};
 pub use decider::decide;
 pub use error::DecideError;
-pub use state::{Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay};
+pub use state::{
+    Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay, restore,
+    snapshot_json,
+};

@@ -4,13 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::definition::{Scenario, Workflow};
 use crate::event::{Driver, Event, Outcome, Recorded, RunKind, RunStarted, Stage};
 
 /// Where a step is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -49,7 +49,7 @@ impl StepStatus {
 }
 
 /// One step's projection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepState {
     pub name: String,
     pub status: StepStatus,
@@ -70,7 +70,7 @@ pub struct StepState {
 }
 
 /// A resume point.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub seq: u64,
     pub step: String,
@@ -81,7 +81,7 @@ pub struct Checkpoint {
 }
 
 /// A rollback in progress.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollback {
     pub reason: String,
     /// Steps still to compensate, in order.
@@ -91,7 +91,7 @@ pub struct Rollback {
 }
 
 /// The run's coarse state, as recorded in the log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "phase")]
 pub enum RunPhase {
     NotStarted,
@@ -104,7 +104,7 @@ pub enum RunPhase {
 }
 
 /// Everything known about a run, folded from its events.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub run_id: String,
     pub events: u64,
@@ -610,4 +610,23 @@ fn new_step(name: &str) -> StepState {
 /// The state after all of `events`: every projection starts here.
 pub fn replay<'a>(events: impl IntoIterator<Item = &'a Recorded>) -> RunState {
     events.into_iter().fold(RunState::default(), evolve)
+}
+
+/// A state saved as JSON (a snapshot: a cache of the fold, never a source of truth).
+pub fn snapshot_json(state: &RunState) -> String {
+    serde_json::to_string(state).expect("run states serialise")
+}
+
+/// A state from a snapshot taken at some event of the run, completed with what the snapshot
+/// leaves out (the definition and what is derived from it), which `first` — the run's
+/// `run_started` event — rebuilds. None if the snapshot does not decode.
+pub fn restore(snapshot: &str, first: &Recorded) -> Option<RunState> {
+    let mut state: RunState = serde_json::from_str(snapshot).ok()?;
+    let base = evolve(RunState::default(), first);
+    state.start = base.start;
+    state.workflow = base.workflow;
+    state.scenario = base.scenario;
+    state.phase_plan = base.phase_plan;
+    state.index = base.index;
+    Some(state)
 }

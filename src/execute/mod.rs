@@ -17,7 +17,7 @@ mod signals;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
-pub use journal::{Journal, JournalError};
+pub use journal::{Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::{materialize, materialize_changes};
 pub use outputs::parse_outputs;

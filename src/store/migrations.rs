@@ -25,5 +25,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
     CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;",
+                BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;",
+    // 2: snapshots of run states, a cache of the fold (see `decide::restore`). Not part of the
+    // chain and never a source of truth: a snapshot is used only when the event it was taken
+    // at still has the hash it records, and deleting the table loses nothing.
+    "CREATE TABLE snapshots (
+        run_id TEXT    NOT NULL PRIMARY KEY,
+        seq    INTEGER NOT NULL,
+        hash   TEXT    NOT NULL,
+        state  TEXT    NOT NULL
+    ) STRICT;",
 ];

@@ -90,6 +90,36 @@ pub trait EventStore {
 
     /// The stored bytes of every event (of one run, or all), for verification.
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError>;
+
+    /// The latest snapshot of a run's state, if the store keeps them: (seq, hash at seq, JSON).
+    fn load_snapshot(&self, _run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
+        Ok(None)
+    }
+
+    /// Keep a snapshot of a run's state taken after event `seq` (whose hash is `hash`).
+    fn save_snapshot(
+        &mut self,
+        _run_id: &str,
+        _seq: u64,
+        _hash: &str,
+        _state: &str,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The first event of a run (its `run_started`), if any.
+    fn first_event(&self, run_id: &str) -> Result<Option<Recorded>, StoreError> {
+        Ok(self.read_run(run_id)?.into_iter().next())
+    }
+
+    /// The hash (hex) of event `seq` of a run, if it exists.
+    fn hash_at(&self, run_id: &str, seq: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .read_run_from(run_id, seq)?
+            .first()
+            .filter(|r| r.seq == seq)
+            .map(|r| r.hash.clone()))
+    }
 }
 
 /// Chain `events` onto a run whose head is (`next_seq`, `prev_hash`): the rows to store, and

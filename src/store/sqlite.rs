@@ -198,6 +198,53 @@ impl EventStore for SqliteStore {
             .collect()
     }
 
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT seq, hash, state FROM snapshots WHERE run_id = ?1",
+                params![run_id],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(map_err)
+    }
+
+    fn save_snapshot(
+        &mut self,
+        run_id: &str,
+        seq: u64,
+        hash: &str,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state) VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, seq as i64, hash, state],
+            )
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    fn first_event(&self, run_id: &str) -> Result<Option<Recorded>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq = 0");
+        self.read_raw(&sql, Some(run_id))?
+            .first()
+            .map(decode_row)
+            .transpose()
+    }
+
+    fn hash_at(&self, run_id: &str, seq: u64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT hash FROM events WHERE run_id = ?1 AND seq = ?2",
+                params![run_id, seq as i64],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()
+            .map(|h| h.map(|h| super::hex(&h)))
+            .map_err(map_err)
+    }
+
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = 0 ORDER BY run_id");
         let firsts = self.read_raw(&sql, None)?;
