@@ -5,10 +5,10 @@ use serde_json::json;
 use super::args::AgentCommandArgs;
 use super::context::{Ctx, operator};
 use super::{CommandError, exit, out, out_json};
-use crate::decide::{AgentCommand, BY_HAND, REGISTRY_STREAM, evolve_registry, replay};
+use crate::decide::{AgentCommand, BY_HAND, REGISTRY_STREAM, evolve_registry};
 use crate::definition::{Agent, normalize_name};
 use crate::event::Event;
-use crate::execute::{Journal, SystemClock, UlidIds};
+use crate::execute::{Journal, SystemClock, UlidIds, load_state};
 use crate::store::EventStore;
 
 pub fn dispatch(ctx: &Ctx, cmd: AgentCommandArgs) -> Result<i32, CommandError> {
@@ -58,7 +58,7 @@ fn activity(ctx: &Ctx) -> Result<Vec<(String, String, String)>, CommandError> {
                     .map(|a| (a, BY_HAND.to_string(), String::new())),
             );
         } else if matches!(head.first.event, Event::RunStarted(_)) {
-            let state = replay(&events);
+            let state = load_state(&store, &head.run_id)?;
             if state.outcome().is_none() {
                 out.extend(
                     state

@@ -5,18 +5,16 @@ use std::path::PathBuf;
 use super::CommandError;
 use crate::definition::{Catalog, Durability};
 use crate::event::Operator;
-use crate::render::Style;
 use crate::store::{EventStore, SqliteStore};
 
 pub struct Ctx {
     pub home: PathBuf,
     pub cwd: PathBuf,
     pub json: bool,
-    pub style: Style,
 }
 
 impl Ctx {
-    pub fn new(home: Option<PathBuf>, json: bool, color: bool) -> Result<Ctx, CommandError> {
+    pub fn new(home: Option<PathBuf>, json: bool) -> Result<Ctx, CommandError> {
         let cwd = std::env::current_dir().map_err(|e| {
             CommandError::bad_input(format!("the current directory is unusable: {e}"))
         })?;
@@ -31,12 +29,7 @@ impl Ctx {
                 }
             },
         };
-        Ok(Ctx {
-            home,
-            cwd,
-            json,
-            style: Style { color },
-        })
+        Ok(Ctx { home, cwd, json })
     }
 
     pub fn catalog(&self) -> Catalog {

@@ -2,7 +2,7 @@
 
 use crate::definition::{DefinitionError, LookupError};
 use crate::execute::{JournalError, LockError};
-use crate::render::{Style, render_definition_error};
+use crate::render::render_definition_error;
 use crate::store::StoreError;
 
 /// Exit codes (SPEC §5).
@@ -47,14 +47,14 @@ impl CommandError {
         self
     }
 
-    pub fn definition(err: &DefinitionError, style: Style) -> Self {
+    pub fn definition(err: &DefinitionError) -> Self {
         let n = err.problems.len();
         let mut e = Self::bad_input(format!(
             "{} is invalid ({n} problem{})",
             err.path,
             if n == 1 { "" } else { "s" }
         ));
-        e.detail = Some(render_definition_error(err, style));
+        e.detail = Some(render_definition_error(err));
         e
     }
 }

@@ -112,8 +112,10 @@ fn anchor(ctx: &Ctx, file: Option<&std::path::Path>) -> Result<i32, CommandError
     }
     let mut anchors = Vec::new();
     for head in store.runs()? {
-        let events = store.read_run(&head.run_id)?;
-        if crate::decide::replay(&events).outcome().is_some() {
+        if crate::execute::load_state(&store, &head.run_id)?
+            .outcome()
+            .is_some()
+        {
             anchors.push(Anchor {
                 run_id: head.run_id.clone(),
                 seq: head.events as i64 - 1,

@@ -12,7 +12,7 @@ mod orchestrate;
 mod schema;
 mod workflow;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use clap::Parser;
 
@@ -65,11 +65,11 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let color = !cli.no_color
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal();
+    // Output is never coloured, so `--no-color` and NO_COLOR hold by construction (the emoji
+    // badges are text). The flag stays accepted for scripts written against the SPEC.
+    let _ = cli.no_color;
     let json = cli.json;
-    let ctx = match Ctx::new(cli.home.clone(), json, color) {
+    let ctx = match Ctx::new(cli.home.clone(), json) {
         Ok(ctx) => ctx,
         Err(e) => return report(e, json),
     };

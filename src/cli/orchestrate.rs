@@ -10,14 +10,14 @@ use super::args::{Audit, OrchestrateCommand};
 use super::context::{Ctx, no_runs, operator};
 use super::drive::{KILL_GRACE, driver, finish_driving, holder};
 use super::{CommandError, exit, out, out_json};
-use crate::decide::{AttemptReport, Command, RunPhase, StepStatus, replay};
+use crate::decide::{AttemptReport, Command, RunPhase, StepStatus};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
     snapshot,
 };
 use crate::event::{AttemptEnd, Event, Operator, ResumeMode, RunKind, RunStarted};
 use crate::execute::{
-    DriverLock, Journal, LockError, Runner, StopFlag, SystemClock, UlidIds, materialize,
+    DriverLock, Journal, LockError, Runner, StopFlag, SystemClock, UlidIds, load_state, materialize,
 };
 use crate::plan::parallel_opportunities;
 use crate::project::{RunStatus, status_view};
@@ -84,11 +84,8 @@ fn latest_run(
         {
             continue;
         }
-        if active {
-            let events = store.read_run(&head.run_id)?;
-            if replay(&events).outcome().is_some() {
-                continue;
-            }
+        if active && load_state(store, &head.run_id)?.outcome().is_some() {
+            continue;
         }
         return Ok(head.run_id.clone());
     }
@@ -110,7 +107,7 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
     let config = ctx
         .catalog()
         .config()
-        .map_err(|e| CommandError::definition(&e, ctx.style))?;
+        .map_err(|e| CommandError::definition(&e))?;
     for phase in starts {
         let ok = scenario
             .phases
@@ -192,7 +189,7 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
 fn status(ctx: &Ctx, target: Option<&str>) -> Result<i32, CommandError> {
     let store = ctx.existing_store()?.ok_or_else(no_runs)?;
     let run_id = latest_run(ctx, &store, target, false)?;
-    let mut state = replay(&store.read_run(&run_id)?);
+    let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();
     let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
     let view = status_view(&state, alive);
@@ -344,7 +341,7 @@ fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
         }
         Err(e) => return Err(e.into()),
     }
-    let mut state = replay(&store.read_run(&run_id)?);
+    let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();
     let view = status_view(&state, DriverLock::probe(&ctx.home, &run_id).is_some());
     if ctx.json {
@@ -374,7 +371,7 @@ fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
     let schema = ctx
         .catalog()
         .user_schema()
-        .map_err(|e| CommandError::definition(&e, ctx.style))?;
+        .map_err(|e| CommandError::definition(&e))?;
     let verdict: Result<Scenario, DefinitionError> =
         parse_scenario(&path, &entry.text).and_then(|s| {
             validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known_agents(ctx))

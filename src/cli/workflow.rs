@@ -71,13 +71,10 @@ struct Loaded {
 
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let catalog = ctx.catalog();
-    let config = catalog
-        .config()
-        .map_err(|e| CommandError::definition(&e, ctx.style))?;
+    let config = catalog.config().map_err(|e| CommandError::definition(&e))?;
     let entry = catalog.find_workflow(name)?;
     let path = entry.display_path();
-    let workflow =
-        parse_workflow(&path, &entry.text).map_err(|e| CommandError::definition(&e, ctx.style))?;
+    let workflow = parse_workflow(&path, &entry.text).map_err(|e| CommandError::definition(&e))?;
     let found: Vec<_> = catalog
         .agents()
         .into_iter()
@@ -94,7 +91,7 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
             agents: &agent_names,
         },
     )
-    .map_err(|e| CommandError::definition(&e, ctx.style))?;
+    .map_err(|e| CommandError::definition(&e))?;
     let agents = workflow
         .steps
         .iter()
@@ -358,7 +355,7 @@ pub(super) fn resume(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, run)?;
-    {
+    let durability = {
         let journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         if let Some(outcome) = journal.state.outcome() {
             // Nothing to run, but derived files deleted by hand are rebuilt from the log.
@@ -390,14 +387,15 @@ pub(super) fn resume(
             }
             return Ok(exit::OK);
         }
-    }
+        // Fixed at `run` (it is in `run_started`): no need to read it again under the lock.
+        journal
+            .state
+            .start
+            .as_ref()
+            .map_or(Durability::Normal, |s| s.config.durability)
+    };
     let by = operator(audit);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
-    let durability = Journal::open(&mut store, &clock, &mut ids, &run_id)?
-        .state
-        .start
-        .as_ref()
-        .map_or(Durability::Normal, |s| s.config.durability);
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
     let mut journal = open_run(ctx, &mut store, &clock, &mut ids, Some(&run_id))?;
@@ -469,8 +467,7 @@ fn history(ctx: &Ctx) -> Result<i32, CommandError> {
         if !matches!(head.first.event, crate::event::Event::RunStarted(_)) {
             continue;
         }
-        let events = store.read_run(&head.run_id)?;
-        let mut state = crate::decide::replay(&events);
+        let mut state = crate::execute::load_state(&store, &head.run_id)?;
         state.run_id = head.run_id.clone();
         let alive = DriverLock::probe(&ctx.home, &head.run_id).is_some();
         let status: RunStatus = run_status(&state, alive);

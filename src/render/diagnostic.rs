@@ -4,7 +4,6 @@ use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, Config};
 
-use super::Style;
 use crate::definition::DefinitionError;
 
 /// Lines longer than this are located but not shown.
@@ -26,7 +25,7 @@ fn offset(text: &str, line: usize, column: usize) -> usize {
 }
 
 /// Every problem of a definition, each with its place and a snippet.
-pub fn render_definition_error(err: &DefinitionError, style: Style) -> String {
+pub fn render_definition_error(err: &DefinitionError) -> String {
     let file = SimpleFile::new(err.path.as_str(), err.text.as_str());
     let config = Config::default();
     let mut out = String::new();
@@ -53,7 +52,6 @@ pub fn render_definition_error(err: &DefinitionError, style: Style) -> String {
         if let Some(h) = &p.hint {
             diag = diag.with_notes(vec![format!("hint: {h}")]);
         }
-        let _ = style;
         let buf = term::emit_into_string(&config, &file, &diag).unwrap_or_else(|_| match p.at {
             Some(at) => format!(
                 "error: {}\n --> {}:{}:{}\n",

@@ -16,9 +16,3 @@ pub use plan::render_plan;
 pub use progress::{render_header, render_progress};
 pub use scenario::{render_invalid, render_preview, render_scenario_status, render_valid};
 pub use status::{recovery_commands, render_history, render_outcome, render_status};
-
-/// Colour and emoji choices for one output stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
-    pub color: bool,
-}
