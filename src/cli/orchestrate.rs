@@ -10,15 +10,14 @@ use super::args::{Audit, OrchestrateCommand};
 use super::context::{Ctx, no_runs, operator};
 use super::drive::{KILL_GRACE, driver, finish_driving, holder};
 use super::{CommandError, exit, out, out_json};
-use crate::decide::{AttemptReport, Command, RunPhase, StepStatus};
+use crate::decide::{Command, RunState};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
     snapshot,
 };
-use crate::event::{AttemptEnd, Event, Operator, ResumeMode, RunKind, RunStarted};
-use crate::execute::{
-    DriverLock, Journal, LockError, Runner, StopFlag, SystemClock, UlidIds, load_state, materialize,
-};
+use crate::event::{Event, Operator, ResumeMode, RunKind, RunStarted};
+use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
+use crate::execute::{DriverLock, Journal, SystemClock, UlidIds, load_state};
 use crate::plan::parallel_opportunities;
 use crate::project::{RunStatus, status_view};
 use crate::render::{render_header, render_scenario_status};
@@ -207,35 +206,44 @@ fn act(
     ctx: &Ctx,
     name: &str,
     by: &Operator,
-    make: &dyn Fn(&crate::decide::RunState) -> Result<Command, CommandError>,
+    make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<i32, CommandError> {
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
     let run_id = latest_run(ctx, &store, Some(name), true)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    let command = make(&journal.state)?;
-    journal.submit(command)?;
-    let _ = materialize(&ctx.home, &journal.state);
-    let resumable_here = journal.state.phase == RunPhase::Running;
-    match DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor)) {
-        Ok(lock) if resumable_here => {
+    operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(e, name))?;
+    match operator::drive_on(&ctx.home, &journal.state, &holder(&by.actor))? {
+        DriveOn::Here(lock) => {
             journal.refresh()?;
             finish_driving(ctx, journal, by.clone(), lock)
         }
-        Ok(lock) => {
+        DriveOn::Nothing => {
             // Nothing to drive (the report paused or finished the run): say where it is.
-            drop(lock);
             let view = status_view(&journal.state, false);
             print_status(ctx, &view);
             Ok(view.status.exit_code())
         }
-        Err(LockError::Held { .. }) => {
+        DriveOn::Elsewhere => {
             // Its driver picks the report up from the log.
             print_status(ctx, &status_view(&journal.state, true));
             Ok(exit::OK)
         }
-        Err(e) => Err(e.into()),
+    }
+}
+
+/// An operator action's error as the user sees it, with where to look next.
+fn operator_error(e: OperatorError, name: &str) -> CommandError {
+    match e {
+        OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
+            .hint(format!("its phases: {}", phases.join(", "))),
+        OperatorError::NotWaiting { .. } => CommandError::bad_input(e.to_string()).hint(format!(
+            "`cortex orchestrate status {name}` shows every phase"
+        )),
+        OperatorError::Journal(j) => j.into(),
+        OperatorError::Store(s) => s.into(),
+        OperatorError::Lock(l) => l.into(),
     }
 }
 
@@ -247,27 +255,10 @@ fn print_status(ctx: &Ctx, view: &crate::project::StatusView) {
     }
 }
 
-fn phase_of(state: &crate::decide::RunState, phase: &str) -> Result<usize, CommandError> {
-    let wanted = normalize_name(phase);
-    state
-        .steps
-        .iter()
-        .position(|s| normalize_name(&s.name) == wanted)
-        .ok_or_else(|| {
-            let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
-            CommandError::bad_input(format!("this run has no phase `{phase}`"))
-                .hint(format!("its phases: {}", names.join(", ")))
-        })
-}
-
 fn start(ctx: &Ctx, name: &str, phase: &str, audit: &Audit) -> Result<i32, CommandError> {
     let by = operator(audit);
-    act(ctx, name, &by, &|state| {
-        let i = phase_of(state, phase)?;
-        Ok(Command::RequestStart {
-            phase: state.steps[i].name.clone(),
-            by: by.clone(),
-        })
+    act(ctx, name, &by, |state| {
+        operator::start_phase(state, phase, &by)
     })
 }
 
@@ -279,39 +270,8 @@ fn report(
     audit: &Audit,
 ) -> Result<i32, CommandError> {
     let by = operator(audit);
-    act(ctx, name, &by, &|state| {
-        let i = phase_of(state, phase)?;
-        let s = &state.steps[i];
-        if s.status != StepStatus::Waiting {
-            return Err(CommandError::bad_input(format!(
-                "phase `{}` is {}, not waiting for a report",
-                s.name,
-                s.status.as_str()
-            ))
-            .hint(format!(
-                "`cortex orchestrate status {name}` shows every phase"
-            )));
-        }
-        let problems = if success {
-            let runner = Runner {
-                home: ctx.home.clone(),
-                stop: StopFlag::default(),
-                grace: KILL_GRACE,
-                redactor: crate::execute::redactor_for(state),
-            };
-            runner.validate_report(state, i, &[], &mut |_, _, _| {})
-        } else {
-            Vec::new()
-        };
-        Ok(Command::FinishAttempt(Box::new(AttemptReport {
-            step: s.name.clone(),
-            attempt: s.attempts,
-            end: AttemptEnd::Reported { success },
-            outputs: Vec::new(),
-            output_tail: audit.message.clone().unwrap_or_default(),
-            validation_problems: problems,
-            by: Some(by.clone()),
-        })))
+    act(ctx, name, &by, |state| {
+        operator::report_phase(state, &ctx.home, phase, success, &by, KILL_GRACE)
     })
 }
 
@@ -321,25 +281,22 @@ fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
     let run_id = latest_run(ctx, &store, Some(name), true)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    match DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor)) {
-        Ok(lock) => {
-            // Nobody drives it: record the stop here (waiting phases end, agents deactivate).
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-            journal.submit(Command::Stop { by, signal: None })?;
-            let _ = materialize(&ctx.home, &journal.state);
-            drop(lock);
+    let stopping = operator::stop(
+        &mut store,
+        &clock,
+        &mut ids,
+        &ctx.home,
+        &run_id,
+        &by,
+        &holder(&by.actor),
+    )
+    .map_err(|e| operator_error(e, name))?;
+    if stopping == Stopping::Requested {
+        // Wait for the driver to end its phases and let go, so that the status below is final.
+        let until = Instant::now() + KILL_GRACE * 3;
+        while DriverLock::probe(&ctx.home, &run_id).is_some() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        Err(LockError::Held { .. }) => {
-            // Its driver sees the request in the log, ends running phases (TERM, then KILL
-            // after a grace), deactivates agents and records the stop.
-            let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-            journal.submit(Command::RequestStop { by })?;
-            let until = Instant::now() + KILL_GRACE * 3;
-            while DriverLock::probe(&ctx.home, &run_id).is_some() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        Err(e) => return Err(e.into()),
     }
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();

@@ -7,6 +7,7 @@ mod driver;
 mod journal;
 mod lock;
 mod materialize;
+pub mod operator;
 mod outputs;
 mod prerequisites;
 mod process;

@@ -1,0 +1,214 @@
+//! Operator actions on a scenario run — start a manual phase, report a phase done or failed,
+//! stop — and handing a run to a driver in the background: the one implementation behind
+//! `cortex orchestrate` and `cortex tui`, so both record the same events with the operator.
+//!
+//! Each action builds its command from the run's current state, submits it through the
+//! journal (so a concurrent driver and the operator are ordered by the log), and rewrites the
+//! derived files. Who then drives the run on is the caller's choice: the CLI drives in its own
+//! process, the TUI starts a detached `cortex` so that it never blocks on a run.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::decide::{AttemptReport, Command, RunPhase, RunState, StepStatus};
+use crate::definition::normalize_name;
+use crate::event::{AttemptEnd, Operator};
+use crate::store::{EventStore, StoreError};
+
+use super::{
+    Clock, DriverLock, Holder, IdGen, Journal, JournalError, LockError, Runner, StopFlag,
+    materialize, redactor_for,
+};
+
+/// Why an operator action was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("this run has no phase `{phase}`")]
+    NoSuchPhase { phase: String, phases: Vec<String> },
+    #[error("phase `{phase}` is {status}, not waiting for a report")]
+    NotWaiting { phase: String, status: &'static str },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+}
+
+/// The index of the phase (or step) `phase` names, matched forgivingly.
+pub fn phase_index(state: &RunState, phase: &str) -> Result<usize, OperatorError> {
+    let wanted = normalize_name(phase);
+    state
+        .steps
+        .iter()
+        .position(|s| normalize_name(&s.name) == wanted)
+        .ok_or_else(|| OperatorError::NoSuchPhase {
+            phase: phase.to_string(),
+            phases: state.steps.iter().map(|s| s.name.clone()).collect(),
+        })
+}
+
+/// `orchestrate start`: ask for a manual phase to start.
+pub fn start_phase(state: &RunState, phase: &str, by: &Operator) -> Result<Command, OperatorError> {
+    let i = phase_index(state, phase)?;
+    Ok(Command::RequestStart {
+        phase: state.steps[i].name.clone(),
+        by: by.clone(),
+    })
+}
+
+/// `orchestrate complete|fail`: report on a phase that waits for a report. A completion runs
+/// the phase's `check` criteria first (here, in this process); a failing check makes the
+/// report a failed attempt, as for any validation gate. `by.message` is kept as the output.
+pub fn report_phase(
+    state: &RunState,
+    home: &Path,
+    phase: &str,
+    success: bool,
+    by: &Operator,
+    grace: Duration,
+) -> Result<Command, OperatorError> {
+    let i = phase_index(state, phase)?;
+    let s = &state.steps[i];
+    if s.status != StepStatus::Waiting {
+        return Err(OperatorError::NotWaiting {
+            phase: s.name.clone(),
+            status: s.status.as_str(),
+        });
+    }
+    let problems = if success {
+        let runner = Runner {
+            home: home.to_path_buf(),
+            stop: StopFlag::default(),
+            grace,
+            redactor: redactor_for(state),
+        };
+        runner.validate_report(state, i, &[], &mut |_, _, _| {})
+    } else {
+        Vec::new()
+    };
+    Ok(Command::FinishAttempt(Box::new(AttemptReport {
+        step: s.name.clone(),
+        attempt: s.attempts,
+        end: AttemptEnd::Reported { success },
+        outputs: Vec::new(),
+        output_tail: by.message.clone().unwrap_or_default(),
+        validation_problems: problems,
+        by: Some(by.clone()),
+    })))
+}
+
+/// Decide the command `make` builds from the run's state, append it (a driver may be
+/// running the run: the log orders both) and rewrite the derived files.
+pub fn record(
+    journal: &mut Journal<'_>,
+    home: &Path,
+    make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
+) -> Result<(), OperatorError> {
+    let command = make(&journal.state)?;
+    journal.submit(command)?;
+    // Derived files are a cache of the log: failing to write them loses nothing.
+    let _ = materialize(home, &journal.state);
+    Ok(())
+}
+
+/// Who carries a run on after an operator recorded something.
+#[derive(Debug)]
+pub enum DriveOn {
+    /// Nobody drives it and it has work to do: the caller holds the run now.
+    Here(DriverLock),
+    /// A live driver holds it and picks the new events up from the log.
+    Elsewhere,
+    /// Nothing to drive: the run waits, is paused, stopped or finished.
+    Nothing,
+}
+
+/// After an operator's command: take the run if it has work and nobody drives it.
+pub fn drive_on(home: &Path, state: &RunState, holder: &Holder) -> Result<DriveOn, LockError> {
+    match DriverLock::acquire(home, &state.run_id, holder) {
+        Ok(lock) if state.phase == RunPhase::Running => Ok(DriveOn::Here(lock)),
+        Ok(_) => Ok(DriveOn::Nothing),
+        Err(LockError::Held { .. }) => Ok(DriveOn::Elsewhere),
+        Err(e) => Err(e),
+    }
+}
+
+/// How a stop was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopping {
+    /// Nobody drove the run: the stop is recorded (waiting phases end, agents deactivate).
+    Recorded,
+    /// A driver holds the run: it sees the request in the log, ends running phases (TERM,
+    /// then KILL after a grace), deactivates agents and records the stop itself.
+    Requested,
+}
+
+/// `orchestrate stop`: stop a run gracefully, whoever drives it.
+pub fn stop(
+    store: &mut dyn EventStore,
+    clock: &dyn Clock,
+    ids: &mut dyn IdGen,
+    home: &Path,
+    run_id: &str,
+    by: &Operator,
+    holder: &Holder,
+) -> Result<Stopping, OperatorError> {
+    match DriverLock::acquire(home, run_id, holder) {
+        Ok(lock) => {
+            let mut journal = Journal::open(store, clock, ids, run_id)?;
+            journal.submit(Command::Stop {
+                by: by.clone(),
+                signal: None,
+            })?;
+            let _ = materialize(home, &journal.state);
+            drop(lock);
+            Ok(Stopping::Recorded)
+        }
+        Err(LockError::Held { .. }) => {
+            let mut journal = Journal::open(store, clock, ids, run_id)?;
+            journal.submit(Command::RequestStop { by: by.clone() })?;
+            Ok(Stopping::Requested)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A `cortex` process started to drive a run in the background.
+#[derive(Debug)]
+pub struct Detached {
+    pub child: Child,
+    /// Where its output goes.
+    pub log: PathBuf,
+}
+
+/// Start `exe` (this binary) with `args` in its own process group, detached from the
+/// terminal: standard input empty, output appended to `log`. Ctrl-C in the terminal that
+/// started it does not reach it, and it goes on if that terminal closes; it records its own
+/// progress in the log like any driver.
+pub fn spawn_detached(
+    exe: &Path,
+    args: &[String],
+    cwd: &Path,
+    log: &Path,
+) -> std::io::Result<Detached> {
+    use std::os::unix::process::CommandExt;
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = File::options().create(true).append(true).open(log)?;
+    let err = out.try_clone()?;
+    let child = std::process::Command::new(exe)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()?;
+    Ok(Detached {
+        child,
+        log: log.to_path_buf(),
+    })
+}
