@@ -5,7 +5,8 @@
 //! `plan` (what is ready now) → `decide` (pure `decide`/`evolve`) → `store` (the hash-chained
 //! log in SQLite) → `project` (status, results, checkpoints as folds over the log) →
 //! `render` (human and JSON text). `execute` is the imperative shell that spawns processes and
-//! reads the clock; `cli` is the only module that prints.
+//! reads the clock; `cli` is the only module that prints, and `tui` the only one that draws on
+//! the terminal.
 
 pub mod cli;
 pub mod decide;
@@ -16,4 +17,5 @@ pub mod plan;
 pub mod project;
 pub mod render;
 pub mod store;
+pub mod tui;
 pub mod validate;

@@ -35,6 +35,12 @@ pub enum TopCommand {
     /// The event log: show, verify, export.
     #[command(subcommand)]
     Log(LogCommand),
+    /// The terminal UI: scenarios and their runs live, a command palette (Ctrl+P), workflow runs.
+    Tui {
+        /// Who the actions taken in it are recorded as (default: user@host).
+        #[arg(long, value_name = "NAME")]
+        actor: Option<String>,
+    },
     /// Print a JSON Schema: workflow, scenario, agent, config or event.
     Schema {
         #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event"])]

@@ -10,6 +10,7 @@ mod log;
 mod observer;
 mod orchestrate;
 mod schema;
+mod tui;
 mod workflow;
 
 use std::io::Write;
@@ -65,9 +66,8 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    // Output is never coloured, so `--no-color` and NO_COLOR hold by construction (the emoji
-    // badges are text). The flag stays accepted for scripts written against the SPEC.
-    let _ = cli.no_color;
+    // Printed output is never coloured, so `--no-color` and NO_COLOR hold for it by
+    // construction (the emoji badges are text); only the TUI has colours to turn off.
     let json = cli.json;
     let ctx = match Ctx::new(cli.home.clone(), json) {
         Ok(ctx) => ctx,
@@ -78,6 +78,7 @@ pub fn main() -> i32 {
         TopCommand::Orchestrate(cmd) => orchestrate::dispatch(&ctx, cmd),
         TopCommand::Agent(cmd) => agent::dispatch(&ctx, cmd),
         TopCommand::Log(cmd) => log::dispatch(&ctx, cmd),
+        TopCommand::Tui { actor } => tui::run(&ctx, actor, cli.no_color),
         TopCommand::Schema { name } => schema::print(&name),
     };
     match result {

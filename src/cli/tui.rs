@@ -1,0 +1,42 @@
+//! `cortex tui`: checks that there is a terminal to draw on, then hands it to the TUI with
+//! this home, directory and actor.
+
+use std::io::IsTerminal;
+
+use super::args::Audit;
+use super::context::{Ctx, operator};
+use super::{CommandError, exit};
+use crate::tui::Settings;
+
+pub fn run(ctx: &Ctx, actor: Option<String>, no_color: bool) -> Result<i32, CommandError> {
+    if ctx.json {
+        return Err(
+            CommandError::bad_input("`cortex tui` is interactive: --json does not apply")
+                .hint("`cortex --json orchestrate status` prints the status document"),
+        );
+    }
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(
+            CommandError::bad_input("`cortex tui` needs a terminal").hint(
+                "`cortex orchestrate status` and `cortex workflow status` print the same facts",
+            ),
+        );
+    }
+    let exe = std::env::current_exe().map_err(|e| {
+        CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
+    })?;
+    // The same actor as every other command's: --actor, else user@host.
+    let by = operator(&Audit {
+        actor,
+        message: None,
+    });
+    let settings = Settings {
+        home: ctx.home.clone(),
+        cwd: ctx.cwd.clone(),
+        actor: by.actor,
+        exe,
+    };
+    let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    crate::tui::run(settings, color).map_err(|e| CommandError::new(exit::FAILED, e.to_string()))?;
+    Ok(exit::OK)
+}

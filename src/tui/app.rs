@@ -1,0 +1,714 @@
+//! The TUI's state and `update`: a pure function from the state and one message — a key, news
+//! from the log, the outcome of an action — to the next state and the effects the shell must
+//! carry out. Nothing here reads the clock, the terminal or the log.
+
+use std::collections::BTreeMap;
+
+use crate::decide::evolve;
+use crate::event::Recorded;
+use crate::plan::topological_order;
+
+use super::model::{Followed, ScenarioEntry, ScenarioRow, latest_scenario_run, scenario_rows};
+use super::palette::{self, Entry};
+
+/// What fills the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// Every scenario with its latest run.
+    Scenarios,
+    /// One scenario's latest run: the phase checklist.
+    ScenarioRun,
+    /// Workflow runs, newest first, with step progress.
+    Workflows,
+    /// One workflow run's steps.
+    WorkflowRun,
+}
+
+/// A key as the app understands it (the shell translates the terminal's key events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    /// A letter with Ctrl held (`Ctrl('p')`).
+    Ctrl(char),
+    Enter,
+    Esc,
+    Backspace,
+    Up,
+    Down,
+    Left,
+    Right,
+    Tab,
+    BackTab,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+}
+
+/// What an operator can do to one phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseOp {
+    Start,
+    Complete,
+    Fail,
+}
+
+impl PhaseOp {
+    pub fn verb(self) -> &'static str {
+        match self {
+            PhaseOp::Start => "start",
+            PhaseOp::Complete => "complete",
+            PhaseOp::Fail => "fail",
+        }
+    }
+}
+
+/// What a palette entry does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    ScenarioList,
+    /// Start a new run of a scenario (`target` is what `orchestrate run` takes).
+    ScenarioRun {
+        scenario: String,
+        target: String,
+    },
+    ScenarioStatus {
+        scenario: String,
+    },
+    WorkflowRuns,
+    Phase {
+        run_id: String,
+        scenario: String,
+        phase: String,
+        op: PhaseOp,
+    },
+    Stop {
+        run_id: String,
+        scenario: String,
+    },
+    Resume {
+        run_id: String,
+        scenario: String,
+    },
+    Help,
+    Quit,
+}
+
+/// Work for the shell: each is carried out off the UI thread and answers with messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Read the scenario catalog again.
+    ReloadCatalog,
+    /// Record an operator's report or start request (as `orchestrate start|complete|fail`),
+    /// then hand the run to a background driver if it has work and nobody drives it.
+    Phase {
+        run_id: String,
+        scenario: String,
+        phase: String,
+        op: PhaseOp,
+    },
+    /// Stop a run (as `orchestrate stop`), without waiting for its driver.
+    Stop { run_id: String, scenario: String },
+    /// Start a background `cortex orchestrate run TARGET`.
+    Run { scenario: String, target: String },
+    /// Start a background `cortex orchestrate resume RUN`.
+    Resume { run_id: String, scenario: String },
+}
+
+/// A line for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+impl Notice {
+    pub fn info(text: impl Into<String>) -> Notice {
+        Notice {
+            text: text.into(),
+            error: false,
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Notice {
+        Notice {
+            text: text.into(),
+            error: true,
+        }
+    }
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Key(Key),
+    /// The scenario catalog as read now.
+    Catalog(Vec<ScenarioEntry>),
+    /// A run the TUI did not follow yet, folded up to its head.
+    RunLoaded(Box<Followed>),
+    /// Events appended to a followed run since the TUI last looked.
+    RunEvents {
+        run_id: String,
+        events: Vec<Recorded>,
+    },
+    /// A run's driver appeared or went away.
+    DriverAlive {
+        run_id: String,
+        alive: bool,
+    },
+    /// The outcome of an action, for the status bar.
+    Notice(Notice),
+    /// A background driver the TUI started has ended.
+    DriverEnded {
+        scenario: String,
+        notice: Notice,
+    },
+}
+
+/// The palette while it is open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaletteState {
+    pub query: String,
+    pub selected: usize,
+}
+
+/// Everything the screens show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub screen: Screen,
+    pub scenarios: Vec<ScenarioEntry>,
+    /// Where the catalog's scenarios live, for the list's title.
+    pub scenarios_dir: String,
+    /// Followed runs by id (ULIDs: id order is age order).
+    pub runs: BTreeMap<String, Followed>,
+    pub scenario_cursor: usize,
+    pub workflow_cursor: usize,
+    /// The selected phase, as a position in dependency order (or a step index).
+    pub phase_cursor: usize,
+    /// The scenario whose latest run `Screen::ScenarioRun` shows.
+    pub shown_scenario: Option<String>,
+    /// The run `Screen::WorkflowRun` shows.
+    pub shown_workflow_run: Option<String>,
+    /// A run started from here that the log does not show yet: the scenario, and the id of
+    /// its latest run before.
+    pub launching: Option<(String, Option<String>)>,
+    pub palette: Option<PaletteState>,
+    pub help: bool,
+    pub notice: Option<Notice>,
+    /// Who the actions are recorded as.
+    pub actor: String,
+    pub color: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(actor: impl Into<String>, scenarios_dir: impl Into<String>, color: bool) -> App {
+        App {
+            screen: Screen::Scenarios,
+            scenarios: Vec::new(),
+            scenarios_dir: scenarios_dir.into(),
+            runs: BTreeMap::new(),
+            scenario_cursor: 0,
+            workflow_cursor: 0,
+            phase_cursor: 0,
+            shown_scenario: None,
+            shown_workflow_run: None,
+            launching: None,
+            palette: None,
+            help: false,
+            notice: None,
+            actor: actor.into(),
+            color,
+            quit: false,
+        }
+    }
+
+    pub fn scenario_rows(&self) -> Vec<ScenarioRow<'_>> {
+        scenario_rows(&self.scenarios, &self.runs)
+    }
+
+    /// The scenario actions apply to: the one shown, else the one selected in the list.
+    pub fn scenario_in_view(&self) -> Option<ScenarioRow<'_>> {
+        let rows = self.scenario_rows();
+        let shown = match (&self.screen, &self.shown_scenario) {
+            (Screen::ScenarioRun, Some(name)) => rows.iter().position(|r| r.name == *name),
+            _ => None,
+        };
+        let at = shown.unwrap_or(self.scenario_cursor);
+        rows.into_iter().nth(at)
+    }
+
+    /// Whether the shown scenario's new run is still on its way.
+    pub fn launching_shown(&self) -> bool {
+        match (&self.launching, &self.shown_scenario) {
+            (Some((name, before)), Some(shown)) if name == shown => {
+                latest_scenario_run(&self.runs, name).map(|f| &f.state.run_id) == before.as_ref()
+            }
+            _ => false,
+        }
+    }
+
+    /// The run `Screen::ScenarioRun` shows: the shown scenario's latest.
+    pub fn shown_scenario_run(&self) -> Option<&Followed> {
+        if self.launching_shown() {
+            return None;
+        }
+        latest_scenario_run(&self.runs, self.shown_scenario.as_deref()?)
+    }
+
+    pub fn shown_workflow(&self) -> Option<&Followed> {
+        self.runs.get(self.shown_workflow_run.as_deref()?)
+    }
+
+    /// The run whose new events matter most now: the one on screen.
+    pub fn focus(&self) -> Option<String> {
+        match self.screen {
+            Screen::ScenarioRun => self.shown_scenario_run().map(|f| f.state.run_id.clone()),
+            Screen::WorkflowRun => self.shown_workflow_run.clone(),
+            Screen::Scenarios | Screen::Workflows => None,
+        }
+    }
+
+    /// The selected phase of a scenario run: (position in dependency order, phase index).
+    pub fn selected_phase(&self, run: &Followed) -> Option<(usize, usize)> {
+        let scenario = run.state.scenario.as_ref()?;
+        let order = topological_order(scenario);
+        let at = self.phase_cursor.min(order.len().checked_sub(1)?);
+        Some((at, order[at]))
+    }
+
+    /// The palette's entries for what was typed, best first.
+    pub fn palette_entries(&self) -> Vec<Entry> {
+        let query = self.palette.as_ref().map_or("", |p| p.query.as_str());
+        palette::filter(palette::entries(self), query)
+    }
+
+    /// How many rows the cursor of the current screen moves over.
+    fn rows_here(&self) -> usize {
+        match self.screen {
+            Screen::Scenarios => self.scenario_rows().len(),
+            Screen::Workflows => super::model::workflow_runs(&self.runs).len(),
+            Screen::ScenarioRun => self.shown_scenario_run().map_or(0, |f| f.state.steps.len()),
+            Screen::WorkflowRun => self.shown_workflow().map_or(0, |f| f.state.steps.len()),
+        }
+    }
+
+    fn cursor_mut(&mut self) -> &mut usize {
+        match self.screen {
+            Screen::Scenarios => &mut self.scenario_cursor,
+            Screen::Workflows => &mut self.workflow_cursor,
+            Screen::ScenarioRun | Screen::WorkflowRun => &mut self.phase_cursor,
+        }
+    }
+
+    /// Keep every cursor on a row that exists.
+    fn clamp(&mut self) {
+        let last = |n: usize| n.saturating_sub(1);
+        self.scenario_cursor = self.scenario_cursor.min(last(self.scenario_rows().len()));
+        self.workflow_cursor = self
+            .workflow_cursor
+            .min(last(super::model::workflow_runs(&self.runs).len()));
+        let phases = self.rows_here();
+        if matches!(self.screen, Screen::ScenarioRun | Screen::WorkflowRun) {
+            self.phase_cursor = self.phase_cursor.min(last(phases));
+        }
+        if let Some(query) = self.palette.as_ref().map(|p| p.query.clone()) {
+            let n = palette::filter(palette::entries(self), &query).len();
+            if let Some(p) = &mut self.palette {
+                p.selected = p.selected.min(last(n));
+            }
+        }
+    }
+}
+
+/// The next state, and what the shell must do, after `msg`.
+pub fn update(mut app: App, msg: Msg) -> (App, Vec<Effect>) {
+    match msg {
+        Msg::Key(key) => return on_key(app, key),
+        Msg::Catalog(entries) => app.scenarios = entries,
+        Msg::RunLoaded(followed) => {
+            app.runs.insert(followed.state.run_id.clone(), *followed);
+            if let Some((name, before)) = &app.launching
+                && latest_scenario_run(&app.runs, name).map(|f| &f.state.run_id) != before.as_ref()
+            {
+                app.launching = None;
+            }
+        }
+        Msg::RunEvents { run_id, events } => {
+            if let Some(f) = app.runs.get_mut(&run_id) {
+                f.state = events.iter().fold(std::mem::take(&mut f.state), evolve);
+            }
+        }
+        Msg::DriverAlive { run_id, alive } => {
+            if let Some(f) = app.runs.get_mut(&run_id) {
+                f.alive = alive;
+            }
+        }
+        Msg::Notice(notice) => app.notice = Some(notice),
+        Msg::DriverEnded { scenario, notice } => {
+            if app.launching.as_ref().is_some_and(|(s, _)| *s == scenario) {
+                app.launching = None;
+            }
+            app.notice = Some(notice);
+        }
+    }
+    app.clamp();
+    (app, Vec::new())
+}
+
+fn on_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
+    if app.palette.is_some() {
+        return palette_key(app, key);
+    }
+    if app.help {
+        match key {
+            Key::Char('q') | Key::Ctrl('c') => app.quit = true,
+            Key::Esc | Key::Char('?') | Key::Enter | Key::Backspace => app.help = false,
+            _ => {}
+        }
+        return (app, Vec::new());
+    }
+    let mut effects = Vec::new();
+    match key {
+        Key::Ctrl('p') => app.palette = Some(PaletteState::default()),
+        Key::Char('q') | Key::Ctrl('c') => app.quit = true,
+        Key::Char('?') => app.help = true,
+        Key::Tab | Key::BackTab => {
+            app.screen = match app.screen {
+                Screen::Scenarios | Screen::ScenarioRun => Screen::Workflows,
+                Screen::Workflows | Screen::WorkflowRun => Screen::Scenarios,
+            }
+        }
+        Key::Up | Key::Char('k') => move_cursor(&mut app, -1),
+        Key::Down | Key::Char('j') => move_cursor(&mut app, 1),
+        Key::PageUp => move_cursor(&mut app, -10),
+        Key::PageDown => move_cursor(&mut app, 10),
+        Key::Home | Key::Char('g') => *app.cursor_mut() = 0,
+        Key::End | Key::Char('G') => *app.cursor_mut() = app.rows_here().saturating_sub(1),
+        Key::Enter | Key::Right | Key::Char('l') => open(&mut app),
+        Key::Esc | Key::Backspace | Key::Left | Key::Char('h') => {
+            app.screen = match app.screen {
+                Screen::ScenarioRun | Screen::Scenarios => Screen::Scenarios,
+                Screen::WorkflowRun | Screen::Workflows => Screen::Workflows,
+            }
+        }
+        Key::Char('r') => {
+            effects.push(Effect::ReloadCatalog);
+            app.notice = Some(Notice::info("Catalog reloaded"));
+        }
+        _ => {}
+    }
+    app.clamp();
+    (app, effects)
+}
+
+fn move_cursor(app: &mut App, by: isize) {
+    let last = app.rows_here().saturating_sub(1);
+    let cursor = app.cursor_mut();
+    *cursor = cursor.saturating_add_signed(by).min(last);
+}
+
+/// Enter on a list: show the selected run.
+fn open(app: &mut App) {
+    match app.screen {
+        Screen::Scenarios => {
+            if let Some(row) = app.scenario_rows().into_iter().nth(app.scenario_cursor) {
+                app.shown_scenario = Some(row.name);
+                app.phase_cursor = 0;
+                app.screen = Screen::ScenarioRun;
+            }
+        }
+        Screen::Workflows => {
+            let id = super::model::workflow_runs(&app.runs)
+                .get(app.workflow_cursor)
+                .map(|f| f.state.run_id.clone());
+            if let Some(id) = id {
+                app.shown_workflow_run = Some(id);
+                app.phase_cursor = 0;
+                app.screen = Screen::WorkflowRun;
+            }
+        }
+        Screen::ScenarioRun | Screen::WorkflowRun => {}
+    }
+}
+
+fn palette_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
+    let Some(mut p) = app.palette.take() else {
+        return (app, Vec::new());
+    };
+    match key {
+        Key::Esc | Key::Ctrl('p') | Key::Ctrl('c') => return (app, Vec::new()),
+        Key::Enter => {
+            app.palette = Some(p);
+            let chosen = app
+                .palette_entries()
+                .into_iter()
+                .nth(app.palette.as_ref().map_or(0, |p| p.selected));
+            app.palette = None;
+            return match chosen {
+                Some(entry) => apply(app, entry.action),
+                None => (app, Vec::new()),
+            };
+        }
+        Key::Up | Key::Ctrl('k') => p.selected = p.selected.saturating_sub(1),
+        Key::Down | Key::Ctrl('j') | Key::Tab => p.selected += 1,
+        Key::Backspace => {
+            p.query.pop();
+            p.selected = 0;
+        }
+        Key::Char(c) => {
+            p.query.push(c);
+            p.selected = 0;
+        }
+        _ => {}
+    }
+    app.palette = Some(p);
+    app.clamp();
+    (app, Vec::new())
+}
+
+/// Carry out a palette action: change screens here, or ask the shell to act.
+pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
+    let mut effects = Vec::new();
+    match action {
+        Action::ScenarioList => app.screen = Screen::Scenarios,
+        Action::ScenarioRun { scenario, target } => {
+            let before = latest_scenario_run(&app.runs, &scenario).map(|f| f.state.run_id.clone());
+            app.launching = Some((scenario.clone(), before));
+            app.notice = Some(Notice::info(format!("Starting {scenario}…")));
+            show_scenario(&mut app, &scenario);
+            effects.push(Effect::Run { scenario, target });
+        }
+        Action::ScenarioStatus { scenario } => show_scenario(&mut app, &scenario),
+        Action::WorkflowRuns => app.screen = Screen::Workflows,
+        Action::Phase {
+            run_id,
+            scenario,
+            phase,
+            op,
+        } => {
+            app.notice = Some(Notice::info(format!("Recording {} of {phase}…", op.verb())));
+            effects.push(Effect::Phase {
+                run_id,
+                scenario,
+                phase,
+                op,
+            });
+        }
+        Action::Stop { run_id, scenario } => {
+            app.notice = Some(Notice::info(format!("Stopping {scenario}…")));
+            effects.push(Effect::Stop { run_id, scenario });
+        }
+        Action::Resume { run_id, scenario } => {
+            app.notice = Some(Notice::info(format!("Resuming {scenario}…")));
+            effects.push(Effect::Resume { run_id, scenario });
+        }
+        Action::Help => app.help = true,
+        Action::Quit => app.quit = true,
+    }
+    app.clamp();
+    (app, effects)
+}
+
+fn show_scenario(app: &mut App, scenario: &str) {
+    if app.shown_scenario.as_deref() != Some(scenario) {
+        app.phase_cursor = 0;
+    }
+    app.shown_scenario = Some(scenario.to_string());
+    if let Some(at) = app.scenario_rows().iter().position(|r| r.name == scenario) {
+        app.scenario_cursor = at;
+    }
+    app.screen = Screen::ScenarioRun;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::{Command, RunState, replay};
+    use crate::definition::{Config, parse_scenario, snapshot};
+    use crate::event::{Driver, Operator, RunKind, RunStarted};
+    use crate::execute::{FixedClock, Journal, SequentialIds};
+    use crate::store::{EventStore, MemoryStore};
+
+    const YAML: &str = "name: ship\ndescription: d\nphases:\n  - {name: a, condition: manual}\n  - {name: b, condition: 'after:a'}\n";
+
+    /// A run of `ship` recorded through the journal: its store, for reading events back.
+    fn recorded(run_id: &str, extra: Vec<Command>) -> MemoryStore {
+        let scenario = parse_scenario("ship.yaml", YAML).unwrap();
+        let (definition, definition_hash) = snapshot(&scenario);
+        let mut store = MemoryStore::new();
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id).unwrap();
+        let start = RunStarted {
+            kind: RunKind::Scenario,
+            name: "ship".into(),
+            definition,
+            definition_hash,
+            source: "ship.yaml".into(),
+            inputs: Default::default(),
+            config: Config::default(),
+            agents: Default::default(),
+            working_dir: "/".into(),
+            driver: Driver {
+                pid: 1,
+                host: "h".into(),
+            },
+            by: Operator {
+                actor: "t".into(),
+                message: None,
+            },
+        };
+        journal.submit(Command::Start(Box::new(start))).unwrap();
+        journal
+            .submit(Command::RecordPreValidation { problems: vec![] })
+            .unwrap();
+        for c in extra {
+            journal.submit(c).unwrap();
+        }
+        store
+    }
+
+    fn state(store: &MemoryStore, run_id: &str) -> RunState {
+        let mut s = replay(&store.read_run(run_id).unwrap());
+        s.run_id = run_id.into();
+        s
+    }
+
+    fn loaded(store: &MemoryStore, run_id: &str) -> Msg {
+        Msg::RunLoaded(Box::new(Followed {
+            state: state(store, run_id),
+            alive: false,
+        }))
+    }
+
+    fn app_with_ship() -> App {
+        let mut app = App::new("me", "/s", false);
+        app.scenarios = vec![ScenarioEntry {
+            name: "ship".into(),
+            path: "/s/ship.yaml".into(),
+            phases: Some(2),
+            description: None,
+            error: None,
+        }];
+        app
+    }
+
+    fn keys(app: App, keys: &[Key]) -> (App, Vec<Effect>) {
+        keys.iter().fold((app, Vec::new()), |(app, mut all), &k| {
+            let (app, effects) = update(app, Msg::Key(k));
+            all.extend(effects);
+            (app, all)
+        })
+    }
+
+    #[test]
+    fn new_events_are_folded_onto_the_followed_state() {
+        let store = recorded("R1", vec![]);
+        let app = update(app_with_ship(), loaded(&store, "R1")).0;
+        let more = recorded(
+            "R1",
+            vec![Command::RequestStart {
+                phase: "a".into(),
+                by: Operator {
+                    actor: "t".into(),
+                    message: None,
+                },
+            }],
+        );
+        let events = more.read_run_from("R1", 2).unwrap();
+        assert_eq!(events.len(), 1);
+        let (app, effects) = update(
+            app,
+            Msg::RunEvents {
+                run_id: "R1".into(),
+                events,
+            },
+        );
+        assert!(effects.is_empty());
+        assert_eq!(app.runs["R1"].state, state(&more, "R1"), "fold = replay");
+    }
+
+    #[test]
+    fn the_palette_opens_filters_and_closes() {
+        let app = update(app_with_ship(), loaded(&recorded("R1", vec![]), "R1")).0;
+        let (app, _) = keys(app, &[Key::Ctrl('p')]);
+        assert!(app.palette.is_some());
+        let (app, _) = keys(app, &[Key::Char('s'), Key::Char('t'), Key::Char('a')]);
+        let titles: Vec<String> = app.palette_entries().into_iter().map(|e| e.title).collect();
+        assert_eq!(titles[0], "Scenario Status", "{titles:?}");
+        let (app, effects) = keys(app, &[Key::Esc]);
+        assert!(app.palette.is_none() && effects.is_empty());
+        assert_eq!(app.screen, Screen::Scenarios, "Esc closes only the palette");
+    }
+
+    #[test]
+    fn scenario_run_asks_for_a_background_run_and_shows_it_once_it_is_in_the_log() {
+        let first = recorded("R1", vec![]);
+        let app = update(app_with_ship(), loaded(&first, "R1")).0;
+        let (app, effects) = keys(app, &[Key::Ctrl('p'), Key::Char('r'), Key::Char('u')]);
+        assert!(effects.is_empty());
+        assert_eq!(app.palette_entries()[0].title, "Scenario Run");
+        let (app, effects) = keys(app, &[Key::Enter]);
+        assert_eq!(
+            effects,
+            [Effect::Run {
+                scenario: "ship".into(),
+                target: "ship".into()
+            }]
+        );
+        assert_eq!(app.screen, Screen::ScenarioRun);
+        assert!(
+            app.launching_shown(),
+            "the old run is not shown as the new one"
+        );
+        assert!(app.shown_scenario_run().is_none());
+        assert_eq!(app.focus(), None);
+        let app = update(app, loaded(&recorded("R2", vec![]), "R2")).0;
+        assert!(app.launching.is_none());
+        assert_eq!(app.focus().as_deref(), Some("R2"));
+    }
+
+    #[test]
+    fn a_background_driver_that_ends_before_its_run_appears_ends_the_wait() {
+        let app = app_with_ship();
+        let (app, _) = apply(
+            app,
+            Action::ScenarioRun {
+                scenario: "ship".into(),
+                target: "ship".into(),
+            },
+        );
+        assert!(app.launching_shown());
+        let (app, _) = update(
+            app,
+            Msg::DriverEnded {
+                scenario: "ship".into(),
+                notice: Notice::error("ship.yaml is invalid"),
+            },
+        );
+        assert!(!app.launching_shown());
+        assert_eq!(app.notice, Some(Notice::error("ship.yaml is invalid")));
+    }
+
+    #[test]
+    fn keys_move_open_go_back_help_and_quit() {
+        let app = update(app_with_ship(), loaded(&recorded("R1", vec![]), "R1")).0;
+        let (app, _) = keys(app, &[Key::Enter]);
+        assert_eq!(app.screen, Screen::ScenarioRun);
+        assert_eq!(app.focus().as_deref(), Some("R1"));
+        let (app, _) = keys(app, &[Key::Down, Key::Down, Key::Down]);
+        assert_eq!(app.phase_cursor, 1, "the cursor stays on a phase");
+        let (app, _) = keys(app, &[Key::Esc]);
+        assert_eq!(app.screen, Screen::Scenarios);
+        let (app, _) = keys(app, &[Key::Tab]);
+        assert_eq!(app.screen, Screen::Workflows);
+        let (app, _) = keys(app, &[Key::Char('?')]);
+        assert!(app.help);
+        let (app, _) = keys(app, &[Key::Char('?')]);
+        assert!(!app.help && !app.quit);
+        let (app, effects) = keys(app, &[Key::Char('r')]);
+        assert_eq!(effects, [Effect::ReloadCatalog]);
+        assert!(keys(app, &[Key::Char('q')]).0.quit);
+    }
+}

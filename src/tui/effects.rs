@@ -1,0 +1,277 @@
+//! Carries out the app's effects off the UI thread: operator actions recorded through the
+//! same library calls as `cortex orchestrate` (with the TUI's actor), and drivers started as
+//! detached `cortex` processes so that the screen never waits on a run. Each effect answers
+//! with messages; an error becomes a line in the status bar, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, SystemTime};
+
+use crate::definition::{Catalog, Durability};
+use crate::event::Operator;
+use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
+use crate::execute::{DriverLock, Holder, Journal, SystemClock, UlidIds, rfc3339};
+use crate::store::SqliteStore;
+
+use super::app::{Effect, Msg, Notice, PhaseOp};
+use super::catalog::scenario_entries;
+
+/// How long a phase's checks get between TERM and KILL when a report runs them (as the CLI).
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// What the effects need to know about where and as whom the TUI runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub home: PathBuf,
+    /// The directory `cortex tui` was started in: the catalog's project directory, and
+    /// where the drivers it starts run.
+    pub cwd: PathBuf,
+    pub actor: String,
+    /// This binary, to start drivers with.
+    pub exe: PathBuf,
+}
+
+/// A thread that carries out effects one after another.
+pub struct Worker {
+    jobs: Sender<Effect>,
+}
+
+impl Worker {
+    /// Start the worker; its messages arrive on `out`.
+    pub fn start(settings: Settings, out: Sender<Msg>) -> Worker {
+        let (jobs, rx): (Sender<Effect>, Receiver<Effect>) = channel();
+        std::thread::spawn(move || {
+            for effect in rx {
+                handle(&settings, effect, &out);
+            }
+        });
+        Worker { jobs }
+    }
+
+    pub fn submit(&self, effect: Effect) {
+        // The worker lives as long as the app; a send can fail only while quitting.
+        let _ = self.jobs.send(effect);
+    }
+}
+
+fn handle(settings: &Settings, effect: Effect, out: &Sender<Msg>) {
+    let msg = match effect {
+        Effect::ReloadCatalog => Msg::Catalog(scenario_entries(&Catalog::new(
+            settings.home.clone(),
+            settings.cwd.clone(),
+        ))),
+        Effect::Phase {
+            run_id,
+            scenario,
+            phase,
+            op,
+        } => Msg::Notice(
+            record_phase(settings, &run_id, &scenario, &phase, op, out)
+                .unwrap_or_else(|e| Notice::error(e.to_string())),
+        ),
+        Effect::Stop { run_id, scenario } => Msg::Notice(
+            stop(settings, &run_id, &scenario).unwrap_or_else(|e| Notice::error(e.to_string())),
+        ),
+        Effect::Run { scenario, target } => {
+            let args = ["orchestrate", "run", target.as_str()];
+            match detach(settings, &scenario, &args, out) {
+                Ok(log) => Msg::Notice(Notice::info(format!(
+                    "Started a run of {scenario} in the background (output: {})",
+                    log.display()
+                ))),
+                Err(e) => Msg::DriverEnded {
+                    scenario,
+                    notice: Notice::error(format!("cannot start cortex: {e}")),
+                },
+            }
+        }
+        Effect::Resume { run_id, scenario } => {
+            Msg::Notice(match DriverLock::probe(&settings.home, &run_id) {
+                Some(h) => Notice::error(format!("{scenario} is already driven by {h}")),
+                None => drive_in_background(settings, &run_id, &scenario, out)
+                    .map(|log| {
+                        Notice::info(format!(
+                            "Resuming {scenario} in the background (output: {})",
+                            log.display()
+                        ))
+                    })
+                    .unwrap_or_else(|e| Notice::error(format!("cannot start cortex: {e}"))),
+            })
+        }
+    };
+    let _ = out.send(msg);
+}
+
+fn open_store(settings: &Settings) -> Result<SqliteStore, OperatorError> {
+    Ok(SqliteStore::open(
+        &settings.home.join("cortex.db"),
+        Durability::Normal,
+    )?)
+}
+
+fn holder(actor: &str) -> Holder {
+    Holder {
+        pid: std::process::id(),
+        host: nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".into()),
+        actor: actor.to_string(),
+        since: rfc3339(SystemTime::now()),
+    }
+}
+
+/// `orchestrate start|complete|fail` for one phase, then a background driver if the run has
+/// work and nobody drives it.
+fn record_phase(
+    settings: &Settings,
+    run_id: &str,
+    scenario: &str,
+    phase: &str,
+    op: PhaseOp,
+    out: &Sender<Msg>,
+) -> Result<Notice, OperatorError> {
+    let by = Operator {
+        actor: settings.actor.clone(),
+        message: None,
+    };
+    let home = settings.home.as_path();
+    let mut store = open_store(settings)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id)?;
+    operator::record(&mut journal, home, |state| match op {
+        PhaseOp::Start => operator::start_phase(state, phase, &by),
+        PhaseOp::Complete => operator::report_phase(state, home, phase, true, &by, KILL_GRACE),
+        PhaseOp::Fail => operator::report_phase(state, home, phase, false, &by, KILL_GRACE),
+    })?;
+    let state = &journal.state;
+    let status = state.step(phase).map(|s| s.status);
+    let mut notice = match op {
+        PhaseOp::Start => Notice::info(format!("{phase}: start requested by {}", by.actor)),
+        PhaseOp::Complete if status == Some(crate::decide::StepStatus::Completed) => {
+            Notice::info(format!("{phase}: reported complete by {}", by.actor))
+        }
+        PhaseOp::Complete => {
+            let why = state
+                .step(phase)
+                .and_then(|s| s.error.clone())
+                .unwrap_or_else(|| "its checks failed".into());
+            Notice::error(format!("{phase} did not pass its checks: {why}"))
+        }
+        PhaseOp::Fail => Notice::info(format!("{phase}: reported failed by {}", by.actor)),
+    };
+    match operator::drive_on(home, state, &holder(&by.actor))? {
+        DriveOn::Here(lock) => {
+            // The background driver takes the run; this process only looked.
+            drop(lock);
+            let run_id = state.run_id.clone();
+            match drive_in_background(settings, &run_id, scenario, out) {
+                Ok(_) => notice
+                    .text
+                    .push_str("; a background driver goes on with it"),
+                Err(e) => {
+                    notice = Notice::error(format!(
+                        "{}; but no driver could be started: {e}",
+                        notice.text
+                    ))
+                }
+            }
+        }
+        DriveOn::Elsewhere => notice.text.push_str("; its driver goes on with it"),
+        DriveOn::Nothing => {}
+    }
+    Ok(notice)
+}
+
+fn stop(settings: &Settings, run_id: &str, scenario: &str) -> Result<Notice, OperatorError> {
+    let by = Operator {
+        actor: settings.actor.clone(),
+        message: None,
+    };
+    let mut store = open_store(settings)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let stopping = operator::stop(
+        &mut store,
+        &clock,
+        &mut ids,
+        &settings.home,
+        run_id,
+        &by,
+        &holder(&by.actor),
+    )?;
+    Ok(Notice::info(match stopping {
+        Stopping::Recorded => format!("{scenario} stopped by {}", by.actor),
+        Stopping::Requested => format!(
+            "Stop of {scenario} requested by {}; its driver ends the running phases",
+            by.actor
+        ),
+    }))
+}
+
+/// `cortex orchestrate resume RUN` in the background.
+fn drive_in_background(
+    settings: &Settings,
+    run_id: &str,
+    scenario: &str,
+    out: &Sender<Msg>,
+) -> std::io::Result<PathBuf> {
+    detach(settings, scenario, &["orchestrate", "resume", run_id], out)
+}
+
+/// Start `cortex ARGS` detached, with this home and actor, its output in
+/// `<home>/tui/driver-<time>.log`; a thread waits for it and reports how it ended.
+fn detach(
+    settings: &Settings,
+    scenario: &str,
+    args: &[&str],
+    out: &Sender<Msg>,
+) -> std::io::Result<PathBuf> {
+    let stamp = rfc3339(SystemTime::now()).replace(':', "-");
+    let log = settings
+        .home
+        .join("tui")
+        .join(format!("driver-{stamp}-{}.log", std::process::id()));
+    let mut full: Vec<String> = vec!["--home".into(), settings.home.display().to_string()];
+    full.extend(args.iter().map(|a| a.to_string()));
+    full.extend(["--actor".to_string(), settings.actor.clone()]);
+    let mut detached = operator::spawn_detached(&settings.exe, &full, &settings.cwd, &log)?;
+    let out = out.clone();
+    let scenario = scenario.to_string();
+    std::thread::spawn(move || {
+        let code = detached.child.wait().ok().and_then(|s| s.code());
+        let _ = out.send(Msg::DriverEnded {
+            notice: ended(&scenario, code, &detached.log),
+            scenario,
+        });
+    });
+    Ok(log)
+}
+
+/// How a background driver ended, in the words of SPEC §5's exit codes.
+fn ended(scenario: &str, code: Option<i32>, log: &Path) -> Notice {
+    let last_error = || {
+        std::fs::read_to_string(log)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| l.starts_with("error:"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| format!("see {}", log.display()))
+    };
+    match code {
+        Some(0) => Notice::info(format!("The driver of {scenario} ended: completed")),
+        Some(3) => Notice::info(format!(
+            "The driver of {scenario} ended: waiting or stopped"
+        )),
+        Some(1) => Notice::error(format!("The run of {scenario} failed ({})", last_error())),
+        Some(c) => Notice::error(format!(
+            "The driver of {scenario} exited {c}: {}",
+            last_error()
+        )),
+        None => Notice::error(format!("The driver of {scenario} was killed")),
+    }
+}

@@ -1,0 +1,324 @@
+//! The incremental log follower: tells the app about new runs and about events appended to
+//! the runs it shows, as other processes write them, without ever replaying a run twice.
+//!
+//! Every tick it reads the shown run's events past the last one it saw (`read_run_from`, an
+//! index range scan that usually returns nothing) and probes the driver locks of unfinished
+//! runs. The list of runs (`runs()`, which decodes every run's first event) is read only when
+//! the log file changed — the size and modification time of `cortex.db` and its WAL, which
+//! every commit touches — or every few seconds at most otherwise. A run is loaded once
+//! (`load_state`, from its snapshot when it has one); after that only its new events are
+//! read, and the app folds them with `evolve`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::definition::{Durability, normalize_name};
+use crate::event::{Event, RunKind};
+use crate::execute::{DriverLock, load_state};
+use crate::store::{EventStore, SqliteStore, StoreError};
+
+use super::app::Msg;
+use super::model::Followed;
+
+/// How many of the newest workflow runs the workflow list follows.
+pub const WORKFLOW_RUNS: usize = 100;
+
+/// Re-read the list of runs at least this often, whatever the file stamps say.
+const RESCAN: Duration = Duration::from_secs(5);
+
+/// Size and modification time of the log's files: a commit changes at least one.
+type Stamp = Vec<Option<(u64, SystemTime)>>;
+
+fn stamp(db: &Path) -> Stamp {
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    [db, wal.as_path()]
+        .iter()
+        .map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+        })
+        .collect()
+}
+
+/// Where the follower is in each run it follows.
+pub struct Follower {
+    home: PathBuf,
+    db: PathBuf,
+    store: Option<SqliteStore>,
+    /// Events already handed to the app, per followed run.
+    cursors: BTreeMap<String, u64>,
+    /// Followed runs that have finished (no driver can come back to them).
+    sealed: BTreeSet<String>,
+    alive: BTreeMap<String, bool>,
+    stamp: Option<Stamp>,
+    scanned: Option<Instant>,
+}
+
+impl Follower {
+    pub fn new(home: &Path) -> Follower {
+        Follower {
+            home: home.to_path_buf(),
+            db: home.join("cortex.db"),
+            store: None,
+            cursors: BTreeMap::new(),
+            sealed: BTreeSet::new(),
+            alive: BTreeMap::new(),
+            stamp: None,
+            scanned: None,
+        }
+    }
+
+    /// What changed since the last poll, as messages for the app. `focus` is the run on
+    /// screen: its new events are read on every poll.
+    pub fn poll(&mut self, focus: Option<&str>) -> Result<Vec<Msg>, StoreError> {
+        let mut msgs = Vec::new();
+        if self.store.is_none() {
+            // A home without a log has no runs yet; opening would create one.
+            if !self.db.exists() {
+                return Ok(msgs);
+            }
+            self.store = Some(SqliteStore::open(&self.db, Durability::Normal)?);
+        }
+        let now = stamp(&self.db);
+        let due = self.scanned.is_none_or(|t| t.elapsed() >= RESCAN);
+        if self.stamp.as_ref() != Some(&now) || due {
+            self.stamp = Some(now);
+            self.scanned = Some(Instant::now());
+            self.scan(focus, &mut msgs)?;
+        } else if let Some(run) = focus
+            && self.cursors.contains_key(run)
+        {
+            self.tail(run, &mut msgs)?;
+        }
+        self.probe(&mut msgs);
+        Ok(msgs)
+    }
+
+    fn store(&self) -> &SqliteStore {
+        self.store.as_ref().expect("opened before use")
+    }
+
+    /// Read the list of runs; load the runs worth following that are new, and read the new
+    /// events of the followed ones that moved.
+    fn scan(&mut self, focus: Option<&str>, msgs: &mut Vec<Msg>) -> Result<(), StoreError> {
+        let heads = self.store().runs()?;
+        let mut latest_scenario: BTreeMap<String, usize> = BTreeMap::new();
+        let mut workflows = Vec::new();
+        for (i, head) in heads.iter().enumerate() {
+            let Event::RunStarted(started) = &head.first.event else {
+                continue; // the agent registry stream is not a run
+            };
+            match started.kind {
+                RunKind::Scenario => {
+                    latest_scenario.insert(normalize_name(&started.name), i);
+                }
+                RunKind::Workflow => workflows.push(i),
+            }
+        }
+        let mut wanted: BTreeSet<usize> = latest_scenario.into_values().collect();
+        wanted.extend(workflows.iter().rev().take(WORKFLOW_RUNS));
+        for (i, head) in heads.iter().enumerate() {
+            let followed = self.cursors.get(&head.run_id).copied();
+            match followed {
+                Some(seen) if head.events > seen => self.tail(&head.run_id, msgs)?,
+                Some(_) => {}
+                None if wanted.contains(&i) || focus == Some(head.run_id.as_str()) => {
+                    self.load(&head.run_id, msgs)?;
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Start following a run: fold it up to its head once.
+    fn load(&mut self, run_id: &str, msgs: &mut Vec<Msg>) -> Result<(), StoreError> {
+        let mut state = load_state(self.store(), run_id)?;
+        state.run_id = run_id.to_string();
+        let alive = DriverLock::probe(&self.home, run_id).is_some();
+        self.cursors.insert(run_id.to_string(), state.events);
+        self.alive.insert(run_id.to_string(), alive);
+        if state.outcome().is_some() {
+            self.sealed.insert(run_id.to_string());
+        }
+        msgs.push(Msg::RunLoaded(Box::new(Followed { state, alive })));
+        Ok(())
+    }
+
+    /// Read a followed run's events past the last one handed over.
+    fn tail(&mut self, run_id: &str, msgs: &mut Vec<Msg>) -> Result<(), StoreError> {
+        let seen = self.cursors.get(run_id).copied().unwrap_or(0);
+        let events = self.store().read_run_from(run_id, seen)?;
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        self.cursors.insert(run_id.to_string(), last.seq + 1);
+        if events
+            .iter()
+            .any(|e| matches!(e.event, Event::RunFinished { .. }))
+        {
+            self.sealed.insert(run_id.to_string());
+        }
+        msgs.push(Msg::RunEvents {
+            run_id: run_id.to_string(),
+            events,
+        });
+        Ok(())
+    }
+
+    /// Whether each unfinished run still has a live driver (a lock probe: no log read).
+    fn probe(&mut self, msgs: &mut Vec<Msg>) {
+        for (run_id, alive) in &mut self.alive {
+            if self.sealed.contains(run_id) {
+                if *alive {
+                    *alive = false;
+                    msgs.push(Msg::DriverAlive {
+                        run_id: run_id.clone(),
+                        alive: false,
+                    });
+                }
+                continue;
+            }
+            let now = DriverLock::probe(&self.home, run_id).is_some();
+            if now != *alive {
+                *alive = now;
+                msgs.push(Msg::DriverAlive {
+                    run_id: run_id.clone(),
+                    alive: now,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::Command;
+    use crate::definition::{Config, parse_scenario, snapshot};
+    use crate::event::{Driver, Operator, RunStarted};
+    use crate::execute::{FixedClock, Journal, SequentialIds};
+
+    fn start() -> Command {
+        let scenario = parse_scenario(
+            "s.yaml",
+            "name: s\ndescription: d\nphases:\n  - {name: a, run: 'true'}\n  - {name: b, condition: 'after:a', run: 'true'}\n",
+        )
+        .unwrap();
+        let (definition, definition_hash) = snapshot(&scenario);
+        Command::Start(Box::new(RunStarted {
+            kind: RunKind::Scenario,
+            name: "s".into(),
+            definition,
+            definition_hash,
+            source: "s.yaml".into(),
+            inputs: Default::default(),
+            config: Config::default(),
+            agents: Default::default(),
+            working_dir: "/".into(),
+            driver: Driver {
+                pid: 1,
+                host: "h".into(),
+            },
+            by: Operator {
+                actor: "t".into(),
+                message: None,
+            },
+        }))
+    }
+
+    /// Another process appending to the log: its own connection.
+    fn append(db: &Path, run_id: &str, commands: Vec<Command>) {
+        let mut store = SqliteStore::open(db, Durability::Normal).unwrap();
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id).unwrap();
+        for c in commands {
+            journal.submit(c).unwrap();
+        }
+    }
+
+    /// A followed run is loaded once; after that each poll hands over exactly the events
+    /// appended since the last one (by another connection), and nothing when nothing moved.
+    #[test]
+    fn the_follower_hands_over_only_new_events() {
+        let home = tempfile::tempdir().unwrap();
+        let db = home.path().join("cortex.db");
+        let mut follower = Follower::new(home.path());
+        assert!(
+            follower.poll(None).unwrap().is_empty(),
+            "no log yet, none made"
+        );
+        assert!(!db.exists());
+
+        append(&db, "RUN1", vec![start()]);
+        let msgs = follower.poll(None).unwrap();
+        let [Msg::RunLoaded(loaded)] = msgs.as_slice() else {
+            panic!("{msgs:?}")
+        };
+        assert_eq!(
+            (loaded.state.run_id.as_str(), loaded.state.events),
+            ("RUN1", 1)
+        );
+        assert!(!loaded.alive);
+        assert!(follower.poll(Some("RUN1")).unwrap().is_empty());
+
+        append(
+            &db,
+            "RUN1",
+            vec![
+                Command::RecordPreValidation { problems: vec![] },
+                Command::StartAttempt { step: "a".into() },
+            ],
+        );
+        let msgs = follower.poll(Some("RUN1")).unwrap();
+        let [Msg::RunEvents { run_id, events }] = msgs.as_slice() else {
+            panic!("{msgs:?}")
+        };
+        assert_eq!(run_id, "RUN1");
+        let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 2], "only the events after the first");
+        assert!(follower.poll(Some("RUN1")).unwrap().is_empty());
+
+        // A newer run of the same scenario is loaded; the older one keeps being followed.
+        append(&db, "RUN2", vec![start()]);
+        let msgs = follower.poll(Some("RUN1")).unwrap();
+        assert!(
+            matches!(msgs.as_slice(), [Msg::RunLoaded(f)] if f.state.run_id == "RUN2"),
+            "{msgs:?}"
+        );
+    }
+
+    /// A run's driver appearing and going away is reported once each time.
+    #[test]
+    fn driver_liveness_changes_are_reported() {
+        let home = tempfile::tempdir().unwrap();
+        let db = home.path().join("cortex.db");
+        append(&db, "RUN1", vec![start()]);
+        let mut follower = Follower::new(home.path());
+        assert_eq!(follower.poll(None).unwrap().len(), 1);
+        let holder = crate::execute::Holder {
+            pid: std::process::id(),
+            host: "h".into(),
+            actor: "t".into(),
+            since: "now".into(),
+        };
+        let lock = DriverLock::acquire(home.path(), "RUN1", &holder).unwrap();
+        let alive = |msgs: Vec<Msg>| {
+            msgs.into_iter()
+                .filter_map(|m| match m {
+                    Msg::DriverAlive { alive, .. } => Some(alive),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        // The probe's shared lock conflicts with the exclusive one even within a process
+        // (flock locks belong to open files, not processes).
+        assert_eq!(alive(follower.poll(None).unwrap()), [true]);
+        assert!(alive(follower.poll(None).unwrap()).is_empty());
+        drop(lock);
+        assert_eq!(alive(follower.poll(None).unwrap()), [false]);
+    }
+}

@@ -1,0 +1,109 @@
+//! `cortex tui`: the scenario panel of seed 001 part 7 — the scenario list, a live status
+//! panel per run, a command palette (`Ctrl+P`), and workflow runs with step progress — on
+//! the same projections and library calls as the command line.
+//!
+//! Functional core, imperative shell: `app` (state and a pure `update`), `palette`, `model`
+//! and `view` (pure rendering with an explicit `now`) are the core; `follow` (the log
+//! follower), `effects` (actions and background drivers), `catalog`, `keys` and `terminal`
+//! are the shell, tied together by the loop in `run`.
+
+pub mod app;
+mod catalog;
+mod effects;
+mod follow;
+mod keys;
+pub mod model;
+pub mod palette;
+mod terminal;
+pub mod view;
+
+use std::sync::mpsc::channel;
+use std::time::{Duration, Instant, SystemTime};
+
+use ratatui::crossterm::event::{self, Event};
+
+pub use app::{App, Effect, Key, Msg, Screen, update};
+pub use catalog::scenario_entries;
+pub use effects::Settings;
+pub use follow::Follower;
+
+use effects::Worker;
+
+/// How often the log is looked at.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Why the TUI stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("the terminal failed: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+/// Run the TUI on this terminal until the user quits. The terminal is put back as it was
+/// however this ends (quit, error or panic).
+pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
+    let catalog = crate::definition::Catalog::new(settings.home.clone(), settings.cwd.clone());
+    let mut app = App::new(
+        settings.actor.clone(),
+        catalog.scenarios_dir().display().to_string(),
+        color,
+    );
+    app.scenarios = scenario_entries(&catalog);
+    let (tx, rx) = channel();
+    let worker = Worker::start(settings.clone(), tx);
+    let mut follower = Follower::new(&settings.home);
+    let mut screen = terminal::Screen::enter()?;
+    let mut next_poll = Instant::now();
+    let mut last_error = None;
+    loop {
+        while let Ok(msg) = rx.try_recv() {
+            app = step(app, msg, &worker);
+        }
+        if Instant::now() >= next_poll {
+            match follower.poll(app.focus().as_deref()) {
+                Ok(msgs) => {
+                    last_error = None;
+                    for msg in msgs {
+                        app = step(app, msg, &worker);
+                    }
+                }
+                Err(e) => {
+                    // Say it once, not every tick; the next poll tries again.
+                    let text = format!("reading the log: {e}");
+                    if last_error.as_ref() != Some(&text) {
+                        app.notice = Some(app::Notice::error(text.clone()));
+                        last_error = Some(text);
+                    }
+                }
+            }
+            next_poll = Instant::now() + TICK;
+        }
+        screen
+            .terminal
+            .draw(|frame| view::draw(frame, &app, SystemTime::now()))?;
+        if app.quit {
+            return Ok(());
+        }
+        if event::poll(next_poll.saturating_duration_since(Instant::now()))? {
+            match event::read()? {
+                Event::Key(k) => {
+                    if let Some(key) = keys::key(k) {
+                        app = step(app, Msg::Key(key), &worker);
+                    }
+                }
+                // A new size: start from a clean screen; the next draw fills it.
+                Event::Resize(_, _) => screen.terminal.clear()?,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Feed one message to the app and hand its effects to the worker.
+fn step(app: App, msg: Msg, worker: &Worker) -> App {
+    let (app, effects) = update(app, msg);
+    for effect in effects {
+        worker.submit(effect);
+    }
+    app
+}

@@ -1,0 +1,259 @@
+//! The status panel of a scenario run (seed 001 part 7's visual progress): phases in
+//! dependency order with completion indicators and running times, agent badges, each
+//! phase's success-criteria checklist, and what the run waits for.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::style::{Theme, fit, marker, took, word};
+use crate::decide::StepStatus;
+use crate::plan::topological_order;
+use crate::project::{RunStatus, StatusView, status_view};
+use crate::tui::app::App;
+use crate::tui::model::Followed;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemTime) {
+    let name = app.shown_scenario.clone().unwrap_or_default();
+    let Some(run) = app.shown_scenario_run() else {
+        let text = if app.launching_shown() {
+            vec![Line::raw(format!("Starting a run of {name}…"))]
+        } else {
+            let mut lines = vec![Line::raw(format!("No run of {name} yet."))];
+            if let Some(err) = app
+                .scenarios
+                .iter()
+                .find(|e| e.name == name)
+                .and_then(|e| e.error.clone())
+            {
+                lines.push(Line::styled(format!("invalid: {err}"), theme.error()));
+            }
+            lines.push(Line::styled(
+                "Ctrl+P, Scenario Run starts one.",
+                theme.dim(),
+            ));
+            lines
+        };
+        frame.render_widget(
+            Paragraph::new(text)
+                .block(Block::bordered().title(Span::styled(format!(" {name} "), theme.title()))),
+            area,
+        );
+        return;
+    };
+    let view = status_view(&run.state, run.alive);
+    let [phases, info] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
+    let total = took(
+        view.started_at.as_deref(),
+        view.ended_at.as_deref(),
+        view.resumable,
+        now,
+    )
+    .map_or(String::new(), |t| format!(" · {t} total"));
+    let title = Line::from(vec![
+        Span::styled(format!(" {} · ", view.name), theme.title()),
+        Span::styled(
+            view.status.as_str(),
+            theme.run(view.status).patch(theme.title()),
+        ),
+        Span::styled(format!("{total} "), theme.title()),
+    ]);
+    let bottom = format!(
+        " run {} · by {} · {} events ",
+        view.run_id, view.actor, view.events
+    );
+    let block = Block::bordered().title(title).title_bottom(bottom);
+    let inner = block.inner(phases);
+    let (lines, selected) = phase_lines(app, run, &view, theme, now, inner.width as usize);
+    let scroll = scroll_to(selected, lines.len(), inner.height as usize);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((scroll as u16, 0)),
+        phases,
+    );
+    frame.render_widget(Paragraph::new(info_lines(&view, theme)), info);
+}
+
+/// The first line to show so that the selected phase's lines (`start..end`) are on screen.
+fn scroll_to((start, end): (usize, usize), total: usize, height: usize) -> usize {
+    if total <= height || end <= height {
+        return 0;
+    }
+    let want = end.saturating_sub(height);
+    want.min(start).min(total - height)
+}
+
+/// Every phase's lines, in dependency order, and where the selected phase's lines are.
+fn phase_lines(
+    app: &App,
+    run: &Followed,
+    view: &StatusView,
+    theme: Theme,
+    now: SystemTime,
+    width: usize,
+) -> (Vec<Line<'static>>, (usize, usize)) {
+    let order = run
+        .state
+        .scenario
+        .as_ref()
+        .map(|sc| topological_order(sc))
+        .unwrap_or_else(|| (0..view.steps.len()).collect());
+    let selected = app.selected_phase(run).map(|(at, _)| at);
+    let name_width = view
+        .steps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(24);
+    let mut lines = Vec::new();
+    let mut span = (0, 0);
+    for (at, &i) in order.iter().enumerate() {
+        let s = &view.steps[i];
+        let start = lines.len();
+        let is_selected = selected == Some(at);
+        let status_word = if view.awaiting_start.contains(&s.name) {
+            "awaiting start"
+        } else if s.status == StepStatus::Pending && run.state.start_requested.contains(&s.name) {
+            "start requested"
+        } else {
+            word(s.status)
+        };
+        let going = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
+        let time = if s.status == StepStatus::Pending {
+            String::new()
+        } else {
+            took(s.started_at.as_deref(), s.ended_at.as_deref(), going, now).unwrap_or_default()
+        };
+        let mut tags = s.condition.clone().unwrap_or_else(|| "auto".into());
+        if s.parallel == Some(true) {
+            tags.push_str(" [PARALLEL]");
+        }
+        if s.attempts > 1 {
+            tags.push_str(&format!(" attempt {}", s.attempts));
+        }
+        let pointer = if is_selected { "›" } else { " " };
+        let mut head = Line::from(vec![
+            Span::raw(pointer),
+            Span::styled(marker(s.status), theme.step(s.status)),
+            Span::raw(" "),
+            Span::styled(
+                format!("{:<name_width$}", fit(&s.name, name_width)),
+                theme.title(),
+            ),
+            Span::raw("  "),
+            Span::styled(format!("{status_word:<15}"), theme.step(s.status)),
+            Span::raw(format!("{time:>8}  ")),
+            Span::styled(tags, theme.dim()),
+        ]);
+        if is_selected {
+            head = head.style(theme.selected());
+        }
+        lines.push(head);
+        if !s.agents.is_empty() {
+            let mut badges = vec![Span::raw("     ")];
+            for agent in &s.agents {
+                let active = view
+                    .active_agents
+                    .iter()
+                    .any(|a| a.agent == *agent && a.phase == s.name);
+                if active {
+                    badges.push(Span::styled(format!(" ● {agent} "), theme.badge()));
+                } else {
+                    badges.push(Span::styled(format!(" ○ {agent} "), theme.dim()));
+                }
+            }
+            lines.push(Line::from(badges));
+        }
+        for c in &s.criteria {
+            let (mark, style) = if c.met {
+                ("[x]", theme.step(StepStatus::Completed))
+            } else {
+                ("[ ]", theme.dim())
+            };
+            lines.push(Line::from(vec![
+                Span::raw("      "),
+                Span::styled(mark, style),
+                Span::raw(format!(" {}", fit(&c.criterion, width.saturating_sub(10)))),
+            ]));
+        }
+        if let Some(e) = &s.error
+            && matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
+        {
+            let first = e.lines().next().unwrap_or_default();
+            lines.push(Line::styled(
+                format!("      error: {}", fit(first, width.saturating_sub(14))),
+                theme.error(),
+            ));
+            if let Some(last) = s.output_tail.lines().rev().find(|l| !l.trim().is_empty()) {
+                lines.push(Line::styled(
+                    format!("      output: {}", fit(last, width.saturating_sub(15))),
+                    theme.dim(),
+                ));
+            }
+        }
+        if is_selected {
+            span = (start, lines.len());
+        }
+    }
+    (lines, span)
+}
+
+/// Two lines under the panel: the agents working now, and what the run waits for or why it
+/// ended the way it did.
+fn info_lines(view: &StatusView, theme: Theme) -> Vec<Line<'static>> {
+    let mut agents = vec![Span::raw(" Active agents:")];
+    if view.active_agents.is_empty() {
+        agents.push(Span::styled(" none", theme.dim()));
+    }
+    for a in &view.active_agents {
+        agents.push(Span::raw(" "));
+        agents.push(Span::styled(format!("●{}", a.agent), theme.badge()));
+    }
+    let waiting: Vec<&str> = view
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Waiting)
+        .map(|s| s.name.as_str())
+        .collect();
+    let next = match view.status {
+        RunStatus::Waiting if !view.awaiting_start.is_empty() && waiting.is_empty() => format!(
+            "Waits for a start of {}: select it, Ctrl+P, Start phase",
+            view.awaiting_start.join(", ")
+        ),
+        RunStatus::Waiting | RunStatus::Running if !waiting.is_empty() => format!(
+            "Waits for a report on {}: select it, Ctrl+P, Complete or Fail",
+            waiting.join(", ")
+        ),
+        RunStatus::Running => "A driver is running it; this view follows the log.".into(),
+        RunStatus::Completed => format!(
+            "Completed. Head hash {}",
+            view.head_hash.get(..16).unwrap_or(&view.head_hash)
+        ),
+        _ => match &view.reason {
+            Some(r) => format!("{}: {r}", capitalized(view.status.as_str())),
+            None => capitalized(view.status.as_str()),
+        },
+    };
+    let style = match view.status {
+        RunStatus::Failed | RunStatus::Aborted | RunStatus::RolledBack => theme.error(),
+        _ => theme.dim(),
+    };
+    vec![Line::from(agents), Line::styled(format!(" {next}"), style)]
+}
+
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f
+            .to_uppercase()
+            .chain(c)
+            .collect::<String>()
+            .replace('_', " "),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,135 @@
+//! The look shared by every screen: status markers and words, colours (none under
+//! `NO_COLOR`), durations.
+
+use std::time::SystemTime;
+
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::decide::StepStatus;
+use crate::project::RunStatus;
+use crate::render::{elapsed_between, format_duration};
+
+/// Styles for one app: coloured, or plain text with emphasis only.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    fn fg(self, color: Color) -> Style {
+        if self.color {
+            Style::new().fg(color)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn step(self, status: StepStatus) -> Style {
+        match status {
+            StepStatus::Completed => self.fg(Color::Green),
+            StepStatus::Running | StepStatus::Waiting => self.fg(Color::Yellow),
+            StepStatus::Failed => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            StepStatus::Ready | StepStatus::Stopped | StepStatus::RolledBack => {
+                self.fg(Color::Magenta)
+            }
+            StepStatus::Pending | StepStatus::Skipped => self.dim(),
+        }
+    }
+
+    pub fn run(self, status: RunStatus) -> Style {
+        match status {
+            RunStatus::Completed => self.fg(Color::Green),
+            RunStatus::Running | RunStatus::Waiting => self.fg(Color::Yellow),
+            RunStatus::Failed | RunStatus::Aborted | RunStatus::RolledBack => {
+                self.fg(Color::Red).add_modifier(Modifier::BOLD)
+            }
+            RunStatus::Stopped | RunStatus::Interrupted => self.fg(Color::Magenta),
+        }
+    }
+
+    pub fn dim(self) -> Style {
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn title(self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD)
+    }
+
+    pub fn selected(self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    /// An agent working now.
+    pub fn badge(self) -> Style {
+        if self.color {
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Green)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        }
+    }
+
+    pub fn error(self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn accent(self) -> Style {
+        self.fg(Color::Cyan)
+    }
+}
+
+/// The completion indicator of a step or phase (the CLI's checklist markers).
+pub fn marker(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Pending => "[ ]",
+        StepStatus::Ready => "[~]",
+        StepStatus::Running | StepStatus::Waiting => "[>]",
+        StepStatus::Completed => "[x]",
+        StepStatus::Failed => "[!]",
+        StepStatus::Skipped => "[-]",
+        StepStatus::RolledBack => "[<]",
+        StepStatus::Stopped => "[=]",
+    }
+}
+
+/// A step's status in words.
+pub fn word(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Pending => "pending",
+        StepStatus::Ready => "retry scheduled",
+        StepStatus::Running => "running",
+        StepStatus::Waiting => "waiting",
+        StepStatus::Completed => "completed",
+        StepStatus::Failed => "failed",
+        StepStatus::Skipped => "skipped",
+        StepStatus::RolledBack => "rolled back",
+        StepStatus::Stopped => "stopped",
+    }
+}
+
+/// How long something took, or has been going: to `now` while it runs, else to its end.
+pub fn took(
+    started: Option<&str>,
+    ended: Option<&str>,
+    going: bool,
+    now: SystemTime,
+) -> Option<String> {
+    let end = if going { None } else { Some(ended?) };
+    elapsed_between(started, end, now).map(format_duration)
+}
+
+/// Cut `text` to `width` characters, with an ellipsis when cut.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}

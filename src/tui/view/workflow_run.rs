@@ -1,0 +1,139 @@
+//! One workflow run: its steps in order with completion indicators, times, attempts,
+//! outputs, errors and the prompt of a step that waits for a report.
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::style::{Theme, fit, marker, took, word};
+use crate::decide::StepStatus;
+use crate::project::status_view;
+use crate::tui::app::App;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemTime) {
+    let Some(run) = app.shown_workflow() else {
+        frame.render_widget(
+            Paragraph::new("That run is not in the log.").block(Block::bordered()),
+            area,
+        );
+        return;
+    };
+    let view = status_view(&run.state, run.alive);
+    let total = took(
+        view.started_at.as_deref(),
+        view.ended_at.as_deref(),
+        view.resumable,
+        now,
+    )
+    .map_or(String::new(), |t| format!(" · {t} total"));
+    let title = Line::from(vec![
+        Span::styled(format!(" {} · ", view.name), theme.title()),
+        Span::styled(
+            view.status.as_str(),
+            theme.run(view.status).patch(theme.title()),
+        ),
+        Span::styled(
+            format!(" · {}{total} ", super::workflows::progress(run)),
+            theme.title(),
+        ),
+    ]);
+    let block = Block::bordered()
+        .title(title)
+        .title_bottom(format!(" run {} · by {} ", view.run_id, view.actor));
+    let width = block.inner(area).width as usize;
+    let n = view.steps.len();
+    let name_width = view
+        .steps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(24);
+    let mut lines = Vec::new();
+    let mut selected = (0, 0);
+    for (i, s) in view.steps.iter().enumerate() {
+        let start = lines.len();
+        let is_selected = app.phase_cursor == i;
+        let going = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
+        let time = if s.status == StepStatus::Pending {
+            String::new()
+        } else {
+            took(s.started_at.as_deref(), s.ended_at.as_deref(), going, now).unwrap_or_default()
+        };
+        let attempts = if s.attempts > 1 {
+            format!("attempt {}", s.attempts)
+        } else {
+            String::new()
+        };
+        let mut head = Line::from(vec![
+            Span::raw(if is_selected { "›" } else { " " }),
+            Span::styled(marker(s.status), theme.step(s.status)),
+            Span::raw(format!(" {:>5} ", format!("{}/{n}", i + 1))),
+            Span::styled(
+                format!("{:<name_width$}", fit(&s.name, name_width)),
+                theme.title(),
+            ),
+            Span::raw("  "),
+            Span::styled(format!("{:<15}", word(s.status)), theme.step(s.status)),
+            Span::raw(format!("{time:>8}  ")),
+            Span::styled(attempts, theme.dim()),
+        ]);
+        if is_selected {
+            head = head.style(theme.selected());
+        }
+        lines.push(head);
+        for (k, v) in &s.outputs {
+            lines.push(Line::styled(
+                format!(
+                    "        {}",
+                    fit(&format!("{k}={v}"), width.saturating_sub(10))
+                ),
+                theme.dim(),
+            ));
+        }
+        if let Some(e) = &s.error
+            && matches!(
+                s.status,
+                StepStatus::Failed | StepStatus::Skipped | StepStatus::Stopped
+            )
+        {
+            let first = e.lines().next().unwrap_or_default();
+            lines.push(Line::styled(
+                format!("        error: {}", fit(first, width.saturating_sub(16))),
+                theme.error(),
+            ));
+        }
+        if let Some(p) = &s.prompt {
+            let first = p.lines().next().unwrap_or_default();
+            lines.push(Line::raw(format!(
+                "        prompt: {}",
+                fit(first, width.saturating_sub(17))
+            )));
+        }
+        if is_selected {
+            selected = (start, lines.len());
+        }
+    }
+    if let Some(r) = &view.reason {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(" {}", fit(r, width.saturating_sub(2))),
+            theme.dim(),
+        ));
+    }
+    let height = block.inner(area).height as usize;
+    let scroll = if selected.1 > height {
+        (selected.1 - height).min(selected.0)
+    } else {
+        0
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((scroll as u16, 0)),
+        area,
+    );
+}

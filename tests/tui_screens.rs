@@ -1,0 +1,464 @@
+//! Snapshots of the TUI's screens at 80x24, drawn by ratatui's test backend from app states
+//! built the way the real TUI builds them: runs recorded through the journal (fixed times and
+//! ids), handed to `update` as the follower would, keys pressed through `update`, then drawn
+//! with a fixed `now`.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cortex::decide::{AttemptReport, Command, RunState, replay};
+use cortex::definition::{Config, parse_scenario, parse_workflow, snapshot};
+use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
+use cortex::execute::{Clock, Journal, SequentialIds};
+use cortex::store::{EventStore, MemoryStore};
+use cortex::tui::app::{Action, Effect, Notice, PhaseOp};
+use cortex::tui::model::{Followed, ScenarioEntry};
+use cortex::tui::{App, Key, Msg, Screen, update, view};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+/// 2026-01-01T00:00:00Z: every recorded time is this plus a few seconds.
+const T0: u64 = 1_767_225_600;
+
+/// A clock the test moves by hand.
+struct TestClock(Cell<SystemTime>);
+
+impl TestClock {
+    fn at(secs: u64) -> TestClock {
+        TestClock(Cell::new(UNIX_EPOCH + Duration::from_secs(T0 + secs)))
+    }
+
+    fn set(&self, secs: u64) {
+        self.0.set(UNIX_EPOCH + Duration::from_secs(T0 + secs));
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        self.0.get()
+    }
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+fn lead() -> Operator {
+    Operator {
+        actor: "lead@host".into(),
+        message: None,
+    }
+}
+
+const SHIP_IT: &str = r#"
+name: ship-it
+description: Build two components in parallel, then package them
+max_parallel: 3
+phases:
+  - name: prepare
+    description: Create a clean build folder
+    run: mkdir -p build
+    success_criteria:
+      - {check: test -d build}
+  - name: backend
+    condition: after:prepare
+    parallel: true
+    agents: [python-pro, database-admin]
+    run: make backend
+    success_criteria:
+      - Backend artifact written
+      - {check: test -s build/backend.txt}
+  - name: frontend
+    condition: after:prepare
+    parallel: true
+    agents: [react-specialist]
+    run: make frontend
+    success_criteria:
+      - Components render correctly
+  - name: package
+    condition: after:backend,frontend
+    run: cat build/* > release.txt
+    success_criteria:
+      - Release notes reviewed
+"#;
+
+const FULL_STACK: &str = r#"
+name: full-stack-feature
+description: Complete full-stack feature implementation with testing
+phases:
+  - name: analysis
+    condition: manual
+    agents: [architect-reviewer]
+    success_criteria: [Plan document created]
+  - name: backend
+    condition: after:analysis
+    agents: [python-pro]
+    success_criteria: [API endpoints functional]
+  - name: frontend
+    condition: after:analysis
+    parallel: true
+    agents: [react-specialist]
+    success_criteria: [Components render correctly]
+  - name: integration
+    condition: after:backend,frontend
+    agents: [quality-engineer]
+    success_criteria: [All integration tests pass, Performance benchmarks met]
+"#;
+
+/// A run of a scenario, recorded through the journal into a memory store.
+struct Recorder {
+    store: MemoryStore,
+    clock: TestClock,
+    ids: SequentialIds,
+    run_id: String,
+}
+
+impl Recorder {
+    fn scenario(run_id: &str, yaml: &str, config: Config) -> Recorder {
+        let scenario = parse_scenario("s.yaml", yaml).expect("test scenario parses");
+        let (definition, definition_hash) = snapshot(&scenario);
+        let mut r = Recorder {
+            store: MemoryStore::new(),
+            clock: TestClock::at(0),
+            ids: SequentialIds::default(),
+            run_id: run_id.into(),
+        };
+        r.submit(
+            0,
+            Command::Start(Box::new(RunStarted {
+                kind: RunKind::Scenario,
+                name: scenario.name.clone(),
+                definition,
+                definition_hash,
+                source: format!("/home/lead/.cortex/scenarios/{}.yaml", scenario.name),
+                inputs: BTreeMap::new(),
+                config,
+                agents: BTreeMap::new(),
+                working_dir: "/work".into(),
+                driver: Driver {
+                    pid: 1,
+                    host: "host".into(),
+                },
+                by: lead(),
+            })),
+        );
+        r.submit(0, Command::RecordPreValidation { problems: vec![] });
+        r
+    }
+
+    fn workflow(run_id: &str, yaml: &str) -> Recorder {
+        let wf = parse_workflow("w.yaml", yaml).expect("test workflow parses");
+        let (definition, definition_hash) = snapshot(&wf);
+        let mut r = Recorder {
+            store: MemoryStore::new(),
+            clock: TestClock::at(0),
+            ids: SequentialIds::default(),
+            run_id: run_id.into(),
+        };
+        r.submit(
+            0,
+            Command::Start(Box::new(RunStarted {
+                kind: RunKind::Workflow,
+                name: wf.name.clone(),
+                definition,
+                definition_hash,
+                source: "w.yaml".into(),
+                inputs: BTreeMap::new(),
+                config: Config::default(),
+                agents: BTreeMap::new(),
+                working_dir: "/work".into(),
+                driver: Driver {
+                    pid: 1,
+                    host: "host".into(),
+                },
+                by: lead(),
+            })),
+        );
+        r.submit(0, Command::RecordPreValidation { problems: vec![] });
+        r
+    }
+
+    /// Record `command` at `secs` seconds after T0.
+    fn submit(&mut self, secs: u64, command: Command) -> &mut Self {
+        self.clock.set(secs);
+        let mut journal =
+            Journal::open(&mut self.store, &self.clock, &mut self.ids, &self.run_id).unwrap();
+        journal
+            .submit(command)
+            .expect("the decider accepts the test's command");
+        self
+    }
+
+    fn start(&mut self, secs: u64, step: &str) -> &mut Self {
+        self.submit(secs, Command::StartAttempt { step: step.into() })
+    }
+
+    fn finish(&mut self, secs: u64, step: &str, end: AttemptEnd, tail: &str) -> &mut Self {
+        let attempt = self.state().step(step).unwrap().attempts;
+        self.submit(
+            secs,
+            Command::FinishAttempt(Box::new(AttemptReport {
+                step: step.into(),
+                attempt,
+                end,
+                outputs: vec![],
+                output_tail: tail.into(),
+                validation_problems: vec![],
+                by: Some(lead()),
+            })),
+        )
+    }
+
+    /// The run's state as the follower loads it: a fold of its events.
+    fn state(&self) -> RunState {
+        let mut state = replay(&self.store.read_run(&self.run_id).unwrap());
+        state.run_id = self.run_id.clone();
+        state
+    }
+
+    fn followed(&self, alive: bool) -> Msg {
+        Msg::RunLoaded(Box::new(Followed {
+            state: self.state(),
+            alive,
+        }))
+    }
+}
+
+/// ship-it with `prepare` done and the parallel pair `backend` + `frontend` running.
+fn running_parallel_pair() -> Recorder {
+    let mut r = Recorder::scenario("01JRUNSH1P1T000000000000A1", SHIP_IT, Config::default());
+    r.start(1, "prepare")
+        .finish(3, "prepare", AttemptEnd::Exited { code: 0 }, "")
+        .start(4, "backend")
+        .start(4, "frontend");
+    r
+}
+
+/// full-stack-feature with the integration phase reported failed, no retries left.
+fn failed_phase() -> Recorder {
+    let config = Config {
+        max_retry_attempts: 0,
+        ..Config::default()
+    };
+    let mut r = Recorder::scenario("01JRUNFA11ED0000000000000B", FULL_STACK, config);
+    let ok = AttemptEnd::Reported { success: true };
+    r.submit(
+        2,
+        Command::RequestStart {
+            phase: "analysis".into(),
+            by: lead(),
+        },
+    )
+    .start(2, "analysis")
+    .finish(62, "analysis", ok.clone(), "")
+    .start(62, "backend")
+    .start(62, "frontend")
+    .finish(300, "backend", ok.clone(), "")
+    .finish(420, "frontend", ok, "")
+    .start(420, "integration")
+    .finish(
+        500,
+        "integration",
+        AttemptEnd::Reported { success: false },
+        "perf regression: p99 420ms > 250ms",
+    );
+    r
+}
+
+fn entry(name: &str, phases: Option<usize>, description: &str) -> ScenarioEntry {
+    ScenarioEntry {
+        name: name.into(),
+        path: format!("/home/lead/.cortex/scenarios/{name}.yaml"),
+        phases,
+        description: (!description.is_empty()).then(|| description.into()),
+        error: phases.is_none().then(|| "unknown field `phses`".into()),
+    }
+}
+
+/// The app with a catalog of five scenarios and the runs above.
+fn app() -> App {
+    let mut app = App::new("tester@host", "/home/lead/.cortex/scenarios", false);
+    app.scenarios = vec![
+        entry("broken", None, ""),
+        entry(
+            "full-stack-feature",
+            Some(4),
+            "Complete full-stack feature implementation with testing",
+        ),
+        entry(
+            "incident-response",
+            Some(4),
+            "Rapid incident response and resolution",
+        ),
+        entry(
+            "ship-it",
+            Some(4),
+            "Build two components in parallel, then package them",
+        ),
+    ];
+    let mut release = Recorder::scenario(
+        "01JRUNRE1EASE0000000000000",
+        "name: release-prep\ndescription: Prepare a release\nphases:\n  - {name: freeze, run: 'true'}\n  - {name: notes, condition: 'after:freeze', run: 'true'}\n",
+        Config::default(),
+    );
+    release
+        .start(5, "freeze")
+        .finish(9, "freeze", AttemptEnd::Exited { code: 0 }, "")
+        .start(9, "notes")
+        .finish(12, "notes", AttemptEnd::Exited { code: 0 }, "");
+    let mut builds = Recorder::workflow(
+        "01JRUNW0RKF10W000000000000",
+        "name: build-and-ship\nsteps:\n  - {name: Build, run: 'true'}\n  - {name: Test, run: 'true'}\n  - {name: Publish, run: 'true'}\n  - {name: Announce, run: 'true'}\n",
+    );
+    builds
+        .start(1, "Build")
+        .finish(20, "Build", AttemptEnd::Exited { code: 0 }, "")
+        .start(21, "Test");
+    let msgs = [
+        failed_phase().followed(false),
+        running_parallel_pair().followed(true),
+        release.followed(false),
+        builds.followed(true),
+    ];
+    msgs.into_iter().fold(app, |app, msg| update(app, msg).0)
+}
+
+fn press(app: App, keys: &[Key]) -> App {
+    keys.iter().fold(app, |app, &k| update(app, Msg::Key(k)).0)
+}
+
+fn typed(app: App, text: &str) -> App {
+    text.chars()
+        .fold(app, |app, c| update(app, Msg::Key(Key::Char(c))).0)
+}
+
+fn draw(app: &App, now: SystemTime) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|frame| view::draw(frame, app, now)).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn the_scenario_list_shows_every_scenario_with_its_latest_run() {
+    let app = app();
+    let screen = draw(&app, at(600));
+    for expected in [
+        "broken",
+        "invalid",
+        "full-stack-feature",
+        "failed",
+        "incident-response",
+        "release-prep",
+        "completed",
+        "ship-it",
+        "running",
+    ] {
+        assert!(screen.contains(expected), "{expected} missing:\n{screen}");
+    }
+    insta::assert_snapshot!("list", screen);
+}
+
+#[test]
+fn the_status_of_a_running_scenario_shows_the_parallel_pair_with_agents_and_times() {
+    let app = press(
+        app(),
+        &[Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter],
+    );
+    assert_eq!(app.screen, Screen::ScenarioRun);
+    assert_eq!(app.shown_scenario.as_deref(), Some("ship-it"));
+    let screen = draw(&app, at(600));
+    assert!(
+        screen.contains("ship-it · running · 10m 0s total"),
+        "{screen}"
+    );
+    assert!(screen.contains("● python-pro"), "{screen}");
+    insta::assert_snapshot!("status_running_parallel_pair", screen);
+}
+
+#[test]
+fn the_palette_filters_to_the_scenario_entries() {
+    let app = press(app(), &[Key::Down, Key::Enter, Key::Ctrl('p')]);
+    let app = typed(app, "scenario");
+    let titles: Vec<String> = app.palette_entries().into_iter().map(|e| e.title).collect();
+    assert_eq!(
+        titles[..3],
+        ["Scenario List", "Scenario Run", "Scenario Status"],
+        "{titles:?}"
+    );
+    insta::assert_snapshot!("palette_scenario", draw(&app, at(600)));
+    let app = typed(press(app, &[Key::Backspace; 8]), "status");
+    assert_eq!(app.palette_entries()[0].title, "Scenario Status");
+    insta::assert_snapshot!("palette_status", draw(&app, at(600)));
+}
+
+#[test]
+fn a_failed_phase_shows_its_error_and_the_reason() {
+    let app = press(
+        app(),
+        &[Key::Down, Key::Enter, Key::Down, Key::Down, Key::Down],
+    );
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("[!] integration"), "{screen}");
+    assert!(screen.contains("failed"), "{screen}");
+    insta::assert_snapshot!("status_failed_phase", screen);
+}
+
+#[test]
+fn workflow_runs_show_step_progress() {
+    let app = press(app(), &[Key::Tab]);
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("Step 2/4 ██░░░░░░"), "{screen}");
+    insta::assert_snapshot!("workflow_runs", screen);
+    let app = press(app, &[Key::Enter]);
+    assert_eq!(app.screen, Screen::WorkflowRun);
+    insta::assert_snapshot!("workflow_run_steps", draw(&app, at(600)));
+}
+
+#[test]
+fn help_is_drawn_over_the_screen_and_closes_on_esc() {
+    let app = press(app(), &[Key::Char('?')]);
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("Keyboard help"), "{screen}");
+    insta::assert_snapshot!("help", screen);
+    let app = press(app, &[Key::Esc]);
+    assert!(!app.help);
+    assert!(press(app, &[Key::Char('q')]).quit, "q quits");
+}
+
+#[test]
+fn phase_actions_from_the_palette_become_effects_with_the_run_and_phase() {
+    // A newer run of full-stack-feature whose manual phase awaits a start: the palette
+    // offers the start for the selected phase.
+    let fresh = Recorder::scenario("01JRUNMANUA1000000000000C", FULL_STACK, Config::default());
+    let app = update(app(), fresh.followed(false)).0;
+    let app = press(app, &[Key::Down, Key::Enter, Key::Ctrl('p')]);
+    let app = typed(app, "start");
+    let entries = app.palette_entries();
+    assert_eq!(entries[0].title, "Start phase analysis");
+    assert_eq!(
+        entries[0].action,
+        Action::Phase {
+            run_id: "01JRUNMANUA1000000000000C".into(),
+            scenario: "full-stack-feature".into(),
+            phase: "analysis".into(),
+            op: PhaseOp::Start,
+        }
+    );
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(app.palette.is_none());
+    assert_eq!(
+        effects,
+        [Effect::Phase {
+            run_id: "01JRUNMANUA1000000000000C".into(),
+            scenario: "full-stack-feature".into(),
+            phase: "analysis".into(),
+            op: PhaseOp::Start,
+        }]
+    );
+    let (app, _) = update(
+        app,
+        Msg::Notice(Notice::error("this run has no phase `analysis`")),
+    );
+    assert!(draw(&app, at(10)).contains("error: this run has no phase `analysis`"));
+}

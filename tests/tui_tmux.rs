@@ -1,0 +1,335 @@
+//! `cortex tui` end to end: the real binary in a real terminal (tmux, 80x24), on a real
+//! SQLite log made by running a scenario with the binary first. Keys go in with
+//! `tmux send-keys`, the screen comes back with `tmux capture-pane -p`, and every step waits
+//! for what it expects on screen with a deadline (never a fixed sleep). Each test has its own
+//! tmux server on a private socket in its temporary directory (`-S`), and a unique session
+//! name; the server is killed when the test ends however it ends.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+/// How long a screen may take to show what a step expects.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// One tmux server with one session running a command in an 80x24 window.
+struct Tmux {
+    socket: std::path::PathBuf,
+    session: String,
+}
+
+impl Tmux {
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// Start `script` (a shell script file) in a new detached 80x24 session whose server
+    /// listens on a socket in `dir`.
+    fn start(dir: &Path, script: &Path) -> Tmux {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            panic!(
+                "tmux is not installed, and this test drives `cortex tui` in it: install it \
+                 (`apt-get install -y tmux`; .ci/run does so when it is missing)"
+            );
+        }
+        let session = format!(
+            "cortex-tui-{}-{}",
+            std::process::id(),
+            SESSIONS.fetch_add(1, Ordering::SeqCst)
+        );
+        let tmux = Tmux {
+            socket: dir.join("tmux.sock"),
+            session,
+        };
+        let out = tmux.tmux(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            &tmux.session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            &format!("sh {}", script.display()),
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // A lone Esc reaches the program at once instead of waiting for a sequence.
+        tmux.tmux(&["set-option", "-s", "escape-time", "0"]);
+        tmux
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .tmux(&["capture-pane", "-p", "-t", &self.session])
+                .stdout,
+        )
+        .into_owned()
+    }
+
+    /// Keys by tmux name (`C-p`, `Enter`, `Escape`, `BSpace`, `Down`).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.session];
+        args.extend(keys);
+        assert!(self.tmux(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    /// Text typed as is.
+    fn type_text(&self, text: &str) {
+        assert!(
+            self.tmux(&["send-keys", "-t", &self.session, "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    /// Wait until the screen satisfies `ok`; fail with the last screen after the deadline.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_text(&self, texts: &[&str]) -> String {
+        self.wait_for(&format!("{texts:?}"), |s| {
+            texts.iter().all(|t| s.contains(t))
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// The line of `screen` that shows phase `name`.
+fn phase_line<'a>(screen: &'a str, name: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.contains(&format!("] {name} ")))
+        .unwrap_or("")
+}
+
+fn copy_dir(from: &str, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(format!("{}/{from}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+/// A script that runs the TUI, then says how it ended and how the terminal was left.
+fn tui_script(env: &Env) -> std::path::PathBuf {
+    let script = env.dir.path().join("tui.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "cd '{project}'\nUSER=tester '{bin}' --home '{home}' tui --actor tui-tester\n\
+             echo \"cortex tui exited $?\"\nstty -a | tr ';' '\\n' | grep -o -- '-*icanon'\nsleep 600\n",
+            project = env.project().display(),
+            bin = env!("CARGO_BIN_EXE_cortex"),
+            home = env.home().display(),
+        ),
+    )
+    .unwrap();
+    script
+}
+
+#[test]
+fn the_tui_follows_a_scenario_live_and_acts_through_the_palette() {
+    let env = Env::new();
+    copy_dir("examples/scenarios", &env.home().join("scenarios"));
+    copy_dir("examples/agents", &env.home().join("agents"));
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "full-stack-feature",
+        "--actor",
+        "lead",
+    ]);
+    assert_eq!(
+        run.code, 3,
+        "the manual phase waits: {}{}",
+        run.stdout, run.stderr
+    );
+    let run_id = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let tmux = Tmux::start(env.dir.path(), &tui_script(&env));
+    // The list: every scenario of the catalog, the one with a run showing its status.
+    let list = tmux.wait_text(&["Scenarios (5)", "incident-response", "ship-it"]);
+    let row = list
+        .lines()
+        .find(|l| l.contains("full-stack-feature"))
+        .unwrap();
+    assert!(row.contains("waiting") && row.contains("0/4"), "{list}");
+    assert!(list.contains("as tui-tester"), "{list}");
+
+    // The status panel of the selected scenario's run.
+    tmux.keys(&["Enter"]);
+    let status = tmux.wait_text(&["full-stack-feature · waiting", "awaiting start"]);
+    assert!(status.contains(&format!("run {run_id}")), "{status}");
+    assert!(status.contains("[ ] Plan document created"), "{status}");
+
+    // Ctrl+P, "scenario": the seed's three entries.
+    tmux.keys(&["C-p"]);
+    tmux.wait_text(&["Command palette"]);
+    tmux.type_text("scenario");
+    tmux.wait_text(&[
+        "> scenario",
+        "Scenario List",
+        "Scenario Run",
+        "Scenario Status",
+    ]);
+
+    // Start the manual phase from the palette: recorded with the TUI's actor, then a
+    // background driver starts it, and the screen follows what that process records.
+    tmux.keys(&["BSpace"; 8]);
+    tmux.type_text("start");
+    let palette = tmux.wait_text(&["> start", "Start phase analysis"]);
+    assert!(!palette.contains("Scenario List"), "{palette}");
+    tmux.keys(&["Enter"]);
+    let started = tmux.wait_for("analysis waiting with its agents active", |s| {
+        phase_line(s, "analysis").contains("waiting") && s.contains("● architect-reviewer")
+    });
+    assert!(!started.contains("Command palette"), "{started}");
+    let log = env.run(&["log", "export", &run_id]).stdout;
+    let actor_of = |kind: &str| {
+        log.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["type"] == kind)
+            .map(|e| e["body"]["actor"].clone())
+    };
+    assert_eq!(actor_of("phase_start_requested"), Some("tui-tester".into()));
+    assert_eq!(actor_of("run_resumed"), Some("tui-tester".into()));
+
+    // Another terminal reports the phase done: the view follows without a restart. (Exit 3:
+    // it drove the run on until the pair waits; 0: the background driver was still there.)
+    let done = env.run(&["orchestrate", "complete", "full-stack-feature", "analysis"]);
+    assert!(
+        [0, 3].contains(&done.code),
+        "{}{}",
+        done.stdout,
+        done.stderr
+    );
+    let pair = tmux.wait_for("the parallel pair waiting", |s| {
+        phase_line(s, "backend").contains("waiting")
+            && phase_line(s, "frontend").contains("waiting")
+    });
+    assert!(
+        phase_line(&pair, "analysis").contains("completed"),
+        "{pair}"
+    );
+    assert!(pair.contains("[x] Plan document created"), "{pair}");
+    assert!(
+        pair.contains("● python-pro") && pair.contains("● react-specialist"),
+        "{pair}"
+    );
+
+    // Complete the selected phase (backend) from the palette.
+    tmux.keys(&["Down"]);
+    tmux.keys(&["C-p"]);
+    tmux.type_text("complete");
+    tmux.wait_text(&["Complete phase backend"]);
+    tmux.keys(&["Enter"]);
+    let completed = tmux.wait_for("backend completed", |s| {
+        phase_line(s, "backend").contains("completed")
+    });
+    assert!(
+        completed.contains("[x] API endpoints functional"),
+        "{completed}"
+    );
+    assert!(
+        phase_line(&completed, "frontend").contains("waiting"),
+        "{completed}"
+    );
+    assert_eq!(reporter(&env, &run_id, "backend"), "tui-tester");
+
+    // Help on `?`, closed with Esc.
+    tmux.keys(&["?"]);
+    tmux.wait_text(&["Keyboard help", "Ctrl+P"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("Keyboard help"));
+
+    // A resize redraws at the new size, and back.
+    tmux.tmux(&[
+        "resize-window",
+        "-t",
+        &tmux.session,
+        "-x",
+        "100",
+        "-y",
+        "30",
+    ]);
+    tmux.wait_for("a 100-column frame", |s| {
+        s.lines()
+            .any(|l| l.starts_with('└') && l.chars().count() == 100)
+    });
+    tmux.tmux(&["resize-window", "-t", &tmux.session, "-x", "80", "-y", "24"]);
+    tmux.wait_for("an 80-column frame", |s| {
+        s.lines()
+            .any(|l| l.starts_with('└') && l.chars().count() == 80)
+    });
+
+    // q quits and gives the terminal back: main screen, canonical mode.
+    tmux.keys(&["q"]);
+    let after = tmux.wait_text(&["cortex tui exited 0"]);
+    let mode = after
+        .lines()
+        .find(|l| l.trim_start_matches('-') == "icanon")
+        .unwrap_or("");
+    assert_eq!(mode, "icanon", "raw mode was left on:\n{after}");
+    assert!(
+        !after.contains("Scenarios ("),
+        "still on the TUI's screen:\n{after}"
+    );
+    let alternate = tmux.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &tmux.session,
+        "#{alternate_on}",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&alternate.stdout).trim(), "0");
+}
+
+/// Who reported phase `phase` of a run done (its `step_succeeded` event).
+fn reporter(env: &Env, run_id: &str, phase: &str) -> String {
+    env.run(&["log", "export", run_id])
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "step_succeeded" && e["body"]["step"] == phase)
+        .and_then(|e| e["body"]["by"]["actor"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
