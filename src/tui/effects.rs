@@ -162,6 +162,10 @@ fn record_phase(
         PhaseOp::Fail => Notice::info(format!("{phase}: reported failed by {}", by.actor)),
     };
     match operator::drive_on(home, state, &holder(&by.actor))? {
+        DriveOn::Here(lock) if !has_work(state) => {
+            // Every phase left waits on a report or a start: a driver would only exit again.
+            drop(lock);
+        }
         DriveOn::Here(lock) => {
             // The background driver takes the run; this process only looked.
             drop(lock);
@@ -182,6 +186,15 @@ fn record_phase(
         DriveOn::Nothing => {}
     }
     Ok(notice)
+}
+
+/// Whether a driver has something to do: a phase may start, or one runs without a driver.
+fn has_work(state: &crate::decide::RunState) -> bool {
+    !crate::plan::ready_phases(state).is_empty()
+        || state
+            .steps
+            .iter()
+            .any(|s| s.status == crate::decide::StepStatus::Running)
 }
 
 fn stop(settings: &Settings, run_id: &str, scenario: &str) -> Result<Notice, OperatorError> {

@@ -61,8 +61,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         ),
         Span::styled(format!("{total} "), theme.title()),
     ]);
+    let at = app.selected_phase(run).map_or(String::new(), |(at, _)| {
+        format!(" · phase {}/{}", at + 1, view.steps.len())
+    });
     let bottom = format!(
-        " run {} · by {} · {} events ",
+        " run {} · by {} · {} events{at} ",
         view.run_id, view.actor, view.events
     );
     let block = Block::bordered().title(title).title_bottom(bottom);
