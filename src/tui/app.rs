@@ -394,7 +394,7 @@ fn on_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
         }
         Key::Char('r') => {
             effects.push(Effect::ReloadCatalog);
-            app.notice = Some(Notice::info("Catalog reloaded"));
+            app.notice = Some(Notice::info("Reading the scenario catalog again"));
         }
         _ => {}
     }

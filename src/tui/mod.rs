@@ -52,7 +52,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     let (tx, rx) = channel();
     let worker = Worker::start(settings.clone(), tx);
     let mut follower = Follower::new(&settings.home);
-    let mut screen = terminal::Screen::enter()?;
+    let mut session = terminal::Session::enter()?;
     let mut next_poll = Instant::now();
     let mut last_error = None;
     loop {
@@ -78,7 +78,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
             }
             next_poll = Instant::now() + TICK;
         }
-        screen
+        session
             .terminal
             .draw(|frame| view::draw(frame, &app, SystemTime::now()))?;
         if app.quit {
@@ -92,7 +92,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
                     }
                 }
                 // A new size: start from a clean screen; the next draw fills it.
-                Event::Resize(_, _) => screen.terminal.clear()?,
+                Event::Resize(_, _) => session.terminal.clear()?,
                 _ => {}
             }
         }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::decide::{RunState, StepStatus};
+use crate::decide::RunState;
 use crate::definition::normalize_name;
 use crate::event::RunKind;
 use crate::project::{RunStatus, run_status};
@@ -55,14 +55,6 @@ impl Followed {
             .filter(|s| s.status.is_done())
             .count();
         (done, self.state.steps.len())
-    }
-
-    /// Whether some step or phase is running or waiting on a report now.
-    pub fn active(&self) -> bool {
-        self.state
-            .steps
-            .iter()
-            .any(|s| matches!(s.status, StepStatus::Running | StepStatus::Waiting))
     }
 }
 

@@ -12,14 +12,14 @@ use ratatui::crossterm::terminal::{
 };
 
 /// The terminal in TUI mode; dropping it puts the terminal back.
-pub struct Screen {
+pub struct Session {
     pub terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
-impl Screen {
+impl Session {
     /// Enter raw mode and the alternate screen, and make sure a panic restores both before
     /// its message is printed (else the message would be lost in the alternate screen).
-    pub fn enter() -> std::io::Result<Screen> {
+    pub fn enter() -> std::io::Result<Session> {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             restore();
@@ -33,7 +33,7 @@ impl Screen {
         match Terminal::new(CrosstermBackend::new(stdout())) {
             Ok(mut terminal) => {
                 let _ = terminal.hide_cursor();
-                Ok(Screen { terminal })
+                Ok(Session { terminal })
             }
             Err(e) => {
                 restore();
@@ -43,7 +43,7 @@ impl Screen {
     }
 }
 
-impl Drop for Screen {
+impl Drop for Session {
     fn drop(&mut self) {
         restore();
     }
