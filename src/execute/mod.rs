@@ -4,6 +4,7 @@
 
 mod clock;
 mod driver;
+mod inflight;
 mod journal;
 mod lock;
 mod materialize;

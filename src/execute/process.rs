@@ -1,18 +1,23 @@
 //! Running one shell command in its own process group, streaming its output, and ending the
 //! whole group on timeout or stop (TERM, then KILL after a grace).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::StopFlag;
 use crate::event::AttemptEnd;
+
+/// The POSIX shell every command runs in.
+const SHELL: &str = "/bin/sh";
 
 /// Which stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +52,9 @@ pub struct ProcessResult {
     pub elapsed: Duration,
 }
 
+/// How often a running process is checked for a stop or its timeout, in milliseconds.
+const TICK_MS: u16 = 20;
+
 /// How much output is kept for the log.
 pub const TAIL_BYTES: usize = 4096;
 
@@ -62,28 +70,76 @@ fn push_tail(tail: &mut String, line: &str) {
     }
 }
 
-fn spawn_reader<R: Read + Send + 'static>(
-    stream: R,
+/// Output not yet split into lines, per stream; a line longer than this is passed on in
+/// pieces rather than held without bound.
+const MAX_LINE: usize = 64 * 1024;
+
+/// One output pipe of the child and the part of a line read from it so far.
+struct Pipe {
+    reader: Option<File>,
     which: Stream,
-    tx: mpsc::Sender<(Stream, String)>,
-) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']).to_string();
-                    if tx.send((which, line)).is_err() {
-                        break;
-                    }
+    pending: Vec<u8>,
+}
+
+impl Pipe {
+    fn new(reader: Option<impl Into<OwnedFd>>, which: Stream) -> Self {
+        Pipe {
+            reader: reader.map(|r| File::from(r.into())),
+            which,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Read what is there (the caller polled it readable) and pass on complete lines; at
+    /// end of file, pass on the last partial line and close.
+    fn drain(&mut self, buf: &mut [u8], emit: &mut dyn FnMut(Stream, &str)) {
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        match reader.read(buf) {
+            Ok(0) | Err(_) => {
+                self.flush(emit);
+                self.reader = None;
+            }
+            Ok(n) => {
+                self.pending.extend_from_slice(&buf[..n]);
+                while let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
+                    emit_line(&self.pending[..at], self.which, emit);
+                    self.pending.drain(..=at);
+                }
+                if self.pending.len() > MAX_LINE {
+                    self.flush(emit);
                 }
             }
         }
-    });
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(Stream, &str)) {
+        if !self.pending.is_empty() {
+            emit_line(&self.pending, self.which, emit);
+            self.pending.clear();
+        }
+    }
+}
+
+fn emit_line(bytes: &[u8], which: Stream, emit: &mut dyn FnMut(Stream, &str)) {
+    let line = String::from_utf8_lossy(bytes);
+    emit(which, line.trim_end_matches('\r'));
+}
+
+/// A descriptor that becomes readable when `child` exits, where the system has one.
+#[cfg(target_os = "linux")]
+fn exit_notifier(child: &std::process::Child) -> Option<OwnedFd> {
+    rustix::process::pidfd_open(
+        rustix::process::Pid::from_child(child),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exit_notifier(_child: &std::process::Child) -> Option<OwnedFd> {
+    None
 }
 
 /// End a process group a dead driver left running: TERM, then KILL after `grace`.
@@ -126,7 +182,8 @@ pub fn run_process_tracked(
     on_spawn: &mut dyn FnMut(i32),
 ) -> ProcessResult {
     let started = Instant::now();
-    let mut cmd = Command::new("sh");
+    // By path: a bare `sh` makes the child try every `PATH` entry in turn.
+    let mut cmd = Command::new(SHELL);
     cmd.arg("-c")
         .arg(&spec.command)
         .current_dir(&spec.cwd)
@@ -165,34 +222,58 @@ pub fn run_process_tracked(
             let _ = pipe.write_all(input.as_bytes());
         });
     }
-    let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        spawn_reader(out, Stream::Stdout, tx.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        spawn_reader(err, Stream::Stderr, tx.clone());
-    }
-    drop(tx);
-
+    let mut pipes = [
+        Pipe::new(child.stdout.take(), Stream::Stdout),
+        Pipe::new(child.stderr.take(), Stream::Stderr),
+    ];
+    let mut buf = vec![0u8; 16 * 1024];
     let mut tail = String::new();
+    let mut emit = |which: Stream, line: &str| {
+        push_tail(&mut tail, line);
+        on_line(which, line);
+    };
     let mut term_sent: Option<Instant> = None;
     let mut timed_out = false;
     let mut stopped = false;
     let mut exited_at: Option<Instant> = None;
     let mut status = None;
+    // Readable when the process exits (Linux): the loop sleeps in `poll` until output, the
+    // exit or the next tick, never spinning.
+    let exit_fd = exit_notifier(&child);
     loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok((which, line)) => {
-                push_tail(&mut tail, &line);
-                on_line(which, &line);
-                continue;
+        let open: Vec<usize> = (0..2).filter(|&i| pipes[i].reader.is_some()).collect();
+        let watch_exit = status.is_none() && exit_fd.is_some();
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd<'_>> = open
+                .iter()
+                .map(|&i| {
+                    pipes[i]
+                        .reader
+                        .as_ref()
+                        .expect("open pipes have a reader")
+                        .as_fd()
+                })
+                .chain(exit_fd.as_ref().filter(|_| watch_exit).map(|fd| fd.as_fd()))
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            // Without an exit notifier, a process whose pipes are closed is checked often.
+            let tick = if open.is_empty() && !watch_exit {
+                1
+            } else {
+                TICK_MS
+            };
+            match poll(&mut fds, PollTimeout::from(tick)) {
+                Ok(_) => fds
+                    .iter()
+                    .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                    .collect(),
+                Err(_) => vec![false; fds.len()],
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                if status.is_some() {
-                    break;
-                }
+        };
+        for (k, &i) in open.iter().enumerate() {
+            if ready[k] {
+                pipes[i].drain(&mut buf, &mut emit);
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
         if status.is_none() {
             match child.try_wait() {
@@ -206,10 +287,8 @@ pub fn run_process_tracked(
         }
         if let Some(at) = exited_at {
             // Children that outlive the step may keep its pipes open: do not wait for them.
-            if at.elapsed() > Duration::from_millis(500) {
-                break;
-            }
-            if matches!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected)) {
+            if pipes.iter().all(|p| p.reader.is_none()) || at.elapsed() > Duration::from_millis(500)
+            {
                 break;
             }
             continue;
@@ -227,6 +306,9 @@ pub fn run_process_tracked(
         } else if term_sent.is_some_and(|t| t.elapsed() >= spec.grace) {
             signal_group(pgid, Signal::SIGKILL);
         }
+    }
+    for pipe in &mut pipes {
+        pipe.flush(&mut emit);
     }
     let status = status.or_else(|| child.wait().ok());
     if term_sent.is_some() {

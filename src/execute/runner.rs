@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::inflight::{InflightNote, end_orphans, inflight_notes};
 use super::{ProcessSpec, Redactor, StopFlag, Stream, run_process, run_process_tracked};
 use crate::decide::{AttemptReport, RunState};
 use crate::definition::template::{Reference, render_shell, render_text};
@@ -67,15 +68,6 @@ pub fn redactor_for(state: &RunState) -> Redactor {
         &extra,
     ));
     r
-}
-
-/// Where the process group of step `index`'s attempt in flight is noted (a cleanup hint for
-/// the next driver, not state).
-pub fn inflight_file(home: &Path, run_id: &str, index: usize) -> PathBuf {
-    home.join("runs")
-        .join(run_id)
-        .join("work")
-        .join(format!("inflight-{}.pgid", index + 1))
 }
 
 /// Sleep `d` in small slices; false if a stop or the run deadline came first.
@@ -155,26 +147,23 @@ impl Runner {
         deadline: Option<Instant>,
         on_line: LineSink<'_>,
     ) -> AttemptOutcome {
+        self.prepare_attempt(state, index, deadline)
+            .run(self, on_line)
+    }
+
+    /// Everything the attempt of step `index` that `state` has just started needs, so that it
+    /// can run on another thread without a copy of the whole run.
+    pub fn prepare_attempt(
+        &self,
+        state: &RunState,
+        index: usize,
+        deadline: Option<Instant>,
+    ) -> PreparedAttempt {
         let (step, mut env, cwd) = self.step_context(state, index);
         let attempt = state.steps[index].attempts;
         let resolve = resolver(state);
         let work = self.home.join("runs").join(&state.run_id).join("work");
         let output_file = work.join(format!("step-{}-attempt-{attempt}.out", index + 1));
-        let prepared =
-            std::fs::create_dir_all(&work).and_then(|()| std::fs::write(&output_file, ""));
-        if let Err(e) = prepared {
-            return AttemptOutcome::Report(AttemptReport {
-                step: step.name.clone(),
-                attempt,
-                end: AttemptEnd::SpawnFailed {
-                    error: format!("cannot create {}: {e}", output_file.display()),
-                },
-                outputs: Vec::new(),
-                output_tail: String::new(),
-                validation_problems: Vec::new(),
-                by: None,
-            });
-        }
         env.push(("CORTEX_OUTPUT".into(), output_file.display().to_string()));
         let (command, stdin) = match (&step.run, state.agent_command(index)) {
             (Some(run), _) => (run.clone(), None),
@@ -194,56 +183,27 @@ impl Runner {
             (command, Vec::new())
         };
         env.extend(tpl_env);
-        let step_limit = step_timeout(&step);
-        let run_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let (timeout, by_run_deadline) = match (step_limit, run_left) {
-            (Some(s), Some(r)) if r < s => (Some(r), true),
-            (None, Some(r)) => (Some(r), true),
-            (s, _) => (s, false),
-        };
-        let spec = ProcessSpec {
-            command,
-            env,
-            cwd,
-            stdin,
-            timeout,
-            grace: self.grace,
-        };
-        let name = step.name.clone();
-        let inflight = inflight_file(&self.home, &state.run_id, index);
-        let redactor = &self.redactor;
-        let result = run_process_tracked(
-            &spec,
-            &self.stop,
-            &mut |s, l| on_line(&name, s, &redactor.redact(l)),
-            &mut |pgid| {
-                let _ = std::fs::write(&inflight, pgid.to_string());
-            },
-        );
-        let _ = std::fs::remove_file(&inflight);
-        if result.stopped {
-            return AttemptOutcome::Stopped;
-        }
-        if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
-            return AttemptOutcome::RunDeadline;
-        }
-        let text = std::fs::read_to_string(&output_file).unwrap_or_default();
-        let (outputs, mut problems) = super::parse_outputs(&text);
-        let mut validation_problems = Vec::new();
-        if result.end.succeeded() {
-            validation_problems.append(&mut problems);
-            // Validation sees the outputs of this attempt as if already recorded.
-            validation_problems.extend(self.validate_report(state, index, &outputs, on_line));
-        }
-        AttemptOutcome::Report(AttemptReport {
+        // Validation checks resolve templates against the run: only a step that has some
+        // takes a copy of it along.
+        let validates = step.validate.iter().any(|c| c.run.is_some());
+        PreparedAttempt {
+            index,
             step: step.name.clone(),
             attempt,
-            end: result.end,
-            outputs,
-            output_tail: redactor.redact(&result.tail),
-            validation_problems,
-            by: None,
-        })
+            spec: ProcessSpec {
+                command,
+                env,
+                cwd,
+                stdin,
+                timeout: step_timeout(&step),
+                grace: self.grace,
+            },
+            deadline,
+            work,
+            output_file,
+            notes: inflight_notes(&self.home, &state.run_id),
+            state_for_checks: validates.then(|| state.clone()),
+        }
     }
 
     /// Run `run:` checks (in step `index`'s environment, or the run's); a problem for each
@@ -359,23 +319,99 @@ impl Runner {
     /// End process groups a dead driver left running for this run, so two copies of a step
     /// never overlap. Returns the groups ended.
     pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
-        let dir = self.home.join("runs").join(run_id).join("work");
-        let mut ended = Vec::new();
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !(name.starts_with("inflight") && name.ends_with(".pgid")) {
-                continue;
-            }
-            if let Some(pgid) = std::fs::read_to_string(entry.path())
-                .ok()
-                .and_then(|t| t.trim().parse::<i32>().ok())
-                && super::end_orphan_group(pgid, self.grace)
-            {
-                ended.push(pgid);
-            }
-            let _ = std::fs::remove_file(entry.path());
+        end_orphans(&inflight_notes(&self.home, run_id), self.grace)
+    }
+}
+
+/// One attempt, ready to run: the command, its environment and where its notes go.
+#[derive(Debug)]
+pub struct PreparedAttempt {
+    index: usize,
+    step: String,
+    attempt: u32,
+    spec: ProcessSpec,
+    work: PathBuf,
+    output_file: PathBuf,
+    notes: PathBuf,
+    /// The run's time limit, which may end the attempt before the step's own.
+    deadline: Option<Instant>,
+    /// The run as of the start, for steps with validation checks.
+    state_for_checks: Option<RunState>,
+}
+
+impl PreparedAttempt {
+    /// Run it and say how it went.
+    pub fn run(mut self, runner: &Runner, on_line: LineSink<'_>) -> AttemptOutcome {
+        let run_left = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        let by_run_deadline = match (self.spec.timeout, run_left) {
+            (Some(s), Some(r)) if r < s => true,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        if by_run_deadline {
+            self.spec.timeout = run_left;
         }
-        ended
+        let report = |end: AttemptEnd, outputs, output_tail, validation_problems| {
+            AttemptOutcome::Report(AttemptReport {
+                step: self.step.clone(),
+                attempt: self.attempt,
+                end,
+                outputs,
+                output_tail,
+                validation_problems,
+                by: None,
+            })
+        };
+        // The step creates the file if it has outputs; one a crashed attempt of the same
+        // number left behind must not be read as this attempt's.
+        let prepared =
+            std::fs::create_dir_all(&self.work).and_then(|()| {
+                match std::fs::remove_file(&self.output_file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                    _ => Ok(()),
+                }
+            });
+        if let Err(e) = prepared {
+            let error = format!("cannot prepare {}: {e}", self.output_file.display());
+            return report(
+                AttemptEnd::SpawnFailed { error },
+                Vec::new(),
+                String::new(),
+                Vec::new(),
+            );
+        }
+        let redactor = &runner.redactor;
+        let mut note = None;
+        let result = run_process_tracked(
+            &self.spec,
+            &runner.stop,
+            &mut |s, l| on_line(&self.step, s, &redactor.redact(l)),
+            &mut |pgid| note = Some(InflightNote::started(&self.notes, self.index, pgid)),
+        );
+        if let Some(note) = note {
+            note.ended();
+        }
+        if result.stopped {
+            return AttemptOutcome::Stopped;
+        }
+        if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
+            return AttemptOutcome::RunDeadline;
+        }
+        let text = std::fs::read_to_string(&self.output_file).unwrap_or_default();
+        let (outputs, mut problems) = super::parse_outputs(&text);
+        let mut validation_problems = Vec::new();
+        if result.end.succeeded() {
+            validation_problems.append(&mut problems);
+            // Validation sees the outputs of this attempt as if already recorded.
+            if let Some(state) = &self.state_for_checks {
+                validation_problems
+                    .extend(runner.validate_report(state, self.index, &outputs, on_line));
+            }
+        }
+        let tail = redactor.redact(&result.tail);
+        report(result.end, outputs, tail, validation_problems)
     }
 }
 

@@ -89,14 +89,14 @@ pub fn drive_scenario(
                 continue;
             }
             workers.insert(index);
-            let state = journal.state.clone();
+            let attempt = runner.prepare_attempt(&journal.state, index, deadline);
             let runner = runner.clone();
             let tx = tx.clone();
             std::thread::spawn(move || {
                 let outcome =
                     if sleep_unless_stopped(Duration::from_millis(delay), &runner.stop, deadline) {
                         let lines = tx.clone();
-                        runner.run_attempt(&state, index, deadline, &mut |step, s, l| {
+                        attempt.run(&runner, &mut |step, s, l| {
                             let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
                         })
                     } else {
