@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::style::{Theme, fit, marker, took};
 use crate::plan::topological_order;
@@ -67,7 +67,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
                 .title_bottom(format!(" {} ", fit(&app.scenarios_dir, 60))),
         )
         .row_highlight_style(theme.selected())
-        .highlight_symbol("> ");
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always);
     let mut state =
         TableState::default().with_selected((!rows.is_empty()).then_some(app.scenario_cursor));
     frame.render_stateful_widget(table, list, &mut state);

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::style::{Theme, fit, marker, took, word};
 use crate::decide::StepStatus;
@@ -73,7 +73,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
             theme.title(),
         )))
         .row_highlight_style(theme.selected())
-        .highlight_symbol("> ");
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always);
     let mut state =
         TableState::default().with_selected((!runs.is_empty()).then_some(app.workflow_cursor));
     frame.render_stateful_widget(table, list, &mut state);
