@@ -92,45 +92,74 @@ struct World {
     batches: usize,
 }
 
+/// An attempt's end that is staged, not yet appended: it reaches `World` with the append.
+struct Pending {
+    step: String,
+    completed: bool,
+}
+
 /// Drive the run until it can go no further, or until `budget` batches have been appended
-/// (a crash). Returns whether it crashed.
+/// (a crash). Returns whether it crashed. Like the real driver, an attempt's end is staged and
+/// appended with the next command; anything but the next attempt flushes it first.
 fn drive(
     journal: &mut Journal<'_>,
     case: &Case,
     world: &mut World,
     budget: &mut Option<usize>,
 ) -> bool {
+    // Append (the staged end, then `cmd`, if any) as one batch, unless the crash comes first.
     let submit = |journal: &mut Journal<'_>,
                   world: &mut World,
                   budget: &mut Option<usize>,
-                  cmd: Command|
+                  pending: &mut Option<Pending>,
+                  cmd: Option<Command>|
      -> bool {
+        if cmd.is_none() && !journal.has_staged() {
+            return true;
+        }
         if let Some(b) = budget {
             if *b == 0 {
                 return false;
             }
             *b -= 1;
         }
-        journal
-            .submit(cmd)
-            .expect("the simulator only sends valid commands");
+        match cmd {
+            Some(cmd) => journal.submit(cmd).map(drop),
+            None => journal.flush().map(drop),
+        }
+        .expect("the simulator only sends valid commands");
         world.batches += 1;
+        if let Some(done) = pending.take() {
+            *world.finished.entry(done.step.clone()).or_default() += 1;
+            if done.completed {
+                world.completed.push(done.step);
+            }
+        }
         true
     };
+    let mut pending: Option<Pending> = None;
     loop {
         let state = journal.state.clone();
-        let ok = match next(&state) {
+        let action = next(&state);
+        if !matches!(action, Next::Attempt { delay_ms: 0, .. })
+            && !submit(journal, world, budget, &mut pending, None)
+        {
+            return true;
+        }
+        let ok = match action {
             Next::PreValidate => submit(
                 journal,
                 world,
                 budget,
-                Command::RecordPreValidation { problems: vec![] },
+                &mut pending,
+                Some(Command::RecordPreValidation { problems: vec![] }),
             ),
             Next::PostValidate => submit(
                 journal,
                 world,
                 budget,
-                Command::RecordPostValidation { problems: vec![] },
+                &mut pending,
+                Some(Command::RecordPostValidation { problems: vec![] }),
             ),
             Next::Attempt { index, .. } => {
                 let name = state.steps[index].name.clone();
@@ -138,7 +167,8 @@ fn drive(
                     journal,
                     world,
                     budget,
-                    Command::StartAttempt { step: name.clone() },
+                    &mut pending,
+                    Some(Command::StartAttempt { step: name.clone() }),
                 ) {
                     return true;
                 }
@@ -146,11 +176,8 @@ fn drive(
                 let success = case.outcomes[index].get(k).copied().unwrap_or(true);
                 *world.executions.entry(name.clone()).or_default() += 1;
                 let attempt = journal.state.steps[index].attempts;
-                let ok = submit(
-                    journal,
-                    world,
-                    budget,
-                    Command::FinishAttempt(Box::new(AttemptReport {
+                journal
+                    .stage(Command::FinishAttempt(Box::new(AttemptReport {
                         step: name.clone(),
                         attempt,
                         end: AttemptEnd::Exited {
@@ -164,15 +191,13 @@ fn drive(
                         output_tail: String::new(),
                         validation_problems: vec![],
                         by: None,
-                    })),
-                );
-                if ok {
-                    *world.finished.entry(name.clone()).or_default() += 1;
-                }
-                if ok && journal.state.steps[index].status == StepStatus::Completed {
-                    world.completed.push(name);
-                }
-                ok
+                    })))
+                    .expect("the simulator only sends valid commands");
+                pending = Some(Pending {
+                    completed: journal.state.steps[index].status == StepStatus::Completed,
+                    step: name,
+                });
+                true
             }
             Next::Compensate { index } => {
                 let name = state.steps[index].name.clone();
@@ -181,13 +206,14 @@ fn drive(
                     journal,
                     world,
                     budget,
-                    Command::RecordCompensation {
+                    &mut pending,
+                    Some(Command::RecordCompensation {
                         step: name,
                         end: case.steps[index]
                             .has_rollback
                             .then_some(AttemptEnd::Exited { code: 0 }),
                         output_tail: String::new(),
-                    },
+                    }),
                 )
             }
             Next::Paused | Next::Stopped | Next::Finished(_) | Next::AwaitReport { .. } => {
@@ -400,7 +426,7 @@ proptest! {
                 }));
                 prop_assert!(outcome.is_err() || fail_at > full.world.batches as u64, "the fault surfaced");
             }
-            journal.state.events
+            journal.appended()
         };
         // Nothing of the failed batch reached the log, nothing before it was lost.
         let stored = store.read_run("RUN").unwrap();

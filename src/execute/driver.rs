@@ -74,6 +74,16 @@ pub(crate) fn record(
     Ok(())
 }
 
+/// Append what the journal has staged, and tell the observer.
+pub(crate) fn flush(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<(), DriveError> {
+    let events = journal.flush()?;
+    announce(journal, ctx, &events);
+    Ok(())
+}
+
 pub(crate) fn announce(journal: &Journal<'_>, ctx: &mut DriveContext<'_>, events: &[Recorded]) {
     if events.is_empty() {
         return;
@@ -118,9 +128,22 @@ pub fn drive(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
-    if journal.state.is_scenario() {
-        return super::scheduler::drive_scenario(journal, ctx);
-    }
+    let end = if journal.state.is_scenario() {
+        super::scheduler::drive_scenario(journal, ctx)?
+    } else {
+        drive_workflow(journal, ctx)?
+    };
+    // An attempt's end staged last is in the log before the driver says where it left the run.
+    flush(journal, ctx)?;
+    Ok(end)
+}
+
+/// The workflow loop: one step at a time. A step's end is staged and appended with the next
+/// step's start; anything else (a wait, a backoff, a check, a rollback, the end) flushes first.
+fn drive_workflow(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<DriveEnd, DriveError> {
     prepare(journal, ctx);
     let (deadline, limit) = deadline(&journal.state);
     let runner = ctx.runner(&ctx.stop, &journal.redactor);
@@ -136,10 +159,14 @@ pub fn drive(
             record(journal, ctx, Command::Pause { reason })?;
             return Ok(DriveEnd::Paused);
         }
+        let action = next(&journal.state);
+        if !matches!(action, Next::Attempt { delay_ms: 0, .. }) {
+            flush(journal, ctx)?;
+        }
         let state = &journal.state;
         let observer = &mut *ctx.observer;
         let mut on_line = |step: &str, s: Stream, l: &str| observer.line(step, s, l);
-        match next(state) {
+        match action {
             Next::Finished(outcome) => return Ok(DriveEnd::Finished(outcome)),
             Next::Paused => return Ok(DriveEnd::Paused),
             Next::Stopped => return Ok(DriveEnd::Stopped),
@@ -183,7 +210,7 @@ pub fn drive(
                         observer.line(step, s, l)
                     });
                 if let AttemptOutcome::Report(report) = outcome {
-                    record(journal, ctx, Command::FinishAttempt(Box::new(report)))?;
+                    journal.stage(Command::FinishAttempt(Box::new(report)))?;
                 }
             }
             Next::Compensate { index } => {

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::driver::{DriveContext, DriveEnd, DriveError, announce, deadline, prepare, record};
+use super::driver::{
+    DriveContext, DriveEnd, DriveError, announce, deadline, flush, prepare, record,
+};
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::{Journal, StopFlag, Stream};
 use crate::decide::{Command, RunPhase, StepStatus};
@@ -33,7 +35,7 @@ pub fn drive_scenario(
     let mut workers: BTreeSet<usize> = BTreeSet::new();
     let mut pause_reason: Option<String> = None;
     loop {
-        let caught_up = journal.refresh().map_err(super::JournalError::from)?;
+        let caught_up = journal.refresh()?;
         announce(journal, ctx, &caught_up);
         if !halt.is_set() {
             if ctx.stop.is_set() || journal.state.stop_requested {
@@ -142,6 +144,8 @@ fn wait(
     rx: &mpsc::Receiver<Msg>,
     workers: &mut BTreeSet<usize>,
 ) -> Result<(), DriveError> {
+    // Nothing staged waits with the driver: a finished phase is in the log before it sleeps.
+    flush(journal, ctx)?;
     match rx.recv_timeout(Duration::from_millis(100)) {
         Ok(msg) => handle(journal, ctx, workers, msg),
         Err(_) => Ok(()),
@@ -162,8 +166,9 @@ fn handle(
         Msg::Done(index, outcome) => {
             workers.remove(&index);
             match outcome {
+                // Appended with the next phase's start, or before the loop waits or returns.
                 AttemptOutcome::Report(report) => {
-                    record(journal, ctx, Command::FinishAttempt(Box::new(report)))
+                    Ok(journal.stage(Command::FinishAttempt(Box::new(report)))?)
                 }
                 // Ended by a stop or the time limit: the stop or pause records it.
                 AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => Ok(()),

@@ -83,7 +83,11 @@ impl SqliteStore {
         tx.commit().map_err(map_err)
     }
 
-    fn read_raw(&self, sql: &str, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
+    fn read_raw(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<RawRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
         let map_row = |r: &rusqlite::Row| -> rusqlite::Result<RawRow> {
             // Read every column as the bytes stored, so verification never re-serialises.
@@ -108,11 +112,7 @@ impl SqliteStore {
                 hash: bytes(8)?,
             })
         };
-        let rows = match run_id {
-            Some(id) => stmt.query_map(params![id], map_row),
-            None => stmt.query_map([], map_row),
-        }
-        .map_err(map_err)?;
+        let rows = stmt.query_map(args, map_row).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
 }
@@ -133,12 +133,13 @@ impl EventStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
         let head: Option<(i64, Vec<u8>)> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
-                params![run_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
+            .and_then(|mut head| {
+                head.query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
             .map_err(map_err)?;
         let (actual, prev) = match head {
             Some((seq, hash)) => (seq as u64 + 1, hash),
@@ -181,18 +182,18 @@ impl EventStore for SqliteStore {
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq");
-        self.read_raw(&sql, Some(run_id))?
+        self.read_raw(&sql, params![run_id])?
             .iter()
             .map(decode_row)
             .collect()
     }
 
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq >= {} ORDER BY seq",
-            seq.min(i64::MAX as u64)
-        );
-        self.read_raw(&sql, Some(run_id))?
+        // Bound, not spliced: one cached statement for every call.
+        let sql =
+            format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq");
+        let from = seq.min(i64::MAX as u64) as i64;
+        self.read_raw(&sql, params![run_id, from])?
             .iter()
             .map(decode_row)
             .collect()
@@ -227,7 +228,7 @@ impl EventStore for SqliteStore {
 
     fn first_event(&self, run_id: &str) -> Result<Option<Recorded>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq = 0");
-        self.read_raw(&sql, Some(run_id))?
+        self.read_raw(&sql, params![run_id])?
             .first()
             .map(decode_row)
             .transpose()
@@ -247,7 +248,7 @@ impl EventStore for SqliteStore {
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = 0 ORDER BY run_id");
-        let firsts = self.read_raw(&sql, None)?;
+        let firsts = self.read_raw(&sql, params![])?;
         let mut heads = Vec::with_capacity(firsts.len());
         let mut stmt = self
             .conn
@@ -272,13 +273,13 @@ impl EventStore for SqliteStore {
 
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
         match run_id {
-            Some(_) => self.read_raw(
+            Some(id) => self.read_raw(
                 &format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq"),
-                run_id,
+                params![id],
             ),
             None => self.read_raw(
                 &format!("SELECT {COLUMNS} FROM events ORDER BY run_id, seq"),
-                None,
+                params![],
             ),
         }
     }
