@@ -293,6 +293,11 @@ fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_o
         "the failed external phase waits again: {}{}",
         resumed.stdout, resumed.stderr
     );
+    assert!(
+        !resumed.stderr.contains("changed since"),
+        "an unchanged scenario is not reported as changed: {}",
+        resumed.stderr
+    );
     assert_eq!(
         env.run(&[
             "orchestrate",
@@ -351,8 +356,19 @@ fn stop_from_another_terminal_then_resume_completes_the_scenario() {
     assert_eq!(stop_event["body"]["actor"], "oncall");
 
     std::fs::write(env.file("fast"), "").unwrap();
+    // Editing the file mid-run changes nothing for the run, but resume says so.
+    let path = env.home().join("scenarios/long.yaml");
+    let edited = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("a long phase beside", "one long phase beside");
+    std::fs::write(&path, edited).unwrap();
     let resumed = env.run(&["orchestrate", "resume", "long"]);
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stderr.contains("changed since this run started"),
+        "{}",
+        resumed.stderr
+    );
     let ran = common::lines(&env.file("ran.log"));
     assert_eq!(
         ran.iter().filter(|l| *l == "quick").count(),

@@ -6,10 +6,10 @@ use std::time::{Duration, SystemTime};
 use super::context::{Ctx, hostname};
 use super::observer::TerminalObserver;
 use super::{CommandError, exit, out, out_json};
-use crate::definition::{parse_workflow, snapshot};
-use crate::event::{Driver, Operator, RunStarted};
+use crate::definition::{parse_scenario, parse_workflow, snapshot};
+use crate::event::{Driver, Operator, RunKind, RunStarted};
 use crate::execute::{
-    DriveContext, DriveEnd, DriverLock, Holder, Journal, StopFlag, drive, rfc3339,
+    DriveContext, DriveEnd, DriverLock, Holder, Journal, StopFlag, WriteBehind, drive, rfc3339,
 };
 use crate::project::status_view;
 use crate::render::render_outcome;
@@ -64,6 +64,7 @@ pub(super) fn finish_driving(
         actor: by,
         observer: &mut observer,
         grace: KILL_GRACE,
+        files: WriteBehind::default(),
     };
     let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
         crate::execute::DriveError::Journal(j) => CommandError::from(j),
@@ -91,10 +92,12 @@ pub(super) fn warn_if_definition_changed(ctx: &Ctx, start: &RunStarted) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
-    let changed = match parse_workflow(&start.source, &text) {
-        Ok(wf) => snapshot(&wf).1 != start.definition_hash,
-        Err(_) => true,
+    // Hashed as it was at `run`: a scenario as a scenario, a workflow as a workflow.
+    let hash = match start.kind {
+        RunKind::Scenario => parse_scenario(&start.source, &text).map(|s| snapshot(&s).1),
+        RunKind::Workflow => parse_workflow(&start.source, &text).map(|w| snapshot(&w).1),
     };
+    let changed = hash.map_or(true, |h| h != start.definition_hash);
     if changed && !ctx.json {
         super::err(&format!(
             "warning: {} changed since this run started; the run goes on with the definition it started with\n",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::runner::{AttemptOutcome, Compensation, Runner, redactor_for, sleep_unless_stopped};
-use super::{Journal, JournalError, Redactor, StopFlag, Stream};
+use super::{Journal, JournalError, Redactor, StopFlag, Stream, WriteBehind};
 use crate::decide::{Command, RunState};
 use crate::event::{Operator, Outcome, Recorded};
 use crate::plan::{Next, next};
@@ -31,6 +31,8 @@ pub struct DriveContext<'a> {
     pub observer: &'a mut dyn Observer,
     /// Time between TERM and KILL when a step's process group must end.
     pub grace: Duration,
+    /// The run's derived files, written behind the driver; `drive` waits for them.
+    pub files: WriteBehind,
 }
 
 impl DriveContext<'_> {
@@ -89,11 +91,7 @@ pub(crate) fn announce(journal: &Journal<'_>, ctx: &mut DriveContext<'_>, events
         return;
     }
     ctx.observer.recorded(&journal.state, events);
-    if let Err(e) = super::materialize_changes(&ctx.home, &journal.state, events) {
-        ctx.observer.warn(&format!(
-            "could not write the run's derived files (the log is intact): {e}"
-        ));
-    }
+    ctx.files.changes(&ctx.home, &journal.state, events);
 }
 
 /// What every drive does first: scrub secrets, write derived files, end orphaned groups.
@@ -129,13 +127,19 @@ pub fn drive(
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
     let end = if journal.state.is_scenario() {
-        super::scheduler::drive_scenario(journal, ctx)?
+        super::scheduler::drive_scenario(journal, ctx)
     } else {
-        drive_workflow(journal, ctx)?
-    };
+        drive_workflow(journal, ctx)
+    }
     // An attempt's end staged last is in the log before the driver says where it left the run.
-    flush(journal, ctx)?;
-    Ok(end)
+    .and_then(|end| flush(journal, ctx).map(|()| end));
+    // And the derived files are written before it returns.
+    for problem in ctx.files.finish() {
+        ctx.observer.warn(&format!(
+            "could not write the run's derived files (the log is intact): {problem}"
+        ));
+    }
+    end
 }
 
 /// The workflow loop: one step at a time. A step's end is staged and appended with the next
