@@ -17,7 +17,7 @@ pub use faulty::{Fault, FaultyStore};
 pub use hash::{CHAIN_CONTEXT, GENESIS, event_hash, hex};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
-pub use verify::{BadEvent, RawRow, VerifyReport, verify_rows};
+pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, verify_rows};
 
 use crate::event::{NewEvent, Recorded};
 
@@ -90,6 +90,12 @@ pub trait EventStore {
 
     /// The stored bytes of every event (of one run, or all), for verification.
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError>;
+
+    /// Verify the chain of one run, or of all, from the stored bytes. Stores that can should
+    /// stream their rows through a `Verifier` without copying them.
+    fn verify(&self, run_id: Option<&str>) -> Result<VerifyReport, StoreError> {
+        Ok(verify_rows(&self.raw_rows(run_id)?))
+    }
 
     /// The latest snapshot of a run's state, if the store keeps them: (seq, hash at seq, JSON).
     fn load_snapshot(&self, _run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
@@ -176,31 +182,37 @@ fn chain(
 
 /// Decode a stored row into a recorded event (upcasting old versions).
 fn decode_row(row: &RawRow) -> Result<Recorded, StoreError> {
-    let text = |bytes: &[u8], what: &str| {
-        String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Corrupt {
-            run_id: String::from_utf8_lossy(&row.run_id).into_owned(),
-            seq: row.seq.max(0) as u64,
+    decode_row_ref(row.as_ref())
+}
+
+/// Decode borrowed stored bytes into a recorded event: the body is parsed where it lies.
+pub(crate) fn decode_row_ref<'a>(row: RowRef<'a>) -> Result<Recorded, StoreError> {
+    let seq = row.seq.max(0) as u64;
+    let text = |bytes: &'a [u8], what: &str| -> Result<&'a str, StoreError> {
+        std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt {
+            run_id: String::from_utf8_lossy(row.run_id).into_owned(),
+            seq,
             reason: format!("{what} is not UTF-8"),
         })
     };
-    let run_id = text(&row.run_id, "run id")?;
-    let type_name = text(&row.type_name, "type")?;
-    let body = text(&row.body, "body")?;
+    let run_id = text(row.run_id, "run id")?;
+    let type_name = text(row.type_name, "type")?;
+    let body = text(row.body, "body")?;
     let version = u32::try_from(row.version).unwrap_or(u32::MAX);
     let event =
-        crate::event::decode(version, &type_name, &body).map_err(|reason| StoreError::Corrupt {
-            run_id: run_id.clone(),
-            seq: row.seq.max(0) as u64,
+        crate::event::decode(version, type_name, body).map_err(|reason| StoreError::Corrupt {
+            run_id: run_id.to_string(),
+            seq,
             reason,
         })?;
     Ok(Recorded {
-        run_id,
-        seq: row.seq.max(0) as u64,
-        id: text(&row.id, "id")?,
-        time: text(&row.time, "time")?,
+        run_id: run_id.to_string(),
+        seq,
+        id: text(row.id, "id")?.to_string(),
+        time: text(row.time, "time")?.to_string(),
         version,
-        prev_hash: hex(&row.prev_hash),
-        hash: hex(&row.hash),
+        prev_hash: hex(row.prev_hash),
+        hash: hex(row.hash),
         event,
     })
 }

@@ -83,6 +83,21 @@ impl SqliteStore {
         tx.commit().map_err(map_err)
     }
 
+    /// Decode the rows `sql` selects as they are read, borrowing their bytes.
+    fn read_recorded(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let mut rows = stmt.query(args).map_err(map_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(map_err)? {
+            out.push(with_row_ref(r, super::decode_row_ref)??);
+        }
+        Ok(out)
+    }
+
     fn read_raw(
         &self,
         sql: &str,
@@ -91,15 +106,7 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
         let map_row = |r: &rusqlite::Row| -> rusqlite::Result<RawRow> {
             // Read every column as the bytes stored, so verification never re-serialises.
-            let bytes = |i: usize| -> rusqlite::Result<Vec<u8>> {
-                Ok(match r.get_ref(i)? {
-                    rusqlite::types::ValueRef::Text(t) => t.to_vec(),
-                    rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
-                    rusqlite::types::ValueRef::Integer(n) => n.to_string().into_bytes(),
-                    rusqlite::types::ValueRef::Real(f) => f.to_string().into_bytes(),
-                    rusqlite::types::ValueRef::Null => Vec::new(),
-                })
-            };
+            let bytes = |i: usize| column_bytes(r, i).map(|b| b.into_owned());
             Ok(RawRow {
                 run_id: bytes(0)?,
                 seq: r.get(1)?,
@@ -115,6 +122,50 @@ impl SqliteStore {
         let rows = stmt.query_map(args, map_row).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
+}
+
+/// A column's stored bytes: borrowed for text and blobs (what cortex writes); anything else
+/// (a tampered row) in a text form, so that verification still reads it and fails.
+fn column_bytes<'r>(
+    r: &'r rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<std::borrow::Cow<'r, [u8]>> {
+    use std::borrow::Cow;
+    Ok(match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(t) => Cow::Borrowed(t),
+        rusqlite::types::ValueRef::Blob(b) => Cow::Borrowed(b),
+        rusqlite::types::ValueRef::Integer(n) => Cow::Owned(n.to_string().into_bytes()),
+        rusqlite::types::ValueRef::Real(f) => Cow::Owned(f.to_string().into_bytes()),
+        rusqlite::types::ValueRef::Null => Cow::Owned(Vec::new()),
+    })
+}
+
+/// Call `f` with the bytes of a row of `COLUMNS`, borrowed where SQLite holds them.
+fn with_row_ref<T>(
+    r: &rusqlite::Row<'_>,
+    f: impl FnOnce(super::RowRef<'_>) -> T,
+) -> Result<T, StoreError> {
+    let col = |i| column_bytes(r, i).map_err(map_err);
+    let (run, id, time, kind, body, prev, hash) = (
+        col(0)?,
+        col(2)?,
+        col(3)?,
+        col(4)?,
+        col(6)?,
+        col(7)?,
+        col(8)?,
+    );
+    Ok(f(super::RowRef {
+        run_id: &run,
+        seq: r.get(1).map_err(map_err)?,
+        id: &id,
+        time: &time,
+        type_name: &kind,
+        version: r.get(5).map_err(map_err)?,
+        body: &body,
+        prev_hash: &prev,
+        hash: &hash,
+    }))
 }
 
 const COLUMNS: &str = "run_id, seq, id, time, type, version, body, prev_hash, hash";
@@ -182,10 +233,7 @@ impl EventStore for SqliteStore {
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq");
-        self.read_raw(&sql, params![run_id])?
-            .iter()
-            .map(decode_row)
-            .collect()
+        self.read_recorded(&sql, params![run_id])
     }
 
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
@@ -193,10 +241,7 @@ impl EventStore for SqliteStore {
         let sql =
             format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq");
         let from = seq.min(i64::MAX as u64) as i64;
-        self.read_raw(&sql, params![run_id, from])?
-            .iter()
-            .map(decode_row)
-            .collect()
+        self.read_recorded(&sql, params![run_id, from])
     }
 
     fn load_snapshot(&self, run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
@@ -269,6 +314,27 @@ impl EventStore for SqliteStore {
             });
         }
         Ok(heads)
+    }
+
+    fn verify(&self, run_id: Option<&str>) -> Result<super::VerifyReport, StoreError> {
+        // Each row is checked where SQLite holds it: nothing is copied but the previous hash.
+        let sql = match run_id {
+            Some(_) => format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq"),
+            None => format!("SELECT {COLUMNS} FROM events ORDER BY run_id, seq"),
+        };
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(map_err)?;
+        let mut rows = match run_id {
+            Some(id) => stmt.query(params![id]),
+            None => stmt.query([]),
+        }
+        .map_err(map_err)?;
+        let mut verifier = super::Verifier::default();
+        while let Some(r) = rows.next().map_err(map_err)? {
+            if !with_row_ref(r, |row| verifier.check(row))? {
+                break;
+            }
+        }
+        Ok(verifier.finish())
     }
 
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {

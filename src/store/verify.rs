@@ -41,74 +41,144 @@ pub struct VerifyReport {
     pub heads: Vec<(String, String)>,
 }
 
-/// Verify rows ordered by (run_id, seq): sequence numbers gapless from 0, each previous hash
-/// equal to the hash before it, and each hash equal to the hash recomputed from the row's bytes.
-pub fn verify_rows(rows: &[RawRow]) -> VerifyReport {
-    let mut report = VerifyReport {
-        ok: true,
-        runs: 0,
-        events: 0,
-        first_bad: None,
-        anchors: None,
-        heads: Vec::new(),
-    };
-    let mut current: Option<&[u8]> = None;
-    let mut expected_seq: i64 = 0;
-    let mut prev: Vec<u8> = GENESIS.to_vec();
-    for row in rows {
-        if current != Some(row.run_id.as_slice()) {
-            if let Some(run) = current {
-                report
-                    .heads
-                    .push((String::from_utf8_lossy(run).into_owned(), hex(&prev)));
-            }
-            current = Some(&row.run_id);
-            report.runs += 1;
-            expected_seq = 0;
-            prev = GENESIS.to_vec();
+/// The stored bytes of one event row, borrowed from wherever they are (a database cursor, a
+/// `RawRow`), so that verifying copies nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    pub run_id: &'a [u8],
+    pub seq: i64,
+    pub id: &'a [u8],
+    pub time: &'a [u8],
+    pub type_name: &'a [u8],
+    pub version: i64,
+    pub body: &'a [u8],
+    pub prev_hash: &'a [u8],
+    pub hash: &'a [u8],
+}
+
+impl RawRow {
+    pub fn as_ref(&self) -> RowRef<'_> {
+        RowRef {
+            run_id: &self.run_id,
+            seq: self.seq,
+            id: &self.id,
+            time: &self.time,
+            type_name: &self.type_name,
+            version: self.version,
+            body: &self.body,
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
         }
-        report.events += 1;
-        let bad = |reason: String| BadEvent {
-            run_id: String::from_utf8_lossy(&row.run_id).into_owned(),
-            seq: row.seq,
-            reason,
-        };
+    }
+}
+
+/// Verification fed one row at a time, ordered by (run_id, seq): sequence numbers gapless from
+/// 0, each previous hash equal to the hash before it, and each hash equal to the hash
+/// recomputed from the row's bytes. It stops at the first bad event.
+pub struct Verifier {
+    report: VerifyReport,
+    current: Option<Vec<u8>>,
+    expected_seq: i64,
+    prev: Vec<u8>,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier {
+            report: VerifyReport {
+                ok: true,
+                runs: 0,
+                events: 0,
+                first_bad: None,
+                anchors: None,
+                heads: Vec::new(),
+            },
+            current: None,
+            expected_seq: 0,
+            prev: GENESIS.to_vec(),
+        }
+    }
+}
+
+impl Verifier {
+    /// Check the next row; false once a bad event has been found (feed no more).
+    pub fn check(&mut self, row: RowRef<'_>) -> bool {
+        if !self.report.ok {
+            return false;
+        }
+        if self.current.as_deref() != Some(row.run_id) {
+            self.close_run();
+            self.current = Some(row.run_id.to_vec());
+            self.report.runs += 1;
+            self.expected_seq = 0;
+            self.prev.clear();
+            self.prev.extend_from_slice(&GENESIS);
+        }
+        self.report.events += 1;
+        let expected_seq = self.expected_seq;
         let problem = if row.seq != expected_seq {
-            Some(bad(format!(
+            Some(format!(
                 "sequence gap: expected seq {expected_seq}, found {} (an event was removed, duplicated or reordered)",
                 row.seq
-            )))
-        } else if row.prev_hash != prev {
-            Some(bad(
+            ))
+        } else if row.prev_hash != self.prev.as_slice() {
+            Some(
                 "previous-hash link broken (an event before it was changed, removed or reordered)"
                     .into(),
-            ))
+            )
         } else {
             let recomputed = event_hash(
-                &row.run_id,
+                row.run_id,
                 row.seq,
-                &row.prev_hash,
-                &row.id,
-                &row.time,
-                &row.type_name,
+                row.prev_hash,
+                row.id,
+                row.time,
+                row.type_name,
                 row.version,
-                &row.body,
+                row.body,
             );
-            (recomputed.as_slice() != row.hash.as_slice())
-                .then(|| bad("hash mismatch: the stored bytes of this event were changed".into()))
+            (recomputed.as_slice() != row.hash)
+                .then(|| "hash mismatch: the stored bytes of this event were changed".into())
         };
-        if let Some(problem) = problem {
-            report.ok = false;
-            report.first_bad = Some(problem);
-            return report;
+        if let Some(reason) = problem {
+            self.report.ok = false;
+            self.report.first_bad = Some(BadEvent {
+                run_id: String::from_utf8_lossy(row.run_id).into_owned(),
+                seq: row.seq,
+                reason,
+            });
+            return false;
         }
-        prev = row.hash.clone();
-        expected_seq += 1;
+        self.prev.clear();
+        self.prev.extend_from_slice(row.hash);
+        self.expected_seq += 1;
+        true
     }
-    if let Some(run) = current {
-        report
-            .heads
-            .push((String::from_utf8_lossy(run).into_owned(), hex(&prev)));
+
+    fn close_run(&mut self) {
+        if let Some(run) = self.current.take() {
+            self.report
+                .heads
+                .push((String::from_utf8_lossy(&run).into_owned(), hex(&self.prev)));
+        }
     }
-    report
+
+    /// The report: what was checked, the first bad event if any, and every run's head.
+    pub fn finish(mut self) -> VerifyReport {
+        if self.report.ok {
+            self.close_run();
+        }
+        self.report
+    }
+}
+
+/// Verify rows ordered by (run_id, seq) (see `Verifier`).
+pub fn verify_rows(rows: &[RawRow]) -> VerifyReport {
+    let mut verifier = Verifier::default();
+    for row in rows {
+        if !verifier.check(row.as_ref()) {
+            break;
+        }
+    }
+    verifier.finish()
 }
