@@ -5,6 +5,8 @@
 mod common;
 
 use common::Env;
+use cortex::definition::Durability;
+use cortex::store::{EventStore, SqliteStore, verify_rows};
 
 const COLUMNS: [&str; 9] = [
     "run_id",
@@ -73,6 +75,13 @@ fn a_change_to_any_column_of_any_event_is_found_and_named() {
             tried += 1;
             let (code, report) = verify(&env, &["--all"]);
             assert_eq!(code, 1, "{column}@{seq}: {report}");
+            // `log verify` streams borrowed rows; the same rows copied give the same verdict.
+            let store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+            assert_eq!(
+                store.verify(None).unwrap(),
+                verify_rows(&store.raw_rows(None).unwrap()),
+                "{column}@{seq}"
+            );
             assert_eq!(report["ok"], false);
             let bad = &report["first_bad"];
             let named_seq = bad["seq"].as_i64().unwrap();
