@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, took, word};
+use super::style::{Theme, fit, marker, run_title, took, word};
 use crate::decide::StepStatus;
 use crate::plan::topological_order;
 use crate::project::{RunStatus, StatusView, status_view};
@@ -46,21 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
     };
     let view = status_view(&run.state, run.alive);
     let [phases, info] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
-    let total = took(
-        view.started_at.as_deref(),
-        view.ended_at.as_deref(),
-        view.resumable,
-        now,
-    )
-    .map_or(String::new(), |t| format!(" · {t} total"));
-    let title = Line::from(vec![
-        Span::styled(format!(" {} · ", view.name), theme.title()),
-        Span::styled(
-            view.status.as_str(),
-            theme.run(view.status).patch(theme.title()),
-        ),
-        Span::styled(format!("{total} "), theme.title()),
-    ]);
+    let title = run_title(&view, "", theme, now);
     let at = app.selected_phase(run).map_or(String::new(), |(at, _)| {
         format!(" · phase {}/{}", at + 1, view.steps.len())
     });

@@ -6,9 +6,9 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState};
 
-use super::style::{Theme, fit, marker, took};
+use super::style::{Theme, fit, list_table, marker, took};
 use crate::plan::topological_order;
 use crate::tui::app::App;
 use crate::tui::model::{Followed, ScenarioRow};
@@ -59,16 +59,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         Constraint::Min(8),
     ];
     let title = format!(" Scenarios ({}) ", rows.len());
-    let table = Table::new(table_rows, widths)
-        .header(header)
-        .block(
-            Block::bordered()
-                .title(Span::styled(title, theme.title()))
-                .title_bottom(format!(" {} ", fit(&app.scenarios_dir, 60))),
-        )
-        .row_highlight_style(theme.selected())
-        .highlight_symbol("> ")
-        .highlight_spacing(HighlightSpacing::Always);
+    let table = list_table(
+        table_rows,
+        widths,
+        header,
+        Block::bordered()
+            .title(Span::styled(title, theme.title()))
+            .title_bottom(format!(" {} ", fit(&app.scenarios_dir, 60))),
+        theme,
+    );
     let mut state =
         TableState::default().with_selected((!rows.is_empty()).then_some(app.scenario_cursor));
     frame.render_stateful_widget(table, list, &mut state);

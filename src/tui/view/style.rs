@@ -4,9 +4,11 @@
 use std::time::SystemTime;
 
 use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, HighlightSpacing, Row, Table};
 
 use crate::decide::StepStatus;
-use crate::project::RunStatus;
+use crate::project::{RunStatus, StatusView};
 use crate::render::{elapsed_between, format_duration};
 
 /// Styles for one app: coloured, or plain text with emphasis only.
@@ -132,4 +134,46 @@ pub fn fit(text: &str, width: usize) -> String {
     let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// A run panel's title: `name · status · DETAIL<total time> `, where `detail` (e.g. a step
+/// count) ends in ` · ` if given.
+pub fn run_title(view: &StatusView, detail: &str, theme: Theme, now: SystemTime) -> Line<'static> {
+    let total = took(
+        view.started_at.as_deref(),
+        view.ended_at.as_deref(),
+        view.resumable,
+        now,
+    )
+    .map_or(String::new(), |t| format!("{t} total"));
+    let tail = match (detail.is_empty(), total.is_empty()) {
+        (true, true) => String::new(),
+        (true, false) => format!(" · {total}"),
+        (false, true) => format!(" · {detail}"),
+        (false, false) => format!(" · {detail} · {total}"),
+    };
+    Line::from(vec![
+        Span::styled(format!(" {} · ", view.name), theme.title()),
+        Span::styled(
+            view.status.as_str(),
+            theme.run(view.status).patch(theme.title()),
+        ),
+        Span::styled(format!("{tail} "), theme.title()),
+    ])
+}
+
+/// A selectable list: a header, rows, the selection marked `> `.
+pub fn list_table<'a>(
+    rows: Vec<Row<'a>>,
+    widths: impl IntoIterator<Item = ratatui::layout::Constraint>,
+    header: Row<'a>,
+    block: Block<'a>,
+    theme: Theme,
+) -> Table<'a> {
+    Table::new(rows, widths)
+        .header(header)
+        .block(block)
+        .row_highlight_style(theme.selected())
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always)
 }

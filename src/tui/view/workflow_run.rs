@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, took, word};
+use super::style::{Theme, fit, marker, run_title, took, word};
 use crate::decide::StepStatus;
 use crate::project::status_view;
 use crate::tui::app::App;
@@ -22,24 +22,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         return;
     };
     let view = status_view(&run.state, run.alive);
-    let total = took(
-        view.started_at.as_deref(),
-        view.ended_at.as_deref(),
-        view.resumable,
-        now,
-    )
-    .map_or(String::new(), |t| format!(" · {t} total"));
-    let title = Line::from(vec![
-        Span::styled(format!(" {} · ", view.name), theme.title()),
-        Span::styled(
-            view.status.as_str(),
-            theme.run(view.status).patch(theme.title()),
-        ),
-        Span::styled(
-            format!(" · {}{total} ", super::workflows::progress(run)),
-            theme.title(),
-        ),
-    ]);
+    let title = run_title(&view, &super::workflows::progress(run), theme, now);
     let block = Block::bordered()
         .title(title)
         .title_bottom(format!(" run {} · by {} ", view.run_id, view.actor));

@@ -5,9 +5,9 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState};
 
-use super::style::{Theme, fit, marker, took, word};
+use super::style::{Theme, fit, list_table, marker, took, word};
 use crate::decide::StepStatus;
 use crate::tui::app::App;
 use crate::tui::model::{Followed, workflow_runs};
@@ -66,15 +66,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         Constraint::Length(19),
         Constraint::Min(7),
     ];
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(Block::bordered().title(Span::styled(
+    let table = list_table(
+        rows,
+        widths,
+        header,
+        Block::bordered().title(Span::styled(
             format!(" Workflow runs ({}, newest first) ", runs.len()),
             theme.title(),
-        )))
-        .row_highlight_style(theme.selected())
-        .highlight_symbol("> ")
-        .highlight_spacing(HighlightSpacing::Always);
+        )),
+        theme,
+    );
     let mut state =
         TableState::default().with_selected((!runs.is_empty()).then_some(app.workflow_cursor));
     frame.render_stateful_widget(table, list, &mut state);
