@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, run_title, took, word};
+use super::style::{Theme, fit, marker, name_width, run_title, took, word};
 use crate::decide::StepStatus;
 use crate::plan::topological_order;
 use crate::project::{RunStatus, StatusView, status_view};
@@ -92,13 +92,7 @@ fn phase_lines(
         .map(|sc| topological_order(sc))
         .unwrap_or_else(|| (0..view.steps.len()).collect());
     let selected = app.selected_phase(run).map(|(at, _)| at);
-    let name_width = view
-        .steps
-        .iter()
-        .map(|s| s.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .min(24);
+    let name_width = name_width(&view);
     let mut lines = Vec::new();
     let mut span = (0, 0);
     for (at, &i) in order.iter().enumerate() {

@@ -8,7 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState};
 
-use super::style::{Theme, fit, list_table, marker, took};
+use super::style::{Theme, fit, list_table, marker, run_time, took};
 use crate::plan::topological_order;
 use crate::tui::app::App;
 use crate::tui::model::{Followed, ScenarioRow};
@@ -98,13 +98,7 @@ fn run_cells(
 ) -> (Cell<'static>, Cell<'static>, Cell<'static>) {
     let status = f.status();
     let (done, total) = f.progress();
-    let time = took(
-        f.state.started_at.as_deref(),
-        f.state.ended_at.as_deref(),
-        f.state.outcome().is_none(),
-        now,
-    )
-    .unwrap_or_default();
+    let time = run_time(&f.state, now);
     (
         Cell::from(status.as_str()).style(theme.run(status)),
         Cell::from(format!("{done}/{total}")),

@@ -177,3 +177,24 @@ pub fn list_table<'a>(
         .highlight_symbol("> ")
         .highlight_spacing(HighlightSpacing::Always)
 }
+
+/// How long a run took, or has been going (empty before it started).
+pub fn run_time(state: &crate::decide::RunState, now: SystemTime) -> String {
+    took(
+        state.started_at.as_deref(),
+        state.ended_at.as_deref(),
+        state.outcome().is_none(),
+        now,
+    )
+    .unwrap_or_default()
+}
+
+/// The width of the step-name column: the longest name, between 4 and 24 characters.
+pub fn name_width(view: &StatusView) -> usize {
+    view.steps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(24)
+}

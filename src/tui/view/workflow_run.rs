@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, run_title, took, word};
+use super::style::{Theme, fit, marker, name_width, run_title, took, word};
 use crate::decide::StepStatus;
 use crate::project::status_view;
 use crate::tui::app::App;
@@ -28,13 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         .title_bottom(format!(" run {} · by {} ", view.run_id, view.actor));
     let width = block.inner(area).width as usize;
     let n = view.steps.len();
-    let name_width = view
-        .steps
-        .iter()
-        .map(|s| s.name.chars().count())
-        .max()
-        .unwrap_or(4)
-        .min(24);
+    let name_width = name_width(&view);
     let mut lines = Vec::new();
     let mut selected = (0, 0);
     for (i, s) in view.steps.iter().enumerate() {

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState};
 
-use super::style::{Theme, fit, list_table, marker, took, word};
+use super::style::{Theme, fit, list_table, marker, run_time, word};
 use crate::decide::StepStatus;
 use crate::tui::app::App;
 use crate::tui::model::{Followed, workflow_runs};
@@ -37,13 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         .iter()
         .map(|f| {
             let status = f.status();
-            let time = took(
-                f.state.started_at.as_deref(),
-                f.state.ended_at.as_deref(),
-                f.state.outcome().is_none(),
-                now,
-            )
-            .unwrap_or_default();
+            let time = run_time(&f.state, now);
             Row::new(vec![
                 Cell::from(
                     f.state
