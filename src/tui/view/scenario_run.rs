@@ -92,7 +92,7 @@ fn phase_lines(
         .map(|sc| topological_order(sc))
         .unwrap_or_else(|| (0..view.steps.len()).collect());
     let selected = app.selected_phase(run).map(|(at, _)| at);
-    let name_width = name_width(&view);
+    let name_width = name_width(view);
     let mut lines = Vec::new();
     let mut span = (0, 0);
     for (at, &i) in order.iter().enumerate() {
