@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::migrations::MIGRATIONS;
@@ -45,6 +46,11 @@ impl SqliteStore {
             Durability::Full => "PRAGMA synchronous = FULL;",
         };
         conn.execute_batch(sync).map_err(map_err)?;
+        // Plans never depend on bound values: otherwise the partial index on first events
+        // makes SQLite re-prepare every statement that binds a run id whenever the value
+        // changes (it did, on every append and every catch-up read of a driver).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(map_err)?;
         let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
