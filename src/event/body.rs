@@ -158,6 +158,38 @@ pub struct RunStarted {
     pub by: Operator,
 }
 
+#[cfg(test)]
+impl RunStarted {
+    /// A run of `definition` started in `/` by `t` on host `h`, with the default configuration
+    /// and no inputs, for unit tests.
+    pub(crate) fn for_test(
+        kind: RunKind,
+        name: &str,
+        definition: serde_json::Value,
+        definition_hash: String,
+    ) -> RunStarted {
+        RunStarted {
+            kind,
+            name: name.into(),
+            definition,
+            definition_hash,
+            source: format!("{name}.yaml"),
+            inputs: BTreeMap::new(),
+            config: Config::default(),
+            agents: BTreeMap::new(),
+            working_dir: "/".into(),
+            driver: Driver {
+                pid: 1,
+                host: "h".into(),
+            },
+            by: Operator {
+                actor: "t".into(),
+                message: None,
+            },
+        }
+    }
+}
+
 /// One fact in the life of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "body", rename_all = "snake_case")]

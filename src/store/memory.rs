@@ -84,7 +84,7 @@ impl EventStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Driver, Event, NewEvent, Operator, RunKind, RunStarted};
+    use crate::event::{Event, NewEvent, RunKind, RunStarted};
 
     /// Found by fuzzing (log_rows): without serde_json's `float_roundtrip`, a float in a stored
     /// body (here a number input) could read back one ULP off, so `read_run` returned a
@@ -93,25 +93,14 @@ mod tests {
     fn floats_in_bodies_read_back_exactly() {
         let mut inputs = std::collections::BTreeMap::new();
         inputs.insert("x".to_string(), serde_json::json!(1.0045222191974728e-89));
-        let event = Event::RunStarted(Box::new(RunStarted {
-            kind: RunKind::Workflow,
-            name: "f".into(),
-            definition: serde_json::json!({"name": "f", "steps": []}),
-            definition_hash: String::new(),
-            source: String::new(),
-            inputs,
-            config: Default::default(),
-            agents: Default::default(),
-            working_dir: "/".into(),
-            driver: Driver {
-                pid: 1,
-                host: "h".into(),
-            },
-            by: Operator {
-                actor: "a".into(),
-                message: None,
-            },
-        }));
+        let mut started = RunStarted::for_test(
+            RunKind::Workflow,
+            "f",
+            serde_json::json!({"name": "f", "steps": []}),
+            String::new(),
+        );
+        started.inputs = inputs;
+        let event = Event::RunStarted(Box::new(started));
         let mut store = MemoryStore::new();
         let new = NewEvent {
             id: "1".into(),

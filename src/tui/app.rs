@@ -525,8 +525,8 @@ fn show_scenario(app: &mut App, scenario: &str) {
 mod tests {
     use super::*;
     use crate::decide::{Command, RunState, replay};
-    use crate::definition::{Config, parse_scenario, snapshot};
-    use crate::event::{Driver, Operator, RunKind, RunStarted};
+    use crate::definition::{parse_scenario, snapshot};
+    use crate::event::{Operator, RunKind, RunStarted};
     use crate::execute::{FixedClock, Journal, SequentialIds};
     use crate::store::{EventStore, MemoryStore};
 
@@ -540,25 +540,7 @@ mod tests {
         let clock = FixedClock::new(1_800_000_000_000);
         let mut ids = SequentialIds::default();
         let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id).unwrap();
-        let start = RunStarted {
-            kind: RunKind::Scenario,
-            name: "ship".into(),
-            definition,
-            definition_hash,
-            source: "ship.yaml".into(),
-            inputs: Default::default(),
-            config: Config::default(),
-            agents: Default::default(),
-            working_dir: "/".into(),
-            driver: Driver {
-                pid: 1,
-                host: "h".into(),
-            },
-            by: Operator {
-                actor: "t".into(),
-                message: None,
-            },
-        };
+        let start = RunStarted::for_test(RunKind::Scenario, "ship", definition, definition_hash);
         journal.submit(Command::Start(Box::new(start))).unwrap();
         journal
             .submit(Command::RecordPreValidation { problems: vec![] })

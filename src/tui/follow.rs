@@ -197,8 +197,8 @@ impl Follower {
 mod tests {
     use super::*;
     use crate::decide::Command;
-    use crate::definition::{Config, parse_scenario, snapshot};
-    use crate::event::{Driver, Operator, RunStarted};
+    use crate::definition::{parse_scenario, snapshot};
+    use crate::event::RunStarted;
     use crate::execute::{FixedClock, Journal, SequentialIds};
 
     fn start() -> Command {
@@ -208,25 +208,12 @@ mod tests {
         )
         .unwrap();
         let (definition, definition_hash) = snapshot(&scenario);
-        Command::Start(Box::new(RunStarted {
-            kind: RunKind::Scenario,
-            name: "s".into(),
+        Command::Start(Box::new(RunStarted::for_test(
+            RunKind::Scenario,
+            "s",
             definition,
             definition_hash,
-            source: "s.yaml".into(),
-            inputs: Default::default(),
-            config: Config::default(),
-            agents: Default::default(),
-            working_dir: "/".into(),
-            driver: Driver {
-                pid: 1,
-                host: "h".into(),
-            },
-            by: Operator {
-                actor: "t".into(),
-                message: None,
-            },
-        }))
+        )))
     }
 
     /// Another process appending to the log: its own connection.
