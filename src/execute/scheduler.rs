@@ -36,7 +36,12 @@ pub fn drive_scenario(
     let mut pause_reason: Option<String> = None;
     loop {
         let caught_up = journal.refresh()?;
-        announce(journal, ctx, &caught_up);
+        if !caught_up.is_empty() {
+            // What is staged was decided again after them: append it too, so that what the
+            // observer and the derived files see is all in the log.
+            let ours = journal.flush()?;
+            announce(journal, ctx, &[caught_up, ours].concat());
+        }
         if !halt.is_set() {
             if ctx.stop.is_set() || journal.state.stop_requested {
                 halt.set(libc_sigterm());
