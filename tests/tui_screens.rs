@@ -118,38 +118,39 @@ impl Recorder {
     fn scenario(run_id: &str, yaml: &str, config: Config) -> Recorder {
         let scenario = parse_scenario("s.yaml", yaml).expect("test scenario parses");
         let (definition, definition_hash) = snapshot(&scenario);
-        let mut r = Recorder {
-            store: MemoryStore::new(),
-            clock: TestClock::at(0),
-            ids: SequentialIds::default(),
-            run_id: run_id.into(),
-        };
-        r.submit(
-            0,
-            Command::Start(Box::new(RunStarted {
-                kind: RunKind::Scenario,
-                name: scenario.name.clone(),
-                definition,
-                definition_hash,
-                source: format!("/home/lead/.cortex/scenarios/{}.yaml", scenario.name),
-                inputs: BTreeMap::new(),
-                config,
-                agents: BTreeMap::new(),
-                working_dir: "/work".into(),
-                driver: Driver {
-                    pid: 1,
-                    host: "host".into(),
-                },
-                by: lead(),
-            })),
-        );
-        r.submit(0, Command::RecordPreValidation { problems: vec![] });
-        r
+        let source = format!("/home/lead/.cortex/scenarios/{}.yaml", scenario.name);
+        Recorder::started(
+            run_id,
+            RunKind::Scenario,
+            &scenario.name,
+            (definition, definition_hash),
+            source,
+            config,
+        )
     }
 
     fn workflow(run_id: &str, yaml: &str) -> Recorder {
         let wf = parse_workflow("w.yaml", yaml).expect("test workflow parses");
-        let (definition, definition_hash) = snapshot(&wf);
+        let snapshot = snapshot(&wf);
+        Recorder::started(
+            run_id,
+            RunKind::Workflow,
+            &wf.name,
+            snapshot,
+            "w.yaml".into(),
+            Config::default(),
+        )
+    }
+
+    /// A run of the `snapshot` definition, started by the lead and pre-validated at T0.
+    fn started(
+        run_id: &str,
+        kind: RunKind,
+        name: &str,
+        (definition, definition_hash): (serde_json::Value, String),
+        source: String,
+        config: Config,
+    ) -> Recorder {
         let mut r = Recorder {
             store: MemoryStore::new(),
             clock: TestClock::at(0),
@@ -159,13 +160,13 @@ impl Recorder {
         r.submit(
             0,
             Command::Start(Box::new(RunStarted {
-                kind: RunKind::Workflow,
-                name: wf.name.clone(),
+                kind,
+                name: name.into(),
                 definition,
                 definition_hash,
-                source: "w.yaml".into(),
+                source,
                 inputs: BTreeMap::new(),
-                config: Config::default(),
+                config,
                 agents: BTreeMap::new(),
                 working_dir: "/work".into(),
                 driver: Driver {
