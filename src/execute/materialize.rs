@@ -1,5 +1,5 @@
-//! Writing a run's derived files under `runs/<run-id>/` from its state: all of them, or only
-//! those the latest events changed — at once, or behind a driver on a thread of its own.
+//! Writing a run's derived files under `runs/<run-id>/` from its state: all of them at once, or
+//! those the latest events changed, behind a driver on a thread of its own.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -23,24 +23,6 @@ pub fn materialize(home: &Path, state: &RunState) -> std::io::Result<()> {
         }
     }
     write_all(&dir, &files)
-}
-
-/// Write only the files `events` (just folded into `state`) changed: one checkpoint per step,
-/// not all of them again.
-pub fn materialize_changes(
-    home: &Path,
-    state: &RunState,
-    events: &[Recorded],
-) -> std::io::Result<()> {
-    match changed_files(state, events) {
-        None => materialize(home, state),
-        Some(files) if files.is_empty() => Ok(()),
-        Some(files) => {
-            let dir = home.join("runs").join(&state.run_id);
-            std::fs::create_dir_all(dir.join("checkpoints"))?;
-            write_all(&dir, &files)
-        }
-    }
 }
 
 /// Each file goes to a temporary name and is renamed, so a reader never sees half of one. No
