@@ -5,12 +5,16 @@ use std::path::PathBuf;
 use super::CommandError;
 use crate::definition::{Catalog, Durability};
 use crate::event::Operator;
+use crate::project::{StatusView, status_view};
 use crate::store::{EventStore, SqliteStore};
 
 pub struct Ctx {
     pub home: PathBuf,
     pub cwd: PathBuf,
     pub json: bool,
+    /// The home is not the one a bare `cortex` would use (`--home` given): suggested commands
+    /// must name it, or pasting them would act on another log.
+    pub explicit_home: bool,
 }
 
 impl Ctx {
@@ -29,7 +33,41 @@ impl Ctx {
                 }
             },
         };
-        Ok(Ctx { home, cwd, json })
+        let implied = match std::env::var_os("CORTEX_HOME").filter(|h| !h.is_empty()) {
+            Some(h) => Some(cwd.join(h)),
+            None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cortex")),
+        };
+        let explicit_home = implied.as_deref() != Some(home.as_path());
+        Ok(Ctx {
+            home,
+            cwd,
+            json,
+            explicit_home,
+        })
+    }
+
+    /// A command to suggest in a hint, quoted for pasting: `cortex [--home H] ARGS...`.
+    pub fn cmd(&self, args: &[&str]) -> String {
+        let home = self.home.display().to_string();
+        let mut argv = vec!["cortex"];
+        if self.explicit_home {
+            argv.extend(["--home", home.as_str()]);
+        }
+        argv.extend_from_slice(args);
+        format!("`{}`", crate::render::command_line(&argv))
+    }
+
+    /// The status document of a run as this invocation should show it: its suggested
+    /// commands name `--home` when a bare `cortex` would use another home.
+    pub fn view(&self, state: &crate::decide::RunState, driver_alive: bool) -> StatusView {
+        let mut view = status_view(state, driver_alive);
+        if self.explicit_home {
+            let home = self.home.display().to_string();
+            for s in &mut view.next {
+                s.argv.splice(1..1, ["--home".to_string(), home.clone()]);
+            }
+        }
+        view
     }
 
     pub fn catalog(&self) -> Catalog {

@@ -11,7 +11,6 @@ use crate::event::{Driver, Operator, RunKind, RunStarted};
 use crate::execute::{
     DriveContext, DriveEnd, DriverLock, Holder, Journal, StopFlag, WriteBehind, drive, rfc3339,
 };
-use crate::project::status_view;
 use crate::render::render_outcome;
 
 /// How long a step's process group gets between TERM and KILL.
@@ -71,7 +70,7 @@ pub(super) fn finish_driving(
         crate::execute::DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
     })?;
     drop(observer);
-    let view = status_view(&journal.state, true);
+    let view = ctx.view(&journal.state, true);
     drop(lock);
     if ctx.json {
         out_json(&view.to_json());

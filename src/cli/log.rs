@@ -33,7 +33,7 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                 text.push_str(&serde_json::to_string(&e).expect("events serialise"));
                 text.push('\n');
             }
-            out(&text);
+            super::out_json_text(&text);
             Ok(exit::OK)
         }
         LogCommand::Anchor { file } => anchor(ctx, file.as_deref()),

@@ -25,14 +25,26 @@ use args::TopCommand;
 use context::Ctx;
 
 /// Write to stdout, ignoring a closed pipe (`cortex log show | head` must not panic).
+/// Text for people: control characters from the log are shown, never obeyed
+/// (`render::terminal_safe`).
 pub(crate) fn out(text: &str) {
+    write_stdout(&crate::render::terminal_safe(text));
+}
+
+/// JSON text (a document or JSON Lines) on stdout, its active characters escaped losslessly.
+pub(crate) fn out_json_text(text: &str) {
+    write_stdout(&crate::render::json_safe(text));
+}
+
+fn write_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
 }
 
-/// Write to stderr, ignoring errors.
+/// Write to stderr, ignoring errors; control characters are shown, never obeyed.
 pub(crate) fn err(text: &str) {
+    let text = crate::render::terminal_safe(text);
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
@@ -49,7 +61,7 @@ pub(crate) fn name_width(rows: &[serde_json::Value]) -> usize {
 pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
     let mut text = serde_json::to_string_pretty(value).expect("documents serialise");
     text.push('\n');
-    out(&text);
+    out_json_text(&text);
 }
 
 /// Run the command line and return the process exit code.

@@ -19,7 +19,7 @@ use crate::event::{Event, Operator, ResumeMode, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
 use crate::execute::{DriverLock, Journal, SystemClock, UlidIds, load_state};
 use crate::plan::parallel_opportunities;
-use crate::project::{RunStatus, status_view};
+use crate::project::RunStatus;
 use crate::render::{render_header, render_scenario_status};
 use crate::render::{render_invalid, render_preview, render_valid};
 use crate::store::EventStore;
@@ -191,7 +191,7 @@ fn status(ctx: &Ctx, target: Option<&str>) -> Result<i32, CommandError> {
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();
     let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
-    let view = status_view(&state, alive);
+    let view = ctx.view(&state, alive);
     if ctx.json {
         out_json(&view.to_json());
     } else {
@@ -213,7 +213,7 @@ fn act(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(e, name))?;
+    operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
     match operator::drive_on(&ctx.home, &journal.state, &holder(&by.actor))? {
         DriveOn::Here(lock) => {
             journal.refresh()?;
@@ -221,25 +221,26 @@ fn act(
         }
         DriveOn::Nothing => {
             // Nothing to drive (the report paused or finished the run): say where it is.
-            let view = status_view(&journal.state, false);
+            let view = ctx.view(&journal.state, false);
             print_status(ctx, &view);
             Ok(view.status.exit_code())
         }
         DriveOn::Elsewhere => {
             // Its driver picks the report up from the log.
-            print_status(ctx, &status_view(&journal.state, true));
+            print_status(ctx, &ctx.view(&journal.state, true));
             Ok(exit::OK)
         }
     }
 }
 
 /// An operator action's error as the user sees it, with where to look next.
-fn operator_error(e: OperatorError, name: &str) -> CommandError {
+fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
     match e {
         OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
             .hint(format!("its phases: {}", phases.join(", "))),
         OperatorError::NotWaiting { .. } => CommandError::bad_input(e.to_string()).hint(format!(
-            "`cortex orchestrate status {name}` shows every phase"
+            "{} shows every phase",
+            ctx.cmd(&["orchestrate", "status", name])
         )),
         OperatorError::Journal(j) => j.into(),
         OperatorError::Store(s) => s.into(),
@@ -290,7 +291,7 @@ fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
         &by,
         &holder(&by.actor),
     )
-    .map_err(|e| operator_error(e, name))?;
+    .map_err(|e| operator_error(ctx, e, name))?;
     if stopping == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;
@@ -300,7 +301,7 @@ fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
     }
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();
-    let view = status_view(&state, DriverLock::probe(&ctx.home, &run_id).is_some());
+    let view = ctx.view(&state, DriverLock::probe(&ctx.home, &run_id).is_some());
     if ctx.json {
         out_json(&view.to_json());
     } else {

@@ -22,6 +22,6 @@ pub fn print(name: &str) -> Result<i32, CommandError> {
         CommandError::bad_input(format!("no schema named `{name}`"))
             .hint("schemas: workflow, scenario, agent, config, event")
     })?;
-    super::out(&text);
+    super::out_json_text(&text);
     Ok(0)
 }

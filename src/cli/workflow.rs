@@ -20,7 +20,7 @@ use crate::definition::{
 use crate::event::{AttemptEnd, ResumeMode, RunKind, RunStarted};
 use crate::execute::{DriverLock, Journal, StopFlag, SystemClock, UlidIds, materialize};
 use crate::plan::{preview_resume, preview_run};
-use crate::project::{RunStatus, run_status, status_view};
+use crate::project::{RunStatus, run_status};
 use crate::render::{render_header, render_history, render_plan, render_status};
 use crate::store::{EventStore, SqliteStore};
 use crate::validate::{Known, resolve_inputs, validate_workflow};
@@ -320,7 +320,11 @@ fn print_status(
     alive: bool,
     at: Option<u64>,
 ) -> Result<i32, CommandError> {
-    let view = status_view(state, alive);
+    let mut view = ctx.view(state, alive);
+    if at.is_some() {
+        // The past stays in the past: nothing is to be done about a run as it was.
+        view.next.clear();
+    }
     if ctx.json {
         out_json(&view.to_json());
     } else {
@@ -362,7 +366,7 @@ pub(super) fn resume(
             if let Err(e) = materialize(&ctx.home, &journal.state) {
                 super::err(&format!("warning: could not write derived files: {e}\n"));
             }
-            let view = status_view(&journal.state, false);
+            let view = ctx.view(&journal.state, false);
             if ctx.json {
                 out_json(&view.to_json());
             } else {
@@ -410,7 +414,8 @@ pub(super) fn resume(
         })
         .map_err(|e| {
             CommandError::from(e).hint(format!(
-                "`cortex workflow status {run_id}` shows where the run is"
+                "{} shows where the run is",
+                ctx.cmd(&["workflow", "status", &run_id])
             ))
         })?;
     if let Err(e) = materialize(&ctx.home, &journal.state) {
@@ -441,7 +446,7 @@ fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandErro
     journal.submit(Command::Abort { by })?;
     let _ = materialize(&ctx.home, &journal.state);
     drop(lock);
-    let view = status_view(&journal.state, false);
+    let view = ctx.view(&journal.state, false);
     if ctx.json {
         out_json(&view.to_json());
     } else {
@@ -543,7 +548,8 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
             step.status.as_str()
         ))
         .hint(format!(
-            "`cortex workflow status {run_id}` shows every step"
+            "{} shows every step",
+            ctx.cmd(&["workflow", "status", &run_id])
         )));
     }
     let problems = if success {
@@ -572,7 +578,7 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
     drop(lock);
-    let view = status_view(&journal.state, false);
+    let view = ctx.view(&journal.state, false);
     if ctx.json {
         out_json(&view.to_json());
         return Ok(exit::OK);
@@ -596,7 +602,7 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
             "✅ Workflow completed.\n   Head hash: {}\n",
             view.head_hash
         )),
-        _ => text.push_str(&format!("Next: cortex workflow resume {run_id}\n")),
+        _ => text.push_str(&crate::render::render_next(&view.next)),
     }
     out(&text);
     let _ = default_actor;

@@ -2,9 +2,11 @@
 //! (itself a fold of the log). Nothing here reads the clock or the file system.
 
 mod files;
+mod next;
 mod status;
 
 pub use files::{RunFile, changed_files, run_files};
+pub use next::{Suggestion, next_actions};
 pub use status::{
     ActiveAgent, CriterionView, RunStatus, StatusView, StepView, run_status, status_view,
 };

@@ -162,6 +162,8 @@ pub struct StatusView {
     pub awaiting_start: Vec<String>,
     /// A workflow's steps, or a scenario's phases (`phases` in the JSON of a scenario run).
     pub steps: Vec<StepView>,
+    /// Commands that move the run on, as argv with why (the human "Next:" lines).
+    pub next: Vec<super::Suggestion>,
 }
 
 impl StatusView {
@@ -193,7 +195,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         }
         _ => None,
     };
-    StatusView {
+    let mut view = StatusView {
         run_id: state.run_id.clone(),
         kind: start.map_or(RunKind::Workflow, |s| s.kind),
         name: start.map_or_else(String::new, |s| s.name.clone()),
@@ -274,5 +276,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .unwrap_or_default(),
             })
             .collect(),
-    }
+        next: Vec::new(),
+    };
+    view.next = super::next_actions(&view);
+    view
 }

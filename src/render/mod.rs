@@ -7,7 +7,9 @@ mod log;
 mod plan;
 mod progress;
 mod scenario;
+mod shell;
 mod status;
+mod terminal;
 
 pub use diagnostic::render_definition_error;
 pub use duration::{elapsed_between, format_duration};
@@ -15,4 +17,6 @@ pub use log::{render_event_line, render_verify};
 pub use plan::render_plan;
 pub use progress::{render_header, render_progress};
 pub use scenario::{render_invalid, render_preview, render_scenario_status, render_valid};
-pub use status::{recovery_commands, render_history, render_outcome, render_status};
+pub use shell::{command_line, shell_quote};
+pub use status::{render_history, render_next, render_outcome, render_status};
+pub use terminal::{json_safe, terminal_safe};

@@ -185,10 +185,15 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
                 let _ = writeln!(out, "▶️  Phase {phase} start requested by {}", by.actor);
             }
             Event::RunStopped {} => {
+                let kind = if state.is_scenario() {
+                    "orchestrate"
+                } else {
+                    "workflow"
+                };
                 let _ = writeln!(
                     out,
-                    "\n⏸️  Run stopped; `cortex workflow resume {}` continues it",
-                    state.run_id
+                    "\n⏸️  Run stopped; `{}` continues it",
+                    super::command_line(&["cortex", kind, "resume", &state.run_id])
                 );
             }
             _ => {}

@@ -193,6 +193,6 @@ pub fn render_scenario_status(
     if finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);
     }
-    super::status::commands_block(&mut out, "Next", &super::recovery_commands(view));
+    super::status::commands_block(&mut out, "Next", &view.next);
     out
 }

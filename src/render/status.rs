@@ -4,9 +4,10 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
+use super::command_line;
 use super::{elapsed_between, format_duration};
 use crate::decide::StepStatus;
-use crate::project::{RunStatus, StatusView, StepView};
+use crate::project::{RunStatus, StatusView, StepView, Suggestion};
 
 /// Icon and label of a step status.
 pub(crate) fn step_badge(status: StepStatus) -> (&'static str, &'static str) {
@@ -47,19 +48,24 @@ fn tail_block(out: &mut String, tail: &str) {
     }
 }
 
-/// Ready-to-run commands under a title, aligned, each with why.
-pub(crate) fn commands_block(out: &mut String, title: &str, cmds: &[(String, String)]) {
-    if cmds.is_empty() {
+/// The "Next:" block of suggested commands (empty when there are none).
+pub fn render_next(next: &[Suggestion]) -> String {
+    let mut out = String::new();
+    commands_block(&mut out, "Next", next);
+    out
+}
+
+/// Ready-to-run commands under a title, aligned, each with why; every word shell-quoted, so
+/// that pasting a line runs exactly its argv.
+pub(crate) fn commands_block(out: &mut String, title: &str, next: &[Suggestion]) {
+    if next.is_empty() {
         return;
     }
     let _ = writeln!(out, "\n{title}:");
-    let width = cmds
-        .iter()
-        .map(|(c, _)| c.chars().count())
-        .max()
-        .unwrap_or(0);
-    for (c, why) in cmds {
-        let _ = writeln!(out, "  {c:<width$}   # {why}");
+    let lines: Vec<String> = next.iter().map(|s| command_line(&s.argv)).collect();
+    let width = lines.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    for (c, s) in lines.iter().zip(next) {
+        let _ = writeln!(out, "  {c:<width$}   # {}", s.why);
     }
 }
 
@@ -98,138 +104,6 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
     }
     tail_block(out, &s.output_tail);
     out.push('\n');
-}
-
-/// The ready-to-run commands that recover a run in this status.
-pub fn recovery_commands(view: &StatusView) -> Vec<(String, String)> {
-    if view.kind == crate::event::RunKind::Scenario {
-        return scenario_commands(view);
-    }
-    let id = &view.run_id;
-    let mut cmds = Vec::new();
-    if !view.resumable {
-        if view.status == RunStatus::Failed {
-            cmds.push((
-                format!("cortex workflow run {}", view.name),
-                "fix what the report names, then start a new run".into(),
-            ));
-        }
-        return cmds;
-    }
-    match view.status {
-        RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
-            let step = view
-                .failed_step
-                .clone()
-                .unwrap_or_else(|| "post-validation".into());
-            cmds.push((
-                format!("cortex workflow resume {id} --retry"),
-                format!("run `{step}` again with a fresh retry budget"),
-            ));
-            if view.failed_step.is_some() {
-                cmds.push((
-                    format!("cortex workflow resume {id} --skip"),
-                    format!("record `{step}` as skipped and go on"),
-                ));
-            }
-            if let Some(last_done) = view
-                .steps
-                .iter()
-                .rev()
-                .find(|s| s.status == StepStatus::Completed)
-            {
-                cmds.push((
-                    format!(
-                        "cortex workflow resume {id} --rollback-to \"{}\"",
-                        last_done.name
-                    ),
-                    "undo the steps completed after it, newest first, and go on from there".into(),
-                ));
-            }
-            cmds.push((format!("cortex workflow abort {id}"), "end the run".into()));
-        }
-        RunStatus::Failed => {
-            cmds.push((
-                format!("cortex workflow resume {id}"),
-                "go on from the resume point".into(),
-            ));
-            cmds.push((format!("cortex workflow abort {id}"), "end the run".into()));
-        }
-        RunStatus::Waiting => {
-            if let Some(step) = &view.waiting_for {
-                cmds.push((
-                    format!("cortex workflow step complete \"{step}\" --run {id}"),
-                    "report the step done (add --output KEY=VALUE as needed)".into(),
-                ));
-                cmds.push((
-                    format!("cortex workflow step fail \"{step}\" --run {id}"),
-                    "report the step failed".into(),
-                ));
-                cmds.push((
-                    format!("cortex workflow resume {id}"),
-                    "go on once the step is reported".into(),
-                ));
-            }
-        }
-        RunStatus::Stopped | RunStatus::Interrupted => {
-            cmds.push((
-                format!("cortex workflow resume {id}"),
-                "go on from the resume point".into(),
-            ));
-            cmds.push((format!("cortex workflow abort {id}"), "end the run".into()));
-        }
-        _ => {}
-    }
-    cmds
-}
-
-/// The ready-to-run commands that move a scenario run on.
-fn scenario_commands(view: &StatusView) -> Vec<(String, String)> {
-    let name = &view.name;
-    let mut cmds = Vec::new();
-    if !view.resumable {
-        if view.status == RunStatus::Failed {
-            cmds.push((
-                format!("cortex orchestrate run {name}"),
-                "fix what the report names, then start a new run".into(),
-            ));
-        }
-        return cmds;
-    }
-    for phase in &view.awaiting_start {
-        cmds.push((
-            format!("cortex orchestrate start {name} {phase}"),
-            "start this manual phase".into(),
-        ));
-    }
-    for s in view
-        .steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Waiting)
-    {
-        cmds.push((
-            format!("cortex orchestrate complete {name} {}", s.name),
-            "report the phase done (its checklist confirmed)".into(),
-        ));
-        cmds.push((
-            format!("cortex orchestrate fail {name} {}", s.name),
-            "report the phase failed".into(),
-        ));
-    }
-    match view.status {
-        RunStatus::Running => cmds.push((
-            format!("cortex orchestrate stop {name}"),
-            "stop gracefully; resume continues it".into(),
-        )),
-        RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => {
-            cmds.push((
-                format!("cortex orchestrate resume {name}"),
-                "go on from the completed phases".into(),
-            ))
-        }
-        _ => {}
-    }
-    cmds
 }
 
 /// The whole status screen.
@@ -280,7 +154,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     if matches!(view.status, RunStatus::Completed) || finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);
     }
-    commands_block(&mut out, "Next", &recovery_commands(view));
+    commands_block(&mut out, "Next", &view.next);
     out
 }
 
@@ -375,6 +249,6 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
     } else {
         "Recovery options"
     };
-    commands_block(&mut out, title, &recovery_commands(view));
+    commands_block(&mut out, title, &view.next);
     out
 }

@@ -1,0 +1,150 @@
+//! What can be done next with a run: ready commands as argv, each with why. A projection of
+//! the status document, so the human "Next:" lines, `--json`'s `next` and every front end
+//! suggest the same commands. Rendering quotes them (`render::command_line`).
+
+use serde::Serialize;
+
+use super::{RunStatus, StatusView};
+use crate::decide::StepStatus;
+use crate::event::RunKind;
+
+/// One suggested command: the argv to run (its first word is `cortex`), and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suggestion {
+    pub argv: Vec<String>,
+    pub why: String,
+}
+
+impl Suggestion {
+    fn new(args: &[&str], why: impl Into<String>) -> Suggestion {
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push("cortex".to_string());
+        argv.extend(args.iter().map(|a| a.to_string()));
+        Suggestion {
+            argv,
+            why: why.into(),
+        }
+    }
+}
+
+/// The commands that move a run in this status on (none for a finished run but a new start).
+pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
+    match view.kind {
+        RunKind::Workflow => workflow_actions(view),
+        RunKind::Scenario => scenario_actions(view),
+    }
+}
+
+fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
+    let id = view.run_id.as_str();
+    let mut out = Vec::new();
+    if !view.resumable {
+        if view.status == RunStatus::Failed {
+            out.push(Suggestion::new(
+                &["workflow", "run", &view.name],
+                "fix what the report names, then start a new run",
+            ));
+        }
+        return out;
+    }
+    let abort = || Suggestion::new(&["workflow", "abort", id], "end the run");
+    match view.status {
+        RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
+            let step = view.failed_step.as_deref().unwrap_or("post-validation");
+            out.push(Suggestion::new(
+                &["workflow", "resume", id, "--retry"],
+                format!("run `{step}` again with a fresh retry budget"),
+            ));
+            if view.failed_step.is_some() {
+                out.push(Suggestion::new(
+                    &["workflow", "resume", id, "--skip"],
+                    format!("record `{step}` as skipped and go on"),
+                ));
+            }
+            if let Some(last_done) = view
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.status == StepStatus::Completed)
+            {
+                out.push(Suggestion::new(
+                    &["workflow", "resume", id, "--rollback-to", &last_done.name],
+                    "undo the steps completed after it, newest first, and go on from there",
+                ));
+            }
+            out.push(abort());
+        }
+        RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
+            out.push(Suggestion::new(
+                &["workflow", "resume", id],
+                "go on from the resume point",
+            ));
+            out.push(abort());
+        }
+        RunStatus::Waiting => {
+            if let Some(step) = &view.waiting_for {
+                out.push(Suggestion::new(
+                    &["workflow", "step", "complete", step, "--run", id],
+                    "report the step done (add --output KEY=VALUE as needed)",
+                ));
+                out.push(Suggestion::new(
+                    &["workflow", "step", "fail", step, "--run", id],
+                    "report the step failed",
+                ));
+                out.push(Suggestion::new(
+                    &["workflow", "resume", id],
+                    "go on once the step is reported",
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
+    let id = view.run_id.as_str();
+    let mut out = Vec::new();
+    if !view.resumable {
+        if view.status == RunStatus::Failed {
+            out.push(Suggestion::new(
+                &["orchestrate", "run", &view.name],
+                "fix what the report names, then start a new run",
+            ));
+        }
+        return out;
+    }
+    for phase in &view.awaiting_start {
+        out.push(Suggestion::new(
+            &["orchestrate", "start", id, phase],
+            "start this manual phase",
+        ));
+    }
+    for s in view
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Waiting)
+    {
+        out.push(Suggestion::new(
+            &["orchestrate", "complete", id, &s.name],
+            "report the phase done (its checklist confirmed)",
+        ));
+        out.push(Suggestion::new(
+            &["orchestrate", "fail", id, &s.name],
+            "report the phase failed",
+        ));
+    }
+    match view.status {
+        RunStatus::Running => out.push(Suggestion::new(
+            &["orchestrate", "stop", id],
+            "stop gracefully; resume continues it",
+        )),
+        RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
+            .push(Suggestion::new(
+                &["orchestrate", "resume", id],
+                "go on from the completed phases",
+            )),
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,82 @@
+//! Text bound for a terminal: control characters in it are shown, never obeyed.
+//!
+//! Names, outputs, errors and prompts come from the log, and the log holds whatever a step
+//! printed or a person typed. An escape sequence in it (OSC 52 writes the clipboard, CSI moves
+//! the cursor and can hide text), a carriage return (overwrites a line) or a bidirectional
+//! override (reorders what is read) would act on the reader's terminal. Every human rendering
+//! passes through `terminal_safe` on its way out (the CLI's `out` and `err` apply it), and JSON
+//! through `json_safe`, which escapes the same characters losslessly.
+
+use std::borrow::Cow;
+
+/// Characters a terminal (or a bidi-aware renderer) would act on rather than show. Newlines
+/// and tabs are layout, and stay.
+fn is_active(c: char) -> bool {
+    match c {
+        '\n' | '\t' => false,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
+        // Bidirectional embeddings, overrides, isolates and marks (Trojan Source).
+        '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// `text` with every active character written as a visible escape (`\u{1b}`).
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_active) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_active(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Serialised JSON with the active characters that serde_json leaves raw (DEL, C1 controls,
+/// bidi controls) written as `\uXXXX` escapes. In JSON text such characters can only stand
+/// inside strings, where the escape means the same character: the document is unchanged.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(is_active) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_active(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_are_shown_not_obeyed() {
+        assert_eq!(
+            terminal_safe("a\u{1b}]52;c;ZXZpbA==\u{7}b\rc\u{202e}d\n\te"),
+            "a\\u{1b}]52;c;ZXZpbA==\\u{7}b\\u{d}c\\u{202e}d\n\te"
+        );
+        assert!(matches!(terminal_safe("plain ✅ text\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_stays_the_same_document() {
+        let value = serde_json::json!({"tail": "x\u{9b}31m\u{202e}y\u{7f}", "n": 1});
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let safe = json_safe(&text);
+        assert!(!safe.chars().any(|c| is_active(c) && c != '\n'));
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, value);
+    }
+}

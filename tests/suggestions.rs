@@ -1,0 +1,231 @@
+//! Suggested commands are safe to paste: every "Next:" line and `next` argv, passed through a
+//! POSIX shell, runs cortex with exactly the intended argv and nothing else; stored text
+//! never reaches a terminal as escape sequences.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::Env;
+use cortex::render::command_line;
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+/// Run `line` in `/bin/sh` in `dir` with `cortex` defined as a shell function that prints its
+/// arguments NUL-separated, and no PATH: any other command would fail on stderr.
+fn paste(line: &str, dir: &Path) -> (Vec<String>, String, i32) {
+    let script =
+        format!("cortex() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}\n{line}\n");
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/nonexistent")
+        .output()
+        .expect("sh runs");
+    let args = String::from_utf8_lossy(&out.stdout)
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect();
+    (
+        args,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// The "Next:" lines of a human report: the command part of each indented line after it.
+fn next_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.starts_with("Next") && !l.starts_with("Recovery options"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            let l = l.trim_start();
+            // Strip the aligned `# why` comment: commands never hold "   # " unquoted.
+            l.rsplit_once("   # ")
+                .map_or(l, |(cmd, _)| cmd)
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+fn assert_pastes_exactly(env: &Env, human: &str, next: &serde_json::Value) {
+    let lines = next_lines(human);
+    let argvs: Vec<Vec<String>> = next
+        .as_array()
+        .expect("next is a list")
+        .iter()
+        .map(|s| serde_json::from_value(s["argv"].clone()).unwrap())
+        .collect();
+    assert!(!lines.is_empty(), "no Next: lines in\n{human}");
+    assert_eq!(lines.len(), argvs.len(), "{human}\n{next}");
+    let scratch = tempfile::tempdir().unwrap();
+    for (line, argv) in lines.iter().zip(&argvs) {
+        let (got, stderr, code) = paste(line, scratch.path());
+        assert_eq!(code, 0, "`{line}`: {stderr}");
+        assert!(stderr.is_empty(), "`{line}` ran something else: {stderr}");
+        assert_eq!(got, argv[1..], "`{line}` does not give the argv of `next`");
+    }
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).unwrap().count(),
+        0,
+        "pasting created files"
+    );
+    let _ = env;
+}
+
+#[test]
+fn a_step_named_with_command_substitution_is_suggested_quoted_and_runs_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "evil",
+        "name: evil\nsteps:\n  - name: rev $(touch pwned)\n    prompt: review it\n  - name: \"say \\\"hi\\\" `id` 'x'\"\n    prompt: then this\n",
+    );
+    let run = env.run(&["workflow", "run", "evil"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["workflow", "status"]);
+    let json = env.status(None);
+    assert_pastes_exactly(&env, &status.stdout, &json["next"]);
+    assert_eq!(json["next"][0]["argv"][4], "rev $(touch pwned)");
+    assert!(!env.project().join("pwned").exists());
+}
+
+#[test]
+fn scenario_next_lines_quote_phase_names_and_work_when_pasted() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/quoting.yaml"),
+        "name: quoting\ndescription: hostile phase names\nphases:\n  - name: \"g'; touch x; '\"\n    description: a manual phase\n    condition: manual\n  - name: build docs\n    description: another\n    condition: manual\n",
+    )
+    .unwrap();
+    let run = env.run(&["orchestrate", "run", "quoting"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["orchestrate", "status", "quoting"]);
+    let json = env
+        .run(&["--json", "orchestrate", "status", "quoting"])
+        .json();
+    assert_pastes_exactly(&env, &status.stdout, &json["next"]);
+    // Pasted into a real shell with the real binary, the suggestion starts `build docs`.
+    let line = next_lines(&status.stdout)
+        .into_iter()
+        .find(|l| l.contains("start") && l.contains("build docs"))
+        .expect("a start suggestion for `build docs`");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_cortex")).parent().unwrap();
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&line)
+        .current_dir(env.project())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .env("CORTEX_HOME", env.home())
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "`{line}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = env
+        .run(&["--json", "orchestrate", "status", "quoting"])
+        .json();
+    let phase = after["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "build docs")
+        .unwrap();
+    assert_eq!(phase["status"], "waiting", "{after}");
+    assert!(!env.project().join("x").exists());
+}
+
+#[test]
+fn suggestions_name_the_home_when_it_was_given_with_home() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Plan\n    prompt: plan it\n",
+    );
+    let home = env.home().display().to_string();
+    let out = env
+        .command(&["--home", &home, "--json", "workflow", "run", "ask"])
+        .env_remove("CORTEX_HOME")
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let argv = &json["next"][0]["argv"];
+    assert_eq!(argv[1], "--home", "{json}");
+    assert_eq!(argv[2], home.as_str());
+    // With CORTEX_HOME naming the same home, a bare `cortex` finds it: no --home.
+    assert_eq!(env.status(None)["next"][0]["argv"][1], "workflow");
+}
+
+#[test]
+fn status_never_prints_escape_sequences_from_stored_output() {
+    let env = Env::new();
+    env.workflow(
+        "noisy",
+        "name: noisy\nsteps:\n  - name: leak\n    run: printf 'a\\033]52;c;ZXZpbA==\\007b\\033[2J\\r\\342\\200\\256x\\n'; exit 1\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let run = env.run(&["workflow", "run", "noisy"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for args in [
+        &["workflow", "status"][..],
+        &["log", "show"],
+        &["--json", "workflow", "status"],
+        &["log", "export"],
+    ] {
+        let out = env.run(args);
+        for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\r') && !text.contains('\u{202e}'),
+                "{args:?} {what} holds raw control characters: {text:?}"
+            );
+        }
+    }
+    let status = env.run(&["workflow", "status"]).stdout;
+    assert!(status.contains("a\\u{1b}]52;c;ZXZpbA==\\u{7}b"), "{status}");
+    // The JSON still holds the exact bytes, escaped.
+    let json = env.status(None);
+    let tail = json["steps"][0]["output_tail"].as_str().unwrap();
+    assert!(tail.contains("\u{1b}]52;c;ZXZpbA==\u{7}b"), "{tail:?}");
+}
+
+fn word() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9 _.-]{0,12}",
+        // Shell syntax of every kind, and any other character but NUL.
+        "[ '\"$`\\\\!*?\\[\\]{}()<>|&;#~=%^\n\t]{0,12}",
+        any::<String>().prop_map(|s| s.replace('\0', "")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/suggestions.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    /// No printed suggestion, passed through `sh -c`, runs anything but cortex with the
+    /// intended argv: for any words (no NUL, which no argv can hold), the quoted command line
+    /// gives back exactly those words and nothing else runs.
+    #[test]
+    fn a_quoted_command_line_runs_cortex_with_exactly_its_argv(
+        words in proptest::collection::vec(word(), 0..5)
+    ) {
+        let mut argv = vec!["cortex".to_string()];
+        argv.extend(words.iter().cloned());
+        let scratch = tempfile::tempdir().unwrap();
+        let (got, stderr, code) = paste(&command_line(&argv), scratch.path());
+        prop_assert_eq!(code, 0, "{}", stderr);
+        prop_assert!(stderr.is_empty(), "{}", stderr);
+        prop_assert_eq!(got, words);
+        prop_assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+    }
+}
