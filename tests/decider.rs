@@ -334,6 +334,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
         mode: ResumeMode::Continue,
         by: op(),
         driver: driver.clone(),
+        timeout_seconds: None,
     })
     .unwrap();
     assert!(matches!(&then[0], Event::StepInterrupted { step, attempt: 1, .. } if step == "b"));
@@ -343,7 +344,8 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
             mode: ResumeMode::Continue,
             restart_from: None,
             driver,
-            by: op()
+            by: op(),
+            timeout_seconds: None,
         }
     );
 }
@@ -363,6 +365,7 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
         Event::StopRequested {
             by: op(),
             signal: None,
+            abort: false,
         },
         Event::RunStopped {},
     ])
@@ -373,6 +376,7 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
             pid: 2,
             host: "h".into(),
         },
+        timeout_seconds: None,
     })
     .unwrap();
     assert!(matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"));
@@ -398,6 +402,7 @@ fn resume_skip_records_the_operator_and_moves_on() {
             pid: 2,
             host: "h".into(),
         },
+        timeout_seconds: None,
     })
     .unwrap();
     assert!(
@@ -431,6 +436,7 @@ fn rollback_to_needs_rollback_enabled() {
             pid: 2,
             host: "h".into(),
         },
+        timeout_seconds: None,
     })
     .unwrap_err();
     assert_eq!(err, DecideError::RollbackDisabled);

@@ -119,8 +119,11 @@ fn another_process_appending_before_the_flush_is_folded_in_and_the_staged_end_ke
     let mut other = SqliteStore::open(&db, Durability::Normal).unwrap();
     let mut other_ids = UlidIds::default();
     let mut k = Journal::open(&mut other, &clock, &mut other_ids, "RUN").unwrap();
-    k.submit(Command::RequestStop { by: op("operator") })
-        .unwrap();
+    k.submit(Command::RequestStop {
+        by: op("operator"),
+        abort: false,
+    })
+    .unwrap();
     drop(k);
 
     let seen = j.refresh().unwrap();

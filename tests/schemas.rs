@@ -107,7 +107,8 @@ fn every_emitted_event_conforms() {
     assert_eq!(
         env.run(&["workflow", "step", "complete", "Setup", "-o", "k=v"])
             .code,
-        0
+        3,
+        "the report drives the run on to the next prompt step"
     );
     assert_eq!(env.run(&["workflow", "abort"]).code, 1);
     let schema = committed("event");

@@ -105,6 +105,10 @@ pub enum WorkflowCommand {
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,
+        /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
+        /// `timeout_seconds` in cortex.config.json.
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
         #[command(flatten)]
         audit: Audit,
     },
@@ -154,6 +158,9 @@ pub enum OrchestrateCommand {
     Start {
         name: String,
         phase: String,
+        /// Only record it; do not drive the run on.
+        #[arg(long)]
+        no_drive: bool,
         #[command(flatten)]
         audit: Audit,
     },
@@ -161,6 +168,9 @@ pub enum OrchestrateCommand {
     Complete {
         name: String,
         phase: String,
+        /// Only record it; do not drive the run on.
+        #[arg(long)]
+        no_drive: bool,
         #[command(flatten)]
         audit: Audit,
     },
@@ -168,6 +178,9 @@ pub enum OrchestrateCommand {
     Fail {
         name: String,
         phase: String,
+        /// Only record it; do not drive the run on.
+        #[arg(long)]
+        no_drive: bool,
         #[command(flatten)]
         audit: Audit,
     },
@@ -183,6 +196,10 @@ pub enum OrchestrateCommand {
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,
+        /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
+        /// `timeout_seconds` in cortex.config.json.
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
         #[command(flatten)]
         audit: Audit,
     },
@@ -226,6 +243,9 @@ pub struct StepReport {
     /// An output of the step, KEY=VALUE (repeatable).
     #[arg(long = "output", short = 'o', value_name = "KEY=VALUE")]
     pub outputs: Vec<String>,
+    /// Only record the report; do not drive the run on (`resume` does it later).
+    #[arg(long)]
+    pub no_drive: bool,
     #[command(flatten)]
     pub audit: Audit,
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::CommandError;
 use crate::definition::{Catalog, Durability};
 use crate::event::Operator;
+pub use crate::execute::{default_actor, hostname};
 use crate::project::{StatusView, status_view};
 use crate::store::{EventStore, SqliteStore};
 
@@ -138,28 +139,6 @@ impl Ctx {
 pub fn no_runs() -> CommandError {
     CommandError::bad_input("there are no runs yet")
         .hint("start one with `cortex workflow run NAME`")
-}
-
-/// The default actor: user@host.
-pub fn default_actor() -> String {
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-        })
-        .unwrap_or_else(|| "unknown".into());
-    format!("{user}@{}", hostname())
-}
-
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 pub fn operator(audit: &super::args::Audit) -> Operator {

@@ -104,31 +104,3 @@ pub(super) fn warn_if_definition_changed(ctx: &Ctx, start: &RunStarted) {
         ));
     }
 }
-
-/// Take the run; if a live driver on this host holds it, ask it to stop (SIGTERM, which it
-/// records as a stop) and wait for it to let go.
-pub(super) fn acquire_or_stop_holder(
-    ctx: &Ctx,
-    run_id: &str,
-    actor: &str,
-) -> Result<DriverLock, CommandError> {
-    match DriverLock::acquire(&ctx.home, run_id, &holder(actor)) {
-        Ok(lock) => Ok(lock),
-        Err(crate::execute::LockError::Held {
-            holder: Some(h), ..
-        }) if h.host == hostname() && h.pid != 0 => {
-            let pid = nix::unistd::Pid::from_raw(h.pid as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = std::time::Instant::now() + KILL_GRACE * 3;
-            loop {
-                std::thread::sleep(Duration::from_millis(50));
-                match DriverLock::acquire(&ctx.home, run_id, &holder(actor)) {
-                    Ok(lock) => return Ok(lock),
-                    Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
-                    Err(_) => {}
-                }
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
-}

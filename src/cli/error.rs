@@ -1,6 +1,7 @@
 //! The one error type at the edge: a message, hints, and the exit code of SPEC §5.
 
 use crate::definition::{DefinitionError, LookupError};
+use crate::execute::operator::OperatorError;
 use crate::execute::{JournalError, LockError};
 use crate::render::render_definition_error;
 use crate::store::StoreError;
@@ -106,10 +107,31 @@ impl From<LockError> for CommandError {
     }
 }
 
+impl From<OperatorError> for CommandError {
+    fn from(e: OperatorError) -> Self {
+        match e {
+            OperatorError::Journal(j) => j.into(),
+            OperatorError::Store(s) => s.into(),
+            OperatorError::Lock(l) => l.into(),
+            other => CommandError::bad_input(other.to_string()),
+        }
+    }
+}
+
 impl From<JournalError> for CommandError {
     fn from(e: JournalError) -> Self {
         match e {
             JournalError::Store(s) => s.into(),
+            JournalError::Decide(crate::decide::DecideError::ReportRefused { step, problems }) => {
+                let n = problems.len();
+                let mut e = CommandError::bad_input(format!(
+                    "`{step}` cannot be reported complete ({n} problem{})",
+                    if n == 1 { "" } else { "s" }
+                ))
+                .hint("nothing was recorded and the step still waits: fix what is listed, then report it again");
+                e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
+                e
+            }
             JournalError::Decide(d) => CommandError::bad_input(d.to_string()),
         }
     }

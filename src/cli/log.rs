@@ -16,9 +16,13 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
             if ctx.json {
                 out_json(&events);
             } else {
+                let scenario = matches!(
+                    events.first().map(|e| &e.event),
+                    Some(crate::event::Event::RunStarted(s)) if s.kind == crate::event::RunKind::Scenario
+                );
                 let mut text = format!("Run {run_id}: {} events\n", events.len());
                 for e in &events {
-                    text.push_str(&render_event_line(e));
+                    text.push_str(&render_event_line(e, scenario));
                     text.push('\n');
                 }
                 out(&text);

@@ -32,23 +32,42 @@ pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError>
         OrchestrateCommand::Preview { name } => preview(ctx, &name),
         OrchestrateCommand::Run { name, start, audit } => run(ctx, &name, &start, &audit),
         OrchestrateCommand::Status { target } => status(ctx, target.as_deref()),
-        OrchestrateCommand::Start { name, phase, audit } => start(ctx, &name, &phase, &audit),
-        OrchestrateCommand::Complete { name, phase, audit } => {
-            report(ctx, &name, &phase, true, &audit)
-        }
-        OrchestrateCommand::Fail { name, phase, audit } => {
-            report(ctx, &name, &phase, false, &audit)
-        }
+        OrchestrateCommand::Start {
+            name,
+            phase,
+            no_drive,
+            audit,
+        } => start(ctx, &name, &phase, no_drive, &audit),
+        OrchestrateCommand::Complete {
+            name,
+            phase,
+            no_drive,
+            audit,
+        } => report(ctx, &name, &phase, true, no_drive, &audit),
+        OrchestrateCommand::Fail {
+            name,
+            phase,
+            no_drive,
+            audit,
+        } => report(ctx, &name, &phase, false, no_drive, &audit),
         OrchestrateCommand::Stop { name, audit } => stop(ctx, &name, &audit),
         OrchestrateCommand::Resume {
             name,
             dry_run,
+            timeout,
             audit,
         } => {
             let store = ctx.existing_store()?.ok_or_else(no_runs)?;
             let run_id = latest_run(ctx, &store, Some(&name), false)?;
             drop(store);
-            super::workflow::resume(ctx, Some(&run_id), ResumeMode::Continue, dry_run, &audit)
+            super::workflow::resume(
+                ctx,
+                Some(&run_id),
+                ResumeMode::Continue,
+                dry_run,
+                timeout.as_deref(),
+                &audit,
+            )
         }
     }
 }
@@ -206,6 +225,7 @@ fn act(
     ctx: &Ctx,
     name: &str,
     by: &Operator,
+    no_drive: bool,
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<i32, CommandError> {
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
@@ -215,11 +235,11 @@ fn act(
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
     match operator::drive_on(&ctx.home, &journal.state, &holder(&by.actor))? {
-        DriveOn::Here(lock) => {
+        DriveOn::Here(lock) if !no_drive => {
             journal.refresh()?;
             finish_driving(ctx, journal, by.clone(), lock)
         }
-        DriveOn::Nothing => {
+        DriveOn::Here(_) | DriveOn::Nothing => {
             // Nothing to drive (the report paused or finished the run): say where it is.
             let view = ctx.view(&journal.state, false);
             print_status(ctx, &view);
@@ -242,9 +262,7 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
             "{} shows every phase",
             ctx.cmd(&["orchestrate", "status", name])
         )),
-        OperatorError::Journal(j) => j.into(),
-        OperatorError::Store(s) => s.into(),
-        OperatorError::Lock(l) => l.into(),
+        other => other.into(),
     }
 }
 
@@ -256,9 +274,15 @@ fn print_status(ctx: &Ctx, view: &crate::project::StatusView) {
     }
 }
 
-fn start(ctx: &Ctx, name: &str, phase: &str, audit: &Audit) -> Result<i32, CommandError> {
+fn start(
+    ctx: &Ctx,
+    name: &str,
+    phase: &str,
+    no_drive: bool,
+    audit: &Audit,
+) -> Result<i32, CommandError> {
     let by = operator(audit);
-    act(ctx, name, &by, |state| {
+    act(ctx, name, &by, no_drive, |state| {
         operator::start_phase(state, phase, &by)
     })
 }
@@ -268,10 +292,11 @@ fn report(
     name: &str,
     phase: &str,
     success: bool,
+    no_drive: bool,
     audit: &Audit,
 ) -> Result<i32, CommandError> {
     let by = operator(audit);
-    act(ctx, name, &by, |state| {
+    act(ctx, name, &by, no_drive, |state| {
         operator::report_phase(state, &ctx.home, phase, success, &by, KILL_GRACE)
     })
 }

@@ -6,10 +6,9 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use super::args::{Audit, StepCommand, StepReport, WorkflowCommand};
-use super::context::{Ctx, default_actor, no_runs, operator};
+use super::context::{Ctx, no_runs, operator};
 use super::drive::{
-    KILL_GRACE, acquire_or_stop_holder, driver, finish_driving, holder, parse_pairs,
-    warn_if_definition_changed,
+    KILL_GRACE, driver, finish_driving, holder, parse_pairs, warn_if_definition_changed,
 };
 use super::observer::TerminalObserver;
 use super::{CommandError, exit, out, out_json};
@@ -43,6 +42,7 @@ pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
             rollback_to,
             from,
             dry_run,
+            timeout,
             audit,
         } => {
             let mode = match (retry, skip, rollback_to, from) {
@@ -52,7 +52,14 @@ pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
                 (_, _, _, Some(step)) => ResumeMode::From(step),
                 _ => ResumeMode::Continue,
             };
-            resume(ctx, run.as_deref(), mode, dry_run, &audit)
+            resume(
+                ctx,
+                run.as_deref(),
+                mode,
+                dry_run,
+                timeout.as_deref(),
+                &audit,
+            )
         }
         WorkflowCommand::Abort { run, audit } => abort(ctx, run.as_deref(), &audit),
         WorkflowCommand::History => history(ctx),
@@ -311,37 +318,36 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
     };
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
-    print_status(ctx, &state, true, at)
+    // As of then, its driver was at work: the status is what the log said at that event.
+    print_status(ctx, &state, true, upto.last())
 }
 
 fn print_status(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
-    at: Option<u64>,
+    at: Option<&crate::event::Recorded>,
 ) -> Result<i32, CommandError> {
     let mut view = ctx.view(state, alive);
-    if at.is_some() {
-        // The past stays in the past: nothing is to be done about a run as it was.
+    // The past stays in the past: times end at that event, and nothing is to be done.
+    let mut now = SystemTime::now();
+    if let Some(rec) = at {
         view.next.clear();
+        view.as_of = Some(crate::project::AsOf {
+            seq: rec.seq,
+            time: rec.time.clone(),
+        });
+        if let Ok(t) = humantime::parse_rfc3339(&rec.time) {
+            now = t;
+        }
     }
     if ctx.json {
         out_json(&view.to_json());
-    } else {
-        let mut text = String::new();
-        if let Some(seq) = at {
-            text.push_str(&format!("(as of event {seq})\n"));
-        }
+    } else if state.is_scenario() {
         // RUN defaults to the most recent run of either kind: show each in its own screen.
-        if state.is_scenario() {
-            text.push_str(&crate::render::render_scenario_status(
-                &view,
-                SystemTime::now(),
-            ));
-        } else {
-            text.push_str(&render_status(&view, SystemTime::now()));
-        }
-        out(&text);
+        out(&crate::render::render_scenario_status(&view, now));
+    } else {
+        out(&render_status(&view, now));
     }
     Ok(exit::OK)
 }
@@ -351,6 +357,7 @@ pub(super) fn resume(
     run: Option<&str>,
     mode: ResumeMode,
     dry_run: bool,
+    timeout: Option<&str>,
     audit: &Audit,
 ) -> Result<i32, CommandError> {
     let Some(mut store) = ctx.existing_store()? else {
@@ -398,6 +405,23 @@ pub(super) fn resume(
             .as_ref()
             .map_or(Durability::Normal, |s| s.config.durability)
     };
+    // Limits can be lifted: the time limit from now on is `--timeout`, else the one in
+    // cortex.config.json now (recorded in `run_resumed`).
+    let timeout_seconds = match timeout {
+        Some(t) => crate::definition::DurationSpec(t.to_string())
+            .to_duration()
+            .map_err(|e| {
+                CommandError::bad_input(format!("--timeout: {e}"))
+                    .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
+            })?
+            .as_secs(),
+        None => {
+            ctx.catalog()
+                .config()
+                .map_err(|e| CommandError::definition(&e))?
+                .timeout_seconds
+        }
+    };
     let by = operator(audit);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     // The run's own configuration decides how hard its appends try.
@@ -411,6 +435,7 @@ pub(super) fn resume(
             mode,
             by: by.clone(),
             driver: driver(),
+            timeout_seconds: Some(timeout_seconds),
         })
         .map_err(|e| {
             CommandError::from(e).hint(format!(
@@ -435,18 +460,22 @@ fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandErro
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, run)?;
     let by = operator(audit);
-    let lock = acquire_or_stop_holder(ctx, &run_id, &by.actor)?;
-    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    if let Some(outcome) = journal.state.outcome() {
-        return Err(CommandError::bad_input(format!(
-            "run {run_id} already finished ({}); there is nothing to abort",
-            outcome.as_str()
-        )));
-    }
-    journal.submit(Command::Abort { by })?;
-    let _ = materialize(&ctx.home, &journal.state);
-    drop(lock);
-    let view = ctx.view(&journal.state, false);
+    let state = crate::execute::operator::abort(
+        &mut store,
+        &clock,
+        &mut ids,
+        &ctx.home,
+        &run_id,
+        &by,
+        &holder(&by.actor),
+        KILL_GRACE * 3,
+    )
+    .map_err(|e| match e {
+        crate::execute::operator::OperatorError::Lock(l) => CommandError::from(l)
+            .hint("the abort is recorded as requested: its driver ends the run when it sees it"),
+        other => other.into(),
+    })?;
+    let view = ctx.view(&state, false);
     if ctx.json {
         out_json(&view.to_json());
     } else {
@@ -567,44 +596,42 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
         Vec::new()
     };
     let attempt = step.attempts;
-    let events = journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
+    journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
         step: step.name.clone(),
         attempt,
         end: AttemptEnd::Reported { success },
         outputs,
-        output_tail: report.audit.message.clone().unwrap_or_default(),
-        validation_problems: problems.clone(),
-        by: Some(by),
+        output_tail: String::new(),
+        validation_problems: problems,
+        by: Some(by.clone()),
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
+    let done = match journal.state.step(&step.name).map(|s| s.status) {
+        Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
+        _ => format!("❌ Step `{}` reported failed.\n", step.name),
+    };
+    // A report drives the run on (one command per prompt step), unless asked not to.
+    if !report.no_drive && journal.state.phase == crate::decide::RunPhase::Running {
+        if !ctx.json {
+            out(&done);
+        }
+        return finish_driving(ctx, journal, by, lock);
+    }
     drop(lock);
     let view = ctx.view(&journal.state, false);
     if ctx.json {
         out_json(&view.to_json());
-        return Ok(exit::OK);
+    } else {
+        let mut text = done;
+        if view.status == RunStatus::Completed {
+            text.push_str(&format!(
+                "✅ Workflow completed.\n   Head hash: {}\n",
+                view.head_hash
+            ));
+        } else {
+            text.push_str(&crate::render::render_next(&view.next));
+        }
+        out(&text);
     }
-    let after = journal.state.step(&step.name).map(|s| s.status);
-    let mut text = match after {
-        Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
-        _ if success => format!(
-            "❌ Step `{}` did not pass its validation:\n{}",
-            step.name,
-            problems
-                .iter()
-                .map(|p| format!("   - {p}\n"))
-                .collect::<String>()
-        ),
-        _ => format!("❌ Step `{}` reported failed.\n", step.name),
-    };
-    let _ = events;
-    match view.status {
-        RunStatus::Completed => text.push_str(&format!(
-            "✅ Workflow completed.\n   Head hash: {}\n",
-            view.head_hash
-        )),
-        _ => text.push_str(&crate::render::render_next(&view.next)),
-    }
-    out(&text);
-    let _ = default_actor;
-    Ok(exit::OK)
+    Ok(view.status.exit_code())
 }

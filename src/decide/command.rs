@@ -48,6 +48,9 @@ pub enum Command {
         mode: ResumeMode,
         by: Operator,
         driver: Driver,
+        /// The run's time limit from now on (`resume --timeout`, or the configuration in
+        /// force at resume); none keeps the one in force.
+        timeout_seconds: Option<u64>,
     },
     Abort {
         by: Operator,
@@ -58,9 +61,10 @@ pub enum Command {
         by: Operator,
     },
     /// An operator asks the driver of a run to stop (it records the stop when it has ended
-    /// the running commands).
+    /// the running commands), or, with `abort`, to end the run for good.
     RequestStop {
         by: Operator,
+        abort: bool,
     },
     /// Pause the run for a reason outside any step (the run's time limit passed); attempts in
     /// flight end without an outcome and run again on resume.

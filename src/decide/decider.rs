@@ -94,7 +94,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         Command::Stop { by, signal } => {
             let mut events = Vec::new();
             if !state.stop_requested {
-                events.push(Event::StopRequested { by, signal });
+                events.push(Event::StopRequested {
+                    by,
+                    signal,
+                    abort: false,
+                });
             }
             events.extend(interrupt_active(
                 state,
@@ -103,11 +107,16 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             events.push(Event::RunStopped {});
             Ok(events)
         }
-        Command::RequestStop { by } => {
-            if state.stop_requested {
+        Command::RequestStop { by, abort } => {
+            // A stop already asked for needs no second request; an abort is asked for once.
+            if (state.stop_requested && !abort) || state.abort_requested.is_some() {
                 return Ok(Vec::new());
             }
-            Ok(vec![Event::StopRequested { by, signal: None }])
+            Ok(vec![Event::StopRequested {
+                by,
+                signal: None,
+                abort,
+            }])
         }
         Command::RequestStart { phase, by } => request_start(state, phase, by),
         Command::Abort { by } => {
@@ -124,7 +133,12 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             events.push(Event::RunPaused { step: None, reason });
             Ok(events)
         }
-        Command::Resume { mode, by, driver } => resume(state, workflow, mode, by, driver),
+        Command::Resume {
+            mode,
+            by,
+            driver,
+            timeout_seconds,
+        } => resume(state, workflow, mode, by, driver, timeout_seconds),
     }
 }
 
@@ -398,6 +412,15 @@ fn finish_attempt(
             }
         }
     }
+    // A report is a fact, not a try: a `complete` that does not pass the gate is refused (the
+    // step keeps waiting), and a reported failure is not retried on a timer.
+    let reported = matches!(report.end, AttemptEnd::Reported { .. });
+    if reported && report.end.succeeded() && !problems.is_empty() {
+        return Err(DecideError::ReportRefused {
+            step: report.step.clone(),
+            problems,
+        });
+    }
     let name = report.step.clone();
     let attempt = report.attempt;
     let mut events = Vec::new();
@@ -467,6 +490,7 @@ fn finish_attempt(
     }
     let failures = s.budget_failures + 1;
     let retryable = match (&report.end, step.retry.as_ref()) {
+        (AttemptEnd::Reported { .. }, _) => false,
         (AttemptEnd::Exited { code }, Some(r)) if !r.on_exit_codes.is_empty() => {
             r.on_exit_codes.contains(code)
         }
@@ -582,6 +606,7 @@ fn resume(
     mode: ResumeMode,
     by: crate::event::Operator,
     driver: crate::event::Driver,
+    timeout_seconds: Option<u64>,
 ) -> Result<Vec<Event>, DecideError> {
     let config = &state
         .start
@@ -698,6 +723,7 @@ fn resume(
         },
         driver,
         by,
+        timeout_seconds,
     });
     events.extend(after);
     Ok(events)

@@ -43,4 +43,8 @@ pub enum DecideError {
     AgentState(String),
     #[error("the run is {0}; resume it first")]
     NotActive(String),
+    /// A person's or an agent's `complete` that does not pass the step's gate is refused: the
+    /// step keeps waiting, nothing is recorded.
+    #[error("`{step}` cannot be reported complete: {}", .problems.join("; "))]
+    ReportRefused { step: String, problems: Vec<String> },
 }

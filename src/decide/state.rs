@@ -67,6 +67,9 @@ pub struct StepState {
     pub exit_code: Option<i32>,
     pub retry_delay_ms: u64,
     pub compensation_failed: bool,
+    /// Who reported the latest outcome of an external step or phase, and their message.
+    #[serde(default)]
+    pub reported_by: Option<crate::event::Operator>,
 }
 
 /// A resume point.
@@ -132,6 +135,13 @@ pub struct RunState {
     pub criteria_met: BTreeMap<String, Vec<String>>,
     /// An operator asked a running driver to stop.
     pub stop_requested: bool,
+    /// An operator asked a running driver to abort the run (who, and why).
+    #[serde(default)]
+    pub abort_requested: Option<crate::event::Operator>,
+    /// The run's time limit set by the latest resume (`resume --timeout`, or the
+    /// configuration in force then); none: the one recorded at `run`.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
     pub phase: RunPhase,
     pub steps: Vec<StepState>,
     pub pre_validated: bool,
@@ -166,6 +176,8 @@ impl Default for RunState {
             active_agents: Vec::new(),
             criteria_met: BTreeMap::new(),
             stop_requested: false,
+            abort_requested: None,
+            timeout_seconds: None,
             phase: RunPhase::NotStarted,
             steps: Vec::new(),
             pre_validated: false,
@@ -226,6 +238,33 @@ impl RunState {
             return false;
         };
         step.run.is_none() && self.agent_command(index).is_none()
+    }
+
+    /// The value a `${{ }}` template names in this run: an input (secret ones are recorded
+    /// as `***`), or an output recorded so far.
+    pub fn template_value(&self, r: &crate::definition::template::Reference) -> Option<String> {
+        use crate::definition::template::Reference;
+        match r {
+            Reference::Input(name) => self.start.as_ref()?.inputs.get(name).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }),
+            Reference::StepOutput { step, key } => self.step(step)?.outputs.get(key).cloned(),
+        }
+    }
+
+    /// `text` with its templates rendered with this run's values (unknown ones left as
+    /// written), as a person or an agent should read it.
+    pub fn render(&self, text: &str) -> String {
+        crate::definition::template::render_text(text, &|r| self.template_value(r))
+    }
+
+    /// The run's time limit for a driving session, in seconds (0: none): the latest resume's,
+    /// else the one recorded at `run`.
+    pub fn time_limit(&self) -> u64 {
+        self.timeout_seconds
+            .or_else(|| self.start.as_ref().map(|s| s.config.timeout_seconds))
+            .unwrap_or(0)
     }
 
     /// The latest checkpoint's step index, if any.
@@ -325,6 +364,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.ended_at = None;
                 s.error = None;
                 s.exit_code = None;
+                s.reported_by = None;
             }
             // A scenario waits as a whole only when nothing else can run (a projection).
             if waiting && !state.is_scenario() {
@@ -340,9 +380,11 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             step,
             end,
             output_tail,
+            by,
             ..
         } => {
             if let Some(s) = state.step_mut(step) {
+                s.reported_by.clone_from(by);
                 s.status = StepStatus::Completed;
                 s.completions += 1;
                 s.ended_at = time;
@@ -360,9 +402,11 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             end,
             error,
             output_tail,
+            by,
             ..
         } => {
             if let Some(s) = state.step_mut(step) {
+                s.reported_by.clone_from(by);
                 s.status = StepStatus::Failed;
                 s.budget_failures += 1;
                 s.error = Some(error.clone());
@@ -404,8 +448,9 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.retry_delay_ms = *delay_ms;
             }
         }
-        Event::StepSkipped { step, reason, .. } => {
+        Event::StepSkipped { step, reason, by } => {
             if let Some(s) = state.step_mut(step) {
+                s.reported_by.clone_from(by);
                 s.status = StepStatus::Skipped;
                 s.error = Some(reason.clone());
                 s.ended_at = time;
@@ -478,10 +523,16 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 reason: reason.clone(),
             };
         }
-        Event::StopRequested { .. } => state.stop_requested = true,
+        Event::StopRequested { by, abort, .. } => {
+            state.stop_requested = true;
+            if *abort {
+                state.abort_requested = Some(by.clone());
+            }
+        }
         Event::RunStopped {} => {
             state.phase = RunPhase::Stopped;
             state.stop_requested = false;
+            state.abort_requested = None;
         }
         Event::PhaseStartRequested { phase, .. } => {
             state.start_requested.insert(phase.clone());
@@ -506,8 +557,12 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
         Event::RunResumed {
             restart_from,
             driver,
+            timeout_seconds,
             ..
         } => {
+            if timeout_seconds.is_some() {
+                state.timeout_seconds = *timeout_seconds;
+            }
             // A resumed run goes back to what it was doing: compensating, waiting on a
             // report, or running.
             state.phase = if state.rollback.is_some() {
@@ -520,6 +575,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             state.driver = Some(driver.clone());
             state.session_started_at = time;
             state.stop_requested = false;
+            state.abort_requested = None;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
             // except during a rollback: the step that caused it stays failed.
             for s in state.steps.iter_mut().filter(|_| state.rollback.is_none()) {
@@ -604,6 +660,7 @@ fn new_step(name: &str) -> StepState {
         exit_code: None,
         retry_delay_ms: 0,
         compensation_failed: false,
+        reported_by: None,
     }
 }
 

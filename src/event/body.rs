@@ -299,6 +299,10 @@ pub enum Event {
         by: Operator,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal: Option<String>,
+        /// The operator asked to abort (`workflow abort` beside a live driver): the driver
+        /// ends what runs and records the abort, not a stop.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        abort: bool,
     },
     RunStopped {},
     RunResumed {
@@ -309,6 +313,10 @@ pub enum Event {
         driver: Driver,
         #[serde(flatten)]
         by: Operator,
+        /// The run's time limit from this resume on (`resume --timeout`, or the configuration
+        /// in force at resume); absent in runs recorded before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_seconds: Option<u64>,
     },
     /// An operator asked for a manual phase to start (`orchestrate start`, `run --start`).
     PhaseStartRequested {

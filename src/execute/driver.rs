@@ -112,13 +112,35 @@ pub(crate) fn prepare(journal: &mut Journal<'_>, ctx: &mut DriveContext<'_>) {
     }
 }
 
-/// The run's time limit for this driving session, if any.
+/// The run's time limit for this driving session, if any (the latest resume's, else the
+/// one recorded at `run`).
 pub(crate) fn deadline(state: &RunState) -> (Option<Instant>, u64) {
-    let limit = state.start.as_ref().map_or(0, |s| s.config.timeout_seconds);
+    let limit = state.time_limit();
     (
-        (limit > 0).then(|| Instant::now() + Duration::from_secs(limit)),
+        (limit > 0)
+            .then(|| Instant::now().checked_add(Duration::from_secs(limit)))
+            .flatten(),
         limit,
     )
+}
+
+/// Record how a run ends when its driver was told to stop: an abort if an operator asked
+/// for one (`workflow abort` beside this driver), else a stop.
+pub(crate) fn record_stop(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<DriveEnd, DriveError> {
+    // The request may have come through the log just before the signal.
+    let caught_up = journal.refresh()?;
+    announce(journal, ctx, &caught_up);
+    if let Some(by) = journal.state.abort_requested.clone() {
+        record(journal, ctx, Command::Abort { by })?;
+        return Ok(DriveEnd::Finished(Outcome::Aborted));
+    }
+    let by = ctx.actor.clone();
+    let signal = ctx.stop.signal_name();
+    record(journal, ctx, Command::Stop { by, signal })?;
+    Ok(DriveEnd::Stopped)
 }
 
 /// Drive the run in `journal` until it can go no further without outside help.
@@ -153,10 +175,7 @@ fn drive_workflow(
     let runner = ctx.runner(&ctx.stop, &journal.redactor);
     loop {
         if ctx.stop.is_set() {
-            let by = ctx.actor.clone();
-            let signal = ctx.stop.signal_name();
-            record(journal, ctx, Command::Stop { by, signal })?;
-            return Ok(DriveEnd::Stopped);
+            return record_stop(journal, ctx);
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let reason = format!("the run exceeded its time limit (timeout_seconds: {limit})");

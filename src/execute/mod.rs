@@ -4,6 +4,7 @@
 
 mod clock;
 mod driver;
+mod host;
 mod inflight;
 mod journal;
 mod lock;
@@ -19,6 +20,7 @@ mod signals;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
+pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::{WriteBehind, materialize};

@@ -35,6 +35,12 @@ pub enum OperatorError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error("run {run_id} already finished ({}); there is nothing to {action}", .outcome.as_str())]
+    Finished {
+        run_id: String,
+        outcome: crate::event::Outcome,
+        action: &'static str,
+    },
 }
 
 /// The index of the phase (or step) `phase` names, matched forgivingly.
@@ -61,7 +67,7 @@ pub fn start_phase(state: &RunState, phase: &str, by: &Operator) -> Result<Comma
 
 /// `orchestrate complete|fail`: report on a phase that waits for a report. A completion runs
 /// the phase's `check` criteria first (here, in this process); a failing check makes the
-/// report a failed attempt, as for any validation gate. `by.message` is kept as the output.
+/// report refused (the phase keeps waiting), as for any validation gate.
 pub fn report_phase(
     state: &RunState,
     home: &Path,
@@ -94,7 +100,7 @@ pub fn report_phase(
         attempt: s.attempts,
         end: AttemptEnd::Reported { success },
         outputs: Vec::new(),
-        output_tail: by.message.clone().unwrap_or_default(),
+        output_tail: String::new(),
         validation_problems: problems,
         by: Some(by.clone()),
     })))
@@ -168,11 +174,85 @@ pub fn stop(
         }
         Err(LockError::Held { .. }) => {
             let mut journal = Journal::open(store, clock, ids, run_id)?;
-            journal.submit(Command::RequestStop { by: by.clone() })?;
+            journal.submit(Command::RequestStop {
+                by: by.clone(),
+                abort: false,
+            })?;
             Ok(Stopping::Requested)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `workflow abort` (and `orchestrate abort`): end a run for good, whoever drives it.
+///
+/// Nobody drives it: the abort is recorded here. A live driver holds it: the request goes into
+/// the log (`stop_requested` with `abort`), a driver on this host is also sent SIGTERM, and the
+/// driver ends what runs and records the abort itself (its terminal says "aborted"). If the
+/// driver lets go without recording it (it died), the abort is recorded here once the lock is
+/// free; if it does not let go within `wait`, the request stays in the log for it and the
+/// error says who holds the run.
+#[allow(clippy::too_many_arguments)] // folded into an operation context with the ops layer
+pub fn abort(
+    store: &mut dyn EventStore,
+    clock: &dyn Clock,
+    ids: &mut dyn IdGen,
+    home: &Path,
+    run_id: &str,
+    by: &Operator,
+    holder: &Holder,
+    wait: Duration,
+) -> Result<RunState, OperatorError> {
+    let finished = |state: &RunState| {
+        state.outcome().map(|outcome| OperatorError::Finished {
+            run_id: run_id.to_string(),
+            outcome,
+            action: "abort",
+        })
+    };
+    let mut asked = false;
+    let lock = match DriverLock::acquire(home, run_id, holder) {
+        Ok(lock) => lock,
+        Err(LockError::Held { holder: driver, .. }) => {
+            asked = true;
+            {
+                let mut journal = Journal::open(store, clock, ids, run_id)?;
+                if let Some(e) = finished(&journal.state) {
+                    return Err(e);
+                }
+                journal.submit(Command::RequestStop {
+                    by: by.clone(),
+                    abort: true,
+                })?;
+            }
+            if let Some(d) = driver.filter(|d| d.host == super::hostname() && d.pid != 0) {
+                let pid = nix::unistd::Pid::from_raw(d.pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            }
+            let deadline = std::time::Instant::now() + wait;
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                match DriverLock::acquire(home, run_id, holder) {
+                    Ok(lock) => break lock,
+                    Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
+                    Err(_) => {}
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut journal = Journal::open(store, clock, ids, run_id)?;
+    match journal.state.outcome() {
+        // The driver recorded the abort it was asked for.
+        Some(crate::event::Outcome::Aborted) if asked => {}
+        Some(_) => return Err(finished(&journal.state).expect("finished")),
+        None => {
+            journal.submit(Command::Abort { by: by.clone() })?;
+        }
+    }
+    let _ = materialize(home, &journal.state);
+    drop(lock);
+    Ok(journal.state)
 }
 
 /// A `cortex` process started to drive a run in the background.

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::driver::{
-    DriveContext, DriveEnd, DriveError, announce, deadline, flush, prepare, record,
+    DriveContext, DriveEnd, DriveError, announce, deadline, flush, prepare, record, record_stop,
 };
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::{Journal, StopFlag, Stream};
@@ -61,10 +61,7 @@ pub fn drive_scenario(
                     record(journal, ctx, Command::Pause { reason })?;
                     return Ok(DriveEnd::Paused);
                 }
-                let by = ctx.actor.clone();
-                let signal = ctx.stop.signal_name();
-                record(journal, ctx, Command::Stop { by, signal })?;
-                return Ok(DriveEnd::Stopped);
+                return record_stop(journal, ctx);
             }
             wait(journal, ctx, &rx, &mut workers)?;
             continue;

@@ -64,6 +64,7 @@ pub fn preview_resume(
                 pid: 0,
                 host: String::new(),
             },
+            timeout_seconds: None,
         },
     )?;
     let mut compensate: Vec<String> = Vec::new();

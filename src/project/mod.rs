@@ -8,5 +8,5 @@ mod status;
 pub use files::{RunFile, changed_files, run_files};
 pub use next::{Suggestion, next_actions};
 pub use status::{
-    ActiveAgent, CriterionView, RunStatus, StatusView, StepView, run_status, status_view,
+    ActiveAgent, AsOf, CriterionView, RunStatus, StatusView, StepView, run_status, status_view,
 };

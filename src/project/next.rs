@@ -81,6 +81,13 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
             out.push(abort());
         }
+        RunStatus::Waiting if view.waiting_for.is_none() => {
+            out.push(Suggestion::new(
+                &["workflow", "resume", id],
+                "nobody drives the run now: go on with it",
+            ));
+            out.push(abort());
+        }
         RunStatus::Waiting => {
             if let Some(step) = &view.waiting_for {
                 out.push(Suggestion::new(

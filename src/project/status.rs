@@ -75,11 +75,34 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
         RunPhase::Running | RunPhase::RollingBack | RunPhase::NotStarted => {
             if driver_alive {
                 RunStatus::Running
-            } else {
+            } else if work_in_hand(state) {
                 RunStatus::Interrupted
+            } else {
+                // Nothing was cut short (a report was recorded without driving on, or a
+                // driver ended between steps): the run waits for someone to go on with it.
+                RunStatus::Waiting
             }
         }
     }
+}
+
+/// Whether only a person or an agent can move the run on (a report, a manual start).
+fn waits_on_people(state: &RunState) -> bool {
+    state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+        && crate::plan::ready_phases(state).is_empty()
+}
+
+/// Whether the log shows the engine in the middle of something only a driver finishes: an
+/// attempt started and not ended, a rollback, a pre- or post-validation under way. Only then
+/// does a run without a driver count as `interrupted`.
+fn work_in_hand(state: &RunState) -> bool {
+    let post_due = !state.is_scenario()
+        && state.current_step().is_none()
+        && !state.post_passed
+        && state.workflow.as_ref().is_some_and(|w| !w.post.is_empty());
+    state.steps.iter().any(|s| s.status == StepStatus::Running)
+        || state.phase == RunPhase::RollingBack
+        || (state.phase == RunPhase::Running && (!state.pre_validated || post_due))
 }
 
 /// One step in the status document.
@@ -96,9 +119,13 @@ pub struct StepView {
     pub exit_code: Option<i32>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
-    /// The prompt, for a step that waits on a person or an agent.
+    /// The prompt, rendered with the run's inputs and outputs, for a step that waits on a
+    /// person or an agent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// Who reported the step's outcome, and their message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_by: Option<crate::event::Operator>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub output_tail: String,
     /// Scenario phases: the condition, parallelism, agents and success-criteria checklist.
@@ -117,6 +144,13 @@ pub struct StepView {
 pub struct CriterionView {
     pub criterion: String,
     pub met: bool,
+}
+
+/// The event a view of the past is as of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AsOf {
+    pub seq: u64,
+    pub time: String,
 }
 
 /// An agent active for a phase.
@@ -142,6 +176,11 @@ pub struct StatusView {
     pub ended_at: Option<String>,
     pub working_dir: String,
     pub actor: String,
+    /// The run's inputs (secret ones as `***`).
+    pub inputs: BTreeMap<String, serde_json::Value>,
+    /// `status --at SEQ`: the event the view is as of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<AsOf>,
     /// Why the run is failed, stopped or finished the way it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -193,6 +232,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         _ if status == RunStatus::Interrupted => {
             Some("its driver is gone (killed or the machine restarted); resume continues it".into())
         }
+        RunPhase::Running
+            if status == RunStatus::Waiting && !driver_alive && !waits_on_people(state) =>
+        {
+            Some("nobody drives it now; resume goes on".into())
+        }
         _ => None,
     };
     let mut view = StatusView {
@@ -208,6 +252,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         ended_at: state.ended_at.clone(),
         working_dir: start.map_or_else(String::new, |s| s.working_dir.clone()),
         actor: start.map_or_else(String::new, |s| s.by.actor.clone()),
+        inputs: start.map(|s| s.inputs.clone()).unwrap_or_default(),
+        as_of: None,
         reason,
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
         waiting_for: state
@@ -252,8 +298,10 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 exit_code: s.exit_code,
                 outputs: s.outputs.clone(),
                 prompt: (s.status == StepStatus::Waiting)
-                    .then(|| workflow.and_then(|w| w.steps[i].prompt.clone()))
-                    .flatten(),
+                    .then(|| workflow.and_then(|w| w.steps[i].prompt.as_deref()))
+                    .flatten()
+                    .map(|p| state.render(p)),
+                reported_by: s.reported_by.clone(),
                 output_tail: if s.status == StepStatus::Failed {
                     s.output_tail.clone()
                 } else {

@@ -1,46 +1,83 @@
 //! The audit trail as text: one line per event, and verification verdicts.
 
-use crate::event::{Event, Recorded};
+use crate::event::{Event, Operator, Recorded};
 use crate::store::VerifyReport;
 
-/// `seq  time  type  summary`.
-pub fn render_event_line(rec: &Recorded) -> String {
+/// Who did it, and why: ` by ACTOR: MESSAGE`.
+fn signed(by: Option<&Operator>) -> String {
+    match by {
+        None => String::new(),
+        Some(by) => match &by.message {
+            Some(m) => format!(" by {}: {m}", by.actor),
+            None => format!(" by {}", by.actor),
+        },
+    }
+}
+
+/// `seq  time  type  summary`. In a scenario run the step events describe phases, and the
+/// summary says so (`phase backend attempt 1`); the type column is the stored type.
+pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
+    let unit = if scenario { "phase" } else { "step" };
     let summary = match &rec.event {
         Event::RunStarted(s) => format!(
-            "{} by {} in {} (definition {})",
+            "{} {} in {} (definition {}){}",
+            if scenario { "scenario" } else { "workflow" },
             s.name,
-            s.by.actor,
             s.working_dir,
-            &s.definition_hash[..12.min(s.definition_hash.len())]
+            &s.definition_hash[..12.min(s.definition_hash.len())],
+            signed(Some(&s.by))
         ),
-        Event::StepStarted { step, attempt } | Event::StepWaiting { step, attempt } => {
-            format!("{step} attempt {attempt}")
+        Event::StepStarted { step, attempt } => format!("{unit} {step} attempt {attempt}"),
+        Event::StepWaiting { step, attempt } => {
+            format!("{unit} {step} attempt {attempt} waits for a report")
         }
         Event::StepSucceeded {
             step, attempt, by, ..
-        } => match by {
-            Some(by) => format!("{step} attempt {attempt} reported by {}", by.actor),
-            None => format!("{step} attempt {attempt}"),
-        },
+        } => format!("{unit} {step} attempt {attempt}{}", signed(by.as_ref())),
         Event::StepFailed {
             step,
             attempt,
             error,
+            by,
             ..
-        } => format!("{step} attempt {attempt}: {error}"),
-        Event::StepTimedOut { step, attempt, .. } => format!("{step} attempt {attempt}"),
-        Event::OutputRecorded { step, key, .. } => format!("{step}.{key}"),
+        } => format!(
+            "{unit} {step} attempt {attempt}: {error}{}",
+            signed(by.as_ref())
+        ),
+        Event::StepTimedOut { step, attempt, .. } => format!("{unit} {step} attempt {attempt}"),
+        Event::StepInterrupted {
+            step,
+            attempt,
+            reason,
+        } => format!("{unit} {step} attempt {attempt}: {reason}"),
+        Event::RetryScheduled {
+            step,
+            attempt,
+            delay_ms,
+        } => format!("{unit} {step} attempt {attempt} in {delay_ms} ms"),
+        Event::StepSkipped { step, reason, by } => {
+            format!("{unit} {step}: {reason}{}", signed(by.as_ref()))
+        }
+        Event::OutputRecorded { step, key, .. } => format!("{unit} {step} output {key}"),
         Event::RunFinished {
-            outcome, reason, ..
+            outcome,
+            reason,
+            by,
         } => match reason {
-            Some(r) => format!("{} ({r})", outcome.as_str()),
-            None => outcome.as_str().to_string(),
+            Some(r) => format!("{} ({r}){}", outcome.as_str(), signed(by.as_ref())),
+            None => format!("{}{}", outcome.as_str(), signed(by.as_ref())),
         },
-        Event::RunResumed { mode, by, .. } => format!("{mode:?} by {}", by.actor),
-        Event::StopRequested { by, signal } => match signal {
-            Some(s) => format!("{s} ({})", by.actor),
-            None => by.actor.clone(),
-        },
+        Event::RunResumed { mode, by, .. } => format!("{mode:?}{}", signed(Some(by))),
+        Event::StopRequested { by, signal, abort } => format!(
+            "{}{}{}",
+            if *abort { "abort" } else { "stop" },
+            signal
+                .as_ref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default(),
+            signed(Some(by))
+        ),
+        Event::PhaseStartRequested { phase, by } => format!("phase {phase}{}", signed(Some(by))),
         other => {
             let body = other.body_json();
             body.chars().take(100).collect()

@@ -122,7 +122,7 @@ pub fn render_scenario_status(
     now: std::time::SystemTime,
 ) -> String {
     use super::{elapsed_between, format_duration};
-    let mut out = String::new();
+    let mut out = super::status::as_of_line(view);
     let _ = writeln!(out, "Scenario: {}", view.name);
     let _ = writeln!(out, "Run: {}", view.run_id);
     let _ = writeln!(out, "Status: {}", view.status.as_str());
@@ -179,6 +179,9 @@ pub fn render_scenario_status(
             && s.status == crate::decide::StepStatus::Failed
         {
             let _ = writeln!(out, "        error: {e}");
+        }
+        if let Some(by) = &s.reported_by {
+            let _ = writeln!(out, "        {}", super::status::reported_line(by));
         }
     }
     if !view.active_agents.is_empty() {

@@ -48,6 +48,22 @@ fn tail_block(out: &mut String, tail: &str) {
     }
 }
 
+/// `Reported by ACTOR: MESSAGE`.
+pub(crate) fn reported_line(by: &crate::event::Operator) -> String {
+    match &by.message {
+        Some(m) => format!("Reported by {}: {m}", by.actor),
+        None => format!("Reported by {}", by.actor),
+    }
+}
+
+/// `(as of event SEQ, TIME)` above a view of the past; empty for the present.
+pub(crate) fn as_of_line(view: &StatusView) -> String {
+    view.as_of
+        .as_ref()
+        .map(|a| format!("(as of event {}, {})\n", a.seq, a.time))
+        .unwrap_or_default()
+}
+
 /// The "Next:" block of suggested commands (empty when there are none).
 pub fn render_next(next: &[Suggestion]) -> String {
     let mut out = String::new();
@@ -84,6 +100,9 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
         let _ = write!(status, " (attempt {})", s.attempts);
     }
     let _ = writeln!(out, "   Status: {status}");
+    if let Some(by) = &s.reported_by {
+        let _ = writeln!(out, "   {}", reported_line(by));
+    }
     if let Some(e) = &s.error
         && matches!(
             s.status,
@@ -108,7 +127,7 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
 
 /// The whole status screen.
 pub fn render_status(view: &StatusView, now: SystemTime) -> String {
-    let mut out = String::new();
+    let mut out = as_of_line(view);
     let _ = writeln!(out, "🔄 CORTEX Workflow Execution\n");
     let _ = writeln!(out, "📋 Workflow: {}", view.name);
     if let Some(d) = &view.description {

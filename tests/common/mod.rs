@@ -41,6 +41,7 @@ impl Out {
 pub fn redact(text: &str, env: &Env) -> String {
     let mut text = text.replace(&env.project().display().to_string(), "[PROJECT]");
     text = text.replace(&env.home().display().to_string(), "[HOME]");
+    text = text.replace(&format!("@{}", cortex::execute::hostname()), "@[HOST]");
     let rules = [
         (r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "[RUN]"),
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
