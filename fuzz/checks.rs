@@ -444,7 +444,7 @@ impl Bytes<'_> {
             18 => Event::StopRequested {
                 by: self.operator(),
                 signal: self.opt_text(8),
-                abort: self.byte() % 2 == 0,
+                abort: self.byte().is_multiple_of(2),
             },
             19 => Event::RunStopped {},
             20 => Event::RunResumed {
@@ -461,7 +461,7 @@ impl Bytes<'_> {
                     host: self.text(8),
                 },
                 by: self.operator(),
-                timeout_seconds: (self.byte() % 2 == 0).then(|| self.i64() as u64),
+                timeout_seconds: self.byte().is_multiple_of(2).then(|| self.i64() as u64),
             },
             _ => Event::RunFinished {
                 outcome: match self.byte() % 4 {
