@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "cortex", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Where definitions and the event log live (default: ~/.cortex).
-    #[arg(long, global = true, env = "CORTEX_HOME", value_name = "DIR")]
+    /// Where definitions and the event log live [env: CORTEX_HOME; default: ~/.cortex].
+    #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// Print one JSON document on stdout and nothing else.
     #[arg(long, global = true)]
@@ -70,6 +70,7 @@ pub enum WorkflowCommand {
     },
     /// Run a workflow.
     Run {
+        /// A workflow name (forgiving) or a path to a .yaml file.
         name: String,
         /// An input value, NAME=VALUE (repeatable).
         #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
@@ -80,8 +81,10 @@ pub enum WorkflowCommand {
         #[command(flatten)]
         audit: Audit,
     },
-    /// Show a run's state (default: the most recent run).
+    /// Show a run's state (default: the most recent workflow run).
     Status {
+        /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
+        /// default: the latest workflow run.
         run: Option<String>,
         /// The state as of event SEQ.
         #[arg(long, value_name = "SEQ")]
@@ -89,6 +92,8 @@ pub enum WorkflowCommand {
     },
     /// Continue a failed, waiting, stopped or interrupted run.
     Resume {
+        /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
+        /// default: the latest workflow run.
         run: Option<String>,
         /// Run the failed step again with a fresh retry budget.
         #[arg(long, group = "mode")]
@@ -114,6 +119,8 @@ pub enum WorkflowCommand {
     },
     /// End a run for good.
     Abort {
+        /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
+        /// default: the latest workflow run.
         run: Option<String>,
         #[command(flatten)]
         audit: Audit,
@@ -139,9 +146,13 @@ pub enum OrchestrateCommand {
         all: bool,
     },
     /// Show the phases, conditions, agents and parallel opportunities.
-    Preview { name: String },
+    Preview {
+        /// A scenario name (forgiving) or a path to a .yaml file.
+        name: String,
+    },
     /// Run a scenario.
     Run {
+        /// A scenario name (forgiving) or a path to a .yaml file.
         name: String,
         /// Start this manual phase right away (repeatable).
         #[arg(long = "start", value_name = "PHASE")]
@@ -156,7 +167,10 @@ pub enum OrchestrateCommand {
     },
     /// Start a manual phase of a scenario's latest run.
     Start {
+        /// A scenario name (its latest run), or a run id or unique prefix of one.
+        #[arg(value_name = "SCENARIO")]
         name: String,
+        /// The phase's name (forgiving).
         phase: String,
         /// Only record it; do not drive the run on.
         #[arg(long)]
@@ -166,7 +180,10 @@ pub enum OrchestrateCommand {
     },
     /// Report a phase done: its checklist is confirmed and its checks must pass.
     Complete {
+        /// A scenario name (its latest run), or a run id or unique prefix of one.
+        #[arg(value_name = "SCENARIO")]
         name: String,
+        /// The phase's name (forgiving).
         phase: String,
         /// Only record it; do not drive the run on.
         #[arg(long)]
@@ -176,7 +193,10 @@ pub enum OrchestrateCommand {
     },
     /// Report a phase failed.
     Fail {
+        /// A scenario name (its latest run), or a run id or unique prefix of one.
+        #[arg(value_name = "SCENARIO")]
         name: String,
+        /// The phase's name (forgiving).
         phase: String,
         /// Only record it; do not drive the run on.
         #[arg(long)]
@@ -186,12 +206,16 @@ pub enum OrchestrateCommand {
     },
     /// Stop a running scenario gracefully (from any terminal); resume continues it.
     Stop {
+        /// A scenario name (its latest run), or a run id or unique prefix of one.
+        #[arg(value_name = "SCENARIO")]
         name: String,
         #[command(flatten)]
         audit: Audit,
     },
     /// Continue a stopped, failed, waiting or interrupted scenario run.
     Resume {
+        /// A scenario name (its latest run), or a run id or unique prefix of one.
+        #[arg(value_name = "SCENARIO")]
         name: String,
         /// Print what resume would do without doing it.
         #[arg(long)]
@@ -210,15 +234,20 @@ pub enum AgentCommandArgs {
     /// List agents (CORTEX_HOME/agents/, then .claude/agents/) and whether they are active.
     List,
     /// Show an agent's definition and where it is active.
-    Status { name: String },
+    Status {
+        /// The agent's name (forgiving).
+        name: String,
+    },
     /// Activate an agent by hand (recorded in the log).
     Activate {
+        /// The agent's name (forgiving).
         name: String,
         #[command(flatten)]
         audit: Audit,
     },
     /// Deactivate an agent activated by hand.
     Deactivate {
+        /// The agent's name (forgiving).
         name: String,
         #[command(flatten)]
         audit: Audit,
@@ -253,10 +282,17 @@ pub struct StepReport {
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
     /// Every event of a run, one per line.
-    Show { run: Option<String> },
+    Show {
+        /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
+        /// run); default: the latest run.
+        run: Option<String>,
+    },
     /// Check hash chains: a run, every run (default), or another log file.
     Verify {
+        /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
+        /// run); default: the latest run.
         run: Option<String>,
+        /// Every run (the default when no run is named).
         #[arg(long, conflicts_with_all = ["run", "file"])]
         all: bool,
         /// Verify this cortex.db instead of CORTEX_HOME's.
@@ -273,5 +309,9 @@ pub enum LogCommand {
         file: Option<PathBuf>,
     },
     /// A run's events as JSON Lines.
-    Export { run: Option<String> },
+    Export {
+        /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
+        /// run); default: the latest run.
+        run: Option<String>,
+    },
 }

@@ -23,6 +23,12 @@ impl Ctx {
         let cwd = std::env::current_dir().map_err(|e| {
             CommandError::bad_input(format!("the current directory is unusable: {e}"))
         })?;
+        // `--home`, else CORTEX_HOME (set but empty counts as unset), else ~/.cortex.
+        let home = home.filter(|h| !h.as_os_str().is_empty()).or_else(|| {
+            std::env::var_os("CORTEX_HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from)
+        });
         let home = match home {
             Some(h) if h.is_absolute() => h,
             Some(h) => cwd.join(h),

@@ -70,7 +70,11 @@ impl From<LookupError> for CommandError {
             if let Some(best) = suggestions.first() {
                 err = err.hint(format!("did you mean `{best}`?"));
             }
-            err = err.hint(format!("`cortex {kind} list` shows what exists"));
+            let group = match *kind {
+                "scenario" => "orchestrate",
+                other => other,
+            };
+            err = err.hint(format!("`cortex {group} list` shows what exists"));
         }
         err
     }

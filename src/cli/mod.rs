@@ -74,7 +74,12 @@ pub fn main() -> i32 {
             } else {
                 exit::OK
             };
-            let _ = e.print();
+            match misleading_tip(&e) {
+                Some(text) => err(&text),
+                None => {
+                    let _ = e.print();
+                }
+            }
             return code;
         }
     };
@@ -97,6 +102,30 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => report(e, json),
     }
+}
+
+/// clap answers an unknown flag with the closest known one, which for `--verbose` is
+/// `--version` (and its usage line then shows `cortex --version <COMMAND>`): a suggestion
+/// that does something else entirely. Such an error is said plainly instead.
+fn misleading_tip(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let suggested = match e.get(ContextKind::SuggestedArg)? {
+        ContextValue::String(s) => s.clone(),
+        _ => return None,
+    };
+    if !matches!(suggested.as_str(), "--version" | "--help" | "-V" | "-h") {
+        return None;
+    }
+    let given = match e.get(ContextKind::InvalidArg)? {
+        ContextValue::String(s) => s.clone(),
+        _ => return None,
+    };
+    Some(format!(
+        "error: unexpected argument '{given}' found\n\nFor the commands and options there are, try 'cortex --help'.\n"
+    ))
 }
 
 fn report(e: CommandError, json: bool) -> i32 {

@@ -405,9 +405,9 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
     let mut text = format!("Scenarios ({}):\n", catalog.scenarios_dir().display());
     let width = super::name_width(&rows);
     for r in &rows {
-        let phases = r["phases"]
-            .as_u64()
-            .map_or("invalid".to_string(), |n| format!("{n} phases"));
+        let phases = r["phases"].as_u64().map_or("invalid".to_string(), |n| {
+            crate::render::count(n as usize, "phase")
+        });
         text.push_str(&format!(
             "  {:<width$}  {:<10}  {:<8}  {:<12}  {}\n",
             r["name"].as_str().unwrap_or_default(),

@@ -151,9 +151,9 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
     let mut text = format!("Workflows ({}):\n", ctx.home.join("workflows").display());
     let width = super::name_width(&rows);
     for r in &rows {
-        let steps = r["steps"]
-            .as_u64()
-            .map_or("invalid".to_string(), |n| format!("{n} steps"));
+        let steps = r["steps"].as_u64().map_or("invalid".to_string(), |n| {
+            crate::render::count(n as usize, "step")
+        });
         let origin = if r["source"] == "built-in" {
             "  [built-in]"
         } else {
@@ -189,8 +189,14 @@ fn validate(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
                     EntrySource::Builtin => file.clone(),
                 };
                 let mut text = format!("[OK] {shown} - Valid\n");
-                text.push_str(&format!("  - {} steps defined\n", l.workflow.steps.len()));
-                text.push_str(&format!("  - {} unique agents referenced\n", agents.len()));
+                text.push_str(&format!(
+                    "  - {} defined\n",
+                    crate::render::count(l.workflow.steps.len(), "step")
+                ));
+                text.push_str(&format!(
+                    "  - {} referenced\n",
+                    crate::render::count(agents.len(), "unique agent")
+                ));
                 if !l.workflow.inputs.is_empty() {
                     text.push_str(&format!(
                         "  - inputs: {}\n",

@@ -12,6 +12,15 @@ mod status;
 mod terminal;
 
 pub use diagnostic::render_definition_error;
+
+/// `1 step`, `2 steps`: a count with its noun.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
 pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_verify};
 pub use plan::render_plan;

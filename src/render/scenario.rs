@@ -71,10 +71,10 @@ pub fn render_valid(path: &str, s: &Scenario) -> String {
     let agents: std::collections::BTreeSet<&String> =
         s.phases.iter().flat_map(|p| &p.agents).collect();
     format!(
-        "[OK] {} - Valid\n  - {} phases defined\n  - {} unique agents referenced\n  - No circular dependencies\n",
+        "[OK] {} - Valid\n  - {} defined\n  - {} referenced\n  - No circular dependencies\n",
         file_name(path),
-        s.phases.len(),
-        agents.len()
+        super::count(s.phases.len(), "phase"),
+        super::count(agents.len(), "unique agent")
     )
 }
 
