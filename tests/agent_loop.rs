@@ -1,0 +1,290 @@
+//! SPEC §7, the loop a person or an AI agent goes through — show the work, do it, report it —
+//! one test per promise, on the real binary.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const TICKET: &str = "name: ticket\ninputs:\n  ticket: {type: string, required: true}\nsteps:\n  - name: Plan\n    prompt: Plan the fix for ${{ inputs.ticket }}.\n    validate:\n      - output: plan\n  - name: Implement\n    prompt: Implement ${{ steps.Plan.outputs.plan }} for ${{ inputs.ticket }}.\n";
+
+fn events(env: &Env) -> usize {
+    env.run(&["--json", "log", "show"])
+        .json()
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values() {
+    let env = Env::new();
+    env.workflow("ticket", TICKET);
+    let run = env.run(&["workflow", "run", "ticket", "--input", "ticket=ABC-12"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let json = env.status(None);
+    assert_eq!(json["inputs"]["ticket"], "ABC-12", "{json}");
+    assert_eq!(json["steps"][0]["prompt"], "Plan the fix for ABC-12.");
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(human.contains("Plan the fix for ABC-12."), "{human}");
+    assert!(!human.contains("${{"), "{human}");
+    let done = env.run(&["workflow", "step", "complete", "Plan", "-o", "plan=p.md"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let json = env.status(None);
+    assert_eq!(json["steps"][0]["outputs"]["plan"], "p.md");
+    assert_eq!(json["steps"][1]["prompt"], "Implement p.md for ABC-12.");
+}
+
+#[test]
+fn a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted() {
+    let env = Env::new();
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - name: Ask\n    prompt: do it\n  - name: Build\n    run: echo built > built.txt\n  - name: Ship\n    prompt: ship it\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    // One command: the report records, and the run goes on through Build to the next prompt.
+    let done = env.run(&["workflow", "step", "complete", "Ask"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert!(env.file("built.txt").exists(), "{}", done.stdout);
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting");
+    assert_eq!(status["waiting_for"], "Ship");
+    // --no-drive records only; the run is waiting for someone to go on, never "interrupted".
+    let recorded = env.run(&["workflow", "step", "complete", "Ship", "--no-drive"]);
+    assert_eq!(recorded.code, 0, "the last step done: the run completes");
+    env.workflow(
+        "three",
+        "name: three\nsteps:\n  - name: Ask\n    prompt: do it\n  - name: After\n    run: 'true'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "three"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert_eq!(status["steps"][1]["status"], "pending");
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(!human.contains("interrupted"), "{human}");
+    assert_eq!(status["next"][0]["argv"][2], "resume", "{status}");
+    assert_eq!(env.run(&["workflow", "resume"]).code, 0);
+}
+
+#[test]
+fn a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting() {
+    let env = Env::new();
+    env.workflow("ticket", TICKET);
+    assert_eq!(
+        env.run(&["workflow", "run", "ticket", "-i", "ticket=T-1"])
+            .code,
+        3
+    );
+    let before = events(&env);
+    let refused = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("output `plan` was not produced"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(events(&env), before, "nothing recorded");
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["status"], "waiting");
+    assert_eq!(status["steps"][0]["attempts"], 1);
+    // Fixed, the same command goes through at once: no resume needed in between.
+    let done = env.run(&["workflow", "step", "complete", "Plan", "-o", "plan=x"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+}
+
+#[test]
+fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown() {
+    let env = Env::new();
+    env.workflow(
+        "one",
+        "name: one\nsteps:\n  - name: Review\n    prompt: review it\n    retry: {max_retry_attempts: 3, backoff: 1ms}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "one"]).code, 3);
+    let failed = env.run(&[
+        "workflow",
+        "step",
+        "fail",
+        "Review",
+        "--message",
+        "the API is down",
+    ]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let status = env.status(None);
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["steps"][0]["attempts"], 1);
+    assert_eq!(
+        status["steps"][0]["reported_by"]["message"],
+        "the API is down"
+    );
+    let log = env.run(&["--json", "log", "show"]).json();
+    assert!(
+        !log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "retry_scheduled"),
+        "{log}"
+    );
+    assert!(
+        env.run(&["workflow", "status"])
+            .stdout
+            .contains("the API is down")
+    );
+    assert!(env.run(&["log", "show"]).stdout.contains("the API is down"));
+}
+
+#[test]
+fn a_scenario_phase_reported_failed_is_not_retried() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/gate.yaml"),
+        "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n    retry: {max_retry_attempts: 3, backoff: 1ms}\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let failed = env.run(&["orchestrate", "fail", "gate", "approve"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let status = env.run(&["--json", "orchestrate", "status", "gate"]).json();
+    assert_eq!(status["phases"][0]["status"], "failed");
+    assert_eq!(status["phases"][0]["attempts"], 1);
+}
+
+#[test]
+fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_suggests_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: Ask\n    prompt: do it\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "slow"]).code, 3);
+    std::thread::sleep(Duration::from_millis(1100));
+    env.run(&["workflow", "step", "complete", "Ask"]);
+    let log = env.run(&["--json", "log", "show"]).json();
+    let waiting = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "step_waiting")
+        .unwrap();
+    let seq = waiting["seq"].as_u64().unwrap().to_string();
+    let json = env
+        .run(&["--json", "workflow", "status", "--at", &seq])
+        .json();
+    assert_eq!(json["as_of"]["seq"], waiting["seq"]);
+    assert_eq!(json["as_of"]["time"], waiting["time"]);
+    assert_eq!(json["steps"][0]["status"], "waiting");
+    assert_eq!(json["next"], serde_json::json!([]));
+    let human = env.run(&["workflow", "status", "--at", &seq]).stdout;
+    assert!(
+        human.starts_with(&format!("(as of event {seq}, ")),
+        "{human}"
+    );
+    assert!(!human.contains("Next"), "{human}");
+    // Its durations end at that event: the step had just begun waiting, the run a moment old.
+    assert!(human.contains("Duration: 0ms"), "{human}");
+}
+
+#[test]
+fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
+    env.workflow(
+        "long",
+        "name: long\nsteps:\n  - name: wait\n    run: sleep 2\n",
+    );
+    let run = env.run(&["workflow", "run", "long"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        env.status(None)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("time limit")
+    );
+    // The same limit again: the same end.
+    assert_eq!(env.run(&["workflow", "resume"]).code, 1);
+    // --timeout lifts it for this resume, and is recorded.
+    let resumed = env.run(&["workflow", "resume", "--timeout", "1m"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let log = env.run(&["--json", "log", "show"]).json();
+    let last_resume = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "run_resumed")
+        .unwrap();
+    assert_eq!(last_resume["body"]["timeout_seconds"], 60);
+    // Raising it in the configuration works as well.
+    env.workflow(
+        "long2",
+        "name: long2\nsteps:\n  - name: wait\n    run: sleep 2\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "long2"]).code, 1);
+    env.config(r#"{"workflow": {"timeout_seconds": 60}}"#);
+    assert_eq!(env.run(&["workflow", "resume"]).code, 0);
+}
+
+#[test]
+fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1() {
+    let env = Env::new();
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - name: wait\n    run: touch started; sleep 30\n",
+    );
+    let child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    let abort = env.run(&["workflow", "abort", "--message", "wrong branch"]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("aborted"), "{stdout}");
+    assert!(!stdout.contains("Stopped"), "{stdout}");
+    let status = env.status(None);
+    assert_eq!(status["status"], "aborted");
+    let log = env.run(&["--json", "log", "show"]).json();
+    let end = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(end["type"], "run_finished");
+    assert_eq!(end["body"]["by"]["message"], "wrong branch", "{end}");
+}
+
+#[test]
+fn a_stopped_scenario_names_orchestrate_resume() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/gate.yaml"),
+        "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let stopped = env.run(&["orchestrate", "stop", "gate"]);
+    assert_eq!(stopped.code, 3, "{}{}", stopped.stdout, stopped.stderr);
+    assert!(
+        stopped.stdout.contains("cortex orchestrate resume"),
+        "{}",
+        stopped.stdout
+    );
+    assert!(
+        !stopped.stdout.contains("workflow resume"),
+        "{}",
+        stopped.stdout
+    );
+}
