@@ -13,6 +13,7 @@ pub mod decide;
 pub mod definition;
 pub mod event;
 pub mod execute;
+pub mod ops;
 pub mod plan;
 pub mod project;
 pub mod render;

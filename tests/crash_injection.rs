@@ -143,8 +143,12 @@ fn summary(doc: &serde_json::Value) -> (String, BTreeMap<String, String>) {
     (doc["status"].as_str().unwrap().to_string(), steps)
 }
 
-fn latest_run(env: &Env) -> Option<String> {
-    let history = env.run(&["--json", "workflow", "history"]).json();
+fn latest_run(env: &Env, kind: Kind) -> Option<String> {
+    let group = match kind {
+        Kind::Workflow => "workflow",
+        Kind::Scenario => "orchestrate",
+    };
+    let history = env.run(&["--json", group, "history"]).json();
     history
         .as_array()?
         .first()
@@ -204,7 +208,7 @@ fn trial(subject: &Subject, seed: u64, kills: u64) -> u64 {
         }
         child.wait().unwrap();
         if run.is_none() {
-            run = latest_run(&env);
+            run = latest_run(&env, subject.kind);
         }
         // The log verifies after every kill, whatever instant it hit.
         let verify = env.run(&["--json", "log", "verify", "--all"]).json();
@@ -277,7 +281,7 @@ fn start(env: &Env, subject: &Subject, _seed: Option<u64>) -> Option<String> {
     let args = start_args(subject);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     env.run(&args);
-    latest_run(env)
+    latest_run(env, subject.kind)
 }
 
 /// The log's account: no step starts again after it succeeded, and the attempts beyond an

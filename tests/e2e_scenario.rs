@@ -490,15 +490,38 @@ fn run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id() {
 }
 
 #[test]
-fn workflow_status_shows_a_scenario_run_in_the_scenario_screen() {
+fn each_command_finds_its_own_runs_and_points_at_the_other_kind() {
     let env = seeded();
     assert_eq!(env.run(&["orchestrate", "run", "ship-it"]).code, 0);
+    // `workflow ...` acts on workflow runs: a scenario run is not "the latest run" for it.
     let out = env.run(&["workflow", "status"]);
-    assert_eq!(out.code, 0);
-    assert!(
-        out.stdout.starts_with("Scenario: ship-it"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("Phase Status:"), "{}", out.stdout);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("no workflow runs"), "{}", out.stderr);
+    // Named by id or name, it says what it is and where to look.
+    let id = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for query in [id.as_str(), &id[..10], "ship-it"] {
+        let out = env.run(&["workflow", "status", query]);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("is a scenario run")
+                && out
+                    .stderr
+                    .contains(&format!("cortex orchestrate status {query}")),
+            "{}",
+            out.stderr
+        );
+    }
+    // The scenario's own commands find it by id, prefix or name.
+    for query in [id.as_str(), &id[..10], "ship-it", "Ship It"] {
+        let out = env.run(&["orchestrate", "status", query]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.starts_with("Scenario: ship-it"),
+            "{}",
+            out.stdout
+        );
+    }
 }

@@ -125,8 +125,12 @@ pub enum WorkflowCommand {
         #[command(flatten)]
         audit: Audit,
     },
-    /// List past runs, newest first.
-    History,
+    /// List past workflow runs, newest first.
+    History {
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        limit: usize,
+    },
     /// Report on an external step (a prompt for a person or an agent).
     #[command(subcommand)]
     Step(StepCommand),
@@ -207,6 +211,20 @@ pub enum OrchestrateCommand {
     /// Stop a running scenario gracefully (from any terminal); resume continues it.
     Stop {
         /// A scenario name (its latest run), or a run id or unique prefix of one.
+        #[arg(value_name = "SCENARIO")]
+        name: String,
+        #[command(flatten)]
+        audit: Audit,
+    },
+    /// List past scenario runs, newest first.
+    History {
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        limit: usize,
+    },
+    /// End a scenario run for good (its running phases end, its agents are deactivated).
+    Abort {
+        /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
         #[arg(value_name = "SCENARIO")]
         name: String,
         #[command(flatten)]

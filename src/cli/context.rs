@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use super::CommandError;
 use crate::definition::{Catalog, Durability};
-use crate::event::Operator;
+use crate::event::{Operator, RunKind};
 pub use crate::execute::{default_actor, hostname};
+use crate::ops::{FindError, Scope, find_run};
 use crate::project::{StatusView, status_view};
 use crate::store::{EventStore, SqliteStore};
 
@@ -107,38 +108,66 @@ impl Ctx {
         )?))
     }
 
-    /// The run `query` names (a full id or a unique prefix), or the most recent run.
+    /// The run `query` names within `scope` (an id, a unique id prefix, or a name: its latest
+    /// run), or the latest run of the scope.
     pub fn resolve_run(
         &self,
         store: &dyn EventStore,
+        scope: Scope,
         query: Option<&str>,
     ) -> Result<String, CommandError> {
-        // Runs only: the agent registry stream is not a run.
-        let runs: Vec<_> = store
-            .runs()?
-            .into_iter()
-            .filter(|r| matches!(r.first.event, crate::event::Event::RunStarted(_)))
-            .collect();
-        match query {
-            None => runs.last().map(|r| r.run_id.clone()).ok_or_else(no_runs),
-            Some(q) => {
-                let q = q.trim().to_uppercase();
-                let matches: Vec<&str> = runs
-                    .iter()
-                    .map(|r| r.run_id.as_str())
-                    .filter(|id| id.starts_with(&q))
-                    .collect();
-                match matches.as_slice() {
-                    [one] => Ok(one.to_string()),
-                    [] => Err(CommandError::bad_input(format!("no run `{q}`"))
-                        .hint("`cortex workflow history` lists runs")),
-                    many => Err(CommandError::bad_input(format!(
-                        "`{q}` matches {} runs; give more of the id",
-                        many.len()
-                    ))),
+        find_run(store, scope, query).map_err(|e| self.find_error(e))
+    }
+
+    fn find_error(&self, e: FindError) -> CommandError {
+        let (group, noun) = match e_kind(&e) {
+            Some(RunKind::Scenario) => ("orchestrate", "scenario"),
+            Some(RunKind::Workflow) => ("workflow", "workflow"),
+            None => ("workflow", "workflow"),
+        };
+        let history = format!("{} lists them", self.cmd(&[group, "history"]));
+        match e {
+            FindError::NoRuns { .. } => CommandError::bad_input(e.to_string()).hint(format!(
+                "start one with `cortex {group} run NAME` ({} shows what can run)",
+                self.cmd(&[group, "list"])
+            )),
+            FindError::NotFound {
+                ref suggestions, ..
+            } => {
+                let mut err = CommandError::bad_input(e.to_string());
+                if let Some(best) = suggestions.first() {
+                    err = err.hint(format!("did you mean the {noun} `{best}`?"));
                 }
+                err.hint(history)
             }
+            FindError::Ambiguous { .. } => CommandError::bad_input(e.to_string()).hint(history),
+            FindError::NoneUnfinished { ref name, .. } => CommandError::bad_input(e.to_string())
+                .hint(format!(
+                    "{} starts a new one; {history}",
+                    self.cmd(&[group, "run", name])
+                )),
+            FindError::OtherKind {
+                found, ref query, ..
+            } => {
+                let group = match found {
+                    RunKind::Scenario => "orchestrate",
+                    RunKind::Workflow => "workflow",
+                };
+                CommandError::bad_input(e.to_string())
+                    .hint(format!("{} shows it", self.cmd(&[group, "status", query])))
+            }
+            FindError::Store(s) => s.into(),
         }
+    }
+}
+
+fn e_kind(e: &FindError) -> Option<RunKind> {
+    match e {
+        FindError::NoRuns { kind }
+        | FindError::NotFound { kind, .. }
+        | FindError::NoneUnfinished { kind, .. }
+        | FindError::OtherKind { kind, .. } => *kind,
+        _ => None,
     }
 }
 

@@ -11,7 +11,7 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
     match cmd {
         LogCommand::Show { run } => {
             let store = ctx.existing_store()?.ok_or_else(no_runs)?;
-            let run_id = ctx.resolve_run(&store, run.as_deref())?;
+            let run_id = ctx.resolve_run(&store, crate::ops::Scope::any(), run.as_deref())?;
             let events = store.read_run(&run_id)?;
             if ctx.json {
                 out_json(&events);
@@ -31,7 +31,7 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
         }
         LogCommand::Export { run } => {
             let store = ctx.existing_store()?.ok_or_else(no_runs)?;
-            let run_id = ctx.resolve_run(&store, run.as_deref())?;
+            let run_id = ctx.resolve_run(&store, crate::ops::Scope::any(), run.as_deref())?;
             let mut text = String::new();
             for e in store.read_run(&run_id)? {
                 text.push_str(&serde_json::to_string(&e).expect("events serialise"));
@@ -69,7 +69,7 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                 },
             };
             let run_id = match &run {
-                Some(r) => Some(ctx.resolve_run(&store, Some(r))?),
+                Some(r) => Some(ctx.resolve_run(&store, crate::ops::Scope::any(), Some(r))?),
                 None => None,
             };
             // Anchors are checked against the rows; without them, verification streams.

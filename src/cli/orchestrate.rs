@@ -15,14 +15,14 @@ use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
     snapshot,
 };
-use crate::event::{Event, Operator, ResumeMode, RunKind, RunStarted};
+use crate::event::{Operator, ResumeMode, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
 use crate::execute::{DriverLock, Journal, SystemClock, UlidIds, load_state};
+use crate::ops::Scope;
 use crate::plan::parallel_opportunities;
 use crate::project::RunStatus;
 use crate::render::{render_header, render_scenario_status};
 use crate::render::{render_invalid, render_preview, render_valid};
-use crate::store::EventStore;
 use crate::validate::validate_scenario;
 
 pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError> {
@@ -51,73 +51,35 @@ pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError>
             audit,
         } => report(ctx, &name, &phase, false, no_drive, &audit),
         OrchestrateCommand::Stop { name, audit } => stop(ctx, &name, &audit),
+        OrchestrateCommand::History { limit } => {
+            super::workflow::history(ctx, RunKind::Scenario, limit)
+        }
+        OrchestrateCommand::Abort { name, audit } => {
+            super::workflow::abort(ctx, SCENARIOS.unfinished(), Some(&name), &audit)
+        }
         OrchestrateCommand::Resume {
             name,
             dry_run,
             timeout,
             audit,
-        } => {
-            let store = ctx.existing_store()?.ok_or_else(no_runs)?;
-            let run_id = latest_run(ctx, &store, Some(&name), false)?;
-            drop(store);
-            super::workflow::resume(
-                ctx,
-                Some(&run_id),
-                ResumeMode::Continue,
-                dry_run,
-                timeout.as_deref(),
-                &audit,
-            )
-        }
+        } => super::workflow::resume(
+            ctx,
+            SCENARIOS,
+            Some(&name),
+            ResumeMode::Continue,
+            dry_run,
+            timeout.as_deref(),
+            &audit,
+        ),
     }
 }
 
-/// The latest run of scenario `name` (a run id works too); with `active`, only runs that
-/// have not finished.
-fn latest_run(
-    ctx: &Ctx,
-    store: &dyn EventStore,
-    name: Option<&str>,
-    active: bool,
-) -> Result<String, CommandError> {
-    let runs = store.runs()?;
-    if let Some(q) = name
-        && let Some(hit) = runs
-            .iter()
-            .find(|r| r.run_id.starts_with(&q.trim().to_uppercase()) && q.len() >= 6)
-    {
-        return Ok(hit.run_id.clone());
-    }
-    let wanted = name.map(|n| normalize_name(n.strip_suffix(".yaml").unwrap_or(n)));
-    for head in runs.iter().rev() {
-        let Event::RunStarted(started) = &head.first.event else {
-            continue;
-        };
-        if started.kind != RunKind::Scenario {
-            continue;
-        }
-        if wanted
-            .as_ref()
-            .is_some_and(|w| normalize_name(&started.name) != *w)
-        {
-            continue;
-        }
-        if active && load_state(store, &head.run_id)?.outcome().is_some() {
-            continue;
-        }
-        return Ok(head.run_id.clone());
-    }
-    let what = name.map_or("any scenario".to_string(), |n| format!("scenario `{n}`"));
-    let qualifier = if active { "unfinished " } else { "" };
-    Err(
-        CommandError::bad_input(format!("there is no {qualifier}run of {what}"))
-            .hint("start one with `cortex orchestrate run NAME`")
-            .hint(format!(
-                "`cortex workflow history` lists runs; {}",
-                ctx.home.display()
-            )),
-    )
-}
+/// `orchestrate ...` commands act on scenario runs; operator actions on a name take its latest
+/// unfinished run.
+const SCENARIOS: Scope = Scope {
+    kind: Some(RunKind::Scenario),
+    unfinished: false,
+};
 
 fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, CommandError> {
     let entry = ctx.catalog().find_scenario(name)?;
@@ -206,7 +168,7 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
 
 fn status(ctx: &Ctx, target: Option<&str>) -> Result<i32, CommandError> {
     let store = ctx.existing_store()?.ok_or_else(no_runs)?;
-    let run_id = latest_run(ctx, &store, target, false)?;
+    let run_id = ctx.resolve_run(&store, SCENARIOS, target)?;
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();
     let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
@@ -229,7 +191,7 @@ fn act(
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<i32, CommandError> {
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
-    let run_id = latest_run(ctx, &store, Some(name), true)?;
+    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
@@ -304,7 +266,7 @@ fn report(
 fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
     let by = operator(audit);
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
-    let run_id = latest_run(ctx, &store, Some(name), true)?;
+    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let stopping = operator::stop(

@@ -18,11 +18,18 @@ use crate::definition::{
 };
 use crate::event::{AttemptEnd, ResumeMode, RunKind, RunStarted};
 use crate::execute::{DriverLock, Journal, StopFlag, SystemClock, UlidIds, materialize};
+use crate::ops::Scope;
 use crate::plan::{preview_resume, preview_run};
-use crate::project::{RunStatus, run_status};
+use crate::project::RunStatus;
 use crate::render::{render_header, render_history, render_plan, render_status};
-use crate::store::{EventStore, SqliteStore};
+use crate::store::EventStore;
 use crate::validate::{Known, resolve_inputs, validate_workflow};
+
+/// `workflow ...` commands act on workflow runs.
+const WORKFLOWS: Scope = Scope {
+    kind: Some(RunKind::Workflow),
+    unfinished: false,
+};
 
 pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
     match cmd {
@@ -54,6 +61,7 @@ pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
             };
             resume(
                 ctx,
+                WORKFLOWS,
                 run.as_deref(),
                 mode,
                 dry_run,
@@ -61,8 +69,8 @@ pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
                 &audit,
             )
         }
-        WorkflowCommand::Abort { run, audit } => abort(ctx, run.as_deref(), &audit),
-        WorkflowCommand::History => history(ctx),
+        WorkflowCommand::Abort { run, audit } => abort(ctx, WORKFLOWS, run.as_deref(), &audit),
+        WorkflowCommand::History { limit } => history(ctx, RunKind::Workflow, limit),
         WorkflowCommand::Step(StepCommand::Complete(report)) => step_report(ctx, &report, true),
         WorkflowCommand::Step(StepCommand::Fail(report)) => step_report(ctx, &report, false),
     }
@@ -286,22 +294,11 @@ fn run(
     finish_driving(ctx, journal, by, lock)
 }
 
-fn open_run<'a>(
-    ctx: &Ctx,
-    store: &'a mut SqliteStore,
-    clock: &'a SystemClock,
-    ids: &'a mut UlidIds,
-    run: Option<&str>,
-) -> Result<Journal<'a>, CommandError> {
-    let run_id = ctx.resolve_run(store, run)?;
-    Ok(Journal::open(store, clock, ids, &run_id)?)
-}
-
 fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandError> {
     let Some(mut store) = ctx.existing_store()? else {
         return Err(no_runs());
     };
-    let run_id = ctx.resolve_run(&store, run)?;
+    let run_id = ctx.resolve_run(&store, WORKFLOWS, run)?;
     if at.is_none() {
         // The present: from the latest snapshot plus the events after it.
         let mut state = crate::execute::load_state(&store, &run_id)?;
@@ -360,6 +357,7 @@ fn print_status(
 
 pub(super) fn resume(
     ctx: &Ctx,
+    scope: Scope,
     run: Option<&str>,
     mode: ResumeMode,
     dry_run: bool,
@@ -371,7 +369,7 @@ pub(super) fn resume(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_run(&store, run)?;
+    let run_id = ctx.resolve_run(&store, scope, run)?;
     let durability = {
         let journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         if let Some(outcome) = journal.state.outcome() {
@@ -432,7 +430,7 @@ pub(super) fn resume(
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
-    let mut journal = open_run(ctx, &mut store, &clock, &mut ids, Some(&run_id))?;
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     if let Some(start) = journal.state.start.as_deref() {
         warn_if_definition_changed(ctx, start);
     }
@@ -458,13 +456,18 @@ pub(super) fn resume(
     finish_driving(ctx, journal, by, lock)
 }
 
-fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandError> {
+pub(super) fn abort(
+    ctx: &Ctx,
+    scope: Scope,
+    run: Option<&str>,
+    audit: &Audit,
+) -> Result<i32, CommandError> {
     let Some(mut store) = ctx.existing_store()? else {
         return Err(no_runs());
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_run(&store, run)?;
+    let run_id = ctx.resolve_run(&store, scope, run)?;
     let by = operator(audit);
     let state = crate::execute::operator::abort(
         &mut store,
@@ -493,46 +496,20 @@ fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandErro
     Ok(view.status.exit_code())
 }
 
-fn history(ctx: &Ctx) -> Result<i32, CommandError> {
-    let Some(store) = ctx.existing_store()? else {
-        if ctx.json {
-            out_json(&Vec::<serde_json::Value>::new());
-        } else {
-            out(&render_history(&[]));
-        }
-        return Ok(exit::OK);
+/// `workflow history` and `orchestrate history`: the newest runs of a kind.
+pub(super) fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<i32, CommandError> {
+    let page = match ctx.existing_store()? {
+        Some(store) => crate::ops::history(&store, &ctx.home, Some(kind), limit)?,
+        None => crate::ops::History {
+            kind: Some(kind),
+            runs: Vec::new(),
+            total: 0,
+        },
     };
-    let mut rows = Vec::new();
-    for head in store.runs()?.iter().rev() {
-        if !matches!(head.first.event, crate::event::Event::RunStarted(_)) {
-            continue;
-        }
-        let mut state = crate::execute::load_state(&store, &head.run_id)?;
-        state.run_id = head.run_id.clone();
-        let alive = DriverLock::probe(&ctx.home, &head.run_id).is_some();
-        let status: RunStatus = run_status(&state, alive);
-        let name = state
-            .start
-            .as_ref()
-            .map_or_else(String::new, |s| s.name.clone());
-        rows.push((
-            head.run_id.clone(),
-            name,
-            status,
-            state.started_at.clone(),
-            head.events,
-        ));
-    }
     if ctx.json {
-        let docs: Vec<_> = rows
-            .iter()
-            .map(|(id, name, status, started, events)| {
-                json!({"run_id": id, "name": name, "status": status, "started_at": started, "events": events})
-            })
-            .collect();
-        out_json(&docs);
+        out_json(&page.runs);
     } else {
-        out(&render_history(&rows));
+        out(&render_history(&page));
     }
     Ok(exit::OK)
 }
@@ -543,7 +520,7 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_run(&store, report.run.as_deref())?;
+    let run_id = ctx.resolve_run(&store, WORKFLOWS, report.run.as_deref())?;
     let outputs = parse_pairs(&report.outputs, "output")?;
     let by = operator(&report.audit);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;

@@ -177,15 +177,20 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     out
 }
 
-/// One line per run, newest first.
-pub fn render_history(rows: &[(String, String, RunStatus, Option<String>, u64)]) -> String {
-    if rows.is_empty() {
-        return "No runs yet. Start one with `cortex workflow run NAME`.\n".into();
+/// One line per run, newest first, and how to see more.
+pub fn render_history(h: &crate::ops::History) -> String {
+    let group = match h.kind {
+        Some(crate::event::RunKind::Scenario) => "orchestrate",
+        _ => "workflow",
+    };
+    if h.runs.is_empty() {
+        return format!("No runs yet. Start one with `cortex {group} run NAME`.\n");
     }
     let mut out = String::new();
-    let w = rows
+    let w = h
+        .runs
         .iter()
-        .map(|r| r.1.chars().count())
+        .map(|r| r.name.chars().count())
         .max()
         .unwrap_or(4)
         .max(4);
@@ -194,12 +199,24 @@ pub fn render_history(rows: &[(String, String, RunStatus, Option<String>, u64)])
         "{:<26}  {:<w$}  {:<11}  {:<24}  EVENTS",
         "RUN", "NAME", "STATUS", "STARTED"
     );
-    for (id, name, status, started, events) in rows {
+    for r in &h.runs {
         let _ = writeln!(
             out,
-            "{id:<26}  {name:<w$}  {:<11}  {:<24}  {events}",
-            status.as_str(),
-            started.as_deref().unwrap_or("-")
+            "{:<26}  {:<w$}  {:<11}  {:<24}  {}",
+            r.run_id,
+            r.name,
+            r.status.as_str(),
+            r.started_at.as_deref().unwrap_or("-"),
+            r.events
+        );
+    }
+    if h.total > h.runs.len() {
+        let _ = writeln!(
+            out,
+            "({} of {}; `cortex {group} history --limit {}` shows them all)",
+            h.runs.len(),
+            h.total,
+            h.total
         );
     }
     out
