@@ -1,0 +1,228 @@
+//! Every suggestion works: each hint and "Next:" line the CLI prints, in every situation a run
+//! can be in (waiting, failed, paused, stopped, interrupted, rolled back) and for every kind of
+//! mistake (invalid definitions, unknown names, no runs), names a subcommand and flags that
+//! exist — checked by parsing it with the CLI's own parser.
+
+mod common;
+
+use std::process::Command;
+
+use clap::Parser;
+use common::{Env, Out};
+use cortex::cli::Cli;
+
+/// The argv of a pasted command line, as `/bin/sh` splits it.
+fn split(line: &str) -> Vec<String> {
+    let script =
+        format!("cortex() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}\n{line}\n");
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .env_clear()
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "`{line}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every `cortex ...` command a text suggests: "Next:" lines, and backticked commands in hints.
+fn suggested(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut in_next = false;
+    for line in text.lines() {
+        if line.starts_with("Next:") || line.starts_with("Recovery options:") {
+            in_next = true;
+            continue;
+        }
+        if in_next {
+            match line.strip_prefix("  ") {
+                Some(rest) if rest.starts_with("cortex ") => {
+                    let cmd = rest.rsplit_once("   # ").map_or(rest, |(c, _)| c);
+                    found.push(cmd.trim_end().to_string());
+                    continue;
+                }
+                _ => in_next = false,
+            }
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("`cortex ") {
+            let after = &rest[start + 1..];
+            let Some(end) = after.find('`') else { break };
+            found.push(after[..end].to_string());
+            rest = &after[end + 1..];
+        }
+    }
+    found
+}
+
+/// Each suggestion of `out` parses as a cortex command line; returns how many were checked.
+fn check(situation: &str, out: &Out) -> usize {
+    let mut n = 0;
+    for text in [&out.stdout, &out.stderr] {
+        for line in suggested(text) {
+            let argv = split(&line);
+            let parsed =
+                Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(argv.clone()));
+            assert!(
+                parsed.is_ok(),
+                "{situation}: `{line}` does not parse: {}",
+                parsed.err().unwrap()
+            );
+            n += 1;
+        }
+    }
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&out.stdout)
+        && let Some(next) = json["next"].as_array()
+    {
+        for s in next {
+            let argv: Vec<String> = serde_json::from_value(s["argv"].clone()).unwrap();
+            assert_eq!(argv[0], "cortex");
+            let parsed = Cli::try_parse_from(argv.clone());
+            assert!(
+                parsed.is_ok(),
+                "{situation}: next {argv:?} does not parse: {}",
+                parsed.err().unwrap()
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
+fn scenario(env: &Env, name: &str, yaml: &str) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join(format!("scenarios/{name}.yaml")), yaml).unwrap();
+}
+
+#[test]
+fn every_hint_and_next_line_names_a_command_that_exists() {
+    let env = Env::new();
+    let mut checked = 0;
+    let mut situation = |what: &str, args: &[&str]| {
+        let out = env.run(args);
+        checked += check(what, &out);
+        let mut json_args = vec!["--json"];
+        json_args.extend_from_slice(args);
+        let out = env.run(&json_args);
+        checked += check(what, &out);
+    };
+    // Nothing yet.
+    situation("no runs", &["workflow", "status"]);
+    situation("no scenario runs", &["orchestrate", "status"]);
+    situation("no runs to resume", &["workflow", "resume"]);
+    // Unknown names.
+    situation(
+        "unknown workflow",
+        &["workflow", "run", "feature-developmnt"],
+    );
+    situation("unknown scenario", &["orchestrate", "run", "nope"]);
+    situation("unknown agent", &["agent", "status", "nobody"]);
+    // Invalid definitions.
+    env.workflow("broken", "name: broken\nsteps:\n  - name: a\n    runn: x\n");
+    situation("invalid workflow", &["workflow", "validate", "broken"]);
+    situation("invalid workflow run", &["workflow", "run", "broken"]);
+    scenario(
+        &env,
+        "bad",
+        "name: bad\nphases:\n  - name: a\n    condition: after:nowhere\n",
+    );
+    situation("invalid scenario", &["orchestrate", "validate", "bad"]);
+    // Waiting, then reported.
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Plan it\n    prompt: plan\n    validate: [{output: plan}]\n  - name: Build\n    run: 'true'\n",
+    );
+    situation("waiting", &["workflow", "run", "ask"]);
+    situation("waiting status", &["workflow", "status"]);
+    situation(
+        "refused report",
+        &["workflow", "step", "complete", "Plan it"],
+    );
+    situation("unknown step", &["workflow", "step", "complete", "Plam"]);
+    situation(
+        "recorded only",
+        &[
+            "workflow",
+            "step",
+            "complete",
+            "Plan it",
+            "-o",
+            "plan=x",
+            "--no-drive",
+        ],
+    );
+    situation("nobody drives", &["workflow", "status"]);
+    situation("unknown run", &["workflow", "status", "ZZZZZZZZ"]);
+    // Failed (paused), then the recovery options.
+    env.workflow(
+        "fails",
+        "name: fails\nsteps:\n  - name: ok\n    run: 'true'\n    rollback: 'true'\n  - name: bad\n    run: exit 3\n    retry: {max_retry_attempts: 0}\n",
+    );
+    situation("failed", &["workflow", "run", "fails"]);
+    situation("failed status", &["workflow", "status"]);
+    situation("resume dry run", &["workflow", "resume", "--dry-run"]);
+    // Rolled back.
+    env.workflow(
+        "rolls",
+        "name: rolls\nsteps:\n  - name: ok\n    run: 'true'\n    rollback: 'true'\n  - name: bad\n    run: exit 3\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
+    );
+    situation("rolled back", &["workflow", "run", "rolls"]);
+    situation("finished, resumed", &["workflow", "resume"]);
+    situation(
+        "finished, reported",
+        &["workflow", "step", "complete", "ok"],
+    );
+    // A scenario waiting on a manual phase, stopped, and resumed.
+    scenario(
+        &env,
+        "gate",
+        "name: gate\ndescription: a manual gate\nphases:\n  - name: approve it\n    description: approve\n    condition: manual\n  - name: ship\n    description: ship\n    condition: after:approve it\n",
+    );
+    situation("scenario waiting", &["orchestrate", "run", "gate"]);
+    situation("scenario status", &["orchestrate", "status", "gate"]);
+    situation(
+        "not waiting",
+        &["orchestrate", "complete", "gate", "approve it"],
+    );
+    situation("unknown phase", &["orchestrate", "start", "gate", "aprove"]);
+    situation("scenario stopped", &["orchestrate", "stop", "gate"]);
+    situation(
+        "scenario stopped status",
+        &["orchestrate", "status", "gate"],
+    );
+    situation("other kind", &["workflow", "status", "gate"]);
+    assert!(checked >= 30, "only {checked} suggestions were checked");
+}
+
+#[test]
+fn an_interrupted_run_suggests_commands_that_exist() {
+    let env = Env::new();
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - name: wait\n    run: touch started; sleep 30\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !env.file("started").exists() {
+        assert!(std::time::Instant::now() < until);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = env.run(&["workflow", "status"]);
+    assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
+    assert!(check("interrupted", &status) >= 2);
+    assert!(check("interrupted", &env.run(&["--json", "workflow", "status"])) >= 2);
+}
