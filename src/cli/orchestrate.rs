@@ -48,7 +48,14 @@ pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError>
             let store = ctx.existing_store()?.ok_or_else(no_runs)?;
             let run_id = latest_run(ctx, &store, Some(&name), false)?;
             drop(store);
-            super::workflow::resume(ctx, Some(&run_id), ResumeMode::Continue, dry_run, &audit)
+            super::workflow::resume(
+                ctx,
+                Some(&run_id),
+                ResumeMode::Continue,
+                &[],
+                dry_run,
+                &audit,
+            )
         }
     }
 }
@@ -165,6 +172,7 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
         definition_hash,
         source: entry.display_path(),
         inputs: Default::default(),
+        secret_inputs: Vec::new(),
         config,
         agents,
         working_dir: ctx.cwd.display().to_string(),

@@ -22,11 +22,14 @@ pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
 pub use journal::{Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::{WriteBehind, materialize};
-pub use outputs::parse_outputs;
+pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::check_requires;
 pub use process::{
     ProcessResult, ProcessSpec, Stream, end_orphan_group, run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, redactor_for, run_check};
-pub use secrets::{Redactor, is_secret_name};
+pub use runner::{AttemptOutcome, LineSink, Runner, run_check};
+pub use secrets::{
+    MIN_SECRET_LEN, REDACTED, Redactor, input_env_name, input_text, is_secret_name,
+    secret_input_from_env, secret_inputs,
+};
 pub use signals::StopFlag;

@@ -13,7 +13,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::StopFlag;
+use super::{Redactor, StopFlag};
 use crate::event::AttemptEnd;
 
 /// The POSIX shell every command runs in.
@@ -39,13 +39,16 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// Time between TERM and KILL when the group must end.
     pub grace: Duration,
+    /// Secrets scrubbed from every line before it is passed on or kept in the tail (so that
+    /// the tail's cut can never leave half a secret).
+    pub redactor: Redactor,
 }
 
 /// How it went.
 #[derive(Debug, Clone)]
 pub struct ProcessResult {
     pub end: AttemptEnd,
-    /// The last `TAIL_BYTES` of stdout and stderr, interleaved as they arrived.
+    /// The last `TAIL_BYTES` of stdout and stderr, interleaved as they arrived, redacted.
     pub tail: String,
     /// The command was ended because a stop was requested.
     pub stopped: bool,
@@ -229,8 +232,11 @@ pub fn run_process_tracked(
     let mut buf = vec![0u8; 16 * 1024];
     let mut tail = String::new();
     let mut emit = |which: Stream, line: &str| {
-        push_tail(&mut tail, line);
-        on_line(which, line);
+        // Redacted before it is kept: the tail keeps the end of the text, and a cut through
+        // a secret would keep half of it.
+        let line = spec.redactor.redact(line);
+        push_tail(&mut tail, &line);
+        on_line(which, &line);
     };
     let mut term_sent: Option<Instant> = None;
     let mut timed_out = false;
@@ -351,6 +357,7 @@ mod tests {
             stdin: None,
             timeout: Some(Duration::from_secs(20)),
             grace: Duration::from_millis(200),
+            redactor: Redactor::default(),
         }
     }
 
