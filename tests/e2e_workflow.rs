@@ -798,3 +798,30 @@ fn json_mode_prints_one_document_on_stdout() {
     assert_eq!(err.code, 2);
     assert!(err.json()["error"].as_str().unwrap().contains("nope"));
 }
+
+#[test]
+fn deleting_runs_during_a_run_never_lets_a_second_driver_in() {
+    let env = Env::new();
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: echo ran >> ran.log; touch started; sleep 3\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "held"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    // `runs/` is derived and may be deleted at any time: the run stays held.
+    std::fs::remove_dir_all(env.home().join("runs")).unwrap();
+    let second = env.run(&["workflow", "resume"]);
+    assert_eq!(second.code, 4, "{}{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("is held by process"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(env.status(None)["status"], "running");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(lines(&env.file("ran.log")), ["ran"], "the step ran once");
+}
