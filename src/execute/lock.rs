@@ -10,7 +10,7 @@
 //! names once it is locked (same device and inode), so a file removed between another
 //! process's open and its lock is noticed and the lock is taken again.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -45,6 +45,10 @@ pub enum LockError {
     },
     #[error("cannot lock {path}: {error}")]
     Io { path: String, error: std::io::Error },
+    /// A derived folder of the run is a symbolic link (or not a folder): nothing is driven
+    /// there until it is removed.
+    #[error("{0}")]
+    UnsafeFolder(std::io::Error),
 }
 
 /// The lock on one run, released when dropped (or when the process dies).
@@ -66,7 +70,7 @@ fn open(path: &Path) -> Result<File, LockError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    OpenOptions::new()
+    super::materialize::derived_file()
         .read(true)
         .write(true)
         .create(true)
@@ -95,7 +99,11 @@ fn read_holder(file: &mut File) -> Option<Holder> {
 
 impl DriverLock {
     /// Take the run, or say who has it.
+    /// Taking it also checks that the run's derived folders that exist are real folders (the
+    /// holder writes there): a home with a linked `runs/`, `runs/<id>/`, `work/` or
+    /// `checkpoints/` is refused before anything is recorded.
     pub fn acquire(home: &Path, run_id: &str, holder: &Holder) -> Result<DriverLock, LockError> {
+        super::materialize::check_run_folders(home, run_id).map_err(LockError::UnsafeFolder)?;
         let path = lock_path(home, run_id);
         let mut reopens = 0;
         let mut file = loop {
@@ -142,7 +150,10 @@ impl DriverLock {
     /// Who drives the run now, if anyone (a live process holding the lock).
     pub fn probe(home: &Path, run_id: &str) -> Option<Holder> {
         let path = lock_path(home, run_id);
-        let mut file = File::open(&path).ok()?;
+        let mut file = super::materialize::derived_file()
+            .read(true)
+            .open(&path)
+            .ok()?;
         match file.try_lock_shared() {
             Ok(()) => None,
             Err(_) => Some(read_holder(&mut file).unwrap_or(Holder {
@@ -196,5 +207,15 @@ mod tests {
             !still_named(&file, &path),
             "a new file at the same path is another lock"
         );
+    }
+
+    #[test]
+    fn a_home_with_a_linked_runs_folder_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), home.path().join("runs")).unwrap();
+        let err = DriverLock::acquire(home.path(), "R3", &me()).unwrap_err();
+        assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
     }
 }

@@ -21,7 +21,7 @@ pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, r
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
 pub use journal::{Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot};
 pub use lock::{DriverLock, Holder, LockError};
-pub use materialize::{WriteBehind, materialize};
+pub use materialize::{WriteBehind, check_run_folders, materialize, run_folder};
 pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::check_requires;
 pub use process::{

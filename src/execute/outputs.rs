@@ -3,9 +3,10 @@
 use std::path::Path;
 
 /// The text of a step's output file, which is then removed: it may hold secrets in plain
-/// text, and what it says goes to the log (redacted). A missing file is no outputs.
+/// text, and what it says goes to the log (redacted). A link in its place is not followed (it
+/// is removed like the file); a missing file is no outputs.
 pub fn take_outputs(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = super::materialize::read_derived(path).unwrap_or_default();
     let _ = std::fs::remove_file(path);
     text
 }

@@ -184,7 +184,8 @@ impl Runner {
                 redactor,
             },
             deadline,
-            work,
+            home: self.home.clone(),
+            run_id: state.run_id.clone(),
             output_file,
             notes: inflight_notes(&self.home, &state.run_id),
             state_for_checks: validates.then(|| state.clone()),
@@ -312,7 +313,8 @@ impl Runner {
     pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
         let ended = end_orphans(&inflight_notes(&self.home, run_id), self.grace);
         let work = self.home.join("runs").join(run_id).join("work");
-        if let Ok(entries) = std::fs::read_dir(&work) {
+        let real = super::check_run_folders(&self.home, run_id).is_ok();
+        if let Some(entries) = std::fs::read_dir(&work).ok().filter(|_| real) {
             for entry in entries.flatten() {
                 if entry.file_name().to_string_lossy().ends_with(".out") {
                     let _ = std::fs::remove_file(entry.path());
@@ -330,7 +332,8 @@ pub struct PreparedAttempt {
     step: String,
     attempt: u32,
     spec: ProcessSpec,
-    work: PathBuf,
+    home: PathBuf,
+    run_id: String,
     output_file: PathBuf,
     notes: PathBuf,
     /// The run's time limit, which may end the attempt before the step's own.
@@ -365,14 +368,15 @@ impl PreparedAttempt {
             })
         };
         // The step creates the file if it has outputs; one a crashed attempt of the same
-        // number left behind must not be read as this attempt's.
-        let prepared =
-            std::fs::create_dir_all(&self.work).and_then(|()| {
-                match std::fs::remove_file(&self.output_file) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                    _ => Ok(()),
-                }
-            });
+        // number left behind must not be read as this attempt's. `work/` must be a real
+        // folder: the notes of groups in flight and the outputs are never written through a
+        // link.
+        let prepared = super::run_folder(&self.home, &self.run_id, Some("work")).and_then(|_| {
+            match std::fs::remove_file(&self.output_file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        });
         if let Err(e) = prepared {
             let error = format!("cannot prepare {}: {e}", self.output_file.display());
             return report(
