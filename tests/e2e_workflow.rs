@@ -917,3 +917,36 @@ fn a_home_whose_derived_folders_are_links_is_refused() {
     );
     assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
 }
+
+/// Whether process `pid` is alive (not gone, not a zombie waiting to be reaped).
+fn pid_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[test]
+fn a_background_child_ends_with_its_step() {
+    let env = Env::new();
+    env.workflow(
+        "bg",
+        "name: bg\nsteps:\n  - name: spawn\n    run: sleep 60 & echo $! > bg.pid\n  - name: kept\n    run: sleep 60 > /dev/null 2>&1 & echo $! > kept.pid\n    keep_background: true\n",
+    );
+    let out = env.run(&["workflow", "run", "bg"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let pid = |file: &str| -> i32 {
+        std::fs::read_to_string(env.file(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (ended, kept) = (pid("bg.pid"), pid("kept.pid"));
+    wait_until("the background child to end", || !pid_alive(ended));
+    assert!(
+        pid_alive(kept),
+        "a step that keeps its background was reaped"
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(kept),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}

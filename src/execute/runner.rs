@@ -182,6 +182,7 @@ impl Runner {
                 timeout: step_timeout(&step),
                 grace: self.grace,
                 redactor,
+                keep_background: step.keep_background,
             },
             deadline,
             home: self.home.clone(),
@@ -299,6 +300,7 @@ impl Runner {
             timeout: step_timeout(&step),
             grace: self.grace,
             redactor,
+            keep_background: step.keep_background,
         };
         let r = run_process(&spec, &self.stop, &mut |s, l| on_line(&step.name, s, l));
         if r.stopped {
@@ -438,6 +440,7 @@ pub fn run_check(
         timeout: Some(Duration::from_secs(600)),
         grace,
         redactor: redactor.clone(),
+        keep_background: false,
     };
     let r = run_process(&spec, stop, on_line);
     if r.end.succeeded() {
