@@ -147,6 +147,7 @@ fn main() {
         definition_hash: String::new(),
         source: String::new(),
         inputs: BTreeMap::new(),
+        secret_inputs: Vec::new(),
         config: Default::default(),
         agents: BTreeMap::new(),
         working_dir: "/".into(),

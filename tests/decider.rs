@@ -31,6 +31,7 @@ fn started(wf: &Workflow, config: Config) -> Event {
         definition_hash,
         source: "test.yaml".into(),
         inputs: BTreeMap::new(),
+        secret_inputs: Vec::new(),
         config,
         agents: BTreeMap::new(),
         working_dir: "/tmp".into(),

@@ -794,3 +794,155 @@ fn json_mode_prints_one_document_on_stdout() {
     assert_eq!(err.code, 2);
     assert!(err.json()["error"].as_str().unwrap().contains("nope"));
 }
+
+#[test]
+fn deleting_runs_during_a_run_never_lets_a_second_driver_in() {
+    let env = Env::new();
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: echo ran >> ran.log; touch started; sleep 3\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "held"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    // `runs/` is derived and may be deleted at any time: the run stays held.
+    std::fs::remove_dir_all(env.home().join("runs")).unwrap();
+    let second = env.run(&["workflow", "resume"]);
+    assert_eq!(second.code, 4, "{}{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("is held by process"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(env.status(None)["status"], "running");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(lines(&env.file("ran.log")), ["ran"], "the step ran once");
+}
+
+/// A process group of its own that a driver must never touch, and its pid.
+fn bystander() -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("sleep")
+        .arg("60")
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+fn is_alive(child: &mut std::process::Child) -> bool {
+    child.try_wait().unwrap().is_none()
+}
+
+#[test]
+fn a_symlinked_inflight_notes_file_is_never_followed() {
+    let env = Env::new();
+    env.workflow(
+        "notes",
+        "name: notes\nsteps:\n  - name: first\n    run: 'true'\n  - name: review\n    prompt: look\n  - name: last\n    run: echo last >> ran.log\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "notes"]).code, 3);
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let work = env.home().join("runs").join(&run_id).join("work");
+    // The notes now point at a file naming someone else's process group as left running.
+    let mut victim = bystander();
+    let planted = env.file("planted.pgids");
+    let text = format!("1 {}\n", victim.id());
+    std::fs::write(&planted, &text).unwrap();
+    let notes = work.join("inflight.pgids");
+    let _ = std::fs::remove_file(&notes);
+    std::os::unix::fs::symlink(&planted, &notes).unwrap();
+
+    assert_eq!(env.run(&["workflow", "step", "complete", "review"]).code, 0);
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["last"]);
+    assert!(
+        is_alive(&mut victim),
+        "a group named through a link was ended"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&planted).unwrap(),
+        text,
+        "notes were written through the link"
+    );
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+}
+
+#[test]
+fn a_home_whose_derived_folders_are_links_is_refused() {
+    let env = Env::new();
+    env.workflow(
+        "linked",
+        "name: linked\nsteps:\n  - name: review\n    prompt: look\n  - name: after\n    run: 'true'\n",
+    );
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, env.home().join("runs")).unwrap();
+    let refused = env.run(&["workflow", "run", "linked"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("runs is a symbolic link"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        std::fs::read_dir(&elsewhere).unwrap().next().is_none(),
+        "something was written through the link"
+    );
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 0, "nothing was recorded");
+
+    // A run whose `work/` became a link is not driven until it is removed.
+    std::fs::remove_file(env.home().join("runs")).unwrap();
+    assert_eq!(env.run(&["workflow", "run", "linked"]).code, 3);
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let work = env.home().join("runs").join(&run_id).join("work");
+    let _ = std::fs::remove_dir_all(&work);
+    std::os::unix::fs::symlink(&elsewhere, &work).unwrap();
+    assert_eq!(env.run(&["workflow", "step", "complete", "review"]).code, 2);
+    let refused = env.run(&["workflow", "resume"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("work is a symbolic link"),
+        "{}",
+        refused.stderr
+    );
+    assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+}
+
+/// Whether process `pid` is alive (not gone, not a zombie waiting to be reaped).
+fn pid_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+#[test]
+fn a_background_child_ends_with_its_step() {
+    let env = Env::new();
+    env.workflow(
+        "bg",
+        "name: bg\nsteps:\n  - name: spawn\n    run: sleep 60 & echo $! > bg.pid\n  - name: kept\n    run: sleep 60 > /dev/null 2>&1 & echo $! > kept.pid\n    keep_background: true\n",
+    );
+    let out = env.run(&["workflow", "run", "bg"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let pid = |file: &str| -> i32 {
+        std::fs::read_to_string(env.file(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (ended, kept) = (pid("bg.pid"), pid("kept.pid"));
+    wait_until("the background child to end", || !pid_alive(ended));
+    assert!(
+        pid_alive(kept),
+        "a step that keeps its background was reaped"
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(kept),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}

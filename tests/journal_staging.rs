@@ -31,6 +31,7 @@ fn start() -> Command {
         definition_hash,
         source: "t.yaml".into(),
         inputs: BTreeMap::new(),
+        secret_inputs: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
         working_dir: "/tmp".into(),

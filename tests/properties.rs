@@ -244,6 +244,7 @@ fn start_event(case: &Case) -> RunStarted {
         definition_hash,
         source: "sim.yaml".into(),
         inputs: BTreeMap::new(),
+        secret_inputs: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
         working_dir: "/".into(),

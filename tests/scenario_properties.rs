@@ -157,6 +157,7 @@ proptest! {
                 definition_hash,
                 source: "sim.yaml".into(),
                 inputs: BTreeMap::new(),
+                secret_inputs: Vec::new(),
                 config: Config::default(),
                 agents: BTreeMap::new(),
                 working_dir: "/".into(),

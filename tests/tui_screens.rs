@@ -166,6 +166,7 @@ impl Recorder {
                 definition_hash,
                 source,
                 inputs: BTreeMap::new(),
+                secret_inputs: Vec::new(),
                 config,
                 agents: BTreeMap::new(),
                 working_dir: "/work".into(),

@@ -107,6 +107,10 @@ pub enum WorkflowCommand {
         /// Re-run STEP and everything after it, keeping earlier outputs.
         #[arg(long, group = "mode", value_name = "STEP")]
         from: Option<String>,
+        /// The value of a secret input, NAME=VALUE (repeatable): the log keeps only `***` for
+        /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,

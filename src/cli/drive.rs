@@ -65,9 +65,13 @@ pub(super) fn finish_driving(
         grace: KILL_GRACE,
         files: WriteBehind::default(),
     };
+    let run_id = journal.run_id.clone();
     let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
         crate::execute::DriveError::Journal(j) => CommandError::from(j),
         crate::execute::DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
+        crate::execute::DriveError::MissingSecretInputs(missing) => {
+            super::workflow::missing_secret_inputs(&run_id, &missing)
+        }
     })?;
     drop(observer);
     let view = ctx.view(&journal.state, true);

@@ -107,6 +107,7 @@ impl From<LockError> for CommandError {
             LockError::Held { .. } => CommandError::new(exit::HELD, e.to_string())
                 .hint("only one process drives a run at a time; wait for it, or stop it (Ctrl-C in its terminal)"),
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
+            LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),
         }
     }
 }

@@ -66,9 +66,12 @@ pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError>
             ctx,
             SCENARIOS,
             Some(&name),
-            ResumeMode::Continue,
-            dry_run,
-            timeout.as_deref(),
+            super::workflow::ResumeArgs {
+                mode: ResumeMode::Continue,
+                inputs: &[],
+                dry_run,
+                timeout: timeout.as_deref(),
+            },
             &audit,
         ),
     }
@@ -146,6 +149,7 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
         definition_hash,
         source: entry.display_path(),
         inputs: Default::default(),
+        secret_inputs: Vec::new(),
         config,
         agents,
         working_dir: ctx.cwd.display().to_string(),

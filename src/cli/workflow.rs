@@ -17,7 +17,10 @@ use crate::definition::{
     Config, Durability, Entry, EntrySource, Workflow, normalize_name, parse_workflow, snapshot,
 };
 use crate::event::{AttemptEnd, ResumeMode, RunKind, RunStarted};
-use crate::execute::{DriverLock, Journal, StopFlag, SystemClock, UlidIds, materialize};
+use crate::execute::{
+    DriverLock, Journal, StopFlag, SystemClock, UlidIds, input_env_name, materialize,
+    secret_input_from_env, secret_inputs,
+};
 use crate::ops::Scope;
 use crate::plan::{preview_resume, preview_run};
 use crate::project::RunStatus;
@@ -48,10 +51,12 @@ pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
             skip,
             rollback_to,
             from,
+            inputs,
             dry_run,
             timeout,
             audit,
         } => {
+            let inputs = parse_pairs(&inputs, "input")?;
             let mode = match (retry, skip, rollback_to, from) {
                 (true, ..) => ResumeMode::Retry,
                 (_, true, ..) => ResumeMode::Skip,
@@ -59,15 +64,13 @@ pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
                 (_, _, _, Some(step)) => ResumeMode::From(step),
                 _ => ResumeMode::Continue,
             };
-            resume(
-                ctx,
-                WORKFLOWS,
-                run.as_deref(),
+            let args = ResumeArgs {
                 mode,
+                inputs: &inputs,
                 dry_run,
-                timeout.as_deref(),
-                &audit,
-            )
+                timeout: timeout.as_deref(),
+            };
+            resume(ctx, WORKFLOWS, run.as_deref(), args, &audit)
         }
         WorkflowCommand::Abort { run, audit } => abort(ctx, WORKFLOWS, run.as_deref(), &audit),
         WorkflowCommand::History { limit } => history(ctx, RunKind::Workflow, limit),
@@ -232,7 +235,15 @@ fn run(
     audit: &Audit,
 ) -> Result<i32, CommandError> {
     let loaded = load(ctx, name)?;
-    let given = parse_pairs(inputs, "input")?;
+    let mut given = parse_pairs(inputs, "input")?;
+    // A secret input may come from the environment, out of sight of `ps`.
+    for name in secret_inputs(&loaded.workflow) {
+        if !given.iter().any(|(n, _)| *n == name)
+            && let Some(value) = secret_input_from_env(&name)
+        {
+            given.push((name, value));
+        }
+    }
     let cwd = ctx.cwd.clone();
     let inputs = resolve_inputs(&loaded.workflow.inputs, &given, &|p| cwd.join(p).exists())
         .map_err(|problems| {
@@ -280,6 +291,8 @@ fn run(
         definition_hash,
         source: loaded.entry.display_path(),
         inputs,
+        // The journal finds the secret inputs, keeps their values and records `***`.
+        secret_inputs: Vec::new(),
         config: loaded.config.clone(),
         agents: loaded.agents.clone(),
         working_dir: ctx.cwd.display().to_string(),
@@ -355,15 +368,29 @@ fn print_status(
     Ok(exit::OK)
 }
 
+/// What `resume` was asked to do.
+pub(super) struct ResumeArgs<'a> {
+    pub mode: ResumeMode,
+    /// Values of secret inputs, given again.
+    pub inputs: &'a [(String, String)],
+    pub dry_run: bool,
+    /// `--timeout`: the run's time limit from now on.
+    pub timeout: Option<&'a str>,
+}
+
 pub(super) fn resume(
     ctx: &Ctx,
     scope: Scope,
     run: Option<&str>,
-    mode: ResumeMode,
-    dry_run: bool,
-    timeout: Option<&str>,
+    args: ResumeArgs<'_>,
     audit: &Audit,
 ) -> Result<i32, CommandError> {
+    let ResumeArgs {
+        mode,
+        inputs,
+        dry_run,
+        timeout,
+    } = args;
     let Some(mut store) = ctx.existing_store()? else {
         return Err(no_runs());
     };
@@ -371,7 +398,7 @@ pub(super) fn resume(
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
     let durability = {
-        let journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         if let Some(outcome) = journal.state.outcome() {
             // Nothing to run, but derived files deleted by hand are rebuilt from the log.
             if let Err(e) = materialize(&ctx.home, &journal.state) {
@@ -402,6 +429,8 @@ pub(super) fn resume(
             }
             return Ok(exit::OK);
         }
+        // Before anything is recorded: a run with secret inputs cannot go on without them.
+        supply_secret_inputs(&mut journal, inputs)?;
         // Fixed at `run` (it is in `run_started`): no need to read it again under the lock.
         journal
             .state
@@ -431,6 +460,7 @@ pub(super) fn resume(
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    supply_secret_inputs(&mut journal, inputs)?;
     if let Some(start) = journal.state.start.as_deref() {
         warn_if_definition_changed(ctx, start);
     }
@@ -454,6 +484,106 @@ pub(super) fn resume(
         out(&render_header(&journal.state, true));
     }
     finish_driving(ctx, journal, by, lock)
+}
+
+/// Give the journal the values of the run's secret inputs passed with `--input` (it found
+/// those in the environment itself), checked as `run` checks inputs; refuse the resume if a
+/// secret input is still without a value.
+fn supply_secret_inputs(
+    journal: &mut Journal<'_>,
+    given: &[(String, String)],
+) -> Result<(), CommandError> {
+    let run_id = journal.run_id.clone();
+    let Some(start) = journal.state.start.clone() else {
+        return Ok(());
+    };
+    let specs = journal
+        .state
+        .workflow
+        .as_ref()
+        .map(|w| w.inputs.clone())
+        .unwrap_or_default();
+    for (name, _) in given {
+        if start.secret_inputs.contains(name) {
+            continue;
+        }
+        let why = if specs.contains_key(name) {
+            format!("input `{name}` of run {run_id} is not secret: its value is in the log")
+        } else {
+            format!("run {run_id} has no input `{name}`")
+        };
+        let secret = if start.secret_inputs.is_empty() {
+            "this run has no secret inputs".to_string()
+        } else {
+            format!("its secret inputs: {}", start.secret_inputs.join(", "))
+        };
+        return Err(CommandError::bad_input(why)
+            .hint("`resume --input` gives again only the values of secret inputs")
+            .hint(secret));
+    }
+    // Checked as at `run` (type, pattern, range), not required here: a missing one is said
+    // below, with how to give it.
+    let secret_specs: BTreeMap<_, _> = specs
+        .into_iter()
+        .filter(|(name, _)| start.secret_inputs.contains(name))
+        .map(|(name, mut spec)| {
+            spec.required = false;
+            spec.default = None;
+            (name, spec)
+        })
+        .collect();
+    let mut values: Vec<(String, String)> = start
+        .secret_inputs
+        .iter()
+        .filter_map(|n| {
+            journal
+                .redactor
+                .input(n)
+                .map(|v| (n.clone(), v.to_string()))
+        })
+        .collect();
+    values.extend(given.iter().cloned());
+    let cwd = std::path::PathBuf::from(&start.working_dir);
+    let typed =
+        resolve_inputs(&secret_specs, &values, &|p| cwd.join(p).exists()).map_err(|problems| {
+            let mut e = CommandError::bad_input(format!(
+                "the secret inputs given for run {run_id} are not valid"
+            ));
+            e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
+            e
+        })?;
+    for (name, value) in &typed {
+        journal
+            .redactor
+            .set_input(name, &crate::execute::input_text(value));
+    }
+    let missing = journal.redactor.missing_inputs(&journal.state);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing_secret_inputs(&run_id, &missing))
+    }
+}
+
+/// A run cannot be driven without the values of its secret inputs: say how to give them.
+pub(super) fn missing_secret_inputs(run_id: &str, missing: &[String]) -> CommandError {
+    let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
+    let flags: Vec<String> = missing
+        .iter()
+        .map(|n| format!("--input {n}=VALUE"))
+        .collect();
+    let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
+    CommandError::bad_input(format!(
+        "run {run_id} needs the value of its secret input{} {}: the log keeps only `***`",
+        if missing.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    ))
+    .hint(format!(
+        "give {} again: `cortex workflow resume {run_id} {}`",
+        if missing.len() == 1 { "it" } else { "them" },
+        flags.join(" ")
+    ))
+    .hint(format!("or set {} in the environment", vars.join(", ")))
 }
 
 pub(super) fn abort(
@@ -564,13 +694,27 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
             ctx.cmd(&["workflow", "status", &run_id])
         )));
     }
+    let missing = journal.redactor.missing_inputs(state);
+    let checks = state
+        .workflow
+        .as_ref()
+        .is_some_and(|w| w.steps[index].validate.iter().any(|c| c.run.is_some()));
+    if success && checks && !missing.is_empty() {
+        let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
+        return Err(CommandError::bad_input(format!(
+            "the checks of step `{}` need the secret inputs {} of run {run_id}: the log keeps only `***`",
+            step.name,
+            missing.join(", ")
+        ))
+        .hint(format!("set {} in the environment", vars.join(", "))));
+    }
     let problems = if success {
         let mut observer = TerminalObserver::new(ctx.json);
         let runner = crate::execute::Runner {
             home: ctx.home.clone(),
             stop: StopFlag::default(),
             grace: KILL_GRACE,
-            redactor: crate::execute::redactor_for(state),
+            redactor: journal.redactor.clone(),
         };
         runner.validate_report(state, index, &outputs, &mut |step, s, l| {
             crate::execute::Observer::line(&mut observer, step, s, l)
@@ -593,8 +737,11 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
         Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
         _ => format!("❌ Step `{}` reported failed.\n", step.name),
     };
-    // A report drives the run on (one command per prompt step), unless asked not to.
-    if !report.no_drive && journal.state.phase == crate::decide::RunPhase::Running {
+    // A report drives the run on (one command per prompt step), unless asked not to, or the
+    // run needs the values of secret inputs that this process was not given.
+    let missing = journal.redactor.missing_inputs(&journal.state);
+    let running = journal.state.phase == crate::decide::RunPhase::Running;
+    if !report.no_drive && running && missing.is_empty() {
         if !ctx.json {
             out(&done);
         }
@@ -606,6 +753,13 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
         out_json(&view.to_json());
     } else {
         let mut text = done;
+        if !report.no_drive && running {
+            let e = missing_secret_inputs(&run_id, &missing);
+            text.push_str(&format!("The run waits: {}\n", e.message));
+            for h in &e.hints {
+                text.push_str(&format!("   {h}\n"));
+            }
+        }
         if view.status == RunStatus::Completed {
             text.push_str(&format!(
                 "✅ Workflow completed.\n   Head hash: {}\n",

@@ -91,6 +91,10 @@ pub struct Phase {
     pub retry: Option<RetrySpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<String>,
+    /// Leave what the phase's commands started in the background running when it ends. By
+    /// default its process group is ended with it (TERM, then KILL after a grace).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_background: bool,
 }
 
 /// A phase's condition, parsed.
@@ -175,6 +179,7 @@ impl Phase {
                 .collect(),
             on_failure: None,
             checkpoint: false,
+            keep_background: self.keep_background,
         }
     }
 }

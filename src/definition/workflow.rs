@@ -186,6 +186,10 @@ pub struct Step {
     /// With `checkpoint_frequency: manual`, completing this step makes a checkpoint.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub checkpoint: bool,
+    /// Leave what the step started in the background (`cmd &`) running when it ends. By
+    /// default the step's process group is ended with it (TERM, then KILL after a grace).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_background: bool,
 }
 
 impl Workflow {

@@ -147,6 +147,10 @@ pub struct RunStarted {
     /// Where the definition came from (a path, or `builtin:NAME`).
     pub source: String,
     pub inputs: BTreeMap<String, serde_json::Value>,
+    /// The inputs whose values are secret: `inputs` holds `***` for them, and a driver must be
+    /// given them again (`resume --input NAME=VALUE`, or `CORTEX_INPUT_<NAME>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_inputs: Vec<String>,
     pub config: Config,
     /// The `command` of every agent the definition names, resolved at `run` (none: external).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -175,6 +179,7 @@ impl RunStarted {
             definition_hash,
             source: format!("{name}.yaml"),
             inputs: BTreeMap::new(),
+            secret_inputs: Vec::new(),
             config: Config::default(),
             agents: BTreeMap::new(),
             working_dir: "/".into(),

@@ -7,6 +7,7 @@
 mod body;
 mod envelope;
 mod upcast;
+mod values;
 
 pub use body::{
     AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted, Stage,

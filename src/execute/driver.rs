@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::runner::{AttemptOutcome, Compensation, Runner, redactor_for, sleep_unless_stopped};
+use super::runner::{AttemptOutcome, Compensation, Runner, sleep_unless_stopped};
 use super::{Journal, JournalError, Redactor, StopFlag, Stream, WriteBehind};
 use crate::decide::{Command, RunState};
 use crate::event::{Operator, Outcome, Recorded};
@@ -63,6 +63,9 @@ pub enum DriveError {
     Journal(#[from] JournalError),
     #[error("{0}")]
     Internal(String),
+    /// The run has secret inputs (the log holds `***` for them) this process was not given.
+    #[error("the values of secret inputs {} are not in the log; give them again", .0.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    MissingSecretInputs(Vec<String>),
 }
 
 /// Submit a command, tell the observer, and rewrite derived files the events changed.
@@ -94,10 +97,16 @@ pub(crate) fn announce(journal: &Journal<'_>, ctx: &mut DriveContext<'_>, events
     ctx.files.changes(&ctx.home, &journal.state, events);
 }
 
-/// What every drive does first: scrub secrets, write derived files, end orphaned groups.
-pub(crate) fn prepare(journal: &mut Journal<'_>, ctx: &mut DriveContext<'_>) {
-    let redactor = redactor_for(&journal.state);
-    journal.redactor.merge(&redactor);
+/// What every drive does first: make sure it has the run's secret inputs (the journal holds
+/// the run's secrets), write derived files, end orphaned groups.
+pub(crate) fn prepare(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<(), DriveError> {
+    let missing = journal.redactor.missing_inputs(&journal.state);
+    if !missing.is_empty() {
+        return Err(DriveError::MissingSecretInputs(missing));
+    }
     if let Err(e) = super::materialize(&ctx.home, &journal.state) {
         ctx.observer
             .warn(&format!("could not write the run's derived files: {e}"));
@@ -110,6 +119,7 @@ pub(crate) fn prepare(journal: &mut Journal<'_>, ctx: &mut DriveContext<'_>) {
             "ended process group {pgid} left running by the previous driver"
         ));
     }
+    Ok(())
 }
 
 /// The run's time limit for this driving session, if any (the latest resume's, else the
@@ -170,7 +180,7 @@ fn drive_workflow(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
-    prepare(journal, ctx);
+    prepare(journal, ctx)?;
     let (deadline, limit) = deadline(&journal.state);
     let runner = ctx.runner(&ctx.stop, &journal.redactor);
     loop {

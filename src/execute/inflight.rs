@@ -6,7 +6,7 @@
 //! running a step creates and deletes no file (creating inodes was the largest cost of a short
 //! step on ext4).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,7 +28,8 @@ pub struct InflightNote {
 impl InflightNote {
     /// Note the start (best effort: without the note, only the cleanup after a crash is lost).
     pub fn started(notes: &Path, index: usize, pgid: i32) -> InflightNote {
-        let file = OpenOptions::new()
+        // Never through a link: a planted `inflight.pgids` must not receive our notes.
+        let file = super::materialize::derived_file()
             .create(true)
             .append(true)
             .open(notes)
@@ -63,9 +64,11 @@ pub fn unfinished(text: &str) -> Vec<i32> {
 }
 
 /// End the groups a dead driver of the run left running (TERM, then KILL after `grace`),
-/// then start the notes afresh. Returns the groups that were still alive.
+/// then start the notes afresh. Returns the groups that were still alive. A link in the
+/// notes' place is not read (it could name anyone's process groups), only removed.
 pub fn end_orphans(notes: &Path, grace: Duration) -> Vec<i32> {
-    let Ok(text) = std::fs::read_to_string(notes) else {
+    let Ok(text) = super::materialize::read_derived(notes) else {
+        let _ = std::fs::remove_file(notes);
         return Vec::new();
     };
     let ended = unfinished(&text)
@@ -86,6 +89,24 @@ mod tests {
         let mut left = unfinished(text);
         left.sort();
         assert_eq!(left, vec![200, 301]);
+    }
+
+    #[test]
+    fn linked_notes_are_neither_written_nor_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        // pgid 1 would be refused anyway; what matters is that the file is never read.
+        std::fs::write(&target, "1 999999\n").unwrap();
+        let notes = dir.path().join("inflight.pgids");
+        std::os::unix::fs::symlink(&target, &notes).unwrap();
+        InflightNote::started(&notes, 4, 1234).ended();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "1 999999\n");
+        assert!(end_orphans(&notes, Duration::from_millis(10)).is_empty());
+        assert!(!notes.exists() && std::fs::symlink_metadata(&notes).is_err());
+        assert!(
+            target.exists(),
+            "the link is removed, not what it points to"
+        );
     }
 
     #[test]

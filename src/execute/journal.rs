@@ -64,6 +64,9 @@ pub struct Journal<'a> {
     store: &'a mut dyn EventStore,
     clock: &'a dyn Clock,
     ids: &'a mut dyn IdGen,
+    /// The run's secrets, built when the journal is opened (from this process's environment
+    /// and the run's definition) and when the run starts (its secret inputs): every event is
+    /// scrubbed with it before it is appended.
     pub redactor: Redactor,
     pub run_id: String,
     /// The run as of the log plus the staged commands.
@@ -82,11 +85,13 @@ impl<'a> Journal<'a> {
     ) -> Result<Self, StoreError> {
         // A driver decides from the log itself, never from a cache of it.
         let state = Self::replay_log(&*store, run_id)?;
+        // Whoever appends redacts: the driver, an operator's report, the TUI alike.
+        let redactor = Redactor::of_run(&state);
         Ok(Journal {
             store,
             clock,
             ids,
-            redactor: Redactor::default(),
+            redactor,
             run_id: run_id.to_string(),
             state,
             staged: Vec::new(),
@@ -250,24 +255,16 @@ impl<'a> Journal<'a> {
         Ok(store.append(REGISTRY_STREAM, reg.events, &stamped)?)
     }
 
-    /// Secrets never reach the log: every string of an event is redacted, except the
-    /// definition snapshot (a definition is not a secret, and resume must run it as written).
-    fn redact(&self, event: Event) -> Event {
-        if self.redactor.is_empty() {
-            return event;
+    /// Secrets never reach the log: the value fields of every event are scrubbed (never its
+    /// identifiers: `Event::visit_values`). A starting run first hands over its secrets: its
+    /// secret inputs (stored as `***`, their values kept here for the driver) and its secret
+    /// `env:` entries. The definition snapshot is not redacted (a definition is not a secret,
+    /// and resume must run it as written).
+    fn redact(&mut self, mut event: Event) -> Event {
+        if let Event::RunStarted(started) = &mut event {
+            self.redactor.start_run(started);
         }
-        match event {
-            Event::RunStarted(mut started) => {
-                for value in started.inputs.values_mut() {
-                    self.redactor.redact_json(value);
-                }
-                Event::RunStarted(started)
-            }
-            other => {
-                let mut value = serde_json::to_value(&other).expect("events serialise");
-                self.redactor.redact_json(&mut value);
-                serde_json::from_value(value).unwrap_or(other)
-            }
-        }
+        self.redactor.redact_event(&mut event);
+        event
     }
 }

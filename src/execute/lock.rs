@@ -3,9 +3,16 @@
 //! `flock`-style locks are released by the kernel when the holder exits for any reason, so a
 //! killed driver never leaves a run locked, and a probe tells at once whether a run in the
 //! `running` phase still has a live driver (else it is `interrupted`).
+//!
+//! The lock files live in `CORTEX_HOME/locks/`, not in `runs/`: `runs/` is derived and may be
+//! deleted at any time, and a lock whose file is deleted no longer excludes anyone (the next
+//! process makes a new file and locks that). A lock is taken on a file that the path still
+//! names once it is locked (same device and inode), so a file removed between another
+//! process's open and its lock is noticed and the lock is taken again.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +45,10 @@ pub enum LockError {
     },
     #[error("cannot lock {path}: {error}")]
     Io { path: String, error: std::io::Error },
+    /// A derived folder of the run is a symbolic link (or not a folder): nothing is driven
+    /// there until it is removed.
+    #[error("{0}")]
+    UnsafeFolder(std::io::Error),
 }
 
 /// The lock on one run, released when dropped (or when the process dies).
@@ -46,8 +57,9 @@ pub struct DriverLock {
     _file: File,
 }
 
+/// Where the lock of `run_id` lives: not in `runs/`, which may be deleted.
 fn lock_path(home: &Path, run_id: &str) -> PathBuf {
-    home.join("runs").join(run_id).join("driver.lock")
+    home.join("locks").join(format!("{run_id}.lock"))
 }
 
 fn open(path: &Path) -> Result<File, LockError> {
@@ -58,7 +70,7 @@ fn open(path: &Path) -> Result<File, LockError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    OpenOptions::new()
+    super::materialize::derived_file()
         .read(true)
         .write(true)
         .create(true)
@@ -66,6 +78,17 @@ fn open(path: &Path) -> Result<File, LockError> {
         .open(path)
         .map_err(io)
 }
+
+/// Does `path` still name `file` (the same device and inode)?
+fn still_named(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// How many times a lock file replaced under us is opened again before giving up.
+const REOPENS: usize = 16;
 
 fn read_holder(file: &mut File) -> Option<Holder> {
     let mut text = String::new();
@@ -76,24 +99,43 @@ fn read_holder(file: &mut File) -> Option<Holder> {
 
 impl DriverLock {
     /// Take the run, or say who has it.
+    /// Taking it also checks that the run's derived folders that exist are real folders (the
+    /// holder writes there): a home with a linked `runs/`, `runs/<id>/`, `work/` or
+    /// `checkpoints/` is refused before anything is recorded.
     pub fn acquire(home: &Path, run_id: &str, holder: &Holder) -> Result<DriverLock, LockError> {
+        super::materialize::check_run_folders(home, run_id).map_err(LockError::UnsafeFolder)?;
         let path = lock_path(home, run_id);
-        let mut file = open(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(LockError::Held {
-                    run_id: run_id.to_string(),
-                    holder: read_holder(&mut file),
-                });
+        let mut reopens = 0;
+        let mut file = loop {
+            let mut file = open(&path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(LockError::Held {
+                        run_id: run_id.to_string(),
+                        holder: read_holder(&mut file),
+                    });
+                }
+                Err(TryLockError::Error(error)) => {
+                    return Err(LockError::Io {
+                        path: path.display().to_string(),
+                        error,
+                    });
+                }
             }
-            Err(TryLockError::Error(error)) => {
+            // Removed (or replaced) between our open and our lock: a lock on a file nobody
+            // else can open excludes nobody. Take it again on what the path names now.
+            if still_named(&file, &path) {
+                break file;
+            }
+            reopens += 1;
+            if reopens == REOPENS {
                 return Err(LockError::Io {
                     path: path.display().to_string(),
-                    error,
+                    error: std::io::Error::other("the lock file keeps being replaced"),
                 });
             }
-        }
+        };
         let text = serde_json::to_string(holder).expect("holder serialises");
         let io = |error| LockError::Io {
             path: path.display().to_string(),
@@ -108,10 +150,10 @@ impl DriverLock {
     /// Who drives the run now, if anyone (a live process holding the lock).
     pub fn probe(home: &Path, run_id: &str) -> Option<Holder> {
         let path = lock_path(home, run_id);
-        if !path.exists() {
-            return None;
-        }
-        let mut file = File::open(&path).ok()?;
+        let mut file = super::materialize::derived_file()
+            .read(true)
+            .open(&path)
+            .ok()?;
         match file.try_lock_shared() {
             Ok(()) => None,
             Err(_) => Some(read_holder(&mut file).unwrap_or(Holder {
@@ -121,5 +163,59 @@ impl DriverLock {
                 since: "?".into(),
             })),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> Holder {
+        Holder {
+            pid: std::process::id(),
+            host: "h".into(),
+            actor: "t".into(),
+            since: "now".into(),
+        }
+    }
+
+    #[test]
+    fn the_lock_is_outside_the_derived_runs_folder() {
+        let home = tempfile::tempdir().unwrap();
+        let lock = DriverLock::acquire(home.path(), "R1", &me()).unwrap();
+        // Everything derived may go: the run stays held.
+        let _ = std::fs::remove_dir_all(home.path().join("runs"));
+        assert!(DriverLock::probe(home.path(), "R1").is_some());
+        assert!(matches!(
+            DriverLock::acquire(home.path(), "R1", &me()),
+            Err(LockError::Held { .. })
+        ));
+        drop(lock);
+        assert!(DriverLock::probe(home.path(), "R1").is_none());
+    }
+
+    #[test]
+    fn a_lock_file_no_longer_named_by_its_path_is_noticed() {
+        let home = tempfile::tempdir().unwrap();
+        let path = lock_path(home.path(), "R2");
+        let file = open(&path).unwrap();
+        assert!(still_named(&file, &path));
+        std::fs::remove_file(&path).unwrap();
+        assert!(!still_named(&file, &path));
+        let _replacement = open(&path).unwrap();
+        assert!(
+            !still_named(&file, &path),
+            "a new file at the same path is another lock"
+        );
+    }
+
+    #[test]
+    fn a_home_with_a_linked_runs_folder_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), home.path().join("runs")).unwrap();
+        let err = DriverLock::acquire(home.path(), "R3", &me()).unwrap_err();
+        assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
     }
 }

@@ -1,6 +1,14 @@
 //! Writing a run's derived files under `runs/<run-id>/` from its state: all of them at once, or
-//! those the latest events changed, behind a driver on a thread of its own.
+//! those the latest events changed, behind a driver on a thread of its own; and the rule for
+//! every derived file and folder cortex writes: never through a symbolic link.
+//!
+//! A link in `runs/` would let whoever planted it make cortex write (or, for the notes of
+//! process groups in flight, read and act on) a file elsewhere; so derived folders are checked
+//! to be real folders as they are made, and derived files are opened with `O_NOFOLLOW`.
 
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -9,32 +17,127 @@ use crate::decide::RunState;
 use crate::event::Recorded;
 use crate::project::{RunFile, changed_files, run_files};
 
+/// `O_NOFOLLOW`: opening a path whose last component is a symbolic link fails.
+fn no_follow() -> i32 {
+    nix::fcntl::OFlag::O_NOFOLLOW.bits()
+}
+
+/// Options to open a derived file without following a link.
+pub(crate) fn derived_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.custom_flags(no_follow());
+    options
+}
+
+/// Read a derived file, refusing a link.
+pub(crate) fn read_derived(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut derived_file().read(true).open(path)?, &mut text)?;
+    Ok(text)
+}
+
+/// A run's derived folder, `runs/<run-id>/` or a folder in it (`work`, `checkpoints`), made as
+/// needed. Each of them must be a real folder: a symbolic link (or a file) in its place is
+/// refused with an error that names it, and nothing is written through it.
+pub fn run_folder(home: &Path, run_id: &str, sub: Option<&str>) -> std::io::Result<PathBuf> {
+    let mut path = home.to_path_buf();
+    for part in ["runs", run_id].into_iter().chain(sub) {
+        path.push(part);
+        real_folder(&path)?;
+    }
+    Ok(path)
+}
+
+/// Check every derived folder of a run that exists (none is made): what a driver does before
+/// it records anything, so that a home with a linked folder is refused up front.
+pub fn check_run_folders(home: &Path, run_id: &str) -> std::io::Result<()> {
+    let run = home.join("runs").join(run_id);
+    for path in [
+        home.join("runs"),
+        run.clone(),
+        run.join("work"),
+        run.join("checkpoints"),
+    ] {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(linked(&path)),
+            Ok(meta) if !meta.is_dir() => return Err(not_a_folder(&path)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn linked(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!(
+        "{} is a symbolic link: cortex never writes a run's derived files through a link; \
+         remove it (the files are rebuilt from the log)",
+        path.display()
+    ))
+}
+
+fn not_a_folder(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!(
+        "{} is not a folder: remove it (a run's derived files are rebuilt from the log)",
+        path.display()
+    ))
+}
+
+/// `path` is a real folder, made if absent.
+fn real_folder(path: &Path) -> std::io::Result<()> {
+    loop {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(linked(path)),
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) => return Err(not_a_folder(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match std::fs::create_dir(path) {
+                    // Made by another process meanwhile: look again.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    other => return other,
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Write every derived file of the run; stale checkpoint files (after `--from` or a rollback)
 /// are removed.
 pub fn materialize(home: &Path, state: &RunState) -> std::io::Result<()> {
-    let dir = home.join("runs").join(&state.run_id);
+    let checkpoints = run_folder(home, &state.run_id, Some("checkpoints"))?;
     let files = run_files(state);
-    std::fs::create_dir_all(dir.join("checkpoints"))?;
     let keep: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    for entry in std::fs::read_dir(dir.join("checkpoints"))?.flatten() {
+    for entry in std::fs::read_dir(&checkpoints)?.flatten() {
         let rel = format!("checkpoints/{}", entry.file_name().to_string_lossy());
         if !keep.contains(&rel.as_str()) {
             std::fs::remove_file(entry.path())?;
         }
     }
-    write_all(&dir, &files)
+    write_all(&home.join("runs").join(&state.run_id), &files)
 }
 
-/// Each file goes to a temporary name and is renamed, so a reader never sees half of one. No
-/// fsync: these files are rebuilt from the log whenever they are lost.
+/// Each file goes to a temporary name and is renamed, so a reader never sees half of one (a
+/// rename replaces a link at the final name rather than following it). No fsync: these files
+/// are rebuilt from the log whenever they are lost.
 fn write_all(dir: &Path, files: &[RunFile]) -> std::io::Result<()> {
     for file in files {
         let path = dir.join(&file.path);
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, file.contents.as_bytes())?;
+        derived_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?
+            .write_all(file.contents.as_bytes())?;
         std::fs::rename(&tmp, &path)?;
     }
     Ok(())
+}
+
+/// Make the run's folders (refusing links), then write `files` into them.
+fn write_run(home: &Path, run_id: &str, files: &[RunFile]) -> std::io::Result<()> {
+    run_folder(home, run_id, Some("checkpoints"))?;
+    write_all(&home.join("runs").join(run_id), files)
 }
 
 /// Derived files written behind a driver, on a thread of their own, so that the driver never
@@ -42,9 +145,12 @@ fn write_all(dir: &Path, files: &[RunFile]) -> std::io::Result<()> {
 /// short step). The contents are computed by the driver from the state it has; the thread only
 /// writes them, in the order given. `finish` waits for every write and returns what failed.
 /// The files are a cache of the log: a crash before they are written loses nothing.
+/// Files to write for a run: the home, the run id and the files.
+type Job = (PathBuf, String, Vec<RunFile>);
+
 #[derive(Default)]
 pub struct WriteBehind {
-    jobs: Option<mpsc::Sender<(PathBuf, Vec<RunFile>)>>,
+    jobs: Option<mpsc::Sender<Job>>,
     worker: Option<JoinHandle<Vec<String>>>,
     errors: Option<Vec<String>>,
 }
@@ -52,7 +158,6 @@ pub struct WriteBehind {
 impl WriteBehind {
     /// Queue the files `events` (just folded into `state`) changed.
     pub fn changes(&mut self, home: &Path, state: &RunState, events: &[Recorded]) {
-        let dir = home.join("runs").join(&state.run_id);
         match changed_files(state, events) {
             // Stale checkpoints must go too: rare (a rollback or `--from`), done in place.
             None => {
@@ -65,32 +170,30 @@ impl WriteBehind {
                 }
             }
             Some(files) if files.is_empty() => {}
-            Some(files) => self.queue(dir, files),
+            Some(files) => self.queue(home.to_path_buf(), state.run_id.clone(), files),
         }
     }
 
-    fn queue(&mut self, dir: PathBuf, files: Vec<RunFile>) {
+    fn queue(&mut self, home: PathBuf, run_id: String, files: Vec<RunFile>) {
         if self.jobs.is_none() {
-            let (tx, rx) = mpsc::channel::<(PathBuf, Vec<RunFile>)>();
+            let (tx, rx) = mpsc::channel::<Job>();
             self.jobs = Some(tx);
             self.worker = Some(std::thread::spawn(move || {
                 let mut problems = Vec::new();
-                for (dir, files) in rx {
-                    let written = std::fs::create_dir_all(dir.join("checkpoints"))
-                        .and_then(|()| write_all(&dir, &files));
-                    if let Err(e) = written {
+                for (home, run_id, files) in rx {
+                    if let Err(e) = write_run(&home, &run_id, &files) {
                         problems.push(e.to_string());
                     }
                 }
                 problems
             }));
         }
-        let job = (dir, files);
-        if let Some(Err(mpsc::SendError((dir, files)))) = self.jobs.as_ref().map(|t| t.send(job)) {
+        let job = (home, run_id, files);
+        if let Some(Err(mpsc::SendError((home, run_id, files)))) =
+            self.jobs.as_ref().map(|t| t.send(job))
+        {
             // The writer is gone (it panicked): write here.
-            if let Err(e) = std::fs::create_dir_all(dir.join("checkpoints"))
-                .and_then(|()| write_all(&dir, &files))
-            {
+            if let Err(e) = write_run(&home, &run_id, &files) {
                 self.failed(e);
             }
         }
@@ -143,15 +246,17 @@ mod tests {
     #[test]
     fn queued_files_are_all_written_in_order_by_finish() {
         let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
         let run = dir.path().join("runs/R");
         let mut behind = WriteBehind::default();
         for i in 0..50 {
             behind.queue(
-                run.clone(),
+                home.clone(),
+                "R".into(),
                 vec![file("checkpoints/0001-a.json", &i.to_string())],
             );
         }
-        behind.queue(run.clone(), vec![file("results.json", "{}")]);
+        behind.queue(home, "R".into(), vec![file("results.json", "{}")]);
         assert!(behind.finish().is_empty());
         let last = std::fs::read_to_string(run.join("checkpoints/0001-a.json")).unwrap();
         assert_eq!(last, "49", "the last write wins");
@@ -166,8 +271,43 @@ mod tests {
         std::fs::create_dir_all(run.parent().unwrap()).unwrap();
         std::fs::write(&run, "not a folder").unwrap();
         let mut behind = WriteBehind::default();
-        behind.queue(run, vec![file("results.json", "{}")]);
+        behind.queue(
+            dir.path().into(),
+            "R".into(),
+            vec![file("results.json", "{}")],
+        );
         let problems = behind.finish();
         assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
+    #[test]
+    fn a_linked_run_folder_is_refused_and_nothing_is_written_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::create_dir_all(dir.path().join("runs")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("runs/R")).unwrap();
+        let mut behind = WriteBehind::default();
+        behind.queue(
+            dir.path().into(),
+            "R".into(),
+            vec![file("results.json", "{}")],
+        );
+        let problems = behind.finish();
+        assert!(problems[0].contains("symbolic link"), "{problems:?}");
+        assert!(check_run_folders(dir.path(), "R").is_err());
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_linked_derived_file_is_replaced_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        std::fs::write(&target, "keep").unwrap();
+        let run = run_folder(dir.path(), "R", None).unwrap();
+        std::os::unix::fs::symlink(&target, run.join("results.json.tmp")).unwrap();
+        assert!(write_run(dir.path(), "R", &[file("results.json", "{}")]).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert!(read_derived(&run.join("results.json.tmp")).is_err());
     }
 }

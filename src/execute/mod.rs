@@ -23,12 +23,15 @@ pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot};
 pub use lock::{DriverLock, Holder, LockError};
-pub use materialize::{WriteBehind, materialize};
-pub use outputs::parse_outputs;
+pub use materialize::{WriteBehind, check_run_folders, materialize, run_folder};
+pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::check_requires;
 pub use process::{
     ProcessResult, ProcessSpec, Stream, end_orphan_group, run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, redactor_for, run_check};
-pub use secrets::{Redactor, is_secret_name};
+pub use runner::{AttemptOutcome, LineSink, Runner, run_check};
+pub use secrets::{
+    MIN_SECRET_LEN, REDACTED, Redactor, input_env_name, input_text, is_secret_name,
+    secret_input_from_env, secret_inputs,
+};
 pub use signals::StopFlag;

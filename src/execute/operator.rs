@@ -18,8 +18,8 @@ use crate::event::{AttemptEnd, Operator};
 use crate::store::{EventStore, StoreError};
 
 use super::{
-    Clock, DriverLock, Holder, IdGen, Journal, JournalError, LockError, Runner, StopFlag,
-    materialize, redactor_for,
+    Clock, DriverLock, Holder, IdGen, Journal, JournalError, LockError, Redactor, Runner, StopFlag,
+    materialize,
 };
 
 /// Why an operator action was not recorded.
@@ -89,7 +89,7 @@ pub fn report_phase(
             home: home.to_path_buf(),
             stop: StopFlag::default(),
             grace,
-            redactor: redactor_for(state),
+            redactor: Redactor::of_run(state),
         };
         runner.validate_report(state, i, &[], &mut |_, _, _| {})
     } else {

@@ -1,5 +1,16 @@
 //! Reading the `key=value` lines a step wrote to `$CORTEX_OUTPUT`.
 
+use std::path::Path;
+
+/// The text of a step's output file, which is then removed: it may hold secrets in plain
+/// text, and what it says goes to the log (redacted). A link in its place is not followed (it
+/// is removed like the file); a missing file is no outputs.
+pub fn take_outputs(path: &Path) -> String {
+    let text = super::materialize::read_derived(path).unwrap_or_default();
+    let _ = std::fs::remove_file(path);
+    text
+}
+
 /// Parse outputs: `key=value` lines, or `key<<DELIM` ... `DELIM` for multi-line values (the
 /// GitHub Actions convention). Returns the outputs and a problem for each malformed line.
 pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {

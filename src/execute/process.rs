@@ -13,7 +13,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::StopFlag;
+use super::{Redactor, StopFlag};
 use crate::event::AttemptEnd;
 
 /// The POSIX shell every command runs in.
@@ -39,13 +39,19 @@ pub struct ProcessSpec {
     pub timeout: Option<Duration>,
     /// Time between TERM and KILL when the group must end.
     pub grace: Duration,
+    /// Secrets scrubbed from every line before it is passed on or kept in the tail (so that
+    /// the tail's cut can never leave half a secret).
+    pub redactor: Redactor,
+    /// Leave the group's other processes running when the command exits (else they are
+    /// ended: TERM, then KILL after `grace`).
+    pub keep_background: bool,
 }
 
 /// How it went.
 #[derive(Debug, Clone)]
 pub struct ProcessResult {
     pub end: AttemptEnd,
-    /// The last `TAIL_BYTES` of stdout and stderr, interleaved as they arrived.
+    /// The last `TAIL_BYTES` of stdout and stderr, interleaved as they arrived, redacted.
     pub tail: String,
     /// The command was ended because a stop was requested.
     pub stopped: bool,
@@ -158,6 +164,11 @@ pub fn end_orphan_group(pgid: i32, grace: Duration) -> bool {
     true
 }
 
+/// Does the process group still have a member?
+fn group_alive(pgid: Pid) -> bool {
+    killpg(pgid, None).is_ok()
+}
+
 fn signal_group(pgid: Pid, sig: Signal) {
     // The group may already be gone; that is the outcome we want.
     let _ = killpg(pgid, sig);
@@ -229,13 +240,20 @@ pub fn run_process_tracked(
     let mut buf = vec![0u8; 16 * 1024];
     let mut tail = String::new();
     let mut emit = |which: Stream, line: &str| {
-        push_tail(&mut tail, line);
-        on_line(which, line);
+        // Redacted before it is kept: the tail keeps the end of the text, and a cut through
+        // a secret would keep half of it.
+        let line = spec.redactor.redact(line);
+        push_tail(&mut tail, &line);
+        on_line(which, &line);
     };
     let mut term_sent: Option<Instant> = None;
     let mut timed_out = false;
     let mut stopped = false;
     let mut exited_at: Option<Instant> = None;
+    // Processes the step left in its group when it exited: TERM sent to them at, and whether
+    // the grace ran out and they were killed.
+    let mut reaping: Option<Instant> = None;
+    let mut reaped_by_kill = false;
     let mut status = None;
     // Readable when the process exits (Linux): the loop sleeps in `poll` until output, the
     // exit or the next tick, never spinning.
@@ -257,7 +275,7 @@ pub fn run_process_tracked(
                 .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
                 .collect();
             // Without an exit notifier, a process whose pipes are closed is checked often.
-            let tick = if open.is_empty() && !watch_exit {
+            let tick = if open.is_empty() && !watch_exit && reaping.is_none() {
                 1
             } else {
                 TICK_MS
@@ -280,14 +298,36 @@ pub fn run_process_tracked(
                 Ok(Some(s)) => {
                     status = Some(s);
                     exited_at = Some(Instant::now());
+                    // The step is over, and so is what it started in the background (`cmd &`),
+                    // as a CI job's processes end with the job; unless the step keeps them.
+                    if term_sent.is_none() && !spec.keep_background && group_alive(pgid) {
+                        signal_group(pgid, Signal::SIGTERM);
+                        reaping = Some(Instant::now());
+                    }
                 }
                 Ok(None) => {}
                 Err(_) => break,
             }
         }
-        if let Some(at) = exited_at {
-            // Children that outlive the step may keep its pipes open: do not wait for them.
-            if pipes.iter().all(|p| p.reader.is_none()) || at.elapsed() > Duration::from_millis(500)
+        if let Some(mut at) = exited_at {
+            if let Some(since) = reaping {
+                if !group_alive(pgid) {
+                    reaping = None;
+                    at = Instant::now();
+                    exited_at = Some(at);
+                } else if since.elapsed() >= spec.grace && !reaped_by_kill {
+                    signal_group(pgid, Signal::SIGKILL);
+                    reaped_by_kill = true;
+                    at = Instant::now();
+                    exited_at = Some(at);
+                }
+            }
+            // Children that outlive the step (kept, or out of its group) may keep its pipes
+            // open: do not wait for them.
+            let settled = reaping.is_none() || reaped_by_kill;
+            if settled
+                && (pipes.iter().all(|p| p.reader.is_none())
+                    || at.elapsed() > Duration::from_millis(500))
             {
                 break;
             }
@@ -351,6 +391,8 @@ mod tests {
             stdin: None,
             timeout: Some(Duration::from_secs(20)),
             grace: Duration::from_millis(200),
+            redactor: Redactor::default(),
+            keep_background: false,
         }
     }
 
@@ -374,6 +416,49 @@ mod tests {
         let r = run_process(&s, &StopFlag::default(), &mut |_, _| {});
         assert!(matches!(r.end, AttemptEnd::TimedOut { .. }));
         assert!(r.elapsed < Duration::from_secs(5));
+    }
+
+    fn alive(pid: i32) -> bool {
+        nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    }
+
+    fn background_pid(lines: &[String]) -> i32 {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix("bg ").and_then(|p| p.parse().ok()))
+            .expect("the command printed its background pid")
+    }
+
+    #[test]
+    fn a_background_child_ends_with_its_command() {
+        let mut lines = Vec::new();
+        let r = run_process(
+            &spec("sleep 30 & echo bg $!"),
+            &StopFlag::default(),
+            &mut |_, l| lines.push(l.to_string()),
+        );
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        let pid = background_pid(&lines);
+        let until = Instant::now() + Duration::from_secs(10);
+        while alive(pid) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(pid), "the background child outlived its command");
+    }
+
+    #[test]
+    fn a_kept_background_child_is_left_running() {
+        let mut s = spec("sleep 30 > /dev/null 2>&1 & echo bg $!");
+        s.keep_background = true;
+        let mut lines = Vec::new();
+        run_process(&s, &StopFlag::default(), &mut |_, l| {
+            lines.push(l.to_string())
+        });
+        let pid = background_pid(&lines);
+        assert!(alive(pid), "a kept background child was ended");
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::inflight::{InflightNote, end_orphans, inflight_notes};
+use super::secrets::{input_env_name, input_text};
 use super::{ProcessSpec, Redactor, StopFlag, Stream, run_process, run_process_tracked};
 use crate::decide::{AttemptReport, RunState};
 use crate::definition::template::{Reference, render_shell, render_text};
@@ -43,31 +44,9 @@ pub struct Runner {
     /// Raised to end running commands (TERM, then KILL after `grace`).
     pub stop: StopFlag,
     pub grace: Duration,
-    /// The run's secrets (`redactor_for`), scrubbed from output lines and tails; computed
-    /// once per drive, not per attempt.
+    /// The run's secrets (the journal's), scrubbed from output lines and tails, and the
+    /// values of its secret inputs; computed once per drive, not per attempt.
     pub redactor: Redactor,
-}
-
-/// Secrets of the environment and of every step, for the journal and output to scrub.
-pub fn redactor_for(state: &RunState) -> Redactor {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    let mut extra = Vec::new();
-    let mut r = Redactor::default();
-    if let Some(wf) = &state.workflow {
-        for step in &wf.steps {
-            extra.extend(step.secret_env.iter().cloned());
-            for (name, value) in &step.env {
-                if super::is_secret_name(name) || step.secret_env.contains(name) {
-                    r.add(&value.0);
-                }
-            }
-        }
-    }
-    r.merge(&Redactor::from_env(
-        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        &extra,
-    ));
-    r
 }
 
 /// Sleep `d` in small slices; false if a stop or the run deadline came first.
@@ -86,13 +65,17 @@ pub fn step_timeout(step: &Step) -> Option<Duration> {
     step.timeout.as_ref().and_then(|t| t.to_duration().ok())
 }
 
-/// How templates resolve in this run: its inputs and the outputs recorded so far.
-pub fn resolver(state: &RunState) -> impl Fn(&Reference) -> Option<String> + '_ {
+/// How templates resolve in this run: its inputs (a secret input's value from `secrets`: the
+/// log holds `***`) and the outputs recorded so far.
+pub fn resolver<'a>(
+    state: &'a RunState,
+    secrets: &'a Redactor,
+) -> impl Fn(&Reference) -> Option<String> + 'a {
     move |r: &Reference| match r {
-        Reference::Input(name) => state.start.as_ref()?.inputs.get(name).map(|v| match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }),
+        Reference::Input(name) => secrets
+            .input(name)
+            .map(str::to_string)
+            .or_else(|| state.start.as_ref()?.inputs.get(name).map(input_text)),
         Reference::StepOutput { step, key } => state.step(step)?.outputs.get(key).cloned(),
     }
 }
@@ -111,7 +94,7 @@ impl Runner {
             .steps[index]
             .clone();
         let start = state.start.as_ref().expect("started runs have a start");
-        let resolve = resolver(state);
+        let resolve = resolver(state, &self.redactor);
         let mut env = vec![
             ("CORTEX_RUN_ID".to_string(), state.run_id.clone()),
             ("CORTEX_STEP".to_string(), step.name.clone()),
@@ -122,11 +105,11 @@ impl Runner {
             ("CORTEX_HOME".to_string(), self.home.display().to_string()),
         ];
         for (name, value) in &start.inputs {
-            let text = match value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+            let text = match self.redactor.input(name) {
+                Some(secret) => secret.to_string(),
+                None => input_text(value),
             };
-            env.push((format!("CORTEX_INPUT_{}", name.to_ascii_uppercase()), text));
+            env.push((input_env_name(name), text));
         }
         for (name, value) in &step.env {
             env.push((name.clone(), render_text(&value.0, &resolve)));
@@ -161,7 +144,7 @@ impl Runner {
     ) -> PreparedAttempt {
         let (step, mut env, cwd) = self.step_context(state, index);
         let attempt = state.steps[index].attempts;
-        let resolve = resolver(state);
+        let resolve = resolver(state, &self.redactor);
         let work = self.home.join("runs").join(&state.run_id).join("work");
         let output_file = work.join(format!("step-{}-attempt-{attempt}.out", index + 1));
         env.push(("CORTEX_OUTPUT".into(), output_file.display().to_string()));
@@ -186,6 +169,7 @@ impl Runner {
         // Validation checks resolve templates against the run: only a step that has some
         // takes a copy of it along.
         let validates = step.validate.iter().any(|c| c.run.is_some());
+        let redactor = self.redactor.with_step_env(&step, &env).into_owned();
         PreparedAttempt {
             index,
             step: step.name.clone(),
@@ -197,9 +181,12 @@ impl Runner {
                 stdin,
                 timeout: step_timeout(&step),
                 grace: self.grace,
+                redactor,
+                keep_background: step.keep_background,
             },
             deadline,
-            work,
+            home: self.home.clone(),
+            run_id: state.run_id.clone(),
             output_file,
             notes: inflight_notes(&self.home, &state.run_id),
             state_for_checks: validates.then(|| state.clone()),
@@ -216,11 +203,12 @@ impl Runner {
         label: &str,
         on_line: LineSink<'_>,
     ) -> Vec<String> {
-        let resolve = resolver(state);
-        let (env, cwd) = match index {
+        let resolve = resolver(state, &self.redactor);
+        let (env, cwd, redactor) = match index {
             Some(i) => {
-                let (_, env, cwd) = self.step_context(state, i);
-                (env, cwd)
+                let (step, env, cwd) = self.step_context(state, i);
+                let redactor = self.redactor.with_step_env(&step, &env).into_owned();
+                (env, cwd, redactor)
             }
             None => (
                 vec![("CORTEX_RUN_ID".to_string(), state.run_id.clone())],
@@ -228,6 +216,7 @@ impl Runner {
                     .start
                     .as_ref()
                     .map_or_else(|| PathBuf::from("."), |s| PathBuf::from(&s.working_dir)),
+                self.redactor.clone(),
             ),
         };
         let mut problems = Vec::new();
@@ -240,6 +229,7 @@ impl Runner {
                 &cwd,
                 &self.stop,
                 self.grace,
+                &redactor,
                 &mut |s, l| on_line(label, s, l),
             );
             if let Err(p) = r {
@@ -300,7 +290,8 @@ impl Runner {
         let Some(cmd) = &step.rollback else {
             return Compensation::Nothing;
         };
-        let (command, tpl_env) = render_shell(cmd, &resolver(state));
+        let (command, tpl_env) = render_shell(cmd, &resolver(state, &self.redactor));
+        let redactor = self.redactor.with_step_env(&step, &env).into_owned();
         let spec = ProcessSpec {
             command,
             env: [env, tpl_env].concat(),
@@ -308,18 +299,31 @@ impl Runner {
             stdin: None,
             timeout: step_timeout(&step),
             grace: self.grace,
+            redactor,
+            keep_background: step.keep_background,
         };
         let r = run_process(&spec, &self.stop, &mut |s, l| on_line(&step.name, s, l));
         if r.stopped {
             return Compensation::Stopped;
         }
-        Compensation::Ran(r.end, self.redactor.redact(&r.tail))
+        Compensation::Ran(r.end, r.tail)
     }
 
     /// End process groups a dead driver left running for this run, so two copies of a step
-    /// never overlap. Returns the groups ended.
+    /// never overlap, and remove the output files they left (they may hold secrets in plain
+    /// text; the attempts that wrote them run again). Returns the groups ended.
     pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
-        end_orphans(&inflight_notes(&self.home, run_id), self.grace)
+        let ended = end_orphans(&inflight_notes(&self.home, run_id), self.grace);
+        let work = self.home.join("runs").join(run_id).join("work");
+        let real = super::check_run_folders(&self.home, run_id).is_ok();
+        if let Some(entries) = std::fs::read_dir(&work).ok().filter(|_| real) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().ends_with(".out") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        ended
     }
 }
 
@@ -330,7 +334,8 @@ pub struct PreparedAttempt {
     step: String,
     attempt: u32,
     spec: ProcessSpec,
-    work: PathBuf,
+    home: PathBuf,
+    run_id: String,
     output_file: PathBuf,
     notes: PathBuf,
     /// The run's time limit, which may end the attempt before the step's own.
@@ -365,14 +370,15 @@ impl PreparedAttempt {
             })
         };
         // The step creates the file if it has outputs; one a crashed attempt of the same
-        // number left behind must not be read as this attempt's.
-        let prepared =
-            std::fs::create_dir_all(&self.work).and_then(|()| {
-                match std::fs::remove_file(&self.output_file) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                    _ => Ok(()),
-                }
-            });
+        // number left behind must not be read as this attempt's. `work/` must be a real
+        // folder: the notes of groups in flight and the outputs are never written through a
+        // link.
+        let prepared = super::run_folder(&self.home, &self.run_id, Some("work")).and_then(|_| {
+            match std::fs::remove_file(&self.output_file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        });
         if let Err(e) = prepared {
             let error = format!("cannot prepare {}: {e}", self.output_file.display());
             return report(
@@ -382,24 +388,25 @@ impl PreparedAttempt {
                 Vec::new(),
             );
         }
-        let redactor = &runner.redactor;
         let mut note = None;
         let result = run_process_tracked(
             &self.spec,
             &runner.stop,
-            &mut |s, l| on_line(&self.step, s, &redactor.redact(l)),
+            &mut |s, l| on_line(&self.step, s, l),
             &mut |pgid| note = Some(InflightNote::started(&self.notes, self.index, pgid)),
         );
         if let Some(note) = note {
             note.ended();
         }
+        // Read and removed whatever happens next: the file may hold secrets in plain text, and
+        // what it says is in the log (redacted) from now on.
+        let text = super::take_outputs(&self.output_file);
         if result.stopped {
             return AttemptOutcome::Stopped;
         }
         if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
             return AttemptOutcome::RunDeadline;
         }
-        let text = std::fs::read_to_string(&self.output_file).unwrap_or_default();
         let (outputs, mut problems) = super::parse_outputs(&text);
         let mut validation_problems = Vec::new();
         if result.end.succeeded() {
@@ -410,18 +417,19 @@ impl PreparedAttempt {
                     .extend(runner.validate_report(state, self.index, &outputs, on_line));
             }
         }
-        let tail = redactor.redact(&result.tail);
-        report(result.end, outputs, tail, validation_problems)
+        report(result.end, outputs, result.tail, validation_problems)
     }
 }
 
-/// Run one check command: Ok if it exits 0, else how it failed (with its last output line).
+/// Run one check command: Ok if it exits 0, else how it failed (with its last output line,
+/// redacted).
 pub fn run_check(
     command: &str,
     env: Vec<(String, String)>,
     cwd: &Path,
     stop: &StopFlag,
     grace: Duration,
+    redactor: &Redactor,
     on_line: &mut dyn FnMut(Stream, &str),
 ) -> Result<(), String> {
     let spec = ProcessSpec {
@@ -431,6 +439,8 @@ pub fn run_check(
         stdin: None,
         timeout: Some(Duration::from_secs(600)),
         grace,
+        redactor: redactor.clone(),
+        keep_background: false,
     };
     let r = run_process(&spec, stop, on_line);
     if r.end.succeeded() {

@@ -25,7 +25,7 @@ pub fn drive_scenario(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
-    prepare(journal, ctx);
+    prepare(journal, ctx)?;
     let (deadline, limit) = deadline(&journal.state);
     // Workers' commands end when `halt` is raised: by a signal, an operator's stop request or
     // the run's time limit.

@@ -1,6 +1,24 @@
-//! Secret redaction: values of secret environment variables never reach the log.
+//! A run's secrets: the values scrubbed from everything recorded or shown, and the values of
+//! its secret inputs, which the log holds as `***` and only the driving process knows.
+//!
+//! What is protected, and what is not, is DESIGN.md §7 ("What redaction protects"): a value is
+//! scrubbed where it appears whole, in one line of output or one field of an event.
 
-/// Does this environment variable name look like it holds a secret?
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::decide::RunState;
+use crate::definition::template::{Reference, render_text, scan};
+use crate::definition::{Step, Workflow};
+use crate::event::{Event, RunKind, RunStarted};
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "***";
+
+/// Shorter values would scrub ordinary text ("1", "on"), and are no secret anyway.
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// Does this environment variable (or input) name look like it holds a secret?
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     ["TOKEN", "SECRET", "PASSWORD"]
@@ -8,14 +26,79 @@ pub fn is_secret_name(name: &str) -> bool {
         .any(|w| upper.contains(w))
 }
 
-/// The secret values to scrub, longest first (so a secret containing another is scrubbed whole).
-#[derive(Debug, Default, Clone)]
-pub struct Redactor {
-    secrets: Vec<String>,
+/// Is `name` a secret entry of `step`'s `env:` (a secret-looking name, or listed in its
+/// `secret_env`)?
+fn is_secret_env(step: &Step, name: &str) -> bool {
+    is_secret_name(name) || step.secret_env.iter().any(|s| s == name)
 }
 
-/// Shorter values would scrub ordinary text ("1", "on"), and are no secret anyway.
-const MIN_SECRET_LEN: usize = 4;
+/// The inputs of `workflow` whose values are secret: those whose names look secret, and those
+/// that feed a secret `env:` entry through a template (`API_TOKEN: "${{ inputs.tok }}"`).
+pub fn secret_inputs(workflow: &Workflow) -> BTreeSet<String> {
+    let mut secret: BTreeSet<String> = workflow
+        .inputs
+        .keys()
+        .filter(|name| is_secret_name(name))
+        .cloned()
+        .collect();
+    for step in &workflow.steps {
+        for (name, value) in &step.env {
+            if !is_secret_env(step, name) {
+                continue;
+            }
+            for occurrence in scan(&value.0) {
+                if let Ok(Reference::Input(input)) = occurrence.reference {
+                    secret.insert(input);
+                }
+            }
+        }
+    }
+    secret
+}
+
+/// The environment variable that carries input `name` (to steps, and to `resume` for a secret
+/// input): `CORTEX_INPUT_<NAME>`.
+pub fn input_env_name(name: &str) -> String {
+    format!("CORTEX_INPUT_{}", name.to_ascii_uppercase())
+}
+
+/// A secret input's value given through the environment (`CORTEX_INPUT_<NAME>`).
+pub fn secret_input_from_env(name: &str) -> Option<String> {
+    std::env::var_os(input_env_name(name)).and_then(|v| v.into_string().ok())
+}
+
+/// An input value as text, as templates and `CORTEX_INPUT_<NAME>` see it.
+pub fn input_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The process environment, skipping what is not UTF-8 (it cannot be a value we print).
+fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// The secret values to scrub, longest first (so a secret containing another is scrubbed
+/// whole), and the values of the run's secret inputs.
+#[derive(Default, Clone)]
+pub struct Redactor {
+    secrets: Vec<String>,
+    inputs: BTreeMap<String, String>,
+}
+
+/// Never prints a secret: a `Runner` or an error holding one may be debug-printed.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.len())
+            .field("inputs", &self.inputs.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 impl Redactor {
     /// Secrets from an environment: every variable with a secret-looking name, plus `extra`
@@ -33,6 +116,114 @@ impl Redactor {
         r
     }
 
+    /// The secrets of the run in `state`, from this process's environment: secret-named
+    /// variables, the variables the run's steps list in `secret_env`, the values of its secret
+    /// inputs given as `CORTEX_INPUT_<NAME>`, and its secret `env:` entries as rendered.
+    pub fn of_run(state: &RunState) -> Redactor {
+        let env = process_env();
+        let extra: Vec<String> = state
+            .workflow
+            .iter()
+            .flat_map(|wf| wf.steps.iter().flat_map(|s| s.secret_env.iter().cloned()))
+            .collect();
+        let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &extra);
+        if let Some(start) = &state.start {
+            for name in &start.secret_inputs {
+                if let Some(value) = secret_input_from_env(name) {
+                    r.set_input(name, &value);
+                }
+            }
+            if let Some(wf) = &state.workflow {
+                r.add_env_entries(wf, &start.inputs);
+            }
+        }
+        r
+    }
+
+    /// Take in the secrets of a run that is starting, and keep its secret inputs out of the
+    /// log: their values move here (the driver needs them), `started` holds `***` for them and
+    /// names them in `secret_inputs` (so that `resume` knows to ask for them again).
+    pub fn start_run(&mut self, started: &mut RunStarted) {
+        let workflow = match started.kind {
+            RunKind::Workflow => {
+                serde_json::from_value::<Workflow>(started.definition.clone()).ok()
+            }
+            // Phases have no inputs and no `env:`.
+            RunKind::Scenario => None,
+        };
+        let mut secret: BTreeSet<String> = workflow.as_ref().map(secret_inputs).unwrap_or_default();
+        secret.extend(started.secret_inputs.iter().cloned());
+        let redacted = serde_json::Value::String(REDACTED.to_string());
+        for name in &secret {
+            if let Some(value) = started.inputs.get_mut(name) {
+                if *value != redacted {
+                    self.set_input(name, &input_text(value));
+                }
+                *value = redacted.clone();
+            }
+        }
+        started.secret_inputs = secret
+            .into_iter()
+            .filter(|name| started.inputs.contains_key(name))
+            .collect();
+        if let Some(wf) = &workflow {
+            for step in &wf.steps {
+                for name in &step.secret_env {
+                    if let Some(value) = std::env::var_os(name).and_then(|v| v.into_string().ok()) {
+                        self.add(&value);
+                    }
+                }
+            }
+            self.add_env_entries(wf, &started.inputs);
+        }
+    }
+
+    /// The secret `env:` entries of every step whose templates refer only to inputs, as the
+    /// steps will see them (an entry that refers to a step's outputs is added per attempt,
+    /// by `with_step_env`).
+    fn add_env_entries(&mut self, wf: &Workflow, inputs: &BTreeMap<String, serde_json::Value>) {
+        let resolve = |r: &Reference| match r {
+            Reference::Input(name) => self
+                .input(name)
+                .map(str::to_string)
+                .or_else(|| inputs.get(name).map(input_text)),
+            Reference::StepOutput { .. } => None,
+        };
+        let mut found = Vec::new();
+        for step in &wf.steps {
+            for (name, value) in &step.env {
+                let only_inputs = scan(&value.0)
+                    .iter()
+                    .all(|o| matches!(o.reference, Ok(Reference::Input(_))));
+                if is_secret_env(step, name) && only_inputs {
+                    found.push(render_text(&value.0, &resolve));
+                }
+            }
+        }
+        found.iter().for_each(|v| self.add(v));
+    }
+
+    /// This redactor plus the values `step`'s secret `env:` entries have in `env` (the
+    /// environment of one attempt, templates rendered).
+    pub fn with_step_env<'a>(&'a self, step: &Step, env: &[(String, String)]) -> Cow<'a, Self> {
+        let values: Vec<&str> = env
+            .iter()
+            .filter(|(name, value)| {
+                step.env.contains_key(name)
+                    && is_secret_env(step, name)
+                    && value.len() >= MIN_SECRET_LEN
+                    && !self.secrets.contains(value)
+            })
+            .map(|(_, value)| value.as_str())
+            .collect();
+        if values.is_empty() {
+            return Cow::Borrowed(self);
+        }
+        let mut more = self.clone();
+        values.into_iter().for_each(|v| more.add(v));
+        Cow::Owned(more)
+    }
+
     pub fn add(&mut self, value: &str) {
         if value.len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|s| s == value) {
             self.secrets.push(value.to_string());
@@ -44,30 +235,62 @@ impl Redactor {
         for s in &other.secrets {
             self.add(s);
         }
+        for (name, value) in &other.inputs {
+            self.inputs
+                .entry(name.clone())
+                .or_insert_with(|| value.clone());
+        }
+    }
+
+    /// Hold the value of secret input `name` (and scrub it).
+    pub fn set_input(&mut self, name: &str, value: &str) {
+        self.add(value);
+        self.inputs.insert(name.to_string(), value.to_string());
+    }
+
+    /// The value of secret input `name`, if this process was given it.
+    pub fn input(&self, name: &str) -> Option<&str> {
+        self.inputs.get(name).map(String::as_str)
+    }
+
+    /// The secret inputs of the run in `state` whose values this process was not given.
+    pub fn missing_inputs(&self, state: &RunState) -> Vec<String> {
+        state.start.as_ref().map_or_else(Vec::new, |start| {
+            start
+                .secret_inputs
+                .iter()
+                .filter(|name| !self.inputs.contains_key(*name))
+                .cloned()
+                .collect()
+        })
     }
 
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
 
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
+    /// `text` with every secret replaced by `***` (borrowed when there is none).
+    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let mut out = Cow::Borrowed(text);
         for s in &self.secrets {
             if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "***");
+                out = Cow::Owned(out.replace(s.as_str(), REDACTED));
             }
         }
         out
     }
 
-    /// Redact every string inside a JSON value.
-    pub fn redact_json(&self, value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::String(s) => *s = self.redact(s),
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
-            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),
-            _ => {}
+    /// Scrub the value fields of `event` (`Event::visit_values`), never its identifiers: a
+    /// secret equal to a step's name leaves the step's name alone.
+    pub fn redact_event(&self, event: &mut Event) {
+        if self.is_empty() {
+            return;
         }
+        event.visit_values(&mut |value| {
+            if let Cow::Owned(scrubbed) = self.redact(value) {
+                *value = scrubbed;
+            }
+        });
     }
 }
 
@@ -89,5 +312,44 @@ mod tests {
             r.redact("t=ghp_abcdef k=k3y-value h=/root"),
             "t=*** k=*** h=/root"
         );
+    }
+
+    #[test]
+    fn inputs_are_secret_by_name_or_by_feeding_a_secret_env_entry() {
+        let wf: Workflow = serde_yaml::from_str(
+            "name: w\ninputs:\n  api_token: {}\n  tok: {}\n  plain: {}\n  key: {}\nsteps:\n  - name: s\n    run: 'true'\n    env:\n      API_TOKEN: 'Bearer ${{ inputs.tok }}'\n      KEY: '${{ inputs.key }}'\n      VISIBLE: '${{ inputs.plain }}'\n    secret_env: [KEY]\n",
+        )
+        .unwrap();
+        let names: Vec<String> = secret_inputs(&wf).into_iter().collect();
+        assert_eq!(names, ["api_token", "key", "tok"]);
+    }
+
+    #[test]
+    fn a_starting_run_keeps_secret_inputs_in_memory_and_stars_in_the_event() {
+        let definition = serde_json::json!({
+            "name": "w",
+            "inputs": {"tok": {}, "n": {}},
+            "steps": [{"name": "s", "run": "true", "env": {"API_TOKEN": "Bearer ${{ inputs.tok }}"}}],
+        });
+        let mut started = RunStarted::for_test(RunKind::Workflow, "w", definition, String::new());
+        started
+            .inputs
+            .insert("tok".into(), serde_json::json!("s3cr3t-value"));
+        started.inputs.insert("n".into(), serde_json::json!(3));
+        let mut r = Redactor::default();
+        r.start_run(&mut started);
+        assert_eq!(started.inputs["tok"], "***");
+        assert_eq!(started.inputs["n"], 3);
+        assert_eq!(started.secret_inputs, ["tok"]);
+        assert_eq!(r.input("tok"), Some("s3cr3t-value"));
+        // The rendered env value is a secret as a whole, not only the input inside it.
+        assert_eq!(r.redact("Bearer s3cr3t-value"), "***");
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let mut r = Redactor::default();
+        r.set_input("tok", "hunter2-long");
+        assert!(!format!("{r:?}").contains("hunter2"));
     }
 }

@@ -1,0 +1,120 @@
+//! Which fields of an event are values (what a command printed, a person wrote, an input held)
+//! and which are identifiers (names, keys, types, numbers, actors) that give the event its
+//! meaning. Redaction rewrites values only: an identifier changed by it would make the event
+//! mean something else (a step named `build` redacted to `***` is no step of the run).
+
+use super::{AttemptEnd, Event, Operator};
+
+impl Event {
+    /// Call `f` on every value string of this event, mutably: output values and tails,
+    /// errors, problems, reasons, operators' messages and input values. Never on step, phase
+    /// or agent names, output keys, criteria (definition text), types, attempt numbers, actors
+    /// or the definition snapshot.
+    ///
+    /// Every variant is listed, with no catch-all, so that a new event type must say here
+    /// what its values are.
+    pub fn visit_values(&mut self, f: &mut dyn FnMut(&mut String)) {
+        match self {
+            Event::RunStarted(started) => {
+                for value in started.inputs.values_mut() {
+                    json_strings(value, f);
+                }
+                message(&mut started.by, f);
+            }
+            Event::ValidationPassed { .. } => {}
+            Event::ValidationFailed { problems, .. } => problems.iter_mut().for_each(&mut *f),
+            Event::StepStarted { .. } | Event::StepWaiting { .. } => {}
+            Event::OutputRecorded { value, .. } => f(value),
+            Event::StepSucceeded {
+                end,
+                output_tail,
+                by,
+                ..
+            } => {
+                attempt_end(end, f);
+                f(output_tail);
+                optional_message(by, f);
+            }
+            Event::StepFailed {
+                end,
+                error,
+                output_tail,
+                by,
+                ..
+            } => {
+                attempt_end(end, f);
+                f(error);
+                f(output_tail);
+                optional_message(by, f);
+            }
+            Event::StepTimedOut { output_tail, .. } => f(output_tail),
+            Event::StepInterrupted { reason, .. } => f(reason),
+            Event::RetryScheduled { .. } => {}
+            Event::StepSkipped { reason, by, .. } => {
+                f(reason);
+                optional_message(by, f);
+            }
+            Event::CheckpointSaved { .. } => {}
+            Event::RollbackStarted { reason, .. } => f(reason),
+            Event::StepCompensated { output_tail, .. } => f(output_tail),
+            Event::CompensationFailed {
+                end,
+                error,
+                output_tail,
+                ..
+            } => {
+                attempt_end(end, f);
+                f(error);
+                f(output_tail);
+            }
+            Event::RollbackFinished { .. } => {}
+            Event::RunPaused { reason, .. } => f(reason),
+            Event::StopRequested { by, .. } => message(by, f),
+            Event::RunStopped {} => {}
+            Event::RunResumed { by, .. } => message(by, f),
+            Event::PhaseStartRequested { by, .. } => message(by, f),
+            Event::AgentActivated { by, .. } | Event::AgentDeactivated { by, .. } => {
+                optional_message(by, f);
+            }
+            Event::CriterionMet { by, .. } => optional_message(by, f),
+            Event::RunFinished { by, reason, .. } => {
+                optional_message(by, f);
+                if let Some(reason) = reason {
+                    f(reason);
+                }
+            }
+        }
+    }
+}
+
+fn message(by: &mut Operator, f: &mut dyn FnMut(&mut String)) {
+    if let Some(m) = &mut by.message {
+        f(m);
+    }
+}
+
+fn optional_message(by: &mut Option<Operator>, f: &mut dyn FnMut(&mut String)) {
+    if let Some(by) = by {
+        message(by, f);
+    }
+}
+
+fn attempt_end(end: &mut AttemptEnd, f: &mut dyn FnMut(&mut String)) {
+    match end {
+        AttemptEnd::SpawnFailed { error } => f(error),
+        AttemptEnd::Exited { .. }
+        | AttemptEnd::Signaled { .. }
+        | AttemptEnd::TimedOut { .. }
+        | AttemptEnd::Reported { .. } => {}
+    }
+}
+
+/// Every string inside a JSON value (object keys are structure, not values).
+fn json_strings(value: &mut serde_json::Value, f: &mut dyn FnMut(&mut String)) {
+    match value {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| json_strings(v, f)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| json_strings(v, f)),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+    }
+}

@@ -1,0 +1,783 @@
+//! Secrets never reach what cortex stores, whoever appends: the real binary in a temporary
+//! home, with secrets in the environment, in operators' arguments and in inputs; and the
+//! property that redaction rewrites values, never identifiers.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::Env;
+use cortex::event::{
+    AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted, Stage,
+};
+use cortex::execute::Redactor;
+use proptest::prelude::*;
+
+/// Does any file under `dir` (recursively) hold `needle`?
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+/// Nothing under the home (the log, its WAL, derived files, locks) holds `secret`, and
+/// neither does any document cortex prints about the run.
+fn assert_nowhere(env: &Env, secret: &str) {
+    let found = files_holding(&env.home(), secret);
+    assert!(found.is_empty(), "the secret is stored in {found:?}");
+    for args in [
+        vec!["--json", "workflow", "status"],
+        vec!["log", "export"],
+        vec!["log", "show"],
+    ] {
+        let out = env.run(&args);
+        assert!(
+            !out.stdout.contains(secret),
+            "`{}` prints the secret:\n{}",
+            args.join(" "),
+            out.stdout
+        );
+    }
+}
+
+fn events(env: &Env, run: Option<&str>) -> Vec<serde_json::Value> {
+    let mut args = vec!["--json", "log", "show"];
+    args.extend(run);
+    env.run(&args).json().as_array().unwrap().clone()
+}
+
+fn first(events: &[serde_json::Value], kind: &str) -> serde_json::Value {
+    events
+        .iter()
+        .find(|e| e["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {events:?}"))
+        .clone()
+}
+
+#[test]
+fn a_secret_equal_to_a_step_name_never_changes_the_step_name() {
+    let env = Env::new();
+    env.workflow(
+        "short",
+        "name: short\nsteps:\n  - name: build\n    run: echo build done\n  - name: test\n    run: echo tested\n",
+    );
+    let out = env
+        .command(&["workflow", "run", "short", "--actor", "build"])
+        .env("DB_PASSWORD", "build")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["steps"][0]["name"], "build");
+    assert_eq!(status["steps"][1]["name"], "test");
+    let log = events(&env, None);
+    for e in &log {
+        if let Some(step) = e["body"]["step"].as_str() {
+            assert!(step == "build" || step == "test", "{e}");
+        }
+    }
+    // The actor is who acted, not a value: it stays.
+    assert_eq!(first(&log, "run_started")["body"]["actor"], "build");
+    // Values are still scrubbed: the step's output names the secret.
+    let succeeded = first(&log, "step_succeeded");
+    assert_eq!(succeeded["body"]["output_tail"], "*** done\n");
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn a_secret_equal_to_a_phase_name_never_changes_the_phase_name() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/ship.yaml"),
+        "name: ship\ndescription: d\nphases:\n  - name: deploy\n    description: d\n    run: echo deploy ok\n  - name: verify\n    description: v\n    condition: after:deploy\n    run: echo verified\n",
+    )
+    .unwrap();
+    let out = env
+        .command(&["orchestrate", "run", "ship"])
+        .env("DEPLOY_TOKEN", "deploy")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = env.run(&["--json", "orchestrate", "status", "ship"]).json();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["phases"][0]["name"], "deploy");
+    let log = events(&env, None);
+    let deps: Vec<&str> = log
+        .iter()
+        .filter_map(|e| e["body"]["step"].as_str())
+        .collect();
+    assert!(
+        deps.contains(&"deploy") && !deps.contains(&"***"),
+        "{deps:?}"
+    );
+}
+
+/// A workflow with an external step, so that operators report on it.
+const REVIEWED: &str = "name: reviewed\nsteps:\n  - name: review\n    prompt: Review it\n  - name: after\n    run: echo after\n";
+
+#[test]
+fn operator_input_is_redacted_on_every_path_that_appends() {
+    let env = Env::new();
+    let secret = "ghp_operator0123456789";
+    env.workflow("reviewed", REVIEWED);
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/gate.yaml"),
+        "name: gate\ndescription: d\nphases:\n  - name: approve\n    description: a person approves\n    condition: manual\n",
+    )
+    .unwrap();
+    let with_token = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env("GITHUB_TOKEN", secret)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let used = format!("used {secret}");
+    let token = format!("token={secret}");
+    // `workflow run --message`, then `step complete --output --message` (recorded only),
+    // then `resume --message` drives on.
+    let (code, text) = with_token(&["workflow", "run", "reviewed", "--message", &used]);
+    assert_eq!(code, 3, "{text}");
+    let (code, text) = with_token(&[
+        "workflow",
+        "step",
+        "complete",
+        "review",
+        "--output",
+        &token,
+        "--message",
+        &used,
+        "--no-drive",
+    ]);
+    assert_eq!(code, 3, "{text}");
+    let (code, text) = with_token(&["workflow", "resume", "--message", &used]);
+    assert_eq!(code, 0, "{text}");
+    // `workflow abort --message`.
+    let (code, text) = with_token(&["workflow", "run", "reviewed"]);
+    assert_eq!(code, 3, "{text}");
+    let (code, text) = with_token(&["workflow", "abort", "--message", &used]);
+    assert_eq!(code, 1, "{text}");
+    // `orchestrate start|complete --message`, and `orchestrate stop --message`.
+    let (code, text) = with_token(&["orchestrate", "run", "gate"]);
+    assert_eq!(code, 3, "{text}");
+    let (code, text) = with_token(&[
+        "orchestrate",
+        "start",
+        "gate",
+        "approve",
+        "--message",
+        &used,
+    ]);
+    assert_eq!(code, 3, "{text}");
+    let (code, text) = with_token(&[
+        "orchestrate",
+        "complete",
+        "gate",
+        "approve",
+        "--message",
+        &used,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = with_token(&["orchestrate", "run", "gate"]);
+    assert_eq!(code, 3, "{text}");
+    let (code, text) = with_token(&["orchestrate", "stop", "gate", "--message", &used]);
+    assert_eq!(code, 3, "{text}");
+
+    assert_nowhere(&env, secret);
+    // What was redacted is visible as such, and nothing else changed.
+    let mut runs = env.run(&["--json", "workflow", "history"]).json();
+    let scenario_runs = env.run(&["--json", "orchestrate", "history"]).json();
+    runs.as_array_mut()
+        .unwrap()
+        .extend(scenario_runs.as_array().unwrap().iter().cloned());
+    let mut messages = Vec::new();
+    for run in runs.as_array().unwrap() {
+        for e in events(&env, run["run_id"].as_str()) {
+            if let Some(m) = e["body"]["message"]
+                .as_str()
+                .or(e["body"]["by"]["message"].as_str())
+            {
+                messages.push(m.to_string());
+            }
+            if e["type"] == "output_recorded" {
+                assert_eq!(e["body"]["key"], "token");
+                assert_eq!(e["body"]["value"], "***");
+            }
+        }
+    }
+    assert!(messages.len() >= 7, "{messages:?}");
+    assert!(messages.iter().all(|m| m == "used ***"), "{messages:?}");
+}
+
+#[test]
+fn a_secret_cut_by_the_tail_boundary_is_never_stored_in_part() {
+    let env = Env::new();
+    let secret = "sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    // Unredacted, the 4 KiB tail would begin in the middle of the secret's line.
+    let filler = 4096 - secret.len() - 2 + secret.len() / 2;
+    env.workflow(
+        "cut",
+        &format!(
+            "name: cut\nsteps:\n  - name: print\n    run: echo \"$DEPLOY_TOKEN\"; printf '%{filler}s\\n' ''\n"
+        ),
+    );
+    let out = env
+        .command(&["workflow", "run", "cut"])
+        .env("DEPLOY_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let tail = first(&events(&env, None), "step_succeeded")["body"]["output_tail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(tail.len() > 4000, "the tail is full: {}", tail.len());
+    for part in secret.as_bytes().windows(8) {
+        let part = std::str::from_utf8(part).unwrap();
+        assert!(!tail.contains(part), "the tail keeps `{part}`");
+        assert_nowhere(&env, part);
+    }
+}
+
+/// The events of the latest run's `run_started`.
+fn run_started(env: &Env) -> serde_json::Value {
+    first(&events(env, None), "run_started")
+}
+
+#[test]
+fn a_secret_passed_through_an_input_template_is_never_stored() {
+    let env = Env::new();
+    let secret = "tmpl-secret-0123456789";
+    env.workflow(
+        "templated",
+        "name: templated\ninputs:\n  tok: {type: string, required: true}\nsteps:\n  - name: call\n    env:\n      API_TOKEN: \"${{ inputs.tok }}\"\n    run: echo \"calling with $API_TOKEN\"; echo \"$API_TOKEN\" > seen; echo \"echo=$API_TOKEN\" >> \"$CORTEX_OUTPUT\"\n",
+    );
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "templated",
+        "--input",
+        &format!("tok={secret}"),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains(secret), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_to_string(env.file("seen")).unwrap().trim(),
+        secret,
+        "the step sees the value itself"
+    );
+    let started = run_started(&env);
+    assert_eq!(started["body"]["inputs"]["tok"], "***");
+    assert_eq!(started["body"]["secret_inputs"], serde_json::json!(["tok"]));
+    assert_nowhere(&env, secret);
+}
+
+#[test]
+fn the_value_of_a_secret_named_input_never_reaches_the_tail() {
+    let env = Env::new();
+    let secret = "input-secret-0123456789";
+    env.workflow(
+        "named",
+        "name: named\ninputs:\n  api_token: {type: string}\nsteps:\n  - name: show\n    run: echo \"env $CORTEX_INPUT_API_TOKEN\"; echo \"tpl ${{ inputs.api_token }}\"\n",
+    );
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "named",
+        "--input",
+        &format!("api_token={secret}"),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let tail = first(&events(&env, None), "step_succeeded")["body"]["output_tail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(tail, "env ***\ntpl ***\n");
+    assert_eq!(run_started(&env)["body"]["inputs"]["api_token"], "***");
+    assert_nowhere(&env, secret);
+}
+
+#[test]
+fn output_files_do_not_keep_plain_text_after_their_step() {
+    let env = Env::new();
+    let secret = "outfile-secret-0123456789";
+    env.workflow(
+        "outs",
+        "name: outs\nsteps:\n  - name: write\n    run: echo \"key=$DEPLOY_TOKEN\" >> \"$CORTEX_OUTPUT\"\n  - name: wait\n    prompt: look\n  - name: last\n    run: 'true'\n",
+    );
+    let out = env
+        .command(&["workflow", "run", "outs"])
+        .env("DEPLOY_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let work = env.home().join("runs").join(&run_id).join("work");
+    let leftovers: Vec<_> = std::fs::read_dir(&work)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".out"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_nowhere(&env, secret);
+    // One a killed driver left behind goes when the next driver starts.
+    let stale = work.join("step-1-attempt-1.out");
+    std::fs::write(&stale, format!("key={secret}\n")).unwrap();
+    let out = env.run(&["workflow", "step", "complete", "wait"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = env.run(&["workflow", "resume"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!stale.exists());
+}
+
+const NEEDS_TOKEN: &str = "name: needs\ninputs:\n  api_token: {type: string, required: true, pattern: '^[a-z0-9-]+$'}\n  plain: {type: string, default: p}\nsteps:\n  - name: wait\n    prompt: look first\n  - name: use\n    run: echo \"${{ inputs.api_token }}\" > used\n";
+
+#[test]
+fn a_resume_without_a_secret_input_refuses_with_exit_2_and_says_how_to_give_it() {
+    let env = Env::new();
+    let secret = "resume-secret-0123";
+    env.workflow("needs", NEEDS_TOKEN);
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "needs",
+        "--input",
+        &format!("api_token={secret}"),
+    ]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    // The report is recorded; without the secret, it cannot drive the run on, and says how.
+    let out = env.run(&["workflow", "step", "complete", "wait"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("--input api_token=VALUE"),
+        "{}",
+        out.stdout
+    );
+    let before = env.status(None)["events"].clone();
+
+    let refused = env.run(&["workflow", "resume"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("secret input `api_token`")
+            && refused.stderr.contains("--input api_token=VALUE")
+            && refused.stderr.contains("CORTEX_INPUT_API_TOKEN"),
+        "{}",
+        refused.stderr
+    );
+    // A value that `run` would refuse is refused here too, and a non-secret input cannot be
+    // given again.
+    let bad = env.run(&["workflow", "resume", "--input", "api_token=NOT VALID"]);
+    assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
+    let plain = env.run(&["workflow", "resume", "--input", "plain=x"]);
+    assert_eq!(plain.code, 2, "{}{}", plain.stdout, plain.stderr);
+    assert!(plain.stderr.contains("not secret"), "{}", plain.stderr);
+    assert_eq!(env.status(None)["events"], before, "nothing was recorded");
+
+    let resumed = env.run(&[
+        "workflow",
+        "resume",
+        "--input",
+        &format!("api_token={secret}"),
+    ]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("used")).unwrap().trim(),
+        secret
+    );
+    assert_nowhere(&env, secret);
+}
+
+#[test]
+fn a_secret_input_can_come_from_the_environment_at_run_and_at_resume() {
+    let env = Env::new();
+    let secret = "env-secret-0123";
+    env.workflow("needs", NEEDS_TOKEN);
+    let out = env
+        .command(&["workflow", "run", "needs"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(env.run(&["workflow", "step", "complete", "wait"]).code, 3);
+    let out = env
+        .command(&["workflow", "resume"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.file("used")).unwrap().trim(),
+        secret
+    );
+    assert_nowhere(&env, secret);
+}
+
+// ---- the property: redaction rewrites values, never identifiers ----
+
+/// Short words shared by names, keys, actors, values and secrets, so that a secret often
+/// equals an identifier or sits inside a value.
+fn word() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "build",
+        "test",
+        "deploy",
+        "planner",
+        "ab",
+        "abcd",
+        "token",
+        "user@host",
+        "build-2",
+        "***",
+        "x",
+        "reviewer",
+    ])
+    .prop_map(str::to_string)
+}
+
+/// Text made of words: what values look like.
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(word(), 0..4).prop_map(|w| w.join(" "))
+}
+
+fn operator() -> impl Strategy<Value = Operator> {
+    (word(), prop::option::of(text())).prop_map(|(actor, message)| Operator { actor, message })
+}
+
+fn end() -> impl Strategy<Value = AttemptEnd> {
+    prop_oneof![
+        any::<i32>().prop_map(|code| AttemptEnd::Exited { code }),
+        (1..64i32).prop_map(|signal| AttemptEnd::Signaled { signal }),
+        any::<u32>().prop_map(|t| AttemptEnd::TimedOut {
+            timeout_ms: u64::from(t)
+        }),
+        text().prop_map(|error| AttemptEnd::SpawnFailed { error }),
+        any::<bool>().prop_map(|success| AttemptEnd::Reported { success }),
+    ]
+}
+
+fn stage() -> impl Strategy<Value = Stage> {
+    prop_oneof![Just(Stage::Pre), Just(Stage::Step), Just(Stage::Post)]
+}
+
+fn mode() -> impl Strategy<Value = ResumeMode> {
+    prop_oneof![
+        Just(ResumeMode::Continue),
+        Just(ResumeMode::Retry),
+        Just(ResumeMode::Skip),
+        word().prop_map(ResumeMode::RollbackTo),
+        word().prop_map(ResumeMode::From),
+    ]
+}
+
+fn started() -> impl Strategy<Value = Event> {
+    (
+        word(),
+        prop::collection::btree_map(word(), text(), 0..3),
+        prop::collection::btree_map(word(), prop::option::of(text()), 0..2),
+        word(),
+        operator(),
+        prop::collection::vec(word(), 0..2),
+    )
+        .prop_map(|(name, inputs, agents, dir, by, steps)| {
+            let definition = serde_json::json!({
+                "name": name,
+                "steps": steps.iter().map(|s| serde_json::json!({"name": s, "run": s})).collect::<Vec<_>>(),
+            });
+            Event::RunStarted(Box::new(RunStarted {
+                kind: RunKind::Workflow,
+                name: name.clone(),
+                definition,
+                definition_hash: name.clone(),
+                source: format!("{name}.yaml"),
+                inputs: inputs
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect(),
+                secret_inputs: Vec::new(),
+                config: Default::default(),
+                agents: agents.into_iter().collect::<BTreeMap<_, _>>(),
+                working_dir: dir,
+                driver: Driver {
+                    pid: 7,
+                    host: name,
+                },
+                by,
+            }))
+        })
+}
+
+/// Any event, with every field drawn from the shared words.
+fn event() -> impl Strategy<Value = Event> {
+    let by = || prop::option::of(operator());
+    prop_oneof![
+        started(),
+        (stage(), prop::option::of(word()))
+            .prop_map(|(stage, step)| Event::ValidationPassed { stage, step }),
+        (
+            stage(),
+            prop::option::of(word()),
+            prop::collection::vec(text(), 0..3)
+        )
+            .prop_map(|(stage, step, problems)| Event::ValidationFailed {
+                stage,
+                step,
+                problems
+            }),
+        (word(), any::<u32>()).prop_map(|(step, attempt)| Event::StepStarted { step, attempt }),
+        (word(), any::<u32>()).prop_map(|(step, attempt)| Event::StepWaiting { step, attempt }),
+        (word(), word(), text()).prop_map(|(step, key, value)| Event::OutputRecorded {
+            step,
+            key,
+            value
+        }),
+        (word(), any::<u32>(), end(), text(), by()).prop_map(
+            |(step, attempt, end, output_tail, by)| Event::StepSucceeded {
+                step,
+                attempt,
+                end,
+                output_tail,
+                by
+            }
+        ),
+        (word(), any::<u32>(), end(), text(), text(), by()).prop_map(
+            |(step, attempt, end, error, output_tail, by)| Event::StepFailed {
+                step,
+                attempt,
+                end,
+                error,
+                output_tail,
+                by
+            }
+        ),
+        (word(), any::<u32>(), any::<u32>(), text()).prop_map(|(step, attempt, t, output_tail)| {
+            Event::StepTimedOut {
+                step,
+                attempt,
+                timeout_ms: u64::from(t),
+                output_tail,
+            }
+        }),
+        (word(), any::<u32>(), text()).prop_map(|(step, attempt, reason)| {
+            Event::StepInterrupted {
+                step,
+                attempt,
+                reason,
+            }
+        }),
+        (word(), any::<u32>(), any::<u32>()).prop_map(|(step, attempt, d)| {
+            Event::RetryScheduled {
+                step,
+                attempt,
+                delay_ms: u64::from(d),
+            }
+        }),
+        (word(), text(), by()).prop_map(|(step, reason, by)| Event::StepSkipped {
+            step,
+            reason,
+            by
+        }),
+        word().prop_map(|step| Event::CheckpointSaved { step }),
+        (
+            text(),
+            prop::collection::vec(word(), 0..3),
+            prop::option::of(word())
+        )
+            .prop_map(|(reason, steps, resume_after)| Event::RollbackStarted {
+                reason,
+                steps,
+                resume_after
+            }),
+        (word(), any::<bool>(), text()).prop_map(|(step, ran, output_tail)| {
+            Event::StepCompensated {
+                step,
+                ran,
+                output_tail,
+            }
+        }),
+        (word(), end(), text(), text()).prop_map(|(step, end, error, output_tail)| {
+            Event::CompensationFailed {
+                step,
+                end,
+                error,
+                output_tail,
+            }
+        }),
+        prop::collection::vec(word(), 0..3).prop_map(|failed| Event::RollbackFinished { failed }),
+        (prop::option::of(word()), text())
+            .prop_map(|(step, reason)| Event::RunPaused { step, reason }),
+        (operator(), prop::option::of(word()), any::<bool>())
+            .prop_map(|(by, signal, abort)| { Event::StopRequested { by, signal, abort } }),
+        Just(Event::RunStopped {}),
+        (mode(), prop::option::of(word()), operator()).prop_map(|(mode, restart_from, by)| {
+            Event::RunResumed {
+                mode,
+                restart_from,
+                driver: Driver {
+                    pid: 9,
+                    host: "h".into(),
+                },
+                by,
+                timeout_seconds: None,
+            }
+        }),
+        (word(), operator()).prop_map(|(phase, by)| Event::PhaseStartRequested { phase, by }),
+        (word(), word(), by()).prop_map(|(agent, phase, by)| Event::AgentActivated {
+            agent,
+            phase,
+            by
+        }),
+        (word(), word(), by()).prop_map(|(agent, phase, by)| Event::AgentDeactivated {
+            agent,
+            phase,
+            by
+        }),
+        (word(), text(), any::<bool>(), by()).prop_map(|(phase, criterion, checked, by)| {
+            Event::CriterionMet {
+                phase,
+                criterion,
+                checked,
+                by,
+            }
+        }),
+        (
+            prop_oneof![
+                Just(Outcome::Completed),
+                Just(Outcome::Failed),
+                Just(Outcome::Aborted),
+                Just(Outcome::RolledBack)
+            ],
+            by(),
+            prop::option::of(text())
+        )
+            .prop_map(|(outcome, by, reason)| Event::RunFinished {
+                outcome,
+                by,
+                reason
+            }),
+    ]
+}
+
+/// Keys under which an event holds values (what a command printed, a person wrote, an input
+/// held). Written here independently of `Event::visit_values`, from the event schema.
+const VALUE_KEYS: [&str; 7] = [
+    "value",
+    "output_tail",
+    "error",
+    "problems",
+    "reason",
+    "message",
+    "inputs",
+];
+
+/// Every string of `json` that is not under a value key, with its path.
+fn identifiers(json: &serde_json::Value, path: &str, out: &mut Vec<(String, String)>) {
+    match json {
+        serde_json::Value::String(s) => out.push((path.to_string(), s.clone())),
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                identifiers(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if !VALUE_KEYS.contains(&k.as_str()) {
+                    identifiers(v, &format!("{path}.{k}"), out);
+                }
+            }
+        }
+        _ => out.push((path.to_string(), json.to_string())),
+    }
+}
+
+/// Every string of `json` under a value key.
+fn values(json: &serde_json::Value, under_value: bool, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::String(s) if under_value => out.push(s.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| values(v, under_value, out)),
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                values(v, under_value || VALUE_KEYS.contains(&k.as_str()), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    /// For any event and any set of secrets: redaction never alters an identifier (a name, a
+    /// key, a type, a number, an actor, the definition: everything not under a value key),
+    /// the redacted event still encodes and decodes to itself, and no value field still
+    /// holds a secret of the minimum length.
+    #[test]
+    fn redaction_never_alters_an_identifier(
+        event in event(),
+        secrets in prop::collection::vec(word(), 0..4),
+    ) {
+        let env: Vec<(String, String)> = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("S{i}_TOKEN"), s.clone()))
+            .collect();
+        let redactor = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &[]);
+        let mut redacted = event.clone();
+        redactor.redact_event(&mut redacted);
+
+        let (before, after) = (serde_json::to_value(&event).unwrap(), serde_json::to_value(&redacted).unwrap());
+        let (mut ids_before, mut ids_after) = (Vec::new(), Vec::new());
+        identifiers(&before, "", &mut ids_before);
+        identifiers(&after, "", &mut ids_after);
+        prop_assert_eq!(ids_before, ids_after);
+
+        let decoded = Event::from_parts(redacted.type_name(), &redacted.body_json()).unwrap();
+        prop_assert_eq!(&decoded, &redacted);
+
+        let mut left = Vec::new();
+        values(&after, false, &mut left);
+        for secret in secrets.iter().filter(|s| s.len() >= cortex::execute::MIN_SECRET_LEN) {
+            for value in &left {
+                prop_assert!(!value.contains(secret.as_str()), "`{}` keeps `{}`", value, secret);
+            }
+        }
+    }
+}
