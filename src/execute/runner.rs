@@ -71,12 +71,13 @@ pub fn resolver<'a>(
     state: &'a RunState,
     secrets: &'a Redactor,
 ) -> impl Fn(&Reference) -> Option<String> + 'a {
+    // A secret input's value is held by this process (the log keeps `***`).
     move |r: &Reference| match r {
         Reference::Input(name) => secrets
             .input(name)
             .map(str::to_string)
-            .or_else(|| state.start.as_ref()?.inputs.get(name).map(input_text)),
-        Reference::StepOutput { step, key } => state.step(step)?.outputs.get(key).cloned(),
+            .or_else(|| state.template_value(r)),
+        Reference::StepOutput { .. } => state.template_value(r),
     }
 }
 
