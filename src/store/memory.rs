@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{EventStore, RawRow, RunHead, StoreError, chain, decode_row};
+use super::{AtHead, DecideAtHead, EventStore, RawRow, RunHead, StoreError, chain, decode_row};
 use crate::event::{NewEvent, Recorded};
 
 /// Rows kept in a map keyed by run id, each run's rows in sequence order.
@@ -49,6 +49,34 @@ impl EventStore for MemoryStore {
             out.push(recorded);
         }
         Ok(out)
+    }
+
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError> {
+        // `&mut self` is the lock: nothing else appends while this runs.
+        let next = self.runs.get(run_id).map_or(0, |rows| rows.len() as u64);
+        if known_seq > next {
+            return Err(StoreError::Conflict {
+                run_id: run_id.to_string(),
+                expected: known_seq,
+                actual: next,
+            });
+        }
+        let caught_up = self.read_run_from(run_id, known_seq)?;
+        let events = decide(&caught_up, &*self);
+        let appended = if events.is_empty() {
+            Vec::new()
+        } else {
+            self.append(run_id, next, &events)?
+        };
+        Ok(AtHead {
+            caught_up,
+            appended,
+        })
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {

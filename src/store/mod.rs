@@ -2,7 +2,9 @@
 //!
 //! Only this module speaks SQL. `SqliteStore` is the real store; `MemoryStore` serves the
 //! property tests. Both chain events the same way (`hash`) and are verified the same way
-//! (`verify`), from the exact stored bytes.
+//! (`verify`), from the exact stored bytes. A writer that must decide from the newest state —
+//! an operator beside a busy driver — decides inside the append (`append_at_head`), so it
+//! never races anyone.
 
 mod anchor;
 mod faulty;
@@ -64,6 +66,22 @@ pub struct RunHead {
     pub head_hash: String,
 }
 
+/// What a decision at the head saw and made (`EventStore::append_at_head`).
+#[derive(Debug, Clone, Default)]
+pub struct AtHead {
+    /// The events others appended after the caller's known seq, oldest first: already in the
+    /// log, folded by the decision before it decided.
+    pub caught_up: Vec<Recorded>,
+    /// What the decision appended right after them, as recorded.
+    pub appended: Vec<Recorded>,
+}
+
+/// A decision made at a run's head, under the log's write lock: given the events appended
+/// after the caller's known seq (and the store as it stands inside the lock, to read more of
+/// the run if it must), fold them and return the events to append — none to append nothing.
+/// It runs a pure decision and nothing slow: every other writer waits for it.
+pub type DecideAtHead<'d> = dyn FnMut(&[Recorded], &dyn EventStore) -> Vec<NewEvent> + 'd;
+
 /// An append-only event log.
 pub trait EventStore {
     /// Append `events` to `run_id`, which must currently hold exactly `expected_seq` events.
@@ -74,6 +92,19 @@ pub trait EventStore {
         expected_seq: u64,
         events: &[NewEvent],
     ) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Decide and append at the head of `run_id`, atomically: under the log's write lock, read
+    /// the events appended after `known_seq` (what the caller has seen), hand them to `decide`,
+    /// chain and insert the events it returns after them, commit. Nothing can land between what
+    /// `decide` saw and what it appends, so there is no conflict and nothing to retry: a fact
+    /// is decided against the state it actually follows, in one transaction, whatever other
+    /// writers do. All or nothing, like `append`. A `known_seq` past the head is a `Conflict`.
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError>;
 
     /// Every event of one run, in order.
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError>;

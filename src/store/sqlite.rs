@@ -1,20 +1,26 @@
 //! The SQLite event store: one file in WAL mode, one STRICT append-only table.
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use super::migrations::MIGRATIONS;
-use super::{EventStore, RawRow, RunHead, StoreError, chain, decode_row};
+use super::{AtHead, DecideAtHead, EventStore, RawRow, RunHead, StoreError, chain, decode_row};
 use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
 
-/// Connection settings, each for a reason:
-/// - `journal_mode=WAL`: readers (status, verify) never block the driver's appends.
-/// - `busy_timeout`: concurrent writers queue for up to 10 s instead of failing with SQLITE_BUSY.
-/// - `foreign_keys`: none are used; the chain is checked by `log verify`, not by SQL.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;";
+/// How long a connection waits for another's lock before giving up with SQLITE_BUSY: writers
+/// queue (an operator beside a busy driver waits for one transaction, never for the run). Set
+/// first, before any statement that may need a lock: switching a fresh log to WAL does.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `journal_mode=WAL`: readers (status, verify) never block the driver's appends, nor it them.
+/// No foreign keys are used: the chain is checked by `log verify`, not by SQL.
+const WAL: &str = "PRAGMA journal_mode = WAL;";
 
 /// The event log in one SQLite file.
 pub struct SqliteStore {
@@ -38,20 +44,19 @@ impl SqliteStore {
             source,
         };
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.execute_batch(PRAGMAS).map_err(map_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        let mut store = SqliteStore { conn };
+        store.enable_wal().map_err(map_err)?;
         // synchronous=NORMAL is safe in WAL mode against process crashes; FULL adds an fsync
         // per commit for power loss.
-        let sync = match durability {
-            Durability::Normal => "PRAGMA synchronous = NORMAL;",
-            Durability::Full => "PRAGMA synchronous = FULL;",
-        };
-        conn.execute_batch(sync).map_err(map_err)?;
+        store.set_durability(durability)?;
         // Plans never depend on bound values: otherwise the partial index on first events
         // makes SQLite re-prepare every statement that binds a run id whenever the value
         // changes (it did, on every append and every catch-up read of a driver).
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        store
+            .conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(map_err)?;
-        let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
     }
@@ -63,6 +68,26 @@ impl SqliteStore {
             Durability::Full => "PRAGMA synchronous = FULL;",
         };
         self.conn.execute_batch(sync).map_err(map_err)
+    }
+
+    /// Switch the log to WAL. A fresh log is switched by whichever of its first openers gets
+    /// there first; SQLite refuses the others at once with SQLITE_BUSY, without waiting through
+    /// `busy_timeout` (its deadlock avoidance: each holds a shared lock and wants the exclusive
+    /// one). Once the file is in WAL mode the switch needs no lock, so a refused opener tries
+    /// again, briefly, within `BUSY_TIMEOUT`.
+    fn enable_wal(&self) -> Result<(), rusqlite::Error> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match self.conn.execute_batch(WAL) {
+                Err(e)
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                done => return done,
+            }
+        }
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -87,6 +112,58 @@ impl SqliteStore {
                 .map_err(map_err)?;
         }
         tx.commit().map_err(map_err)
+    }
+
+    /// The next seq of a run and the hash it chains onto.
+    fn head(&self, run_id: &str) -> Result<(u64, Vec<u8>), StoreError> {
+        let head: Option<(i64, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )
+            .and_then(|mut head| {
+                head.query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(map_err)?;
+        Ok(match head {
+            Some((seq, hash)) => (seq as u64 + 1, hash),
+            None => (0, super::GENESIS.to_vec()),
+        })
+    }
+
+    /// Chain `events` onto the head (`next`, `prev`) and insert them; inside a transaction.
+    fn insert(
+        &self,
+        run_id: &str,
+        next: u64,
+        prev: &[u8],
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let chained = chain(run_id, next, prev, events);
+        let mut insert = self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))
+            .map_err(map_err)?;
+        for (row, _) in &chained {
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            insert
+                .execute(params![
+                    text(&row.run_id),
+                    row.seq,
+                    text(&row.id),
+                    text(&row.time),
+                    text(&row.type_name),
+                    row.version,
+                    text(&row.body),
+                    row.prev_hash,
+                    row.hash,
+                ])
+                .map_err(map_err)?;
+        }
+        Ok(chained.into_iter().map(|(_, recorded)| recorded).collect())
     }
 
     /// Decode the rows `sql` selects as they are read, borrowing their bytes.
@@ -185,23 +262,9 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<Recorded>, StoreError> {
         // IMMEDIATE takes the write lock up front, so reading the head and appending after it
         // is one atomic step across processes.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        let head: Option<(i64, Vec<u8>)> = tx
-            .prepare_cached(
-                "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
-            )
-            .and_then(|mut head| {
-                head.query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(map_err)?;
-        let (actual, prev) = match head {
-            Some((seq, hash)) => (seq as u64 + 1, hash),
-            None => (0, super::GENESIS.to_vec()),
-        };
+        let (actual, prev) = self.head(run_id)?;
         if actual != expected_seq {
             return Err(StoreError::Conflict {
                 run_id: run_id.to_string(),
@@ -209,32 +272,45 @@ impl EventStore for SqliteStore {
                 actual,
             });
         }
-        let chained = chain(run_id, actual, &prev, events);
-        {
-            let mut insert = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ))
-                .map_err(map_err)?;
-            for (row, _) in &chained {
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                insert
-                    .execute(params![
-                        text(&row.run_id),
-                        row.seq,
-                        text(&row.id),
-                        text(&row.time),
-                        text(&row.type_name),
-                        row.version,
-                        text(&row.body),
-                        row.prev_hash,
-                        row.hash,
-                    ])
-                    .map_err(map_err)?;
-            }
-        }
+        let recorded = self.insert(run_id, actual, &prev, events)?;
         tx.commit().map_err(map_err)?;
-        Ok(chained.into_iter().map(|(_, recorded)| recorded).collect())
+        Ok(recorded)
+    }
+
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError> {
+        // One IMMEDIATE transaction: the write lock is taken first, so the events read here
+        // are all there is until the commit; other writers wait (busy_timeout), none fails.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let (next, prev) = self.head(run_id)?;
+        if known_seq > next {
+            return Err(StoreError::Conflict {
+                run_id: run_id.to_string(),
+                expected: known_seq,
+                actual: next,
+            });
+        }
+        let caught_up = if known_seq < next {
+            self.read_run_from(run_id, known_seq)?
+        } else {
+            Vec::new()
+        };
+        let events = decide(&caught_up, &*self);
+        let appended = if events.is_empty() {
+            Vec::new()
+        } else {
+            self.insert(run_id, next, &prev, &events)?
+        };
+        tx.commit().map_err(map_err)?;
+        Ok(AtHead {
+            caught_up,
+            appended,
+        })
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
@@ -353,6 +429,56 @@ impl EventStore for SqliteStore {
                 &format!("SELECT {COLUMNS} FROM events ORDER BY run_id, seq"),
                 params![],
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opening a log while another process holds its lock waits for the lock (`busy_timeout`
+    /// is set before anything that locks, such as switching to WAL) instead of failing with
+    /// "the event log is busy" — which concurrent first commands of a fresh home hit.
+    #[test]
+    fn opening_beside_a_busy_writer_waits_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cortex.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE busy (x);")
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            holder.execute_batch("COMMIT").unwrap();
+        });
+        let opened = SqliteStore::open(&path, Durability::Normal);
+        release.join().unwrap();
+        let store = opened.expect("the open waited for the lock");
+        assert_eq!(store.read_run("R").unwrap().len(), 0);
+    }
+
+    /// Many first openers of a fresh log at once (concurrent first commands of a new home):
+    /// every one opens it; none is refused as busy while another switches it to WAL.
+    #[test]
+    fn concurrent_first_opens_of_a_fresh_log_all_succeed() {
+        for _ in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cortex.db");
+            let openers: Vec<_> = (0..12)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || {
+                        SqliteStore::open(&path, Durability::Normal).map(drop)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener
+                    .join()
+                    .unwrap()
+                    .expect("every first opener opens the log");
+            }
         }
     }
 }
