@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::CommandError;
 use crate::definition::{Catalog, Durability};
 use crate::event::Operator;
-use crate::store::{EventStore, SqliteStore};
+use crate::store::{EventStore, SqliteStore, StoreError};
 
 pub struct Ctx {
     pub home: PathBuf,
@@ -40,7 +40,7 @@ impl Ctx {
         self.home.join("cortex.db")
     }
 
-    /// Open (creating if needed) the event log.
+    /// Open (creating if needed) the event log for writing.
     pub fn store(&self, durability: Durability) -> Result<SqliteStore, CommandError> {
         std::fs::create_dir_all(&self.home).map_err(|e| {
             CommandError::new(
@@ -51,7 +51,8 @@ impl Ctx {
         Ok(SqliteStore::open(&self.db_path(), durability)?)
     }
 
-    /// Open the log for reading; a home without a log has no runs.
+    /// Open the existing log for writing (an operator's command on a run); a home without a
+    /// log has no runs.
     pub fn existing_store(&self) -> Result<Option<SqliteStore>, CommandError> {
         if !self.db_path().exists() {
             return Ok(None);
@@ -60,6 +61,26 @@ impl Ctx {
             &self.db_path(),
             Durability::Normal,
         )?))
+    }
+
+    /// Open the existing log for reading only (status, history, `log ...`): it works on a
+    /// read-only home, an archive copy, or a log of a newer cortex, and never changes the
+    /// log. A home without a log (or with a log file nobody has set up yet) has no runs.
+    pub fn reading_store(&self) -> Result<Option<SqliteStore>, CommandError> {
+        let path = self.db_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        match SqliteStore::open_read(&path) {
+            Ok(store) => Ok(Some(store)),
+            // Created an instant ago by a first command that has not made its tables yet.
+            Err(StoreError::NotALog { .. })
+                if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The run `query` names (a full id or a unique prefix), or the most recent run.

@@ -45,7 +45,7 @@ pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError>
             dry_run,
             audit,
         } => {
-            let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+            let store = ctx.reading_store()?.ok_or_else(no_runs)?;
             let run_id = latest_run(ctx, &store, Some(&name), false)?;
             drop(store);
             super::workflow::resume(ctx, Some(&run_id), ResumeMode::Continue, dry_run, &audit)
@@ -186,7 +186,7 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
 }
 
 fn status(ctx: &Ctx, target: Option<&str>) -> Result<i32, CommandError> {
-    let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
     let run_id = latest_run(ctx, &store, target, false)?;
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();

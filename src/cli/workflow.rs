@@ -285,7 +285,7 @@ fn open_run<'a>(
 }
 
 fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandError> {
-    let Some(mut store) = ctx.existing_store()? else {
+    let Some(store) = ctx.reading_store()? else {
         return Err(no_runs());
     };
     let run_id = ctx.resolve_run(&store, run)?;
@@ -293,7 +293,12 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
         // The present: from the latest snapshot plus the events after it.
         let mut state = crate::execute::load_state(&store, &run_id)?;
         state.run_id = run_id.clone();
-        crate::execute::maybe_snapshot(&mut store, &state);
+        // The cache is written, where the log can be written, only when a snapshot is due.
+        if crate::execute::snapshot_due(&store, &state)
+            && let Ok(Some(mut writable)) = ctx.existing_store()
+        {
+            crate::execute::maybe_snapshot(&mut writable, &state);
+        }
         let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
         return print_status(ctx, &state, alive, None);
     }
@@ -349,7 +354,12 @@ pub(super) fn resume(
     dry_run: bool,
     audit: &Audit,
 ) -> Result<i32, CommandError> {
-    let Some(mut store) = ctx.existing_store()? else {
+    // A dry run only reads.
+    let opened = match dry_run {
+        true => ctx.reading_store()?,
+        false => ctx.existing_store()?,
+    };
+    let Some(mut store) = opened else {
         return Err(no_runs());
     };
     let clock = SystemClock;
@@ -454,7 +464,7 @@ fn abort(ctx: &Ctx, run: Option<&str>, audit: &Audit) -> Result<i32, CommandErro
 }
 
 fn history(ctx: &Ctx) -> Result<i32, CommandError> {
-    let Some(store) = ctx.existing_store()? else {
+    let Some(store) = ctx.reading_store()? else {
         if ctx.json {
             out_json(&Vec::<serde_json::Value>::new());
         } else {

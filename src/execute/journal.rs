@@ -33,15 +33,20 @@ pub fn load_state(store: &dyn EventStore, run_id: &str) -> Result<RunState, Stor
     Ok(replay(&store.read_run(run_id)?))
 }
 
-/// Save a snapshot of `state` if it is `SNAPSHOT_EVERY` events past the last one. A snapshot
-/// is a cache: failing to save it is not an error.
-pub fn maybe_snapshot(store: &mut dyn EventStore, state: &RunState) {
+/// Whether `state` is `SNAPSHOT_EVERY` events past the run's last snapshot.
+pub fn snapshot_due(store: &dyn EventStore, state: &RunState) -> bool {
     let last = store
         .load_snapshot(&state.run_id)
         .ok()
         .flatten()
         .map_or(0, |(seq, _, _)| seq + 1);
-    if state.events >= last + SNAPSHOT_EVERY && state.events > 0 {
+    state.events > 0 && state.events >= last + SNAPSHOT_EVERY
+}
+
+/// Save a snapshot of `state` if one is due. A snapshot is a cache: failing to save it is not
+/// an error.
+pub fn maybe_snapshot(store: &mut dyn EventStore, state: &RunState) {
+    if snapshot_due(store, state) {
         let _ = store.save_snapshot(
             &state.run_id,
             state.events - 1,

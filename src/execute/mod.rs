@@ -19,7 +19,9 @@ mod signals;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
-pub use journal::{Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot};
+pub use journal::{
+    Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot, snapshot_due,
+};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::{WriteBehind, materialize};
 pub use outputs::parse_outputs;

@@ -18,6 +18,7 @@ pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
 pub use hash::{CHAIN_CONTEXT, GENESIS, event_hash, hex};
 pub use memory::MemoryStore;
+pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
 pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, verify_rows};
 
@@ -45,6 +46,24 @@ pub enum StoreError {
     Busy,
     #[error("the event log is read-only: {0}")]
     ReadOnly(String),
+    /// The log's schema is newer than this cortex knows: it is read, never written.
+    #[error(
+        "the event log at {path} was written by a newer cortex (schema version {found}; this cortex knows versions up to {known}): it will not write to it"
+    )]
+    NewerLog {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    /// A file that is not an event log (no `events` table), opened for reading.
+    #[error("{path} is not a cortex event log (it has no events table)")]
+    NotALog { path: String },
+    /// Events still in the write-ahead file of a log on read-only media, which SQLite can
+    /// read only by creating the `-shm` file beside it.
+    #[error(
+        "{path}-wal holds events not yet in {path}, and they cannot be read here: reading them needs {path}-shm, which cannot be created in a read-only folder"
+    )]
+    WalUnreadable { path: String },
     #[error("the disk is full: {0}")]
     Full(String),
     #[error("event log error: {0}")]

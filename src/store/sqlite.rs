@@ -1,14 +1,15 @@
-//! The SQLite event store: one file in WAL mode, one STRICT append-only table.
+//! The SQLite event store: one file in WAL mode, one STRICT append-only table, opened either
+//! for writing (created, migrated) or for reading (never created, migrated or written).
 
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
 use rusqlite::{
-    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params,
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::migrations::MIGRATIONS;
+use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
 use super::{AtHead, DecideAtHead, EventStore, RawRow, RunHead, StoreError, chain, decode_row};
 use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
@@ -22,9 +23,24 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// No foreign keys are used: the chain is checked by `log verify`, not by SQL.
 const WAL: &str = "PRAGMA journal_mode = WAL;";
 
+/// What a store was opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Write,
+    Read,
+}
+
 /// The event log in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
+    /// The file, as shown in errors.
+    path: String,
+    access: Access,
+    /// The log's schema version (`PRAGMA user_version`).
+    version: i64,
+    /// Whether the log's snapshots are of the form this cortex writes (none in a log of an
+    /// older schema, maybe another form in a newer one: then they are not read).
+    snapshots: bool,
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -36,19 +52,104 @@ fn map_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Why `path` cannot be written, if it cannot: the file itself, or its folder, where SQLite
+/// keeps the `-wal` and `-shm` files beside it. Asked only once opening for writing failed.
+fn read_only_reason(path: &Path) -> Option<String> {
+    use std::io::ErrorKind;
+    let refused = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied
+        )
+    };
+    if path.exists()
+        && let Err(e) = std::fs::OpenOptions::new().append(true).open(path)
+        && refused(&e)
+    {
+        return Some(format!("{} cannot be written ({e})", path.display()));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".cortex-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) if refused(&e) => Some(format!(
+            "its folder {} cannot be written ({e}), and SQLite keeps its -wal and -shm files there",
+            dir.display()
+        )),
+        Err(_) => None,
+    }
+}
+
+/// A `file:` URI for `path` with `query`: every byte that is not plain is percent-encoded, so
+/// that no character of a path (`?`, `#`, `%`) is read as part of the URI's syntax.
+fn file_uri(path: &Path, query: &str) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push('?');
+    uri.push_str(query);
+    uri
+}
+
+/// Whether the write-ahead file beside `path` holds frames (more than its 32-byte header).
+fn wal_has_frames(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).is_ok_and(|m| m.len() > 32)
+}
+
 impl SqliteStore {
-    /// Open (creating if needed) the log at `path` and bring its schema up to date.
+    /// Open (creating if needed) the log at `path` for writing and bring its schema up to
+    /// date. A log that cannot be written is `ReadOnly`; a log of a newer cortex is `NewerLog`
+    /// (it is never written to: open it with `open_read`).
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
+        let shown = path.display().to_string();
+        let failed = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly) => match read_only_reason(path) {
+                Some(reason) => StoreError::ReadOnly(reason),
+                None => StoreError::Open {
+                    path: shown.clone(),
+                    source: e,
+                },
+            },
+            _ => map_err(e),
         };
-        let conn = Connection::open(path).map_err(open_err)?;
+        let conn = Connection::open(path).map_err(&failed)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
-        let mut store = SqliteStore { conn };
-        store.enable_wal().map_err(map_err)?;
-        // synchronous=NORMAL is safe in WAL mode against process crashes; FULL adds an fsync
-        // per commit for power loss.
+        // SQLite falls back to reading a file it may not write: say so now, not at the first
+        // append.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(map_err)? {
+            return Err(StoreError::ReadOnly(read_only_reason(path).unwrap_or_else(
+                || format!("{shown} cannot be written (a read-only file, folder or mount)"),
+            )));
+        }
+        let mut store = SqliteStore {
+            conn,
+            path: shown.clone(),
+            access: Access::Write,
+            version: 0,
+            snapshots: true,
+        };
+        // A newer cortex's log is refused before anything here changes it.
+        store.version = store.user_version()?;
+        store.refuse_newer(store.version)?;
+        store.enable_wal().map_err(&failed)?;
         store.set_durability(durability)?;
         // Plans never depend on bound values: otherwise the partial index on first events
         // makes SQLite re-prepare every statement that binds a run id whenever the value
@@ -61,13 +162,40 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Change durability on an open log (a run's own configuration may ask for `full`).
-    pub fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
-        let sync = match durability {
-            Durability::Normal => "PRAGMA synchronous = NORMAL;",
-            Durability::Full => "PRAGMA synchronous = FULL;",
+    /// Open the log at `path` for reading only: never created, migrated or written, so that a
+    /// log on a read-only mount, an archive copy, or a log of a newer cortex (as far as it can
+    /// be read) can be read. SQLite reads a WAL log through its `-shm` file; where that cannot
+    /// be created (read-only media), the file is opened `immutable`, which reads it exactly as
+    /// long as no `-wal` file beside it holds events (if one does, `WalUnreadable`).
+    pub fn open_read(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
         };
-        self.conn.execute_batch(sync).map_err(map_err)
+        let conn = match Self::connect_read(path, "mode=ro") {
+            Ok(conn) => conn,
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) && path.is_file() => {
+                if wal_has_frames(path) {
+                    return Err(StoreError::WalUnreadable { path: shown });
+                }
+                Self::connect_read(path, "immutable=1").map_err(open_err)?
+            }
+            Err(e) => return Err(open_err(e)),
+        };
+        let mut store = SqliteStore {
+            conn,
+            path: shown,
+            access: Access::Read,
+            version: 0,
+            snapshots: false,
+        };
+        store.version = store.user_version()?;
+        if !store.has_table("events")? {
+            return Err(StoreError::NotALog { path: store.path });
+        }
+        store.snapshots = store.version == SCHEMA_VERSION && store.has_table("snapshots")?;
+        Ok(store)
     }
 
     /// Switch the log to WAL. A fresh log is switched by whichever of its first openers gets
@@ -90,28 +218,114 @@ impl SqliteStore {
         }
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self
-            .conn
+    /// A read-only connection to `path` (`query`: `mode=ro` or `immutable=1`), with the first
+    /// read done, since SQLite opens a file's WAL index only when it first reads.
+    fn connect_read(path: &Path, query: &str) -> Result<Connection, rusqlite::Error> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(file_uri(path, query), flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(conn)
+    }
+
+    /// Change durability on an open log (a run's own configuration may ask for `full`).
+    /// synchronous=NORMAL is safe in WAL mode against process crashes; FULL adds an fsync per
+    /// commit for power loss.
+    pub fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
+        if self.access == Access::Read {
+            return Ok(());
+        }
+        let sync = match durability {
+            Durability::Normal => "PRAGMA synchronous = NORMAL;",
+            Durability::Full => "PRAGMA synchronous = FULL;",
+        };
+        self.conn.execute_batch(sync).map_err(map_err)
+    }
+
+    /// Whether this store was opened for reading only.
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::Read
+    }
+
+    /// The log's schema version.
+    pub fn schema_version(&self) -> i64 {
+        self.version
+    }
+
+    fn user_version(&self) -> Result<i64, StoreError> {
+        self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(map_err)?;
-        if version as usize >= MIGRATIONS.len() {
+            .map_err(map_err)
+    }
+
+    fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                params![name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(map_err)
+    }
+
+    fn refuse_newer(&self, version: i64) -> Result<(), StoreError> {
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerLog {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse to write through a store opened for reading (saying why).
+    fn writable(&self) -> Result<(), StoreError> {
+        match self.access {
+            Access::Write => Ok(()),
+            Access::Read => {
+                self.refuse_newer(self.version)?;
+                Err(StoreError::ReadOnly(format!(
+                    "{} was opened for reading only",
+                    self.path
+                )))
+            }
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        if self.version >= SCHEMA_VERSION {
             return Ok(());
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        // Re-read inside the write lock: another process may have migrated meanwhile.
+        // Re-read inside the write lock: another process may have migrated meanwhile (a newer
+        // cortex, even).
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(map_err)?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerLog {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql).map_err(map_err)?;
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
                 .map_err(map_err)?;
         }
-        tx.commit().map_err(map_err)
+        tx.commit().map_err(map_err)?;
+        self.version = SCHEMA_VERSION;
+        Ok(())
     }
 
     /// The next seq of a run and the hash it chains onto.
@@ -260,6 +474,7 @@ impl EventStore for SqliteStore {
         expected_seq: u64,
         events: &[NewEvent],
     ) -> Result<Vec<Recorded>, StoreError> {
+        self.writable()?;
         // IMMEDIATE takes the write lock up front, so reading the head and appending after it
         // is one atomic step across processes.
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
@@ -283,6 +498,7 @@ impl EventStore for SqliteStore {
         known_seq: u64,
         decide: &mut DecideAtHead<'_>,
     ) -> Result<AtHead, StoreError> {
+        self.writable()?;
         // One IMMEDIATE transaction: the write lock is taken first, so the events read here
         // are all there is until the commit; other writers wait (busy_timeout), none fails.
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
@@ -327,6 +543,9 @@ impl EventStore for SqliteStore {
     }
 
     fn load_snapshot(&self, run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
+        if !self.snapshots {
+            return Ok(None);
+        }
         self.conn
             .query_row(
                 "SELECT seq, hash, state FROM snapshots WHERE run_id = ?1",
@@ -344,6 +563,7 @@ impl EventStore for SqliteStore {
         hash: &str,
         state: &str,
     ) -> Result<(), StoreError> {
+        self.writable()?;
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state) VALUES (?1, ?2, ?3, ?4)",
@@ -455,7 +675,7 @@ mod tests {
         let opened = SqliteStore::open(&path, Durability::Normal);
         release.join().unwrap();
         let store = opened.expect("the open waited for the lock");
-        assert_eq!(store.read_run("R").unwrap().len(), 0);
+        assert_eq!(store.schema_version(), SCHEMA_VERSION);
     }
 
     /// Many first openers of a fresh log at once (concurrent first commands of a new home):
@@ -480,5 +700,14 @@ mod tests {
                     .expect("every first opener opens the log");
             }
         }
+    }
+
+    /// A path with characters that mean something in a URI is still opened as that file.
+    #[test]
+    fn a_file_uri_escapes_every_byte_that_is_not_plain() {
+        assert_eq!(
+            file_uri(Path::new("/a b/c?d#e%f.db"), "mode=ro"),
+            "file:/a%20b/c%3Fd%23e%25f.db?mode=ro"
+        );
     }
 }
