@@ -1,9 +1,10 @@
-//! `cortex log ...`: the audit trail — show, verify (the chain and anchors), export.
+//! `cortex log ...`: the audit trail — show, verify (the chain, anchors and snapshots), export.
 //! Every subcommand only reads the log, so each opens it for reading.
 
 use super::args::LogCommand;
 use super::context::{Ctx, no_runs};
 use super::{CommandError, exit, out, out_json};
+use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_verify};
 use crate::store::{Anchor, EventStore, SqliteStore, check_anchors, parse_anchors, verify_rows};
 
@@ -95,6 +96,13 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                     report.ok = false;
                     report.first_bad = Some(bad);
                 }
+            }
+            // The snapshots that `status` may read must agree with the log they cache.
+            if report.ok
+                && let Some(bad) = check_snapshots(&store, run_id.as_deref())?
+            {
+                report.ok = false;
+                report.first_bad = Some(bad);
             }
             if ctx.json {
                 out_json(&report);

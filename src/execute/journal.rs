@@ -15,47 +15,6 @@ pub enum JournalError {
     Store(#[from] StoreError),
 }
 
-/// Runs with more events than this since their last snapshot get a new one when loaded.
-pub const SNAPSHOT_EVERY: u64 = 10_000;
-
-/// A run's state for reading (`status`): from its latest snapshot (only if the event it was
-/// taken at still has the hash it records) plus the events after it, else by replaying the
-/// whole log. Drivers do not use it: they replay (`Journal::open`).
-pub fn load_state(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
-    if let Some((seq, hash, json)) = store.load_snapshot(run_id)?
-        && store.hash_at(run_id, seq)?.as_deref() == Some(hash.as_str())
-        && let Some(first) = store.first_event(run_id)?
-        && let Some(state) = crate::decide::restore(&json, &first)
-    {
-        let rest = store.read_run_from(run_id, seq + 1)?;
-        return Ok(rest.iter().fold(state, evolve));
-    }
-    Ok(replay(&store.read_run(run_id)?))
-}
-
-/// Whether `state` is `SNAPSHOT_EVERY` events past the run's last snapshot.
-pub fn snapshot_due(store: &dyn EventStore, state: &RunState) -> bool {
-    let last = store
-        .load_snapshot(&state.run_id)
-        .ok()
-        .flatten()
-        .map_or(0, |(seq, _, _)| seq + 1);
-    state.events > 0 && state.events >= last + SNAPSHOT_EVERY
-}
-
-/// Save a snapshot of `state` if one is due. A snapshot is a cache: failing to save it is not
-/// an error.
-pub fn maybe_snapshot(store: &mut dyn EventStore, state: &RunState) {
-    if snapshot_due(store, state) {
-        let _ = store.save_snapshot(
-            &state.run_id,
-            state.events - 1,
-            &state.head_hash,
-            &crate::decide::snapshot_json(state),
-        );
-    }
-}
-
 /// One run's state together with the store it lives in.
 ///
 /// Every append is decided at the log's head (`EventStore::append_at_head`): inside one write

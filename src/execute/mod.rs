@@ -16,12 +16,11 @@ mod runner;
 mod scheduler;
 mod secrets;
 mod signals;
+mod snapshot;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
-pub use journal::{
-    Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot, snapshot_due,
-};
+pub use journal::{Journal, JournalError};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::{WriteBehind, materialize};
 pub use outputs::parse_outputs;
@@ -32,3 +31,4 @@ pub use process::{
 pub use runner::{AttemptOutcome, LineSink, Runner, redactor_for, run_check};
 pub use secrets::{Redactor, is_secret_name};
 pub use signals::StopFlag;
+pub use snapshot::{SNAPSHOT_EVERY, check_snapshots, load_state, maybe_snapshot, snapshot_due};

@@ -1,7 +1,7 @@
 //! A store that fails on purpose: wraps another store and turns one chosen append into a
 //! storage fault (busy, disk full, read-only, I/O), for tests of what a fault does to a run.
 
-use super::{AtHead, DecideAtHead, EventStore, RawRow, RunHead, StoreError};
+use super::{AtHead, DecideAtHead, EventStore, RawRow, RunHead, Snapshot, StoreError};
 use crate::event::{NewEvent, Recorded};
 
 /// The kinds of storage fault.
@@ -87,6 +87,18 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         self.inner.read_run(run_id)
+    }
+
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(run_id)
+    }
+
+    fn snapshots(&self, run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        self.inner.snapshots(run_id)
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(snapshot)
     }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {

@@ -39,4 +39,14 @@ pub const MIGRATIONS: &[&str] = &[
         hash   TEXT    NOT NULL,
         state  TEXT    NOT NULL
     ) STRICT;",
+    // 3: snapshots sealed to the chain by a digest over (run id, seq, event hash, state) — see
+    // `hash::snapshot_digest`. Unsealed snapshots are dropped: a cache, rebuilt on demand.
+    "DROP TABLE snapshots;
+    CREATE TABLE snapshots (
+        run_id TEXT    NOT NULL PRIMARY KEY,
+        seq    INTEGER NOT NULL,
+        hash   TEXT    NOT NULL,
+        state  TEXT    NOT NULL,
+        digest TEXT    NOT NULL
+    ) STRICT;",
 ];

@@ -16,7 +16,7 @@ mod verify;
 
 pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
-pub use hash::{CHAIN_CONTEXT, GENESIS, event_hash, hex};
+pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use memory::MemoryStore;
 pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
@@ -101,6 +101,42 @@ pub struct AtHead {
 /// It runs a pure decision and nothing slow: every other writer waits for it.
 pub type DecideAtHead<'d> = dyn FnMut(&[Recorded], &dyn EventStore) -> Vec<NewEvent> + 'd;
 
+/// A snapshot of a run's state as stored: a cache of the fold at event `seq` (whose hash was
+/// `hash`), sealed by `digest` (`snapshot_digest`, hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub run_id: String,
+    pub seq: u64,
+    pub hash: String,
+    pub state: String,
+    pub digest: String,
+}
+
+impl Snapshot {
+    /// A snapshot of `state` taken after event `seq` of `run_id` (hash `hash`), sealed.
+    pub fn seal(run_id: &str, seq: u64, hash: &str, state: String) -> Snapshot {
+        let digest = hex(&snapshot_digest(run_id, seq, hash, &state));
+        Snapshot {
+            run_id: run_id.to_string(),
+            seq,
+            hash: hash.to_string(),
+            state,
+            digest,
+        }
+    }
+
+    /// Whether the digest still matches what it seals (nobody changed the snapshot without
+    /// recomputing it).
+    pub fn is_sealed(&self) -> bool {
+        hex(&snapshot_digest(
+            &self.run_id,
+            self.seq,
+            &self.hash,
+            &self.state,
+        )) == self.digest
+    }
+}
+
 /// An append-only event log.
 pub trait EventStore {
     /// Append `events` to `run_id`, which must currently hold exactly `expected_seq` events.
@@ -147,19 +183,19 @@ pub trait EventStore {
         Ok(verify_rows(&self.raw_rows(run_id)?))
     }
 
-    /// The latest snapshot of a run's state, if the store keeps them: (seq, hash at seq, JSON).
-    fn load_snapshot(&self, _run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
+    /// The latest snapshot of a run's state, if the store keeps them, as stored (sealed or
+    /// not: the reader checks).
+    fn load_snapshot(&self, _run_id: &str) -> Result<Option<Snapshot>, StoreError> {
         Ok(None)
     }
 
-    /// Keep a snapshot of a run's state taken after event `seq` (whose hash is `hash`).
-    fn save_snapshot(
-        &mut self,
-        _run_id: &str,
-        _seq: u64,
-        _hash: &str,
-        _state: &str,
-    ) -> Result<(), StoreError> {
+    /// Every stored snapshot (of one run, or all), for `log verify`.
+    fn snapshots(&self, _run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Keep a snapshot (replacing the run's previous one).
+    fn save_snapshot(&mut self, _snapshot: &Snapshot) -> Result<(), StoreError> {
         Ok(())
     }
 

@@ -10,7 +10,9 @@ use rusqlite::{
 };
 
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
-use super::{AtHead, DecideAtHead, EventStore, RawRow, RunHead, StoreError, chain, decode_row};
+use super::{
+    AtHead, DecideAtHead, EventStore, RawRow, RunHead, Snapshot, StoreError, chain, decode_row,
+};
 use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
 
@@ -38,7 +40,7 @@ pub struct SqliteStore {
     access: Access,
     /// The log's schema version (`PRAGMA user_version`).
     version: i64,
-    /// Whether the log's snapshots are of the form this cortex writes (none in a log of an
+    /// Whether the log's snapshots are of the form this cortex seals (none in a log of an
     /// older schema, maybe another form in a newer one: then they are not read).
     snapshots: bool,
 }
@@ -542,32 +544,48 @@ impl EventStore for SqliteStore {
         self.read_recorded(&sql, params![run_id, from])
     }
 
-    fn load_snapshot(&self, run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
-        if !self.snapshots {
-            return Ok(None);
-        }
-        self.conn
-            .query_row(
-                "SELECT seq, hash, state FROM snapshots WHERE run_id = ?1",
-                params![run_id],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(map_err)
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.snapshots(Some(run_id))?.pop())
     }
 
-    fn save_snapshot(
-        &mut self,
-        run_id: &str,
-        seq: u64,
-        hash: &str,
-        state: &str,
-    ) -> Result<(), StoreError> {
+    fn snapshots(&self, run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        if !self.snapshots {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id, seq, hash, state, digest FROM snapshots
+                 WHERE ?1 IS NULL OR run_id = ?1 ORDER BY run_id",
+            )
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok(Snapshot {
+                    run_id: r.get(0)?,
+                    seq: r.get::<_, i64>(1)?.max(0) as u64,
+                    hash: r.get(2)?,
+                    state: r.get(3)?,
+                    digest: r.get(4)?,
+                })
+            })
+            .map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
         self.writable()?;
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state) VALUES (?1, ?2, ?3, ?4)",
-                params![run_id, seq as i64, hash, state],
+                "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    snapshot.run_id,
+                    snapshot.seq.min(i64::MAX as u64) as i64,
+                    snapshot.hash,
+                    snapshot.state,
+                    snapshot.digest
+                ],
             )
             .map(|_| ())
             .map_err(map_err)
