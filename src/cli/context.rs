@@ -65,7 +65,8 @@ impl Ctx {
 
     /// Open the existing log for reading only (status, history, `log ...`): it works on a
     /// read-only home, an archive copy, or a log of a newer cortex, and never changes the
-    /// log. A home without a log (or with a log file nobody has set up yet) has no runs.
+    /// log. A home without a log, or whose log has no tables yet (its first command was
+    /// stopped before it set it up, or is setting it up now), has no runs.
     pub fn reading_store(&self) -> Result<Option<SqliteStore>, CommandError> {
         let path = self.db_path();
         if !path.exists() {
@@ -73,12 +74,7 @@ impl Ctx {
         }
         match SqliteStore::open_read(&path) {
             Ok(store) => Ok(Some(store)),
-            // Created an instant ago by a first command that has not made its tables yet.
-            Err(StoreError::NotALog { .. })
-                if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) =>
-            {
-                Ok(None)
-            }
+            Err(StoreError::NotALog { blank: true, .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }

@@ -94,7 +94,12 @@ impl From<StoreError> for CommandError {
             ),
             _ => None,
         };
-        let mut err = CommandError::new(exit::FAILED, e.to_string());
+        // A file that is not a log was named by the user (`log verify --file`): bad input.
+        let code = match e {
+            StoreError::NotALog { .. } => exit::BAD_INPUT,
+            _ => exit::FAILED,
+        };
+        let mut err = CommandError::new(code, e.to_string());
         if let Some(h) = hint {
             err = err.hint(h);
         }

@@ -55,9 +55,11 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
-    /// A file that is not an event log (no `events` table), opened for reading.
+    /// A file that is not an event log (no `events` table), opened for reading. `blank`: it
+    /// has no tables at all — a log whose first opener was stopped before it set it up, or an
+    /// empty file.
     #[error("{path} is not a cortex event log (it has no events table)")]
-    NotALog { path: String },
+    NotALog { path: String, blank: bool },
     /// Events still in the write-ahead file of a log on read-only media, which SQLite can
     /// read only by creating the `-shm` file beside it.
     #[error(

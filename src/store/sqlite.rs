@@ -194,7 +194,17 @@ impl SqliteStore {
         };
         store.version = store.user_version()?;
         if !store.has_table("events")? {
-            return Err(StoreError::NotALog { path: store.path });
+            let blank = store
+                .conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(map_err)?
+                == 0;
+            return Err(StoreError::NotALog {
+                path: store.path,
+                blank,
+            });
         }
         store.snapshots = store.version == SCHEMA_VERSION && store.has_table("snapshots")?;
         Ok(store)
