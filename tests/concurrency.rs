@@ -152,10 +152,11 @@ fn fast_sleep_path(env: &Env) -> String {
 }
 
 /// A scenario of `phases` quick chained phases beside a manual phase `gate` with no command
-/// (started, then reported, by an operator). Phase `mark` touches `reached` in the project.
+/// (started, then reported, by an operator), and a manual phase `hold` nobody starts, so that
+/// the run never finishes by itself. Phase `mark` touches `reached` in the project.
 fn long_chain(env: &Env, phases: usize, mark: usize) {
     let mut yaml = String::from(
-        "name: long-chain\ndescription: many quick chained phases beside an operator's gate\nphases:\n  - name: gate\n    condition: manual\n    parallel: true\n",
+        "name: long-chain\ndescription: many quick chained phases beside an operator's gate\nphases:\n  - name: gate\n    condition: manual\n    parallel: true\n  - name: hold\n    condition: manual\n    parallel: true\n",
     );
     for i in 0..phases {
         let condition = match i {
@@ -194,15 +195,15 @@ fn position(events: &[serde_json::Value], kind: &str, gate: bool) -> Option<usiz
         .position(|e| e["type"] == kind && (!gate || e["body"].to_string().contains("\"gate\"")))
 }
 
-/// The adversarial review's case: while `orchestrate run` drives hundreds of quick chained
-/// phases (the log moves on every millisecond or so), `orchestrate start`, `complete` and
+/// The adversarial review's case: while `orchestrate run` drives thousands of quick chained
+/// phases (the log moves on every few milliseconds), `orchestrate start`, `complete` and
 /// `stop` from another terminal each land — the old journal gave up with "run … moved on"
 /// after 20 full replays. Each operator fact is in the log, followed by the driver's own
 /// events (it was busy when the fact landed), and the log verifies.
 #[test]
 fn an_operator_starts_completes_and_stops_beside_a_busy_driver() {
     let env = Env::new();
-    long_chain(&env, 1500, 300);
+    long_chain(&env, 2000, 300);
     let driver = env
         .command(&["orchestrate", "run", "long-chain"])
         .stdout(Stdio::null())
