@@ -150,3 +150,173 @@ fn fast_sleep_path(env: &Env) -> String {
         std::env::var("PATH").unwrap_or_default()
     )
 }
+
+/// A scenario of `phases` quick chained phases beside a manual phase `gate` with no command
+/// (started, then reported, by an operator), and a manual phase `hold` nobody starts, so that
+/// the run never finishes by itself. Phase `mark` touches `reached` in the project.
+fn long_chain(env: &Env, phases: usize, mark: usize) {
+    let mut yaml = String::from(
+        "name: long-chain\ndescription: many quick chained phases beside an operator's gate\nphases:\n  - name: gate\n    condition: manual\n    parallel: true\n  - name: hold\n    condition: manual\n    parallel: true\n",
+    );
+    for i in 0..phases {
+        let condition = match i {
+            0 => "auto".to_string(),
+            _ => format!("after:p{}", i - 1),
+        };
+        let run = if i == mark { "touch reached" } else { "true" };
+        yaml.push_str(&format!(
+            "  - name: p{i}\n    condition: {condition}\n    parallel: true\n    run: '{run}'\n"
+        ));
+    }
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/long-chain.yaml"), yaml).unwrap();
+}
+
+/// Wait (polling, bounded) until `ready` holds; fail with `what` otherwise.
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !ready() {
+        assert!(std::time::Instant::now() < until, "{what} never happened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The run's events, as `log show --json` gives them.
+fn events(env: &Env) -> Vec<serde_json::Value> {
+    let out = env.run(&["--json", "log", "show"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.json().as_array().unwrap().clone()
+}
+
+/// Where event `kind` (naming `gate`, if `gate`) first is in the log.
+fn position(events: &[serde_json::Value], kind: &str, gate: bool) -> Option<usize> {
+    events
+        .iter()
+        .position(|e| e["type"] == kind && (!gate || e["body"].to_string().contains("\"gate\"")))
+}
+
+/// The adversarial review's case: while `orchestrate run` drives thousands of quick chained
+/// phases (the log moves on every few milliseconds), `orchestrate start`, `complete` and
+/// `stop` from another terminal each land — the old journal gave up with "run … moved on"
+/// after 20 full replays. Each operator fact is in the log, followed by the driver's own
+/// events (it was busy when the fact landed), and the log verifies.
+#[test]
+fn an_operator_starts_completes_and_stops_beside_a_busy_driver() {
+    let env = Env::new();
+    long_chain(&env, 2000, 300);
+    let driver = env
+        .command(&["orchestrate", "run", "long-chain"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("phase p300", || env.file("reached").exists());
+
+    let start = env.run(&[
+        "orchestrate",
+        "start",
+        "long-chain",
+        "gate",
+        "--actor",
+        "ops",
+    ]);
+    assert_eq!(start.code, 0, "{}{}", start.stdout, start.stderr);
+    // The driver picks the request up and starts the gate, which then waits for a report.
+    wait_for("the gate waiting for a report", || {
+        let status = env.run(&["--json", "orchestrate", "status", "long-chain"]);
+        status.code == 0 && status.json()["phases"][0]["status"] == "waiting"
+    });
+    let complete = env.run(&[
+        "orchestrate",
+        "complete",
+        "long-chain",
+        "gate",
+        "--actor",
+        "ops",
+        "--message",
+        "done",
+    ]);
+    assert_eq!(complete.code, 0, "{}{}", complete.stdout, complete.stderr);
+    let stop = env.run(&["orchestrate", "stop", "long-chain", "--actor", "ops"]);
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+
+    let out = driver.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the driver ends stopped: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = events(&env);
+    let requested = position(&log, "phase_start_requested", true).expect("the start landed");
+    let reported = position(&log, "step_succeeded", true).expect("the completion landed");
+    let stop_requested = position(&log, "stop_requested", false).expect("the stop landed");
+    for at in [requested, reported, stop_requested] {
+        assert!(
+            log[at]["body"].to_string().contains("\"ops\""),
+            "recorded as the operator's: {}",
+            log[at]
+        );
+    }
+    // The driver was busy when each landed: its own events follow each.
+    for at in [requested, reported] {
+        assert!(
+            log[at + 1..].iter().any(|e| e["type"] == "step_started"),
+            "the driver appended after event {at}"
+        );
+    }
+    assert_eq!(log.last().unwrap()["type"], "run_stopped");
+    assert_eq!(
+        env.run(&["--json", "orchestrate", "status", "long-chain"])
+            .json()["status"],
+        "stopped"
+    );
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stderr);
+}
+
+/// Several `agent activate` of different agents at once, on a fresh home: every one is
+/// recorded (before, some lost with "run agents moved on" or "the event log is busy").
+#[test]
+fn concurrent_activations_of_different_agents_all_land() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    let n = 12;
+    for i in 0..n {
+        std::fs::write(
+            env.home().join(format!("agents/ag{i}.md")),
+            format!("---\nname: ag{i}\ndescription: agent {i}\n---\nbody\n"),
+        )
+        .unwrap();
+    }
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            env.command(&["agent", "activate", &format!("ag{i}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let list = env.run(&["--json", "agent", "list"]).json();
+    let active: Vec<&str> = list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["active"] == true)
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(active.len(), n, "{active:?}");
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stderr);
+    assert_eq!(verify.json()["events"], n);
+}

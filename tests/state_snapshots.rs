@@ -1,49 +1,187 @@
 //! Snapshots of run states are a cache of the fold, never a source of truth: the state loaded
-//! through a snapshot equals a full replay, and a snapshot that does not match the log (the
-//! event it was taken at changed, or its JSON is damaged) is ignored.
+//! through a snapshot equals a full replay; a snapshot that does not match the log (its digest
+//! no longer seals it, the event it was taken at changed, its JSON is damaged) is ignored; and
+//! `log verify` replays every snapshotted run to catch a snapshot that disagrees with the log,
+//! even one whose digest was recomputed.
 
 mod common;
 
 use common::Env;
-use cortex::decide::{replay, snapshot_json};
+use cortex::decide::{RunPhase, RunState, replay, snapshot_json};
 use cortex::definition::Durability;
-use cortex::execute::load_state;
-use cortex::store::{EventStore, SqliteStore};
+use cortex::event::{Outcome, Recorded};
+use cortex::execute::{check_snapshots, load_state};
+use cortex::store::{EventStore, Snapshot, SqliteStore};
+
+const THREE: &str = "name: three\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'true'}\n  - {name: c, run: 'true'}\n";
+
+/// A finished three-step run: the env, its id and its events.
+fn finished_run() -> (Env, String, Vec<Recorded>) {
+    let env = Env::new();
+    env.workflow("three", THREE);
+    assert_eq!(env.run(&["workflow", "run", "three"]).code, 0);
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+    let events = store.read_run(&run_id).unwrap();
+    (env, run_id, events)
+}
+
+/// The state after `events`, as a snapshot of the run holds it.
+fn state_of(events: &[Recorded]) -> RunState {
+    replay(events)
+}
+
+/// The run's state, but failed: what a forger would have `status` say.
+fn failed(events: &[Recorded]) -> RunState {
+    let mut state = state_of(events);
+    state.phase = RunPhase::Finished {
+        outcome: Outcome::Failed,
+    };
+    state.finish_reason = Some("forged".into());
+    state
+}
 
 #[test]
 fn a_snapshot_is_used_only_while_it_matches_the_log() {
-    let env = Env::new();
-    env.workflow("five", "name: five\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'true'}\n  - {name: c, run: 'true'}\n");
-    assert_eq!(env.run(&["workflow", "run", "five"]).code, 0);
-    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let (env, run_id, events) = finished_run();
     let mut store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
-    let events = store.read_run(&run_id).unwrap();
     let full = replay(&events);
+    let head = events.len() - 1;
+    let seal =
+        |seq: usize, hash: &str, state: String| Snapshot::seal(&run_id, seq as u64, hash, state);
 
     // A snapshot after event 5, then the rest of the log: the same state.
-    let mid = replay(&events[..6]);
+    let mid = state_of(&events[..6]);
     store
-        .save_snapshot(&run_id, 5, &events[5].hash, &snapshot_json(&mid))
+        .save_snapshot(&seal(5, &events[5].hash, snapshot_json(&mid)))
         .unwrap();
     let mut loaded = load_state(&store, &run_id).unwrap();
     loaded.run_id = full.run_id.clone();
     assert_eq!(loaded, full);
+    assert_eq!(check_snapshots(&store, None).unwrap(), None);
 
-    // A snapshot whose recorded hash is not the log's: ignored, the log wins.
-    let wrong = replay(&events[..3]);
+    // A sealed snapshot is read as it is (that is what a cache is for): the forged state of
+    // the head is what `load_state` gives — which is why `log verify` replays (below).
+    let forged = failed(&events);
     store
-        .save_snapshot(&run_id, 5, &"0".repeat(64), &snapshot_json(&wrong))
+        .save_snapshot(&seal(head, &events[head].hash, snapshot_json(&forged)))
+        .unwrap();
+    assert_eq!(
+        load_state(&store, &run_id)
+            .unwrap()
+            .finish_reason
+            .as_deref(),
+        Some("forged")
+    );
+    let bad = check_snapshots(&store, None).unwrap().expect("caught");
+    assert_eq!(
+        (bad.run_id.as_str(), bad.seq),
+        (run_id.as_str(), head as i64)
+    );
+    assert!(
+        bad.reason.contains("differs from the fold"),
+        "{}",
+        bad.reason
+    );
+
+    // The same state, edited without recomputing the digest: not sealed, ignored.
+    let mut unsealed = seal(head, &events[head].hash, snapshot_json(&full));
+    unsealed.state = snapshot_json(&forged);
+    store.save_snapshot(&unsealed).unwrap();
+    assert_eq!(load_state(&store, &run_id).unwrap(), full);
+    let bad = check_snapshots(&store, None).unwrap().expect("caught");
+    assert!(bad.reason.contains("digest"), "{}", bad.reason);
+
+    // Sealed, but moved to another event than it was taken at: ignored.
+    store
+        .save_snapshot(&seal(5, &events[4].hash, snapshot_json(&forged)))
         .unwrap();
     assert_eq!(load_state(&store, &run_id).unwrap(), full);
+    assert!(check_snapshots(&store, None).unwrap().is_some());
 
-    // A damaged snapshot: ignored.
+    // Sealed but damaged: ignored.
     store
-        .save_snapshot(&run_id, 5, &events[5].hash, "{not json")
+        .save_snapshot(&seal(5, &events[5].hash, "{not json".into()))
         .unwrap();
     assert_eq!(load_state(&store, &run_id).unwrap(), full);
+    assert!(check_snapshots(&store, None).unwrap().is_some());
 
-    // And the status command agrees with a full replay either way.
+    // And the status command agrees with a full replay.
     let status = env.status(Some(&run_id));
     assert_eq!(status["status"], "completed");
     assert_eq!(status["events"], events.len());
+}
+
+/// The adversarial review's case: editing the `snapshots` table made `status` say failed
+/// while `log verify` said the log was intact. Now `status` still tells the log's truth (the
+/// edit breaks the snapshot's digest), and `log verify` exits 1 naming the run and the
+/// snapshot; a forger who recomputes the digest fools `status`, but not `log verify`, which
+/// replays the run to the snapshot and compares.
+#[test]
+fn a_forged_snapshot_never_changes_status_and_log_verify_names_it() {
+    let (env, run_id, events) = finished_run();
+    let head = events.len() - 1;
+    {
+        let mut store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+        store
+            .save_snapshot(&Snapshot::seal(
+                &run_id,
+                head as u64,
+                &events[head].hash,
+                snapshot_json(&state_of(&events)),
+            ))
+            .unwrap();
+    }
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(
+        verify.code, 0,
+        "an honest snapshot verifies: {}",
+        verify.stdout
+    );
+
+    // Forge the state with sqlite, as the review did.
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute(
+        "UPDATE snapshots SET state = ?1 WHERE run_id = ?2",
+        rusqlite::params![snapshot_json(&failed(&events)), run_id],
+    )
+    .unwrap();
+    let status = env.status(Some(&run_id));
+    assert_eq!(status["status"], "completed", "{status}");
+    let human = env.run(&["workflow", "status", &run_id]);
+    assert!(!human.stdout.contains("forged"), "{}", human.stdout);
+
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    let bad = &verify.json()["first_bad"];
+    assert_eq!(bad["run_id"], run_id.as_str());
+    assert_eq!(bad["seq"], head);
+    let reason = bad["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("snapshot") && reason.contains("digest"),
+        "{reason}"
+    );
+    let human = env.run(&["log", "verify"]);
+    assert_eq!(human.code, 1);
+    assert!(human.stdout.contains("snapshot"), "{}", human.stdout);
+
+    // A forger who recomputes the digest: `log verify` still replays and says so.
+    let resealed = Snapshot::seal(
+        &run_id,
+        head as u64,
+        &events[head].hash,
+        snapshot_json(&failed(&events)),
+    );
+    conn.execute(
+        "UPDATE snapshots SET state = ?1, digest = ?2 WHERE run_id = ?3",
+        rusqlite::params![resealed.state, resealed.digest, run_id],
+    )
+    .unwrap();
+    let verify = env.run(&["--json", "log", "verify", &run_id]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    let reason = verify.json()["first_bad"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("differs from the fold"), "{reason}");
 }

@@ -1,8 +1,9 @@
-//! Real storage faults: a read-only `cortex.db` and a full file system. A fault gives a clear
-//! error and loses nothing already recorded; once the fault is gone, the next command resumes
-//! cleanly. Both need privileges (tests run as root, which ignores file modes, so read-only is
-//! made with `chattr +i`; a full disk is a small tmpfs): where the machine refuses, the test
-//! says so and checks nothing else.
+//! Real storage faults: a read-only `cortex.db`, a read-only home, a read-only archive copy,
+//! a log of a newer cortex, and a full file system. A fault gives a clear error and loses
+//! nothing already recorded; commands that only read still work; once the fault is gone, the
+//! next command resumes cleanly. Most need privileges (tests run as root, which ignores file
+//! modes, so read-only is made with `chattr +i` or a read-only bind mount; a full disk is a
+//! small tmpfs): where the machine refuses, the test says so and checks nothing else.
 
 mod common;
 
@@ -50,6 +51,7 @@ fn a_read_only_log_gives_a_clear_error_and_loses_nothing() {
     // Reading still works, and what was recorded is intact.
     let verify = env.run(&["--json", "log", "verify", "--all"]);
     assert_eq!(verify.json()["ok"], true, "{}", verify.stderr);
+    assert_eq!(env.status(None)["status"], "completed");
     drop(guard);
     let again = env.run(&["workflow", "run", "tiny"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -57,6 +59,230 @@ fn a_read_only_log_gives_a_clear_error_and_loses_nothing() {
         env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
         true
     );
+}
+
+/// The reading commands of the adversarial review, each of which must work on `env`'s log.
+fn reads_work(env: &Env, file: &std::path::Path) {
+    let file = file.display().to_string();
+    for args in [
+        vec!["--json", "workflow", "status"],
+        vec!["--json", "workflow", "history"],
+        vec!["--json", "log", "verify", "--all"],
+        vec!["--json", "log", "verify", "--file", &file],
+        vec!["--json", "log", "show"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 0, "{args:?}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        if args.contains(&"verify") {
+            assert_eq!(doc["ok"], true, "{args:?}: {doc}");
+            assert_eq!(doc["runs"], 1, "{args:?}: {doc}");
+        }
+        if args.contains(&"status") {
+            assert_eq!(doc["status"], "completed", "{doc}");
+        }
+    }
+}
+
+/// The adversarial review's case: `status`, `history`, `log verify` and `log verify --file`
+/// failed with "unable to open database file" on a read-only mount. They read it now (SQLite
+/// cannot create `cortex.db-shm` there: the log is opened immutable); a write says
+/// "read-only", with a hint, and changes nothing.
+#[test]
+fn a_read_only_home_can_be_read_and_a_write_says_read_only() {
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["--bind", &home, &home]) {
+        eprintln!("skipped: bind mounts are not allowed here, so a read-only home cannot be made");
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    if !try_cmd("mount", &["-o", "remount,bind,ro", &home]) {
+        eprintln!("skipped: remounting read-only is not allowed here");
+        return;
+    }
+    assert!(
+        std::fs::write(env.home().join("probe"), "x").is_err(),
+        "the home is read-only"
+    );
+    let before = std::fs::read(env.db()).unwrap();
+    reads_work(&env, &env.db());
+    let out = env.run(&["workflow", "run", "tiny"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("read-only"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(env.db()).unwrap(),
+        before,
+        "nothing was written"
+    );
+}
+
+/// An archive copy of a log on read-only media (here a copy in a folder made immutable, so
+/// that neither the copy nor a `-shm` beside it can be written): `log verify --file` reads it
+/// and changes nothing. A file that is not a log is refused, and left as it was (opening it
+/// used to create tables in it).
+#[test]
+fn a_read_only_archive_copy_verifies_through_log_verify_file() {
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let archive = env.dir.path().join("archive");
+    std::fs::create_dir_all(&archive).unwrap();
+    let copy = archive.join("cortex-copy.db");
+    std::fs::copy(env.db(), &copy).unwrap();
+    let not_a_log = archive.join("notes.db");
+    std::fs::write(&not_a_log, "").unwrap();
+    let dir = archive.display().to_string();
+    if !try_cmd("chattr", &["+i", &copy.display().to_string()])
+        || !try_cmd("chattr", &["+i", &not_a_log.display().to_string()])
+        || !try_cmd("chattr", &["+i", &dir])
+    {
+        try_cmd("chattr", &["-i", &copy.display().to_string()]);
+        try_cmd("chattr", &["-i", &not_a_log.display().to_string()]);
+        eprintln!("skipped: chattr +i is not allowed here, so a read-only copy cannot be made");
+        return;
+    }
+    let _guards = (
+        Immutable(archive.clone()),
+        Immutable(copy.clone()),
+        Immutable(not_a_log.clone()),
+    );
+    let before = std::fs::read(&copy).unwrap();
+    let verify = env.run(&[
+        "--json",
+        "log",
+        "verify",
+        "--file",
+        &copy.display().to_string(),
+    ]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    assert_eq!(verify.json()["ok"], true);
+    assert_eq!(verify.json()["runs"], 1);
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
+    assert_eq!(
+        std::fs::read_dir(&archive).unwrap().count(),
+        2,
+        "no -wal or -shm was made"
+    );
+
+    let refused = env.run(&["log", "verify", "--file", &not_a_log.display().to_string()]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not a cortex event log"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(std::fs::read(&not_a_log).unwrap(), b"");
+}
+
+/// A copy taken while a writer had events still in `cortex.db-wal`, on read-only media
+/// without its `-shm`: SQLite cannot read those events there, so reading it says so (and how
+/// to read it), instead of verifying an older log than the one copied.
+#[test]
+fn a_read_only_copy_with_events_in_its_wal_says_they_cannot_be_read_there() {
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    // Keep a writer open with its last transaction in the WAL, and copy the files it has.
+    let writer = rusqlite::Connection::open(env.db()).unwrap();
+    writer
+        .execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE pending (x); INSERT INTO pending VALUES (1);")
+        .unwrap();
+    let archive = env.dir.path().join("archive");
+    std::fs::create_dir_all(&archive).unwrap();
+    let copy = archive.join("cortex.db");
+    std::fs::copy(env.db(), &copy).unwrap();
+    std::fs::copy(
+        env.home().join("cortex.db-wal"),
+        archive.join("cortex.db-wal"),
+    )
+    .unwrap();
+    drop(writer);
+    let dir = archive.display().to_string();
+    if !try_cmd("chattr", &["+i", &dir]) {
+        eprintln!("skipped: chattr +i is not allowed here, so a read-only folder cannot be made");
+        return;
+    }
+    let _guard = Immutable(archive.clone());
+    let out = env.run(&["log", "verify", "--file", &copy.display().to_string()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("cortex.db-wal"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
+}
+
+/// The adversarial review's case: a log whose `user_version` is above the migrations this
+/// cortex knows was written to. Now every write refuses, naming both versions and saying to
+/// upgrade; reading (status, history, verify) still works; the log is left as it was.
+#[test]
+fn a_log_from_a_newer_cortex_is_read_but_never_written() {
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let known = cortex::store::SCHEMA_VERSION;
+    let newer = known + 7;
+    rusqlite::Connection::open(env.db())
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {newer};"))
+        .unwrap();
+    let events = || {
+        env.run(&["--json", "log", "verify", "--all"]).json()["events"]
+            .as_u64()
+            .unwrap()
+    };
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/helper.md"),
+        "---\nname: helper\ndescription: helps\n---\nbody\n",
+    )
+    .unwrap();
+    let before = events();
+    for args in [
+        vec!["workflow", "run", "tiny"],
+        vec!["workflow", "resume"],
+        vec!["agent", "activate", "helper"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!("schema version {newer}"))
+                && out.stderr.contains(&format!("versions up to {known}")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("upgrade cortex"), "{}", out.stderr);
+    }
+    reads_work(&env, &env.db());
+    assert_eq!(events(), before, "nothing was appended");
+    let version: i64 = rusqlite::Connection::open(env.db())
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, newer, "nor was the schema touched");
+}
+
+/// A first command killed after SQLite created `cortex.db` but before cortex set it up leaves a
+/// database with no tables (the crash-injection suite hits it): reading commands see a home
+/// with no runs, and the next run sets the log up.
+#[test]
+fn a_log_left_blank_by_a_killed_first_command_reads_as_having_no_runs() {
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    rusqlite::Connection::open(env.db())
+        .unwrap()
+        .execute_batch("PRAGMA journal_mode = WAL;")
+        .unwrap();
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}", verify.stderr);
+    assert_eq!(verify.json()["runs"], 0);
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    assert_eq!(history.json(), serde_json::json!([]));
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    assert_eq!(env.status(None)["status"], "completed");
 }
 
 struct Mounted(std::path::PathBuf);

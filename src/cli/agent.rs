@@ -44,7 +44,7 @@ pub fn dispatch(ctx: &Ctx, cmd: AgentCommandArgs) -> Result<i32, CommandError> {
 
 /// Where each agent is active: (agent, phase or "(by hand)", run id or "").
 fn activity(ctx: &Ctx) -> Result<Vec<(String, String, String)>, CommandError> {
-    let Some(store) = ctx.existing_store()? else {
+    let Some(store) = ctx.reading_store()? else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();

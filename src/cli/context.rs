@@ -8,7 +8,7 @@ use crate::event::{Operator, RunKind};
 pub use crate::execute::{default_actor, hostname};
 use crate::ops::{FindError, Scope, find_run};
 use crate::project::{StatusView, status_view};
-use crate::store::{EventStore, SqliteStore};
+use crate::store::{EventStore, SqliteStore, StoreError};
 
 pub struct Ctx {
     pub home: PathBuf,
@@ -86,7 +86,7 @@ impl Ctx {
         self.home.join("cortex.db")
     }
 
-    /// Open (creating if needed) the event log.
+    /// Open (creating if needed) the event log for writing.
     pub fn store(&self, durability: Durability) -> Result<SqliteStore, CommandError> {
         std::fs::create_dir_all(&self.home).map_err(|e| {
             CommandError::new(
@@ -97,7 +97,8 @@ impl Ctx {
         Ok(SqliteStore::open(&self.db_path(), durability)?)
     }
 
-    /// Open the log for reading; a home without a log has no runs.
+    /// Open the existing log for writing (an operator's command on a run); a home without a
+    /// log has no runs.
     pub fn existing_store(&self) -> Result<Option<SqliteStore>, CommandError> {
         if !self.db_path().exists() {
             return Ok(None);
@@ -106,6 +107,22 @@ impl Ctx {
             &self.db_path(),
             Durability::Normal,
         )?))
+    }
+
+    /// Open the existing log for reading only (status, history, `log ...`): it works on a
+    /// read-only home, an archive copy, or a log of a newer cortex, and never changes the
+    /// log. A home without a log, or whose log has no tables yet (its first command was
+    /// stopped before it set it up, or is setting it up now), has no runs.
+    pub fn reading_store(&self) -> Result<Option<SqliteStore>, CommandError> {
+        let path = self.db_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        match SqliteStore::open_read(&path) {
+            Ok(store) => Ok(Some(store)),
+            Err(StoreError::NotALog { blank: true, .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The run `query` names within `scope` (an id, a unique id prefix, or a name: its latest

@@ -84,7 +84,13 @@ impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         let hint = match &e {
             StoreError::ReadOnly(_) => Some(
-                "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost",
+                "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+            ),
+            StoreError::NewerLog { .. } => Some(
+                "upgrade cortex to write to this log; commands that only read it (status, history, log verify) still work",
+            ),
+            StoreError::WalUnreadable { .. } => Some(
+                "copy cortex.db and cortex.db-wal together to a writable folder and read the copy (`cortex log verify --file COPY/cortex.db`)",
             ),
             StoreError::Full(_) => Some("free disk space, then resume; nothing recorded was lost"),
             StoreError::Busy => Some("another cortex process is writing; try again"),
@@ -93,7 +99,12 @@ impl From<StoreError> for CommandError {
             ),
             _ => None,
         };
-        let mut err = CommandError::new(exit::FAILED, e.to_string());
+        // A file that is not a log was named by the user (`log verify --file`): bad input.
+        let code = match e {
+            StoreError::NotALog { .. } => exit::BAD_INPUT,
+            _ => exit::FAILED,
+        };
+        let mut err = CommandError::new(code, e.to_string());
         if let Some(h) = hint {
             err = err.hint(h);
         }

@@ -1,16 +1,17 @@
-//! `cortex log ...`: the audit trail — show, verify, export.
+//! `cortex log ...`: the audit trail — show, verify (the chain, anchors and snapshots), export.
+//! Every subcommand only reads the log, so each opens it for reading.
 
 use super::args::LogCommand;
 use super::context::{Ctx, no_runs};
 use super::{CommandError, exit, out, out_json};
-use crate::definition::Durability;
+use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_verify};
 use crate::store::{Anchor, EventStore, SqliteStore, check_anchors, parse_anchors, verify_rows};
 
 pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
     match cmd {
         LogCommand::Show { run } => {
-            let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+            let store = ctx.reading_store()?.ok_or_else(no_runs)?;
             let run_id = ctx.resolve_run(&store, crate::ops::Scope::any(), run.as_deref())?;
             let events = store.read_run(&run_id)?;
             if ctx.json {
@@ -30,7 +31,7 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
             Ok(exit::OK)
         }
         LogCommand::Export { run } => {
-            let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+            let store = ctx.reading_store()?.ok_or_else(no_runs)?;
             let run_id = ctx.resolve_run(&store, crate::ops::Scope::any(), run.as_deref())?;
             let mut text = String::new();
             for e in store.read_run(&run_id)? {
@@ -54,8 +55,9 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                         f.display()
                     )));
                 }
-                Some(f) => SqliteStore::open(f, Durability::Normal)?,
-                None => match ctx.existing_store()? {
+                // Never written: an archive copy stays as it is, even on read-only media.
+                Some(f) => SqliteStore::open_read(f)?,
+                None => match ctx.reading_store()? {
                     Some(s) => s,
                     None => {
                         let report = verify_rows(&[]);
@@ -99,6 +101,13 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                     report.first_bad = Some(bad);
                 }
             }
+            // The snapshots that `status` may read must agree with the log they cache.
+            if report.ok
+                && let Some(bad) = check_snapshots(&store, run_id.as_deref())?
+            {
+                report.ok = false;
+                report.first_bad = Some(bad);
+            }
             if ctx.json {
                 out_json(&report);
             } else {
@@ -111,7 +120,7 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
 
 /// Anchor the heads of finished runs: append new ones to `file`, or print them all.
 fn anchor(ctx: &Ctx, file: Option<&std::path::Path>) -> Result<i32, CommandError> {
-    let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
     let rows = store.raw_rows(None)?;
     let report = verify_rows(&rows);
     if !report.ok {

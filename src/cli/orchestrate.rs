@@ -171,7 +171,7 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
 }
 
 fn status(ctx: &Ctx, target: Option<&str>) -> Result<i32, CommandError> {
-    let store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
     let run_id = ctx.resolve_run(&store, SCENARIOS, target)?;
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();

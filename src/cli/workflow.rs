@@ -308,7 +308,7 @@ fn run(
 }
 
 fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandError> {
-    let Some(mut store) = ctx.existing_store()? else {
+    let Some(store) = ctx.reading_store()? else {
         return Err(no_runs());
     };
     let run_id = ctx.resolve_run(&store, WORKFLOWS, run)?;
@@ -316,7 +316,12 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
         // The present: from the latest snapshot plus the events after it.
         let mut state = crate::execute::load_state(&store, &run_id)?;
         state.run_id = run_id.clone();
-        crate::execute::maybe_snapshot(&mut store, &state);
+        // The cache is written, where the log can be written, only when a snapshot is due.
+        if crate::execute::snapshot_due(&store, &state)
+            && let Ok(Some(mut writable)) = ctx.existing_store()
+        {
+            crate::execute::maybe_snapshot(&mut writable, &state);
+        }
         let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
         return print_status(ctx, &state, alive, None);
     }
@@ -391,7 +396,12 @@ pub(super) fn resume(
         dry_run,
         timeout,
     } = args;
-    let Some(mut store) = ctx.existing_store()? else {
+    // A dry run only reads.
+    let opened = match dry_run {
+        true => ctx.reading_store()?,
+        false => ctx.existing_store()?,
+    };
+    let Some(mut store) = opened else {
         return Err(no_runs());
     };
     let clock = SystemClock;
@@ -628,7 +638,7 @@ pub(super) fn abort(
 
 /// `workflow history` and `orchestrate history`: the newest runs of a kind.
 pub(super) fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<i32, CommandError> {
-    let page = match ctx.existing_store()? {
+    let page = match ctx.reading_store()? {
         Some(store) => crate::ops::history(&store, &ctx.home, Some(kind), limit)?,
         None => crate::ops::History {
             kind: Some(kind),

@@ -15,53 +15,26 @@ pub enum JournalError {
     Store(#[from] StoreError),
 }
 
-/// Runs with more events than this since their last snapshot get a new one when loaded.
-pub const SNAPSHOT_EVERY: u64 = 10_000;
-
-/// A run's state for reading (`status`): from its latest snapshot (only if the event it was
-/// taken at still has the hash it records) plus the events after it, else by replaying the
-/// whole log. Drivers do not use it: they replay (`Journal::open`).
-pub fn load_state(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
-    if let Some((seq, hash, json)) = store.load_snapshot(run_id)?
-        && store.hash_at(run_id, seq)?.as_deref() == Some(hash.as_str())
-        && let Some(first) = store.first_event(run_id)?
-        && let Some(state) = crate::decide::restore(&json, &first)
-    {
-        let rest = store.read_run_from(run_id, seq + 1)?;
-        return Ok(rest.iter().fold(state, evolve));
-    }
-    Ok(replay(&store.read_run(run_id)?))
-}
-
-/// Save a snapshot of `state` if it is `SNAPSHOT_EVERY` events past the last one. A snapshot
-/// is a cache: failing to save it is not an error.
-pub fn maybe_snapshot(store: &mut dyn EventStore, state: &RunState) {
-    let last = store
-        .load_snapshot(&state.run_id)
-        .ok()
-        .flatten()
-        .map_or(0, |(seq, _, _)| seq + 1);
-    if state.events >= last + SNAPSHOT_EVERY && state.events > 0 {
-        let _ = store.save_snapshot(
-            &state.run_id,
-            state.events - 1,
-            &state.head_hash,
-            &crate::decide::snapshot_json(state),
-        );
-    }
-}
-
 /// One run's state together with the store it lives in.
+///
+/// Every append is decided at the log's head (`EventStore::append_at_head`): inside one write
+/// transaction the journal folds what other processes appended since it last looked, decides
+/// its command on that state, and appends the result right after them. An operator's command
+/// beside a busy driver therefore always lands, decided against the state it follows, in one
+/// transaction — never a conflict, never a retry.
 ///
 /// A driver may `stage` a command: it is decided and folded into `state` at once, and its
 /// events are appended in the same transaction as the next command's (or by `flush`). A step's
-/// end thus rides with the next step's start: one commit per step instead of two. Nothing that
+/// end thus rides with the next step's start: one commit per step instead of two. If others
+/// appended meanwhile, the staged commands are decided again after their events. Nothing that
 /// is not yet appended is ever shown or written out: observers hear of events when they are
 /// appended, and the driver flushes before it runs anything but the next attempt, waits or
 /// returns. A crash loses at most the staged end of the attempt before, which runs again
 /// (steps are at-least-once).
 pub struct Journal<'a> {
-    store: &'a mut dyn EventStore,
+    /// The log. Lent to the store's decision at the head while an append runs (`at_head`),
+    /// so that the decision can use the journal; always back in place between calls.
+    store: Option<&'a mut dyn EventStore>,
     clock: &'a dyn Clock,
     ids: &'a mut dyn IdGen,
     /// The run's secrets, built when the journal is opened (from this process's environment
@@ -88,7 +61,7 @@ impl<'a> Journal<'a> {
         // Whoever appends redacts: the driver, an operator's report, the TUI alike.
         let redactor = Redactor::of_run(&state);
         Ok(Journal {
-            store,
+            store: Some(store),
             clock,
             ids,
             redactor,
@@ -104,6 +77,12 @@ impl<'a> Journal<'a> {
         Ok(state)
     }
 
+    fn store(&self) -> &dyn EventStore {
+        self.store
+            .as_deref()
+            .expect("the journal's store is back in place after every append")
+    }
+
     /// How many of the run's events are in the log (staged ones are not yet).
     pub fn appended(&self) -> u64 {
         let staged: usize = self.staged.iter().map(|(_, events)| events.len()).sum();
@@ -112,28 +91,33 @@ impl<'a> Journal<'a> {
 
     /// Fold in events other processes appended since this journal last looked (an operator's
     /// report or request while a driver runs), and return them. Staged commands are decided
-    /// again after them.
+    /// again after them. Outside any lock: a driver looks between steps, so that its appends
+    /// rarely find anything new.
     pub fn refresh(&mut self) -> Result<Vec<Recorded>, JournalError> {
-        let new = self.store.read_run_from(&self.run_id, self.appended())?;
-        if new.is_empty() {
-            return Ok(new);
+        let new = self.store().read_run_from(&self.run_id, self.appended())?;
+        if !new.is_empty() {
+            self.catch_up(&new, None)?;
         }
-        if self.staged.is_empty() {
-            for rec in &new {
-                self.state = evolve(std::mem::take(&mut self.state), rec);
-            }
-            return Ok(new);
-        }
-        self.rebase()?;
         Ok(new)
     }
 
-    /// Rebuild the state from the log and decide the staged commands again on it (another
-    /// process appended meanwhile). A command that no longer applies is an error, as it would
-    /// have been had it been submitted after those events.
-    fn rebase(&mut self) -> Result<(), JournalError> {
+    /// Fold in `new`, the events others appended after `appended()`: one by one when nothing
+    /// is staged; else rebuild the state from the log (`log`, or this journal's store) and
+    /// decide the staged commands again on it. A staged command that no longer applies is an
+    /// error, as it would have been had it been submitted after those events.
+    fn catch_up(
+        &mut self,
+        new: &[Recorded],
+        log: Option<&dyn EventStore>,
+    ) -> Result<(), JournalError> {
+        if self.staged.is_empty() {
+            for rec in new {
+                self.state = evolve(std::mem::take(&mut self.state), rec);
+            }
+            return Ok(());
+        }
         let staged = std::mem::take(&mut self.staged);
-        self.state = Self::replay_log(&*self.store, &self.run_id)?;
+        self.state = Self::replay_log(log.unwrap_or_else(|| self.store()), &self.run_id)?;
         staged
             .into_iter()
             .try_for_each(|(command, _)| self.stage(command))
@@ -169,54 +153,92 @@ impl<'a> Journal<'a> {
         !self.staged.is_empty()
     }
 
-    /// Append the staged events, and return them as recorded.
+    /// Append the staged events; return what was caught up with and appended, in log order.
     pub fn flush(&mut self) -> Result<Vec<Recorded>, JournalError> {
         if self.staged.is_empty() {
             return Ok(Vec::new());
         }
-        self.submit_events(Vec::new())
+        self.at_head(None)
     }
 
-    /// Decide `command`, append the resulting events (all or none, after any staged ones) and
-    /// fold them in. If another process appended first, catch up and decide again.
+    /// Decide `command` at the head of the log and append its events (all or none, after any
+    /// staged ones), folding in first whatever other processes appended: it always lands
+    /// after them, decided against the state they left. Returns the events caught up with and
+    /// then those appended, in log order, all folded in.
     pub fn submit(&mut self, command: Command) -> Result<Vec<Recorded>, JournalError> {
-        let mut tries = 0;
-        loop {
-            let attempt = decide(&self.state, command.clone())
-                .map_err(JournalError::from)
-                .map(|events| self.stamp(events))
-                .and_then(|stamped| self.submit_events(stamped));
-            match attempt {
-                Err(JournalError::Store(StoreError::Conflict { .. })) if tries < 20 => {
-                    tries += 1;
-                    self.rebase()?;
-                }
-                other => return other,
-            }
-        }
+        self.at_head(Some(command))
     }
 
-    /// Append the staged events and then `stamped` (decided on the current state) in one
-    /// transaction; fold in `stamped`.
-    fn submit_events(&mut self, stamped: Vec<NewEvent>) -> Result<Vec<Recorded>, JournalError> {
-        if stamped.is_empty() && self.staged.is_empty() {
-            return Ok(Vec::new());
+    /// One transaction at the head: catch up, decide (the staged commands' events, then
+    /// `command`'s), append, fold.
+    fn at_head(&mut self, command: Option<Command>) -> Result<Vec<Recorded>, JournalError> {
+        let Some(store) = self.store.take() else {
+            unreachable!("the journal's store is back in place after every append");
+        };
+        let run_id = self.run_id.clone();
+        let known = self.appended();
+        let mut command = command;
+        let mut refused: Option<JournalError> = None;
+        let mut staged_events = 0;
+        let at = store.append_at_head(
+            &run_id,
+            known,
+            &mut |others, log| match self.decide_at_head(others, log, command.take()) {
+                Ok((events, staged)) => {
+                    staged_events = staged;
+                    events
+                }
+                Err(e) => {
+                    refused = Some(e);
+                    Vec::new()
+                }
+            },
+        );
+        self.store = Some(store);
+        let at = at?;
+        if let Some(e) = refused {
+            return Err(e);
         }
-        let staged_count: usize = self.staged.iter().map(|(_, e)| e.len()).sum();
-        let mut all: Vec<NewEvent> = Vec::with_capacity(staged_count + stamped.len());
-        for (_, events) in &self.staged {
-            all.extend(events.iter().cloned());
+        if at.appended.is_empty() {
+            return Ok(at.caught_up);
         }
-        all.extend(stamped);
-        let recorded = self.store.append(&self.run_id, self.appended(), &all)?;
+        // The staged events were folded when staged; fold the rest.
         self.staged.clear();
-        for rec in &recorded[staged_count..] {
+        for rec in &at.appended[staged_events.min(at.appended.len())..] {
             self.state = evolve(std::mem::take(&mut self.state), rec);
         }
-        if let Some(last) = recorded.last() {
+        if let Some(last) = at.appended.last() {
             self.state.head_hash.clone_from(&last.hash);
         }
-        Ok(recorded)
+        let mut events = at.caught_up;
+        events.extend(at.appended);
+        Ok(events)
+    }
+
+    /// Inside the write lock: fold `others` (appended after `appended()`), then return the
+    /// staged events followed by `command`'s, and how many are staged. Pure but for ids and
+    /// times; with commands staged and others appended (a driver racing an operator), the
+    /// state is rebuilt from `log`.
+    fn decide_at_head(
+        &mut self,
+        others: &[Recorded],
+        log: &dyn EventStore,
+        command: Option<Command>,
+    ) -> Result<(Vec<NewEvent>, usize), JournalError> {
+        if !others.is_empty() {
+            self.catch_up(others, Some(log))?;
+        }
+        let mut events: Vec<NewEvent> = Vec::new();
+        for (_, staged) in &self.staged {
+            events.extend(staged.iter().cloned());
+        }
+        let staged = events.len();
+        if let Some(command) = command {
+            let decided = decide(&self.state, command)?;
+            let stamped = self.stamp(decided);
+            events.extend(stamped);
+        }
+        Ok((events, staged))
     }
 
     /// Ids, times and redaction for freshly decided events.
@@ -231,28 +253,48 @@ impl<'a> Journal<'a> {
             .collect()
     }
 
-    /// Decide a command for the agent registry stream and append its events.
+    /// Decide a command for the agent registry stream at its head and append its events
+    /// (concurrent activations of different agents all land, each decided after the others).
     pub fn record_registry(
         store: &mut dyn EventStore,
         clock: &dyn Clock,
         ids: &mut dyn IdGen,
         command: crate::decide::AgentCommand,
     ) -> Result<Vec<Recorded>, JournalError> {
-        use crate::decide::{REGISTRY_STREAM, decide_registry, evolve_registry};
-        let reg = store
+        use crate::decide::{AgentRegistry, REGISTRY_STREAM, decide_registry, evolve_registry};
+        let mut reg = store
             .read_run(REGISTRY_STREAM)?
             .iter()
-            .fold(Default::default(), evolve_registry);
-        let events = decide_registry(&reg, command)?;
-        let stamped: Vec<NewEvent> = events
-            .into_iter()
-            .map(|event| NewEvent {
-                id: ids.next_id(),
-                time: rfc3339(clock.now()),
-                event,
-            })
-            .collect();
-        Ok(store.append(REGISTRY_STREAM, reg.events, &stamped)?)
+            .fold(AgentRegistry::default(), evolve_registry);
+        let known = reg.events;
+        let mut command = Some(command);
+        let mut refused: Option<DecideError> = None;
+        let at = store.append_at_head(REGISTRY_STREAM, known, &mut |others, _| {
+            reg = others
+                .iter()
+                .fold(std::mem::take(&mut reg), evolve_registry);
+            let Some(command) = command.take() else {
+                return Vec::new();
+            };
+            match decide_registry(&reg, command) {
+                Ok(events) => events
+                    .into_iter()
+                    .map(|event| NewEvent {
+                        id: ids.next_id(),
+                        time: rfc3339(clock.now()),
+                        event,
+                    })
+                    .collect(),
+                Err(e) => {
+                    refused = Some(e);
+                    Vec::new()
+                }
+            }
+        })?;
+        if let Some(e) = refused {
+            return Err(e.into());
+        }
+        Ok(at.appended)
     }
 
     /// Secrets never reach the log: the value fields of every event are scrubbed (never its

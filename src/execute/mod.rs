@@ -17,11 +17,12 @@ mod runner;
 mod scheduler;
 mod secrets;
 mod signals;
+mod snapshot;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
 pub use host::{default_actor, hostname};
-pub use journal::{Journal, JournalError, SNAPSHOT_EVERY, load_state, maybe_snapshot};
+pub use journal::{Journal, JournalError};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::{WriteBehind, check_run_folders, materialize, run_folder};
 pub use outputs::{parse_outputs, take_outputs};
@@ -35,3 +36,4 @@ pub use secrets::{
     secret_input_from_env, secret_inputs,
 };
 pub use signals::StopFlag;
+pub use snapshot::{SNAPSHOT_EVERY, check_snapshots, load_state, maybe_snapshot, snapshot_due};

@@ -1,7 +1,7 @@
 //! A store that fails on purpose: wraps another store and turns one chosen append into a
 //! storage fault (busy, disk full, read-only, I/O), for tests of what a fault does to a run.
 
-use super::{EventStore, RawRow, RunHead, StoreError};
+use super::{AtHead, DecideAtHead, EventStore, RawRow, RunHead, Snapshot, StoreError};
 use crate::event::{NewEvent, Recorded};
 
 /// The kinds of storage fault.
@@ -28,8 +28,10 @@ impl Fault {
     }
 }
 
-/// `inner`, except that append number `fail_at` (0-based, counted from creation) fails with
-/// `fault` and writes nothing.
+/// `inner`, except that append number `fail_at` (0-based, counted from creation, `append` and
+/// `append_at_head` alike) fails with `fault` and writes nothing. As in SQLite, a busy log
+/// fails before the decision at the head is made (the write lock is not had); the other
+/// faults fail the write after it: the decision is made, then nothing of it is stored.
 pub struct FaultyStore<S> {
     pub inner: S,
     pub fail_at: Option<u64>,
@@ -63,8 +65,40 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         self.inner.append(run_id, expected_seq, events)
     }
 
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError> {
+        let n = self.appends;
+        self.appends += 1;
+        if self.fail_at != Some(n) {
+            return self.inner.append_at_head(run_id, known_seq, decide);
+        }
+        if self.fault == Fault::Busy {
+            return Err(self.fault.error());
+        }
+        let caught_up = self.inner.read_run_from(run_id, known_seq)?;
+        // The decision is made against what is there; its write fails.
+        let _ = decide(&caught_up, &self.inner);
+        Err(self.fault.error())
+    }
+
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         self.inner.read_run(run_id)
+    }
+
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(run_id)
+    }
+
+    fn snapshots(&self, run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        self.inner.snapshots(run_id)
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(snapshot)
     }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {

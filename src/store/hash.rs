@@ -7,6 +7,9 @@
 /// never be mistaken for an event hash.
 pub const CHAIN_CONTEXT: &str = "cortex 2026-11-21 event log chain v1";
 
+/// Domain-separation context of a snapshot's digest: never mistaken for an event hash.
+pub const SNAPSHOT_CONTEXT: &str = "cortex 2026-11-21 state snapshot v1";
+
 /// The previous hash of a run's first event.
 pub const GENESIS: [u8; 32] = [0; 32];
 
@@ -40,6 +43,24 @@ pub fn event_hash(
     *hasher.finalize().as_bytes()
 }
 
+/// The digest that binds a snapshot of a run's state to the chain: blake3 (keyed by its own
+/// context) over the run id, the seq and the hash (hex) of the event the snapshot was taken
+/// after, and the state's JSON, each length-prefixed. It catches a snapshot edited, damaged or
+/// moved to another run or position by anyone who does not recompute it; `log verify` replays
+/// to catch the rest.
+pub fn snapshot_digest(run_id: &str, seq: u64, event_hash: &str, state: &str) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_derive_key(SNAPSHOT_CONTEXT);
+    let mut field = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(run_id.as_bytes());
+    field(&seq.to_le_bytes());
+    field(event_hash.as_bytes());
+    field(state.as_bytes());
+    *hasher.finalize().as_bytes()
+}
+
 /// Lower-case hex of a hash (on every event read: no per-byte formatting).
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -69,5 +90,22 @@ mod tests {
             b"{}",
         );
         insta::assert_snapshot!(hex(&h), @"5e35924269b9d32dad8908ccee0ec27d5fca72cee11eb29427ff1f049a185745");
+    }
+
+    /// A snapshot's digest differs whenever any of what it binds differs, and never equals
+    /// the event hash of the same bytes (its own context).
+    #[test]
+    fn a_snapshot_digest_binds_run_seq_hash_and_state() {
+        let base = snapshot_digest("R", 5, "ab", "{}");
+        assert_ne!(base, snapshot_digest("S", 5, "ab", "{}"));
+        assert_ne!(base, snapshot_digest("R", 6, "ab", "{}"));
+        assert_ne!(base, snapshot_digest("R", 5, "ac", "{}"));
+        assert_ne!(base, snapshot_digest("R", 5, "ab", "{ }"));
+        // Length prefixes: moving a byte from one field to the next changes the digest.
+        assert_ne!(
+            snapshot_digest("R", 5, "ab", "c"),
+            snapshot_digest("R", 5, "a", "bc")
+        );
+        assert_eq!(base, snapshot_digest("R", 5, "ab", "{}"));
     }
 }

@@ -2,13 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use super::{EventStore, RawRow, RunHead, StoreError, chain, decode_row};
+use super::{
+    AtHead, DecideAtHead, EventStore, RawRow, RunHead, Snapshot, StoreError, chain, decode_row,
+};
 use crate::event::{NewEvent, Recorded};
 
-/// Rows kept in a map keyed by run id, each run's rows in sequence order.
+/// Rows kept in a map keyed by run id, each run's rows in sequence order, and snapshots.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     runs: BTreeMap<String, Vec<RawRow>>,
+    snapshots: BTreeMap<String, Snapshot>,
 }
 
 impl MemoryStore {
@@ -19,6 +22,11 @@ impl MemoryStore {
     /// Mutable access to the stored rows, so tests can tamper with them.
     pub fn rows_mut(&mut self, run_id: &str) -> Option<&mut Vec<RawRow>> {
         self.runs.get_mut(run_id)
+    }
+
+    /// Mutable access to a stored snapshot, so tests can forge it.
+    pub fn snapshot_mut(&mut self, run_id: &str) -> Option<&mut Snapshot> {
+        self.snapshots.get_mut(run_id)
     }
 }
 
@@ -49,6 +57,53 @@ impl EventStore for MemoryStore {
             out.push(recorded);
         }
         Ok(out)
+    }
+
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError> {
+        // `&mut self` is the lock: nothing else appends while this runs.
+        let next = self.runs.get(run_id).map_or(0, |rows| rows.len() as u64);
+        if known_seq > next {
+            return Err(StoreError::Conflict {
+                run_id: run_id.to_string(),
+                expected: known_seq,
+                actual: next,
+            });
+        }
+        let caught_up = self.read_run_from(run_id, known_seq)?;
+        let events = decide(&caught_up, &*self);
+        let appended = if events.is_empty() {
+            Vec::new()
+        } else {
+            self.append(run_id, next, &events)?
+        };
+        Ok(AtHead {
+            caught_up,
+            appended,
+        })
+    }
+
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.snapshots.get(run_id).cloned())
+    }
+
+    fn snapshots(&self, run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        Ok(self
+            .snapshots
+            .values()
+            .filter(|s| run_id.is_none_or(|r| s.run_id == r))
+            .cloned()
+            .collect())
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.snapshots
+            .insert(snapshot.run_id.clone(), snapshot.clone());
+        Ok(())
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {

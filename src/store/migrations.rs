@@ -1,5 +1,9 @@
 //! The schema of the event log as an append-only list of migrations keyed by `user_version`.
 
+/// The schema version this cortex writes (`PRAGMA user_version` once migrated). A log above it
+/// was written by a newer cortex: it is opened for reading only.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// Each entry moves the schema from version `i` to `i + 1`. Never edit an entry that has
 /// shipped; append a new one.
 pub const MIGRATIONS: &[&str] = &[
@@ -34,5 +38,15 @@ pub const MIGRATIONS: &[&str] = &[
         seq    INTEGER NOT NULL,
         hash   TEXT    NOT NULL,
         state  TEXT    NOT NULL
+    ) STRICT;",
+    // 3: snapshots sealed to the chain by a digest over (run id, seq, event hash, state) — see
+    // `hash::snapshot_digest`. Unsealed snapshots are dropped: a cache, rebuilt on demand.
+    "DROP TABLE snapshots;
+    CREATE TABLE snapshots (
+        run_id TEXT    NOT NULL PRIMARY KEY,
+        seq    INTEGER NOT NULL,
+        hash   TEXT    NOT NULL,
+        state  TEXT    NOT NULL,
+        digest TEXT    NOT NULL
     ) STRICT;",
 ];

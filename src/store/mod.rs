@@ -2,7 +2,9 @@
 //!
 //! Only this module speaks SQL. `SqliteStore` is the real store; `MemoryStore` serves the
 //! property tests. Both chain events the same way (`hash`) and are verified the same way
-//! (`verify`), from the exact stored bytes.
+//! (`verify`), from the exact stored bytes. A writer that must decide from the newest state —
+//! an operator beside a busy driver — decides inside the append (`append_at_head`), so it
+//! never races anyone.
 
 mod anchor;
 mod faulty;
@@ -14,8 +16,9 @@ mod verify;
 
 pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
-pub use hash::{CHAIN_CONTEXT, GENESIS, event_hash, hex};
+pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use memory::MemoryStore;
+pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
 pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, verify_rows};
 
@@ -43,6 +46,26 @@ pub enum StoreError {
     Busy,
     #[error("the event log is read-only: {0}")]
     ReadOnly(String),
+    /// The log's schema is newer than this cortex knows: it is read, never written.
+    #[error(
+        "the event log at {path} was written by a newer cortex (schema version {found}; this cortex knows versions up to {known}): it will not write to it"
+    )]
+    NewerLog {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    /// A file that is not an event log (no `events` table), opened for reading. `blank`: it
+    /// has no tables at all — a log whose first opener was stopped before it set it up, or an
+    /// empty file.
+    #[error("{path} is not a cortex event log (it has no events table)")]
+    NotALog { path: String, blank: bool },
+    /// Events still in the write-ahead file of a log on read-only media, which SQLite can
+    /// read only by creating the `-shm` file beside it.
+    #[error(
+        "{path}-wal holds events not yet in {path}, and they cannot be read here: reading them needs {path}-shm, which cannot be created in a read-only folder"
+    )]
+    WalUnreadable { path: String },
     #[error("the disk is full: {0}")]
     Full(String),
     #[error("event log error: {0}")]
@@ -64,6 +87,58 @@ pub struct RunHead {
     pub head_hash: String,
 }
 
+/// What a decision at the head saw and made (`EventStore::append_at_head`).
+#[derive(Debug, Clone, Default)]
+pub struct AtHead {
+    /// The events others appended after the caller's known seq, oldest first: already in the
+    /// log, folded by the decision before it decided.
+    pub caught_up: Vec<Recorded>,
+    /// What the decision appended right after them, as recorded.
+    pub appended: Vec<Recorded>,
+}
+
+/// A decision made at a run's head, under the log's write lock: given the events appended
+/// after the caller's known seq (and the store as it stands inside the lock, to read more of
+/// the run if it must), fold them and return the events to append — none to append nothing.
+/// It runs a pure decision and nothing slow: every other writer waits for it.
+pub type DecideAtHead<'d> = dyn FnMut(&[Recorded], &dyn EventStore) -> Vec<NewEvent> + 'd;
+
+/// A snapshot of a run's state as stored: a cache of the fold at event `seq` (whose hash was
+/// `hash`), sealed by `digest` (`snapshot_digest`, hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub run_id: String,
+    pub seq: u64,
+    pub hash: String,
+    pub state: String,
+    pub digest: String,
+}
+
+impl Snapshot {
+    /// A snapshot of `state` taken after event `seq` of `run_id` (hash `hash`), sealed.
+    pub fn seal(run_id: &str, seq: u64, hash: &str, state: String) -> Snapshot {
+        let digest = hex(&snapshot_digest(run_id, seq, hash, &state));
+        Snapshot {
+            run_id: run_id.to_string(),
+            seq,
+            hash: hash.to_string(),
+            state,
+            digest,
+        }
+    }
+
+    /// Whether the digest still matches what it seals (nobody changed the snapshot without
+    /// recomputing it).
+    pub fn is_sealed(&self) -> bool {
+        hex(&snapshot_digest(
+            &self.run_id,
+            self.seq,
+            &self.hash,
+            &self.state,
+        )) == self.digest
+    }
+}
+
 /// An append-only event log.
 pub trait EventStore {
     /// Append `events` to `run_id`, which must currently hold exactly `expected_seq` events.
@@ -74,6 +149,19 @@ pub trait EventStore {
         expected_seq: u64,
         events: &[NewEvent],
     ) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Decide and append at the head of `run_id`, atomically: under the log's write lock, read
+    /// the events appended after `known_seq` (what the caller has seen), hand them to `decide`,
+    /// chain and insert the events it returns after them, commit. Nothing can land between what
+    /// `decide` saw and what it appends, so there is no conflict and nothing to retry: a fact
+    /// is decided against the state it actually follows, in one transaction, whatever other
+    /// writers do. All or nothing, like `append`. A `known_seq` past the head is a `Conflict`.
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError>;
 
     /// Every event of one run, in order.
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError>;
@@ -97,19 +185,19 @@ pub trait EventStore {
         Ok(verify_rows(&self.raw_rows(run_id)?))
     }
 
-    /// The latest snapshot of a run's state, if the store keeps them: (seq, hash at seq, JSON).
-    fn load_snapshot(&self, _run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
+    /// The latest snapshot of a run's state, if the store keeps them, as stored (sealed or
+    /// not: the reader checks).
+    fn load_snapshot(&self, _run_id: &str) -> Result<Option<Snapshot>, StoreError> {
         Ok(None)
     }
 
-    /// Keep a snapshot of a run's state taken after event `seq` (whose hash is `hash`).
-    fn save_snapshot(
-        &mut self,
-        _run_id: &str,
-        _seq: u64,
-        _hash: &str,
-        _state: &str,
-    ) -> Result<(), StoreError> {
+    /// Every stored snapshot (of one run, or all), for `log verify`.
+    fn snapshots(&self, _run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Keep a snapshot (replacing the run's previous one).
+    fn save_snapshot(&mut self, _snapshot: &Snapshot) -> Result<(), StoreError> {
         Ok(())
     }
 

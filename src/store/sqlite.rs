@@ -1,24 +1,48 @@
-//! The SQLite event store: one file in WAL mode, one STRICT append-only table.
+//! The SQLite event store: one file in WAL mode, one STRICT append-only table, opened either
+//! for writing (created, migrated) or for reading (never created, migrated or written).
 
 use std::path::Path;
+use std::time::Duration;
 
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
-use super::migrations::MIGRATIONS;
-use super::{EventStore, RawRow, RunHead, StoreError, chain, decode_row};
+use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
+use super::{
+    AtHead, DecideAtHead, EventStore, RawRow, RunHead, Snapshot, StoreError, chain, decode_row,
+};
 use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
 
-/// Connection settings, each for a reason:
-/// - `journal_mode=WAL`: readers (status, verify) never block the driver's appends.
-/// - `busy_timeout`: concurrent writers queue for up to 10 s instead of failing with SQLITE_BUSY.
-/// - `foreign_keys`: none are used; the chain is checked by `log verify`, not by SQL.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;";
+/// How long a connection waits for another's lock before giving up with SQLITE_BUSY: writers
+/// queue (an operator beside a busy driver waits for one transaction, never for the run). Set
+/// first, before any statement that may need a lock: switching a fresh log to WAL does.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `journal_mode=WAL`: readers (status, verify) never block the driver's appends, nor it them.
+/// No foreign keys are used: the chain is checked by `log verify`, not by SQL.
+const WAL: &str = "PRAGMA journal_mode = WAL;";
+
+/// What a store was opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Write,
+    Read,
+}
 
 /// The event log in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
+    /// The file, as shown in errors.
+    path: String,
+    access: Access,
+    /// The log's schema version (`PRAGMA user_version`).
+    version: i64,
+    /// Whether the log's snapshots are of the form this cortex seals (none in a log of an
+    /// older schema, maybe another form in a newer one: then they are not read).
+    snapshots: bool,
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -30,34 +54,203 @@ fn map_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Why `path` cannot be written, if it cannot: the file itself, or its folder, where SQLite
+/// keeps the `-wal` and `-shm` files beside it. Asked only once opening for writing failed.
+fn read_only_reason(path: &Path) -> Option<String> {
+    use std::io::ErrorKind;
+    let refused = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied
+        )
+    };
+    if path.exists()
+        && let Err(e) = std::fs::OpenOptions::new().append(true).open(path)
+        && refused(&e)
+    {
+        return Some(format!("{} cannot be written ({e})", path.display()));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let probe = dir.join(format!(".cortex-write-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) if refused(&e) => Some(format!(
+            "its folder {} cannot be written ({e}), and SQLite keeps its -wal and -shm files there",
+            dir.display()
+        )),
+        Err(_) => None,
+    }
+}
+
+/// A `file:` URI for `path` with `query`: every byte that is not plain is percent-encoded, so
+/// that no character of a path (`?`, `#`, `%`) is read as part of the URI's syntax.
+fn file_uri(path: &Path, query: &str) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push('?');
+    uri.push_str(query);
+    uri
+}
+
+/// Whether the write-ahead file beside `path` holds frames (more than its 32-byte header).
+fn wal_has_frames(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).is_ok_and(|m| m.len() > 32)
+}
+
 impl SqliteStore {
-    /// Open (creating if needed) the log at `path` and bring its schema up to date.
+    /// Open (creating if needed) the log at `path` for writing and bring its schema up to
+    /// date. A log that cannot be written is `ReadOnly`; a log of a newer cortex is `NewerLog`
+    /// (it is never written to: open it with `open_read`).
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
+        let shown = path.display().to_string();
+        let failed = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly) => match read_only_reason(path) {
+                Some(reason) => StoreError::ReadOnly(reason),
+                None => StoreError::Open {
+                    path: shown.clone(),
+                    source: e,
+                },
+            },
+            _ => map_err(e),
         };
-        let conn = Connection::open(path).map_err(open_err)?;
-        conn.execute_batch(PRAGMAS).map_err(map_err)?;
-        // synchronous=NORMAL is safe in WAL mode against process crashes; FULL adds an fsync
-        // per commit for power loss.
-        let sync = match durability {
-            Durability::Normal => "PRAGMA synchronous = NORMAL;",
-            Durability::Full => "PRAGMA synchronous = FULL;",
+        let conn = Connection::open(path).map_err(&failed)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        // SQLite falls back to reading a file it may not write: say so now, not at the first
+        // append.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(map_err)? {
+            return Err(StoreError::ReadOnly(read_only_reason(path).unwrap_or_else(
+                || format!("{shown} cannot be written (a read-only file, folder or mount)"),
+            )));
+        }
+        let mut store = SqliteStore {
+            conn,
+            path: shown.clone(),
+            access: Access::Write,
+            version: 0,
+            snapshots: true,
         };
-        conn.execute_batch(sync).map_err(map_err)?;
+        // A newer cortex's log is refused before anything here changes it.
+        store.version = store.user_version()?;
+        store.refuse_newer(store.version)?;
+        store.enable_wal().map_err(&failed)?;
+        store.set_durability(durability)?;
         // Plans never depend on bound values: otherwise the partial index on first events
         // makes SQLite re-prepare every statement that binds a run id whenever the value
         // changes (it did, on every append and every catch-up read of a driver).
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        store
+            .conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(map_err)?;
-        let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
     }
 
+    /// Open the log at `path` for reading only: never created, migrated or written, so that a
+    /// log on a read-only mount, an archive copy, or a log of a newer cortex (as far as it can
+    /// be read) can be read. SQLite reads a WAL log through its `-shm` file; where that cannot
+    /// be created (read-only media), the file is opened `immutable`, which reads it exactly as
+    /// long as no `-wal` file beside it holds events (if one does, `WalUnreadable`).
+    pub fn open_read(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        };
+        let conn = match Self::connect_read(path, "mode=ro") {
+            Ok(conn) => conn,
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) && path.is_file() => {
+                if wal_has_frames(path) {
+                    return Err(StoreError::WalUnreadable { path: shown });
+                }
+                Self::connect_read(path, "immutable=1").map_err(open_err)?
+            }
+            Err(e) => return Err(open_err(e)),
+        };
+        let mut store = SqliteStore {
+            conn,
+            path: shown,
+            access: Access::Read,
+            version: 0,
+            snapshots: false,
+        };
+        store.version = store.user_version()?;
+        if !store.has_table("events")? {
+            let blank = store
+                .conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(map_err)?
+                == 0;
+            return Err(StoreError::NotALog {
+                path: store.path,
+                blank,
+            });
+        }
+        store.snapshots = store.version == SCHEMA_VERSION && store.has_table("snapshots")?;
+        Ok(store)
+    }
+
+    /// Switch the log to WAL. A fresh log is switched by whichever of its first openers gets
+    /// there first; SQLite refuses the others at once with SQLITE_BUSY, without waiting through
+    /// `busy_timeout` (its deadlock avoidance: each holds a shared lock and wants the exclusive
+    /// one). Once the file is in WAL mode the switch needs no lock, so a refused opener tries
+    /// again, briefly, within `BUSY_TIMEOUT`.
+    fn enable_wal(&self) -> Result<(), rusqlite::Error> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match self.conn.execute_batch(WAL) {
+                Err(e)
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// A read-only connection to `path` (`query`: `mode=ro` or `immutable=1`), with the first
+    /// read done, since SQLite opens a file's WAL index only when it first reads.
+    fn connect_read(path: &Path, query: &str) -> Result<Connection, rusqlite::Error> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(file_uri(path, query), flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(conn)
+    }
+
     /// Change durability on an open log (a run's own configuration may ask for `full`).
+    /// synchronous=NORMAL is safe in WAL mode against process crashes; FULL adds an fsync per
+    /// commit for power loss.
     pub fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
+        if self.access == Access::Read {
+            return Ok(());
+        }
         let sync = match durability {
             Durability::Normal => "PRAGMA synchronous = NORMAL;",
             Durability::Full => "PRAGMA synchronous = FULL;",
@@ -65,28 +258,138 @@ impl SqliteStore {
         self.conn.execute_batch(sync).map_err(map_err)
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: i64 = self
-            .conn
+    /// Whether this store was opened for reading only.
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::Read
+    }
+
+    /// The log's schema version.
+    pub fn schema_version(&self) -> i64 {
+        self.version
+    }
+
+    fn user_version(&self) -> Result<i64, StoreError> {
+        self.conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(map_err)?;
-        if version as usize >= MIGRATIONS.len() {
+            .map_err(map_err)
+    }
+
+    fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                params![name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(map_err)
+    }
+
+    fn refuse_newer(&self, version: i64) -> Result<(), StoreError> {
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerLog {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse to write through a store opened for reading (saying why).
+    fn writable(&self) -> Result<(), StoreError> {
+        match self.access {
+            Access::Write => Ok(()),
+            Access::Read => {
+                self.refuse_newer(self.version)?;
+                Err(StoreError::ReadOnly(format!(
+                    "{} was opened for reading only",
+                    self.path
+                )))
+            }
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        if self.version >= SCHEMA_VERSION {
             return Ok(());
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        // Re-read inside the write lock: another process may have migrated meanwhile.
+        // Re-read inside the write lock: another process may have migrated meanwhile (a newer
+        // cortex, even).
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(map_err)?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerLog {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
             tx.execute_batch(sql).map_err(map_err)?;
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
                 .map_err(map_err)?;
         }
-        tx.commit().map_err(map_err)
+        tx.commit().map_err(map_err)?;
+        self.version = SCHEMA_VERSION;
+        Ok(())
+    }
+
+    /// The next seq of a run and the hash it chains onto.
+    fn head(&self, run_id: &str) -> Result<(u64, Vec<u8>), StoreError> {
+        let head: Option<(i64, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )
+            .and_then(|mut head| {
+                head.query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(map_err)?;
+        Ok(match head {
+            Some((seq, hash)) => (seq as u64 + 1, hash),
+            None => (0, super::GENESIS.to_vec()),
+        })
+    }
+
+    /// Chain `events` onto the head (`next`, `prev`) and insert them; inside a transaction.
+    fn insert(
+        &self,
+        run_id: &str,
+        next: u64,
+        prev: &[u8],
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let chained = chain(run_id, next, prev, events);
+        let mut insert = self
+            .conn
+            .prepare_cached(&format!(
+                "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))
+            .map_err(map_err)?;
+        for (row, _) in &chained {
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            insert
+                .execute(params![
+                    text(&row.run_id),
+                    row.seq,
+                    text(&row.id),
+                    text(&row.time),
+                    text(&row.type_name),
+                    row.version,
+                    text(&row.body),
+                    row.prev_hash,
+                    row.hash,
+                ])
+                .map_err(map_err)?;
+        }
+        Ok(chained.into_iter().map(|(_, recorded)| recorded).collect())
     }
 
     /// Decode the rows `sql` selects as they are read, borrowing their bytes.
@@ -183,25 +486,12 @@ impl EventStore for SqliteStore {
         expected_seq: u64,
         events: &[NewEvent],
     ) -> Result<Vec<Recorded>, StoreError> {
+        self.writable()?;
         // IMMEDIATE takes the write lock up front, so reading the head and appending after it
         // is one atomic step across processes.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(map_err)?;
-        let head: Option<(i64, Vec<u8>)> = tx
-            .prepare_cached(
-                "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
-            )
-            .and_then(|mut head| {
-                head.query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(map_err)?;
-        let (actual, prev) = match head {
-            Some((seq, hash)) => (seq as u64 + 1, hash),
-            None => (0, super::GENESIS.to_vec()),
-        };
+        let (actual, prev) = self.head(run_id)?;
         if actual != expected_seq {
             return Err(StoreError::Conflict {
                 run_id: run_id.to_string(),
@@ -209,32 +499,46 @@ impl EventStore for SqliteStore {
                 actual,
             });
         }
-        let chained = chain(run_id, actual, &prev, events);
-        {
-            let mut insert = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ))
-                .map_err(map_err)?;
-            for (row, _) in &chained {
-                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                insert
-                    .execute(params![
-                        text(&row.run_id),
-                        row.seq,
-                        text(&row.id),
-                        text(&row.time),
-                        text(&row.type_name),
-                        row.version,
-                        text(&row.body),
-                        row.prev_hash,
-                        row.hash,
-                    ])
-                    .map_err(map_err)?;
-            }
-        }
+        let recorded = self.insert(run_id, actual, &prev, events)?;
         tx.commit().map_err(map_err)?;
-        Ok(chained.into_iter().map(|(_, recorded)| recorded).collect())
+        Ok(recorded)
+    }
+
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError> {
+        self.writable()?;
+        // One IMMEDIATE transaction: the write lock is taken first, so the events read here
+        // are all there is until the commit; other writers wait (busy_timeout), none fails.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let (next, prev) = self.head(run_id)?;
+        if known_seq > next {
+            return Err(StoreError::Conflict {
+                run_id: run_id.to_string(),
+                expected: known_seq,
+                actual: next,
+            });
+        }
+        let caught_up = if known_seq < next {
+            self.read_run_from(run_id, known_seq)?
+        } else {
+            Vec::new()
+        };
+        let events = decide(&caught_up, &*self);
+        let appended = if events.is_empty() {
+            Vec::new()
+        } else {
+            self.insert(run_id, next, &prev, &events)?
+        };
+        tx.commit().map_err(map_err)?;
+        Ok(AtHead {
+            caught_up,
+            appended,
+        })
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
@@ -250,28 +554,48 @@ impl EventStore for SqliteStore {
         self.read_recorded(&sql, params![run_id, from])
     }
 
-    fn load_snapshot(&self, run_id: &str) -> Result<Option<(u64, String, String)>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT seq, hash, state FROM snapshots WHERE run_id = ?1",
-                params![run_id],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(map_err)
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.snapshots(Some(run_id))?.pop())
     }
 
-    fn save_snapshot(
-        &mut self,
-        run_id: &str,
-        seq: u64,
-        hash: &str,
-        state: &str,
-    ) -> Result<(), StoreError> {
+    fn snapshots(&self, run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        if !self.snapshots {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id, seq, hash, state, digest FROM snapshots
+                 WHERE ?1 IS NULL OR run_id = ?1 ORDER BY run_id",
+            )
+            .map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok(Snapshot {
+                    run_id: r.get(0)?,
+                    seq: r.get::<_, i64>(1)?.max(0) as u64,
+                    hash: r.get(2)?,
+                    state: r.get(3)?,
+                    digest: r.get(4)?,
+                })
+            })
+            .map_err(map_err)?;
+        rows.collect::<Result<_, _>>().map_err(map_err)
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.writable()?;
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state) VALUES (?1, ?2, ?3, ?4)",
-                params![run_id, seq as i64, hash, state],
+                "INSERT OR REPLACE INTO snapshots (run_id, seq, hash, state, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    snapshot.run_id,
+                    snapshot.seq.min(i64::MAX as u64) as i64,
+                    snapshot.hash,
+                    snapshot.state,
+                    snapshot.digest
+                ],
             )
             .map(|_| ())
             .map_err(map_err)
@@ -354,5 +678,64 @@ impl EventStore for SqliteStore {
                 params![],
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Opening a log while another process holds its lock waits for the lock (`busy_timeout`
+    /// is set before anything that locks, such as switching to WAL) instead of failing with
+    /// "the event log is busy" — which concurrent first commands of a fresh home hit.
+    #[test]
+    fn opening_beside_a_busy_writer_waits_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cortex.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE busy (x);")
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            holder.execute_batch("COMMIT").unwrap();
+        });
+        let opened = SqliteStore::open(&path, Durability::Normal);
+        release.join().unwrap();
+        let store = opened.expect("the open waited for the lock");
+        assert_eq!(store.schema_version(), SCHEMA_VERSION);
+    }
+
+    /// Many first openers of a fresh log at once (concurrent first commands of a new home):
+    /// every one opens it; none is refused as busy while another switches it to WAL.
+    #[test]
+    fn concurrent_first_opens_of_a_fresh_log_all_succeed() {
+        for _ in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("cortex.db");
+            let openers: Vec<_> = (0..12)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || {
+                        SqliteStore::open(&path, Durability::Normal).map(drop)
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener
+                    .join()
+                    .unwrap()
+                    .expect("every first opener opens the log");
+            }
+        }
+    }
+
+    /// A path with characters that mean something in a URI is still opened as that file.
+    #[test]
+    fn a_file_uri_escapes_every_byte_that_is_not_plain() {
+        assert_eq!(
+            file_uri(Path::new("/a b/c?d#e%f.db"), "mode=ro"),
+            "file:/a%20b/c%3Fd%23e%25f.db?mode=ro"
+        );
     }
 }

@@ -1,0 +1,110 @@
+//! Snapshots of run states: taken for readers of long runs, used only while sealed to the
+//! chain, and checked against the log by `log verify`.
+
+use crate::decide::{RunState, evolve, replay, restore, snapshot_json};
+use crate::store::{BadEvent, EventStore, Snapshot, StoreError};
+
+/// Runs with more events than this since their last snapshot get a new one when read.
+pub const SNAPSHOT_EVERY: u64 = 10_000;
+
+/// A run's state for reading (`status`): from its latest snapshot — only while its digest
+/// still seals it and the event it was taken at still has the hash it records — plus the
+/// events after it, else by replaying the whole log. Drivers do not use it: they replay
+/// (`Journal::open`).
+pub fn load_state(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
+    if let Some(snapshot) = store.load_snapshot(run_id)?
+        && let Some(state) = restore_sealed(store, &snapshot)?
+    {
+        let rest = store.read_run_from(run_id, snapshot.seq + 1)?;
+        return Ok(rest.iter().fold(state, evolve));
+    }
+    Ok(replay(&store.read_run(run_id)?))
+}
+
+/// The state a snapshot holds, if it may be used: sealed, and taken at an event of its run
+/// that still has the hash it records.
+fn restore_sealed(
+    store: &dyn EventStore,
+    snapshot: &Snapshot,
+) -> Result<Option<RunState>, StoreError> {
+    if !snapshot.is_sealed()
+        || store.hash_at(&snapshot.run_id, snapshot.seq)?.as_deref() != Some(&snapshot.hash)
+    {
+        return Ok(None);
+    }
+    Ok(store
+        .first_event(&snapshot.run_id)?
+        .and_then(|first| restore(&snapshot.state, &first)))
+}
+
+/// Whether `state` is `SNAPSHOT_EVERY` events past the run's last snapshot.
+pub fn snapshot_due(store: &dyn EventStore, state: &RunState) -> bool {
+    let last = store
+        .load_snapshot(&state.run_id)
+        .ok()
+        .flatten()
+        .map_or(0, |s| s.seq + 1);
+    state.events > 0 && state.events >= last + SNAPSHOT_EVERY
+}
+
+/// Save a sealed snapshot of `state` if one is due. A snapshot is a cache: failing to save it
+/// is not an error.
+pub fn maybe_snapshot(store: &mut dyn EventStore, state: &RunState) {
+    if snapshot_due(store, state) {
+        let _ = store.save_snapshot(&Snapshot::seal(
+            &state.run_id,
+            state.events - 1,
+            &state.head_hash,
+            snapshot_json(state),
+        ));
+    }
+}
+
+/// `log verify`'s check of the cache: every stored snapshot (of one run, or all) must be
+/// sealed, taken at an event of its run that still has the hash it records, and equal to the
+/// fold of the log up to that event (each snapshotted run is replayed that far). Returns the
+/// first that is not, naming its run, its seq and why.
+pub fn check_snapshots(
+    store: &dyn EventStore,
+    run_id: Option<&str>,
+) -> Result<Option<BadEvent>, StoreError> {
+    for snapshot in store.snapshots(run_id)? {
+        if let Some(reason) = snapshot_problem(store, &snapshot)? {
+            return Ok(Some(BadEvent {
+                run_id: snapshot.run_id.clone(),
+                seq: snapshot.seq.min(i64::MAX as u64) as i64,
+                reason: format!("the snapshot of this run at seq {}: {reason}", snapshot.seq),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn snapshot_problem(
+    store: &dyn EventStore,
+    snapshot: &Snapshot,
+) -> Result<Option<&'static str>, StoreError> {
+    if !snapshot.is_sealed() {
+        return Ok(Some(
+            "its digest does not match its contents (the snapshot was changed)",
+        ));
+    }
+    let events = store.read_run(&snapshot.run_id)?;
+    let Some(at) = usize::try_from(snapshot.seq)
+        .ok()
+        .and_then(|seq| events.get(seq))
+    else {
+        return Ok(Some("the run has no event at that seq"));
+    };
+    if at.hash != snapshot.hash {
+        return Ok(Some("the event it was taken at has another hash"));
+    }
+    let folded = replay(&events[..=snapshot.seq as usize]);
+    Ok(match restore(&snapshot.state, &events[0]) {
+        None => Some("its state does not decode"),
+        Some(restored) if restored != folded => {
+            Some("its state differs from the fold of the log up to that event")
+        }
+        Some(_) => None,
+    })
+}
