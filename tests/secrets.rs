@@ -781,3 +781,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_agent_activation_message_never_stores_a_secret() {
+    let env = Env::new();
+    let secret = "ghp_agentmessage0123456";
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/helper.md"),
+        "---\nname: helper\ndescription: helps\n---\nHelp.\n",
+    )
+    .unwrap();
+    let out = env
+        .command(&[
+            "agent",
+            "activate",
+            "helper",
+            "--message",
+            &format!("token {secret}"),
+        ])
+        .env("GITHUB_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found = files_holding(&env.home(), secret);
+    assert!(found.is_empty(), "the secret is stored in {found:?}");
+}

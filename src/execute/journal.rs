@@ -267,6 +267,8 @@ impl<'a> Journal<'a> {
             .iter()
             .fold(AgentRegistry::default(), evolve_registry);
         let known = reg.events;
+        // An operator's message may hold a secret of this environment, as on any run.
+        let redactor = Redactor::of_run(&RunState::default());
         let mut command = Some(command);
         let mut refused: Option<DecideError> = None;
         let at = store.append_at_head(REGISTRY_STREAM, known, &mut |others, _| {
@@ -279,10 +281,13 @@ impl<'a> Journal<'a> {
             match decide_registry(&reg, command) {
                 Ok(events) => events
                     .into_iter()
-                    .map(|event| NewEvent {
-                        id: ids.next_id(),
-                        time: rfc3339(clock.now()),
-                        event,
+                    .map(|mut event| {
+                        redactor.redact_event(&mut event);
+                        NewEvent {
+                            id: ids.next_id(),
+                            time: rfc3339(clock.now()),
+                            event,
+                        }
                     })
                     .collect(),
                 Err(e) => {
