@@ -116,6 +116,15 @@ pub fn materialize(home: &Path, state: &RunState) -> std::io::Result<()> {
     write_all(&home.join("runs").join(&state.run_id), &files)
 }
 
+/// Write the files that `events` (just appended and folded into `state`) changed, and wait for
+/// them: what an operator's single action needs, at the cost of what it changed, not of the
+/// whole run. Returns what failed.
+pub fn write_changes(home: &Path, state: &RunState, events: &[Recorded]) -> Vec<String> {
+    let mut writer = WriteBehind::default();
+    writer.changes(home, state, events);
+    writer.finish()
+}
+
 /// Each file goes to a temporary name and is renamed, so a reader never sees half of one (a
 /// rename replaces a link at the final name rather than following it). No fsync: these files
 /// are rebuilt from the log whenever they are lost.

@@ -107,16 +107,17 @@ pub fn report_phase(
 }
 
 /// Decide the command `make` builds from the run's state, append it (a driver may be
-/// running the run: the log orders both) and rewrite the derived files.
+/// running the run: the log orders both) and write the derived files it changed.
 pub fn record(
     journal: &mut Journal<'_>,
     home: &Path,
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<(), OperatorError> {
     let command = make(&journal.state)?;
-    journal.submit(command)?;
-    // Derived files are a cache of the log: failing to write them loses nothing.
-    let _ = materialize(home, &journal.state);
+    let events = journal.submit(command)?;
+    // Derived files are a cache of the log: failing to write them loses nothing. Only what
+    // these events (and the ones caught up with) changed is written.
+    let _ = super::materialize::write_changes(home, &journal.state, &events);
     Ok(())
 }
 
