@@ -163,10 +163,31 @@ fn a_truncated_tail_is_found_against_anchored_heads() {
             "DELETE FROM events WHERE run_id = '{run}' AND seq >= (SELECT MAX(seq) - 1 FROM events WHERE run_id = '{run}')"
         ),
     );
+    // The run index still holds the old head, so the cut shows...
+    let (code, report) = verify(&env, &[]);
+    assert_eq!(code, 1, "the run index remembers the head: {report}");
+    assert!(
+        report["first_bad"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the run index"),
+        "{report}"
+    );
+    // ...unless whoever cut it also rewrote the index: then the chain alone verifies, and a
+    // truncated tail is invisible without an anchor.
+    sql(
+        &env,
+        &format!(
+            "UPDATE runs SET head_seq = (SELECT MAX(seq) FROM events WHERE run_id = '{run}'),
+                head_hash = (SELECT hash FROM events WHERE run_id = '{run}' ORDER BY seq DESC LIMIT 1),
+                outcome = NULL
+             WHERE run_id = '{run}'"
+        ),
+    );
     assert_eq!(
         verify(&env, &[]).0,
         0,
-        "a truncated tail is invisible without an anchor"
+        "a truncated tail with a rewritten index is invisible without an anchor"
     );
     // ...but not against its anchored head.
     let (code, report) = verify(&env, &["--anchors", &anchors_arg]);

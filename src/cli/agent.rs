@@ -5,11 +5,9 @@ use serde_json::json;
 use super::args::AgentCommandArgs;
 use super::context::{Ctx, operator};
 use super::{CommandError, exit, out, out_json};
-use crate::decide::{AgentCommand, BY_HAND, REGISTRY_STREAM, evolve_registry};
+use crate::decide::AgentCommand;
 use crate::definition::{Agent, normalize_name};
-use crate::event::Event;
-use crate::execute::{Journal, SystemClock, UlidIds, load_state};
-use crate::store::EventStore;
+use crate::execute::{Journal, SystemClock, UlidIds};
 
 pub fn dispatch(ctx: &Ctx, cmd: AgentCommandArgs) -> Result<i32, CommandError> {
     match cmd {
@@ -47,29 +45,10 @@ fn activity(ctx: &Ctx) -> Result<Vec<(String, String, String)>, CommandError> {
     let Some(store) = ctx.reading_store()? else {
         return Ok(Vec::new());
     };
-    let mut out = Vec::new();
-    for head in store.runs()? {
-        let events = store.read_run(&head.run_id)?;
-        if head.run_id == REGISTRY_STREAM {
-            let reg = events.iter().fold(Default::default(), evolve_registry);
-            out.extend(
-                reg.active
-                    .into_iter()
-                    .map(|a| (a, BY_HAND.to_string(), String::new())),
-            );
-        } else if matches!(head.first.event, Event::RunStarted(_)) {
-            let state = load_state(&store, &head.run_id)?;
-            if state.outcome().is_none() {
-                out.extend(
-                    state
-                        .active_agents
-                        .into_iter()
-                        .map(|(a, p)| (a, p, head.run_id.clone())),
-                );
-            }
-        }
-    }
-    Ok(out)
+    Ok(crate::ops::agent_activity(&store)?
+        .into_iter()
+        .map(|a| (a.agent, a.phase, a.run_id.unwrap_or_default()))
+        .collect())
 }
 
 fn where_active(activity: &[(String, String, String)], agent: &Agent) -> Vec<String> {

@@ -108,6 +108,14 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                 report.ok = false;
                 report.first_bad = Some(bad);
             }
+            // So must the run index that finds runs and lists history (checked whole).
+            if report.ok
+                && run_id.is_none()
+                && let Some(bad) = crate::store::check_index(&store)?
+            {
+                report.ok = false;
+                report.first_bad = Some(bad);
+            }
             if ctx.json {
                 out_json(&report);
             } else {

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::event::{Event, RunKind};
+use crate::event::RunKind;
 use crate::execute::{DriverLock, load_state};
 use crate::project::{RunStatus, run_status};
-use crate::store::{EventStore, StoreError};
+use crate::store::{EventStore, RunQuery, StoreError};
 
 /// One run as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,36 +30,29 @@ pub struct History {
     pub total: usize,
 }
 
-/// The newest `limit` runs of `kind` (all kinds if none), newest first. Only the rows shown
-/// are folded, so a page costs the same however long the history.
+/// The newest `limit` runs of `kind` (all kinds if none), newest first, from the run index:
+/// only the rows shown are read and folded, so a page costs the same however long the history.
 pub fn history(
     store: &dyn EventStore,
     home: &Path,
     kind: Option<RunKind>,
     limit: usize,
 ) -> Result<History, StoreError> {
-    let heads: Vec<_> = store
-        .runs()?
-        .into_iter()
-        .filter(
-            |h| matches!(&h.first.event, Event::RunStarted(s) if kind.is_none_or(|k| k == s.kind)),
-        )
-        .collect();
-    let total = heads.len();
+    let query = RunQuery::kind(kind);
+    let total = store.count_runs(&query)? as usize;
     let mut runs = Vec::with_capacity(limit.min(total));
-    for head in heads.iter().rev().take(limit) {
-        let mut state = load_state(store, &head.run_id)?;
-        state.run_id = head.run_id.clone();
-        let alive = DriverLock::probe(home, &head.run_id).is_some();
-        let start = state.start.as_deref();
+    for entry in store.list_runs(&query.limit(limit))? {
+        let mut state = load_state(store, &entry.run_id)?;
+        state.run_id = entry.run_id.clone();
+        let alive = DriverLock::probe(home, &entry.run_id).is_some();
         runs.push(HistoryRow {
-            run_id: head.run_id.clone(),
-            kind: start.map_or(RunKind::Workflow, |s| s.kind),
-            name: start.map_or_else(String::new, |s| s.name.clone()),
             status: run_status(&state, alive),
-            started_at: state.started_at.clone(),
             ended_at: state.ended_at.clone(),
-            events: head.events,
+            run_id: entry.run_id,
+            kind: entry.kind,
+            name: entry.name,
+            started_at: Some(entry.started_at),
+            events: entry.events,
         });
     }
     Ok(History { kind, runs, total })

@@ -2,8 +2,8 @@
 //! workflow or scenario (its latest run), among the runs of the command's own kind.
 
 use crate::definition::{catalog_suggest, normalize_name};
-use crate::event::{Event, RunKind};
-use crate::store::{EventStore, RunHead, StoreError};
+use crate::event::RunKind;
+use crate::store::{EventStore, RunQuery, StoreError};
 
 /// Why no run was found.
 #[derive(Debug, thiserror::Error)]
@@ -78,26 +78,6 @@ impl Scope {
     }
 }
 
-/// The runs of `scope`'s kind, oldest first.
-fn runs_of(store: &dyn EventStore, scope: Scope) -> Result<Vec<RunHead>, StoreError> {
-    Ok(store
-        .runs()?
-        .into_iter()
-        .filter(|r| match &r.first.event {
-            // The agent registry stream is not a run.
-            Event::RunStarted(s) => scope.kind.is_none_or(|k| k == s.kind),
-            _ => false,
-        })
-        .collect())
-}
-
-fn run_name(head: &RunHead) -> &str {
-    match &head.first.event {
-        Event::RunStarted(s) => &s.name,
-        _ => "",
-    }
-}
-
 /// Could `q` be (the start of) a ULID? Crockford base32, case-insensitive.
 fn looks_like_id(q: &str) -> bool {
     q.len() >= 4
@@ -141,26 +121,27 @@ pub fn find_run(
 }
 
 fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<String, FindError> {
-    let runs = runs_of(store, scope)?;
+    let of_kind = RunQuery::kind(scope.kind);
     let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) else {
-        return runs
-            .last()
+        return store
+            .list_runs(&of_kind.clone().limit(1))?
+            .first()
             .map(|r| r.run_id.clone())
             .ok_or(FindError::NoRuns { kind: scope.kind });
     };
     if looks_like_id(query) {
-        let prefix = query.to_ascii_uppercase();
-        let hits: Vec<&RunHead> = runs
-            .iter()
-            .filter(|r| r.run_id.starts_with(&prefix))
-            .collect();
+        let by_id = RunQuery {
+            id_prefix: Some(query.to_ascii_uppercase()),
+            ..of_kind.clone()
+        };
+        let hits = store.list_runs(&by_id.clone().limit(2))?;
         match hits.as_slice() {
             [one] => return Ok(one.run_id.clone()),
             [] => {}
-            many => {
+            _ => {
                 return Err(FindError::Ambiguous {
                     query: query.to_string(),
-                    count: many.len(),
+                    count: store.count_runs(&by_id)? as usize,
                 });
             }
         }
@@ -172,38 +153,37 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
         .unwrap_or(query)
         .trim_end_matches(".yaml")
         .trim_end_matches(".yml");
-    let wanted = normalize_name(stem);
-    let mut named = runs
-        .iter()
-        .rev()
-        .filter(|r| normalize_name(run_name(r)) == wanted)
-        .peekable();
-    if named.peek().is_none() {
-        if runs.is_empty() {
-            return Err(FindError::NoRuns { kind: scope.kind });
-        }
-        let mut names: Vec<&str> = runs.iter().map(run_name).collect();
-        names.sort_unstable();
-        names.dedup();
-        return Err(FindError::NotFound {
+    let named = RunQuery {
+        name: Some(stem.to_string()),
+        ..of_kind.clone()
+    };
+    let wanted = RunQuery {
+        unfinished: scope.unfinished,
+        ..named.clone()
+    };
+    if let Some(hit) = store.list_runs(&wanted.limit(1))?.first() {
+        return Ok(hit.run_id.clone());
+    }
+    if scope.unfinished && !store.list_runs(&named.limit(1))?.is_empty() {
+        return Err(FindError::NoneUnfinished {
             kind: scope.kind,
-            query: query.to_string(),
-            suggestions: catalog_suggest(&wanted, names.into_iter()),
+            name: stem.to_string(),
         });
     }
-    if !scope.unfinished {
-        return Ok(named.next().expect("peeked").run_id.clone());
+    // Not found: the names of recent runs of the kind, for a suggestion.
+    let recent = store.list_runs(&of_kind.limit(SUGGEST_AMONG))?;
+    if recent.is_empty() {
+        return Err(FindError::NoRuns { kind: scope.kind });
     }
-    for head in named {
-        if crate::execute::load_state(store, &head.run_id)?
-            .outcome()
-            .is_none()
-        {
-            return Ok(head.run_id.clone());
-        }
-    }
-    Err(FindError::NoneUnfinished {
+    let mut names: Vec<&str> = recent.iter().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    Err(FindError::NotFound {
         kind: scope.kind,
-        name: stem.to_string(),
+        query: query.to_string(),
+        suggestions: catalog_suggest(&normalize_name(stem), names.into_iter()),
     })
 }
+
+/// How many of the newest runs' names a "did you mean" looks among.
+const SUGGEST_AMONG: usize = 1_000;

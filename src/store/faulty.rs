@@ -101,6 +101,14 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         self.inner.save_snapshot(snapshot)
     }
 
+    fn list_runs(&self, query: &super::RunQuery) -> Result<Vec<super::RunEntry>, StoreError> {
+        self.inner.list_runs(query)
+    }
+
+    fn index_rows(&self) -> Result<Option<Vec<super::RunEntry>>, StoreError> {
+        self.inner.index_rows()
+    }
+
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         self.inner.runs()
     }

@@ -49,4 +49,26 @@ pub const MIGRATIONS: &[&str] = &[
         state  TEXT    NOT NULL,
         digest TEXT    NOT NULL
     ) STRICT;",
+    // 4: the run index, one row per run, kept in the same transaction as the events it
+    // describes (`SqliteStore::insert`): kind, name (and its forgiving form), start time, head
+    // and outcome. Finding a run by kind and name, the latest run, a page of history and the
+    // unfinished runs cost the same with 100,000 runs as with 10. A cache of the log, never a
+    // source of truth: `log verify` checks every row against the events, and `backfill_index`
+    // builds it for logs written before it existed.
+    "CREATE TABLE runs (
+        run_id     TEXT    NOT NULL PRIMARY KEY,
+        kind       TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        name_key   TEXT    NOT NULL,
+        started_at TEXT    NOT NULL,
+        head_seq   INTEGER NOT NULL,
+        head_hash  BLOB    NOT NULL,
+        outcome    TEXT
+    ) STRICT;
+    CREATE INDEX runs_by_kind ON runs(kind, run_id);
+    CREATE INDEX runs_by_name ON runs(kind, name_key, run_id);
+    CREATE INDEX runs_unfinished ON runs(kind, run_id) WHERE outcome IS NULL;",
 ];
+
+/// The first schema version with the run index: logs migrated from below it are backfilled.
+pub const INDEX_VERSION: i64 = 4;

@@ -9,6 +9,7 @@
 mod anchor;
 mod faulty;
 mod hash;
+mod index;
 mod memory;
 mod migrations;
 mod sqlite;
@@ -17,6 +18,7 @@ mod verify;
 pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
+pub use index::{RunEntry, RunQuery, check_index, entries_from_log, entry_from_log};
 pub use memory::MemoryStore;
 pub use migrations::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
@@ -175,6 +177,24 @@ pub trait EventStore {
 
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<RunHead>, StoreError>;
+
+    /// The runs `query` selects, newest first, from the run index where the store keeps one
+    /// (its cost then does not grow with the number of runs), else by scanning the log.
+    fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunEntry>, StoreError> {
+        index::scan(self, query)
+    }
+
+    /// How many runs `query` selects (its limit aside).
+    fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError> {
+        let mut all = query.clone();
+        all.limit = None;
+        Ok(self.list_runs(&all)?.len() as u64)
+    }
+
+    /// Every row of the run index as stored, for `log verify`; None if the store keeps none.
+    fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
+        Ok(None)
+    }
 
     /// The stored bytes of every event (of one run, or all), for verification.
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError>;

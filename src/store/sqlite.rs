@@ -9,12 +9,13 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::migrations::{MIGRATIONS, SCHEMA_VERSION};
+use super::migrations::{INDEX_VERSION, MIGRATIONS, SCHEMA_VERSION};
 use super::{
-    AtHead, DecideAtHead, EventStore, RawRow, RunHead, Snapshot, StoreError, chain, decode_row,
+    AtHead, DecideAtHead, EventStore, RawRow, RunEntry, RunHead, RunQuery, Snapshot, StoreError,
+    chain, decode_row,
 };
-use crate::definition::Durability;
-use crate::event::{NewEvent, Recorded};
+use crate::definition::{Durability, normalize_name};
+use crate::event::{Event, NewEvent, Outcome, Recorded, RunKind};
 
 /// How long a connection waits for another's lock before giving up with SQLITE_BUSY: writers
 /// queue (an operator beside a busy driver waits for one transaction, never for the run). Set
@@ -43,6 +44,9 @@ pub struct SqliteStore {
     /// Whether the log's snapshots are of the form this cortex seals (none in a log of an
     /// older schema, maybe another form in a newer one: then they are not read).
     snapshots: bool,
+    /// Whether the log has the run index (a log of an older schema, read only, has none:
+    /// queries then scan the log).
+    indexed: bool,
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -147,6 +151,7 @@ impl SqliteStore {
             access: Access::Write,
             version: 0,
             snapshots: true,
+            indexed: true,
         };
         // A newer cortex's log is refused before anything here changes it.
         store.version = store.user_version()?;
@@ -191,6 +196,7 @@ impl SqliteStore {
             access: Access::Read,
             version: 0,
             snapshots: false,
+            indexed: false,
         };
         store.version = store.user_version()?;
         if !store.has_table("events")? {
@@ -206,7 +212,12 @@ impl SqliteStore {
                 blank,
             });
         }
-        store.snapshots = store.version == SCHEMA_VERSION && store.has_table("snapshots")?;
+        // Snapshots took their sealed form at schema 3 and the index appeared at 4; a newer
+        // schema may have changed either, so they are read only up to this cortex's version.
+        let known = (3..=SCHEMA_VERSION).contains(&store.version);
+        store.snapshots = known && store.has_table("snapshots")?;
+        store.indexed =
+            (INDEX_VERSION..=SCHEMA_VERSION).contains(&store.version) && store.has_table("runs")?;
         Ok(store)
     }
 
@@ -335,6 +346,9 @@ impl SqliteStore {
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
                 .map_err(map_err)?;
         }
+        if version < INDEX_VERSION {
+            backfill_index(&tx)?;
+        }
         tx.commit().map_err(map_err)?;
         self.version = SCHEMA_VERSION;
         Ok(())
@@ -389,7 +403,11 @@ impl SqliteStore {
                 ])
                 .map_err(map_err)?;
         }
-        Ok(chained.into_iter().map(|(_, recorded)| recorded).collect())
+        let recorded: Vec<Recorded> = chained.into_iter().map(|(_, recorded)| recorded).collect();
+        if self.indexed {
+            index_appended(&self.conn, run_id, &recorded)?;
+        }
+        Ok(recorded)
     }
 
     /// Decode the rows `sql` selects as they are read, borrowing their bytes.
@@ -403,6 +421,57 @@ impl SqliteStore {
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(map_err)? {
             out.push(with_row_ref(r, super::decode_row_ref)??);
+        }
+        Ok(out)
+    }
+
+    /// Rows of the run index that `sql` selects (`INDEX_COLUMNS`).
+    fn read_index(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<RunEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(map_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (run_id, kind, name, started_at, seq, hash, outcome) = row.map_err(map_err)?;
+            // A value no cortex writes is a changed row: said, not guessed at.
+            let corrupt = |what: &str| StoreError::Corrupt {
+                run_id: run_id.clone(),
+                seq: seq.max(0) as u64,
+                reason: format!("its {what} is not one cortex writes"),
+            };
+            let kind = match kind.as_str() {
+                "workflow" => RunKind::Workflow,
+                "scenario" => RunKind::Scenario,
+                _ => return Err(corrupt("kind")),
+            };
+            let outcome = match outcome {
+                None => None,
+                Some(text) => Some(parse_outcome(&text).ok_or_else(|| corrupt("outcome"))?),
+            };
+            out.push(RunEntry {
+                run_id,
+                kind,
+                name,
+                started_at,
+                events: seq.max(0) as u64 + 1,
+                head_hash: super::hex(&hash),
+                outcome,
+            });
         }
         Ok(out)
     }
@@ -478,6 +547,129 @@ fn with_row_ref<T>(
 }
 
 const COLUMNS: &str = "run_id, seq, id, time, type, version, body, prev_hash, hash";
+
+/// The run index's columns, in `RunEntry` order.
+const INDEX_COLUMNS: &str = "run_id, kind, name, started_at, head_seq, head_hash, outcome";
+
+fn kind_text(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "scenario",
+    }
+}
+
+/// Keep the run index up to date with `appended` (just inserted, in this transaction): a new
+/// run gets its row, and the row follows the head and records the outcome when it seals.
+fn index_appended(
+    conn: &Connection,
+    run_id: &str,
+    appended: &[Recorded],
+) -> Result<(), StoreError> {
+    let Some(last) = appended.last() else {
+        return Ok(());
+    };
+    if let Some(first) = appended.first()
+        && first.seq == 0
+        && let Event::RunStarted(started) = &first.event
+    {
+        conn.prepare_cached(
+            "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                run_id,
+                kind_text(started.kind),
+                started.name,
+                normalize_name(&started.name),
+                first.time,
+                hex_bytes(&first.hash),
+            ])
+        })
+        .map_err(map_err)?;
+    }
+    let outcome = appended.iter().find_map(|r| match &r.event {
+        Event::RunFinished { outcome, .. } => Some(outcome.as_str()),
+        _ => None,
+    });
+    conn.prepare_cached(
+        "UPDATE runs SET head_seq = ?2, head_hash = ?3, outcome = COALESCE(?4, outcome)
+         WHERE run_id = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            run_id,
+            last.seq.min(i64::MAX as u64) as i64,
+            hex_bytes(&last.hash),
+            outcome
+        ])
+    })
+    .map_err(map_err)?;
+    Ok(())
+}
+
+/// The bytes of a hash recorded as hex (`Recorded::hash`).
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Build the run index of a log written before it existed, from the events (inside the
+/// migration's transaction).
+fn backfill_index(conn: &Connection) -> Result<(), StoreError> {
+    let firsts: Vec<(String, String, String)> = conn
+        .prepare("SELECT run_id, body, time FROM events WHERE seq = 0 AND type = 'run_started'")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(map_err)?;
+    for (run_id, body, time) in firsts {
+        let Ok(Event::RunStarted(started)) = Event::from_parts("run_started", &body) else {
+            // An unreadable first event is `log verify`'s to report; the run stays unlisted.
+            continue;
+        };
+        let (seq, hash, kind, last_body): (i64, Vec<u8>, String, String) = conn
+            .query_row(
+                "SELECT seq, hash, type, body FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+                params![run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(map_err)?;
+        let outcome = match Event::from_parts(&kind, &last_body) {
+            Ok(Event::RunFinished { outcome, .. }) => Some(outcome.as_str()),
+            _ => None,
+        };
+        conn.execute(
+            "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                run_id,
+                kind_text(started.kind),
+                started.name,
+                normalize_name(&started.name),
+                time,
+                seq,
+                hash,
+                outcome
+            ],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(())
+}
+
+fn parse_outcome(text: &str) -> Option<Outcome> {
+    [
+        Outcome::Completed,
+        Outcome::Failed,
+        Outcome::Aborted,
+        Outcome::RolledBack,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == text)
+}
 
 impl EventStore for SqliteStore {
     fn append(
@@ -619,6 +811,72 @@ impl EventStore for SqliteStore {
             .optional()
             .map(|h| h.map(|h| super::hex(&h)))
             .map_err(map_err)
+    }
+
+    fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunEntry>, StoreError> {
+        if !self.indexed {
+            return super::index::scan(self, query);
+        }
+        // Only the conditions given are in the statement, so that each shape of query has a
+        // plan that uses its index (plans never depend on bound values here: QPSG).
+        let mut sql = format!("SELECT {INDEX_COLUMNS} FROM runs WHERE 1");
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if let Some(kind) = query.kind {
+            args.push(Box::new(kind_text(kind)));
+            sql.push_str(&format!(" AND kind = ?{}", args.len()));
+        }
+        if let Some(name) = &query.name {
+            args.push(Box::new(normalize_name(name)));
+            sql.push_str(&format!(" AND name_key = ?{}", args.len()));
+        }
+        if let Some(prefix) = &query.id_prefix {
+            // Ids are upper-case Crockford base32: `~` sorts after every character of one.
+            args.push(Box::new(prefix.clone()));
+            args.push(Box::new(format!("{prefix}~")));
+            sql.push_str(&format!(
+                " AND run_id >= ?{} AND run_id < ?{}",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        if query.unfinished {
+            sql.push_str(" AND outcome IS NULL");
+        }
+        sql.push_str(" ORDER BY run_id DESC");
+        if let Some(n) = query.limit {
+            args.push(Box::new(n.min(i64::MAX as usize) as i64));
+            sql.push_str(&format!(" LIMIT ?{}", args.len()));
+        }
+        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+        self.read_index(&sql, &refs)
+    }
+
+    fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError> {
+        if !self.indexed || query.name.is_some() || query.id_prefix.is_some() || query.unfinished {
+            let mut all = query.clone();
+            all.limit = None;
+            return Ok(self.list_runs(&all)?.len() as u64);
+        }
+        let n: i64 = match query.kind {
+            Some(kind) => self.conn.query_row(
+                "SELECT count(*) FROM runs WHERE kind = ?1",
+                params![kind_text(kind)],
+                |r| r.get(0),
+            ),
+            None => self
+                .conn
+                .query_row("SELECT count(*) FROM runs", [], |r| r.get(0)),
+        }
+        .map_err(map_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
+        if !self.indexed {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {INDEX_COLUMNS} FROM runs ORDER BY run_id");
+        self.read_index(&sql, &[]).map(Some)
     }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {

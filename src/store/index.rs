@@ -1,0 +1,184 @@
+//! The run index: one entry per run (kind, name, start, head, outcome), so that finding a run,
+//! the latest run and a page of history cost the same however many runs the log holds. A
+//! store keeps it beside the events, written in the same transaction; this file defines its
+//! rows, the queries on it, what the log says each row must be, and the check of one against
+//! the other (`log verify`).
+
+use serde::Serialize;
+
+use super::{BadEvent, EventStore, RunHead, StoreError};
+use crate::definition::normalize_name;
+use crate::event::{Event, Outcome, RunKind};
+
+/// One run as the index lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunEntry {
+    pub run_id: String,
+    pub kind: RunKind,
+    pub name: String,
+    pub started_at: String,
+    /// How many events the run has (its head is event `events - 1`).
+    pub events: u64,
+    pub head_hash: String,
+    /// How the run ended, once it has.
+    pub outcome: Option<Outcome>,
+}
+
+/// Which runs to list: all conditions given must hold; newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    pub kind: Option<RunKind>,
+    /// Runs whose name, matched forgivingly (`normalize_name`), is this.
+    pub name: Option<String>,
+    /// Runs whose id starts with this (ids are upper case).
+    pub id_prefix: Option<String>,
+    /// Only runs that have not finished.
+    pub unfinished: bool,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+impl RunQuery {
+    pub fn kind(kind: Option<RunKind>) -> RunQuery {
+        RunQuery {
+            kind,
+            ..RunQuery::default()
+        }
+    }
+
+    pub fn limit(mut self, n: usize) -> RunQuery {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Does `entry` satisfy the query (its conditions, not the limit)?
+    pub fn matches(&self, entry: &RunEntry) -> bool {
+        self.kind.is_none_or(|k| k == entry.kind)
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|n| normalize_name(&entry.name) == normalize_name(n))
+            && self
+                .id_prefix
+                .as_ref()
+                .is_none_or(|p| entry.run_id.starts_with(p.as_str()))
+            && (!self.unfinished || entry.outcome.is_none())
+    }
+}
+
+/// A run's index entry as its events say it must be: from its first event (`run_started`) and
+/// its head (the outcome is in a sealing `run_finished`, which is always the head). None for a
+/// stream that is not a run (the agent registry).
+pub fn entry_from_log(head: &RunHead, last: Option<&Event>) -> Option<RunEntry> {
+    let Event::RunStarted(started) = &head.first.event else {
+        return None;
+    };
+    let outcome = match last {
+        Some(Event::RunFinished { outcome, .. }) => Some(*outcome),
+        _ => None,
+    };
+    Some(RunEntry {
+        run_id: head.run_id.clone(),
+        kind: started.kind,
+        name: started.name.clone(),
+        started_at: head.first.time.clone(),
+        events: head.events,
+        head_hash: head.head_hash.clone(),
+        outcome,
+    })
+}
+
+/// Every run's entry computed from the log itself, oldest first: what a store without an index
+/// lists, and what `check_index` holds the index to.
+pub fn entries_from_log<S: EventStore + ?Sized>(store: &S) -> Result<Vec<RunEntry>, StoreError> {
+    let mut out = Vec::new();
+    for head in store.runs()? {
+        let last = store.read_run_from(&head.run_id, head.events.saturating_sub(1))?;
+        if let Some(entry) = entry_from_log(&head, last.first().map(|r| &r.event)) {
+            out.push(entry);
+        }
+    }
+    Ok(out)
+}
+
+/// `query` answered by scanning the log (stores without an index).
+pub fn scan<S: EventStore + ?Sized>(
+    store: &S,
+    query: &RunQuery,
+) -> Result<Vec<RunEntry>, StoreError> {
+    let mut hits: Vec<RunEntry> = entries_from_log(store)?
+        .into_iter()
+        .filter(|e| query.matches(e))
+        .collect();
+    hits.reverse();
+    if let Some(n) = query.limit {
+        hits.truncate(n);
+    }
+    Ok(hits)
+}
+
+/// The first disagreement between the store's run index and the log, if any: a row that says
+/// something the events do not (a changed head, name, kind or outcome), a run the index lacks,
+/// or a row for a run that has no events. None also for a store that keeps no index.
+pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreError> {
+    let mut rows = match store.index_rows() {
+        Ok(Some(rows)) => rows,
+        Ok(None) => return Ok(None),
+        Err(StoreError::Corrupt {
+            run_id,
+            seq,
+            reason,
+        }) => {
+            return Ok(Some(BadEvent {
+                run_id,
+                seq: seq.min(i64::MAX as u64) as i64,
+                reason: format!("the run index: {reason}"),
+            }));
+        }
+        Err(e) => return Err(e),
+    };
+    rows.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    let expected = entries_from_log(store)?;
+    let bad = |run_id: &str, seq: u64, reason: String| {
+        Some(BadEvent {
+            run_id: run_id.to_string(),
+            seq: seq.min(i64::MAX as u64) as i64,
+            reason: format!("the run index: {reason}"),
+        })
+    };
+    let mut rows = rows.into_iter().peekable();
+    for want in &expected {
+        while let Some(extra) = rows.next_if(|r| r.run_id < want.run_id) {
+            return Ok(bad(
+                &extra.run_id,
+                0,
+                "a row for a run that has no events".into(),
+            ));
+        }
+        let Some(row) = rows.next_if(|r| r.run_id == want.run_id) else {
+            return Ok(bad(&want.run_id, 0, "the run is missing from it".into()));
+        };
+        if row != *want {
+            let what = if row.events != want.events || row.head_hash != want.head_hash {
+                "its head differs from the log's"
+            } else if row.outcome != want.outcome {
+                "its outcome differs from the log's"
+            } else {
+                "its kind, name or start differs from the run's first event"
+            };
+            return Ok(bad(
+                &want.run_id,
+                want.events.saturating_sub(1),
+                what.into(),
+            ));
+        }
+    }
+    if let Some(extra) = rows.next() {
+        return Ok(bad(
+            &extra.run_id,
+            0,
+            "a row for a run that has no events".into(),
+        ));
+    }
+    Ok(None)
+}

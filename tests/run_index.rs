@@ -1,0 +1,140 @@
+//! The run index: built for logs written before it existed, kept with every append, and held
+//! to the log by `log verify` — a cache that is provably equal to the log or reported.
+
+mod common;
+
+use common::Env;
+
+fn sql(env: &Env, statements: &str) {
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(statements).unwrap();
+}
+
+fn verify(env: &Env) -> (i32, serde_json::Value) {
+    let out = env.run(&["--json", "log", "verify", "--all"]);
+    (out.code, out.json())
+}
+
+/// A home with a finished workflow run, a waiting one, and a scenario run.
+fn mixed() -> Env {
+    let env = Env::new();
+    env.workflow("done", "name: done\nsteps:\n  - {name: a, run: 'true'}\n");
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - {name: Plan, prompt: plan it}\n",
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/gate.yaml"),
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a, condition: manual}\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    env
+}
+
+#[test]
+fn a_log_written_before_the_index_is_read_by_scanning_and_indexed_on_the_next_write() {
+    let env = mixed();
+    let before = env.run(&["--json", "workflow", "history"]).json();
+    // As a cortex of schema 3 left it: no index.
+    sql(&env, "DROP TABLE runs; PRAGMA user_version = 3;");
+    let read = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(read, before, "reads scan the log when there is no index");
+    assert_eq!(env.run(&["workflow", "status", "asks"]).code, 0);
+    // The next write migrates, and the index is built from the events.
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    let after = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(after.as_array().unwrap().len(), 3, "{after}");
+    assert_eq!(
+        after.as_array().unwrap()[1..],
+        before.as_array().unwrap()[..]
+    );
+    let (code, report) = verify(&env);
+    assert_eq!(code, 0, "{report}");
+    let count: i64 = rusqlite::Connection::open(env.db())
+        .unwrap()
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 4, "every run, the scenario run included");
+}
+
+#[test]
+fn any_change_to_the_run_index_fails_verification() {
+    let changes = [
+        (
+            "UPDATE runs SET name = 'other' WHERE name = 'asks'",
+            "kind, name or start",
+        ),
+        (
+            "UPDATE runs SET outcome = 'completed' WHERE name = 'asks'",
+            "outcome",
+        ),
+        (
+            "UPDATE runs SET outcome = NULL WHERE name = 'done'",
+            "outcome",
+        ),
+        (
+            "UPDATE runs SET head_seq = head_seq - 1 WHERE name = 'done'",
+            "head",
+        ),
+        (
+            "UPDATE runs SET kind = 'scenario' WHERE name = 'done'",
+            "kind, name or start",
+        ),
+        (
+            "UPDATE runs SET kind = 'nonsense' WHERE name = 'done'",
+            "not one cortex writes",
+        ),
+        ("DELETE FROM runs WHERE name = 'gate'", "missing"),
+        (
+            "INSERT INTO runs SELECT 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ', kind, name, name_key, started_at, head_seq, head_hash, outcome FROM runs WHERE name = 'done'",
+            "no events",
+        ),
+    ];
+    for (change, reason) in changes {
+        let env = mixed();
+        assert_eq!(verify(&env).0, 0);
+        sql(&env, change);
+        let (code, report) = verify(&env);
+        assert_eq!(code, 1, "`{change}` went unnoticed: {report}");
+        let said = report["first_bad"]["reason"].as_str().unwrap();
+        assert!(
+            said.contains("the run index") && said.contains(reason),
+            "`{change}`: {said}"
+        );
+    }
+}
+
+#[test]
+fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
+    let env = mixed();
+    // The waiting run finishes: `orchestrate complete` on a name finds the unfinished run.
+    assert_eq!(
+        env.run(&["orchestrate", "start", "gate", "approve"]).code,
+        3
+    );
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "gate", "approve"])
+            .code,
+        0
+    );
+    let out = env.run(&["orchestrate", "complete", "gate", "approve"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("has no unfinished run"),
+        "{}",
+        out.stderr
+    );
+    let history = env.run(&["--json", "orchestrate", "history"]).json();
+    assert_eq!(history[0]["status"], "completed", "{history}");
+    // A page of one, and the count of all.
+    for _ in 0..3 {
+        env.run(&["workflow", "run", "done"]);
+    }
+    let page = env.run(&["workflow", "history", "--limit", "2"]);
+    assert!(page.stdout.contains("(2 of 5;"), "{}", page.stdout);
+    assert_eq!(verify(&env).0, 0);
+}
