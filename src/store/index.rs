@@ -148,7 +148,7 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
     };
     let mut rows = rows.into_iter().peekable();
     for want in &expected {
-        while let Some(extra) = rows.next_if(|r| r.run_id < want.run_id) {
+        if let Some(extra) = rows.next_if(|r| r.run_id < want.run_id) {
             return Ok(bad(
                 &extra.run_id,
                 0,
