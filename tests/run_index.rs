@@ -135,6 +135,12 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
         env.run(&["workflow", "run", "done"]);
     }
     let page = env.run(&["workflow", "history", "--limit", "2"]);
-    assert!(page.stdout.contains("(2 of 5;"), "{}", page.stdout);
+    assert!(
+        page.stdout.contains("(the newest 2; `cortex workflow history --limit 100` shows more)"),
+        "{}",
+        page.stdout
+    );
+    let all = env.run(&["workflow", "history", "--limit", "5"]);
+    assert!(!all.stdout.contains("shows more"), "{}", all.stdout);
     assert_eq!(verify(&env).0, 0);
 }

@@ -643,7 +643,7 @@ pub(super) fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<i32, Com
         None => crate::ops::History {
             kind: Some(kind),
             runs: Vec::new(),
-            total: 0,
+            more: false,
         },
     };
     if ctx.json {

@@ -22,12 +22,13 @@ pub struct HistoryRow {
     pub events: u64,
 }
 
-/// A page of history: the newest `limit` runs of a kind, and how many there are in all.
+/// A page of history: the newest `limit` runs of a kind, and whether there are older ones.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct History {
     pub kind: Option<RunKind>,
     pub runs: Vec<HistoryRow>,
-    pub total: usize,
+    /// Older runs exist beyond the page (counting them all would cost what the index saves).
+    pub more: bool,
 }
 
 /// The newest `limit` runs of `kind` (all kinds if none), newest first, from the run index:
@@ -38,10 +39,11 @@ pub fn history(
     kind: Option<RunKind>,
     limit: usize,
 ) -> Result<History, StoreError> {
-    let query = RunQuery::kind(kind);
-    let total = store.count_runs(&query)? as usize;
-    let mut runs = Vec::with_capacity(limit.min(total));
-    for entry in store.list_runs(&query.limit(limit))? {
+    let mut page = store.list_runs(&RunQuery::kind(kind).limit(limit.saturating_add(1)))?;
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let mut runs = Vec::with_capacity(page.len());
+    for entry in page {
         let mut state = load_state(store, &entry.run_id)?;
         state.run_id = entry.run_id.clone();
         let alive = DriverLock::probe(home, &entry.run_id).is_some();
@@ -55,5 +57,5 @@ pub fn history(
             events: entry.events,
         });
     }
-    Ok(History { kind, runs, total })
+    Ok(History { kind, runs, more })
 }

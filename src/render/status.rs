@@ -210,13 +210,12 @@ pub fn render_history(h: &crate::ops::History) -> String {
             r.events
         );
     }
-    if h.total > h.runs.len() {
+    if h.more {
         let _ = writeln!(
             out,
-            "({} of {}; `cortex {group} history --limit {}` shows them all)",
+            "(the newest {}; `cortex {group} history --limit {}` shows more)",
             h.runs.len(),
-            h.total,
-            h.total
+            h.runs.len().saturating_mul(5).max(100)
         );
     }
     out
