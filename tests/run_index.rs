@@ -136,7 +136,8 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
     }
     let page = env.run(&["workflow", "history", "--limit", "2"]);
     assert!(
-        page.stdout.contains("(the newest 2; `cortex workflow history --limit 100` shows more)"),
+        page.stdout
+            .contains("(the newest 2; `cortex workflow history --limit 100` shows more)"),
         "{}",
         page.stdout
     );

@@ -1,28 +1,21 @@
-//! The command-line shell: parse arguments, call the library, print. The only module that
-//! writes to stdout and stderr.
+//! The command-line shell: parse arguments, call an operation (`crate::ops`), print what it
+//! returns. The only module that writes to stdout and stderr.
 
-mod agent;
 mod args;
-mod context;
-mod drive;
-mod error;
-mod log;
+mod commands;
 mod observer;
-mod orchestrate;
 mod schema;
 mod tui;
-mod workflow;
 
 use std::io::Write;
 
 use clap::Parser;
 
+pub use crate::ops::{CommandError, exit};
 pub use args::Cli;
-pub use error::{CommandError, exit};
 pub use schema::schema_text;
 
-use args::TopCommand;
-use context::Ctx;
+use crate::ops::{Ctx, Output};
 
 /// Write to stdout, ignoring a closed pipe (`cortex log show | head` must not panic).
 /// Text for people: control characters from the log are shown, never obeyed
@@ -46,15 +39,6 @@ fn write_stdout(text: &str) {
 pub(crate) fn err(text: &str) {
     let text = crate::render::terminal_safe(text);
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
-}
-
-/// The width of the widest `name` of JSON rows, for aligned tables.
-pub(crate) fn name_width(rows: &[serde_json::Value]) -> usize {
-    rows.iter()
-        .filter_map(|r| r["name"].as_str())
-        .map(str::len)
-        .max()
-        .unwrap_or(4)
 }
 
 /// Print one JSON document on stdout.
@@ -86,22 +70,28 @@ pub fn main() -> i32 {
     // Printed output is never coloured, so `--no-color` and NO_COLOR hold for it by
     // construction (the emoji badges are text); only the TUI has colours to turn off.
     let json = cli.json;
-    let ctx = match Ctx::new(cli.home.clone(), json) {
+    let ctx = match Ctx::new(cli.home.clone()) {
         Ok(ctx) => ctx,
         Err(e) => return report(e, json),
     };
-    let result = match cli.command {
-        TopCommand::Workflow(cmd) => workflow::dispatch(&ctx, cmd),
-        TopCommand::Orchestrate(cmd) => orchestrate::dispatch(&ctx, cmd),
-        TopCommand::Agent(cmd) => agent::dispatch(&ctx, cmd),
-        TopCommand::Log(cmd) => log::dispatch(&ctx, cmd),
-        TopCommand::Tui { actor } => tui::run(&ctx, actor, cli.no_color),
-        TopCommand::Schema { name } => schema::print(&name),
-    };
-    match result {
+    match commands::dispatch(&ctx, json, cli.no_color, cli.command) {
         Ok(code) => code,
         Err(e) => report(e, json),
     }
+}
+
+/// Print what an operation returned (its document with `--json`, else its text; warnings on
+/// stderr), and give its exit code.
+pub(crate) fn print(json: bool, output: Output) -> i32 {
+    for w in &output.warnings {
+        err(&format!("warning: {w}\n"));
+    }
+    if json {
+        out_json(&output.json);
+    } else {
+        out(&output.human);
+    }
+    output.code
 }
 
 /// clap answers an unknown flag with the closest known one, which for `--verbose` is

@@ -52,6 +52,19 @@ impl TerminalObserver {
 }
 
 impl Observer for TerminalObserver {
+    fn begin(&mut self, state: &RunState, resumed: bool) {
+        // With --json, stdout carries the final document only.
+        if !self.json {
+            self.emit(&crate::render::render_header(state, resumed));
+        }
+    }
+
+    fn note(&mut self, text: &str) {
+        if !self.json {
+            self.emit(text);
+        }
+    }
+
     fn recorded(&mut self, state: &RunState, events: &[Recorded]) {
         let starts_step = events.iter().find_map(|r| match &r.event {
             Event::StepStarted { step, .. } => Some(step.clone()),

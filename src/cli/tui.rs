@@ -3,13 +3,17 @@
 
 use std::io::IsTerminal;
 
-use super::args::Audit;
-use super::context::{Ctx, operator};
 use super::{CommandError, exit};
+use crate::ops::{Ctx, operator};
 use crate::tui::Settings;
 
-pub fn run(ctx: &Ctx, actor: Option<String>, no_color: bool) -> Result<i32, CommandError> {
-    if ctx.json {
+pub fn run(
+    ctx: &Ctx,
+    json: bool,
+    actor: Option<String>,
+    no_color: bool,
+) -> Result<i32, CommandError> {
+    if json {
         return Err(
             CommandError::bad_input("`cortex tui` is interactive: --json does not apply")
                 .hint("`cortex --json orchestrate status` prints the status document"),
@@ -26,10 +30,7 @@ pub fn run(ctx: &Ctx, actor: Option<String>, no_color: bool) -> Result<i32, Comm
         CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
     })?;
     // The same actor as every other command's: --actor, else user@host.
-    let by = operator(&Audit {
-        actor,
-        message: None,
-    });
+    let by = operator(actor.as_deref(), None);
     let settings = Settings {
         home: ctx.home.clone(),
         cwd: ctx.cwd.clone(),

@@ -13,12 +13,26 @@ use crate::plan::{Next, next};
 
 /// What the driver reports while it works; the CLI renders it, tests record it.
 pub trait Observer {
+    /// A run is about to be driven (`resumed`: by `resume`, not by `run`).
+    fn begin(&mut self, _state: &RunState, _resumed: bool) {}
+    /// Something a person should read before the run goes on (a report was recorded).
+    fn note(&mut self, _text: &str) {}
     /// Events were appended; `state` is the run after them.
     fn recorded(&mut self, state: &RunState, events: &[Recorded]);
     /// A line of a step's output.
     fn line(&mut self, step: &str, stream: Stream, line: &str);
     /// Something went wrong that does not stop the run (e.g. a derived file not written).
     fn warn(&mut self, message: &str);
+}
+
+/// An observer that keeps nothing: front ends that return only the final document.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn recorded(&mut self, _state: &RunState, _events: &[Recorded]) {}
+    fn line(&mut self, _step: &str, _stream: Stream, _line: &str) {}
+    fn warn(&mut self, _message: &str) {}
 }
 
 /// Everything the driver needs besides the journal.

@@ -20,7 +20,7 @@ mod signals;
 mod snapshot;
 
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
-pub use driver::{DriveContext, DriveEnd, DriveError, Observer, drive};
+pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lock::{DriverLock, Holder, LockError};

@@ -33,7 +33,7 @@ pub struct History {
 
 /// The newest `limit` runs of `kind` (all kinds if none), newest first, from the run index:
 /// only the rows shown are read and folded, so a page costs the same however long the history.
-pub fn history(
+pub fn history_page(
     store: &dyn EventStore,
     home: &Path,
     kind: Option<RunKind>,

@@ -1,11 +1,24 @@
-//! The operations every front end offers (the CLI, the TUI, and the MCP server and web page to
-//! come): each a function over the library that returns documents and typed errors, and never
-//! prints, so that every front end does exactly the same thing.
+//! The operations every front end offers — the CLI, the TUI, the MCP server and the web page:
+//! each a function over the library that returns its document and its text for people
+//! (`Output`) or a `CommandError` with hints and the SPEC's exit code, and never prints, so
+//! that every front end does exactly the same thing and records the same events.
 
 mod activity;
+pub mod agents;
+mod context;
+mod drive;
+mod error;
 mod history;
+pub mod log;
 mod lookup;
+mod output;
+pub mod scenario;
+pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
-pub use history::{History, HistoryRow, history};
+pub use context::{Ctx, default_actor, hostname, no_runs, operator};
+pub use drive::{KILL_GRACE, Live, parse_pairs};
+pub use error::{CommandError, exit};
+pub use history::{History, HistoryRow, history_page};
 pub use lookup::{FindError, Scope, find_run};
+pub use output::Output;

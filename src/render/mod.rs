@@ -13,6 +13,15 @@ mod terminal;
 
 pub use diagnostic::render_definition_error;
 
+/// The width of the widest `name` of JSON rows, for aligned tables.
+pub fn name_width(rows: &[serde_json::Value]) -> usize {
+    rows.iter()
+        .filter_map(|r| r["name"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(4)
+}
+
 /// `1 step`, `2 steps`: a count with its noun.
 pub fn count(n: usize, noun: &str) -> String {
     if n == 1 {

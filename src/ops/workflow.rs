@@ -1,83 +1,33 @@
-//! `cortex workflow ...`: each command a thin wrapper over the library.
+//! Workflow operations: list, validate, run, status, resume, abort, history, step reports.
+//! Each returns its document and its text for people (`Output`), never prints.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::args::{Audit, StepCommand, StepReport, WorkflowCommand};
-use super::context::{Ctx, no_runs, operator};
-use super::drive::{
-    KILL_GRACE, driver, finish_driving, holder, parse_pairs, warn_if_definition_changed,
-};
-use super::observer::TerminalObserver;
-use super::{CommandError, exit, out, out_json};
+use super::drive::{KILL_GRACE, Live, definition_changed, driver, finish_driving, holder};
+use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
     Config, Durability, Entry, EntrySource, Workflow, normalize_name, parse_workflow, snapshot,
 };
-use crate::event::{AttemptEnd, ResumeMode, RunKind, RunStarted};
+use crate::event::{AttemptEnd, Operator, ResumeMode, RunKind, RunStarted};
 use crate::execute::{
     DriverLock, Journal, StopFlag, SystemClock, UlidIds, input_env_name, materialize,
     secret_input_from_env, secret_inputs,
 };
-use crate::ops::Scope;
 use crate::plan::{preview_resume, preview_run};
 use crate::project::RunStatus;
-use crate::render::{render_header, render_history, render_plan, render_status};
+use crate::render::{render_history, render_plan, render_status};
 use crate::store::EventStore;
 use crate::validate::{Known, resolve_inputs, validate_workflow};
 
 /// `workflow ...` commands act on workflow runs.
-const WORKFLOWS: Scope = Scope {
+pub const WORKFLOWS: Scope = Scope {
     kind: Some(RunKind::Workflow),
     unfinished: false,
 };
-
-pub fn dispatch(ctx: &Ctx, cmd: WorkflowCommand) -> Result<i32, CommandError> {
-    match cmd {
-        WorkflowCommand::List => list(ctx),
-        WorkflowCommand::Validate { name } => validate(ctx, &name),
-        WorkflowCommand::Run {
-            name,
-            inputs,
-            dry_run,
-            audit,
-        } => run(ctx, &name, &inputs, dry_run, &audit),
-        WorkflowCommand::Status { run, at } => status(ctx, run.as_deref(), at),
-        WorkflowCommand::Resume {
-            run,
-            retry,
-            skip,
-            rollback_to,
-            from,
-            inputs,
-            dry_run,
-            timeout,
-            audit,
-        } => {
-            let inputs = parse_pairs(&inputs, "input")?;
-            let mode = match (retry, skip, rollback_to, from) {
-                (true, ..) => ResumeMode::Retry,
-                (_, true, ..) => ResumeMode::Skip,
-                (_, _, Some(step), _) => ResumeMode::RollbackTo(step),
-                (_, _, _, Some(step)) => ResumeMode::From(step),
-                _ => ResumeMode::Continue,
-            };
-            let args = ResumeArgs {
-                mode,
-                inputs: &inputs,
-                dry_run,
-                timeout: timeout.as_deref(),
-            };
-            resume(ctx, WORKFLOWS, run.as_deref(), args, &audit)
-        }
-        WorkflowCommand::Abort { run, audit } => abort(ctx, WORKFLOWS, run.as_deref(), &audit),
-        WorkflowCommand::History { limit } => history(ctx, RunKind::Workflow, limit),
-        WorkflowCommand::Step(StepCommand::Complete(report)) => step_report(ctx, &report, true),
-        WorkflowCommand::Step(StepCommand::Fail(report)) => step_report(ctx, &report, false),
-    }
-}
 
 /// A definition that parsed and validated, with what it needs to run.
 struct Loaded {
@@ -130,7 +80,8 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     })
 }
 
-fn list(ctx: &Ctx) -> Result<i32, CommandError> {
+/// `workflow list`: the workflows of the home and the built-in templates.
+pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     let mut rows = Vec::new();
     for (name, source) in catalog.workflows() {
@@ -155,12 +106,8 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
             "description": parsed.as_ref().and_then(|w| w.description.clone()),
         }));
     }
-    if ctx.json {
-        out_json(&rows);
-        return Ok(exit::OK);
-    }
     let mut text = format!("Workflows ({}):\n", ctx.home.join("workflows").display());
-    let width = super::name_width(&rows);
+    let width = crate::render::name_width(&rows);
     for r in &rows {
         let steps = r["steps"].as_u64().map_or("invalid".to_string(), |n| {
             crate::render::count(n as usize, "step")
@@ -178,21 +125,20 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
         ));
     }
     text.push_str("\nRun one with `cortex workflow run NAME`.\n");
-    out(&text);
-    Ok(exit::OK)
+    Ok(Output::new(rows, text, exit::OK))
 }
 
-fn validate(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
+/// `workflow validate NAME`.
+pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     match load(ctx, name) {
         Ok(l) => {
             let file = l.entry.display_path();
             let agents: BTreeSet<&String> = l.agents.keys().collect();
-            if ctx.json {
-                out_json(&json!({
-                    "valid": true, "path": file, "name": l.workflow.name,
-                    "steps": l.workflow.steps.len(), "agents": agents, "inputs": l.workflow.inputs.keys().collect::<Vec<_>>(),
-                }));
-            } else {
+            let doc = json!({
+                "valid": true, "path": file, "name": l.workflow.name,
+                "steps": l.workflow.steps.len(), "agents": agents, "inputs": l.workflow.inputs.keys().collect::<Vec<_>>(),
+            });
+            {
                 let shown = match &l.entry.source {
                     EntrySource::File(p) => p
                         .file_name()
@@ -219,23 +165,25 @@ fn validate(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
                             .join(", ")
                     ));
                 }
-                out(&text);
+                Ok(Output::new(doc, text, exit::OK))
             }
-            Ok(exit::OK)
         }
         Err(e) => Err(e),
     }
 }
 
-fn run(
+/// `workflow run NAME`: start a run and drive it to where it stops (or, with `dry_run`, the
+/// plan, recording nothing).
+pub fn run(
     ctx: &Ctx,
     name: &str,
-    inputs: &[String],
+    inputs: &[(String, String)],
     dry_run: bool,
-    audit: &Audit,
-) -> Result<i32, CommandError> {
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
     let loaded = load(ctx, name)?;
-    let mut given = parse_pairs(inputs, "input")?;
+    let mut given = inputs.to_vec();
     // A secret input may come from the environment, out of sight of `ps`.
     for name in secret_inputs(&loaded.workflow) {
         if !given.iter().any(|(n, _)| *n == name)
@@ -267,21 +215,17 @@ fn run(
                     .and_then(|a| agents.get(a).cloned().flatten())
                     .is_none()
         });
-        if ctx.json {
-            out_json(&json!({ "workflow": wf.name, "dry_run": true, "steps": plan }));
-        } else {
-            out(&render_plan(
-                &format!("Plan for workflow `{}`", wf.name),
-                &plan,
-            ));
-        }
-        return Ok(exit::OK);
+        let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &plan);
+        return Ok(Output::new(
+            json!({ "workflow": wf.name, "dry_run": true, "steps": plan }),
+            text,
+            exit::OK,
+        ));
     }
     let mut store = ctx.store(loaded.config.durability)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = crate::execute::IdGen::next_id(&mut ids);
-    let by = operator(audit);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let (definition, definition_hash) = snapshot(&loaded.workflow);
     let started = RunStarted {
@@ -301,17 +245,22 @@ fn run(
     };
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     journal.submit(Command::Start(Box::new(started)))?;
-    if !ctx.json {
-        out(&render_header(&journal.state, false));
-    }
-    finish_driving(ctx, journal, by, lock)
+    live.observer.begin(&journal.state, false);
+    finish_driving(ctx, journal, by, lock, live)
 }
 
-fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandError> {
+/// `workflow status [RUN] [--at SEQ]` (and `orchestrate status`, with its scope): the status
+/// document of a run, now or as of an event.
+pub fn status(
+    ctx: &Ctx,
+    scope: Scope,
+    run: Option<&str>,
+    at: Option<u64>,
+) -> Result<Output, CommandError> {
     let Some(store) = ctx.reading_store()? else {
         return Err(no_runs());
     };
-    let run_id = ctx.resolve_run(&store, WORKFLOWS, run)?;
+    let run_id = ctx.resolve_run(&store, scope, run)?;
     if at.is_none() {
         // The present: from the latest snapshot plus the events after it.
         let mut state = crate::execute::load_state(&store, &run_id)?;
@@ -323,7 +272,7 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
         let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
-        return print_status(ctx, &state, alive, None);
+        return Ok(status_output(ctx, &state, alive, None));
     }
     let events = store.read_run(&run_id)?;
     let upto: Vec<_> = match at {
@@ -340,15 +289,16 @@ fn status(ctx: &Ctx, run: Option<&str>, at: Option<u64>) -> Result<i32, CommandE
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
     // As of then, its driver was at work: the status is what the log said at that event.
-    print_status(ctx, &state, true, upto.last())
+    Ok(status_output(ctx, &state, true, upto.last()))
 }
 
-fn print_status(
+/// A run's status document and screen (a scenario's in its own screen), as of `at` if given.
+pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
     at: Option<&crate::event::Recorded>,
-) -> Result<i32, CommandError> {
+) -> Output {
     let mut view = ctx.view(state, alive);
     // The past stays in the past: times end at that event, and nothing is to be done.
     let mut now = SystemTime::now();
@@ -362,19 +312,16 @@ fn print_status(
             now = t;
         }
     }
-    if ctx.json {
-        out_json(&view.to_json());
-    } else if state.is_scenario() {
-        // RUN defaults to the most recent run of either kind: show each in its own screen.
-        out(&crate::render::render_scenario_status(&view, now));
+    let text = if state.is_scenario() {
+        crate::render::render_scenario_status(&view, now)
     } else {
-        out(&render_status(&view, now));
-    }
-    Ok(exit::OK)
+        render_status(&view, now)
+    };
+    Output::new(view.to_json(), text, exit::OK)
 }
 
 /// What `resume` was asked to do.
-pub(super) struct ResumeArgs<'a> {
+pub struct ResumeArgs<'a> {
     pub mode: ResumeMode,
     /// Values of secret inputs, given again.
     pub inputs: &'a [(String, String)],
@@ -383,13 +330,16 @@ pub(super) struct ResumeArgs<'a> {
     pub timeout: Option<&'a str>,
 }
 
-pub(super) fn resume(
+/// `workflow resume` (and `orchestrate resume`, with its scope): go on with a run, or say
+/// why there is nothing to do; with `dry_run`, the plan, recording nothing.
+pub fn resume(
     ctx: &Ctx,
     scope: Scope,
     run: Option<&str>,
     args: ResumeArgs<'_>,
-    audit: &Audit,
-) -> Result<i32, CommandError> {
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
     let ResumeArgs {
         mode,
         inputs,
@@ -411,33 +361,29 @@ pub(super) fn resume(
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         if let Some(outcome) = journal.state.outcome() {
             // Nothing to run, but derived files deleted by hand are rebuilt from the log.
-            if let Err(e) = materialize(&ctx.home, &journal.state) {
-                super::err(&format!("warning: could not write derived files: {e}\n"));
-            }
+            let warnings = materialize(&ctx.home, &journal.state)
+                .err()
+                .map(|e| format!("could not write derived files: {e}"))
+                .into_iter()
+                .collect();
             let view = ctx.view(&journal.state, false);
-            if ctx.json {
-                out_json(&view.to_json());
-            } else {
-                out(&format!(
-                    "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
-                    outcome.as_str(),
-                    view.head_hash
-                ));
-            }
-            return Ok(view.status.exit_code());
+            let text = format!(
+                "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
+                outcome.as_str(),
+                view.head_hash
+            );
+            let code = view.status.exit_code();
+            return Ok(Output::new(view.to_json(), text, code).warn(warnings));
         }
         if dry_run {
             let plan = preview_resume(&journal.state, mode.clone())
                 .map_err(|e| CommandError::bad_input(e.to_string()))?;
-            if ctx.json {
-                out_json(&json!({ "run_id": run_id, "dry_run": true, "steps": plan }));
-            } else {
-                out(&render_plan(
-                    &format!("Resume plan for run {run_id}"),
-                    &plan,
-                ));
-            }
-            return Ok(exit::OK);
+            let text = render_plan(&format!("Resume plan for run {run_id}"), &plan);
+            return Ok(Output::new(
+                json!({ "run_id": run_id, "dry_run": true, "steps": plan }),
+                text,
+                exit::OK,
+            ));
         }
         // Before anything is recorded: a run with secret inputs cannot go on without them.
         supply_secret_inputs(&mut journal, inputs)?;
@@ -465,14 +411,13 @@ pub(super) fn resume(
                 .timeout_seconds
         }
     };
-    let by = operator(audit);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     supply_secret_inputs(&mut journal, inputs)?;
-    if let Some(start) = journal.state.start.as_deref() {
-        warn_if_definition_changed(ctx, start);
+    if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
+        live.observer.warn(&changed);
     }
     journal
         .submit(Command::Resume {
@@ -488,12 +433,11 @@ pub(super) fn resume(
             ))
         })?;
     if let Err(e) = materialize(&ctx.home, &journal.state) {
-        super::err(&format!("warning: could not write derived files: {e}\n"));
+        live.observer
+            .warn(&format!("could not write derived files: {e}"));
     }
-    if !ctx.json {
-        out(&render_header(&journal.state, true));
-    }
-    finish_driving(ctx, journal, by, lock)
+    live.observer.begin(&journal.state, true);
+    finish_driving(ctx, journal, by, lock, live)
 }
 
 /// Give the journal the values of the run's secret inputs passed with `--input` (it found
@@ -576,7 +520,7 @@ fn supply_secret_inputs(
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
-pub(super) fn missing_secret_inputs(run_id: &str, missing: &[String]) -> CommandError {
+pub fn missing_secret_inputs(run_id: &str, missing: &[String]) -> CommandError {
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
     let flags: Vec<String> = missing
         .iter()
@@ -596,19 +540,20 @@ pub(super) fn missing_secret_inputs(run_id: &str, missing: &[String]) -> Command
     .hint(format!("or set {} in the environment", vars.join(", ")))
 }
 
-pub(super) fn abort(
+/// `workflow abort` (and `orchestrate abort`, with its scope): end a run for good, whoever
+/// drives it.
+pub fn abort(
     ctx: &Ctx,
     scope: Scope,
     run: Option<&str>,
-    audit: &Audit,
-) -> Result<i32, CommandError> {
+    by: Operator,
+) -> Result<Output, CommandError> {
     let Some(mut store) = ctx.existing_store()? else {
         return Err(no_runs());
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
-    let by = operator(audit);
     let state = crate::execute::operator::abort(
         &mut store,
         &clock,
@@ -625,44 +570,56 @@ pub(super) fn abort(
         other => other.into(),
     })?;
     let view = ctx.view(&state, false);
-    if ctx.json {
-        out_json(&view.to_json());
-    } else {
-        out(&format!(
-            "❌ Run {run_id} aborted.\n   Head hash: {}\n",
-            view.head_hash
-        ));
-    }
-    Ok(view.status.exit_code())
+    let text = format!(
+        "❌ Run {run_id} aborted.\n   Head hash: {}\n",
+        view.head_hash
+    );
+    let code = view.status.exit_code();
+    Ok(Output::new(view.to_json(), text, code))
 }
 
 /// `workflow history` and `orchestrate history`: the newest runs of a kind.
-pub(super) fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<i32, CommandError> {
+pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, CommandError> {
     let page = match ctx.reading_store()? {
-        Some(store) => crate::ops::history(&store, &ctx.home, Some(kind), limit)?,
-        None => crate::ops::History {
+        Some(store) => super::history_page(&store, &ctx.home, Some(kind), limit)?,
+        None => super::History {
             kind: Some(kind),
             runs: Vec::new(),
             more: false,
         },
     };
-    if ctx.json {
-        out_json(&page.runs);
-    } else {
-        out(&render_history(&page));
-    }
-    Ok(exit::OK)
+    let text = render_history(&page);
+    Ok(Output::new(&page.runs, text, exit::OK))
 }
 
-fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, CommandError> {
+/// A person's or an agent's report on an external step.
+pub struct StepReport<'a> {
+    /// The step's name (forgiving).
+    pub step: &'a str,
+    /// The run (default: the latest workflow run).
+    pub run: Option<&'a str>,
+    pub success: bool,
+    pub outputs: Vec<(String, String)>,
+    /// Only record the report; do not drive the run on.
+    pub no_drive: bool,
+    pub by: Operator,
+}
+
+/// `workflow step complete|fail`: record the report and, unless asked not to, drive the run on.
+pub fn report_step(
+    ctx: &Ctx,
+    report: StepReport<'_>,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let success = report.success;
     let Some(mut store) = ctx.existing_store()? else {
         return Err(no_runs());
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_run(&store, WORKFLOWS, report.run.as_deref())?;
-    let outputs = parse_pairs(&report.outputs, "output")?;
-    let by = operator(&report.audit);
+    let run_id = ctx.resolve_run(&store, WORKFLOWS, report.run)?;
+    let outputs = report.outputs;
+    let by = report.by;
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     let state = &journal.state;
@@ -672,7 +629,7 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
             outcome.as_str()
         )));
     }
-    let wanted = normalize_name(&report.step);
+    let wanted = normalize_name(report.step);
     let Some(index) = state
         .steps
         .iter()
@@ -719,15 +676,15 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
         .hint(format!("set {} in the environment", vars.join(", "))));
     }
     let problems = if success {
-        let mut observer = TerminalObserver::new(ctx.json);
         let runner = crate::execute::Runner {
             home: ctx.home.clone(),
             stop: StopFlag::default(),
             grace: KILL_GRACE,
             redactor: journal.redactor.clone(),
         };
+        let observer = &mut *live.observer;
         runner.validate_report(state, index, &outputs, &mut |step, s, l| {
-            crate::execute::Observer::line(&mut observer, step, s, l)
+            observer.line(step, s, l)
         })
     } else {
         Vec::new()
@@ -752,16 +709,12 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
     let missing = journal.redactor.missing_inputs(&journal.state);
     let running = journal.state.phase == crate::decide::RunPhase::Running;
     if !report.no_drive && running && missing.is_empty() {
-        if !ctx.json {
-            out(&done);
-        }
-        return finish_driving(ctx, journal, by, lock);
+        live.observer.note(&done);
+        return finish_driving(ctx, journal, by, lock, live);
     }
     drop(lock);
     let view = ctx.view(&journal.state, false);
-    if ctx.json {
-        out_json(&view.to_json());
-    } else {
+    {
         let mut text = done;
         if !report.no_drive && running {
             let e = missing_secret_inputs(&run_id, &missing);
@@ -778,7 +731,7 @@ fn step_report(ctx: &Ctx, report: &StepReport, success: bool) -> Result<i32, Com
         } else {
             text.push_str(&crate::render::render_next(&view.next));
         }
-        out(&text);
+        let code = view.status.exit_code();
+        Ok(Output::new(view.to_json(), text, code))
     }
-    Ok(view.status.exit_code())
 }

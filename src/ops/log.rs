@@ -1,54 +1,54 @@
-//! `cortex log ...`: the audit trail — show, verify (the chain, anchors and snapshots), export.
-//! Every subcommand only reads the log, so each opens it for reading.
+//! The audit trail: show, export, verify (the chain, anchors, snapshots and the run index),
+//! anchor. Every operation only reads the log, so each opens it for reading.
 
-use super::args::LogCommand;
-use super::context::{Ctx, no_runs};
-use super::{CommandError, exit, out, out_json};
+use std::path::Path;
+
+use super::{CommandError, Ctx, Output, exit, no_runs};
 use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_verify};
 use crate::store::{Anchor, EventStore, SqliteStore, check_anchors, parse_anchors, verify_rows};
 
-pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
-    match cmd {
-        LogCommand::Show { run } => {
-            let store = ctx.reading_store()?.ok_or_else(no_runs)?;
-            let run_id = ctx.resolve_run(&store, crate::ops::Scope::any(), run.as_deref())?;
-            let events = store.read_run(&run_id)?;
-            if ctx.json {
-                out_json(&events);
-            } else {
-                let scenario = matches!(
-                    events.first().map(|e| &e.event),
-                    Some(crate::event::Event::RunStarted(s)) if s.kind == crate::event::RunKind::Scenario
-                );
-                let mut text = format!("Run {run_id}: {} events\n", events.len());
-                for e in &events {
-                    text.push_str(&render_event_line(e, scenario));
-                    text.push('\n');
-                }
-                out(&text);
-            }
-            Ok(exit::OK)
-        }
-        LogCommand::Export { run } => {
-            let store = ctx.reading_store()?.ok_or_else(no_runs)?;
-            let run_id = ctx.resolve_run(&store, crate::ops::Scope::any(), run.as_deref())?;
-            let mut text = String::new();
-            for e in store.read_run(&run_id)? {
-                text.push_str(&serde_json::to_string(&e).expect("events serialise"));
-                text.push('\n');
-            }
-            super::out_json_text(&text);
-            Ok(exit::OK)
-        }
-        LogCommand::Anchor { file } => anchor(ctx, file.as_deref()),
-        LogCommand::Verify {
-            run,
-            all: _,
-            file,
-            anchors,
-        } => {
-            let store = match &file {
+/// `log show [RUN]`: every event of a run, one per line.
+pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let events = store.read_run(&run_id)?;
+    let scenario = matches!(
+        events.first().map(|e| &e.event),
+        Some(crate::event::Event::RunStarted(s)) if s.kind == crate::event::RunKind::Scenario
+    );
+    let mut text = format!("Run {run_id}: {} events\n", events.len());
+    for e in &events {
+        text.push_str(&render_event_line(e, scenario));
+        text.push('\n');
+    }
+    Ok(Output::new(events, text, exit::OK))
+}
+
+/// `log export [RUN]`: a run's events as JSON Lines (the text), and as a list (the document).
+pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let events = store.read_run(&run_id)?;
+    let mut text = String::new();
+    for e in &events {
+        text.push_str(&serde_json::to_string(e).expect("events serialise"));
+        text.push('\n');
+    }
+    Ok(Output::new(events, text, exit::OK))
+}
+
+/// `log verify [RUN | --file F] [--anchors A]`: recompute the hash chains from the stored
+/// bytes, and hold the anchors, the snapshots and the run index to them.
+pub fn verify(
+    ctx: &Ctx,
+    run: Option<&str>,
+    file: Option<&Path>,
+    anchors: Option<&Path>,
+) -> Result<Output, CommandError> {
+    {
+        {
+            let store = match file {
                 Some(f) if !f.is_file() => {
                     return Err(CommandError::bad_input(format!(
                         "{} is not a file",
@@ -61,17 +61,13 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                     Some(s) => s,
                     None => {
                         let report = verify_rows(&[]);
-                        if ctx.json {
-                            out_json(&report);
-                        } else {
-                            out(&render_verify(&report));
-                        }
-                        return Ok(exit::OK);
+                        let text = render_verify(&report);
+                        return Ok(Output::new(report, text, exit::OK));
                     }
                 },
             };
-            let run_id = match &run {
-                Some(r) => Some(ctx.resolve_run(&store, crate::ops::Scope::any(), Some(r))?),
+            let run_id = match run {
+                Some(r) => Some(ctx.resolve_run(&store, super::Scope::any(), Some(r))?),
                 None => None,
             };
             // Anchors are checked against the rows; without them, verification streams.
@@ -84,7 +80,7 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                 None => store.verify(run_id.as_deref())?,
             };
             if let Some(path) = anchors {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = std::fs::read_to_string(path).map_err(|e| {
                     CommandError::bad_input(format!("cannot read {}: {e}", path.display()))
                 })?;
                 let anchors = parse_anchors(&text)
@@ -116,27 +112,26 @@ pub fn dispatch(ctx: &Ctx, cmd: LogCommand) -> Result<i32, CommandError> {
                 report.ok = false;
                 report.first_bad = Some(bad);
             }
-            if ctx.json {
-                out_json(&report);
-            } else {
-                out(&render_verify(&report));
-            }
-            Ok(if report.ok { exit::OK } else { exit::FAILED })
+            let text = render_verify(&report);
+            let code = if report.ok { exit::OK } else { exit::FAILED };
+            Ok(Output::new(report, text, code))
         }
     }
 }
 
-/// Anchor the heads of finished runs: append new ones to `file`, or print them all.
-fn anchor(ctx: &Ctx, file: Option<&std::path::Path>) -> Result<i32, CommandError> {
+/// `log anchor [--file F]`: anchor the heads of finished runs — append new ones to `file`, or
+/// list them all.
+pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
     let store = ctx.reading_store()?.ok_or_else(no_runs)?;
     let rows = store.raw_rows(None)?;
     let report = verify_rows(&rows);
     if !report.ok {
-        out(&render_verify(&report));
-        return Err(CommandError::new(
+        let mut e = CommandError::new(
             exit::FAILED,
             "the log does not verify: anchoring it would vouch for a broken chain",
-        ));
+        );
+        e.detail = Some(render_verify(&report));
+        return Err(e);
     }
     let mut anchors = Vec::new();
     for head in store.runs()? {
@@ -152,16 +147,12 @@ fn anchor(ctx: &Ctx, file: Option<&std::path::Path>) -> Result<i32, CommandError
         }
     }
     let Some(path) = file else {
-        if ctx.json {
-            let docs: Vec<_> = anchors
-                .iter()
-                .map(|a| serde_json::json!({"run_id": a.run_id, "seq": a.seq, "head_hash": a.hash}))
-                .collect();
-            out_json(&docs);
-        } else {
-            out(&anchors.iter().map(|a| a.line() + "\n").collect::<String>());
-        }
-        return Ok(exit::OK);
+        let docs: Vec<_> = anchors
+            .iter()
+            .map(|a| serde_json::json!({"run_id": a.run_id, "seq": a.seq, "head_hash": a.hash}))
+            .collect();
+        let text = anchors.iter().map(|a| a.line() + "\n").collect::<String>();
+        return Ok(Output::new(docs, text, exit::OK));
     };
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => parse_anchors(&text)
@@ -191,17 +182,14 @@ fn anchor(ctx: &Ctx, file: Option<&std::path::Path>) -> Result<i32, CommandError
                 format!("cannot append to {}: {e}", path.display()),
             )
         })?;
-    if ctx.json {
-        out_json(
-            &serde_json::json!({"file": path.display().to_string(), "anchored": new.len(), "already": existing.len()}),
-        );
-    } else {
-        out(&format!(
+    Ok(Output::new(
+        serde_json::json!({"file": path.display().to_string(), "anchored": new.len(), "already": existing.len()}),
+        format!(
             "Anchored {} finished run(s) in {} ({} were already there).\n",
             new.len(),
             path.display(),
             existing.len()
-        ));
-    }
-    Ok(exit::OK)
+        ),
+        exit::OK,
+    ))
 }

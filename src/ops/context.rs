@@ -1,4 +1,5 @@
-//! What every command needs: the home folder, the project directory, output style, the log.
+//! What every operation needs: the home folder, the project directory, the log, and how to
+//! name what it suggests.
 
 use std::path::PathBuf;
 
@@ -13,14 +14,13 @@ use crate::store::{EventStore, SqliteStore, StoreError};
 pub struct Ctx {
     pub home: PathBuf,
     pub cwd: PathBuf,
-    pub json: bool,
     /// The home is not the one a bare `cortex` would use (`--home` given): suggested commands
     /// must name it, or pasting them would act on another log.
     pub explicit_home: bool,
 }
 
 impl Ctx {
-    pub fn new(home: Option<PathBuf>, json: bool) -> Result<Ctx, CommandError> {
+    pub fn new(home: Option<PathBuf>) -> Result<Ctx, CommandError> {
         let cwd = std::env::current_dir().map_err(|e| {
             CommandError::bad_input(format!("the current directory is unusable: {e}"))
         })?;
@@ -49,7 +49,6 @@ impl Ctx {
         Ok(Ctx {
             home,
             cwd,
-            json,
             explicit_home,
         })
     }
@@ -193,9 +192,10 @@ pub fn no_runs() -> CommandError {
         .hint("start one with `cortex workflow run NAME`")
 }
 
-pub fn operator(audit: &super::args::Audit) -> Operator {
+/// Who acts (`--actor`, default `user@host`) and why.
+pub fn operator(actor: Option<&str>, message: Option<&str>) -> Operator {
     Operator {
-        actor: audit.actor.clone().unwrap_or_else(default_actor),
-        message: audit.message.clone(),
+        actor: actor.map_or_else(default_actor, str::to_string),
+        message: message.map(str::to_string),
     }
 }

@@ -1,25 +1,29 @@
-//! Shared by the commands that drive runs: taking a run, driving it to where it stops and
-//! printing the outcome, parsing `KEY=VALUE` lists.
+//! Shared by the operations that drive runs: who drives (holder, driver), driving a run to
+//! where it stops and its document, parsing `KEY=VALUE` lists.
 
 use std::time::{Duration, SystemTime};
 
-use super::context::{Ctx, hostname};
-use super::observer::TerminalObserver;
-use super::{CommandError, exit, out, out_json};
+use super::{CommandError, Ctx, Output, exit, hostname};
 use crate::definition::{parse_scenario, parse_workflow, snapshot};
 use crate::event::{Driver, Operator, RunKind, RunStarted};
 use crate::execute::{
-    DriveContext, DriveEnd, DriverLock, Holder, Journal, StopFlag, WriteBehind, drive, rfc3339,
+    DriveContext, DriveEnd, DriveError, DriverLock, Holder, Journal, Observer, StopFlag,
+    WriteBehind, drive, rfc3339,
 };
 use crate::render::render_outcome;
 
 /// How long a step's process group gets between TERM and KILL.
-pub(super) const KILL_GRACE: Duration = Duration::from_secs(5);
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
-pub(super) fn parse_pairs(
-    items: &[String],
-    what: &str,
-) -> Result<Vec<(String, String)>, CommandError> {
+/// How an operation that drives a run shows its progress, and what stops it.
+pub struct Live<'a> {
+    pub observer: &'a mut dyn Observer,
+    /// Raised to stop the drive gracefully (the CLI's signals; a front end's own request).
+    pub stop: StopFlag,
+}
+
+/// `KEY=VALUE` items (`--input`, `--output`), or what is wrong with one.
+pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, CommandError> {
     items
         .iter()
         .map(|item| match item.split_once('=') {
@@ -32,7 +36,7 @@ pub(super) fn parse_pairs(
         .collect()
 }
 
-pub(super) fn holder(actor: &str) -> Holder {
+pub fn holder(actor: &str) -> Holder {
     Holder {
         pid: std::process::id(),
         host: hostname(),
@@ -41,70 +45,65 @@ pub(super) fn holder(actor: &str) -> Holder {
     }
 }
 
-pub(super) fn driver() -> Driver {
+pub fn driver() -> Driver {
     Driver {
         pid: std::process::id(),
         host: hostname(),
     }
 }
 
-/// Drive a run to where it stops, print the outcome, and give the exit code.
-pub(super) fn finish_driving(
+/// Drive a run to where it stops: its status document, its outcome for people, and the exit
+/// code.
+pub fn finish_driving(
     ctx: &Ctx,
     mut journal: Journal<'_>,
     by: Operator,
     lock: DriverLock,
-) -> Result<i32, CommandError> {
-    let stop = StopFlag::install();
-    let mut observer = TerminalObserver::new(ctx.json);
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
     let mut dctx = DriveContext {
         home: ctx.home.clone(),
-        stop,
+        stop: live.stop.clone(),
         actor: by,
-        observer: &mut observer,
+        observer: &mut *live.observer,
         grace: KILL_GRACE,
         files: WriteBehind::default(),
     };
     let run_id = journal.run_id.clone();
     let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
-        crate::execute::DriveError::Journal(j) => CommandError::from(j),
-        crate::execute::DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
-        crate::execute::DriveError::MissingSecretInputs(missing) => {
+        DriveError::Journal(j) => CommandError::from(j),
+        DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
+        DriveError::MissingSecretInputs(missing) => {
             super::workflow::missing_secret_inputs(&run_id, &missing)
         }
     })?;
-    drop(observer);
     let view = ctx.view(&journal.state, true);
     drop(lock);
-    if ctx.json {
-        out_json(&view.to_json());
-    } else {
-        out(&render_outcome(&view, SystemTime::now()));
-    }
-    Ok(match end {
+    let code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
-    })
+    };
+    let human = render_outcome(&view, SystemTime::now());
+    Ok(Output::new(view.to_json(), human, code))
 }
 
-pub(super) fn warn_if_definition_changed(ctx: &Ctx, start: &RunStarted) {
+/// A warning if the definition file of a run changed since it started (the run goes on with
+/// its snapshot).
+pub fn definition_changed(start: &RunStarted) -> Option<String> {
     let path = std::path::Path::new(&start.source);
     if start.source.starts_with("builtin:") || !path.is_file() {
-        return;
+        return None;
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
+    let text = std::fs::read_to_string(path).ok()?;
     // Hashed as it was at `run`: a scenario as a scenario, a workflow as a workflow.
     let hash = match start.kind {
         RunKind::Scenario => parse_scenario(&start.source, &text).map(|s| snapshot(&s).1),
         RunKind::Workflow => parse_workflow(&start.source, &text).map(|w| snapshot(&w).1),
     };
-    let changed = hash.map_or(true, |h| h != start.definition_hash);
-    if changed && !ctx.json {
-        super::err(&format!(
-            "warning: {} changed since this run started; the run goes on with the definition it started with\n",
+    hash.map_or(true, |h| h != start.definition_hash).then(|| {
+        format!(
+            "{} changed since this run started; the run goes on with the definition it started with",
             start.source
-        ));
-    }
+        )
+    })
 }

@@ -1,90 +1,42 @@
-//! `cortex orchestrate ...`: scenarios.
+//! Scenario operations: list, validate, preview, run, status, start, complete, fail, stop.
+//! Each returns its document and its text for people (`Output`), never prints.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 
-use std::time::{Duration, Instant, SystemTime};
-
-use super::args::{Audit, OrchestrateCommand};
-use super::context::{Ctx, no_runs, operator};
-use super::drive::{KILL_GRACE, driver, finish_driving, holder};
-use super::{CommandError, exit, out, out_json};
+use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder};
+use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
 use crate::decide::{Command, RunState};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
     snapshot,
 };
-use crate::event::{Operator, ResumeMode, RunKind, RunStarted};
+use crate::event::{Operator, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
 use crate::execute::{DriverLock, Journal, SystemClock, UlidIds, load_state};
-use crate::ops::Scope;
 use crate::plan::parallel_opportunities;
 use crate::project::RunStatus;
-use crate::render::{render_header, render_scenario_status};
+use crate::render::render_scenario_status;
 use crate::render::{render_invalid, render_preview, render_valid};
 use crate::validate::validate_scenario;
 
-pub fn dispatch(ctx: &Ctx, cmd: OrchestrateCommand) -> Result<i32, CommandError> {
-    match cmd {
-        OrchestrateCommand::List => list(ctx),
-        OrchestrateCommand::Validate { name, all } => validate(ctx, name.as_deref(), all),
-        OrchestrateCommand::Preview { name } => preview(ctx, &name),
-        OrchestrateCommand::Run { name, start, audit } => run(ctx, &name, &start, &audit),
-        OrchestrateCommand::Status { target } => status(ctx, target.as_deref()),
-        OrchestrateCommand::Start {
-            name,
-            phase,
-            no_drive,
-            audit,
-        } => start(ctx, &name, &phase, no_drive, &audit),
-        OrchestrateCommand::Complete {
-            name,
-            phase,
-            no_drive,
-            audit,
-        } => report(ctx, &name, &phase, true, no_drive, &audit),
-        OrchestrateCommand::Fail {
-            name,
-            phase,
-            no_drive,
-            audit,
-        } => report(ctx, &name, &phase, false, no_drive, &audit),
-        OrchestrateCommand::Stop { name, audit } => stop(ctx, &name, &audit),
-        OrchestrateCommand::History { limit } => {
-            super::workflow::history(ctx, RunKind::Scenario, limit)
-        }
-        OrchestrateCommand::Abort { name, audit } => {
-            super::workflow::abort(ctx, SCENARIOS.unfinished(), Some(&name), &audit)
-        }
-        OrchestrateCommand::Resume {
-            name,
-            dry_run,
-            timeout,
-            audit,
-        } => super::workflow::resume(
-            ctx,
-            SCENARIOS,
-            Some(&name),
-            super::workflow::ResumeArgs {
-                mode: ResumeMode::Continue,
-                inputs: &[],
-                dry_run,
-                timeout: timeout.as_deref(),
-            },
-            &audit,
-        ),
-    }
-}
-
 /// `orchestrate ...` commands act on scenario runs; operator actions on a name take its latest
 /// unfinished run.
-const SCENARIOS: Scope = Scope {
+pub const SCENARIOS: Scope = Scope {
     kind: Some(RunKind::Scenario),
     unfinished: false,
 };
 
-fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, CommandError> {
+/// `orchestrate run NAME [--start PHASE]...`: start a run and drive it to where it stops.
+pub fn run(
+    ctx: &Ctx,
+    name: &str,
+    starts: &[String],
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
     let config = ctx
@@ -139,7 +91,6 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = crate::execute::IdGen::next_id(&mut ids);
-    let by = operator(audit);
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let (definition, definition_hash) = snapshot(&scenario);
     let started = RunStarted {
@@ -164,25 +115,8 @@ fn run(ctx: &Ctx, name: &str, starts: &[String], audit: &Audit) -> Result<i32, C
             by: by.clone(),
         })?;
     }
-    if !ctx.json {
-        out(&render_header(&journal.state, false));
-    }
-    finish_driving(ctx, journal, by, lock)
-}
-
-fn status(ctx: &Ctx, target: Option<&str>) -> Result<i32, CommandError> {
-    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
-    let run_id = ctx.resolve_run(&store, SCENARIOS, target)?;
-    let mut state = load_state(&store, &run_id)?;
-    state.run_id = run_id.clone();
-    let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
-    let view = ctx.view(&state, alive);
-    if ctx.json {
-        out_json(&view.to_json());
-    } else {
-        out(&render_scenario_status(&view, SystemTime::now()));
-    }
-    Ok(exit::OK)
+    live.observer.begin(&journal.state, false);
+    finish_driving(ctx, journal, by, lock, live)
 }
 
 /// Append an operator's command to the latest unfinished run of `name` (a driver may be
@@ -192,8 +126,9 @@ fn act(
     name: &str,
     by: &Operator,
     no_drive: bool,
+    live: &mut Live<'_>,
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
-) -> Result<i32, CommandError> {
+) -> Result<Output, CommandError> {
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
     let clock = SystemClock;
@@ -203,18 +138,17 @@ fn act(
     match operator::drive_on(&ctx.home, &journal.state, &holder(&by.actor))? {
         DriveOn::Here(lock) if !no_drive => {
             journal.refresh()?;
-            finish_driving(ctx, journal, by.clone(), lock)
+            finish_driving(ctx, journal, by.clone(), lock, live)
         }
         DriveOn::Here(_) | DriveOn::Nothing => {
             // Nothing to drive (the report paused or finished the run): say where it is.
             let view = ctx.view(&journal.state, false);
-            print_status(ctx, &view);
-            Ok(view.status.exit_code())
+            let code = view.status.exit_code();
+            Ok(scenario_output(&view, code))
         }
         DriveOn::Elsewhere => {
             // Its driver picks the report up from the log.
-            print_status(ctx, &ctx.view(&journal.state, true));
-            Ok(exit::OK)
+            Ok(scenario_output(&ctx.view(&journal.state, true), exit::OK))
         }
     }
 }
@@ -232,43 +166,54 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
     }
 }
 
-fn print_status(ctx: &Ctx, view: &crate::project::StatusView) {
-    if ctx.json {
-        out_json(&view.to_json());
-    } else {
-        out(&render_scenario_status(view, SystemTime::now()));
-    }
+fn scenario_output(view: &crate::project::StatusView, code: i32) -> Output {
+    let text = render_scenario_status(view, SystemTime::now());
+    Output::new(view.to_json(), text, code)
 }
 
-fn start(
+/// `orchestrate start`: ask for a manual phase to start, and drive the run on if nobody does.
+pub fn start(
     ctx: &Ctx,
     name: &str,
     phase: &str,
     no_drive: bool,
-    audit: &Audit,
-) -> Result<i32, CommandError> {
-    let by = operator(audit);
-    act(ctx, name, &by, no_drive, |state| {
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    act(ctx, name, &by, no_drive, live, |state| {
         operator::start_phase(state, phase, &by)
     })
 }
 
-fn report(
+/// What `orchestrate complete|fail` reports.
+pub struct PhaseReport<'a> {
+    pub phase: &'a str,
+    pub success: bool,
+    /// Only record it; do not drive the run on.
+    pub no_drive: bool,
+}
+
+/// `orchestrate complete|fail`: report on a phase that waits for one, and drive the run on if
+/// nobody does.
+pub fn report(
     ctx: &Ctx,
     name: &str,
-    phase: &str,
-    success: bool,
-    no_drive: bool,
-    audit: &Audit,
-) -> Result<i32, CommandError> {
-    let by = operator(audit);
-    act(ctx, name, &by, no_drive, |state| {
+    report: PhaseReport<'_>,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let PhaseReport {
+        phase,
+        success,
+        no_drive,
+    } = report;
+    act(ctx, name, &by, no_drive, live, |state| {
         operator::report_phase(state, &ctx.home, phase, success, &by, KILL_GRACE)
     })
 }
 
-fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
-    let by = operator(audit);
+/// `orchestrate stop`: stop a run gracefully, whoever drives it, and wait for it to stop.
+pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError> {
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
     let clock = SystemClock;
@@ -293,16 +238,12 @@ fn stop(ctx: &Ctx, name: &str, audit: &Audit) -> Result<i32, CommandError> {
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();
     let view = ctx.view(&state, DriverLock::probe(&ctx.home, &run_id).is_some());
-    if ctx.json {
-        out_json(&view.to_json());
-    } else {
-        out(&render_scenario_status(&view, SystemTime::now()));
-    }
-    Ok(if view.status == RunStatus::Stopped {
+    let code = if view.status == RunStatus::Stopped {
         exit::WAITING
     } else {
         view.status.exit_code()
-    })
+    };
+    Ok(scenario_output(&view, code))
 }
 
 fn known_agents(ctx: &Ctx) -> BTreeSet<String> {
@@ -338,7 +279,8 @@ fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
     })
 }
 
-fn list(ctx: &Ctx) -> Result<i32, CommandError> {
+/// `orchestrate list`: the scenarios of the home.
+pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     let mut rows = Vec::new();
     for (name, source) in catalog.scenarios() {
@@ -357,19 +299,15 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
             "description": parsed.as_ref().and_then(|s| s.description.clone()),
         }));
     }
-    if ctx.json {
-        out_json(&rows);
-        return Ok(exit::OK);
-    }
     if rows.is_empty() {
-        out(&format!(
+        let text = format!(
             "No scenarios in {}.\nCreate one there (see `cortex schema scenario`), then `cortex orchestrate validate NAME`.\n",
             catalog.scenarios_dir().display()
-        ));
-        return Ok(exit::OK);
+        );
+        return Ok(Output::new(rows, text, exit::OK));
     }
     let mut text = format!("Scenarios ({}):\n", catalog.scenarios_dir().display());
-    let width = super::name_width(&rows);
+    let width = crate::render::name_width(&rows);
     for r in &rows {
         let phases = r["phases"].as_u64().map_or("invalid".to_string(), |n| {
             crate::render::count(n as usize, "phase")
@@ -383,11 +321,11 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
             r["description"].as_str().unwrap_or(""),
         ));
     }
-    out(&text);
-    Ok(exit::OK)
+    Ok(Output::new(rows, text, exit::OK))
 }
 
-fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<i32, CommandError> {
+/// `orchestrate validate NAME|--all`.
+pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     let entries: Vec<Entry> = if all {
         let mut v = Vec::new();
@@ -424,29 +362,30 @@ fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<i32, CommandErro
             }
         }
     }
-    if ctx.json {
-        out_json(&json!({"valid": invalid == 0, "scenarios": docs}));
-    } else {
-        out(&text);
-    }
-    Ok(if invalid == 0 {
+    let code = if invalid == 0 {
         exit::OK
     } else {
         exit::BAD_INPUT
-    })
+    };
+    Ok(Output::new(
+        json!({"valid": invalid == 0, "scenarios": docs}),
+        text,
+        code,
+    ))
 }
 
-fn preview(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
+/// `orchestrate preview NAME`: phases, conditions, agents, parallel opportunities.
+pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
-    if ctx.json {
-        out_json(&json!({
+    let text = render_preview(&scenario);
+    Ok(Output::new(
+        json!({
             "scenario": scenario,
             "estimated_phases": scenario.phases.len(),
             "parallel_opportunities": parallel_opportunities(&scenario),
-        }));
-    } else {
-        out(&render_preview(&scenario));
-    }
-    Ok(exit::OK)
+        }),
+        text,
+        exit::OK,
+    ))
 }

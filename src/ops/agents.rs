@@ -1,43 +1,38 @@
-//! `cortex agent ...`: agent definitions and which are active (by a phase, or by hand).
+//! Agent operations: list, status, activate and deactivate by hand (recorded in the log).
 
 use serde_json::json;
 
-use super::args::AgentCommandArgs;
-use super::context::{Ctx, operator};
-use super::{CommandError, exit, out, out_json};
+use super::{CommandError, Ctx, Output, exit};
 use crate::decide::AgentCommand;
 use crate::definition::{Agent, normalize_name};
+use crate::event::Operator;
 use crate::execute::{Journal, SystemClock, UlidIds};
 
-pub fn dispatch(ctx: &Ctx, cmd: AgentCommandArgs) -> Result<i32, CommandError> {
-    match cmd {
-        AgentCommandArgs::List => list(ctx),
-        AgentCommandArgs::Status { name } => status(ctx, &name),
-        AgentCommandArgs::Activate { name, audit } => {
-            let agent = ctx.catalog().find_agent(&name)?;
-            change(
-                ctx,
-                AgentCommand::Activate {
-                    agent: agent.name.clone(),
-                    by: operator(&audit),
-                },
-                &agent,
-                "activated",
-            )
+/// `agent activate|deactivate NAME`: record a hand activation in the agent registry.
+pub fn set_active(
+    ctx: &Ctx,
+    name: &str,
+    active: bool,
+    by: Operator,
+) -> Result<Output, CommandError> {
+    let agent = ctx.catalog().find_agent(name)?;
+    let command = if active {
+        AgentCommand::Activate {
+            agent: agent.name.clone(),
+            by,
         }
-        AgentCommandArgs::Deactivate { name, audit } => {
-            let agent = ctx.catalog().find_agent(&name)?;
-            change(
-                ctx,
-                AgentCommand::Deactivate {
-                    agent: agent.name.clone(),
-                    by: operator(&audit),
-                },
-                &agent,
-                "deactivated",
-            )
+    } else {
+        AgentCommand::Deactivate {
+            agent: agent.name.clone(),
+            by,
         }
-    }
+    };
+    change(
+        ctx,
+        command,
+        &agent,
+        if active { "activated" } else { "deactivated" },
+    )
 }
 
 /// Where each agent is active: (agent, phase or "(by hand)", run id or "").
@@ -65,7 +60,8 @@ fn where_active(activity: &[(String, String, String)], agent: &Agent) -> Vec<Str
         .collect()
 }
 
-fn list(ctx: &Ctx) -> Result<i32, CommandError> {
+/// `agent list`: every agent, and where it is active.
+pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let activity = activity(ctx)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
@@ -82,18 +78,15 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
             Err(e) => problems.push(e.to_string()),
         }
     }
-    if ctx.json {
-        out_json(&json!({"agents": rows, "invalid": problems}));
-        return Ok(exit::OK);
-    }
+    let doc = json!({"agents": rows, "invalid": problems});
     if rows.is_empty() && problems.is_empty() {
-        out(&format!(
+        let text = format!(
             "No agents. Add Markdown files with YAML front matter (name, description, command) to {} or .claude/agents/.\n",
             ctx.home.join("agents").display()
-        ));
-        return Ok(exit::OK);
+        );
+        return Ok(Output::new(doc, text, exit::OK));
     }
-    let width = super::name_width(&rows);
+    let width = crate::render::name_width(&rows);
     let mut text = String::from("Agents:\n");
     for r in &rows {
         let state = if r["active"] == true {
@@ -115,17 +108,14 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
     for p in &problems {
         text.push_str(&format!("  invalid: {p}\n"));
     }
-    out(&text);
-    Ok(exit::OK)
+    Ok(Output::new(doc, text, exit::OK))
 }
 
-fn status(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
+/// `agent status NAME`: its definition and where it is active.
+pub fn status(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let agent = ctx.catalog().find_agent(name)?;
     let active = where_active(&activity(ctx)?, &agent);
-    if ctx.json {
-        out_json(&json!({"agent": agent, "active": !active.is_empty(), "active_for": active}));
-        return Ok(exit::OK);
-    }
+    let doc = json!({"agent": agent, "active": !active.is_empty(), "active_for": active});
     let mut text = format!(
         "Agent: {}\nDescription: {}\n",
         agent.name, agent.description
@@ -145,8 +135,7 @@ fn status(ctx: &Ctx, name: &str) -> Result<i32, CommandError> {
             text.push_str(&format!("  - {a}\n"));
         }
     }
-    out(&text);
-    Ok(exit::OK)
+    Ok(Output::new(doc, text, exit::OK))
 }
 
 fn change(
@@ -154,15 +143,14 @@ fn change(
     command: AgentCommand,
     agent: &Agent,
     done: &str,
-) -> Result<i32, CommandError> {
+) -> Result<Output, CommandError> {
     let mut store = ctx.store(crate::definition::Durability::Normal)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let events = Journal::record_registry(&mut store, &clock, &mut ids, command)?;
-    if ctx.json {
-        out_json(&events);
-    } else {
-        out(&format!("Agent {} {done}.\n", agent.name));
-    }
-    Ok(exit::OK)
+    Ok(Output::new(
+        events,
+        format!("Agent {} {done}.\n", agent.name),
+        exit::OK,
+    ))
 }
