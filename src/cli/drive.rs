@@ -89,7 +89,7 @@ pub(super) fn warn_if_definition_changed(ctx: &Ctx, start: &RunStarted) {
     if start.source.starts_with("builtin:") || !path.is_file() {
         return;
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = crate::definition::read_definition(path) else {
         return;
     };
     // Hashed as it was at `run`: a scenario as a scenario, a workflow as a workflow.

@@ -353,7 +353,7 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
         let EntrySource::File(path) = &source else {
             continue;
         };
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = crate::definition::read_definition(path).unwrap_or_default();
         let parsed = parse_scenario(&name, &text).ok();
         rows.push(json!({
             "name": name,

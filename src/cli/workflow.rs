@@ -124,7 +124,7 @@ fn list(ctx: &Ctx) -> Result<i32, CommandError> {
                 "built-in".to_string(),
             ),
             EntrySource::File(p) => (
-                std::fs::read_to_string(p).unwrap_or_default(),
+                crate::definition::read_definition(p).unwrap_or_default(),
                 p.display().to_string(),
             ),
         };

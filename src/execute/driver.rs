@@ -115,8 +115,12 @@ pub(crate) fn prepare(journal: &mut Journal<'_>, ctx: &mut DriveContext<'_>) {
 /// The run's time limit for this driving session, if any.
 pub(crate) fn deadline(state: &RunState) -> (Option<Instant>, u64) {
     let limit = state.start.as_ref().map_or(0, |s| s.config.timeout_seconds);
+    // A limit beyond what the clock can represent (from a snapshot recorded before limits
+    // were bounded) is no limit.
     (
-        (limit > 0).then(|| Instant::now() + Duration::from_secs(limit)),
+        (limit > 0)
+            .then(|| Instant::now().checked_add(Duration::from_secs(limit)))
+            .flatten(),
         limit,
     )
 }
