@@ -32,6 +32,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("log_rows", check_log_rows),
     ("export_jsonl", check_export_jsonl),
     ("template", check_template),
+    ("name", check_name_rule),
+    ("duration", check_duration),
 ];
 
 /// Equal by `PartialEq`, or by `Debug` text (which is exact for floats and treats two NaNs as
@@ -72,11 +74,10 @@ fn assert_clear(e: &DefinitionError) {
 // ---------------------------------------------------------------------------------------------
 // workflow
 
-/// `parse_workflow`: a parsed workflow survives YAML and JSON round trips; an error is clear;
-/// `locate` never panics.
-/// Scenarios: YAML and JSON round trips give an equal scenario; an error is clear; validation
-/// and planning never panic, and when there is no cycle the dependency order puts every phase
-/// after its dependencies.
+/// Scenarios: YAML and JSON round trips give an equal scenario; an error is clear; a valid
+/// scenario keeps the name rule and the documented ranges; validation and planning never
+/// panic, and when there is no cycle the dependency order puts every phase after its
+/// dependencies.
 pub fn check_scenario(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -95,14 +96,33 @@ pub fn check_scenario(data: &[u8]) {
                     panic!("the JSON of a parsed scenario does not parse: {e}\n{json}")
                 });
             assert_same!(&sc, &back, "JSON", &json);
-            if let Err(e) = cortex::validate::validate_scenario(
+            match cortex::validate::validate_scenario(
                 "fuzz.yaml",
                 text,
                 &sc,
                 None,
                 &Default::default(),
             ) {
-                assert_clear(&e);
+                Err(e) => assert_clear(&e),
+                // What validates keeps the name rule and the documented ranges.
+                Ok(()) => {
+                    use cortex::definition::{NameKind, check_name, limits};
+                    assert!(
+                        check_name(NameKind::Scenario, &sc.name).is_ok(),
+                        "{:?}",
+                        sc.name
+                    );
+                    assert!(
+                        sc.max_parallel
+                            .is_none_or(|n| (1..=limits::MAX_PARALLEL).contains(&n))
+                    );
+                    for p in &sc.phases {
+                        assert!(check_name(NameKind::Phase, &p.name).is_ok(), "{:?}", p.name);
+                        if let Some(t) = &p.timeout {
+                            assert!(limits::STEP_TIMEOUT.check(t).is_ok(), "{t:?}");
+                        }
+                    }
+                }
             }
             let deps = cortex::plan::dependencies(&sc);
             let order = cortex::plan::topological_order(&sc);
@@ -123,6 +143,8 @@ pub fn check_scenario(data: &[u8]) {
     }
 }
 
+/// `parse_workflow`: a parsed workflow survives YAML and JSON round trips; an error is clear;
+/// a valid workflow keeps the name rule and the documented ranges; `locate` never panics.
 pub fn check_workflow(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -162,21 +184,73 @@ pub fn check_workflow(data: &[u8]) {
                 panic!("the JSON of a parsed workflow does not parse: {e}\n--- json ---\n{json}")
             });
             assert_same!(&wf, &back, "JSON", &json);
+
+            // What validates keeps the name rule and the documented ranges.
+            let known = cortex::validate::Known {
+                config: &Config::default(),
+                agents: &Default::default(),
+            };
+            match cortex::validate::validate_workflow("fuzz.yaml", text, &wf, &known) {
+                Ok(()) => assert_within_rules(&wf),
+                Err(e) => assert_clear(&e),
+            }
         }
         Err(e) => assert_clear(&e),
+    }
+}
+
+/// A valid workflow's names pass the name rule and its durations and counts are in range.
+fn assert_within_rules(wf: &Workflow) {
+    use cortex::definition::NameKind;
+    use cortex::definition::limits::{MAX_RETRY_ATTEMPTS, RETRY_BACKOFF, STEP_TIMEOUT};
+    let rule = |kind, name: &str| {
+        assert!(
+            definition::check_name(kind, name).is_ok(),
+            "a valid workflow has the {kind:?} name {name:?}"
+        )
+    };
+    rule(NameKind::Workflow, &wf.name);
+    for input in wf.inputs.keys() {
+        rule(NameKind::Input, input);
+    }
+    for step in &wf.steps {
+        rule(NameKind::Step, &step.name);
+        if let Some(t) = &step.timeout {
+            assert!(STEP_TIMEOUT.check(t).is_ok(), "{t:?}");
+        }
+        if let Some(r) = &step.retry {
+            if let Some(b) = &r.backoff {
+                assert!(RETRY_BACKOFF.check(b).is_ok(), "{b:?}");
+            }
+            assert!(r.max_retry_attempts.is_none_or(|n| n <= MAX_RETRY_ATTEMPTS));
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // config
 
-/// `parse_config`: a parsed configuration survives a JSON round trip; an error is clear.
+/// `parse_config`: a parsed configuration is inside every documented range and survives a JSON
+/// round trip; an error is clear.
 pub fn check_config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     match parse_config("cortex.config.json", text) {
         Ok(config) => {
+            use cortex::definition::limits;
+            assert!(
+                config.timeout_seconds <= limits::MAX_RUN_TIMEOUT_SECONDS,
+                "{config:?}"
+            );
+            assert!(
+                config.max_retry_attempts <= limits::MAX_RETRY_ATTEMPTS,
+                "{config:?}"
+            );
+            assert!(
+                (1..=limits::MAX_PARALLEL).contains(&config.max_parallel),
+                "{config:?}"
+            );
             let file = ConfigFile {
                 schema: None,
                 workflow: config.clone(),
@@ -201,13 +275,19 @@ pub fn check_config(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // agent
 
-/// `parse_agent`: re-rendering the front matter and the body gives back the same agent and body.
+/// `parse_agent`: an accepted agent's name keeps the name rule; re-rendering the front matter
+/// and the body gives back the same agent and body.
 pub fn check_agent(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     match parse_agent("agent.md", text) {
         Ok((agent, body)) => {
+            assert!(
+                definition::check_name(definition::NameKind::Agent, &agent.name).is_ok(),
+                "an accepted agent's name {:?} breaks the name rule",
+                agent.name
+            );
             let yaml = serde_yaml::to_string(&agent).expect("a parsed agent serialises to YAML");
             let rendered = format!("---\n{yaml}---\n{body}");
             let (back, back_body) = parse_agent("roundtrip.md", &rendered).unwrap_or_else(|e| {
@@ -721,4 +801,304 @@ pub fn check_template(data: &[u8]) {
     }
     expected.push_str(&text[last..]);
     assert_eq!(rendered, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// name
+
+/// The characters no name may contain, listed independently of the rule's own table: C0 and C1
+/// controls, bidirectional overrides and isolates, zero-width characters, the byte-order mark.
+fn invisible_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c as u32,
+            0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064
+            | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// A message that shows a refused name must not carry what it refuses to a terminal.
+fn assert_printable(message: &str, what: &str) {
+    assert!(!message.trim().is_empty(), "{what}: an empty message");
+    assert!(
+        !message.chars().any(invisible_or_control),
+        "{what}: the message carries a control or invisible character: {message:?}"
+    );
+    assert!(
+        message.len() < 2_000,
+        "{what}: a message of {} bytes",
+        message.len()
+    );
+}
+
+/// Is any problem's message about a name of this kind?
+fn names_problem(e: &DefinitionError, noun: &str) -> bool {
+    e.problems.iter().any(|p| p.message.contains(noun))
+}
+
+/// The one name rule (`check_name`): an accepted name is short, visible and trimmed; it can be
+/// referred to where its kind is referred to (a step in `${{ steps.S.outputs.K }}`, an input in
+/// `${{ inputs.I }}`, a phase in `after:`); it survives YAML; every definition kind refuses
+/// exactly the names the rule refuses, and so does looking a name up. A refusal's message
+/// never carries the characters it refuses. Forgiving matching is idempotent.
+pub fn check_name_rule(data: &[u8]) {
+    use cortex::definition::{
+        Catalog, LookupError, MAX_NAME_CHARS, NameKind, check_name, normalize_name, same_name,
+    };
+    let Ok(name) = std::str::from_utf8(data) else {
+        return;
+    };
+    let normal = normalize_name(name);
+    assert_eq!(
+        normalize_name(&normal),
+        normal,
+        "normalize_name is idempotent"
+    );
+    let trimmed = name.trim();
+    assert!(same_name(trimmed, &trimmed.replace(' ', "_")));
+    assert!(same_name(name, &name.to_ascii_uppercase()));
+
+    let quoted = serde_yaml::to_string(name).expect("a string renders as YAML");
+    let back: String = serde_yaml::from_str(&quoted)
+        .unwrap_or_else(|e| panic!("a name rendered as YAML does not read back: {e}\n{quoted}"));
+    assert_eq!(back, name, "a name survives YAML");
+    let yaml = |v: serde_json::Value| serde_yaml::to_string(&v).expect("JSON renders as YAML");
+
+    for kind in [
+        NameKind::Workflow,
+        NameKind::Scenario,
+        NameKind::Step,
+        NameKind::Phase,
+        NameKind::Agent,
+        NameKind::Input,
+        NameKind::OutputKey,
+    ] {
+        let verdict = check_name(kind, name);
+        match &verdict {
+            Ok(()) => {
+                let chars = name.chars().count();
+                assert!((1..=MAX_NAME_CHARS).contains(&chars), "{kind:?} {name:?}");
+                assert!(!name.chars().any(invisible_or_control), "{kind:?} {name:?}");
+                assert_eq!(name.trim(), name, "{kind:?} {name:?}");
+                assert!(!name.starts_with('-'), "{kind:?} {name:?}");
+            }
+            Err(bad) => {
+                assert_printable(&bad.problem, "problem");
+                assert_printable(&bad.fix, "fix");
+            }
+        }
+        let noun = kind.noun();
+        // What the definition of that kind says about the name.
+        let refused = match kind {
+            NameKind::Workflow | NameKind::Step | NameKind::Input | NameKind::OutputKey => {
+                let wf = match kind {
+                    NameKind::Workflow => {
+                        serde_json::json!({"name": name, "steps": [{"name": "a", "run": "true"}]})
+                    }
+                    NameKind::Step => {
+                        serde_json::json!({"name": "w", "steps": [{"name": name, "run": "true"}]})
+                    }
+                    NameKind::Input => {
+                        serde_json::json!({"name": "w", "inputs": {name: {}}, "steps": [{"name": "a", "run": "true"}]})
+                    }
+                    _ => {
+                        serde_json::json!({"name": "w", "steps": [{"name": "a", "run": "true", "validate": [{"output": name}]}]})
+                    }
+                };
+                let text = yaml(wf);
+                let parsed = parse_workflow("n.yaml", &text)
+                    .unwrap_or_else(|e| panic!("{kind:?}: does not parse: {e}\n{text}"));
+                let known = cortex::validate::Known {
+                    config: &Config::default(),
+                    agents: &Default::default(),
+                };
+                cortex::validate::validate_workflow("n.yaml", &text, &parsed, &known)
+                    .err()
+                    .is_some_and(|e| names_problem(&e, noun))
+            }
+            NameKind::Scenario | NameKind::Phase => {
+                let sc = if kind == NameKind::Scenario {
+                    serde_json::json!({"name": name, "description": "d", "phases": [{"name": "a"}]})
+                } else {
+                    serde_json::json!({"name": "s", "description": "d", "phases": [{"name": name}]})
+                };
+                let text = yaml(sc);
+                let parsed = cortex::definition::parse_scenario("n.yaml", &text)
+                    .unwrap_or_else(|e| panic!("{kind:?}: does not parse: {e}\n{text}"));
+                cortex::validate::validate_scenario(
+                    "n.yaml",
+                    &text,
+                    &parsed,
+                    None,
+                    &Default::default(),
+                )
+                .err()
+                .is_some_and(|e| {
+                    names_problem(&e, noun)
+                            // An empty scenario name is a missing required field (seed 001).
+                            || (kind == NameKind::Scenario
+                                && name.trim().is_empty()
+                                && names_problem(&e, "Missing required field: name"))
+                })
+            }
+            NameKind::Agent => {
+                let front = yaml(serde_json::json!({"name": name, "description": "d"}));
+                let text = format!("---\n{front}---\n");
+                match parse_agent("a.md", &text) {
+                    Ok((agent, _)) => {
+                        assert_eq!(agent.name, name);
+                        false
+                    }
+                    Err(e) => {
+                        assert!(names_problem(&e, noun), "{e}");
+                        true
+                    }
+                }
+            }
+        };
+        assert_eq!(
+            refused,
+            verdict.is_err(),
+            "the {noun} {name:?}: the definition and the rule disagree ({verdict:?})"
+        );
+    }
+
+    // A name that can be defined can be referred to.
+    if check_name(NameKind::Step, name).is_ok() {
+        let refs: Vec<_> = scan(&format!("${{{{ steps.{name}.outputs.k }}}}"))
+            .into_iter()
+            .map(|o| o.reference)
+            .collect();
+        assert_eq!(
+            refs,
+            vec![Ok(Reference::StepOutput {
+                step: name.to_string(),
+                key: "k".into()
+            })],
+            "step {name:?}"
+        );
+    }
+    if check_name(NameKind::Input, name).is_ok() {
+        let refs: Vec<_> = scan(&format!("${{{{ inputs.{name} }}}}"))
+            .into_iter()
+            .map(|o| o.reference)
+            .collect();
+        assert_eq!(refs, vec![Ok(Reference::Input(name.to_string()))]);
+    }
+    if check_name(NameKind::Phase, name).is_ok() {
+        let phase: cortex::definition::Phase = serde_json::from_value(serde_json::json!({
+            "name": "x", "condition": format!("after:{name}, {name}")
+        }))
+        .expect("a phase");
+        assert_eq!(
+            phase.parsed_condition(),
+            Ok(cortex::definition::Condition::After(vec![
+                name.to_string(),
+                name.to_string()
+            ])),
+            "phase {name:?}"
+        );
+    }
+
+    // Looking a name up applies the same rule.
+    let catalog = Catalog::new(
+        "/nonexistent-cortex-home".into(),
+        "/nonexistent-project".into(),
+    );
+    match catalog.find_workflow(name) {
+        Err(LookupError::BadName { reason, .. }) => {
+            assert!(
+                check_name(NameKind::Workflow, name.trim()).is_err(),
+                "{name:?}"
+            );
+            assert_printable(&reason, "lookup");
+        }
+        _ => assert!(
+            check_name(NameKind::Workflow, name.trim()).is_ok()
+                || name.ends_with(".yaml")
+                || name.ends_with(".yml"),
+            "{name:?} was looked up although the rule refuses it"
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// duration
+
+/// `DurationSpec::to_duration` and the ranges of `limits`: never a panic; a duration read is
+/// read again the same from its plain seconds or milliseconds; the ranges accept exactly the
+/// durations inside them; a duration written as a YAML number means what the text means; an
+/// error says something printable.
+pub fn check_duration(data: &[u8]) {
+    use cortex::definition::DurationSpec;
+    use cortex::definition::limits::{RETRY_BACKOFF, STEP_TIMEOUT};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let spec = DurationSpec(text.to_string());
+    let read = spec.to_duration();
+    for range in [STEP_TIMEOUT, RETRY_BACKOFF] {
+        let checked = range.check(&spec);
+        match (&read, &checked) {
+            (Ok(d), Ok(c)) => {
+                assert_eq!(d, c);
+                assert!(range.min <= *d && *d <= range.max, "{text:?}: {d:?}");
+            }
+            (Ok(d), Err(e)) => {
+                assert!(
+                    *d < range.min || *d > range.max,
+                    "{text:?}: {d:?} refused: {e}"
+                );
+                assert!(e.contains(range.text), "{e}");
+            }
+            (Err(_), Ok(c)) => panic!("{text:?}: unreadable, yet {c:?} in range"),
+            (Err(_), Err(e)) => assert_printable(e, "range"),
+        }
+    }
+    match read {
+        Ok(d) => {
+            if d.subsec_nanos() == 0 {
+                let again = DurationSpec(d.as_secs().to_string()).to_duration();
+                assert_eq!(again, Ok(d), "{text:?} as plain seconds");
+            }
+            // humantime counts in nanoseconds: `Nms` reads back while that fits in a u64.
+            if d.subsec_nanos() % 1_000_000 == 0 && d.as_nanos() <= u128::from(u64::MAX) {
+                let again = DurationSpec(format!("{}ms", d.as_millis())).to_duration();
+                assert_eq!(again, Ok(d), "{text:?} as milliseconds");
+            }
+        }
+        Err(e) => assert_printable(&e, "duration"),
+    }
+    // The same text as a YAML scalar, as a definition would hold it.
+    let plain_number = {
+        let t = text.trim();
+        !t.is_empty()
+            && t.len() < 40
+            && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && t.chars().filter(|c| *c == '.').count() <= 1
+            && t.starts_with(|c: char| c.is_ascii_digit())
+            && !(t.len() > 1 && t.starts_with('0') && !t.starts_with("0."))
+    };
+    if plain_number {
+        let wf = format!(
+            "name: w\nsteps:\n  - name: a\n    run: 'true'\n    timeout: {}\n",
+            text.trim()
+        );
+        let parsed = parse_workflow("d.yaml", &wf).unwrap_or_else(|e| panic!("{e}\n{wf}"));
+        let held = parsed.steps[0].timeout.as_ref().expect("a timeout");
+        match (
+            held.to_duration(),
+            DurationSpec(text.to_string()).to_duration(),
+        ) {
+            (Ok(a), Ok(b)) => {
+                // A YAML float is read as a double: equal to the text's reading within a
+                // nanosecond per second (both go through f64 for fractions).
+                let diff = a.abs_diff(b);
+                assert!(
+                    diff <= std::time::Duration::from_nanos(b.as_secs().saturating_add(1)),
+                    "{text:?} means {b:?}, but in YAML {a:?} (held as {:?})",
+                    held.0
+                );
+            }
+            (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "{text:?}: {a:?} vs {b:?}"),
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! Hostile input: huge files, deep nesting, alias bombs, invalid UTF-8, NUL bytes, names that
-//! try to escape their folder or carry control characters — in every format. Each gets a clear
-//! error (exit 2, what and where) and never a panic; parsing stays bounded.
+//! Hostile input: huge files (refused by their size, never read), devices and FIFOs, deep
+//! nesting, alias bombs, invalid UTF-8, NUL bytes, YAML tags, names that try to escape their
+//! folder, carry control, bidirectional or zero-width characters, or are too long to run — in
+//! every format. Each gets a clear error (exit 2, what and where) and never a panic; parsing
+//! stays bounded.
 
 mod common;
 
@@ -168,4 +170,331 @@ fn names_cannot_escape_their_folder_or_carry_control_characters() {
             );
         }
     }
+}
+
+/// Run the binary with its address space limited to 512 MiB: a file read whole at 1 GiB cannot
+/// fit, so passing proves the size was checked before reading (without timing anything).
+fn run_in_512_mib(env: &Env, args: &[&str]) -> common::Out {
+    let cortex = env!("CARGO_BIN_EXE_cortex");
+    let mut all = vec!["-c", "ulimit -v 524288 && exec \"$@\"", "sh", cortex];
+    all.extend_from_slice(args);
+    let out = std::process::Command::new("sh")
+        .args(&all)
+        .current_dir(env.project())
+        .env("CORTEX_HOME", env.home())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run cortex under sh");
+    common::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A sparse file that says it is 1 GiB and holds nothing.
+fn sparse_gigabyte(path: &std::path::Path) {
+    std::fs::File::create(path)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+}
+
+#[test]
+fn a_sparse_gigabyte_definition_is_refused_by_its_size_without_being_read() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    sparse_gigabyte(&env.home().join("workflows/huge.yaml"));
+    sparse_gigabyte(&env.home().join("scenarios/huge.yaml"));
+    let size = "1073741824 bytes";
+    for args in [
+        vec!["workflow", "validate", "huge"],
+        vec!["workflow", "run", "huge"],
+        vec!["orchestrate", "validate", "huge"],
+    ] {
+        let out = run_in_512_mib(&env, &args);
+        assert_clear_refusal(&out, &format!("{args:?}"));
+        assert!(
+            out.stderr.contains(size) || out.stdout.contains(size),
+            "{args:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    // Listing reads every file: the huge ones are listed as invalid, the rest still shown.
+    let list = run_in_512_mib(&env, &["workflow", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(list.stdout.contains("migration"), "{}", list.stdout);
+    assert_eq!(run_in_512_mib(&env, &["orchestrate", "list"]).code, 0);
+
+    sparse_gigabyte(&env.home().join("agents/huge.md"));
+    let agents = run_in_512_mib(&env, &["--json", "agent", "list"]);
+    assert_eq!(agents.code, 0, "{}", agents.stderr);
+    assert!(agents.json()["invalid"][0].as_str().unwrap().contains(size));
+    std::fs::remove_file(env.home().join("agents/huge.md")).unwrap();
+
+    sparse_gigabyte(&env.home().join("scenarios/schema.yaml"));
+    std::fs::write(
+        env.home().join("scenarios/ok.yaml"),
+        "name: ok\ndescription: d\nphases:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    let out = run_in_512_mib(&env, &["orchestrate", "validate", "ok"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(size) || out.stderr.contains(size),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    std::fs::remove_file(env.home().join("scenarios/schema.yaml")).unwrap();
+
+    sparse_gigabyte(&env.home().join("cortex.config.json"));
+    let out = run_in_512_mib(&env, &["workflow", "run", "migration"]);
+    assert_clear_refusal(&out, "huge config");
+    assert!(out.stderr.contains(size), "{}", out.stderr);
+    assert!(!env.db().exists(), "nothing was recorded");
+}
+
+#[test]
+fn a_device_or_fifo_given_as_a_definition_is_refused_not_read() {
+    let env = Env::new();
+    std::os::unix::fs::symlink("/dev/zero", env.project().join("zero.yaml")).unwrap();
+    let fifo = env.project().join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    for file in ["./zero.yaml", "./fifo.yaml"] {
+        if file == "./fifo.yaml" && !made.as_ref().is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo is not available: the FIFO case is skipped");
+            continue;
+        }
+        let out = run_in_512_mib(&env, &["workflow", "validate", file]);
+        assert_clear_refusal(&out, file);
+        assert!(
+            out.stderr.contains("not a regular file"),
+            "{file}: {}",
+            out.stderr
+        );
+    }
+    std::os::unix::fs::symlink("/dev/zero", env.home().join("cortex.config.json")).unwrap();
+    let out = run_in_512_mib(&env, &["workflow", "run", "migration"]);
+    assert_clear_refusal(&out, "config from /dev/zero");
+}
+
+#[test]
+fn yaml_tags_are_refused_at_their_place_not_dropped() {
+    let env = Env::new();
+    for (name, text, place) in [
+        (
+            "include",
+            "name: include\nsteps:\n  - name: a\n    run: !include /etc/passwd\n",
+            "include.yaml:4:10",
+        ),
+        (
+            "binary",
+            "name: binary\ndescription: !!binary aGk=\nsteps:\n  - {name: a, run: 'true'}\n",
+            "binary.yaml:2:14",
+        ),
+        (
+            "verbatim",
+            "name: verbatim\nsteps:\n  - {name: a, run: !<tag:yaml.org,2002:str> 'true'}\n",
+            "verbatim.yaml:3:20",
+        ),
+        (
+            "onmap",
+            "name: onmap\nsteps:\n  - !step\n    name: a\n    run: 'true'\n",
+            "onmap.yaml:3:5",
+        ),
+        (
+            "anchored",
+            "name: anchored\nsteps:\n  - {name: a, run: &r !!python/object 'true'}\n",
+            "anchored.yaml:3:23",
+        ),
+    ] {
+        env.workflow(name, text);
+        let out = env.run(&["workflow", "validate", name]);
+        assert_clear_refusal(&out, name);
+        assert!(out.stderr.contains("YAML tag"), "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(place),
+            "{name}: not at {place}: {}",
+            out.stderr
+        );
+        assert_clear_refusal(&env.run(&["workflow", "run", name]), name);
+    }
+    // An exclamation mark in text is text.
+    env.workflow(
+        "text",
+        "name: text\nsteps:\n  - name: a\n    run: echo '!x' \"!y\" !z\n    prompt: |\n      !important\n      - !also text\n",
+    );
+    let out = env.run(&["workflow", "validate", "text"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/tagged.yaml"),
+        "name: tagged\ndescription: d\nphases:\n  - name: a\n    run: [!include x]\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "validate", "tagged"]);
+    assert_clear_refusal(&out, "scenario");
+    assert!(out.stdout.contains("tagged.yaml:5:11"), "{}", out.stdout);
+
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/tagged.md"),
+        "---\nname: tagged\ndescription: d\ncommand: !sh cat\n---\n!not a tag in the body\n",
+    )
+    .unwrap();
+    let list = env.run(&["--json", "agent", "list"]);
+    let invalid = list.json()["invalid"][0].as_str().unwrap().to_string();
+    assert!(
+        invalid.contains("tagged.md:4:10") && invalid.contains("YAML tag"),
+        "{invalid}"
+    );
+}
+
+#[test]
+fn scenario_names_follow_the_one_name_rule() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    for (file, name) in [
+        ("slash", "a/b"),
+        ("escape", "../../evil"),
+        ("newline", "\"a\\nb\""),
+        ("terminal", "\"esc\\e[31m\""),
+        ("bidi", "\"a\\u202Eb\""),
+    ] {
+        std::fs::write(
+            env.home().join(format!("scenarios/{file}.yaml")),
+            format!("name: {name}\ndescription: d\nphases:\n  - {{name: a, run: 'true'}}\n"),
+        )
+        .unwrap();
+        let out = env.run(&["orchestrate", "validate", file]);
+        assert_clear_refusal(&out, file);
+        assert!(
+            out.stdout.contains(&format!("{file}.yaml:1:7")),
+            "{file}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("scenario name"),
+            "{file}: {}",
+            out.stdout
+        );
+        assert!(!out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{202e}'));
+        assert_clear_refusal(&env.run(&["orchestrate", "run", file]), file);
+    }
+    assert!(!env.db().exists(), "nothing was recorded");
+}
+
+#[test]
+fn invisible_characters_are_refused_in_every_kind_of_name() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    for (i, c) in [
+        "\\u202E", "\\u2066", "\\u2069", "\\u200B", "\\u200F", "\\uFEFF", "\\u00AD",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cases = [
+            (
+                format!("name: \"w{c}x\"\nsteps:\n  - {{name: a, run: 'true'}}\n"),
+                "1:7",
+                "workflow name",
+            ),
+            (
+                format!("name: w\nsteps:\n  - {{name: \"a{c}b\", run: 'true'}}\n"),
+                "3:12",
+                "step name",
+            ),
+            (
+                format!(
+                    "name: w\ninputs:\n  \"v{c}\": {{}}\nsteps:\n  - {{name: a, run: 'true'}}\n"
+                ),
+                "3:14",
+                "input name",
+            ),
+            (
+                format!(
+                    "name: w\nsteps:\n  - {{name: a, run: 'true', validate: [{{output: \"k{c}\"}}]}}\n"
+                ),
+                "3:48",
+                "output key",
+            ),
+        ];
+        for (j, (text, place, noun)) in cases.into_iter().enumerate() {
+            let name = format!("w{i}-{j}");
+            env.workflow(&name, &text);
+            let out = env.run(&["workflow", "validate", &name]);
+            assert_clear_refusal(&out, &name);
+            assert!(
+                out.stderr.contains(&format!("{name}.yaml:{place}")),
+                "{name}: {}",
+                out.stderr
+            );
+            assert!(out.stderr.contains(noun), "{name}: {}", out.stderr);
+        }
+        std::fs::write(
+            env.home().join(format!("scenarios/p{i}.yaml")),
+            format!("name: p{i}\ndescription: d\nphases:\n  - {{name: \"a{c}\", run: 'true'}}\n"),
+        )
+        .unwrap();
+        let out = env.run(&["orchestrate", "validate", &format!("p{i}")]);
+        assert_clear_refusal(&out, "phase");
+        assert!(
+            out.stdout.contains(&format!("p{i}.yaml:4:12")) && out.stdout.contains("phase name"),
+            "{}",
+            out.stdout
+        );
+        std::fs::write(
+            env.home().join(format!("agents/a{i}.md")),
+            format!("---\nname: \"agent{c}\"\ndescription: d\n---\n"),
+        )
+        .unwrap();
+    }
+    let list = env.run(&["--json", "agent", "list"]);
+    let invalid = list.json()["invalid"].as_array().unwrap().clone();
+    assert_eq!(invalid.len(), 7, "{invalid:?}");
+    for entry in invalid {
+        let entry = entry.as_str().unwrap();
+        assert!(
+            entry.contains(".md:2:7") && entry.contains("agent name"),
+            "{entry}"
+        );
+    }
+}
+
+#[test]
+fn a_name_too_long_for_the_environment_is_refused_before_it_runs() {
+    let env = Env::new();
+    let long = "s".repeat(200_000);
+    env.workflow(
+        "long",
+        &format!("name: long\nsteps:\n  - name: {long}\n    run: 'true'\n"),
+    );
+    let out = env.run(&["workflow", "validate", "long"]);
+    assert_clear_refusal(&out, "long step name");
+    assert!(
+        out.stderr.contains("200000 characters") && out.stderr.contains("at most 100"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("long.yaml:3:11"), "{}", out.stderr);
+    assert_clear_refusal(&env.run(&["workflow", "run", "long"]), "run");
+    assert!(!env.db().exists(), "nothing was recorded");
+    let edge = "s".repeat(100);
+    env.workflow(
+        "edge",
+        &format!("name: edge\nsteps:\n  - name: {edge}\n    run: test \"$CORTEX_STEP\" = {edge}\n"),
+    );
+    let out = env.run(&["workflow", "run", "edge"]);
+    assert_eq!(
+        out.code, 0,
+        "a name of the longest length runs: {}",
+        out.stderr
+    );
 }

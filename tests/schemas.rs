@@ -144,3 +144,88 @@ fn every_emitted_event_conforms() {
         assert!(types.contains(t), "no {t} event was checked");
     }
 }
+
+/// The ranges written into the schemas are the ones the parser enforces (`definition::limits`
+/// and the name rule), so an editor and `cortex validate` agree at every boundary.
+#[test]
+fn documented_ranges_in_the_schemas_are_the_enforced_ones() {
+    use cortex::definition::MAX_NAME_CHARS;
+    use cortex::definition::limits::{
+        EXIT_CODES, MAX_PARALLEL, MAX_RETRY_ATTEMPTS, MAX_RUN_TIMEOUT_SECONDS, RETRY_BACKOFF,
+        STEP_TIMEOUT,
+    };
+    let workflow = committed("workflow");
+    let defs = &workflow["$defs"];
+    let seconds = |def: &str, bound: &str| defs[def]["anyOf"][0][bound].as_f64().unwrap();
+    assert_eq!(
+        seconds("Timeout", "minimum"),
+        STEP_TIMEOUT.min.as_secs_f64()
+    );
+    assert_eq!(
+        seconds("Timeout", "maximum"),
+        STEP_TIMEOUT.max.as_secs_f64()
+    );
+    assert_eq!(
+        seconds("Backoff", "minimum"),
+        RETRY_BACKOFF.min.as_secs_f64()
+    );
+    assert_eq!(
+        seconds("Backoff", "maximum"),
+        RETRY_BACKOFF.max.as_secs_f64()
+    );
+    let retry = &defs["RetrySpec"]["properties"];
+    assert_eq!(retry["max_retry_attempts"]["maximum"], MAX_RETRY_ATTEMPTS);
+    assert_eq!(
+        retry["on_exit_codes"]["items"]["minimum"],
+        *EXIT_CODES.start()
+    );
+    assert_eq!(
+        retry["on_exit_codes"]["items"]["maximum"],
+        *EXIT_CODES.end()
+    );
+    assert_eq!(workflow["properties"]["name"]["maxLength"], MAX_NAME_CHARS);
+    assert_eq!(
+        defs["Step"]["properties"]["name"]["maxLength"],
+        MAX_NAME_CHARS
+    );
+    let scenario = committed("scenario");
+    assert_eq!(
+        scenario["properties"]["max_parallel"]["maximum"],
+        MAX_PARALLEL
+    );
+    assert_eq!(
+        scenario["$defs"]["Phase"]["properties"]["name"]["maxLength"],
+        MAX_NAME_CHARS
+    );
+    let config = committed("config");
+    let keys = &config["$defs"]["Config"]["properties"];
+    assert_eq!(keys["timeout_seconds"]["maximum"], MAX_RUN_TIMEOUT_SECONDS);
+    assert_eq!(keys["max_retry_attempts"]["maximum"], MAX_RETRY_ATTEMPTS);
+    assert_eq!(keys["max_parallel"]["minimum"], 1);
+    assert_eq!(keys["max_parallel"]["maximum"], MAX_PARALLEL);
+
+    // At the boundaries, the schema and the validator give the same answer.
+    let env = Env::new();
+    for (timeout, ok) in [
+        ("0.001", true),
+        ("2592000", true),
+        ("2592001", false),
+        ("0", false),
+    ] {
+        let text = format!("name: b\nsteps:\n  - {{name: a, run: 'true', timeout: {timeout}}}\n");
+        let value: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(
+            jsonschema::is_valid(&workflow, &value),
+            ok,
+            "schema, timeout {timeout}"
+        );
+        env.workflow("b", &text);
+        let out = env.run(&["workflow", "validate", "b"]);
+        assert_eq!(
+            out.code == 0,
+            ok,
+            "validate, timeout {timeout}: {}",
+            out.stderr
+        );
+    }
+}

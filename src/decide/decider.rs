@@ -363,13 +363,14 @@ fn retry_limit(state: &RunState, step: &Step) -> u32 {
 }
 
 /// Delay before retry number `n` (1-based): the backoff, doubled for each further retry.
+/// Saturates: a snapshot recorded before backoffs were bounded may hold any duration.
 fn backoff_ms(step: &Step, n: u32) -> u64 {
     let base = step
         .retry
         .as_ref()
         .and_then(|r| r.backoff.as_ref())
         .and_then(|d| d.to_duration().ok())
-        .map_or(1000, |d| d.as_millis() as u64);
+        .map_or(1000, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     base.saturating_mul(1u64 << (n.saturating_sub(1)).min(16))
 }
 

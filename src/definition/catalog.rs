@@ -1,10 +1,12 @@
 //! Finding definitions by forgiving name or by path: user files in `CORTEX_HOME`, then the
 //! built-in templates; agents in `CORTEX_HOME/agents/`, then the project's `.claude/agents/`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{
-    Agent, Config, DefinitionError, builtin::BUILTIN_WORKFLOWS, parse_agent, parse_config,
+    Agent, Config, DefinitionError, NameKind, Problem, ReadError, builtin::BUILTIN_WORKFLOWS,
+    check_name, normalize_name, parse_agent, parse_config, read_definition, shown,
 };
 
 /// Where a definition came from.
@@ -41,43 +43,38 @@ pub enum LookupError {
         query: String,
         suggestions: Vec<String>,
     },
-    #[error("`{query}` is not a valid {kind} name: {reason}")]
+    /// `reason` names the kind and shows the query (escaped), says what is wrong and the fix.
+    #[error("{reason}")]
     BadName {
         kind: &'static str,
         query: String,
         reason: String,
     },
+    #[error(
+        "`{query}` could mean any of {}: their names differ only in case, spaces, `_` or `-`",
+        matches.join(", ")
+    )]
+    Ambiguous {
+        kind: &'static str,
+        query: String,
+        matches: Vec<String>,
+    },
     #[error("cannot read {path}: {error}")]
-    Io { path: String, error: std::io::Error },
+    Unreadable { path: String, error: ReadError },
 }
 
-/// Names are matched forgivingly: case, spaces and underscores do not matter.
-pub fn normalize_name(name: &str) -> String {
-    name.trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c == ' ' || c == '_' { '-' } else { c })
-        .collect()
-}
-
-fn check_name(kind: &'static str, query: &str) -> Result<(), LookupError> {
-    let bad = |reason: &str| LookupError::BadName {
-        kind,
-        query: query.escape_debug().to_string(),
-        reason: reason.to_string(),
+/// A name typed to find a definition must be one a definition could have.
+fn check_query(kind: &'static str, query: &str) -> Result<(), LookupError> {
+    let name_kind = match kind {
+        "scenario" => NameKind::Scenario,
+        "agent" => NameKind::Agent,
+        _ => NameKind::Workflow,
     };
-    if query.trim().is_empty() {
-        return Err(bad("it is empty"));
-    }
-    if query.contains("..") || query.contains('/') || query.contains('\\') {
-        return Err(bad(
-            "a name cannot contain `/`, `\\` or `..`; give a path ending in .yaml to use a file elsewhere",
-        ));
-    }
-    if query.chars().any(char::is_control) {
-        return Err(bad("it contains control characters"));
-    }
-    Ok(())
+    check_name(name_kind, query.trim()).map_err(|bad| LookupError::BadName {
+        kind,
+        query: shown(query),
+        reason: format!("{}; {}", bad.problem, bad.fix),
+    })
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -88,20 +85,19 @@ fn is_yaml(path: &Path) -> bool {
 }
 
 fn read(path: &Path) -> Result<String, LookupError> {
-    let bytes = std::fs::read(path).map_err(|error| LookupError::Io {
+    read_definition(path).map_err(|error| LookupError::Unreadable {
         path: path.display().to_string(),
         error,
-    })?;
-    String::from_utf8(bytes).map_err(|e| LookupError::Io {
-        path: path.display().to_string(),
-        error: std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        ),
     })
+}
+
+/// A file that could not be read, as a definition error (no location: it is the whole file).
+fn unreadable(path: &Path, error: ReadError) -> DefinitionError {
+    DefinitionError {
+        path: path.display().to_string(),
+        text: String::new(),
+        problems: vec![Problem::new(format!("cannot read: {error}"), None)],
+    }
 }
 
 /// The definitions visible from one `CORTEX_HOME` and project directory.
@@ -170,14 +166,10 @@ impl Catalog {
     /// The user schema `scenarios/schema.yaml`, if there is one.
     pub fn user_schema(&self) -> Result<Option<super::UserSchema>, DefinitionError> {
         let path = self.scenarios_dir().join("schema.yaml");
-        match std::fs::read_to_string(&path) {
+        match read_definition(&path) {
             Ok(text) => super::parse_user_schema(&path.display().to_string(), &text).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(DefinitionError {
-                path: path.display().to_string(),
-                text: String::new(),
-                problems: vec![super::Problem::new(format!("cannot read: {e}"), None)],
-            }),
+            Err(ReadError::NotFound) => Ok(None),
+            Err(e) => Err(unreadable(&path, e)),
         }
     }
 
@@ -216,9 +208,26 @@ impl Catalog {
                 text,
             });
         }
-        check_name(kind, query)?;
+        check_query(kind, query)?;
         let wanted = normalize_name(query.strip_suffix(".yaml").unwrap_or(query));
-        if let Some((name, source)) = all.iter().find(|(n, _)| normalize_name(n) == wanted) {
+        let matching: Vec<&(String, EntrySource)> = all
+            .iter()
+            .filter(|(n, _)| normalize_name(n) == wanted)
+            .collect();
+        if matching.len() > 1 {
+            return Err(LookupError::Ambiguous {
+                kind,
+                query: shown(query),
+                matches: matching
+                    .iter()
+                    .map(|(n, source)| match source {
+                        EntrySource::File(p) => p.display().to_string(),
+                        EntrySource::Builtin => format!("builtin:{n}"),
+                    })
+                    .collect(),
+            });
+        }
+        if let Some((name, source)) = matching.first() {
             let text = match source {
                 EntrySource::Builtin => super::builtin_workflow(name)
                     .expect("listed built-ins exist")
@@ -241,24 +250,24 @@ impl Catalog {
     /// The engine configuration: `cortex.config.json` if present, else the defaults.
     pub fn config(&self) -> Result<Config, DefinitionError> {
         let path = self.home.join("cortex.config.json");
-        match std::fs::read_to_string(&path) {
+        match read_definition(&path) {
             Ok(text) => parse_config(&path.display().to_string(), &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(DefinitionError {
-                path: path.display().to_string(),
-                text: String::new(),
-                problems: vec![super::Problem::new(format!("cannot read: {e}"), None)],
-            }),
+            Err(ReadError::NotFound) => Ok(Config::default()),
+            Err(e) => Err(unreadable(&path, e)),
         }
     }
 
-    /// Agent files, home first then project; a name defined twice keeps the first.
+    /// Agent files, home first then project. An agent of the home hides a project agent of the
+    /// same name (matched forgivingly); two agents of one folder whose names match each other
+    /// are ambiguous, and the second is an error naming both.
     pub fn agents(&self) -> Vec<Result<(Agent, PathBuf), DefinitionError>> {
         let dirs = [
             self.home.join("agents"),
             self.project_dir.join(".claude").join("agents"),
         ];
         let mut out: Vec<Result<(Agent, PathBuf), DefinitionError>> = Vec::new();
+        // Each agent name as forgiving matching sees it, and the file that defined it first.
+        let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
         for dir in dirs {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
                 .into_iter()
@@ -269,18 +278,29 @@ impl Catalog {
                 .collect();
             files.sort();
             for path in files {
-                let shown = path.display().to_string();
-                let parsed = read(&path)
-                    .map_err(|e| DefinitionError {
-                        path: shown.clone(),
-                        text: String::new(),
-                        problems: vec![super::Problem::new(e.to_string(), None)],
-                    })
-                    .and_then(|text| parse_agent(&shown, &text))
-                    .map(|(agent, _)| (agent, path.clone()));
-                let duplicate = matches!(&parsed, Ok((a, _)) if out.iter().any(|o| matches!(o, Ok((b, _)) if b.name == a.name)));
-                if !duplicate {
-                    out.push(parsed);
+                let shown_path = path.display().to_string();
+                let parsed = read_definition(&path)
+                    .map_err(|e| unreadable(&path, e))
+                    .and_then(|text| {
+                        parse_agent(&shown_path, &text).map(|(agent, _)| (agent, text))
+                    });
+                let (agent, text) = match parsed {
+                    Ok(found) => found,
+                    Err(e) => {
+                        out.push(Err(e));
+                        continue;
+                    }
+                };
+                match first.get(&normalize_name(&agent.name)) {
+                    None => {
+                        first.insert(normalize_name(&agent.name), path.clone());
+                        out.push(Ok((agent, path)));
+                    }
+                    Some(earlier) if earlier.parent() == path.parent() => {
+                        out.push(Err(collision(&shown_path, &text, &agent.name, earlier)))
+                    }
+                    // The home's agent of this name hides the project's.
+                    Some(_) => {}
                 }
             }
         }
@@ -289,7 +309,7 @@ impl Catalog {
 
     /// A valid agent by forgiving name.
     pub fn find_agent(&self, query: &str) -> Result<Agent, LookupError> {
-        check_name("agent", query)?;
+        check_query("agent", query)?;
         let wanted = normalize_name(query);
         let agents: Vec<Agent> = self
             .agents()
@@ -305,6 +325,26 @@ impl Catalog {
             query: query.to_string(),
             suggestions: suggest(&wanted, agents.iter().map(|a| a.name.as_str())),
         })
+    }
+}
+
+/// The error of an agent file whose name matches an earlier agent's in the same folder.
+fn collision(path: &str, text: &str, name: &str, first: &Path) -> DefinitionError {
+    let at = super::agent::name_location(text);
+    DefinitionError {
+        path: path.to_string(),
+        text: text.to_string(),
+        problems: vec![
+            Problem::new(
+                format!(
+                    "agent name `{}` collides with the agent of {}: names are matched ignoring case, spaces, `_` and `-`",
+                    shown(name),
+                    first.display()
+                ),
+                at,
+            )
+            .with_hint("rename one of them"),
+        ],
     }
 }
 

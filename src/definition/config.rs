@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{DefinitionError, Location, Problem};
+use super::{DefinitionError, Location, Problem, limits, locate_json};
 
 /// How hard an append tries to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -39,11 +39,14 @@ pub struct Config {
     pub checkpoint_frequency: CheckpointFrequency,
     /// Allow `on_failure: rollback` and `resume --rollback-to`.
     pub enable_rollback: bool,
-    /// Retries after the first attempt, for steps that do not set their own.
+    /// Retries after the first attempt, for steps that do not set their own: 0 to 100.
+    #[schemars(range(max = 100))]
     pub max_retry_attempts: u32,
-    /// Limit on the time a run is driven, in seconds (0: none).
+    /// Limit on the time a run is driven, in seconds: 0 (none) to 2592000 (30 days).
+    #[schemars(range(max = 2_592_000))]
     pub timeout_seconds: u64,
-    /// Upper bound on phases running at once (scenarios).
+    /// Upper bound on phases running at once (scenarios): 1 to 1024.
+    #[schemars(range(min = 1, max = 1024))]
     pub max_parallel: u32,
     pub durability: Durability,
 }
@@ -76,7 +79,7 @@ pub struct ConfigFile {
 
 /// Parse `cortex.config.json`; a bad key or value is an error naming it, with its position.
 pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
-    super::workflow::precheck(path, text)?;
+    super::workflow::precheck(path, text, false)?;
     let fail = |e: serde_json::Error| {
         DefinitionError {
         path: path.to_string(),
@@ -102,17 +105,51 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
     }
     };
     let file: ConfigFile = serde_json::from_str(text).map_err(fail)?;
-    if file.workflow.max_parallel == 0 {
+    let problems = range_problems(&file.workflow, text);
+    if !problems.is_empty() {
         return Err(DefinitionError {
             path: path.to_string(),
             text: text.to_string(),
-            problems: vec![Problem::new(
-                "`workflow.max_parallel` must be at least 1",
-                None,
-            )],
+            problems,
         });
     }
     Ok(file.workflow)
+}
+
+/// Every value of `config` outside its documented range (`limits`), located in `text`.
+fn range_problems(config: &Config, text: &str) -> Vec<Problem> {
+    let checks = [
+        (
+            "timeout_seconds",
+            config.timeout_seconds,
+            0,
+            limits::MAX_RUN_TIMEOUT_SECONDS,
+            "write at most 2592000 (30 days), or 0 for no limit",
+        ),
+        (
+            "max_retry_attempts",
+            u64::from(config.max_retry_attempts),
+            0,
+            u64::from(limits::MAX_RETRY_ATTEMPTS),
+            "retries after the first attempt: write at most 100",
+        ),
+        (
+            "max_parallel",
+            u64::from(config.max_parallel),
+            1,
+            u64::from(limits::MAX_PARALLEL),
+            "phases active at once: write 1 to 1024",
+        ),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(key, value, min, max, fix)| {
+            let message =
+                limits::check_count(&format!("workflow.{key}"), value, min, max, fix).err()?;
+            let at = locate_json(text, &["workflow".into(), key.into()]);
+            Some(Problem::new(message, at))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -131,6 +168,28 @@ mod tests {
   }
 }"#;
         assert_eq!(parse_config("c.json", seed).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn values_outside_their_range_are_located() {
+        let text = "{\n  \"workflow\": {\n    \"timeout_seconds\": 9223372036854775807,\n    \"max_parallel\": 0,\n    \"max_retry_attempts\": 4294967295\n  }\n}\n";
+        let err = parse_config("c.json", text).unwrap_err();
+        let found: Vec<(usize, usize)> = err
+            .problems
+            .iter()
+            .map(|p| p.at.map(|l| (l.line, l.column)).unwrap())
+            .collect();
+        assert_eq!(found, vec![(3, 24), (5, 27), (4, 21)], "{err}");
+        assert!(
+            err.problems[0]
+                .message
+                .contains("outside its range 0 to 2592000"),
+            "{err}"
+        );
+        for ok in [0, 2_592_000] {
+            let text = format!("{{\"workflow\": {{\"timeout_seconds\": {ok}}}}}");
+            assert!(parse_config("c.json", &text).is_ok());
+        }
     }
 
     #[test]

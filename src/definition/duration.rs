@@ -18,13 +18,39 @@ pub struct DurationSpec(pub String);
 #[allow(dead_code)]
 enum DurationSchema {
     /// Seconds.
-    Seconds(u64),
+    Seconds(#[schemars(range(min = 0))] f64),
     /// A number with units, e.g. `500ms`, `2s`, `10m`, `1h 30m`.
     Text(String),
 }
 
+/// A time limit of one attempt (`limits::STEP_TIMEOUT`): from 1 ms to 30 days.
+#[derive(JsonSchema)]
+#[schemars(rename = "Timeout")]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum TimeoutSchema {
+    /// Seconds, from 0.001 (1 ms) to 2592000 (30 days).
+    Seconds(#[schemars(range(min = 0.001, max = 2_592_000))] f64),
+    /// A number with units, from `1ms` to `30d`, e.g. `500ms`, `2s`, `10m`, `1h 30m`.
+    Text(String),
+}
+
+/// A delay before a retry (`limits::RETRY_BACKOFF`): from 0 to 1 day.
+#[derive(JsonSchema)]
+#[schemars(rename = "Backoff")]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum BackoffSchema {
+    /// Seconds, from 0 to 86400 (1 day).
+    Seconds(#[schemars(range(min = 0, max = 86_400))] f64),
+    /// A number with units, from `0s` to `1d`, e.g. `500ms`, `2s`, `10m`.
+    Text(String),
+}
+
 impl DurationSpec {
-    /// The duration, or a message saying how to write one.
+    /// The duration, or a message saying how to write one. Never panics: a number of seconds
+    /// too large for a `Duration` saturates to `Duration::MAX` (it is a duration, only a very
+    /// long one), and `limits` bounds what a definition may say.
     pub fn to_duration(&self) -> Result<Duration, String> {
         let text = self.0.trim();
         if let Ok(secs) = text.parse::<u64>() {
@@ -34,10 +60,13 @@ impl DurationSpec {
             && secs.is_finite()
             && secs >= 0.0
         {
-            return Ok(Duration::from_secs_f64(secs));
+            return Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
         }
         humantime::parse_duration(text).map_err(|e| {
-            format!("`{text}` is not a duration ({e}); write seconds (`30`) or units (`500ms`, `10m`, `1h 30m`)")
+            format!(
+                "`{}` is not a duration ({e}); write seconds (`30`) or units (`500ms`, `10m`, `1h 30m`)",
+                super::name::shown(text)
+            )
         })
     }
 }
@@ -57,6 +86,14 @@ impl<'de> Deserialize<'de> for DurationSpec {
                 Ok(DurationSpec(v.to_string()))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<DurationSpec, E> {
+                Ok(DurationSpec(v.to_string()))
+            }
+            // Integers beyond 64 bits are kept as written too: a range check, not the parser,
+            // says what is wrong with them.
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<DurationSpec, E> {
+                Ok(DurationSpec(v.to_string()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<DurationSpec, E> {
                 Ok(DurationSpec(v.to_string()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<DurationSpec, E> {
@@ -80,5 +117,13 @@ mod tests {
         assert_eq!(d("1h 30m"), Ok(Duration::from_secs(5400)));
         assert!(d("soon").unwrap_err().contains("not a duration"));
         assert!(d("-3").is_err());
+        for not_a_duration in ["-1e30", "1e309", "NaN", "inf", "-0.5", "-1"] {
+            assert!(d(not_a_duration).is_err(), "{not_a_duration}");
+        }
+        assert_eq!(d("-0"), Ok(Duration::ZERO));
+        for too_long in ["1e30", "18446744073709551616", "1e300"] {
+            assert_eq!(d(too_long), Ok(Duration::MAX), "{too_long}");
+        }
+        assert_eq!(d("18446744073709551615"), Ok(Duration::from_secs(u64::MAX)));
     }
 }

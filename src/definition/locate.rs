@@ -45,6 +45,22 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<Location> {
     })
 }
 
+/// The position of the node at `path` in the JSON `text`, if the path exists. JSON is read as
+/// YAML first, which gives the start of the node; if the YAML parser refuses the text (a key
+/// over 1,024 characters, say), serde_json gives the position just after the node.
+pub fn locate_json(text: &str, path: &[Seg]) -> Option<Location> {
+    if let Some(at) = locate(text, path) {
+        return Some(at);
+    }
+    let err = Seek(path)
+        .deserialize(&mut serde_json::Deserializer::from_str(text))
+        .err()?;
+    (err.to_string().contains(ARRIVED) && err.line() > 0).then(|| Location {
+        line: err.line(),
+        column: err.column().max(1),
+    })
+}
+
 struct Seek<'a>(&'a [Seg]);
 
 impl<'de> DeserializeSeed<'de> for Seek<'_> {
@@ -105,7 +121,15 @@ impl<'de> Visitor<'de> for Seek<'_> {
         }
     }
 
-    arrive_on_scalar!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+    arrive_on_scalar!(
+        visit_bool: bool,
+        visit_i64: i64,
+        visit_u64: u64,
+        visit_i128: i128,
+        visit_u128: u128,
+        visit_f64: f64,
+        visit_str: &str
+    );
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         if self.0.is_empty() {
@@ -150,5 +174,14 @@ mod tests {
         );
         assert_eq!(at(&["steps".into(), 7.into()]), None);
         assert_eq!(at(&["nope".into()]), None);
+    }
+
+    #[test]
+    fn locates_json_values() {
+        let json = "{\n  \"workflow\": {\n    \"timeout_seconds\": 99\n  }\n}";
+        let at = locate_json(json, &["workflow".into(), "timeout_seconds".into()]);
+        assert_eq!(at.map(|l| (l.line, l.column)), Some((3, 24)));
+        let long_key = format!("{{\"{}\": 1, \"b\": 2}}", "k".repeat(2000));
+        assert!(locate_json(&long_key, &["b".into()]).is_some());
     }
 }

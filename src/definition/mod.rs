@@ -9,22 +9,28 @@ mod catalog;
 mod config;
 mod diagnostic;
 mod duration;
+mod file;
 mod finite;
+mod lexical;
+pub mod limits;
 mod locate;
+mod name;
 mod scalar;
 mod scenario;
+mod tags;
 pub mod template;
 mod workflow;
 
 pub use agent::{Agent, parse_agent};
 pub use builtin::{BUILTIN_WORKFLOWS, builtin_workflow};
-pub use catalog::{
-    Catalog, Entry, EntrySource, LookupError, normalize_name, suggest as catalog_suggest,
-};
+pub use catalog::{Catalog, Entry, EntrySource, LookupError, suggest as catalog_suggest};
 pub use config::{CheckpointFrequency, Config, ConfigFile, Durability, parse_config};
 pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
-pub use locate::{Seg, locate};
+pub use file::{ReadError, read_definition};
+pub use locate::{Seg, locate, locate_json};
+pub(crate) use name::is_env_name;
+pub use name::{BadName, MAX_NAME_CHARS, NameKind, check_name, normalize_name, same_name, shown};
 pub use scalar::ScalarString;
 pub use scenario::{
     Commands, Condition, Criterion, FieldRule, Phase, Scenario, UserSchema, parse_scenario,

@@ -35,6 +35,14 @@ impl<'de> Deserialize<'de> for ScalarString {
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ScalarString, E> {
                 Ok(ScalarString(v.to_string()))
             }
+            // Integers beyond 64 bits are kept as written too: a range check, not the parser,
+            // says what is wrong with them.
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<ScalarString, E> {
                 Ok(ScalarString(v.to_string()))
             }

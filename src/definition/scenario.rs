@@ -12,6 +12,9 @@ use super::{Check, DefinitionError, DurationSpec, RetrySpec, Step, Workflow};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// At most 100 characters, visible ones and plain spaces (no control or format
+    /// characters), no surrounding spaces, not starting with `-`; no `/`, `\` or `..`.
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     /// Required unless `scenarios/schema.yaml` says otherwise (checked by `validate`, so that
     /// every missing field is reported at once).
@@ -21,8 +24,10 @@ pub struct Scenario {
     pub priority: Option<String>,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// Upper bound on phases running at once (default: the configuration's `max_parallel`).
+    /// Upper bound on phases running at once, from 1 to 1024 (default: the configuration's
+    /// `max_parallel`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1024))]
     pub max_parallel: Option<u32>,
     #[serde(default)]
     pub phases: Vec<Phase>,
@@ -67,6 +72,9 @@ impl Criterion {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
+    /// Unique in the scenario. The name rule of every kind (as `name` above), and no `,`:
+    /// `after:a,b` separates phase names with commas.
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -85,7 +93,9 @@ pub struct Phase {
     /// Commands the engine runs for this phase, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<Commands>,
+    /// Time limit of one attempt, from 1 ms to 30 days (default: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<super::duration::TimeoutSchema>")]
     pub timeout: Option<DurationSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySpec>,

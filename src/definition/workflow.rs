@@ -6,18 +6,24 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::lexical::{Finding, scan, too_deep};
 use super::{DefinitionError, DurationSpec, Location, MAX_DEFINITION_BYTES, Problem, ScalarString};
 
 /// An ordered list of steps with typed inputs, prerequisites and validation gates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workflow {
-    /// Unique name, e.g. `feature-development`.
+    /// Unique name, e.g. `feature-development`. The name rule of every kind: at most 100
+    /// characters, visible ones and plain spaces (no control or format characters), no
+    /// surrounding spaces, not starting with `-`; for workflows also no `/`, `\` or `..`.
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Typed inputs, checked before anything runs; given with `--input NAME=VALUE`.
+    /// Typed inputs, checked before anything runs; given with `--input NAME=VALUE`. Names are
+    /// letters, digits and `_`, not starting with a digit (they become `CORTEX_INPUT_NAME`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "maxLength": 100}))]
     pub inputs: BTreeMap<String, InputSpec>,
     /// Prerequisites checked before the first step.
     #[serde(default, skip_serializing_if = "Requires::is_empty")]
@@ -113,7 +119,12 @@ impl Requires {
 pub struct Check {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// An output key: letters, digits, `_` and `-`, at most 100 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_-]*$"),
+        length(min = 1, max = 100)
+    )]
     pub output: Option<String>,
 }
 
@@ -136,14 +147,17 @@ pub enum OnFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySpec {
-    /// Retries after the first attempt.
+    /// Retries after the first attempt, from 0 to 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
     pub max_retry_attempts: Option<u32>,
-    /// Delay before the first retry; it doubles for each further retry.
+    /// Delay before the first retry, from 0 to 1 day; it doubles for each further retry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<super::duration::BackoffSchema>")]
     pub backoff: Option<DurationSpec>,
-    /// Retry only on these exit codes (default: any failure).
+    /// Retry only on these exit codes, each from 1 to 255 (default: any failure).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(range(min = 1, max = 255)))]
     pub on_exit_codes: Vec<i32>,
 }
 
@@ -151,6 +165,9 @@ pub struct RetrySpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// Unique in the workflow. The name rule of every kind (as `name` above), and no `.` or `}`:
+    /// templates refer to steps by name.
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -171,7 +188,9 @@ pub struct Step {
     /// Directory to run in, relative to the run's working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// Time limit of one attempt, from 1 ms to 30 days (default: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<super::duration::TimeoutSchema>")]
     pub timeout: Option<DurationSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetrySpec>,
@@ -214,8 +233,9 @@ pub(crate) fn yaml_location(e: &serde_yaml::Error) -> Option<Location> {
     })
 }
 
-/// Refuse text no definition should contain before handing it to a parser.
-pub(crate) fn precheck(path: &str, text: &str) -> Result<(), DefinitionError> {
+/// Refuse text no definition should contain before handing it to a parser: too large, NUL
+/// bytes, flow nesting the parser would take too long over, and (in YAML) tags.
+pub(crate) fn precheck(path: &str, text: &str, yaml: bool) -> Result<(), DefinitionError> {
     let fail = |message: String| DefinitionError {
         path: path.to_string(),
         text: String::new(),
@@ -223,7 +243,7 @@ pub(crate) fn precheck(path: &str, text: &str) -> Result<(), DefinitionError> {
     };
     if text.len() > MAX_DEFINITION_BYTES {
         return Err(fail(format!(
-            "the file is {} bytes; definitions are limited to {} bytes",
+            "the file is {} bytes; definitions are limited to {} bytes (1 MiB)",
             text.len(),
             MAX_DEFINITION_BYTES
         )));
@@ -234,91 +254,23 @@ pub(crate) fn precheck(path: &str, text: &str) -> Result<(), DefinitionError> {
             "the file contains a NUL byte (line {line}); definitions are text"
         )));
     }
-    if let Some(at) = too_deep(text) {
-        return Err(DefinitionError {
+    // One scan finds both, whichever comes first.
+    let problem = if yaml {
+        super::tags::first_tag(text, 0)
+    } else {
+        match scan(text, false) {
+            Some(Finding::TooDeep(at)) => Some(too_deep(at)),
+            _ => None,
+        }
+    };
+    match problem {
+        Some(problem) => Err(DefinitionError {
             path: path.to_string(),
             text: text.to_string(),
-            problems: vec![Problem::new(
-                format!("`[`/`{{` nested more than {MAX_FLOW_DEPTH} levels deep"),
-                Some(at),
-            )],
-        });
+            problems: vec![problem],
+        }),
+        None => Ok(()),
     }
-    Ok(())
-}
-
-/// Deeper flow nesting is refused before parsing: no definition needs it, and the YAML parser's
-/// time grows with the square of it (8,000 levels take a second).
-const MAX_FLOW_DEPTH: usize = 64;
-
-/// Where `[`/`{` nesting first exceeds `MAX_FLOW_DEPTH`. Only brackets that can open a flow
-/// collection count: at the start of a value in block context, or anywhere a value can start
-/// inside one; quoted text, comments and block scalars (`|`, `>`) are skipped.
-fn too_deep(text: &str) -> Option<Location> {
-    let mut depth = 0usize;
-    // The indentation of the line that opened a block scalar, while inside it.
-    let mut block_scalar: Option<usize> = None;
-    for (n, line) in text.lines().enumerate() {
-        let indent = line.len() - line.trim_start_matches(' ').len();
-        if let Some(parent) = block_scalar {
-            if line.trim().is_empty() || indent > parent {
-                continue;
-            }
-            block_scalar = None;
-        }
-        let mut quote: Option<char> = None;
-        // The last significant character before this one ('\n' at the start of a line).
-        let mut last = '\n';
-        let mut prev = '\n';
-        let mut chars = line.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            match quote {
-                Some('"') if c == '\\' => {
-                    chars.next();
-                    continue;
-                }
-                Some(q) if c == q => quote = None,
-                Some(_) => {}
-                None => {
-                    let value_start = if depth > 0 {
-                        matches!(last, '[' | '{' | ',' | ':')
-                    } else {
-                        (prev == '\n' || prev.is_whitespace())
-                            && matches!(last, '\n' | ':' | '-' | '?')
-                    };
-                    match c {
-                        '#' if prev == '\n' || prev.is_whitespace() => break,
-                        '"' | '\'' if value_start => quote = Some(c),
-                        '[' | '{' if value_start => {
-                            depth += 1;
-                            if depth > MAX_FLOW_DEPTH {
-                                return Some(Location {
-                                    line: n + 1,
-                                    column: line[..i].chars().count() + 1,
-                                });
-                            }
-                        }
-                        ']' | '}' if depth > 0 => depth -= 1,
-                        '|' | '>' if depth == 0 && value_start => {
-                            let rest = line[i + 1..].trim_start_matches([
-                                '+', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9',
-                            ]);
-                            if rest.trim().is_empty() || rest.trim_start().starts_with('#') {
-                                block_scalar = Some(indent);
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    if !c.is_whitespace() {
-                        last = c;
-                    }
-                }
-            }
-            prev = c;
-        }
-    }
-    None
 }
 
 /// Parse a YAML definition into `T`, strictly, with the error's location.
@@ -326,7 +278,7 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     path: &str,
     text: &str,
 ) -> Result<T, DefinitionError> {
-    precheck(path, text)?;
+    precheck(path, text, true)?;
     serde_yaml::from_str::<T>(text).map_err(|e| DefinitionError {
         path: path.to_string(),
         text: text.to_string(),
@@ -361,7 +313,7 @@ mod tests {
         );
         let quoted = format!("name: x\nsteps: []\ndescription: '{}'\n", "[".repeat(100));
         assert!(
-            too_deep(&quoted).is_none(),
+            scan(&quoted, false).is_none(),
             "brackets inside quotes do not count"
         );
     }

@@ -140,6 +140,8 @@ pub(crate) fn prepare(
 /// one recorded at `run`).
 pub(crate) fn deadline(state: &RunState) -> (Option<Instant>, u64) {
     let limit = state.time_limit();
+    // A limit beyond what the clock can represent (from a snapshot recorded before limits
+    // were bounded) is no limit.
     (
         (limit > 0)
             .then(|| Instant::now().checked_add(Duration::from_secs(limit)))

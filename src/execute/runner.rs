@@ -49,20 +49,29 @@ pub struct Runner {
     pub redactor: Redactor,
 }
 
-/// Sleep `d` in small slices; false if a stop or the run deadline came first.
+/// Sleep `d` in small slices; false if a stop or the run deadline came first. A `d` beyond
+/// what the clock can represent sleeps until one of them.
 pub fn sleep_unless_stopped(d: Duration, stop: &StopFlag, deadline: Option<Instant>) -> bool {
-    let until = Instant::now() + d;
-    while Instant::now() < until {
+    let until = Instant::now().checked_add(d);
+    while until.is_none_or(|u| Instant::now() < u) {
         if stop.is_set() || deadline.is_some_and(|x| Instant::now() >= x) {
             return false;
         }
-        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(20)));
+        let left = until.map_or(Duration::MAX, |u| {
+            u.saturating_duration_since(Instant::now())
+        });
+        std::thread::sleep(left.min(Duration::from_millis(20)));
     }
     true
 }
 
+/// The step's time limit, at most `u64::MAX` milliseconds so that events can record it: a
+/// snapshot recorded before timeouts were bounded may hold any duration.
 pub fn step_timeout(step: &Step) -> Option<Duration> {
-    step.timeout.as_ref().and_then(|t| t.to_duration().ok())
+    step.timeout
+        .as_ref()
+        .and_then(|t| t.to_duration().ok())
+        .map(|d| d.min(Duration::from_millis(u64::MAX)))
 }
 
 /// How templates resolve in this run: its inputs (a secret input's value from `secrets`: the

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::{CommandError, Ctx, Output, exit, hostname};
-use crate::definition::{parse_scenario, parse_workflow, snapshot};
+use crate::definition::{parse_scenario, parse_workflow, read_definition, snapshot};
 use crate::event::{Driver, Operator, RunKind, RunStarted};
 use crate::execute::{
     DriveContext, DriveEnd, DriveError, DriverLock, Holder, Journal, Observer, StopFlag,
@@ -94,7 +94,7 @@ pub fn definition_changed(start: &RunStarted) -> Option<String> {
     if start.source.starts_with("builtin:") || !path.is_file() {
         return None;
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = read_definition(path).ok()?;
     // Hashed as it was at `run`: a scenario as a scenario, a workflow as a workflow.
     let hash = match start.kind {
         RunKind::Scenario => parse_scenario(&start.source, &text).map(|s| snapshot(&s).1),

@@ -287,7 +287,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         let EntrySource::File(path) = &source else {
             continue;
         };
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = crate::definition::read_definition(path).unwrap_or_default();
         let parsed = parse_scenario(&name, &text).ok();
         rows.push(json!({
             "name": name,

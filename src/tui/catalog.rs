@@ -14,7 +14,7 @@ pub fn scenario_entries(catalog: &Catalog) -> Vec<ScenarioEntry> {
             let EntrySource::File(path) = source else {
                 return None;
             };
-            let parsed = std::fs::read_to_string(&path)
+            let parsed = crate::definition::read_definition(&path)
                 .map_err(|e| e.to_string())
                 .and_then(|text| {
                     parse_scenario(&path.display().to_string(), &text).map_err(|e| {

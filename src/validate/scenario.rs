@@ -1,11 +1,13 @@
 //! Checks a parsed scenario: required fields (the user schema's, or name/description/phases),
 //! enums, conditions and their targets, agents, durations, and the absence of cycles.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::limits::attempt_limits;
+use crate::definition::limits::{MAX_PARALLEL, check_count};
 use crate::definition::{
-    Condition, DefinitionError, Location, Problem, Scenario, Seg, UserSchema, locate,
-    normalize_name,
+    Condition, DefinitionError, Location, NameKind, Problem, Scenario, Seg, UserSchema, check_name,
+    locate, normalize_name, same_name, shown,
 };
 use crate::plan::{dependencies, find_cycle};
 
@@ -24,9 +26,13 @@ pub fn validate_scenario(
     user_schema: Option<&UserSchema>,
     agents: &BTreeSet<String>,
 ) -> Result<(), DefinitionError> {
-    let mut problems = Vec::new();
-    let mut problem = |p: &[Seg], message: String| {
-        problems.push(Problem::new(message, at(text, p)));
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut report = |p: &[Seg], message: String, hint: Option<&str>| {
+        let found = Problem::new(message, at(text, p));
+        problems.push(match hint {
+            Some(h) => found.with_hint(h),
+            None => found,
+        });
     };
     let default_required = [
         "name".to_string(),
@@ -48,8 +54,15 @@ pub fn validate_scenario(
             _ => false,
         };
         if missing {
-            problem(&[], format!("Missing required field: {field}"));
+            report(&[], format!("Missing required field: {field}"), None);
         }
+    }
+    // An empty name is reported above when it is required; otherwise here.
+    let name_required = required.iter().any(|f| f == "name");
+    if !(name_required && scenario.name.trim().is_empty())
+        && let Err(bad) = check_name(NameKind::Scenario, &scenario.name)
+    {
+        report(&["name".into()], bad.problem, Some(&bad.fix));
     }
     if let Some(schema) = user_schema {
         for (field, value, path) in [
@@ -60,46 +73,69 @@ pub fn validate_scenario(
                 && !rule.allowed.is_empty()
                 && !rule.allowed.iter().any(|a| a == v)
             {
-                problem(
+                report(
                     &[path.into()],
                     format!(
                         "Invalid {field}: {v} (allowed: {})",
                         rule.allowed.join(", ")
                     ),
+                    None,
                 );
             }
         }
     }
-    if scenario.max_parallel == Some(0) {
-        problem(
-            &["max_parallel".into()],
-            "`max_parallel` must be at least 1".into(),
-        );
+    if let Some(n) = scenario.max_parallel
+        && let Err(e) = check_count(
+            "max_parallel",
+            u64::from(n),
+            1,
+            u64::from(MAX_PARALLEL),
+            "phases active at once: write 1 to 1024",
+        )
+    {
+        report(&["max_parallel".into()], e, None);
     }
     let names: BTreeSet<&str> = scenario.phases.iter().map(|p| p.name.as_str()).collect();
-    let mut seen = BTreeSet::new();
+    // Each phase name as forgiving matching sees it, and the first phase with it.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, phase) in scenario.phases.iter().enumerate() {
         let base: Vec<Seg> = vec!["phases".into(), Seg::Index(i)];
         let key = |k: &str| [base.as_slice(), &[Seg::Key(k.to_string())]].concat();
-        if phase.name.trim().is_empty() || phase.name.chars().any(char::is_control) {
-            problem(
+        if let Err(bad) = check_name(NameKind::Phase, &phase.name) {
+            report(&key("name"), bad.problem, Some(&bad.fix));
+        }
+        match seen.get(&normalize_name(&phase.name)) {
+            Some(&first) if scenario.phases[first].name == phase.name => report(
                 &key("name"),
-                "a phase needs a non-empty name without control characters".into(),
-            );
-        } else if !seen.insert(phase.name.as_str()) {
-            problem(
+                format!("Duplicate phase name: {}", shown(&phase.name)),
+                None,
+            ),
+            Some(&first) => report(
                 &key("name"),
-                format!("Duplicate phase name: {}", phase.name),
-            );
+                format!(
+                    "phase name `{}` collides with `{}` (phase {}): names are matched ignoring case, spaces, `_` and `-`, so `orchestrate complete` could mean either",
+                    shown(&phase.name),
+                    shown(&scenario.phases[first].name),
+                    first + 1
+                ),
+                Some("rename one of them"),
+            ),
+            None => {
+                seen.insert(normalize_name(&phase.name), i);
+            }
         }
         match phase.parsed_condition() {
-            Err(e) => problem(&key("condition"), e),
+            Err(e) => report(&key("condition"), e, None),
             Ok(Condition::After(deps)) => {
                 for d in deps {
                     if !names.contains(d.as_str()) {
-                        problem(
+                        report(
                             &key("condition"),
-                            format!("Unknown condition: after:{d} (no phase named `{d}`)"),
+                            format!(
+                                "Unknown condition: after:{0} (no phase named `{0}`)",
+                                shown(&d)
+                            ),
+                            None,
                         );
                     }
                 }
@@ -115,47 +151,46 @@ pub fn validate_scenario(
                     && phase.condition.is_some()
                     && !rule.allowed.iter().any(|a| a == word)
                 {
-                    problem(
+                    report(
                         &key("condition"),
                         format!(
                             "Invalid condition: {word} (allowed: {}, after:PHASE)",
                             rule.allowed.join(", ")
                         ),
+                        None,
                     );
                 }
             }
         }
         for (j, agent) in phase.agents.iter().enumerate() {
+            let path = [key("agents").as_slice(), &[Seg::Index(j)]].concat();
             if !agents.contains(&normalize_name(agent)) {
-                problem(
-                    &[key("agents").as_slice(), &[Seg::Index(j)]].concat(),
-                    format!("Agent not found: {agent}"),
+                report(&path, format!("Agent not found: {}", shown(agent)), None);
+            } else if let Some(first) = phase.agents[..j].iter().find(|a| same_name(a, agent)) {
+                report(
+                    &path,
+                    format!(
+                        "agent `{}` is listed twice in this phase (as `{}` before)",
+                        shown(agent),
+                        shown(first)
+                    ),
+                    Some("list each agent once"),
                 );
             }
         }
-        if let Some(t) = &phase.timeout {
-            match t.to_duration() {
-                Err(e) => problem(&key("timeout"), e),
-                Ok(d) if d.is_zero() => {
-                    problem(&key("timeout"), "`timeout` must be more than 0".into())
-                }
-                Ok(_) => {}
-            }
-        }
-        if let Some(b) = phase.retry.as_ref().and_then(|r| r.backoff.as_ref())
-            && let Err(e) = b.to_duration()
-        {
-            problem(&[key("retry").as_slice(), &["backoff".into()]].concat(), e);
+        for (below, e) in attempt_limits(phase.timeout.as_ref(), phase.retry.as_ref()) {
+            report(&[base.as_slice(), &below].concat(), e, None);
         }
     }
     if let Some(cycle) = find_cycle(&dependencies(scenario)) {
-        let names: Vec<&str> = cycle
+        let names: Vec<String> = cycle
             .iter()
-            .map(|&i| scenario.phases[i].name.as_str())
+            .map(|&i| shown(&scenario.phases[i].name))
             .collect();
-        problem(
+        report(
             &["phases".into(), Seg::Index(cycle[0]), "condition".into()],
             format!("Circular dependency: {}", names.join(" → ")),
+            None,
         );
     }
     if problems.is_empty() {

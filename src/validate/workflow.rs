@@ -2,9 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::limits::attempt_limits;
 use crate::definition::template::{Reference, scan};
 use crate::definition::{
-    Check, Config, DefinitionError, InputType, Location, OnFailure, Problem, Seg, Workflow, locate,
+    Check, Config, DefinitionError, InputType, Location, NameKind, OnFailure, Problem, Seg,
+    Workflow, check_name, locate, normalize_name, shown,
 };
 
 /// What exists outside the definition: the configuration and the agents that can be found.
@@ -89,7 +91,12 @@ impl Checker<'_> {
                     let p = [path.as_slice(), &["run".into()]].concat();
                     self.templates(&p, run, &wf.inputs, earlier);
                 }
-                (None, Some(_)) if outputs_allowed => {}
+                (None, Some(key)) if outputs_allowed => {
+                    if let Err(bad) = check_name(NameKind::OutputKey, key) {
+                        let p = [path.as_slice(), &["output".into()]].concat();
+                        self.hinted(&p, bad.problem, bad.fix);
+                    }
+                }
                 (None, Some(_)) => self.problem(
                     &path,
                     "`output:` checks belong to a step's `validate`; here use `run:`",
@@ -115,20 +122,27 @@ pub fn validate_workflow(
         text,
         problems: Vec::new(),
     };
-    if wf.name.trim().is_empty() || wf.name.chars().any(char::is_control) || wf.name.contains('/') {
-        c.problem(
-            &["name".into()],
-            "`name` must be a non-empty name without `/` or control characters",
-        );
+    if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
+        c.hinted(&["name".into()], bad.problem, bad.fix);
     }
+    let mut inputs_seen: BTreeMap<String, &str> = BTreeMap::new();
     for (name, spec) in &wf.inputs {
         let base: Vec<Seg> = vec!["inputs".into(), Seg::Key(name.clone())];
-        if !super::is_env_name(name) {
-            c.problem(
+        if let Err(bad) = check_name(NameKind::Input, name) {
+            c.hinted(&base, bad.problem, bad.fix);
+        } else if let Some(first) = inputs_seen.get(&normalize_name(name)) {
+            c.hinted(
                 &base,
-                format!("input name `{name}` must be letters, digits and `_`"),
+                format!(
+                    "input name `{}` collides with `{}`: both are passed as `CORTEX_INPUT_{}`",
+                    shown(name),
+                    shown(first),
+                    name.to_ascii_uppercase()
+                ),
+                "rename one of them",
             );
         }
+        inputs_seen.entry(normalize_name(name)).or_insert(name);
         if let Some(pattern) = &spec.pattern
             && let Err(e) = regex::Regex::new(pattern)
         {
@@ -180,34 +194,37 @@ pub fn validate_workflow(
             "add `steps:` with `- name: ...` and `run:` or `prompt:`",
         );
     }
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut earlier: Vec<&str> = Vec::new();
     for (i, step) in wf.steps.iter().enumerate() {
         let base: Vec<Seg> = vec!["steps".into(), Seg::Index(i)];
         let key = |k: &str| [base.as_slice(), &[Seg::Key(k.to_string())]].concat();
-        if step.name.trim().is_empty() || step.name.chars().any(char::is_control) {
-            c.problem(
-                &key("name"),
-                "a step needs a non-empty `name` without control characters",
-            );
-        } else if step.name.contains('.') || step.name.contains('}') {
-            c.problem(
-                &key("name"),
-                format!(
-                    "step name `{}` cannot contain `.` or `}}` (templates refer to steps by name)",
-                    step.name
-                ),
-            );
+        if let Err(bad) = check_name(NameKind::Step, &step.name) {
+            c.hinted(&key("name"), bad.problem, bad.fix);
         }
-        if let Some(first) = seen.insert(&step.name, i) {
-            c.hinted(
-                &key("name"),
-                format!("step name `{}` is used twice", step.name),
-                format!(
-                    "step {} already has this name; names must be unique",
-                    first + 1
-                ),
-            );
+        if let Some(&first) = seen.get(&normalize_name(&step.name)) {
+            let (message, hint) = if wf.steps[first].name == step.name {
+                (
+                    format!("step name `{}` is used twice", shown(&step.name)),
+                    format!(
+                        "step {} already has this name; names must be unique",
+                        first + 1
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "step name `{}` collides with `{}` (step {}): names are matched ignoring case, spaces, `_` and `-`, so `step complete` could mean either",
+                        shown(&step.name),
+                        shown(&wf.steps[first].name),
+                        first + 1
+                    ),
+                    "rename one of them".to_string(),
+                )
+            };
+            c.hinted(&key("name"), message, hint);
+        } else {
+            seen.insert(normalize_name(&step.name), i);
         }
         if step.run.is_none() && step.prompt.is_none() && step.agent.is_none() {
             c.hinted(
@@ -227,17 +244,8 @@ pub fn validate_workflow(
                 "agents are Markdown files in CORTEX_HOME/agents/ or .claude/agents/",
             );
         }
-        if let Some(t) = &step.timeout {
-            match t.to_duration() {
-                Err(e) => c.problem(&key("timeout"), e),
-                Ok(d) if d.is_zero() => c.problem(&key("timeout"), "`timeout` must be more than 0"),
-                Ok(_) => {}
-            }
-        }
-        if let Some(b) = step.retry.as_ref().and_then(|r| r.backoff.as_ref())
-            && let Err(e) = b.to_duration()
-        {
-            c.problem(&[key("retry").as_slice(), &["backoff".into()]].concat(), e);
+        for (path, e) in attempt_limits(step.timeout.as_ref(), step.retry.as_ref()) {
+            c.problem(&[base.as_slice(), &path].concat(), e);
         }
         for (name, value) in &step.env {
             let p = [key("env").as_slice(), &[Seg::Key(name.clone())]].concat();

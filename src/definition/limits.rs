@@ -1,0 +1,131 @@
+//! The documented range of every duration and count in definitions and the configuration,
+//! and the checks that say, outside it, what is wrong and how to fix it.
+//!
+//! The ranges are wide enough for any real use and narrow enough that no arithmetic on them
+//! (milliseconds in a `u64`, a deadline as an `Instant`, a doubled backoff) can overflow.
+//! They are also written into the JSON Schemas (`schemars` attributes on the types).
+
+use std::time::Duration;
+
+use super::DurationSpec;
+
+/// A range of durations for one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationRange {
+    /// The field as written in a definition, e.g. `timeout`.
+    pub field: &'static str,
+    pub min: Duration,
+    pub max: Duration,
+    /// The range for people, e.g. `from 1ms to 30 days`.
+    pub text: &'static str,
+    /// What leaving the field out means.
+    pub unset: &'static str,
+}
+
+const DAY: u64 = 24 * 60 * 60;
+
+/// A step's or phase's `timeout`: a limit on one attempt. Events record it in milliseconds,
+/// so less than 1 ms cannot be honoured; a process that should run for more than 30 days is
+/// better run outside cortex and reported as an external step.
+pub const STEP_TIMEOUT: DurationRange = DurationRange {
+    field: "timeout",
+    min: Duration::from_millis(1),
+    max: Duration::from_secs(30 * DAY),
+    text: "from 1ms to 30 days",
+    unset: "leave `timeout` out for no limit",
+};
+
+/// A retry's `backoff`: the delay before the first retry (it doubles for each further one).
+/// A retry a day later is a schedule, not a backoff.
+pub const RETRY_BACKOFF: DurationRange = DurationRange {
+    field: "backoff",
+    min: Duration::ZERO,
+    max: Duration::from_secs(DAY),
+    text: "from 0 to 1 day",
+    unset: "leave `backoff` out for the default of 1s",
+};
+
+/// `timeout_seconds` of the configuration: a limit on one driving session, 0 for none.
+pub const MAX_RUN_TIMEOUT_SECONDS: u64 = 30 * DAY;
+
+/// `max_retry_attempts`, in the configuration and in a step's or phase's `retry`.
+pub const MAX_RETRY_ATTEMPTS: u32 = 100;
+
+/// `max_parallel`, in the configuration and in a scenario: phases active at once.
+pub const MAX_PARALLEL: u32 = 1024;
+
+/// The exit codes a process can end with, for `on_exit_codes` (0 is success, never retried).
+pub const EXIT_CODES: std::ops::RangeInclusive<i32> = 1..=255;
+
+impl DurationRange {
+    /// The duration written in `spec`, if it is one and inside the range; otherwise a message
+    /// saying what is wrong and how to fix it.
+    pub fn check(&self, spec: &DurationSpec) -> Result<Duration, String> {
+        let out_of_range = || {
+            format!(
+                "`{}` is `{}`, outside its range {}; write a duration in that range (`30`, `500ms`, `10m`, `2h`), or {}",
+                self.field,
+                super::name::shown(spec.0.trim()),
+                self.text,
+                self.unset
+            )
+        };
+        match spec.to_duration()? {
+            d if d < self.min || d > self.max => Err(out_of_range()),
+            d => Ok(d),
+        }
+    }
+}
+
+/// A message if `value` of `field` is outside `min..=max`, saying the range and the fix.
+pub fn check_count(field: &str, value: u64, min: u64, max: u64, fix: &str) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{field}` is {value}, outside its range {min} to {max}; {fix}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(s: &str) -> DurationSpec {
+        DurationSpec(s.to_string())
+    }
+
+    #[test]
+    fn absurd_durations_are_out_of_range_not_a_panic() {
+        for text in [
+            "1e30",
+            "1e300",
+            "18446744073709551615",
+            "31d",
+            "100000000000000y",
+        ] {
+            let err = STEP_TIMEOUT.check(&spec(text)).unwrap_err();
+            assert!(
+                err.contains("from 1ms to 30 days") || err.contains("not a duration"),
+                "{text}: {err}"
+            );
+        }
+        assert!(STEP_TIMEOUT.check(&spec("0")).is_err());
+        assert!(STEP_TIMEOUT.check(&spec("0.0001")).is_err());
+        assert_eq!(
+            STEP_TIMEOUT.check(&spec("30d")),
+            Ok(Duration::from_secs(30 * DAY))
+        );
+        assert_eq!(RETRY_BACKOFF.check(&spec("0")), Ok(Duration::ZERO));
+        assert!(RETRY_BACKOFF.check(&spec("1e30")).is_err());
+        assert!(RETRY_BACKOFF.check(&spec("25h")).is_err());
+    }
+
+    #[test]
+    fn counts_say_their_range() {
+        assert!(check_count("max_parallel", 4, 1, 1024, "").is_ok());
+        let err = check_count("max_parallel", 0, 1, 1024, "use 1 or more").unwrap_err();
+        assert!(err.contains("1 to 1024") && err.contains("use 1 or more"));
+    }
+}

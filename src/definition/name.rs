@@ -1,0 +1,289 @@
+//! The one rule for names: what a workflow, scenario, step, phase, agent, input or output key
+//! may be called, and when two names are the same name.
+//!
+//! Names are typed at a terminal, pasted from suggestions, matched forgivingly, passed in the
+//! environment (`CORTEX_STEP`) and printed. So every kind shares one base rule — not empty, at
+//! most `MAX_NAME_CHARS` characters, no control, format (bidirectional overrides, zero-width
+//! characters), separator or unassigned characters, only plain spaces and none at either end,
+//! no leading `-` — and a kind adds only what its own syntax needs (`/` for names of files,
+//! `.` for step names in templates, `,` for phase names in `after:` lists, the character sets
+//! of environment variables and `key=value` lines).
+
+use unicode_general_category::{GeneralCategory, get_general_category};
+
+/// The longest name, in characters (Unicode scalar values, as JSON Schema's `maxLength`
+/// counts). Far below the kernel's 128 KiB limit on one environment string (`CORTEX_STEP`),
+/// and short enough to read in a status table.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// What is being named; the kinds differ only in the characters their syntax reserves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Workflow,
+    Scenario,
+    Step,
+    Phase,
+    Agent,
+    Input,
+    OutputKey,
+}
+
+impl NameKind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            NameKind::Workflow => "workflow name",
+            NameKind::Scenario => "scenario name",
+            NameKind::Step => "step name",
+            NameKind::Phase => "phase name",
+            NameKind::Agent => "agent name",
+            NameKind::Input => "input name",
+            NameKind::OutputKey => "output key",
+        }
+    }
+}
+
+/// Why a name is refused: what is wrong with it and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadName {
+    pub problem: String,
+    pub fix: String,
+}
+
+impl std::fmt::Display for BadName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.problem, self.fix)
+    }
+}
+
+/// Names are matched forgivingly: case, surrounding spaces, spaces and underscores do not
+/// matter (`Feature Development` finds `feature-development`).
+pub fn normalize_name(name: &str) -> String {
+    name.trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c == ' ' || c == '_' { '-' } else { c })
+        .collect()
+}
+
+/// Whether two names would be taken for each other by forgiving matching.
+pub fn same_name(a: &str, b: &str) -> bool {
+    normalize_name(a) == normalize_name(b)
+}
+
+/// A name as it may be shown in a message: escaped (no control or format character reaches
+/// a terminal) and cut to 40 characters.
+pub fn shown(name: &str) -> String {
+    let mut out: String = name.chars().take(40).flat_map(char::escape_debug).collect();
+    if name.chars().nth(40).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Characters no name may contain, with what to call them in a message.
+fn forbidden(c: char) -> Option<&'static str> {
+    if c == ' ' {
+        return None;
+    }
+    match get_general_category(c) {
+        GeneralCategory::Control => Some("a control character"),
+        GeneralCategory::Format => Some(
+            "an invisible format character (a bidirectional override or isolate, a zero-width \
+             character or a byte-order mark), which changes how the name is displayed",
+        ),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            Some("a line break")
+        }
+        GeneralCategory::SpaceSeparator => Some("a space other than a plain space"),
+        GeneralCategory::Surrogate | GeneralCategory::Unassigned => {
+            Some("not an assigned Unicode character")
+        }
+        _ => None,
+    }
+}
+
+/// Check `name` against the rule for its kind.
+pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
+    let noun = kind.noun();
+    let bad = |problem: String, fix: &str| {
+        Err(BadName {
+            problem,
+            fix: fix.to_string(),
+        })
+    };
+    if name.trim().is_empty() {
+        return bad(format!("the {noun} is empty"), "give it a name");
+    }
+    let length = name.chars().count();
+    if length > MAX_NAME_CHARS {
+        return bad(
+            format!(
+                "the {noun} `{}` is {length} characters long; names are at most {MAX_NAME_CHARS}",
+                shown(name)
+            ),
+            "shorten it (a description belongs in `description:`)",
+        );
+    }
+    if let Some((i, c, what)) = name
+        .chars()
+        .enumerate()
+        .find_map(|(i, c)| forbidden(c).map(|what| (i, c, what)))
+    {
+        return bad(
+            format!(
+                "the {noun} `{}` contains U+{:04X} at character {}, {what}",
+                shown(name),
+                c as u32,
+                i + 1
+            ),
+            "use only visible characters and plain spaces",
+        );
+    }
+    if name.starts_with(' ') || name.ends_with(' ') {
+        return bad(
+            format!("the {noun} `{}` starts or ends with a space", shown(name)),
+            "remove the space (names are matched without it anyway)",
+        );
+    }
+    if name.starts_with('-') {
+        return bad(
+            format!("the {noun} `{}` starts with `-`", shown(name)),
+            "start it with another character: on the command line it would be read as an option",
+        );
+    }
+    match kind {
+        NameKind::Workflow | NameKind::Scenario | NameKind::Agent
+            if name.contains('/') || name.contains('\\') || name.contains("..") =>
+        {
+            bad(
+                format!("the {noun} `{}` contains `/`, `\\` or `..`", shown(name)),
+                "a name cannot lead out of its folder; rename it (to use a file elsewhere, give its path ending in .yaml)",
+            )
+        }
+        NameKind::Step if name.contains('.') || name.contains('}') => bad(
+            format!("the {noun} `{}` contains `.` or `}}`", shown(name)),
+            "rename it: templates refer to steps as `${{ steps.NAME.outputs.KEY }}`",
+        ),
+        NameKind::Phase if name.contains(',') => bad(
+            format!("the {noun} `{}` contains `,`", shown(name)),
+            "rename it: `condition: after:a,b` separates phase names with commas",
+        ),
+        NameKind::Input if !is_env_name(name) => bad(
+            format!(
+                "the {noun} `{}` is not letters, digits and `_` (not starting with a digit)",
+                shown(name)
+            ),
+            "rename it: inputs are passed as environment variables `CORTEX_INPUT_NAME`",
+        ),
+        NameKind::OutputKey
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            bad(
+                format!(
+                    "the {noun} `{}` is not letters, digits, `_` and `-`",
+                    shown(name)
+                ),
+                "rename it: outputs are written as `key=value` lines to $CORTEX_OUTPUT",
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Is `name` usable as an environment variable name?
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [NameKind; 7] = [
+        NameKind::Workflow,
+        NameKind::Scenario,
+        NameKind::Step,
+        NameKind::Phase,
+        NameKind::Agent,
+        NameKind::Input,
+        NameKind::OutputKey,
+    ];
+
+    #[test]
+    fn every_kind_refuses_invisible_and_control_characters() {
+        for c in [
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{1B}',
+            '\n',
+            '\t',
+            '\u{7F}',
+            '\u{85}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{A0}',
+            '\u{3000}',
+            '\u{E0001}',
+        ] {
+            for kind in ALL {
+                let name = format!("ab{c}cd");
+                let err = check_name(kind, &name).unwrap_err();
+                assert!(
+                    err.problem.contains(&format!("U+{:04X}", c as u32)),
+                    "{kind:?} {c:?}: {err}"
+                );
+                assert!(
+                    !err.to_string().contains(c),
+                    "the message shows the character escaped: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_bounds_length_and_refuses_empty_padded_and_dash_names() {
+        for kind in ALL {
+            assert!(check_name(kind, &"a".repeat(MAX_NAME_CHARS)).is_ok());
+            let long = check_name(kind, &"a".repeat(200_000)).unwrap_err();
+            assert!(long.problem.contains("200000 characters"), "{long}");
+            assert!(long.to_string().len() < 300, "the name is cut: {long}");
+            for bad in ["", "  ", " a", "a ", "-a"] {
+                assert!(check_name(kind, bad).is_err(), "{kind:?} {bad:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_kind_reserves_what_its_syntax_needs() {
+        use NameKind::*;
+        let ok = |k, n| check_name(k, n).is_ok();
+        assert!(ok(Workflow, "Feature Development ✓"));
+        assert!(!ok(Workflow, "a/b") && !ok(Scenario, "../../evil") && !ok(Agent, "a\\b"));
+        assert!(ok(Step, "a/b") && !ok(Step, "v1.2") && !ok(Step, "a}b"));
+        assert!(ok(Phase, "v1.2") && !ok(Phase, "a,b"));
+        assert!(ok(Input, "dry_run") && !ok(Input, "dry-run") && !ok(Input, "1x"));
+        assert!(ok(OutputKey, "build-id") && !ok(OutputKey, "a b"));
+    }
+
+    #[test]
+    fn forgiving_matching_ignores_case_spaces_and_underscores() {
+        assert!(same_name("Review", "review"));
+        assert!(same_name("build docs", "Build_Docs"));
+        assert!(same_name("build-docs", "build docs"));
+        assert!(!same_name("build", "builds"));
+    }
+}

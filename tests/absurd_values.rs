@@ -1,0 +1,223 @@
+//! Durations and counts outside their documented range (`definition::limits`): each one is an
+//! error at its `file:line:column` (exit 2), never a panic, and nothing is recorded. A run
+//! recorded with such values before the ranges existed still goes on: every conversion of a
+//! recorded value saturates instead of overflowing.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Env, Out};
+use cortex::decide::{AttemptReport, Command};
+use cortex::definition::{Config, Durability, parse_workflow, snapshot};
+use cortex::event::{AttemptEnd, Driver, Event, Operator, RunKind, RunStarted};
+use cortex::execute::{IdGen, Journal, SystemClock, UlidIds};
+use cortex::store::SqliteStore;
+
+/// Exit 2, no panic, and every `(line, column)` reported as `file:line:column`.
+fn assert_located(out: &Out, file: &str, places: &[(usize, usize)]) {
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 2, "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    for (line, column) in places {
+        assert!(
+            said.contains(&format!("{file}:{line}:{column}")),
+            "{file}:{line}:{column} is not reported:\n{said}"
+        );
+    }
+}
+
+#[test]
+fn a_timeout_or_backoff_of_1e30_is_a_located_error_not_a_panic() {
+    let env = Env::new();
+    env.workflow(
+        "absurd",
+        "name: absurd\nsteps:\n  - name: a\n    run: 'true'\n    timeout: 1e30\n  - name: b\n    run: 'true'\n    retry: {backoff: 1e30}\n  - name: c\n    run: 'true'\n    timeout: 18446744073709551616\n",
+    );
+    let out = env.run(&["workflow", "validate", "absurd"]);
+    assert_located(&out, "absurd.yaml", &[(5, 14), (8, 22), (11, 14)]);
+    assert!(out.stderr.contains("from 1ms to 30 days"), "{}", out.stderr);
+    assert!(out.stderr.contains("from 0 to 1 day"), "{}", out.stderr);
+    assert_located(&env.run(&["workflow", "run", "absurd"]), "absurd.yaml", &[]);
+
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/absurd.yaml"),
+        "name: absurd\ndescription: d\nphases:\n  - name: a\n    run: 'true'\n    timeout: 1e30\n    retry: {backoff: 1e300}\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "validate", "absurd"]);
+    assert_located(&out, "absurd.yaml", &[(6, 14), (7, 22)]);
+    assert!(!env.db().exists(), "nothing was recorded");
+}
+
+#[test]
+fn a_run_timeout_of_i64_max_in_the_configuration_is_a_located_error_and_nothing_is_recorded() {
+    let env = Env::new();
+    env.config("{\n  \"workflow\": {\n    \"timeout_seconds\": 9223372036854775807\n  }\n}\n");
+    let out = env.run(&["workflow", "run", "migration"]);
+    assert_located(&out, "cortex.config.json", &[(3, 24)]);
+    assert!(
+        out.stderr.contains("0 for no limit"),
+        "the error says how to fix it: {}",
+        out.stderr
+    );
+    assert!(!env.db().exists(), "no run was started");
+}
+
+#[test]
+fn every_count_outside_its_range_is_a_located_error() {
+    let env = Env::new();
+    env.config(
+        "{\"workflow\": {\n  \"max_retry_attempts\": 4294967295,\n  \"max_parallel\": 0\n}}\n",
+    );
+    let out = env.run(&["workflow", "validate", "migration"]);
+    assert_located(&out, "cortex.config.json", &[(2, 25), (3, 19)]);
+    env.config("{\"workflow\": {\"max_parallel\": 100000}}");
+    assert_located(
+        &env.run(&["workflow", "validate", "migration"]),
+        "cortex.config.json",
+        &[(1, 31)],
+    );
+    std::fs::remove_file(env.home().join("cortex.config.json")).unwrap();
+
+    env.workflow(
+        "counts",
+        "name: counts\nsteps:\n  - name: a\n    run: 'true'\n    retry:\n      max_retry_attempts: 101\n      on_exit_codes: [0, 3, 256]\n",
+    );
+    let out = env.run(&["workflow", "validate", "counts"]);
+    assert_located(&out, "counts.yaml", &[(6, 27), (7, 23), (7, 29)]);
+    assert!(!out.stderr.contains("code 3 "), "3 is a valid exit code");
+
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    for (n, bad) in [("zero", "0"), ("many", "5000")] {
+        std::fs::write(
+            env.home().join(format!("scenarios/{n}.yaml")),
+            format!("name: {n}\ndescription: d\nmax_parallel: {bad}\nphases:\n  - {{name: a, run: 'true'}}\n"),
+        )
+        .unwrap();
+        let out = env.run(&["orchestrate", "validate", n]);
+        assert_located(&out, &format!("{n}.yaml"), &[(3, 15)]);
+    }
+}
+
+#[test]
+fn the_bounds_of_every_range_are_accepted() {
+    let env = Env::new();
+    env.config(
+        "{\"workflow\": {\"timeout_seconds\": 2592000, \"max_retry_attempts\": 100, \"max_parallel\": 1024}}",
+    );
+    env.workflow(
+        "edges",
+        "name: edges\nsteps:\n  - {name: a, run: 'true', timeout: 1ms, retry: {backoff: 0, max_retry_attempts: 0, on_exit_codes: [1, 255]}}\n  - {name: b, run: 'true', timeout: 30d, retry: {backoff: 1d, max_retry_attempts: 100}}\n  - {name: c, run: 'true', timeout: 2592000}\n",
+    );
+    let out = env.run(&["workflow", "validate", "edges"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    env.config("{\"workflow\": {\"timeout_seconds\": 0, \"max_parallel\": 1}}");
+    assert_eq!(env.run(&["workflow", "validate", "edges"]).code, 0);
+}
+
+fn operator() -> Operator {
+    Operator {
+        actor: "tester".into(),
+        message: None,
+    }
+}
+
+/// Record the start of a run of `yaml` with `config`, as a cortex without ranges would have;
+/// the run's id.
+fn record_old_run(env: &Env, yaml: &str, config: Config) -> (SqliteStore, String) {
+    let wf = parse_workflow("old.yaml", yaml).expect("it parses; only validation refuses it");
+    let (definition, definition_hash) = snapshot(&wf);
+    let mut ids = UlidIds::default();
+    let run_id = ids.next_id();
+    let mut store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+    let clock = SystemClock;
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap();
+    journal
+        .submit(Command::Start(Box::new(RunStarted {
+            kind: RunKind::Workflow,
+            name: wf.name.clone(),
+            definition,
+            definition_hash,
+            source: "old.yaml".into(),
+            inputs: BTreeMap::new(),
+            secret_inputs: Vec::new(),
+            config,
+            agents: BTreeMap::new(),
+            working_dir: env.project().display().to_string(),
+            driver: Driver {
+                pid: 1,
+                host: "gone".into(),
+            },
+            by: operator(),
+        })))
+        .unwrap();
+    drop(journal);
+    (store, run_id)
+}
+
+#[test]
+fn a_run_recorded_with_absurd_limits_resumes_without_a_panic() {
+    let env = Env::new();
+    let absurd = Config {
+        timeout_seconds: u64::MAX,
+        max_retry_attempts: u32::MAX,
+        max_parallel: u32::MAX,
+        ..Config::default()
+    };
+    let (store, run_id) = record_old_run(
+        &env,
+        "name: old\nsteps:\n  - {name: a, run: 'echo a >> ran', timeout: 1e30}\n  - {name: b, run: 'echo b >> ran', timeout: 18446744073709551615}\n",
+        absurd,
+    );
+    drop(store);
+    let out = env.run(&["workflow", "resume", &run_id]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(common::lines(&env.file("ran")), ["a", "b"]);
+    assert_eq!(env.status(Some(&run_id))["status"], "completed");
+}
+
+#[test]
+fn a_recorded_backoff_too_large_for_milliseconds_saturates() {
+    let env = Env::new();
+    let (mut store, run_id) = record_old_run(
+        &env,
+        "name: old\nsteps:\n  - {name: a, run: 'exit 3', retry: {max_retry_attempts: 20, backoff: 1e30}}\n",
+        Config::default(),
+    );
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap();
+    journal
+        .submit(Command::RecordPreValidation { problems: vec![] })
+        .unwrap();
+    let mut delays = Vec::new();
+    for attempt in 1..=3 {
+        journal
+            .submit(Command::StartAttempt { step: "a".into() })
+            .unwrap();
+        let recorded = journal
+            .submit(Command::FinishAttempt(Box::new(AttemptReport {
+                step: "a".into(),
+                attempt,
+                end: AttemptEnd::Exited { code: 3 },
+                outputs: vec![],
+                output_tail: String::new(),
+                validation_problems: vec![],
+                by: None,
+            })))
+            .unwrap();
+        delays.extend(recorded.iter().filter_map(|r| match &r.event {
+            Event::RetryScheduled { delay_ms, .. } => Some(*delay_ms),
+            _ => None,
+        }));
+    }
+    assert_eq!(delays, [u64::MAX; 3], "the delay saturates, doubled or not");
+    drop(journal);
+    drop(store);
+    // The run reads and renders like any other.
+    let status = env.run(&["--json", "workflow", "status", &run_id]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+}

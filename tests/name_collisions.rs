@@ -1,0 +1,171 @@
+//! Names are matched forgivingly (case, spaces, `_` and `-` do not matter), so two names that
+//! match each other are one name twice: `cortex workflow step complete review` must never pick
+//! `Review` out of `Review` and `review`. Definitions with such names are refused with an error
+//! at the second one that names both; lookups that could mean two files say so.
+
+mod common;
+
+use common::Env;
+
+fn assert_refused(out: &common::Out, place: &str, both: [&str; 2]) {
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 2, "{said}");
+    assert!(said.contains(place), "not at {place}: {said}");
+    for name in both {
+        assert!(
+            said.contains(&format!("`{name}`")),
+            "{name} is not named: {said}"
+        );
+    }
+}
+
+#[test]
+fn steps_whose_names_differ_only_in_case_or_spacing_are_refused_naming_both() {
+    let env = Env::new();
+    env.workflow(
+        "review",
+        "name: review\nsteps:\n  - name: Review\n    prompt: look\n  - name: review\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "validate", "review"]);
+    assert_refused(&out, "review.yaml:5:11", ["review", "Review"]);
+    assert!(out.stderr.contains("rename one of them"), "{}", out.stderr);
+    // The run that would have let `step complete review` complete `Review` never starts.
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 2);
+    assert!(!env.db().exists(), "nothing was recorded");
+
+    env.workflow(
+        "docs",
+        "name: docs\nsteps:\n  - {name: build docs, run: 'true'}\n  - {name: build_docs, run: 'true'}\n  - {name: Build-Docs, run: 'true'}\n",
+    );
+    let out = env.run(&["workflow", "validate", "docs"]);
+    assert_refused(&out, "docs.yaml:4:12", ["build_docs", "build docs"]);
+    assert_refused(&out, "docs.yaml:5:12", ["Build-Docs", "build docs"]);
+    // Exact duplicates keep their own message.
+    env.workflow(
+        "twice",
+        "name: twice\nsteps:\n  - {name: a, run: 'true'}\n  - {name: a, run: 'true'}\n",
+    );
+    let out = env.run(&["workflow", "validate", "twice"]);
+    assert!(
+        out.stderr.contains("step name `a` is used twice"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn phases_whose_names_collide_are_refused_naming_both() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/ship.yaml"),
+        "name: ship\ndescription: d\nphases:\n  - name: Review\n    condition: manual\n  - name: review\n    run: 'true'\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "validate", "ship"]);
+    assert_refused(&out, "ship.yaml:6:11", ["review", "Review"]);
+    assert_eq!(env.run(&["orchestrate", "run", "ship"]).code, 2);
+    assert!(!env.db().exists(), "nothing was recorded");
+}
+
+#[test]
+fn inputs_that_would_share_an_environment_variable_are_refused() {
+    let env = Env::new();
+    env.workflow(
+        "inputs",
+        "name: inputs\ninputs:\n  VERSION: {}\n  version: {}\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let out = env.run(&["workflow", "validate", "inputs"]);
+    assert_refused(&out, "inputs.yaml:4:12", ["version", "VERSION"]);
+    assert!(
+        out.stderr.contains("CORTEX_INPUT_VERSION"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn agents_of_one_folder_whose_names_collide_are_refused_and_the_home_still_hides_the_project() {
+    let env = Env::new();
+    let home = env.home().join("agents");
+    let project = env.project().join(".claude/agents");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&project).unwrap();
+    let agent = |dir: &std::path::Path, file: &str, name: &str| {
+        std::fs::write(
+            dir.join(file),
+            format!("---\nname: {name}\ndescription: from {file}\n---\n"),
+        )
+        .unwrap();
+    };
+    agent(&home, "a.md", "Code Reviewer");
+    agent(&home, "b.md", "code_reviewer");
+    agent(&project, "c.md", "CODE-REVIEWER");
+    let list = env.run(&["--json", "agent", "list"]).json();
+    let invalid: Vec<String> = list["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        invalid.len(),
+        1,
+        "only the second of one folder: {invalid:?}"
+    );
+    assert!(
+        invalid[0].contains("b.md:2:7")
+            && invalid[0].contains("`code_reviewer`")
+            && invalid[0].contains("a.md"),
+        "{invalid:?}"
+    );
+    let status = env.run(&["--json", "agent", "status", "code reviewer"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status.stdout.contains("from a.md"),
+        "the home's first agent is the one found: {}",
+        status.stdout
+    );
+}
+
+#[test]
+fn an_agent_listed_twice_in_a_phase_is_refused() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("agents/r.md"),
+        "---\nname: reviewer\ndescription: d\n---\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.home().join("scenarios/s.yaml"),
+        "name: s\ndescription: d\nphases:\n  - name: a\n    agents: [reviewer, Reviewer]\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "validate", "s"]);
+    assert_refused(&out, "s.yaml:5:24", ["Reviewer", "reviewer"]);
+}
+
+#[test]
+fn two_definition_files_whose_names_collide_are_an_ambiguous_lookup() {
+    let env = Env::new();
+    let wf = |name: &str| format!("name: {name}\nsteps:\n  - {{name: a, run: 'true'}}\n");
+    env.workflow("Deploy", &wf("Deploy"));
+    env.workflow("deploy", &wf("deploy"));
+    let out = env.run(&["workflow", "run", "deploy"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Deploy.yaml") && out.stderr.contains("deploy.yaml"),
+        "both files are named: {}",
+        out.stderr
+    );
+    assert!(!env.db().exists(), "nothing was recorded");
+    // A path is never ambiguous.
+    let path = env.home().join("workflows/deploy.yaml");
+    assert_eq!(
+        env.run(&["workflow", "validate", path.to_str().unwrap()])
+            .code,
+        0
+    );
+}
