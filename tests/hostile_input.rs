@@ -498,3 +498,29 @@ fn a_name_too_long_for_the_environment_is_refused_before_it_runs() {
         out.stderr
     );
 }
+
+#[test]
+fn a_reported_output_key_follows_the_name_rule() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Plan\n    prompt: plan it\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    for key in ["bad\u{202e}key", "", "new\nline"] {
+        let out = env.run(&[
+            "workflow",
+            "step",
+            "complete",
+            "Plan",
+            "--output",
+            &format!("{key}=v"),
+        ]);
+        assert_eq!(out.code, 2, "{key:?}: {}{}", out.stdout, out.stderr);
+    }
+    assert_eq!(
+        env.status(None)["steps"][0]["status"],
+        "waiting",
+        "nothing was recorded"
+    );
+}

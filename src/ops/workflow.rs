@@ -619,6 +619,19 @@ pub fn report_step(
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, WORKFLOWS, report.run)?;
     let outputs = report.outputs;
+    // Output keys follow the name rule, as in definitions (`validate: - output: KEY`).
+    for (key, _) in &outputs {
+        crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
+            |e| {
+                CommandError::bad_input(format!(
+                    "--output {}: {}",
+                    crate::definition::shown(key),
+                    e.problem
+                ))
+                .hint(e.fix)
+            },
+        )?;
+    }
     let by = report.by;
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
