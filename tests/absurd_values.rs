@@ -36,8 +36,8 @@ fn a_timeout_or_backoff_of_1e30_is_a_located_error_not_a_panic() {
     );
     let out = env.run(&["workflow", "validate", "absurd"]);
     assert_located(&out, "absurd.yaml", &[(5, 14), (8, 22), (11, 14)]);
-    assert!(out.stderr.contains("from 1ms to 30 days"), "{}", out.stderr);
-    assert!(out.stderr.contains("from 0 to 1 day"), "{}", out.stderr);
+    assert!(out.text().contains("from 1ms to 30 days"), "{}", out.stderr);
+    assert!(out.text().contains("from 0 to 1 day"), "{}", out.stderr);
     assert_located(&env.run(&["workflow", "run", "absurd"]), "absurd.yaml", &[]);
 
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
@@ -58,7 +58,7 @@ fn a_run_timeout_of_i64_max_in_the_configuration_is_a_located_error_and_nothing_
     let out = env.run(&["workflow", "run", "migration"]);
     assert_located(&out, "cortex.config.json", &[(3, 24)]);
     assert!(
-        out.stderr.contains("0 for no limit"),
+        out.text().contains("0 for no limit"),
         "the error says how to fix it: {}",
         out.stderr
     );
@@ -87,7 +87,7 @@ fn every_count_outside_its_range_is_a_located_error() {
     );
     let out = env.run(&["workflow", "validate", "counts"]);
     assert_located(&out, "counts.yaml", &[(6, 27), (7, 23), (7, 29)]);
-    assert!(!out.stderr.contains("code 3 "), "3 is a valid exit code");
+    assert!(!out.text().contains("code 3 "), "3 is a valid exit code");
 
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     for (n, bad) in [("zero", "0"), ("many", "5000")] {
@@ -174,7 +174,7 @@ fn a_run_recorded_with_absurd_limits_resumes_without_a_panic() {
     drop(store);
     let out = env.run(&["workflow", "resume", &run_id]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert!(!out.text().contains("panicked"), "{}", out.stderr);
     assert_eq!(common::lines(&env.file("ran")), ["a", "b"]);
     assert_eq!(env.status(Some(&run_id))["status"], "completed");
 }

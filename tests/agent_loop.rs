@@ -288,3 +288,49 @@ fn a_stopped_scenario_names_orchestrate_resume() {
         stopped.stdout
     );
 }
+
+#[test]
+fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios() {
+    let env = Env::new();
+    env.workflow(
+        "broken",
+        "name: broken\nsteps:\n  - name: a\n    run: 'true'\n    timeout: soon\n",
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/bad.yaml"),
+        "name: bad\ndescription: d\nphases:\n  - name: a\n    description: d\n    condition: after:nowhere\n",
+    )
+    .unwrap();
+    let w = env.run(&["--json", "workflow", "validate", "broken"]);
+    let s = env.run(&["--json", "orchestrate", "validate", "bad"]);
+    for (out, line, column) in [(&w, 5, 14), (&s, 6, 16)] {
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        assert_eq!(doc["valid"], false);
+        let e = &doc["errors"][0];
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["column", "file", "hint", "line", "message"], "{doc}");
+        assert_eq!(
+            (e["line"].as_u64(), e["column"].as_u64()),
+            (Some(line), Some(column))
+        );
+        assert!(e["file"].as_str().unwrap().ends_with(".yaml"));
+    }
+    // The same human form, on stdout, for both.
+    for (args, file) in [
+        (&["workflow", "validate", "broken"][..], "broken.yaml"),
+        (&["orchestrate", "validate", "bad"], "bad.yaml"),
+    ] {
+        let out = env.run(args);
+        assert!(
+            out.stdout.starts_with(&format!("[ERROR] {file}\n  - ")) && out.stdout.contains("--> "),
+            "{}",
+            out.stdout
+        );
+    }
+    // A run of an invalid definition says the same, as an error with the same list.
+    let run = env.run(&["--json", "workflow", "run", "broken"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.json()["errors"][0]["line"], 5);
+}

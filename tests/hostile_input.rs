@@ -56,7 +56,7 @@ fn assert_clear_refusal(out: &common::Out, what: &str) {
         out.stderr
     );
     assert!(
-        !out.stderr.contains("panicked"),
+        !out.text().contains("panicked"),
         "{what} panicked: {}",
         out.stderr
     );
@@ -137,7 +137,7 @@ fn hostile_scenarios_agents_and_config_get_a_clear_error() {
     let out = env.run(&["workflow", "run", "migration"]);
     assert_clear_refusal(&out, "empty config");
     assert!(
-        out.stderr.contains(":1:1"),
+        out.text().contains(":1:1"),
         "columns are 1-based: {}",
         out.stderr
     );
@@ -165,7 +165,7 @@ fn names_cannot_escape_their_folder_or_carry_control_characters() {
             let out = env.run(&args);
             assert_clear_refusal(&out, &format!("{args:?}"));
             assert!(
-                !out.stderr.contains('\u{1b}'),
+                !out.text().contains('\u{1b}'),
                 "control characters are echoed escaped"
             );
         }
@@ -217,7 +217,7 @@ fn a_sparse_gigabyte_definition_is_refused_by_its_size_without_being_read() {
         let out = run_in_512_mib(&env, &args);
         assert_clear_refusal(&out, &format!("{args:?}"));
         assert!(
-            out.stderr.contains(size) || out.stdout.contains(size),
+            out.text().contains(size) || out.stdout.contains(size),
             "{args:?}: {}{}",
             out.stdout,
             out.stderr
@@ -244,7 +244,7 @@ fn a_sparse_gigabyte_definition_is_refused_by_its_size_without_being_read() {
     let out = run_in_512_mib(&env, &["orchestrate", "validate", "ok"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stdout.contains(size) || out.stderr.contains(size),
+        out.stdout.contains(size) || out.text().contains(size),
         "{}{}",
         out.stdout,
         out.stderr
@@ -254,7 +254,7 @@ fn a_sparse_gigabyte_definition_is_refused_by_its_size_without_being_read() {
     sparse_gigabyte(&env.home().join("cortex.config.json"));
     let out = run_in_512_mib(&env, &["workflow", "run", "migration"]);
     assert_clear_refusal(&out, "huge config");
-    assert!(out.stderr.contains(size), "{}", out.stderr);
+    assert!(out.text().contains(size), "{}", out.stderr);
     assert!(!env.db().exists(), "nothing was recorded");
 }
 
@@ -272,7 +272,7 @@ fn a_device_or_fifo_given_as_a_definition_is_refused_not_read() {
         let out = run_in_512_mib(&env, &["workflow", "validate", file]);
         assert_clear_refusal(&out, file);
         assert!(
-            out.stderr.contains("not a regular file"),
+            out.text().contains("not a regular file"),
             "{file}: {}",
             out.stderr
         );
@@ -315,9 +315,9 @@ fn yaml_tags_are_refused_at_their_place_not_dropped() {
         env.workflow(name, text);
         let out = env.run(&["workflow", "validate", name]);
         assert_clear_refusal(&out, name);
-        assert!(out.stderr.contains("YAML tag"), "{name}: {}", out.stderr);
+        assert!(out.text().contains("YAML tag"), "{name}: {}", out.stderr);
         assert!(
-            out.stderr.contains(place),
+            out.text().contains(place),
             "{name}: not at {place}: {}",
             out.stderr
         );
@@ -432,11 +432,11 @@ fn invisible_characters_are_refused_in_every_kind_of_name() {
             let out = env.run(&["workflow", "validate", &name]);
             assert_clear_refusal(&out, &name);
             assert!(
-                out.stderr.contains(&format!("{name}.yaml:{place}")),
+                out.text().contains(&format!("{name}.yaml:{place}")),
                 "{name}: {}",
                 out.stderr
             );
-            assert!(out.stderr.contains(noun), "{name}: {}", out.stderr);
+            assert!(out.text().contains(noun), "{name}: {}", out.stderr);
         }
         std::fs::write(
             env.home().join(format!("scenarios/p{i}.yaml")),
@@ -479,11 +479,11 @@ fn a_name_too_long_for_the_environment_is_refused_before_it_runs() {
     let out = env.run(&["workflow", "validate", "long"]);
     assert_clear_refusal(&out, "long step name");
     assert!(
-        out.stderr.contains("200000 characters") && out.stderr.contains("at most 100"),
+        out.text().contains("200000 characters") && out.text().contains("at most 100"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("long.yaml:3:11"), "{}", out.stderr);
+    assert!(out.text().contains("long.yaml:3:11"), "{}", out.stderr);
     assert_clear_refusal(&env.run(&["workflow", "run", "long"]), "run");
     assert!(!env.db().exists(), "nothing was recorded");
     let edge = "s".repeat(100);

@@ -28,7 +28,7 @@ fn steps_whose_names_differ_only_in_case_or_spacing_are_refused_naming_both() {
     );
     let out = env.run(&["workflow", "validate", "review"]);
     assert_refused(&out, "review.yaml:5:11", ["review", "Review"]);
-    assert!(out.stderr.contains("rename one of them"), "{}", out.stderr);
+    assert!(out.text().contains("rename one of them"), "{}", out.stderr);
     // The run that would have let `step complete review` complete `Review` never starts.
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 2);
     assert!(!env.db().exists(), "nothing was recorded");
@@ -47,7 +47,7 @@ fn steps_whose_names_differ_only_in_case_or_spacing_are_refused_naming_both() {
     );
     let out = env.run(&["workflow", "validate", "twice"]);
     assert!(
-        out.stderr.contains("step name `a` is used twice"),
+        out.text().contains("step name `a` is used twice"),
         "{}",
         out.stderr
     );
@@ -78,7 +78,7 @@ fn inputs_that_would_share_an_environment_variable_are_refused() {
     let out = env.run(&["workflow", "validate", "inputs"]);
     assert_refused(&out, "inputs.yaml:4:12", ["version", "VERSION"]);
     assert!(
-        out.stderr.contains("CORTEX_INPUT_VERSION"),
+        out.text().contains("CORTEX_INPUT_VERSION"),
         "{}",
         out.stderr
     );
@@ -156,7 +156,7 @@ fn two_definition_files_whose_names_collide_are_an_ambiguous_lookup() {
     let out = env.run(&["workflow", "run", "deploy"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.contains("Deploy.yaml") && out.stderr.contains("deploy.yaml"),
+        out.text().contains("Deploy.yaml") && out.text().contains("deploy.yaml"),
         "both files are named: {}",
         out.stderr
     );

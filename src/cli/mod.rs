@@ -124,6 +124,7 @@ fn report(e: CommandError, json: bool) -> i32 {
             "error": e.message,
             "detail": e.detail,
             "hints": e.hints,
+            "errors": e.errors,
             "exit_code": e.code,
         }));
     }

@@ -3,7 +3,7 @@
 use crate::definition::{DefinitionError, LookupError};
 use crate::execute::operator::OperatorError;
 use crate::execute::{JournalError, LockError};
-use crate::render::render_definition_error;
+use crate::render::{ProblemDoc, definition_problems, render_definition_error};
 use crate::store::StoreError;
 
 /// Exit codes (SPEC §5).
@@ -27,6 +27,8 @@ pub struct CommandError {
     /// Pre-rendered detail (e.g. located definition errors).
     pub detail: Option<String>,
     pub hints: Vec<String>,
+    /// Located definition problems, for machines (`--json`, MCP, the API).
+    pub errors: Vec<ProblemDoc>,
 }
 
 impl CommandError {
@@ -36,6 +38,7 @@ impl CommandError {
             message: message.into(),
             detail: None,
             hints: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -56,6 +59,7 @@ impl CommandError {
             if n == 1 { "" } else { "s" }
         ));
         e.detail = Some(render_definition_error(err));
+        e.errors = definition_problems(err);
         e
     }
 }

@@ -19,7 +19,7 @@ use crate::execute::{DriverLock, Journal, SystemClock, UlidIds, load_state};
 use crate::plan::parallel_opportunities;
 use crate::project::RunStatus;
 use crate::render::render_scenario_status;
-use crate::render::{render_invalid, render_preview, render_valid};
+use crate::render::{render_preview, render_valid};
 use crate::validate::validate_scenario;
 
 /// `orchestrate ...` commands act on scenario runs; operator actions on a name take its latest
@@ -267,16 +267,7 @@ fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
             validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known_agents(ctx))
                 .map(|()| s)
         });
-    verdict.map_err(|e| {
-        let mut err = CommandError::bad_input(format!(
-            "{} is invalid ({} problem{})",
-            path,
-            e.problems.len(),
-            if e.problems.len() == 1 { "" } else { "s" }
-        ));
-        err.detail = Some(render_invalid(&e));
-        err
-    })
+    verdict.map_err(|e| CommandError::definition(&e))
 }
 
 /// `orchestrate list`: the scenarios of the home.
@@ -324,7 +315,8 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     Ok(Output::new(rows, text, exit::OK))
 }
 
-/// `orchestrate validate NAME|--all`.
+/// `orchestrate validate NAME|--all`: the verdict on one scenario (the same document as
+/// `workflow validate`), or on every scenario (`{valid, scenarios: [...]}`). Invalid is exit 2.
 pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     let entries: Vec<Entry> = if all {
@@ -344,34 +336,31 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
     };
     let mut text = String::new();
     let mut docs = Vec::new();
-    let mut invalid = 0;
     for entry in &entries {
+        let file = entry.display_path();
         match check(ctx, entry) {
             Ok(s) => {
-                text.push_str(&render_valid(&entry.display_path(), &s));
-                docs.push(
-                    json!({"path": entry.display_path(), "valid": true, "phases": s.phases.len()}),
-                );
+                text.push_str(&render_valid(&file, &s));
+                let agents: BTreeSet<&String> = s.phases.iter().flat_map(|p| &p.agents).collect();
+                docs.push(json!({
+                    "file": file, "name": s.name, "valid": true, "phases": s.phases.len(),
+                    "agents": agents, "errors": [],
+                }));
             }
             Err(e) => {
-                invalid += 1;
                 text.push_str(e.detail.as_deref().unwrap_or_default());
-                docs.push(
-                    json!({"path": entry.display_path(), "valid": false, "errors": e.detail}),
-                );
+                docs.push(json!({"file": file, "valid": false, "errors": e.errors}));
             }
         }
     }
-    let code = if invalid == 0 {
-        exit::OK
+    let valid = docs.iter().all(|d| d["valid"] == true);
+    let code = if valid { exit::OK } else { exit::BAD_INPUT };
+    let doc = if all {
+        json!({"valid": valid, "scenarios": docs})
     } else {
-        exit::BAD_INPUT
+        docs.remove(0)
     };
-    Ok(Output::new(
-        json!({"valid": invalid == 0, "scenarios": docs}),
-        text,
-        code,
-    ))
+    Ok(Output::new(doc, text, code))
 }
 
 /// `orchestrate preview NAME`: phases, conditions, agents, parallel opportunities.

@@ -128,48 +128,50 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     Ok(Output::new(rows, text, exit::OK))
 }
 
-/// `workflow validate NAME`.
+/// `workflow validate NAME`: the verdict on one workflow, the same document as
+/// `orchestrate validate NAME` (`{file, name, valid, errors: [{message, file, line, column,
+/// hint}], ...}`); invalid is exit 2 with every problem.
 pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
-    match load(ctx, name) {
-        Ok(l) => {
-            let file = l.entry.display_path();
-            let agents: BTreeSet<&String> = l.agents.keys().collect();
-            let doc = json!({
-                "valid": true, "path": file, "name": l.workflow.name,
-                "steps": l.workflow.steps.len(), "agents": agents, "inputs": l.workflow.inputs.keys().collect::<Vec<_>>(),
-            });
-            {
-                let shown = match &l.entry.source {
-                    EntrySource::File(p) => p
-                        .file_name()
-                        .map_or(file.clone(), |f| f.to_string_lossy().into_owned()),
-                    EntrySource::Builtin => file.clone(),
-                };
-                let mut text = format!("[OK] {shown} - Valid\n");
-                text.push_str(&format!(
-                    "  - {} defined\n",
-                    crate::render::count(l.workflow.steps.len(), "step")
-                ));
-                text.push_str(&format!(
-                    "  - {} referenced\n",
-                    crate::render::count(agents.len(), "unique agent")
-                ));
-                if !l.workflow.inputs.is_empty() {
-                    text.push_str(&format!(
-                        "  - inputs: {}\n",
-                        l.workflow
-                            .inputs
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                Ok(Output::new(doc, text, exit::OK))
-            }
+    let entry = ctx.catalog().find_workflow(name)?;
+    let file = entry.display_path();
+    let l = match load(ctx, name) {
+        Ok(l) => l,
+        Err(e) if !e.errors.is_empty() => {
+            let text = e.detail.clone().unwrap_or_default();
+            return Ok(Output::new(
+                json!({"file": file, "valid": false, "errors": e.errors}),
+                text,
+                exit::BAD_INPUT,
+            ));
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
+    };
+    let agents: BTreeSet<&String> = l.agents.keys().collect();
+    let doc = json!({
+        "file": file, "name": l.workflow.name, "valid": true,
+        "steps": l.workflow.steps.len(), "agents": agents,
+        "inputs": l.workflow.inputs.keys().collect::<Vec<_>>(), "errors": [],
+    });
+    let shown = match &l.entry.source {
+        EntrySource::File(p) => p
+            .file_name()
+            .map_or(file.clone(), |f| f.to_string_lossy().into_owned()),
+        EntrySource::Builtin => file.clone(),
+    };
+    let mut text = format!("[OK] {shown} - Valid\n");
+    text.push_str(&format!(
+        "  - {} defined\n",
+        crate::render::count(l.workflow.steps.len(), "step")
+    ));
+    text.push_str(&format!(
+        "  - {} referenced\n",
+        crate::render::count(agents.len(), "unique agent")
+    ));
+    if !l.workflow.inputs.is_empty() {
+        let names: Vec<&str> = l.workflow.inputs.keys().map(String::as_str).collect();
+        text.push_str(&format!("  - inputs: {}\n", names.join(", ")));
     }
+    Ok(Output::new(doc, text, exit::OK))
 }
 
 /// `workflow run NAME`: start a run and drive it to where it stops (or, with `dry_run`, the

@@ -1,65 +1,81 @@
-//! Definition errors as `file:line:column` reports with the offending line and a caret.
+//! Definition errors, one form for every kind of definition (seed 001 part 5's look): an
+//! `[ERROR] file` line, then each problem on its own line with its `file:line:column`, the
+//! offending line with a caret under the place, and a hint; and the same problems as JSON
+//! objects `{message, file, line, column, hint}` for `--json`.
 
-use codespan_reporting::diagnostic::{Diagnostic, Label};
-use codespan_reporting::files::SimpleFile;
-use codespan_reporting::term::{self, Config};
+use std::fmt::Write;
+
+use serde::Serialize;
 
 use crate::definition::DefinitionError;
 
 /// Lines longer than this are located but not shown.
 const MAX_SNIPPET_LINE: usize = 200;
 
-fn offset(text: &str, line: usize, column: usize) -> usize {
-    let mut pos = 0;
-    for (i, l) in text.split_inclusive('\n').enumerate() {
-        if i + 1 == line {
-            let col = l
-                .char_indices()
-                .nth(column.saturating_sub(1))
-                .map_or(l.len(), |(b, _)| b);
-            return pos + col;
-        }
-        pos += l.len();
-    }
-    text.len()
+/// One problem of a definition as a machine reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProblemDoc {
+    pub message: String,
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub hint: Option<String>,
 }
 
-/// Every problem of a definition, each with its place and a snippet.
+/// Every problem of a definition as JSON objects.
+pub fn definition_problems(err: &DefinitionError) -> Vec<ProblemDoc> {
+    err.problems
+        .iter()
+        .map(|p| ProblemDoc {
+            message: p.message.clone(),
+            file: err.path.clone(),
+            line: p.at.map(|a| a.line),
+            column: p.at.map(|a| a.column),
+            hint: p.hint.clone(),
+        })
+        .collect()
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// `[ERROR] name.yaml` and each problem with its place, the line and a caret, and its hint.
 pub fn render_definition_error(err: &DefinitionError) -> String {
-    let file = SimpleFile::new(err.path.as_str(), err.text.as_str());
-    let config = Config::default();
-    let mut out = String::new();
+    let mut out = format!("[ERROR] {}\n", file_name(&err.path));
     for p in &err.problems {
-        let mut diag = Diagnostic::error().with_message(&p.message);
-        let line_len =
-            p.at.and_then(|at| err.text.lines().nth(at.line.saturating_sub(1)))
-                .map_or(0, str::len);
+        let _ = writeln!(out, "  - {}", p.message);
         match p.at {
-            // A snippet of a very long line (minified or hostile input) would drown the message.
-            Some(at) if !err.text.is_empty() && line_len <= MAX_SNIPPET_LINE => {
-                let start = offset(&err.text, at.line, at.column);
-                let end = err.text[start..]
-                    .find(['\n', ':'])
-                    .map_or(err.text.len(), |n| start + n.max(1))
-                    .min(err.text.len());
-                diag = diag.with_labels(vec![Label::primary((), start..end.max(start))]);
-            }
             Some(at) => {
-                diag = diag.with_notes(vec![format!("at {}:{}:{}", err.path, at.line, at.column)]);
+                let _ = writeln!(out, "    --> {}:{}:{}", err.path, at.line, at.column);
+                if let Some(line) = err.text.lines().nth(at.line.saturating_sub(1))
+                    && line.chars().count() <= MAX_SNIPPET_LINE
+                {
+                    let number = at.line.to_string();
+                    let pad = " ".repeat(number.len());
+                    let caret: String = line
+                        .chars()
+                        .take(at.column.saturating_sub(1))
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect();
+                    // Under what starts there, up to a `:` or the line's end.
+                    let width = line
+                        .chars()
+                        .skip(at.column.saturating_sub(1))
+                        .take_while(|c| *c != ':')
+                        .count()
+                        .max(1);
+                    let _ = writeln!(out, "    {number} | {line}");
+                    let _ = writeln!(out, "    {pad} | {caret}{}", "^".repeat(width));
+                }
             }
-            None => diag = diag.with_notes(vec![format!("in {}", err.path)]),
+            None => {
+                let _ = writeln!(out, "    --> {}", err.path);
+            }
         }
         if let Some(h) = &p.hint {
-            diag = diag.with_notes(vec![format!("hint: {h}")]);
+            let _ = writeln!(out, "    hint: {h}");
         }
-        let buf = term::emit_into_string(&config, &file, &diag).unwrap_or_else(|_| match p.at {
-            Some(at) => format!(
-                "error: {}\n --> {}:{}:{}\n",
-                p.message, err.path, at.line, at.column
-            ),
-            None => format!("error: {}\n --> {}\n", p.message, err.path),
-        });
-        out.push_str(&buf);
     }
     out
 }

@@ -11,7 +11,7 @@ mod shell;
 mod status;
 mod terminal;
 
-pub use diagnostic::render_definition_error;
+pub use diagnostic::{ProblemDoc, definition_problems, render_definition_error};
 
 /// The width of the widest `name` of JSON rows, for aligned tables.
 pub fn name_width(rows: &[serde_json::Value]) -> usize {
@@ -34,7 +34,7 @@ pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_verify};
 pub use plan::render_plan;
 pub use progress::{render_header, render_progress};
-pub use scenario::{render_invalid, render_preview, render_scenario_status, render_valid};
+pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use shell::{command_line, shell_quote};
 pub use status::{render_history, render_next, render_outcome, render_status};
 pub use terminal::{json_safe, terminal_safe};

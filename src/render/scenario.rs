@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::definition::{DefinitionError, Scenario};
+use crate::definition::Scenario;
 use crate::plan::{parallel_opportunities, topological_order};
 
 /// `orchestrate preview`.
@@ -76,29 +76,6 @@ pub fn render_valid(path: &str, s: &Scenario) -> String {
         super::count(s.phases.len(), "phase"),
         super::count(agents.len(), "unique agent")
     )
-}
-
-/// `[ERROR] name.yaml` and each problem on its own line with where it is.
-pub fn render_invalid(err: &DefinitionError) -> String {
-    let mut out = format!("[ERROR] {}\n", file_name(&err.path));
-    for p in &err.problems {
-        match p.at {
-            Some(at) => {
-                let _ = writeln!(
-                    out,
-                    "  - {}  ({}:{}:{})",
-                    p.message, err.path, at.line, at.column
-                );
-            }
-            None => {
-                let _ = writeln!(out, "  - {}  ({})", p.message, err.path);
-            }
-        }
-        if let Some(h) = &p.hint {
-            let _ = writeln!(out, "    hint: {h}");
-        }
-    }
-    out
 }
 
 fn marker(status: crate::decide::StepStatus) -> (&'static str, &'static str) {

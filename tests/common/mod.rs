@@ -28,6 +28,12 @@ impl Out {
         redact(&text, env)
     }
 
+    /// Everything the command said, stdout then stderr (a `validate` verdict is on stdout, an
+    /// error on stderr).
+    pub fn text(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
