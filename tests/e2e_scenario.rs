@@ -525,3 +525,30 @@ fn each_command_finds_its_own_runs_and_points_at_the_other_kind() {
         );
     }
 }
+
+#[test]
+fn a_phases_profiles_reach_its_commands_and_are_shown() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/profiled.yaml"),
+        "name: profiled\ndescription: d\nphases:\n  - name: build\n    description: d\n    profiles: [development, ci]\n    run: echo \"$CORTEX_PROFILES\" > profiles.txt\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "profiled"]).code, 0);
+    assert_eq!(
+        std::fs::read_to_string(env.file("profiles.txt")).unwrap(),
+        "development,ci\n"
+    );
+    let preview = env.run(&["orchestrate", "preview", "profiled"]);
+    assert!(
+        preview.stdout.contains("Profiles: development, ci"),
+        "{}",
+        preview.stdout
+    );
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(
+        status["phases"][0]["profiles"],
+        serde_json::json!(["development", "ci"])
+    );
+}

@@ -304,6 +304,17 @@ impl Catalog {
                 }
             }
         }
+        // Then the built-in agents nobody overrides (shown as `builtin:NAME`).
+        for (name, text) in super::builtin::BUILTIN_AGENTS {
+            if first.contains_key(&normalize_name(name)) {
+                continue;
+            }
+            let shown_path = format!("builtin:{name}");
+            match parse_agent(&shown_path, text) {
+                Ok((agent, _)) => out.push(Ok((agent, PathBuf::from(shown_path)))),
+                Err(e) => out.push(Err(e)),
+            }
+        }
         out
     }
 

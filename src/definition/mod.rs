@@ -22,7 +22,7 @@ pub mod template;
 mod workflow;
 
 pub use agent::{Agent, parse_agent};
-pub use builtin::{BUILTIN_WORKFLOWS, builtin_workflow};
+pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
 pub use catalog::{Catalog, Entry, EntrySource, LookupError, suggest as catalog_suggest};
 pub use config::{CheckpointFrequency, Config, ConfigFile, Durability, parse_config};
 pub use diagnostic::{DefinitionError, Location, Problem};

@@ -86,6 +86,9 @@ pub struct Phase {
     pub parallel: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
+    /// Profiles the phase's work is done under (seed 001: `development`, ...): handed to its
+    /// commands, its agent's command and its checks as `CORTEX_PROFILES` (comma-separated), so
+    /// that one agent can behave per profile; shown by `preview` and `status`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -170,7 +173,15 @@ impl Phase {
                 }
                 script
             }),
-            env: Default::default(),
+            env: if self.profiles.is_empty() {
+                Default::default()
+            } else {
+                [(
+                    "CORTEX_PROFILES".to_string(),
+                    super::ScalarString(self.profiles.join(",")),
+                )]
+                .into()
+            },
             secret_env: Vec::new(),
             working_dir: None,
             timeout: self.timeout.clone(),

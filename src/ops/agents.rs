@@ -69,9 +69,11 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         match found {
             Ok((agent, path)) => {
                 let active = where_active(&activity, &agent);
+                let path = path.display().to_string();
+                let builtin = path.starts_with("builtin:");
                 rows.push(json!({
                     "name": agent.name, "description": agent.description,
-                    "command": agent.command, "path": path.display().to_string(),
+                    "command": agent.command, "path": path, "builtin": builtin,
                     "active": !active.is_empty(), "active_for": active,
                 }));
             }
@@ -99,12 +101,21 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         } else {
             "  [runs a command]"
         };
+        let origin = if r["builtin"] == true {
+            "  [built-in]"
+        } else {
+            ""
+        };
         text.push_str(&format!(
-            "  {:<width$}  {state}  {}{runs}\n",
+            "  {:<width$}  {state}  {}{runs}{origin}\n",
             r["name"].as_str().unwrap_or_default(),
             r["description"].as_str().unwrap_or_default()
         ));
     }
+    text.push_str(&format!(
+        "\nYour agents go in {} (or the project's .claude/agents/); a file of a built-in's name replaces it.\n",
+        ctx.home.join("agents").display()
+    ));
     for p in &problems {
         text.push_str(&format!("  invalid: {p}\n"));
     }

@@ -136,6 +136,8 @@ pub struct StepView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub criteria: Vec<CriterionView>,
 }
 
@@ -310,6 +312,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 condition: phase(i).map(|p| p.condition.clone().unwrap_or_else(|| "auto".into())),
                 parallel: phase(i).map(|p| p.parallel),
                 agents: phase(i).map(|p| p.agents.clone()).unwrap_or_default(),
+                profiles: phase(i).map(|p| p.profiles.clone()).unwrap_or_default(),
                 criteria: phase(i)
                     .map(|p| {
                         let met = state.criteria_met.get(&s.name);

@@ -30,6 +30,9 @@ pub fn render_preview(s: &Scenario) -> String {
         if !p.agents.is_empty() {
             let _ = writeln!(out, "     Agents: {}", p.agents.join(", "));
         }
+        if !p.profiles.is_empty() {
+            let _ = writeln!(out, "     Profiles: {}", p.profiles.join(", "));
+        }
         if let Some(run) = &p.run {
             let _ = writeln!(out, "     Runs: {}", run.list().join(" && "));
         }
