@@ -165,6 +165,12 @@ pub enum OrchestrateCommand {
         /// Start this manual phase right away (repeatable).
         #[arg(long = "start", value_name = "PHASE")]
         start: Vec<String>,
+        /// An input value, NAME=VALUE (repeatable).
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Say what would start, without executing or recording anything.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         audit: Audit,
     },
@@ -193,6 +199,9 @@ pub enum OrchestrateCommand {
         name: String,
         /// The phase's name (forgiving).
         phase: String,
+        /// An output of the phase, KEY=VALUE (repeatable), read by later phases.
+        #[arg(long = "output", short = 'o', value_name = "KEY=VALUE")]
+        outputs: Vec<String>,
         /// Only record it; do not drive the run on.
         #[arg(long)]
         no_drive: bool,

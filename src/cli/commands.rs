@@ -10,7 +10,7 @@ use super::observer::TerminalObserver;
 use super::{CommandError, print};
 use crate::event::{Operator, ResumeMode, RunKind};
 use crate::execute::StopFlag;
-use crate::ops::scenario::{PhaseReport, SCENARIOS};
+use crate::ops::scenario::{PhaseReport, RunRequest, SCENARIOS};
 use crate::ops::workflow::{ResumeArgs, StepReport, WORKFLOWS};
 use crate::ops::{self, Ctx, Live, Output, parse_pairs};
 
@@ -168,9 +168,22 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             done(ops::scenario::validate(ctx, name.as_deref(), all))
         }
         OrchestrateCommand::Preview { name } => done(ops::scenario::preview(ctx, &name)),
-        OrchestrateCommand::Run { name, start, audit } => driving(json, |live| {
-            ops::scenario::run(ctx, &name, &start, by(&audit), live)
-        }),
+        OrchestrateCommand::Run {
+            name,
+            start,
+            inputs,
+            dry_run,
+            audit,
+        } => {
+            let inputs = parse_pairs(&inputs, "input")?;
+            let req = RunRequest {
+                name: &name,
+                starts: &start,
+                inputs: &inputs,
+                dry_run,
+            };
+            driving(json, |live| ops::scenario::run(ctx, req, by(&audit), live))
+        }
         OrchestrateCommand::Status { target } => done(ops::workflow::status(
             ctx,
             SCENARIOS,
@@ -188,15 +201,36 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Complete {
             name,
             phase,
+            outputs,
             no_drive,
             audit,
-        } => phase_report(ctx, json, &name, &phase, true, no_drive, &audit),
+        } => {
+            let report = PhaseReport {
+                phase: &phase,
+                success: true,
+                outputs: parse_pairs(&outputs, "output")?,
+                no_drive,
+            };
+            driving(json, |live| {
+                ops::scenario::report(ctx, &name, report, by(&audit), live)
+            })
+        }
         OrchestrateCommand::Fail {
             name,
             phase,
             no_drive,
             audit,
-        } => phase_report(ctx, json, &name, &phase, false, no_drive, &audit),
+        } => {
+            let report = PhaseReport {
+                phase: &phase,
+                success: false,
+                outputs: Vec::new(),
+                no_drive,
+            };
+            driving(json, |live| {
+                ops::scenario::report(ctx, &name, report, by(&audit), live)
+            })
+        }
         OrchestrateCommand::Stop { name, audit } => {
             done(ops::scenario::stop(ctx, &name, by(&audit)))
         }
@@ -226,23 +260,4 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             })
         }
     }
-}
-
-fn phase_report(
-    ctx: &Ctx,
-    json: bool,
-    name: &str,
-    phase: &str,
-    success: bool,
-    no_drive: bool,
-    audit: &Audit,
-) -> Result<i32, CommandError> {
-    let report = PhaseReport {
-        phase,
-        success,
-        no_drive,
-    };
-    driving(json, |live| {
-        ops::scenario::report(ctx, name, report, by(audit), live)
-    })
 }

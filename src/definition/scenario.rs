@@ -5,8 +5,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use super::workflow::parse_yaml;
-use super::{Check, DefinitionError, DurationSpec, RetrySpec, Step, Workflow};
+use super::{
+    Check, DefinitionError, DurationSpec, InputSpec, RetrySpec, ScalarString, Step, Workflow,
+};
 
 /// A set of phases with conditions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,6 +33,10 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1024))]
     pub max_parallel: Option<u32>,
+    /// Typed inputs, as a workflow's (`orchestrate run NAME --input k=v`), checked before
+    /// anything runs; phases see them as `${{ inputs.NAME }}` and `CORTEX_INPUT_<NAME>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, InputSpec>,
     #[serde(default)]
     pub phases: Vec<Phase>,
 }
@@ -93,9 +101,16 @@ pub struct Phase {
     pub profiles: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub success_criteria: Vec<Criterion>,
-    /// Commands the engine runs for this phase, in order.
+    /// Commands the engine runs for this phase, in order. They may write outputs to
+    /// `$CORTEX_OUTPUT`, which later phases read as `${{ phases.NAME.outputs.KEY }}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<Commands>,
+    /// Environment of the phase's commands, agent and checks (values may use templates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, ScalarString>,
+    /// Where the phase's commands run, relative to the run's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
     /// Time limit of one attempt, from 1 ms to 30 days (default: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<super::duration::TimeoutSchema>")]
@@ -173,17 +188,18 @@ impl Phase {
                 }
                 script
             }),
-            env: if self.profiles.is_empty() {
-                Default::default()
-            } else {
-                [(
-                    "CORTEX_PROFILES".to_string(),
-                    super::ScalarString(self.profiles.join(",")),
-                )]
-                .into()
+            env: {
+                let mut env = self.env.clone();
+                if !self.profiles.is_empty() {
+                    env.insert(
+                        "CORTEX_PROFILES".to_string(),
+                        ScalarString(self.profiles.join(",")),
+                    );
+                }
+                env
             },
             secret_env: Vec::new(),
-            working_dir: None,
+            working_dir: self.working_dir.clone(),
             timeout: self.timeout.clone(),
             retry: self.retry.clone(),
             rollback: self.rollback.clone(),
@@ -211,7 +227,7 @@ impl Scenario {
         Workflow {
             name: self.name.clone(),
             description: self.description.clone(),
-            inputs: Default::default(),
+            inputs: self.inputs.clone(),
             requires: Default::default(),
             health: Vec::new(),
             steps: self.phases.iter().map(Phase::as_step).collect(),

@@ -33,7 +33,9 @@ fn parse_reference(expr: &str) -> Result<Reference, String> {
         if !name.is_empty() && !name.contains(char::is_whitespace) {
             return Ok(Reference::Input(name.to_string()));
         }
-    } else if let Some(rest) = expr.strip_prefix("steps.")
+    } else if let Some(rest) = expr
+        .strip_prefix("steps.")
+        .or_else(|| expr.strip_prefix("phases."))
         && let Some((step, key)) = rest.split_once(".outputs.")
         && !step.is_empty()
         && !key.is_empty()
@@ -45,7 +47,7 @@ fn parse_reference(expr: &str) -> Result<Reference, String> {
         });
     }
     Err(format!(
-        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}` or `${{{{ steps.STEP.outputs.KEY }}}}`"
+        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}`, `${{{{ steps.STEP.outputs.KEY }}}}` or, in a scenario, `${{{{ phases.PHASE.outputs.KEY }}}}`"
     ))
 }
 

@@ -73,6 +73,7 @@ pub fn report_phase(
     home: &Path,
     phase: &str,
     success: bool,
+    outputs: Vec<(String, String)>,
     by: &Operator,
     grace: Duration,
 ) -> Result<Command, OperatorError> {
@@ -91,7 +92,7 @@ pub fn report_phase(
             grace,
             redactor: Redactor::of_run(state),
         };
-        runner.validate_report(state, i, &[], &mut |_, _, _| {})
+        runner.validate_report(state, i, &outputs, &mut |_, _, _| {})
     } else {
         Vec::new()
     };
@@ -99,7 +100,7 @@ pub fn report_phase(
         step: s.name.clone(),
         attempt: s.attempts,
         end: AttemptEnd::Reported { success },
-        outputs: Vec::new(),
+        outputs,
         output_tail: String::new(),
         validation_problems: problems,
         by: Some(by.clone()),

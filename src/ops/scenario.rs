@@ -29,16 +29,34 @@ pub const SCENARIOS: Scope = Scope {
     unfinished: false,
 };
 
-/// `orchestrate run NAME [--start PHASE]...`: start a run and drive it to where it stops.
+/// What `orchestrate run` was asked for.
+pub struct RunRequest<'a> {
+    /// The scenario: a name (forgiving) or a path.
+    pub name: &'a str,
+    /// Manual phases to start at once.
+    pub starts: &'a [String],
+    pub inputs: &'a [(String, String)],
+    /// Only say what would start, recording nothing.
+    pub dry_run: bool,
+}
+
+/// `orchestrate run NAME [--start PHASE]... [--input k=v]... [--dry-run]`: start a run and
+/// drive it to where it stops (or, with `dry_run`, say what would happen, recording nothing).
 pub fn run(
     ctx: &Ctx,
-    name: &str,
-    starts: &[String],
+    req: RunRequest<'_>,
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
+    let RunRequest {
+        name,
+        starts,
+        inputs,
+        dry_run,
+    } = req;
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
+    let inputs = super::workflow::run_inputs(ctx, &scenario.as_workflow(), inputs)?;
     let config = ctx
         .catalog()
         .config()
@@ -87,6 +105,9 @@ pub fn run(
             (agent, command)
         })
         .collect();
+    if dry_run {
+        return Ok(dry_run_output(&scenario, starts, &agents));
+    }
     let mut store = ctx.store(config.durability)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -99,7 +120,8 @@ pub fn run(
         definition,
         definition_hash,
         source: entry.display_path(),
-        inputs: Default::default(),
+        inputs,
+        // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
         config,
         agents,
@@ -117,6 +139,55 @@ pub fn run(
     }
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)
+}
+
+/// What a run of `scenario` would do first: the phases that start at once (with who does
+/// them), those that wait for a manual start, and the rest in dependency order.
+fn dry_run_output(
+    scenario: &Scenario,
+    starts: &[String],
+    agents: &std::collections::BTreeMap<String, Option<String>>,
+) -> Output {
+    let mut rows = Vec::new();
+    let mut text = format!(
+        "Plan for scenario `{}` (nothing recorded):\n",
+        scenario.name
+    );
+    for i in crate::plan::topological_order(scenario) {
+        let p = &scenario.phases[i];
+        let condition = p.parsed_condition().unwrap_or(Condition::Auto);
+        let when = match &condition {
+            Condition::Auto => "starts at once".to_string(),
+            Condition::Manual if starts.contains(&p.name) => "starts at once (--start)".to_string(),
+            Condition::Manual => format!(
+                "waits for `{}`",
+                crate::render::command_line(&[
+                    "cortex",
+                    "orchestrate",
+                    "start",
+                    &scenario.name,
+                    &p.name
+                ])
+            ),
+            Condition::After(deps) => format!("starts after {}", deps.join(", ")),
+        };
+        let by_agent = p
+            .agents
+            .iter()
+            .find(|a| agents.get(*a).is_some_and(Option::is_some));
+        let how = match (&p.run, by_agent) {
+            (Some(_), _) => "runs its commands".to_string(),
+            (None, Some(a)) => format!("run by agent {a}"),
+            (None, None) => "waits for a report (orchestrate complete|fail)".to_string(),
+        };
+        text.push_str(&format!("  - {}: {when}; {how}\n", p.name));
+        rows.push(json!({"phase": p.name, "when": when, "how": how}));
+    }
+    Output::new(
+        json!({"scenario": scenario.name, "dry_run": true, "phases": rows}),
+        text,
+        exit::OK,
+    )
 }
 
 /// Append an operator's command to the latest unfinished run of `name` (a driver may be
@@ -189,6 +260,8 @@ pub fn start(
 pub struct PhaseReport<'a> {
     pub phase: &'a str,
     pub success: bool,
+    /// The phase's outputs (`--output k=v`), read by later phases.
+    pub outputs: Vec<(String, String)>,
     /// Only record it; do not drive the run on.
     pub no_drive: bool,
 }
@@ -205,10 +278,23 @@ pub fn report(
     let PhaseReport {
         phase,
         success,
+        outputs,
         no_drive,
     } = report;
+    for (key, _) in &outputs {
+        crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
+            |e| {
+                CommandError::bad_input(format!(
+                    "--output {}: {}",
+                    crate::definition::shown(key),
+                    e.problem
+                ))
+                .hint(e.fix)
+            },
+        )?;
+    }
     act(ctx, name, &by, no_drive, live, |state| {
-        operator::report_phase(state, &ctx.home, phase, success, &by, KILL_GRACE)
+        operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)
     })
 }
 

@@ -185,27 +185,7 @@ pub fn run(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let loaded = load(ctx, name)?;
-    let mut given = inputs.to_vec();
-    // A secret input may come from the environment, out of sight of `ps`.
-    for name in secret_inputs(&loaded.workflow) {
-        if !given.iter().any(|(n, _)| *n == name)
-            && let Some(value) = secret_input_from_env(&name)
-        {
-            given.push((name, value));
-        }
-    }
-    let cwd = ctx.cwd.clone();
-    let inputs = resolve_inputs(&loaded.workflow.inputs, &given, &|p| cwd.join(p).exists())
-        .map_err(|problems| {
-            let mut e = CommandError::bad_input(format!(
-                "the inputs of `{}` are not valid ({} problem{})",
-                loaded.workflow.name,
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
-            ));
-            e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
-            e
-        })?;
+    let inputs = run_inputs(ctx, &loaded.workflow, inputs)?;
     if dry_run {
         let agents = &loaded.agents;
         let wf = &loaded.workflow;
@@ -249,6 +229,35 @@ pub fn run(
     journal.submit(Command::Start(Box::new(started)))?;
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)
+}
+
+/// The typed values of a run's inputs (a workflow's, or a scenario's as a workflow), checked
+/// before anything is recorded: every problem at once, exit 2. A secret input may come from
+/// the environment (`CORTEX_INPUT_<NAME>`), out of sight of `ps`.
+pub fn run_inputs(
+    ctx: &Ctx,
+    workflow: &Workflow,
+    given: &[(String, String)],
+) -> Result<BTreeMap<String, serde_json::Value>, CommandError> {
+    let mut given = given.to_vec();
+    for name in secret_inputs(workflow) {
+        if !given.iter().any(|(n, _)| *n == name)
+            && let Some(value) = secret_input_from_env(&name)
+        {
+            given.push((name, value));
+        }
+    }
+    let cwd = ctx.cwd.clone();
+    resolve_inputs(&workflow.inputs, &given, &|p| cwd.join(p).exists()).map_err(|problems| {
+        let mut e = CommandError::bad_input(format!(
+            "the inputs of `{}` are not valid ({} problem{})",
+            workflow.name,
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ));
+        e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
+        e
+    })
 }
 
 /// `workflow status [RUN] [--at SEQ]` (and `orchestrate status`, with its scope): the status

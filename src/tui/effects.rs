@@ -142,8 +142,12 @@ fn record_phase(
     let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id)?;
     operator::record(&mut journal, home, |state| match op {
         PhaseOp::Start => operator::start_phase(state, phase, &by),
-        PhaseOp::Complete => operator::report_phase(state, home, phase, true, &by, KILL_GRACE),
-        PhaseOp::Fail => operator::report_phase(state, home, phase, false, &by, KILL_GRACE),
+        PhaseOp::Complete => {
+            operator::report_phase(state, home, phase, true, Vec::new(), &by, KILL_GRACE)
+        }
+        PhaseOp::Fail => {
+            operator::report_phase(state, home, phase, false, Vec::new(), &by, KILL_GRACE)
+        }
     })?;
     let state = &journal.state;
     let status = state.step(phase).map(|s| s.status);

@@ -11,6 +11,21 @@ use crate::definition::{
 };
 use crate::plan::{dependencies, find_cycle};
 
+/// The phases that phase `i` runs after, directly or not.
+fn upstream(deps: &[Vec<usize>], i: usize) -> Vec<usize> {
+    let mut seen = vec![false; deps.len()];
+    let mut stack = deps[i].clone();
+    let mut out = Vec::new();
+    while let Some(j) = stack.pop() {
+        if j < seen.len() && !seen[j] {
+            seen[j] = true;
+            out.push(j);
+            stack.extend(deps[j].iter().copied());
+        }
+    }
+    out
+}
+
 fn at(text: &str, path: &[Seg]) -> Option<Location> {
     (0..=path.len())
         .rev()
@@ -182,7 +197,61 @@ pub fn validate_scenario(
             report(&[base.as_slice(), &below].concat(), e, None);
         }
     }
-    if let Some(cycle) = find_cycle(&dependencies(scenario)) {
+    // Inputs, and templates in what phases run: inputs must be declared, phase outputs must be
+    // of phases this one runs after (directly or not), so they are there by then.
+    let deps = dependencies(scenario);
+    let mut c = super::workflow::Checker {
+        text,
+        problems: Vec::new(),
+    };
+    super::workflow::check_inputs(&mut c, &scenario.inputs);
+    for (i, phase) in scenario.phases.iter().enumerate() {
+        let before: Vec<&str> = upstream(&deps, i)
+            .into_iter()
+            .map(|j| scenario.phases[j].name.as_str())
+            .collect();
+        let base: Vec<Seg> = vec!["phases".into(), Seg::Index(i)];
+        let key = |k: &str| [base.as_slice(), &[Seg::Key(k.to_string())]].concat();
+        let mut texts: Vec<(Vec<Seg>, &str)> = Vec::new();
+        if let Some(run) = &phase.run {
+            match run {
+                crate::definition::Commands::One(cmd) => texts.push((key("run"), cmd)),
+                crate::definition::Commands::Many(cmds) => {
+                    for (j, cmd) in cmds.iter().enumerate() {
+                        texts.push(([key("run").as_slice(), &[Seg::Index(j)]].concat(), cmd));
+                    }
+                }
+            }
+        }
+        for (name, value) in &phase.env {
+            texts.push((
+                [key("env").as_slice(), &[Seg::Key(name.clone())]].concat(),
+                &value.0,
+            ));
+        }
+        if let Some(dir) = &phase.working_dir {
+            texts.push((key("working_dir"), dir));
+        }
+        if let Some(d) = &phase.description {
+            texts.push((key("description"), d));
+        }
+        if let Some(r) = &phase.rollback {
+            texts.push((key("rollback"), r));
+        }
+        for (j, criterion) in phase.success_criteria.iter().enumerate() {
+            if let crate::definition::Criterion::Check { check } = criterion {
+                texts.push((
+                    [key("success_criteria").as_slice(), &[Seg::Index(j)]].concat(),
+                    check,
+                ));
+            }
+        }
+        for (path, value) in texts {
+            c.templates_of("phase", &path, value, &scenario.inputs, &before);
+        }
+    }
+    let template_problems = c.problems;
+    if let Some(cycle) = find_cycle(&deps) {
         let names: Vec<String> = cycle
             .iter()
             .map(|&i| shown(&scenario.phases[i].name))
@@ -193,6 +262,7 @@ pub fn validate_scenario(
             None,
         );
     }
+    problems.extend(template_problems);
     if problems.is_empty() {
         Ok(())
     } else {

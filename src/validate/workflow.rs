@@ -16,9 +16,10 @@ pub struct Known<'a> {
     pub agents: &'a BTreeSet<String>,
 }
 
-struct Checker<'a> {
-    text: &'a str,
-    problems: Vec<Problem>,
+/// Collects located problems of one definition file.
+pub(super) struct Checker<'a> {
+    pub(super) text: &'a str,
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Checker<'_> {
@@ -29,20 +30,38 @@ impl Checker<'_> {
             .find_map(|n| locate(self.text, &path[..n]))
     }
 
-    fn problem(&mut self, path: &[Seg], message: impl Into<String>) {
+    pub(super) fn problem(&mut self, path: &[Seg], message: impl Into<String>) {
         let at = self.at(path);
         self.problems.push(Problem::new(message, at));
     }
 
-    fn hinted(&mut self, path: &[Seg], message: impl Into<String>, hint: impl Into<String>) {
+    pub(super) fn hinted(
+        &mut self,
+        path: &[Seg],
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let at = self.at(path);
         self.problems
             .push(Problem::new(message, at).with_hint(hint));
     }
 
     /// Check every template in `text` refers to an input or an output of an earlier step.
-    fn templates(
+    pub(super) fn templates(
         &mut self,
+        path: &[Seg],
+        text: &str,
+        inputs: &BTreeMap<String, crate::definition::InputSpec>,
+        earlier: &[&str],
+    ) {
+        self.templates_of("step", path, text, inputs, earlier);
+    }
+
+    /// `templates`, for steps or (in a scenario) phases: `earlier` are the units whose outputs
+    /// are there by then.
+    pub(super) fn templates_of(
+        &mut self,
+        unit: &str,
         path: &[Seg],
         text: &str,
         inputs: &BTreeMap<String, crate::definition::InputSpec>,
@@ -55,7 +74,7 @@ impl Checker<'_> {
                     path,
                     format!("template refers to unknown input `{name}`"),
                     if inputs.is_empty() {
-                        "this workflow declares no `inputs:`".to_string()
+                        "it declares no `inputs:`".to_string()
                     } else {
                         format!(
                             "declared inputs: {}",
@@ -67,9 +86,13 @@ impl Checker<'_> {
                     .hinted(
                         path,
                         format!(
-                            "template refers to step `{step}`, which does not run before this point"
+                            "template refers to {unit} `{step}`, which does not run before this point"
                         ),
-                        "a step can use the outputs of the steps before it",
+                        if unit == "phase" {
+                            "a phase can use the outputs of the phases it runs after (`condition: after:...`)"
+                        } else {
+                            "a step can use the outputs of the steps before it"
+                        },
                     ),
                 Ok(_) => {}
             }
@@ -111,22 +134,13 @@ impl Checker<'_> {
     }
 }
 
-/// Every problem in `wf` (parsed from `text`), each with its location.
-pub fn validate_workflow(
-    path: &str,
-    text: &str,
-    wf: &Workflow,
-    known: &Known<'_>,
-) -> Result<(), DefinitionError> {
-    let mut c = Checker {
-        text,
-        problems: Vec::new(),
-    };
-    if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
-        c.hinted(&["name".into()], bad.problem, bad.fix);
-    }
+/// The input specifications of a workflow or a scenario: names, patterns, ranges, defaults.
+pub(super) fn check_inputs(
+    c: &mut Checker<'_>,
+    inputs: &BTreeMap<String, crate::definition::InputSpec>,
+) {
     let mut inputs_seen: BTreeMap<String, &str> = BTreeMap::new();
-    for (name, spec) in &wf.inputs {
+    for (name, spec) in inputs {
         let base: Vec<Seg> = vec!["inputs".into(), Seg::Key(name.clone())];
         if let Err(bad) = check_name(NameKind::Input, name) {
             c.hinted(&base, bad.problem, bad.fix);
@@ -186,6 +200,23 @@ pub fn validate_workflow(
             }
         }
     }
+}
+
+/// Every problem in `wf` (parsed from `text`), each with its location.
+pub fn validate_workflow(
+    path: &str,
+    text: &str,
+    wf: &Workflow,
+    known: &Known<'_>,
+) -> Result<(), DefinitionError> {
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
+        c.hinted(&["name".into()], bad.problem, bad.fix);
+    }
+    check_inputs(&mut c, &wf.inputs);
     c.checks(&["health".into()], &wf.health, wf, &[], false);
     if wf.steps.is_empty() {
         c.hinted(

@@ -1,0 +1,146 @@
+//! Scenarios as complete as workflows (SPEC §11): typed inputs, a phase's `env` and
+//! `working_dir`, phase outputs (from `$CORTEX_OUTPUT` and `orchestrate complete --output`)
+//! read by later phases, `orchestrate run --dry-run` and `orchestrate abort`.
+
+mod common;
+
+use common::Env;
+
+fn scenario(env: &Env, name: &str, yaml: &str) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join(format!("scenarios/{name}.yaml")), yaml).unwrap();
+}
+
+const RELEASE: &str = r#"name: release
+description: a release with inputs, outputs and a review
+inputs:
+  version: {type: string, required: true, pattern: '^\d+\.\d+\.\d+$'}
+phases:
+  - name: build
+    description: build ${{ inputs.version }}
+    working_dir: out
+    env: {TARGET: "app-${{ inputs.version }}"}
+    run:
+      - echo "artifact=$TARGET.tar" >> "$CORTEX_OUTPUT"
+      - pwd > where.txt
+  - name: review
+    description: review ${{ phases.build.outputs.artifact }}
+    condition: after:build
+  - name: publish
+    condition: after:review
+    description: publish
+    run: echo "${{ phases.build.outputs.artifact }} ${{ phases.review.outputs.verdict }}" > ../published.txt
+    working_dir: out
+"#;
+
+#[test]
+fn inputs_env_working_dir_and_outputs_flow_through_a_scenario() {
+    let env = Env::new();
+    scenario(&env, "release", RELEASE);
+    std::fs::create_dir_all(env.project().join("out")).unwrap();
+    // A bad input records nothing.
+    let bad = env.run(&["orchestrate", "run", "release", "--input", "version=one"]);
+    assert_eq!(bad.code, 2, "{}{}", bad.stdout, bad.stderr);
+    assert!(bad.stderr.contains("version"), "{}", bad.stderr);
+    assert_eq!(
+        env.run(&["--json", "orchestrate", "history"]).json(),
+        serde_json::json!([])
+    );
+    let run = env.run(&["orchestrate", "run", "release", "--input", "version=1.2.3"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("out/where.txt"))
+            .unwrap()
+            .trim(),
+        env.project().join("out").display().to_string()
+    );
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(status["inputs"]["version"], "1.2.3");
+    assert_eq!(status["phases"][0]["outputs"]["artifact"], "app-1.2.3.tar");
+    // The review waits with its prompt rendered with the build's output.
+    assert!(
+        status["phases"][1]["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("review app-1.2.3.tar"),
+        "{status}"
+    );
+    let done = env.run(&[
+        "orchestrate",
+        "complete",
+        "release",
+        "review",
+        "--output",
+        "verdict=approved",
+    ]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("published.txt")).unwrap(),
+        "app-1.2.3.tar approved\n"
+    );
+}
+
+#[test]
+fn a_scenario_template_must_name_a_declared_input_or_an_earlier_phase() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "wrong",
+        "name: wrong\ndescription: d\nphases:\n  - name: a\n    description: d\n    run: echo ${{ inputs.nope }}\n  - name: b\n    description: d\n    run: echo ${{ phases.c.outputs.x }}\n  - name: c\n    description: d\n    condition: after:b\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "wrong"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let doc = out.json();
+    let messages: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("unknown input `nope`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("phase `c`, which does not run before this point")),
+        "{messages:?}"
+    );
+    assert_eq!(doc["errors"][0]["line"], 6);
+}
+
+#[test]
+fn a_scenario_dry_run_says_what_would_start_and_records_nothing() {
+    let env = Env::new();
+    scenario(&env, "release", RELEASE);
+    let out = env.run(&[
+        "orchestrate",
+        "run",
+        "release",
+        "--input",
+        "version=1.0.0",
+        "--dry-run",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    insta::assert_snapshot!("scenario_dry_run", out.snapshot(&env));
+    assert_eq!(
+        env.run(&["--json", "orchestrate", "history"]).json(),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn orchestrate_abort_ends_a_scenario_run_for_good() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - name: approve\n    description: d\n    condition: manual\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let out = env.run(&["orchestrate", "abort", "gate", "--message", "not needed"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = env.run(&["--json", "orchestrate", "status", "gate"]).json();
+    assert_eq!(status["status"], "aborted");
+}
