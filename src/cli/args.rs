@@ -43,9 +43,27 @@ pub enum TopCommand {
     },
     /// Print a JSON Schema: workflow, scenario, agent, config or event.
     Schema {
+        /// The format: workflow, scenario, agent, config or event.
         #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event"])]
         name: String,
     },
+    /// Remove the derived files (runs/<id>/) of finished runs older than a duration; the log
+    /// keeps everything, and they are rebuilt from it when needed.
+    Gc {
+        /// How long ago a run must have ended (`30d`, `12h`, seconds).
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        older_than: String,
+        /// Say what would be removed, removing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a shell completion script (e.g. `cortex completions bash > /etc/bash_completion.d/cortex`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `cortex man | man -l -`.
+    Man,
 }
 
 /// Who did an operator action, and why.

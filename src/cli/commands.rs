@@ -6,6 +6,8 @@ use super::args::{
     AgentCommandArgs, Audit, LogCommand, OrchestrateCommand, StepCommand, TopCommand,
     WorkflowCommand,
 };
+use clap::CommandFactory;
+
 use super::observer::TerminalObserver;
 use super::{CommandError, print};
 use crate::event::{Operator, ResumeMode, RunKind};
@@ -76,6 +78,32 @@ pub fn dispatch(
         },
         TopCommand::Tui { actor } => super::tui::run(ctx, json, actor, no_color),
         TopCommand::Schema { name } => super::schema::print(&name),
+        TopCommand::Gc {
+            older_than,
+            dry_run,
+        } => {
+            let older_than = crate::definition::DurationSpec(older_than)
+                .to_duration()
+                .map_err(|e| {
+                    CommandError::bad_input(format!("--older-than: {e}"))
+                        .hint("write e.g. --older-than 30d or --older-than 12h")
+                })?;
+            done(ops::housekeeping::gc(ctx, older_than, dry_run))
+        }
+        TopCommand::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut super::Cli::command(), "cortex", &mut buf);
+            super::out(&String::from_utf8_lossy(&buf));
+            Ok(super::exit::OK)
+        }
+        TopCommand::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(super::Cli::command())
+                .render(&mut buf)
+                .map_err(|e| CommandError::new(super::exit::FAILED, e.to_string()))?;
+            super::out(&String::from_utf8_lossy(&buf));
+            Ok(super::exit::OK)
+        }
     }
 }
 

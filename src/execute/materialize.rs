@@ -48,6 +48,19 @@ pub fn run_folder(home: &Path, run_id: &str, sub: Option<&str>) -> std::io::Resu
     Ok(path)
 }
 
+/// Remove a run's derived files (`runs/<run-id>/`: never the log). Refuses a linked folder, as
+/// everything that writes there does; a run without derived files is fine. True if something
+/// was removed.
+pub fn remove_run_files(home: &Path, run_id: &str) -> std::io::Result<bool> {
+    check_run_folders(home, run_id)?;
+    let dir = home.join("runs").join(run_id);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Check every derived folder of a run that exists (none is made): what a driver does before
 /// it records anything, so that a home with a linked folder is refused up front.
 pub fn check_run_folders(home: &Path, run_id: &str) -> std::io::Result<()> {

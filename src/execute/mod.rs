@@ -24,7 +24,7 @@ pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lock::{DriverLock, Holder, LockError};
-pub use materialize::{WriteBehind, check_run_folders, materialize, run_folder};
+pub use materialize::{WriteBehind, check_run_folders, materialize, remove_run_files, run_folder};
 pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::check_requires;
 pub use process::{

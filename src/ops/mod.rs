@@ -9,6 +9,7 @@ mod context;
 mod drive;
 mod error;
 mod history;
+pub mod housekeeping;
 pub mod log;
 mod lookup;
 mod output;
