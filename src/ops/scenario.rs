@@ -11,7 +11,7 @@ use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
 use crate::decide::{Command, RunState};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
-    snapshot,
+    resolve_agents, snapshot,
 };
 use crate::event::{Operator, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
@@ -39,10 +39,11 @@ pub fn run(
 ) -> Result<Output, CommandError> {
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
-    let config = ctx
+    let config_file = ctx
         .catalog()
-        .config()
+        .config_file()
         .map_err(|e| CommandError::definition(&e))?;
+    let config = config_file.workflow;
     for phase in starts {
         let ok = scenario
             .phases
@@ -74,19 +75,16 @@ pub fn run(
         .agents()
         .into_iter()
         .filter_map(Result::ok)
+        .map(|(a, _)| a)
         .collect();
-    let agents = scenario
-        .phases
-        .iter()
-        .flat_map(|p| p.agents.iter().cloned())
-        .map(|agent| {
-            let command = found
-                .iter()
-                .find(|(a, _)| normalize_name(&a.name) == normalize_name(&agent))
-                .and_then(|(a, _)| a.command.clone());
-            (agent, command)
-        })
-        .collect();
+    let agents = resolve_agents(
+        scenario
+            .phases
+            .iter()
+            .flat_map(|p| p.agents.iter().cloned()),
+        &found,
+        &config_file.agents,
+    );
     let mut store = ctx.store(config.durability)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -102,7 +100,8 @@ pub fn run(
         inputs: Default::default(),
         secret_inputs: Vec::new(),
         config,
-        agents,
+        agents: agents.commands,
+        claude: agents.claude,
         working_dir: ctx.cwd.display().to_string(),
         driver: driver(),
         by: by.clone(),
