@@ -150,6 +150,7 @@ fn main() {
         secret_inputs: Vec::new(),
         config: Default::default(),
         agents: BTreeMap::new(),
+        claude: None,
         working_dir: "/".into(),
         driver: cortex::event::Driver {
             pid: 1,

@@ -42,6 +42,7 @@ fn started(name: &str, yaml: &str) -> RunStarted {
         secret_inputs: Vec::new(),
         config: Config::default(),
         agents: Default::default(),
+        claude: None,
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,

@@ -11,12 +11,12 @@ use std::fmt::Debug;
 
 use cortex::definition::template::{Reference, render_shell, render_text, scan};
 use cortex::definition::{
-    self, Config, ConfigFile, DefinitionError, Seg, Workflow, parse_agent, parse_config,
-    parse_workflow,
+    self, AgentRunner, Config, ConfigFile, DefinitionError, Seg, Workflow, parse_agent,
+    parse_config_file, parse_workflow,
 };
 use cortex::event::{
-    AttemptEnd, Driver, Event, NewEvent, Operator, Outcome, Recorded, ResumeMode, RunKind,
-    RunStarted, Stage,
+    AgentResult, AttemptEnd, Driver, Event, NewEvent, Operator, Outcome, Recorded, ResumeMode,
+    RunKind, RunStarted, Stage,
 };
 use cortex::store::{EventStore, MemoryStore, RawRow, verify_rows};
 
@@ -230,15 +230,16 @@ fn assert_within_rules(wf: &Workflow) {
 // ---------------------------------------------------------------------------------------------
 // config
 
-/// `parse_config`: a parsed configuration is inside every documented range and survives a JSON
-/// round trip; an error is clear.
+/// `parse_config_file`: a parsed configuration is inside every documented range and survives a
+/// JSON round trip (the `agents` block too); an error is clear.
 pub fn check_config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match parse_config("cortex.config.json", text) {
-        Ok(config) => {
+    match parse_config_file("cortex.config.json", text) {
+        Ok(file) => {
             use cortex::definition::limits;
+            let config = &file.workflow;
             assert!(
                 config.timeout_seconds <= limits::MAX_RUN_TIMEOUT_SECONDS,
                 "{config:?}"
@@ -253,7 +254,7 @@ pub fn check_config(data: &[u8]) {
             );
             let file = ConfigFile {
                 schema: None,
-                workflow: config.clone(),
+                ..file
             };
             for json in [
                 serde_json::to_string(&file).expect("a configuration serialises"),
@@ -263,9 +264,10 @@ pub fn check_config(data: &[u8]) {
                     panic!("the JSON of a parsed configuration does not parse: {e}\n{json}")
                 });
                 assert_same!(&file, &back, "config JSON", &json);
-                let again = parse_config("roundtrip.json", &json)
-                    .unwrap_or_else(|e| panic!("parse_config refuses its own output: {e}\n{json}"));
-                assert_same!(&config, &again, "parse_config", &json);
+                let again = parse_config_file("roundtrip.json", &json).unwrap_or_else(|e| {
+                    panic!("parse_config_file refuses its own output: {e}\n{json}")
+                });
+                assert_same!(&file, &again, "parse_config_file", &json);
             }
         }
         Err(e) => assert_clear(&e),
@@ -370,7 +372,13 @@ impl Bytes<'_> {
     }
 
     fn end(&mut self) -> AttemptEnd {
-        match self.byte() % 5 {
+        let b = self.byte();
+        if b == u8::MAX {
+            return AttemptEnd::AgentFailed {
+                error: self.text(24),
+            };
+        }
+        match b % 5 {
             0 => AttemptEnd::Exited {
                 code: self.i64() as i32,
             },
@@ -414,7 +422,28 @@ impl Bytes<'_> {
     /// Any event, with fields taken from the input.
     fn event(&mut self) -> Event {
         let step = |b: &mut Self| b.text(12);
-        match self.byte() % 22 {
+        let b = self.byte();
+        if b == u8::MAX {
+            return Event::AgentResult(Box::new(AgentResult {
+                step: step(self),
+                attempt: self.byte() as u32,
+                agent: self.text(8),
+                runner: AgentRunner::Claude,
+                is_error: self.bool(),
+                subtype: self.text(12),
+                result: self.text(32),
+                errors: (0..self.byte() % 3).map(|_| self.text(16)).collect(),
+                session_id: self.text(16),
+                total_cost_usd: self
+                    .bool()
+                    .then(|| f64::from_bits(self.i64() as u64))
+                    .filter(|c| c.is_finite()),
+                num_turns: self.bool().then(|| self.i64() as u32),
+                duration_ms: self.bool().then(|| self.i64() as u64),
+                duration_api_ms: self.bool().then(|| self.i64() as u64),
+            }));
+        }
+        match b % 22 {
             0 => {
                 let definition = self.json_value(3);
                 let (_, definition_hash) = definition::snapshot(&definition);
@@ -432,6 +461,7 @@ impl Bytes<'_> {
                     agents: (0..self.byte() % 3)
                         .map(|_| (self.text(8), self.opt_text(12)))
                         .collect::<BTreeMap<_, _>>(),
+                    claude: None,
                     working_dir: self.text(16),
                     driver: Driver {
                         pid: self.i64() as u32,

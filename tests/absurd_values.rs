@@ -145,6 +145,7 @@ fn record_old_run(env: &Env, yaml: &str, config: Config) -> (SqliteStore, String
             secret_inputs: Vec::new(),
             config,
             agents: BTreeMap::new(),
+            claude: None,
             working_dir: env.project().display().to_string(),
             driver: Driver {
                 pid: 1,
@@ -207,6 +208,7 @@ fn a_recorded_backoff_too_large_for_milliseconds_saturates() {
                 output_tail: String::new(),
                 validation_problems: vec![],
                 by: None,
+                agent: None,
             })))
             .unwrap();
         delays.extend(recorded.iter().filter_map(|r| match &r.event {

@@ -34,6 +34,7 @@ fn started(wf: &Workflow, config: Config) -> Event {
         secret_inputs: Vec::new(),
         config,
         agents: BTreeMap::new(),
+        claude: None,
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,
@@ -85,6 +86,7 @@ fn finish(step: &str, attempt: u32, code: i32) -> Command {
         output_tail: String::new(),
         validation_problems: vec![],
         by: None,
+        agent: None,
     }))
 }
 
@@ -478,4 +480,161 @@ fn retries_only_on_listed_exit_codes() {
     .when(finish("s", 1, 1))
     .unwrap();
     assert!(matches!(then[1], Event::RunPaused { .. }), "{then:?}");
+}
+
+fn agent_said(is_error: bool, session: &str) -> Box<cortex::event::AgentResult> {
+    Box::new(cortex::event::AgentResult {
+        step: "ignored: the report's step is used".into(),
+        attempt: 99,
+        agent: "planner".into(),
+        runner: cortex::definition::AgentRunner::Claude,
+        is_error,
+        subtype: if is_error {
+            "error_max_turns"
+        } else {
+            "success"
+        }
+        .into(),
+        result: if is_error { "" } else { "the plan" }.into(),
+        errors: if is_error {
+            vec!["Reached maximum number of turns (9)".into()]
+        } else {
+            vec![]
+        },
+        session_id: session.into(),
+        total_cost_usd: Some(0.25),
+        num_turns: Some(9),
+        duration_ms: Some(1000),
+        duration_api_ms: None,
+    })
+}
+
+fn finish_by_agent(
+    attempt: u32,
+    end: AttemptEnd,
+    said: Box<cortex::event::AgentResult>,
+) -> Command {
+    let outputs = if end.succeeded() {
+        vec![("result".to_string(), said.result.clone())]
+    } else {
+        vec![]
+    };
+    Command::FinishAttempt(Box::new(AttemptReport {
+        step: "c".into(),
+        attempt,
+        end,
+        outputs,
+        output_tail: String::new(),
+        validation_problems: vec![],
+        by: None,
+        agent: Some(said),
+    }))
+}
+
+/// An attempt run by Claude Code: what it reported comes first, with the report's step and
+/// attempt; its error follows the exit in `step_failed`; its session is the one the next
+/// attempt resumes, until the step completes.
+#[test]
+fn an_agent_result_is_recorded_first_and_its_session_kept_for_the_retry() {
+    let wf = workflow(THREE);
+    let past = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+    ];
+    let then = given(past.clone())
+        .when(finish_by_agent(
+            1,
+            AttemptEnd::Exited { code: 1 },
+            agent_said(true, "s-1"),
+        ))
+        .unwrap();
+    let mut expected = agent_said(true, "s-1");
+    expected.step = "c".into();
+    expected.attempt = 1;
+    assert_eq!(then[0], Event::AgentResult(expected));
+    assert!(
+        matches!(&then[1], Event::StepFailed { error, .. } if error == "exited with code 1: Reached maximum number of turns (9)"),
+        "{:?}",
+        then[1]
+    );
+    assert!(matches!(then[2], Event::RetryScheduled { attempt: 2, .. }));
+    let mut history = past;
+    history.extend(then);
+    let state = state_of(&history);
+    assert_eq!(state.steps[2].resume_session.as_deref(), Some("s-1"));
+
+    // Exit 0 with an error result: the runner's words are the error.
+    let then = given(history.clone())
+        .when(finish_by_agent(
+            1,
+            AttemptEnd::AgentFailed {
+                error: "Reached maximum number of turns (9)".into(),
+            },
+            agent_said(true, "s-1"),
+        ))
+        .err();
+    assert!(then.is_some(), "attempt 1 is over: a second end is refused");
+
+    history.push(started_step("c", 2));
+    let then = given(history.clone())
+        .when(finish_by_agent(
+            2,
+            AttemptEnd::Exited { code: 0 },
+            agent_said(false, "s-2"),
+        ))
+        .unwrap();
+    assert!(matches!(&then[0], Event::AgentResult(r) if r.session_id == "s-2" && r.attempt == 2));
+    assert_eq!(
+        then[1],
+        Event::OutputRecorded {
+            step: "c".into(),
+            key: "result".into(),
+            value: "the plan".into()
+        }
+    );
+    history.extend(then);
+    let state = state_of(&history);
+    assert_eq!(
+        state.steps[2].resume_session, None,
+        "a completed step resumes nothing"
+    );
+    assert_eq!(
+        state.steps[2]
+            .agent_result
+            .as_ref()
+            .map(|r| r.session_id.as_str()),
+        Some("s-2")
+    );
+}
+
+#[test]
+fn an_error_result_that_exited_0_fails_with_the_runner_s_words_alone() {
+    let wf = workflow(THREE);
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+    ])
+    .when(finish_by_agent(
+        1,
+        AttemptEnd::AgentFailed {
+            error: "Reached maximum number of turns (9)".into(),
+        },
+        agent_said(true, "s-1"),
+    ))
+    .unwrap();
+    assert!(
+        matches!(&then[1], Event::StepFailed { error, end: AttemptEnd::AgentFailed { .. }, .. } if error == "Reached maximum number of turns (9)"),
+        "{:?}",
+        then[1]
+    );
 }

@@ -414,7 +414,7 @@ fn an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it() 
 fn agents_are_listed_and_activated_by_hand_through_the_log() {
     let env = seeded();
     let list = env.run(&["--json", "agent", "list"]).json();
-    assert_eq!(list["agents"].as_array().unwrap().len(), 14);
+    assert_eq!(list["agents"].as_array().unwrap().len(), 15);
     assert_eq!(
         env.run(&["agent", "activate", "Python Pro", "--actor", "lead"])
             .code,

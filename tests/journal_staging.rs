@@ -34,6 +34,7 @@ fn start() -> Command {
         secret_inputs: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
+        claude: None,
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,
@@ -52,6 +53,7 @@ fn finished(step: &str) -> Command {
         output_tail: String::new(),
         validation_problems: vec![],
         by: None,
+        agent: None,
     }))
 }
 

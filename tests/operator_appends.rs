@@ -159,6 +159,7 @@ fn start(n: usize) -> Command {
         secret_inputs: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
+        claude: None,
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,
@@ -193,6 +194,7 @@ impl Act {
                 output_tail: String::new(),
                 validation_problems: vec![],
                 by: Some(by),
+                agent: None,
             })),
             Act::Stop => Command::RequestStop { by, abort: false },
         }
@@ -297,6 +299,7 @@ fn drive_turn(journal: &mut Journal<'_>, refresh: bool) -> Result<(), JournalErr
             output_tail: String::new(),
             validation_problems: vec![],
             by: None,
+            agent: None,
         })))?;
     }
     Ok(())

@@ -191,6 +191,7 @@ fn drive(
                         output_tail: String::new(),
                         validation_problems: vec![],
                         by: None,
+                        agent: None,
                     })))
                     .expect("the simulator only sends valid commands");
                 pending = Some(Pending {
@@ -247,6 +248,7 @@ fn start_event(case: &Case) -> RunStarted {
         secret_inputs: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
+        claude: None,
         working_dir: "/".into(),
         driver: driver(),
         by: op(),

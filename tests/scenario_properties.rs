@@ -160,6 +160,7 @@ proptest! {
                 secret_inputs: Vec::new(),
                 config: Config::default(),
                 agents: BTreeMap::new(),
+                claude: None,
                 working_dir: "/".into(),
                 driver: Driver { pid: 1, host: "sim".into() },
                 by: op(),
@@ -194,7 +195,7 @@ proptest! {
                 let attempt = journal.state.steps[index].attempts;
                 journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
                     step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
-                    output_tail: String::new(), validation_problems: vec![], by: None,
+                    output_tail: String::new(), validation_problems: vec![], by: None, agent: None,
                 }))).unwrap();
                 check_invariants(&journal.state, &case)?;
             }

@@ -74,6 +74,20 @@ fn examples_builtins_and_seeds_conform() {
         "max_retry_attempts": 3, "timeout_seconds": 3600
     }});
     check(&committed("config"), &seed_config, "the seed configuration");
+    let claude_config = serde_json::json!({"agents": {"runner": "claude", "claude": {
+        "program": "claude", "permission_mode": "acceptEdits", "model": "sonnet",
+        "args": ["--max-turns", "30"]
+    }}});
+    check(
+        &committed("config"),
+        &claude_config,
+        "a configuration running Claude Code",
+    );
+    let typo = serde_json::json!({"agents": {"claude": {"permission_mode": "acceptedits"}}});
+    assert!(
+        !jsonschema::is_valid(&committed("config"), &typo),
+        "permission modes are the documented ones in the schema too"
+    );
     let bad = serde_json::json!({"workflow": {"max_retries": 3}});
     assert!(
         !jsonschema::is_valid(&committed("config"), &bad),

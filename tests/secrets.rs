@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use common::Env;
 use cortex::event::{
-    AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted, Stage,
+    AgentResult, AttemptEnd, Driver, Event, Operator, Outcome, ResumeMode, RunKind, RunStarted,
+    Stage,
 };
 use cortex::execute::Redactor;
 use proptest::prelude::*;
@@ -493,7 +494,43 @@ fn end() -> impl Strategy<Value = AttemptEnd> {
         }),
         text().prop_map(|error| AttemptEnd::SpawnFailed { error }),
         any::<bool>().prop_map(|success| AttemptEnd::Reported { success }),
+        text().prop_map(|error| AttemptEnd::AgentFailed { error }),
     ]
+}
+
+fn agent_result() -> impl Strategy<Value = Event> {
+    (
+        (word(), any::<u32>(), word(), any::<bool>(), word()),
+        (text(), prop::collection::vec(text(), 0..2), word()),
+        (
+            prop::option::of(0.0..100.0f64),
+            prop::option::of(any::<u32>()),
+            prop::option::of(any::<u32>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (step, attempt, agent, is_error, subtype),
+                (result, errors, session_id),
+                (cost, turns, ms),
+            )| {
+                Event::AgentResult(Box::new(AgentResult {
+                    step,
+                    attempt,
+                    agent,
+                    runner: cortex::definition::AgentRunner::Claude,
+                    is_error,
+                    subtype,
+                    result,
+                    errors,
+                    session_id,
+                    total_cost_usd: cost,
+                    num_turns: turns,
+                    duration_ms: ms.map(u64::from),
+                    duration_api_ms: None,
+                }))
+            },
+        )
 }
 
 fn stage() -> impl Strategy<Value = Stage> {
@@ -537,6 +574,7 @@ fn started() -> impl Strategy<Value = Event> {
                 secret_inputs: Vec::new(),
                 config: Default::default(),
                 agents: agents.into_iter().collect::<BTreeMap<_, _>>(),
+                claude: None,
                 working_dir: dir,
                 driver: Driver {
                     pid: 7,
@@ -552,6 +590,7 @@ fn event() -> impl Strategy<Value = Event> {
     let by = || prop::option::of(operator());
     prop_oneof![
         started(),
+        agent_result(),
         (stage(), prop::option::of(word()))
             .prop_map(|(stage, step)| Event::ValidationPassed { stage, step }),
         (
@@ -700,7 +739,7 @@ fn event() -> impl Strategy<Value = Event> {
 
 /// Keys under which an event holds values (what a command printed, a person wrote, an input
 /// held). Written here independently of `Event::visit_values`, from the event schema.
-const VALUE_KEYS: [&str; 7] = [
+const VALUE_KEYS: [&str; 11] = [
     "value",
     "output_tail",
     "error",
@@ -708,6 +747,10 @@ const VALUE_KEYS: [&str; 7] = [
     "reason",
     "message",
     "inputs",
+    "result",
+    "errors",
+    "session_id",
+    "subtype",
 ];
 
 /// Every string of `json` that is not under a value key, with its path.

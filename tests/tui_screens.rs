@@ -169,6 +169,7 @@ impl Recorder {
                 secret_inputs: Vec::new(),
                 config,
                 agents: BTreeMap::new(),
+                claude: None,
                 working_dir: "/work".into(),
                 driver: Driver {
                     pid: 1,
@@ -208,6 +209,7 @@ impl Recorder {
                 output_tail: tail.into(),
                 validation_problems: vec![],
                 by: Some(lead()),
+                agent: None,
             })),
         )
     }

@@ -1,6 +1,6 @@
 //! Commands: what the shell asks the decider to record, carrying facts from outside.
 
-use crate::event::{AttemptEnd, Driver, Operator, ResumeMode, RunStarted};
+use crate::event::{AgentResult, AttemptEnd, Driver, Operator, ResumeMode, RunStarted};
 
 /// The outcome of one attempt, as observed by the executor or reported by an operator.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,9 @@ pub struct AttemptReport {
     /// Problems found by the step's `validate: - run:` checks (run by the shell).
     pub validation_problems: Vec<String>,
     pub by: Option<Operator>,
+    /// What the agent runner (Claude Code) reported, when one ran the attempt and printed a
+    /// result; its step and attempt are this report's.
+    pub agent: Option<Box<AgentResult>>,
 }
 
 /// A request to change a run.

@@ -425,6 +425,13 @@ fn finish_attempt(
     let name = report.step.clone();
     let attempt = report.attempt;
     let mut events = Vec::new();
+    // What the runner said comes first, whatever the attempt's end.
+    let agent_error = report.agent.as_ref().and_then(|a| a.error_text());
+    if let Some(mut agent) = report.agent {
+        agent.step.clone_from(&name);
+        agent.attempt = attempt;
+        events.push(Event::AgentResult(agent));
+    }
     if report.end.succeeded() && problems.is_empty() {
         for (key, value) in outputs {
             events.push(Event::OutputRecorded {
@@ -463,10 +470,11 @@ fn finish_attempt(
     }
 
     // The attempt failed: record how, then retry or apply the step's failure policy.
-    let error = if report.end.succeeded() {
-        format!("validation failed: {}", problems.join("; "))
-    } else {
-        report.end.describe()
+    let error = match (&report.end, agent_error) {
+        (end, _) if end.succeeded() => format!("validation failed: {}", problems.join("; ")),
+        // The runner's own words already are the error.
+        (end @ AttemptEnd::AgentFailed { .. }, _) | (end, None) => end.describe(),
+        (end, Some(said)) => format!("{}: {said}", end.describe()),
     };
     match &report.end {
         end if end.succeeded() => events.push(Event::ValidationFailed {

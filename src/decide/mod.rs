@@ -18,6 +18,6 @@ pub use command::{AttemptReport, Command};
 pub use decider::decide;
 pub use error::DecideError;
 pub use state::{
-    Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay, restore,
-    snapshot_json,
+    AgentRun, Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay,
+    restore, snapshot_json,
 };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::definition::{Scenario, Workflow};
-use crate::event::{Driver, Event, Outcome, Recorded, RunKind, RunStarted, Stage};
+use crate::event::{AgentResult, Driver, Event, Outcome, Recorded, RunKind, RunStarted, Stage};
 
 /// Where a step is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,23 @@ pub struct StepState {
     /// Who reported the latest outcome of an external step or phase, and their message.
     #[serde(default)]
     pub reported_by: Option<crate::event::Operator>,
+    /// What the agent runner (Claude Code) reported for the latest attempt it ran.
+    #[serde(default)]
+    pub agent_result: Option<AgentResult>,
+    /// The runner's session the next attempt resumes (`claude --resume`): that of the latest
+    /// attempt with a result, until the step completes, is skipped or is run again from
+    /// scratch (`resume --from`).
+    #[serde(default)]
+    pub resume_session: Option<String>,
+}
+
+/// How the engine runs a step's work itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentRun<'a> {
+    /// The agent's `command`, with the prompt on standard input.
+    Command(&'a str),
+    /// Claude Code, as this agent.
+    Claude(&'a str),
 }
 
 /// A resume point.
@@ -227,9 +244,26 @@ impl RunState {
 
     /// The agent command that runs step `index`, if any.
     pub fn agent_command(&self, index: usize) -> Option<&str> {
+        match self.agent_run(index)? {
+            AgentRun::Command(command) => Some(command),
+            AgentRun::Claude(_) => None,
+        }
+    }
+
+    /// How the agent of step `index` (a phase: the agent chosen to run it) does its work, if
+    /// the engine runs it: its command, or Claude Code.
+    pub fn agent_run(&self, index: usize) -> Option<AgentRun<'_>> {
         let step = self.workflow.as_ref()?.steps.get(index)?;
         let agent = step.agent.as_ref()?;
-        self.start.as_ref()?.agents.get(agent)?.as_deref()
+        let start = self.start.as_ref()?;
+        if let Some(command) = start.agents.get(agent).and_then(Option::as_deref) {
+            return Some(AgentRun::Command(command));
+        }
+        start
+            .claude
+            .as_ref()
+            .filter(|c| c.runs.contains(agent))
+            .map(|_| AgentRun::Claude(agent.as_str()))
     }
 
     /// A step with nothing for the engine to run waits for a person or an agent to report.
@@ -237,7 +271,7 @@ impl RunState {
         let Some(step) = self.workflow.as_ref().and_then(|w| w.steps.get(index)) else {
             return false;
         };
-        step.run.is_none() && self.agent_command(index).is_none()
+        step.run.is_none() && self.agent_run(index).is_none()
     }
 
     /// The value a `${{ }}` template names in this run: an input (secret ones are recorded
@@ -286,13 +320,14 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 RunKind::Scenario => {
                     serde_json::from_value::<Scenario>(started.definition.clone()).map(|sc| {
                         let mut wf = sc.as_workflow();
-                        // A phase is run by the first of its agents that has a command.
+                        // A phase is run by the first of its agents that has a command or
+                        // runs with Claude Code.
+                        let runs = |a: &String| {
+                            started.agents.get(a).is_some_and(Option::is_some)
+                                || started.claude.as_ref().is_some_and(|c| c.runs.contains(a))
+                        };
                         for (step, phase) in wf.steps.iter_mut().zip(&sc.phases) {
-                            if let Some(runner) = phase
-                                .agents
-                                .iter()
-                                .find(|a| started.agents.get(*a).is_some_and(Option::is_some))
-                            {
+                            if let Some(runner) = phase.agents.iter().find(|a| runs(a)) {
                                 step.agent = Some(runner.clone());
                             }
                         }
@@ -386,6 +421,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             if let Some(s) = state.step_mut(step) {
                 s.reported_by.clone_from(by);
                 s.status = StepStatus::Completed;
+                s.resume_session = None;
                 s.completions += 1;
                 s.ended_at = time;
                 s.exit_code = end.exit_code();
@@ -435,6 +471,12 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.ended_at = time;
             }
         }
+        Event::AgentResult(result) => {
+            if let Some(s) = state.step_mut(&result.step) {
+                s.resume_session = Some(result.session_id.clone());
+                s.agent_result = Some((**result).clone());
+            }
+        }
         Event::StepInterrupted { step, reason, .. } => {
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::Stopped;
@@ -452,6 +494,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             if let Some(s) = state.step_mut(step) {
                 s.reported_by.clone_from(by);
                 s.status = StepStatus::Skipped;
+                s.resume_session = None;
                 s.error = Some(reason.clone());
                 s.ended_at = time;
             }
@@ -594,6 +637,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                     let s = &mut state.steps[i];
                     s.status = StepStatus::Pending;
                     s.outputs.clear();
+                    s.resume_session = None;
                     s.budget_failures = 0;
                     s.retry_delay_ms = 0;
                     let name = s.name.clone();
@@ -661,6 +705,8 @@ fn new_step(name: &str) -> StepState {
         retry_delay_ms: 0,
         compensation_failed: false,
         reported_by: None,
+        agent_result: None,
+        resume_session: None,
     }
 }
 

@@ -1,11 +1,29 @@
 //! Agent definitions: Markdown with YAML front matter, the format Claude Code uses for
-//! sub-agents (`name`, `description`, optional `tools`, `model`, `color`), plus `command`.
+//! sub-agents (`name`, `description`, optional `tools`, `model`, `color`), plus `command` or
+//! `runner`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::workflow::{precheck, yaml_location, yaml_message};
 use super::{DefinitionError, Location, NameKind, Problem, check_name, locate};
+
+/// A program cortex knows how to run an agent with, besides a plain `command`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRunner {
+    /// Claude Code, headless (`claude -p --output-format json`): the prompt on standard
+    /// input, the agent's Markdown body as system prompt, its `model` and `tools` passed on.
+    Claude,
+}
+
+impl AgentRunner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentRunner::Claude => "claude",
+        }
+    }
+}
 
 /// The front matter of an agent file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -19,19 +37,117 @@ pub struct Agent {
     /// A command that does the agent's work: it receives the prompt on standard input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// Claude Code's tool list; kept for compatibility, not used by cortex.
+    /// Run the agent with Claude Code (`claude`) instead of a `command`; without either, the
+    /// configuration's default runner (`agents.runner` in `cortex.config.json`) applies, and
+    /// without that the agent's work is external (a person or an agent reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<AgentRunner>,
+    /// Claude Code's tool list, as in its sub-agent files: a comma-separated string
+    /// (`Read, Grep, Bash(git diff *)`) or a list of names. Run with Claude Code, these tools
+    /// are allowed without asking (`--allowedTools`); handed over as a sub-agent, they are its
+    /// tools. No entry may be empty or start with `-`.
     #[serde(
         default,
         deserialize_with = "super::finite::json_value",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<Tools>")]
     pub tools: Option<serde_json::Value>,
-    /// Claude Code's model choice; kept for compatibility, not used by cortex.
+    /// Claude Code's model (`sonnet`, `opus`, `haiku`, `inherit`, or a full model name),
+    /// passed as `--model` when the agent runs with Claude Code (`inherit`: the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 200),
+        regex(pattern = r"^[A-Za-z0-9._:@/][A-Za-z0-9._:@/-]*$")
+    )]
     pub model: Option<String>,
     /// Claude Code's display colour; kept for compatibility, not used by cortex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
+    /// The Markdown after the front matter: the agent's instructions (its system prompt when
+    /// it runs with Claude Code).
+    #[serde(skip)]
+    pub body: String,
+}
+
+/// The two forms `tools` takes in Claude Code's sub-agent files (for the JSON Schema).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+enum Tools {
+    /// Comma-separated: `Read, Grep, Glob`.
+    Text(String),
+    List(Vec<String>),
+}
+
+/// The longest model name accepted.
+const MAX_MODEL_CHARS: usize = 200;
+
+impl Agent {
+    /// The tools of `tools`, each trimmed (a string is split at its commas). Only for an
+    /// agent `parse_agent` accepted, whose `tools` has one of the two forms.
+    pub fn tool_list(&self) -> Vec<String> {
+        tool_list(self.tools.as_ref()).unwrap_or_default()
+    }
+
+    /// Whether this agent's model means "Claude Code's default" (none, or `inherit`).
+    pub fn model_to_pass(&self) -> Option<&str> {
+        self.model.as_deref().filter(|m| *m != "inherit")
+    }
+}
+
+/// The tools of a `tools` value, or what is wrong with it.
+fn tool_list(tools: Option<&serde_json::Value>) -> Result<Vec<String>, String> {
+    let items: Vec<String> = match tools {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::String(s)) => s.split(',').map(str::to_string).collect(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s.clone()),
+                other => Err(format!("`tools` holds {other}, which is not a tool name")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "`tools` is {other}: write a comma-separated string (`Read, Grep`) or a list of tool names"
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let tool = item.trim();
+        if tool.is_empty() {
+            return Err("`tools` has an empty entry".into());
+        }
+        if tool.starts_with('-') {
+            return Err(format!(
+                "the tool `{tool}` starts with `-`: it would be read as an option of `claude`"
+            ));
+        }
+        if tool.chars().any(char::is_control) {
+            return Err(format!("the tool {tool:?} holds a control character"));
+        }
+        out.push(tool.to_string());
+    }
+    Ok(out)
+}
+
+/// What is wrong with a `model`, if anything: it becomes one argument of `claude --model`.
+fn model_problem(model: &str) -> Option<String> {
+    let plain =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '/' | '-');
+    if model.is_empty() || model.chars().count() > MAX_MODEL_CHARS {
+        return Some(format!(
+            "`model` must be 1 to {MAX_MODEL_CHARS} characters long"
+        ));
+    }
+    if model.starts_with('-') || !model.chars().all(plain) {
+        return Some(format!(
+            "`model: {model}` is not a model name (letters, digits and `._:@/-`, not starting with `-`)"
+        ));
+    }
+    None
 }
 
 /// Parse an agent file: `---`, YAML front matter, `---`, then the Markdown body.
@@ -74,6 +190,7 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
         });
         fail(&yaml_message(&e), at)
     })?;
+    let mut agent = agent;
     if let Err(bad) = check_name(NameKind::Agent, &agent.name) {
         return Err(DefinitionError {
             path: path.to_string(),
@@ -81,6 +198,37 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
             problems: vec![Problem::new(bad.problem, name_location(text)).with_hint(bad.fix)],
         });
     }
+    let at = |key: &str| {
+        locate(front, &[key.into()]).map(|l| Location {
+            line: l.line + 1,
+            column: l.column,
+        })
+    };
+    let mut problems = Vec::new();
+    if agent.runner.is_some() && agent.command.is_some() {
+        problems.push(
+            Problem::new("an agent has either `command` or `runner`, not both", at("runner"))
+                .with_hint("`command` runs any program with the prompt on standard input; `runner: claude` runs Claude Code: keep one"),
+        );
+    }
+    if let Err(problem) = tool_list(agent.tools.as_ref()) {
+        problems.push(Problem::new(problem, at("tools")).with_hint(
+            "write `tools: Read, Grep, Glob` or a list of names, as in Claude Code's sub-agent files",
+        ));
+    }
+    if let Some(problem) = agent.model.as_deref().and_then(model_problem) {
+        problems.push(Problem::new(problem, at("model")).with_hint(
+            "write an alias (`sonnet`, `opus`, `haiku`, `inherit`) or a full model name",
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(DefinitionError {
+            path: path.to_string(),
+            text: text.to_string(),
+            problems,
+        });
+    }
+    agent.body = body.to_string();
     Ok((agent, body.to_string()))
 }
 
@@ -163,6 +311,51 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_claude_runner_agent_gives_its_tools_model_and_body() {
+        let text = "---\nname: lead\ndescription: Leads\nrunner: claude\ntools: Read, Bash(git diff *) ,Grep\nmodel: opus\n---\nYou lead.\n";
+        let (agent, _) = parse_agent("lead.md", text).unwrap();
+        assert_eq!(agent.runner, Some(AgentRunner::Claude));
+        assert_eq!(agent.tool_list(), ["Read", "Bash(git diff *)", "Grep"]);
+        assert_eq!(agent.model_to_pass(), Some("opus"));
+        assert_eq!(agent.body, "You lead.\n");
+        let listed = "---\nname: a\ndescription: b\ntools: [Read, Edit]\nmodel: inherit\n---\n";
+        let (agent, _) = parse_agent("a.md", listed).unwrap();
+        assert_eq!(agent.tool_list(), ["Read", "Edit"]);
+        assert_eq!(agent.model_to_pass(), None);
+    }
+
+    #[test]
+    fn tools_and_models_that_would_be_read_as_options_are_refused_where_written() {
+        for (front, line, what) in [
+            (
+                "tools: Read, --dangerously-skip-permissions",
+                4,
+                "starts with `-`",
+            ),
+            ("tools: [Read, 3]", 4, "not a tool name"),
+            ("tools: {a: b}", 4, "comma-separated"),
+            ("tools: Read,,Grep", 4, "empty entry"),
+            (
+                "model: --dangerously-skip-permissions",
+                4,
+                "not a model name",
+            ),
+            ("model: son net", 4, "not a model name"),
+            ("runner: claude\ncommand: cat", 4, "not both"),
+            ("runner: codex", 4, "unknown variant"),
+        ] {
+            let text = format!("---\nname: a\ndescription: b\n{front}\n---\n");
+            let err = parse_agent("a.md", &text).unwrap_err();
+            assert_eq!(
+                err.problems[0].at.map(|l| l.line),
+                Some(line),
+                "{front}: {err}"
+            );
+            assert!(err.problems[0].message.contains(what), "{front}: {err}");
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{
-    Agent, Config, DefinitionError, NameKind, Problem, ReadError, builtin::BUILTIN_WORKFLOWS,
-    check_name, normalize_name, parse_agent, parse_config, read_definition, shown,
+    Agent, Config, ConfigFile, DefinitionError, NameKind, Problem, ReadError,
+    builtin::BUILTIN_WORKFLOWS, check_name, normalize_name, parse_agent, parse_config_file,
+    read_definition, shown,
 };
 
 /// Where a definition came from.
@@ -249,10 +250,15 @@ impl Catalog {
 
     /// The engine configuration: `cortex.config.json` if present, else the defaults.
     pub fn config(&self) -> Result<Config, DefinitionError> {
+        self.config_file().map(|file| file.workflow)
+    }
+
+    /// The whole configuration: engine settings and how agents are run.
+    pub fn config_file(&self) -> Result<ConfigFile, DefinitionError> {
         let path = self.home.join("cortex.config.json");
         match read_definition(&path) {
-            Ok(text) => parse_config(&path.display().to_string(), &text),
-            Err(ReadError::NotFound) => Ok(Config::default()),
+            Ok(text) => parse_config_file(&path.display().to_string(), &text),
+            Err(ReadError::NotFound) => Ok(ConfigFile::default()),
             Err(e) => Err(unreadable(&path, e)),
         }
     }

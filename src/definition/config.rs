@@ -1,9 +1,10 @@
-//! `cortex.config.json`: the seed's `workflow` block, every key honoured.
+//! `cortex.config.json`: the seed's `workflow` block, every key honoured, and the `agents`
+//! block (how agents without a `command` are run).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{DefinitionError, Location, Problem, limits, locate_json};
+use super::{AgentRunner, DefinitionError, Location, Problem, limits, locate_json};
 
 /// How hard an append tries to survive a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -66,6 +67,87 @@ impl Default for Config {
     }
 }
 
+/// Claude Code's permission modes (`claude --permission-mode`), as its CLI reference lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum PermissionMode {
+    /// Ask before tools that need permission; headless, nobody answers, so they are refused
+    /// unless the agent's `tools` allow them.
+    #[serde(rename = "default")]
+    Default,
+    /// Accept file edits without asking.
+    #[serde(rename = "acceptEdits")]
+    AcceptEdits,
+    /// Read-only: analyse and plan, change nothing.
+    #[serde(rename = "plan")]
+    Plan,
+    /// Let Claude Code decide which actions need approval.
+    #[serde(rename = "auto")]
+    Auto,
+    /// Refuse every tool that is not allowed in advance.
+    #[serde(rename = "dontAsk")]
+    DontAsk,
+    /// Skip every permission check: only in a sandbox.
+    #[serde(rename = "bypassPermissions")]
+    BypassPermissions,
+}
+
+impl PermissionMode {
+    /// The value of `--permission-mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PermissionMode::Default => "default",
+            PermissionMode::AcceptEdits => "acceptEdits",
+            PermissionMode::Plan => "plan",
+            PermissionMode::Auto => "auto",
+            PermissionMode::DontAsk => "dontAsk",
+            PermissionMode::BypassPermissions => "bypassPermissions",
+        }
+    }
+}
+
+/// How Claude Code is run for agents that run with it (`runner: claude`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaudeConfig {
+    /// The program: a name looked up on `PATH`, or an absolute path (tests use a stand-in
+    /// that follows Claude Code's documented output).
+    #[schemars(length(min = 1))]
+    pub program: String,
+    /// `--permission-mode` for every run (absent: Claude Code's own default, from its settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<PermissionMode>,
+    /// `--model` for agents that name none (or `inherit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Further arguments, passed after cortex's own (e.g. `["--max-turns", "30"]`). They must
+    /// keep the JSON output (`--output-format json`) that cortex reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+impl Default for ClaudeConfig {
+    fn default() -> Self {
+        ClaudeConfig {
+            program: "claude".into(),
+            permission_mode: None,
+            model: None,
+            args: Vec::new(),
+        }
+    }
+}
+
+/// How agents are run (the `agents` block of `cortex.config.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    /// The runner of agents that have neither a `command` nor a `runner` of their own; absent,
+    /// such an agent's work is external (a person or an agent reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<AgentRunner>,
+    /// How Claude Code is run.
+    pub claude: ClaudeConfig,
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,10 +157,17 @@ pub struct ConfigFile {
     pub schema: Option<String>,
     #[serde(default)]
     pub workflow: Config,
+    #[serde(default)]
+    pub agents: AgentsConfig,
 }
 
 /// Parse `cortex.config.json`; a bad key or value is an error naming it, with its position.
 pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
+    parse_config_file(path, text).map(|file| file.workflow)
+}
+
+/// Parse the whole of `cortex.config.json` (engine settings and agent runners).
+pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, DefinitionError> {
     super::workflow::precheck(path, text, false)?;
     let fail = |e: serde_json::Error| {
         DefinitionError {
@@ -99,13 +188,15 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
             )
             .with_hint(
                 "keys of `workflow`: enable_checkpoints, checkpoint_frequency (per_step|per_phase|manual), \
-                 enable_rollback, max_retry_attempts, timeout_seconds, max_parallel, durability (normal|full)",
+                 enable_rollback, max_retry_attempts, timeout_seconds, max_parallel, durability (normal|full); \
+                 of `agents`: runner (claude), claude {program, permission_mode, model, args}",
             ),
         ],
     }
     };
     let file: ConfigFile = serde_json::from_str(text).map_err(fail)?;
-    let problems = range_problems(&file.workflow, text);
+    let mut problems = range_problems(&file.workflow, text);
+    problems.extend(claude_problems(&file.agents.claude, text));
     if !problems.is_empty() {
         return Err(DefinitionError {
             path: path.to_string(),
@@ -113,7 +204,47 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
             problems,
         });
     }
-    Ok(file.workflow)
+    Ok(file)
+}
+
+/// What is wrong with `agents.claude`: every value becomes one argument of a program run
+/// without a shell, so only what no argument can hold (NUL) or what would be misread is refused.
+fn claude_problems(claude: &ClaudeConfig, text: &str) -> Vec<Problem> {
+    let at = |key: &str| locate_json(text, &["agents".into(), "claude".into(), key.into()]);
+    let mut problems = Vec::new();
+    let program = &claude.program;
+    if program.is_empty() || program.contains('\0') {
+        problems.push(
+            Problem::new("`agents.claude.program` must name a program", at("program"))
+                .with_hint("write `claude`, or an absolute path such as `/usr/local/bin/claude`"),
+        );
+    } else if program.contains('/') && !program.starts_with('/') {
+        problems.push(
+            Problem::new(
+                format!("`agents.claude.program` is the relative path `{program}`: it would depend on each run's directory"),
+                at("program"),
+            )
+            .with_hint("write a name looked up on PATH (`claude`) or an absolute path"),
+        );
+    }
+    if let Some(model) = &claude.model
+        && (model.is_empty() || model.starts_with('-') || model.chars().any(char::is_whitespace))
+    {
+        problems.push(
+            Problem::new(
+                format!("`agents.claude.model` is not a model name: {model:?}"),
+                at("model"),
+            )
+            .with_hint("write an alias (`sonnet`, `opus`, `haiku`) or a full model name"),
+        );
+    }
+    if claude.args.iter().any(|a| a.contains('\0')) {
+        problems.push(Problem::new(
+            "`agents.claude.args` holds a NUL character, which no argument can carry",
+            at("args"),
+        ));
+    }
+    problems
 }
 
 /// Every value of `config` outside its documented range (`limits`), located in `text`.
@@ -189,6 +320,50 @@ mod tests {
         for ok in [0, 2_592_000] {
             let text = format!("{{\"workflow\": {{\"timeout_seconds\": {ok}}}}}");
             assert!(parse_config("c.json", &text).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_agents_block_names_a_default_runner_and_how_claude_runs() {
+        let text = r#"{"agents": {"runner": "claude", "claude": {"program": "/opt/claude", "permission_mode": "acceptEdits", "model": "sonnet", "args": ["--max-turns", "30"]}}}"#;
+        let file = parse_config_file("c.json", text).unwrap();
+        assert_eq!(file.agents.runner, Some(AgentRunner::Claude));
+        assert_eq!(file.agents.claude.program, "/opt/claude");
+        assert_eq!(
+            file.agents.claude.permission_mode,
+            Some(PermissionMode::AcceptEdits)
+        );
+        assert_eq!(file.workflow, Config::default());
+        let none = parse_config_file("c.json", "{}").unwrap();
+        assert_eq!(none.agents.runner, None);
+        assert_eq!(none.agents.claude.program, "claude");
+    }
+
+    #[test]
+    fn a_bad_agents_block_is_named_with_its_place() {
+        for (text, what) in [
+            (
+                r#"{"agents": {"claude": {"permission_mode": "acceptedits"}}}"#,
+                "acceptedits",
+            ),
+            (r#"{"agents": {"runner": "codex"}}"#, "codex"),
+            (
+                r#"{"agents": {"claude": {"program": "bin/claude"}}}"#,
+                "relative path",
+            ),
+            (
+                r#"{"agents": {"claude": {"program": ""}}}"#,
+                "must name a program",
+            ),
+            (
+                r#"{"agents": {"claude": {"model": "--help"}}}"#,
+                "not a model name",
+            ),
+            (r#"{"agents": {"claud": {}}}"#, "claud"),
+        ] {
+            let err = parse_config_file("c.json", text).unwrap_err();
+            assert!(err.problems[0].message.contains(what), "{text}: {err}");
+            assert!(err.problems[0].at.is_some(), "{text}: {err}");
         }
     }
 

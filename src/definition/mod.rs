@@ -15,22 +15,27 @@ mod lexical;
 pub mod limits;
 mod locate;
 mod name;
+mod runner;
 mod scalar;
 mod scenario;
 mod tags;
 pub mod template;
 mod workflow;
 
-pub use agent::{Agent, parse_agent};
+pub use agent::{Agent, AgentRunner, parse_agent};
 pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
 pub use catalog::{Catalog, Entry, EntrySource, LookupError, suggest as catalog_suggest};
-pub use config::{CheckpointFrequency, Config, ConfigFile, Durability, parse_config};
+pub use config::{
+    AgentsConfig, CheckpointFrequency, ClaudeConfig, Config, ConfigFile, Durability,
+    PermissionMode, parse_config, parse_config_file,
+};
 pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
 pub use file::{ReadError, read_definition};
 pub use locate::{Seg, locate, locate_json};
 pub(crate) use name::is_env_name;
 pub use name::{BadName, MAX_NAME_CHARS, NameKind, check_name, normalize_name, same_name, shown};
+pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
 pub use scalar::ScalarString;
 pub use scenario::{
     Commands, Condition, Criterion, FieldRule, Phase, Scenario, UserSchema, parse_scenario,

@@ -5,7 +5,8 @@
 //! (`output_recorded`* → [`validation_passed`] → `step_succeeded` → [`checkpoint_saved`]) |
 //! `step_failed` | `step_timed_out` | `validation_failed` | `step_interrupted`, followed by
 //! `retry_scheduled`, `step_skipped`, `run_paused` or `rollback_started`; an external step
-//! records `step_waiting` and is ended by an operator's report. Rollback records one
+//! records `step_waiting` and is ended by an operator's report. An attempt run by an agent
+//! runner (Claude Code) records what the runner reported, `agent_result`, first of its end. Rollback records one
 //! `step_compensated` or `compensation_failed` per completed step, newest first, then
 //! `rollback_finished`. `run_finished` seals the run: nothing may follow it.
 
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::definition::Config;
+use crate::definition::{AgentRunner, ClaudeSetup, Config};
 
 /// What kind of definition a run executes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -101,6 +102,9 @@ pub enum AttemptEnd {
     SpawnFailed { error: String },
     /// An operator reported the outcome of an external step.
     Reported { success: bool },
+    /// The agent runner (Claude Code) exited 0 but its result says the work failed, or it
+    /// printed no result that could be read (event version 2).
+    AgentFailed { error: String },
 }
 
 impl AttemptEnd {
@@ -123,6 +127,7 @@ impl AttemptEnd {
             AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
             AttemptEnd::Reported { success: true } => "reported done".to_string(),
             AttemptEnd::Reported { success: false } => "reported failed".to_string(),
+            AttemptEnd::AgentFailed { error } => error.clone(),
         }
     }
 
@@ -155,6 +160,10 @@ pub struct RunStarted {
     /// The `command` of every agent the definition names, resolved at `run` (none: external).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub agents: BTreeMap<String, Option<String>>,
+    /// How the agents that run with Claude Code are run (the configuration and the agent
+    /// files, as they were at `run`); absent when none does (event version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude: Option<ClaudeSetup>,
     /// The directory commands run in, recorded so that `resume` runs there too.
     pub working_dir: String,
     pub driver: Driver,
@@ -182,6 +191,7 @@ impl RunStarted {
             secret_inputs: Vec::new(),
             config: Config::default(),
             agents: BTreeMap::new(),
+            claude: None,
             working_dir: "/".into(),
             driver: Driver {
                 pid: 1,
@@ -192,6 +202,59 @@ impl RunStarted {
                 message: None,
             },
         }
+    }
+}
+
+/// What an agent runner (Claude Code, `--output-format json`) reported at the end of an
+/// attempt: recorded whether the attempt succeeded or not (event version 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentResult {
+    pub step: String,
+    pub attempt: u32,
+    /// The agent that ran (as the definition names it).
+    pub agent: String,
+    pub runner: AgentRunner,
+    /// The runner's own verdict (`is_error`).
+    pub is_error: bool,
+    /// How its session ended (`success`, `error_max_turns`, `error_during_execution`, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subtype: String,
+    /// Its final text (`result`); on success also recorded as the step's output `result`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub result: String,
+    /// Its error messages (`errors`), when it gives them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// The session, which a retry of the step resumes (`--resume`).
+    pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_turns: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_api_ms: Option<u64>,
+}
+
+impl AgentResult {
+    /// What went wrong, in the runner's words, when it reported an error: its result text,
+    /// else its error messages, else how its session ended.
+    pub fn error_text(&self) -> Option<String> {
+        if !self.is_error {
+            return None;
+        }
+        let text = self.result.trim();
+        Some(if !text.is_empty() {
+            text.to_string()
+        } else if !self.errors.is_empty() {
+            self.errors.join("; ")
+        } else if !self.subtype.is_empty() {
+            format!("{} reported `{}`", self.runner.as_str(), self.subtype)
+        } else {
+            format!("{} reported an error", self.runner.as_str())
+        })
     }
 }
 
@@ -248,6 +311,9 @@ pub enum Event {
         timeout_ms: u64,
         output_tail: String,
     },
+    /// What the agent runner of an attempt reported (Claude Code's JSON result), just before
+    /// the attempt's end.
+    AgentResult(Box<AgentResult>),
     /// The attempt ended without an outcome: its driver died or was stopped.
     StepInterrupted {
         step: String,
@@ -374,6 +440,7 @@ impl Event {
             Event::StepSucceeded { .. } => "step_succeeded",
             Event::StepFailed { .. } => "step_failed",
             Event::StepTimedOut { .. } => "step_timed_out",
+            Event::AgentResult(_) => "agent_result",
             Event::StepInterrupted { .. } => "step_interrupted",
             Event::RetryScheduled { .. } => "retry_scheduled",
             Event::StepSkipped { .. } => "step_skipped",
@@ -391,6 +458,27 @@ impl Event {
             Event::AgentActivated { .. } => "agent_activated",
             Event::AgentDeactivated { .. } => "agent_deactivated",
             Event::CriterionMet { .. } => "criterion_met",
+        }
+    }
+
+    /// The event schema version this event is written with: the first version that has its
+    /// form. Version 2 added `agent_result`, the `agent_failed` attempt end and
+    /// `run_started.claude`; every other event is still written as version 1, so a log with
+    /// no agent runner stays readable by a cortex that knows version 1 only, and one with
+    /// them is refused by it as "newer" rather than as undecodable.
+    pub fn version(&self) -> u32 {
+        let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
+        match self {
+            Event::AgentResult(_) => 2,
+            Event::RunStarted(started) if started.claude.is_some() => 2,
+            Event::StepFailed { end, .. }
+            | Event::StepSucceeded { end, .. }
+            | Event::CompensationFailed { end, .. }
+                if agent_failed(end) =>
+            {
+                2
+            }
+            _ => 1,
         }
     }
 

@@ -2,17 +2,48 @@
 
 use super::Event;
 
-/// The schema version written for new events.
-pub const EVENT_VERSION: u32 = 1;
+/// The newest event schema version: what this cortex reads up to. Each event is written with
+/// the first version that has its form (`Event::version`).
+pub const EVENT_VERSION: u32 = 2;
 
-/// Decode a stored event. Older versions are upcast here (there are none yet: version 1 is the
-/// first), so stored bytes are never rewritten and the hash chain stays intact.
+/// Decode a stored event. Version 2 only added forms (`agent_result`, the `agent_failed`
+/// attempt end, `run_started.claude`), so versions 1 and 2 decode alike; an event whose form
+/// needs a newer version than its row says is refused, as it cannot have been written so.
+/// Older versions would be upcast here, so stored bytes are never rewritten and the hash chain
+/// stays intact.
 pub fn decode(version: u32, type_name: &str, body: &str) -> Result<Event, String> {
     match version {
-        1 => Event::from_parts(type_name, body)
-            .map_err(|e| format!("event of type `{type_name}` does not decode: {e}")),
+        1..=EVENT_VERSION => {
+            let event = Event::from_parts(type_name, body)
+                .map_err(|e| format!("event of type `{type_name}` does not decode: {e}"))?;
+            if event.version() > version {
+                return Err(format!(
+                    "event of type `{type_name}` has a form of event schema version {}, but is stored as version {version}",
+                    event.version()
+                ));
+            }
+            Ok(event)
+        }
         v => Err(format!(
             "event schema version {v} is newer than this cortex understands ({EVENT_VERSION}); upgrade cortex"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_result_is_version_2_and_refused_as_version_1() {
+        let body = r#"{"step":"s","attempt":1,"agent":"a","runner":"claude","is_error":false,"session_id":"x"}"#;
+        let event = decode(2, "agent_result", body).unwrap();
+        assert_eq!(event.version(), 2);
+        let err = decode(1, "agent_result", body).unwrap_err();
+        assert!(err.contains("stored as version 1"), "{err}");
+        let later = decode(3, "agent_result", body).unwrap_err();
+        assert!(later.contains("upgrade cortex"), "{later}");
+        let plain = decode(1, "run_stopped", "{}").unwrap();
+        assert_eq!(plain.version(), 1);
     }
 }

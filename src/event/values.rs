@@ -7,7 +7,8 @@ use super::{AttemptEnd, Event, Operator};
 
 impl Event {
     /// Call `f` on every value string of this event, mutably: output values and tails,
-    /// errors, problems, reasons, operators' messages and input values. Never on step, phase
+    /// errors, problems, reasons, operators' messages, input values, and what an agent runner
+    /// reported (its result text, errors, session id and subtype). Never on step, phase
     /// or agent names, output keys, criteria (definition text), types, attempt numbers, actors
     /// or the definition snapshot.
     ///
@@ -48,6 +49,15 @@ impl Event {
                 optional_message(by, f);
             }
             Event::StepTimedOut { output_tail, .. } => f(output_tail),
+            // Everything the runner printed is a value; the session id too (a redacted one
+            // cannot be resumed, and the retry then starts a new session: no secret is worth
+            // keeping a session).
+            Event::AgentResult(result) => {
+                f(&mut result.subtype);
+                f(&mut result.result);
+                result.errors.iter_mut().for_each(&mut *f);
+                f(&mut result.session_id);
+            }
             Event::StepInterrupted { reason, .. } => f(reason),
             Event::RetryScheduled { .. } => {}
             Event::StepSkipped { reason, by, .. } => {
@@ -101,7 +111,7 @@ fn optional_message(by: &mut Option<Operator>, f: &mut dyn FnMut(&mut String)) {
 
 fn attempt_end(end: &mut AttemptEnd, f: &mut dyn FnMut(&mut String)) {
     match end {
-        AttemptEnd::SpawnFailed { error } => f(error),
+        AttemptEnd::SpawnFailed { error } | AttemptEnd::AgentFailed { error } => f(error),
         AttemptEnd::Exited { .. }
         | AttemptEnd::Signaled { .. }
         | AttemptEnd::TimedOut { .. }

@@ -135,7 +135,7 @@ impl<'a> Journal<'a> {
                 seq: base + i as u64,
                 id: new.id.clone(),
                 time: new.time.clone(),
-                version: crate::event::EVENT_VERSION,
+                version: new.event.version(),
                 prev_hash: String::new(),
                 hash: String::new(),
                 event: new.event.clone(),

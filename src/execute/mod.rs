@@ -2,6 +2,7 @@
 //! environment, takes locks and writes derived files. It feeds facts to the decider as
 //! commands and appends the events it answers with.
 
+mod claude;
 mod clock;
 mod driver;
 mod host;
@@ -28,7 +29,8 @@ pub use materialize::{WriteBehind, check_run_folders, materialize, remove_run_fi
 pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::check_requires;
 pub use process::{
-    ProcessResult, ProcessSpec, Stream, end_orphan_group, run_process, run_process_tracked,
+    CAPTURE_BYTES, Captured, ProcessResult, ProcessSpec, Program, Stream, end_orphan_group,
+    run_process, run_process_tracked,
 };
 pub use runner::{AttemptOutcome, LineSink, Runner, run_check};
 pub use secrets::{

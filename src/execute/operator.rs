@@ -104,6 +104,7 @@ pub fn report_phase(
         output_tail: String::new(),
         validation_problems: problems,
         by: Some(by.clone()),
+        agent: None,
     })))
 }
 

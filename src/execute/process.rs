@@ -1,5 +1,6 @@
-//! Running one shell command in its own process group, streaming its output, and ending the
-//! whole group on timeout or stop (TERM, then KILL after a grace).
+//! Running one shell command (or one program, without a shell) in its own process group,
+//! streaming its output, and ending the whole group on timeout or stop (TERM, then KILL after
+//! a grace).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -26,11 +27,20 @@ pub enum Stream {
     Stderr,
 }
 
+/// What a process runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// Shell text, run with `sh -c`.
+    Shell(String),
+    /// A program (looked up on `PATH` unless it is a path) and its arguments, run directly:
+    /// no shell ever reads them, so an argument is only ever that argument.
+    Argv(Vec<String>),
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
-    /// Shell text, run with `sh -c`.
-    pub command: String,
+    pub program: Program,
     /// Variables added to the inherited environment.
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
@@ -45,7 +55,21 @@ pub struct ProcessSpec {
     /// Leave the group's other processes running when the command exits (else they are
     /// ended: TERM, then KILL after `grace`).
     pub keep_background: bool,
+    /// Keep the raw standard output (before redaction, up to `CAPTURE_BYTES`) in the result,
+    /// for a program whose output is its result (Claude Code's JSON).
+    pub capture_stdout: bool,
 }
+
+/// Raw standard output kept for the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    pub bytes: Vec<u8>,
+    /// More than `CAPTURE_BYTES` were printed: `bytes` holds the first of them.
+    pub overflowed: bool,
+}
+
+/// The most standard output kept by `capture_stdout`.
+pub const CAPTURE_BYTES: usize = 16 << 20;
 
 /// How it went.
 #[derive(Debug, Clone)]
@@ -56,6 +80,8 @@ pub struct ProcessResult {
     /// The command was ended because a stop was requested.
     pub stopped: bool,
     pub elapsed: Duration,
+    /// The raw standard output, when the spec asked for it.
+    pub stdout: Option<Captured>,
 }
 
 /// How often a running process is checked for a stop or its timeout, in milliseconds.
@@ -85,14 +111,17 @@ struct Pipe {
     reader: Option<File>,
     which: Stream,
     pending: Vec<u8>,
+    /// Every byte read, unsplit and unredacted, when the caller wants them.
+    capture: Option<Captured>,
 }
 
 impl Pipe {
-    fn new(reader: Option<impl Into<OwnedFd>>, which: Stream) -> Self {
+    fn new(reader: Option<impl Into<OwnedFd>>, which: Stream, capture: bool) -> Self {
         Pipe {
             reader: reader.map(|r| File::from(r.into())),
             which,
             pending: Vec::new(),
+            capture: capture.then(Captured::default),
         }
     }
 
@@ -108,6 +137,11 @@ impl Pipe {
                 self.reader = None;
             }
             Ok(n) => {
+                if let Some(c) = self.capture.as_mut() {
+                    let room = CAPTURE_BYTES - c.bytes.len();
+                    c.bytes.extend_from_slice(&buf[..n.min(room)]);
+                    c.overflowed |= n > room;
+                }
                 self.pending.extend_from_slice(&buf[..n]);
                 while let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
                     emit_line(&self.pending[..at], self.which, emit);
@@ -193,11 +227,20 @@ pub fn run_process_tracked(
     on_spawn: &mut dyn FnMut(i32),
 ) -> ProcessResult {
     let started = Instant::now();
-    // By path: a bare `sh` makes the child try every `PATH` entry in turn.
-    let mut cmd = Command::new(SHELL);
-    cmd.arg("-c")
-        .arg(&spec.command)
-        .current_dir(&spec.cwd)
+    let mut cmd = match &spec.program {
+        Program::Shell(text) => {
+            // By path: a bare `sh` makes the child try every `PATH` entry in turn.
+            let mut cmd = Command::new(SHELL);
+            cmd.arg("-c").arg(text);
+            cmd
+        }
+        Program::Argv(argv) => {
+            let mut cmd = Command::new(argv.first().map_or("", String::as_str));
+            cmd.args(argv.iter().skip(1));
+            cmd
+        }
+    };
+    cmd.current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()
@@ -212,16 +255,21 @@ pub fn run_process_tracked(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let error = if spec.cwd.is_dir() {
-                e.to_string()
-            } else {
-                format!("working directory {} does not exist", spec.cwd.display())
+            let error = match &spec.program {
+                _ if !spec.cwd.is_dir() => {
+                    format!("working directory {} does not exist", spec.cwd.display())
+                }
+                Program::Shell(_) => e.to_string(),
+                Program::Argv(argv) => {
+                    format!("`{}`: {e}", argv.first().map_or("", String::as_str))
+                }
             };
             return ProcessResult {
                 end: AttemptEnd::SpawnFailed { error },
                 tail: String::new(),
                 stopped: false,
                 elapsed: started.elapsed(),
+                stdout: spec.capture_stdout.then(Captured::default),
             };
         }
     };
@@ -234,8 +282,8 @@ pub fn run_process_tracked(
         });
     }
     let mut pipes = [
-        Pipe::new(child.stdout.take(), Stream::Stdout),
-        Pipe::new(child.stderr.take(), Stream::Stderr),
+        Pipe::new(child.stdout.take(), Stream::Stdout, spec.capture_stdout),
+        Pipe::new(child.stderr.take(), Stream::Stderr, false),
     ];
     let mut buf = vec![0u8; 16 * 1024];
     let mut tail = String::new();
@@ -371,11 +419,13 @@ pub fn run_process_tracked(
             },
         }
     };
+    let [out, _] = pipes;
     ProcessResult {
         end,
         tail,
         stopped,
         elapsed: started.elapsed(),
+        stdout: out.capture,
     }
 }
 
@@ -385,7 +435,7 @@ mod tests {
 
     fn spec(cmd: &str) -> ProcessSpec {
         ProcessSpec {
-            command: cmd.into(),
+            program: Program::Shell(cmd.into()),
             env: vec![("X".into(), "$(echo injected)".into())],
             cwd: std::env::temp_dir(),
             stdin: None,
@@ -393,6 +443,7 @@ mod tests {
             grace: Duration::from_millis(200),
             redactor: Redactor::default(),
             keep_background: false,
+            capture_stdout: false,
         }
     }
 
@@ -459,6 +510,35 @@ mod tests {
         let pid = background_pid(&lines);
         assert!(alive(pid), "a kept background child was ended");
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+
+    #[test]
+    fn a_program_runs_without_a_shell_and_its_raw_output_is_kept() {
+        let mut s = spec("");
+        s.program = Program::Argv(vec![
+            "printf".into(),
+            "%s|%s".into(),
+            "$(touch x) '".into(),
+            "secret".into(),
+        ]);
+        s.capture_stdout = true;
+        s.redactor = Redactor::from_env([("API_TOKEN", "secret")], &[]);
+        let mut lines = Vec::new();
+        let r = run_process(&s, &StopFlag::default(), &mut |_, l| {
+            lines.push(l.to_string())
+        });
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        assert_eq!(lines, vec!["$(touch x) '|***".to_string()]);
+        let captured = r.stdout.expect("captured");
+        assert_eq!(captured.bytes, b"$(touch x) '|secret");
+        assert!(!captured.overflowed);
+        s.program = Program::Argv(vec!["/no/such/program".into()]);
+        let r = run_process(&s, &StopFlag::default(), &mut |_, _| {});
+        assert!(
+            r.end.describe().contains("`/no/such/program`"),
+            "{}",
+            r.end.describe()
+        );
     }
 
     #[test]

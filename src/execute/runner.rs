@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::inflight::{InflightNote, end_orphans, inflight_notes};
 use super::secrets::{input_env_name, input_text};
-use super::{ProcessSpec, Redactor, StopFlag, Stream, run_process, run_process_tracked};
-use crate::decide::{AttemptReport, RunState};
+use super::{
+    ProcessSpec, Program, Redactor, StopFlag, Stream, claude, run_process, run_process_tracked,
+};
+use crate::decide::{AgentRun, AttemptReport, RunState};
 use crate::definition::template::{Reference, render_shell, render_text};
 use crate::definition::{Check, Step};
 use crate::event::AttemptEnd;
@@ -158,24 +160,35 @@ impl Runner {
         let work = self.home.join("runs").join(&state.run_id).join("work");
         let output_file = work.join(format!("step-{}-attempt-{attempt}.out", index + 1));
         env.push(("CORTEX_OUTPUT".into(), output_file.display().to_string()));
-        let (command, stdin) = match (&step.run, state.agent_command(index)) {
-            (Some(run), _) => (run.clone(), None),
-            (None, Some(agent)) => {
-                let prompt = step
-                    .prompt
-                    .as_deref()
-                    .or(step.description.as_deref())
-                    .unwrap_or(&step.name);
-                (agent.to_string(), Some(render_text(prompt, &resolve)))
+        let prompt = || {
+            let prompt = step
+                .prompt
+                .as_deref()
+                .or(step.description.as_deref())
+                .unwrap_or(&step.name);
+            render_text(prompt, &resolve)
+        };
+        let mut claude_agent = None;
+        let mut refused = None;
+        let (program, stdin) = match (&step.run, state.agent_run(index)) {
+            (Some(run), _) => {
+                let (command, tpl_env) = render_shell(run, &resolve);
+                env.extend(tpl_env);
+                (Program::Shell(command), None)
+            }
+            (None, Some(AgentRun::Command(command))) => {
+                (Program::Shell(command.to_string()), Some(prompt()))
+            }
+            (None, Some(AgentRun::Claude(agent))) => {
+                claude_agent = Some(agent.to_string());
+                let argv = claude_command_line(state, index, agent).unwrap_or_else(|e| {
+                    refused = Some(e);
+                    Vec::new()
+                });
+                (Program::Argv(argv), Some(prompt()))
             }
             (None, None) => unreachable!("external steps are not run by the engine"),
         };
-        let (command, tpl_env) = if step.run.is_some() {
-            render_shell(&command, &resolve)
-        } else {
-            (command, Vec::new())
-        };
-        env.extend(tpl_env);
         // Validation checks resolve templates against the run: only a step that has some
         // takes a copy of it along.
         let validates = step.validate.iter().any(|c| c.run.is_some());
@@ -185,7 +198,7 @@ impl Runner {
             step: step.name.clone(),
             attempt,
             spec: ProcessSpec {
-                command,
+                program,
                 env,
                 cwd,
                 stdin,
@@ -193,7 +206,10 @@ impl Runner {
                 grace: self.grace,
                 redactor,
                 keep_background: step.keep_background,
+                capture_stdout: claude_agent.is_some(),
             },
+            claude_agent,
+            refused,
             deadline,
             home: self.home.clone(),
             run_id: state.run_id.clone(),
@@ -303,7 +319,7 @@ impl Runner {
         let (command, tpl_env) = render_shell(cmd, &resolver(state, &self.redactor));
         let redactor = self.redactor.with_step_env(&step, &env).into_owned();
         let spec = ProcessSpec {
-            command,
+            program: Program::Shell(command),
             env: [env, tpl_env].concat(),
             cwd,
             stdin: None,
@@ -311,6 +327,7 @@ impl Runner {
             grace: self.grace,
             redactor,
             keep_background: step.keep_background,
+            capture_stdout: false,
         };
         let r = run_process(&spec, &self.stop, &mut |s, l| on_line(&step.name, s, l));
         if r.stopped {
@@ -352,6 +369,28 @@ pub struct PreparedAttempt {
     deadline: Option<Instant>,
     /// The run as of the start, for steps with validation checks.
     state_for_checks: Option<RunState>,
+    /// The agent Claude Code runs as, when it runs the attempt.
+    claude_agent: Option<String>,
+    /// Why the attempt cannot be run at all (its command line cannot be built).
+    refused: Option<String>,
+}
+
+/// The command line Claude Code runs step `index` with, as `agent`: the phase's other agents
+/// as sub-agents, and the session to resume if an earlier attempt left one.
+fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Vec<String>, String> {
+    let setup = state
+        .start
+        .as_ref()
+        .and_then(|s| s.claude.as_ref())
+        .ok_or("the run records no Claude Code setup")?;
+    let subagents: Vec<String> = state
+        .scenario
+        .as_ref()
+        .and_then(|sc| sc.phases.get(index))
+        .map(|p| p.agents.clone())
+        .unwrap_or_default();
+    let resume = state.steps[index].resume_session.as_deref();
+    claude::command_line(setup, agent, &subagents, resume)
 }
 
 impl PreparedAttempt {
@@ -377,8 +416,17 @@ impl PreparedAttempt {
                 output_tail,
                 validation_problems,
                 by: None,
+                agent: None,
             })
         };
+        if let Some(error) = self.refused.take() {
+            return report(
+                AttemptEnd::SpawnFailed { error },
+                Vec::new(),
+                String::new(),
+                Vec::new(),
+            );
+        }
         // The step creates the file if it has outputs; one a crashed attempt of the same
         // number left behind must not be read as this attempt's. `work/` must be a real
         // folder: the notes of groups in flight and the outputs are never written through a
@@ -417,9 +465,22 @@ impl PreparedAttempt {
         if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
             return AttemptOutcome::RunDeadline;
         }
-        let (outputs, mut problems) = super::parse_outputs(&text);
+        let (mut outputs, mut problems) = super::parse_outputs(&text);
+        let mut end = result.end;
+        let mut agent = None;
+        if let Some(name) = &self.claude_agent {
+            let (judged, said) =
+                claude::judge(end, result.stdout.as_ref(), &self.step, self.attempt, name);
+            end = judged;
+            // The runner's final text is the step's output `result`.
+            if let Some(said) = said.as_ref().filter(|_| end.succeeded()) {
+                outputs.retain(|(k, _)| k != "result");
+                outputs.push(("result".into(), said.result.clone()));
+            }
+            agent = said.map(Box::new);
+        }
         let mut validation_problems = Vec::new();
-        if result.end.succeeded() {
+        if end.succeeded() {
             validation_problems.append(&mut problems);
             // Validation sees the outputs of this attempt as if already recorded.
             if let Some(state) = &self.state_for_checks {
@@ -427,7 +488,11 @@ impl PreparedAttempt {
                     .extend(runner.validate_report(state, self.index, &outputs, on_line));
             }
         }
-        report(result.end, outputs, result.tail, validation_problems)
+        let mut outcome = report(end, outputs, result.tail, validation_problems);
+        if let AttemptOutcome::Report(r) = &mut outcome {
+            r.agent = agent;
+        }
+        outcome
     }
 }
 
@@ -443,7 +508,7 @@ pub fn run_check(
     on_line: &mut dyn FnMut(Stream, &str),
 ) -> Result<(), String> {
     let spec = ProcessSpec {
-        command: command.to_string(),
+        program: Program::Shell(command.to_string()),
         env,
         cwd: cwd.to_path_buf(),
         stdin: None,
@@ -451,6 +516,7 @@ pub fn run_check(
         grace,
         redactor: redactor.clone(),
         keep_background: false,
+        capture_stdout: false,
     };
     let r = run_process(&spec, stop, on_line);
     if r.end.succeeded() {

@@ -11,7 +11,7 @@ use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
 use crate::decide::{Command, RunState};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
-    snapshot,
+    resolve_agents, snapshot,
 };
 use crate::event::{Operator, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
@@ -57,10 +57,11 @@ pub fn run(
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
     let inputs = super::workflow::run_inputs(ctx, &scenario.as_workflow(), inputs)?;
-    let config = ctx
+    let config_file = ctx
         .catalog()
-        .config()
+        .config_file()
         .map_err(|e| CommandError::definition(&e))?;
+    let config = config_file.workflow;
     for phase in starts {
         let ok = scenario
             .phases
@@ -92,19 +93,16 @@ pub fn run(
         .agents()
         .into_iter()
         .filter_map(Result::ok)
+        .map(|(a, _)| a)
         .collect();
-    let agents = scenario
-        .phases
-        .iter()
-        .flat_map(|p| p.agents.iter().cloned())
-        .map(|agent| {
-            let command = found
-                .iter()
-                .find(|(a, _)| normalize_name(&a.name) == normalize_name(&agent))
-                .and_then(|(a, _)| a.command.clone());
-            (agent, command)
-        })
-        .collect();
+    let agents = resolve_agents(
+        scenario
+            .phases
+            .iter()
+            .flat_map(|p| p.agents.iter().cloned()),
+        &found,
+        &config_file.agents,
+    );
     if dry_run {
         return Ok(dry_run_output(&scenario, starts, &agents));
     }
@@ -124,7 +122,8 @@ pub fn run(
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
         config,
-        agents,
+        agents: agents.commands,
+        claude: agents.claude,
         working_dir: ctx.cwd.display().to_string(),
         driver: driver(),
         by: by.clone(),
@@ -146,7 +145,7 @@ pub fn run(
 fn dry_run_output(
     scenario: &Scenario,
     starts: &[String],
-    agents: &std::collections::BTreeMap<String, Option<String>>,
+    agents: &crate::definition::ResolvedAgents,
 ) -> Output {
     let mut rows = Vec::new();
     let mut text = format!(
@@ -171,10 +170,7 @@ fn dry_run_output(
             ),
             Condition::After(deps) => format!("starts after {}", deps.join(", ")),
         };
-        let by_agent = p
-            .agents
-            .iter()
-            .find(|a| agents.get(*a).is_some_and(Option::is_some));
+        let by_agent = p.agents.iter().find(|a| agents.is_run(a));
         let how = match (&p.run, by_agent) {
             (Some(_), _) => "runs its commands".to_string(),
             (None, Some(a)) => format!("run by agent {a}"),

@@ -10,7 +10,8 @@ use super::drive::{KILL_GRACE, Live, definition_changed, driver, finish_driving,
 use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
-    Config, Durability, Entry, EntrySource, Workflow, normalize_name, parse_workflow, snapshot,
+    Config, Durability, Entry, EntrySource, ResolvedAgents, Workflow, normalize_name,
+    parse_workflow, resolve_agents, snapshot,
 };
 use crate::event::{AttemptEnd, Operator, ResumeMode, RunKind, RunStarted};
 use crate::execute::{
@@ -34,12 +35,15 @@ struct Loaded {
     entry: Entry,
     workflow: Workflow,
     config: Config,
-    agents: BTreeMap<String, Option<String>>,
+    agents: ResolvedAgents,
 }
 
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let catalog = ctx.catalog();
-    let config = catalog.config().map_err(|e| CommandError::definition(&e))?;
+    let config_file = catalog
+        .config_file()
+        .map_err(|e| CommandError::definition(&e))?;
+    let config = config_file.workflow;
     let entry = catalog.find_workflow(name)?;
     let path = entry.display_path();
     let workflow = parse_workflow(&path, &entry.text).map_err(|e| CommandError::definition(&e))?;
@@ -60,18 +64,12 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
         },
     )
     .map_err(|e| CommandError::definition(&e))?;
-    let agents = workflow
-        .steps
-        .iter()
-        .filter_map(|s| s.agent.clone())
-        .map(|name| {
-            let command = found
-                .iter()
-                .find(|(a, _)| normalize_name(&a.name) == normalize_name(&name))
-                .and_then(|(a, _)| a.command.clone());
-            (name, command)
-        })
-        .collect();
+    let found: Vec<_> = found.into_iter().map(|(a, _)| a).collect();
+    let agents = resolve_agents(
+        workflow.steps.iter().filter_map(|s| s.agent.clone()),
+        &found,
+        &config_file.agents,
+    );
     Ok(Loaded {
         entry,
         workflow,
@@ -146,7 +144,7 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         }
         Err(e) => return Err(e),
     };
-    let agents: BTreeSet<&String> = l.agents.keys().collect();
+    let agents: BTreeSet<&String> = l.agents.commands.keys().collect();
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,
         "steps": l.workflow.steps.len(), "agents": agents,
@@ -191,11 +189,7 @@ pub fn run(
         let wf = &loaded.workflow;
         let plan = preview_run(wf, &|i| {
             let s = &wf.steps[i];
-            s.run.is_none()
-                && s.agent
-                    .as_ref()
-                    .and_then(|a| agents.get(a).cloned().flatten())
-                    .is_none()
+            s.run.is_none() && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &plan);
         return Ok(Output::new(
@@ -220,7 +214,8 @@ pub fn run(
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
         config: loaded.config.clone(),
-        agents: loaded.agents.clone(),
+        agents: loaded.agents.commands.clone(),
+        claude: loaded.agents.claude.clone(),
         working_dir: ctx.cwd.display().to_string(),
         driver: driver(),
         by: by.clone(),
@@ -722,6 +717,7 @@ pub fn report_step(
         output_tail: String::new(),
         validation_problems: problems,
         by: Some(by.clone()),
+        agent: None,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
     let done = match journal.state.step(&step.name).map(|s| s.status) {

@@ -78,7 +78,7 @@ pub fn preview_resume(
             seq: state.events + i as u64,
             id: String::new(),
             time: String::new(),
-            version: crate::event::EVENT_VERSION,
+            version: event.version(),
             prev_hash: String::new(),
             hash: String::new(),
             event,

@@ -8,5 +8,6 @@ mod status;
 pub use files::{RunFile, changed_files, run_files};
 pub use next::{Suggestion, next_actions};
 pub use status::{
-    ActiveAgent, AsOf, CriterionView, RunStatus, StatusView, StepView, run_status, status_view,
+    ActiveAgent, AgentResultView, AsOf, CriterionView, RunStatus, StatusView, StepView, run_status,
+    status_view,
 };

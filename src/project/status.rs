@@ -126,6 +126,9 @@ pub struct StepView {
     /// Who reported the step's outcome, and their message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_by: Option<crate::event::Operator>,
+    /// What the agent runner (Claude Code) reported for the latest attempt it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_result: Option<AgentResultView>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub output_tail: String,
     /// Scenario phases: the condition, parallelism, agents and success-criteria checklist.
@@ -139,6 +142,41 @@ pub struct StepView {
     pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub criteria: Vec<CriterionView>,
+}
+
+/// What an agent runner reported for an attempt: its verdict, session and costs (its result
+/// text is the step's output `result`, or its error).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentResultView {
+    pub agent: String,
+    pub runner: crate::definition::AgentRunner,
+    pub attempt: u32,
+    pub is_error: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subtype: String,
+    pub session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_cost_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_turns: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+impl AgentResultView {
+    pub fn of(r: &crate::event::AgentResult) -> Self {
+        AgentResultView {
+            agent: r.agent.clone(),
+            runner: r.runner,
+            attempt: r.attempt,
+            is_error: r.is_error,
+            subtype: r.subtype.clone(),
+            session_id: r.session_id.clone(),
+            total_cost_usd: r.total_cost_usd,
+            num_turns: r.num_turns,
+            duration_ms: r.duration_ms,
+        }
+    }
 }
 
 /// One success criterion and whether it was met.
@@ -304,6 +342,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .flatten()
                     .map(|p| state.render(p)),
                 reported_by: s.reported_by.clone(),
+                agent_result: s.agent_result.as_ref().map(AgentResultView::of),
                 output_tail: if s.status == StepStatus::Failed {
                     s.output_tail.clone()
                 } else {

@@ -45,6 +45,10 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             signed(by.as_ref())
         ),
         Event::StepTimedOut { step, attempt, .. } => format!("{unit} {step} attempt {attempt}"),
+        Event::AgentResult(r) => {
+            let view = crate::project::AgentResultView::of(r);
+            format!("{unit} {}: {}", r.step, super::status::agent_line(&view))
+        }
         Event::StepInterrupted {
             step,
             attempt,

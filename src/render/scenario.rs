@@ -163,6 +163,9 @@ pub fn render_scenario_status(
         if let Some(by) = &s.reported_by {
             let _ = writeln!(out, "        {}", super::status::reported_line(by));
         }
+        if let Some(a) = &s.agent_result {
+            let _ = writeln!(out, "        agent: {}", super::status::agent_line(a));
+        }
     }
     if !view.active_agents.is_empty() {
         let _ = writeln!(out, "\nActive Agents:");

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use super::command_line;
 use super::{elapsed_between, format_duration};
 use crate::decide::StepStatus;
-use crate::project::{RunStatus, StatusView, StepView, Suggestion};
+use crate::project::{AgentResultView, RunStatus, StatusView, StepView, Suggestion};
 
 /// Icon and label of a step status.
 pub(crate) fn step_badge(status: StepStatus) -> (&'static str, &'static str) {
@@ -56,6 +56,38 @@ pub(crate) fn reported_line(by: &crate::event::Operator) -> String {
     }
 }
 
+/// What an agent runner reported, on one line: `Claude Code (lead, attempt 2): session S,
+/// 3 turns, $0.0123, 2s` and, for an error result, `, reported an error (error_max_turns)`.
+pub(crate) fn agent_line(a: &AgentResultView) -> String {
+    let runner = match a.runner {
+        crate::definition::AgentRunner::Claude => "Claude Code",
+    };
+    let mut line = format!(
+        "{runner} ({}, attempt {}): session {}",
+        a.agent, a.attempt, a.session_id
+    );
+    if let Some(n) = a.num_turns {
+        let _ = write!(line, ", {}", super::count(n as usize, "turn"));
+    }
+    if let Some(c) = a.total_cost_usd {
+        let _ = write!(line, ", ${c:.4}");
+    }
+    if let Some(ms) = a.duration_ms {
+        let _ = write!(
+            line,
+            ", {}",
+            format_duration(std::time::Duration::from_millis(ms))
+        );
+    }
+    if a.is_error {
+        line.push_str(", reported an error");
+        if !a.subtype.is_empty() {
+            let _ = write!(line, " ({})", a.subtype);
+        }
+    }
+    line
+}
+
 /// `(as of event SEQ, TIME)` above a view of the past; empty for the present.
 pub(crate) fn as_of_line(view: &StatusView) -> String {
     view.as_of
@@ -102,6 +134,9 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
     let _ = writeln!(out, "   Status: {status}");
     if let Some(by) = &s.reported_by {
         let _ = writeln!(out, "   {}", reported_line(by));
+    }
+    if let Some(a) = &s.agent_result {
+        let _ = writeln!(out, "   Agent: {}", agent_line(a));
     }
     if let Some(e) = &s.error
         && matches!(

@@ -250,7 +250,7 @@ fn chain(
         let seq = next_seq + i as u64;
         let type_name = new.event.type_name();
         let body = new.event.body_json();
-        let version = crate::event::EVENT_VERSION;
+        let version = new.event.version();
         let hash = event_hash(
             run_id.as_bytes(),
             seq as i64,

@@ -1,0 +1,165 @@
+//! Which agent runs how — its own `command`, Claude Code (`runner: claude`, or the
+//! configuration's default runner), or nobody (external work) — resolved once, at `run`, into
+//! what `run_started` records, so that replay and resume never read agent files or the
+//! configuration again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Agent, AgentRunner, AgentsConfig, PermissionMode, normalize_name};
+
+/// An agent as Claude Code sees it: the fields of a sub-agent in `claude --agents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaudeAgent {
+    pub description: String,
+    /// The agent file's Markdown body: its system prompt.
+    pub prompt: String,
+    /// Its tools (none: all, as Claude Code does for a sub-agent without `tools`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Its model as written (`inherit` included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// How the agents of a run that run with Claude Code are run: the configuration's
+/// `agents.claude` block and the agent files, as they were when the run started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaudeSetup {
+    pub program: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<PermissionMode>,
+    /// `--model` for agents that name none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Further arguments, after cortex's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// The agents (as the definition names them) that run with Claude Code.
+    pub runs: BTreeSet<String>,
+    /// Every agent the definition names that was found, as Claude Code sees it: to run it, or
+    /// to hand it over as a sub-agent of another agent of its phase.
+    pub agents: BTreeMap<String, ClaudeAgent>,
+}
+
+impl ClaudeSetup {
+    /// The model to pass for `agent`: its own (unless `inherit`), else the configuration's.
+    pub fn model_for(&self, agent: &str) -> Option<&str> {
+        self.agents
+            .get(agent)
+            .and_then(|a| a.model.as_deref())
+            .filter(|m| *m != "inherit")
+            .or(self.model.as_deref())
+    }
+}
+
+/// How each agent a definition names is run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResolvedAgents {
+    /// Each agent, as the definition names it, and its `command` (none: Claude Code runs it,
+    /// or its work is external).
+    pub commands: BTreeMap<String, Option<String>>,
+    /// Present when at least one agent runs with Claude Code.
+    pub claude: Option<ClaudeSetup>,
+}
+
+impl ResolvedAgents {
+    /// Whether the engine runs `agent` itself (a command or Claude Code), rather than waiting
+    /// for a report.
+    pub fn is_run(&self, agent: &str) -> bool {
+        self.commands.get(agent).is_some_and(Option::is_some)
+            || self.claude.as_ref().is_some_and(|c| c.runs.contains(agent))
+    }
+}
+
+/// Resolve the agents a definition names (`names`, as written) against the agent files found
+/// (`found`, matched forgivingly) and the configuration's `agents` block. An agent with a
+/// `command` runs it; one with `runner: claude`, or with neither while the configuration
+/// names a default runner, runs with Claude Code; any other (or one not found) is external.
+pub fn resolve_agents(
+    names: impl IntoIterator<Item = String>,
+    found: &[Agent],
+    config: &AgentsConfig,
+) -> ResolvedAgents {
+    let mut commands = BTreeMap::new();
+    let mut runs = BTreeSet::new();
+    let mut agents = BTreeMap::new();
+    for name in names {
+        let agent = found
+            .iter()
+            .find(|a| normalize_name(&a.name) == normalize_name(&name));
+        let Some(agent) = agent else {
+            commands.insert(name, None);
+            continue;
+        };
+        let runner = match &agent.command {
+            Some(_) => None,
+            None => agent.runner.or(config.runner),
+        };
+        if runner == Some(AgentRunner::Claude) {
+            runs.insert(name.clone());
+        }
+        agents.insert(
+            name.clone(),
+            ClaudeAgent {
+                description: agent.description.clone(),
+                prompt: agent.body.clone(),
+                tools: agent.tool_list(),
+                model: agent.model.clone(),
+            },
+        );
+        commands.insert(name, agent.command.clone());
+    }
+    let claude = (!runs.is_empty()).then(|| ClaudeSetup {
+        program: config.claude.program.clone(),
+        permission_mode: config.claude.permission_mode,
+        model: config.claude.model.clone(),
+        args: config.claude.args.clone(),
+        runs,
+        agents,
+    });
+    ResolvedAgents { commands, claude }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::parse_agent;
+
+    fn agent(front: &str) -> Agent {
+        parse_agent("a.md", &format!("---\n{front}\n---\nBody of it.\n"))
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_command_wins_then_the_agent_s_runner_then_the_configured_default() {
+        let found = [
+            agent("name: scribe\ndescription: d\ncommand: cat"),
+            agent("name: lead\ndescription: d\nrunner: claude\nmodel: opus"),
+            agent("name: helper\ndescription: d"),
+        ];
+        let names = || ["Scribe", "lead", "helper", "ghost"].map(String::from);
+        let plain = resolve_agents(names(), &found, &AgentsConfig::default());
+        assert_eq!(plain.commands["Scribe"].as_deref(), Some("cat"));
+        assert!(plain.is_run("Scribe") && plain.is_run("lead"));
+        assert!(!plain.is_run("helper") && !plain.is_run("ghost"));
+        let setup = plain.claude.unwrap();
+        assert_eq!(setup.runs, BTreeSet::from(["lead".to_string()]));
+        assert_eq!(setup.agents["helper"].prompt, "Body of it.\n");
+        assert_eq!(setup.model_for("lead"), Some("opus"));
+        let config = AgentsConfig {
+            runner: Some(AgentRunner::Claude),
+            ..AgentsConfig::default()
+        };
+        let defaulted = resolve_agents(names(), &found, &config);
+        assert!(defaulted.is_run("helper") && !defaulted.is_run("ghost"));
+        assert!(!defaulted.claude.unwrap().runs.contains("Scribe"));
+        let none = resolve_agents(["Scribe".to_string()], &found, &AgentsConfig::default());
+        assert_eq!(none.claude, None);
+    }
+}

@@ -1,0 +1,607 @@
+//! Claude Code as an agent runner, on the real binary, with a stand-in `claude` that follows
+//! Claude Code's documented headless interface: it records its arguments, its standard input
+//! and its directory, and answers as told (`FAKE_CLAUDE_MODES`, one mode per invocation):
+//! a success result, an error result (exit 1, or exit 0), garbage, nothing, a hang, or a
+//! success whose text holds a secret.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{Env, Out};
+
+/// The stand-in. Output is exactly `--output-format json`'s documented result object.
+const FAKE_CLAUDE: &str = r#"#!/bin/sh
+dir="$FAKE_CLAUDE_DIR"
+n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "$dir/count"
+for a in "$0" "$@"; do printf '%s\0' "$a"; done > "$dir/argv-$n"
+cat > "$dir/stdin-$n"
+pwd > "$dir/cwd-$n"
+echo $$ > "$dir/pid-$n"
+mode=$(printf '%s' "$FAKE_CLAUDE_MODES" | cut -d, -f"$n")
+[ -n "$mode" ] || mode=ok
+session="5e55a000-0000-4000-8000-00000000000$n"
+case "$mode" in
+ok)
+  printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":1234,"duration_api_ms":1000,"num_turns":3,"result":"Plan written (call %s)","session_id":"%s","total_cost_usd":0.0123,"usage":{"input_tokens":10,"output_tokens":20},"permission_denials":[]}\n' "$n" "$session" ;;
+error|error0)
+  printf '{"type":"result","subtype":"error_max_turns","is_error":true,"duration_ms":900,"duration_api_ms":800,"num_turns":9,"session_id":"%s","total_cost_usd":0.5,"usage":{"input_tokens":10,"output_tokens":20},"errors":["Reached maximum number of turns (9)"]}\n' "$session"
+  [ "$mode" = error ] && exit 1 ;;
+garbage)
+  echo "Invalid API key · Please run /login" ;;
+empty)
+  ;;
+hang)
+  exec sleep 60 ;;
+secret)
+  printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"the key is %s","session_id":"%s","total_cost_usd":0.001}\n' "$FAKE_API_TOKEN" "$session" ;;
+esac
+exit 0
+"#;
+
+/// A home with the stand-in installed as Claude Code's program.
+struct Claude {
+    env: Env,
+    program: PathBuf,
+    calls: PathBuf,
+}
+
+impl Claude {
+    fn new(agents_block: &str) -> Claude {
+        let env = Env::new();
+        let program = env.dir.path().join("fake-claude.sh");
+        std::fs::write(&program, FAKE_CLAUDE).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let calls = env.dir.path().join("calls");
+        std::fs::create_dir_all(&calls).unwrap();
+        std::fs::create_dir_all(env.home().join("agents")).unwrap();
+        std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+        let program_json = serde_json::to_string(&program.display().to_string()).unwrap();
+        let block = agents_block.replace("PROGRAM", &program_json);
+        env.config(&format!(r#"{{"agents": {block}}}"#));
+        Claude {
+            env,
+            program,
+            calls,
+        }
+    }
+
+    fn agent(&self, name: &str, text: &str) -> &Self {
+        std::fs::write(self.env.home().join(format!("agents/{name}.md")), text).unwrap();
+        self
+    }
+
+    fn scenario(&self, name: &str, yaml: &str) -> &Self {
+        std::fs::write(self.env.home().join(format!("scenarios/{name}.yaml")), yaml).unwrap();
+        self
+    }
+
+    /// Run cortex with the stand-in answering `modes` (one per invocation).
+    fn run(&self, modes: &str, args: &[&str]) -> Out {
+        let out = self
+            .env
+            .command(args)
+            .env("FAKE_CLAUDE_DIR", &self.calls)
+            .env("FAKE_CLAUDE_MODES", modes)
+            .env("FAKE_API_TOKEN", "sk-fake-4d1a9c77e2")
+            .output()
+            .expect("run cortex");
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The arguments of call `n` (1-based), the program first.
+    fn argv(&self, n: u32) -> Vec<String> {
+        let bytes = std::fs::read(self.calls.join(format!("argv-{n}")))
+            .unwrap_or_else(|e| panic!("call {n} was not made: {e}"));
+        let mut argv: Vec<String> = bytes
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8(a.to_vec()).unwrap())
+            .collect();
+        argv.pop(); // after the last NUL
+        argv
+    }
+
+    fn stdin(&self, n: u32) -> String {
+        std::fs::read_to_string(self.calls.join(format!("stdin-{n}"))).unwrap()
+    }
+
+    fn calls(&self) -> u32 {
+        std::fs::read_to_string(self.calls.join("count")).map_or(0, |c| c.trim().parse().unwrap())
+    }
+}
+
+const PLANNER: &str = "---\nname: planner\ndescription: Plans features\nrunner: claude\ntools: Read, Grep, Bash(git diff *)\nmodel: sonnet\n---\nYou are the planner.\nWrite the plan to plan.md.\n";
+
+const WORKFLOW: &str = r#"name: feature
+inputs:
+  feature: {type: string, required: true}
+steps:
+  - name: Plan
+    prompt: "Plan the ${{ inputs.feature }} feature"
+    agent: planner
+    retry: {max_retry_attempts: 1, backoff: 0s}
+  - name: Use
+    run: printf '%s' "${{ steps.Plan.outputs.result }}" > used.txt
+"#;
+
+fn argv_tail(argv: &[String]) -> Vec<&str> {
+    argv[1..].iter().map(String::as_str).collect()
+}
+
+/// `--flag VALUE` of an argv, if present.
+fn flag<'a>(argv: &'a [String], name: &str) -> Option<&'a str> {
+    argv.iter()
+        .position(|a| a == name)
+        .and_then(|i| argv.get(i + 1))
+        .map(String::as_str)
+}
+
+fn step<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    let list = status
+        .get("steps")
+        .or_else(|| status.get("phases"))
+        .unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+}
+
+fn alive(pid: &Path) -> bool {
+    let pid: i32 = std::fs::read_to_string(pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    !stat.is_empty() && !stat.contains(") Z ")
+}
+
+#[test]
+fn a_workflow_step_with_a_claude_agent_runs_claude_headless_and_records_its_result() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM, "permission_mode": "acceptEdits"}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow("feature", WORKFLOW);
+    let out = c.run(
+        "ok",
+        &["workflow", "run", "feature", "--input", "feature=login"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 1);
+
+    // The documented headless interface: -p, JSON output, the body as system prompt, the
+    // agent's model and tools, the configured permission mode; the prompt rendered on stdin.
+    let argv = c.argv(1);
+    assert_eq!(argv[0], c.program.display().to_string());
+    assert_eq!(
+        argv_tail(&argv),
+        [
+            "-p",
+            "--allowedTools",
+            "Read",
+            "Grep",
+            "Bash(git diff *)",
+            "--output-format",
+            "json",
+            "--append-system-prompt",
+            "You are the planner.\nWrite the plan to plan.md.",
+            "--model",
+            "sonnet",
+            "--permission-mode",
+            "acceptEdits",
+        ]
+    );
+    assert_eq!(c.stdin(1), "Plan the login feature");
+    assert_eq!(
+        std::fs::read_to_string(c.calls.join("cwd-1"))
+            .unwrap()
+            .trim(),
+        c.env
+            .project()
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string(),
+        "Claude Code runs in the run's working directory"
+    );
+
+    // The result text is the step's output `result`; session, cost, turns and duration are
+    // recorded and shown.
+    let status = c.env.status(None);
+    let plan = step(&status, "Plan");
+    assert_eq!(plan["outputs"]["result"], "Plan written (call 1)");
+    let agent = &plan["agent_result"];
+    assert_eq!(agent["agent"], "planner");
+    assert_eq!(agent["runner"], "claude");
+    assert_eq!(agent["is_error"], false);
+    assert_eq!(agent["subtype"], "success");
+    assert_eq!(agent["session_id"], "5e55a000-0000-4000-8000-000000000001");
+    assert_eq!(agent["total_cost_usd"], 0.0123);
+    assert_eq!(agent["num_turns"], 3);
+    assert_eq!(agent["duration_ms"], 1234);
+    assert_eq!(
+        std::fs::read_to_string(c.env.file("used.txt")).unwrap(),
+        "Plan written (call 1)",
+        "a later step reads it as ${{ steps.Plan.outputs.result }}"
+    );
+    let human = c.env.run(&["workflow", "status"]);
+    assert!(
+        human.stdout.contains(
+            "Agent: Claude Code (planner, attempt 1): session 5e55a000-0000-4000-8000-000000000001, 3 turns, $0.0123, 1s"
+        ),
+        "{}",
+        human.stdout
+    );
+    let log = c.env.run(&["log", "show"]);
+    assert!(
+        log.stdout.contains("agent_result")
+            && log
+                .stdout
+                .contains("step Plan: Claude Code (planner, attempt 1)"),
+        "{}",
+        log.stdout
+    );
+
+    // The new event is version 2 and conforms to the committed schema; the chain verifies.
+    let run_id = status["run_id"].as_str().unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/event.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let export = c.env.run(&["log", "export", run_id]);
+    let events: Vec<serde_json::Value> = export
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for e in &events {
+        let errors: Vec<String> = validator.iter_errors(e).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{e}\n{}", errors.join("\n"));
+    }
+    let versions: Vec<(&str, u64)> = events
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e["version"].as_u64().unwrap()))
+        .collect();
+    assert!(versions.contains(&("agent_result", 2)), "{versions:?}");
+    assert!(versions.contains(&("run_started", 2)), "{versions:?}");
+    assert!(versions.contains(&("step_succeeded", 1)), "{versions:?}");
+    let order: Vec<&str> = versions.iter().map(|(t, _)| *t).collect();
+    let at = |t: &str| order.iter().position(|x| *x == t).unwrap();
+    assert!(at("agent_result") < at("output_recorded"));
+    assert_eq!(
+        c.env.run(&["--json", "log", "verify", run_id]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn an_error_result_fails_the_attempt_and_the_retry_resumes_its_session() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow("feature", WORKFLOW);
+    let out = c.run(
+        "error,ok",
+        &["workflow", "run", "feature", "--input", "feature=login"],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 2);
+    assert_eq!(flag(&c.argv(1), "--resume"), None);
+    assert_eq!(
+        flag(&c.argv(2), "--resume"),
+        Some("5e55a000-0000-4000-8000-000000000001"),
+        "the retry resumes the session of the failed attempt"
+    );
+    assert_eq!(c.stdin(2), "Plan the login feature");
+    assert_eq!(
+        flag(&c.argv(1), "--permission-mode"),
+        None,
+        "not configured"
+    );
+
+    let log = c.env.run(&["log", "show"]).stdout;
+    assert!(
+        log.contains("attempt 1: exited with code 1: Reached maximum number of turns (9)"),
+        "{log}"
+    );
+    assert!(log.contains("reported an error (error_max_turns)"), "{log}");
+    let status = c.env.status(None);
+    let plan = step(&status, "Plan");
+    assert_eq!(plan["attempts"], 2);
+    assert_eq!(
+        plan["agent_result"]["session_id"],
+        "5e55a000-0000-4000-8000-000000000002"
+    );
+    assert_eq!(plan["outputs"]["result"], "Plan written (call 2)");
+}
+
+#[test]
+fn an_error_result_that_exits_0_still_fails_the_attempt_with_its_error() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("error0", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(status["status"], "failed");
+    let plan = step(&status, "Plan");
+    assert_eq!(plan["error"], "Reached maximum number of turns (9)");
+    assert_eq!(plan["agent_result"]["is_error"], true);
+    assert!(plan["outputs"].get("result").is_none());
+    let human = c.env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains("Error: Reached maximum number of turns (9)")
+            && human.contains("reported an error (error_max_turns)"),
+        "{human}"
+    );
+    // The retry that `resume` gives resumes the session too.
+    let resumed = c.run("ok", &["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        flag(&c.argv(2), "--resume"),
+        Some("5e55a000-0000-4000-8000-000000000001")
+    );
+}
+
+#[test]
+fn garbage_or_nothing_from_claude_fails_the_attempt_with_a_clear_error() {
+    let workflow = "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n";
+    for (mode, says) in [
+        (
+            "garbage",
+            "Claude Code exited 0 without a result: it printed no JSON result, but: \"Invalid API key · Please run /login\"",
+        ),
+        (
+            "empty",
+            "Claude Code exited 0 without a result: it printed nothing on standard output",
+        ),
+    ] {
+        let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+        c.agent("planner", PLANNER);
+        c.env.workflow("plan", workflow);
+        let out = c.run(mode, &["workflow", "run", "plan"]);
+        assert_eq!(out.code, 1, "{mode}: {}{}", out.stdout, out.stderr);
+        let status = c.env.status(None);
+        let plan = step(&status, "Plan");
+        let error = plan["error"].as_str().unwrap();
+        assert!(error.starts_with(says), "{mode}: {error}");
+        assert!(
+            plan.get("agent_result").is_none(),
+            "{mode}: nothing to record"
+        );
+        assert_eq!(
+            c.env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+            true
+        );
+    }
+    // A program that is not there fails the attempt naming it.
+    let c = Claude::new(r#"{"claude": {"program": "/nonexistent/claude"}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow("plan", workflow);
+    assert_eq!(c.run("ok", &["workflow", "run", "plan"]).code, 1);
+    let error = step(&c.env.status(None), "Plan")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.starts_with("could not start: `/nonexistent/claude`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_claude_run_that_hangs_past_the_step_timeout_ends_as_a_timeout() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    timeout: 1s\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("hang", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let plan_status = c.env.status(None);
+    let plan = step(&plan_status, "Plan");
+    assert_eq!(plan["error"], "timed out after 1s");
+    assert!(
+        !alive(&c.calls.join("pid-1")),
+        "the hung program was ended with its group"
+    );
+    let log = c.env.run(&["log", "show"]).stdout;
+    assert!(
+        log.contains("step_timed_out") && !log.contains("agent_result"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_scenario_phase_runs_its_claude_agent_with_the_other_agents_as_subagents() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM, "permission_mode": "plan"}}"#);
+    c.agent(
+        "lead",
+        "---\nname: lead\ndescription: Leads the build\nrunner: claude\ntools: [Read, Edit]\nmodel: opus\n---\nYou lead the build.\n",
+    )
+    .agent(
+        "reviewer",
+        "---\nname: reviewer\ndescription: Reviews changes\ntools: Read, Grep\nmodel: haiku\n---\nYou review.\n",
+    )
+    .agent(
+        "scribe",
+        "---\nname: scribe\ndescription: Writes notes\ncommand: cat > notes.txt\n---\nYou write.\n",
+    )
+    .scenario(
+        "ship",
+        "name: ship\ndescription: build then write notes\nphases:\n  - name: build\n    description: Build the feature\n    agents: [reviewer, lead]\n    success_criteria:\n      - Feature built\n  - name: notes\n    description: Write the notes\n    condition: after:build\n    agents: [scribe]\n",
+    );
+    let out = c.run("ok", &["orchestrate", "run", "ship"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        c.calls(),
+        1,
+        "the scribe phase runs its command, not Claude Code"
+    );
+    let argv = c.argv(1);
+    assert_eq!(
+        flag(&argv, "--append-system-prompt"),
+        Some("You lead the build.")
+    );
+    assert_eq!(flag(&argv, "--model"), Some("opus"));
+    assert_eq!(flag(&argv, "--permission-mode"), Some("plan"));
+    assert_eq!(flag(&argv, "--allowedTools"), Some("Read"));
+    let subagents: serde_json::Value =
+        serde_json::from_str(flag(&argv, "--agents").unwrap()).unwrap();
+    assert_eq!(
+        subagents,
+        serde_json::json!({
+            "reviewer": {
+                "description": "Reviews changes",
+                "prompt": "You review.\n",
+                "tools": ["Read", "Grep"],
+                "model": "haiku",
+            }
+        })
+    );
+    let prompt = c.stdin(1);
+    assert!(
+        prompt.contains("Build the feature") && prompt.contains("- Feature built"),
+        "{prompt}"
+    );
+    assert!(
+        std::fs::read_to_string(c.env.file("notes.txt"))
+            .unwrap()
+            .contains("Write the notes")
+    );
+    let status = c
+        .env
+        .run(&["--json", "orchestrate", "status", "ship"])
+        .json();
+    let build = step(&status, "build");
+    assert_eq!(build["agent_result"]["agent"], "lead");
+    assert_eq!(build["outputs"]["result"], "Plan written (call 1)");
+    let human = c.env.run(&["orchestrate", "status", "ship"]).stdout;
+    assert!(
+        human.contains("agent: Claude Code (lead, attempt 1): session"),
+        "{human}"
+    );
+}
+
+#[test]
+fn the_configured_default_runner_runs_agents_without_a_command_with_claude() {
+    let c =
+        Claude::new(r#"{"runner": "claude", "claude": {"program": PROGRAM, "model": "haiku"}}"#);
+    c.agent(
+        "helper",
+        "---\nname: helper\ndescription: Helps\n---\nYou help.\n",
+    )
+    .agent(
+        "scribe",
+        "---\nname: scribe\ndescription: Writes\ncommand: cat > written.txt\n---\n",
+    );
+    c.env.workflow(
+        "help",
+        "name: help\nsteps:\n  - name: Help\n    prompt: Help out\n    agent: helper\n  - name: Write\n    prompt: Write it down\n    agent: scribe\n",
+    );
+    let out = c.run("ok", &["workflow", "run", "help"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 1);
+    assert_eq!(
+        flag(&c.argv(1), "--model"),
+        Some("haiku"),
+        "the configured model"
+    );
+    assert_eq!(
+        flag(&c.argv(1), "--append-system-prompt"),
+        Some("You help.")
+    );
+    assert_eq!(c.stdin(1), "Help out");
+    assert_eq!(
+        std::fs::read_to_string(c.env.file("written.txt")).unwrap(),
+        "Write it down",
+        "an agent with a command still runs its command"
+    );
+    // Without the default, the same agent's work is external: the run waits for a report.
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        serde_json::to_string(&c.program.display().to_string()).unwrap()
+    ));
+    assert_eq!(c.run("ok", &["workflow", "run", "help"]).code, 3);
+    assert_eq!(c.calls(), 1);
+}
+
+#[test]
+fn a_secret_in_claude_s_result_never_reaches_the_log() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    let out = c.run("secret", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(step(&status, "Plan")["outputs"]["result"], "the key is ***");
+    let db = std::fs::read(c.env.db()).unwrap();
+    let wal = std::fs::read(c.env.home().join("cortex.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(18).any(|w| w == b"sk-fake-4d1a9c77e2"),
+            "the secret is in the log"
+        );
+    }
+    let export = c
+        .env
+        .run(&["log", "export", status["run_id"].as_str().unwrap()]);
+    assert!(!export.stdout.contains("sk-fake-4d1a9c77e2"));
+    assert!(export.stdout.contains("the key is ***"));
+}
+
+#[test]
+fn a_bad_agents_block_or_agent_file_is_refused_before_anything_runs() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM, "permission_mode": "acceptedits"}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    let out = c.run("ok", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("cortex.config.json:1:") && out.stderr.contains("acceptedits"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(c.calls(), 0);
+    // An agent whose tool would be read as an option of `claude` is not a valid agent.
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent(
+        "planner",
+        "---\nname: planner\ndescription: d\nrunner: claude\ntools: Read, --dangerously-skip-permissions\n---\n",
+    );
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    let out = c.run("ok", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 0);
+    let agents = c.env.run(&["agent", "list"]);
+    assert!(
+        agents.stdout.contains("starts with `-`") || agents.stderr.contains("starts with `-`"),
+        "{}{}",
+        agents.stdout,
+        agents.stderr
+    );
+}
