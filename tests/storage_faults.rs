@@ -346,3 +346,38 @@ fn a_full_disk_gives_a_clear_error_and_resume_recovers_once_there_is_room() {
         true
     );
 }
+
+/// A writer killed with the write-ahead file open leaves `-wal` and `-shm` behind, and a crash
+/// in the middle of a write can leave the index needing a rebuild: reads (`log verify`,
+/// `status`) must work on such a log. (A crash-injection trial once failed here with "attempt
+/// to write a readonly database" from the read-only opening; the reading store now falls back
+/// to a read-write connection that rebuilds the index and still writes nothing else.)
+#[test]
+fn a_log_whose_writer_was_killed_is_read_even_with_its_index_damaged() {
+    let env = Env::new();
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'touch started; sleep 30'}\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !env.file("started").exists() {
+        assert!(std::time::Instant::now() < until, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // As a crash in the middle of a write leaves it: an index that must be rebuilt.
+    let shm = env.db().with_extension("db-shm");
+    assert!(shm.exists(), "a killed writer leaves its -shm");
+    let len = std::fs::metadata(&shm).unwrap().len() as usize;
+    std::fs::write(&shm, vec![0u8; len]).unwrap();
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    assert_eq!(verify.json()["ok"], true);
+    assert_eq!(env.status(None)["status"], "interrupted");
+}

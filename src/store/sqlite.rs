@@ -188,6 +188,13 @@ impl SqliteStore {
                 }
                 Self::connect_read(path, "immutable=1").map_err(open_err)?
             }
+            // A writer was killed with the write-ahead file open: its index must be rebuilt
+            // before anyone reads, which a read-only connection may not do. Where the files can
+            // be written, a read-write connection rebuilds it (only the `-shm` index, never the
+            // log), and this store still refuses every write.
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ReadOnly) => {
+                Self::connect_recovering(path).map_err(|_| open_err(e))?
+            }
             Err(e) => return Err(open_err(e)),
         };
         let mut store = SqliteStore {
@@ -248,6 +255,20 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(file_uri(path, query), flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(conn)
+    }
+
+    /// A read-write connection to an existing log (never created), for reading one whose
+    /// write-ahead index needs rebuilding after a killed writer.
+    fn connect_recovering(path: &Path) -> Result<Connection, rusqlite::Error> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(file_uri(path, "mode=rw"), flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)
