@@ -237,6 +237,13 @@ fn an_operator_starts_completes_and_stops_beside_a_busy_driver() {
         "done",
     ]);
     assert_eq!(complete.code, 0, "{}{}", complete.stdout, complete.stderr);
+    // The driver goes on after the report before anyone stops it (on a loaded machine the stop
+    // could otherwise land before the driver's next phase, and prove nothing about it).
+    wait_for("the driver's next phase after the report", || {
+        let log = events(&env);
+        position(&log, "step_succeeded", true)
+            .is_some_and(|at| log[at + 1..].iter().any(|e| e["type"] == "step_started"))
+    });
     let stop = env.run(&["orchestrate", "stop", "long-chain", "--actor", "ops"]);
     assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
 
