@@ -85,13 +85,33 @@ fn input_schema<T: JsonSchema>() -> Arc<JsonObject> {
     let mut settings = SchemaSettings::draft2020_12();
     settings.inline_subschemas = true;
     let schema = settings.into_generator().into_root_schema_for::<T>();
-    let mut object = match schema.to_value() {
+    let mut value = schema.to_value();
+    unwrap_descriptions(&mut value);
+    let mut object = match value {
         serde_json::Value::Object(o) => o,
         _ => JsonObject::new(),
     };
     object.remove("title");
     object.remove("description");
     Arc::new(object)
+}
+
+/// Doc comments are wrapped at 100 columns; a description reads as one line.
+fn unwrap_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    serde_json::Value::String(text) if key == "description" => {
+                        *text = text.replace('\n', " ");
+                    }
+                    other => unwrap_descriptions(other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
 }
 
 /// Every tool, in the order they are listed.
@@ -465,6 +485,11 @@ mod tests {
             assert_eq!(schema["type"], "object", "{}", tool.name);
             assert_eq!(schema["additionalProperties"], false, "{}", tool.name);
             assert!(!schema.contains_key("$defs"), "{}: inline", tool.name);
+            assert!(
+                !serde_json::to_string(&*schema).unwrap().contains("\\n"),
+                "{}",
+                tool.name
+            );
             assert!(tool.description.len() > 100, "{}", tool.name);
             let listed = tool.listed();
             assert_eq!(listed.name, tool.name);
