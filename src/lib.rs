@@ -5,14 +5,15 @@
 //! `plan` (what is ready now) → `decide` (pure `decide`/`evolve`) → `store` (the hash-chained
 //! log in SQLite) → `project` (status, results, checkpoints as folds over the log) →
 //! `render` (human and JSON text). `execute` is the imperative shell that spawns processes and
-//! reads the clock; `cli` is the only module that prints, and `tui` the only one that draws on
-//! the terminal.
+//! reads the clock; `cli` is the only module that prints, `tui` the only one that draws on
+//! the terminal, and `mcp` the only one that speaks a protocol on stdout.
 
 pub mod cli;
 pub mod decide;
 pub mod definition;
 pub mod event;
 pub mod execute;
+pub mod mcp;
 pub mod ops;
 pub mod plan;
 pub mod project;

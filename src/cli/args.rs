@@ -41,6 +41,14 @@ pub enum TopCommand {
         #[arg(long, value_name = "NAME")]
         actor: Option<String>,
     },
+    /// Serve the Model Context Protocol on stdin/stdout for Claude Code and other MCP clients
+    /// (`claude mcp add cortex -- cortex mcp`): a tool for each command, each run's status as
+    /// a resource; the server's log goes to stderr.
+    Mcp {
+        /// Who the actions taken through it are recorded as (default: mcp:<the client's name>).
+        #[arg(long, value_name = "NAME")]
+        actor: Option<String>,
+    },
     /// Print a JSON Schema: workflow, scenario, agent, config or event.
     Schema {
         /// The format: workflow, scenario, agent, config or event.

@@ -77,6 +77,10 @@ pub fn dispatch(
             LogCommand::Anchor { file } => done(ops::log::anchor(ctx, file.as_deref())),
         },
         TopCommand::Tui { actor } => super::tui::run(ctx, json, actor, no_color),
+        // Its stdout is the protocol: it prints nothing itself, and logs through `err`.
+        TopCommand::Mcp { actor } => crate::mcp::serve(ctx, actor, |line| {
+            super::err(&format!("cortex mcp: {line}\n"))
+        }),
         TopCommand::Schema { name } => super::schema::print(&name),
         TopCommand::Gc {
             older_than,

@@ -120,13 +120,7 @@ fn misleading_tip(e: &clap::Error) -> Option<String> {
 
 fn report(e: CommandError, json: bool) -> i32 {
     if json {
-        out_json(&serde_json::json!({
-            "error": e.message,
-            "detail": e.detail,
-            "hints": e.hints,
-            "errors": e.errors,
-            "exit_code": e.code,
-        }));
+        out_json(&e.document());
     }
     let mut text = format!("error: {}\n", e.message);
     if let Some(d) = &e.detail {

@@ -46,6 +46,18 @@ impl CommandError {
         Self::new(exit::BAD_INPUT, message)
     }
 
+    /// The error as a JSON document (`--json`, and an MCP tool error): the message, the detail,
+    /// the hints and the exit code.
+    pub fn document(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": self.message,
+            "detail": self.detail,
+            "hints": self.hints,
+            "errors": self.errors,
+            "exit_code": self.code,
+        })
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self

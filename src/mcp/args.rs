@@ -1,0 +1,259 @@
+//! The typed arguments of each tool: the flags of its CLI command as JSON fields, from which
+//! the input schemas are generated, so that what a tool says it takes is what it reads.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::definition::ScalarString;
+use crate::event::RunKind;
+
+/// Which of the two families a command acts on: workflows, ordered steps (`cortex workflow
+/// ...`), or scenarios, phases with conditions, parallelism and agents (`cortex orchestrate
+/// ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    // No doc comments on the variants: the schema stays a plain `enum` of the two words.
+    Workflow,
+    Scenario,
+}
+
+impl Kind {
+    pub fn run_kind(self) -> RunKind {
+        match self {
+            Kind::Workflow => RunKind::Workflow,
+            Kind::Scenario => RunKind::Scenario,
+        }
+    }
+}
+
+/// `cortex workflow list` / `cortex orchestrate list`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// `workflow` (the home's workflows and the built-in templates) or `scenario`.
+    pub kind: Kind,
+}
+
+/// `cortex workflow validate NAME` / `cortex orchestrate validate NAME|--all`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateArgs {
+    /// `workflow` or `scenario`.
+    pub kind: Kind,
+    /// A name (matched forgivingly: "feature development" finds `feature-development`) or a
+    /// path to a .yaml file. Required unless `all` is true.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Scenarios only: validate every scenario of the home instead of one.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// `cortex orchestrate preview NAME`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewArgs {
+    /// A scenario name (matched forgivingly) or a path to a .yaml file.
+    pub name: String,
+}
+
+/// `cortex workflow run NAME` / `cortex orchestrate run NAME`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunArgs {
+    /// `workflow` or `scenario`.
+    pub kind: Kind,
+    /// A workflow or scenario name (matched forgivingly) or a path to a .yaml file.
+    pub name: String,
+    /// Input values by input name, e.g. {"version": "1.2.0", "dry_run": true}.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, ScalarString>,
+    /// Return the plan (which steps or phases would run, and how) without running or
+    /// recording anything.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Scenarios only: manual phases to start right away.
+    #[serde(default)]
+    pub start: Vec<String>,
+    /// Why, recorded with the run.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `cortex workflow status [RUN] [--at SEQ]` / `cortex orchestrate status [NAME|RUN]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusArgs {
+    /// `workflow` or `scenario`: which runs to look among.
+    pub kind: Kind,
+    /// The run: its id, a unique prefix of its id, or a workflow/scenario name (its latest
+    /// run). Default: the latest run of the kind.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// The state as of event number `at` (0 is the run's first event): the past, with no
+    /// suggested action.
+    #[serde(default)]
+    pub at: Option<u64>,
+}
+
+/// `cortex workflow history` / `cortex orchestrate history`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryArgs {
+    /// `workflow` or `scenario`.
+    pub kind: Kind,
+    /// How many runs to list, newest first (default 20).
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    20
+}
+
+/// `cortex workflow step complete|fail STEP`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepReportArgs {
+    /// The waiting step's name (matched forgivingly).
+    pub step: String,
+    /// The run: its id, a unique prefix of its id, or a workflow name (its latest run).
+    /// Default: the latest workflow run.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// The step's outputs by key, e.g. {"plan": "docs/plan.md"}: later steps see them as
+    /// `${{ steps.STEP.outputs.KEY }}`. A step with `validate: - output: KEY` needs that key.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, ScalarString>,
+    /// Only record the report; do not drive the run on (`resume` does it later).
+    #[serde(default)]
+    pub no_drive: bool,
+    /// Why, or what was done: recorded with the report and shown by status and the log.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `cortex orchestrate start|complete|fail SCENARIO PHASE`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseArgs {
+    /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
+    pub scenario: String,
+    /// The phase's name (matched forgivingly).
+    pub phase: String,
+    /// `phase_complete` only: the phase's outputs by key, read by later phases as
+    /// `${{ phases.PHASE.outputs.KEY }}`.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, ScalarString>,
+    /// Only record it; do not drive the run on.
+    #[serde(default)]
+    pub no_drive: bool,
+    /// Why, recorded with the action.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `cortex orchestrate stop SCENARIO`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopArgs {
+    /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
+    pub scenario: String,
+    /// Why, recorded with the stop.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `cortex workflow resume [RUN] [--retry|--skip|--rollback-to STEP|--from STEP]` /
+/// `cortex orchestrate resume NAME`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeArgs {
+    /// `workflow` or `scenario`.
+    pub kind: Kind,
+    /// The run: its id, a unique prefix of its id, or a workflow/scenario name (its latest
+    /// run). Default: the latest run of the kind.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Workflows only: run the failed step again with a fresh retry budget.
+    #[serde(default)]
+    pub retry: bool,
+    /// Workflows only: record the failed (or waiting) step as skipped and go on.
+    #[serde(default)]
+    pub skip: bool,
+    /// Workflows only: compensate the steps completed after this step, newest first, then go
+    /// on from there.
+    #[serde(default)]
+    pub rollback_to: Option<String>,
+    /// Workflows only: re-run this step and everything after it, keeping earlier outputs.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Workflows only: the values of secret inputs, given again (the log keeps only `***`).
+    #[serde(default)]
+    pub inputs: BTreeMap<String, ScalarString>,
+    /// Return what resume would do without doing it.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The run's time limit from now on (`2h`, `90m`, seconds; `0`: none) instead of
+    /// `timeout_seconds` in cortex.config.json.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Why, recorded with the resume.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `cortex workflow abort [RUN]` / `cortex orchestrate abort NAME`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbortArgs {
+    /// `workflow` or `scenario`.
+    pub kind: Kind,
+    /// The run: its id, a unique prefix of its id, or a workflow/scenario name (for a
+    /// scenario, its latest unfinished run). Default: the latest run of the kind.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Why, recorded with the abort.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `cortex log verify [RUN | --file F] [--anchors FILE]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogVerifyArgs {
+    /// The run to verify: its id, a unique prefix of its id, or a workflow/scenario name (its
+    /// latest run). Default: every run.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Verify this cortex.db instead of the home's (a path; relative to the server's
+    /// directory).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Also check the heads anchored in this file (`cortex log anchor`): catches a truncated
+    /// tail.
+    #[serde(default)]
+    pub anchors: Option<PathBuf>,
+}
+
+/// A map of `KEY: value` (inputs, outputs) as the `KEY=VALUE` pairs the operations take: keys
+/// trimmed, and refused when blank, as `--input`/`--output` are.
+pub fn pairs(
+    map: BTreeMap<String, ScalarString>,
+    what: &str,
+) -> Result<Vec<(String, String)>, crate::ops::CommandError> {
+    map.into_iter()
+        .map(|(k, v)| match k.trim() {
+            "" => Err(
+                crate::ops::CommandError::bad_input(format!("`{what}s` has a blank key")).hint(
+                    format!("give each {what} its name: {{\"NAME\": \"VALUE\"}}"),
+                ),
+            ),
+            key => Ok((key.to_string(), v.0)),
+        })
+        .collect()
+}

@@ -1,0 +1,145 @@
+//! `cortex mcp`: the Model Context Protocol over stdio, a thin front end over `ops` — each tool
+//! is one operation called as its CLI command calls it, its result that operation's `--json`
+//! document, and each run's status a resource.
+//!
+//! Overview: rmcp (the official SDK) reads newline-delimited JSON-RPC on stdin and writes it
+//! on stdout; nothing else ever writes to stdout (the library never prints, and a step's
+//! processes get their own pipes), and the server's log goes to stderr through the `Log` its
+//! caller gives. Async lives only here: a current-thread tokio runtime serves the protocol,
+//! and every operation runs on tokio's blocking pool, so a tool call that drives a long run
+//! holds a pool thread, not the server — other requests are answered meanwhile. A drive ends
+//! gracefully (a recorded stop that `resume` continues) when its call is cancelled (as by
+//! SIGINT), when the client hangs up (SIGHUP), or when the server gets SIGINT, SIGTERM or
+//! SIGHUP; the server ends once the drives in flight have stopped.
+
+mod args;
+mod inflight;
+mod observer;
+mod reply;
+mod resources;
+mod server;
+mod stdio;
+mod tools;
+
+use std::io::IsTerminal;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use rmcp::service::ServerInitializeError;
+
+use crate::execute::StopFlag;
+use crate::ops::{CommandError, Ctx, KILL_GRACE, exit};
+use inflight::InFlight;
+use server::Cortex;
+
+/// Where the server's log goes (stderr): one line, without its newline.
+pub type Log = fn(&str);
+
+/// How often the server looks at the signal flag.
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+/// How long the drives in flight get to stop once the server ends: a step's process group is
+/// sent TERM, then KILL after the grace, then the stop is recorded.
+const DRAIN: Duration = Duration::from_secs(KILL_GRACE.as_secs() * 6);
+
+/// Serve MCP on stdin/stdout until the client hangs up or a signal ends the server; actions
+/// are recorded as `actor`, else as `mcp:<client name>`.
+pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| {
+            CommandError::new(exit::FAILED, format!("cannot start the MCP server: {e}"))
+        })?;
+    let signals = StopFlag::install();
+    let ctx = Ctx {
+        home: ctx.home.clone(),
+        cwd: ctx.cwd.clone(),
+        explicit_home: ctx.explicit_home,
+    };
+    log(&format!(
+        "serving {} over stdio (cortex {})",
+        ctx.home.display(),
+        env!("CARGO_PKG_VERSION")
+    ));
+    if std::io::stdin().is_terminal() {
+        log(
+            "stdin is a terminal: this server speaks JSON-RPC to an MCP client (e.g. `claude mcp add cortex -- cortex mcp`); Ctrl-D or Ctrl-C ends it",
+        );
+    }
+    let server = Cortex::new(ctx, actor, log);
+    let flights = server.flights.clone();
+    let served = runtime.block_on(session(server, &signals, &flights));
+    // Whatever ended the session, nobody is left to answer: stop the drives in flight and
+    // let them record it.
+    flights.stop_all(stdio::HUNG_UP);
+    let until = Instant::now() + DRAIN;
+    while !flights.is_empty() && Instant::now() < until {
+        std::thread::sleep(SIGNAL_POLL);
+    }
+    if !flights.is_empty() {
+        log("a drive did not stop in time; its run shows as interrupted and `resume` continues it");
+    }
+    // A blocking read of stdin (when it is not a pipe) cannot be cancelled: do not wait for it.
+    runtime.shutdown_background();
+    served.map(|()| {
+        log("done");
+        exit::OK
+    })
+}
+
+/// One MCP session, from the first message to the client hanging up or a signal.
+async fn session(
+    server: Cortex,
+    signals: &StopFlag,
+    flights: &InFlight,
+) -> Result<(), CommandError> {
+    let (input, output) = rmcp::transport::stdio_pipes();
+    let input = stdio::Watched::new(input, flights.clone());
+    let running = tokio::select! {
+        started = rmcp::serve_server(server, (input, output)) => match started {
+            Ok(running) => running,
+            // The client left before it said anything: nothing to serve.
+            Err(ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(ServerInitializeError::ExpectedInitializeRequest(_)) => {
+                return Err(CommandError::bad_input(
+                    "the MCP session did not start: the client's first message was neither `initialize` nor a request carrying the protocol's metadata (2026-07-28)",
+                )
+                .hint("this server is for MCP clients: `claude mcp add cortex -- cortex mcp`, or a project .mcp.json"));
+            }
+            Err(e) => {
+                return Err(CommandError::new(
+                    exit::FAILED,
+                    format!("the MCP session did not start: {e}"),
+                ));
+            }
+        },
+        () = signalled(signals) => return Ok(()),
+    };
+    let token = running.cancellation_token();
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        _ = &mut waiting => {}
+        () = signalled(signals) => {
+            flights.stop_all(signal_number(signals));
+            token.cancel();
+            let _ = waiting.await;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves when SIGINT, SIGTERM or SIGHUP has arrived.
+async fn signalled(signals: &StopFlag) {
+    while !signals.is_set() {
+        tokio::time::sleep(SIGNAL_POLL).await;
+    }
+}
+
+fn signal_number(signals: &StopFlag) -> i32 {
+    signals
+        .signal_name()
+        .and_then(|name| nix::sys::signal::Signal::from_str(&name).ok())
+        .map_or(nix::libc::SIGTERM, |s| s as i32)
+}

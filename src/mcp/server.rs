@@ -1,0 +1,222 @@
+//! The MCP handler: tools/list and resources from the tables of `tools` and `resources`, and
+//! each tool call or read run on the blocking pool (the library is synchronous), so that a
+//! long run never holds up the other requests.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use super::inflight::{InFlight, raise};
+use super::observer::Logged;
+use super::{Log, reply, resources, tools};
+use crate::ops::{CommandError, Ctx, Live, exit};
+
+/// SIGINT: a tool call cancelled by the client ends its drive as Ctrl-C ends the CLI's.
+const CANCELLED: i32 = 2;
+/// The methods this server answers (besides the handshake's).
+const SERVED: &[&str] = &[
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+];
+/// The longest client name kept in an actor (`mcp:<name>`); the rest is cut.
+const CLIENT_NAME_CHARS: usize = 64;
+
+const INSTRUCTIONS: &str = "cortex runs workflows (ordered steps) and scenarios (phases with conditions, parallel phases and agents), recording every transition in a hash-chained log. The loop: `run` a workflow or scenario; when it waits, its status document names the waiting step (`waiting_for`) and carries that step's rendered `prompt`: do that work, then report it with `step_complete` (with the outputs it asks for) or `step_fail`; the run goes on to the next prompt, until its status is completed. Scenarios wait on manual phases (`awaiting_start`: `phase_start`) and on phases to report (`phase_complete`, `phase_fail`). Every result is the JSON document of `cortex --json`; `next` lists the suggested commands as CLI argv, each of which is one of these tools. Errors are tool errors carrying {error, detail, hints, exit_code}: follow the hints. Your actions are recorded as mcp:<your client's name>, unless the server was started with --actor.";
+
+/// The server: the context every operation needs, who acts, and the calls in flight.
+#[derive(Clone)]
+pub struct Cortex {
+    ctx: Arc<Ctx>,
+    /// `--actor`, else `mcp:<client name>`.
+    actor: Option<String>,
+    log: Log,
+    pub flights: InFlight,
+}
+
+impl Cortex {
+    pub fn new(ctx: Ctx, actor: Option<String>, log: Log) -> Cortex {
+        Cortex {
+            ctx: Arc::new(ctx),
+            actor,
+            log,
+            flights: InFlight::default(),
+        }
+    }
+
+    /// Who a request acts as: `--actor`, else `mcp:` and the name the client gave (at
+    /// `initialize`, or with the request).
+    fn actor(&self, context: &RequestContext<RoleServer>) -> String {
+        if let Some(actor) = &self.actor {
+            return actor.clone();
+        }
+        let name = context
+            .client_info()
+            .map(|c| {
+                c.name
+                    .trim()
+                    .chars()
+                    .take(CLIENT_NAME_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        format!("mcp:{name}")
+    }
+
+    /// Run `job` on the blocking pool; a panic in it is an error, never the server's end.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        what: &str,
+        job: impl FnOnce(&Ctx) -> Result<T, CommandError> + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let ctx = Arc::clone(&self.ctx);
+        match tokio::task::spawn_blocking(move || job(&ctx)).await {
+            Ok(result) => result,
+            Err(e) => {
+                (self.log)(&format!("{what} failed inside: {e}"));
+                Err(CommandError::new(
+                    exit::FAILED,
+                    format!("{what} failed inside cortex: {e}"),
+                )
+                .hint("nothing recorded before the failure was lost; `status` shows where the run is"))
+            }
+        }
+    }
+}
+
+impl ServerHandler for Cortex {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("cortex", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(
+            tools::TOOLS.iter().map(tools::ToolSpec::listed).collect(),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // An unknown tool is a protocol error (MCP: "unknown tools" are not tool errors).
+        let Some(tool) = tools::find(&request.name) else {
+            let message = tools::unknown(&request.name);
+            (self.log)(&message);
+            return Err(ErrorData::invalid_params(message, None));
+        };
+        let actor = self.actor(&context);
+        let args = request.arguments.unwrap_or_default();
+        let ticket = self.flights.enter();
+        let stop = ticket.stop.clone();
+        let on_cancel = ticket.stop.clone();
+        let log = self.log;
+        (self.log)(&format!("{} by {actor}", tool.name));
+        let job = self.blocking(tool.name, move |ctx| {
+            let _ticket = ticket;
+            let mut observer = Logged::new(log);
+            let mut live = Live {
+                observer: &mut observer,
+                stop,
+            };
+            let output = tools::call(ctx, tool, args, &actor, &mut live)?;
+            Ok(output.warn(observer.warnings))
+        });
+        tokio::pin!(job);
+        // A cancelled call stops its drive gracefully (recorded; `resume` continues it), and
+        // still waits for the drive to have stopped before it ends.
+        let result = tokio::select! {
+            result = &mut job => result,
+            () = context.ct.cancelled() => {
+                raise(&on_cancel, CANCELLED);
+                job.await
+            }
+        };
+        Ok(match result {
+            Ok(output) => reply::document(output),
+            Err(e) => {
+                (self.log)(&format!("{}: error: {}", tool.name, e.message));
+                reply::error(&e)
+            }
+        }
+        .into())
+    }
+
+    /// A request of a method this server serves whose params did not parse reaches here as a
+    /// "custom" request; it gets told what is wrong rather than "method not found".
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let method = crate::definition::shown(&request.method);
+        if SERVED.contains(&request.method.as_str()) {
+            let message = format!(
+                "the params of `{method}` do not fit MCP's schema (tools/call: `name` a string and `arguments` an object; resources/read: `uri` a string)"
+            );
+            (self.log)(&message);
+            Err(ErrorData::invalid_params(message, None))
+        } else {
+            Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("this server has no method `{method}`"),
+                None,
+            ))
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.blocking("resources/list", resources::list)
+            .await
+            .map(ListResourcesResult::with_all_items)
+            .map_err(|e| resources::error(&e))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            resources::template(),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri;
+        self.blocking("resources/read", move |ctx| resources::read(ctx, &uri))
+            .await
+            .map(|contents| ReadResourceResult::new(vec![contents]).into())
+            .map_err(|e| resources::error(&e))
+    }
+}

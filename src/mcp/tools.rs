@@ -1,0 +1,539 @@
+//! The tools: for each, its name, a description written for a model, its input schema
+//! (generated from its argument type), and the one `ops` call it makes — the same call its
+//! CLI command makes, so a tool returns exactly the document of `--json`.
+
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::de::DeserializeOwned;
+
+use super::args::{
+    AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, PhaseArgs, PreviewArgs, ResumeArgs,
+    RunArgs, StatusArgs, StepReportArgs, StopArgs, ValidateArgs, pairs,
+};
+use crate::event::{Operator, ResumeMode};
+use crate::ops::scenario::{PhaseReport, SCENARIOS};
+use crate::ops::workflow::{StepReport, WORKFLOWS};
+use crate::ops::{self, CommandError, Ctx, Live, Output};
+
+/// One tool as it is listed.
+pub struct ToolSpec {
+    pub name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    schema: fn() -> Arc<JsonObject>,
+    /// Changes nothing (reads the log or the definitions).
+    read_only: bool,
+    /// May end or undo work (abort, stop, a failure report).
+    destructive: bool,
+}
+
+impl ToolSpec {
+    /// The tool as `tools/list` gives it.
+    pub fn listed(&self) -> Tool {
+        let annotations = ToolAnnotations::with_title(self.title)
+            .read_only(self.read_only)
+            .destructive(self.destructive)
+            .idempotent(self.read_only)
+            .open_world(false);
+        Tool::new(self.name, self.description, (self.schema)())
+            .with_title(self.title)
+            .annotate(annotations)
+    }
+
+    /// "`run` takes kind and name (required), and inputs, dry_run, start, message": said with
+    /// an argument error, from the same schema the client was given.
+    fn signature(&self) -> String {
+        let schema = (self.schema)();
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let optional: Vec<&str> = schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|p| {
+                p.keys()
+                    .map(String::as_str)
+                    .filter(|k| !required.contains(k))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut text = format!("`{}` takes ", self.name);
+        if !required.is_empty() {
+            text.push_str(&format!("{} (required)", required.join(" and ")));
+            if !optional.is_empty() {
+                text.push_str(", and ");
+            }
+        }
+        text.push_str(&optional.join(", "));
+        if required.is_empty() && optional.is_empty() {
+            text.push_str("no arguments");
+        }
+        text.push_str(" (its input schema is in tools/list)");
+        text
+    }
+}
+
+/// The input schema of a tool: the JSON Schema of its argument type, every subschema inline
+/// (some clients do not follow `$ref`), without the type's own title and description (the
+/// tool has its own).
+fn input_schema<T: JsonSchema>() -> Arc<JsonObject> {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.inline_subschemas = true;
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = schema.to_value();
+    unwrap_descriptions(&mut value);
+    let mut object = match value {
+        serde_json::Value::Object(o) => o,
+        _ => JsonObject::new(),
+    };
+    object.remove("title");
+    object.remove("description");
+    Arc::new(object)
+}
+
+/// Doc comments are wrapped at 100 columns; a description reads as one line.
+fn unwrap_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    serde_json::Value::String(text) if key == "description" => {
+                        *text = text.replace('\n', " ");
+                    }
+                    other => unwrap_descriptions(other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(unwrap_descriptions),
+        _ => {}
+    }
+}
+
+/// Every tool, in the order they are listed.
+pub const TOOLS: &[ToolSpec] = &[
+    ToolSpec {
+        name: "list",
+        title: "List workflows or scenarios",
+        description: "List what can be run: the workflows (kind \"workflow\": the home's files and the built-in templates feature-development, onboarding, migration) or the scenarios (kind \"scenario\"). Use it to find a name for validate, preview or run. Returns a JSON array with one object per definition: name, where it comes from (source or path), valid, its number of steps or phases, description (scenarios also priority and type).",
+        schema: input_schema::<ListArgs>,
+        read_only: true,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "validate",
+        title: "Validate a definition",
+        description: "Check a workflow or scenario definition without running it — use it after writing or editing a YAML file, before run. A valid workflow returns {valid: true, path, name, steps, agents, inputs}; an invalid one is an error whose detail lists every problem at its file:line:column. Scenarios return {valid, scenarios: [{path, valid, phases | errors}]} (with all: true, every scenario of the home); valid false has exit code 2.",
+        schema: input_schema::<ValidateArgs>,
+        read_only: true,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "preview",
+        title: "Preview a scenario",
+        description: "Show a scenario's plan without running it: its phases with their conditions (manual, auto, after:a,b), agents and success criteria, and which phases can run in parallel. Returns {scenario: the parsed definition, estimated_phases, parallel_opportunities}.",
+        schema: input_schema::<PreviewArgs>,
+        read_only: true,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "run",
+        title: "Run a workflow or scenario",
+        description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; cancelling the call stops the run gracefully, and resume continues it). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run (workflows) it returns the plan and records nothing.",
+        schema: input_schema::<RunArgs>,
+        read_only: false,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "status",
+        title: "A run's status",
+        description: "The status document of a run (default: the latest run of the kind), the same document run returns: the run's status, each step's or phase's status, attempts, times and outputs, the waiting step's rendered prompt, active agents, and `next`. `next` lists the suggested commands as CLI argv with why; each is a tool here: `workflow step complete STEP` is step_complete, `orchestrate start S P` phase_start, `orchestrate complete S P` phase_complete, `workflow resume` / `orchestrate resume` resume. With `at`, the run as it was at that event (no suggestions). Use it to see where a run is before acting on it.",
+        schema: input_schema::<StatusArgs>,
+        read_only: true,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "history",
+        title: "Past runs",
+        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events}. Use it to find a run's id.",
+        schema: input_schema::<HistoryArgs>,
+        read_only: true,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "step_complete",
+        title: "Report a workflow step done",
+        description: "Report a waiting workflow step done, after doing the work its prompt asks, with the outputs it produced (later prompts see them). The report is recorded with you as the actor and the run goes on at once to its next prompt step or to its end; returns the status document then (the next step's rendered prompt and `next` included). A report that does not pass the step's validate gate (a missing output, a failing check) is refused with every problem listed: nothing is recorded and the step keeps waiting. Only a step whose status is \"waiting\" can be reported.",
+        schema: input_schema::<StepReportArgs>,
+        read_only: false,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "step_fail",
+        title: "Report a workflow step failed",
+        description: "Report a waiting workflow step failed — the work could not be done; say why in message. It is not retried: the step's on_failure decides (pause, the default: the run fails and can be resumed with resume retry or skip; rollback; skip; abort). Returns the status document.",
+        schema: input_schema::<StepReportArgs>,
+        read_only: false,
+        destructive: true,
+    },
+    ToolSpec {
+        name: "phase_start",
+        title: "Start a manual phase",
+        description: "Start a manual phase of a scenario's latest unfinished run (those listed in `awaiting_start`) and drive the run on: the phase's agents are activated, and a phase with no command to run waits for phase_complete. Returns the scenario's status document.",
+        schema: input_schema::<PhaseArgs>,
+        read_only: false,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "phase_complete",
+        title: "Report a phase done",
+        description: "Report a waiting phase of a scenario done: its checklist criteria are confirmed by you and its check criteria must pass. The run goes on (phases that depend on it start) until it finishes or waits again; returns the scenario's status document.",
+        schema: input_schema::<PhaseArgs>,
+        read_only: false,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "phase_fail",
+        title: "Report a phase failed",
+        description: "Report a waiting phase of a scenario failed; say why in message. The run pauses as failed and can be resumed. Returns the scenario's status document.",
+        schema: input_schema::<PhaseArgs>,
+        read_only: false,
+        destructive: true,
+    },
+    ToolSpec {
+        name: "stop",
+        title: "Stop a scenario run",
+        description: "Stop a scenario's latest unfinished run gracefully, whoever drives it: its running commands end, its agents are deactivated and the stop is recorded; resume continues it later. Returns the status document (status \"stopped\", exit code 3). To stop a workflow run this server is driving, cancel the run, resume or report call that drives it.",
+        schema: input_schema::<StopArgs>,
+        read_only: false,
+        destructive: true,
+    },
+    ToolSpec {
+        name: "resume",
+        title: "Resume a run",
+        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there). A finished run is left as it is and its document returned. With dry_run, the plan only.",
+        schema: input_schema::<ResumeArgs>,
+        read_only: false,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "abort",
+        title: "Abort a run",
+        description: "End a run for good (status \"aborted\", not resumable): its running commands end and the abort is recorded. Returns the status document (exit code 1).",
+        schema: input_schema::<AbortArgs>,
+        read_only: false,
+        destructive: true,
+    },
+    ToolSpec {
+        name: "log_verify",
+        title: "Verify the event log",
+        description: "Verify the hash-chained event log: recompute each event's hash from the stored bytes (every run, or one) and hold the snapshots, the run index and any anchors to them. Returns {ok, runs, events, first_bad: null | {run_id, seq, reason}}; ok false (exit code 1) means the log was changed after it was written.",
+        schema: input_schema::<LogVerifyArgs>,
+        read_only: true,
+        destructive: false,
+    },
+];
+
+/// The tool of this name.
+pub fn find(name: &str) -> Option<&'static ToolSpec> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// A call of an unknown tool, said with the closest name and the list.
+pub fn unknown(name: &str) -> String {
+    let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+    let mut text = format!("unknown tool `{}`", crate::definition::shown(name));
+    if let Some(best) = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(n, name), n))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+    {
+        text.push_str(&format!("; did you mean `{}`?", best.1));
+    } else {
+        text.push('.');
+    }
+    text.push_str(&format!(" The tools: {}.", names.join(", ")));
+    text
+}
+
+fn parse<T: DeserializeOwned>(tool: &ToolSpec, args: JsonObject) -> Result<T, CommandError> {
+    serde_json::from_value(serde_json::Value::Object(args)).map_err(|e| {
+        CommandError::bad_input(format!("the arguments of `{}`: {e}", tool.name))
+            .hint(tool.signature())
+    })
+}
+
+/// An argument given where it does not apply, refused as the CLI refuses a flag its command
+/// does not have.
+fn only_for(tool: &ToolSpec, kind: Kind, given: bool, field: &str) -> Result<(), CommandError> {
+    if !given {
+        return Ok(());
+    }
+    let (applies, other) = match kind {
+        Kind::Workflow => ("scenario", "workflow"),
+        Kind::Scenario => ("workflow", "scenario"),
+    };
+    Err(CommandError::bad_input(format!(
+        "`{field}` applies to {applies}s only, and this `{}` is for a {other}",
+        tool.name
+    ))
+    .hint(tool.signature()))
+}
+
+/// Call `tool` with `args` on behalf of `actor`: one operation, exactly as its CLI command
+/// calls it.
+pub fn call(
+    ctx: &Ctx,
+    tool: &ToolSpec,
+    args: JsonObject,
+    actor: &str,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let by =
+        |message: Option<String>| -> Operator { ops::operator(Some(actor), message.as_deref()) };
+    match tool.name {
+        "list" => match parse::<ListArgs>(tool, args)?.kind {
+            Kind::Workflow => ops::workflow::list(ctx),
+            Kind::Scenario => ops::scenario::list(ctx),
+        },
+        "validate" => {
+            let a: ValidateArgs = parse(tool, args)?;
+            only_for(tool, a.kind, a.kind == Kind::Workflow && a.all, "all")?;
+            match (a.kind, a.name, a.all) {
+                (Kind::Workflow, Some(name), _) => ops::workflow::validate(ctx, &name),
+                (Kind::Scenario, None, true) => ops::scenario::validate(ctx, None, true),
+                (Kind::Scenario, Some(name), false) => {
+                    ops::scenario::validate(ctx, Some(&name), false)
+                }
+                (Kind::Scenario, Some(_), true) => Err(CommandError::bad_input(
+                    "`name` and `all` cannot be used together: give a name, or all: true",
+                )
+                .hint(tool.signature())),
+                (_, None, _) => Err(CommandError::bad_input(
+                    "`validate` needs the name of what to check (or, for scenarios, all: true)",
+                )
+                .hint(tool.signature())),
+            }
+        }
+        "preview" => ops::scenario::preview(ctx, &parse::<PreviewArgs>(tool, args)?.name),
+        "run" => {
+            let a: RunArgs = parse(tool, args)?;
+            match a.kind {
+                Kind::Workflow => {
+                    only_for(tool, Kind::Workflow, !a.start.is_empty(), "start")?;
+                    let inputs = pairs(a.inputs, "input")?;
+                    ops::workflow::run(ctx, &a.name, &inputs, a.dry_run, by(a.message), live)
+                }
+                Kind::Scenario => {
+                    let inputs = pairs(a.inputs, "input")?;
+                    let req = ops::scenario::RunRequest {
+                        name: &a.name,
+                        starts: &a.start,
+                        inputs: &inputs,
+                        dry_run: a.dry_run,
+                    };
+                    ops::scenario::run(ctx, req, by(a.message), live)
+                }
+            }
+        }
+        "status" => {
+            let a: StatusArgs = parse(tool, args)?;
+            let scope = match a.kind {
+                Kind::Workflow => WORKFLOWS,
+                Kind::Scenario => SCENARIOS,
+            };
+            ops::workflow::status(ctx, scope, a.run.as_deref(), a.at)
+        }
+        "history" => {
+            let a: HistoryArgs = parse(tool, args)?;
+            ops::workflow::history(ctx, a.kind.run_kind(), a.limit)
+        }
+        "step_complete" | "step_fail" => {
+            let a: StepReportArgs = parse(tool, args)?;
+            let report = StepReport {
+                step: &a.step,
+                run: a.run.as_deref(),
+                success: tool.name == "step_complete",
+                outputs: pairs(a.outputs, "output")?,
+                no_drive: a.no_drive,
+                by: by(a.message),
+            };
+            ops::workflow::report_step(ctx, report, live)
+        }
+        "phase_start" => {
+            let a: PhaseArgs = parse(tool, args)?;
+            if !a.outputs.is_empty() {
+                return Err(CommandError::bad_input(
+                    "`outputs` belong to `phase_complete`: starting a phase has none",
+                )
+                .hint(tool.signature()));
+            }
+            ops::scenario::start(ctx, &a.scenario, &a.phase, a.no_drive, by(a.message), live)
+        }
+        "phase_complete" | "phase_fail" => {
+            let a: PhaseArgs = parse(tool, args)?;
+            let success = tool.name == "phase_complete";
+            if !success && !a.outputs.is_empty() {
+                return Err(CommandError::bad_input(
+                    "`outputs` belong to `phase_complete`: a failed phase has none",
+                )
+                .hint(tool.signature()));
+            }
+            let report = PhaseReport {
+                phase: &a.phase,
+                success,
+                outputs: pairs(a.outputs, "output")?,
+                no_drive: a.no_drive,
+            };
+            ops::scenario::report(ctx, &a.scenario, report, by(a.message), live)
+        }
+        "stop" => {
+            let a: StopArgs = parse(tool, args)?;
+            ops::scenario::stop(ctx, &a.scenario, by(a.message))
+        }
+        "resume" => resume(ctx, tool, parse(tool, args)?, &by, live),
+        "abort" => {
+            let a: AbortArgs = parse(tool, args)?;
+            let scope = match a.kind {
+                Kind::Workflow => WORKFLOWS,
+                // As `orchestrate abort`: a name means its latest unfinished run.
+                Kind::Scenario => SCENARIOS.unfinished(),
+            };
+            ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message))
+        }
+        "log_verify" => {
+            let a: LogVerifyArgs = parse(tool, args)?;
+            if a.run.is_some() && a.file.is_some() {
+                return Err(CommandError::bad_input(
+                    "`run` and `file` cannot be used together: a run is looked for in the home's log",
+                )
+                .hint(tool.signature()));
+            }
+            let absolute = |p: Option<std::path::PathBuf>| p.map(|p| ctx.cwd.join(p));
+            ops::log::verify(
+                ctx,
+                a.run.as_deref(),
+                absolute(a.file).as_deref(),
+                absolute(a.anchors).as_deref(),
+            )
+        }
+        other => Err(CommandError::bad_input(unknown(other))),
+    }
+}
+
+fn resume(
+    ctx: &Ctx,
+    tool: &ToolSpec,
+    a: ResumeArgs,
+    by: &dyn Fn(Option<String>) -> Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let modes = [a.retry, a.skip, a.rollback_to.is_some(), a.from.is_some()];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        return Err(CommandError::bad_input(
+            "`retry`, `skip`, `rollback_to` and `from` are ways to resume: give at most one",
+        )
+        .hint(tool.signature()));
+    }
+    let scope = match a.kind {
+        Kind::Workflow => WORKFLOWS,
+        Kind::Scenario => {
+            for (given, field) in [
+                (a.retry, "retry"),
+                (a.skip, "skip"),
+                (a.rollback_to.is_some(), "rollback_to"),
+                (a.from.is_some(), "from"),
+                (!a.inputs.is_empty(), "inputs"),
+            ] {
+                only_for(tool, Kind::Scenario, given, field)?;
+            }
+            SCENARIOS
+        }
+    };
+    let mode = match (a.retry, a.skip, a.rollback_to, a.from) {
+        (true, ..) => ResumeMode::Retry,
+        (_, true, ..) => ResumeMode::Skip,
+        (_, _, Some(step), _) => ResumeMode::RollbackTo(step),
+        (_, _, _, Some(step)) => ResumeMode::From(step),
+        _ => ResumeMode::Continue,
+    };
+    let inputs = pairs(a.inputs, "input")?;
+    let args = ops::workflow::ResumeArgs {
+        mode,
+        inputs: &inputs,
+        dry_run: a.dry_run,
+        timeout: a.timeout.as_deref(),
+    };
+    ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message), live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SPEC §8's tools, in its order.
+    const SPEC: &[&str] = &[
+        "list",
+        "validate",
+        "preview",
+        "run",
+        "status",
+        "history",
+        "step_complete",
+        "step_fail",
+        "phase_start",
+        "phase_complete",
+        "phase_fail",
+        "stop",
+        "resume",
+        "abort",
+        "log_verify",
+    ];
+
+    #[test]
+    fn the_tools_are_the_specs_each_with_an_object_schema_that_refuses_unknown_arguments() {
+        let names: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
+        assert_eq!(names, SPEC);
+        for tool in TOOLS {
+            let schema = (tool.schema)();
+            assert_eq!(schema["type"], "object", "{}", tool.name);
+            assert_eq!(schema["additionalProperties"], false, "{}", tool.name);
+            assert!(!schema.contains_key("$defs"), "{}: inline", tool.name);
+            assert!(
+                !serde_json::to_string(&*schema).unwrap().contains("\\n"),
+                "{}",
+                tool.name
+            );
+            assert!(tool.description.len() > 100, "{}", tool.name);
+            let listed = tool.listed();
+            assert_eq!(listed.name, tool.name);
+        }
+    }
+
+    #[test]
+    fn an_argument_error_says_what_the_tool_takes() {
+        let run = find("run").unwrap();
+        assert_eq!(
+            run.signature(),
+            "`run` takes kind and name (required), and dry_run, inputs, message, start (its input schema is in tools/list)"
+        );
+        let err = parse::<RunArgs>(run, JsonObject::new()).unwrap_err();
+        assert_eq!(err.code, crate::ops::exit::BAD_INPUT);
+        assert!(
+            err.message.contains("missing field `kind`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn an_unknown_tool_is_said_with_the_closest_name() {
+        assert!(unknown("stauts").starts_with("unknown tool `stauts`; did you mean `status`?"));
+        assert!(unknown("zzz").starts_with("unknown tool `zzz`. The tools: list,"));
+    }
+}

@@ -1,0 +1,549 @@
+//! `cortex mcp` (SPEC §8), on the real binary: a real MCP client (the official Python SDK,
+//! `tests/mcp/client.py`) driving workflows and scenarios through tools alone, and raw
+//! newline-delimited JSON-RPC for what a client library hides — that stdout carries only
+//! protocol messages, that a long run does not hold up other requests, and that a cancelled
+//! call, a client hanging up and SIGTERM each stop a drive gracefully.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use serde_json::{Value, json};
+
+/// Long enough for any answer on a loaded 2-core machine; only a hung server reaches it.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A step that runs until the file `go` appears in the project (at most about a minute, so a
+/// failing test still ends).
+const WAITS_FOR_GO: &str = "name: gated\nsteps:\n  - name: Hold\n    run: 'i=0; while [ ! -f go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; test -f go'\n  - name: After\n    run: echo after\n";
+
+const REVIEW_GATE: &str = "name: review-gate\ndescription: Build, a manual review, then ship\nphases:\n  - name: build\n    description: Build it\n    condition: auto\n    run: echo built > built.txt\n  - name: review\n    description: Review the build\n    condition: manual\n    success_criteria:\n      - The build was read end to end\n  - name: ship\n    description: Ship what was reviewed\n    condition: after:build,review\n    run: echo shipped > shipped.txt\n";
+
+// ---- the official MCP client (Python SDK) ----
+
+/// The Python with the official MCP SDK (`.ci/run` makes it), or why the test is skipped.
+fn python() -> Option<PathBuf> {
+    match std::env::var_os("CORTEX_TEST_MCP_PYTHON").filter(|p| !p.is_empty()) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            println!(
+                "skipped: CORTEX_TEST_MCP_PYTHON is not set (.ci/run sets it to the Python of a virtual environment with the official MCP SDK, `pip install mcp`)"
+            );
+            None
+        }
+    }
+}
+
+/// Run a check of `tests/mcp/client.py` against this home; its facts (the last line).
+fn client_check(python: &PathBuf, env: &Env, check: &str) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py");
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .arg(check)
+        .arg(env!("CARGO_BIN_EXE_cortex"))
+        .arg(env.home())
+        .arg(env.project())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the MCP client");
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let code = wait_bounded(&mut child, "the MCP client");
+    let out = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
+    let err = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    assert_eq!(code, 0, "check {check} failed:\n{out}\n{err}");
+    serde_json::from_str(out.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no facts from {check} ({e}):\n{out}\n{err}"))
+}
+
+/// Every actor recorded in a run's events (`actor` and `by.actor`), with the event type.
+fn actors(env: &Env, run_id: &str) -> Vec<(String, String)> {
+    let events = env.run(&["--json", "log", "show", run_id]).json();
+    let mut found = Vec::new();
+    for e in events.as_array().unwrap() {
+        let body = &e["body"];
+        for actor in [&body["actor"], &body["by"]["actor"]] {
+            if let Some(a) = actor.as_str() {
+                found.push((e["type"].as_str().unwrap().to_string(), a.to_string()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn an_mcp_client_drives_the_feature_development_workflow_to_completed_through_tools_alone() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    let facts = client_check(&python, &env, "feature_development");
+    let run_id = facts["run_id"].as_str().unwrap();
+    let status = env.status(Some(run_id));
+    assert_eq!(status["status"], "completed", "{status}");
+    // The log shows the MCP actor: the run and each of the four reports.
+    let actors = actors(&env, run_id);
+    assert!(
+        actors.iter().all(|(_, a)| a == "mcp:pytest-agent"),
+        "{actors:?}"
+    );
+    let reports = actors.iter().filter(|(t, _)| t == "step_succeeded").count();
+    assert_eq!(reports, 4, "{actors:?}");
+    assert!(actors.iter().any(|(t, _)| t == "run_started"), "{actors:?}");
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
+}
+
+#[test]
+fn an_mcp_client_takes_a_scenario_through_its_manual_phase_to_completed() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
+    let facts = client_check(&python, &env, "scenario_manual");
+    let run_id = facts["run_id"].as_str().unwrap();
+    assert!(env.file("shipped.txt").exists(), "ship ran in the project");
+    let actors = actors(&env, run_id);
+    assert!(
+        actors.iter().all(|(_, a)| a == "mcp:pytest-lead"),
+        "{actors:?}"
+    );
+    for event in [
+        "run_started",
+        "phase_start_requested",
+        "criterion_met",
+        "step_succeeded",
+    ] {
+        assert!(
+            actors.iter().any(|(t, _)| t == event),
+            "{event}: {actors:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_to_an_mcp_client_gets_clear_errors_and_the_server_answers_on() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    client_check(&python, &env, "bad_input");
+}
+
+// ---- raw JSON-RPC ----
+
+fn drain(mut from: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let into = Arc::clone(&buf);
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = from.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    buf
+}
+
+/// Wait for a process to end; one that does not end in PATIENCE is killed and fails the test.
+fn wait_bounded(child: &mut Child, what: &str) -> i32 {
+    let until = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("{what} did not end: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `cortex mcp` spoken to line by line.
+struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    /// Every line the server wrote on stdout.
+    seen: Vec<String>,
+    /// Messages read while looking for another id.
+    stash: BTreeMap<i64, Value>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Session {
+    fn start(env: &Env, extra: &[&str]) -> Session {
+        let mut args = vec!["mcp"];
+        args.extend_from_slice(extra);
+        let mut child = env
+            .command(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cortex mcp");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = drain(child.stderr.take().unwrap());
+        let stdin = child.stdin.take();
+        Session {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+            stash: BTreeMap::new(),
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn send(&mut self, message: Value) {
+        self.send_line(&message.to_string());
+    }
+
+    /// The `initialize` handshake, as `name`.
+    fn initialize(&mut self, name: &str) -> Value {
+        self.send(
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": name, "version": "1"}}}),
+        );
+        let answer = self.response(0);
+        self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        answer
+    }
+
+    fn request(&mut self, id: i64, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+    }
+
+    fn call(&mut self, id: i64, tool: &str, arguments: Value) {
+        self.request(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": arguments}),
+        );
+    }
+
+    /// The answer to request `id`; other messages read meanwhile are kept for later.
+    fn response(&mut self, id: i64) -> Value {
+        if let Some(found) = self.stash.remove(&id) {
+            return found;
+        }
+        loop {
+            let line = self.lines.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+                panic!(
+                    "no answer to request {id}: the server hangs or died\n{}",
+                    self.stderr()
+                )
+            });
+            self.seen.push(line.clone());
+            let message: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            match message["id"].as_i64() {
+                Some(got) if got == id => return message,
+                Some(got) => {
+                    self.stash.insert(got, message);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// The result of a tool call that succeeded: its document, checked against its text.
+    fn document(&mut self, id: i64) -> (Value, i64) {
+        let answer = self.response(id);
+        let result = &answer["result"];
+        assert_eq!(result["isError"], false, "{answer}\n{}", self.stderr());
+        let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap())
+            .expect("the text is the JSON document");
+        assert_eq!(text, result["structuredContent"], "{answer}");
+        (text, result["_meta"]["cortex/exit_code"].as_i64().unwrap())
+    }
+
+    /// The status document of the latest workflow run, through the `status` tool.
+    fn status(&mut self, id: i64) -> Value {
+        self.call(id, "status", json!({"kind": "workflow"}));
+        self.document(id).0
+    }
+
+    /// Close stdin and wait for the server to end; every stdout line it wrote.
+    fn hang_up(&mut self) -> i32 {
+        self.stdin.take();
+        let code = wait_bounded(&mut self.child, "cortex mcp");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        code
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wait (bounded) for the run's step `Hold` to be running, as the CLI sees it.
+fn wait_until_holding(env: &Env) {
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let out = env.run(&["--json", "workflow", "status"]);
+        if out.code == 0 && out.json()["steps"][0]["status"] == "running" {
+            return;
+        }
+        assert!(
+            Instant::now() < until,
+            "the run never started: {}",
+            out.stdout
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The `stop_requested` event of the latest run: (actor, signal).
+fn stop_request(env: &Env) -> (String, String) {
+    let events = env.run(&["--json", "log", "show"]).json();
+    let stop = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "stop_requested")
+        .unwrap_or_else(|| panic!("no stop recorded: {events}"));
+    (
+        stop["body"]["actor"].as_str().unwrap().to_string(),
+        stop["body"]["signal"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[test]
+fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
+    let env = Env::new();
+    env.workflow(
+        "noisy",
+        "name: noisy\nsteps:\n  - name: Shout\n    run: 'echo to-stdout; echo to-stderr >&2; printf \"\\033]0;title\\007\"'\n  - name: Ask\n    prompt: Now you\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    let init = s.initialize("raw-client");
+    assert_eq!(init["result"]["serverInfo"]["name"], "cortex", "{init}");
+    s.request(1, "tools/list", json!({}));
+    let tools = s.response(1);
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 15);
+    // Not JSON: ignored. JSON that is no message: an "invalid request" answer.
+    s.send_line("this is not json");
+    s.send_line("{\"hello\": 1}");
+    s.call(2, "run", json!({"kind": "workflow", "name": "noisy"}));
+    let (doc, code) = s.document(2);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("waiting"), 3),
+        "{doc}"
+    );
+    assert_eq!(doc["actor"], "mcp:raw-client");
+    s.call(3, "no_such_tool", json!({}));
+    assert_eq!(s.response(3)["error"]["code"], -32602);
+    s.call(4, "status", json!({}));
+    assert_eq!(s.response(4)["result"]["isError"], true);
+    // Params that are not MCP's: a clear protocol error, and the server answers on.
+    s.request(
+        8,
+        "tools/call",
+        json!({"name": "status", "arguments": "workflow"}),
+    );
+    let bad = s.response(8);
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`arguments` an object"),
+        "{bad}"
+    );
+    s.request(5, "resources/templates/list", json!({}));
+    assert_eq!(
+        s.response(5)["result"]["resourceTemplates"][0]["uriTemplate"],
+        "cortex://runs/{run_id}"
+    );
+    let uri = format!("cortex://runs/{}", doc["run_id"].as_str().unwrap());
+    s.request(6, "resources/read", json!({"uri": uri}));
+    let read = s.response(6);
+    let contents: Value =
+        serde_json::from_str(read["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(contents["run_id"], doc["run_id"]);
+    s.request(7, "resources/list", json!({}));
+    assert_eq!(s.response(7)["result"]["resources"][0]["uri"], uri);
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+
+    assert!(s.seen.len() >= 8, "{:?}", s.seen);
+    for line in &s.seen {
+        let message: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a stdout line that is not JSON ({e}): {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        // A result answers its id; an error may have none (a line that was no request: rmcp
+        // leaves the id out where JSON-RPC writes null).
+        let answer = (message.get("id").is_some() && message.get("result").is_some())
+            || (message.get("error").is_some() && message.get("result").is_none());
+        let notification = message.get("method").is_some();
+        assert!(answer || notification, "not a JSON-RPC message: {line}");
+        assert!(
+            !line.contains("to-stdout") && !line.contains('\u{1b}'),
+            "{line}"
+        );
+    }
+    // The step's output is where the CLI keeps it: in the log, not on the protocol stream.
+    assert!(
+        env.run(&["--json", "log", "show"])
+            .stdout
+            .contains("to-stdout"),
+        "the step's output is kept in the log"
+    );
+    assert!(s.stderr().contains("cortex mcp: "), "logs go to stderr");
+}
+
+#[test]
+fn a_long_run_does_not_hold_up_other_requests() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    // The run's call is still in flight (its step waits for `go`): status is answered first.
+    let status = s.status(2);
+    assert_eq!(status["status"], "running", "{status}");
+    assert!(
+        !s.stash.contains_key(&1),
+        "the run ended before `go` was created"
+    );
+    std::fs::write(env.file("go"), "").unwrap();
+    let (done, code) = s.document(1);
+    assert_eq!(
+        (done["status"].as_str(), code),
+        (Some("completed"), 0),
+        "{done}"
+    );
+}
+
+#[test]
+fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    s.send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 1, "reason": "the user pressed Esc"}}),
+    );
+    let until = Instant::now() + PATIENCE;
+    let mut id = 10;
+    while s.status(id)["status"] != "stopped" {
+        assert!(Instant::now() < until, "the run never stopped");
+        std::thread::sleep(Duration::from_millis(50));
+        id += 1;
+    }
+    assert_eq!(
+        stop_request(&env),
+        ("mcp:raw-client".to_string(), "SIGINT".to_string())
+    );
+    // Resume continues it, through the same server.
+    std::fs::write(env.file("go"), "").unwrap();
+    s.call(100, "resume", json!({"kind": "workflow"}));
+    let (done, code) = s.document(100);
+    assert_eq!(
+        (done["status"].as_str(), code),
+        (Some("completed"), 0),
+        "{done}"
+    );
+}
+
+#[test]
+fn a_client_that_hangs_up_stops_the_drive_in_flight_and_the_server_ends() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &["--actor", "ci-bot"]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    assert_eq!(env.status(None)["status"], "stopped");
+    // --actor is who acts, whatever the client is called.
+    assert_eq!(
+        stop_request(&env),
+        ("ci-bot".to_string(), "SIGHUP".to_string())
+    );
+    std::fs::write(env.file("go"), "").unwrap();
+    assert_eq!(env.run(&["workflow", "resume"]).code, 0);
+}
+
+#[test]
+fn sigterm_stops_the_drive_in_flight_and_the_server_ends() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    let pid = nix::unistd::Pid::from_raw(s.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let code = wait_bounded(&mut s.child, "cortex mcp after SIGTERM");
+    assert_eq!(code, 0, "{}", s.stderr());
+    assert_eq!(env.status(None)["status"], "stopped");
+    assert_eq!(
+        stop_request(&env),
+        ("mcp:raw-client".to_string(), "SIGTERM".to_string())
+    );
+}
+
+#[test]
+fn the_projects_mcp_json_starts_this_server() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.mcp.json"))
+        .expect(".mcp.json at the top level");
+    let config: Value = serde_json::from_str(&text).expect(".mcp.json is JSON");
+    let server = &config["mcpServers"]["cortex"];
+    assert_eq!(server["command"], "cortex", "{config}");
+    let args: Vec<&str> = server["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    // What it starts answers as an MCP server.
+    let env = Env::new();
+    let mut s = Session::start(&env, &args[1..]);
+    assert_eq!(args[0], "mcp");
+    assert_eq!(
+        s.initialize("claude-code")["result"]["serverInfo"]["name"],
+        "cortex"
+    );
+    assert_eq!(s.hang_up(), 0);
+}

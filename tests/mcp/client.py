@@ -1,0 +1,251 @@
+"""A real MCP client (the official Python SDK) driving `cortex mcp` over stdio, through tools
+alone. Run by tests/mcp_client.rs as
+
+    python client.py CHECK CORTEX_BINARY HOME PROJECT_DIR
+
+CHECK is one of the functions named in CHECKS. Each prints one JSON line of facts for the Rust
+side (run ids) and exits 0, or fails with an assertion naming what was wrong.
+"""
+
+import asyncio
+import json
+import sys
+
+import mcp
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+from mcp_types import Implementation
+
+TOOLS = [
+    "list", "validate", "preview", "run", "status", "history", "step_complete", "step_fail",
+    "phase_start", "phase_complete", "phase_fail", "stop", "resume", "abort", "log_verify",
+]
+
+
+def client(argv, name, mode):
+    """A client for `cortex mcp` in HOME, started in PROJECT_DIR, named `name`."""
+    _, _, binary, home, project = argv
+    server = StdioServerParameters(
+        command=binary,
+        args=["mcp"],
+        env={"CORTEX_HOME": home, "NO_COLOR": "1"},
+        cwd=project,
+    )
+    return mcp.Client(
+        server,
+        client_info=Implementation(name=name, version="1.0"),
+        mode=mode,
+    )
+
+
+def document(result, code):
+    """The JSON document of a successful tool result, checked: the text block is the
+    structured content, it is no error, and the exit code is `code`."""
+    text = result.content[0].text
+    doc = json.loads(text)
+    assert not result.is_error, f"a tool error: {text}"
+    assert result.structured_content == doc, (result.structured_content, doc)
+    exit_code = (result.meta or {}).get("cortex/exit_code")
+    assert exit_code == code, f"exit code {exit_code}, wanted {code}: {text}"
+    return doc
+
+
+def tool_error(result):
+    """The error document of a tool error, checked."""
+    text = result.content[0].text
+    assert result.is_error, f"not an error: {text}"
+    doc = json.loads(text)
+    assert doc["error"], doc
+    assert result.structured_content == doc
+    return doc
+
+
+def step(doc, name):
+    return next(s for s in doc["steps"] if s["name"] == name)
+
+
+def phase(doc, name):
+    return next(p for p in doc["phases"] if p["name"] == name)
+
+
+async def feature_development(argv):
+    """The seed's feature-development workflow from `run` to completed, every prompt step
+    reported with step_complete; the status documents carry the rendered prompt and `next`;
+    the run is a resource."""
+    async with client(argv, "pytest-agent", "auto") as c:
+        tools = (await c.list_tools()).tools
+        assert sorted(t.name for t in tools) == sorted(TOOLS), [t.name for t in tools]
+        for t in tools:
+            assert len(t.description) > 80, (t.name, t.description)
+            assert t.input_schema["type"] == "object", (t.name, t.input_schema)
+        run_tool = next(t for t in tools if t.name == "run")
+        assert set(run_tool.input_schema["required"]) == {"kind", "name"}, run_tool.input_schema
+        assert run_tool.input_schema["properties"]["kind"]["enum"] == ["workflow", "scenario"]
+
+        listed = document(await c.call_tool("list", {"kind": "workflow"}), 0)
+        assert "feature-development" in [w["name"] for w in listed], listed
+
+        doc = document(
+            await c.call_tool("run", {"kind": "workflow", "name": "feature development"}), 3
+        )
+        run_id = doc["run_id"]
+        assert doc["name"] == "feature-development"
+        assert doc["actor"] == "mcp:pytest-agent", doc["actor"]
+        done = []
+        for name, output in [("Plan", "plan.md"), ("Implement", "src"), ("Test", "ok"),
+                             ("Deploy", "prod")]:
+            assert doc["status"] == "waiting", doc
+            assert doc["waiting_for"] == name, doc
+            waiting = step(doc, name)
+            assert waiting["status"] == "waiting", waiting
+            assert waiting["prompt"].strip(), f"no prompt for {name}: {waiting}"
+            assert "${{" not in waiting["prompt"], waiting["prompt"]
+            assert doc["next"], "no suggestions"
+            first = doc["next"][0]
+            assert first["argv"][:1] == ["cortex"] and "complete" in first["argv"], first
+            assert name in first["argv"] and first["why"], first
+            # What the status tool says now is what run/report returned.
+            now = document(await c.call_tool("status", {"kind": "workflow", "run": run_id}), 0)
+            assert now["waiting_for"] == name and step(now, name)["prompt"] == waiting["prompt"]
+            for prev in done:
+                assert step(now, prev)["status"] == "completed", now
+            code = 0 if name == "Deploy" else 3
+            doc = document(
+                await c.call_tool(
+                    "step_complete",
+                    {"step": name, "run": run_id, "outputs": {"result": output},
+                     "message": f"{name} done"},
+                ),
+                code,
+            )
+            assert step(doc, name)["outputs"] == {"result": output}, step(doc, name)
+            done.append(name)
+        assert doc["status"] == "completed", doc
+        assert all(s["status"] == "completed" for s in doc["steps"]), doc["steps"]
+
+        history = document(await c.call_tool("history", {"kind": "workflow", "limit": 5}), 0)
+        assert history[0]["run_id"] == run_id and history[0]["status"] == "completed", history
+
+        resources = (await c.list_resources()).resources
+        uri = f"cortex://runs/{run_id}"
+        assert uri in [str(r.uri) for r in resources], resources
+        templates = (await c.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["cortex://runs/{run_id}"], templates
+        read = await c.read_resource(uri)
+        status = json.loads(read.contents[0].text)
+        assert read.contents[0].mime_type == "application/json"
+        assert status["run_id"] == run_id and status["status"] == "completed", status
+
+        verified = document(await c.call_tool("log_verify", {}), 0)
+        assert verified["ok"] is True, verified
+    print(json.dumps({"run_id": run_id}))
+
+
+async def scenario_manual(argv):
+    """A scenario with a manual phase from start to finish: run waits for the manual phase,
+    phase_start starts it, phase_complete reports it, the run completes. Through the
+    initialize handshake this time."""
+    async with client(argv, "pytest-lead", "legacy") as c:
+        preview = document(await c.call_tool("preview", {"name": "review-gate"}), 0)
+        assert preview["estimated_phases"] == 3, preview
+        valid = document(
+            await c.call_tool("validate", {"kind": "scenario", "name": "review-gate"}), 0
+        )
+        assert valid["valid"] is True, valid
+
+        doc = document(await c.call_tool("run", {"kind": "scenario", "name": "review-gate"}), 3)
+        run_id = doc["run_id"]
+        assert doc["status"] == "waiting", doc
+        assert doc["awaiting_start"] == ["review"], doc
+        assert phase(doc, "build")["status"] == "completed", doc
+        assert phase(doc, "ship")["status"] == "pending", doc
+        assert doc["next"], doc
+
+        doc = document(
+            await c.call_tool("phase_start", {"scenario": "review-gate", "phase": "review"}), 3
+        )
+        review = phase(doc, "review")
+        assert review["status"] == "waiting", review
+        assert review["criteria"] == [{"criterion": "The build was read end to end", "met": False}]
+
+        doc = document(
+            await c.call_tool(
+                "phase_complete",
+                {"scenario": run_id, "phase": "review", "message": "read it all"},
+            ),
+            0,
+        )
+        assert doc["status"] == "completed", doc
+        assert phase(doc, "review")["criteria"][0]["met"] is True, doc
+        assert phase(doc, "ship")["status"] == "completed", doc
+        status = document(await c.call_tool("status", {"kind": "scenario", "run": run_id}), 0)
+        assert status["status"] == "completed", status
+    print(json.dumps({"run_id": run_id}))
+
+
+async def bad_input(argv):
+    """Unknown tool, missing, ill-typed and unknown arguments, an unknown run, an unknown
+    resource: each a clear error, and the server answers after each."""
+    async with client(argv, "pytest-hostile", "auto") as c:
+        async def still_answers():
+            listed = document(await c.call_tool("list", {"kind": "workflow"}), 0)
+            assert listed, listed
+
+        try:
+            await c.call_tool("stauts", {"kind": "workflow"})
+            raise AssertionError("an unknown tool was answered")
+        except MCPError as e:
+            assert "unknown tool `stauts`" in str(e) and "did you mean `status`" in str(e), str(e)
+        await still_answers()
+
+        err = tool_error(await c.call_tool("run", {"kind": "workflow"}))
+        assert "missing field `name`" in err["error"], err
+        assert err["exit_code"] == 2 and "run` takes kind and name (required)" in err["hints"][0]
+        await still_answers()
+
+        err = tool_error(await c.call_tool("status", {"kind": "workflow", "at": "yesterday"}))
+        assert "invalid type" in err["error"] and "u64" in err["error"], err
+        await still_answers()
+
+        err = tool_error(await c.call_tool("list", {"kind": "job"}))
+        assert "unknown variant `job`" in err["error"], err
+
+        err = tool_error(await c.call_tool("list", {}))
+        assert "missing field `kind`" in err["error"], err
+
+        err = tool_error(await c.call_tool("status", {"kind": "workflow", "rn": "x"}))
+        assert "unknown field `rn`" in err["error"], err
+
+        err = tool_error(
+            await c.call_tool("step_complete", {"step": "Plan", "outputs": {"k": ["a", "list"]}})
+        )
+        assert "a string, number or boolean" in err["error"], err
+
+        err = tool_error(await c.call_tool("run", {"kind": "workflow", "name": "x", "start": ["a"]}))
+        assert "`start` applies to scenarios only" in err["error"], err
+
+        # A run to look for among: then an unknown one.
+        document(await c.call_tool("run", {"kind": "workflow", "name": "onboarding"}), 3)
+        err = tool_error(await c.call_tool("status", {"kind": "workflow", "run": "no-such-run"}))
+        assert "no workflow run `no-such-run`" in err["error"], err
+        assert err["hints"], err
+        err = tool_error(await c.call_tool("abort", {"kind": "workflow", "run": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}))
+        assert err["exit_code"] == 2, err
+        err = tool_error(await c.call_tool("step_complete", {"step": "Deploy"}))
+        assert "no step `Deploy`" in err["error"] or "not waiting" in err["error"], err
+        err = tool_error(await c.call_tool("phase_start", {"scenario": "nothing-here", "phase": "x"}))
+        assert err["exit_code"] == 2, err
+
+        try:
+            await c.read_resource("cortex://runs/no-such-run")
+            raise AssertionError("an unknown run was read")
+        except MCPError as e:
+            assert "no-such-run" in str(e), str(e)
+        await still_answers()
+    print(json.dumps({}))
+
+
+CHECKS = {f.__name__: f for f in [feature_development, scenario_manual, bad_input]}
+
+if __name__ == "__main__":
+    asyncio.run(CHECKS[sys.argv[1]](sys.argv))
