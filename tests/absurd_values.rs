@@ -209,6 +209,7 @@ fn a_recorded_backoff_too_large_for_milliseconds_saturates() {
                 validation_problems: vec![],
                 by: None,
                 agent: None,
+                log: None,
             })))
             .unwrap();
         delays.extend(recorded.iter().filter_map(|r| match &r.event {

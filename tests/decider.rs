@@ -87,6 +87,7 @@ fn finish(step: &str, attempt: u32, code: i32) -> Command {
         validation_problems: vec![],
         by: None,
         agent: None,
+        log: None,
     }))
 }
 
@@ -528,6 +529,7 @@ fn finish_by_agent(
         validation_problems: vec![],
         by: None,
         agent: Some(said),
+        log: None,
     }))
 }
 

@@ -54,6 +54,7 @@ fn finished(step: &str) -> Command {
         validation_problems: vec![],
         by: None,
         agent: None,
+        log: None,
     }))
 }
 

@@ -195,6 +195,7 @@ impl Act {
                 validation_problems: vec![],
                 by: Some(by),
                 agent: None,
+                log: None,
             })),
             Act::Stop => Command::RequestStop { by, abort: false },
         }
@@ -300,6 +301,7 @@ fn drive_turn(journal: &mut Journal<'_>, refresh: bool) -> Result<(), JournalErr
             validation_problems: vec![],
             by: None,
             agent: None,
+            log: None,
         })))?;
     }
     Ok(())

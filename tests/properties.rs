@@ -192,6 +192,7 @@ fn drive(
                         validation_problems: vec![],
                         by: None,
                         agent: None,
+                        log: None,
                     })))
                     .expect("the simulator only sends valid commands");
                 pending = Some(Pending {

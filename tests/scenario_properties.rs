@@ -195,7 +195,7 @@ proptest! {
                 let attempt = journal.state.steps[index].attempts;
                 journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
                     step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
-                    output_tail: String::new(), validation_problems: vec![], by: None, agent: None,
+                    output_tail: String::new(), validation_problems: vec![], by: None, agent: None, log: None,
                 }))).unwrap();
                 check_invariants(&journal.state, &case)?;
             }

@@ -65,7 +65,7 @@ fn a_change_to_any_column_of_any_event_is_found_and_named() {
             let forged = format!("X'{}01'", "00".repeat(31));
             let change = match column {
                 "seq" => format!("UPDATE events SET seq = seq + 1000 {row}"),
-                "version" => format!("UPDATE events SET version = 2 {row}"),
+                "version" => format!("UPDATE events SET version = version + 1 {row}"),
                 // Moved into the other run (at a free seq there).
                 "run_id" => format!("UPDATE events SET run_id = '{}', seq = 999 {row}", runs[1]),
                 "prev_hash" | "hash" => format!("UPDATE events SET {column} = {forged} {row}"),

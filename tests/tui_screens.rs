@@ -210,6 +210,7 @@ impl Recorder {
                 validation_problems: vec![],
                 by: Some(lead()),
                 agent: None,
+                log: None,
             })),
         )
     }

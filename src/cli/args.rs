@@ -72,6 +72,17 @@ pub enum TopCommand {
     },
     /// Print the manual page (roff): `cortex man | man -l -`.
     Man,
+    /// The whole output of a run's attempts (of one step or phase), as kept beside the log.
+    Logs {
+        /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
+        /// run); default: the latest run.
+        run: Option<String>,
+        /// Only this step or phase (matched forgivingly).
+        step: Option<String>,
+        /// Keep printing as attempts write, until the run stops moving.
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
 }
 
 /// Who did an operator action, and why.

@@ -100,6 +100,11 @@ pub fn dispatch(
             super::out(&String::from_utf8_lossy(&buf));
             Ok(super::exit::OK)
         }
+        TopCommand::Logs { run, step, follow } => {
+            ops::log::attempt_output(ctx, run.as_deref(), step.as_deref(), follow, &mut |text| {
+                super::out(text)
+            })
+        }
         TopCommand::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(super::Cli::command())

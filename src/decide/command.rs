@@ -18,6 +18,18 @@ pub struct AttemptReport {
     /// What the agent runner (Claude Code) reported, when one ran the attempt and printed a
     /// result; its step and attempt are this report's.
     pub agent: Option<Box<AgentResult>>,
+    /// The file the attempt's whole output was kept in, when the engine ran it.
+    pub log: Option<LoggedOutput>,
+}
+
+/// An attempt's whole output, as kept beside the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOutput {
+    /// Relative to the home.
+    pub file: String,
+    pub bytes: u64,
+    /// blake3 of the file, hex.
+    pub blake3: String,
 }
 
 /// A request to change a run.

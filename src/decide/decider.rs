@@ -427,6 +427,15 @@ fn finish_attempt(
     let mut events = Vec::new();
     // What the runner said comes first, whatever the attempt's end.
     let agent_error = report.agent.as_ref().and_then(|a| a.error_text());
+    if let Some(log) = report.log {
+        events.push(Event::AttemptLog {
+            step: name.clone(),
+            attempt,
+            file: log.file,
+            bytes: log.bytes,
+            blake3: log.blake3,
+        });
+    }
     if let Some(mut agent) = report.agent {
         agent.step.clone_from(&name);
         agent.attempt = attempt;

@@ -14,7 +14,7 @@ mod state;
 pub use agents::{
     AgentCommand, AgentRegistry, BY_HAND, REGISTRY_STREAM, decide_registry, evolve_registry,
 };
-pub use command::{AttemptReport, Command};
+pub use command::{AttemptReport, Command, LoggedOutput};
 pub use decider::decide;
 pub use error::DecideError;
 pub use state::{

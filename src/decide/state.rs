@@ -70,6 +70,9 @@ pub struct StepState {
     /// Who reported the latest outcome of an external step or phase, and their message.
     #[serde(default)]
     pub reported_by: Option<crate::event::Operator>,
+    /// The file holding the whole output of its latest attempt that kept one (`cortex logs`).
+    #[serde(default)]
+    pub log: Option<String>,
     /// What the agent runner (Claude Code) reported for the latest attempt it ran.
     #[serde(default)]
     pub agent_result: Option<AgentResult>,
@@ -477,6 +480,11 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.agent_result = Some((**result).clone());
             }
         }
+        Event::AttemptLog { step, file, .. } => {
+            if let Some(s) = state.step_mut(step) {
+                s.log = Some(file.clone());
+            }
+        }
         Event::StepInterrupted { step, reason, .. } => {
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::Stopped;
@@ -707,6 +715,7 @@ fn new_step(name: &str) -> StepState {
         reported_by: None,
         agent_result: None,
         resume_session: None,
+        log: None,
     }
 }
 

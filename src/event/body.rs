@@ -314,6 +314,17 @@ pub enum Event {
     /// What the agent runner of an attempt reported (Claude Code's JSON result), just before
     /// the attempt's end.
     AgentResult(Box<AgentResult>),
+    /// The whole output of an attempt, kept in a file beside the log (the end event keeps
+    /// only its tail): where, how long, and its blake3, so that `log verify` checks the file
+    /// too. Just before the attempt's end (event version 2).
+    AttemptLog {
+        step: String,
+        attempt: u32,
+        /// Relative to the home: `logs/RUN/step-N-attempt-M.log`.
+        file: String,
+        bytes: u64,
+        blake3: String,
+    },
     /// The attempt ended without an outcome: its driver died or was stopped.
     StepInterrupted {
         step: String,
@@ -441,6 +452,7 @@ impl Event {
             Event::StepFailed { .. } => "step_failed",
             Event::StepTimedOut { .. } => "step_timed_out",
             Event::AgentResult(_) => "agent_result",
+            Event::AttemptLog { .. } => "attempt_log",
             Event::StepInterrupted { .. } => "step_interrupted",
             Event::RetryScheduled { .. } => "retry_scheduled",
             Event::StepSkipped { .. } => "step_skipped",
@@ -462,14 +474,21 @@ impl Event {
     }
 
     /// The event schema version this event is written with: the first version that has its
-    /// form. Version 2 added `agent_result`, the `agent_failed` attempt end and
-    /// `run_started.claude`; every other event is still written as version 1, so a log with
+    /// form. Version 2 added `agent_result`, `attempt_log`, the `agent_failed` attempt end,
+    /// `run_started.claude`, `stop_requested.abort` and `run_resumed.timeout_seconds`; every other event is still written as version 1, so a log with
     /// no agent runner stays readable by a cortex that knows version 1 only, and one with
     /// them is refused by it as "newer" rather than as undecodable.
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         match self {
-            Event::AgentResult(_) => 2,
+            Event::AgentResult(_) | Event::AttemptLog { .. } => 2,
+            // Forms an older cortex would misread (an abort taken for a stop, a lifted limit
+            // ignored) rather than refuse.
+            Event::StopRequested { abort: true, .. } => 2,
+            Event::RunResumed {
+                timeout_seconds: Some(_),
+                ..
+            } => 2,
             Event::RunStarted(started) if started.claude.is_some() => 2,
             Event::StepFailed { end, .. }
             | Event::StepSucceeded { end, .. }

@@ -6,8 +6,9 @@ use super::Event;
 /// the first version that has its form (`Event::version`).
 pub const EVENT_VERSION: u32 = 2;
 
-/// Decode a stored event. Version 2 only added forms (`agent_result`, the `agent_failed`
-/// attempt end, `run_started.claude`), so versions 1 and 2 decode alike; an event whose form
+/// Decode a stored event. Version 2 only added forms (`agent_result`, `attempt_log`, the
+/// `agent_failed` attempt end, `run_started.claude`, `stop_requested.abort`,
+/// `run_resumed.timeout_seconds`), so versions 1 and 2 decode alike; an event whose form
 /// needs a newer version than its row says is refused, as it cannot have been written so.
 /// Older versions would be upcast here, so stored bytes are never rewritten and the hash chain
 /// stays intact.

@@ -59,6 +59,8 @@ impl Event {
                 f(&mut result.session_id);
             }
             Event::StepInterrupted { reason, .. } => f(reason),
+            // A path cortex made, a size and a hash: identifiers, no values.
+            Event::AttemptLog { .. } => {}
             Event::RetryScheduled { .. } => {}
             Event::StepSkipped { reason, by, .. } => {
                 f(reason);

@@ -259,7 +259,7 @@ fn drive_workflow(
                         observer.line(step, s, l)
                     });
                 if let AttemptOutcome::Report(report) = outcome {
-                    journal.stage(Command::FinishAttempt(Box::new(report)))?;
+                    journal.stage(Command::FinishAttempt(report))?;
                 }
             }
             Next::Compensate { index } => {

@@ -29,6 +29,11 @@ pub(crate) fn derived_file() -> OpenOptions {
     options
 }
 
+/// Open a file cortex wrote (derived, or an attempt's log) for reading, refusing a link.
+pub fn open_derived(path: &Path) -> std::io::Result<std::fs::File> {
+    derived_file().read(true).open(path)
+}
+
 /// Read a derived file, refusing a link.
 pub(crate) fn read_derived(path: &Path) -> std::io::Result<String> {
     let mut text = String::new();
@@ -42,6 +47,17 @@ pub(crate) fn read_derived(path: &Path) -> std::io::Result<String> {
 pub fn run_folder(home: &Path, run_id: &str, sub: Option<&str>) -> std::io::Result<PathBuf> {
     let mut path = home.to_path_buf();
     for part in ["runs", run_id].into_iter().chain(sub) {
+        path.push(part);
+        real_folder(&path)?;
+    }
+    Ok(path)
+}
+
+/// A run's folder of attempt logs, `logs/<run-id>/`, made as needed: like the derived folders,
+/// each part must be a real folder, never a link.
+pub fn logs_folder(home: &Path, run_id: &str) -> std::io::Result<PathBuf> {
+    let mut path = home.to_path_buf();
+    for part in ["logs", run_id] {
         path.push(part);
         real_folder(&path)?;
     }

@@ -2,6 +2,7 @@
 //! environment, takes locks and writes derived files. It feeds facts to the decider as
 //! commands and appends the events it answers with.
 
+mod attempt_logs;
 mod claude;
 mod clock;
 mod driver;
@@ -20,19 +21,22 @@ mod secrets;
 mod signals;
 mod snapshot;
 
+pub use attempt_logs::{attempt_log_problem, check_attempt_logs};
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lock::{DriverLock, Holder, LockError};
-pub use materialize::{WriteBehind, check_run_folders, materialize, remove_run_files, run_folder};
+pub use materialize::{
+    WriteBehind, check_run_folders, materialize, open_derived, remove_run_files, run_folder,
+};
 pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::check_requires;
 pub use process::{
     CAPTURE_BYTES, Captured, ProcessResult, ProcessSpec, Program, Stream, end_orphan_group,
     run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, run_check};
+pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name, run_check};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, input_env_name, input_text, is_secret_name,
     secret_input_from_env, secret_inputs,

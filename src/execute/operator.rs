@@ -105,6 +105,7 @@ pub fn report_phase(
         validation_problems: problems,
         by: Some(by.clone()),
         agent: None,
+        log: None,
     })))
 }
 

@@ -58,6 +58,67 @@ pub struct ProcessSpec {
     /// Keep the raw standard output (before redaction, up to `CAPTURE_BYTES`) in the result,
     /// for a program whose output is its result (Claude Code's JSON).
     pub capture_stdout: bool,
+    /// Keep every line (redacted, stdout and stderr as they arrived) in this file: the
+    /// attempt's whole output (`cortex logs`). Created afresh; a link in its place is refused.
+    pub log: Option<LogTarget>,
+}
+
+/// Where an attempt's whole output goes: the file, and how the log names it.
+#[derive(Debug, Clone)]
+pub struct LogTarget {
+    pub path: PathBuf,
+    /// The name recorded in the log (relative to the home).
+    pub name: String,
+}
+
+/// The whole output being written, with its running size and hash.
+struct LogWriter {
+    file: std::io::BufWriter<std::fs::File>,
+    hasher: blake3::Hasher,
+    bytes: u64,
+    name: String,
+    failed: bool,
+}
+
+impl LogWriter {
+    fn open(target: &LogTarget) -> Option<LogWriter> {
+        let file = super::materialize::derived_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&target.path)
+            .ok()?;
+        Some(LogWriter {
+            file: std::io::BufWriter::new(file),
+            hasher: blake3::Hasher::new(),
+            bytes: 0,
+            name: target.name.clone(),
+            failed: false,
+        })
+    }
+
+    fn line(&mut self, line: &str) {
+        for part in [line.as_bytes(), b"\n"] {
+            if self.file.write_all(part).is_err() {
+                self.failed = true;
+            }
+            self.hasher.update(part);
+            self.bytes += part.len() as u64;
+        }
+    }
+
+    /// What the log records of the file, unless writing it failed (then the log says nothing
+    /// rather than vouch for a partial file).
+    fn finish(mut self) -> Option<crate::decide::LoggedOutput> {
+        if self.file.flush().is_err() || self.failed {
+            return None;
+        }
+        Some(crate::decide::LoggedOutput {
+            file: self.name,
+            bytes: self.bytes,
+            blake3: self.hasher.finalize().to_hex().to_string(),
+        })
+    }
 }
 
 /// Raw standard output kept for the caller.
@@ -82,6 +143,8 @@ pub struct ProcessResult {
     pub elapsed: Duration,
     /// The raw standard output, when the spec asked for it.
     pub stdout: Option<Captured>,
+    /// The whole output's file, when the spec asked for one and it could be written.
+    pub log: Option<crate::decide::LoggedOutput>,
 }
 
 /// How often a running process is checked for a stop or its timeout, in milliseconds.
@@ -270,6 +333,7 @@ pub fn run_process_tracked(
                 stopped: false,
                 elapsed: started.elapsed(),
                 stdout: spec.capture_stdout.then(Captured::default),
+                log: None,
             };
         }
     };
@@ -287,11 +351,15 @@ pub fn run_process_tracked(
     ];
     let mut buf = vec![0u8; 16 * 1024];
     let mut tail = String::new();
+    let mut log = spec.log.as_ref().and_then(LogWriter::open);
     let mut emit = |which: Stream, line: &str| {
         // Redacted before it is kept: the tail keeps the end of the text, and a cut through
-        // a secret would keep half of it.
+        // a secret would keep half of it; the whole output is kept redacted too.
         let line = spec.redactor.redact(line);
         push_tail(&mut tail, &line);
+        if let Some(log) = log.as_mut() {
+            log.line(&line);
+        }
         on_line(which, &line);
     };
     let mut term_sent: Option<Instant> = None;
@@ -426,6 +494,7 @@ pub fn run_process_tracked(
         stopped,
         elapsed: started.elapsed(),
         stdout: out.capture,
+        log: log.and_then(LogWriter::finish),
     }
 }
 
@@ -444,6 +513,7 @@ mod tests {
             redactor: Redactor::default(),
             keep_background: false,
             capture_stdout: false,
+            log: None,
         }
     }
 

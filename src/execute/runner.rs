@@ -21,7 +21,7 @@ pub type LineSink<'a> = &'a mut dyn FnMut(&str, Stream, &str);
 /// How one attempt ended, for the driver.
 #[derive(Debug)]
 pub enum AttemptOutcome {
-    Report(AttemptReport),
+    Report(Box<AttemptReport>),
     /// A stop was requested: the attempt was ended without an outcome.
     Stopped,
     /// The run's time limit passed during the attempt.
@@ -207,6 +207,12 @@ impl Runner {
                 redactor,
                 keep_background: step.keep_background,
                 capture_stdout: claude_agent.is_some(),
+                log: Some(super::process::LogTarget {
+                    path: self
+                        .home
+                        .join(attempt_log_name(&state.run_id, index, attempt)),
+                    name: attempt_log_name(&state.run_id, index, attempt),
+                }),
             },
             claude_agent,
             refused,
@@ -328,6 +334,7 @@ impl Runner {
             redactor,
             keep_background: step.keep_background,
             capture_stdout: false,
+            log: None,
         };
         let r = run_process(&spec, &self.stop, &mut |s, l| on_line(&step.name, s, l));
         if r.stopped {
@@ -408,7 +415,7 @@ impl PreparedAttempt {
             self.spec.timeout = run_left;
         }
         let report = |end: AttemptEnd, outputs, output_tail, validation_problems| {
-            AttemptOutcome::Report(AttemptReport {
+            AttemptOutcome::Report(Box::new(AttemptReport {
                 step: self.step.clone(),
                 attempt: self.attempt,
                 end,
@@ -417,7 +424,8 @@ impl PreparedAttempt {
                 validation_problems,
                 by: None,
                 agent: None,
-            })
+                log: None,
+            }))
         };
         if let Some(error) = self.refused.take() {
             return report(
@@ -431,12 +439,12 @@ impl PreparedAttempt {
         // number left behind must not be read as this attempt's. `work/` must be a real
         // folder: the notes of groups in flight and the outputs are never written through a
         // link.
-        let prepared = super::run_folder(&self.home, &self.run_id, Some("work")).and_then(|_| {
-            match std::fs::remove_file(&self.output_file) {
+        let prepared = super::run_folder(&self.home, &self.run_id, Some("work"))
+            .and_then(|_| super::materialize::logs_folder(&self.home, &self.run_id))
+            .and_then(|_| match std::fs::remove_file(&self.output_file) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
-            }
-        });
+            });
         if let Err(e) = prepared {
             let error = format!("cannot prepare {}: {e}", self.output_file.display());
             return report(
@@ -491,9 +499,16 @@ impl PreparedAttempt {
         let mut outcome = report(end, outputs, result.tail, validation_problems);
         if let AttemptOutcome::Report(r) = &mut outcome {
             r.agent = agent;
+            r.log = result.log;
         }
         outcome
     }
+}
+
+/// Where attempt `attempt` of step (or phase) `index` keeps its whole output, relative to the
+/// home: beside the log, not in the derived `runs/` (it cannot be rebuilt from the log).
+pub fn attempt_log_name(run_id: &str, index: usize, attempt: u32) -> String {
+    format!("logs/{run_id}/step-{}-attempt-{attempt}.log", index + 1)
 }
 
 /// Run one check command: Ok if it exits 0, else how it failed (with its last output line,
@@ -517,6 +532,7 @@ pub fn run_check(
         redactor: redactor.clone(),
         keep_background: false,
         capture_stdout: false,
+        log: None,
     };
     let r = run_process(&spec, stop, on_line);
     if r.end.succeeded() {

@@ -170,7 +170,7 @@ fn handle(
             match outcome {
                 // Appended with the next phase's start, or before the loop waits or returns.
                 AttemptOutcome::Report(report) => {
-                    Ok(journal.stage(Command::FinishAttempt(Box::new(report)))?)
+                    Ok(journal.stage(Command::FinishAttempt(report))?)
                 }
                 // Ended by a stop or the time limit: the stop or pause records it.
                 AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => Ok(()),

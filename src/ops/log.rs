@@ -104,6 +104,25 @@ pub fn verify(
                 report.ok = false;
                 report.first_bad = Some(bad);
             }
+            // The files of attempts' whole outputs must be what their events recorded. A log
+            // given by `--file` is checked with the `logs/` folder beside it, if it came with
+            // one (a copy of the database alone is a copy of the chain only).
+            let home = match file {
+                Some(f) => f
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf),
+                None => ctx.home.clone(),
+            };
+            if report.ok && (file.is_none() || home.join("logs").is_dir()) {
+                let (checked, bad) =
+                    crate::execute::check_attempt_logs(&store, &home, run_id.as_deref())?;
+                report.attempt_logs = Some(checked);
+                if let Some(bad) = bad {
+                    report.ok = false;
+                    report.first_bad = Some(bad);
+                }
+            }
             // So must the run index that finds runs and lists history (checked whole).
             if report.ok
                 && run_id.is_none()
@@ -192,4 +211,158 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
         ),
         exit::OK,
     ))
+}
+
+/// One attempt whose output is shown by `cortex logs`.
+struct Shown {
+    step: String,
+    attempt: u32,
+    file: String,
+    /// How much of the file has been printed.
+    offset: u64,
+    /// Its `attempt_log` event was seen: the file is complete.
+    done: bool,
+}
+
+/// `cortex logs [RUN] [STEP] [--follow]`: the whole output of every attempt (of one step or
+/// phase, matched forgivingly) as the files beside the log keep it, each under a header. With
+/// `follow`, attempts in flight are printed as they write, and new attempts as they start,
+/// until the run stops moving. `sink` receives the text as it comes.
+pub fn attempt_output(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+    follow: bool,
+    sink: &mut dyn FnMut(&str),
+) -> Result<i32, CommandError> {
+    use crate::event::Event;
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let mut seen = 0u64;
+    let mut state = crate::decide::RunState::default();
+    let mut shown: Vec<Shown> = Vec::new();
+    let mut printed_any = false;
+    loop {
+        let events = store.read_run_from(&run_id, seen)?;
+        for rec in &events {
+            state = crate::decide::evolve(std::mem::take(&mut state), rec);
+            seen = rec.seq + 1;
+            let wanted = |name: &str| step.is_none_or(|s| crate::definition::same_name(s, name));
+            match &rec.event {
+                Event::StepStarted {
+                    step: name,
+                    attempt,
+                } if wanted(name) => {
+                    if let Some(index) = state.step_index(name) {
+                        shown.push(Shown {
+                            step: name.clone(),
+                            attempt: *attempt,
+                            file: crate::execute::attempt_log_name(&run_id, index, *attempt),
+                            offset: 0,
+                            done: false,
+                        });
+                    }
+                }
+                Event::AttemptLog {
+                    step: name,
+                    attempt,
+                    file,
+                    ..
+                } => {
+                    if let Some(s) = shown
+                        .iter_mut()
+                        .find(|s| s.step == *name && s.attempt == *attempt)
+                    {
+                        s.file.clone_from(file);
+                        s.done = true;
+                    }
+                }
+                // An attempt that ended without its file recorded (stopped, killed, or run
+                // by no process) has nothing more coming.
+                Event::StepInterrupted {
+                    step: name,
+                    attempt,
+                    ..
+                }
+                | Event::StepSucceeded {
+                    step: name,
+                    attempt,
+                    ..
+                }
+                | Event::StepFailed {
+                    step: name,
+                    attempt,
+                    ..
+                }
+                | Event::StepTimedOut {
+                    step: name,
+                    attempt,
+                    ..
+                } => {
+                    if let Some(s) = shown
+                        .iter_mut()
+                        .find(|s| s.step == *name && s.attempt == *attempt)
+                    {
+                        s.done = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if step.is_some_and(|s| {
+            state
+                .steps
+                .iter()
+                .all(|st| !crate::definition::same_name(s, &st.name))
+        }) {
+            let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
+            return Err(CommandError::bad_input(format!(
+                "run {run_id} has no step or phase `{}`",
+                step.unwrap_or_default()
+            ))
+            .hint(format!("its steps: {}", names.join(", "))));
+        }
+        for s in &mut shown {
+            let path = ctx.home.join(&s.file);
+            let Ok(mut f) = crate::execute::open_derived(&path) else {
+                continue;
+            };
+            use std::io::{Read, Seek, SeekFrom};
+            if s.offset == 0 {
+                sink(&format!("── {} · attempt {} ──\n", s.step, s.attempt));
+                printed_any = true;
+            }
+            if f.seek(SeekFrom::Start(s.offset)).is_err() {
+                continue;
+            }
+            let mut text = String::new();
+            if f.read_to_string(&mut text).is_ok() && !text.is_empty() {
+                // Whole lines only while the attempt writes.
+                let upto = if s.done {
+                    text.len()
+                } else {
+                    text.rfind('\n').map_or(0, |i| i + 1)
+                };
+                sink(&text[..upto]);
+                s.offset += upto as u64;
+            }
+        }
+        let moving = !state.run_id.is_empty()
+            && matches!(
+                state.phase,
+                crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
+            )
+            && crate::execute::DriverLock::probe(&ctx.home, &run_id).is_some();
+        if !follow || (!moving && shown.iter().all(|s| s.done)) || (!moving && events.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    if !printed_any {
+        sink(&format!(
+            "No attempt output kept for {}run {run_id} (prompt steps and phases have none).\n",
+            step.map_or(String::new(), |s| format!("`{s}` in "))
+        ));
+    }
+    Ok(exit::OK)
 }

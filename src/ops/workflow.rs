@@ -718,6 +718,7 @@ pub fn report_step(
         validation_problems: problems,
         by: Some(by.clone()),
         agent: None,
+        log: None,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
     let done = match journal.state.step(&step.name).map(|s| s.status) {

@@ -99,12 +99,17 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
 pub fn render_verify(report: &VerifyReport) -> String {
     match &report.first_bad {
         None => format!(
-            "✅ log verified: {} run(s), {} event(s), every hash chain intact{}\n",
+            "✅ log verified: {} run(s), {} event(s), every hash chain intact{}{}\n",
             report.runs,
             report.events,
             report
                 .anchors
                 .map(|n| format!(", {n} anchored head(s) present"))
+                .unwrap_or_default(),
+            report
+                .attempt_logs
+                .filter(|n| *n > 0)
+                .map(|n| format!(", {n} attempt log(s) as recorded"))
                 .unwrap_or_default()
         ),
         Some(bad) => format!(

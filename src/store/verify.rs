@@ -36,6 +36,10 @@ pub struct VerifyReport {
     /// Anchors checked (`log verify --anchors FILE`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anchors: Option<u64>,
+    /// Files of attempts' whole outputs checked against their events (none: not checked, as
+    /// for a copy of a log given without its `logs/` folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_logs: Option<u64>,
     /// The head hash of every run checked, in run order.
     #[serde(skip)]
     pub heads: Vec<(String, String)>,
@@ -91,6 +95,7 @@ impl Default for Verifier {
                 events: 0,
                 first_bad: None,
                 anchors: None,
+                attempt_logs: None,
                 heads: Vec::new(),
             },
             current: None,
