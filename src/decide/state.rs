@@ -480,6 +480,8 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.agent_result = Some((**result).clone());
             }
         }
+        // Kept in the run's notification stream, never in the run itself.
+        Event::NotificationDelivered { .. } => {}
         Event::AttemptLog { step, file, .. } => {
             if let Some(s) = state.step_mut(step) {
                 s.log = Some(file.clone());

@@ -15,6 +15,7 @@ mod lexical;
 pub mod limits;
 mod locate;
 mod name;
+mod notify;
 mod runner;
 mod scalar;
 mod scenario;
@@ -35,6 +36,7 @@ pub use file::{ReadError, read_definition};
 pub use locate::{Seg, locate, locate_json};
 pub(crate) use name::is_env_name;
 pub use name::{BadName, MAX_NAME_CHARS, NameKind, check_name, normalize_name, same_name, shown};
+pub use notify::{Notification, Notify, webhook_problem};
 pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
 pub use scalar::ScalarString;
 pub use scenario::{

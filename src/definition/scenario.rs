@@ -37,6 +37,9 @@ pub struct Scenario {
     /// anything runs; phases see them as `${{ inputs.NAME }}` and `CORTEX_INPUT_<NAME>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub inputs: BTreeMap<String, InputSpec>,
+    /// Who hears of the run's failure or end: commands and webhooks.
+    #[serde(default, skip_serializing_if = "super::Notify::is_empty")]
+    pub notify: super::Notify,
     #[serde(default)]
     pub phases: Vec<Phase>,
 }
@@ -232,6 +235,7 @@ impl Scenario {
             health: Vec::new(),
             steps: self.phases.iter().map(Phase::as_step).collect(),
             post: Vec::new(),
+            notify: self.notify.clone(),
         }
     }
 

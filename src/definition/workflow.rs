@@ -35,6 +35,9 @@ pub struct Workflow {
     /// Post-validation after the last step; all must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post: Vec<Check>,
+    /// Who hears of the run's failure or end: commands and webhooks.
+    #[serde(default, skip_serializing_if = "super::Notify::is_empty")]
+    pub notify: super::Notify,
 }
 
 /// The type of an input value.

@@ -314,6 +314,19 @@ pub enum Event {
     /// What the agent runner of an attempt reported (Claude Code's JSON result), just before
     /// the attempt's end.
     AgentResult(Box<AgentResult>),
+    /// A notification of the run's failure or end was delivered, or given up on (in the
+    /// run's notification stream `notify:RUN`, so that the run's seal stays its head).
+    NotificationDelivered {
+        /// `on_failure` or `on_finish`.
+        trigger: String,
+        /// `run: CMD` or `webhook: URL`.
+        notification: String,
+        /// Tries made (retries with backoff).
+        attempts: u32,
+        ok: bool,
+        /// How the last try went: an HTTP status, an exit code, an error.
+        detail: String,
+    },
     /// The whole output of an attempt, kept in a file beside the log (the end event keeps
     /// only its tail): where, how long, and its blake3, so that `log verify` checks the file
     /// too. Just before the attempt's end (event version 2).
@@ -453,6 +466,7 @@ impl Event {
             Event::StepTimedOut { .. } => "step_timed_out",
             Event::AgentResult(_) => "agent_result",
             Event::AttemptLog { .. } => "attempt_log",
+            Event::NotificationDelivered { .. } => "notification_delivered",
             Event::StepInterrupted { .. } => "step_interrupted",
             Event::RetryScheduled { .. } => "retry_scheduled",
             Event::StepSkipped { .. } => "step_skipped",
@@ -481,7 +495,9 @@ impl Event {
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         match self {
-            Event::AgentResult(_) | Event::AttemptLog { .. } => 2,
+            Event::AgentResult(_)
+            | Event::AttemptLog { .. }
+            | Event::NotificationDelivered { .. } => 2,
             // Forms an older cortex would misread (an abort taken for a stop, a lifted limit
             // ignored) rather than refuse.
             Event::StopRequested { abort: true, .. } => 2,

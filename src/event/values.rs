@@ -61,6 +61,14 @@ impl Event {
             Event::StepInterrupted { reason, .. } => f(reason),
             // A path cortex made, a size and a hash: identifiers, no values.
             Event::AttemptLog { .. } => {}
+            Event::NotificationDelivered {
+                notification,
+                detail,
+                ..
+            } => {
+                f(notification);
+                f(detail);
+            }
             Event::RetryScheduled { .. } => {}
             Event::StepSkipped { reason, by, .. } => {
                 f(reason);

@@ -70,6 +70,9 @@ pub fn finish_driving(
         files: WriteBehind::default(),
     };
     let run_id = journal.run_id.clone();
+    // A run that has not started yet (its first drive) had no status before.
+    let before =
+        (journal.state.events > 1).then(|| crate::project::run_status(&journal.state, false));
     let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
@@ -84,7 +87,8 @@ pub fn finish_driving(
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
     };
     let human = render_outcome(&view, SystemTime::now());
-    Ok(Output::new(view.to_json(), human, code))
+    let warnings = super::notify::after_change(ctx, before, &journal.state, &journal.redactor);
+    Ok(Output::new(view.to_json(), human, code).warn(warnings))
 }
 
 /// A warning if the definition file of a run changed since it started (the run goes on with

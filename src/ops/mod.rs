@@ -12,6 +12,7 @@ mod history;
 pub mod housekeeping;
 pub mod log;
 mod lookup;
+pub mod notify;
 mod output;
 pub mod scenario;
 pub mod workflow;

@@ -201,6 +201,7 @@ fn act(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    let before = crate::project::run_status(&journal.state, false);
     operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
     match operator::drive_on(&ctx.home, &journal.state, &holder(&by.actor))? {
         DriveOn::Here(lock) if !no_drive => {
@@ -211,7 +212,9 @@ fn act(
             // Nothing to drive (the report paused or finished the run): say where it is.
             let view = ctx.view(&journal.state, false);
             let code = view.status.exit_code();
-            Ok(scenario_output(&view, code))
+            let warnings =
+                super::notify::after_change(ctx, Some(before), &journal.state, &journal.redactor);
+            Ok(scenario_output(&view, code).warn(warnings))
         }
         DriveOn::Elsewhere => {
             // Its driver picks the report up from the log.

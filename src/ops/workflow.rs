@@ -278,7 +278,9 @@ pub fn status(
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
         let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
-        return Ok(status_output(ctx, &state, alive, None));
+        let mut output = status_output(ctx, &state, alive, None);
+        super::notify::add_deliveries(&store, &run_id, &mut output)?;
+        return Ok(output);
     }
     let events = store.read_run(&run_id)?;
     let upto: Vec<_> = match at {
@@ -581,7 +583,9 @@ pub fn abort(
         view.head_hash
     );
     let code = view.status.exit_code();
-    Ok(Output::new(view.to_json(), text, code))
+    let warnings =
+        super::notify::after_change(ctx, None, &state, &crate::execute::Redactor::of_run(&state));
+    Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }
 
 /// `workflow history` and `orchestrate history`: the newest runs of a kind.
@@ -709,6 +713,7 @@ pub fn report_step(
         Vec::new()
     };
     let attempt = step.attempts;
+    let before = crate::project::run_status(&journal.state, false);
     journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
         step: step.name.clone(),
         attempt,
@@ -753,6 +758,9 @@ pub fn report_step(
             text.push_str(&crate::render::render_next(&view.next));
         }
         let code = view.status.exit_code();
-        Ok(Output::new(view.to_json(), text, code))
+        // A report that paused or finished the run, and nobody drives it on: say so now.
+        let warnings =
+            super::notify::after_change(ctx, Some(before), &journal.state, &journal.redactor);
+        Ok(Output::new(view.to_json(), text, code).warn(warnings))
     }
 }

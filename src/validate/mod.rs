@@ -2,6 +2,7 @@
 
 mod inputs;
 mod limits;
+mod notify;
 mod scenario;
 mod workflow;
 

@@ -205,6 +205,7 @@ pub fn validate_scenario(
         problems: Vec::new(),
     };
     super::workflow::check_inputs(&mut c, &scenario.inputs);
+    super::notify::check_notify(&mut c, &scenario.notify);
     for (i, phase) in scenario.phases.iter().enumerate() {
         let before: Vec<&str> = upstream(&deps, i)
             .into_iter()

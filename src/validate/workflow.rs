@@ -217,6 +217,7 @@ pub fn validate_workflow(
         c.hinted(&["name".into()], bad.problem, bad.fix);
     }
     check_inputs(&mut c, &wf.inputs);
+    super::notify::check_notify(&mut c, &wf.notify);
     c.checks(&["health".into()], &wf.health, wf, &[], false);
     if wf.steps.is_empty() {
         c.hinted(

@@ -1,0 +1,52 @@
+//! Checks of `notify:` (workflows and scenarios alike): each notification is exactly one of
+//! `run:` or `webhook:`, and a webhook is an http(s) URL with a host.
+
+use super::workflow::Checker;
+use crate::definition::{Notify, Seg, webhook_problem};
+
+pub(super) fn check_notify(c: &mut Checker<'_>, notify: &Notify) {
+    for (when, list) in [
+        ("on_failure", &notify.on_failure),
+        ("on_finish", &notify.on_finish),
+    ] {
+        for (i, n) in list.iter().enumerate() {
+            let path = vec![
+                Seg::Key("notify".into()),
+                Seg::Key(when.into()),
+                Seg::Index(i),
+            ];
+            if n.retries.is_some_and(|r| r > 10) {
+                c.problem(
+                    &[path.as_slice(), &["retries".into()]].concat(),
+                    "`retries` is at most 10",
+                );
+            }
+            if let Some(t) = &n.timeout {
+                match t.to_duration() {
+                    Ok(d) if d.is_zero() || d > std::time::Duration::from_secs(600) => c.problem(
+                        &[path.as_slice(), &["timeout".into()]].concat(),
+                        "`timeout` is from 1 ms to 10 minutes",
+                    ),
+                    Ok(_) => {}
+                    Err(e) => c.problem(&[path.as_slice(), &["timeout".into()]].concat(), e),
+                }
+            }
+            match (&n.run, &n.webhook) {
+                (Some(cmd), None) if cmd.trim().is_empty() => {
+                    c.problem(&[path.as_slice(), &["run".into()]].concat(), "`run:` is empty")
+                }
+                (Some(_), None) => {}
+                (None, Some(url)) => {
+                    if let Some(problem) = webhook_problem(url) {
+                        c.problem(&[path.as_slice(), &["webhook".into()]].concat(), problem);
+                    }
+                }
+                _ => c.hinted(
+                    &path,
+                    "a notification needs exactly one of `run:` or `webhook:`",
+                    "e.g. `- run: ./page-oncall.sh` or `- webhook: https://hooks.example.com/cortex`",
+                ),
+            }
+        }
+    }
+}
