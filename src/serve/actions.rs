@@ -273,7 +273,8 @@ pub fn step(
 }
 
 /// After a report or a start: a background driver takes the run if it has work and nobody
-/// drives it (`operator::has_work`, the TUI's rule).
+/// drives it (`operator::has_work`, the TUI's rule); the answer waits until it has taken the
+/// run, so that what the client reads next shows it driven.
 fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<bool, Failure> {
     let ctx = &shared.ctx;
     let Some(store) = ctx.reading_store()? else {
@@ -290,7 +291,7 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<bool, Failur
         "--".into(),
         run_id.to_string(),
     ];
-    driver::start(shared, &args, &[])?;
+    driver::start(shared, &args, &[])?.took(shared, run_id)?;
     Ok(true)
 }
 
