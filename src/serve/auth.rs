@@ -3,7 +3,7 @@
 //! token; every change is a POST that carries the token (a header, or the form's `token`
 //! field — a cookie alone is never enough) and does not come from another site (`Origin`,
 //! `Sec-Fetch-Site`); and every answer carries the security headers (a CSP without inline
-//! scripts or styles, no framing, no sniffing, no referrer).
+//! scripts or styles, no framing, no sniffing, no referrer to other sites).
 
 use std::sync::Arc;
 
@@ -303,7 +303,9 @@ fn harden(mut response: Response) -> Response {
     );
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
-    set(h, "referrer-policy", "no-referrer");
+    // Not `no-referrer`: with it a browser sends `Origin: null` on the page's own form posts,
+    // which the cross-site check must refuse. `same-origin` tells other sites nothing.
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, "cache-control", "no-store");

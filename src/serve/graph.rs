@@ -47,6 +47,21 @@ fn layers(deps: &[Vec<usize>]) -> Vec<usize> {
             }
         }
     }
+    // A node without dependencies sits just before its nearest dependent, so that its edge
+    // does not run through the layers between (the manual phase beside `build` that feeds
+    // `ship` is drawn beside `build`, not at the far left).
+    for i in 0..n {
+        if placed[i]
+            && deps[i].iter().all(|&d| d >= n)
+            && let Some(nearest) = dependents[i]
+                .iter()
+                .filter(|&&j| placed[j])
+                .map(|&j| layer[j])
+                .min()
+        {
+            layer[i] = nearest.saturating_sub(1);
+        }
+    }
     let deepest = layer.iter().copied().max().unwrap_or(0);
     for (i, l) in layer.iter_mut().enumerate() {
         if !placed[i] {

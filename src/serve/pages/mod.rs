@@ -42,6 +42,8 @@ pub fn layout(title: &str, tab: Tab, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · cortex" }
                 link rel="stylesheet" href="/assets/app.css";
+                // No icon to fetch (a browser asks for /favicon.ico otherwise).
+                link rel="icon" href="data:,";
                 script src="/assets/app.js" defer {}
             }
             body {
