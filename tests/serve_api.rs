@@ -539,8 +539,8 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     // unknown step
     refused(
         s.post(&format!("/api/v1/runs/{run}/steps/nope/complete"), ""),
-        400,
-        "no step",
+        404,
+        "has no step",
         step_tpl,
         "post",
     );

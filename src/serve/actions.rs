@@ -66,6 +66,13 @@ fn by(shared: &Shared, message: Option<&str>) -> crate::event::Operator {
 /// The run a path names — its id or a unique prefix of it — and its kind; 404 if none.
 pub fn find(shared: &Shared, id: &str) -> Result<(String, RunKind), Failure> {
     let ctx = &shared.ctx;
+    // The CLI reads no run at all as "the latest": a path always names one.
+    if id.trim().is_empty() {
+        return Err(Failure::not_found(CommandError::bad_input(format!(
+            "no run {}",
+            crate::definition::shown(id)
+        ))));
+    }
     let Some(store) = ctx.reading_store()? else {
         return Err(Failure::not_found(ops::no_runs()));
     };
@@ -118,7 +125,12 @@ pub fn catalog_name(kind: &str, name: &str) -> Result<(), Failure> {
 
 /// A catalog lookup that failed because nothing has that name is a 404.
 pub fn lookup_failure(e: crate::definition::LookupError) -> Failure {
-    let missing = matches!(e, crate::definition::LookupError::NotFound { .. });
+    // A name no definition could have names nothing, as a name none has.
+    let missing = matches!(
+        e,
+        crate::definition::LookupError::NotFound { .. }
+            | crate::definition::LookupError::BadName { .. }
+    );
     let error = CommandError::from(e);
     if missing {
         Failure::not_found(error)
@@ -221,6 +233,7 @@ pub fn step(
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
     let ctx = &shared.ctx;
+    has_step(shared, &run_id, kind, step)?;
     let by = by(shared, message);
     let output = match (kind, action) {
         (RunKind::Workflow, StepAction::Start) => {
@@ -270,6 +283,34 @@ pub fn step(
         run_id: Some(run_id),
         accepted,
     })
+}
+
+/// A path that names no step of the run is a 404 (the operation says the same as a 400).
+fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Result<(), Failure> {
+    let Some(store) = shared.ctx.reading_store()? else {
+        return Ok(());
+    };
+    let state = load_state(&store, run_id).map_err(CommandError::from)?;
+    let wanted = crate::definition::normalize_name(step);
+    if state
+        .steps
+        .iter()
+        .any(|s| crate::definition::normalize_name(&s.name) == wanted)
+    {
+        return Ok(());
+    }
+    let unit = match kind {
+        RunKind::Workflow => "step",
+        RunKind::Scenario => "phase",
+    };
+    let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
+    Err(Failure::not_found(
+        CommandError::bad_input(format!(
+            "run {run_id} has no {unit} {}",
+            crate::definition::shown(step)
+        ))
+        .hint(format!("its {unit}s: {}", names.join(", "))),
+    ))
 }
 
 /// After a report or a start: a background driver takes the run if it has work and nobody

@@ -112,7 +112,7 @@ pub fn kind_word(kind: RunKind) -> &'static str {
 /// The kind named by `?kind=`.
 pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
     match get(q, "kind") {
-        None | Some("") => Ok(None),
+        None => Ok(None),
         Some("workflow") => Ok(Some(RunKind::Workflow)),
         Some("scenario") => Ok(Some(RunKind::Scenario)),
         Some(other) => Err(Failure::bad_request(format!(
@@ -466,6 +466,7 @@ pub async fn resume(
     reply_done(
         blocking(&shared, move |shared| {
             let r: Resume = body(&bytes)?;
+            find(shared, &id)?;
             let mode = actions::resume_mode(r.mode.as_deref(), r.step.as_deref())?;
             actions::resume(shared, &id, mode, r.message.as_deref())
         })
