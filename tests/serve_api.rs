@@ -845,3 +845,51 @@ fn off_loopback_every_request_needs_the_token_and_one_is_generated() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("too short"), "{}", out.stderr);
 }
+
+/// A secret input given to the API reaches its background driver through the environment:
+/// never the log, the derived files, the driver's output, a page or the API.
+#[test]
+fn a_secret_input_given_to_the_api_stays_out_of_the_log_and_the_pages() {
+    let env = home();
+    env.workflow(
+        "secretive",
+        "name: secretive\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: echo using ${{ inputs.api_token }}\n",
+    );
+    let secret = "s3cr3t-from-the-web-4242";
+    let s = Server::start(&env);
+    let r = s.post(
+        "/api/v1/workflows/secretive/runs",
+        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["inputs"]["api_token"], "***");
+    for path in [
+        format!("/runs/{run}"),
+        format!("/api/v1/runs/{run}/log"),
+        "/".into(),
+    ] {
+        assert!(
+            !s.get(&path).body.contains(secret),
+            "{path} shows the secret"
+        );
+    }
+    let mut files = vec![env.home()];
+    while let Some(dir) = files.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} holds the secret",
+                    path.display()
+                );
+            }
+        }
+    }
+}

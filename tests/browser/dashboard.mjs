@@ -98,6 +98,15 @@ try {
   await page.goto(`${BASE}/agents`);
   await page.locator('td.name', { hasText: 'writer' }).waitFor();
 
+  step('a run started from another terminal appears on the runs page without a reload');
+  await page.goto(`${BASE}/`);
+  const before = await page.locator('table.runs tbody tr').count();
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const run = spawnSync(CORTEX_BIN, ['--home', CORTEX_HOME, 'workflow', 'run', 'deploy'], { stdio: 'inherit' });
+  if (run.status !== 0) fail(`cortex workflow run exited ${run.status}`);
+  await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length > n, before, { timeout: 30000 });
+  if (!(await page.evaluate(() => window.__sameDocument === true))) fail('the runs page was reloaded');
+
   if (problems.length) fail(problems.join('\n'));
   step('all checks passed');
 } catch (e) {
