@@ -90,6 +90,10 @@ fn the_dashboard_works_in_a_real_browser() {
         "migrate",
         "name: migrate\nsteps:\n  - name: backup\n    run: echo saved\n  - name: transform\n    run: exit 7\n    retry: {max_retry_attempts: 0}\n",
     );
+    env.workflow(
+        "release",
+        "name: release\ndescription: Tag a release\ninputs:\n  version: {type: string, required: true, pattern: '^\\d+\\.\\d+\\.\\d+$'}\n  dry_run: {type: boolean, default: false}\nsteps:\n  - name: tag\n    run: echo tagged ${{ inputs.version }}\n",
+    );
     assert_eq!(env.run(&["workflow", "run", "deploy"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "migrate"]).code, 1);
     assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);

@@ -164,7 +164,7 @@ async fn poll_run(f: &mut Follow) -> bool {
 }
 
 /// The newest runs as a signature: their ids, heads, outcomes and whether a driver holds them.
-fn signature(shared: &Shared, store: &SqliteStore) -> Result<String, CommandError> {
+fn signature(shared: &Shared, store: &dyn EventStore) -> Result<String, CommandError> {
     let rows = store.list_runs(&RunQuery::kind(None).limit(WATCHED))?;
     let mut hasher = blake3::Hasher::new();
     for r in rows {

@@ -98,6 +98,19 @@ try {
   await page.goto(`${BASE}/agents`);
   await page.locator('td.name', { hasText: 'writer' }).waitFor();
 
+  step('run a workflow from its form (typed inputs)');
+  await page.goto(`${BASE}/catalog/workflows/release`);
+  await page.locator('input[name="input.version"]').fill('1.4.0');
+  await page.locator('select[name="input.dry_run"]').selectOption('true');
+  await Promise.all([page.waitForNavigation(), page.locator('section.run-form button[type=submit]').click()]);
+  if (!/\/runs\/[0-9A-Z]{26}$/.test(page.url())) fail(`the run form led to ${page.url()}`);
+  await page.waitForFunction(() => {
+    const b = document.querySelector('.page-head .badge');
+    return b && b.textContent.trim() === 'completed';
+  }, null, { timeout: 30000 });
+  const inputs = await page.locator('table.inputs').textContent();
+  if (!inputs.includes('1.4.0') || !inputs.includes('true')) fail(`the inputs are not shown: ${inputs}`);
+
   step('a run started from another terminal appears on the runs page without a reload');
   await page.goto(`${BASE}/`);
   const before = await page.locator('table.runs tbody tr').count();
