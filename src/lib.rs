@@ -18,6 +18,7 @@ pub mod ops;
 pub mod plan;
 pub mod project;
 pub mod render;
+pub mod serve;
 pub mod store;
 pub mod tui;
 pub mod validate;

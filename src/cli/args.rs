@@ -49,6 +49,24 @@ pub enum TopCommand {
         #[arg(long, value_name = "NAME")]
         actor: Option<String>,
     },
+    /// The web dashboard and the HTTP API (`/api/v1/`) over this home's log.
+    Serve {
+        /// Where to listen; any address but loopback needs the token for every request
+        /// (port 0 picks a free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:7420", value_name = "ADDR")]
+        addr: String,
+        /// The token every change needs (generated and printed when not given).
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "CORTEX_SERVE_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// Who the actions taken through the server are recorded as (default: user@host).
+        #[arg(long, value_name = "NAME")]
+        actor: Option<String>,
+    },
     /// Print a JSON Schema: workflow, scenario, agent, config or event.
     Schema {
         /// The format: workflow, scenario, agent, config or event.

@@ -113,7 +113,44 @@ pub fn dispatch(
             super::out(&String::from_utf8_lossy(&buf));
             Ok(super::exit::OK)
         }
+        TopCommand::Serve { addr, token, actor } => serve(ctx, json, addr, token, actor),
     }
+}
+
+/// `cortex serve`: bind, say where (the first line is the address, for people and scripts),
+/// then serve until ended.
+fn serve(
+    ctx: &Ctx,
+    json: bool,
+    addr: String,
+    token: Option<String>,
+    actor: Option<String>,
+) -> Result<i32, CommandError> {
+    let options = crate::serve::Options { addr, token, actor };
+    let bound = crate::serve::bind(ctx, options)?;
+    let url = format!("http://{}/", bound.addr);
+    let sign_in = format!("{url}?token={}", bound.token);
+    if json {
+        super::out_json(&serde_json::json!({
+            "url": url,
+            "addr": bound.addr.to_string(),
+            "token_generated": bound.token_generated,
+        }));
+    } else {
+        super::out(&format!("Serving cortex on {url}\n"));
+        if bound.token_generated {
+            super::out(&format!(
+                "Open {sign_in} to sign in (the token is needed for every change{}).\n",
+                if bound.addr.ip().is_loopback() {
+                    ""
+                } else {
+                    " and every read"
+                }
+            ));
+        }
+    }
+    bound.run()?;
+    Ok(super::exit::OK)
 }
 
 fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandError> {

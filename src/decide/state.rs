@@ -618,9 +618,14 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
             // A resumed run goes back to what it was doing: compensating, waiting on a
             // report, or running.
+            // A scenario waits as a whole only when nothing else can run (a projection, as
+            // for `step_waiting`): a phase waiting on a report must not hold back the
+            // phases that are ready beside it.
             state.phase = if state.rollback.is_some() {
                 RunPhase::RollingBack
-            } else if state.steps.iter().any(|s| s.status == StepStatus::Waiting) {
+            } else if !state.is_scenario()
+                && state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+            {
                 RunPhase::Waiting
             } else {
                 RunPhase::Running

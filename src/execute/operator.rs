@@ -145,6 +145,28 @@ pub fn drive_on(home: &Path, state: &RunState, holder: &Holder) -> Result<DriveO
     }
 }
 
+/// Whether a run that nobody drives has work for a driver — an attempt, a check, a
+/// compensation the engine performs itself — rather than only waiting on a report or a manual
+/// start. Front ends that hand runs to background drivers (the TUI, `cortex serve`) ask this
+/// after an operator's action, so that a driver is started only when it has something to do.
+pub fn has_work(state: &RunState) -> bool {
+    use crate::plan::Next;
+    if state.is_scenario() {
+        return state.phase == RunPhase::RollingBack
+            || (state.phase == RunPhase::Running
+                && (!crate::plan::ready_phases(state).is_empty()
+                    || state.steps.iter().any(|s| s.status == StepStatus::Running)));
+    }
+    matches!(
+        crate::plan::next(state),
+        Next::PreValidate
+            | Next::Attempt { .. }
+            | Next::InFlight { .. }
+            | Next::Compensate { .. }
+            | Next::PostValidate
+    )
+}
+
 /// How a stop was recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopping {
@@ -270,10 +292,12 @@ pub struct Detached {
 /// Start `exe` (this binary) with `args` in its own process group, detached from the
 /// terminal: standard input empty, output appended to `log`. Ctrl-C in the terminal that
 /// started it does not reach it, and it goes on if that terminal closes; it records its own
-/// progress in the log like any driver.
+/// progress in the log like any driver. `envs` are added to its environment (values that must
+/// not show in `ps`, such as secret inputs).
 pub fn spawn_detached(
     exe: &Path,
     args: &[String],
+    envs: &[(String, String)],
     cwd: &Path,
     log: &Path,
 ) -> std::io::Result<Detached> {
@@ -285,6 +309,7 @@ pub fn spawn_detached(
     let err = out.try_clone()?;
     let child = std::process::Command::new(exe)
         .args(args)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(out)

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::decide::StepStatus;
 use crate::event::RunKind;
 use crate::execute::{DriverLock, load_state};
 use crate::project::{RunStatus, run_status};
@@ -20,6 +21,11 @@ pub struct HistoryRow {
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub events: u64,
+    /// Who started it.
+    pub actor: String,
+    /// Steps (or phases) completed or skipped, of how many.
+    pub done: usize,
+    pub total: usize,
 }
 
 /// A page of history: the newest `limit` runs of a kind, and whether there are older ones.
@@ -39,7 +45,23 @@ pub fn history_page(
     kind: Option<RunKind>,
     limit: usize,
 ) -> Result<History, StoreError> {
-    let mut page = store.list_runs(&RunQuery::kind(kind).limit(limit.saturating_add(1)))?;
+    history_page_before(store, home, kind, None, limit)
+}
+
+/// A page of history that starts after the run `before` (the last one of the previous page),
+/// at the same cost as the first.
+pub fn history_page_before(
+    store: &dyn EventStore,
+    home: &Path,
+    kind: Option<RunKind>,
+    before: Option<&str>,
+    limit: usize,
+) -> Result<History, StoreError> {
+    let query = RunQuery {
+        before: before.map(str::to_string),
+        ..RunQuery::kind(kind).limit(limit.saturating_add(1))
+    };
+    let mut page = store.list_runs(&query)?;
     let more = page.len() > limit;
     page.truncate(limit);
     let mut runs = Vec::with_capacity(page.len());
@@ -47,7 +69,18 @@ pub fn history_page(
         let mut state = load_state(store, &entry.run_id)?;
         state.run_id = entry.run_id.clone();
         let alive = DriverLock::probe(home, &entry.run_id).is_some();
+        let done = state
+            .steps
+            .iter()
+            .filter(|s| matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
+            .count();
         runs.push(HistoryRow {
+            actor: state
+                .start
+                .as_ref()
+                .map_or_else(String::new, |s| s.by.actor.clone()),
+            done,
+            total: state.steps.len(),
             status: run_status(&state, alive),
             ended_at: state.ended_at.clone(),
             run_id: entry.run_id,

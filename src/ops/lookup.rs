@@ -8,9 +8,9 @@ use crate::store::{EventStore, RunQuery, StoreError};
 /// Why no run was found.
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
-    #[error("there are no {} runs yet", kind_word(*.kind))]
+    #[error("there are no {}runs yet", kind_prefix(*.kind))]
     NoRuns { kind: Option<RunKind> },
-    #[error("no {} run `{query}`", kind_word(*.kind))]
+    #[error("no {}run `{query}`", kind_prefix(*.kind))]
     NotFound {
         kind: Option<RunKind>,
         query: String,
@@ -37,6 +37,14 @@ fn kind_word(kind: Option<RunKind>) -> &'static str {
         Some(RunKind::Workflow) => "workflow",
         Some(RunKind::Scenario) => "scenario",
         None => "",
+    }
+}
+
+/// The kind as a word before "run", with its space (nothing when any kind is meant).
+fn kind_prefix(kind: Option<RunKind>) -> String {
+    match kind {
+        Some(_) => format!("{} ", kind_word(kind)),
+        None => String::new(),
     }
 }
 

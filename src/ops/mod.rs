@@ -21,6 +21,6 @@ pub use activity::{Activity, agent_activity};
 pub use context::{Ctx, default_actor, hostname, no_runs, operator};
 pub use drive::{KILL_GRACE, Live, parse_pairs};
 pub use error::{CommandError, exit};
-pub use history::{History, HistoryRow, history_page};
+pub use history::{History, HistoryRow, history_page, history_page_before};
 pub use lookup::{FindError, Scope, find_run};
 pub use output::Output;

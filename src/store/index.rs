@@ -34,6 +34,8 @@ pub struct RunQuery {
     pub id_prefix: Option<String>,
     /// Only runs that have not finished.
     pub unfinished: bool,
+    /// Only runs older than this one (ids order runs by start): the cursor of the next page.
+    pub before: Option<String>,
     /// At most this many.
     pub limit: Option<usize>,
 }
@@ -63,6 +65,10 @@ impl RunQuery {
                 .as_ref()
                 .is_none_or(|p| entry.run_id.starts_with(p.as_str()))
             && (!self.unfinished || entry.outcome.is_none())
+            && self
+                .before
+                .as_ref()
+                .is_none_or(|b| entry.run_id.as_str() < b.as_str())
     }
 }
 

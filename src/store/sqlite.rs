@@ -863,6 +863,10 @@ impl EventStore for SqliteStore {
         if query.unfinished {
             sql.push_str(" AND outcome IS NULL");
         }
+        if let Some(before) = &query.before {
+            args.push(Box::new(before.clone()));
+            sql.push_str(&format!(" AND run_id < ?{}", args.len()));
+        }
         sql.push_str(" ORDER BY run_id DESC");
         if let Some(n) = query.limit {
             args.push(Box::new(n.min(i64::MAX as usize) as i64));
@@ -873,7 +877,12 @@ impl EventStore for SqliteStore {
     }
 
     fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError> {
-        if !self.indexed || query.name.is_some() || query.id_prefix.is_some() || query.unfinished {
+        if !self.indexed
+            || query.name.is_some()
+            || query.id_prefix.is_some()
+            || query.unfinished
+            || query.before.is_some()
+        {
             let mut all = query.clone();
             all.limit = None;
             return Ok(self.list_runs(&all)?.len() as u64);

@@ -194,11 +194,7 @@ fn record_phase(
 
 /// Whether a driver has something to do: a phase may start, or one runs without a driver.
 fn has_work(state: &crate::decide::RunState) -> bool {
-    !crate::plan::ready_phases(state).is_empty()
-        || state
-            .steps
-            .iter()
-            .any(|s| s.status == crate::decide::StepStatus::Running)
+    operator::has_work(state)
 }
 
 fn stop(settings: &Settings, run_id: &str, scenario: &str) -> Result<Notice, OperatorError> {
@@ -253,7 +249,7 @@ fn detach(
     let mut full: Vec<String> = vec!["--home".into(), settings.home.display().to_string()];
     full.extend(args.iter().map(|a| a.to_string()));
     full.extend(["--actor".to_string(), settings.actor.clone()]);
-    let mut detached = operator::spawn_detached(&settings.exe, &full, &settings.cwd, &log)?;
+    let mut detached = operator::spawn_detached(&settings.exe, &full, &[], &settings.cwd, &log)?;
     let out = out.clone();
     let scenario = scenario.to_string();
     std::thread::spawn(move || {

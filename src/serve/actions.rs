@@ -1,0 +1,592 @@
+//! Every change the server makes, for the page and the API alike: one call each into `ops`,
+//! as the CLI makes it, recorded with the server's actor and the request's message. A run
+//! that must then be driven goes to a background `cortex` (`driver`), as the TUI does, so no
+//! request waits for a run: `run` and `resume` answer once the driver has recorded or taken
+//! the run, a report or a manual start once it is recorded.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::driver;
+use super::error::{Failure, run_missing};
+use super::server::{Shared, blocking};
+use crate::definition::parse_workflow;
+use crate::event::{ResumeMode, RunKind};
+use crate::execute::{DriverLock, Quiet, StopFlag, input_env_name, load_state, operator};
+use crate::ops::scenario::PhaseReport;
+use crate::ops::workflow::{ResumeArgs, StepReport};
+use crate::ops::{self, CommandError, Live, Output, Scope, parse_pairs};
+use crate::store::{EventStore, RunQuery};
+
+/// What an action did: the operation's document, the run it concerns, and whether a
+/// background driver goes on with it (the API answers 202 then).
+pub struct Done {
+    pub output: Output,
+    pub run_id: Option<String>,
+    pub accepted: bool,
+}
+
+/// What can be done to one step or phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepAction {
+    Start,
+    Complete,
+    Fail,
+}
+
+impl StepAction {
+    pub fn parse(word: &str) -> Option<StepAction> {
+        match word {
+            "start" => Some(StepAction::Start),
+            "complete" => Some(StepAction::Complete),
+            "fail" => Some(StepAction::Fail),
+            _ => None,
+        }
+    }
+}
+
+fn quiet<T>(f: impl FnOnce(&mut Live<'_>) -> T) -> T {
+    let mut observer = Quiet;
+    let mut live = Live {
+        observer: &mut observer,
+        stop: StopFlag::default(),
+    };
+    f(&mut live)
+}
+
+fn by(shared: &Shared, message: Option<&str>) -> crate::event::Operator {
+    let message = message.map(str::trim).filter(|m| !m.is_empty());
+    ops::operator(Some(&shared.actor), message)
+}
+
+/// The run a path names — its id or a unique prefix of it — and its kind; 404 if none.
+pub fn find(shared: &Shared, id: &str) -> Result<(String, RunKind), Failure> {
+    let ctx = &shared.ctx;
+    // The CLI reads no run at all as "the latest": a path always names one.
+    if id.trim().is_empty() {
+        return Err(Failure::not_found(CommandError::bad_input(format!(
+            "no run {}",
+            crate::definition::shown(id)
+        ))));
+    }
+    let Some(store) = ctx.reading_store()? else {
+        return Err(Failure::not_found(ops::no_runs()));
+    };
+    match ops::find_run(&store, Scope::any(), Some(id)) {
+        Ok(run_id) => {
+            let kind = store
+                .list_runs(&RunQuery {
+                    id_prefix: Some(run_id.clone()),
+                    ..RunQuery::kind(None).limit(1)
+                })
+                .map_err(CommandError::from)?
+                .first()
+                .map_or(RunKind::Workflow, |e| e.kind);
+            Ok((run_id, kind))
+        }
+        Err(e) => {
+            let missing = run_missing(&e);
+            let error = ctx
+                .resolve_run(&store, Scope::any(), Some(id))
+                .err()
+                .unwrap_or_else(|| CommandError::bad_input(e.to_string()));
+            Err(if missing {
+                Failure::not_found(error)
+            } else {
+                Failure::from(error)
+            })
+        }
+    }
+}
+
+/// A workflow or scenario the catalog names. The server takes names only, never paths (a
+/// path would read any YAML file the server can): `/`, `\` or a `.yaml` ending is refused.
+pub fn catalog_name(kind: &str, name: &str) -> Result<(), Failure> {
+    let lower = name.to_ascii_lowercase();
+    if name.contains('/')
+        || name.contains('\\')
+        || lower.ends_with(".yaml")
+        || lower.ends_with(".yml")
+    {
+        return Err(Failure::not_found(
+            CommandError::bad_input(format!(
+                "no {kind} named {}: the server looks names up in the catalog, not paths",
+                crate::definition::shown(name)
+            ))
+            .hint("put the file in the home's workflows/ or scenarios/ folder"),
+        ));
+    }
+    Ok(())
+}
+
+/// A catalog lookup that failed because nothing has that name is a 404.
+pub fn lookup_failure(e: crate::definition::LookupError) -> Failure {
+    // A name no definition could have names nothing, as a name none has.
+    let missing = matches!(
+        e,
+        crate::definition::LookupError::NotFound { .. }
+            | crate::definition::LookupError::BadName { .. }
+    );
+    let error = CommandError::from(e);
+    if missing {
+        Failure::not_found(error)
+    } else {
+        Failure::from(error)
+    }
+}
+
+fn status_of_run(shared: &Shared, run_id: &str) -> Result<Output, Failure> {
+    Ok(ops::workflow::status(
+        &shared.ctx,
+        Scope::any(),
+        Some(run_id),
+        None,
+    )?)
+}
+
+/// Start a workflow run (inputs as `NAME=VALUE`): checked first as `run --dry-run` checks it
+/// (nothing recorded if it is refused), then driven by a background `cortex workflow run`.
+/// Secret inputs reach it through its environment, never its arguments.
+pub fn run_workflow(
+    shared: &Shared,
+    name: &str,
+    inputs: &[(String, String)],
+    message: Option<&str>,
+) -> Result<Done, Failure> {
+    catalog_name("workflow", name)?;
+    let ctx = &shared.ctx;
+    let entry = ctx.catalog().find_workflow(name).map_err(lookup_failure)?;
+    quiet(|live| ops::workflow::run(ctx, name, inputs, true, by(shared, message), live))?;
+    let secret = parse_workflow(&entry.display_path(), &entry.text)
+        .map(|w| crate::execute::secret_inputs(&w))
+        .unwrap_or_default();
+    let mut args = vec!["workflow".to_string(), "run".into(), actor_arg(shared)];
+    args.extend(message_arg(message));
+    let mut envs = Vec::new();
+    for (k, v) in inputs {
+        if secret.contains(k) {
+            envs.push((input_env_name(k), v.clone()));
+        } else {
+            args.push(format!("--input={k}={v}"));
+        }
+    }
+    args.extend(["--".to_string(), name.to_string()]);
+    let background = driver::start(shared, &args, &envs)?;
+    let run_id = background.started_run(shared, RunKind::Workflow)?;
+    Ok(Done {
+        output: status_of_run(shared, &run_id)?,
+        run_id: Some(run_id),
+        accepted: true,
+    })
+}
+
+/// Start a scenario run (with manual phases to start at once), checked first as `preview`
+/// checks it, then driven by a background `cortex orchestrate run`.
+pub fn run_scenario(
+    shared: &Shared,
+    name: &str,
+    starts: &[String],
+    message: Option<&str>,
+) -> Result<Done, Failure> {
+    catalog_name("scenario", name)?;
+    let ctx = &shared.ctx;
+    ctx.catalog().find_scenario(name).map_err(lookup_failure)?;
+    ops::scenario::preview(ctx, name)?;
+    let mut args = vec!["orchestrate".to_string(), "run".into(), actor_arg(shared)];
+    args.extend(message_arg(message));
+    args.extend(starts.iter().map(|p| format!("--start={p}")));
+    args.extend(["--".to_string(), name.to_string()]);
+    let background = driver::start(shared, &args, &[])?;
+    let run_id = background.started_run(shared, RunKind::Scenario)?;
+    Ok(Done {
+        output: status_of_run(shared, &run_id)?,
+        run_id: Some(run_id),
+        accepted: true,
+    })
+}
+
+fn actor_arg(shared: &Shared) -> String {
+    format!("--actor={}", shared.actor)
+}
+
+fn message_arg(message: Option<&str>) -> Option<String> {
+    message
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| format!("--message={m}"))
+}
+
+/// Start a manual phase, or report a step or phase complete or failed — recorded only (as
+/// with `--no-drive`); if the run then has work and nobody drives it, a background driver
+/// goes on with it.
+pub fn step(
+    shared: &Shared,
+    id: &str,
+    step: &str,
+    action: StepAction,
+    outputs: Vec<(String, String)>,
+    message: Option<&str>,
+) -> Result<Done, Failure> {
+    let (run_id, kind) = find(shared, id)?;
+    let ctx = &shared.ctx;
+    has_step(shared, &run_id, kind, step)?;
+    let by = by(shared, message);
+    let output = match (kind, action) {
+        (RunKind::Workflow, StepAction::Start) => {
+            return Err(Failure::bad_request(
+                "a workflow's steps start by themselves; `start` is for a scenario's manual phases",
+            ));
+        }
+        (RunKind::Workflow, _) => quiet(|live| {
+            ops::workflow::report_step(
+                ctx,
+                StepReport {
+                    step,
+                    run: Some(&run_id),
+                    success: action == StepAction::Complete,
+                    outputs,
+                    no_drive: true,
+                    by,
+                },
+                live,
+            )
+        })?,
+        (RunKind::Scenario, StepAction::Start | StepAction::Fail) if !outputs.is_empty() => {
+            return Err(Failure::bad_request(
+                "outputs belong to completing a phase, not to starting or failing it",
+            ));
+        }
+        (RunKind::Scenario, StepAction::Start) => {
+            quiet(|live| ops::scenario::start(ctx, &run_id, step, true, by, live))?
+        }
+        (RunKind::Scenario, _) => quiet(|live| {
+            ops::scenario::report(
+                ctx,
+                &run_id,
+                PhaseReport {
+                    phase: step,
+                    success: action == StepAction::Complete,
+                    outputs,
+                    no_drive: true,
+                },
+                by,
+                live,
+            )
+        })?,
+    };
+    let accepted = drive_on(shared, &run_id, kind)?;
+    Ok(Done {
+        output,
+        run_id: Some(run_id),
+        accepted,
+    })
+}
+
+/// A path that names no step of the run is a 404 (the operation says the same as a 400).
+fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Result<(), Failure> {
+    let Some(store) = shared.ctx.reading_store()? else {
+        return Ok(());
+    };
+    let state = load_state(&store, run_id).map_err(CommandError::from)?;
+    let wanted = crate::definition::normalize_name(step);
+    if state
+        .steps
+        .iter()
+        .any(|s| crate::definition::normalize_name(&s.name) == wanted)
+    {
+        return Ok(());
+    }
+    let unit = match kind {
+        RunKind::Workflow => "step",
+        RunKind::Scenario => "phase",
+    };
+    let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
+    Err(Failure::not_found(
+        CommandError::bad_input(format!(
+            "run {run_id} has no {unit} {}",
+            crate::definition::shown(step)
+        ))
+        .hint(format!("its {unit}s: {}", names.join(", "))),
+    ))
+}
+
+/// After a report or a start: a background driver takes the run if it has work and nobody
+/// drives it (`operator::has_work`, the TUI's rule); the answer waits until it has taken the
+/// run, so that what the client reads next shows it driven.
+fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<bool, Failure> {
+    let ctx = &shared.ctx;
+    let Some(store) = ctx.reading_store()? else {
+        return Ok(false);
+    };
+    let state = load_state(&store, run_id).map_err(CommandError::from)?;
+    if !operator::has_work(&state) || DriverLock::probe(&ctx.home, run_id).is_some() {
+        return Ok(false);
+    }
+    let args = [
+        group(kind).to_string(),
+        "resume".into(),
+        actor_arg(shared),
+        "--".into(),
+        run_id.to_string(),
+    ];
+    driver::start(shared, &args, &[])?.took(shared, run_id)?;
+    Ok(true)
+}
+
+fn group(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "orchestrate",
+    }
+}
+
+/// Stop a scenario run gracefully, whoever drives it (`orchestrate stop`).
+pub fn stop(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Failure> {
+    let (run_id, kind) = find(shared, id)?;
+    if kind == RunKind::Workflow {
+        return Err(Failure::bad_request(
+            "a workflow run is not stopped from here: `abort` ends it (or Ctrl-C in its driver's terminal stops it)",
+        ));
+    }
+    let output = ops::scenario::stop(&shared.ctx, &run_id, by(shared, message))?;
+    Ok(Done {
+        output,
+        run_id: Some(run_id),
+        accepted: false,
+    })
+}
+
+/// End a run for good (`workflow abort` / `orchestrate abort`).
+pub fn abort(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Failure> {
+    let (run_id, _) = find(shared, id)?;
+    let output = ops::workflow::abort(
+        &shared.ctx,
+        Scope::any(),
+        Some(&run_id),
+        by(shared, message),
+    )?;
+    Ok(Done {
+        output,
+        run_id: Some(run_id),
+        accepted: false,
+    })
+}
+
+/// Resume a run (`--retry`, `--skip`, `--from STEP`, `--rollback-to STEP`): checked as
+/// `resume --dry-run` checks it (a finished run answers as `resume` does, changing nothing),
+/// then driven by a background `cortex ... resume`.
+pub fn resume(
+    shared: &Shared,
+    id: &str,
+    mode: ResumeMode,
+    message: Option<&str>,
+) -> Result<Done, Failure> {
+    let (run_id, kind) = find(shared, id)?;
+    if kind == RunKind::Scenario && mode != ResumeMode::Continue {
+        return Err(Failure::bad_request(
+            "a scenario run resumes from its completed phases: retry, skip, from and rollback_to are for workflow runs",
+        ));
+    }
+    let ctx = &shared.ctx;
+    let args = ResumeArgs {
+        mode: mode.clone(),
+        inputs: &[],
+        dry_run: true,
+        timeout: None,
+    };
+    let plan = quiet(|live| {
+        ops::workflow::resume(
+            ctx,
+            Scope::any(),
+            Some(&run_id),
+            args,
+            by(shared, message),
+            live,
+        )
+    })?;
+    if plan.json.get("dry_run") != Some(&serde_json::Value::Bool(true)) {
+        // Already finished: `resume` says so and changes nothing.
+        return Ok(Done {
+            output: plan,
+            run_id: Some(run_id),
+            accepted: false,
+        });
+    }
+    let mut argv = vec![group(kind).to_string(), "resume".into(), actor_arg(shared)];
+    argv.extend(message_arg(message));
+    match mode {
+        ResumeMode::Continue => {}
+        ResumeMode::Retry => argv.push("--retry".into()),
+        ResumeMode::Skip => argv.push("--skip".into()),
+        ResumeMode::From(step) => argv.push(format!("--from={step}")),
+        ResumeMode::RollbackTo(step) => argv.push(format!("--rollback-to={step}")),
+    }
+    argv.extend(["--".to_string(), run_id.clone()]);
+    let background = driver::start(shared, &argv, &[])?;
+    background.took(shared, &run_id)?;
+    Ok(Done {
+        output: status_of_run(shared, &run_id)?,
+        run_id: Some(run_id),
+        accepted: true,
+    })
+}
+
+/// A resume mode by name, with the step it needs.
+pub fn resume_mode(mode: Option<&str>, step: Option<&str>) -> Result<ResumeMode, Failure> {
+    let step = step.map(str::trim).filter(|s| !s.is_empty());
+    let needs_step = |make: fn(String) -> ResumeMode, word: &str| match step {
+        Some(s) => Ok(make(s.to_string())),
+        None => Err(Failure::bad_request(format!(
+            "resume `{word}` needs the step to go on from (`step`)"
+        ))),
+    };
+    match mode.unwrap_or("continue") {
+        "continue" | "" => Ok(ResumeMode::Continue),
+        "retry" => Ok(ResumeMode::Retry),
+        "skip" => Ok(ResumeMode::Skip),
+        "from" => needs_step(ResumeMode::From, "from"),
+        "rollback_to" => needs_step(ResumeMode::RollbackTo, "rollback_to"),
+        other => Err(Failure::bad_request(format!(
+            "resume mode {} is not one of continue, retry, skip, from, rollback_to",
+            crate::definition::shown(other)
+        ))),
+    }
+}
+
+// ---- the page's forms: the same actions, answered with a redirect to the run's page ----
+
+/// A form's fields, in order (a field may repeat: `start`, `confirm`).
+fn fields(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// What a page's action answers: to the run's page, or an error page.
+fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
+    match done {
+        Ok(Ok(done)) => match done.run_id {
+            Some(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
+            None => Redirect::to("/").into_response(),
+        },
+        Ok(Err(failure)) => super::pages::failure(failure),
+        Err(e) => super::pages::failure(Failure::from(e)),
+    }
+}
+
+/// `POST /runs/{id}/steps/{step}/{start|complete|fail}` from the run's page: `message`, and
+/// for a workflow step `outputs` (`KEY=VALUE` lines).
+pub async fn page_step(
+    State(shared): State<Arc<Shared>>,
+    Path((id, step, action)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let Some(action) = StepAction::parse(&action) else {
+        return super::pages::not_found_page();
+    };
+    let form = fields(&body);
+    answer(
+        blocking(&shared, move |shared| {
+            let lines: Vec<String> = field(&form, "outputs")
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            let outputs = parse_pairs(&lines, "output")?;
+            self::step(shared, &id, &step, action, outputs, field(&form, "message"))
+        })
+        .await,
+    )
+}
+
+/// `POST /runs/{id}/{stop|resume|abort}` from the run's page (`message`; resume's `mode` and
+/// `step`).
+pub async fn page_run(
+    State(shared): State<Arc<Shared>>,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let form = fields(&body);
+    answer(
+        blocking(&shared, move |shared| {
+            let message = field(&form, "message");
+            match action.as_str() {
+                "stop" => stop(shared, &id, message),
+                "abort" => abort(shared, &id, message),
+                "resume" => {
+                    let mode = resume_mode(field(&form, "mode"), field(&form, "step"))?;
+                    resume(shared, &id, mode, message)
+                }
+                _ => Err(Failure::not_found(CommandError::bad_input(format!(
+                    "there is no action {}",
+                    crate::definition::shown(&action)
+                )))),
+            }
+        })
+        .await,
+    )
+}
+
+/// `POST /catalog/workflows/{name}/run` from the run form: `input.NAME` fields (empty ones
+/// are left out, so defaults apply), `message`.
+pub async fn page_run_workflow(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = fields(&body);
+    answer(
+        blocking(&shared, move |shared| {
+            let inputs: Vec<(String, String)> = form
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("input.")?.to_string(), v.clone())))
+                .filter(|(_, v)| !v.is_empty())
+                .collect();
+            run_workflow(shared, &name, &inputs, field(&form, "message"))
+        })
+        .await,
+    )
+}
+
+/// `POST /catalog/scenarios/{name}/run`: `start` fields (manual phases to start at once),
+/// `message`.
+pub async fn page_run_scenario(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = fields(&body);
+    answer(
+        blocking(&shared, move |shared| {
+            let starts: Vec<String> = form
+                .iter()
+                .filter(|(k, _)| k == "start")
+                .map(|(_, v)| v.clone())
+                .collect();
+            run_scenario(shared, &name, &starts, field(&form, "message"))
+        })
+        .await,
+    )
+}
+
+/// The HTTP status of what an action did: 202 when a background driver goes on with it.
+pub fn done_status(done: &Done) -> StatusCode {
+    if done.accepted {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    }
+}

@@ -1,0 +1,511 @@
+//! `/api/v1/`: the JSON documents of `--json`, each from the same `ops` call as its CLI twin
+//! (`X-Cortex-Exit-Code` carries the exit code the CLI would give), errors as the CLI's
+//! `--json` error document with a 4xx or 5xx. Described by `schemas/openapi.json`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::actions::{self, Done, StepAction, catalog_name, find, lookup_failure};
+use super::error::Failure;
+use super::server::{Shared, blocking};
+use crate::event::RunKind;
+use crate::ops::{self, CommandError, Output, Scope};
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
+
+/// Most runs one page lists.
+pub const MAX_LIMIT: usize = 500;
+
+/// An error as JSON, with its status.
+pub fn failure(f: Failure) -> Response {
+    let mut response = (f.status, Json(f.json())).into_response();
+    exit_header(&mut response, f.error.code);
+    response
+}
+
+fn exit_header(response: &mut Response, code: i32) {
+    if let Ok(v) = HeaderValue::from_str(&code.to_string()) {
+        response.headers_mut().insert("x-cortex-exit-code", v);
+    }
+}
+
+/// An operation's document, as `--json` prints it.
+fn document(status: StatusCode, output: Output) -> Response {
+    let mut response = (status, Json(output.json)).into_response();
+    exit_header(&mut response, output.code);
+    response
+}
+
+fn reply(result: Result<Result<Output, Failure>, CommandError>) -> Response {
+    match result {
+        Ok(Ok(output)) => document(StatusCode::OK, output),
+        Ok(Err(f)) => failure(f),
+        Err(e) => failure(Failure::from(e)),
+    }
+}
+
+fn reply_done(result: Result<Result<Done, Failure>, CommandError>) -> Response {
+    match result {
+        Ok(Ok(done)) => {
+            let status = actions::done_status(&done);
+            document(status, done.output)
+        }
+        Ok(Err(f)) => failure(f),
+        Err(e) => failure(Failure::from(e)),
+    }
+}
+
+/// The query's fields.
+fn query(raw: Option<String>) -> Vec<(String, String)> {
+    raw.map(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn get<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn number(q: &[(String, String)], name: &str) -> Result<Option<u64>, Failure> {
+    get(q, name)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                Failure::bad_request(format!(
+                    "`{name}` must be a whole number, not {}",
+                    crate::definition::shown(v)
+                ))
+            })
+        })
+        .transpose()
+}
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+pub async fn not_found() -> Response {
+    failure(Failure::not_found(
+        CommandError::bad_input("no such endpoint")
+            .hint("GET /api/v1/openapi.json describes every endpoint"),
+    ))
+}
+
+/// A kind as the API and the CLI write it.
+pub fn kind_word(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "scenario",
+    }
+}
+
+/// The kind named by `?kind=`.
+pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
+    match get(q, "kind") {
+        None => Ok(None),
+        Some("workflow") => Ok(Some(RunKind::Workflow)),
+        Some("scenario") => Ok(Some(RunKind::Scenario)),
+        Some(other) => Err(Failure::bad_request(format!(
+            "`kind` is workflow or scenario, not {}",
+            crate::definition::shown(other)
+        ))),
+    }
+}
+
+/// `GET /runs?kind=&limit=&before=`: a page of history, newest first (the rows of
+/// `workflow history --json` / `orchestrate history --json`); a `Link: <...>; rel="next"`
+/// header names the next page.
+pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let q = query(raw);
+    let result = blocking(&shared, move |shared| {
+        let kind = kind_param(&q)?;
+        let limit = number(&q, "limit")?.unwrap_or(20) as usize;
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(Failure::bad_request(format!(
+                "`limit` is between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let before = get(&q, "before").filter(|b| !b.is_empty());
+        let page = match shared.ctx.reading_store()? {
+            Some(store) => ops::history_page_before(&store, &shared.ctx.home, kind, before, limit)
+                .map_err(CommandError::from)?,
+            None => ops::History {
+                kind,
+                runs: Vec::new(),
+                more: false,
+            },
+        };
+        let next = page.more.then(|| {
+            let last = page
+                .runs
+                .last()
+                .map(|r| r.run_id.clone())
+                .unwrap_or_default();
+            let kind = kind.map_or(String::new(), |k| format!("kind={}&", kind_word(k)));
+            format!("</api/v1/runs?{kind}limit={limit}&before={last}>; rel=\"next\"")
+        });
+        Ok((serde_json::to_value(&page.runs).unwrap_or_default(), next))
+    })
+    .await;
+    match result {
+        Ok(Ok((json, next))) => {
+            let mut response = Json(json).into_response();
+            exit_header(&mut response, 0);
+            if let Some(link) = next.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                response.headers_mut().insert(header::LINK, link);
+            }
+            response
+        }
+        Ok(Err(f)) => failure(f),
+        Err(e) => failure(Failure::from(e)),
+    }
+}
+
+/// `GET /runs/{id}?at=SEQ`: the status document (`workflow status RUN --json`).
+pub async fn run_status(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = query(raw);
+    reply(
+        blocking(&shared, move |shared| {
+            let at = number(&q, "at")?;
+            let (run_id, _) = find(shared, &id)?;
+            Ok(ops::workflow::status(
+                &shared.ctx,
+                Scope::any(),
+                Some(&run_id),
+                at,
+            )?)
+        })
+        .await,
+    )
+}
+
+/// `GET /runs/{id}/log`: every event (`log show RUN --json`).
+pub async fn run_log(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    reply(
+        blocking(&shared, move |shared| {
+            let (run_id, _) = find(shared, &id)?;
+            Ok(ops::log::show(&shared.ctx, Some(&run_id))?)
+        })
+        .await,
+    )
+}
+
+/// `GET /runs/{id}/verify`: the run's chain checked (`log verify RUN --json`).
+pub async fn run_verify(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    reply(
+        blocking(&shared, move |shared| {
+            let (run_id, _) = find(shared, &id)?;
+            Ok(ops::log::verify(&shared.ctx, Some(&run_id), None, None)?)
+        })
+        .await,
+    )
+}
+
+/// `GET /verify`: every chain, the snapshots and the run index (`log verify --json`).
+pub async fn verify(State(shared): State<Arc<Shared>>) -> Response {
+    reply(
+        blocking(&shared, |shared| {
+            Ok(ops::log::verify(&shared.ctx, None, None, None)?)
+        })
+        .await,
+    )
+}
+
+/// `GET /workflows` (`workflow list --json`).
+pub async fn workflows(State(shared): State<Arc<Shared>>) -> Response {
+    reply(blocking(&shared, |shared| Ok(ops::workflow::list(&shared.ctx)?)).await)
+}
+
+/// `GET /workflows/{name}`: validation (`workflow validate NAME --json`).
+pub async fn workflow(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    reply(
+        blocking(&shared, move |shared| {
+            catalog_name("workflow", &name)?;
+            shared
+                .ctx
+                .catalog()
+                .find_workflow(&name)
+                .map_err(lookup_failure)?;
+            Ok(ops::workflow::validate(&shared.ctx, &name)?)
+        })
+        .await,
+    )
+}
+
+/// `GET /scenarios` (`orchestrate list --json`).
+pub async fn scenarios(State(shared): State<Arc<Shared>>) -> Response {
+    reply(blocking(&shared, |shared| Ok(ops::scenario::list(&shared.ctx)?)).await)
+}
+
+/// `GET /scenarios/{name}`: validation (`orchestrate validate NAME --json`).
+pub async fn scenario(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    reply(
+        blocking(&shared, move |shared| {
+            catalog_name("scenario", &name)?;
+            shared
+                .ctx
+                .catalog()
+                .find_scenario(&name)
+                .map_err(lookup_failure)?;
+            Ok(ops::scenario::validate(&shared.ctx, Some(&name), false)?)
+        })
+        .await,
+    )
+}
+
+/// `GET /scenarios/{name}/preview` (`orchestrate preview NAME --json`).
+pub async fn preview(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    reply(
+        blocking(&shared, move |shared| {
+            catalog_name("scenario", &name)?;
+            shared
+                .ctx
+                .catalog()
+                .find_scenario(&name)
+                .map_err(lookup_failure)?;
+            Ok(ops::scenario::preview(&shared.ctx, &name)?)
+        })
+        .await,
+    )
+}
+
+/// `GET /agents` (`agent list --json`).
+pub async fn agents(State(shared): State<Arc<Shared>>) -> Response {
+    reply(blocking(&shared, |shared| Ok(ops::agents::list(&shared.ctx)?)).await)
+}
+
+/// `GET /agents/{name}` (`agent status NAME --json`).
+pub async fn agent(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    reply(
+        blocking(&shared, move |shared| {
+            shared
+                .ctx
+                .catalog()
+                .find_agent(&name)
+                .map_err(lookup_failure)?;
+            Ok(ops::agents::status(&shared.ctx, &name)?)
+        })
+        .await,
+    )
+}
+
+/// A JSON body (none at all is the empty object); unknown fields are refused.
+fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Failure> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            CommandError::bad_input(format!(
+                "the request body is not what this endpoint takes: {e}"
+            ))
+            .hint("GET /api/v1/openapi.json describes every body; nothing was recorded"),
+        )
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Message {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Report {
+    #[serde(default)]
+    outputs: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resume {
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunWorkflow {
+    #[serde(default)]
+    inputs: std::collections::BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunScenario {
+    #[serde(default)]
+    start: Vec<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// An input's value as `--input NAME=VALUE` gives it: text, a number or a boolean.
+fn input_text(name: &str, value: &serde_json::Value) -> Result<String, Failure> {
+    match value {
+        serde_json::Value::String(s) => Ok(s.clone()),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        serde_json::Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(Failure::bad_request(format!(
+            "input `{name}` must be a string, a number or a boolean"
+        ))),
+    }
+}
+
+async fn step_action(
+    shared: Arc<Shared>,
+    id: String,
+    step: String,
+    action: StepAction,
+    bytes: Bytes,
+) -> Response {
+    reply_done(
+        blocking(&shared, move |shared| {
+            let report: Report = body(&bytes)?;
+            let outputs: Vec<(String, String)> = report.outputs.into_iter().collect();
+            actions::step(
+                shared,
+                &id,
+                &step,
+                action,
+                outputs,
+                report.message.as_deref(),
+            )
+        })
+        .await,
+    )
+}
+
+/// `POST /runs/{id}/steps/{step}/start`: start a manual phase (`orchestrate start`).
+pub async fn start(
+    State(shared): State<Arc<Shared>>,
+    Path((id, step)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Response {
+    step_action(shared, id, step, StepAction::Start, bytes).await
+}
+
+/// `POST /runs/{id}/steps/{step}/complete`: report a step or phase done.
+pub async fn complete(
+    State(shared): State<Arc<Shared>>,
+    Path((id, step)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Response {
+    step_action(shared, id, step, StepAction::Complete, bytes).await
+}
+
+/// `POST /runs/{id}/steps/{step}/fail`: report a step or phase failed.
+pub async fn fail(
+    State(shared): State<Arc<Shared>>,
+    Path((id, step)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Response {
+    step_action(shared, id, step, StepAction::Fail, bytes).await
+}
+
+/// `POST /runs/{id}/stop` (`orchestrate stop`).
+pub async fn stop(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply_done(
+        blocking(&shared, move |shared| {
+            let m: Message = body(&bytes)?;
+            actions::stop(shared, &id, m.message.as_deref())
+        })
+        .await,
+    )
+}
+
+/// `POST /runs/{id}/abort` (`workflow abort` / `orchestrate abort`).
+pub async fn abort(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply_done(
+        blocking(&shared, move |shared| {
+            let m: Message = body(&bytes)?;
+            actions::abort(shared, &id, m.message.as_deref())
+        })
+        .await,
+    )
+}
+
+/// `POST /runs/{id}/resume` (`workflow resume [--retry|--skip|--from|--rollback-to]`).
+pub async fn resume(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply_done(
+        blocking(&shared, move |shared| {
+            let r: Resume = body(&bytes)?;
+            find(shared, &id)?;
+            let mode = actions::resume_mode(r.mode.as_deref(), r.step.as_deref())?;
+            actions::resume(shared, &id, mode, r.message.as_deref())
+        })
+        .await,
+    )
+}
+
+/// `POST /workflows/{name}/runs` (`workflow run NAME --input ...`), driven in the background.
+pub async fn run_workflow(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply_done(
+        blocking(&shared, move |shared| {
+            let r: RunWorkflow = body(&bytes)?;
+            let inputs = r
+                .inputs
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), input_text(k, v)?)))
+                .collect::<Result<Vec<_>, Failure>>()?;
+            actions::run_workflow(shared, &name, &inputs, r.message.as_deref())
+        })
+        .await,
+    )
+}
+
+/// `POST /scenarios/{name}/runs` (`orchestrate run NAME --start ...`), driven in the
+/// background.
+pub async fn run_scenario(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    reply_done(
+        blocking(&shared, move |shared| {
+            let r: RunScenario = body(&bytes)?;
+            actions::run_scenario(shared, &name, &r.start, r.message.as_deref())
+        })
+        .await,
+    )
+}

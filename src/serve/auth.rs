@@ -1,0 +1,353 @@
+//! The door every request passes: on loopback the Host header must name loopback (a page of
+//! another site rebound to 127.0.0.1 reads nothing); off loopback every request needs the
+//! token; every change is a POST that carries the token (a header, or the form's `token`
+//! field — a cookie alone is never enough) and does not come from another site (`Origin`,
+//! `Sec-Fetch-Site`); and every answer carries the security headers (a CSP without inline
+//! scripts or styles, no framing, no sniffing, no referrer to other sites).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderMap, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::error::Failure;
+use super::server::Shared;
+use crate::ops::{CommandError, exit};
+
+/// Who is looking, as far as a page needs to know: signed in (the token's cookie or header),
+/// so that its forms may carry the token.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub signed_in: bool,
+}
+
+/// The largest form a page posts (outputs and a message): more is refused unread.
+const FORM_LIMIT: usize = 256 * 1024;
+
+/// 32 random bytes from the kernel, as hex.
+pub fn generate_token() -> Result<String, CommandError> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| {
+            CommandError::new(exit::FAILED, format!("cannot make a token: {e}"))
+                .hint("give one with --token (or CORTEX_SERVE_TOKEN)")
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Compare without stopping at the first difference, so that timing tells nothing.
+fn same(given: &str, token: &str) -> bool {
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn cookie_name(shared: &Shared) -> String {
+    // Cookies do not keep ports apart: one name per port keeps two servers' tokens apart.
+    format!("cortex_token_{}", shared.port)
+}
+
+/// The token in `Authorization: Bearer`, or `X-Cortex-Token`.
+fn header_token(headers: &HeaderMap, shared: &Shared) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let plain = headers.get("x-cortex-token").and_then(|v| v.to_str().ok());
+    [bearer, plain]
+        .into_iter()
+        .flatten()
+        .any(|t| same(t.trim(), &shared.token))
+}
+
+fn cookie_token(headers: &HeaderMap, shared: &Shared) -> bool {
+    let name = cookie_name(shared);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .any(|(k, v)| k == name && same(v, &shared.token))
+}
+
+/// The Host header names this machine's loopback (`localhost`, `127.x.x.x`, `[::1]`).
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Why a change looks forged by another site, if it does.
+fn cross_site(headers: &HeaderMap) -> Option<String> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site != "same-origin"
+        && site != "none"
+    {
+        return Some(format!("Sec-Fetch-Site is `{site}`"));
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let expected = host.map(|h| format!("http://{h}"));
+    match (origin.to_str().ok(), expected) {
+        (Some(o), Some(e)) if o == e => None,
+        (o, _) => Some(format!("Origin is `{}`", o.unwrap_or("(not text)"))),
+    }
+}
+
+fn refuse(api: bool, failure: Failure) -> Response {
+    if api {
+        super::api::failure(failure)
+    } else {
+        super::pages::failure(failure)
+    }
+}
+
+fn sign_in_hint() -> String {
+    "open the address `cortex serve` printed (it carries ?token=...), send `Authorization: Bearer TOKEN`, or put the token in the form's `token` field".into()
+}
+
+/// Every request passes here first.
+pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let response = match admit(&shared, &mut req).await {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
+    harden(response)
+}
+
+/// `Some(answer)` if the request is refused (or answered here), `None` to let it through.
+async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
+    let api = req.uri().path().starts_with("/api/");
+    let headers = req.headers().clone();
+    if shared.loopback && !loopback_host(&headers) {
+        return Some(refuse(
+            api,
+            Failure::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                CommandError::bad_input(
+                    "this server answers only to a loopback Host (127.0.0.1, localhost, [::1])",
+                )
+                .hint("use the address `cortex serve` printed"),
+            ),
+        ));
+    }
+    let signed_in = header_token(&headers, shared) || cookie_token(&headers, shared);
+    req.extensions_mut().insert(Viewer { signed_in });
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+    if reading {
+        // `?token=` signs a browser in: the token moves into a cookie and out of the address.
+        if !api && let Some(given) = query_token(req.uri().query()) {
+            if !same(&given, &shared.token) {
+                return Some(refuse(api, wrong_token()));
+            }
+            return Some(sign_in(shared, req.uri().path()));
+        }
+        if shared.loopback || signed_in {
+            return None;
+        }
+        return Some(refuse(
+            api,
+            Failure::new(
+                StatusCode::UNAUTHORIZED,
+                CommandError::bad_input("this server needs its token to be read")
+                    .hint(sign_in_hint()),
+            ),
+        ));
+    }
+    if *req.method() != Method::POST {
+        return Some(refuse(
+            api,
+            Failure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                CommandError::bad_input(format!("{} is not answered here", req.method()))
+                    .hint("reads are GET, changes are POST"),
+            ),
+        ));
+    }
+    if let Some(why) = cross_site(&headers) {
+        return Some(refuse(
+            api,
+            Failure::new(
+                StatusCode::FORBIDDEN,
+                CommandError::bad_input(format!(
+                    "a change from another site is refused ({why}); nothing was recorded"
+                ))
+                .hint("act from this server's own pages, or from a client that sends the token"),
+            ),
+        ));
+    }
+    if header_token(&headers, shared) {
+        return None;
+    }
+    // A page's form carries the token in its `token` field.
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let body = std::mem::replace(req.body_mut(), Body::empty());
+        let bytes = match axum::body::to_bytes(body, FORM_LIMIT).await {
+            Ok(b) => b,
+            Err(_) => {
+                return Some(refuse(
+                    api,
+                    Failure::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        CommandError::bad_input(format!(
+                            "the form is larger than {} KiB; nothing was recorded",
+                            FORM_LIMIT / 1024
+                        )),
+                    ),
+                ));
+            }
+        };
+        let ok =
+            form_urlencoded::parse(&bytes).any(|(k, v)| k == "token" && same(&v, &shared.token));
+        *req.body_mut() = Body::from(bytes);
+        if ok {
+            return None;
+        }
+    }
+    Some(refuse(api, missing_token()))
+}
+
+fn missing_token() -> Failure {
+    Failure::new(
+        StatusCode::UNAUTHORIZED,
+        CommandError::bad_input("a change needs the server's token; nothing was recorded")
+            .hint(sign_in_hint()),
+    )
+}
+
+fn wrong_token() -> Failure {
+    Failure::new(
+        StatusCode::UNAUTHORIZED,
+        CommandError::bad_input("that is not this server's token")
+            .hint("use the token `cortex serve` printed (or was given with --token)"),
+    )
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Set the token's cookie (HttpOnly, SameSite=Strict) and send the browser on to `path`.
+fn sign_in(shared: &Shared, path: &str) -> Response {
+    let to = local_path(path);
+    let mut response = Redirect::to(&to).into_response();
+    let cookie = format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Strict",
+        cookie_name(shared),
+        shared.token
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// A path on this server (never `//host` or a scheme: no open redirect).
+pub fn local_path(path: &str) -> String {
+    if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') {
+        path.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+/// The sign-in form's field.
+#[derive(Debug, serde::Deserialize)]
+pub struct SignIn {
+    #[serde(default)]
+    pub next: String,
+}
+
+/// `POST /login`: the guard has checked the form's token; keep it in the cookie.
+pub async fn login(
+    State(shared): State<Arc<Shared>>,
+    axum::Form(form): axum::Form<SignIn>,
+) -> Response {
+    sign_in(&shared, &form.next)
+}
+
+/// The headers every answer carries.
+fn harden(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    // Not `no-referrer`: with it a browser sends `Origin: null` on the page's own form posts,
+    // which the cross-site check must refuse. `same-origin` tells other sites nothing.
+    set(h, "referrer-policy", "same-origin");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised_and_others_are_not() {
+        let host = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_str(v).unwrap());
+            loopback_host(&h)
+        };
+        for ok in [
+            "127.0.0.1:7420",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:80",
+            "127.3.2.1",
+        ] {
+            assert!(host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:7420",
+            "127.0.0.1.evil.example",
+            "[::2]:1",
+            "0.0.0.0:1",
+        ] {
+            assert!(!host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_local_paths_are_redirected_to() {
+        assert_eq!(local_path("/runs/X"), "/runs/X");
+        assert_eq!(local_path("//evil.example"), "/");
+        assert_eq!(local_path("https://evil.example"), "/");
+        assert_eq!(local_path("/\\evil.example"), "/");
+    }
+}

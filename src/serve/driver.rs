@@ -1,0 +1,157 @@
+//! Handing runs to background drivers, as the TUI does: a detached `cortex` started with
+//! `execute::operator::spawn_detached` (this home, the server's actor), its output in
+//! `<home>/serve/driver-<time>-<pid>-<n>.log`. A request that starts or resumes a run waits
+//! only until that driver has recorded the run or taken it — or has ended, when the error it
+//! printed is the request's answer — so no request waits for a run to finish. A thread reaps
+//! each driver when it ends.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::server::Shared;
+use crate::event::{Event, RunKind};
+use crate::execute::{DriverLock, hostname, operator, rfc3339};
+use crate::ops::{CommandError, exit};
+use crate::store::{EventStore, RunQuery};
+
+/// How long a request waits for its driver to record or take the run.
+const SETTLE: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(20);
+
+static STARTED: AtomicU64 = AtomicU64::new(0);
+
+/// A driver started in the background.
+pub struct Background {
+    pid: u32,
+    log: PathBuf,
+    /// Its exit code once it ended (`Some(None)`: killed by a signal).
+    ended: Arc<Mutex<Option<Option<i32>>>>,
+}
+
+/// Start `cortex --home HOME ARGS...` detached, with `envs` added to its environment.
+pub fn start(
+    shared: &Shared,
+    args: &[String],
+    envs: &[(String, String)],
+) -> Result<Background, CommandError> {
+    let home = &shared.ctx.home;
+    let stamp = rfc3339(SystemTime::now()).replace(':', "-");
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let log = home
+        .join("serve")
+        .join(format!("driver-{stamp}-{}-{n}.log", std::process::id()));
+    let mut full: Vec<String> = vec!["--home".into(), home.display().to_string()];
+    full.extend(args.iter().cloned());
+    let detached = operator::spawn_detached(&shared.exe, &full, envs, &shared.ctx.cwd, &log)
+        .map_err(|e| {
+            CommandError::new(exit::FAILED, format!("cannot start a cortex driver: {e}"))
+        })?;
+    let pid = detached.child.id();
+    let ended = Arc::new(Mutex::new(None));
+    let mut child = detached.child;
+    let slot = ended.clone();
+    std::thread::spawn(move || {
+        let code = child.wait().ok().and_then(|s| s.code());
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(code);
+    });
+    Ok(Background { pid, log, ended })
+}
+
+impl Background {
+    fn ended(&self) -> Option<Option<i32>> {
+        *self.ended.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error the driver printed (`error:`, its detail, `hint:` lines), if it printed one.
+    fn printed_error(&self, code: Option<i32>) -> Option<CommandError> {
+        let text = std::fs::read_to_string(&self.log).ok()?;
+        let mut lines = text.lines().skip_while(|l| !l.starts_with("error: "));
+        let message = lines.next()?.trim_start_matches("error: ").to_string();
+        let mut error = CommandError::new(code.unwrap_or(exit::FAILED), message);
+        let mut detail = String::new();
+        for line in lines {
+            match line.strip_prefix("hint: ") {
+                Some(h) => error.hints.push(h.to_string()),
+                None => {
+                    detail.push_str(line);
+                    detail.push('\n');
+                }
+            }
+        }
+        error.detail = (!detail.is_empty()).then_some(detail);
+        Some(error)
+    }
+
+    /// Wait until `ready` finds what it looks for, or the driver ends: an error the driver
+    /// printed is the answer then; `Ok(None)` if it ended without one, or the wait ran out.
+    fn settle<T>(
+        &self,
+        mut ready: impl FnMut() -> Result<Option<T>, CommandError>,
+    ) -> Result<Option<T>, CommandError> {
+        let until = Instant::now() + SETTLE;
+        loop {
+            // Read before looking at the exit: a driver that recorded and ended is found.
+            let ended = self.ended();
+            if let Some(found) = ready()? {
+                return Ok(Some(found));
+            }
+            if let Some(code) = ended {
+                return match self.printed_error(code) {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
+            }
+            if Instant::now() >= until {
+                return Ok(None);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The run this driver started (`workflow run` / `orchestrate run`), once it is recorded.
+    pub fn started_run(&self, shared: &Shared, kind: RunKind) -> Result<String, CommandError> {
+        let host = hostname();
+        let found = self.settle(|| {
+            let Some(store) = shared.ctx.reading_store()? else {
+                return Ok(None);
+            };
+            for entry in store
+                .list_runs(&RunQuery::kind(Some(kind)).limit(8))
+                .map_err(CommandError::from)?
+            {
+                let first = store
+                    .first_event(&entry.run_id)
+                    .map_err(CommandError::from)?;
+                if let Some(Event::RunStarted(s)) = first.map(|f| f.event)
+                    && s.driver.pid == self.pid
+                    && s.driver.host == host
+                {
+                    return Ok(Some(entry.run_id));
+                }
+            }
+            Ok(None)
+        })?;
+        found.ok_or_else(|| {
+            CommandError::new(
+                exit::FAILED,
+                format!(
+                    "the driver started for this run recorded nothing within {} s",
+                    SETTLE.as_secs()
+                ),
+            )
+            .hint(format!("its output is in {}", self.log.display()))
+        })
+    }
+
+    /// Wait until this driver holds `run_id` (or ended without an error).
+    pub fn took(&self, shared: &Shared, run_id: &str) -> Result<(), CommandError> {
+        self.settle(|| {
+            Ok(DriverLock::probe(&shared.ctx.home, run_id)
+                .filter(|h| h.pid == self.pid)
+                .map(|_| ()))
+        })
+        .map(|_| ())
+    }
+}

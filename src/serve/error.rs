@@ -1,0 +1,65 @@
+//! A failed request: the `CommandError` the same operation gives the CLI, with the HTTP status
+//! that says what kind of failure it is; answered as the CLI's `--json` error document
+//! (`{error, detail, hints, exit_code}`) by the API and as an escaped page by the dashboard.
+
+use axum::http::StatusCode;
+
+use crate::ops::{CommandError, FindError, exit};
+
+/// A request's failure and its status.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub error: CommandError,
+}
+
+impl Failure {
+    pub fn new(status: StatusCode, error: CommandError) -> Failure {
+        Failure { status, error }
+    }
+
+    pub fn not_found(error: CommandError) -> Failure {
+        Failure::new(StatusCode::NOT_FOUND, error)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Failure {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            CommandError::bad_input(message.into()),
+        )
+    }
+
+    /// The document the CLI prints for the same error with `--json`.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "error": self.error.message,
+            "detail": self.error.detail,
+            "hints": self.error.hints,
+            "exit_code": self.error.code,
+        })
+    }
+}
+
+/// The status of an operation's error, from its SPEC exit code: bad input is the client's
+/// (400), a run held or waiting on something else is a conflict (409), the rest is ours (500).
+pub fn status_of(code: i32) -> StatusCode {
+    match code {
+        exit::BAD_INPUT => StatusCode::BAD_REQUEST,
+        exit::WAITING | exit::HELD => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<CommandError> for Failure {
+    fn from(error: CommandError) -> Failure {
+        Failure::new(status_of(error.code), error)
+    }
+}
+
+/// Whether finding a run failed because there is no such run (404) rather than a bad query.
+pub fn run_missing(e: &FindError) -> bool {
+    matches!(
+        e,
+        FindError::NotFound { .. } | FindError::NoRuns { .. } | FindError::NoneUnfinished { .. }
+    )
+}

@@ -1,0 +1,150 @@
+//! The dashboard's pages, server-rendered with maud: every value spliced into a page is
+//! escaped by the template engine (names, outputs, prompts and messages from the log are
+//! hostile input), and no page has an inline script or style (the CSP forbids both).
+//! Each page shows the projections the CLI shows — the same status documents — and each
+//! form posts to `actions`, with the token when the viewer is signed in.
+
+mod agents;
+mod catalog;
+mod run;
+mod runs;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+pub use agents::agents_page;
+pub use catalog::{catalog_page, scenario_page, workflow_page};
+pub use run::run_page;
+pub use runs::runs_page;
+
+use super::auth::Viewer;
+use super::error::Failure;
+use super::server::Shared;
+
+/// Which tab of the navigation is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Runs,
+    Catalog,
+    Agents,
+    None,
+}
+
+/// The frame of every page.
+pub fn layout(title: &str, tab: Tab, body: Markup) -> Markup {
+    let current = |t: Tab| if t == tab { Some("page") } else { None };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · cortex" }
+                link rel="stylesheet" href="/assets/app.css";
+                // No icon to fetch (a browser asks for /favicon.ico otherwise).
+                link rel="icon" href="data:,";
+                script src="/assets/app.js" defer {}
+            }
+            body {
+                header class="top" {
+                    a class="brand" href="/" { span class="logo" { "◆" } " cortex" }
+                    nav {
+                        a href="/" aria-current=[current(Tab::Runs)] { "Runs" }
+                        a href="/catalog" aria-current=[current(Tab::Catalog)] { "Catalog" }
+                        a href="/agents" aria-current=[current(Tab::Agents)] { "Agents" }
+                        a href="/api/v1/openapi.json" { "API" }
+                    }
+                }
+                main { (body) }
+                footer { "cortex " (env!("CARGO_PKG_VERSION")) " · event-sourced, hash-chained · " a href="/api/v1/verify" { "verify the whole log (JSON)" } }
+            }
+        }
+    }
+}
+
+/// A page with its status.
+pub fn page(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+/// An error as a page: what failed, the detail, the hints — all escaped.
+pub fn failure(f: Failure) -> Response {
+    let status = f.status;
+    let e = f.error;
+    page(
+        status,
+        layout(
+            "Error",
+            Tab::None,
+            html! {
+                section class="error-page" {
+                    h1 { (status.as_u16()) " · " (status.canonical_reason().unwrap_or("Error")) }
+                    p class="message" { (e.message) }
+                    @if let Some(d) = &e.detail { pre class="detail" { (d) } }
+                    @if !e.hints.is_empty() {
+                        ul class="hints" { @for h in &e.hints { li { "hint: " (h) } } }
+                    }
+                    p { "Nothing was changed by this request. " a href="/" { "Back to the runs" } }
+                }
+            },
+        ),
+    )
+}
+
+pub fn not_found_page() -> Response {
+    failure(Failure::not_found(crate::ops::CommandError::bad_input(
+        "there is no such page",
+    )))
+}
+
+pub async fn not_found() -> Response {
+    not_found_page()
+}
+
+/// The token field of a form, for a signed-in viewer.
+pub fn token_field(shared: &Shared, viewer: Viewer) -> Markup {
+    html! {
+        @if viewer.signed_in {
+            input type="hidden" name="token" value=(shared.token);
+        }
+    }
+}
+
+/// Where a viewer who is not signed in learns how to act.
+pub fn sign_in(viewer: Viewer, next: &str) -> Markup {
+    html! {
+        @if !viewer.signed_in {
+            form class="sign-in" method="post" action="/login" {
+                p { "Actions need the server's token (printed by " code { "cortex serve" } ")." }
+                input type="hidden" name="next" value=(next);
+                label { "Token " input type="password" name="token" autocomplete="off" required; }
+                button type="submit" { "Sign in" }
+            }
+        }
+    }
+}
+
+/// A status badge.
+pub fn badge(status: &str) -> Markup {
+    html! { span class={"badge st-" (status)} { (status.replace('_', " ")) } }
+}
+
+/// An RFC 3339 time as `YYYY-MM-DD HH:MM:SS` (UTC), in a `<time>`.
+pub fn when(t: Option<&str>) -> Markup {
+    match t {
+        Some(t) => {
+            let shown: String = t.replace('T', " ").chars().take(19).collect();
+            html! { time datetime=(t) { (shown) } }
+        }
+        None => html! { span class="muted" { "—" } },
+    }
+}
+
+/// The time between two RFC 3339 times, for people.
+pub fn duration(from: Option<&str>, to: Option<&str>) -> Option<String> {
+    let a = humantime::parse_rfc3339(from?).ok()?;
+    let b = humantime::parse_rfc3339(to?).ok()?;
+    let d = b.duration_since(a).ok()?;
+    Some(crate::render::format_duration(d))
+}

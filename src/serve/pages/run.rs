@@ -1,0 +1,603 @@
+//! One run's page: its status document (the one `status --json` prints) with the verdict of
+//! `log verify` on its chain, its DAG, a timeline of attempts, every step or phase with its
+//! criteria, agents, outputs and output tails, the event log with hashes, and the actions
+//! its state allows (the status document's own suggestions); live through the run's event
+//! stream.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+
+use super::{badge, duration, failure, layout, page, sign_in, token_field, when};
+use crate::decide::{RunState, StepStatus, replay};
+use crate::event::{Event, Recorded, RunKind};
+use crate::execute::DriverLock;
+use crate::project::{StatusView, StepView};
+use crate::render::{command_line, render_event_line};
+use crate::serve::actions::find;
+use crate::serve::auth::Viewer;
+use crate::serve::error::Failure;
+use crate::serve::graph::{Node, layered_svg};
+use crate::serve::server::{Shared, blocking};
+use crate::store::EventStore;
+
+/// Events shown unless all are asked for (the newest ones).
+const SHOWN_EVENTS: usize = 1000;
+/// Attempts drawn on the timeline (the newest ones).
+const SHOWN_ATTEMPTS: usize = 200;
+
+/// What the run's page shows.
+pub struct RunData {
+    pub view: StatusView,
+    pub state: RunState,
+    pub events: Vec<Recorded>,
+    /// `log verify RUN --json`.
+    pub verify: serde_json::Value,
+    pub alive: bool,
+}
+
+/// Read a run once: its events, the state they fold to, its status document, its verdict.
+pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
+    let (run_id, _) = find(shared, id)?;
+    let ctx = &shared.ctx;
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| Failure::not_found(crate::ops::no_runs()))?;
+    let events = store
+        .read_run(&run_id)
+        .map_err(crate::ops::CommandError::from)?;
+    let mut state = replay(&events);
+    state.run_id = run_id.clone();
+    let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
+    let view = ctx.view(&state, alive);
+    let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
+    Ok(RunData {
+        view,
+        state,
+        events,
+        verify,
+        alive,
+    })
+}
+
+/// One attempt on the timeline.
+struct Attempt {
+    step: String,
+    attempt: u32,
+    start: SystemTime,
+    end: Option<SystemTime>,
+    result: &'static str,
+}
+
+fn time(t: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339(t).ok()
+}
+
+/// Every attempt of the run, from its events, in the order they started.
+fn attempts(events: &[Recorded]) -> Vec<Attempt> {
+    let mut out: Vec<Attempt> = Vec::new();
+    let mut open: BTreeMap<(String, u32), usize> = BTreeMap::new();
+    for e in events {
+        let Some(t) = time(&e.time) else { continue };
+        let mut end = |step: &str, attempt: u32, result: &'static str| {
+            if let Some(&i) = open.get(&(step.to_string(), attempt)) {
+                out[i].end = Some(t);
+                out[i].result = result;
+                open.remove(&(step.to_string(), attempt));
+            }
+        };
+        match &e.event {
+            Event::StepStarted { step, attempt } => {
+                open.insert((step.clone(), *attempt), out.len());
+                out.push(Attempt {
+                    step: step.clone(),
+                    attempt: *attempt,
+                    start: t,
+                    end: None,
+                    result: "running",
+                });
+            }
+            Event::StepWaiting { step, attempt } => match open.get(&(step.clone(), *attempt)) {
+                Some(&i) => out[i].result = "waiting",
+                // A phase that waits for a report from the start has no `step_started`.
+                None => {
+                    open.insert((step.clone(), *attempt), out.len());
+                    out.push(Attempt {
+                        step: step.clone(),
+                        attempt: *attempt,
+                        start: t,
+                        end: None,
+                        result: "waiting",
+                    });
+                }
+            },
+            Event::StepSucceeded { step, attempt, .. } => end(step, *attempt, "completed"),
+            Event::StepFailed { step, attempt, .. } => end(step, *attempt, "failed"),
+            Event::StepTimedOut { step, attempt, .. } => end(step, *attempt, "failed"),
+            Event::StepInterrupted { step, attempt, .. } => end(step, *attempt, "stopped"),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The output tails the log keeps of each attempt of each step: (attempt, result, tail).
+fn tails(events: &[Recorded]) -> BTreeMap<String, Vec<(u32, &'static str, String)>> {
+    let mut out: BTreeMap<String, Vec<(u32, &'static str, String)>> = BTreeMap::new();
+    for e in events {
+        let (step, attempt, result, tail) = match &e.event {
+            Event::StepSucceeded {
+                step,
+                attempt,
+                output_tail,
+                ..
+            } => (step, attempt, "completed", output_tail),
+            Event::StepFailed {
+                step,
+                attempt,
+                output_tail,
+                ..
+            } => (step, attempt, "failed", output_tail),
+            Event::StepTimedOut {
+                step,
+                attempt,
+                output_tail,
+                ..
+            } => (step, attempt, "timed out", output_tail),
+            _ => continue,
+        };
+        if !tail.is_empty() {
+            out.entry(step.clone())
+                .or_default()
+                .push((*attempt, result, tail.clone()));
+        }
+    }
+    out
+}
+
+/// The timeline of attempts as SVG: a row per attempt, bars placed by time.
+fn timeline(attempts: &[Attempt], now: SystemTime) -> Markup {
+    let shown = &attempts[attempts.len().saturating_sub(SHOWN_ATTEMPTS)..];
+    let Some(t0) = shown.iter().map(|a| a.start).min() else {
+        return html! { p class="muted" { "No attempt has started yet." } };
+    };
+    let t1 = shown
+        .iter()
+        .map(|a| a.end.unwrap_or(now))
+        .max()
+        .unwrap_or(now)
+        .max(t0);
+    let span = t1
+        .duration_since(t0)
+        .unwrap_or_default()
+        .as_secs_f64()
+        .max(0.001);
+    let (label, plot, row) = (200.0, 640.0, 22.0);
+    let x = |t: SystemTime| {
+        label + plot * t.duration_since(t0).unwrap_or_default().as_secs_f64() / span
+    };
+    let height = row * shown.len() as f64 + 24.0;
+    html! {
+        svg class="timeline" xmlns="http://www.w3.org/2000/svg" role="img" width=(label + plot + 10.0) height=(height)
+            viewBox={"0 0 " (label + plot + 10.0) " " (height)} {
+            title { "Attempts over time" }
+            @for (i, a) in shown.iter().enumerate() {
+                @let y = 4.0 + row * i as f64;
+                @let x1 = x(a.start);
+                @let x2 = x(a.end.unwrap_or(now)).max(x1 + 2.0);
+                g class={"attempt st-" (a.result)} {
+                    title { (a.step) " · attempt " (a.attempt) " · " (a.result) }
+                    text class="label" x="4" y=(y + 14.0) { (short(&a.step, 22)) " #" (a.attempt) }
+                    rect x=(format!("{x1:.1}")) y=(y + 3.0) width=(format!("{:.1}", x2 - x1)) height=(row - 6.0) rx="3" {}
+                }
+            }
+            text class="axis" x=(label) y=(height - 4.0) { "0 s" }
+            text class="axis" x=(label + plot) y=(height - 4.0) text-anchor="end" { (crate::render::format_duration(t1.duration_since(t0).unwrap_or_default())) }
+        }
+    }
+}
+
+fn short(name: &str, n: usize) -> String {
+    if name.chars().count() <= n {
+        name.to_string()
+    } else {
+        let mut s: String = name.chars().take(n - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The DAG: a scenario's `after:` edges, a workflow's order.
+fn graph(state: &RunState, view: &StatusView) -> Markup {
+    let nodes: Vec<Node> = view
+        .steps
+        .iter()
+        .map(|s| Node {
+            name: s.name.clone(),
+            status: s.status.as_str().to_string(),
+        })
+        .collect();
+    let deps: Vec<Vec<usize>> = match &state.scenario {
+        Some(sc) if sc.phases.len() == nodes.len() => crate::plan::dependencies(sc),
+        _ => (0..nodes.len())
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect(),
+    };
+    layered_svg(&nodes, &deps)
+}
+
+/// A suggested command the page can carry out, as a form.
+enum Act {
+    Resume {
+        mode: &'static str,
+        step: Option<String>,
+    },
+    Stop,
+    Abort,
+}
+
+/// What a suggestion asks for, if it is a run-level action (step reports and starts are
+/// offered on their steps).
+fn act_of(argv: &[String]) -> Option<Act> {
+    let mut args: &[String] = argv.get(1..)?;
+    if args.first().map(String::as_str) == Some("--home") {
+        args = args.get(2..)?;
+    }
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        [_, "resume", _] => Some(Act::Resume {
+            mode: "continue",
+            step: None,
+        }),
+        [_, "resume", _, "--retry"] => Some(Act::Resume {
+            mode: "retry",
+            step: None,
+        }),
+        [_, "resume", _, "--skip"] => Some(Act::Resume {
+            mode: "skip",
+            step: None,
+        }),
+        [_, "resume", _, "--from", s] => Some(Act::Resume {
+            mode: "from",
+            step: Some(s.to_string()),
+        }),
+        [_, "resume", _, "--rollback-to", s] => Some(Act::Resume {
+            mode: "rollback_to",
+            step: Some(s.to_string()),
+        }),
+        [_, "stop", _] => Some(Act::Stop),
+        [_, "abort", _] => Some(Act::Abort),
+        _ => None,
+    }
+}
+
+fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
+    let view = &d.view;
+    let id = &view.run_id;
+    let token = token_field(shared, viewer);
+    let disabled = !viewer.signed_in;
+    let suggested: Vec<(Act, &crate::project::Suggestion)> = view
+        .next
+        .iter()
+        .filter_map(|s| act_of(&s.argv).map(|a| (a, s)))
+        .collect();
+    let abort_offered = suggested.iter().any(|(a, _)| matches!(a, Act::Abort));
+    html! {
+        section class="actions" {
+            h2 { "Actions" }
+            @if !view.resumable {
+                p class="muted" { "This run is finished and sealed: nothing more can be done with it." }
+            }
+            @for (act, s) in &suggested {
+                form class="act" method="post" action={"/runs/" (id) "/" (match act { Act::Resume { .. } => "resume", Act::Stop => "stop", Act::Abort => "abort" })} {
+                    (token)
+                    @if let Act::Resume { mode, step } = act {
+                        input type="hidden" name="mode" value=(mode);
+                        @if let Some(step) = step { input type="hidden" name="step" value=(step); }
+                    }
+                    input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
+                    button type="submit" class=(match act { Act::Abort => "danger", Act::Stop => "warn", _ => "primary" }) disabled[disabled] {
+                        (match act {
+                            Act::Resume { mode: "continue", .. } => "Resume".to_string(),
+                            Act::Resume { mode: "rollback_to", step } => format!("Roll back to {}", step.as_deref().unwrap_or("")),
+                            Act::Resume { mode: "from", step } => format!("Resume from {}", step.as_deref().unwrap_or("")),
+                            Act::Resume { mode, .. } => format!("Resume ({mode})"),
+                            Act::Stop => "Stop".to_string(),
+                            Act::Abort => "Abort".to_string(),
+                        })
+                    }
+                    span class="why" { (s.why) }
+                    code class="cli" { (command_line(&s.argv.iter().map(String::as_str).collect::<Vec<_>>())) }
+                }
+            }
+            @if view.resumable && !abort_offered {
+                form class="act" method="post" action={"/runs/" (id) "/abort"} {
+                    (token)
+                    input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
+                    button type="submit" class="danger" disabled[disabled] { "Abort" }
+                    span class="why" { "end the run for good" }
+                }
+            }
+            @if view.resumable && view.kind == RunKind::Workflow && !d.alive && !view.steps.is_empty() {
+                form class="act" method="post" action={"/runs/" (id) "/resume"} {
+                    (token)
+                    select name="mode" aria-label="resume mode" {
+                        option value="from" { "Re-run from" }
+                        option value="rollback_to" { "Roll back to" }
+                    }
+                    select name="step" aria-label="step" {
+                        @for s in &view.steps { option value=(s.name) { (s.name) } }
+                    }
+                    input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
+                    button type="submit" disabled[disabled] { "Resume" }
+                }
+            }
+            (sign_in(viewer, &format!("/runs/{id}")))
+        }
+    }
+}
+
+fn step_card(
+    shared: &Shared,
+    viewer: Viewer,
+    d: &RunData,
+    i: usize,
+    s: &StepView,
+    tails: &[(u32, &'static str, String)],
+) -> Markup {
+    let view = &d.view;
+    let id = &view.run_id;
+    let scenario = view.kind == RunKind::Scenario;
+    let unit = if scenario { "phase" } else { "step" };
+    let waiting = s.status == StepStatus::Waiting;
+    let awaiting_start = view.awaiting_start.contains(&s.name);
+    let active = |agent: &str| {
+        view.active_agents
+            .iter()
+            .any(|a| a.agent == agent && a.phase == s.name)
+    };
+    let token = token_field(shared, viewer);
+    let disabled = !viewer.signed_in;
+    let base = format!("/runs/{id}/steps/{}", urlencode(&s.name));
+    html! {
+        article class={"step st-" (s.status.as_str())} id={"step-" (i)} data-step=(s.name) {
+            header {
+                h3 { (s.name) }
+                (badge(s.status.as_str()))
+                @if s.attempts > 0 { span class="muted" { " attempt " (s.attempts) } }
+                @if let Some(c) = &s.condition { span class="tag" { "condition: " (c) } }
+                @if s.parallel == Some(true) { span class="tag" { "parallel" } }
+            }
+            dl class="times" {
+                dt { "started" } dd { (when(s.started_at.as_deref())) }
+                dt { "ended" } dd { (when(s.ended_at.as_deref())) }
+                @if let Some(d) = duration(s.started_at.as_deref(), s.ended_at.as_deref()) { dt { "took" } dd { (d) } }
+            }
+            @if !s.agents.is_empty() {
+                div class="agents" {
+                    "agents: "
+                    @for a in &s.agents {
+                        span class={"agent" @if active(a) { " active" }} title=(if active(a) { "active" } else { "not active" }) {
+                            (if active(a) { "● " } else { "○ " }) (a)
+                        }
+                    }
+                }
+            }
+            @if !s.criteria.is_empty() {
+                ul class="criteria" {
+                    @for c in &s.criteria {
+                        li class=(if c.met { "met" } else { "unmet" }) { (if c.met { "✓ " } else { "○ " }) (c.criterion) }
+                    }
+                }
+            }
+            @if let Some(p) = &s.prompt { div class="prompt" { h4 { "Prompt" } pre { (p) } } }
+            @if !s.outputs.is_empty() {
+                table class="outputs" {
+                    @for (k, v) in &s.outputs { tr { th { (k) } td { pre { (v) } } } }
+                }
+            }
+            @if let Some(by) = &s.reported_by {
+                p class="reported" { "reported by " strong { (by.actor) } @if let Some(m) = &by.message { ": “" (m) "”" } }
+            }
+            @if let Some(e) = &s.error { p class="error" { (e) } }
+            @if let Some(code) = s.exit_code { p class="muted" { "exit code " (code) } }
+            @for (attempt, result, tail) in tails {
+                details class="tail" {
+                    summary { "output of attempt " (attempt) " (" (result) ")" }
+                    pre { (tail) }
+                }
+            }
+            @if view.resumable && awaiting_start {
+                form class="act" method="post" action={(base) "/start"} {
+                    (token)
+                    input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
+                    button type="submit" class="primary" disabled[disabled] { "Start " (unit) }
+                }
+            }
+            @if view.resumable && waiting {
+                form class="report" method="post" action={(base) "/complete"} {
+                    (token)
+                    @if scenario {
+                        @for c in s.criteria.iter().filter(|c| !c.criterion.starts_with("check: ")) {
+                            label class="check" { input type="checkbox" name="confirm" value=(c.criterion) required; " " (c.criterion) }
+                        }
+                    } @else {
+                        label { "Outputs (one KEY=VALUE a line)" textarea name="outputs" rows="2" {} }
+                    }
+                    input type="text" name="message" placeholder="message (recorded)" maxlength="2000";
+                    button type="submit" class="primary" disabled[disabled] { "Complete " (unit) }
+                }
+                form class="report" method="post" action={(base) "/fail"} {
+                    (token)
+                    input type="text" name="message" placeholder="what went wrong (recorded)" maxlength="2000";
+                    button type="submit" class="danger" disabled[disabled] { "Fail " (unit) }
+                }
+            }
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn event_log(d: &RunData, all: bool) -> Markup {
+    let scenario = d.view.kind == RunKind::Scenario;
+    let skip = if all {
+        0
+    } else {
+        d.events.len().saturating_sub(SHOWN_EVENTS)
+    };
+    html! {
+        @if skip > 0 {
+            p class="muted" { "The newest " (SHOWN_EVENTS) " of " (d.events.len()) " events. " a href={"/runs/" (d.view.run_id) "?events=all#events"} { "Show all" } }
+        }
+        table class="events" {
+            thead { tr { th class="num" { "seq" } th { "time" } th { "type" } th { "what" } th { "hash" } } }
+            tbody {
+                @for e in &d.events[skip..] {
+                    @let line = render_event_line(e, scenario);
+                    @let prefix = format!("{:>5}  {}  {:<20}  ", e.seq, e.time, e.event.type_name());
+                    tr data-seq=(e.seq) {
+                        td class="num" { (e.seq) }
+                        td { (when(Some(&e.time))) }
+                        td class="type" { (e.event.type_name()) }
+                        td class="what" { (line.strip_prefix(&prefix).unwrap_or(&line)) }
+                        td class="mono hash" title={"hash " (e.hash) "\nprevious " (e.prev_hash)} { (e.hash.get(..12).unwrap_or(&e.hash)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn verified(verify: &serde_json::Value) -> Markup {
+    let ok = verify["ok"].as_bool().unwrap_or(false);
+    html! {
+        @if ok {
+            span class="verify ok" title="log verify: every hash of this run's chain recomputed from the stored bytes" {
+                "✓ chain verified (" (verify["events"].as_u64().unwrap_or(0)) " events)"
+            }
+        } @else {
+            span class="verify bad" title="log verify found a bad event" {
+                "✗ not verified: "
+                (verify["first_bad"]["reason"].as_str().unwrap_or("unknown"))
+                " (seq " (verify["first_bad"]["seq"]) ")"
+            }
+        }
+    }
+}
+
+/// The run's page.
+pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events: bool) -> Markup {
+    let view = &d.view;
+    let now = SystemTime::now();
+    let attempts = attempts(&d.events);
+    let tails = tails(&d.events);
+    let last = d.events.last().map_or(0, |e| e.seq);
+    let unit = if view.kind == RunKind::Scenario {
+        "Phases"
+    } else {
+        "Steps"
+    };
+    let kind = match view.kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "scenario",
+    };
+    let done = view
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
+        .count();
+    layout(
+        &view.name,
+        super::Tab::Runs,
+        html! {
+            section id="live" data-live="run" data-run=(view.run_id) data-after=(last)
+                data-alive=(d.alive) data-finished=(!view.resumable) {
+                div class="page-head" {
+                    h1 { (view.name) }
+                    span class={"kind kind-" (kind)} { (kind) }
+                    (badge(view.status.as_str()))
+                    (verified(&d.verify))
+                    @if view.resumable { span class="live-dot" title="live: updates arrive without reloading" { "live" } }
+                }
+                @if let Some(desc) = &view.description { p class="description" { (desc) } }
+                @if let Some(r) = &view.reason { p class="reason" { (r) } }
+                @if let Some(w) = &view.waiting_for { p class="waiting" { "Waiting for a report on " strong { (w) } "." } }
+                dl class="meta" {
+                    dt { "run" } dd class="mono" { (view.run_id) }
+                    dt { "started by" } dd { (view.actor) " at " (when(view.started_at.as_deref())) }
+                    dt { "ended" } dd { (when(view.ended_at.as_deref())) }
+                    dt { "progress" } dd { progress value=(done) max=(view.steps.len().max(1)) {} " " (done) "/" (view.steps.len()) }
+                    dt { "driver" } dd { (if d.alive { "a process drives it now" } else { "none" }) }
+                    dt { "working dir" } dd class="mono" { (view.working_dir) }
+                    dt { "head hash" } dd class="mono hash" { (view.head_hash) }
+                    dt { "events" } dd { (view.events) }
+                    @if let Some(r) = &view.resume_point { dt { "resume point" } dd { (r) } }
+                }
+                @if !view.inputs.is_empty() {
+                    table class="inputs" {
+                        caption { "Inputs" }
+                        @for (k, v) in &view.inputs {
+                            tr { th { (k) } td { pre { (v.as_str().map_or_else(|| v.to_string(), str::to_string)) } } }
+                        }
+                    }
+                }
+                @for p in view.pre_problems.iter().chain(&view.post_problems) { p class="error" { (p) } }
+                (actions(shared, viewer, d))
+                section class="graph" {
+                    h2 { "Graph" }
+                    div class="scroll" { (graph(&d.state, view)) }
+                    p class="legend" {
+                        @for s in ["pending", "running", "waiting", "completed", "failed", "skipped", "stopped"] { (badge(s)) " " }
+                    }
+                }
+                section class="timeline" {
+                    h2 { "Timeline of attempts" }
+                    div class="scroll" { (timeline(&attempts, view.ended_at.as_deref().and_then(time).unwrap_or(now))) }
+                }
+                section class="steps" {
+                    h2 { (unit) }
+                    @for (i, s) in view.steps.iter().enumerate() {
+                        (step_card(shared, viewer, d, i, s, tails.get(&s.name).map_or(&[][..], Vec::as_slice)))
+                    }
+                }
+                section class="log" id="events" {
+                    h2 { "Event log " (verified(&d.verify)) }
+                    (event_log(d, all_events))
+                }
+            }
+        },
+    )
+}
+
+/// `GET /runs/{id}?events=all`.
+pub async fn run_page(
+    State(shared): State<Arc<Shared>>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let all = raw.as_deref().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "events" && v == "all")
+    });
+    let result = blocking(&shared, move |shared| {
+        let data = load(shared, &id)?;
+        Ok::<_, Failure>(render_run_page(shared, viewer, &data, all))
+    })
+    .await;
+    match result {
+        Ok(Ok(markup)) => page(StatusCode::OK, markup),
+        Ok(Err(f)) => failure(f),
+        Err(e) => failure(Failure::from(e)),
+    }
+}

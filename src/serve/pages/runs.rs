@@ -1,0 +1,142 @@
+//! The runs page: the newest runs first, a page at a time from the run index (status,
+//! progress, who and when), live through `/api/v1/runs/changes`.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+
+use super::{Tab, badge, failure, layout, page, when};
+use crate::event::RunKind;
+use crate::ops::{self, CommandError, History};
+use crate::serve::api::{kind_param, kind_word};
+use crate::serve::auth::Viewer;
+use crate::serve::error::Failure;
+use crate::serve::server::{Shared, blocking};
+use crate::serve::sse::runs_signature;
+
+/// Runs on one page.
+pub const PAGE: usize = 50;
+
+/// The page's data: a page of history and the signature of the newest runs.
+pub fn load(
+    shared: &Shared,
+    kind: Option<RunKind>,
+    before: Option<&str>,
+) -> Result<(History, String), Failure> {
+    let ctx = &shared.ctx;
+    let history = match ctx.reading_store()? {
+        Some(store) => ops::history_page_before(&store, &ctx.home, kind, before, PAGE)
+            .map_err(CommandError::from)?,
+        None => History {
+            kind,
+            runs: Vec::new(),
+            more: false,
+        },
+    };
+    Ok((history, runs_signature(shared)?))
+}
+
+/// The runs page's HTML.
+pub fn render(history: &History, signature: &str, before: Option<&str>) -> maud::Markup {
+    let kind = history.kind;
+    let tab = |k: Option<RunKind>| if k == kind { Some("page") } else { None };
+    let filter = kind.map_or(String::new(), |k| format!("kind={}&", kind_word(k)));
+    let next = history
+        .more
+        .then(|| {
+            history
+                .runs
+                .last()
+                .map(|r| format!("/?{filter}before={}", r.run_id))
+        })
+        .flatten();
+    layout(
+        "Runs",
+        Tab::Runs,
+        html! {
+            div class="page-head" {
+                h1 { "Runs" }
+                nav class="filters" {
+                    a href="/" aria-current=[tab(None)] { "All" }
+                    a href="/?kind=workflow" aria-current=[tab(Some(RunKind::Workflow))] { "Workflows" }
+                    a href="/?kind=scenario" aria-current=[tab(Some(RunKind::Scenario))] { "Scenarios" }
+                }
+                span class="live-dot" title="live: updates arrive without reloading" { "live" }
+            }
+            section id="live" data-live="runs" data-signature=(signature) data-paged=(before.is_some()) {
+                @if history.runs.is_empty() {
+                    div class="empty" {
+                        p { "No runs yet." }
+                        p { "Start one from the " a href="/catalog" { "catalog" } ", or with " code { "cortex workflow run NAME" } "." }
+                    }
+                } @else {
+                    table class="runs" {
+                        thead { tr {
+                            th { "Run" } th { "Name" } th { "Status" } th { "Progress" }
+                            th { "Who" } th { "Started" } th { "Ended" } th class="num" { "Events" }
+                        } }
+                        tbody {
+                            @for r in &history.runs {
+                                tr data-run=(r.run_id) {
+                                    td class="mono" {
+                                        a href={"/runs/" (r.run_id)} title=(r.run_id) { (r.run_id.get(..10).unwrap_or(&r.run_id)) "…" }
+                                        " " span class={"kind kind-" (kind_word(r.kind))} { (kind_word(r.kind)) }
+                                    }
+                                    td class="name" { a href={"/runs/" (r.run_id)} { (r.name) } }
+                                    td { (badge(r.status.as_str())) }
+                                    td class="progress" {
+                                        progress value=(r.done) max=(r.total.max(1)) {}
+                                        " " span class="muted" { (r.done) "/" (r.total) }
+                                    }
+                                    td { (r.actor) }
+                                    td { (when(r.started_at.as_deref())) }
+                                    td { (when(r.ended_at.as_deref())) }
+                                    td class="num" { (r.events) }
+                                }
+                            }
+                        }
+                    }
+                }
+                nav class="pager" {
+                    @if before.is_some() { a href={"/?" (filter.trim_end_matches('&'))} { "← Newest" } }
+                    @if let Some(n) = &next { a href=(n) { "Older →" } }
+                }
+            }
+        },
+    )
+}
+
+/// `GET /?kind=&before=`.
+pub async fn runs_page(
+    State(shared): State<Arc<Shared>>,
+    Extension(_viewer): Extension<Viewer>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q: Vec<(String, String)> = raw
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let result = blocking(&shared, move |shared| {
+        let kind = kind_param(&q)?;
+        let before = q
+            .iter()
+            .find(|(k, _)| k == "before")
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty());
+        let (history, signature) = load(shared, kind, before.as_deref())?;
+        Ok::<_, Failure>(render(&history, &signature, before.as_deref()))
+    })
+    .await;
+    match result {
+        Ok(Ok(markup)) => page(StatusCode::OK, markup),
+        Ok(Err(f)) => failure(f),
+        Err(e) => failure(Failure::from(e)),
+    }
+}

@@ -1,0 +1,220 @@
+//! Server-sent events: a run's events as they are appended (`/api/v1/runs/{id}/events`), and
+//! a signal when the newest runs change (`/api/v1/runs/changes`). Both poll the store — the
+//! run's events past the last one sent (`read_run_from`, an index range scan that is empty
+//! when nothing moved) and the run index — so they work the same over any store, and each
+//! client costs one small query per tick.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+
+use super::actions::find;
+use super::api::failure;
+use super::error::Failure;
+use super::server::{Shared, blocking};
+use crate::event::Event as RunEvent;
+use crate::execute::DriverLock;
+use crate::ops::CommandError;
+use crate::store::{EventStore, RunQuery, SqliteStore};
+
+/// How often a stream looks for news.
+const TICK: Duration = Duration::from_millis(250);
+/// How many of the newest runs the list's signal watches (a page of the runs page).
+const WATCHED: usize = 50;
+
+/// Where a run's stream is.
+struct Follow {
+    shared: Arc<Shared>,
+    store: Option<SqliteStore>,
+    run_id: String,
+    /// The next seq to send.
+    next: u64,
+    alive: Option<bool>,
+    queue: VecDeque<Event>,
+    finished: bool,
+    done: bool,
+}
+
+/// `GET /api/v1/runs/{id}/events?after=SEQ`: the run's events after SEQ (all without it; a
+/// reconnecting client's `Last-Event-ID` counts as `after`), then each new one as it is
+/// appended (`event: event`, `id:` its seq, `data:` the event as `log show --json` gives it);
+/// `event: driver` when a driver takes or lets go of the run; `event: end` after the run's
+/// sealing event, and the stream ends.
+pub async fn run_events(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let after = raw
+        .as_deref()
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "after")
+                .map(|(_, v)| v.into_owned())
+        })
+        .or_else(|| {
+            headers
+                .get("last-event-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        });
+    let next = match after.as_deref().map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(seq)) => seq.saturating_add(1),
+        Some(Err(_)) => {
+            return failure(Failure::bad_request(
+                "`after` must be the seq of an event (a whole number)",
+            ));
+        }
+    };
+    let found = blocking(&shared, move |shared| find(shared, &id)).await;
+    let run_id = match found {
+        Ok(Ok((run_id, _))) => run_id,
+        Ok(Err(f)) => return failure(f),
+        Err(e) => return failure(Failure::from(e)),
+    };
+    let follow = Follow {
+        shared,
+        store: None,
+        run_id,
+        next,
+        alive: None,
+        queue: VecDeque::new(),
+        finished: false,
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+        loop {
+            if let Some(event) = f.queue.pop_front() {
+                return Some((Ok::<Event, Infallible>(event), f));
+            }
+            if f.done {
+                return None;
+            }
+            if f.finished {
+                f.done = true;
+                f.queue.push_back(Event::default().event("end").data("{}"));
+                continue;
+            }
+            if !poll_run(&mut f).await {
+                tokio::time::sleep(TICK).await;
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// Read what is new for a run's stream; whether anything was.
+async fn poll_run(f: &mut Follow) -> bool {
+    let store = f.store.take();
+    let run_id = f.run_id.clone();
+    let next = f.next;
+    let read = blocking(&f.shared, move |shared| {
+        let store = match store {
+            Some(s) => Some(s),
+            None => shared.ctx.reading_store()?,
+        };
+        let events = match &store {
+            Some(s) => s.read_run_from(&run_id, next).map_err(CommandError::from)?,
+            None => Vec::new(),
+        };
+        let alive = DriverLock::probe(&shared.ctx.home, &run_id).is_some();
+        Ok::<_, CommandError>((store, events, alive))
+    })
+    .await;
+    let Ok(Ok((store, events, alive))) = read else {
+        // The log cannot be read now (it is being replaced, or busy): try again next tick.
+        return false;
+    };
+    f.store = store;
+    let mut news = false;
+    for e in events {
+        f.next = e.seq + 1;
+        if matches!(e.event, RunEvent::RunFinished { .. }) {
+            f.finished = true;
+        }
+        let data = serde_json::to_string(&e).unwrap_or_default();
+        f.queue.push_back(
+            Event::default()
+                .event("event")
+                .id(e.seq.to_string())
+                .data(data),
+        );
+        news = true;
+    }
+    if f.alive != Some(alive) {
+        f.alive = Some(alive);
+        f.queue.push_back(
+            Event::default()
+                .event("driver")
+                .data(serde_json::json!({ "alive": alive }).to_string()),
+        );
+        news = true;
+    }
+    news
+}
+
+/// The newest runs as a signature: their ids, heads, outcomes and whether a driver holds them.
+fn signature(shared: &Shared, store: &dyn EventStore) -> Result<String, CommandError> {
+    let rows = store.list_runs(&RunQuery::kind(None).limit(WATCHED))?;
+    let mut hasher = blake3::Hasher::new();
+    for r in rows {
+        let alive = r.outcome.is_none() && DriverLock::probe(&shared.ctx.home, &r.run_id).is_some();
+        hasher.update(
+            format!(
+                "{} {} {:?} {alive}\n",
+                r.run_id,
+                r.events,
+                r.outcome.map(|o| o.as_str())
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(hasher.finalize().to_hex()[..16].to_string())
+}
+
+/// The signature of the newest runs now (the runs page embeds it, so that its stream can tell
+/// a change that happened before it connected).
+pub fn runs_signature(shared: &Shared) -> Result<String, CommandError> {
+    match shared.ctx.reading_store()? {
+        Some(store) => signature(shared, &store),
+        None => Ok(String::new()),
+    }
+}
+
+/// `GET /api/v1/runs/changes`: `event: runs` with the signature of the newest runs (their ids,
+/// heads, outcomes and drivers) when the stream opens and whenever it changes.
+pub async fn runs_changes(State(shared): State<Arc<Shared>>) -> Response {
+    struct Watch {
+        shared: Arc<Shared>,
+        last: Option<String>,
+    }
+    let watch = Watch { shared, last: None };
+    let stream = futures_util::stream::unfold(watch, |mut w| async move {
+        loop {
+            let now = blocking(&w.shared, runs_signature).await;
+            if let Ok(Ok(sig)) = now
+                && w.last.as_ref() != Some(&sig)
+            {
+                w.last = Some(sig.clone());
+                let event = Event::default()
+                    .event("runs")
+                    .data(serde_json::json!({ "signature": sig }).to_string());
+                return Some((Ok::<Event, Infallible>(event), w));
+            }
+            tokio::time::sleep(TICK * 2).await;
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}

@@ -1,0 +1,131 @@
+// The dashboard of `cortex serve` in a real browser: Debian's Chromium, headless, driven by
+// playwright-core. Run by tests/serve_browser.rs, which starts the server on a run that waits
+// and passes where everything is:
+//   BASE (the server), TOKEN, RUN (a scenario run), CORTEX_BIN and CORTEX_HOME (to act from
+//   "another terminal"), SHOTS (where screenshots go), PROFILE (a fresh user data dir).
+import { chromium } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
+
+const { BASE, TOKEN, RUN, CORTEX_BIN, CORTEX_HOME, SHOTS, PROFILE } = process.env;
+const step = (what) => console.log(`browser: ${what}`);
+const fail = (what) => { throw new Error(what); };
+
+const context = await chromium.launchPersistentContext(PROFILE, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1280, height: 900 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = context.pages()[0] ?? await context.newPage();
+const problems = [];
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+
+// A phase's card and its status badge.
+const card = (phase) => page.locator(`article.step[data-step="${phase}"]`);
+const status = async (phase) => (await card(phase).locator('header .badge').first().textContent()).trim();
+const waitStatus = async (phase, want) => {
+  await page.waitForFunction(([p, w]) => {
+    const b = document.querySelector(`article.step[data-step="${p}"] header .badge`);
+    return b && b.textContent.trim() === w;
+  }, [phase, want], { timeout: 30000 });
+};
+
+try {
+  // Sign in with the address `cortex serve` prints: the token moves into a cookie.
+  step('sign in and load the runs page');
+  await page.goto(`${BASE}/?token=${TOKEN}`);
+  if (new URL(page.url()).search.includes('token')) fail('the token stayed in the address');
+  const row = page.locator(`tr[data-run="${RUN}"]`);
+  await row.waitFor();
+  if (!(await row.textContent()).includes('browse')) fail('the runs page does not show the run');
+  await page.screenshot({ path: `${SHOTS}/runs.png`, fullPage: true });
+
+  step('open the run: its graph and phases');
+  await Promise.all([page.waitForNavigation(), row.locator('td.name a').click()]);
+  if (!page.url().endsWith(`/runs/${RUN}`)) fail(`opened ${page.url()}`);
+  const nodes = await page.locator('svg.dag g.node').count();
+  if (nodes !== 5) fail(`the graph has ${nodes} nodes, not 5`);
+  const edges = await page.locator('svg.dag path.edge').count();
+  if (edges !== 3) fail(`the graph has ${edges} edges, not 3`);
+  const phases = await page.locator('article.step').count();
+  if (phases !== 5) fail(`${phases} phase cards, not 5`);
+  if ((await page.locator('.verify.ok').count()) === 0) fail('no verified badge');
+  if ((await status('plan')) !== 'waiting') fail('plan is not waiting');
+
+  step('start the manual phase from the page');
+  await card('review').locator('form[action$="/start"] input[name=message]').fill('ready for review');
+  await Promise.all([page.waitForNavigation(), card('review').locator('form[action$="/start"] button').click()]);
+  await page.locator('table.events td.type', { hasText: 'phase_start_requested' }).waitFor();
+  if ((await card('review').locator('form[action$="/start"]').count()) !== 0) fail('review can still be started');
+
+  step('complete a phase from the page (its checklist confirmed)');
+  const complete = card('plan').locator('form[action$="/complete"]');
+  await complete.locator('input[name=confirm]').check();
+  await complete.locator('input[name=message]').fill('the plan is written');
+  await Promise.all([page.waitForNavigation(), complete.locator('button').click()]);
+  await waitStatus('plan', 'completed');
+  // Its background driver runs `build`, then `review` (started above) waits for a report:
+  // the page follows without a reload.
+  await waitStatus('build', 'completed');
+  await waitStatus('review', 'waiting');
+  const reported = await card('plan').locator('.reported').textContent();
+  if (!reported.includes('the plan is written')) fail(`the message is not shown: ${reported}`);
+
+  step('a change made from another terminal appears without a reload');
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const updates = Number(await page.locator('body').getAttribute('data-updates') ?? 0);
+  const cli = spawnSync(CORTEX_BIN, ['--home', CORTEX_HOME, 'orchestrate', 'complete', RUN, 'notes',
+    '--actor', 'another-terminal', '--no-drive'], { stdio: 'inherit' });
+  // 3: recorded, and the run still waits (for `ship`'s report).
+  if (cli.status !== 3) fail(`cortex orchestrate complete exited ${cli.status}`);
+  await waitStatus('notes', 'completed');
+  if (!(await page.evaluate(() => window.__sameDocument === true))) fail('the page was reloaded');
+  const after = Number(await page.locator('body').getAttribute('data-updates') ?? 0);
+  if (after <= updates) fail('the update did not come through the live stream');
+  if (!(await card('notes').locator('.reported').textContent()).includes('another-terminal')) {
+    fail('the other terminal is not named');
+  }
+  await page.screenshot({ path: `${SHOTS}/run.png`, fullPage: true });
+
+  step('the catalog and the agents');
+  await page.goto(`${BASE}/catalog`);
+  await page.locator('a', { hasText: 'browse' }).first().waitFor();
+  await page.goto(`${BASE}/catalog/scenarios/browse`);
+  if ((await page.locator("svg.dag g.node").count()) !== 5) fail('the scenario preview has no graph');
+  await page.screenshot({ path: `${SHOTS}/scenario.png`, fullPage: true });
+  await page.goto(`${BASE}/agents`);
+  await page.locator('td.name', { hasText: 'writer' }).waitFor();
+
+  step('run a workflow from its form (typed inputs)');
+  await page.goto(`${BASE}/catalog/workflows/release`);
+  await page.locator('input[name="input.version"]').fill('1.4.0');
+  await page.locator('select[name="input.dry_run"]').selectOption('true');
+  await Promise.all([page.waitForNavigation(), page.locator('section.run-form button[type=submit]').click()]);
+  if (!/\/runs\/[0-9A-Z]{26}$/.test(page.url())) fail(`the run form led to ${page.url()}`);
+  await page.waitForFunction(() => {
+    const b = document.querySelector('.page-head .badge');
+    return b && b.textContent.trim() === 'completed';
+  }, null, { timeout: 30000 });
+  const inputs = await page.locator('table.inputs').textContent();
+  if (!inputs.includes('1.4.0') || !inputs.includes('true')) fail(`the inputs are not shown: ${inputs}`);
+
+  step('a run started from another terminal appears on the runs page without a reload');
+  await page.goto(`${BASE}/`);
+  const before = await page.locator('table.runs tbody tr').count();
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const run = spawnSync(CORTEX_BIN, ['--home', CORTEX_HOME, 'workflow', 'run', 'deploy'], { stdio: 'inherit' });
+  if (run.status !== 0) fail(`cortex workflow run exited ${run.status}`);
+  await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length > n, before, { timeout: 30000 });
+  if (!(await page.evaluate(() => window.__sameDocument === true))) fail('the runs page was reloaded');
+
+  if (problems.length) fail(problems.join('\n'));
+  step('all checks passed');
+} catch (e) {
+  await page.screenshot({ path: `${SHOTS}/failure.png`, fullPage: true }).catch(() => {});
+  console.log(`browser: failed at ${page.url()}`);
+  throw e;
+} finally {
+  await context.close();
+}

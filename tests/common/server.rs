@@ -1,0 +1,216 @@
+//! `cortex serve` for tests: the real binary on a free loopback port of a temporary home,
+//! and a small blocking HTTP client (ureq) that never turns a status into an error.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::common::Env;
+
+/// The token the test servers are given.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+/// Who actions through the test servers are recorded as.
+pub const ACTOR: &str = "web-tester";
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+/// One answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.header("x-cortex-exit-code")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(-1)
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+impl Server {
+    /// `cortex serve --addr 127.0.0.1:0 --token TOKEN --actor ACTOR` in `env`'s home and
+    /// project; the address is read from its first line.
+    pub fn start(env: &Env) -> Server {
+        Server::start_with(env, &["--addr", "127.0.0.1:0", "--token", TOKEN])
+    }
+
+    pub fn start_with(env: &Env, args: &[&str]) -> Server {
+        let mut all = vec!["serve", "--actor", ACTOR];
+        all.extend_from_slice(args);
+        let mut child = env
+            .command(&all)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start cortex serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            for _ in lines {}
+        });
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("cortex serve says where it listens");
+        let base = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {first:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server {
+            child,
+            base,
+            agent: agent(),
+        }
+    }
+
+    fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
+        let mut resp = resp.expect("the server answers");
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.get_with(path, &[])
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::answer(req.call())
+    }
+
+    /// A POST with the token (as a bearer header) and a JSON body.
+    pub fn post(&self, path: &str, body: &str) -> Resp {
+        self.post_with(
+            path,
+            body,
+            &[
+                ("authorization", &format!("Bearer {TOKEN}")),
+                ("content-type", "application/json"),
+            ],
+        )
+    }
+
+    pub fn post_with(&self, path: &str, body: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.agent.post(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::answer(req.send(body))
+    }
+
+    pub fn put(&self, path: &str) -> Resp {
+        let req = self
+            .agent
+            .put(format!("{}{path}", self.base))
+            .header("authorization", &format!("Bearer {TOKEN}"));
+        Self::answer(req.send(""))
+    }
+
+    /// Read a server-sent event stream in the background: its (event, id, data) records,
+    /// as they arrive.
+    pub fn events(&self, path: &str) -> mpsc::Receiver<(String, Option<String>, String)> {
+        let url = format!("{}{path}", self.base);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok(mut resp) = agent.get(&url).call() else {
+                return;
+            };
+            let reader = BufReader::new(resp.body_mut().as_reader());
+            let (mut event, mut id, mut data) = (String::new(), None, String::new());
+            for line in reader.lines() {
+                let Ok(line) = line else { return };
+                if line.is_empty() {
+                    if !event.is_empty() || !data.is_empty() {
+                        let record = (
+                            std::mem::take(&mut event),
+                            id.take(),
+                            std::mem::take(&mut data),
+                        );
+                        if tx.send(record).is_err() {
+                            return;
+                        }
+                    }
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = Some(v.trim().to_string());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+        });
+        rx
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Poll `f` until it gives something, for at most `secs` seconds.
+pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        if Instant::now() > until {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,895 @@
+//! `cortex serve`'s HTTP API on the real binary: every endpoint answers the document of its
+//! `--json` twin, follows the OpenAPI document (`schemas/openapi.json`), records actions with
+//! the server's actor, streams events, and refuses bad input with a clear 4xx recording
+//! nothing.
+
+mod common;
+#[path = "common/server.rs"]
+mod server;
+
+use common::Env;
+use serde_json::{Value, json};
+use server::{ACTOR, Server, TOKEN, eventually};
+
+const SHIP: &str = r#"
+name: ship
+description: Build and test a version
+inputs:
+  version: {type: string, required: true, pattern: '^\d+\.\d+\.\d+$'}
+steps:
+  - name: build
+    run: echo built ${{ inputs.version }}
+  - name: test
+    run: echo tested
+"#;
+
+const REVIEW: &str = r#"
+name: review
+steps:
+  - name: write
+    prompt: Write the release notes
+  - name: publish
+    run: echo published
+"#;
+
+const GATE: &str = r#"
+name: gate
+description: A plan, then a manual ship
+phases:
+  - name: plan
+    description: Plan it
+    condition: auto
+    success_criteria: [Plan written]
+  - name: ship
+    description: Ship it
+    condition: manual
+"#;
+
+const HELPER: &str = "---\nname: helper\ndescription: Helps with things\n---\nBe helpful.\n";
+
+fn home() -> Env {
+    let env = Env::new();
+    env.workflow("ship", SHIP)
+        .workflow("review", REVIEW)
+        .workflow(
+            "broken",
+            "name: broken\nsteps:\n  - name: a\n    run: echo a\n    typo: 1\n",
+        );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/gate.yaml"), GATE).unwrap();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(env.home().join("agents/helper.md"), HELPER).unwrap();
+    env
+}
+
+/// The OpenAPI document, and a check of a response against the schema it gives.
+struct Doc(Value);
+
+impl Doc {
+    fn load() -> Doc {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/openapi.json");
+        Doc(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+    }
+
+    fn check(&self, template: &str, method: &str, status: u16, body: &Value) {
+        let pointer = format!(
+            "/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+            template.replace('~', "~0").replace('/', "~1")
+        );
+        assert!(
+            self.0.pointer(&pointer).is_some(),
+            "{method} {template} answered {status}, which the OpenAPI document does not describe"
+        );
+        let mut root = self.0.clone();
+        // A URI fragment: the braces of path templates are percent-encoded.
+        let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
+        root["$ref"] = json!(format!("#{fragment}"));
+        let validator = jsonschema::validator_for(&root).expect("the document's schemas compile");
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {template} {status} does not follow the OpenAPI document:\n{}\n{body:#}",
+            errors.join("\n")
+        );
+    }
+}
+
+/// `GET path` answers what `cortex --json ARGS` prints, with its exit code, and follows the
+/// document.
+fn twin(s: &Server, env: &Env, doc: &Doc, template: &str, path: &str, cli: &[&str]) -> Value {
+    let r = s.get(path);
+    let mut args = vec!["--json"];
+    args.extend_from_slice(cli);
+    let out = env.run(&args);
+    let body = r.json();
+    assert_eq!(body, out.json(), "GET {path} differs from cortex {cli:?}");
+    if r.status == 200 {
+        assert_eq!(r.exit_code(), out.code, "exit code of GET {path}");
+    } else {
+        assert_eq!(
+            body["exit_code"],
+            json!(out.code),
+            "exit code of GET {path}"
+        );
+    }
+    doc.check(template, "get", r.status, &body);
+    body
+}
+
+fn events(env: &Env, run: &str) -> Vec<Value> {
+    env.run(&["--json", "log", "show", run])
+        .json()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Wait until no driver holds the run (what a background driver does is then all recorded).
+fn settled(s: &Server, run: &str) -> Value {
+    eventually(60, "the background driver to let go", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["status"] != "running").then_some(status)
+    })
+}
+
+#[test]
+fn every_read_endpoint_answers_the_document_of_its_json_twin() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(
+        env.run(&["workflow", "run", "ship", "--input", "version=1.2.3"])
+            .code,
+        0
+    );
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let wf = history[1]["run_id"].as_str().unwrap().to_string();
+    let sc = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let runs = "/api/v1/runs";
+    twin(
+        &s,
+        &env,
+        &doc,
+        runs,
+        "/api/v1/runs?kind=workflow&limit=20",
+        &["workflow", "history", "--limit", "20"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        runs,
+        "/api/v1/runs?kind=scenario",
+        &["orchestrate", "history"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        runs,
+        "/api/v1/runs?kind=workflow&limit=1",
+        &["workflow", "history", "--limit", "1"],
+    );
+    let one = "/api/v1/runs/{id}";
+    twin(
+        &s,
+        &env,
+        &doc,
+        one,
+        &format!("/api/v1/runs/{wf}"),
+        &["workflow", "status", &wf],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        one,
+        &format!("/api/v1/runs/{wf}?at=2"),
+        &["workflow", "status", &wf, "--at", "2"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        one,
+        &format!("/api/v1/runs/{sc}"),
+        &["orchestrate", "status", &sc],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        one,
+        &format!("/api/v1/runs/{}", &wf[..12]),
+        &["workflow", "status", &wf],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/runs/{id}/log",
+        &format!("/api/v1/runs/{wf}/log"),
+        &["log", "show", &wf],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/runs/{id}/verify",
+        &format!("/api/v1/runs/{sc}/verify"),
+        &["log", "verify", &sc],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/verify",
+        "/api/v1/verify",
+        &["log", "verify"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/workflows",
+        "/api/v1/workflows",
+        &["workflow", "list"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/workflows/{name}",
+        "/api/v1/workflows/ship",
+        &["workflow", "validate", "ship"],
+    );
+    let broken = twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/workflows/{name}",
+        "/api/v1/workflows/broken",
+        &["workflow", "validate", "broken"],
+    );
+    assert!(
+        broken["detail"].as_str().unwrap().contains("typo"),
+        "{broken}"
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/scenarios",
+        "/api/v1/scenarios",
+        &["orchestrate", "list"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/scenarios/{name}",
+        "/api/v1/scenarios/gate",
+        &["orchestrate", "validate", "gate"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/scenarios/{name}/preview",
+        "/api/v1/scenarios/gate/preview",
+        &["orchestrate", "preview", "gate"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/agents",
+        "/api/v1/agents",
+        &["agent", "list"],
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/agents/{name}",
+        "/api/v1/agents/helper",
+        &["agent", "status", "helper"],
+    );
+    // The document itself is served as committed.
+    let served = s.get("/api/v1/openapi.json");
+    assert_eq!(served.json(), doc.0);
+}
+
+#[test]
+fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
+    let env = home();
+    let doc = Doc::load();
+    let s = Server::start(&env);
+
+    // run: a workflow from the API and its twin from the CLI record the same events.
+    let r = s.post(
+        "/api/v1/workflows/ship/runs",
+        r#"{"inputs": {"version": "2.0.0"}, "message": "from the page"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    doc.check("/api/v1/workflows/{name}/runs", "post", 202, &r.json());
+    let web = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &web);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["actor"], ACTOR);
+    assert_eq!(
+        env.run(&[
+            "workflow",
+            "run",
+            "ship",
+            "--input",
+            "version=2.0.0",
+            "--actor",
+            ACTOR
+        ])
+        .code,
+        0
+    );
+    let cli = env
+        .run(&["--json", "workflow", "history", "--limit", "1"])
+        .json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let types = |run: &str| -> Vec<Value> {
+        events(&env, run)
+            .iter()
+            .map(|e| e["type"].clone())
+            .collect()
+    };
+    assert_eq!(types(&web), types(&cli));
+    assert_eq!(
+        s.get(&format!("/api/v1/runs/{web}")).json(),
+        env.status(Some(&web))
+    );
+    let first = &events(&env, &web)[0];
+    assert_eq!(first["body"]["actor"], ACTOR);
+    assert_eq!(first["body"]["message"], "from the page");
+
+    // complete: a report with outputs, then a background driver runs the next step.
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let review = env
+        .run(&["--json", "workflow", "history", "--limit", "1"])
+        .json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.post(
+        &format!("/api/v1/runs/{review}/steps/write/complete"),
+        r#"{"outputs": {"notes": "<b>v2</b> is out"}, "message": "written"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        202,
+        &r.json(),
+    );
+    let done = settled(&s, &review);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["steps"][0]["outputs"]["notes"], "<b>v2</b> is out");
+    assert_eq!(
+        done["steps"][0]["reported_by"],
+        json!({"actor": ACTOR, "message": "written"})
+    );
+    assert_eq!(done, env.status(Some(&review)));
+
+    // start a manual phase, complete one, stop, resume, abort: scenario actions.
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/steps/ship/start"),
+        r#"{"message": "go"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/start",
+        "post",
+        r.status,
+        &r.json(),
+    );
+    // `ship` is not parallel: it waits for `plan`, which waits for a report.
+    let after = settled(&s, &gate);
+    assert_eq!(after["phases"][1]["status"], "pending", "{after}");
+    assert!(after.get("awaiting_start").is_none(), "{after}");
+    let requested = events(&env, &gate)
+        .into_iter()
+        .find(|e| e["type"] == "phase_start_requested")
+        .expect("the start is recorded");
+    assert_eq!(requested["body"]["actor"], ACTOR, "{requested}");
+    assert_eq!(requested["body"]["message"], "go", "{requested}");
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/steps/plan/complete"),
+        r#"{"message": "planned"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        r.status,
+        &r.json(),
+    );
+    let after = settled(&s, &gate);
+    assert_eq!(after["phases"][0]["status"], "completed", "{after}");
+    assert_eq!(after["phases"][0]["criteria"][0]["met"], true);
+    assert_eq!(after["phases"][1]["status"], "waiting", "{after}");
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/stop"),
+        r#"{"message": "lunch"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/stop", "post", 200, &r.json());
+    assert_eq!(r.json()["status"], "stopped");
+    assert_eq!(r.exit_code(), 3);
+    let r = s.post(&format!("/api/v1/runs/{gate}/resume"), "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/resume", "post", 202, &r.json());
+    let after = settled(&s, &gate);
+    assert_eq!(after["status"], "waiting", "{after}");
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/steps/ship/fail"),
+        r#"{"message": "broke"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/fail",
+        "post",
+        r.status,
+        &r.json(),
+    );
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/abort"),
+        r#"{"message": "enough"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/abort", "post", 200, &r.json());
+    assert_eq!(r.json()["status"], "aborted");
+    assert_eq!(r.exit_code(), 1);
+    assert_eq!(
+        r.json(),
+        env.run(&["--json", "orchestrate", "status", &gate]).json()
+    );
+    let last = events(&env, &gate).pop().unwrap();
+    assert_eq!(last["type"], "run_finished");
+    // resume of a finished run changes nothing, as the CLI's does.
+    let before = events(&env, &gate).len();
+    let r = s.post(&format!("/api/v1/runs/{gate}/resume"), "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/resume", "post", 200, &r.json());
+    assert_eq!(events(&env, &gate).len(), before);
+
+    // a scenario run started from the API, with a manual phase started at once.
+    let r = s.post("/api/v1/scenarios/gate/runs", r#"{"start": ["ship"]}"#);
+    assert_eq!(r.status, 202, "{}", r.body);
+    doc.check("/api/v1/scenarios/{name}/runs", "post", 202, &r.json());
+    let id = r.json()["run_id"].as_str().unwrap().to_string();
+    let after = settled(&s, &id);
+    assert_eq!(after["phases"][0]["status"], "waiting", "{after}");
+    assert!(
+        after.get("awaiting_start").is_none(),
+        "ship was started: {after}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let count = || events(&env, &run).len();
+    let before = count();
+    let complete = format!("/api/v1/runs/{run}/steps/write/complete");
+    let refused = |r: server::Resp, status: u16, says: &str, template: &str, method: &str| {
+        assert_eq!(r.status, status, "{}", r.body);
+        if r.body.starts_with("<!DOCTYPE") {
+            // A page's form is answered with a page.
+            assert!(r.body.contains(says), "expected `{says}` in {}", r.body);
+            return;
+        }
+        let body = r.json();
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "expected `{says}` in {body}"
+        );
+        assert!(body["exit_code"].is_number());
+        if !template.is_empty() {
+            doc.check(template, method, status, &body);
+        }
+    };
+    let step_tpl = "/api/v1/runs/{id}/steps/{step}/complete";
+    // unknown run
+    refused(
+        s.get("/api/v1/runs/01ZZZZZZZZZZZZZZZZZZZZZZZZ"),
+        404,
+        "no run",
+        "/api/v1/runs/{id}",
+        "get",
+    );
+    refused(
+        s.post(
+            "/api/v1/runs/01ZZZZZZZZZZZZZZZZZZZZZZZZ/steps/write/complete",
+            "",
+        ),
+        404,
+        "no run",
+        step_tpl,
+        "post",
+    );
+    // unknown step
+    refused(
+        s.post(&format!("/api/v1/runs/{run}/steps/nope/complete"), ""),
+        404,
+        "has no step",
+        step_tpl,
+        "post",
+    );
+    // malformed body, unknown field, wrong type
+    refused(
+        s.post(&complete, "{not json"),
+        400,
+        "not what this endpoint takes",
+        step_tpl,
+        "post",
+    );
+    refused(
+        s.post(&complete, r#"{"outputz": {}}"#),
+        400,
+        "unknown field",
+        step_tpl,
+        "post",
+    );
+    refused(
+        s.post(&complete, r#"{"outputs": ["a"]}"#),
+        400,
+        "not what this endpoint takes",
+        step_tpl,
+        "post",
+    );
+    // a hostile output key (the name rule), a bad resume mode, a bad input
+    refused(
+        s.post(&complete, r#"{"outputs": {"<script>": "x"}}"#),
+        400,
+        "--output",
+        step_tpl,
+        "post",
+    );
+    refused(
+        s.post(
+            &format!("/api/v1/runs/{run}/resume"),
+            r#"{"mode": "sideways"}"#,
+        ),
+        400,
+        "resume mode",
+        "/api/v1/runs/{id}/resume",
+        "post",
+    );
+    refused(
+        s.post(
+            "/api/v1/workflows/ship/runs",
+            r#"{"inputs": {"version": "one"}}"#,
+        ),
+        400,
+        "inputs of `ship` are not valid",
+        "/api/v1/workflows/{name}/runs",
+        "post",
+    );
+    refused(
+        s.post(
+            "/api/v1/workflows/ship/runs",
+            r#"{"inputs": {"version": {"a": 1}}}"#,
+        ),
+        400,
+        "must be a string",
+        "/api/v1/workflows/{name}/runs",
+        "post",
+    );
+    // no token, a wrong token, a token only in a cookie
+    refused(
+        s.post_with(&complete, "", &[]),
+        401,
+        "needs the server's token",
+        step_tpl,
+        "post",
+    );
+    refused(
+        s.post_with(
+            &complete,
+            "",
+            &[("authorization", "Bearer wrong-token-0123456789")],
+        ),
+        401,
+        "needs the server's token",
+        step_tpl,
+        "post",
+    );
+    refused(
+        s.post_with(
+            &complete,
+            "",
+            &[("cookie", &format!("cortex_token_1={TOKEN}"))],
+        ),
+        401,
+        "needs the server's token",
+        step_tpl,
+        "post",
+    );
+    // cross-site, even with the token
+    let bearer = format!("Bearer {TOKEN}");
+    refused(
+        s.post_with(
+            &complete,
+            "",
+            &[
+                ("authorization", &bearer),
+                ("origin", "http://evil.example"),
+            ],
+        ),
+        403,
+        "another site",
+        step_tpl,
+        "post",
+    );
+    refused(
+        s.post_with(
+            &complete,
+            "",
+            &[("authorization", &bearer), ("sec-fetch-site", "cross-site")],
+        ),
+        403,
+        "another site",
+        step_tpl,
+        "post",
+    );
+    let form = format!("token={TOKEN}&message=hi");
+    refused(
+        s.post_with(
+            &format!("/runs/{run}/steps/write/complete"),
+            &form,
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", "null"),
+            ],
+        ),
+        403,
+        "another site",
+        "",
+        "",
+    );
+    // another method, a Host that is not loopback (DNS rebinding), a path for a name
+    refused(s.put(&complete), 405, "not answered here", "", "");
+    refused(
+        s.get_with("/api/v1/runs", &[("host", "evil.example")]),
+        421,
+        "loopback Host",
+        "/api/v1/runs",
+        "get",
+    );
+    refused(
+        s.get("/api/v1/workflows/..%2F..%2Fetc%2Fpasswd.yaml"),
+        404,
+        "not paths",
+        "/api/v1/workflows/{name}",
+        "get",
+    );
+    refused(
+        s.get("/api/v1/workflows/nope"),
+        404,
+        "no workflow",
+        "/api/v1/workflows/{name}",
+        "get",
+    );
+    refused(s.get("/api/v1/nothing"), 404, "no such endpoint", "", "");
+    refused(
+        s.get("/api/v1/runs?limit=0"),
+        400,
+        "limit",
+        "/api/v1/runs",
+        "get",
+    );
+    refused(
+        s.get(&format!("/api/v1/runs/{run}?at=x")),
+        400,
+        "whole number",
+        "/api/v1/runs/{id}",
+        "get",
+    );
+    assert_eq!(count(), before, "a refused request recorded something");
+    // the same request with the token is taken
+    let r = s.post(&complete, r#"{"outputs": {"notes": "ok"}}"#);
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    assert!(count() > before);
+}
+
+#[test]
+fn a_hostile_step_name_and_output_reach_the_page_escaped() {
+    let env = home();
+    env.workflow(
+        "hostile",
+        "name: hostile\nsteps:\n  - name: \"<script>alert(1)</script>\"\n    prompt: \"Report <img src=x onerror=alert(2)>\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "hostile"]).code, 3);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let step = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/steps/{step}/complete"),
+        r#"{"outputs": {"html": "<script>alert(3)</script><img src=x onerror=alert(4)>"}, "message": "<b onmouseover=alert(5)>hi</b>"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    settled(&s, &run);
+    for path in [format!("/runs/{run}"), "/".to_string()] {
+        let page = s.get(&path);
+        assert_eq!(page.status, 200);
+        let html = page.body;
+        for raw in ["<script>alert", "<img src=x", "<b onmouseover"] {
+            assert!(!html.contains(raw), "{path} holds `{raw}` unescaped");
+        }
+        assert!(
+            page.headers
+                .iter()
+                .any(|(k, v)| k == "content-security-policy" && v.contains("script-src 'self'")),
+            "no CSP on {path}"
+        );
+    }
+    let html = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the step name is shown, escaped"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(3)"),
+        "the output is shown, escaped"
+    );
+}
+
+#[test]
+fn the_event_stream_sends_a_runs_events_then_each_new_one() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let logged = events(&env, &run);
+    let rx = s.events(&format!("/api/v1/runs/{run}/events"));
+    let recv = || {
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("an event arrives")
+    };
+    let mut seen = Vec::new();
+    while seen.len() < logged.len() {
+        let (event, id, data) = recv();
+        if event == "event" {
+            let e: Value = serde_json::from_str(&data).unwrap();
+            assert_eq!(id.as_deref(), Some(e["seq"].to_string().as_str()));
+            seen.push(e);
+        }
+    }
+    assert_eq!(
+        seen, logged,
+        "the stream starts with the run's events, as `log show` gives them"
+    );
+    // A change made from another terminal arrives on the stream.
+    assert_eq!(
+        env.run(&["orchestrate", "complete", &run, "plan", "--no-drive"])
+            .code,
+        3
+    );
+    let news = loop {
+        let (event, _, data) = recv();
+        if event == "event" {
+            break serde_json::from_str::<Value>(&data).unwrap();
+        }
+    };
+    assert_eq!(news["seq"], json!(logged.len()));
+    assert_eq!(news, events(&env, &run)[logged.len()]);
+    // `after` starts past an event; a finished run's stream ends with `end`.
+    env.run(&["orchestrate", "abort", &run]);
+    let total = events(&env, &run).len();
+    let rx = s.events(&format!("/api/v1/runs/{run}/events?after={}", total - 2));
+    let mut got = Vec::new();
+    loop {
+        let (event, _, data) = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        match event.as_str() {
+            "event" => got.push(serde_json::from_str::<Value>(&data).unwrap()["seq"].clone()),
+            "end" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(got, vec![json!(total - 1)]);
+    let bad = s.get(&format!("/api/v1/runs/{run}/events?after=x"));
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn off_loopback_every_request_needs_the_token_and_one_is_generated() {
+    let env = home();
+    // Bound to every interface, reached through loopback only.
+    let s = Server::start_with(&env, &["--addr", "0.0.0.0:0"]);
+    let base = s.base.replace("0.0.0.0", "127.0.0.1");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent.get(format!("{base}/api/v1/runs")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = agent.get(format!("{base}/")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // A short token is refused before anything listens.
+    let out = env.run(&["serve", "--addr", "127.0.0.1:0", "--token", "short"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("too short"), "{}", out.stderr);
+}
+
+/// A secret input given to the API reaches its background driver through the environment:
+/// never the log, the derived files, the driver's output, a page or the API.
+#[test]
+fn a_secret_input_given_to_the_api_stays_out_of_the_log_and_the_pages() {
+    let env = home();
+    env.workflow(
+        "secretive",
+        "name: secretive\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: echo using ${{ inputs.api_token }}\n",
+    );
+    let secret = "s3cr3t-from-the-web-4242";
+    let s = Server::start(&env);
+    let r = s.post(
+        "/api/v1/workflows/secretive/runs",
+        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["inputs"]["api_token"], "***");
+    for path in [
+        format!("/runs/{run}"),
+        format!("/api/v1/runs/{run}/log"),
+        "/".into(),
+    ] {
+        assert!(
+            !s.get(&path).body.contains(secret),
+            "{path} shows the secret"
+        );
+    }
+    let mut files = vec![env.home()];
+    while let Some(dir) = files.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} holds the secret",
+                    path.display()
+                );
+            }
+        }
+    }
+}
