@@ -259,8 +259,12 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
         "/api/v1/workflows/broken",
         &["workflow", "validate", "broken"],
     );
+    assert_eq!(broken["valid"], false, "{broken}");
     assert!(
-        broken["detail"].as_str().unwrap().contains("typo"),
+        broken["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("typo"),
         "{broken}"
     );
     twin(
