@@ -254,6 +254,7 @@ pub fn check_config(data: &[u8]) {
             let file = ConfigFile {
                 schema: None,
                 workflow: config.clone(),
+                ..ConfigFile::default()
             };
             for json in [
                 serde_json::to_string(&file).expect("a configuration serialises"),

@@ -47,6 +47,10 @@ impl EventStore for Shared {
             .append_at_head(run_id, known_seq, decide)
     }
 
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.0.borrow_mut().import_rows(rows)
+    }
+
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         self.0.borrow().read_run(run_id)
     }
@@ -110,6 +114,10 @@ impl EventStore for Busy {
     ) -> Result<AtHead, StoreError> {
         self.intrude();
         self.inner.append_at_head(run_id, known_seq, decide)
+    }
+
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.inner.import_rows(rows)
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {

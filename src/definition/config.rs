@@ -75,10 +75,20 @@ pub struct ConfigFile {
     pub schema: Option<String>,
     #[serde(default)]
     pub workflow: Config,
+    /// Where the event log is (SPEC §9), unless `--db` or CORTEX_DB says: a PostgreSQL URL
+    /// (`postgres://user@host:port/dbname`) or libpq `key=value` string, or a SQLite file
+    /// (`sqlite:PATH` or a path; relative to the home). Default: the home's `cortex.db`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db: Option<String>,
 }
 
 /// Parse `cortex.config.json`; a bad key or value is an error naming it, with its position.
 pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
+    parse_config_file(path, text).map(|file| file.workflow)
+}
+
+/// Parse `cortex.config.json` whole: the engine settings and where the log is.
+pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, DefinitionError> {
     super::workflow::precheck(path, text, false)?;
     let fail = |e: serde_json::Error| {
         DefinitionError {
@@ -113,7 +123,7 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
             problems,
         });
     }
-    Ok(file.workflow)
+    Ok(file)
 }
 
 /// Every value of `config` outside its documented range (`limits`), located in `text`.

@@ -24,7 +24,9 @@ mod workflow;
 pub use agent::{Agent, parse_agent};
 pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
 pub use catalog::{Catalog, Entry, EntrySource, LookupError, suggest as catalog_suggest};
-pub use config::{CheckpointFrequency, Config, ConfigFile, Durability, parse_config};
+pub use config::{
+    CheckpointFrequency, Config, ConfigFile, Durability, parse_config, parse_config_file,
+};
 pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
 pub use file::{ReadError, read_definition};
