@@ -188,6 +188,50 @@ impl Env {
         }
     }
 
+    /// Where the log holds `needle` anywhere: the files of a SQLite log (and its WAL), or the
+    /// tables of a PostgreSQL log (every row of every table of its schema, as text).
+    pub fn log_holding(&self, needle: &str) -> Vec<String> {
+        match &self.pg {
+            None => ["cortex.db", "cortex.db-wal"]
+                .into_iter()
+                .filter(|file| {
+                    std::fs::read(self.home().join(file)).is_ok_and(|bytes| {
+                        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                    })
+                })
+                .map(str::to_string)
+                .collect(),
+            Some(pg) => {
+                let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+                let tables: Vec<String> = c
+                    .query(
+                        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+                        &[&pg.name],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                assert!(tables.iter().any(|t| t == "events"), "{tables:?}");
+                tables
+                    .into_iter()
+                    .filter(|t| {
+                        let n: i64 = c
+                            .query_one(
+                                &format!(
+                                    "SELECT count(*) FROM {t} x WHERE strpos(x::text, $1) > 0"
+                                ),
+                                &[&needle],
+                            )
+                            .unwrap()
+                            .get(0);
+                        n > 0
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// This test's log, opened for writing through the library.
     pub fn open_store(&self) -> Box<dyn cortex::store::EventStore> {
         cortex::store::Location::parse(&self.db_spec(), Path::new("/"))
