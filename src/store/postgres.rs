@@ -579,12 +579,18 @@ impl PostgresStore {
     /// append); return the head read from the events, which are the truth (the row is the lock
     /// and a cache of it).
     fn begin_at(&self, run_id: &str) -> Result<(u64, Vec<u8>), StoreError> {
+        self.lock(run_id)?;
+        self.head(run_id)
+    }
+
+    /// `BEGIN` and lock the run's row, inserting it for a stream's first append (or waiting
+    /// for the writer that is inserting it); rolled back with the append if nothing is
+    /// appended.
+    fn lock(&self, run_id: &str) -> Result<(), StoreError> {
         self.with(|c| c.client.batch_execute("BEGIN"))?;
         self.in_tx.set(true);
         const LOCK: &str = "SELECT head_seq FROM runs WHERE run_id = $1 FOR UPDATE";
         if self.with(|c| c.query_opt(LOCK, &[&run_id]))?.is_none() {
-            // The first append of a stream: its row is inserted, or, if another writer is
-            // inserting it, waited for. Rolled back with the append if nothing is appended.
             self.with(|c| {
                 c.execute(
                     "INSERT INTO runs (run_id, head_seq, head_hash) VALUES ($1, -1, $2)
@@ -594,6 +600,13 @@ impl PostgresStore {
             })?;
             self.with(|c| c.query_opt(LOCK, &[&run_id]))?;
         }
+        Ok(())
+    }
+
+    /// The next seq of a run and the hash it chains onto, from its last event (a statement
+    /// after the lock: in READ COMMITTED it sees all that the writer it queued behind
+    /// committed).
+    fn head(&self, run_id: &str) -> Result<(u64, Vec<u8>), StoreError> {
         let head = self.with(|c| {
             c.query_opt(
                 "SELECT seq, hash FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1",
@@ -607,6 +620,46 @@ impl PostgresStore {
             ),
             None => (0, super::GENESIS.to_vec()),
         })
+    }
+
+    /// Inside the lock: the events after `known` and the head, in one read — the event before
+    /// `known` (whose hash is the head's when nothing follows it) and every one after it.
+    fn catch_up(
+        &self,
+        run_id: &str,
+        known: u64,
+    ) -> Result<(u64, Vec<u8>, Vec<Recorded>), StoreError> {
+        let from = known.saturating_sub(1).min(i64::MAX as u64) as i64;
+        let rows = self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE run_id = $1 AND seq >= $2 ORDER BY seq"
+                ),
+                &[&run_id, &from],
+            )
+        })?;
+        let before = known.checked_sub(1);
+        let starts_right = match (before, rows.first()) {
+            (None, _) => true,
+            (Some(b), Some(first)) => first.get::<_, i64>(1) == b as i64,
+            (Some(_), None) => false,
+        };
+        if !starts_right {
+            // The run is shorter than the caller knows: said as a conflict by the caller.
+            let (next, prev) = self.head(run_id)?;
+            return Ok((next, prev, Vec::new()));
+        }
+        let mut caught_up = Vec::new();
+        let mut head = (0, super::GENESIS.to_vec());
+        for row in &rows {
+            let seq: i64 = row.get(1);
+            head = (seq.max(-1).wrapping_add(1) as u64, row.get::<_, Vec<u8>>(8));
+            if before.is_none_or(|b| seq > b as i64) {
+                caught_up
+                    .push(with_row_ref(row, super::decode_row_ref).map_err(|e| self.error(e))??);
+            }
+        }
+        Ok((head.0, head.1, caught_up))
     }
 
     /// End a transaction that appends nothing (or failed): roll it back where the connection
@@ -664,39 +717,45 @@ impl PostgresStore {
         let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
         let prevs: Vec<&[u8]> = rows.iter().map(|r| r.prev_hash.as_slice()).collect();
         let hashes: Vec<&[u8]> = rows.iter().map(|r| r.hash.as_slice()).collect();
+        let Some(change) = IndexChange::of(appended) else {
+            return Ok(());
+        };
+        // One statement: the rows, and the run's index row moved to them.
         self.with(|c| {
             c.execute(
                 &format!(
-                    "INSERT INTO events ({COLUMNS}) SELECT * FROM unnest(
-                        $1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
-                        $6::int8[], $7::text[], $8::bytea[], $9::bytea[])"
+                    "WITH inserted AS (
+                        INSERT INTO events ({COLUMNS}) SELECT * FROM unnest(
+                            $1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
+                            $6::int8[], $7::text[], $8::bytea[], $9::bytea[])
+                     )
+                     UPDATE runs SET head_seq = $11, head_hash = $12,
+                        outcome = coalesce($13, outcome), kind = coalesce($14, kind),
+                        name = coalesce($15, name), name_key = coalesce($16, name_key),
+                        started_at = coalesce($17, started_at)
+                     WHERE run_id = $10"
                 ),
                 &[
-                    &run_ids, &seqs, &ids, &times, &types, &versions, &bodies, &prevs, &hashes,
+                    &run_ids,
+                    &seqs,
+                    &ids,
+                    &times,
+                    &types,
+                    &versions,
+                    &bodies,
+                    &prevs,
+                    &hashes,
+                    &run_id,
+                    &change.head_seq,
+                    &change.head_hash,
+                    &change.outcome,
+                    &change.kind,
+                    &change.name,
+                    &change.name_key,
+                    &change.started_at,
                 ],
             )
         })?;
-        if let Some(change) = IndexChange::of(appended) {
-            self.with(|c| {
-                c.execute(
-                    "UPDATE runs SET head_seq = $2, head_hash = $3,
-                        outcome = coalesce($4, outcome), kind = coalesce($5, kind),
-                        name = coalesce($6, name), name_key = coalesce($7, name_key),
-                        started_at = coalesce($8, started_at)
-                     WHERE run_id = $1",
-                    &[
-                        &run_id,
-                        &change.head_seq,
-                        &change.head_hash,
-                        &change.outcome,
-                        &change.kind,
-                        &change.name,
-                        &change.name_key,
-                        &change.started_at,
-                    ],
-                )
-            })?;
-        }
         Ok(())
     }
 
@@ -868,7 +927,8 @@ impl EventStore for PostgresStore {
         let (next, prev, caught_up) = loop {
             tries += 1;
             let attempt = (|| {
-                let (next, prev) = self.begin_at(run_id)?;
+                self.lock(run_id)?;
+                let (next, prev, caught_up) = self.catch_up(run_id, known_seq)?;
                 if known_seq > next {
                     return Err(StoreError::Conflict {
                         run_id: run_id.to_string(),
@@ -876,11 +936,6 @@ impl EventStore for PostgresStore {
                         actual: next,
                     });
                 }
-                let caught_up = if known_seq < next {
-                    self.read_run_from(run_id, known_seq)?
-                } else {
-                    Vec::new()
-                };
                 Ok((next, prev, caught_up))
             })();
             match attempt {
