@@ -229,6 +229,13 @@ fn an_operator_starts_completes_and_stops_beside_a_busy_driver(env: Env) {
         "done",
     ]);
     assert_eq!(complete.code, 0, "{}{}", complete.stdout, complete.stderr);
+    // The stop lands while the driver is busy again (on a loaded machine it may take a moment
+    // to go on after the report; stopping before would leave nothing to check after it).
+    wait_for("the driver to go on after the report", || {
+        let log = events(&env);
+        position(&log, "step_succeeded", true)
+            .is_some_and(|at| log[at + 1..].iter().any(|e| e["type"] == "step_started"))
+    });
     let stop = env.run(&["orchestrate", "stop", "long-chain", "--actor", "ops"]);
     assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
 

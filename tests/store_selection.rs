@@ -305,3 +305,26 @@ fn a_run_that_does_not_verify_is_not_copied() {
     assert_eq!(doc["copied"].as_array().unwrap().len(), 1);
     assert_eq!(runs_in(&env, &target), 1);
 }
+
+/// A config whose `db` is fine but which has a mistake elsewhere still says where the log is:
+/// reading commands read that log, and the commands that use the faulty setting report it.
+/// A `db` that is not a string is bad input, named.
+#[test]
+fn a_config_with_another_mistake_still_says_where_the_log_is() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    env.config(r#"{"db": "sqlite:elsewhere.db"}"#);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    env.config(r#"{"db": "sqlite:elsewhere.db", "workflow": {"max_parallel": 0}}"#);
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    assert_eq!(history.json().as_array().unwrap().len(), 1);
+    let run = env.run(&["workflow", "run", "tiny"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.text().contains("max_parallel"), "{}", run.text());
+    assert!(!env.db().exists());
+    env.config(r#"{"db": 5}"#);
+    let bad = env.run(&["workflow", "history"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.text().contains("db"), "{}", bad.text());
+}

@@ -83,9 +83,21 @@ impl Ctx {
         let config = self.home.join("cortex.config.json");
         let configured = match crate::definition::read_definition(&config) {
             Ok(text) => {
-                crate::definition::parse_config_file(&config.display().to_string(), &text)
-                    .map_err(|e| CommandError::definition(&e))?
-                    .db
+                match crate::definition::parse_config_file(&config.display().to_string(), &text) {
+                    Ok(file) => file.db,
+                    // A mistake elsewhere in the file is for the commands that use those
+                    // settings to report; where the log is can still be read from it.
+                    Err(e) => match serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .as_ref()
+                        .and_then(|v| v.as_object())
+                        .map(|o| o.get("db"))
+                    {
+                        Some(None | Some(serde_json::Value::Null)) => None,
+                        Some(Some(serde_json::Value::String(db))) => Some(db.clone()),
+                        _ => return Err(CommandError::definition(&e)),
+                    },
+                }
             }
             Err(crate::definition::ReadError::NotFound) => None,
             Err(e) => {
