@@ -765,3 +765,51 @@ fn a_connection_ended_by_the_server_is_made_again_for_the_next_append() {
     assert_eq!(store.read_run("R").unwrap().len(), 4);
     assert!(store.verify(Some("R")).unwrap().ok);
 }
+
+/// A connection lost after an append's decision (here: ended by the server from inside the
+/// decision) loses the append whole — nothing of it is stored, half or otherwise — and says
+/// so (`Unreachable`), without deciding twice; the next append, on a new connection, lands
+/// right after what is there.
+#[test]
+fn a_connection_lost_after_the_decision_stores_nothing_and_says_so() {
+    let Some(schema) = fresh("a_connection_lost_after_the_decision_stores_nothing_and_says_so")
+    else {
+        return;
+    };
+    let name = format!("decider_{}", schema.name);
+    let url = format!("{}&application_name={name}", schema.url);
+    let mut store = PostgresStore::open(&url, Durability::Normal).unwrap();
+    let event = |i: u32| cortex::event::NewEvent {
+        id: format!("E{i}"),
+        time: "2026-12-03T00:00:00.000Z".into(),
+        event: cortex::event::Event::RunStopped {},
+    };
+    store.append("R", 0, &[event(0)]).unwrap();
+    let mut decisions = 0;
+    let lost = store.append_at_head("R", 1, &mut |_, _| {
+        decisions += 1;
+        let mut admin = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                &[&name],
+            )
+            .unwrap();
+        vec![event(1), event(2)]
+    });
+    assert!(
+        matches!(lost, Err(StoreError::Unreachable { .. })),
+        "{lost:?}"
+    );
+    assert_eq!(decisions, 1, "a decision is never made twice");
+    assert_eq!(
+        store.read_run("R").unwrap().len(),
+        1,
+        "nothing of it stored"
+    );
+    let at = store
+        .append_at_head("R", 1, &mut |_, _| vec![event(3)])
+        .unwrap();
+    assert_eq!(at.appended[0].seq, 1);
+    assert!(store.verify(None).unwrap().ok);
+}

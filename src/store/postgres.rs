@@ -190,8 +190,9 @@ fn is_lost(e: &postgres::Error) -> bool {
 }
 
 /// Whether a connection attempt that failed with `e` may succeed if tried again soon: the
-/// server is starting, shutting down or not listening yet.
-fn worth_retrying(e: &postgres::Error) -> bool {
+/// server said it is starting or shutting down, or is full; and, with `unanswered`, nothing
+/// answered at all (a server restarting is not listening for a moment).
+fn worth_retrying(e: &postgres::Error, unanswered: bool) -> bool {
     match e.code() {
         Some(code) => {
             code == &SqlState::CANNOT_CONNECT_NOW
@@ -199,7 +200,7 @@ fn worth_retrying(e: &postgres::Error) -> bool {
                 || code == &SqlState::CRASH_SHUTDOWN
                 || code == &SqlState::TOO_MANY_CONNECTIONS
         }
-        None => e.as_db_error().is_none(),
+        None => unanswered && e.as_db_error().is_none(),
     }
 }
 
@@ -362,7 +363,8 @@ impl PostgresStore {
             config.application_name("cortex");
         }
         let shown = shown_config(&config);
-        let client = Self::dial(&config, &shown, OPEN_PATIENCE)?;
+        // A server that does not answer at all is said at once: the command was just typed.
+        let client = Self::dial(&config, &shown, OPEN_PATIENCE, false)?;
         let mut store = PostgresStore {
             conn: RefCell::new(Conn::new(client)),
             config,
@@ -373,7 +375,7 @@ impl PostgresStore {
             known_schema: true,
             in_tx: Cell::new(false),
         };
-        store.setup_session()?;
+        store.setup(&mut store.conn.borrow_mut())?;
         store.version = store.stored_version()?;
         store.known_schema = store.version <= SCHEMA_VERSION;
         if access == Access::Write {
@@ -382,15 +384,20 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Connect, trying again while the server is starting or not yet listening, for at most
-    /// `patience`.
-    fn dial(config: &Config, shown: &str, patience: Duration) -> Result<Client, StoreError> {
+    /// Connect, trying again while the server is starting (or, with `unanswered`, not
+    /// answering yet), for at most `patience`.
+    fn dial(
+        config: &Config,
+        shown: &str,
+        patience: Duration,
+        unanswered: bool,
+    ) -> Result<Client, StoreError> {
         let deadline = Instant::now() + patience;
         let mut pause = Duration::from_millis(50);
         loop {
             match config.connect(NoTls) {
                 Ok(client) => return Ok(client),
-                Err(e) if worth_retrying(&e) && Instant::now() + pause < deadline => {
+                Err(e) if worth_retrying(&e, unanswered) && Instant::now() + pause < deadline => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(500));
                 }
@@ -406,9 +413,11 @@ impl PostgresStore {
 
     /// What every connection of this store is: UTF8 (the bytes of text are the bytes that
     /// were hashed), read-only for a reading store, synchronous commits for `full`.
-    fn setup_session(&self) -> Result<(), StoreError> {
-        let encoding: String = self
-            .with(|c| c.client.query_one("SHOW server_encoding", &[]))?
+    fn setup(&self, conn: &mut Conn) -> Result<(), StoreError> {
+        let encoding: String = conn
+            .client
+            .query_one("SHOW server_encoding", &[])
+            .map_err(|e| self.error(e))?
             .get(0);
         if encoding != "UTF8" {
             return Err(StoreError::BadLocation(format!(
@@ -423,14 +432,15 @@ impl PostgresStore {
         if self.durability.get() == Durability::Full {
             setup.push_str("SET synchronous_commit = on;");
         }
-        self.with(|c| c.client.batch_execute(&setup))
+        conn.client.batch_execute(&setup).map_err(|e| self.error(e))
     }
 
-    /// Make a new connection in place of a lost one (the statements are prepared again).
+    /// Make a new connection in place of a lost one, set up as the first was (its statements
+    /// are prepared again as they are used).
     fn reconnect(&self, conn: &mut Conn) -> Result<(), StoreError> {
-        let client = Self::dial(&self.config, &self.shown, RECONNECT_PATIENCE)?;
+        let client = Self::dial(&self.config, &self.shown, RECONNECT_PATIENCE, true)?;
         *conn = Conn::new(client);
-        Ok(())
+        self.setup(conn).inspect_err(|_| conn.lost = true)
     }
 
     /// Run `f` on the connection. Where the connection is found lost outside a transaction
@@ -445,17 +455,11 @@ impl PostgresStore {
         if (conn.lost || conn.client.is_closed()) && !self.in_tx.get() {
             self.reconnect(&mut conn)?;
             fresh = true;
-            drop(conn);
-            self.setup_session()?;
-            conn = self.conn.borrow_mut();
         }
         match f(&mut conn) {
             Ok(v) => Ok(v),
             Err(e) if is_lost(&e) && !self.in_tx.get() && !fresh => {
                 self.reconnect(&mut conn)?;
-                drop(conn);
-                self.setup_session()?;
-                let mut conn = self.conn.borrow_mut();
                 f(&mut conn).map_err(|e| {
                     conn.lost |= is_lost(&e);
                     self.error(e)
