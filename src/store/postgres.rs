@@ -879,6 +879,9 @@ impl EventStore for PostgresStore {
         self.writable()?;
         // Nothing is decided here, so a connection lost before the commit is simply tried
         // again on a new one: nothing of the attempt was stored.
+        // Tried again at most twice, and not once the patience for a reconnection is spent
+        // (a server that stays down is said within it, not three times over).
+        let until = Instant::now() + RECONNECT_PATIENCE;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -909,7 +912,9 @@ impl EventStore for PostgresStore {
                         return Ok(recorded);
                     }
                 },
-                Err(StoreError::Unreachable { .. }) if tries < 3 => self.abandon(),
+                Err(StoreError::Unreachable { .. }) if tries < 3 && Instant::now() < until => {
+                    self.abandon()
+                }
                 Err(e) => {
                     self.abandon();
                     return Err(e);
@@ -927,6 +932,9 @@ impl EventStore for PostgresStore {
         self.writable()?;
         // Until the decision, a lost connection is tried again on a new one (nothing was
         // decided); after it, the loss is settled at the commit or reported.
+        // Tried again at most twice, and not once the patience for a reconnection is spent
+        // (a server that stays down is said within it, not three times over).
+        let until = Instant::now() + RECONNECT_PATIENCE;
         let mut tries = 0;
         let (next, prev, caught_up) = loop {
             tries += 1;
@@ -944,7 +952,9 @@ impl EventStore for PostgresStore {
             })();
             match attempt {
                 Ok(head) => break head,
-                Err(StoreError::Unreachable { .. }) if tries < 3 => self.abandon(),
+                Err(StoreError::Unreachable { .. }) if tries < 3 && Instant::now() < until => {
+                    self.abandon()
+                }
                 Err(e) => {
                     self.abandon();
                     return Err(e);
