@@ -86,8 +86,22 @@ impl Location {
         matches!(self, Location::Postgres(_))
     }
 
+    /// A SQLite location that names a folder is refused before SQLite sees it (it would
+    /// say "disk I/O error").
+    fn refuse_folder(&self) -> Result<(), StoreError> {
+        match self {
+            Location::Sqlite(path) if path.is_dir() => Err(StoreError::BadLocation(format!(
+                "{} is a folder, not a log file (e.g. {})",
+                path.display(),
+                path.join("cortex.db").display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Open the log for writing, creating it (the file, or the tables) if needed.
     pub fn open(&self, durability: Durability) -> Result<Box<dyn EventStore>, StoreError> {
+        self.refuse_folder()?;
         Ok(match self {
             Location::Sqlite(path) => Box::new(SqliteStore::open(path, durability)?),
             Location::Postgres(conn) => Box::new(PostgresStore::open(conn, durability)?),
@@ -97,6 +111,7 @@ impl Location {
     /// Open the log for writing if it exists (a file, or a database with cortex's tables);
     /// None if it does not: there are no runs.
     pub fn open_existing(&self) -> Result<Option<Box<dyn EventStore>>, StoreError> {
+        self.refuse_folder()?;
         match self {
             Location::Sqlite(path) if !path.exists() => Ok(None),
             Location::Sqlite(path) => {
@@ -112,6 +127,7 @@ impl Location {
     /// Open the log for reading only (never created, migrated or written); None where there
     /// is no log yet.
     pub fn open_read(&self) -> Result<Option<Box<dyn EventStore>>, StoreError> {
+        self.refuse_folder()?;
         let opened: Result<Box<dyn EventStore>, StoreError> = match self {
             Location::Sqlite(path) if !path.exists() => return Ok(None),
             Location::Sqlite(path) => SqliteStore::open_read(path).map(|s| Box::new(s) as _),
@@ -166,6 +182,18 @@ mod tests {
         );
         assert_eq!(Location::parse("", base), None);
         assert_eq!(Location::parse("  ", base), None);
+    }
+
+    /// A SQLite location that is a folder (`sqlite:` alone, a folder's path) is bad input
+    /// naming a file to give instead, whichever way it is opened.
+    #[test]
+    fn a_folder_is_not_a_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = Location::parse("sqlite:", dir.path()).unwrap();
+        let folder = |r: Result<(), StoreError>| matches!(r, Err(StoreError::BadLocation(m)) if m.contains("is a folder"));
+        assert!(folder(loc.open(Durability::Normal).map(drop)));
+        assert!(folder(loc.open_existing().map(drop)));
+        assert!(folder(loc.open_read().map(drop)));
     }
 
     /// A location's spec selects the same location again, from any directory.
