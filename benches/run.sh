@@ -55,8 +55,9 @@ row "engine overhead: $N \`true\` steps, durability full (vs the same loop)" "$(
 row "fan-out: $N independent phases, max_parallel 2 (vs \`xargs -P2\`)" "$(min ${c[fan]})" "$(min ${f[fan]})" "s" "≤ 1.2x" "1"
 row "start-up: \`cortex --version\` (vs \`/bin/true\`)" "$(min ${c[version]})" "$(min ${f[version]})" "ms" "a few ms" "10"
 row "start-up: \`cortex workflow list\` (vs \`/bin/true\`)" "$(min ${c[list]})" "$(min ${f[list]})" "ms" "a few ms" "10"
-# Every ratio reads as "times the floor's cost": for rates, floor / cortex.
-cargo bench --quiet --bench engine 2>/dev/null | while IFS='|' read -r name cv fv unit target; do
+# Every ratio reads as "times the floor's cost": for rates, floor / cortex. The appends rows
+# (both stores, fsync on) need CORTEX_TEST_PG for their PostgreSQL half.
+{ cargo bench --quiet --bench engine 2>/dev/null; cargo bench --quiet --bench appends 2>/dev/null; } | while IFS='|' read -r name cv fv unit target; do
   case "$unit" in
     */s) ratio=$(echo "$fv / $cv" | bc -l) ;;
     *) ratio=$(echo "$cv / $fv" | bc -l) ;;

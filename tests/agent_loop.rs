@@ -25,9 +25,7 @@ fn events(env: &Env) -> usize {
         .len()
 }
 
-#[test]
-fn what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values() {
-    let env = Env::new();
+fn what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values(env: Env) {
     env.workflow("ticket", TICKET);
     let run = env.run(&["workflow", "run", "ticket", "--input", "ticket=ABC-12"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
@@ -44,9 +42,7 @@ fn what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values() {
     assert_eq!(json["steps"][1]["prompt"], "Implement p.md for ABC-12.");
 }
 
-#[test]
-fn a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted() {
-    let env = Env::new();
+fn a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted(env: Env) {
     env.workflow(
         "two",
         "name: two\nsteps:\n  - name: Ask\n    prompt: do it\n  - name: Build\n    run: echo built > built.txt\n  - name: Ship\n    prompt: ship it\n",
@@ -78,9 +74,7 @@ fn a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrup
     assert_eq!(env.run(&["workflow", "resume"]).code, 0);
 }
 
-#[test]
-fn a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting() {
-    let env = Env::new();
+fn a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting(env: Env) {
     env.workflow("ticket", TICKET);
     assert_eq!(
         env.run(&["workflow", "run", "ticket", "-i", "ticket=T-1"])
@@ -104,9 +98,7 @@ fn a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting() {
     assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
 }
 
-#[test]
-fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown() {
-    let env = Env::new();
+fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown(env: Env) {
     env.workflow(
         "one",
         "name: one\nsteps:\n  - name: Review\n    prompt: review it\n    retry: {max_retry_attempts: 3, backoff: 1ms}\n",
@@ -144,9 +136,7 @@ fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown() {
     assert!(env.run(&["log", "show"]).stdout.contains("the API is down"));
 }
 
-#[test]
-fn a_scenario_phase_reported_failed_is_not_retried() {
-    let env = Env::new();
+fn a_scenario_phase_reported_failed_is_not_retried(env: Env) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
         env.home().join("scenarios/gate.yaml"),
@@ -161,9 +151,9 @@ fn a_scenario_phase_reported_failed_is_not_retried() {
     assert_eq!(status["phases"][0]["attempts"], 1);
 }
 
-#[test]
-fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_suggests_nothing() {
-    let env = Env::new();
+fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_suggests_nothing(
+    env: Env,
+) {
     env.workflow(
         "slow",
         "name: slow\nsteps:\n  - name: Ask\n    prompt: do it\n",
@@ -196,9 +186,7 @@ fn the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_sug
     assert!(human.contains("Duration: 0ms"), "{human}");
 }
 
-#[test]
-fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time() {
-    let env = Env::new();
+fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(env: Env) {
     env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
     env.workflow(
         "long",
@@ -236,9 +224,7 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time()
     assert_eq!(env.run(&["workflow", "resume"]).code, 0);
 }
 
-#[test]
-fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1() {
-    let env = Env::new();
+fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1(env: Env) {
     env.workflow(
         "hold",
         "name: hold\nsteps:\n  - name: wait\n    run: touch started; sleep 30\n",
@@ -265,9 +251,7 @@ fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1() {
     assert_eq!(end["body"]["by"]["message"], "wrong branch", "{end}");
 }
 
-#[test]
-fn a_stopped_scenario_names_orchestrate_resume() {
-    let env = Env::new();
+fn a_stopped_scenario_names_orchestrate_resume(env: Env) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
         env.home().join("scenarios/gate.yaml"),
@@ -289,9 +273,7 @@ fn a_stopped_scenario_names_orchestrate_resume() {
     );
 }
 
-#[test]
-fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios() {
-    let env = Env::new();
+fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios(env: Env) {
     env.workflow(
         "broken",
         "name: broken\nsteps:\n  - name: a\n    run: 'true'\n    timeout: soon\n",
@@ -334,3 +316,16 @@ fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios() {
     assert_eq!(run.code, 2);
     assert_eq!(run.json()["errors"][0]["line"], 5);
 }
+
+common::on_both_stores!(
+    what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
+    a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
+    a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting,
+    a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown,
+    a_scenario_phase_reported_failed_is_not_retried,
+    the_past_stays_in_the_past_status_at_is_labelled_ends_its_times_there_and_suggests_nothing,
+    limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time,
+    an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1,
+    a_stopped_scenario_names_orchestrate_resume,
+    validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios,
+);

@@ -26,9 +26,7 @@ fn race(env: &Env, n: usize, args: &[&str]) -> Vec<std::process::Output> {
 
 /// Many runs appended at once from several processes: every run completes, no SQLITE_BUSY
 /// reaches anyone, and every chain verifies.
-#[test]
-fn many_processes_append_at_once_without_busy_errors() {
-    let env = Env::new();
+fn many_processes_append_at_once_without_busy_errors(env: Env) {
     env.workflow(
         "tiny",
         "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n  - {name: b, run: 'echo b'}\n  - {name: c, run: 'echo c'}\n",
@@ -59,9 +57,7 @@ fn many_processes_append_at_once_without_busy_errors() {
 }
 
 /// A fresh home hit by several first commands at once: the schema is created exactly once.
-#[test]
-fn concurrent_first_use_migrates_once() {
-    let env = Env::new();
+fn concurrent_first_use_migrates_once(env: Env) {
     env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'true'}\n");
     for out in race(&env, 6, &["workflow", "run", "tiny"]) {
         assert_eq!(
@@ -76,9 +72,7 @@ fn concurrent_first_use_migrates_once() {
 
 /// A stop that lands during a rollback: the compensation in flight ends, the stop is
 /// recorded, and resume finishes the rollback (the interrupted compensation runs again).
-#[test]
-fn stop_during_rollback_then_resume_finishes_the_rollback() {
-    let env = Env::new();
+fn stop_during_rollback_then_resume_finishes_the_rollback(env: Env) {
     env.workflow(
         "undo",
         "name: undo\nsteps:\n  - name: one\n    run: 'true'\n    rollback: echo undo-one >> undo.log\n  - name: two\n    run: 'true'\n    rollback: echo undo-two >> undo.log; touch undoing; sleep 30\n  - name: boom\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n    on_failure: rollback\n",
@@ -200,9 +194,7 @@ fn position(events: &[serde_json::Value], kind: &str, gate: bool) -> Option<usiz
 /// `stop` from another terminal each land — the old journal gave up with "run … moved on"
 /// after 20 full replays. Each operator fact is in the log, followed by the driver's own
 /// events (it was busy when the fact landed), and the log verifies.
-#[test]
-fn an_operator_starts_completes_and_stops_beside_a_busy_driver() {
-    let env = Env::new();
+fn an_operator_starts_completes_and_stops_beside_a_busy_driver(env: Env) {
     long_chain(&env, 2000, 300);
     let driver = env
         .command(&["orchestrate", "run", "long-chain"])
@@ -284,9 +276,7 @@ fn an_operator_starts_completes_and_stops_beside_a_busy_driver() {
 
 /// Several `agent activate` of different agents at once, on a fresh home: every one is
 /// recorded (before, some lost with "run agents moved on" or "the event log is busy").
-#[test]
-fn concurrent_activations_of_different_agents_all_land() {
-    let env = Env::new();
+fn concurrent_activations_of_different_agents_all_land(env: Env) {
     std::fs::create_dir_all(env.home().join("agents")).unwrap();
     let n = 12;
     for i in 0..n {
@@ -327,3 +317,11 @@ fn concurrent_activations_of_different_agents_all_land() {
     assert_eq!(verify.json()["ok"], true, "{}", verify.stderr);
     assert_eq!(verify.json()["events"], n);
 }
+
+common::on_both_stores!(
+    many_processes_append_at_once_without_busy_errors,
+    concurrent_first_use_migrates_once,
+    stop_during_rollback_then_resume_finishes_the_rollback,
+    an_operator_starts_completes_and_stops_beside_a_busy_driver,
+    concurrent_activations_of_different_agents_all_land,
+);

@@ -15,7 +15,11 @@ fn copy_dir(from: &str, to: &std::path::Path) {
 
 /// A home with the seed's four scenarios and the agents they name.
 fn seeded() -> Env {
-    let env = Env::new();
+    seeded_in(Env::new())
+}
+
+/// `env` with the seed's four scenarios and the agents they name.
+fn seeded_in(env: Env) -> Env {
     copy_dir("examples/scenarios", &env.home().join("scenarios"));
     copy_dir("examples/agents", &env.home().join("agents"));
     env
@@ -170,9 +174,8 @@ fn timeline(env: &Env) -> std::collections::BTreeMap<String, f64> {
         .collect()
 }
 
-#[test]
-fn parallel_phases_overlap_in_time_and_the_join_runs_last() {
-    let env = seeded();
+fn parallel_phases_overlap_in_time_and_the_join_runs_last(env: Env) {
+    let env = seeded_in(env);
     let out = env.run(&["orchestrate", "run", "ship-it"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let t = timeline(&env);
@@ -205,9 +208,8 @@ fn parallel_phases_overlap_in_time_and_the_join_runs_last() {
     );
 }
 
-#[test]
-fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_on() {
-    let env = seeded();
+fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_on(env: Env) {
+    let env = seeded_in(env);
     env.config(r#"{"workflow": {"max_retry_attempts": 0}}"#);
     let run = env.run(&[
         "orchestrate",
@@ -317,9 +319,8 @@ fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_o
     );
 }
 
-#[test]
-fn stop_from_another_terminal_then_resume_completes_the_scenario() {
-    let env = seeded();
+fn stop_from_another_terminal_then_resume_completes_the_scenario(env: Env) {
+    let env = seeded_in(env);
     std::fs::write(
         env.home().join("scenarios/long.yaml"),
         "name: long\ndescription: a long phase beside a short one\nphases:\n  - name: slow\n    parallel: true\n    agents: [python-pro]\n    run: echo go >> ran.log; touch started; for i in $(seq 300); do [ -f fast ] && break; sleep 0.1; done\n  - name: quick\n    parallel: true\n    run: echo quick >> ran.log\n  - name: after\n    condition: after:slow,quick\n    run: echo after >> ran.log\n",
@@ -382,9 +383,8 @@ fn stop_from_another_terminal_then_resume_completes_the_scenario() {
     );
 }
 
-#[test]
-fn an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it() {
-    let env = seeded();
+fn an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it(env: Env) {
+    let env = seeded_in(env);
     std::fs::write(
         env.home().join("agents/scribe.md"),
         "---\nname: scribe\ndescription: Writes down what it is asked\ncommand: cat > prompt.txt\n---\nYou write.\n",
@@ -410,9 +410,8 @@ fn an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it() 
     );
 }
 
-#[test]
-fn agents_are_listed_and_activated_by_hand_through_the_log() {
-    let env = seeded();
+fn agents_are_listed_and_activated_by_hand_through_the_log(env: Env) {
+    let env = seeded_in(env);
     let list = env.run(&["--json", "agent", "list"]).json();
     assert_eq!(list["agents"].as_array().unwrap().len(), 15);
     assert_eq!(
@@ -455,9 +454,8 @@ fn agents_are_listed_and_activated_by_hand_through_the_log() {
     );
 }
 
-#[test]
-fn run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id() {
-    let env = seeded();
+fn run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id(env: Env) {
+    let env = seeded_in(env);
     let out = env.run(&[
         "--json",
         "orchestrate",
@@ -489,9 +487,8 @@ fn run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id() {
     );
 }
 
-#[test]
-fn each_command_finds_its_own_runs_and_points_at_the_other_kind() {
-    let env = seeded();
+fn each_command_finds_its_own_runs_and_points_at_the_other_kind(env: Env) {
+    let env = seeded_in(env);
     assert_eq!(env.run(&["orchestrate", "run", "ship-it"]).code, 0);
     // `workflow ...` acts on workflow runs: a scenario run is not "the latest run" for it.
     let out = env.run(&["workflow", "status"]);
@@ -526,9 +523,7 @@ fn each_command_finds_its_own_runs_and_points_at_the_other_kind() {
     }
 }
 
-#[test]
-fn a_phases_profiles_reach_its_commands_and_are_shown() {
-    let env = Env::new();
+fn a_phases_profiles_reach_its_commands_and_are_shown(env: Env) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
         env.home().join("scenarios/profiled.yaml"),
@@ -552,3 +547,14 @@ fn a_phases_profiles_reach_its_commands_and_are_shown() {
         serde_json::json!(["development", "ci"])
     );
 }
+
+common::on_both_stores!(
+    parallel_phases_overlap_in_time_and_the_join_runs_last,
+    a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_on,
+    stop_from_another_terminal_then_resume_completes_the_scenario,
+    an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it,
+    agents_are_listed_and_activated_by_hand_through_the_log,
+    run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id,
+    each_command_finds_its_own_runs_and_points_at_the_other_kind,
+    a_phases_profiles_reach_its_commands_and_are_shown,
+);

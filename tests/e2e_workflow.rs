@@ -57,9 +57,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn seed_feature_development_waits_on_each_prompt_step_and_completes() {
-    let env = Env::new();
+fn seed_feature_development_waits_on_each_prompt_step_and_completes(env: Env) {
     env.workflow("feature-development", SEED_FEATURE_DEVELOPMENT);
     insta::assert_snapshot!(
         "seed_validate",
@@ -102,9 +100,7 @@ fn seed_feature_development_waits_on_each_prompt_step_and_completes() {
     assert_eq!(verify["ok"], true);
 }
 
-#[test]
-fn shell_steps_pass_outputs_retry_a_flaky_step_and_leave_an_auditable_log() {
-    let env = Env::new();
+fn shell_steps_pass_outputs_retry_a_flaky_step_and_leave_an_auditable_log(env: Env) {
     env.workflow("build-and-ship", &example("build-and-ship"));
     let run = env.run(&[
         "workflow",
@@ -165,9 +161,7 @@ fn shell_steps_pass_outputs_retry_a_flaky_step_and_leave_an_auditable_log() {
     assert_eq!(std::fs::read_to_string(&results_path).unwrap(), before);
 }
 
-#[test]
-fn a_failing_step_with_on_failure_rollback_compensates_newest_first() {
-    let env = Env::new();
+fn a_failing_step_with_on_failure_rollback_compensates_newest_first(env: Env) {
     env.workflow(
         "rollback",
         r#"name: rollback
@@ -205,9 +199,7 @@ steps:
     assert!(resumed.stdout.contains("nothing to do"));
 }
 
-#[test]
-fn a_paused_run_resumes_with_retry_or_skip_without_rerunning_completed_steps() {
-    let env = Env::new();
+fn a_paused_run_resumes_with_retry_or_skip_without_rerunning_completed_steps(env: Env) {
     env.workflow(
         "gate",
         r#"name: gate
@@ -278,9 +270,9 @@ steps:
     assert_eq!(skipped["body"]["by"]["message"], "approved by phone");
 }
 
-#[test]
-fn kill_9_mid_step_leaves_an_interrupted_run_that_resumes_without_rerunning_completed_steps() {
-    let env = Env::new();
+fn kill_9_mid_step_leaves_an_interrupted_run_that_resumes_without_rerunning_completed_steps(
+    env: Env,
+) {
     env.workflow(
         "slow",
         r#"name: slow
@@ -330,9 +322,7 @@ steps:
     );
 }
 
-#[test]
-fn a_second_driver_gets_exit_4_naming_the_holder() {
-    let env = Env::new();
+fn a_second_driver_gets_exit_4_naming_the_holder(env: Env) {
     env.workflow(
         "hold",
         "name: hold\nsteps:\n  - name: wait\n    run: touch started; sleep 3\n",
@@ -354,9 +344,7 @@ fn a_second_driver_gets_exit_4_naming_the_holder() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
-#[test]
-fn sigint_is_a_recorded_stop_and_resume_finishes_the_run() {
-    let env = Env::new();
+fn sigint_is_a_recorded_stop_and_resume_finishes_the_run(env: Env) {
     let yaml = "name: stoppable\nsteps:\n  - name: long\n    run: echo go >> ran.log; touch started; [ -f fast ] || sleep 30\n    timeout: 1m\n  - name: after\n    run: echo after >> ran.log\n";
     env.workflow("stoppable", yaml);
     let mut child = env
@@ -403,9 +391,7 @@ fn sigint_is_a_recorded_stop_and_resume_finishes_the_run() {
     assert_eq!(lines(&env.file("ran.log")), ["go", "go", "after"]);
 }
 
-#[test]
-fn a_timeout_ends_the_whole_process_group() {
-    let env = Env::new();
+fn a_timeout_ends_the_whole_process_group(env: Env) {
     env.workflow(
         "timeout",
         "name: timeout\nsteps:\n  - name: hang\n    run: sleep 30 & sleep 30\n    timeout: 300ms\n    retry: {max_retry_attempts: 0}\n",
@@ -424,9 +410,7 @@ fn a_timeout_ends_the_whole_process_group() {
     );
 }
 
-#[test]
-fn outputs_used_through_templates_stay_data() {
-    let env = Env::new();
+fn outputs_used_through_templates_stay_data(env: Env) {
     env.workflow(
         "inject",
         r#"name: inject
@@ -450,9 +434,7 @@ steps:
     );
 }
 
-#[test]
-fn secret_environment_values_never_reach_the_log() {
-    let env = Env::new();
+fn secret_environment_values_never_reach_the_log(env: Env) {
     let secret = "sk-live-0123456789abcdef";
     env.workflow(
         "leak",
@@ -465,14 +447,11 @@ fn secret_environment_values_never_reach_the_log() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
-    for file in ["cortex.db", "cortex.db-wal"] {
-        if let Ok(bytes) = std::fs::read(env.home().join(file)) {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{file} holds the secret"
-            );
-        }
-    }
+    assert_eq!(
+        env.log_holding(secret),
+        Vec::<String>::new(),
+        "the log holds the secret"
+    );
     let log = env.run(&["log", "show"]);
     assert!(!log.stdout.contains(secret));
     let status = env.status(None);
@@ -553,9 +532,7 @@ fn dry_run_prints_the_plan_and_records_nothing() {
     assert!(!env.db().exists());
 }
 
-#[test]
-fn abort_ends_a_waiting_run_and_history_lists_it() {
-    let env = Env::new();
+fn abort_ends_a_waiting_run_and_history_lists_it(env: Env) {
     assert_eq!(
         env.run(&["workflow", "run", "onboarding", "--actor", "bob"])
             .code,
@@ -624,9 +601,7 @@ fn schemas_are_printed() {
     assert_eq!(env.run(&["schema", "nope"]).code, 2);
 }
 
-#[test]
-fn resume_from_reruns_a_step_and_everything_after_it_keeping_earlier_outputs() {
-    let env = Env::new();
+fn resume_from_reruns_a_step_and_everything_after_it_keeping_earlier_outputs(env: Env) {
     env.workflow(
         "redo",
         r#"name: redo
@@ -657,9 +632,7 @@ steps:
     assert_eq!(status["steps"][1]["attempts"], 2);
 }
 
-#[test]
-fn resume_rollback_to_compensates_later_steps_then_runs_them_again() {
-    let env = Env::new();
+fn resume_rollback_to_compensates_later_steps_then_runs_them_again(env: Env) {
     env.workflow(
         "back",
         r#"name: back
@@ -713,9 +686,7 @@ fn pre_validation_reports_every_unmet_prerequisite_and_starts_nothing() {
     insta::assert_snapshot!("pre_validation_failed", out.snapshot(&env));
 }
 
-#[test]
-fn post_validation_failure_pauses_and_retry_rechecks() {
-    let env = Env::new();
+fn post_validation_failure_pauses_and_retry_rechecks(env: Env) {
     env.workflow("post", "name: post\nsteps:\n  - {name: a, run: 'echo a >> ran.log'}\npost:\n  - run: test -f released\n");
     assert_eq!(env.run(&["workflow", "run", "post"]).code, 1);
     assert_eq!(
@@ -731,9 +702,7 @@ fn post_validation_failure_pauses_and_retry_rechecks() {
     );
 }
 
-#[test]
-fn an_agent_with_a_command_receives_the_prompt_on_stdin() {
-    let env = Env::new();
+fn an_agent_with_a_command_receives_the_prompt_on_stdin(env: Env) {
     std::fs::create_dir_all(env.project().join(".claude/agents")).unwrap();
     std::fs::write(
         env.project().join(".claude/agents/scribe.md"),
@@ -763,9 +732,7 @@ fn an_agent_with_a_command_receives_the_prompt_on_stdin() {
     assert_eq!(env.status(None)["status"], "completed");
 }
 
-#[test]
-fn without_checkpoints_resume_starts_again_from_the_first_step() {
-    let env = Env::new();
+fn without_checkpoints_resume_starts_again_from_the_first_step(env: Env) {
     env.config(r#"{"workflow": {"enable_checkpoints": false, "max_retry_attempts": 0}}"#);
     env.workflow("nocp", "name: nocp\nsteps:\n  - {name: a, run: 'echo a >> ran.log'}\n  - {name: b, run: 'echo b >> ran.log; test -f ok'}\n");
     assert_eq!(env.run(&["workflow", "run", "nocp"]).code, 1);
@@ -784,9 +751,7 @@ fn without_checkpoints_resume_starts_again_from_the_first_step() {
     );
 }
 
-#[test]
-fn json_mode_prints_one_document_on_stdout() {
-    let env = Env::new();
+fn json_mode_prints_one_document_on_stdout(env: Env) {
     env.workflow(
         "talk",
         "name: talk\nsteps:\n  - {name: a, run: 'echo chatty'}\n",
@@ -953,3 +918,23 @@ fn a_background_child_ends_with_its_step() {
         nix::sys::signal::Signal::SIGKILL,
     );
 }
+
+common::on_both_stores!(
+    seed_feature_development_waits_on_each_prompt_step_and_completes,
+    shell_steps_pass_outputs_retry_a_flaky_step_and_leave_an_auditable_log,
+    a_failing_step_with_on_failure_rollback_compensates_newest_first,
+    a_paused_run_resumes_with_retry_or_skip_without_rerunning_completed_steps,
+    kill_9_mid_step_leaves_an_interrupted_run_that_resumes_without_rerunning_completed_steps,
+    a_second_driver_gets_exit_4_naming_the_holder,
+    sigint_is_a_recorded_stop_and_resume_finishes_the_run,
+    outputs_used_through_templates_stay_data,
+    abort_ends_a_waiting_run_and_history_lists_it,
+    resume_from_reruns_a_step_and_everything_after_it_keeping_earlier_outputs,
+    resume_rollback_to_compensates_later_steps_then_runs_them_again,
+    post_validation_failure_pauses_and_retry_rechecks,
+    an_agent_with_a_command_receives_the_prompt_on_stdin,
+    without_checkpoints_resume_starts_again_from_the_first_step,
+    json_mode_prints_one_document_on_stdout,
+    a_timeout_ends_the_whole_process_group,
+    secret_environment_values_never_reach_the_log,
+);

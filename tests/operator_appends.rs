@@ -3,9 +3,9 @@
 //! the state it actually follows — on the in-memory store and on SQLite, with the driver
 //! staging its phases' ends as the real scheduler does.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cortex::decide::{AttemptReport, Command, RunPhase, decide, replay};
 use cortex::definition::{Config, Durability, parse_scenario, snapshot};
@@ -24,7 +24,7 @@ const RUN: &str = "RUN";
 /// One more handle on a shared in-memory log, as each process has its own connection to the
 /// file: every journal gets one.
 #[derive(Clone, Default)]
-struct Shared(Rc<RefCell<MemoryStore>>);
+struct Shared(Arc<Mutex<MemoryStore>>);
 
 impl EventStore for Shared {
     fn append(
@@ -33,7 +33,7 @@ impl EventStore for Shared {
         expected_seq: u64,
         events: &[cortex::event::NewEvent],
     ) -> Result<Vec<Recorded>, StoreError> {
-        self.0.borrow_mut().append(run_id, expected_seq, events)
+        self.0.lock().unwrap().append(run_id, expected_seq, events)
     }
 
     fn append_at_head(
@@ -43,25 +43,30 @@ impl EventStore for Shared {
         decide: &mut DecideAtHead<'_>,
     ) -> Result<AtHead, StoreError> {
         self.0
-            .borrow_mut()
+            .lock()
+            .unwrap()
             .append_at_head(run_id, known_seq, decide)
     }
 
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.0.lock().unwrap().import_rows(rows)
+    }
+
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
-        self.0.borrow().read_run(run_id)
+        self.0.lock().unwrap().read_run(run_id)
     }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
-        self.0.borrow().runs()
+        self.0.lock().unwrap().runs()
     }
 
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
-        self.0.borrow().raw_rows(run_id)
+        self.0.lock().unwrap().raw_rows(run_id)
     }
 }
 
 /// Makes one more handle on the log under test.
-type Open = Rc<dyn Fn() -> Box<dyn EventStore>>;
+type Open = Arc<dyn Fn() -> Box<dyn EventStore> + Send + Sync>;
 
 /// An operator's handle on a log that a driver keeps busy: before each of the operator's
 /// writes reaches the store, another driver process takes `turns` turns (through a handle of
@@ -72,7 +77,7 @@ struct Busy {
     open: Open,
     turns: usize,
     /// How many events the run had when the operator's last write reached the log.
-    head_at_write: Rc<std::cell::Cell<usize>>,
+    head_at_write: Arc<AtomicUsize>,
 }
 
 impl Busy {
@@ -86,8 +91,10 @@ impl Busy {
         }
         let _ = other.flush();
         drop(other);
-        self.head_at_write
-            .set(store.read_run(RUN).map_or(0, |events| events.len()));
+        self.head_at_write.store(
+            store.read_run(RUN).map_or(0, |events| events.len()),
+            Ordering::SeqCst,
+        );
     }
 }
 
@@ -110,6 +117,10 @@ impl EventStore for Busy {
     ) -> Result<AtHead, StoreError> {
         self.intrude();
         self.inner.append_at_head(run_id, known_seq, decide)
+    }
+
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.inner.import_rows(rows)
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
@@ -325,7 +336,7 @@ fn play(case: &Case, open: Open) -> Result<(), TestCaseError> {
                 inner: open(),
                 open: open.clone(),
                 turns: op.intruding,
-                head_at_write: Rc::default(),
+                head_at_write: Arc::default(),
             };
             (busy, UlidIds::default())
         })
@@ -354,12 +365,12 @@ fn play(case: &Case, open: Open) -> Result<(), TestCaseError> {
                 && let Some(mut journal) = open_ops[k].take()
             {
                 let command = op.act.command(&journal);
-                heads[k].set(reader.read_run(RUN).unwrap().len());
+                heads[k].store(reader.read_run(RUN).unwrap().len(), Ordering::SeqCst);
                 let result = journal.submit(command.clone());
                 // What the decider makes of the log as it stood right before the operator's
                 // events (after everything the drivers appended, intruders included).
                 let after = reader.read_run(RUN).unwrap();
-                let before = &after[..heads[k].get().min(after.len())];
+                let before = &after[..heads[k].load(Ordering::SeqCst).min(after.len())];
                 let mut head = replay(before);
                 head.run_id = RUN.into();
                 let expected = decide(&head, command);
@@ -418,7 +429,7 @@ proptest! {
     #[test]
     fn an_operator_append_succeeds_beside_any_interleaving_of_driver_appends(case in case()) {
         let shared = Shared::default();
-        play(&case, Rc::new(move || Box::new(shared.clone())))?;
+        play(&case, Arc::new(move || Box::new(shared.clone())))?;
     }
 
     /// The same on SQLite, one connection per journal (as one per process).
@@ -428,6 +439,6 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("cortex.db");
-        play(&case, Rc::new(move || Box::new(SqliteStore::open(&db, Durability::Normal).unwrap())))?;
+        play(&case, Arc::new(move || Box::new(SqliteStore::open(&db, Durability::Normal).unwrap())))?;
     }
 }

@@ -1,12 +1,12 @@
-//! Tamper evidence against the real SQLite file: a change to any byte of any stored column of
-//! any event, a deleted, duplicated, reordered or moved event is found by `log verify`, which
+//! Tamper evidence against the real log, SQLite's file or PostgreSQL's tables (changed by their
+//! owner, triggers dropped or disabled): a change to any byte of any stored column of any
+//! event, a deleted, duplicated, reordered or moved event is found by `log verify`, which
 //! names the first bad event; a truncated tail is found against anchored heads.
 
 mod common;
 
-use common::Env;
-use cortex::definition::Durability;
-use cortex::store::{EventStore, SqliteStore, verify_rows};
+use common::{Env, Store};
+use cortex::store::{EventStore, verify_rows};
 
 const COLUMNS: [&str; 9] = [
     "run_id",
@@ -21,8 +21,7 @@ const COLUMNS: [&str; 9] = [
 ];
 
 /// Two finished runs in one log.
-fn two_runs() -> (Env, Vec<String>) {
-    let env = Env::new();
+fn two_runs(env: Env) -> (Env, Vec<String>) {
     env.workflow(
         "pair",
         "name: pair\nsteps:\n  - {name: a, run: 'echo a'}\n  - {name: b, run: 'echo b'}\n",
@@ -39,12 +38,34 @@ fn two_runs() -> (Env, Vec<String>) {
     (env, runs)
 }
 
+/// Run `statements` on the log as its owner would, past the append-only triggers: dropped on
+/// SQLite, disabled on PostgreSQL.
 fn sql(env: &Env, statements: &str) {
-    let conn = rusqlite::Connection::open(env.db()).unwrap();
-    conn.execute_batch(&format!(
-        "DROP TRIGGER IF EXISTS events_append_only_update; DROP TRIGGER IF EXISTS events_append_only_delete; {statements}"
-    ))
-    .unwrap();
+    match &env.pg {
+        None => {
+            let conn = rusqlite::Connection::open(env.db()).unwrap();
+            conn.execute_batch(&format!(
+                "DROP TRIGGER IF EXISTS events_append_only_update; DROP TRIGGER IF EXISTS events_append_only_delete; {statements}"
+            ))
+            .unwrap();
+        }
+        Some(pg) => {
+            let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+            c.batch_execute(&format!(
+                "ALTER TABLE events DISABLE TRIGGER USER; {statements}"
+            ))
+            .unwrap();
+        }
+    }
+}
+
+/// A 32-byte hash literal in the log's SQL dialect.
+fn forged_hash(store: Store) -> String {
+    let hex = format!("{}01", "00".repeat(31));
+    match store {
+        Store::Sqlite => format!("X'{hex}'"),
+        Store::Postgres => format!("'\\x{hex}'::bytea"),
+    }
 }
 
 fn verify(env: &Env, extra: &[&str]) -> (i32, serde_json::Value) {
@@ -54,29 +75,36 @@ fn verify(env: &Env, extra: &[&str]) -> (i32, serde_json::Value) {
     (out.code, out.json())
 }
 
-#[test]
-fn a_change_to_any_column_of_any_event_is_found_and_named() {
+fn a_change_to_any_column_of_any_event_is_found_and_named(env: Env) {
+    let kind = env.store_kind();
+    drop(env);
     let mut tried = 0;
     for column in COLUMNS {
         for seq in [0, 3, 6] {
-            let (env, runs) = two_runs();
+            let Some(env) = Env::on(
+                kind,
+                "a_change_to_any_column_of_any_event_is_found_and_named",
+            ) else {
+                return;
+            };
+            let (env, runs) = two_runs(env);
             let run = &runs[0];
             let row = format!("WHERE run_id = '{run}' AND seq = {seq}");
-            let forged = format!("X'{}01'", "00".repeat(31));
+            let forged = forged_hash(kind);
             let change = match column {
                 "seq" => format!("UPDATE events SET seq = seq + 1000 {row}"),
                 "version" => format!("UPDATE events SET version = version + 1 {row}"),
                 // Moved into the other run (at a free seq there).
                 "run_id" => format!("UPDATE events SET run_id = '{}', seq = 999 {row}", runs[1]),
                 "prev_hash" | "hash" => format!("UPDATE events SET {column} = {forged} {row}"),
-                _ => format!("UPDATE events SET {column} = {column} || ' ' {row}"),
+                _ => format!("UPDATE events SET \"{column}\" = \"{column}\" || ' ' {row}"),
             };
             sql(&env, &change);
             tried += 1;
             let (code, report) = verify(&env, &["--all"]);
             assert_eq!(code, 1, "{column}@{seq}: {report}");
             // `log verify` streams borrowed rows; the same rows copied give the same verdict.
-            let store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+            let store = env.open_store();
             assert_eq!(
                 store.verify(None).unwrap(),
                 verify_rows(&store.raw_rows(None).unwrap()),
@@ -95,9 +123,10 @@ fn a_change_to_any_column_of_any_event_is_found_and_named() {
     assert_eq!(tried, 27);
 }
 
-#[test]
-fn deleted_duplicated_and_reordered_events_are_found() {
-    let (env, runs) = two_runs();
+fn deleted_duplicated_and_reordered_events_are_found(env: Env) {
+    let kind = env.store_kind();
+    let fresh = || Env::on(kind, "deleted_duplicated_and_reordered_events_are_found").unwrap();
+    let (env, runs) = two_runs(env);
     let run = &runs[0];
     sql(
         &env,
@@ -110,17 +139,17 @@ fn deleted_duplicated_and_reordered_events_are_found() {
         "the event after the gap is named: {report}"
     );
 
-    let (env, runs) = two_runs();
+    let (env, runs) = two_runs(fresh());
     let run = &runs[0];
     sql(
         &env,
         &format!(
-            "INSERT INTO events SELECT run_id, 1000, id, time, type, version, body, prev_hash, hash FROM events WHERE run_id = '{run}' AND seq = 2"
+            "INSERT INTO events SELECT run_id, 1000, id, \"time\", \"type\", version, body, prev_hash, hash FROM events WHERE run_id = '{run}' AND seq = 2"
         ),
     );
     assert_eq!(verify(&env, &[]).0, 1, "a duplicated event");
 
-    let (env, runs) = two_runs();
+    let (env, runs) = two_runs(fresh());
     let run = &runs[0];
     sql(
         &env,
@@ -135,9 +164,8 @@ fn deleted_duplicated_and_reordered_events_are_found() {
     assert_eq!(report["first_bad"]["seq"], 2);
 }
 
-#[test]
-fn a_truncated_tail_is_found_against_anchored_heads() {
-    let (env, runs) = two_runs();
+fn a_truncated_tail_is_found_against_anchored_heads(env: Env) {
+    let (env, runs) = two_runs(env);
     let anchors = env.dir.path().join("anchors.txt");
     let anchors_arg = anchors.display().to_string();
     let out = env.run(&["log", "anchor", "--file", &anchors_arg]);
@@ -208,3 +236,9 @@ fn a_truncated_tail_is_found_against_anchored_heads() {
         "only finished runs are anchored"
     );
 }
+
+common::on_both_stores!(
+    a_change_to_any_column_of_any_event_is_found_and_named,
+    deleted_duplicated_and_reordered_events_are_found,
+    a_truncated_tail_is_found_against_anchored_heads,
+);

@@ -11,6 +11,11 @@ pub struct Cli {
     /// Where definitions and the event log live [env: CORTEX_HOME; default: ~/.cortex].
     #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
+    /// Where the event log is: postgres://user@host:port/dbname (or a libpq `key=value`
+    /// string) for PostgreSQL, a path or sqlite:PATH for SQLite [env: CORTEX_DB; default:
+    /// `db` in cortex.config.json, else CORTEX_HOME/cortex.db].
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
     /// Print one JSON document on stdout and nothing else.
     #[arg(long, global = true)]
     pub json: bool,
@@ -393,6 +398,14 @@ pub enum LogCommand {
     Anchor {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+    },
+    /// Copy every run of this log into another one (PostgreSQL or SQLite), verifying each
+    /// chain; runs already there with the same head are left as they are.
+    Copy {
+        /// The log to copy into: postgres://user@host:port/dbname, a libpq string, a path or
+        /// sqlite:PATH.
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
     /// A run's events as JSON Lines.
     Export {

@@ -75,6 +75,7 @@ pub fn dispatch(
                 anchors.as_deref(),
             )),
             LogCommand::Anchor { file } => done(ops::log::anchor(ctx, file.as_deref())),
+            LogCommand::Copy { to } => done(ops::log::copy(ctx, &to)),
         },
         TopCommand::Tui { actor } => super::tui::run(ctx, json, actor, no_color),
         // Its stdout is the protocol: it prints nothing itself, and logs through `err`.

@@ -71,7 +71,7 @@ pub fn main() -> i32 {
     // construction (the emoji badges are text); only the TUI has colours to turn off.
     let json = cli.json;
     let ctx = match Ctx::new(cli.home.clone()) {
-        Ok(ctx) => ctx,
+        Ok(ctx) => ctx.with_db(cli.db.clone()),
         Err(e) => return report(e, json),
     };
     match commands::dispatch(&ctx, json, cli.no_color, cli.command) {

@@ -36,6 +36,7 @@ pub fn run(
         cwd: ctx.cwd.clone(),
         actor: by.actor,
         exe,
+        location: ctx.location()?,
     };
     let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     crate::tui::run(settings, color).map_err(|e| CommandError::new(exit::FAILED, e.to_string()))?;

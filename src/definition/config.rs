@@ -159,6 +159,11 @@ pub struct ConfigFile {
     pub workflow: Config,
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// Where the event log is (SPEC §9), unless `--db` or CORTEX_DB says: a PostgreSQL URL
+    /// (`postgres://user@host:port/dbname`) or libpq `key=value` string, or a SQLite file
+    /// (`sqlite:PATH` or a path; relative to the home). Default: the home's `cortex.db`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db: Option<String>,
 }
 
 /// Parse `cortex.config.json`; a bad key or value is an error naming it, with its position.
@@ -166,7 +171,7 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
     parse_config_file(path, text).map(|file| file.workflow)
 }
 
-/// Parse the whole of `cortex.config.json` (engine settings and agent runners).
+/// Parse the whole of `cortex.config.json`: engine settings, agent runners and where the log is.
 pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, DefinitionError> {
     super::workflow::precheck(path, text, false)?;
     let fail = |e: serde_json::Error| {

@@ -52,11 +52,7 @@ pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandE
             CommandError::new(exit::FAILED, format!("cannot start the MCP server: {e}"))
         })?;
     let signals = StopFlag::install();
-    let ctx = Ctx {
-        home: ctx.home.clone(),
-        cwd: ctx.cwd.clone(),
-        explicit_home: ctx.explicit_home,
-    };
+    let ctx = ctx.clone();
     log(&format!(
         "serving {} over stdio (cortex {})",
         ctx.home.display(),

@@ -1,5 +1,6 @@
-//! What every operation needs: the home folder, the project directory, the log, and how to
-//! name what it suggests.
+//! What every operation needs: the home folder, the project directory, the log — where it is
+//! (SPEC §9: `--db`, else CORTEX_DB, else `db` in cortex.config.json, else the home's
+//! `cortex.db`) and the store opened there — and how to name what it suggests.
 
 use std::path::PathBuf;
 
@@ -9,14 +10,17 @@ use crate::event::{Operator, RunKind};
 pub use crate::execute::{default_actor, hostname};
 use crate::ops::{FindError, Scope, find_run};
 use crate::project::{StatusView, status_view};
-use crate::store::{EventStore, SqliteStore, StoreError};
+use crate::store::{EventStore, Location};
 
+#[derive(Clone)]
 pub struct Ctx {
     pub home: PathBuf,
     pub cwd: PathBuf,
     /// The home is not the one a bare `cortex` would use (`--home` given): suggested commands
     /// must name it, or pasting them would act on another log.
     pub explicit_home: bool,
+    /// `--db`: where the log is, given on the command line. Suggested commands name it too.
+    pub db: Option<String>,
 }
 
 impl Ctx {
@@ -50,7 +54,63 @@ impl Ctx {
             home,
             cwd,
             explicit_home,
+            db: None,
         })
+    }
+
+    /// The same context with the log given by `--db` (an empty value counts as not given).
+    pub fn with_db(mut self, db: Option<String>) -> Ctx {
+        self.db = db.filter(|d| !d.trim().is_empty());
+        self
+    }
+
+    /// Where the log is: `--db`, else CORTEX_DB (both relative to the current directory),
+    /// else `db` in the home's cortex.config.json (relative to the home), else
+    /// `CORTEX_HOME/cortex.db`.
+    pub fn location(&self) -> Result<Location, CommandError> {
+        if let Some(loc) = self
+            .db
+            .as_deref()
+            .and_then(|d| Location::parse(d, &self.cwd))
+        {
+            return Ok(loc);
+        }
+        if let Some(loc) = std::env::var("CORTEX_DB")
+            .ok()
+            .and_then(|d| Location::parse(&d, &self.cwd))
+        {
+            return Ok(loc);
+        }
+        let config = self.home.join("cortex.config.json");
+        let configured = match crate::definition::read_definition(&config) {
+            Ok(text) => {
+                match crate::definition::parse_config_file(&config.display().to_string(), &text) {
+                    Ok(file) => file.db,
+                    // A mistake elsewhere in the file is for the commands that use those
+                    // settings to report; where the log is can still be read from it.
+                    Err(e) => match serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .as_ref()
+                        .and_then(|v| v.as_object())
+                        .map(|o| o.get("db"))
+                    {
+                        Some(None | Some(serde_json::Value::Null)) => None,
+                        Some(Some(serde_json::Value::String(db))) => Some(db.clone()),
+                        _ => return Err(CommandError::definition(&e)),
+                    },
+                }
+            }
+            Err(crate::definition::ReadError::NotFound) => None,
+            Err(e) => {
+                return Err(CommandError::bad_input(format!(
+                    "cannot read {}: {e}",
+                    config.display()
+                )));
+            }
+        };
+        Ok(configured
+            .and_then(|d| Location::parse(&d, &self.home))
+            .unwrap_or_else(|| Location::Sqlite(self.db_path())))
     }
 
     /// A command to suggest in a hint, quoted for pasting: `cortex [--home H] ARGS...`.
@@ -60,6 +120,9 @@ impl Ctx {
         if self.explicit_home {
             argv.extend(["--home", home.as_str()]);
         }
+        if let Some(db) = &self.db {
+            argv.extend(["--db", db.as_str()]);
+        }
         argv.extend_from_slice(args);
         format!("`{}`", crate::render::command_line(&argv))
     }
@@ -68,11 +131,15 @@ impl Ctx {
     /// commands name `--home` when a bare `cortex` would use another home.
     pub fn view(&self, state: &crate::decide::RunState, driver_alive: bool) -> StatusView {
         let mut view = status_view(state, driver_alive);
+        let mut global = Vec::new();
         if self.explicit_home {
-            let home = self.home.display().to_string();
-            for s in &mut view.next {
-                s.argv.splice(1..1, ["--home".to_string(), home.clone()]);
-            }
+            global.extend(["--home".to_string(), self.home.display().to_string()]);
+        }
+        if let Some(db) = &self.db {
+            global.extend(["--db".to_string(), db.clone()]);
+        }
+        for s in &mut view.next {
+            s.argv.splice(1..1, global.iter().cloned());
         }
         view
     }
@@ -86,42 +153,37 @@ impl Ctx {
     }
 
     /// Open (creating if needed) the event log for writing.
-    pub fn store(&self, durability: Durability) -> Result<SqliteStore, CommandError> {
-        std::fs::create_dir_all(&self.home).map_err(|e| {
-            CommandError::new(
-                super::exit::FAILED,
-                format!("cannot create {}: {e}", self.home.display()),
-            )
-        })?;
-        Ok(SqliteStore::open(&self.db_path(), durability)?)
+    pub fn store(&self, durability: Durability) -> Result<Box<dyn EventStore>, CommandError> {
+        let location = self.location()?;
+        let mut dirs = vec![self.home.clone()];
+        if let Location::Sqlite(path) = &location
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            dirs.push(parent.to_path_buf());
+        }
+        for dir in dirs {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                CommandError::new(
+                    super::exit::FAILED,
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
+        }
+        Ok(location.open(durability)?)
     }
 
-    /// Open the existing log for writing (an operator's command on a run); a home without a
-    /// log has no runs.
-    pub fn existing_store(&self) -> Result<Option<SqliteStore>, CommandError> {
-        if !self.db_path().exists() {
-            return Ok(None);
-        }
-        Ok(Some(SqliteStore::open(
-            &self.db_path(),
-            Durability::Normal,
-        )?))
+    /// Open the existing log for writing (an operator's command on a run); where there is no
+    /// log yet there are no runs.
+    pub fn existing_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
+        Ok(self.location()?.open_existing()?)
     }
 
     /// Open the existing log for reading only (status, history, `log ...`): it works on a
     /// read-only home, an archive copy, or a log of a newer cortex, and never changes the
-    /// log. A home without a log, or whose log has no tables yet (its first command was
-    /// stopped before it set it up, or is setting it up now), has no runs.
-    pub fn reading_store(&self) -> Result<Option<SqliteStore>, CommandError> {
-        let path = self.db_path();
-        if !path.exists() {
-            return Ok(None);
-        }
-        match SqliteStore::open_read(&path) {
-            Ok(store) => Ok(Some(store)),
-            Err(StoreError::NotALog { blank: true, .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+    /// log. Where there is no log, or it has no tables yet (its first command was stopped
+    /// before it set it up, or is setting it up now), there are no runs.
+    pub fn reading_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
+        Ok(self.location()?.open_read()?)
     }
 
     /// The run `query` names within `scope` (an id, a unique id prefix, or a name: its latest

@@ -113,11 +113,20 @@ impl From<StoreError> for CommandError {
             StoreError::Conflict { .. } => Some(
                 "another process recorded events for this run meanwhile; check `cortex workflow status`",
             ),
+            StoreError::Unreachable { .. } => Some(
+                "check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value); nothing recorded was lost; a run that was being driven goes on with `cortex workflow resume RUN` (`cortex orchestrate resume NAME` for a scenario)",
+            ),
+            StoreError::Refused(_) => Some(
+                "the role cortex connects as needs SELECT and INSERT on events, and SELECT, INSERT and UPDATE on runs and snapshots (DESIGN.md, section PostgreSQL); nothing recorded was lost",
+            ),
+            StoreError::BadLocation(_) => Some(
+                "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json",
+            ),
             _ => None,
         };
         // A file that is not a log was named by the user (`log verify --file`): bad input.
         let code = match e {
-            StoreError::NotALog { .. } => exit::BAD_INPUT,
+            StoreError::NotALog { .. } | StoreError::BadLocation(_) => exit::BAD_INPUT,
             _ => exit::FAILED,
         };
         let mut err = CommandError::new(code, e.to_string());

@@ -1,12 +1,15 @@
 //! The audit trail: show, export, verify (the chain, anchors, snapshots and the run index),
-//! anchor. Every operation only reads the log, so each opens it for reading.
+//! anchor, and copy into another log. Every operation only reads the log, so each opens it
+//! for reading (`copy` writes only to the other log).
 
 use std::path::Path;
 
 use super::{CommandError, Ctx, Output, exit, no_runs};
 use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_verify};
-use crate::store::{Anchor, EventStore, SqliteStore, check_anchors, parse_anchors, verify_rows};
+use crate::store::{
+    Anchor, EventStore, Location, SqliteStore, check_anchors, parse_anchors, verify_rows,
+};
 
 /// `log show [RUN]`: every event of a run, one per line.
 pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
@@ -56,7 +59,7 @@ pub fn verify(
                     )));
                 }
                 // Never written: an archive copy stays as it is, even on read-only media.
-                Some(f) => SqliteStore::open_read(f)?,
+                Some(f) => Box::new(SqliteStore::open_read(f)?) as Box<dyn EventStore>,
                 None => match ctx.reading_store()? {
                     Some(s) => s,
                     None => {
@@ -365,4 +368,136 @@ pub fn attempt_output(
         ));
     }
     Ok(exit::OK)
+}
+
+/// At most this many events are copied in one transaction: a long run is copied in pieces,
+/// each continuing the chain, so an interrupted copy leaves a prefix that the next one extends.
+const COPY_BATCH: usize = 5_000;
+
+/// `log copy --to URL`: copy every run (and the agent registry) of this log into another one,
+/// row by row as stored — never re-hashed — so the copy verifies with the same hashes. Each
+/// run's chain is verified here first and there after. A run already there with the same
+/// head is left alone; one there that this run continues (copied before it went on) gets the
+/// rest; one there with another history is refused, as is a run that does not verify here.
+pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
+    let target = Location::parse(to, &ctx.cwd).ok_or_else(|| {
+        CommandError::bad_input("--to is empty: say which log to copy into")
+            .hint("e.g. `cortex log copy --to postgres://cortex@db.example:5432/cortex`")
+    })?;
+    let source_location = ctx.location()?;
+    let from = source_location.shown();
+    let into = target.shown();
+    if target == source_location {
+        return Err(
+            CommandError::bad_input(format!("--to names the log being copied ({into})"))
+                .hint("copy into another log; --db or CORTEX_DB chooses the one to copy from"),
+        );
+    }
+    if let Location::Sqlite(path) = &target
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CommandError::new(
+                exit::FAILED,
+                format!("cannot create {}: {e}", dir.display()),
+            )
+        })?;
+    }
+    // Opened first, so that copying an empty log sets up (or upgrades) the other one: how a
+    // team's database gets its tables from the role that owns them.
+    let mut dest = target.open(crate::definition::Durability::Normal)?;
+    let Some(source) = ctx.reading_store()? else {
+        let doc = serde_json::json!({"from": from, "to": into, "runs": 0, "copied": [], "extended": [], "already": [], "refused": [], "events": 0});
+        return Ok(Output::new(
+            doc,
+            format!("{from} has no runs: nothing to copy ({into} is set up).\n"),
+            exit::OK,
+        ));
+    };
+    let (mut copied, mut extended, mut already) = (Vec::new(), Vec::new(), Vec::new());
+    let mut refused: Vec<serde_json::Value> = Vec::new();
+    let mut events = 0u64;
+    let heads = source.runs()?;
+    for head in &heads {
+        let run_id = head.run_id.as_str();
+        let mut refuse = |reason: String| {
+            refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
+        };
+        let here = source.verify(Some(run_id))?;
+        if let Some(bad) = here.first_bad {
+            refuse(format!(
+                "it does not verify here (seq {}: {})",
+                bad.seq, bad.reason
+            ));
+            continue;
+        }
+        let rows = source.raw_rows(Some(run_id))?;
+        let there = dest.raw_rows(Some(run_id))?;
+        let from_seq = there.len();
+        if from_seq > rows.len()
+            || there.last().map(|r| &r.hash) != from_seq.checked_sub(1).map(|i| &rows[i].hash)
+        {
+            refuse(format!(
+                "{into} holds it with another head ({} events, head {}): its history differs",
+                there.len(),
+                there
+                    .last()
+                    .map_or_else(String::new, |r| crate::store::hex(&r.hash))
+            ));
+            continue;
+        }
+        if from_seq == rows.len() {
+            already.push(run_id.to_string());
+            continue;
+        }
+        for batch in rows[from_seq..].chunks(COPY_BATCH) {
+            dest.import_rows(batch)?;
+        }
+        let check = dest.verify(Some(run_id))?;
+        if !check.ok || check.heads.first().map(|(_, h)| h) != Some(&head.head_hash) {
+            return Err(CommandError::new(
+                exit::FAILED,
+                format!("run {run_id} does not verify in {into} after copying it"),
+            )
+            .hint(format!(
+                "`cortex --db '{to}' log verify {run_id}` shows where"
+            )));
+        }
+        events += (rows.len() - from_seq) as u64;
+        match from_seq {
+            0 => copied.push(run_id.to_string()),
+            _ => extended.push(run_id.to_string()),
+        }
+    }
+    let mut text = format!(
+        "Copied {} run(s) ({events} events) from {from} into {into}",
+        copied.len()
+    );
+    if !extended.is_empty() {
+        text.push_str(&format!(", went on with {} copied before", extended.len()));
+    }
+    text.push_str(&format!("; {} already there.\n", already.len()));
+    for r in &refused {
+        text.push_str(&format!(
+            "  not copied: run {} — {}\n",
+            r["run_id"].as_str().unwrap_or_default(),
+            r["reason"].as_str().unwrap_or_default()
+        ));
+    }
+    let code = if refused.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    };
+    let doc = serde_json::json!({
+        "from": from,
+        "to": into,
+        "runs": heads.len(),
+        "copied": copied,
+        "extended": extended,
+        "already": already,
+        "refused": refused,
+        "events": events,
+    });
+    Ok(Output::new(doc, text, code))
 }

@@ -82,11 +82,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
     })?;
     let shared = Shared {
-        ctx: Ctx {
-            home: ctx.home.clone(),
-            cwd: ctx.cwd.clone(),
-            explicit_home: ctx.explicit_home,
-        },
+        ctx: ctx.clone(),
         token: token.clone(),
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,

@@ -21,7 +21,7 @@ use super::server::{Shared, blocking};
 use crate::event::Event as RunEvent;
 use crate::execute::DriverLock;
 use crate::ops::CommandError;
-use crate::store::{EventStore, RunQuery, SqliteStore};
+use crate::store::{EventStore, RunQuery};
 
 /// How often a stream looks for news.
 const TICK: Duration = Duration::from_millis(250);
@@ -31,7 +31,7 @@ const WATCHED: usize = 50;
 /// Where a run's stream is.
 struct Follow {
     shared: Arc<Shared>,
-    store: Option<SqliteStore>,
+    store: Option<Box<dyn EventStore>>,
     run_id: String,
     /// The next seq to send.
     next: u64,

@@ -85,6 +85,14 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         Err(self.fault.error())
     }
 
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.inner.import_rows(rows)
+    }
+
+    fn set_durability(&self, durability: crate::definition::Durability) -> Result<(), StoreError> {
+        self.inner.set_durability(durability)
+    }
+
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         self.inner.read_run(run_id)
     }

@@ -87,6 +87,22 @@ impl EventStore for MemoryStore {
         })
     }
 
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
+        super::check_import(&run_id, rows)?;
+        let stored = self.runs.entry(run_id.clone()).or_default();
+        let prev = stored
+            .last()
+            .map(|r| r.hash.clone())
+            .unwrap_or_else(|| super::GENESIS.to_vec());
+        super::check_import_head(&run_id, first, stored.len() as u64, &prev)?;
+        stored.extend(rows.iter().cloned());
+        Ok(())
+    }
+
     fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
         Ok(self.snapshots.get(run_id).cloned())
     }

@@ -10,8 +10,11 @@ mod anchor;
 mod faulty;
 mod hash;
 mod index;
+mod location;
 mod memory;
 mod migrations;
+mod pg_schema;
+mod postgres;
 mod sqlite;
 mod verify;
 
@@ -19,11 +22,15 @@ pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{RunEntry, RunQuery, check_index, entries_from_log, entry_from_log};
+pub use location::Location;
 pub use memory::MemoryStore;
 pub use migrations::SCHEMA_VERSION;
+pub use pg_schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use verify::{BadEvent, RawRow, RowRef, Verifier, VerifyReport, verify_rows};
 
+use crate::definition::Durability;
 use crate::event::{NewEvent, Recorded};
 
 /// Errors from the event log.
@@ -72,6 +79,18 @@ pub enum StoreError {
     Full(String),
     #[error("event log error: {0}")]
     Sqlite(String),
+    #[error("event log error (PostgreSQL): {0}")]
+    Postgres(String),
+    /// The database cannot be reached (down, restarting past the patience, refused), or the
+    /// connection was lost in the middle of a write whose outcome it then says.
+    #[error("the event log at {target} cannot be reached: {reason}")]
+    Unreachable { target: String, reason: String },
+    /// The database refused a write for lack of privileges (the role cortex connects as).
+    #[error("the event log refused the write: {0}")]
+    Refused(String),
+    /// The value that says where the log is cannot be used (`--db`, `CORTEX_DB`, `db`).
+    #[error("{0}")]
+    BadLocation(String),
     #[error("stored event {run_id}#{seq} cannot be read: {reason}")]
     Corrupt {
         run_id: String,
@@ -142,7 +161,7 @@ impl Snapshot {
 }
 
 /// An append-only event log.
-pub trait EventStore {
+pub trait EventStore: Send {
     /// Append `events` to `run_id`, which must currently hold exactly `expected_seq` events.
     /// All or nothing: either every event is stored and chained, or none is.
     fn append(
@@ -164,6 +183,18 @@ pub trait EventStore {
         known_seq: u64,
         decide: &mut DecideAtHead<'_>,
     ) -> Result<AtHead, StoreError>;
+
+    /// Store rows copied from another log as they are (`log copy`): consecutive events of one
+    /// run, chained and hashed, continuing the run's head here (its first events for a run
+    /// this log does not hold). Nothing is re-hashed; rows that do not verify, or do not
+    /// continue this log's chain of the run, are refused and nothing is stored.
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError>;
+
+    /// How hard appends try to survive a crash, from now on (a run's own configuration may
+    /// ask for `full`). Stores without a choice ignore it.
+    fn set_durability(&self, _durability: Durability) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Every event of one run, in order.
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError>;
@@ -236,6 +267,72 @@ pub trait EventStore {
     }
 }
 
+/// A boxed store is a store: every method is the boxed store's own (none falls back to the
+/// trait's defaults), so a log chosen at run time (`Location::open`) is used as any store.
+impl<S: EventStore + ?Sized> EventStore for Box<S> {
+    fn append(
+        &mut self,
+        run_id: &str,
+        expected_seq: u64,
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        (**self).append(run_id, expected_seq, events)
+    }
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError> {
+        (**self).append_at_head(run_id, known_seq, decide)
+    }
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        (**self).import_rows(rows)
+    }
+    fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
+        (**self).set_durability(durability)
+    }
+    fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
+        (**self).read_run(run_id)
+    }
+    fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
+        (**self).read_run_from(run_id, seq)
+    }
+    fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
+        (**self).runs()
+    }
+    fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunEntry>, StoreError> {
+        (**self).list_runs(query)
+    }
+    fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError> {
+        (**self).count_runs(query)
+    }
+    fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
+        (**self).index_rows()
+    }
+    fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
+        (**self).raw_rows(run_id)
+    }
+    fn verify(&self, run_id: Option<&str>) -> Result<VerifyReport, StoreError> {
+        (**self).verify(run_id)
+    }
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        (**self).load_snapshot(run_id)
+    }
+    fn snapshots(&self, run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        (**self).snapshots(run_id)
+    }
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        (**self).save_snapshot(snapshot)
+    }
+    fn first_event(&self, run_id: &str) -> Result<Option<Recorded>, StoreError> {
+        (**self).first_event(run_id)
+    }
+    fn hash_at(&self, run_id: &str, seq: u64) -> Result<Option<String>, StoreError> {
+        (**self).hash_at(run_id, seq)
+    }
+}
+
 /// Chain `events` onto a run whose head is (`next_seq`, `prev_hash`): the rows to store, and
 /// the same events as recorded.
 fn chain(
@@ -286,6 +383,66 @@ fn chain(
         out.push((row, recorded));
     }
     out
+}
+
+/// Check rows to import (`EventStore::import_rows`): all of `run_id`, consecutive, each
+/// linked to the one before and hashed as stored; and decode them, for the run index.
+fn check_import(run_id: &str, rows: &[RawRow]) -> Result<Vec<Recorded>, StoreError> {
+    let bad = |row: &RawRow, reason: &str| StoreError::Corrupt {
+        run_id: run_id.to_string(),
+        seq: row.seq.max(0) as u64,
+        reason: format!("it cannot be copied: {reason}"),
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        if row.run_id != run_id.as_bytes() {
+            return Err(bad(row, "a batch holds rows of more than one run"));
+        }
+        if i > 0 && (row.seq != rows[i - 1].seq + 1 || row.prev_hash != rows[i - 1].hash) {
+            return Err(bad(row, "the rows are not one unbroken chain"));
+        }
+        let r = row.as_ref();
+        let hash = event_hash(
+            r.run_id,
+            r.seq,
+            r.prev_hash,
+            r.id,
+            r.time,
+            r.type_name,
+            r.version,
+            r.body,
+        );
+        if hash.as_slice() != row.hash {
+            return Err(bad(row, "its hash does not match its bytes"));
+        }
+        out.push(decode_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Check that rows to import, starting with `first`, continue the run's head here (`next`,
+/// `prev`).
+fn check_import_head(
+    run_id: &str,
+    first: &RawRow,
+    next: u64,
+    prev: &[u8],
+) -> Result<(), StoreError> {
+    if first.seq != next as i64 {
+        return Err(StoreError::Conflict {
+            run_id: run_id.to_string(),
+            expected: first.seq.max(0) as u64,
+            actual: next,
+        });
+    }
+    if first.prev_hash != prev {
+        return Err(StoreError::Corrupt {
+            run_id: run_id.to_string(),
+            seq: next,
+            reason: "it cannot be copied: the run here has another history up to this event".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Decode a stored row into a recorded event (upcasting old versions).

@@ -401,14 +401,27 @@ impl SqliteStore {
         prev: &[u8],
         events: &[NewEvent],
     ) -> Result<Vec<Recorded>, StoreError> {
-        let chained = chain(run_id, next, prev, events);
+        let (rows, recorded): (Vec<RawRow>, Vec<Recorded>) =
+            chain(run_id, next, prev, events).into_iter().unzip();
+        self.insert_rows(run_id, &rows, &recorded)?;
+        Ok(recorded)
+    }
+
+    /// Insert chained rows as they are and keep the run index up to date with them; inside a
+    /// transaction.
+    fn insert_rows(
+        &self,
+        run_id: &str,
+        rows: &[RawRow],
+        recorded: &[Recorded],
+    ) -> Result<(), StoreError> {
         let mut insert = self
             .conn
             .prepare_cached(&format!(
                 "INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
             ))
             .map_err(map_err)?;
-        for (row, _) in &chained {
+        for row in rows {
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             insert
                 .execute(params![
@@ -424,11 +437,10 @@ impl SqliteStore {
                 ])
                 .map_err(map_err)?;
         }
-        let recorded: Vec<Recorded> = chained.into_iter().map(|(_, recorded)| recorded).collect();
         if self.indexed {
-            index_appended(&self.conn, run_id, &recorded)?;
+            index_appended(&self.conn, run_id, recorded)?;
         }
-        Ok(recorded)
+        Ok(())
     }
 
     /// Decode the rows `sql` selects as they are read, borrowing their bytes.
@@ -752,6 +764,25 @@ impl EventStore for SqliteStore {
             caught_up,
             appended,
         })
+    }
+
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.writable()?;
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let run_id = String::from_utf8_lossy(&first.run_id).into_owned();
+        let recorded = super::check_import(&run_id, rows)?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        let (next, prev) = self.head(&run_id)?;
+        super::check_import_head(&run_id, first, next, &prev)?;
+        self.insert_rows(&run_id, rows, &recorded)?;
+        tx.commit().map_err(map_err)
+    }
+
+    fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
+        SqliteStore::set_durability(self, durability)
     }
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {

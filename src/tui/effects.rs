@@ -11,7 +11,7 @@ use crate::definition::{Catalog, Durability};
 use crate::event::Operator;
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
 use crate::execute::{DriverLock, Holder, Journal, SystemClock, UlidIds, rfc3339};
-use crate::store::SqliteStore;
+use crate::store::{EventStore, Location};
 
 use super::app::{Effect, Msg, Notice, PhaseOp};
 use super::catalog::scenario_entries;
@@ -29,6 +29,8 @@ pub struct Settings {
     pub actor: String,
     /// This binary, to start drivers with.
     pub exe: PathBuf,
+    /// Where the log is (the drivers it starts are told too).
+    pub location: Location,
 }
 
 /// A thread that carries out effects one after another.
@@ -102,11 +104,8 @@ fn handle(settings: &Settings, effect: Effect, out: &Sender<Msg>) {
     let _ = out.send(msg);
 }
 
-fn open_store(settings: &Settings) -> Result<SqliteStore, OperatorError> {
-    Ok(SqliteStore::open(
-        &settings.home.join("cortex.db"),
-        Durability::Normal,
-    )?)
+fn open_store(settings: &Settings) -> Result<Box<dyn EventStore>, OperatorError> {
+    Ok(settings.location.open(Durability::Normal)?)
 }
 
 fn holder(actor: &str) -> Holder {
@@ -246,7 +245,12 @@ fn detach(
         .home
         .join("tui")
         .join(format!("driver-{stamp}-{}.log", std::process::id()));
-    let mut full: Vec<String> = vec!["--home".into(), settings.home.display().to_string()];
+    let mut full: Vec<String> = vec![
+        "--home".into(),
+        settings.home.display().to_string(),
+        "--db".into(),
+        settings.location.spec(),
+    ];
     full.extend(args.iter().map(|a| a.to_string()));
     full.extend(["--actor".to_string(), settings.actor.clone()]);
     let mut detached = operator::spawn_detached(&settings.exe, &full, &[], &settings.cwd, &log)?;

@@ -4,8 +4,9 @@
 //! Every tick it reads the shown run's events past the last one it saw (`read_run_from`, an
 //! index range scan that usually returns nothing) and probes the driver locks of unfinished
 //! runs. The list of runs (`runs()`, which decodes every run's first event) is read only when
-//! the log file changed — the size and modification time of `cortex.db` and its WAL, which
-//! every commit touches — or every few seconds at most otherwise. A run is loaded once
+//! the log changed — for SQLite the size and modification time of `cortex.db` and its WAL,
+//! which every commit touches; for PostgreSQL the number of runs and the heads of the
+//! unfinished ones, from the run index — or every few seconds at most otherwise. A run is loaded once
 //! (`load_state`, from its snapshot when it has one); after that only its new events are
 //! read, and the app folds them with `evolve`.
 
@@ -13,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::definition::{Durability, normalize_name};
+use crate::definition::normalize_name;
 use crate::event::{Event, RunKind};
 use crate::execute::{DriverLock, load_state};
-use crate::store::{EventStore, SqliteStore, StoreError};
+use crate::store::{EventStore, Location, RunQuery, StoreError};
 
 use super::app::Msg;
 use super::model::Followed;
@@ -27,10 +28,15 @@ pub const WORKFLOW_RUNS: usize = 100;
 /// Re-read the list of runs at least this often, whatever the file stamps say.
 const RESCAN: Duration = Duration::from_secs(5);
 
-/// Size and modification time of the log's files: a commit changes at least one.
-type Stamp = Vec<Option<(u64, SystemTime)>>;
+/// What changes with every commit: the size and modification time of a SQLite log's files,
+/// or a PostgreSQL log's number of runs and the heads of its unfinished runs.
+#[derive(Debug, PartialEq)]
+enum Stamp {
+    Files(Vec<Option<(u64, SystemTime)>>),
+    Index(u64, Vec<(String, u64)>),
+}
 
-fn stamp(db: &Path) -> Stamp {
+fn file_stamp(db: &Path) -> Vec<Option<(u64, SystemTime)>> {
     let wal = PathBuf::from(format!("{}-wal", db.display()));
     [db, wal.as_path()]
         .iter()
@@ -45,8 +51,8 @@ fn stamp(db: &Path) -> Stamp {
 /// Where the follower is in each run it follows.
 pub struct Follower {
     home: PathBuf,
-    db: PathBuf,
-    store: Option<SqliteStore>,
+    location: Location,
+    store: Option<Box<dyn EventStore>>,
     /// Events already handed to the app, per followed run.
     cursors: BTreeMap<String, u64>,
     /// Followed runs that have finished (no driver can come back to them).
@@ -57,10 +63,16 @@ pub struct Follower {
 }
 
 impl Follower {
+    /// A follower of the home's own log (`cortex.db`).
     pub fn new(home: &Path) -> Follower {
+        Follower::at(home, Location::Sqlite(home.join("cortex.db")))
+    }
+
+    /// A follower of the log at `location`, whose driver locks are in `home`.
+    pub fn at(home: &Path, location: Location) -> Follower {
         Follower {
             home: home.to_path_buf(),
-            db: home.join("cortex.db"),
+            location,
             store: None,
             cursors: BTreeMap::new(),
             sealed: BTreeSet::new(),
@@ -75,13 +87,13 @@ impl Follower {
     pub fn poll(&mut self, focus: Option<&str>) -> Result<Vec<Msg>, StoreError> {
         let mut msgs = Vec::new();
         if self.store.is_none() {
-            // A home without a log has no runs yet; opening would create one.
-            if !self.db.exists() {
-                return Ok(msgs);
+            // Where there is no log yet there are no runs; opening would create one.
+            match self.location.open_existing()? {
+                Some(store) => self.store = Some(store),
+                None => return Ok(msgs),
             }
-            self.store = Some(SqliteStore::open(&self.db, Durability::Normal)?);
         }
-        let now = stamp(&self.db);
+        let now = self.stamp()?;
         let due = self.scanned.is_none_or(|t| t.elapsed() >= RESCAN);
         if self.stamp.as_ref() != Some(&now) || due {
             self.stamp = Some(now);
@@ -96,8 +108,28 @@ impl Follower {
         Ok(msgs)
     }
 
-    fn store(&self) -> &SqliteStore {
-        self.store.as_ref().expect("opened before use")
+    fn store(&self) -> &dyn EventStore {
+        self.store.as_deref().expect("opened before use")
+    }
+
+    fn stamp(&self) -> Result<Stamp, StoreError> {
+        Ok(match &self.location {
+            Location::Sqlite(db) => Stamp::Files(file_stamp(db)),
+            Location::Postgres(_) => {
+                let unfinished = RunQuery {
+                    unfinished: true,
+                    ..RunQuery::default()
+                };
+                Stamp::Index(
+                    self.store().count_runs(&RunQuery::default())?,
+                    self.store()
+                        .list_runs(&unfinished)?
+                        .into_iter()
+                        .map(|e| (e.run_id, e.events))
+                        .collect(),
+                )
+            }
+        })
     }
 
     /// Read the list of runs; load the runs worth following that are new, and read the new
@@ -218,7 +250,8 @@ mod tests {
 
     /// Another process appending to the log: its own connection.
     fn append(db: &Path, run_id: &str, commands: Vec<Command>) {
-        let mut store = SqliteStore::open(db, Durability::Normal).unwrap();
+        let mut store =
+            crate::store::SqliteStore::open(db, crate::definition::Durability::Normal).unwrap();
         let clock = FixedClock::new(1_800_000_000_000);
         let mut ids = SequentialIds::default();
         let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id).unwrap();

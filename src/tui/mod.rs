@@ -51,7 +51,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     app.scenarios = scenario_entries(&catalog);
     let (tx, rx) = channel();
     let worker = Worker::start(settings.clone(), tx);
-    let mut follower = Follower::new(&settings.home);
+    let mut follower = Follower::at(&settings.home, settings.location.clone());
     let mut session = terminal::Session::enter()?;
     let mut next_poll = Instant::now();
     let mut last_error = None;

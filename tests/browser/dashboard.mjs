@@ -96,7 +96,7 @@ try {
   if ((await page.locator("svg.dag g.node").count()) !== 5) fail('the scenario preview has no graph');
   await page.screenshot({ path: `${SHOTS}/scenario.png`, fullPage: true });
   await page.goto(`${BASE}/agents`);
-  await page.locator('td.name', { hasText: 'writer' }).waitFor();
+  await page.getByRole('cell', { name: 'writer', exact: true }).waitFor();
 
   step('run a workflow from its form (typed inputs)');
   await page.goto(`${BASE}/catalog/workflows/release`);

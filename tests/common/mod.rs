@@ -1,14 +1,95 @@
-//! Shared test helpers: a temporary cortex home driven through the real binary, output
+//! Shared test helpers: a temporary cortex home driven through the real binary, its log in
+//! SQLite or PostgreSQL (one test written once, run on both: `on_both_stores!`), output
 //! redaction for snapshots, and a pure in-memory simulator of the driver for properties.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// A temporary `CORTEX_HOME` and project directory.
+/// A temporary `CORTEX_HOME` and project directory, and the log the binary is pointed at: the
+/// home's `cortex.db`, or a schema of its own in the test database (`CORTEX_TEST_PG`).
 pub struct Env {
     pub dir: tempfile::TempDir,
+    pub pg: Option<PgSchema>,
 }
+
+/// A schema of the test database that one test's log lives in, dropped with it.
+pub struct PgSchema {
+    /// The connection string that selects the schema (`options=-csearch_path=…`).
+    pub url: String,
+    pub name: String,
+    admin: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+/// The test database's URL (`CORTEX_TEST_PG`, set by `.ci/run`), or None after saying that
+/// the test is skipped.
+pub fn test_pg(test: &str) -> Option<String> {
+    match std::env::var("CORTEX_TEST_PG") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "skipped {test} on PostgreSQL: CORTEX_TEST_PG is not set (a PostgreSQL URL; .ci/run starts a throwaway cluster and sets it)"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh, empty schema of the test database: its connection string, and the schema (which
+/// drops itself). `admin` is the test database's URL.
+pub fn pg_schema(admin: &str) -> PgSchema {
+    let name = format!("t_{}", ulid::Ulid::generate().to_string().to_lowercase());
+    let mut c = postgres::Client::connect(admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("CORTEX_TEST_PG ({admin}) cannot be reached: {e}"));
+    c.batch_execute(&format!("CREATE SCHEMA {name}")).unwrap();
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    PgSchema {
+        url: format!("{admin}{sep}options=-csearch_path%3D{name}"),
+        name,
+        admin: admin.to_string(),
+    }
+}
+
+/// Which store a test's log is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Sqlite,
+    Postgres,
+}
+
+/// Run the named test functions (each `fn name(env: Env)`) once per store: `name::sqlite` on
+/// a home's `cortex.db`, `name::postgres` on a schema of its own in `CORTEX_TEST_PG` (which
+/// says it skipped where that is not set).
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name(crate::common::Env::new());
+                }
+
+                #[test]
+                fn postgres() {
+                    if let Some(env) = crate::common::Env::postgres(stringify!($name)) {
+                        super::$name(env);
+                    }
+                }
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_stores;
 
 /// What one invocation of the binary did.
 #[derive(Debug)]
@@ -66,11 +147,97 @@ pub fn redact(text: &str, env: &Env) -> String {
 }
 
 impl Env {
+    /// A home whose log is its own `cortex.db` (SQLite, the default).
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("home/workflows")).unwrap();
         std::fs::create_dir_all(dir.path().join("project")).unwrap();
-        Env { dir }
+        Env { dir, pg: None }
+    }
+
+    /// A home whose log is in a fresh schema of the test database (`CORTEX_DB` points the
+    /// binary at it); None, after saying so, where `CORTEX_TEST_PG` is not set.
+    pub fn postgres(test: &str) -> Option<Env> {
+        let admin = test_pg(test)?;
+        let mut env = Env::new();
+        env.pg = Some(pg_schema(&admin));
+        Some(env)
+    }
+
+    /// A home whose log is in `store` (None: PostgreSQL is not available, and the test said so).
+    pub fn on(store: Store, test: &str) -> Option<Env> {
+        match store {
+            Store::Sqlite => Some(Env::new()),
+            Store::Postgres => Env::postgres(test),
+        }
+    }
+
+    pub fn store_kind(&self) -> Store {
+        if self.pg.is_some() {
+            Store::Postgres
+        } else {
+            Store::Sqlite
+        }
+    }
+
+    /// The value that selects this test's log (`--db`, `CORTEX_DB`).
+    pub fn db_spec(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite:{}", self.db().display()),
+        }
+    }
+
+    /// Where the log holds `needle` anywhere: the files of a SQLite log (and its WAL), or the
+    /// tables of a PostgreSQL log (every row of every table of its schema, as text).
+    pub fn log_holding(&self, needle: &str) -> Vec<String> {
+        match &self.pg {
+            None => ["cortex.db", "cortex.db-wal"]
+                .into_iter()
+                .filter(|file| {
+                    std::fs::read(self.home().join(file)).is_ok_and(|bytes| {
+                        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+                    })
+                })
+                .map(str::to_string)
+                .collect(),
+            Some(pg) => {
+                let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+                let tables: Vec<String> = c
+                    .query(
+                        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1",
+                        &[&pg.name],
+                    )
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                assert!(tables.iter().any(|t| t == "events"), "{tables:?}");
+                tables
+                    .into_iter()
+                    .filter(|t| {
+                        let n: i64 = c
+                            .query_one(
+                                &format!(
+                                    "SELECT count(*) FROM {t} x WHERE strpos(x::text, $1) > 0"
+                                ),
+                                &[&needle],
+                            )
+                            .unwrap()
+                            .get(0);
+                        n > 0
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// This test's log, opened for writing through the library.
+    pub fn open_store(&self) -> Box<dyn cortex::store::EventStore> {
+        cortex::store::Location::parse(&self.db_spec(), Path::new("/"))
+            .unwrap()
+            .open(cortex::definition::Durability::Normal)
+            .expect("the test's log opens")
     }
 
     pub fn home(&self) -> PathBuf {
@@ -105,6 +272,10 @@ impl Env {
             .env("USER", "tester")
             .env_remove("CORTEX_TEST_SECRET_TOKEN")
             .stdin(Stdio::null());
+        match &self.pg {
+            Some(pg) => cmd.env("CORTEX_DB", &pg.url),
+            None => cmd.env_remove("CORTEX_DB"),
+        };
         cmd
     }
 

@@ -1,0 +1,213 @@
+//! Where the event log is (SPEC §9 "Choosing the store"): a PostgreSQL connection string or a
+//! SQLite file, told apart by its form, and the store opened there for writing or reading.
+
+use std::path::{Path, PathBuf};
+
+use super::{EventStore, PostgresStore, SqliteStore, StoreError};
+use crate::definition::Durability;
+
+/// The keywords of a libpq `key=value` connection string: a value starting with one of them
+/// followed by `=` is a connection string, not a file name.
+const LIBPQ_KEYS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "options",
+    "application_name",
+    "connect_timeout",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "service",
+];
+
+/// An event log's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file (the zero-setup default: `CORTEX_HOME/cortex.db`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database: the connection string as given (a `postgres://` URL or a libpq
+    /// `key=value` string).
+    Postgres(String),
+}
+
+impl Location {
+    /// Read `spec`: `postgres://…`, `postgresql://…` and libpq `key=value` strings are
+    /// PostgreSQL; `sqlite:PATH` and anything else is a SQLite file, relative to `base`.
+    /// None for an empty value (unset).
+    pub fn parse(spec: &str, base: &Path) -> Option<Location> {
+        if spec.trim().is_empty() {
+            return None;
+        }
+        if let Some(path) = spec.strip_prefix("sqlite:") {
+            return Some(Location::Sqlite(base.join(path)));
+        }
+        let lower = spec.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Some(Location::Postgres(spec.to_string()));
+        }
+        let first = spec.trim_start();
+        if LIBPQ_KEYS.iter().any(|key| {
+            first
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        }) {
+            return Some(Location::Postgres(spec.to_string()));
+        }
+        Some(Location::Sqlite(base.join(spec)))
+    }
+
+    /// The value that selects this same log again from anywhere (`CORTEX_DB` for a process
+    /// this one starts): an absolute `sqlite:` path, or the connection string.
+    pub fn spec(&self) -> String {
+        match self {
+            Location::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Location::Postgres(conn) => conn.clone(),
+        }
+    }
+
+    /// The log as shown to people: the file, or the database without its password.
+    pub fn shown(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(conn) => super::postgres::shown(conn),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Location::Postgres(_))
+    }
+
+    /// A SQLite location that names a folder is refused before SQLite sees it (it would
+    /// say "disk I/O error").
+    fn refuse_folder(&self) -> Result<(), StoreError> {
+        match self {
+            Location::Sqlite(path) if path.is_dir() => Err(StoreError::BadLocation(format!(
+                "{} is a folder, not a log file (e.g. {})",
+                path.display(),
+                path.join("cortex.db").display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Open the log for writing, creating it (the file, or the tables) if needed.
+    pub fn open(&self, durability: Durability) -> Result<Box<dyn EventStore>, StoreError> {
+        self.refuse_folder()?;
+        Ok(match self {
+            Location::Sqlite(path) => Box::new(SqliteStore::open(path, durability)?),
+            Location::Postgres(conn) => Box::new(PostgresStore::open(conn, durability)?),
+        })
+    }
+
+    /// Open the log for writing if it exists (a file, or a database with cortex's tables);
+    /// None if it does not: there are no runs.
+    pub fn open_existing(&self) -> Result<Option<Box<dyn EventStore>>, StoreError> {
+        self.refuse_folder()?;
+        match self {
+            Location::Sqlite(path) if !path.exists() => Ok(None),
+            Location::Sqlite(path) => {
+                Ok(Some(Box::new(SqliteStore::open(path, Durability::Normal)?)))
+            }
+            Location::Postgres(conn) => match PostgresStore::open_existing(conn)? {
+                Some(store) => Ok(Some(Box::new(store))),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// Open the log for reading only (never created, migrated or written); None where there
+    /// is no log yet.
+    pub fn open_read(&self) -> Result<Option<Box<dyn EventStore>>, StoreError> {
+        self.refuse_folder()?;
+        let opened: Result<Box<dyn EventStore>, StoreError> = match self {
+            Location::Sqlite(path) if !path.exists() => return Ok(None),
+            Location::Sqlite(path) => SqliteStore::open_read(path).map(|s| Box::new(s) as _),
+            Location::Postgres(conn) => PostgresStore::open_read(conn).map(|s| Box::new(s) as _),
+        };
+        match opened {
+            Ok(store) => Ok(Some(store)),
+            Err(StoreError::NotALog { blank: true, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SPEC §9: URLs and libpq strings select PostgreSQL; `sqlite:PATH` and plain paths select
+    /// SQLite (relative to the base); an empty value is unset.
+    #[test]
+    fn the_form_of_the_value_selects_the_store() {
+        let base = Path::new("/base");
+        let pg = |s: &str| Some(Location::Postgres(s.to_string()));
+        let lite = |p: &str| Some(Location::Sqlite(PathBuf::from(p)));
+        assert_eq!(
+            Location::parse("postgres://u@h:5432/db", base),
+            pg("postgres://u@h:5432/db")
+        );
+        assert_eq!(
+            Location::parse("PostgreSQL://h/db", base),
+            pg("PostgreSQL://h/db")
+        );
+        assert_eq!(
+            Location::parse("host=h port=5 dbname=d", base),
+            pg("host=h port=5 dbname=d")
+        );
+        assert_eq!(Location::parse(" dbname = d", base), pg(" dbname = d"));
+        assert_eq!(Location::parse("sqlite:/tmp/x.db", base), lite("/tmp/x.db"));
+        assert_eq!(
+            Location::parse("sqlite:rel/x.db", base),
+            lite("/base/rel/x.db")
+        );
+        assert_eq!(
+            Location::parse("logs/cortex.db", base),
+            lite("/base/logs/cortex.db")
+        );
+        // A file name that merely contains `=` is a file.
+        assert_eq!(Location::parse("a=b.db", base), lite("/base/a=b.db"));
+        assert_eq!(
+            Location::parse("hostname.db", base),
+            lite("/base/hostname.db")
+        );
+        assert_eq!(Location::parse("", base), None);
+        assert_eq!(Location::parse("  ", base), None);
+    }
+
+    /// A SQLite location that is a folder (`sqlite:` alone, a folder's path) is bad input
+    /// naming a file to give instead, whichever way it is opened.
+    #[test]
+    fn a_folder_is_not_a_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = Location::parse("sqlite:", dir.path()).unwrap();
+        let folder = |r: Result<(), StoreError>| matches!(r, Err(StoreError::BadLocation(m)) if m.contains("is a folder"));
+        assert!(folder(loc.open(Durability::Normal).map(drop)));
+        assert!(folder(loc.open_existing().map(drop)));
+        assert!(folder(loc.open_read().map(drop)));
+    }
+
+    /// A location's spec selects the same location again, from any directory.
+    #[test]
+    fn a_spec_selects_the_same_log_again() {
+        for loc in [
+            Location::Sqlite(PathBuf::from("/a b/c=d.db")),
+            Location::Postgres("postgres://u@h/db".into()),
+            Location::Postgres("host=h dbname=d".into()),
+        ] {
+            assert_eq!(
+                Location::parse(&loc.spec(), Path::new("/elsewhere")),
+                Some(loc)
+            );
+        }
+    }
+}

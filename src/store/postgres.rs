@@ -1,0 +1,1213 @@
+//! The PostgreSQL event store: the same events, bytes and hashes as SQLite's, in a database
+//! that any number of processes on any number of hosts share. An append locks its run's row of
+//! `runs` (`SELECT … FOR UPDATE` under READ COMMITTED), reads the head, chains in the client,
+//! inserts, moves the head and commits: appends to one run queue behind each other, appends to
+//! different runs do not wait, and the chain stays gapless and linear.
+//!
+//! The synchronous `postgres` client (tokio-postgres inside) is the only connection; a
+//! connection lost outside a transaction (PostgreSQL restarted) is made again and the
+//! statement run again, and one lost while committing is settled by reading back what was
+//! committed.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use postgres::error::SqlState;
+use postgres::types::{FromSql, ToSql, Type};
+use postgres::{Client, Config, NoTls, Row, Statement};
+
+use super::pg_schema::{MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE};
+use super::{
+    AtHead, DecideAtHead, EventStore, RawRow, RowRef, RunEntry, RunHead, RunQuery, Snapshot,
+    StoreError, VerifyReport, chain,
+};
+use crate::definition::{Durability, normalize_name};
+use crate::event::{Event, NewEvent, Outcome, Recorded, RunKind};
+
+/// How long a lost connection is tried again (PostgreSQL restarting, a failover) before the
+/// operation fails with `Unreachable`.
+const RECONNECT_PATIENCE: Duration = Duration::from_secs(30);
+
+/// How long opening waits for a server that is starting up or shutting down.
+const OPEN_PATIENCE: Duration = Duration::from_secs(5);
+
+/// The connect timeout when the connection string sets none.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const COLUMNS: &str = r#"run_id, seq, id, "time", "type", version, body, prev_hash, hash"#;
+
+/// The run index's columns, in `RunEntry` order.
+const INDEX_COLUMNS: &str = "run_id, kind, name, started_at, head_seq, head_hash, outcome";
+
+/// What a store was opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Write,
+    Read,
+}
+
+/// The connection and its prepared statements (they belong to it: a new connection prepares
+/// them again).
+struct Conn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+    /// The connection was found lost: the next use outside a transaction makes a new one.
+    lost: bool,
+}
+
+impl Conn {
+    fn new(client: Client) -> Conn {
+        Conn {
+            client,
+            statements: HashMap::new(),
+            lost: false,
+        }
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query(&s, params)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.query_opt(&s, params)
+    }
+
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let s = self.statement(sql)?;
+        self.client.execute(&s, params)
+    }
+}
+
+/// A column's bytes exactly as the server sent them (binary format: text is its UTF-8, bytea
+/// its bytes), so that verification reads what is stored, never a re-encoding of it.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for Bytes<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Bytes(raw))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Bytes(&[]))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::TEXT | Type::BYTEA | Type::VARCHAR | Type::NAME)
+    }
+}
+
+/// The event log in a PostgreSQL database.
+pub struct PostgresStore {
+    conn: RefCell<Conn>,
+    config: Config,
+    /// The database as shown in messages (no password).
+    shown: String,
+    access: Access,
+    durability: Cell<Durability>,
+    /// The database's schema version (`schema_version`).
+    version: i64,
+    /// Whether snapshots and the run index are of the form this cortex knows (a newer
+    /// schema, read only, may have changed them: then they are not read).
+    known_schema: bool,
+    /// Inside an append's transaction: a lost connection is then the append's to settle,
+    /// never silently made again underneath it.
+    in_tx: Cell<bool>,
+}
+
+/// `conn` as shown to people: `postgres://user@host:port/dbname`, never the password.
+pub fn shown(conn: &str) -> String {
+    match Config::from_str(conn) {
+        Ok(config) => shown_config(&config),
+        Err(_) => "a PostgreSQL database (its connection string does not parse)".into(),
+    }
+}
+
+fn shown_config(config: &Config) -> String {
+    let user = config
+        .get_user()
+        .map(|u| format!("{u}@"))
+        .unwrap_or_default();
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    let db = config.get_dbname().unwrap_or_default();
+    format!("postgres://{user}{host}{port}/{db}")
+}
+
+/// Whether `e` means the connection is gone (the server restarted or went away), as opposed
+/// to a statement that failed on a live connection.
+fn is_lost(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        return code == &SqlState::ADMIN_SHUTDOWN
+            || code == &SqlState::CRASH_SHUTDOWN
+            || code == &SqlState::CANNOT_CONNECT_NOW
+            || code.code().starts_with("08");
+    }
+    // No SQL state: an I/O error on the socket, or the stream ended.
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        source = s.source();
+    }
+    e.as_db_error().is_none()
+}
+
+/// Whether a connection attempt that failed with `e` may succeed if tried again soon: the
+/// server said it is starting or shutting down, or is full; and, with `unanswered`, nothing
+/// answered at all (a server restarting is not listening for a moment).
+fn worth_retrying(e: &postgres::Error, unanswered: bool) -> bool {
+    match e.code() {
+        Some(code) => {
+            code == &SqlState::CANNOT_CONNECT_NOW
+                || code == &SqlState::ADMIN_SHUTDOWN
+                || code == &SqlState::CRASH_SHUTDOWN
+                || code == &SqlState::TOO_MANY_CONNECTIONS
+        }
+        None => unanswered && e.as_db_error().is_none(),
+    }
+}
+
+/// The message of a PostgreSQL error: the server's own words where it said something.
+fn message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_string(),
+        },
+        None => e.to_string(),
+    }
+}
+
+fn text(bytes: &[u8]) -> Result<&str, StoreError> {
+    std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt {
+        run_id: String::from_utf8_lossy(bytes).into_owned(),
+        seq: 0,
+        reason: "a text column is not UTF-8".into(),
+    })
+}
+
+fn kind_text(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "scenario",
+    }
+}
+
+fn parse_outcome(text: &str) -> Option<Outcome> {
+    [
+        Outcome::Completed,
+        Outcome::Failed,
+        Outcome::Aborted,
+        Outcome::RolledBack,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == text)
+}
+
+/// The bytes of a hash recorded as hex (`Recorded::hash`).
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Call `f` with the bytes of a row of `COLUMNS`, borrowed from the row.
+fn with_row_ref<T>(row: &Row, f: impl FnOnce(RowRef<'_>) -> T) -> Result<T, postgres::Error> {
+    let b = |i: usize| row.try_get::<_, Bytes<'_>>(i).map(|b| b.0);
+    let n = |i: usize| row.try_get::<_, Option<i64>>(i).map(|n| n.unwrap_or(-1));
+    Ok(f(RowRef {
+        run_id: b(0)?,
+        seq: n(1)?,
+        id: b(2)?,
+        time: b(3)?,
+        type_name: b(4)?,
+        version: n(5)?,
+        body: b(6)?,
+        prev_hash: b(7)?,
+        hash: b(8)?,
+    }))
+}
+
+fn raw_row(row: &Row) -> Result<RawRow, postgres::Error> {
+    with_row_ref(row, |r| RawRow {
+        run_id: r.run_id.to_vec(),
+        seq: r.seq,
+        id: r.id.to_vec(),
+        time: r.time.to_vec(),
+        type_name: r.type_name.to_vec(),
+        version: r.version,
+        body: r.body.to_vec(),
+        prev_hash: r.prev_hash.to_vec(),
+        hash: r.hash.to_vec(),
+    })
+}
+
+/// What an append does to its run's index row: its new head, its outcome if the batch seals
+/// it, and its kind, name and start if the batch starts it.
+struct IndexChange<'a> {
+    head_seq: i64,
+    head_hash: Vec<u8>,
+    outcome: Option<&'static str>,
+    kind: Option<&'static str>,
+    name: Option<&'a str>,
+    name_key: Option<String>,
+    started_at: Option<&'a str>,
+}
+
+impl<'a> IndexChange<'a> {
+    fn of(appended: &'a [Recorded]) -> Option<IndexChange<'a>> {
+        let last = appended.last()?;
+        let started = appended.first().and_then(|first| match &first.event {
+            Event::RunStarted(started) if first.seq == 0 => Some((started, first.time.as_str())),
+            _ => None,
+        });
+        Some(IndexChange {
+            head_seq: last.seq.min(i64::MAX as u64) as i64,
+            head_hash: hex_bytes(&last.hash),
+            outcome: appended.iter().find_map(|r| match &r.event {
+                Event::RunFinished { outcome, .. } => Some(outcome.as_str()),
+                _ => None,
+            }),
+            kind: started.map(|(s, _)| kind_text(s.kind)),
+            name: started.map(|(s, _)| s.name.as_str()),
+            name_key: started.map(|(s, _)| normalize_name(&s.name)),
+            started_at: started.map(|(_, t)| t),
+        })
+    }
+}
+
+impl PostgresStore {
+    /// Open the log in the database `conn` names for writing: its tables are created or
+    /// migrated as needed. A database of a newer cortex is `NewerLog` (read it with
+    /// `open_read`).
+    pub fn open(conn: &str, durability: Durability) -> Result<Self, StoreError> {
+        let mut store = Self::connect(conn, Access::Write)?;
+        store.set_durability(durability)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Open the log for writing if the database holds one (cortex's tables); None if it
+    /// holds none yet: it has no runs, and nothing is created.
+    pub fn open_existing(conn: &str) -> Result<Option<Self>, StoreError> {
+        let mut store = Self::connect(conn, Access::Write)?;
+        if store.version == 0 && !store.has_table("events")? {
+            return Ok(None);
+        }
+        store.migrate()?;
+        Ok(Some(store))
+    }
+
+    /// Open the log for reading only: never created, migrated or written (the session is
+    /// read-only too). A database without cortex's tables is `NotALog { blank: true }`: no
+    /// runs yet.
+    pub fn open_read(conn: &str) -> Result<Self, StoreError> {
+        let store = Self::connect(conn, Access::Read)?;
+        if !store.has_table("events")? {
+            return Err(StoreError::NotALog {
+                path: store.shown.clone(),
+                blank: true,
+            });
+        }
+        Ok(store)
+    }
+
+    fn connect(conn: &str, access: Access) -> Result<Self, StoreError> {
+        let mut config = Config::from_str(conn).map_err(|e| {
+            StoreError::BadLocation(format!(
+                "`{}` is not a PostgreSQL connection string: {e}",
+                shown(conn)
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("cortex");
+        }
+        let shown = shown_config(&config);
+        // A server that does not answer at all is said at once: the command was just typed.
+        let client = Self::dial(&config, &shown, OPEN_PATIENCE, false)?;
+        let mut store = PostgresStore {
+            conn: RefCell::new(Conn::new(client)),
+            config,
+            shown,
+            access,
+            durability: Cell::new(Durability::Normal),
+            version: 0,
+            known_schema: true,
+            in_tx: Cell::new(false),
+        };
+        store.setup(&mut store.conn.borrow_mut())?;
+        store.version = store.stored_version()?;
+        store.known_schema = store.version <= SCHEMA_VERSION;
+        if access == Access::Write {
+            store.refuse_newer()?;
+        }
+        Ok(store)
+    }
+
+    /// Connect, trying again while the server is starting (or, with `unanswered`, not
+    /// answering yet), for at most `patience`.
+    fn dial(
+        config: &Config,
+        shown: &str,
+        patience: Duration,
+        unanswered: bool,
+    ) -> Result<Client, StoreError> {
+        let deadline = Instant::now() + patience;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match config.connect(NoTls) {
+                Ok(client) => return Ok(client),
+                Err(e) if worth_retrying(&e, unanswered) && Instant::now() + pause < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    return Err(StoreError::Unreachable {
+                        target: shown.to_string(),
+                        reason: message(&e),
+                    });
+                }
+            }
+        }
+    }
+
+    /// What every connection of this store is: UTF8 (the bytes of text are the bytes that
+    /// were hashed), read-only for a reading store, synchronous commits for `full`.
+    fn setup(&self, conn: &mut Conn) -> Result<(), StoreError> {
+        let encoding: String = conn
+            .client
+            .query_one("SHOW server_encoding", &[])
+            .map_err(|e| self.error(e))?
+            .get(0);
+        if encoding != "UTF8" {
+            return Err(StoreError::BadLocation(format!(
+                "the database at {} uses the encoding {encoding}; cortex keeps its log in a UTF8 database (CREATE DATABASE … ENCODING 'UTF8')",
+                self.shown
+            )));
+        }
+        let mut setup = String::from("SET TIME ZONE 'UTC';");
+        if self.access == Access::Read {
+            setup.push_str("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;");
+        }
+        if self.durability.get() == Durability::Full {
+            setup.push_str("SET synchronous_commit = on;");
+        }
+        conn.client.batch_execute(&setup).map_err(|e| self.error(e))
+    }
+
+    /// Make a new connection in place of a lost one, set up as the first was (its statements
+    /// are prepared again as they are used).
+    fn reconnect(&self, conn: &mut Conn) -> Result<(), StoreError> {
+        let client = Self::dial(&self.config, &self.shown, RECONNECT_PATIENCE, true)?;
+        *conn = Conn::new(client);
+        self.setup(conn).inspect_err(|_| conn.lost = true)
+    }
+
+    /// Run `f` on the connection. Where the connection is found lost outside a transaction
+    /// (PostgreSQL restarted meanwhile), a new one is made and `f` runs again; inside one,
+    /// the loss is the caller's to settle (`StoreError::Unreachable`).
+    fn with<T>(
+        &self,
+        mut f: impl FnMut(&mut Conn) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn.borrow_mut();
+        let mut fresh = false;
+        if (conn.lost || conn.client.is_closed()) && !self.in_tx.get() {
+            self.reconnect(&mut conn)?;
+            fresh = true;
+        }
+        match f(&mut conn) {
+            Ok(v) => Ok(v),
+            Err(e) if is_lost(&e) && !self.in_tx.get() && !fresh => {
+                self.reconnect(&mut conn)?;
+                f(&mut conn).map_err(|e| {
+                    conn.lost |= is_lost(&e);
+                    self.error(e)
+                })
+            }
+            Err(e) => {
+                conn.lost |= is_lost(&e);
+                Err(self.error(e))
+            }
+        }
+    }
+
+    fn error(&self, e: postgres::Error) -> StoreError {
+        if is_lost(&e) {
+            return StoreError::Unreachable {
+                target: self.shown.clone(),
+                reason: message(&e),
+            };
+        }
+        match e.code() {
+            Some(c) if c == &SqlState::INSUFFICIENT_PRIVILEGE => StoreError::Refused(format!(
+                "{} (the role cortex connects to {} as)",
+                message(&e),
+                self.shown
+            )),
+            Some(c) if c == &SqlState::READ_ONLY_SQL_TRANSACTION => {
+                StoreError::ReadOnly(format!("{}: {}", self.shown, message(&e)))
+            }
+            Some(c) if c == &SqlState::DISK_FULL => StoreError::Full(message(&e)),
+            _ => StoreError::Postgres(message(&e)),
+        }
+    }
+
+    fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        let row = self.with(|c| c.query_opt("SELECT to_regclass($1)::text", &[&name]))?;
+        Ok(row.is_some_and(|r| r.get::<_, Option<String>>(0).is_some()))
+    }
+
+    /// The schema version recorded in the database (0 without `schema_version`).
+    fn stored_version(&self) -> Result<i64, StoreError> {
+        if !self.has_table("schema_version")? {
+            return Ok(0);
+        }
+        let row = self.with(|c| {
+            c.client
+                .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+        })?;
+        Ok(row.get(0))
+    }
+
+    fn refuse_newer(&self) -> Result<(), StoreError> {
+        if self.version > SCHEMA_VERSION {
+            return Err(StoreError::NewerLog {
+                path: self.shown.clone(),
+                found: self.version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse to write through a store opened for reading (saying why).
+    fn writable(&self) -> Result<(), StoreError> {
+        match self.access {
+            Access::Write => Ok(()),
+            Access::Read => {
+                self.refuse_newer()?;
+                Err(StoreError::ReadOnly(format!(
+                    "{} was opened for reading only",
+                    self.shown
+                )))
+            }
+        }
+    }
+
+    /// Bring the schema up to date, in one transaction under an advisory lock, so that
+    /// concurrent first openers migrate once and a newer cortex's migration is never undone.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        if self.version >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        let shown = self.shown.clone();
+        let version = self.with(|c| {
+            let mut tx = c.client.transaction()?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('cortex schema ' || current_schema()))",
+                &[],
+            )?;
+            tx.batch_execute(VERSION_TABLE)?;
+            let found: i64 = tx
+                .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])?
+                .get(0);
+            if found >= SCHEMA_VERSION {
+                tx.commit()?;
+                return Ok(found);
+            }
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+                tx.batch_execute(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&(i as i64 + 1)],
+                )?;
+            }
+            tx.commit()?;
+            Ok(SCHEMA_VERSION)
+        });
+        let version = match version {
+            Err(StoreError::Postgres(m)) => {
+                return Err(StoreError::Postgres(format!(
+                    "setting up the event log's tables in {shown} failed: {m}"
+                )));
+            }
+            other => other?,
+        };
+        self.version = version;
+        self.known_schema = version <= SCHEMA_VERSION;
+        self.refuse_newer()
+    }
+
+    /// Start an append's transaction and lock the run's row (inserting it for a run's first
+    /// append); return the head read from the events, which are the truth (the row is the lock
+    /// and a cache of it).
+    fn begin_at(&self, run_id: &str) -> Result<(u64, Vec<u8>), StoreError> {
+        self.lock(run_id)?;
+        self.head(run_id)
+    }
+
+    /// `BEGIN` and lock the run's row, inserting it for a stream's first append (or waiting
+    /// for the writer that is inserting it); rolled back with the append if nothing is
+    /// appended.
+    fn lock(&self, run_id: &str) -> Result<(), StoreError> {
+        self.with(|c| c.client.batch_execute("BEGIN"))?;
+        self.in_tx.set(true);
+        const LOCK: &str = "SELECT head_seq FROM runs WHERE run_id = $1 FOR UPDATE";
+        if self.with(|c| c.query_opt(LOCK, &[&run_id]))?.is_none() {
+            self.with(|c| {
+                c.execute(
+                    "INSERT INTO runs (run_id, head_seq, head_hash) VALUES ($1, -1, $2)
+                     ON CONFLICT (run_id) DO NOTHING",
+                    &[&run_id, &&super::GENESIS[..]],
+                )
+            })?;
+            self.with(|c| c.query_opt(LOCK, &[&run_id]))?;
+        }
+        Ok(())
+    }
+
+    /// The next seq of a run and the hash it chains onto, from its last event (a statement
+    /// after the lock: in READ COMMITTED it sees all that the writer it queued behind
+    /// committed).
+    fn head(&self, run_id: &str) -> Result<(u64, Vec<u8>), StoreError> {
+        let head = self.with(|c| {
+            c.query_opt(
+                "SELECT seq, hash FROM events WHERE run_id = $1 ORDER BY seq DESC LIMIT 1",
+                &[&run_id],
+            )
+        })?;
+        Ok(match head {
+            Some(row) => (
+                row.get::<_, i64>(0).max(-1).wrapping_add(1) as u64,
+                row.get::<_, Vec<u8>>(1),
+            ),
+            None => (0, super::GENESIS.to_vec()),
+        })
+    }
+
+    /// Inside the lock: the events after `known` and the head, in one read — the event before
+    /// `known` (whose hash is the head's when nothing follows it) and every one after it.
+    fn catch_up(
+        &self,
+        run_id: &str,
+        known: u64,
+    ) -> Result<(u64, Vec<u8>, Vec<Recorded>), StoreError> {
+        let from = known.saturating_sub(1).min(i64::MAX as u64) as i64;
+        let rows = self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE run_id = $1 AND seq >= $2 ORDER BY seq"
+                ),
+                &[&run_id, &from],
+            )
+        })?;
+        let before = known.checked_sub(1);
+        let starts_right = match (before, rows.first()) {
+            (None, _) => true,
+            (Some(b), Some(first)) => first.get::<_, i64>(1) == b as i64,
+            (Some(_), None) => false,
+        };
+        if !starts_right {
+            // The run is shorter than the caller knows: said as a conflict by the caller.
+            let (next, prev) = self.head(run_id)?;
+            return Ok((next, prev, Vec::new()));
+        }
+        let mut caught_up = Vec::new();
+        let mut head = (0, super::GENESIS.to_vec());
+        for row in &rows {
+            let seq: i64 = row.get(1);
+            head = (seq.max(-1).wrapping_add(1) as u64, row.get::<_, Vec<u8>>(8));
+            if before.is_none_or(|b| seq > b as i64) {
+                caught_up
+                    .push(with_row_ref(row, super::decode_row_ref).map_err(|e| self.error(e))??);
+            }
+        }
+        Ok((head.0, head.1, caught_up))
+    }
+
+    /// End a transaction that appends nothing (or failed): roll it back where the connection
+    /// still stands.
+    fn abandon(&self) {
+        self.in_tx.set(false);
+        let mut conn = self.conn.borrow_mut();
+        if !conn.lost && !conn.client.is_closed() {
+            let _ = conn.client.batch_execute("ROLLBACK");
+        }
+    }
+
+    /// Commit an append. If the connection is lost while committing, whether it committed is
+    /// settled by reading back the first appended event once connected again.
+    fn commit(&self, run_id: &str, first: &RawRow) -> Result<(), StoreError> {
+        let committed = self.with(|c| c.client.batch_execute("COMMIT"));
+        self.in_tx.set(false);
+        match committed {
+            Ok(()) => Ok(()),
+            Err(StoreError::Unreachable { target, reason }) => {
+                let id = self.with(|c| {
+                    c.query_opt(
+                        "SELECT id FROM events WHERE run_id = $1 AND seq = $2",
+                        &[&run_id, &first.seq],
+                    )
+                })?;
+                match id {
+                    Some(row) if row.get::<_, &str>(0).as_bytes() == first.id.as_slice() => Ok(()),
+                    _ => Err(StoreError::Unreachable {
+                        target,
+                        reason: format!("{reason}; the events being committed were not recorded"),
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Insert chained rows (inside the append's transaction) and move the run's index row.
+    fn insert_rows(
+        &self,
+        run_id: &str,
+        rows: &[RawRow],
+        appended: &[Recorded],
+    ) -> Result<(), StoreError> {
+        let strs = |f: fn(&RawRow) -> &[u8]| -> Result<Vec<&str>, StoreError> {
+            rows.iter().map(|r| text(f(r))).collect()
+        };
+        let run_ids = strs(|r| &r.run_id)?;
+        let ids = strs(|r| &r.id)?;
+        let times = strs(|r| &r.time)?;
+        let types = strs(|r| &r.type_name)?;
+        let bodies = strs(|r| &r.body)?;
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
+        let prevs: Vec<&[u8]> = rows.iter().map(|r| r.prev_hash.as_slice()).collect();
+        let hashes: Vec<&[u8]> = rows.iter().map(|r| r.hash.as_slice()).collect();
+        let Some(change) = IndexChange::of(appended) else {
+            return Ok(());
+        };
+        // One statement: the rows, and the run's index row moved to them.
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "WITH inserted AS (
+                        INSERT INTO events ({COLUMNS}) SELECT * FROM unnest(
+                            $1::text[], $2::int8[], $3::text[], $4::text[], $5::text[],
+                            $6::int8[], $7::text[], $8::bytea[], $9::bytea[])
+                     )
+                     UPDATE runs SET head_seq = $11, head_hash = $12,
+                        outcome = coalesce($13, outcome), kind = coalesce($14, kind),
+                        name = coalesce($15, name), name_key = coalesce($16, name_key),
+                        started_at = coalesce($17, started_at)
+                     WHERE run_id = $10"
+                ),
+                &[
+                    &run_ids,
+                    &seqs,
+                    &ids,
+                    &times,
+                    &types,
+                    &versions,
+                    &bodies,
+                    &prevs,
+                    &hashes,
+                    &run_id,
+                    &change.head_seq,
+                    &change.head_hash,
+                    &change.outcome,
+                    &change.kind,
+                    &change.name,
+                    &change.name_key,
+                    &change.started_at,
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Decode the rows `sql` selects.
+    fn read_recorded(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let rows = self.with(|c| c.query(sql, params))?;
+        rows.iter()
+            .map(|row| {
+                with_row_ref(row, super::decode_row_ref)
+                    .map_err(|e| self.error(e))
+                    .and_then(|r| r)
+            })
+            .collect()
+    }
+
+    fn read_raw(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<RawRow>, StoreError> {
+        let rows = self.with(|c| c.query(sql, params))?;
+        rows.iter()
+            .map(|r| raw_row(r).map_err(|e| self.error(e)))
+            .collect()
+    }
+
+    /// Rows of the run index that `sql` selects (`INDEX_COLUMNS`).
+    fn read_index(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<RunEntry>, StoreError> {
+        let rows = self.with(|c| c.query(sql, params))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let run_id: String = row.get(0);
+            let seq: i64 = row.get(4);
+            // A value no cortex writes is a changed row: said, not guessed at.
+            let corrupt = |what: &str| StoreError::Corrupt {
+                run_id: run_id.clone(),
+                seq: seq.max(0) as u64,
+                reason: format!("its {what} is not one cortex writes"),
+            };
+            let kind = match row.get::<_, Option<&str>>(1) {
+                Some("workflow") => RunKind::Workflow,
+                Some("scenario") => RunKind::Scenario,
+                _ => return Err(corrupt("kind")),
+            };
+            let outcome = match row.get::<_, Option<&str>>(6) {
+                None => None,
+                Some(text) => Some(parse_outcome(text).ok_or_else(|| corrupt("outcome"))?),
+            };
+            out.push(RunEntry {
+                kind,
+                name: row.get::<_, Option<String>>(2).unwrap_or_default(),
+                started_at: row.get::<_, Option<String>>(3).unwrap_or_default(),
+                events: seq.max(0) as u64 + 1,
+                head_hash: super::hex(row.get::<_, &[u8]>(5)),
+                outcome,
+                run_id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The conditions of `query` on the run index, and their values.
+    fn index_filter(query: &RunQuery) -> (String, Vec<Box<dyn ToSql + Sync>>) {
+        let mut sql = String::from(" WHERE kind IS NOT NULL");
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        if let Some(kind) = query.kind {
+            args.push(Box::new(kind_text(kind)));
+            sql.push_str(&format!(" AND kind = ${}", args.len()));
+        }
+        if let Some(name) = &query.name {
+            args.push(Box::new(normalize_name(name)));
+            sql.push_str(&format!(" AND name_key = ${}", args.len()));
+        }
+        if let Some(prefix) = &query.id_prefix {
+            // Ids are upper-case Crockford base32: `~` sorts after every character of one
+            // (byte order: the columns are COLLATE "C").
+            args.push(Box::new(prefix.clone()));
+            args.push(Box::new(format!("{prefix}~")));
+            sql.push_str(&format!(
+                " AND run_id >= ${} AND run_id < ${}",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        if query.unfinished {
+            sql.push_str(" AND outcome IS NULL");
+        }
+        (sql, args)
+    }
+
+    /// Whether this store was opened for reading only.
+    pub fn is_read_only(&self) -> bool {
+        self.access == Access::Read
+    }
+
+    /// The database's schema version.
+    pub fn schema_version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn append(
+        &mut self,
+        run_id: &str,
+        expected_seq: u64,
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        self.writable()?;
+        // Nothing is decided here, so a connection lost before the commit is simply tried
+        // again on a new one: nothing of the attempt was stored.
+        // Tried again at most twice, and not once the patience for a reconnection is spent
+        // (a server that stays down is said within it, not three times over).
+        let until = Instant::now() + RECONNECT_PATIENCE;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let attempt = (|| {
+                let (next, prev) = self.begin_at(run_id)?;
+                if next != expected_seq {
+                    return Err(StoreError::Conflict {
+                        run_id: run_id.to_string(),
+                        expected: expected_seq,
+                        actual: next,
+                    });
+                }
+                let chained = chain(run_id, next, &prev, events);
+                let (rows, recorded): (Vec<RawRow>, Vec<Recorded>) = chained.into_iter().unzip();
+                if !rows.is_empty() {
+                    self.insert_rows(run_id, &rows, &recorded)?;
+                }
+                Ok((rows, recorded))
+            })();
+            match attempt {
+                Ok((rows, recorded)) => match rows.first() {
+                    Some(first) => {
+                        self.commit(run_id, first)?;
+                        return Ok(recorded);
+                    }
+                    None => {
+                        self.abandon();
+                        return Ok(recorded);
+                    }
+                },
+                Err(StoreError::Unreachable { .. }) if tries < 3 && Instant::now() < until => {
+                    self.abandon()
+                }
+                Err(e) => {
+                    self.abandon();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn append_at_head(
+        &mut self,
+        run_id: &str,
+        known_seq: u64,
+        decide: &mut DecideAtHead<'_>,
+    ) -> Result<AtHead, StoreError> {
+        self.writable()?;
+        // Until the decision, a lost connection is tried again on a new one (nothing was
+        // decided); after it, the loss is settled at the commit or reported.
+        // Tried again at most twice, and not once the patience for a reconnection is spent
+        // (a server that stays down is said within it, not three times over).
+        let until = Instant::now() + RECONNECT_PATIENCE;
+        let mut tries = 0;
+        let (next, prev, caught_up) = loop {
+            tries += 1;
+            let attempt = (|| {
+                self.lock(run_id)?;
+                let (next, prev, caught_up) = self.catch_up(run_id, known_seq)?;
+                if known_seq > next {
+                    return Err(StoreError::Conflict {
+                        run_id: run_id.to_string(),
+                        expected: known_seq,
+                        actual: next,
+                    });
+                }
+                Ok((next, prev, caught_up))
+            })();
+            match attempt {
+                Ok(head) => break head,
+                Err(StoreError::Unreachable { .. }) if tries < 3 && Instant::now() < until => {
+                    self.abandon()
+                }
+                Err(e) => {
+                    self.abandon();
+                    return Err(e);
+                }
+            }
+        };
+        let events = decide(&caught_up, &*self);
+        if events.is_empty() {
+            self.abandon();
+            return Ok(AtHead {
+                caught_up,
+                appended: Vec::new(),
+            });
+        }
+        let (rows, appended): (Vec<RawRow>, Vec<Recorded>) =
+            chain(run_id, next, &prev, &events).into_iter().unzip();
+        if let Err(e) = self.insert_rows(run_id, &rows, &appended) {
+            self.abandon();
+            return Err(e);
+        }
+        self.commit(run_id, &rows[0])?;
+        Ok(AtHead {
+            caught_up,
+            appended,
+        })
+    }
+
+    fn import_rows(&mut self, rows: &[RawRow]) -> Result<(), StoreError> {
+        self.writable()?;
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let run_id = text(&first.run_id)?.to_string();
+        let recorded = super::check_import(&run_id, rows)?;
+        let attempt = (|| {
+            let (next, prev) = self.begin_at(&run_id)?;
+            super::check_import_head(&run_id, first, next, &prev)?;
+            self.insert_rows(&run_id, rows, &recorded)
+        })();
+        match attempt {
+            Ok(()) => self.commit(&run_id, first),
+            Err(e) => {
+                self.abandon();
+                Err(e)
+            }
+        }
+    }
+
+    fn set_durability(&self, durability: Durability) -> Result<(), StoreError> {
+        if self.access == Access::Read {
+            return Ok(());
+        }
+        self.durability.set(durability);
+        let sql = match durability {
+            Durability::Normal => "RESET synchronous_commit",
+            Durability::Full => "SET synchronous_commit = on",
+        };
+        self.with(|c| c.client.batch_execute(sql))
+    }
+
+    fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
+        self.read_recorded(
+            &format!("SELECT {COLUMNS} FROM events WHERE run_id = $1 ORDER BY seq"),
+            &[&run_id],
+        )
+    }
+
+    fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
+        let from = seq.min(i64::MAX as u64) as i64;
+        self.read_recorded(
+            &format!("SELECT {COLUMNS} FROM events WHERE run_id = $1 AND seq >= $2 ORDER BY seq"),
+            &[&run_id, &from],
+        )
+    }
+
+    fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
+        // Each run's first event and its head, from the events themselves, in one statement.
+        let rows = self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT {cols}, h.seq, h.hash FROM events e
+                     CROSS JOIN LATERAL (SELECT seq, hash FROM events
+                        WHERE run_id = e.run_id ORDER BY seq DESC LIMIT 1) h
+                     WHERE e.seq = 0 ORDER BY e.run_id",
+                    cols = COLUMNS
+                        .split(", ")
+                        .map(|c| format!("e.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                &[],
+            )
+        })?;
+        let mut heads = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let first = with_row_ref(row, super::decode_row_ref).map_err(|e| self.error(e))??;
+            let seq: i64 = row.get(9);
+            heads.push(RunHead {
+                run_id: first.run_id.clone(),
+                first,
+                events: seq.max(0) as u64 + 1,
+                head_hash: super::hex(row.get::<_, &[u8]>(10)),
+            });
+        }
+        Ok(heads)
+    }
+
+    fn list_runs(&self, query: &RunQuery) -> Result<Vec<RunEntry>, StoreError> {
+        if !self.known_schema {
+            return super::index::scan(self, query);
+        }
+        let (filter, mut args) = Self::index_filter(query);
+        let mut sql = format!("SELECT {INDEX_COLUMNS} FROM runs{filter} ORDER BY run_id DESC");
+        if let Some(n) = query.limit {
+            args.push(Box::new(n.min(i64::MAX as usize) as i64));
+            sql.push_str(&format!(" LIMIT ${}", args.len()));
+        }
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
+        self.read_index(&sql, &refs)
+    }
+
+    fn count_runs(&self, query: &RunQuery) -> Result<u64, StoreError> {
+        if !self.known_schema {
+            let mut all = query.clone();
+            all.limit = None;
+            return Ok(self.list_runs(&all)?.len() as u64);
+        }
+        let (filter, args) = Self::index_filter(query);
+        let sql = format!("SELECT count(*) FROM runs{filter}");
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
+        let row = self.with(|c| {
+            let s = c.statement(&sql)?;
+            c.client.query_one(&s, &refs)
+        })?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
+        if !self.known_schema {
+            return Ok(None);
+        }
+        // Every row that claims to be a run (a stream that is not a run has no kind): a row
+        // changed to another kind is read as corrupt, one whose kind was cleared is missing.
+        self.read_index(
+            &format!("SELECT {INDEX_COLUMNS} FROM runs WHERE kind IS NOT NULL ORDER BY run_id"),
+            &[],
+        )
+        .map(Some)
+    }
+
+    fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
+        match run_id {
+            Some(id) => self.read_raw(
+                &format!("SELECT {COLUMNS} FROM events WHERE run_id = $1 ORDER BY seq"),
+                &[&id],
+            ),
+            None => self.read_raw(
+                &format!("SELECT {COLUMNS} FROM events ORDER BY run_id, seq"),
+                &[],
+            ),
+        }
+    }
+
+    fn verify(&self, run_id: Option<&str>) -> Result<VerifyReport, StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        // Rows are streamed from the server and checked as they arrive: nothing is kept but
+        // the previous hash.
+        let sql = match run_id {
+            Some(_) => format!("SELECT {COLUMNS} FROM events WHERE run_id = $1 ORDER BY seq"),
+            None => format!("SELECT {COLUMNS} FROM events ORDER BY run_id, seq"),
+        };
+        self.with(|c| {
+            let s = c.statement(&sql)?;
+            let params: Vec<&(dyn ToSql + Sync)> = match &run_id {
+                Some(id) => vec![id as &(dyn ToSql + Sync)],
+                None => Vec::new(),
+            };
+            let mut rows = c.client.query_raw(&s, params)?;
+            let mut verifier = super::Verifier::default();
+            while let Some(row) = rows.next()? {
+                if !with_row_ref(&row, |r| verifier.check(r))? {
+                    break;
+                }
+            }
+            Ok(verifier.finish())
+        })
+    }
+
+    fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.snapshots(Some(run_id))?.pop())
+    }
+
+    fn snapshots(&self, run_id: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        if !self.known_schema {
+            return Ok(Vec::new());
+        }
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT run_id, seq, hash, state, digest FROM snapshots
+                 WHERE $1::text IS NULL OR run_id = $1 ORDER BY run_id",
+                &[&run_id],
+            )
+        })?;
+        Ok(rows
+            .iter()
+            .map(|r| Snapshot {
+                run_id: r.get(0),
+                seq: r.get::<_, i64>(1).max(0) as u64,
+                hash: r.get(2),
+                state: r.get(3),
+                digest: r.get(4),
+            })
+            .collect())
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.writable()?;
+        let seq = snapshot.seq.min(i64::MAX as u64) as i64;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO snapshots (run_id, seq, hash, state, digest)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (run_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+                    state = excluded.state, digest = excluded.digest",
+                &[
+                    &snapshot.run_id,
+                    &seq,
+                    &snapshot.hash,
+                    &snapshot.state,
+                    &snapshot.digest,
+                ],
+            )
+        })
+        .map(drop)
+    }
+
+    fn first_event(&self, run_id: &str) -> Result<Option<Recorded>, StoreError> {
+        Ok(self
+            .read_recorded(
+                &format!("SELECT {COLUMNS} FROM events WHERE run_id = $1 AND seq = 0"),
+                &[&run_id],
+            )?
+            .pop())
+    }
+
+    fn hash_at(&self, run_id: &str, seq: u64) -> Result<Option<String>, StoreError> {
+        let seq = seq.min(i64::MAX as u64) as i64;
+        let row = self.with(|c| {
+            c.query_opt(
+                "SELECT hash FROM events WHERE run_id = $1 AND seq = $2",
+                &[&run_id, &seq],
+            )
+        })?;
+        Ok(row.map(|r| super::hex(r.get::<_, &[u8]>(0))))
+    }
+}

@@ -1,0 +1,330 @@
+//! Choosing the store (SPEC §9) through the real binary — `--db`, else CORTEX_DB, else `db` in
+//! cortex.config.json, else the home's cortex.db; URLs and libpq strings select PostgreSQL —
+//! and `log copy --to`, which moves a history between logs of either kind with the same
+//! hashes.
+
+mod common;
+
+use common::{Env, Store, pg_schema, test_pg};
+
+const TINY: &str =
+    "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n  - {name: b, run: 'echo b'}\n";
+
+/// How many runs the log at `db` holds (0 where there is none).
+fn runs_in(env: &Env, db: &str) -> usize {
+    let out = env
+        .command(&["--json", "--db", db, "workflow", "history"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+/// `--db` beats CORTEX_DB, which beats `db` in cortex.config.json (relative to the home),
+/// which beats the home's cortex.db; `sqlite:PATH` and a plain path are SQLite files.
+#[test]
+fn the_log_is_chosen_by_flag_then_environment_then_config_then_home() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    let flag = env.dir.path().join("flag.db");
+    let from_env = env.dir.path().join("env.db");
+    env.config(r#"{"db": "sqlite:logs/config.db"}"#);
+    let configured = env.home().join("logs/config.db");
+    let run = |args: &[&str], cortex_db: Option<&str>| {
+        let mut cmd = env.command(args);
+        if let Some(db) = cortex_db {
+            cmd.env("CORTEX_DB", db);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let flag_db = flag.display().to_string();
+    let env_db = format!("sqlite:{}", from_env.display());
+    run(
+        &["--db", &flag_db, "workflow", "run", "tiny"],
+        Some(&env_db),
+    );
+    run(&["workflow", "run", "tiny"], Some(&env_db));
+    run(&["workflow", "run", "tiny"], Some(&env_db));
+    run(&["workflow", "run", "tiny"], None);
+    run(&["workflow", "run", "tiny"], None);
+    run(&["workflow", "run", "tiny"], None);
+    assert_eq!(runs_in(&env, &flag_db), 1);
+    assert_eq!(runs_in(&env, &env_db), 2);
+    assert_eq!(runs_in(&env, &configured.display().to_string()), 3);
+    assert!(
+        !env.db().exists(),
+        "the home's cortex.db was not the choice"
+    );
+    // Without any of them, the home's cortex.db.
+    std::fs::remove_file(env.home().join("cortex.config.json")).unwrap();
+    run(&["workflow", "run", "tiny"], None);
+    assert!(env.db().exists());
+    assert_eq!(runs_in(&env, &env.db().display().to_string()), 1);
+}
+
+/// A value that looks like PostgreSQL but does not parse is bad input (exit 2) that says how
+/// to write it; a database that cannot be reached fails clearly (exit 1), naming it without
+/// its password, and says what to check.
+#[test]
+fn a_bad_or_unreachable_database_gets_a_clear_error() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    let bad = env.run(&[
+        "--db",
+        "postgres://u@h:notaport/db",
+        "workflow",
+        "run",
+        "tiny",
+    ]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("not a PostgreSQL connection string"),
+        "{}",
+        bad.stderr
+    );
+    assert!(bad.stderr.contains("sqlite:PATH"), "{}", bad.stderr);
+    // A port nobody listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://someone:hunter2@127.0.0.1:{port}/db");
+    let down = env.run(&["--db", &url, "workflow", "run", "tiny"]);
+    assert_eq!(down.code, 1, "{}", down.stderr);
+    assert!(down.stderr.contains("cannot be reached"), "{}", down.stderr);
+    assert!(
+        down.stderr
+            .contains(&format!("postgres://someone@127.0.0.1:{port}/db")),
+        "{}",
+        down.stderr
+    );
+    assert!(
+        !down.stderr.contains("hunter2"),
+        "the password is never shown"
+    );
+    assert!(
+        down.stderr.contains("PostgreSQL is running"),
+        "{}",
+        down.stderr
+    );
+    // Reading commands say the same.
+    let status = env.run(&["--db", &url, "workflow", "status"]);
+    assert_eq!(status.code, 1, "{}", status.stderr);
+}
+
+/// A libpq `key=value` string selects PostgreSQL as a URL does, and commands suggested for a
+/// run name the `--db` they were given, so that pasting them acts on the same log.
+#[test]
+fn a_libpq_string_selects_postgres_and_suggestions_name_the_db() {
+    let Some(admin) = test_pg("a_libpq_string_selects_postgres_and_suggestions_name_the_db") else {
+        return;
+    };
+    let schema = pg_schema(&admin);
+    let config: postgres::Config = admin.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        postgres::config::Host::Tcp(h) => h.clone(),
+        postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let libpq = format!(
+        "host={host} port={} user={} dbname={} options=-csearch_path={}",
+        config.get_ports()[0],
+        config.get_user().unwrap_or("postgres"),
+        config.get_dbname().unwrap_or("postgres"),
+        schema.name
+    );
+    let env = Env::new();
+    env.workflow(
+        "gate",
+        "name: gate\nsteps:\n  - {name: ask, prompt: 'say yes'}\n",
+    );
+    let out = env.run(&["--json", "--db", &libpq, "workflow", "run", "gate"]);
+    assert_eq!(out.code, 3, "waits on its prompt step: {}", out.stderr);
+    let doc = out.json();
+    let next = doc["next"][0]["argv"].as_array().unwrap();
+    assert_eq!(next[1], "--db");
+    assert_eq!(next[2], libpq.as_str());
+    assert!(!env.db().exists(), "nothing went to the home's SQLite");
+    let mut c = postgres::Client::connect(&schema.url, postgres::NoTls).unwrap();
+    let runs: i64 = c
+        .query_one("SELECT count(*) FROM runs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 1);
+}
+
+/// The events of every run, as `log export` prints them (hashes included), for each run.
+fn exported(env: &Env, db: &str) -> Vec<String> {
+    let history = env
+        .command(&["--json", "--db", db, "workflow", "history"])
+        .output()
+        .unwrap();
+    let runs: Vec<String> = serde_json::from_slice::<serde_json::Value>(&history.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    runs.iter()
+        .map(|r| {
+            let out = env
+                .command(&["--db", db, "log", "export", r])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+        .collect()
+}
+
+/// `log copy --to` moves a history into another log of the other kind: every event with the
+/// same bytes and hashes (the export is identical), the copy verifies; copying again changes
+/// nothing; a run that went on since is extended; a run there with another history is
+/// refused and named, and the rest still copied.
+fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
+    let Some(other) = Env::on(
+        match env.store_kind() {
+            Store::Sqlite => Store::Postgres,
+            Store::Postgres => Store::Sqlite,
+        },
+        "copy_moves_a_history_with_the_same_hashes_and_is_idempotent",
+    ) else {
+        return;
+    };
+    env.workflow("tiny", TINY);
+    env.workflow(
+        "gate",
+        "name: gate\nsteps:\n  - {name: a, run: 'true'}\n  - {name: ask, prompt: 'say yes'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "gate"]).code, 3);
+    assert_eq!(env.run(&["agent", "activate", "code-reviewer"]).code, 0);
+    let to = other.db_spec();
+    let copy = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(copy["copied"].as_array().unwrap().len(), 3, "{copy}");
+    let here = env.db_spec();
+    assert_eq!(exported(&env, &to), exported(&env, &here));
+    let verified = env
+        .run(&["--json", "--db", &to, "log", "verify", "--all"])
+        .json();
+    assert_eq!(
+        (verified["ok"].clone(), verified["runs"].clone()),
+        (true.into(), 3.into())
+    );
+
+    let again = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(again["already"].as_array().unwrap().len(), 3, "{again}");
+    assert_eq!(again["events"], 0);
+
+    // The waiting run goes on here; the copy there is extended.
+    assert_eq!(env.run(&["workflow", "step", "complete", "ask"]).code, 0);
+    let extended = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(
+        extended["extended"].as_array().unwrap().len(),
+        1,
+        "{extended}"
+    );
+    assert_eq!(exported(&env, &to), exported(&env, &here));
+
+    // A run that went on differently there is refused, by name; the others are left alone.
+    other.workflow("tiny", TINY);
+    assert_eq!(
+        other.run(&["workflow", "run", "tiny"]).code,
+        0,
+        "a run only there"
+    );
+    let tiny_there = other.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let diverged = other.run(&["--json", "agent", "deactivate", "code-reviewer"]);
+    assert_eq!(diverged.code, 0, "{}", diverged.stderr);
+    assert_eq!(env.run(&["agent", "activate", "python-pro"]).code, 0);
+    let refused = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    let doc = refused.json();
+    assert_eq!(doc["refused"][0]["run_id"], "agents", "{doc}");
+    assert!(
+        doc["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another head"),
+        "{doc}"
+    );
+    let verified = other.run(&["--json", "log", "verify", "--all"]).json();
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert!(
+        other
+            .run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["run_id"] == tiny_there.as_str())
+    );
+}
+
+common::on_both_stores!(copy_moves_a_history_with_the_same_hashes_and_is_idempotent);
+
+/// A run that does not verify here is not copied (its rows would carry the damage), and the
+/// copy says so and fails; the runs that verify are copied.
+#[test]
+fn a_run_that_does_not_verify_is_not_copied() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let bad = history[0]["run_id"].as_str().unwrap().to_string();
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER events_append_only_update; UPDATE events SET body = body || ' ' WHERE run_id = '{bad}' AND seq = 2"
+    ))
+    .unwrap();
+    let target = env.dir.path().join("copy.db").display().to_string();
+    let out = env.run(&["--json", "log", "copy", "--to", &target]);
+    assert_eq!(out.code, 1);
+    let doc = out.json();
+    assert_eq!(doc["refused"][0]["run_id"], bad.as_str());
+    assert!(
+        doc["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify"),
+        "{doc}"
+    );
+    assert_eq!(doc["copied"].as_array().unwrap().len(), 1);
+    assert_eq!(runs_in(&env, &target), 1);
+}
+
+/// A config whose `db` is fine but which has a mistake elsewhere still says where the log is:
+/// reading commands read that log, and the commands that use the faulty setting report it.
+/// A `db` that is not a string is bad input, named.
+#[test]
+fn a_config_with_another_mistake_still_says_where_the_log_is() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    env.config(r#"{"db": "sqlite:elsewhere.db"}"#);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    env.config(r#"{"db": "sqlite:elsewhere.db", "workflow": {"max_parallel": 0}}"#);
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    assert_eq!(history.json().as_array().unwrap().len(), 1);
+    let run = env.run(&["workflow", "run", "tiny"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.text().contains("max_parallel"), "{}", run.text());
+    assert!(!env.db().exists());
+    env.config(r#"{"db": 5}"#);
+    let bad = env.run(&["workflow", "history"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.text().contains("db"), "{}", bad.text());
+}
