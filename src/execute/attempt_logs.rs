@@ -7,17 +7,39 @@ use std::path::Path;
 use crate::event::Event;
 use crate::store::{BadEvent, EventStore, StoreError};
 
-/// What is wrong with the file an `attempt_log` event names, if anything.
-pub fn attempt_log_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Option<String> {
+/// What checking the file an `attempt_log` event names found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFileCheck {
+    /// The file holds what the event recorded.
+    AsRecorded,
+    /// The file is not on this machine: written on another host sharing the log, or not
+    /// copied with it. Its hash is in the log, but nothing here can be checked against it.
+    Absent,
+    /// The file is here and differs from what was recorded, or cannot be read.
+    Differs(String),
+}
+
+/// Check the file an `attempt_log` event names against the size and blake3 it recorded.
+pub fn check_attempt_log(home: &Path, file: &str, bytes: u64, blake3: &str) -> LogFileCheck {
+    match file_problem(home, file, bytes, blake3) {
+        Ok(()) => LogFileCheck::AsRecorded,
+        Err(None) => LogFileCheck::Absent,
+        Err(Some(reason)) => LogFileCheck::Differs(reason),
+    }
+}
+
+/// `Err(None)`: the file is absent.
+fn file_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Result<(), Option<String>> {
     if file.split('/').any(|part| part == ".." || part.is_empty()) {
-        return Some(format!("`{file}` is not a path cortex writes"));
+        return Err(Some(format!("`{file}` is not a path cortex writes")));
     }
     let mut opened = match super::materialize::derived_file()
         .read(true)
         .open(home.join(file))
     {
         Ok(f) => f,
-        Err(e) => return Some(format!("{file} cannot be read: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
+        Err(e) => return Err(Some(format!("{file} cannot be read: {e}"))),
     };
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -29,28 +51,39 @@ pub fn attempt_log_problem(home: &Path, file: &str, bytes: u64, blake3: &str) ->
                 hasher.update(&buf[..n]);
                 size += n as u64;
             }
-            Err(e) => return Some(format!("{file} cannot be read: {e}")),
+            Err(e) => return Err(Some(format!("{file} cannot be read: {e}"))),
         }
     }
     let hash = hasher.finalize().to_hex().to_string();
     if size != bytes || hash != blake3 {
-        return Some(format!(
+        return Err(Some(format!(
             "{file} was changed: it holds {size} bytes (blake3 {}), the log recorded {bytes} ({})",
             &hash[..12],
             &blake3[..blake3.len().min(12)]
-        ));
+        )));
     }
-    None
+    Ok(())
 }
 
-/// How many attempt logs (of one run, or of every run) were checked, and the first whose file
-/// is missing or differs from what its event recorded.
+/// What `check_attempt_logs` found.
+#[derive(Debug, Default)]
+pub struct AttemptLogsChecked {
+    /// Files found as their events recorded.
+    pub checked: u64,
+    /// Files not on this machine (another host's attempts, or a log copied without them).
+    pub absent: u64,
+    /// The first file that differs from its event.
+    pub first_bad: Option<BadEvent>,
+}
+
+/// How many attempt logs (of one run, or of every run) were found as recorded, how many are
+/// not on this machine, and the first whose file differs from what its event recorded.
 pub fn check_attempt_logs(
     store: &dyn EventStore,
     home: &Path,
     run_id: Option<&str>,
-) -> Result<(u64, Option<BadEvent>), StoreError> {
-    let mut checked = 0;
+) -> Result<AttemptLogsChecked, StoreError> {
+    let mut found = AttemptLogsChecked::default();
     let runs: Vec<String> = match run_id {
         Some(id) => vec![id.to_string()],
         None => store.runs()?.into_iter().map(|r| r.run_id).collect(),
@@ -64,19 +97,20 @@ pub fn check_attempt_logs(
                 ..
             } = &rec.event
             {
-                checked += 1;
-                if let Some(reason) = attempt_log_problem(home, file, *bytes, blake3) {
-                    return Ok((
-                        checked,
-                        Some(BadEvent {
+                match check_attempt_log(home, file, *bytes, blake3) {
+                    LogFileCheck::AsRecorded => found.checked += 1,
+                    LogFileCheck::Absent => found.absent += 1,
+                    LogFileCheck::Differs(reason) => {
+                        found.first_bad = Some(BadEvent {
                             run_id: run,
                             seq: rec.seq.min(i64::MAX as u64) as i64,
                             reason: format!("the attempt log: {reason}"),
-                        }),
-                    ));
+                        });
+                        return Ok(found);
+                    }
                 }
             }
         }
     }
-    Ok((checked, None))
+    Ok(found)
 }

@@ -22,7 +22,7 @@ mod secrets;
 mod signals;
 mod snapshot;
 
-pub use attempt_logs::{attempt_log_problem, check_attempt_logs};
+pub use attempt_logs::{AttemptLogsChecked, LogFileCheck, check_attempt_log, check_attempt_logs};
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};

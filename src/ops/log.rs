@@ -118,10 +118,10 @@ pub fn verify(
                 None => ctx.home.clone(),
             };
             if report.ok && (file.is_none() || home.join("logs").is_dir()) {
-                let (checked, bad) =
-                    crate::execute::check_attempt_logs(&store, &home, run_id.as_deref())?;
-                report.attempt_logs = Some(checked);
-                if let Some(bad) = bad {
+                let found = crate::execute::check_attempt_logs(&store, &home, run_id.as_deref())?;
+                report.attempt_logs = Some(found.checked);
+                report.attempt_logs_absent = Some(found.absent);
+                if let Some(bad) = found.first_bad {
                     report.ok = false;
                     report.first_bad = Some(bad);
                 }

@@ -99,7 +99,7 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
 pub fn render_verify(report: &VerifyReport) -> String {
     match &report.first_bad {
         None => format!(
-            "✅ log verified: {} run(s), {} event(s), every hash chain intact{}{}\n",
+            "✅ log verified: {} run(s), {} event(s), every hash chain intact{}{}{}\n",
             report.runs,
             report.events,
             report
@@ -110,6 +110,13 @@ pub fn render_verify(report: &VerifyReport) -> String {
                 .attempt_logs
                 .filter(|n| *n > 0)
                 .map(|n| format!(", {n} attempt log(s) as recorded"))
+                .unwrap_or_default(),
+            report
+                .attempt_logs_absent
+                .filter(|n| *n > 0)
+                .map(|n| format!(
+                    "\n   {n} attempt log file(s) not on this machine (written on another host, or the log was copied without them): their hashes are in the log, unchecked here"
+                ))
                 .unwrap_or_default()
         ),
         Some(bad) => format!(

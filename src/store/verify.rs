@@ -40,6 +40,10 @@ pub struct VerifyReport {
     /// for a copy of a log given without its `logs/` folder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_logs: Option<u64>,
+    /// Attempt logs whose files are not on this machine (attempts run on another host sharing
+    /// the log, or a log copied without its `logs/` folder): recorded, but not checkable here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_logs_absent: Option<u64>,
     /// The head hash of every run checked, in run order.
     #[serde(skip)]
     pub heads: Vec<(String, String)>,
@@ -96,6 +100,7 @@ impl Default for Verifier {
                 first_bad: None,
                 anchors: None,
                 attempt_logs: None,
+                attempt_logs_absent: None,
                 heads: Vec::new(),
             },
             current: None,
