@@ -34,6 +34,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("template", check_template),
     ("name", check_name_rule),
     ("duration", check_duration),
+    ("cron", check_cron),
 ];
 
 /// Equal by `PartialEq`, or by `Debug` text (which is exact for floats and treats two NaNs as
@@ -1131,4 +1132,41 @@ pub fn check_duration(data: &[u8]) {
             (a, b) => assert_eq!(a.is_ok(), b.is_ok(), "{text:?}: {a:?} vs {b:?}"),
         }
     }
+}
+
+/// A cron expression: read or refused with a printable message, never a panic; when read,
+/// every time it gives is a whole minute after the one asked from, matched again when asked
+/// from just before it, with no match in between (`due_in` agrees), and `next_times` is
+/// increasing.
+pub fn check_cron(data: &[u8]) {
+    use cortex::plan::{Cadence, MINUTE_MS};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let cadence = match Cadence::parse(text) {
+        Ok(c) => c,
+        Err(e) => {
+            assert_printable(&e, "cron");
+            return;
+        }
+    };
+    assert_printable(&cadence.describe(), "cron description");
+    // Times from 2000 to 2100, picked by the input's hash.
+    let seed = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let from = 946_684_800_000 + seed % (100 * 365 * 24 * 3_600_000);
+    let Some(next) = cadence.next_after(from) else {
+        return;
+    };
+    assert!(
+        next > from && next % MINUTE_MS == 0,
+        "{text:?}: {next} after {from}"
+    );
+    assert_eq!(cadence.next_after(next - 1), Some(next), "{text:?}");
+    assert_eq!(cadence.due_in(from, next - 1, 10), None, "{text:?}");
+    assert_eq!(cadence.due_in(from, next, 10), Some((next, 1)), "{text:?}");
+    let times = cadence.next_times(from, 4);
+    assert_eq!(times.first(), Some(&next));
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{text:?}: {times:?}");
 }

@@ -93,7 +93,9 @@ fn log_verify_fails_a_changed_attempt_log_and_reports_an_absent_one() {
     assert_eq!(doc["attempt_logs"], 0, "{doc}");
     let human = env.run(&["log", "verify"]);
     assert!(
-        human.stdout.contains("1 attempt log file(s) not on this machine"),
+        human
+            .stdout
+            .contains("1 attempt log file(s) not on this machine"),
         "{}",
         human.stdout
     );

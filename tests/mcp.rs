@@ -356,7 +356,7 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
     assert_eq!(init["result"]["serverInfo"]["name"], "cortex", "{init}");
     s.request(1, "tools/list", json!({}));
     let tools = s.response(1);
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 15);
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 16);
     // Not JSON: ignored. JSON that is no message: an "invalid request" answer.
     s.send_line("this is not json");
     s.send_line("{\"hello\": 1}");

@@ -199,7 +199,9 @@ fn differential_pg() -> Option<String> {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 24,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/postgres.txt",
+        ))),
         ..ProptestConfig::default()
     })]
 

@@ -71,6 +71,10 @@ pub enum TopCommand {
         /// Who the actions taken through the server are recorded as (default: user@host).
         #[arg(long, value_name = "NAME")]
         actor: Option<String>,
+        /// Do not fire schedules (by default the server runs a scheduler, as `cortex schedule
+        /// run` does; any number may share a log, each due time fires once).
+        #[arg(long)]
+        no_schedule: bool,
     },
     /// Print a JSON Schema: workflow, scenario, agent, config or event.
     Schema {
@@ -95,6 +99,10 @@ pub enum TopCommand {
     },
     /// Print the manual page (roff): `cortex man | man -l -`.
     Man,
+    /// Workflows and scenarios that start by themselves (`schedule:`): list them, run the
+    /// scheduler.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// The whole output of a run's attempts (of one step or phase), as kept beside the log.
     Logs {
         /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
@@ -105,6 +113,32 @@ pub enum TopCommand {
         /// Keep printing as attempts write, until the run stops moving.
         #[arg(long, short = 'f')]
         follow: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Every schedule, when it fires next (UTC) and what its last time became.
+    List {
+        /// Say when they fire next as if it were TIME (UTC, e.g. 2026-12-03T10:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Fire schedules as their times come, until stopped (Ctrl-C): each due minute once,
+    /// whatever the number of schedulers sharing the log, each run recorded with the actor
+    /// `schedule`. `cortex serve` runs one too.
+    Run {
+        /// One pass, then exit: fire what is due in the current minute (and wait for the runs
+        /// started to be recorded).
+        #[arg(long)]
+        once: bool,
+        /// With --once: the pass as if it were TIME (UTC, e.g. 2026-12-03T10:00:00Z).
+        #[arg(long, value_name = "TIME", requires = "once")]
+        at: Option<String>,
+        /// Fire, once, the latest time each schedule missed since its last recorded fire
+        /// (while no scheduler ran). Without it, missed times are not run.
+        #[arg(long)]
+        catch_up: bool,
     },
 }
 

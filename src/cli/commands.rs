@@ -3,8 +3,8 @@
 //! Ctrl-C, SIGTERM and SIGHUP.
 
 use super::args::{
-    AgentCommandArgs, Audit, LogCommand, OrchestrateCommand, StepCommand, TopCommand,
-    WorkflowCommand,
+    AgentCommandArgs, Audit, LogCommand, OrchestrateCommand, ScheduleCommand, StepCommand,
+    TopCommand, WorkflowCommand,
 };
 use clap::CommandFactory;
 
@@ -114,7 +114,69 @@ pub fn dispatch(
             super::out(&String::from_utf8_lossy(&buf));
             Ok(super::exit::OK)
         }
-        TopCommand::Serve { addr, token, actor } => serve(ctx, json, addr, token, actor),
+        TopCommand::Serve {
+            addr,
+            token,
+            actor,
+            no_schedule,
+        } => serve(ctx, json, addr, token, actor, no_schedule),
+        TopCommand::Schedule(command) => schedule(ctx, json, command),
+    }
+}
+
+/// `cortex schedule list | run`.
+fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, CommandError> {
+    use crate::ops::schedule;
+    match command {
+        ScheduleCommand::List { at } => {
+            let now = match at {
+                Some(t) => schedule::parse_at(&t)?,
+                None => std::time::SystemTime::now(),
+            };
+            schedule::list(ctx, now).map(|o| print(json, o))
+        }
+        ScheduleCommand::Run { once, at, catch_up } => {
+            let at = at.as_deref().map(schedule::parse_at).transpose()?;
+            let stop = StopFlag::install();
+            if !json {
+                super::err(&format!(
+                    "cortex schedule: {} (times in UTC){}\n",
+                    if once {
+                        "one pass".to_string()
+                    } else {
+                        format!("firing schedules into {}; Ctrl-C stops", ctx.home.display())
+                    },
+                    if catch_up {
+                        ", catching up missed times"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            let happened = schedule::run(ctx, once, at, catch_up, &stop, &mut |h| {
+                if json && once {
+                    return;
+                }
+                if json {
+                    super::out(&format!(
+                        "{}\n",
+                        serde_json::to_string(h).unwrap_or_default()
+                    ));
+                } else {
+                    super::out(&crate::render::render_happened(h));
+                }
+            })?;
+            if json && once {
+                super::out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&serde_json::json!({ "happened": happened }))
+                        .unwrap_or_default()
+                ));
+            } else if once && happened.is_empty() && !json {
+                super::out("nothing was due\n");
+            }
+            Ok(super::exit::OK)
+        }
     }
 }
 
@@ -126,6 +188,7 @@ fn serve(
     addr: String,
     token: Option<String>,
     actor: Option<String>,
+    no_schedule: bool,
 ) -> Result<i32, CommandError> {
     let options = crate::serve::Options { addr, token, actor };
     let bound = crate::serve::bind(ctx, options)?;
@@ -149,6 +212,10 @@ fn serve(
                 }
             ));
         }
+    }
+    if !no_schedule {
+        // The scheduler beside the server: what it fires goes to stderr, one line each.
+        ops::schedule::in_background(ctx.clone(), |line| super::err(&format!("schedule: {line}")));
     }
     bound.run()?;
     Ok(super::exit::OK)

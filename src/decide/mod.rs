@@ -9,6 +9,7 @@ mod agents;
 mod command;
 mod decider;
 mod error;
+mod schedule;
 mod state;
 
 pub use agents::{
@@ -17,6 +18,10 @@ pub use agents::{
 pub use command::{AttemptReport, Command, LoggedOutput};
 pub use decider::decide;
 pub use error::DecideError;
+pub use schedule::{
+    Fire, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
+    evolve_schedule, replay_schedule, schedule_stream,
+};
 pub use state::{
     AgentRun, Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay,
     restore, snapshot_json,

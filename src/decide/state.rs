@@ -481,7 +481,10 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
         }
         // Kept in the run's notification stream, never in the run itself.
-        Event::NotificationDelivered { .. } => {}
+        Event::NotificationDelivered { .. }
+        | Event::ScheduleFired { .. }
+        | Event::ScheduleReleased { .. }
+        | Event::ScheduledRun { .. } => {}
         Event::AttemptLog { step, file, .. } => {
             if let Some(s) = state.step_mut(step) {
                 s.log = Some(file.clone());

@@ -19,6 +19,7 @@ mod notify;
 mod runner;
 mod scalar;
 mod scenario;
+mod schedule;
 mod tags;
 pub mod template;
 mod workflow;
@@ -43,6 +44,7 @@ pub use scenario::{
     Commands, Condition, Criterion, FieldRule, Phase, Scenario, UserSchema, parse_scenario,
     parse_user_schema,
 };
+pub use schedule::{Overlap, Schedule};
 pub use workflow::{
     Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,
 };

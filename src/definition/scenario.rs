@@ -40,6 +40,10 @@ pub struct Scenario {
     /// Who hears of the run's failure or end: commands and webhooks.
     #[serde(default, skip_serializing_if = "super::Notify::is_empty")]
     pub notify: super::Notify,
+    /// When it starts by itself (`cortex schedule run`, `cortex serve`): a cron expression,
+    /// or `{cron, overlap, inputs}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<super::Schedule>,
     #[serde(default)]
     pub phases: Vec<Phase>,
 }
@@ -236,6 +240,7 @@ impl Scenario {
             steps: self.phases.iter().map(Phase::as_step).collect(),
             post: Vec::new(),
             notify: self.notify.clone(),
+            schedule: self.schedule.clone(),
         }
     }
 

@@ -38,6 +38,10 @@ pub struct Workflow {
     /// Who hears of the run's failure or end: commands and webhooks.
     #[serde(default, skip_serializing_if = "super::Notify::is_empty")]
     pub notify: super::Notify,
+    /// When it starts by itself (`cortex schedule run`, `cortex serve`): a cron expression,
+    /// or `{cron, overlap, inputs}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<super::Schedule>,
 }
 
 /// The type of an input value.

@@ -258,6 +258,32 @@ impl AgentResult {
     }
 }
 
+/// What a scheduler did with a due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FireOutcome {
+    /// A run starts for it.
+    Start,
+    /// Nothing starts: the previous run is still going (`overlap: skip`), or one already waits.
+    Skip,
+    /// Its run starts when the previous one ends (`overlap: queue`).
+    Queue,
+}
+
+impl FireOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FireOutcome::Start => "start",
+            FireOutcome::Skip => "skip",
+            FireOutcome::Queue => "queue",
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One fact in the life of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "body", rename_all = "snake_case")]
@@ -326,6 +352,37 @@ pub enum Event {
         ok: bool,
         /// How the last try went: an HTTP status, an exit code, an error.
         detail: String,
+    },
+    /// A schedule's time came (in the schedule's stream `schedule:KIND:NAME`): what the
+    /// scheduler decided, once per due minute whatever the number of schedulers.
+    ScheduleFired {
+        /// The minute that was due (RFC 3339, UTC).
+        due: String,
+        /// The cron expression it was due by.
+        cron: String,
+        outcome: FireOutcome,
+        /// Why it was skipped or queued (the run still going).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// Earlier due times missed while no scheduler ran, caught up by this one
+        /// (`--catch-up`: one run for them all).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        missed: u64,
+        /// The scheduler that decided.
+        scheduler: Driver,
+    },
+    /// A queued time is released: its run starts, the run before it having ended.
+    ScheduleReleased {
+        due: String,
+        scheduler: Driver,
+    },
+    /// The run started for a due time, or why none was (its driver refused to start).
+    ScheduledRun {
+        due: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// The whole output of an attempt, kept in a file beside the log (the end event keeps
     /// only its tail): where, how long, and its blake3, so that `log verify` checks the file
@@ -467,6 +524,9 @@ impl Event {
             Event::AgentResult(_) => "agent_result",
             Event::AttemptLog { .. } => "attempt_log",
             Event::NotificationDelivered { .. } => "notification_delivered",
+            Event::ScheduleFired { .. } => "schedule_fired",
+            Event::ScheduleReleased { .. } => "schedule_released",
+            Event::ScheduledRun { .. } => "scheduled_run",
             Event::StepInterrupted { .. } => "step_interrupted",
             Event::RetryScheduled { .. } => "retry_scheduled",
             Event::StepSkipped { .. } => "step_skipped",
@@ -497,7 +557,10 @@ impl Event {
         match self {
             Event::AgentResult(_)
             | Event::AttemptLog { .. }
-            | Event::NotificationDelivered { .. } => 2,
+            | Event::NotificationDelivered { .. }
+            | Event::ScheduleFired { .. }
+            | Event::ScheduleReleased { .. }
+            | Event::ScheduledRun { .. } => 2,
             // Forms an older cortex would misread (an abort taken for a stop, a lifted limit
             // ignored) rather than refuse.
             Event::StopRequested { abort: true, .. } => 2,

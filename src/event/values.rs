@@ -69,6 +69,19 @@ impl Event {
                 f(notification);
                 f(detail);
             }
+            // Times, an expression and identifiers; a reason and an error cortex wrote, from
+            // a run id and a driver's message, which may quote a value.
+            Event::ScheduleFired { reason, .. } => {
+                if let Some(r) = reason {
+                    f(r);
+                }
+            }
+            Event::ScheduleReleased { .. } => {}
+            Event::ScheduledRun { error, .. } => {
+                if let Some(e) = error {
+                    f(e);
+                }
+            }
             Event::RetryScheduled { .. } => {}
             Event::StepSkipped { reason, by, .. } => {
                 f(reason);

@@ -240,6 +240,16 @@ pub struct LogVerifyArgs {
     pub anchors: Option<PathBuf>,
 }
 
+/// `cortex schedule list [--at TIME]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleListArgs {
+    /// Say when they fire next as if it were this time (RFC 3339, UTC, e.g.
+    /// 2026-12-03T10:00:00Z). Default: now.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
 /// A map of `KEY: value` (inputs, outputs) as the `KEY=VALUE` pairs the operations take: keys
 /// trimmed, and refused when blank, as `--input`/`--output` are.
 pub fn pairs(

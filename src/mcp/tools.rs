@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::args::{
     AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, PhaseArgs, PreviewArgs, ResumeArgs,
-    RunArgs, StatusArgs, StepReportArgs, StopArgs, ValidateArgs, pairs,
+    RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs, ValidateArgs, pairs,
 };
 use crate::event::{Operator, ResumeMode};
 use crate::ops::scenario::{PhaseReport, SCENARIOS};
@@ -127,7 +127,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "validate",
         title: "Validate a definition",
-        description: "Check a workflow or scenario definition without running it — use it after writing or editing a YAML file, before run. A valid workflow returns {valid: true, path, name, steps, agents, inputs}; an invalid one is an error whose detail lists every problem at its file:line:column. Scenarios return {valid, scenarios: [{path, valid, phases | errors}]} (with all: true, every scenario of the home); valid false has exit code 2.",
+        description: "Check a workflow or scenario definition without running it — use it after writing or editing a YAML file, before run. Returns {file, name, valid, errors} (a valid workflow also has steps, agents and inputs; a scenario phases and agents); when invalid, valid is false, the exit code 2, and errors lists every problem as {message, file, line, column, hint}. With all: true (scenarios), {valid, scenarios: [...]} with one such document per scenario of the home.",
         schema: input_schema::<ValidateArgs>,
         read_only: true,
         destructive: false,
@@ -233,6 +233,14 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Verify the event log",
         description: "Verify the hash-chained event log: recompute each event's hash from the stored bytes (every run, or one) and hold the snapshots, the run index and any anchors to them. Returns {ok, runs, events, first_bad: null | {run_id, seq, reason}}; ok false (exit code 1) means the log was changed after it was written.",
         schema: input_schema::<LogVerifyArgs>,
+        read_only: true,
+        destructive: false,
+    },
+    ToolSpec {
+        name: "schedule_list",
+        title: "List the schedules",
+        description: "The workflows and scenarios that start by themselves (`schedule:` in their YAML, a five-field cron expression in UTC), when each fires next and what its last due time became. They fire only while a scheduler runs (`cortex schedule run`, or `cortex serve`). Returns {now, schedules: [{kind, name, file, cron, description, overlap: skip|queue|allow, inputs, next: [3 times], last: null | {due, outcome: start|skip|queue, reason, missed, released, run_id, error}, fired, runs_started}], invalid: [{kind, name, file, error}]}; a definition listed in invalid never fires until fixed (exit code 2). Runs a schedule started are recorded with the actor \"schedule\"; find them with history.",
+        schema: input_schema::<ScheduleListArgs>,
         read_only: true,
         destructive: false,
     },
@@ -406,6 +414,14 @@ pub fn call(
             };
             ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message))
         }
+        "schedule_list" => {
+            let a: ScheduleListArgs = parse(tool, args)?;
+            let now = match a.at {
+                Some(t) => ops::schedule::parse_at(&t)?,
+                None => std::time::SystemTime::now(),
+            };
+            ops::schedule::list(ctx, now)
+        }
         "log_verify" => {
             let a: LogVerifyArgs = parse(tool, args)?;
             if a.run.is_some() && a.file.is_some() {
@@ -493,6 +509,7 @@ mod tests {
         "resume",
         "abort",
         "log_verify",
+        "schedule_list",
     ];
 
     #[test]

@@ -15,6 +15,7 @@ mod lookup;
 pub mod notify;
 mod output;
 pub mod scenario;
+pub mod schedule;
 pub mod workflow;
 
 pub use activity::{Activity, agent_activity};

@@ -5,8 +5,10 @@ mod dag;
 mod next;
 mod preview;
 mod ready;
+mod schedule;
 
 pub use dag::{PhasePlan, dependencies, find_cycle, parallel_opportunities, topological_order};
 pub use next::{Next, next};
 pub use preview::{Action, PlannedStep, preview_resume, preview_run};
 pub use ready::{awaiting_manual_start, ready_phases};
+pub use schedule::{Cadence, MINUTE_MS, minute_of};

@@ -216,6 +216,9 @@ pub struct StatusView {
     pub ended_at: Option<String>,
     pub working_dir: String,
     pub actor: String,
+    /// Started by a schedule: when it was due and by which expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<String>,
     /// The run's inputs (secret ones as `***`).
     pub inputs: BTreeMap<String, serde_json::Value>,
     /// `status --at SEQ`: the event the view is as of.
@@ -292,6 +295,9 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         ended_at: state.ended_at.clone(),
         working_dir: start.map_or_else(String::new, |s| s.working_dir.clone()),
         actor: start.map_or_else(String::new, |s| s.by.actor.clone()),
+        scheduled: start
+            .filter(|s| s.by.actor == crate::decide::SCHEDULE_ACTOR)
+            .and_then(|s| s.by.message.clone()),
         inputs: start.map(|s| s.inputs.clone()).unwrap_or_default(),
         as_of: None,
         reason,

@@ -105,6 +105,9 @@ pub fn render_scenario_status(
     let mut out = super::status::as_of_line(view);
     let _ = writeln!(out, "Scenario: {}", view.name);
     let _ = writeln!(out, "Run: {}", view.run_id);
+    if let Some(when) = &view.scheduled {
+        let _ = writeln!(out, "Started by the schedule: {when}");
+    }
     let _ = writeln!(out, "Status: {}", view.status.as_str());
     let finished = !view.resumable;
     let end = if finished {

@@ -169,6 +169,9 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         let _ = writeln!(out, "   {d}");
     }
     let _ = writeln!(out, "   Run: {}", view.run_id);
+    if let Some(when) = &view.scheduled {
+        let _ = writeln!(out, "   Started by the schedule: {when}");
+    }
     let _ = writeln!(
         out,
         "   Status: {} {}",

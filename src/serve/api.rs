@@ -283,6 +283,19 @@ pub async fn preview(State(shared): State<Arc<Shared>>, Path(name): Path<String>
     )
 }
 
+/// `GET /schedules` (`schedule list --json`): every schedule and its next times.
+pub async fn schedules(State(shared): State<Arc<Shared>>) -> Response {
+    reply(
+        blocking(&shared, |shared| {
+            Ok(ops::schedule::list(
+                &shared.ctx,
+                std::time::SystemTime::now(),
+            )?)
+        })
+        .await,
+    )
+}
+
 /// `GET /agents` (`agent list --json`).
 pub async fn agents(State(shared): State<Arc<Shared>>) -> Response {
     reply(blocking(&shared, |shared| Ok(ops::agents::list(&shared.ctx)?)).await)

@@ -166,6 +166,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
         .route("/scenarios/{name}", get(api::scenario))
         .route("/scenarios/{name}/preview", get(api::preview))
         .route("/scenarios/{name}/runs", post(api::run_scenario))
+        .route("/schedules", get(api::schedules))
         .route("/agents", get(api::agents))
         .route("/agents/{name}", get(api::agent))
         .fallback(api::not_found);

@@ -4,6 +4,7 @@ mod inputs;
 mod limits;
 mod notify;
 mod scenario;
+mod schedule;
 mod workflow;
 
 pub use inputs::resolve_inputs;

@@ -206,6 +206,10 @@ pub fn validate_scenario(
     };
     super::workflow::check_inputs(&mut c, &scenario.inputs);
     super::notify::check_notify(&mut c, &scenario.notify);
+    if let Some(schedule) = &scenario.schedule {
+        let secret = crate::execute::secret_inputs(&scenario.as_workflow());
+        super::schedule::check_schedule(&mut c, schedule, &scenario.inputs, &secret);
+    }
     for (i, phase) in scenario.phases.iter().enumerate() {
         let before: Vec<&str> = upstream(&deps, i)
             .into_iter()

@@ -218,6 +218,10 @@ pub fn validate_workflow(
     }
     check_inputs(&mut c, &wf.inputs);
     super::notify::check_notify(&mut c, &wf.notify);
+    if let Some(schedule) = &wf.schedule {
+        let secret = crate::execute::secret_inputs(wf);
+        super::schedule::check_schedule(&mut c, schedule, &wf.inputs, &secret);
+    }
     c.checks(&["health".into()], &wf.health, wf, &[], false);
     if wf.steps.is_empty() {
         c.hinted(

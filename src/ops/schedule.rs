@@ -1,0 +1,716 @@
+//! Schedules: which definitions have one and when they fire next (`schedule list`), and the
+//! scheduler that fires them (`schedule run`, and the one inside `cortex serve`), deciding
+//! each due minute once in the schedule's stream and handing each run to a driver of its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{CommandError, Ctx, Output, exit};
+use crate::decide::{
+    ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule, replay_schedule,
+    schedule_stream,
+};
+use crate::definition::{EntrySource, Schedule, parse_scenario, parse_workflow};
+use crate::event::{Driver, Event, FireOutcome, NewEvent, RunKind};
+use crate::execute::{DriverLock, IdGen, StopFlag, UlidIds, hostname, load_state, operator};
+use crate::plan::{Cadence, minute_of};
+use crate::project::{RunStatus, run_status};
+use crate::store::{EventStore, RunQuery, StoreError};
+
+/// The actor every scheduled run is recorded with.
+pub use crate::decide::SCHEDULE_ACTOR as ACTOR;
+
+/// How long a scheduler waits, with `--once`, for a run it started to be recorded.
+const SETTLE: Duration = Duration::from_secs(15);
+
+/// How long after a run was decided, by a scheduler that is gone, its absence is a failure.
+const ORPHANED_AFTER: Duration = Duration::from_secs(120);
+
+/// A definition with a valid schedule.
+#[derive(Debug, Clone)]
+pub struct Scheduled {
+    pub kind: RunKind,
+    pub name: String,
+    /// Where the definition is (or its name, when built in).
+    pub file: String,
+    pub schedule: Schedule,
+    pub cadence: Cadence,
+}
+
+impl Scheduled {
+    pub fn stream(&self) -> String {
+        schedule_stream(self.kind, &self.name)
+    }
+
+    /// What a scheduled run's `--message` says, and how its run is found again.
+    fn tag(&self, due: &str) -> String {
+        format!("scheduled for {due} by `{}`", self.schedule.cron.trim())
+    }
+}
+
+/// A definition that has a schedule but does not validate: it never fires until fixed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unschedulable {
+    pub kind: &'static str,
+    pub name: String,
+    pub file: String,
+    pub error: String,
+}
+
+fn kind_str(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "scenario",
+    }
+}
+
+/// Every workflow and scenario of the catalog with a `schedule:`, and those whose schedule
+/// cannot be used (the definition does not validate).
+pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
+    let catalog = ctx.catalog();
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    let mentions_schedule = |text: &str| {
+        text.lines()
+            .any(|l| l.starts_with("schedule:") || l.starts_with("\"schedule\":"))
+    };
+    let entries = catalog
+        .workflows()
+        .into_iter()
+        .map(|(name, source)| (RunKind::Workflow, name, source))
+        .chain(
+            catalog
+                .scenarios()
+                .into_iter()
+                .map(|(name, source)| (RunKind::Scenario, name, source)),
+        );
+    for (kind, name, source) in entries {
+        let EntrySource::File(path) = &source else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let file = path.display().to_string();
+        let parsed = match kind {
+            RunKind::Workflow => parse_workflow(&file, &text).map(|w| (w.name, w.schedule)),
+            RunKind::Scenario => parse_scenario(&file, &text).map(|s| (s.name, s.schedule)),
+        };
+        let (name, schedule) = match parsed {
+            Ok((n, Some(schedule))) => (n, schedule),
+            Ok((_, None)) => continue,
+            Err(e) if mentions_schedule(&text) => {
+                bad.push(Unschedulable {
+                    kind: kind_str(kind),
+                    name,
+                    file,
+                    error: first_problem(&e.to_string()),
+                });
+                continue;
+            }
+            Err(_) => continue,
+        };
+        // The whole definition must validate: a scheduled run that cannot start helps no one.
+        let checked = match kind {
+            RunKind::Workflow => super::workflow::validate(ctx, &file),
+            RunKind::Scenario => super::scenario::validate(ctx, Some(&file), false),
+        };
+        let problem = match checked {
+            Ok(out) if out.code == exit::OK => None,
+            Ok(out) => Some(
+                out.json["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or("the definition does not validate")
+                    .to_string(),
+            ),
+            Err(e) => Some(e.message),
+        };
+        match (problem, Cadence::parse(&schedule.cron)) {
+            (None, Ok(cadence)) => good.push(Scheduled {
+                kind,
+                name,
+                file,
+                schedule,
+                cadence,
+            }),
+            (Some(error), _) | (None, Err(error)) => bad.push(Unschedulable {
+                kind: kind_str(kind),
+                name,
+                file,
+                error,
+            }),
+        }
+    }
+    (good, bad)
+}
+
+fn first_problem(text: &str) -> String {
+    text.lines().next().unwrap_or(text).trim().to_string()
+}
+
+/// Milliseconds since the epoch.
+pub fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A due time as recorded: RFC 3339, UTC, whole seconds.
+pub fn due_text(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+fn due_ms(text: &str) -> Option<u64> {
+    humantime::parse_rfc3339_weak(text).ok().map(millis)
+}
+
+/// Read `--at TIME`: RFC 3339 (`2026-12-03T10:00:00Z`; seconds and zone may be left out).
+pub fn parse_at(text: &str) -> Result<SystemTime, CommandError> {
+    let t = text.trim().trim_end_matches('Z');
+    humantime::parse_rfc3339_weak(t).map_err(|e| {
+        CommandError::bad_input(format!("--at `{text}` is not a time: {e}"))
+            .hint("write a UTC time such as --at 2026-12-03T10:00:00Z")
+    })
+}
+
+/// `schedule list`: every schedule, its next times and its last fire.
+pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
+    let now_ms = millis(now);
+    let (scheduled, broken) = find_scheduled(ctx);
+    let store = ctx.reading_store()?;
+    let mut rows = Vec::new();
+    for s in &scheduled {
+        let state = match &store {
+            Some(store) => replay_schedule(&store.read_run(&s.stream())?),
+            None => ScheduleState::default(),
+        };
+        let last = state.fires.last().map(|f| {
+            json!({
+                "due": f.due,
+                "outcome": f.outcome.as_str(),
+                "reason": f.reason,
+                "missed": f.missed,
+                "released": f.released,
+                "run_id": f.run.as_ref().and_then(|r| r.as_ref().ok()),
+                "error": f.run.as_ref().and_then(|r| r.as_ref().err()),
+            })
+        });
+        rows.push(json!({
+            "kind": kind_str(s.kind),
+            "name": s.name,
+            "file": s.file,
+            "cron": s.schedule.cron.trim(),
+            "description": s.cadence.describe(),
+            "overlap": s.schedule.overlap.as_str(),
+            "inputs": s.schedule.inputs.keys().collect::<Vec<_>>(),
+            "next": s.cadence.next_times(now_ms, 3).into_iter().map(due_text).collect::<Vec<_>>(),
+            "last": last,
+            "fired": state.fires.len(),
+            "runs_started": state.runs().count(),
+        }));
+    }
+    let doc = json!({
+        "now": due_text(now_ms),
+        "schedules": rows,
+        "invalid": broken,
+    });
+    let text = crate::render::render_schedules(&doc);
+    let code = if broken.is_empty() {
+        exit::OK
+    } else {
+        exit::BAD_INPUT
+    };
+    Ok(Output::new(doc, text, code))
+}
+
+/// One thing a scheduler did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Happened {
+    pub kind: &'static str,
+    pub name: String,
+    /// The due time it concerns (RFC 3339, UTC).
+    pub due: String,
+    /// `started`, `skipped`, `queued`, `released`, `run_recorded`, `run_failed` or `invalid`.
+    pub what: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A run's driver the scheduler started, until its run is recorded or it ends.
+struct Spawned {
+    child: Child,
+    log: PathBuf,
+}
+
+/// The scheduler: fires the schedules of one home's catalog into one log.
+pub struct Scheduler {
+    /// No due time before this is fired (the minute the scheduler started, unless catching
+    /// up from the last recorded fire).
+    since_ms: u64,
+    catch_up: bool,
+    by: Driver,
+    exe: PathBuf,
+    /// Drivers started and not yet seen recording their runs, by (stream, due).
+    spawned: BTreeMap<(String, String), Spawned>,
+    /// Drivers whose runs are recorded, reaped when they end.
+    running: Vec<Child>,
+    /// Definitions already reported unschedulable (said once, not every tick).
+    reported: BTreeSet<String>,
+    ids: UlidIds,
+    durability: crate::definition::Durability,
+}
+
+impl Scheduler {
+    /// A scheduler starting at `now`: without `catch_up`, times before the current minute are
+    /// never fired; with it, the latest time missed since a schedule's last fire is fired once.
+    pub fn new(ctx: &Ctx, now: SystemTime, catch_up: bool) -> Result<Scheduler, CommandError> {
+        let exe = std::env::current_exe().map_err(|e| {
+            CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
+        })?;
+        let durability = ctx
+            .catalog()
+            .config()
+            .map(|c| c.durability)
+            .unwrap_or_default();
+        Ok(Scheduler {
+            since_ms: minute_of(millis(now)).saturating_sub(1),
+            catch_up,
+            by: Driver {
+                pid: std::process::id(),
+                host: hostname(),
+            },
+            exe,
+            spawned: BTreeMap::new(),
+            running: Vec::new(),
+            reported: BTreeSet::new(),
+            ids: UlidIds::default(),
+            durability,
+        })
+    }
+
+    /// One pass at `now`: settle the runs awaited, fire what is due, release what waits.
+    /// With `wait`, runs started are waited for until recorded (or `SETTLE` passes).
+    pub fn tick(
+        &mut self,
+        ctx: &Ctx,
+        now: SystemTime,
+        wait: bool,
+    ) -> Result<Vec<Happened>, CommandError> {
+        let now_ms = millis(now);
+        let mut happened = Vec::new();
+        self.running
+            .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_))));
+        let (scheduled, broken) = find_scheduled(ctx);
+        for b in broken {
+            if self
+                .reported
+                .insert(format!("{}:{}:{}", b.kind, b.name, b.error))
+            {
+                happened.push(Happened {
+                    kind: b.kind,
+                    name: b.name,
+                    due: due_text(now_ms),
+                    what: "invalid",
+                    run_id: None,
+                    detail: Some(format!("{}: {}", b.file, b.error)),
+                });
+            }
+        }
+        if scheduled.is_empty() {
+            return Ok(happened);
+        }
+        let mut store = ctx.store(self.durability)?;
+        for s in &scheduled {
+            self.settle_runs(&mut *store, s, wait, &mut happened)?;
+            self.fire(ctx, &mut *store, s, now_ms, &mut happened)?;
+            self.release(ctx, &mut *store, s, &mut happened)?;
+            self.settle_runs(&mut *store, s, wait, &mut happened)?;
+        }
+        Ok(happened)
+    }
+
+    fn state(store: &dyn EventStore, s: &Scheduled) -> Result<ScheduleState, StoreError> {
+        Ok(replay_schedule(&store.read_run(&s.stream())?))
+    }
+
+    /// Fire the latest due time of `s` not fired yet, if one is due.
+    fn fire(
+        &mut self,
+        ctx: &Ctx,
+        store: &mut dyn EventStore,
+        s: &Scheduled,
+        now_ms: u64,
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
+        let state = Self::state(store, s)?;
+        let last = state.last_due().and_then(due_ms);
+        let after = match (self.catch_up, last) {
+            (true, Some(last)) => last,
+            (_, last) => last.unwrap_or(0).max(self.since_ms),
+        };
+        let Some((due_at, count)) = s.cadence.due_in(after, now_ms, 100_000) else {
+            return Ok(());
+        };
+        let due = due_text(due_at);
+        let going = going_run(ctx, store, &state)?;
+        let command = ScheduleCommand::Fire {
+            due: due.clone(),
+            cron: s.schedule.cron.trim().to_string(),
+            overlap: s.schedule.overlap,
+            going,
+            missed: count.saturating_sub(1),
+            scheduler: self.by.clone(),
+        };
+        let Some(events) = self.decide(store, s, command)? else {
+            return Ok(());
+        };
+        for event in events {
+            if let Event::ScheduleFired {
+                outcome, reason, ..
+            } = event
+            {
+                let what = match outcome {
+                    FireOutcome::Start => "started",
+                    FireOutcome::Skip => "skipped",
+                    FireOutcome::Queue => "queued",
+                };
+                happened.push(Happened {
+                    kind: kind_str(s.kind),
+                    name: s.name.clone(),
+                    due: due.clone(),
+                    what,
+                    run_id: None,
+                    detail: reason,
+                });
+                if outcome == FireOutcome::Start {
+                    self.spawn(ctx, store, s, &due, happened)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Let the queued time of `s` start once nothing of it is going.
+    fn release(
+        &mut self,
+        ctx: &Ctx,
+        store: &mut dyn EventStore,
+        s: &Scheduled,
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
+        let state = Self::state(store, s)?;
+        let Some(queued) = state.fires.iter().find(|f| f.waiting_in_queue()) else {
+            return Ok(());
+        };
+        let due = queued.due.clone();
+        let going = going_run(ctx, store, &state)?;
+        if going.is_some() {
+            return Ok(());
+        }
+        let command = ScheduleCommand::Release {
+            due: due.clone(),
+            going,
+            scheduler: self.by.clone(),
+        };
+        if self.decide(store, s, command)?.is_some() {
+            happened.push(Happened {
+                kind: kind_str(s.kind),
+                name: s.name.clone(),
+                due: due.clone(),
+                what: "released",
+                run_id: None,
+                detail: Some("the run before it ended".into()),
+            });
+            self.spawn(ctx, store, s, &due, happened)?;
+        }
+        Ok(())
+    }
+
+    /// Record the runs of fires that await theirs: found in the log by their message, or
+    /// failed (their driver ended without recording one, or the scheduler that decided them
+    /// is long gone).
+    fn settle_runs(
+        &mut self,
+        store: &mut dyn EventStore,
+        s: &Scheduled,
+        wait: bool,
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
+        let state = Self::state(store, s)?;
+        let awaited: Vec<(String, String)> = state
+            .fires
+            .iter()
+            .filter(|f| f.awaiting_run())
+            .map(|f| (f.due.clone(), f.decided_at.clone()))
+            .collect();
+        for (due, decided_at) in awaited {
+            let key = (s.stream(), due.clone());
+            let until = Instant::now() + if wait { SETTLE } else { Duration::ZERO };
+            let run = loop {
+                if let Some(run_id) = find_run(store, s, &s.tag(&due))? {
+                    break Some(Ok(run_id));
+                }
+                if let Some(spawned) = self.spawned.get_mut(&key) {
+                    if let Ok(Some(status)) = spawned.child.try_wait() {
+                        // Read once more: it may have recorded its run and ended.
+                        if let Some(run_id) = find_run(store, s, &s.tag(&due))? {
+                            break Some(Ok(run_id));
+                        }
+                        break Some(Err(printed_error(&spawned.log).unwrap_or_else(|| {
+                            format!("its driver ended ({status}) without recording a run")
+                        })));
+                    }
+                } else {
+                    let decided = humantime::parse_rfc3339_weak(&decided_at).ok();
+                    let orphaned = decided.is_some_and(|t| {
+                        SystemTime::now()
+                            .duration_since(t)
+                            .is_ok_and(|age| age > ORPHANED_AFTER)
+                    });
+                    if orphaned {
+                        break Some(Err(
+                            "no run was recorded for it: the scheduler that decided it stopped before its driver started".into(),
+                        ));
+                    }
+                    break None;
+                }
+                if Instant::now() >= until {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            let Some(run) = run else { continue };
+            let command = ScheduleCommand::RecordRun {
+                due: due.clone(),
+                run: run.clone(),
+            };
+            if self.decide(store, s, command)?.is_some() {
+                happened.push(Happened {
+                    kind: kind_str(s.kind),
+                    name: s.name.clone(),
+                    due: due.clone(),
+                    what: if run.is_ok() {
+                        "run_recorded"
+                    } else {
+                        "run_failed"
+                    },
+                    run_id: run.as_ref().ok().cloned(),
+                    detail: run.err(),
+                });
+            }
+            if let Some(spawned) = self.spawned.remove(&key) {
+                self.running.push(spawned.child);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decide `command` at the head of the schedule's stream; the events recorded, or `None`
+    /// when another scheduler got there first (or there was nothing to do).
+    fn decide(
+        &mut self,
+        store: &mut dyn EventStore,
+        s: &Scheduled,
+        command: ScheduleCommand,
+    ) -> Result<Option<Vec<Event>>, CommandError> {
+        let mut decided: Option<Result<Vec<Event>, ScheduleRefused>> = None;
+        let time = crate::execute::rfc3339(SystemTime::now());
+        let ids = &mut self.ids;
+        store.append_at_head(&s.stream(), 0, &mut |events, _| {
+            let state = replay_schedule(events);
+            let outcome = decide_schedule(&state, command.clone());
+            let new = match &outcome {
+                Ok(events) => events
+                    .iter()
+                    .map(|event| NewEvent {
+                        id: ids.next_id(),
+                        time: time.clone(),
+                        event: event.clone(),
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            decided = Some(outcome);
+            new
+        })?;
+        Ok(decided.and_then(Result::ok))
+    }
+
+    /// Start the driver of `s`'s run for `due`, detached, recorded as the actor `schedule`
+    /// with a message that finds it again; if it cannot start, that is recorded as its run.
+    fn spawn(
+        &mut self,
+        ctx: &Ctx,
+        store: &mut dyn EventStore,
+        s: &Scheduled,
+        due: &str,
+        happened: &mut Vec<Happened>,
+    ) -> Result<(), CommandError> {
+        let mut args: Vec<String> = vec!["--home".into(), ctx.home.display().to_string()];
+        if let Some(db) = &ctx.db {
+            args.extend(["--db".into(), db.clone()]);
+        }
+        args.push(
+            match s.kind {
+                RunKind::Workflow => "workflow",
+                RunKind::Scenario => "orchestrate",
+            }
+            .into(),
+        );
+        args.extend([
+            "run".into(),
+            s.file.clone(),
+            "--actor".into(),
+            ACTOR.into(),
+            "--message".into(),
+            s.tag(due),
+        ]);
+        for (k, v) in s.schedule.input_pairs() {
+            args.extend(["--input".into(), format!("{k}={v}")]);
+        }
+        let log = ctx.home.join("schedule").join(format!(
+            "{}-{}-{}.log",
+            kind_str(s.kind),
+            &blake3::hash(s.name.as_bytes()).to_hex()[..12],
+            due.replace(':', "-"),
+        ));
+        match operator::spawn_detached(&self.exe, &args, &[], &ctx.cwd, &log) {
+            Ok(detached) => {
+                self.spawned.insert(
+                    (s.stream(), due.to_string()),
+                    Spawned {
+                        child: detached.child,
+                        log,
+                    },
+                );
+            }
+            Err(e) => {
+                let error = format!("cannot start a cortex driver: {e}");
+                let command = ScheduleCommand::RecordRun {
+                    due: due.to_string(),
+                    run: Err(error.clone()),
+                };
+                if self.decide(store, s, command)?.is_some() {
+                    happened.push(Happened {
+                        kind: kind_str(s.kind),
+                        name: s.name.clone(),
+                        due: due.to_string(),
+                        what: "run_failed",
+                        run_id: None,
+                        detail: Some(error),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A run of this schedule still going (driven by a live driver, or waiting for a report).
+fn going_run(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    state: &ScheduleState,
+) -> Result<Option<String>, CommandError> {
+    for run_id in state.runs().take(8) {
+        let run = load_state(store, run_id)?;
+        let alive = DriverLock::probe(&ctx.home, run_id).is_some();
+        if matches!(
+            run_status(&run, alive),
+            RunStatus::Running | RunStatus::Waiting
+        ) {
+            return Ok(Some(format!("run {run_id}")));
+        }
+    }
+    Ok(None)
+}
+
+/// The run a scheduled driver recorded: started by the actor `schedule` with `tag`.
+fn find_run(
+    store: &dyn EventStore,
+    s: &Scheduled,
+    tag: &str,
+) -> Result<Option<String>, CommandError> {
+    for entry in store.list_runs(&RunQuery::kind(Some(s.kind)).limit(64))? {
+        if let Some(Event::RunStarted(started)) = store.first_event(&entry.run_id)?.map(|r| r.event)
+            && started.by.actor == ACTOR
+            && started.by.message.as_deref() == Some(tag)
+            && started.name == s.name
+        {
+            return Ok(Some(entry.run_id));
+        }
+    }
+    Ok(None)
+}
+
+/// The error a driver printed (`error: ...` and its hints), if it printed one.
+fn printed_error(log: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("error: "));
+    let mut message = lines.next()?.trim_start_matches("error: ").to_string();
+    for line in lines {
+        let line = line.strip_prefix("hint: ").unwrap_or(line).trim();
+        if !line.is_empty() {
+            message.push_str(if message.ends_with(':') { " " } else { ": " });
+            message.push_str(line.trim_start_matches("- "));
+        }
+    }
+    Some(message)
+}
+
+/// `schedule run`: fire schedules until stopped (or once, with `once`), telling `sink` what
+/// happened as it happens. `at` replaces the clock for a single pass (`--once --at TIME`).
+pub fn run(
+    ctx: &Ctx,
+    once: bool,
+    at: Option<SystemTime>,
+    catch_up: bool,
+    stop: &StopFlag,
+    sink: &mut dyn FnMut(&Happened),
+) -> Result<Vec<Happened>, CommandError> {
+    let now = || at.unwrap_or_else(SystemTime::now);
+    let mut scheduler = Scheduler::new(ctx, now(), catch_up)?;
+    let mut all = Vec::new();
+    loop {
+        for h in scheduler.tick(ctx, now(), once)? {
+            sink(&h);
+            all.push(h);
+        }
+        if once || stop.is_set() {
+            return Ok(all);
+        }
+        // Due times are whole minutes; a pass every 2 s starts a run within 2 s of its time.
+        for _ in 0..20 {
+            if stop.is_set() {
+                return Ok(all);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Run a scheduler in a thread of its own until the process ends (`cortex serve`): what it
+/// does, and any error (after which it tries again a little later), goes to `log`.
+pub fn in_background(ctx: Ctx, log: impl Fn(&str) + Send + 'static) {
+    std::thread::spawn(move || {
+        let stop = StopFlag::default();
+        loop {
+            let result = run(&ctx, false, None, false, &stop, &mut |h| {
+                log(crate::render::render_happened(h).trim_end())
+            });
+            if let Err(e) = result {
+                log(&format!(
+                    "the scheduler met an error, trying again in 30 s: {}",
+                    e.message
+                ));
+            }
+            std::thread::sleep(Duration::from_secs(30));
+        }
+    });
+}

@@ -1,0 +1,230 @@
+//! When a schedule is due: cron expressions read (five fields, UTC, minute granularity) and
+//! the minutes they match, as pure functions of the times given — no clock is read here.
+
+use chrono::{DateTime, TimeZone, Utc};
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+
+use crate::definition::shown;
+
+/// One minute, in milliseconds.
+pub const MINUTE_MS: u64 = 60_000;
+
+/// A cron expression, read.
+#[derive(Debug, Clone)]
+pub struct Cadence {
+    cron: Cron,
+}
+
+impl Cadence {
+    /// Read `expression`: five fields (minute, hour, day of month, month, day of week) or an
+    /// alias (`@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`). Seconds and years are
+    /// refused: schedules fire on whole minutes. An expression that matches no time at all
+    /// (`0 0 30 2 *`) is refused too.
+    pub fn parse(expression: &str) -> Result<Cadence, String> {
+        let trimmed = expression.trim();
+        if trimmed.is_empty() {
+            return Err("the cron expression is empty".into());
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err("the cron expression holds control characters".into());
+        }
+        if trimmed.eq_ignore_ascii_case("@reboot") {
+            return Err("`@reboot` is not a time; a schedule needs one".into());
+        }
+        let fields = trimmed.split_whitespace().count();
+        if !trimmed.starts_with('@') && fields != 5 {
+            return Err(format!(
+                "`{}` has {fields} field(s); a schedule has five: minute hour day-of-month month day-of-week",
+                shown(trimmed)
+            ));
+        }
+        if !trimmed.starts_with('@') {
+            out_of_range(trimmed)?;
+        }
+        let cron = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build()
+            .parse(trimmed)
+            .map_err(|e| format!("`{}` is not a cron expression: {e}", shown(trimmed)))?;
+        let cadence = Cadence { cron };
+        // Leap days come every 4 years (8 across a century's turn): a time within 9 years of
+        // any moment, or never.
+        if cadence.next_after(946_684_800_000).is_none() {
+            return Err(format!(
+                "`{trimmed}` matches no date (no month has that day)"
+            ));
+        }
+        Ok(cadence)
+    }
+
+    /// The first minute after `after_ms` (exclusive) that the expression matches, within nine
+    /// years, in milliseconds since the epoch.
+    pub fn next_after(&self, after_ms: u64) -> Option<u64> {
+        let start = at(after_ms)?;
+        let next = self.cron.find_next_occurrence(&start, false).ok()?;
+        let ms = u64::try_from(next.timestamp_millis()).ok()?;
+        (ms <= after_ms.saturating_add(9 * 366 * 24 * 3_600_000)).then_some(ms)
+    }
+
+    /// The next `n` minutes after `after_ms` that the expression matches.
+    pub fn next_times(&self, after_ms: u64, n: usize) -> Vec<u64> {
+        let mut out = Vec::with_capacity(n);
+        let mut from = after_ms;
+        while out.len() < n {
+            match self.next_after(from) {
+                Some(t) => {
+                    out.push(t);
+                    from = t;
+                }
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// The minutes the expression matches in `(after_ms, upto_ms]`: the latest and how many
+    /// there are in all (counting stops at `limit`).
+    pub fn due_in(&self, after_ms: u64, upto_ms: u64, limit: u64) -> Option<(u64, u64)> {
+        let mut latest = None;
+        let mut count = 0;
+        let mut from = after_ms;
+        while count < limit {
+            match self.next_after(from) {
+                Some(t) if t <= upto_ms => {
+                    latest = Some(t);
+                    count += 1;
+                    from = t;
+                }
+                _ => break,
+            }
+        }
+        // Past the limit, the latest is still the one before `upto_ms`.
+        if count == limit
+            && let Some(last) = self.previous_at_or_before(upto_ms)
+            && last > after_ms
+        {
+            latest = Some(last);
+        }
+        latest.map(|t| (t, count))
+    }
+
+    /// The latest minute at or before `ms` that the expression matches.
+    fn previous_at_or_before(&self, ms: u64) -> Option<u64> {
+        let start = at(ms - ms % MINUTE_MS)?;
+        let prev = self.cron.find_previous_occurrence(&start, true).ok()?;
+        u64::try_from(prev.timestamp_millis()).ok()
+    }
+
+    /// In words, as croner describes it (`At 03:00 on Monday`).
+    pub fn describe(&self) -> String {
+        self.cron.describe()
+    }
+}
+
+/// Say which field holds a number out of its range (the parser only says that one does).
+fn out_of_range(expression: &str) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
+    for (field, (what, low, high)) in expression.split_whitespace().zip(FIELDS) {
+        for item in field.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (item, None),
+            };
+            if let Some(step) = step
+                && let Ok(n) = step.parse::<u32>()
+                && (n == 0 || n > high)
+            {
+                return Err(format!(
+                    "the {what} field `{}` steps by {n}: a step is from 1 to {high}",
+                    shown(field)
+                ));
+            }
+            for number in range.split('-') {
+                if let Ok(n) = number.parse::<u32>()
+                    && !(low..=high).contains(&n)
+                {
+                    return Err(format!(
+                        "the {what} field `{}` holds {n}: it takes {low} to {high}",
+                        shown(field)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn at(ms: u64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(i64::try_from(ms).ok()?).single()
+}
+
+/// The start of the minute holding `ms`.
+pub fn minute_of(ms: u64) -> u64 {
+    ms - ms % MINUTE_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-12-03T10:00:00Z.
+    const T: u64 = 1_796_292_000_000;
+
+    #[test]
+    fn five_fields_match_whole_minutes_in_utc() {
+        let c = Cadence::parse("*/15 * * * *").unwrap();
+        assert_eq!(c.next_after(T), Some(T + 15 * MINUTE_MS));
+        assert_eq!(c.next_after(T - 1), Some(T));
+        assert_eq!(
+            c.next_times(T, 3),
+            vec![T + 15 * MINUTE_MS, T + 30 * MINUTE_MS, T + 45 * MINUTE_MS]
+        );
+    }
+
+    #[test]
+    fn due_in_gives_the_latest_match_and_how_many_were_due() {
+        let c = Cadence::parse("* * * * *").unwrap();
+        assert_eq!(c.due_in(T - MINUTE_MS, T, 100), Some((T, 1)));
+        assert_eq!(c.due_in(T, T + 30_000, 100), None);
+        assert_eq!(c.due_in(T - 10 * MINUTE_MS, T + 59_000, 100), Some((T, 10)));
+        // Beyond the limit the latest is still the last one.
+        assert_eq!(c.due_in(T - 500 * MINUTE_MS, T, 100), Some((T, 100)));
+    }
+
+    #[test]
+    fn bad_expressions_say_what_is_wrong() {
+        for (bad, says) in [
+            ("", "empty"),
+            ("* * * *", "4 field(s)"),
+            ("0 * * * * *", "6 field(s)"),
+            (
+                "61 * * * *",
+                "the minute field `61` holds 61: it takes 0 to 59",
+            ),
+            (
+                "0 24 * * *",
+                "the hour field `24` holds 24: it takes 0 to 23",
+            ),
+            ("*/0 * * * *", "steps by 0"),
+            ("0 0 * 13 *", "month field"),
+            ("0 0 * * FOO", "not a cron expression"),
+            ("0 0 30 2 *", "matches no date"),
+            ("@reboot", "not a time"),
+            ("* * * * \u{1b}", "control"),
+        ] {
+            let e = Cadence::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+        assert!(Cadence::parse("@daily").is_ok());
+        assert!(Cadence::parse("0 0 29 2 *").is_ok());
+        assert!(Cadence::parse("0 3 * * MON-FRI").is_ok());
+    }
+}

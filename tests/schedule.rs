@@ -1,0 +1,470 @@
+//! `schedule:` (SPEC §11) on the real binary, with the clock injected (`schedule run --once
+//! --at TIME`): each due minute fires once whatever the number of schedulers, the overlap
+//! policies, no catch-up unless asked, the actor `schedule`, located errors, and hostile
+//! names and secrets.
+
+mod common;
+#[path = "common/server.rs"]
+mod server;
+
+use std::time::{Duration, Instant};
+
+use common::{Env, on_both_stores};
+use serde_json::Value;
+
+/// A workflow whose one step waits until the file `release-<who>` exists in the project
+/// directory (so a test decides when a scheduled run ends), then writes `ran-<who>`.
+fn waiting(name: &str, cron: &str, overlap: &str) -> String {
+    format!(
+        "name: {name}\ninputs:\n  who: {{type: string, required: true}}\nschedule:\n  cron: \"{cron}\"\n  overlap: {overlap}\n  inputs: {{who: {name}}}\nsteps:\n  - name: wait\n    run: 'while [ ! -f \"release-$CORTEX_INPUT_WHO\" ]; do sleep 0.05; done; echo \"ran for $CORTEX_INPUT_WHO\" >> \"ran-$CORTEX_INPUT_WHO\"'\n"
+    )
+}
+
+fn once(env: &Env, at: &str) -> Value {
+    let out = env.run(&["--json", "schedule", "run", "--once", "--at", at]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    out.json()["happened"].clone()
+}
+
+fn whats(happened: &Value) -> Vec<String> {
+    happened
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["what"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The events of a schedule's stream.
+fn stream(env: &Env, kind: &str, name: &str) -> Vec<cortex::event::Recorded> {
+    env.open_store()
+        .read_run(&format!("schedule:{kind}:{name}"))
+        .unwrap()
+}
+
+fn release(env: &Env, who: &str) {
+    std::fs::write(env.project().join(format!("release-{who}")), "").unwrap();
+}
+
+/// Wait until the run is no longer going.
+fn wait_finished(env: &Env, run: &str) -> Value {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = env.status(Some(run));
+        if !matches!(status["status"].as_str(), Some("running")) {
+            return status;
+        }
+        assert!(Instant::now() < until, "{status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+on_both_stores!(
+    a_due_time_starts_one_run_recorded_with_the_actor_schedule,
+    overlap_skip_records_the_time_skipped_while_the_run_goes,
+    overlap_queue_starts_the_waiting_time_when_the_run_ends_and_holds_one,
+    two_schedulers_at_once_fire_a_due_time_once,
+);
+
+fn a_due_time_starts_one_run_recorded_with_the_actor_schedule(env: Env) {
+    env.workflow("nightly", &waiting("nightly", "*/5 * * * *", "skip"));
+    release(&env, "nightly");
+    // Not a matching minute: nothing.
+    assert_eq!(
+        whats(&once(&env, "2026-12-03T09:58:00Z")),
+        Vec::<String>::new()
+    );
+    let happened = once(&env, "2026-12-03T10:00:20Z");
+    assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
+    assert_eq!(happened[0]["due"], "2026-12-03T10:00:00Z");
+    let run = happened[1]["run_id"].as_str().unwrap().to_string();
+    let status = wait_finished(&env, &run);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["actor"], "schedule");
+    assert_eq!(
+        status["scheduled"],
+        "scheduled for 2026-12-03T10:00:00Z by `*/5 * * * *`"
+    );
+    assert_eq!(status["inputs"]["who"], "nightly");
+    let human = env.run(&["workflow", "status", &run]);
+    assert!(
+        human
+            .stdout
+            .contains("Started by the schedule: scheduled for 2026-12-03T10:00:00Z"),
+        "{}",
+        human.stdout
+    );
+    // The same minute again, from this scheduler or another: already decided.
+    assert_eq!(
+        whats(&once(&env, "2026-12-03T10:00:59Z")),
+        Vec::<String>::new()
+    );
+    let events = stream(&env, "workflow", "nightly");
+    let types: Vec<&str> = events.iter().map(|e| e.event.type_name()).collect();
+    assert_eq!(types, ["schedule_fired", "scheduled_run"]);
+    // `schedule list` says when next and what the last time became.
+    let list = env.run(&["--json", "schedule", "list", "--at", "2026-12-03T10:01:00Z"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let row = &list.json()["schedules"][0];
+    assert_eq!(row["name"], "nightly");
+    assert_eq!(
+        row["next"],
+        serde_json::json!([
+            "2026-12-03T10:05:00Z",
+            "2026-12-03T10:10:00Z",
+            "2026-12-03T10:15:00Z"
+        ])
+    );
+    assert_eq!(row["last"]["run_id"], run.as_str());
+    assert_eq!(row["runs_started"], 1);
+    assert_eq!(env.run(&["--json", "log", "verify"]).json()["ok"], true);
+}
+
+fn overlap_skip_records_the_time_skipped_while_the_run_goes(env: Env) {
+    env.workflow("busy", &waiting("busy", "*/5 * * * *", "skip"));
+    let first = once(&env, "2026-12-03T10:00:00Z");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    let skipped = once(&env, "2026-12-03T10:05:00Z");
+    assert_eq!(whats(&skipped), ["skipped"], "{skipped}");
+    let reason = skipped[0]["detail"].as_str().unwrap();
+    assert!(
+        reason.contains(&run) && reason.contains("overlap: skip"),
+        "{reason}"
+    );
+    release(&env, "busy");
+    wait_finished(&env, &run);
+    // Once it has ended, the next time starts again.
+    let next = once(&env, "2026-12-03T10:10:00Z");
+    assert_eq!(whats(&next), ["started", "run_recorded"], "{next}");
+    wait_finished(&env, next[1]["run_id"].as_str().unwrap());
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+}
+
+fn overlap_queue_starts_the_waiting_time_when_the_run_ends_and_holds_one(env: Env) {
+    env.workflow("queued", &waiting("queued", "*/5 * * * *", "queue"));
+    let first = once(&env, "2026-12-03T10:00:00Z");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    let queued = once(&env, "2026-12-03T10:05:00Z");
+    assert_eq!(whats(&queued), ["queued"], "{queued}");
+    // A second time while one waits: skipped, the queue holds one.
+    let skipped = once(&env, "2026-12-03T10:10:00Z");
+    assert_eq!(whats(&skipped), ["skipped"], "{skipped}");
+    assert!(
+        skipped[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2026-12-03T10:05:00Z already waits"),
+        "{skipped}"
+    );
+    // Still going: nothing is released.
+    assert_eq!(
+        whats(&once(&env, "2026-12-03T10:11:00Z")),
+        Vec::<String>::new()
+    );
+    release(&env, "queued");
+    wait_finished(&env, &run);
+    let released = once(&env, "2026-12-03T10:12:00Z");
+    assert_eq!(whats(&released), ["released", "run_recorded"], "{released}");
+    assert_eq!(released[0]["due"], "2026-12-03T10:05:00Z");
+    let second = released[1]["run_id"].as_str().unwrap();
+    let status = wait_finished(&env, second);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(
+        status["scheduled"],
+        "scheduled for 2026-12-03T10:05:00Z by `*/5 * * * *`"
+    );
+}
+
+fn two_schedulers_at_once_fire_a_due_time_once(env: Env) {
+    env.workflow("shared", &waiting("shared", "0 * * * *", "allow"));
+    release(&env, "shared");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            env.command(&[
+                "--json",
+                "schedule",
+                "run",
+                "--once",
+                "--at",
+                "2026-12-03T11:00:00Z",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut started = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        started += whats(&doc["happened"])
+            .iter()
+            .filter(|w| *w == "started")
+            .count();
+    }
+    assert_eq!(
+        started, 1,
+        "one scheduler decides, the others find it decided"
+    );
+    let fired = stream(&env, "workflow", "shared")
+        .iter()
+        .filter(|e| e.event.type_name() == "schedule_fired")
+        .count();
+    assert_eq!(fired, 1);
+    // Its run is recorded by whoever settles it; exactly one run either way.
+    let until = Instant::now() + Duration::from_secs(20);
+    while env
+        .run(&["--json", "workflow", "history"])
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < until);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+}
+
+#[test]
+fn missed_times_are_not_run_unless_catch_up_is_asked_and_then_once() {
+    let env = Env::new();
+    env.workflow("hourly", &waiting("hourly", "*/5 * * * *", "skip"));
+    release(&env, "hourly");
+    let first = once(&env, "2026-12-03T10:00:00Z");
+    wait_finished(&env, first[1]["run_id"].as_str().unwrap());
+    // An hour later, between two times: nothing is due now, and what was missed is not run.
+    assert_eq!(
+        whats(&once(&env, "2026-12-03T11:03:00Z")),
+        Vec::<String>::new()
+    );
+    // Asked: the latest missed time runs once, saying how many it stands for.
+    let out = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--catch-up",
+        "--at",
+        "2026-12-03T11:03:00Z",
+    ]);
+    let happened = out.json()["happened"].clone();
+    assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
+    assert_eq!(happened[0]["due"], "2026-12-03T11:00:00Z");
+    let fired = stream(&env, "workflow", "hourly");
+    let cortex::event::Event::ScheduleFired { missed, .. } = &fired[2].event else {
+        panic!("{:?}", fired[2].event)
+    };
+    assert_eq!(*missed, 11, "10:05 to 10:55 were missed");
+    wait_finished(&env, happened[1]["run_id"].as_str().unwrap());
+}
+
+#[test]
+fn overlap_allow_starts_beside_the_run_still_going() {
+    let env = Env::new();
+    env.workflow("both", &waiting("both", "*/5 * * * *", "allow"));
+    let first = once(&env, "2026-12-03T10:00:00Z");
+    let second = once(&env, "2026-12-03T10:05:00Z");
+    assert_eq!(whats(&second), ["started", "run_recorded"], "{second}");
+    release(&env, "both");
+    for run in [&first[1]["run_id"], &second[1]["run_id"]] {
+        assert_eq!(
+            wait_finished(&env, run.as_str().unwrap())["status"],
+            "completed"
+        );
+    }
+    let ran = std::fs::read_to_string(env.project().join("ran-both")).unwrap();
+    assert_eq!(ran.lines().count(), 2, "{ran}");
+}
+
+#[test]
+fn a_bad_schedule_is_a_located_error_and_never_fires() {
+    let env = Env::new();
+    env.workflow(
+        "broken",
+        "name: broken\nschedule: \"61 * * * *\"\nsteps:\n  - {name: a, run: 'touch fired'}\n",
+    );
+    let out = env.run(&["workflow", "validate", "broken"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!(out.snapshot(&env));
+    env.workflow(
+        "needs",
+        "name: needs\ninputs:\n  version: {type: string, required: true}\nschedule:\n  cron: \"* * * * *\"\n  overlap: sometimes\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let json = env.run(&["--json", "workflow", "validate", "needs"]).json();
+    assert_eq!(json["errors"][0]["line"], 6, "{json}");
+    assert!(
+        json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant `sometimes`"),
+        "{json}"
+    );
+    env.workflow(
+        "needs",
+        "name: needs\ninputs:\n  version: {type: string, required: true}\nschedule: \"* * * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let json = env.run(&["--json", "workflow", "validate", "needs"]).json();
+    assert!(
+        json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input `version` is required, and a scheduled run has nobody to ask for it"),
+        "{json}"
+    );
+    // Listed as never firing, exit 2; a pass fires nothing and says so once.
+    let list = env.run(&["--json", "schedule", "list"]);
+    assert_eq!(list.code, 2);
+    assert_eq!(list.json()["invalid"].as_array().unwrap().len(), 2);
+    let happened = once(&env, "2026-12-03T10:00:00Z");
+    assert_eq!(whats(&happened), ["invalid", "invalid"], "{happened}");
+    assert!(!env.project().join("fired").exists());
+}
+
+#[test]
+fn a_secret_input_comes_from_the_schedulers_environment_and_never_from_the_definition() {
+    let env = Env::new();
+    let secret = "sk_live_schedule0123456789";
+    env.workflow(
+        "deploy",
+        "name: deploy\ninputs:\n  api_token: {type: string, required: true}\nschedule:\n  cron: \"0 3 * * *\"\n  inputs: {api_token: written-here}\nsteps:\n  - {name: a, run: 'echo token=$CORTEX_INPUT_API_TOKEN'}\n",
+    );
+    let json = env
+        .run(&["--json", "workflow", "validate", "deploy"])
+        .json();
+    let problem = &json["errors"][0];
+    assert!(
+        problem["message"].as_str().unwrap().contains("is secret")
+            && problem["hint"]
+                .as_str()
+                .unwrap()
+                .contains("CORTEX_INPUT_API_TOKEN"),
+        "{json}"
+    );
+    env.workflow(
+        "deploy",
+        "name: deploy\ninputs:\n  api_token: {type: string, required: true}\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'echo token=$CORTEX_INPUT_API_TOKEN'}\n",
+    );
+    let out = env
+        .command(&[
+            "--json",
+            "schedule",
+            "run",
+            "--once",
+            "--at",
+            "2026-12-03T03:00:00Z",
+        ])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        whats(&doc["happened"]),
+        ["started", "run_recorded"],
+        "{doc}"
+    );
+    let run = doc["happened"][1]["run_id"].as_str().unwrap();
+    let status = wait_finished(&env, run);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["inputs"]["api_token"], "***");
+    assert!(env.log_holding(secret).is_empty());
+}
+
+#[test]
+fn a_scheduled_run_whose_driver_refuses_to_start_is_recorded_with_its_reason() {
+    let env = Env::new();
+    env.workflow(
+        "paths",
+        "name: paths\ninputs:\n  data: {type: path, exists: true, default: ./missing-dir}\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let happened = once(&env, "2026-12-03T10:00:00Z");
+    assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
+    let detail = happened[1]["detail"].as_str().unwrap();
+    assert!(detail.contains("missing-dir"), "{detail}");
+    let list = env.run(&["schedule", "list", "--at", "2026-12-03T10:01:00Z"]);
+    assert!(list.stdout.contains("no run started"), "{}", list.stdout);
+}
+
+#[test]
+fn shell_metacharacters_in_a_scheduled_name_reach_no_shell() {
+    let env = Env::new();
+    let name = "nightly; touch pwned $(touch pwned2) `touch pwned3`";
+    env.workflow(
+        "hostile",
+        &format!(
+            "name: \"{name}\"\nschedule: \"0 * * * *\"\nsteps:\n  - {{name: a, run: 'echo ok'}}\n"
+        ),
+    );
+    let happened = once(&env, "2026-12-03T10:00:00Z");
+    assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
+    assert_eq!(happened[0]["name"], name);
+    wait_finished(&env, happened[1]["run_id"].as_str().unwrap());
+    for file in ["pwned", "pwned2", "pwned3"] {
+        assert!(!env.project().join(file).exists(), "{file}");
+        assert!(!env.home().join(file).exists(), "{file}");
+    }
+}
+
+#[test]
+fn schedule_run_without_schedules_says_nothing_was_due() {
+    let env = Env::new();
+    let out = env.run(&["schedule", "run", "--once"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "nothing was due\n");
+    let list = env.run(&["schedule", "list"]);
+    assert!(
+        list.stdout.contains("none: add `schedule:"),
+        "{}",
+        list.stdout
+    );
+    let bad = env.run(&["schedule", "run", "--once", "--at", "yesterday"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("--at `yesterday` is not a time"),
+        "{}",
+        bad.stderr
+    );
+    let needs_once = env.run(&["schedule", "run", "--at", "2026-12-03T10:00:00Z"]);
+    assert_eq!(needs_once.code, 2, "{}", needs_once.stderr);
+}
+
+/// The scheduler inside `cortex serve` fires as `schedule run` does (real time: an
+/// every-minute schedule, so this waits for the next minute), and `/api/v1/schedules` is
+/// `schedule list`.
+#[test]
+fn cortex_serve_runs_a_scheduler_that_fires_each_minute_once() {
+    let env = Env::new();
+    env.workflow(
+        "minutely",
+        "name: minutely\nschedule: \"* * * * *\"\nsteps:\n  - {name: a, run: 'echo tick'}\n",
+    );
+    let server = server::Server::start(&env);
+    let list = server.get("/api/v1/schedules").json();
+    assert_eq!(list["schedules"][0]["name"], "minutely", "{list}");
+    assert_eq!(list["schedules"][0]["cron"], "* * * * *");
+    let run = server::eventually(75, "a run started by the schedule", || {
+        let history = env.run(&["--json", "workflow", "history"]).json();
+        history
+            .as_array()
+            .and_then(|runs| runs.first())
+            .and_then(|r| r["run_id"].as_str().map(str::to_string))
+    });
+    let status = wait_finished(&env, &run);
+    assert_eq!(status["actor"], "schedule", "{status}");
+    assert_eq!(status["status"], "completed", "{status}");
+    // The scheduler links the run to its time on its next pass.
+    server::eventually(10, "the run linked to its due time", || {
+        stream(&env, "workflow", "minutely")
+            .iter()
+            .find_map(|e| match &e.event {
+                cortex::event::Event::ScheduledRun { run_id, .. } => run_id.clone(),
+                _ => None,
+            })
+            .filter(|id| *id == run)
+    });
+    drop(server);
+}
