@@ -35,6 +35,8 @@ fn started(wf: &Workflow, config: Config) -> Event {
         config,
         agents: BTreeMap::new(),
         claude: None,
+        parent: None,
+        uses: Default::default(),
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,

@@ -575,6 +575,8 @@ fn started() -> impl Strategy<Value = Event> {
                 config: Default::default(),
                 agents: agents.into_iter().collect::<BTreeMap<_, _>>(),
                 claude: None,
+                parent: None,
+                uses: Default::default(),
                 working_dir: dir,
                 driver: Driver {
                     pid: 7,

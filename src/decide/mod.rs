@@ -9,6 +9,7 @@ mod agents;
 mod command;
 mod decider;
 mod error;
+mod items;
 mod state;
 
 pub use agents::{
@@ -17,7 +18,8 @@ pub use agents::{
 pub use command::{AttemptReport, Command};
 pub use decider::decide;
 pub use error::DecideError;
+pub use items::item_name;
 pub use state::{
-    AgentRun, Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay,
-    restore, snapshot_json,
+    AgentRun, Checkpoint, ChildLink, ItemOf, Rollback, RunPhase, RunState, StepState, StepStatus,
+    evolve, replay, restore, snapshot_json,
 };

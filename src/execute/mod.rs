@@ -2,6 +2,7 @@
 //! environment, takes locks and writes derived files. It feeds facts to the decider as
 //! commands and appends the events it answers with.
 
+mod child;
 mod claude;
 mod clock;
 mod driver;

@@ -187,7 +187,7 @@ impl Redactor {
                 .input(name)
                 .map(str::to_string)
                 .or_else(|| inputs.get(name).map(input_text)),
-            Reference::StepOutput { .. } => None,
+            Reference::StepOutput { .. } | Reference::Item => None,
         };
         let mut found = Vec::new();
         for step in &wf.steps {

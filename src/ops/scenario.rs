@@ -124,6 +124,8 @@ pub fn run(
         config,
         agents: agents.commands,
         claude: agents.claude,
+        parent: None,
+        uses: Default::default(),
         working_dir: ctx.cwd.display().to_string(),
         driver: driver(),
         by: by.clone(),
@@ -225,10 +227,12 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
     match e {
         OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
             .hint(format!("its phases: {}", phases.join(", "))),
-        OperatorError::NotWaiting { .. } => CommandError::bad_input(e.to_string()).hint(format!(
-            "{} shows every phase",
-            ctx.cmd(&["orchestrate", "status", name])
-        )),
+        OperatorError::NotWaiting { .. } | OperatorError::RunsAsItems { .. } => {
+            CommandError::bad_input(e.to_string()).hint(format!(
+                "{} shows every phase",
+                ctx.cmd(&["orchestrate", "status", name])
+            ))
+        }
         other => other.into(),
     }
 }

@@ -88,6 +88,32 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
             out.push(abort());
         }
+        RunStatus::Waiting
+            if view
+                .steps
+                .iter()
+                .any(|s| Some(&s.name) == view.waiting_for.as_ref() && s.uses.is_some()) =>
+        {
+            // The step waits with its child run: what moves it is in the child.
+            let step = view
+                .steps
+                .iter()
+                .find(|s| Some(&s.name) == view.waiting_for.as_ref());
+            if let Some(child) = step
+                .and_then(|s| s.uses.as_ref())
+                .and_then(|u| u.run_id.as_ref())
+            {
+                out.push(Suggestion::new(
+                    &["workflow", "status", child],
+                    "the child run waits: see what it needs (reporting on it drives this run on too)",
+                ));
+            }
+            out.push(Suggestion::new(
+                &["workflow", "resume", id],
+                "go on once the child run can",
+            ));
+            out.push(abort());
+        }
         RunStatus::Waiting => {
             if let Some(step) = &view.waiting_for {
                 out.push(Suggestion::new(
@@ -130,7 +156,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     for s in view
         .steps
         .iter()
-        .filter(|s| s.status == StepStatus::Waiting)
+        .filter(|s| s.status == StepStatus::Waiting && !s.runs_as_items())
     {
         out.push(Suggestion::new(
             &["orchestrate", "complete", id, &s.name],

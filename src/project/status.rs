@@ -55,7 +55,8 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
         // A scenario waits as a whole when nothing runs and nothing can start: only reports
         // or manual starts can move it on.
         let running = state.steps.iter().any(|s| s.status == StepStatus::Running);
-        let startable = !crate::plan::ready_phases(state).is_empty();
+        let startable = !crate::plan::ready_phases(state).is_empty()
+            || !crate::plan::to_prepare(state).is_empty();
         let waiting = state.steps.iter().any(|s| s.status == StepStatus::Waiting)
             || !crate::plan::awaiting_manual_start(state).is_empty();
         if !running && !startable && waiting && state.pre_validated {
@@ -86,10 +87,34 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
     }
 }
 
+/// The status shown for unit `index`: its own, but a `foreach:` step whose items run shows
+/// how its items stand (the first that failed, waits or stopped; running once any started).
+fn shown_status(state: &RunState, index: usize) -> StepStatus {
+    let s = &state.steps[index];
+    if !state.is_open_parent(index) {
+        return s.status;
+    }
+    let items: Vec<StepStatus> = state
+        .item_units(index)
+        .map(|j| state.steps[j].status)
+        .collect();
+    for wanted in [StepStatus::Failed, StepStatus::Waiting, StepStatus::Stopped] {
+        if items.contains(&wanted) {
+            return wanted;
+        }
+    }
+    if items.iter().any(|st| *st != StepStatus::Pending) {
+        StepStatus::Running
+    } else {
+        s.status
+    }
+}
+
 /// Whether only a person or an agent can move the run on (a report, a manual start).
 fn waits_on_people(state: &RunState) -> bool {
     state.steps.iter().any(|s| s.status == StepStatus::Waiting)
         && crate::plan::ready_phases(state).is_empty()
+        && crate::plan::to_prepare(state).is_empty()
 }
 
 /// Whether the log shows the engine in the middle of something only a driver finishes: an
@@ -142,6 +167,70 @@ pub struct StepView {
     pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub criteria: Vec<CriterionView>,
+    /// Its `if:` and, once checked, what the check found.
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub if_: Option<IfView>,
+    /// A `foreach:` step: how many items, and how many are done (its items follow it as
+    /// units of their own, named `NAME[i]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<ForeachView>,
+    /// One item of a `foreach:` step: which step, which position, which value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<ItemView>,
+    /// A `uses:` step: the workflow it runs and its child run (once started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses: Option<UsesView>,
+}
+
+impl StepView {
+    /// A `foreach:` step whose list was read: its items are the units that run, report and
+    /// fail; it only sums them up.
+    pub fn runs_as_items(&self) -> bool {
+        self.foreach.as_ref().is_some_and(|f| f.items.is_some())
+    }
+}
+
+/// A step's `if:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IfView {
+    /// The expression, or `run: COMMAND`.
+    pub condition: String,
+    /// None: not checked yet (on this pass).
+    pub holds: Option<bool>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A `foreach:` step's items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeachView {
+    /// The list as written (a list, or the template it is read from).
+    pub over: String,
+    /// How many items it has, once read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<usize>,
+    pub completed: usize,
+    pub skipped: usize,
+}
+
+/// An item of a `foreach:` step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemView {
+    pub of: String,
+    pub index: usize,
+    pub value: serde_json::Value,
+}
+
+/// A `uses:` step's workflow and child run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsesView {
+    pub workflow: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
 }
 
 /// What an agent runner reported for an attempt: its verdict, session and costs (its result
@@ -234,6 +323,9 @@ pub struct StatusView {
     pub failed_step: Option<String>,
     pub pre_problems: Vec<String>,
     pub post_problems: Vec<String>,
+    /// A child run: the run and the `uses:` step that started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<crate::event::ParentRun>,
     /// Scenario runs: agents active now, and manual phases nobody has started yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub active_agents: Vec<ActiveAgent>,
@@ -293,6 +385,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         working_dir: start.map_or_else(String::new, |s| s.working_dir.clone()),
         actor: start.map_or_else(String::new, |s| s.by.actor.clone()),
         inputs: start.map(|s| s.inputs.clone()).unwrap_or_default(),
+        parent: start.and_then(|s| s.parent.clone()),
         as_of: None,
         reason,
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
@@ -330,7 +423,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .enumerate()
             .map(|(i, s)| StepView {
                 name: s.name.clone(),
-                status: s.status,
+                status: shown_status(state, i),
                 attempts: s.attempts,
                 started_at: s.started_at.clone(),
                 ended_at: s.ended_at.clone(),
@@ -340,7 +433,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 prompt: (s.status == StepStatus::Waiting)
                     .then(|| workflow.and_then(|w| w.steps[i].prompt.as_deref()))
                     .flatten()
-                    .map(|p| state.render(p)),
+                    .map(|p| state.render_in(p, i)),
                 reported_by: s.reported_by.clone(),
                 agent_result: s.agent_result.as_ref().map(AgentResultView::of),
                 output_tail: if s.status == StepStatus::Failed {
@@ -364,6 +457,49 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                             .collect()
                     })
                     .unwrap_or_default(),
+                if_: state.definition(i).and_then(|d| d.if_.as_ref()).map(|c| {
+                    let check = s.condition.as_ref();
+                    IfView {
+                        condition: c.text(),
+                        holds: check.filter(|c| c.error.is_none()).map(|c| c.holds),
+                        values: check.map(|c| c.values.clone()).unwrap_or_default(),
+                        exit_code: check.and_then(|c| c.exit_code),
+                        error: check.and_then(|c| c.error.clone()),
+                    }
+                }),
+                foreach: state
+                    .definition(i)
+                    .and_then(|d| d.foreach.as_ref())
+                    .map(|f| {
+                        let units = state.item_units(i);
+                        let count = |status| {
+                            units
+                                .clone()
+                                .filter(|&j| state.steps[j].status == status)
+                                .count()
+                        };
+                        ForeachView {
+                            over: f.text(),
+                            items: s.items.as_ref().map(Vec::len),
+                            completed: count(StepStatus::Completed),
+                            skipped: count(StepStatus::Skipped),
+                        }
+                    }),
+                item: s.item.as_ref().map(|of| ItemView {
+                    of: of.parent.clone(),
+                    index: of.index,
+                    value: of.value.clone(),
+                }),
+                uses: state
+                    .definition(i)
+                    .and_then(|d| d.uses.as_ref())
+                    .map(|u| UsesView {
+                        workflow: s
+                            .child
+                            .as_ref()
+                            .map_or_else(|| u.clone(), |c| c.workflow.clone()),
+                        run_id: s.child.as_ref().map(|c| c.run_id.clone()),
+                    }),
             })
             .collect(),
         next: Vec::new(),
