@@ -617,7 +617,8 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
         }
         Event::CheckpointSaved { step } => {
-            let index = state.step_index(step).unwrap_or(0);
+            // After a `foreach:` step means after its items too.
+            let index = state.step_index(step).map_or(0, |i| state.block_end(i));
             let steps_done = state.steps.iter().filter(|s| s.status.is_done()).count();
             state.checkpoints.push(Checkpoint {
                 seq: rec.seq,
@@ -873,6 +874,12 @@ fn reset_units(state: &mut RunState, indices: &[usize]) {
         state.criteria_met.remove(name);
         if state.steps[i].items.is_some() {
             super::items::collapse(state, i);
+        } else if let Some(p) = state.parent_of(i)
+            && state.steps[p].status.is_done()
+        {
+            // An item runs again: its step is no longer done (its lists are made again).
+            state.steps[p].status = StepStatus::Pending;
+            state.steps[p].outputs.clear();
         }
     }
 }

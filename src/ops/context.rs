@@ -77,6 +77,29 @@ impl Ctx {
         view
     }
 
+    /// `view`, saying what its waiting `uses:` steps wait on down their child runs (read from
+    /// `store`), with suggestions that report on it.
+    pub fn view_with_children(
+        &self,
+        state: &crate::decide::RunState,
+        driver_alive: bool,
+        store: &dyn EventStore,
+    ) -> StatusView {
+        let child = |id: &str| {
+            let mut s = crate::execute::load_state(store, id).ok()?;
+            s.run_id = id.to_string();
+            Some(s)
+        };
+        let mut view = status_view(state, driver_alive).with_children(&child);
+        if self.explicit_home {
+            let home = self.home.display().to_string();
+            for s in &mut view.next {
+                s.argv.splice(1..1, ["--home".to_string(), home.clone()]);
+            }
+        }
+        view
+    }
+
     pub fn catalog(&self) -> Catalog {
         Catalog::new(self.home.clone(), self.cwd.clone())
     }

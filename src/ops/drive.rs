@@ -78,7 +78,8 @@ pub fn finish_driving(
             super::workflow::missing_secret_inputs(&run_id, &missing)
         }
     })?;
-    let view = ctx.view(&journal.state, true);
+    let state = journal.state.clone();
+    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, true, &*store));
     drop(lock);
     let code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),

@@ -173,10 +173,17 @@ fn dry_run_output(
             Condition::After(deps) => format!("starts after {}", deps.join(", ")),
         };
         let by_agent = p.agents.iter().find(|a| agents.is_run(a));
-        let how = match (&p.run, by_agent) {
+        let mut how = match (&p.run, by_agent) {
             (Some(_), _) => "runs its commands".to_string(),
             (None, Some(a)) => format!("run by agent {a}"),
             (None, None) => "waits for a report (orchestrate complete|fail)".to_string(),
+        };
+        if let Some(f) = &p.foreach {
+            how = format!("{how}, once per item of {}", f.text());
+        }
+        let when = match &p.if_ {
+            Some(c) => format!("{when}, if {}", c.text()),
+            None => when,
         };
         text.push_str(&format!("  - {}: {when}; {how}\n", p.name));
         rows.push(json!({"phase": p.name, "when": when, "how": how}));

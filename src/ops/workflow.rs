@@ -334,7 +334,9 @@ pub fn run(
         let wf = &loaded.workflow;
         let plan = preview_run(wf, &|i| {
             let s = &wf.steps[i];
-            s.run.is_none() && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
+            s.run.is_none()
+                && s.uses.is_none()
+                && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &plan);
         return Ok(Output::new(
@@ -425,7 +427,7 @@ pub fn status(
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
         let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
-        return Ok(status_output(ctx, &state, alive, None));
+        return Ok(status_output(ctx, &state, alive, None, Some(&store)));
     }
     let events = store.read_run(&run_id)?;
     let upto: Vec<_> = match at {
@@ -442,17 +444,22 @@ pub fn status(
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
     // As of then, its driver was at work: the status is what the log said at that event.
-    Ok(status_output(ctx, &state, true, upto.last()))
+    Ok(status_output(ctx, &state, true, upto.last(), None))
 }
 
-/// A run's status document and screen (a scenario's in its own screen), as of `at` if given.
+/// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
+/// with the log (`store`), what its waiting `uses:` steps wait on down their child runs.
 pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
     at: Option<&crate::event::Recorded>,
+    store: Option<&dyn EventStore>,
 ) -> Output {
-    let mut view = ctx.view(state, alive);
+    let mut view = match store {
+        Some(store) => ctx.view_with_children(state, alive, store),
+        None => ctx.view(state, alive),
+    };
     // The past stays in the past: times end at that event, and nothing is to be done.
     let mut now = SystemTime::now();
     if let Some(rec) = at {

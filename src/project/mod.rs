@@ -9,5 +9,5 @@ pub use files::{RunFile, changed_files, run_files};
 pub use next::{Suggestion, next_actions};
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CriterionView, ForeachView, IfView, ItemView, RunStatus,
-    StatusView, StepView, UsesView, run_status, status_view,
+    StatusView, StepView, UsesView, WaitsOn, run_status, status_view, waits_on,
 };

@@ -99,10 +99,20 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .steps
                 .iter()
                 .find(|s| Some(&s.name) == view.waiting_for.as_ref());
-            if let Some(child) = step
-                .and_then(|s| s.uses.as_ref())
-                .and_then(|u| u.run_id.as_ref())
-            {
+            let uses = step.and_then(|s| s.uses.as_ref());
+            if let Some(w) = uses.and_then(|u| u.waits_on.as_ref()) {
+                out.push(Suggestion::new(
+                    &["workflow", "step", "complete", &w.step, "--run", &w.run_id],
+                    format!(
+                        "report `{}` of child run {} done; this run goes on with it",
+                        w.step, w.run_id
+                    ),
+                ));
+                out.push(Suggestion::new(
+                    &["workflow", "step", "fail", &w.step, "--run", &w.run_id],
+                    "report it failed",
+                ));
+            } else if let Some(child) = uses.and_then(|u| u.run_id.as_ref()) {
                 out.push(Suggestion::new(
                     &["workflow", "status", child],
                     "the child run waits: see what it needs (reporting on it drives this run on too)",

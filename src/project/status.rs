@@ -231,6 +231,71 @@ pub struct UsesView {
     pub workflow: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// While the step waits with its child: the run (the child, or a child of it) and the step
+    /// that wait for a report, with its prompt rendered — what to report on to go on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_on: Option<WaitsOn>,
+}
+
+/// The step deepest down a chain of child runs that waits for a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitsOn {
+    pub run_id: String,
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// What a waiting `uses:` step waits on, found by following its child runs (`child` gives a
+/// run's state by id): the first run down the chain whose waiting step is not itself a
+/// `uses:` step. Pure: the caller reads the states.
+pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Option<WaitsOn> {
+    let mut id = run_id.to_string();
+    for _ in 0..=crate::definition::limits::MAX_USES_DEPTH {
+        let state = child(&id)?;
+        let (i, s) = state
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.status == StepStatus::Waiting)?;
+        match s.child.as_ref().filter(|_| state.is_uses(i)) {
+            Some(link) => id = link.run_id.clone(),
+            None => {
+                return Some(WaitsOn {
+                    run_id: id,
+                    step: s.name.clone(),
+                    prompt: state
+                        .definition(i)
+                        .and_then(|d| d.prompt.as_deref())
+                        .map(|p| state.render_in(p, i)),
+                });
+            }
+        }
+    }
+    None
+}
+
+impl StatusView {
+    /// Say, for each `uses:` step waiting with its child, what the chain of child runs waits
+    /// on, and suggest reporting on it.
+    pub fn with_children(mut self, child: &dyn Fn(&str) -> Option<RunState>) -> StatusView {
+        let mut changed = false;
+        for s in &mut self.steps {
+            if s.status != StepStatus::Waiting {
+                continue;
+            }
+            if let Some(u) = s.uses.as_mut()
+                && let Some(id) = u.run_id.clone()
+            {
+                u.waits_on = waits_on(child, &id);
+                changed |= u.waits_on.is_some();
+            }
+        }
+        if changed && self.as_of.is_none() {
+            self.next = super::next_actions(&self);
+        }
+        self
+    }
 }
 
 /// What an agent runner reported for an attempt: its verdict, session and costs (its result
@@ -499,6 +564,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                             .as_ref()
                             .map_or_else(|| u.clone(), |c| c.workflow.clone()),
                         run_id: s.child.as_ref().map(|c| c.run_id.clone()),
+                        waits_on: None,
                     }),
             })
             .collect(),

@@ -36,6 +36,12 @@ pub fn render_preview(s: &Scenario) -> String {
         if let Some(run) = &p.run {
             let _ = writeln!(out, "     Runs: {}", run.list().join(" && "));
         }
+        if let Some(c) = &p.if_ {
+            let _ = writeln!(out, "     If: {}", c.text());
+        }
+        if let Some(f) = &p.foreach {
+            let _ = writeln!(out, "     For each: {}", f.text());
+        }
         for c in &p.success_criteria {
             let _ = writeln!(out, "     [ ] {}", c.label());
         }
@@ -162,7 +168,14 @@ pub fn render_scenario_status(
                 (None, Some(h)) => format!(" → {h}"),
                 (None, None) => String::new(),
             };
-            let _ = writeln!(out, "        if: {}{verdict}", c.condition);
+            let saw = if c.values.is_empty() {
+                String::new()
+            } else {
+                let parts: Vec<String> =
+                    c.values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                format!(" ({})", parts.join(", "))
+            };
+            let _ = writeln!(out, "        if: {}{verdict}{saw}", c.condition);
         }
         if let Some(f) = &s.foreach {
             match f.items {

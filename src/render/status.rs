@@ -177,6 +177,19 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
                 let _ = writeln!(out, "{indent}Uses: workflow {}", u.workflow);
             }
         }
+        if let Some(w) = &u.waits_on {
+            let _ = writeln!(
+                out,
+                "{indent}Waits on: step `{}` of run {}",
+                w.step, w.run_id
+            );
+            if let Some(p) = &w.prompt {
+                let _ = writeln!(out, "{indent}Prompt:");
+                for line in p.lines() {
+                    let _ = writeln!(out, "{indent}  {line}");
+                }
+            }
+        }
     }
 }
 

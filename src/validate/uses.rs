@@ -8,9 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::workflow::Checker;
 use crate::definition::{InputSpec, Seg, Step, shown};
 
-/// The deepest chain of `uses:`: a child of a child of ... sixteen deep is a design smell,
-/// and each level is a run of its own.
-pub const MAX_USES_DEPTH: usize = 16;
+pub use crate::definition::limits::MAX_USES_DEPTH;
 
 /// A workflow a `uses:` names, as the checks need to know it.
 #[derive(Debug, Clone, PartialEq)]
