@@ -685,3 +685,34 @@ steps:
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("badscen.yaml:9:14"), "{}", out.stdout);
 }
+
+#[test]
+fn a_uses_step_s_validate_gate_checks_the_child_s_outputs() {
+    let env = Env::new();
+    env.workflow("child", CHILD).workflow(
+        "gated",
+        r#"name: gated
+steps:
+  - name: ship
+    uses: child
+    with: {region: eu}
+    validate:
+      - output: url
+      - run: test "${{ steps.ship.outputs.url }}" = https://eu.example
+  - name: strict
+    uses: child
+    with: {region: us}
+    validate:
+      - output: checksum
+"#,
+    );
+    let run = env.run(&["workflow", "run", "gated"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(Some("gated"));
+    assert_eq!(status["steps"][0]["status"], "completed");
+    assert_eq!(status["steps"][1]["status"], "failed");
+    assert_eq!(
+        status["steps"][1]["error"],
+        "validation failed: output `checksum` was not produced"
+    );
+}

@@ -704,3 +704,190 @@ proptest! {
         }
     }
 }
+
+/// A random scenario for the scheduling property: each phase after some earlier ones, maybe
+/// parallel, maybe a `foreach:` of 0 to 3 items.
+#[derive(Debug, Clone)]
+struct FanCase {
+    phases: Vec<(Vec<usize>, bool, Option<usize>)>,
+    max_parallel: u32,
+    choices: Vec<usize>,
+}
+
+fn fan_case() -> impl Strategy<Value = FanCase> {
+    (1usize..7).prop_flat_map(|n| {
+        let phases: Vec<_> = (0..n)
+            .map(|i| {
+                (
+                    prop::collection::vec(0..i.max(1), 0..=i.min(2)),
+                    any::<bool>(),
+                    prop::option::of(0usize..4),
+                )
+                    .prop_map(move |(deps, parallel, items)| {
+                        let mut deps: Vec<usize> = deps.into_iter().filter(|&d| d < i).collect();
+                        deps.sort_unstable();
+                        deps.dedup();
+                        (deps, parallel, items)
+                    })
+            })
+            .collect();
+        (phases, 1u32..4, prop::collection::vec(any::<usize>(), 64)).prop_map(
+            |(phases, max_parallel, choices)| FanCase {
+                phases,
+                max_parallel,
+                choices,
+            },
+        )
+    })
+}
+
+fn fan_yaml(case: &FanCase) -> String {
+    let mut y = format!(
+        "name: fan\ndescription: d\nmax_parallel: {}\nphases:\n",
+        case.max_parallel
+    );
+    for (i, (deps, parallel, items)) in case.phases.iter().enumerate() {
+        y.push_str(&format!(
+            "  - name: p{i}\n    parallel: {parallel}\n    run: 'true'\n"
+        ));
+        if !deps.is_empty() {
+            let names: Vec<String> = deps.iter().map(|d| format!("p{d}")).collect();
+            y.push_str(&format!("    condition: 'after:{}'\n", names.join(",")));
+        }
+        if let Some(n) = items {
+            let list: Vec<String> = (0..*n).map(|j| format!("x{j}")).collect();
+            y.push_str(&format!("    foreach: [{}]\n", list.join(", ")));
+        }
+    }
+    y
+}
+
+/// What must hold in every state a scenario with `foreach:` phases passes through.
+fn fan_invariants(state: &RunState, case: &FanCase) -> Result<(), TestCaseError> {
+    let plan = state
+        .phase_plan
+        .as_ref()
+        .expect("scenario runs have a plan");
+    let active: Vec<usize> = (0..state.steps.len())
+        .filter(|&i| {
+            matches!(
+                state.steps[i].status,
+                StepStatus::Running | StepStatus::Waiting
+            )
+        })
+        .collect();
+    prop_assert!(
+        active.len() <= case.max_parallel as usize,
+        "{} phases active > max_parallel {}",
+        active.len(),
+        case.max_parallel
+    );
+    prop_assert!(
+        active.iter().filter(|&&i| !plan.parallel[i]).count() <= 1,
+        "two non-parallel phases run at once"
+    );
+    for &i in &active {
+        prop_assert!(
+            state.steps[i].items.is_none(),
+            "a foreach phase never runs itself"
+        );
+        // The phase whose unit this is (itself, or the phase of an item).
+        let phase = state.steps[i]
+            .item
+            .as_ref()
+            .map_or(state.steps[i].name.clone(), |of| of.parent.clone());
+        let k: usize = phase[1..].parse().unwrap();
+        for d in &case.phases[k].0 {
+            let dep = state.step(&format!("p{d}")).unwrap();
+            prop_assert!(
+                dep.status == StepStatus::Completed,
+                "{} runs before p{} completed (every item of it)",
+                state.steps[i].name,
+                d
+            );
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// In a scenario, each item of a `foreach:` phase is a phase of the ready set: whatever
+    /// order phases finish in, never more than `max_parallel` run at once (items included),
+    /// never two non-parallel ones, nothing after a `foreach:` phase starts before all its
+    /// items completed, each item completes exactly once, the run finishes, and replaying the
+    /// log gives the live state.
+    #[test]
+    fn scenario_items_are_scheduled_like_phases_within_the_limits(case in fan_case()) {
+        let scenario = cortex::definition::parse_scenario("fan.yaml", &fan_yaml(&case)).expect("parses");
+        let (definition, definition_hash) = snapshot(&scenario);
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut store = MemoryStore::new();
+        let runner = runner();
+        let live = {
+            let mut journal = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+            let mut started = start_event(&Case {
+                kinds: vec![Kind::Plain { list: false }],
+                on_failure: vec!["pause"],
+                flag: false,
+                child_steps: 1,
+                outcomes: BTreeMap::new(),
+            });
+            started.kind = RunKind::Scenario;
+            started.name = "fan".into();
+            started.definition = definition;
+            started.definition_hash = definition_hash;
+            started.inputs = BTreeMap::new();
+            started.uses = BTreeMap::new();
+            journal.submit(Command::Start(Box::new(started))).unwrap();
+            journal.submit(Command::RecordPreValidation { problems: vec![] }).unwrap();
+            let mut choices = case.choices.iter().cycle();
+            for _ in 0..400 {
+                if journal.state.outcome().is_some() {
+                    break;
+                }
+                // As the scheduler does: first read the lists, then start what is ready.
+                if let Some(&index) = cortex::plan::to_prepare(&journal.state).first() {
+                    let step = journal.state.steps[index].name.clone();
+                    let items = runner.read_items(&journal.state, index);
+                    journal.submit(Command::RecordItems { step, items }).unwrap();
+                    fan_invariants(&journal.state, &case)?;
+                    continue;
+                }
+                for index in cortex::plan::ready_phases(&journal.state) {
+                    let step = journal.state.steps[index].name.clone();
+                    journal.submit(Command::StartAttempt { step }).unwrap();
+                    fan_invariants(&journal.state, &case)?;
+                }
+                let running: Vec<usize> = (0..journal.state.steps.len())
+                    .filter(|&i| journal.state.steps[i].status == StepStatus::Running)
+                    .collect();
+                prop_assert!(!running.is_empty(), "stuck: nothing runs, nothing can start");
+                let index = running[*choices.next().unwrap() % running.len()];
+                let step = journal.state.steps[index].name.clone();
+                let attempt = journal.state.steps[index].attempts;
+                journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
+                    step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
+                    output_tail: String::new(), validation_problems: vec![], by: None, agent: None,
+                }))).unwrap();
+                fan_invariants(&journal.state, &case)?;
+            }
+            prop_assert!(journal.state.outcome().is_some(), "the run did not finish");
+            for (i, s) in journal.state.steps.iter().enumerate() {
+                prop_assert_eq!(s.status, StepStatus::Completed);
+                prop_assert_eq!(s.completions, 1, "{} completed {} times", s.name, s.completions);
+                if let Some(items) = &s.items {
+                    prop_assert_eq!(journal.state.item_units(i).len(), items.len());
+                }
+            }
+            let expected: usize = case.phases.iter().map(|(_, _, n)| 1 + n.unwrap_or(0)).sum();
+            prop_assert_eq!(journal.state.steps.len(), expected);
+            journal.state.clone()
+        };
+        let mut replayed = replay(&store.read_run("RUN").unwrap());
+        replayed.run_id = "RUN".into();
+        prop_assert_eq!(replayed, live);
+    }
+}

@@ -224,7 +224,18 @@ fn child_attempt(
 ) -> Result<Option<DriveEnd>, DriveError> {
     let step = journal.state.steps[index].name.clone();
     match super::child::run_child(journal, ctx, index, new_attempt)? {
-        super::child::ChildOutcome::Report(report) => {
+        super::child::ChildOutcome::Report(mut report) => {
+            // The step's `validate: - run:` checks see the child's outputs as the step's.
+            if report.end.succeeded() {
+                let runner = ctx.runner(&ctx.stop, &journal.redactor);
+                let observer = &mut *ctx.observer;
+                report.validation_problems = runner.validate_report(
+                    &journal.state,
+                    index,
+                    &report.outputs,
+                    &mut |step, s, l| observer.line(step, s, l),
+                );
+            }
             journal.stage(Command::FinishAttempt(report))?;
             Ok(None)
         }
