@@ -716,3 +716,72 @@ steps:
         "validation failed: output `checksum` was not produced"
     );
 }
+
+/// Does any file under `dir` (recursively) hold `needle`?
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_secret_input_handed_to_a_child_is_never_recorded_by_the_child() {
+    let env = Env::new();
+    let secret = "child-secret-0123456789";
+    env.workflow(
+        "use-key",
+        "name: use-key\ninputs:\n  key: {type: string, required: true}\nsteps:\n  - name: wait\n    prompt: check the key\n  - name: use\n    run: echo \"${{ inputs.key }}\" > used.txt; echo \"echo=${{ inputs.key }}\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .workflow(
+        "holder",
+        "name: holder\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: hand\n    uses: use-key\n    with: {key: \"${{ inputs.api_token }}\"}\n",
+    );
+    let run = env
+        .command(&["workflow", "run", "holder"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3));
+    let child = env.status(Some("use-key"));
+    assert_eq!(child["inputs"]["key"], "***");
+    // Another process, given the parent's secret again, reports on the child: the parent
+    // hands it to the child, which finishes, and the parent with it.
+    let report = env
+        .command(&["workflow", "step", "complete", "wait"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        report.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.file("used.txt"))
+            .unwrap()
+            .trim(),
+        secret,
+        "the child's step was given the value"
+    );
+    let found = files_holding(&env.home(), secret);
+    assert!(found.is_empty(), "the secret is stored in {found:?}");
+    for run in ["holder", "use-key"] {
+        for args in [
+            vec!["--json", "workflow", "status", run],
+            vec!["log", "export", run],
+        ] {
+            let out = env.run(&args);
+            assert!(!out.stdout.contains(secret), "{args:?}:\n{}", out.stdout);
+        }
+    }
+}

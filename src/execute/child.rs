@@ -49,6 +49,9 @@ fn holder(actor: &str) -> Holder {
 /// values, secret inputs as this process holds them) and its directory.
 struct Handover {
     given: Vec<(String, String)>,
+    /// The child's inputs given a secret of the parent (a template naming a secret input of
+    /// the parent): secret in the child too, never recorded.
+    secret: Vec<String>,
     working_dir: String,
     workflow: Workflow,
     name: String,
@@ -74,6 +77,17 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
         .iter()
         .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
         .collect();
+    let secret = step
+        .with
+        .iter()
+        .filter(|(_, v)| {
+            crate::definition::template::scan(&v.0).iter().any(|o| {
+                matches!(&o.reference, Ok(crate::definition::template::Reference::Input(n))
+                    if start.secret_inputs.contains(n))
+            })
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
     let base = PathBuf::from(&start.working_dir);
     let working_dir = match &step.working_dir {
         Some(dir) => base.join(render_text(dir, &resolve)),
@@ -83,6 +97,7 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
     .to_string();
     Ok(Handover {
         given,
+        secret,
         working_dir,
         name: used.name.clone(),
         workflow,
@@ -151,6 +166,7 @@ pub(crate) fn run_child(
         }
     };
     let parent = journal.state.clone();
+    let parent_secrets = journal.redactor.clone();
     let home = ctx.home.clone();
     let stop = ctx.stop.clone();
     let actor = ctx.actor.clone();
@@ -170,13 +186,14 @@ pub(crate) fn run_child(
         };
         let mut child =
             Journal::open(store, clock, ids, &run_id).map_err(|e| DriveError::Journal(e.into()))?;
+        child.redactor.merge_secrets(&parent_secrets);
         if child.state.outcome().is_none() {
             if child.state.phase == crate::decide::RunPhase::NotStarted {
                 let inputs = match typed_inputs(&h) {
                     Ok(inputs) => inputs,
                     Err(e) => return Ok(spawn_failed(e)),
                 };
-                let started = child_start(
+                let mut started = child_start(
                     &parent,
                     index,
                     inputs,
@@ -185,6 +202,7 @@ pub(crate) fn run_child(
                     driver(),
                 )
                 .map_err(DriveError::Internal)?;
+                started.secret_inputs.clone_from(&h.secret);
                 child.submit(Command::Start(Box::new(started)))?;
                 observer.begin(&child.state, false);
                 drive_here(&mut child, &home, &stop, &actor, grace, &mut observer)?;
@@ -329,5 +347,29 @@ impl Observer for ChildObserver<'_> {
     fn child_begin(&mut self, step: &str, state: &RunState, resumed: bool) {
         self.inner
             .child_begin(&format!("{}/{step}", self.step), state, resumed);
+    }
+}
+
+/// A child run's secret inputs come from its parent: when a process that was not given them
+/// drives the child (a report on its step, a resume), the parent's `with:` is rendered again
+/// with the parent's values — its own secret inputs as this process was given them, up the
+/// chain of parents — and handed to the child's journal. What cannot be found stays missing.
+pub fn inherit_secret_inputs(child: &mut Journal<'_>) {
+    let Some(parent) = child.state.start.as_ref().and_then(|s| s.parent.clone()) else {
+        return;
+    };
+    if child.redactor.missing_inputs(&child.state).is_empty() {
+        return;
+    }
+    let given = child.nested(|store, clock, ids| {
+        let mut journal = Journal::open(store, clock, ids, &parent.run_id).ok()?;
+        inherit_secret_inputs(&mut journal);
+        let index = journal.state.step_index(&parent.step)?;
+        let h = handover(&journal, index).ok()?;
+        Some((h, journal.redactor.clone()))
+    });
+    if let Some((h, parent_secrets)) = given {
+        child.redactor.merge_secrets(&parent_secrets);
+        supply_secret_inputs(child, &h);
     }
 }

@@ -21,6 +21,7 @@ mod secrets;
 mod signals;
 mod snapshot;
 
+pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};

@@ -242,6 +242,14 @@ impl Redactor {
         }
     }
 
+    /// Scrub `other`'s secrets too (a child run's redactor takes its parent's: what the parent
+    /// must not record, the child must not either), without taking its inputs.
+    pub fn merge_secrets(&mut self, other: &Redactor) {
+        for s in &other.secrets {
+            self.add(s);
+        }
+    }
+
     /// Hold the value of secret input `name` (and scrub it).
     pub fn set_input(&mut self, name: &str, value: &str) {
         self.add(value);

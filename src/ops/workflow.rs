@@ -608,6 +608,8 @@ fn supply_secret_inputs(
     given: &[(String, String)],
 ) -> Result<(), CommandError> {
     let run_id = journal.run_id.clone();
+    // A child run's secret inputs come from its parent, given again to this process.
+    crate::execute::inherit_secret_inputs(journal);
     let Some(start) = journal.state.start.clone() else {
         return Ok(());
     };
@@ -795,6 +797,8 @@ pub fn report_step(
     let by = report.by;
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    // A child run's secret inputs come from its parent, given again to this process.
+    crate::execute::inherit_secret_inputs(&mut journal);
     let state = &journal.state;
     if let Some(outcome) = state.outcome() {
         return Err(CommandError::bad_input(format!(
