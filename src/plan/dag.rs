@@ -42,6 +42,8 @@ pub struct PhasePlan {
     pub parallel: Vec<bool>,
     /// Conditions that cannot be understood (such a phase never starts; `validate` reports it).
     pub invalid: Vec<bool>,
+    /// Some phase has an `if:` or a `foreach:` (else nothing is ever to prepare).
+    pub composed: bool,
 }
 
 impl PhasePlan {
@@ -70,6 +72,10 @@ impl PhasePlan {
                 .collect(),
             parallel: scenario.phases.iter().map(|p| p.parallel).collect(),
             invalid,
+            composed: scenario
+                .phases
+                .iter()
+                .any(|p| p.if_.is_some() || p.foreach.is_some()),
             deps,
         }
     }

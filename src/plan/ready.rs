@@ -66,7 +66,7 @@ pub fn to_prepare(state: &RunState) -> Vec<usize> {
     let Some(plan) = &state.phase_plan else {
         return Vec::new();
     };
-    if state.phase != RunPhase::Running || !state.pre_validated {
+    if !plan.composed || state.phase != RunPhase::Running || !state.pre_validated {
         return Vec::new();
     }
     plan.order
