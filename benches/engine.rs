@@ -151,6 +151,8 @@ fn main() {
         config: Default::default(),
         agents: BTreeMap::new(),
         claude: None,
+        parent: None,
+        uses: Default::default(),
         working_dir: "/".into(),
         driver: cortex::event::Driver {
             pid: 1,

@@ -45,6 +45,8 @@ fn started(name: &str, yaml: &str) -> RunStarted {
         config: Config::default(),
         agents: Default::default(),
         claude: None,
+        parent: None,
+        uses: Default::default(),
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,

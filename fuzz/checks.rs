@@ -190,6 +190,7 @@ pub fn check_workflow(data: &[u8]) {
             let known = cortex::validate::Known {
                 config: &Config::default(),
                 agents: &Default::default(),
+                uses: None,
             };
             match cortex::validate::validate_workflow("fuzz.yaml", text, &wf, &known) {
                 Ok(()) => assert_within_rules(&wf),
@@ -463,6 +464,8 @@ impl Bytes<'_> {
                         .map(|_| (self.text(8), self.opt_text(12)))
                         .collect::<BTreeMap<_, _>>(),
                     claude: None,
+                    parent: None,
+                    uses: Default::default(),
                     working_dir: self.text(16),
                     driver: Driver {
                         pid: self.i64() as u32,
@@ -940,6 +943,7 @@ pub fn check_name_rule(data: &[u8]) {
                 let known = cortex::validate::Known {
                     config: &Config::default(),
                     agents: &Default::default(),
+                    uses: None,
                 };
                 cortex::validate::validate_workflow("n.yaml", &text, &parsed, &known)
                     .err()

@@ -146,6 +146,8 @@ fn record_old_run(env: &Env, yaml: &str, config: Config) -> (SqliteStore, String
             config,
             agents: BTreeMap::new(),
             claude: None,
+            parent: None,
+            uses: Default::default(),
             working_dir: env.project().display().to_string(),
             driver: Driver {
                 pid: 1,

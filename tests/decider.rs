@@ -35,6 +35,8 @@ fn started(wf: &Workflow, config: Config) -> Event {
         config,
         agents: BTreeMap::new(),
         claude: None,
+        parent: None,
+        uses: Default::default(),
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,
@@ -639,4 +641,238 @@ fn an_error_result_that_exited_0_fails_with_the_runner_s_words_alone() {
         "{:?}",
         then[1]
     );
+}
+
+fn check(step: &str, condition: &str, holds: bool) -> cortex::event::ConditionCheck {
+    cortex::event::ConditionCheck {
+        step: step.into(),
+        condition: condition.into(),
+        holds,
+        values: [("inputs.env".to_string(), "'dev'".to_string())].into(),
+        exit_code: None,
+        error: None,
+    }
+}
+
+const GUARDED: &str = "name: g\ninputs:\n  env: {type: string, default: dev}\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'true', if: \"inputs.env == 'prod'\"}\n";
+
+#[test]
+fn a_step_with_an_unchecked_if_cannot_start_whoever_asks() {
+    let wf = workflow(GUARDED);
+    let out = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+    ])
+    .when(Command::StartAttempt { step: "b".into() });
+    assert!(
+        matches!(out, Err(DecideError::StepNotReady { ref why, .. }) if why.contains("`if:`")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_false_condition_records_the_check_then_the_skip_with_the_values_seen() {
+    let wf = workflow(GUARDED);
+    let events = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+    ])
+    .when(Command::RecordCondition(Box::new(check(
+        "b",
+        "inputs.env == 'prod'",
+        false,
+    ))))
+    .unwrap();
+    assert!(matches!(&events[0], Event::ConditionChecked(c) if !c.holds));
+    match &events[1] {
+        Event::StepSkipped { step, reason, .. } => {
+            assert_eq!(step, "b");
+            assert_eq!(
+                reason,
+                "if: inputs.env == 'prod' is false (inputs.env = 'dev')"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        events.last(),
+        Some(Event::RunFinished {
+            outcome: Outcome::Completed,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_condition_that_cannot_be_decided_fails_the_step_by_its_on_failure() {
+    let wf = workflow(GUARDED);
+    let mut c = check("b", "inputs.env == 'prod'", false);
+    c.error = Some("`inputs.env` is a number".into());
+    let events = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+    ])
+    .when(Command::RecordCondition(Box::new(c)))
+    .unwrap();
+    assert!(
+        matches!(&events[1], Event::RunPaused { step: Some(s), reason } if s == "b" && reason.contains("cannot be decided"))
+    );
+}
+
+const FANOUT: &str =
+    "name: f\nsteps:\n  - {name: d, run: 'true', foreach: [eu, us]}\n  - {name: z, run: 'true'}\n";
+
+#[test]
+fn the_last_item_done_records_the_lists_of_outputs_and_completes_its_step() {
+    let wf = workflow(FANOUT);
+    let out = |step: &str, value: &str| Event::OutputRecorded {
+        step: step.into(),
+        key: "url".into(),
+        value: value.into(),
+    };
+    let events = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        Event::ForeachExpanded {
+            step: "d".into(),
+            items: vec!["eu".into(), "us".into()],
+        },
+        started_step("d[0]", 1),
+        out("d[0]", "https://eu"),
+        succeeded("d[0]", 1),
+        started_step("d[1]", 1),
+    ])
+    .when(finish("d[1]", 1, 0))
+    .unwrap();
+    assert!(events.contains(&Event::OutputRecorded {
+        step: "d".into(),
+        key: "url".into(),
+        value: "[\"https://eu\",null]".into(),
+    }));
+    assert!(events.contains(&Event::ForeachFinished {
+        step: "d".into(),
+        completed: 2,
+        skipped: 0,
+    }));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::RunFinished { .. })),
+        "`z` is still to run"
+    );
+}
+
+#[test]
+fn a_step_whose_items_run_is_never_started_itself_and_resume_from_names_steps_not_items() {
+    let wf = workflow(FANOUT);
+    let history = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        Event::ForeachExpanded {
+            step: "d".into(),
+            items: vec!["eu".into()],
+        },
+    ];
+    let out = given(history.clone()).when(Command::StartAttempt { step: "d".into() });
+    assert!(
+        matches!(out, Err(DecideError::StepNotReady { .. })),
+        "{out:?}"
+    );
+    let out = given(history).when(Command::Resume {
+        mode: ResumeMode::From("d[0]".into()),
+        by: op(),
+        driver: Driver {
+            pid: 1,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+    });
+    assert!(
+        matches!(out, Err(DecideError::ItemOfForeach { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_list_that_is_not_a_list_fails_the_step() {
+    let wf = workflow(
+        "name: f\nsteps:\n  - {name: l, run: 'true'}\n  - {name: d, run: 'true', foreach: '${{ steps.l.outputs.x }}', on_failure: skip}\n",
+    );
+    let events = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("l", 1),
+        succeeded("l", 1),
+    ])
+    .when(Command::RecordItems {
+        step: "d".into(),
+        items: Err("not JSON".into()),
+    })
+    .unwrap();
+    assert!(matches!(&events[0], Event::ForeachFailed { error, .. } if error == "not JSON"));
+    assert!(
+        matches!(&events[1], Event::StepSkipped { reason, .. } if reason.contains("foreach: not JSON"))
+    );
+}
+
+const PARENT: &str = "name: p\nsteps:\n  - {name: u, uses: child}\n";
+
+#[test]
+fn a_uses_step_keeps_its_unfinished_child_and_fails_with_the_child_s_reason() {
+    let wf = workflow(PARENT);
+    let history = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("u", 1),
+        Event::ChildStarted {
+            step: "u".into(),
+            attempt: 1,
+            run_id: "C1".into(),
+            workflow: "child".into(),
+        },
+    ];
+    // A second child while the first is not over is refused.
+    let out = given(history.clone()).when(Command::StartChild {
+        step: "u".into(),
+        run_id: "C2".into(),
+        workflow: "child".into(),
+    });
+    assert!(
+        matches!(out, Err(DecideError::StepNotReady { .. })),
+        "{out:?}"
+    );
+    // The child paused: the step fails with its reason, and is not retried on a timer.
+    let events = given(history)
+        .when(Command::FinishAttempt(Box::new(AttemptReport {
+            step: "u".into(),
+            attempt: 1,
+            end: AttemptEnd::Child {
+                run_id: "C1".into(),
+                outcome: Outcome::Failed,
+                finished: false,
+                reason: Some("step `x` failed: exited with code 1".into()),
+            },
+            outputs: vec![],
+            output_tail: String::new(),
+            validation_problems: vec![],
+            by: None,
+            agent: None,
+            log: None,
+        })))
+        .unwrap();
+    match &events[0] {
+        Event::StepFailed { error, .. } => assert_eq!(
+            error,
+            "child run C1 failed (it can be resumed): step `x` failed: exited with code 1"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&events[1], Event::RunPaused { .. }), "{events:?}");
 }

@@ -35,8 +35,8 @@ fn the_four_seed_scenarios_validate_and_list() {
     let json = env.run(&["--json", "orchestrate", "list"]).json();
     assert_eq!(
         json.as_array().unwrap().len(),
-        6,
-        "the four seeds, ship-it and parameterized-release"
+        7,
+        "the four seeds, ship-it, parameterized-release and regional-rollout"
     );
 }
 

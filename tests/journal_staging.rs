@@ -35,6 +35,8 @@ fn start() -> Command {
         config: Config::default(),
         agents: BTreeMap::new(),
         claude: None,
+        parent: None,
+        uses: Default::default(),
         working_dir: "/tmp".into(),
         driver: Driver {
             pid: 1,

@@ -87,6 +87,8 @@ fn start_event(case: &Case) -> RunStarted {
         config: Config::default(),
         agents: BTreeMap::new(),
         claude: None,
+        parent: None,
+        uses: Default::default(),
         working_dir: "/ünïcode path".into(),
         driver: Driver {
             pid: 7,

@@ -224,6 +224,11 @@ fn drive(
             Next::InFlight { .. } => {
                 unreachable!("the simulator never leaves an attempt in flight")
             }
+            Next::CheckCondition { .. } | Next::ReadItems { .. } | Next::Child { .. } => {
+                unreachable!(
+                    "these workflows have no `if:`, `foreach:` or `uses:` (tests/composition_properties.rs has)"
+                )
+            }
         };
         if !ok {
             return true;
@@ -250,6 +255,8 @@ fn start_event(case: &Case) -> RunStarted {
         config: Config::default(),
         agents: BTreeMap::new(),
         claude: None,
+        parent: None,
+        uses: Default::default(),
         working_dir: "/".into(),
         driver: driver(),
         by: op(),

@@ -161,6 +161,8 @@ proptest! {
                 config: Config::default(),
                 agents: BTreeMap::new(),
                 claude: None,
+                parent: None,
+                uses: Default::default(),
                 working_dir: "/".into(),
                 driver: Driver { pid: 1, host: "sim".into() },
                 by: op(),

@@ -495,6 +495,64 @@ fn end() -> impl Strategy<Value = AttemptEnd> {
         text().prop_map(|error| AttemptEnd::SpawnFailed { error }),
         any::<bool>().prop_map(|success| AttemptEnd::Reported { success }),
         text().prop_map(|error| AttemptEnd::AgentFailed { error }),
+        (word(), any::<bool>(), prop::option::of(text())).prop_map(|(run_id, finished, reason)| {
+            AttemptEnd::Child {
+                run_id,
+                outcome: Outcome::Failed,
+                finished,
+                reason,
+            }
+        }),
+    ]
+}
+
+/// The events of composition (`if:`, `foreach:`, `uses:`).
+fn composition() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        (
+            word(),
+            text(),
+            any::<bool>(),
+            prop::collection::btree_map(word(), text(), 0..3),
+            prop::option::of(text())
+        )
+            .prop_map(|(step, condition, holds, values, error)| {
+                Event::ConditionChecked(Box::new(cortex::event::ConditionCheck {
+                    step,
+                    condition,
+                    holds,
+                    values,
+                    exit_code: None,
+                    error,
+                }))
+            }),
+        (word(), prop::collection::vec(text(), 0..3)).prop_map(|(step, items)| {
+            Event::ForeachExpanded {
+                step,
+                items: items.into_iter().map(serde_json::Value::String).collect(),
+            }
+        }),
+        (word(), text()).prop_map(|(step, error)| Event::ForeachFailed { step, error }),
+        (word(), any::<u32>(), any::<u32>()).prop_map(|(step, completed, skipped)| {
+            Event::ForeachFinished {
+                step,
+                completed,
+                skipped,
+            }
+        }),
+        (word(), any::<u32>(), word(), word()).prop_map(|(step, attempt, run_id, workflow)| {
+            Event::ChildStarted {
+                step,
+                attempt,
+                run_id,
+                workflow,
+            }
+        }),
+        (word(), any::<u32>(), word()).prop_map(|(step, attempt, run_id)| Event::ChildWaiting {
+            step,
+            attempt,
+            run_id
+        }),
     ]
 }
 
@@ -575,6 +633,8 @@ fn started() -> impl Strategy<Value = Event> {
                 config: Default::default(),
                 agents: agents.into_iter().collect::<BTreeMap<_, _>>(),
                 claude: None,
+                parent: None,
+                uses: Default::default(),
                 working_dir: dir,
                 driver: Driver {
                     pid: 7,
@@ -591,6 +651,7 @@ fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
         started(),
         agent_result(),
+        composition(),
         (stage(), prop::option::of(word()))
             .prop_map(|(stage, step)| Event::ValidationPassed { stage, step }),
         (
@@ -739,8 +800,10 @@ fn event() -> impl Strategy<Value = Event> {
 
 /// Keys under which an event holds values (what a command printed, a person wrote, an input
 /// held). Written here independently of `Event::visit_values`, from the event schema.
-const VALUE_KEYS: [&str; 11] = [
+const VALUE_KEYS: [&str; 13] = [
     "value",
+    "values",
+    "items",
     "output_tail",
     "error",
     "problems",

@@ -170,6 +170,8 @@ impl Recorder {
                 config,
                 agents: BTreeMap::new(),
                 claude: None,
+                parent: None,
+                uses: Default::default(),
                 working_dir: "/work".into(),
                 driver: Driver {
                     pid: 1,

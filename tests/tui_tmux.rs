@@ -187,7 +187,7 @@ fn the_tui_follows_a_scenario_live_and_acts_through_the_palette() {
 
     let tmux = Tmux::start(env.dir.path(), &tui_script(&env));
     // The list: every scenario of the catalog, the one with a run showing its status.
-    let list = tmux.wait_text(&["Scenarios (6)", "incident-response", "ship-it"]);
+    let list = tmux.wait_text(&["Scenarios (7)", "incident-response", "ship-it"]);
     let row = list
         .lines()
         .find(|l| l.contains("full-stack-feature"))

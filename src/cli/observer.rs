@@ -102,6 +102,25 @@ impl Observer for TerminalObserver {
         self.stop_spinner();
         super::err(&format!("warning: {message}\n"));
     }
+
+    fn child_begin(&mut self, step: &str, state: &RunState, resumed: bool) {
+        let name = state.start.as_ref().map_or("", |s| s.name.as_str());
+        let verb = if resumed { "goes on with" } else { "starts" };
+        self.emit(&format!(
+            "   ↳ `{step}` {verb} child run {} (workflow {name})\n",
+            state.run_id
+        ));
+    }
+
+    fn child(&mut self, _step: &str, state: &RunState, events: &[Recorded]) {
+        let text = render_progress(state, events, SystemTime::now());
+        let indented: String = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("   ↳ {l}\n"))
+            .collect();
+        self.emit(&indented);
+    }
 }
 
 impl Drop for TerminalObserver {

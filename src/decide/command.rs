@@ -1,6 +1,8 @@
 //! Commands: what the shell asks the decider to record, carrying facts from outside.
 
-use crate::event::{AgentResult, AttemptEnd, Driver, Operator, ResumeMode, RunStarted};
+use crate::event::{
+    AgentResult, AttemptEnd, ConditionCheck, Driver, Operator, ResumeMode, RunStarted,
+};
 
 /// The outcome of one attempt, as observed by the executor or reported by an operator.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,5 +87,25 @@ pub enum Command {
     /// flight end without an outcome and run again on resume.
     Pause {
         reason: String,
+    },
+    /// A step's `if:` was checked (the shell evaluated the expression or ran the command):
+    /// what it found.
+    RecordCondition(Box<ConditionCheck>),
+    /// A `foreach:` step's list was read (its items), or could not be (why).
+    RecordItems {
+        step: String,
+        items: Result<Vec<serde_json::Value>, String>,
+    },
+    /// The attempt in flight of a `uses:` step starts child run `run_id` (before the child's
+    /// own `run_started` is appended).
+    StartChild {
+        step: String,
+        run_id: String,
+        workflow: String,
+    },
+    /// The child run of a `uses:` step waits for a report or a start.
+    ChildWaiting {
+        step: String,
+        run_id: String,
     },
 }

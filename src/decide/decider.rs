@@ -139,6 +139,14 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             driver,
             timeout_seconds,
         } => resume(state, workflow, mode, by, driver, timeout_seconds),
+        Command::RecordCondition(check) => record_condition(state, workflow, *check),
+        Command::RecordItems { step, items } => record_items(state, workflow, step, items),
+        Command::StartChild {
+            step,
+            run_id,
+            workflow: used,
+        } => start_child(state, step, run_id, used),
+        Command::ChildWaiting { step, run_id } => child_waiting(state, step, run_id),
     }
 }
 
@@ -259,6 +267,19 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
     let index = state
         .step_index(step)
         .ok_or_else(|| DecideError::UnknownStep(step.to_string()))?;
+    // A condition unchecked or a list unread: the step cannot start, whoever asks.
+    let why = if state.steps[index].items.is_some() {
+        Some("its items run instead")
+    } else if state.needs_condition(index) {
+        Some("its `if:` has not been checked")
+    } else if state.needs_expansion(index) {
+        Some("its `foreach:` list has not been read")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Err(unready(state, step, why));
+    }
     if state.is_scenario() {
         return start_phase(state, step, index);
     }
@@ -338,15 +359,343 @@ fn checkpoint_after(state: &RunState, step: &Step, events: &mut Vec<Event>) {
     }
 }
 
-/// After step `index` is done: finish the run if nothing is left and no post-validation waits.
-fn finish_if_last(state: &RunState, workflow: &Workflow, index: usize, events: &mut Vec<Event>) {
+/// After the units `done` are done: finish the run if nothing is left and no post-validation
+/// waits.
+fn finish_if_last(state: &RunState, workflow: &Workflow, done: &[usize], events: &mut Vec<Event>) {
     let rest_done = state
         .steps
         .iter()
         .enumerate()
-        .all(|(i, s)| i == index || s.status.is_done());
+        .all(|(i, s)| done.contains(&i) || s.status.is_done());
     if rest_done && workflow.post.is_empty() {
         events.push(finished(Outcome::Completed, None));
+    }
+}
+
+/// After unit `index` is done (completed with `outputs`, or skipped): its checkpoint; if it
+/// was the last item of a `foreach:` step to be done, that step's outputs (for each key, the
+/// JSON list of the items' values in item order, `null` where an item has none) and its
+/// completion; and the run's completion if nothing is left.
+fn after_done(
+    state: &RunState,
+    workflow: &Workflow,
+    index: usize,
+    outputs: &BTreeMap<&str, &str>,
+    completed: bool,
+    events: &mut Vec<Event>,
+) {
+    checkpoint_after(state, &workflow.steps[index], events);
+    let mut done = vec![index];
+    if let Some(parent) = state.parent_of(index) {
+        let units = state.item_units(parent);
+        if units
+            .clone()
+            .all(|j| j == index || state.steps[j].status.is_done())
+        {
+            let value = |j: usize, key: &str| -> Option<String> {
+                if j == index {
+                    outputs.get(key).map(|v| v.to_string())
+                } else {
+                    state.steps[j].outputs.get(key).cloned()
+                }
+            };
+            let mut keys: std::collections::BTreeSet<String> =
+                outputs.keys().map(|k| k.to_string()).collect();
+            for j in units.clone().filter(|&j| j != index) {
+                keys.extend(state.steps[j].outputs.keys().cloned());
+            }
+            let name = state.steps[parent].name.clone();
+            for key in keys {
+                let list: Vec<serde_json::Value> = units
+                    .clone()
+                    .map(|j| value(j, &key).map_or(serde_json::Value::Null, Into::into))
+                    .collect();
+                events.push(Event::OutputRecorded {
+                    step: name.clone(),
+                    key,
+                    value: serde_json::Value::Array(list).to_string(),
+                });
+            }
+            let is_completed = |j: usize| {
+                if j == index {
+                    completed
+                } else {
+                    state.steps[j].status == StepStatus::Completed
+                }
+            };
+            let total = units.len() as u32;
+            let completed_items = units.clone().filter(|&j| is_completed(j)).count() as u32;
+            events.push(Event::ForeachFinished {
+                step: name,
+                completed: completed_items,
+                skipped: total - completed_items,
+            });
+            checkpoint_after(state, &workflow.steps[parent], events);
+            done.push(parent);
+        }
+    }
+    finish_if_last(state, workflow, &done, events);
+}
+
+/// Why a step cannot start, as a phase or a step.
+fn unready(state: &RunState, step: &str, why: &str) -> DecideError {
+    if state.is_scenario() {
+        DecideError::NotReady {
+            phase: step.to_string(),
+            why: why.to_string(),
+        }
+    } else {
+        DecideError::StepNotReady {
+            step: step.to_string(),
+            why: why.to_string(),
+        }
+    }
+}
+
+/// A step that is to be checked (`if:`) or expanded (`foreach:`) now must be where the run
+/// is: a workflow's current step, a scenario phase whose condition holds (the parallel limits
+/// bound what starts, and checking or reading starts nothing).
+fn may_prepare(state: &RunState, step: &str, index: usize) -> Result<(), DecideError> {
+    if state.phase != RunPhase::Running {
+        return Err(DecideError::NotActive(phase_name(&state.phase)));
+    }
+    if !state.pre_validated {
+        return Err(DecideError::NotActive("not pre-validated".into()));
+    }
+    if state.is_scenario() {
+        if !crate::plan::condition_met(state, index) {
+            return Err(DecideError::NotReady {
+                phase: step.to_string(),
+                why: "its condition does not hold yet".into(),
+            });
+        }
+        return Ok(());
+    }
+    let current = state.current_step();
+    if current != Some(index) {
+        return Err(DecideError::NotCurrent {
+            step: step.to_string(),
+            current: current.map_or("none".into(), |i| format!("`{}`", state.steps[i].name)),
+        });
+    }
+    Ok(())
+}
+
+/// What checking a step's `if:` found: it holds (the step goes on to its attempts), it does
+/// not (the step is skipped, with the expression and the values seen), or it cannot be
+/// decided (the step fails, and its `on_failure` applies).
+fn record_condition(
+    state: &RunState,
+    workflow: &Workflow,
+    check: crate::event::ConditionCheck,
+) -> Result<Vec<Event>, DecideError> {
+    let index = state
+        .step_index(&check.step)
+        .ok_or_else(|| DecideError::UnknownStep(check.step.clone()))?;
+    may_prepare(state, &check.step, index)?;
+    if !state.needs_condition(index) {
+        return Err(unready(
+            state,
+            &check.step,
+            "it has no `if:` to check now (none, or already checked)",
+        ));
+    }
+    let name = check.step.clone();
+    let reason = check.reason();
+    let error = check.error.is_some();
+    let holds = check.holds && !error;
+    let mut events = vec![Event::ConditionChecked(Box::new(check))];
+    if error {
+        fail_for_good(state, workflow, index, &reason, &mut events);
+    } else if !holds {
+        events.push(Event::StepSkipped {
+            step: name,
+            reason,
+            by: None,
+        });
+        after_done(state, workflow, index, &BTreeMap::new(), false, &mut events);
+    }
+    Ok(events)
+}
+
+/// What reading a `foreach:` step's list gave: its items (which become units), or why it is
+/// not a list (the step fails, and its `on_failure` applies).
+fn record_items(
+    state: &RunState,
+    workflow: &Workflow,
+    step: String,
+    items: Result<Vec<serde_json::Value>, String>,
+) -> Result<Vec<Event>, DecideError> {
+    let index = state
+        .step_index(&step)
+        .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+    may_prepare(state, &step, index)?;
+    if !state.needs_expansion(index) {
+        return Err(unready(
+            state,
+            &step,
+            "it has no `foreach:` list to read now (none, or already read)",
+        ));
+    }
+    let items = items.and_then(|items| {
+        if items.len() > crate::definition::MAX_FOREACH_ITEMS {
+            Err(format!(
+                "the list has {} items; a `foreach:` takes at most {}",
+                items.len(),
+                crate::definition::MAX_FOREACH_ITEMS
+            ))
+        } else {
+            Ok(items)
+        }
+    });
+    let mut events = Vec::new();
+    match items {
+        Ok(items) => {
+            let empty = items.is_empty();
+            events.push(Event::ForeachExpanded {
+                step: step.clone(),
+                items,
+            });
+            if empty {
+                events.push(Event::ForeachFinished {
+                    step,
+                    completed: 0,
+                    skipped: 0,
+                });
+                checkpoint_after(state, &workflow.steps[index], &mut events);
+                finish_if_last(state, workflow, &[index], &mut events);
+            }
+        }
+        Err(error) => {
+            events.push(Event::ForeachFailed {
+                step,
+                error: error.clone(),
+            });
+            fail_for_good(
+                state,
+                workflow,
+                index,
+                &format!("foreach: {error}"),
+                &mut events,
+            );
+        }
+    }
+    Ok(events)
+}
+
+/// The attempt in flight of a `uses:` step starts a child run: unless it already has one it
+/// may go on with (a child that is not over for good is resumed, never replaced).
+fn start_child(
+    state: &RunState,
+    step: String,
+    run_id: String,
+    used: String,
+) -> Result<Vec<Event>, DecideError> {
+    let index = state
+        .step_index(&step)
+        .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+    let s = &state.steps[index];
+    if !state.is_uses(index) {
+        return Err(unready(state, &step, "it has no `uses:`"));
+    }
+    if s.status != StepStatus::Running {
+        return Err(DecideError::WrongStepState {
+            step,
+            status: s.status.as_str().into(),
+            expected: "running".into(),
+        });
+    }
+    if let Some(link) = s.child.as_ref().filter(|l| !l.finished) {
+        return Err(unready(
+            state,
+            &step,
+            &format!(
+                "its child run {} is not over; it is resumed instead",
+                link.run_id
+            ),
+        ));
+    }
+    Ok(vec![Event::ChildStarted {
+        step,
+        attempt: s.attempts,
+        run_id,
+        workflow: used,
+    }])
+}
+
+/// The child run of a `uses:` step waits for a report or a start: the step waits with it.
+fn child_waiting(
+    state: &RunState,
+    step: String,
+    run_id: String,
+) -> Result<Vec<Event>, DecideError> {
+    let index = state
+        .step_index(&step)
+        .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+    let s = &state.steps[index];
+    if s.child.as_ref().is_none_or(|l| l.run_id != run_id) {
+        return Err(unready(
+            state,
+            &step,
+            &format!("run {run_id} is not its child run"),
+        ));
+    }
+    match s.status {
+        StepStatus::Running => Ok(vec![Event::ChildWaiting {
+            step,
+            attempt: s.attempts,
+            run_id,
+        }]),
+        // Said once: a parent driven again while its child still waits records nothing.
+        StepStatus::Waiting => Ok(Vec::new()),
+        other => Err(DecideError::WrongStepState {
+            step,
+            status: other.as_str().into(),
+            expected: "running or waiting".into(),
+        }),
+    }
+}
+
+/// A step failed for good (retries exhausted, a condition that cannot be decided, a list that
+/// cannot be read): its agents end and its `on_failure` applies.
+fn fail_for_good(
+    state: &RunState,
+    workflow: &Workflow,
+    index: usize,
+    error: &str,
+    events: &mut Vec<Event>,
+) {
+    let name = state.steps[index].name.clone();
+    let what = if state.is_scenario() { "phase" } else { "step" };
+    let reason = format!("{what} `{name}` failed: {error}");
+    events.extend(deactivate(state, &name));
+    match workflow.steps[index].on_failure.unwrap_or_default() {
+        OnFailure::Pause => events.push(Event::RunPaused {
+            step: Some(name),
+            reason,
+        }),
+        OnFailure::Skip => {
+            events.push(Event::StepSkipped {
+                step: name,
+                reason: format!("on_failure: skip ({error})"),
+                by: None,
+            });
+            after_done(state, workflow, index, &BTreeMap::new(), false, events);
+        }
+        OnFailure::Abort => events.push(finished(Outcome::Aborted, Some(reason))),
+        OnFailure::Rollback => {
+            let steps: Vec<String> = state.completion_order.iter().rev().cloned().collect();
+            let empty = steps.is_empty();
+            events.push(Event::RollbackStarted {
+                reason: reason.clone(),
+                steps,
+                resume_after: None,
+            });
+            if empty {
+                events.push(Event::RollbackFinished { failed: Vec::new() });
+                events.push(finished(Outcome::RolledBack, Some(reason)));
+            }
+        }
     }
 }
 
@@ -442,7 +791,7 @@ fn finish_attempt(
         events.push(Event::AgentResult(agent));
     }
     if report.end.succeeded() && problems.is_empty() {
-        for (key, value) in outputs {
+        for (&key, &value) in &outputs {
             events.push(Event::OutputRecorded {
                 step: name.clone(),
                 key: key.to_string(),
@@ -473,8 +822,7 @@ fn finish_attempt(
             by: report.by,
         });
         events.extend(deactivate(state, &name));
-        checkpoint_after(state, step, &mut events);
-        finish_if_last(state, workflow, index, &mut events);
+        after_done(state, workflow, index, &outputs, true, &mut events);
         return Ok(events);
     }
 
@@ -509,6 +857,9 @@ fn finish_attempt(
     let failures = s.budget_failures + 1;
     let retryable = match (&report.end, step.retry.as_ref()) {
         (AttemptEnd::Reported { .. }, _) => false,
+        // A child run's steps retry by their own policy: a `uses:` step retries (resuming a
+        // paused child, or starting a new one) only when its own `retry:` says so.
+        (AttemptEnd::Child { .. }, None) => false,
         (AttemptEnd::Exited { code }, Some(r)) if !r.on_exit_codes.is_empty() => {
             r.on_exit_codes.contains(code)
         }
@@ -523,38 +874,7 @@ fn finish_attempt(
         });
         return Ok(events);
     }
-    let what = if state.is_scenario() { "phase" } else { "step" };
-    let reason = format!("{what} `{name}` failed: {error}");
-    events.extend(deactivate(state, &name));
-    match step.on_failure.unwrap_or_default() {
-        OnFailure::Pause => events.push(Event::RunPaused {
-            step: Some(name),
-            reason,
-        }),
-        OnFailure::Skip => {
-            events.push(Event::StepSkipped {
-                step: name,
-                reason: format!("on_failure: skip ({error})"),
-                by: None,
-            });
-            checkpoint_after(state, step, &mut events);
-            finish_if_last(state, workflow, index, &mut events);
-        }
-        OnFailure::Abort => events.push(finished(Outcome::Aborted, Some(reason))),
-        OnFailure::Rollback => {
-            let steps: Vec<String> = state.completion_order.iter().rev().cloned().collect();
-            let empty = steps.is_empty();
-            events.push(Event::RollbackStarted {
-                reason: reason.clone(),
-                steps,
-                resume_after: None,
-            });
-            if empty {
-                events.push(Event::RollbackFinished { failed: Vec::new() });
-                events.push(finished(Outcome::RolledBack, Some(reason)));
-            }
-        }
-    }
+    fail_for_good(state, workflow, index, &error, &mut events);
     Ok(events)
 }
 
@@ -616,6 +936,17 @@ fn record_compensation(
         }
     }
     Ok(events)
+}
+
+/// `--from` and `--rollback-to` name steps, not the items of a `foreach:` step.
+fn refuse_item(state: &RunState, index: usize) -> Result<(), DecideError> {
+    match &state.steps[index].item {
+        Some(of) => Err(DecideError::ItemOfForeach {
+            unit: state.steps[index].name.clone(),
+            parent: of.parent.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn resume(
@@ -682,8 +1013,7 @@ fn resume(
                 reason: "skipped by an operator (resume --skip)".into(),
                 by: Some(by.clone()),
             });
-            checkpoint_after(state, &workflow.steps[index], &mut after);
-            finish_if_last(state, workflow, index, &mut after);
+            after_done(state, workflow, index, &BTreeMap::new(), false, &mut after);
         }
         ResumeMode::RollbackTo(target) => {
             if !config.enable_rollback {
@@ -692,6 +1022,7 @@ fn resume(
             let index = state
                 .step_index(target)
                 .ok_or_else(|| DecideError::UnknownStep(target.clone()))?;
+            refuse_item(state, index)?;
             if state.steps[index].status != StepStatus::Completed {
                 return Err(DecideError::CannotRollbackTo {
                     step: target.clone(),
@@ -701,10 +1032,12 @@ fn resume(
                     ),
                 });
             }
+            // The target's own items stay: rolling back to a `foreach:` step keeps it whole.
+            let end = state.block_end(index);
             let steps: Vec<String> = state
                 .completion_order
                 .iter()
-                .filter(|n| state.step_index(n).is_some_and(|i| i > index))
+                .filter(|n| state.step_index(n).is_some_and(|i| i > end))
                 .rev()
                 .cloned()
                 .collect();
@@ -719,12 +1052,13 @@ fn resume(
             if empty {
                 after.push(Event::RollbackFinished { failed: Vec::new() });
             }
-            restart_from = state.steps.get(index + 1).map(|s| s.name.clone());
+            restart_from = state.steps.get(end + 1).map(|s| s.name.clone());
         }
         ResumeMode::From(target) => {
-            if state.step_index(target).is_none() {
-                return Err(DecideError::UnknownStep(target.clone()));
-            }
+            let index = state
+                .step_index(target)
+                .ok_or_else(|| DecideError::UnknownStep(target.clone()))?;
+            refuse_item(state, index)?;
             restart_from = Some(target.clone());
         }
     }

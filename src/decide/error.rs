@@ -39,6 +39,12 @@ pub enum DecideError {
     CannotRollbackTo { step: String, reason: String },
     #[error("phase `{phase}` cannot start now: {why}")]
     NotReady { phase: String, why: String },
+    #[error("step `{step}` cannot start now: {why}")]
+    StepNotReady { step: String, why: String },
+    #[error(
+        "`{unit}` is an item of `{parent}`: name the step `{parent}` (its items run again with it)"
+    )]
+    ItemOfForeach { unit: String, parent: String },
     #[error("{0}")]
     AgentState(String),
     #[error("the run is {0}; resume it first")]

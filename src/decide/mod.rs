@@ -9,6 +9,7 @@ mod agents;
 mod command;
 mod decider;
 mod error;
+mod items;
 mod schedule;
 mod state;
 
@@ -18,11 +19,12 @@ pub use agents::{
 pub use command::{AttemptReport, Command, LoggedOutput};
 pub use decider::decide;
 pub use error::DecideError;
+pub use items::item_name;
 pub use schedule::{
     Fire, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
     evolve_schedule, replay_schedule, schedule_stream,
 };
 pub use state::{
-    AgentRun, Checkpoint, Rollback, RunPhase, RunState, StepState, StepStatus, evolve, replay,
-    restore, snapshot_json,
+    AgentRun, Checkpoint, ChildLink, ItemOf, Rollback, RunPhase, RunState, StepState, StepStatus,
+    evolve, replay, restore, snapshot_json,
 };

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::definition::{Scenario, Workflow};
-use crate::event::{AgentResult, Driver, Event, Outcome, Recorded, RunKind, RunStarted, Stage};
+use crate::event::{
+    AgentResult, AttemptEnd, ConditionCheck, Driver, Event, Outcome, Recorded, RunKind, RunStarted,
+    Stage,
+};
 
 /// Where a step is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +84,41 @@ pub struct StepState {
     /// scratch (`resume --from`).
     #[serde(default)]
     pub resume_session: Option<String>,
+    /// What checking the step's `if:` found on this pass through it (none: not checked yet).
+    /// Kept across retries and resumes: the check is a recorded fact, never made again for
+    /// the same pass.
+    #[serde(default)]
+    pub condition: Option<ConditionCheck>,
+    /// A `foreach:` step whose list was read: its items, whose units follow it.
+    #[serde(default)]
+    pub items: Option<Vec<serde_json::Value>>,
+    /// One item of a `foreach:` step.
+    #[serde(default)]
+    pub item: Option<ItemOf>,
+    /// A `uses:` step: the child run of its latest attempt.
+    #[serde(default)]
+    pub child: Option<ChildLink>,
+}
+
+/// Which item of which `foreach:` step a unit is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemOf {
+    pub parent: String,
+    /// The item's position in the list, from 0.
+    pub index: usize,
+    pub value: serde_json::Value,
+}
+
+/// The child run of a `uses:` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildLink {
+    pub run_id: String,
+    pub workflow: String,
+    /// The attempt of the step that started it.
+    pub attempt: u32,
+    /// Its end was recorded as an attempt's end and it is over for good: the next attempt
+    /// starts a new child run (otherwise it resumes this one).
+    pub finished: bool,
 }
 
 /// How the engine runs a step's work itself.
@@ -229,9 +267,71 @@ impl RunState {
         self.step_index(name).map(|i| &mut self.steps[i])
     }
 
-    /// The first step that is not done, if any: the sequence's current position.
+    /// The first step that is not done, if any: the sequence's current position. A
+    /// `foreach:` step whose items are running is not a position: its items are.
     pub fn current_step(&self) -> Option<usize> {
-        self.steps.iter().position(|s| !s.status.is_done())
+        (0..self.steps.len()).find(|&i| !self.steps[i].status.is_done() && !self.is_open_parent(i))
+    }
+
+    /// The definition of step (or unit) `index`.
+    pub fn definition(&self, index: usize) -> Option<&crate::definition::Step> {
+        self.workflow.as_ref()?.steps.get(index)
+    }
+
+    /// A `foreach:` step whose items were read and are not all done.
+    pub fn is_open_parent(&self, index: usize) -> bool {
+        let s = &self.steps[index];
+        s.items.is_some() && !s.status.is_done()
+    }
+
+    /// The units of the items of `foreach:` step `index` (empty if its list was not read).
+    pub fn item_units(&self, index: usize) -> std::ops::Range<usize> {
+        let k = self.steps[index].items.as_ref().map_or(0, Vec::len);
+        index + 1..index + 1 + k
+    }
+
+    /// The `foreach:` step that unit `index` is an item of.
+    pub fn parent_of(&self, index: usize) -> Option<usize> {
+        let of = self.steps.get(index)?.item.as_ref()?;
+        self.step_index(&of.parent)
+    }
+
+    /// The last unit of step `index`: the step itself, or its last item.
+    pub fn block_end(&self, index: usize) -> usize {
+        self.item_units(index).end.max(index + 1) - 1
+    }
+
+    /// Whether unit `index` may be started (or checked, or expanded) now as far as its own
+    /// state goes: not done, not running, not failed.
+    fn startable(&self, index: usize) -> bool {
+        matches!(
+            self.steps[index].status,
+            StepStatus::Pending | StepStatus::Ready | StepStatus::Stopped
+        )
+    }
+
+    /// Step `index` has an `if:` that must be checked before it runs: not checked on this
+    /// pass, or its check could not decide (and an operator asked to go on).
+    pub fn needs_condition(&self, index: usize) -> bool {
+        self.definition(index).is_some_and(|d| d.if_.is_some())
+            && self.steps[index]
+                .condition
+                .as_ref()
+                .is_none_or(|c| c.error.is_some())
+            && self.startable(index)
+    }
+
+    /// Step `index` has a `foreach:` whose list must be read before anything of it runs.
+    pub fn needs_expansion(&self, index: usize) -> bool {
+        self.definition(index).is_some_and(|d| d.foreach.is_some())
+            && self.steps[index].items.is_none()
+            && self.startable(index)
+            && !self.needs_condition(index)
+    }
+
+    /// Step `index` runs a workflow (`uses:`).
+    pub fn is_uses(&self, index: usize) -> bool {
+        self.definition(index).is_some_and(|d| d.uses.is_some())
     }
 
     pub fn is_scenario(&self) -> bool {
@@ -274,12 +374,22 @@ impl RunState {
         let Some(step) = self.workflow.as_ref().and_then(|w| w.steps.get(index)) else {
             return false;
         };
-        step.run.is_none() && self.agent_run(index).is_none()
+        step.run.is_none() && step.uses.is_none() && self.agent_run(index).is_none()
     }
 
     /// The value a `${{ }}` template names in this run: an input (secret ones are recorded
-    /// as `***`), or an output recorded so far.
+    /// as `***`), or an output recorded so far. `${{ item }}` has a value only in a unit
+    /// (`template_value_in`).
     pub fn template_value(&self, r: &crate::definition::template::Reference) -> Option<String> {
+        self.template_value_in(r, None)
+    }
+
+    /// `template_value` as seen from unit `unit`: there `${{ item }}` is its item.
+    pub fn template_value_in(
+        &self,
+        r: &crate::definition::template::Reference,
+        unit: Option<usize>,
+    ) -> Option<String> {
         use crate::definition::template::Reference;
         match r {
             Reference::Input(name) => self.start.as_ref()?.inputs.get(name).map(|v| match v {
@@ -287,6 +397,10 @@ impl RunState {
                 other => other.to_string(),
             }),
             Reference::StepOutput { step, key } => self.step(step)?.outputs.get(key).cloned(),
+            Reference::Item => {
+                let of = self.steps.get(unit?)?.item.as_ref()?;
+                Some(crate::definition::item_text(&of.value))
+            }
         }
     }
 
@@ -294,6 +408,11 @@ impl RunState {
     /// written), as a person or an agent should read it.
     pub fn render(&self, text: &str) -> String {
         crate::definition::template::render_text(text, &|r| self.template_value(r))
+    }
+
+    /// `render`, as seen from unit `unit` (`${{ item }}` is its item).
+    pub fn render_in(&self, text: &str, unit: usize) -> String {
+        crate::definition::template::render_text(text, &|r| self.template_value_in(r, Some(unit)))
     }
 
     /// The run's time limit for a driving session, in seconds (0: none): the latest resume's,
@@ -344,14 +463,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 Ok(wf) => {
                     state.steps = wf.steps.iter().map(|s| new_step(&s.name)).collect();
                     // The first of duplicate names wins (validation refuses duplicates anyway).
-                    state.index = Arc::new(
-                        wf.steps
-                            .iter()
-                            .enumerate()
-                            .rev()
-                            .map(|(i, s)| (s.name.clone(), i))
-                            .collect(),
-                    );
+                    super::items::reindex(&mut state);
                     state.workflow = Some(Arc::new(wf));
                 }
                 Err(e) => state.definition_error = Some(e.to_string()),
@@ -422,6 +534,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             ..
         } => {
             if let Some(s) = state.step_mut(step) {
+                child_ended(s, end);
                 s.reported_by.clone_from(by);
                 s.status = StepStatus::Completed;
                 s.resume_session = None;
@@ -445,6 +558,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             ..
         } => {
             if let Some(s) = state.step_mut(step) {
+                child_ended(s, end);
                 s.reported_by.clone_from(by);
                 s.status = StepStatus::Failed;
                 s.budget_failures += 1;
@@ -516,7 +630,8 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
         }
         Event::CheckpointSaved { step } => {
-            let index = state.step_index(step).unwrap_or(0);
+            // After a `foreach:` step means after its items too.
+            let index = state.step_index(step).map_or(0, |i| state.block_end(i));
             let steps_done = state.steps.iter().filter(|s| s.status.is_done()).count();
             state.checkpoints.push(Checkpoint {
                 seq: rec.seq,
@@ -545,7 +660,14 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::RolledBack;
-                s.ended_at = time;
+                s.ended_at.clone_from(&time);
+            }
+            // An item undone undoes its `foreach:` step: it is no longer complete.
+            if let Some(p) = state.step_index(step).and_then(|i| state.parent_of(i))
+                && state.steps[p].status == StepStatus::Completed
+            {
+                state.steps[p].status = StepStatus::RolledBack;
+                state.steps[p].ended_at = time;
             }
             state.completion_order.retain(|n| n != step);
         }
@@ -564,13 +686,14 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 && let Some(after) = rb.resume_after
             {
                 // Rolled back to a checkpoint: the compensated steps run again from there.
-                let from = state.step_index(&after).map_or(0, |i| i + 1);
-                for s in state.steps.iter_mut().skip(from) {
-                    if s.status == StepStatus::RolledBack {
-                        s.status = StepStatus::Pending;
-                    }
-                }
+                let from = state
+                    .step_index(&after)
+                    .map_or(0, |i| state.block_end(i) + 1);
+                let again: Vec<usize> = (from..state.steps.len())
+                    .filter(|&i| state.steps[i].status == StepStatus::RolledBack)
+                    .collect();
                 state.checkpoints.retain(|c| c.index < from);
+                reset_units(&mut state, &again);
                 state.phase = RunPhase::Running;
             }
         }
@@ -651,22 +774,13 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 // A workflow re-runs the step and every later one; a scenario the phase and
                 // the phases that depend on it.
                 let rerun_indices = rerun_set(&state, from);
-                for &i in &rerun_indices {
-                    let s = &mut state.steps[i];
-                    s.status = StepStatus::Pending;
-                    s.outputs.clear();
-                    s.resume_session = None;
-                    s.budget_failures = 0;
-                    s.retry_delay_ms = 0;
-                    let name = s.name.clone();
-                    state.criteria_met.remove(&name);
-                }
                 let rerun: Vec<String> = rerun_indices
                     .iter()
                     .map(|&i| state.steps[i].name.clone())
                     .collect();
                 state.completion_order.retain(|n| !rerun.contains(n));
                 state.checkpoints.retain(|c| c.index < from);
+                reset_units(&mut state, &rerun_indices);
                 state.post_passed = false;
             }
         }
@@ -677,8 +791,115 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             state.ended_at = time;
             state.finish_reason.clone_from(reason);
         }
+        Event::ConditionChecked(check) => {
+            if let Some(s) = state.step_mut(&check.step) {
+                s.condition = Some((**check).clone());
+                if check.error.is_some() {
+                    s.status = StepStatus::Failed;
+                    s.error = Some(check.reason());
+                    s.ended_at = time;
+                }
+            }
+        }
+        Event::ForeachExpanded { step, items } => {
+            if let Some(p) = state.step_index(step) {
+                state.steps[p].started_at = time;
+                state.steps[p].ended_at = None;
+                state.steps[p].error = None;
+                super::items::expand(&mut state, p, items);
+            }
+        }
+        Event::ForeachFailed { step, error } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Failed;
+                s.error = Some(format!("foreach: {error}"));
+                s.ended_at = time;
+            }
+        }
+        Event::ForeachFinished { step, .. } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Completed;
+                s.completions += 1;
+                s.ended_at = time;
+            }
+            if state.phase == RunPhase::Waiting {
+                state.phase = RunPhase::Running;
+            }
+        }
+        Event::ChildStarted {
+            step,
+            attempt,
+            run_id,
+            workflow,
+        } => {
+            if let Some(s) = state.step_mut(step) {
+                s.child = Some(ChildLink {
+                    run_id: run_id.clone(),
+                    workflow: workflow.clone(),
+                    attempt: *attempt,
+                    finished: false,
+                });
+            }
+        }
+        Event::ChildWaiting { step, .. } => {
+            if let Some(s) = state.step_mut(step) {
+                s.status = StepStatus::Waiting;
+            }
+            if !state.is_scenario() {
+                state.phase = RunPhase::Waiting;
+            }
+        }
     }
     state
+}
+
+/// A `uses:` step's attempt ended with its child's outcome: remember whether that child is
+/// over for good.
+fn child_ended(s: &mut StepState, end: &AttemptEnd) {
+    if let (
+        Some(link),
+        AttemptEnd::Child {
+            run_id, finished, ..
+        },
+    ) = (s.child.as_mut(), end)
+        && link.run_id == *run_id
+    {
+        link.finished = *finished;
+    }
+}
+
+/// Units that run again from scratch: pending, without what their last pass left (outputs,
+/// condition verdict, child run, session, checklist); a `foreach:` step among them loses its
+/// items, which are read again.
+fn reset_units(state: &mut RunState, indices: &[usize]) {
+    let names: Vec<String> = indices
+        .iter()
+        .map(|&i| state.steps[i].name.clone())
+        .collect();
+    for name in &names {
+        let Some(i) = state.step_index(name) else {
+            // An item of a step reset before it in this same pass: already gone.
+            continue;
+        };
+        let s = &mut state.steps[i];
+        s.status = StepStatus::Pending;
+        s.outputs.clear();
+        s.resume_session = None;
+        s.budget_failures = 0;
+        s.retry_delay_ms = 0;
+        s.condition = None;
+        s.child = None;
+        state.criteria_met.remove(name);
+        if state.steps[i].items.is_some() {
+            super::items::collapse(state, i);
+        } else if let Some(p) = state.parent_of(i)
+            && state.steps[p].status.is_done()
+        {
+            // An item runs again: its step is no longer done (its lists are made again).
+            state.steps[p].status = StepStatus::Pending;
+            state.steps[p].outputs.clear();
+        }
+    }
 }
 
 /// The steps `from` re-runs: later steps of a workflow, dependents of a scenario phase.
@@ -707,7 +928,7 @@ fn rerun_set(state: &RunState, from: usize) -> Vec<usize> {
     }
 }
 
-fn new_step(name: &str) -> StepState {
+pub(super) fn new_step(name: &str) -> StepState {
     StepState {
         name: name.to_string(),
         status: StepStatus::Pending,
@@ -726,6 +947,10 @@ fn new_step(name: &str) -> StepState {
         agent_result: None,
         resume_session: None,
         log: None,
+        condition: None,
+        items: None,
+        item: None,
+        child: None,
     }
 }
 
@@ -750,5 +975,7 @@ pub fn restore(snapshot: &str, first: &Recorded) -> Option<RunState> {
     state.scenario = base.scenario;
     state.phase_plan = base.phase_plan;
     state.index = base.index;
+    // Items of `foreach:` steps are units of the run: its layout follows its steps.
+    super::items::rebuild(&mut state);
     Some(state)
 }

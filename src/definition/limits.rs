@@ -54,6 +54,10 @@ pub const MAX_RETRY_ATTEMPTS: u32 = 100;
 /// `max_parallel`, in the configuration and in a scenario: phases active at once.
 pub const MAX_PARALLEL: u32 = 1024;
 
+/// The deepest chain of `uses:`: a child of a child of ... sixteen deep is a design smell,
+/// and each level is a run of its own.
+pub const MAX_USES_DEPTH: usize = 16;
+
 /// The exit codes a process can end with, for `on_exit_codes` (0 is success, never retried).
 pub const EXIT_CODES: std::ops::RangeInclusive<i32> = 1..=255;
 

@@ -6,9 +6,11 @@
 mod agent;
 mod builtin;
 mod catalog;
+mod compose;
 mod config;
 mod diagnostic;
 mod duration;
+pub mod expr;
 mod file;
 mod finite;
 mod lexical;
@@ -27,6 +29,9 @@ mod workflow;
 pub use agent::{Agent, AgentRunner, parse_agent};
 pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
 pub use catalog::{Catalog, Entry, EntrySource, LookupError, suggest as catalog_suggest};
+pub use compose::{
+    Foreach, IfCommand, IfCondition, MAX_FOREACH_ITEMS, NotAList, item_text, items_of,
+};
 pub use config::{
     AgentsConfig, CheckpointFrequency, ClaudeConfig, Config, ConfigFile, Durability,
     PermissionMode, parse_config, parse_config_file,
@@ -36,7 +41,9 @@ pub use duration::DurationSpec;
 pub use file::{ReadError, read_definition};
 pub use locate::{Seg, locate, locate_json};
 pub(crate) use name::is_env_name;
-pub use name::{BadName, MAX_NAME_CHARS, NameKind, check_name, normalize_name, same_name, shown};
+pub use name::{
+    BadName, MAX_NAME_CHARS, NameKind, check_name, item_suffix, normalize_name, same_name, shown,
+};
 pub use notify::{Notification, Notify, webhook_problem};
 pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
 pub use scalar::ScalarString;

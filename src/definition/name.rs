@@ -151,6 +151,12 @@ pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
             "start it with another character: on the command line it would be read as an option",
         );
     }
+    if matches!(kind, NameKind::Step | NameKind::Phase) && item_suffix(name).is_some() {
+        return bad(
+            format!("the {noun} `{}` ends in `[N]`", shown(name)),
+            "rename it: the items of a `foreach:` are named `NAME[0]`, `NAME[1]`, ...",
+        );
+    }
     match kind {
         NameKind::Workflow | NameKind::Scenario | NameKind::Agent
             if name.contains('/') || name.contains('\\') || name.contains("..") =>
@@ -190,6 +196,16 @@ pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
         }
         _ => Ok(()),
     }
+}
+
+/// `NAME[N]` (an item of a `foreach:` step or phase): the name and the item's position.
+pub fn item_suffix(name: &str) -> Option<(&str, usize)> {
+    let open = name.strip_suffix(']')?.rfind('[')?;
+    let digits = &name[open + 1..name.len() - 1];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || open == 0 {
+        return None;
+    }
+    Some((&name[..open], digits.parse().ok()?))
 }
 
 /// Is `name` usable as an environment variable name?
@@ -275,6 +291,8 @@ mod tests {
         assert!(!ok(Workflow, "a/b") && !ok(Scenario, "../../evil") && !ok(Agent, "a\\b"));
         assert!(ok(Step, "a/b") && !ok(Step, "v1.2") && !ok(Step, "a}b"));
         assert!(ok(Phase, "v1.2") && !ok(Phase, "a,b"));
+        assert!(!ok(Step, "deploy[0]") && !ok(Phase, "deploy[12]") && ok(Step, "[0]x"));
+        assert!(ok(Step, "deploy[x]") && ok(Workflow, "w[0]"));
         assert!(ok(Input, "dry_run") && !ok(Input, "dry-run") && !ok(Input, "1x"));
         assert!(ok(OutputKey, "build-id") && !ok(OutputKey, "a b"));
     }

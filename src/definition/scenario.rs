@@ -130,6 +130,16 @@ pub struct Phase {
     /// default its process group is ended with it (TERM, then KILL after a grace).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keep_background: bool,
+    /// Run the phase only when this holds (once its condition does): an expression over
+    /// inputs and the outputs of the phases it runs after, or `{run: COMMAND}`. A phase whose
+    /// `if:` is false is skipped, and the phases after it go on as after any skipped phase.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub if_: Option<super::IfCondition>,
+    /// Run the phase once per item (a list, or a template naming an output that holds a JSON
+    /// list): each item is its own phase `NAME[i]`, and items may run in parallel within
+    /// `max_parallel` (with `parallel: true`). Phases after it wait for every item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<super::Foreach>,
 }
 
 /// A phase's condition, parsed.
@@ -224,6 +234,10 @@ impl Phase {
             on_failure: None,
             checkpoint: false,
             keep_background: self.keep_background,
+            if_: self.if_.clone(),
+            foreach: self.foreach.clone(),
+            uses: None,
+            with: Default::default(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `${{ inputs.NAME }}` and `${{ steps.STEP.outputs.KEY }}` templates.
+//! `${{ inputs.NAME }}`, `${{ steps.STEP.outputs.KEY }}` and `${{ item }}` templates.
 //!
 //! In shell commands a template is never spliced into the command text: it becomes a variable
 //! reference `${CORTEX_TPL_n}` and the value travels in the environment, where a shell never
@@ -12,7 +12,14 @@ use regex::Regex;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reference {
     Input(String),
-    StepOutput { step: String, key: String },
+    /// An output of a step or phase; `step` may name one item of a `foreach:` step
+    /// (`deploy[0]`).
+    StepOutput {
+        step: String,
+        key: String,
+    },
+    /// The item of a `foreach:` step or phase.
+    Item,
 }
 
 /// One `${{ ... }}` in a text, by byte range, with what it refers to or why it is invalid.
@@ -29,6 +36,9 @@ static TEMPLATE: LazyLock<Regex> =
 
 fn parse_reference(expr: &str) -> Result<Reference, String> {
     let expr = expr.trim();
+    if expr == "item" {
+        return Ok(Reference::Item);
+    }
     if let Some(name) = expr.strip_prefix("inputs.") {
         if !name.is_empty() && !name.contains(char::is_whitespace) {
             return Ok(Reference::Input(name.to_string()));
@@ -47,7 +57,7 @@ fn parse_reference(expr: &str) -> Result<Reference, String> {
         });
     }
     Err(format!(
-        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}`, `${{{{ steps.STEP.outputs.KEY }}}}` or, in a scenario, `${{{{ phases.PHASE.outputs.KEY }}}}`"
+        "`${{{{ {expr} }}}}` is not a template cortex knows; use `${{{{ inputs.NAME }}}}`, `${{{{ steps.STEP.outputs.KEY }}}}`, in a scenario `${{{{ phases.PHASE.outputs.KEY }}}}`, or in a `foreach:` step `${{{{ item }}}}`"
     ))
 }
 

@@ -216,6 +216,26 @@ pub struct Step {
     /// default the step's process group is ended with it (TERM, then KILL after a grace).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keep_background: bool,
+    /// Run the step only when this holds: an expression over inputs and earlier outputs
+    /// (`inputs.env == 'prod' && steps.build.outputs.changed != 'false'`), or a command's exit
+    /// status (`{run: "test -f x"}`). Checked once, before the first attempt; a false condition
+    /// records the step as skipped with the expression and the values it saw.
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub if_: Option<super::IfCondition>,
+    /// Run the step once per item: a list (`[eu, us]`) or a template naming an output that
+    /// holds a JSON list (`"${{ steps.list.outputs.items }}"`). Each item is its own unit
+    /// `NAME[i]` with its own attempts and outputs, and sees `${{ item }}` and `CORTEX_ITEM`;
+    /// the step's outputs are then JSON lists of the items' values, in item order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<super::Foreach>,
+    /// Run another workflow (a name or a path, as `workflow run` finds it) as a child run;
+    /// its outputs become the step's outputs. Excludes `run`, `prompt`, `agent`, `env`,
+    /// `secret_env`, `timeout` and `keep_background`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<String>,
+    /// The inputs of the workflow named by `uses:` (values may use templates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub with: BTreeMap<String, ScalarString>,
 }
 
 impl Workflow {
@@ -286,11 +306,39 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, DefinitionError> {
     precheck(path, text, true)?;
-    serde_yaml::from_str::<T>(text).map_err(|e| DefinitionError {
-        path: path.to_string(),
-        text: text.to_string(),
-        problems: vec![Problem::new(yaml_message(&e), yaml_location(&e))],
+    serde_yaml::from_str::<T>(text).map_err(|e| {
+        let message = yaml_message(&e);
+        let at = field_location(text, &message).or_else(|| yaml_location(&e));
+        DefinitionError {
+            path: path.to_string(),
+            text: text.to_string(),
+            problems: vec![Problem::new(message, at)],
+        }
     })
+}
+
+/// serde_yaml places an error of a field's own reader (`foreach`, `if`: a shape they refuse)
+/// at the mapping around it; the message says the path (`steps[5]: `) and the field, so the
+/// field itself can be found.
+fn field_location(text: &str, message: &str) -> Option<Location> {
+    let (path, rest) = message.split_once(": ")?;
+    let field = rest.strip_prefix('`')?.split('`').next()?;
+    if !matches!(field, "foreach" | "if") {
+        return None;
+    }
+    let mut segs = Vec::new();
+    for part in path.split('.') {
+        let (key, index) = match part.split_once('[') {
+            Some((key, i)) => (key, Some(i.strip_suffix(']')?.parse::<usize>().ok()?)),
+            None => (part, None),
+        };
+        segs.push(super::Seg::Key(key.to_string()));
+        if let Some(i) = index {
+            segs.push(super::Seg::Index(i));
+        }
+    }
+    segs.push(super::Seg::Key(field.to_string()));
+    super::locate(text, &segs)
 }
 
 /// Parse a workflow definition. Only syntax and types are checked here; see

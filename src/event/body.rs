@@ -9,6 +9,14 @@
 //! runner (Claude Code) records what the runner reported, `agent_result`, first of its end. Rollback records one
 //! `step_compensated` or `compensation_failed` per completed step, newest first, then
 //! `rollback_finished`. `run_finished` seals the run: nothing may follow it.
+//!
+//! Composition (event version 3): a step with `if:` records `condition_checked` before its
+//! first attempt (then `step_skipped` when it does not hold, or its failure policy when it
+//! cannot be decided); a `foreach:` step records `foreach_expanded` (its items become units
+//! `STEP[i]` right after it, each with the events of a step) or `foreach_failed`, and
+//! `foreach_finished` once every item is done; a `uses:` step's attempt records
+//! `child_started` (before the child's own `run_started`, which names its parent), maybe
+//! `child_waiting`, and ends with the child's outcome (`AttemptEnd::Child`).
 
 use std::collections::BTreeMap;
 
@@ -105,13 +113,30 @@ pub enum AttemptEnd {
     /// The agent runner (Claude Code) exited 0 but its result says the work failed, or it
     /// printed no result that could be read (event version 2).
     AgentFailed { error: String },
+    /// The child run of a `uses:` step ended (`finished`: sealed) or paused (failed,
+    /// resumable) with this outcome (event version 3).
+    Child {
+        run_id: String,
+        outcome: Outcome,
+        /// The child run is over for good: a later attempt starts a new child run. Otherwise
+        /// (a paused child) a later attempt resumes it.
+        finished: bool,
+        /// Why it failed, in the child's words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl AttemptEnd {
     pub fn succeeded(&self) -> bool {
         matches!(
             self,
-            AttemptEnd::Exited { code: 0 } | AttemptEnd::Reported { success: true }
+            AttemptEnd::Exited { code: 0 }
+                | AttemptEnd::Reported { success: true }
+                | AttemptEnd::Child {
+                    outcome: Outcome::Completed,
+                    ..
+                }
         )
     }
 
@@ -128,6 +153,21 @@ impl AttemptEnd {
             AttemptEnd::Reported { success: true } => "reported done".to_string(),
             AttemptEnd::Reported { success: false } => "reported failed".to_string(),
             AttemptEnd::AgentFailed { error } => error.clone(),
+            AttemptEnd::Child {
+                run_id,
+                outcome,
+                finished,
+                reason,
+            } => {
+                let how = match (outcome, finished) {
+                    (Outcome::Failed, false) => "failed (it can be resumed)".to_string(),
+                    (o, _) => o.as_str().replace('_', " "),
+                };
+                match reason {
+                    Some(r) => format!("child run {run_id} {how}: {r}"),
+                    None => format!("child run {run_id} {how}"),
+                }
+            }
         }
     }
 
@@ -169,8 +209,81 @@ pub struct RunStarted {
     pub driver: Driver,
     #[serde(flatten)]
     pub by: Operator,
+    /// A child run: the run and the `uses:` step (and its attempt) that started it (event
+    /// version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRun>,
+    /// Every workflow the definition's `uses:` steps run, directly or through their own
+    /// `uses:`, as it was at `run`, keyed by the `uses:` text (event version 3): a child run is
+    /// made from this, never from a file read later.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub uses: BTreeMap<String, UsedWorkflow>,
 }
 
+/// The parent of a child run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParentRun {
+    pub run_id: String,
+    /// The `uses:` step (a unit name: `deploy[0]` for an item of a `foreach:`).
+    pub step: String,
+    pub attempt: u32,
+}
+
+/// A workflow a `uses:` step runs, snapshotted when the run started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsedWorkflow {
+    pub name: String,
+    /// Where it came from (a path, or `builtin:NAME`).
+    pub source: String,
+    pub definition: serde_json::Value,
+    pub definition_hash: String,
+}
+
+/// What checking a step's `if:` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionCheck {
+    pub step: String,
+    /// The condition as written: the expression, or `run: COMMAND`.
+    pub condition: String,
+    /// Whether the step runs (false also when the condition could not be decided).
+    pub holds: bool,
+    /// Each reference the expression read and the value it saw (`'dev'`, `3`, `true`,
+    /// `(not recorded)`; `***` for a secret input).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
+    /// The exit code of a command condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Why it could not be decided (a value of the wrong kind, a command that could not run):
+    /// the step then fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ConditionCheck {
+    /// Why the step is skipped or failed, with what the condition saw.
+    pub fn reason(&self) -> String {
+        let saw = if self.values.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = self
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            format!(" ({})", parts.join(", "))
+        };
+        match (&self.error, self.exit_code) {
+            (Some(e), _) => format!("if: {} cannot be decided: {e}{saw}", self.condition),
+            (None, Some(code)) => format!("if: {} exited with code {code}", self.condition),
+            (None, None) if self.holds => format!("if: {} is true{saw}", self.condition),
+            (None, None) => format!("if: {} is false{saw}", self.condition),
+        }
+    }
+}
 #[cfg(test)]
 impl RunStarted {
     /// A run of `definition` started in `/` by `t` on host `h`, with the default configuration
@@ -201,6 +314,8 @@ impl RunStarted {
                 actor: "t".into(),
                 message: None,
             },
+            parent: None,
+            uses: BTreeMap::new(),
         }
     }
 }
@@ -498,6 +613,43 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<Operator>,
     },
+    /// A step's `if:` was checked (event version 3).
+    ConditionChecked(Box<ConditionCheck>),
+    /// The list of a `foreach:` step was read: its items become units `STEP[0]`, `STEP[1]`,
+    /// ... right after it, each run like a step (event version 3).
+    ForeachExpanded {
+        step: String,
+        items: Vec<serde_json::Value>,
+    },
+    /// The list of a `foreach:` step could not be read (not a JSON list): the step fails
+    /// (event version 3).
+    ForeachFailed {
+        step: String,
+        error: String,
+    },
+    /// Every item of a `foreach:` step is done (completed or skipped): the step completes.
+    /// Its outputs, the JSON lists of its items' values, are recorded just before (event
+    /// version 3).
+    ForeachFinished {
+        step: String,
+        completed: u32,
+        skipped: u32,
+    },
+    /// An attempt of a `uses:` step starts child run `run_id` of `workflow`; recorded before
+    /// the child's `run_started` (event version 3).
+    ChildStarted {
+        step: String,
+        attempt: u32,
+        run_id: String,
+        workflow: String,
+    },
+    /// The child run of a `uses:` step waits for a report or a start; the step waits with it
+    /// (event version 3).
+    ChildWaiting {
+        step: String,
+        attempt: u32,
+        run_id: String,
+    },
     /// The sealing event: the run is over and its head hash can be anchored elsewhere.
     RunFinished {
         outcome: Outcome,
@@ -544,6 +696,12 @@ impl Event {
             Event::AgentActivated { .. } => "agent_activated",
             Event::AgentDeactivated { .. } => "agent_deactivated",
             Event::CriterionMet { .. } => "criterion_met",
+            Event::ConditionChecked(_) => "condition_checked",
+            Event::ForeachExpanded { .. } => "foreach_expanded",
+            Event::ForeachFailed { .. } => "foreach_failed",
+            Event::ForeachFinished { .. } => "foreach_finished",
+            Event::ChildStarted { .. } => "child_started",
+            Event::ChildWaiting { .. } => "child_waiting",
         }
     }
 
@@ -551,10 +709,27 @@ impl Event {
     /// form. Version 2 added `agent_result`, `attempt_log`, the `agent_failed` attempt end,
     /// `run_started.claude`, `stop_requested.abort` and `run_resumed.timeout_seconds`; every other event is still written as version 1, so a log with
     /// no agent runner stays readable by a cortex that knows version 1 only, and one with
-    /// them is refused by it as "newer" rather than as undecodable.
+    /// them is refused by it as "newer" rather than as undecodable. Version 3 added
+    /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
+    /// `run_started.parent`/`uses`.
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
+        let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
         match self {
+            Event::ConditionChecked(_)
+            | Event::ForeachExpanded { .. }
+            | Event::ForeachFailed { .. }
+            | Event::ForeachFinished { .. }
+            | Event::ChildStarted { .. }
+            | Event::ChildWaiting { .. } => 3,
+            Event::RunStarted(started) if started.parent.is_some() || !started.uses.is_empty() => 3,
+            Event::StepFailed { end, .. }
+            | Event::StepSucceeded { end, .. }
+            | Event::CompensationFailed { end, .. }
+                if child(end) =>
+            {
+                3
+            }
             Event::AgentResult(_)
             | Event::AttemptLog { .. }
             | Event::NotificationDelivered { .. }

@@ -10,8 +10,8 @@ mod upcast;
 mod values;
 
 pub use body::{
-    AgentResult, AttemptEnd, Driver, Event, FireOutcome, Operator, Outcome, ResumeMode, RunKind,
-    RunStarted, Stage,
+    AgentResult, AttemptEnd, ConditionCheck, Driver, Event, FireOutcome, Operator, Outcome,
+    ParentRun, ResumeMode, RunKind, RunStarted, Stage, UsedWorkflow,
 };
 pub use envelope::{NewEvent, Recorded};
 pub use upcast::{EVENT_VERSION, decode};

@@ -4,11 +4,13 @@ use super::Event;
 
 /// The newest event schema version: what this cortex reads up to. Each event is written with
 /// the first version that has its form (`Event::version`).
-pub const EVENT_VERSION: u32 = 2;
+pub const EVENT_VERSION: u32 = 3;
 
-/// Decode a stored event. Version 2 only added forms (`agent_result`, `attempt_log`, the
-/// `agent_failed` attempt end, `run_started.claude`, `stop_requested.abort`,
-/// `run_resumed.timeout_seconds`), so versions 1 and 2 decode alike; an event whose form
+/// Decode a stored event. Versions 2 and 3 only added forms (`agent_result`, `attempt_log`,
+/// the `agent_failed` attempt end, `run_started.claude`, `stop_requested.abort`,
+/// `run_resumed.timeout_seconds`, notifications and schedules; then composition:
+/// `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end, `run_started.parent`
+/// and `uses`), so versions 1 to 3 decode alike; an event whose form
 /// needs a newer version than its row says is refused, as it cannot have been written so.
 /// Older versions would be upcast here, so stored bytes are never rewritten and the hash chain
 /// stays intact.
@@ -42,9 +44,17 @@ mod tests {
         assert_eq!(event.version(), 2);
         let err = decode(1, "agent_result", body).unwrap_err();
         assert!(err.contains("stored as version 1"), "{err}");
-        let later = decode(3, "agent_result", body).unwrap_err();
+        let later = decode(4, "agent_result", body).unwrap_err();
         assert!(later.contains("upgrade cortex"), "{later}");
         let plain = decode(1, "run_stopped", "{}").unwrap();
         assert_eq!(plain.version(), 1);
+    }
+
+    #[test]
+    fn composition_events_are_version_3_and_refused_as_older() {
+        let body = r#"{"step":"s","items":["a"]}"#;
+        assert_eq!(decode(3, "foreach_expanded", body).unwrap().version(), 3);
+        let err = decode(2, "foreach_expanded", body).unwrap_err();
+        assert!(err.contains("stored as version 2"), "{err}");
     }
 }

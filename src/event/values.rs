@@ -110,6 +110,23 @@ impl Event {
                 optional_message(by, f);
             }
             Event::CriterionMet { by, .. } => optional_message(by, f),
+            // What a condition saw is values (an output may hold anything); the condition is
+            // definition text, like a criterion.
+            Event::ConditionChecked(check) => {
+                check.values.values_mut().for_each(&mut *f);
+                if let Some(e) = &mut check.error {
+                    f(e);
+                }
+            }
+            // Items may come from outputs.
+            Event::ForeachExpanded { items, .. } => {
+                items.iter_mut().for_each(|v| json_strings(v, f));
+            }
+            Event::ForeachFailed { error, .. } => f(error),
+            // Names, counts and run ids only.
+            Event::ForeachFinished { .. }
+            | Event::ChildStarted { .. }
+            | Event::ChildWaiting { .. } => {}
             Event::RunFinished { by, reason, .. } => {
                 optional_message(by, f);
                 if let Some(reason) = reason {
@@ -135,6 +152,11 @@ fn optional_message(by: &mut Option<Operator>, f: &mut dyn FnMut(&mut String)) {
 fn attempt_end(end: &mut AttemptEnd, f: &mut dyn FnMut(&mut String)) {
     match end {
         AttemptEnd::SpawnFailed { error } | AttemptEnd::AgentFailed { error } => f(error),
+        AttemptEnd::Child { reason, .. } => {
+            if let Some(r) = reason {
+                f(r);
+            }
+        }
         AttemptEnd::Exited { .. }
         | AttemptEnd::Signaled { .. }
         | AttemptEnd::TimedOut { .. }

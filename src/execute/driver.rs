@@ -23,6 +23,11 @@ pub trait Observer {
     fn line(&mut self, step: &str, stream: Stream, line: &str);
     /// Something went wrong that does not stop the run (e.g. a derived file not written).
     fn warn(&mut self, message: &str);
+    /// The child run of `uses:` step `step` is about to be driven here (`resumed`: it had
+    /// started before).
+    fn child_begin(&mut self, _step: &str, _state: &RunState, _resumed: bool) {}
+    /// Events were appended to the child run of `uses:` step `step`, driven here.
+    fn child(&mut self, _step: &str, _state: &RunState, _events: &[Recorded]) {}
 }
 
 /// An observer that keeps nothing: front ends that return only the final document.
@@ -181,6 +186,24 @@ pub fn drive(
     }
     // An attempt's end staged last is in the log before the driver says where it left the run.
     .and_then(|end| flush(journal, ctx).map(|()| end));
+    // A run over for good leaves no child run unfinished behind it.
+    if let Ok(DriveEnd::Finished(_)) = end {
+        let state = journal.state.clone();
+        let home = ctx.home.clone();
+        let by = state
+            .abort_requested
+            .clone()
+            .unwrap_or_else(|| ctx.actor.clone());
+        let grace = ctx.grace;
+        let ended = journal.nested(|store, clock, ids| {
+            super::child::end_children(store, clock, ids, &home, &state, &by, grace)
+        });
+        for run_id in ended {
+            ctx.observer.note(&format!(
+                "   ↳ child run {run_id} aborted: its parent run ended\n"
+            ));
+        }
+    }
     // And the derived files are written before it returns.
     for problem in ctx.files.finish() {
         ctx.observer.warn(&format!(
@@ -188,6 +211,54 @@ pub fn drive(
         ));
     }
     end
+}
+
+/// Drive the child run of `uses:` step `index` and record how the step's attempt goes: its
+/// end (staged, as any attempt's), or that it waits with its child (the driver then stops
+/// here: `Some(Waiting)`), or nothing when the child was stopped (the loop records the stop).
+fn child_attempt(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    index: usize,
+    new_attempt: bool,
+) -> Result<Option<DriveEnd>, DriveError> {
+    let step = journal.state.steps[index].name.clone();
+    match super::child::run_child(journal, ctx, index, new_attempt)? {
+        super::child::ChildOutcome::Report(mut report) => {
+            // The step's `validate: - run:` checks see the child's outputs as the step's.
+            if report.end.succeeded() {
+                let runner = ctx.runner(&ctx.stop, &journal.redactor);
+                let observer = &mut *ctx.observer;
+                report.validation_problems = runner.validate_report(
+                    &journal.state,
+                    index,
+                    &report.outputs,
+                    &mut |step, s, l| observer.line(step, s, l),
+                );
+            }
+            journal.stage(Command::FinishAttempt(report))?;
+            Ok(None)
+        }
+        super::child::ChildOutcome::Waiting { run_id } => {
+            record(
+                journal,
+                ctx,
+                Command::ChildWaiting {
+                    step: step.clone(),
+                    run_id,
+                },
+            )?;
+            Ok(Some(DriveEnd::Waiting(step)))
+        }
+        super::child::ChildOutcome::Stopped => {
+            if ctx.stop.is_set() {
+                Ok(None)
+            } else {
+                // The child stopped without this process being told to: stop with it.
+                record_stop(journal, ctx).map(Some)
+            }
+        }
+    }
 }
 
 /// The workflow loop: one step at a time. A step's end is staged and appended with the next
@@ -228,6 +299,22 @@ fn drive_workflow(
                     state.steps[index].name
                 )));
             }
+            Next::CheckCondition { index } => {
+                let Some(check) = runner.check_condition(state, index, &mut on_line) else {
+                    continue;
+                };
+                record(journal, ctx, Command::RecordCondition(Box::new(check)))?;
+            }
+            Next::ReadItems { index } => {
+                let step = state.steps[index].name.clone();
+                let items = runner.read_items(state, index);
+                record(journal, ctx, Command::RecordItems { step, items })?;
+            }
+            Next::Child { index } => {
+                if let Some(end) = child_attempt(journal, ctx, index, false)? {
+                    return Ok(end);
+                }
+            }
             Next::PreValidate => {
                 let problems = runner.pre_validate(state, &mut on_line);
                 record(journal, ctx, Command::RecordPreValidation { problems })?;
@@ -251,6 +338,12 @@ fn drive_workflow(
                 let name = state.steps[index].name.clone();
                 record(journal, ctx, Command::StartAttempt { step: name })?;
                 if journal.state.is_external(index) {
+                    continue;
+                }
+                if journal.state.is_uses(index) {
+                    if let Some(end) = child_attempt(journal, ctx, index, true)? {
+                        return Ok(end);
+                    }
                     continue;
                 }
                 let observer = &mut *ctx.observer;

@@ -19,15 +19,16 @@ pub fn inflight_notes(home: &Path, run_id: &str) -> PathBuf {
         .join("inflight.pgids")
 }
 
-/// The note that step `index` runs in process group `pgid`; ended by `ended`.
+/// The note that the unit of key `key` (`runner::unit_key`) runs in process group `pgid`;
+/// ended by `ended`.
 pub struct InflightNote {
     file: Option<File>,
-    index: usize,
+    key: String,
 }
 
 impl InflightNote {
     /// Note the start (best effort: without the note, only the cleanup after a crash is lost).
-    pub fn started(notes: &Path, index: usize, pgid: i32) -> InflightNote {
+    pub fn started(notes: &Path, key: &str, pgid: i32) -> InflightNote {
         // Never through a link: a planted `inflight.pgids` must not receive our notes.
         let file = super::materialize::derived_file()
             .create(true)
@@ -36,17 +37,20 @@ impl InflightNote {
             .ok()
             .and_then(|mut f| {
                 // One write of one line: appends from parallel phases never interleave.
-                f.write_all(format!("{index} {pgid}\n").as_bytes())
+                f.write_all(format!("{key} {pgid}\n").as_bytes())
                     .ok()
                     .map(|()| f)
             });
-        InflightNote { file, index }
+        InflightNote {
+            file,
+            key: key.to_string(),
+        }
     }
 
     /// Note that the group's leader has been waited for.
     pub fn ended(mut self) {
         if let Some(f) = self.file.as_mut() {
-            let _ = f.write_all(format!("{} -\n", self.index).as_bytes());
+            let _ = f.write_all(format!("{} -\n", self.key).as_bytes());
         }
     }
 }
@@ -99,7 +103,7 @@ mod tests {
         std::fs::write(&target, "1 999999\n").unwrap();
         let notes = dir.path().join("inflight.pgids");
         std::os::unix::fs::symlink(&target, &notes).unwrap();
-        InflightNote::started(&notes, 4, 1234).ended();
+        InflightNote::started(&notes, "4", 1234).ended();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "1 999999\n");
         assert!(end_orphans(&notes, Duration::from_millis(10)).is_empty());
         assert!(!notes.exists() && std::fs::symlink_metadata(&notes).is_err());
@@ -113,8 +117,8 @@ mod tests {
     fn a_note_and_its_end_leave_nothing_running() {
         let dir = tempfile::tempdir().unwrap();
         let notes = dir.path().join("inflight.pgids");
-        InflightNote::started(&notes, 4, 1234).ended();
-        let _open = InflightNote::started(&notes, 5, 5678);
+        InflightNote::started(&notes, "4", 1234).ended();
+        let _open = InflightNote::started(&notes, "5", 5678);
         let text = std::fs::read_to_string(&notes).unwrap();
         assert_eq!(text, "4 1234\n4 -\n5 5678\n");
         assert_eq!(unfinished(&text), vec![5678]);

@@ -148,6 +148,30 @@ impl<'a> Journal<'a> {
         Ok(())
     }
 
+    /// A fresh id from the journal's source (a child run's id, allocated by its parent).
+    pub fn next_id(&mut self) -> String {
+        self.ids.next_id()
+    }
+
+    /// Lend the log, the clock and the ids to `f` (a child run driven in this process opens
+    /// its own journal on them). Nothing may be staged: what the parent decided is in the
+    /// log before the child appends, and the parent catches up with the log afterwards.
+    pub fn nested<R>(
+        &mut self,
+        f: impl FnOnce(&mut dyn EventStore, &dyn Clock, &mut dyn IdGen) -> R,
+    ) -> R {
+        assert!(
+            self.staged.is_empty(),
+            "a journal lends its store only with nothing staged"
+        );
+        let Some(store) = self.store.take() else {
+            unreachable!("the journal's store is back in place after every append");
+        };
+        let out = f(&mut *store, self.clock, &mut *self.ids);
+        self.store = Some(store);
+        out
+    }
+
     /// Whether commands are staged and not yet appended.
     pub fn has_staged(&self) -> bool {
         !self.staged.is_empty()

@@ -3,6 +3,7 @@
 //! commands and appends the events it answers with.
 
 mod attempt_logs;
+mod child;
 mod claude;
 mod clock;
 mod driver;
@@ -23,6 +24,7 @@ mod signals;
 mod snapshot;
 
 pub use attempt_logs::{AttemptLogsChecked, LogFileCheck, check_attempt_log, check_attempt_logs};
+pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};

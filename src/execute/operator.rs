@@ -29,6 +29,8 @@ pub enum OperatorError {
     NoSuchPhase { phase: String, phases: Vec<String> },
     #[error("phase `{phase}` is {status}, not waiting for a report")]
     NotWaiting { phase: String, status: &'static str },
+    #[error("phase `{phase}` runs as its items ({}): report on them", .items.join(", "))]
+    RunsAsItems { phase: String, items: Vec<String> },
     #[error(transparent)]
     Journal(#[from] JournalError),
     #[error(transparent)]
@@ -79,6 +81,16 @@ pub fn report_phase(
 ) -> Result<Command, OperatorError> {
     let i = phase_index(state, phase)?;
     let s = &state.steps[i];
+    if state.is_open_parent(i) {
+        return Err(OperatorError::RunsAsItems {
+            phase: s.name.clone(),
+            items: state
+                .item_units(i)
+                .filter(|&j| state.steps[j].status == StepStatus::Waiting)
+                .map(|j| state.steps[j].name.clone())
+                .collect(),
+        });
+    }
     if s.status != StepStatus::Waiting {
         return Err(OperatorError::NotWaiting {
             phase: s.name.clone(),
@@ -278,7 +290,11 @@ pub fn abort(
     }
     let _ = materialize(home, &journal.state);
     drop(lock);
-    Ok(journal.state)
+    let state = journal.state;
+    // Aborting a run aborts its unfinished child runs (a driver that recorded the abort did
+    // so already; those are finished and left alone).
+    super::child::end_children(store, clock, ids, home, &state, by, wait / 3);
+    Ok(state)
 }
 
 /// A `cortex` process started to drive a run in the background.

@@ -10,10 +10,13 @@ use super::secrets::{input_env_name, input_text};
 use super::{
     ProcessSpec, Program, Redactor, StopFlag, Stream, claude, run_process, run_process_tracked,
 };
+use std::collections::BTreeMap;
+
+use super::secrets::REDACTED;
 use crate::decide::{AgentRun, AttemptReport, RunState};
 use crate::definition::template::{Reference, render_shell, render_text};
-use crate::definition::{Check, Step};
-use crate::event::AttemptEnd;
+use crate::definition::{Check, Foreach, IfCondition, Step, expr, items_of};
+use crate::event::{AttemptEnd, ConditionCheck};
 
 /// Where output lines go: (step or check label, stream, line).
 pub type LineSink<'a> = &'a mut dyn FnMut(&str, Stream, &str);
@@ -76,11 +79,13 @@ pub fn step_timeout(step: &Step) -> Option<Duration> {
         .map(|d| d.min(Duration::from_millis(u64::MAX)))
 }
 
-/// How templates resolve in this run: its inputs (a secret input's value from `secrets`: the
-/// log holds `***`) and the outputs recorded so far.
+/// How templates resolve in this run, as seen from unit `unit` (its `${{ item }}`): its
+/// inputs (a secret input's value from `secrets`: the log holds `***`) and the outputs
+/// recorded so far.
 pub fn resolver<'a>(
     state: &'a RunState,
     secrets: &'a Redactor,
+    unit: Option<usize>,
 ) -> impl Fn(&Reference) -> Option<String> + 'a {
     // A secret input's value is held by this process (the log keeps `***`).
     move |r: &Reference| match r {
@@ -88,8 +93,15 @@ pub fn resolver<'a>(
             .input(name)
             .map(str::to_string)
             .or_else(|| state.template_value(r)),
-        Reference::StepOutput { .. } => state.template_value(r),
+        Reference::StepOutput { .. } | Reference::Item => state.template_value_in(r, unit),
     }
+}
+
+/// A stable key of a unit for the files of its attempts (its output file, the notes of its
+/// process groups): units are named by anything a name may hold, and their positions move
+/// when a `foreach:` step's items are inserted, so neither names nor positions will do.
+pub fn unit_key(name: &str) -> String {
+    blake3::hash(name.as_bytes()).to_hex()[..16].to_string()
 }
 
 impl Runner {
@@ -106,7 +118,7 @@ impl Runner {
             .steps[index]
             .clone();
         let start = state.start.as_ref().expect("started runs have a start");
-        let resolve = resolver(state, &self.redactor);
+        let resolve = resolver(state, &self.redactor, Some(index));
         let mut env = vec![
             ("CORTEX_RUN_ID".to_string(), state.run_id.clone()),
             ("CORTEX_STEP".to_string(), step.name.clone()),
@@ -116,6 +128,13 @@ impl Runner {
             ),
             ("CORTEX_HOME".to_string(), self.home.display().to_string()),
         ];
+        if let Some(of) = &state.steps[index].item {
+            env.push((
+                "CORTEX_ITEM".to_string(),
+                crate::definition::item_text(&of.value),
+            ));
+            env.push(("CORTEX_ITEM_INDEX".to_string(), of.index.to_string()));
+        }
         for (name, value) in &start.inputs {
             let text = match self.redactor.input(name) {
                 Some(secret) => secret.to_string(),
@@ -156,9 +175,10 @@ impl Runner {
     ) -> PreparedAttempt {
         let (step, mut env, cwd) = self.step_context(state, index);
         let attempt = state.steps[index].attempts;
-        let resolve = resolver(state, &self.redactor);
+        let resolve = resolver(state, &self.redactor, Some(index));
         let work = self.home.join("runs").join(&state.run_id).join("work");
-        let output_file = work.join(format!("step-{}-attempt-{attempt}.out", index + 1));
+        let key = unit_key(&state.steps[index].name);
+        let output_file = work.join(format!("step-{key}-attempt-{attempt}.out"));
         env.push(("CORTEX_OUTPUT".into(), output_file.display().to_string()));
         let prompt = || {
             let prompt = step
@@ -195,6 +215,7 @@ impl Runner {
         let redactor = self.redactor.with_step_env(&step, &env).into_owned();
         PreparedAttempt {
             index,
+            key,
             step: step.name.clone(),
             attempt,
             spec: ProcessSpec {
@@ -235,7 +256,7 @@ impl Runner {
         label: &str,
         on_line: LineSink<'_>,
     ) -> Vec<String> {
-        let resolve = resolver(state, &self.redactor);
+        let resolve = resolver(state, &self.redactor, index);
         let (env, cwd, redactor) = match index {
             Some(i) => {
                 let (step, env, cwd) = self.step_context(state, i);
@@ -297,6 +318,138 @@ impl Runner {
         self.run_checks(&with_outputs, Some(index), &checks, "validate", on_line)
     }
 
+    /// Check step `index`'s `if:`: evaluate its expression with the run's values (a secret
+    /// input's value as this process holds it, recorded as `***`), or run its command in the
+    /// step's environment and directory (exit 0: it holds; another code: it does not). None
+    /// if a stop ended the command first.
+    pub fn check_condition(
+        &self,
+        state: &RunState,
+        index: usize,
+        on_line: LineSink<'_>,
+    ) -> Option<ConditionCheck> {
+        let step = state.definition(index)?.clone();
+        let condition = step.if_.as_ref()?;
+        let mut check = ConditionCheck {
+            step: step.name.clone(),
+            condition: condition.text(),
+            holds: false,
+            values: BTreeMap::new(),
+            exit_code: None,
+            error: None,
+        };
+        match condition {
+            IfCondition::Expression(text) => {
+                let expr = match expr::parse(text) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        check.error = Some(format!("it does not parse: {e}"));
+                        return Some(check);
+                    }
+                };
+                let secret = |name: &str| {
+                    state
+                        .start
+                        .as_ref()
+                        .is_some_and(|s| s.secret_inputs.iter().any(|n| n == name))
+                };
+                let resolve = |r: &Reference| -> Option<expr::Value> {
+                    match r {
+                        Reference::Input(name) => match self.redactor.input(name) {
+                            Some(v) => Some(expr::Value::Str(v.to_string())),
+                            None => state
+                                .start
+                                .as_ref()?
+                                .inputs
+                                .get(name)
+                                .map(expr::Value::from_json),
+                        },
+                        Reference::StepOutput { .. } => state
+                            .template_value_in(r, Some(index))
+                            .map(expr::Value::Str),
+                        Reference::Item => None,
+                    }
+                };
+                let evaluation = expr::evaluate(&expr, &resolve);
+                for (reference, written, value) in &evaluation.seen {
+                    let shown = match (reference, value) {
+                        (Reference::Input(name), _) if secret(name) => REDACTED.to_string(),
+                        (_, Some(v)) => v.shown(),
+                        (_, None) => "(not recorded)".to_string(),
+                    };
+                    check.values.insert(written.clone(), shown);
+                }
+                match evaluation.result {
+                    Ok(holds) => check.holds = holds,
+                    Err(e) => check.error = Some(e.0),
+                }
+            }
+            IfCondition::Command(command) => {
+                let (step, env, cwd) = self.step_context(state, index);
+                let (cmd, tpl_env) =
+                    render_shell(&command.run, &resolver(state, &self.redactor, Some(index)));
+                let redactor = self.redactor.with_step_env(&step, &env).into_owned();
+                let spec = ProcessSpec {
+                    program: Program::Shell(cmd),
+                    env: [env, tpl_env].concat(),
+                    cwd,
+                    stdin: None,
+                    timeout: Some(Duration::from_secs(600)),
+                    grace: self.grace,
+                    redactor,
+                    keep_background: false,
+                    capture_stdout: false,
+                    log: None,
+                };
+                let r = run_process(&spec, &self.stop, &mut |s, l| on_line("if", s, l));
+                if r.stopped {
+                    return None;
+                }
+                match r.end {
+                    AttemptEnd::Exited { code } => {
+                        check.holds = code == 0;
+                        if code != 0 {
+                            check.exit_code = Some(code);
+                        }
+                    }
+                    end => check.error = Some(end.describe()),
+                }
+            }
+        }
+        Some(check)
+    }
+
+    /// The items of step `index`'s `foreach:`: its list, or its template rendered with the
+    /// run's values and read as a JSON list (why not, if it is not one).
+    pub fn read_items(
+        &self,
+        state: &RunState,
+        index: usize,
+    ) -> Result<Vec<serde_json::Value>, String> {
+        let Some(foreach) = state.definition(index).and_then(|d| d.foreach.clone()) else {
+            return Err("the step has no `foreach:`".into());
+        };
+        match foreach {
+            Foreach::Items(items) => Ok(items),
+            Foreach::Template(text) => {
+                let resolve = resolver(state, &self.redactor, Some(index));
+                for occurrence in crate::definition::template::scan(&text) {
+                    match occurrence.reference {
+                        Err(e) => return Err(e),
+                        Ok(r) if resolve(&r).is_none() => {
+                            return Err(format!(
+                                "`{}` has no value in this run (the step or input it names recorded none)",
+                                &text[occurrence.start..occurrence.end]
+                            ));
+                        }
+                        Ok(_) => {}
+                    }
+                }
+                items_of(&render_text(&text, &resolve)).map_err(|e| e.0)
+            }
+        }
+    }
+
     /// Prerequisites and health checks: every problem at once.
     pub fn pre_validate(&self, state: &RunState, on_line: LineSink<'_>) -> Vec<String> {
         let Some(wf) = &state.workflow else {
@@ -322,7 +475,7 @@ impl Runner {
         let Some(cmd) = &step.rollback else {
             return Compensation::Nothing;
         };
-        let (command, tpl_env) = render_shell(cmd, &resolver(state, &self.redactor));
+        let (command, tpl_env) = render_shell(cmd, &resolver(state, &self.redactor, Some(index)));
         let redactor = self.redactor.with_step_env(&step, &env).into_owned();
         let spec = ProcessSpec {
             program: Program::Shell(command),
@@ -365,6 +518,8 @@ impl Runner {
 #[derive(Debug)]
 pub struct PreparedAttempt {
     index: usize,
+    /// The unit's key for its files (`unit_key`).
+    key: String,
     step: String,
     attempt: u32,
     spec: ProcessSpec,
@@ -459,7 +614,7 @@ impl PreparedAttempt {
             &self.spec,
             &runner.stop,
             &mut |s, l| on_line(&self.step, s, l),
-            &mut |pgid| note = Some(InflightNote::started(&self.notes, self.index, pgid)),
+            &mut |pgid| note = Some(InflightNote::started(&self.notes, &self.key, pgid)),
         );
         if let Some(note) = note {
             note.ended();

@@ -13,11 +13,15 @@ use super::driver::{
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::{Journal, StopFlag, Stream};
 use crate::decide::{Command, RunPhase, StepStatus};
-use crate::plan::{awaiting_manual_start, ready_phases};
+use crate::plan::{awaiting_manual_start, ready_phases, to_prepare};
 
+/// What workers tell the loop. Phases are named, not numbered: the items of a `foreach:`
+/// phase are inserted after it, which moves the positions of the phases behind it.
 enum Msg {
     Line(String, Stream, String),
-    Done(usize, AttemptOutcome),
+    Done(String, AttemptOutcome),
+    /// A command `if:` was run (none: a stop ended it first).
+    Condition(String, Option<Box<crate::event::ConditionCheck>>),
 }
 
 /// Drive a scenario run until it finishes, pauses, stops, or can only wait.
@@ -32,7 +36,7 @@ pub fn drive_scenario(
     let halt = StopFlag::default();
     let runner = ctx.runner(&halt, &journal.redactor);
     let (tx, rx) = mpsc::channel::<Msg>();
-    let mut workers: BTreeSet<usize> = BTreeSet::new();
+    let mut workers: BTreeSet<String> = BTreeSet::new();
     let mut pause_reason: Option<String> = None;
     loop {
         let caught_up = journal.refresh()?;
@@ -81,6 +85,51 @@ pub fn drive_scenario(
             RunPhase::Stopped if workers.is_empty() => return Ok(DriveEnd::Stopped),
             _ => {}
         }
+        // First what starts nothing: `if:` checks and `foreach:` lists. A check or a list read
+        // changes what is ready (a skip frees dependents, items are inserted): the loop goes
+        // round again after one.
+        let mut prepared = false;
+        for index in to_prepare(&journal.state) {
+            let name = journal.state.steps[index].name.clone();
+            if workers.contains(&name) {
+                continue;
+            }
+            if journal.state.needs_condition(index) {
+                let command = journal.state.definition(index).is_some_and(|d| {
+                    matches!(d.if_, Some(crate::definition::IfCondition::Command(_)))
+                });
+                if command {
+                    // A command may take a while: on a worker, like an attempt.
+                    workers.insert(name.clone());
+                    let state = journal.state.clone();
+                    let runner = runner.clone();
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        let lines = tx.clone();
+                        let check = runner.check_condition(&state, index, &mut |step, s, l| {
+                            let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
+                        });
+                        let _ = tx.send(Msg::Condition(name, check.map(Box::new)));
+                    });
+                    continue;
+                }
+                let state = journal.state.clone();
+                let observer = &mut *ctx.observer;
+                if let Some(check) =
+                    runner.check_condition(&state, index, &mut |s, st, l| observer.line(s, st, l))
+                {
+                    record(journal, ctx, Command::RecordCondition(Box::new(check)))?;
+                }
+            } else {
+                let items = runner.read_items(&journal.state, index);
+                record(journal, ctx, Command::RecordItems { step: name, items })?;
+            }
+            prepared = true;
+            break;
+        }
+        if prepared {
+            continue;
+        }
         let ready = ready_phases(&journal.state);
         for index in ready.iter().copied() {
             let name = journal.state.steps[index].name.clone();
@@ -88,11 +137,11 @@ pub fn drive_scenario(
                 StepStatus::Ready => journal.state.steps[index].retry_delay_ms,
                 _ => 0,
             };
-            record(journal, ctx, Command::StartAttempt { step: name })?;
+            record(journal, ctx, Command::StartAttempt { step: name.clone() })?;
             if journal.state.is_external(index) {
                 continue;
             }
-            workers.insert(index);
+            workers.insert(name.clone());
             let attempt = runner.prepare_attempt(&journal.state, index, deadline);
             let runner = runner.clone();
             let tx = tx.clone();
@@ -106,7 +155,7 @@ pub fn drive_scenario(
                     } else {
                         AttemptOutcome::Stopped
                     };
-                let _ = tx.send(Msg::Done(index, outcome));
+                let _ = tx.send(Msg::Done(name, outcome));
             });
         }
         if workers.is_empty() && ready.is_empty() {
@@ -144,7 +193,7 @@ fn wait(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
     rx: &mpsc::Receiver<Msg>,
-    workers: &mut BTreeSet<usize>,
+    workers: &mut BTreeSet<String>,
 ) -> Result<(), DriveError> {
     // Nothing staged waits with the driver: a finished phase is in the log before it sleeps.
     flush(journal, ctx)?;
@@ -157,7 +206,7 @@ fn wait(
 fn handle(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
-    workers: &mut BTreeSet<usize>,
+    workers: &mut BTreeSet<String>,
     msg: Msg,
 ) -> Result<(), DriveError> {
     match msg {
@@ -165,8 +214,22 @@ fn handle(
             ctx.observer.line(&step, stream, &line);
             Ok(())
         }
-        Msg::Done(index, outcome) => {
-            workers.remove(&index);
+        Msg::Condition(name, check) => {
+            workers.remove(&name);
+            match check {
+                // Refused only if an operator changed the run meanwhile (the phase was skipped,
+                // the run stopped): nothing is recorded, and the phase is checked again if it
+                // still runs.
+                Some(check) => match record(journal, ctx, Command::RecordCondition(check)) {
+                    Err(DriveError::Journal(super::JournalError::Decide(_))) => Ok(()),
+                    other => other,
+                },
+                // Ended by a stop: checked again on resume.
+                None => Ok(()),
+            }
+        }
+        Msg::Done(name, outcome) => {
+            workers.remove(&name);
             match outcome {
                 // Appended with the next phase's start, or before the loop waits or returns.
                 AttemptOutcome::Report(report) => {

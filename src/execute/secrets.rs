@@ -187,7 +187,7 @@ impl Redactor {
                 .input(name)
                 .map(str::to_string)
                 .or_else(|| inputs.get(name).map(input_text)),
-            Reference::StepOutput { .. } => None,
+            Reference::StepOutput { .. } | Reference::Item => None,
         };
         let mut found = Vec::new();
         for step in &wf.steps {
@@ -239,6 +239,14 @@ impl Redactor {
             self.inputs
                 .entry(name.clone())
                 .or_insert_with(|| value.clone());
+        }
+    }
+
+    /// Scrub `other`'s secrets too (a child run's redactor takes its parent's: what the parent
+    /// must not record, the child must not either), without taking its inputs.
+    pub fn merge_secrets(&mut self, other: &Redactor) {
+        for s in &other.secrets {
+            self.add(s);
         }
     }
 

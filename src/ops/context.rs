@@ -130,7 +130,28 @@ impl Ctx {
     /// The status document of a run as this invocation should show it: its suggested
     /// commands name `--home` when a bare `cortex` would use another home.
     pub fn view(&self, state: &crate::decide::RunState, driver_alive: bool) -> StatusView {
-        let mut view = status_view(state, driver_alive);
+        self.with_globals(status_view(state, driver_alive))
+    }
+
+    /// `view`, saying what its waiting `uses:` steps wait on down their child runs (read from
+    /// `store`), with suggestions that report on it.
+    pub fn view_with_children(
+        &self,
+        state: &crate::decide::RunState,
+        driver_alive: bool,
+        store: &dyn EventStore,
+    ) -> StatusView {
+        let child = |id: &str| {
+            let mut s = crate::execute::load_state(store, id).ok()?;
+            s.run_id = id.to_string();
+            Some(s)
+        };
+        self.with_globals(status_view(state, driver_alive).with_children(&child))
+    }
+
+    /// `view`'s suggested commands, naming `--home` and `--db` when a bare `cortex` would use
+    /// another home or log.
+    fn with_globals(&self, mut view: StatusView) -> StatusView {
         let mut global = Vec::new();
         if self.explicit_home {
             global.extend(["--home".to_string(), self.home.display().to_string()]);

@@ -61,6 +61,7 @@ pub fn finish_driving(
     lock: DriverLock,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
+    let actor = by.clone();
     let mut dctx = DriveContext {
         home: ctx.home.clone(),
         stop: live.stop.clone(),
@@ -80,7 +81,8 @@ pub fn finish_driving(
             super::workflow::missing_secret_inputs(&run_id, &missing)
         }
     })?;
-    let view = ctx.view(&journal.state, true);
+    let state = journal.state.clone();
+    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, true, &*store));
     drop(lock);
     let code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
@@ -88,7 +90,74 @@ pub fn finish_driving(
     };
     let human = render_outcome(&view, SystemTime::now());
     let warnings = super::notify::after_change(ctx, before, &journal.state, &journal.redactor);
+    // A child run driven on its own (a report on one of its steps, a resume) that finished or
+    // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
+    // report on the child's last prompt is all it takes for the whole tree to go on.
+    if matches!(end, DriveEnd::Finished(_) | DriveEnd::Paused)
+        && let Some(parent) = journal.state.start.as_ref().and_then(|s| s.parent.clone())
+    {
+        let parent_out = journal.nested(|store, clock, ids| {
+            let on = Handover {
+                parent: &parent,
+                child: &run_id,
+                child_outcome: &human,
+            };
+            drive_parent_on(ctx, store, clock, ids, on, actor.clone(), live)
+        })?;
+        if let Some(out) = parent_out {
+            return Ok(out.warn(warnings));
+        }
+    }
     Ok(Output::new(view.to_json(), human, code).warn(warnings))
+}
+
+/// A child run that ended its part, handing over to its parent.
+struct Handover<'a> {
+    parent: &'a crate::event::ParentRun,
+    child: &'a str,
+    /// How the child ended, for people (said before the parent goes on).
+    child_outcome: &'a str,
+}
+
+/// Drive the parent of a child run on, if its step waits on that child and nobody drives it:
+/// its document, or none if there was nothing to do.
+fn drive_parent_on(
+    ctx: &Ctx,
+    store: &mut dyn crate::store::EventStore,
+    clock: &dyn crate::execute::Clock,
+    ids: &mut dyn crate::execute::IdGen,
+    on: Handover<'_>,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Option<Output>, CommandError> {
+    let Handover {
+        parent,
+        child,
+        child_outcome,
+    } = on;
+    let Ok(lock) = DriverLock::acquire(&ctx.home, &parent.run_id, &holder(&by.actor)) else {
+        // Its driver is alive (it attached to the child after us) or the lock is unusable:
+        // nothing to do here.
+        return Ok(None);
+    };
+    let journal = Journal::open(store, clock, ids, &parent.run_id)?;
+    let waits = journal.state.step(&parent.step).is_some_and(|s| {
+        s.status == crate::decide::StepStatus::Waiting
+            && s.child.as_ref().is_some_and(|c| c.run_id == child)
+    });
+    let active = matches!(
+        journal.state.phase,
+        crate::decide::RunPhase::Running | crate::decide::RunPhase::Waiting
+    );
+    if !waits || !active {
+        return Ok(None);
+    }
+    live.observer.note(child_outcome);
+    live.observer.note(&format!(
+        "\n↑ The parent run {} goes on (step `{}` waited on this run).\n",
+        parent.run_id, parent.step
+    ));
+    finish_driving(ctx, journal, by, lock, live).map(Some)
 }
 
 /// A warning if the definition file of a run changed since it started (the run goes on with

@@ -124,6 +124,8 @@ pub fn run(
         config,
         agents: agents.commands,
         claude: agents.claude,
+        parent: None,
+        uses: Default::default(),
         working_dir: ctx.cwd.display().to_string(),
         driver: driver(),
         by: by.clone(),
@@ -171,10 +173,17 @@ fn dry_run_output(
             Condition::After(deps) => format!("starts after {}", deps.join(", ")),
         };
         let by_agent = p.agents.iter().find(|a| agents.is_run(a));
-        let how = match (&p.run, by_agent) {
+        let mut how = match (&p.run, by_agent) {
             (Some(_), _) => "runs its commands".to_string(),
             (None, Some(a)) => format!("run by agent {a}"),
             (None, None) => "waits for a report (orchestrate complete|fail)".to_string(),
+        };
+        if let Some(f) = &p.foreach {
+            how = format!("{how}, once per item of {}", f.text());
+        }
+        let when = match &p.if_ {
+            Some(c) => format!("{when}, if {}", c.text()),
+            None => when,
         };
         text.push_str(&format!("  - {}: {when}; {how}\n", p.name));
         rows.push(json!({"phase": p.name, "when": when, "how": how}));
@@ -228,10 +237,12 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
     match e {
         OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
             .hint(format!("its phases: {}", phases.join(", "))),
-        OperatorError::NotWaiting { .. } => CommandError::bad_input(e.to_string()).hint(format!(
-            "{} shows every phase",
-            ctx.cmd(&["orchestrate", "status", name])
-        )),
+        OperatorError::NotWaiting { .. } | OperatorError::RunsAsItems { .. } => {
+            CommandError::bad_input(e.to_string()).hint(format!(
+                "{} shows every phase",
+                ctx.cmd(&["orchestrate", "status", name])
+            ))
+        }
         other => other.into(),
     }
 }

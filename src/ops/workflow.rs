@@ -1,7 +1,9 @@
 //! Workflow operations: list, validate, run, status, resume, abort, history, step reports.
 //! Each returns its document and its text for people (`Output`), never prints.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use serde_json::json;
@@ -13,7 +15,7 @@ use crate::definition::{
     Config, Durability, Entry, EntrySource, ResolvedAgents, Workflow, normalize_name,
     parse_workflow, resolve_agents, snapshot,
 };
-use crate::event::{AttemptEnd, Operator, ResumeMode, RunKind, RunStarted};
+use crate::event::{AttemptEnd, Operator, ResumeMode, RunKind, RunStarted, UsedWorkflow};
 use crate::execute::{
     DriverLock, Journal, StopFlag, SystemClock, UlidIds, input_env_name, materialize,
     secret_input_from_env, secret_inputs,
@@ -22,7 +24,7 @@ use crate::plan::{preview_resume, preview_run};
 use crate::project::RunStatus;
 use crate::render::{render_history, render_plan, render_status};
 use crate::store::EventStore;
-use crate::validate::{Known, resolve_inputs, validate_workflow};
+use crate::validate::{Known, UsedInfo, Uses, resolve_inputs, validate_workflow};
 
 /// `workflow ...` commands act on workflow runs.
 pub const WORKFLOWS: Scope = Scope {
@@ -36,6 +38,116 @@ struct Loaded {
     workflow: Workflow,
     config: Config,
     agents: ResolvedAgents,
+    /// Every workflow its `uses:` steps run, directly or not, keyed by the `uses:` text.
+    uses: BTreeMap<String, UsedWorkflow>,
+}
+
+/// A workflow a `uses:` text names, read once per load.
+struct Found {
+    entry: Entry,
+    workflow: Workflow,
+    info: UsedInfo,
+}
+
+/// Finds the workflows `uses:` texts name, as `workflow run` finds them, each read, parsed and
+/// validated once (on its own: its `uses:` graph is checked from the workflow being loaded).
+struct UsesFinder<'a> {
+    catalog: &'a crate::definition::Catalog,
+    known: &'a BTreeSet<String>,
+    config: &'a Config,
+    found: RefCell<BTreeMap<String, Result<Rc<Found>, String>>>,
+}
+
+impl UsesFinder<'_> {
+    fn find(&self, text: &str) -> Result<Rc<Found>, String> {
+        if let Some(hit) = self.found.borrow().get(text) {
+            return hit.clone();
+        }
+        let result = self.read(text);
+        self.found
+            .borrow_mut()
+            .insert(text.to_string(), result.clone());
+        result
+    }
+
+    fn read(&self, text: &str) -> Result<Rc<Found>, String> {
+        let entry = self.catalog.find_workflow(text).map_err(|e| {
+            let mut message = e.to_string();
+            if let crate::definition::LookupError::NotFound { suggestions, .. } = &e
+                && let Some(best) = suggestions.first()
+            {
+                message.push_str(&format!(" (did you mean `{best}`?)"));
+            }
+            message
+        })?;
+        let path = entry.display_path();
+        let (workflow, problems) = match parse_workflow(&path, &entry.text) {
+            Err(e) => (None, e.problems),
+            Ok(wf) => {
+                let known = Known {
+                    config: self.config,
+                    agents: self.known,
+                    uses: None,
+                };
+                let problems = validate_workflow(&path, &entry.text, &wf, &known)
+                    .err()
+                    .map(|e| e.problems)
+                    .unwrap_or_default();
+                (Some(wf), problems)
+            }
+        };
+        let problems: Vec<String> = problems
+            .iter()
+            .map(|p| match p.at {
+                Some(at) => format!("{}:{}:{}: {}", path, at.line, at.column, p.message),
+                None => format!("{path}: {}", p.message),
+            })
+            .collect();
+        let workflow = workflow.unwrap_or_else(|| Workflow {
+            name: entry.name.clone(),
+            description: None,
+            inputs: BTreeMap::new(),
+            requires: Default::default(),
+            health: Vec::new(),
+            steps: Vec::new(),
+            post: Vec::new(),
+            notify: Default::default(),
+            schedule: None,
+        });
+        let info = UsedInfo {
+            name: workflow.name.clone(),
+            path,
+            inputs: workflow.inputs.clone(),
+            uses: workflow
+                .steps
+                .iter()
+                .filter_map(|s| s.uses.clone())
+                .collect(),
+            problems,
+        };
+        Ok(Rc::new(Found {
+            entry,
+            workflow,
+            info,
+        }))
+    }
+
+    /// Every workflow `root` runs through `uses:`, directly or not (the graph is known to be
+    /// valid: finite and found).
+    fn closure(&self, root: &Workflow) -> BTreeMap<String, Rc<Found>> {
+        let mut out: BTreeMap<String, Rc<Found>> = BTreeMap::new();
+        let mut todo: Vec<String> = root.steps.iter().filter_map(|s| s.uses.clone()).collect();
+        while let Some(text) = todo.pop() {
+            if out.contains_key(&text) {
+                continue;
+            }
+            if let Ok(found) = self.find(&text) {
+                todo.extend(found.workflow.steps.iter().filter_map(|s| s.uses.clone()));
+                out.insert(text, found);
+            }
+        }
+        out
+    }
 }
 
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
@@ -54,6 +166,18 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
         .collect();
     let agent_names: BTreeSet<String> =
         found.iter().map(|(a, _)| normalize_name(&a.name)).collect();
+    let finder = UsesFinder {
+        catalog: &catalog,
+        known: &agent_names,
+        config: &config,
+        found: RefCell::new(BTreeMap::new()),
+    };
+    let find = |text: &str| finder.find(text).map(|f| f.info.clone());
+    let uses = Uses {
+        root: path.clone(),
+        root_name: workflow.name.clone(),
+        find: &find,
+    };
     validate_workflow(
         &path,
         &entry.text,
@@ -61,20 +185,43 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
         &Known {
             config: &config,
             agents: &agent_names,
+            uses: Some(&uses),
         },
     )
     .map_err(|e| CommandError::definition(&e))?;
+    let children = finder.closure(&workflow);
     let found: Vec<_> = found.into_iter().map(|(a, _)| a).collect();
+    // The agents of the whole tree: a child run is given its parent's.
     let agents = resolve_agents(
-        workflow.steps.iter().filter_map(|s| s.agent.clone()),
+        workflow
+            .steps
+            .iter()
+            .chain(children.values().flat_map(|f| f.workflow.steps.iter()))
+            .filter_map(|s| s.agent.clone()),
         &found,
         &config_file.agents,
     );
+    let uses = children
+        .into_iter()
+        .map(|(text, f)| {
+            let (definition, definition_hash) = snapshot(&f.workflow);
+            (
+                text,
+                UsedWorkflow {
+                    name: f.workflow.name.clone(),
+                    source: f.entry.display_path(),
+                    definition,
+                    definition_hash,
+                },
+            )
+        })
+        .collect();
     Ok(Loaded {
         entry,
         workflow,
         config,
         agents,
+        uses,
     })
 }
 
@@ -189,7 +336,9 @@ pub fn run(
         let wf = &loaded.workflow;
         let plan = preview_run(wf, &|i| {
             let s = &wf.steps[i];
-            s.run.is_none() && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
+            s.run.is_none()
+                && s.uses.is_none()
+                && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &plan);
         return Ok(Output::new(
@@ -216,6 +365,8 @@ pub fn run(
         config: loaded.config.clone(),
         agents: loaded.agents.commands.clone(),
         claude: loaded.agents.claude.clone(),
+        parent: None,
+        uses: loaded.uses.clone(),
         working_dir: ctx.cwd.display().to_string(),
         driver: driver(),
         by: by.clone(),
@@ -278,7 +429,7 @@ pub fn status(
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
         let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
-        let mut output = status_output(ctx, &state, alive, None);
+        let mut output = status_output(ctx, &state, alive, None, Some(&store));
         super::notify::add_deliveries(&store, &run_id, &mut output)?;
         return Ok(output);
     }
@@ -297,17 +448,22 @@ pub fn status(
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
     // As of then, its driver was at work: the status is what the log said at that event.
-    Ok(status_output(ctx, &state, true, upto.last()))
+    Ok(status_output(ctx, &state, true, upto.last(), None))
 }
 
-/// A run's status document and screen (a scenario's in its own screen), as of `at` if given.
+/// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
+/// with the log (`store`), what its waiting `uses:` steps wait on down their child runs.
 pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
     at: Option<&crate::event::Recorded>,
+    store: Option<&dyn EventStore>,
 ) -> Output {
-    let mut view = ctx.view(state, alive);
+    let mut view = match store {
+        Some(store) => ctx.view_with_children(state, alive, store),
+        None => ctx.view(state, alive),
+    };
     // The past stays in the past: times end at that event, and nothing is to be done.
     let mut now = SystemTime::now();
     if let Some(rec) = at {
@@ -456,6 +612,8 @@ fn supply_secret_inputs(
     given: &[(String, String)],
 ) -> Result<(), CommandError> {
     let run_id = journal.run_id.clone();
+    // A child run's secret inputs come from its parent, given again to this process.
+    crate::execute::inherit_secret_inputs(journal);
     let Some(start) = journal.state.start.clone() else {
         return Ok(());
     };
@@ -645,6 +803,8 @@ pub fn report_step(
     let by = report.by;
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    // A child run's secret inputs come from its parent, given again to this process.
+    crate::execute::inherit_secret_inputs(&mut journal);
     let state = &journal.state;
     if let Some(outcome) = state.outcome() {
         return Err(CommandError::bad_input(format!(
@@ -669,6 +829,26 @@ pub fn report_step(
         return Err(e);
     };
     let step = state.steps[index].clone();
+    if state.is_open_parent(index) {
+        let waiting: Vec<String> = state
+            .item_units(index)
+            .filter(|&j| state.steps[j].status == StepStatus::Waiting)
+            .map(|j| state.steps[j].name.clone())
+            .collect();
+        return Err(CommandError::bad_input(format!(
+            "step `{}` runs as its items ({}): report on them",
+            step.name,
+            if waiting.is_empty() {
+                "none waits for a report now".to_string()
+            } else {
+                waiting.join(", ")
+            }
+        ))
+        .hint(format!(
+            "{} shows every step and item",
+            ctx.cmd(&["workflow", "status", &run_id])
+        )));
+    }
     if step.status != StepStatus::Waiting {
         let now = match state.steps.iter().find(|s| s.status == StepStatus::Waiting) {
             Some(w) => format!("the run waits on `{}`", w.name),
@@ -682,6 +862,16 @@ pub fn report_step(
         .hint(format!(
             "{} shows every step",
             ctx.cmd(&["workflow", "status", &run_id])
+        )));
+    }
+    if let Some(child) = step.child.as_ref().filter(|_| state.is_uses(index)) {
+        return Err(CommandError::bad_input(format!(
+            "step `{}` runs workflow `{}` as child run {}: it waits with that run, not for a report",
+            step.name, child.workflow, child.run_id
+        ))
+        .hint(format!(
+            "{} shows what the child run waits for; reporting on it drives this run on too",
+            ctx.cmd(&["workflow", "status", &child.run_id])
         )));
     }
     let missing = journal.redactor.missing_inputs(state);

@@ -42,6 +42,8 @@ pub struct PhasePlan {
     pub parallel: Vec<bool>,
     /// Conditions that cannot be understood (such a phase never starts; `validate` reports it).
     pub invalid: Vec<bool>,
+    /// Some phase has an `if:` or a `foreach:` (else nothing is ever to prepare).
+    pub composed: bool,
 }
 
 impl PhasePlan {
@@ -70,6 +72,10 @@ impl PhasePlan {
                 .collect(),
             parallel: scenario.phases.iter().map(|p| p.parallel).collect(),
             invalid,
+            composed: scenario
+                .phases
+                .iter()
+                .any(|p| p.if_.is_some() || p.foreach.is_some()),
             deps,
         }
     }
@@ -180,7 +186,45 @@ pub fn topological_order(scenario: &Scenario) -> Vec<usize> {
         }
     }
     order.extend((0..n).filter(|&i| !placed[i]));
-    order
+    items_after_their_phase(scenario, order)
+}
+
+/// The items of a `foreach:` phase (`NAME[i]`, units of a run: names ending so are refused in
+/// definitions) have no `after:` of their own; in the order they follow their phase.
+fn items_after_their_phase(scenario: &Scenario, order: Vec<usize>) -> Vec<usize> {
+    let foreach: std::collections::HashSet<&str> = scenario
+        .phases
+        .iter()
+        .filter(|p| p.foreach.is_some())
+        .map(|p| p.name.as_str())
+        .collect();
+    if foreach.is_empty() {
+        return order;
+    }
+    let is_item = |i: usize| {
+        crate::definition::item_suffix(&scenario.phases[i].name)
+            .is_some_and(|(base, _)| foreach.contains(base))
+    };
+    let mut items: HashMap<&str, Vec<usize>> = HashMap::new();
+    for &i in &order {
+        if is_item(i) {
+            let (base, _) = crate::definition::item_suffix(&scenario.phases[i].name)
+                .expect("an item's name ends in [N]");
+            items.entry(base).or_default().push(i);
+        }
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for &i in &order {
+        if is_item(i) {
+            continue;
+        }
+        out.push(i);
+        if let Some(mine) = items.get_mut(scenario.phases[i].name.as_str()) {
+            mine.sort_unstable();
+            out.append(mine);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
 //! Planning: what the run should do next, and what a resume would do, as pure functions of
 //! the run's state.
 
+mod child;
 mod dag;
 mod next;
 mod preview;
 mod ready;
 mod schedule;
 
+pub use child::{
+    ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan, child_start,
+};
 pub use dag::{PhasePlan, dependencies, find_cycle, parallel_opportunities, topological_order};
 pub use next::{Next, next};
 pub use preview::{Action, PlannedStep, preview_resume, preview_run};
-pub use ready::{awaiting_manual_start, ready_phases};
+pub use ready::{awaiting_manual_start, condition_met, ready_phases, to_prepare};
 pub use schedule::{Cadence, MINUTE_MS, minute_of};

@@ -21,6 +21,19 @@ pub enum Next {
     AwaitReport {
         index: usize,
     },
+    /// Check step `index`'s `if:` before it runs.
+    CheckCondition {
+        index: usize,
+    },
+    /// Read step `index`'s `foreach:` list: its items become units.
+    ReadItems {
+        index: usize,
+    },
+    /// `uses:` step `index` waits on its child run: go on with the child (it may have moved on
+    /// since), and end the step's attempt when the child ends.
+    Child {
+        index: usize,
+    },
     /// Run the rollback command of step `index`.
     Compensate {
         index: usize,
@@ -62,7 +75,10 @@ pub fn next(state: &RunState) -> Next {
             let step = &state.steps[index];
             match step.status {
                 StepStatus::Running => Next::InFlight { index },
+                StepStatus::Waiting if state.is_uses(index) => Next::Child { index },
                 StepStatus::Waiting => Next::AwaitReport { index },
+                _ if state.needs_condition(index) => Next::CheckCondition { index },
+                _ if state.needs_expansion(index) => Next::ReadItems { index },
                 StepStatus::Ready => Next::Attempt {
                     index,
                     delay_ms: step.retry_delay_ms,

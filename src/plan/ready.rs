@@ -3,8 +3,11 @@
 
 use crate::decide::{RunPhase, RunState, StepState, StepStatus};
 
-/// Phases that may start now, in dependency order. A phase may start when its condition
-/// holds (`auto`; `after:` phases all completed or skipped; `manual` start requested); a
+/// Phases that may start now, in dependency order (the items of a `foreach:` phase are phases
+/// of their own, with its `parallel`; a phase with an `if:` to check or a `foreach:` list to
+/// read is not startable until that is done: see `to_prepare`). A phase may start when its
+/// condition holds (`auto`; `after:` phases all completed or skipped; `manual` start
+/// requested); a
 /// phase with `parallel: false` never runs beside another non-parallel phase; at most
 /// `max_parallel` phases are active (running or waiting on a report) at once.
 /// Linear in phases and edges, on the plan prepared once per run.
@@ -39,15 +42,12 @@ pub fn ready_phases(state: &RunState) -> Vec<usize> {
         ) {
             continue;
         }
-        let condition_holds = !plan.invalid[i]
-            && if plan.manual[i] {
-                state.start_requested.contains(&sc.phases[i].name)
-            } else {
-                plan.deps[i]
-                    .iter()
-                    .all(|&d| state.steps[d].status.is_done())
-            };
-        if !condition_holds || (!plan.parallel[i] && exclusive_busy) {
+        // A `foreach:` phase whose items were read runs as its items; one with an `if:` to
+        // check or a list to read is prepared first (`to_prepare`).
+        if state.steps[i].items.is_some() || state.needs_condition(i) || state.needs_expansion(i) {
+            continue;
+        }
+        if !condition_met(state, i) || (!plan.parallel[i] && exclusive_busy) {
             continue;
         }
         ready.push(i);
@@ -57,6 +57,43 @@ pub fn ready_phases(state: &RunState) -> Vec<usize> {
         }
     }
     ready
+}
+
+/// Phases whose condition holds and whose `if:` must be checked or whose `foreach:` list must
+/// be read before they can start, in dependency order. Checking and reading start nothing, so
+/// the parallel limits do not apply.
+pub fn to_prepare(state: &RunState) -> Vec<usize> {
+    let Some(plan) = &state.phase_plan else {
+        return Vec::new();
+    };
+    if !plan.composed || state.phase != RunPhase::Running || !state.pre_validated {
+        return Vec::new();
+    }
+    plan.order
+        .iter()
+        .copied()
+        .filter(|&i| {
+            (state.needs_condition(i) || state.needs_expansion(i)) && condition_met(state, i)
+        })
+        .collect()
+}
+
+/// Whether phase `index`'s condition holds: `auto`, its `after:` phases all completed or
+/// skipped, or (`manual`) a start was requested. The parallel limits are not asked: this is
+/// what a phase needs before its `if:` is checked or its `foreach:` list read, which start
+/// nothing.
+pub fn condition_met(state: &RunState, index: usize) -> bool {
+    let (Some(sc), Some(plan)) = (&state.scenario, &state.phase_plan) else {
+        return false;
+    };
+    !plan.invalid[index]
+        && if plan.manual[index] {
+            state.start_requested.contains(&sc.phases[index].name)
+        } else {
+            plan.deps[index]
+                .iter()
+                .all(|&d| state.steps[d].status.is_done())
+        }
 }
 
 /// Pending manual phases nobody has asked to start yet.

@@ -70,9 +70,9 @@ fn workflow_file(state: &RunState) -> Option<RunFile> {
 /// history is the log's, and `results.json` has every output.)
 fn checkpoint_file(state: &RunState, n: usize) -> Option<RunFile> {
     let cp = state.checkpoints.get(n)?;
+    // By name: the resume point of a `foreach:` step is after its last item.
     let outputs = state
-        .steps
-        .get(cp.index)
+        .step(&cp.step)
         .map(|s| json!(s.outputs))
         .unwrap_or_default();
     Some(RunFile {

@@ -8,6 +8,6 @@ mod status;
 pub use files::{RunFile, changed_files, run_files};
 pub use next::{Suggestion, next_actions};
 pub use status::{
-    ActiveAgent, AgentResultView, AsOf, CriterionView, RunStatus, StatusView, StepView, run_status,
-    status_view,
+    ActiveAgent, AgentResultView, AsOf, CriterionView, ForeachView, IfView, ItemView, RunStatus,
+    StatusView, StepView, UsesView, WaitsOn, run_status, status_view, waits_on,
 };

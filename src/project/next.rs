@@ -88,6 +88,42 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
             out.push(abort());
         }
+        RunStatus::Waiting
+            if view
+                .steps
+                .iter()
+                .any(|s| Some(&s.name) == view.waiting_for.as_ref() && s.uses.is_some()) =>
+        {
+            // The step waits with its child run: what moves it is in the child.
+            let step = view
+                .steps
+                .iter()
+                .find(|s| Some(&s.name) == view.waiting_for.as_ref());
+            let uses = step.and_then(|s| s.uses.as_ref());
+            if let Some(w) = uses.and_then(|u| u.waits_on.as_ref()) {
+                out.push(Suggestion::new(
+                    &["workflow", "step", "complete", &w.step, "--run", &w.run_id],
+                    format!(
+                        "report `{}` of child run {} done; this run goes on with it",
+                        w.step, w.run_id
+                    ),
+                ));
+                out.push(Suggestion::new(
+                    &["workflow", "step", "fail", &w.step, "--run", &w.run_id],
+                    "report it failed",
+                ));
+            } else if let Some(child) = uses.and_then(|u| u.run_id.as_ref()) {
+                out.push(Suggestion::new(
+                    &["workflow", "status", child],
+                    "the child run waits: see what it needs (reporting on it drives this run on too)",
+                ));
+            }
+            out.push(Suggestion::new(
+                &["workflow", "resume", id],
+                "go on once the child run can",
+            ));
+            out.push(abort());
+        }
         RunStatus::Waiting => {
             if let Some(step) = &view.waiting_for {
                 out.push(Suggestion::new(
@@ -130,7 +166,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     for s in view
         .steps
         .iter()
-        .filter(|s| s.status == StepStatus::Waiting)
+        .filter(|s| s.status == StepStatus::Waiting && !s.runs_as_items())
     {
         out.push(Suggestion::new(
             &["orchestrate", "complete", id, &s.name],

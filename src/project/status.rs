@@ -55,7 +55,8 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
         // A scenario waits as a whole when nothing runs and nothing can start: only reports
         // or manual starts can move it on.
         let running = state.steps.iter().any(|s| s.status == StepStatus::Running);
-        let startable = !crate::plan::ready_phases(state).is_empty();
+        let startable = !crate::plan::ready_phases(state).is_empty()
+            || !crate::plan::to_prepare(state).is_empty();
         let waiting = state.steps.iter().any(|s| s.status == StepStatus::Waiting)
             || !crate::plan::awaiting_manual_start(state).is_empty();
         if !running && !startable && waiting && state.pre_validated {
@@ -86,10 +87,34 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
     }
 }
 
+/// The status shown for unit `index`: its own, but a `foreach:` step whose items run shows
+/// how its items stand (the first that failed, waits or stopped; running once any started).
+fn shown_status(state: &RunState, index: usize) -> StepStatus {
+    let s = &state.steps[index];
+    if !state.is_open_parent(index) {
+        return s.status;
+    }
+    let items: Vec<StepStatus> = state
+        .item_units(index)
+        .map(|j| state.steps[j].status)
+        .collect();
+    for wanted in [StepStatus::Failed, StepStatus::Waiting, StepStatus::Stopped] {
+        if items.contains(&wanted) {
+            return wanted;
+        }
+    }
+    if items.iter().any(|st| *st != StepStatus::Pending) {
+        StepStatus::Running
+    } else {
+        s.status
+    }
+}
+
 /// Whether only a person or an agent can move the run on (a report, a manual start).
 fn waits_on_people(state: &RunState) -> bool {
     state.steps.iter().any(|s| s.status == StepStatus::Waiting)
         && crate::plan::ready_phases(state).is_empty()
+        && crate::plan::to_prepare(state).is_empty()
 }
 
 /// Whether the log shows the engine in the middle of something only a driver finishes: an
@@ -142,6 +167,135 @@ pub struct StepView {
     pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub criteria: Vec<CriterionView>,
+    /// Its `if:` and, once checked, what the check found.
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub if_: Option<IfView>,
+    /// A `foreach:` step: how many items, and how many are done (its items follow it as
+    /// units of their own, named `NAME[i]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<ForeachView>,
+    /// One item of a `foreach:` step: which step, which position, which value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<ItemView>,
+    /// A `uses:` step: the workflow it runs and its child run (once started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses: Option<UsesView>,
+}
+
+impl StepView {
+    /// A `foreach:` step whose list was read: its items are the units that run, report and
+    /// fail; it only sums them up.
+    pub fn runs_as_items(&self) -> bool {
+        self.foreach.as_ref().is_some_and(|f| f.items.is_some())
+    }
+}
+
+/// A step's `if:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IfView {
+    /// The expression, or `run: COMMAND`.
+    pub condition: String,
+    /// None: not checked yet (on this pass).
+    pub holds: Option<bool>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A `foreach:` step's items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForeachView {
+    /// The list as written (a list, or the template it is read from).
+    pub over: String,
+    /// How many items it has, once read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<usize>,
+    pub completed: usize,
+    pub skipped: usize,
+}
+
+/// An item of a `foreach:` step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemView {
+    pub of: String,
+    pub index: usize,
+    pub value: serde_json::Value,
+}
+
+/// A `uses:` step's workflow and child run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsesView {
+    pub workflow: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// While the step waits with its child: the run (the child, or a child of it) and the step
+    /// that wait for a report, with its prompt rendered — what to report on to go on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_on: Option<WaitsOn>,
+}
+
+/// The step deepest down a chain of child runs that waits for a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitsOn {
+    pub run_id: String,
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// What a waiting `uses:` step waits on, found by following its child runs (`child` gives a
+/// run's state by id): the first run down the chain whose waiting step is not itself a
+/// `uses:` step. Pure: the caller reads the states.
+pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Option<WaitsOn> {
+    let mut id = run_id.to_string();
+    for _ in 0..=crate::definition::limits::MAX_USES_DEPTH {
+        let state = child(&id)?;
+        let (i, s) = state
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.status == StepStatus::Waiting)?;
+        match s.child.as_ref().filter(|_| state.is_uses(i)) {
+            Some(link) => id = link.run_id.clone(),
+            None => {
+                return Some(WaitsOn {
+                    run_id: id,
+                    step: s.name.clone(),
+                    prompt: state
+                        .definition(i)
+                        .and_then(|d| d.prompt.as_deref())
+                        .map(|p| state.render_in(p, i)),
+                });
+            }
+        }
+    }
+    None
+}
+
+impl StatusView {
+    /// Say, for each `uses:` step waiting with its child, what the chain of child runs waits
+    /// on, and suggest reporting on it.
+    pub fn with_children(mut self, child: &dyn Fn(&str) -> Option<RunState>) -> StatusView {
+        let mut changed = false;
+        for s in &mut self.steps {
+            if s.status != StepStatus::Waiting {
+                continue;
+            }
+            if let Some(u) = s.uses.as_mut()
+                && let Some(id) = u.run_id.clone()
+            {
+                u.waits_on = waits_on(child, &id);
+                changed |= u.waits_on.is_some();
+            }
+        }
+        if changed && self.as_of.is_none() {
+            self.next = super::next_actions(&self);
+        }
+        self
+    }
 }
 
 /// What an agent runner reported for an attempt: its verdict, session and costs (its result
@@ -237,6 +391,9 @@ pub struct StatusView {
     pub failed_step: Option<String>,
     pub pre_problems: Vec<String>,
     pub post_problems: Vec<String>,
+    /// A child run: the run and the `uses:` step that started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<crate::event::ParentRun>,
     /// Scenario runs: agents active now, and manual phases nobody has started yet.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub active_agents: Vec<ActiveAgent>,
@@ -299,6 +456,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .filter(|s| s.by.actor == crate::decide::SCHEDULE_ACTOR)
             .and_then(|s| s.by.message.clone()),
         inputs: start.map(|s| s.inputs.clone()).unwrap_or_default(),
+        parent: start.and_then(|s| s.parent.clone()),
         as_of: None,
         reason,
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
@@ -336,7 +494,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .enumerate()
             .map(|(i, s)| StepView {
                 name: s.name.clone(),
-                status: s.status,
+                status: shown_status(state, i),
                 attempts: s.attempts,
                 started_at: s.started_at.clone(),
                 ended_at: s.ended_at.clone(),
@@ -346,7 +504,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 prompt: (s.status == StepStatus::Waiting)
                     .then(|| workflow.and_then(|w| w.steps[i].prompt.as_deref()))
                     .flatten()
-                    .map(|p| state.render(p)),
+                    .map(|p| state.render_in(p, i)),
                 reported_by: s.reported_by.clone(),
                 agent_result: s.agent_result.as_ref().map(AgentResultView::of),
                 output_tail: if s.status == StepStatus::Failed {
@@ -370,6 +528,50 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                             .collect()
                     })
                     .unwrap_or_default(),
+                if_: state.definition(i).and_then(|d| d.if_.as_ref()).map(|c| {
+                    let check = s.condition.as_ref();
+                    IfView {
+                        condition: c.text(),
+                        holds: check.filter(|c| c.error.is_none()).map(|c| c.holds),
+                        values: check.map(|c| c.values.clone()).unwrap_or_default(),
+                        exit_code: check.and_then(|c| c.exit_code),
+                        error: check.and_then(|c| c.error.clone()),
+                    }
+                }),
+                foreach: state
+                    .definition(i)
+                    .and_then(|d| d.foreach.as_ref())
+                    .map(|f| {
+                        let units = state.item_units(i);
+                        let count = |status| {
+                            units
+                                .clone()
+                                .filter(|&j| state.steps[j].status == status)
+                                .count()
+                        };
+                        ForeachView {
+                            over: f.text(),
+                            items: s.items.as_ref().map(Vec::len),
+                            completed: count(StepStatus::Completed),
+                            skipped: count(StepStatus::Skipped),
+                        }
+                    }),
+                item: s.item.as_ref().map(|of| ItemView {
+                    of: of.parent.clone(),
+                    index: of.index,
+                    value: of.value.clone(),
+                }),
+                uses: state
+                    .definition(i)
+                    .and_then(|d| d.uses.as_ref())
+                    .map(|u| UsesView {
+                        workflow: s
+                            .child
+                            .as_ref()
+                            .map_or_else(|| u.clone(), |c| c.workflow.clone()),
+                        run_id: s.child.as_ref().map(|c| c.run_id.clone()),
+                        waits_on: None,
+                    }),
             })
             .collect(),
         next: Vec::new(),

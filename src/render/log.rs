@@ -20,13 +20,52 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
     let unit = if scenario { "phase" } else { "step" };
     let summary = match &rec.event {
         Event::RunStarted(s) => format!(
-            "{} {} in {} (definition {}){}",
+            "{} {} in {} (definition {}){}{}",
             if scenario { "scenario" } else { "workflow" },
             s.name,
             s.working_dir,
             &s.definition_hash[..12.min(s.definition_hash.len())],
+            s.parent
+                .as_ref()
+                .map(|p| format!(
+                    ", child of run {} (step {} attempt {})",
+                    p.run_id, p.step, p.attempt
+                ))
+                .unwrap_or_default(),
             signed(Some(&s.by))
         ),
+        Event::ConditionChecked(c) => format!("{unit} {}: {}", c.step, c.reason()),
+        Event::ForeachExpanded { step, items } => {
+            let shown: Vec<String> = items
+                .iter()
+                .take(5)
+                .map(crate::definition::item_text)
+                .map(|t| t.chars().take(30).collect())
+                .collect();
+            let more = if items.len() > 5 { ", …" } else { "" };
+            format!(
+                "{unit} {step}: {} ({}{more})",
+                super::count(items.len(), "item"),
+                shown.join(", ")
+            )
+        }
+        Event::ForeachFailed { step, error } => format!("{unit} {step}: foreach: {error}"),
+        Event::ForeachFinished {
+            step,
+            completed,
+            skipped,
+        } => format!("{unit} {step}: {completed} item(s) completed, {skipped} skipped"),
+        Event::ChildStarted {
+            step,
+            attempt,
+            run_id,
+            workflow,
+        } => format!("{unit} {step} attempt {attempt}: child run {run_id} of workflow {workflow}"),
+        Event::ChildWaiting {
+            step,
+            attempt,
+            run_id,
+        } => format!("{unit} {step} attempt {attempt} waits with its child run {run_id}"),
         Event::StepStarted { step, attempt } => format!("{unit} {step} attempt {attempt}"),
         Event::StepWaiting { step, attempt } => {
             format!("{unit} {step} attempt {attempt} waits for a report")

@@ -22,9 +22,15 @@ pub fn render_header(state: &RunState, resumed: bool) -> String {
     let _ = writeln!(out, "📋 Run: {}", state.run_id);
     match &state.scenario {
         None => {
-            let _ = writeln!(out, "   Steps: {} total", state.steps.len());
-            for s in &state.steps {
-                let _ = writeln!(out, "  -> {}", s.name);
+            let top: Vec<&str> = state
+                .steps
+                .iter()
+                .filter(|s| s.item.is_none())
+                .map(|s| s.name.as_str())
+                .collect();
+            let _ = writeln!(out, "   Steps: {} total", top.len());
+            for s in top {
+                let _ = writeln!(out, "  -> {s}");
             }
         }
         Some(sc) => {
@@ -39,12 +45,46 @@ pub fn render_header(state: &RunState, resumed: bool) -> String {
     out
 }
 
-fn step_label(state: &RunState, step: &str) -> String {
+/// `Step 2/4: name` (counting the definition's steps, not the items of `foreach:` steps);
+/// for an item, its step and which item: `Step 3/4: deploy, item 2/3 (us)`.
+pub(crate) fn step_label(state: &RunState, step: &str) -> String {
+    let index = state.step_index(step);
+    let item = index.and_then(|i| state.steps[i].item.as_ref());
+    let of = |parent: &str, index: usize, value: &serde_json::Value| {
+        let total = state
+            .step(parent)
+            .and_then(|p| p.items.as_ref())
+            .map_or(0, Vec::len);
+        let text: String = crate::definition::item_text(value)
+            .chars()
+            .take(40)
+            .collect();
+        format!("item {}/{total} ({text})", index + 1)
+    };
     if state.is_scenario() {
-        return format!("Phase {step}");
+        return match item {
+            Some(it) => format!("Phase {step}: {}", of(&it.parent, it.index, &it.value)),
+            None => format!("Phase {step}"),
+        };
     }
-    let i = state.step_index(step).map_or(0, |i| i + 1);
-    format!("Step {i}/{}: {step}", state.steps.len())
+    let top = |name: &str| {
+        let position = state
+            .steps
+            .iter()
+            .filter(|s| s.item.is_none())
+            .position(|s| s.name == name)
+            .map_or(0, |i| i + 1);
+        let total = state.steps.iter().filter(|s| s.item.is_none()).count();
+        format!("Step {position}/{total}: {name}")
+    };
+    match item {
+        Some(it) => format!(
+            "{}, {}",
+            top(&it.parent),
+            of(&it.parent, it.index, &it.value)
+        ),
+        None => top(step),
+    }
 }
 
 /// What to print for events just recorded (empty for quiet ones).
@@ -67,12 +107,14 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
                     out,
                     "   Status: Waiting for a person or an agent to do this {what}"
                 );
-                if let Some(prompt) = state
-                    .workflow
-                    .as_ref()
-                    .and_then(|w| w.steps.iter().find(|s| &s.name == step))
-                    .and_then(|s| s.prompt.as_deref())
-                {
+                // Rendered, as everywhere a prompt is shown (the run's values, its item).
+                if let Some((index, prompt)) = state.step_index(step).and_then(|i| {
+                    state
+                        .definition(i)
+                        .and_then(|s| s.prompt.as_deref())
+                        .map(|p| (i, p))
+                }) {
+                    let prompt = state.render_in(prompt, index);
                     let _ = writeln!(out, "   Prompt:");
                     for line in prompt.lines() {
                         let _ = writeln!(out, "     {line}");
@@ -180,6 +222,51 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
             }
             Event::CriterionMet { criterion, .. } => {
                 let _ = writeln!(out, "   [x] {criterion}");
+            }
+            Event::ConditionChecked(check) if check.holds => {
+                let _ = writeln!(
+                    out,
+                    "\n▶️  {}: {}",
+                    step_label(state, &check.step),
+                    check.reason()
+                );
+            }
+            Event::ConditionChecked(check) if check.error.is_some() => {
+                let _ = writeln!(
+                    out,
+                    "❌ {}: {}",
+                    step_label(state, &check.step),
+                    check.reason()
+                );
+            }
+            Event::ForeachExpanded { step, items } => {
+                let _ = writeln!(
+                    out,
+                    "\n🔁 {}: {}",
+                    step_label(state, step),
+                    super::count(items.len(), "item")
+                );
+            }
+            Event::ForeachFailed { step, error } => {
+                let _ = writeln!(out, "❌ {}: foreach: {error}", step_label(state, step));
+            }
+            Event::ForeachFinished {
+                step,
+                completed,
+                skipped,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "✅ {}: {completed} item(s) completed, {skipped} skipped",
+                    step_label(state, step)
+                );
+            }
+            Event::ChildWaiting { step, run_id, .. } => {
+                let _ = writeln!(
+                    out,
+                    "⏸️  {}: waits with its child run {run_id}",
+                    step_label(state, step)
+                );
             }
             Event::PhaseStartRequested { phase, by } => {
                 let _ = writeln!(out, "▶️  Phase {phase} start requested by {}", by.actor);

@@ -36,6 +36,12 @@ pub fn render_preview(s: &Scenario) -> String {
         if let Some(run) = &p.run {
             let _ = writeln!(out, "     Runs: {}", run.list().join(" && "));
         }
+        if let Some(c) = &p.if_ {
+            let _ = writeln!(out, "     If: {}", c.text());
+        }
+        if let Some(f) = &p.foreach {
+            let _ = writeln!(out, "     For each: {}", f.text());
+        }
         for c in &p.success_criteria {
             let _ = writeln!(out, "     [ ] {}", c.label());
         }
@@ -122,6 +128,7 @@ pub fn render_scenario_status(
     let width = view
         .steps
         .iter()
+        .filter(|s| s.item.is_none())
         .map(|s| s.name.chars().count())
         .max()
         .unwrap_or(4);
@@ -144,12 +151,57 @@ pub fn render_scenario_status(
         } else {
             ""
         };
-        let _ = writeln!(
-            out,
-            "  {mark} {:<width$}  - {word}{timing}   [{}]{parallel}",
-            s.name,
-            s.condition.as_deref().unwrap_or("auto")
-        );
+        match super::status::item_value(s) {
+            // An item of a `foreach:` phase, under it.
+            Some(value) => {
+                let _ = writeln!(out, "      {mark} {} ({value}) - {word}{timing}", s.name);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {mark} {:<width$}  - {word}{timing}   [{}]{parallel}",
+                    s.name,
+                    s.condition.as_deref().unwrap_or("auto")
+                );
+            }
+        }
+        if let Some(c) = &s.if_ {
+            let verdict = match (&c.error, c.holds) {
+                (Some(e), _) => format!(" → cannot be decided: {e}"),
+                (None, Some(h)) => format!(" → {h}"),
+                (None, None) => String::new(),
+            };
+            let saw = if c.values.is_empty() {
+                String::new()
+            } else {
+                let parts: Vec<String> =
+                    c.values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                format!(" ({})", parts.join(", "))
+            };
+            let _ = writeln!(out, "        if: {}{verdict}{saw}", c.condition);
+        }
+        if let Some(f) = &s.foreach {
+            match f.items {
+                Some(n) => {
+                    let _ = writeln!(
+                        out,
+                        "        foreach: {} ({} completed, {} skipped)",
+                        super::count(n, "item"),
+                        f.completed,
+                        f.skipped
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "        foreach: {}", f.over);
+                }
+            }
+        }
+        if let Some(e) = &s.error
+            && s.status == crate::decide::StepStatus::Skipped
+            && s.if_.as_ref().is_none_or(|c| c.holds != Some(false))
+        {
+            let _ = writeln!(out, "        skipped: {e}");
+        }
         for c in &s.criteria {
             let _ = writeln!(
                 out,
@@ -160,6 +212,7 @@ pub fn render_scenario_status(
         }
         if let Some(e) = &s.error
             && s.status == crate::decide::StepStatus::Failed
+            && !s.runs_as_items()
         {
             let _ = writeln!(out, "        error: {e}");
         }

@@ -117,6 +117,111 @@ pub(crate) fn commands_block(out: &mut String, title: &str, next: &[Suggestion])
     }
 }
 
+/// The item of a `foreach:` step as shown beside its name: the value, cut to 40 characters.
+pub(crate) fn item_value(s: &StepView) -> Option<String> {
+    let item = s.item.as_ref()?;
+    let text: String = crate::definition::item_text(&item.value)
+        .chars()
+        .take(40)
+        .collect();
+    Some(text)
+}
+
+/// What composes a step: its `if:`, its `foreach:`, the workflow it runs.
+fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
+    if let Some(c) = &s.if_ {
+        let verdict = match (&c.error, c.holds) {
+            (Some(e), _) => format!(" → cannot be decided: {e}"),
+            (None, Some(true)) => " → true".to_string(),
+            (None, Some(false)) => match c.exit_code {
+                Some(code) => format!(" → false (exit code {code})"),
+                None => " → false".to_string(),
+            },
+            (None, None) => String::new(),
+        };
+        let saw = if c.values.is_empty() {
+            String::new()
+        } else {
+            let parts: Vec<String> = c.values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            format!(" ({})", parts.join(", "))
+        };
+        let _ = writeln!(out, "{indent}If: {}{verdict}{saw}", c.condition);
+    }
+    if let Some(f) = &s.foreach {
+        match f.items {
+            Some(n) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}For each: {} — {} ({} completed, {} skipped)",
+                    f.over,
+                    super::count(n, "item"),
+                    f.completed,
+                    f.skipped
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{indent}For each: {}", f.over);
+            }
+        }
+    }
+    if let Some(u) = &s.uses {
+        match &u.run_id {
+            Some(id) => {
+                let _ = writeln!(
+                    out,
+                    "{indent}Uses: workflow {} (child run {id})",
+                    u.workflow
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{indent}Uses: workflow {}", u.workflow);
+            }
+        }
+        if let Some(w) = &u.waits_on {
+            let _ = writeln!(
+                out,
+                "{indent}Waits on: step `{}` of run {}",
+                w.step, w.run_id
+            );
+            if let Some(p) = &w.prompt {
+                let _ = writeln!(out, "{indent}Prompt:");
+                for line in p.lines() {
+                    let _ = writeln!(out, "{indent}  {line}");
+                }
+            }
+        }
+    }
+}
+
+/// One item of a `foreach:` step, under it.
+fn item_block(out: &mut String, s: &StepView) {
+    let (icon, label) = step_badge(s.status);
+    let value = item_value(s).unwrap_or_default();
+    let mut status = label.to_string();
+    if s.attempts > 1 {
+        let _ = write!(status, " (attempt {})", s.attempts);
+    }
+    let _ = writeln!(out, "   {icon} {} ({value}): {status}", s.name);
+    if let Some(e) = &s.error
+        && matches!(
+            s.status,
+            StepStatus::Failed | StepStatus::Skipped | StepStatus::Stopped
+        )
+    {
+        let _ = writeln!(out, "      Error: {e}");
+    }
+    if let Some(u) = s.uses.as_ref().and_then(|u| u.run_id.as_ref()) {
+        let _ = writeln!(out, "      Child run: {u}");
+    }
+    for (k, v) in &s.outputs {
+        let shown: String = v.chars().take(80).collect();
+        let _ = writeln!(out, "      Output: {k}={shown}");
+    }
+    if let Some(by) = &s.reported_by {
+        let _ = writeln!(out, "      {}", reported_line(by));
+    }
+}
+
 fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: SystemTime) {
     let (icon, label) = step_badge(s.status);
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
@@ -127,7 +232,10 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
     {
         let _ = writeln!(out, "   Duration: {}", format_duration(d));
     }
-    let mut status = label.to_string();
+    let mut status = match (&s.uses, s.status) {
+        (Some(_), StepStatus::Waiting) => "Waiting with its child run".to_string(),
+        _ => label.to_string(),
+    };
     if s.attempts > 1 {
         let _ = write!(status, " (attempt {})", s.attempts);
     }
@@ -138,13 +246,19 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
     if let Some(a) = &s.agent_result {
         let _ = writeln!(out, "   Agent: {}", agent_line(a));
     }
+    composition_lines(out, s, "   ");
     if let Some(e) = &s.error
-        && matches!(
-            s.status,
-            StepStatus::Failed | StepStatus::Skipped | StepStatus::Stopped
-        )
+        && matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
+        && !s.runs_as_items()
     {
         let _ = writeln!(out, "   Error: {e}");
+    }
+    // A false `if:` is said by its line above.
+    if let Some(e) = &s.error
+        && s.status == StepStatus::Skipped
+        && s.if_.as_ref().is_none_or(|c| c.holds != Some(false))
+    {
+        let _ = writeln!(out, "   Reason: {e}");
     }
     for (k, v) in &s.outputs {
         let shown: String = v.chars().take(80).collect();
@@ -190,9 +304,32 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     if let Some(d) = elapsed_between(view.started_at.as_deref(), end, now) {
         let _ = writeln!(out, "   Elapsed: {}", format_duration(d));
     }
-    let _ = writeln!(out, "   Steps: {} total\n", view.steps.len());
-    for (i, s) in view.steps.iter().enumerate() {
-        step_block(&mut out, i, view.steps.len(), s, now);
+    if let Some(p) = &view.parent {
+        let _ = writeln!(
+            out,
+            "   Parent: run {} (step {}, attempt {})",
+            p.run_id, p.step, p.attempt
+        );
+    }
+    // The definition's steps, numbered; the items of a `foreach:` step under it.
+    let top: Vec<&StepView> = view.steps.iter().filter(|s| s.item.is_none()).collect();
+    let _ = writeln!(out, "   Steps: {} total\n", top.len());
+    for (i, s) in top.iter().enumerate() {
+        step_block(&mut out, i, top.len(), s, now);
+        let mut items = String::new();
+        for unit in view
+            .steps
+            .iter()
+            .filter(|u| u.item.as_ref().is_some_and(|it| it.of == s.name))
+        {
+            item_block(&mut items, unit);
+        }
+        if !items.is_empty() {
+            // Under the step's block, before its blank line.
+            out.truncate(out.len() - 1);
+            out.push_str(&items);
+            out.push('\n');
+        }
     }
     for p in &view.pre_problems {
         let _ = writeln!(out, "❌ Pre-validation: {p}");
@@ -284,10 +421,26 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
         }
         RunStatus::Waiting => {
             let step = view.waiting_for.as_deref().unwrap_or("?");
-            let _ = writeln!(
-                out,
-                "\n⏸️  Waiting on step `{step}`: do the work, then report it."
-            );
+            let child = view
+                .steps
+                .iter()
+                .find(|s| s.name == step)
+                .and_then(|s| s.uses.as_ref())
+                .and_then(|u| u.run_id.as_deref());
+            match child {
+                Some(child) => {
+                    let _ = writeln!(
+                        out,
+                        "\n⏸️  Waiting on step `{step}`: its child run {child} waits for a report or a start."
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "\n⏸️  Waiting on step `{step}`: do the work, then report it."
+                    );
+                }
+            }
         }
         RunStatus::Stopped => {
             let _ = writeln!(out, "\n⏸️  Stopped; progress is saved.");
@@ -300,7 +453,11 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
                 status.as_str().replace('_', " "),
                 view.reason.as_deref().unwrap_or("")
             );
-            if let Some(step) = view.steps.iter().find(|s| s.status == StepStatus::Failed) {
+            if let Some(step) = view
+                .steps
+                .iter()
+                .find(|s| s.status == StepStatus::Failed && !s.runs_as_items())
+            {
                 if let Some(code) = step.exit_code {
                     let _ = writeln!(
                         out,

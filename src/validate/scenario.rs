@@ -200,10 +200,13 @@ pub fn validate_scenario(
     // Inputs, and templates in what phases run: inputs must be declared, phase outputs must be
     // of phases this one runs after (directly or not), so they are there by then.
     let deps = dependencies(scenario);
-    let mut c = super::workflow::Checker {
-        text,
-        problems: Vec::new(),
-    };
+    let mut c = super::workflow::Checker::new(text);
+    c.foreach = scenario
+        .phases
+        .iter()
+        .filter(|p| p.foreach.is_some())
+        .map(|p| p.name.clone())
+        .collect();
     super::workflow::check_inputs(&mut c, &scenario.inputs);
     super::notify::check_notify(&mut c, &scenario.notify);
     if let Some(schedule) = &scenario.schedule {
@@ -251,9 +254,17 @@ pub fn validate_scenario(
                 ));
             }
         }
+        if let Some(condition) = &phase.if_ {
+            c.condition("phase", &key("if"), condition, &scenario.inputs, &before);
+        }
+        if let Some(foreach) = &phase.foreach {
+            c.foreach("phase", &key("foreach"), foreach, &scenario.inputs, &before);
+        }
+        c.item_ok = phase.foreach.is_some();
         for (path, value) in texts {
             c.templates_of("phase", &path, value, &scenario.inputs, &before);
         }
+        c.item_ok = false;
     }
     let template_problems = c.problems;
     if let Some(cycle) = find_cycle(&deps) {

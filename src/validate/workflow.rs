@@ -9,20 +9,70 @@ use crate::definition::{
     Workflow, check_name, locate, normalize_name, shown,
 };
 
-/// What exists outside the definition: the configuration and the agents that can be found.
+/// What exists outside the definition: the configuration, the agents and the workflows that
+/// can be found.
 pub struct Known<'a> {
     pub config: &'a Config,
     /// Every agent name found (normalized), for `agent:` references.
     pub agents: &'a BTreeSet<String>,
+    /// How `uses:` finds workflows; none: `uses:` is not checked against them (a workflow
+    /// checked as another's child, whose graph its parent checks).
+    pub uses: Option<&'a super::uses::Uses<'a>>,
 }
 
 /// Collects located problems of one definition file.
 pub(super) struct Checker<'a> {
     pub(super) text: &'a str,
     pub(super) problems: Vec<Problem>,
+    /// `${{ item }}` is known here (the texts of a `foreach:` step or phase).
+    pub(super) item_ok: bool,
+    /// The `foreach:` steps or phases, whose items' outputs are read as `NAME[i]`.
+    pub(super) foreach: BTreeSet<String>,
+}
+
+impl<'a> Checker<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Checker {
+            text,
+            problems: Vec::new(),
+            item_ok: false,
+            foreach: BTreeSet::new(),
+        }
+    }
 }
 
 impl Checker<'_> {
+    /// Whether `unit` (a step, or `STEP[i]`, an item of one) runs before, given the units
+    /// `earlier` that do.
+    fn earlier_unit(&self, unit: &str, earlier: &[&str]) -> bool {
+        earlier.contains(&unit)
+            || crate::definition::item_suffix(unit)
+                .is_some_and(|(base, _)| earlier.contains(&base) && self.foreach.contains(base))
+    }
+
+    /// The place of character `offset` of a scalar that starts at `at`, when the scalar is
+    /// written on one line (plain or quoted without escapes before it); else `at` itself.
+    fn within(&self, at: Location, offset: usize) -> Location {
+        let Some(line) = self.text.lines().nth(at.line.saturating_sub(1)) else {
+            return at;
+        };
+        let rest: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
+        let quoted = matches!(rest.first(), Some('\'' | '"'));
+        let body = &rest[usize::from(quoted)..];
+        // Only where the text up to the offset is written as is (no escape or doubled quote).
+        let plain = body
+            .iter()
+            .take(offset)
+            .all(|c| !matches!(c, '\\' | '\'' | '"') || !quoted);
+        if offset > body.len() || !plain {
+            return at;
+        }
+        Location {
+            line: at.line,
+            column: at.column + usize::from(quoted) + offset,
+        }
+    }
+
     fn at(&self, path: &[Seg]) -> Option<Location> {
         // Fall back to the nearest ancestor that exists (e.g. a missing key's parent).
         (0..=path.len())
@@ -82,7 +132,7 @@ impl Checker<'_> {
                         )
                     },
                 ),
-                Ok(Reference::StepOutput { step, .. }) if !earlier.contains(&step.as_str()) => self
+                Ok(Reference::StepOutput { step, .. }) if !self.earlier_unit(&step, earlier) => self
                     .hinted(
                         path,
                         format!(
@@ -94,7 +144,118 @@ impl Checker<'_> {
                             "a step can use the outputs of the steps before it"
                         },
                     ),
+                Ok(Reference::Item) if !self.item_ok => self.hinted(
+                    path,
+                    format!("`${{{{ item }}}}` is known only in a {unit} with `foreach:`"),
+                    format!("give the {unit} `foreach: [...]`, or remove the template"),
+                ),
                 Ok(_) => {}
+            }
+        }
+    }
+
+    /// Check an `if:`: an expression must parse and read only declared inputs and the outputs
+    /// of `unit`s that run before; a command's templates as any command's.
+    pub(super) fn condition(
+        &mut self,
+        unit: &str,
+        path: &[Seg],
+        condition: &crate::definition::IfCondition,
+        inputs: &BTreeMap<String, crate::definition::InputSpec>,
+        earlier: &[&str],
+    ) {
+        let item_ok = std::mem::replace(&mut self.item_ok, false);
+        match condition {
+            crate::definition::IfCondition::Command(command) => {
+                let p = [path, &["run".into()]].concat();
+                self.templates_of(unit, &p, &command.run, inputs, earlier);
+            }
+            crate::definition::IfCondition::Expression(text) => {
+                match crate::definition::expr::parse(text) {
+                    Err(e) => {
+                        let at = self.at(path).map(|at| self.within(at, e.at));
+                        self.problems.push(
+                            Problem::new(format!("`if:` does not parse: {e}"), at).with_hint(
+                                "write e.g. `inputs.env == 'prod' && steps.build.outputs.changed != 'false'` (quote it in YAML when it starts with `!`)",
+                            ),
+                        );
+                    }
+                    Ok(expr) => {
+                        for (reference, written) in crate::definition::expr::references(&expr) {
+                            match reference {
+                                Reference::Input(name) if !inputs.contains_key(name) => self.hinted(
+                                    path,
+                                    format!("`if:` reads `{written}`, an input that is not declared"),
+                                    if inputs.is_empty() {
+                                        "declare it under `inputs:`".to_string()
+                                    } else {
+                                        format!(
+                                            "declared inputs: {}",
+                                            inputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                                        )
+                                    },
+                                ),
+                                Reference::StepOutput { step, .. }
+                                    if !self.earlier_unit(step, earlier) =>
+                                {
+                                    self.hinted(
+                                        path,
+                                        format!(
+                                            "`if:` reads `{written}`, but {unit} `{}` does not run before this one",
+                                            shown(step)
+                                        ),
+                                        if unit == "phase" {
+                                            "a phase's `if:` can read the outputs of the phases it runs after (`condition: after:...`)"
+                                        } else {
+                                            "a step's `if:` can read the outputs of the steps before it"
+                                        },
+                                    )
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.item_ok = item_ok;
+    }
+
+    /// Check a `foreach:`: a template must name a value (a list is read when the step runs);
+    /// a string without one is no list.
+    pub(super) fn foreach(
+        &mut self,
+        unit: &str,
+        path: &[Seg],
+        foreach: &crate::definition::Foreach,
+        inputs: &BTreeMap<String, crate::definition::InputSpec>,
+        earlier: &[&str],
+    ) {
+        match foreach {
+            crate::definition::Foreach::Items(items) => {
+                if items.len() > crate::definition::MAX_FOREACH_ITEMS {
+                    self.problem(
+                        path,
+                        format!(
+                            "`foreach:` has {} items; at most {} (each is a {unit} of the run)",
+                            items.len(),
+                            crate::definition::MAX_FOREACH_ITEMS
+                        ),
+                    );
+                }
+            }
+            crate::definition::Foreach::Template(text) => {
+                if scan(text).is_empty() {
+                    self.hinted(
+                        path,
+                        format!("`foreach:` is the text {:?}, not a list", shown(text)),
+                        "write a list (`foreach: [a, b, c]`) or a template naming an output that holds a JSON list (`foreach: \"${{ steps.S.outputs.items }}\"`)",
+                    );
+                    return;
+                }
+                let item_ok = std::mem::replace(&mut self.item_ok, false);
+                self.templates_of(unit, path, text, inputs, earlier);
+                self.item_ok = item_ok;
             }
         }
     }
@@ -209,10 +370,13 @@ pub fn validate_workflow(
     wf: &Workflow,
     known: &Known<'_>,
 ) -> Result<(), DefinitionError> {
-    let mut c = Checker {
-        text,
-        problems: Vec::new(),
-    };
+    let mut c = Checker::new(text);
+    c.foreach = wf
+        .steps
+        .iter()
+        .filter(|s| s.foreach.is_some())
+        .map(|s| s.name.clone())
+        .collect();
     if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
         c.hinted(&["name".into()], bad.problem, bad.fix);
     }
@@ -262,12 +426,58 @@ pub fn validate_workflow(
         } else {
             seen.insert(normalize_name(&step.name), i);
         }
-        if step.run.is_none() && step.prompt.is_none() && step.agent.is_none() {
+        if step.run.is_none()
+            && step.prompt.is_none()
+            && step.agent.is_none()
+            && step.uses.is_none()
+        {
             c.hinted(
                 &base,
                 format!("step `{}` has nothing to do", step.name),
-                "give it `run:` (a command cortex runs) or `prompt:` (work for an agent or a person)",
+                "give it `run:` (a command cortex runs), `prompt:` (work for an agent or a person) or `uses:` (a workflow to run)",
             );
+        }
+        if step.uses.is_some() {
+            let given = [
+                ("run", step.run.is_some()),
+                ("prompt", step.prompt.is_some()),
+                ("agent", step.agent.is_some()),
+                ("env", !step.env.is_empty()),
+                ("secret_env", !step.secret_env.is_empty()),
+                ("timeout", step.timeout.is_some()),
+                ("keep_background", step.keep_background),
+            ];
+            for (field, _) in given.iter().filter(|(_, set)| *set) {
+                c.hinted(
+                    &key(field),
+                    format!("a step with `uses:` runs a workflow; it cannot also have `{field}`"),
+                    match *field {
+                        "env" | "secret_env" => "give the workflow its values with `with:`",
+                        "timeout" => "the child workflow's steps have their own timeouts",
+                        _ => "move it to a step of its own",
+                    },
+                );
+            }
+            if let Some(u) = known.uses {
+                super::uses::check_uses(&mut c, &base, step, u);
+            }
+        } else if !step.with.is_empty() {
+            c.hinted(
+                &key("with"),
+                "`with:` gives inputs to the workflow of `uses:`, and this step has no `uses:`",
+                "add `uses: WORKFLOW`, or remove `with:`",
+            );
+        }
+        if let Some(condition) = &step.if_ {
+            c.condition("step", &key("if"), condition, &wf.inputs, &earlier);
+        }
+        if let Some(foreach) = &step.foreach {
+            c.foreach("step", &key("foreach"), foreach, &wf.inputs, &earlier);
+        }
+        c.item_ok = step.foreach.is_some();
+        for (name, value) in &step.with {
+            let p = [key("with").as_slice(), &[Seg::Key(name.clone())]].concat();
+            c.templates(&p, &value.0, &wf.inputs, &earlier);
         }
         if let Some(agent) = &step.agent
             && !known
@@ -317,6 +527,7 @@ pub fn validate_workflow(
         let mut with_self = earlier.clone();
         with_self.push(&step.name);
         c.checks(&key("validate"), &step.validate, wf, &with_self, true);
+        c.item_ok = false;
         if step.on_failure == Some(OnFailure::Rollback) && !known.config.enable_rollback {
             c.hinted(
                 &key("on_failure"),

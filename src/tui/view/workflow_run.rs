@@ -27,11 +27,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         .title(title)
         .title_bottom(format!(" run {} · by {} ", view.run_id, view.actor));
     let width = block.inner(area).width as usize;
-    let n = view.steps.len();
+    // The definition's steps are numbered; the items of a `foreach:` step follow it, marked.
+    let n = view.steps.iter().filter(|s| s.item.is_none()).count();
+    let mut position = 0;
     let name_width = name_width(&view);
     let mut lines = Vec::new();
     let mut selected = (0, 0);
     for (i, s) in view.steps.iter().enumerate() {
+        let number = if s.item.is_some() {
+            "↳".to_string()
+        } else {
+            position += 1;
+            format!("{position}/{n}")
+        };
         let start = lines.len();
         let is_selected = app.phase_cursor == i;
         let going = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
@@ -48,7 +56,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         let mut head = Line::from(vec![
             Span::raw(if is_selected { "›" } else { " " }),
             Span::styled(marker(s.status), theme.step(s.status)),
-            Span::raw(format!(" {:>5} ", format!("{}/{n}", i + 1))),
+            Span::raw(format!(" {number:>5} ")),
             Span::styled(
                 format!("{:<name_width$}", fit(&s.name, name_width)),
                 theme.title(),
@@ -82,6 +90,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
                 format!("        error: {}", fit(first, width.saturating_sub(16))),
                 theme.error(),
             ));
+        }
+        if let Some(id) = s.uses.as_ref().and_then(|u| u.run_id.as_ref()) {
+            lines.push(Line::styled(format!("        child run {id}"), theme.dim()));
         }
         if let Some(p) = &s.prompt {
             let first = p.lines().next().unwrap_or_default();

@@ -1,0 +1,213 @@
+//! The fields that compose steps and phases: `if:` (a condition, as an expression or a
+//! command) and `foreach:` (a list of items, or a template naming an output that holds a JSON
+//! list). Read strictly, so that a wrong shape is an error at its place, not a surprise at run.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+/// The most items a `foreach:` may have: each item is a step or phase of its own in the run.
+pub const MAX_FOREACH_ITEMS: usize = 10_000;
+
+/// `if:` on a step or phase: it runs only when this holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum IfCondition {
+    /// An expression over inputs and outputs, e.g. `inputs.env == 'prod' &&
+    /// steps.build.outputs.changed != 'false'` (no `${{ }}`; an expression that starts with `!`
+    /// must be quoted in YAML). At most 4096 bytes.
+    Expression(String),
+    /// A command the engine runs first (in the step's environment and directory): the step
+    /// runs when it exits 0 and is skipped when it exits with another code.
+    Command(IfCommand),
+}
+
+/// `if: {run: COMMAND}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IfCommand {
+    pub run: String,
+}
+
+impl IfCondition {
+    /// The condition as it is shown and recorded: the expression, or `run: COMMAND`.
+    pub fn text(&self) -> String {
+        match self {
+            IfCondition::Expression(e) => e.clone(),
+            IfCondition::Command(c) => format!("run: {}", c.run),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IfCondition {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_yaml::Value::deserialize(d)?;
+        let wrong = || {
+            de::Error::custom(
+                "`if` is an expression (`inputs.env == 'prod'`) or a command (`{run: \"test -f x\"}`)",
+            )
+        };
+        match value {
+            serde_yaml::Value::String(s) => Ok(IfCondition::Expression(s)),
+            // `if: true` is read by YAML as a boolean: it is the expression `true`.
+            serde_yaml::Value::Bool(b) => Ok(IfCondition::Expression(b.to_string())),
+            serde_yaml::Value::Mapping(_) => serde_yaml::from_value::<IfCommand>(value)
+                .map(IfCondition::Command)
+                .map_err(|e| de::Error::custom(format!("`if: {{run: ...}}`: {e}"))),
+            _ => Err(wrong()),
+        }
+    }
+}
+
+/// `foreach:` on a step or phase: it runs once per item.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Foreach {
+    /// The items, written in the definition (`[eu, us]`); each is seen as `${{ item }}` and
+    /// `CORTEX_ITEM` (a string as it is, anything else as JSON). At most 10,000.
+    Items(Vec<serde_json::Value>),
+    /// A template naming an output (or input) that holds a JSON list, e.g.
+    /// `"${{ steps.list.outputs.items }}"`, read when the step is about to run.
+    Template(String),
+}
+
+impl Foreach {
+    pub fn text(&self) -> String {
+        match self {
+            Foreach::Items(items) => serde_json::Value::Array(items.clone()).to_string(),
+            Foreach::Template(t) => t.clone(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Foreach {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_yaml::Value::deserialize(d)?;
+        match value {
+            serde_yaml::Value::Sequence(_) => {
+                let items: Option<Vec<serde_json::Value>> =
+                    super::finite::json_values(value).map_err(de::Error::custom)?;
+                Ok(Foreach::Items(items.unwrap_or_default()))
+            }
+            serde_yaml::Value::String(s) => Ok(Foreach::Template(s)),
+            other => Err(de::Error::custom(format!(
+                "`foreach` is a list of items (`[a, b, c]`) or a template naming an output that holds a JSON list (`\"${{{{ steps.S.outputs.items }}}}\"`), not {}",
+                kind(&other)
+            ))),
+        }
+    }
+}
+
+fn kind(v: &serde_yaml::Value) -> &'static str {
+    match v {
+        serde_yaml::Value::Null => "nothing",
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list",
+        serde_yaml::Value::Mapping(_) => "a mapping",
+        serde_yaml::Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// An item as a step sees it (`${{ item }}`, `CORTEX_ITEM`): a string as it is, anything else
+/// as compact JSON.
+pub fn item_text(item: &serde_json::Value) -> String {
+    match item {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Why the text a `foreach:` template gave is not a list of items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAList(pub String);
+
+impl fmt::Display for NotAList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The items of a `foreach:` template's rendered text: it must be a JSON list of at most
+/// `MAX_FOREACH_ITEMS` items.
+pub fn items_of(text: &str) -> Result<Vec<serde_json::Value>, NotAList> {
+    let shown: String = text.chars().take(60).collect();
+    let shown = if text.chars().count() > 60 {
+        format!("{shown}…")
+    } else {
+        shown
+    };
+    match serde_json::from_str::<serde_json::Value>(text.trim()) {
+        Ok(serde_json::Value::Array(items)) if items.len() <= MAX_FOREACH_ITEMS => Ok(items),
+        Ok(serde_json::Value::Array(items)) => Err(NotAList(format!(
+            "the list has {} items; a `foreach:` takes at most {MAX_FOREACH_ITEMS}",
+            items.len()
+        ))),
+        Ok(other) => Err(NotAList(format!(
+            "`foreach` needs a JSON list (`[\"a\", \"b\"]`), but the value is {} ({shown:?})",
+            match other {
+                serde_json::Value::Null => "null",
+                serde_json::Value::Bool(_) => "a boolean",
+                serde_json::Value::Number(_) => "a number",
+                serde_json::Value::String(_) => "a JSON string",
+                serde_json::Value::Object(_) => "a JSON object",
+                serde_json::Value::Array(_) => unreachable!("handled above"),
+            }
+        ))),
+        Err(e) => Err(NotAList(format!(
+            "`foreach` needs a JSON list (`[\"a\", \"b\"]`), but the value is not JSON ({shown:?}: {e})"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_templates_read_other_shapes_are_refused() {
+        let f: Foreach = serde_yaml::from_str("[a, 2, true]").unwrap();
+        assert_eq!(f, Foreach::Items(vec!["a".into(), 2.into(), true.into()]));
+        let t: Foreach = serde_yaml::from_str("'${{ steps.s.outputs.items }}'").unwrap();
+        assert!(matches!(t, Foreach::Template(_)));
+        let err = serde_yaml::from_str::<Foreach>("3")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a number"), "{err}");
+        assert!(serde_yaml::from_str::<Foreach>("{a: 1}").is_err());
+        let back: Foreach = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
+        assert_eq!(back, f);
+    }
+
+    #[test]
+    fn conditions_are_expressions_or_commands() {
+        let c: IfCondition = serde_yaml::from_str("inputs.a == 'b'").unwrap();
+        assert_eq!(c, IfCondition::Expression("inputs.a == 'b'".into()));
+        let c: IfCondition = serde_yaml::from_str("{run: test -f x}").unwrap();
+        assert_eq!(c.text(), "run: test -f x");
+        assert!(serde_yaml::from_str::<IfCondition>("{run: x, other: 1}").is_err());
+        assert!(serde_yaml::from_str::<IfCondition>("[1]").is_err());
+        let t: IfCondition = serde_yaml::from_str("true").unwrap();
+        assert_eq!(t, IfCondition::Expression("true".into()));
+        let back: IfCondition = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn rendered_lists_must_be_json_lists() {
+        assert_eq!(items_of("[\"a\", 1]").unwrap().len(), 2);
+        assert!(items_of("a,b").unwrap_err().0.contains("not JSON"));
+        assert!(
+            items_of("{\"a\": 1}")
+                .unwrap_err()
+                .0
+                .contains("JSON object")
+        );
+        assert!(items_of("\"a\"").unwrap_err().0.contains("JSON string"));
+        let many = format!("[{}]", vec!["1"; MAX_FOREACH_ITEMS + 1].join(","));
+        assert!(items_of(&many).unwrap_err().0.contains("at most"));
+    }
+}

@@ -1,0 +1,965 @@
+//! `if:` expressions: a small language over a run's inputs and outputs, parsed here and
+//! evaluated by a pure function. Never by a shell: the text is only ever read by this parser.
+//!
+//! ```text
+//! expr    := or
+//! or      := and ( "||" and )*
+//! and     := cmp ( "&&" cmp )*
+//! cmp     := unary ( ("==" | "!=" | "<" | "<=" | ">" | ">=") unary )?
+//! unary   := "!" unary | primary
+//! primary := "(" expr ")" | STRING | NUMBER | "true" | "false" | reference
+//! reference := "inputs." NAME
+//!            | ("steps" | "phases") ( "." NAME | "[" STRING "]" ) [ "[" INDEX "]" ] ".outputs." KEY
+//! ```
+//!
+//! Strings are quoted with `'` (a quote inside doubled: `'it''s'`) or `"` (with `\"` and `\\`);
+//! numbers are decimal (`3`, `-1.5`, `2e3`). `!` binds tighter than a comparison, as in C:
+//! write `!(a == b)`. A step name with characters other than letters, digits, `_` and `-`
+//! is written in brackets: `steps['Run tests'].outputs.passed`; the outputs of one item of a
+//! `foreach:` step as `steps.deploy[0].outputs.url`.
+//!
+//! Values are strings, numbers and booleans. Inputs have their declared type; outputs are
+//! text, and an output that was not recorded reads as `''`. `==` and `!=` compare a number
+//! with a string that reads as a number as numbers (outputs are text: `steps.s.outputs.n == 3`
+//! works), a boolean with the string `'true'` or `'false'` as booleans; other mixed pairs are
+//! unequal, but a number against a boolean is an error. `<`, `<=`, `>`, `>=` compare numbers
+//! (and strings that read as numbers) as numbers, other strings by their bytes; a boolean or a
+//! string against a number it does not read as is an error. `!`, `&&`, `||` and the whole
+//! condition take booleans (or the strings `'true'` and `'false'`); anything else is an error,
+//! never a guess. `&&` and `||` stop at the first operand that decides.
+
+use std::fmt;
+
+use super::template::Reference;
+
+/// The longest expression, in bytes: a condition is a line, not a program.
+pub const MAX_EXPRESSION_BYTES: usize = 4096;
+
+/// The deepest nesting of parentheses and `!`: the parser recurses, and no real condition
+/// needs more.
+pub const MAX_EXPRESSION_DEPTH: usize = 64;
+
+/// A value an expression computes with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Num(f64),
+    Bool(bool),
+}
+
+impl Value {
+    /// A JSON value (an input) as an expression value: strings, numbers and booleans as they
+    /// are; anything else as its JSON text.
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::String(s) => Value::Str(s.clone()),
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => {
+                n.as_f64().map_or(Value::Str(n.to_string()), Value::Num)
+            }
+            serde_json::Value::Null => Value::Str(String::new()),
+            other => Value::Str(other.to_string()),
+        }
+    }
+
+    /// As shown in a reason: strings quoted, numbers and booleans as they are.
+    pub fn shown(&self) -> String {
+        match self {
+            Value::Str(s) => format!("'{}'", s.replace('\'', "''")),
+            Value::Num(n) => format_number(*n),
+            Value::Bool(b) => b.to_string(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "a string",
+            Value::Num(_) => "a number",
+            Value::Bool(_) => "a boolean",
+        }
+    }
+}
+
+fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    fn text(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+/// A parsed expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Literal(Value),
+    /// What it reads, and how it is written (canonically: `steps['a b'].outputs.k`).
+    Ref(Reference, String),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Compare(CmpOp, Box<Expr>, Box<Expr>),
+}
+
+/// Why an expression does not parse: what, and at which character (0-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    /// Position in characters from the start of the expression.
+    pub at: usize,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at character {})", self.message, self.at + 1)
+    }
+}
+
+/// Why an expression could not be evaluated: a value of the wrong kind for what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError(pub String);
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What an evaluation saw and concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Each reference read, in the order read, as written, with the value it had (`None`: not
+    /// recorded, read as `''`).
+    pub seen: Vec<(Reference, String, Option<Value>)>,
+    pub result: Result<bool, EvalError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Str(String),
+    Num(f64),
+    /// A word: `true`, `false`, `inputs`, `steps`, a name segment, a key.
+    Word(String),
+    Dot,
+    LBracket,
+    RBracket,
+    LParen,
+    RParen,
+    Not,
+    And,
+    Or,
+    Cmp(CmpOp),
+}
+
+fn describe(t: &Token) -> String {
+    match t {
+        Token::Str(s) => format!("the string '{s}'"),
+        Token::Num(n) => format!("the number {}", format_number(*n)),
+        Token::Word(w) => format!("`{w}`"),
+        Token::Dot => "`.`".into(),
+        Token::LBracket => "`[`".into(),
+        Token::RBracket => "`]`".into(),
+        Token::LParen => "`(`".into(),
+        Token::RParen => "`)`".into(),
+        Token::Not => "`!`".into(),
+        Token::And => "`&&`".into(),
+        Token::Or => "`||`".into(),
+        Token::Cmp(op) => format!("`{}`", op.text()),
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// Split an expression into tokens, each with its character position.
+fn tokens(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let err = |message: String, at: usize| Err(ParseError { message, at });
+    while i < chars.len() {
+        let c = chars[i];
+        let start = i;
+        match c {
+            c if c.is_whitespace() => {
+                i += 1;
+                continue;
+            }
+            '\'' => {
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => {
+                            return err("a string opened with `'` is never closed".into(), start);
+                        }
+                        Some('\'') if chars.get(i + 1) == Some(&'\'') => {
+                            s.push('\'');
+                            i += 2;
+                        }
+                        Some('\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&ch) => {
+                            s.push(ch);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push((Token::Str(s), start));
+                continue;
+            }
+            '"' => {
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => {
+                            return err("a string opened with `\"` is never closed".into(), start);
+                        }
+                        Some('\\') => match chars.get(i + 1) {
+                            Some(&e @ ('"' | '\\')) => {
+                                s.push(e);
+                                i += 2;
+                            }
+                            _ => {
+                                return err(
+                                    "in a string in `\"`, `\\` escapes only `\"` and `\\`".into(),
+                                    i,
+                                );
+                            }
+                        },
+                        Some('"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&ch) => {
+                            s.push(ch);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push((Token::Str(s), start));
+                continue;
+            }
+            '.' => out.push((Token::Dot, i)),
+            '[' => out.push((Token::LBracket, i)),
+            ']' => out.push((Token::RBracket, i)),
+            '(' => out.push((Token::LParen, i)),
+            ')' => out.push((Token::RParen, i)),
+            '&' if chars.get(i + 1) == Some(&'&') => {
+                out.push((Token::And, i));
+                i += 1;
+            }
+            '|' if chars.get(i + 1) == Some(&'|') => {
+                out.push((Token::Or, i));
+                i += 1;
+            }
+            '=' if chars.get(i + 1) == Some(&'=') => {
+                out.push((Token::Cmp(CmpOp::Eq), i));
+                i += 1;
+            }
+            '!' if chars.get(i + 1) == Some(&'=') => {
+                out.push((Token::Cmp(CmpOp::Ne), i));
+                i += 1;
+            }
+            '!' => out.push((Token::Not, i)),
+            '<' | '>' => {
+                let eq = chars.get(i + 1) == Some(&'=');
+                let op = match (c, eq) {
+                    ('<', false) => CmpOp::Lt,
+                    ('<', true) => CmpOp::Le,
+                    ('>', false) => CmpOp::Gt,
+                    _ => CmpOp::Ge,
+                };
+                out.push((Token::Cmp(op), i));
+                if eq {
+                    i += 1;
+                }
+            }
+            '=' => return err("`=` alone is not an operator; compare with `==`".into(), i),
+            '&' => return err("`&` alone is not an operator; write `&&`".into(), i),
+            '|' => return err("`|` alone is not an operator; write `||`".into(), i),
+            c if c.is_ascii_digit()
+                || (c == '-'
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+                    && !matches!(out.last(), Some((Token::Dot, _)))) =>
+            {
+                // A number: digits, an optional fraction and exponent.
+                let mut j = i + 1;
+                while j < chars.len() && chars[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&'.') && chars.get(j + 1).is_some_and(char::is_ascii_digit)
+                {
+                    j += 1;
+                    while j < chars.len() && chars[j].is_ascii_digit() {
+                        j += 1;
+                    }
+                }
+                if matches!(chars.get(j), Some('e' | 'E')) {
+                    let mut k = j + 1;
+                    if matches!(chars.get(k), Some('+' | '-')) {
+                        k += 1;
+                    }
+                    if chars.get(k).is_some_and(char::is_ascii_digit) {
+                        while k < chars.len() && chars[k].is_ascii_digit() {
+                            k += 1;
+                        }
+                        j = k;
+                    }
+                }
+                // Digits run into letters (`3x`): a name, not a number (a step may be `3x`).
+                if j < chars.len() && is_word_char(chars[j]) && chars[j] != '-' {
+                    let mut k = j;
+                    while k < chars.len() && is_word_char(chars[k]) {
+                        k += 1;
+                    }
+                    out.push((Token::Word(chars[i..k].iter().collect()), i));
+                    i = k;
+                    continue;
+                }
+                let text: String = chars[i..j].iter().collect();
+                match text.parse::<f64>() {
+                    Ok(n) if n.is_finite() => out.push((Token::Num(n), i)),
+                    _ => return err(format!("`{text}` is not a number cortex can hold"), i),
+                }
+                i = j;
+                continue;
+            }
+            c if is_word_char(c) => {
+                let mut j = i;
+                while j < chars.len() && is_word_char(chars[j]) {
+                    j += 1;
+                }
+                out.push((Token::Word(chars[i..j].iter().collect()), i));
+                i = j;
+                continue;
+            }
+            '$' if chars.get(i + 1) == Some(&'{') => {
+                return err(
+                    "an `if:` is an expression already: write it without `${{ }}`".into(),
+                    i,
+                );
+            }
+            other => {
+                return err(
+                    format!(
+                        "`{}` is not part of the expression language",
+                        other.escape_debug()
+                    ),
+                    i,
+                );
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<(Token, usize)>,
+    pos: usize,
+    /// Where the text ends, for errors at its end.
+    end: usize,
+    depth: usize,
+}
+
+const WHAT_A_VALUE_IS: &str =
+    "a string in quotes, a number, true, false, inputs.NAME or steps.STEP.outputs.KEY";
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos).map(|(t, _)| t)
+    }
+
+    fn at(&self) -> usize {
+        self.tokens.get(self.pos).map_or(self.end, |(_, at)| *at)
+    }
+
+    fn fail<T>(&self, message: impl Into<String>) -> Result<T, ParseError> {
+        Err(ParseError {
+            message: message.into(),
+            at: self.at(),
+        })
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).map(|(t, _)| t.clone());
+        self.pos += 1;
+        t
+    }
+
+    fn deeper(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_EXPRESSION_DEPTH {
+            return self.fail(format!(
+                "the expression nests deeper than {MAX_EXPRESSION_DEPTH} levels"
+            ));
+        }
+        Ok(())
+    }
+
+    fn or(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.and()?;
+        while self.peek() == Some(&Token::Or) {
+            self.pos += 1;
+            let right = self.and()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.cmp()?;
+        while self.peek() == Some(&Token::And) {
+            self.pos += 1;
+            let right = self.cmp()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn cmp(&mut self) -> Result<Expr, ParseError> {
+        let left = self.unary()?;
+        if let Some(Token::Cmp(op)) = self.peek().cloned() {
+            self.pos += 1;
+            let right = self.unary()?;
+            if let Some(Token::Cmp(_)) = self.peek() {
+                return self
+                    .fail("comparisons do not chain: join them with `&&` (`a < b && b < c`)");
+            }
+            return Ok(Expr::Compare(op, Box::new(left), Box::new(right)));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        if self.peek() == Some(&Token::Not) {
+            self.pos += 1;
+            self.deeper()?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        let at = self.at();
+        match self.next() {
+            None => {
+                self.pos -= 1;
+                self.fail(format!(
+                    "the expression ends where a value was expected ({WHAT_A_VALUE_IS})"
+                ))
+            }
+            Some(Token::LParen) => {
+                self.deeper()?;
+                let inner = self.or()?;
+                self.depth -= 1;
+                match self.next() {
+                    Some(Token::RParen) => Ok(inner),
+                    _ => {
+                        self.pos -= 1;
+                        self.fail("`(` is never closed with `)`")
+                    }
+                }
+            }
+            Some(Token::Str(s)) => Ok(Expr::Literal(Value::Str(s))),
+            Some(Token::Num(n)) => Ok(Expr::Literal(Value::Num(n))),
+            Some(Token::Word(w)) => match w.as_str() {
+                "true" => Ok(Expr::Literal(Value::Bool(true))),
+                "false" => Ok(Expr::Literal(Value::Bool(false))),
+                "inputs" => self.input(),
+                "steps" | "phases" => self.output(&w),
+                "and" | "or" | "not" => {
+                    self.pos -= 1;
+                    let op = match w.as_str() {
+                        "and" => "&&",
+                        "or" => "||",
+                        _ => "!",
+                    };
+                    self.fail(format!("`{w}` is not an operator here; write `{op}`"))
+                }
+                "item" => {
+                    self.pos -= 1;
+                    self.fail("`item` is not known to `if:`: the condition of a `foreach:` step is checked once, before its items")
+                }
+                "env" | "secrets" | "github" | "matrix" | "needs" | "vars" => {
+                    self.pos -= 1;
+                    self.fail(format!("`{w}` is not something an expression can read; it reads inputs.NAME, steps.STEP.outputs.KEY and phases.PHASE.outputs.KEY"))
+                }
+                _ => {
+                    self.pos -= 1;
+                    self.fail(format!("`{w}` is not a value: write {WHAT_A_VALUE_IS} (strings go in quotes: '{w}')"))
+                }
+            },
+            Some(t) => {
+                self.pos -= 1;
+                let _ = at;
+                self.fail(format!(
+                    "expected a value ({WHAT_A_VALUE_IS}), found {}",
+                    describe(&t)
+                ))
+            }
+        }
+    }
+
+    fn expect_dot(&mut self, after: &str) -> Result<(), ParseError> {
+        match self.next() {
+            Some(Token::Dot) => Ok(()),
+            _ => {
+                self.pos -= 1;
+                self.fail(format!("expected `.` after `{after}`"))
+            }
+        }
+    }
+
+    fn word(&mut self, what: &str) -> Result<String, ParseError> {
+        match self.next() {
+            Some(Token::Word(w)) => Ok(w),
+            // `steps.3.outputs.k`: a name made of digits was read as a number.
+            Some(Token::Num(n)) if n >= 0.0 && n.fract() == 0.0 => Ok(format_number(n)),
+            _ => {
+                self.pos -= 1;
+                self.fail(format!("expected {what}"))
+            }
+        }
+    }
+
+    fn input(&mut self) -> Result<Expr, ParseError> {
+        self.expect_dot("inputs")?;
+        let name = self.word("an input name after `inputs.`")?;
+        Ok(Expr::Ref(
+            Reference::Input(name.clone()),
+            format!("inputs.{name}"),
+        ))
+    }
+
+    fn output(&mut self, root: &str) -> Result<Expr, ParseError> {
+        // The step: `.NAME` or `['NAME']`.
+        let (step, written) = match self.next() {
+            Some(Token::Dot) => {
+                let name = self.word(&format!(
+                    "a {} name after `{root}.`",
+                    &root[..root.len() - 1]
+                ))?;
+                (name.clone(), format!("{root}.{name}"))
+            }
+            Some(Token::LBracket) => {
+                let name = match self.next() {
+                    Some(Token::Str(s)) => s,
+                    _ => {
+                        self.pos -= 1;
+                        return self.fail(format!("expected a name in quotes after `{root}[`"));
+                    }
+                };
+                self.close_bracket()?;
+                let w = format!("{root}['{}']", name.replace('\'', "''"));
+                (name, w)
+            }
+            _ => {
+                self.pos -= 1;
+                return self.fail(format!("expected `.` or `[` after `{root}`"));
+            }
+        };
+        // An item of a `foreach:` step: `[N]`.
+        let (unit, written) = if self.peek() == Some(&Token::LBracket) {
+            self.pos += 1;
+            let n = match self.next() {
+                Some(Token::Num(n)) if n >= 0.0 && n.fract() == 0.0 && n < 1e9 => n as u64,
+                _ => {
+                    self.pos -= 1;
+                    return self.fail("expected an item number (0, 1, ...) in `[ ]`");
+                }
+            };
+            self.close_bracket()?;
+            (format!("{step}[{n}]"), format!("{written}[{n}]"))
+        } else {
+            (step, written)
+        };
+        self.expect_dot(&written)?;
+        match self.next() {
+            Some(Token::Word(w)) if w == "outputs" => {}
+            _ => {
+                self.pos -= 1;
+                return self.fail(format!("expected `outputs` after `{written}.`"));
+            }
+        }
+        self.expect_dot("outputs")?;
+        let key = self.word("an output key after `outputs.`")?;
+        Ok(Expr::Ref(
+            Reference::StepOutput {
+                step: unit,
+                key: key.clone(),
+            },
+            format!("{written}.outputs.{key}"),
+        ))
+    }
+
+    fn close_bracket(&mut self) -> Result<(), ParseError> {
+        match self.next() {
+            Some(Token::RBracket) => Ok(()),
+            _ => {
+                self.pos -= 1;
+                self.fail("expected `]`")
+            }
+        }
+    }
+}
+
+/// Parse an `if:` expression.
+pub fn parse(text: &str) -> Result<Expr, ParseError> {
+    if text.len() > MAX_EXPRESSION_BYTES {
+        return Err(ParseError {
+            message: format!(
+                "the expression is {} bytes long; an `if:` is at most {MAX_EXPRESSION_BYTES}",
+                text.len()
+            ),
+            at: 0,
+        });
+    }
+    let tokens = tokens(text)?;
+    if tokens.is_empty() {
+        return Err(ParseError {
+            message: "the expression is empty".into(),
+            at: 0,
+        });
+    }
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        end: text.chars().count(),
+        depth: 0,
+    };
+    let expr = p.or()?;
+    if let Some(t) = p.peek().cloned() {
+        let hint = match t {
+            Token::Word(ref w) if w == "and" || w == "or" => {
+                format!("; write `{}`", if w == "and" { "&&" } else { "||" })
+            }
+            _ => "; join conditions with `&&` or `||`".to_string(),
+        };
+        return p.fail(format!(
+            "unexpected {} after a complete expression{hint}",
+            describe(&t)
+        ));
+    }
+    Ok(expr)
+}
+
+/// Every reference an expression reads, in order, each with how it is written.
+pub fn references(expr: &Expr) -> Vec<(&Reference, &str)> {
+    let mut out = Vec::new();
+    fn walk<'a>(e: &'a Expr, out: &mut Vec<(&'a Reference, &'a str)>) {
+        match e {
+            Expr::Literal(_) => {}
+            Expr::Ref(r, w) => out.push((r, w)),
+            Expr::Not(a) => walk(a, out),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Compare(_, a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+        }
+    }
+    walk(expr, &mut out);
+    out
+}
+
+/// Evaluate `expr`, reading references with `resolve` (`None`: not recorded). Pure: the same
+/// values always give the same verdict.
+pub fn evaluate(expr: &Expr, resolve: &dyn Fn(&Reference) -> Option<Value>) -> Evaluation {
+    let mut seen = Vec::new();
+    let result = eval(expr, resolve, &mut seen).and_then(|v| truth(&v, expr));
+    Evaluation { seen, result }
+}
+
+/// How an operand is named in an error: its reference, or its literal.
+fn name_of(e: &Expr) -> String {
+    match e {
+        Expr::Ref(_, w) => format!("`{w}`"),
+        Expr::Literal(v) => v.shown(),
+        _ => "the condition".to_string(),
+    }
+}
+
+fn truth(v: &Value, from: &Expr) -> Result<bool, EvalError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::Str(s) if s == "true" => Ok(true),
+        Value::Str(s) if s == "false" => Ok(false),
+        other => {
+            let hint = match from {
+                Expr::Ref(_, w) => format!("; compare it, e.g. `{w} == {}`", other.shown()),
+                _ => String::new(),
+            };
+            Err(EvalError(format!(
+                "{} is {} ({}), not true or false{hint}",
+                name_of(from),
+                other.kind(),
+                other.shown()
+            )))
+        }
+    }
+}
+
+fn eval(
+    e: &Expr,
+    resolve: &dyn Fn(&Reference) -> Option<Value>,
+    seen: &mut Vec<(Reference, String, Option<Value>)>,
+) -> Result<Value, EvalError> {
+    Ok(match e {
+        Expr::Literal(v) => v.clone(),
+        Expr::Ref(r, written) => {
+            let v = resolve(r);
+            seen.push((r.clone(), written.clone(), v.clone()));
+            v.unwrap_or(Value::Str(String::new()))
+        }
+        Expr::Not(a) => Value::Bool(!truth(&eval(a, resolve, seen)?, a)?),
+        Expr::And(a, b) => {
+            Value::Bool(truth(&eval(a, resolve, seen)?, a)? && truth(&eval(b, resolve, seen)?, b)?)
+        }
+        Expr::Or(a, b) => {
+            Value::Bool(truth(&eval(a, resolve, seen)?, a)? || truth(&eval(b, resolve, seen)?, b)?)
+        }
+        Expr::Compare(op, a, b) => {
+            let l = eval(a, resolve, seen)?;
+            let r = eval(b, resolve, seen)?;
+            Value::Bool(compare(*op, &l, &r, a, b)?)
+        }
+    })
+}
+
+fn as_number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+fn compare(op: CmpOp, l: &Value, r: &Value, le: &Expr, re: &Expr) -> Result<bool, EvalError> {
+    use std::cmp::Ordering;
+    let mixed = |what: &str| {
+        Err(EvalError(format!(
+            "{} is {} ({}) and {} is {} ({}): {what}",
+            name_of(le),
+            l.kind(),
+            l.shown(),
+            name_of(re),
+            r.kind(),
+            r.shown()
+        )))
+    };
+    if matches!(op, CmpOp::Eq | CmpOp::Ne) {
+        let equal = match (l, r) {
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Num(a), Value::Num(b)) => a == b,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Num(n), Value::Str(s)) | (Value::Str(s), Value::Num(n)) => {
+                as_number(s).is_some_and(|m| m == *n)
+            }
+            (Value::Bool(b), Value::Str(s)) | (Value::Str(s), Value::Bool(b)) => {
+                s == if *b { "true" } else { "false" }
+            }
+            (Value::Num(_), Value::Bool(_)) | (Value::Bool(_), Value::Num(_)) => {
+                return mixed("a number and a boolean cannot be compared");
+            }
+        };
+        return Ok(equal == (op == CmpOp::Eq));
+    }
+    let ordering = match (l, r) {
+        (Value::Bool(_), _) | (_, Value::Bool(_)) => {
+            return mixed(&format!("booleans have no order for `{}`", op.text()));
+        }
+        (Value::Num(a), Value::Num(b)) => a.partial_cmp(b),
+        (Value::Num(a), Value::Str(s)) => match as_number(s) {
+            Some(b) => a.partial_cmp(&b),
+            None => return mixed("the string does not read as a number"),
+        },
+        (Value::Str(s), Value::Num(b)) => match as_number(s) {
+            Some(a) => a.partial_cmp(b),
+            None => return mixed("the string does not read as a number"),
+        },
+        (Value::Str(a), Value::Str(b)) => match (as_number(a), as_number(b)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y),
+            _ => Some(a.as_bytes().cmp(b.as_bytes())),
+        },
+    };
+    let ordering = ordering.unwrap_or(Ordering::Equal);
+    Ok(match op {
+        CmpOp::Lt => ordering == Ordering::Less,
+        CmpOp::Le => ordering != Ordering::Greater,
+        CmpOp::Gt => ordering == Ordering::Greater,
+        CmpOp::Ge => ordering != Ordering::Less,
+        CmpOp::Eq | CmpOp::Ne => unreachable!("handled above"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(r: &Reference) -> Option<Value> {
+        match r {
+            Reference::Input(n) if n == "env" => Some(Value::Str("prod".into())),
+            Reference::Input(n) if n == "count" => Some(Value::Num(3.0)),
+            Reference::Input(n) if n == "dry_run" => Some(Value::Bool(false)),
+            Reference::StepOutput { step, key } if step == "build" && key == "changed" => {
+                Some(Value::Str("true".into()))
+            }
+            Reference::StepOutput { step, key } if step == "Run tests" && key == "n" => {
+                Some(Value::Str("10".into()))
+            }
+            Reference::StepOutput { step, key } if step == "deploy[1]" && key == "url" => {
+                Some(Value::Str("https://b".into()))
+            }
+            _ => None,
+        }
+    }
+
+    fn run(text: &str) -> Result<bool, String> {
+        let e = parse(text).map_err(|e| e.to_string())?;
+        evaluate(&e, &values).result.map_err(|e| e.0)
+    }
+
+    #[test]
+    fn the_brief_s_example_holds() {
+        assert_eq!(
+            run("inputs.env == 'prod' && steps.build.outputs.changed != 'false'"),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn operators_literals_and_precedence() {
+        assert_eq!(run("true || false && false"), Ok(true));
+        assert_eq!(run("(true || false) && false"), Ok(false));
+        assert_eq!(run("!false"), Ok(true));
+        assert_eq!(run("!(inputs.env == 'dev')"), Ok(true));
+        assert_eq!(run("inputs.count >= 3 && inputs.count < 3.5"), Ok(true));
+        assert_eq!(
+            run("inputs.count == '3'"),
+            Ok(true),
+            "numbers compare with numeric text"
+        );
+        assert_eq!(run("steps['Run tests'].outputs.n > 9"), Ok(true));
+        assert_eq!(
+            run("steps['Run tests'].outputs.n > '9'"),
+            Ok(true),
+            "numeric text compares as numbers"
+        );
+        assert_eq!(run("'abc' < 'abd'"), Ok(true));
+        assert_eq!(run("\"it's\" == 'it''s'"), Ok(true));
+        assert_eq!(
+            run("steps.build.outputs.changed"),
+            Ok(true),
+            "the text 'true' is true"
+        );
+        assert_eq!(run("inputs.dry_run == false"), Ok(true));
+        assert_eq!(run("inputs.dry_run == 'false'"), Ok(true));
+        assert_eq!(run("steps.deploy[1].outputs.url == 'https://b'"), Ok(true));
+        assert_eq!(run("-1.5e1 < -14"), Ok(true));
+    }
+
+    #[test]
+    fn missing_outputs_read_as_empty_and_are_reported_seen() {
+        let e = parse("steps.lint.outputs.ok == ''").unwrap();
+        let ev = evaluate(&e, &values);
+        assert_eq!(ev.result, Ok(true));
+        assert_eq!(ev.seen.len(), 1);
+        assert_eq!(ev.seen[0].1, "steps.lint.outputs.ok");
+        assert_eq!(ev.seen[0].2, None);
+    }
+
+    #[test]
+    fn short_circuit_reads_only_what_decides() {
+        let e = parse("inputs.env == 'dev' && steps.build.outputs.changed").unwrap();
+        let ev = evaluate(&e, &values);
+        assert_eq!(ev.result, Ok(false));
+        assert_eq!(ev.seen.len(), 1);
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind_are_errors_not_guesses() {
+        assert!(run("inputs.env").unwrap_err().contains("not true or false"));
+        assert!(run("inputs.count && true").is_err());
+        assert!(run("inputs.dry_run < 1").unwrap_err().contains("no order"));
+        assert!(
+            run("inputs.env > 3")
+                .unwrap_err()
+                .contains("does not read as a number")
+        );
+        assert!(run("inputs.count == true").is_err());
+    }
+
+    #[test]
+    fn parse_errors_say_what_and_where() {
+        let e = |t: &str| parse(t).unwrap_err();
+        assert_eq!(e("inputs.env = 'prod'").at, 11);
+        assert!(e("inputs.env = 'prod'").message.contains("`==`"));
+        assert!(e("inputs.env == ").message.contains("ends where a value"));
+        assert!(e("(inputs.a == 'x'").message.contains("never closed"));
+        assert!(e("inputs.env == prod").message.contains("in quotes"));
+        assert!(
+            e("env.HOME == 'x'")
+                .message
+                .contains("not something an expression can read")
+        );
+        assert!(e("a and b").message.contains("&&") || e("true and false").message.contains("&&"));
+        assert!(e("'open").message.contains("never closed"));
+        assert!(e("1 < 2 < 3").message.contains("do not chain"));
+        assert!(e("${{ inputs.x }}").message.contains("without `${{ }}`"));
+        assert!(e("steps.build.output.x").message.contains("`outputs`"));
+        assert!(e("").message.contains("empty"));
+        assert!(
+            e("true true")
+                .message
+                .contains("after a complete expression")
+        );
+        assert!(e(&"(".repeat(100)).message.contains("nests deeper"));
+        assert!(e(&"x".repeat(5000)).message.contains("at most"));
+        assert!(e("item == 'a'").message.contains("foreach"));
+    }
+
+    #[test]
+    fn references_are_listed_as_written() {
+        let e =
+            parse("inputs.a == steps['b c'].outputs.k || phases.p[2].outputs.x == '1'").unwrap();
+        let refs: Vec<&str> = references(&e).into_iter().map(|(_, w)| w).collect();
+        assert_eq!(
+            refs,
+            vec![
+                "inputs.a",
+                "steps['b c'].outputs.k",
+                "phases.p[2].outputs.x"
+            ]
+        );
+    }
+}

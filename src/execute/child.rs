@@ -1,0 +1,376 @@
+//! Running a `uses:` step: its child run, driven in this process on the same log, under its
+//! own lock, journal and hash chain. The parent records `child_started` (with the child's id)
+//! before the child's `run_started` exists, so that a crash between the two leaves a link to
+//! a child not yet started, which the next attempt starts with that id, never a second child.
+//! What to do is `plan::child_*`; this module carries it out.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::driver::{DriveContext, DriveError, Observer, drive, flush, record};
+use super::runner::resolver;
+use super::{Clock, DriverLock, Holder, IdGen, Journal, LockError, Stream, WriteBehind, rfc3339};
+use crate::decide::{AttemptReport, Command, RunState};
+use crate::definition::Workflow;
+use crate::definition::template::render_text;
+use crate::event::{AttemptEnd, Driver, Operator, Recorded};
+use crate::plan::{ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_plan, child_start};
+use crate::store::EventStore;
+
+/// How driving the child run of a `uses:` step ended, for the parent's driver.
+#[derive(Debug)]
+pub(crate) enum ChildOutcome {
+    /// The child finished or paused on a failure: the step's attempt ends so.
+    Report(Box<AttemptReport>),
+    /// The child waits for a report or a start (or another process drives it).
+    Waiting { run_id: String },
+    /// The child was stopped: the parent stops too.
+    Stopped,
+}
+
+fn driver() -> Driver {
+    Driver {
+        pid: std::process::id(),
+        host: super::hostname(),
+    }
+}
+
+fn holder(actor: &str) -> Holder {
+    Holder {
+        pid: std::process::id(),
+        host: super::hostname(),
+        actor: actor.to_string(),
+        since: rfc3339(SystemTime::now()),
+    }
+}
+
+/// What the parent's step gives its child: its `with:` values (rendered with the parent's
+/// values, secret inputs as this process holds them) and its directory.
+struct Handover {
+    given: Vec<(String, String)>,
+    /// The child's inputs given a secret of the parent (a template naming a secret input of
+    /// the parent): secret in the child too, never recorded.
+    secret: Vec<String>,
+    working_dir: String,
+    workflow: Workflow,
+    name: String,
+}
+
+fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
+    let state = &journal.state;
+    let step = state
+        .definition(index)
+        .ok_or("the step has no definition")?
+        .clone();
+    let start = state.start.as_ref().ok_or("the run has not started")?;
+    let uses = step.uses.as_deref().ok_or("the step has no `uses:`")?;
+    let used = start
+        .uses
+        .get(uses)
+        .ok_or_else(|| format!("the run recorded no workflow for `uses: {uses}`"))?;
+    let workflow: Workflow = serde_json::from_value(used.definition.clone())
+        .map_err(|e| format!("the snapshot of `{uses}` cannot be read: {e}"))?;
+    let resolve = resolver(state, &journal.redactor, Some(index));
+    let given = step
+        .with
+        .iter()
+        .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
+        .collect();
+    let secret = step
+        .with
+        .iter()
+        .filter(|(_, v)| {
+            crate::definition::template::scan(&v.0).iter().any(|o| {
+                matches!(&o.reference, Ok(crate::definition::template::Reference::Input(n))
+                    if start.secret_inputs.contains(n))
+            })
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    let base = PathBuf::from(&start.working_dir);
+    let working_dir = match &step.working_dir {
+        Some(dir) => base.join(render_text(dir, &resolve)),
+        None => base,
+    }
+    .display()
+    .to_string();
+    Ok(Handover {
+        given,
+        secret,
+        working_dir,
+        name: used.name.clone(),
+        workflow,
+    })
+}
+
+/// The child's inputs, typed as `workflow run` types them (a problem: the attempt fails).
+fn typed_inputs(h: &Handover) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let cwd = PathBuf::from(&h.working_dir);
+    crate::validate::resolve_inputs(&h.workflow.inputs, &h.given, &|p| cwd.join(p).exists())
+        .map_err(|problems| {
+            format!(
+                "the inputs given to `{}` with `with:` are not valid: {}",
+                h.name,
+                problems.join("; ")
+            )
+        })
+}
+
+/// The attempt of `uses:` step `index` (`new_attempt`: just started; else the attempt that
+/// waits on its child): start its child run or go on with the one it has, drive it here until
+/// it can go no further, and say how the attempt ends.
+pub(crate) fn run_child(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    index: usize,
+    new_attempt: bool,
+) -> Result<ChildOutcome, DriveError> {
+    flush(journal, ctx)?;
+    let step = journal.state.steps[index].name.clone();
+    let attempt = journal.state.steps[index].attempts;
+    let spawn_failed = |error: String| {
+        ChildOutcome::Report(Box::new(AttemptReport {
+            step: step.clone(),
+            attempt,
+            end: AttemptEnd::SpawnFailed { error },
+            outputs: Vec::new(),
+            output_tail: String::new(),
+            validation_problems: Vec::new(),
+            by: None,
+            agent: None,
+            log: None,
+        }))
+    };
+    let h = match handover(journal, index) {
+        Ok(h) => h,
+        Err(e) => return Ok(spawn_failed(e)),
+    };
+    let run_id = match child_plan(&journal.state, index) {
+        ChildPlan::Continue(run_id) => run_id,
+        ChildPlan::Start => {
+            // The inputs are checked before anything is recorded for the child.
+            if let Err(e) = typed_inputs(&h) {
+                return Ok(spawn_failed(e));
+            }
+            let run_id = journal.next_id();
+            record(
+                journal,
+                ctx,
+                Command::StartChild {
+                    step: step.clone(),
+                    run_id: run_id.clone(),
+                    workflow: h.name.clone(),
+                },
+            )?;
+            run_id
+        }
+    };
+    let parent = journal.state.clone();
+    let parent_secrets = journal.redactor.clone();
+    let home = ctx.home.clone();
+    let stop = ctx.stop.clone();
+    let actor = ctx.actor.clone();
+    let grace = ctx.grace;
+    let observer = &mut *ctx.observer;
+    journal.nested(|store, clock, ids| {
+        let mut observer = ChildObserver {
+            inner: observer,
+            step: step.clone(),
+        };
+        let lock = match DriverLock::acquire(&home, &run_id, &holder(&actor.actor)) {
+            Ok(lock) => lock,
+            // Another process drives the child (an operator's report drove it on): the step
+            // waits; that process drives this run on when the child is done.
+            Err(LockError::Held { .. }) => return Ok(ChildOutcome::Waiting { run_id }),
+            Err(e) => return Err(DriveError::Internal(e.to_string())),
+        };
+        let mut child =
+            Journal::open(store, clock, ids, &run_id).map_err(|e| DriveError::Journal(e.into()))?;
+        child.redactor.merge_secrets(&parent_secrets);
+        if child.state.outcome().is_none() {
+            if child.state.phase == crate::decide::RunPhase::NotStarted {
+                let inputs = match typed_inputs(&h) {
+                    Ok(inputs) => inputs,
+                    Err(e) => return Ok(spawn_failed(e)),
+                };
+                let mut started = child_start(
+                    &parent,
+                    index,
+                    inputs,
+                    h.working_dir.clone(),
+                    actor.clone(),
+                    driver(),
+                )
+                .map_err(DriveError::Internal)?;
+                started.secret_inputs.clone_from(&h.secret);
+                child.submit(Command::Start(Box::new(started)))?;
+                observer.begin(&child.state, false);
+                drive_here(&mut child, &home, &stop, &actor, grace, &mut observer)?;
+            } else {
+                supply_secret_inputs(&mut child, &h);
+                let next = child_next(&child.state, new_attempt);
+                if let ChildNext::Resume(mode) = &next {
+                    child.submit(Command::Resume {
+                        mode: mode.clone(),
+                        by: actor.clone(),
+                        driver: driver(),
+                        timeout_seconds: None,
+                    })?;
+                }
+                if next != ChildNext::Report {
+                    observer.begin(&child.state, true);
+                    drive_here(&mut child, &home, &stop, &actor, grace, &mut observer)?;
+                }
+            }
+        }
+        drop(lock);
+        Ok(match child_end(&child.state, &step, attempt) {
+            ChildEnd::Report(report) => ChildOutcome::Report(report),
+            ChildEnd::Waiting => ChildOutcome::Waiting { run_id },
+            ChildEnd::Unfinished => ChildOutcome::Stopped,
+        })
+    })
+}
+
+/// Drive the child run in this process, with the parent's stop flag: a signal stops both.
+fn drive_here(
+    child: &mut Journal<'_>,
+    home: &std::path::Path,
+    stop: &super::StopFlag,
+    actor: &Operator,
+    grace: std::time::Duration,
+    observer: &mut dyn Observer,
+) -> Result<(), DriveError> {
+    let mut cctx = DriveContext {
+        home: home.to_path_buf(),
+        stop: stop.clone(),
+        actor: actor.clone(),
+        observer,
+        grace,
+        files: WriteBehind::default(),
+    };
+    drive(child, &mut cctx).map(drop)
+}
+
+/// A child run with secret inputs needs their values again when another process drives it:
+/// the parent gives them as it gave them at the start (its `with:`, rendered here).
+fn supply_secret_inputs(child: &mut Journal<'_>, h: &Handover) {
+    let Some(start) = child.state.start.clone() else {
+        return;
+    };
+    for name in &start.secret_inputs {
+        if child.redactor.input(name).is_none()
+            && let Some((_, value)) = h.given.iter().find(|(n, _)| n == name)
+        {
+            child.redactor.set_input(name, value);
+        }
+    }
+}
+
+/// A run that ended for good leaves no child unfinished: each child run of its steps that is
+/// not over is aborted (and its own children with it), with who ended the parent and why.
+pub(crate) fn end_children(
+    store: &mut dyn EventStore,
+    clock: &dyn Clock,
+    ids: &mut dyn IdGen,
+    home: &std::path::Path,
+    state: &RunState,
+    by: &Operator,
+    grace: std::time::Duration,
+) -> Vec<String> {
+    let Some(outcome) = state.outcome() else {
+        return Vec::new();
+    };
+    let mut ended = Vec::new();
+    for link in state.steps.iter().filter_map(|s| s.child.as_ref()) {
+        if link.finished {
+            continue;
+        }
+        let by = Operator {
+            actor: by.actor.clone(),
+            message: Some(format!(
+                "its parent run {} ended {}",
+                state.run_id,
+                outcome.as_str()
+            )),
+        };
+        let done = super::operator::abort(
+            store,
+            clock,
+            ids,
+            home,
+            &link.run_id,
+            &by,
+            &holder(&by.actor),
+            grace * 3,
+        );
+        if done.is_ok() {
+            ended.push(link.run_id.clone());
+        }
+    }
+    ended
+}
+
+/// The child's progress, handed to the parent's observer as a child's.
+struct ChildObserver<'a> {
+    inner: &'a mut dyn Observer,
+    step: String,
+}
+
+impl Observer for ChildObserver<'_> {
+    fn begin(&mut self, state: &RunState, resumed: bool) {
+        self.inner.child_begin(&self.step, state, resumed);
+    }
+
+    fn note(&mut self, text: &str) {
+        self.inner.note(text);
+    }
+
+    fn recorded(&mut self, state: &RunState, events: &[Recorded]) {
+        self.inner.child(&self.step, state, events);
+    }
+
+    fn line(&mut self, step: &str, stream: Stream, line: &str) {
+        self.inner
+            .line(&format!("{}/{step}", self.step), stream, line);
+    }
+
+    fn warn(&mut self, message: &str) {
+        self.inner.warn(message);
+    }
+
+    fn child(&mut self, step: &str, state: &RunState, events: &[Recorded]) {
+        self.inner
+            .child(&format!("{}/{step}", self.step), state, events);
+    }
+
+    fn child_begin(&mut self, step: &str, state: &RunState, resumed: bool) {
+        self.inner
+            .child_begin(&format!("{}/{step}", self.step), state, resumed);
+    }
+}
+
+/// A child run's secret inputs come from its parent: when a process that was not given them
+/// drives the child (a report on its step, a resume), the parent's `with:` is rendered again
+/// with the parent's values — its own secret inputs as this process was given them, up the
+/// chain of parents — and handed to the child's journal. What cannot be found stays missing.
+pub fn inherit_secret_inputs(child: &mut Journal<'_>) {
+    let Some(parent) = child.state.start.as_ref().and_then(|s| s.parent.clone()) else {
+        return;
+    };
+    if child.redactor.missing_inputs(&child.state).is_empty() {
+        return;
+    }
+    let given = child.nested(|store, clock, ids| {
+        let mut journal = Journal::open(store, clock, ids, &parent.run_id).ok()?;
+        inherit_secret_inputs(&mut journal);
+        let index = journal.state.step_index(&parent.step)?;
+        let h = handover(&journal, index).ok()?;
+        Some((h, journal.redactor.clone()))
+    });
+    if let Some((h, parent_secrets)) = given {
+        child.redactor.merge_secrets(&parent_secrets);
+        supply_secret_inputs(child, &h);
+    }
+}

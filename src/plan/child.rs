@@ -1,0 +1,178 @@
+//! What a `uses:` step does with its child run, as pure functions of the parent's and the
+//! child's states: whether an attempt starts a new child run or goes on with the one it has,
+//! the child's first event, the resume an unfinished child needs, and how the child's state
+//! ends the step's attempt. The driver (`execute::child`) carries these out.
+
+use std::collections::BTreeMap;
+
+use crate::decide::{AttemptReport, RunPhase, RunState, StepStatus};
+use crate::event::{AttemptEnd, Driver, Operator, ParentRun, ResumeMode, RunKind, RunStarted};
+
+/// What an attempt of a `uses:` step does with its child run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildPlan {
+    /// Start a new child run: the step has none yet, or its last one is over for good and
+    /// its end was recorded.
+    Start,
+    /// Go on with this child run: it is not over (it waits, was stopped, paused on a
+    /// failure, or its driver died), or it ended while nobody was looking.
+    Continue(String),
+}
+
+/// What the next attempt (or the waiting attempt) of `uses:` step `index` does.
+pub fn child_plan(parent: &RunState, index: usize) -> ChildPlan {
+    match &parent.steps[index].child {
+        Some(link) if !link.finished => ChildPlan::Continue(link.run_id.clone()),
+        _ => ChildPlan::Start,
+    }
+}
+
+/// The first event of the child run that step `index` of `parent` starts: the workflow as
+/// snapshotted at the parent's `run` (never read again from a file), the parent's
+/// configuration and agents, the link back to the parent.
+pub fn child_start(
+    parent: &RunState,
+    index: usize,
+    inputs: BTreeMap<String, serde_json::Value>,
+    working_dir: String,
+    by: Operator,
+    driver: Driver,
+) -> Result<RunStarted, String> {
+    let start = parent
+        .start
+        .as_ref()
+        .ok_or("the parent run has not started")?;
+    let step = parent
+        .definition(index)
+        .ok_or_else(|| format!("the parent run has no step {index}"))?;
+    let uses = step
+        .uses
+        .as_deref()
+        .ok_or_else(|| format!("step `{}` has no `uses:`", step.name))?;
+    let used = start.uses.get(uses).ok_or_else(|| {
+        format!("the parent run recorded no workflow for `uses: {uses}` when it started")
+    })?;
+    Ok(RunStarted {
+        kind: RunKind::Workflow,
+        name: used.name.clone(),
+        definition: used.definition.clone(),
+        definition_hash: used.definition_hash.clone(),
+        source: used.source.clone(),
+        inputs,
+        // The journal finds the secret inputs, keeps their values and records `***`.
+        secret_inputs: Vec::new(),
+        config: start.config.clone(),
+        agents: start.agents.clone(),
+        claude: start.claude.clone(),
+        working_dir,
+        driver,
+        by,
+        parent: Some(ParentRun {
+            run_id: parent.run_id.clone(),
+            step: parent.steps[index].name.clone(),
+            attempt: parent.steps[index].attempts,
+        }),
+        uses: start.uses.clone(),
+    })
+}
+
+/// What the parent's driver does with its child run as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildNext {
+    /// Nothing to drive: the child's state ends (or keeps waiting) the step's attempt.
+    Report,
+    /// Resume it so, then drive it.
+    Resume(ResumeMode),
+    /// Drive it as it is.
+    Drive,
+}
+
+/// What to do with an unfinished child run. A child stopped, or whose driver died with work
+/// in hand, goes on from where it was. A child paused on a failure gets its failed step again
+/// only from a new attempt of the parent's step (a retry); the attempt that saw it fail ends
+/// with that failure.
+pub fn child_next(child: &RunState, new_attempt: bool) -> ChildNext {
+    match child.phase {
+        RunPhase::Finished { .. } => ChildNext::Report,
+        RunPhase::Paused { .. } if new_attempt => ChildNext::Resume(ResumeMode::Retry),
+        RunPhase::Paused { .. } => ChildNext::Report,
+        RunPhase::Stopped | RunPhase::RollingBack => ChildNext::Resume(ResumeMode::Continue),
+        RunPhase::Running | RunPhase::Waiting
+            if child.steps.iter().any(|s| s.status == StepStatus::Running) =>
+        {
+            ChildNext::Resume(ResumeMode::Continue)
+        }
+        RunPhase::NotStarted | RunPhase::Running | RunPhase::Waiting => ChildNext::Drive,
+    }
+}
+
+/// How a child run, as its state stands, ends the attempt of its parent's step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildEnd {
+    /// It finished, or paused on a failure: the attempt ends with its outcome.
+    Report(Box<AttemptReport>),
+    /// It waits for a report or a start: so does the step.
+    Waiting,
+    /// It was stopped (or is mid-way): the parent stops too, and resumes it later.
+    Unfinished,
+}
+
+/// The outputs a child run gives its parent's step: every output of its steps, a later step's
+/// replacing an earlier one's of the same key (a `foreach:` step counts with its lists, not
+/// its items one by one).
+pub fn child_outputs(child: &RunState) -> Vec<(String, String)> {
+    let mut merged: BTreeMap<String, String> = BTreeMap::new();
+    for s in child.steps.iter().filter(|s| s.item.is_none()) {
+        for (k, v) in &s.outputs {
+            merged.insert(k.clone(), v.clone());
+        }
+    }
+    merged.into_iter().collect()
+}
+
+/// The end of attempt `attempt` of `step` that `child`'s state gives.
+pub fn child_end(child: &RunState, step: &str, attempt: u32) -> ChildEnd {
+    let report = |end: AttemptEnd, outputs: Vec<(String, String)>| {
+        ChildEnd::Report(Box::new(AttemptReport {
+            step: step.to_string(),
+            attempt,
+            end,
+            outputs,
+            output_tail: String::new(),
+            validation_problems: Vec::new(),
+            by: None,
+            agent: None,
+            log: None,
+        }))
+    };
+    match &child.phase {
+        RunPhase::Finished { outcome } => {
+            let outputs = match outcome {
+                crate::event::Outcome::Completed => child_outputs(child),
+                _ => Vec::new(),
+            };
+            report(
+                AttemptEnd::Child {
+                    run_id: child.run_id.clone(),
+                    outcome: *outcome,
+                    finished: true,
+                    reason: child.finish_reason.clone(),
+                },
+                outputs,
+            )
+        }
+        RunPhase::Paused { reason } => report(
+            AttemptEnd::Child {
+                run_id: child.run_id.clone(),
+                outcome: crate::event::Outcome::Failed,
+                finished: false,
+                reason: Some(reason.clone()),
+            },
+            Vec::new(),
+        ),
+        RunPhase::Waiting => ChildEnd::Waiting,
+        RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack | RunPhase::Stopped => {
+            ChildEnd::Unfinished
+        }
+    }
+}

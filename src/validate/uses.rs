@@ -1,0 +1,176 @@
+//! Checks of `uses:` steps against the workflows they name: the workflow exists and is valid,
+//! `with:` gives inputs it declares and every required one, and no chain of `uses:` comes
+//! back to a workflow already on it (a → b → a). The workflows are found by the caller (as
+//! `workflow run` finds them), so the checks stay pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::workflow::Checker;
+use crate::definition::{InputSpec, Seg, Step, shown};
+
+pub use crate::definition::limits::MAX_USES_DEPTH;
+
+/// A workflow a `uses:` names, as the checks need to know it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsedInfo {
+    pub name: String,
+    /// Its file as the user knows it (a path, or `builtin:NAME`): its identity in the graph.
+    pub path: String,
+    pub inputs: BTreeMap<String, InputSpec>,
+    /// The `uses:` of its steps, in order.
+    pub uses: Vec<String>,
+    /// What is wrong with it on its own (empty: valid).
+    pub problems: Vec<String>,
+}
+
+/// How `uses:` texts are resolved, for a workflow whose file is `root`.
+pub struct Uses<'a> {
+    /// The file of the workflow being checked (its identity in the graph).
+    pub root: String,
+    /// Its name, for messages.
+    pub root_name: String,
+    /// The workflow a `uses:` text names, or why there is none.
+    pub find: &'a dyn Fn(&str) -> Result<UsedInfo, String>,
+}
+
+/// Where the chain from a `uses:` leads wrong: a cycle (as names), a workflow that cannot be
+/// found or is invalid deeper down, or too deep.
+fn walk(
+    uses: &Uses<'_>,
+    info: &UsedInfo,
+    chain: &mut Vec<(String, String)>,
+    clean: &mut BTreeSet<String>,
+) -> Result<(), String> {
+    if chain.len() > MAX_USES_DEPTH {
+        return Err(format!(
+            "`uses:` nests deeper than {MAX_USES_DEPTH} workflows (through {})",
+            chain
+                .iter()
+                .map(|(n, _)| shown(n))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        ));
+    }
+    if clean.contains(&info.path) {
+        return Ok(());
+    }
+    for text in &info.uses {
+        let next = (uses.find)(text).map_err(|e| {
+            format!(
+                "`{}` uses `{}`, which cannot be run: {e}",
+                shown(&info.name),
+                shown(text)
+            )
+        })?;
+        if let Some(at) = chain.iter().position(|(_, p)| *p == next.path) {
+            let mut names: Vec<String> = chain[at..].iter().map(|(n, _)| shown(n)).collect();
+            names.push(shown(&next.name));
+            return Err(format!("a cycle through `uses:`: {}", names.join(" → ")));
+        }
+        if let Some(first) = next.problems.first() {
+            return Err(format!(
+                "`{}` uses `{}` ({}), which is not valid: {first}",
+                shown(&info.name),
+                shown(text),
+                next.path
+            ));
+        }
+        chain.push((next.name.clone(), next.path.clone()));
+        walk(uses, &next, chain, clean)?;
+        chain.pop();
+    }
+    clean.insert(info.path.clone());
+    Ok(())
+}
+
+/// Check the `uses:` and `with:` of step `step` (at `base` in the file).
+pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &Uses<'_>) {
+    let Some(text) = &step.uses else {
+        return;
+    };
+    let at = |k: &str| [base, &[Seg::Key(k.to_string())]].concat();
+    let info = match (uses.find)(text) {
+        Ok(info) => info,
+        Err(e) => {
+            c.hinted(
+                &at("uses"),
+                format!("`uses: {}`: {e}", shown(text)),
+                "name a workflow of CORTEX_HOME/workflows/ or a built-in, or give a path ending in .yaml",
+            );
+            return;
+        }
+    };
+    if info.path == uses.root {
+        c.hinted(
+            &at("uses"),
+            format!(
+                "a cycle through `uses:`: {} → {}",
+                shown(&uses.root_name),
+                shown(&uses.root_name)
+            ),
+            "a workflow cannot run itself as a step",
+        );
+        return;
+    }
+    if let Some(first) = info.problems.first() {
+        c.hinted(
+            &at("uses"),
+            format!(
+                "`uses: {}`: {} is not valid ({} problem{}; the first: {first})",
+                shown(text),
+                info.path,
+                info.problems.len(),
+                if info.problems.len() == 1 { "" } else { "s" }
+            ),
+            format!("`cortex workflow validate {}` shows them all", text),
+        );
+        return;
+    }
+    let mut chain = vec![
+        (uses.root_name.clone(), uses.root.clone()),
+        (info.name.clone(), info.path.clone()),
+    ];
+    if let Err(e) = walk(uses, &info, &mut chain, &mut BTreeSet::new()) {
+        c.hinted(
+            &at("uses"),
+            e,
+            "a workflow may run another, never itself through others",
+        );
+    }
+    for key in step.with.keys() {
+        if !info.inputs.contains_key(key) {
+            let declared: Vec<&str> = info.inputs.keys().map(String::as_str).collect();
+            c.hinted(
+                &[at("with").as_slice(), &[Seg::Key(key.clone())]].concat(),
+                format!(
+                    "`with:` gives `{}`, which is not an input of `{}`",
+                    shown(key),
+                    shown(&info.name)
+                ),
+                if declared.is_empty() {
+                    format!("`{}` declares no inputs", shown(&info.name))
+                } else {
+                    format!("its inputs: {}", declared.join(", "))
+                },
+            );
+        }
+    }
+    for (name, spec) in &info.inputs {
+        if spec.required && spec.default.is_none() && !step.with.contains_key(name) {
+            let path = if step.with.is_empty() {
+                at("uses")
+            } else {
+                at("with")
+            };
+            c.hinted(
+                &path,
+                format!(
+                    "`{}` needs the input `{}`, and `with:` does not give it",
+                    shown(&info.name),
+                    shown(name)
+                ),
+                format!("add `with: {{{name}: ...}}`"),
+            );
+        }
+    }
+}

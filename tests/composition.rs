@@ -1,0 +1,787 @@
+//! Composition on the real binary: `if:` (an expression or a command), `foreach:` (in a
+//! workflow, and in a scenario within `max_parallel`), `uses:` (child runs linked both ways,
+//! outputs flowing back, waiting, reports driving the parent on, kill -9, SIGINT and abort
+//! propagating), and bad input refused with located errors and exit 2.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Env, lines};
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn scenario(env: &Env, name: &str, yaml: &str) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios").join(format!("{name}.yaml")),
+        yaml,
+    )
+    .unwrap();
+}
+
+/// Every event of every run in the log, as exported.
+fn events(env: &Env) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for run in env
+        .run(&["--json", "workflow", "history", "--limit", "100"])
+        .json()
+        .as_array()
+        .unwrap()
+    {
+        let export = env.run(&["log", "export", run["run_id"].as_str().unwrap()]);
+        for line in export.stdout.lines() {
+            out.push(serde_json::from_str(line).unwrap());
+        }
+    }
+    out
+}
+
+const GUARDED: &str = r#"name: guarded
+inputs:
+  env: {type: string, default: dev}
+steps:
+  - name: build
+    run: echo "changed=true" >> "$CORTEX_OUTPUT"
+  - name: deploy
+    if: inputs.env == 'prod' && steps.build.outputs.changed != 'false'
+    run: echo deployed >> ran.log
+  - name: notify
+    if: "!(inputs.env == 'prod')"
+    run: echo notified >> ran.log
+  - name: migrate
+    if: {run: "test -f pending"}
+    run: echo migrated >> ran.log
+"#;
+
+#[test]
+fn a_false_condition_skips_its_step_with_the_expression_and_the_values_it_saw() {
+    let env = Env::new();
+    env.workflow("guarded", GUARDED);
+    let run = env.run(&["workflow", "run", "guarded"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["notified"]);
+    let status = env.status(None);
+    assert_eq!(status["steps"][1]["status"], "skipped");
+    assert_eq!(
+        status["steps"][1]["error"],
+        "if: inputs.env == 'prod' && steps.build.outputs.changed != 'false' is false (inputs.env = 'dev')"
+    );
+    assert_eq!(status["steps"][1]["if"]["holds"], false);
+    assert_eq!(status["steps"][1]["if"]["values"]["inputs.env"], "'dev'");
+    assert_eq!(status["steps"][2]["if"]["holds"], true);
+    assert_eq!(status["steps"][3]["status"], "skipped");
+    assert_eq!(status["steps"][3]["if"]["exit_code"], 1);
+    insta::assert_snapshot!(
+        "guarded_status",
+        env.run(&["workflow", "status"]).snapshot(&env)
+    );
+    // The same workflow in production, with the command's file present: both run.
+    std::fs::write(env.file("pending"), "").unwrap();
+    let run = env.run(&["workflow", "run", "guarded", "--input", "env=prod"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["notified", "deployed", "migrated"]
+    );
+    let log = env.run(&["log", "show"]);
+    assert!(
+        log.stdout
+            .contains("condition_checked     step deploy: if: inputs.env == 'prod' && steps.build.outputs.changed != 'false' is true (inputs.env = 'prod', steps.build.outputs.changed = 'true')"),
+        "{}",
+        log.stdout
+    );
+}
+
+#[test]
+fn a_condition_that_cannot_be_decided_fails_the_step_and_resume_skip_goes_on() {
+    let env = Env::new();
+    env.workflow(
+        "odd",
+        "name: odd\nsteps:\n  - name: count\n    run: echo n=many >> \"$CORTEX_OUTPUT\"\n  - name: big\n    if: steps.count.outputs.n > 3\n    run: echo big >> ran.log\n  - name: last\n    run: echo last >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "odd"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "`steps.count.outputs.n` is a string ('many') and 3 is a number (3): the string does not read as a number"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.status(None)["steps"][1]["status"], "failed");
+    let skip = env.run(&["workflow", "resume", "--skip"]);
+    assert_eq!(skip.code, 0, "{}{}", skip.stdout, skip.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["last"]);
+}
+
+const FANOUT: &str = r#"name: fanout
+steps:
+  - name: plan
+    run: echo 'regions=["eu-west","us-east","ap-south"]' >> "$CORTEX_OUTPUT"
+  - name: deploy
+    foreach: "${{ steps.plan.outputs.regions }}"
+    run: |
+      echo "$CORTEX_ITEM_INDEX ${{ item }} $CORTEX_ITEM" >> ran.log
+      echo "url=https://${{ item }}.example" >> "$CORTEX_OUTPUT"
+    validate:
+      - output: url
+  - name: smoke
+    foreach: [1, two]
+    run: echo "smoke ${{ item }}" >> ran.log
+  - name: report
+    run: echo "${{ steps.deploy.outputs.url }} ${{ steps.deploy[1].outputs.url }}" >> ran.log
+"#;
+
+#[test]
+fn foreach_runs_each_item_once_with_its_item_and_collects_outputs_as_lists() {
+    let env = Env::new();
+    env.workflow("fanout", FANOUT);
+    let run = env.run(&["workflow", "run", "fanout"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        [
+            "0 eu-west eu-west",
+            "1 us-east us-east",
+            "2 ap-south ap-south",
+            "smoke 1",
+            "smoke two",
+            "[\"https://eu-west.example\",\"https://us-east.example\",\"https://ap-south.example\"] https://us-east.example",
+        ]
+    );
+    let status = env.status(None);
+    let names: Vec<&str> = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "plan",
+            "deploy",
+            "deploy[0]",
+            "deploy[1]",
+            "deploy[2]",
+            "smoke",
+            "smoke[0]",
+            "smoke[1]",
+            "report"
+        ]
+    );
+    assert_eq!(status["steps"][1]["foreach"]["items"], 3);
+    assert_eq!(status["steps"][3]["item"]["value"], "us-east");
+    assert_eq!(status["steps"][6]["item"]["value"], 1);
+    insta::assert_snapshot!(
+        "fanout_status",
+        env.run(&["workflow", "status"]).snapshot(&env)
+    );
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_error() {
+    let env = Env::new();
+    env.workflow(
+        "notalist",
+        "name: notalist\nsteps:\n  - name: plan\n    run: echo 'regions=eu,us' >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo ${{ item }} >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "notalist"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    assert_eq!(status["steps"][1]["status"], "failed");
+    let error = status["steps"][1]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "foreach: `foreach` needs a JSON list (`[\"a\", \"b\"]`), but the value is not JSON (\"eu,us\""
+        ),
+        "{error}"
+    );
+    assert!(!env.file("ran.log").exists());
+}
+
+#[test]
+fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
+    let env = Env::new();
+    env.workflow(
+        "flaky",
+        "name: flaky\nsteps:\n  - name: each\n    foreach: [a, b, c]\n    retry: {max_retry_attempts: 0}\n    run: |\n      echo ${{ item }} >> ran.log\n      [ ${{ item }} != b ] || [ -f fixed ]\n",
+    );
+    let run = env.run(&["workflow", "run", "flaky"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(env.status(None)["failed_step"], "each[1]");
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let retry = env.run(&["workflow", "resume", "--retry"]);
+    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["a", "b", "b", "c"]);
+}
+
+const FAN_SCENARIO: &str = r#"name: fan
+description: deploy to every target, at most two at once
+max_parallel: 2
+inputs:
+  env: {type: string, default: prod}
+phases:
+  - name: plan
+    run: echo 'targets=["a","b","c","d"]' >> "$CORTEX_OUTPUT"
+  - name: deploy
+    condition: after:plan
+    parallel: true
+    foreach: "${{ phases.plan.outputs.targets }}"
+    run:
+      - touch "running-${{ item }}"; ls running-* | wc -l >> concurrency.log
+      - n=0; while [ $(ls started-* 2>/dev/null | wc -l) -lt 2 ] && [ $n -lt 200 ]; do touch "started-${{ item }}"; sleep 0.05; n=$((n+1)); done; touch "started-${{ item }}"
+      - rm "running-${{ item }}"
+      - echo "host=h-${{ item }}" >> "$CORTEX_OUTPUT"
+  - name: dev-only
+    condition: after:plan
+    if: inputs.env == 'dev'
+    run: exit 1
+  - name: verify
+    condition: after:deploy,dev-only
+    run: echo "${{ phases.deploy.outputs.host }}" > hosts.txt
+"#;
+
+#[test]
+fn scenario_items_are_phases_that_run_in_parallel_within_max_parallel() {
+    let env = Env::new();
+    scenario(&env, "fan", FAN_SCENARIO);
+    let run = env.run(&["orchestrate", "run", "fan"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let concurrency: Vec<usize> = lines(&env.file("concurrency.log"))
+        .iter()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(concurrency.len(), 4, "each item ran once");
+    assert!(
+        concurrency.iter().all(|&n| n <= 2),
+        "never more than max_parallel at once: {concurrency:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.file("hosts.txt"))
+            .unwrap()
+            .trim(),
+        "[\"h-a\",\"h-b\",\"h-c\",\"h-d\"]"
+    );
+    let status = env.run(&["--json", "orchestrate", "status", "fan"]).json();
+    assert_eq!(status["phases"][2]["name"], "deploy[0]");
+    assert_eq!(status["phases"][6]["name"], "dev-only");
+    assert_eq!(status["phases"][6]["status"], "skipped");
+    insta::assert_snapshot!(
+        "fan_scenario_status",
+        env.run(&["orchestrate", "status", "fan"]).snapshot(&env)
+    );
+}
+
+const CHILD: &str = r#"name: child
+inputs:
+  region: {type: string, required: true}
+steps:
+  - name: deploy
+    run: |
+      echo "deploy $CORTEX_INPUT_REGION" >> ran.log
+      echo "url=https://${{ inputs.region }}.example" >> "$CORTEX_OUTPUT"
+"#;
+
+const PARENT: &str = r#"name: parent
+steps:
+  - name: ship
+    uses: child
+    with: {region: eu}
+  - name: ship-all
+    foreach: [us, ap]
+    uses: child
+    with: {region: "${{ item }}"}
+  - name: after
+    run: echo "after ${{ steps.ship.outputs.url }} ${{ steps.ship-all.outputs.url }}" >> ran.log
+"#;
+
+#[test]
+fn uses_runs_a_child_run_linked_both_ways_whose_outputs_become_the_step_s() {
+    let env = Env::new();
+    env.workflow("child", CHILD).workflow("parent", PARENT);
+    let run = env.run(&["workflow", "run", "parent"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        [
+            "deploy eu",
+            "deploy us",
+            "deploy ap",
+            "after https://eu.example [\"https://us.example\",\"https://ap.example\"]"
+        ]
+    );
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let runs = history.as_array().unwrap();
+    assert_eq!(runs.len(), 4, "the parent and three child runs");
+    let parent_id = runs.iter().find(|r| r["name"] == "parent").unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let status = env.status(Some(&parent_id));
+    let child_id = status["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(status["steps"][0]["uses"]["workflow"], "child");
+    // Linked both ways: the parent's step names the child, the child names the parent.
+    let child = env.status(Some(&child_id));
+    assert_eq!(child["parent"]["run_id"], parent_id.as_str());
+    assert_eq!(child["parent"]["step"], "ship");
+    let all = events(&env);
+    assert!(all.iter().any(|e| e["type"] == "child_started"
+        && e["body"]["run_id"] == child_id.as_str()
+        && e["run_id"] == parent_id.as_str()));
+    insta::assert_snapshot!(
+        "uses_parent_status",
+        env.run(&["workflow", "status", &parent_id]).snapshot(&env)
+    );
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn a_failing_child_fails_the_step_with_the_child_s_reason_and_retry_resumes_that_child() {
+    let env = Env::new();
+    env.workflow(
+        "fragile",
+        "name: fragile\nsteps:\n  - name: one\n    run: echo one >> ran.log\n  - name: two\n    run: echo two >> ran.log; test -f fixed\n    retry: {max_retry_attempts: 0}\n",
+    )
+    .workflow(
+        "outer",
+        "name: outer\nsteps:\n  - name: inner\n    uses: fragile\n  - name: after\n    run: echo after >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "outer"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let outer = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "outer")
+        .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let status = env.status(Some(&outer));
+    let error = status["steps"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("failed (it can be resumed): step `two` failed: exited with code 1"),
+        "{error}"
+    );
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let retry = env.run(&["workflow", "resume", &outer, "--retry"]);
+    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["one", "two", "two", "after"]);
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "the same child run was resumed, no second one started"
+    );
+}
+
+const REVIEW: &str = r#"name: review
+inputs:
+  what: {type: string, required: true}
+steps:
+  - name: look
+    prompt: Review ${{ inputs.what }}; report --output verdict=...
+  - name: record
+    run: echo "verdict=${{ steps.look.outputs.verdict }}" >> "$CORTEX_OUTPUT"
+"#;
+
+const RELEASE: &str = r#"name: release
+steps:
+  - name: build
+    run: echo "artifact=app.tar" >> "$CORTEX_OUTPUT"
+  - name: review
+    uses: review
+    with: {what: "${{ steps.build.outputs.artifact }}"}
+  - name: publish
+    run: echo "publish after ${{ steps.review.outputs.verdict }}" >> ran.log
+"#;
+
+#[test]
+fn a_waiting_child_makes_its_step_wait_and_a_report_on_it_drives_the_parent_on() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    let run = env.run(&["workflow", "run", "release"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Review app.tar; report"),
+        "the child's prompt is shown rendered: {}",
+        run.stdout
+    );
+    let parent = env.status(Some("release"));
+    assert_eq!(parent["status"], "waiting");
+    assert_eq!(parent["steps"][1]["status"], "waiting");
+    let child_id = parent["steps"][1]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What it waits on, down the chain, with the prompt rendered, and the report to make.
+    assert_eq!(parent["steps"][1]["uses"]["waits_on"]["step"], "look");
+    assert_eq!(
+        parent["steps"][1]["uses"]["waits_on"]["prompt"],
+        "Review app.tar; report --output verdict=..."
+    );
+    assert_eq!(
+        parent["next"][0]["argv"],
+        serde_json::json!([
+            "cortex", "workflow", "step", "complete", "look", "--run", child_id
+        ])
+    );
+    insta::assert_snapshot!(
+        "uses_waiting_parent_status",
+        env.run(&["workflow", "status", "release"]).snapshot(&env)
+    );
+    // Reporting on the parent's `uses:` step itself is refused, naming the child.
+    let wrong = env.run(&["workflow", "step", "complete", "review", "--run", "release"]);
+    assert_eq!(wrong.code, 2, "{}{}", wrong.stdout, wrong.stderr);
+    assert!(wrong.stderr.contains(&child_id), "{}", wrong.stderr);
+    // One report on the child's step: the child finishes and the parent goes on.
+    let report = env.run(&[
+        "--json",
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &child_id,
+        "--output",
+        "verdict=approved",
+    ]);
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    let doc = report.json();
+    assert_eq!(doc["name"], "release", "the top-most run's document");
+    assert_eq!(doc["status"], "completed");
+    assert_eq!(lines(&env.file("ran.log")), ["publish after approved"]);
+    assert_eq!(env.status(Some(&child_id))["status"], "completed");
+}
+
+#[test]
+fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: one\n    run: echo one >> ran.log\n  - name: two\n    run: echo two >> ran.log; sleep 2; echo \"two=2\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .workflow(
+        "outer",
+        "name: outer\nsteps:\n  - name: inner\n    uses: slow\n  - name: after\n    run: echo \"after ${{ steps.inner.outputs.two }}\" >> ran.log\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "outer"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the child's second step", || {
+        lines(&env.file("ran.log")).contains(&"two".to_string())
+    });
+    driver.kill().unwrap(); // SIGKILL
+    driver.wait().unwrap();
+    assert_eq!(env.status(Some("outer"))["status"], "interrupted");
+    assert_eq!(env.status(Some("slow"))["status"], "interrupted");
+    let resumed = env.run(&["workflow", "resume", "outer"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["one", "two", "two", "after 2"],
+        "the child's completed step is not run again; the one in flight is"
+    );
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "resuming the parent resumed its child rather than starting a new one"
+    );
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+#[test]
+fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
+    let env = Env::new();
+    env.workflow(
+        "stoppable",
+        "name: stoppable\nsteps:\n  - name: long\n    run: echo go >> ran.log; touch started; [ -f fast ] || sleep 30\n",
+    )
+    .workflow(
+        "outer",
+        "name: outer\nsteps:\n  - name: inner\n    uses: stoppable\n  - name: after\n    run: echo after >> ran.log\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "outer"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the child's step", || env.file("started").exists());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(driver.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(3));
+    assert_eq!(env.status(Some("outer"))["status"], "stopped");
+    assert_eq!(env.status(Some("stoppable"))["status"], "stopped");
+    std::fs::write(env.file("fast"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume", "outer"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["go", "go", "after"]);
+    assert_eq!(env.status(Some("stoppable"))["status"], "completed");
+}
+
+#[test]
+fn aborting_the_parent_aborts_its_waiting_child() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    let abort = env.run(&["workflow", "abort", "release", "--message", "not now"]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    let child = env.status(Some("review"));
+    assert_eq!(child["status"], "aborted");
+    assert!(
+        child["reason"]
+            .as_str()
+            .unwrap()
+            .contains("aborted by an operator"),
+        "{child}"
+    );
+    let log = env.run(&["log", "show", "review"]);
+    assert!(log.stdout.contains("its parent run"), "{}", log.stdout);
+}
+
+#[test]
+fn composition_events_conform_to_the_event_schema() {
+    let env = Env::new();
+    env.workflow("child", CHILD)
+        .workflow("parent", PARENT)
+        .workflow("guarded", GUARDED)
+        .workflow("fanout", FANOUT);
+    for name in ["parent", "guarded", "fanout"] {
+        assert_eq!(env.run(&["workflow", "run", name]).code, 0);
+    }
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/schemas/event.schema.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut types = std::collections::BTreeSet::new();
+    for event in events(&env) {
+        let errors: Vec<String> = validator
+            .iter_errors(&event)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{event}\n{}", errors.join("\n"));
+        types.insert(event["type"].as_str().unwrap().to_string());
+        if event["type"] == "foreach_expanded" || event["type"] == "child_started" {
+            assert_eq!(event["version"], 3);
+        }
+    }
+    for t in [
+        "condition_checked",
+        "foreach_expanded",
+        "foreach_finished",
+        "child_started",
+    ] {
+        assert!(types.contains(t), "no {t} event in {types:?}");
+    }
+}
+
+#[test]
+fn cycles_through_uses_are_located_errors_with_exit_2() {
+    let env = Env::new();
+    env.workflow("a", "name: a\nsteps:\n  - name: call-b\n    uses: b\n")
+        .workflow("b", "name: b\nsteps:\n  - name: call-c\n    uses: c\n")
+        .workflow("c", "name: c\nsteps:\n  - name: call-a\n    uses: a\n")
+        .workflow(
+            "self",
+            "name: self\nsteps:\n  - name: again\n    uses: self\n",
+        );
+    let out = env.run(&["workflow", "validate", "a"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("uses_cycle", out.snapshot(&env));
+    let json = env.run(&["--json", "workflow", "validate", "self"]).json();
+    assert_eq!(json["errors"][0]["line"], 4);
+    assert_eq!(json["errors"][0]["column"], 11);
+    let run = env.run(&["workflow", "run", "a"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        !env.db().exists()
+            || env.run(&["--json", "workflow", "history"]).json() == serde_json::json!([])
+    );
+}
+
+#[test]
+fn conditions_that_do_not_parse_foreach_over_non_lists_and_bad_with_are_located_errors() {
+    let env = Env::new();
+    env.workflow("child", CHILD).workflow(
+        "bad",
+        r#"name: bad
+inputs:
+  env: {type: string, default: dev}
+steps:
+  - name: one
+    run: echo
+    if: inputs.env = 'prod'
+  - name: two
+    run: echo ${{ item }}
+    foreach: a,b,c
+  - name: three
+    uses: child
+    with: {regoin: eu}
+  - name: four
+    run: echo
+    if: steps.five.outputs.x == '1'
+  - name: five
+    uses: chidl
+"#,
+    );
+    let out = env.run(&["workflow", "validate", "bad"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("bad_composition", out.snapshot(&env));
+    env.workflow(
+        "notlist",
+        "name: notlist\nsteps:\n  - name: each\n    run: echo\n    foreach: 3\n",
+    );
+    let json = env
+        .run(&["--json", "workflow", "validate", "notlist"])
+        .json();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["errors"][0]["line"], 5);
+    assert_eq!(json["errors"][0]["column"], 14);
+    scenario(
+        &env,
+        "badscen",
+        "name: badscen\ndescription: d\nphases:\n  - name: p\n    run: 'true'\n    if: phases.q.outputs.x == ||\n  - name: q\n    run: 'true'\n    foreach: {a: 1}\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "badscen"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("badscen.yaml:9:14"), "{}", out.stdout);
+}
+
+#[test]
+fn a_uses_step_s_validate_gate_checks_the_child_s_outputs() {
+    let env = Env::new();
+    env.workflow("child", CHILD).workflow(
+        "gated",
+        r#"name: gated
+steps:
+  - name: ship
+    uses: child
+    with: {region: eu}
+    validate:
+      - output: url
+      - run: test "${{ steps.ship.outputs.url }}" = https://eu.example
+  - name: strict
+    uses: child
+    with: {region: us}
+    validate:
+      - output: checksum
+"#,
+    );
+    let run = env.run(&["workflow", "run", "gated"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(Some("gated"));
+    assert_eq!(status["steps"][0]["status"], "completed");
+    assert_eq!(status["steps"][1]["status"], "failed");
+    assert_eq!(
+        status["steps"][1]["error"],
+        "validation failed: output `checksum` was not produced"
+    );
+}
+
+/// Does any file under `dir` (recursively) hold `needle`?
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_secret_input_handed_to_a_child_is_never_recorded_by_the_child() {
+    let env = Env::new();
+    let secret = "child-secret-0123456789";
+    env.workflow(
+        "use-key",
+        "name: use-key\ninputs:\n  key: {type: string, required: true}\nsteps:\n  - name: wait\n    prompt: check the key\n  - name: use\n    run: echo \"${{ inputs.key }}\" > used.txt; echo \"echo=${{ inputs.key }}\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .workflow(
+        "holder",
+        "name: holder\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: hand\n    uses: use-key\n    with: {key: \"${{ inputs.api_token }}\"}\n",
+    );
+    let run = env
+        .command(&["workflow", "run", "holder"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(3));
+    let child = env.status(Some("use-key"));
+    assert_eq!(child["inputs"]["key"], "***");
+    // Another process, given the parent's secret again, reports on the child: the parent
+    // hands it to the child, which finishes, and the parent with it.
+    let report = env
+        .command(&["workflow", "step", "complete", "wait"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        report.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.file("used.txt"))
+            .unwrap()
+            .trim(),
+        secret,
+        "the child's step was given the value"
+    );
+    let found = files_holding(&env.home(), secret);
+    assert!(found.is_empty(), "the secret is stored in {found:?}");
+    for run in ["holder", "use-key"] {
+        for args in [
+            vec!["--json", "workflow", "status", run],
+            vec!["log", "export", run],
+        ] {
+            let out = env.run(&args);
+            assert!(!out.stdout.contains(secret), "{args:?}:\n{}", out.stdout);
+        }
+    }
+}
