@@ -103,6 +103,28 @@ pub enum TopCommand {
     /// scheduler.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Drive runs from any host that reaches the log: runs whose driver is gone (or submitted
+    /// with `run --submit`) and the ready phases of runs other workers drive, under leases;
+    /// SIGTERM drains it (nothing new is taken, what runs finishes, runs are handed back).
+    Worker {
+        /// Its name, recorded on what it does (default: HOST-PID).
+        #[arg(long)]
+        name: Option<String>,
+        /// The tags it offers (comma-separated): it runs steps and phases whose `runs_on:`
+        /// they cover.
+        #[arg(long, value_name = "TAG,...", default_value = "")]
+        tags: String,
+        /// How many steps or phases it runs at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// How long what it holds stays its own without renewal (renewed every third of it):
+        /// a worker that dies or is cut off loses its work this long after.
+        #[arg(long, default_value = "30s", value_name = "DURATION")]
+        lease: String,
+        /// How often it looks for work when nothing wakes it (PostgreSQL wakes it at once).
+        #[arg(long, default_value = "1s", value_name = "DURATION")]
+        poll: String,
+    },
     /// The whole output of a run's attempts (of one step or phase), as kept beside the log.
     Logs {
         /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest
@@ -170,8 +192,12 @@ pub enum WorkflowCommand {
         #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
         inputs: Vec<String>,
         /// Print the plan without executing or recording anything.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "submit")]
         dry_run: bool,
+        /// Record the run and return at once (exit 0, its id on stdout): `cortex worker`s
+        /// drive it.
+        #[arg(long)]
+        submit: bool,
         #[command(flatten)]
         audit: Audit,
     },
@@ -263,8 +289,12 @@ pub enum OrchestrateCommand {
         #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
         inputs: Vec<String>,
         /// Say what would start, without executing or recording anything.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "submit")]
         dry_run: bool,
+        /// Record the run and return at once (exit 0, its id on stdout): `cortex worker`s
+        /// drive it.
+        #[arg(long)]
+        submit: bool,
         #[command(flatten)]
         audit: Audit,
     },

@@ -106,6 +106,34 @@ pub fn dispatch(
                 super::out(text)
             })
         }
+        TopCommand::Worker {
+            name,
+            tags,
+            concurrency,
+            lease,
+            poll,
+        } => {
+            let tags = crate::definition::parse_tags(&tags).map_err(|e| {
+                CommandError::bad_input(format!("--tags: {e}"))
+                    .hint("write e.g. --tags gpu,os:linux")
+            })?;
+            let duration = |flag: &str, text: &str| {
+                crate::definition::DurationSpec(text.to_string())
+                    .to_duration()
+                    .map_err(|e| {
+                        CommandError::bad_input(format!("--{flag}: {e}"))
+                            .hint(format!("write e.g. --{flag} 30s"))
+                    })
+            };
+            let opts = ops::worker::WorkerOptions {
+                name,
+                tags,
+                concurrency: usize::from(concurrency),
+                lease: duration("lease", &lease)?,
+                poll: duration("poll", &poll)?.max(std::time::Duration::from_millis(20)),
+            };
+            driving(json, |live| ops::worker::work(ctx, opts, live))
+        }
         TopCommand::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(super::Cli::command())
@@ -230,11 +258,13 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             name,
             inputs,
             dry_run,
+            submit,
             audit,
         } => {
             let inputs = parse_pairs(&inputs, "input")?;
+            let how = ops::RunHow::of(dry_run, submit);
             driving(json, |live| {
-                ops::workflow::run(ctx, &name, &inputs, dry_run, by(&audit), live)
+                ops::workflow::run(ctx, &name, &inputs, how, by(&audit), live)
             })
         }
         WorkflowCommand::Status { run, at } => {
@@ -315,6 +345,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             start,
             inputs,
             dry_run,
+            submit,
             audit,
         } => {
             let inputs = parse_pairs(&inputs, "input")?;
@@ -322,7 +353,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 name: &name,
                 starts: &start,
                 inputs: &inputs,
-                dry_run,
+                how: ops::RunHow::of(dry_run, submit),
             };
             driving(json, |live| ops::scenario::run(ctx, req, by(&audit), live))
         }

@@ -47,6 +47,32 @@ pub enum Command {
         step: String,
     },
     FinishAttempt(Box<AttemptReport>),
+    /// The run is left for workers to drive (`run --submit`).
+    Submit {
+        by: Operator,
+    },
+    /// A worker holding the lease `epoch` of step `step` begins its next attempt.
+    ClaimAttempt {
+        step: String,
+        worker: String,
+        host: String,
+        epoch: u64,
+    },
+    /// The lease of attempt `attempt` of `step` lapsed and was taken over: the attempt ends
+    /// without an outcome (nothing if it already ended).
+    InterruptAttempt {
+        step: String,
+        attempt: u32,
+        reason: String,
+    },
+    /// A result reported after its attempt's lease changed hands: recorded, not applied.
+    RejectResult {
+        step: String,
+        attempt: u32,
+        worker: String,
+        host: String,
+        reason: String,
+    },
     /// A rollback command ran (`end` none: the step has no rollback command).
     RecordCompensation {
         step: String,

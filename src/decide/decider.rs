@@ -61,6 +61,66 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             ]
         }),
         Command::StartAttempt { step } => start_attempt(state, &step),
+        Command::Submit { by } => {
+            if state.phase != RunPhase::Running || state.events == 0 {
+                return Err(DecideError::NotActive(phase_name(&state.phase)));
+            }
+            Ok(vec![Event::RunSubmitted { by }])
+        }
+        Command::ClaimAttempt {
+            step,
+            worker,
+            host,
+            epoch,
+        } => {
+            let index = state
+                .step_index(&step)
+                .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+            if state.is_external(index) {
+                return Err(unready(state, &step, "it waits for a report, not a worker"));
+            }
+            let started = start_attempt(state, &step)?;
+            let claimed = Event::AttemptClaimed {
+                step,
+                attempt: state.steps[index].attempts + 1,
+                worker,
+                host,
+                epoch,
+            };
+            Ok(std::iter::once(claimed).chain(started).collect())
+        }
+        Command::InterruptAttempt {
+            step,
+            attempt,
+            reason,
+        } => {
+            let running = state
+                .step(&step)
+                .is_some_and(|s| s.status == StepStatus::Running && s.attempts == attempt);
+            if !running {
+                return Ok(Vec::new());
+            }
+            let mut events = vec![Event::StepInterrupted {
+                step: step.clone(),
+                attempt,
+                reason,
+            }];
+            events.extend(deactivate(state, &step));
+            Ok(events)
+        }
+        Command::RejectResult {
+            step,
+            attempt,
+            worker,
+            host,
+            reason,
+        } => Ok(vec![Event::AttemptRejected {
+            step,
+            attempt,
+            worker,
+            host,
+            reason,
+        }]),
         Command::FinishAttempt(report) => finish_attempt(state, workflow, *report),
         Command::RecordCompensation {
             step,

@@ -98,6 +98,17 @@ pub struct StepState {
     /// A `uses:` step: the child run of its latest attempt.
     #[serde(default)]
     pub child: Option<ChildLink>,
+    /// The worker that claimed its latest claimed attempt (`attempt_claimed`).
+    #[serde(default)]
+    pub claimed: Option<Claimed>,
+}
+
+/// Which worker, on which host, claimed which attempt of a step or phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimed {
+    pub attempt: u32,
+    pub worker: String,
+    pub host: String,
 }
 
 /// Which item of which `foreach:` step a unit is.
@@ -193,6 +204,9 @@ pub struct RunState {
     pub criteria_met: BTreeMap<String, Vec<String>>,
     /// An operator asked a running driver to stop.
     pub stop_requested: bool,
+    /// Recorded for workers to drive (`run --submit`) and not driven since.
+    #[serde(default)]
+    pub submitted: bool,
     /// An operator asked a running driver to abort the run (who, and why).
     #[serde(default)]
     pub abort_requested: Option<crate::event::Operator>,
@@ -234,6 +248,7 @@ impl Default for RunState {
             active_agents: Vec::new(),
             criteria_met: BTreeMap::new(),
             stop_requested: false,
+            submitted: false,
             abort_requested: None,
             timeout_seconds: None,
             phase: RunPhase::NotStarted,
@@ -599,6 +614,24 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
         | Event::ScheduleFired { .. }
         | Event::ScheduleReleased { .. }
         | Event::ScheduledRun { .. } => {}
+        Event::RunSubmitted { .. } => state.submitted = true,
+        Event::AttemptClaimed {
+            step,
+            attempt,
+            worker,
+            host,
+            ..
+        } => {
+            if let Some(s) = state.step_mut(step) {
+                s.claimed = Some(Claimed {
+                    attempt: *attempt,
+                    worker: worker.clone(),
+                    host: host.clone(),
+                });
+            }
+        }
+        // Recorded, never applied.
+        Event::AttemptRejected { .. } => {}
         Event::AttemptLog { step, file, .. } => {
             if let Some(s) = state.step_mut(step) {
                 s.log = Some(file.clone());
@@ -742,6 +775,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             if timeout_seconds.is_some() {
                 state.timeout_seconds = *timeout_seconds;
             }
+            state.submitted = false;
             // A resumed run goes back to what it was doing: compensating, waiting on a
             // report, or running.
             // A scenario waits as a whole only when nothing else can run (a projection, as
@@ -947,6 +981,7 @@ pub(super) fn new_step(name: &str) -> StepState {
         agent_result: None,
         resume_session: None,
         log: None,
+        claimed: None,
         condition: None,
         items: None,
         item: None,

@@ -24,6 +24,7 @@ mod scenario;
 mod schedule;
 mod tags;
 pub mod template;
+mod worker_tag;
 mod workflow;
 
 pub use agent::{Agent, AgentRunner, parse_agent};
@@ -52,6 +53,7 @@ pub use scenario::{
     parse_user_schema,
 };
 pub use schedule::{Overlap, Schedule};
+pub use worker_tag::{MAX_TAG_CHARS, WorkerTag, parse_tags, tag_problem, tags_cover};
 pub use workflow::{
     Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,
 };

@@ -135,6 +135,11 @@ pub struct Phase {
     /// `if:` is false is skipped, and the phases after it go on as after any skipped phase.
     #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
     pub if_: Option<super::IfCondition>,
+    /// Only workers with all of these tags (`cortex worker --tags`) run the phase; any
+    /// driver leaves it to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub runs_on: Vec<super::WorkerTag>,
     /// Run the phase once per item (a list, or a template naming an output that holds a JSON
     /// list): each item is its own phase `NAME[i]`, and items may run in parallel within
     /// `max_parallel` (with `parallel: true`). Phases after it wait for every item.
@@ -238,6 +243,7 @@ impl Phase {
             foreach: self.foreach.clone(),
             uses: None,
             with: Default::default(),
+            runs_on: self.runs_on.clone(),
         }
     }
 }

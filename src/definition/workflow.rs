@@ -236,6 +236,11 @@ pub struct Step {
     /// The inputs of the workflow named by `uses:` (values may use templates).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub with: BTreeMap<String, ScalarString>,
+    /// Only workers with all of these tags (`cortex worker --tags`) run the step: a run with
+    /// such a step is driven by such a worker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub runs_on: Vec<super::WorkerTag>,
 }
 
 impl Workflow {

@@ -491,6 +491,30 @@ pub enum Event {
         due: String,
         scheduler: Driver,
     },
+    /// The run was recorded for workers to drive (`run --submit`), not by the process that
+    /// recorded it (event version 3).
+    RunSubmitted {
+        by: Operator,
+    },
+    /// A worker claimed attempt `attempt` of a step or phase under a lease (`epoch`): it
+    /// starts the attempt (its start follows in the same append), and only a result it
+    /// reports while still holding that lease is applied (event version 3).
+    AttemptClaimed {
+        step: String,
+        attempt: u32,
+        worker: String,
+        host: String,
+        epoch: u64,
+    },
+    /// A result that came after its attempt's lease had changed hands (lapsed and taken over):
+    /// recorded, never applied (event version 3).
+    AttemptRejected {
+        step: String,
+        attempt: u32,
+        worker: String,
+        host: String,
+        reason: String,
+    },
     /// The run started for a due time, or why none was (its driver refused to start).
     ScheduledRun {
         due: String,
@@ -679,6 +703,9 @@ impl Event {
             Event::ScheduleFired { .. } => "schedule_fired",
             Event::ScheduleReleased { .. } => "schedule_released",
             Event::ScheduledRun { .. } => "scheduled_run",
+            Event::RunSubmitted { .. } => "run_submitted",
+            Event::AttemptClaimed { .. } => "attempt_claimed",
+            Event::AttemptRejected { .. } => "attempt_rejected",
             Event::StepInterrupted { .. } => "step_interrupted",
             Event::RetryScheduled { .. } => "retry_scheduled",
             Event::StepSkipped { .. } => "step_skipped",
@@ -721,7 +748,10 @@ impl Event {
             | Event::ForeachFailed { .. }
             | Event::ForeachFinished { .. }
             | Event::ChildStarted { .. }
-            | Event::ChildWaiting { .. } => 3,
+            | Event::ChildWaiting { .. }
+            | Event::RunSubmitted { .. }
+            | Event::AttemptClaimed { .. }
+            | Event::AttemptRejected { .. } => 3,
             Event::RunStarted(started) if started.parent.is_some() || !started.uses.is_empty() => 3,
             Event::StepFailed { end, .. }
             | Event::StepSucceeded { end, .. }

@@ -77,6 +77,10 @@ impl Event {
                 }
             }
             Event::ScheduleReleased { .. } => {}
+            Event::RunSubmitted { by } => message(by, f),
+            // Names and numbers; a reason cortex wrote (a lease's holders), no value.
+            Event::AttemptClaimed { .. } => {}
+            Event::AttemptRejected { reason, .. } => f(reason),
             Event::ScheduledRun { error, .. } => {
                 if let Some(e) = error {
                     f(e);

@@ -249,6 +249,7 @@ fn drive_here(
         observer,
         grace,
         files: WriteBehind::default(),
+        dispatch: Default::default(),
     };
     drive(child, &mut cctx).map(drop)
 }

@@ -52,6 +52,8 @@ pub struct DriveContext<'a> {
     pub grace: Duration,
     /// The run's derived files, written behind the driver; `drive` waits for them.
     pub files: WriteBehind,
+    /// Where ready units run: here, or also on workers (`Dispatch`).
+    pub dispatch: super::Dispatch,
 }
 
 impl DriveContext<'_> {
@@ -274,6 +276,12 @@ fn drive_workflow(
         if ctx.stop.is_set() {
             return record_stop(journal, ctx);
         }
+        if ctx.dispatch.draining() {
+            // A draining worker hands the run back between steps: whoever takes it next goes
+            // on from here.
+            flush(journal, ctx)?;
+            return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
+        }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let reason = format!("the run exceeded its time limit (timeout_seconds: {limit})");
             record(journal, ctx, Command::Pause { reason })?;
@@ -282,6 +290,22 @@ fn drive_workflow(
         let action = next(&journal.state);
         if !matches!(action, Next::Attempt { delay_ms: 0, .. }) {
             flush(journal, ctx)?;
+        }
+        if let Next::Attempt { index, .. } = action {
+            let runs_on = journal
+                .state
+                .definition(index)
+                .map(|d| d.runs_on.clone())
+                .unwrap_or_default();
+            if !ctx.dispatch.may_run(&runs_on) {
+                // Left to a worker that offers these tags: it takes the run from here.
+                flush(journal, ctx)?;
+                return Ok(DriveEnd::Waiting(format!(
+                    "a worker whose tags cover `{}` (runs_on: {})",
+                    journal.state.steps[index].name,
+                    runs_on.join(", ")
+                )));
+            }
         }
         let state = &journal.state;
         let observer = &mut *ctx.observer;

@@ -13,6 +13,10 @@ pub enum JournalError {
     Decide(#[from] DecideError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The lease this journal writes under changed hands (it lapsed and was taken over):
+    /// nothing more is recorded by it.
+    #[error("{0}")]
+    Fenced(String),
 }
 
 /// One run's state together with the store it lives in.
@@ -46,6 +50,9 @@ pub struct Journal<'a> {
     pub state: RunState,
     /// Commands decided and folded into `state`, not yet appended, with their events.
     staged: Vec<(Command, Vec<NewEvent>)>,
+    /// The lease every append is made under, checked inside the append's transaction: once
+    /// it has changed hands, appends are refused (`Fenced`).
+    fence: Option<crate::store::Lease>,
 }
 
 impl<'a> Journal<'a> {
@@ -68,6 +75,7 @@ impl<'a> Journal<'a> {
             run_id: run_id.to_string(),
             state,
             staged: Vec::new(),
+            fence: None,
         })
     }
 
@@ -172,6 +180,11 @@ impl<'a> Journal<'a> {
         out
     }
 
+    /// From now on, append only while `lease` is held (checked in each append's transaction).
+    pub fn fence(&mut self, lease: crate::store::Lease) {
+        self.fence = Some(lease);
+    }
+
     /// Whether commands are staged and not yet appended.
     pub fn has_staged(&self) -> bool {
         !self.staged.is_empty()
@@ -249,6 +262,9 @@ impl<'a> Journal<'a> {
         log: &dyn EventStore,
         command: Option<Command>,
     ) -> Result<(Vec<NewEvent>, usize), JournalError> {
+        if let Some(fence) = &self.fence {
+            check_fence(log, fence)?;
+        }
         if !others.is_empty() {
             self.catch_up(others, Some(log))?;
         }
@@ -263,6 +279,25 @@ impl<'a> Journal<'a> {
             events.extend(stamped);
         }
         Ok((events, staged))
+    }
+
+    /// Decide `command` at the head only while `lease` is still held (checked inside the
+    /// append's transaction); if it changed hands, decide `fenced` instead (a result recorded
+    /// as rejected). Returns the events appended and whether the lease was still held.
+    pub fn submit_fenced(
+        &mut self,
+        lease: &crate::store::Lease,
+        command: Command,
+        fenced: impl FnOnce(String) -> Command,
+    ) -> Result<(Vec<Recorded>, bool), JournalError> {
+        let previous = self.fence.replace(lease.clone());
+        let held = self.submit(command);
+        self.fence = previous;
+        match held {
+            Ok(events) => Ok((events, true)),
+            Err(JournalError::Fenced(why)) => Ok((self.submit(fenced(why))?, false)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Ids, times and redaction for freshly decided events.
@@ -337,5 +372,39 @@ impl<'a> Journal<'a> {
         }
         self.redactor.redact_event(&mut event);
         event
+    }
+}
+
+/// Inside an append's transaction: `fence` is still held as it was granted (same holder,
+/// same epoch), else why not.
+fn check_fence(log: &dyn EventStore, fence: &crate::store::Lease) -> Result<(), JournalError> {
+    let now = log
+        .leases(Some(&fence.run_id))?
+        .into_iter()
+        .find(|l| l.unit == fence.unit);
+    match now {
+        Some(l) if l.same_holding(fence) => Ok(()),
+        Some(l) => Err(JournalError::Fenced(format!(
+            "the lease of {} on {} changed hands: {} on {} holds it now (epoch {}, was {})",
+            unit_shown(&fence.unit),
+            fence.run_id,
+            l.holder,
+            l.host,
+            l.epoch,
+            fence.epoch
+        ))),
+        None => Err(JournalError::Fenced(format!(
+            "the lease of {} on {} is no longer held (it lapsed and was taken over)",
+            unit_shown(&fence.unit),
+            fence.run_id
+        ))),
+    }
+}
+
+fn unit_shown(unit: &str) -> String {
+    if unit.is_empty() {
+        "its driver".into()
+    } else {
+        format!("`{unit}`")
     }
 }

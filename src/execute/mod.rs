@@ -6,10 +6,12 @@ mod attempt_logs;
 mod child;
 mod claude;
 mod clock;
+mod dispatch;
 mod driver;
 mod host;
 mod inflight;
 mod journal;
+mod lease;
 mod lock;
 mod materialize;
 mod notify;
@@ -26,9 +28,11 @@ mod snapshot;
 pub use attempt_logs::{AttemptLogsChecked, LogFileCheck, check_attempt_log, check_attempt_logs};
 pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
+pub use dispatch::{Dispatch, Shared, Slots, claim_unit, finish_unit, reap_lapsed};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError};
+pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError};
 pub use materialize::{
     WriteBehind, check_run_folders, materialize, open_derived, remove_run_files, run_folder,

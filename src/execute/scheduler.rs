@@ -3,7 +3,7 @@
 //! append meanwhile (`orchestrate complete|fail|start|stop`), and ends all running phases on a
 //! stop (TERM, then KILL after a grace).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,10 @@ use super::driver::{
 };
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::{Journal, StopFlag, Stream};
+use super::{claim_unit, finish_unit, reap_lapsed};
 use crate::decide::{Command, RunPhase, StepStatus};
 use crate::plan::{awaiting_manual_start, ready_phases, to_prepare};
+use crate::store::Lease;
 
 /// What workers tell the loop. Phases are named, not numbered: the items of a `foreach:`
 /// phase are inserted after it, which moves the positions of the phases behind it.
@@ -37,8 +39,20 @@ pub fn drive_scenario(
     let runner = ctx.runner(&halt, &journal.redactor);
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut workers: BTreeSet<String> = BTreeSet::new();
+    // The leases of the units this driver runs as a worker (`Dispatch::shared`).
+    let mut leases: BTreeMap<String, Lease> = BTreeMap::new();
     let mut pause_reason: Option<String> = None;
+    let mut reaped_at = Instant::now();
     loop {
+        // A worker's driver ends, for the run's other workers, the attempts whose leases
+        // lapsed (their worker died or was cut off), so that they run again.
+        if let Some(shared) = ctx.dispatch.shared.clone()
+            && reaped_at.elapsed() >= Duration::from_millis(shared.lease_ms / 3)
+        {
+            reaped_at = Instant::now();
+            let events = reap_lapsed(journal, &shared)?;
+            announce(journal, ctx, &events);
+        }
         let caught_up = journal.refresh()?;
         if !caught_up.is_empty() {
             // What is staged was decided again after them: append it too, so that what the
@@ -57,7 +71,7 @@ pub fn drive_scenario(
             }
         }
         while let Ok(msg) = rx.try_recv() {
-            handle(journal, ctx, &mut workers, msg)?;
+            handle(journal, ctx, &mut workers, &mut leases, msg)?;
         }
         if halt.is_set() {
             if workers.is_empty() {
@@ -67,7 +81,7 @@ pub fn drive_scenario(
                 }
                 return record_stop(journal, ctx);
             }
-            wait(journal, ctx, &rx, &mut workers)?;
+            wait(journal, ctx, &rx, &mut workers, &mut leases)?;
             continue;
         }
         if !journal.state.pre_validated && journal.state.phase == RunPhase::Running {
@@ -131,15 +145,51 @@ pub fn drive_scenario(
             continue;
         }
         let ready = ready_phases(&journal.state);
+        // Ready phases left to workers: `runs_on:` tags this driver does not offer.
+        let mut for_workers: Vec<String> = Vec::new();
         for index in ready.iter().copied() {
             let name = journal.state.steps[index].name.clone();
+            let external = journal.state.is_external(index);
+            if !external {
+                let runs_on = journal
+                    .state
+                    .definition(index)
+                    .map(|d| d.runs_on.clone())
+                    .unwrap_or_default();
+                if !ctx.dispatch.may_run(&runs_on) {
+                    for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));
+                    continue;
+                }
+                if ctx.dispatch.draining() {
+                    continue;
+                }
+            }
             let delay = match journal.state.steps[index].status {
                 StepStatus::Ready => journal.state.steps[index].retry_delay_ms,
                 _ => 0,
             };
-            record(journal, ctx, Command::StartAttempt { step: name.clone() })?;
-            if journal.state.is_external(index) {
-                continue;
+            match ctx.dispatch.shared.clone().filter(|_| !external) {
+                Some(shared) => {
+                    if !shared.slots.try_take() {
+                        continue;
+                    }
+                    match claim_unit(journal, &shared, index)? {
+                        Some((lease, events)) => {
+                            announce(journal, ctx, &events);
+                            leases.insert(name.clone(), lease);
+                        }
+                        None => {
+                            shared.slots.give();
+                            continue;
+                        }
+                    }
+                }
+                None => {
+                    record(journal, ctx, Command::StartAttempt { step: name.clone() })?;
+                    if external {
+                        continue;
+                    }
+                }
             }
             workers.insert(name.clone());
             let attempt = runner.prepare_attempt(&journal.state, index, deadline);
@@ -158,7 +208,30 @@ pub fn drive_scenario(
                 let _ = tx.send(Msg::Done(name, outcome));
             });
         }
-        if workers.is_empty() && ready.is_empty() {
+        // Attempts other workers run: this driver waits for their ends, which come through
+        // the log.
+        let elsewhere = journal
+            .state
+            .steps
+            .iter()
+            .any(|s| s.status == StepStatus::Running && !workers.contains(&s.name));
+        if workers.is_empty() && !elsewhere && ctx.dispatch.draining() {
+            // Handed back: whoever takes the run next goes on from here.
+            return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
+        }
+        if workers.is_empty()
+            && !elsewhere
+            && !for_workers.is_empty()
+            && ctx.dispatch.shared.is_none()
+        {
+            return Ok(DriveEnd::Waiting(format!(
+                "a worker whose tags cover {}",
+                for_workers.join("; ")
+            )));
+        }
+        // Over for this driver when nothing runs anywhere, and nothing is ready here or for a
+        // worker.
+        if workers.is_empty() && ready.is_empty() && !elsewhere && for_workers.is_empty() {
             let state = &journal.state;
             if let Some(outcome) = state.outcome() {
                 return Ok(DriveEnd::Finished(outcome));
@@ -179,7 +252,7 @@ pub fn drive_scenario(
             );
             return Ok(DriveEnd::Waiting(waiting.join(", ")));
         }
-        wait(journal, ctx, &rx, &mut workers)?;
+        wait(journal, ctx, &rx, &mut workers, &mut leases)?;
     }
 }
 
@@ -194,11 +267,12 @@ fn wait(
     ctx: &mut DriveContext<'_>,
     rx: &mpsc::Receiver<Msg>,
     workers: &mut BTreeSet<String>,
+    leases: &mut BTreeMap<String, Lease>,
 ) -> Result<(), DriveError> {
     // Nothing staged waits with the driver: a finished phase is in the log before it sleeps.
     flush(journal, ctx)?;
     match rx.recv_timeout(Duration::from_millis(100)) {
-        Ok(msg) => handle(journal, ctx, workers, msg),
+        Ok(msg) => handle(journal, ctx, workers, leases, msg),
         Err(_) => Ok(()),
     }
 }
@@ -207,6 +281,7 @@ fn handle(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
     workers: &mut BTreeSet<String>,
+    leases: &mut BTreeMap<String, Lease>,
     msg: Msg,
 ) -> Result<(), DriveError> {
     match msg {
@@ -230,6 +305,24 @@ fn handle(
         }
         Msg::Done(name, outcome) => {
             workers.remove(&name);
+            if let (Some(lease), Some(shared)) = (leases.remove(&name), ctx.dispatch.shared.clone())
+            {
+                shared.slots.give();
+                return match outcome {
+                    // Applied only while its lease is still held; else recorded as rejected.
+                    AttemptOutcome::Report(report) => {
+                        let (events, _) = finish_unit(journal, &shared, &lease, report)?;
+                        announce(journal, ctx, &events);
+                        Ok(())
+                    }
+                    AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => {
+                        shared.keeper.forget(&lease);
+                        journal.flush()?;
+                        let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+                        Ok(())
+                    }
+                };
+            }
             match outcome {
                 // Appended with the next phase's start, or before the loop waits or returns.
                 AttemptOutcome::Report(report) => {

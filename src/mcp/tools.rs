@@ -335,7 +335,14 @@ pub fn call(
                 Kind::Workflow => {
                     only_for(tool, Kind::Workflow, !a.start.is_empty(), "start")?;
                     let inputs = pairs(a.inputs, "input")?;
-                    ops::workflow::run(ctx, &a.name, &inputs, a.dry_run, by(a.message), live)
+                    ops::workflow::run(
+                        ctx,
+                        &a.name,
+                        &inputs,
+                        ops::RunHow::of(a.dry_run, false),
+                        by(a.message),
+                        live,
+                    )
                 }
                 Kind::Scenario => {
                     let inputs = pairs(a.inputs, "input")?;
@@ -343,7 +350,7 @@ pub fn call(
                         name: &a.name,
                         starts: &a.start,
                         inputs: &inputs,
-                        dry_run: a.dry_run,
+                        how: ops::RunHow::of(a.dry_run, false),
                     };
                     ops::scenario::run(ctx, req, by(a.message), live)
                 }

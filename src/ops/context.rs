@@ -21,6 +21,9 @@ pub struct Ctx {
     pub explicit_home: bool,
     /// `--db`: where the log is, given on the command line. Suggested commands name it too.
     pub db: Option<String>,
+    /// How runs driven by this command dispatch their units: a worker's seat (`cortex
+    /// worker`), or by default every unit here.
+    pub dispatch: crate::execute::Dispatch,
 }
 
 impl Ctx {
@@ -55,6 +58,7 @@ impl Ctx {
             cwd,
             explicit_home,
             db: None,
+            dispatch: Default::default(),
         })
     }
 

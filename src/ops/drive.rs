@@ -12,6 +12,55 @@ use crate::execute::{
 };
 use crate::render::render_outcome;
 
+/// What `run` does with the run it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunHow {
+    /// Drive it here to where it stops.
+    Drive,
+    /// Record nothing: say what would happen.
+    DryRun,
+    /// Record it for `cortex worker`s and return at once.
+    Submit,
+}
+
+impl RunHow {
+    pub fn of(dry_run: bool, submit: bool) -> RunHow {
+        match (dry_run, submit) {
+            (true, _) => RunHow::DryRun,
+            (false, true) => RunHow::Submit,
+            (false, false) => RunHow::Drive,
+        }
+    }
+}
+
+/// Leave a run just recorded for workers (`run --submit`): recorded as submitted, its
+/// document and exit 0 (the run id alone on stdout for people, so that `$(cortex ... run
+/// --submit)` is the id).
+pub fn submit_run(
+    ctx: &Ctx,
+    mut journal: Journal<'_>,
+    by: Operator,
+    lock: DriverLock,
+) -> Result<Output, CommandError> {
+    journal.submit(crate::decide::Command::Submit { by })?;
+    drop(lock);
+    let view = ctx.view(&journal.state, false);
+    let mut out = Output::new(view.to_json(), format!("{}\n", journal.run_id), exit::OK);
+    let secret = journal
+        .state
+        .start
+        .as_ref()
+        .map(|s| s.secret_inputs.clone())
+        .unwrap_or_default();
+    if !secret.is_empty() {
+        out = out.warn(vec![format!(
+            "the run has secret inputs ({}): the workers that drive it need them in their environment as CORTEX_INPUT_<NAME>",
+            secret.join(", ")
+        )]);
+    }
+    Ok(out)
+}
+
 /// How long a step's process group gets between TERM and KILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
 
@@ -62,6 +111,11 @@ pub fn finish_driving(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let actor = by.clone();
+    // The driver's lease: the run is driven here and nowhere else (on any host), and every
+    // append is made under it, so a driver that lost it (paused or cut off past it, the run
+    // taken over) records nothing more.
+    let run_id = journal.run_id.clone();
+    let keeper = hold_driver_lease(ctx, &mut journal, &by)?;
     let mut dctx = DriveContext {
         home: ctx.home.clone(),
         stop: live.stop.clone(),
@@ -69,8 +123,8 @@ pub fn finish_driving(
         observer: &mut *live.observer,
         grace: KILL_GRACE,
         files: WriteBehind::default(),
+        dispatch: ctx.dispatch.clone(),
     };
-    let run_id = journal.run_id.clone();
     // A run that has not started yet (its first drive) had no status before.
     let before =
         (journal.state.events > 1).then(|| crate::project::run_status(&journal.state, false));
@@ -80,7 +134,16 @@ pub fn finish_driving(
         DriveError::MissingSecretInputs(missing) => {
             super::workflow::missing_secret_inputs(&run_id, &missing)
         }
-    })?;
+    });
+    // Let the lease go however the drive ended (a fenced driver's is another's by now, and
+    // releasing it changes nothing).
+    if let Some((lease, keeper)) = keeper {
+        keeper.forget(&lease);
+        if !journal.has_staged() {
+            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+        }
+    }
+    let end = end?;
     let state = journal.state.clone();
     let view = journal.nested(|store, _, _| ctx.view_with_children(&state, true, &*store));
     drop(lock);
@@ -109,6 +172,95 @@ pub fn finish_driving(
         }
     }
     Ok(Output::new(view.to_json(), human, code).warn(warnings))
+}
+
+/// How long a driver's lease lasts without renewal (renewed every third of it).
+pub const DRIVER_LEASE_MS: u64 = 30_000;
+
+/// Claim the driver's lease of the journal's run for this process (a worker's seat, or this
+/// command) and fence the journal with it: the lease and the keeper that renews it (none on a
+/// store without leases). Held by another live driver: the run is held (exit 4).
+fn hold_driver_lease(
+    ctx: &Ctx,
+    journal: &mut Journal<'_>,
+    by: &Operator,
+) -> Result<Option<(crate::store::Lease, KeeperRef)>, CommandError> {
+    use crate::store::{DRIVER_UNIT, LeaseClaim, StoreError};
+    let claim = match &ctx.dispatch.shared {
+        Some(seat) => seat.claim(&journal.run_id, DRIVER_UNIT, 0),
+        None => LeaseClaim {
+            run_id: journal.run_id.clone(),
+            unit: DRIVER_UNIT.to_string(),
+            attempt: 0,
+            holder: format!("driver:{} pid {}", by.actor, std::process::id()),
+            host: hostname(),
+            ttl_ms: DRIVER_LEASE_MS,
+        },
+    };
+    let run_id = journal.run_id.clone();
+    let lease = match journal.nested(|store, _, _| store.claim_lease(&claim)) {
+        Ok(Some(lease)) => lease,
+        Err(StoreError::Unsupported(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+        Ok(None) => {
+            let holder = journal
+                .nested(|store, _, _| store.leases(Some(&run_id)))
+                .ok()
+                .and_then(|ls| ls.into_iter().find(|l| l.unit == DRIVER_UNIT))
+                .map_or("another driver".to_string(), |l| {
+                    format!(
+                        "{} on {} (for {} ms more)",
+                        l.holder, l.host, l.remaining_ms
+                    )
+                });
+            return Err(CommandError::new(
+                exit::HELD,
+                format!("run {run_id} is driven by {holder}"),
+            )
+            .hint(
+                "wait for it, or `cortex orchestrate stop` / `cortex workflow status` it from here",
+            ));
+        }
+    };
+    journal.fence(lease.clone());
+    let keeper = match &ctx.dispatch.shared {
+        Some(seat) => {
+            seat.keeper.keep(lease.clone());
+            KeeperRef::Seat(seat.clone())
+        }
+        None => {
+            let opener = ctx.clone();
+            let keeper = crate::execute::LeaseKeeper::start(
+                Box::new(move || {
+                    opener
+                        .store(crate::definition::Durability::Normal)
+                        .map_err(|e| crate::store::StoreError::Unreachable {
+                            target: "the event log".into(),
+                            reason: e.message,
+                        })
+                }),
+                DRIVER_LEASE_MS,
+            );
+            keeper.keep(lease.clone());
+            KeeperRef::Own(keeper)
+        }
+    };
+    Ok(Some((lease, keeper)))
+}
+
+/// The keeper renewing a driver's lease: a worker's (shared by its units) or its own.
+enum KeeperRef {
+    Seat(std::sync::Arc<crate::execute::Shared>),
+    Own(crate::execute::LeaseKeeper),
+}
+
+impl KeeperRef {
+    fn forget(&self, lease: &crate::store::Lease) {
+        match self {
+            KeeperRef::Seat(seat) => seat.keeper.forget(lease),
+            KeeperRef::Own(keeper) => keeper.forget(lease),
+        }
+    }
 }
 
 /// A child run that ended its part, handing over to its parent.

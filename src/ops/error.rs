@@ -174,6 +174,11 @@ impl From<JournalError> for CommandError {
                 e
             }
             JournalError::Decide(d) => CommandError::bad_input(d.to_string()),
+            JournalError::Fenced(why) => CommandError::new(
+                exit::FAILED,
+                format!("this driver stopped: {why}; nothing more was recorded by it"),
+            )
+            .hint("the run goes on where it is held now: `cortex workflow status RUN` (or `orchestrate status`) shows it"),
         }
     }
 }

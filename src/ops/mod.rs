@@ -16,11 +16,12 @@ pub mod notify;
 mod output;
 pub mod scenario;
 pub mod schedule;
+pub mod worker;
 pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
 pub use context::{Ctx, default_actor, hostname, no_runs, operator};
-pub use drive::{KILL_GRACE, Live, parse_pairs};
+pub use drive::{DRIVER_LEASE_MS, KILL_GRACE, Live, RunHow, parse_pairs};
 pub use error::{CommandError, exit};
 pub use history::{History, HistoryRow, history_page, history_page_before};
 pub use lookup::{FindError, Scope, find_run};

@@ -36,8 +36,8 @@ pub struct RunRequest<'a> {
     /// Manual phases to start at once.
     pub starts: &'a [String],
     pub inputs: &'a [(String, String)],
-    /// Only say what would start, recording nothing.
-    pub dry_run: bool,
+    /// Drive it, only say what would start (recording nothing), or submit it for workers.
+    pub how: super::RunHow,
 }
 
 /// `orchestrate run NAME [--start PHASE]... [--input k=v]... [--dry-run]`: start a run and
@@ -52,7 +52,7 @@ pub fn run(
         name,
         starts,
         inputs,
-        dry_run,
+        how,
     } = req;
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
@@ -103,7 +103,7 @@ pub fn run(
         &found,
         &config_file.agents,
     );
-    if dry_run {
+    if how == super::RunHow::DryRun {
         return Ok(dry_run_output(&scenario, starts, &agents));
     }
     let mut store = ctx.store(config.durability)?;
@@ -137,6 +137,9 @@ pub fn run(
             phase: phase.clone(),
             by: by.clone(),
         })?;
+    }
+    if how == super::RunHow::Submit {
+        return super::drive::submit_run(ctx, journal, by, lock);
     }
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)

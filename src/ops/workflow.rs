@@ -325,13 +325,13 @@ pub fn run(
     ctx: &Ctx,
     name: &str,
     inputs: &[(String, String)],
-    dry_run: bool,
+    how: super::RunHow,
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let loaded = load(ctx, name)?;
     let inputs = run_inputs(ctx, &loaded.workflow, inputs)?;
-    if dry_run {
+    if how == super::RunHow::DryRun {
         let agents = &loaded.agents;
         let wf = &loaded.workflow;
         let plan = preview_run(wf, &|i| {
@@ -373,6 +373,9 @@ pub fn run(
     };
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     journal.submit(Command::Start(Box::new(started)))?;
+    if how == super::RunHow::Submit {
+        return super::drive::submit_run(ctx, journal, by, lock);
+    }
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)
 }

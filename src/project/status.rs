@@ -151,6 +151,9 @@ pub struct StepView {
     /// Who reported the step's outcome, and their message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_by: Option<crate::event::Operator>,
+    /// The worker that claimed its running attempt: `NAME on HOST`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
     /// What the agent runner (Claude Code) reported for the latest attempt it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_result: Option<AgentResultView>,
@@ -429,6 +432,9 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         RunPhase::Paused { reason } => Some(reason.clone()),
         RunPhase::Finished { .. } => state.finish_reason.clone(),
         RunPhase::Stopped => Some("stopped by request; resume continues it".into()),
+        RunPhase::Running if state.submitted && !driver_alive && status != RunStatus::Interrupted => {
+            Some("submitted for workers: a `cortex worker` drives it (resume drives it here instead)".into())
+        }
         _ if status == RunStatus::Interrupted => {
             Some("its driver is gone (killed or the machine restarted); resume continues it".into())
         }
@@ -506,6 +512,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .flatten()
                     .map(|p| state.render_in(p, i)),
                 reported_by: s.reported_by.clone(),
+                worker: s
+                    .claimed
+                    .as_ref()
+                    .filter(|c| c.attempt == s.attempts && s.status == StepStatus::Running)
+                    .map(|c| format!("{} on {}", c.worker, c.host)),
                 agent_result: s.agent_result.as_ref().map(AgentResultView::of),
                 output_tail: if s.status == StepStatus::Failed {
                     s.output_tail.clone()

@@ -219,6 +219,9 @@ pub fn render_scenario_status(
         if let Some(by) = &s.reported_by {
             let _ = writeln!(out, "        {}", super::status::reported_line(by));
         }
+        if let Some(w) = &s.worker {
+            let _ = writeln!(out, "        on worker {w}");
+        }
         if let Some(a) = &s.agent_result {
             let _ = writeln!(out, "        agent: {}", super::status::agent_line(a));
         }

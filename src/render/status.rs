@@ -243,6 +243,9 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
     if let Some(by) = &s.reported_by {
         let _ = writeln!(out, "   {}", reported_line(by));
     }
+    if let Some(w) = &s.worker {
+        let _ = writeln!(out, "   On worker {w}");
+    }
     if let Some(a) = &s.agent_result {
         let _ = writeln!(out, "   Agent: {}", agent_line(a));
     }

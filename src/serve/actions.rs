@@ -160,7 +160,16 @@ pub fn run_workflow(
     catalog_name("workflow", name)?;
     let ctx = &shared.ctx;
     let entry = ctx.catalog().find_workflow(name).map_err(lookup_failure)?;
-    quiet(|live| ops::workflow::run(ctx, name, inputs, true, by(shared, message), live))?;
+    quiet(|live| {
+        ops::workflow::run(
+            ctx,
+            name,
+            inputs,
+            ops::RunHow::DryRun,
+            by(shared, message),
+            live,
+        )
+    })?;
     let secret = parse_workflow(&entry.display_path(), &entry.text)
         .map(|w| crate::execute::secret_inputs(&w))
         .unwrap_or_default();

@@ -124,4 +124,19 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
         self.inner.raw_rows(run_id)
     }
+    fn claim_lease(
+        &mut self,
+        claim: &super::LeaseClaim,
+    ) -> Result<Option<super::Lease>, StoreError> {
+        self.inner.claim_lease(claim)
+    }
+    fn renew_lease(&mut self, lease: &super::Lease, ttl_ms: u64) -> Result<bool, StoreError> {
+        self.inner.renew_lease(lease, ttl_ms)
+    }
+    fn release_lease(&mut self, lease: &super::Lease) -> Result<(), StoreError> {
+        self.inner.release_lease(lease)
+    }
+    fn leases(&self, run_id: Option<&str>) -> Result<Vec<super::Lease>, StoreError> {
+        self.inner.leases(run_id)
+    }
 }

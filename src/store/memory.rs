@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    AtHead, DecideAtHead, EventStore, RawRow, RunHead, Snapshot, StoreError, chain, decode_row,
+    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RunHead, Snapshot, StoreError,
+    chain, decode_row,
 };
 use crate::event::{NewEvent, Recorded};
 
@@ -12,6 +13,16 @@ use crate::event::{NewEvent, Recorded};
 pub struct MemoryStore {
     runs: BTreeMap<String, Vec<RawRow>>,
     snapshots: BTreeMap<String, Snapshot>,
+    /// Leases by (run, unit): the lease and when it lapses (ms since the epoch, this
+    /// process's clock standing for the database's).
+    leases: BTreeMap<(String, String), (Lease, i64)>,
+}
+
+/// Milliseconds since the epoch: the memory store's "database clock".
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl MemoryStore {
@@ -149,6 +160,57 @@ impl EventStore for MemoryStore {
             Some(id) => self.runs.get(id).cloned().unwrap_or_default(),
             None => self.runs.values().flatten().cloned().collect(),
         })
+    }
+
+    fn claim_lease(&mut self, claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
+        let now = now_ms();
+        let key = (claim.run_id.clone(), claim.unit.clone());
+        let epoch = match self.leases.get(&key) {
+            Some((held, expires)) if *expires > now && held.holder == claim.holder => held.epoch,
+            Some((_, expires)) if *expires > now => return Ok(None),
+            Some((held, _)) => held.epoch + 1,
+            None => 1,
+        };
+        let ttl = claim.ttl_ms.min(i64::MAX as u64 / 2) as i64;
+        let lease = Lease::granted(claim, epoch, ttl);
+        self.leases.insert(key, (lease.clone(), now + ttl));
+        Ok(Some(lease))
+    }
+
+    fn renew_lease(&mut self, lease: &Lease, ttl_ms: u64) -> Result<bool, StoreError> {
+        let key = (lease.run_id.clone(), lease.unit.clone());
+        match self.leases.get_mut(&key) {
+            Some((held, expires)) if held.same_holding(lease) => {
+                *expires = now_ms() + ttl_ms.min(i64::MAX as u64 / 2) as i64;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        let key = (lease.run_id.clone(), lease.unit.clone());
+        if self
+            .leases
+            .get(&key)
+            .is_some_and(|(held, _)| held.same_holding(lease))
+        {
+            self.leases.remove(&key);
+        }
+        Ok(())
+    }
+
+    fn leases(&self, run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
+        let now = now_ms();
+        Ok(self
+            .leases
+            .values()
+            .filter(|(l, _)| run_id.is_none_or(|r| l.run_id == r))
+            .map(|(l, expires)| Lease {
+                remaining_ms: expires - now,
+                ..l.clone()
+            })
+            .collect())
     }
 }
 

@@ -68,6 +68,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_by_kind ON runs(kind, run_id);
     CREATE INDEX runs_by_name ON runs(kind, name_key, run_id);
     CREATE INDEX runs_unfinished ON runs(kind, run_id) WHERE outcome IS NULL;",
+    // 5: leases (workers, SPEC §9): who holds a unit of a run — its driver (unit '') or a
+    // step or phase — until `expires_at` (ms since the epoch, SQLite's clock), changing hands
+    // at `epoch` + 1. Liveness data beside the log, never part of the chain nor a source of
+    // truth about a run: deleting the table loses no history.
+    "CREATE TABLE leases (
+        run_id     TEXT    NOT NULL,
+        unit       TEXT    NOT NULL,
+        attempt    INTEGER NOT NULL,
+        holder     TEXT    NOT NULL,
+        host       TEXT    NOT NULL,
+        epoch      INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, unit)
+    ) STRICT;",
 ];
 
 /// The first schema version with the run index: logs migrated from below it are backfilled.

@@ -10,6 +10,8 @@ mod anchor;
 mod faulty;
 mod hash;
 mod index;
+mod lease;
+mod listen;
 mod location;
 mod memory;
 mod migrations;
@@ -22,6 +24,8 @@ pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{RunEntry, RunQuery, check_index, entries_from_log, entry_from_log};
+pub use lease::{DRIVER_UNIT, Lease, LeaseClaim};
+pub use listen::Listener;
 pub use location::Location;
 pub use memory::MemoryStore;
 pub use migrations::SCHEMA_VERSION;
@@ -91,6 +95,9 @@ pub enum StoreError {
     /// The value that says where the log is cannot be used (`--db`, `CORTEX_DB`, `db`).
     #[error("{0}")]
     BadLocation(String),
+    /// What this kind of store cannot do (leases in a store kept in memory for tests).
+    #[error("this event log does not keep {0}")]
+    Unsupported(String),
     #[error("stored event {run_id}#{seq} cannot be read: {reason}")]
     Corrupt {
         run_id: String,
@@ -265,6 +272,30 @@ pub trait EventStore: Send {
             .filter(|r| r.seq == seq)
             .map(|r| r.hash.clone()))
     }
+    /// Claim a unit of a run (`LeaseClaim`): granted (epoch 1) if nobody holds it, taken
+    /// over (epoch + 1) if its lease lapsed by the database's clock, extended (same epoch) if
+    /// this holder holds it; none if another holds it.
+    /// Never waits for another claimer. Stores without leases say so.
+    fn claim_lease(&mut self, _claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
+        Err(StoreError::Unsupported("leases".into()))
+    }
+
+    /// Extend `lease` to `ttl_ms` from now, if it is still this holding (same holder and
+    /// epoch): false if it was taken over or released.
+    fn renew_lease(&mut self, _lease: &Lease, _ttl_ms: u64) -> Result<bool, StoreError> {
+        Err(StoreError::Unsupported("leases".into()))
+    }
+
+    /// Give `lease` up, if it is still this holding.
+    fn release_lease(&mut self, _lease: &Lease) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("leases".into()))
+    }
+
+    /// The leases of `run_id` (all runs: none), each with its time left by the database's
+    /// clock now.
+    fn leases(&self, _run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A boxed store is a store: every method is the boxed store's own (none falls back to the
@@ -330,6 +361,18 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn hash_at(&self, run_id: &str, seq: u64) -> Result<Option<String>, StoreError> {
         (**self).hash_at(run_id, seq)
+    }
+    fn claim_lease(&mut self, claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
+        (**self).claim_lease(claim)
+    }
+    fn renew_lease(&mut self, lease: &Lease, ttl_ms: u64) -> Result<bool, StoreError> {
+        (**self).renew_lease(lease, ttl_ms)
+    }
+    fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        (**self).release_lease(lease)
+    }
+    fn leases(&self, run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
+        (**self).leases(run_id)
     }
 }
 

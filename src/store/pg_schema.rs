@@ -70,4 +70,18 @@ pub const MIGRATIONS: &[&str] = &[
         state  text COLLATE "C" NOT NULL,
         digest text COLLATE "C" NOT NULL
     );"#,
+    // 2: leases (workers, SPEC §9): who holds a unit of a run — its driver (unit '') or a step
+    // or phase — until `expires_at` (ms since the epoch by the database's clock), changing
+    // hands at `epoch` + 1. Liveness data beside the log, never part of the chain: a team's
+    // everyday role is granted SELECT, INSERT, UPDATE and DELETE on it.
+    r#"CREATE TABLE leases (
+        run_id     text COLLATE "C" NOT NULL,
+        unit       text COLLATE "C" NOT NULL,
+        attempt    bigint NOT NULL,
+        holder     text COLLATE "C" NOT NULL,
+        host       text COLLATE "C" NOT NULL,
+        epoch      bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (run_id, unit)
+    );"#,
 ];

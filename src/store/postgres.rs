@@ -20,8 +20,8 @@ use postgres::{Client, Config, NoTls, Row, Statement};
 
 use super::pg_schema::{MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE};
 use super::{
-    AtHead, DecideAtHead, EventStore, RawRow, RowRef, RunEntry, RunHead, RunQuery, Snapshot,
-    StoreError, VerifyReport, chain,
+    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RowRef, RunEntry, RunHead,
+    RunQuery, Snapshot, StoreError, VerifyReport, chain,
 };
 use crate::definition::{Durability, normalize_name};
 use crate::event::{Event, NewEvent, Outcome, Recorded, RunKind};
@@ -40,6 +40,9 @@ const COLUMNS: &str = r#"run_id, seq, id, "time", "type", version, body, prev_ha
 
 /// The run index's columns, in `RunEntry` order.
 const INDEX_COLUMNS: &str = "run_id, kind, name, started_at, head_seq, head_hash, outcome";
+
+/// Now in milliseconds since the epoch, by the database's clock (the leases' clock).
+const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /// What a store was opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -679,7 +682,13 @@ impl PostgresStore {
     /// Commit an append. If the connection is lost while committing, whether it committed is
     /// settled by reading back the first appended event once connected again.
     fn commit(&self, run_id: &str, first: &RawRow) -> Result<(), StoreError> {
-        let committed = self.with(|c| c.client.batch_execute("COMMIT"));
+        // Workers listening on `cortex_runs` hear of the append when, and only if, it commits
+        // (a notification is delivered at commit), in the same round trip as the commit.
+        let notify = format!(
+            "SELECT pg_notify('cortex_runs', '{}'); COMMIT",
+            run_id.replace('\'', "''")
+        );
+        let committed = self.with(|c| c.client.batch_execute(&notify));
         self.in_tx.set(false);
         match committed {
             Ok(()) => Ok(()),
@@ -1209,5 +1218,120 @@ impl EventStore for PostgresStore {
             )
         })?;
         Ok(row.map(|r| super::hex(r.get::<_, &[u8]>(0))))
+    }
+
+    fn claim_lease(&mut self, claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
+        self.writable()?;
+        let ttl = claim.ttl_ms.min(i64::MAX as u64 / 2) as i64;
+        let attempt = i64::from(claim.attempt);
+        // One transaction that never waits for another claimer: the row, if there is one
+        // nobody else has locked, is taken over when lapsed; if there is none (or another
+        // claimer has it locked), an insert that does nothing on a conflict.
+        self.with(|c| {
+            let mut tx = c.client.transaction()?;
+            let held = tx.query_opt(
+                &format!(
+                    "SELECT expires_at <= {NOW_MS}, holder = $3 FROM leases
+                     WHERE run_id = $1 AND unit = $2 FOR UPDATE SKIP LOCKED"
+                ),
+                &[&claim.run_id, &claim.unit, &claim.holder],
+            )?;
+            let granted = match held {
+                Some(row) if !row.get::<_, bool>(0) && !row.get::<_, bool>(1) => None,
+                Some(row) => tx.query_opt(
+                    &format!(
+                        "UPDATE leases SET attempt = $3, holder = $4, host = $5,
+                            epoch = epoch + $7, expires_at = {NOW_MS} + $6
+                         WHERE run_id = $1 AND unit = $2
+                         RETURNING epoch, expires_at - {NOW_MS}"
+                    ),
+                    &[
+                        &claim.run_id,
+                        &claim.unit,
+                        &attempt,
+                        &claim.holder,
+                        &claim.host,
+                        &ttl,
+                        // Extended in place when this holder holds it, else taken over.
+                        &i64::from(row.get::<_, bool>(0) || !row.get::<_, bool>(1)),
+                    ],
+                )?,
+                None => tx.query_opt(
+                    &format!(
+                        "INSERT INTO leases (run_id, unit, attempt, holder, host, epoch, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, 1, {NOW_MS} + $6)
+                         ON CONFLICT (run_id, unit) DO NOTHING
+                         RETURNING epoch, expires_at - {NOW_MS}"
+                    ),
+                    &[
+                        &claim.run_id,
+                        &claim.unit,
+                        &attempt,
+                        &claim.holder,
+                        &claim.host,
+                        &ttl,
+                    ],
+                )?,
+            };
+            tx.commit()?;
+            Ok(granted.map(|r| {
+                Lease::granted(claim, r.get::<_, i64>(0).max(0) as u64, r.get::<_, i64>(1))
+            }))
+        })
+    }
+
+    fn renew_lease(&mut self, lease: &Lease, ttl_ms: u64) -> Result<bool, StoreError> {
+        self.writable()?;
+        let ttl = ttl_ms.min(i64::MAX as u64 / 2) as i64;
+        let epoch = lease.epoch.min(i64::MAX as u64) as i64;
+        self.with(|c| {
+            c.execute(
+                &format!(
+                    "UPDATE leases SET expires_at = {NOW_MS} + $5
+                     WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4"
+                ),
+                &[&lease.run_id, &lease.unit, &lease.holder, &epoch, &ttl],
+            )
+        })
+        .map(|n| n == 1)
+    }
+
+    fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        self.writable()?;
+        let epoch = lease.epoch.min(i64::MAX as u64) as i64;
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM leases WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4",
+                &[&lease.run_id, &lease.unit, &lease.holder, &epoch],
+            )
+        })
+        .map(drop)
+    }
+
+    fn leases(&self, run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
+        if self.version < 2 {
+            return Ok(Vec::new());
+        }
+        let rows = self.with(|c| {
+            c.query(
+                &format!(
+                    "SELECT run_id, unit, attempt, holder, host, epoch, expires_at - {NOW_MS}
+                     FROM leases WHERE $1::text IS NULL OR run_id = $1 ORDER BY run_id, unit"
+                ),
+                &[&run_id],
+            )
+        })?;
+        Ok(rows
+            .iter()
+            .map(|r| Lease {
+                run_id: r.get(0),
+                unit: r.get(1),
+                attempt: r.get::<_, i64>(2).clamp(0, i64::from(u32::MAX)) as u32,
+                holder: r.get(3),
+                host: r.get(4),
+                epoch: r.get::<_, i64>(5).max(0) as u64,
+                remaining_ms: r.get(6),
+            })
+            .collect())
     }
 }

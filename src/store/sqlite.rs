@@ -11,8 +11,8 @@ use rusqlite::{
 
 use super::migrations::{INDEX_VERSION, MIGRATIONS, SCHEMA_VERSION};
 use super::{
-    AtHead, DecideAtHead, EventStore, RawRow, RunEntry, RunHead, RunQuery, Snapshot, StoreError,
-    chain, decode_row,
+    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RunEntry, RunHead, RunQuery,
+    Snapshot, StoreError, chain, decode_row,
 };
 use crate::definition::{Durability, normalize_name};
 use crate::event::{Event, NewEvent, Outcome, Recorded, RunKind};
@@ -25,6 +25,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// `journal_mode=WAL`: readers (status, verify) never block the driver's appends, nor it them.
 /// No foreign keys are used: the chain is checked by `log verify`, not by SQL.
 const WAL: &str = "PRAGMA journal_mode = WAL;";
+
+/// Now in milliseconds since the epoch, by SQLite's clock (the leases' clock).
+const NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 
 /// What a store was opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -843,6 +846,96 @@ impl EventStore for SqliteStore {
             )
             .map(|_| ())
             .map_err(map_err)
+    }
+
+    fn claim_lease(&mut self, claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
+        self.writable()?;
+        // One statement, so one write transaction: granted if absent, taken over if lapsed,
+        // extended if this holder holds it.
+        let sql = format!(
+            "INSERT INTO leases (run_id, unit, attempt, holder, host, epoch, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, {NOW_MS} + ?6)
+             ON CONFLICT (run_id, unit) DO UPDATE SET attempt = excluded.attempt,
+                host = excluded.host, expires_at = excluded.expires_at,
+                epoch = CASE WHEN leases.holder = excluded.holder
+                    AND leases.expires_at > {NOW_MS} THEN leases.epoch ELSE leases.epoch + 1 END,
+                holder = excluded.holder
+             WHERE leases.expires_at <= {NOW_MS} OR leases.holder = excluded.holder
+             RETURNING epoch, expires_at - {NOW_MS}"
+        );
+        self.conn
+            .query_row(
+                &sql,
+                params![
+                    claim.run_id,
+                    claim.unit,
+                    claim.attempt,
+                    claim.holder,
+                    claim.host,
+                    claim.ttl_ms.min(i64::MAX as u64 / 2) as i64
+                ],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map(|granted| granted.map(|(epoch, left)| Lease::granted(claim, epoch as u64, left)))
+            .map_err(map_err)
+    }
+
+    fn renew_lease(&mut self, lease: &Lease, ttl_ms: u64) -> Result<bool, StoreError> {
+        self.writable()?;
+        let sql = format!(
+            "UPDATE leases SET expires_at = {NOW_MS} + ?5
+             WHERE run_id = ?1 AND unit = ?2 AND holder = ?3 AND epoch = ?4"
+        );
+        self.conn
+            .execute(
+                &sql,
+                params![
+                    lease.run_id,
+                    lease.unit,
+                    lease.holder,
+                    lease.epoch as i64,
+                    ttl_ms.min(i64::MAX as u64 / 2) as i64
+                ],
+            )
+            .map(|n| n == 1)
+            .map_err(map_err)
+    }
+
+    fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        self.writable()?;
+        self.conn
+            .execute(
+                "DELETE FROM leases WHERE run_id = ?1 AND unit = ?2 AND holder = ?3 AND epoch = ?4",
+                params![lease.run_id, lease.unit, lease.holder, lease.epoch as i64],
+            )
+            .map(drop)
+            .map_err(map_err)
+    }
+
+    fn leases(&self, run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
+        if self.version < 5 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT run_id, unit, attempt, holder, host, epoch, expires_at - {NOW_MS} FROM leases
+             WHERE ?1 IS NULL OR run_id = ?1 ORDER BY run_id, unit"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(map_err)?;
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok(Lease {
+                    run_id: r.get(0)?,
+                    unit: r.get(1)?,
+                    attempt: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
+                    holder: r.get(3)?,
+                    host: r.get(4)?,
+                    epoch: r.get::<_, i64>(5)?.max(0) as u64,
+                    remaining_ms: r.get(6)?,
+                })
+            })
+            .map_err(map_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
 
     fn first_event(&self, run_id: &str) -> Result<Option<Recorded>, StoreError> {

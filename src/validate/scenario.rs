@@ -240,6 +240,7 @@ pub fn validate_scenario(
         if let Some(dir) = &phase.working_dir {
             texts.push((key("working_dir"), dir));
         }
+        super::workflow::check_runs_on(&mut c, &key("runs_on"), &phase.runs_on);
         if let Some(d) = &phase.description {
             texts.push((key("description"), d));
         }

@@ -437,6 +437,7 @@ pub fn validate_workflow(
                 "give it `run:` (a command cortex runs), `prompt:` (work for an agent or a person) or `uses:` (a workflow to run)",
             );
         }
+        check_runs_on(&mut c, &key("runs_on"), &step.runs_on);
         if step.uses.is_some() {
             let given = [
                 ("run", step.run.is_some()),
@@ -547,5 +548,18 @@ pub fn validate_workflow(
             text: text.to_string(),
             problems: c.problems,
         })
+    }
+}
+
+/// Each tag of a `runs_on:` list (at `path`) is a worker tag.
+pub(super) fn check_runs_on(c: &mut Checker<'_>, path: &[Seg], tags: &[String]) {
+    for (j, tag) in tags.iter().enumerate() {
+        if let Some(problem) = crate::definition::tag_problem(tag) {
+            c.hinted(
+                &[path, &[Seg::Index(j)]].concat(),
+                problem,
+                "name a tag that `cortex worker --tags` offers, e.g. `runs_on: [gpu]`",
+            );
+        }
     }
 }

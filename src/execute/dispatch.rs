@@ -1,0 +1,206 @@
+//! Where a driver's ready units run: the seam between deciding what is ready and the
+//! transports that run it — threads of this process, or workers that claim units of a run
+//! under leases (`cortex worker`), any of which may be the run's driver.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::lease::LeaseKeeper;
+use super::{Journal, JournalError};
+use crate::decide::{Command, StepStatus};
+use crate::definition::tags_cover;
+use crate::store::{DRIVER_UNIT, Lease, LeaseClaim};
+
+/// How a driver dispatches its ready units.
+#[derive(Clone, Default)]
+pub struct Dispatch {
+    /// The tags this driver offers (a worker's `--tags`; none for a driver started by a
+    /// command): it runs only units whose `runs_on:` they cover, and leaves the others to
+    /// workers that offer them.
+    pub tags: Vec<String>,
+    /// Driving as one of a team of workers: every unit is claimed under a lease before it
+    /// starts here, and others may claim the run's units too. None: this driver runs every
+    /// unit it may itself, without leases.
+    pub shared: Option<Arc<Shared>>,
+}
+
+/// A worker's seat: who it is, its leases and its capacity.
+pub struct Shared {
+    /// `worker:NAME pid N`: the holder of its leases.
+    pub holder: String,
+    /// The worker's name (recorded on the attempts it claims).
+    pub worker: String,
+    pub host: String,
+    pub lease_ms: u64,
+    pub keeper: LeaseKeeper,
+    pub slots: Slots,
+    /// Raised on SIGTERM: no new unit starts; what runs finishes, and runs are handed back.
+    pub draining: AtomicBool,
+}
+
+impl Dispatch {
+    /// Whether this driver may run a unit that asks for `runs_on`.
+    pub fn may_run(&self, runs_on: &[String]) -> bool {
+        tags_cover(&self.tags, runs_on)
+    }
+
+    /// Whether no new unit may start (a worker draining).
+    pub fn draining(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|s| s.draining.load(Ordering::Relaxed))
+    }
+}
+
+impl Shared {
+    /// A claim on `unit` (attempt `attempt`) of `run_id` by this worker.
+    pub fn claim(&self, run_id: &str, unit: &str, attempt: u32) -> LeaseClaim {
+        LeaseClaim {
+            run_id: run_id.to_string(),
+            unit: unit.to_string(),
+            attempt,
+            holder: self.holder.clone(),
+            host: self.host.clone(),
+            ttl_ms: self.lease_ms,
+        }
+    }
+}
+
+/// How many units a worker may run at once (`--concurrency`).
+pub struct Slots {
+    free: Mutex<usize>,
+}
+
+impl Slots {
+    pub fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n.max(1)),
+        }
+    }
+
+    /// Take a slot if one is free.
+    pub fn try_take(&self) -> bool {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if *free == 0 {
+            return false;
+        }
+        *free -= 1;
+        true
+    }
+
+    pub fn give(&self) {
+        *self.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    pub fn free(&self) -> usize {
+        *self.free.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Claim the next attempt of ready unit `index` of the journal's run for `shared` and record
+/// its start: the lease, or none if another claimed it first or it is no longer ready (then
+/// nothing is held or recorded).
+pub fn claim_unit(
+    journal: &mut Journal<'_>,
+    shared: &Shared,
+    index: usize,
+) -> Result<Option<(Lease, Vec<crate::event::Recorded>)>, JournalError> {
+    journal.flush()?;
+    let name = journal.state.steps[index].name.clone();
+    let claim = shared.claim(
+        &journal.run_id,
+        &name,
+        journal.state.steps[index].attempts + 1,
+    );
+    let Some(lease) = journal.nested(|store, _, _| store.claim_lease(&claim))? else {
+        return Ok(None);
+    };
+    let started = journal.submit(Command::ClaimAttempt {
+        step: name,
+        worker: shared.worker.clone(),
+        host: shared.host.clone(),
+        epoch: lease.epoch,
+    });
+    match started {
+        Ok(events) => {
+            shared.keeper.keep(lease.clone());
+            Ok(Some((lease, events)))
+        }
+        Err(JournalError::Decide(_)) => {
+            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+            Ok(None)
+        }
+        Err(e) => {
+            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+            Err(e)
+        }
+    }
+}
+
+/// Record the end of a claimed attempt while its lease is still held, else record it as
+/// rejected; then let the lease go. Returns the events appended and whether it was applied.
+pub fn finish_unit(
+    journal: &mut Journal<'_>,
+    shared: &Shared,
+    lease: &Lease,
+    report: Box<crate::decide::AttemptReport>,
+) -> Result<(Vec<crate::event::Recorded>, bool), JournalError> {
+    journal.flush()?;
+    let (step, attempt) = (report.step.clone(), report.attempt);
+    let (worker, host) = (shared.worker.clone(), shared.host.clone());
+    let out = journal.submit_fenced(lease, Command::FinishAttempt(report), |reason| {
+        Command::RejectResult {
+            step,
+            attempt,
+            worker,
+            host,
+            reason,
+        }
+    });
+    shared.keeper.forget(lease);
+    let _ = journal.nested(|store, _, _| store.release_lease(lease));
+    out
+}
+
+/// End claimed attempts of the journal's run whose leases lapsed (their worker died, hung or
+/// was cut off): each lease is taken over by `shared` (so a late result from its old holder
+/// is fenced off), the attempt recorded interrupted with the worker and host that held it,
+/// and the lease let go, so that the unit is ready again. A lapsed driver lease is left for
+/// whoever takes the run. Returns the events appended.
+pub fn reap_lapsed(
+    journal: &mut Journal<'_>,
+    shared: &Shared,
+) -> Result<Vec<crate::event::Recorded>, JournalError> {
+    journal.flush()?;
+    let run_id = journal.run_id.clone();
+    let lapsed: Vec<Lease> = journal
+        .nested(|store, _, _| store.leases(Some(&run_id)))?
+        .into_iter()
+        .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != shared.holder)
+        .collect();
+    let mut events = Vec::new();
+    for old in lapsed {
+        let claim = shared.claim(&run_id, &old.unit, old.attempt);
+        let Some(taken) = journal.nested(|store, _, _| store.claim_lease(&claim))? else {
+            continue;
+        };
+        let running = journal
+            .state
+            .step(&old.unit)
+            .is_some_and(|s| s.status == StepStatus::Running && s.attempts == old.attempt);
+        if running {
+            let worker = old.holder.trim_start_matches("worker:");
+            events.extend(journal.submit(Command::InterruptAttempt {
+                step: old.unit.clone(),
+                attempt: old.attempt,
+                reason: format!(
+                    "the lease of {worker} on {} lapsed (no renewal within {} ms): the attempt runs again",
+                    old.host, shared.lease_ms
+                ),
+            })?);
+        }
+        let _ = journal.nested(|store, _, _| store.release_lease(&taken));
+    }
+    Ok(events)
+}

@@ -1,0 +1,113 @@
+//! Keeping leases: a thread that renews the leases a process holds, every third of their
+//! length, on a connection of its own, and notes the ones that changed hands.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::store::{EventStore, Lease, StoreError};
+
+/// Opens a connection to the log for the keeper's own use.
+pub type OpenStore = Box<dyn FnMut() -> Result<Box<dyn EventStore>, StoreError> + Send>;
+
+#[derive(Default)]
+struct Held {
+    leases: Vec<Lease>,
+    /// Leases found taken over or released by someone else.
+    lost: Vec<Lease>,
+}
+
+/// Renews leases in the background until dropped.
+pub struct LeaseKeeper {
+    held: Arc<Mutex<Held>>,
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LeaseKeeper {
+    /// Start renewing, for `ttl_ms` each time, every `ttl_ms / 3`.
+    pub fn start(mut open: OpenStore, ttl_ms: u64) -> LeaseKeeper {
+        let held = Arc::new(Mutex::new(Held::default()));
+        let done = Arc::new(AtomicBool::new(false));
+        let every = Duration::from_millis((ttl_ms / 3).max(50));
+        let thread = {
+            let held = held.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut store: Option<Box<dyn EventStore>> = None;
+                let mut next = Instant::now() + every;
+                while !done.load(Ordering::Relaxed) {
+                    if Instant::now() < next {
+                        std::thread::sleep(Duration::from_millis(20).min(every));
+                        continue;
+                    }
+                    next = Instant::now() + every;
+                    let leases = lock(&held).leases.clone();
+                    if leases.is_empty() {
+                        continue;
+                    }
+                    if store.is_none() {
+                        store = open().ok();
+                    }
+                    let Some(s) = store.as_mut() else { continue };
+                    for lease in leases {
+                        match s.renew_lease(&lease, ttl_ms) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                let mut h = lock(&held);
+                                if let Some(i) =
+                                    h.leases.iter().position(|l| l.same_holding(&lease))
+                                {
+                                    let lost = h.leases.remove(i);
+                                    h.lost.push(lost);
+                                }
+                            }
+                            // Unreachable for now: tried again next time; the lease lapses
+                            // meanwhile if it stays so, and fencing does the rest.
+                            Err(_) => {
+                                store = None;
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        LeaseKeeper {
+            held,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Renew `lease` from now on.
+    pub fn keep(&self, lease: Lease) {
+        lock(&self.held).leases.push(lease);
+    }
+
+    /// Stop renewing `lease` (released, or its work is over).
+    pub fn forget(&self, lease: &Lease) {
+        let mut h = lock(&self.held);
+        h.leases.retain(|l| !l.same_holding(lease));
+        h.lost.retain(|l| !l.same_holding(lease));
+    }
+
+    /// Whether `lease` was found taken over by someone else.
+    pub fn lost(&self, lease: &Lease) -> bool {
+        lock(&self.held).lost.iter().any(|l| l.same_holding(lease))
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+    held.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,436 @@
+//! `cortex worker`: a process on any host that reaches the log, taking runs whose driver is
+//! gone and units of runs other workers drive, under leases, until SIGTERM drains it.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::drive::Live;
+use super::workflow::ResumeArgs;
+use super::{CommandError, Ctx, Output, exit, hostname};
+use crate::decide::{Command, RunState, StepStatus};
+use crate::definition::{Durability, tags_cover};
+use crate::event::{Operator, ResumeMode};
+use crate::execute::{
+    Dispatch, DriverLock, Journal, LeaseKeeper, Quiet, Runner, Shared, Slots, StopFlag,
+    SystemClock, UlidIds, claim_unit, finish_unit, load_state, reap_lapsed,
+};
+use crate::plan::ready_phases;
+use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery};
+
+/// What `cortex worker` was asked for.
+pub struct WorkerOptions {
+    /// Its name (default: HOST-PID).
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    /// How many units it runs at once.
+    pub concurrency: usize,
+    pub lease: Duration,
+    /// How often it looks for work when nothing wakes it.
+    pub poll: Duration,
+}
+
+/// What a thread of the worker tells its loop when it is done.
+struct Done {
+    /// The run driven, or `RUN/UNIT` for a unit run.
+    key: String,
+    text: String,
+    applied: bool,
+}
+
+/// Run a worker until `live.stop` is raised (SIGTERM, SIGINT): then it takes nothing new,
+/// lets what it runs finish, hands back the runs it drives, and returns a summary.
+pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Output, CommandError> {
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    if let Some(problem) = crate::definition::tag_problem(&name) {
+        return Err(CommandError::bad_input(format!(
+            "--name {}: {}",
+            crate::definition::shown(&name),
+            problem.replace("worker tag", "worker name")
+        ))
+        .hint("name a worker with letters, digits, `-`, `_`, `.` or `:`"));
+    }
+    let location = ctx.location()?;
+    let mut store = ctx.store(Durability::Normal)?;
+    // Leases need the log's newest schema; a store that keeps none cannot host workers.
+    store.leases(None)?;
+    let lease_ms = opts.lease.as_millis().clamp(300, 3_600_000) as u64;
+    let opener = ctx.clone();
+    let seat = Arc::new(Shared {
+        holder: format!("worker:{name} pid {}", std::process::id()),
+        worker: name.clone(),
+        host: hostname(),
+        lease_ms,
+        keeper: LeaseKeeper::start(
+            Box::new(move || {
+                opener.store(Durability::Normal).map_err(|e| {
+                    crate::store::StoreError::Unreachable {
+                        target: "the event log".into(),
+                        reason: e.message,
+                    }
+                })
+            }),
+            lease_ms,
+        ),
+        slots: Slots::new(opts.concurrency),
+        draining: AtomicBool::new(false),
+    });
+    let mut wctx = ctx.clone();
+    wctx.dispatch = Dispatch {
+        tags: opts.tags.clone(),
+        shared: Some(seat.clone()),
+    };
+    let mut listener = Listener::open(&location);
+    live.observer.note(&format!(
+        "Worker {name} on {} (tags: {}; {} at once; lease {} ms) takes work from {}{}\n",
+        seat.host,
+        if opts.tags.is_empty() {
+            "none".to_string()
+        } else {
+            opts.tags.join(", ")
+        },
+        opts.concurrency.max(1),
+        lease_ms,
+        location.shown(),
+        match listener {
+            Listener::Poll => " (polling)",
+            Listener::Postgres(_) => " (LISTEN/NOTIFY)",
+        }
+    ));
+    let (tx, rx) = mpsc::channel::<Done>();
+    let mut busy: BTreeSet<String> = BTreeSet::new();
+    let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    loop {
+        while let Ok(done) = rx.try_recv() {
+            busy.remove(&done.key);
+            rejected += u64::from(!done.applied);
+            live.observer.note(&done.text);
+        }
+        if live.stop.is_set() && !seat.draining.load(Ordering::Relaxed) {
+            seat.draining.store(true, Ordering::Relaxed);
+            live.observer.note(&format!(
+                "Draining: nothing new is taken; {} unit(s) and run(s) in hand finish or are handed back.\n",
+                busy.len()
+            ));
+        }
+        if seat.draining.load(Ordering::Relaxed) {
+            if busy.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let unfinished = store.list_runs(&RunQuery {
+            unfinished: true,
+            ..RunQuery::kind(None)
+        })?;
+        for entry in unfinished {
+            let run_id = entry.run_id.clone();
+            if busy.contains(&run_id) {
+                continue;
+            }
+            let Ok(mut state) = load_state(&*store, &run_id) else {
+                continue;
+            };
+            state.run_id = run_id.clone();
+            let leases = store.leases(Some(&run_id))?;
+            if leases
+                .iter()
+                .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
+            {
+                let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+                let events = reap_lapsed(&mut journal, &seat)?;
+                reaped += events
+                    .iter()
+                    .filter(|e| e.event.type_name() == "step_interrupted")
+                    .count() as u64;
+                for e in &events {
+                    if let crate::event::Event::StepInterrupted { step, reason, .. } = &e.event {
+                        live.observer
+                            .note(&format!("Run {run_id}: `{step}` interrupted: {reason}\n"));
+                    }
+                }
+                state = journal.state.clone();
+            }
+            let driver = leases
+                .iter()
+                .find(|l| l.unit == DRIVER_UNIT && !l.lapsed())
+                .cloned();
+            let alive = driver.is_some() || DriverLock::probe(&ctx.home, &run_id).is_some();
+            if !alive {
+                if !wants_driving(&state, &opts.tags) {
+                    continue;
+                }
+                let scenario = state.is_scenario();
+                // A workflow's steps run in its driver: it takes a slot for the whole run.
+                if !scenario && !seat.slots.try_take() {
+                    continue;
+                }
+                let Some(_) = store.claim_lease(&seat.claim(&run_id, DRIVER_UNIT, 0))? else {
+                    if !scenario {
+                        seat.slots.give();
+                    }
+                    continue;
+                };
+                busy.insert(run_id.clone());
+                driven += 1;
+                live.observer.note(&format!(
+                    "Run {run_id} ({} `{}`): its driver is gone; driving it.\n",
+                    if scenario { "scenario" } else { "workflow" },
+                    state.start.as_ref().map_or("", |s| s.name.as_str())
+                ));
+                spawn_drive(&wctx, &seat, run_id, scenario, tx.clone());
+            } else if let Some(d) = driver
+                && d.holder.starts_with("worker:")
+                && d.holder != seat.holder
+                && state.is_scenario()
+            {
+                // Help the worker that drives it with its ready phases.
+                for index in ready_phases(&state) {
+                    let unit = state.steps[index].name.clone();
+                    let key = format!("{run_id}/{unit}");
+                    let runs_on = state
+                        .definition(index)
+                        .map(|d| d.runs_on.clone())
+                        .unwrap_or_default();
+                    if busy.contains(&key)
+                        || state.is_external(index)
+                        || !tags_cover(&opts.tags, &runs_on)
+                        || !seat.slots.try_take()
+                    {
+                        continue;
+                    }
+                    busy.insert(key.clone());
+                    units += 1;
+                    spawn_unit(&wctx, &seat, run_id.clone(), unit, key, tx.clone());
+                }
+            }
+        }
+        listener.wait(opts.poll);
+    }
+    let doc = json!({
+        "worker": name,
+        "host": seat.host,
+        "tags": opts.tags,
+        "runs_driven": driven,
+        "units_run": units,
+        "results_rejected": rejected,
+        "attempts_reaped": reaped,
+    });
+    let text = format!(
+        "Worker {name} stopped: drove {driven} run(s), ran {units} unit(s) of others' runs, {reaped} lapsed attempt(s) ended, {rejected} late result(s) rejected.\n"
+    );
+    Ok(Output::new(doc, text, exit::OK))
+}
+
+/// Whether a run whose driver is gone is one for this worker: recorded for workers, or with
+/// work in hand (an attempt cut short, a unit ready), and every step it would run here has
+/// `runs_on:` tags the worker offers (a scenario's phases are checked one by one as they
+/// become ready).
+fn wants_driving(state: &RunState, tags: &[String]) -> bool {
+    if state.phase != crate::decide::RunPhase::Running {
+        return false;
+    }
+    let running = state.steps.iter().any(|s| s.status == StepStatus::Running);
+    if state.is_scenario() {
+        let ready = ready_phases(state).into_iter().any(|i| {
+            !state.is_external(i)
+                && tags_cover(
+                    tags,
+                    &state
+                        .definition(i)
+                        .map(|d| d.runs_on.clone())
+                        .unwrap_or_default(),
+                )
+        });
+        return state.submitted || running || ready || !crate::plan::to_prepare(state).is_empty();
+    }
+    let covered = state
+        .workflow
+        .as_ref()
+        .is_none_or(|wf| wf.steps.iter().all(|s| tags_cover(tags, &s.runs_on)));
+    let current = state
+        .current_step()
+        .is_some_and(|i| state.steps[i].status != StepStatus::Waiting);
+    covered && (state.submitted || running || current)
+}
+
+/// Drive `run_id` on a thread, as `resume` does, with this worker's seat; a run handed back
+/// while draining is recorded as submitted again, for the next worker.
+fn spawn_drive(
+    wctx: &Ctx,
+    seat: &Arc<Shared>,
+    run_id: String,
+    scenario: bool,
+    tx: mpsc::Sender<Done>,
+) {
+    let wctx = wctx.clone();
+    let seat = seat.clone();
+    std::thread::spawn(move || {
+        let by = Operator {
+            actor: format!("worker:{}", seat.worker),
+            message: None,
+        };
+        let mut quiet = Quiet;
+        // A driven run is not stopped by the worker's signal: draining hands it back.
+        let mut live = Live {
+            observer: &mut quiet,
+            stop: StopFlag::default(),
+        };
+        let scope = if scenario {
+            super::scenario::SCENARIOS
+        } else {
+            super::workflow::WORKFLOWS
+        };
+        let args = ResumeArgs {
+            mode: ResumeMode::Continue,
+            inputs: &[],
+            dry_run: false,
+            timeout: None,
+        };
+        let out = super::workflow::resume(&wctx, scope, Some(&run_id), args, by.clone(), &mut live);
+        if seat.draining.load(Ordering::Relaxed) {
+            hand_back(&wctx, &run_id, by);
+        }
+        if !scenario {
+            seat.slots.give();
+        }
+        let text = match out {
+            Ok(o) => format!(
+                "Run {run_id}: {}\n",
+                o.json["status"].as_str().unwrap_or("driven")
+            ),
+            Err(e) => format!("Run {run_id}: {}\n", e.message),
+        };
+        let _ = tx.send(Done {
+            key: run_id,
+            text,
+            applied: true,
+        });
+    });
+}
+
+/// Leave a run this draining worker drove for the next worker, if it is still going.
+fn hand_back(ctx: &Ctx, run_id: &str, by: Operator) {
+    let Ok(mut store) = ctx.store(Durability::Normal) else {
+        return;
+    };
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    if let Ok(mut journal) = Journal::open(&mut store, &clock, &mut ids, run_id)
+        && journal.state.phase == crate::decide::RunPhase::Running
+        && !journal.state.submitted
+    {
+        let _ = journal.submit(Command::Submit { by });
+    }
+}
+
+/// Run one ready unit of a run another worker drives: claim it under a lease, run its
+/// attempt here, and record its end while the lease is held (else as rejected).
+fn spawn_unit(
+    wctx: &Ctx,
+    seat: &Arc<Shared>,
+    run_id: String,
+    unit: String,
+    key: String,
+    tx: mpsc::Sender<Done>,
+) {
+    let wctx = wctx.clone();
+    let seat = seat.clone();
+    std::thread::spawn(move || {
+        let (text, applied) = match run_unit(&wctx, &seat, &run_id, &unit) {
+            Ok(Some((text, applied))) => (text, applied),
+            Ok(None) => (String::new(), true),
+            Err(e) => (format!("Run {run_id}: `{unit}`: {}\n", e.message), true),
+        };
+        seat.slots.give();
+        let _ = tx.send(Done { key, text, applied });
+    });
+}
+
+fn run_unit(
+    ctx: &Ctx,
+    seat: &Arc<Shared>,
+    run_id: &str,
+    unit: &str,
+) -> Result<Option<(String, bool)>, CommandError> {
+    let mut store: Box<dyn EventStore> = ctx.store(Durability::Normal)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id)?;
+    if !journal.redactor.missing_inputs(&journal.state).is_empty() {
+        // Its secret inputs are not in this worker's environment: left to another.
+        return Ok(None);
+    }
+    let Some(index) = journal.state.step_index(unit) else {
+        return Ok(None);
+    };
+    let Some((lease, _)) = claim_unit(&mut journal, seat, index)? else {
+        return Ok(None);
+    };
+    // The attempt ends early if its lease is found taken over (this worker was cut off).
+    let stop = StopFlag::default();
+    let done = Arc::new(AtomicBool::new(false));
+    {
+        let (stop, done, seat, lease) = (stop.clone(), done.clone(), seat.clone(), lease.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if seat.keeper.lost(&lease) {
+                    stop.set(nix::sys::signal::Signal::SIGTERM as i32);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+    }
+    let runner = Runner {
+        home: ctx.home.clone(),
+        stop,
+        grace: super::KILL_GRACE,
+        redactor: journal.redactor.clone(),
+    };
+    let attempt = runner.prepare_attempt(&journal.state, index, None);
+    let outcome = attempt.run(&runner, &mut |_, _, _| {});
+    done.store(true, Ordering::Relaxed);
+    let attempt_no = journal.state.steps[index].attempts;
+    match outcome {
+        crate::execute::AttemptOutcome::Report(report) => {
+            let (_, applied) = finish_unit(&mut journal, seat, &lease, report)?;
+            let status = journal
+                .state
+                .step(unit)
+                .map_or("recorded", |s| s.status.as_str());
+            Ok(Some((
+                if applied {
+                    format!("Run {run_id}: `{unit}` attempt {attempt_no}: {status}\n")
+                } else {
+                    format!(
+                        "Run {run_id}: `{unit}` attempt {attempt_no}: its lease changed hands meanwhile; the result was recorded as rejected\n"
+                    )
+                },
+                applied,
+            )))
+        }
+        _ => {
+            seat.keeper.forget(&lease);
+            let _ = journal.submit(Command::InterruptAttempt {
+                step: unit.to_string(),
+                attempt: attempt_no,
+                reason: format!("worker {} on {} stopped it", seat.worker, seat.host),
+            });
+            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+            Ok(Some((
+                format!("Run {run_id}: `{unit}` attempt {attempt_no} stopped\n"),
+                true,
+            )))
+        }
+    }
+}
