@@ -413,6 +413,7 @@ fn a_role_granted_select_and_insert_runs_everything_but_cannot_change_an_event()
              GRANT USAGE ON SCHEMA {s} TO {role};
              GRANT SELECT, INSERT ON events TO {role};
              GRANT SELECT, INSERT, UPDATE ON runs, snapshots TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON leases TO {role};
              GRANT SELECT ON schema_version TO {role};",
             s = pg.name
         ))

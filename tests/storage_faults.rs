@@ -314,10 +314,12 @@ fn a_full_disk_gives_a_clear_error_and_resume_recovers_once_there_is_room() {
     }
     env.workflow("fill", &yaml);
     let mut failure = None;
-    for _ in 0..6 {
+    for _ in 0..10 {
         let out = env.run(&["workflow", "run", "fill"]);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-        if out.code != 0 {
+        // A step whose own write hit the full disk first is a failed step, recorded as
+        // such; the next run meets the full disk in cortex's own writes.
+        if out.code != 0 && !out.stdout.contains("exited with code") {
             failure = Some(out);
             break;
         }

@@ -198,6 +198,19 @@ fn hold_driver_lease(
         },
     };
     let run_id = journal.run_id.clone();
+    // This process holds the run's lock on this host, so a driver lease held by a process on
+    // this host is a dead one's (killed before it let go): it is let go at once, not waited
+    // out.
+    let _ = journal.nested(|store, _, _| {
+        let dead = store
+            .leases(Some(&claim.run_id))?
+            .into_iter()
+            .find(|l| l.unit == DRIVER_UNIT && l.host == claim.host && l.holder != claim.holder);
+        match dead {
+            Some(l) => store.release_lease(&l),
+            None => Ok(()),
+        }
+    });
     let lease = match journal.nested(|store, _, _| store.claim_lease(&claim)) {
         Ok(Some(lease)) => lease,
         Err(StoreError::Unsupported(_)) => return Ok(None),

@@ -164,7 +164,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 .iter()
                 .find(|l| l.unit == DRIVER_UNIT && !l.lapsed())
                 .cloned();
-            let alive = driver.is_some() || DriverLock::probe(&ctx.home, &run_id).is_some();
+            // On this host the run's lock says at once whether its driver lives; a lease
+            // speaks for drivers on other hosts.
+            let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
+            let alive = locked || driver.as_ref().is_some_and(|l| l.host != seat.host);
             if !alive {
                 if !wants_driving(&state, &opts.tags) {
                     continue;

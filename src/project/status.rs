@@ -76,6 +76,9 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
         RunPhase::Running | RunPhase::RollingBack | RunPhase::NotStarted => {
             if driver_alive {
                 RunStatus::Running
+            } else if state.submitted {
+                // Queued for workers (`run --submit`), not cut short.
+                RunStatus::Waiting
             } else if work_in_hand(state) {
                 RunStatus::Interrupted
             } else {

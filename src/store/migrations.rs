@@ -72,7 +72,7 @@ pub const MIGRATIONS: &[&str] = &[
     // step or phase — until `expires_at` (ms since the epoch, SQLite's clock), changing hands
     // at `epoch` + 1. Liveness data beside the log, never part of the chain nor a source of
     // truth about a run: deleting the table loses no history.
-    "CREATE TABLE leases (
+    "CREATE TABLE IF NOT EXISTS leases (
         run_id     TEXT    NOT NULL,
         unit       TEXT    NOT NULL,
         attempt    INTEGER NOT NULL,

@@ -74,7 +74,7 @@ pub const MIGRATIONS: &[&str] = &[
     // or phase — until `expires_at` (ms since the epoch by the database's clock), changing
     // hands at `epoch` + 1. Liveness data beside the log, never part of the chain: a team's
     // everyday role is granted SELECT, INSERT, UPDATE and DELETE on it.
-    r#"CREATE TABLE leases (
+    r#"CREATE TABLE IF NOT EXISTS leases (
         run_id     text COLLATE "C" NOT NULL,
         unit       text COLLATE "C" NOT NULL,
         attempt    bigint NOT NULL,

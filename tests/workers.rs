@@ -1,0 +1,363 @@
+//! `cortex worker` (SPEC §9): runs submitted for workers, phases shared between workers under
+//! leases, `runs_on:` tags, a killed worker's work run again elsewhere, a paused worker's late
+//! result rejected, and a drain on SIGTERM — on the real binary, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Env;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// How long a test waits for what workers do before it gives up (never a timing assertion:
+/// a bound on waiting).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A worker process, killed when dropped.
+struct Worker {
+    child: Child,
+}
+
+impl Worker {
+    fn start(env: &Env, name: &str, extra: &[&str]) -> Worker {
+        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
+        args.extend_from_slice(extra);
+        let child = env
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a worker");
+        Worker { child }
+    }
+
+    fn signal(&self, sig: Signal) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), sig);
+    }
+
+    /// SIGTERM, then wait for it to drain and exit: its exit code.
+    fn drain(mut self) -> i32 {
+        self.signal(Signal::SIGTERM);
+        let until = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < until, "the worker did not drain");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scenario(env: &Env, name: &str, yaml: &str) {
+    let dir = env.home().join("scenarios");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+}
+
+/// A scenario of `n` parallel phases, each running `cmd`.
+fn fan(n: usize, cmd: &str, extra: &str) -> String {
+    let mut y = format!("name: fan\ndescription: {n} phases\nmax_parallel: 6\nphases:\n");
+    for i in 1..=n {
+        y.push_str(&format!(
+            "  - name: p{i}\n    parallel: true\n    run: '{cmd}'\n{extra}"
+        ));
+    }
+    y
+}
+
+fn submit(env: &Env, kind: &str, name: &str) -> String {
+    let out = env.run(&[kind, "run", name, "--submit"]);
+    assert_eq!(out.code, 0, "submit: {}", out.stderr);
+    let id = out.stdout.trim().to_string();
+    assert_eq!(id.len(), 26, "the run id alone on stdout: {:?}", out.stdout);
+    id
+}
+
+fn events(env: &Env, run: &str) -> Vec<Value> {
+    env.run(&["--json", "log", "show", run])
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn status(env: &Env, run: &str) -> Value {
+    env.run(&["--json", "orchestrate", "status", run]).json()
+}
+
+/// Wait (bounded) until `done` holds of the run's events.
+fn wait_for(env: &Env, run: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let ev = events(env, run);
+        if done(&ev) {
+            return ev;
+        }
+        assert!(
+            Instant::now() < until,
+            "gave up waiting for {what}: {}",
+            serde_json::to_string_pretty(&ev).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn finished(ev: &[Value]) -> bool {
+    ev.iter().any(|e| e["type"] == "run_finished")
+}
+
+fn of_type<'a>(ev: &'a [Value], t: &str) -> Vec<&'a Value> {
+    ev.iter().filter(|e| e["type"] == t).collect()
+}
+
+fn claimed_by(ev: &[Value], step: &str) -> Vec<String> {
+    of_type(ev, "attempt_claimed")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == step)
+        .map(|e| e["body"]["worker"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn verify(env: &Env) {
+    let out = env.run(&["log", "verify"]);
+    assert_eq!(out.code, 0, "log verify: {}{}", out.stdout, out.stderr);
+}
+
+/// Two workers drive a submitted 12-phase parallel scenario together: every phase runs
+/// exactly once, both workers run some, the run completes and its log verifies.
+fn two_workers_share_a_twelve_phase_scenario_each_phase_once(env: Env) {
+    scenario(&env, "fan", &fan(12, "sleep 0.4", ""));
+    let a = Worker::start(&env, "a", &[]);
+    let b = Worker::start(&env, "b", &[]);
+    let run = submit(&env, "orchestrate", "fan");
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(status(&env, &run)["status"], "completed");
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for i in 1..=12 {
+        let step = format!("p{i}");
+        let started: Vec<_> = of_type(&ev, "step_started")
+            .into_iter()
+            .filter(|e| e["body"]["step"] == step.as_str())
+            .collect();
+        assert_eq!(started.len(), 1, "{step} ran exactly once");
+        let who = claimed_by(&ev, &step);
+        assert_eq!(who.len(), 1, "{step} claimed once: {who:?}");
+        *by.entry(who[0].clone()).or_default() += 1;
+    }
+    assert_eq!(by.len(), 2, "both workers ran phases: {by:?}");
+    assert_eq!(a.drain(), 0);
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
+/// A phase with `runs_on: [gpu]` goes only to a worker offering `gpu`; the other phases go
+/// anywhere. A driver without the tag (`orchestrate run`) leaves it to such a worker, which
+/// takes the run from there.
+fn runs_on_sends_a_phase_only_to_a_worker_with_its_tags(env: Env) {
+    scenario(
+        &env,
+        "tagged",
+        "name: tagged\ndescription: one phase needs a gpu\nphases:\n  - name: prep\n    run: 'true'\n  - name: train\n    condition: after:prep\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    // Driven here first: `prep` runs, `train` is left for a worker with the tag.
+    let out = env.run(&["--json", "orchestrate", "run", "tagged"]);
+    assert_eq!(
+        out.code, 3,
+        "waits for a worker: {}{}",
+        out.stdout, out.stderr
+    );
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let plain = Worker::start(&env, "plain", &[]);
+    let gpu = Worker::start(&env, "gpu-box", &["--tags", "gpu,os:linux"]);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "train"), vec!["gpu-box".to_string()]);
+    assert_eq!(status(&env, &run)["status"], "completed");
+    assert_eq!(plain.drain(), 0);
+    assert_eq!(gpu.drain(), 0);
+    verify(&env);
+}
+
+/// A worker killed with SIGKILL in the middle of a phase it drives: once its lease lapses,
+/// another worker takes the run, records the attempt interrupted and runs the phase again to
+/// completion (at-least-once).
+fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
+    scenario(
+        &env,
+        "slow",
+        "name: slow\ndescription: one slow phase\nphases:\n  - name: work\n    run: 'sleep 1; echo done'\n",
+    );
+    let a = Worker::start(&env, "doomed", &["--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "slow");
+    wait_for(&env, &run, "the phase to start", |ev| {
+        !of_type(ev, "step_started").is_empty()
+    });
+    a.signal(Signal::SIGKILL);
+    drop(a);
+    let b = Worker::start(&env, "rescuer", &["--lease", "1s"]);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(status(&env, &run)["status"], "completed");
+    assert_eq!(
+        of_type(&ev, "step_interrupted").len(),
+        1,
+        "the cut attempt is recorded"
+    );
+    assert_eq!(claimed_by(&ev, "work"), vec!["doomed", "rescuer"]);
+    assert_eq!(of_type(&ev, "step_succeeded").len(), 1);
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
+/// A worker paused (SIGSTOP) past its lease while it runs a phase of a run another worker
+/// drives: the driver ends the attempt, another worker runs the phase again, and when the
+/// paused worker resumes its late result is recorded as rejected and never applied.
+fn a_paused_worker_past_its_lease_has_its_late_result_rejected(env: Env) {
+    scenario(
+        &env,
+        "remote",
+        "name: remote\ndescription: a phase for tagged workers\nphases:\n  - name: far\n    runs_on: [far]\n    run: 'sleep 1; echo far'\n  - name: near\n    parallel: true\n    run: 'sleep 30'\n",
+    );
+    // The driver (no tags) takes the run; only workers tagged `far` run `far`. `near` keeps
+    // the run going meanwhile.
+    let driver = Worker::start(&env, "driver", &["--lease", "1s", "--concurrency", "4"]);
+    let run = submit(&env, "orchestrate", "remote");
+    wait_for(&env, &run, "the driver to take the run", |ev| {
+        !of_type(ev, "run_resumed").is_empty()
+    });
+    let slow = Worker::start(&env, "sleepy", &["--lease", "1s", "--tags", "far"]);
+    wait_for(&env, &run, "`far` to be claimed", |ev| {
+        !claimed_by(ev, "far").is_empty()
+    });
+    slow.signal(Signal::SIGSTOP);
+    wait_for(&env, &run, "the lapsed attempt to be ended", |ev| {
+        of_type(ev, "step_interrupted")
+            .iter()
+            .any(|e| e["body"]["step"] == "far")
+    });
+    let helper = Worker::start(&env, "helper", &["--lease", "1s", "--tags", "far"]);
+    wait_for(&env, &run, "`far` to complete again elsewhere", |ev| {
+        of_type(ev, "step_succeeded")
+            .iter()
+            .any(|e| e["body"]["step"] == "far")
+    });
+    slow.signal(Signal::SIGCONT);
+    let ev = wait_for(&env, &run, "the late result to be rejected", |ev| {
+        !of_type(ev, "attempt_rejected").is_empty()
+    });
+    let rejected = of_type(&ev, "attempt_rejected");
+    assert_eq!(rejected[0]["body"]["worker"], "sleepy");
+    assert_eq!(rejected[0]["body"]["step"], "far");
+    assert_eq!(rejected[0]["body"]["attempt"], 1);
+    let applied: Vec<_> = of_type(&ev, "step_succeeded")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "far")
+        .collect();
+    assert_eq!(
+        applied.len(),
+        1,
+        "only the live attempt's result is applied"
+    );
+    assert_eq!(applied[0]["body"]["attempt"], 2);
+    env.run(&["orchestrate", "abort", &run]);
+    for w in [slow, helper, driver] {
+        w.drain();
+    }
+    verify(&env);
+}
+
+/// SIGTERM drains a worker: the phase it runs finishes and is recorded, nothing new is taken,
+/// the worker exits 0, and the run it drove is handed back for the next worker, which
+/// finishes it.
+fn sigterm_drains_a_worker_and_hands_its_run_back(env: Env) {
+    scenario(
+        &env,
+        "pair",
+        "name: pair\ndescription: two phases in a row\nphases:\n  - name: first\n    run: 'sleep 1; echo one'\n  - name: second\n    condition: after:first\n    run: 'echo two'\n",
+    );
+    let a = Worker::start(&env, "leaving", &[]);
+    let run = submit(&env, "orchestrate", "pair");
+    wait_for(&env, &run, "`first` to start", |ev| {
+        !of_type(ev, "step_started").is_empty()
+    });
+    assert_eq!(a.drain(), 0, "a drained worker exits 0");
+    let ev = events(&env, &run);
+    assert_eq!(
+        of_type(&ev, "step_succeeded").len(),
+        1,
+        "`first` finished and was recorded"
+    );
+    assert!(
+        claimed_by(&ev, "second").is_empty(),
+        "nothing new was taken"
+    );
+    assert_eq!(status(&env, &run)["status"], "waiting");
+    let b = Worker::start(&env, "next", &[]);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "second"), vec!["next"]);
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
+common::on_both_stores!(
+    two_workers_share_a_twelve_phase_scenario_each_phase_once,
+    runs_on_sends_a_phase_only_to_a_worker_with_its_tags,
+    a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere,
+    a_paused_worker_past_its_lease_has_its_late_result_rejected,
+    sigterm_drains_a_worker_and_hands_its_run_back,
+);
+
+/// `run --submit` records the run and returns at once with its id; status says it waits for
+/// workers, and a workflow submitted is driven by a worker to the end.
+#[test]
+fn run_submit_records_the_run_for_workers_and_returns_its_id() {
+    let env = Env::new();
+    env.workflow(
+        "hello",
+        "name: hello\nsteps:\n  - name: greet\n    run: echo hi\n",
+    );
+    let run = submit(&env, "workflow", "hello");
+    let doc = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(doc["status"], "waiting", "{doc}");
+    let human = env.run(&["workflow", "status", &run]).stdout;
+    assert!(human.contains("submitted for workers"), "{human}");
+    let w = Worker::start(&env, "solo", &[]);
+    wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(w.drain(), 0);
+}
+
+/// Bad worker input is refused with what and how: tags, names, durations; `runs_on:` tags
+/// are checked by validation, located.
+#[test]
+fn bad_worker_input_is_refused_with_a_hint() {
+    let env = Env::new();
+    for (args, needle) in [
+        (vec!["worker", "--tags", "gpu;rm -rf /"], "--tags"),
+        (vec!["worker", "--name", "a b"], "--name"),
+        (vec!["worker", "--lease", "soon"], "--lease"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("hint:"), "{args:?}: {}", out.stderr);
+    }
+    env.workflow(
+        "bad",
+        "name: bad\nsteps:\n  - name: s\n    run: 'true'\n    runs_on: ['$(touch pwned)']\n",
+    );
+    let out = env.run(&["workflow", "validate", "bad"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("bad.yaml:5:"), "{text}");
+    assert!(!env.project().join("pwned").exists());
+}
