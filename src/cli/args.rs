@@ -124,6 +124,9 @@ pub enum TopCommand {
         /// How often it looks for work when nothing wakes it (PostgreSQL wakes it at once).
         #[arg(long, default_value = "1s", value_name = "DURATION")]
         poll: String,
+        /// Exit once nothing is left for it (e.g. in CI, after `run --submit`).
+        #[arg(long)]
+        until_idle: bool,
     },
     /// The whole output of a run's attempts (of one step or phase), as kept beside the log.
     Logs {

@@ -112,6 +112,7 @@ pub fn dispatch(
             concurrency,
             lease,
             poll,
+            until_idle,
         } => {
             let tags = crate::definition::parse_tags(&tags).map_err(|e| {
                 CommandError::bad_input(format!("--tags: {e}"))
@@ -131,6 +132,7 @@ pub fn dispatch(
                 concurrency: usize::from(concurrency),
                 lease: duration("lease", &lease)?,
                 poll: duration("poll", &poll)?.max(std::time::Duration::from_millis(20)),
+                until_idle,
             };
             driving(json, |live| ops::worker::work(ctx, opts, live))
         }

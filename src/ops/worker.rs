@@ -31,6 +31,8 @@ pub struct WorkerOptions {
     pub lease: Duration,
     /// How often it looks for work when nothing wakes it.
     pub poll: Duration,
+    /// Exit once nothing is left for it (CI: drain what was submitted, then go on).
+    pub until_idle: bool,
 }
 
 /// What a thread of the worker tells its loop when it is done.
@@ -128,6 +130,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
+        let taken_before = (driven, units);
         let unfinished = store.list_runs(&RunQuery {
             unfinished: true,
             ..RunQuery::kind(None)
@@ -216,6 +219,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     spawn_unit(&wctx, &seat, run_id.clone(), unit, key, tx.clone());
                 }
             }
+        }
+        if opts.until_idle && busy.is_empty() && taken_before == (driven, units) {
+            break;
         }
         listener.wait(opts.poll);
     }
