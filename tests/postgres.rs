@@ -8,10 +8,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
+use common::cluster::Cluster;
 use common::{Env, pg_schema, test_pg};
 use cortex::decide::{AgentCommand, AttemptReport, Command, StepStatus};
 use cortex::definition::{Config, Durability, parse_workflow, snapshot};
@@ -533,104 +532,6 @@ fn reading_an_empty_database_creates_nothing_and_a_reading_store_refuses_writes(
         reader.append("R", 0, &[event]),
         Err(StoreError::ReadOnly(_))
     ));
-}
-
-/// A private PostgreSQL cluster for a test that restarts it, so that no other test's
-/// database goes away under it.
-struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl Cluster {
-    fn start(test: &str) -> Option<Cluster> {
-        let Some(bin) = std::env::var_os("CORTEX_TEST_PG_BIN").map(PathBuf::from) else {
-            eprintln!(
-                "skipped {test}: CORTEX_TEST_PG_BIN is not set (PostgreSQL's bin folder; .ci/run sets it)"
-            );
-            return None;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        if nix::unistd::geteuid().is_root() {
-            let user = nix::unistd::User::from_name("postgres")
-                .unwrap()
-                .expect("the postgres user (Debian's packages make it)");
-            nix::unistd::chown(dir.path(), Some(user.uid), Some(user.gid)).unwrap();
-        }
-        let mut cluster = Cluster { dir, bin, port: 0 };
-        let data = cluster.data();
-        let init = cluster.as_owner(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ],
-        );
-        assert!(
-            init.status.success(),
-            "{}",
-            String::from_utf8_lossy(&init.stderr)
-        );
-        for _ in 0..10 {
-            cluster.port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            if cluster.pg_ctl(&["start"]).status.success() {
-                return Some(cluster);
-            }
-        }
-        panic!("the private cluster did not start");
-    }
-
-    fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn as_owner(&self, program: &str, args: &[&str]) -> std::process::Output {
-        let program = self.bin.join(program);
-        let mut cmd = if nix::unistd::geteuid().is_root() {
-            let mut c = Process::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            Process::new(&program)
-        };
-        cmd.args(args).current_dir("/").output().unwrap()
-    }
-
-    fn pg_ctl(&self, action: &[&str]) -> std::process::Output {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("log").display().to_string();
-        let data = self.data();
-        let mut args = vec!["-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options];
-        args.extend_from_slice(action);
-        self.as_owner("pg_ctl", &args)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
-    }
 }
 
 fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {

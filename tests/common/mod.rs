@@ -3,6 +3,8 @@
 //! redaction for snapshots, and a pure in-memory simulator of the driver for properties.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
