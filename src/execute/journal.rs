@@ -79,6 +79,32 @@ impl<'a> Journal<'a> {
         })
     }
 
+    /// Open a run from `state`, a fold of a prefix of its log made earlier (a worker's cache
+    /// of the runs it watches), caught up with the rest of the log: the same state as `open`,
+    /// without replaying what was folded already.
+    pub fn from_state(
+        store: &'a mut dyn EventStore,
+        clock: &'a dyn Clock,
+        ids: &'a mut dyn IdGen,
+        state: RunState,
+    ) -> Result<Self, JournalError> {
+        let redactor = Redactor::of_run(&state);
+        let mut journal = Journal {
+            store: Some(store),
+            clock,
+            ids,
+            redactor,
+            run_id: state.run_id.clone(),
+            state,
+            staged: Vec::new(),
+            fence: None,
+        };
+        journal.refresh()?;
+        // Secrets of the run are known from its start, which the state has folded.
+        journal.redactor = Redactor::of_run(&journal.state);
+        Ok(journal)
+    }
+
     fn replay_log(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
         let mut state = replay(&store.read_run(run_id)?);
         state.run_id = run_id.to_string();

@@ -107,6 +107,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     ));
     let (tx, rx) = mpsc::channel::<Done>();
     let mut busy: BTreeSet<String> = BTreeSet::new();
+    // The runs it watches, folded as far as it has read them: each pass reads only what was
+    // appended since.
+    let mut seen: std::collections::BTreeMap<String, RunState> = Default::default();
     let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -135,15 +138,15 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             unfinished: true,
             ..RunQuery::kind(None)
         })?;
+        seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
         for entry in unfinished {
             let run_id = entry.run_id.clone();
             if busy.contains(&run_id) {
                 continue;
             }
-            let Ok(mut state) = load_state(&*store, &run_id) else {
+            let Ok(mut state) = watched(&*store, &mut seen, &run_id) else {
                 continue;
             };
-            state.run_id = run_id.clone();
             let leases = store.leases(Some(&run_id))?;
             if leases
                 .iter()
@@ -162,6 +165,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     }
                 }
                 state = journal.state.clone();
+                seen.insert(run_id.clone(), state.clone());
             }
             let driver = leases
                 .iter()
@@ -216,7 +220,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     }
                     busy.insert(key.clone());
                     units += 1;
-                    spawn_unit(&wctx, &seat, run_id.clone(), unit, key, tx.clone());
+                    spawn_unit(&wctx, &seat, state.clone(), unit, key, tx.clone());
                 }
             }
         }
@@ -238,6 +242,28 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         "Worker {name} stopped: drove {driven} run(s), ran {units} unit(s) of others' runs, {reaped} lapsed attempt(s) ended, {rejected} late result(s) rejected.\n"
     );
     Ok(Output::new(doc, text, exit::OK))
+}
+
+/// The state of `run_id` as the log stands: the cached fold caught up with what was appended
+/// since (or, the first time, from its snapshot).
+fn watched(
+    store: &dyn EventStore,
+    seen: &mut std::collections::BTreeMap<String, RunState>,
+    run_id: &str,
+) -> Result<RunState, crate::store::StoreError> {
+    let mut state = match seen.remove(run_id) {
+        Some(state) => state,
+        None => {
+            let mut state = load_state(store, run_id)?;
+            state.run_id = run_id.to_string();
+            state
+        }
+    };
+    for rec in store.read_run_from(run_id, state.events)? {
+        state = crate::decide::evolve(state, &rec);
+    }
+    seen.insert(run_id.to_string(), state.clone());
+    Ok(state)
 }
 
 /// Whether a run whose driver is gone is one for this worker: recorded for workers, or with
@@ -347,7 +373,7 @@ fn hand_back(ctx: &Ctx, run_id: &str, by: Operator) {
 fn spawn_unit(
     wctx: &Ctx,
     seat: &Arc<Shared>,
-    run_id: String,
+    state: RunState,
     unit: String,
     key: String,
     tx: mpsc::Sender<Done>,
@@ -355,7 +381,8 @@ fn spawn_unit(
     let wctx = wctx.clone();
     let seat = seat.clone();
     std::thread::spawn(move || {
-        let (text, applied) = match run_unit(&wctx, &seat, &run_id, &unit) {
+        let run_id = state.run_id.clone();
+        let (text, applied) = match run_unit(&wctx, &seat, state, &unit) {
             Ok(Some((text, applied))) => (text, applied),
             Ok(None) => (String::new(), true),
             Err(e) => (format!("Run {run_id}: `{unit}`: {}\n", e.message), true),
@@ -368,13 +395,15 @@ fn spawn_unit(
 fn run_unit(
     ctx: &Ctx,
     seat: &Arc<Shared>,
-    run_id: &str,
+    state: RunState,
     unit: &str,
 ) -> Result<Option<(String, bool)>, CommandError> {
+    let run_id = state.run_id.clone();
+    let run_id = run_id.as_str();
     let mut store: Box<dyn EventStore> = ctx.store(Durability::Normal)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let mut journal = Journal::open(&mut store, &clock, &mut ids, run_id)?;
+    let mut journal = Journal::from_state(&mut store, &clock, &mut ids, state)?;
     if !journal.redactor.missing_inputs(&journal.state).is_empty() {
         // Its secret inputs are not in this worker's environment: left to another.
         return Ok(None);
