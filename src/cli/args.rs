@@ -127,6 +127,9 @@ pub enum TopCommand {
         /// Exit once nothing is left for it (e.g. in CI, after `run --submit`).
         #[arg(long)]
         until_idle: bool,
+        /// Do not run the scheduler (`schedule:`) beside it.
+        #[arg(long)]
+        no_schedule: bool,
     },
     /// The whole output of a run's attempts (of one step or phase), as kept beside the log.
     Logs {

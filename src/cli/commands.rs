@@ -113,6 +113,7 @@ pub fn dispatch(
             lease,
             poll,
             until_idle,
+            no_schedule,
         } => {
             let tags = crate::definition::parse_tags(&tags).map_err(|e| {
                 CommandError::bad_input(format!("--tags: {e}"))
@@ -134,6 +135,12 @@ pub fn dispatch(
                 poll: duration("poll", &poll)?.max(std::time::Duration::from_millis(20)),
                 until_idle,
             };
+            // Schedules fire from workers too (each due time once, however many run).
+            if !no_schedule && !until_idle {
+                ops::schedule::in_background(ctx.clone(), |line| {
+                    super::err(&format!("schedule: {line}"))
+                });
+            }
             driving(json, |live| ops::worker::work(ctx, opts, live))
         }
         TopCommand::Man => {
