@@ -308,7 +308,75 @@ fn sigterm_drains_a_worker_and_hands_its_run_back(env: Env) {
     verify(&env);
 }
 
+/// `cortex` as run on another host: its own hostname (a UTS namespace) and home, the same
+/// log. None where namespaces cannot be made (not root).
+fn elsewhere(env: &Env, args: &[&str]) -> Option<common::Out> {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: another hostname needs root (unshare --uts)");
+        return None;
+    }
+    let other_home = env.dir.path().join("other-host");
+    std::fs::create_dir_all(&other_home).unwrap();
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--uts",
+            "sh",
+            "-c",
+            "hostname elsewhere && exec \"$0\" \"$@\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_cortex"))
+        .args(args)
+        .env("CORTEX_HOME", &other_home)
+        .env("CORTEX_DB", env.db_spec())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    Some(common::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// An operator on another host sees a run a worker drives as running (its lease speaks for
+/// it there, where this host's lock cannot be seen) and stops it: the worker's driver ends
+/// its phase and records the stop.
+fn an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives(env: Env) {
+    scenario(
+        &env,
+        "long",
+        "name: long\ndescription: a long phase\nphases:\n  - name: wait\n    run: 'sleep 30'\n",
+    );
+    let w = Worker::start(&env, "here", &[]);
+    let run = submit(&env, "orchestrate", "long");
+    wait_for(&env, &run, "the phase to start", |ev| {
+        !of_type(ev, "step_started").is_empty()
+    });
+    let Some(seen) = elsewhere(&env, &["--json", "orchestrate", "status", &run]) else {
+        return;
+    };
+    assert_eq!(seen.json()["status"], "running", "{}", seen.stderr);
+    let stop = elsewhere(
+        &env,
+        &["orchestrate", "stop", &run, "--message", "from afar"],
+    )
+    .unwrap();
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    let ev = wait_for(&env, &run, "the stop to be recorded", |ev| {
+        !of_type(ev, "run_stopped").is_empty()
+    });
+    assert_eq!(
+        of_type(&ev, "stop_requested")[0]["body"]["message"],
+        "from afar"
+    );
+    assert_eq!(status(&env, &run)["status"], "stopped");
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives,
     two_workers_share_a_twelve_phase_scenario_each_phase_once,
     runs_on_sends_a_phase_only_to_a_worker_with_its_tags,
     a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere,

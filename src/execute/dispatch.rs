@@ -204,3 +204,47 @@ pub fn reap_lapsed(
     }
     Ok(events)
 }
+
+/// The live driver lease of `run_id` held from another host, if any: a driver this host's
+/// lock cannot see.
+pub fn driven_elsewhere(store: &dyn crate::store::EventStore, run_id: &str) -> Option<Lease> {
+    let here = super::hostname();
+    store
+        .leases(Some(run_id))
+        .ok()?
+        .into_iter()
+        .find(|l| l.unit == DRIVER_UNIT && !l.lapsed() && l.host != here)
+}
+
+/// Whether a live process drives `run_id`: one on this host (its lock), or one on another
+/// host (its lease).
+pub fn driver_alive(
+    home: &std::path::Path,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+) -> bool {
+    super::DriverLock::probe(home, run_id).is_some() || driven_elsewhere(store, run_id).is_some()
+}
+
+/// Take the run's lock on this host, unless a driver on another host holds its lease (then
+/// it is held, as by a local driver).
+pub fn acquire_run(
+    home: &std::path::Path,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+    holder: &super::Holder,
+) -> Result<super::DriverLock, super::LockError> {
+    let lock = super::DriverLock::acquire(home, run_id, holder)?;
+    match driven_elsewhere(store, run_id) {
+        None => Ok(lock),
+        Some(lease) => Err(super::LockError::Held {
+            run_id: run_id.to_string(),
+            holder: Some(super::Holder {
+                pid: 0,
+                host: lease.host,
+                actor: lease.holder,
+                since: format!("{} ms left on its lease", lease.remaining_ms),
+            }),
+        }),
+    }
+}

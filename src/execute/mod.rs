@@ -28,7 +28,10 @@ mod snapshot;
 pub use attempt_logs::{AttemptLogsChecked, LogFileCheck, check_attempt_log, check_attempt_logs};
 pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
-pub use dispatch::{Dispatch, Shared, Slots, claim_unit, finish_unit, reap_lapsed};
+pub use dispatch::{
+    Dispatch, Shared, Slots, acquire_run, claim_unit, driven_elsewhere, driver_alive, finish_unit,
+    reap_lapsed,
+};
 pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError};

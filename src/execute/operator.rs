@@ -148,8 +148,13 @@ pub enum DriveOn {
 }
 
 /// After an operator's command: take the run if it has work and nobody drives it.
-pub fn drive_on(home: &Path, state: &RunState, holder: &Holder) -> Result<DriveOn, LockError> {
-    match DriverLock::acquire(home, &state.run_id, holder) {
+pub fn drive_on(
+    home: &Path,
+    store: &dyn EventStore,
+    state: &RunState,
+    holder: &Holder,
+) -> Result<DriveOn, LockError> {
+    match super::acquire_run(home, store, &state.run_id, holder) {
         Ok(lock) if state.phase == RunPhase::Running => Ok(DriveOn::Here(lock)),
         Ok(_) => Ok(DriveOn::Nothing),
         Err(LockError::Held { .. }) => Ok(DriveOn::Elsewhere),
@@ -199,7 +204,7 @@ pub fn stop(
     by: &Operator,
     holder: &Holder,
 ) -> Result<Stopping, OperatorError> {
-    match DriverLock::acquire(home, run_id, holder) {
+    match super::acquire_run(home, &*store, run_id, holder) {
         Ok(lock) => {
             let mut journal = Journal::open(store, clock, ids, run_id)?;
             journal.submit(Command::Stop {
@@ -249,7 +254,7 @@ pub fn abort(
         })
     };
     let mut asked = false;
-    let lock = match DriverLock::acquire(home, run_id, holder) {
+    let lock = match super::acquire_run(home, &*store, run_id, holder) {
         Ok(lock) => lock,
         Err(LockError::Held { holder: driver, .. }) => {
             asked = true;
@@ -270,7 +275,7 @@ pub fn abort(
             let deadline = std::time::Instant::now() + wait;
             loop {
                 std::thread::sleep(Duration::from_millis(50));
-                match DriverLock::acquire(home, run_id, holder) {
+                match super::acquire_run(home, &*store, run_id, holder) {
                     Ok(lock) => break lock,
                     Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
                     Err(_) => {}

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::decide::StepStatus;
 use crate::event::RunKind;
-use crate::execute::{DriverLock, load_state};
+use crate::execute::load_state;
 use crate::project::{RunStatus, run_status};
 use crate::store::{EventStore, RunQuery, StoreError};
 
@@ -68,7 +68,7 @@ pub fn history_page_before(
     for entry in page {
         let mut state = load_state(store, &entry.run_id)?;
         state.run_id = entry.run_id.clone();
-        let alive = DriverLock::probe(home, &entry.run_id).is_some();
+        let alive = crate::execute::driver_alive(home, store, &entry.run_id);
         let done = state
             .steps
             .iter()

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use super::{CommandError, Ctx, Output, exit};
-use crate::execute::{DriverLock, load_state, remove_run_files};
+use crate::execute::{load_state, remove_run_files};
 use crate::store::{EventStore, RunQuery};
 
 /// `gc --older-than DURATION [--dry-run]`: remove `runs/<id>/` of every finished run that ended
@@ -32,7 +32,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         }
         let state = load_state(&store, &entry.run_id)?;
         if !state.ended_at.as_deref().is_some_and(before)
-            || DriverLock::probe(&ctx.home, &entry.run_id).is_some()
+            || crate::execute::driver_alive(&ctx.home, &store, &entry.run_id)
         {
             continue;
         }

@@ -355,7 +355,7 @@ pub fn attempt_output(
                 state.phase,
                 crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
             )
-            && crate::execute::DriverLock::probe(&ctx.home, &run_id).is_some();
+            && crate::execute::driver_alive(&ctx.home, &store, &run_id);
         if !follow || (!moving && shown.iter().all(|s| s.done)) || (!moving && events.is_empty()) {
             break;
         }

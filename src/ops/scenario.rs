@@ -215,7 +215,10 @@ fn act(
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     let before = crate::project::run_status(&journal.state, false);
     operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
-    match operator::drive_on(&ctx.home, &journal.state, &holder(&by.actor))? {
+    let state = journal.state.clone();
+    let on = journal
+        .nested(|store, _, _| operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor)))?;
+    match on {
         DriveOn::Here(lock) if !no_drive => {
             journal.refresh()?;
             finish_driving(ctx, journal, by.clone(), lock, live)
@@ -330,13 +333,16 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
     if stopping == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;
-        while DriverLock::probe(&ctx.home, &run_id).is_some() && Instant::now() < until {
+        while crate::execute::driver_alive(&ctx.home, &store, &run_id) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
     let mut state = load_state(&store, &run_id)?;
     state.run_id = run_id.clone();
-    let view = ctx.view(&state, DriverLock::probe(&ctx.home, &run_id).is_some());
+    let view = ctx.view(
+        &state,
+        crate::execute::driver_alive(&ctx.home, &store, &run_id),
+    );
     let code = if view.status == RunStatus::Stopped {
         exit::WAITING
     } else {

@@ -431,7 +431,7 @@ pub fn status(
         {
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
-        let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
+        let alive = crate::execute::driver_alive(&ctx.home, &store, &run_id);
         let mut output = status_output(ctx, &state, alive, None, Some(&store));
         super::notify::add_deliveries(&store, &run_id, &mut output)?;
         return Ok(output);

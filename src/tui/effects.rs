@@ -148,7 +148,8 @@ fn record_phase(
             operator::report_phase(state, home, phase, false, Vec::new(), &by, KILL_GRACE)
         }
     })?;
-    let state = &journal.state;
+    let owned = journal.state.clone();
+    let state = &owned;
     let status = state.step(phase).map(|s| s.status);
     let mut notice = match op {
         PhaseOp::Start => Notice::info(format!("{phase}: start requested by {}", by.actor)),
@@ -164,7 +165,9 @@ fn record_phase(
         }
         PhaseOp::Fail => Notice::info(format!("{phase}: reported failed by {}", by.actor)),
     };
-    match operator::drive_on(home, state, &holder(&by.actor))? {
+    let on = journal
+        .nested(|store, _, _| operator::drive_on(home, &*store, state, &holder(&by.actor)))?;
+    match on {
         DriveOn::Here(lock) if !has_work(state) => {
             // Every phase left waits on a report or a start: a driver would only exit again.
             drop(lock);
