@@ -97,6 +97,8 @@ fn line(name: &str, cortex: &[f64], floor: &[f64], unit: &str, target: &str) {
     let fmt = |x: f64| {
         if x >= 1000.0 {
             format!("{x:.0}")
+        } else if x < 1.0 {
+            format!("{x:.3}")
         } else {
             format!("{x:.1}")
         }

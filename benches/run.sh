@@ -129,11 +129,11 @@ export CORTEX_BENCH_KEEP_DB="$work/big.db"
 if [ -f "$work/big.db" ]; then
   cold=$(peak_rss_kib "$bin" --db "$work/big.db" workflow status BIG)
   warm=$(peak_rss_kib "$bin" --db "$work/big.db" workflow status BIG)
-  verify=$(peak_rss_kib "$bin" log verify --file "$work/big.db" BIG)
+  verify=$(peak_rss_kib "$bin" --db "$work/big.db" log verify BIG)
   kib_row "peak RSS: \`workflow status\` of a 1M-event run, first time (replays, then snapshots)" "$cold" "$floor_rss"
   kib_row "peak RSS: \`workflow status\` of a 1M-event run (from its snapshot)" "$warm" "$floor_rss"
   kib_row "peak RSS: \`log verify\` of a 1M-event run" "$verify" "$floor_rss"
-  t0=$(elapsed "$bin" log verify --file "$work/big.db" BIG)
+  t0=$(elapsed "$bin" --db "$work/big.db" log verify BIG)
   printf '| `log verify` of a 1M-event run, the real binary (start to end) | %s events/s | | | ≥ 1,000,000 events/s | one sample |\n' \
     "$(awk -v t="$t0" 'BEGIN { printf "%.0f", 1e6 / t }')"
 fi
