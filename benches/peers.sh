@@ -188,8 +188,6 @@ done
 
 # A cross-check of this script's timing by hyperfine (its own alternation and statistics).
 if command -v hyperfine >/dev/null; then
-  export -f chain_cortex chain_dash
-  export bin work N
   hyperfine -N --runs 3 --style basic \
     "env CORTEX_HOME=$work/h-chain $bin workflow run $work/steps.yaml" \
     "dash -c 'i=0; while [ \$i -lt $N ]; do /bin/sh -c true; i=\$((i+1)); done'" >&2 || true
