@@ -1,7 +1,11 @@
 //! In-process figures of the engine, each against a floor measured in the same run:
 //! appends (one transaction per transition, durability normal and full; one run and many),
 //! replay and verification of a run of 1,000,000 events, status of that run, and planning a
-//! 10,000-phase random DAG. Prints one line per figure: `name|cortex|floor|unit|target`.
+//! 10,000-phase random DAG. Prints one line per figure: `name|cortex|floor|unit|target|spread`:
+//! the medians of `ENGINE_ROUNDS` (default 5) samples of each, cortex and floor taken
+//! alternately, and their spread (min–max). `ENGINE_SECTIONS` picks sections (`appends`,
+//! `big`, `dag`; default all); `CORTEX_BENCH_KEEP_DB=PATH` keeps a copy of the 1M-event log
+//! (before any snapshot of it) for `benches/run.sh` to run the real binary on.
 //! Run with `cargo bench --bench engine` (or through `benches/run.sh`).
 
 use std::collections::BTreeMap;
@@ -73,12 +77,71 @@ fn sync_pragma(conn: &rusqlite::Connection, durability: Durability) {
     .unwrap();
 }
 
-fn line(name: &str, cortex: f64, floor: f64, unit: &str, target: &str) {
-    println!("{name}|{cortex:.1}|{floor:.1}|{unit}|{target}");
+/// Median, min and max of some samples.
+fn stats(samples: &[f64]) -> (f64, f64, f64) {
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+/// One figure: the medians of cortex's and the floor's samples, and their spreads.
+fn line(name: &str, cortex: &[f64], floor: &[f64], unit: &str, target: &str) {
+    let (c, cmin, cmax) = stats(cortex);
+    let (f, fmin, fmax) = stats(floor);
+    let fmt = |x: f64| {
+        if x >= 1000.0 {
+            format!("{x:.0}")
+        } else if x < 1.0 {
+            format!("{x:.3}")
+        } else {
+            format!("{x:.1}")
+        }
+    };
+    println!(
+        "{name}|{}|{}|{unit}|{target}|{}–{}; {}–{}",
+        fmt(c),
+        fmt(f),
+        fmt(cmin),
+        fmt(cmax),
+        fmt(fmin),
+        fmt(fmax)
+    );
+}
+
+fn rounds() -> usize {
+    std::env::var("ENGINE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .max(1)
+}
+
+fn section(name: &str) -> bool {
+    std::env::var("ENGINE_SECTIONS").map_or(true, |s| s.split(',').any(|x| x == name))
 }
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
+    let rounds = rounds();
+    if section("appends") {
+        appends(dir.path(), rounds);
+    }
+    if section("big") {
+        big(dir.path(), rounds);
+    }
+    if section("dag") {
+        dag(rounds);
+    }
+}
+
+/// Appends, one transition per transaction: one run (normal, full) and 500 runs.
+fn appends(dir: &std::path::Path, rounds: usize) {
     for durability in [Durability::Normal, Durability::Full] {
         let tag = if durability == Durability::Full {
             "full"
@@ -90,54 +153,72 @@ fn main() {
         } else {
             20_000
         };
-        let mut store =
-            SqliteStore::open(&dir.path().join(format!("one-{tag}.db")), durability).unwrap();
-        let (_, d) = timed(|| {
-            for i in 0..n {
-                store.append("R", i, &[event(i)]).unwrap();
-            }
-        });
-        let floor_conn =
-            rusqlite::Connection::open(dir.path().join(format!("plain-{tag}.db"))).unwrap();
-        sync_pragma(&floor_conn, durability);
-        let floor = plain_inserts(&floor_conn, n, 1);
+        let (mut cortex, mut floor) = (Vec::new(), Vec::new());
+        for r in 0..rounds {
+            let mut store =
+                SqliteStore::open(&dir.join(format!("one-{tag}-{r}.db")), durability).unwrap();
+            let (_, d) = timed(|| {
+                for i in 0..n {
+                    store.append("R", i, &[event(i)]).unwrap();
+                }
+            });
+            let floor_conn =
+                rusqlite::Connection::open(dir.join(format!("plain-{tag}-{r}.db"))).unwrap();
+            sync_pragma(&floor_conn, durability);
+            cortex.push(d);
+            floor.push(plain_inserts(&floor_conn, n, 1));
+        }
+        let micros = |d: &[Duration]| -> Vec<f64> {
+            d.iter().map(|d| d.as_micros() as f64 / n as f64).collect()
+        };
+        let rate =
+            |d: &[Duration]| -> Vec<f64> { d.iter().map(|d| n as f64 / d.as_secs_f64()).collect() };
         line(
             &format!("commit latency, one transition per transaction ({tag})"),
-            d.as_micros() as f64 / n as f64,
-            floor.as_micros() as f64 / n as f64,
+            &micros(&cortex),
+            &micros(&floor),
             "µs",
             "",
         );
         line(
             &format!("append throughput, one run ({tag})"),
-            n as f64 / d.as_secs_f64(),
-            n as f64 / floor.as_secs_f64(),
+            &rate(&cortex),
+            &rate(&floor),
             "events/s",
             "",
         );
     }
     // Many runs: 500 runs of 20 events, each transition its own transaction.
-    let mut store = SqliteStore::open(&dir.path().join("many.db"), Durability::Normal).unwrap();
-    let (_, d) = timed(|| {
-        for r in 0..500 {
-            for i in 0..20 {
-                store.append(&format!("R{r:04}"), i, &[event(i)]).unwrap();
+    let (mut cortex, mut floor) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let mut store =
+            SqliteStore::open(&dir.join(format!("many-{r}.db")), Durability::Normal).unwrap();
+        let (_, d) = timed(|| {
+            for run in 0..500 {
+                for i in 0..20 {
+                    store.append(&format!("R{run:04}"), i, &[event(i)]).unwrap();
+                }
             }
-        }
-    });
-    let floor_conn = rusqlite::Connection::open(dir.path().join("plain-many.db")).unwrap();
-    sync_pragma(&floor_conn, Durability::Normal);
-    let floor = plain_inserts(&floor_conn, 10_000, 1);
+        });
+        let floor_conn =
+            rusqlite::Connection::open(dir.join(format!("plain-many-{r}.db"))).unwrap();
+        sync_pragma(&floor_conn, Durability::Normal);
+        cortex.push(10_000.0 / d.as_secs_f64());
+        floor.push(10_000.0 / plain_inserts(&floor_conn, 10_000, 1).as_secs_f64());
+    }
     line(
         "append throughput, 500 runs",
-        10_000.0 / d.as_secs_f64(),
-        10_000.0 / floor.as_secs_f64(),
+        &cortex,
+        &floor,
         "events/s",
         "",
     );
+}
 
-    // A run of 1,000,000 events (appended in batches of 1,000).
-    let big = dir.path().join("big.db");
+/// A run of 1,000,000 events: verification, replay and status.
+fn big(dir: &std::path::Path, rounds: usize) {
+    // Appended in batches of 1,000.
+    let big = dir.join("big.db");
     let mut store = SqliteStore::open(&big, Durability::Normal).unwrap();
     let n = 1_000_000u64;
     let mut started = cortex::event::RunStarted {
@@ -182,48 +263,73 @@ fn main() {
         seq += batch.len() as u64;
     }
     drop(store);
+    if let Ok(keep) = std::env::var("CORTEX_BENCH_KEEP_DB") {
+        std::fs::copy(&big, keep).unwrap();
+    }
     let store = SqliteStore::open(&big, Durability::Normal).unwrap();
-    let (rows, read_raw) = timed(|| store.raw_rows(Some("BIG")).unwrap());
-    // What `log verify` does: rows streamed through the verifier, borrowed, not copied.
-    let (report, verify) = timed(|| store.verify(Some("BIG")).unwrap());
-    assert!(report.ok && report.events == n);
-    assert_eq!(
-        verify_rows(&rows),
-        report,
-        "streamed and copied verification agree"
-    );
-    let floor_hash = timed(|| {
-        let mut h = blake3::Hasher::new();
-        for r in &rows {
-            h.update(&r.body);
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    let (mut verify, mut verify_floor, mut replayed, mut folded, mut read_floor) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in 0..rounds {
+        // Alternately: the floors first in odd rounds.
+        let floors = |read_floor: &mut Vec<f64>, verify_floor: &mut Vec<f64>| {
+            let (rows, read_raw) = timed(|| store.raw_rows(Some("BIG")).unwrap());
+            let hash = timed(|| {
+                let mut h = blake3::Hasher::new();
+                for r in &rows {
+                    h.update(&r.body);
+                }
+                h.finalize()
+            })
+            .1;
+            read_floor.push(rate(read_raw));
+            verify_floor.push(rate(read_raw + hash));
+            rows
+        };
+        let rows = if r % 2 == 1 {
+            Some(floors(&mut read_floor, &mut verify_floor))
+        } else {
+            None
+        };
+        // What `log verify` does: rows streamed through the verifier, borrowed, not copied.
+        let (report, v) = timed(|| store.verify(Some("BIG")).unwrap());
+        assert!(report.ok && report.events == n);
+        verify.push(rate(v));
+        let (events, read) = timed(|| store.read_run("BIG").unwrap());
+        let (state, fold) = timed(|| replay(&events));
+        drop((state, events));
+        replayed.push(rate(read + fold));
+        folded.push(rate(fold));
+        let rows = rows.unwrap_or_else(|| floors(&mut read_floor, &mut verify_floor));
+        if r == 0 {
+            assert_eq!(
+                verify_rows(&rows),
+                report,
+                "streamed and copied verification agree"
+            );
         }
-        h.finalize()
-    })
-    .1;
+    }
     line(
         "log verify, 1M events (read + check)",
-        n as f64 / verify.as_secs_f64(),
-        n as f64 / (read_raw + floor_hash).as_secs_f64(),
+        &verify,
+        &verify_floor,
         "events/s",
         "≥ 1,000,000 events/s",
     );
-    let (events, read) = timed(|| store.read_run("BIG").unwrap());
-    let (state, fold) = timed(|| replay(&events));
     line(
         "full replay, 1M events (read + decode + fold)",
-        n as f64 / (read + fold).as_secs_f64(),
-        n as f64 / read_raw.as_secs_f64(),
+        &replayed,
+        &read_floor,
         "events/s",
         "≥ 2,000,000 events/s",
     );
     line(
         "fold only (evolve), 1M events",
-        n as f64 / fold.as_secs_f64(),
-        n as f64 / read_raw.as_secs_f64(),
+        &folded,
+        &read_floor,
         "events/s",
         "",
     );
-    drop(state);
     let mut store = store;
     let floor_status = timed(|| store.runs().unwrap()).1;
     let (_, cold) = timed(|| {
@@ -231,23 +337,31 @@ fn main() {
         maybe_snapshot(&mut store, &state);
         status_view(&state, false)
     });
-    let (_, warm) = timed(|| status_view(&load_state(&store, "BIG").unwrap(), false));
+    let mut warm = Vec::new();
+    let mut floor_warm = Vec::new();
+    for _ in 0..rounds {
+        warm.push(timed(|| status_view(&load_state(&store, "BIG").unwrap(), false)).1);
+        floor_warm.push(timed(|| store.runs().unwrap()).1);
+    }
+    let ms = |d: &[Duration]| -> Vec<f64> { d.iter().map(|d| d.as_secs_f64() * 1000.0).collect() };
     line(
         "status of a 1M-event run, first time (replay, then snapshot)",
-        cold.as_secs_f64() * 1000.0,
-        floor_status.as_secs_f64() * 1000.0,
+        &ms(&[cold]),
+        &ms(&[floor_status]),
         "ms",
         "",
     );
     line(
         "status of a 1M-event run (from its snapshot)",
-        warm.as_secs_f64() * 1000.0,
-        floor_status.as_secs_f64() * 1000.0,
+        &ms(&warm),
+        &ms(&floor_warm),
         "ms",
         "< 50 ms",
     );
+}
 
-    // Planning a random DAG of 10,000 phases.
+/// Planning a random DAG of 10,000 phases.
+fn dag(rounds: usize) {
     let mut rng = 7u64;
     let mut next = || {
         rng ^= rng << 13;
@@ -269,16 +383,21 @@ fn main() {
             next() % 2 == 0
         ));
     }
-    let (_, plan) = timed(|| {
-        let sc = parse_scenario("dag.yaml", &yaml).unwrap();
-        let _ = validate_scenario("dag.yaml", &yaml, &sc, None, &Default::default());
-        render_preview(&sc)
-    });
-    let floor_parse = timed(|| serde_yaml::from_str::<serde_yaml::Value>(&yaml).unwrap()).1;
+    let (mut plan, mut parse) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (_, d) = timed(|| {
+            let sc = parse_scenario("dag.yaml", &yaml).unwrap();
+            let _ = validate_scenario("dag.yaml", &yaml, &sc, None, &Default::default());
+            render_preview(&sc)
+        });
+        plan.push(d.as_secs_f64() * 1000.0);
+        let floor = timed(|| serde_yaml::from_str::<serde_yaml::Value>(&yaml).unwrap()).1;
+        parse.push(floor.as_secs_f64() * 1000.0);
+    }
     line(
         "validate + preview, 10,000-phase DAG",
-        plan.as_secs_f64() * 1000.0,
-        floor_parse.as_secs_f64() * 1000.0,
+        &plan,
+        &parse,
         "ms",
         "< 100 ms",
     );

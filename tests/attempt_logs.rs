@@ -61,6 +61,33 @@ fn the_whole_output_of_every_attempt_is_kept_and_printed_by_cortex_logs() {
 }
 
 #[test]
+/// An attempt that prints nothing has no whole-output file and no `attempt_log` (there is no
+/// output to keep; creating the file was the largest part of a short step's own cost), while
+/// one that prints has both; `cortex logs` prints the output there is, and the log verifies.
+fn an_attempt_that_prints_nothing_creates_no_log_file() {
+    let env = Env::new();
+    env.workflow(
+        "quiet",
+        "name: quiet\nsteps:\n  - name: silent\n    run: 'true'\n  - name: loud\n    run: echo hi\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "quiet"]).code, 0);
+    let log = events(&env);
+    let kept: Vec<&serde_json::Value> = log.iter().filter(|e| e["type"] == "attempt_log").collect();
+    assert_eq!(kept.len(), 1, "{log:?}");
+    assert_eq!(kept[0]["body"]["step"], "loud");
+    let files: Vec<_> = walk(&env.home().join("logs"))
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), "hi\n");
+    let logs = env.run(&["logs"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert_eq!(logs.stdout, "── loud · attempt 1 ──\nhi\n");
+    assert_eq!(env.run(&["log", "verify"]).code, 0);
+}
+
+#[test]
 /// A changed file fails verification; a file not on this machine (another host's attempt, a
 /// log copied without its files) is reported as unchecked, never as verified, never as broken.
 fn log_verify_fails_a_changed_attempt_log_and_reports_an_absent_one() {

@@ -888,6 +888,26 @@ proptest! {
     }
 }
 
+proptest! {
+    /// For any event: decoding its stored columns (`type`, `body`) in one pass, as replay does
+    /// (`cortex::event::decode`), gives the event itself, exactly what the two-pass
+    /// `Event::from_parts` gives; and a body with anything after its one JSON value is refused
+    /// by both.
+    #[test]
+    fn the_one_pass_decode_reads_every_event_as_from_parts_does(event in event(), tail in prop::sample::select(vec!["", " ", "\n", " {}", ", \"x\": 1", "]"])) {
+        let body = format!("{}{tail}", event.body_json());
+        let one_pass = cortex::event::decode(cortex::event::EVENT_VERSION, event.type_name(), &body);
+        let two_pass = Event::from_parts(event.type_name(), &body);
+        if tail.trim().is_empty() {
+            prop_assert_eq!(one_pass.as_ref(), Ok(&event));
+            prop_assert_eq!(two_pass.ok(), Some(event.clone()));
+        } else {
+            prop_assert!(one_pass.is_err(), "{:?} decodes", body);
+            prop_assert!(two_pass.is_err(), "{:?} decodes", body);
+        }
+    }
+}
+
 #[test]
 fn an_agent_activation_message_never_stores_a_secret() {
     let env = Env::new();

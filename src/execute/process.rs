@@ -351,12 +351,21 @@ pub fn run_process_tracked(
     ];
     let mut buf = vec![0u8; 16 * 1024];
     let mut tail = String::new();
-    let mut log = spec.log.as_ref().and_then(LogWriter::open);
+    // The whole-output file is created at the first line: an attempt that prints nothing has
+    // no file and records none (creating a file — ext4 allocating an inode — was the largest
+    // part of a short step's own cost). A file that cannot be created is not tried again, so a
+    // later line never starts a partial one.
+    let mut log: Option<LogWriter> = None;
+    let mut log_tried = false;
     let mut emit = |which: Stream, line: &str| {
         // Redacted before it is kept: the tail keeps the end of the text, and a cut through
         // a secret would keep half of it; the whole output is kept redacted too.
         let line = spec.redactor.redact(line);
         push_tail(&mut tail, &line);
+        if !log_tried {
+            log_tried = true;
+            log = spec.log.as_ref().and_then(LogWriter::open);
+        }
         if let Some(log) = log.as_mut() {
             log.line(&line);
         }

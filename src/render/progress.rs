@@ -67,14 +67,20 @@ pub(crate) fn step_label(state: &RunState, step: &str) -> String {
             None => format!("Phase {step}"),
         };
     }
+    // By index, not by comparing every step's name: this runs for every event recorded.
     let top = |name: &str| {
-        let position = state
-            .steps
-            .iter()
-            .filter(|s| s.item.is_none())
-            .position(|s| s.name == name)
-            .map_or(0, |i| i + 1);
-        let total = state.steps.iter().filter(|s| s.item.is_none()).count();
+        let at = state
+            .step_index(name)
+            .filter(|&i| state.steps[i].item.is_none());
+        let (mut position, mut total) = (0, 0);
+        for (i, s) in state.steps.iter().enumerate() {
+            if s.item.is_none() {
+                total += 1;
+                if Some(i) == at {
+                    position = total;
+                }
+            }
+        }
         format!("Step {position}/{total}: {name}")
     };
     match item {

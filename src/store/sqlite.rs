@@ -447,14 +447,17 @@ impl SqliteStore {
     }
 
     /// Decode the rows `sql` selects as they are read, borrowing their bytes.
+    /// `expected`: how many rows there should be (room is made for them up front, at most
+    /// `RESERVE_MAX`: a replay does not copy what it read so far each time the vector grows).
     fn read_recorded(
         &self,
         sql: &str,
         args: &[&dyn rusqlite::ToSql],
+        expected: u64,
     ) -> Result<Vec<Recorded>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(map_err)?;
         let mut rows = stmt.query(args).map_err(map_err)?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(expected.min(RESERVE_MAX) as usize);
         while let Some(r) = rows.next().map_err(map_err)? {
             out.push(with_row_ref(r, super::decode_row_ref)??);
         }
@@ -581,6 +584,10 @@ fn with_row_ref<T>(
         hash: &hash,
     }))
 }
+
+/// The most rows `read_recorded` makes room for before reading (a tampered `seq` must not make
+/// it reserve more than a real run needs).
+const RESERVE_MAX: u64 = 1 << 22;
 
 const COLUMNS: &str = "run_id, seq, id, time, type, version, body, prev_hash, hash";
 
@@ -790,7 +797,8 @@ impl EventStore for SqliteStore {
 
     fn read_run(&self, run_id: &str) -> Result<Vec<Recorded>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 ORDER BY seq");
-        self.read_recorded(&sql, params![run_id])
+        let expected = self.head(run_id)?.0;
+        self.read_recorded(&sql, params![run_id], expected)
     }
 
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
@@ -798,7 +806,8 @@ impl EventStore for SqliteStore {
         let sql =
             format!("SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq");
         let from = seq.min(i64::MAX as u64) as i64;
-        self.read_recorded(&sql, params![run_id, from])
+        // Mostly a driver catching up (no rows, or a few): not worth asking for the head.
+        self.read_recorded(&sql, params![run_id, from], 0)
     }
 
     fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
