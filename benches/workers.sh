@@ -31,8 +31,8 @@ fresh() { # fresh NAME -> sets HOME_DIR and DB
   mkdir -p "$HOME_DIR/scenarios"
   cp "$work/scenarios/"*.yaml "$HOME_DIR/scenarios/"
   if [ -n "${CORTEX_BENCH_PG:-}" ]; then
-    local schema="bench_$1_$$"
-    psql "$CORTEX_BENCH_PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
+    local schema="bench_${1//-/_}_$$"
+    psql -v ON_ERROR_STOP=1 "$CORTEX_BENCH_PG" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" -c "CREATE SCHEMA $schema" >/dev/null
     local sep='?'; case "$CORTEX_BENCH_PG" in *\?*) sep='&';; esac
     DB="$CORTEX_BENCH_PG${sep}options=-csearch_path%3D$schema"
   else

@@ -84,30 +84,24 @@ pub fn check_attempt_logs(
     run_id: Option<&str>,
 ) -> Result<AttemptLogsChecked, StoreError> {
     let mut found = AttemptLogsChecked::default();
-    let runs: Vec<String> = match run_id {
-        Some(id) => vec![id.to_string()],
-        None => store.runs()?.into_iter().map(|r| r.run_id).collect(),
-    };
-    for run in runs {
-        for rec in store.read_run(&run)? {
-            if let Event::AttemptLog {
-                file,
-                bytes,
-                blake3,
-                ..
-            } = &rec.event
-            {
-                match check_attempt_log(home, file, *bytes, blake3) {
-                    LogFileCheck::AsRecorded => found.checked += 1,
-                    LogFileCheck::Absent => found.absent += 1,
-                    LogFileCheck::Differs(reason) => {
-                        found.first_bad = Some(BadEvent {
-                            run_id: run,
-                            seq: rec.seq.min(i64::MAX as u64) as i64,
-                            reason: format!("the attempt log: {reason}"),
-                        });
-                        return Ok(found);
-                    }
+    for rec in store.events_of_type(run_id, "attempt_log")? {
+        if let Event::AttemptLog {
+            file,
+            bytes,
+            blake3,
+            ..
+        } = &rec.event
+        {
+            match check_attempt_log(home, file, *bytes, blake3) {
+                LogFileCheck::AsRecorded => found.checked += 1,
+                LogFileCheck::Absent => found.absent += 1,
+                LogFileCheck::Differs(reason) => {
+                    found.first_bad = Some(BadEvent {
+                        run_id: rec.run_id.clone(),
+                        seq: rec.seq.min(i64::MAX as u64) as i64,
+                        reason: format!("the attempt log: {reason}"),
+                    });
+                    return Ok(found);
                 }
             }
         }

@@ -272,6 +272,28 @@ pub trait EventStore: Send {
             .filter(|r| r.seq == seq)
             .map(|r| r.hash.clone()))
     }
+    /// The events of type `type_name` (of one run, or of every run), in log order: only they
+    /// are decoded (`log verify` finds the attempt logs among a million events this way).
+    fn events_of_type(
+        &self,
+        run_id: Option<&str>,
+        type_name: &str,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let runs: Vec<String> = match run_id {
+            Some(id) => vec![id.to_string()],
+            None => self.runs()?.into_iter().map(|r| r.run_id).collect(),
+        };
+        let mut found = Vec::new();
+        for run in runs {
+            found.extend(
+                self.read_run(&run)?
+                    .into_iter()
+                    .filter(|r| r.event.type_name() == type_name),
+            );
+        }
+        Ok(found)
+    }
+
     /// Claim a unit of a run (`LeaseClaim`): granted (epoch 1) if nobody holds it, taken
     /// over (epoch + 1) if its lease lapsed by the database's clock, extended (same epoch) if
     /// this holder holds it; none if another holds it.
@@ -361,6 +383,13 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn hash_at(&self, run_id: &str, seq: u64) -> Result<Option<String>, StoreError> {
         (**self).hash_at(run_id, seq)
+    }
+    fn events_of_type(
+        &self,
+        run_id: Option<&str>,
+        type_name: &str,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        (**self).events_of_type(run_id, type_name)
     }
     fn claim_lease(&mut self, claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
         (**self).claim_lease(claim)

@@ -1031,6 +1031,20 @@ impl EventStore for PostgresStore {
         )
     }
 
+    fn events_of_type(
+        &self,
+        run_id: Option<&str>,
+        type_name: &str,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        self.read_recorded(
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE \"type\" = $1 AND ($2::text IS NULL OR run_id = $2)
+                 ORDER BY run_id, seq"
+            ),
+            &[&type_name, &run_id],
+        )
+    }
+
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
         let from = seq.min(i64::MAX as u64) as i64;
         self.read_recorded(

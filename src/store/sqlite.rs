@@ -801,6 +801,18 @@ impl EventStore for SqliteStore {
         self.read_recorded(&sql, params![run_id], expected)
     }
 
+    fn events_of_type(
+        &self,
+        run_id: Option<&str>,
+        type_name: &str,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE type = ?1 AND (?2 IS NULL OR run_id = ?2)
+             ORDER BY run_id, seq"
+        );
+        self.read_recorded(&sql, params![type_name, run_id], 0)
+    }
+
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
         // Bound, not spliced: one cached statement for every call.
         let sql =
