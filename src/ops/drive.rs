@@ -186,6 +186,12 @@ fn hold_driver_lease(
     by: &Operator,
 ) -> Result<Option<(crate::store::Lease, KeeperRef)>, CommandError> {
     use crate::store::{DRIVER_UNIT, LeaseClaim, StoreError};
+    // A command driving a SQLite log needs no lease: the log is on this host, where the run's
+    // lock alone says who drives it (workers here see that lock too), and nothing is paid
+    // per append for a fence.
+    if ctx.dispatch.shared.is_none() && !ctx.location()?.is_postgres() {
+        return Ok(None);
+    }
     let claim = match &ctx.dispatch.shared {
         Some(seat) => seat.claim(&journal.run_id, DRIVER_UNIT, 0),
         None => LeaseClaim {
