@@ -6,7 +6,8 @@
 # Figures:
 #   fan-out: N `true` phases (max_parallel W) driven by W workers (`--concurrency 1` each),
 #     from `run --submit` to the run's end, alternating with `xargs -PW sh -c true`, ROUNDS
-#     rounds, medians with their spread; W = 1, 2, 4. Its rate is claim+complete per second.
+#     rounds, medians with their spread; W in WIDTHS (1 2 4 8). Its rate is claim+complete
+#     per second.
 #   wake-up: from a one-phase run's `run_submitted` to its phase's `step_started` (both
 #     recorded by cortex on this host), with one idle worker; SAMPLES samples, median and p99.
 #   recovery: a worker killed (SIGKILL) mid-phase with a LEASE lease; from the kill to the
@@ -15,7 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000}
 ROUNDS=${ROUNDS:-3}
-SAMPLES=${SAMPLES:-30}
+SAMPLES=${SAMPLES:-30}     # 0: the fan-out rows only
+WIDTHS=${WIDTHS:-1 2 4 8}   # how many workers drive the fan-out
 LEASE=${LEASE:-2s}
 POLL=${POLL:-100ms}   # the idle worker's polling on SQLite (PostgreSQL wakes it by NOTIFY)
 cargo build --release --quiet
@@ -45,7 +47,7 @@ cx_exec() { CORTEX_HOME="$HOME_DIR" CORTEX_DB="$DB" exec "$bin" "$@"; }
 now() { date +%s.%N; }
 
 mkdir -p "$work/scenarios"
-for w in 1 2 4; do
+for w in $WIDTHS; do
   {
     echo "name: fan$w"; echo "description: independent phases"; echo "max_parallel: $w"; echo "phases:"
     for i in $(seq 1 "$N"); do echo "  - {name: p$i, parallel: true, run: 'true'}"; done
@@ -78,7 +80,7 @@ print(f"{statistics.median(xs):.3f} {xs[0]:.3f} {xs[-1]:.3f}")' "$@"; }
 
 echo "| figure | cortex (median) | floor (median) | ratio | spread (min–max) |"
 echo "|---|---|---|---|---|"
-for w in 1 2 4; do
+for w in $WIDTHS; do
   cs=(); fs=()
   for r in $(seq 1 "$ROUNDS"); do cs+=("$(fan_workers "$w" "$r")"); fs+=("$(xargs_fan "$w")"); done
   read -r cm cmin cmax <<<"$(stats "${cs[@]}")"
@@ -86,6 +88,8 @@ for w in 1 2 4; do
   printf '| fan-out: %s phases over %s worker(s) (vs `xargs -P%s sh -c true`) | %.2f s (%.0f phases/s) | %.2f s | %.2fx | cortex %.2f–%.2f s, floor %.2f–%.2f s |\n' \
     "$N" "$w" "$w" "$cm" "$(echo "$N / $cm" | bc -l)" "$fm" "$(echo "$cm / $fm" | bc -l)" "$cmin" "$cmax" "$fmin" "$fmax"
 done
+
+[ "$SAMPLES" -gt 0 ] || exit 0
 
 # wake-up latency: one idle worker; a one-phase run submitted; submit -> phase started.
 fresh wake
