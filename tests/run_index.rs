@@ -145,3 +145,35 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
     assert!(!all.stdout.contains("shows more"), "{}", all.stdout);
     assert_eq!(verify(&env).0, 0);
 }
+
+/// A page of runs older than a given one (`RunQuery::before`, the cursor of the web page's
+/// and the API's history) holds only older runs, on both stores: the index's conditions are
+/// one shared piece, so neither store can drop one.
+fn a_page_before_a_run_holds_only_older_runs(env: Env) {
+    env.workflow("done", "name: done\nsteps:\n  - {name: a, run: 'true'}\n");
+    for _ in 0..3 {
+        assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    }
+    let store = env.open_store();
+    let all = store
+        .list_runs(&cortex::store::RunQuery::kind(None))
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let older = store
+        .list_runs(&cortex::store::RunQuery {
+            before: Some(all[0].run_id.clone()),
+            ..cortex::store::RunQuery::kind(None)
+        })
+        .unwrap();
+    let ids: Vec<_> = older.iter().map(|e| e.run_id.clone()).collect();
+    assert_eq!(ids, vec![all[1].run_id.clone(), all[2].run_id.clone()]);
+    let count = store
+        .count_runs(&cortex::store::RunQuery {
+            before: Some(all[0].run_id.clone()),
+            ..cortex::store::RunQuery::kind(None)
+        })
+        .unwrap();
+    assert_eq!(count, 2);
+}
+
+common::on_both_stores!(a_page_before_a_run_holds_only_older_runs);

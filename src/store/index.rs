@@ -75,6 +75,49 @@ impl RunQuery {
 /// A run's index entry as its events say it must be: from its first event (`run_started`) and
 /// its head (the outcome is in a sealing `run_finished`, which is always the head). None for a
 /// stream that is not a run (the agent registry).
+/// A run's kind as the index stores it.
+pub(crate) fn kind_text(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "scenario",
+    }
+}
+
+/// The conditions of `query` on the run index, each ` AND …` with its placeholders numbered
+/// from 1 by `placeholder` (`?N` on SQLite, `$N` on PostgreSQL), and the text values they
+/// bind, in order. Only the conditions given are in the statement, so that each shape of
+/// query has a plan that uses its index (plans never depend on bound values).
+pub(crate) fn index_conditions(
+    query: &RunQuery,
+    placeholder: fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut sql = String::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut bind = |sql: &mut String, cond: &str, value: String| {
+        values.push(value);
+        sql.push_str(&cond.replace('#', &placeholder(values.len())));
+    };
+    if let Some(kind) = query.kind {
+        bind(&mut sql, " AND kind = #", kind_text(kind).to_string());
+    }
+    if let Some(name) = &query.name {
+        bind(&mut sql, " AND name_key = #", normalize_name(name));
+    }
+    if let Some(prefix) = &query.id_prefix {
+        // Ids are upper-case Crockford base32: `~` sorts after every character of one (byte
+        // order: on PostgreSQL the columns are COLLATE "C").
+        bind(&mut sql, " AND run_id >= #", prefix.clone());
+        bind(&mut sql, " AND run_id < #", format!("{prefix}~"));
+    }
+    if query.unfinished {
+        sql.push_str(" AND outcome IS NULL");
+    }
+    if let Some(before) = &query.before {
+        bind(&mut sql, " AND run_id < #", before.clone());
+    }
+    (sql, values)
+}
+
 pub fn entry_from_log(head: &RunHead, last: Option<&Event>) -> Option<RunEntry> {
     let Event::RunStarted(started) = &head.first.event else {
         return None;

@@ -18,6 +18,7 @@ use postgres::error::SqlState;
 use postgres::types::{FromSql, ToSql, Type};
 use postgres::{Client, Config, NoTls, Row, Statement};
 
+use super::index::kind_text;
 use super::pg_schema::{MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE};
 use super::{
     AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RowRef, RunEntry, RunHead,
@@ -224,13 +225,6 @@ fn text(bytes: &[u8]) -> Result<&str, StoreError> {
         seq: 0,
         reason: "a text column is not UTF-8".into(),
     })
-}
-
-fn kind_text(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "scenario",
-    }
 }
 
 fn parse_outcome(text: &str) -> Option<Outcome> {
@@ -840,31 +834,12 @@ impl PostgresStore {
 
     /// The conditions of `query` on the run index, and their values.
     fn index_filter(query: &RunQuery) -> (String, Vec<Box<dyn ToSql + Sync>>) {
-        let mut sql = String::from(" WHERE kind IS NOT NULL");
-        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-        if let Some(kind) = query.kind {
-            args.push(Box::new(kind_text(kind)));
-            sql.push_str(&format!(" AND kind = ${}", args.len()));
-        }
-        if let Some(name) = &query.name {
-            args.push(Box::new(normalize_name(name)));
-            sql.push_str(&format!(" AND name_key = ${}", args.len()));
-        }
-        if let Some(prefix) = &query.id_prefix {
-            // Ids are upper-case Crockford base32: `~` sorts after every character of one
-            // (byte order: the columns are COLLATE "C").
-            args.push(Box::new(prefix.clone()));
-            args.push(Box::new(format!("{prefix}~")));
-            sql.push_str(&format!(
-                " AND run_id >= ${} AND run_id < ${}",
-                args.len() - 1,
-                args.len()
-            ));
-        }
-        if query.unfinished {
-            sql.push_str(" AND outcome IS NULL");
-        }
-        (sql, args)
+        let (conditions, values) = super::index::index_conditions(query, |n| format!("${n}"));
+        let args = values
+            .into_iter()
+            .map(|v| Box::new(v) as Box<dyn ToSql + Sync>)
+            .collect();
+        (format!(" WHERE kind IS NOT NULL{conditions}"), args)
     }
 
     /// Whether this store was opened for reading only.

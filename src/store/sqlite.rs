@@ -9,6 +9,7 @@ use rusqlite::{
     Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
+use super::index::kind_text;
 use super::migrations::{INDEX_VERSION, MIGRATIONS, SCHEMA_VERSION};
 use super::{
     AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RunEntry, RunHead, RunQuery,
@@ -594,13 +595,6 @@ const COLUMNS: &str = "run_id, seq, id, time, type, version, body, prev_hash, ha
 /// The run index's columns, in `RunEntry` order.
 const INDEX_COLUMNS: &str = "run_id, kind, name, started_at, head_seq, head_hash, outcome";
 
-fn kind_text(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "scenario",
-    }
-}
-
 /// Keep the run index up to date with `appended` (just inserted, in this transaction): a new
 /// run gets its row, and the row follows the head and records the outcome when it seals.
 fn index_appended(
@@ -985,33 +979,12 @@ impl EventStore for SqliteStore {
         }
         // Only the conditions given are in the statement, so that each shape of query has a
         // plan that uses its index (plans never depend on bound values here: QPSG).
-        let mut sql = format!("SELECT {INDEX_COLUMNS} FROM runs WHERE 1");
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        if let Some(kind) = query.kind {
-            args.push(Box::new(kind_text(kind)));
-            sql.push_str(&format!(" AND kind = ?{}", args.len()));
-        }
-        if let Some(name) = &query.name {
-            args.push(Box::new(normalize_name(name)));
-            sql.push_str(&format!(" AND name_key = ?{}", args.len()));
-        }
-        if let Some(prefix) = &query.id_prefix {
-            // Ids are upper-case Crockford base32: `~` sorts after every character of one.
-            args.push(Box::new(prefix.clone()));
-            args.push(Box::new(format!("{prefix}~")));
-            sql.push_str(&format!(
-                " AND run_id >= ?{} AND run_id < ?{}",
-                args.len() - 1,
-                args.len()
-            ));
-        }
-        if query.unfinished {
-            sql.push_str(" AND outcome IS NULL");
-        }
-        if let Some(before) = &query.before {
-            args.push(Box::new(before.clone()));
-            sql.push_str(&format!(" AND run_id < ?{}", args.len()));
-        }
+        let (conditions, values) = super::index::index_conditions(query, |n| format!("?{n}"));
+        let mut sql = format!("SELECT {INDEX_COLUMNS} FROM runs WHERE 1{conditions}");
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = values
+            .into_iter()
+            .map(|v| Box::new(v) as Box<dyn rusqlite::ToSql>)
+            .collect();
         sql.push_str(" ORDER BY run_id DESC");
         if let Some(n) = query.limit {
             args.push(Box::new(n.min(i64::MAX as usize) as i64));
