@@ -172,6 +172,7 @@ pub fn has_work(state: &RunState) -> bool {
         return state.phase == RunPhase::RollingBack
             || (state.phase == RunPhase::Running
                 && (!crate::plan::ready_phases(state).is_empty()
+                    || !crate::plan::to_prepare(state).is_empty()
                     || state.steps.iter().any(|s| s.status == StepStatus::Running)));
     }
     matches!(

@@ -267,35 +267,29 @@ fn watched(
 }
 
 /// Whether a run whose driver is gone is one for this worker: recorded for workers, or with
-/// work in hand (an attempt cut short, a unit ready), and every step it would run here has
-/// `runs_on:` tags the worker offers (a scenario's phases are checked one by one as they
-/// become ready).
+/// work for a driver (`operator::has_work`: an attempt cut short, a unit ready, a check), and
+/// this worker may run it — every step of a workflow (they run in its driver), or for a
+/// scenario something besides ready phases whose `runs_on:` it does not offer.
 fn wants_driving(state: &RunState, tags: &[String]) -> bool {
-    if state.phase != crate::decide::RunPhase::Running {
+    if state.phase != crate::decide::RunPhase::Running
+        || !(state.submitted || crate::execute::operator::has_work(state))
+    {
         return false;
     }
-    let running = state.steps.iter().any(|s| s.status == StepStatus::Running);
-    if state.is_scenario() {
-        let ready = ready_phases(state).into_iter().any(|i| {
-            !state.is_external(i)
-                && tags_cover(
-                    tags,
-                    &state
-                        .definition(i)
-                        .map(|d| d.runs_on.clone())
-                        .unwrap_or_default(),
-                )
-        });
-        return state.submitted || running || ready || !crate::plan::to_prepare(state).is_empty();
+    let runs_on = |i: usize| {
+        state
+            .definition(i)
+            .map(|d| d.runs_on.clone())
+            .unwrap_or_default()
+    };
+    if !state.is_scenario() {
+        return (0..state.steps.len()).all(|i| tags_cover(tags, &runs_on(i)));
     }
-    let covered = state
-        .workflow
-        .as_ref()
-        .is_none_or(|wf| wf.steps.iter().all(|s| tags_cover(tags, &s.runs_on)));
-    let current = state
-        .current_step()
-        .is_some_and(|i| state.steps[i].status != StepStatus::Waiting);
-    covered && (state.submitted || running || current)
+    let ready = ready_phases(state);
+    state.submitted
+        || ready.is_empty()
+        || state.steps.iter().any(|s| s.status == StepStatus::Running)
+        || ready.into_iter().any(|i| tags_cover(tags, &runs_on(i)))
 }
 
 /// Drive `run_id` on a thread, as `resume` does, with this worker's seat; a run handed back
