@@ -303,7 +303,11 @@ fn the_tui_follows_a_scenario_live_and_acts_through_the_palette() {
 
     // q quits and gives the terminal back: main screen, canonical mode.
     tmux.keys(&["q"]);
-    let after = tmux.wait_text(&["cortex tui exited 0"]);
+    // The shell prints the exit line, then the terminal's mode: wait for both (the capture
+    // may come between them).
+    let after = tmux.wait_for("the exit line and the terminal's mode", |s| {
+        s.contains("cortex tui exited 0") && s.lines().any(|l| l.trim().ends_with("icanon"))
+    });
     let mode = after
         .lines()
         .find(|l| l.trim_start_matches('-') == "icanon")

@@ -152,7 +152,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 .iter()
                 .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
             {
-                let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+                let mut journal = Journal::from_state(&mut store, &clock, &mut ids, state.clone())?;
                 let events = reap_lapsed(&mut journal, &seat)?;
                 reaped += events
                     .iter()
