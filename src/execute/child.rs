@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::driver::{DriveContext, DriveError, Observer, drive, flush, record};
+use super::driver::drive;
 use super::runner::resolver;
+use super::session::{DriveContext, DriveError, Observer, flush, record};
 use super::{Clock, DriverLock, Holder, IdGen, Journal, LockError, Stream, WriteBehind, rfc3339};
 use crate::decide::{AttemptReport, Command, RunState};
 use crate::definition::Workflow;

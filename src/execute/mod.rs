@@ -22,8 +22,10 @@ mod process;
 mod runner;
 mod scheduler;
 mod secrets;
+mod session;
 mod signals;
 mod snapshot;
+mod workflow_loop;
 
 pub use attempt_logs::{AttemptLogsChecked, LogFileCheck, check_attempt_log, check_attempt_logs};
 pub use child::inherit_secret_inputs;
@@ -32,7 +34,7 @@ pub use dispatch::{
     Dispatch, Shared, Slots, acquire_run, claim_unit, driven_elsewhere, driver_alive, finish_unit,
     reap_lapsed,
 };
-pub use driver::{DriveContext, DriveEnd, DriveError, Observer, Quiet, drive};
+pub use driver::drive;
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lease::{LeaseKeeper, OpenStore};
@@ -52,5 +54,6 @@ pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, input_env_name, input_text, is_secret_name,
     secret_input_from_env, secret_inputs,
 };
+pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
 pub use signals::StopFlag;
 pub use snapshot::{SNAPSHOT_EVERY, check_snapshots, load_state, maybe_snapshot, snapshot_due};

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::driver::{
+use super::runner::{AttemptOutcome, sleep_unless_stopped};
+use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, prepare, record, record_stop,
 };
-use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::{Journal, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed};
 use crate::decide::{Command, RunPhase, StepStatus};

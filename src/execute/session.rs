@@ -1,0 +1,176 @@
+//! What every driving session shares, whichever loop drives the run: the context (where,
+//! who, what to tell), how it ends, and the steps every loop takes the same way (record a
+//! command, flush what is staged, prepare, compute the deadline, record a stop).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::runner::Runner;
+use super::{Journal, JournalError, Redactor, StopFlag, Stream, WriteBehind};
+use crate::decide::{Command, RunState};
+use crate::event::{Operator, Outcome, Recorded};
+
+/// What the driver reports while it works; the CLI renders it, tests record it.
+pub trait Observer {
+    /// A run is about to be driven (`resumed`: by `resume`, not by `run`).
+    fn begin(&mut self, _state: &RunState, _resumed: bool) {}
+    /// Something a person should read before the run goes on (a report was recorded).
+    fn note(&mut self, _text: &str) {}
+    /// Events were appended; `state` is the run after them.
+    fn recorded(&mut self, state: &RunState, events: &[Recorded]);
+    /// A line of a step's output.
+    fn line(&mut self, step: &str, stream: Stream, line: &str);
+    /// Something went wrong that does not stop the run (e.g. a derived file not written).
+    fn warn(&mut self, message: &str);
+    /// The child run of `uses:` step `step` is about to be driven here (`resumed`: it had
+    /// started before).
+    fn child_begin(&mut self, _step: &str, _state: &RunState, _resumed: bool) {}
+    /// Events were appended to the child run of `uses:` step `step`, driven here.
+    fn child(&mut self, _step: &str, _state: &RunState, _events: &[Recorded]) {}
+}
+
+/// An observer that keeps nothing: front ends that return only the final document.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn recorded(&mut self, _state: &RunState, _events: &[Recorded]) {}
+    fn line(&mut self, _step: &str, _stream: Stream, _line: &str) {}
+    fn warn(&mut self, _message: &str) {}
+}
+
+/// Everything the driver needs besides the journal.
+pub struct DriveContext<'a> {
+    pub home: PathBuf,
+    /// Raised by SIGINT/SIGTERM/SIGHUP.
+    pub stop: StopFlag,
+    /// Recorded as the actor of a stop caused by a signal.
+    pub actor: Operator,
+    pub observer: &'a mut dyn Observer,
+    /// Time between TERM and KILL when a step's process group must end.
+    pub grace: Duration,
+    /// The run's derived files, written behind the driver; `drive` waits for them.
+    pub files: WriteBehind,
+    /// Where ready units run: here, or also on workers (`Dispatch`).
+    pub dispatch: super::Dispatch,
+}
+
+impl DriveContext<'_> {
+    /// A runner for this context's commands, ended by `stop`.
+    pub fn runner(&self, stop: &StopFlag, redactor: &Redactor) -> Runner {
+        Runner {
+            home: self.home.clone(),
+            stop: stop.clone(),
+            grace: self.grace,
+            redactor: redactor.clone(),
+        }
+    }
+}
+
+/// Where the driver left the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriveEnd {
+    Finished(Outcome),
+    /// External steps or phases wait for a report (or manual phases for a start).
+    Waiting(String),
+    Paused,
+    Stopped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Internal(String),
+    /// The run has secret inputs (the log holds `***` for them) this process was not given.
+    #[error("the values of secret inputs {} are not in the log; give them again", .0.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
+    MissingSecretInputs(Vec<String>),
+}
+
+/// Submit a command, tell the observer, and rewrite derived files the events changed.
+pub(crate) fn record(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    command: Command,
+) -> Result<(), DriveError> {
+    let events = journal.submit(command)?;
+    announce(journal, ctx, &events);
+    Ok(())
+}
+
+/// Append what the journal has staged, and tell the observer.
+pub(crate) fn flush(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<(), DriveError> {
+    let events = journal.flush()?;
+    announce(journal, ctx, &events);
+    Ok(())
+}
+
+pub(crate) fn announce(journal: &Journal<'_>, ctx: &mut DriveContext<'_>, events: &[Recorded]) {
+    if events.is_empty() {
+        return;
+    }
+    ctx.observer.recorded(&journal.state, events);
+    ctx.files.changes(&ctx.home, &journal.state, events);
+}
+
+/// What every drive does first: make sure it has the run's secret inputs (the journal holds
+/// the run's secrets), write derived files, end orphaned groups.
+pub(crate) fn prepare(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<(), DriveError> {
+    let missing = journal.redactor.missing_inputs(&journal.state);
+    if !missing.is_empty() {
+        return Err(DriveError::MissingSecretInputs(missing));
+    }
+    if let Err(e) = super::materialize(&ctx.home, &journal.state) {
+        ctx.observer
+            .warn(&format!("could not write the run's derived files: {e}"));
+    }
+    for pgid in ctx
+        .runner(&ctx.stop, &journal.redactor)
+        .end_orphans(&journal.run_id)
+    {
+        ctx.observer.warn(&format!(
+            "ended process group {pgid} left running by the previous driver"
+        ));
+    }
+    Ok(())
+}
+
+/// The run's time limit for this driving session, if any (the latest resume's, else the
+/// one recorded at `run`).
+pub(crate) fn deadline(state: &RunState) -> (Option<Instant>, u64) {
+    let limit = state.time_limit();
+    // A limit beyond what the clock can represent (from a snapshot recorded before limits
+    // were bounded) is no limit.
+    (
+        (limit > 0)
+            .then(|| Instant::now().checked_add(Duration::from_secs(limit)))
+            .flatten(),
+        limit,
+    )
+}
+
+/// Record how a run ends when its driver was told to stop: an abort if an operator asked
+/// for one (`workflow abort` beside this driver), else a stop.
+pub(crate) fn record_stop(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<DriveEnd, DriveError> {
+    // The request may have come through the log just before the signal.
+    let caught_up = journal.refresh()?;
+    announce(journal, ctx, &caught_up);
+    if let Some(by) = journal.state.abort_requested.clone() {
+        record(journal, ctx, Command::Abort { by })?;
+        return Ok(DriveEnd::Finished(Outcome::Aborted));
+    }
+    let by = ctx.actor.clone();
+    let signal = ctx.stop.signal_name();
+    record(journal, ctx, Command::Stop { by, signal })?;
+    Ok(DriveEnd::Stopped)
+}

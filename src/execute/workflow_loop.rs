@@ -1,0 +1,197 @@
+//! The loop of a workflow: ask `plan::next` what to do, do it (spawn, wait, check), and
+//! record the facts through the journal until the run finishes, waits, pauses or stops.
+
+use std::time::{Duration, Instant};
+
+use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
+use super::session::{
+    DriveContext, DriveEnd, DriveError, deadline, flush, prepare, record, record_stop,
+};
+use super::{Journal, Stream};
+use crate::decide::Command;
+use crate::plan::{Next, next};
+
+/// Drive the child run of `uses:` step `index` and record how the step's attempt goes: its
+/// end (staged, as any attempt's), or that it waits with its child (the driver then stops
+/// here: `Some(Waiting)`), or nothing when the child was stopped (the loop records the stop).
+fn child_attempt(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    index: usize,
+    new_attempt: bool,
+) -> Result<Option<DriveEnd>, DriveError> {
+    let step = journal.state.steps[index].name.clone();
+    match super::child::run_child(journal, ctx, index, new_attempt)? {
+        super::child::ChildOutcome::Report(mut report) => {
+            // The step's `validate: - run:` checks see the child's outputs as the step's.
+            if report.end.succeeded() {
+                let runner = ctx.runner(&ctx.stop, &journal.redactor);
+                let observer = &mut *ctx.observer;
+                report.validation_problems = runner.validate_report(
+                    &journal.state,
+                    index,
+                    &report.outputs,
+                    &mut |step, s, l| observer.line(step, s, l),
+                );
+            }
+            journal.stage(Command::FinishAttempt(report))?;
+            Ok(None)
+        }
+        super::child::ChildOutcome::Waiting { run_id } => {
+            record(
+                journal,
+                ctx,
+                Command::ChildWaiting {
+                    step: step.clone(),
+                    run_id,
+                },
+            )?;
+            Ok(Some(DriveEnd::Waiting(step)))
+        }
+        super::child::ChildOutcome::Stopped => {
+            if ctx.stop.is_set() {
+                Ok(None)
+            } else {
+                // The child stopped without this process being told to: stop with it.
+                record_stop(journal, ctx).map(Some)
+            }
+        }
+    }
+}
+
+/// The workflow loop: one step at a time. A step's end is staged and appended with the next
+/// step's start; anything else (a wait, a backoff, a check, a rollback, the end) flushes first.
+pub(crate) fn drive_workflow(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+) -> Result<DriveEnd, DriveError> {
+    prepare(journal, ctx)?;
+    let (deadline, limit) = deadline(&journal.state);
+    let runner = ctx.runner(&ctx.stop, &journal.redactor);
+    loop {
+        if ctx.stop.is_set() {
+            return record_stop(journal, ctx);
+        }
+        if ctx.dispatch.draining() {
+            // A draining worker hands the run back between steps: whoever takes it next goes
+            // on from here.
+            flush(journal, ctx)?;
+            return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let reason = format!("the run exceeded its time limit (timeout_seconds: {limit})");
+            record(journal, ctx, Command::Pause { reason })?;
+            return Ok(DriveEnd::Paused);
+        }
+        let action = next(&journal.state);
+        if !matches!(action, Next::Attempt { delay_ms: 0, .. }) {
+            flush(journal, ctx)?;
+        }
+        if let Next::Attempt { index, .. } = action {
+            let runs_on = journal
+                .state
+                .definition(index)
+                .map(|d| d.runs_on.clone())
+                .unwrap_or_default();
+            if !ctx.dispatch.may_run(&runs_on) {
+                // Left to a worker that offers these tags: it takes the run from here.
+                flush(journal, ctx)?;
+                return Ok(DriveEnd::Waiting(format!(
+                    "a worker whose tags cover `{}` (runs_on: {})",
+                    journal.state.steps[index].name,
+                    runs_on.join(", ")
+                )));
+            }
+        }
+        let state = &journal.state;
+        let observer = &mut *ctx.observer;
+        let mut on_line = |step: &str, s: Stream, l: &str| observer.line(step, s, l);
+        match action {
+            Next::Finished(outcome) => return Ok(DriveEnd::Finished(outcome)),
+            Next::Paused => return Ok(DriveEnd::Paused),
+            Next::Stopped => return Ok(DriveEnd::Stopped),
+            Next::AwaitReport { index } => {
+                return Ok(DriveEnd::Waiting(state.steps[index].name.clone()));
+            }
+            Next::InFlight { index } => {
+                return Err(DriveError::Internal(format!(
+                    "step `{}` is marked running but no attempt is in flight",
+                    state.steps[index].name
+                )));
+            }
+            Next::CheckCondition { index } => {
+                let Some(check) = runner.check_condition(state, index, &mut on_line) else {
+                    continue;
+                };
+                record(journal, ctx, Command::RecordCondition(Box::new(check)))?;
+            }
+            Next::ReadItems { index } => {
+                let step = state.steps[index].name.clone();
+                let items = runner.read_items(state, index);
+                record(journal, ctx, Command::RecordItems { step, items })?;
+            }
+            Next::Child { index } => {
+                if let Some(end) = child_attempt(journal, ctx, index, false)? {
+                    return Ok(end);
+                }
+            }
+            Next::PreValidate => {
+                let problems = runner.pre_validate(state, &mut on_line);
+                record(journal, ctx, Command::RecordPreValidation { problems })?;
+            }
+            Next::PostValidate => {
+                let checks = state
+                    .workflow
+                    .as_ref()
+                    .map(|w| w.post.clone())
+                    .unwrap_or_default();
+                let problems = runner.run_checks(state, None, &checks, "post", &mut on_line);
+                if ctx.stop.is_set() {
+                    continue;
+                }
+                record(journal, ctx, Command::RecordPostValidation { problems })?;
+            }
+            Next::Attempt { index, delay_ms } => {
+                if !sleep_unless_stopped(Duration::from_millis(delay_ms), &ctx.stop, deadline) {
+                    continue;
+                }
+                let name = state.steps[index].name.clone();
+                record(journal, ctx, Command::StartAttempt { step: name })?;
+                if journal.state.is_external(index) {
+                    continue;
+                }
+                if journal.state.is_uses(index) {
+                    if let Some(end) = child_attempt(journal, ctx, index, true)? {
+                        return Ok(end);
+                    }
+                    continue;
+                }
+                let observer = &mut *ctx.observer;
+                let outcome =
+                    runner.run_attempt(&journal.state, index, deadline, &mut |step, s, l| {
+                        observer.line(step, s, l)
+                    });
+                if let AttemptOutcome::Report(report) = outcome {
+                    journal.stage(Command::FinishAttempt(report))?;
+                }
+            }
+            Next::Compensate { index } => {
+                let (end, output_tail) = match runner.compensate(state, index, &mut on_line) {
+                    Compensation::Stopped => continue,
+                    Compensation::Nothing => (None, String::new()),
+                    Compensation::Ran(end, tail) => (Some(end), tail),
+                };
+                let step = state.steps[index].name.clone();
+                record(
+                    journal,
+                    ctx,
+                    Command::RecordCompensation {
+                        step,
+                        end,
+                        output_tail,
+                    },
+                )?;
+            }
+        }
+    }
+}
