@@ -548,6 +548,57 @@ fn a_phases_profiles_reach_its_commands_and_are_shown(env: Env) {
     );
 }
 
+/// The derived checkpoints file (one line added per checkpoint) is what a full rewrite from
+/// the log gives, even when an operator's process and the driver both write the lines of the
+/// operator's events: each checkpoint once, in order.
+fn checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/cp.yaml"),
+        "name: cp\ndescription: a long phase beside a manual one\nphases:\n  - name: slow\n    parallel: true\n    run: touch started; for i in $(seq 300); do [ -f go ] && break; sleep 0.1; done\n  - name: gate\n    condition: manual\n    parallel: true\n  - name: after\n    condition: after:slow,gate\n    run: 'true'\n",
+    )
+    .unwrap();
+    let mut driver = env
+        .command(&["orchestrate", "run", "cp"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the slow phase to start", || env.file("started").exists());
+    let started = env.run(&["orchestrate", "start", "cp", "gate"]);
+    assert!(
+        started.code == 0 || started.code == 3,
+        "{}{}",
+        started.stdout,
+        started.stderr
+    );
+    // The driver starts the phase it was asked to; then it waits for its report.
+    wait_until("the gate to be completed", || {
+        env.run(&["orchestrate", "complete", "cp", "gate", "--no-drive"])
+            .code
+            == 0
+    });
+    std::fs::write(env.file("go"), "").unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(0));
+    let status = env.run(&["--json", "orchestrate", "status", "cp"]).json();
+    assert_eq!(status["status"], "completed");
+    let run_id = status["run_id"].as_str().unwrap().to_string();
+    let store = env.open_store();
+    let state = cortex::execute::load_state(&*store, &run_id).unwrap();
+    let expected = cortex::project::run_files(&state)
+        .into_iter()
+        .find(|f| f.path == cortex::project::CHECKPOINTS_FILE)
+        .expect("the run has checkpoints");
+    let written = std::fs::read_to_string(
+        env.home()
+            .join("runs")
+            .join(&run_id)
+            .join(cortex::project::CHECKPOINTS_FILE),
+    )
+    .unwrap();
+    assert_eq!(written, expected.contents);
+    assert_eq!(written.lines().count(), state.checkpoints.len());
+}
+
 common::on_both_stores!(
     parallel_phases_overlap_in_time_and_the_join_runs_last,
     a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_on,
@@ -557,4 +608,5 @@ common::on_both_stores!(
     run_start_begins_a_manual_phase_at_once_and_status_takes_a_run_id,
     each_command_finds_its_own_runs_and_points_at_the_other_kind,
     a_phases_profiles_reach_its_commands_and_are_shown,
+    checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log,
 );

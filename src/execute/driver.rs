@@ -35,8 +35,20 @@ pub fn drive(
             ));
         }
     }
-    // And the derived files are written before it returns.
-    for problem in ctx.files.finish() {
+    // And the derived files are written before it returns. Lines added to the checkpoints
+    // file by an operator's process racing this driver's writer may have left one out: if
+    // the file is not exactly the run's checkpoints, all the files are written again from the
+    // state the drive ends with, so that once no driver runs they are what the log gives.
+    let mut problems = ctx.files.finish();
+    let state = &journal.state;
+    if problems.is_empty()
+        && !super::materialize::checkpoints_exact(&ctx.home, &state.run_id, state.checkpoints.len())
+        && let Err(e) = super::materialize(&ctx.home, state)
+    {
+        problems.push(e.to_string());
+    }
+    problems.dedup();
+    for problem in problems {
         ctx.observer.warn(&format!(
             "could not write the run's derived files (the log is intact): {problem}"
         ));

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use crate::decide::RunState;
 use crate::event::Recorded;
-use crate::project::{RunFile, changed_files, run_files};
+use crate::project::{FileWrite, RunFile, changed_files, run_files};
 
 /// `O_NOFOLLOW`: opening a path whose last component is a symbolic link fails.
 fn no_follow() -> i32 {
@@ -154,22 +154,120 @@ pub fn write_changes(home: &Path, state: &RunState, events: &[Recorded]) -> Vec<
     writer.finish()
 }
 
-/// Each file goes to a temporary name and is renamed, so a reader never sees half of one (a
-/// rename replaces a link at the final name rather than following it). No fsync: these files
-/// are rebuilt from the log whenever they are lost.
+/// Each whole file goes to a temporary name and is renamed, so a reader never sees half of one
+/// (a rename replaces a link at the final name rather than following it); a line is added to
+/// its file in place. No fsync: these files are rebuilt from the log whenever they are lost.
 fn write_all(dir: &Path, files: &[RunFile]) -> std::io::Result<()> {
     for file in files {
         let path = dir.join(&file.path);
-        let tmp = path.with_extension("json.tmp");
-        derived_file()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?
-            .write_all(file.contents.as_bytes())?;
-        std::fs::rename(&tmp, &path)?;
+        match file.write {
+            FileWrite::Whole => {
+                let mut tmp = path.clone().into_os_string();
+                tmp.push(".tmp");
+                derived_file()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&tmp)?
+                    .write_all(file.contents.as_bytes())?;
+                std::fs::rename(&tmp, &path)?;
+            }
+            FileWrite::Line { line } => add_line(&path, line, &file.contents)?,
+        }
     }
     Ok(())
+}
+
+/// Add line number `number` (from 1; `text` ends with `\n`) at the end of the JSON Lines file
+/// at `path`, unless it is there already: a driver catching up with an operator's events
+/// writes the lines that the operator's process wrote. Under an exclusive lock on the file,
+/// so that two processes never interleave. The lines' own count decides: the file's last
+/// line holds its number (`"checkpoint"`); a file that ends with a later line is left alone.
+fn add_line(path: &Path, number: usize, text: &str) -> std::io::Result<()> {
+    let mut file = derived_file()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)?;
+    file.lock()?;
+    if last_line_number(&mut file)?.is_some_and(|last| last >= number) {
+        return Ok(());
+    }
+    file.write_all(text.as_bytes())
+}
+
+/// The `"checkpoint"` number of the last line of a JSON Lines file, if any. Reads the file's
+/// end only (growing the window until a whole line is in it). A last line cut short (its
+/// writer died mid-write: no `\n` at its end) is removed first.
+fn last_line_number(file: &mut std::fs::File) -> std::io::Result<Option<usize>> {
+    use std::os::unix::fs::FileExt;
+    let mut len = file.metadata()?.len();
+    let mut window: u64 = 1024;
+    loop {
+        let start = len.saturating_sub(window);
+        let mut tail = vec![0; (len - start) as usize];
+        file.read_exact_at(&mut tail, start)?;
+        if !tail.is_empty() && !tail.ends_with(b"\n") {
+            // Cut back to the end of the last whole line.
+            match tail.iter().rposition(|&b| b == b'\n') {
+                Some(at) => len = start + at as u64 + 1,
+                None if start == 0 => len = 0,
+                None => {
+                    window = window.saturating_mul(4);
+                    continue;
+                }
+            }
+            file.set_len(len)?;
+            window = 1024;
+            continue;
+        }
+        // The last line: after the newline before the final one.
+        let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+        match body.iter().rposition(|&b| b == b'\n') {
+            Some(at) => return Ok(line_number(&body[at + 1..])),
+            None if start == 0 => return Ok(line_number(body)),
+            None => window = window.saturating_mul(4),
+        }
+    }
+}
+
+/// The `"checkpoint"` number of one line. The lines cortex writes begin with it (the keys of
+/// a JSON object are written in order), so that is read without parsing the rest; anything
+/// else is parsed.
+fn line_number(line: &[u8]) -> Option<usize> {
+    if let Some(rest) = line.strip_prefix(b"{\"checkpoint\":") {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 && rest.get(digits) == Some(&b',') {
+            return std::str::from_utf8(&rest[..digits]).ok()?.parse().ok();
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(line).ok()?;
+    value.get("checkpoint")?.as_u64().map(|n| n as usize)
+}
+
+/// Whether the run's checkpoints file holds exactly lines 1..=`count`, in order: lines are only
+/// ever added with a number above the last one, so as many lines as checkpoints with the last
+/// one numbered `count` means none is missing. A missing or unreadable file is not exact
+/// (unless the run has no checkpoint and there is no file).
+pub fn checkpoints_exact(home: &Path, run_id: &str, count: usize) -> bool {
+    let path = home
+        .join("runs")
+        .join(run_id)
+        .join(crate::project::CHECKPOINTS_FILE);
+    let Ok(mut file) = derived_file().read(true).open(&path) else {
+        return count == 0;
+    };
+    let mut text = Vec::new();
+    if std::io::Read::read_to_end(&mut file, &mut text).is_err() || !text.ends_with(b"\n") {
+        return false;
+    }
+    let lines = text.iter().filter(|&&b| b == b'\n').count();
+    let body = &text[..text.len() - 1];
+    let last = body
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(body, |at| &body[at + 1..]);
+    lines == count && line_number(last) == Some(count)
 }
 
 /// Make the run's folders (refusing links), then write `files` into them.
@@ -278,6 +376,7 @@ mod tests {
         RunFile {
             path: path.into(),
             contents: contents.into(),
+            write: FileWrite::Whole,
         }
     }
 
@@ -299,6 +398,81 @@ mod tests {
         let last = std::fs::read_to_string(run.join("checkpoints/0001-a.json")).unwrap();
         assert_eq!(last, "49", "the last write wins");
         assert!(run.join("results.json").is_file());
+    }
+
+    fn line(n: usize) -> RunFile {
+        RunFile {
+            path: "checkpoints/c.jsonl".into(),
+            contents: format!(
+                "{{\"checkpoint\":{n},\"pad\":\"{}\"}}\n",
+                "x".repeat(n * 700)
+            ),
+            write: FileWrite::Line { line: n },
+        }
+    }
+
+    #[test]
+    fn a_line_already_written_by_another_process_is_not_added_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/R");
+        for n in [1, 2, 2, 3, 1, 3, 4] {
+            write_run(dir.path(), "R", &[line(n)]).unwrap();
+        }
+        let text = std::fs::read_to_string(run.join("checkpoints/c.jsonl")).unwrap();
+        let numbers: Vec<usize> = text
+            .lines()
+            .map(|l| line_number(l.as_bytes()).unwrap())
+            .collect();
+        assert_eq!(
+            numbers,
+            [1, 2, 3, 4],
+            "lines longer than the first window too"
+        );
+    }
+
+    #[test]
+    fn the_checkpoints_file_is_exact_only_with_every_line_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        let path = run_folder(home, "R", Some("checkpoints"))
+            .unwrap()
+            .join("checkpoints.jsonl");
+        let cp = |n: usize| format!("{{\"checkpoint\":{n},\"step\":\"s\"}}\n");
+        assert!(checkpoints_exact(home, "R", 0), "no file, no checkpoint");
+        assert!(!checkpoints_exact(home, "R", 1), "no file");
+        std::fs::write(&path, format!("{}{}{}", cp(1), cp(2), cp(3))).unwrap();
+        assert!(checkpoints_exact(home, "R", 3));
+        assert!(!checkpoints_exact(home, "R", 4), "a line not written yet");
+        std::fs::write(&path, format!("{}{}", cp(1), cp(3))).unwrap();
+        assert!(
+            !checkpoints_exact(home, "R", 3),
+            "a line left out by a race"
+        );
+        std::fs::write(&path, format!("{}{}", cp(1), &cp(2)[..5])).unwrap();
+        assert!(!checkpoints_exact(home, "R", 2), "a torn line");
+        assert_eq!(line_number(br#"{"outputs":{},"checkpoint":7}"#), Some(7));
+        assert_eq!(line_number(br#"{"checkpoint":12,"x":1}"#), Some(12));
+        assert_eq!(line_number(b"{\"checkpoint\":1"), None);
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_is_replaced_not_continued() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/R");
+        write_run(dir.path(), "R", &[line(1)]).unwrap();
+        let path = run.join("checkpoints/c.jsonl");
+        let whole = std::fs::read_to_string(&path).unwrap();
+        let torn = line(2).contents;
+        std::fs::write(&path, format!("{whole}{}", &torn[..torn.len() / 2])).unwrap();
+        write_run(dir.path(), "R", &[line(2)]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{whole}{torn}")
+        );
+        // A file holding nothing but a torn line.
+        std::fs::write(&path, &torn[..10]).unwrap();
+        write_run(dir.path(), "R", &[line(1)]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), line(1).contents);
     }
 
     #[test]

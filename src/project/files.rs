@@ -7,12 +7,29 @@ use super::status_view;
 use crate::decide::RunState;
 use crate::event::{Event, Recorded};
 
-/// One derived file: a path relative to `runs/<run-id>/` and its contents.
+/// One derived file: a path relative to `runs/<run-id>/` and its contents, or one line to add
+/// to such a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunFile {
     pub path: String,
     pub contents: String,
+    pub write: FileWrite,
 }
+
+/// How a derived file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileWrite {
+    /// The whole file (`contents`) replaces what was there.
+    Whole,
+    /// `contents` is line number `line` (from 1) of a JSON Lines file, added at its end unless
+    /// the file already ends with that line or a later one (another process wrote it first).
+    Line { line: usize },
+}
+
+/// `checkpoints/checkpoints.jsonl`: the run's checkpoints, one JSON object a line, oldest first.
+/// One file added to per checkpoint, not a file per checkpoint: creating a file is the costly
+/// part of writing a small one (an inode allocated; ext4 scans past recently freed ones).
+pub const CHECKPOINTS_FILE: &str = "checkpoints/checkpoints.jsonl";
 
 fn pretty(value: &serde_json::Value) -> String {
     let mut text = serde_json::to_string_pretty(value).expect("JSON values serialise");
@@ -23,7 +40,16 @@ fn pretty(value: &serde_json::Value) -> String {
 /// Every derived file of a run as it stands.
 pub fn run_files(state: &RunState) -> Vec<RunFile> {
     let mut files: Vec<RunFile> = workflow_file(state).into_iter().collect();
-    files.extend((0..state.checkpoints.len()).filter_map(|n| checkpoint_file(state, n)));
+    let lines: String = (0..state.checkpoints.len())
+        .filter_map(|n| checkpoint_line(state, n))
+        .collect();
+    if !lines.is_empty() {
+        files.push(RunFile {
+            path: CHECKPOINTS_FILE.into(),
+            contents: lines,
+            write: FileWrite::Whole,
+        });
+    }
     files.extend(results_file(state));
     files
 }
@@ -37,7 +63,11 @@ pub fn changed_files(state: &RunState, events: &[Recorded]) -> Option<Vec<RunFil
             Event::RunStarted(_) => files.extend(workflow_file(state)),
             Event::CheckpointSaved { .. } => {
                 let n = state.checkpoints.iter().position(|c| c.seq == rec.seq)?;
-                files.extend(checkpoint_file(state, n));
+                files.push(RunFile {
+                    path: CHECKPOINTS_FILE.into(),
+                    contents: checkpoint_line(state, n)?,
+                    write: FileWrite::Line { line: n + 1 },
+                });
             }
             Event::RunFinished { .. } => files.extend(results_file(state)),
             Event::RunResumed { .. } | Event::RollbackFinished { .. } => return None,
@@ -52,6 +82,7 @@ fn workflow_file(state: &RunState) -> Option<RunFile> {
     let start = state.start.as_deref()?;
     Some(RunFile {
         path: "workflow.json".into(),
+        write: FileWrite::Whole,
         contents: pretty(&json!({
             "run_id": state.run_id,
             "name": start.name,
@@ -65,30 +96,32 @@ fn workflow_file(state: &RunState) -> Option<RunFile> {
     })
 }
 
-/// `checkpoints/NNNN-step-K.json`: checkpoint `n` of the run — the resume point, the
-/// checkpointed step's outputs and how many steps were done. (O(1) per checkpoint: the full
-/// history is the log's, and `results.json` has every output.)
-fn checkpoint_file(state: &RunState, n: usize) -> Option<RunFile> {
+/// Line `n + 1` of `checkpoints/checkpoints.jsonl`: checkpoint `n` of the run — the resume
+/// point, the checkpointed step's outputs and how many steps were done (O(1) per checkpoint:
+/// the full history is the log's, and `results.json` has every output). Compact JSON, `\n`
+/// at the end; `checkpoint` is its number, from 1.
+fn checkpoint_line(state: &RunState, n: usize) -> Option<String> {
     let cp = state.checkpoints.get(n)?;
     // By name: the resume point of a `foreach:` step is after its last item.
     let outputs = state
         .step(&cp.step)
         .map(|s| json!(s.outputs))
         .unwrap_or_default();
-    Some(RunFile {
-        path: format!("checkpoints/{:04}-step-{}.json", n + 1, cp.index + 1),
-        contents: pretty(&json!({
-            "run_id": state.run_id,
-            "checkpoint": n + 1,
-            "seq": cp.seq,
-            "step": cp.step,
-            "step_index": cp.index,
-            "steps_done": cp.steps_done,
-            "outputs": outputs,
-            "validation": "passed",
-            "time": cp.time,
-        })),
+    // `checkpoint` first (whatever the map's order): the writer reads it from a line's start.
+    let mut line = json!({
+        "checkpoint": n + 1,
+        "run_id": state.run_id,
+        "seq": cp.seq,
+        "step": cp.step,
+        "step_index": cp.index,
+        "steps_done": cp.steps_done,
+        "outputs": outputs,
+        "validation": "passed",
+        "time": cp.time,
     })
+    .to_string();
+    line.push('\n');
+    Some(line)
 }
 
 /// `results.json`: the final output of a finished run, with its head hash.
@@ -104,6 +137,7 @@ fn results_file(state: &RunState) -> Option<RunFile> {
             .collect();
         Some(RunFile {
             path: "results.json".into(),
+            write: FileWrite::Whole,
             contents: pretty(&json!({
                 "run_id": view.run_id,
                 "name": view.name,

@@ -5,7 +5,7 @@ mod files;
 mod next;
 mod status;
 
-pub use files::{RunFile, changed_files, run_files};
+pub use files::{CHECKPOINTS_FILE, FileWrite, RunFile, changed_files, run_files};
 pub use next::{Suggestion, next_actions};
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CriterionView, ForeachView, IfView, ItemView, RunStatus,
