@@ -242,6 +242,25 @@ fn running_parallel_pair() -> Recorder {
     r
 }
 
+/// ship-it with `prepare` done, `backend` running here and `frontend` claimed by a worker on
+/// another host.
+fn pair_with_a_worker() -> Recorder {
+    let mut r = Recorder::scenario("01JRUNW0RKER000000000000A2", SHIP_IT, Config::default());
+    r.start(1, "prepare")
+        .finish(3, "prepare", AttemptEnd::Exited { code: 0 }, "")
+        .start(4, "backend")
+        .submit(
+            4,
+            Command::ClaimAttempt {
+                step: "frontend".into(),
+                worker: "ci-7".into(),
+                host: "build-host".into(),
+                epoch: 1,
+            },
+        );
+    r
+}
+
 /// full-stack-feature with the integration phase reported failed, no retries left.
 fn failed_phase() -> Recorder {
     let config = Config {
@@ -381,6 +400,24 @@ fn the_status_of_a_running_scenario_shows_the_parallel_pair_with_agents_and_time
     );
     assert!(screen.contains("● python-pro"), "{screen}");
     insta::assert_snapshot!("status_running_parallel_pair", screen);
+}
+
+#[test]
+fn a_phase_claimed_by_a_worker_says_which_worker_on_which_host() {
+    let app = update(app(), pair_with_a_worker().followed(true)).0;
+    let app = press(
+        app,
+        &[Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter],
+    );
+    assert_eq!(app.shown_scenario.as_deref(), Some("ship-it"));
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("on worker ci-7 on build-host"), "{screen}");
+    assert_eq!(
+        screen.matches("on worker").count(),
+        1,
+        "only the claimed phase: {screen}"
+    );
+    insta::assert_snapshot!("status_phase_on_a_worker", screen);
 }
 
 #[test]

@@ -402,6 +402,11 @@ fn step_card(
                     @for (k, v) in &s.outputs { tr { th { (k) } td { pre { (v) } } } }
                 }
             }
+            @if let Some(w) = &s.worker {
+                @if matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
+                    p class="muted worker" { "on worker " strong { (w) } }
+                }
+            }
             @if let Some(by) = &s.reported_by {
                 p class="reported" { "reported by " strong { (by.actor) } @if let Some(m) = &by.message { ": “" (m) "”" } }
             }

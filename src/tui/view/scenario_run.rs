@@ -152,6 +152,12 @@ fn phase_lines(
             }
             lines.push(Line::from(badges));
         }
+        if let Some(w) = s.worker.as_deref().filter(|_| going) {
+            lines.push(Line::styled(
+                format!("      on worker {}", fit(w, width.saturating_sub(16))),
+                theme.dim(),
+            ));
+        }
         for c in &s.criteria {
             let (mark, style) = if c.met {
                 ("[x]", theme.step(StepStatus::Completed))

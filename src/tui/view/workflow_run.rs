@@ -70,6 +70,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
             head = head.style(theme.selected());
         }
         lines.push(head);
+        if let Some(w) = s.worker.as_deref().filter(|_| going) {
+            lines.push(Line::styled(
+                format!("        on worker {}", fit(w, width.saturating_sub(18))),
+                theme.dim(),
+            ));
+        }
         for (k, v) in &s.outputs {
             lines.push(Line::styled(
                 format!(
