@@ -101,25 +101,34 @@ fn workflow_file(state: &RunState) -> Option<RunFile> {
 /// the full history is the log's, and `results.json` has every output). Compact JSON, `\n`
 /// at the end; `checkpoint` is its number, from 1.
 fn checkpoint_line(state: &RunState, n: usize) -> Option<String> {
+    /// One line, serialised as it is declared (`checkpoint` first: the writer reads it from
+    /// a line's start), borrowing from the state.
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        checkpoint: usize,
+        run_id: &'a str,
+        seq: u64,
+        step: &'a str,
+        step_index: usize,
+        steps_done: usize,
+        outputs: Option<&'a std::collections::BTreeMap<String, String>>,
+        validation: &'static str,
+        time: &'a str,
+    }
     let cp = state.checkpoints.get(n)?;
-    // By name: the resume point of a `foreach:` step is after its last item.
-    let outputs = state
-        .step(&cp.step)
-        .map(|s| json!(s.outputs))
-        .unwrap_or_default();
-    // `checkpoint` first (whatever the map's order): the writer reads it from a line's start.
-    let mut line = json!({
-        "checkpoint": n + 1,
-        "run_id": state.run_id,
-        "seq": cp.seq,
-        "step": cp.step,
-        "step_index": cp.index,
-        "steps_done": cp.steps_done,
-        "outputs": outputs,
-        "validation": "passed",
-        "time": cp.time,
+    let mut line = serde_json::to_string(&Line {
+        checkpoint: n + 1,
+        run_id: &state.run_id,
+        seq: cp.seq,
+        step: &cp.step,
+        step_index: cp.index,
+        steps_done: cp.steps_done,
+        // By name: the resume point of a `foreach:` step is after its last item.
+        outputs: state.step(&cp.step).map(|s| &s.outputs),
+        validation: "passed",
+        time: &cp.time,
     })
-    .to_string();
+    .ok()?;
     line.push('\n');
     Some(line)
 }
