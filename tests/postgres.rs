@@ -722,3 +722,76 @@ fn a_connection_lost_after_the_decision_stores_nothing_and_says_so() {
     assert_eq!(at.appended[0].seq, 1);
     assert!(store.verify(None).unwrap().ok);
 }
+
+/// A lease claim is one statement on PostgreSQL (committed without waiting for the WAL's
+/// flush) and one upsert on SQLite: the same claims, renewals and releases give the same
+/// answers on both — granted when absent (epoch 1), refused while another holds it, extended
+/// in place by its holder (same epoch), taken over once lapsed (epoch + 1, by anyone, its old
+/// holder too), renewed and let go only by its holder at its epoch.
+#[test]
+fn a_lease_is_granted_refused_extended_and_taken_over_as_on_sqlite() {
+    use cortex::store::{Lease, LeaseClaim};
+    let Some(schema) = fresh("a_lease_is_granted_refused_extended_and_taken_over_as_on_sqlite")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores: Vec<Box<dyn EventStore>> = vec![
+        Box::new(SqliteStore::open(&dir.path().join("cortex.db"), Durability::Normal).unwrap()),
+        Box::new(PostgresStore::open(&schema.url, Durability::Normal).unwrap()),
+    ];
+    let claim = |holder: &str, attempt: u32, ttl_ms: u64| LeaseClaim {
+        run_id: "01JLEASE000000000000000000".into(),
+        unit: "phase".into(),
+        attempt,
+        holder: holder.into(),
+        host: "h".into(),
+        ttl_ms,
+    };
+    // What each step gave: the epoch granted (None: refused), or a renewal's answer.
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for store in &mut stores {
+        let mut said = Vec::new();
+        let mut grant = |store: &mut Box<dyn EventStore>, c: LeaseClaim| -> Option<Lease> {
+            let got = store.claim_lease(&c).unwrap();
+            said.push(format!("{} {:?}", c.holder, got.as_ref().map(|l| l.epoch)));
+            got
+        };
+        let a = grant(store, claim("a", 1, 60_000)).expect("granted when absent");
+        assert!(a.remaining_ms > 0, "{a:?}");
+        assert!(grant(store, claim("b", 1, 60_000)).is_none());
+        let a = grant(store, claim("a", 1, 60_000)).expect("extended by its holder");
+        // Lapsed at once (no time left): anyone takes it over, its old holder too.
+        let lapsed = grant(store, claim("a", 2, 0)).expect("extended, to nothing");
+        assert!(lapsed.remaining_ms <= 0, "{lapsed:?}");
+        let b = grant(store, claim("b", 2, 60_000)).expect("taken over once lapsed");
+        assert!(!store.renew_lease(&a, 60_000).unwrap(), "not a's any more");
+        assert!(store.renew_lease(&b, 60_000).unwrap(), "b renews its own");
+        store.release_lease(&a).unwrap();
+        assert!(
+            grant(store, claim("c", 2, 60_000)).is_none(),
+            "a cannot let b's go"
+        );
+        store.release_lease(&b).unwrap();
+        let c = grant(store, claim("c", 3, 60_000)).expect("granted once let go");
+        let held = store.leases(Some("01JLEASE000000000000000000")).unwrap();
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert!(held[0].same_holding(&c), "{held:?}");
+        said.push(format!("held {} {} {}", c.holder, c.attempt, c.epoch));
+        answers.push(said);
+    }
+    assert_eq!(answers[0], answers[1], "SQLite, then PostgreSQL");
+    assert_eq!(
+        answers[0],
+        [
+            "a Some(1)",
+            "b None",
+            "a Some(1)",
+            "a Some(1)",
+            "b Some(2)",
+            "c None",
+            "c Some(1)",
+            "held c 3 1"
+        ]
+    );
+}

@@ -380,7 +380,59 @@ fn an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives(env: Env) {
     verify(&env);
 }
 
+/// The types of a run's events from `run_submitted` on, without `attempt_claimed` (what a
+/// worker records besides a phase's start).
+fn driven_types(ev: &[Value]) -> Vec<String> {
+    ev.iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .skip_while(|t| t != "run_submitted")
+        .filter(|t| t != "attempt_claimed")
+        .collect()
+}
+
+/// A worker drives a run it takes from its own fold of the run (no replay) on a connection it
+/// keeps between runs, with `run_resumed` staged into the driver's first append: it records
+/// what `resume` — a driver that replays the log — records for the same run, every phase's
+/// start claimed besides; `run_resumed` is followed by the driver's checks; the second
+/// run, on the same connection, goes as the first; the log verifies.
+fn a_worker_driving_from_its_cached_fold_records_what_resume_records(env: Env) {
+    scenario(
+        &env,
+        "pair",
+        "name: pair\ndescription: two phases in a row\nphases:\n  - name: first\n    run: 'echo one'\n  - name: second\n    condition: after:first\n    run: 'echo two'\n",
+    );
+    // Driven by `resume`, which replays the log.
+    let by_resume = submit(&env, "orchestrate", "pair");
+    let out = env.run(&["orchestrate", "resume", &by_resume]);
+    assert_eq!(out.code, 0, "resume: {}{}", out.stdout, out.stderr);
+    let expected = driven_types(&events(&env, &by_resume));
+    assert_eq!(
+        expected.first().map(String::as_str),
+        Some("run_submitted"),
+        "{expected:?}"
+    );
+    assert!(expected.iter().any(|t| t == "run_resumed"), "{expected:?}");
+    let _w = Worker::start(&env, "cached", &[]);
+    for _ in 0..2 {
+        let run = submit(&env, "orchestrate", "pair");
+        let ev = wait_for(&env, &run, "the worker to finish the run", finished);
+        assert_eq!(driven_types(&ev), expected, "worker-driven run {run}");
+        assert_eq!(claimed_by(&ev, "first"), vec!["cached".to_string()]);
+        assert_eq!(claimed_by(&ev, "second"), vec!["cached".to_string()]);
+        assert_eq!(status(&env, &run)["status"], "completed");
+        // `run_resumed` was staged: appended with the driver's checks, right before them.
+        let resumed = of_type(&ev, "run_resumed")[0];
+        let next = ev
+            .iter()
+            .find(|e| e["seq"].as_u64() == resumed["seq"].as_u64().map(|s| s + 1))
+            .expect("an event after run_resumed");
+        assert_eq!(next["type"], "validation_passed", "{ev:?}");
+    }
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_worker_driving_from_its_cached_fold_records_what_resume_records,
     an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives,
     two_workers_share_a_twelve_phase_scenario_each_phase_once,
     runs_on_sends_a_phase_only_to_a_worker_with_its_tags,

@@ -99,21 +99,23 @@ impl Slots {
 }
 
 /// Claim the next attempt of ready unit `index` of the journal's run for `shared` and record
-/// its start: the lease, or none if another claimed it first or it is no longer ready (then
-/// nothing is held or recorded).
+/// its start: the lease and the events appended (what was staged, then the start), or none if
+/// another claimed it first or it is no longer ready (then nothing is held or recorded, and
+/// what was staged stays staged).
 pub fn claim_unit(
     journal: &mut Journal<'_>,
     shared: &Shared,
     index: usize,
 ) -> Result<Option<(Lease, Vec<crate::event::Recorded>)>, JournalError> {
-    journal.flush()?;
     let name = journal.state.steps[index].name.clone();
     let claim = shared.claim(
         &journal.run_id,
         &name,
         journal.state.steps[index].attempts + 1,
     );
-    let Some(lease) = journal.nested(|store, _, _| store.claim_lease(&claim))? else {
+    // The lease first, then one append: what the driver staged (a resume, its checks) rides
+    // with the attempt's start.
+    let Some(lease) = journal.with_leases(|store| store.claim_lease(&claim))? else {
         return Ok(None);
     };
     let started = journal.submit(Command::ClaimAttempt {
@@ -128,11 +130,11 @@ pub fn claim_unit(
             Ok(Some((lease, events)))
         }
         Err(JournalError::Decide(_)) => {
-            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+            let _ = journal.with_leases(|store| store.release_lease(&lease));
             Ok(None)
         }
         Err(e) => {
-            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+            let _ = journal.with_leases(|store| store.release_lease(&lease));
             Err(e)
         }
     }
@@ -146,7 +148,7 @@ pub fn finish_unit(
     lease: &Lease,
     report: Box<crate::decide::AttemptReport>,
 ) -> Result<(Vec<crate::event::Recorded>, bool), JournalError> {
-    journal.flush()?;
+    let flushed = journal.flush()?;
     let (step, attempt) = (report.step.clone(), report.attempt);
     let (worker, host) = (shared.worker.clone(), shared.host.clone());
     let out = journal.submit_fenced(lease, Command::FinishAttempt(report), |reason| {
@@ -159,8 +161,8 @@ pub fn finish_unit(
         }
     });
     shared.keeper.forget(lease);
-    let _ = journal.nested(|store, _, _| store.release_lease(lease));
-    out
+    let _ = journal.with_leases(|store| store.release_lease(lease));
+    out.map(|(events, applied)| ([flushed, events].concat(), applied))
 }
 
 /// End claimed attempts of the journal's run whose leases lapsed (their worker died, hung or
@@ -172,14 +174,13 @@ pub fn reap_lapsed(
     journal: &mut Journal<'_>,
     shared: &Shared,
 ) -> Result<Vec<crate::event::Recorded>, JournalError> {
-    journal.flush()?;
+    let mut events = journal.flush()?;
     let run_id = journal.run_id.clone();
     let lapsed: Vec<Lease> = journal
         .nested(|store, _, _| store.leases(Some(&run_id)))?
         .into_iter()
         .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != shared.holder)
         .collect();
-    let mut events = Vec::new();
     for old in lapsed {
         let claim = shared.claim(&run_id, &old.unit, old.attempt);
         let Some(taken) = journal.nested(|store, _, _| store.claim_lease(&claim))? else {

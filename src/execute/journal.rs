@@ -211,6 +211,23 @@ impl<'a> Journal<'a> {
         self.fence = Some(lease);
     }
 
+    /// The lease every append is made under, if any.
+    pub fn fenced_by(&self) -> Option<&crate::store::Lease> {
+        self.fence.as_ref()
+    }
+
+    /// Lend the log to `f` for its leases (claimed, read, let go), which never append to the
+    /// run: unlike `nested`, allowed with commands staged, so that a unit's lease is claimed
+    /// before the append that records its start carries what is staged.
+    pub fn with_leases<R>(&mut self, f: impl FnOnce(&mut dyn EventStore) -> R) -> R {
+        let Some(store) = self.store.take() else {
+            unreachable!("the journal's store is back in place after every append");
+        };
+        let out = f(&mut *store);
+        self.store = Some(store);
+        out
+    }
+
     /// Whether commands are staged and not yet appended.
     pub fn has_staged(&self) -> bool {
         !self.staged.is_empty()

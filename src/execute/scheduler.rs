@@ -88,7 +88,9 @@ pub fn drive_scenario(
             let state = journal.state.clone();
             let observer = &mut *ctx.observer;
             let problems = runner.pre_validate(&state, &mut |s, st, l| observer.line(s, st, l));
-            record(journal, ctx, Command::RecordPreValidation { problems })?;
+            // Staged: appended with what comes next (the first attempt's start, or where the
+            // drive stops), one commit fewer before the first phase starts.
+            journal.stage(Command::RecordPreValidation { problems })?;
             continue;
         }
         match &journal.state.phase {

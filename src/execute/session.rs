@@ -127,7 +127,11 @@ pub(crate) fn prepare(
     if !missing.is_empty() {
         return Err(DriveError::MissingSecretInputs(missing));
     }
-    if let Err(e) = super::materialize(&ctx.home, &journal.state) {
+    // Nothing staged is written out: a staged resume rewrites every file when it is appended
+    // (`project::changed_files`).
+    if !journal.has_staged()
+        && let Err(e) = super::materialize(&ctx.home, &journal.state)
+    {
         ctx.observer
             .warn(&format!("could not write the run's derived files: {e}"));
     }

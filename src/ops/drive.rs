@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::{CommandError, Ctx, Output, exit, hostname};
+use crate::decide::Command;
 use crate::definition::{parse_scenario, parse_workflow, read_definition, snapshot};
 use crate::event::{Driver, Operator, RunKind, RunStarted};
 use crate::execute::{
@@ -105,10 +106,36 @@ pub fn driver() -> Driver {
 /// code.
 pub fn finish_driving(
     ctx: &Ctx,
+    journal: Journal<'_>,
+    by: Operator,
+    lock: DriverLock,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    drive_from(ctx, journal, by, lock, live, None)
+}
+
+/// Resume a run and drive it to where it stops, as `finish_driving`: `resume` (a
+/// `Command::Resume`) is decided once the driver's lease is held and staged, so that
+/// `run_resumed` is appended with the driver's first append (its checks, its first start),
+/// one commit fewer before the first step starts.
+pub fn resume_driving(
+    ctx: &Ctx,
+    journal: Journal<'_>,
+    by: Operator,
+    lock: DriverLock,
+    live: &mut Live<'_>,
+    resume: Command,
+) -> Result<Output, CommandError> {
+    drive_from(ctx, journal, by, lock, live, Some(resume))
+}
+
+fn drive_from(
+    ctx: &Ctx,
     mut journal: Journal<'_>,
     by: Operator,
     lock: DriverLock,
     live: &mut Live<'_>,
+    first: Option<Command>,
 ) -> Result<Output, CommandError> {
     let actor = by.clone();
     // The driver's lease: the run is driven here and nowhere else (on any host), and every
@@ -116,6 +143,18 @@ pub fn finish_driving(
     // taken over) records nothing more.
     let run_id = journal.run_id.clone();
     let keeper = hold_driver_lease(ctx, &mut journal, &by)?;
+    if let Some(command) = first
+        && let Err(e) = journal.stage(command)
+    {
+        if let Some((lease, keeper)) = keeper {
+            keeper.forget(&lease);
+            let _ = journal.with_leases(|store| store.release_lease(&lease));
+        }
+        return Err(CommandError::from(e).hint(format!(
+            "{} shows where the run is",
+            ctx.cmd(&["workflow", "status", &run_id])
+        )));
+    }
     let mut dctx = DriveContext {
         home: ctx.home.clone(),
         stop: live.stop.clone(),
@@ -139,9 +178,7 @@ pub fn finish_driving(
     // releasing it changes nothing).
     if let Some((lease, keeper)) = keeper {
         keeper.forget(&lease);
-        if !journal.has_staged() {
-            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
-        }
+        let _ = journal.with_leases(|store| store.release_lease(&lease));
     }
     let end = end?;
     let state = journal.state.clone();
@@ -204,6 +241,17 @@ fn hold_driver_lease(
         },
     };
     let run_id = journal.run_id.clone();
+    // Claimed already by this worker (its loop claims a run's driver lease before it hands
+    // the run to a thread, and fences the journal with it): kept from here on.
+    if let (Some(seat), Some(held)) = (&ctx.dispatch.shared, journal.fenced_by())
+        && held.unit == DRIVER_UNIT
+        && held.holder == claim.holder
+        && held.run_id == run_id
+    {
+        let lease = held.clone();
+        seat.keeper.keep(lease.clone());
+        return Ok(Some((lease, KeeperRef::Seat(seat.clone()))));
+    }
     // This process holds the run's lock on this host, so a driver lease held by a process on
     // this host is a dead one's (killed before it let go): it is let go at once, not waited
     // out.

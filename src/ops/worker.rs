@@ -9,17 +9,19 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::drive::Live;
-use super::workflow::ResumeArgs;
 use super::{CommandError, Ctx, Output, exit, hostname};
 use crate::decide::{Command, RunState, StepStatus};
 use crate::definition::{Durability, tags_cover};
-use crate::event::{Operator, ResumeMode};
+use crate::event::Operator;
 use crate::execute::{
     Dispatch, DriverLock, Journal, LeaseKeeper, Quiet, Runner, Shared, Slots, StopFlag,
     SystemClock, UlidIds, claim_unit, finish_unit, load_state, reap_lapsed,
 };
 use crate::plan::ready_phases;
 use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery};
+
+/// How soon a worker looks again at a submitted run whose submitter still holds its lock.
+const SOON: Duration = Duration::from_millis(2);
 
 /// What `cortex worker` was asked for.
 pub struct WorkerOptions {
@@ -88,6 +90,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         tags: opts.tags.clone(),
         shared: Some(seat.clone()),
     };
+    // Connections for the runs it drives, kept between runs: a run taken is driven at once,
+    // not after a new connection is made and set up (several ms on PostgreSQL). One is made
+    // now, for the first run.
+    let pool: Pool = Arc::new(std::sync::Mutex::new(vec![ctx.store(Durability::Normal)?]));
     let mut listener = Listener::open(&location);
     live.observer.note(&format!(
         "Worker {name} on {} (tags: {}; {} at once; lease {} ms) takes work from {}{}\n",
@@ -134,6 +140,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             continue;
         }
         let taken_before = (driven, units);
+        // A submitted run still locked on this host: its submitter lets go right after the
+        // commit that woke this worker, so it is looked at again soon, not at the next poll.
+        let mut soon = false;
         let unfinished = store.list_runs(&RunQuery {
             unfinished: true,
             ..RunQuery::kind(None)
@@ -175,6 +184,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             // speaks for drivers on other hosts.
             let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
             let alive = locked || driver.as_ref().is_some_and(|l| l.host != seat.host);
+            soon |= locked && driver.is_none() && state.submitted;
             if !alive {
                 if !wants_driving(&state, &opts.tags) {
                     continue;
@@ -184,7 +194,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 if !scenario && !seat.slots.try_take() {
                     continue;
                 }
-                let Some(_) = store.claim_lease(&seat.claim(&run_id, DRIVER_UNIT, 0))? else {
+                let Some(lease) = store.claim_lease(&seat.claim(&run_id, DRIVER_UNIT, 0))? else {
                     if !scenario {
                         seat.slots.give();
                     }
@@ -197,7 +207,12 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     if scenario { "scenario" } else { "workflow" },
                     state.start.as_ref().map_or("", |s| s.name.as_str())
                 ));
-                spawn_drive(&wctx, &seat, run_id, scenario, tx.clone());
+                let taken = Taken {
+                    state,
+                    lease,
+                    scenario,
+                };
+                spawn_drive(&wctx, &seat, &pool, taken, tx.clone());
             } else if let Some(d) = driver
                 && d.holder.starts_with("worker:")
                 && d.holder != seat.holder
@@ -227,7 +242,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         if opts.until_idle && busy.is_empty() && taken_before == (driven, units) {
             break;
         }
-        listener.wait(opts.poll);
+        listener.wait(if soon { SOON.min(opts.poll) } else { opts.poll });
     }
     let doc = json!({
         "worker": name,
@@ -251,17 +266,20 @@ fn watched(
     seen: &mut std::collections::BTreeMap<String, RunState>,
     run_id: &str,
 ) -> Result<RunState, crate::store::StoreError> {
-    let mut state = match seen.remove(run_id) {
-        Some(state) => state,
+    let state = match seen.remove(run_id) {
+        Some(mut state) => {
+            for rec in store.read_run_from(run_id, state.events)? {
+                state = crate::decide::evolve(state, &rec);
+            }
+            state
+        }
+        // Read to its end just now.
         None => {
             let mut state = load_state(store, run_id)?;
             state.run_id = run_id.to_string();
             state
         }
     };
-    for rec in store.read_run_from(run_id, state.events)? {
-        state = crate::decide::evolve(state, &rec);
-    }
     seen.insert(run_id.to_string(), state.clone());
     Ok(state)
 }
@@ -292,18 +310,30 @@ fn wants_driving(state: &RunState, tags: &[String]) -> bool {
         || ready.into_iter().any(|i| tags_cover(tags, &runs_on(i)))
 }
 
-/// Drive `run_id` on a thread, as `resume` does, with this worker's seat; a run handed back
-/// while draining is recorded as submitted again, for the next worker.
-fn spawn_drive(
-    wctx: &Ctx,
-    seat: &Arc<Shared>,
-    run_id: String,
+/// The worker's connections for the runs it drives.
+type Pool = Arc<std::sync::Mutex<Vec<Box<dyn EventStore>>>>;
+
+/// A run whose driver lease the worker's loop just claimed, with its fold as the loop read it.
+struct Taken {
+    state: RunState,
+    lease: crate::store::Lease,
     scenario: bool,
-    tx: mpsc::Sender<Done>,
-) {
+}
+
+/// Drive a taken run on a thread, as `resume` does, with this worker's seat, on a connection
+/// of its pool and from the loop's fold of the run (`workflow::resume_claimed`); a run handed
+/// back while draining is recorded as submitted again, for the next worker.
+fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mpsc::Sender<Done>) {
     let wctx = wctx.clone();
     let seat = seat.clone();
+    let pool = pool.clone();
     std::thread::spawn(move || {
+        let Taken {
+            state,
+            lease,
+            scenario,
+        } = taken;
+        let run_id = state.run_id.clone();
         let by = Operator {
             actor: format!("worker:{}", seat.worker),
             message: None,
@@ -314,18 +344,26 @@ fn spawn_drive(
             observer: &mut quiet,
             stop: StopFlag::default(),
         };
-        let scope = if scenario {
-            super::scenario::SCENARIOS
-        } else {
-            super::workflow::WORKFLOWS
+        let pooled = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let out = match pooled.map_or_else(|| wctx.store(Durability::Normal), Ok) {
+            Ok(mut store) => {
+                let out = super::workflow::resume_claimed(
+                    &wctx,
+                    &mut *store,
+                    state,
+                    lease.clone(),
+                    by.clone(),
+                    &mut live,
+                );
+                // However the drive ended (it let the lease go, or failed before it held it):
+                // the lease is not this worker's any more.
+                seat.keeper.forget(&lease);
+                let _ = store.release_lease(&lease);
+                pool.lock().unwrap_or_else(|e| e.into_inner()).push(store);
+                out
+            }
+            Err(e) => Err(e),
         };
-        let args = ResumeArgs {
-            mode: ResumeMode::Continue,
-            inputs: &[],
-            dry_run: false,
-            timeout: None,
-        };
-        let out = super::workflow::resume(&wctx, scope, Some(&run_id), args, by.clone(), &mut live);
         if seat.draining.load(Ordering::Relaxed) {
             hand_back(&wctx, &run_id, by);
         }

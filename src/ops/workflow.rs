@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::drive::{KILL_GRACE, Live, definition_changed, driver, finish_driving, holder};
+use super::drive::{
+    KILL_GRACE, Live, definition_changed, driver, finish_driving, holder, resume_driving,
+};
 use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
@@ -583,28 +585,81 @@ pub fn resume(
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     supply_secret_inputs(&mut journal, inputs)?;
+    go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
+}
+
+/// Drive on a run that a worker took (`cortex worker`): `state` is the worker's fold of it
+/// (caught up with the log here, not replayed), `store` a connection of the worker's, and
+/// the journal is fenced with `lease`, the run's driver lease the worker claimed for it.
+/// The same resume as `resume` (mode continue, the time limit of the home's configuration).
+pub fn resume_claimed(
+    ctx: &Ctx,
+    store: &mut dyn crate::store::EventStore,
+    state: crate::decide::RunState,
+    lease: crate::store::Lease,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
+    let run_id = state.run_id.clone();
+    let timeout_seconds = ctx
+        .catalog()
+        .config()
+        .map_err(|e| CommandError::definition(&e))?
+        .timeout_seconds;
+    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    let durability = state
+        .start
+        .as_ref()
+        .map_or(Durability::Normal, |s| s.config.durability);
+    store.set_durability(durability)?;
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let mut journal = Journal::from_state(store, &clock, &mut ids, state)?;
+    journal.fence(lease);
+    if journal.state.outcome().is_some() {
+        let view = ctx.view(&journal.state, false);
+        let code = view.status.exit_code();
+        return Ok(Output::new(
+            view.to_json(),
+            format!("Run {run_id} already finished; nothing to do.\n"),
+            code,
+        ));
+    }
+    supply_secret_inputs(&mut journal, &[])?;
+    go_on(
+        ctx,
+        journal,
+        lock,
+        ResumeMode::Continue,
+        timeout_seconds,
+        by,
+        live,
+    )
+}
+
+/// What every resume does once it holds the run's lock: warn of a changed definition, and
+/// drive on with `run_resumed` staged (appended with the driver's first append, after its
+/// lease is held: `drive::resume_driving`).
+fn go_on(
+    ctx: &Ctx,
+    journal: Journal<'_>,
+    lock: DriverLock,
+    mode: ResumeMode,
+    timeout_seconds: u64,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Output, CommandError> {
     if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
         live.observer.warn(&changed);
     }
-    journal
-        .submit(Command::Resume {
-            mode,
-            by: by.clone(),
-            driver: driver(),
-            timeout_seconds: Some(timeout_seconds),
-        })
-        .map_err(|e| {
-            CommandError::from(e).hint(format!(
-                "{} shows where the run is",
-                ctx.cmd(&["workflow", "status", &run_id])
-            ))
-        })?;
-    if let Err(e) = materialize(&ctx.home, &journal.state) {
-        live.observer
-            .warn(&format!("could not write derived files: {e}"));
-    }
     live.observer.begin(&journal.state, true);
-    finish_driving(ctx, journal, by, lock, live)
+    let resume = Command::Resume {
+        mode,
+        by: by.clone(),
+        driver: driver(),
+        timeout_seconds: Some(timeout_seconds),
+    };
+    resume_driving(ctx, journal, by, lock, live, resume)
 }
 
 /// Give the journal the values of the run's secret inputs passed with `--input` (it found

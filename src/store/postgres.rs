@@ -45,6 +45,15 @@ const INDEX_COLUMNS: &str = "run_id, kind, name, started_at, head_seq, head_hash
 /// Now in milliseconds since the epoch, by the database's clock (the leases' clock).
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
+/// Evaluated in a lease's statement (claim, renewal, release): that transaction commits
+/// without waiting for its WAL record to be flushed (`synchronous_commit = off` for it alone,
+/// as `SET LOCAL` would). Safe because a lease only grants liveness: a lease statement lost in
+/// a crash of the server is one nothing durable depended on — the server has one WAL, and any
+/// event committed after it (an attempt's start, a driver's first append) flushes the WAL up
+/// to its own record, this one included — and a lost claim fences its holder's appends (they
+/// check the lease in their transaction), a lost renewal or release lapses. DESIGN.md §3c.
+const LEASE_COMMIT: &str = "SELECT set_config('synchronous_commit', 'off', true)";
+
 /// What a store was opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -991,7 +1000,11 @@ impl EventStore for PostgresStore {
         if self.access == Access::Read {
             return Ok(());
         }
-        self.durability.set(durability);
+        // A new session has the server's setting (what `Normal` means), and a connection made
+        // again is set up as before: nothing to send when it does not change.
+        if self.durability.replace(durability) == durability {
+            return Ok(());
+        }
         let sql = match durability {
             Durability::Normal => "RESET synchronous_commit",
             Durability::Full => "SET synchronous_commit = on",
@@ -1213,60 +1226,53 @@ impl EventStore for PostgresStore {
         self.writable()?;
         let ttl = claim.ttl_ms.min(i64::MAX as u64 / 2) as i64;
         let attempt = i64::from(claim.attempt);
-        // One transaction that never waits for another claimer: the row, if there is one
-        // nobody else has locked, is taken over when lapsed; if there is none (or another
-        // claimer has it locked), an insert that does nothing on a conflict.
-        self.with(|c| {
-            let mut tx = c.client.transaction()?;
-            let held = tx.query_opt(
+        // One statement (one round trip, prepared once) that never waits for another
+        // claimer: the row, if there is one nobody else has locked, is extended when this
+        // holder holds it, taken over (epoch + 1) when lapsed, left alone when another holds
+        // it; if there is none (or another claimer has it locked), an insert that does
+        // nothing on a conflict. Always one row: the epoch and what remains, NULL if refused.
+        // Committed without waiting for the WAL's flush (`LEASE_COMMIT`).
+        let row = self.with(|c| {
+            c.query_opt(
                 &format!(
-                    "SELECT expires_at <= {NOW_MS}, holder = $3 FROM leases
-                     WHERE run_id = $1 AND unit = $2 FOR UPDATE SKIP LOCKED"
-                ),
-                &[&claim.run_id, &claim.unit, &claim.holder],
-            )?;
-            let granted = match held {
-                Some(row) if !row.get::<_, bool>(0) && !row.get::<_, bool>(1) => None,
-                Some(row) => tx.query_opt(
-                    &format!(
-                        "UPDATE leases SET attempt = $3, holder = $4, host = $5,
-                            epoch = epoch + $7, expires_at = {NOW_MS} + $6
-                         WHERE run_id = $1 AND unit = $2
-                         RETURNING epoch, expires_at - {NOW_MS}"
-                    ),
-                    &[
-                        &claim.run_id,
-                        &claim.unit,
-                        &attempt,
-                        &claim.holder,
-                        &claim.host,
-                        &ttl,
-                        // Extended in place when this holder holds it, else taken over.
-                        &i64::from(row.get::<_, bool>(0) || !row.get::<_, bool>(1)),
-                    ],
-                )?,
-                None => tx.query_opt(
-                    &format!(
-                        "INSERT INTO leases (run_id, unit, attempt, holder, host, epoch, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, 1, {NOW_MS} + $6)
+                    "WITH held AS (
+                         SELECT expires_at <= {NOW_MS} AS lapsed, holder = $4 AS mine FROM leases
+                         WHERE run_id = $1 AND unit = $2 FOR UPDATE SKIP LOCKED
+                     ), taken AS (
+                         UPDATE leases SET attempt = $3, holder = $4, host = $5,
+                             epoch = leases.epoch + CASE WHEN held.mine AND NOT held.lapsed
+                                                         THEN 0 ELSE 1 END,
+                             expires_at = {NOW_MS} + $6
+                         FROM held
+                         WHERE run_id = $1 AND unit = $2 AND (held.lapsed OR held.mine)
+                         RETURNING leases.epoch, expires_at - {NOW_MS} AS remaining
+                     ), granted AS (
+                         INSERT INTO leases (run_id, unit, attempt, holder, host, epoch, expires_at)
+                         SELECT $1, $2, $3, $4, $5, 1, {NOW_MS} + $6
+                         WHERE NOT EXISTS (SELECT 1 FROM held)
                          ON CONFLICT (run_id, unit) DO NOTHING
-                         RETURNING epoch, expires_at - {NOW_MS}"
-                    ),
-                    &[
-                        &claim.run_id,
-                        &claim.unit,
-                        &attempt,
-                        &claim.holder,
-                        &claim.host,
-                        &ttl,
-                    ],
-                )?,
-            };
-            tx.commit()?;
-            Ok(granted.map(|r| {
-                Lease::granted(claim, r.get::<_, i64>(0).max(0) as u64, r.get::<_, i64>(1))
-            }))
-        })
+                         RETURNING epoch, expires_at - {NOW_MS} AS remaining
+                     )
+                     SELECT coalesce(t.epoch, g.epoch), coalesce(t.remaining, g.remaining),
+                            ({LEASE_COMMIT})
+                     FROM (SELECT 1) AS one
+                     LEFT JOIN taken AS t ON true LEFT JOIN granted AS g ON true"
+                ),
+                &[
+                    &claim.run_id,
+                    &claim.unit,
+                    &attempt,
+                    &claim.holder,
+                    &claim.host,
+                    &ttl,
+                ],
+            )
+        })?;
+        Ok(row.and_then(|r| {
+            let epoch: Option<i64> = r.get(0);
+            let remaining: Option<i64> = r.get(1);
+            Some(Lease::granted(claim, epoch?.max(0) as u64, remaining?))
+        }))
     }
 
     fn renew_lease(&mut self, lease: &Lease, ttl_ms: u64) -> Result<bool, StoreError> {
@@ -1277,7 +1283,8 @@ impl EventStore for PostgresStore {
             c.execute(
                 &format!(
                     "UPDATE leases SET expires_at = {NOW_MS} + $5
-                     WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4"
+                     WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4
+                       AND ({LEASE_COMMIT}) IS NOT NULL"
                 ),
                 &[&lease.run_id, &lease.unit, &lease.holder, &epoch, &ttl],
             )
@@ -1290,7 +1297,11 @@ impl EventStore for PostgresStore {
         let epoch = lease.epoch.min(i64::MAX as u64) as i64;
         self.with(|c| {
             c.execute(
-                "DELETE FROM leases WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4",
+                &format!(
+                    "DELETE FROM leases
+                     WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4
+                       AND ({LEASE_COMMIT}) IS NOT NULL"
+                ),
                 &[&lease.run_id, &lease.unit, &lease.holder, &epoch],
             )
         })
