@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
 use common::{Env, pg_schema, test_pg};
-use cortex::decide::{AgentCommand, AttemptReport, Command, StepStatus};
+use cortex::decide::{AgentCommand, AttemptReport, Command, StepStatus, replay};
 use cortex::definition::{Config, Durability, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
-use cortex::execute::{FixedClock, Journal, SequentialIds};
+use cortex::execute::{FixedClock, Journal, SequentialIds, fold_log};
 use cortex::plan::{Next, next};
 use cortex::store::{
     EventStore, MemoryStore, PG_SCHEMA_VERSION, PostgresStore, RunQuery, SqliteStore, StoreError,
@@ -190,6 +190,21 @@ fn everything(store: &dyn EventStore) -> String {
     format!("{rows:?}\n{heads:?}\n{listed:?}\n{report:?}")
 }
 
+/// Every stream of `store` (its runs, the agent registry) replayed as a stream
+/// (`execute::fold_log`) folds exactly what `read_run` does, from its start and from every seq
+/// on top of the fold of the events before it.
+fn streams_as_read(store: &dyn EventStore) {
+    for head in store.runs().unwrap() {
+        let events = store.read_run(&head.run_id).unwrap();
+        let full = replay(&events);
+        for k in 0..=events.len() {
+            let base = replay(&events[..k]);
+            let streamed = fold_log(store, &head.run_id, k as u64, base).unwrap();
+            assert_eq!(streamed, full, "{} from seq {k}", head.run_id);
+        }
+    }
+}
+
 /// The test database for the differential property (looked up, and a skip said, once).
 fn differential_pg() -> Option<String> {
     static URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
@@ -231,9 +246,12 @@ proptest! {
         }
         let reference = everything(&memory);
         prop_assert_eq!(&everything(&sqlite), &reference);
+        streams_as_read(&memory);
+        streams_as_read(&sqlite);
         if let Some(pg) = &postgres {
             prop_assert_eq!(&everything(pg), &reference);
             prop_assert_eq!(pg.index_rows().unwrap(), sqlite.index_rows().unwrap());
+            streams_as_read(pg);
         }
     }
 }

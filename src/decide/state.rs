@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::definition::{Scenario, Workflow};
 use crate::event::{
     AgentResult, AttemptEnd, ConditionCheck, Driver, Event, Outcome, Recorded, RunKind, RunStarted,
-    Stage,
+    Stage, Stamped,
 };
 
 /// Where a step is in its life.
@@ -446,11 +446,22 @@ impl RunState {
 
 /// Fold one recorded event into the state.
 pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
-    state.run_id.clone_from(&rec.run_id);
+    evolve_in_place(&mut state, rec.stamped());
+    state
+}
+
+/// Fold one event into the state where it is, the event as a fold reads it (borrowed: what a
+/// replay streamed from the store folds, `store::stream_run`, without moving the state in
+/// and out for every event).
+pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
+    if state.run_id != rec.run_id {
+        rec.run_id.clone_into(&mut state.run_id);
+    }
     state.events = rec.seq + 1;
-    state.head_hash.clone_from(&rec.hash);
-    let time = Some(rec.time.clone());
-    match &rec.event {
+    rec.hash.clone_into(&mut state.head_hash);
+    // Owned only where the event records it.
+    let time = || Some(rec.time.to_owned());
+    match rec.event {
         Event::RunStarted(started) => {
             let parsed = match started.kind {
                 RunKind::Workflow => serde_json::from_value::<Workflow>(started.definition.clone()),
@@ -478,7 +489,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 Ok(wf) => {
                     state.steps = wf.steps.iter().map(|s| new_step(&s.name)).collect();
                     // The first of duplicate names wins (validation refuses duplicates anyway).
-                    super::items::reindex(&mut state);
+                    super::items::reindex(state);
                     state.workflow = Some(Arc::new(wf));
                 }
                 Err(e) => state.definition_error = Some(e.to_string()),
@@ -486,8 +497,8 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             state.driver = Some(started.driver.clone());
             state.start = Some(Arc::new((**started).clone()));
             state.phase = RunPhase::Running;
-            state.started_at.clone_from(&time);
-            state.session_started_at = time;
+            state.started_at = time();
+            state.session_started_at = time();
         }
         Event::ValidationPassed { stage, .. } => match stage {
             Stage::Pre => state.pre_validated = true,
@@ -509,7 +520,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                     s.status = StepStatus::Failed;
                     s.budget_failures += 1;
                     s.error = Some(format!("validation failed: {}", problems.join("; ")));
-                    s.ended_at = time;
+                    s.ended_at = time();
                 }
             }
         },
@@ -523,7 +534,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 };
                 // Retries keep the first attempt's start, so the duration covers them all.
                 if s.status != StepStatus::Ready {
-                    s.started_at = time;
+                    s.started_at = time();
                 }
                 s.attempts = *attempt;
                 s.ended_at = None;
@@ -554,7 +565,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.status = StepStatus::Completed;
                 s.resume_session = None;
                 s.completions += 1;
-                s.ended_at = time;
+                s.ended_at = time();
                 s.exit_code = end.exit_code();
                 s.output_tail.clone_from(output_tail);
             }
@@ -580,7 +591,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.error = Some(error.clone());
                 s.exit_code = end.exit_code();
                 s.output_tail.clone_from(output_tail);
-                s.ended_at = time;
+                s.ended_at = time();
             }
             if state.phase == RunPhase::Waiting {
                 state.phase = RunPhase::Running;
@@ -600,7 +611,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                     humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
                 ));
                 s.output_tail.clone_from(output_tail);
-                s.ended_at = time;
+                s.ended_at = time();
             }
         }
         Event::AgentResult(result) => {
@@ -641,7 +652,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::Stopped;
                 s.error = Some(reason.clone());
-                s.ended_at = time;
+                s.ended_at = time();
             }
         }
         Event::RetryScheduled { step, delay_ms, .. } => {
@@ -656,7 +667,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 s.status = StepStatus::Skipped;
                 s.resume_session = None;
                 s.error = Some(reason.clone());
-                s.ended_at = time;
+                s.ended_at = time();
             }
             if matches!(state.phase, RunPhase::Waiting | RunPhase::Paused { .. }) {
                 state.phase = RunPhase::Running;
@@ -671,7 +682,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 step: step.clone(),
                 index,
                 steps_done,
-                time: rec.time.clone(),
+                time: rec.time.to_owned(),
             });
         }
         Event::RollbackStarted {
@@ -693,14 +704,14 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::RolledBack;
-                s.ended_at.clone_from(&time);
+                s.ended_at = time();
             }
             // An item undone undoes its `foreach:` step: it is no longer complete.
             if let Some(p) = state.step_index(step).and_then(|i| state.parent_of(i))
                 && state.steps[p].status == StepStatus::Completed
             {
                 state.steps[p].status = StepStatus::RolledBack;
-                state.steps[p].ended_at = time;
+                state.steps[p].ended_at = time();
             }
             state.completion_order.retain(|n| n != step);
         }
@@ -726,7 +737,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                     .filter(|&i| state.steps[i].status == StepStatus::RolledBack)
                     .collect();
                 state.checkpoints.retain(|c| c.index < from);
-                reset_units(&mut state, &again);
+                reset_units(state, &again);
                 state.phase = RunPhase::Running;
             }
         }
@@ -791,7 +802,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 RunPhase::Running
             };
             state.driver = Some(driver.clone());
-            state.session_started_at = time;
+            state.session_started_at = time();
             state.stop_requested = false;
             state.abort_requested = None;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
@@ -807,14 +818,14 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             if let Some(from) = restart_from.as_deref().and_then(|n| state.step_index(n)) {
                 // A workflow re-runs the step and every later one; a scenario the phase and
                 // the phases that depend on it.
-                let rerun_indices = rerun_set(&state, from);
+                let rerun_indices = rerun_set(state, from);
                 let rerun: Vec<String> = rerun_indices
                     .iter()
                     .map(|&i| state.steps[i].name.clone())
                     .collect();
                 state.completion_order.retain(|n| !rerun.contains(n));
                 state.checkpoints.retain(|c| c.index < from);
-                reset_units(&mut state, &rerun_indices);
+                reset_units(state, &rerun_indices);
                 state.post_passed = false;
             }
         }
@@ -822,7 +833,7 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             outcome, reason, ..
         } => {
             state.phase = RunPhase::Finished { outcome: *outcome };
-            state.ended_at = time;
+            state.ended_at = time();
             state.finish_reason.clone_from(reason);
         }
         Event::ConditionChecked(check) => {
@@ -831,30 +842,30 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
                 if check.error.is_some() {
                     s.status = StepStatus::Failed;
                     s.error = Some(check.reason());
-                    s.ended_at = time;
+                    s.ended_at = time();
                 }
             }
         }
         Event::ForeachExpanded { step, items } => {
             if let Some(p) = state.step_index(step) {
-                state.steps[p].started_at = time;
+                state.steps[p].started_at = time();
                 state.steps[p].ended_at = None;
                 state.steps[p].error = None;
-                super::items::expand(&mut state, p, items);
+                super::items::expand(state, p, items);
             }
         }
         Event::ForeachFailed { step, error } => {
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::Failed;
                 s.error = Some(format!("foreach: {error}"));
-                s.ended_at = time;
+                s.ended_at = time();
             }
         }
         Event::ForeachFinished { step, .. } => {
             if let Some(s) = state.step_mut(step) {
                 s.status = StepStatus::Completed;
                 s.completions += 1;
-                s.ended_at = time;
+                s.ended_at = time();
             }
             if state.phase == RunPhase::Waiting {
                 state.phase = RunPhase::Running;
@@ -884,7 +895,6 @@ pub fn evolve(mut state: RunState, rec: &Recorded) -> RunState {
             }
         }
     }
-    state
 }
 
 /// A `uses:` step's attempt ended with its child's outcome: remember whether that child is

@@ -28,3 +28,28 @@ pub struct Recorded {
     #[serde(flatten)]
     pub event: Event,
 }
+
+/// What a fold reads of a recorded event — its run, place, time and hash (hex) and the event —
+/// borrowed, so that a replay streaming rows from the store needs no owned `Recorded` per
+/// event (`store::stream_run`).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamped<'a> {
+    pub run_id: &'a str,
+    pub seq: u64,
+    pub time: &'a str,
+    pub hash: &'a str,
+    pub event: &'a Event,
+}
+
+impl Recorded {
+    /// This event as a fold reads it.
+    pub fn stamped(&self) -> Stamped<'_> {
+        Stamped {
+            run_id: &self.run_id,
+            seq: self.seq,
+            time: &self.time,
+            hash: &self.hash,
+            event: &self.event,
+        }
+    }
+}

@@ -13,5 +13,5 @@ pub use body::{
     AgentResult, AttemptEnd, ConditionCheck, Driver, Event, FireOutcome, Operator, Outcome,
     ParentRun, ResumeMode, RunKind, RunStarted, Stage, UsedWorkflow,
 };
-pub use envelope::{NewEvent, Recorded};
+pub use envelope::{NewEvent, Recorded, Stamped};
 pub use upcast::{EVENT_VERSION, decode};

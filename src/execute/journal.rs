@@ -1,6 +1,6 @@
 //! The journal: decide, stamp, redact, append, evolve — the one path by which a run changes.
 
-use crate::decide::{Command, DecideError, RunState, decide, evolve, replay};
+use crate::decide::{Command, DecideError, RunState, decide, evolve};
 use crate::event::{Event, NewEvent, Recorded};
 use crate::store::{EventStore, StoreError};
 
@@ -106,7 +106,7 @@ impl<'a> Journal<'a> {
     }
 
     fn replay_log(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
-        let mut state = replay(&store.read_run(run_id)?);
+        let mut state = super::fold_log(store, run_id, 0, RunState::default())?;
         state.run_id = run_id.to_string();
         Ok(state)
     }

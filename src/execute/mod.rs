@@ -56,4 +56,6 @@ pub use secrets::{
 };
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
 pub use signals::StopFlag;
-pub use snapshot::{SNAPSHOT_EVERY, check_snapshots, load_state, maybe_snapshot, snapshot_due};
+pub use snapshot::{
+    SNAPSHOT_EVERY, check_snapshots, fold_log, load_state, maybe_snapshot, snapshot_due,
+};

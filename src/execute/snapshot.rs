@@ -1,8 +1,8 @@
 //! Snapshots of run states: taken for readers of long runs, used only while sealed to the
 //! chain, and checked against the log by `log verify`.
 
-use crate::decide::{RunState, evolve, replay, restore, snapshot_json};
-use crate::store::{BadEvent, EventStore, Snapshot, StoreError};
+use crate::decide::{RunState, evolve_in_place, replay, restore, snapshot_json};
+use crate::store::{BadEvent, EventStore, Snapshot, StoreError, stream_run};
 
 /// Runs with more events than this since their last snapshot get a new one when read.
 pub const SNAPSHOT_EVERY: u64 = 10_000;
@@ -15,10 +15,25 @@ pub fn load_state(store: &dyn EventStore, run_id: &str) -> Result<RunState, Stor
     if let Some(snapshot) = store.load_snapshot(run_id)?
         && let Some(state) = restore_sealed(store, &snapshot)?
     {
-        let rest = store.read_run_from(run_id, snapshot.seq + 1)?;
-        return Ok(rest.iter().fold(state, evolve));
+        return fold_log(store, run_id, snapshot.seq.saturating_add(1), state);
     }
-    Ok(replay(&store.read_run(run_id)?))
+    fold_log(store, run_id, 0, RunState::default())
+}
+
+/// `state` with the events of `run_id` from `seq` on folded into it, streamed from the store
+/// as it steps through them (`store::stream_run`): the same state as folding `read_run_from`,
+/// without holding the events. From seq 0 and the default state, the run's replay.
+pub fn fold_log(
+    store: &dyn EventStore,
+    run_id: &str,
+    seq: u64,
+    state: RunState,
+) -> Result<RunState, StoreError> {
+    let mut state = state;
+    stream_run(store, run_id, seq, &mut |event| {
+        evolve_in_place(&mut state, event)
+    })?;
+    Ok(state)
 }
 
 /// The state a snapshot holds, if it may be used: sealed, and taken at an event of its run

@@ -97,6 +97,15 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         self.inner.read_run(run_id)
     }
 
+    fn fold_rows(
+        &self,
+        run_id: &str,
+        seq: u64,
+        f: &mut super::RowSink<'_>,
+    ) -> Result<(), StoreError> {
+        self.inner.fold_rows(run_id, seq, f)
+    }
+
     fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
         self.inner.load_snapshot(run_id)
     }

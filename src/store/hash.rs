@@ -63,13 +63,30 @@ pub fn snapshot_digest(run_id: &str, seq: u64, event_hash: &str, state: &str) ->
 
 /// Lower-case hex of a hash (on every event read: no per-byte formatting).
 pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    hex_into(&mut out, bytes);
+    out
+}
+
+/// The bytes a hash written by `hex` stands for (pairs that are not hex are left out).
+pub(crate) fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `bytes` as lowercase hex, written over `out` (whose room is kept: a stream of hashes
+/// reuses one buffer).
+pub(crate) fn hex_into(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = vec![0u8; bytes.len() * 2];
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+    let mut buf = std::mem::take(out).into_bytes();
+    buf.clear();
+    buf.resize(bytes.len() * 2, 0);
+    for (pair, b) in buf.chunks_exact_mut(2).zip(bytes) {
         pair[0] = DIGITS[(b >> 4) as usize];
         pair[1] = DIGITS[(b & 15) as usize];
     }
-    String::from_utf8(out).expect("hex digits are ASCII")
+    *out = String::from_utf8(buf).expect("hex digits are ASCII");
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RunHead, Snapshot, StoreError,
-    chain, decode_row,
+    AtHead, DecideAtHead, EventStore, FoldRow, Lease, LeaseClaim, RawRow, RowSink, RunHead,
+    Snapshot, StoreError, chain, decode_row,
 };
 use crate::event::{NewEvent, Recorded};
 
@@ -138,6 +138,23 @@ impl EventStore for MemoryStore {
             .get(run_id)
             .map(|rows| rows.iter().map(decode_row).collect())
             .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
+        let from = super::fold::first_seq(seq);
+        for row in self.runs.get(run_id).into_iter().flatten() {
+            if row.seq >= from {
+                f(FoldRow {
+                    seq: row.seq,
+                    time: &row.time,
+                    type_name: &row.type_name,
+                    version: row.version,
+                    body: &row.body,
+                    hash: &row.hash,
+                })?;
+            }
+        }
+        Ok(())
     }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {

@@ -8,6 +8,7 @@
 
 mod anchor;
 mod faulty;
+mod fold;
 mod hash;
 mod index;
 mod lease;
@@ -22,6 +23,7 @@ mod verify;
 
 pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
+pub use fold::{FoldRow, RowSink, stream_run};
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{RunEntry, RunQuery, check_index, entries_from_log, entry_from_log};
 pub use lease::{DRIVER_UNIT, Lease, LeaseClaim};
@@ -213,6 +215,27 @@ pub trait EventStore: Send {
         Ok(all)
     }
 
+    /// Hand the events of one run from `seq` on (from 0: every row of the run, as `read_run`
+    /// reads them), in order, to `f`, each as the columns a fold
+    /// reads (`FoldRow`), borrowed where the store holds them, as the store steps through them:
+    /// nothing is collected. Checks no more than `read_run_from` does (the chain is
+    /// `verify`'s). The first error `f` returns stops the stream and is returned. Stores that
+    /// can should stream their rows; this default reads them all first.
+    fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
+        for rec in self.read_run_from(run_id, seq)? {
+            let body = rec.event.body_json();
+            f(FoldRow {
+                seq: rec.seq.min(i64::MAX as u64) as i64,
+                time: rec.time.as_bytes(),
+                type_name: rec.event.type_name().as_bytes(),
+                version: i64::from(rec.event.version()),
+                body: body.as_bytes(),
+                hash: &hash::unhex(&rec.hash),
+            })?;
+        }
+        Ok(())
+    }
+
     /// Every run, oldest first.
     fn runs(&self) -> Result<Vec<RunHead>, StoreError>;
 
@@ -350,6 +373,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
         (**self).read_run_from(run_id, seq)
+    }
+    fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
+        (**self).fold_rows(run_id, seq, f)
     }
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         (**self).runs()

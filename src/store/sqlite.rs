@@ -852,6 +852,33 @@ impl EventStore for SqliteStore {
         self.read_recorded(&sql, params![run_id, from], 0)
     }
 
+    fn fold_rows(
+        &self,
+        run_id: &str,
+        seq: u64,
+        f: &mut super::RowSink<'_>,
+    ) -> Result<(), StoreError> {
+        // Only the columns a fold reads, each where SQLite holds it while the row is current.
+        const SQL: &str = "SELECT seq, time, type, version, body, hash FROM events
+             WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq";
+        let from = super::fold::first_seq(seq);
+        let mut stmt = self.conn.prepare_cached(SQL).map_err(map_err)?;
+        let mut rows = stmt.query(params![run_id, from]).map_err(map_err)?;
+        while let Some(r) = rows.next().map_err(map_err)? {
+            let col = |i| column_bytes(r, i).map_err(map_err);
+            let (time, kind, body, hash) = (col(1)?, col(2)?, col(4)?, col(5)?);
+            f(super::FoldRow {
+                seq: r.get(0).map_err(map_err)?,
+                time: &time,
+                type_name: &kind,
+                version: r.get(3).map_err(map_err)?,
+                body: &body,
+                hash: &hash,
+            })?;
+        }
+        Ok(())
+    }
+
     fn load_snapshot(&self, run_id: &str) -> Result<Option<Snapshot>, StoreError> {
         Ok(self.snapshots(Some(run_id))?.pop())
     }

@@ -1,0 +1,73 @@
+//! Replay as a stream: a run's events handed to a fold one by one, each decoded where the
+//! store holds its bytes, with no `Vec<Recorded>` and no owned envelope per event.
+//!
+//! A fold needs an event's place (`seq`), its time, its hash (the state's head) and the event
+//! itself: `FoldRow` is those columns, borrowed; `stream_run` decodes each into a `Stamped`
+//! view. Nothing here checks the chain, as `read_run` does not: `verify` does, and a snapshot
+//! is bound to the chain by its reader (`execute::load_state`).
+
+use super::{EventStore, StoreError};
+use crate::event::{Stamped, decode};
+
+/// The stored columns of one event that a fold reads, borrowed from wherever they are (a
+/// database cursor, a stored row): no id, no previous hash.
+#[derive(Debug, Clone, Copy)]
+pub struct FoldRow<'a> {
+    pub seq: i64,
+    pub time: &'a [u8],
+    pub type_name: &'a [u8],
+    pub version: i64,
+    pub body: &'a [u8],
+    pub hash: &'a [u8],
+}
+
+/// The least stored seq a stream from `seq` hands on: from 0, every row of the run, whatever
+/// its seq (as `read_run` reads them, a changed row included); else the rows from `seq` on.
+pub(crate) fn first_seq(seq: u64) -> i64 {
+    if seq == 0 {
+        i64::MIN
+    } else {
+        seq.min(i64::MAX as u64) as i64
+    }
+}
+
+/// What `EventStore::fold_rows` hands each row to: an error stops the stream and is returned.
+pub type RowSink<'s> = dyn FnMut(FoldRow<'_>) -> Result<(), StoreError> + 's;
+
+/// Hand the events of `run_id` from `from` on, in order, to `f`, each decoded from the bytes
+/// the store holds (`EventStore::fold_rows`): the body parsed where it lies, the hash written
+/// as hex into one buffer kept for the whole stream. A row that does not decode is the same
+/// `StoreError::Corrupt` that `read_run` returns for it.
+pub fn stream_run(
+    store: &dyn EventStore,
+    run_id: &str,
+    from: u64,
+    f: &mut dyn FnMut(Stamped<'_>),
+) -> Result<(), StoreError> {
+    let mut hash = String::with_capacity(64);
+    store.fold_rows(run_id, from, &mut |row| {
+        let seq = row.seq.max(0) as u64;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            run_id: run_id.to_string(),
+            seq,
+            reason,
+        };
+        let text = |bytes, what: &str| {
+            std::str::from_utf8(bytes).map_err(|_| corrupt(format!("{what} is not UTF-8")))
+        };
+        let type_name = text(row.type_name, "type")?;
+        let body = text(row.body, "body")?;
+        let version = u32::try_from(row.version).unwrap_or(u32::MAX);
+        let event = decode(version, type_name, body).map_err(corrupt)?;
+        let time = text(row.time, "time")?;
+        super::hash::hex_into(&mut hash, row.hash);
+        f(Stamped {
+            run_id,
+            seq,
+            time,
+            hash: &hash,
+            event: &event,
+        });
+        Ok(())
+    })
+}
