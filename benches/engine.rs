@@ -20,6 +20,11 @@ use cortex::render::render_preview;
 use cortex::store::{EventStore, SqliteStore, verify_rows};
 use cortex::validate::validate_scenario;
 
+/// The allocator the `cortex` binary uses (src/main.rs), so that these figures are the
+/// binary's; the floors run with it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn event(i: u64) -> NewEvent {
     NewEvent {
         id: format!("01JBENCH{i:018}"),
