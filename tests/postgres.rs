@@ -813,3 +813,118 @@ fn a_lease_is_granted_refused_extended_and_taken_over_as_on_sqlite() {
         ]
     );
 }
+
+/// The leases a decision at the head reads (a journal's fence check) are those that stand
+/// once the append holds the run's lock, on both stores, though PostgreSQL reads them in the
+/// statement that takes the lock: a lease taken over, and events appended, while an append
+/// waited for the lock are seen by it (its snapshot predates them, so it reads again).
+#[test]
+fn a_decision_at_the_head_sees_the_leases_and_events_that_stand_once_it_holds_the_lock() {
+    use cortex::event::{Event, NewEvent};
+    use cortex::store::{Lease, LeaseClaim};
+    let Some(schema) = fresh(
+        "a_decision_at_the_head_sees_the_leases_and_events_that_stand_once_it_holds_the_lock",
+    ) else {
+        return;
+    };
+    const RUN: &str = "01JFENCE000000000000000000";
+    let event = |id: &str| NewEvent {
+        id: id.into(),
+        time: "2026-12-03T00:00:00.000Z".into(),
+        event: Event::RunStopped {},
+    };
+    let claim = |holder: &str, ttl_ms: u64| LeaseClaim {
+        run_id: RUN.into(),
+        unit: String::new(),
+        attempt: 0,
+        holder: holder.into(),
+        host: "h".into(),
+        ttl_ms,
+    };
+    let holders = |leases: &[Lease]| -> Vec<(String, u64)> {
+        leases.iter().map(|l| (l.holder.clone(), l.epoch)).collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores: Vec<Box<dyn EventStore>> = vec![
+        Box::new(SqliteStore::open(&dir.path().join("cortex.db"), Durability::Normal).unwrap()),
+        Box::new(PostgresStore::open(&schema.url, Durability::Normal).unwrap()),
+    ];
+    let mut seen_by_store = Vec::new();
+    for store in &mut stores {
+        let mut seen: Vec<Vec<(String, u64)>> = Vec::new();
+        // No lease, then a's, then b's after a's lapsed: each read inside an append.
+        for (i, step) in ["none", "a", "b"].into_iter().enumerate() {
+            match step {
+                "a" => drop(store.claim_lease(&claim("a", 0)).unwrap().unwrap()),
+                "b" => drop(store.claim_lease(&claim("b", 60_000)).unwrap().unwrap()),
+                _ => {}
+            }
+            let mut inside = Vec::new();
+            store
+                .append_at_head(RUN, i as u64, &mut |_, log| {
+                    inside = log.leases(Some(RUN)).unwrap();
+                    vec![event(&format!("E{i}"))]
+                })
+                .unwrap();
+            assert_eq!(holders(&inside), holders(&store.leases(Some(RUN)).unwrap()));
+            seen.push(holders(&inside));
+        }
+        seen_by_store.push(seen);
+    }
+    assert_eq!(
+        seen_by_store[0], seen_by_store[1],
+        "SQLite, then PostgreSQL"
+    );
+    assert_eq!(
+        seen_by_store[1],
+        [vec![], vec![("a".into(), 1)], vec![("b".into(), 2)]]
+    );
+
+    // On PostgreSQL, B's append waits for A's lock; meanwhile the lease changes hands and A
+    // appends: B decides after both.
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel::<()>();
+    let url = schema.url.clone();
+    let b = std::thread::spawn(move || {
+        waiting_rx.recv().unwrap();
+        let mut store = PostgresStore::open(&url, Durability::Normal).unwrap();
+        let mut inside = Vec::new();
+        let at = store
+            .append_at_head(RUN, 3, &mut |_, log| {
+                inside = log.leases(Some(RUN)).unwrap();
+                vec![event("EB")]
+            })
+            .unwrap();
+        (
+            at.caught_up
+                .iter()
+                .map(|r| r.id.clone())
+                .collect::<Vec<_>>(),
+            holders(&inside),
+        )
+    });
+    let url = schema.url.clone();
+    stores[1]
+        .append_at_head(RUN, 3, &mut |_, _| {
+            waiting_tx.send(()).unwrap();
+            // B's statement is under way, waiting for this lock.
+            std::thread::sleep(Duration::from_millis(300));
+            let mut other = PostgresStore::open(&url, Durability::Normal).unwrap();
+            let c = other.claim_lease(&claim("c", 0)).unwrap();
+            assert!(c.is_none(), "b's lease is live: {c:?}");
+            let b_lease = other.leases(Some(RUN)).unwrap().remove(0);
+            other.release_lease(&b_lease).unwrap();
+            drop(other.claim_lease(&claim("c", 60_000)).unwrap().unwrap());
+            vec![event("EA")]
+        })
+        .unwrap();
+    let (caught_up, leases) = b.join().unwrap();
+    assert_eq!(caught_up, ["EA"], "B decided after A's event");
+    assert_eq!(
+        leases,
+        [("c".to_string(), 1)],
+        "and after the lease changed hands"
+    );
+    let store = PostgresStore::open_read(&schema.url).unwrap();
+    assert_eq!(store.read_run(RUN).unwrap().len(), 5);
+    assert!(store.verify(None).unwrap().ok);
+}

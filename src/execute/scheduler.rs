@@ -43,6 +43,10 @@ pub fn drive_scenario(
     let mut leases: BTreeMap<String, Lease> = BTreeMap::new();
     let mut pause_reason: Option<String> = None;
     let mut reaped_at = Instant::now();
+    // The journal caught up with the log when it was opened or last appended, just before
+    // this drive: the first turn does not read it again. Also set after a pre-validation
+    // that ran no command (nothing took long enough to be worth another look).
+    let mut fresh = true;
     loop {
         // A worker's driver ends, for the run's other workers, the attempts whose leases
         // lapsed (their worker died or was cut off), so that they run again.
@@ -53,7 +57,11 @@ pub fn drive_scenario(
             let events = reap_lapsed(journal, &shared)?;
             announce(journal, ctx, &events);
         }
-        let caught_up = journal.refresh()?;
+        let caught_up = if std::mem::take(&mut fresh) {
+            Vec::new()
+        } else {
+            journal.refresh()?
+        };
         if !caught_up.is_empty() {
             // What is staged was decided again after them: append it too, so that what the
             // observer and the derived files see is all in the log.
@@ -91,6 +99,10 @@ pub fn drive_scenario(
             // Staged: appended with what comes next (the first attempt's start, or where the
             // drive stops), one commit fewer before the first phase starts.
             journal.stage(Command::RecordPreValidation { problems })?;
+            fresh = state
+                .workflow
+                .as_ref()
+                .is_some_and(|wf| wf.health.is_empty());
             continue;
         }
         match &journal.state.phase {

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -43,6 +43,8 @@ struct Done {
     key: String,
     text: String,
     applied: bool,
+    /// The run is over: nothing to look at again.
+    over: bool,
 }
 
 /// Run a worker until `live.stop` is raised (SIGTERM, SIGINT): then it takes nothing new,
@@ -119,9 +121,19 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
     let clock = SystemClock;
     let mut ids = UlidIds::default();
+    // What the last wait heard of (the runs appended to), none for a full pass; the runs to
+    // look at in the next pass besides those (a thread of this worker done with it, a
+    // submitted run still locked); and when the last full pass was.
+    let mut heard: Option<Vec<String>> = None;
+    let mut again: BTreeSet<String> = BTreeSet::new();
+    let mut full_at = Instant::now();
     loop {
         while let Ok(done) = rx.try_recv() {
             busy.remove(&done.key);
+            if !done.over {
+                let run = done.key.split('/').next().unwrap_or_default();
+                again.insert(run.to_string());
+            }
             rejected += u64::from(!done.applied);
             live.observer.note(&done.text);
         }
@@ -143,19 +155,45 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         // A submitted run still locked on this host: its submitter lets go right after the
         // commit that woke this worker, so it is looked at again soon, not at the next poll.
         let mut soon = false;
-        let unfinished = store.list_runs(&RunQuery {
-            unfinished: true,
-            ..RunQuery::kind(None)
-        })?;
-        seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
-        for entry in unfinished {
-            let run_id = entry.run_id.clone();
+        // After a notification, only the runs it names (and those to look at again): the run
+        // index is read by a full pass, made when nothing was heard (a poll) and at least once
+        // every `--poll` however much is heard, for what no append announces (a lease that
+        // lapsed, a run this worker let go of).
+        let targeted = match heard.take() {
+            Some(ids) if full_at.elapsed() < opts.poll => {
+                again.extend(ids);
+                again.remove(crate::decide::REGISTRY_STREAM);
+                Some(std::mem::take(&mut again))
+            }
+            _ => None,
+        };
+        let full = targeted.is_none();
+        let runs: Vec<String> = match targeted {
+            Some(runs) => runs.into_iter().collect(),
+            None => {
+                full_at = Instant::now();
+                again.clear();
+                let unfinished = store.list_runs(&RunQuery {
+                    unfinished: true,
+                    ..RunQuery::kind(None)
+                })?;
+                seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
+                unfinished.into_iter().map(|e| e.run_id).collect()
+            }
+        };
+        for run_id in runs {
             if busy.contains(&run_id) {
                 continue;
             }
             let Ok(mut state) = watched(&*store, &mut seen, &run_id) else {
                 continue;
             };
+            // A run named by a notification may be over, or no run of this log (the channel
+            // is the database's: another schema's log notifies it too).
+            if !full && (state.start.is_none() || state.outcome().is_some()) {
+                seen.remove(&run_id);
+                continue;
+            }
             let leases = store.leases(Some(&run_id))?;
             if leases
                 .iter()
@@ -184,7 +222,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             // speaks for drivers on other hosts.
             let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
             let alive = locked || driver.as_ref().is_some_and(|l| l.host != seat.host);
-            soon |= locked && driver.is_none() && state.submitted;
+            if locked && driver.is_none() && state.submitted {
+                soon = true;
+                again.insert(run_id.clone());
+            }
             if !alive {
                 if !wants_driving(&state, &opts.tags) {
                     continue;
@@ -239,10 +280,12 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 }
             }
         }
-        if opts.until_idle && busy.is_empty() && taken_before == (driven, units) {
+        if full && opts.until_idle && busy.is_empty() && taken_before == (driven, units) {
             break;
         }
-        listener.wait(if soon { SOON.min(opts.poll) } else { opts.poll });
+        let ids = listener.wait(if soon { SOON.min(opts.poll) } else { opts.poll });
+        // Nothing heard and nothing to look at again: a full pass (a poll).
+        heard = (!ids.is_empty() || !again.is_empty()).then_some(ids);
     }
     let doc = json!({
         "worker": name,
@@ -370,17 +413,24 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
         if !scenario {
             seat.slots.give();
         }
-        let text = match out {
-            Ok(o) => format!(
-                "Run {run_id}: {}\n",
-                o.json["status"].as_str().unwrap_or("driven")
-            ),
-            Err(e) => format!("Run {run_id}: {}\n", e.message),
+        let (text, over) = match out {
+            Ok(o) => {
+                let status = o.json["status"].as_str().unwrap_or("driven");
+                (
+                    format!("Run {run_id}: {status}\n"),
+                    matches!(
+                        status,
+                        "completed" | "failed" | "stopped" | "aborted" | "rolled_back"
+                    ),
+                )
+            }
+            Err(e) => (format!("Run {run_id}: {}\n", e.message), false),
         };
         let _ = tx.send(Done {
             key: run_id,
             text,
             applied: true,
+            over,
         });
     });
 }
@@ -420,7 +470,12 @@ fn spawn_unit(
             Err(e) => (format!("Run {run_id}: `{unit}`: {}\n", e.message), true),
         };
         seat.slots.give();
-        let _ = tx.send(Done { key, text, applied });
+        let _ = tx.send(Done {
+            key,
+            text,
+            applied,
+            over: false,
+        });
     });
 }
 
