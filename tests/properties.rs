@@ -12,7 +12,7 @@ use cortex::event::{AttemptEnd, Driver, Operator, Outcome, ResumeMode, RunKind, 
 use cortex::execute::{FixedClock, Journal, SequentialIds, fold_log, load_state};
 use cortex::plan::{Next, next};
 use cortex::store::{
-    EventStore, Fault, FaultyStore, MemoryStore, Snapshot, SqliteStore, verify_rows,
+    EventStore, Fault, FaultyStore, MemoryStore, RawRow, Snapshot, SqliteStore, verify_rows,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -308,6 +308,28 @@ fn summary(state: &RunState) -> Vec<(String, StepStatus, BTreeMap<String, String
         .collect()
 }
 
+/// Flip bit `bit` of column `column` of a stored row (the columns in their stored order:
+/// run_id, seq, id, time, type, version, body, prev_hash, hash), at the byte `byte_pick` picks.
+fn flip_bit(row: &mut RawRow, column: usize, byte_pick: prop::sample::Index, bit: u8) {
+    match column {
+        1 => row.seq ^= 1 << bit,
+        5 => row.version ^= 1 << bit,
+        _ => {
+            let field = match column {
+                0 => &mut row.run_id,
+                2 => &mut row.id,
+                3 => &mut row.time,
+                4 => &mut row.type_name,
+                6 => &mut row.body,
+                7 => &mut row.prev_hash,
+                _ => &mut row.hash,
+            };
+            let b = byte_pick.index(field.len());
+            field[b] ^= 1 << bit;
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         // PROPTEST_CASES=N runs more (e.g. a soak); CI runs 128 per property.
@@ -406,21 +428,7 @@ proptest! {
         let mut sim = simulate(&case, None);
         let rows = sim.store.rows_mut("RUN").unwrap();
         let i = row_pick.index(rows.len());
-        let row = &mut rows[i];
-        match column {
-            1 => row.seq ^= 1 << bit,
-            5 => row.version ^= 1 << bit,
-            _ => {
-                let field = match column {
-                    3 => &mut row.time,
-                    4 => &mut row.type_name,
-                    6 => &mut row.body,
-                    _ => &mut row.hash,
-                };
-                let b = byte_pick.index(field.len());
-                field[b] ^= 1 << bit;
-            }
-        }
+        flip_bit(&mut rows[i], column, byte_pick, bit);
         let read = sim.store.read_run("RUN").map(|events| replay(&events));
         let streamed = fold_log(&sim.store, "RUN", 0, RunState::default());
         match (read, streamed) {
@@ -554,24 +562,7 @@ proptest! {
         let i = row_pick.index(rows.len());
         match how {
             0 | 1 => {
-                let row = &mut rows[i];
-                match column {
-                    1 => row.seq ^= 1 << bit,
-                    5 => row.version ^= 1 << bit,
-                    _ => {
-                        let field = match column {
-                            0 => &mut row.run_id,
-                            2 => &mut row.id,
-                            3 => &mut row.time,
-                            4 => &mut row.type_name,
-                            6 => &mut row.body,
-                            7 => &mut row.prev_hash,
-                            _ => &mut row.hash,
-                        };
-                        let b = byte_pick.index(field.len());
-                        field[b] ^= 1 << bit;
-                    }
-                }
+                flip_bit(&mut rows[i], column, byte_pick, bit);
                 let report = verify_rows(rows);
                 prop_assert!(!report.ok);
                 let bad = report.first_bad.unwrap();
