@@ -293,6 +293,11 @@ impl RunState {
         self.workflow.as_ref()?.steps.get(index)
     }
 
+    /// The worker tags step or phase `index` asks for (`runs_on:`; none: any worker, or here).
+    pub fn runs_on(&self, index: usize) -> &[String] {
+        self.definition(index).map_or(&[], |d| &d.runs_on)
+    }
+
     /// A `foreach:` step whose items were read and are not all done.
     pub fn is_open_parent(&self, index: usize) -> bool {
         let s = &self.steps[index];

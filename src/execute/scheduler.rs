@@ -165,12 +165,8 @@ pub fn drive_scenario(
             let name = journal.state.steps[index].name.clone();
             let external = journal.state.is_external(index);
             if !external {
-                let runs_on = journal
-                    .state
-                    .definition(index)
-                    .map(|d| d.runs_on.clone())
-                    .unwrap_or_default();
-                if !ctx.dispatch.may_run(&runs_on) {
+                let runs_on = journal.state.runs_on(index);
+                if !ctx.dispatch.may_run(runs_on) {
                     for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));
                     continue;
                 }

@@ -88,11 +88,7 @@ pub(crate) fn drive_workflow(
             flush(journal, ctx)?;
         }
         if let Next::Attempt { index, .. } = action {
-            let runs_on = journal
-                .state
-                .definition(index)
-                .map(|d| d.runs_on.clone())
-                .unwrap_or_default();
+            let runs_on = journal.state.runs_on(index).to_vec();
             if !ctx.dispatch.may_run(&runs_on) {
                 // Left to a worker that offers these tags: it takes the run from here.
                 flush(journal, ctx)?;

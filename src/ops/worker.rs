@@ -263,13 +263,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 for index in ready_phases(&state) {
                     let unit = state.steps[index].name.clone();
                     let key = format!("{run_id}/{unit}");
-                    let runs_on = state
-                        .definition(index)
-                        .map(|d| d.runs_on.clone())
-                        .unwrap_or_default();
                     if busy.contains(&key)
                         || state.is_external(index)
-                        || !tags_cover(&opts.tags, &runs_on)
+                        || !tags_cover(&opts.tags, state.runs_on(index))
                         || !seat.slots.try_take()
                     {
                         continue;
@@ -337,20 +333,15 @@ fn wants_driving(state: &RunState, tags: &[String]) -> bool {
     {
         return false;
     }
-    let runs_on = |i: usize| {
-        state
-            .definition(i)
-            .map(|d| d.runs_on.clone())
-            .unwrap_or_default()
-    };
+    let runs_on = |i: usize| state.runs_on(i);
     if !state.is_scenario() {
-        return (0..state.steps.len()).all(|i| tags_cover(tags, &runs_on(i)));
+        return (0..state.steps.len()).all(|i| tags_cover(tags, runs_on(i)));
     }
     let ready = ready_phases(state);
     state.submitted
         || ready.is_empty()
         || state.steps.iter().any(|s| s.status == StepStatus::Running)
-        || ready.into_iter().any(|i| tags_cover(tags, &runs_on(i)))
+        || ready.into_iter().any(|i| tags_cover(tags, runs_on(i)))
 }
 
 /// The worker's connections for the runs it drives.
