@@ -8,7 +8,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Env;
 use common::cluster::Cluster;
@@ -114,24 +114,8 @@ fn worker(env: &Env, name: &str, extra: &[&str]) -> Proc {
     )
 }
 
-fn events(env: &Env, run: &str) -> Vec<Value> {
-    env.run(&["--json", "log", "show", run])
-        .json()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn wait_for(env: &Env, run: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let until = Instant::now() + PATIENCE;
-    loop {
-        let ev = events(env, run);
-        if done(&ev) {
-            return ev;
-        }
-        assert!(Instant::now() < until, "gave up waiting for {what}: {ev:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.wait_for_events(run, what, PATIENCE, done)
 }
 
 fn of<'a>(ev: &'a [Value], t: &str, step: &str) -> Vec<&'a Value> {

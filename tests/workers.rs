@@ -84,33 +84,13 @@ fn submit(env: &Env, kind: &str, name: &str) -> String {
     id
 }
 
-fn events(env: &Env, run: &str) -> Vec<Value> {
-    env.run(&["--json", "log", "show", run])
-        .json()
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn status(env: &Env, run: &str) -> Value {
     env.run(&["--json", "orchestrate", "status", run]).json()
 }
 
 /// Wait (bounded) until `done` holds of the run's events.
 fn wait_for(env: &Env, run: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let until = Instant::now() + PATIENCE;
-    loop {
-        let ev = events(env, run);
-        if done(&ev) {
-            return ev;
-        }
-        assert!(
-            Instant::now() < until,
-            "gave up waiting for {what}: {}",
-            serde_json::to_string_pretty(&ev).unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.wait_for_events(run, what, PATIENCE, done)
 }
 
 fn finished(ev: &[Value]) -> bool {
@@ -290,7 +270,7 @@ fn sigterm_drains_a_worker_and_hands_its_run_back(env: Env) {
         !of_type(ev, "step_started").is_empty()
     });
     assert_eq!(a.drain(), 0, "a drained worker exits 0");
-    let ev = events(&env, &run);
+    let ev = env.events(&run);
     assert_eq!(
         of_type(&ev, "step_succeeded").len(),
         1,
@@ -405,7 +385,7 @@ fn a_worker_driving_from_its_cached_fold_records_what_resume_records(env: Env) {
     let by_resume = submit(&env, "orchestrate", "pair");
     let out = env.run(&["orchestrate", "resume", &by_resume]);
     assert_eq!(out.code, 0, "resume: {}{}", out.stdout, out.stderr);
-    let expected = driven_types(&events(&env, &by_resume));
+    let expected = driven_types(&env.events(&by_resume));
     assert_eq!(
         expected.first().map(String::as_str),
         Some("run_submitted"),

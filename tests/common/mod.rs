@@ -149,6 +149,41 @@ pub fn redact(text: &str, env: &Env) -> String {
 }
 
 impl Env {
+    /// The events of `run` as `log show --json` prints them.
+    #[allow(dead_code)]
+    pub fn events(&self, run: &str) -> Vec<serde_json::Value> {
+        self.run(&["--json", "log", "show", run])
+            .json()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The events of `run` once `done` holds for them, looked at every 100 ms; the test fails
+    /// (showing them) if `patience` runs out first.
+    #[allow(dead_code)]
+    pub fn wait_for_events(
+        &self,
+        run: &str,
+        what: &str,
+        patience: std::time::Duration,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let until = std::time::Instant::now() + patience;
+        loop {
+            let ev = self.events(run);
+            if done(&ev) {
+                return ev;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "gave up waiting for {what}: {}",
+                serde_json::to_string_pretty(&ev).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// A home whose log is its own `cortex.db` (SQLite, the default).
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
