@@ -63,8 +63,9 @@ fn the_whole_output_of_every_attempt_is_kept_and_printed_by_cortex_logs() {
 #[test]
 /// An attempt that prints nothing has no whole-output file and no `attempt_log` (there is no
 /// output to keep; creating the file was the largest part of a short step's own cost), while
-/// one that prints has both; `cortex logs` prints the output there is, and the log verifies.
-fn an_attempt_that_prints_nothing_creates_no_log_file() {
+/// one that prints has both; `cortex logs` lists the silent one as "(no output)" and prints
+/// the output there is, and the log verifies.
+fn an_attempt_that_prints_nothing_creates_no_log_file_and_is_listed_as_no_output() {
     let env = Env::new();
     env.workflow(
         "quiet",
@@ -83,14 +84,19 @@ fn an_attempt_that_prints_nothing_creates_no_log_file() {
     assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), "hi\n");
     let logs = env.run(&["logs"]);
     assert_eq!(logs.code, 0, "{}", logs.stderr);
-    assert_eq!(logs.stdout, "── loud · attempt 1 ──\nhi\n");
+    assert_eq!(
+        logs.stdout,
+        "── silent · attempt 1 ──\n(no output)\n── loud · attempt 1 ──\nhi\n"
+    );
+    let doc = env.run(&["--json", "logs", "quiet", "silent"]).json();
+    assert_eq!(doc["attempts"][0]["status"], "no_output", "{doc}");
+    assert_eq!(doc["attempts"][0]["bytes"], 0, "{doc}");
     assert_eq!(env.run(&["log", "verify"]).code, 0);
 }
 
 #[test]
-/// A changed file fails verification; a file not on this machine (another host's attempt, a
-/// log copied without its files) is reported as unchecked, never as verified, never as broken.
-fn log_verify_fails_a_changed_attempt_log_and_reports_an_absent_one() {
+/// A changed file fails verification, naming the run and seq.
+fn log_verify_fails_a_changed_attempt_log() {
     let env = Env::new();
     env.workflow(
         "one",
@@ -112,13 +118,103 @@ fn log_verify_fails_a_changed_attempt_log_and_reports_an_absent_one() {
         reason.contains("the attempt log") && reason.contains("changed"),
         "{reason}"
     );
-    std::fs::remove_file(&path).unwrap();
-    let verify = env.run(&["--json", "log", "verify"]);
+}
+
+#[test]
+/// On a home whose attempts ran here (a SQLite home), a deleted attempt log is a failure of
+/// `log verify` naming the run, seq and file (exit 1), and `cortex logs` says the file is
+/// missing and shows the tail the log kept — never that the step kept no output.
+fn a_missing_attempt_log_of_this_host_fails_log_verify_and_logs_shows_the_kept_tail() {
+    let env = Env::new();
+    env.workflow(
+        "spewing",
+        "name: spewing\nsteps:\n  - {name: spew, run: 'echo one; echo two'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "spewing"]).code, 0);
+    let log = events(&env);
+    let kept = log.iter().find(|e| e["type"] == "attempt_log").unwrap();
+    let file = kept["body"]["file"].as_str().unwrap().to_string();
+    let run = kept["run_id"].as_str().unwrap().to_string();
+    std::fs::remove_file(env.home().join(&file)).unwrap();
+    for args in [
+        &["--json", "log", "verify", "--all"][..],
+        &["--json", "log", "verify", &run],
+    ] {
+        let verify = env.run(args);
+        assert_eq!(verify.code, 1, "{}", verify.stdout);
+        let bad = &verify.json()["first_bad"];
+        assert_eq!(bad["run_id"], run.as_str(), "{bad}");
+        assert_eq!(bad["seq"], kept["seq"], "{bad}");
+        let reason = bad["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(&file) && reason.contains("missing"),
+            "{reason}"
+        );
+    }
+    let logs = env.run(&["logs", &run, "spew"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert!(
+        logs.stdout.starts_with("── spew · attempt 1 ──\n")
+            && logs.stdout.contains(&format!("the file {file} is missing"))
+            && logs.stdout.ends_with("one\ntwo\n"),
+        "{}",
+        logs.stdout
+    );
+    let doc = env.run(&["--json", "logs", &run, "spew"]).json();
+    assert_eq!(doc["attempts"][0]["status"], "missing", "{doc}");
+    assert_eq!(doc["attempts"][0]["tail"], "one\ntwo\n", "{doc}");
+}
+
+#[test]
+/// An attempt another host ran keeps its file there: with the log showing it ran elsewhere (a
+/// log shared in PostgreSQL, or copied here), its absent file is counted apart by `log verify`
+/// (exit 0, never as checked) and `cortex logs` says where it is and shows the kept tail.
+fn an_attempt_log_of_another_host_is_not_on_this_machine_for_log_verify_and_logs() {
+    let env = Env::new();
+    env.workflow(
+        "remote",
+        "name: remote\nsteps:\n  - {name: a, run: 'echo far away'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "remote"]).code, 0);
+    // The same run as another host would have recorded it, in a log of its own.
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let elsewhere = env.project().join("elsewhere.db");
+    let mut other =
+        cortex::store::Location::parse(elsewhere.to_str().unwrap(), std::path::Path::new("/"))
+            .unwrap()
+            .open(cortex::definition::Durability::Normal)
+            .unwrap();
+    let rows: Vec<cortex::event::NewEvent> = env
+        .open_store()
+        .read_run(&run)
+        .unwrap()
+        .into_iter()
+        .map(|rec| {
+            let mut event = rec.event;
+            if let cortex::event::Event::RunStarted(started) = &mut event {
+                started.driver.host = "build-box-7".into();
+            }
+            cortex::event::NewEvent {
+                id: rec.id,
+                time: rec.time,
+                event,
+            }
+        })
+        .collect();
+    other.append(&run, 0, &rows).unwrap();
+    drop(other);
+    let kept = events(&env)
+        .into_iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap();
+    std::fs::remove_file(env.home().join(kept["body"]["file"].as_str().unwrap())).unwrap();
+    let db = elsewhere.to_str().unwrap();
+    let verify = env.run(&["--json", "--db", db, "log", "verify", "--all"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
     let doc = verify.json();
     assert_eq!(doc["attempt_logs_absent"], 1, "{doc}");
     assert_eq!(doc["attempt_logs"], 0, "{doc}");
-    let human = env.run(&["log", "verify"]);
+    let human = env.run(&["--db", db, "log", "verify"]);
     assert!(
         human
             .stdout
@@ -126,6 +222,95 @@ fn log_verify_fails_a_changed_attempt_log_and_reports_an_absent_one() {
         "{}",
         human.stdout
     );
+    let logs = env.run(&["--db", db, "logs", &run]);
+    assert!(
+        logs.stdout
+            .contains("is not on this machine: the attempt ran on build-box-7")
+            && logs.stdout.ends_with("far away\n"),
+        "{}",
+        logs.stdout
+    );
+    // The same file missing from the home's own log, whose attempt ran here: a failure.
+    assert_eq!(env.run(&["log", "verify"]).code, 1);
+}
+
+#[test]
+/// `--json logs` is one JSON document: each attempt with its text, the size and blake3 the
+/// log recorded, and where the file is.
+fn cortex_json_logs_prints_one_document_with_each_attempts_text_size_and_hash() {
+    let env = Env::new();
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: a, run: 'echo alpha; echo beta >&2'}\n  - {name: b, run: 'printf gamma'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 0);
+    let out = env.run(&["--json", "logs"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    let attempts = doc["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{doc}");
+    for (attempt, (step, text)) in attempts
+        .iter()
+        .zip([("a", "alpha\nbeta\n"), ("b", "gamma\n")])
+    {
+        assert_eq!(attempt["step"], step, "{doc}");
+        assert_eq!(attempt["attempt"], 1, "{doc}");
+        assert_eq!(attempt["status"], "kept", "{doc}");
+        assert_eq!(attempt["text"], text, "{doc}");
+        let bytes = std::fs::read(env.home().join(attempt["file"].as_str().unwrap())).unwrap();
+        assert_eq!(attempt["bytes"], bytes.len(), "{doc}");
+        assert_eq!(
+            attempt["blake3"],
+            blake3::hash(&bytes).to_hex().as_str(),
+            "{doc}"
+        );
+    }
+    assert_eq!(doc["run_id"], env.status(None)["run_id"]);
+    // One step, and --follow of a finished run: the same one document.
+    let one = env.run(&["--json", "logs", "two", "b", "--follow"]).json();
+    assert_eq!(one["attempts"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["attempts"][0]["text"], "gamma\n", "{one}");
+}
+
+#[test]
+/// `cortex logs RUN STEP` of a `foreach:` step prints its items' attempts; of a `uses:` step,
+/// it names the child run whose output it is.
+fn cortex_logs_of_a_foreach_step_prints_its_items_and_of_a_uses_step_points_to_the_child_run() {
+    let env = Env::new();
+    env.workflow(
+        "fan",
+        "name: fan\nsteps:\n  - name: each\n    foreach: [red, green]\n    run: 'echo \"colour ${{ item }}\"'\n",
+    );
+    let ran = env.run(&["workflow", "run", "fan"]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let logs = env.run(&["logs", "fan", "each"]);
+    assert_eq!(
+        logs.stdout,
+        "── each[0] · attempt 1 ──\ncolour red\n── each[1] · attempt 1 ──\ncolour green\n"
+    );
+    env.workflow(
+        "child",
+        "name: child\nsteps:\n  - {name: c, run: 'echo from the child'}\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - {name: call, uses: child}\n",
+    );
+    let ran = env.run(&["workflow", "run", "parent"]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    let child = env.run(&["--json", "logs", "parent", "call"]).json();
+    let child_run = child["attempts"][0]["child_run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let logs = env.run(&["logs", "parent", "call"]);
+    assert!(
+        logs.stdout.contains(&format!("`cortex logs {child_run}`")),
+        "{}",
+        logs.stdout
+    );
+    let of_child = env.run(&["logs", &child_run]);
+    assert_eq!(of_child.stdout, "── c · attempt 1 ──\nfrom the child\n");
 }
 
 #[test]
@@ -168,11 +353,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn cortex_logs_follow_prints_an_attempt_as_it_writes_and_ends_with_the_run() {
+/// The attempt log is written as lines arrive, and `cortex logs --follow` prints one header
+/// per attempt and each line as it comes: a step prints a line, then waits for a file this
+/// test creates only once it has seen that line, both in the file and from `--follow`.
+fn cortex_logs_follow_prints_one_header_per_attempt_and_lines_as_they_come() {
+    use std::io::BufRead;
     let env = Env::new();
     env.workflow(
         "slow",
-        "name: slow\nsteps:\n  - name: tick\n    run: for i in 1 2 3 4 5; do echo \"tick $i\"; sleep 0.3; done\n  - name: after\n    run: echo after\n",
+        "name: slow\nsteps:\n  - name: tick\n    run: 'echo first; while [ ! -f go ]; do sleep 0.05; done; echo second'\n  - name: after\n    run: echo after\n",
     );
     let mut driver = env
         .command(&["workflow", "run", "slow"])
@@ -187,13 +376,45 @@ fn cortex_logs_follow_prints_an_attempt_as_it_writes_and_ends_with_the_run() {
         assert!(Instant::now() < until);
         std::thread::sleep(Duration::from_millis(50));
     }
-    let follow = env.command(&["logs", "slow", "--follow"]).output().unwrap();
+    let mut follow = env
+        .command(&["logs", "slow", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    let stdout = follow.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    let mut text = Vec::new();
+    // The step waits for `go`: its first line can only come while it runs.
+    while !text.iter().any(|l: &String| l == "first") {
+        let line = seen
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("`first` never came while the step ran: {text:?}"));
+        text.push(line);
+    }
+    let file = walk(&env.home().join("logs"))
+        .into_iter()
+        .find(|p| p.ends_with("step-1-attempt-1.log"))
+        .expect("the attempt's file exists while it runs");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "first\n");
+    std::fs::write(env.project().join("go"), "").unwrap();
     assert_eq!(driver.wait().unwrap().code(), Some(0));
-    let text = String::from_utf8_lossy(&follow.stdout);
-    assert_eq!(follow.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("tick 1\ntick 2\ntick 3\ntick 4\ntick 5\n")
-            && text.contains("── after · attempt 1 ──\nafter\n"),
-        "{text}"
+    assert_eq!(follow.wait().unwrap().code(), Some(0));
+    reader.join().unwrap();
+    text.extend(seen.try_iter());
+    assert_eq!(
+        text,
+        [
+            "── tick · attempt 1 ──",
+            "first",
+            "second",
+            "── after · attempt 1 ──",
+            "after"
+        ],
+        "{text:?}"
     );
 }

@@ -102,9 +102,19 @@ pub fn dispatch(
             Ok(super::exit::OK)
         }
         TopCommand::Logs { run, step, follow } => {
-            ops::log::attempt_output(ctx, run.as_deref(), step.as_deref(), follow, &mut |text| {
-                super::out(text)
-            })
+            let (run, step) = (run.as_deref(), step.as_deref());
+            if follow {
+                // With --json, one document once the run stops moving.
+                ops::log::follow_attempt_logs(ctx, run, step, &mut |text| {
+                    if !json {
+                        super::out(text);
+                    }
+                })?;
+                if !json {
+                    return Ok(super::exit::OK);
+                }
+            }
+            done(ops::log::attempt_logs(ctx, run, step))
         }
         TopCommand::Worker {
             name,

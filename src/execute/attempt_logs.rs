@@ -65,6 +65,46 @@ fn file_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Result<(),
     Ok(())
 }
 
+/// Whether an attempt's file belongs on this machine, so that its absence is a loss rather
+/// than a file kept elsewhere: the attempt ran on this host (its worker's claim, else the
+/// driver of the run then), or, where no host was recorded, the log is a local SQLite home's.
+/// An attempt another host ran (a worker sharing a PostgreSQL log, a log copied here) keeps its
+/// file there.
+pub fn belongs_here(ran_on: Option<&str>, this_host: &str, sqlite: bool) -> bool {
+    ran_on.map_or(sqlite, |host| host == this_host)
+}
+
+/// The host each attempt of a run ran on, by `(step, attempt)`: the worker that claimed it, or
+/// else the driver of the run when it started.
+pub fn attempt_hosts(
+    store: &dyn EventStore,
+    run_id: &str,
+) -> Result<std::collections::HashMap<(String, u32), String>, StoreError> {
+    let mut hosts = std::collections::HashMap::new();
+    let mut driver: Option<String> = None;
+    for rec in store.read_run(run_id)? {
+        match rec.event {
+            Event::RunStarted(started) => driver = Some(started.driver.host.clone()),
+            Event::RunResumed { driver: d, .. } => driver = Some(d.host),
+            Event::AttemptClaimed {
+                step,
+                attempt,
+                host,
+                ..
+            } => {
+                hosts.insert((step, attempt), host);
+            }
+            Event::StepStarted { step, attempt } => {
+                if let Some(host) = &driver {
+                    hosts.entry((step, attempt)).or_insert_with(|| host.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(hosts)
+}
+
 /// What `check_attempt_logs` found.
 #[derive(Debug, Default)]
 pub struct AttemptLogsChecked {
@@ -77,22 +117,49 @@ pub struct AttemptLogsChecked {
 }
 
 /// How many attempt logs (of one run, or of every run) were found as recorded, how many are
-/// not on this machine, and the first whose file differs from what its event recorded.
+/// not on this machine, and the first whose file differs from what its event recorded or is
+/// missing where it belongs (`belongs_here`; `sqlite`: the log is a SQLite file, whose
+/// attempts ran here unless they say otherwise).
 pub fn check_attempt_logs(
     store: &dyn EventStore,
     home: &Path,
     run_id: Option<&str>,
+    sqlite: bool,
 ) -> Result<AttemptLogsChecked, StoreError> {
     let mut found = AttemptLogsChecked::default();
+    let this_host = super::hostname();
+    // Read only for a run with an absent file: where its attempts ran.
+    let mut hosts: std::collections::HashMap<
+        String,
+        std::collections::HashMap<(String, u32), String>,
+    > = std::collections::HashMap::new();
     for rec in store.events_of_type(run_id, "attempt_log")? {
         if let Event::AttemptLog {
+            step,
+            attempt,
             file,
             bytes,
             blake3,
-            ..
         } = &rec.event
         {
-            match check_attempt_log(home, file, *bytes, blake3) {
+            let check = match check_attempt_log(home, file, *bytes, blake3) {
+                LogFileCheck::Absent => {
+                    if !hosts.contains_key(&rec.run_id) {
+                        hosts.insert(rec.run_id.clone(), attempt_hosts(store, &rec.run_id)?);
+                    }
+                    let ran_on = hosts[&rec.run_id].get(&(step.clone(), *attempt));
+                    if belongs_here(ran_on.map(String::as_str), &this_host, sqlite) {
+                        LogFileCheck::Differs(format!(
+                            "{file} is missing: attempt {attempt} of `{step}` ran on this host ({}) and the log recorded {bytes} bytes of its output",
+                            ran_on.map_or(this_host.as_str(), String::as_str)
+                        ))
+                    } else {
+                        LogFileCheck::Absent
+                    }
+                }
+                other => other,
+            };
+            match check {
                 LogFileCheck::AsRecorded => found.checked += 1,
                 LogFileCheck::Absent => found.absent += 1,
                 LogFileCheck::Differs(reason) => {
@@ -107,4 +174,21 @@ pub fn check_attempt_logs(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::belongs_here;
+
+    /// An attempt's file belongs here when it ran on this host, whatever the log; where no
+    /// host is known, only on a SQLite home; never when another host ran it.
+    #[test]
+    fn an_attempt_file_belongs_on_the_host_that_ran_it() {
+        assert!(belongs_here(Some("here"), "here", false));
+        assert!(belongs_here(Some("here"), "here", true));
+        assert!(!belongs_here(Some("there"), "here", true));
+        assert!(!belongs_here(Some("there"), "here", false));
+        assert!(belongs_here(None, "here", true));
+        assert!(!belongs_here(None, "here", false));
+    }
 }

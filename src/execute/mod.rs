@@ -27,7 +27,10 @@ mod signals;
 mod snapshot;
 mod workflow_loop;
 
-pub use attempt_logs::{AttemptLogsChecked, LogFileCheck, check_attempt_log, check_attempt_logs};
+pub use attempt_logs::{
+    AttemptLogsChecked, LogFileCheck, attempt_hosts, belongs_here, check_attempt_log,
+    check_attempt_logs,
+};
 pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{

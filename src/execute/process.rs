@@ -107,6 +107,14 @@ impl LogWriter {
         }
     }
 
+    /// Hand what was written so far to the file, so that a reader (`cortex logs --follow`)
+    /// sees the lines as they come: called once per chunk drained from the pipes, not per line.
+    fn flush(&mut self) {
+        if self.file.flush().is_err() {
+            self.failed = true;
+        }
+    }
+
     /// What the log records of the file, unless writing it failed (then the log says nothing
     /// rather than vouch for a partial file).
     fn finish(mut self) -> Option<crate::decide::LoggedOutput> {
@@ -355,16 +363,18 @@ pub fn run_process_tracked(
     // no file and records none (creating a file — ext4 allocating an inode — was the largest
     // part of a short step's own cost). A file that cannot be created is not tried again, so a
     // later line never starts a partial one.
-    let mut log: Option<LogWriter> = None;
+    // Shared by `emit` (a line) and the loop (the end of a chunk drained: flushed then).
+    let log: std::cell::RefCell<Option<LogWriter>> = std::cell::RefCell::new(None);
     let mut log_tried = false;
     let mut emit = |which: Stream, line: &str| {
         // Redacted before it is kept: the tail keeps the end of the text, and a cut through
         // a secret would keep half of it; the whole output is kept redacted too.
         let line = spec.redactor.redact(line);
         push_tail(&mut tail, &line);
+        let mut log = log.borrow_mut();
         if !log_tried {
             log_tried = true;
-            log = spec.log.as_ref().and_then(LogWriter::open);
+            *log = spec.log.as_ref().and_then(LogWriter::open);
         }
         if let Some(log) = log.as_mut() {
             log.line(&line);
@@ -417,6 +427,11 @@ pub fn run_process_tracked(
             if ready[k] {
                 pipes[i].drain(&mut buf, &mut emit);
             }
+        }
+        if ready.iter().any(|&r| r)
+            && let Some(log) = log.borrow_mut().as_mut()
+        {
+            log.flush();
         }
         if status.is_none() {
             match child.try_wait() {
@@ -503,7 +518,7 @@ pub fn run_process_tracked(
         stopped,
         elapsed: started.elapsed(),
         stdout: out.capture,
-        log: log.and_then(LogWriter::finish),
+        log: log.into_inner().and_then(LogWriter::finish),
     }
 }
 

@@ -118,7 +118,10 @@ pub fn verify(
                 None => ctx.home.clone(),
             };
             if report.ok && (file.is_none() || home.join("logs").is_dir()) {
-                let found = crate::execute::check_attempt_logs(&store, &home, run_id.as_deref())?;
+                // A file given by `--file` is a SQLite copy; otherwise the home's own log.
+                let sqlite = file.is_some() || matches!(ctx.location()?, Location::Sqlite(_));
+                let found =
+                    crate::execute::check_attempt_logs(&store, &home, run_id.as_deref(), sqlite)?;
                 report.attempt_logs = Some(found.checked);
                 report.attempt_logs_absent = Some(found.absent);
                 if let Some(bad) = found.first_bad {
@@ -216,156 +219,425 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
     ))
 }
 
-/// One attempt whose output is shown by `cortex logs`.
+/// One attempt whose output `cortex logs` shows.
 struct Shown {
     step: String,
     attempt: u32,
+    /// The file its output is written to (as its `attempt_log` names it, once recorded).
     file: String,
-    /// How much of the file has been printed.
+    /// How much of the file has been printed (`--follow`).
     offset: u64,
-    /// Its `attempt_log` event was seen: the file is complete.
-    done: bool,
+    /// Its header was printed (`--follow`).
+    headed: bool,
+    /// Its end was seen: nothing more comes.
+    ended: bool,
+    /// What its `attempt_log` recorded: size and blake3.
+    recorded: Option<(u64, String)>,
+    /// The tail its end kept in the log.
+    tail: String,
+    /// It ran a process (it ended with an exit, a signal, a timeout or an agent's failure), so
+    /// it had output to keep or none.
+    ran_process: bool,
+    /// A `uses:` step's attempt: the child run it ran.
+    child: Option<String>,
+    /// The host it ran on (its worker's, else its driver's).
+    host: Option<String>,
 }
 
-/// `cortex logs [RUN] [STEP] [--follow]`: the whole output of every attempt (of one step or
-/// phase, matched forgivingly) as the files beside the log keep it, each under a header. With
-/// `follow`, attempts in flight are printed as they write, and new attempts as they start,
-/// until the run stops moving. `sink` receives the text as it comes.
-pub fn attempt_output(
-    ctx: &Ctx,
-    run: Option<&str>,
-    step: Option<&str>,
-    follow: bool,
-    sink: &mut dyn FnMut(&str),
-) -> Result<i32, CommandError> {
-    use crate::event::Event;
-    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
-    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
-    let mut seen = 0u64;
-    let mut state = crate::decide::RunState::default();
-    let mut shown: Vec<Shown> = Vec::new();
-    let mut printed_any = false;
-    loop {
-        let events = store.read_run_from(&run_id, seen)?;
+/// The run's events read so far, and the attempts of the wanted step (or of every step).
+struct Tracker<'a> {
+    run_id: String,
+    step: Option<&'a str>,
+    seen: u64,
+    state: crate::decide::RunState,
+    shown: Vec<Shown>,
+    /// The log is a SQLite file: its attempts ran here unless they say otherwise.
+    sqlite: bool,
+    this_host: String,
+}
+
+/// What one attempt's output is, whole, as `cortex logs` shows it.
+struct AttemptView {
+    json: serde_json::Value,
+    text: String,
+}
+
+impl<'a> Tracker<'a> {
+    fn new(ctx: &Ctx, run_id: String, step: Option<&'a str>) -> Result<Self, CommandError> {
+        Ok(Tracker {
+            run_id,
+            step,
+            seen: 0,
+            state: crate::decide::RunState::default(),
+            shown: Vec::new(),
+            sqlite: matches!(ctx.location()?, Location::Sqlite(_)),
+            this_host: crate::execute::hostname(),
+        })
+    }
+
+    /// The step asked for, one of the items of the `foreach:` step asked for, or any step.
+    fn wanted(&self, name: &str) -> bool {
+        let Some(asked) = self.step else {
+            return true;
+        };
+        crate::definition::same_name(asked, name)
+            || self
+                .state
+                .step(name)
+                .and_then(|s| s.item.as_ref())
+                .is_some_and(|item| crate::definition::same_name(asked, &item.parent))
+    }
+
+    fn find(&mut self, step: &str, attempt: u32) -> Option<&mut Shown> {
+        self.shown
+            .iter_mut()
+            .find(|s| s.step == step && s.attempt == attempt)
+    }
+
+    /// Read the events appended since the last read; how many there were.
+    fn read(&mut self, store: &dyn EventStore) -> Result<usize, CommandError> {
+        use crate::event::{AttemptEnd, Event};
+        let events = store.read_run_from(&self.run_id, self.seen)?;
         for rec in &events {
-            state = crate::decide::evolve(std::mem::take(&mut state), rec);
-            seen = rec.seq + 1;
-            let wanted = |name: &str| step.is_none_or(|s| crate::definition::same_name(s, name));
+            self.state = crate::decide::evolve(std::mem::take(&mut self.state), rec);
+            self.seen = rec.seq + 1;
             match &rec.event {
-                Event::StepStarted {
-                    step: name,
-                    attempt,
-                } if wanted(name) => {
-                    if let Some(index) = state.step_index(name) {
-                        shown.push(Shown {
-                            step: name.clone(),
-                            attempt: *attempt,
-                            file: crate::execute::attempt_log_name(&run_id, index, *attempt),
-                            offset: 0,
-                            done: false,
-                        });
-                    }
+                Event::StepStarted { step, attempt } if self.wanted(step) => {
+                    let Some(index) = self.state.step_index(step) else {
+                        continue;
+                    };
+                    let host = self.state.steps[index]
+                        .claimed
+                        .as_ref()
+                        .filter(|c| c.attempt == *attempt)
+                        .map(|c| c.host.clone())
+                        .or_else(|| self.state.driver.as_ref().map(|d| d.host.clone()));
+                    self.shown.push(Shown {
+                        step: step.clone(),
+                        attempt: *attempt,
+                        file: crate::execute::attempt_log_name(&self.run_id, index, *attempt),
+                        offset: 0,
+                        headed: false,
+                        ended: false,
+                        recorded: None,
+                        tail: String::new(),
+                        ran_process: false,
+                        child: None,
+                        host,
+                    });
                 }
                 Event::AttemptLog {
-                    step: name,
+                    step,
                     attempt,
                     file,
-                    ..
+                    bytes,
+                    blake3,
                 } => {
-                    if let Some(s) = shown
-                        .iter_mut()
-                        .find(|s| s.step == *name && s.attempt == *attempt)
-                    {
+                    if let Some(s) = self.find(step, *attempt) {
                         s.file.clone_from(file);
-                        s.done = true;
+                        s.recorded = Some((*bytes, blake3.clone()));
                     }
                 }
-                // An attempt that ended without its file recorded (stopped, killed, or run
-                // by no process) has nothing more coming.
-                Event::StepInterrupted {
-                    step: name,
+                Event::StepSucceeded {
+                    step,
                     attempt,
-                    ..
-                }
-                | Event::StepSucceeded {
-                    step: name,
-                    attempt,
+                    end,
+                    output_tail,
                     ..
                 }
                 | Event::StepFailed {
-                    step: name,
+                    step,
                     attempt,
-                    ..
-                }
-                | Event::StepTimedOut {
-                    step: name,
-                    attempt,
+                    end,
+                    output_tail,
                     ..
                 } => {
-                    if let Some(s) = shown
-                        .iter_mut()
-                        .find(|s| s.step == *name && s.attempt == *attempt)
-                    {
-                        s.done = true;
+                    if let Some(s) = self.find(step, *attempt) {
+                        s.ended = true;
+                        s.tail.clone_from(output_tail);
+                        s.ran_process = matches!(
+                            end,
+                            AttemptEnd::Exited { .. }
+                                | AttemptEnd::Signaled { .. }
+                                | AttemptEnd::AgentFailed { .. }
+                        );
+                        if let AttemptEnd::Child { run_id, .. } = end {
+                            s.child = Some(run_id.clone());
+                        }
+                    }
+                }
+                Event::StepTimedOut {
+                    step,
+                    attempt,
+                    output_tail,
+                    ..
+                } => {
+                    if let Some(s) = self.find(step, *attempt) {
+                        s.ended = true;
+                        s.tail.clone_from(output_tail);
+                        s.ran_process = true;
+                    }
+                }
+                // An attempt that ended without its file recorded (stopped, killed, or run by
+                // no process) has nothing more coming.
+                Event::StepInterrupted { step, attempt, .. } => {
+                    if let Some(s) = self.find(step, *attempt) {
+                        s.ended = true;
                     }
                 }
                 _ => {}
             }
         }
-        if step.is_some_and(|s| {
-            state
-                .steps
-                .iter()
-                .all(|st| !crate::definition::same_name(s, &st.name))
-        }) {
-            let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
-            return Err(CommandError::bad_input(format!(
-                "run {run_id} has no step or phase `{}`",
-                step.unwrap_or_default()
-            ))
-            .hint(format!("its steps: {}", names.join(", "))));
+        // A `uses:` step's child run is linked as its attempt starts.
+        for s in &mut self.shown {
+            if s.child.is_none()
+                && let Some(link) = self.state.step(&s.step).and_then(|st| st.child.as_ref())
+                && link.attempt == s.attempt
+            {
+                s.child = Some(link.run_id.clone());
+            }
         }
-        for s in &mut shown {
-            let path = ctx.home.join(&s.file);
-            let Ok(mut f) = crate::execute::open_derived(&path) else {
-                continue;
+        Ok(events.len())
+    }
+
+    /// A step was asked for that the run does not have.
+    fn unknown_step(&self) -> Option<CommandError> {
+        let asked = self.step?;
+        if self
+            .state
+            .steps
+            .iter()
+            .any(|st| crate::definition::same_name(asked, &st.name))
+        {
+            return None;
+        }
+        let names: Vec<&str> = self.state.steps.iter().map(|s| s.name.as_str()).collect();
+        Some(
+            CommandError::bad_input(format!(
+                "run {} has no step or phase `{asked}`",
+                self.run_id
+            ))
+            .hint(format!("its steps: {}", names.join(", "))),
+        )
+    }
+
+    /// What `cortex logs` says of an attempt whose file it cannot print (none: nothing to say
+    /// yet, or ever — a prompt step's attempt runs nothing here).
+    fn without_file(&self, s: &Shown) -> Option<(serde_json::Value, String)> {
+        if let Some(child) = &s.child {
+            return Some((
+                serde_json::json!({"status": "child_run", "child_run_id": child}),
+                format!("(ran child run {child}: `cortex logs {child}` prints its output)\n"),
+            ));
+        }
+        if !s.ended {
+            return None;
+        }
+        let tail = |text: &str| {
+            let mut tail = s.tail.clone();
+            if !tail.is_empty() && !tail.ends_with('\n') {
+                tail.push('\n');
+            }
+            format!("{text}\n{tail}")
+        };
+        if let Some((bytes, blake3)) = &s.recorded {
+            let here =
+                crate::execute::belongs_here(s.host.as_deref(), &self.this_host, self.sqlite);
+            let (status, text) = if here {
+                (
+                    "missing",
+                    tail(&format!(
+                        "(the file {} is missing: the log recorded {bytes} bytes of this output, and `cortex log verify` fails on it; the tail kept in the log:)",
+                        s.file
+                    )),
+                )
+            } else {
+                (
+                    "elsewhere",
+                    tail(&format!(
+                        "(the file {} is not on this machine: the attempt ran on {}; the tail kept in the log:)",
+                        s.file,
+                        s.host.as_deref().unwrap_or("another host")
+                    )),
+                )
             };
-            use std::io::{Read, Seek, SeekFrom};
-            if s.offset == 0 {
-                sink(&format!("── {} · attempt {} ──\n", s.step, s.attempt));
+            return Some((
+                serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3, "host": s.host, "tail": s.tail}),
+                text,
+            ));
+        }
+        if !s.ran_process {
+            return None;
+        }
+        if s.tail.is_empty() {
+            Some((
+                serde_json::json!({"status": "no_output", "bytes": 0}),
+                "(no output)\n".to_string(),
+            ))
+        } else {
+            // It printed, but its whole output could not be kept (writing the file failed).
+            Some((
+                serde_json::json!({"status": "not_kept", "tail": s.tail}),
+                tail("(its whole output could not be kept; the tail kept in the log:)"),
+            ))
+        }
+    }
+
+    /// An attempt's output, whole (as far as it has been written, in whole lines, while it
+    /// runs), or what there is to say instead.
+    fn view(&self, home: &Path, s: &Shown) -> Option<AttemptView> {
+        let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
+        let base = serde_json::json!({"step": s.step, "attempt": s.attempt});
+        let with = |mut doc: serde_json::Value, extra: serde_json::Value| {
+            if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
+                doc.extend(extra);
+            }
+            doc
+        };
+        if let Some(text) = read_from(home, &s.file, 0) {
+            let complete = s.ended || s.recorded.is_some();
+            let text = if complete {
+                text
+            } else {
+                whole_lines(&text).to_string()
+            };
+            let status = match (&s.recorded, s.ended) {
+                (Some(_), _) => "kept",
+                (None, false) => "in_flight",
+                (None, true) => "not_recorded",
+            };
+            let (bytes, blake3) = match &s.recorded {
+                Some((b, h)) => (serde_json::json!(b), serde_json::json!(h)),
+                None => (serde_json::json!(text.len()), serde_json::Value::Null),
+            };
+            let doc = with(
+                base,
+                serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3, "text": text}),
+            );
+            return Some(AttemptView {
+                json: doc,
+                text: header + &text,
+            });
+        }
+        let (extra, text) = self.without_file(s)?;
+        Some(AttemptView {
+            json: with(base, extra),
+            text: header + &text,
+        })
+    }
+}
+
+/// The text of `file` (relative to `home`) from `offset`, if it can be read.
+fn read_from(home: &Path, file: &str, offset: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = crate::execute::open_derived(&home.join(file)).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    // Written from text: only a read through a character being written cuts one.
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `text` up to its last line end.
+fn whole_lines(text: &str) -> &str {
+    &text[..text.rfind('\n').map_or(0, |i| i + 1)]
+}
+
+fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
+    format!(
+        "No attempt output for {}run {run_id}: no command of it has run (a prompt step, or a phase without `run:`, has none).\n",
+        step.map_or(String::new(), |s| format!("`{s}` in "))
+    )
+}
+
+/// `cortex logs [RUN] [STEP]`: the whole output of every attempt (of one step or phase, or of
+/// a `foreach:` step's items), each under its header; an attempt that printed nothing says so,
+/// one whose file is missing or on another host says that and shows the tail the log kept,
+/// and a `uses:` step's attempt names its child run. The JSON document lists the attempts
+/// with their text, size and hash.
+pub fn attempt_logs(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+) -> Result<Output, CommandError> {
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
+    tracker.read(&*store)?;
+    if let Some(e) = tracker.unknown_step() {
+        return Err(e);
+    }
+    let views: Vec<AttemptView> = tracker
+        .shown
+        .iter()
+        .filter_map(|s| tracker.view(&ctx.home, s))
+        .collect();
+    let mut text: String = views.iter().map(|v| v.text.as_str()).collect();
+    if views.is_empty() {
+        text = nothing_kept(&run_id, step);
+    }
+    let doc = serde_json::json!({
+        "run_id": run_id,
+        "step": step,
+        "attempts": views.into_iter().map(|v| v.json).collect::<Vec<_>>(),
+    });
+    Ok(Output::new(doc, text, exit::OK))
+}
+
+/// `cortex logs [RUN] [STEP] --follow`: what `attempt_logs` prints, as it comes — an attempt in
+/// flight line by line under one header, the next attempts as they start — until the run stops
+/// moving.
+pub fn follow_attempt_logs(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+    sink: &mut dyn FnMut(&str),
+) -> Result<i32, CommandError> {
+    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
+    let mut printed_any = false;
+    loop {
+        let read = tracker.read(&*store)?;
+        if let Some(e) = tracker.unknown_step() {
+            return Err(e);
+        }
+        for i in 0..tracker.shown.len() {
+            let s = &tracker.shown[i];
+            let complete = s.ended || s.recorded.is_some();
+            let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
+            if let Some(text) = read_from(&ctx.home, &s.file, s.offset) {
+                // Whole lines only while the attempt writes.
+                let upto = if complete { &text } else { whole_lines(&text) };
+                if !s.headed {
+                    sink(&header);
+                }
+                sink(upto);
+                let s = &mut tracker.shown[i];
+                s.headed = true;
+                s.offset += upto.len() as u64;
+                printed_any = true;
+            } else if !s.headed
+                && let Some((_, text)) = tracker.without_file(s)
+            {
+                sink(&(header + &text));
+                tracker.shown[i].headed = true;
                 printed_any = true;
             }
-            if f.seek(SeekFrom::Start(s.offset)).is_err() {
-                continue;
-            }
-            let mut text = String::new();
-            if f.read_to_string(&mut text).is_ok() && !text.is_empty() {
-                // Whole lines only while the attempt writes.
-                let upto = if s.done {
-                    text.len()
-                } else {
-                    text.rfind('\n').map_or(0, |i| i + 1)
-                };
-                sink(&text[..upto]);
-                s.offset += upto as u64;
-            }
         }
-        let moving = !state.run_id.is_empty()
+        let moving = !tracker.state.run_id.is_empty()
             && matches!(
-                state.phase,
+                tracker.state.phase,
                 crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
             )
-            && crate::execute::driver_alive(&ctx.home, &store, &run_id);
-        if !follow || (!moving && shown.iter().all(|s| s.done)) || (!moving && events.is_empty()) {
+            && crate::execute::driver_alive(&ctx.home, &*store, &run_id);
+        if !moving && (read == 0 || tracker.shown.iter().all(|s| s.ended)) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     if !printed_any {
-        sink(&format!(
-            "No attempt output kept for {}run {run_id} (prompt steps and phases have none).\n",
-            step.map_or(String::new(), |s| format!("`{s}` in "))
-        ));
+        sink(&nothing_kept(&run_id, step));
     }
     Ok(exit::OK)
 }
