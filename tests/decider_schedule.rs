@@ -144,6 +144,26 @@ fn given_one_queued_when_another_time_comes_then_it_is_skipped_and_release_waits
 }
 
 #[test]
+fn given_one_queued_and_nothing_going_when_a_newer_time_comes_then_the_queued_one_goes_first() {
+    let state = given(vec![
+        fire("T10:00", Overlap::Queue, None),
+        record("T10:00", "R1"),
+        fire("T10:05", Overlap::Queue, Some("run R1")),
+    ]);
+    // R1 has ended, T10:05 not released yet (another scheduler's pass fires first).
+    let events = decide_schedule(&state, fire("T10:10", Overlap::Queue, None)).unwrap();
+    let (o, reason) = outcome(&events);
+    assert_eq!(o, FireOutcome::Skip);
+    assert!(
+        reason
+            .unwrap()
+            .contains("T10:05 waits in the queue to start first")
+    );
+    let state = apply(state, events);
+    assert!(state.fires[1].waiting_in_queue());
+}
+
+#[test]
 fn given_a_run_recorded_when_another_scheduler_records_one_then_it_is_refused() {
     let state = given(vec![
         fire("T10:00", Overlap::Skip, None),
@@ -212,7 +232,7 @@ proptest! {
     /// Whatever schedulers ask, in whatever order: each due time is decided at most once and
     /// in increasing order; at most one time waits in the queue; a run is recorded only for a
     /// time that started (or was released), and at most once; nothing is released while a
-    /// run is still awaited.
+    /// run is still awaited; under `overlap: queue` no newer time starts while one waits.
     #[test]
     fn each_due_time_fires_once_and_the_queue_holds_one(ops in proptest::collection::vec(op(), 1..60)) {
         let mut state = ScheduleState::default();
@@ -231,7 +251,16 @@ proptest! {
                 Op::Record { minute } => record(&due(minute), &format!("R{minute}")),
             };
             let before = state.clone();
+            let queue_fire = matches!(
+                &command,
+                ScheduleCommand::Fire { overlap: Overlap::Queue, .. }
+            );
             if let Ok(events) = decide_schedule(&state, command) {
+                // First in, first out: under `overlap: queue` no newer time starts while
+                // one waits in the queue.
+                if queue_fire && outcome(&events).0 == FireOutcome::Start {
+                    prop_assert!(!before.fires.iter().any(|f| f.waiting_in_queue()), "{:?}", before);
+                }
                 state = apply(state, events);
             } else {
                 prop_assert_eq!(&state, &before);

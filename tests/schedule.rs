@@ -468,3 +468,94 @@ fn cortex_serve_runs_a_scheduler_that_fires_each_minute_once() {
     });
     drop(server);
 }
+
+/// `overlap: queue` is first in, first out: the first pass after the run ended lets the queued
+/// time start before a newer time is decided, and the newer one, finding it starting, waits
+/// in the queue behind it.
+#[test]
+fn overlap_queue_releases_the_queued_time_before_a_newer_one_starts() {
+    let env = Env::new();
+    env.workflow("fifo", &waiting("fifo", "* * * * *", "queue"));
+    let first = once(&env, "2026-12-05T10:00:00Z");
+    assert_eq!(whats(&first), ["started", "run_recorded"], "{first}");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    let queued = once(&env, "2026-12-05T10:01:00Z");
+    assert_eq!(whats(&queued), ["queued"], "{queued}");
+    release(&env, "fifo");
+    wait_finished(&env, &run);
+    let next = once(&env, "2026-12-05T10:02:30Z");
+    assert_eq!(
+        whats(&next),
+        ["released", "queued", "run_recorded"],
+        "{next}"
+    );
+    assert_eq!(next[0]["due"], "2026-12-05T10:01:00Z", "{next}");
+    assert_eq!(next[1]["due"], "2026-12-05T10:02:00Z", "{next}");
+    assert_eq!(next[2]["due"], "2026-12-05T10:01:00Z", "{next}");
+}
+
+/// A time already fired (early, by `schedule run --once --at`) never fires again, so `schedule
+/// list` does not show it as next.
+#[test]
+fn schedule_list_never_shows_a_time_already_fired_as_next() {
+    let env = Env::new();
+    env.workflow(
+        "nightly",
+        "name: nightly\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let fired = once(&env, "2026-12-04T03:00:00Z");
+    assert_eq!(whats(&fired), ["started", "run_recorded"], "{fired}");
+    let list = env.run(&["--json", "schedule", "list", "--at", "2026-12-03T12:00:00Z"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let doc = list.json();
+    assert_eq!(
+        doc["schedules"][0]["next"],
+        serde_json::json!([
+            "2026-12-05T03:00:00Z",
+            "2026-12-06T03:00:00Z",
+            "2026-12-07T03:00:00Z"
+        ]),
+        "{doc}"
+    );
+    assert_eq!(doc["schedules"][0]["last"]["due"], "2026-12-04T03:00:00Z");
+}
+
+/// The scheduler beside `cortex worker` says each thing it does on a line of its own on
+/// stderr (it fires the minute it starts in at once, then records the run on a later pass).
+#[test]
+fn the_scheduler_beside_a_worker_writes_each_line_on_its_own() {
+    let env = Env::new();
+    env.workflow(
+        "every",
+        "name: every\nschedule: \"* * * * *\"\nsteps:\n  - {name: a, run: 'echo tick'}\n",
+    );
+    let err_path = env.project().join("worker.err");
+    let mut worker = env
+        .command(&["worker", "--name", "w1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(90);
+    let text = loop {
+        let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+        if text.matches("schedule: ").count() >= 2 && text.ends_with('\n') {
+            break text;
+        }
+        if Instant::now() >= until {
+            let _ = worker.kill();
+            panic!("the worker's scheduler said less than two things: {text:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let said: Vec<&str> = text.lines().filter(|l| l.contains("schedule: ")).collect();
+    assert!(said.len() >= 2, "{text:?}");
+    for line in &said {
+        assert!(
+            line.starts_with("schedule: ") && line.matches("schedule: ").count() == 1,
+            "{text:?}"
+        );
+    }
+}

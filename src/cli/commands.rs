@@ -148,7 +148,7 @@ pub fn dispatch(
             // Schedules fire from workers too (each due time once, however many run).
             if !no_schedule && !until_idle {
                 ops::schedule::in_background(ctx.clone(), |line| {
-                    super::err(&format!("schedule: {line}"))
+                    super::err(&format!("schedule: {line}\n"))
                 });
             }
             driving(json, |live| ops::worker::work(ctx, opts, live))
@@ -262,7 +262,9 @@ fn serve(
     }
     if !no_schedule {
         // The scheduler beside the server: what it fires goes to stderr, one line each.
-        ops::schedule::in_background(ctx.clone(), |line| super::err(&format!("schedule: {line}")));
+        ops::schedule::in_background(ctx.clone(), |line| {
+            super::err(&format!("schedule: {line}\n"))
+        });
     }
     bound.run()?;
     Ok(super::exit::OK)

@@ -194,6 +194,24 @@ pub fn decide_schedule(
                     .map(|f| format!("the run of {}", f.due))
             });
             use crate::definition::Overlap;
+            // First in, first out: a queued time that nothing holds back any more starts
+            // before this one (its release comes first); the queue holds one.
+            if overlap == Overlap::Queue
+                && going.is_none()
+                && let Some(waiting) = state.fires.iter().find(|f| f.waiting_in_queue())
+            {
+                return Ok(vec![Event::ScheduleFired {
+                    due,
+                    cron,
+                    outcome: FireOutcome::Skip,
+                    reason: Some(format!(
+                        "{} waits in the queue to start first (overlap: queue holds one)",
+                        waiting.due
+                    )),
+                    missed,
+                    scheduler,
+                }]);
+            }
             let (outcome, reason) = match (going, overlap) {
                 (None, _) | (Some(_), Overlap::Allow) => (FireOutcome::Start, None),
                 (Some(run), Overlap::Skip) => (

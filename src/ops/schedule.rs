@@ -199,6 +199,12 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
                 "error": f.run.as_ref().and_then(|r| r.as_ref().err()),
             })
         });
+        // A time already decided (fired early by `schedule run --once --at`) is not next: it
+        // never fires again.
+        let next_after = state
+            .last_due()
+            .and_then(due_ms)
+            .map_or(now_ms, |last| last.max(now_ms));
         rows.push(json!({
             "kind": kind_str(s.kind),
             "name": s.name,
@@ -207,7 +213,7 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
             "description": s.cadence.describe(),
             "overlap": s.schedule.overlap.as_str(),
             "inputs": s.schedule.inputs.keys().collect::<Vec<_>>(),
-            "next": s.cadence.next_times(now_ms, 3).into_iter().map(due_text).collect::<Vec<_>>(),
+            "next": s.cadence.next_times(next_after, 3).into_iter().map(due_text).collect::<Vec<_>>(),
             "last": last,
             "fired": state.fires.len(),
             "runs_started": state.runs().count(),
@@ -294,7 +300,7 @@ impl Scheduler {
         })
     }
 
-    /// One pass at `now`: settle the runs awaited, fire what is due, release what waits.
+    /// One pass at `now`: settle the runs awaited, release what waits, fire what is due.
     /// With `wait`, runs started are waited for until recorded (or `SETTLE` passes).
     pub fn tick(
         &mut self,
@@ -328,8 +334,10 @@ impl Scheduler {
         let mut store = ctx.store(self.durability)?;
         for s in &scheduled {
             self.settle_runs(&mut *store, s, wait, &mut happened)?;
-            self.fire(ctx, &mut *store, s, now_ms, &mut happened)?;
+            // First in, first out: a time queued earlier starts before a newer one is decided
+            // (which then sees it starting, and queues or skips).
             self.release(ctx, &mut *store, s, &mut happened)?;
+            self.fire(ctx, &mut *store, s, now_ms, &mut happened)?;
             self.settle_runs(&mut *store, s, wait, &mut happened)?;
         }
         Ok(happened)
