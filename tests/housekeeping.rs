@@ -71,3 +71,91 @@ fn completions_and_the_manual_page_print() {
     assert_eq!(man.code, 0);
     assert!(man.stdout.contains(".TH cortex") && man.stdout.contains("workflow"));
 }
+
+#[test]
+/// Every page the top page points to can be made: `cortex man workflow run` prints
+/// cortex-workflow-run(1) with its options, `cortex man --all DIR` writes every page, and the
+/// top page has the exit statuses, environment and files every command shares.
+fn cortex_man_makes_every_subcommands_page_and_the_top_page_has_exit_status_environment_and_files()
+{
+    let env = Env::new();
+    let top = env.run(&["man"]);
+    assert_eq!(top.code, 0, "{}", top.stderr);
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        "CORTEX_HOME",
+        "CORTEX_DB",
+    ] {
+        assert!(top.stdout.contains(section), "{section} missing");
+    }
+    let run = env.run(&["man", "workflow", "run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(".TH cortex-workflow-run 1") && run.stdout.contains("dry\\-run"),
+        "{}",
+        run.stdout
+    );
+    let unknown = env.run(&["man", "workflow", "sprint"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("`cortex workflow` has no subcommand `sprint`"),
+        "{}",
+        unknown.stderr
+    );
+    let dir = env.project().join("man1");
+    let all = env.run(&["--json", "man", "--all", dir.to_str().unwrap()]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    let pages: Vec<String> = all.json()["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    // Each page named in a SUBCOMMANDS section (`cortex-workflow(1)`) is one written.
+    let mut named = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.starts_with(".ie") || text.contains(".TH"), "{page}");
+        for line in text.lines().filter(|l| l.ends_with("(1)")) {
+            let name = line.replace("\\-", "-").trim_end_matches("(1)").to_string();
+            assert!(
+                pages.contains(&format!("{name}.1")),
+                "{page} names {name}(1), not written"
+            );
+            named += 1;
+        }
+    }
+    // Every page but the top one is named by its parent's.
+    assert_eq!(named + 1, pages.len(), "{pages:?}");
+    for page in [
+        "cortex.1",
+        "cortex-workflow.1",
+        "cortex-workflow-step-complete.1",
+        "cortex-logs.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "{page}: {pages:?}");
+    }
+}
+
+#[test]
+/// `--json` asks for one JSON document; the manual page and completion scripts are text, so
+/// it is refused (exit 2) with a hint rather than answered with something that is not JSON.
+fn json_man_and_completions_are_refused_with_a_hint() {
+    let env = Env::new();
+    for args in [&["--json", "man"][..], &["--json", "completions", "bash"]] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        let doc = out.json();
+        assert!(
+            doc["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a JSON document"),
+            "{doc}"
+        );
+    }
+}

@@ -93,12 +93,24 @@ pub enum TopCommand {
         dry_run: bool,
     },
     /// Print a shell completion script (e.g. `cortex completions bash > /etc/bash_completion.d/cortex`).
+    /// Its output is the script, so `--json` is refused.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff): `cortex man | man -l -`.
-    Man,
+    /// Print a manual page (roff): `cortex man | man -l -` for cortex(1), `cortex man workflow
+    /// run` for cortex-workflow-run(1); `--all DIR` writes every page into DIR. Its output is
+    /// roff, so `--json` is refused (with `--all`, the JSON lists the pages written).
+    Man {
+        /// The subcommand whose page to print, e.g. `workflow` or `workflow run` (default:
+        /// the top page).
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Write every page (cortex.1, cortex-workflow.1, cortex-workflow-run.1, ...) into DIR
+        /// instead, creating it.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        all: Option<PathBuf>,
+    },
     /// Workflows and scenarios that start by themselves (`schedule:`): list them, run the
     /// scheduler.
     #[command(subcommand)]

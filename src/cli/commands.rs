@@ -96,6 +96,9 @@ pub fn dispatch(
             done(ops::housekeeping::gc(ctx, older_than, dry_run))
         }
         TopCommand::Completions { shell } => {
+            if json {
+                return Err(raw_output_only("completions", "a shell script"));
+            }
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut super::Cli::command(), "cortex", &mut buf);
             super::out(&String::from_utf8_lossy(&buf));
@@ -153,14 +156,28 @@ pub fn dispatch(
             }
             driving(json, |live| ops::worker::work(ctx, opts, live))
         }
-        TopCommand::Man => {
-            let mut buf = Vec::new();
-            clap_mangen::Man::new(super::Cli::command())
-                .render(&mut buf)
-                .map_err(|e| CommandError::new(super::exit::FAILED, e.to_string()))?;
-            super::out(&String::from_utf8_lossy(&buf));
-            Ok(super::exit::OK)
-        }
+        TopCommand::Man { command, all } => match all {
+            Some(dir) => {
+                let written = super::man::all(&dir)?;
+                let doc = serde_json::json!({"dir": dir.display().to_string(), "pages": written});
+                let text = format!(
+                    "Wrote {} manual pages into {} (e.g. `man -l {}`).\n",
+                    written.len(),
+                    dir.display(),
+                    dir.join("cortex.1").display()
+                );
+                Ok(print(json, Output::new(doc, text, super::exit::OK)))
+            }
+            None => {
+                if json {
+                    return Err(raw_output_only("man", "a manual page (roff)").hint(
+                        "`cortex --json man --all DIR` writes every page and lists them in JSON",
+                    ));
+                }
+                super::out(&String::from_utf8_lossy(&super::man::one(&command)?));
+                Ok(super::exit::OK)
+            }
+        },
         TopCommand::Serve {
             addr,
             token,
@@ -169,6 +186,14 @@ pub fn dispatch(
         } => serve(ctx, json, addr, token, actor, no_schedule),
         TopCommand::Schedule(command) => schedule(ctx, json, command),
     }
+}
+
+/// `--json` asked of a command whose output is a file's text, not a document.
+fn raw_output_only(command: &str, what: &str) -> CommandError {
+    CommandError::bad_input(format!(
+        "`cortex {command}` prints {what}, not a JSON document: --json does not apply"
+    ))
+    .hint(format!("run `cortex {command} ...` without --json"))
 }
 
 /// `cortex schedule list | run`.

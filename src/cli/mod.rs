@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod man;
 mod observer;
 mod schema;
 mod tui;
