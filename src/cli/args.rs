@@ -71,6 +71,11 @@ pub enum TopCommand {
         /// Who the actions taken through the server are recorded as (default: user@host).
         #[arg(long, value_name = "NAME", value_parser = actor_name)]
         actor: Option<String>,
+        /// The address people open when a proxy stands in front (e.g. an HTTPS proxy:
+        /// https://cortex.example.com): changes from its pages are accepted, and the printed
+        /// sign-in address uses it.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
         /// Do not fire schedules (by default the server runs a scheduler, as `cortex schedule
         /// run` does; any number may share a log, each due time fires once).
         #[arg(long)]
