@@ -388,19 +388,93 @@ fn garbage_or_nothing_from_claude_fails_the_attempt_with_a_clear_error() {
             true
         );
     }
-    // A program that is not there fails the attempt naming it.
-    let c = Claude::new(r#"{"claude": {"program": "/nonexistent/claude"}}"#);
-    c.agent("planner", PLANNER);
-    c.env.workflow("plan", workflow);
-    assert_eq!(c.run("ok", &["workflow", "run", "plan"]).code, 1);
-    let error = step(&c.env.status(None), "Plan")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        error.starts_with("could not start: `/nonexistent/claude`"),
-        "{error}"
+}
+
+/// The report of a scenario whose Claude Code phase failed names it a phase.
+#[test]
+fn a_failed_claude_phase_is_reported_as_a_phase() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    let program = serde_json::to_string(&c.program.display().to_string()).unwrap();
+    c.env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {program}}}}}, "workflow": {{"max_retry_attempts": 0}}}}"#
+    ));
+    c.agent(
+        "lead",
+        "---\nname: lead\ndescription: Leads the build\nrunner: claude\n---\nYou lead.\n",
+    )
+    .scenario(
+        "ship",
+        "name: ship\ndescription: build it\nphases:\n  - name: build\n    description: Build the feature\n    agents: [lead]\n",
     );
+    let out = c.run("error", &["orchestrate", "run", "ship"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("Phase `build`: exit code 1, 1 attempt(s)")
+            && !out.stdout.contains("Step `build`"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Claude Code's program not found (the default `claude` not on PATH, or a path that is not
+/// there): `validate` warns with the fix, and a run fails at pre-validation with it — before
+/// any attempt, so nothing is retried with backoff.
+#[test]
+fn a_missing_claude_program_is_named_with_a_hint_and_never_retried() {
+    let workflow = "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 3, backoff: 5s}\n";
+    for (block, named) in [
+        (
+            r#"{"claude": {"program": "/nonexistent/claude"}}"#,
+            "`/nonexistent/claude` is not an executable file",
+        ),
+        (r#"{"runner": "claude"}"#, "`claude` is not on PATH"),
+    ] {
+        let c = Claude::new(block);
+        c.agent("planner", PLANNER);
+        c.env.workflow("plan", workflow);
+        let path = [("PATH", "/usr/bin:/bin")];
+        let validate = c
+            .env
+            .command(&["workflow", "validate", "plan"])
+            .envs(path)
+            .output()
+            .unwrap();
+        let warned = String::from_utf8_lossy(&validate.stderr).into_owned();
+        assert_eq!(validate.status.code(), Some(0), "{warned}");
+        assert!(
+            warned.contains(named) && warned.contains("agents.claude.program"),
+            "{warned}"
+        );
+        let run = c
+            .env
+            .command(&["--json", "workflow", "run", "plan"])
+            .envs(path)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(1));
+        let status = c.env.status(None);
+        assert_eq!(status["status"], "failed", "{status}");
+        let problems = status["pre_problems"].to_string();
+        assert!(
+            problems.contains(named) && problems.contains("install Claude Code"),
+            "{status}"
+        );
+        assert_eq!(c.calls(), 0);
+        let run_id = status["run_id"].as_str().unwrap();
+        let types: Vec<String> = c
+            .env
+            .events(run_id)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            !types
+                .iter()
+                .any(|t| t == "step_started" || t == "retry_scheduled"),
+            "{types:?}"
+        );
+    }
 }
 
 #[test]
@@ -476,8 +550,9 @@ fn a_scenario_phase_runs_its_claude_agent_with_the_other_agents_as_subagents() {
     );
     let prompt = c.stdin(1);
     assert!(
-        prompt.contains("Build the feature") && prompt.contains("- Feature built"),
-        "{prompt}"
+        prompt.starts_with("Phase: build\nBuild the feature\n")
+            && prompt.contains("- Feature built"),
+        "the prompt on stdin starts with its first line: {prompt:?}"
     );
     assert!(
         std::fs::read_to_string(c.env.file("notes.txt"))

@@ -389,6 +389,67 @@ fn scenario_names_follow_the_one_name_rule() {
     assert!(!env.db().exists(), "nothing was recorded");
 }
 
+/// An actor is shown on one line of `log show`: one with a newline (which would forge a line
+/// that reads as another event), a tab, an escape or a bidirectional control is refused
+/// (exit 2, what is wrong) before anything is recorded — for every command that takes one.
+#[test]
+fn an_actor_with_a_control_character_is_refused_and_nothing_recorded() {
+    let env = Env::new();
+    env.workflow("one", "name: one\nsteps:\n  - name: a\n    run: 'true'\n");
+    let forged = "bob\n    1  2026-12-03T12:12:09.788Z  run_finished          completed";
+    for actor in [forged, "tab\there", "esc\u{1b}[31m", "a\u{202e}b"] {
+        for args in [
+            vec!["workflow", "run", "one", "--actor", actor],
+            vec!["mcp", "--actor", actor],
+            vec!["serve", "--addr", "127.0.0.1:0", "--actor", actor],
+        ] {
+            let out = env.run(&args);
+            assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+            assert!(
+                out.stderr.contains("an actor is one line of plain text"),
+                "{args:?}: {}",
+                out.stderr
+            );
+            assert!(!out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{202e}'));
+        }
+    }
+    assert!(!env.db().exists(), "nothing was recorded");
+}
+
+/// `log show` prints one line per event whatever its fields hold: a newline, a carriage return
+/// or an escape in a message or an error is written as a visible escape.
+#[test]
+fn log_show_prints_one_line_per_event_whatever_a_field_holds() {
+    let env = Env::new();
+    env.workflow("ask", "name: ask\nsteps:\n  - name: a\n    prompt: Do it\n");
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    let forged = "no\n    9  2026-12-03T12:12:09.788Z  run_finished          completed\r\u{1b}[2K";
+    let out = env.run(&["workflow", "step", "fail", "a", "--message", forged]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let events = env.run(&["--json", "workflow", "history"]).json()[0]["events"]
+        .as_u64()
+        .unwrap();
+    let shown = env.run(&["log", "show"]);
+    assert_eq!(shown.code, 0);
+    let lines: Vec<&str> = shown.stdout.lines().collect();
+    assert_eq!(lines.len() as u64, events + 1, "{}", shown.stdout);
+    for (seq, line) in lines[1..].iter().enumerate() {
+        assert!(
+            line.trim_start().starts_with(&format!("{seq}  ")),
+            "line {seq} is not event {seq}: {line}"
+        );
+    }
+    assert!(
+        shown
+            .stdout
+            .contains("no\\u{a}    9  2026-12-03T12:12:09.788Z  run_finished")
+            && !shown.stdout.contains('\r')
+            && !shown.stdout.contains('\u{1b}'),
+        "{}",
+        shown.stdout
+    );
+}
+
 #[test]
 fn invisible_characters_are_refused_in_every_kind_of_name() {
     let env = Env::new();

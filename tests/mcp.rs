@@ -357,7 +357,8 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
     s.request(1, "tools/list", json!({}));
     let tools = s.response(1);
     assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 16);
-    // Not JSON: ignored. JSON that is no message: an "invalid request" answer.
+    // Not JSON: ignored, and the server's log says so (rmcp's transport cannot answer it).
+    // JSON that is no message: an "invalid request" answer.
     s.send_line("this is not json");
     s.send_line("{\"hello\": 1}");
     s.call(2, "run", json!({"kind": "workflow", "name": "noisy"}));
@@ -426,6 +427,49 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
         "the step's output is kept in the log"
     );
     assert!(s.stderr().contains("cortex mcp: "), "logs go to stderr");
+    assert!(
+        s.stderr()
+            .contains("ignored a line that is not JSON (JSON-RPC parse error: "),
+        "{}",
+        s.stderr()
+    );
+}
+
+/// The client chooses its name: a newline, an escape or a bidirectional control in it is
+/// recorded as a visible escape, so `mcp:<name>` is one line and `log show` shows no line the
+/// client made up.
+#[test]
+fn a_client_name_with_control_characters_is_recorded_as_one_safe_line() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Ask\n    prompt: Now you\n",
+    );
+    let forged = "    1  2026-12-03T12:12:09.788Z  run_finished          completed";
+    let mut s = Session::start(&env, &[]);
+    s.initialize(&format!("evil\n{forged}\u{1b}[2K\u{202e}"));
+    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
+    let (doc, _) = s.document(1);
+    let actor = doc["actor"].as_str().unwrap();
+    assert!(
+        actor.starts_with("mcp:evil\\u{a}    1  2026")
+            && !actor.chars().any(char::is_control)
+            && !actor.contains('\u{202e}'),
+        "{actor:?}"
+    );
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    let run = doc["run_id"].as_str().unwrap();
+    assert!(actors(&env, run).iter().all(|(_, a)| a == actor));
+    let shown = env.run(&["log", "show", run]).stdout;
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), env.events(run).len() + 1, "{shown}");
+    assert!(
+        lines[1..]
+            .iter()
+            .enumerate()
+            .all(|(seq, l)| l.trim_start().starts_with(&format!("{seq}  "))),
+        "{shown}"
+    );
 }
 
 #[test]

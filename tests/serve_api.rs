@@ -178,6 +178,34 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
         "/api/v1/runs?kind=workflow&limit=1",
         &["workflow", "history", "--limit", "1"],
     );
+    // Without `kind`: the two histories as one, each kind's rows exactly its CLI twin's.
+    let both = s.get("/api/v1/runs");
+    assert_eq!(both.status, 200, "{}", both.body);
+    let both = both.json();
+    doc.check(runs, "get", 200, &both);
+    let rows = both.as_array().unwrap();
+    let of = |kind: &str| -> Value {
+        rows.iter()
+            .filter(|r| r["kind"] == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into()
+    };
+    let workflows = env.run(&["--json", "workflow", "history"]).json();
+    let scenarios = env.run(&["--json", "orchestrate", "history"]).json();
+    assert_eq!(of("workflow"), workflows);
+    assert_eq!(of("scenario"), scenarios);
+    assert_eq!(
+        rows.len(),
+        workflows.as_array().unwrap().len() + scenarios.as_array().unwrap().len()
+    );
+    let said = doc.0["paths"]["/api/v1/runs"]["get"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        said.contains("both kinds") && said.contains("orchestrate history"),
+        "the document names the twins of /api/v1/runs: {said}"
+    );
     let one = "/api/v1/runs/{id}";
     twin(
         &s,
@@ -260,6 +288,13 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
         &["workflow", "validate", "broken"],
     );
     assert_eq!(broken["valid"], false, "{broken}");
+    let said = doc.0["paths"]["/api/v1/workflows/{name}"]["get"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        said.contains("still a 200") && !said.contains("is a 400"),
+        "the document says what the server answers for an invalid workflow: {said}"
+    );
     assert!(
         broken["errors"][0]["message"]
             .as_str()
@@ -896,4 +931,295 @@ fn a_secret_input_given_to_the_api_stays_out_of_the_log_and_the_pages() {
             }
         }
     }
+}
+
+/// Every POST body is read the one way: a JSON object, or nothing. An array (which serde would
+/// read as the fields in order), `null`, a string, a number is a 400 — no run started, nothing
+/// recorded.
+#[test]
+fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let history = |group: &str| {
+        env.run(&["--json", group, "history"])
+            .json()
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let before = (
+        history("workflow"),
+        history("orchestrate"),
+        events(&env, &run).len(),
+    );
+    let targets = [
+        (
+            "/api/v1/workflows/review/runs".to_string(),
+            "/api/v1/workflows/{name}/runs",
+        ),
+        (
+            "/api/v1/scenarios/gate/runs".to_string(),
+            "/api/v1/scenarios/{name}/runs",
+        ),
+        (
+            format!("/api/v1/runs/{run}/steps/write/complete"),
+            "/api/v1/runs/{id}/steps/{step}/complete",
+        ),
+        (
+            format!("/api/v1/runs/{run}/steps/write/fail"),
+            "/api/v1/runs/{id}/steps/{step}/fail",
+        ),
+        (
+            format!("/api/v1/runs/{run}/resume"),
+            "/api/v1/runs/{id}/resume",
+        ),
+        (
+            format!("/api/v1/runs/{run}/abort"),
+            "/api/v1/runs/{id}/abort",
+        ),
+    ];
+    for body in [
+        "[]",
+        "[{}]",
+        r#"[{"a": "b"}, "msg"]"#,
+        "null",
+        r#""s""#,
+        "1",
+        " true",
+    ] {
+        for (path, template) in &targets {
+            let r = s.post(path, body);
+            assert_eq!(r.status, 400, "{body} to {path}: {}", r.body);
+            let answer = r.json();
+            assert!(
+                answer["error"].as_str().unwrap().contains("a JSON object"),
+                "{body} to {path}: {answer}"
+            );
+            doc.check(template, "post", 400, &answer);
+        }
+    }
+    let after = (
+        history("workflow"),
+        history("orchestrate"),
+        events(&env, &run).len(),
+    );
+    assert_eq!(after, before, "a refused body recorded something");
+    // An object, and no body at all, are taken.
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/write/complete"), "");
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+}
+
+/// Behind an HTTPS proxy the browser's `Origin` is `https://NAME`: with `--public-url` that
+/// origin may act (whether the proxy passes its Host on or not), and no other; without it the
+/// refusal says what to give.
+#[test]
+fn behind_an_https_proxy_the_public_urls_origin_may_act_and_no_other() {
+    let env = home();
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "https://Cortex.Example.com/",
+        ],
+    );
+    let local = s.base.trim_start_matches("http://").to_string();
+    let form = format!("token={TOKEN}");
+    let post = |s: &Server, host: &str, origin: &str| {
+        s.post_with(
+            "/runs/01ZZZZZZZZZZZZZZZZZZZZZZZZ/abort",
+            &form,
+            &[
+                ("host", host),
+                ("origin", origin),
+                ("sec-fetch-site", "same-origin"),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+        )
+    };
+    // Let through (to the unknown run's 404): the proxy's Host passed on, or the upstream's.
+    for host in ["cortex.example.com", local.as_str()] {
+        let r = post(&s, host, "https://cortex.example.com");
+        assert_eq!(r.status, 404, "Host {host}: {}", r.body);
+    }
+    for origin in [
+        "https://evil.example",
+        "https://cortex.example.com.evil.example",
+        "null",
+    ] {
+        let r = post(&s, "cortex.example.com", origin);
+        assert_eq!(r.status, 403, "Origin {origin}: {}", r.body);
+    }
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("host", "cortex.example.com")])
+            .status,
+        200
+    );
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("host", "evil.example")])
+            .status,
+        421
+    );
+    // Without --public-url an https origin is refused, and the answer says what to give.
+    let plain = Server::start(&env);
+    let local = plain.base.trim_start_matches("http://").to_string();
+    let r = post(&plain, &local, &format!("https://{local}"));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("--public-url"), "{}", r.body);
+    // A public URL the server cannot be at is refused before anything listens.
+    for bad in [
+        "cortex.example.com",
+        "https://cortex.example.com/sub/",
+        "ftp://x.example",
+    ] {
+        let out = env.run(&["serve", "--addr", "127.0.0.1:0", "--public-url", bad]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains("--public-url"), "{bad}: {}", out.stderr);
+    }
+}
+
+/// The first `n` lines `cortex ARGS` prints on stdout (it is then ended).
+fn first_lines(env: &Env, args: &[&str], n: usize) -> Vec<String> {
+    use std::io::BufRead;
+    let mut child = env
+        .command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start cortex");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let lines = (0..n)
+        .map_while(|_| rx.recv_timeout(std::time::Duration::from_secs(30)).ok())
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+/// The sign-in address printed is one a person can open: the machine's host name for a server
+/// on every interface (never `0.0.0.0`), with a word on plain HTTP; `--public-url` when given.
+#[test]
+fn the_printed_sign_in_address_is_one_a_person_can_open() {
+    let env = home();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let lines = first_lines(&env, &["serve", "--addr", "0.0.0.0:0"], 3);
+    let open = lines
+        .iter()
+        .find(|l| l.starts_with("Open "))
+        .unwrap_or_else(|| panic!("no sign-in address: {lines:?}"));
+    assert!(
+        open.starts_with(&format!("Open http://{host}:")) && open.contains("/?token="),
+        "{open}"
+    );
+    assert!(!open.contains("0.0.0.0"), "{open}");
+    assert!(lines.iter().any(|l| l.contains("plain HTTP")), "{lines:?}");
+    let lines = first_lines(
+        &env,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://cortex.example.com",
+        ],
+        2,
+    );
+    assert!(
+        lines[1].starts_with("Open https://cortex.example.com/?token="),
+        "{lines:?}"
+    );
+}
+
+/// The run page's "Complete phase" form reports the phase's outputs (KEY=VALUE lines), as
+/// `orchestrate complete --output K=V` does: later phases read them.
+#[test]
+fn the_run_pages_complete_form_reports_a_phases_outputs() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    let action = format!("action=\"/runs/{run}/steps/plan/complete\"");
+    let form = page
+        .split_once(&action)
+        .and_then(|(_, rest)| rest.split_once("</form>"))
+        .map(|(form, _)| form)
+        .unwrap_or_else(|| panic!("no complete form for phase plan:\n{page}"));
+    assert!(form.contains("name=\"outputs\""), "{form}");
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/plan/complete"),
+        &format!("token={TOKEN}&confirm=Plan+written&outputs=plan%3Dp1%0D%0Adocs%3Dd&message=done"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    let recorded: Vec<(String, String)> = events(&env, &run)
+        .iter()
+        .filter(|e| e["type"] == "output_recorded")
+        .map(|e| {
+            (
+                e["body"]["key"].as_str().unwrap().to_string(),
+                e["body"]["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        recorded.contains(&("plan".into(), "p1".into()))
+            && recorded.contains(&("docs".into(), "d".into())),
+        "{recorded:?}"
+    );
+}
+
+/// An aborted run cannot be resumed: its page does not say that its stopped phases run again.
+#[test]
+fn an_aborted_runs_page_does_not_promise_a_resume() {
+    let env = home();
+    std::fs::write(
+        env.home().join("scenarios/slow.yaml"),
+        "name: slow\ndescription: d\nphases:\n  - name: wait\n    description: Wait\n    run: sleep 30\n",
+    )
+    .unwrap();
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/scenarios/slow/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    eventually(60, "the phase to run", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["phases"][0]["status"] == "running").then_some(())
+    });
+    let r = s.post(&format!("/api/v1/runs/{run}/stop"), "");
+    assert!(r.status < 400, "{}", r.body);
+    eventually(60, "the run to stop", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["status"] == "stopped").then_some(())
+    });
+    let r = s.post(&format!("/api/v1/runs/{run}/abort"), "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(page.contains("stopped before it finished"), "{page}");
+    assert!(!page.contains("on resume"), "{page}");
 }

@@ -140,5 +140,16 @@ fn the_dashboard_works_in_a_real_browser() {
         by_page >= 2,
         "the start and the report are the server's: {log:#}"
     );
+    // The phase's outputs, reported from its form.
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "output_recorded"
+                && e["body"]["step"] == "plan"
+                && e["body"]["key"] == "plan_file"
+                && e["body"]["value"] == "plan.md"),
+        "the phase's output reported from the page: {log:#}"
+    );
     assert_eq!(env.run(&["log", "verify"]).code, 0);
 }

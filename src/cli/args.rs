@@ -43,7 +43,7 @@ pub enum TopCommand {
     /// The terminal UI: scenarios and their runs live, a command palette (Ctrl+P), workflow runs.
     Tui {
         /// Who the actions taken in it are recorded as (default: user@host).
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", value_parser = actor_name)]
         actor: Option<String>,
     },
     /// Serve the Model Context Protocol on stdin/stdout for Claude Code and other MCP clients
@@ -51,7 +51,7 @@ pub enum TopCommand {
     /// a resource; the server's log goes to stderr.
     Mcp {
         /// Who the actions taken through it are recorded as (default: mcp:<the client's name>).
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", value_parser = actor_name)]
         actor: Option<String>,
     },
     /// The web dashboard and the HTTP API (`/api/v1/`) over this home's log.
@@ -69,8 +69,13 @@ pub enum TopCommand {
         )]
         token: Option<String>,
         /// Who the actions taken through the server are recorded as (default: user@host).
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", value_parser = actor_name)]
         actor: Option<String>,
+        /// The address people open when a proxy stands in front (e.g. an HTTPS proxy:
+        /// https://cortex.example.com): changes from its pages are accepted, and the printed
+        /// sign-in address uses it.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
         /// Do not fire schedules (by default the server runs a scheduler, as `cortex schedule
         /// run` does; any number may share a log, each due time fires once).
         #[arg(long)]
@@ -186,7 +191,7 @@ pub enum ScheduleCommand {
 #[derive(Debug, Args, Clone, Default)]
 pub struct Audit {
     /// Who is acting (default: user@host).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = actor_name)]
     pub actor: Option<String>,
     /// Why, recorded with the action.
     #[arg(long, value_name = "TEXT")]
@@ -495,4 +500,22 @@ pub enum LogCommand {
         /// run); default: the latest run.
         run: Option<String>,
     },
+}
+
+/// An actor is recorded with every action and shown on one line of `log show`: a control
+/// character (a newline, a tab, an escape) or a bidirectional control in it is refused, so
+/// that a name never forges a line or reorders what is read.
+fn actor_name(value: &str) -> Result<String, String> {
+    match value.chars().find(|c| crate::render::breaks_line(*c)) {
+        Some(c) => Err(format!(
+            "an actor is one line of plain text, and this one holds {}; give the name without control characters",
+            match c {
+                '\n' => "a newline".to_string(),
+                '\t' => "a tab".to_string(),
+                '\r' => "a carriage return".to_string(),
+                c => format!("the control character U+{:04X}", c as u32),
+            }
+        )),
+        None => Ok(value.to_string()),
+    }
 }

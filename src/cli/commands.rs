@@ -182,8 +182,19 @@ pub fn dispatch(
             addr,
             token,
             actor,
+            public_url,
             no_schedule,
-        } => serve(ctx, json, addr, token, actor, no_schedule),
+        } => serve(
+            ctx,
+            json,
+            crate::serve::Options {
+                addr,
+                token,
+                actor,
+                public_url,
+            },
+            no_schedule,
+        ),
         TopCommand::Schedule(command) => schedule(ctx, json, command),
     }
 }
@@ -257,32 +268,39 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
 fn serve(
     ctx: &Ctx,
     json: bool,
-    addr: String,
-    token: Option<String>,
-    actor: Option<String>,
+    options: crate::serve::Options,
     no_schedule: bool,
 ) -> Result<i32, CommandError> {
-    let options = crate::serve::Options { addr, token, actor };
     let bound = crate::serve::bind(ctx, options)?;
     let url = format!("http://{}/", bound.addr);
-    let sign_in = format!("{url}?token={}", bound.token);
+    // Where a person opens it: `--public-url`, else this address (the host name for 0.0.0.0).
+    let open = bound.open_url();
     if json {
         super::out_json(&serde_json::json!({
             "url": url,
             "addr": bound.addr.to_string(),
+            "open_url": open,
             "token_generated": bound.token_generated,
         }));
     } else {
         super::out(&format!("Serving cortex on {url}\n"));
         if bound.token_generated {
             super::out(&format!(
-                "Open {sign_in} to sign in (the token is needed for every change{}).\n",
+                "Open {open}?token={} to sign in (the token is needed for every change{}).\n",
+                bound.token,
                 if bound.addr.ip().is_loopback() {
                     ""
                 } else {
                     " and every read"
                 }
             ));
+        } else if open != url {
+            super::out(&format!("Open {open} (sign in with the token).\n"));
+        }
+        if !bound.addr.ip().is_loopback() && bound.public.is_none() {
+            super::out(
+                "This server speaks plain HTTP: off this machine the token crosses the network unencrypted, unless an HTTPS proxy stands in front (then give --public-url https://NAME).\n",
+            );
         }
     }
     if !no_schedule {

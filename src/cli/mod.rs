@@ -61,6 +61,8 @@ pub fn main() -> i32 {
             };
             match misleading_tip(&e) {
                 Some(text) => err(&text),
+                // An error quotes what was given: shown, never obeyed, like every other.
+                None if e.use_stderr() => err(&e.render().to_string()),
                 None => {
                     let _ = e.print();
                 }

@@ -160,10 +160,9 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
                     abort: false,
                 });
             }
-            events.extend(interrupt_active(
-                state,
-                "stopped before it finished; it runs again on resume",
-            ));
+            // What happened, not what will: a stopped run may be aborted later, and then
+            // nothing runs again (its status says whether it can be resumed).
+            events.extend(interrupt_active(state, "stopped before it finished"));
             events.push(Event::RunStopped {});
             Ok(events)
         }

@@ -21,5 +21,30 @@ pub fn default_actor() -> String {
                 .map(|u| u.name)
         })
         .unwrap_or_else(|| "unknown".into());
-    format!("{user}@{}", hostname())
+    one_line(&format!("{user}@{}", hostname()))
+}
+
+/// An actor is one line (`--actor` refuses anything else): a control or bidirectional
+/// character from the environment becomes `?`, so that the default is always one that
+/// `--actor` would take (the server hands it to its background drivers that way).
+fn one_line(actor: &str) -> String {
+    actor
+        .chars()
+        .map(|c| {
+            if crate::render::breaks_line(c) {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_actor_is_one_line_whatever_the_environment_holds() {
+        assert_eq!(super::one_line("bob\nx\u{202e}@host"), "bob?x?@host");
+        assert_eq!(super::one_line("bob@host"), "bob@host");
+    }
 }

@@ -47,7 +47,7 @@ pub use materialize::{
 };
 pub use notify::{Delivery, Subject, Trigger, deliver, notify_stream, record_deliveries};
 pub use outputs::{parse_outputs, take_outputs};
-pub use prerequisites::check_requires;
+pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{
     CAPTURE_BYTES, Captured, ProcessResult, ProcessSpec, Program, Stream, end_orphan_group,
     run_process, run_process_tracked,

@@ -8,14 +8,8 @@ use crate::definition::Requires;
 /// Every unmet prerequisite, as a sentence saying how to meet it.
 pub fn check_requires(requires: &Requires, working_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
-    let path = std::env::var_os("PATH").unwrap_or_default();
     for command in &requires.commands {
-        let found = if command.contains('/') {
-            is_executable(&working_dir.join(command))
-        } else {
-            std::env::split_paths(&path).any(|dir| is_executable(&dir.join(command)))
-        };
-        if !found {
+        if !on_path(command, working_dir) {
             problems.push(format!(
                 "required command `{command}` is not on PATH; install it"
             ));
@@ -35,6 +29,33 @@ pub fn check_requires(requires: &Requires, working_dir: &Path) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Whether `command` can be run from `working_dir`: a path (relative to it) to an executable
+/// file, or a name found on PATH.
+fn on_path(command: &str, working_dir: &Path) -> bool {
+    if command.contains('/') {
+        return is_executable(&working_dir.join(command));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| is_executable(&dir.join(command)))
+}
+
+/// Why Claude Code cannot be run as `program` from `working_dir`, if it cannot: the program
+/// is not found (on PATH, or at the path given), with how to fix it. No attempt of an agent
+/// it runs could start, and trying again would not find it either.
+pub fn claude_program_missing(program: &str, working_dir: &Path) -> Option<String> {
+    if on_path(program, working_dir) {
+        return None;
+    }
+    let where_ = if program.contains('/') {
+        format!("`{program}` is not an executable file")
+    } else {
+        format!("`{program}` is not on PATH")
+    };
+    Some(format!(
+        "Claude Code runs agents here (`runner: claude`), and its program {where_}: install Claude Code (`npm install -g @anthropic-ai/claude-code`), or set `agents.claude.program` in cortex.config.json to where it is"
+    ))
 }
 
 fn is_executable(path: &Path) -> bool {

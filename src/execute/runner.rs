@@ -460,6 +460,18 @@ impl Runner {
             .as_ref()
             .map_or_else(|| PathBuf::from("."), |s| PathBuf::from(&s.working_dir));
         let mut problems = super::check_requires(&wf.requires, &cwd);
+        // Claude Code must be here for the agents it runs here (a unit with `runs_on` runs on
+        // a worker, which has its own): without it every attempt would fail to start, and a
+        // retry would not find it either.
+        if let Some(setup) = state.start.as_ref().and_then(|s| s.claude.as_ref()) {
+            let runs_here = (0..state.steps.len()).any(|i| {
+                matches!(state.agent_run(i), Some(AgentRun::Claude(_)))
+                    && state.runs_on(i).is_empty()
+            });
+            if runs_here {
+                problems.extend(super::claude_program_missing(&setup.program, &cwd));
+            }
+        }
         problems.extend(self.run_checks(state, None, &wf.health, "health", on_line));
         problems
     }
@@ -630,6 +642,15 @@ impl PreparedAttempt {
         }
         let (mut outputs, mut problems) = super::parse_outputs(&text);
         let mut end = result.end;
+        // Claude Code not found where the attempt ran: say so, and how to fix it.
+        if let (AttemptEnd::SpawnFailed { .. }, Some(_), Program::Argv(argv)) =
+            (&end, &self.claude_agent, &self.spec.program)
+            && let Some(why) = argv
+                .first()
+                .and_then(|p| super::claude_program_missing(p, &self.spec.cwd))
+        {
+            end = AttemptEnd::SpawnFailed { error: why };
+        }
         let mut agent = None;
         if let Some(name) = &self.claude_agent {
             let (judged, said) =

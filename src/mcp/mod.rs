@@ -91,7 +91,7 @@ async fn session(
     flights: &InFlight,
 ) -> Result<(), CommandError> {
     let (input, output) = rmcp::transport::stdio_pipes();
-    let input = stdio::Watched::new(input, flights.clone());
+    let input = stdio::Watched::new(input, flights.clone(), server.log());
     let running = tokio::select! {
         started = rmcp::serve_server(server, (input, output)) => match started {
             Ok(running) => running,

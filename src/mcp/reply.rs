@@ -36,10 +36,110 @@ pub fn document(output: Output) -> CallToolResult {
     result.with_meta(Some(exit_meta(output.code)))
 }
 
-/// A failed operation: a tool error (`isError`) carrying its message, detail and hints.
+/// A failed operation: a tool error (`isError`) carrying its message, detail and hints; a
+/// hint that names a CLI command names the tool that does the same too.
 pub fn error(e: &CommandError) -> CallToolResult {
-    let doc = e.document();
+    let mut doc = e.document();
+    if let Some(hints) = doc.get_mut("hints").and_then(|h| h.as_array_mut()) {
+        for hint in hints.iter_mut() {
+            if let Some(text) = hint.as_str() {
+                *hint = serde_json::Value::String(with_tools(text));
+            }
+        }
+    }
     let mut result = CallToolResult::error(vec![ContentBlock::text(text(&doc))]);
     result.structured_content = Some(doc);
     result.with_meta(Some(exit_meta(e.code)))
+}
+
+/// Each CLI command (after `cortex` and its global options) and the tool that does the same.
+const TOOL_OF: &[(&[&str], &str)] = &[
+    (&["workflow", "step", "complete"], "step_complete"),
+    (&["workflow", "step", "fail"], "step_fail"),
+    (&["orchestrate", "start"], "phase_start"),
+    (&["orchestrate", "complete"], "phase_complete"),
+    (&["orchestrate", "fail"], "phase_fail"),
+    (&["orchestrate", "preview"], "preview"),
+    (&["orchestrate", "stop"], "stop"),
+    (&["log", "verify"], "log_verify"),
+    (&["schedule", "list"], "schedule_list"),
+    (&["workflow", "list"], "list"),
+    (&["orchestrate", "list"], "list"),
+    (&["workflow", "validate"], "validate"),
+    (&["orchestrate", "validate"], "validate"),
+    (&["workflow", "run"], "run"),
+    (&["orchestrate", "run"], "run"),
+    (&["workflow", "status"], "status"),
+    (&["orchestrate", "status"], "status"),
+    (&["workflow", "history"], "history"),
+    (&["orchestrate", "history"], "history"),
+    (&["workflow", "resume"], "resume"),
+    (&["orchestrate", "resume"], "resume"),
+    (&["workflow", "abort"], "abort"),
+    (&["orchestrate", "abort"], "abort"),
+];
+
+/// The tool a quoted command line (`cortex workflow run NAME`) is, if one is.
+fn tool_of(command: &str) -> Option<&'static str> {
+    let mut words = command.split_whitespace();
+    if words.next()? != "cortex" {
+        return None;
+    }
+    let mut rest = Vec::new();
+    while let Some(word) = words.next() {
+        match word {
+            "--home" | "--db" => {
+                words.next();
+            }
+            "--json" | "--no-color" => {}
+            w => rest.push(w),
+        }
+    }
+    TOOL_OF
+        .iter()
+        .find(|(argv, _)| rest.starts_with(argv))
+        .map(|(_, tool)| *tool)
+}
+
+/// A hint as a tool user reads it: each quoted CLI command that a tool does is followed by
+/// that tool's name (the instructions say the arguments map one to one).
+fn with_tools(hint: &str) -> String {
+    let parts: Vec<&str> = hint.split('`').collect();
+    let mut out = String::with_capacity(hint.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('`');
+            // An even part follows a quoted one that is now closed.
+            if i % 2 == 0
+                && let Some(tool) = tool_of(parts[i - 1])
+            {
+                out.push_str(&format!(" (the `{tool}` tool)"));
+            }
+        }
+        out.push_str(part);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_naming_a_cli_command_names_its_tool_too() {
+        assert_eq!(
+            with_tools("start one with `cortex workflow run NAME`"),
+            "start one with `cortex workflow run NAME` (the `run` tool)"
+        );
+        assert_eq!(
+            with_tools("`cortex --home /tmp/h workflow history` lists them"),
+            "`cortex --home /tmp/h workflow history` (the `history` tool) lists them"
+        );
+        assert_eq!(
+            with_tools("`cortex orchestrate complete S build` reports it; `KEY=VALUE` stays"),
+            "`cortex orchestrate complete S build` (the `phase_complete` tool) reports it; `KEY=VALUE` stays"
+        );
+        assert_eq!(with_tools("no command here"), "no command here");
+        assert_eq!(with_tools("odd ` quote"), "odd ` quote");
+    }
 }

@@ -33,6 +33,14 @@ const CLIENT_NAME_CHARS: usize = 64;
 
 const INSTRUCTIONS: &str = "cortex runs workflows (ordered steps) and scenarios (phases with conditions, parallel phases and agents), recording every transition in a hash-chained log. The loop: `run` a workflow or scenario; when it waits, its status document names the waiting step (`waiting_for`) and carries that step's rendered `prompt`: do that work, then report it with `step_complete` (with the outputs it asks for) or `step_fail`; the run goes on to the next prompt, until its status is completed. Scenarios wait on manual phases (`awaiting_start`: `phase_start`) and on phases to report (`phase_complete`, `phase_fail`). Every result is the JSON document of `cortex --json`; `next` lists the suggested commands as CLI argv, each of which is one of these tools. Errors are tool errors carrying {error, detail, hints, exit_code}: follow the hints. Your actions are recorded as mcp:<your client's name>, unless the server was started with --actor.";
 
+/// A client's name as it goes into an actor: trimmed, cut to `CLIENT_NAME_CHARS`, and one
+/// safe line — the client chose it, so a newline, an escape or a bidirectional control in it
+/// is written as a visible escape (`\u{a}`), never kept raw to forge a line of `log show`.
+fn client_name(given: &str) -> String {
+    let cut: String = given.trim().chars().take(CLIENT_NAME_CHARS).collect();
+    crate::render::one_line(&cut).into_owned()
+}
+
 /// The server: the context every operation needs, who acts, and the calls in flight.
 #[derive(Clone)]
 pub struct Cortex {
@@ -53,6 +61,11 @@ impl Cortex {
         }
     }
 
+    /// Where the server's log goes.
+    pub fn log(&self) -> Log {
+        self.log
+    }
+
     /// Who a request acts as: `--actor`, else `mcp:` and the name the client gave (at
     /// `initialize`, or with the request).
     fn actor(&self, context: &RequestContext<RoleServer>) -> String {
@@ -61,13 +74,7 @@ impl Cortex {
         }
         let name = context
             .client_info()
-            .map(|c| {
-                c.name
-                    .trim()
-                    .chars()
-                    .take(CLIENT_NAME_CHARS)
-                    .collect::<String>()
-            })
+            .map(|c| client_name(&c.name))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "unknown".into());
         format!("mcp:{name}")

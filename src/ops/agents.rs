@@ -165,3 +165,15 @@ fn change(
         exit::OK,
     ))
 }
+
+/// A warning when agents of a definition run with Claude Code and its program is not found
+/// from here: the definition is valid, but its runs would fail before their first attempt
+/// (pre-validation says the same).
+pub fn claude_missing(ctx: &Ctx, agents: &crate::definition::ResolvedAgents) -> Vec<String> {
+    agents
+        .claude
+        .as_ref()
+        .and_then(|setup| crate::execute::claude_program_missing(&setup.program, &ctx.cwd))
+        .into_iter()
+        .collect()
+}

@@ -88,21 +88,7 @@ pub fn run(
             )));
         }
     }
-    let catalog = ctx.catalog();
-    let found: Vec<_> = catalog
-        .agents()
-        .into_iter()
-        .filter_map(Result::ok)
-        .map(|(a, _)| a)
-        .collect();
-    let agents = resolve_agents(
-        scenario
-            .phases
-            .iter()
-            .flat_map(|p| p.agents.iter().cloned()),
-        &found,
-        &config_file.agents,
-    );
+    let agents = scenario_agents(ctx, &scenario, &config_file.agents);
     if how == super::RunHow::DryRun {
         return Ok(dry_run_output(&scenario, starts, &agents));
     }
@@ -375,6 +361,30 @@ fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
     verdict.map_err(|e| CommandError::definition(&e))
 }
 
+/// How each agent the scenario's phases name is run (the agent files and the
+/// configuration's `agents` block), as `run` records it.
+fn scenario_agents(
+    ctx: &Ctx,
+    scenario: &Scenario,
+    config: &crate::definition::AgentsConfig,
+) -> crate::definition::ResolvedAgents {
+    let found: Vec<_> = ctx
+        .catalog()
+        .agents()
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|(a, _)| a)
+        .collect();
+    resolve_agents(
+        scenario
+            .phases
+            .iter()
+            .flat_map(|p| p.agents.iter().cloned()),
+        &found,
+        config,
+    )
+}
+
 /// `orchestrate list`: the scenarios of the home.
 pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
@@ -441,10 +451,15 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
     };
     let mut text = String::new();
     let mut docs = Vec::new();
+    let mut warnings = Vec::new();
     for entry in &entries {
         let file = entry.display_path();
         match check(ctx, entry) {
             Ok(s) => {
+                if let Ok(config) = ctx.catalog().config_file() {
+                    let agents = scenario_agents(ctx, &s, &config.agents);
+                    warnings.extend(super::agents::claude_missing(ctx, &agents));
+                }
                 text.push_str(&render_valid(&file, &s));
                 let agents: BTreeSet<&String> = s.phases.iter().flat_map(|p| &p.agents).collect();
                 docs.push(json!({
@@ -465,7 +480,8 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
     } else {
         docs.remove(0)
     };
-    Ok(Output::new(doc, text, code))
+    warnings.dedup();
+    Ok(Output::new(doc, text, code).warn(warnings))
 }
 
 /// `orchestrate preview NAME`: phases, conditions, agents, parallel opportunities.

@@ -318,7 +318,8 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         let names: Vec<&str> = l.workflow.inputs.keys().map(String::as_str).collect();
         text.push_str(&format!("  - inputs: {}\n", names.join(", ")));
     }
-    Ok(Output::new(doc, text, exit::OK))
+    let warnings = super::agents::claude_missing(ctx, &l.agents);
+    Ok(Output::new(doc, text, exit::OK).warn(warnings))
 }
 
 /// `workflow run NAME`: start a run and drive it to where it stops (or, with `dry_run`, the

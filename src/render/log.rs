@@ -126,11 +126,14 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             body.chars().take(100).collect()
         }
     };
+    // One event, one line: a newline in a name, an actor or an error would start a line
+    // that reads as another event.
     format!(
-        "{:>5}  {}  {:<20}  {summary}",
+        "{:>5}  {}  {:<20}  {}",
         rec.seq,
-        rec.time,
-        rec.event.type_name()
+        super::one_line(&rec.time),
+        rec.event.type_name(),
+        super::one_line(&summary)
     )
 }
 

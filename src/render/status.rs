@@ -461,14 +461,22 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
                 .iter()
                 .find(|s| s.status == StepStatus::Failed && !s.runs_as_items())
             {
+                let unit = match view.kind {
+                    crate::event::RunKind::Workflow => "Step",
+                    crate::event::RunKind::Scenario => "Phase",
+                };
                 if let Some(code) = step.exit_code {
                     let _ = writeln!(
                         out,
-                        "   Step `{}`: exit code {code}, {} attempt(s)",
+                        "   {unit} `{}`: exit code {code}, {} attempt(s)",
                         step.name, step.attempts
                     );
                 } else {
-                    let _ = writeln!(out, "   Step `{}`: {} attempt(s)", step.name, step.attempts);
+                    let _ = writeln!(
+                        out,
+                        "   {unit} `{}`: {} attempt(s)",
+                        step.name, step.attempts
+                    );
                 }
                 tail_block(&mut out, &step.output_tail);
             }

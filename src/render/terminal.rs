@@ -23,6 +23,30 @@ fn is_active(c: char) -> bool {
     }
 }
 
+/// A control character of any kind (newlines and tabs included) or a bidirectional
+/// control: what one line of text (a name, a field of a log line) must not hold.
+pub fn breaks_line(c: char) -> bool {
+    c.is_control() || is_active(c)
+}
+
+/// `text` as one line: every control character, newlines and tabs included, and every
+/// bidirectional control written as a visible escape (`\u{a}`). For a field inside a line
+/// (`log show`, an actor), where a newline would start a line that looks like another.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(breaks_line) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if breaks_line(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `text` with every active character written as a visible escape (`\u{1b}`).
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_active) {
@@ -68,6 +92,15 @@ mod tests {
             "a\\u{1b}]52;c;ZXZpbA==\\u{7}b\\u{d}c\\u{202e}d\n\te"
         );
         assert!(matches!(terminal_safe("plain ✅ text\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn one_line_escapes_newlines_tabs_and_bidi_too() {
+        assert_eq!(
+            one_line("bob\n    1  forged\r\t\u{202e}x"),
+            "bob\\u{a}    1  forged\\u{d}\\u{9}\\u{202e}x"
+        );
+        assert!(matches!(one_line("plain ✅ name"), Cow::Borrowed(_)));
     }
 
     #[test]

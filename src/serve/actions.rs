@@ -495,7 +495,7 @@ fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
 }
 
 /// `POST /runs/{id}/steps/{step}/{start|complete|fail}` from the run's page: `message`, and
-/// for a workflow step `outputs` (`KEY=VALUE` lines).
+/// the step's or phase's `outputs` (`KEY=VALUE` lines).
 pub async fn page_step(
     State(shared): State<Arc<Shared>>,
     Path((id, step, action)): Path<(String, String, String)>,

@@ -316,20 +316,27 @@ pub async fn agent(State(shared): State<Arc<Shared>>, Path(name): Path<String>) 
     )
 }
 
-/// A JSON body (none at all is the empty object); unknown fields are refused.
+/// Every POST's body, read the one way: a JSON object (none at all is the empty object);
+/// unknown fields are refused. Anything else — an array (which serde would read as the
+/// fields in order), `null`, a string — is a 400 before anything is done.
 fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Failure> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
+    let refused = |why: String| {
         Failure::new(
             StatusCode::BAD_REQUEST,
             CommandError::bad_input(format!(
-                "the request body is not what this endpoint takes: {e}"
+                "the request body is not what this endpoint takes: {why}"
             ))
             .hint("GET /api/v1/openapi.json describes every body; nothing was recorded"),
         )
-    })
+    };
+    let text = bytes.trim_ascii_start();
+    if text.is_empty() {
+        return Ok(T::default());
+    }
+    if !text.starts_with(b"{") {
+        return Err(refused("it must be a JSON object (`{...}`)".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| refused(e.to_string()))
 }
 
 #[derive(Debug, Default, Deserialize)]

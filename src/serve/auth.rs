@@ -95,8 +95,21 @@ fn loopback_host(headers: &HeaderMap) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Why a change looks forged by another site, if it does.
-fn cross_site(headers: &HeaderMap) -> Option<String> {
+/// The Host header is the one `--public-url` names (a proxy in front that passes it on).
+fn public_host(headers: &HeaderMap, shared: &Shared) -> bool {
+    let Some(public) = &shared.public else {
+        return false;
+    };
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|h| h.eq_ignore_ascii_case(&public.host))
+}
+
+/// Why a change looks forged by another site, if it does. This server's own origin is
+/// `http://` and the Host it was asked at, or the origin of `--public-url` (an HTTPS proxy
+/// in front: the browser's `Origin` is `https://` and the proxy's name).
+fn cross_site(headers: &HeaderMap, shared: &Shared) -> Option<String> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && site != "same-origin"
         && site != "none"
@@ -105,10 +118,24 @@ fn cross_site(headers: &HeaderMap) -> Option<String> {
     }
     let origin = headers.get(header::ORIGIN)?;
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let expected = host.map(|h| format!("http://{h}"));
-    match (origin.to_str().ok(), expected) {
-        (Some(o), Some(e)) if o == e => None,
-        (o, _) => Some(format!("Origin is `{}`", o.unwrap_or("(not text)"))),
+    let direct = host.map(|h| format!("http://{h}"));
+    let public = shared.public.as_ref().map(|p| p.origin.as_str());
+    match origin.to_str().ok() {
+        Some(o)
+            if direct.as_deref() == Some(o)
+                || public.is_some_and(|p| p.eq_ignore_ascii_case(o)) =>
+        {
+            None
+        }
+        o => {
+            let mut why = format!("Origin is `{}`", o.unwrap_or("(not text)"));
+            if public.is_none() && o.is_some_and(|o| o.starts_with("https://")) {
+                why.push_str(
+                    "; behind an HTTPS proxy, start the server with --public-url https://NAME",
+                );
+            }
+            Some(why)
+        }
     }
 }
 
@@ -137,7 +164,7 @@ pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
 async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
     let api = req.uri().path().starts_with("/api/");
     let headers = req.headers().clone();
-    if shared.loopback && !loopback_host(&headers) {
+    if shared.loopback && !loopback_host(&headers) && !public_host(&headers, shared) {
         return Some(refuse(
             api,
             Failure::new(
@@ -145,7 +172,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                 CommandError::bad_input(
                     "this server answers only to a loopback Host (127.0.0.1, localhost, [::1])",
                 )
-                .hint("use the address `cortex serve` printed"),
+                .hint("use the address `cortex serve` printed (a proxy in front that passes its own Host: start the server with --public-url)"),
             ),
         ));
     }
@@ -182,7 +209,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
             ),
         ));
     }
-    if let Some(why) = cross_site(&headers) {
+    if let Some(why) = cross_site(&headers, shared) {
         return Some(refuse(
             api,
             Failure::new(

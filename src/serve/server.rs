@@ -21,6 +21,59 @@ pub struct Options {
     pub token: Option<String>,
     /// Who actions taken through the server are recorded as (default `user@host`).
     pub actor: Option<String>,
+    /// The address people open when a proxy (HTTPS, another host name) stands in front:
+    /// its origin is accepted for changes, and the sign-in address is made from it.
+    pub public_url: Option<String>,
+}
+
+/// The address the server is reached at through a proxy: `scheme://host[:port]`, as a
+/// browser writes it in `Origin` (lower case, no default port), and the `Host` it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https://cortex.example.com` (no trailing slash).
+    pub origin: String,
+    /// `cortex.example.com` (with its port if it is not the scheme's default).
+    pub host: String,
+}
+
+impl PublicUrl {
+    /// Read `--public-url`: http or https, a host, an optional port, and no path (the server
+    /// answers at the root: a proxy must map the root), query, fragment or user name.
+    pub fn parse(given: &str) -> Result<PublicUrl, CommandError> {
+        let shown = crate::definition::shown(given);
+        let fix = "give the address people open, e.g. --public-url https://cortex.example.com (the proxy forwards its root to this server)";
+        let bad =
+            |why: &str| CommandError::bad_input(format!("--public-url {shown}: {why}")).hint(fix);
+        let uri: axum::http::Uri = given.trim().parse().map_err(|_| bad("not an address"))?;
+        let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("https") => "https",
+            Some("http") => "http",
+            Some(other) => return Err(bad(&format!("the scheme is `{other}`, not http or https"))),
+            None => return Err(bad("it has no scheme (https://...)")),
+        };
+        let authority = uri.authority().ok_or_else(|| bad("it names no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("it carries a user name"));
+        }
+        let name = authority.host().to_ascii_lowercase();
+        if name.is_empty() {
+            return Err(bad("it names no host"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(bad(
+                "it has a path or a query: the server answers at the root of its address",
+            ));
+        }
+        let default = if scheme == "https" { 443 } else { 80 };
+        let host = match authority.port_u16() {
+            Some(port) if port != default => format!("{name}:{port}"),
+            _ => name,
+        };
+        Ok(PublicUrl {
+            origin: format!("{scheme}://{host}"),
+            host,
+        })
+    }
 }
 
 /// What every handler shares: where the home is, the token, the actor, this binary.
@@ -34,6 +87,8 @@ pub struct Shared {
     /// loopback (so that a page of another site rebound to 127.0.0.1 reads nothing).
     pub loopback: bool,
     pub port: u16,
+    /// `--public-url`: the origin a proxy in front serves this server at.
+    pub public: Option<PublicUrl>,
 }
 
 /// A server bound to its address, not serving yet: the caller says where it is first.
@@ -43,6 +98,8 @@ pub struct Bound {
     pub token: String,
     /// The token was generated here (so it must be printed for anyone to act).
     pub token_generated: bool,
+    /// `--public-url`, read.
+    pub public: Option<PublicUrl>,
     shared: Arc<Shared>,
 }
 
@@ -64,6 +121,11 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
             ))
             .hint("write HOST:PORT, e.g. --addr 127.0.0.1:7420 (port 0 picks a free one)")
         })?;
+    let public = options
+        .public_url
+        .as_deref()
+        .map(PublicUrl::parse)
+        .transpose()?;
     let (token, token_generated) = match options.token {
         Some(t) => (check_token(&t)?, false),
         None => (auth::generate_token()?, true),
@@ -88,12 +150,14 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         exe,
         loopback: addr.ip().is_loopback(),
         port: addr.port(),
+        public: public.clone(),
     };
     Ok(Bound {
         listener,
         addr,
         token,
         token_generated,
+        public,
         shared: Arc::new(shared),
     })
 }
@@ -118,6 +182,19 @@ fn check_token(token: &str) -> Result<String, CommandError> {
 }
 
 impl Bound {
+    /// Where a person opens the server: `--public-url`; else this address, with the machine's
+    /// host name for an address that means every interface (`0.0.0.0`, `[::]`), which no
+    /// browser can open.
+    pub fn open_url(&self) -> String {
+        if let Some(public) = &self.public {
+            return format!("{}/", public.origin);
+        }
+        if self.addr.ip().is_unspecified() {
+            return format!("http://{}:{}/", crate::ops::hostname(), self.addr.port());
+        }
+        format!("http://{}/", self.addr)
+    }
+
     /// Serve until the process is ended. Two worker threads answer requests; the library's
     /// calls run on tokio's blocking pool.
     pub fn run(self) -> Result<(), CommandError> {
@@ -209,4 +286,39 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&shared))
         .await
         .map_err(|e| CommandError::new(exit::FAILED, format!("the request failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_is_read_as_a_browser_writes_its_origin() {
+        let read = |s: &str| PublicUrl::parse(s).map(|p| (p.origin, p.host));
+        assert_eq!(
+            read("https://Cortex.Example.com/").unwrap(),
+            (
+                "https://cortex.example.com".into(),
+                "cortex.example.com".into()
+            )
+        );
+        assert_eq!(
+            read("https://cortex.example.com:443").unwrap().0,
+            "https://cortex.example.com"
+        );
+        assert_eq!(
+            read("http://10.0.0.5:8080").unwrap(),
+            ("http://10.0.0.5:8080".into(), "10.0.0.5:8080".into())
+        );
+        for bad in [
+            "cortex.example.com",
+            "ftp://cortex.example.com",
+            "https://cortex.example.com/cortex/",
+            "https://user@cortex.example.com",
+            "https://cortex.example.com/?a=b",
+            "",
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -60,9 +60,10 @@ try {
   await page.locator('table.events td.type', { hasText: 'phase_start_requested' }).waitFor();
   if ((await card('review').locator('form[action$="/start"]').count()) !== 0) fail('review can still be started');
 
-  step('complete a phase from the page (its checklist confirmed)');
+  step('complete a phase from the page (its checklist confirmed, its outputs reported)');
   const complete = card('plan').locator('form[action$="/complete"]');
   await complete.locator('input[name=confirm]').check();
+  await complete.locator('textarea[name=outputs]').fill('plan_file=plan.md');
   await complete.locator('input[name=message]').fill('the plan is written');
   await Promise.all([page.waitForNavigation(), complete.locator('button').click()]);
   await waitStatus('plan', 'completed');

@@ -432,9 +432,10 @@ fn step_card(
                         @for c in s.criteria.iter().filter(|c| !c.criterion.starts_with("check: ")) {
                             label class="check" { input type="checkbox" name="confirm" value=(c.criterion) required; " " (c.criterion) }
                         }
-                    } @else {
-                        label { "Outputs (one KEY=VALUE a line)" textarea name="outputs" rows="2" {} }
                     }
+                    // A phase's outputs are read by later phases (`phases.P.outputs.K`) as a
+                    // step's are: both are reported here, as `--output K=V` reports them.
+                    label { "Outputs (one KEY=VALUE a line)" textarea name="outputs" rows="2" {} }
                     input type="text" name="message" placeholder="message (recorded)" maxlength="2000";
                     button type="submit" class="primary" disabled[disabled] { "Complete " (unit) }
                 }
