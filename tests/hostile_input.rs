@@ -524,3 +524,60 @@ fn a_reported_output_key_follows_the_name_rule() {
         "nothing was recorded"
     );
 }
+
+#[test]
+fn every_listing_the_scheduler_and_anchor_files_refuse_a_sparse_gigabyte_by_its_size_and_say_why() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    sparse_gigabyte(&env.home().join("workflows/huge.yaml"));
+    sparse_gigabyte(&env.home().join("scenarios/vast.yaml"));
+    let why = "the file is 1073741824 bytes; definitions are limited to 1048576 bytes (1 MiB)";
+    let list = run_in_512_mib(&env, &["workflow", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let row = list.stdout.lines().find(|l| l.contains("huge")).unwrap();
+    assert!(row.contains("invalid") && row.contains(why), "{row}");
+    let rows = run_in_512_mib(&env, &["--json", "workflow", "list"]).json();
+    let huge = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "huge")
+        .unwrap();
+    assert_eq!(huge["valid"], false);
+    assert!(huge["error"].as_str().unwrap().contains(why), "{huge}");
+    let scenarios = run_in_512_mib(&env, &["orchestrate", "list"]);
+    assert!(scenarios.stdout.contains(why), "{}", scenarios.stdout);
+    // The scheduler (alone, and beside a worker) cannot tell whether such a file has a
+    // schedule, and says it never fires until fixed.
+    let schedules = run_in_512_mib(&env, &["schedule", "list"]);
+    assert!(
+        schedules.stdout.contains("huge") && schedules.stdout.contains(why),
+        "{}{}",
+        schedules.stdout,
+        schedules.stderr
+    );
+    let once = run_in_512_mib(&env, &["schedule", "run", "--once"]);
+    assert!(once.text().contains(why), "{}", once.text());
+    // The worker's scheduler finds schedules the same way (`find_scheduled`).
+    let worker = run_in_512_mib(&env, &["worker", "--until-idle"]);
+    assert_eq!(worker.code, 0, "{}", worker.text());
+
+    // Anchor files have their own, larger bound, through the same reader.
+    assert_eq!(env.run(&["workflow", "run", "migration"]).code, 3);
+    let anchors = env.file("anchors.txt");
+    sparse_gigabyte(&anchors);
+    let anchors = anchors.to_str().unwrap();
+    for args in [
+        vec!["log", "verify", "--anchors", anchors],
+        vec!["log", "anchor", "--file", anchors],
+    ] {
+        let out = run_in_512_mib(&env, &args);
+        assert_clear_refusal(&out, &format!("{args:?}"));
+        assert!(
+            out.stderr
+                .contains("anchor files are limited to 67108864 bytes"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

@@ -231,34 +231,38 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
 pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     let mut rows = Vec::new();
-    for (name, source) in catalog.workflows() {
-        let (text, src) = match &source {
-            EntrySource::Builtin => (
-                crate::definition::builtin_workflow(&name)
-                    .unwrap_or_default()
-                    .to_string(),
-                "built-in".to_string(),
-            ),
-            EntrySource::File(p) => (
-                std::fs::read_to_string(p).unwrap_or_default(),
-                p.display().to_string(),
-            ),
+    for listed in catalog.list_workflows() {
+        let src = match &listed.source {
+            EntrySource::Builtin => "built-in".to_string(),
+            EntrySource::File(p) => p.display().to_string(),
         };
-        let parsed = parse_workflow(&name, &text).ok();
+        let parsed = match &listed.text {
+            Ok(text) => parse_workflow(&listed.name, text).map_err(|e| e.first_problem()),
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        let ambiguity = listed.ambiguity();
+        let valid = parsed.as_ref().ok();
         rows.push(json!({
-            "name": name,
+            "name": listed.name,
             "source": src,
-            "valid": parsed.is_some(),
-            "steps": parsed.as_ref().map(|w| w.steps.len()),
-            "description": parsed.as_ref().and_then(|w| w.description.clone()),
+            "valid": valid.is_some() && ambiguity.is_none(),
+            "steps": valid.map(|w| w.steps.len()),
+            "description": valid.and_then(|w| w.description.clone()),
+            "error": parsed.as_ref().err().or(ambiguity.as_ref()),
         }));
     }
     let mut text = format!("Workflows ({}):\n", ctx.home.join("workflows").display());
     let width = crate::render::name_width(&rows);
     for r in &rows {
-        let steps = r["steps"].as_u64().map_or("invalid".to_string(), |n| {
-            crate::render::count(n as usize, "step")
-        });
+        let steps = match (r["steps"].as_u64(), r["valid"].as_bool()) {
+            (Some(n), Some(true)) => crate::render::count(n as usize, "step"),
+            (Some(_), _) => "ambiguous".to_string(),
+            (None, _) => "invalid".to_string(),
+        };
+        let about = r["error"]
+            .as_str()
+            .or_else(|| r["description"].as_str())
+            .unwrap_or_default();
         let origin = if r["source"] == "built-in" {
             "  [built-in]"
         } else {
@@ -268,7 +272,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             "  {:<width$}  {:<9}  {}{origin}\n",
             r["name"].as_str().unwrap_or_default(),
             steps,
-            r["description"].as_str().unwrap_or(""),
+            about,
         ));
     }
     text.push_str("\nRun one with `cortex workflow run NAME`.\n");
