@@ -519,6 +519,8 @@ pub fn resume(
         dry_run,
         timeout,
     } = args;
+    // Flags are checked before anything, a dry run included.
+    let timeout = timeout.map(run_timeout_seconds).transpose()?;
     // A dry run only reads.
     let opened = match dry_run {
         true => ctx.reading_store()?,
@@ -570,13 +572,7 @@ pub fn resume(
     // Limits can be lifted: the time limit from now on is `--timeout`, else the one in
     // cortex.config.json now (recorded in `run_resumed`).
     let timeout_seconds = match timeout {
-        Some(t) => crate::definition::DurationSpec(t.to_string())
-            .to_duration()
-            .map_err(|e| {
-                CommandError::bad_input(format!("--timeout: {e}"))
-                    .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
-            })?
-            .as_secs(),
+        Some(seconds) => seconds,
         None => {
             ctx.catalog()
                 .config()
@@ -590,6 +586,18 @@ pub fn resume(
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     supply_secret_inputs(&mut journal, inputs)?;
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
+}
+
+/// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds
+/// rounded up (`500ms` is a limit of 1 s, not none).
+fn run_timeout_seconds(text: &str) -> Result<u64, CommandError> {
+    let limit = crate::definition::limits::RUN_TIMEOUT
+        .check_flag(text)
+        .map_err(|e| {
+            CommandError::bad_input(e)
+                .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
+        })?;
+    Ok(limit.as_secs() + u64::from(limit.subsec_nanos() > 0))
 }
 
 /// Drive on a run that a worker took (`cortex worker`): `state` is the worker's fold of it
