@@ -392,10 +392,14 @@ fn scenario_names_follow_the_one_name_rule() {
 #[test]
 fn invisible_characters_are_refused_in_every_kind_of_name() {
     let env = Env::new();
+    let mut count = 0;
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::create_dir_all(env.home().join("agents")).unwrap();
     for (i, c) in [
         "\\u202E", "\\u2066", "\\u2069", "\\u200B", "\\u200F", "\\uFEFF", "\\u00AD",
+        // Default-ignorable but not format characters: Hangul fillers, grapheme joiner,
+        // variation selector.
+        "\\u3164", "\\uFFA0", "\\u115F", "\\u034F", "\\uFE0F",
     ]
     .into_iter()
     .enumerate()
@@ -451,14 +455,27 @@ fn invisible_characters_are_refused_in_every_kind_of_name() {
             out.stdout
         );
         std::fs::write(
+            env.home().join(format!("scenarios/s{i}.yaml")),
+            format!("name: \"s{c}\"\ndescription: d\nphases:\n  - {{name: a, run: 'true'}}\n"),
+        )
+        .unwrap();
+        let out = env.run(&["orchestrate", "validate", &format!("s{i}")]);
+        assert_clear_refusal(&out, "scenario");
+        assert!(
+            out.stdout.contains(&format!("s{i}.yaml:1:7")) && out.stdout.contains("scenario name"),
+            "{}",
+            out.stdout
+        );
+        std::fs::write(
             env.home().join(format!("agents/a{i}.md")),
             format!("---\nname: \"agent{c}\"\ndescription: d\n---\n"),
         )
         .unwrap();
+        count += 1;
     }
     let list = env.run(&["--json", "agent", "list"]);
     let invalid = list.json()["invalid"].as_array().unwrap().clone();
-    assert_eq!(invalid.len(), 7, "{invalid:?}");
+    assert_eq!(invalid.len(), count, "{invalid:?}");
     for entry in invalid {
         let entry = entry.as_str().unwrap();
         assert!(
