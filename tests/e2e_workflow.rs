@@ -1010,3 +1010,68 @@ fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid() {
         stranger.wait().unwrap();
     }
 }
+
+#[test]
+fn deleting_locks_during_a_run_never_lets_a_second_driver_in() {
+    let env = Env::new();
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: echo ran >> ran.log; touch started; sleep 3\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "held"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    // The lock file goes: the log still names the live driver, on this host.
+    std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+    for _ in 0..2 {
+        let second = env.run(&["workflow", "resume"]);
+        assert_eq!(second.code, 4, "{}{}", second.stdout, second.stderr);
+        assert!(
+            second.stderr.contains("is held by process") && second.stderr.contains("lock file"),
+            "{}",
+            second.stderr
+        );
+        assert!(
+            !second.stdout.contains("Resumed workflow"),
+            "nothing is announced: {}",
+            second.stdout
+        );
+    }
+    let first = child.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(lines(&env.file("ran.log")), ["ran"], "the step ran once");
+    assert_eq!(env.status(None)["status"], "completed");
+    let events = env.run(&["log", "export"]).stdout;
+    assert!(!events.contains("step_interrupted"), "{events}");
+}
+
+#[test]
+fn a_driver_killed_after_its_lock_file_was_deleted_is_taken_over() {
+    let env = Env::new();
+    env.workflow(
+        "again",
+        "name: again\nsteps:\n  - name: wait\n    run: echo ran >> ran.log; test -f second || { touch started; sleep 30; }\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "again"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+    child.kill().unwrap(); // SIGKILL: the driver the log names is gone
+    child.wait().unwrap();
+    std::fs::write(env.file("second"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["ran", "ran"]);
+}

@@ -18,6 +18,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::procinfo::{boot_id, group_members, started_with, stat};
+
 /// The notes file of `run_id`.
 pub fn inflight_notes(home: &Path, run_id: &str) -> PathBuf {
     home.join("runs")
@@ -37,7 +39,7 @@ impl InflightNote {
     /// Note the start (best effort: without the note, only the cleanup after a crash is lost).
     /// Called while the leader `pgid` has not been waited for, so its `/proc` entry is its own.
     pub fn started(notes: &Path, key: &str, pgid: i32) -> InflightNote {
-        let line = match (boot_id(), start_time(pgid)) {
+        let line = match (boot_id(), stat(pgid).map(|s| s.start)) {
             (Some(boot), Some(start)) => format!("{key} {pgid} {boot} {start}\n"),
             _ => format!("{key} {pgid}\n"),
         };
@@ -138,7 +140,7 @@ fn is_the_runs(noted: &Noted, run_id: &str) -> bool {
     {
         return false;
     }
-    match (proc_stat(noted.pgid), &noted.identity) {
+    match (stat(noted.pgid), &noted.identity) {
         // The leader lives: it must lead the group still, and be the process noted.
         (Some(leader), Some((_, start))) => leader.pgrp == noted.pgid && leader.start == *start,
         (Some(leader), None) => leader.pgrp == noted.pgid && carries_run(noted.pgid, run_id),
@@ -157,62 +159,9 @@ fn is_the_runs(noted: &Noted, run_id: &str) -> bool {
     }
 }
 
-/// What `/proc/PID/stat` says of a process: its group and its start time.
-struct Stat {
-    pgrp: i32,
-    start: u64,
-}
-
-fn proc_stat(pid: i32) -> Option<Stat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-/// Fields after the command name (which may hold spaces and parentheses): state, ppid, pgrp
-/// (field 5), …, starttime (field 22).
-fn parse_stat(text: &str) -> Option<Stat> {
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(Stat {
-        pgrp: fields.get(2)?.parse().ok()?,
-        start: fields.get(19)?.parse().ok()?,
-    })
-}
-
-/// The leader's start time, in clock ticks since boot.
-fn start_time(pid: i32) -> Option<u64> {
-    proc_stat(pid).map(|s| s.start)
-}
-
-/// This boot's id, read once.
-fn boot_id() -> Option<String> {
-    static BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    BOOT.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-            .ok()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && !s.contains(char::is_whitespace))
-    })
-    .clone()
-}
-
-/// The live processes of group `pgid`.
-fn group_members(pgid: i32) -> Vec<(i32, Stat)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
-        .filter(|(_, stat)| stat.pgrp == pgid)
-        .collect()
-}
-
-/// Does process `pid` carry `CORTEX_RUN_ID=<run_id>` in the environment it was started with?
+/// Was process `pid` started for run `run_id` (every step has `CORTEX_RUN_ID`)?
 fn carries_run(pid: i32, run_id: &str) -> bool {
-    let marker = format!("CORTEX_RUN_ID={run_id}");
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()))
+    started_with(pid, &format!("CORTEX_RUN_ID={run_id}"))
 }
 
 #[cfg(test)]
@@ -238,15 +187,6 @@ mod tests {
             pgid: 200,
             identity: None
         }));
-    }
-
-    #[test]
-    fn the_command_name_cannot_shift_the_fields_of_stat() {
-        let stat =
-            parse_stat("42 (a) b ) (c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 9876 0 0")
-                .unwrap();
-        assert_eq!((stat.pgrp, stat.start), (42, 9876));
-        assert!(parse_stat("42 (x) S 1").is_none());
     }
 
     #[test]
@@ -276,7 +216,7 @@ mod tests {
         let _open = InflightNote::started(&notes, "5", me);
         let text = std::fs::read_to_string(&notes).unwrap();
         let boot = boot_id().unwrap();
-        let start = start_time(me).unwrap();
+        let start = stat(me).unwrap().start;
         assert_eq!(
             text,
             format!("4 {me} {boot} {start}\n4 -\n5 {me} {boot} {start}\n")
@@ -301,7 +241,7 @@ mod tests {
             .unwrap();
         let pgid = ours.id() as i32;
         let boot = boot_id().unwrap();
-        let start = start_time(pgid).unwrap();
+        let start = stat(pgid).unwrap().start;
         let noted = |identity| Noted { pgid, identity };
         assert!(is_the_runs(&noted(Some((boot.clone(), start))), "run-1"));
         assert!(

@@ -661,6 +661,7 @@ fn go_on(
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
+    let lock = super::drive::not_driven_elsewhere(lock, &journal)?;
     if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
         live.observer.warn(&changed);
     }
