@@ -598,3 +598,32 @@ fn every_listing_the_scheduler_and_anchor_files_refuse_a_sparse_gigabyte_by_its_
         );
     }
 }
+
+#[test]
+fn agent_status_of_an_invalid_agent_file_gives_the_files_error_not_no_such_agent() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/ag.md"),
+        "---\nname: ag\ndescription: d\nbogus: 1\n---\nbody\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["agent", "status", "ag"],
+        vec!["agent", "activate", "ag"],
+    ] {
+        let out = env.run(&args);
+        assert_clear_refusal(&out, &format!("{args:?}"));
+        assert!(
+            out.stderr.contains("ag.md:4:1") && out.stderr.contains("bogus"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("no agent named"), "{}", out.stderr);
+    }
+    let json = env.run(&["--json", "agent", "status", "ag"]).json();
+    assert_eq!(json["errors"][0]["line"], 4, "{json}");
+    // A name no file has is still not found.
+    let out = env.run(&["agent", "status", "nobody"]);
+    assert!(out.stderr.contains("no agent named"), "{}", out.stderr);
+}

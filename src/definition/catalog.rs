@@ -62,6 +62,13 @@ pub enum LookupError {
     },
     #[error("cannot read {path}: {error}")]
     Unreadable { path: String, error: ReadError },
+    /// The file that would define it does not: its errors, located.
+    #[error("the {kind} `{query}` is invalid")]
+    Invalid {
+        kind: &'static str,
+        query: String,
+        error: DefinitionError,
+    },
 }
 
 /// A name typed to find a definition must be one a definition could have.
@@ -397,6 +404,20 @@ impl Catalog {
             .collect();
         if let Some(agent) = agents.iter().find(|a| normalize_name(&a.name) == wanted) {
             return Ok(agent.clone());
+        }
+        // A file named for it that does not define an agent: say what is wrong with it.
+        let invalid = self.agents().into_iter().filter_map(Result::err).find(|e| {
+            Path::new(&e.path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|stem| normalize_name(stem) == wanted)
+        });
+        if let Some(error) = invalid {
+            return Err(LookupError::Invalid {
+                kind: "agent",
+                query: shown(query),
+                error,
+            });
         }
         Err(LookupError::NotFound {
             kind: "agent",
