@@ -1018,7 +1018,7 @@ fn deleting_locks_during_a_run_never_lets_a_second_driver_in() {
         "held",
         "name: held\nsteps:\n  - name: wait\n    run: echo ran >> ran.log; touch started; sleep 3\n",
     );
-    let mut child = env
+    let child = env
         .command(&["workflow", "run", "held"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
