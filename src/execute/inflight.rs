@@ -240,6 +240,14 @@ mod tests {
             .spawn()
             .unwrap();
         let pgid = ours.id() as i32;
+        // `spawn` returns once the exec is past its point of no return, a moment before the
+        // kernel fills in where the new environment lies: wait for it to be readable.
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::read(format!("/proc/{pgid}/environ")).is_ok_and(|e| e.is_empty())
+            && std::time::Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let boot = boot_id().unwrap();
         let start = stat(pgid).unwrap().start;
         let noted = |identity| Noted { pgid, identity };
