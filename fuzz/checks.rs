@@ -843,10 +843,15 @@ pub fn check_template(data: &[u8]) {
 /// The characters no name may contain, listed independently of the rule's own table: C0 and C1
 /// controls, bidirectional overrides and isolates, zero-width characters, the byte-order mark.
 fn invisible_or_control(c: char) -> bool {
+    // Controls, line and paragraph separators, interlinear annotations, and every
+    // Default_Ignorable_Code_Point (DerivedCoreProperties.txt), written out here independently
+    // of the rule under test: Hangul fillers, the grapheme joiner and variation selectors too.
     c.is_control()
         || matches!(c as u32,
-            0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064
-            | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE0001 | 0xE0020..=0xE007F)
+            0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+            | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+            | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF)
 }
 
 /// A message that shows a refused name must not carry what it refuses to a terminal.

@@ -226,3 +226,75 @@ fn a_recorded_backoff_too_large_for_milliseconds_saturates() {
     let status = env.run(&["--json", "workflow", "status", &run_id]);
     assert_eq!(status.code, 0, "{}", status.stderr);
 }
+
+/// The command-line durations have the documented ranges of the values they stand for:
+/// `resume --timeout` that of `timeout_seconds` (0 to 30 days), `worker --lease` 300ms to 1h,
+/// `worker --poll` 20ms to 1h. Outside them, or not durations at all: exit 2 naming the flag
+/// and the range, under `--dry-run` too, and nothing is recorded.
+#[test]
+fn command_line_durations_outside_their_range_are_refused_like_the_configuration() {
+    let env = Env::new();
+    env.workflow(
+        "z",
+        "name: z\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, prompt: p}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "z"]).code, 3);
+    let before = env.run(&["--json", "log", "export"]).stdout;
+    for value in ["abc", "1e30", "400d", "2592001"] {
+        for resume in [
+            &["workflow", "resume"][..],
+            &["orchestrate", "resume", "any"][..],
+        ] {
+            for dry in [true, false] {
+                let mut args = resume.to_vec();
+                args.extend(["--timeout", value]);
+                if dry {
+                    args.push("--dry-run");
+                }
+                let out = env.run(&args);
+                assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+                assert!(out.stderr.contains("--timeout"), "{args:?}: {}", out.stderr);
+                assert!(!out.text().contains("panicked"), "{}", out.text());
+                if value != "abc" {
+                    assert!(
+                        out.stderr.contains("from 0 (no limit) to 30 days"),
+                        "{args:?}: {}",
+                        out.stderr
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        env.run(&["--json", "log", "export"]).stdout,
+        before,
+        "nothing was recorded"
+    );
+    assert_eq!(
+        env.run(&["workflow", "resume", "--timeout", "30d", "--dry-run"])
+            .code,
+        0
+    );
+    for (flag, value, range) in [
+        ("--lease", "1e30", "from 300ms to 1h"),
+        ("--lease", "0", "from 300ms to 1h"),
+        ("--lease", "2h", "from 300ms to 1h"),
+        ("--poll", "0", "from 20ms to 1h"),
+        ("--poll", "1e30", "from 20ms to 1h"),
+    ] {
+        let out = env.run(&["worker", "--until-idle", flag, value]);
+        assert_eq!(out.code, 2, "{flag} {value}: {}", out.text());
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains(range),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+    }
+    let help = env.run(&["worker", "--help"]).stdout;
+    assert!(
+        help.contains("From 300ms to 1h") && help.contains("From 20ms to 1h"),
+        "{help}"
+    );
+    let help = env.run(&["workflow", "resume", "--help"]).stdout;
+    assert!(help.contains("From 0 to 30 days"), "{help}");
+}

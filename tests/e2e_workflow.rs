@@ -938,3 +938,140 @@ common::on_both_stores!(
     a_timeout_ends_the_whole_process_group,
     secret_environment_values_never_reach_the_log,
 );
+
+/// The start time (clock ticks since boot) `/proc` gives process `pid`.
+fn start_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+#[test]
+fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid() {
+    let env = Env::new();
+    env.workflow(
+        "orphan",
+        "name: orphan\nsteps:\n  - name: a\n    run: if [ -f started ]; then exit 0; fi; echo $$ > started; sleep 60\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "orphan"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || {
+        std::fs::read_to_string(env.file("started")).is_ok_and(|s| s.ends_with('\n'))
+    });
+    driver.kill().unwrap(); // SIGKILL: the step's group is left running
+    driver.wait().unwrap();
+    let orphan: i32 = std::fs::read_to_string(env.file("started"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(orphan));
+
+    // Groups of strangers that the notes now name, as after a pid was reused or a reboot:
+    // in the older form (no identity), with another leader's start time, and from another boot.
+    let mut strangers = [bystander(), bystander(), bystander()];
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let notes = env
+        .home()
+        .join("runs")
+        .join(&run_id)
+        .join("work")
+        .join("inflight.pgids");
+    let mut text = std::fs::read_to_string(&notes).unwrap();
+    let [old, moved, rebooted] = strangers.each_ref().map(std::process::Child::id);
+    text += &format!("k1 {old}\n");
+    text += &format!("k2 {moved} {} {}\n", boot.trim(), start_ticks(moved) + 1);
+    text += &format!(
+        "k3 {rebooted} 00000000-0000-0000-0000-000000000000 {}\n",
+        start_ticks(rebooted)
+    );
+    std::fs::write(&notes, text).unwrap();
+
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed
+            .stderr
+            .contains(&format!("ended process group {orphan}")),
+        "{}",
+        resumed.stderr
+    );
+    wait_until("the run's own orphan to end", || !pid_alive(orphan));
+    for stranger in &mut strangers {
+        assert!(
+            is_alive(stranger),
+            "a process group the run did not start was ended"
+        );
+        stranger.kill().unwrap();
+        stranger.wait().unwrap();
+    }
+}
+
+#[test]
+fn deleting_locks_during_a_run_never_lets_a_second_driver_in() {
+    let env = Env::new();
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: echo ran >> ran.log; touch started; sleep 3\n",
+    );
+    let child = env
+        .command(&["workflow", "run", "held"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    // The lock file goes: the log still names the live driver, on this host.
+    std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+    for _ in 0..2 {
+        let second = env.run(&["workflow", "resume"]);
+        assert_eq!(second.code, 4, "{}{}", second.stdout, second.stderr);
+        assert!(
+            second.stderr.contains("is held by process") && second.stderr.contains("lock file"),
+            "{}",
+            second.stderr
+        );
+        assert!(
+            !second.stdout.contains("Resumed workflow"),
+            "nothing is announced: {}",
+            second.stdout
+        );
+    }
+    let first = child.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(lines(&env.file("ran.log")), ["ran"], "the step ran once");
+    assert_eq!(env.status(None)["status"], "completed");
+    let events = env.run(&["log", "export"]).stdout;
+    assert!(!events.contains("step_interrupted"), "{events}");
+}
+
+#[test]
+fn a_driver_killed_after_its_lock_file_was_deleted_is_taken_over() {
+    let env = Env::new();
+    env.workflow(
+        "again",
+        "name: again\nsteps:\n  - name: wait\n    run: echo ran >> ran.log; test -f second || { touch started; sleep 30; }\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "again"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+    child.kill().unwrap(); // SIGKILL: the driver the log names is gone
+    child.wait().unwrap();
+    std::fs::write(env.file("second"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["ran", "ran"]);
+}

@@ -453,10 +453,14 @@ fn log_show_prints_one_line_per_event_whatever_a_field_holds() {
 #[test]
 fn invisible_characters_are_refused_in_every_kind_of_name() {
     let env = Env::new();
+    let mut count = 0;
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::create_dir_all(env.home().join("agents")).unwrap();
     for (i, c) in [
         "\\u202E", "\\u2066", "\\u2069", "\\u200B", "\\u200F", "\\uFEFF", "\\u00AD",
+        // Default-ignorable but not format characters: Hangul fillers, grapheme joiner,
+        // variation selector.
+        "\\u3164", "\\uFFA0", "\\u115F", "\\u034F", "\\uFE0F",
     ]
     .into_iter()
     .enumerate()
@@ -512,14 +516,27 @@ fn invisible_characters_are_refused_in_every_kind_of_name() {
             out.stdout
         );
         std::fs::write(
+            env.home().join(format!("scenarios/s{i}.yaml")),
+            format!("name: \"s{c}\"\ndescription: d\nphases:\n  - {{name: a, run: 'true'}}\n"),
+        )
+        .unwrap();
+        let out = env.run(&["orchestrate", "validate", &format!("s{i}")]);
+        assert_clear_refusal(&out, "scenario");
+        assert!(
+            out.stdout.contains(&format!("s{i}.yaml:1:7")) && out.stdout.contains("scenario name"),
+            "{}",
+            out.stdout
+        );
+        std::fs::write(
             env.home().join(format!("agents/a{i}.md")),
             format!("---\nname: \"agent{c}\"\ndescription: d\n---\n"),
         )
         .unwrap();
+        count += 1;
     }
     let list = env.run(&["--json", "agent", "list"]);
     let invalid = list.json()["invalid"].as_array().unwrap().clone();
-    assert_eq!(invalid.len(), 7, "{invalid:?}");
+    assert_eq!(invalid.len(), count, "{invalid:?}");
     for entry in invalid {
         let entry = entry.as_str().unwrap();
         assert!(
@@ -584,4 +601,90 @@ fn a_reported_output_key_follows_the_name_rule() {
         "waiting",
         "nothing was recorded"
     );
+}
+
+#[test]
+fn every_listing_the_scheduler_and_anchor_files_refuse_a_sparse_gigabyte_by_its_size_and_say_why() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    sparse_gigabyte(&env.home().join("workflows/huge.yaml"));
+    sparse_gigabyte(&env.home().join("scenarios/vast.yaml"));
+    let why = "the file is 1073741824 bytes; definitions are limited to 1048576 bytes (1 MiB)";
+    let list = run_in_512_mib(&env, &["workflow", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let row = list.stdout.lines().find(|l| l.contains("huge")).unwrap();
+    assert!(row.contains("invalid") && row.contains(why), "{row}");
+    let rows = run_in_512_mib(&env, &["--json", "workflow", "list"]).json();
+    let huge = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "huge")
+        .unwrap();
+    assert_eq!(huge["valid"], false);
+    assert!(huge["error"].as_str().unwrap().contains(why), "{huge}");
+    let scenarios = run_in_512_mib(&env, &["orchestrate", "list"]);
+    assert!(scenarios.stdout.contains(why), "{}", scenarios.stdout);
+    // The scheduler (alone, and beside a worker) cannot tell whether such a file has a
+    // schedule, and says it never fires until fixed.
+    let schedules = run_in_512_mib(&env, &["schedule", "list"]);
+    assert!(
+        schedules.stdout.contains("huge") && schedules.stdout.contains(why),
+        "{}{}",
+        schedules.stdout,
+        schedules.stderr
+    );
+    let once = run_in_512_mib(&env, &["schedule", "run", "--once"]);
+    assert!(once.text().contains(why), "{}", once.text());
+    // The worker's scheduler finds schedules the same way (`find_scheduled`).
+    let worker = run_in_512_mib(&env, &["worker", "--until-idle"]);
+    assert_eq!(worker.code, 0, "{}", worker.text());
+
+    // Anchor files have their own, larger bound, through the same reader.
+    assert_eq!(env.run(&["workflow", "run", "migration"]).code, 3);
+    let anchors = env.file("anchors.txt");
+    sparse_gigabyte(&anchors);
+    let anchors = anchors.to_str().unwrap();
+    for args in [
+        vec!["log", "verify", "--anchors", anchors],
+        vec!["log", "anchor", "--file", anchors],
+    ] {
+        let out = run_in_512_mib(&env, &args);
+        assert_clear_refusal(&out, &format!("{args:?}"));
+        assert!(
+            out.stderr
+                .contains("anchor files are limited to 67108864 bytes"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn agent_status_of_an_invalid_agent_file_gives_the_files_error_not_no_such_agent() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/ag.md"),
+        "---\nname: ag\ndescription: d\nbogus: 1\n---\nbody\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["agent", "status", "ag"],
+        vec!["agent", "activate", "ag"],
+    ] {
+        let out = env.run(&args);
+        assert_clear_refusal(&out, &format!("{args:?}"));
+        assert!(
+            out.stderr.contains("ag.md:4:1") && out.stderr.contains("bogus"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("no agent named"), "{}", out.stderr);
+    }
+    let json = env.run(&["--json", "agent", "status", "ag"]).json();
+    assert_eq!(json["errors"][0]["line"], 4, "{json}");
+    // A name no file has is still not found.
+    let out = env.run(&["agent", "status", "nobody"]);
+    assert!(out.stderr.contains("no agent named"), "{}", out.stderr);
 }

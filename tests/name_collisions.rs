@@ -169,3 +169,55 @@ fn two_definition_files_whose_names_collide_are_an_ambiguous_lookup() {
         0
     );
 }
+
+#[test]
+fn workflow_and_scenario_lists_flag_files_whose_names_collide_as_ambiguous() {
+    let env = Env::new();
+    let wf = |name: &str| format!("name: {name}\nsteps:\n  - {{name: a, run: 'true'}}\n");
+    env.workflow("Deploy", &wf("Deploy"));
+    env.workflow("deploy", &wf("deploy"));
+    env.workflow("solo", &wf("solo"));
+    let rows = env.run(&["--json", "workflow", "list"]).json();
+    for name in ["Deploy", "deploy"] {
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap();
+        assert_eq!(row["valid"], false, "{row}");
+        let error = row["error"].as_str().unwrap();
+        assert!(error.starts_with("ambiguous"), "{error}");
+        let other = if name == "Deploy" {
+            "deploy.yaml"
+        } else {
+            "Deploy.yaml"
+        };
+        assert!(error.contains(other), "{error}");
+    }
+    let solo = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "solo")
+        .unwrap();
+    assert_eq!(
+        (solo["valid"].clone(), solo["error"].clone()),
+        (true.into(), serde_json::Value::Null)
+    );
+    let text = env.run(&["workflow", "list"]).stdout;
+    let row = text.lines().find(|l| l.contains(" Deploy ")).unwrap();
+    assert!(
+        row.contains("ambiguous") && row.contains("deploy.yaml"),
+        "{text}"
+    );
+
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    let sc = |name: &str| {
+        format!("name: {name}\ndescription: d\nphases:\n  - {{name: a, run: 'true'}}\n")
+    };
+    std::fs::write(env.home().join("scenarios/Ship.yaml"), sc("Ship")).unwrap();
+    std::fs::write(env.home().join("scenarios/ship.yml"), sc("ship")).unwrap();
+    let text = env.run(&["orchestrate", "list"]).stdout;
+    assert_eq!(text.matches("ambiguous: `").count(), 2, "{text}");
+}

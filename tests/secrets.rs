@@ -938,3 +938,67 @@ fn an_agent_activation_message_never_stores_a_secret() {
     let found = files_holding(&env.home(), secret);
     assert!(found.is_empty(), "the secret is stored in {found:?}");
 }
+
+#[test]
+fn a_scenario_phase_declares_secret_env_and_its_secret_inputs_stay_out_of_the_log() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    let secret = "s3cr3t-phase-value";
+    std::fs::write(
+        env.home().join("scenarios/ship.yaml"),
+        "name: ship\ndescription: d\nphases:\n  - name: deploy\n    description: d\n    run: echo \"using $DB_CREDS\"\n    secret_env: [DB_CREDS]\n",
+    )
+    .unwrap();
+    let valid = env.run(&["orchestrate", "validate", "ship"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    let out = env
+        .command(&["orchestrate", "run", "ship"])
+        .env("DB_CREDS", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    let found = files_holding(&env.home(), secret);
+    assert!(found.is_empty(), "the secret is stored in {found:?}");
+    let log = env.run(&["log", "export"]).stdout;
+    assert!(log.contains("using ***"), "{log}");
+
+    // A scenario's secret-named input is kept out of the log as a workflow's is.
+    std::fs::write(
+        env.home().join("scenarios/inp.yaml"),
+        "name: inp\ndescription: d\ninputs:\n  api_token: {}\nphases:\n  - name: a\n    run: echo \"tok ${{ inputs.api_token }}\"\n",
+    )
+    .unwrap();
+    let input = "zz-scenario-input-zz";
+    let out = env.run(&[
+        "orchestrate",
+        "run",
+        "inp",
+        "--input",
+        &format!("api_token={input}"),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains(input), "{}", out.stdout);
+    let found = files_holding(&env.home(), input);
+    assert!(found.is_empty(), "the input is stored in {found:?}");
+
+    // A name that is no environment variable is refused where it is written.
+    std::fs::write(
+        env.home().join("scenarios/bad.yaml"),
+        "name: bad\ndescription: d\nphases:\n  - name: a\n    run: 'true'\n    secret_env: [NOT-A-NAME]\n",
+    )
+    .unwrap();
+    let refused = env.run(&["orchestrate", "validate", "bad"]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("bad.yaml:6:18"),
+        "{}",
+        refused.stdout
+    );
+}

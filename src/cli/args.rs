@@ -135,10 +135,11 @@ pub enum TopCommand {
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
         /// How long what it holds stays its own without renewal (renewed every third of it):
-        /// a worker that dies or is cut off loses its work this long after.
+        /// a worker that dies or is cut off loses its work this long after. From 300ms to 1h.
         #[arg(long, default_value = "30s", value_name = "DURATION")]
         lease: String,
         /// How often it looks for work when nothing wakes it (PostgreSQL wakes it at once).
+        /// From 20ms to 1h.
         #[arg(long, default_value = "1s", value_name = "DURATION")]
         poll: String,
         /// Exit once nothing is left for it (e.g. in CI, after `run --submit`).
@@ -258,7 +259,7 @@ pub enum WorkflowCommand {
         #[arg(long)]
         dry_run: bool,
         /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
-        /// `timeout_seconds` in cortex.config.json.
+        /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
         #[command(flatten)]
@@ -399,7 +400,7 @@ pub enum OrchestrateCommand {
         #[arg(long)]
         dry_run: bool,
         /// The run's time limit from now on (`2h`, `90m`, seconds; 0: none) instead of
-        /// `timeout_seconds` in cortex.config.json.
+        /// `timeout_seconds` in cortex.config.json. From 0 to 30 days.
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
         #[command(flatten)]

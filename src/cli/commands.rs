@@ -132,20 +132,12 @@ pub fn dispatch(
                 CommandError::bad_input(format!("--tags: {e}"))
                     .hint("write e.g. --tags gpu,os:linux")
             })?;
-            let duration = |flag: &str, text: &str| {
-                crate::definition::DurationSpec(text.to_string())
-                    .to_duration()
-                    .map_err(|e| {
-                        CommandError::bad_input(format!("--{flag}: {e}"))
-                            .hint(format!("write e.g. --{flag} 30s"))
-                    })
-            };
             let opts = ops::worker::WorkerOptions {
                 name,
                 tags,
                 concurrency: usize::from(concurrency),
-                lease: duration("lease", &lease)?,
-                poll: duration("poll", &poll)?.max(std::time::Duration::from_millis(20)),
+                lease: ops::worker::flag(&crate::definition::limits::WORKER_LEASE, &lease)?,
+                poll: ops::worker::flag(&crate::definition::limits::WORKER_POLL, &poll)?,
                 until_idle,
             };
             // Schedules fire from workers too (each due time once, however many run).

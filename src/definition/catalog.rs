@@ -62,6 +62,13 @@ pub enum LookupError {
     },
     #[error("cannot read {path}: {error}")]
     Unreadable { path: String, error: ReadError },
+    /// The file that would define it does not: its errors, located.
+    #[error("the {kind} `{query}` is invalid")]
+    Invalid {
+        kind: &'static str,
+        query: String,
+        error: DefinitionError,
+    },
 }
 
 /// A name typed to find a definition must be one a definition could have.
@@ -98,6 +105,31 @@ fn unreadable(path: &Path, error: ReadError) -> DefinitionError {
         path: path.display().to_string(),
         text: String::new(),
         problems: vec![Problem::new(format!("cannot read: {error}"), None)],
+    }
+}
+
+/// A definition as a listing shows it: its text, read through the bounded reader
+/// (`read_definition`, so an oversized file is refused by its size, unread), or why it cannot
+/// be read; and the other definitions a lookup of its name would also match (`Deploy.yaml`
+/// and `deploy.yaml`), which make the name ambiguous.
+#[derive(Debug)]
+pub struct Listed {
+    pub name: String,
+    pub source: EntrySource,
+    pub text: Result<String, ReadError>,
+    pub namesakes: Vec<String>,
+}
+
+impl Listed {
+    /// Why the name cannot be used as it stands, if it cannot.
+    pub fn ambiguity(&self) -> Option<String> {
+        (!self.namesakes.is_empty()).then(|| {
+            format!(
+                "ambiguous: `{}` also matches {}; rename one of them",
+                self.name,
+                self.namesakes.join(", ")
+            )
+        })
     }
 }
 
@@ -161,6 +193,42 @@ impl Catalog {
         Self::listed(&self.scenarios_dir(), &[])
             .into_iter()
             .filter(|(n, _)| n != "schema")
+            .collect()
+    }
+
+    /// Every workflow, read for a listing: see `Listed`.
+    pub fn list_workflows(&self) -> Vec<Listed> {
+        Self::read_listed(self.workflows())
+    }
+
+    /// Every scenario file, read for a listing: see `Listed`.
+    pub fn list_scenarios(&self) -> Vec<Listed> {
+        Self::read_listed(self.scenarios())
+    }
+
+    fn read_listed(all: Vec<(String, EntrySource)>) -> Vec<Listed> {
+        let shown_source = |name: &str, source: &EntrySource| match source {
+            EntrySource::File(p) => p.display().to_string(),
+            EntrySource::Builtin => format!("builtin:{name}"),
+        };
+        all.iter()
+            .map(|(name, source)| Listed {
+                name: name.clone(),
+                source: source.clone(),
+                text: match source {
+                    EntrySource::Builtin => Ok(super::builtin_workflow(name)
+                        .expect("listed built-ins exist")
+                        .to_string()),
+                    EntrySource::File(p) => read_definition(p),
+                },
+                namesakes: all
+                    .iter()
+                    .filter(|(other, other_source)| {
+                        other_source != source && normalize_name(other) == normalize_name(name)
+                    })
+                    .map(|(other, source)| shown_source(other, source))
+                    .collect(),
+            })
             .collect()
     }
 
@@ -336,6 +404,20 @@ impl Catalog {
             .collect();
         if let Some(agent) = agents.iter().find(|a| normalize_name(&a.name) == wanted) {
             return Ok(agent.clone());
+        }
+        // A file named for it that does not define an agent: say what is wrong with it.
+        let invalid = self.agents().into_iter().filter_map(Result::err).find(|e| {
+            Path::new(&e.path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|stem| normalize_name(stem) == wanted)
+        });
+        if let Some(error) = invalid {
+            return Err(LookupError::Invalid {
+                kind: "agent",
+                query: shown(query),
+                error,
+            });
         }
         Err(LookupError::NotFound {
             kind: "agent",

@@ -39,6 +39,20 @@ pub struct DefinitionError {
     pub problems: Vec<Problem>,
 }
 
+impl DefinitionError {
+    /// The first problem on one line (`line:column: message`), for a listing's row.
+    pub fn first_problem(&self) -> String {
+        let Some(p) = self.problems.first() else {
+            return "invalid".to_string();
+        };
+        let message = p.message.lines().next().unwrap_or_default();
+        match p.at {
+            Some(at) => format!("{}:{}: {message}", at.line, at.column),
+            None => message.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for DefinitionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, p) in self.problems.iter().enumerate() {

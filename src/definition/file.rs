@@ -14,10 +14,12 @@ pub enum ReadError {
     NotFound,
     #[error("it is not a regular file; definitions are read from plain files")]
     NotAFile,
-    #[error(
-        "the file is {size} bytes; definitions are limited to {MAX_DEFINITION_BYTES} bytes (1 MiB)"
-    )]
-    TooLarge { size: u64 },
+    #[error("the file is {size} bytes; {what} are limited to {limit} bytes ({} MiB)", limit >> 20)]
+    TooLarge {
+        size: u64,
+        limit: u64,
+        what: &'static str,
+    },
     #[error("not UTF-8 text (invalid byte at offset {offset})")]
     NotText { offset: usize },
     #[error("{0}")]
@@ -36,6 +38,12 @@ impl From<std::io::Error> for ReadError {
 
 /// The text of the file at `path`, if it is a regular file of at most `MAX_DEFINITION_BYTES`.
 pub fn read_definition(path: &Path) -> Result<String, ReadError> {
+    read_bounded(path, MAX_DEFINITION_BYTES as u64, "definitions")
+}
+
+/// The text of the file at `path`, if it is a regular file of at most `limit` bytes (a whole
+/// number of MiB); `what` names such files in the error (`anchor files`).
+pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String, ReadError> {
     // Refuse what is not a plain file before opening it: opening a FIFO would block, and a
     // device such as /dev/zero reports no size.
     if !std::fs::metadata(path)?.is_file() {
@@ -46,9 +54,12 @@ pub fn read_definition(path: &Path) -> Result<String, ReadError> {
     if !meta.is_file() {
         return Err(ReadError::NotAFile);
     }
-    let limit = MAX_DEFINITION_BYTES as u64;
     if meta.len() > limit {
-        return Err(ReadError::TooLarge { size: meta.len() });
+        return Err(ReadError::TooLarge {
+            size: meta.len(),
+            limit,
+            what,
+        });
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(limit + 1).read_to_end(&mut bytes)?;
@@ -56,6 +67,8 @@ pub fn read_definition(path: &Path) -> Result<String, ReadError> {
         // It grew between the size check and the read: say at least how big it is.
         return Err(ReadError::TooLarge {
             size: bytes.len() as u64,
+            limit,
+            what,
         });
     }
     String::from_utf8(bytes).map_err(|e| ReadError::NotText {
@@ -79,7 +92,7 @@ mod tests {
         f.set_len(1 << 30).unwrap();
         assert!(matches!(
             read_definition(&over),
-            Err(ReadError::TooLarge { size }) if size == 1 << 30
+            Err(ReadError::TooLarge { size, .. }) if size == 1 << 30
         ));
     }
 

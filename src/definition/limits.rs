@@ -48,6 +48,35 @@ pub const RETRY_BACKOFF: DurationRange = DurationRange {
 /// `timeout_seconds` of the configuration: a limit on one driving session, 0 for none.
 pub const MAX_RUN_TIMEOUT_SECONDS: u64 = 30 * DAY;
 
+/// `--timeout` of `resume`: the same range as `timeout_seconds`, written as a duration
+/// (rounded up to whole seconds, as the log records it).
+pub const RUN_TIMEOUT: DurationRange = DurationRange {
+    field: "--timeout",
+    min: Duration::ZERO,
+    max: Duration::from_secs(MAX_RUN_TIMEOUT_SECONDS),
+    text: "from 0 (no limit) to 30 days",
+    unset: "leave `--timeout` out for `timeout_seconds` of cortex.config.json",
+};
+
+/// `worker --lease`: renewed every third of it, so less than 300ms is renewal all the time;
+/// work held an hour past a worker's death is work lost for an hour.
+pub const WORKER_LEASE: DurationRange = DurationRange {
+    field: "--lease",
+    min: Duration::from_millis(300),
+    max: Duration::from_secs(60 * 60),
+    text: "from 300ms to 1h",
+    unset: "leave `--lease` out for the default of 30s",
+};
+
+/// `worker --poll`: how often a worker looks for work when nothing wakes it.
+pub const WORKER_POLL: DurationRange = DurationRange {
+    field: "--poll",
+    min: Duration::from_millis(20),
+    max: Duration::from_secs(60 * 60),
+    text: "from 20ms to 1h",
+    unset: "leave `--poll` out for the default of 1s",
+};
+
 /// `max_retry_attempts`, in the configuration and in a step's or phase's `retry`.
 pub const MAX_RETRY_ATTEMPTS: u32 = 100;
 
@@ -62,6 +91,17 @@ pub const MAX_USES_DEPTH: usize = 16;
 pub const EXIT_CODES: std::ops::RangeInclusive<i32> = 1..=255;
 
 impl DurationRange {
+    /// `check` of a command-line flag's value, with how to write one.
+    pub fn check_flag(&self, text: &str) -> Result<Duration, String> {
+        self.check(&DurationSpec(text.to_string())).map_err(|e| {
+            if e.starts_with(&format!("`{}`", self.field)) {
+                e
+            } else {
+                format!("{}: {e}", self.field)
+            }
+        })
+    }
+
     /// The duration written in `spec`, if it is one and inside the range; otherwise a message
     /// saying what is wrong and how to fix it.
     pub fn check(&self, spec: &DurationSpec) -> Result<Duration, String> {

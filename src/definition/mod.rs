@@ -29,7 +29,7 @@ mod workflow;
 
 pub use agent::{Agent, AgentRunner, parse_agent};
 pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
-pub use catalog::{Catalog, Entry, EntrySource, LookupError, suggest as catalog_suggest};
+pub use catalog::{Catalog, Entry, EntrySource, Listed, LookupError, suggest as catalog_suggest};
 pub use compose::{
     Foreach, IfCommand, IfCondition, MAX_FOREACH_ITEMS, NotAList, item_text, items_of,
 };
@@ -39,7 +39,7 @@ pub use config::{
 };
 pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
-pub use file::{ReadError, read_definition};
+pub use file::{ReadError, read_bounded, read_definition};
 pub use locate::{Seg, locate, locate_json};
 pub(crate) use name::is_env_name;
 pub use name::{

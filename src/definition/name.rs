@@ -4,7 +4,8 @@
 //! Names are typed at a terminal, pasted from suggestions, matched forgivingly, passed in the
 //! environment (`CORTEX_STEP`) and printed. So every kind shares one base rule — not empty, at
 //! most `MAX_NAME_CHARS` characters, no control, format (bidirectional overrides, zero-width
-//! characters), separator or unassigned characters, only plain spaces and none at either end,
+//! characters), default-ignorable (Hangul fillers, grapheme joiner, variation selectors),
+//! separator or unassigned characters, only plain spaces and none at either end,
 //! no leading `-` — and a kind adds only what its own syntax needs (`/` for names of files,
 //! `.` for step names in templates, `,` for phase names in `after:` lists, the character sets
 //! of environment variables and `key=value` lines).
@@ -73,11 +74,34 @@ pub fn same_name(a: &str, b: &str) -> bool {
 /// A name as it may be shown in a message: escaped (no control or format character reaches
 /// a terminal) and cut to 40 characters.
 pub fn shown(name: &str) -> String {
-    let mut out: String = name.chars().take(40).flat_map(char::escape_debug).collect();
+    let mut out = String::new();
+    for c in name.chars().take(40) {
+        // What no name may hold is written as its code point, even where Rust's
+        // `escape_debug` would print it (a Hangul filler is a "letter" to it).
+        if c != ' ' && forbidden(c).is_some() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
     if name.chars().nth(40).is_some() {
         out.push('…');
     }
     out
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, stable since 5.2):
+/// what a renderer shows as nothing unless it can do something with it. Most are format
+/// characters (`Cf`, refused as such); the rest look like letters or marks to the general
+/// category — the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0 (`Lo`, the classic
+/// invisible identifier), the combining grapheme joiner U+034F, the Khmer inherent vowels and
+/// the Mongolian and other variation selectors (`Mn`) — and the unassigned rest of the ranges.
+pub fn is_default_ignorable(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
 }
 
 /// Characters no name may contain, with what to call them in a message.
@@ -85,7 +109,14 @@ fn forbidden(c: char) -> Option<&'static str> {
     if c == ' ' {
         return None;
     }
-    match get_general_category(c) {
+    let category = get_general_category(c);
+    if is_default_ignorable(c) && category != GeneralCategory::Format {
+        return Some(
+            "a character shown as nothing (a Hangul filler, a combining grapheme joiner or a \
+             variation selector), which makes two different names look the same",
+        );
+    }
+    match category {
         GeneralCategory::Control => Some("a control character"),
         GeneralCategory::Format => Some(
             "an invisible format character (a bidirectional override or isolate, a zero-width \
@@ -254,6 +285,16 @@ mod tests {
             '\u{A0}',
             '\u{3000}',
             '\u{E0001}',
+            // Default_Ignorable_Code_Point outside the format category.
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{034F}',
+            '\u{FE0F}',
+            '\u{180B}',
+            '\u{17B4}',
+            '\u{E0100}',
         ] {
             for kind in ALL {
                 let name = format!("ab{c}cd");

@@ -115,6 +115,10 @@ pub struct Phase {
     /// Environment of the phase's commands, agent and checks (values may use templates).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, ScalarString>,
+    /// Names of environment variables whose values must never reach the log (as a workflow
+    /// step's `secret_env`: besides names such as `*TOKEN*`, `*SECRET*`, `*PASSWORD*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<String>,
     /// Where the phase's commands run, relative to the run's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
@@ -220,7 +224,7 @@ impl Phase {
                 }
                 env
             },
-            secret_env: Vec::new(),
+            secret_env: self.secret_env.clone(),
             working_dir: self.working_dir.clone(),
             timeout: self.timeout.clone(),
             retry: self.retry.clone(),

@@ -1,15 +1,24 @@
 //! The notes of which process groups a driver has running, so that the next driver can end
-//! those a killed one left behind before their steps run again. A hint for cleanup, not state:
-//! the log says which attempts were in flight.
+//! those a killed one left behind before their steps run again, and only those. A hint for
+//! cleanup, not state: the log says which attempts were in flight.
 //!
 //! One append-only file per run (`work/inflight.pgids`), a line per start and per end, so that
 //! running a step creates and deletes no file (creating inodes was the largest cost of a short
 //! step on ext4).
+//!
+//! A process group id is only a number: after a reboot or once the group is gone, the system
+//! gives it to anyone. A start line therefore also names the boot and the leader's start time
+//! (`KEY PGID BOOT START`, from `/proc`), and a group is ended only while it is provably the
+//! one noted: same boot, and its leader the same process (same start time), or, once the
+//! leader is gone, every member still carrying the run's `CORTEX_RUN_ID` in its environment.
+//! A line of the older form `KEY PGID` is held to the environment test alone.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use super::procinfo::{boot_id, group_members, started_with, stat};
 
 /// The notes file of `run_id`.
 pub fn inflight_notes(home: &Path, run_id: &str) -> PathBuf {
@@ -28,7 +37,12 @@ pub struct InflightNote {
 
 impl InflightNote {
     /// Note the start (best effort: without the note, only the cleanup after a crash is lost).
+    /// Called while the leader `pgid` has not been waited for, so its `/proc` entry is its own.
     pub fn started(notes: &Path, key: &str, pgid: i32) -> InflightNote {
+        let line = match (boot_id(), stat(pgid).map(|s| s.start)) {
+            (Some(boot), Some(start)) => format!("{key} {pgid} {boot} {start}\n"),
+            _ => format!("{key} {pgid}\n"),
+        };
         // Never through a link: a planted `inflight.pgids` must not receive our notes.
         let file = super::materialize::derived_file()
             .create(true)
@@ -37,9 +51,7 @@ impl InflightNote {
             .ok()
             .and_then(|mut f| {
                 // One write of one line: appends from parallel phases never interleave.
-                f.write_all(format!("{key} {pgid}\n").as_bytes())
-                    .ok()
-                    .map(|()| f)
+                f.write_all(line.as_bytes()).ok().map(|()| f)
             });
         InflightNote {
             file,
@@ -55,44 +67,126 @@ impl InflightNote {
     }
 }
 
+/// A group the notes leave running, and what identified it when it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Noted {
+    pub pgid: i32,
+    /// The boot and the leader's start time (clock ticks since boot); `None` on a line of the
+    /// older form, or where the system has no `/proc`.
+    pub identity: Option<(String, u64)>,
+}
+
 /// The groups the notes leave running: the last line of each step names a group.
-pub fn unfinished(text: &str) -> Vec<i32> {
-    let mut last: std::collections::BTreeMap<&str, Option<i32>> = Default::default();
+pub fn unfinished(text: &str) -> Vec<Noted> {
+    let mut last: std::collections::BTreeMap<&str, Option<Noted>> = Default::default();
     for line in text.lines() {
-        let mut parts = line.split_whitespace();
-        if let (Some(index), Some(what), None) = (parts.next(), parts.next(), parts.next()) {
-            last.insert(index, what.parse().ok());
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let noted = match parts[..] {
+            [index, "-"] => Some((index, None)),
+            [index, pgid] => Some((
+                index,
+                pgid.parse().ok().map(|pgid| Noted {
+                    pgid,
+                    identity: None,
+                }),
+            )),
+            [index, pgid, boot, start] => Some((
+                index,
+                pgid.parse()
+                    .ok()
+                    .zip(start.parse().ok())
+                    .map(|(pgid, start)| Noted {
+                        pgid,
+                        identity: Some((boot.to_string(), start)),
+                    }),
+            )),
+            // A torn or foreign line says nothing.
+            _ => None,
+        };
+        if let Some((index, noted)) = noted {
+            last.insert(index, noted);
         }
     }
     last.into_values().flatten().collect()
 }
 
-/// End the groups a dead driver of the run left running (TERM, then KILL after `grace`),
-/// then start the notes afresh. Returns the groups that were still alive. A link in the
-/// notes' place is not read (it could name anyone's process groups), only removed.
-pub fn end_orphans(notes: &Path, grace: Duration) -> Vec<i32> {
+/// End the groups a dead driver of run `run_id` left running (TERM, then KILL after `grace`),
+/// then start the notes afresh. Returns the groups that were still alive and provably the
+/// run's; any other group the notes name is left alone. A link in the notes' place is not
+/// read (it could name anyone's process groups), only removed.
+pub fn end_orphans(notes: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
     let Ok(text) = super::materialize::read_derived(notes) else {
         let _ = std::fs::remove_file(notes);
         return Vec::new();
     };
     let ended = unfinished(&text)
         .into_iter()
+        .filter(|noted| is_the_runs(noted, run_id))
+        .map(|noted| noted.pgid)
         .filter(|&pgid| super::end_orphan_group(pgid, grace))
         .collect();
     let _ = std::fs::remove_file(notes);
     ended
 }
 
+/// Is the group the notes name still the one run `run_id` started? Anything that cannot be
+/// shown is a no: ending a stranger's group is worse than leaving one of ours running.
+fn is_the_runs(noted: &Noted, run_id: &str) -> bool {
+    if noted.pgid <= 1 {
+        return false;
+    }
+    if let Some((boot, _)) = &noted.identity
+        && boot_id().as_deref() != Some(boot.as_str())
+    {
+        return false;
+    }
+    match (stat(noted.pgid), &noted.identity) {
+        // The leader lives: it must lead the group still, and be the process noted.
+        (Some(leader), Some((_, start))) => leader.pgrp == noted.pgid && leader.start == *start,
+        (Some(leader), None) => leader.pgrp == noted.pgid && carries_run(noted.pgid, run_id),
+        // The leader is gone but the number is still held by the group: every member left
+        // must say it is the run's.
+        (None, identity) => {
+            let members = group_members(noted.pgid);
+            !members.is_empty()
+                && members.iter().all(|(pid, stat)| {
+                    identity
+                        .as_ref()
+                        .is_none_or(|(_, start)| stat.start >= *start)
+                        && carries_run(*pid, run_id)
+                })
+        }
+    }
+}
+
+/// Was process `pid` started for run `run_id` (every step has `CORTEX_RUN_ID`)?
+fn carries_run(pid: i32, run_id: &str) -> bool {
+    started_with(pid, &format!("CORTEX_RUN_ID={run_id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pgids(noted: Vec<Noted>) -> Vec<i32> {
+        let mut left: Vec<i32> = noted.into_iter().map(|n| n.pgid).collect();
+        left.sort();
+        left
+    }
+
     #[test]
     fn only_groups_without_an_end_line_are_left_running() {
-        let text = "1 100\n1 -\n2 200\n3 300\n3 -\n3 301\ntorn li";
-        let mut left = unfinished(text);
-        left.sort();
-        assert_eq!(left, vec![200, 301]);
+        let text = "1 100\n1 -\n2 200\n3 300\n3 -\n3 301 b00t 77\n4 400 b00t\ntorn li";
+        let left = unfinished(text);
+        assert_eq!(pgids(left.clone()), vec![200, 301]);
+        assert!(left.contains(&Noted {
+            pgid: 301,
+            identity: Some(("b00t".into(), 77))
+        }));
+        assert!(left.contains(&Noted {
+            pgid: 200,
+            identity: None
+        }));
     }
 
     #[test]
@@ -105,7 +199,7 @@ mod tests {
         std::os::unix::fs::symlink(&target, &notes).unwrap();
         InflightNote::started(&notes, "4", 1234).ended();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "1 999999\n");
-        assert!(end_orphans(&notes, Duration::from_millis(10)).is_empty());
+        assert!(end_orphans(&notes, "r", Duration::from_millis(10)).is_empty());
         assert!(!notes.exists() && std::fs::symlink_metadata(&notes).is_err());
         assert!(
             target.exists(),
@@ -114,13 +208,65 @@ mod tests {
     }
 
     #[test]
-    fn a_note_and_its_end_leave_nothing_running() {
+    fn a_note_names_the_boot_and_the_leaders_start_and_its_end_leaves_nothing_running() {
         let dir = tempfile::tempdir().unwrap();
         let notes = dir.path().join("inflight.pgids");
-        InflightNote::started(&notes, "4", 1234).ended();
-        let _open = InflightNote::started(&notes, "5", 5678);
+        let me = std::process::id() as i32;
+        InflightNote::started(&notes, "4", me).ended();
+        let _open = InflightNote::started(&notes, "5", me);
         let text = std::fs::read_to_string(&notes).unwrap();
-        assert_eq!(text, "4 1234\n4 -\n5 5678\n");
-        assert_eq!(unfinished(&text), vec![5678]);
+        let boot = boot_id().unwrap();
+        let start = stat(me).unwrap().start;
+        assert_eq!(
+            text,
+            format!("4 {me} {boot} {start}\n4 -\n5 {me} {boot} {start}\n")
+        );
+        assert_eq!(
+            unfinished(&text),
+            vec![Noted {
+                pgid: me,
+                identity: Some((boot, start))
+            }]
+        );
+    }
+
+    #[test]
+    fn a_group_is_the_runs_only_while_its_leader_is_the_process_noted() {
+        use std::os::unix::process::CommandExt;
+        let mut ours = std::process::Command::new("sleep")
+            .arg("30")
+            .env("CORTEX_RUN_ID", "run-1")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = ours.id() as i32;
+        // `spawn` returns once the exec is past its point of no return, a moment before the
+        // kernel fills in where the new environment lies: wait for it to be readable.
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::fs::read(format!("/proc/{pgid}/environ")).is_ok_and(|e| e.is_empty())
+            && std::time::Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let boot = boot_id().unwrap();
+        let start = stat(pgid).unwrap().start;
+        let noted = |identity| Noted { pgid, identity };
+        assert!(is_the_runs(&noted(Some((boot.clone(), start))), "run-1"));
+        assert!(
+            !is_the_runs(&noted(Some((boot.clone(), start + 1))), "run-1"),
+            "another process now leads the group (a pid reused)"
+        );
+        assert!(
+            !is_the_runs(&noted(Some(("another-boot".into(), start))), "run-1"),
+            "noted before a reboot"
+        );
+        assert!(is_the_runs(&noted(None), "run-1"), "an older note, our run");
+        assert!(
+            !is_the_runs(&noted(None), "run-2"),
+            "an older note naming another run's group"
+        );
+        ours.kill().unwrap();
+        ours.wait().unwrap();
+        assert!(!is_the_runs(&noted(Some((boot, start))), "run-1"));
     }
 }

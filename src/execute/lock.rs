@@ -55,6 +55,10 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct DriverLock {
     _file: File,
+    path: PathBuf,
+    /// The lock file did not exist: this is the run's first driver here, or `locks/` was
+    /// deleted (perhaps under a live driver, whose lock then excludes nobody).
+    made_anew: bool,
 }
 
 /// Where the lock of `run_id` lives: not in `runs/`, which may be deleted.
@@ -62,7 +66,8 @@ fn lock_path(home: &Path, run_id: &str) -> PathBuf {
     home.join("locks").join(format!("{run_id}.lock"))
 }
 
-fn open(path: &Path) -> Result<File, LockError> {
+/// The lock file at `path`, made if need be; and whether this call made it.
+fn open(path: &Path) -> Result<(File, bool), LockError> {
     let io = |error| LockError::Io {
         path: path.display().to_string(),
         error,
@@ -70,13 +75,21 @@ fn open(path: &Path) -> Result<File, LockError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    super::materialize::derived_file()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io)
+    let options = || {
+        let mut o = super::materialize::derived_file();
+        o.read(true).write(true);
+        o
+    };
+    match options().create_new(true).open(path) {
+        Ok(file) => Ok((file, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => options()
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map(|file| (file, false))
+            .map_err(io),
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// Does `path` still name `file` (the same device and inode)?
@@ -106,8 +119,8 @@ impl DriverLock {
         super::materialize::check_run_folders(home, run_id).map_err(LockError::UnsafeFolder)?;
         let path = lock_path(home, run_id);
         let mut reopens = 0;
-        let mut file = loop {
-            let mut file = open(&path)?;
+        let (mut file, made_anew) = loop {
+            let (mut file, made_anew) = open(&path)?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
@@ -126,7 +139,7 @@ impl DriverLock {
             // Removed (or replaced) between our open and our lock: a lock on a file nobody
             // else can open excludes nobody. Take it again on what the path names now.
             if still_named(&file, &path) {
-                break file;
+                break (file, made_anew);
             }
             reopens += 1;
             if reopens == REOPENS {
@@ -144,7 +157,24 @@ impl DriverLock {
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)?;
-        Ok(DriverLock { _file: file })
+        Ok(DriverLock {
+            _file: file,
+            path,
+            made_anew,
+        })
+    }
+
+    /// Whether taking the lock made its file (see `live_recorded_driver`).
+    pub fn made_anew(&self) -> bool {
+        self.made_anew
+    }
+
+    /// Let go of a lock taken on a file this call made, removing the file (if it is still
+    /// the one locked): the next process makes a new one again, and so makes the same checks.
+    pub fn give_back(self) {
+        if self.made_anew && still_named(&self._file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 
     /// Who drives the run now, if anyone (a live process holding the lock).
@@ -164,6 +194,28 @@ impl DriverLock {
             })),
         }
     }
+}
+
+/// The driver the log names for the run (`run_started`/`run_resumed`), if it is alive on this
+/// host: a process of that pid here that started no later than its session was recorded
+/// (a pid the system gave again since started after it). The lock is what excludes a second
+/// driver; this is for when its file was deleted (a lock on a deleted file excludes nobody):
+/// a driver whose lock file it made itself asks the log before taking over.
+pub fn live_recorded_driver(state: &crate::decide::RunState) -> Option<Holder> {
+    let driver = state.driver.as_ref()?;
+    if driver.host != super::hostname() || driver.pid == std::process::id() {
+        return None;
+    }
+    let since = state.session_started_at.as_deref()?;
+    let recorded = humantime::parse_rfc3339_weak(since.trim_end_matches('Z')).ok()?;
+    let started = super::procinfo::started_at(i32::try_from(driver.pid).ok()?)?;
+    // Clock ticks are coarse: a second of slack, far less than any pid takes to come round.
+    (started <= recorded + std::time::Duration::from_secs(1)).then(|| Holder {
+        pid: driver.pid,
+        host: driver.host.clone(),
+        actor: "the driver the log names; its lock file was deleted".to_string(),
+        since: since.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -198,11 +250,12 @@ mod tests {
     fn a_lock_file_no_longer_named_by_its_path_is_noticed() {
         let home = tempfile::tempdir().unwrap();
         let path = lock_path(home.path(), "R2");
-        let file = open(&path).unwrap();
-        assert!(still_named(&file, &path));
+        let (file, made) = open(&path).unwrap();
+        assert!(made && still_named(&file, &path));
+        assert!(!open(&path).unwrap().1, "the second open finds it");
         std::fs::remove_file(&path).unwrap();
         assert!(!still_named(&file, &path));
-        let _replacement = open(&path).unwrap();
+        let _replacement = open(&path).unwrap().0;
         assert!(
             !still_named(&file, &path),
             "a new file at the same path is another lock"

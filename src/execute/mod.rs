@@ -19,6 +19,7 @@ pub mod operator;
 mod outputs;
 mod prerequisites;
 mod process;
+mod procinfo;
 mod runner;
 mod scheduler;
 mod secrets;
@@ -41,7 +42,7 @@ pub use driver::drive;
 pub use host::{default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lease::{LeaseKeeper, OpenStore};
-pub use lock::{DriverLock, Holder, LockError};
+pub use lock::{DriverLock, Holder, LockError, live_recorded_driver};
 pub use materialize::{
     WriteBehind, check_run_folders, materialize, open_derived, remove_run_files, run_folder,
 };

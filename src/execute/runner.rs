@@ -512,7 +512,7 @@ impl Runner {
     /// never overlap, and remove the output files they left (they may hold secrets in plain
     /// text; the attempts that wrote them run again). Returns the groups ended.
     pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
-        let ended = end_orphans(&inflight_notes(&self.home, run_id), self.grace);
+        let ended = end_orphans(&inflight_notes(&self.home, run_id), run_id, self.grace);
         let work = self.home.join("runs").join(run_id).join("work");
         let real = super::check_run_folders(&self.home, run_id).is_ok();
         if let Some(entries) = std::fs::read_dir(&work).ok().filter(|_| real) {

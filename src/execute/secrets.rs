@@ -144,12 +144,16 @@ impl Redactor {
     /// log: their values move here (the driver needs them), `started` holds `***` for them and
     /// names them in `secret_inputs` (so that `resume` knows to ask for them again).
     pub fn start_run(&mut self, started: &mut RunStarted) {
+        // A scenario's inputs, phases' `env:` and `secret_env` are secret as a workflow's are.
         let workflow = match started.kind {
             RunKind::Workflow => {
                 serde_json::from_value::<Workflow>(started.definition.clone()).ok()
             }
-            // Phases have no inputs and no `env:`.
-            RunKind::Scenario => None,
+            RunKind::Scenario => {
+                serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
+                    .ok()
+                    .map(|s| s.as_workflow())
+            }
         };
         let mut secret: BTreeSet<String> = workflow.as_ref().map(secret_inputs).unwrap_or_default();
         secret.extend(started.secret_inputs.iter().cloned());

@@ -102,6 +102,47 @@ pub fn driver() -> Driver {
     }
 }
 
+/// What a drive that could not go on tells the person who started it.
+fn drive_error(e: DriveError, run_id: &str) -> CommandError {
+    match e {
+        // The driver's own command refused: the run moved on without it (another driver
+        // took it over), not bad input from anyone.
+        DriveError::Journal(crate::execute::JournalError::Decide(d)) => CommandError::from(
+            crate::execute::JournalError::Fenced(format!("the run moved on without it ({d})")),
+        ),
+        DriveError::Journal(j) => CommandError::from(j),
+        DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
+        DriveError::MissingSecretInputs(missing) => {
+            super::workflow::missing_secret_inputs(run_id, &missing)
+        }
+    }
+}
+
+/// The lock, if the run is not driven by another live process. The lock excludes a second
+/// driver, but one taken on a file this process made may be a lock beside a live driver's:
+/// `locks/` may have been deleted under it, and a lock on a deleted file excludes nobody. The
+/// log names the run's driver; if that process is alive here, the run is still its own (exit
+/// 4), and the lock file made is removed so that the next process asks the same.
+pub fn not_driven_elsewhere(
+    lock: DriverLock,
+    journal: &Journal<'_>,
+) -> Result<DriverLock, CommandError> {
+    if !lock.made_anew() {
+        return Ok(lock);
+    }
+    match crate::execute::live_recorded_driver(&journal.state) {
+        None => Ok(lock),
+        Some(holder) => {
+            lock.give_back();
+            Err(crate::execute::LockError::Held {
+                run_id: journal.run_id.clone(),
+                holder: Some(holder),
+            }
+            .into())
+        }
+    }
+}
+
 /// Drive a run to where it stops: its status document, its outcome for people, and the exit
 /// code.
 pub fn finish_driving(
@@ -138,6 +179,7 @@ fn drive_from(
     first: Option<Command>,
 ) -> Result<Output, CommandError> {
     let actor = by.clone();
+    let lock = not_driven_elsewhere(lock, &journal)?;
     // The driver's lease: the run is driven here and nowhere else (on any host), and every
     // append is made under it, so a driver that lost it (paused or cut off past it, the run
     // taken over) records nothing more.
@@ -167,13 +209,7 @@ fn drive_from(
     // A run that has not started yet (its first drive) had no status before.
     let before =
         (journal.state.events > 1).then(|| crate::project::run_status(&journal.state, false));
-    let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
-        DriveError::Journal(j) => CommandError::from(j),
-        DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
-        DriveError::MissingSecretInputs(missing) => {
-            super::workflow::missing_secret_inputs(&run_id, &missing)
-        }
-    });
+    let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(e, &run_id));
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
     // releasing it changes nothing).
     if let Some((lease, keeper)) = keeper {
@@ -398,4 +434,28 @@ pub fn definition_changed(start: &RunStarted) -> Option<String> {
             start.source
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::DecideError;
+    use crate::execute::JournalError;
+
+    #[test]
+    fn a_driver_whose_attempt_was_superseded_fails_it_is_not_bad_input() {
+        let superseded = DriveError::Journal(JournalError::Decide(DecideError::AttemptMismatch {
+            step: "a".into(),
+            expected: 2,
+            got: 1,
+        }));
+        let e = drive_error(superseded, "R");
+        assert_eq!(e.code, exit::FAILED, "{}", e.message);
+        assert!(
+            e.message.contains("moved on without it")
+                && e.message.contains("not the attempt in flight"),
+            "{}",
+            e.message
+        );
+    }
 }

@@ -78,6 +78,9 @@ impl CommandError {
 
 impl From<LookupError> for CommandError {
     fn from(e: LookupError) -> Self {
+        if let LookupError::Invalid { error, .. } = &e {
+            return CommandError::definition(error);
+        }
         let mut err = CommandError::bad_input(e.to_string());
         if let LookupError::NotFound {
             suggestions, kind, ..

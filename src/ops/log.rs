@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::{CommandError, Ctx, Output, exit, no_runs};
+use crate::definition::{ReadError, read_bounded};
 use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_verify};
 use crate::store::{
@@ -12,6 +13,15 @@ use crate::store::{
 };
 
 /// `log show [RUN]`: every event of a run, one per line.
+/// The largest anchor file read: a line of about 110 bytes per run, so some 600,000 runs.
+const MAX_ANCHOR_BYTES: u64 = 64 << 20;
+
+/// An anchor file's text, through the bounded reader: refused by its size, unread, when larger
+/// than `MAX_ANCHOR_BYTES`, and never a device or a FIFO.
+fn read_anchors(path: &Path) -> Result<String, ReadError> {
+    read_bounded(path, MAX_ANCHOR_BYTES, "anchor files")
+}
+
 pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx.reading_store()?.ok_or_else(no_runs)?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
@@ -83,7 +93,7 @@ pub fn verify(
                 None => store.verify(run_id.as_deref())?,
             };
             if let Some(path) = anchors {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let text = read_anchors(path).map_err(|e| {
                     CommandError::bad_input(format!("cannot read {}: {e}", path.display()))
                 })?;
                 let anchors = parse_anchors(&text)
@@ -179,10 +189,10 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
         let text = anchors.iter().map(|a| a.line() + "\n").collect::<String>();
         return Ok(Output::new(docs, text, exit::OK));
     };
-    let existing = match std::fs::read_to_string(path) {
+    let existing = match read_anchors(path) {
         Ok(text) => parse_anchors(&text)
             .map_err(|e| CommandError::bad_input(format!("{}: {e}", path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(ReadError::NotFound) => Vec::new(),
         Err(e) => {
             return Err(CommandError::bad_input(format!(
                 "cannot read {}: {e}",

@@ -389,20 +389,25 @@ fn scenario_agents(
 pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     let mut rows = Vec::new();
-    for (name, source) in catalog.scenarios() {
-        let EntrySource::File(path) = &source else {
+    for listed in catalog.list_scenarios() {
+        let EntrySource::File(path) = &listed.source else {
             continue;
         };
-        let text = crate::definition::read_definition(path).unwrap_or_default();
-        let parsed = parse_scenario(&name, &text).ok();
+        let parsed = match &listed.text {
+            Ok(text) => parse_scenario(&listed.name, text).map_err(|e| e.first_problem()),
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        let ambiguity = listed.ambiguity();
+        let valid = parsed.as_ref().ok();
         rows.push(json!({
-            "name": name,
+            "name": listed.name,
             "path": path.display().to_string(),
-            "valid": parsed.is_some(),
-            "phases": parsed.as_ref().map(|s| s.phases.len()),
-            "priority": parsed.as_ref().and_then(|s| s.priority.clone()),
-            "type": parsed.as_ref().and_then(|s| s.kind.clone()),
-            "description": parsed.as_ref().and_then(|s| s.description.clone()),
+            "valid": valid.is_some() && ambiguity.is_none(),
+            "phases": valid.map(|s| s.phases.len()),
+            "priority": valid.and_then(|s| s.priority.clone()),
+            "type": valid.and_then(|s| s.kind.clone()),
+            "description": valid.and_then(|s| s.description.clone()),
+            "error": parsed.as_ref().err().or(ambiguity.as_ref()),
         }));
     }
     if rows.is_empty() {
@@ -415,16 +420,21 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let mut text = format!("Scenarios ({}):\n", catalog.scenarios_dir().display());
     let width = crate::render::name_width(&rows);
     for r in &rows {
-        let phases = r["phases"].as_u64().map_or("invalid".to_string(), |n| {
-            crate::render::count(n as usize, "phase")
-        });
+        let phases = match (r["phases"].as_u64(), r["valid"].as_bool()) {
+            (Some(n), Some(true)) => crate::render::count(n as usize, "phase"),
+            (Some(_), _) => "ambiguous".to_string(),
+            (None, _) => "invalid".to_string(),
+        };
         text.push_str(&format!(
             "  {:<width$}  {:<10}  {:<8}  {:<12}  {}\n",
             r["name"].as_str().unwrap_or_default(),
             phases,
             r["priority"].as_str().unwrap_or("-"),
             r["type"].as_str().unwrap_or("-"),
-            r["description"].as_str().unwrap_or(""),
+            r["error"]
+                .as_str()
+                .or_else(|| r["description"].as_str())
+                .unwrap_or(""),
         ));
     }
     Ok(Output::new(rows, text, exit::OK))

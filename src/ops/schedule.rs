@@ -15,7 +15,7 @@ use crate::decide::{
     ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule, replay_schedule,
     schedule_stream,
 };
-use crate::definition::{EntrySource, Schedule, parse_scenario, parse_workflow};
+use crate::definition::{EntrySource, ReadError, Schedule, parse_scenario, parse_workflow};
 use crate::event::{Driver, Event, FireOutcome, NewEvent, RunKind};
 use crate::execute::{DriverLock, IdGen, StopFlag, UlidIds, hostname, load_state, operator};
 use crate::plan::{Cadence, minute_of};
@@ -79,24 +79,37 @@ pub fn find_scheduled(ctx: &Ctx) -> (Vec<Scheduled>, Vec<Unschedulable>) {
         text.lines()
             .any(|l| l.starts_with("schedule:") || l.starts_with("\"schedule\":"))
     };
+    // Read through the bounded reader: an oversized file is refused by its size, unread.
     let entries = catalog
-        .workflows()
+        .list_workflows()
         .into_iter()
-        .map(|(name, source)| (RunKind::Workflow, name, source))
+        .map(|listed| (RunKind::Workflow, listed))
         .chain(
             catalog
-                .scenarios()
+                .list_scenarios()
                 .into_iter()
-                .map(|(name, source)| (RunKind::Scenario, name, source)),
+                .map(|listed| (RunKind::Scenario, listed)),
         );
-    for (kind, name, source) in entries {
-        let EntrySource::File(path) = &source else {
-            continue;
-        };
-        let Ok(text) = std::fs::read_to_string(path) else {
+    for (kind, listed) in entries {
+        let EntrySource::File(path) = &listed.source else {
             continue;
         };
         let file = path.display().to_string();
+        let name = listed.name;
+        let text = match listed.text {
+            Ok(text) => text,
+            // Whether it has a schedule cannot be told; that it cannot be used can.
+            Err(e @ (ReadError::TooLarge { .. } | ReadError::NotText { .. })) => {
+                bad.push(Unschedulable {
+                    kind: kind_str(kind),
+                    name,
+                    file,
+                    error: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+            Err(_) => continue,
+        };
         let parsed = match kind {
             RunKind::Workflow => parse_workflow(&file, &text).map(|w| (w.name, w.schedule)),
             RunKind::Scenario => parse_scenario(&file, &text).map(|s| (s.name, s.schedule)),

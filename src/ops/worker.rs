@@ -11,6 +11,7 @@ use serde_json::json;
 use super::drive::Live;
 use super::{CommandError, Ctx, Output, exit, hostname};
 use crate::decide::{Command, RunState, StepStatus};
+use crate::definition::limits::{DurationRange, WORKER_LEASE, WORKER_POLL};
 use crate::definition::{Durability, tags_cover};
 use crate::event::Operator;
 use crate::execute::{
@@ -35,6 +36,16 @@ pub struct WorkerOptions {
     pub poll: Duration,
     /// Exit once nothing is left for it (CI: drain what was submitted, then go on).
     pub until_idle: bool,
+}
+
+/// A duration flag of `cortex worker` (`--lease`, `--poll`) inside its documented range.
+pub fn flag(range: &DurationRange, text: &str) -> Result<Duration, CommandError> {
+    range.check_flag(text).map_err(|e| {
+        CommandError::bad_input(e).hint(format!(
+            "write {} with a duration {}",
+            range.field, range.text
+        ))
+    })
 }
 
 /// What a thread of the worker tells its loop when it is done.
@@ -66,7 +77,16 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut store = ctx.store(Durability::Normal)?;
     // Leases need the log's newest schema; a store that keeps none cannot host workers.
     store.leases(None)?;
-    let lease_ms = opts.lease.as_millis().clamp(300, 3_600_000) as u64;
+    // Front ends parse with `flag`; a value from elsewhere is held to the same ranges.
+    for (range, value) in [(WORKER_LEASE, opts.lease), (WORKER_POLL, opts.poll)] {
+        if value < range.min || value > range.max {
+            return Err(CommandError::bad_input(format!(
+                "`{}` is {value:?}, outside its range {}",
+                range.field, range.text
+            )));
+        }
+    }
+    let lease_ms = opts.lease.as_millis() as u64;
     let opener = ctx.clone();
     let seat = Arc::new(Shared {
         holder: format!("worker:{name} pid {}", std::process::id()),

@@ -231,34 +231,38 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
 pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     let mut rows = Vec::new();
-    for (name, source) in catalog.workflows() {
-        let (text, src) = match &source {
-            EntrySource::Builtin => (
-                crate::definition::builtin_workflow(&name)
-                    .unwrap_or_default()
-                    .to_string(),
-                "built-in".to_string(),
-            ),
-            EntrySource::File(p) => (
-                std::fs::read_to_string(p).unwrap_or_default(),
-                p.display().to_string(),
-            ),
+    for listed in catalog.list_workflows() {
+        let src = match &listed.source {
+            EntrySource::Builtin => "built-in".to_string(),
+            EntrySource::File(p) => p.display().to_string(),
         };
-        let parsed = parse_workflow(&name, &text).ok();
+        let parsed = match &listed.text {
+            Ok(text) => parse_workflow(&listed.name, text).map_err(|e| e.first_problem()),
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        let ambiguity = listed.ambiguity();
+        let valid = parsed.as_ref().ok();
         rows.push(json!({
-            "name": name,
+            "name": listed.name,
             "source": src,
-            "valid": parsed.is_some(),
-            "steps": parsed.as_ref().map(|w| w.steps.len()),
-            "description": parsed.as_ref().and_then(|w| w.description.clone()),
+            "valid": valid.is_some() && ambiguity.is_none(),
+            "steps": valid.map(|w| w.steps.len()),
+            "description": valid.and_then(|w| w.description.clone()),
+            "error": parsed.as_ref().err().or(ambiguity.as_ref()),
         }));
     }
     let mut text = format!("Workflows ({}):\n", ctx.home.join("workflows").display());
     let width = crate::render::name_width(&rows);
     for r in &rows {
-        let steps = r["steps"].as_u64().map_or("invalid".to_string(), |n| {
-            crate::render::count(n as usize, "step")
-        });
+        let steps = match (r["steps"].as_u64(), r["valid"].as_bool()) {
+            (Some(n), Some(true)) => crate::render::count(n as usize, "step"),
+            (Some(_), _) => "ambiguous".to_string(),
+            (None, _) => "invalid".to_string(),
+        };
+        let about = r["error"]
+            .as_str()
+            .or_else(|| r["description"].as_str())
+            .unwrap_or_default();
         let origin = if r["source"] == "built-in" {
             "  [built-in]"
         } else {
@@ -268,7 +272,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             "  {:<width$}  {:<9}  {}{origin}\n",
             r["name"].as_str().unwrap_or_default(),
             steps,
-            r["description"].as_str().unwrap_or(""),
+            about,
         ));
     }
     text.push_str("\nRun one with `cortex workflow run NAME`.\n");
@@ -516,6 +520,8 @@ pub fn resume(
         dry_run,
         timeout,
     } = args;
+    // Flags are checked before anything, a dry run included.
+    let timeout = timeout.map(run_timeout_seconds).transpose()?;
     // A dry run only reads.
     let opened = match dry_run {
         true => ctx.reading_store()?,
@@ -567,13 +573,7 @@ pub fn resume(
     // Limits can be lifted: the time limit from now on is `--timeout`, else the one in
     // cortex.config.json now (recorded in `run_resumed`).
     let timeout_seconds = match timeout {
-        Some(t) => crate::definition::DurationSpec(t.to_string())
-            .to_duration()
-            .map_err(|e| {
-                CommandError::bad_input(format!("--timeout: {e}"))
-                    .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
-            })?
-            .as_secs(),
+        Some(seconds) => seconds,
         None => {
             ctx.catalog()
                 .config()
@@ -587,6 +587,18 @@ pub fn resume(
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     supply_secret_inputs(&mut journal, inputs)?;
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
+}
+
+/// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds
+/// rounded up (`500ms` is a limit of 1 s, not none).
+fn run_timeout_seconds(text: &str) -> Result<u64, CommandError> {
+    let limit = crate::definition::limits::RUN_TIMEOUT
+        .check_flag(text)
+        .map_err(|e| {
+            CommandError::bad_input(e)
+                .hint("write e.g. --timeout 2h, --timeout 90m, or --timeout 0 for no limit")
+        })?;
+    Ok(limit.as_secs() + u64::from(limit.subsec_nanos() > 0))
 }
 
 /// Drive on a run that a worker took (`cortex worker`): `state` is the worker's fold of it
@@ -650,6 +662,7 @@ fn go_on(
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
+    let lock = super::drive::not_driven_elsewhere(lock, &journal)?;
     if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
         live.observer.warn(&changed);
     }

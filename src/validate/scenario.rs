@@ -231,6 +231,14 @@ pub fn validate_scenario(
                 }
             }
         }
+        for (j, name) in phase.secret_env.iter().enumerate() {
+            if !super::is_env_name(name) {
+                c.problem(
+                    &[key("secret_env").as_slice(), &[Seg::Index(j)]].concat(),
+                    format!("`{name}` is not a valid environment variable name"),
+                );
+            }
+        }
         for (name, value) in &phase.env {
             texts.push((
                 [key("env").as_slice(), &[Seg::Key(name.clone())]].concat(),
