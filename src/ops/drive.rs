@@ -164,9 +164,6 @@ fn drive_from(
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
     };
-    // A run that has not started yet (its first drive) had no status before.
-    let before =
-        (journal.state.events > 1).then(|| crate::project::run_status(&journal.state, false));
     let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
@@ -189,7 +186,7 @@ fn drive_from(
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
     };
     let human = render_outcome(&view, SystemTime::now());
-    let warnings = super::notify::after_change(ctx, before, &journal.state, &journal.redactor);
+    let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
     // report on the child's last prompt is all it takes for the whole tree to go on.

@@ -800,7 +800,7 @@ pub fn abort(
     );
     let code = view.status.exit_code();
     let warnings =
-        super::notify::after_change(ctx, None, &state, &crate::execute::Redactor::of_run(&state));
+        super::notify::after_change(ctx, &state, &crate::execute::Redactor::of_run(&state));
     Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }
 
@@ -961,7 +961,6 @@ pub fn report_step(
         Vec::new()
     };
     let attempt = step.attempts;
-    let before = crate::project::run_status(&journal.state, false);
     journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
         step: step.name.clone(),
         attempt,
@@ -1007,8 +1006,7 @@ pub fn report_step(
         }
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
-        let warnings =
-            super::notify::after_change(ctx, Some(before), &journal.state, &journal.redactor);
+        let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
         Ok(Output::new(view.to_json(), text, code).warn(warnings))
     }
 }

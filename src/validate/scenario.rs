@@ -208,7 +208,7 @@ pub fn validate_scenario(
         .map(|p| p.name.clone())
         .collect();
     super::workflow::check_inputs(&mut c, &scenario.inputs);
-    super::notify::check_notify(&mut c, &scenario.notify);
+    super::notify::check_notify(&mut c, &scenario.notify, &scenario.inputs);
     if let Some(schedule) = &scenario.schedule {
         let secret = crate::execute::secret_inputs(&scenario.as_workflow());
         super::schedule::check_schedule(&mut c, schedule, &scenario.inputs, &secret);

@@ -381,7 +381,7 @@ pub fn validate_workflow(
         c.hinted(&["name".into()], bad.problem, bad.fix);
     }
     check_inputs(&mut c, &wf.inputs);
-    super::notify::check_notify(&mut c, &wf.notify);
+    super::notify::check_notify(&mut c, &wf.notify, &wf.inputs);
     if let Some(schedule) = &wf.schedule {
         let secret = crate::execute::secret_inputs(wf);
         super::schedule::check_schedule(&mut c, schedule, &wf.inputs, &secret);
