@@ -785,3 +785,118 @@ fn a_secret_input_handed_to_a_child_is_never_recorded_by_the_child() {
         }
     }
 }
+
+/// The run id of the latest run of workflow `name`.
+fn run_of(env: &Env, name: &str) -> String {
+    env.status(Some(name))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn aborting_a_waiting_child_directly_fails_its_parent_s_step_at_once() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    let child = run_of(&env, "review");
+    let abort = env.run(&["workflow", "abort", &child]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    assert!(abort.stdout.contains("The parent run"), "{}", abort.stdout);
+    let parent = env.status(Some("release"));
+    assert_eq!(parent["status"], "failed", "{parent}");
+    let step = &parent["steps"][1];
+    assert!(
+        step["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("child run {child} aborted")),
+        "{step}"
+    );
+    let next = parent["next"].to_string();
+    assert!(!next.contains("step\",\"complete"), "{next}");
+    assert!(next.contains("--retry"), "{next}");
+    // `resume --retry` starts a new child (the aborted one is over), which waits again.
+    assert_eq!(
+        env.run(&["workflow", "resume", "release", "--retry"]).code,
+        3
+    );
+    assert_ne!(run_of(&env, "review"), child);
+}
+
+#[test]
+fn a_report_that_fails_a_child_s_step_fails_its_parent_s_step_and_retry_resumes_that_child() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    let child = run_of(&env, "review");
+    let fail = env.run(&["workflow", "step", "fail", "look", "--run", &child]);
+    assert_eq!(fail.code, 1, "{}{}", fail.stdout, fail.stderr);
+    assert_eq!(env.status(Some("release"))["status"], "failed");
+    // Retrying the parent goes on with the same child, whose step waits for a report again.
+    assert_eq!(
+        env.run(&["workflow", "resume", "release", "--retry"]).code,
+        3
+    );
+    assert_eq!(run_of(&env, "review"), child);
+    let done = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &child,
+        "--output",
+        "verdict=ok",
+    ]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(Some("release"))["status"], "completed");
+}
+
+#[test]
+fn a_parent_waiting_on_a_child_that_ended_meanwhile_never_suggests_a_report_on_it() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    let parent = run_of(&env, "release");
+    let child = run_of(&env, "review");
+    // Someone holds the parent's lock: the abort of the child cannot drive the parent on.
+    let lock = env.home().join("locks").join(format!("{parent}.lock"));
+    // `-o`: flock itself holds the lock (not `sleep`), so killing it lets the lock go.
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(env.run(&["workflow", "abort", &child]).code, 1);
+    let status = env.status(Some(&parent));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert_eq!(
+        status["steps"][1]["uses"]["child_ended"], "aborted",
+        "{status}"
+    );
+    let argvs: Vec<String> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"].to_string())
+        .collect();
+    assert!(
+        argvs.iter().all(|a| !a.contains(&child)),
+        "a suggestion on the finished child: {argvs:?}"
+    );
+    assert!(argvs[0].contains("resume"), "{argvs:?}");
+    // Resuming gives the step the child's end.
+    assert_eq!(env.run(&["workflow", "resume", &parent]).code, 1);
+    assert_eq!(env.status(Some(&parent))["status"], "failed");
+}

@@ -335,6 +335,36 @@ struct Handover<'a> {
     child_outcome: &'a str,
 }
 
+/// A child run that came to an end of its session outside its parent's drive (aborted
+/// directly, `workflow abort CHILD`; paused or ended by a report on one of its steps that did
+/// not drive it on): drive its parent on from there, as a drive of the child would — the
+/// parent's `uses:` step takes the child's end (it fails with "child run … aborted") and its
+/// `on_failure` applies, so the parent never goes on waiting on a run that waits for nothing.
+/// None if it has no parent, its parent does not wait on it, or is driven elsewhere.
+pub(super) fn hand_over_ended_child(
+    ctx: &Ctx,
+    store: &mut dyn crate::store::EventStore,
+    child: &crate::decide::RunState,
+    child_outcome: &str,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Option<Output>, CommandError> {
+    let Some(parent) = child.start.as_ref().and_then(|s| s.parent.clone()) else {
+        return Ok(None);
+    };
+    if crate::plan::end_of(child).is_none() {
+        return Ok(None);
+    }
+    let on = Handover {
+        parent: &parent,
+        child: &child.run_id,
+        child_outcome,
+    };
+    let mut ids = crate::execute::UlidIds::default();
+    let clock = crate::execute::SystemClock;
+    drive_parent_on(ctx, store, &clock, &mut ids, on, by, live)
+}
+
 /// Drive the parent of a child run on, if its step waits on that child and nobody drives it:
 /// its document, or none if there was nothing to do.
 fn drive_parent_on(

@@ -799,8 +799,28 @@ pub fn abort(
         view.head_hash
     );
     let code = view.status.exit_code();
-    let warnings =
+    let mut warnings =
         super::notify::after_change(ctx, &state, &crate::execute::Redactor::of_run(&state));
+    // A child run aborted directly: its parent, waiting on it, takes that end now (said
+    // below this run's own answer, which stays the document).
+    let mut quiet = crate::execute::Quiet;
+    let mut live = super::Live {
+        observer: &mut quiet,
+        stop: StopFlag::default(),
+    };
+    let parent = super::drive::hand_over_ended_child(ctx, &mut *store, &state, "", by, &mut live)?;
+    let mut text = text;
+    if let Some(parent) = parent {
+        let parent_id = parent.json["run_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        text.push_str(&format!(
+            "\n↑ The parent run {parent_id} goes on (its step waited on this run):\n{}",
+            parent.human
+        ));
+        warnings.extend(parent.warnings);
+    }
     Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }
 
@@ -988,6 +1008,7 @@ pub fn report_step(
     drop(lock);
     let view = ctx.view(&journal.state, false);
     {
+        let said = done.clone();
         let mut text = done;
         if !report.no_drive && running {
             let e = missing_secret_inputs(&run_id, &missing);
@@ -1007,6 +1028,15 @@ pub fn report_step(
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
         let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+        // A child run that this report paused or ended: its parent, waiting on it, goes on
+        // from there, as after a drive (`finish_driving`), and answers for the whole tree.
+        let state = journal.state.clone();
+        let parent = journal.nested(|store, _, _| {
+            super::drive::hand_over_ended_child(ctx, store, &state, &said, by, live)
+        })?;
+        if let Some(parent) = parent {
+            return Ok(parent.warn(warnings));
+        }
         Ok(Output::new(view.to_json(), text, code).warn(warnings))
     }
 }
