@@ -900,3 +900,94 @@ fn a_parent_waiting_on_a_child_that_ended_meanwhile_never_suggests_a_report_on_i
     assert_eq!(env.run(&["workflow", "resume", &parent]).code, 1);
     assert_eq!(env.status(Some(&parent))["status"], "failed");
 }
+
+const TYPED_CHILD: &str = "name: typed\ninputs:\n  need: {type: integer, required: true}\n  mode: {type: string, enum: [fast, safe]}\nsteps: [{name: s, run: echo ok}]\n";
+
+/// `(message, line, column)` of each error `workflow validate --json` gives for `name`.
+fn validation_errors(env: &Env, name: &str) -> (i32, Vec<(String, u64, u64)>) {
+    let out = env.run(&["--json", "workflow", "validate", name]);
+    let errors = out.json()["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["message"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap_or(0),
+                e["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    (out.code, errors)
+}
+
+#[test]
+fn a_literal_with_value_that_does_not_pass_the_child_s_input_is_refused_by_validate_where_it_is() {
+    let env = Env::new();
+    env.workflow("typed", TYPED_CHILD).workflow(
+        "caller",
+        "name: caller\nsteps:\n  - {name: y, uses: typed, with: {need: notanint}}\n  - name: z\n    uses: typed\n    with:\n      need: 3\n      mode: reckless\n",
+    );
+    let (code, errors) = validation_errors(&env, "caller");
+    assert_eq!(code, 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, c)| m.contains("`notanint` is not an integer") && (*l, *c) == (3, 41)),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, _)| m.contains("reckless") && m.contains("not one of") && *l == 8),
+        "{errors:?}"
+    );
+    // A templated value is known only when the run gets there.
+    env.workflow(
+        "later",
+        "name: later\ninputs: {x: {type: string, default: '3'}}\nsteps:\n  - {name: y, uses: typed, with: {need: \"${{ inputs.x }}\"}}\n",
+    );
+    assert_eq!(validation_errors(&env, "later").0, 0);
+}
+
+#[test]
+fn a_with_key_that_is_not_an_input_is_located_at_the_key() {
+    let env = Env::new();
+    env.workflow("typed", TYPED_CHILD).workflow(
+        "caller",
+        "name: caller\nsteps:\n  - {name: y, uses: typed, with: {need: 1, nede: 1}}\n",
+    );
+    let (code, errors) = validation_errors(&env, "caller");
+    assert_eq!(code, 2);
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, c)| m.contains("gives `nede`") && (*l, *c) == (3, 44)),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_child_that_cannot_start_fails_its_step_at_once_without_retries() {
+    let env = Env::new();
+    env.workflow("typed", TYPED_CHILD).workflow(
+        "caller",
+        "name: caller\ninputs: {x: {type: string, default: nope}}\nsteps:\n  - {name: y, uses: typed, with: {need: \"${{ inputs.x }}\"}}\n",
+    );
+    let out = env.run(&["workflow", "run", "caller"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = env.status(Some("caller"));
+    assert_eq!(status["steps"][0]["attempts"], 1, "{status}");
+    assert!(
+        status["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`nope` is not an integer"),
+        "{status}"
+    );
+    assert!(
+        !env.run(&["log", "show", "caller"]).stdout.contains("retry"),
+        "a retry was scheduled"
+    );
+}

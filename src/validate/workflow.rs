@@ -85,6 +85,36 @@ impl Checker<'_> {
         self.problems.push(Problem::new(message, at));
     }
 
+    /// `hinted`, its caret on the key of the mapping entry at `path` (whose last segment is
+    /// that key) where the key is written on the line of its value, else on the value.
+    pub(super) fn hinted_at_key(
+        &mut self,
+        path: &[Seg],
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let at = self.at(path).map(|at| {
+            let Some(Seg::Key(key)) = path.last() else {
+                return at;
+            };
+            let line = self
+                .text
+                .lines()
+                .nth(at.line.saturating_sub(1))
+                .unwrap_or("");
+            let before: String = line.chars().take(at.column.saturating_sub(1)).collect();
+            match before.rfind(key.as_str()) {
+                Some(byte) => Location {
+                    line: at.line,
+                    column: before[..byte].chars().count() + 1,
+                },
+                None => at,
+            }
+        });
+        self.problems
+            .push(Problem::new(message, at).with_hint(hint));
+    }
+
     pub(super) fn hinted(
         &mut self,
         path: &[Seg],
