@@ -991,3 +991,22 @@ fn a_child_that_cannot_start_fails_its_step_at_once_without_retries() {
         "a retry was scheduled"
     );
 }
+
+#[test]
+fn an_if_that_can_never_be_decided_or_an_empty_command_condition_is_refused_by_validate() {
+    let env = Env::new();
+    env.workflow(
+        "undecidable",
+        "name: undecidable\ninputs: {n: {type: integer, default: 3}, f: {type: boolean, default: false}, s: {type: string, default: x}}\nsteps:\n  - {name: a, if: \"inputs.n > 'abc'\", run: echo}\n  - {name: b, if: \"inputs.f < true\", run: echo}\n  - {name: c, if: {run: ''}, run: echo}\n  - {name: d, if: \"inputs.n > '2' && inputs.s > 'abc' && inputs.f == 'true'\", run: echo}\n",
+    );
+    let (code, errors) = validation_errors(&env, "undecidable");
+    assert_eq!(code, 2, "{errors:?}");
+    let lines: Vec<u64> = errors.iter().map(|(_, l, _)| *l).collect();
+    assert_eq!(lines, [4, 5, 6], "{errors:?}");
+    assert!(
+        errors[0].0.contains("does not read as a number"),
+        "{errors:?}"
+    );
+    assert!(errors[1].0.contains("booleans have no order"), "{errors:?}");
+    assert!(errors[2].0.contains("is empty"), "{errors:?}");
+}

@@ -198,6 +198,13 @@ impl Checker<'_> {
         match condition {
             crate::definition::IfCondition::Command(command) => {
                 let p = [path, &["run".into()]].concat();
+                if command.run.trim().is_empty() {
+                    self.hinted(
+                        &p,
+                        "`if: {run: ...}` is empty (an empty command would always hold)",
+                        "give the command whose exit 0 runs the step, or remove the `if:`",
+                    );
+                }
                 self.templates_of(unit, &p, &command.run, inputs, earlier);
             }
             crate::definition::IfCondition::Expression(text) => {
@@ -211,6 +218,19 @@ impl Checker<'_> {
                         );
                     }
                     Ok(expr) => {
+                        use crate::definition::{InputType, expr::Value};
+                        let kind_of = |name: &str| match inputs.get(name)?.kind {
+                            InputType::Integer | InputType::Number => Some(Value::Num(0.0)),
+                            InputType::Boolean => Some(Value::Bool(false)),
+                            InputType::String | InputType::Path => None,
+                        };
+                        for problem in crate::definition::expr::type_problems(&expr, &kind_of) {
+                            self.hinted(
+                                path,
+                                format!("`if:` {problem}"),
+                                "compare a number input with a number (`inputs.n > 3`), a boolean input with `==`/`!=` and `true`/`false`",
+                            );
+                        }
                         for (reference, written) in crate::definition::expr::references(&expr) {
                             match reference {
                                 Reference::Input(name) if !inputs.contains_key(name) => self.hinted(
