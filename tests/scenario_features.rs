@@ -144,3 +144,42 @@ fn orchestrate_abort_ends_a_scenario_run_for_good() {
     let status = env.run(&["--json", "orchestrate", "status", "gate"]).json();
     assert_eq!(status["status"], "aborted");
 }
+
+#[test]
+fn a_phase_env_name_that_is_no_variable_name_is_refused_where_it_is_written() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "envbad",
+        "name: envbad\ndescription: d\nphases:\n  - name: one\n    description: d\n    env: {\"B=C\": x, \"\": y, GOOD_1: z}\n    run: echo done\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "envbad"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let errors: Vec<(String, u64, u64)> = out.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["message"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap(),
+                e["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().any(
+            |(m, l, c)| m.contains("`B=C` is not a valid environment variable name")
+                && (*l, *c) == (6, 12)
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, _)| m.contains("an empty name") && *l == 6),
+        "{errors:?}"
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "envbad"]).code, 2);
+}

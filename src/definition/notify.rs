@@ -2,6 +2,8 @@
 //! document to, when the run fails (`on_failure`) or when it finishes (`on_finish`).
 
 use schemars::JsonSchema;
+
+use super::name::is_env_name;
 use serde::{Deserialize, Serialize};
 
 /// Notifications of a workflow or a scenario.
@@ -67,14 +69,6 @@ pub enum WebhookPart<'a> {
     Text(&'a str),
     Env(&'a str),
     Input(String),
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The parts of a webhook as written, or why it cannot be read: a `$` that starts no
