@@ -164,11 +164,16 @@ fn drive_from(
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
     };
+    let kind = journal
+        .state
+        .start
+        .as_ref()
+        .map_or(RunKind::Workflow, |s| s.kind);
     let end = drive(&mut journal, &mut dctx).map_err(|e| match e {
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         DriveError::MissingSecretInputs(missing) => {
-            super::workflow::missing_secret_inputs(&run_id, &missing)
+            super::workflow::missing_secret_inputs(&run_id, &missing, kind)
         }
     });
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and

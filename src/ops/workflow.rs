@@ -739,29 +739,37 @@ fn supply_secret_inputs(
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(missing_secret_inputs(&run_id, &missing))
+        Err(missing_secret_inputs(&run_id, &missing, start.kind))
     }
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
-pub fn missing_secret_inputs(run_id: &str, missing: &[String]) -> CommandError {
+pub fn missing_secret_inputs(run_id: &str, missing: &[String], kind: RunKind) -> CommandError {
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
     let flags: Vec<String> = missing
         .iter()
         .map(|n| format!("--input {n}=VALUE"))
         .collect();
     let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
-    CommandError::bad_input(format!(
+    let e = CommandError::bad_input(format!(
         "run {run_id} needs the value of its secret input{} {}: the log keeps only `***`",
         if missing.len() == 1 { "" } else { "s" },
         names.join(", ")
-    ))
-    .hint(format!(
-        "give {} again: `cortex workflow resume {run_id} {}`",
-        if missing.len() == 1 { "it" } else { "them" },
-        flags.join(" ")
-    ))
-    .hint(format!("or set {} in the environment", vars.join(", ")))
+    ));
+    match kind {
+        RunKind::Workflow => e
+            .hint(format!(
+                "give {} again: `cortex workflow resume {run_id} {}`",
+                if missing.len() == 1 { "it" } else { "them" },
+                flags.join(" ")
+            ))
+            .hint(format!("or set {} in the environment", vars.join(", "))),
+        // `orchestrate resume` takes no inputs: the environment is the way.
+        RunKind::Scenario => e.hint(format!(
+            "set {} in the environment and run `cortex orchestrate resume {run_id}` again",
+            vars.join(", ")
+        )),
+    }
 }
 
 /// `workflow abort` (and `orchestrate abort`, with its scope): end a run for good, whoever
@@ -1011,7 +1019,7 @@ pub fn report_step(
         let said = done.clone();
         let mut text = done;
         if !report.no_drive && running {
-            let e = missing_secret_inputs(&run_id, &missing);
+            let e = missing_secret_inputs(&run_id, &missing, RunKind::Workflow);
             text.push_str(&format!("The run waits: {}\n", e.message));
             for h in &e.hints {
                 text.push_str(&format!("   {h}\n"));
