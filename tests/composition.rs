@@ -785,3 +785,228 @@ fn a_secret_input_handed_to_a_child_is_never_recorded_by_the_child() {
         }
     }
 }
+
+/// The run id of the latest run of workflow `name`.
+fn run_of(env: &Env, name: &str) -> String {
+    env.status(Some(name))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn aborting_a_waiting_child_directly_fails_its_parent_s_step_at_once() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    let child = run_of(&env, "review");
+    let abort = env.run(&["workflow", "abort", &child]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    assert!(abort.stdout.contains("The parent run"), "{}", abort.stdout);
+    let parent = env.status(Some("release"));
+    assert_eq!(parent["status"], "failed", "{parent}");
+    let step = &parent["steps"][1];
+    assert!(
+        step["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("child run {child} aborted")),
+        "{step}"
+    );
+    let next = parent["next"].to_string();
+    assert!(!next.contains("step\",\"complete"), "{next}");
+    assert!(next.contains("--retry"), "{next}");
+    // `resume --retry` starts a new child (the aborted one is over), which waits again.
+    assert_eq!(
+        env.run(&["workflow", "resume", "release", "--retry"]).code,
+        3
+    );
+    assert_ne!(run_of(&env, "review"), child);
+}
+
+#[test]
+fn a_report_that_fails_a_child_s_step_fails_its_parent_s_step_and_retry_resumes_that_child() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    let child = run_of(&env, "review");
+    let fail = env.run(&["workflow", "step", "fail", "look", "--run", &child]);
+    assert_eq!(fail.code, 1, "{}{}", fail.stdout, fail.stderr);
+    assert_eq!(env.status(Some("release"))["status"], "failed");
+    // Retrying the parent goes on with the same child, whose step waits for a report again.
+    assert_eq!(
+        env.run(&["workflow", "resume", "release", "--retry"]).code,
+        3
+    );
+    assert_eq!(run_of(&env, "review"), child);
+    let done = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &child,
+        "--output",
+        "verdict=ok",
+    ]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(Some("release"))["status"], "completed");
+}
+
+#[test]
+fn a_parent_waiting_on_a_child_that_ended_meanwhile_never_suggests_a_report_on_it() {
+    let env = Env::new();
+    env.workflow("review", REVIEW).workflow("release", RELEASE);
+    assert_eq!(env.run(&["workflow", "run", "release"]).code, 3);
+    let parent = run_of(&env, "release");
+    let child = run_of(&env, "review");
+    // Someone holds the parent's lock: the abort of the child cannot drive the parent on.
+    let lock = env.home().join("locks").join(format!("{parent}.lock"));
+    // `-o`: flock itself holds the lock (not `sleep`), so killing it lets the lock go.
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(env.run(&["workflow", "abort", &child]).code, 1);
+    let status = env.status(Some(&parent));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert_eq!(
+        status["steps"][1]["uses"]["child_ended"], "aborted",
+        "{status}"
+    );
+    let argvs: Vec<String> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"].to_string())
+        .collect();
+    assert!(
+        argvs.iter().all(|a| !a.contains(&child)),
+        "a suggestion on the finished child: {argvs:?}"
+    );
+    assert!(argvs[0].contains("resume"), "{argvs:?}");
+    // Resuming gives the step the child's end.
+    assert_eq!(env.run(&["workflow", "resume", &parent]).code, 1);
+    assert_eq!(env.status(Some(&parent))["status"], "failed");
+}
+
+const TYPED_CHILD: &str = "name: typed\ninputs:\n  need: {type: integer, required: true}\n  mode: {type: string, enum: [fast, safe]}\nsteps: [{name: s, run: echo ok}]\n";
+
+/// `(message, line, column)` of each error `workflow validate --json` gives for `name`.
+fn validation_errors(env: &Env, name: &str) -> (i32, Vec<(String, u64, u64)>) {
+    let out = env.run(&["--json", "workflow", "validate", name]);
+    let errors = out.json()["errors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["message"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap_or(0),
+                e["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    (out.code, errors)
+}
+
+#[test]
+fn a_literal_with_value_that_does_not_pass_the_child_s_input_is_refused_by_validate_where_it_is() {
+    let env = Env::new();
+    env.workflow("typed", TYPED_CHILD).workflow(
+        "caller",
+        "name: caller\nsteps:\n  - {name: y, uses: typed, with: {need: notanint}}\n  - name: z\n    uses: typed\n    with:\n      need: 3\n      mode: reckless\n",
+    );
+    let (code, errors) = validation_errors(&env, "caller");
+    assert_eq!(code, 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, c)| m.contains("`notanint` is not an integer") && (*l, *c) == (3, 41)),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, _)| m.contains("reckless") && m.contains("not one of") && *l == 8),
+        "{errors:?}"
+    );
+    // A templated value is known only when the run gets there.
+    env.workflow(
+        "later",
+        "name: later\ninputs: {x: {type: string, default: '3'}}\nsteps:\n  - {name: y, uses: typed, with: {need: \"${{ inputs.x }}\"}}\n",
+    );
+    assert_eq!(validation_errors(&env, "later").0, 0);
+}
+
+#[test]
+fn a_with_key_that_is_not_an_input_is_located_at_the_key() {
+    let env = Env::new();
+    env.workflow("typed", TYPED_CHILD).workflow(
+        "caller",
+        "name: caller\nsteps:\n  - {name: y, uses: typed, with: {need: 1, nede: 1}}\n",
+    );
+    let (code, errors) = validation_errors(&env, "caller");
+    assert_eq!(code, 2);
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, c)| m.contains("gives `nede`") && (*l, *c) == (3, 44)),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_child_that_cannot_start_fails_its_step_at_once_without_retries() {
+    let env = Env::new();
+    env.workflow("typed", TYPED_CHILD).workflow(
+        "caller",
+        "name: caller\ninputs: {x: {type: string, default: nope}}\nsteps:\n  - {name: y, uses: typed, with: {need: \"${{ inputs.x }}\"}}\n",
+    );
+    let out = env.run(&["workflow", "run", "caller"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = env.status(Some("caller"));
+    assert_eq!(status["steps"][0]["attempts"], 1, "{status}");
+    assert!(
+        status["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`nope` is not an integer"),
+        "{status}"
+    );
+    assert!(
+        !env.run(&["log", "show", "caller"]).stdout.contains("retry"),
+        "a retry was scheduled"
+    );
+}
+
+#[test]
+fn an_if_that_can_never_be_decided_or_an_empty_command_condition_is_refused_by_validate() {
+    let env = Env::new();
+    env.workflow(
+        "undecidable",
+        "name: undecidable\ninputs: {n: {type: integer, default: 3}, f: {type: boolean, default: false}, s: {type: string, default: x}}\nsteps:\n  - {name: a, if: \"inputs.n > 'abc'\", run: echo}\n  - {name: b, if: \"inputs.f < true\", run: echo}\n  - {name: c, if: {run: ''}, run: echo}\n  - {name: d, if: \"inputs.n > '2' && inputs.s > 'abc' && inputs.f == 'true'\", run: echo}\n",
+    );
+    let (code, errors) = validation_errors(&env, "undecidable");
+    assert_eq!(code, 2, "{errors:?}");
+    let lines: Vec<u64> = errors.iter().map(|(_, l, _)| *l).collect();
+    assert_eq!(lines, [4, 5, 6], "{errors:?}");
+    assert!(
+        errors[0].0.contains("does not read as a number"),
+        "{errors:?}"
+    );
+    assert!(errors[1].0.contains("booleans have no order"), "{errors:?}");
+    assert!(errors[2].0.contains("is empty"), "{errors:?}");
+}

@@ -109,7 +109,7 @@ fn a_failing_run_notifies_its_command_and_webhook_and_records_each_delivery() {
     assert!(
         env.run(&["workflow", "status"])
             .stdout
-            .contains("📣 on_failure: webhook:")
+            .contains("📣 on_failure (failed): webhook: http://127.0.0.1:")
     );
     assert_eq!(
         env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
@@ -211,6 +211,281 @@ fn a_notification_that_is_not_one_thing_or_not_http_is_refused_where_it_is_writt
         errors
             .iter()
             .any(|(m, l)| m.contains("at most 10") && *l == 10),
+        "{errors:?}"
+    );
+}
+
+/// The address (`host:port`) of a hook's URL.
+fn addr(h: &Hook) -> String {
+    h.url
+        .trim_start_matches("http://")
+        .trim_end_matches("/cortex")
+        .to_string()
+}
+
+#[test]
+fn a_run_that_fails_runs_on_finish_and_a_later_abort_does_not_page_on_failure_again() {
+    let env = Env::new();
+    env.workflow(
+        "fails",
+        "name: fails\nsteps:\n  - name: boom\n    run: exit 3\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo \"$CORTEX_RUN_STATUS\" >> paged.txt\n  on_finish:\n    - run: echo \"$CORTEX_RUN_STATUS\" >> finished.txt\n",
+    );
+    let read = |f: &str| std::fs::read_to_string(env.file(f)).unwrap_or_default();
+    // Paused on the failure (the default `on_failure: pause`): exit 1, an end for both lists.
+    assert_eq!(env.run(&["workflow", "run", "fails"]).code, 1);
+    assert_eq!(
+        (read("paged.txt"), read("finished.txt")),
+        ("failed\n".into(), "failed\n".into())
+    );
+    // Looking at it changes nothing: nothing again.
+    env.run(&["workflow", "status"]);
+    // Aborted without being resumed: the same incident, nobody paged again; the run did end
+    // another way, which on_finish says.
+    assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    assert_eq!(read("paged.txt"), "failed\n");
+    assert_eq!(read("finished.txt"), "failed\naborted\n");
+    let notes = env.status(None)["notifications"].clone();
+    let seen: Vec<(String, String)> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["trigger"].as_str().unwrap().into(),
+                n["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(seen.len(), 3, "{notes}");
+    assert!(seen.contains(&("on_failure".into(), "failed".into())));
+    assert!(seen.contains(&("on_finish".into(), "aborted".into())));
+}
+
+#[test]
+fn a_run_that_fails_again_after_a_resume_is_a_new_incident() {
+    let env = Env::new();
+    env.workflow(
+        "fails",
+        "name: fails\nsteps:\n  - name: boom\n    run: exit 3\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo \"$CORTEX_RUN_STATUS\" >> paged.txt\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fails"]).code, 1);
+    assert_eq!(env.run(&["workflow", "resume", "--retry"]).code, 1);
+    assert_eq!(
+        std::fs::read_to_string(env.file("paged.txt")).unwrap(),
+        "failed\nfailed\n"
+    );
+}
+
+#[test]
+fn a_webhook_url_from_the_environment_or_a_secret_input_is_delivered_and_never_recorded_or_shown() {
+    let env = Env::new();
+    let from_env = hook(&[200]);
+    let from_input = hook(&[200]);
+    let env_url = format!(
+        "http://bob:pa55word@{}/services/T0/XyZsecretPath",
+        addr(&from_env)
+    );
+    let input_url = format!("http://{}/hooks/InputSecretPath?k=v", addr(&from_input));
+    env.workflow(
+        "hooked",
+        "name: hooked\ninputs:\n  hook: {type: string}\nsteps:\n  - {name: a, run: 'true'}\nnotify:\n  on_finish:\n    - webhook: $HOOK_URL\n    - webhook: \"${{ inputs.hook }}\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "validate", "hooked"]).code, 0);
+    let out = env
+        .command(&[
+            "workflow",
+            "run",
+            "hooked",
+            "--input",
+            &format!("hook={input_url}"),
+        ])
+        .env("HOOK_URL", &env_url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(from_env.bodies.lock().unwrap().len(), 1);
+    assert_eq!(from_input.bodies.lock().unwrap().len(), 1);
+    for secret in ["pa55word", "XyZsecretPath", "InputSecretPath"] {
+        assert!(
+            env.log_holding(secret).is_empty(),
+            "`{secret}` is in the log"
+        );
+        let shown = env.run(&["workflow", "status"]).stdout;
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+        assert!(!stderr.contains(secret), "{stderr}");
+    }
+    let shown = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        shown.contains(&format!(
+            "webhook: $HOOK_URL (http://***@{}/***)",
+            addr(&from_env)
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "webhook: ${{{{ inputs.hook }}}} (http://{}/***)",
+            addr(&from_input)
+        )),
+        "{shown}"
+    );
+    // Without the variable, the delivery fails saying which, once (no retry helps), and the
+    // run's outcome is its own.
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "hooked",
+        "--input",
+        &format!("hook={input_url}"),
+    ]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("environment variable `HOOK_URL` is not set")
+            && out.stderr.contains("after 1 try"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_literal_webhook_url_is_shown_and_recorded_without_its_userinfo_or_path() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    let url = format!(
+        "http://bob:pa55word@{}/services/T0/B0/XyZsecretPath",
+        addr(&h)
+    );
+    env.workflow(
+        "wh",
+        &format!("name: wh\nsteps:\n  - {{name: a, run: 'true'}}\nnotify:\n  on_finish:\n    - webhook: {url}\n"),
+    );
+    assert_eq!(env.run(&["workflow", "run", "wh"]).code, 0);
+    assert_eq!(h.bodies.lock().unwrap().len(), 1);
+    let status = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        status.contains(&format!("webhook: http://***@{}/***", addr(&h))),
+        "{status}"
+    );
+    // What the delivery recorded (the definition in `run_started` holds the URL as written:
+    // a URL that is a secret belongs in the environment or a secret input).
+    let notes = env.status(None)["notifications"].to_string();
+    assert!(notes.contains("http://***@"), "{notes}");
+    assert!(
+        !notes.contains("pa55word") && !notes.contains("XyZsecretPath"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn deliveries_run_side_by_side_and_a_redirect_or_a_refusal_is_not_retried() {
+    let env = Env::new();
+    let redirect = hook(&[307]);
+    let refused = hook(&[404]);
+    let busy = hook(&[429, 200]);
+    let silent = hook(&[0]);
+    // Two commands that each wait for the other to have started: delivered one after the
+    // other, the first would give up; side by side both are delivered.
+    let meet = |me: &str, other: &str| {
+        format!(
+            "    - run: touch {me}; for i in $(seq 100); do test -f {other} && exit 0; sleep 0.1; done; exit 1\n      retries: 0\n"
+        )
+    };
+    env.workflow(
+        "many",
+        &format!(
+            "name: many\nsteps:\n  - {{name: a, run: 'true'}}\nnotify:\n  on_finish:\n    - webhook: {}\n      retries: 3\n    - webhook: {}\n      retries: 3\n    - webhook: {}\n      retries: 3\n    - webhook: {}\n      retries: 0\n      timeout: 1s\n{}{}",
+            redirect.url,
+            refused.url,
+            busy.url,
+            silent.url,
+            meet("one", "two"),
+            meet("two", "one"),
+        ),
+    );
+    let out = env.run(&["workflow", "run", "many"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("delivering 6 notification(s)…"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        redirect.bodies.lock().unwrap().len(),
+        1,
+        "a 307 tried again"
+    );
+    assert_eq!(refused.bodies.lock().unwrap().len(), 1, "a 404 tried again");
+    assert_eq!(
+        busy.bodies.lock().unwrap().len(),
+        2,
+        "a 429 is worth another try"
+    );
+    let notes = env.status(None)["notifications"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(notes.len(), 6);
+    let ok: Vec<bool> = notes.iter().map(|n| n["ok"].as_bool().unwrap()).collect();
+    assert_eq!(ok, [false, false, true, false, true, true], "{notes:?}");
+    assert!(
+        notes[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("redirect, not followed")
+    );
+    assert!(
+        notes[3]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within")
+    );
+    // Each delivery's time is its own: the one that waited for an answer ended after the
+    // refused one.
+    assert!(
+        notes[3]["time"].as_str() > notes[1]["time"].as_str(),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn a_webhook_with_a_stray_dollar_or_an_unknown_input_is_refused_where_it_is_written() {
+    let env = Env::new();
+    env.workflow(
+        "bad",
+        "name: bad\nsteps:\n  - {name: a, run: 'true'}\nnotify:\n  on_failure:\n    - webhook: https://h/$1\n    - webhook: \"${{ inputs.nope }}\"\n    - webhook: \"${{ steps.a.outputs.url }}\"\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "bad"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let errors: Vec<(String, u64)> = out.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["message"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l)| m.contains("starts an environment variable") && *l == 6),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l)| m.contains("unknown input `nope`") && *l == 7),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l)| m.contains("inputs only") && *l == 8),
         "{errors:?}"
     );
 }

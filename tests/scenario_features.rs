@@ -144,3 +144,108 @@ fn orchestrate_abort_ends_a_scenario_run_for_good() {
     let status = env.run(&["--json", "orchestrate", "status", "gate"]).json();
     assert_eq!(status["status"], "aborted");
 }
+
+#[test]
+fn a_phase_env_name_that_is_no_variable_name_is_refused_where_it_is_written() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "envbad",
+        "name: envbad\ndescription: d\nphases:\n  - name: one\n    description: d\n    env: {\"B=C\": x, \"\": y, GOOD_1: z}\n    run: echo done\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "envbad"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    let errors: Vec<(String, u64, u64)> = out.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["message"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap(),
+                e["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().any(
+            |(m, l, c)| m.contains("`B=C` is not a valid environment variable name")
+                && (*l, *c) == (6, 12)
+        ),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, _)| m.contains("an empty name") && *l == 6),
+        "{errors:?}"
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "envbad"]).code, 2);
+}
+
+#[test]
+fn a_scenario_s_secret_inputs_and_webhook_inputs_are_never_recorded() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "secretive",
+        "name: secretive\ndescription: d\ninputs: {api_token: {type: string, required: true}, hook: {type: string, required: true}}\nphases:\n  - name: one\n    description: d\n    run: echo \"tok=${{ inputs.api_token }}\"\nnotify:\n  on_finish:\n    - webhook: \"${{ inputs.hook }}\"\n      retries: 0\n",
+    );
+    let out = env.run(&[
+        "orchestrate",
+        "run",
+        "secretive",
+        "--input",
+        "api_token=supersecretvalue",
+        "--input",
+        "hook=http://127.0.0.1:9/hooks/secretpathzz",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for secret in ["supersecretvalue", "secretpathzz"] {
+        assert!(
+            env.log_holding(secret).is_empty(),
+            "`{secret}` is in the log"
+        );
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    }
+}
+
+#[test]
+fn resuming_a_scenario_without_its_secret_input_says_how_to_give_it_to_orchestrate_resume() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "needs-token",
+        "name: needs-token\ndescription: d\ninputs: {api_token: {type: string, required: true}}\nphases:\n  - name: one\n    description: d\n    run: test -f ready\n    retry: {max_retry_attempts: 0}\n  - name: two\n    description: d\n    condition: after:one\n    run: echo \"tok=${{ inputs.api_token }}\"\n",
+    );
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "needs-token",
+        "--input",
+        "api_token=supersecretvalue",
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    std::fs::write(env.file("ready"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", "needs-token"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("CORTEX_INPUT_API_TOKEN") && out.stderr.contains("orchestrate resume"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("workflow resume"), "{}", out.stderr);
+    let out = env
+        .command(&["orchestrate", "resume", "needs-token"])
+        .env("CORTEX_INPUT_API_TOKEN", "supersecretvalue")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(env.log_holding("supersecretvalue").is_empty());
+}

@@ -77,6 +77,10 @@ pub fn main() -> i32 {
         Ok(ctx) => ctx.with_db(cli.db.clone()),
         Err(e) => return report(e, json),
     };
+    let ctx = Ctx {
+        announce: Some(|line| err(&format!("{line}\n"))),
+        ..ctx
+    };
     match commands::dispatch(&ctx, json, cli.no_color, cli.command) {
         Ok(code) => code,
         Err(e) => report(e, json),

@@ -919,6 +919,10 @@ fn finish_attempt(
         // A child run's steps retry by their own policy: a `uses:` step retries (resuming a
         // paused child, or starting a new one) only when its own `retry:` says so.
         (AttemptEnd::Child { .. }, None) => false,
+        // A child run that could not be started (its `with:` values do not pass its inputs,
+        // its definition is not in the run's snapshot) is a fact of the log, not of the
+        // moment: a retry would fail the same way.
+        (AttemptEnd::SpawnFailed { .. }, _) if step.uses.is_some() => false,
         (AttemptEnd::Exited { code }, Some(r)) if !r.on_exit_codes.is_empty() => {
             r.on_exit_codes.contains(code)
         }

@@ -228,6 +228,10 @@ pub struct RunState {
     pub ended_at: Option<String>,
     /// When the current driving session began (run start or latest resume).
     pub session_started_at: Option<String>,
+    /// The sequence number of the event that began the current driving session (its
+    /// `run_started` or latest `run_resumed`): notifications are due once per session.
+    #[serde(default)]
+    pub session_seq: u64,
     pub driver: Option<Driver>,
     pub finish_reason: Option<String>,
 }
@@ -263,6 +267,7 @@ impl Default for RunState {
             started_at: None,
             ended_at: None,
             session_started_at: None,
+            session_seq: 0,
             driver: None,
             finish_reason: None,
         }
@@ -504,6 +509,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.phase = RunPhase::Running;
             state.started_at = time();
             state.session_started_at = time();
+            state.session_seq = rec.seq;
         }
         Event::ValidationPassed { stage, .. } => match stage {
             Stage::Pre => state.pre_validated = true,
@@ -808,6 +814,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             };
             state.driver = Some(driver.clone());
             state.session_started_at = time();
+            state.session_seq = rec.seq;
             state.stop_requested = false;
             state.abort_requested = None;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),

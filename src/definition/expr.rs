@@ -692,6 +692,53 @@ pub fn references(expr: &Expr) -> Vec<(&Reference, &str)> {
     out
 }
 
+/// The comparisons of `expr` that can never be decided, whatever the values, as messages:
+/// those between literals and inputs whose declared type fixes their kind (`kind_of`: a
+/// sample value of input NAME's type — a number for `integer`/`number`, a boolean for
+/// `boolean` — or none when its kind depends on the value). E.g. an integer input ordered
+/// against `'abc'`, a boolean input ordered at all, a number compared with `true`.
+pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
+    fn known(e: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
+        match e {
+            Expr::Literal(v) => Some(v.clone()),
+            Expr::Ref(Reference::Input(name), _) => kind_of(name),
+            _ => None,
+        }
+    }
+    fn said(e: &Expr, v: &Value) -> String {
+        match e {
+            Expr::Ref(_, w) => format!("`{w}` ({} input)", v.kind()),
+            _ => v.shown(),
+        }
+    }
+    fn walk(e: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>, out: &mut Vec<String>) {
+        match e {
+            Expr::Literal(_) | Expr::Ref(..) => {}
+            Expr::Not(a) => walk(a, kind_of, out),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                walk(a, kind_of, out);
+                walk(b, kind_of, out);
+            }
+            Expr::Compare(op, a, b) => {
+                if let (Some(l), Some(r)) = (known(a, kind_of), known(b, kind_of))
+                    && let Err(EvalError(why)) = compare(*op, &l, &r, a, b)
+                {
+                    let why = why.rsplit_once("): ").map_or(why.as_str(), |(_, w)| w);
+                    out.push(format!(
+                        "`{}` between {} and {} can never be decided: {why}",
+                        op.text(),
+                        said(a, &l),
+                        said(b, &r)
+                    ));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(expr, kind_of, &mut out);
+    out
+}
+
 /// Evaluate `expr`, reading references with `resolve` (`None`: not recorded). Pure: the same
 /// values always give the same verdict.
 pub fn evaluate(expr: &Expr, resolve: &dyn Fn(&Reference) -> Option<Value>) -> Evaluation {
@@ -825,6 +872,28 @@ fn compare(op: CmpOp, l: &Value, r: &Value, le: &Expr, re: &Expr) -> Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comparisons_that_no_value_can_decide_are_found_before_the_run() {
+        let kind_of = |name: &str| match name {
+            "n" => Some(Value::Num(0.0)),
+            "f" => Some(Value::Bool(false)),
+            _ => None,
+        };
+        let problems = |text: &str| type_problems(&parse(text).unwrap(), &kind_of);
+        assert_eq!(problems("inputs.n > 'abc'").len(), 1);
+        assert_eq!(problems("inputs.f >= false").len(), 1);
+        assert_eq!(problems("inputs.n != false || 1 < 'x'").len(), 2);
+        for fine in [
+            "inputs.n > '2'",
+            "inputs.n == 'abc'",
+            "inputs.f == 'true'",
+            "inputs.s > 'abc'",
+            "steps.a.outputs.x > 'abc'",
+        ] {
+            assert!(problems(fine).is_empty(), "{fine}");
+        }
+    }
 
     fn values(r: &Reference) -> Option<Value> {
         match r {

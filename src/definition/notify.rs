@@ -2,6 +2,8 @@
 //! document to, when the run fails (`on_failure`) or when it finishes (`on_finish`).
 
 use schemars::JsonSchema;
+
+use super::name::is_env_name;
 use serde::{Deserialize, Serialize};
 
 /// Notifications of a workflow or a scenario.
@@ -30,8 +32,11 @@ impl Notify {
 pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// An http(s) URL; `$VAR` / `${VAR}` take a part (or all of it) from the environment of
+    /// the process that delivers, `${{ inputs.NAME }}` from an input (then a secret input).
+    /// Recorded and shown as `scheme://host:port/***`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^https?://"))]
+    #[schemars(regex(pattern = r"^(https?://|\$)"))]
     pub webhook: Option<String>,
     /// Tries after the first when one fails, 0 to 10 (default 2), with a pause that starts at
     /// 500 ms and doubles.
@@ -46,18 +51,116 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// What it is, as said in reports: `run: CMD` or `webhook: URL`.
+    /// What it is, as said in reports: `run: CMD` or `webhook: URL`, the URL masked
+    /// (`mask_url`: its userinfo and path are often the secret).
     pub fn label(&self) -> String {
         match (&self.run, &self.webhook) {
             (Some(cmd), _) => format!("run: {cmd}"),
-            (None, Some(url)) => format!("webhook: {url}"),
+            (None, Some(url)) => format!("webhook: {}", mask_url(url)),
             (None, None) => "nothing".into(),
         }
     }
 }
 
-/// Why a webhook URL cannot be used, if it cannot: only `http://` and `https://` with a host.
+/// A part of a webhook as written: text, an environment variable (`$VAR`, `${VAR}`) or an
+/// input (`${{ inputs.NAME }}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookPart<'a> {
+    Text(&'a str),
+    Env(&'a str),
+    Input(String),
+}
+
+/// The parts of a webhook as written, or why it cannot be read: a `$` that starts no
+/// variable, or a template naming anything but an input.
+pub fn webhook_parts(url: &str) -> Result<Vec<WebhookPart<'_>>, String> {
+    let templates = super::template::scan(url);
+    let mut parts = Vec::new();
+    let mut text_from = 0;
+    let mut i = 0;
+    while let Some(off) = url[i..].find('$') {
+        let at = i + off;
+        if at > text_from {
+            parts.push(WebhookPart::Text(&url[text_from..at]));
+        }
+        let rest = &url[at..];
+        let end = if let Some(t) = templates.iter().find(|t| t.start == at) {
+            match &t.reference {
+                Ok(super::template::Reference::Input(name)) => {
+                    parts.push(WebhookPart::Input(name.clone()))
+                }
+                Ok(_) => {
+                    return Err(format!(
+                        "webhook `{url}`: a webhook can use inputs only (`${{{{ inputs.NAME }}}}`), not a step's outputs or `item`"
+                    ));
+                }
+                Err(e) => return Err(format!("webhook `{url}`: {e}")),
+            }
+            t.end
+        } else if let Some(braced) = rest.strip_prefix("${") {
+            let Some(close) = braced.find('}') else {
+                return Err(format!("webhook `{url}`: `${{` is not closed by `}}`"));
+            };
+            let name = &braced[..close];
+            if !is_env_name(name) {
+                return Err(format!(
+                    "webhook `{url}`: `${{{name}}}` is not an environment variable name (letters, digits and `_`, not starting with a digit)"
+                ));
+            }
+            parts.push(WebhookPart::Env(name));
+            at + 2 + close + 1
+        } else {
+            let name_len = rest[1..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len() - 1);
+            let name = &rest[1..1 + name_len];
+            if !is_env_name(name) {
+                return Err(format!(
+                    "webhook `{url}`: a `$` starts an environment variable (`$VAR`, `${{VAR}}`) or an input (`${{{{ inputs.NAME }}}}`); percent-encode a literal `$` as %24"
+                ));
+            }
+            parts.push(WebhookPart::Env(name));
+            at + 1 + name_len
+        };
+        i = end;
+        text_from = end;
+    }
+    if text_from < url.len() {
+        parts.push(WebhookPart::Text(&url[text_from..]));
+    }
+    Ok(parts)
+}
+
+/// Why a webhook as written cannot be used, if it cannot: it must read (`webhook_parts`),
+/// and what is written literally must be an `http://` or `https://` URL with a host (a
+/// webhook that starts with a variable is checked once resolved, when it is delivered).
 pub fn webhook_problem(url: &str) -> Option<String> {
+    let parts = match webhook_parts(url) {
+        Ok(parts) => parts,
+        Err(e) => return Some(e),
+    };
+    if !matches!(parts.first(), Some(WebhookPart::Text(_))) {
+        // From a variable: only its literal text is known here.
+        return parts.iter().find_map(|p| match p {
+            WebhookPart::Text(t) if t.chars().any(|c| c.is_control() || c.is_whitespace()) => Some(
+                format!("webhook `{url}` holds spaces or control characters; percent-encode them"),
+            ),
+            _ => None,
+        });
+    }
+    // Variables stand for some text: check the shape with a placeholder.
+    let probe: String = parts
+        .iter()
+        .map(|p| match p {
+            WebhookPart::Text(t) => t,
+            _ => "v",
+        })
+        .collect();
+    url_problem(&probe).map(|p| p.replace(&format!("`{probe}`"), &format!("`{url}`")))
+}
+
+/// Why a URL cannot be POSTed to, if it cannot: only `http://` and `https://` with a host.
+pub fn url_problem(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
@@ -72,5 +175,165 @@ pub fn webhook_problem(url: &str) -> Option<String> {
             "webhook `{url}` holds spaces or control characters; percent-encode them"
         )),
         Some(_) => None,
+    }
+}
+
+/// The URL a webhook stands for: its variables replaced by `env` (an environment variable's
+/// value) and `input` (an input's value), then checked (`url_problem`). The error says what
+/// is missing, never a value.
+pub fn resolve_webhook(
+    url: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    input: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    for part in webhook_parts(url)? {
+        match part {
+            WebhookPart::Text(t) => out.push_str(t),
+            WebhookPart::Env(name) => match env(name) {
+                Some(v) if !v.is_empty() => out.push_str(&v),
+                _ => {
+                    return Err(format!(
+                        "environment variable `{name}` is not set for the process that delivers it"
+                    ));
+                }
+            },
+            WebhookPart::Input(name) => match input(&name) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(format!(
+                        "input `{name}` is not known to the process that delivers it (a secret input: give it as CORTEX_INPUT_{})",
+                        name.to_ascii_uppercase()
+                    ));
+                }
+            },
+        }
+    }
+    if let Some(problem) = url_problem(&out) {
+        // Said without the value, which may be the secret.
+        return Err(match problem {
+            p if p.contains("names no host") => {
+                format!("webhook `{url}` resolves to a URL with no host")
+            }
+            p if p.contains("spaces") => {
+                format!("webhook `{url}` resolves to a URL with spaces or control characters")
+            }
+            _ => format!("webhook `{url}` does not resolve to an http(s) URL"),
+        });
+    }
+    Ok(out)
+}
+
+/// Split a URL into scheme, userinfo, host (with port) and the rest (path, query, fragment).
+fn split_url(url: &str) -> Option<(&str, Option<&str>, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    Some((scheme, userinfo, host, tail))
+}
+
+/// A URL as it may be recorded and shown: `scheme://host:port`, its userinfo and its path
+/// and query (where Slack-style webhooks and basic auth keep their secret) as `***`. Text
+/// that is no URL is shown as is when it is a variable (`$SLACK_URL`), else `***`.
+pub fn mask_url(url: &str) -> String {
+    match split_url(url) {
+        Some((scheme, userinfo, host, tail)) => format!(
+            "{scheme}://{}{host}{}",
+            if userinfo.is_some() { "***@" } else { "" },
+            if tail.is_empty() || tail == "/" {
+                tail
+            } else {
+                "/***"
+            }
+        ),
+        None if url.starts_with('$') && !url.contains(['/', '?', '#', '@']) => url.to_string(),
+        None => "***".into(),
+    }
+}
+
+/// The parts of a resolved URL that `mask_url` hides, to be scrubbed from anything said
+/// about its delivery: the whole URL, its userinfo and its path and query.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = vec![url.to_string()];
+    if let Some((_, userinfo, _, tail)) = split_url(url) {
+        out.extend(userinfo.map(str::to_string));
+        if tail.len() > 1 {
+            out.push(tail.to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_url_keeps_scheme_host_and_port_only() {
+        assert_eq!(
+            mask_url("http://bob:pa55word@127.0.0.1:8080/services/T0/B0/XyZ?x=1"),
+            "http://***@127.0.0.1:8080/***"
+        );
+        assert_eq!(mask_url("https://example.com/"), "https://example.com/");
+        assert_eq!(mask_url("https://example.com"), "https://example.com");
+        assert_eq!(mask_url("$SLACK_URL"), "$SLACK_URL");
+        assert_eq!(mask_url("not a url/secret"), "***");
+    }
+
+    #[test]
+    fn webhooks_read_variables_and_inputs_and_refuse_a_stray_dollar() {
+        assert_eq!(
+            webhook_parts("https://h/$A/${B}/${{ inputs.c }}x").unwrap(),
+            vec![
+                WebhookPart::Text("https://h/"),
+                WebhookPart::Env("A"),
+                WebhookPart::Text("/"),
+                WebhookPart::Env("B"),
+                WebhookPart::Text("/"),
+                WebhookPart::Input("c".into()),
+                WebhookPart::Text("x"),
+            ]
+        );
+        assert!(webhook_problem("$SLACK_URL").is_none());
+        assert!(webhook_problem("${{ inputs.hook }}").is_none());
+        assert!(webhook_problem("https://$HOST/x").is_none());
+        assert!(
+            webhook_problem("ftp://$HOST/x")
+                .unwrap()
+                .contains("not an http(s) URL")
+        );
+        assert!(webhook_problem("https://h/$1").is_some());
+        assert!(webhook_problem("https://h/${A").is_some());
+        assert!(
+            webhook_problem("${{ steps.a.outputs.u }}")
+                .unwrap()
+                .contains("inputs only")
+        );
+    }
+
+    #[test]
+    fn resolving_says_what_is_missing_and_never_the_value() {
+        let env = |n: &str| (n == "HOOK").then(|| "https://u:secretpw@h:1/p/q".to_string());
+        let none = |_: &str| None;
+        assert_eq!(
+            resolve_webhook("$HOOK", &env, &none).unwrap(),
+            "https://u:secretpw@h:1/p/q"
+        );
+        assert!(
+            resolve_webhook("$NOPE", &env, &none)
+                .unwrap_err()
+                .contains("`NOPE`")
+        );
+        let bad = |_: &str| Some("ftp://secretpw".to_string());
+        let e = resolve_webhook("$X", &bad, &none).unwrap_err();
+        assert!(!e.contains("secretpw"), "{e}");
+        assert_eq!(
+            url_secrets("https://u:pw12@h:1/p/q"),
+            vec!["https://u:pw12@h:1/p/q", "u:pw12", "/p/q"]
+        );
     }
 }

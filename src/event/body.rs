@@ -467,6 +467,13 @@ pub enum Event {
         ok: bool,
         /// How the last try went: an HTTP status, an exit code, an error.
         detail: String,
+        /// The end of the run it was for (`completed`, `failed`, `aborted`, `rolled_back`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        /// The driving session it was for: the sequence number of the run's `run_started` or
+        /// `run_resumed` that began it (each list is delivered once per end of a session).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<u64>,
     },
     /// A schedule's time came (in the schedule's stream `schedule:KIND:NAME`): what the
     /// scheduler decided, once per due minute whatever the number of schedulers.

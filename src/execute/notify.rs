@@ -1,36 +1,25 @@
 //! Delivering `notify:` when a run fails or finishes: commands given the status document on
-//! stdin, webhooks POSTed the status document as JSON, each retried with backoff and bounded
-//! in time; every delivery (or giving up) recorded in the run's notification stream
+//! stdin, webhooks POSTed the status document as JSON (their URL resolved here, from this
+//! process's environment and the run's inputs), independently and a few at once, each retried
+//! with backoff while retrying can help and bounded in time; every delivery (or giving up) recorded in the run's notification stream
 //! `notify:RUN`, so that the run's own seal stays its head.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::process::{Program, run_process};
 use super::{Clock, IdGen, ProcessSpec, Redactor, StopFlag, rfc3339};
-use crate::definition::{Notification, Notify};
+use crate::definition::{Notification, Notify, mask_url, resolve_webhook, url_secrets};
 use crate::event::{Event, NewEvent};
+pub use crate::plan::Trigger;
 use crate::store::{EventStore, StoreError};
 
 /// The stream a run's deliveries are recorded in.
 pub fn notify_stream(run_id: &str) -> String {
     format!("notify:{run_id}")
-}
-
-/// When notifications are due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    OnFailure,
-    OnFinish,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::OnFailure => "on_failure",
-            Trigger::OnFinish => "on_finish",
-        }
-    }
 }
 
 /// How each notification is tried, unless it says otherwise: this many retries, this long a
@@ -40,6 +29,9 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
 
+/// At most this many deliveries at once (each its own thread).
+pub const PARALLEL: usize = 8;
+
 /// What a delivery came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -48,6 +40,8 @@ pub struct Delivery {
     pub attempts: u32,
     pub ok: bool,
     pub detail: String,
+    /// When this delivery was done (or given up), RFC 3339.
+    pub time: String,
 }
 
 /// What a notification is given: the run's status document and who it is.
@@ -58,123 +52,213 @@ pub struct Subject<'a> {
     pub document: &'a serde_json::Value,
     /// Where commands run (the run's directory).
     pub cwd: &'a Path,
+    /// The run's input values as text (a secret input's as this process was given it), for
+    /// a webhook made of `${{ inputs.NAME }}`.
+    pub inputs: &'a BTreeMap<String, String>,
 }
 
-/// Deliver every notification of `trigger`, each tried until it works or its retries run out.
+/// How one try went: done, or failed and worth trying again or not.
+enum Try {
+    Done(String),
+    Again(String),
+    GiveUp(String),
+}
+
+/// Deliver every notification of each of `triggers`, independently and at most `PARALLEL`
+/// at once, each tried until it works, its retries run out or its answer says trying again
+/// is pointless. In the order of the definition.
 pub fn deliver(
     notify: &Notify,
-    trigger: Trigger,
+    triggers: &[Trigger],
     subject: &Subject<'_>,
     redactor: &Redactor,
+    clock: &(dyn Clock + Sync),
 ) -> Vec<Delivery> {
-    let list = match trigger {
-        Trigger::OnFailure => &notify.on_failure,
-        Trigger::OnFinish => &notify.on_finish,
-    };
-    list.iter()
-        .map(|n| {
-            let tries = n.retries.unwrap_or(RETRIES).min(10) + 1;
-            let timeout = n
-                .timeout
-                .as_ref()
-                .and_then(|t| t.to_duration().ok())
-                .map(|t| t.min(Duration::from_secs(600)));
-            let mut pause = FIRST_PAUSE;
-            let mut attempts = 0;
-            let mut last = String::new();
-            let mut ok = false;
-            while attempts < tries {
-                attempts += 1;
-                match try_once(n, subject, redactor, timeout) {
-                    Ok(detail) => {
-                        ok = true;
-                        last = detail;
-                        break;
-                    }
-                    Err(detail) => last = detail,
-                }
-                if attempts < tries {
-                    std::thread::sleep(pause);
-                    pause = pause.saturating_mul(2);
-                }
-            }
-            Delivery {
-                trigger,
-                notification: redactor.redact(&n.label()).into_owned(),
-                attempts,
-                ok,
-                detail: redactor.redact(&last).into_owned(),
-            }
+    let work: Vec<(Trigger, &Notification)> = triggers
+        .iter()
+        .flat_map(|&t| {
+            let list = match t {
+                Trigger::OnFailure => &notify.on_failure,
+                Trigger::OnFinish => &notify.on_finish,
+            };
+            list.iter().map(move |n| (t, n))
         })
+        .collect();
+    let done: Mutex<Vec<Option<Delivery>>> = Mutex::new(vec![None; work.len()]);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..work.len().min(PARALLEL) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(trigger, n)) = work.get(i) else {
+                        break;
+                    };
+                    let d = deliver_one(trigger, n, subject, redactor, clock);
+                    done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(d);
+                }
+            });
+        }
+    });
+    done.into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
         .collect()
 }
 
-fn try_once(
+fn deliver_one(
+    trigger: Trigger,
     n: &Notification,
     subject: &Subject<'_>,
     redactor: &Redactor,
-    timeout: Option<Duration>,
-) -> Result<String, String> {
-    let body = serde_json::to_string(subject.document).expect("documents serialise");
-    match (&n.run, &n.webhook) {
-        (Some(cmd), _) => {
-            let spec = ProcessSpec {
-                program: Program::Shell(cmd.clone()),
-                env: vec![
-                    ("CORTEX_RUN_ID".into(), subject.run_id.into()),
-                    ("CORTEX_RUN_NAME".into(), subject.name.into()),
-                    ("CORTEX_RUN_STATUS".into(), subject.status.into()),
-                ],
-                cwd: subject.cwd.to_path_buf(),
-                stdin: Some(body),
-                timeout: Some(timeout.unwrap_or(COMMAND_TIMEOUT)),
-                grace: Duration::from_secs(2),
-                redactor: redactor.clone(),
-                keep_background: false,
-                capture_stdout: false,
-                log: None,
-            };
-            let result = run_process(&spec, &StopFlag::default(), &mut |_, _| {});
-            let said = result.tail.lines().last().unwrap_or_default().to_string();
-            if result.end.succeeded() {
-                Ok(result.end.describe())
-            } else if said.is_empty() {
-                Err(result.end.describe())
-            } else {
-                Err(format!("{}: {said}", result.end.describe()))
+    clock: &(dyn Clock + Sync),
+) -> Delivery {
+    let mut redactor = redactor.clone();
+    let mut label = n.label();
+    // A webhook's URL, resolved here (environment variables of this process, the run's
+    // inputs); its secret parts scrubbed from whatever is said about it.
+    let url = n.webhook.as_deref().map(|written| {
+        let env = |name: &str| std::env::var(name).ok();
+        let input = |name: &str| subject.inputs.get(name).cloned();
+        let resolved = resolve_webhook(written, &env, &input);
+        if let Ok(url) = &resolved {
+            url_secrets(url).iter().for_each(|s| redactor.add(s));
+            if url != written {
+                label = format!("{label} ({})", mask_url(url));
             }
         }
-        (None, Some(url)) => {
-            let agent = ureq::Agent::new_with_config(
-                ureq::Agent::config_builder()
-                    .timeout_global(Some(timeout.unwrap_or(WEBHOOK_TIMEOUT)))
-                    .http_status_as_error(false)
-                    .max_redirects(0)
-                    .build(),
-            );
-            match agent
-                .post(url)
-                .header("content-type", "application/json")
-                .header("user-agent", concat!("cortex/", env!("CARGO_PKG_VERSION")))
-                .send(body.as_bytes())
-            {
-                Ok(response) if response.status().is_success() => {
-                    Ok(format!("HTTP {}", response.status().as_u16()))
-                }
-                Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
-                Err(e) => Err(e.to_string()),
+        resolved
+    });
+    let tries = n.retries.unwrap_or(RETRIES).min(10) + 1;
+    let timeout = n
+        .timeout
+        .as_ref()
+        .and_then(|t| t.to_duration().ok())
+        .map(|t| t.min(Duration::from_secs(600)));
+    let mut pause = FIRST_PAUSE;
+    let mut attempts = 0;
+    let mut last = String::new();
+    let mut ok = false;
+    while attempts < tries {
+        attempts += 1;
+        let outcome = match &url {
+            Some(Err(e)) => Try::GiveUp(e.clone()),
+            Some(Ok(url)) => post(url, subject, timeout.unwrap_or(WEBHOOK_TIMEOUT)),
+            None => run_command(n, subject, &redactor, timeout.unwrap_or(COMMAND_TIMEOUT)),
+        };
+        match outcome {
+            Try::Done(detail) => {
+                ok = true;
+                last = detail;
+                break;
             }
+            Try::GiveUp(detail) => {
+                last = detail;
+                break;
+            }
+            Try::Again(detail) => last = detail,
         }
-        (None, None) => Err("a notification with neither `run:` nor `webhook:`".into()),
+        if attempts < tries {
+            std::thread::sleep(pause);
+            pause = pause.saturating_mul(2);
+        }
     }
+    Delivery {
+        trigger,
+        notification: redactor.redact(&label).into_owned(),
+        attempts,
+        ok,
+        detail: redactor.redact(&last).into_owned(),
+        time: rfc3339(clock.now()),
+    }
+}
+
+fn run_command(
+    n: &Notification,
+    subject: &Subject<'_>,
+    redactor: &Redactor,
+    timeout: Duration,
+) -> Try {
+    let Some(cmd) = &n.run else {
+        return Try::GiveUp("a notification with neither `run:` nor `webhook:`".into());
+    };
+    let body = serde_json::to_string(subject.document).expect("documents serialise");
+    let spec = ProcessSpec {
+        program: Program::Shell(cmd.clone()),
+        env: vec![
+            ("CORTEX_RUN_ID".into(), subject.run_id.into()),
+            ("CORTEX_RUN_NAME".into(), subject.name.into()),
+            ("CORTEX_RUN_STATUS".into(), subject.status.into()),
+        ],
+        cwd: subject.cwd.to_path_buf(),
+        stdin: Some(body),
+        timeout: Some(timeout),
+        grace: Duration::from_secs(2),
+        redactor: redactor.clone(),
+        keep_background: false,
+        capture_stdout: false,
+        log: None,
+    };
+    let result = run_process(&spec, &StopFlag::default(), &mut |_, _| {});
+    let said = result.tail.lines().last().unwrap_or_default().to_string();
+    if result.end.succeeded() {
+        Try::Done(result.end.describe())
+    } else if said.is_empty() {
+        Try::Again(result.end.describe())
+    } else {
+        Try::Again(format!("{}: {said}", result.end.describe()))
+    }
+}
+
+/// POST the status document to `url`. A 2xx is done; a redirect (not followed: the body
+/// would go where the definition did not say) or a 4xx other than 408 and 429 will not change
+/// by trying again; anything else (5xx, 408, 429, no answer, no connection) may.
+fn post(url: &str, subject: &Subject<'_>, timeout: Duration) -> Try {
+    let body = serde_json::to_string(subject.document).expect("documents serialise");
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build(),
+    );
+    match agent
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", concat!("cortex/", env!("CARGO_PKG_VERSION")))
+        .send(body.as_bytes())
+    {
+        Ok(response) => {
+            let code = response.status().as_u16();
+            match code {
+                200..=299 => Try::Done(format!("HTTP {code}")),
+                300..=399 => Try::GiveUp(format!(
+                    "HTTP {code}: a redirect, not followed (give the URL it points to)"
+                )),
+                408 | 429 => Try::Again(format!("HTTP {code}")),
+                400..=499 => Try::GiveUp(format!("HTTP {code}: refused, not tried again")),
+                _ => Try::Again(format!("HTTP {code}")),
+            }
+        }
+        Err(ureq::Error::Timeout(_)) => Try::Again(format!("no answer within {timeout:?}")),
+        Err(e) => Try::Again(e.to_string()),
+    }
+}
+
+/// The end of a run's session the deliveries were for (`plan::end_of`, `RunState::session_seq`).
+#[derive(Debug, Clone, Copy)]
+pub struct Ended<'a> {
+    pub status: &'a str,
+    pub session: u64,
 }
 
 /// Record deliveries in the run's notification stream.
 pub fn record_deliveries(
     store: &mut dyn EventStore,
-    clock: &dyn Clock,
     ids: &mut dyn IdGen,
     run_id: &str,
+    end: Ended<'_>,
     deliveries: &[Delivery],
 ) -> Result<(), StoreError> {
     if deliveries.is_empty() {
@@ -185,13 +269,15 @@ pub fn record_deliveries(
         .iter()
         .map(|d| NewEvent {
             id: ids.next_id(),
-            time: rfc3339(clock.now()),
+            time: d.time.clone(),
             event: Event::NotificationDelivered {
                 trigger: d.trigger.as_str().into(),
                 notification: d.notification.clone(),
                 attempts: d.attempts,
                 ok: d.ok,
                 detail: d.detail.clone(),
+                status: Some(end.status.into()),
+                session: Some(end.session),
             },
         })
         .collect();

@@ -32,8 +32,9 @@ fn is_secret_env(step: &Step, name: &str) -> bool {
     is_secret_name(name) || step.secret_env.iter().any(|s| s == name)
 }
 
-/// The inputs of `workflow` whose values are secret: those whose names look secret, and those
-/// that feed a secret `env:` entry through a template (`API_TOKEN: "${{ inputs.tok }}"`).
+/// The inputs of `workflow` whose values are secret: those whose names look secret, those
+/// that feed a secret `env:` entry through a template (`API_TOKEN: "${{ inputs.tok }}"`), and
+/// those a `notify:` webhook is made of (a Slack-style URL is its own secret).
 pub fn secret_inputs(workflow: &Workflow) -> BTreeSet<String> {
     let mut secret: BTreeSet<String> = workflow
         .inputs
@@ -41,6 +42,15 @@ pub fn secret_inputs(workflow: &Workflow) -> BTreeSet<String> {
         .filter(|name| is_secret_name(name))
         .cloned()
         .collect();
+    let notify = &workflow.notify;
+    for n in notify.on_failure.iter().chain(&notify.on_finish) {
+        let parts = n.webhook.as_deref().map(crate::definition::webhook_parts);
+        for part in parts.and_then(Result::ok).unwrap_or_default() {
+            if let crate::definition::WebhookPart::Input(input) = part {
+                secret.insert(input);
+            }
+        }
+    }
     for step in &workflow.steps {
         for (name, value) in &step.env {
             if !is_secret_env(step, name) {
@@ -149,6 +159,7 @@ impl Redactor {
             RunKind::Workflow => {
                 serde_json::from_value::<Workflow>(started.definition.clone()).ok()
             }
+            // Its phases as steps: the same inputs, `env:` and `notify:`.
             RunKind::Scenario => {
                 serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
                     .ok()

@@ -24,6 +24,9 @@ pub struct Ctx {
     /// How runs driven by this command dispatch their units: a worker's seat (`cortex
     /// worker`), or by default every unit here.
     pub dispatch: crate::execute::Dispatch,
+    /// Where to say, while the command waits, what it waits for (one line, e.g. "delivering
+    /// 2 notification(s)…"): the CLI's stderr; none for front ends that answer once.
+    pub announce: Option<fn(&str)>,
 }
 
 impl Ctx {
@@ -59,6 +62,7 @@ impl Ctx {
             explicit_home,
             db: None,
             dispatch: Default::default(),
+            announce: None,
         })
     }
 

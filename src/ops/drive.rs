@@ -103,7 +103,7 @@ pub fn driver() -> Driver {
 }
 
 /// What a drive that could not go on tells the person who started it.
-fn drive_error(e: DriveError, run_id: &str) -> CommandError {
+fn drive_error(e: DriveError, run_id: &str, kind: RunKind) -> CommandError {
     match e {
         // The driver's own command refused: the run moved on without it (another driver
         // took it over), not bad input from anyone.
@@ -113,7 +113,7 @@ fn drive_error(e: DriveError, run_id: &str) -> CommandError {
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         DriveError::MissingSecretInputs(missing) => {
-            super::workflow::missing_secret_inputs(run_id, &missing)
+            super::workflow::missing_secret_inputs(run_id, &missing, kind)
         }
     }
 }
@@ -206,10 +206,12 @@ fn drive_from(
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
     };
-    // A run that has not started yet (its first drive) had no status before.
-    let before =
-        (journal.state.events > 1).then(|| crate::project::run_status(&journal.state, false));
-    let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(e, &run_id));
+    let kind = journal
+        .state
+        .start
+        .as_ref()
+        .map_or(RunKind::Workflow, |s| s.kind);
+    let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(e, &run_id, kind));
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
     // releasing it changes nothing).
     if let Some((lease, keeper)) = keeper {
@@ -225,7 +227,7 @@ fn drive_from(
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
     };
     let human = render_outcome(&view, SystemTime::now());
-    let warnings = super::notify::after_change(ctx, before, &journal.state, &journal.redactor);
+    let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
     // report on the child's last prompt is all it takes for the whole tree to go on.
@@ -374,6 +376,36 @@ struct Handover<'a> {
     child_outcome: &'a str,
 }
 
+/// A child run that came to an end of its session outside its parent's drive (aborted
+/// directly, `workflow abort CHILD`; paused or ended by a report on one of its steps that did
+/// not drive it on): drive its parent on from there, as a drive of the child would — the
+/// parent's `uses:` step takes the child's end (it fails with "child run … aborted") and its
+/// `on_failure` applies, so the parent never goes on waiting on a run that waits for nothing.
+/// None if it has no parent, its parent does not wait on it, or is driven elsewhere.
+pub(super) fn hand_over_ended_child(
+    ctx: &Ctx,
+    store: &mut dyn crate::store::EventStore,
+    child: &crate::decide::RunState,
+    child_outcome: &str,
+    by: Operator,
+    live: &mut Live<'_>,
+) -> Result<Option<Output>, CommandError> {
+    let Some(parent) = child.start.as_ref().and_then(|s| s.parent.clone()) else {
+        return Ok(None);
+    };
+    if crate::plan::end_of(child).is_none() {
+        return Ok(None);
+    }
+    let on = Handover {
+        parent: &parent,
+        child: &child.run_id,
+        child_outcome,
+    };
+    let mut ids = crate::execute::UlidIds::default();
+    let clock = crate::execute::SystemClock;
+    drive_parent_on(ctx, store, &clock, &mut ids, on, by, live)
+}
+
 /// Drive the parent of a child run on, if its step waits on that child and nobody drives it:
 /// its document, or none if there was nothing to do.
 fn drive_parent_on(
@@ -449,7 +481,7 @@ mod tests {
             expected: 2,
             got: 1,
         }));
-        let e = drive_error(superseded, "R");
+        let e = drive_error(superseded, "R", RunKind::Workflow);
         assert_eq!(e.code, exit::FAILED, "{}", e.message);
         assert!(
             e.message.contains("moved on without it")

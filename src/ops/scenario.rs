@@ -199,7 +199,6 @@ fn act(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    let before = crate::project::run_status(&journal.state, false);
     operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
     let state = journal.state.clone();
     let on = journal
@@ -213,8 +212,7 @@ fn act(
             // Nothing to drive (the report paused or finished the run): say where it is.
             let view = ctx.view(&journal.state, false);
             let code = view.status.exit_code();
-            let warnings =
-                super::notify::after_change(ctx, Some(before), &journal.state, &journal.redactor);
+            let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
             Ok(scenario_output(&view, code).warn(warnings))
         }
         DriveOn::Elsewhere => {

@@ -753,29 +753,37 @@ fn supply_secret_inputs(
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(missing_secret_inputs(&run_id, &missing))
+        Err(missing_secret_inputs(&run_id, &missing, start.kind))
     }
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
-pub fn missing_secret_inputs(run_id: &str, missing: &[String]) -> CommandError {
+pub fn missing_secret_inputs(run_id: &str, missing: &[String], kind: RunKind) -> CommandError {
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
     let flags: Vec<String> = missing
         .iter()
         .map(|n| format!("--input {n}=VALUE"))
         .collect();
     let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
-    CommandError::bad_input(format!(
+    let e = CommandError::bad_input(format!(
         "run {run_id} needs the value of its secret input{} {}: the log keeps only `***`",
         if missing.len() == 1 { "" } else { "s" },
         names.join(", ")
-    ))
-    .hint(format!(
-        "give {} again: `cortex workflow resume {run_id} {}`",
-        if missing.len() == 1 { "it" } else { "them" },
-        flags.join(" ")
-    ))
-    .hint(format!("or set {} in the environment", vars.join(", ")))
+    ));
+    match kind {
+        RunKind::Workflow => e
+            .hint(format!(
+                "give {} again: `cortex workflow resume {run_id} {}`",
+                if missing.len() == 1 { "it" } else { "them" },
+                flags.join(" ")
+            ))
+            .hint(format!("or set {} in the environment", vars.join(", "))),
+        // `orchestrate resume` takes no inputs: the environment is the way.
+        RunKind::Scenario => e.hint(format!(
+            "set {} in the environment and run `cortex orchestrate resume {run_id}` again",
+            vars.join(", ")
+        )),
+    }
 }
 
 /// `workflow abort` (and `orchestrate abort`, with its scope): end a run for good, whoever
@@ -813,8 +821,28 @@ pub fn abort(
         view.head_hash
     );
     let code = view.status.exit_code();
-    let warnings =
-        super::notify::after_change(ctx, None, &state, &crate::execute::Redactor::of_run(&state));
+    let mut warnings =
+        super::notify::after_change(ctx, &state, &crate::execute::Redactor::of_run(&state));
+    // A child run aborted directly: its parent, waiting on it, takes that end now (said
+    // below this run's own answer, which stays the document).
+    let mut quiet = crate::execute::Quiet;
+    let mut live = super::Live {
+        observer: &mut quiet,
+        stop: StopFlag::default(),
+    };
+    let parent = super::drive::hand_over_ended_child(ctx, &mut *store, &state, "", by, &mut live)?;
+    let mut text = text;
+    if let Some(parent) = parent {
+        let parent_id = parent.json["run_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        text.push_str(&format!(
+            "\n↑ The parent run {parent_id} goes on (its step waited on this run):\n{}",
+            parent.human
+        ));
+        warnings.extend(parent.warnings);
+    }
     Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }
 
@@ -975,7 +1003,6 @@ pub fn report_step(
         Vec::new()
     };
     let attempt = step.attempts;
-    let before = crate::project::run_status(&journal.state, false);
     journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
         step: step.name.clone(),
         attempt,
@@ -1003,9 +1030,10 @@ pub fn report_step(
     drop(lock);
     let view = ctx.view(&journal.state, false);
     {
+        let said = done.clone();
         let mut text = done;
         if !report.no_drive && running {
-            let e = missing_secret_inputs(&run_id, &missing);
+            let e = missing_secret_inputs(&run_id, &missing, RunKind::Workflow);
             text.push_str(&format!("The run waits: {}\n", e.message));
             for h in &e.hints {
                 text.push_str(&format!("   {h}\n"));
@@ -1021,8 +1049,16 @@ pub fn report_step(
         }
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
-        let warnings =
-            super::notify::after_change(ctx, Some(before), &journal.state, &journal.redactor);
+        let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+        // A child run that this report paused or ended: its parent, waiting on it, goes on
+        // from there, as after a drive (`finish_driving`), and answers for the whole tree.
+        let state = journal.state.clone();
+        let parent = journal.nested(|store, _, _| {
+            super::drive::hand_over_ended_child(ctx, store, &state, &said, by, live)
+        })?;
+        if let Some(parent) = parent {
+            return Ok(parent.warn(warnings));
+        }
         Ok(Output::new(view.to_json(), text, code).warn(warnings))
     }
 }

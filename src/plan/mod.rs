@@ -4,6 +4,7 @@
 mod child;
 mod dag;
 mod next;
+mod notify;
 mod preview;
 mod ready;
 mod schedule;
@@ -13,6 +14,7 @@ pub use child::{
 };
 pub use dag::{PhasePlan, dependencies, find_cycle, parallel_opportunities, topological_order};
 pub use next::{Next, next};
+pub use notify::{Notified, Trigger, due as notifications_due, end_of};
 pub use preview::{Action, PlannedStep, preview_resume, preview_run};
 pub use ready::{awaiting_manual_start, condition_met, ready_phases, to_prepare};
 pub use schedule::{Cadence, MINUTE_MS, minute_of};

@@ -112,6 +112,18 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["workflow", "step", "fail", &w.step, "--run", &w.run_id],
                     "report it failed",
                 ));
+            } else if let Some((child, ended)) =
+                uses.and_then(|u| Some((u.run_id.as_ref()?, u.child_ended.as_ref()?)))
+            {
+                // No report can move a finished child: resuming gives the step its end.
+                out.push(Suggestion::new(
+                    &["workflow", "resume", id],
+                    format!(
+                        "child run {child} ended ({ended}): the step takes that end and its on_failure applies"
+                    ),
+                ));
+                out.push(abort());
+                return out;
             } else if let Some(child) = uses.and_then(|u| u.run_id.as_ref()) {
                 out.push(Suggestion::new(
                     &["workflow", "status", child],

@@ -241,6 +241,11 @@ pub struct UsesView {
     /// that wait for a report, with its prompt rendered — what to report on to go on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waits_on: Option<WaitsOn>,
+    /// While the step waits with a child run that has ended meanwhile (aborted directly, and
+    /// this run not driven since): how it ended. No report can move it; `resume` gives the
+    /// step that end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_ended: Option<String>,
 }
 
 /// The step deepest down a chain of child runs that waits for a report.
@@ -259,6 +264,10 @@ pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Optio
     let mut id = run_id.to_string();
     for _ in 0..=crate::definition::limits::MAX_USES_DEPTH {
         let state = child(&id)?;
+        // A finished run waits on nothing, whatever its steps were doing when it ended.
+        if state.outcome().is_some() {
+            return None;
+        }
         let (i, s) = state
             .steps
             .iter()
@@ -294,7 +303,10 @@ impl StatusView {
                 && let Some(id) = u.run_id.clone()
             {
                 u.waits_on = waits_on(child, &id);
-                changed |= u.waits_on.is_some();
+                u.child_ended = child(&id)
+                    .and_then(|c| c.outcome())
+                    .map(|o| o.as_str().to_string());
+                changed |= u.waits_on.is_some() || u.child_ended.is_some();
             }
         }
         if changed && self.as_of.is_none() {
@@ -584,6 +596,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                             .as_ref()
                             .map_or_else(|| u.clone(), |c| c.workflow.clone()),
                         run_id: s.child.as_ref().map(|c| c.run_id.clone()),
+                        child_ended: None,
                         waits_on: None,
                     }),
             })

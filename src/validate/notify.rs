@@ -1,10 +1,17 @@
 //! Checks of `notify:` (workflows and scenarios alike): each notification is exactly one of
-//! `run:` or `webhook:`, and a webhook is an http(s) URL with a host.
+//! `run:` or `webhook:`, and a webhook is an http(s) URL with a host, or made of environment
+//! variables and declared inputs that stand for one.
+
+use std::collections::BTreeMap;
 
 use super::workflow::Checker;
-use crate::definition::{Notify, Seg, webhook_problem};
+use crate::definition::{InputSpec, Notify, Seg, WebhookPart, webhook_parts, webhook_problem};
 
-pub(super) fn check_notify(c: &mut Checker<'_>, notify: &Notify) {
+pub(super) fn check_notify(
+    c: &mut Checker<'_>,
+    notify: &Notify,
+    inputs: &BTreeMap<String, InputSpec>,
+) {
     for (when, list) in [
         ("on_failure", &notify.on_failure),
         ("on_finish", &notify.on_finish),
@@ -37,8 +44,20 @@ pub(super) fn check_notify(c: &mut Checker<'_>, notify: &Notify) {
                 }
                 (Some(_), None) => {}
                 (None, Some(url)) => {
+                    let at = [path.as_slice(), &["webhook".into()]].concat();
                     if let Some(problem) = webhook_problem(url) {
-                        c.problem(&[path.as_slice(), &["webhook".into()]].concat(), problem);
+                        c.problem(&at, problem);
+                    }
+                    for part in webhook_parts(url).unwrap_or_default() {
+                        if let WebhookPart::Input(name) = part
+                            && !inputs.contains_key(&name)
+                        {
+                            c.hinted(
+                                &at,
+                                format!("webhook refers to unknown input `{name}`"),
+                                "declare it under `inputs:` (it is then a secret input: `***` in the log, given to later processes as CORTEX_INPUT_<NAME>)",
+                            );
+                        }
                     }
                 }
                 _ => c.hinted(

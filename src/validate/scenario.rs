@@ -208,7 +208,7 @@ pub fn validate_scenario(
         .map(|p| p.name.clone())
         .collect();
     super::workflow::check_inputs(&mut c, &scenario.inputs);
-    super::notify::check_notify(&mut c, &scenario.notify);
+    super::notify::check_notify(&mut c, &scenario.notify, &scenario.inputs);
     if let Some(schedule) = &scenario.schedule {
         let secret = crate::execute::secret_inputs(&scenario.as_workflow());
         super::schedule::check_schedule(&mut c, schedule, &scenario.inputs, &secret);
@@ -240,10 +240,20 @@ pub fn validate_scenario(
             }
         }
         for (name, value) in &phase.env {
-            texts.push((
-                [key("env").as_slice(), &[Seg::Key(name.clone())]].concat(),
-                &value.0,
-            ));
+            let p = [key("env").as_slice(), &[Seg::Key(name.clone())]].concat();
+            // As a step's `env:` (a name with `=` or an empty one would never be set).
+            if !super::is_env_name(name) {
+                c.hinted_at_key(
+                    &p,
+                    if name.is_empty() {
+                        "an empty name is not a valid environment variable name".to_string()
+                    } else {
+                        format!("`{name}` is not a valid environment variable name")
+                    },
+                    "letters, digits and `_`, not starting with a digit",
+                );
+            }
+            texts.push((p, &value.0));
         }
         if let Some(dir) = &phase.working_dir {
             texts.push((key("working_dir"), dir));

@@ -137,10 +137,10 @@ pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &
             "a workflow may run another, never itself through others",
         );
     }
-    for key in step.with.keys() {
-        if !info.inputs.contains_key(key) {
+    for (key, value) in &step.with {
+        let Some(spec) = info.inputs.get(key) else {
             let declared: Vec<&str> = info.inputs.keys().map(String::as_str).collect();
-            c.hinted(
+            c.hinted_at_key(
                 &[at("with").as_slice(), &[Seg::Key(key.clone())]].concat(),
                 format!(
                     "`with:` gives `{}`, which is not an input of `{}`",
@@ -153,6 +153,33 @@ pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &
                     format!("its inputs: {}", declared.join(", "))
                 },
             );
+            continue;
+        };
+        // A value written as is (no template) is known now: typed and checked as `workflow
+        // run` will (a path's existence is a fact of the run's directory, checked then).
+        if crate::definition::template::scan(&value.0).is_empty() {
+            let one = BTreeMap::from([(key.clone(), spec.clone())]);
+            let given = [(key.clone(), value.0.clone())];
+            if let Err(problems) = super::resolve_inputs(&one, &given, &|_| true) {
+                for problem in problems {
+                    c.hinted(
+                        &[at("with").as_slice(), &[Seg::Key(key.clone())]].concat(),
+                        format!(
+                            "`with:` gives `{}` to `{}`: {}",
+                            shown(key),
+                            shown(&info.name),
+                            problem.trim_start_matches(&format!("input `{key}`: "))
+                        ),
+                        format!(
+                            "give a value of type {}{}",
+                            format!("{:?}", spec.kind).to_lowercase(),
+                            spec.choices
+                                .as_ref()
+                                .map_or(String::new(), |_| ", one of its choices".into())
+                        ),
+                    );
+                }
+            }
         }
     }
     for (name, spec) in &info.inputs {

@@ -85,6 +85,36 @@ impl Checker<'_> {
         self.problems.push(Problem::new(message, at));
     }
 
+    /// `hinted`, its caret on the key of the mapping entry at `path` (whose last segment is
+    /// that key) where the key is written on the line of its value, else on the value.
+    pub(super) fn hinted_at_key(
+        &mut self,
+        path: &[Seg],
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let at = self.at(path).map(|at| {
+            let Some(Seg::Key(key)) = path.last() else {
+                return at;
+            };
+            let line = self
+                .text
+                .lines()
+                .nth(at.line.saturating_sub(1))
+                .unwrap_or("");
+            let before: String = line.chars().take(at.column.saturating_sub(1)).collect();
+            match before.rfind(key.as_str()) {
+                Some(byte) => Location {
+                    line: at.line,
+                    column: before[..byte].chars().count() + 1,
+                },
+                None => at,
+            }
+        });
+        self.problems
+            .push(Problem::new(message, at).with_hint(hint));
+    }
+
     pub(super) fn hinted(
         &mut self,
         path: &[Seg],
@@ -168,6 +198,13 @@ impl Checker<'_> {
         match condition {
             crate::definition::IfCondition::Command(command) => {
                 let p = [path, &["run".into()]].concat();
+                if command.run.trim().is_empty() {
+                    self.hinted(
+                        &p,
+                        "`if: {run: ...}` is empty (an empty command would always hold)",
+                        "give the command whose exit 0 runs the step, or remove the `if:`",
+                    );
+                }
                 self.templates_of(unit, &p, &command.run, inputs, earlier);
             }
             crate::definition::IfCondition::Expression(text) => {
@@ -181,6 +218,19 @@ impl Checker<'_> {
                         );
                     }
                     Ok(expr) => {
+                        use crate::definition::{InputType, expr::Value};
+                        let kind_of = |name: &str| match inputs.get(name)?.kind {
+                            InputType::Integer | InputType::Number => Some(Value::Num(0.0)),
+                            InputType::Boolean => Some(Value::Bool(false)),
+                            InputType::String | InputType::Path => None,
+                        };
+                        for problem in crate::definition::expr::type_problems(&expr, &kind_of) {
+                            self.hinted(
+                                path,
+                                format!("`if:` {problem}"),
+                                "compare a number input with a number (`inputs.n > 3`), a boolean input with `==`/`!=` and `true`/`false`",
+                            );
+                        }
                         for (reference, written) in crate::definition::expr::references(&expr) {
                             match reference {
                                 Reference::Input(name) if !inputs.contains_key(name) => self.hinted(
@@ -381,7 +431,7 @@ pub fn validate_workflow(
         c.hinted(&["name".into()], bad.problem, bad.fix);
     }
     check_inputs(&mut c, &wf.inputs);
-    super::notify::check_notify(&mut c, &wf.notify);
+    super::notify::check_notify(&mut c, &wf.notify, &wf.inputs);
     if let Some(schedule) = &wf.schedule {
         let secret = crate::execute::secret_inputs(wf);
         super::schedule::check_schedule(&mut c, schedule, &wf.inputs, &secret);
