@@ -65,13 +65,22 @@ fn file_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Result<(),
     Ok(())
 }
 
-/// Whether an attempt's file belongs on this machine, so that its absence is a loss rather
-/// than a file kept elsewhere: the attempt ran on this host (its worker's claim, else the
-/// driver of the run then), or, where no host was recorded, the log is a local SQLite home's.
-/// An attempt another host ran (a worker sharing a PostgreSQL log, a log copied here) keeps its
-/// file there.
-pub fn belongs_here(ran_on: Option<&str>, this_host: &str, sqlite: bool) -> bool {
-    ran_on.map_or(sqlite, |host| host == this_host)
+/// Whether an attempt's file belongs in this home, so that its absence is a loss rather than a
+/// file kept elsewhere: the run's log folder is here (a home writes a run's attempt logs into
+/// `logs/<run>/`; a log copied in from another home, even on this machine, has none), and the
+/// attempt ran on this host (its worker's claim, else the driver of the run then) or, where no
+/// host was recorded, the log is a local SQLite home's. An attempt another host ran (a worker
+/// sharing a PostgreSQL log) keeps its file there. Deleting a run's whole log folder therefore
+/// reads as "not here": the events still hold each attempt's size, hash and tail.
+pub fn belongs_here(
+    home: &Path,
+    file: &str,
+    ran_on: Option<&str>,
+    this_host: &str,
+    sqlite: bool,
+) -> bool {
+    let folder_here = home.join(file).parent().is_some_and(Path::is_dir);
+    folder_here && ran_on.map_or(sqlite, |host| host == this_host)
 }
 
 /// The host each attempt of a run ran on, by `(step, attempt)`: the worker that claimed it, or
@@ -148,7 +157,7 @@ pub fn check_attempt_logs(
                         hosts.insert(rec.run_id.clone(), attempt_hosts(store, &rec.run_id)?);
                     }
                     let ran_on = hosts[&rec.run_id].get(&(step.clone(), *attempt));
-                    if belongs_here(ran_on.map(String::as_str), &this_host, sqlite) {
+                    if belongs_here(home, file, ran_on.map(String::as_str), &this_host, sqlite) {
                         LogFileCheck::Differs(format!(
                             "{file} is missing: attempt {attempt} of `{step}` ran on this host ({}) and the log recorded {bytes} bytes of its output",
                             ran_on.map_or(this_host.as_str(), String::as_str)
@@ -180,15 +189,24 @@ pub fn check_attempt_logs(
 mod tests {
     use super::belongs_here;
 
-    /// An attempt's file belongs here when it ran on this host, whatever the log; where no
-    /// host is known, only on a SQLite home; never when another host ran it.
+    /// An attempt's file belongs here when its run's log folder is in this home and it ran on
+    /// this host, whatever the log; where no host is known, only on a SQLite home; never when
+    /// another host ran it, nor when the run's folder is not here (a log copied from another
+    /// home on the same machine).
     #[test]
-    fn an_attempt_file_belongs_on_the_host_that_ran_it() {
-        assert!(belongs_here(Some("here"), "here", false));
-        assert!(belongs_here(Some("here"), "here", true));
-        assert!(!belongs_here(Some("there"), "here", true));
-        assert!(!belongs_here(Some("there"), "here", false));
-        assert!(belongs_here(None, "here", true));
-        assert!(!belongs_here(None, "here", false));
+    fn an_attempt_file_belongs_on_the_host_and_in_the_home_that_ran_it() {
+        let home = std::env::temp_dir().join(format!("cortex-belongs-{}", std::process::id()));
+        std::fs::create_dir_all(home.join("logs/R")).unwrap();
+        let file = "logs/R/step-1-attempt-1.log";
+        assert!(belongs_here(&home, file, Some("here"), "here", false));
+        assert!(belongs_here(&home, file, Some("here"), "here", true));
+        assert!(!belongs_here(&home, file, Some("there"), "here", true));
+        assert!(!belongs_here(&home, file, Some("there"), "here", false));
+        assert!(belongs_here(&home, file, None, "here", true));
+        assert!(!belongs_here(&home, file, None, "here", false));
+        let copied = "logs/OTHER/step-1-attempt-1.log";
+        assert!(!belongs_here(&home, copied, Some("here"), "here", true));
+        assert!(!belongs_here(&home, copied, None, "here", true));
+        std::fs::remove_dir_all(&home).unwrap();
     }
 }

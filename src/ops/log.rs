@@ -264,6 +264,8 @@ struct Tracker<'a> {
     /// The log is a SQLite file: its attempts ran here unless they say otherwise.
     sqlite: bool,
     this_host: String,
+    /// The home its attempt logs are written under.
+    home: std::path::PathBuf,
 }
 
 /// What one attempt's output is, whole, as `cortex logs` shows it.
@@ -282,6 +284,7 @@ impl<'a> Tracker<'a> {
             shown: Vec::new(),
             sqlite: matches!(ctx.location()?, Location::Sqlite(_)),
             this_host: crate::execute::hostname(),
+            home: ctx.home.clone(),
         })
     }
 
@@ -451,8 +454,13 @@ impl<'a> Tracker<'a> {
             format!("{text}\n{tail}")
         };
         if let Some((bytes, blake3)) = &s.recorded {
-            let here =
-                crate::execute::belongs_here(s.host.as_deref(), &self.this_host, self.sqlite);
+            let here = crate::execute::belongs_here(
+                &self.home,
+                &s.file,
+                s.host.as_deref(),
+                &self.this_host,
+                self.sqlite,
+            );
             let (status, text) = if here {
                 (
                     "missing",
