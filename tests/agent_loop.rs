@@ -317,6 +317,166 @@ fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios(env
     assert_eq!(run.json()["errors"][0]["line"], 5);
 }
 
+fn a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interrupted(env: Env) {
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rb",
+        "name: rb\nsteps:\n  - name: Prep\n    run: echo prep\n    rollback: echo undone > undone.txt\n  - name: Review\n    prompt: review it\n    on_failure: rollback\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb"]).code, 3);
+    // --no-drive: the rollback is recorded as decided and waits for a driver, not "interrupted";
+    // the dry run shows what resume will do.
+    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting", "{status}");
+    let plan = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    assert_eq!(plan["steps"][0]["action"], "undo", "{plan}");
+    assert_eq!(plan["steps"][1]["action"], "untouched", "{plan}");
+    assert!(!env.file("undone.txt").exists());
+    // A report drives the rollback at once: compensated, recorded, rolled back, exit 1.
+    env.workflow(
+        "rb2",
+        "name: rb2\nsteps:\n  - name: Prep\n    run: echo prep\n    rollback: echo undone > undone2.txt\n  - name: Review\n    prompt: review it\n    on_failure: rollback\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb2"]).code, 3);
+    let failed = env.run(&["workflow", "step", "fail", "Review", "--message", "bad"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(env.file("undone2.txt").exists(), "{}", failed.stdout);
+    let status = env.status(None);
+    assert_eq!(status["status"], "rolled_back", "{status}");
+    assert_eq!(status["steps"][0]["status"], "rolled_back", "{status}");
+    let log = env
+        .run(&["--json", "log", "show", status["run_id"].as_str().unwrap()])
+        .json();
+    let types: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.ends_with(&["step_compensated", "rollback_finished", "run_finished"]),
+        "{types:?}"
+    );
+}
+
+fn a_secret_input_with_its_default_does_not_stop_reports_from_driving_on(env: Env) {
+    env.workflow(
+        "tf",
+        "name: tf\ninputs:\n  ticket: {type: string, required: true}\n  api_token: {type: string, default: s3cr3t-value}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Use, run: 'echo ${{ inputs.api_token }} > tok.txt'}\n  - {name: Ship, prompt: ship}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "tf", "--input", "ticket=A-1"])
+            .code,
+        3
+    );
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["waiting_for"], "Ship");
+    assert_eq!(
+        std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
+        "s3cr3t-value"
+    );
+    assert_eq!(env.status(None)["inputs"]["api_token"], "***");
+}
+
+fn a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it(
+    env: Env,
+) {
+    env.workflow(
+        "tg",
+        "name: tg\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Implement, prompt: implement}\n  - {name: Use, run: 'echo ${{ inputs.api_token }} > tok.txt'}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "tg", "--input", "api_token=given-1234"])
+            .code,
+        3
+    );
+    // Prompt steps need no secret: the report drives on to the next one.
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["waiting_for"], "Implement");
+    // The next runs a command: the drive stops before it and says what to give.
+    let done = env.run(&["workflow", "step", "complete", "Implement"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert!(done.stderr.contains("api_token"), "{}", done.stderr);
+    assert!(!env.file("tok.txt").exists());
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting", "{status}");
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[1..3], ["workflow", "resume"], "{argv:?}");
+    assert_eq!(argv[4..], ["--input", "api_token=VALUE"], "{argv:?}");
+    // As pasted, with VALUE replaced: it goes on.
+    let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    args[4] = "api_token=given-1234";
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
+        "given-1234"
+    );
+}
+
+fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env) {
+    env.workflow(
+        "needout",
+        "name: needout\nsteps:\n  - name: Plan it\n    prompt: plan\n    validate: [{output: plan}, {run: 'test -n \"${{ steps.Plan it.outputs.plan }}\"'}]\n  - name: Use\n    run: echo ${{ steps.Plan it.outputs.notes }}\n",
+    );
+    let run = env.run(&["workflow", "run", "needout"]);
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout
+            .contains("--output plan=VALUE --output notes=VALUE"),
+        "{}",
+        run.stdout
+    );
+    let status = env.status(None);
+    assert_eq!(
+        status["steps"][0]["required_outputs"],
+        serde_json::json!(["plan", "notes"])
+    );
+    assert_eq!(
+        status["steps"][0]["checks"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains("Report with: --output plan=VALUE --output notes=VALUE"),
+        "{human}"
+    );
+    // Pasted literally (VALUE as the value), the report passes the gate.
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let done = env.run(&args);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    // A scenario phase whose output a later phase reads: the same.
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/rev.yaml"),
+        "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    run: echo ${{ phases.review.outputs.verdict }}\n",
+    )
+    .unwrap();
+    let run = env.run(&["--json", "orchestrate", "run", "rev"]);
+    assert_eq!(run.code, 3);
+    let next = &run.json()["next"][0];
+    assert_eq!(next["argv"][2], "complete", "{next}");
+    assert_eq!(next["argv"][6], "verdict=VALUE", "{next}");
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -328,4 +488,8 @@ common::on_both_stores!(
     an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1,
     a_stopped_scenario_names_orchestrate_resume,
     validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios,
+    a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interrupted,
+    a_secret_input_with_its_default_does_not_stop_reports_from_driving_on,
+    a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it,
+    the_suggested_report_names_the_outputs_its_gate_and_later_steps_need,
 );

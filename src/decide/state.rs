@@ -160,6 +160,10 @@ pub struct Rollback {
     pub pending: Vec<String>,
     pub failed: Vec<String>,
     pub resume_after: Option<String>,
+    /// Decided by a report (`step fail` on a step with `on_failure: rollback`), and no driver
+    /// has resumed it since: it waits for one, nothing was cut short.
+    #[serde(default)]
+    pub by_report: bool,
 }
 
 /// The run's coarse state, as recorded in the log.
@@ -695,11 +699,18 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             steps,
             resume_after,
         } => {
+            // A report's failure is recorded by whoever reported it, not by a driver at work.
+            let by_report = resume_after.is_none()
+                && state
+                    .steps
+                    .iter()
+                    .any(|s| s.status == StepStatus::Failed && s.reported_by.is_some());
             state.rollback = Some(Rollback {
                 reason: reason.clone(),
                 pending: steps.clone(),
                 failed: Vec::new(),
                 resume_after: resume_after.clone(),
+                by_report,
             });
             state.phase = RunPhase::RollingBack;
         }
@@ -797,6 +808,9 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             // A scenario waits as a whole only when nothing else can run (a projection, as
             // for `step_waiting`): a phase waiting on a report must not hold back the
             // phases that are ready beside it.
+            if let Some(rb) = state.rollback.as_mut() {
+                rb.by_report = false;
+            }
             state.phase = if state.rollback.is_some() {
                 RunPhase::RollingBack
             } else if !state.is_scenario()

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, prepare, record, record_stop,
+    require_secrets,
 };
 use super::{Journal, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed};
@@ -31,6 +32,7 @@ pub fn drive_scenario(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
+    require_secrets(journal)?;
     prepare(journal, ctx)?;
     let (deadline, limit) = deadline(&journal.state);
     // Workers' commands end when `halt` is raised: by a signal, an operator's stop request or

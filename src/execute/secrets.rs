@@ -131,6 +131,15 @@ impl Redactor {
             for name in &start.secret_inputs {
                 if let Some(value) = secret_input_from_env(name) {
                     r.set_input(name, &value);
+                } else if start.secret_defaults.contains(name)
+                    && let Some(value) = state
+                        .workflow
+                        .as_ref()
+                        .and_then(|wf| wf.inputs.get(name))
+                        .and_then(|spec| spec.default.as_ref())
+                {
+                    // Its value is the definition's own default, kept in the snapshot.
+                    r.set_input(name, &input_text(value));
                 }
             }
             if let Some(wf) = &state.workflow {
@@ -158,6 +167,13 @@ impl Redactor {
             if let Some(value) = started.inputs.get_mut(name) {
                 if *value != redacted {
                     self.set_input(name, &input_text(value));
+                    let default = workflow
+                        .as_ref()
+                        .and_then(|wf| wf.inputs.get(name))
+                        .and_then(|spec| spec.default.as_ref());
+                    if default == Some(&*value) && !started.secret_defaults.contains(name) {
+                        started.secret_defaults.push(name.clone());
+                    }
                 }
                 *value = redacted.clone();
             }

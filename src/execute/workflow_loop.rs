@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, deadline, flush, prepare, record, record_stop,
+    require_secrets,
 };
 use super::{Journal, Stream};
 use crate::decide::Command;
@@ -59,6 +60,16 @@ fn child_attempt(
     }
 }
 
+/// Whether `action` runs anything (a command, a check, an agent, a child run): only then does
+/// the driver need the values of the run's secret inputs.
+fn needs_secrets(state: &crate::decide::RunState, action: &Next) -> bool {
+    match action {
+        Next::Finished(_) | Next::Paused | Next::Stopped | Next::AwaitReport { .. } => false,
+        Next::Attempt { index, .. } => !state.is_external(*index),
+        _ => true,
+    }
+}
+
 /// The workflow loop: one step at a time. A step's end is staged and appended with the next
 /// step's start; anything else (a wait, a backoff, a check, a rollback, the end) flushes first.
 pub(crate) fn drive_workflow(
@@ -86,6 +97,24 @@ pub(crate) fn drive_workflow(
         let action = next(&journal.state);
         if !matches!(action, Next::Attempt { delay_ms: 0, .. }) {
             flush(journal, ctx)?;
+        }
+        // Without the values of its secret inputs (a report recorded by a process that was
+        // not given them), the run goes on as far as nothing runs: prompt steps wait for their
+        // reports. It stops before anything the engine runs (every command sees the inputs).
+        if needs_secrets(&journal.state, &action)
+            && let Err(DriveError::MissingSecretInputs(missing)) = require_secrets(journal)
+        {
+            flush(journal, ctx)?;
+            ctx.observer.warn(&format!(
+                "the run goes on from here only with the value{} of its secret input{} {} (the log keeps only `***`): resume it with --input NAME=VALUE, or CORTEX_INPUT_<NAME> set",
+                if missing.len() == 1 { "" } else { "s" },
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ));
+            return Ok(DriveEnd::Waiting(format!(
+                "the secret inputs {}",
+                missing.join(", ")
+            )));
         }
         if let Next::Attempt { index, .. } = action {
             let runs_on = journal.state.runs_on(index).to_vec();

@@ -182,7 +182,10 @@ fn drive_from(
     }
     let end = end?;
     let state = journal.state.clone();
-    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, true, &*store));
+    // A drive that ended waiting leaves nobody driving: the run is shown as it stands for
+    // whoever comes next (waiting on a report, on a worker, on secret inputs).
+    let alive = !matches!(end, DriveEnd::Waiting(_));
+    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
     drop(lock);
     let code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),

@@ -121,6 +121,7 @@ pub fn run(
         inputs,
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config,
         agents: agents.commands,
         claude: agents.claude,

@@ -364,6 +364,7 @@ pub fn run(
         inputs,
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: loaded.config.clone(),
         agents: loaded.agents.commands.clone(),
         claude: loaded.agents.claude.clone(),
@@ -978,11 +979,16 @@ pub fn report_step(
         Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
         _ => format!("❌ Step `{}` reported failed.\n", step.name),
     };
-    // A report drives the run on (one command per prompt step), unless asked not to, or the
-    // run needs the values of secret inputs that this process was not given.
-    let missing = journal.redactor.missing_inputs(&journal.state);
-    let running = journal.state.phase == crate::decide::RunPhase::Running;
-    if !report.no_drive && running && missing.is_empty() {
+    // A report drives the run on (one command per prompt step), unless asked not to; without
+    // the values of the run's secret inputs it goes on as far as nothing runs (prompt steps),
+    // and says what it needs before anything that would.
+    // A failure report may have started a rollback (`on_failure: rollback`): it is driven on
+    // at once like the rest, compensations and all.
+    let running = matches!(
+        journal.state.phase,
+        crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
+    );
+    if !report.no_drive && running {
         live.observer.note(&done);
         return finish_driving(ctx, journal, by, lock, live);
     }
@@ -990,13 +996,6 @@ pub fn report_step(
     let view = ctx.view(&journal.state, false);
     {
         let mut text = done;
-        if !report.no_drive && running {
-            let e = missing_secret_inputs(&run_id, &missing);
-            text.push_str(&format!("The run waits: {}\n", e.message));
-            for h in &e.hints {
-                text.push_str(&format!("   {h}\n"));
-            }
-        }
         if view.status == RunStatus::Completed {
             text.push_str(&format!(
                 "✅ Workflow completed.\n   Head hash: {}\n",

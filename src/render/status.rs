@@ -189,7 +189,22 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
                     let _ = writeln!(out, "{indent}  {line}");
                 }
             }
+            gate_lines(out, indent, &w.required_outputs, &[]);
         }
+    }
+}
+
+/// What a report on a waiting step must give (its outputs) and what its gate runs on it.
+pub fn gate_lines(out: &mut String, indent: &str, outputs: &[String], checks: &[String]) {
+    if !outputs.is_empty() {
+        let flags: Vec<String> = outputs
+            .iter()
+            .map(|k| format!("--output {k}=VALUE"))
+            .collect();
+        let _ = writeln!(out, "{indent}Report with: {}", flags.join(" "));
+    }
+    for c in checks {
+        let _ = writeln!(out, "{indent}Gate check: {c}");
     }
 }
 
@@ -273,6 +288,7 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
             let _ = writeln!(out, "     {line}");
         }
     }
+    gate_lines(out, "   ", &s.required_outputs, &s.checks);
     tail_block(out, &s.output_tail);
     out.push('\n');
 }
@@ -420,6 +436,15 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
             let _ = writeln!(
                 out,
                 "\n⏸️  Waiting: the phases that can go on need a report or a start."
+            );
+        }
+        RunStatus::Waiting if view.waiting_for.is_none() => {
+            let _ = writeln!(
+                out,
+                "\n⏸️  Waiting: {}",
+                view.reason
+                    .as_deref()
+                    .unwrap_or("nobody drives the run now")
             );
         }
         RunStatus::Waiting => {
