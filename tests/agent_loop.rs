@@ -477,6 +477,168 @@ fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env
     assert_eq!(next["argv"][6], "verdict=VALUE", "{next}");
 }
 
+fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort(
+    env: Env,
+) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n  - name: wait\n    description: w\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
+    // No name: the latest unfinished scenario run.
+    let stopped = env.run(&["--json", "orchestrate", "stop"]);
+    assert_eq!(stopped.code, 3, "{}{}", stopped.stdout, stopped.stderr);
+    let next: Vec<serde_json::Value> = stopped.json()["next"].as_array().unwrap().clone();
+    let verbs: Vec<&str> = next
+        .iter()
+        .map(|n| n["argv"][2].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs, ["resume", "abort"], "{next:?}");
+    let run_id = stopped.json()["run_id"].as_str().unwrap().to_string();
+    let started = env.run(&["orchestrate", "start", &run_id, "analysis"]);
+    assert!(
+        started
+            .stderr
+            .contains(&format!("cortex orchestrate resume {run_id}")),
+        "{}",
+        started.stderr
+    );
+    // Resume goes on and starts it: it waits for its report.
+    let resumed = env.run(&["--json", "orchestrate", "resume"]);
+    assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(resumed.json()["phases"][0]["status"], "waiting");
+    // A failed phase: resume, skip it, or abort.
+    std::fs::write(
+        env.home().join("scenarios/scfail.yaml"),
+        "name: scfail\ndescription: d\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n  - name: two\n    description: c\n    condition: after:one\n    run: echo two > two.txt\n",
+    )
+    .unwrap();
+    let failed = env.run(&["--json", "orchestrate", "run", "scfail"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let next: Vec<Vec<String>> = failed.json()["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
+        .collect();
+    assert!(
+        next.iter().any(|a| a.ends_with(&["--skip".to_string()])),
+        "{next:?}"
+    );
+    assert!(next.iter().any(|a| a[2] == "abort"), "{next:?}");
+    let skipped = env.run(&["orchestrate", "resume", "scfail", "--skip"]);
+    assert_eq!(skipped.code, 0, "{}{}", skipped.stdout, skipped.stderr);
+    assert!(env.file("two.txt").exists());
+}
+
+fn a_refused_report_lists_every_problem_in_errors(env: Env) {
+    env.workflow(
+        "g",
+        "name: g\nsteps:\n  - name: Plan\n    prompt: p\n    validate: [{output: plan}, {run: test -f plan-ok}]\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "g"]).code, 3);
+    let refused = env.run(&["--json", "workflow", "step", "complete", "Plan"]);
+    assert_eq!(refused.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
+    let messages: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{doc}");
+    assert!(messages.iter().any(|m| m.contains("plan-ok")), "{doc}");
+    assert!(messages.iter().any(|m| m.contains("`plan`")), "{doc}");
+    let keys: Vec<&str> = doc["errors"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["column", "file", "hint", "line", "message"], "{doc}");
+}
+
+fn status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/one.yaml"),
+        "name: one\ndescription: d\nphases:\n  - name: a\n    description: a\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "one"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "complete", "one", "a"]).code, 0);
+    let then = env.run(&["--json", "orchestrate", "status", "one", "--at", "1"]);
+    assert_eq!(then.code, 0, "{}{}", then.stdout, then.stderr);
+    let doc = then.json();
+    assert_eq!(doc["as_of"]["seq"], 1, "{doc}");
+    assert_ne!(doc["status"], "completed", "{doc}");
+    assert!(doc["phases"].is_array(), "{doc}");
+    let human = env.run(&["orchestrate", "status", "--at", "1"]).stdout;
+    assert!(human.starts_with("(as of event 1, "), "{human}");
+    for group in ["workflow", "orchestrate"] {
+        let negative = env.run(&[group, "status", "--at", "-1"]);
+        assert_eq!(negative.code, 2);
+        assert!(negative.stderr.contains("0 or more"), "{}", negative.stderr);
+    }
+}
+
+fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(env: Env) {
+    env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: wait\n    run: sleep 1.5\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "slow"]);
+    assert_eq!(run.code, 1);
+    let argv: Vec<String> = serde_json::from_value(run.json()["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(
+        argv[2..],
+        ["resume", &argv[3], "--timeout", "2s"],
+        "{argv:?}"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(human.contains("--timeout 2s"), "{human}");
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+}
+
+fn scenario_messages_say_phase_not_step(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/ins.yaml"),
+        "name: ins\ndescription: d\ninputs:\n  n: {type: integer}\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n",
+    )
+    .unwrap();
+    let bad = env.run(&["orchestrate", "run", "ins", "--input", "zz=1"]);
+    assert_eq!(bad.code, 2);
+    let all = format!("{}{}", bad.stdout, bad.stderr);
+    assert!(!all.contains("workflow"), "{all}");
+    assert!(all.contains("its inputs: n"), "{all}");
+    let failed = env.run(&["orchestrate", "run", "ins"]);
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed
+            .stdout
+            .contains("Phase `one`: exit code 1, 1 attempt\n"),
+        "{}",
+        failed.stdout
+    );
+    std::fs::write(
+        env.home().join("scenarios/iff.yaml"),
+        "name: iff\ndescription: d\nphases:\n  - name: one\n    description: b\n    if: 'inputs.x =='\n",
+    )
+    .unwrap();
+    let invalid = env.run(&["--json", "orchestrate", "validate", "iff"]);
+    let hint = invalid.json()["errors"][0]["hint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(hint.contains("phases.build.outputs"), "{}", invalid.stdout);
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -492,4 +654,9 @@ common::on_both_stores!(
     a_secret_input_with_its_default_does_not_stop_reports_from_driving_on,
     a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it,
     the_suggested_report_names_the_outputs_its_gate_and_later_steps_need,
+    a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort,
+    a_refused_report_lists_every_problem_in_errors,
+    status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error,
+    a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted,
+    scenario_messages_say_phase_not_step,
 );

@@ -152,6 +152,14 @@ pub struct Checkpoint {
     pub time: String,
 }
 
+/// How the reason of a run paused by its time limit begins.
+const TIME_LIMIT: &str = "the run exceeded its time limit";
+
+/// The reason recorded when a driver pauses a run at its time limit of `limit` seconds.
+pub fn time_limit_reason(limit: u64) -> String {
+    format!("{TIME_LIMIT} (timeout_seconds: {limit})")
+}
+
 /// A rollback in progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollback {
@@ -437,6 +445,12 @@ impl RunState {
     /// `render`, as seen from unit `unit` (`${{ item }}` is its item).
     pub fn render_in(&self, text: &str, unit: usize) -> String {
         crate::definition::template::render_text(text, &|r| self.template_value_in(r, Some(unit)))
+    }
+
+    /// Paused by its time limit (`time_limit_reason`): a resume with the same limit would
+    /// stop it again.
+    pub fn timed_out(&self) -> bool {
+        matches!(&self.phase, RunPhase::Paused { reason } if reason.starts_with(TIME_LIMIT))
     }
 
     /// The run's time limit for a driving session, in seconds (0: none): the latest resume's,

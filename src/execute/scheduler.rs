@@ -74,9 +74,7 @@ pub fn drive_scenario(
             if ctx.stop.is_set() || journal.state.stop_requested {
                 halt.set(libc_sigterm());
             } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                pause_reason = Some(format!(
-                    "the run exceeded its time limit (timeout_seconds: {limit})"
-                ));
+                pause_reason = Some(crate::decide::time_limit_reason(limit));
                 halt.set(libc_sigterm());
             }
         }

@@ -90,7 +90,7 @@ pub(crate) fn drive_workflow(
             return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let reason = format!("the run exceeded its time limit (timeout_seconds: {limit})");
+            let reason = crate::decide::time_limit_reason(limit);
             record(journal, ctx, Command::Pause { reason })?;
             return Ok(DriveEnd::Paused);
         }

@@ -228,8 +228,24 @@ fn act(
             // Nothing to drive (the report paused or finished the run): say where it is.
             let view = ctx.view(&journal.state, false);
             let code = view.status.exit_code();
-            let warnings =
+            let mut warnings =
                 super::notify::after_change(ctx, Some(before), &journal.state, &journal.redactor);
+            // A stopped or failed run is not driven on by a start or a report: it is recorded,
+            // and resume goes on with it.
+            let held = match journal.state.phase {
+                crate::decide::RunPhase::Stopped => Some("stopped"),
+                crate::decide::RunPhase::Paused { .. } => Some("failed"),
+                _ => None,
+            };
+            if let Some(held) = held {
+                warnings.insert(
+                    0,
+                    format!(
+                        "recorded; the run is {held}, so nothing goes on until {} (it acts on what was recorded)",
+                        ctx.cmd(&["orchestrate", "resume", &run_id])
+                    ),
+                );
+            }
             Ok(scenario_output(&view, code).warn(warnings))
         }
         DriveOn::Elsewhere => {
@@ -317,8 +333,14 @@ pub fn report(
 
 /// `orchestrate stop`: stop a run gracefully, whoever drives it, and wait for it to stop.
 pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError> {
+    stop_run(ctx, Some(name), by)
+}
+
+/// `orchestrate stop [NAME]`: as `stop`, the latest unfinished scenario run when no name is
+/// given.
+pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
-    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
+    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let stopping = operator::stop(
@@ -330,7 +352,7 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
         &by,
         &holder(&by.actor),
     )
-    .map_err(|e| operator_error(ctx, e, name))?;
+    .map_err(|e| operator_error(ctx, e, name.unwrap_or(&run_id)))?;
     if stopping == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;

@@ -401,14 +401,13 @@ pub fn run_inputs(
     }
     let cwd = ctx.cwd.clone();
     resolve_inputs(&workflow.inputs, &given, &|p| cwd.join(p).exists()).map_err(|problems| {
-        let mut e = CommandError::bad_input(format!(
+        CommandError::bad_input(format!(
             "the inputs of `{}` are not valid ({} problem{})",
             workflow.name,
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
-        ));
-        e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
-        e
+        ))
+        .listing(&problems)
     })
 }
 
@@ -725,11 +724,10 @@ fn supply_secret_inputs(
     let cwd = std::path::PathBuf::from(&start.working_dir);
     let typed =
         resolve_inputs(&secret_specs, &values, &|p| cwd.join(p).exists()).map_err(|problems| {
-            let mut e = CommandError::bad_input(format!(
+            CommandError::bad_input(format!(
                 "the secret inputs given for run {run_id} are not valid"
-            ));
-            e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
-            e
+            ))
+            .listing(&problems)
         })?;
     for (name, value) in &typed {
         journal

@@ -68,6 +68,11 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     s
 }
 
+/// A time limit twice `limit` seconds, as `--timeout` takes it.
+fn longer_limit(limit: u64) -> String {
+    format!("{}s", limit.saturating_mul(2).max(1))
+}
+
 fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
@@ -81,6 +86,15 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         return out;
     }
     let abort = || Suggestion::new(&["workflow", "abort", id], "end the run");
+    if let Some(limit) = view.timed_out {
+        // The same limit would stop it again: the first suggestion raises it.
+        let more = longer_limit(limit);
+        out.push(resume(
+            view,
+            &["--timeout", &more],
+            format!("go on with a time limit of {more} from now (0: none); timeout_seconds in cortex.config.json sets it for every run"),
+        ));
+    }
     match view.status {
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
             let step = view.failed_step.as_deref().unwrap_or("post-validation");
@@ -196,7 +210,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         }
         return out;
     }
-    for phase in &view.awaiting_start {
+    // A stopped or failed run goes on with `resume` first: a start recorded on it waits.
+    let held = matches!(view.status, RunStatus::Stopped | RunStatus::Failed);
+    for phase in view.awaiting_start.iter().filter(|_| !held) {
         out.push(Suggestion::new(
             &["orchestrate", "start", id, phase],
             "start this manual phase",
@@ -222,12 +238,44 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             &["orchestrate", "stop", id],
             "stop gracefully; resume continues it",
         )),
+        RunStatus::Failed if view.timed_out.is_some() => {
+            let more = longer_limit(view.timed_out.unwrap_or_default());
+            out.push(Suggestion::new(
+                &["orchestrate", "resume", id, "--timeout", &more],
+                format!("go on with a time limit of {more} from now (0: none); timeout_seconds in cortex.config.json sets it for every run"),
+            ));
+            out.push(Suggestion::new(
+                &["orchestrate", "resume", id],
+                "go on with the same time limit",
+            ));
+        }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
             .push(Suggestion::new(
                 &["orchestrate", "resume", id],
-                "go on from the completed phases",
+                if held && !view.awaiting_start.is_empty() {
+                    "go on from the completed phases (then start the manual phases)"
+                } else {
+                    "go on from the completed phases"
+                },
             )),
         _ => {}
+    }
+    if view.status == RunStatus::Failed
+        && let Some(phase) = &view.failed_step
+    {
+        out.push(Suggestion::new(
+            &["orchestrate", "resume", id, "--skip"],
+            format!("record `{phase}` as skipped and go on"),
+        ));
+    }
+    if matches!(
+        view.status,
+        RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted
+    ) {
+        out.push(Suggestion::new(
+            &["orchestrate", "abort", id],
+            "end the run",
+        ));
     }
     out
 }

@@ -497,6 +497,9 @@ pub struct StatusView {
     /// suggested `resume` names them.
     #[serde(skip)]
     pub secret_inputs: Vec<String>,
+    /// Paused by its time limit of this many seconds: a suggested resume raises it.
+    #[serde(skip)]
+    pub timed_out: Option<u64>,
 }
 
 impl StatusView {
@@ -697,6 +700,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             })
             .collect(),
         next: Vec::new(),
+        timed_out: state.timed_out().then(|| state.time_limit()),
         secret_inputs: start.map_or_else(Vec::new, |s| {
             s.secret_inputs
                 .iter()

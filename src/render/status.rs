@@ -486,14 +486,19 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
                 .iter()
                 .find(|s| s.status == StepStatus::Failed && !s.runs_as_items())
             {
+                let unit = match view.kind {
+                    crate::event::RunKind::Workflow => "Step",
+                    crate::event::RunKind::Scenario => "Phase",
+                };
+                let attempts = super::count(step.attempts as usize, "attempt");
                 if let Some(code) = step.exit_code {
                     let _ = writeln!(
                         out,
-                        "   Step `{}`: exit code {code}, {} attempt(s)",
-                        step.name, step.attempts
+                        "   {unit} `{}`: exit code {code}, {attempts}",
+                        step.name
                     );
                 } else {
-                    let _ = writeln!(out, "   Step `{}`: {} attempt(s)", step.name, step.attempts);
+                    let _ = writeln!(out, "   {unit} `{}`: {attempts}", step.name);
                 }
                 tail_block(&mut out, &step.output_tail);
             }
