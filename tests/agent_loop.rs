@@ -639,6 +639,117 @@ fn scenario_messages_say_phase_not_step(env: Env) {
     assert!(hint.contains("phases.build.outputs"), "{}", invalid.stdout);
 }
 
+fn a_report_without_run_finds_the_latest_unfinished_run_and_engine_steps_are_not_reported(
+    env: Env,
+) {
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
+    env.workflow("quick", "name: quick\nsteps:\n  - {name: q, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "quick"]).code, 0);
+    // The newest run finished: the report goes to the run that waits.
+    let done = env.run(&["workflow", "step", "complete", "Ask"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    // A step the engine runs is not reported on, whoever holds the run.
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - {name: L, run: 'touch started; sleep 30'}\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    let refused = env.run(&["workflow", "step", "fail", "L", "--run", "hold"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("run by the engine"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.run(&["workflow", "abort", "hold"]).code, 1);
+    let _ = child.wait();
+}
+
+fn an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume(env: Env) {
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: A, prompt: a}\n  - {name: B, prompt: b}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    assert_eq!(
+        env.run(&["workflow", "step", "complete", "A", "--no-drive"])
+            .code,
+        3
+    );
+    let early = env.run(&["workflow", "step", "complete", "B"]);
+    assert_eq!(early.code, 2);
+    assert!(
+        early.stderr.contains("cortex workflow resume"),
+        "{}",
+        early.stderr
+    );
+    let aborted = env.run(&["workflow", "abort", "--message", "not this sprint"]);
+    assert_eq!(aborted.code, 1);
+    let status = env.status(None);
+    let reason = status["reason"].as_str().unwrap();
+    assert!(reason.contains("not this sprint"), "{status}");
+    assert!(
+        reason.contains(status["actor"].as_str().unwrap()),
+        "{status}"
+    );
+}
+
+fn history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true(env: Env) {
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
+    env.workflow("v", "name: v\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let none = env.run(&["workflow", "history", "--limit", "0"]);
+    assert!(!none.stdout.contains("No runs yet"), "{}", none.stdout);
+    let never = env.run(&["workflow", "status", "v"]);
+    assert_eq!(never.code, 2);
+    assert!(
+        never.stderr.contains("`cortex workflow run v`"),
+        "{}",
+        never.stderr
+    );
+}
+
+fn an_unknown_key_gets_a_did_you_mean(env: Env) {
+    env.workflow(
+        "typo",
+        "name: typo\nsteps:\n  - {name: a, run: 'true', on_failur: skip}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "typo"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.json()["errors"][0]["hint"],
+        "did you mean `on_failure`?"
+    );
+}
+
+fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/chk.yaml"),
+        "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\nphases:\n  - name: build\n    description: b\n    run: touch app-${{ inputs.v }}.txt\n    success_criteria:\n      - check: test -f app-${{ inputs.v }}.txt\n",
+    )
+    .unwrap();
+    let run = env.run(&["orchestrate", "run", "chk"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("[x] check: test -f app-1.2.txt"),
+        "{}",
+        run.stdout
+    );
+    let status = env.run(&["orchestrate", "status", "chk"]).stdout;
+    assert!(
+        status.contains("[x] check: test -f app-1.2.txt"),
+        "{status}"
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -659,4 +770,9 @@ common::on_both_stores!(
     status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error,
     a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted,
     scenario_messages_say_phase_not_step,
+    a_report_without_run_finds_the_latest_unfinished_run_and_engine_steps_are_not_reported,
+    an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume,
+    history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true,
+    an_unknown_key_gets_a_did_you_mean,
+    check_criteria_are_shown_rendered_as_they_ran,
 );

@@ -436,7 +436,8 @@ pub enum StepCommand {
 pub struct StepReport {
     /// The step's name (forgiving).
     pub step: String,
-    /// The run (default: the most recent run).
+    /// The run: its id, a unique prefix of it, or a workflow name (its latest unfinished
+    /// run); default: the latest unfinished workflow run.
     #[arg(long, value_name = "RUN")]
     pub run: Option<String>,
     /// An output of the step, KEY=VALUE (repeatable).

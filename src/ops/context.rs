@@ -235,9 +235,23 @@ impl Ctx {
                 self.cmd(&[group, "list"])
             )),
             FindError::NotFound {
-                ref suggestions, ..
+                ref suggestions,
+                ref query,
+                kind,
             } => {
                 let mut err = CommandError::bad_input(e.to_string());
+                // A definition of that name that has not run yet: say how to run it.
+                let defined = match kind {
+                    Some(RunKind::Scenario) => self.catalog().find_scenario(query).ok(),
+                    _ => self.catalog().find_workflow(query).ok(),
+                };
+                if let Some(entry) = defined {
+                    return err.hint(format!(
+                        "{noun} `{}` has no runs yet: {} starts one",
+                        entry.name,
+                        self.cmd(&[group, "run", &entry.name])
+                    ));
+                }
                 if let Some(best) = suggestions.first() {
                     err = err.hint(format!("did you mean the {noun} `{best}`?"));
                 }

@@ -842,7 +842,8 @@ pub fn report_step(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_run(&store, WORKFLOWS, report.run)?;
+    // Only an unfinished run waits for a report: by default the latest of those.
+    let run_id = ctx.resolve_run(&store, WORKFLOWS.unfinished(), report.run)?;
     let outputs = report.outputs;
     // Output keys follow the name rule, as in definitions (`validate: - output: KEY`).
     for (key, _) in &outputs {
@@ -858,6 +859,30 @@ pub fn report_step(
         )?;
     }
     let by = report.by;
+    // A step the engine runs (a command, an agent with a command) is not reported on: say so
+    // before waiting for the run's lock, which its driver holds while it runs.
+    {
+        let seen = crate::execute::load_state(&store, &run_id)?;
+        let wanted = normalize_name(report.step);
+        if let Some(i) = seen
+            .steps
+            .iter()
+            .position(|s| normalize_name(&s.name) == wanted)
+            && seen.outcome().is_none()
+            && !seen.is_external(i)
+            && !seen.is_uses(i)
+            && !seen.is_open_parent(i)
+        {
+            return Err(CommandError::bad_input(format!(
+                "step `{}` is run by the engine (its `run:` or its agent's command), not reported by a person or an agent",
+                seen.steps[i].name
+            ))
+            .hint(format!(
+                "{} shows how it stands; a failed one goes on with `resume --retry` or `--skip`",
+                ctx.cmd(&["workflow", "status", &run_id])
+            )));
+        }
+    }
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     // A child run's secret inputs come from its parent, given again to this process.
@@ -911,12 +936,21 @@ pub fn report_step(
             Some(w) => format!("the run waits on `{}`", w.name),
             None => "no step is waiting for a report".to_string(),
         };
-        return Err(CommandError::bad_input(format!(
+        let mut e = CommandError::bad_input(format!(
             "step `{}` is {}, not waiting for a report; {now}",
             step.name,
             step.status.as_str()
-        ))
-        .hint(format!(
+        ));
+        if step.status == StepStatus::Pending
+            && !state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+        {
+            // Nobody drove the run on to it yet (a report recorded with --no-drive).
+            e = e.hint(format!(
+                "{} goes on to it; then report it",
+                ctx.cmd(&["workflow", "resume", &run_id])
+            ));
+        }
+        return Err(e.hint(format!(
             "{} shows every step",
             ctx.cmd(&["workflow", "status", &run_id])
         )));

@@ -164,7 +164,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             } else if let Some(child) = uses.and_then(|u| u.run_id.as_ref()) {
                 out.push(Suggestion::new(
                     &["workflow", "status", child],
-                    "the child run waits: see what it needs (reporting on it drives this run on too)",
+                    "see where the child run stands and what moves it (that drives this run on too)",
                 ));
             }
             out.push(resume(view, &[], "go on once the child run can"));

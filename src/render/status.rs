@@ -315,8 +315,15 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         view.status,
         RunStatus::Completed | RunStatus::Failed | RunStatus::Aborted | RunStatus::RolledBack
     );
+    // A failed run that can still be resumed has no end yet: its time ran until its last
+    // step ended, not until now.
     let end = if finished {
-        view.ended_at.as_deref()
+        view.ended_at.as_deref().or_else(|| {
+            view.steps
+                .iter()
+                .filter_map(|s| s.ended_at.as_deref())
+                .max()
+        })
     } else {
         None
     };
@@ -377,6 +384,10 @@ pub fn render_history(h: &crate::ops::History) -> String {
         Some(crate::event::RunKind::Scenario) => "orchestrate",
         _ => "workflow",
     };
+    if h.runs.is_empty() && h.more {
+        // `--limit 0`: there are runs, none was asked for.
+        return format!("No runs listed (--limit 0); `cortex {group} history` lists the newest.\n");
+    }
     if h.runs.is_empty() {
         return format!("No runs yet. Start one with `cortex {group} run NAME`.\n");
     }
