@@ -577,6 +577,17 @@ fn status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_e
     assert!(doc["phases"].is_array(), "{doc}");
     let human = env.run(&["orchestrate", "status", "--at", "1"]).stdout;
     assert!(human.starts_with("(as of event 1, "), "{human}");
+    // Asked of `workflow status`, it points to the scenario's status as of the same event.
+    let run_id = doc["run_id"].as_str().unwrap().to_string();
+    let other = env.run(&["workflow", "status", &run_id, "--at", "1"]);
+    assert_eq!(other.code, 2);
+    assert!(
+        other
+            .stderr
+            .contains(&format!("cortex orchestrate status {run_id} --at 1")),
+        "{}",
+        other.stderr
+    );
     for group in ["workflow", "orchestrate"] {
         let negative = env.run(&[group, "status", "--at", "-1"]);
         assert_eq!(negative.code, 2);

@@ -219,10 +219,27 @@ impl Ctx {
         scope: Scope,
         query: Option<&str>,
     ) -> Result<String, CommandError> {
-        find_run(store, scope, query).map_err(|e| self.find_error(e))
+        find_run(store, scope, query).map_err(|e| self.find_error(e, &[]))
     }
 
-    fn find_error(&self, e: FindError) -> CommandError {
+    /// `resolve_run` for `status --at SEQ`: a run of the other kind is pointed to its own
+    /// status command as of the same event.
+    pub fn resolve_run_at(
+        &self,
+        store: &dyn EventStore,
+        scope: Scope,
+        query: Option<&str>,
+        at: Option<u64>,
+    ) -> Result<String, CommandError> {
+        let seq = at.map(|a| a.to_string());
+        let extra: Vec<&str> = match &seq {
+            Some(seq) => vec!["--at", seq],
+            None => Vec::new(),
+        };
+        find_run(store, scope, query).map_err(|e| self.find_error(e, &extra))
+    }
+
+    fn find_error(&self, e: FindError, extra: &[&str]) -> CommandError {
         let (group, noun) = match e_kind(&e) {
             Some(RunKind::Scenario) => ("orchestrate", "scenario"),
             Some(RunKind::Workflow) => ("workflow", "workflow"),
@@ -270,8 +287,8 @@ impl Ctx {
                     RunKind::Scenario => "orchestrate",
                     RunKind::Workflow => "workflow",
                 };
-                CommandError::bad_input(e.to_string())
-                    .hint(format!("{} shows it", self.cmd(&[group, "status", query])))
+                let argv = [&[group, "status", query.as_str()][..], extra].concat();
+                CommandError::bad_input(e.to_string()).hint(format!("{} shows it", self.cmd(&argv)))
             }
             FindError::Store(s) => s.into(),
         }

@@ -215,6 +215,12 @@ fn act(
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     let before = crate::project::run_status(&journal.state, false);
+    // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
+    let held = match journal.state.phase {
+        crate::decide::RunPhase::Stopped => Some("stopped"),
+        crate::decide::RunPhase::Paused { .. } => Some("failed"),
+        _ => None,
+    };
     operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
     let state = journal.state.clone();
     let on = journal
@@ -232,11 +238,6 @@ fn act(
                 super::notify::after_change(ctx, Some(before), &journal.state, &journal.redactor);
             // A stopped or failed run is not driven on by a start or a report: it is recorded,
             // and resume goes on with it.
-            let held = match journal.state.phase {
-                crate::decide::RunPhase::Stopped => Some("stopped"),
-                crate::decide::RunPhase::Paused { .. } => Some("failed"),
-                _ => None,
-            };
             if let Some(held) = held {
                 warnings.insert(
                     0,

@@ -422,7 +422,7 @@ pub fn status(
     let Some(store) = ctx.reading_store()? else {
         return Err(no_runs());
     };
-    let run_id = ctx.resolve_run(&store, scope, run)?;
+    let run_id = ctx.resolve_run_at(&store, scope, run, at)?;
     if at.is_none() {
         // The present: from the latest snapshot plus the events after it.
         let mut state = crate::execute::load_state(&store, &run_id)?;
