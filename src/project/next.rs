@@ -25,6 +25,7 @@ impl Suggestion {
             why: why.into(),
         }
     }
+
     /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
     /// replaced), said in why.
     fn with_outputs(args: &[&str], outputs: &[String], why: &str) -> Suggestion {
