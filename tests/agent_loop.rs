@@ -761,6 +761,40 @@ fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
     );
 }
 
+fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/ss.yaml"),
+        "name: ss\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: a\n    description: b\n  - name: u\n    description: u\n    condition: after:a\n    run: echo ${{ inputs.api_token }} > tok.txt\n",
+    )
+    .unwrap();
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "ss",
+        "--input",
+        "api_token=sekrit-value-1",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(env.log_holding("sekrit-value-1").is_empty());
+    // A report from a process without the value: recorded, and it says what it needs.
+    let done = env.run(&["--json", "orchestrate", "complete", "ss", "a"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert!(done.stderr.contains("api_token"), "{}", done.stderr);
+    let argv: Vec<String> = serde_json::from_value(done.json()["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(argv[1..3], ["orchestrate", "resume"], "{argv:?}");
+    assert_eq!(argv[4..], ["--input", "api_token=VALUE"], "{argv:?}");
+    let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    args[4] = "api_token=sekrit-value-1";
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
+        "sekrit-value-1"
+    );
+    assert!(env.log_holding("sekrit-value-1").is_empty());
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -786,4 +820,5 @@ common::on_both_stores!(
     history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true,
     an_unknown_key_gets_a_did_you_mean,
     check_criteria_are_shown_rendered_as_they_ran,
+    a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
 );

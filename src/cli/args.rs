@@ -387,6 +387,10 @@ pub enum OrchestrateCommand {
         /// Record the failed (or waiting) phase as skipped and go on.
         #[arg(long)]
         skip: bool,
+        /// The value of a secret input, NAME=VALUE (repeatable): the log keeps only `***` for
+        /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,

@@ -425,17 +425,19 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Resume {
             name,
             skip,
+            inputs,
             dry_run,
             timeout,
             audit,
         } => {
+            let inputs = parse_pairs(&inputs, "input")?;
             let args = ResumeArgs {
                 mode: if skip {
                     ResumeMode::Skip
                 } else {
                     ResumeMode::Continue
                 },
-                inputs: &[],
+                inputs: &inputs,
                 dry_run,
                 timeout: timeout.as_deref(),
             };

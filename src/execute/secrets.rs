@@ -157,8 +157,12 @@ impl Redactor {
             RunKind::Workflow => {
                 serde_json::from_value::<Workflow>(started.definition.clone()).ok()
             }
-            // Phases have no inputs and no `env:`.
-            RunKind::Scenario => None,
+            // A scenario's inputs and phases' `env:` are kept as a workflow's.
+            RunKind::Scenario => {
+                serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
+                    .ok()
+                    .map(|sc| sc.as_workflow())
+            }
         };
         let mut secret: BTreeSet<String> = workflow.as_ref().map(secret_inputs).unwrap_or_default();
         secret.extend(started.secret_inputs.iter().cloned());

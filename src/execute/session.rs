@@ -127,6 +127,16 @@ pub(crate) fn require_secrets(journal: &Journal<'_>) -> Result<(), DriveError> {
     }
 }
 
+/// What a driver without the values of the run's secret inputs `missing` says where it stops.
+pub(crate) fn missing_secrets_note(missing: &[String]) -> String {
+    format!(
+        "the run goes on from here only with the value{} of its secret input{} {} (the log keeps only `***`): resume it with --input NAME=VALUE, or CORTEX_INPUT_<NAME> set",
+        if missing.len() == 1 { "" } else { "s" },
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", ")
+    )
+}
+
 /// What every drive does first: write derived files, end orphaned groups. (Whether it has
 /// the run's secret inputs is the loop's to ask: `require_secrets`.)
 pub(crate) fn prepare(

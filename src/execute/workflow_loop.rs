@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, deadline, flush, prepare, record, record_stop,
-    require_secrets,
+    DriveContext, DriveEnd, DriveError, deadline, flush, missing_secrets_note, prepare, record,
+    record_stop, require_secrets,
 };
 use super::{Journal, Stream};
 use crate::decide::Command;
@@ -105,12 +105,7 @@ pub(crate) fn drive_workflow(
             && let Err(DriveError::MissingSecretInputs(missing)) = require_secrets(journal)
         {
             flush(journal, ctx)?;
-            ctx.observer.warn(&format!(
-                "the run goes on from here only with the value{} of its secret input{} {} (the log keeps only `***`): resume it with --input NAME=VALUE, or CORTEX_INPUT_<NAME> set",
-                if missing.len() == 1 { "" } else { "s" },
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", ")
-            ));
+            ctx.observer.warn(&missing_secrets_note(&missing));
             return Ok(DriveEnd::Waiting(format!(
                 "the secret inputs {}",
                 missing.join(", ")

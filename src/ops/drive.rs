@@ -171,7 +171,12 @@ fn drive_from(
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         DriveError::MissingSecretInputs(missing) => {
-            super::workflow::missing_secret_inputs(&run_id, &missing)
+            let kind = journal
+                .state
+                .start
+                .as_ref()
+                .map_or(crate::event::RunKind::Workflow, |s| s.kind);
+            super::workflow::missing_secret_inputs(&run_id, kind, &missing)
         }
     });
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and

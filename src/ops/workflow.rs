@@ -738,12 +738,21 @@ fn supply_secret_inputs(
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(missing_secret_inputs(&run_id, &missing))
+        let kind = journal
+            .state
+            .start
+            .as_ref()
+            .map_or(RunKind::Workflow, |s| s.kind);
+        Err(missing_secret_inputs(&run_id, kind, &missing))
     }
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
-pub fn missing_secret_inputs(run_id: &str, missing: &[String]) -> CommandError {
+pub fn missing_secret_inputs(run_id: &str, kind: RunKind, missing: &[String]) -> CommandError {
+    let group = match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "orchestrate",
+    };
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
     let flags: Vec<String> = missing
         .iter()
@@ -756,7 +765,7 @@ pub fn missing_secret_inputs(run_id: &str, missing: &[String]) -> CommandError {
         names.join(", ")
     ))
     .hint(format!(
-        "give {} again: `cortex workflow resume {run_id} {}`",
+        "give {} again: `cortex {group} resume {run_id} {}`",
         if missing.len() == 1 { "it" } else { "them" },
         flags.join(" ")
     ))

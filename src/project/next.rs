@@ -51,10 +51,14 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
     }
 }
 
-/// `workflow resume RUN ARGS`, with `--input NAME=VALUE` for each secret input the run must
+/// `workflow resume RUN ARGS` (`orchestrate resume` for a scenario), with `--input NAME=VALUE` for each secret input the run must
 /// be given again (the log keeps only `***`).
 fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestion {
-    let mut s = Suggestion::new(&["workflow", "resume", &view.run_id], why);
+    let group = match view.kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "orchestrate",
+    };
+    let mut s = Suggestion::new(&[group, "resume", &view.run_id], why);
     s.argv.extend(args.iter().map(|a| a.to_string()));
     if !view.secret_inputs.is_empty() {
         for name in &view.secret_inputs {
@@ -241,18 +245,17 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         )),
         RunStatus::Failed if view.timed_out.is_some() => {
             let more = longer_limit(view.timed_out.unwrap_or_default());
-            out.push(Suggestion::new(
-                &["orchestrate", "resume", id, "--timeout", &more],
+            out.push(resume(
+                view,
+                &["--timeout", &more],
                 format!("go on with a time limit of {more} from now (0: none); timeout_seconds in cortex.config.json sets it for every run"),
             ));
-            out.push(Suggestion::new(
-                &["orchestrate", "resume", id],
-                "go on with the same time limit",
-            ));
+            out.push(resume(view, &[], "go on with the same time limit"));
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
-            .push(Suggestion::new(
-                &["orchestrate", "resume", id],
+            .push(resume(
+                view,
+                &[],
                 if held && !view.awaiting_start.is_empty() {
                     "go on from the completed phases (then start the manual phases)"
                 } else {
@@ -264,8 +267,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     if view.status == RunStatus::Failed
         && let Some(phase) = &view.failed_step
     {
-        out.push(Suggestion::new(
-            &["orchestrate", "resume", id, "--skip"],
+        out.push(resume(
+            view,
+            &["--skip"],
             format!("record `{phase}` as skipped and go on"),
         ));
     }
