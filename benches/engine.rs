@@ -241,6 +241,7 @@ fn big(dir: &std::path::Path, rounds: usize) {
         source: String::new(),
         inputs: BTreeMap::new(),
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: Default::default(),
         agents: BTreeMap::new(),
         claude: None,

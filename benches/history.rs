@@ -40,6 +40,7 @@ fn started(name: &str, yaml: &str) -> RunStarted {
         source: format!("{name}.yaml"),
         inputs: Default::default(),
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: Config::default(),
         agents: Default::default(),
         claude: None,

@@ -459,6 +459,7 @@ impl Bytes<'_> {
                         .map(|_| (self.text(8), self.json_value(1)))
                         .collect(),
                     secret_inputs: Vec::new(),
+                    secret_defaults: Vec::new(),
                     config: Config::default(),
                     agents: (0..self.byte() % 3)
                         .map(|_| (self.text(8), self.opt_text(12)))

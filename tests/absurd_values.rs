@@ -143,6 +143,7 @@ fn record_old_run(env: &Env, yaml: &str, config: Config) -> (SqliteStore, String
             source: "old.yaml".into(),
             inputs: BTreeMap::new(),
             secret_inputs: Vec::new(),
+            secret_defaults: Vec::new(),
             config,
             agents: BTreeMap::new(),
             claude: None,

@@ -317,6 +317,484 @@ fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios(env
     assert_eq!(run.json()["errors"][0]["line"], 5);
 }
 
+fn a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interrupted(env: Env) {
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rb",
+        "name: rb\nsteps:\n  - name: Prep\n    run: echo prep\n    rollback: echo undone > undone.txt\n  - name: Review\n    prompt: review it\n    on_failure: rollback\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb"]).code, 3);
+    // --no-drive: the rollback is recorded as decided and waits for a driver, not "interrupted";
+    // the dry run shows what resume will do.
+    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting", "{status}");
+    let plan = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    assert_eq!(plan["steps"][0]["action"], "undo", "{plan}");
+    assert_eq!(plan["steps"][1]["action"], "untouched", "{plan}");
+    assert!(!env.file("undone.txt").exists());
+    // A report drives the rollback at once: compensated, recorded, rolled back, exit 1.
+    env.workflow(
+        "rb2",
+        "name: rb2\nsteps:\n  - name: Prep\n    run: echo prep\n    rollback: echo undone > undone2.txt\n  - name: Review\n    prompt: review it\n    on_failure: rollback\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb2"]).code, 3);
+    let failed = env.run(&["workflow", "step", "fail", "Review", "--message", "bad"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(env.file("undone2.txt").exists(), "{}", failed.stdout);
+    let status = env.status(None);
+    assert_eq!(status["status"], "rolled_back", "{status}");
+    assert_eq!(status["steps"][0]["status"], "rolled_back", "{status}");
+    let log = env
+        .run(&["--json", "log", "show", status["run_id"].as_str().unwrap()])
+        .json();
+    let types: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.ends_with(&["step_compensated", "rollback_finished", "run_finished"]),
+        "{types:?}"
+    );
+}
+
+fn a_secret_input_with_its_default_does_not_stop_reports_from_driving_on(env: Env) {
+    env.workflow(
+        "tf",
+        "name: tf\ninputs:\n  ticket: {type: string, required: true}\n  api_token: {type: string, default: s3cr3t-value}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Use, run: 'echo ${{ inputs.api_token }} > tok.txt'}\n  - {name: Ship, prompt: ship}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "tf", "--input", "ticket=A-1"])
+            .code,
+        3
+    );
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["waiting_for"], "Ship");
+    assert_eq!(
+        std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
+        "s3cr3t-value"
+    );
+    assert_eq!(env.status(None)["inputs"]["api_token"], "***");
+}
+
+fn a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it(
+    env: Env,
+) {
+    env.workflow(
+        "tg",
+        "name: tg\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Implement, prompt: implement}\n  - {name: Use, run: 'echo ${{ inputs.api_token }} > tok.txt'}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "tg", "--input", "api_token=given-1234"])
+            .code,
+        3
+    );
+    // Prompt steps need no secret: the report drives on to the next one.
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["waiting_for"], "Implement");
+    // The next runs a command: the drive stops before it and says what to give.
+    let done = env.run(&["workflow", "step", "complete", "Implement"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert!(done.stderr.contains("api_token"), "{}", done.stderr);
+    assert!(!env.file("tok.txt").exists());
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting", "{status}");
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[1..3], ["workflow", "resume"], "{argv:?}");
+    assert_eq!(argv[4..], ["--input", "api_token=VALUE"], "{argv:?}");
+    // As pasted, with VALUE replaced: it goes on.
+    let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    args[4] = "api_token=given-1234";
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
+        "given-1234"
+    );
+}
+
+fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env) {
+    env.workflow(
+        "needout",
+        "name: needout\nsteps:\n  - name: Plan it\n    prompt: plan\n    validate: [{output: plan}, {run: 'test -n \"${{ steps.Plan it.outputs.plan }}\"'}]\n  - name: Use\n    run: echo ${{ steps.Plan it.outputs.notes }}\n",
+    );
+    let run = env.run(&["workflow", "run", "needout"]);
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout
+            .contains("--output plan=VALUE --output notes=VALUE"),
+        "{}",
+        run.stdout
+    );
+    let status = env.status(None);
+    assert_eq!(
+        status["steps"][0]["required_outputs"],
+        serde_json::json!(["plan", "notes"])
+    );
+    assert_eq!(
+        status["steps"][0]["checks"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains("Report with: --output plan=VALUE --output notes=VALUE"),
+        "{human}"
+    );
+    // Pasted literally (VALUE as the value), the report passes the gate.
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let done = env.run(&args);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    // A scenario phase whose output a later phase reads: the same.
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/rev.yaml"),
+        "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    run: echo ${{ phases.review.outputs.verdict }}\n",
+    )
+    .unwrap();
+    let run = env.run(&["--json", "orchestrate", "run", "rev"]);
+    assert_eq!(run.code, 3);
+    let next = &run.json()["next"][0];
+    assert_eq!(next["argv"][2], "complete", "{next}");
+    assert_eq!(next["argv"][6], "verdict=VALUE", "{next}");
+}
+
+fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort(
+    env: Env,
+) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n  - name: wait\n    description: w\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
+    // No name: the latest unfinished scenario run.
+    let stopped = env.run(&["--json", "orchestrate", "stop"]);
+    assert_eq!(stopped.code, 3, "{}{}", stopped.stdout, stopped.stderr);
+    let next: Vec<serde_json::Value> = stopped.json()["next"].as_array().unwrap().clone();
+    let verbs: Vec<&str> = next
+        .iter()
+        .map(|n| n["argv"][2].as_str().unwrap())
+        .collect();
+    assert_eq!(verbs, ["resume", "abort"], "{next:?}");
+    let run_id = stopped.json()["run_id"].as_str().unwrap().to_string();
+    let started = env.run(&["orchestrate", "start", &run_id, "analysis"]);
+    assert!(
+        started
+            .stderr
+            .contains(&format!("cortex orchestrate resume {run_id}")),
+        "{}",
+        started.stderr
+    );
+    // Resume goes on and starts it: it waits for its report.
+    let resumed = env.run(&["--json", "orchestrate", "resume"]);
+    assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(resumed.json()["phases"][0]["status"], "waiting");
+    // A failed phase: resume, skip it, or abort.
+    std::fs::write(
+        env.home().join("scenarios/scfail.yaml"),
+        "name: scfail\ndescription: d\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n  - name: two\n    description: c\n    condition: after:one\n    run: echo two > two.txt\n",
+    )
+    .unwrap();
+    let failed = env.run(&["--json", "orchestrate", "run", "scfail"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let next: Vec<Vec<String>> = failed.json()["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
+        .collect();
+    assert!(
+        next.iter().any(|a| a.ends_with(&["--skip".to_string()])),
+        "{next:?}"
+    );
+    assert!(next.iter().any(|a| a[2] == "abort"), "{next:?}");
+    let skipped = env.run(&["orchestrate", "resume", "scfail", "--skip"]);
+    assert_eq!(skipped.code, 0, "{}{}", skipped.stdout, skipped.stderr);
+    assert!(env.file("two.txt").exists());
+}
+
+fn a_refused_report_lists_every_problem_in_errors(env: Env) {
+    env.workflow(
+        "g",
+        "name: g\nsteps:\n  - name: Plan\n    prompt: p\n    validate: [{output: plan}, {run: test -f plan-ok}]\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "g"]).code, 3);
+    let refused = env.run(&["--json", "workflow", "step", "complete", "Plan"]);
+    assert_eq!(refused.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
+    let messages: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{doc}");
+    assert!(messages.iter().any(|m| m.contains("plan-ok")), "{doc}");
+    assert!(messages.iter().any(|m| m.contains("`plan`")), "{doc}");
+    let keys: Vec<&str> = doc["errors"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["column", "file", "hint", "line", "message"], "{doc}");
+}
+
+fn status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/one.yaml"),
+        "name: one\ndescription: d\nphases:\n  - name: a\n    description: a\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "one"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "complete", "one", "a"]).code, 0);
+    let then = env.run(&["--json", "orchestrate", "status", "one", "--at", "1"]);
+    assert_eq!(then.code, 0, "{}{}", then.stdout, then.stderr);
+    let doc = then.json();
+    assert_eq!(doc["as_of"]["seq"], 1, "{doc}");
+    assert_ne!(doc["status"], "completed", "{doc}");
+    assert!(doc["phases"].is_array(), "{doc}");
+    let human = env.run(&["orchestrate", "status", "--at", "1"]).stdout;
+    assert!(human.starts_with("(as of event 1, "), "{human}");
+    // Asked of `workflow status`, it points to the scenario's status as of the same event.
+    let run_id = doc["run_id"].as_str().unwrap().to_string();
+    let other = env.run(&["workflow", "status", &run_id, "--at", "1"]);
+    assert_eq!(other.code, 2);
+    assert!(
+        other
+            .stderr
+            .contains(&format!("cortex orchestrate status {run_id} --at 1")),
+        "{}",
+        other.stderr
+    );
+    for group in ["workflow", "orchestrate"] {
+        let negative = env.run(&[group, "status", "--at", "-1"]);
+        assert_eq!(negative.code, 2);
+        assert!(negative.stderr.contains("0 or more"), "{}", negative.stderr);
+    }
+}
+
+fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(env: Env) {
+    env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: wait\n    run: sleep 1.5\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "slow"]);
+    assert_eq!(run.code, 1);
+    let argv: Vec<String> = serde_json::from_value(run.json()["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(
+        argv[2..],
+        ["resume", &argv[3], "--timeout", "2s"],
+        "{argv:?}"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(human.contains("--timeout 2s"), "{human}");
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+}
+
+fn scenario_messages_say_phase_not_step(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/ins.yaml"),
+        "name: ins\ndescription: d\ninputs:\n  n: {type: integer}\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n",
+    )
+    .unwrap();
+    let bad = env.run(&["orchestrate", "run", "ins", "--input", "zz=1"]);
+    assert_eq!(bad.code, 2);
+    let all = format!("{}{}", bad.stdout, bad.stderr);
+    assert!(!all.contains("workflow"), "{all}");
+    assert!(all.contains("its inputs: n"), "{all}");
+    let failed = env.run(&["orchestrate", "run", "ins"]);
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed
+            .stdout
+            .contains("Phase `one`: exit code 1, 1 attempt\n"),
+        "{}",
+        failed.stdout
+    );
+    std::fs::write(
+        env.home().join("scenarios/iff.yaml"),
+        "name: iff\ndescription: d\nphases:\n  - name: one\n    description: b\n    if: 'inputs.x =='\n",
+    )
+    .unwrap();
+    let invalid = env.run(&["--json", "orchestrate", "validate", "iff"]);
+    let hint = invalid.json()["errors"][0]["hint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(hint.contains("phases.build.outputs"), "{}", invalid.stdout);
+}
+
+fn a_report_without_run_finds_the_latest_unfinished_run_and_engine_steps_are_not_reported(
+    env: Env,
+) {
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
+    env.workflow("quick", "name: quick\nsteps:\n  - {name: q, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "quick"]).code, 0);
+    // The newest run finished: the report goes to the run that waits.
+    let done = env.run(&["workflow", "step", "complete", "Ask"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    // A step the engine runs is not reported on, whoever holds the run.
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - {name: L, run: 'touch started; sleep 30'}\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    let refused = env.run(&["workflow", "step", "fail", "L", "--run", "hold"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("run by the engine"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(env.run(&["workflow", "abort", "hold"]).code, 1);
+    let _ = child.wait();
+}
+
+fn an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume(env: Env) {
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: A, prompt: a}\n  - {name: B, prompt: b}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "two"]).code, 3);
+    assert_eq!(
+        env.run(&["workflow", "step", "complete", "A", "--no-drive"])
+            .code,
+        3
+    );
+    let early = env.run(&["workflow", "step", "complete", "B"]);
+    assert_eq!(early.code, 2);
+    assert!(
+        early.stderr.contains("cortex workflow resume"),
+        "{}",
+        early.stderr
+    );
+    let aborted = env.run(&["workflow", "abort", "--message", "not this sprint"]);
+    assert_eq!(aborted.code, 1);
+    let status = env.status(None);
+    let reason = status["reason"].as_str().unwrap();
+    assert!(reason.contains("not this sprint"), "{status}");
+    assert!(
+        reason.contains(status["actor"].as_str().unwrap()),
+        "{status}"
+    );
+}
+
+fn history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true(env: Env) {
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
+    env.workflow("v", "name: v\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let none = env.run(&["workflow", "history", "--limit", "0"]);
+    assert!(!none.stdout.contains("No runs yet"), "{}", none.stdout);
+    let never = env.run(&["workflow", "status", "v"]);
+    assert_eq!(never.code, 2);
+    assert!(
+        never.stderr.contains("`cortex workflow run v`"),
+        "{}",
+        never.stderr
+    );
+}
+
+fn an_unknown_key_gets_a_did_you_mean(env: Env) {
+    env.workflow(
+        "typo",
+        "name: typo\nsteps:\n  - {name: a, run: 'true', on_failur: skip}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "typo"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.json()["errors"][0]["hint"],
+        "did you mean `on_failure`?"
+    );
+}
+
+fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/chk.yaml"),
+        "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\nphases:\n  - name: build\n    description: b\n    run: touch app-${{ inputs.v }}.txt\n    success_criteria:\n      - check: test -f app-${{ inputs.v }}.txt\n",
+    )
+    .unwrap();
+    let run = env.run(&["orchestrate", "run", "chk"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("[x] check: test -f app-1.2.txt"),
+        "{}",
+        run.stdout
+    );
+    let status = env.run(&["orchestrate", "status", "chk"]).stdout;
+    assert!(
+        status.contains("[x] check: test -f app-1.2.txt"),
+        "{status}"
+    );
+}
+
+fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/ss.yaml"),
+        "name: ss\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: a\n    description: b\n  - name: u\n    description: u\n    condition: after:a\n    run: echo ${{ inputs.api_token }} > tok.txt\n",
+    )
+    .unwrap();
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "ss",
+        "--input",
+        "api_token=sekrit-value-1",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(env.log_holding("sekrit-value-1").is_empty());
+    // A report from a process without the value: recorded, and it says what it needs.
+    let done = env.run(&["--json", "orchestrate", "complete", "ss", "a"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert!(done.stderr.contains("api_token"), "{}", done.stderr);
+    let argv: Vec<String> = serde_json::from_value(done.json()["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(argv[1..3], ["orchestrate", "resume"], "{argv:?}");
+    assert_eq!(argv[4..], ["--input", "api_token=VALUE"], "{argv:?}");
+    let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    args[4] = "api_token=sekrit-value-1";
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("tok.txt")).unwrap().trim(),
+        "sekrit-value-1"
+    );
+    assert!(env.log_holding("sekrit-value-1").is_empty());
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -328,4 +806,19 @@ common::on_both_stores!(
     an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1,
     a_stopped_scenario_names_orchestrate_resume,
     validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios,
+    a_reported_failure_on_a_rollback_step_rolls_back_at_once_and_is_never_interrupted,
+    a_secret_input_with_its_default_does_not_stop_reports_from_driving_on,
+    a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_suggested_resume_names_it,
+    the_suggested_report_names_the_outputs_its_gate_and_later_steps_need,
+    a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort,
+    a_refused_report_lists_every_problem_in_errors,
+    status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error,
+    a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted,
+    scenario_messages_say_phase_not_step,
+    a_report_without_run_finds_the_latest_unfinished_run_and_engine_steps_are_not_reported,
+    an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume,
+    history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true,
+    an_unknown_key_gets_a_did_you_mean,
+    check_criteria_are_shown_rendered_as_they_ran,
+    a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
 );

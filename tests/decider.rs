@@ -32,6 +32,7 @@ fn started(wf: &Workflow, config: Config) -> Event {
         source: "test.yaml".into(),
         inputs: BTreeMap::new(),
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config,
         agents: BTreeMap::new(),
         claude: None,

@@ -32,6 +32,7 @@ fn start() -> Command {
         source: "t.yaml".into(),
         inputs: BTreeMap::new(),
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
         claude: None,

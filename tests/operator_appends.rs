@@ -168,6 +168,7 @@ fn start(n: usize) -> Command {
         source: "busy.yaml".into(),
         inputs: BTreeMap::new(),
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
         claude: None,

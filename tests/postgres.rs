@@ -83,6 +83,7 @@ fn start_event(case: &Case) -> RunStarted {
         source: "sim.yaml".into(),
         inputs: BTreeMap::new(),
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: Config::default(),
         agents: BTreeMap::new(),
         claude: None,

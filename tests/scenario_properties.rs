@@ -158,6 +158,7 @@ proptest! {
                 source: "sim.yaml".into(),
                 inputs: BTreeMap::new(),
                 secret_inputs: Vec::new(),
+                secret_defaults: Vec::new(),
                 config: Config::default(),
                 agents: BTreeMap::new(),
                 claude: None,

@@ -630,6 +630,7 @@ fn started() -> impl Strategy<Value = Event> {
                     .map(|(k, v)| (k, serde_json::Value::String(v)))
                     .collect(),
                 secret_inputs: Vec::new(),
+                secret_defaults: Vec::new(),
                 config: Default::default(),
                 agents: agents.into_iter().collect::<BTreeMap<_, _>>(),
                 claude: None,

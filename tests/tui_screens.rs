@@ -167,6 +167,7 @@ impl Recorder {
                 source,
                 inputs: BTreeMap::new(),
                 secret_inputs: Vec::new(),
+                secret_defaults: Vec::new(),
                 config,
                 agents: BTreeMap::new(),
                 claude: None,

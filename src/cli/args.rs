@@ -230,8 +230,8 @@ pub enum WorkflowCommand {
         /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
         /// default: the latest workflow run.
         run: Option<String>,
-        /// The state as of event SEQ.
-        #[arg(long, value_name = "SEQ")]
+        /// The state as of event SEQ (0 or more: `cortex log show RUN` numbers them).
+        #[arg(long, value_name = "SEQ", allow_negative_numbers = true, value_parser = parse_seq)]
         at: Option<u64>,
     },
     /// Continue a failed, waiting, stopped or interrupted run.
@@ -324,8 +324,11 @@ pub enum OrchestrateCommand {
     },
     /// Show a scenario run: phase checklist, durations, active agents (default: the latest).
     Status {
-        /// A scenario name (its latest run) or a run id.
+        /// A scenario name (its latest run) or a run id (default: the latest scenario run).
         target: Option<String>,
+        /// The state as of event SEQ (0 or more: `cortex log show RUN` numbers them).
+        #[arg(long, value_name = "SEQ", allow_negative_numbers = true, value_parser = parse_seq)]
+        at: Option<u64>,
     },
     /// Start a manual phase of a scenario's latest run.
     Start {
@@ -371,9 +374,10 @@ pub enum OrchestrateCommand {
     },
     /// Stop a running scenario gracefully (from any terminal); resume continues it.
     Stop {
-        /// A scenario name (its latest run), or a run id or unique prefix of one.
+        /// A scenario name (its latest run), or a run id or unique prefix of one; default: the
+        /// latest unfinished scenario run.
         #[arg(value_name = "SCENARIO")]
-        name: String,
+        name: Option<String>,
         #[command(flatten)]
         audit: Audit,
     },
@@ -385,17 +389,26 @@ pub enum OrchestrateCommand {
     },
     /// End a scenario run for good (its running phases end, its agents are deactivated).
     Abort {
-        /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
+        /// A scenario name (its latest unfinished run), or a run id or unique prefix of one;
+        /// default: the latest unfinished scenario run.
         #[arg(value_name = "SCENARIO")]
-        name: String,
+        name: Option<String>,
         #[command(flatten)]
         audit: Audit,
     },
     /// Continue a stopped, failed, waiting or interrupted scenario run.
     Resume {
-        /// A scenario name (its latest run), or a run id or unique prefix of one.
+        /// A scenario name (its latest run), or a run id or unique prefix of one; default: the
+        /// latest scenario run.
         #[arg(value_name = "SCENARIO")]
-        name: String,
+        name: Option<String>,
+        /// Record the failed (or waiting) phase as skipped and go on.
+        #[arg(long)]
+        skip: bool,
+        /// The value of a secret input, NAME=VALUE (repeatable): the log keeps only `***` for
+        /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,
@@ -445,7 +458,8 @@ pub enum StepCommand {
 pub struct StepReport {
     /// The step's name (forgiving).
     pub step: String,
-    /// The run (default: the most recent run).
+    /// The run: its id, a unique prefix of it, or a workflow name (its latest unfinished
+    /// run); default: the latest unfinished workflow run.
     #[arg(long, value_name = "RUN")]
     pub run: Option<String>,
     /// An output of the step, KEY=VALUE (repeatable).
@@ -519,4 +533,11 @@ fn actor_name(value: &str) -> Result<String, String> {
         )),
         None => Ok(value.to_string()),
     }
+}
+
+/// `--at SEQ`: an event's number in its run, 0 or more.
+fn parse_seq(text: &str) -> Result<u64, String> {
+    text.parse::<u64>().map_err(|_| {
+        format!("`{text}` is not an event number: write 0 or more (`cortex log show RUN` numbers a run's events)")
+    })
 }

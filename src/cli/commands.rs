@@ -413,12 +413,9 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             };
             driving(json, |live| ops::scenario::run(ctx, req, by(&audit), live))
         }
-        OrchestrateCommand::Status { target } => done(ops::workflow::status(
-            ctx,
-            SCENARIOS,
-            target.as_deref(),
-            None,
-        )),
+        OrchestrateCommand::Status { target, at } => {
+            done(ops::workflow::status(ctx, SCENARIOS, target.as_deref(), at))
+        }
         OrchestrateCommand::Start {
             name,
             phase,
@@ -461,7 +458,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             })
         }
         OrchestrateCommand::Stop { name, audit } => {
-            done(ops::scenario::stop(ctx, &name, by(&audit)))
+            done(ops::scenario::stop_run(ctx, name.as_deref(), by(&audit)))
         }
         OrchestrateCommand::History { limit } => {
             done(ops::workflow::history(ctx, RunKind::Scenario, limit))
@@ -469,23 +466,30 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Abort { name, audit } => done(ops::workflow::abort(
             ctx,
             SCENARIOS.unfinished(),
-            Some(&name),
+            name.as_deref(),
             by(&audit),
         )),
         OrchestrateCommand::Resume {
             name,
+            skip,
+            inputs,
             dry_run,
             timeout,
             audit,
         } => {
+            let inputs = parse_pairs(&inputs, "input")?;
             let args = ResumeArgs {
-                mode: ResumeMode::Continue,
-                inputs: &[],
+                mode: if skip {
+                    ResumeMode::Skip
+                } else {
+                    ResumeMode::Continue
+                },
+                inputs: &inputs,
                 dry_run,
                 timeout: timeout.as_deref(),
             };
             driving(json, |live| {
-                ops::workflow::resume(ctx, SCENARIOS, Some(&name), args, by(&audit), live)
+                ops::workflow::resume(ctx, SCENARIOS, name.as_deref(), args, by(&audit), live)
             })
         }
     }

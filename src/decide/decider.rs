@@ -180,10 +180,15 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         Command::RequestStart { phase, by } => request_start(state, phase, by),
         Command::Abort { by } => {
             let mut events = interrupt_active(state, "aborted");
+            // Who aborted it, and why if they said.
+            let reason = match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
+                Some(message) => format!("aborted by {}: {message}", by.actor),
+                None => format!("aborted by {}", by.actor),
+            };
             events.push(Event::RunFinished {
                 outcome: Outcome::Aborted,
                 by: Some(by),
-                reason: Some("aborted by an operator".into()),
+                reason: Some(reason),
             });
             Ok(events)
         }

@@ -152,6 +152,14 @@ pub struct Checkpoint {
     pub time: String,
 }
 
+/// How the reason of a run paused by its time limit begins.
+const TIME_LIMIT: &str = "the run exceeded its time limit";
+
+/// The reason recorded when a driver pauses a run at its time limit of `limit` seconds.
+pub fn time_limit_reason(limit: u64) -> String {
+    format!("{TIME_LIMIT} (timeout_seconds: {limit})")
+}
+
 /// A rollback in progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollback {
@@ -160,6 +168,10 @@ pub struct Rollback {
     pub pending: Vec<String>,
     pub failed: Vec<String>,
     pub resume_after: Option<String>,
+    /// Decided by a report (`step fail` on a step with `on_failure: rollback`), and no driver
+    /// has resumed it since: it waits for one, nothing was cut short.
+    #[serde(default)]
+    pub by_report: bool,
 }
 
 /// The run's coarse state, as recorded in the log.
@@ -440,6 +452,12 @@ impl RunState {
         crate::definition::template::render_text(text, &|r| self.template_value_in(r, Some(unit)))
     }
 
+    /// Paused by its time limit (`time_limit_reason`): a resume with the same limit would
+    /// stop it again.
+    pub fn timed_out(&self) -> bool {
+        matches!(&self.phase, RunPhase::Paused { reason } if reason.starts_with(TIME_LIMIT))
+    }
+
     /// The run's time limit for a driving session, in seconds (0: none): the latest resume's,
     /// else the one recorded at `run`.
     pub fn time_limit(&self) -> u64 {
@@ -701,11 +719,18 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             steps,
             resume_after,
         } => {
+            // A report's failure is recorded by whoever reported it, not by a driver at work.
+            let by_report = resume_after.is_none()
+                && state
+                    .steps
+                    .iter()
+                    .any(|s| s.status == StepStatus::Failed && s.reported_by.is_some());
             state.rollback = Some(Rollback {
                 reason: reason.clone(),
                 pending: steps.clone(),
                 failed: Vec::new(),
                 resume_after: resume_after.clone(),
+                by_report,
             });
             state.phase = RunPhase::RollingBack;
         }
@@ -803,6 +828,9 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             // A scenario waits as a whole only when nothing else can run (a projection, as
             // for `step_waiting`): a phase waiting on a report must not hold back the
             // phases that are ready beside it.
+            if let Some(rb) = state.rollback.as_mut() {
+                rb.by_report = false;
+            }
             state.phase = if state.rollback.is_some() {
                 RunPhase::RollingBack
             } else if !state.is_scenario()

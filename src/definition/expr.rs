@@ -390,8 +390,7 @@ struct Parser {
     depth: usize,
 }
 
-const WHAT_A_VALUE_IS: &str =
-    "a string in quotes, a number, true, false, inputs.NAME or steps.STEP.outputs.KEY";
+const WHAT_A_VALUE_IS: &str = "a string in quotes, a number, true, false, inputs.NAME, steps.STEP.outputs.KEY or (in a scenario) phases.PHASE.outputs.KEY";
 
 impl Parser {
     fn peek(&self) -> Option<&Token> {

@@ -314,12 +314,30 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     serde_yaml::from_str::<T>(text).map_err(|e| {
         let message = yaml_message(&e);
         let at = field_location(text, &message).or_else(|| yaml_location(&e));
+        let mut problem = Problem::new(message.clone(), at);
+        if let Some(best) = unknown_field_suggestion(&message) {
+            problem = problem.with_hint(format!("did you mean `{best}`?"));
+        }
         DefinitionError {
             path: path.to_string(),
             text: text.to_string(),
-            problems: vec![Problem::new(message, at)],
+            problems: vec![problem],
         }
     })
+}
+
+/// For serde's "unknown field `X`, expected one of `a`, `b`": the known field closest to `X`.
+fn unknown_field_suggestion(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected one of ")?.1;
+    let known: Vec<&str> = expected
+        .split(", ")
+        .filter_map(|k| k.trim().strip_prefix('`')?.strip_suffix('`'))
+        .collect();
+    super::catalog_suggest(field, known.into_iter())
+        .first()
+        .map(|s| s.to_string())
 }
 
 /// serde_yaml places an error of a field's own reader (`foreach`, `if`: a shape they refuse)

@@ -196,6 +196,10 @@ pub struct RunStarted {
     /// given them again (`resume --input NAME=VALUE`, or `CORTEX_INPUT_<NAME>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_inputs: Vec<String>,
+    /// The secret inputs that took their definition's `default:`: a driver takes the value
+    /// from the definition snapshot, nobody has to give it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_defaults: Vec<String>,
     pub config: Config,
     /// The `command` of every agent the definition names, resolved at `run` (none: external).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -302,6 +306,7 @@ impl RunStarted {
             source: format!("{name}.yaml"),
             inputs: BTreeMap::new(),
             secret_inputs: Vec::new(),
+            secret_defaults: Vec::new(),
             config: Config::default(),
             agents: BTreeMap::new(),
             claude: None,

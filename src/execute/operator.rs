@@ -155,7 +155,10 @@ pub fn drive_on(
     holder: &Holder,
 ) -> Result<DriveOn, LockError> {
     match super::acquire_run(home, store, &state.run_id, holder) {
-        Ok(lock) if state.phase == RunPhase::Running => Ok(DriveOn::Here(lock)),
+        // A rollback a report decided is driven at once, as any other work.
+        Ok(lock) if matches!(state.phase, RunPhase::Running | RunPhase::RollingBack) => {
+            Ok(DriveOn::Here(lock))
+        }
         Ok(_) => Ok(DriveOn::Nothing),
         Err(LockError::Held { .. }) => Ok(DriveOn::Elsewhere),
         Err(e) => Err(e),

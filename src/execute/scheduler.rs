@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, announce, deadline, flush, prepare, record, record_stop,
+    DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
+    record, record_stop, require_secrets,
 };
 use super::{Journal, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed};
@@ -31,6 +32,16 @@ pub fn drive_scenario(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
+    // Without the values of its secret inputs (a report recorded by a process that was not
+    // given them), nothing runs here: the report is recorded, and whoever resumes the run
+    // with them goes on.
+    if let Err(DriveError::MissingSecretInputs(missing)) = require_secrets(journal) {
+        ctx.observer.warn(&missing_secrets_note(&missing));
+        return Ok(DriveEnd::Waiting(format!(
+            "the secret inputs {}",
+            missing.join(", ")
+        )));
+    }
     prepare(journal, ctx)?;
     let (deadline, limit) = deadline(&journal.state);
     // Workers' commands end when `halt` is raised: by a signal, an operator's stop request or
@@ -72,9 +83,7 @@ pub fn drive_scenario(
             if ctx.stop.is_set() || journal.state.stop_requested {
                 halt.set(libc_sigterm());
             } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                pause_reason = Some(format!(
-                    "the run exceeded its time limit (timeout_seconds: {limit})"
-                ));
+                pause_reason = Some(crate::decide::time_limit_reason(limit));
                 halt.set(libc_sigterm());
             }
         }

@@ -141,6 +141,15 @@ impl Redactor {
             for name in &start.secret_inputs {
                 if let Some(value) = secret_input_from_env(name) {
                     r.set_input(name, &value);
+                } else if start.secret_defaults.contains(name)
+                    && let Some(value) = state
+                        .workflow
+                        .as_ref()
+                        .and_then(|wf| wf.inputs.get(name))
+                        .and_then(|spec| spec.default.as_ref())
+                {
+                    // Its value is the definition's own default, kept in the snapshot.
+                    r.set_input(name, &input_text(value));
                 }
             }
             if let Some(wf) = &state.workflow {
@@ -159,11 +168,11 @@ impl Redactor {
             RunKind::Workflow => {
                 serde_json::from_value::<Workflow>(started.definition.clone()).ok()
             }
-            // Its phases as steps: the same inputs, `env:` and `notify:`.
+            // A scenario's inputs and phases' `env:` are kept as a workflow's.
             RunKind::Scenario => {
                 serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
                     .ok()
-                    .map(|s| s.as_workflow())
+                    .map(|sc| sc.as_workflow())
             }
         };
         let mut secret: BTreeSet<String> = workflow.as_ref().map(secret_inputs).unwrap_or_default();
@@ -173,6 +182,13 @@ impl Redactor {
             if let Some(value) = started.inputs.get_mut(name) {
                 if *value != redacted {
                     self.set_input(name, &input_text(value));
+                    let default = workflow
+                        .as_ref()
+                        .and_then(|wf| wf.inputs.get(name))
+                        .and_then(|spec| spec.default.as_ref());
+                    if default == Some(&*value) && !started.secret_defaults.contains(name) {
+                        started.secret_defaults.push(name.clone());
+                    }
                 }
                 *value = redacted.clone();
             }

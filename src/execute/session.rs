@@ -117,16 +117,32 @@ pub(crate) fn announce(journal: &Journal<'_>, ctx: &mut DriveContext<'_>, events
     ctx.files.changes(&ctx.home, &journal.state, events);
 }
 
-/// What every drive does first: make sure it has the run's secret inputs (the journal holds
-/// the run's secrets), write derived files, end orphaned groups.
+/// Make sure the journal holds the values of the run's secret inputs (the log keeps `***`).
+pub(crate) fn require_secrets(journal: &Journal<'_>) -> Result<(), DriveError> {
+    let missing = journal.redactor.missing_inputs(&journal.state);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(DriveError::MissingSecretInputs(missing))
+    }
+}
+
+/// What a driver without the values of the run's secret inputs `missing` says where it stops.
+pub(crate) fn missing_secrets_note(missing: &[String]) -> String {
+    format!(
+        "the run goes on from here only with the value{} of its secret input{} {} (the log keeps only `***`): resume it with --input NAME=VALUE, or CORTEX_INPUT_<NAME> set",
+        if missing.len() == 1 { "" } else { "s" },
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", ")
+    )
+}
+
+/// What every drive does first: write derived files, end orphaned groups. (Whether it has
+/// the run's secret inputs is the loop's to ask: `require_secrets`.)
 pub(crate) fn prepare(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<(), DriveError> {
-    let missing = journal.redactor.missing_inputs(&journal.state);
-    if !missing.is_empty() {
-        return Err(DriveError::MissingSecretInputs(missing));
-    }
     // Nothing staged is written out: a staged resume rewrites every file when it is appended
     // (`project::changed_files`).
     if !journal.has_staged()

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, deadline, flush, prepare, record, record_stop,
+    DriveContext, DriveEnd, DriveError, deadline, flush, missing_secrets_note, prepare, record,
+    record_stop, require_secrets,
 };
 use super::{Journal, Stream};
 use crate::decide::Command;
@@ -59,6 +60,16 @@ fn child_attempt(
     }
 }
 
+/// Whether `action` runs anything (a command, a check, an agent, a child run): only then does
+/// the driver need the values of the run's secret inputs.
+fn needs_secrets(state: &crate::decide::RunState, action: &Next) -> bool {
+    match action {
+        Next::Finished(_) | Next::Paused | Next::Stopped | Next::AwaitReport { .. } => false,
+        Next::Attempt { index, .. } => !state.is_external(*index),
+        _ => true,
+    }
+}
+
 /// The workflow loop: one step at a time. A step's end is staged and appended with the next
 /// step's start; anything else (a wait, a backoff, a check, a rollback, the end) flushes first.
 pub(crate) fn drive_workflow(
@@ -79,13 +90,26 @@ pub(crate) fn drive_workflow(
             return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            let reason = format!("the run exceeded its time limit (timeout_seconds: {limit})");
+            let reason = crate::decide::time_limit_reason(limit);
             record(journal, ctx, Command::Pause { reason })?;
             return Ok(DriveEnd::Paused);
         }
         let action = next(&journal.state);
         if !matches!(action, Next::Attempt { delay_ms: 0, .. }) {
             flush(journal, ctx)?;
+        }
+        // Without the values of its secret inputs (a report recorded by a process that was
+        // not given them), the run goes on as far as nothing runs: prompt steps wait for their
+        // reports. It stops before anything the engine runs (every command sees the inputs).
+        if needs_secrets(&journal.state, &action)
+            && let Err(DriveError::MissingSecretInputs(missing)) = require_secrets(journal)
+        {
+            flush(journal, ctx)?;
+            ctx.observer.warn(&missing_secrets_note(&missing));
+            return Ok(DriveEnd::Waiting(format!(
+                "the secret inputs {}",
+                missing.join(", ")
+            )));
         }
         if let Next::Attempt { index, .. } = action {
             let runs_on = journal.state.runs_on(index).to_vec();

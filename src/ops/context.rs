@@ -223,10 +223,27 @@ impl Ctx {
         scope: Scope,
         query: Option<&str>,
     ) -> Result<String, CommandError> {
-        find_run(store, scope, query).map_err(|e| self.find_error(e))
+        find_run(store, scope, query).map_err(|e| self.find_error(e, &[]))
     }
 
-    fn find_error(&self, e: FindError) -> CommandError {
+    /// `resolve_run` for `status --at SEQ`: a run of the other kind is pointed to its own
+    /// status command as of the same event.
+    pub fn resolve_run_at(
+        &self,
+        store: &dyn EventStore,
+        scope: Scope,
+        query: Option<&str>,
+        at: Option<u64>,
+    ) -> Result<String, CommandError> {
+        let seq = at.map(|a| a.to_string());
+        let extra: Vec<&str> = match &seq {
+            Some(seq) => vec!["--at", seq],
+            None => Vec::new(),
+        };
+        find_run(store, scope, query).map_err(|e| self.find_error(e, &extra))
+    }
+
+    fn find_error(&self, e: FindError, extra: &[&str]) -> CommandError {
         let (group, noun) = match e_kind(&e) {
             Some(RunKind::Scenario) => ("orchestrate", "scenario"),
             Some(RunKind::Workflow) => ("workflow", "workflow"),
@@ -239,9 +256,23 @@ impl Ctx {
                 self.cmd(&[group, "list"])
             )),
             FindError::NotFound {
-                ref suggestions, ..
+                ref suggestions,
+                ref query,
+                kind,
             } => {
                 let mut err = CommandError::bad_input(e.to_string());
+                // A definition of that name that has not run yet: say how to run it.
+                let defined = match kind {
+                    Some(RunKind::Scenario) => self.catalog().find_scenario(query).ok(),
+                    _ => self.catalog().find_workflow(query).ok(),
+                };
+                if let Some(entry) = defined {
+                    return err.hint(format!(
+                        "{noun} `{}` has no runs yet: {} starts one",
+                        entry.name,
+                        self.cmd(&[group, "run", &entry.name])
+                    ));
+                }
                 if let Some(best) = suggestions.first() {
                     err = err.hint(format!("did you mean the {noun} `{best}`?"));
                 }
@@ -260,8 +291,8 @@ impl Ctx {
                     RunKind::Scenario => "orchestrate",
                     RunKind::Workflow => "workflow",
                 };
-                CommandError::bad_input(e.to_string())
-                    .hint(format!("{} shows it", self.cmd(&[group, "status", query])))
+                let argv = [&[group, "status", query.as_str()][..], extra].concat();
+                CommandError::bad_input(e.to_string()).hint(format!("{} shows it", self.cmd(&argv)))
             }
             FindError::Store(s) => s.into(),
         }

@@ -113,7 +113,7 @@ fn drive_error(e: DriveError, run_id: &str, kind: RunKind) -> CommandError {
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         DriveError::MissingSecretInputs(missing) => {
-            super::workflow::missing_secret_inputs(run_id, &missing, kind)
+            super::workflow::missing_secret_inputs(run_id, kind, &missing)
         }
     }
 }
@@ -220,7 +220,10 @@ fn drive_from(
     }
     let end = end?;
     let state = journal.state.clone();
-    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, true, &*store));
+    // A drive that ended waiting leaves nobody driving: the run is shown as it stands for
+    // whoever comes next (waiting on a report, on a worker, on secret inputs).
+    let alive = !matches!(end, DriveEnd::Waiting(_));
+    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
     drop(lock);
     let code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),

@@ -63,6 +63,14 @@ impl CommandError {
         self
     }
 
+    /// The same error listing `problems`: for people as the detail (one `  - ` line each),
+    /// for machines each as an entry of `errors`.
+    pub fn listing(mut self, problems: &[String]) -> Self {
+        self.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
+        self.errors = problems.iter().map(ProblemDoc::unlocated).collect();
+        self
+    }
+
     pub fn definition(err: &DefinitionError) -> Self {
         let n = err.problems.len();
         let mut e = Self::bad_input(format!(
@@ -168,13 +176,12 @@ impl From<JournalError> for CommandError {
             JournalError::Store(s) => s.into(),
             JournalError::Decide(crate::decide::DecideError::ReportRefused { step, problems }) => {
                 let n = problems.len();
-                let mut e = CommandError::bad_input(format!(
+                let e = CommandError::bad_input(format!(
                     "`{step}` cannot be reported complete ({n} problem{})",
                     if n == 1 { "" } else { "s" }
                 ))
                 .hint("nothing was recorded and the step still waits: fix what is listed, then report it again");
-                e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
-                e
+                e.listing(&problems)
             }
             JournalError::Decide(d) => CommandError::bad_input(d.to_string()),
             JournalError::Fenced(why) => CommandError::new(

@@ -131,6 +131,17 @@ pub fn find_run(
 fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<String, FindError> {
     let of_kind = RunQuery::kind(scope.kind);
     let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) else {
+        // The latest run; where only an unfinished one can be acted on, the latest of those
+        // if there is one (else the latest, which then says it is finished).
+        if scope.unfinished {
+            let open = RunQuery {
+                unfinished: true,
+                ..of_kind.clone()
+            };
+            if let Some(hit) = store.list_runs(&open.limit(1))?.first() {
+                return Ok(hit.run_id.clone());
+            }
+        }
         return store
             .list_runs(&of_kind.clone().limit(1))?
             .first()

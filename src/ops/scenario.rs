@@ -107,6 +107,7 @@ pub fn run(
         inputs,
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config,
         agents: agents.commands,
         claude: agents.claude,
@@ -199,6 +200,12 @@ fn act(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
+    let held = match journal.state.phase {
+        crate::decide::RunPhase::Stopped => Some("stopped"),
+        crate::decide::RunPhase::Paused { .. } => Some("failed"),
+        _ => None,
+    };
     operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
     let state = journal.state.clone();
     let on = journal
@@ -212,7 +219,18 @@ fn act(
             // Nothing to drive (the report paused or finished the run): say where it is.
             let view = ctx.view(&journal.state, false);
             let code = view.status.exit_code();
-            let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+            let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+            // A stopped or failed run is not driven on by a start or a report: it is recorded,
+            // and resume goes on with it.
+            if let Some(held) = held {
+                warnings.insert(
+                    0,
+                    format!(
+                        "recorded; the run is {held}, so nothing goes on until {} (it acts on what was recorded)",
+                        ctx.cmd(&["orchestrate", "resume", &run_id])
+                    ),
+                );
+            }
             Ok(scenario_output(&view, code).warn(warnings))
         }
         DriveOn::Elsewhere => {
@@ -300,8 +318,14 @@ pub fn report(
 
 /// `orchestrate stop`: stop a run gracefully, whoever drives it, and wait for it to stop.
 pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError> {
+    stop_run(ctx, Some(name), by)
+}
+
+/// `orchestrate stop [NAME]`: as `stop`, the latest unfinished scenario run when no name is
+/// given.
+pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
     let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
-    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
+    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let stopping = operator::stop(
@@ -313,7 +337,7 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
         &by,
         &holder(&by.actor),
     )
-    .map_err(|e| operator_error(ctx, e, name))?;
+    .map_err(|e| operator_error(ctx, e, name.unwrap_or(&run_id)))?;
     if stopping == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;

@@ -369,6 +369,7 @@ pub fn run(
         inputs,
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: loaded.config.clone(),
         agents: loaded.agents.commands.clone(),
         claude: loaded.agents.claude.clone(),
@@ -405,14 +406,13 @@ pub fn run_inputs(
     }
     let cwd = ctx.cwd.clone();
     resolve_inputs(&workflow.inputs, &given, &|p| cwd.join(p).exists()).map_err(|problems| {
-        let mut e = CommandError::bad_input(format!(
+        CommandError::bad_input(format!(
             "the inputs of `{}` are not valid ({} problem{})",
             workflow.name,
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
-        ));
-        e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
-        e
+        ))
+        .listing(&problems)
     })
 }
 
@@ -427,7 +427,7 @@ pub fn status(
     let Some(store) = ctx.reading_store()? else {
         return Err(no_runs());
     };
-    let run_id = ctx.resolve_run(&store, scope, run)?;
+    let run_id = ctx.resolve_run_at(&store, scope, run, at)?;
     if at.is_none() {
         // The present: from the latest snapshot plus the events after it.
         let mut state = crate::execute::load_state(&store, &run_id)?;
@@ -738,11 +738,10 @@ fn supply_secret_inputs(
     let cwd = std::path::PathBuf::from(&start.working_dir);
     let typed =
         resolve_inputs(&secret_specs, &values, &|p| cwd.join(p).exists()).map_err(|problems| {
-            let mut e = CommandError::bad_input(format!(
+            CommandError::bad_input(format!(
                 "the secret inputs given for run {run_id} are not valid"
-            ));
-            e.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
-            e
+            ))
+            .listing(&problems)
         })?;
     for (name, value) in &typed {
         journal
@@ -753,37 +752,38 @@ fn supply_secret_inputs(
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(missing_secret_inputs(&run_id, &missing, start.kind))
+        let kind = journal
+            .state
+            .start
+            .as_ref()
+            .map_or(RunKind::Workflow, |s| s.kind);
+        Err(missing_secret_inputs(&run_id, kind, &missing))
     }
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
-pub fn missing_secret_inputs(run_id: &str, missing: &[String], kind: RunKind) -> CommandError {
+pub fn missing_secret_inputs(run_id: &str, kind: RunKind, missing: &[String]) -> CommandError {
+    let group = match kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "orchestrate",
+    };
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
     let flags: Vec<String> = missing
         .iter()
         .map(|n| format!("--input {n}=VALUE"))
         .collect();
     let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
-    let e = CommandError::bad_input(format!(
+    CommandError::bad_input(format!(
         "run {run_id} needs the value of its secret input{} {}: the log keeps only `***`",
         if missing.len() == 1 { "" } else { "s" },
         names.join(", ")
-    ));
-    match kind {
-        RunKind::Workflow => e
-            .hint(format!(
-                "give {} again: `cortex workflow resume {run_id} {}`",
-                if missing.len() == 1 { "it" } else { "them" },
-                flags.join(" ")
-            ))
-            .hint(format!("or set {} in the environment", vars.join(", "))),
-        // `orchestrate resume` takes no inputs: the environment is the way.
-        RunKind::Scenario => e.hint(format!(
-            "set {} in the environment and run `cortex orchestrate resume {run_id}` again",
-            vars.join(", ")
-        )),
-    }
+    ))
+    .hint(format!(
+        "give {} again: `cortex {group} resume {run_id} {}`",
+        if missing.len() == 1 { "it" } else { "them" },
+        flags.join(" ")
+    ))
+    .hint(format!("or set {} in the environment", vars.join(", ")))
 }
 
 /// `workflow abort` (and `orchestrate abort`, with its scope): end a run for good, whoever
@@ -885,7 +885,8 @@ pub fn report_step(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_run(&store, WORKFLOWS, report.run)?;
+    // Only an unfinished run waits for a report: by default the latest of those.
+    let run_id = ctx.resolve_run(&store, WORKFLOWS.unfinished(), report.run)?;
     let outputs = report.outputs;
     // Output keys follow the name rule, as in definitions (`validate: - output: KEY`).
     for (key, _) in &outputs {
@@ -901,6 +902,30 @@ pub fn report_step(
         )?;
     }
     let by = report.by;
+    // A step the engine runs (a command, an agent with a command) is not reported on: say so
+    // before waiting for the run's lock, which its driver holds while it runs.
+    {
+        let seen = crate::execute::load_state(&store, &run_id)?;
+        let wanted = normalize_name(report.step);
+        if let Some(i) = seen
+            .steps
+            .iter()
+            .position(|s| normalize_name(&s.name) == wanted)
+            && seen.outcome().is_none()
+            && !seen.is_external(i)
+            && !seen.is_uses(i)
+            && !seen.is_open_parent(i)
+        {
+            return Err(CommandError::bad_input(format!(
+                "step `{}` is run by the engine (its `run:` or its agent's command), not reported by a person or an agent",
+                seen.steps[i].name
+            ))
+            .hint(format!(
+                "{} shows how it stands; a failed one goes on with `resume --retry` or `--skip`",
+                ctx.cmd(&["workflow", "status", &run_id])
+            )));
+        }
+    }
     let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     // A child run's secret inputs come from its parent, given again to this process.
@@ -954,12 +979,21 @@ pub fn report_step(
             Some(w) => format!("the run waits on `{}`", w.name),
             None => "no step is waiting for a report".to_string(),
         };
-        return Err(CommandError::bad_input(format!(
+        let mut e = CommandError::bad_input(format!(
             "step `{}` is {}, not waiting for a report; {now}",
             step.name,
             step.status.as_str()
-        ))
-        .hint(format!(
+        ));
+        if step.status == StepStatus::Pending
+            && !state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+        {
+            // Nobody drove the run on to it yet (a report recorded with --no-drive).
+            e = e.hint(format!(
+                "{} goes on to it; then report it",
+                ctx.cmd(&["workflow", "resume", &run_id])
+            ));
+        }
+        return Err(e.hint(format!(
             "{} shows every step",
             ctx.cmd(&["workflow", "status", &run_id])
         )));
@@ -1019,11 +1053,16 @@ pub fn report_step(
         Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
         _ => format!("❌ Step `{}` reported failed.\n", step.name),
     };
-    // A report drives the run on (one command per prompt step), unless asked not to, or the
-    // run needs the values of secret inputs that this process was not given.
-    let missing = journal.redactor.missing_inputs(&journal.state);
-    let running = journal.state.phase == crate::decide::RunPhase::Running;
-    if !report.no_drive && running && missing.is_empty() {
+    // A report drives the run on (one command per prompt step), unless asked not to; without
+    // the values of the run's secret inputs it goes on as far as nothing runs (prompt steps),
+    // and says what it needs before anything that would.
+    // A failure report may have started a rollback (`on_failure: rollback`): it is driven on
+    // at once like the rest, compensations and all.
+    let running = matches!(
+        journal.state.phase,
+        crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
+    );
+    if !report.no_drive && running {
         live.observer.note(&done);
         return finish_driving(ctx, journal, by, lock, live);
     }
@@ -1032,13 +1071,6 @@ pub fn report_step(
     {
         let said = done.clone();
         let mut text = done;
-        if !report.no_drive && running {
-            let e = missing_secret_inputs(&run_id, &missing, RunKind::Workflow);
-            text.push_str(&format!("The run waits: {}\n", e.message));
-            for h in &e.hints {
-                text.push_str(&format!("   {h}\n"));
-            }
-        }
         if view.status == RunStatus::Completed {
             text.push_str(&format!(
                 "✅ Workflow completed.\n   Head hash: {}\n",

@@ -61,6 +61,7 @@ pub fn child_start(
         inputs,
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
+        secret_defaults: Vec::new(),
         config: start.config.clone(),
         agents: start.agents.clone(),
         claude: start.claude.clone(),

@@ -20,6 +20,10 @@ pub enum Action {
     Skipped,
     /// Its rollback command runs first.
     Compensate,
+    /// Its rollback command runs, and the run then ends rolled back.
+    Undo,
+    /// Nothing happens to it: the run ends (rolled back) before it.
+    Untouched,
 }
 
 /// One line of a plan.
@@ -85,6 +89,19 @@ pub fn preview_resume(
         };
         after = evolve(after, &rec);
     }
+    // A rollback under way (`on_failure: rollback` decided it) goes on where it is: its
+    // pending compensations run, and without a step to go on from the run then ends.
+    let ends = after
+        .rollback
+        .as_ref()
+        .is_some_and(|rb| rb.resume_after.is_none());
+    if let Some(rb) = &after.rollback {
+        for name in &rb.pending {
+            if !compensate.contains(name) {
+                compensate.push(name.clone());
+            }
+        }
+    }
     Ok(after
         .steps
         .iter()
@@ -92,7 +109,13 @@ pub fn preview_resume(
         .map(|(i, s)| PlannedStep {
             name: s.name.clone(),
             action: if compensate.contains(&s.name) {
-                Action::Compensate
+                if ends {
+                    Action::Undo
+                } else {
+                    Action::Compensate
+                }
+            } else if ends {
+                Action::Untouched
             } else {
                 match s.status {
                     StepStatus::Completed => Action::Reuse,

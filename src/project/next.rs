@@ -25,6 +25,22 @@ impl Suggestion {
             why: why.into(),
         }
     }
+
+    /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
+    /// replaced), said in why.
+    fn with_outputs(args: &[&str], outputs: &[String], why: &str) -> Suggestion {
+        let mut s = Suggestion::new(args, why);
+        if outputs.is_empty() {
+            return s;
+        }
+        for key in outputs {
+            s.argv.push("--output".into());
+            s.argv.push(format!("{key}=VALUE"));
+        }
+        let keys: Vec<String> = outputs.iter().map(|k| format!("`{k}`")).collect();
+        s.why = format!("{why}, giving {} (replace each VALUE)", keys.join(", "));
+        s
+    }
 }
 
 /// The commands that move a run in this status on (none for a finished run but a new start).
@@ -33,6 +49,33 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
         RunKind::Workflow => workflow_actions(view),
         RunKind::Scenario => scenario_actions(view),
     }
+}
+
+/// `workflow resume RUN ARGS` (`orchestrate resume` for a scenario), with `--input NAME=VALUE` for each secret input the run must
+/// be given again (the log keeps only `***`).
+fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestion {
+    let group = match view.kind {
+        RunKind::Workflow => "workflow",
+        RunKind::Scenario => "orchestrate",
+    };
+    let mut s = Suggestion::new(&[group, "resume", &view.run_id], why);
+    s.argv.extend(args.iter().map(|a| a.to_string()));
+    if !view.secret_inputs.is_empty() {
+        for name in &view.secret_inputs {
+            s.argv.push("--input".into());
+            s.argv.push(format!("{name}=VALUE"));
+        }
+        s.why = format!(
+            "{} (VALUE: each secret input's value again; or set CORTEX_INPUT_<NAME> and leave --input out)",
+            s.why
+        );
+    }
+    s
+}
+
+/// A time limit twice `limit` seconds, as `--timeout` takes it.
+fn longer_limit(limit: u64) -> String {
+    format!("{}s", limit.saturating_mul(2).max(1))
 }
 
 fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
@@ -48,16 +91,27 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         return out;
     }
     let abort = || Suggestion::new(&["workflow", "abort", id], "end the run");
+    if let Some(limit) = view.timed_out {
+        // The same limit would stop it again: the first suggestion raises it.
+        let more = longer_limit(limit);
+        out.push(resume(
+            view,
+            &["--timeout", &more],
+            format!("go on with a time limit of {more} from now (0: none); timeout_seconds in cortex.config.json sets it for every run"),
+        ));
+    }
     match view.status {
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
             let step = view.failed_step.as_deref().unwrap_or("post-validation");
-            out.push(Suggestion::new(
-                &["workflow", "resume", id, "--retry"],
+            out.push(resume(
+                view,
+                &["--retry"],
                 format!("run `{step}` again with a fresh retry budget"),
             ));
             if view.failed_step.is_some() {
-                out.push(Suggestion::new(
-                    &["workflow", "resume", id, "--skip"],
+                out.push(resume(
+                    view,
+                    &["--skip"],
                     format!("record `{step}` as skipped and go on"),
                 ));
             }
@@ -67,23 +121,22 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .rev()
                 .find(|s| s.status == StepStatus::Completed)
             {
-                out.push(Suggestion::new(
-                    &["workflow", "resume", id, "--rollback-to", &last_done.name],
+                out.push(resume(
+                    view,
+                    &["--rollback-to", &last_done.name],
                     "undo the steps completed after it, newest first, and go on from there",
                 ));
             }
             out.push(abort());
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
-            out.push(Suggestion::new(
-                &["workflow", "resume", id],
-                "go on from the resume point",
-            ));
+            out.push(resume(view, &[], "go on from the resume point"));
             out.push(abort());
         }
         RunStatus::Waiting if view.waiting_for.is_none() => {
-            out.push(Suggestion::new(
-                &["workflow", "resume", id],
+            out.push(resume(
+                view,
+                &[],
                 "nobody drives the run now: go on with it",
             ));
             out.push(abort());
@@ -101,9 +154,10 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .find(|s| Some(&s.name) == view.waiting_for.as_ref());
             let uses = step.and_then(|s| s.uses.as_ref());
             if let Some(w) = uses.and_then(|u| u.waits_on.as_ref()) {
-                out.push(Suggestion::new(
+                out.push(Suggestion::with_outputs(
                     &["workflow", "step", "complete", &w.step, "--run", &w.run_id],
-                    format!(
+                    &w.required_outputs,
+                    &format!(
                         "report `{}` of child run {} done; this run goes on with it",
                         w.step, w.run_id
                     ),
@@ -127,29 +181,33 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             } else if let Some(child) = uses.and_then(|u| u.run_id.as_ref()) {
                 out.push(Suggestion::new(
                     &["workflow", "status", child],
-                    "the child run waits: see what it needs (reporting on it drives this run on too)",
+                    "see where the child run stands and what moves it (that drives this run on too)",
                 ));
             }
-            out.push(Suggestion::new(
-                &["workflow", "resume", id],
-                "go on once the child run can",
-            ));
+            out.push(resume(view, &[], "go on once the child run can"));
             out.push(abort());
         }
         RunStatus::Waiting => {
             if let Some(step) = &view.waiting_for {
-                out.push(Suggestion::new(
+                let needed = view
+                    .steps
+                    .iter()
+                    .find(|s| &s.name == step)
+                    .map_or(&[][..], |s| &s.required_outputs[..]);
+                out.push(Suggestion::with_outputs(
                     &["workflow", "step", "complete", step, "--run", id],
-                    "report the step done (add --output KEY=VALUE as needed)",
+                    needed,
+                    if needed.is_empty() {
+                        "report the step done (add --output KEY=VALUE as needed)"
+                    } else {
+                        "report the step done"
+                    },
                 ));
                 out.push(Suggestion::new(
                     &["workflow", "step", "fail", step, "--run", id],
                     "report the step failed",
                 ));
-                out.push(Suggestion::new(
-                    &["workflow", "resume", id],
-                    "go on once the step is reported",
-                ));
+                out.push(resume(view, &[], "go on once the step is reported"));
             }
         }
         _ => {}
@@ -169,7 +227,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         }
         return out;
     }
-    for phase in &view.awaiting_start {
+    // A stopped or failed run goes on with `resume` first: a start recorded on it waits.
+    let held = matches!(view.status, RunStatus::Stopped | RunStatus::Failed);
+    for phase in view.awaiting_start.iter().filter(|_| !held) {
         out.push(Suggestion::new(
             &["orchestrate", "start", id, phase],
             "start this manual phase",
@@ -180,8 +240,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         .iter()
         .filter(|s| s.status == StepStatus::Waiting && !s.runs_as_items())
     {
-        out.push(Suggestion::new(
+        out.push(Suggestion::with_outputs(
             &["orchestrate", "complete", id, &s.name],
+            &s.required_outputs,
             "report the phase done (its checklist confirmed)",
         ));
         out.push(Suggestion::new(
@@ -194,12 +255,44 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             &["orchestrate", "stop", id],
             "stop gracefully; resume continues it",
         )),
+        RunStatus::Failed if view.timed_out.is_some() => {
+            let more = longer_limit(view.timed_out.unwrap_or_default());
+            out.push(resume(
+                view,
+                &["--timeout", &more],
+                format!("go on with a time limit of {more} from now (0: none); timeout_seconds in cortex.config.json sets it for every run"),
+            ));
+            out.push(resume(view, &[], "go on with the same time limit"));
+        }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
-            .push(Suggestion::new(
-                &["orchestrate", "resume", id],
-                "go on from the completed phases",
+            .push(resume(
+                view,
+                &[],
+                if held && !view.awaiting_start.is_empty() {
+                    "go on from the completed phases (then start the manual phases)"
+                } else {
+                    "go on from the completed phases"
+                },
             )),
         _ => {}
+    }
+    if view.status == RunStatus::Failed
+        && let Some(phase) = &view.failed_step
+    {
+        out.push(resume(
+            view,
+            &["--skip"],
+            format!("record `{phase}` as skipped and go on"),
+        ));
+    }
+    if matches!(
+        view.status,
+        RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted
+    ) {
+        out.push(Suggestion::new(
+            &["orchestrate", "abort", id],
+            "end the run",
+        ));
     }
     out
 }

@@ -129,7 +129,8 @@ fn work_in_hand(state: &RunState) -> bool {
         && !state.post_passed
         && state.workflow.as_ref().is_some_and(|w| !w.post.is_empty());
     state.steps.iter().any(|s| s.status == StepStatus::Running)
-        || state.phase == RunPhase::RollingBack
+        || (state.phase == RunPhase::RollingBack
+            && !state.rollback.as_ref().is_some_and(|rb| rb.by_report))
         || (state.phase == RunPhase::Running && (!state.pre_validated || post_due))
 }
 
@@ -151,6 +152,13 @@ pub struct StepView {
     /// person or an agent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// While it waits for a report: the outputs the report must give (its `validate:` gate's
+    /// `output:` checks, and the outputs later steps or phases read).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_outputs: Vec<String>,
+    /// While it waits for a report: the commands its `validate:` gate runs on the report.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
     /// Who reported the step's outcome, and their message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_by: Option<crate::event::Operator>,
@@ -255,6 +263,81 @@ pub struct WaitsOn {
     pub step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
+    /// The outputs the report on it must give (as `StepView::required_outputs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_outputs: Vec<String>,
+}
+
+/// The outputs a report on unit `index` must give: the keys of its `validate:` gate's
+/// `output:` checks, then the outputs of it that other steps or phases (or the workflow's
+/// `outputs:`) read, each once, in that order. A report without them is refused by the gate,
+/// or leaves what reads them empty.
+pub fn required_outputs(state: &RunState, index: usize) -> Vec<String> {
+    use crate::definition::template::{Reference, scan};
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |key: &str| {
+        if !out.iter().any(|k| k == key) {
+            out.push(key.to_string());
+        }
+    };
+    if let Some(d) = state.definition(index) {
+        d.validate
+            .iter()
+            .filter_map(|c| c.output.as_deref())
+            .for_each(&mut add);
+    }
+    let (Some(workflow), Some(unit)) = (state.workflow.as_ref(), state.steps.get(index)) else {
+        return out;
+    };
+    let name = unit.name.as_str();
+    let mut read = |r: &Reference| {
+        if let Reference::StepOutput { step, key } = r
+            && step == name
+        {
+            add(key);
+        }
+    };
+    // Every template anywhere in the definition, and every `if:` expression.
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let value = serde_json::to_value(&**workflow).unwrap_or_default();
+    let mut texts = Vec::new();
+    strings(&value, &mut texts);
+    for text in texts {
+        for occ in scan(text) {
+            if let Ok(r) = &occ.reference {
+                read(r);
+            }
+        }
+    }
+    for step in &workflow.steps {
+        if let Some(crate::definition::IfCondition::Expression(text)) = &step.if_
+            && let Ok(expr) = crate::definition::expr::parse(text)
+        {
+            for (r, _) in crate::definition::expr::references(&expr) {
+                read(r);
+            }
+        }
+    }
+    out
+}
+
+/// The commands unit `index`'s `validate:` gate runs on a report, as they will run (templates
+/// rendered).
+pub fn gate_checks(state: &RunState, index: usize) -> Vec<String> {
+    state.definition(index).map_or_else(Vec::new, |d| {
+        d.validate
+            .iter()
+            .filter_map(|c| c.run.as_deref())
+            .map(|r| state.render_in(r, index))
+            .collect()
+    })
 }
 
 /// What a waiting `uses:` step waits on, found by following its child runs (`child` gives a
@@ -283,6 +366,7 @@ pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Optio
                         .definition(i)
                         .and_then(|d| d.prompt.as_deref())
                         .map(|p| state.render_in(p, i)),
+                    required_outputs: required_outputs(&state, i),
                 });
             }
         }
@@ -421,6 +505,13 @@ pub struct StatusView {
     pub steps: Vec<StepView>,
     /// Commands that move the run on, as argv with why (the human "Next:" lines).
     pub next: Vec<super::Suggestion>,
+    /// The secret inputs a driver must be given again (not their definition's default): a
+    /// suggested `resume` names them.
+    #[serde(skip)]
+    pub secret_inputs: Vec<String>,
+    /// Paused by its time limit of this many seconds: a suggested resume raises it.
+    #[serde(skip)]
+    pub timed_out: Option<u64>,
 }
 
 impl StatusView {
@@ -456,7 +547,13 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         RunPhase::Running
             if status == RunStatus::Waiting && !driver_alive && !waits_on_people(state) =>
         {
-            Some("nobody drives it now; resume goes on".into())
+            Some(match start.is_some_and(|s| s.secret_inputs.iter().any(|n| !s.secret_defaults.contains(n))) {
+                true => "nobody drives it now; resume goes on, given the values of its secret inputs again".into(),
+                false => "nobody drives it now; resume goes on".into(),
+            })
+        }
+        RunPhase::RollingBack if status == RunStatus::Waiting && !driver_alive => {
+            Some("its rollback waits for a driver: resume runs the compensations".into())
         }
         _ => None,
     };
@@ -526,6 +623,18 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .then(|| workflow.and_then(|w| w.steps[i].prompt.as_deref()))
                     .flatten()
                     .map(|p| state.render_in(p, i)),
+                // A `uses:` step's outputs come from its child run (`uses.waits_on` says what
+                // the report there needs).
+                required_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {
+                    required_outputs(state, i)
+                } else {
+                    Vec::new()
+                },
+                checks: if s.status == StepStatus::Waiting && !state.is_uses(i) {
+                    gate_checks(state, i)
+                } else {
+                    Vec::new()
+                },
                 reported_by: s.reported_by.clone(),
                 worker: s
                     .claimed
@@ -548,7 +657,9 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                         p.success_criteria
                             .iter()
                             .map(|c| CriterionView {
-                                criterion: c.label(),
+                                // Shown as it runs: templates rendered (the log names it as
+                                // written).
+                                criterion: state.render_in(&c.label(), i),
                                 met: met.is_some_and(|m| m.contains(&c.label())),
                             })
                             .collect()
@@ -602,6 +713,14 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             })
             .collect(),
         next: Vec::new(),
+        timed_out: state.timed_out().then(|| state.time_limit()),
+        secret_inputs: start.map_or_else(Vec::new, |s| {
+            s.secret_inputs
+                .iter()
+                .filter(|n| !s.secret_defaults.contains(n))
+                .cloned()
+                .collect()
+        }),
     };
     view.next = super::next_actions(&view);
     view

@@ -16,10 +16,25 @@ const MAX_SNIPPET_LINE: usize = 200;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProblemDoc {
     pub message: String,
-    pub file: String,
+    /// The definition file; none for a problem that is not in one (a report's gate, a value
+    /// given on the command line).
+    pub file: Option<String>,
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub hint: Option<String>,
+}
+
+impl ProblemDoc {
+    /// A problem that has no place in a definition file.
+    pub fn unlocated(message: impl Into<String>) -> ProblemDoc {
+        ProblemDoc {
+            message: message.into(),
+            file: None,
+            line: None,
+            column: None,
+            hint: None,
+        }
+    }
 }
 
 /// Every problem of a definition as JSON objects.
@@ -28,7 +43,7 @@ pub fn definition_problems(err: &DefinitionError) -> Vec<ProblemDoc> {
         .iter()
         .map(|p| ProblemDoc {
             message: p.message.clone(),
-            file: err.path.clone(),
+            file: Some(err.path.clone()),
             line: p.at.map(|a| a.line),
             column: p.at.map(|a| a.column),
             hint: p.hint.clone(),

@@ -16,6 +16,8 @@ pub fn render_plan(title: &str, plan: &[PlannedStep]) -> String {
             Action::Wait => "wait for a report (external step)",
             Action::Skipped => "skipped",
             Action::Compensate => "compensate (rollback), then run again",
+            Action::Undo => "compensate (rollback)",
+            Action::Untouched => "not run: the run ends rolled back",
         };
         let _ = writeln!(out, "  {:>2}. {:<24} {action}", i + 1, p.name);
     }

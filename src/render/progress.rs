@@ -226,8 +226,15 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
             Event::AgentDeactivated { agent, phase, .. } => {
                 let _ = writeln!(out, "   💤 {agent} deactivated ({phase})");
             }
-            Event::CriterionMet { criterion, .. } => {
-                let _ = writeln!(out, "   [x] {criterion}");
+            Event::CriterionMet {
+                phase, criterion, ..
+            } => {
+                // Shown as it ran: templates rendered with the run's values.
+                let shown = match state.step_index(phase) {
+                    Some(i) => state.render_in(criterion, i),
+                    None => criterion.clone(),
+                };
+                let _ = writeln!(out, "   [x] {shown}");
             }
             Event::ConditionChecked(check) if check.holds => {
                 let _ = writeln!(

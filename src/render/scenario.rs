@@ -216,6 +216,7 @@ pub fn render_scenario_status(
         {
             let _ = writeln!(out, "        error: {e}");
         }
+        super::status::gate_lines(&mut out, "        ", &s.required_outputs, &s.checks);
         if let Some(by) = &s.reported_by {
             let _ = writeln!(out, "        {}", super::status::reported_line(by));
         }

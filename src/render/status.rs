@@ -189,7 +189,22 @@ fn composition_lines(out: &mut String, s: &StepView, indent: &str) {
                     let _ = writeln!(out, "{indent}  {line}");
                 }
             }
+            gate_lines(out, indent, &w.required_outputs, &[]);
         }
+    }
+}
+
+/// What a report on a waiting step must give (its outputs) and what its gate runs on it.
+pub fn gate_lines(out: &mut String, indent: &str, outputs: &[String], checks: &[String]) {
+    if !outputs.is_empty() {
+        let flags: Vec<String> = outputs
+            .iter()
+            .map(|k| format!("--output {k}=VALUE"))
+            .collect();
+        let _ = writeln!(out, "{indent}Report with: {}", flags.join(" "));
+    }
+    for c in checks {
+        let _ = writeln!(out, "{indent}Gate check: {c}");
     }
 }
 
@@ -273,6 +288,7 @@ fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: Syste
             let _ = writeln!(out, "     {line}");
         }
     }
+    gate_lines(out, "   ", &s.required_outputs, &s.checks);
     tail_block(out, &s.output_tail);
     out.push('\n');
 }
@@ -299,8 +315,15 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         view.status,
         RunStatus::Completed | RunStatus::Failed | RunStatus::Aborted | RunStatus::RolledBack
     );
+    // A failed run that can still be resumed has no end yet: its time ran until its last
+    // step ended, not until now.
     let end = if finished {
-        view.ended_at.as_deref()
+        view.ended_at.as_deref().or_else(|| {
+            view.steps
+                .iter()
+                .filter_map(|s| s.ended_at.as_deref())
+                .max()
+        })
     } else {
         None
     };
@@ -361,6 +384,10 @@ pub fn render_history(h: &crate::ops::History) -> String {
         Some(crate::event::RunKind::Scenario) => "orchestrate",
         _ => "workflow",
     };
+    if h.runs.is_empty() && h.more {
+        // `--limit 0`: there are runs, none was asked for.
+        return format!("No runs listed (--limit 0); `cortex {group} history` lists the newest.\n");
+    }
     if h.runs.is_empty() {
         return format!("No runs yet. Start one with `cortex {group} run NAME`.\n");
     }
@@ -422,6 +449,15 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
                 "\n⏸️  Waiting: the phases that can go on need a report or a start."
             );
         }
+        RunStatus::Waiting if view.waiting_for.is_none() => {
+            let _ = writeln!(
+                out,
+                "\n⏸️  Waiting: {}",
+                view.reason
+                    .as_deref()
+                    .unwrap_or("nobody drives the run now")
+            );
+        }
         RunStatus::Waiting => {
             let step = view.waiting_for.as_deref().unwrap_or("?");
             let child = view
@@ -465,18 +501,15 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
                     crate::event::RunKind::Workflow => "Step",
                     crate::event::RunKind::Scenario => "Phase",
                 };
+                let attempts = super::count(step.attempts as usize, "attempt");
                 if let Some(code) = step.exit_code {
                     let _ = writeln!(
                         out,
-                        "   {unit} `{}`: exit code {code}, {} attempt(s)",
-                        step.name, step.attempts
+                        "   {unit} `{}`: exit code {code}, {attempts}",
+                        step.name
                     );
                 } else {
-                    let _ = writeln!(
-                        out,
-                        "   {unit} `{}`: {} attempt(s)",
-                        step.name, step.attempts
-                    );
+                    let _ = writeln!(out, "   {unit} `{}`: {attempts}", step.name);
                 }
                 tail_block(&mut out, &step.output_tail);
             }

@@ -18,10 +18,10 @@ pub fn resolve_inputs(
     for (name, _) in given {
         if !specs.contains_key(name) {
             problems.push(if specs.is_empty() {
-                format!("unknown input `{name}`: this workflow takes no inputs")
+                format!("unknown input `{name}`: it declares no inputs")
             } else {
                 format!(
-                    "unknown input `{name}`; this workflow takes: {}",
+                    "unknown input `{name}`; its inputs: {}",
                     specs.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             });

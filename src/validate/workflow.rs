@@ -213,7 +213,10 @@ impl Checker<'_> {
                         let at = self.at(path).map(|at| self.within(at, e.at));
                         self.problems.push(
                             Problem::new(format!("`if:` does not parse: {e}"), at).with_hint(
-                                "write e.g. `inputs.env == 'prod' && steps.build.outputs.changed != 'false'` (quote it in YAML when it starts with `!`)",
+                                format!(
+                                    "write e.g. `inputs.env == 'prod' && {}s.build.outputs.changed != 'false'` (quote it in YAML when it starts with `!`)",
+                                    if unit == "phase" { "phase" } else { "step" }
+                                ),
                             ),
                         );
                     }
