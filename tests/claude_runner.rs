@@ -410,7 +410,7 @@ fn a_failed_claude_phase_is_reported_as_a_phase() {
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
         out.stdout
-            .contains("Phase `build`: exit code 1, 1 attempt(s)")
+            .contains("Phase `build`: exit code 1, 1 attempt\n")
             && !out.stdout.contains("Step `build`"),
         "{}",
         out.stdout
