@@ -184,35 +184,9 @@ fn a_notification_that_is_not_one_thing_or_not_http_is_refused_where_it_is_writt
     );
     let out = env.run(&["--json", "workflow", "validate", "bad"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    let errors: Vec<(String, u64)> = out.json()["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["message"].as_str().unwrap().to_string(),
-                e["line"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert!(
-        errors
-            .iter()
-            .any(|(m, l)| m.contains("not an http(s) URL") && *l == 6),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|(m, l)| m.contains("exactly one of") && *l == 7),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|(m, l)| m.contains("at most 10") && *l == 10),
-        "{errors:?}"
-    );
+    out.assert_error_on_line("not an http(s) URL", 6);
+    out.assert_error_on_line("exactly one of", 7);
+    out.assert_error_on_line("at most 10", 10);
 }
 
 /// The address (`host:port`) of a hook's URL.
@@ -459,33 +433,7 @@ fn a_webhook_with_a_stray_dollar_or_an_unknown_input_is_refused_where_it_is_writ
     );
     let out = env.run(&["--json", "workflow", "validate", "bad"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    let errors: Vec<(String, u64)> = out.json()["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["message"].as_str().unwrap().to_string(),
-                e["line"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert!(
-        errors
-            .iter()
-            .any(|(m, l)| m.contains("starts an environment variable") && *l == 6),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|(m, l)| m.contains("unknown input `nope`") && *l == 7),
-        "{errors:?}"
-    );
-    assert!(
-        errors
-            .iter()
-            .any(|(m, l)| m.contains("inputs only") && *l == 8),
-        "{errors:?}"
-    );
+    out.assert_error_on_line("starts an environment variable", 6);
+    out.assert_error_on_line("unknown input `nope`", 7);
+    out.assert_error_on_line("inputs only", 8);
 }

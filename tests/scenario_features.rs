@@ -155,18 +155,7 @@ fn a_phase_env_name_that_is_no_variable_name_is_refused_where_it_is_written() {
     );
     let out = env.run(&["--json", "orchestrate", "validate", "envbad"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
-    let errors: Vec<(String, u64, u64)> = out.json()["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["message"].as_str().unwrap().to_string(),
-                e["line"].as_u64().unwrap(),
-                e["column"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let errors = out.located_errors();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(
         errors.iter().any(
@@ -175,12 +164,7 @@ fn a_phase_env_name_that_is_no_variable_name_is_refused_where_it_is_written() {
         ),
         "{errors:?}"
     );
-    assert!(
-        errors
-            .iter()
-            .any(|(m, l, _)| m.contains("an empty name") && *l == 6),
-        "{errors:?}"
-    );
+    out.assert_error_on_line("an empty name", 6);
     assert_eq!(env.run(&["orchestrate", "run", "envbad"]).code, 2);
 }
 

@@ -74,18 +74,11 @@ fn a_secret_equal_to_a_step_name_never_changes_the_step_name() {
         "short",
         "name: short\nsteps:\n  - name: build\n    run: echo build done\n  - name: test\n    run: echo tested\n",
     );
-    let out = env
-        .command(&["workflow", "run", "short", "--actor", "build"])
-        .env("DB_PASSWORD", "build")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = env.run_with(
+        &["workflow", "run", "short", "--actor", "build"],
+        &[("DB_PASSWORD", "build")],
     );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let status = env.status(None);
     assert_eq!(status["status"], "completed");
     assert_eq!(status["steps"][0]["name"], "build");
@@ -116,18 +109,11 @@ fn a_secret_equal_to_a_phase_name_never_changes_the_phase_name() {
         "name: ship\ndescription: d\nphases:\n  - name: deploy\n    description: d\n    run: echo deploy ok\n  - name: verify\n    description: v\n    condition: after:deploy\n    run: echo verified\n",
     )
     .unwrap();
-    let out = env
-        .command(&["orchestrate", "run", "ship"])
-        .env("DEPLOY_TOKEN", "deploy")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = env.run_with(
+        &["orchestrate", "run", "ship"],
+        &[("DEPLOY_TOKEN", "deploy")],
     );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let status = env.run(&["--json", "orchestrate", "status", "ship"]).json();
     assert_eq!(status["status"], "completed");
     assert_eq!(status["phases"][0]["name"], "deploy");
@@ -952,19 +938,9 @@ fn a_scenario_phase_declares_secret_env_and_its_secret_inputs_stay_out_of_the_lo
     .unwrap();
     let valid = env.run(&["orchestrate", "validate", "ship"]);
     assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
-    let out = env
-        .command(&["orchestrate", "run", "ship"])
-        .env("DB_CREDS", secret)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    let out = env.run_with(&["orchestrate", "run", "ship"], &[("DB_CREDS", secret)]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains(secret));
     let found = files_holding(&env.home(), secret);
     assert!(found.is_empty(), "the secret is stored in {found:?}");
     let log = env.run(&["log", "export"]).stdout;

@@ -117,6 +117,34 @@ impl Out {
         format!("{}{}", self.stdout, self.stderr)
     }
 
+    /// A `validate --json` document's errors as (message, line, column), for asserting where
+    /// each is located.
+    pub fn located_errors(&self) -> Vec<(String, u64, u64)> {
+        self.json()["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no errors list:\n{}", self.stdout))
+            .iter()
+            .map(|e| {
+                (
+                    e["message"].as_str().unwrap_or_default().to_string(),
+                    e["line"].as_u64().unwrap_or(0),
+                    e["column"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    /// Assert that an error whose message holds `text` is located on `line`.
+    pub fn assert_error_on_line(&self, text: &str, line: u64) {
+        let errors = self.located_errors();
+        assert!(
+            errors
+                .iter()
+                .any(|(m, l, _)| m.contains(text) && *l == line),
+            "no error holding `{text}` on line {line}: {errors:?}"
+        );
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -317,7 +345,16 @@ impl Env {
     }
 
     pub fn run(&self, args: &[&str]) -> Out {
-        let out = self.command(args).output().expect("run cortex");
+        self.run_with(args, &[])
+    }
+
+    /// `run` with these variables added to the command's environment.
+    pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Out {
+        let mut cmd = self.command(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run cortex");
         Out {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
