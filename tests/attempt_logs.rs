@@ -418,3 +418,78 @@ fn cortex_logs_follow_prints_one_header_per_attempt_and_lines_as_they_come() {
         "{text:?}"
     );
 }
+
+#[test]
+/// `--follow` of attempts in flight side by side (parallel phases): every line is under the
+/// header of the attempt that printed it — an attempt whose lines resume after another's gets
+/// its header again. Each phase prints a line, waits for a file this test creates once it has
+/// seen the lines it expects, then prints another.
+fn cortex_logs_follow_keeps_each_line_of_parallel_attempts_under_its_own_header() {
+    use std::io::BufRead;
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/side.yaml"),
+        "name: side\ndescription: two phases side by side\nmax_parallel: 2\nphases:\n  - name: a\n    description: a\n    parallel: true\n    run: 'echo A1; while [ ! -f ga ]; do sleep 0.05; done; echo A2'\n  - name: b\n    description: b\n    parallel: true\n    run: 'echo B1; while [ ! -f gb ]; do sleep 0.05; done; echo B2'\n",
+    )
+    .unwrap();
+    let mut driver = env
+        .command(&["orchestrate", "run", "side"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !env.db().exists()
+        || env.run(&["--json", "orchestrate", "history"]).json() == serde_json::json!([])
+    {
+        assert!(Instant::now() < until);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut follow = env
+        .command(&["logs", "side", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    let stdout = follow.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    let mut text: Vec<String> = Vec::new();
+    let wait_for = |want: &str, text: &mut Vec<String>| {
+        while !text.iter().any(|l| l == want) {
+            let line = seen
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("`{want}` never came: {text:?}"));
+            text.push(line);
+        }
+    };
+    wait_for("A1", &mut text);
+    wait_for("B1", &mut text);
+    std::fs::write(env.project().join("ga"), "").unwrap();
+    wait_for("A2", &mut text);
+    std::fs::write(env.project().join("gb"), "").unwrap();
+    wait_for("B2", &mut text);
+    assert_eq!(driver.wait().unwrap().code(), Some(0));
+    assert_eq!(follow.wait().unwrap().code(), Some(0));
+    reader.join().unwrap();
+    text.extend(seen.try_iter());
+    let mut under: Option<char> = None;
+    for line in &text {
+        if let Some(rest) = line.strip_prefix("── ") {
+            under = rest.chars().next();
+        } else {
+            let who = line.chars().next().map(|c| c.to_ascii_lowercase());
+            assert_eq!(
+                who, under,
+                "`{line}` is under another attempt's header: {text:?}"
+            );
+        }
+    }
+    assert!(
+        text.iter().any(|l| l.ends_with("(continued) ──")),
+        "B2 came after A2: b's header is said again: {text:?}"
+    );
+}

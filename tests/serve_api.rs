@@ -1152,6 +1152,34 @@ fn the_printed_sign_in_address_is_one_a_person_can_open() {
     );
 }
 
+/// `--json serve` with a token it made tells the token, as the human sign-in line does (a
+/// script that started the server has no other way to act through it); a token given with
+/// `--token` is not echoed.
+#[test]
+fn json_serve_tells_the_token_it_made_and_never_one_given() {
+    let env = home();
+    // Pretty JSON, one key a line: `{`, five keys, `}`.
+    let doc: serde_json::Value = serde_json::from_str(
+        &first_lines(&env, &["--json", "serve", "--addr", "127.0.0.1:0"], 7).join("\n"),
+    )
+    .unwrap();
+    assert_eq!(doc["token_generated"], true, "{doc}");
+    let token = doc["token"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert!(token.len() >= 32, "{doc}");
+    let given = "a-token-given-on-the-command-line-0123456789";
+    let doc: serde_json::Value = serde_json::from_str(
+        &first_lines(
+            &env,
+            &["--json", "serve", "--addr", "127.0.0.1:0", "--token", given],
+            6,
+        )
+        .join("\n"),
+    )
+    .unwrap();
+    assert_eq!(doc["token_generated"], false, "{doc}");
+    assert!(doc.get("token").is_none(), "{doc}");
+}
+
 /// The run page's "Complete phase" form reports the phase's outputs (KEY=VALUE lines), as
 /// `orchestrate complete --output K=V` does: later phases read them.
 #[test]
@@ -1222,4 +1250,50 @@ fn an_aborted_runs_page_does_not_promise_a_resume() {
     let page = s.get(&format!("/runs/{run}")).body;
     assert!(page.contains("stopped before it finished"), "{page}");
     assert!(!page.contains("on resume"), "{page}");
+}
+
+/// A run started from the server with a secret input goes on after a report made through the
+/// server (the server keeps the value for the drivers it starts, as a CLI driver keeps it); a
+/// server that does not hold the value (restarted since) records the report and says what it
+/// needs instead of answering 4xx for something recorded, and a resume given the value
+/// (`inputs`) goes on. The value is never in the log.
+#[test]
+fn a_report_through_the_server_on_a_run_with_a_secret_input_is_recorded_and_goes_on() {
+    let env = home();
+    env.workflow(
+        "tok",
+        "name: tok\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: use, run: 'test \"${#CORTEX_INPUT_API_TOKEN}\" = 15'}\n",
+    );
+    let secret = "s3cr3t-value-42";
+    let body = format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#);
+    let first = {
+        let s = Server::start(&env);
+        let r = s.post("/api/v1/workflows/tok/runs", &body);
+        assert_eq!(r.status, 202, "{}", r.body);
+        let run = r.json()["run_id"].as_str().unwrap().to_string();
+        assert_eq!(settled(&s, &run)["status"], "waiting");
+        let done = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
+        assert!(done.status < 300, "{} {}", done.status, done.body);
+        assert_eq!(settled(&s, &run)["status"], "completed");
+        // A second run, left waiting for the next server.
+        let r = s.post("/api/v1/workflows/tok/runs", &body);
+        let second = r.json()["run_id"].as_str().unwrap().to_string();
+        assert_eq!(settled(&s, &second)["status"], "waiting");
+        second
+    };
+    let s = Server::start(&env);
+    let done = s.post(&format!("/api/v1/runs/{first}/steps/ask/complete"), "{}");
+    assert!(done.status < 300, "{} {}", done.status, done.body);
+    assert!(done.body.contains("api_token"), "{}", done.body);
+    assert_eq!(env.status(Some(&first))["steps"][0]["status"], "completed");
+    let wrong = s.post(
+        &format!("/api/v1/runs/{first}/resume"),
+        r#"{"inputs": {"not_secret": "x"}}"#,
+    );
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    let resumed = s.post(&format!("/api/v1/runs/{first}/resume"), &body);
+    assert!(resumed.status < 300, "{} {}", resumed.status, resumed.body);
+    assert_eq!(settled(&s, &first)["status"], "completed");
+    let export = env.run(&["log", "export"]).stdout;
+    assert!(!export.contains(secret), "the secret is in the log");
 }

@@ -268,12 +268,18 @@ fn serve(
     // Where a person opens it: `--public-url`, else this address (the host name for 0.0.0.0).
     let open = bound.open_url();
     if json {
-        super::out_json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "url": url,
             "addr": bound.addr.to_string(),
             "open_url": open,
             "token_generated": bound.token_generated,
-        }));
+        });
+        // A token made here is told, as the human line tells it: a script that started the
+        // server has no other way to act through it. One given by `--token` is not echoed.
+        if bound.token_generated {
+            doc["token"] = serde_json::Value::String(bound.token.clone());
+        }
+        super::out_json(&doc);
     } else {
         super::out(&format!("Serving cortex on {url}\n"));
         if bound.token_generated {

@@ -615,6 +615,10 @@ pub fn follow_attempt_logs(
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
     let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
     let mut printed_any = false;
+    // The attempt whose text was printed last: attempts in flight side by side (parallel
+    // phases, `foreach:` items) each get their header again when their lines resume, so a
+    // line is always under the header of the attempt that printed it.
+    let mut last: Option<usize> = None;
     loop {
         let read = tracker.read(&*store)?;
         if let Some(e) = tracker.unknown_step() {
@@ -629,6 +633,15 @@ pub fn follow_attempt_logs(
                 let upto = if complete { &text } else { whole_lines(&text) };
                 if !s.headed {
                     sink(&header);
+                    last = Some(i);
+                } else if !upto.is_empty() && last != Some(i) {
+                    sink(&format!(
+                        "── {} · attempt {} (continued) ──\n",
+                        s.step, s.attempt
+                    ));
+                }
+                if !upto.is_empty() {
+                    last = Some(i);
                 }
                 sink(upto);
                 let s = &mut tracker.shown[i];
@@ -639,6 +652,7 @@ pub fn follow_attempt_logs(
                 && let Some((_, text)) = tracker.without_file(s)
             {
                 sink(&(header + &text));
+                last = Some(i);
                 tracker.shown[i].headed = true;
                 printed_any = true;
             }

@@ -176,9 +176,11 @@ pub fn run_workflow(
     let mut args = vec!["workflow".to_string(), "run".into(), actor_arg(shared)];
     args.extend(message_arg(message));
     let mut envs = Vec::new();
+    let mut kept = Vec::new();
     for (k, v) in inputs {
         if secret.contains(k) {
             envs.push((input_env_name(k), v.clone()));
+            kept.push((k.clone(), v.clone()));
         } else {
             args.push(format!("--input={k}={v}"));
         }
@@ -186,6 +188,7 @@ pub fn run_workflow(
     args.extend(["--".to_string(), name.to_string()]);
     let background = driver::start(shared, &args, &envs)?;
     let run_id = background.started_run(shared, RunKind::Workflow)?;
+    shared.keep_secret_inputs(&run_id, &kept);
     Ok(Done {
         output: status_of_run(shared, &run_id)?,
         run_id: Some(run_id),
@@ -287,7 +290,11 @@ pub fn step(
             )
         })?,
     };
-    let accepted = drive_on(shared, &run_id, kind)?;
+    let (output, accepted) = match drive_on(shared, &run_id, kind)? {
+        DriveOn::Started => (output, true),
+        DriveOn::Nothing => (output, false),
+        DriveOn::NeedsSecrets(missing) => (output.warn(vec![needs_secrets_note(&missing)]), false),
+    };
     Ok(Done {
         output,
         run_id: Some(run_id),
@@ -326,14 +333,20 @@ fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Result<
 /// After a report or a start: a background driver takes the run if it has work and nobody
 /// drives it (`operator::has_work`, the TUI's rule); the answer waits until it has taken the
 /// run, so that what the client reads next shows it driven.
-fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<bool, Failure> {
+fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Failure> {
     let ctx = &shared.ctx;
     let Some(store) = ctx.reading_store()? else {
-        return Ok(false);
+        return Ok(DriveOn::Nothing);
     };
     let state = load_state(&store, run_id).map_err(CommandError::from)?;
     if !operator::has_work(&state) || DriverLock::probe(&ctx.home, run_id).is_some() {
-        return Ok(false);
+        return Ok(DriveOn::Nothing);
+    }
+    let held = shared.secret_inputs_of(run_id);
+    let missing = missing_secret_inputs(&state, &held);
+    if !missing.is_empty() {
+        // What was reported is recorded; a driver without these values would refuse at once.
+        return Ok(DriveOn::NeedsSecrets(missing));
     }
     let args = [
         group(kind).to_string(),
@@ -342,8 +355,49 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<bool, Failur
         "--".into(),
         run_id.to_string(),
     ];
-    driver::start(shared, &args, &[])?.took(shared, run_id)?;
-    Ok(true)
+    driver::start(shared, &args, &as_env(&held))?.took(shared, run_id)?;
+    Ok(DriveOn::Started)
+}
+
+/// Whether an action was driven on by a background driver.
+enum DriveOn {
+    /// Nothing to drive, or another process drives it.
+    Nothing,
+    Started,
+    /// The run goes on only with the values of these secret inputs, which this server was not
+    /// given (it did not start the run, or was restarted since).
+    NeedsSecrets(Vec<String>),
+}
+
+/// The secret inputs of the run in `state` whose values neither this server's environment
+/// (`CORTEX_INPUT_<NAME>`), nor `held`, nor the definition's defaults give.
+fn missing_secret_inputs(
+    state: &crate::decide::RunState,
+    held: &[(String, String)],
+) -> Vec<String> {
+    crate::execute::Redactor::of_run(state)
+        .missing_inputs(state)
+        .into_iter()
+        .filter(|name| !held.iter().any(|(k, _)| k == name))
+        .collect()
+}
+
+/// Secret input values as the environment a driver reads them from (`CORTEX_INPUT_<NAME>`).
+fn as_env(given: &[(String, String)]) -> Vec<(String, String)> {
+    given
+        .iter()
+        .map(|(k, v)| (input_env_name(k), v.clone()))
+        .collect()
+}
+
+/// What an action says when the run waits for secret inputs this server does not hold.
+fn needs_secrets_note(missing: &[String]) -> String {
+    format!(
+        "recorded; the run goes on only with the value{} of its secret input{} {} (the log keeps only `***`): resume it with them (`inputs` in the resume request, or `--input NAME=VALUE` on the command line)",
+        if missing.len() == 1 { "" } else { "s" },
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", ")
+    )
 }
 
 fn group(kind: RunKind) -> &'static str {
@@ -392,9 +446,37 @@ pub fn resume(
     shared: &Shared,
     id: &str,
     mode: ResumeMode,
+    inputs: &[(String, String)],
     message: Option<&str>,
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
+    // Values of its secret inputs given now (`inputs`): kept for every later driver of the run.
+    if !inputs.is_empty() {
+        let store = shared.ctx.reading_store()?.ok_or_else(|| {
+            Failure::from(CommandError::bad_input("no runs yet: nothing to resume"))
+        })?;
+        let state = load_state(&store, &run_id).map_err(CommandError::from)?;
+        let secret: Vec<String> = state
+            .start
+            .as_ref()
+            .map(|s| s.secret_inputs.clone())
+            .unwrap_or_default();
+        for (k, _) in inputs {
+            if !secret.contains(k) {
+                return Err(Failure::bad_request(format!(
+                    "`{}` is not a secret input of run {run_id}: a resume takes only the values the log keeps as `***`{}",
+                    crate::definition::shown(k),
+                    if secret.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", secret.join(", "))
+                    }
+                )));
+            }
+        }
+        shared.keep_secret_inputs(&run_id, inputs);
+    }
+    let held = shared.secret_inputs_of(&run_id);
     if kind == RunKind::Scenario && mode != ResumeMode::Continue {
         return Err(Failure::bad_request(
             "a scenario run resumes from its completed phases: retry, skip, from and rollback_to are for workflow runs",
@@ -403,7 +485,7 @@ pub fn resume(
     let ctx = &shared.ctx;
     let args = ResumeArgs {
         mode: mode.clone(),
-        inputs: &[],
+        inputs: &held,
         dry_run: true,
         timeout: None,
     };
@@ -435,7 +517,7 @@ pub fn resume(
         ResumeMode::RollbackTo(step) => argv.push(format!("--rollback-to={step}")),
     }
     argv.extend(["--".to_string(), run_id.clone()]);
-    let background = driver::start(shared, &argv, &[])?;
+    let background = driver::start(shared, &argv, &as_env(&held))?;
     background.took(shared, &run_id)?;
     Ok(Done {
         output: status_of_run(shared, &run_id)?,
@@ -537,7 +619,7 @@ pub async fn page_run(
                 "abort" => abort(shared, &id, message),
                 "resume" => {
                     let mode = resume_mode(field(&form, "mode"), field(&form, "step"))?;
-                    resume(shared, &id, mode, message)
+                    resume(shared, &id, mode, &[], message)
                 }
                 _ => Err(Failure::not_found(CommandError::bad_input(format!(
                     "there is no action {}",

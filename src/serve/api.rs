@@ -360,6 +360,9 @@ struct Report {
 struct Resume {
     #[serde(default)]
     mode: Option<String>,
+    /// Values of the run's secret inputs (the log keeps `***`), as `resume --input` gives them.
+    #[serde(default)]
+    inputs: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     step: Option<String>,
     #[serde(default)]
@@ -488,7 +491,12 @@ pub async fn resume(
             let r: Resume = body(&bytes)?;
             find(shared, &id)?;
             let mode = actions::resume_mode(r.mode.as_deref(), r.step.as_deref())?;
-            actions::resume(shared, &id, mode, r.message.as_deref())
+            let inputs = r
+                .inputs
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), input_text(k, v)?)))
+                .collect::<Result<Vec<_>, Failure>>()?;
+            actions::resume(shared, &id, mode, &inputs, r.message.as_deref())
         })
         .await,
     )

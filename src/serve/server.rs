@@ -89,6 +89,32 @@ pub struct Shared {
     pub port: u16,
     /// `--public-url`: the origin a proxy in front serves this server at.
     pub public: Option<PublicUrl>,
+    /// The values of secret inputs this server was given (when it started a run, or at a
+    /// resume), by run, as (input, value): handed to every driver it starts for that run (as
+    /// `CORTEX_INPUT_<NAME>`), as the process that started a run keeps them for its own
+    /// drives. In memory only; the log keeps `***`.
+    pub secret_inputs: std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
+}
+
+impl Shared {
+    /// Keep the values of secret inputs (input, value) of run `run_id`.
+    pub fn keep_secret_inputs(&self, run_id: &str, given: &[(String, String)]) {
+        if given.is_empty() {
+            return;
+        }
+        let mut held = self.secret_inputs.lock().unwrap_or_else(|p| p.into_inner());
+        let kept = held.entry(run_id.to_string()).or_default();
+        for (k, v) in given {
+            kept.retain(|(name, _)| name != k);
+            kept.push((k.clone(), v.clone()));
+        }
+    }
+
+    /// The secret input values held for run `run_id`, to give a driver of it.
+    pub fn secret_inputs_of(&self, run_id: &str) -> Vec<(String, String)> {
+        let held = self.secret_inputs.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(run_id).cloned().unwrap_or_default()
+    }
 }
 
 /// A server bound to its address, not serving yet: the caller says where it is first.
@@ -151,6 +177,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         loopback: addr.ip().is_loopback(),
         port: addr.port(),
         public: public.clone(),
+        secret_inputs: Default::default(),
     };
     Ok(Bound {
         listener,
