@@ -393,11 +393,17 @@ fn scenario_names_follow_the_one_name_rule() {
 /// that reads as another event), a tab, an escape or a bidirectional control is refused
 /// (exit 2, what is wrong) before anything is recorded — for every command that takes one.
 #[test]
-fn an_actor_with_a_control_character_is_refused_and_nothing_recorded() {
+fn an_actor_empty_or_with_a_control_character_is_refused_and_nothing_recorded() {
     let env = Env::new();
     env.workflow("one", "name: one\nsteps:\n  - name: a\n    run: 'true'\n");
     let forged = "bob\n    1  2026-12-03T12:12:09.788Z  run_finished          completed";
-    for actor in [forged, "tab\there", "esc\u{1b}[31m", "a\u{202e}b"] {
+    for actor in [
+        forged,
+        "tab\there",
+        "esc\u{1b}[31m",
+        "a\u{202e}b",
+        "line\u{2028}separator",
+    ] {
         for args in [
             vec!["workflow", "run", "one", "--actor", actor],
             vec!["mcp", "--actor", actor],
@@ -412,6 +418,11 @@ fn an_actor_with_a_control_character_is_refused_and_nothing_recorded() {
             );
             assert!(!out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{202e}'));
         }
+    }
+    for empty in ["", "   "] {
+        let out = env.run(&["workflow", "run", "one", "--actor", empty]);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("this one is empty"), "{}", out.stderr);
     }
     assert!(!env.db().exists(), "nothing was recorded");
 }

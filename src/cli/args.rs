@@ -521,6 +521,11 @@ pub enum LogCommand {
 /// character (a newline, a tab, an escape) or a bidirectional control in it is refused, so
 /// that a name never forges a line or reorders what is read.
 fn actor_name(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err(
+            "an actor names who acts, and this one is empty; give a name (e.g. `--actor ci@build-7`) or leave --actor out for user@host".to_string(),
+        );
+    }
     match value.chars().find(|c| crate::render::breaks_line(*c)) {
         Some(c) => Err(format!(
             "an actor is one line of plain text, and this one holds {}; give the name without control characters",

@@ -26,7 +26,8 @@ fn is_active(c: char) -> bool {
 /// A control character of any kind (newlines and tabs included) or a bidirectional
 /// control: what one line of text (a name, a field of a log line) must not hold.
 pub fn breaks_line(c: char) -> bool {
-    c.is_control() || is_active(c)
+    // The line and paragraph separators end a line in JSON viewers, editors and browsers.
+    c.is_control() || is_active(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// `text` as one line: every control character, newlines and tabs included, and every
