@@ -844,6 +844,56 @@ fn a_symlinked_inflight_notes_file_is_never_followed() {
     victim.wait().unwrap();
 }
 
+/// A FIFO put in the place of the notes of process groups in flight never blocks a report or
+/// a resume (opening a FIFO waits for its other end): derived files are opened without
+/// waiting and anything but a regular file is refused. The commands are given a minute; a hang
+/// is a failure, not a timing.
+#[test]
+fn a_fifo_in_place_of_the_inflight_notes_never_hangs_a_report_or_resume() {
+    let env = Env::new();
+    env.workflow(
+        "notes",
+        "name: notes\nsteps:\n  - name: first\n    run: 'true'\n  - name: review\n    prompt: look\n  - name: last\n    run: echo last >> ran.log\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "notes"]).code, 3);
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let notes = env
+        .home()
+        .join("runs")
+        .join(&run_id)
+        .join("work")
+        .join("inflight.pgids");
+    let _ = std::fs::remove_file(&notes);
+    nix::unistd::mkfifo(&notes, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (args, want) in [
+        (
+            vec!["workflow", "step", "complete", "review", "--no-drive"],
+            3,
+        ),
+        (vec!["workflow", "resume"], 0),
+    ] {
+        let mut child = env
+            .command(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code();
+            }
+            if std::time::Instant::now() > until {
+                let _ = child.kill();
+                panic!("{args:?} hung on a FIFO in place of inflight.pgids");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!(code, Some(want), "{args:?}");
+    }
+    assert_eq!(lines(&env.file("ran.log")), ["last"]);
+}
+
 #[test]
 fn a_home_whose_derived_folders_are_links_is_refused() {
     let env = Env::new();

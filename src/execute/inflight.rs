@@ -48,6 +48,7 @@ impl InflightNote {
             .create(true)
             .append(true)
             .open(notes)
+            .and_then(super::materialize::regular)
             .ok()
             .and_then(|mut f| {
                 // One write of one line: appends from parallel phases never interleave.

@@ -22,22 +22,38 @@ fn no_follow() -> i32 {
     nix::fcntl::OFlag::O_NOFOLLOW.bits()
 }
 
-/// Options to open a derived file without following a link.
+/// Options to open a derived file without following a link, and without waiting: a FIFO
+/// planted in a file's place would block `open` until someone opens its other end
+/// (`O_NONBLOCK` changes nothing for a regular file).
 pub(crate) fn derived_file() -> OpenOptions {
     let mut options = OpenOptions::new();
-    options.custom_flags(no_follow());
+    options.custom_flags(no_follow() | nix::fcntl::OFlag::O_NONBLOCK.bits());
     options
 }
 
-/// Open a file cortex wrote (derived, or an attempt's log) for reading, refusing a link.
-pub fn open_derived(path: &Path) -> std::io::Result<std::fs::File> {
-    derived_file().read(true).open(path)
+/// A file opened as a derived one, if it is a regular file (not a FIFO, a device or a socket
+/// planted in its place, which would block reads or answer forever).
+pub(crate) fn regular(file: std::fs::File) -> std::io::Result<std::fs::File> {
+    if file.metadata()?.file_type().is_file() {
+        Ok(file)
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (something else was put in place of a file cortex writes)",
+        ))
+    }
 }
 
-/// Read a derived file, refusing a link.
+/// Open a file cortex wrote (derived, or an attempt's log) for reading, refusing a link or
+/// anything but a regular file.
+pub fn open_derived(path: &Path) -> std::io::Result<std::fs::File> {
+    regular(derived_file().read(true).open(path)?)
+}
+
+/// Read a derived file, refusing a link or anything but a regular file.
 pub(crate) fn read_derived(path: &Path) -> std::io::Result<String> {
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut derived_file().read(true).open(path)?, &mut text)?;
+    std::io::Read::read_to_string(&mut open_derived(path)?, &mut text)?;
     Ok(text)
 }
 
