@@ -242,3 +242,37 @@ common::on_both_stores!(
     deleted_duplicated_and_reordered_events_are_found,
     a_truncated_tail_is_found_against_anchored_heads,
 );
+
+/// Anchors exist to catch a log replaced or emptied: a log that is gone entirely fails against
+/// its anchors (every anchored run missing), and an anchors file that cannot be read is an
+/// error (exit 2), never a pass.
+#[test]
+fn a_log_that_is_gone_fails_against_its_anchors_and_a_missing_anchors_file_is_an_error() {
+    let env = Env::new();
+    env.workflow("ok", "name: ok\nsteps:\n  - name: a\n    run: 'true'\n");
+    assert_eq!(env.run(&["workflow", "run", "ok"]).code, 0);
+    let anchors = env.dir.path().join("anchors.txt");
+    let anchors_arg = anchors.display().to_string();
+    assert_eq!(env.run(&["log", "anchor", "--file", &anchors_arg]).code, 0);
+    let missing = env.dir.path().join("no-such-anchors.txt");
+    let out = env.run(&["log", "verify", "--anchors", &missing.display().to_string()]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    for entry in std::fs::read_dir(env.home()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("cortex.db"))
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let (code, report) = verify(&env, &["--anchors", &anchors_arg]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["ok"], false, "{report}");
+    assert!(
+        report["first_bad"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("missing")),
+        "{report}"
+    );
+}

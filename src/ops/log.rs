@@ -61,6 +61,22 @@ pub fn verify(
 ) -> Result<Output, CommandError> {
     {
         {
+            // The anchors first: a log that is gone (or emptied) is what they exist to catch,
+            // and an anchors file that cannot be read is an error, never a pass.
+            let anchored = match anchors {
+                Some(path) => {
+                    let text = read_anchors(path).map_err(|e| {
+                        CommandError::bad_input(format!("cannot read {}: {e}", path.display()))
+                            .hint("`cortex log anchor --file PATH` writes the anchors of finished runs")
+                    })?;
+                    Some(
+                        parse_anchors(&text).map_err(|e| {
+                            CommandError::bad_input(format!("{}: {e}", path.display()))
+                        })?,
+                    )
+                }
+                None => None,
+            };
             let store = match file {
                 Some(f) if !f.is_file() => {
                     return Err(CommandError::bad_input(format!(
@@ -73,9 +89,18 @@ pub fn verify(
                 None => match ctx.reading_store()? {
                     Some(s) => s,
                     None => {
-                        let report = verify_rows(&[]);
+                        let mut report = verify_rows(&[]);
+                        let mut code = exit::OK;
+                        if let Some(anchored) = &anchored {
+                            report.anchors = Some(anchored.len() as u64);
+                            if let Some(bad) = check_anchors(&[], anchored) {
+                                report.ok = false;
+                                report.first_bad = Some(bad);
+                                code = exit::FAILED;
+                            }
+                        }
                         let text = render_verify(&report);
-                        return Ok(Output::new(report, text, exit::OK));
+                        return Ok(Output::new(report, text, code));
                     }
                 },
             };
@@ -92,12 +117,7 @@ pub fn verify(
                 Some(_) => verify_rows(&rows),
                 None => store.verify(run_id.as_deref())?,
             };
-            if let Some(path) = anchors {
-                let text = read_anchors(path).map_err(|e| {
-                    CommandError::bad_input(format!("cannot read {}: {e}", path.display()))
-                })?;
-                let anchors = parse_anchors(&text)
-                    .map_err(|e| CommandError::bad_input(format!("{}: {e}", path.display())))?;
+            if let Some(anchors) = anchored {
                 let relevant: Vec<_> = anchors
                     .into_iter()
                     .filter(|a| run_id.as_ref().is_none_or(|r| *r == a.run_id))
