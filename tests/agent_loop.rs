@@ -453,7 +453,8 @@ fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env
         human.contains("Report with: --output plan=VALUE --output notes=VALUE"),
         "{human}"
     );
-    // Pasted literally (VALUE as the value), the report passes the gate.
+    // Pasted literally, the placeholder is refused and nothing is recorded (an agent follows
+    // the line as it is: nothing made up may pass the gate); with values in its place, it does.
     let argv: Vec<String> = status["next"][0]["argv"]
         .as_array()
         .unwrap()
@@ -461,6 +462,16 @@ fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env
         .map(|a| a.as_str().unwrap().to_string())
         .collect();
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let before = events(&env);
+    let pasted = env.run(&args);
+    assert_eq!(pasted.code, 2, "{}{}", pasted.stdout, pasted.stderr);
+    assert!(pasted.stderr.contains("placeholder"), "{}", pasted.stderr);
+    assert_eq!(events(&env), before, "a refused paste records nothing");
+    let filled: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| a.replace("=VALUE", "=the real thing"))
+        .collect();
+    let args: Vec<&str> = filled.iter().map(String::as_str).collect();
     let done = env.run(&args);
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     // A scenario phase whose output a later phase reads: the same.

@@ -72,11 +72,22 @@ pub struct Live<'a> {
     pub stop: StopFlag,
 }
 
+/// The word a suggested command puts where a value must go (`--output verdict=VALUE`,
+/// `--input api_token=VALUE`): refused as a value, so that a suggestion pasted as it is
+/// records nothing made up (an agent follows "Next:" lines literally).
+pub const PLACEHOLDER: &str = "VALUE";
+
 /// `KEY=VALUE` items (`--input`, `--output`), or what is wrong with one.
 pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, CommandError> {
     items
         .iter()
         .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() && v == PLACEHOLDER => Err(
+                CommandError::bad_input(format!(
+                    "`{item}`: `{PLACEHOLDER}` is the placeholder of a suggested command, not a value"
+                ))
+                .hint(format!("put the real value in its place: --{what} {}=...", k.trim())),
+            ),
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
             _ => Err(
                 CommandError::bad_input(format!("`{item}` is not {what}=VALUE"))
