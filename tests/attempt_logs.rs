@@ -357,55 +357,22 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// per attempt and each line as it comes: a step prints a line, then waits for a file this
 /// test creates only once it has seen that line, both in the file and from `--follow`.
 fn cortex_logs_follow_prints_one_header_per_attempt_and_lines_as_they_come() {
-    use std::io::BufRead;
     let env = Env::new();
     env.workflow(
         "slow",
         "name: slow\nsteps:\n  - name: tick\n    run: 'echo first; while [ ! -f go ]; do sleep 0.05; done; echo second'\n  - name: after\n    run: echo after\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "slow"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Once the run has begun, follow it.
-    let until = Instant::now() + Duration::from_secs(30);
-    while !env.db().exists()
-        || env.run(&["--json", "workflow", "history"]).json() == serde_json::json!([])
-    {
-        assert!(Instant::now() < until);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut follow = env
-        .command(&["logs", "slow", "--follow"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, seen) = std::sync::mpsc::channel::<String>();
-    let stdout = follow.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let _ = lines.send(line.unwrap());
-        }
-    });
+    let following = Following::start(&env, "workflow", "slow");
     let mut text = Vec::new();
     // The step waits for `go`: its first line can only come while it runs.
-    while !text.iter().any(|l: &String| l == "first") {
-        let line = seen
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("`first` never came while the step ran: {text:?}"));
-        text.push(line);
-    }
+    following.wait_for("first", &mut text);
     let file = walk(&env.home().join("logs"))
         .into_iter()
         .find(|p| p.ends_with("step-1-attempt-1.log"))
         .expect("the attempt's file exists while it runs");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "first\n");
     std::fs::write(env.project().join("go"), "").unwrap();
-    assert_eq!(driver.wait().unwrap().code(), Some(0));
-    assert_eq!(follow.wait().unwrap().code(), Some(0));
-    reader.join().unwrap();
-    text.extend(seen.try_iter());
+    following.finish(&mut text);
     assert_eq!(
         text,
         [
@@ -425,7 +392,6 @@ fn cortex_logs_follow_prints_one_header_per_attempt_and_lines_as_they_come() {
 /// its header again. Each phase prints a line, waits for a file this test creates once it has
 /// seen the lines it expects, then prints another.
 fn cortex_logs_follow_keeps_each_line_of_parallel_attempts_under_its_own_header() {
-    use std::io::BufRead;
     let env = Env::new();
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
@@ -433,49 +399,15 @@ fn cortex_logs_follow_keeps_each_line_of_parallel_attempts_under_its_own_header(
         "name: side\ndescription: two phases side by side\nmax_parallel: 2\nphases:\n  - name: a\n    description: a\n    parallel: true\n    run: 'echo A1; while [ ! -f ga ]; do sleep 0.05; done; echo A2'\n  - name: b\n    description: b\n    parallel: true\n    run: 'echo B1; while [ ! -f gb ]; do sleep 0.05; done; echo B2'\n",
     )
     .unwrap();
-    let mut driver = env
-        .command(&["orchestrate", "run", "side"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(30);
-    while !env.db().exists()
-        || env.run(&["--json", "orchestrate", "history"]).json() == serde_json::json!([])
-    {
-        assert!(Instant::now() < until);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut follow = env
-        .command(&["logs", "side", "--follow"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, seen) = std::sync::mpsc::channel::<String>();
-    let stdout = follow.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let _ = lines.send(line.unwrap());
-        }
-    });
+    let following = Following::start(&env, "orchestrate", "side");
     let mut text: Vec<String> = Vec::new();
-    let wait_for = |want: &str, text: &mut Vec<String>| {
-        while !text.iter().any(|l| l == want) {
-            let line = seen
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("`{want}` never came: {text:?}"));
-            text.push(line);
-        }
-    };
-    wait_for("A1", &mut text);
-    wait_for("B1", &mut text);
+    following.wait_for("A1", &mut text);
+    following.wait_for("B1", &mut text);
     std::fs::write(env.project().join("ga"), "").unwrap();
-    wait_for("A2", &mut text);
+    following.wait_for("A2", &mut text);
     std::fs::write(env.project().join("gb"), "").unwrap();
-    wait_for("B2", &mut text);
-    assert_eq!(driver.wait().unwrap().code(), Some(0));
-    assert_eq!(follow.wait().unwrap().code(), Some(0));
-    reader.join().unwrap();
-    text.extend(seen.try_iter());
+    following.wait_for("B2", &mut text);
+    following.finish(&mut text);
     let mut under: Option<char> = None;
     for line in &text {
         if let Some(rest) = line.strip_prefix("── ") {
@@ -492,4 +424,70 @@ fn cortex_logs_follow_keeps_each_line_of_parallel_attempts_under_its_own_header(
         text.iter().any(|l| l.ends_with("(continued) ──")),
         "B2 came after A2: b's header is said again: {text:?}"
     );
+}
+
+/// `cortex logs NAME --follow` of a run started with `run` (a `group run NAME` command, whose
+/// runs `group history` lists): the driver, the follower, and the follower's lines as they
+/// come, from a reader thread (joined once the follower has ended).
+struct Following {
+    driver: std::process::Child,
+    follow: std::process::Child,
+    seen: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Following {
+    fn start(env: &Env, group: &str, name: &str) -> Following {
+        use std::io::BufRead;
+        let driver = env
+            .command(&[group, "run", name])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Once the run has begun, follow it.
+        let until = Instant::now() + Duration::from_secs(30);
+        while !env.db().exists()
+            || env.run(&["--json", group, "history"]).json() == serde_json::json!([])
+        {
+            assert!(Instant::now() < until);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut follow = env
+            .command(&["logs", name, "--follow"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (lines, seen) = std::sync::mpsc::channel::<String>();
+        let stdout = follow.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let _ = lines.send(line.unwrap());
+            }
+        });
+        Following {
+            driver,
+            follow,
+            seen,
+            reader,
+        }
+    }
+
+    /// Read lines into `text` until `want` has come.
+    fn wait_for(&self, want: &str, text: &mut Vec<String>) {
+        while !text.iter().any(|l| l == want) {
+            let line = self
+                .seen
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("`{want}` never came: {text:?}"));
+            text.push(line);
+        }
+    }
+
+    /// Both processes ended with 0; the rest of the follower's lines added to `text`.
+    fn finish(mut self, text: &mut Vec<String>) {
+        assert_eq!(self.driver.wait().unwrap().code(), Some(0));
+        assert_eq!(self.follow.wait().unwrap().code(), Some(0));
+        self.reader.join().unwrap();
+        text.extend(self.seen.try_iter());
+    }
 }
