@@ -58,6 +58,7 @@ pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, input_env_name, input_text, is_secret_name,
     secret_input_from_env, secret_inputs,
 };
+pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
 pub use signals::StopFlag;
 pub use snapshot::{

@@ -168,7 +168,6 @@ impl Redactor {
             RunKind::Workflow => {
                 serde_json::from_value::<Workflow>(started.definition.clone()).ok()
             }
-            // A scenario's inputs and phases' `env:` are kept as a workflow's.
             RunKind::Scenario => {
                 serde_json::from_value::<crate::definition::Scenario>(started.definition.clone())
                     .ok()

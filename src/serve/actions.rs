@@ -343,7 +343,7 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
         return Ok(DriveOn::Nothing);
     }
     let held = shared.secret_inputs_of(run_id);
-    let missing = missing_secret_inputs(&state, &held);
+    let missing = unheld_secret_inputs(&state, &held);
     if !missing.is_empty() {
         // What was reported is recorded; a driver without these values would refuse at once.
         return Ok(DriveOn::NeedsSecrets(missing));
@@ -371,10 +371,7 @@ enum DriveOn {
 
 /// The secret inputs of the run in `state` whose values neither this server's environment
 /// (`CORTEX_INPUT_<NAME>`), nor `held`, nor the definition's defaults give.
-fn missing_secret_inputs(
-    state: &crate::decide::RunState,
-    held: &[(String, String)],
-) -> Vec<String> {
+fn unheld_secret_inputs(state: &crate::decide::RunState, held: &[(String, String)]) -> Vec<String> {
     crate::execute::Redactor::of_run(state)
         .missing_inputs(state)
         .into_iter()
@@ -390,13 +387,12 @@ fn as_env(given: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What an action says when the run waits for secret inputs this server does not hold.
+/// What an action says when the run waits for secret inputs this server does not hold: the
+/// driver's own note, and how to give them through the API.
 fn needs_secrets_note(missing: &[String]) -> String {
     format!(
-        "recorded; the run goes on only with the value{} of its secret input{} {} (the log keeps only `***`): resume it with them (`inputs` in the resume request, or `--input NAME=VALUE` on the command line)",
-        if missing.len() == 1 { "" } else { "s" },
-        if missing.len() == 1 { "" } else { "s" },
-        missing.join(", ")
+        "recorded; {} (through the API: `inputs` in the resume request)",
+        crate::execute::missing_secrets_note(missing)
     )
 }
 
