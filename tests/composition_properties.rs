@@ -230,6 +230,7 @@ fn runner() -> Runner {
         stop: StopFlag::default(),
         grace: Duration::from_millis(1),
         redactor: Redactor::default(),
+        notes: Default::default(),
     }
 }
 

@@ -16,6 +16,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::procinfo::{boot_id, group_members, started_with, stat};
@@ -31,29 +32,60 @@ pub fn inflight_notes(home: &Path, run_id: &str) -> PathBuf {
 /// The note that the unit of key `key` (`runner::unit_key`) runs in process group `pgid`;
 /// ended by `ended`.
 pub struct InflightNote {
-    file: Option<File>,
+    file: Option<Arc<File>>,
     key: String,
+}
+
+/// The notes file a driver appends to, opened at its first note and kept open for the rest of
+/// its session (opening it for every step was a third of a short step's file-system calls).
+/// Only this driver writes it meanwhile: the file is removed when a driver takes a run over
+/// (`end_orphans`, which `forget`s it here too), and a driver that took over from this one
+/// holds the run's lock, so this one is gone.
+#[derive(Debug, Clone, Default)]
+pub struct NotesFile(Arc<Mutex<Option<OpenNotes>>>);
+
+/// A notes file's path and the file opened there.
+type OpenNotes = (PathBuf, Arc<File>);
+
+impl NotesFile {
+    /// The open notes file at `path`, opened now if it is not open yet.
+    fn at(&self, path: &Path) -> Option<Arc<File>> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, file)) = open.as_ref()
+            && at == path
+        {
+            return Some(file.clone());
+        }
+        // Never through a link: a planted `inflight.pgids` must not receive our notes.
+        let file = super::materialize::derived_file()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(super::materialize::regular)
+            .ok()
+            .map(Arc::new)?;
+        *open = Some((path.to_path_buf(), file.clone()));
+        Some(file)
+    }
+
+    /// Close the file: it is being removed.
+    pub fn forget(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 impl InflightNote {
     /// Note the start (best effort: without the note, only the cleanup after a crash is lost).
     /// Called while the leader `pgid` has not been waited for, so its `/proc` entry is its own.
-    pub fn started(notes: &Path, key: &str, pgid: i32) -> InflightNote {
+    pub fn started(open: &NotesFile, notes: &Path, key: &str, pgid: i32) -> InflightNote {
         let line = match (boot_id(), stat(pgid).map(|s| s.start)) {
             (Some(boot), Some(start)) => format!("{key} {pgid} {boot} {start}\n"),
             _ => format!("{key} {pgid}\n"),
         };
-        // Never through a link: a planted `inflight.pgids` must not receive our notes.
-        let file = super::materialize::derived_file()
-            .create(true)
-            .append(true)
-            .open(notes)
-            .and_then(super::materialize::regular)
-            .ok()
-            .and_then(|mut f| {
-                // One write of one line: appends from parallel phases never interleave.
-                f.write_all(line.as_bytes()).ok().map(|()| f)
-            });
+        // One write of one line (`O_APPEND`): appends from parallel phases never interleave.
+        let file = open
+            .at(notes)
+            .filter(|f| (&**f).write_all(line.as_bytes()).is_ok());
         InflightNote {
             file,
             key: key.to_string(),
@@ -61,8 +93,9 @@ impl InflightNote {
     }
 
     /// Note that the group's leader has been waited for.
-    pub fn ended(mut self) {
-        if let Some(f) = self.file.as_mut() {
+    pub fn ended(self) {
+        if let Some(f) = self.file.as_deref() {
+            let mut f: &File = f;
             let _ = f.write_all(format!("{} -\n", self.key).as_bytes());
         }
     }
@@ -198,7 +231,7 @@ mod tests {
         std::fs::write(&target, "1 999999\n").unwrap();
         let notes = dir.path().join("inflight.pgids");
         std::os::unix::fs::symlink(&target, &notes).unwrap();
-        InflightNote::started(&notes, "4", 1234).ended();
+        InflightNote::started(&NotesFile::default(), &notes, "4", 1234).ended();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "1 999999\n");
         assert!(end_orphans(&notes, "r", Duration::from_millis(10)).is_empty());
         assert!(!notes.exists() && std::fs::symlink_metadata(&notes).is_err());
@@ -213,8 +246,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let notes = dir.path().join("inflight.pgids");
         let me = std::process::id() as i32;
-        InflightNote::started(&notes, "4", me).ended();
-        let _open = InflightNote::started(&notes, "5", me);
+        InflightNote::started(&NotesFile::default(), &notes, "4", me).ended();
+        let _open = InflightNote::started(&NotesFile::default(), &notes, "5", me);
         let text = std::fs::read_to_string(&notes).unwrap();
         let boot = boot_id().unwrap();
         let start = stat(me).unwrap().start;

@@ -10,7 +10,6 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use crate::decide::RunState;
@@ -194,11 +193,12 @@ fn write_all(dir: &Path, files: &[RunFile]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Add line number `number` (from 1; `text` ends with `\n`) at the end of the JSON Lines file
-/// at `path`, unless it is there already: a driver catching up with an operator's events
-/// writes the lines that the operator's process wrote. Under an exclusive lock on the file,
-/// so that two processes never interleave. The lines' own count decides: the file's last
-/// line holds its number (`"checkpoint"`); a file that ends with a later line is left alone.
+/// Add lines up to number `number` (from 1; `text` is one line or several in order, each
+/// ending with `\n`) at the end of the JSON Lines file at `path`, leaving out those there
+/// already: a driver catching up with an operator's events writes the lines that the
+/// operator's process wrote. Under an exclusive lock on the file, so that two processes never
+/// interleave. The lines' own count decides: the file's last line holds its number
+/// (`"checkpoint"`); a line numbered at or below it is not added again.
 fn add_line(path: &Path, number: usize, text: &str) -> std::io::Result<()> {
     let mut file = derived_file()
         .read(true)
@@ -206,10 +206,21 @@ fn add_line(path: &Path, number: usize, text: &str) -> std::io::Result<()> {
         .create(true)
         .open(path)?;
     file.lock()?;
-    if last_line_number(&mut file)?.is_some_and(|last| last >= number) {
+    let Some(last) = last_line_number(&mut file)? else {
+        return file.write_all(text.as_bytes());
+    };
+    if last >= number {
         return Ok(());
     }
-    file.write_all(text.as_bytes())
+    // Some of the lines may be there: only those after the file's last one are added.
+    let mut rest = text;
+    while let Some(line) = rest.split_inclusive('\n').next() {
+        match line_number(line.trim_end_matches('\n').as_bytes()) {
+            Some(n) if n <= last => rest = &rest[line.len()..],
+            _ => break,
+        }
+    }
+    file.write_all(rest.as_bytes())
 }
 
 /// The `"checkpoint"` number of the last line of a JSON Lines file, if any. Reads the file's
@@ -292,19 +303,124 @@ fn write_run(home: &Path, run_id: &str, files: &[RunFile]) -> std::io::Result<()
     write_all(&home.join("runs").join(run_id), files)
 }
 
+/// Write a batch of jobs queued one by one as few writes as they amount to: the folders of a
+/// run checked once, a whole file written once (its last contents: each replaced the one
+/// before), and the lines for one file added under one lock, in the order they were queued.
+fn write_batch(jobs: Vec<Job>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut jobs = jobs.into_iter().peekable();
+    while let Some((home, run_id, mut files)) = jobs.next() {
+        // The jobs that follow for the same run, in order.
+        while let Some((_, _, more)) = jobs.next_if(|(h, r, _)| *h == home && *r == run_id) {
+            files.extend(more);
+        }
+        if let Err(e) = write_run(&home, &run_id, &coalesce(files)) {
+            problems.push(e.to_string());
+        }
+    }
+    problems
+}
+
+/// The files of a batch with each whole file once (where it came last, with its last
+/// contents) and the lines of each file joined into one write (where its first line came).
+fn coalesce(files: Vec<RunFile>) -> Vec<RunFile> {
+    let mut out: Vec<RunFile> = Vec::with_capacity(files.len());
+    for file in files {
+        match file.write {
+            FileWrite::Whole => {
+                out.retain(|f| !(f.path == file.path && f.write == FileWrite::Whole));
+                out.push(file);
+            }
+            FileWrite::Line { line } => {
+                match out
+                    .iter_mut()
+                    .find(|f| f.path == file.path && matches!(f.write, FileWrite::Line { .. }))
+                {
+                    // Lines are queued in their order: this one follows those joined so far.
+                    Some(joined) => {
+                        joined.contents.push_str(&file.contents);
+                        joined.write = FileWrite::Line { line };
+                    }
+                    None => out.push(file),
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Derived files written behind a driver, on a thread of their own, so that the driver never
 /// waits for the file system between steps (creating a checkpoint file was a large part of a
 /// short step). The contents are computed by the driver from the state it has; the thread only
 /// writes them, in the order given. `finish` waits for every write and returns what failed.
 /// The files are a cache of the log: a crash before they are written loses nothing.
+///
+/// Batched: the thread is woken by the first job, writes it, then lets jobs gather for
+/// `GATHER` before it writes the next batch (the driver's queueing wakes nobody meanwhile).
+/// A run of short steps therefore costs the writer one wake-up and one write per file per
+/// `GATHER`, not per step, and a derived file is at most `GATHER` behind the log while the
+/// driver runs; `finish` (a pause, a stop, the end) writes what is left at once.
+#[derive(Default)]
+pub struct WriteBehind {
+    shared: Option<std::sync::Arc<Gathered>>,
+    worker: Option<JoinHandle<Vec<String>>>,
+    errors: Option<Vec<String>>,
+}
+
 /// Files to write for a run: the home, the run id and the files.
 type Job = (PathBuf, String, Vec<RunFile>);
 
+/// How long the writer lets jobs gather after writing a batch.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The jobs queued for the writer, and whether it waits for one (then queueing wakes it).
 #[derive(Default)]
-pub struct WriteBehind {
-    jobs: Option<mpsc::Sender<Job>>,
-    worker: Option<JoinHandle<Vec<String>>>,
-    errors: Option<Vec<String>>,
+struct Queue {
+    jobs: Vec<Job>,
+    idle: bool,
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Gathered {
+    queue: std::sync::Mutex<Queue>,
+    wake: std::sync::Condvar,
+}
+
+impl Gathered {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A writer that panicked holding the lock left a queue that is still whole.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The writer's loop: wait for a job, write everything queued, let more gather.
+    fn write_until_closed(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        loop {
+            let batch = {
+                let mut queue = self.lock();
+                while queue.jobs.is_empty() && !queue.closed {
+                    queue.idle = true;
+                    queue = self.wake.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+                queue.idle = false;
+                if queue.jobs.is_empty() {
+                    return problems;
+                }
+                std::mem::take(&mut queue.jobs)
+            };
+            problems.extend(write_batch(batch));
+            let queue = self.lock();
+            if !queue.closed {
+                // Woken early only by `finish`: queueing does not notify a writer that is not idle.
+                drop(
+                    self.wake
+                        .wait_timeout_while(queue, GATHER, |q| !q.closed)
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+            }
+        }
+    }
 }
 
 impl WriteBehind {
@@ -327,27 +443,31 @@ impl WriteBehind {
     }
 
     fn queue(&mut self, home: PathBuf, run_id: String, files: Vec<RunFile>) {
-        if self.jobs.is_none() {
-            let (tx, rx) = mpsc::channel::<Job>();
-            self.jobs = Some(tx);
-            self.worker = Some(std::thread::spawn(move || {
-                let mut problems = Vec::new();
-                for (home, run_id, files) in rx {
-                    if let Err(e) = write_run(&home, &run_id, &files) {
-                        problems.push(e.to_string());
-                    }
-                }
-                problems
-            }));
-        }
-        let job = (home, run_id, files);
-        if let Some(Err(mpsc::SendError((home, run_id, files)))) =
-            self.jobs.as_ref().map(|t| t.send(job))
-        {
+        if self.worker.as_ref().is_some_and(|w| w.is_finished()) {
             // The writer is gone (it panicked): write here.
-            if let Err(e) = write_run(&home, &run_id, &files) {
+            let mut problems = Vec::new();
+            self.finish_into(&mut problems);
+            self.pending_errors().extend(problems);
+            if let Err(e) = write_run(&home, &run_id, &coalesce(files)) {
                 self.failed(e);
             }
+            return;
+        }
+        let shared = match &self.shared {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared = std::sync::Arc::new(Gathered::default());
+                let writer = shared.clone();
+                self.worker = Some(std::thread::spawn(move || writer.write_until_closed()));
+                self.shared = Some(shared.clone());
+                shared
+            }
+        };
+        let mut queue = shared.lock();
+        queue.jobs.push((home, run_id, files));
+        if queue.idle {
+            queue.idle = false;
+            shared.wake.notify_one();
         }
     }
 
@@ -361,12 +481,22 @@ impl WriteBehind {
     }
 
     fn finish_into(&mut self, into: &mut Vec<String>) {
-        self.jobs = None;
-        if let Some(worker) = self.worker.take() {
-            match worker.join() {
-                Ok(problems) => into.extend(problems),
-                Err(_) => into.push("the derived-file writer failed".into()),
-            }
+        if let Some(shared) = self.shared.take() {
+            shared.lock().closed = true;
+            shared.wake.notify_one();
+            let left = match self.worker.take().map(JoinHandle::join) {
+                Some(Ok(problems)) => {
+                    into.extend(problems);
+                    Vec::new()
+                }
+                Some(Err(_)) => {
+                    into.push("the derived-file writer failed".into());
+                    // What it had not taken yet is written here.
+                    std::mem::take(&mut shared.lock().jobs)
+                }
+                None => Vec::new(),
+            };
+            into.extend(write_batch(left));
         }
     }
 
@@ -444,6 +574,56 @@ mod tests {
             [1, 2, 3, 4],
             "lines longer than the first window too"
         );
+    }
+
+    #[test]
+    fn a_batch_adds_only_the_lines_the_file_lacks_and_each_whole_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        // Another process wrote lines 1 and 2 first.
+        write_run(&home, "R", &[line(1), line(2)]).unwrap();
+        let jobs = (1..=4)
+            .map(|n| {
+                let files = vec![line(n), file("results.json", &n.to_string())];
+                (home.clone(), "R".to_string(), files)
+            })
+            .collect();
+        assert!(write_batch(jobs).is_empty());
+        let run = home.join("runs/R");
+        let text = std::fs::read_to_string(run.join("checkpoints/c.jsonl")).unwrap();
+        let numbers: Vec<usize> = text
+            .lines()
+            .map(|l| line_number(l.as_bytes()).unwrap())
+            .collect();
+        assert_eq!(numbers, [1, 2, 3, 4]);
+        assert_eq!(
+            std::fs::read_to_string(run.join("results.json")).unwrap(),
+            "4"
+        );
+    }
+
+    #[test]
+    fn queued_files_are_written_while_the_driver_goes_on_not_only_at_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        let mut behind = WriteBehind::default();
+        let path = home.join("runs/R/checkpoints/c.jsonl");
+        for n in 1..=3 {
+            behind.queue(home.clone(), "R".into(), vec![line(n)]);
+            // Each batch lands without `finish`: the writer is not waiting for the end.
+            let lines = || {
+                std::fs::read_to_string(&path)
+                    .map(|t| t.lines().count())
+                    .unwrap_or(0)
+            };
+            let mut waited = 0;
+            while lines() < n {
+                assert!(waited < 6000, "line {n} was never written");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                waited += 5;
+            }
+        }
+        assert!(behind.finish().is_empty());
     }
 
     #[test]

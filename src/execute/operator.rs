@@ -103,6 +103,7 @@ pub fn report_phase(
             stop: StopFlag::default(),
             grace,
             redactor: Redactor::of_run(state),
+            notes: Default::default(),
         };
         runner.validate_report(state, i, &outputs, &mut |_, _, _| {})
     } else {

@@ -6,9 +6,14 @@ use std::path::Path;
 /// text, and what it says goes to the log (redacted). A link in its place is not followed (it
 /// is removed like the file); a missing file is no outputs.
 pub fn take_outputs(path: &Path) -> String {
-    let text = super::materialize::read_derived(path).unwrap_or_default();
-    let _ = std::fs::remove_file(path);
-    text
+    match super::materialize::read_derived(path) {
+        // No file: nothing to remove (most steps write no outputs).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        read => {
+            let _ = std::fs::remove_file(path);
+            read.unwrap_or_default()
+        }
+    }
 }
 
 /// Parse outputs: `key=value` lines, or `key<<DELIM` ... `DELIM` for multi-line values (the

@@ -15,22 +15,36 @@ pub struct Stat {
 
 /// The stat of process `pid`, if it exists.
 pub fn stat(pid: i32) -> Option<Stat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    // Into a buffer on the stack, read until the end: a line of `stat` is a few hundred
+    // bytes, which `/proc` hands over in one read (`read_to_string` took six reads and a
+    // `statx` for a step's note).
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 2048];
+    let mut len = 0;
+    while len < buf.len() {
+        match std::io::Read::read(&mut file, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    parse_stat(std::str::from_utf8(&buf[..len]).ok()?)
 }
 
 /// Fields after the command name (which may hold spaces and parentheses): state, ppid, pgrp
 /// (field 5), …, starttime (field 22).
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let mut fields = rest.split_ascii_whitespace();
     // A zombie has exited: it is nobody's live process.
-    if fields.first() == Some(&"Z") {
+    if fields.next()? == "Z" {
         return None;
     }
-    Some(Stat {
-        pgrp: fields.get(2)?.parse().ok()?,
-        start: fields.get(19)?.parse().ok()?,
-    })
+    // After the state: ppid, then pgrp; after pgrp, sixteen fields, then starttime.
+    let pgrp = fields.nth(1)?.parse().ok()?;
+    let start = fields.nth(16)?.parse().ok()?;
+    Some(Stat { pgrp, start })
 }
 
 /// This boot's id, read once.

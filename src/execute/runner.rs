@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::inflight::{InflightNote, end_orphans, inflight_notes};
+use super::inflight::{InflightNote, NotesFile, end_orphans, inflight_notes};
 use super::secrets::{input_env_name, input_text};
 use super::{
     ProcessSpec, Program, Redactor, StopFlag, Stream, claude, run_process, run_process_tracked,
@@ -52,6 +52,8 @@ pub struct Runner {
     /// The run's secrets (the journal's), scrubbed from output lines and tails, and the
     /// values of its secret inputs; computed once per drive, not per attempt.
     pub redactor: Redactor,
+    /// The notes of process groups in flight, kept open for the session.
+    pub notes: NotesFile,
 }
 
 /// Sleep `d` in small slices; false if a stop or the run deadline came first. A `d` beyond
@@ -512,6 +514,7 @@ impl Runner {
     /// never overlap, and remove the output files they left (they may hold secrets in plain
     /// text; the attempts that wrote them run again). Returns the groups ended.
     pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
+        self.notes.forget();
         let ended = end_orphans(&inflight_notes(&self.home, run_id), run_id, self.grace);
         let work = self.home.join("runs").join(run_id).join("work");
         let real = super::check_run_folders(&self.home, run_id).is_ok();
@@ -626,7 +629,14 @@ impl PreparedAttempt {
             &self.spec,
             &runner.stop,
             &mut |s, l| on_line(&self.step, s, l),
-            &mut |pgid| note = Some(InflightNote::started(&self.notes, &self.key, pgid)),
+            &mut |pgid| {
+                note = Some(InflightNote::started(
+                    &runner.notes,
+                    &self.notes,
+                    &self.key,
+                    pgid,
+                ))
+            },
         );
         if let Some(note) = note {
             note.ended();

@@ -63,6 +63,7 @@ impl DriveContext<'_> {
             stop: stop.clone(),
             grace: self.grace,
             redactor: redactor.clone(),
+            notes: Default::default(),
         }
     }
 }

@@ -532,6 +532,7 @@ fn run_unit(
         stop,
         grace: super::KILL_GRACE,
         redactor: journal.redactor.clone(),
+        notes: Default::default(),
     };
     let attempt = runner.prepare_attempt(&journal.state, index, None);
     let outcome = attempt.run(&runner, &mut |_, _, _| {});

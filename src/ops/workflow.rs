@@ -1028,6 +1028,7 @@ pub fn report_step(
             stop: StopFlag::default(),
             grace: KILL_GRACE,
             redactor: journal.redactor.clone(),
+            notes: Default::default(),
         };
         let observer = &mut *live.observer;
         runner.validate_report(state, index, &outputs, &mut |step, s, l| {

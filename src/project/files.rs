@@ -62,7 +62,8 @@ pub fn changed_files(state: &RunState, events: &[Recorded]) -> Option<Vec<RunFil
         match &rec.event {
             Event::RunStarted(_) => files.extend(workflow_file(state)),
             Event::CheckpointSaved { .. } => {
-                let n = state.checkpoints.iter().position(|c| c.seq == rec.seq)?;
+                // From the end: the checkpoint just folded is the newest.
+                let n = state.checkpoints.iter().rposition(|c| c.seq == rec.seq)?;
                 files.push(RunFile {
                     path: CHECKPOINTS_FILE.into(),
                     contents: checkpoint_line(state, n)?,
