@@ -5,6 +5,7 @@
 
 mod activity;
 pub mod agents;
+pub mod background;
 mod context;
 mod drive;
 mod error;
@@ -20,7 +21,7 @@ pub mod worker;
 pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
-pub use context::{Ctx, default_actor, hostname, no_runs, operator};
+pub use context::{Ctx, Deliveries, default_actor, hostname, no_runs, operator};
 pub use drive::{DRIVER_LEASE_MS, KILL_GRACE, Live, RunHow, parse_pairs};
 pub use error::{CommandError, exit};
 pub use history::{History, HistoryRow, history_page, history_page_before};

@@ -127,7 +127,13 @@ pub struct Bound {
     /// `--public-url`, read.
     pub public: Option<PublicUrl>,
     shared: Arc<Shared>,
+    /// Where the notifications of what its actions end are delivered.
+    background: Arc<crate::ops::background::Background>,
 }
+
+/// How long a stopping server waits for the notifications still being delivered before it
+/// stops them (and records them as not delivered).
+const DELIVERY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Shortest token accepted from `--token`: anything shorter is guessable.
 const MIN_TOKEN: usize = 16;
@@ -169,8 +175,14 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
     let exe = std::env::current_exe().map_err(|e| {
         CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
     })?;
+    // What an action ends is notified in the background: the answer does not wait for it.
+    let background = crate::ops::background::Background::new();
+    let ctx = Ctx {
+        deliveries: crate::ops::Deliveries::Background(Arc::clone(&background)),
+        ..ctx.clone()
+    };
     let shared = Shared {
-        ctx: ctx.clone(),
+        ctx,
         token: token.clone(),
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,
@@ -186,6 +198,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         token_generated,
         public,
         shared: Arc::new(shared),
+        background,
     })
 }
 
@@ -222,9 +235,12 @@ impl Bound {
         format!("http://{}/", self.addr)
     }
 
-    /// Serve until the process is ended. Two worker threads answer requests; the library's
-    /// calls run on tokio's blocking pool.
+    /// Serve until the process is ended or stopped (SIGINT, SIGTERM, SIGHUP): then the
+    /// notifications still being delivered are given `DELIVERY_GRACE` to land, and the rest
+    /// are stopped and recorded as not delivered. Two worker threads answer requests; the
+    /// library's calls run on tokio's blocking pool.
     pub fn run(self) -> Result<(), CommandError> {
+        let stop = crate::execute::StopFlag::install();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(64)
@@ -235,14 +251,30 @@ impl Bound {
                 CommandError::new(exit::FAILED, format!("cannot start the server: {e}"))
             })?;
         let app = routes(self.shared);
+        let watched = stop.clone();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(self.listener).map_err(|e| {
                 CommandError::new(exit::FAILED, format!("cannot listen on {}: {e}", self.addr))
             })?;
-            axum::serve(listener, app)
-                .await
-                .map_err(|e| CommandError::new(exit::FAILED, format!("the server stopped: {e}")))
-        })
+            let stopped = {
+                async move {
+                    while !watched.is_set() {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+            };
+            tokio::select! {
+                served = axum::serve(listener, app) => served.map_err(|e| {
+                    CommandError::new(exit::FAILED, format!("the server stopped: {e}"))
+                }),
+                () = stopped => Ok(()),
+            }
+        })?;
+        // Open event streams are not waited for: the runtime drops them.
+        runtime.shutdown_background();
+        self.background
+            .shutdown(DELIVERY_GRACE, stop.signal().unwrap_or(nix::libc::SIGINT));
+        Ok(())
     }
 }
 
