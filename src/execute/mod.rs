@@ -29,8 +29,8 @@ mod snapshot;
 mod workflow_loop;
 
 pub use attempt_logs::{
-    AttemptLogsChecked, LogFileCheck, attempt_hosts, belongs_here, check_attempt_log,
-    check_attempt_logs,
+    AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_hosts,
+    belongs_here, check_attempt_log, check_attempt_logs, home_id,
 };
 pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
