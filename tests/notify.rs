@@ -627,3 +627,65 @@ fn a_webhook_whose_host_does_not_resolve_is_not_tried_again() {
         "{note}"
     );
 }
+
+/// N6.2: a run with a secret input (one its webhook is made of) started from the server can
+/// go on from the page after the server restarted (it no longer holds the value): the Resume
+/// form has a password field for each secret input, and the value given there reaches the
+/// driver (the webhook made of it is delivered). The run form shows that input as a password.
+#[test]
+fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    env.workflow(
+        "wh2",
+        "name: wh2\ninputs: {hook: {type: string}}\nsteps:\n  - name: b\n    run: test -f ok || { touch ok; exit 1; }\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_finish:\n    - webhook: \"${{ inputs.hook }}\"\n",
+    );
+    let s = server::Server::start(&env);
+    let form = s.get("/catalog/workflows/wh2").body;
+    assert!(
+        form.contains(r#"type="password" name="input.hook""#),
+        "the secret input is a password field: {form}"
+    );
+    let started = s.post(
+        "/api/v1/workflows/wh2/runs",
+        &serde_json::json!({"inputs": {"hook": h.url}}).to_string(),
+    );
+    assert!(started.status < 300, "{started:?}");
+    let run = started.json()["run_id"].as_str().unwrap().to_string();
+    server::eventually(30, "the run to fail and its on_finish to land", || {
+        (env.status(Some(&run))["status"] == "failed" && h.bodies.lock().unwrap().len() == 1)
+            .then_some(())
+    });
+    drop(s);
+    // A new server holds no secret value: the page asks for it.
+    let s = server::Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        page.contains(r#"type="password" name="input.hook""#),
+        "the Resume form asks for the secret input: {page}"
+    );
+    let encoded: String = h
+        .url
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let r = s.post_with(
+        &format!("/runs/{run}/resume"),
+        &format!("token={}&mode=retry&input.hook={encoded}", server::TOKEN),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    server::eventually(30, "the resumed run to complete and notify", || {
+        (env.status(Some(&run))["status"] == "completed" && h.bodies.lock().unwrap().len() == 2)
+            .then_some(())
+    });
+    let export = env.run(&["log", "export"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert!(
+        !export.stdout.contains(&h.url),
+        "the secret is never recorded"
+    );
+}
