@@ -19,7 +19,7 @@ use crate::event::{ResumeMode, RunKind};
 use crate::execute::{DriverLock, Quiet, StopFlag, input_env_name, load_state, operator};
 use crate::ops::scenario::PhaseReport;
 use crate::ops::workflow::{ResumeArgs, StepReport};
-use crate::ops::{self, CommandError, Live, Output, Scope, parse_pairs};
+use crate::ops::{self, CommandError, Live, Output, PairsFrom, Scope, parse_pairs_from};
 use crate::store::{EventStore, RunQuery};
 
 /// What an action did: the operation's document, the run it concerns, and whether a
@@ -601,7 +601,7 @@ pub async fn page_step(
                 .filter(|l| !l.is_empty())
                 .map(str::to_string)
                 .collect();
-            let outputs = parse_pairs(&lines, "output")?;
+            let outputs = parse_pairs_from(&lines, "output", PairsFrom::Lines("Outputs"))?;
             self::step(shared, &id, &step, action, outputs, field(&form, "message"))
         })
         .await,

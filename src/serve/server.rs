@@ -44,7 +44,32 @@ impl PublicUrl {
         let fix = "give the address people open, e.g. --public-url https://cortex.example.com (the proxy forwards its root to this server)";
         let bad =
             |why: &str| CommandError::bad_input(format!("--public-url {shown}: {why}")).hint(fix);
-        let uri: axum::http::Uri = given.trim().parse().map_err(|_| bad("not an address"))?;
+        let trimmed = given.trim();
+        // A scheme the address parser would not read as one (`javascript:alert(1)`, `mailto:x`)
+        // is said as what it is; `HOST:PORT` has no scheme.
+        if let Some((scheme, rest)) = trimmed.split_once(':') {
+            let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            let port = rest.split('/').next().unwrap_or_default();
+            let is_port = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+            if is_scheme
+                && !is_port
+                && !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+            {
+                return Err(bad(&format!(
+                    "the scheme is `{}`, not http or https",
+                    crate::definition::shown(scheme)
+                )));
+            }
+        }
+        if !trimmed.is_ascii() {
+            return Err(bad(
+                "it holds characters other than ASCII: write an international host name in its ASCII form (xn--...)",
+            ));
+        }
+        let uri: axum::http::Uri = trimmed.parse().map_err(|_| bad("not an address"))?;
         let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("https") => "https",
             Some("http") => "http",
@@ -369,7 +394,18 @@ mod tests {
             read("http://10.0.0.5:8080").unwrap(),
             ("http://10.0.0.5:8080".into(), "10.0.0.5:8080".into())
         );
+        let why = |s: &str| PublicUrl::parse(s).unwrap_err().message;
+        assert!(
+            why("javascript:alert(1)").contains("the scheme is `javascript`, not http or https"),
+            "{}",
+            why("javascript:alert(1)")
+        );
+        assert!(why("mailto:a@b").contains("the scheme is `mailto`"));
+        assert!(why("cortex.example.com:8443").contains("no scheme"));
+        assert!(why("https://☃.com").contains("ASCII form (xn--"));
+        assert!(read("https://xn--n3h.com").is_ok());
         for bad in [
+            "javascript:alert(1)",
             "cortex.example.com",
             "ftp://cortex.example.com",
             "https://cortex.example.com/cortex/",
