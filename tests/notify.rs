@@ -596,6 +596,13 @@ fn ctrl_c_while_notifications_are_delivered_ends_the_wait_and_records_them_as_no
         said.contains("SIGINT: stopped waiting for the notifications; 2 of 2 not delivered"),
         "{said}"
     );
+    // The command it names works as it is pasted.
+    let shows = said
+        .split('`')
+        .find(|c| c.starts_with("cortex workflow status "))
+        .unwrap_or_else(|| panic!("a status command to paste: {said}"));
+    let args: Vec<&str> = shows.split_whitespace().skip(1).collect();
+    assert_eq!(env.run(&args).code, 0, "{shows}");
     let status = env.status(None);
     let notes = status["notifications"].as_array().unwrap();
     assert_eq!(notes.len(), 2, "{notes:?}");

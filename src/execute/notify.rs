@@ -140,7 +140,7 @@ pub fn deliver(
         done[i] = Some(d);
     }
     let why = match stop.signal_name() {
-        Some(signal) => format!("not delivered: stopped ({signal}) before it was"),
+        Some(signal) => format!("not delivered: {signal} stopped the wait for it"),
         None => "not delivered: its delivery ended unexpectedly".to_string(),
     };
     done.into_iter()

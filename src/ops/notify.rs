@@ -199,7 +199,14 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
         let left = deliveries.iter().filter(|d| !d.ok).count();
         warnings.push(format!(
             "{signal}: stopped waiting for the notifications; {left} of {count} not delivered, recorded so ({} shows them)",
-            ctx.cmd(&["status", &state.run_id])
+            ctx.cmd(&[
+                match state.start.as_ref().map(|s| s.kind) {
+                    Some(crate::event::RunKind::Scenario) => "orchestrate",
+                    _ => "workflow",
+                },
+                "status",
+                &state.run_id
+            ])
         ));
     }
     if let Some(e) = unrecorded {
