@@ -56,7 +56,6 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
     if notify.is_empty() {
         return Vec::new();
     }
-    let not_delivered = |e: &str| vec![format!("the notifications were not delivered: {e}")];
     let mut store = match ctx.store(crate::definition::Durability::Normal) {
         Ok(store) => store,
         Err(e) => return not_delivered(&e.message),
@@ -65,95 +64,134 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
         status: end,
         session: state.session_seq,
     };
-    let due = |already: &[Notified]| {
-        crate::plan::notifications_due(
-            state,
-            !notify.on_failure.is_empty(),
-            !notify.on_finish.is_empty(),
-            already,
-        )
+    match &ctx.deliveries {
+        Deliveries::Background(background) => {
+            hand_over(ctx, background, state, redactor, &mut *store, ended)
+        }
+        _ => wait_for(ctx, state, redactor, &mut *store, ended),
+    }
+}
+
+fn not_delivered(e: &str) -> Vec<String> {
+    vec![format!("the notifications were not delivered: {e}")]
+}
+
+/// What of the run's `notify:` is due, `already` done (recorded, or in flight).
+fn due(state: &RunState, already: &[Notified]) -> Vec<Trigger> {
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return Vec::new();
     };
-    if let Deliveries::Background(background) = &ctx.deliveries {
-        let mut failure = None;
-        let enqueued = background.enqueue(&state.run_id, |in_flight| {
-            let mut already = match notified(&*store, &state.run_id) {
-                Ok(n) => n,
-                Err(e) => {
-                    failure = Some(e);
-                    return None;
-                }
-            };
-            already.extend_from_slice(in_flight);
-            let triggers = due(&already);
-            if triggers.is_empty() {
+    crate::plan::notifications_due(
+        state,
+        !notify.on_failure.is_empty(),
+        !notify.on_finish.is_empty(),
+        already,
+    )
+}
+
+/// Hand what is due to the process's background deliverer, which records each delivery as it
+/// lands; nothing is waited for. What it refuses (too many waiting, or stopping) is recorded
+/// as not delivered at once.
+fn hand_over(
+    ctx: &Ctx,
+    background: &Arc<super::background::Background>,
+    state: &RunState,
+    redactor: &Redactor,
+    store: &mut dyn EventStore,
+    ended: Ended<'static>,
+) -> Vec<String> {
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return Vec::new();
+    };
+    let mut failure = None;
+    let enqueued = background.enqueue(&state.run_id, |in_flight| {
+        let mut already = match notified(store, &state.run_id) {
+            Ok(n) => n,
+            Err(e) => {
+                failure = Some(e);
                 return None;
             }
-            let claims = claims(&triggers, ended);
-            let (ctx, notify, subject) =
-                (ctx.clone(), notify.clone(), subject(ctx, state, redactor));
-            let (run_id, redactor, status) = (state.run_id.clone(), redactor.clone(), end);
-            let work: super::background::Work = Box::new(move |stop| {
-                let ended = Ended {
-                    status,
-                    session: ended.session,
-                };
-                // No one waits for these: each is recorded as it lands, and what it came to
-                // is in the run's status from then on.
-                let mut store = ctx.store(crate::definition::Durability::Normal).ok();
-                let mut ids = UlidIds::default();
-                deliver(
-                    &notify,
-                    &triggers,
-                    subject,
-                    &redactor,
-                    Arc::new(SystemClock),
-                    stop,
-                    &mut |d| {
-                        if let Some(store) = store.as_mut() {
-                            let _ = record_deliveries(
-                                &mut **store,
-                                &mut ids,
-                                &run_id,
-                                ended,
-                                std::slice::from_ref(d),
-                            );
-                        }
-                    },
-                );
-            });
-            Some((claims, work))
-        });
-        return match enqueued {
-            Enqueued::Nothing => failure.map(|e| not_delivered(&e)).unwrap_or_default(),
-            Enqueued::Queued => Vec::new(),
-            Enqueued::Refused(claimed, why) => {
-                let triggers: Vec<Trigger> = claimed.iter().map(|n| n.trigger).collect();
-                let deliveries = not_made(
-                    notify,
-                    &triggers,
-                    redactor,
-                    &SystemClock,
-                    &format!("not delivered: {why}"),
-                );
-                let mut warnings = warnings_of(&deliveries);
-                if let Err(e) = record_deliveries(
-                    &mut *store,
-                    &mut UlidIds::default(),
-                    &state.run_id,
-                    ended,
-                    &deliveries,
-                ) {
-                    warnings.push(format!("that was not recorded: {e}"));
-                }
-                warnings
-            }
         };
+        already.extend_from_slice(in_flight);
+        let triggers = due(state, &already);
+        if triggers.is_empty() {
+            return None;
+        }
+        let claims = claims(&triggers, ended);
+        let (ctx, notify, subject) = (ctx.clone(), notify.clone(), subject(ctx, state, redactor));
+        let (run_id, redactor) = (state.run_id.clone(), redactor.clone());
+        let work: super::background::Work = Box::new(move |stop| {
+            // No one waits for these: each is recorded as it lands, and what it came to is
+            // in the run's status from then on.
+            let mut store = ctx.store(crate::definition::Durability::Normal).ok();
+            let mut ids = UlidIds::default();
+            deliver(
+                &notify,
+                &triggers,
+                subject,
+                &redactor,
+                Arc::new(SystemClock),
+                stop,
+                &mut |d| {
+                    if let Some(store) = store.as_mut() {
+                        let _ = record_deliveries(
+                            &mut **store,
+                            &mut ids,
+                            &run_id,
+                            ended,
+                            std::slice::from_ref(d),
+                        );
+                    }
+                },
+            );
+        });
+        Some((claims, work))
+    });
+    match enqueued {
+        Enqueued::Nothing => failure.map(|e| not_delivered(&e)).unwrap_or_default(),
+        Enqueued::Queued => Vec::new(),
+        Enqueued::Refused(claimed, why) => {
+            let triggers: Vec<Trigger> = claimed.iter().map(|n| n.trigger).collect();
+            let deliveries = not_made(
+                notify,
+                &triggers,
+                redactor,
+                &SystemClock,
+                &format!("not delivered: {why}"),
+            );
+            let mut warnings = warnings_of(&deliveries);
+            if let Err(e) = record_deliveries(
+                store,
+                &mut UlidIds::default(),
+                &state.run_id,
+                ended,
+                &deliveries,
+            ) {
+                warnings.push(format!("that was not recorded: {e}"));
+            }
+            warnings
+        }
     }
-    let already = match notified(&*store, &state.run_id) {
+}
+
+/// Deliver what is due before returning, each recorded as it lands (a process ended meanwhile
+/// by SIGKILL loses only the others), saying so first on `Ctx::announce`; with
+/// `WaitUnlessInterrupted`, a Ctrl-C ends the wait.
+fn wait_for(
+    ctx: &Ctx,
+    state: &RunState,
+    redactor: &Redactor,
+    store: &mut dyn EventStore,
+    ended: Ended<'static>,
+) -> Vec<String> {
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return Vec::new();
+    };
+    let already = match notified(store, &state.run_id) {
         Ok(n) => n,
         Err(e) => return not_delivered(&e),
     };
-    let triggers = due(&already);
+    let triggers = due(state, &already);
     if triggers.is_empty() {
         return Vec::new();
     }
@@ -172,7 +210,6 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
     if let Some(announce) = ctx.announce {
         announce(&format!("delivering {count} notification(s)…"));
     }
-    // Each recorded as it lands: a process ended meanwhile (SIGKILL) loses only the others.
     let mut ids = UlidIds::default();
     let mut unrecorded = None;
     let deliveries: Vec<Delivery> = deliver(
@@ -184,7 +221,7 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
         &stop,
         &mut |d| {
             if let Err(e) = record_deliveries(
-                &mut *store,
+                store,
                 &mut ids,
                 &state.run_id,
                 ended,
@@ -197,16 +234,13 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
     let mut warnings = warnings_of(&deliveries);
     if let Some(signal) = stop.signal_name() {
         let left = deliveries.iter().filter(|d| !d.ok).count();
+        let group = match state.start.as_ref().map(|s| s.kind) {
+            Some(crate::event::RunKind::Scenario) => "orchestrate",
+            _ => "workflow",
+        };
         warnings.push(format!(
             "{signal}: stopped waiting for the notifications; {left} of {count} not delivered, recorded so ({} shows them)",
-            ctx.cmd(&[
-                match state.start.as_ref().map(|s| s.kind) {
-                    Some(crate::event::RunKind::Scenario) => "orchestrate",
-                    _ => "workflow",
-                },
-                "status",
-                &state.run_id
-            ])
+            ctx.cmd(&[group, "status", &state.run_id])
         ));
     }
     if let Some(e) = unrecorded {
