@@ -191,8 +191,15 @@ fn an_attempt_log_of_another_host_is_not_on_this_machine_for_log_verify_and_logs
         .into_iter()
         .map(|rec| {
             let mut event = rec.event;
-            if let cortex::event::Event::RunStarted(started) = &mut event {
-                started.driver.host = "build-box-7".into();
+            // Another host's worker writes in a home of its own.
+            match &mut event {
+                cortex::event::Event::RunStarted(started) => {
+                    started.driver.host = "build-box-7".into();
+                }
+                cortex::event::Event::AttemptLog { home, .. } => {
+                    *home = Some("01ARZ3NDEKTSV4RRFFQ69G5FAV".into());
+                }
+                _ => {}
             }
             cortex::event::NewEvent {
                 id: rec.id,
@@ -490,4 +497,157 @@ impl Following {
         self.reader.join().unwrap();
         text.extend(self.seen.try_iter());
     }
+}
+
+#[test]
+/// N4: `cortex logs` checks a kept file against the size and blake3 its event recorded, as
+/// `log verify` does: a changed file is marked changed (human and `--json`), never shown as
+/// the attempt's output without a word.
+fn cortex_logs_marks_an_attempt_log_changed_since_it_was_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "spewer",
+        "name: spewer\nsteps:\n  - {name: spew, run: 'echo secret-evidence'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "spewer"]).code, 0);
+    let kept = events(&env)
+        .into_iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap();
+    let run = kept["run_id"].as_str().unwrap().to_string();
+    let path = env.home().join(kept["body"]["file"].as_str().unwrap());
+    let doc = env.run(&["--json", "logs", &run, "spew"]).json();
+    assert_eq!(doc["attempts"][0]["status"], "kept", "{doc}");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push('X');
+    std::fs::write(&path, text).unwrap();
+    let logs = env.run(&["logs", &run, "spew"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert!(
+        logs.stdout
+            .starts_with("── spew · attempt 1 ──\n(changed since the log recorded it: ")
+            && logs.stdout.contains("was changed: it holds 17 bytes"),
+        "{}",
+        logs.stdout
+    );
+    let doc = env.run(&["--json", "logs", &run, "spew"]).json();
+    let attempt = &doc["attempts"][0];
+    assert_eq!(attempt["status"], "changed", "{doc}");
+    assert!(
+        attempt["changed"].as_str().unwrap().contains("was changed"),
+        "{doc}"
+    );
+    // The same size, other bytes: the hash tells.
+    std::fs::write(&path, "secret-evidencX\n").unwrap();
+    let doc = env.run(&["--json", "logs", &run, "spew"]).json();
+    assert_eq!(doc["attempts"][0]["status"], "changed", "{doc}");
+}
+
+#[test]
+/// N4: each attempt log records the identity of the home that wrote it (`home.id`), so that
+/// deleting a run's whole `logs/RUN/` folder, or `logs/`, on that home fails `log verify`
+/// naming the run, seq and file; while the same log copied into another home (`log copy`)
+/// reads the files as not here and verifies.
+fn deleting_a_runs_whole_log_folder_on_the_home_that_wrote_it_fails_log_verify() {
+    let env = Env::new();
+    env.workflow(
+        "spewer",
+        "name: spewer\nsteps:\n  - {name: spew, run: 'echo secret-evidence'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "spewer"]).code, 0);
+    let kept = events(&env)
+        .into_iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap();
+    let run = kept["run_id"].as_str().unwrap().to_string();
+    let id = std::fs::read_to_string(env.home().join("home.id")).unwrap();
+    assert_eq!(kept["body"]["home"], id.trim(), "{kept}");
+    // A copy in another home, made while the files are still here.
+    let other = env.project().join("other-home");
+    std::fs::create_dir_all(&other).unwrap();
+    let to = other.join("cortex.db");
+    let copied = env.run(&["log", "copy", "--to", to.to_str().unwrap()]);
+    assert_eq!(copied.code, 0, "{}", copied.stderr);
+
+    std::fs::remove_dir_all(env.home().join("logs").join(&run)).unwrap();
+    let verify = env.run(&["--json", "log", "verify", "--all"]);
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    let bad = &verify.json()["first_bad"];
+    assert_eq!(bad["run_id"], run.as_str(), "{bad}");
+    assert_eq!(bad["seq"], kept["seq"], "{bad}");
+    assert!(
+        bad["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is missing: this home wrote it"),
+        "{bad}"
+    );
+    std::fs::remove_dir_all(env.home().join("logs")).unwrap();
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 1);
+    let logs = env.run(&["--json", "logs", &run, "spew"]).json();
+    assert_eq!(logs["attempts"][0]["status"], "missing", "{logs}");
+
+    let elsewhere = env.run(&[
+        "--json",
+        "--home",
+        other.to_str().unwrap(),
+        "log",
+        "verify",
+        "--all",
+    ]);
+    assert_eq!(elsewhere.code, 0, "{}", elsewhere.stdout);
+    assert_eq!(elsewhere.json()["attempt_logs_absent"], 1);
+    let logs = env
+        .run(&[
+            "--json",
+            "--home",
+            other.to_str().unwrap(),
+            "logs",
+            &run,
+            "spew",
+        ])
+        .json();
+    assert_eq!(logs["attempts"][0]["status"], "elsewhere", "{logs}");
+}
+
+#[test]
+/// N8: an attempt whose driver was killed before it ended keeps its partial file, with no
+/// size or hash recorded: `cortex logs` marks it "(interrupted, not recorded)" as `--json`
+/// says `not_recorded`.
+fn cortex_logs_marks_an_attempt_whose_driver_was_killed_as_interrupted_not_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "killed",
+        "name: killed\nsteps:\n  - name: slow\n    run: if [ -f again ]; then echo second; else touch again; echo partial; sleep 3; fi\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "killed"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !walk(&env.home().join("logs"))
+        .iter()
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("partial")))
+    {
+        assert!(Instant::now() < until, "the attempt never printed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let doc = env.run(&["--json", "logs", &run, "slow"]).json();
+    assert_eq!(doc["attempts"][0]["status"], "not_recorded", "{doc}");
+    assert_eq!(doc["attempts"][1]["status"], "kept", "{doc}");
+    let logs = env.run(&["logs", &run, "slow"]);
+    assert!(
+        logs.stdout.starts_with(
+            "── slow · attempt 1 ──\n(interrupted, not recorded: its driver ended before the attempt did"
+        ) && logs.stdout.contains("partial\n── slow · attempt 2 ──\nsecond\n"),
+        "{}",
+        logs.stdout
+    );
 }

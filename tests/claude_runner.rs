@@ -680,3 +680,47 @@ fn a_bad_agents_block_or_agent_file_is_refused_before_anything_runs() {
         agents.stderr
     );
 }
+
+/// N8: `--json … validate` carries the missing-`claude` warning in its document (`warnings`),
+/// not only on stderr, for a workflow and a scenario alike: a script reading the document
+/// learns that its runs would fail here.
+#[test]
+fn validate_json_carries_the_missing_claude_warning_in_its_document() {
+    let c = Claude::new(r#"{"claude": {"program": "/nonexistent/claude"}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    c.scenario(
+        "ship",
+        "name: ship\ndescription: build it\nphases:\n  - name: build\n    description: Build the feature\n    agents: [planner]\n",
+    );
+    for args in [
+        &["--json", "workflow", "validate", "plan"][..],
+        &["--json", "orchestrate", "validate", "ship"],
+    ] {
+        let out = c.env.run(args);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        assert_eq!(doc["valid"], true, "{doc}");
+        let warnings = doc["warnings"].as_array().expect("a warnings array");
+        assert!(
+            warnings.len() == 1
+                && warnings[0]
+                    .as_str()
+                    .unwrap()
+                    .contains("`/nonexistent/claude` is not an executable file"),
+            "{doc}"
+        );
+        assert!(out.stderr.contains("warning: "), "{}", out.stderr);
+    }
+    // Nothing to warn of: an empty array.
+    c.env
+        .workflow("plain", "name: plain\nsteps:\n  - {name: a, run: 'true'}\n");
+    let doc = c
+        .env
+        .run(&["--json", "workflow", "validate", "plain"])
+        .json();
+    assert_eq!(doc["warnings"], serde_json::json!([]), "{doc}");
+}

@@ -3,6 +3,8 @@
 //! recorded; secrets never in a payload; bad definitions refused where they are written.
 
 mod common;
+#[path = "common/server.rs"]
+mod server;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -402,16 +404,44 @@ fn deliveries_run_side_by_side_and_a_redirect_or_a_refusal_is_not_retried() {
         .unwrap()
         .clone();
     assert_eq!(notes.len(), 6);
-    let ok: Vec<bool> = notes.iter().map(|n| n["ok"].as_bool().unwrap()).collect();
-    assert_eq!(ok, [false, false, true, false, true, true], "{notes:?}");
+    // Each is recorded as it lands, so in the order they came to an end.
+    let of = |url: &str| {
+        let port = url.split(':').nth(2).unwrap().split('/').next().unwrap();
+        notes
+            .iter()
+            .find(|n| {
+                n["notification"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!(":{port}/"))
+            })
+            .unwrap_or_else(|| panic!("{url} in {notes:?}"))
+            .clone()
+    };
+    let (redirected, refusal, answered, unanswered) = (
+        of(&redirect.url),
+        of(&refused.url),
+        of(&busy.url),
+        of(&silent.url),
+    );
+    assert_eq!(
+        [&redirected, &refusal, &answered, &unanswered].map(|n| n["ok"].as_bool().unwrap()),
+        [false, false, true, false],
+        "{notes:?}"
+    );
+    let commands: Vec<&serde_json::Value> = notes
+        .iter()
+        .filter(|n| n["notification"].as_str().unwrap().starts_with("run: "))
+        .collect();
+    assert!(commands.iter().all(|n| n["ok"] == true), "{notes:?}");
     assert!(
-        notes[0]["detail"]
+        redirected["detail"]
             .as_str()
             .unwrap()
             .contains("redirect, not followed")
     );
     assert!(
-        notes[3]["detail"]
+        unanswered["detail"]
             .as_str()
             .unwrap()
             .contains("no answer within")
@@ -419,7 +449,7 @@ fn deliveries_run_side_by_side_and_a_redirect_or_a_refusal_is_not_retried() {
     // Each delivery's time is its own: the one that waited for an answer ended after the
     // refused one.
     assert!(
-        notes[3]["time"].as_str() > notes[1]["time"].as_str(),
+        unanswered["time"].as_str() > refusal["time"].as_str(),
         "{notes:?}"
     );
 }
@@ -436,4 +466,233 @@ fn a_webhook_with_a_stray_dollar_or_an_unknown_input_is_refused_where_it_is_writ
     out.assert_error_on_line("starts an environment variable", 6);
     out.assert_error_on_line("unknown input `nope`", 7);
     out.assert_error_on_line("inputs only", 8);
+}
+
+/// A receiver that accepts and reads nothing, never answering: a delivery to it waits for its
+/// whole timeout.
+fn silent_receiver() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hang", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// N2: an abort through the server answers at once; the deliveries it set off go on in the
+/// server's background, each shown in the run's status as it lands; one to a receiver that
+/// never answers (600 s allowed, more than the client waits) is stopped when the server is,
+/// and recorded as not delivered.
+#[test]
+fn an_action_through_the_server_answers_before_its_notifications_are_delivered() {
+    let env = Env::new();
+    let (_listener, hang) = silent_receiver();
+    let answers = hook(&[200]);
+    env.workflow(
+        "hangab",
+        &format!(
+            "name: hangab\nsteps: [{{name: ask, prompt: wait here}}]\nnotify:\n  on_finish:\n    - webhook: {hang}\n      timeout: 600s\n      retries: 0\n    - webhook: {}\n",
+            answers.url
+        ),
+    );
+    let mut s = server::Server::start(&env);
+    let started = s.post("/api/v1/workflows/hangab/runs", "{}");
+    assert!(started.status < 300, "{started:?}");
+    let run = started.json()["run_id"].as_str().unwrap().to_string();
+    server::eventually(30, "the run to wait on its prompt", || {
+        (env.status(Some(&run))["status"] == "waiting").then_some(())
+    });
+    // The client gives up after 60 s: the answer cannot be waiting for the 600 s delivery.
+    let aborted = s.post(&format!("/api/v1/runs/{run}/abort"), "{}");
+    assert_eq!(aborted.status, 200, "{aborted:?}");
+    assert_eq!(aborted.json()["status"], "aborted");
+    let landed = server::eventually(30, "the answered delivery in the status", || {
+        let status = env.status(Some(&run));
+        let notes = status["notifications"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (!notes.is_empty()).then_some(notes)
+    });
+    assert_eq!(
+        landed.len(),
+        1,
+        "only the answered one has landed: {landed:?}"
+    );
+    assert_eq!(landed[0]["ok"], true, "{landed:?}");
+    assert_eq!(answers.bodies.lock().unwrap().len(), 1);
+    // Stopped, the server waits a few seconds for the one still under way, then records it
+    // as not delivered.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(s.pid() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let exit = s.wait_for_exit(60).expect("the server ends once stopped");
+    assert!(exit.success(), "{exit:?}");
+    let notes = env.status(Some(&run))["notifications"].clone();
+    let stopped = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["ok"] == false)
+        .unwrap_or_else(|| panic!("the hanging one is recorded: {notes}"));
+    assert_eq!(stopped["trigger"], "on_finish");
+    assert!(
+        stopped["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not delivered")
+            && stopped["detail"].as_str().unwrap().contains("SIGTERM"),
+        "{stopped}"
+    );
+    // Nothing is delivered twice: a second look finds both recorded.
+    assert_eq!(notes.as_array().unwrap().len(), 2, "{notes}");
+}
+
+/// N3: the first Ctrl-C while a command delivers its notifications ends the wait at once
+/// (here a receiver that never answers, with 600 s allowed): what was not delivered is
+/// recorded so, and a line says so.
+#[test]
+fn ctrl_c_while_notifications_are_delivered_ends_the_wait_and_records_them_as_not_delivered() {
+    use std::process::Stdio;
+    let env = Env::new();
+    let (_listener, hang) = silent_receiver();
+    env.workflow(
+        "wh5",
+        &format!(
+            "name: wh5\nsteps: [{{name: one, run: echo one}}]\nnotify:\n  on_finish:\n    - webhook: {hang}\n      timeout: 600s\n    - webhook: {hang}\n      timeout: 600s\n"
+        ),
+    );
+    let mut child = env
+        .command(&["workflow", "run", "wh5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("delivering 2 notification(s)") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{said}");
+        said.push_str(&line);
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "Ctrl-C did not end the wait"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    stderr.read_to_string(&mut said).unwrap();
+    assert_eq!(code, Some(0), "the run completed: {said}");
+    assert!(
+        said.contains("SIGINT: stopped waiting for the notifications; 2 of 2 not delivered"),
+        "{said}"
+    );
+    // The command it names works as it is pasted.
+    let shows = said
+        .split('`')
+        .find(|c| c.starts_with("cortex workflow status "))
+        .unwrap_or_else(|| panic!("a status command to paste: {said}"));
+    let args: Vec<&str> = shows.split_whitespace().skip(1).collect();
+    assert_eq!(env.run(&args).code, 0, "{shows}");
+    let status = env.status(None);
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    for n in notes {
+        assert_eq!(n["ok"], false, "{n}");
+        assert!(n["detail"].as_str().unwrap().contains("SIGINT"), "{n}");
+    }
+}
+
+/// N8: a webhook whose host does not resolve is tried once (a lookup that fails for a while
+/// — EAI_AGAIN — is retried; a name that has no address is not).
+#[test]
+fn a_webhook_whose_host_does_not_resolve_is_not_tried_again() {
+    let env = Env::new();
+    failing_workflow(
+        &env,
+        "notify:\n  on_failure:\n    - webhook: http://no-such-host.invalid/x\n      retries: 3\n",
+    );
+    let out = env.run(&["workflow", "run", "fails"]);
+    assert_eq!(out.code, 1);
+    let note = &env.status(None)["notifications"][0];
+    assert_eq!(note["ok"], false, "{note}");
+    assert_eq!(note["attempts"], 1, "{note}");
+    assert!(
+        note["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not resolve"),
+        "{note}"
+    );
+}
+
+/// N6.2: a run with a secret input (one its webhook is made of) started from the server can
+/// go on from the page after the server restarted (it no longer holds the value): the Resume
+/// form has a password field for each secret input, and the value given there reaches the
+/// driver (the webhook made of it is delivered). The run form shows that input as a password.
+#[test]
+fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    env.workflow(
+        "wh2",
+        "name: wh2\ninputs: {hook: {type: string}}\nsteps:\n  - name: b\n    run: test -f ok || { touch ok; exit 1; }\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_finish:\n    - webhook: \"${{ inputs.hook }}\"\n",
+    );
+    let s = server::Server::start(&env);
+    let form = s.get("/catalog/workflows/wh2").body;
+    assert!(
+        form.contains(r#"type="password" name="input.hook""#),
+        "the secret input is a password field: {form}"
+    );
+    let started = s.post(
+        "/api/v1/workflows/wh2/runs",
+        &serde_json::json!({"inputs": {"hook": h.url}}).to_string(),
+    );
+    assert!(started.status < 300, "{started:?}");
+    let run = started.json()["run_id"].as_str().unwrap().to_string();
+    server::eventually(30, "the run to fail and its on_finish to land", || {
+        (env.status(Some(&run))["status"] == "failed" && h.bodies.lock().unwrap().len() == 1)
+            .then_some(())
+    });
+    drop(s);
+    // A new server holds no secret value: the page asks for it.
+    let s = server::Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        page.contains(r#"type="password" name="input.hook""#),
+        "the Resume form asks for the secret input: {page}"
+    );
+    let encoded: String = h
+        .url
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let r = s.post_with(
+        &format!("/runs/{run}/resume"),
+        &format!("token={}&mode=retry&input.hook={encoded}", server::TOKEN),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    server::eventually(30, "the resumed run to complete and notify", || {
+        (env.status(Some(&run))["status"] == "completed" && h.bodies.lock().unwrap().len() == 2)
+            .then_some(())
+    });
+    let export = env.run(&["log", "export"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert!(
+        !export.stdout.contains(&h.url),
+        "the secret is never recorded"
+    );
 }

@@ -1297,3 +1297,56 @@ fn a_report_through_the_server_on_a_run_with_a_secret_input_is_recorded_and_goes
     let export = env.run(&["log", "export"]).stdout;
     assert!(!export.contains(secret), "the secret is in the log");
 }
+
+/// N8: `--public-url` with a scheme that is not http or https (`javascript:alert(1)`) is
+/// refused for that reason, not as an address without a scheme.
+#[test]
+fn a_public_url_with_another_scheme_is_refused_for_its_scheme() {
+    let env = home();
+    let out = env.run(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--token",
+        TOKEN,
+        "--public-url",
+        "javascript:alert(1)",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the scheme is `javascript`, not http or https"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// N8: a bad line in the page's Outputs box is explained in the form's words (one NAME=VALUE
+/// per line in the Outputs box), never with the CLI's `--output NAME=VALUE`; nothing is
+/// recorded.
+#[test]
+fn a_bad_output_line_on_the_page_is_explained_in_the_forms_words() {
+    let env = home();
+    let s = Server::start(&env);
+    let started = s.post("/api/v1/workflows/review/runs", "{}");
+    assert!(started.status < 300, "{started:?}");
+    let run = started.json()["run_id"].as_str().unwrap().to_string();
+    eventually(30, "the run to wait on its prompt", || {
+        (env.status(Some(&run))["status"] == "waiting").then_some(())
+    });
+    let before = env.events(&run).len();
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/write/complete"),
+        &format!("token={TOKEN}&outputs=noeq&message=done"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body
+            .contains("one NAME=VALUE per line in the Outputs box")
+            && !r.body.contains("--output"),
+        "{}",
+        r.body
+    );
+    assert_eq!(env.events(&run).len(), before, "nothing recorded");
+}

@@ -35,6 +35,14 @@ fn driving(
     Ok(print(json, output))
 }
 
+/// `ctx` delivering notifications before an operation returns, whatever signals come.
+fn waiting(ctx: &Ctx) -> Ctx {
+    Ctx {
+        deliveries: ops::Deliveries::Wait,
+        ..ctx.clone()
+    }
+}
+
 pub fn dispatch(
     ctx: &Ctx,
     json: bool,
@@ -77,9 +85,11 @@ pub fn dispatch(
             LogCommand::Anchor { file } => done(ops::log::anchor(ctx, file.as_deref())),
             LogCommand::Copy { to } => done(ops::log::copy(ctx, &to)),
         },
-        TopCommand::Tui { actor } => super::tui::run(ctx, json, actor, no_color),
+        // Processes that live on keep SIGINT as it is: their deliveries are not interrupted by
+        // it (the TUI reads Ctrl-C as a key; the MCP server ends with its input).
+        TopCommand::Tui { actor } => super::tui::run(&waiting(ctx), json, actor, no_color),
         // Its stdout is the protocol: it prints nothing itself, and logs through `err`.
-        TopCommand::Mcp { actor } => crate::mcp::serve(ctx, actor, |line| {
+        TopCommand::Mcp { actor } => crate::mcp::serve(&waiting(ctx), actor, |line| {
             super::err(&format!("cortex mcp: {line}\n"))
         }),
         TopCommand::Schema { name } => super::schema::print(&name),

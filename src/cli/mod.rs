@@ -79,6 +79,7 @@ pub fn main() -> i32 {
     };
     let ctx = Ctx {
         announce: Some(|line| err(&format!("{line}\n"))),
+        deliveries: crate::ops::Deliveries::WaitUnlessInterrupted,
         ..ctx
     };
     match commands::dispatch(&ctx, json, cli.no_color, cli.command) {

@@ -32,6 +32,8 @@ pub struct LoggedOutput {
     pub bytes: u64,
     /// blake3 of the file, hex.
     pub blake3: String,
+    /// The identity of the home that wrote it.
+    pub home: Option<String>,
 }
 
 /// A request to change a run.

@@ -847,6 +847,7 @@ fn finish_attempt(
             file: log.file,
             bytes: log.bytes,
             blake3: log.blake3,
+            home: log.home,
         });
     }
     if let Some(mut agent) = report.agent {

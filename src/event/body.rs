@@ -545,6 +545,10 @@ pub enum Event {
         file: String,
         bytes: u64,
         blake3: String,
+        /// The identity of the home that wrote the file (`execute::home_id`, its `home.id`),
+        /// so that `log verify` can tell a file this home lost from one kept elsewhere.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        home: Option<String>,
     },
     /// The attempt ended without an outcome: its driver died or was stopped.
     StepInterrupted {

@@ -1,5 +1,7 @@
 //! The whole outputs of attempts, kept in files beside the log (`logs/<run>/...`): checking
-//! them against the size and blake3 their `attempt_log` events record, and reading them.
+//! them against the size and blake3 their `attempt_log` events record, and telling by the
+//! identity of the home that wrote them (`home.id`) whether one not found is lost or kept
+//! elsewhere.
 
 use std::io::Read;
 use std::path::Path;
@@ -65,22 +67,97 @@ fn file_problem(home: &Path, file: &str, bytes: u64, blake3: &str) -> Result<(),
     Ok(())
 }
 
+/// The file in a home that holds its identity.
+pub const HOME_ID_FILE: &str = "home.id";
+
+/// The identity of `home` (its `home.id`: a ULID made the first time the home wrote an attempt
+/// log), if it has one. A file that is not one (a link, not a ULID) is no identity.
+pub fn home_id(home: &Path) -> Option<String> {
+    let mut text = String::new();
+    super::materialize::derived_file()
+        .read(true)
+        .open(home.join(HOME_ID_FILE))
+        .ok()?
+        .take(64)
+        .read_to_string(&mut text)
+        .ok()?;
+    let id = text.trim();
+    ulid::Ulid::from_string(id).ok().map(|_| id.to_string())
+}
+
+/// The identity of `home`, made now if it has none (atomically: a file written aside, then
+/// linked into place, so that two processes making one at once agree on the first). Kept for
+/// the process, as it never changes once made. `None` if the home cannot hold one.
+pub fn home_id_to_write(home: &Path) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<std::path::PathBuf, String>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(id) = known.lock().ok()?.get(home) {
+        return Some(id.clone());
+    }
+    let id = home_id(home).or_else(|| {
+        use super::IdGen;
+        let made = super::UlidIds::default().next_id();
+        let aside = home.join(format!("{HOME_ID_FILE}.{}.{made}", std::process::id()));
+        let written = super::materialize::derived_file()
+            .write(true)
+            .create_new(true)
+            .open(&aside)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{made}\n").as_bytes()));
+        let linked = written.and_then(|()| std::fs::hard_link(&aside, home.join(HOME_ID_FILE)));
+        let _ = std::fs::remove_file(&aside);
+        match linked {
+            Ok(()) => Some(made),
+            // Made by another process meanwhile (or not makeable): whatever is there now.
+            Err(_) => home_id(home),
+        }
+    })?;
+    known.lock().ok()?.insert(home.to_path_buf(), id.clone());
+    Some(id)
+}
+
+/// Where an attempt's file was written, as its events say: the home (`attempt_log.home`)
+/// and the host it ran on (its worker's claim, else the run's driver then).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WrittenBy<'a> {
+    pub home: Option<&'a str>,
+    pub host: Option<&'a str>,
+}
+
+/// This home, as `belongs_here` compares with `WrittenBy`.
+#[derive(Debug, Clone)]
+pub struct ThisHome {
+    pub id: Option<String>,
+    pub host: String,
+    /// The log is a SQLite file (so its attempts ran here unless they say otherwise).
+    pub sqlite: bool,
+}
+
+impl ThisHome {
+    pub fn of(home: &Path, sqlite: bool) -> ThisHome {
+        ThisHome {
+            id: home_id(home),
+            host: super::hostname(),
+            sqlite,
+        }
+    }
+}
+
 /// Whether an attempt's file belongs in this home, so that its absence is a loss rather than a
-/// file kept elsewhere: the run's log folder is here (a home writes a run's attempt logs into
-/// `logs/<run>/`; a log copied in from another home, even on this machine, has none), and the
-/// attempt ran on this host (its worker's claim, else the driver of the run then) or, where no
-/// host was recorded, the log is a local SQLite home's. An attempt another host ran (a worker
-/// sharing a PostgreSQL log) keeps its file there. Deleting a run's whole log folder therefore
-/// reads as "not here": the events still hold each attempt's size, hash and tail.
-pub fn belongs_here(
-    home: &Path,
-    file: &str,
-    ran_on: Option<&str>,
-    this_host: &str,
-    sqlite: bool,
-) -> bool {
+/// file kept elsewhere. Where its event names the home that wrote it, exactly when that is
+/// this home (its `home.id`): a log copied to another home or machine (`log copy`, or the
+/// database file itself) is read there as "not here", and this home's own files are missed
+/// however many are deleted — a run's whole `logs/<run>/` folder, or `logs/` — as long as
+/// `home.id` stays. For events from before homes had an identity: the run's log folder is
+/// here, and the attempt ran on this host or, where no host was recorded, the log is a local
+/// SQLite home's; deleting a run's whole folder then reads as "not here".
+pub fn belongs_here(home: &Path, file: &str, by: WrittenBy<'_>, this: &ThisHome) -> bool {
+    if let Some(writer) = by.home {
+        return this.id.as_deref() == Some(writer);
+    }
     let folder_here = home.join(file).parent().is_some_and(Path::is_dir);
-    folder_here && ran_on.map_or(sqlite, |host| host == this_host)
+    folder_here && by.host.map_or(this.sqlite, |host| host == this.host)
 }
 
 /// The host each attempt of a run ran on, by `(step, attempt)`: the worker that claimed it, or
@@ -136,7 +213,7 @@ pub fn check_attempt_logs(
     sqlite: bool,
 ) -> Result<AttemptLogsChecked, StoreError> {
     let mut found = AttemptLogsChecked::default();
-    let this_host = super::hostname();
+    let this = ThisHome::of(home, sqlite);
     // Read only for a run with an absent file: where its attempts ran.
     let mut hosts: std::collections::HashMap<
         String,
@@ -149,6 +226,7 @@ pub fn check_attempt_logs(
             file,
             bytes,
             blake3,
+            home: writer,
         } = &rec.event
         {
             let check = match check_attempt_log(home, file, *bytes, blake3) {
@@ -157,10 +235,20 @@ pub fn check_attempt_logs(
                         hosts.insert(rec.run_id.clone(), attempt_hosts(store, &rec.run_id)?);
                     }
                     let ran_on = hosts[&rec.run_id].get(&(step.clone(), *attempt));
-                    if belongs_here(home, file, ran_on.map(String::as_str), &this_host, sqlite) {
+                    let by = WrittenBy {
+                        home: writer.as_deref(),
+                        host: ran_on.map(String::as_str),
+                    };
+                    if belongs_here(home, file, by, &this) {
+                        let whose = match writer {
+                            Some(id) => format!("this home wrote it (home.id {id})"),
+                            None => format!(
+                                "attempt {attempt} of `{step}` ran on this host ({})",
+                                ran_on.map_or(this.host.as_str(), String::as_str)
+                            ),
+                        };
                         LogFileCheck::Differs(format!(
-                            "{file} is missing: attempt {attempt} of `{step}` ran on this host ({}) and the log recorded {bytes} bytes of its output",
-                            ran_on.map_or(this_host.as_str(), String::as_str)
+                            "{file} is missing: {whose} and the log recorded {bytes} bytes of its output"
                         ))
                     } else {
                         LogFileCheck::Absent
@@ -187,26 +275,65 @@ pub fn check_attempt_logs(
 
 #[cfg(test)]
 mod tests {
-    use super::belongs_here;
+    use super::{ThisHome, WrittenBy, belongs_here, home_id, home_id_to_write};
 
-    /// An attempt's file belongs here when its run's log folder is in this home and it ran on
-    /// this host, whatever the log; where no host is known, only on a SQLite home; never when
-    /// another host ran it, nor when the run's folder is not here (a log copied from another
-    /// home on the same machine).
+    /// Without a recorded home (events from before homes had an identity), an attempt's file
+    /// belongs here when its run's log folder is in this home and it ran on this host,
+    /// whatever the log; where no host is known, only on a SQLite home; never when another
+    /// host ran it, nor when the run's folder is not here (a log copied from another home on
+    /// the same machine).
     #[test]
     fn an_attempt_file_belongs_on_the_host_and_in_the_home_that_ran_it() {
         let home = std::env::temp_dir().join(format!("cortex-belongs-{}", std::process::id()));
         std::fs::create_dir_all(home.join("logs/R")).unwrap();
         let file = "logs/R/step-1-attempt-1.log";
-        assert!(belongs_here(&home, file, Some("here"), "here", false));
-        assert!(belongs_here(&home, file, Some("here"), "here", true));
-        assert!(!belongs_here(&home, file, Some("there"), "here", true));
-        assert!(!belongs_here(&home, file, Some("there"), "here", false));
-        assert!(belongs_here(&home, file, None, "here", true));
-        assert!(!belongs_here(&home, file, None, "here", false));
+        let this = |sqlite| ThisHome {
+            id: None,
+            host: "here".into(),
+            sqlite,
+        };
+        let on = |host| WrittenBy { home: None, host };
+        assert!(belongs_here(&home, file, on(Some("here")), &this(false)));
+        assert!(belongs_here(&home, file, on(Some("here")), &this(true)));
+        assert!(!belongs_here(&home, file, on(Some("there")), &this(true)));
+        assert!(!belongs_here(&home, file, on(Some("there")), &this(false)));
+        assert!(belongs_here(&home, file, on(None), &this(true)));
+        assert!(!belongs_here(&home, file, on(None), &this(false)));
         let copied = "logs/OTHER/step-1-attempt-1.log";
-        assert!(!belongs_here(&home, copied, Some("here"), "here", true));
-        assert!(!belongs_here(&home, copied, None, "here", true));
+        assert!(!belongs_here(&home, copied, on(Some("here")), &this(true)));
+        assert!(!belongs_here(&home, copied, on(None), &this(true)));
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    /// With the home that wrote it recorded, a file belongs here exactly when this home is
+    /// that one: whether its run's folder is still there, and whatever host, do not matter.
+    #[test]
+    fn an_attempt_file_belongs_to_the_home_whose_identity_its_event_records() {
+        let home = std::env::temp_dir().join(format!("cortex-home-id-{}", std::process::id()));
+        std::fs::create_dir_all(&home).unwrap();
+        assert_eq!(home_id(&home), None);
+        let id = home_id_to_write(&home).expect("an identity is made");
+        assert_eq!(home_id(&home).as_deref(), Some(id.as_str()));
+        assert_eq!(home_id_to_write(&home).as_deref(), Some(id.as_str()));
+        let this = ThisHome {
+            id: home_id(&home),
+            host: "here".into(),
+            sqlite: true,
+        };
+        let gone = "logs/GONE/step-1-attempt-1.log";
+        let by = |home| WrittenBy {
+            home,
+            host: Some("there"),
+        };
+        assert!(belongs_here(&home, gone, by(Some(&id)), &this));
+        assert!(!belongs_here(
+            &home,
+            gone,
+            by(Some("01ARZ3NDEKTSV4RRFFQ69G5FAV")),
+            &this
+        ));
+        let elsewhere = ThisHome { id: None, ..this };
+        assert!(!belongs_here(&home, gone, by(Some(&id)), &elsewhere));
         std::fs::remove_dir_all(&home).unwrap();
     }
 }

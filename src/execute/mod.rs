@@ -29,8 +29,8 @@ mod snapshot;
 mod workflow_loop;
 
 pub use attempt_logs::{
-    AttemptLogsChecked, LogFileCheck, attempt_hosts, belongs_here, check_attempt_log,
-    check_attempt_logs,
+    AttemptLogsChecked, HOME_ID_FILE, LogFileCheck, ThisHome, WrittenBy, attempt_hosts,
+    belongs_here, check_attempt_log, check_attempt_logs, home_id,
 };
 pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
@@ -46,7 +46,9 @@ pub use lock::{DriverLock, Holder, LockError, live_recorded_driver};
 pub use materialize::{
     WriteBehind, check_run_folders, materialize, open_derived, remove_run_files, run_folder,
 };
-pub use notify::{Delivery, Ended, Subject, Trigger, deliver, notify_stream, record_deliveries};
+pub use notify::{
+    Delivery, Ended, Subject, Trigger, deliver, not_made, notify_stream, record_deliveries,
+};
 pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{

@@ -1,14 +1,16 @@
 //! Delivering `notify:` when a run fails or finishes: commands given the status document on
 //! stdin, webhooks POSTed the status document as JSON (their URL resolved here, from this
 //! process's environment and the run's inputs), independently and a few at once, each retried
-//! with backoff while retrying can help and bounded in time; every delivery (or giving up) recorded in the run's notification stream
-//! `notify:RUN`, so that the run's own seal stays its head.
+//! with backoff while retrying can help and bounded in time, the wait for them ended by a stop
+//! (what was not delivered then said so); every delivery (or giving up) recorded in the run's
+//! notification stream `notify:RUN`, so that the run's own seal stays its head.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use super::process::{Program, run_process};
 use super::{Clock, IdGen, ProcessSpec, Redactor, StopFlag, rfc3339};
@@ -45,16 +47,17 @@ pub struct Delivery {
 }
 
 /// What a notification is given: the run's status document and who it is.
-pub struct Subject<'a> {
-    pub run_id: &'a str,
-    pub name: &'a str,
-    pub status: &'a str,
-    pub document: &'a serde_json::Value,
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub run_id: String,
+    pub name: String,
+    pub status: String,
+    pub document: serde_json::Value,
     /// Where commands run (the run's directory).
-    pub cwd: &'a Path,
+    pub cwd: PathBuf,
     /// The run's input values as text (a secret input's as this process was given it), for
     /// a webhook made of `${{ inputs.NAME }}`.
-    pub inputs: &'a BTreeMap<String, String>,
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// How one try went: done, or failed and worth trying again or not.
@@ -67,54 +70,155 @@ enum Try {
 /// Deliver every notification of each of `triggers`, independently and at most `PARALLEL`
 /// at once, each tried until it works, its retries run out or its answer says trying again
 /// is pointless. In the order of the definition.
+///
+/// Raising `stop` ends the wait at once (within a tenth of a second): a notification not
+/// done by then comes back as not delivered, saying it was interrupted (a webhook whose POST
+/// was under way may still reach its receiver; a command is stopped). The threads of those
+/// are left to end by themselves, each within its try's timeout, trying no more.
+///
+/// `landed` hears of each delivery as soon as it is done (or given up, or stopped), so that it
+/// can be recorded then.
 pub fn deliver(
     notify: &Notify,
     triggers: &[Trigger],
-    subject: &Subject<'_>,
+    subject: Subject,
     redactor: &Redactor,
-    clock: &(dyn Clock + Sync),
+    clock: Arc<dyn Clock + Send + Sync>,
+    stop: &StopFlag,
+    landed: &mut dyn FnMut(&Delivery),
 ) -> Vec<Delivery> {
-    let work: Vec<(Trigger, &Notification)> = triggers
+    let work: Vec<(Trigger, Notification)> = triggers
         .iter()
         .flat_map(|&t| {
             let list = match t {
                 Trigger::OnFailure => &notify.on_failure,
                 Trigger::OnFinish => &notify.on_finish,
             };
-            list.iter().map(move |n| (t, n))
+            list.iter().map(move |n| (t, n.clone()))
         })
         .collect();
-    let done: Mutex<Vec<Option<Delivery>>> = Mutex::new(vec![None; work.len()]);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..work.len().min(PARALLEL) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(trigger, n)) = work.get(i) else {
-                        break;
-                    };
-                    let d = deliver_one(trigger, n, subject, redactor, clock);
-                    done.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(d);
-                }
-            });
-        }
+    let shared = Arc::new(Work {
+        work,
+        subject,
+        redactor: redactor.clone(),
+        clock,
+        stop: stop.clone(),
+        next: AtomicUsize::new(0),
     });
-    done.into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .flatten()
+    let (tx, rx) = mpsc::channel::<(usize, Delivery)>();
+    for _ in 0..shared.work.len().min(PARALLEL) {
+        let shared = Arc::clone(&shared);
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            while !shared.stop.is_set() {
+                let i = shared.next.fetch_add(1, Ordering::Relaxed);
+                let Some((trigger, n)) = shared.work.get(i) else {
+                    break;
+                };
+                let d = deliver_one(*trigger, n, &shared);
+                if tx.send((i, d)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut done: Vec<Option<Delivery>> = vec![None; shared.work.len()];
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok((i, d)) => {
+                landed(&d);
+                done[i] = Some(d);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if stop.is_set() => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    while let Ok((i, d)) = rx.try_recv() {
+        landed(&d);
+        done[i] = Some(d);
+    }
+    let why = match stop.signal_name() {
+        Some(signal) => format!("not delivered: {signal} stopped the wait for it"),
+        None => "not delivered: its delivery ended unexpectedly".to_string(),
+    };
+    done.into_iter()
+        .zip(&shared.work)
+        .map(|(d, (trigger, n))| {
+            d.unwrap_or_else(|| {
+                let d = undelivered(*trigger, n, &shared.redactor, &*shared.clock, &why);
+                landed(&d);
+                d
+            })
+        })
         .collect()
 }
 
-fn deliver_one(
+/// Every notification of each of `triggers` as not delivered, for `why`.
+pub fn not_made(
+    notify: &Notify,
+    triggers: &[Trigger],
+    redactor: &Redactor,
+    clock: &dyn Clock,
+    why: &str,
+) -> Vec<Delivery> {
+    triggers
+        .iter()
+        .flat_map(|&t| {
+            let list = match t {
+                Trigger::OnFailure => &notify.on_failure,
+                Trigger::OnFinish => &notify.on_finish,
+            };
+            list.iter()
+                .map(move |n| undelivered(t, n, redactor, clock, why))
+        })
+        .collect()
+}
+
+fn undelivered(
     trigger: Trigger,
     n: &Notification,
-    subject: &Subject<'_>,
     redactor: &Redactor,
-    clock: &(dyn Clock + Sync),
+    clock: &dyn Clock,
+    why: &str,
 ) -> Delivery {
-    let mut redactor = redactor.clone();
+    Delivery {
+        trigger,
+        notification: redactor.redact(&n.label()).into_owned(),
+        attempts: 0,
+        ok: false,
+        detail: why.to_string(),
+        time: rfc3339(clock.now()),
+    }
+}
+
+/// What the delivering threads share.
+struct Work {
+    work: Vec<(Trigger, Notification)>,
+    subject: Subject,
+    redactor: Redactor,
+    clock: Arc<dyn Clock + Send + Sync>,
+    stop: StopFlag,
+    next: AtomicUsize,
+}
+
+/// Sleep `pause`, or less if `stop` is raised meanwhile; whether it was.
+fn pause_unless_stopped(pause: Duration, stop: &StopFlag) -> bool {
+    let until = Instant::now() + pause;
+    while !stop.is_set() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    true
+}
+
+fn deliver_one(trigger: Trigger, n: &Notification, work: &Work) -> Delivery {
+    let subject = &work.subject;
+    let mut redactor = work.redactor.clone();
     let mut label = n.label();
     // A webhook's URL, resolved here (environment variables of this process, the run's
     // inputs); its secret parts scrubbed from whatever is said about it.
@@ -145,7 +249,13 @@ fn deliver_one(
         let outcome = match &url {
             Some(Err(e)) => Try::GiveUp(e.clone()),
             Some(Ok(url)) => post(url, subject, timeout.unwrap_or(WEBHOOK_TIMEOUT)),
-            None => run_command(n, subject, &redactor, timeout.unwrap_or(COMMAND_TIMEOUT)),
+            None => run_command(
+                n,
+                subject,
+                &redactor,
+                timeout.unwrap_or(COMMAND_TIMEOUT),
+                &work.stop,
+            ),
         };
         match outcome {
             Try::Done(detail) => {
@@ -160,7 +270,11 @@ fn deliver_one(
             Try::Again(detail) => last = detail,
         }
         if attempts < tries {
-            std::thread::sleep(pause);
+            if pause_unless_stopped(pause, &work.stop) {
+                let signal = work.stop.signal_name().unwrap_or_default();
+                last = format!("{last}; not tried again: interrupted ({signal})");
+                break;
+            }
             pause = pause.saturating_mul(2);
         }
     }
@@ -170,28 +284,29 @@ fn deliver_one(
         attempts,
         ok,
         detail: redactor.redact(&last).into_owned(),
-        time: rfc3339(clock.now()),
+        time: rfc3339(work.clock.now()),
     }
 }
 
 fn run_command(
     n: &Notification,
-    subject: &Subject<'_>,
+    subject: &Subject,
     redactor: &Redactor,
     timeout: Duration,
+    stop: &StopFlag,
 ) -> Try {
     let Some(cmd) = &n.run else {
         return Try::GiveUp("a notification with neither `run:` nor `webhook:`".into());
     };
-    let body = serde_json::to_string(subject.document).expect("documents serialise");
+    let body = serde_json::to_string(&subject.document).expect("documents serialise");
     let spec = ProcessSpec {
         program: Program::Shell(cmd.clone()),
         env: vec![
-            ("CORTEX_RUN_ID".into(), subject.run_id.into()),
-            ("CORTEX_RUN_NAME".into(), subject.name.into()),
-            ("CORTEX_RUN_STATUS".into(), subject.status.into()),
+            ("CORTEX_RUN_ID".into(), subject.run_id.clone()),
+            ("CORTEX_RUN_NAME".into(), subject.name.clone()),
+            ("CORTEX_RUN_STATUS".into(), subject.status.clone()),
         ],
-        cwd: subject.cwd.to_path_buf(),
+        cwd: subject.cwd.clone(),
         stdin: Some(body),
         timeout: Some(timeout),
         grace: Duration::from_secs(2),
@@ -200,7 +315,7 @@ fn run_command(
         capture_stdout: false,
         log: None,
     };
-    let result = run_process(&spec, &StopFlag::default(), &mut |_, _| {});
+    let result = run_process(&spec, stop, &mut |_, _| {});
     let said = result.tail.lines().last().unwrap_or_default().to_string();
     if result.end.succeeded() {
         Try::Done(result.end.describe())
@@ -214,8 +329,8 @@ fn run_command(
 /// POST the status document to `url`. A 2xx is done; a redirect (not followed: the body
 /// would go where the definition did not say) or a 4xx other than 408 and 429 will not change
 /// by trying again; anything else (5xx, 408, 429, no answer, no connection) may.
-fn post(url: &str, subject: &Subject<'_>, timeout: Duration) -> Try {
-    let body = serde_json::to_string(subject.document).expect("documents serialise");
+fn post(url: &str, subject: &Subject, timeout: Duration) -> Try {
+    let body = serde_json::to_string(&subject.document).expect("documents serialise");
     let agent = ureq::Agent::new_with_config(
         ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
@@ -242,7 +357,24 @@ fn post(url: &str, subject: &Subject<'_>, timeout: Duration) -> Try {
             }
         }
         Err(ureq::Error::Timeout(_)) => Try::Again(format!("no answer within {timeout:?}")),
+        Err(e) if unresolvable(&e) => Try::GiveUp(format!(
+            "{e}: the host name does not resolve, not tried again"
+        )),
         Err(e) => Try::Again(e.to_string()),
+    }
+}
+
+/// The URL's host name has no address: trying again will not give it one. (A lookup that
+/// failed for the time being — "Temporary failure in name resolution", EAI_AGAIN — may work
+/// on a later try, and is retried.)
+fn unresolvable(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::HostNotFound => true,
+        ureq::Error::Io(io) => {
+            let text = io.to_string().to_ascii_lowercase();
+            text.contains("failed to lookup address") && !text.contains("temporary failure")
+        }
+        _ => false,
     }
 }
 

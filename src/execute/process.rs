@@ -69,6 +69,8 @@ pub struct LogTarget {
     pub path: PathBuf,
     /// The name recorded in the log (relative to the home).
     pub name: String,
+    /// The identity of the home it is written in (`attempt_logs::home_id`).
+    pub home: Option<String>,
 }
 
 /// The whole output being written, with its running size and hash.
@@ -77,6 +79,7 @@ struct LogWriter {
     hasher: blake3::Hasher,
     bytes: u64,
     name: String,
+    home: Option<String>,
     failed: bool,
 }
 
@@ -93,6 +96,7 @@ impl LogWriter {
             hasher: blake3::Hasher::new(),
             bytes: 0,
             name: target.name.clone(),
+            home: target.home.clone(),
             failed: false,
         })
     }
@@ -125,6 +129,7 @@ impl LogWriter {
             file: self.name,
             bytes: self.bytes,
             blake3: self.hasher.finalize().to_hex().to_string(),
+            home: self.home,
         })
     }
 }

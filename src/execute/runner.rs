@@ -235,6 +235,7 @@ impl Runner {
                         .home
                         .join(attempt_log_name(&state.run_id, index, attempt)),
                     name: attempt_log_name(&state.run_id, index, attempt),
+                    home: super::attempt_logs::home_id_to_write(&self.home),
                 }),
             },
             claude_agent,

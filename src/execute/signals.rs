@@ -22,6 +22,13 @@ impl StopFlag {
         flag
     }
 
+    /// One flag for the whole process, installed by the first call: what a wait that any
+    /// Ctrl-C from now on should end polls, however often the process waits so.
+    pub fn from_now_on() -> Self {
+        static FLAG: std::sync::OnceLock<StopFlag> = std::sync::OnceLock::new();
+        FLAG.get_or_init(StopFlag::install).clone()
+    }
+
     pub fn is_set(&self) -> bool {
         self.signal.load(Ordering::Relaxed) != 0
     }
@@ -29,6 +36,14 @@ impl StopFlag {
     /// Raise the flag by hand (tests, and stop requests that are not signals).
     pub fn set(&self, signal: i32) {
         self.signal.store(signal as usize, Ordering::Relaxed);
+    }
+
+    /// The signal's number, once raised.
+    pub fn signal(&self) -> Option<i32> {
+        match self.signal.load(Ordering::Relaxed) as i32 {
+            0 => None,
+            n => Some(n),
+        }
     }
 
     /// The signal's name, e.g. `SIGINT`.

@@ -27,6 +27,23 @@ pub struct Ctx {
     /// Where to say, while the command waits, what it waits for (one line, e.g. "delivering
     /// 2 notification(s)…"): the CLI's stderr; none for front ends that answer once.
     pub announce: Option<fn(&str)>,
+    /// How the notifications due after an operation are delivered (`ops::notify`).
+    pub deliveries: Deliveries,
+}
+
+/// How the notifications due after an operation are delivered.
+#[derive(Clone, Default)]
+pub enum Deliveries {
+    /// Before the operation returns (a command that ends when it answers), saying so first
+    /// on `announce`.
+    #[default]
+    Wait,
+    /// The same, but the first Ctrl-C (SIGINT, SIGTERM, SIGHUP) while they are under way ends
+    /// the wait: what is not delivered by then is recorded as not delivered. The CLI's way.
+    WaitUnlessInterrupted,
+    /// Handed to this process's background deliverer: the operation answers at once (a
+    /// process that lives on and answers requests: `cortex serve`).
+    Background(std::sync::Arc<super::background::Background>),
 }
 
 impl Ctx {
@@ -63,6 +80,7 @@ impl Ctx {
             db: None,
             dispatch: Default::default(),
             announce: None,
+            deliveries: Deliveries::Wait,
         })
     }
 

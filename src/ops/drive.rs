@@ -79,6 +79,23 @@ pub const PLACEHOLDER: &str = "VALUE";
 
 /// `KEY=VALUE` items (`--input`, `--output`), or what is wrong with one.
 pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, CommandError> {
+    parse_pairs_from(items, what, PairsFrom::Flag)
+}
+
+/// Where `NAME=VALUE` pairs were given, for what a mistake's hint says: a flag given once per
+/// pair (`--output NAME=VALUE`), or a form's box of lines (its label).
+#[derive(Debug, Clone, Copy)]
+pub enum PairsFrom<'a> {
+    Flag,
+    Lines(&'a str),
+}
+
+/// `parse_pairs`, with hints in the words of where the pairs were given.
+pub fn parse_pairs_from(
+    items: &[String],
+    what: &str,
+    from: PairsFrom<'_>,
+) -> Result<Vec<(String, String)>, CommandError> {
     items
         .iter()
         .map(|item| match item.split_once('=') {
@@ -86,13 +103,29 @@ pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>
                 CommandError::bad_input(format!(
                     "`{item}`: `{PLACEHOLDER}` is the placeholder of a suggested command, not a value"
                 ))
-                .hint(format!("put the real value in its place: --{what} {}=...", k.trim())),
+                .hint(match from {
+                    PairsFrom::Flag => {
+                        format!("put the real value in its place: --{what} {}=...", k.trim())
+                    }
+                    PairsFrom::Lines(label) => format!(
+                        "put the real value in its place: {}=... in the {label} box",
+                        k.trim()
+                    ),
+                }),
             ),
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(
-                CommandError::bad_input(format!("`{item}` is not {what}=VALUE"))
-                    .hint(format!("write --{what} NAME=VALUE")),
-            ),
+            _ => Err(match from {
+                PairsFrom::Flag => {
+                    CommandError::bad_input(format!("`{item}` is not {what}=VALUE"))
+                        .hint(format!("write --{what} NAME=VALUE"))
+                }
+                PairsFrom::Lines(label) => CommandError::bad_input(format!(
+                    "the line `{item}` in {label} is not NAME=VALUE"
+                ))
+                .hint(format!(
+                    "write one NAME=VALUE per line in the {label} box (e.g. plan=ready)"
+                )),
+            }),
         })
         .collect()
 }

@@ -263,6 +263,8 @@ struct Shown {
     ended: bool,
     /// What its `attempt_log` recorded: size and blake3.
     recorded: Option<(u64, String)>,
+    /// The home that wrote its file, as its `attempt_log` records it.
+    writer: Option<String>,
     /// The tail its end kept in the log.
     tail: String,
     /// It ran a process (it ended with an exit, a signal, a timeout or an agent's failure), so
@@ -281,9 +283,8 @@ struct Tracker<'a> {
     seen: u64,
     state: crate::decide::RunState,
     shown: Vec<Shown>,
-    /// The log is a SQLite file: its attempts ran here unless they say otherwise.
-    sqlite: bool,
-    this_host: String,
+    /// This home's identity and host, and whether the log is a SQLite file.
+    this: crate::execute::ThisHome,
     /// The home its attempt logs are written under.
     home: std::path::PathBuf,
 }
@@ -302,8 +303,10 @@ impl<'a> Tracker<'a> {
             seen: 0,
             state: crate::decide::RunState::default(),
             shown: Vec::new(),
-            sqlite: matches!(ctx.location()?, Location::Sqlite(_)),
-            this_host: crate::execute::hostname(),
+            this: crate::execute::ThisHome::of(
+                &ctx.home,
+                matches!(ctx.location()?, Location::Sqlite(_)),
+            ),
             home: ctx.home.clone(),
         })
     }
@@ -353,6 +356,7 @@ impl<'a> Tracker<'a> {
                         headed: false,
                         ended: false,
                         recorded: None,
+                        writer: None,
                         tail: String::new(),
                         ran_process: false,
                         child: None,
@@ -365,10 +369,12 @@ impl<'a> Tracker<'a> {
                     file,
                     bytes,
                     blake3,
+                    home,
                 } => {
                     if let Some(s) = self.find(step, *attempt) {
                         s.file.clone_from(file);
                         s.recorded = Some((*bytes, blake3.clone()));
+                        s.writer.clone_from(home);
                     }
                 }
                 Event::StepSucceeded {
@@ -474,13 +480,11 @@ impl<'a> Tracker<'a> {
             format!("{text}\n{tail}")
         };
         if let Some((bytes, blake3)) = &s.recorded {
-            let here = crate::execute::belongs_here(
-                &self.home,
-                &s.file,
-                s.host.as_deref(),
-                &self.this_host,
-                self.sqlite,
-            );
+            let by = crate::execute::WrittenBy {
+                home: s.writer.as_deref(),
+                host: s.host.as_deref(),
+            };
+            let here = crate::execute::belongs_here(&self.home, &s.file, by, &self.this);
             let (status, text) = if here {
                 (
                     "missing",
@@ -539,22 +543,43 @@ impl<'a> Tracker<'a> {
             } else {
                 whole_lines(&text).to_string()
             };
-            let status = match (&s.recorded, s.ended) {
-                (Some(_), _) => "kept",
-                (None, false) => "in_flight",
-                (None, true) => "not_recorded",
+            // A recorded file is checked against its size and hash, as `log verify` does: a
+            // changed one is shown marked, never as the attempt's output.
+            let changed = s.recorded.as_ref().and_then(|(bytes, blake3)| {
+                match crate::execute::check_attempt_log(home, &s.file, *bytes, blake3) {
+                    crate::execute::LogFileCheck::Differs(reason) => Some(reason),
+                    _ => None,
+                }
+            });
+            let (status, mark) = match (&s.recorded, s.ended, &changed) {
+                (Some(_), _, Some(reason)) => (
+                    "changed",
+                    format!(
+                        "(changed since the log recorded it: {reason}; `cortex log verify` fails on it)\n"
+                    ),
+                ),
+                (Some(_), _, None) => ("kept", String::new()),
+                (None, false, _) => ("in_flight", String::new()),
+                (None, true, _) => (
+                    "not_recorded",
+                    "(interrupted, not recorded: its driver ended before the attempt did, so the log holds no size or hash of this output)\n"
+                        .to_string(),
+                ),
             };
             let (bytes, blake3) = match &s.recorded {
                 Some((b, h)) => (serde_json::json!(b), serde_json::json!(h)),
                 None => (serde_json::json!(text.len()), serde_json::Value::Null),
             };
-            let doc = with(
+            let mut doc = with(
                 base,
                 serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3, "text": text}),
             );
+            if let Some(reason) = changed {
+                doc["changed"] = serde_json::Value::String(reason);
+            }
             return Some(AttemptView {
                 json: doc,
-                text: header + &text,
+                text: header + &mark + &text,
             });
         }
         let (extra, text) = self.without_file(s)?;

@@ -5,6 +5,7 @@
 
 mod activity;
 pub mod agents;
+pub mod background;
 mod context;
 mod drive;
 mod error;
@@ -20,8 +21,10 @@ pub mod worker;
 pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
-pub use context::{Ctx, default_actor, hostname, no_runs, operator};
-pub use drive::{DRIVER_LEASE_MS, KILL_GRACE, Live, RunHow, parse_pairs};
+pub use context::{Ctx, Deliveries, default_actor, hostname, no_runs, operator};
+pub use drive::{
+    DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, parse_pairs, parse_pairs_from,
+};
 pub use error::{CommandError, exit};
 pub use history::{History, HistoryRow, history_page, history_page_before};
 pub use lookup::{FindError, Scope, find_run};

@@ -4,13 +4,15 @@
 //! and record the deliveries. Done here, once, for every front end.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::Ctx;
+use super::background::Enqueued;
+use super::{Ctx, Deliveries};
 use crate::decide::RunState;
 use crate::event::Event;
 use crate::execute::{
-    Delivery, Ended, Redactor, Subject, SystemClock, UlidIds, deliver, input_text, notify_stream,
-    record_deliveries,
+    Delivery, Ended, Redactor, StopFlag, Subject, SystemClock, UlidIds, deliver, input_text,
+    not_made, notify_stream, record_deliveries,
 };
 use crate::plan::{Notified, Trigger};
 use crate::project::run_status;
@@ -40,8 +42,10 @@ fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, Strin
 }
 
 /// Deliver what of the run's `notify:` is due now that the operation left it in `state`, and
-/// record it. Failed deliveries (and a failure to record them) are returned as warnings;
-/// the front end hears "delivering N notification(s)…" (`Ctx::announce`) before they start.
+/// record it, as `ctx.deliveries` says: before returning (the front end hears "delivering N
+/// notification(s)…" on `Ctx::announce` first; with `WaitUnlessInterrupted` a Ctrl-C ends
+/// the wait), or in the process's background. Failed deliveries (and a failure to record
+/// them) are returned as warnings.
 pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<String> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return Vec::new();
@@ -54,23 +58,140 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
     }
     let mut store = match ctx.store(crate::definition::Durability::Normal) {
         Ok(store) => store,
-        Err(e) => {
-            return vec![format!(
-                "the notifications were not delivered: {}",
-                e.message
-            )];
+        Err(e) => return not_delivered(&e.message),
+    };
+    let ended = Ended {
+        status: end,
+        session: state.session_seq,
+    };
+    match &ctx.deliveries {
+        Deliveries::Background(background) => {
+            hand_over(ctx, background, state, redactor, &mut *store, ended)
         }
+        _ => wait_for(ctx, state, redactor, &mut *store, ended),
+    }
+}
+
+fn not_delivered(e: &str) -> Vec<String> {
+    vec![format!("the notifications were not delivered: {e}")]
+}
+
+/// What of the run's `notify:` is due, `already` done (recorded, or in flight).
+fn due(state: &RunState, already: &[Notified]) -> Vec<Trigger> {
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return Vec::new();
     };
-    let already = match notified(&*store, &state.run_id) {
-        Ok(n) => n,
-        Err(e) => return vec![format!("the notifications were not delivered: {e}")],
-    };
-    let triggers = crate::plan::notifications_due(
+    crate::plan::notifications_due(
         state,
         !notify.on_failure.is_empty(),
         !notify.on_finish.is_empty(),
-        &already,
-    );
+        already,
+    )
+}
+
+/// Hand what is due to the process's background deliverer, which records each delivery as it
+/// lands; nothing is waited for. What it refuses (too many waiting, or stopping) is recorded
+/// as not delivered at once.
+fn hand_over(
+    ctx: &Ctx,
+    background: &Arc<super::background::Background>,
+    state: &RunState,
+    redactor: &Redactor,
+    store: &mut dyn EventStore,
+    ended: Ended<'static>,
+) -> Vec<String> {
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return Vec::new();
+    };
+    let mut failure = None;
+    let enqueued = background.enqueue(&state.run_id, |in_flight| {
+        let mut already = match notified(store, &state.run_id) {
+            Ok(n) => n,
+            Err(e) => {
+                failure = Some(e);
+                return None;
+            }
+        };
+        already.extend_from_slice(in_flight);
+        let triggers = due(state, &already);
+        if triggers.is_empty() {
+            return None;
+        }
+        let claims = claims(&triggers, ended);
+        let (ctx, notify, subject) = (ctx.clone(), notify.clone(), subject(ctx, state, redactor));
+        let (run_id, redactor) = (state.run_id.clone(), redactor.clone());
+        let work: super::background::Work = Box::new(move |stop| {
+            // No one waits for these: each is recorded as it lands, and what it came to is
+            // in the run's status from then on.
+            let mut store = ctx.store(crate::definition::Durability::Normal).ok();
+            let mut ids = UlidIds::default();
+            deliver(
+                &notify,
+                &triggers,
+                subject,
+                &redactor,
+                Arc::new(SystemClock),
+                stop,
+                &mut |d| {
+                    if let Some(store) = store.as_mut() {
+                        let _ = record_deliveries(
+                            &mut **store,
+                            &mut ids,
+                            &run_id,
+                            ended,
+                            std::slice::from_ref(d),
+                        );
+                    }
+                },
+            );
+        });
+        Some((claims, work))
+    });
+    match enqueued {
+        Enqueued::Nothing => failure.map(|e| not_delivered(&e)).unwrap_or_default(),
+        Enqueued::Queued => Vec::new(),
+        Enqueued::Refused(claimed, why) => {
+            let triggers: Vec<Trigger> = claimed.iter().map(|n| n.trigger).collect();
+            let deliveries = not_made(
+                notify,
+                &triggers,
+                redactor,
+                &SystemClock,
+                &format!("not delivered: {why}"),
+            );
+            let mut warnings = warnings_of(&deliveries);
+            if let Err(e) = record_deliveries(
+                store,
+                &mut UlidIds::default(),
+                &state.run_id,
+                ended,
+                &deliveries,
+            ) {
+                warnings.push(format!("that was not recorded: {e}"));
+            }
+            warnings
+        }
+    }
+}
+
+/// Deliver what is due before returning, each recorded as it lands (a process ended meanwhile
+/// by SIGKILL loses only the others), saying so first on `Ctx::announce`; with
+/// `WaitUnlessInterrupted`, a Ctrl-C ends the wait.
+fn wait_for(
+    ctx: &Ctx,
+    state: &RunState,
+    redactor: &Redactor,
+    store: &mut dyn EventStore,
+    ended: Ended<'static>,
+) -> Vec<String> {
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return Vec::new();
+    };
+    let already = match notified(store, &state.run_id) {
+        Ok(n) => n,
+        Err(e) => return not_delivered(&e),
+    };
+    let triggers = due(state, &already);
     if triggers.is_empty() {
         return Vec::new();
     }
@@ -81,11 +202,68 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
             Trigger::OnFinish => notify.on_finish.len(),
         })
         .sum();
+    // Listening for Ctrl-C before saying it waits, so that no Ctrl-C after the line is missed.
+    let stop = match ctx.deliveries {
+        Deliveries::WaitUnlessInterrupted => StopFlag::from_now_on(),
+        _ => StopFlag::default(),
+    };
     if let Some(announce) = ctx.announce {
         announce(&format!("delivering {count} notification(s)…"));
     }
+    let mut ids = UlidIds::default();
+    let mut unrecorded = None;
+    let deliveries: Vec<Delivery> = deliver(
+        notify,
+        &triggers,
+        subject(ctx, state, redactor),
+        redactor,
+        Arc::new(SystemClock),
+        &stop,
+        &mut |d| {
+            if let Err(e) = record_deliveries(
+                store,
+                &mut ids,
+                &state.run_id,
+                ended,
+                std::slice::from_ref(d),
+            ) {
+                unrecorded = Some(e);
+            }
+        },
+    );
+    let mut warnings = warnings_of(&deliveries);
+    if let Some(signal) = stop.signal_name() {
+        let left = deliveries.iter().filter(|d| !d.ok).count();
+        let group = match state.start.as_ref().map(|s| s.kind) {
+            Some(crate::event::RunKind::Scenario) => "orchestrate",
+            _ => "workflow",
+        };
+        warnings.push(format!(
+            "{signal}: stopped waiting for the notifications; {left} of {count} not delivered, recorded so ({} shows them)",
+            ctx.cmd(&[group, "status", &state.run_id])
+        ));
+    }
+    if let Some(e) = unrecorded {
+        warnings.push(format!("the notifications were sent but not recorded: {e}"));
+    }
+    warnings
+}
+
+/// What `triggers` claim for the end `ended`, as `plan::notifications_due` reads records.
+fn claims(triggers: &[Trigger], ended: Ended<'_>) -> Vec<Notified> {
+    triggers
+        .iter()
+        .map(|&trigger| Notified {
+            trigger,
+            status: Some(ended.status.to_string()),
+            session: Some(ended.session),
+        })
+        .collect()
+}
+
+/// What a notification is given about the run: its status document, where it ran, its inputs.
+fn subject(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Subject {
     let view = ctx.view(state, false);
-    let document = view.to_json();
     let cwd = state
         .start
         .as_ref()
@@ -104,44 +282,37 @@ pub fn after_change(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Vec<Str
             })
         })
         .collect();
-    let status = run_status(state, false);
-    let subject = Subject {
-        run_id: &state.run_id,
-        name: &view.name,
-        status: status.as_str(),
-        document: &document,
-        cwd: &cwd,
-        inputs: &inputs,
-    };
-    let deliveries: Vec<Delivery> = deliver(notify, &triggers, &subject, redactor, &SystemClock);
-    let mut warnings: Vec<String> = deliveries
+    Subject {
+        run_id: state.run_id.clone(),
+        name: view.name.clone(),
+        status: run_status(state, false).as_str().to_string(),
+        document: view.to_json(),
+        cwd,
+        inputs,
+    }
+}
+
+/// A warning for each delivery that did not work.
+fn warnings_of(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries
         .iter()
         .filter(|d| !d.ok)
-        .map(|d| {
-            format!(
-                "{} notification `{}` failed after {} tr{}: {}",
+        .map(|d| match d.attempts {
+            0 => format!(
+                "{} notification `{}` {}",
                 d.trigger.as_str(),
                 d.notification,
-                d.attempts,
-                if d.attempts == 1 { "y" } else { "ies" },
                 d.detail
-            )
+            ),
+            n => format!(
+                "{} notification `{}` failed after {n} tr{}: {}",
+                d.trigger.as_str(),
+                d.notification,
+                if n == 1 { "y" } else { "ies" },
+                d.detail
+            ),
         })
-        .collect();
-    let ended = Ended {
-        status: end,
-        session: state.session_seq,
-    };
-    if let Err(e) = record_deliveries(
-        &mut *store,
-        &mut UlidIds::default(),
-        &state.run_id,
-        ended,
-        &deliveries,
-    ) {
-        warnings.push(format!("the notifications were sent but not recorded: {e}"));
-    }
-    warnings
+        .collect()
 }
 
 /// Add a run's recorded deliveries to its status: `notifications` in the document, a line each

@@ -488,16 +488,19 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
         let file = entry.display_path();
         match check(ctx, entry) {
             Ok(s) => {
+                // Valid, but what would make its runs fail here is said in the document too.
+                let mut its = Vec::new();
                 if let Ok(config) = ctx.catalog().config_file() {
                     let agents = scenario_agents(ctx, &s, &config.agents);
-                    warnings.extend(super::agents::claude_missing(ctx, &agents));
+                    its.extend(super::agents::claude_missing(ctx, &agents));
                 }
                 text.push_str(&render_valid(&file, &s));
                 let agents: BTreeSet<&String> = s.phases.iter().flat_map(|p| &p.agents).collect();
                 docs.push(json!({
                     "file": file, "name": s.name, "valid": true, "phases": s.phases.len(),
-                    "agents": agents, "errors": [],
+                    "agents": agents, "errors": [], "warnings": its,
                 }));
+                warnings.extend(its);
             }
             Err(e) => {
                 text.push_str(e.detail.as_deref().unwrap_or_default());

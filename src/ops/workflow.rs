@@ -298,10 +298,13 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         Err(e) => return Err(e),
     };
     let agents: BTreeSet<&String> = l.agents.commands.keys().collect();
+    // Valid, but what would make its runs fail here is said in the document too.
+    let warnings = super::agents::claude_missing(ctx, &l.agents);
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,
         "steps": l.workflow.steps.len(), "agents": agents,
         "inputs": l.workflow.inputs.keys().collect::<Vec<_>>(), "errors": [],
+        "warnings": warnings,
     });
     let shown = match &l.entry.source {
         EntrySource::File(p) => p
@@ -322,7 +325,6 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         let names: Vec<&str> = l.workflow.inputs.keys().map(String::as_str).collect();
         text.push_str(&format!("  - inputs: {}\n", names.join(", ")));
     }
-    let warnings = super::agents::claude_missing(ctx, &l.agents);
     Ok(Output::new(doc, text, exit::OK).warn(warnings))
 }
 

@@ -19,7 +19,7 @@ use crate::event::{ResumeMode, RunKind};
 use crate::execute::{DriverLock, Quiet, StopFlag, input_env_name, load_state, operator};
 use crate::ops::scenario::PhaseReport;
 use crate::ops::workflow::{ResumeArgs, StepReport};
-use crate::ops::{self, CommandError, Live, Output, Scope, parse_pairs};
+use crate::ops::{self, CommandError, Live, Output, PairsFrom, Scope, parse_pairs_from};
 use crate::store::{EventStore, RunQuery};
 
 /// What an action did: the operation's document, the run it concerns, and whether a
@@ -560,6 +560,15 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A form's `input.NAME` fields, as (NAME, value); empty ones are left out (a default, or a
+/// value the server holds, applies).
+fn input_fields(form: &[(String, String)]) -> Vec<(String, String)> {
+    form.iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("input.")?.to_string(), v.clone())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+}
+
 /// What a page's action answers: to the run's page, or an error page.
 fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
     match done {
@@ -592,15 +601,15 @@ pub async fn page_step(
                 .filter(|l| !l.is_empty())
                 .map(str::to_string)
                 .collect();
-            let outputs = parse_pairs(&lines, "output")?;
+            let outputs = parse_pairs_from(&lines, "output", PairsFrom::Lines("Outputs"))?;
             self::step(shared, &id, &step, action, outputs, field(&form, "message"))
         })
         .await,
     )
 }
 
-/// `POST /runs/{id}/{stop|resume|abort}` from the run's page (`message`; resume's `mode` and
-/// `step`).
+/// `POST /runs/{id}/{stop|resume|abort}` from the run's page (`message`; resume's `mode`,
+/// `step` and `input.NAME` fields for its secret inputs, empty ones left out).
 pub async fn page_run(
     State(shared): State<Arc<Shared>>,
     Path((id, action)): Path<(String, String)>,
@@ -615,7 +624,7 @@ pub async fn page_run(
                 "abort" => abort(shared, &id, message),
                 "resume" => {
                     let mode = resume_mode(field(&form, "mode"), field(&form, "step"))?;
-                    resume(shared, &id, mode, &[], message)
+                    resume(shared, &id, mode, &input_fields(&form), message)
                 }
                 _ => Err(Failure::not_found(CommandError::bad_input(format!(
                     "there is no action {}",
@@ -637,12 +646,7 @@ pub async fn page_run_workflow(
     let form = fields(&body);
     answer(
         blocking(&shared, move |shared| {
-            let inputs: Vec<(String, String)> = form
-                .iter()
-                .filter_map(|(k, v)| Some((k.strip_prefix("input.")?.to_string(), v.clone())))
-                .filter(|(_, v)| !v.is_empty())
-                .collect();
-            run_workflow(shared, &name, &inputs, field(&form, "message"))
+            run_workflow(shared, &name, &input_fields(&form), field(&form, "message"))
         })
         .await,
     )

@@ -44,7 +44,32 @@ impl PublicUrl {
         let fix = "give the address people open, e.g. --public-url https://cortex.example.com (the proxy forwards its root to this server)";
         let bad =
             |why: &str| CommandError::bad_input(format!("--public-url {shown}: {why}")).hint(fix);
-        let uri: axum::http::Uri = given.trim().parse().map_err(|_| bad("not an address"))?;
+        let trimmed = given.trim();
+        // A scheme the address parser would not read as one (`javascript:alert(1)`, `mailto:x`)
+        // is said as what it is; `HOST:PORT` has no scheme.
+        if let Some((scheme, rest)) = trimmed.split_once(':') {
+            let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            let port = rest.split('/').next().unwrap_or_default();
+            let is_port = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+            if is_scheme
+                && !is_port
+                && !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+            {
+                return Err(bad(&format!(
+                    "the scheme is `{}`, not http or https",
+                    crate::definition::shown(scheme)
+                )));
+            }
+        }
+        if !trimmed.is_ascii() {
+            return Err(bad(
+                "it holds characters other than ASCII: write an international host name in its ASCII form (xn--...)",
+            ));
+        }
+        let uri: axum::http::Uri = trimmed.parse().map_err(|_| bad("not an address"))?;
         let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("https") => "https",
             Some("http") => "http",
@@ -127,7 +152,13 @@ pub struct Bound {
     /// `--public-url`, read.
     pub public: Option<PublicUrl>,
     shared: Arc<Shared>,
+    /// Where the notifications of what its actions end are delivered.
+    background: Arc<crate::ops::background::Background>,
 }
+
+/// How long a stopping server waits for the notifications still being delivered before it
+/// stops them (and records them as not delivered).
+const DELIVERY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Shortest token accepted from `--token`: anything shorter is guessable.
 const MIN_TOKEN: usize = 16;
@@ -169,8 +200,14 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
     let exe = std::env::current_exe().map_err(|e| {
         CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
     })?;
+    // What an action ends is notified in the background: the answer does not wait for it.
+    let background = crate::ops::background::Background::new();
+    let ctx = Ctx {
+        deliveries: crate::ops::Deliveries::Background(Arc::clone(&background)),
+        ..ctx.clone()
+    };
     let shared = Shared {
-        ctx: ctx.clone(),
+        ctx,
         token: token.clone(),
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,
@@ -186,6 +223,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         token_generated,
         public,
         shared: Arc::new(shared),
+        background,
     })
 }
 
@@ -222,9 +260,12 @@ impl Bound {
         format!("http://{}/", self.addr)
     }
 
-    /// Serve until the process is ended. Two worker threads answer requests; the library's
-    /// calls run on tokio's blocking pool.
+    /// Serve until the process is ended or stopped (SIGINT, SIGTERM, SIGHUP): then the
+    /// notifications still being delivered are given `DELIVERY_GRACE` to land, and the rest
+    /// are stopped and recorded as not delivered. Two worker threads answer requests; the
+    /// library's calls run on tokio's blocking pool.
     pub fn run(self) -> Result<(), CommandError> {
+        let stop = crate::execute::StopFlag::install();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(64)
@@ -235,14 +276,30 @@ impl Bound {
                 CommandError::new(exit::FAILED, format!("cannot start the server: {e}"))
             })?;
         let app = routes(self.shared);
+        let watched = stop.clone();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(self.listener).map_err(|e| {
                 CommandError::new(exit::FAILED, format!("cannot listen on {}: {e}", self.addr))
             })?;
-            axum::serve(listener, app)
-                .await
-                .map_err(|e| CommandError::new(exit::FAILED, format!("the server stopped: {e}")))
-        })
+            let stopped = {
+                async move {
+                    while !watched.is_set() {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+            };
+            tokio::select! {
+                served = axum::serve(listener, app) => served.map_err(|e| {
+                    CommandError::new(exit::FAILED, format!("the server stopped: {e}"))
+                }),
+                () = stopped => Ok(()),
+            }
+        })?;
+        // Open event streams are not waited for: the runtime drops them.
+        runtime.shutdown_background();
+        self.background
+            .shutdown(DELIVERY_GRACE, stop.signal().unwrap_or(nix::libc::SIGINT));
+        Ok(())
     }
 }
 
@@ -337,7 +394,18 @@ mod tests {
             read("http://10.0.0.5:8080").unwrap(),
             ("http://10.0.0.5:8080".into(), "10.0.0.5:8080".into())
         );
+        let why = |s: &str| PublicUrl::parse(s).unwrap_err().message;
+        assert!(
+            why("javascript:alert(1)").contains("the scheme is `javascript`, not http or https"),
+            "{}",
+            why("javascript:alert(1)")
+        );
+        assert!(why("mailto:a@b").contains("the scheme is `mailto`"));
+        assert!(why("cortex.example.com:8443").contains("no scheme"));
+        assert!(why("https://☃.com").contains("ASCII form (xn--"));
+        assert!(read("https://xn--n3h.com").is_ok());
         for bad in [
+            "javascript:alert(1)",
             "cortex.example.com",
             "ftp://cortex.example.com",
             "https://cortex.example.com/cortex/",

@@ -97,6 +97,24 @@ impl Server {
         }
     }
 
+    /// The server's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait for the server to end by itself (after a signal), for at most `secs` seconds:
+    /// its exit status, or `None` if it did not end.
+    pub fn wait_for_exit(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
         let mut resp = resp.expect("the server answers");
         let status = resp.status().as_u16();

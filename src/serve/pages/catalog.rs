@@ -120,13 +120,12 @@ fn verdict(result: &Result<Output, CommandError>) -> Markup {
 }
 
 /// One control of the run form, from an input's type.
-fn input_control(name: &str, spec: &InputSpec) -> Markup {
+fn input_control(name: &str, spec: &InputSpec, secret: bool) -> Markup {
     let field = format!("input.{name}");
     let default = spec.default.as_ref().map(|v| match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     });
-    let secret = crate::execute::is_secret_name(name);
     html! {
         label class="input" {
             span class="name" { (name) @if spec.required { " *" } }
@@ -212,7 +211,8 @@ fn workflow_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
                         h2 { "Run" }
                         form method="post" action={(path) "/run"} {
                             (token_field(shared, viewer))
-                            @for (n, spec) in &w.inputs { (input_control(n, spec)) }
+                            @let secret = crate::execute::secret_inputs(w);
+                            @for (n, spec) in &w.inputs { (input_control(n, spec, secret.contains(n))) }
                             label class="input" { span class="name" { "message" } input type="text" name="message" placeholder="why (recorded)" maxlength="2000"; }
                             button type="submit" class="primary" disabled[!viewer.signed_in] { "Run " (w.name) }
                         }

@@ -277,6 +277,25 @@ fn act_of(argv: &[String]) -> Option<Act> {
     }
 }
 
+/// A password field for each of the run's secret inputs (the log keeps `***`), for a resume
+/// to give its value again: optional where this server holds it already.
+fn secret_fields(shared: &Shared, d: &RunData) -> Markup {
+    let secret = d
+        .state
+        .start
+        .as_ref()
+        .map(|s| s.secret_inputs.clone())
+        .unwrap_or_default();
+    let held = shared.secret_inputs_of(&d.view.run_id);
+    html! {
+        @for name in &secret {
+            @let kept = held.iter().any(|(k, _)| k == name);
+            input type="password" name={"input." (name)} autocomplete="off" aria-label={"secret input " (name)}
+                placeholder=(if kept { format!("{name} (kept by this server: leave empty)") } else { format!("{name} (secret input: give it again)") });
+        }
+    }
+}
+
 fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
     let view = &d.view;
     let id = &view.run_id;
@@ -300,6 +319,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                     @if let Act::Resume { mode, step } = act {
                         input type="hidden" name="mode" value=(mode);
                         @if let Some(step) = step { input type="hidden" name="step" value=(step); }
+                        (secret_fields(shared, d))
                     }
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" class=(match act { Act::Abort => "danger", Act::Stop => "warn", _ => "primary" }) disabled[disabled] {
@@ -334,6 +354,7 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                     select name="step" aria-label="step" {
                         @for s in &view.steps { option value=(s.name) { (s.name) } }
                     }
+                    (secret_fields(shared, d))
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
                     button type="submit" disabled[disabled] { "Resume" }
                 }
