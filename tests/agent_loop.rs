@@ -806,6 +806,72 @@ fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_name
     assert!(env.log_holding("sekrit-value-1").is_empty());
 }
 
+/// A scenario given a secret input at `run` goes on after a start or a report from a process
+/// without the value, as a workflow does: phases people do start and wait for their reports;
+/// the drive stops only before a phase the engine runs, and says to resume with the input.
+fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it(
+    env: Env,
+) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sec.yaml"),
+        "name: sec\ndescription: d\ninputs:\n  db_password: {type: string, required: true}\nphases:\n  - {name: plan, description: plan it, condition: manual}\n  - {name: review, description: look, condition: after:plan}\n  - {name: deploy, description: d, condition: after:review, run: 'echo $CORTEX_INPUT_DB_PASSWORD > pw.txt'}\n",
+    )
+    .unwrap();
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "sec",
+        "--input",
+        "db_password=realpw-9",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    // Waiting on a manual start is waiting on people, not "nobody drives it".
+    assert!(env.run(&["--json", "orchestrate", "status", "sec"]).json()["reason"].is_null());
+    let started = env.run(&["orchestrate", "start", "sec", "plan"]);
+    assert_eq!(started.code, 3, "{}{}", started.stdout, started.stderr);
+    let phase = |name: &str| {
+        let status = env.run(&["--json", "orchestrate", "status", "sec"]).json();
+        status["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(phase("plan"), "waiting");
+    let done = env.run(&["orchestrate", "complete", "sec", "plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(phase("plan"), "completed");
+    assert_eq!(phase("review"), "waiting");
+    // The next phase runs a command: the drive stops before it and says what to give.
+    let done = env.run(&["orchestrate", "complete", "sec", "review"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert!(done.stderr.contains("db_password"), "{}", done.stderr);
+    assert!(
+        done.stdout
+            .contains("Waiting: nobody drives it now; resume goes on, given the values of its secret inputs again"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(phase("deploy"), "pending");
+    assert!(!env.file("pw.txt").exists());
+    let status = env.run(&["--json", "orchestrate", "status", "sec"]).json();
+    let argv: Vec<String> = serde_json::from_value(status["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(argv[1..3], ["orchestrate", "resume"], "{argv:?}");
+    assert_eq!(argv[4..], ["--input", "db_password=VALUE"], "{argv:?}");
+    let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    args[4] = "db_password=realpw-9";
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("pw.txt")).unwrap().trim(),
+        "realpw-9"
+    );
+    assert!(env.log_holding("realpw-9").is_empty());
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -832,4 +898,5 @@ common::on_both_stores!(
     an_unknown_key_gets_a_did_you_mean,
     check_criteria_are_shown_rendered_as_they_ran,
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
+    a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
 );

@@ -115,7 +115,8 @@ fn shown_status(state: &RunState, index: usize) -> StepStatus {
 
 /// Whether only a person or an agent can move the run on (a report, a manual start).
 fn waits_on_people(state: &RunState) -> bool {
-    state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+    (state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+        || !crate::plan::awaiting_manual_start(state).is_empty())
         && crate::plan::ready_phases(state).is_empty()
         && crate::plan::to_prepare(state).is_empty()
 }

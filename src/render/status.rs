@@ -444,9 +444,14 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
             let _ = writeln!(out, "   Results: runs/{}/results.json", view.run_id);
         }
         RunStatus::Waiting if view.kind == crate::event::RunKind::Scenario => {
+            // Why nobody drives it (a resume given the secret inputs goes on, workers take
+            // it), or what people do next.
             let _ = writeln!(
                 out,
-                "\n⏸️  Waiting: the phases that can go on need a report or a start."
+                "\n⏸️  Waiting: {}",
+                view.reason
+                    .as_deref()
+                    .unwrap_or("the phases that can go on need a report or a start.")
             );
         }
         RunStatus::Waiting if view.waiting_for.is_none() => {
