@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 
 use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder};
-use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
+use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{Command, RunState};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
@@ -195,7 +195,9 @@ fn act(
     live: &mut Live<'_>,
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<Output, CommandError> {
-    let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let mut store = ctx
+        .existing_store()?
+        .ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -324,7 +326,9 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
 /// `orchestrate stop [NAME]`: as `stop`, the latest unfinished scenario run when no name is
 /// given.
 pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
-    let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let mut store = ctx
+        .existing_store()?
+        .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();

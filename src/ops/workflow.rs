@@ -11,7 +11,7 @@ use serde_json::json;
 use super::drive::{
     KILL_GRACE, Live, definition_changed, driver, finish_driving, holder, resume_driving,
 };
-use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
+use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
     Config, Durability, Entry, EntrySource, ResolvedAgents, Workflow, normalize_name,
@@ -425,7 +425,7 @@ pub fn status(
     at: Option<u64>,
 ) -> Result<Output, CommandError> {
     let Some(store) = ctx.reading_store()? else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(scope, run));
     };
     let run_id = ctx.resolve_run_at(&store, scope, run, at)?;
     if at.is_none() {
@@ -528,7 +528,7 @@ pub fn resume(
         false => ctx.existing_store()?,
     };
     let Some(mut store) = opened else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(scope, run));
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -795,7 +795,7 @@ pub fn abort(
     by: Operator,
 ) -> Result<Output, CommandError> {
     let Some(mut store) = ctx.existing_store()? else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(scope, run));
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -881,7 +881,7 @@ pub fn report_step(
 ) -> Result<Output, CommandError> {
     let success = report.success;
     let Some(mut store) = ctx.existing_store()? else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(WORKFLOWS, report.run));
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();

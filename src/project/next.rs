@@ -84,7 +84,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     if !view.resumable {
         if view.status == RunStatus::Failed {
             out.push(Suggestion::new(
-                &["workflow", "run", &view.name],
+                &["workflow", "run", &view.started_from],
                 "fix what the report names, then start a new run",
             ));
         }
@@ -221,7 +221,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     if !view.resumable {
         if view.status == RunStatus::Failed {
             out.push(Suggestion::new(
-                &["orchestrate", "run", &view.name],
+                &["orchestrate", "run", &view.started_from],
                 "fix what the report names, then start a new run",
             ));
         }

@@ -513,6 +513,11 @@ pub struct StatusView {
     /// Paused by its time limit of this many seconds: a suggested resume raises it.
     #[serde(skip)]
     pub timed_out: Option<u64>,
+    /// What `run` takes to start its definition again: the file it came from (its absolute
+    /// path, as recorded), or a built-in's name. Its `name:` may not find it: a file given
+    /// by path is in no catalog, and `name:` may differ from the file's stem.
+    #[serde(skip)]
+    pub started_from: String,
 }
 
 impl StatusView {
@@ -721,6 +726,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 .filter(|n| !s.secret_defaults.contains(n))
                 .cloned()
                 .collect()
+        }),
+        started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
+            Some(builtin) => builtin.to_string(),
+            None if s.source.is_empty() => s.name.clone(),
+            None => s.source.clone(),
         }),
     };
     view.next = super::next_actions(&view);
