@@ -751,6 +751,121 @@ fn an_unknown_key_gets_a_did_you_mean(env: Env) {
     );
 }
 
+/// A misspelled key does not hide the file's other problems: the duplicate step and the bad
+/// duration are reported with it, each at its place, and every unknown key is (workflows and
+/// scenarios alike).
+fn an_unknown_key_does_not_hide_the_other_problems_of_its_file(env: Env) {
+    env.workflow(
+        "many",
+        "name: many\nsteps:\n  - name: a\n    run: 'true'\n    timout: 5s\n  - name: a\n    run: 'true'\n    timeout: 5x\n    retry: {max_retry_attempt: 3, bakoff: 2}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "many"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let errors: Vec<(u64, u64, String)> = out.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_u64().unwrap(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let at: Vec<(u64, u64)> = errors.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(
+        at,
+        [(5, 5), (6, 11), (8, 14), (9, 13), (9, 35)],
+        "{errors:?}"
+    );
+    assert!(errors[0].2.contains("unknown field `timout`"), "{errors:?}");
+    assert!(errors[1].2.contains("used twice"), "{errors:?}");
+    assert!(errors[2].2.contains("`5x` is not a duration"), "{errors:?}");
+    assert!(errors[4].2.contains("unknown field `bakoff`"), "{errors:?}");
+    // Nothing runs.
+    assert_eq!(env.run(&["workflow", "run", "many"]).code, 2);
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - {name: a, descripton: x}\n  - {name: a, timeout: 5x}\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "validate", "sc"]);
+    assert_eq!(out.code, 2);
+    for said in [
+        "unknown field `descripton`",
+        "Duplicate phase name: a",
+        "`5x` is not a duration",
+    ] {
+        assert!(out.stdout.contains(said), "{said}: {}", out.stdout);
+    }
+}
+
+/// A duration that is not one says why in words, with examples, never the parser's
+/// "expected number at 0" (in a definition and on the command line).
+fn a_bad_duration_says_why_in_words_with_an_example(env: Env) {
+    env.workflow(
+        "dur",
+        "name: dur\nsteps:\n  - {name: a, run: 'true', timeout: abc}\n",
+    );
+    for out in [
+        env.run(&["workflow", "validate", "dur"]),
+        env.run(&["gc", "--older-than", "abc"]),
+        env.run(&["worker", "--poll", "abc"]),
+    ] {
+        assert_eq!(out.code, 2);
+        let said = out.text();
+        assert!(said.contains("it does not start with a number"), "{said}");
+        assert!(said.contains("`10m`"), "{said}");
+        assert!(!said.contains("expected number"), "{said}");
+    }
+    // Out of range: the examples are inside the range.
+    let out = env.run(&["worker", "--lease", "2h"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("from 300ms to 1h"), "{}", out.stderr);
+    let examples = out
+        .stderr
+        .split("in that range (")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        examples.starts_with("`30`, `500ms`, `10m`)"),
+        "{}",
+        out.stderr
+    );
+    for absurd in ["1e30", "9999999999999999999"] {
+        let out = env.run(&["gc", "--older-than", absurd]);
+        assert_eq!(out.code, 2, "{absurd}: {}", out.stdout);
+        assert!(out.stderr.contains("from 0 to 3650 days"), "{}", out.stderr);
+    }
+}
+
+/// What to do next ends the status screen: a run's notification lines come before it.
+fn the_next_block_ends_the_status_after_the_notification_lines(env: Env) {
+    env.workflow(
+        "nd",
+        "name: nd\nsteps:\n  - {name: Deploy, run: 'exit 1', retry: {max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - run: 'true'\n  on_finish:\n    - run: 'true'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "nd"]).code, 1);
+    let status = env.run(&["workflow", "status"]).stdout;
+    let notes = status.find("📣 on_failure").expect(&status);
+    let finish = status.find("📣 on_finish").expect(&status);
+    let next = status.find("\nNext:\n").expect(&status);
+    assert!(notes < next && finish < next, "{status}");
+    let after: Vec<&str> = status[next..].lines().skip(2).collect();
+    assert!(
+        after.iter().all(|l| l.starts_with("  cortex ")),
+        "only suggestions follow Next: {status}"
+    );
+    let json = env.run(&["--json", "workflow", "status"]).json();
+    assert_eq!(
+        json["notifications"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
+}
+
 fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
@@ -896,6 +1011,9 @@ common::on_both_stores!(
     an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume,
     history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true,
     an_unknown_key_gets_a_did_you_mean,
+    an_unknown_key_does_not_hide_the_other_problems_of_its_file,
+    a_bad_duration_says_why_in_words_with_an_example,
+    the_next_block_ends_the_status_after_the_notification_lines,
     check_criteria_are_shown_rendered_as_they_ran,
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,

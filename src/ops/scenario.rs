@@ -11,7 +11,7 @@ use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{Command, RunState};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
-    resolve_agents, snapshot,
+    parse_scenario_setting_aside, resolve_agents, snapshot,
 };
 use crate::event::{Operator, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
@@ -379,10 +379,12 @@ fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
         .catalog()
         .user_schema()
         .map_err(|e| CommandError::definition(&e))?;
+    // Keys it does not know are reported with the rest of what validation finds.
     let verdict: Result<Scenario, DefinitionError> =
-        parse_scenario(&path, &entry.text).and_then(|s| {
-            validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known_agents(ctx))
-                .map(|()| s)
+        parse_scenario_setting_aside(&path, &entry.text).and_then(|(s, set_aside)| {
+            let verdict =
+                validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known_agents(ctx));
+            DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict).map(|()| s)
         });
     verdict.map_err(|e| CommandError::definition(&e))
 }
