@@ -866,6 +866,146 @@ fn the_next_block_ends_the_status_after_the_notification_lines(env: Env) {
     );
 }
 
+/// A dry run of `resume` on a run a live driver holds says so (exit 4, as the resume would
+/// be refused), also when `locks/` was deleted under it; a file where `locks/` belongs is a
+/// clear error saying what to do.
+fn a_dry_run_resume_of_a_held_run_says_it_is_held(env: Env) {
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - name: wait\n    run: touch started; while [ ! -f go ]; do sleep 0.05; done\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    for deleted in [false, true] {
+        if deleted {
+            std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+        }
+        let plan = env.run(&["workflow", "resume", "--dry-run"]);
+        assert_eq!(plan.code, 4, "{}{}", plan.stdout, plan.stderr);
+        assert!(plan.stdout.contains("Held: run"), "{}", plan.stdout);
+        assert!(plan.stdout.contains("exit 4"), "{}", plan.stdout);
+        let json = env.run(&["--json", "workflow", "resume", "--dry-run"]);
+        assert!(json.json()["held_by"].is_string(), "{}", json.stdout);
+    }
+    std::fs::write(env.file("go"), "").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, prompt: p}\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let free = env.run(&["workflow", "resume", "--dry-run"]);
+    assert_eq!(free.code, 0, "{}", free.stdout);
+    assert!(!free.stdout.contains("Held"), "{}", free.stdout);
+    // `locks` a file: what is wrong and what to do, nothing recorded.
+    let _ = std::fs::remove_dir_all(env.home().join("locks"));
+    std::fs::write(env.home().join("locks"), "").unwrap();
+    let before = env.run(&["--json", "log", "show"]).json();
+    let out = env.run(&["workflow", "step", "complete", "a"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("locks is not a folder") && out.stderr.contains("remove or move it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.run(&["--json", "log", "show"]).json(), before);
+}
+
+/// `resume --dry-run` lists a rollback's compensations in the order they run (newest step
+/// first); after one failed, it says the run ends failed, as it does.
+fn a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_failed(env: Env) {
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rb3",
+        "name: rb3\nsteps:\n  - {name: Prep, run: 'true', rollback: 'test -f started && exit 0; touch started; sleep 5'}\n  - {name: Prep2, run: 'true', rollback: 'exit 3'}\n  - {name: Review, prompt: r, on_failure: rollback}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb3"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    let plan = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    let steps: Vec<(String, String)> =
+        serde_json::from_value::<Vec<serde_json::Value>>(plan["steps"].clone())
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().into(),
+                    s["action"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+    let expected = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        steps,
+        expected(&[("Prep2", "undo"), ("Prep", "undo"), ("Review", "untouched")])
+    );
+    // Prep2's compensation fails, then the driver dies during Prep's.
+    let mut child = env
+        .command(&["workflow", "resume"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("Prep's compensation to start", || {
+        env.file("started").exists()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let plan = env.run(&["workflow", "resume", "--dry-run"]);
+    assert!(
+        plan.stdout
+            .contains("Prep2                    its compensation failed")
+            && plan
+                .stdout
+                .contains("the run ends failed (a compensation failed)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("ends rolled back"), "{}", plan.stdout);
+    let json = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    assert_eq!(json["steps"][0]["action"], "compensation_failed", "{json}");
+    assert_eq!(json["steps"][1]["action"], "undo", "{json}");
+    assert_eq!(json["steps"][2]["action"], "untouched_failed", "{json}");
+    // And so it ends.
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 1, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(None)["status"], "failed");
+}
+
+/// After `step fail --no-drive` on a rollback step the run waits for a driver to roll back:
+/// the status says that, and the suggested resume says it rolls back.
+fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: Env) {
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rb4",
+        "name: rb4\nsteps:\n  - {name: Prep, run: 'true', rollback: 'true'}\n  - {name: Review, prompt: r, on_failure: rollback}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb4"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
+    assert!(
+        recorded.stdout.contains("roll it back"),
+        "{}",
+        recorded.stdout
+    );
+    let status = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        status.contains("Status: ⏳ waiting to roll back (resume runs the compensations)"),
+        "{status}"
+    );
+    assert_eq!(env.run(&["workflow", "resume"]).code, 1);
+    assert_eq!(env.status(None)["status"], "rolled_back");
+}
+
 fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
@@ -1014,6 +1154,9 @@ common::on_both_stores!(
     an_unknown_key_does_not_hide_the_other_problems_of_its_file,
     a_bad_duration_says_why_in_words_with_an_example,
     the_next_block_ends_the_status_after_the_notification_lines,
+    a_dry_run_resume_of_a_held_run_says_it_is_held,
+    a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_failed,
+    a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back,
     check_criteria_are_shown_rendered_as_they_ran,
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,

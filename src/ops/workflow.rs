@@ -554,6 +554,10 @@ pub fn resume(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
+    // A driver on another host, by its lease (asked before the journal borrows the log).
+    let leased = dry_run
+        .then(|| crate::execute::driven_elsewhere(&*store, &run_id))
+        .flatten();
     let durability = {
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         if let Some(outcome) = journal.state.outcome() {
@@ -575,11 +579,26 @@ pub fn resume(
         if dry_run {
             let plan = preview_resume(&journal.state, mode.clone())
                 .map_err(|e| CommandError::bad_input(e.to_string()))?;
-            let text = render_plan(&format!("Resume plan for run {run_id}"), &plan);
+            let mut text = render_plan(&format!("Resume plan for run {run_id}"), &plan);
+            // Held by a live driver (its lock, or the log's driver when the lock file was
+            // deleted, or a lease elsewhere): the resume itself would be refused, exit 4.
+            let held = crate::execute::DriverLock::probe(&ctx.home, &run_id)
+                .or_else(|| crate::execute::live_recorded_driver(&journal.state))
+                .map(|h| h.to_string())
+                .or_else(|| leased.map(|l| format!("{} on {} (its lease)", l.holder, l.host)));
+            let code = match &held {
+                Some(holder) => {
+                    text.push_str(&format!(
+                        "\n⏸️  Held: run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops: wait for it, or stop it (Ctrl-C in its terminal)\n"
+                    ));
+                    exit::HELD
+                }
+                None => exit::OK,
+            };
             return Ok(Output::new(
-                json!({ "run_id": run_id, "dry_run": true, "steps": plan }),
+                json!({ "run_id": run_id, "dry_run": true, "steps": plan, "held_by": held }),
                 text,
-                exit::OK,
+                code,
             ));
         }
         // Before anything is recorded: a run with secret inputs cannot go on without them.

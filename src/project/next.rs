@@ -137,7 +137,11 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             out.push(resume(
                 view,
                 &[],
-                "nobody drives the run now: go on with it",
+                if view.rolling_back {
+                    "nobody drives the run now: roll it back (its compensations, newest step first)"
+                } else {
+                    "nobody drives the run now: go on with it"
+                },
             ));
             out.push(abort());
         }

@@ -518,6 +518,9 @@ pub struct StatusView {
     /// by path is in no catalog, and `name:` may differ from the file's stem.
     #[serde(skip)]
     pub started_from: String,
+    /// A rollback is under way or decided (`reason` says whether it waits for a driver).
+    #[serde(skip)]
+    pub rolling_back: bool,
 }
 
 impl StatusView {
@@ -727,6 +730,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 .cloned()
                 .collect()
         }),
+        rolling_back: state.phase == RunPhase::RollingBack,
         started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
             Some(builtin) => builtin.to_string(),
             None if s.source.is_empty() => s.name.clone(),

@@ -305,9 +305,15 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     if let Some(when) = &view.scheduled {
         let _ = writeln!(out, "   Started by the schedule: {when}");
     }
+    // A decided rollback that waits for a driver is not waiting on a report.
+    let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
+        " to roll back (resume runs the compensations)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "   Status: {} {}",
+        "   Status: {} {}{rollback}",
         run_badge(view.status),
         view.status.as_str()
     );
