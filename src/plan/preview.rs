@@ -36,21 +36,48 @@ pub enum Action {
 pub struct PlannedStep {
     pub name: String,
     pub action: Action,
+    /// Its `if:` (the expression, or `run: COMMAND`): it is skipped when that is false.
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub if_: Option<String>,
+    /// Its `foreach:` list or template: it runs once per item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<String>,
+    /// Its `uses:`: the workflow it runs as a child run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses: Option<String>,
 }
 
-/// The plan of a new run: every step runs, or waits when it is external.
+impl PlannedStep {
+    fn new(name: &str, action: Action) -> PlannedStep {
+        PlannedStep {
+            name: name.to_string(),
+            action,
+            if_: None,
+            foreach: None,
+            uses: None,
+        }
+    }
+}
+
+/// The plan of a new run: every step runs, or waits when it is external; with the `if:` that
+/// may skip it, the `foreach:` list it runs once per item of, the workflow it calls.
 pub fn preview_run(workflow: &Workflow, external: &dyn Fn(usize) -> bool) -> Vec<PlannedStep> {
     workflow
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| PlannedStep {
-            name: s.name.clone(),
-            action: if external(i) {
-                Action::Wait
-            } else {
-                Action::Run
-            },
+            if_: s.if_.as_ref().map(|c| c.text()),
+            foreach: s.foreach.as_ref().map(|f| f.text()),
+            uses: s.uses.clone(),
+            ..PlannedStep::new(
+                &s.name,
+                if external(i) {
+                    Action::Wait
+                } else {
+                    Action::Run
+                },
+            )
         })
         .collect()
 }
@@ -102,10 +129,7 @@ pub fn preview_resume(
         None => (Vec::new(), Vec::new(), false),
     };
     let ends_failed = ends && !failed.is_empty();
-    let step = |name: &String, action| PlannedStep {
-        name: name.clone(),
-        action,
-    };
+    let step = |name: &String, action| PlannedStep::new(name, action);
     let mut plan: Vec<PlannedStep> = failed
         .iter()
         .filter(|_| ends)

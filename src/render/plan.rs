@@ -24,6 +24,16 @@ pub fn render_plan(title: &str, plan: &[PlannedStep]) -> String {
             }
             Action::UntouchedFailed => "not run: the run ends failed (a compensation failed)",
         };
+        let mut action = match (&p.uses, p.action) {
+            (Some(uses), Action::Run) => format!("run workflow `{uses}` (a child run)"),
+            _ => action.to_string(),
+        };
+        if let Some(items) = &p.foreach {
+            action.push_str(&format!(", once per item of {items}"));
+        }
+        if let Some(condition) = &p.if_ {
+            action.push_str(&format!(", if {condition} (else skipped)"));
+        }
         let _ = writeln!(out, "  {:>2}. {:<24} {action}", i + 1, p.name);
     }
     out
