@@ -425,6 +425,45 @@ fn a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_su
     );
 }
 
+/// Without the secret inputs' values, an `if:` that reads none of them is decided and a
+/// literal `foreach:` list is read (nothing runs); an `if:` that reads one waits for them.
+fn an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits(env: Env) {
+    env.workflow(
+        "ti",
+        "name: ti\ninputs:\n  api_token: {type: string, required: true}\n  env: {type: string, default: prod}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Review, prompt: r, if: \"inputs.env == 'prod'\", foreach: [a, b]}\n  - {name: Gate, prompt: go, if: \"inputs.api_token == 'k-1234'\"}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "ti", "--input", "api_token=k-1234"])
+            .code,
+        3
+    );
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["waiting_for"], "Review[0]");
+    for item in ["Review[0]", "Review[1]"] {
+        let done = env.run(&["workflow", "step", "complete", item]);
+        assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    }
+    // Gate's `if:` compares the secret: not decided on `***`.
+    let status = env.status(None);
+    assert!(status["waiting_for"].is_null(), "{status}");
+    let gate = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Gate")
+        .unwrap();
+    assert_eq!(gate["status"], "pending", "{status}");
+    assert!(gate["if"]["holds"].is_null(), "{status}");
+    let resumed = env
+        .command(&["workflow", "resume"])
+        .env("CORTEX_INPUT_API_TOKEN", "k-1234")
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(3));
+    assert_eq!(env.status(None)["waiting_for"], "Gate");
+}
+
 fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env) {
     env.workflow(
         "needout",
@@ -1070,7 +1109,7 @@ fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_pha
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
         env.home().join("scenarios/sec.yaml"),
-        "name: sec\ndescription: d\ninputs:\n  db_password: {type: string, required: true}\nphases:\n  - {name: plan, description: plan it, condition: manual}\n  - {name: review, description: look, condition: after:plan}\n  - {name: deploy, description: d, condition: after:review, run: 'echo $CORTEX_INPUT_DB_PASSWORD > pw.txt'}\n",
+        "name: sec\ndescription: d\ninputs:\n  db_password: {type: string, required: true}\n  env: {type: string, default: prod}\nphases:\n  - {name: plan, description: plan it, condition: manual}\n  - {name: review, description: look, condition: after:plan, if: \"inputs.env == 'prod'\"}\n  - {name: deploy, description: d, condition: after:review, run: 'echo $CORTEX_INPUT_DB_PASSWORD > pw.txt'}\n",
     )
     .unwrap();
     let run = env.run(&[
@@ -1099,6 +1138,7 @@ fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_pha
     let done = env.run(&["orchestrate", "complete", "sec", "plan"]);
     assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
     assert_eq!(phase("plan"), "completed");
+    // Its `if:` reads no secret input: decided without one.
     assert_eq!(phase("review"), "waiting");
     // The next phase runs a command: the drive stops before it and says what to give.
     let done = env.run(&["orchestrate", "complete", "sec", "review"]);
@@ -1160,4 +1200,5 @@ common::on_both_stores!(
     check_criteria_are_shown_rendered_as_they_ran,
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
+    an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
 );

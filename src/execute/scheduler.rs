@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
-    record, record_stop, require_secrets,
+    preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed};
@@ -34,9 +34,10 @@ pub fn drive_scenario(
 ) -> Result<DriveEnd, DriveError> {
     // Without the values of its secret inputs (a start or a report recorded by a process that
     // was not given them), the run goes on as far as nothing runs, as a workflow's does:
-    // phases people do start and wait for their reports. Anything the engine runs (a command,
-    // an agent, a check, an `if:`, a `foreach:` list) waits for a driver given them: every
-    // command sees every input (`CORTEX_INPUT_<NAME>`), and an `if:` may compare one.
+    // phases people do start and wait for their reports. What the engine runs (a command, an
+    // agent, a check, a command `if:`) waits for a driver given them, as does an `if:` or a
+    // `foreach:` template that reads one of them: every command sees every input
+    // (`CORTEX_INPUT_<NAME>`).
     let missing = match require_secrets(journal) {
         Err(DriveError::MissingSecretInputs(missing)) => missing,
         _ => Vec::new(),
@@ -140,7 +141,7 @@ pub fn drive_scenario(
             if workers.contains(&name) {
                 continue;
             }
-            if !missing.is_empty() {
+            if preparing_needs_secrets(&journal.state, index, &missing) {
                 needs_secrets = true;
                 continue;
             }
