@@ -425,6 +425,45 @@ fn a_secret_input_given_at_run_lets_reports_drive_on_to_what_needs_it_and_the_su
     );
 }
 
+/// Without the secret inputs' values, an `if:` that reads none of them is decided and a
+/// literal `foreach:` list is read (nothing runs); an `if:` that reads one waits for them.
+fn an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits(env: Env) {
+    env.workflow(
+        "ti",
+        "name: ti\ninputs:\n  api_token: {type: string, required: true}\n  env: {type: string, default: prod}\nsteps:\n  - {name: Plan, prompt: plan}\n  - {name: Review, prompt: r, if: \"inputs.env == 'prod'\", foreach: [a, b]}\n  - {name: Gate, prompt: go, if: \"inputs.api_token == 'k-1234'\"}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "ti", "--input", "api_token=k-1234"])
+            .code,
+        3
+    );
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["waiting_for"], "Review[0]");
+    for item in ["Review[0]", "Review[1]"] {
+        let done = env.run(&["workflow", "step", "complete", item]);
+        assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    }
+    // Gate's `if:` compares the secret: not decided on `***`.
+    let status = env.status(None);
+    assert!(status["waiting_for"].is_null(), "{status}");
+    let gate = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Gate")
+        .unwrap();
+    assert_eq!(gate["status"], "pending", "{status}");
+    assert!(gate["if"]["holds"].is_null(), "{status}");
+    let resumed = env
+        .command(&["workflow", "resume"])
+        .env("CORTEX_INPUT_API_TOKEN", "k-1234")
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(3));
+    assert_eq!(env.status(None)["waiting_for"], "Gate");
+}
+
 fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env) {
     env.workflow(
         "needout",
@@ -751,6 +790,261 @@ fn an_unknown_key_gets_a_did_you_mean(env: Env) {
     );
 }
 
+/// A misspelled key does not hide the file's other problems: the duplicate step and the bad
+/// duration are reported with it, each at its place, and every unknown key is (workflows and
+/// scenarios alike).
+fn an_unknown_key_does_not_hide_the_other_problems_of_its_file(env: Env) {
+    env.workflow(
+        "many",
+        "name: many\nsteps:\n  - name: a\n    run: 'true'\n    timout: 5s\n  - name: a\n    run: 'true'\n    timeout: 5x\n    retry: {max_retry_attempt: 3, bakoff: 2}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "many"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let errors: Vec<(u64, u64, String)> = out.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["column"].as_u64().unwrap(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let at: Vec<(u64, u64)> = errors.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(
+        at,
+        [(5, 5), (6, 11), (8, 14), (9, 13), (9, 35)],
+        "{errors:?}"
+    );
+    assert!(errors[0].2.contains("unknown field `timout`"), "{errors:?}");
+    assert!(errors[1].2.contains("used twice"), "{errors:?}");
+    assert!(errors[2].2.contains("`5x` is not a duration"), "{errors:?}");
+    assert!(errors[4].2.contains("unknown field `bakoff`"), "{errors:?}");
+    // Nothing runs.
+    assert_eq!(env.run(&["workflow", "run", "many"]).code, 2);
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - {name: a, descripton: x}\n  - {name: a, timeout: 5x}\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "validate", "sc"]);
+    assert_eq!(out.code, 2);
+    for said in [
+        "unknown field `descripton`",
+        "Duplicate phase name: a",
+        "`5x` is not a duration",
+    ] {
+        assert!(out.stdout.contains(said), "{said}: {}", out.stdout);
+    }
+}
+
+/// A duration that is not one says why in words, with examples, never the parser's
+/// "expected number at 0" (in a definition and on the command line).
+fn a_bad_duration_says_why_in_words_with_an_example(env: Env) {
+    env.workflow(
+        "dur",
+        "name: dur\nsteps:\n  - {name: a, run: 'true', timeout: abc}\n",
+    );
+    for out in [
+        env.run(&["workflow", "validate", "dur"]),
+        env.run(&["gc", "--older-than", "abc"]),
+        env.run(&["worker", "--poll", "abc"]),
+    ] {
+        assert_eq!(out.code, 2);
+        let said = out.text();
+        assert!(said.contains("it does not start with a number"), "{said}");
+        assert!(said.contains("`10m`"), "{said}");
+        assert!(!said.contains("expected number"), "{said}");
+    }
+    // Out of range: the examples are inside the range.
+    let out = env.run(&["worker", "--lease", "2h"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("from 300ms to 1h"), "{}", out.stderr);
+    let examples = out
+        .stderr
+        .split("in that range (")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        examples.starts_with("`30`, `500ms`, `10m`)"),
+        "{}",
+        out.stderr
+    );
+    for absurd in ["1e30", "9999999999999999999"] {
+        let out = env.run(&["gc", "--older-than", absurd]);
+        assert_eq!(out.code, 2, "{absurd}: {}", out.stdout);
+        assert!(out.stderr.contains("from 0 to 3650 days"), "{}", out.stderr);
+    }
+}
+
+/// What to do next ends the status screen: a run's notification lines come before it.
+fn the_next_block_ends_the_status_after_the_notification_lines(env: Env) {
+    env.workflow(
+        "nd",
+        "name: nd\nsteps:\n  - {name: Deploy, run: 'exit 1', retry: {max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - run: 'true'\n  on_finish:\n    - run: 'true'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "nd"]).code, 1);
+    let status = env.run(&["workflow", "status"]).stdout;
+    let notes = status.find("📣 on_failure").expect(&status);
+    let finish = status.find("📣 on_finish").expect(&status);
+    let next = status.find("\nNext:\n").expect(&status);
+    assert!(notes < next && finish < next, "{status}");
+    let after: Vec<&str> = status[next..].lines().skip(2).collect();
+    assert!(
+        after.iter().all(|l| l.starts_with("  cortex ")),
+        "only suggestions follow Next: {status}"
+    );
+    let json = env.run(&["--json", "workflow", "status"]).json();
+    assert_eq!(
+        json["notifications"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
+}
+
+/// A dry run of `resume` on a run a live driver holds says so (exit 4, as the resume would
+/// be refused), also when `locks/` was deleted under it; a file where `locks/` belongs is a
+/// clear error saying what to do.
+fn a_dry_run_resume_of_a_held_run_says_it_is_held(env: Env) {
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - name: wait\n    run: touch started; while [ ! -f go ]; do sleep 0.05; done\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the step to start", || env.file("started").exists());
+    for deleted in [false, true] {
+        if deleted {
+            std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+        }
+        let plan = env.run(&["workflow", "resume", "--dry-run"]);
+        assert_eq!(plan.code, 4, "{}{}", plan.stdout, plan.stderr);
+        assert!(plan.stdout.contains("Held: run"), "{}", plan.stdout);
+        assert!(plan.stdout.contains("exit 4"), "{}", plan.stdout);
+        let json = env.run(&["--json", "workflow", "resume", "--dry-run"]);
+        assert!(json.json()["held_by"].is_string(), "{}", json.stdout);
+    }
+    std::fs::write(env.file("go"), "").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, prompt: p}\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let free = env.run(&["workflow", "resume", "--dry-run"]);
+    assert_eq!(free.code, 0, "{}", free.stdout);
+    assert!(!free.stdout.contains("Held"), "{}", free.stdout);
+    // `locks` a file: what is wrong and what to do, nothing recorded.
+    let _ = std::fs::remove_dir_all(env.home().join("locks"));
+    std::fs::write(env.home().join("locks"), "").unwrap();
+    let before = env.run(&["--json", "log", "show"]).json();
+    let out = env.run(&["workflow", "step", "complete", "a"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("locks is not a folder") && out.stderr.contains("remove or move it"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.run(&["--json", "log", "show"]).json(), before);
+}
+
+/// `resume --dry-run` lists a rollback's compensations in the order they run (newest step
+/// first); after one failed, it says the run ends failed, as it does.
+fn a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_failed(env: Env) {
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rb3",
+        "name: rb3\nsteps:\n  - {name: Prep, run: 'true', rollback: 'test -f started && exit 0; touch started; sleep 5'}\n  - {name: Prep2, run: 'true', rollback: 'exit 3'}\n  - {name: Review, prompt: r, on_failure: rollback}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb3"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    let plan = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    let steps: Vec<(String, String)> =
+        serde_json::from_value::<Vec<serde_json::Value>>(plan["steps"].clone())
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().into(),
+                    s["action"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+    let expected = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        steps,
+        expected(&[("Prep2", "undo"), ("Prep", "undo"), ("Review", "untouched")])
+    );
+    // Prep2's compensation fails, then the driver dies during Prep's.
+    let mut child = env
+        .command(&["workflow", "resume"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("Prep's compensation to start", || {
+        env.file("started").exists()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let plan = env.run(&["workflow", "resume", "--dry-run"]);
+    assert!(
+        plan.stdout
+            .contains("Prep2                    its compensation failed")
+            && plan
+                .stdout
+                .contains("the run ends failed (a compensation failed)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("ends rolled back"), "{}", plan.stdout);
+    let json = env
+        .run(&["--json", "workflow", "resume", "--dry-run"])
+        .json();
+    assert_eq!(json["steps"][0]["action"], "compensation_failed", "{json}");
+    assert_eq!(json["steps"][1]["action"], "undo", "{json}");
+    assert_eq!(json["steps"][2]["action"], "untouched_failed", "{json}");
+    // And so it ends.
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 1, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(None)["status"], "failed");
+}
+
+/// After `step fail --no-drive` on a rollback step the run waits for a driver to roll back:
+/// the status says that, and the suggested resume says it rolls back.
+fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: Env) {
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rb4",
+        "name: rb4\nsteps:\n  - {name: Prep, run: 'true', rollback: 'true'}\n  - {name: Review, prompt: r, on_failure: rollback}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb4"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "fail", "Review", "--no-drive"]);
+    assert!(
+        recorded.stdout.contains("roll it back"),
+        "{}",
+        recorded.stdout
+    );
+    let status = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        status.contains("Status: ⏳ waiting to roll back (resume runs the compensations)"),
+        "{status}"
+    );
+    assert_eq!(env.run(&["workflow", "resume"]).code, 1);
+    assert_eq!(env.status(None)["status"], "rolled_back");
+}
+
 fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     std::fs::write(
@@ -806,6 +1100,73 @@ fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_name
     assert!(env.log_holding("sekrit-value-1").is_empty());
 }
 
+/// A scenario given a secret input at `run` goes on after a start or a report from a process
+/// without the value, as a workflow does: phases people do start and wait for their reports;
+/// the drive stops only before a phase the engine runs, and says to resume with the input.
+fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it(
+    env: Env,
+) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sec.yaml"),
+        "name: sec\ndescription: d\ninputs:\n  db_password: {type: string, required: true}\n  env: {type: string, default: prod}\nphases:\n  - {name: plan, description: plan it, condition: manual}\n  - {name: review, description: look, condition: after:plan, if: \"inputs.env == 'prod'\"}\n  - {name: deploy, description: d, condition: after:review, run: 'echo $CORTEX_INPUT_DB_PASSWORD > pw.txt'}\n",
+    )
+    .unwrap();
+    let run = env.run(&[
+        "orchestrate",
+        "run",
+        "sec",
+        "--input",
+        "db_password=realpw-9",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    // Waiting on a manual start is waiting on people, not "nobody drives it".
+    assert!(env.run(&["--json", "orchestrate", "status", "sec"]).json()["reason"].is_null());
+    let started = env.run(&["orchestrate", "start", "sec", "plan"]);
+    assert_eq!(started.code, 3, "{}{}", started.stdout, started.stderr);
+    let phase = |name: &str| {
+        let status = env.run(&["--json", "orchestrate", "status", "sec"]).json();
+        status["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(phase("plan"), "waiting");
+    let done = env.run(&["orchestrate", "complete", "sec", "plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(phase("plan"), "completed");
+    // Its `if:` reads no secret input: decided without one.
+    assert_eq!(phase("review"), "waiting");
+    // The next phase runs a command: the drive stops before it and says what to give.
+    let done = env.run(&["orchestrate", "complete", "sec", "review"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert!(done.stderr.contains("db_password"), "{}", done.stderr);
+    assert!(
+        done.stdout
+            .contains("Waiting: nobody drives it now; resume goes on, given the values of its secret inputs again"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(phase("deploy"), "pending");
+    assert!(!env.file("pw.txt").exists());
+    let status = env.run(&["--json", "orchestrate", "status", "sec"]).json();
+    let argv: Vec<String> = serde_json::from_value(status["next"][0]["argv"].clone()).unwrap();
+    assert_eq!(argv[1..3], ["orchestrate", "resume"], "{argv:?}");
+    assert_eq!(argv[4..], ["--input", "db_password=VALUE"], "{argv:?}");
+    let mut args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    args[4] = "db_password=realpw-9";
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("pw.txt")).unwrap().trim(),
+        "realpw-9"
+    );
+    assert!(env.log_holding("realpw-9").is_empty());
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -830,6 +1191,14 @@ common::on_both_stores!(
     an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume,
     history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true,
     an_unknown_key_gets_a_did_you_mean,
+    an_unknown_key_does_not_hide_the_other_problems_of_its_file,
+    a_bad_duration_says_why_in_words_with_an_example,
+    the_next_block_ends_the_status_after_the_notification_lines,
+    a_dry_run_resume_of_a_held_run_says_it_is_held,
+    a_dry_run_lists_compensations_newest_first_and_a_failed_one_ends_the_run_failed,
+    a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back,
     check_criteria_are_shown_rendered_as_they_ran,
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
+    a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
+    an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
 );

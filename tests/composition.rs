@@ -1015,3 +1015,84 @@ fn an_if_that_can_never_be_decided_or_an_empty_command_condition_is_refused_by_v
     assert!(errors[1].0.contains("booleans have no order"), "{errors:?}");
     assert!(errors[2].0.contains("is empty"), "{errors:?}");
 }
+
+/// A workflow's dry run says what a scenario's does: a `foreach:` step runs once per item of
+/// its list, a `uses:` step runs its workflow as a child run, an `if:` step may be skipped —
+/// in the plan's lines and in its document.
+#[test]
+fn a_workflow_dry_run_says_foreach_uses_and_if() {
+    let env = Env::new();
+    env.workflow("child", "name: child\nsteps:\n  - {name: c, run: 'true'}\n");
+    env.workflow(
+        "kinds",
+        "name: kinds\ninputs:\n  env: {type: string, default: dev}\nsteps:\n  - {name: fan, foreach: [eu, us], run: 'echo ${{ item }}'}\n  - {name: call, uses: child}\n  - {name: gate, run: 'true', if: \"inputs.env == 'prod'\"}\n  - {name: plain, run: 'true'}\n",
+    );
+    let plan = env.run(&["workflow", "run", "kinds", "--dry-run"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    for line in [
+        r#"fan                      run, once per item of ["eu","us"]"#,
+        "call                     run workflow `child` (a child run)",
+        "gate                     run, if inputs.env == 'prod' (else skipped)",
+        "plain                    run\n",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}: {}", plan.stdout);
+    }
+    let json = env
+        .run(&["--json", "workflow", "run", "kinds", "--dry-run"])
+        .json();
+    assert_eq!(json["steps"][0]["foreach"], r#"["eu","us"]"#, "{json}");
+    assert_eq!(json["steps"][1]["uses"], "child", "{json}");
+    assert_eq!(json["steps"][2]["if"], "inputs.env == 'prod'", "{json}");
+    assert!(json["steps"][3].get("if").is_none(), "{json}");
+    assert!(!env.db().exists(), "a dry run records nothing");
+}
+
+/// `steps.d[7]` of a `foreach:` over a list of two written in the definition can never be
+/// there: a located validation error (templates and `if:`, workflows and scenarios), never
+/// an empty value at run time.
+#[test]
+fn an_item_index_beyond_a_literal_foreach_list_is_a_located_error() {
+    let env = Env::new();
+    env.workflow(
+        "fe2",
+        "name: fe2\nsteps:\n  - {name: d, foreach: [a, b], run: echo x=1 >> $CORTEX_OUTPUT}\n  - {name: e, run: \"echo [${{ steps.d[7].outputs.x }}] ${{ steps.d[1].outputs.x }}\"}\n  - {name: f, run: 'true', if: 'steps.d[2].outputs.x == 1'}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "fe2"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let errors = out.json()["errors"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0]["line"], 4);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`d[7]`, but step `d` has no item 7: its `foreach:` list has 2 items"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[0]["hint"], "use `d[0]` to `d[1]`, counted from 0");
+    assert_eq!(errors[1]["line"], 5);
+    assert!(
+        errors[1]["message"].as_str().unwrap().contains("no item 2"),
+        "{errors:?}"
+    );
+    assert_eq!(env.run(&["workflow", "run", "fe2"]).code, 2);
+    assert!(!env.db().exists(), "nothing was recorded");
+    // An item that is there, and a list known only when it runs, are fine.
+    env.workflow(
+        "fe3",
+        "name: fe3\nsteps:\n  - {name: p, run: 'true'}\n  - {name: d, foreach: '${{ steps.p.outputs.list }}', run: 'true'}\n  - {name: e, run: \"echo ${{ steps.d[9].outputs.x }}\"}\n",
+    );
+    assert_eq!(env.run(&["workflow", "validate", "fe3"]).code, 0);
+    scenario(
+        &env,
+        "s",
+        "name: s\ndescription: d\nphases:\n  - {name: d, foreach: [a], run: 'true'}\n  - {name: e, condition: 'after:d', run: 'echo ${{ phases.d[1].outputs.x }}'}\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "s"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stdout.contains("phase `d` has no item 1") && out.stdout.contains("s.yaml:5:"),
+        "{}",
+        out.stdout
+    );
+}

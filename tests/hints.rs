@@ -226,3 +226,89 @@ fn an_interrupted_run_suggests_commands_that_exist() {
     assert!(check("interrupted", &status) >= 2);
     assert!(check("interrupted", &env.run(&["--json", "workflow", "status"])) >= 2);
 }
+
+/// With no run at all in the log, a command on a scenario run says how to start a scenario —
+/// the named one when it exists — never `workflow run`.
+#[test]
+fn with_no_runs_at_all_every_orchestrate_command_hints_orchestrate_run() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "rr",
+        "name: rr\ndescription: d\nphases:\n  - {name: plan, description: p, condition: manual}\n",
+    );
+    for args in [
+        &["orchestrate", "status", "rr"][..],
+        &["orchestrate", "start", "rr", "plan"],
+        &["orchestrate", "complete", "rr", "plan"],
+        &["orchestrate", "fail", "rr", "plan"],
+        &["orchestrate", "stop", "rr"],
+        &["orchestrate", "resume", "rr"],
+        &["orchestrate", "abort", "rr"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("scenario `rr` has no runs yet")
+                && out.stderr.contains("orchestrate run rr`"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("workflow"), "{args:?}: {}", out.stderr);
+        check("no runs", &out);
+    }
+    for args in [
+        &["orchestrate", "status"][..],
+        &["orchestrate", "stop"],
+        &["orchestrate", "resume"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("cortex orchestrate run NAME") && !out.stderr.contains("workflow"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = env.run(&["workflow", "status"]);
+    assert!(
+        out.stderr.contains("cortex workflow run NAME"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// After a failed compensation the run is over, and the suggested `run` starts its definition
+/// again: the file it came from, whether it was given by path or found by a name that is not
+/// its `name:`.
+#[test]
+fn after_a_failed_compensation_the_suggested_run_starts_the_definition_again() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"enable_rollback":true}}"#);
+    let body = "steps:\n  - {name: Prep, run: 'true', rollback: 'exit 3'}\n  - {name: Review, prompt: r, on_failure: rollback}\n";
+    let path = env.project().join("rb.yaml");
+    std::fs::write(&path, format!("name: rb\n{body}")).unwrap();
+    env.workflow("dp", &format!("name: Deploy Prod\n{body}"));
+    for start in [path.to_str().unwrap(), "dp"] {
+        assert_eq!(env.run(&["workflow", "run", start]).code, 3);
+        let failed = env.run(&["workflow", "step", "fail", "Review"]);
+        assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+        assert!(
+            failed.stdout.contains("compensation failed"),
+            "{}",
+            failed.stdout
+        );
+        let next = env.status(None)["next"].clone();
+        let argv: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
+        assert_eq!(argv[1..3], ["workflow", "run"], "{argv:?}");
+        let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+        let again = env.run(&args);
+        assert_eq!(
+            again.code, 3,
+            "{start}: {argv:?}: {}{}",
+            again.stdout, again.stderr
+        );
+        assert_eq!(env.status(None)["waiting_for"], "Review");
+        assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    }
+}

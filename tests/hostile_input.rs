@@ -470,8 +470,8 @@ fn invisible_characters_are_refused_in_every_kind_of_name() {
     for (i, c) in [
         "\\u202E", "\\u2066", "\\u2069", "\\u200B", "\\u200F", "\\uFEFF", "\\u00AD",
         // Default-ignorable but not format characters: Hangul fillers, grapheme joiner,
-        // variation selector.
-        "\\u3164", "\\uFFA0", "\\u115F", "\\u034F", "\\uFE0F",
+        // variation selector; and the braille blank, a symbol that shows as a space.
+        "\\u3164", "\\uFFA0", "\\u115F", "\\u034F", "\\uFE00", "\\u2800",
     ]
     .into_iter()
     .enumerate()
@@ -698,4 +698,47 @@ fn agent_status_of_an_invalid_agent_file_gives_the_files_error_not_no_such_agent
     // A name no file has is still not found.
     let out = env.run(&["agent", "status", "nobody"]);
     assert!(out.stderr.contains("no agent named"), "{}", out.stderr);
+}
+
+/// An emoji or symbol with its presentation selector (`⚠️ Check`, `❤️`, the keycap `1️⃣`) is a
+/// name like any other; a selector that follows nothing visible (first, after a space, after
+/// another selector) shows as nothing and is refused, saying so.
+#[test]
+fn an_emoji_with_its_presentation_selector_is_a_name_and_a_stray_selector_is_refused_truthfully() {
+    let env = Env::new();
+    env.workflow(
+        "emoji",
+        "name: emoji\nsteps:\n  - {name: \"\\u26A0\\uFE0F Check\", prompt: p}\n  - {name: \"\\u2764\\uFE0F\", prompt: p}\n  - {name: \"1\\uFE0F\\u20E3 first\", prompt: p}\n",
+    );
+    let out = env.run(&["workflow", "validate", "emoji"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(env.run(&["workflow", "run", "emoji"]).code, 3);
+    // Reported by the name as typed, selector and all, or without it.
+    let done = env.run(&["workflow", "step", "complete", "\u{26A0}\u{FE0F} Check"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let done = env.run(&["workflow", "step", "complete", "\u{2764}"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    assert_eq!(env.status(None)["waiting_for"], "1\u{FE0F}\u{20E3} first");
+    for (i, name) in [
+        "\\uFE0F",
+        "\\uFE0Fdeploy",
+        "deploy \\uFE0Fx",
+        "\\u26A0\\uFE0F\\uFE0F Check",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = format!("stray{i}");
+        env.workflow(
+            &file,
+            &format!("name: w\nsteps:\n  - {{name: \"{name}\", prompt: p}}\n"),
+        );
+        let out = env.run(&["workflow", "validate", &file]);
+        assert_clear_refusal(&out, &file);
+        let said = out.text();
+        assert!(
+            said.contains("U+FE0F") && said.contains("does not follow a visible character"),
+            "{file}: {said}"
+        );
+    }
 }

@@ -53,6 +53,40 @@ fn steps_whose_names_differ_only_in_case_or_spacing_are_refused_naming_both() {
     );
 }
 
+/// Two names drawn alike are one name: precomposed `é` against `e` + U+0301 (equal after NFC),
+/// and an emoji with and without its presentation selector.
+#[test]
+fn names_equal_after_unicode_normalisation_or_a_presentation_selector_collide() {
+    let env = Env::new();
+    env.workflow(
+        "cafe",
+        "name: cafe\nsteps:\n  - {name: \"Caf\\u00e9\", prompt: p}\n  - {name: \"Cafe\\u0301\", prompt: p}\n",
+    );
+    let out = env.run(&["workflow", "validate", "cafe"]);
+    assert_refused(&out, "cafe.yaml:4:", ["Café", "Cafe\\u{301}"]);
+    assert_eq!(env.run(&["workflow", "run", "cafe"]).code, 2);
+    assert!(!env.db().exists(), "nothing was recorded");
+    env.workflow(
+        "warn",
+        "name: warn\nsteps:\n  - {name: \"\\u26A0 Check\", prompt: p}\n  - {name: \"\\u26A0\\uFE0F check\", prompt: p}\n",
+    );
+    let out = env.run(&["workflow", "validate", "warn"]);
+    assert_refused(
+        &out,
+        "warn.yaml:4:",
+        ["\u{26A0} Check", "\u{26A0}\u{FE0F} check"],
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/nfd.yaml"),
+        "name: nfd\ndescription: d\nphases:\n  - {name: \"r\\u00e9sum\\u00e9\", condition: manual}\n  - {name: \"Re\\u0301sume\\u0301\", run: 'true'}\n",
+    )
+    .unwrap();
+    let out = env.run(&["orchestrate", "validate", "nfd"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("nfd.yaml:5:"), "{}", out.stdout);
+}
+
 #[test]
 fn phases_whose_names_collide_are_refused_naming_both() {
     let env = Env::new();

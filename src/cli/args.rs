@@ -90,7 +90,7 @@ pub enum TopCommand {
     /// Remove the derived files (runs/<id>/) of finished runs older than a duration; the log
     /// keeps everything, and they are rebuilt from it when needed.
     Gc {
-        /// How long ago a run must have ended (`30d`, `12h`, seconds).
+        /// How long ago a run must have ended (`30d`, `12h`, seconds), from 0 to 3650 days.
         #[arg(long, default_value = "30d", value_name = "DURATION")]
         older_than: String,
         /// Say what would be removed, removing nothing.

@@ -97,12 +97,7 @@ pub fn dispatch(
             older_than,
             dry_run,
         } => {
-            let older_than = crate::definition::DurationSpec(older_than)
-                .to_duration()
-                .map_err(|e| {
-                    CommandError::bad_input(format!("--older-than: {e}"))
-                        .hint("write e.g. --older-than 30d or --older-than 12h")
-                })?;
+            let older_than = ops::housekeeping::older_than(&older_than)?;
             done(ops::housekeeping::gc(ctx, older_than, dry_run))
         }
         TopCommand::Completions { shell } => {

@@ -69,3 +69,27 @@ impl std::fmt::Display for DefinitionError {
 }
 
 impl std::error::Error for DefinitionError {}
+
+impl DefinitionError {
+    /// The verdict on a definition whose unknown keys were set aside before it was validated
+    /// (`parse_workflow_setting_aside`): those keys' problems and the validation's, in the
+    /// order of the file (problems without a place last).
+    pub fn with_set_aside(
+        path: &str,
+        text: &str,
+        set_aside: Vec<Problem>,
+        verdict: Result<(), DefinitionError>,
+    ) -> Result<(), DefinitionError> {
+        if set_aside.is_empty() {
+            return verdict;
+        }
+        let mut problems = set_aside;
+        problems.extend(verdict.err().map(|e| e.problems).unwrap_or_default());
+        problems.sort_by_key(|p| (p.at.is_none(), p.at));
+        Err(DefinitionError {
+            path: path.to_string(),
+            text: text.to_string(),
+            problems,
+        })
+    }
+}

@@ -64,10 +64,38 @@ impl DurationSpec {
         }
         humantime::parse_duration(text).map_err(|e| {
             format!(
-                "`{}` is not a duration ({e}); write seconds (`30`) or units (`500ms`, `10m`, `1h 30m`)",
-                super::name::shown(text)
+                "`{}` is not a duration: {}; write seconds (`30`) or a number with a unit (`500ms`, `10m`, `1h 30m`)",
+                super::name::shown(text),
+                why_not_a_duration(text, &e)
             )
         })
+    }
+}
+
+/// What is wrong with `text` as a duration, in words (the parser's own message names byte
+/// offsets: "expected number at 0").
+fn why_not_a_duration(text: &str, e: &humantime::DurationError) -> String {
+    use humantime::DurationError as E;
+    // The character at byte `at`, as it may be shown.
+    let at = |at: usize| {
+        text.get(at..)
+            .and_then(|rest| rest.chars().next())
+            .map(|c| super::name::shown(&c.to_string()))
+            .unwrap_or_default()
+    };
+    match e {
+        E::Empty => "it is empty".into(),
+        E::NumberExpected(0) => "it does not start with a number".into(),
+        E::NumberExpected(i) => format!("a number is missing before `{}`", at(*i)),
+        E::InvalidCharacter(i) => format!(
+            "`{}` has no place in a duration (only numbers, units and spaces)",
+            at(*i)
+        ),
+        E::UnknownUnit { unit, .. } => format!(
+            "`{}` is not a unit (ms, s, m, h, d, w and their long names: `5min`, `2 hours`)",
+            super::name::shown(unit)
+        ),
+        E::NumberOverflow => "the number is too large".into(),
     }
 }
 
@@ -116,6 +144,17 @@ mod tests {
         assert_eq!(d("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(d("1h 30m"), Ok(Duration::from_secs(5400)));
         assert!(d("soon").unwrap_err().contains("not a duration"));
+        for (text, why) in [
+            ("abc", "it does not start with a number"),
+            ("5x", "`x` is not a unit"),
+            ("", "it is empty"),
+            ("5m!", "`!` has no place in a duration"),
+            ("5m m", "a number is missing before `m`"),
+        ] {
+            let err = d(text).unwrap_err();
+            assert!(err.contains(why) && err.contains("`10m`"), "{text}: {err}");
+            assert!(!err.contains(" at "), "no byte offsets: {err}");
+        }
         assert!(d("-3").is_err());
         for not_a_duration in ["-1e30", "1e309", "NaN", "inf", "-0.5", "-1"] {
             assert!(d(not_a_duration).is_err(), "{not_a_duration}");

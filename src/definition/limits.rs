@@ -77,6 +77,16 @@ pub const WORKER_POLL: DurationRange = DurationRange {
     unset: "leave `--poll` out for the default of 1s",
 };
 
+/// `gc --older-than`: the age of the runs whose files are removed. Ten years is older than
+/// any run a home holds; past it the cut-off time would fall before any clock's epoch.
+pub const GC_OLDER_THAN: DurationRange = DurationRange {
+    field: "--older-than",
+    min: Duration::ZERO,
+    max: Duration::from_secs(3650 * DAY),
+    text: "from 0 to 3650 days",
+    unset: "leave `--older-than` out for the default of 30 days",
+};
+
 /// `max_retry_attempts`, in the configuration and in a step's or phase's `retry`.
 pub const MAX_RETRY_ATTEMPTS: u32 = 100;
 
@@ -106,11 +116,24 @@ impl DurationRange {
     /// saying what is wrong and how to fix it.
     pub fn check(&self, spec: &DurationSpec) -> Result<Duration, String> {
         let out_of_range = || {
+            // Examples only from inside the range.
+            let examples: Vec<String> = [
+                ("30", Duration::from_secs(30)),
+                ("500ms", Duration::from_millis(500)),
+                ("10m", Duration::from_secs(600)),
+                ("2h", Duration::from_secs(7200)),
+                ("7d", Duration::from_secs(7 * DAY)),
+            ]
+            .iter()
+            .filter(|(_, d)| (self.min..=self.max).contains(d))
+            .map(|(text, _)| format!("`{text}`"))
+            .collect();
             format!(
-                "`{}` is `{}`, outside its range {}; write a duration in that range (`30`, `500ms`, `10m`, `2h`), or {}",
+                "`{}` is `{}`, outside its range {}; write a duration in that range ({}), or {}",
                 self.field,
                 super::name::shown(spec.0.trim()),
                 self.text,
+                examples.join(", "),
                 self.unset
             )
         };
@@ -164,6 +187,23 @@ mod tests {
         assert_eq!(RETRY_BACKOFF.check(&spec("0")), Ok(Duration::ZERO));
         assert!(RETRY_BACKOFF.check(&spec("1e30")).is_err());
         assert!(RETRY_BACKOFF.check(&spec("25h")).is_err());
+    }
+
+    #[test]
+    fn an_out_of_range_message_gives_only_examples_inside_the_range() {
+        let err = WORKER_LEASE.check_flag("2h").unwrap_err();
+        assert!(err.contains("from 300ms to 1h"), "{err}");
+        assert!(
+            err.contains("in that range (`30`, `500ms`, `10m`), or"),
+            "{err}"
+        );
+        let err = GC_OLDER_THAN.check_flag("1e30").unwrap_err();
+        assert!(
+            err.contains("from 0 to 3650 days") && err.contains("`7d`"),
+            "{err}"
+        );
+        assert!(GC_OLDER_THAN.check_flag("9999999999999999999").is_err());
+        assert_eq!(GC_OLDER_THAN.check_flag("0"), Ok(Duration::ZERO));
     }
 
     #[test]

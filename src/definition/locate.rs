@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Location;
@@ -45,6 +46,22 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<Location> {
     })
 }
 
+/// The position of the key at `path` (its last step a key) in `text`, if the path exists: where
+/// a misspelled key is, rather than its value.
+pub fn locate_key(text: &str, path: &[Seg]) -> Option<Location> {
+    let err = Seek(path)
+        .key()
+        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .err()?;
+    if !err.to_string().contains(ARRIVED) {
+        return None;
+    }
+    err.location().map(|l| Location {
+        line: l.line(),
+        column: l.column(),
+    })
+}
+
 /// The position of the node at `path` in the JSON `text`, if the path exists. JSON is read as
 /// YAML first, which gives the start of the node; if the YAML parser refuses the text (a key
 /// over 1,024 characters, say), serde_json gives the position just after the node.
@@ -62,6 +79,122 @@ pub fn locate_json(text: &str, path: &[Seg]) -> Option<Location> {
 }
 
 struct Seek<'a>(&'a [Seg]);
+
+impl<'a> Seek<'a> {
+    /// Arrive on the key of the path's last step, not on its value.
+    fn key(self) -> SeekKey<'a> {
+        SeekKey(self.0)
+    }
+}
+
+/// `Seek` that arrives on a key: the path's last step is a key of a mapping.
+struct SeekKey<'a>(&'a [Seg]);
+
+impl<'de> DeserializeSeed<'de> for SeekKey<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SeekKey<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((Seg::Key(want), rest)) = self.0.split_first() else {
+            return Ok(());
+        };
+        if rest.is_empty() {
+            // Fail while reading the key itself: the error is placed on it.
+            while map.next_key_seed(KeyProbe(want))?.is_some() {
+                map.next_value::<IgnoredAny>()?;
+            }
+            return Ok(());
+        }
+        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            if key.as_str() == Some(want.as_str()) {
+                return map.next_value_seed(SeekKey(rest));
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((Seg::Index(want), rest)) = self.0.split_first() else {
+            return Ok(());
+        };
+        let mut i = 0;
+        loop {
+            if i == *want {
+                return seq.next_element_seed(SeekKey(rest)).map(|_| ());
+            }
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Reads a mapping's key; fails (arrives) when it is the one wanted.
+struct KeyProbe<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for KeyProbe<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        // Failing inside the key's own visit is what places the error on the key.
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyProbe<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
+        if key == self.0 {
+            Err(E::custom(ARRIVED))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        IgnoredAny::deserialize(d).map(|_| ())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        IgnoredAny.visit_map(map).map(|_| ())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| ())
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Seek<'_> {
     type Value = ();
@@ -174,6 +307,17 @@ mod tests {
         );
         assert_eq!(at(&["steps".into(), 7.into()]), None);
         assert_eq!(at(&["nope".into()]), None);
+    }
+
+    #[test]
+    fn locates_keys() {
+        let at = |path: &[Seg]| locate_key(DOC, path).map(|l| (l.line, l.column));
+        assert_eq!(
+            at(&["steps".into(), 1.into(), "timeout".into()]),
+            Some((6, 5))
+        );
+        assert_eq!(at(&["name".into()]), Some((1, 1)));
+        assert_eq!(at(&["steps".into(), 1.into(), "nope".into()]), None);
     }
 
     #[test]

@@ -53,12 +53,13 @@ pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
 pub use scalar::ScalarString;
 pub use scenario::{
     Commands, Condition, Criterion, FieldRule, Phase, Scenario, UserSchema, parse_scenario,
-    parse_user_schema,
+    parse_scenario_setting_aside, parse_user_schema,
 };
 pub use schedule::{Overlap, Schedule};
 pub use worker_tag::{MAX_TAG_CHARS, WorkerTag, parse_tags, tag_problem, tags_cover};
 pub use workflow::{
     Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,
+    parse_workflow_setting_aside,
 };
 
 /// Definitions larger than this are refused before parsing: no real workflow is this big, and

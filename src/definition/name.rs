@@ -4,8 +4,9 @@
 //! Names are typed at a terminal, pasted from suggestions, matched forgivingly, passed in the
 //! environment (`CORTEX_STEP`) and printed. So every kind shares one base rule — not empty, at
 //! most `MAX_NAME_CHARS` characters, no control, format (bidirectional overrides, zero-width
-//! characters), default-ignorable (Hangul fillers, grapheme joiner, variation selectors),
-//! separator or unassigned characters, only plain spaces and none at either end,
+//! characters), default-ignorable (Hangul fillers, grapheme joiner, variation selectors other
+//! than an emoji's presentation selector right after it), separator or unassigned characters,
+//! the braille blank, only plain spaces and none at either end,
 //! no leading `-` — and a kind adds only what its own syntax needs (`/` for names of files,
 //! `.` for step names in templates, `,` for phase names in `after:` lists, the character sets
 //! of environment variables and `key=value` lines).
@@ -57,13 +58,43 @@ impl std::fmt::Display for BadName {
 }
 
 /// Names are matched forgivingly: case, surrounding spaces, spaces and underscores do not
-/// matter (`Feature Development` finds `feature-development`).
+/// matter (`Feature Development` finds `feature-development`), nor do Unicode normalisation
+/// (precomposed `é` and `e` + U+0301 are one letter: NFC) and an emoji's presentation selector
+/// (`⚠️` and `⚠` are one sign).
 pub fn normalize_name(name: &str) -> String {
-    name.trim()
-        .to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let drawn: String = name
         .chars()
+        .filter(|c| !is_presentation_selector(*c))
+        .collect();
+    drawn
+        .trim()
+        .to_lowercase()
+        .nfc()
         .map(|c| if c == ' ' || c == '_' { '-' } else { c })
         .collect()
+}
+
+/// U+FE0E (text presentation) and U+FE0F (emoji presentation): after a character they choose
+/// how it is drawn (`⚠️`, `❤️`, the keycap `1️⃣`); anywhere else they are drawn as nothing.
+fn is_presentation_selector(c: char) -> bool {
+    matches!(c, '\u{FE0E}' | '\u{FE0F}')
+}
+
+/// Whether a presentation selector may follow `base`: a character drawn on its own (not a
+/// space, a mark, another selector or anything no name may hold).
+fn presents(base: Option<char>) -> bool {
+    base.is_some_and(|b| {
+        b != ' '
+            && !is_presentation_selector(b)
+            && forbidden(b).is_none()
+            && !matches!(
+                get_general_category(b),
+                GeneralCategory::NonspacingMark
+                    | GeneralCategory::SpacingMark
+                    | GeneralCategory::EnclosingMark
+            )
+    })
 }
 
 /// Whether two names would be taken for each other by forgiving matching.
@@ -75,7 +106,14 @@ pub fn same_name(a: &str, b: &str) -> bool {
 /// a terminal) and cut to 40 characters.
 pub fn shown(name: &str) -> String {
     let mut out = String::new();
+    let mut before = None;
     for c in name.chars().take(40) {
+        let base = before.replace(c);
+        if is_presentation_selector(c) && presents(base) {
+            // Part of the sign before it (`⚠️`).
+            out.push(c);
+            continue;
+        }
         // What no name may hold is written as its code point, even where Rust's
         // `escape_debug` would print it (a Hangul filler is a "letter" to it).
         if c != ' ' && forbidden(c).is_some() {
@@ -108,6 +146,10 @@ pub fn is_default_ignorable(c: char) -> bool {
 fn forbidden(c: char) -> Option<&'static str> {
     if c == ' ' {
         return None;
+    }
+    if c == '\u{2800}' {
+        // Braille Pattern Blank: a symbol to Unicode, a blank to the eye.
+        return Some("a blank other than a plain space (the empty braille pattern)");
     }
     let category = get_general_category(c);
     if is_default_ignorable(c) && category != GeneralCategory::Format {
@@ -155,11 +197,21 @@ pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
             "shorten it (a description belongs in `description:`)",
         );
     }
-    if let Some((i, c, what)) = name
-        .chars()
-        .enumerate()
-        .find_map(|(i, c)| forbidden(c).map(|what| (i, c, what)))
-    {
+    let chars: Vec<char> = name.chars().collect();
+    if let Some((i, c, what)) = chars.iter().enumerate().find_map(|(i, &c)| {
+        if is_presentation_selector(c) {
+            // Right after what it presents it is part of that sign; anywhere else (first,
+            // after a space, a mark or another selector) it is drawn as nothing.
+            let base = i.checked_sub(1).map(|j| chars[j]);
+            return (!presents(base)).then_some((
+                i,
+                c,
+                "a presentation selector that does not follow a visible character, so it \
+                 shows as nothing (it belongs right after the emoji or symbol it presents)",
+            ));
+        }
+        forbidden(c).map(|what| (i, c, what))
+    }) {
         return bad(
             format!(
                 "the {noun} `{}` contains U+{:04X} at character {}, {what}",
@@ -291,7 +343,8 @@ mod tests {
             '\u{115F}',
             '\u{1160}',
             '\u{034F}',
-            '\u{FE0F}',
+            '\u{FE00}',
+            '\u{2800}',
             '\u{180B}',
             '\u{17B4}',
             '\u{E0100}',
@@ -336,6 +389,40 @@ mod tests {
         assert!(ok(Step, "deploy[x]") && ok(Workflow, "w[0]"));
         assert!(ok(Input, "dry_run") && !ok(Input, "dry-run") && !ok(Input, "1x"));
         assert!(ok(OutputKey, "build-id") && !ok(OutputKey, "a b"));
+    }
+
+    #[test]
+    fn a_presentation_selector_is_allowed_only_right_after_a_visible_character() {
+        for name in [
+            "⚠\u{FE0F} Check",
+            "❤\u{FE0F}",
+            "1\u{FE0F}\u{20E3} first",
+            "✔\u{FE0E} ok",
+        ] {
+            for kind in [NameKind::Workflow, NameKind::Step, NameKind::Phase] {
+                assert!(check_name(kind, name).is_ok(), "{kind:?} {name:?}");
+            }
+        }
+        for name in [
+            "\u{FE0F}",
+            "\u{FE0F}deploy",
+            "deploy \u{FE0F}x",
+            "⚠\u{FE0F}\u{FE0F} Check",
+            "⚠\u{FE0E}\u{FE0F}",
+            "e\u{301}\u{FE0F}",
+        ] {
+            let err = check_name(NameKind::Step, name).unwrap_err();
+            assert!(err.problem.contains("U+FE0"), "{name:?}: {err}");
+            assert!(err.problem.contains("presentation selector"), "{err}");
+        }
+    }
+
+    #[test]
+    fn forgiving_matching_folds_normalisation_and_presentation_selectors() {
+        assert!(same_name("Caf\u{e9}", "Cafe\u{301}"));
+        assert!(same_name("CAF\u{c9}", "cafe\u{301}"));
+        assert!(same_name("⚠\u{FE0F} Check", "⚠ check"));
+        assert!(!same_name("Cafe", "Caf\u{e9}"));
     }
 
     #[test]

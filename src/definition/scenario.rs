@@ -278,6 +278,15 @@ pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario, DefinitionErro
     parse_yaml(path, text)
 }
 
+/// `parse_scenario`, the keys it does not know set aside: the scenario without them and a
+/// problem for each, for a validation that reports them with the rest of its problems.
+pub fn parse_scenario_setting_aside(
+    path: &str,
+    text: &str,
+) -> Result<(Scenario, Vec<super::Problem>), DefinitionError> {
+    super::workflow::parse_yaml_setting_aside(path, text)
+}
+
 /// The user schema `scenarios/schema.yaml` (seed 001 part 5).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -305,25 +305,137 @@ pub(crate) fn precheck(path: &str, text: &str, yaml: bool) -> Result<(), Definit
     }
 }
 
-/// Parse a YAML definition into `T`, strictly, with the error's location.
+/// Parse a YAML definition into `T`, strictly, with the error's location: every key it does
+/// not know is a problem (all of them, not only the first).
 pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     path: &str,
     text: &str,
 ) -> Result<T, DefinitionError> {
+    match parse_yaml_setting_aside(path, text)? {
+        (t, unknown) if unknown.is_empty() => Ok(t),
+        (_, unknown) => Err(DefinitionError {
+            path: path.to_string(),
+            text: text.to_string(),
+            problems: unknown,
+        }),
+    }
+}
+
+/// The most unknown keys set aside in one file before giving up (each costs a parse).
+const MAX_SET_ASIDE: usize = 64;
+
+/// Parse a YAML definition into `T`, setting aside the keys it does not know: the definition
+/// without them, and a problem for each (located, with the known key it most looks like), so
+/// that a validation of the rest can report its problems beside them — a misspelled key does
+/// not hide a duplicate name or a bad duration elsewhere in the file. Any other error of
+/// syntax or type ends it, with the unknown keys found before it.
+pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
+    path: &str,
+    text: &str,
+) -> Result<(T, Vec<Problem>), DefinitionError> {
     precheck(path, text, true)?;
-    serde_yaml::from_str::<T>(text).map_err(|e| {
-        let message = yaml_message(&e);
-        let at = field_location(text, &message).or_else(|| yaml_location(&e));
+    let first = match serde_yaml::from_str::<T>(text) {
+        Ok(t) => return Ok((t, Vec::new())),
+        Err(e) => e,
+    };
+    let problem = |message: String, at: Option<Location>| {
         let mut problem = Problem::new(message.clone(), at);
         if let Some(best) = unknown_field_suggestion(&message) {
             problem = problem.with_hint(format!("did you mean `{best}`?"));
         }
-        DefinitionError {
-            path: path.to_string(),
-            text: text.to_string(),
-            problems: vec![problem],
+        problem
+    };
+    let fail = |problems: Vec<Problem>| DefinitionError {
+        path: path.to_string(),
+        text: text.to_string(),
+        problems,
+    };
+    let first_message = yaml_message(&first);
+    let first_problem = problem(
+        first_message.clone(),
+        field_location(text, &first_message).or_else(|| yaml_location(&first)),
+    );
+    let (Some(mut key), Ok(mut value)) = (
+        unknown_field_path(&first_message),
+        serde_yaml::from_str::<serde_yaml::Value>(text),
+    ) else {
+        return Err(fail(vec![first_problem]));
+    };
+    let mut problems = vec![first_problem];
+    for _ in 0..MAX_SET_ASIDE {
+        if !remove_key(&mut value, &key) {
+            break;
         }
-    })
+        let Ok(rest) = serde_yaml::to_string(&value) else {
+            break;
+        };
+        let error = match serde_yaml::from_str::<T>(&rest) {
+            Ok(t) => return Ok((t, problems)),
+            Err(e) => e,
+        };
+        // Found in the text without the keys set aside: placed in the file by its path.
+        let message = yaml_message(&error);
+        match unknown_field_path(&message) {
+            Some(next) => {
+                problems.push(problem(message, super::locate::locate_key(text, &next)));
+                key = next;
+            }
+            None => {
+                problems.push(problem(message, None));
+                break;
+            }
+        }
+    }
+    Err(fail(problems))
+}
+
+/// For "PATH: unknown field `X`, expected ...": the path of key `X` (its mapping's path, then
+/// `X`).
+fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
+    let (path, field) = match message.split_once(": unknown field `") {
+        Some((path, rest)) => (path, rest),
+        None => ("", message.strip_prefix("unknown field `")?),
+    };
+    let field = field.split('`').next()?;
+    let mut segs = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, indices) = match part.split_once('[') {
+            Some((key, rest)) => (key, Some(rest)),
+            None => (part, None),
+        };
+        if !key.is_empty() {
+            segs.push(super::Seg::Key(key.to_string()));
+        }
+        if let Some(indices) = indices {
+            for i in indices.split('[') {
+                segs.push(super::Seg::Index(i.strip_suffix(']')?.parse().ok()?));
+            }
+        }
+    }
+    segs.push(super::Seg::Key(field.to_string()));
+    Some(segs)
+}
+
+/// Remove the key at `path` from `value`; false if it is not there.
+fn remove_key(value: &mut serde_yaml::Value, path: &[super::Seg]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for seg in parents {
+        let next = match seg {
+            super::Seg::Key(k) => at.get_mut(k.as_str()),
+            super::Seg::Index(i) => at.get_mut(*i),
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    match (last, at.as_mapping_mut()) {
+        (super::Seg::Key(k), Some(map)) => map.remove(k.as_str()).is_some(),
+        _ => false,
+    }
 }
 
 /// For serde's "unknown field `X`, expected one of `a`, `b`": the known field closest to `X`.
@@ -368,6 +480,15 @@ fn field_location(text: &str, message: &str) -> Option<Location> {
 /// `validate::workflow` for names, references and values.
 pub fn parse_workflow(path: &str, text: &str) -> Result<Workflow, DefinitionError> {
     parse_yaml(path, text)
+}
+
+/// `parse_workflow`, the keys it does not know set aside: the workflow without them and a
+/// problem for each, for a validation that reports them with the rest of its problems.
+pub fn parse_workflow_setting_aside(
+    path: &str,
+    text: &str,
+) -> Result<(Workflow, Vec<Problem>), DefinitionError> {
+    parse_yaml_setting_aside(path, text)
 }
 
 #[cfg(test)]

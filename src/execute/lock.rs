@@ -73,6 +73,12 @@ fn open(path: &Path) -> Result<(File, bool), LockError> {
         error,
     };
     if let Some(dir) = path.parent() {
+        if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(LockError::UnsafeFolder(std::io::Error::other(format!(
+                "{} is not a folder: cortex keeps the runs' lock files there; remove or move it away (it is made again)",
+                dir.display()
+            ))));
+        }
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let options = || {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
-    record, record_stop, require_secrets,
+    preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed};
@@ -32,16 +32,16 @@ pub fn drive_scenario(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
-    // Without the values of its secret inputs (a report recorded by a process that was not
-    // given them), nothing runs here: the report is recorded, and whoever resumes the run
-    // with them goes on.
-    if let Err(DriveError::MissingSecretInputs(missing)) = require_secrets(journal) {
-        ctx.observer.warn(&missing_secrets_note(&missing));
-        return Ok(DriveEnd::Waiting(format!(
-            "the secret inputs {}",
-            missing.join(", ")
-        )));
-    }
+    // Without the values of its secret inputs (a start or a report recorded by a process that
+    // was not given them), the run goes on as far as nothing runs, as a workflow's does:
+    // phases people do start and wait for their reports. What the engine runs (a command, an
+    // agent, a check, a command `if:`) waits for a driver given them, as does an `if:` or a
+    // `foreach:` template that reads one of them: every command sees every input
+    // (`CORTEX_INPUT_<NAME>`).
+    let missing = match require_secrets(journal) {
+        Err(DriveError::MissingSecretInputs(missing)) => missing,
+        _ => Vec::new(),
+    };
     prepare(journal, ctx)?;
     let (deadline, limit) = deadline(&journal.state);
     // Workers' commands end when `halt` is raised: by a signal, an operator's stop request or
@@ -102,6 +102,14 @@ pub fn drive_scenario(
             continue;
         }
         if !journal.state.pre_validated && journal.state.phase == RunPhase::Running {
+            let checks = journal
+                .state
+                .workflow
+                .as_ref()
+                .is_some_and(|wf| !wf.health.is_empty());
+            if checks && !missing.is_empty() {
+                return wait_for_secrets(journal, ctx, &missing);
+            }
             let state = journal.state.clone();
             let observer = &mut *ctx.observer;
             let problems = runner.pre_validate(&state, &mut |s, st, l| observer.line(s, st, l));
@@ -126,9 +134,15 @@ pub fn drive_scenario(
         // changes what is ready (a skip frees dependents, items are inserted): the loop goes
         // round again after one.
         let mut prepared = false;
+        // Engine work left undone for want of the secret inputs' values.
+        let mut needs_secrets = false;
         for index in to_prepare(&journal.state) {
             let name = journal.state.steps[index].name.clone();
             if workers.contains(&name) {
+                continue;
+            }
+            if preparing_needs_secrets(&journal.state, index, &missing) {
+                needs_secrets = true;
                 continue;
             }
             if journal.state.needs_condition(index) {
@@ -170,6 +184,8 @@ pub fn drive_scenario(
         let ready = ready_phases(&journal.state);
         // Ready phases left to workers: `runs_on:` tags this driver does not offer.
         let mut for_workers: Vec<String> = Vec::new();
+        // Ready phases the engine would run, left for a driver given the secret inputs.
+        let mut held_for_secrets = 0;
         for index in ready.iter().copied() {
             let name = journal.state.steps[index].name.clone();
             let external = journal.state.is_external(index);
@@ -177,6 +193,11 @@ pub fn drive_scenario(
                 let runs_on = journal.state.runs_on(index);
                 if !ctx.dispatch.may_run(runs_on) {
                     for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));
+                    continue;
+                }
+                if !missing.is_empty() {
+                    held_for_secrets += 1;
+                    needs_secrets = true;
                     continue;
                 }
                 if ctx.dispatch.draining() {
@@ -248,6 +269,16 @@ pub fn drive_scenario(
                 for_workers.join("; ")
             )));
         }
+        // Over for this driver when nothing runs anywhere and all that could go on needs the
+        // secret inputs' values.
+        if needs_secrets
+            && workers.is_empty()
+            && !elsewhere
+            && for_workers.is_empty()
+            && ready.len() == held_for_secrets
+        {
+            return wait_for_secrets(journal, ctx, &missing);
+        }
         // Over for this driver when nothing runs anywhere, and nothing is ready here or for a
         // worker.
         if workers.is_empty() && ready.is_empty() && !elsewhere && for_workers.is_empty() {
@@ -273,6 +304,21 @@ pub fn drive_scenario(
         }
         wait(journal, ctx, &rx, &mut workers, &mut leases)?;
     }
+}
+
+/// Where a driver without the values of the secret inputs `missing` stops: all it could
+/// record is in the log, and it says how to go on.
+fn wait_for_secrets(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    missing: &[String],
+) -> Result<DriveEnd, DriveError> {
+    flush(journal, ctx)?;
+    ctx.observer.warn(&missing_secrets_note(missing));
+    Ok(DriveEnd::Waiting(format!(
+        "the secret inputs {}",
+        missing.join(", ")
+    )))
 }
 
 /// SIGTERM's number, recorded as the reason workers were halted.

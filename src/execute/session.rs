@@ -128,6 +128,43 @@ pub(crate) fn require_secrets(journal: &Journal<'_>) -> Result<(), DriveError> {
     }
 }
 
+/// Whether checking the `if:` of unit `index` or reading its `foreach:` list needs the values
+/// of the secret inputs `missing`: a command does (it sees every input), an expression or a
+/// list template only if it reads one of them; a list written in the definition never does.
+pub(crate) fn preparing_needs_secrets(
+    state: &crate::decide::RunState,
+    index: usize,
+    missing: &[String],
+) -> bool {
+    use crate::definition::template::{Reference, scan};
+    use crate::definition::{Foreach, IfCondition};
+    if missing.is_empty() {
+        return false;
+    }
+    let Some(def) = state.definition(index) else {
+        return true;
+    };
+    let reads = |r: &Reference| matches!(r, Reference::Input(name) if missing.contains(name));
+    if state.needs_condition(index) {
+        return match &def.if_ {
+            Some(IfCondition::Expression(e)) => {
+                crate::definition::expr::parse(e).map_or(true, |expr| {
+                    crate::definition::expr::references(&expr)
+                        .iter()
+                        .any(|(r, _)| reads(r))
+                })
+            }
+            _ => true,
+        };
+    }
+    match &def.foreach {
+        Some(Foreach::Items(_)) | None => false,
+        Some(Foreach::Template(t)) => scan(t)
+            .iter()
+            .any(|o| o.reference.as_ref().map_or(true, reads)),
+    }
+}
+
 /// What a driver without the values of the run's secret inputs `missing` says where it stops.
 pub(crate) fn missing_secrets_note(missing: &[String]) -> String {
     format!(

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, deadline, flush, missing_secrets_note, prepare, record,
-    record_stop, require_secrets,
+    DriveContext, DriveEnd, DriveError, deadline, flush, missing_secrets_note, prepare,
+    preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, Stream};
 use crate::decide::Command;
@@ -62,10 +62,13 @@ fn child_attempt(
 
 /// Whether `action` runs anything (a command, a check, an agent, a child run): only then does
 /// the driver need the values of the run's secret inputs.
-fn needs_secrets(state: &crate::decide::RunState, action: &Next) -> bool {
+fn needs_secrets(state: &crate::decide::RunState, action: &Next, missing: &[String]) -> bool {
     match action {
         Next::Finished(_) | Next::Paused | Next::Stopped | Next::AwaitReport { .. } => false,
         Next::Attempt { index, .. } => !state.is_external(*index),
+        Next::CheckCondition { index } | Next::ReadItems { index } => {
+            preparing_needs_secrets(state, *index, missing)
+        }
         _ => true,
     }
 }
@@ -101,8 +104,8 @@ pub(crate) fn drive_workflow(
         // Without the values of its secret inputs (a report recorded by a process that was
         // not given them), the run goes on as far as nothing runs: prompt steps wait for their
         // reports. It stops before anything the engine runs (every command sees the inputs).
-        if needs_secrets(&journal.state, &action)
-            && let Err(DriveError::MissingSecretInputs(missing)) = require_secrets(journal)
+        if let Err(DriveError::MissingSecretInputs(missing)) = require_secrets(journal)
+            && needs_secrets(&journal.state, &action, &missing)
         {
             flush(journal, ctx)?;
             ctx.observer.warn(&missing_secrets_note(&missing));

@@ -261,6 +261,28 @@ impl Ctx {
         find_run(store, scope, query).map_err(|e| self.find_error(e, &extra))
     }
 
+    /// The error of a command on a run when the log holds no run at all: how to start one of
+    /// the kind the command acts on (`orchestrate ...` a scenario), by its name when `query`
+    /// names a definition of that kind.
+    pub fn no_runs(&self, scope: Scope, query: Option<&str>) -> CommandError {
+        let (group, noun) = match scope.kind {
+            Some(RunKind::Scenario) => ("orchestrate", "scenario"),
+            _ => ("workflow", "workflow"),
+        };
+        let defined = query.and_then(|q| match scope.kind {
+            Some(RunKind::Scenario) => self.catalog().find_scenario(q).ok(),
+            _ => self.catalog().find_workflow(q).ok(),
+        });
+        match defined {
+            Some(entry) => CommandError::bad_input("there are no runs yet").hint(format!(
+                "{noun} `{}` has no runs yet: {} starts one",
+                entry.name,
+                self.cmd(&[group, "run", &entry.name])
+            )),
+            None => self.find_error(FindError::NoRuns { kind: scope.kind }, &[]),
+        }
+    }
+
     fn find_error(&self, e: FindError, extra: &[&str]) -> CommandError {
         let (group, noun) = match e_kind(&e) {
             Some(RunKind::Scenario) => ("orchestrate", "scenario"),

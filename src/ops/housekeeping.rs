@@ -9,6 +9,15 @@ use super::{CommandError, Ctx, Output, exit};
 use crate::execute::{load_state, remove_run_files};
 use crate::store::{EventStore, RunQuery};
 
+/// `gc --older-than`'s value, inside its range (`limits::GC_OLDER_THAN`).
+pub fn older_than(text: &str) -> Result<Duration, CommandError> {
+    crate::definition::limits::GC_OLDER_THAN
+        .check_flag(text)
+        .map_err(|e| {
+            CommandError::bad_input(e).hint("write e.g. --older-than 30d or --older-than 12h")
+        })
+}
+
 /// `gc --older-than DURATION [--dry-run]`: remove `runs/<id>/` of every finished run that ended
 /// more than `older_than` ago. Unfinished runs and runs a process holds are left alone.
 pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, CommandError> {

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::json;
 
 use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder};
-use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
+use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{Command, RunState};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
-    resolve_agents, snapshot,
+    parse_scenario_setting_aside, resolve_agents, snapshot,
 };
 use crate::event::{Operator, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
@@ -195,7 +195,9 @@ fn act(
     live: &mut Live<'_>,
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<Output, CommandError> {
-    let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let mut store = ctx
+        .existing_store()?
+        .ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -324,7 +326,9 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
 /// `orchestrate stop [NAME]`: as `stop`, the latest unfinished scenario run when no name is
 /// given.
 pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
-    let mut store = ctx.existing_store()?.ok_or_else(no_runs)?;
+    let mut store = ctx
+        .existing_store()?
+        .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -375,10 +379,12 @@ fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
         .catalog()
         .user_schema()
         .map_err(|e| CommandError::definition(&e))?;
+    // Keys it does not know are reported with the rest of what validation finds.
     let verdict: Result<Scenario, DefinitionError> =
-        parse_scenario(&path, &entry.text).and_then(|s| {
-            validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known_agents(ctx))
-                .map(|()| s)
+        parse_scenario_setting_aside(&path, &entry.text).and_then(|(s, set_aside)| {
+            let verdict =
+                validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known_agents(ctx));
+            DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict).map(|()| s)
         });
     verdict.map_err(|e| CommandError::definition(&e))
 }

@@ -11,11 +11,11 @@ use serde_json::json;
 use super::drive::{
     KILL_GRACE, Live, definition_changed, driver, finish_driving, holder, resume_driving,
 };
-use super::{CommandError, Ctx, Output, Scope, exit, no_runs};
+use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
-    Config, Durability, Entry, EntrySource, ResolvedAgents, Workflow, normalize_name,
-    parse_workflow, resolve_agents, snapshot,
+    Config, DefinitionError, Durability, Entry, EntrySource, ResolvedAgents, Workflow,
+    normalize_name, parse_workflow, parse_workflow_setting_aside, resolve_agents, snapshot,
 };
 use crate::event::{AttemptEnd, Operator, ResumeMode, RunKind, RunStarted, UsedWorkflow};
 use crate::execute::{
@@ -83,19 +83,22 @@ impl UsesFinder<'_> {
             message
         })?;
         let path = entry.display_path();
-        let (workflow, problems) = match parse_workflow(&path, &entry.text) {
+        let (workflow, problems) = match parse_workflow_setting_aside(&path, &entry.text) {
             Err(e) => (None, e.problems),
-            Ok(wf) => {
+            Ok((wf, set_aside)) => {
                 let known = Known {
                     config: self.config,
                     agents: self.known,
                     uses: None,
                 };
-                let problems = validate_workflow(&path, &entry.text, &wf, &known)
-                    .err()
-                    .map(|e| e.problems)
-                    .unwrap_or_default();
-                (Some(wf), problems)
+                let verdict = validate_workflow(&path, &entry.text, &wf, &known);
+                let problems =
+                    DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict)
+                        .err()
+                        .map(|e| e.problems)
+                        .unwrap_or_default();
+                // A child with unknown keys is no workflow to run.
+                (problems.is_empty().then_some(wf), problems)
             }
         };
         let problems: Vec<String> = problems
@@ -160,7 +163,9 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let config = config_file.workflow;
     let entry = catalog.find_workflow(name)?;
     let path = entry.display_path();
-    let workflow = parse_workflow(&path, &entry.text).map_err(|e| CommandError::definition(&e))?;
+    // Keys it does not know are reported with the rest of what validation finds.
+    let (workflow, set_aside) = parse_workflow_setting_aside(&path, &entry.text)
+        .map_err(|e| CommandError::definition(&e))?;
     let found: Vec<_> = catalog
         .agents()
         .into_iter()
@@ -180,7 +185,7 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
         root_name: workflow.name.clone(),
         find: &find,
     };
-    validate_workflow(
+    let verdict = validate_workflow(
         &path,
         &entry.text,
         &workflow,
@@ -189,8 +194,9 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
             agents: &agent_names,
             uses: Some(&uses),
         },
-    )
-    .map_err(|e| CommandError::definition(&e))?;
+    );
+    DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict)
+        .map_err(|e| CommandError::definition(&e))?;
     let children = finder.closure(&workflow);
     let found: Vec<_> = found.into_iter().map(|(a, _)| a).collect();
     // The agents of the whole tree: a child run is given its parent's.
@@ -427,7 +433,7 @@ pub fn status(
     at: Option<u64>,
 ) -> Result<Output, CommandError> {
     let Some(store) = ctx.reading_store()? else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(scope, run));
     };
     let run_id = ctx.resolve_run_at(&store, scope, run, at)?;
     if at.is_none() {
@@ -441,8 +447,17 @@ pub fn status(
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
         let alive = crate::execute::driver_alive(&ctx.home, &store, &run_id);
-        let mut output = status_output(ctx, &state, alive, None, Some(&store));
-        super::notify::add_deliveries(&store, &run_id, &mut output)?;
+        // Its notifications: a line each above the Next block (what to do comes last), and
+        // `notifications` in the document.
+        let mut delivered = Output::new(json!({}), String::new(), exit::OK);
+        super::notify::add_deliveries(&store, &run_id, &mut delivered)?;
+        let mut output = status_output(ctx, &state, alive, None, Some(&store), &delivered.human);
+        if let (Some(map), Some(docs)) = (
+            output.json.as_object_mut(),
+            delivered.json.get_mut("notifications"),
+        ) {
+            map.insert("notifications".into(), docs.take());
+        }
         return Ok(output);
     }
     let events = store.read_run(&run_id)?;
@@ -460,17 +475,19 @@ pub fn status(
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
     // As of then, its driver was at work: the status is what the log said at that event.
-    Ok(status_output(ctx, &state, true, upto.last(), None))
+    Ok(status_output(ctx, &state, true, upto.last(), None, ""))
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
-/// with the log (`store`), what its waiting `uses:` steps wait on down their child runs.
+/// with the log (`store`), what its waiting `uses:` steps wait on down their child runs;
+/// `notes` (lines) go last before the Next block, which ends the screen.
 pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
     at: Option<&crate::event::Recorded>,
     store: Option<&dyn EventStore>,
+    notes: &str,
 ) -> Output {
     let mut view = match store {
         Some(store) => ctx.view_with_children(state, alive, store),
@@ -488,11 +505,15 @@ pub fn status_output(
             now = t;
         }
     }
-    let text = if state.is_scenario() {
+    let next = std::mem::take(&mut view.next);
+    let mut text = if state.is_scenario() {
         crate::render::render_scenario_status(&view, now)
     } else {
         render_status(&view, now)
     };
+    text.push_str(notes);
+    text.push_str(&crate::render::render_next(&next));
+    view.next = next;
     Output::new(view.to_json(), text, exit::OK)
 }
 
@@ -530,11 +551,15 @@ pub fn resume(
         false => ctx.existing_store()?,
     };
     let Some(mut store) = opened else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(scope, run));
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
+    // A driver on another host, by its lease (asked before the journal borrows the log).
+    let leased = dry_run
+        .then(|| crate::execute::driven_elsewhere(&*store, &run_id))
+        .flatten();
     let durability = {
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         if let Some(outcome) = journal.state.outcome() {
@@ -556,11 +581,26 @@ pub fn resume(
         if dry_run {
             let plan = preview_resume(&journal.state, mode.clone())
                 .map_err(|e| CommandError::bad_input(e.to_string()))?;
-            let text = render_plan(&format!("Resume plan for run {run_id}"), &plan);
+            let mut text = render_plan(&format!("Resume plan for run {run_id}"), &plan);
+            // Held by a live driver (its lock, or the log's driver when the lock file was
+            // deleted, or a lease elsewhere): the resume itself would be refused, exit 4.
+            let held = crate::execute::DriverLock::probe(&ctx.home, &run_id)
+                .or_else(|| crate::execute::live_recorded_driver(&journal.state))
+                .map(|h| h.to_string())
+                .or_else(|| leased.map(|l| format!("{} on {} (its lease)", l.holder, l.host)));
+            let code = match &held {
+                Some(holder) => {
+                    text.push_str(&format!(
+                        "\n⏸️  Held: run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops: wait for it, or stop it (Ctrl-C in its terminal)\n"
+                    ));
+                    exit::HELD
+                }
+                None => exit::OK,
+            };
             return Ok(Output::new(
-                json!({ "run_id": run_id, "dry_run": true, "steps": plan }),
+                json!({ "run_id": run_id, "dry_run": true, "steps": plan, "held_by": held }),
                 text,
-                exit::OK,
+                code,
             ));
         }
         // Before anything is recorded: a run with secret inputs cannot go on without them.
@@ -797,7 +837,7 @@ pub fn abort(
     by: Operator,
 ) -> Result<Output, CommandError> {
     let Some(mut store) = ctx.existing_store()? else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(scope, run));
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -883,7 +923,7 @@ pub fn report_step(
 ) -> Result<Output, CommandError> {
     let success = report.success;
     let Some(mut store) = ctx.existing_store()? else {
-        return Err(no_runs());
+        return Err(ctx.no_runs(WORKFLOWS, report.run));
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();

@@ -18,12 +18,17 @@ pub enum Action {
     /// It waits for a person or an agent to report.
     Wait,
     Skipped,
-    /// Its rollback command runs first.
+    /// Its rollback command runs first (it runs again after the rollback: listed again).
     Compensate,
     /// Its rollback command runs, and the run then ends rolled back.
     Undo,
     /// Nothing happens to it: the run ends (rolled back) before it.
     Untouched,
+    /// Its rollback command already ran and failed: it is not run again, and the run ends
+    /// failed (clean up by hand).
+    CompensationFailed,
+    /// Nothing happens to it: the run ends failed before it, a compensation having failed.
+    UntouchedFailed,
 }
 
 /// One line of a plan.
@@ -31,21 +36,48 @@ pub enum Action {
 pub struct PlannedStep {
     pub name: String,
     pub action: Action,
+    /// Its `if:` (the expression, or `run: COMMAND`): it is skipped when that is false.
+    #[serde(rename = "if", skip_serializing_if = "Option::is_none")]
+    pub if_: Option<String>,
+    /// Its `foreach:` list or template: it runs once per item.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<String>,
+    /// Its `uses:`: the workflow it runs as a child run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uses: Option<String>,
 }
 
-/// The plan of a new run: every step runs, or waits when it is external.
+impl PlannedStep {
+    fn new(name: &str, action: Action) -> PlannedStep {
+        PlannedStep {
+            name: name.to_string(),
+            action,
+            if_: None,
+            foreach: None,
+            uses: None,
+        }
+    }
+}
+
+/// The plan of a new run: every step runs, or waits when it is external; with the `if:` that
+/// may skip it, the `foreach:` list it runs once per item of, the workflow it calls.
 pub fn preview_run(workflow: &Workflow, external: &dyn Fn(usize) -> bool) -> Vec<PlannedStep> {
     workflow
         .steps
         .iter()
         .enumerate()
         .map(|(i, s)| PlannedStep {
-            name: s.name.clone(),
-            action: if external(i) {
-                Action::Wait
-            } else {
-                Action::Run
-            },
+            if_: s.if_.as_ref().map(|c| c.text()),
+            foreach: s.foreach.as_ref().map(|f| f.text()),
+            uses: s.uses.clone(),
+            ..PlannedStep::new(
+                &s.name,
+                if external(i) {
+                    Action::Wait
+                } else {
+                    Action::Run
+                },
+            )
         })
         .collect()
 }
@@ -71,12 +103,8 @@ pub fn preview_resume(
             timeout_seconds: None,
         },
     )?;
-    let mut compensate: Vec<String> = Vec::new();
     let mut after = state.clone();
     for (i, event) in events.into_iter().enumerate() {
-        if let crate::event::Event::RollbackStarted { steps, .. } = &event {
-            compensate.clone_from(steps);
-        }
         let rec = Recorded {
             run_id: state.run_id.clone(),
             seq: state.events + i as u64,
@@ -89,42 +117,57 @@ pub fn preview_resume(
         };
         after = evolve(after, &rec);
     }
-    // A rollback under way (`on_failure: rollback` decided it) goes on where it is: its
-    // pending compensations run, and without a step to go on from the run then ends.
-    let ends = after
-        .rollback
-        .as_ref()
-        .is_some_and(|rb| rb.resume_after.is_none());
-    if let Some(rb) = &after.rollback {
-        for name in &rb.pending {
-            if !compensate.contains(name) {
-                compensate.push(name.clone());
-            }
-        }
-    }
-    Ok(after
-        .steps
+    // A rollback (decided by `on_failure: rollback`, or this resume's `--rollback-to`) goes
+    // on where it is: its compensations first, in the order they run (newest step first);
+    // without a step to go on from, the run then ends — failed if a compensation failed.
+    let (compensate, failed, ends) = match &after.rollback {
+        Some(rb) => (
+            rb.pending.clone(),
+            rb.failed.clone(),
+            rb.resume_after.is_none(),
+        ),
+        None => (Vec::new(), Vec::new(), false),
+    };
+    let ends_failed = ends && !failed.is_empty();
+    let step = |name: &String, action| PlannedStep::new(name, action);
+    let mut plan: Vec<PlannedStep> = failed
         .iter()
-        .enumerate()
-        .map(|(i, s)| PlannedStep {
-            name: s.name.clone(),
-            action: if compensate.contains(&s.name) {
-                if ends {
-                    Action::Undo
-                } else {
-                    Action::Compensate
-                }
-            } else if ends {
-                Action::Untouched
+        .filter(|_| ends)
+        .map(|name| step(name, Action::CompensationFailed))
+        .collect();
+    plan.extend(compensate.iter().map(|name| {
+        step(
+            name,
+            if ends {
+                Action::Undo
             } else {
-                match s.status {
-                    StepStatus::Completed => Action::Reuse,
-                    StepStatus::Skipped => Action::Skipped,
-                    _ if after.is_external(i) => Action::Wait,
-                    _ if s.attempts > 0 => Action::Rerun,
-                    _ => Action::Run,
-                }
+                Action::Compensate
             },
-        })
-        .collect())
+        )
+    }));
+    for (i, s) in after.steps.iter().enumerate() {
+        let undone = compensate.contains(&s.name) || failed.contains(&s.name);
+        let action = if ends {
+            if undone {
+                continue;
+            }
+            if ends_failed {
+                Action::UntouchedFailed
+            } else {
+                Action::Untouched
+            }
+        } else if compensate.contains(&s.name) {
+            Action::Rerun
+        } else {
+            match s.status {
+                StepStatus::Completed => Action::Reuse,
+                StepStatus::Skipped => Action::Skipped,
+                _ if after.is_external(i) => Action::Wait,
+                _ if s.attempts > 0 => Action::Rerun,
+                _ => Action::Run,
+            }
+        };
+        plan.push(step(&s.name, action));
+    }
+    Ok(plan)
 }

@@ -84,7 +84,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     if !view.resumable {
         if view.status == RunStatus::Failed {
             out.push(Suggestion::new(
-                &["workflow", "run", &view.name],
+                &["workflow", "run", &view.started_from],
                 "fix what the report names, then start a new run",
             ));
         }
@@ -137,7 +137,11 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             out.push(resume(
                 view,
                 &[],
-                "nobody drives the run now: go on with it",
+                if view.rolling_back {
+                    "nobody drives the run now: roll it back (its compensations, newest step first)"
+                } else {
+                    "nobody drives the run now: go on with it"
+                },
             ));
             out.push(abort());
         }
@@ -221,7 +225,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     if !view.resumable {
         if view.status == RunStatus::Failed {
             out.push(Suggestion::new(
-                &["orchestrate", "run", &view.name],
+                &["orchestrate", "run", &view.started_from],
                 "fix what the report names, then start a new run",
             ));
         }

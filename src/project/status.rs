@@ -115,7 +115,8 @@ fn shown_status(state: &RunState, index: usize) -> StepStatus {
 
 /// Whether only a person or an agent can move the run on (a report, a manual start).
 fn waits_on_people(state: &RunState) -> bool {
-    state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+    (state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+        || !crate::plan::awaiting_manual_start(state).is_empty())
         && crate::plan::ready_phases(state).is_empty()
         && crate::plan::to_prepare(state).is_empty()
 }
@@ -512,6 +513,14 @@ pub struct StatusView {
     /// Paused by its time limit of this many seconds: a suggested resume raises it.
     #[serde(skip)]
     pub timed_out: Option<u64>,
+    /// What `run` takes to start its definition again: the file it came from (its absolute
+    /// path, as recorded), or a built-in's name. Its `name:` may not find it: a file given
+    /// by path is in no catalog, and `name:` may differ from the file's stem.
+    #[serde(skip)]
+    pub started_from: String,
+    /// A rollback is under way or decided (`reason` says whether it waits for a driver).
+    #[serde(skip)]
+    pub rolling_back: bool,
 }
 
 impl StatusView {
@@ -720,6 +729,12 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 .filter(|n| !s.secret_defaults.contains(n))
                 .cloned()
                 .collect()
+        }),
+        rolling_back: state.phase == RunPhase::RollingBack,
+        started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
+            Some(builtin) => builtin.to_string(),
+            None if s.source.is_empty() => s.name.clone(),
+            None => s.source.clone(),
         }),
     };
     view.next = super::next_actions(&view);

@@ -305,9 +305,15 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     if let Some(when) = &view.scheduled {
         let _ = writeln!(out, "   Started by the schedule: {when}");
     }
+    // A decided rollback that waits for a driver is not waiting on a report.
+    let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
+        " to roll back (resume runs the compensations)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "   Status: {} {}",
+        "   Status: {} {}{rollback}",
         run_badge(view.status),
         view.status.as_str()
     );
@@ -444,9 +450,14 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
             let _ = writeln!(out, "   Results: runs/{}/results.json", view.run_id);
         }
         RunStatus::Waiting if view.kind == crate::event::RunKind::Scenario => {
+            // Why nobody drives it (a resume given the secret inputs goes on, workers take
+            // it), or what people do next.
             let _ = writeln!(
                 out,
-                "\n⏸️  Waiting: the phases that can go on need a report or a start."
+                "\n⏸️  Waiting: {}",
+                view.reason
+                    .as_deref()
+                    .unwrap_or("the phases that can go on need a report or a start.")
             );
         }
         RunStatus::Waiting if view.waiting_for.is_none() => {

@@ -201,12 +201,8 @@ pub fn validate_scenario(
     // of phases this one runs after (directly or not), so they are there by then.
     let deps = dependencies(scenario);
     let mut c = super::workflow::Checker::new(text);
-    c.foreach = scenario
-        .phases
-        .iter()
-        .filter(|p| p.foreach.is_some())
-        .map(|p| p.name.clone())
-        .collect();
+    c.foreach =
+        super::workflow::foreach_units(scenario.phases.iter().map(|p| (&p.name, &p.foreach)));
     super::workflow::check_inputs(&mut c, &scenario.inputs);
     super::notify::check_notify(&mut c, &scenario.notify, &scenario.inputs);
     if let Some(schedule) = &scenario.schedule {

@@ -26,8 +26,25 @@ pub(super) struct Checker<'a> {
     pub(super) problems: Vec<Problem>,
     /// `${{ item }}` is known here (the texts of a `foreach:` step or phase).
     pub(super) item_ok: bool,
-    /// The `foreach:` steps or phases, whose items' outputs are read as `NAME[i]`.
-    pub(super) foreach: BTreeSet<String>,
+    /// The `foreach:` steps or phases, whose items' outputs are read as `NAME[i]`, with the
+    /// number of items of a list written in the definition (none: a template's list, known
+    /// only when it runs).
+    pub(super) foreach: BTreeMap<String, Option<usize>>,
+}
+
+/// The `foreach:` units of a definition, with the length of each list written in it.
+pub(super) fn foreach_units<'a>(
+    units: impl Iterator<Item = (&'a String, &'a Option<crate::definition::Foreach>)>,
+) -> BTreeMap<String, Option<usize>> {
+    units
+        .filter_map(|(name, foreach)| {
+            let items = match foreach.as_ref()? {
+                crate::definition::Foreach::Items(items) => Some(items.len()),
+                crate::definition::Foreach::Template(_) => None,
+            };
+            Some((name.clone(), items))
+        })
+        .collect()
 }
 
 impl<'a> Checker<'a> {
@@ -36,7 +53,7 @@ impl<'a> Checker<'a> {
             text,
             problems: Vec::new(),
             item_ok: false,
-            foreach: BTreeSet::new(),
+            foreach: BTreeMap::new(),
         }
     }
 }
@@ -47,7 +64,32 @@ impl Checker<'_> {
     fn earlier_unit(&self, unit: &str, earlier: &[&str]) -> bool {
         earlier.contains(&unit)
             || crate::definition::item_suffix(unit)
-                .is_some_and(|(base, _)| earlier.contains(&base) && self.foreach.contains(base))
+                .is_some_and(|(base, _)| earlier.contains(&base) && self.foreach.contains_key(base))
+    }
+
+    /// For `NAME[i]`, an item of a `foreach:` over a list written in the definition: what is
+    /// wrong when there is no item `i` (the list has fewer), and how to fix it.
+    fn missing_item(&self, unit: &str, kind: &str) -> Option<(String, String)> {
+        let (base, i) = crate::definition::item_suffix(unit)?;
+        let n = (*self.foreach.get(base)?)?;
+        (i >= n).then(|| {
+            (
+                format!(
+                    "{kind} `{}` has no item {i}: its `foreach:` list has {n} item{}",
+                    shown(base),
+                    if n == 1 { "" } else { "s" }
+                ),
+                match n {
+                    0 => format!("its list is empty: no `{}[N]` ever runs", shown(base)),
+                    1 => format!("use `{}[0]`, counted from 0", shown(base)),
+                    _ => format!(
+                        "use `{b}[0]` to `{b}[{}]`, counted from 0",
+                        n - 1,
+                        b = shown(base)
+                    ),
+                },
+            )
+        })
     }
 
     /// The place of character `offset` of a scalar that starts at `at`, when the scalar is
@@ -174,6 +216,11 @@ impl Checker<'_> {
                             "a step can use the outputs of the steps before it"
                         },
                     ),
+                Ok(Reference::StepOutput { step, .. }) if self.missing_item(&step, unit).is_some() => {
+                    if let Some((problem, fix)) = self.missing_item(&step, unit) {
+                        self.hinted(path, format!("template refers to `{}`, but {problem}", shown(&step)), fix);
+                    }
+                }
                 Ok(Reference::Item) if !self.item_ok => self.hinted(
                     path,
                     format!("`${{{{ item }}}}` is known only in a {unit} with `foreach:`"),
@@ -263,6 +310,15 @@ impl Checker<'_> {
                                             "a step's `if:` can read the outputs of the steps before it"
                                         },
                                     )
+                                }
+                                Reference::StepOutput { step, .. } => {
+                                    if let Some((problem, fix)) = self.missing_item(step, unit) {
+                                        self.hinted(
+                                            path,
+                                            format!("`if:` reads `{written}`, but {problem}"),
+                                            fix,
+                                        );
+                                    }
                                 }
                                 _ => {}
                             }
@@ -424,12 +480,7 @@ pub fn validate_workflow(
     known: &Known<'_>,
 ) -> Result<(), DefinitionError> {
     let mut c = Checker::new(text);
-    c.foreach = wf
-        .steps
-        .iter()
-        .filter(|s| s.foreach.is_some())
-        .map(|s| s.name.clone())
-        .collect();
+    c.foreach = foreach_units(wf.steps.iter().map(|s| (&s.name, &s.foreach)));
     if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
         c.hinted(&["name".into()], bad.problem, bad.fix);
     }
