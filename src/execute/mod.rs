@@ -17,6 +17,7 @@ mod materialize;
 mod notify;
 pub mod operator;
 mod outputs;
+mod pool;
 mod prerequisites;
 mod process;
 mod procinfo;

@@ -1,7 +1,7 @@
-//! Driving a scenario: every ready phase starts at once on a worker thread; the loop is the
-//! run's only writer. It records what workers report, catches up with events that operators
-//! append meanwhile (`orchestrate complete|fail|start|stop`), and ends all running phases on a
-//! stop (TERM, then KILL after a grace).
+//! Driving a scenario: every ready phase starts at once on a thread of the drive's pool
+//! (`pool.rs`); the loop is the run's only writer. It records what workers report, catches up
+//! with events that operators append meanwhile (`orchestrate complete|fail|start|stop`), and
+//! ends all running phases on a stop (TERM, then KILL after a grace).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
@@ -49,6 +49,7 @@ pub fn drive_scenario(
     let halt = StopFlag::default();
     let runner = ctx.runner(&halt, &journal.redactor);
     let (tx, rx) = mpsc::channel::<Msg>();
+    let pool = super::pool::Pool::new();
     let mut workers: BTreeSet<String> = BTreeSet::new();
     // The leases of the units this driver runs as a worker (`Dispatch::shared`).
     let mut leases: BTreeMap<String, Lease> = BTreeMap::new();
@@ -155,7 +156,7 @@ pub fn drive_scenario(
                     let state = journal.state.clone();
                     let runner = runner.clone();
                     let tx = tx.clone();
-                    std::thread::spawn(move || {
+                    pool.run(move || {
                         let lines = tx.clone();
                         let check = runner.check_condition(&state, index, &mut |step, s, l| {
                             let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
@@ -235,7 +236,7 @@ pub fn drive_scenario(
             let attempt = runner.prepare_attempt(&journal.state, index, deadline);
             let runner = runner.clone();
             let tx = tx.clone();
-            std::thread::spawn(move || {
+            pool.run(move || {
                 let outcome =
                     if sleep_unless_stopped(Duration::from_millis(delay), &runner.stop, deadline) {
                         let lines = tx.clone();
