@@ -1125,3 +1125,87 @@ fn a_driver_killed_after_its_lock_file_was_deleted_is_taken_over() {
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
     assert_eq!(lines(&env.file("ran.log")), ["ran", "ran"]);
 }
+
+/// A shell command that, the first time, writes its pid to `first.pid` and sleeps (to be left
+/// running by a killed driver); the next time, notes `overlap` if that first copy still runs,
+/// writes `second`, and succeeds.
+const ONCE_THEN_CHECK: &str = "if [ -f first.pid ]; then p=$(cat first.pid); if [ -r /proc/$p/stat ] && ! grep -q ') Z ' /proc/$p/stat; then echo overlap > overlap; fi; echo second > second; exit 0; fi; echo $$ > first.pid.tmp; mv first.pid.tmp first.pid; exec sleep 60";
+
+/// Whatever a driver runs besides attempts (a compensation, a `validate: - run:` check, an
+/// `if: {run:}` condition, a health check) is noted like an attempt: after `kill -9` of the
+/// driver mid-command, `resume` ends the copy left running before it runs the command again.
+#[test]
+fn a_killed_drivers_compensation_check_or_condition_is_ended_before_it_runs_again() {
+    let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let cases = [
+        (
+            "rollback",
+            format!(
+                "name: w\nsteps:\n  - name: a\n    run: 'true'\n    rollback: {}\n  - name: b\n    run: exit 1\n    retry: {{max_retry_attempts: 0}}\n    on_failure: rollback\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+        (
+            "validate",
+            format!(
+                "name: w\nsteps:\n  - name: a\n    run: 'true'\n    validate:\n      - run: {}\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+        (
+            "if",
+            format!(
+                "name: w\nsteps:\n  - name: a\n    if: {{run: {}}}\n    run: 'true'\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+        (
+            "health",
+            format!(
+                "name: w\nhealth:\n  - run: {}\nsteps:\n  - name: a\n    run: 'true'\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+    ];
+    for (what, yaml) in cases {
+        let env = Env::new();
+        env.workflow("w", &yaml);
+        let mut driver = env
+            .command(&["workflow", "run", "w"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(&format!("the {what} command to start"), || {
+            env.file("first.pid").exists()
+        });
+        driver.kill().unwrap(); // SIGKILL: the command's group is left running
+        driver.wait().unwrap();
+        let first: i32 = std::fs::read_to_string(env.file("first.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(pid_alive(first), "{what}: the first copy runs on");
+        let resumed = env.run(&["workflow", "resume"]);
+        assert!(
+            resumed
+                .stderr
+                .contains(&format!("ended process group {first}")),
+            "{what}: {}{}",
+            resumed.stdout,
+            resumed.stderr
+        );
+        assert!(
+            env.file("second").exists(),
+            "{what}: the command ran again: {}{}",
+            resumed.stdout,
+            resumed.stderr
+        );
+        assert!(
+            !env.file("overlap").exists(),
+            "{what}: the second copy ran beside the first"
+        );
+        assert!(!pid_alive(first), "{what}");
+    }
+}

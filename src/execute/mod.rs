@@ -55,7 +55,7 @@ pub use process::{
     CAPTURE_BYTES, Captured, ProcessResult, ProcessSpec, Program, Stream, end_orphan_group,
     run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name, run_check};
+pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, input_env_name, input_text, is_secret_name,
     secret_input_from_env, secret_inputs,
