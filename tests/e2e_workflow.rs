@@ -1209,3 +1209,61 @@ fn a_killed_drivers_compensation_check_or_condition_is_ended_before_it_runs_agai
         assert!(!pid_alive(first), "{what}");
     }
 }
+
+/// Wait for `child` to exit, at most a minute (far beyond a prompt stop, far below the step's
+/// own end), killing it if it does not.
+fn exit_of(mut child: std::process::Child, what: &str) -> std::process::Output {
+    let until = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= until {
+            let _ = child.kill();
+            panic!("{what}: the driver still runs its step");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `workflow abort` from another terminal ends the live driver's step and the driver says
+/// "aborted", whether or not `locks/` was deleted under it (before, with it deleted, the abort
+/// was recorded around the driver, which ran its step to the end).
+#[test]
+fn an_abort_reaches_the_live_driver_even_with_locks_deleted() {
+    for delete_locks in [false, true] {
+        let env = Env::new();
+        env.workflow(
+            "long",
+            "name: long\nsteps:\n  - name: wait\n    run: echo $$ > started; exec sleep 600\n",
+        );
+        let driver = env
+            .command(&["workflow", "run", "long"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("the step to start", || {
+            std::fs::read_to_string(env.file("started")).is_ok_and(|s| s.ends_with('\n'))
+        });
+        if delete_locks {
+            std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+        }
+        let abort = env.run(&["workflow", "abort"]);
+        assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+        assert!(abort.stdout.contains("aborted"), "{}", abort.stdout);
+        let out = exit_of(driver, &format!("locks deleted: {delete_locks}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("Workflow aborted"),
+            "locks deleted: {delete_locks}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let step: i32 = std::fs::read_to_string(env.file("started"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!pid_alive(step), "locks deleted: {delete_locks}");
+        assert_eq!(env.status(None)["status"], "aborted");
+    }
+}
