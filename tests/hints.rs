@@ -312,3 +312,63 @@ fn after_a_failed_compensation_the_suggested_run_starts_the_definition_again() {
         assert_eq!(env.run(&["workflow", "abort"]).code, 1);
     }
 }
+
+/// Every `` `cortex ...` `` a text quotes, as written.
+fn quoted_commands(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.starts_with("cortex "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// On an empty log, a command that looks at a run of either kind (`logs`, `log show`, `log
+/// export`) suggests starting one of either kind, and one that looks at a kind suggests that
+/// kind; with `--home` given, every suggested command carries it (and parses).
+#[test]
+fn on_an_empty_log_hints_fit_the_kind_asked_and_carry_the_home() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    let cases: [(&[&str], &[&str]); 7] = [
+        (&["logs"], &["workflow", "orchestrate"]),
+        (&["log", "show"], &["workflow", "orchestrate"]),
+        (&["log", "export"], &["workflow", "orchestrate"]),
+        (&["workflow", "status"], &["workflow"]),
+        (&["orchestrate", "status"], &["orchestrate"]),
+        (&["workflow", "history"], &["workflow"]),
+        (&["orchestrate", "history"], &["orchestrate"]),
+    ];
+    for (args, kinds) in cases {
+        let argv = [&["--home", home.as_str()][..], args].concat();
+        // Without CORTEX_HOME, a bare `cortex` would use another home.
+        let out = env
+            .command(&argv)
+            .env_remove("CORTEX_HOME")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let commands = quoted_commands(&text);
+        for kind in ["workflow", "orchestrate"] {
+            let run = format!("cortex --home {home} {kind} run NAME");
+            assert_eq!(
+                commands.contains(&run),
+                kinds.contains(&kind),
+                "{args:?}: {text}"
+            );
+        }
+        for command in &commands {
+            assert!(
+                command.starts_with(&format!("cortex --home {home} ")),
+                "{args:?}: `{command}` leaves out --home: {text}"
+            );
+            let parsed =
+                Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(split(command)));
+            assert!(parsed.is_ok(), "{args:?}: `{command}` does not parse");
+        }
+    }
+}

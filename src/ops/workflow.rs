@@ -281,7 +281,10 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             about,
         ));
     }
-    text.push_str("\nRun one with `cortex workflow run NAME`.\n");
+    text.push_str(&format!(
+        "\nRun one with {}.\n",
+        ctx.cmd(&["workflow", "run", "NAME"])
+    ));
     Ok(Output::new(rows, text, exit::OK))
 }
 
@@ -898,7 +901,7 @@ pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, Command
             more: false,
         },
     };
-    let text = render_history(&page);
+    let text = render_history(&page, &|args| ctx.cmd(args));
     Ok(Output::new(&page.runs, text, exit::OK))
 }
 
