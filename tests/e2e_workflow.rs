@@ -1267,3 +1267,63 @@ fn an_abort_reaches_the_live_driver_even_with_locks_deleted() {
         assert_eq!(env.status(None)["status"], "aborted");
     }
 }
+
+/// A misspelled required top-level key (`nam:` for `name:`) is one located problem with its
+/// did-you-mean, for workflows and scenarios alike, not also an unlocated "missing field"; a
+/// required key that is simply absent is located at the file's start with how to fix it.
+#[test]
+fn a_misspelled_required_key_is_located_with_a_did_you_mean() {
+    let env = Env::new();
+    env.workflow("x", "nam: x\nsteps:\n  - name: a\n    run: 'true'\n");
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios").join("y.yaml"),
+        "nam: y\nphases:\n  - name: a\n    run: 'true'\n",
+    )
+    .unwrap();
+    env.workflow(
+        "n",
+        "description: d\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    for (args, file) in [
+        (&["--json", "workflow", "validate", "x"][..], "x.yaml"),
+        (&["--json", "orchestrate", "validate", "y"], "y.yaml"),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        let errors = doc["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{args:?}: {doc}");
+        let e = &errors[0];
+        assert!(e["file"].as_str().unwrap().ends_with(file), "{e}");
+        assert_eq!(
+            (e["line"].as_u64(), e["column"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field `nam`"),
+            "{e}"
+        );
+        assert_eq!(e["hint"], "did you mean `name`?");
+    }
+    let out = env.run(&["--json", "workflow", "validate", "n"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let e = &doc["errors"][0];
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `name`"),
+        "{e}"
+    );
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(1), Some(1)),
+        "{e}"
+    );
+    assert!(e["hint"].as_str().unwrap().contains("add `name:`"), "{e}");
+}
