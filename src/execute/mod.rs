@@ -39,7 +39,7 @@ pub use dispatch::{
     reap_lapsed,
 };
 pub use driver::drive;
-pub use host::{default_actor, hostname};
+pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError, live_recorded_driver};
