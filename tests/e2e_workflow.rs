@@ -1125,3 +1125,205 @@ fn a_driver_killed_after_its_lock_file_was_deleted_is_taken_over() {
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
     assert_eq!(lines(&env.file("ran.log")), ["ran", "ran"]);
 }
+
+/// A shell command that, the first time, writes its pid to `first.pid` and sleeps (to be left
+/// running by a killed driver); the next time, notes `overlap` if that first copy still runs,
+/// writes `second`, and succeeds.
+const ONCE_THEN_CHECK: &str = "if [ -f first.pid ]; then p=$(cat first.pid); if [ -r /proc/$p/stat ] && ! grep -q ') Z ' /proc/$p/stat; then echo overlap > overlap; fi; echo second > second; exit 0; fi; echo $$ > first.pid.tmp; mv first.pid.tmp first.pid; exec sleep 60";
+
+/// Whatever a driver runs besides attempts (a compensation, a `validate: - run:` check, an
+/// `if: {run:}` condition, a health check) is noted like an attempt: after `kill -9` of the
+/// driver mid-command, `resume` ends the copy left running before it runs the command again.
+#[test]
+fn a_killed_drivers_compensation_check_or_condition_is_ended_before_it_runs_again() {
+    let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let cases = [
+        (
+            "rollback",
+            format!(
+                "name: w\nsteps:\n  - name: a\n    run: 'true'\n    rollback: {}\n  - name: b\n    run: exit 1\n    retry: {{max_retry_attempts: 0}}\n    on_failure: rollback\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+        (
+            "validate",
+            format!(
+                "name: w\nsteps:\n  - name: a\n    run: 'true'\n    validate:\n      - run: {}\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+        (
+            "if",
+            format!(
+                "name: w\nsteps:\n  - name: a\n    if: {{run: {}}}\n    run: 'true'\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+        (
+            "health",
+            format!(
+                "name: w\nhealth:\n  - run: {}\nsteps:\n  - name: a\n    run: 'true'\n",
+                q(ONCE_THEN_CHECK)
+            ),
+        ),
+    ];
+    for (what, yaml) in cases {
+        let env = Env::new();
+        env.workflow("w", &yaml);
+        let mut driver = env
+            .command(&["workflow", "run", "w"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(&format!("the {what} command to start"), || {
+            env.file("first.pid").exists()
+        });
+        driver.kill().unwrap(); // SIGKILL: the command's group is left running
+        driver.wait().unwrap();
+        let first: i32 = std::fs::read_to_string(env.file("first.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(pid_alive(first), "{what}: the first copy runs on");
+        let resumed = env.run(&["workflow", "resume"]);
+        assert!(
+            resumed
+                .stderr
+                .contains(&format!("ended process group {first}")),
+            "{what}: {}{}",
+            resumed.stdout,
+            resumed.stderr
+        );
+        assert!(
+            env.file("second").exists(),
+            "{what}: the command ran again: {}{}",
+            resumed.stdout,
+            resumed.stderr
+        );
+        assert!(
+            !env.file("overlap").exists(),
+            "{what}: the second copy ran beside the first"
+        );
+        assert!(!pid_alive(first), "{what}");
+    }
+}
+
+/// Wait for `child` to exit, at most a minute (far beyond a prompt stop, far below the step's
+/// own end), killing it if it does not.
+fn exit_of(mut child: std::process::Child, what: &str) -> std::process::Output {
+    let until = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= until {
+            let _ = child.kill();
+            panic!("{what}: the driver still runs its step");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `workflow abort` from another terminal ends the live driver's step and the driver says
+/// "aborted", whether or not `locks/` was deleted under it (before, with it deleted, the abort
+/// was recorded around the driver, which ran its step to the end).
+#[test]
+fn an_abort_reaches_the_live_driver_even_with_locks_deleted() {
+    for delete_locks in [false, true] {
+        let env = Env::new();
+        env.workflow(
+            "long",
+            "name: long\nsteps:\n  - name: wait\n    run: echo $$ > started; exec sleep 600\n",
+        );
+        let driver = env
+            .command(&["workflow", "run", "long"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("the step to start", || {
+            std::fs::read_to_string(env.file("started")).is_ok_and(|s| s.ends_with('\n'))
+        });
+        if delete_locks {
+            std::fs::remove_dir_all(env.home().join("locks")).unwrap();
+        }
+        let abort = env.run(&["workflow", "abort"]);
+        assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+        assert!(abort.stdout.contains("aborted"), "{}", abort.stdout);
+        let out = exit_of(driver, &format!("locks deleted: {delete_locks}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("Workflow aborted"),
+            "locks deleted: {delete_locks}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let step: i32 = std::fs::read_to_string(env.file("started"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!pid_alive(step), "locks deleted: {delete_locks}");
+        assert_eq!(env.status(None)["status"], "aborted");
+    }
+}
+
+/// A misspelled required top-level key (`nam:` for `name:`) is one located problem with its
+/// did-you-mean, for workflows and scenarios alike, not also an unlocated "missing field"; a
+/// required key that is simply absent is located at the file's start with how to fix it.
+#[test]
+fn a_misspelled_required_key_is_located_with_a_did_you_mean() {
+    let env = Env::new();
+    env.workflow("x", "nam: x\nsteps:\n  - name: a\n    run: 'true'\n");
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios").join("y.yaml"),
+        "nam: y\nphases:\n  - name: a\n    run: 'true'\n",
+    )
+    .unwrap();
+    env.workflow(
+        "n",
+        "description: d\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    for (args, file) in [
+        (&["--json", "workflow", "validate", "x"][..], "x.yaml"),
+        (&["--json", "orchestrate", "validate", "y"], "y.yaml"),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        let errors = doc["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{args:?}: {doc}");
+        let e = &errors[0];
+        assert!(e["file"].as_str().unwrap().ends_with(file), "{e}");
+        assert_eq!(
+            (e["line"].as_u64(), e["column"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown field `nam`"),
+            "{e}"
+        );
+        assert_eq!(e["hint"], "did you mean `name`?");
+    }
+    let out = env.run(&["--json", "workflow", "validate", "n"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let e = &doc["errors"][0];
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `name`"),
+        "{e}"
+    );
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(1), Some(1)),
+        "{e}"
+    );
+    assert!(e["hint"].as_str().unwrap().contains("add `name:`"), "{e}");
+}

@@ -312,3 +312,121 @@ fn after_a_failed_compensation_the_suggested_run_starts_the_definition_again() {
         assert_eq!(env.run(&["workflow", "abort"]).code, 1);
     }
 }
+
+/// Every `` `cortex ...` `` a text quotes, as written.
+fn quoted_commands(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.starts_with("cortex "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// On an empty log, a command that looks at a run of either kind (`logs`, `log show`, `log
+/// export`) suggests starting one of either kind, and one that looks at a kind suggests that
+/// kind; with `--home` given, every suggested command carries it (and parses).
+#[test]
+fn on_an_empty_log_hints_fit_the_kind_asked_and_carry_the_home() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    let cases: [(&[&str], &[&str]); 7] = [
+        (&["logs"], &["workflow", "orchestrate"]),
+        (&["log", "show"], &["workflow", "orchestrate"]),
+        (&["log", "export"], &["workflow", "orchestrate"]),
+        (&["workflow", "status"], &["workflow"]),
+        (&["orchestrate", "status"], &["orchestrate"]),
+        (&["workflow", "history"], &["workflow"]),
+        (&["orchestrate", "history"], &["orchestrate"]),
+    ];
+    for (args, kinds) in cases {
+        let argv = [&["--home", home.as_str()][..], args].concat();
+        // Without CORTEX_HOME, a bare `cortex` would use another home.
+        let out = env
+            .command(&argv)
+            .env_remove("CORTEX_HOME")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let commands = quoted_commands(&text);
+        for kind in ["workflow", "orchestrate"] {
+            let run = format!("cortex --home {home} {kind} run NAME");
+            assert_eq!(
+                commands.contains(&run),
+                kinds.contains(&kind),
+                "{args:?}: {text}"
+            );
+        }
+        for command in &commands {
+            assert!(
+                command.starts_with(&format!("cortex --home {home} ")),
+                "{args:?}: `{command}` leaves out --home: {text}"
+            );
+            let parsed =
+                Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(split(command)));
+            assert!(parsed.is_ok(), "{args:?}: `{command}` does not parse");
+        }
+    }
+}
+
+/// The hint that asks for a secret input's value again (a resume without it) names `--home`
+/// when one was given, and each flag as its own word, so that it pastes.
+#[test]
+fn the_secret_input_hint_carries_the_home_and_parses() {
+    let env = Env::new();
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: a\n    prompt: do\n  - name: b\n    run: echo ok\n",
+    );
+    let home = env.home().display().to_string();
+    let run = |args: &[&str]| {
+        let argv = [&["--home", home.as_str()][..], args].concat();
+        let out = env
+            .command(&argv)
+            .env_remove("CORTEX_HOME")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(&[
+            "workflow",
+            "run",
+            "sec",
+            "--input",
+            "api_token=abcdefgh12345"
+        ])
+        .0,
+        Some(3)
+    );
+    // Recorded only: nobody drives the run now (exit 3).
+    assert_eq!(
+        run(&["workflow", "step", "complete", "a", "--no-drive"]).0,
+        Some(3)
+    );
+    let (code, stderr) = run(&["workflow", "resume"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let commands = quoted_commands(&stderr);
+    let resume = commands
+        .iter()
+        .find(|c| c.contains(" resume "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        resume.starts_with(&format!("cortex --home {home} workflow resume ")),
+        "{stderr}"
+    );
+    let argv = split(resume);
+    assert!(
+        argv.windows(2)
+            .any(|w| w[0] == "--input" && w[1] == "api_token=VALUE"),
+        "{argv:?}"
+    );
+    assert!(Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(argv)).is_ok());
+}

@@ -427,6 +427,46 @@ fn an_actor_empty_or_with_a_control_character_is_refused_and_nothing_recorded() 
     assert!(!env.db().exists(), "nothing was recorded");
 }
 
+/// One rule for actors on every front end: at most 128 characters. A longer `--actor` is
+/// refused with exit 2 naming the limit (CLI commands, `tui`, `mcp`, `serve`), nothing
+/// recorded; one of exactly 128 is recorded whole.
+#[test]
+fn an_actor_over_the_length_limit_is_refused_by_every_front_end() {
+    let env = Env::new();
+    env.workflow("one", "name: one\nsteps:\n  - name: a\n    run: 'true'\n");
+    let long = "a".repeat(129);
+    for args in [
+        vec!["workflow", "run", "one", "--actor", &long],
+        vec!["workflow", "abort", "--actor", &long],
+        vec!["tui", "--actor", &long],
+        vec!["mcp", "--actor", &long],
+        vec!["serve", "--addr", "127.0.0.1:0", "--actor", &long],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(
+            out.code,
+            2,
+            "{:?}: {}{}",
+            &args[..2],
+            out.stdout,
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("an actor has at most 128 characters")
+                && out.stderr.contains("this one has 129"),
+            "{:?}: {}",
+            &args[..2],
+            out.stderr
+        );
+    }
+    assert!(!env.db().exists(), "nothing was recorded");
+    let exact = "b".repeat(128);
+    let out = env.run(&["workflow", "run", "one", "--actor", &exact]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let shown = env.run(&["log", "show"]).stdout;
+    assert!(shown.contains(&exact), "{shown}");
+}
+
 /// `log show` prints one line per event whatever its fields hold: a newline, a carriage return
 /// or an escape in a message or an error is written as a visible escape.
 #[test]

@@ -519,12 +519,20 @@ pub enum LogCommand {
 
 /// An actor is recorded with every action and shown on one line of `log show`: a control
 /// character (a newline, a tab, an escape) or a bidirectional control in it is refused, so
-/// that a name never forges a line or reorders what is read.
+/// that a name never forges a line or reorders what is read, and so is one longer than
+/// `MAX_ACTOR_CHARS` (one rule for every front end; DESIGN §4d).
 fn actor_name(value: &str) -> Result<String, String> {
+    use crate::execute::MAX_ACTOR_CHARS;
     if value.trim().is_empty() {
         return Err(
             "an actor names who acts, and this one is empty; give a name (e.g. `--actor ci@build-7`) or leave --actor out for user@host".to_string(),
         );
+    }
+    let chars = value.chars().count();
+    if chars > MAX_ACTOR_CHARS {
+        return Err(format!(
+            "an actor has at most {MAX_ACTOR_CHARS} characters, and this one has {chars}; give a shorter name"
+        ));
     }
     match value.chars().find(|c| crate::render::breaks_line(*c)) {
         Some(c) => Err(format!(

@@ -7,6 +7,9 @@ use super::{CommandError, exit};
 use crate::ops::{Ctx, operator};
 use crate::tui::Settings;
 
+/// How long notifications still under way when the TUI quits get to land.
+const DELIVERY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn run(
     ctx: &Ctx,
     json: bool,
@@ -31,14 +34,26 @@ pub fn run(
     })?;
     // The same actor as every other command's: --actor, else user@host.
     let by = operator(actor.as_deref(), None);
+    // Notifications an action in the TUI makes due are delivered in the background, as
+    // `cortex serve` delivers them: the screen never waits on a slow or dead receiver.
+    let background = crate::ops::background::Background::new();
     let settings = Settings {
         home: ctx.home.clone(),
         cwd: ctx.cwd.clone(),
         actor: by.actor,
         exe,
         location: ctx.location()?,
+        ctx: Ctx {
+            deliveries: crate::ops::Deliveries::Background(std::sync::Arc::clone(&background)),
+            announce: None,
+            ..ctx.clone()
+        },
     };
     let color = !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    crate::tui::run(settings, color).map_err(|e| CommandError::new(exit::FAILED, e.to_string()))?;
+    let ran = crate::tui::run(settings, color);
+    // On quitting, what is under way gets a few seconds to land; the rest is recorded as not
+    // delivered.
+    background.shutdown(DELIVERY_GRACE, nix::libc::SIGINT);
+    ran.map_err(|e| CommandError::new(exit::FAILED, e.to_string()))?;
     Ok(exit::OK)
 }

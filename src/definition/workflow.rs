@@ -351,17 +351,25 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         problems,
     };
     let first_message = yaml_message(&first);
-    let first_problem = problem(
-        first_message.clone(),
-        field_location(text, &first_message).or_else(|| yaml_location(&first)),
-    );
     let (Some(mut key), Ok(mut value)) = (
         unknown_field_path(&first_message),
         serde_yaml::from_str::<serde_yaml::Value>(text),
     ) else {
+        let first_problem = missing_field_problem(text, &first_message, &[]).unwrap_or_else(|| {
+            problem(
+                first_message.clone(),
+                field_location(text, &first_message).or_else(|| yaml_location(&first)),
+            )
+        });
         return Err(fail(vec![first_problem]));
     };
+    let first_problem = problem(
+        first_message.clone(),
+        field_location(text, &first_message).or_else(|| yaml_location(&first)),
+    );
     let mut problems = vec![first_problem];
+    // The unknown keys set aside: where each is, and the known key it looks like.
+    let mut unknown = vec![(key.clone(), unknown_field_suggestion(&first_message))];
     for _ in 0..MAX_SET_ASIDE {
         if !remove_key(&mut value, &key) {
             break;
@@ -377,11 +385,28 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         let message = yaml_message(&error);
         match unknown_field_path(&message) {
             Some(next) => {
-                problems.push(problem(message, super::locate::locate_key(text, &next)));
+                problems.push(problem(
+                    message.clone(),
+                    super::locate::locate_key(text, &next),
+                ));
+                unknown.push((next.clone(), unknown_field_suggestion(&message)));
                 key = next;
             }
             None => {
-                problems.push(problem(message, None));
+                match missing_field(&message) {
+                    // A key set aside beside it looks like it (`nam:` for `name:`): its
+                    // problem, located and with the did-you-mean, says it all.
+                    Some((at, field))
+                        if unknown.iter().any(|(k, like)| {
+                            k.split_last()
+                                .is_some_and(|(_, parent)| parent == at.as_slice())
+                                && like.as_deref() == Some(field.as_str())
+                        }) => {}
+                    _ => problems.push(
+                        missing_field_problem(text, &message, &unknown)
+                            .unwrap_or_else(|| problem(message, None)),
+                    ),
+                }
                 break;
             }
         }
@@ -414,6 +439,47 @@ fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
     }
     segs.push(super::Seg::Key(field.to_string()));
     Some(segs)
+}
+
+/// For "PATH: missing field `X`" (or "missing field `X`" at the top): the path of the mapping
+/// that lacks it, and `X`.
+fn missing_field(message: &str) -> Option<(Vec<super::Seg>, String)> {
+    let (path, field) = match message.split_once(": missing field `") {
+        Some((path, rest)) => (path, rest),
+        None => ("", message.strip_prefix("missing field `")?),
+    };
+    let field = field.split('`').next()?.to_string();
+    // The mapping's path is the path of a key in it, less that key.
+    let mut segs = unknown_field_path(&format!("{path}: unknown field `{field}`"))?;
+    segs.pop();
+    Some((segs, field))
+}
+
+/// A located problem for a missing field: at the mapping that lacks it (the file's start for a
+/// top-level key), saying to add it, or which key set aside (`unknown`) may be it misspelled.
+fn missing_field_problem(
+    text: &str,
+    message: &str,
+    unknown: &[(Vec<super::Seg>, Option<String>)],
+) -> Option<Problem> {
+    let (at, field) = missing_field(message)?;
+    let location = if at.is_empty() {
+        super::locate::locate(text, &at).or(Some(Location { line: 1, column: 1 }))
+    } else {
+        super::locate::locate(text, &at)
+    };
+    let misspelled = unknown.iter().find_map(|(k, _)| {
+        let (last, parent) = k.split_last()?;
+        match last {
+            super::Seg::Key(key) if parent == at.as_slice() => Some(key.clone()),
+            _ => None,
+        }
+    });
+    let hint = match misspelled {
+        Some(key) => format!("add `{field}:` (is `{key}:` meant to be `{field}:`?)"),
+        None => format!("add `{field}:` here"),
+    };
+    Some(Problem::new(message, location).with_hint(hint))
 }
 
 /// Remove the key at `path` from `value`; false if it is not there.

@@ -9,7 +9,14 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Who acts when nobody says: `user@host`, the user from `USER`, else the account.
+/// The most characters an actor has, whoever names it: `--actor` longer than this is refused
+/// (exit 2) by every command that takes it (the CLI's, `tui`, `serve`, `mcp`); the actors
+/// cortex makes fit it (`mcp:` and a client's name cut at 64, `worker:` and a worker's name,
+/// a tag of at most 64, `user@host` cut here).
+pub const MAX_ACTOR_CHARS: usize = 128;
+
+/// Who acts when nobody says: `user@host`, the user from `USER`, else the account (cut to
+/// `MAX_ACTOR_CHARS`).
 pub fn default_actor() -> String {
     let user = std::env::var("USER")
         .ok()
@@ -22,6 +29,9 @@ pub fn default_actor() -> String {
         })
         .unwrap_or_else(|| "unknown".into());
     one_line(&format!("{user}@{}", hostname()))
+        .chars()
+        .take(MAX_ACTOR_CHARS)
+        .collect()
 }
 
 /// An actor is one line (`--actor` refuses anything else): a control or bidirectional

@@ -40,7 +40,7 @@ pub use dispatch::{
     reap_lapsed,
 };
 pub use driver::drive;
-pub use host::{default_actor, hostname};
+pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError, live_recorded_driver};
@@ -56,7 +56,7 @@ pub use process::{
     CAPTURE_BYTES, Captured, ProcessResult, ProcessSpec, Program, Stream, end_orphan_group,
     run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name, run_check};
+pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, input_env_name, input_text, is_secret_name,
     secret_input_from_env, secret_inputs,

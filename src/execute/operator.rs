@@ -137,6 +137,49 @@ pub fn record(
     Ok(())
 }
 
+/// The run's lock for an operator's action, unless a live driver holds the run. The lock
+/// excludes a second process, but one taken on a file this call made may sit beside a live
+/// driver's: `locks/` may have been deleted under it (a lock on a deleted file excludes
+/// nobody). The log names the run's driver (`live_recorded_driver`): if that process is alive
+/// on this host, the run is still its own, and the action goes to it as to any holder (a
+/// request in the log, a signal), not around it.
+fn acquire_beside_driver(
+    store: &mut dyn EventStore,
+    clock: &dyn Clock,
+    ids: &mut dyn IdGen,
+    home: &Path,
+    run_id: &str,
+    holder: &Holder,
+) -> Result<Result<DriverLock, LockError>, OperatorError> {
+    let lock = match super::acquire_run(home, &*store, run_id, holder) {
+        Ok(lock) => lock,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !lock.made_anew() {
+        return Ok(Ok(lock));
+    }
+    let journal = Journal::open(store, clock, ids, run_id)?;
+    Ok(held_by_recorded_driver(lock, &journal.state))
+}
+
+/// `lock` (taken on a file its call made), or `Held` if the driver the log names for `state`
+/// is alive on this host (the lock file is then given back).
+fn held_by_recorded_driver(lock: DriverLock, state: &RunState) -> Result<DriverLock, LockError> {
+    if !lock.made_anew() {
+        return Ok(lock);
+    }
+    match super::live_recorded_driver(state) {
+        None => Ok(lock),
+        Some(driver) => {
+            lock.give_back();
+            Err(LockError::Held {
+                run_id: state.run_id.clone(),
+                holder: Some(driver),
+            })
+        }
+    }
+}
+
 /// Who carries a run on after an operator recorded something.
 #[derive(Debug)]
 pub enum DriveOn {
@@ -155,7 +198,9 @@ pub fn drive_on(
     state: &RunState,
     holder: &Holder,
 ) -> Result<DriveOn, LockError> {
-    match super::acquire_run(home, store, &state.run_id, holder) {
+    match super::acquire_run(home, store, &state.run_id, holder)
+        .and_then(|lock| held_by_recorded_driver(lock, state))
+    {
         // A rollback a report decided is driven at once, as any other work.
         Ok(lock) if matches!(state.phase, RunPhase::Running | RunPhase::RollingBack) => {
             Ok(DriveOn::Here(lock))
@@ -209,7 +254,7 @@ pub fn stop(
     by: &Operator,
     holder: &Holder,
 ) -> Result<Stopping, OperatorError> {
-    match super::acquire_run(home, &*store, run_id, holder) {
+    match acquire_beside_driver(store, clock, ids, home, run_id, holder)? {
         Ok(lock) => {
             let mut journal = Journal::open(store, clock, ids, run_id)?;
             journal.submit(Command::Stop {
@@ -259,7 +304,7 @@ pub fn abort(
         })
     };
     let mut asked = false;
-    let lock = match super::acquire_run(home, &*store, run_id, holder) {
+    let lock = match acquire_beside_driver(store, clock, ids, home, run_id, holder)? {
         Ok(lock) => lock,
         Err(LockError::Held { holder: driver, .. }) => {
             asked = true;
@@ -280,7 +325,7 @@ pub fn abort(
             let deadline = std::time::Instant::now() + wait;
             loop {
                 std::thread::sleep(Duration::from_millis(50));
-                match super::acquire_run(home, &*store, run_id, holder) {
+                match acquire_beside_driver(store, clock, ids, home, run_id, holder)? {
                     Ok(lock) => break lock,
                     Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
                     Err(_) => {}

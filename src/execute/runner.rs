@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::inflight::{InflightNote, NotesFile, end_orphans, inflight_notes};
 use super::secrets::{input_env_name, input_text};
-use super::{
-    ProcessSpec, Program, Redactor, StopFlag, Stream, claude, run_process, run_process_tracked,
-};
+use super::{ProcessSpec, Program, Redactor, StopFlag, Stream, claude, run_process_tracked};
 use std::collections::BTreeMap;
 
 use super::secrets::REDACTED;
@@ -106,7 +104,45 @@ pub fn unit_key(name: &str) -> String {
     blake3::hash(name.as_bytes()).to_hex()[..16].to_string()
 }
 
+/// The key under which a command other than an attempt notes its process group: what it is
+/// (`rollback`, `validate`, `if`, `health`) and, for a unit's, the unit's key. A unit's key is
+/// hexadecimal only, so these never collide with an attempt's; one unit runs one such command
+/// at a time.
+pub fn command_key(what: &str, unit: Option<&str>) -> String {
+    match unit {
+        Some(name) => format!("{what}-{}", unit_key(name)),
+        None => what.to_string(),
+    }
+}
+
 impl Runner {
+    /// Run `spec` for run `run_id`, its process group noted under `key` (`command_key`) while
+    /// it runs, as an attempt's is: a driver killed meanwhile leaves a note that the next
+    /// driver reads to end the group (`end_orphans`) before anything runs again. Every
+    /// command a driver runs that could outlive it goes through here or `PreparedAttempt::run`.
+    pub fn run_noted(
+        &self,
+        run_id: &str,
+        key: &str,
+        spec: &ProcessSpec,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) -> super::process::ProcessResult {
+        // Notes are written only into a real `work/` folder (best effort, as for attempts).
+        let notes = super::run_folder(&self.home, run_id, Some("work"))
+            .ok()
+            .map(|_| inflight_notes(&self.home, run_id));
+        let mut note = None;
+        let result = run_process_tracked(spec, &self.stop, on_line, &mut |pgid| {
+            if let Some(notes) = &notes {
+                note = Some(InflightNote::started(&self.notes, notes, key, pgid));
+            }
+        });
+        if let Some(note) = note {
+            note.ended();
+        }
+        result
+    }
+
     /// The step definition, its environment and its directory.
     pub fn step_context(
         &self,
@@ -275,18 +311,25 @@ impl Runner {
                 self.redactor.clone(),
             ),
         };
+        let key = command_key(
+            label,
+            index
+                .and_then(|i| state.workflow.as_ref()?.steps.get(i))
+                .map(|s| s.name.as_str()),
+        );
         let mut problems = Vec::new();
         for check in checks {
             let Some(cmd) = &check.run else { continue };
             let (command, tpl_env) = render_shell(cmd, &resolve);
-            let r = run_check(
+            let spec = check_spec(
                 &command,
                 [env.clone(), tpl_env].concat(),
                 &cwd,
-                &self.stop,
                 self.grace,
                 &redactor,
-                &mut |s, l| on_line(label, s, l),
+            );
+            let r = check_result(
+                self.run_noted(&state.run_id, &key, &spec, &mut |s, l| on_line(label, s, l)),
             );
             if let Err(p) = r {
                 problems.push(format!("`{cmd}` {p}"));
@@ -404,7 +447,8 @@ impl Runner {
                     capture_stdout: false,
                     log: None,
                 };
-                let r = run_process(&spec, &self.stop, &mut |s, l| on_line("if", s, l));
+                let key = command_key("if", Some(&step.name));
+                let r = self.run_noted(&state.run_id, &key, &spec, &mut |s, l| on_line("if", s, l));
                 if r.stopped {
                     return None;
                 }
@@ -504,7 +548,10 @@ impl Runner {
             capture_stdout: false,
             log: None,
         };
-        let r = run_process(&spec, &self.stop, &mut |s, l| on_line(&step.name, s, l));
+        let key = command_key("rollback", Some(&step.name));
+        let r = self.run_noted(&state.run_id, &key, &spec, &mut |s, l| {
+            on_line(&step.name, s, l)
+        });
         if r.stopped {
             return Compensation::Stopped;
         }
@@ -698,18 +745,15 @@ pub fn attempt_log_name(run_id: &str, index: usize, attempt: u32) -> String {
     format!("logs/{run_id}/step-{}-attempt-{attempt}.log", index + 1)
 }
 
-/// Run one check command: Ok if it exits 0, else how it failed (with its last output line,
-/// redacted).
-pub fn run_check(
+/// How a check command runs: in the shell, for at most ten minutes.
+fn check_spec(
     command: &str,
     env: Vec<(String, String)>,
     cwd: &Path,
-    stop: &StopFlag,
     grace: Duration,
     redactor: &Redactor,
-    on_line: &mut dyn FnMut(Stream, &str),
-) -> Result<(), String> {
-    let spec = ProcessSpec {
+) -> ProcessSpec {
+    ProcessSpec {
         program: Program::Shell(command.to_string()),
         env,
         cwd: cwd.to_path_buf(),
@@ -720,8 +764,12 @@ pub fn run_check(
         keep_background: false,
         capture_stdout: false,
         log: None,
-    };
-    let r = run_process(&spec, stop, on_line);
+    }
+}
+
+/// A check's verdict from how its command ended: Ok if it exited 0, else how it failed (with
+/// its last output line, redacted).
+fn check_result(r: super::process::ProcessResult) -> Result<(), String> {
     if r.end.succeeded() {
         return Ok(());
     }

@@ -223,6 +223,11 @@ pub(crate) fn record_stop(
     // The request may have come through the log just before the signal.
     let caught_up = journal.refresh()?;
     announce(journal, ctx, &caught_up);
+    // Or the run was ended beside this driver (an operator recorded its abort): nothing is
+    // left to record.
+    if let Some(outcome) = journal.state.outcome() {
+        return Ok(DriveEnd::Finished(outcome));
+    }
     if let Some(by) = journal.state.abort_requested.clone() {
         record(journal, ctx, Command::Abort { by })?;
         return Ok(DriveEnd::Finished(Outcome::Aborted));

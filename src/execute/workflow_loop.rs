@@ -1,14 +1,15 @@
 //! The loop of a workflow: ask `plan::next` what to do, do it (spawn, wait, check), and
 //! record the facts through the journal until the run finishes, waits, pauses or stops.
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
+use super::runner::{AttemptOutcome, Compensation, LineSink, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, deadline, flush, missing_secrets_note, prepare,
+    DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
     preparing_needs_secrets, record, record_stop, require_secrets,
 };
-use super::{Journal, Stream};
+use super::{Journal, StopFlag, Stream};
 use crate::decide::Command;
 use crate::plan::{Next, next};
 
@@ -73,6 +74,73 @@ fn needs_secrets(state: &crate::decide::RunState, action: &Next, missing: &[Stri
     }
 }
 
+/// How often a driver running a step's command looks at the log for an operator's stop or
+/// abort (as the scenario scheduler does between its workers' messages).
+const WATCH_LOG_EVERY: Duration = Duration::from_millis(100);
+
+/// Run `work` (a step's attempt, a compensation) on a thread while this one watches: its
+/// output lines go to the observer, a signal (`ctx.stop`) raises `halt`, and so does a stop or
+/// an abort that an operator recorded in the log meanwhile, or the run ended beside this
+/// driver; `halt` ends the command as a signal would. An operator's request thus reaches the
+/// driver through the log itself, whichever host it came from and whether or not a signal
+/// came with it.
+fn watched<T: Send>(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    halt: &StopFlag,
+    work: impl FnOnce(LineSink<'_>) -> T + Send,
+) -> Result<T, DriveError> {
+    let (tx, rx) = mpsc::channel::<(String, Stream, String)>();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || {
+            work(&mut |step: &str, s: Stream, l: &str| {
+                let _ = tx.send((step.to_string(), s, l.to_string()));
+            })
+        });
+        let mut looked = Instant::now();
+        let mut failed = None;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok((step, s, l)) => ctx.observer.line(&step, s, &l),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if halt.is_set() {
+                continue;
+            }
+            if let Some(signal) = ctx.stop.signal() {
+                halt.set(signal);
+            } else if looked.elapsed() >= WATCH_LOG_EVERY {
+                looked = Instant::now();
+                match journal.refresh() {
+                    Ok(caught_up) => {
+                        announce(journal, ctx, &caught_up);
+                        let state = &journal.state;
+                        if state.stop_requested
+                            || state.abort_requested.is_some()
+                            || state.outcome().is_some()
+                        {
+                            halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+                        }
+                    }
+                    // The command is ended, and the error is the drive's.
+                    Err(e) => {
+                        halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+                        failed = Some(e);
+                    }
+                }
+            }
+        }
+        let done = worker
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(done),
+        }
+    })
+}
+
 /// The workflow loop: one step at a time. A step's end is staged and appended with the next
 /// step's start; anything else (a wait, a backoff, a check, a rollback, the end) flushes first.
 pub(crate) fn drive_workflow(
@@ -82,8 +150,12 @@ pub(crate) fn drive_workflow(
     prepare(journal, ctx)?;
     let (deadline, limit) = deadline(&journal.state);
     let runner = ctx.runner(&ctx.stop, &journal.redactor);
+    // Raised by a signal or by an operator's request in the log while an attempt or a
+    // compensation runs (`watched`): it ends them.
+    let halt = StopFlag::default();
+    let halting = ctx.runner(&halt, &journal.redactor);
     loop {
-        if ctx.stop.is_set() {
+        if ctx.stop.is_set() || halt.is_set() {
             return record_stop(journal, ctx);
         }
         if ctx.dispatch.draining() {
@@ -189,22 +261,33 @@ pub(crate) fn drive_workflow(
                     }
                     continue;
                 }
-                let observer = &mut *ctx.observer;
-                let outcome =
-                    runner.run_attempt(&journal.state, index, deadline, &mut |step, s, l| {
-                        observer.line(step, s, l)
-                    });
+                let attempt = halting.prepare_attempt(&journal.state, index, deadline);
+                let outcome = watched(journal, ctx, &halt, |on_line| {
+                    attempt.run(&halting, on_line)
+                })?;
                 if let AttemptOutcome::Report(report) = outcome {
                     journal.stage(Command::FinishAttempt(report))?;
                 }
             }
             Next::Compensate { index } => {
-                let (end, output_tail) = match runner.compensate(state, index, &mut on_line) {
+                let step = state.steps[index].name.clone();
+                let has_command = state
+                    .workflow
+                    .as_ref()
+                    .is_some_and(|w| w.steps[index].rollback.is_some());
+                let compensation = if has_command {
+                    let state = state.clone();
+                    watched(journal, ctx, &halt, |on_line| {
+                        halting.compensate(&state, index, on_line)
+                    })?
+                } else {
+                    Compensation::Nothing
+                };
+                let (end, output_tail) = match compensation {
                     Compensation::Stopped => continue,
                     Compensation::Nothing => (None, String::new()),
                     Compensation::Ran(end, tail) => (Some(end), tail),
                 };
-                let step = state.steps[index].name.clone();
                 record(
                     journal,
                     ctx,

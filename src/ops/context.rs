@@ -283,6 +283,17 @@ impl Ctx {
         }
     }
 
+    /// The log holds no run of either kind: how to start one of each, as pasted here.
+    pub fn no_runs_of_any_kind(&self) -> CommandError {
+        CommandError::bad_input("there are no runs yet").hint(format!(
+            "start one with {} or {} ({} and {} show what can run)",
+            self.cmd(&["workflow", "run", "NAME"]),
+            self.cmd(&["orchestrate", "run", "NAME"]),
+            self.cmd(&["workflow", "list"]),
+            self.cmd(&["orchestrate", "list"])
+        ))
+    }
+
     fn find_error(&self, e: FindError, extra: &[&str]) -> CommandError {
         let (group, noun) = match e_kind(&e) {
             Some(RunKind::Scenario) => ("orchestrate", "scenario"),
@@ -291,8 +302,10 @@ impl Ctx {
         };
         let history = format!("{} lists them", self.cmd(&[group, "history"]));
         match e {
+            FindError::NoRuns { kind: None } => self.no_runs_of_any_kind(),
             FindError::NoRuns { .. } => CommandError::bad_input(e.to_string()).hint(format!(
-                "start one with `cortex {group} run NAME` ({} shows what can run)",
+                "start one with {} ({} shows what can run)",
+                self.cmd(&[group, "run", "NAME"]),
                 self.cmd(&[group, "list"])
             )),
             FindError::NotFound {
@@ -349,9 +362,12 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
     }
 }
 
+/// The log holds no run of either kind (a front end with no command line of its own, e.g.
+/// the web page; the CLI says it with its `--home`: `Ctx::no_runs_of_any_kind`).
 pub fn no_runs() -> CommandError {
-    CommandError::bad_input("there are no runs yet")
-        .hint("start one with `cortex workflow run NAME`")
+    CommandError::bad_input("there are no runs yet").hint(
+        "start one with `cortex workflow run NAME` or `cortex orchestrate run NAME` (`cortex workflow list` and `cortex orchestrate list` show what can run)",
+    )
 }
 
 /// Who acts (`--actor`, default `user@host`) and why.

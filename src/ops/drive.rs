@@ -147,7 +147,7 @@ pub fn driver() -> Driver {
 }
 
 /// What a drive that could not go on tells the person who started it.
-fn drive_error(e: DriveError, run_id: &str, kind: RunKind) -> CommandError {
+fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> CommandError {
     match e {
         // The driver's own command refused: the run moved on without it (another driver
         // took it over), not bad input from anyone.
@@ -157,7 +157,7 @@ fn drive_error(e: DriveError, run_id: &str, kind: RunKind) -> CommandError {
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         DriveError::MissingSecretInputs(missing) => {
-            super::workflow::missing_secret_inputs(run_id, kind, &missing)
+            super::workflow::missing_secret_inputs(ctx, run_id, kind, &missing)
         }
     }
 }
@@ -255,7 +255,7 @@ fn drive_from(
         .start
         .as_ref()
         .map_or(RunKind::Workflow, |s| s.kind);
-    let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(e, &run_id, kind));
+    let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(ctx, e, &run_id, kind));
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
     // releasing it changes nothing).
     if let Some((lease, keeper)) = keeper {
@@ -528,7 +528,7 @@ mod tests {
             expected: 2,
             got: 1,
         }));
-        let e = drive_error(superseded, "R", RunKind::Workflow);
+        let e = drive_error(&Ctx::new(None).unwrap(), superseded, "R", RunKind::Workflow);
         assert_eq!(e.code, exit::FAILED, "{}", e.message);
         assert!(
             e.message.contains("moved on without it")

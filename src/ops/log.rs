@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{CommandError, Ctx, Output, exit, no_runs};
+use super::{CommandError, Ctx, Output, exit};
 use crate::definition::{ReadError, read_bounded};
 use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_verify};
@@ -23,7 +23,9 @@ fn read_anchors(path: &Path) -> Result<String, ReadError> {
 }
 
 pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
-    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
     let events = store.read_run(&run_id)?;
     let scenario = matches!(
@@ -40,7 +42,9 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
 
 /// `log export [RUN]`: a run's events as JSON Lines (the text), and as a list (the document).
 pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
-    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
     let events = store.read_run(&run_id)?;
     let mut text = String::new();
@@ -177,7 +181,9 @@ pub fn verify(
 /// `log anchor [--file F]`: anchor the heads of finished runs — append new ones to `file`, or
 /// list them all.
 pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
-    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let rows = store.raw_rows(None)?;
     let report = verify_rows(&rows);
     if !report.ok {
@@ -623,7 +629,9 @@ pub fn attempt_logs(
     run: Option<&str>,
     step: Option<&str>,
 ) -> Result<Output, CommandError> {
-    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
     let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
     tracker.read(&*store)?;
@@ -656,7 +664,9 @@ pub fn follow_attempt_logs(
     step: Option<&str>,
     sink: &mut dyn FnMut(&str),
 ) -> Result<i32, CommandError> {
-    let store = ctx.reading_store()?.ok_or_else(no_runs)?;
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
     let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
     let mut printed_any = false;

@@ -440,8 +440,9 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     }
     if rows.is_empty() {
         let text = format!(
-            "No scenarios in {}.\nCreate one there (see `cortex schema scenario`), then `cortex orchestrate validate NAME`.\n",
-            catalog.scenarios_dir().display()
+            "No scenarios in {}.\nCreate one there (see `cortex schema scenario`), then {}.\n",
+            catalog.scenarios_dir().display(),
+            ctx.cmd(&["orchestrate", "validate", "NAME"])
         );
         return Ok(Output::new(rows, text, exit::OK));
     }

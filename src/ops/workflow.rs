@@ -281,7 +281,10 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             about,
         ));
     }
-    text.push_str("\nRun one with `cortex workflow run NAME`.\n");
+    text.push_str(&format!(
+        "\nRun one with {}.\n",
+        ctx.cmd(&["workflow", "run", "NAME"])
+    ));
     Ok(Output::new(rows, text, exit::OK))
 }
 
@@ -604,7 +607,7 @@ pub fn resume(
             ));
         }
         // Before anything is recorded: a run with secret inputs cannot go on without them.
-        supply_secret_inputs(&mut journal, inputs)?;
+        supply_secret_inputs(ctx, &mut journal, inputs)?;
         // Fixed at `run` (it is in `run_started`): no need to read it again under the lock.
         journal
             .state
@@ -627,7 +630,7 @@ pub fn resume(
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    supply_secret_inputs(&mut journal, inputs)?;
+    supply_secret_inputs(ctx, &mut journal, inputs)?;
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
 }
 
@@ -680,7 +683,7 @@ pub fn resume_claimed(
             code,
         ));
     }
-    supply_secret_inputs(&mut journal, &[])?;
+    supply_secret_inputs(ctx, &mut journal, &[])?;
     go_on(
         ctx,
         journal,
@@ -722,6 +725,7 @@ fn go_on(
 /// those in the environment itself), checked as `run` checks inputs; refuse the resume if a
 /// secret input is still without a value.
 fn supply_secret_inputs(
+    ctx: &Ctx,
     journal: &mut Journal<'_>,
     given: &[(String, String)],
 ) -> Result<(), CommandError> {
@@ -799,21 +803,27 @@ fn supply_secret_inputs(
             .start
             .as_ref()
             .map_or(RunKind::Workflow, |s| s.kind);
-        Err(missing_secret_inputs(&run_id, kind, &missing))
+        Err(missing_secret_inputs(ctx, &run_id, kind, &missing))
     }
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
-pub fn missing_secret_inputs(run_id: &str, kind: RunKind, missing: &[String]) -> CommandError {
+pub fn missing_secret_inputs(
+    ctx: &Ctx,
+    run_id: &str,
+    kind: RunKind,
+    missing: &[String],
+) -> CommandError {
     let group = match kind {
         RunKind::Workflow => "workflow",
         RunKind::Scenario => "orchestrate",
     };
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
-    let flags: Vec<String> = missing
-        .iter()
-        .map(|n| format!("--input {n}=VALUE"))
-        .collect();
+    let values: Vec<String> = missing.iter().map(|n| format!("{n}=VALUE")).collect();
+    let mut argv = vec![group, "resume", run_id];
+    for value in &values {
+        argv.extend(["--input", value.as_str()]);
+    }
     let vars: Vec<String> = missing.iter().map(|n| input_env_name(n)).collect();
     CommandError::bad_input(format!(
         "run {run_id} needs the value of its secret input{} {}: the log keeps only `***`",
@@ -821,9 +831,9 @@ pub fn missing_secret_inputs(run_id: &str, kind: RunKind, missing: &[String]) ->
         names.join(", ")
     ))
     .hint(format!(
-        "give {} again: `cortex {group} resume {run_id} {}`",
+        "give {} again: {}",
         if missing.len() == 1 { "it" } else { "them" },
-        flags.join(" ")
+        ctx.cmd(&argv)
     ))
     .hint(format!("or set {} in the environment", vars.join(", ")))
 }
@@ -898,7 +908,7 @@ pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, Command
             more: false,
         },
     };
-    let text = render_history(&page);
+    let text = render_history(&page, &|args| ctx.cmd(args));
     Ok(Output::new(&page.runs, text, exit::OK))
 }
 

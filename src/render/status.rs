@@ -384,18 +384,25 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     out
 }
 
-/// One line per run, newest first, and how to see more.
-pub fn render_history(h: &crate::ops::History) -> String {
+/// One line per run, newest first, and how to see more. `cmd` quotes a suggested command as
+/// it is to be pasted (`cortex [--home H] ARGS...`, as `Ctx::cmd`).
+pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) -> String {
     let group = match h.kind {
         Some(crate::event::RunKind::Scenario) => "orchestrate",
         _ => "workflow",
     };
     if h.runs.is_empty() && h.more {
         // `--limit 0`: there are runs, none was asked for.
-        return format!("No runs listed (--limit 0); `cortex {group} history` lists the newest.\n");
+        return format!(
+            "No runs listed (--limit 0); {} lists the newest.\n",
+            cmd(&[group, "history"])
+        );
     }
     if h.runs.is_empty() {
-        return format!("No runs yet. Start one with `cortex {group} run NAME`.\n");
+        return format!(
+            "No runs yet. Start one with {}.\n",
+            cmd(&[group, "run", "NAME"])
+        );
     }
     let mut out = String::new();
     let w = h
@@ -424,9 +431,14 @@ pub fn render_history(h: &crate::ops::History) -> String {
     if h.more {
         let _ = writeln!(
             out,
-            "(the newest {}; `cortex {group} history --limit {}` shows more)",
+            "(the newest {}; {} shows more)",
             h.runs.len(),
-            h.runs.len().saturating_mul(5).max(100)
+            cmd(&[
+                group,
+                "history",
+                "--limit",
+                &h.runs.len().saturating_mul(5).max(100).to_string()
+            ])
         );
     }
     out

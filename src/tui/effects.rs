@@ -20,7 +20,7 @@ use super::catalog::scenario_entries;
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// What the effects need to know about where and as whom the TUI runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub home: PathBuf,
     /// The directory `cortex tui` was started in: the catalog's project directory, and
@@ -31,6 +31,10 @@ pub struct Settings {
     pub exe: PathBuf,
     /// Where the log is (the drivers it starts are told too).
     pub location: Location,
+    /// The operations' context, its notifications handed to this process's background
+    /// deliverer (`ops::background`, as `cortex serve`'s): an action that ends a run with
+    /// nobody driving it has the run's `notify:` delivered without the screen waiting for it.
+    pub ctx: crate::ops::Ctx,
 }
 
 /// A thread that carries out effects one after another.
@@ -189,7 +193,14 @@ fn record_phase(
             }
         }
         DriveOn::Elsewhere => notice.text.push_str("; its driver goes on with it"),
-        DriveOn::Nothing => {}
+        DriveOn::Nothing => {
+            // Nobody drives the run on: what its end has due (`notify:`) is delivered here,
+            // in the background, as `orchestrate fail` would deliver it.
+            let redactor = crate::execute::Redactor::of_run(state);
+            for warning in crate::ops::notify::after_change(&settings.ctx, state, &redactor) {
+                notice.text.push_str(&format!("; {warning}"));
+            }
+        }
     }
     Ok(notice)
 }
@@ -293,5 +304,85 @@ fn ended(scenario: &str, code: Option<i32>, log: &Path) -> Notice {
             last_error()
         )),
         None => Notice::error(format!("The driver of {scenario} was killed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::background::Background;
+    use crate::ops::scenario::RunRequest;
+
+    /// A report from the TUI that ends a run nobody drives has the run's `notify:` delivered
+    /// by the process's background deliverer: the screen hears back before the notification
+    /// lands (it waits here on a file the test writes only after the answer came), and the
+    /// notification still lands.
+    #[test]
+    fn a_phase_failed_from_the_tui_is_notified_in_the_background_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join("scenarios")).unwrap();
+        let gate = dir.path().join("gate");
+        let delivered = dir.path().join("delivered");
+        std::fs::write(
+            home.join("scenarios").join("s.yaml"),
+            format!(
+                "name: s\ndescription: d\nphases:\n  - name: review\n    description: d\nnotify:\n  on_failure:\n    - run: \"while [ ! -f '{}' ]; do sleep 0.05; done; touch '{}'\"\n",
+                gate.display(),
+                delivered.display()
+            ),
+        )
+        .unwrap();
+        let ctx = crate::ops::Ctx::new(Some(home.clone())).unwrap();
+        let mut observer = crate::execute::Quiet;
+        let mut live = crate::ops::Live {
+            observer: &mut observer,
+            stop: crate::execute::StopFlag::default(),
+        };
+        let started = crate::ops::scenario::run(
+            &ctx,
+            RunRequest {
+                name: "s",
+                starts: &[],
+                inputs: &[],
+                how: crate::ops::RunHow::Drive,
+            },
+            crate::ops::operator(Some("tester"), None),
+            &mut live,
+        )
+        .unwrap();
+        let run_id = started.json["run_id"].as_str().unwrap().to_string();
+        let background = Background::new();
+        let settings = Settings {
+            home,
+            cwd: dir.path().to_path_buf(),
+            actor: "tui-tester".into(),
+            exe: PathBuf::from("/nonexistent/cortex"),
+            location: ctx.location().unwrap(),
+            ctx: crate::ops::Ctx {
+                deliveries: crate::ops::Deliveries::Background(std::sync::Arc::clone(&background)),
+                announce: None,
+                ..ctx.clone()
+            },
+        };
+        let (tx, rx) = channel();
+        let worker = Worker::start(settings, tx);
+        worker.submit(Effect::Phase {
+            run_id,
+            scenario: "s".into(),
+            phase: "review".into(),
+            op: PhaseOp::Fail,
+        });
+        let answer = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the action answers without waiting for its notification");
+        match answer {
+            Msg::Notice(n) => assert!(n.text.contains("reported failed"), "{}", n.text),
+            _ => panic!("not a notice"),
+        }
+        assert!(!delivered.exists(), "delivered before the gate opened");
+        std::fs::write(&gate, "").unwrap();
+        background.shutdown(Duration::from_secs(60), nix::libc::SIGINT);
+        assert!(delivered.exists(), "the notification was delivered");
     }
 }
