@@ -1350,3 +1350,41 @@ fn a_bad_output_line_on_the_page_is_explained_in_the_forms_words() {
     );
     assert_eq!(env.events(&run).len(), before, "nothing recorded");
 }
+
+/// A stop asked of a driver that lets go without reading the request (it was ending, the run
+/// waiting on people, when the request came) is recorded by the stop itself: the answer and
+/// the run say `stopped`, never the `waiting` the driver left. The driver here is this test,
+/// holding the run's lock until the request is in the log, then letting go.
+#[test]
+fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let holder = cortex::execute::Holder {
+        pid: std::process::id(),
+        host: cortex::execute::hostname(),
+        actor: "an ending driver".into(),
+        since: "now".into(),
+    };
+    let lock = cortex::execute::DriverLock::acquire(&env.home(), &gate, &holder).unwrap();
+    let s = Server::start(&env);
+    let r = std::thread::scope(|scope| {
+        let answer = scope.spawn(|| s.post(&format!("/api/v1/runs/{gate}/stop"), "{}"));
+        eventually(60, "the stop request in the log", || {
+            events(&env, &gate)
+                .iter()
+                .any(|e| e["type"] == "stop_requested")
+                .then_some(())
+        });
+        drop(lock);
+        answer.join().unwrap()
+    });
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "stopped", "{}", r.body);
+    assert_eq!(r.exit_code(), 3);
+    let status = env.run(&["--json", "orchestrate", "status", &gate]).json();
+    assert_eq!(status["status"], "stopped", "{status}");
+}
