@@ -1388,3 +1388,40 @@ fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run(
     let status = env.run(&["--json", "orchestrate", "status", &gate]).json();
     assert_eq!(status["status"], "stopped", "{status}");
 }
+
+/// A resume answered 202 is recorded before the answer: the run read next is no longer
+/// `stopped` and its log has the driver's `run_resumed`. Its driver is slowed between taking
+/// the run and its first append (this test holds the log's write lock until the driver holds
+/// the run), which is where an answer given on the lock alone came too early.
+#[test]
+fn a_resume_answered_202_is_in_the_log_before_the_answer() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
+    let s = Server::start(&env);
+    let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let r = std::thread::scope(|scope| {
+        let answer = scope.spawn(|| s.post(&format!("/api/v1/runs/{gate}/resume"), ""));
+        eventually(60, "the resume's driver to hold the run", || {
+            cortex::execute::DriverLock::probe(&env.home(), &gate).map(|_| ())
+        });
+        db.execute_batch("COMMIT").unwrap();
+        answer.join().unwrap()
+    });
+    let status = s.get(&format!("/api/v1/runs/{gate}")).json();
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_ne!(
+        status["status"], "stopped",
+        "answered before the resume was recorded: {status}"
+    );
+    assert!(
+        events(&env, &gate)
+            .iter()
+            .any(|e| e["type"] == "run_resumed")
+    );
+}
