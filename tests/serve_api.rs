@@ -1228,7 +1228,7 @@ fn an_aborted_runs_page_does_not_promise_a_resume() {
     let env = home();
     std::fs::write(
         env.home().join("scenarios/slow.yaml"),
-        "name: slow\ndescription: d\nphases:\n  - name: wait\n    description: Wait\n    run: sleep 30\n",
+        "name: slow\ndescription: d\nphases:\n  - name: wait\n    description: Wait\n    run: 'while :; do sleep 1; done'\n",
     )
     .unwrap();
     let s = Server::start(&env);
