@@ -618,7 +618,7 @@ fn cortex_logs_marks_an_attempt_whose_driver_was_killed_as_interrupted_not_recor
     let env = Env::new();
     env.workflow(
         "killed",
-        "name: killed\nsteps:\n  - name: slow\n    run: if [ -f again ]; then echo second; else touch again; echo partial; sleep 3; fi\n",
+        "name: killed\nsteps:\n  - name: slow\n    run: if [ -f again ]; then echo second; else touch again; echo partial; while [ ! -f go ]; do sleep 0.1; done; fi\n",
     );
     let mut child = env
         .command(&["workflow", "run", "killed"])
@@ -636,6 +636,9 @@ fn cortex_logs_marks_an_attempt_whose_driver_was_killed_as_interrupted_not_recor
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    // The attempt ran on until its driver was dead (however late the test saw it print):
+    // its command may end now.
+    std::fs::write(env.project().join("go"), "").unwrap();
     let resumed = env.run(&["workflow", "resume"]);
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();

@@ -1228,7 +1228,7 @@ fn an_aborted_runs_page_does_not_promise_a_resume() {
     let env = home();
     std::fs::write(
         env.home().join("scenarios/slow.yaml"),
-        "name: slow\ndescription: d\nphases:\n  - name: wait\n    description: Wait\n    run: sleep 30\n",
+        "name: slow\ndescription: d\nphases:\n  - name: wait\n    description: Wait\n    run: 'while :; do sleep 1; done'\n",
     )
     .unwrap();
     let s = Server::start(&env);
@@ -1349,4 +1349,79 @@ fn a_bad_output_line_on_the_page_is_explained_in_the_forms_words() {
         r.body
     );
     assert_eq!(env.events(&run).len(), before, "nothing recorded");
+}
+
+/// A stop asked of a driver that lets go without reading the request (it was ending, the run
+/// waiting on people, when the request came) is recorded by the stop itself: the answer and
+/// the run say `stopped`, never the `waiting` the driver left. The driver here is this test,
+/// holding the run's lock until the request is in the log, then letting go.
+#[test]
+fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let holder = cortex::execute::Holder {
+        pid: std::process::id(),
+        host: cortex::execute::hostname(),
+        actor: "an ending driver".into(),
+        since: "now".into(),
+    };
+    let lock = cortex::execute::DriverLock::acquire(&env.home(), &gate, &holder).unwrap();
+    let s = Server::start(&env);
+    let r = std::thread::scope(|scope| {
+        let answer = scope.spawn(|| s.post(&format!("/api/v1/runs/{gate}/stop"), "{}"));
+        eventually(60, "the stop request in the log", || {
+            events(&env, &gate)
+                .iter()
+                .any(|e| e["type"] == "stop_requested")
+                .then_some(())
+        });
+        drop(lock);
+        answer.join().unwrap()
+    });
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["status"], "stopped", "{}", r.body);
+    assert_eq!(r.exit_code(), 3);
+    let status = env.run(&["--json", "orchestrate", "status", &gate]).json();
+    assert_eq!(status["status"], "stopped", "{status}");
+}
+
+/// A resume answered 202 is recorded before the answer: the run read next is no longer
+/// `stopped` and its log has the driver's `run_resumed`. Its driver is slowed between taking
+/// the run and its first append (this test holds the log's write lock until the driver holds
+/// the run), which is where an answer given on the lock alone came too early.
+#[test]
+fn a_resume_answered_202_is_in_the_log_before_the_answer() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
+    let s = Server::start(&env);
+    let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let r = std::thread::scope(|scope| {
+        let answer = scope.spawn(|| s.post(&format!("/api/v1/runs/{gate}/resume"), ""));
+        eventually(60, "the resume's driver to hold the run", || {
+            cortex::execute::DriverLock::probe(&env.home(), &gate).map(|_| ())
+        });
+        db.execute_batch("COMMIT").unwrap();
+        answer.join().unwrap()
+    });
+    let status = s.get(&format!("/api/v1/runs/{gate}")).json();
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_ne!(
+        status["status"], "stopped",
+        "answered before the resume was recorded: {status}"
+    );
+    assert!(
+        events(&env, &gate)
+            .iter()
+            .any(|e| e["type"] == "run_resumed")
+    );
 }

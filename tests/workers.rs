@@ -19,6 +19,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// A worker process, killed when dropped.
 struct Worker {
     child: Child,
+    /// Its output, line by line (`start_heard`).
+    lines: Option<std::sync::mpsc::Receiver<String>>,
 }
 
 impl Worker {
@@ -31,16 +33,56 @@ impl Worker {
             .stderr(Stdio::null())
             .spawn()
             .expect("start a worker");
-        Worker { child }
+        Worker { child, lines: None }
     }
 
-    fn signal(&self, sig: Signal) {
-        let _ = kill(Pid::from_raw(self.child.id() as i32), sig);
+    /// `start`, with what the worker prints kept for `heard`.
+    fn start_heard(env: &Env, name: &str, extra: &[&str]) -> Worker {
+        use std::io::BufRead;
+        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
+        args.extend_from_slice(extra);
+        let mut child = env
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a worker");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Worker {
+            child,
+            lines: Some(rx),
+        }
     }
 
-    /// SIGTERM, then wait for it to drain and exit: its exit code.
-    fn drain(mut self) -> i32 {
-        self.signal(Signal::SIGTERM);
+    /// Wait until the worker has printed a line with `text` in it.
+    fn heard(&self, text: &str) {
+        let lines = self
+            .lines
+            .as_ref()
+            .expect("a worker started with start_heard");
+        loop {
+            let line = lines
+                .recv_timeout(PATIENCE)
+                .unwrap_or_else(|_| panic!("the worker never said {text:?}"));
+            if line.contains(text) {
+                return;
+            }
+        }
+    }
+
+    /// Wait for the worker to exit by itself: its exit code.
+    fn exit_code(mut self) -> i32 {
         let until = Instant::now() + PATIENCE;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -49,6 +91,39 @@ impl Worker {
             assert!(Instant::now() < until, "the worker did not drain");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn signal(&self, sig: Signal) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), sig);
+    }
+
+    /// SIGSTOP, then wait until every thread of the worker is stopped (`kill` returns before
+    /// the signal has stopped them).
+    fn pause(&self) {
+        self.signal(Signal::SIGSTOP);
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let stopped = || {
+            std::fs::read_dir(&tasks).ok().is_some_and(|dir| {
+                dir.filter_map(Result::ok).all(|t| {
+                    std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+                        // `pid (comm) STATE ...`: the state follows the last `)`.
+                        stat.rsplit_once(')')
+                            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['T', 't']))
+                    })
+                })
+            })
+        };
+        let until = Instant::now() + PATIENCE;
+        while !stopped() {
+            assert!(Instant::now() < until, "the worker did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then wait for it to drain and exit: its exit code.
+    fn drain(self) -> i32 {
+        self.signal(Signal::SIGTERM);
+        self.exit_code()
     }
 }
 
@@ -107,6 +182,16 @@ fn claimed_by(ev: &[Value], step: &str) -> Vec<String> {
         .filter(|e| e["body"]["step"] == step)
         .map(|e| e["body"]["worker"].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// Wait until a phase's command has made `file` in the project (it runs now).
+fn ran(env: &Env, file: &str) {
+    let path = env.project().join(file);
+    let until = Instant::now() + PATIENCE;
+    while !path.exists() {
+        assert!(Instant::now() < until, "nothing made {file}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn verify(env: &Env) {
@@ -170,20 +255,20 @@ fn runs_on_sends_a_phase_only_to_a_worker_with_its_tags(env: Env) {
 
 /// A worker killed with SIGKILL in the middle of a phase it drives: once its lease lapses,
 /// another worker takes the run, records the attempt interrupted and runs the phase again to
-/// completion (at-least-once).
+/// completion (at-least-once). `work` says it runs (a file), then waits for the test to let it
+/// end once the worker is dead, so the kill comes while it runs however slow the machine is.
 fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
     scenario(
         &env,
         "slow",
-        "name: slow\ndescription: one slow phase\nphases:\n  - name: work\n    run: 'sleep 1; echo done'\n",
+        "name: slow\ndescription: one slow phase\nphases:\n  - name: work\n    run: 'touch work-runs; while [ ! -e go-on ]; do sleep 0.1; done; echo done'\n",
     );
     let a = Worker::start(&env, "doomed", &["--lease", "1s"]);
     let run = submit(&env, "orchestrate", "slow");
-    wait_for(&env, &run, "the phase to start", |ev| {
-        !of_type(ev, "step_started").is_empty()
-    });
+    ran(&env, "work-runs");
     a.signal(Signal::SIGKILL);
     drop(a);
+    std::fs::write(env.project().join("go-on"), "").unwrap();
     let b = Worker::start(&env, "rescuer", &["--lease", "1s"]);
     let ev = wait_for(&env, &run, "the run to finish", finished);
     assert_eq!(status(&env, &run)["status"], "completed");
@@ -200,25 +285,26 @@ fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
 
 /// A worker paused (SIGSTOP) past its lease while it runs a phase of a run another worker
 /// drives: the driver ends the attempt, another worker runs the phase again, and when the
-/// paused worker resumes its late result is recorded as rejected and never applied.
+/// paused worker resumes its late result is recorded as rejected and never applied. `far`
+/// says it runs (a file), then waits for the test to let it end once the worker is paused, so
+/// the pause comes while it runs however slow the machine is.
 fn a_paused_worker_past_its_lease_has_its_late_result_rejected(env: Env) {
     scenario(
         &env,
         "remote",
-        "name: remote\ndescription: a phase for tagged workers\nphases:\n  - name: far\n    runs_on: [far]\n    run: 'sleep 1; echo far'\n  - name: near\n    parallel: true\n    run: 'sleep 30'\n",
+        "name: remote\ndescription: a phase for tagged workers\nphases:\n  - name: far\n    runs_on: [far]\n    run: 'touch far-runs; while [ ! -e go-on ]; do sleep 0.1; done; echo far'\n  - name: near\n    parallel: true\n    run: 'while :; do sleep 1; done'\n",
     );
     // The driver (no tags) takes the run; only workers tagged `far` run `far`. `near` keeps
-    // the run going meanwhile.
+    // the run going meanwhile, until the abort at the end.
     let driver = Worker::start(&env, "driver", &["--lease", "1s", "--concurrency", "4"]);
     let run = submit(&env, "orchestrate", "remote");
     wait_for(&env, &run, "the driver to take the run", |ev| {
         !of_type(ev, "run_resumed").is_empty()
     });
     let slow = Worker::start(&env, "sleepy", &["--lease", "1s", "--tags", "far"]);
-    wait_for(&env, &run, "`far` to be claimed", |ev| {
-        !claimed_by(ev, "far").is_empty()
-    });
-    slow.signal(Signal::SIGSTOP);
+    ran(&env, "far-runs");
+    slow.pause();
+    std::fs::write(env.project().join("go-on"), "").unwrap();
     wait_for(&env, &run, "the lapsed attempt to be ended", |ev| {
         of_type(ev, "step_interrupted")
             .iter()
@@ -257,19 +343,23 @@ fn a_paused_worker_past_its_lease_has_its_late_result_rejected(env: Env) {
 
 /// SIGTERM drains a worker: the phase it runs finishes and is recorded, nothing new is taken,
 /// the worker exits 0, and the run it drove is handed back for the next worker, which
-/// finishes it.
+/// finishes it. `first` runs until the worker has said it drains (the test then lets it end),
+/// so the signal comes while it runs however slow the machine is.
 fn sigterm_drains_a_worker_and_hands_its_run_back(env: Env) {
     scenario(
         &env,
         "pair",
-        "name: pair\ndescription: two phases in a row\nphases:\n  - name: first\n    run: 'sleep 1; echo one'\n  - name: second\n    condition: after:first\n    run: 'echo two'\n",
+        "name: pair\ndescription: two phases in a row\nphases:\n  - name: first\n    run: 'while [ ! -e go-on ]; do sleep 0.1; done; echo one'\n  - name: second\n    condition: after:first\n    run: 'echo two'\n",
     );
-    let a = Worker::start(&env, "leaving", &[]);
+    let a = Worker::start_heard(&env, "leaving", &[]);
     let run = submit(&env, "orchestrate", "pair");
     wait_for(&env, &run, "`first` to start", |ev| {
         !of_type(ev, "step_started").is_empty()
     });
-    assert_eq!(a.drain(), 0, "a drained worker exits 0");
+    a.signal(Signal::SIGTERM);
+    a.heard("Draining");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    assert_eq!(a.exit_code(), 0, "a drained worker exits 0");
     let ev = env.events(&run);
     assert_eq!(
         of_type(&ev, "step_succeeded").len(),
@@ -331,7 +421,7 @@ fn an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives(env: Env) {
     scenario(
         &env,
         "long",
-        "name: long\ndescription: a long phase\nphases:\n  - name: wait\n    run: 'sleep 30'\n",
+        "name: long\ndescription: a phase that runs until stopped\nphases:\n  - name: wait\n    run: 'while :; do sleep 1; done'\n",
     );
     let w = Worker::start(&env, "here", &[]);
     let run = submit(&env, "orchestrate", "long");

@@ -227,6 +227,39 @@ pub fn driver_alive(
     super::DriverLock::probe(home, run_id).is_some() || driven_elsewhere(store, run_id).is_some()
 }
 
+/// A run's state and whether a live driver holds it, as of one moment: the state is read
+/// first and the driver probed after, so a driver that ended in between (it appended its last
+/// events, then let go of the run) would leave an unfinished state beside no driver, shown as
+/// `interrupted` while nothing was cut short. A driver appends everything before it lets go,
+/// so when no driver holds the run, the events appended since the read are folded in and the
+/// probe made again until the log stands still: the state is then the one no driver held.
+pub fn load_live(
+    home: &std::path::Path,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+) -> Result<(crate::decide::RunState, bool), crate::store::StoreError> {
+    load_probed(store, run_id, || driver_alive(home, store, run_id))
+}
+
+/// `load_live` with the probe given (`driver_alive` there).
+fn load_probed(
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+    mut alive: impl FnMut() -> bool,
+) -> Result<(crate::decide::RunState, bool), crate::store::StoreError> {
+    let mut state = super::load_state(store, run_id)?;
+    loop {
+        if alive() {
+            return Ok((state, true));
+        }
+        let seen = state.events;
+        state = super::fold_log(store, run_id, seen, state)?;
+        if state.events == seen {
+            return Ok((state, false));
+        }
+    }
+}
+
 /// Take the run's lock on this host, unless a driver on another host holds its lease (then
 /// it is held, as by a local driver).
 pub fn acquire_run(
@@ -247,5 +280,64 @@ pub fn acquire_run(
                 since: format!("{} ms left on its lease", lease.remaining_ms),
             }),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::Durability;
+    use crate::event::{Event, NewEvent, RunKind, RunStarted};
+    use crate::store::{EventStore, SqliteStore};
+
+    fn event(n: u32, event: Event) -> NewEvent {
+        NewEvent {
+            id: format!("E{n}"),
+            time: "2026-01-01T00:00:00.000Z".into(),
+            event,
+        }
+    }
+
+    /// A driver that appends its last event and lets go of the run between the read and the
+    /// probe is not shown as a run nobody drives in the middle of something: the state
+    /// returned beside "no driver" has what it appended (here its stop).
+    #[test]
+    fn a_driver_that_ends_between_the_read_and_the_probe_leaves_its_last_events_in_the_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cortex.db");
+        let mut writer = SqliteStore::open(&path, Durability::Normal).unwrap();
+        let started = RunStarted::for_test(
+            RunKind::Workflow,
+            "w",
+            serde_json::json!({"name": "w", "steps": []}),
+            String::new(),
+        );
+        writer
+            .append("R", 0, &[event(0, Event::RunStarted(Box::new(started)))])
+            .unwrap();
+        let reader = SqliteStore::open_read(&path).unwrap();
+        let mut probes = 0;
+        let (state, alive) = load_probed(&reader, "R", || {
+            probes += 1;
+            if probes == 1 {
+                // The driver ends here: its last append, then it lets go.
+                writer
+                    .append("R", 1, &[event(1, Event::RunStopped {})])
+                    .unwrap();
+            }
+            false
+        })
+        .unwrap();
+        assert!(!alive);
+        assert_eq!(
+            state.events, 2,
+            "the stop appended before the probe is folded in"
+        );
+        assert_eq!(state.phase, crate::decide::RunPhase::Stopped);
+        assert_eq!(probes, 2, "probed again once the log stood still");
+        // A driver that holds the run when probed: the state read, and alive.
+        let (state, alive) = load_probed(&reader, "R", || true).unwrap();
+        assert!(alive);
+        assert_eq!(state.events, 2);
     }
 }

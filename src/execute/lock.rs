@@ -109,6 +109,18 @@ fn still_named(file: &File, path: &Path) -> bool {
 /// How many times a lock file replaced under us is opened again before giving up.
 const REOPENS: usize = 16;
 
+/// How many times a lock refused only because of probes (shared locks) is tried again.
+const PROBE_RETRIES: usize = 1000;
+
+/// Whether the lock file at `path` is locked only shared (by probes), not by a driver: a
+/// shared lock can be had on it now (let go at once).
+fn only_shared(path: &Path) -> bool {
+    super::materialize::derived_file()
+        .read(true)
+        .open(path)
+        .is_ok_and(|f| f.try_lock_shared().is_ok())
+}
+
 fn read_holder(file: &mut File) -> Option<Holder> {
     let mut text = String::new();
     file.rewind().ok()?;
@@ -125,10 +137,18 @@ impl DriverLock {
         super::materialize::check_run_folders(home, run_id).map_err(LockError::UnsafeFolder)?;
         let path = lock_path(home, run_id);
         let mut reopens = 0;
+        let mut probed = 0;
         let (mut file, made_anew) = loop {
             let (mut file, made_anew) = open(&path)?;
             match file.try_lock() {
                 Ok(()) => {}
+                // A reader's `probe` holds a shared lock for an instant: no driver holds the
+                // run if a shared lock can be had now. Try again rather than refuse as held.
+                Err(TryLockError::WouldBlock) if probed < PROBE_RETRIES && only_shared(&path) => {
+                    probed += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    continue;
+                }
                 Err(TryLockError::WouldBlock) => {
                     return Err(LockError::Held {
                         run_id: run_id.to_string(),
@@ -250,6 +270,36 @@ mod tests {
         ));
         drop(lock);
         assert!(DriverLock::probe(home.path(), "R1").is_none());
+    }
+
+    /// A reader probing the run (a shared lock for an instant) while a driver takes it does
+    /// not make the driver's take fail as held: the take goes on once the probe let go. A
+    /// driver's own lock still refuses a second one.
+    #[test]
+    fn a_probe_at_the_instant_a_driver_takes_the_run_does_not_refuse_the_driver() {
+        let home = tempfile::tempdir().unwrap();
+        let path = lock_path(home.path(), "R3");
+        let (probe, _) = open(&path).unwrap();
+        probe.try_lock_shared().unwrap();
+        let both = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let taking = {
+            let home = home.path().to_path_buf();
+            let both = both.clone();
+            std::thread::spawn(move || {
+                both.wait();
+                DriverLock::acquire(&home, "R3", &me()).map(|_| ())
+            })
+        };
+        // The take and the probe's end race: either way the take succeeds.
+        both.wait();
+        drop(probe);
+        assert!(taking.join().unwrap().is_ok(), "refused because of a probe");
+        let lock = DriverLock::acquire(home.path(), "R3", &me()).unwrap();
+        assert!(matches!(
+            DriverLock::acquire(home.path(), "R3", &me()),
+            Err(LockError::Held { .. })
+        ));
+        drop(lock);
     }
 
     #[test]

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::decide::StepStatus;
 use crate::event::RunKind;
-use crate::execute::load_state;
 use crate::project::{RunStatus, run_status};
 use crate::store::{EventStore, RunQuery, StoreError};
 
@@ -66,9 +65,8 @@ pub fn history_page_before(
     page.truncate(limit);
     let mut runs = Vec::with_capacity(page.len());
     for entry in page {
-        let mut state = load_state(store, &entry.run_id)?;
+        let (mut state, alive) = crate::execute::load_live(home, store, &entry.run_id)?;
         state.run_id = entry.run_id.clone();
-        let alive = crate::execute::driver_alive(home, store, &entry.run_id);
         let done = state
             .steps
             .iter()

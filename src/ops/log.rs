@@ -675,6 +675,9 @@ pub fn follow_attempt_logs(
     // line is always under the header of the attempt that printed it.
     let mut last: Option<usize> = None;
     loop {
+        // Probed before the read: a driver that ends in between appended everything first,
+        // so this read has it (probed after, its last events would be left unread).
+        let alive = crate::execute::driver_alive(&ctx.home, &*store, &run_id);
         let read = tracker.read(&*store)?;
         if let Some(e) = tracker.unknown_step() {
             return Err(e);
@@ -717,7 +720,7 @@ pub fn follow_attempt_logs(
                 tracker.state.phase,
                 crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
             )
-            && crate::execute::driver_alive(&ctx.home, &*store, &run_id);
+            && alive;
         if !moving && (read == 0 || tracker.shown.iter().all(|s| s.ended)) {
             break;
         }

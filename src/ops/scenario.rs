@@ -15,7 +15,7 @@ use crate::definition::{
 };
 use crate::event::{Operator, RunKind, RunStarted};
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
-use crate::execute::{DriverLock, Journal, SystemClock, UlidIds, load_state};
+use crate::execute::{DriverLock, Journal, SystemClock, UlidIds};
 use crate::plan::parallel_opportunities;
 use crate::project::RunStatus;
 use crate::render::render_scenario_status;
@@ -332,29 +332,35 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let stopping = operator::stop(
-        &mut store,
-        &clock,
-        &mut ids,
-        &ctx.home,
-        &run_id,
-        &by,
-        &holder(&by.actor),
-    )
-    .map_err(|e| operator_error(ctx, e, name.unwrap_or(&run_id)))?;
-    if stopping == Stopping::Requested {
+    let mut stop = |store: &mut dyn crate::store::EventStore| {
+        operator::stop(
+            store,
+            &clock,
+            &mut ids,
+            &ctx.home,
+            &run_id,
+            &by,
+            &holder(&by.actor),
+        )
+        .map_err(|e| operator_error(ctx, e, name.unwrap_or(&run_id)))
+    };
+    if stop(&mut *store)? == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;
         while crate::execute::driver_alive(&ctx.home, &store, &run_id) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));
         }
+        // A driver that was ending (the run waiting on people) when the request came let go
+        // without reading it: nobody holds the run now, so the stop is recorded here, as for
+        // a run nobody drives.
+        let (state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
+        if !alive && state.phase != crate::decide::RunPhase::Stopped && state.outcome().is_none() {
+            stop(&mut *store)?;
+        }
     }
-    let mut state = load_state(&store, &run_id)?;
+    let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
     state.run_id = run_id.clone();
-    let view = ctx.view(
-        &state,
-        crate::execute::driver_alive(&ctx.home, &store, &run_id),
-    );
+    let view = ctx.view(&state, alive);
     let code = if view.status == RunStatus::Stopped {
         exit::WAITING
     } else {

@@ -17,7 +17,7 @@ use crate::decide::{
 };
 use crate::definition::{EntrySource, ReadError, Schedule, parse_scenario, parse_workflow};
 use crate::event::{Driver, Event, FireOutcome, NewEvent, RunKind};
-use crate::execute::{DriverLock, IdGen, StopFlag, UlidIds, hostname, load_state, operator};
+use crate::execute::{IdGen, StopFlag, UlidIds, hostname, operator};
 use crate::plan::{Cadence, minute_of};
 use crate::project::{RunStatus, run_status};
 use crate::store::{EventStore, RunQuery, StoreError};
@@ -640,8 +640,7 @@ fn going_run(
     state: &ScheduleState,
 ) -> Result<Option<String>, CommandError> {
     for run_id in state.runs().take(8) {
-        let run = load_state(store, run_id)?;
-        let alive = DriverLock::probe(&ctx.home, run_id).is_some();
+        let (run, alive) = crate::execute::load_live(&ctx.home, store, run_id)?;
         if matches!(
             run_status(&run, alive),
             RunStatus::Running | RunStatus::Waiting

@@ -441,7 +441,7 @@ pub fn status(
     let run_id = ctx.resolve_run_at(&store, scope, run, at)?;
     if at.is_none() {
         // The present: from the latest snapshot plus the events after it.
-        let mut state = crate::execute::load_state(&store, &run_id)?;
+        let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
         state.run_id = run_id.clone();
         // The cache is written, where the log can be written, only when a snapshot is due.
         if crate::execute::snapshot_due(&store, &state)
@@ -449,7 +449,6 @@ pub fn status(
         {
             crate::execute::maybe_snapshot(&mut writable, &state);
         }
-        let alive = crate::execute::driver_alive(&ctx.home, &store, &run_id);
         // Its notifications: a line each above the Next block (what to do comes last), and
         // `notifications` in the document.
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);

@@ -1,23 +1,23 @@
 //! Handing runs to background drivers, as the TUI does: a detached `cortex` started with
 //! `execute::operator::spawn_detached` (this home, the server's actor), its output in
 //! `<home>/serve/driver-<time>-<pid>-<n>.log`. A request that starts or resumes a run waits
-//! only until that driver has recorded the run or taken it — or has ended, when the error it
-//! printed is the request's answer — so no request waits for a run to finish. A thread reaps
-//! each driver when it ends.
+//! only until that driver has recorded the run, or recorded that it drives it — or has ended,
+//! when the error it printed is the request's answer — so no request waits for a run to
+//! finish, and what the client reads next already shows the driver's session. The wait has no
+//! deadline of its own: the driver either records or ends (its own waits are bounded), however
+//! slowly a loaded machine starts it. A thread reaps each driver when it ends.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::server::Shared;
 use crate::event::{Event, RunKind};
-use crate::execute::{DriverLock, hostname, operator, rfc3339};
+use crate::execute::{hostname, load_state, operator, rfc3339};
 use crate::ops::{CommandError, exit};
 use crate::store::{EventStore, RunQuery};
 
-/// How long a request waits for its driver to record or take the run.
-const SETTLE: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(20);
 
 static STARTED: AtomicU64 = AtomicU64::new(0);
@@ -89,12 +89,11 @@ impl Background {
     }
 
     /// Wait until `ready` finds what it looks for, or the driver ends: an error the driver
-    /// printed is the answer then; `Ok(None)` if it ended without one, or the wait ran out.
+    /// printed is the answer then; `Ok(None)` if it ended without one.
     fn settle<T>(
         &self,
         mut ready: impl FnMut() -> Result<Option<T>, CommandError>,
     ) -> Result<Option<T>, CommandError> {
-        let until = Instant::now() + SETTLE;
         loop {
             // Read before looking at the exit: a driver that recorded and ended is found.
             let ended = self.ended();
@@ -106,9 +105,6 @@ impl Background {
                     Some(e) => Err(e),
                     None => Ok(None),
                 };
-            }
-            if Instant::now() >= until {
-                return Ok(None);
             }
             std::thread::sleep(POLL);
         }
@@ -140,21 +136,28 @@ impl Background {
         found.ok_or_else(|| {
             CommandError::new(
                 exit::FAILED,
-                format!(
-                    "the driver started for this run recorded nothing within {} s",
-                    SETTLE.as_secs()
-                ),
+                "the driver started for this run ended without recording it",
             )
             .hint(format!("its output is in {}", self.log.display()))
         })
     }
 
-    /// Wait until this driver holds `run_id` (or ended without an error).
+    /// Wait until the log names this driver as `run_id`'s (its `run_resumed`, appended under
+    /// the run's lock), or it ended without an error. Holding the lock is not enough: until
+    /// the resume is appended, a stopped run still reads `stopped` and a waiting one `waiting`,
+    /// and a client that reads the run after the answer would take that for where it ended.
     pub fn took(&self, shared: &Shared, run_id: &str) -> Result<(), CommandError> {
+        let host = hostname();
         self.settle(|| {
-            Ok(DriverLock::probe(&shared.ctx.home, run_id)
-                .filter(|h| h.pid == self.pid)
-                .map(|_| ()))
+            let Some(store) = shared.ctx.reading_store()? else {
+                return Ok(None);
+            };
+            let state = load_state(&store, run_id).map_err(CommandError::from)?;
+            Ok(state
+                .driver
+                .as_ref()
+                .is_some_and(|d| d.pid == self.pid && d.host == host)
+                .then_some(()))
         })
         .map(|_| ())
     }

@@ -123,11 +123,13 @@ async fn poll_run(f: &mut Follow) -> bool {
             Some(s) => Some(s),
             None => shared.ctx.reading_store()?,
         };
+        // Probed before the read: a driver that ends in between appended everything first,
+        // so its last events come with (never after) the word that it is gone.
+        let alive = DriverLock::probe(&shared.ctx.home, &run_id).is_some();
         let events = match &store {
             Some(s) => s.read_run_from(&run_id, next).map_err(CommandError::from)?,
             None => Vec::new(),
         };
-        let alive = DriverLock::probe(&shared.ctx.home, &run_id).is_some();
         Ok::<_, CommandError>((store, events, alive))
     })
     .await;

@@ -17,7 +17,6 @@ use maud::{Markup, html};
 use super::{badge, duration, failure, layout, page, sign_in, token_field, when};
 use crate::decide::{RunState, StepStatus, replay};
 use crate::event::{Event, Recorded, RunKind};
-use crate::execute::DriverLock;
 use crate::project::{StatusView, StepView};
 use crate::render::{command_line, render_event_line};
 use crate::serve::actions::find;
@@ -49,12 +48,25 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| Failure::not_found(crate::ops::no_runs()))?;
-    let events = store
+    // Read, then probe; a driver that ended in between appended its last events first: read
+    // again until the log stands still beside no driver (as `execute::load_live`).
+    let mut events = store
         .read_run(&run_id)
         .map_err(crate::ops::CommandError::from)?;
+    let alive = loop {
+        if crate::execute::driver_alive(&ctx.home, &store, &run_id) {
+            break true;
+        }
+        let more = store
+            .read_run_from(&run_id, events.len() as u64)
+            .map_err(crate::ops::CommandError::from)?;
+        if more.is_empty() {
+            break false;
+        }
+        events.extend(more);
+    };
     let mut state = replay(&events);
     state.run_id = run_id.clone();
-    let alive = DriverLock::probe(&ctx.home, &run_id).is_some();
     let view = ctx.view(&state, alive);
     let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
     Ok(RunData {
