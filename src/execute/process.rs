@@ -302,7 +302,24 @@ pub fn run_process_tracked(
     on_line: &mut dyn FnMut(Stream, &str),
     on_spawn: &mut dyn FnMut(i32),
 ) -> ProcessResult {
+    run_process_watched(spec, stop, on_line, on_spawn, &mut || false)
+}
+
+/// How often a running process's `watch` is asked whether to end it.
+pub const WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// `run_process_tracked`, asking `watch` every `WATCH_EVERY` while the command runs whether
+/// it must end as if a stop were raised (the driver looking at the log for an operator's
+/// request). A command that ends sooner never asks.
+pub fn run_process_watched(
+    spec: &ProcessSpec,
+    stop: &StopFlag,
+    on_line: &mut dyn FnMut(Stream, &str),
+    on_spawn: &mut dyn FnMut(i32),
+    watch: &mut dyn FnMut() -> bool,
+) -> ProcessResult {
     let started = Instant::now();
+    let mut watched_at = started;
     let mut cmd = match &spec.program {
         Program::Shell(text) => {
             // By path: a bare `sh` makes the child try every `PATH` entry in turn.
@@ -485,7 +502,11 @@ pub fn run_process_tracked(
             continue;
         }
         if term_sent.is_none() {
-            if stop.is_set() {
+            let watch_due = watched_at.elapsed() >= WATCH_EVERY;
+            if watch_due {
+                watched_at = Instant::now();
+            }
+            if stop.is_set() || (watch_due && watch()) {
                 stopped = true;
             } else if spec.timeout.is_some_and(|t| started.elapsed() >= t) {
                 timed_out = true;

@@ -620,7 +620,18 @@ fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Ve
 
 impl PreparedAttempt {
     /// Run it and say how it went.
-    pub fn run(mut self, runner: &Runner, on_line: LineSink<'_>) -> AttemptOutcome {
+    pub fn run(self, runner: &Runner, on_line: LineSink<'_>) -> AttemptOutcome {
+        self.run_watched(runner, on_line, &mut || false)
+    }
+
+    /// `run`, asking `watch` while the command runs whether to end it as a stop would
+    /// (`process::run_process_watched`).
+    pub fn run_watched(
+        mut self,
+        runner: &Runner,
+        on_line: LineSink<'_>,
+        watch: &mut dyn FnMut() -> bool,
+    ) -> AttemptOutcome {
         let run_left = self
             .deadline
             .map(|d| d.saturating_duration_since(Instant::now()));
@@ -673,7 +684,7 @@ impl PreparedAttempt {
             );
         }
         let mut note = None;
-        let result = run_process_tracked(
+        let result = super::process::run_process_watched(
             &self.spec,
             &runner.stop,
             &mut |s, l| on_line(&self.step, s, l),
@@ -685,6 +696,7 @@ impl PreparedAttempt {
                     pgid,
                 ))
             },
+            watch,
         );
         if let Some(note) = note {
             note.ended();
