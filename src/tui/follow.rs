@@ -7,7 +7,7 @@
 //! the log changed — for SQLite the size and modification time of `cortex.db` and its WAL,
 //! which every commit touches; for PostgreSQL the number of runs and the heads of the
 //! unfinished ones, from the run index — or every few seconds at most otherwise. A run is loaded once
-//! (`load_state`, from its snapshot when it has one); after that only its new events are
+//! (`load_live`: from its snapshot when it has one, probed for its driver); after that only its new events are
 //! read, and the app folds them with `evolve`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::definition::normalize_name;
 use crate::event::{Event, RunKind};
-use crate::execute::{DriverLock, load_state};
+use crate::execute::{DriverLock, load_live};
 use crate::store::{EventStore, Location, RunQuery, StoreError};
 
 use super::app::Msg;
@@ -167,9 +167,11 @@ impl Follower {
 
     /// Start following a run: fold it up to its head once.
     fn load(&mut self, run_id: &str, msgs: &mut Vec<Msg>) -> Result<(), StoreError> {
-        let mut state = load_state(self.store(), run_id)?;
+        // Read, then probed, then read again until the log stands still when no driver holds
+        // it: a driver that appended its last events and let go in between is not shown as
+        // cut short (`load_live`).
+        let (mut state, alive) = load_live(&self.home, self.store(), run_id)?;
         state.run_id = run_id.to_string();
-        let alive = DriverLock::probe(&self.home, run_id).is_some();
         self.cursors.insert(run_id.to_string(), state.events);
         self.alive.insert(run_id.to_string(), alive);
         if state.outcome().is_some() {
