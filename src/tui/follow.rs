@@ -6,9 +6,9 @@
 //! runs. The list of runs (`runs()`, which decodes every run's first event) is read only when
 //! the log changed — for SQLite the size and modification time of `cortex.db` and its WAL,
 //! which every commit touches; for PostgreSQL the number of runs and the heads of the
-//! unfinished ones, from the run index — or every few seconds at most otherwise. A run is loaded once
-//! (`load_live`: from its snapshot when it has one, probed for its driver); after that only its new events are
-//! read, and the app folds them with `evolve`.
+//! unfinished ones, from the run index — or every few seconds at most otherwise. A run is loaded
+//! once (`load_live`: from its snapshot when it has one, probed for its driver); after that only
+//! its new events are read, and the app folds them with `evolve`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
