@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::inflight::{InflightNote, NotesFile, end_orphans, inflight_notes};
 use super::secrets::{input_env_name, input_text};
-use super::{ProcessSpec, Program, Redactor, StopFlag, Stream, claude, run_process_tracked};
+use super::{ProcessSpec, Program, Redactor, StopFlag, Stream, claude};
 use std::collections::BTreeMap;
 
 use super::secrets::REDACTED;
@@ -126,17 +126,24 @@ impl Runner {
         key: &str,
         spec: &ProcessSpec,
         on_line: &mut dyn FnMut(Stream, &str),
+        watch: &mut dyn FnMut() -> bool,
     ) -> super::process::ProcessResult {
         // Notes are written only into a real `work/` folder (best effort, as for attempts).
         let notes = super::run_folder(&self.home, run_id, Some("work"))
             .ok()
             .map(|_| inflight_notes(&self.home, run_id));
         let mut note = None;
-        let result = run_process_tracked(spec, &self.stop, on_line, &mut |pgid| {
-            if let Some(notes) = &notes {
-                note = Some(InflightNote::started(&self.notes, notes, key, pgid));
-            }
-        });
+        let result = super::process::run_process_watched(
+            spec,
+            &self.stop,
+            on_line,
+            &mut |pgid| {
+                if let Some(notes) = &notes {
+                    note = Some(InflightNote::started(&self.notes, notes, key, pgid));
+                }
+            },
+            watch,
+        );
         if let Some(note) = note {
             note.ended();
         }
@@ -328,9 +335,13 @@ impl Runner {
                 self.grace,
                 &redactor,
             );
-            let r = check_result(
-                self.run_noted(&state.run_id, &key, &spec, &mut |s, l| on_line(label, s, l)),
-            );
+            let r = check_result(self.run_noted(
+                &state.run_id,
+                &key,
+                &spec,
+                &mut |s, l| on_line(label, s, l),
+                &mut || false,
+            ));
             if let Err(p) = r {
                 problems.push(format!("`{cmd}` {p}"));
             }
@@ -448,7 +459,13 @@ impl Runner {
                     log: None,
                 };
                 let key = command_key("if", Some(&step.name));
-                let r = self.run_noted(&state.run_id, &key, &spec, &mut |s, l| on_line("if", s, l));
+                let r = self.run_noted(
+                    &state.run_id,
+                    &key,
+                    &spec,
+                    &mut |s, l| on_line("if", s, l),
+                    &mut || false,
+                );
                 if r.stopped {
                     return None;
                 }
@@ -529,6 +546,7 @@ impl Runner {
         state: &RunState,
         index: usize,
         on_line: LineSink<'_>,
+        watch: &mut dyn FnMut() -> bool,
     ) -> Compensation {
         let (step, env, cwd) = self.step_context(state, index);
         let Some(cmd) = &step.rollback else {
@@ -549,9 +567,13 @@ impl Runner {
             log: None,
         };
         let key = command_key("rollback", Some(&step.name));
-        let r = self.run_noted(&state.run_id, &key, &spec, &mut |s, l| {
-            on_line(&step.name, s, l)
-        });
+        let r = self.run_noted(
+            &state.run_id,
+            &key,
+            &spec,
+            &mut |s, l| on_line(&step.name, s, l),
+            watch,
+        );
         if r.stopped {
             return Compensation::Stopped;
         }

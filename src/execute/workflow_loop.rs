@@ -1,11 +1,9 @@
 //! The loop of a workflow: ask `plan::next` what to do, do it (spawn, wait, check), and
 //! record the facts through the journal until the run finishes, waits, pauses or stops.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::pool::Pool;
-use super::runner::{AttemptOutcome, Compensation, LineSink, sleep_unless_stopped};
+use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
     preparing_needs_secrets, record, record_stop, require_secrets,
@@ -75,83 +73,6 @@ fn needs_secrets(state: &crate::decide::RunState, action: &Next, missing: &[Stri
     }
 }
 
-/// How often a driver running a step's command looks at the log for an operator's stop or
-/// abort (as the scenario scheduler does between its workers' messages).
-const WATCH_LOG_EVERY: Duration = Duration::from_millis(100);
-
-/// What the thread running a step's command tells the watching driver.
-enum Watch<T> {
-    Line(String, Stream, String),
-    Done(T),
-}
-
-/// Run `work` (a step's attempt, a compensation) on a thread of the drive's `pool` while this
-/// one watches: its output lines go to the observer, a signal (`ctx.stop`) raises `halt`, and
-/// so does a stop or an abort that an operator recorded in the log meanwhile, or the run ended
-/// beside this driver; `halt` ends the command as a signal would. An operator's request thus
-/// reaches the driver through the log itself, whichever host it came from and whether or not
-/// a signal came with it. The pool's thread is kept for the next step (a thread started and
-/// torn down for every step was a fifth of a short step's instructions).
-fn watched<T: Send + 'static>(
-    journal: &mut Journal<'_>,
-    ctx: &mut DriveContext<'_>,
-    halt: &StopFlag,
-    pool: &Pool,
-    work: impl FnOnce(LineSink<'_>) -> T + Send + 'static,
-) -> Result<T, DriveError> {
-    let (tx, rx) = mpsc::channel::<Watch<T>>();
-    pool.run(move || {
-        let lines = tx.clone();
-        let done = work(&mut |step: &str, s: Stream, l: &str| {
-            let _ = lines.send(Watch::Line(step.to_string(), s, l.to_string()));
-        });
-        let _ = tx.send(Watch::Done(done));
-    });
-    let mut looked = Instant::now();
-    let mut failed = None;
-    let done = loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(Watch::Line(step, s, l)) => ctx.observer.line(&step, s, &l),
-            Ok(Watch::Done(done)) => break done,
-            // The thread ended without an answer: its work panicked (a bug), as it would have
-            // on this thread.
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                panic!("the thread running a step's command ended without its outcome")
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        if halt.is_set() {
-            continue;
-        }
-        if let Some(signal) = ctx.stop.signal() {
-            halt.set(signal);
-        } else if looked.elapsed() >= WATCH_LOG_EVERY {
-            looked = Instant::now();
-            match journal.refresh() {
-                Ok(caught_up) => {
-                    announce(journal, ctx, &caught_up);
-                    let state = &journal.state;
-                    if state.stop_requested
-                        || state.abort_requested.is_some()
-                        || state.outcome().is_some()
-                    {
-                        halt.set(nix::sys::signal::Signal::SIGTERM as i32);
-                    }
-                }
-                // The command is ended, and the error is the drive's.
-                Err(e) => {
-                    halt.set(nix::sys::signal::Signal::SIGTERM as i32);
-                    failed = Some(e);
-                }
-            }
-        }
-    };
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(done),
-    }
-}
-
 /// While a step's command runs on the driver's thread: look at the log for an operator's stop
 /// or abort, or the run ended beside this driver; if so (or if the log cannot be read, which
 /// is kept in `failed` as the drive's error), raise `halt` and end the command. What was read
@@ -193,12 +114,9 @@ pub(crate) fn drive_workflow(
     prepare(journal, ctx)?;
     let (deadline, limit) = deadline(&journal.state);
     let runner = ctx.runner(&ctx.stop, &journal.redactor);
-    // Raised by a signal or by an operator's request in the log while an attempt or a
-    // compensation runs (`watched`): it ends them.
+    // Raised by an operator's request found in the log while an attempt or a compensation
+    // runs (`watch_log`): it ends them, and the drive stops.
     let halt = StopFlag::default();
-    let halting = ctx.runner(&halt, &journal.redactor);
-    // The thread the commands run on, kept from step to step.
-    let pool = Pool::new();
     loop {
         if ctx.stop.is_set() || halt.is_set() {
             return record_stop(journal, ctx);
@@ -332,11 +250,22 @@ pub(crate) fn drive_workflow(
                     .as_ref()
                     .is_some_and(|w| w.steps[index].rollback.is_some());
                 let compensation = if has_command {
+                    // On this thread, asking `watch_log` as an attempt does.
                     let state = state.clone();
-                    let runner = halting.clone();
-                    watched(journal, ctx, &halt, &pool, move |on_line| {
-                        runner.compensate(&state, index, on_line)
-                    })?
+                    let mut caught_up = Vec::new();
+                    let mut failed = None;
+                    let observer = &mut *ctx.observer;
+                    let compensation = runner.compensate(
+                        &state,
+                        index,
+                        &mut |step, s, l| observer.line(step, s, l),
+                        &mut || watch_log(journal, &halt, &mut caught_up, &mut failed),
+                    );
+                    announce(journal, ctx, &caught_up);
+                    if let Some(e) = failed {
+                        return Err(e.into());
+                    }
+                    compensation
                 } else {
                     Compensation::Nothing
                 };
