@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use super::server::Shared;
 use crate::event::{Event, RunKind};
-use crate::execute::{hostname, load_state, operator, rfc3339};
+use crate::execute::{fold_log, hostname, load_state, operator, rfc3339};
 use crate::ops::{CommandError, exit};
 use crate::store::{EventStore, RunQuery};
 
@@ -148,16 +148,23 @@ impl Background {
     /// and a client that reads the run after the answer would take that for where it ended.
     pub fn took(&self, shared: &Shared, run_id: &str) -> Result<(), CommandError> {
         let host = hostname();
+        // Read once, then only the events appended since (not a replay every poll).
+        let mut seen: Option<crate::decide::RunState> = None;
         self.settle(|| {
             let Some(store) = shared.ctx.reading_store()? else {
                 return Ok(None);
             };
-            let state = load_state(&store, run_id).map_err(CommandError::from)?;
-            Ok(state
+            let state = match seen.take() {
+                None => load_state(&store, run_id),
+                Some(state) => fold_log(&store, run_id, state.events, state),
+            }
+            .map_err(CommandError::from)?;
+            let took = state
                 .driver
                 .as_ref()
-                .is_some_and(|d| d.pid == self.pid && d.host == host)
-                .then_some(()))
+                .is_some_and(|d| d.pid == self.pid && d.host == host);
+            seen = Some(state);
+            Ok(took.then_some(()))
         })
         .map(|_| ())
     }
