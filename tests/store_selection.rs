@@ -122,6 +122,55 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
     assert_eq!(status.code, 1, "{}", status.stderr);
 }
 
+/// A URL of a scheme cortex has no store for (`mysql://`, a typo such as `postgress://`) is
+/// refused with exit 2 wherever it comes from (`--db`, CORTEX_DB, `db` in the config, `log
+/// copy --to`), never taken for a SQLite file of that name: a read said "no runs yet" and a
+/// write made a folder `mysql:` beside the user.
+#[test]
+fn a_log_url_of_an_unknown_scheme_is_refused_not_taken_for_a_file() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    for (args, cortex_db) in [
+        (vec!["--db", "mysql://u@h/db", "workflow", "history"], None),
+        (
+            vec!["--db", "mysql://u@h/db", "workflow", "run", "tiny"],
+            None,
+        ),
+        (vec!["workflow", "history"], Some("postgress://h/db")),
+        (vec!["log", "copy", "--to", "sqlite3://x.db"], None),
+    ] {
+        let mut cmd = env.command(&args);
+        if let Some(db) = cortex_db {
+            cmd.env("CORTEX_DB", db);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("is not a log cortex can use"), "{stderr}");
+        assert!(stderr.contains("postgres://"), "{stderr}");
+    }
+    env.config(r#"{"db": "mysql://u@h/db"}"#);
+    let configured = env.run(&["workflow", "history"]);
+    assert_eq!(configured.code, 2, "{}", configured.stderr);
+    assert!(
+        configured.stderr.contains("`db` in"),
+        "{}",
+        configured.stderr
+    );
+    let mut made: Vec<String> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(':'))
+        .collect();
+    made.extend(
+        std::fs::read_dir(env.home())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(':')),
+    );
+    assert!(made.is_empty(), "nothing made for a refused log: {made:?}");
+}
+
 /// A libpq `key=value` string selects PostgreSQL as a URL does, and commands suggested for a
 /// run name the `--db` they were given, so that pasting them acts on the same log.
 #[test]

@@ -94,16 +94,27 @@ impl Ctx {
     /// else `db` in the home's cortex.config.json (relative to the home), else
     /// `CORTEX_HOME/cortex.db`.
     pub fn location(&self) -> Result<Location, CommandError> {
+        let read = |spec: &str, base: &std::path::Path, from: &str| {
+            Location::read(spec, base).map_err(|e| {
+                CommandError::bad_input(format!("{from}: {e}")).hint(format!(
+                    "correct {from}, or leave it out for the SQLite log in the home"
+                ))
+            })
+        };
         if let Some(loc) = self
             .db
             .as_deref()
-            .and_then(|d| Location::parse(d, &self.cwd))
+            .map(|d| read(d, &self.cwd, "--db"))
+            .transpose()?
+            .flatten()
         {
             return Ok(loc);
         }
         if let Some(loc) = std::env::var("CORTEX_DB")
             .ok()
-            .and_then(|d| Location::parse(&d, &self.cwd))
+            .map(|d| read(&d, &self.cwd, "CORTEX_DB"))
+            .transpose()?
+            .flatten()
         {
             return Ok(loc);
         }
@@ -134,8 +145,11 @@ impl Ctx {
                 )));
             }
         };
+        let from = format!("`db` in {}", config.display());
         Ok(configured
-            .and_then(|d| Location::parse(&d, &self.home))
+            .map(|d| read(&d, &self.home, &from))
+            .transpose()?
+            .flatten()
             .unwrap_or_else(|| Location::Sqlite(self.db_path())))
     }
 

@@ -742,10 +742,15 @@ const COPY_BATCH: usize = 5_000;
 /// head is left alone; one there that this run continues (copied before it went on) gets the
 /// rest; one there with another history is refused, as is a run that does not verify here.
 pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
-    let target = Location::parse(to, &ctx.cwd).ok_or_else(|| {
-        CommandError::bad_input("--to is empty: say which log to copy into")
-            .hint("e.g. `cortex log copy --to postgres://cortex@db.example:5432/cortex`")
-    })?;
+    let target = Location::read(to, &ctx.cwd)
+        .map_err(|e| {
+            CommandError::bad_input(format!("--to: {e}"))
+                .hint("e.g. `cortex log copy --to postgres://cortex@db.example:5432/cortex`")
+        })?
+        .ok_or_else(|| {
+            CommandError::bad_input("--to is empty: say which log to copy into")
+                .hint("e.g. `cortex log copy --to postgres://cortex@db.example:5432/cortex`")
+        })?;
     let source_location = ctx.location()?;
     let from = source_location.shown();
     let into = target.shown();

@@ -264,9 +264,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 busy.insert(run_id.clone());
                 driven += 1;
                 live.observer.note(&format!(
-                    "Run {run_id} ({} `{}`): its driver is gone; driving it.\n",
+                    "Run {run_id} ({} `{}`): {}; driving it.\n",
                     if scenario { "scenario" } else { "workflow" },
-                    state.start.as_ref().map_or("", |s| s.name.as_str())
+                    state.start.as_ref().map_or("", |s| s.name.as_str()),
+                    if state.submitted {
+                        "submitted for workers"
+                    } else {
+                        "its driver is gone"
+                    }
                 ));
                 let taken = Taken {
                     state,

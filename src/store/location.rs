@@ -65,6 +65,31 @@ impl Location {
         Some(Location::Sqlite(base.join(spec)))
     }
 
+    /// `parse`, refusing a URL of a scheme cortex has no store for (`mysql://…`, a typo such
+    /// as `postgress://…`), which `parse` would take for a SQLite file of that name: the
+    /// message says what was given and which forms are known.
+    pub fn read(spec: &str, base: &Path) -> Result<Option<Location>, String> {
+        let trimmed = spec.trim_start();
+        if let Some((scheme, _)) = trimmed.split_once("://")
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && !matches!(
+                scheme.to_ascii_lowercase().as_str(),
+                "postgres" | "postgresql"
+            )
+        {
+            return Err(format!(
+                "`{}://…` is not a log cortex can use: the log is a SQLite file (a path, or \
+                 `sqlite:PATH`) or a PostgreSQL database (`postgres://USER@HOST:PORT/DB`, or a \
+                 libpq `key=value` string)",
+                crate::definition::shown(scheme)
+            ));
+        }
+        Ok(Self::parse(spec, base))
+    }
+
     /// The value that selects this same log again from anywhere (`CORTEX_DB` for a process
     /// this one starts): an absolute `sqlite:` path, or the connection string.
     pub fn spec(&self) -> String {
@@ -173,6 +198,19 @@ mod tests {
         assert_eq!(
             Location::parse("logs/cortex.db", base),
             lite("/base/logs/cortex.db")
+        );
+        // A URL of another scheme is refused, not taken for a file of that name.
+        for other in ["mysql://u@h/db", "postgress://h/db", " sqlite3://x"] {
+            let refused = Location::read(other, base).unwrap_err();
+            assert!(refused.contains("is not a log cortex can use"), "{refused}");
+        }
+        assert_eq!(
+            Location::read("postgres://h/db", base).unwrap(),
+            pg("postgres://h/db")
+        );
+        assert_eq!(
+            Location::read("a://b", base).unwrap_err().contains("`a://"),
+            true
         );
         // A file name that merely contains `=` is a file.
         assert_eq!(Location::parse("a=b.db", base), lite("/base/a=b.db"));
