@@ -208,10 +208,7 @@ mod tests {
             Location::read("postgres://h/db", base).unwrap(),
             pg("postgres://h/db")
         );
-        assert_eq!(
-            Location::read("a://b", base).unwrap_err().contains("`a://"),
-            true
-        );
+        assert!(Location::read("a://b", base).unwrap_err().contains("`a://"));
         // A file name that merely contains `=` is a file.
         assert_eq!(Location::parse("a=b.db", base), lite("/base/a=b.db"));
         assert_eq!(
