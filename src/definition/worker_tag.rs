@@ -21,7 +21,7 @@ pub fn tag_problem(tag: &str) -> Option<String> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
     {
         return Some(format!(
-            "worker tag {} has {:?}: tags are ASCII letters, digits, `-`, `_`, `.` and `:`",
+            "worker tag `{}` has {:?}: tags are ASCII letters, digits, `-`, `_`, `.` and `:`",
             super::shown(tag),
             c
         ));

@@ -67,9 +67,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
     if let Some(problem) = crate::definition::tag_problem(&name) {
         return Err(CommandError::bad_input(format!(
-            "--name {}: {}",
+            "--name `{}`: {}",
             crate::definition::shown(&name),
-            problem.replace("worker tag", "worker name")
+            problem
+                .replace("worker tag", "worker name")
+                .replace("tags are", "names are")
         ))
         .hint("name a worker with letters, digits, `-`, `_`, `.` or `:`"));
     }
