@@ -174,30 +174,41 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
 /// Parse the whole of `cortex.config.json`: engine settings, agent runners and where the log is.
 pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, DefinitionError> {
     super::workflow::precheck(path, text, false)?;
-    let fail = |e: serde_json::Error| {
-        DefinitionError {
+    const KEYS: &str = "keys of `workflow`: enable_checkpoints, checkpoint_frequency \
+        (per_step|per_phase|manual), enable_rollback, max_retry_attempts, timeout_seconds, \
+        max_parallel, durability (normal|full); of `agents`: runner (claude), claude {program, \
+        permission_mode, model, args}";
+    let error = |problem: Problem| DefinitionError {
         path: path.to_string(),
         text: text.to_string(),
-        problems: vec![
-            Problem::new(
-                e.to_string()
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
-                                // serde_json's column is 0 before a line's first character (an empty file).
-                (e.line() > 0).then_some(Location {
-                    line: e.line(),
-                    column: e.column().max(1),
-                }),
-            )
-            .with_hint(
-                "keys of `workflow`: enable_checkpoints, checkpoint_frequency (per_step|per_phase|manual), \
-                 enable_rollback, max_retry_attempts, timeout_seconds, max_parallel, durability (normal|full); \
-                 of `agents`: runner (claude), claude {program, permission_mode, model, args}",
-            ),
-        ],
+        problems: vec![problem.with_hint(KEYS)],
+    };
+    // serde reads a struct from a sequence too (`["…", {…}]` would be taken field by field).
+    let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if body.is_empty() {
+        return Err(error(Problem::new(
+            "the file is empty: write `{}` for the defaults, or delete it",
+            Some(Location { line: 1, column: 1 }),
+        )));
     }
+    if !body.starts_with('{') {
+        let before = &text[..text.len() - body.len()];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        return Err(error(Problem::new(
+            "the configuration must be one JSON object (`{\"workflow\": {…}, \"agents\": {…}, \"db\": …}`)",
+            Some(Location { line, column }),
+        )));
+    }
+    let fail = |e: serde_json::Error| {
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
+        // serde_json's column is 0 before a line's first character (an empty file).
+        let at = (e.line() > 0).then_some(Location {
+            line: e.line(),
+            column: e.column().max(1),
+        });
+        error(Problem::new(message.to_string(), at))
     };
     let file: ConfigFile = serde_json::from_str(text).map_err(fail)?;
     let mut problems = range_problems(&file.workflow, text);
@@ -377,5 +388,31 @@ mod tests {
         let err = parse_config("c.json", "{\"workflow\": {\"max_retries\": 2}}").unwrap_err();
         assert!(err.problems[0].message.contains("max_retries"), "{err}");
         assert!(err.problems[0].at.is_some());
+    }
+
+    /// serde reads a struct from a sequence too: `["…", {"max_retry_attempts": 1}]` was taken
+    /// field by field and `[]` as the defaults. The configuration is one object, or a located
+    /// error; an empty file says so rather than "EOF while parsing".
+    #[test]
+    fn a_configuration_that_is_not_one_object_is_refused_where_it_starts() {
+        for (text, line, column) in [
+            (r#"["https://x", {"max_retry_attempts": 1}]"#, 1, 1),
+            ("[]", 1, 1),
+            ("\n  \"db\"", 2, 3),
+            ("\u{feff}42", 1, 2),
+        ] {
+            let err = parse_config("c.json", text).unwrap_err();
+            assert!(
+                err.problems[0].message.contains("one JSON object"),
+                "{text}: {err}"
+            );
+            let at = err.problems[0].at.unwrap();
+            assert_eq!((at.line, at.column), (line, column), "{text}");
+        }
+        for empty in ["", "  \n"] {
+            let err = parse_config("c.json", empty).unwrap_err();
+            assert!(err.problems[0].message.contains("empty"), "{err}");
+        }
+        assert!(parse_config("c.json", " {}").is_ok());
     }
 }
