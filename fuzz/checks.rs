@@ -18,7 +18,7 @@ use cortex::event::{
     AgentResult, AttemptEnd, Driver, Event, NewEvent, Operator, Outcome, Recorded, ResumeMode,
     RunKind, RunStarted, Stage,
 };
-use cortex::store::{EventStore, MemoryStore, RawRow, verify_rows};
+use cortex::store::{EventStore, MemoryStore, RawRow, export_line, read_line, verify_rows};
 
 /// A check: panics when a property of the input does not hold.
 pub type Check = fn(&[u8]);
@@ -735,11 +735,20 @@ pub fn check_log_rows(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // export_jsonl
 
-/// `log export` lines: any line that parses as a `Recorded` survives a JSON round trip, and its
-/// event survives the stored-column round trip (`body_json` / `from_parts`).
+/// `log export` lines: any line that `read_line` takes is a row that `export_line` writes back
+/// as a line that reads as the same row (the chain's bytes survive the file); and any line that parses as a `Recorded`
+/// survives a JSON round trip, its event decoding from the body it serialises to.
 pub fn check_export_jsonl(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    for line in text.lines() {
+    for (i, line) in text.lines().enumerate() {
+        if let Ok(row) = read_line(i + 1, line) {
+            let again = export_line(&row).unwrap_or_else(|e| {
+                panic!("a row read from a line does not export ({e}):\n{line}")
+            });
+            let back = read_line(i + 1, &again)
+                .unwrap_or_else(|e| panic!("an exported line does not read ({e}):\n{again}"));
+            assert_same!(&row, &back, "exported row", &again);
+        }
         let Ok(recorded) = serde_json::from_str::<Recorded>(line) else {
             continue;
         };
@@ -758,14 +767,23 @@ pub fn check_export_jsonl(data: &[u8]) {
     }
 }
 
-/// `log export` lines for events built from `data`, as `cortex log export` prints them.
+/// `log export` lines for events built from `data`, as `cortex log export` prints them (the
+/// stored rows, `export_line`); checked here to read back as those rows and to verify.
 pub fn export_lines(data: &[u8]) -> Vec<String> {
-    let (_, recorded) = build_store(&mut Bytes(data));
-    recorded
-        .values()
-        .flatten()
-        .map(|r| serde_json::to_string(r).expect("a recorded event serialises"))
-        .collect()
+    let (store, _) = build_store(&mut Bytes(data));
+    let rows = store.raw_rows(None).expect("a memory store lists its rows");
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| export_line(r).expect("a stored row exports"))
+        .collect();
+    let back: Vec<RawRow> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| read_line(i + 1, l).expect("an exported line reads"))
+        .collect();
+    assert_same!(&rows, &back, "exported rows", &lines.join("\n"));
+    assert!(verify_rows(&back).ok, "an exported store verifies");
+    lines
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -237,10 +237,94 @@ fn a_truncated_tail_is_found_against_anchored_heads(env: Env) {
     );
 }
 
+/// An exported run (`log export`, JSON Lines) is an audit trail that leaves the machine: its
+/// chain verifies from the file alone (`log verify --file run.jsonl`, on another home with no
+/// log), reformatting it does not count as tampering, and a changed value, a removed line or
+/// a line that is not an event fails it, naming where; a cut tail fails against the anchors.
+/// Before, `--file` took only a database ("file is not a database").
+fn an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found(env: Env) {
+    let (env, runs) = two_runs(env);
+    let export = env.run(&["log", "export", &runs[0]]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let dir = env.dir.path();
+    let write = |name: &str, lines: &[String]| {
+        let path = dir.join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        path.display().to_string()
+    };
+    let lines: Vec<String> = export.stdout.lines().map(str::to_string).collect();
+    assert!(lines.len() >= 6, "{}", export.stdout);
+    // Another home, no log of its own: the file is all there is.
+    let elsewhere = Env::new();
+    let check = |file: &str, extra: &[&str]| {
+        let mut args = vec!["--json", "log", "verify", "--file", file];
+        args.extend(extra);
+        let out = elsewhere.run(&args);
+        (out.code, out.json())
+    };
+    let whole = write("run.jsonl", &lines);
+    let (code, report) = check(&whole, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["events"].as_u64(), Some(lines.len() as u64));
+    // Pretty-printed with other key order: the same values, the same chain.
+    let reformatted: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            serde_json::to_string_pretty(&v).unwrap().replace('\n', " ")
+        })
+        .collect();
+    assert_eq!(check(&write("pretty.jsonl", &reformatted), &[]).0, 0);
+    // A value changed in the third event.
+    let mut changed = lines.clone();
+    let mut event: serde_json::Value = serde_json::from_str(&changed[2]).unwrap();
+    event["time"] = serde_json::json!("2020-01-01T00:00:00.000Z");
+    changed[2] = event.to_string();
+    let (code, report) = check(&write("changed.jsonl", &changed), &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["first_bad"]["seq"].as_i64(), Some(2), "{report}");
+    // A line removed from the middle.
+    let mut removed = lines.clone();
+    removed.remove(3);
+    let (code, report) = check(&write("removed.jsonl", &removed), &[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report["first_bad"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sequence gap"),
+        "{report}"
+    );
+    // A line that is no event.
+    let mut garbage = lines.clone();
+    garbage.insert(1, "{\"run_id\": 5}".into());
+    let (code, report) = check(&write("garbage.jsonl", &garbage), &[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report["first_bad"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{report}"
+    );
+    // The tail cut: unseen alone, found against the run's anchored head.
+    let anchors = dir.join("anchors.txt").display().to_string();
+    assert_eq!(env.run(&["log", "anchor", "--file", &anchors]).code, 0);
+    let cut = write("cut.jsonl", &lines[..lines.len() - 1]);
+    assert_eq!(check(&cut, &[]).0, 0, "a cut tail alone verifies");
+    let (code, report) = check(&cut, &["--anchors", &anchors]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(check(&whole, &["--anchors", &anchors]).0, 0);
+    // A file holding no event is an error, not a pass.
+    let empty = write("empty.jsonl", &[]);
+    assert_eq!(elsewhere.run(&["log", "verify", "--file", &empty]).code, 2);
+}
+
 common::on_both_stores!(
     a_change_to_any_column_of_any_event_is_found_and_named,
     deleted_duplicated_and_reordered_events_are_found,
     a_truncated_tail_is_found_against_anchored_heads,
+    an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found,
 );
 
 /// Anchors exist to catch a log replaced or emptied: a log that is gone entirely fails against

@@ -46,10 +46,19 @@ pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    // Decoded for `--json` (and to refuse a run that does not decode, as before); the lines
+    // carry the stored bytes, so that `log verify --file` checks the chain from them alone.
     let events = store.read_run(&run_id)?;
     let mut text = String::new();
-    for e in &events {
-        text.push_str(&serde_json::to_string(e).expect("events serialise"));
+    for row in store.raw_rows(Some(&run_id))? {
+        let line = crate::store::export_line(&row).map_err(|reason| {
+            CommandError::from(crate::store::StoreError::Corrupt {
+                run_id: run_id.clone(),
+                seq: row.seq.max(0) as u64,
+                reason,
+            })
+        })?;
+        text.push_str(&line);
         text.push('\n');
     }
     Ok(Output::new(events, text, exit::OK))
@@ -88,6 +97,7 @@ pub fn verify(
                         f.display()
                     )));
                 }
+                Some(f) if exported(f) => return verify_export(f, anchored.as_deref()),
                 // Never written: an archive copy stays as it is, even on read-only media.
                 Some(f) => Box::new(SqliteStore::open_read(f)?) as Box<dyn EventStore>,
                 None => match ctx.reading_store()? {
@@ -176,6 +186,93 @@ pub fn verify(
             Ok(Output::new(report, text, code))
         }
     }
+}
+
+/// Whether `file` begins as `cortex log export` writes (JSON Lines), not as a database.
+fn exported(file: &Path) -> bool {
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(file)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    crate::store::looks_exported(&head[..n])
+}
+
+/// `log verify --file F` of an exported run (or several, one after another): its chain
+/// checked from the lines alone, line by line, and the heads of the runs it holds against
+/// `anchors` if given (an export holds the runs it was made of, not the whole log). A line
+/// that is not an exported event fails verification, saying which line and why. What it
+/// proves is what the database's check proves of the same rows (DESIGN.md §7).
+fn verify_export(
+    file: &Path,
+    anchors: Option<&[crate::store::Anchor]>,
+) -> Result<Output, CommandError> {
+    use std::io::BufRead;
+    let shown = file.display().to_string();
+    let reader = std::fs::File::open(file)
+        .map(std::io::BufReader::new)
+        .map_err(|e| CommandError::bad_input(format!("cannot read {shown}: {e}")))?;
+    let mut verifier = crate::store::Verifier::default();
+    let mut kept: Vec<crate::store::RawRow> = Vec::new();
+    let mut unreadable: Option<(String, i64, String)> = None;
+    let mut last_run = String::new();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line =
+            line.map_err(|e| CommandError::bad_input(format!("cannot read {shown}: {e}")))?;
+        let row = std::str::from_utf8(&line)
+            .map_err(|_| format!("line {} is not UTF-8", i + 1))
+            .and_then(|text| {
+                if text.trim().is_empty() {
+                    Ok(None)
+                } else {
+                    crate::store::read_line(i + 1, text).map(Some)
+                }
+            });
+        let row = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
+            Err(reason) => {
+                unreadable = Some((last_run.clone(), -1, reason));
+                break;
+            }
+        };
+        last_run = String::from_utf8_lossy(&row.run_id).into_owned();
+        if !verifier.check(row.as_ref()) {
+            break;
+        }
+        if anchors.is_some() {
+            kept.push(row);
+        }
+    }
+    let mut report = verifier.finish();
+    if let Some((run_id, seq, reason)) = unreadable.filter(|_| report.ok) {
+        report.ok = false;
+        report.first_bad = Some(crate::store::BadEvent {
+            run_id,
+            seq,
+            reason,
+        });
+    }
+    if report.ok && report.events == 0 {
+        return Err(CommandError::bad_input(format!("{shown} holds no events"))
+            .hint("`cortex log export RUN > FILE` writes a run's events as JSON Lines"));
+    }
+    if let Some(anchors) = anchors {
+        let relevant: Vec<_> = anchors
+            .iter()
+            .filter(|a| kept.iter().any(|r| r.run_id == a.run_id.as_bytes()))
+            .cloned()
+            .collect();
+        report.anchors = Some(relevant.len() as u64);
+        if report.ok
+            && let Some(bad) = check_anchors(&kept, &relevant)
+        {
+            report.ok = false;
+            report.first_bad = Some(bad);
+        }
+    }
+    let text = render_verify(&report);
+    let code = if report.ok { exit::OK } else { exit::FAILED };
+    Ok(Output::new(report, text, code))
 }
 
 /// `log anchor [--file F]`: anchor the heads of finished runs — append new ones to `file`, or

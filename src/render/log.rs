@@ -162,8 +162,20 @@ pub fn render_verify(report: &VerifyReport) -> String {
                 .unwrap_or_default()
         ),
         Some(bad) => format!(
-            "❌ log verification FAILED at run {} seq {}: {}\n   checked {} run(s), {} event(s) up to there\n",
-            bad.run_id, bad.seq, bad.reason, report.runs, report.events
+            "❌ log verification FAILED{}: {}\n   checked {} run(s), {} event(s) up to there\n",
+            // A line of an exported file that holds no event has no place in a run.
+            if bad.seq < 0 {
+                String::new()
+            } else {
+                format!(
+                    " at run {} seq {}",
+                    super::terminal::terminal_safe(&bad.run_id),
+                    bad.seq
+                )
+            },
+            super::terminal::terminal_safe(&bad.reason),
+            report.runs,
+            report.events
         ),
     }
 }
