@@ -360,3 +360,30 @@ fn a_log_that_is_gone_fails_against_its_anchors_and_a_missing_anchors_file_is_an
         "{report}"
     );
 }
+
+/// A hostile "export" that is one endless line is refused at 64 MiB (no event comes near it)
+/// rather than read into memory whole.
+#[test]
+fn an_export_that_is_one_endless_line_is_refused_not_read_whole() {
+    let env = Env::new();
+    let path = env.dir.path().join("endless.jsonl");
+    let mut text = String::from("{\"run_id\":\"");
+    text.push_str(&"a".repeat(65 << 20));
+    std::fs::write(&path, text).unwrap();
+    let out = env.run(&[
+        "--json",
+        "log",
+        "verify",
+        "--file",
+        &path.display().to_string(),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = out.json();
+    assert!(
+        report["first_bad"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 64 MiB"),
+        "{report}"
+    );
+}

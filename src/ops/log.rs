@@ -206,7 +206,7 @@ fn verify_export(
     file: &Path,
     anchors: Option<&[crate::store::Anchor]>,
 ) -> Result<Output, CommandError> {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
     let shown = file.display().to_string();
     let reader = std::fs::File::open(file)
         .map(std::io::BufReader::new)
@@ -215,11 +215,29 @@ fn verify_export(
     let mut kept: Vec<crate::store::RawRow> = Vec::new();
     let mut unreadable: Option<(String, i64, String)> = None;
     let mut last_run = String::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line =
-            line.map_err(|e| CommandError::bad_input(format!("cannot read {shown}: {e}")))?;
-        let row = std::str::from_utf8(&line)
-            .map_err(|_| format!("line {} is not UTF-8", i + 1))
+    // No event comes near this (a definition is at most 1 MiB): a file that is one endless
+    // line is refused at this length, not read into memory whole.
+    const MAX_LINE: u64 = 64 << 20;
+    let mut reader = reader;
+    let mut line = Vec::new();
+    for i in 0.. {
+        line.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| CommandError::bad_input(format!("cannot read {shown}: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        let row = if line.len() as u64 > MAX_LINE {
+            Err(format!("line {} is longer than 64 MiB: no event is", i + 1))
+        } else {
+            Ok(())
+        };
+        let row = row
+            .and_then(|()| {
+                std::str::from_utf8(&line).map_err(|_| format!("line {} is not UTF-8", i + 1))
+            })
             .and_then(|text| {
                 if text.trim().is_empty() {
                     Ok(None)
