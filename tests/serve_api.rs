@@ -1425,3 +1425,58 @@ fn a_resume_answered_202_is_in_the_log_before_the_answer() {
             .any(|e| e["type"] == "run_resumed")
     );
 }
+
+#[test]
+fn a_resume_whose_driver_does_not_take_the_run_in_time_is_answered_504_not_waited_for() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--driver-wait",
+            "1",
+        ],
+    );
+    // The log is locked for writing: the resume's driver cannot record that it took the run
+    // (SQLite makes it wait 10 s), far past the server's wait of 1 s.
+    let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let r = s.post(&format!("/api/v1/runs/{gate}/resume"), "");
+    assert_eq!(r.status, 504, "{}", r.body);
+    let doc = r.json();
+    let error = doc["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("has not taken run {gate} within 1 s")),
+        "{doc}"
+    );
+    assert!(
+        doc["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("--driver-wait")),
+        "{doc}"
+    );
+    // The answer came while the run still reads stopped; the driver goes on and takes it once
+    // the log is free.
+    assert_eq!(
+        s.get(&format!("/api/v1/runs/{gate}")).json()["status"],
+        "stopped"
+    );
+    db.execute_batch("COMMIT").unwrap();
+    eventually(60, "the late driver to take the run", || {
+        events(&env, &gate)
+            .iter()
+            .any(|e| e["type"] == "run_resumed")
+            .then_some(())
+    });
+}
