@@ -1480,3 +1480,76 @@ fn a_resume_whose_driver_does_not_take_the_run_in_time_is_answered_504_not_waite
             .then_some(())
     });
 }
+
+#[test]
+fn a_body_past_the_limit_and_a_read_of_a_change_get_the_error_document_not_axums_own_text() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let before = events(&env, &run).len();
+    let huge = format!(r#"{{"message": "{}"}}"#, "m".repeat(3 << 20));
+    for (path, template) in [
+        (
+            format!("/api/v1/runs/{run}/steps/write/fail"),
+            "/api/v1/runs/{id}/steps/{step}/fail",
+        ),
+        (
+            format!("/api/v1/runs/{run}/abort"),
+            "/api/v1/runs/{id}/abort",
+        ),
+        (
+            "/api/v1/workflows/review/runs".to_string(),
+            "/api/v1/workflows/{name}/runs",
+        ),
+    ] {
+        let r = s.post_raw(&path, "application/json", huge.as_bytes());
+        assert_eq!(r.status, 413, "{path}: {}", r.body);
+        let answer = r.json();
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("longer than 2 MiB"),
+            "{path}: {answer}"
+        );
+        doc.check(template, "post", 413, &answer);
+    }
+    // The page's forms too: an error page, escaped as every page is.
+    let r = s.post_raw(
+        &format!("/runs/{run}/abort"),
+        "application/x-www-form-urlencoded",
+        format!("token={TOKEN}&message={}", "m".repeat(3 << 20)).as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.body.contains("longer than 2 MiB"), "{}", r.body);
+    assert_eq!(
+        events(&env, &run).len(),
+        before,
+        "a refused body recorded something"
+    );
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A read of an address that takes only changes: 405 with the document and `Allow`.
+    let r = s.get(&format!("/api/v1/runs/{run}/abort"));
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.header("allow"), Some("POST"));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("GET is not answered here"),
+        "{}",
+        r.body
+    );
+}
