@@ -465,13 +465,15 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
     let early = answers_without_id(&mut s, 1);
     assert_eq!(early[0]["error"]["code"], -32700, "{early:?}");
     s.initialize("garbled");
-    // A broken request (its end cut off), plain text, an escape sequence and a line past the
-    // longest one read: each answered -32700 without an id, in the order sent.
+    // A broken request (its end cut off), plain text, an escape sequence, a line past the
+    // longest one read and one nested too deep: each answered -32700 without an id, in order.
     s.send_line("{\"jsonrpc\": \"2.0\", \"id\": 9, \"method\": \"tools/list\"");
     s.send_line("this is not json");
     s.send_line("\u{1b}]52;c;eA==\u{7}");
     s.send_line(&"x".repeat(16 * 1024 * 1024 + 1));
-    let answers = answers_without_id(&mut s, 4);
+    // JSON, but nested past what the parser reads: rmcp would skip it as well.
+    s.send_line(&format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)));
+    let answers = answers_without_id(&mut s, 5);
     for answer in &answers {
         assert_eq!(answer["jsonrpc"], "2.0", "{answer}");
         assert_eq!(answer["error"]["code"], -32700, "{answer}");
@@ -486,6 +488,7 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
     assert!(message(1).contains("expected"), "{}", message(1));
     assert!(!message(2).contains('\u{1b}'), "{}", message(2));
     assert!(message(3).contains("longer than 16 MiB"), "{}", message(3));
+    assert!(message(4).contains("128 levels deep"), "{}", message(4));
     // The session goes on: a request after them is answered.
     s.call(1, "list", json!({"kind": "workflow"}));
     let (listed, code) = s.document(1);

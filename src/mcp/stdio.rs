@@ -98,17 +98,58 @@ fn not_json(line: &[u8]) -> Option<Skipped> {
     if line.trim_ascii().is_empty() {
         return None;
     }
-    let e = serde_json::from_slice::<serde::de::IgnoredAny>(line).err()?;
+    let why = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+        Err(e) => e.to_string(),
+        // Skipping a value does not count its depth; the SDK's parse (into values) does.
+        Ok(_) if too_deep(line) => {
+            format!("it nests arrays or objects {DEEPEST} levels deep, more than the parser reads")
+        }
+        Ok(_) => return None,
+    };
     let text = String::from_utf8_lossy(line);
     let shown: String = text.chars().take(80).collect();
     let more = if text.chars().count() > 80 { "…" } else { "" };
     Some(Skipped {
         logged: format!(
-            "answered a line that is not JSON with a JSON-RPC parse error ({e}): {}{more}",
+            "answered a line that is not JSON with a JSON-RPC parse error ({why}): {}{more}",
             crate::render::one_line(&shown)
         ),
-        why: e.to_string(),
+        why,
     })
+}
+
+/// The nesting at which serde_json's parser gives up (its recursion limit).
+const DEEPEST: usize = 128;
+
+/// Whether JSON `line` nests arrays and objects `DEEPEST` levels deep (brackets in strings do
+/// not count).
+fn too_deep(line: &[u8]) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in line {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth >= DEEPEST {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
@@ -150,5 +191,21 @@ mod tests {
         assert_eq!(not_json(b"{\"hello\": 1}"), None);
         assert_eq!(not_json(b"  \r"), None);
         assert!(not_json(b"\x1b]52;c;x\x07").is_some_and(|w| !w.logged.contains('\u{1b}')));
+    }
+
+    #[test]
+    fn json_nested_past_the_parsers_limit_is_a_line_it_cannot_read_exactly_where_serde_gives_up() {
+        let nested = |depth: usize| {
+            format!(
+                "{{\"a\": \"[[[\\\"\", \"b\": {}{}}}",
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
+        for depth in [2, DEEPEST - 1, DEEPEST, DEEPEST + 1, 10_000] {
+            let line = nested(depth);
+            let parsed = serde_json::from_str::<serde_json::Value>(&line).is_ok();
+            assert_eq!(not_json(line.as_bytes()).is_none(), parsed, "depth {depth}");
+        }
     }
 }
