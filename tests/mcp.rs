@@ -466,14 +466,17 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
     assert_eq!(early[0]["error"]["code"], -32700, "{early:?}");
     s.initialize("garbled");
     // A broken request (its end cut off), plain text, an escape sequence, a line past the
-    // longest one read and one nested too deep: each answered -32700 without an id, in order.
+    // longest one read, one nested too deep and one with a broken string: each answered
+    // -32700 without an id, in order.
     s.send_line("{\"jsonrpc\": \"2.0\", \"id\": 9, \"method\": \"tools/list\"");
     s.send_line("this is not json");
     s.send_line("\u{1b}]52;c;eA==\u{7}");
     s.send_line(&"x".repeat(16 * 1024 * 1024 + 1));
     // JSON, but nested past what the parser reads: rmcp would skip it as well.
     s.send_line(&format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)));
-    let answers = answers_without_id(&mut s, 5);
+    // A request whose string holds a lone surrogate escape: no text, so rmcp skips it too.
+    s.send_line(r#"{"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {"name": "status", "arguments": {"kind": "workflow", "run": "\ud800"}}}"#);
+    let answers = answers_without_id(&mut s, 6);
     for answer in &answers {
         assert_eq!(answer["jsonrpc"], "2.0", "{answer}");
         assert_eq!(answer["error"]["code"], -32700, "{answer}");
@@ -488,7 +491,8 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
     assert!(message(1).contains("expected"), "{}", message(1));
     assert!(!message(2).contains('\u{1b}'), "{}", message(2));
     assert!(message(3).contains("longer than 16 MiB"), "{}", message(3));
-    assert!(message(4).contains("128 levels deep"), "{}", message(4));
+    assert!(message(4).contains("recursion limit"), "{}", message(4));
+    assert!(message(5).contains("escape"), "{}", message(5));
     // The session goes on: a request after them is answered.
     s.call(1, "list", json!({"kind": "workflow"}));
     let (listed, code) = s.document(1);

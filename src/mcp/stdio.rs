@@ -98,14 +98,12 @@ fn not_json(line: &[u8]) -> Option<Skipped> {
     if line.trim_ascii().is_empty() {
         return None;
     }
-    let why = match serde_json::from_slice::<serde::de::IgnoredAny>(line) {
-        Err(e) => e.to_string(),
-        // Skipping a value does not count its depth; the SDK's parse (into values) does.
-        Ok(_) if too_deep(line) => {
-            format!("it nests arrays or objects {DEEPEST} levels deep, more than the parser reads")
-        }
-        Ok(_) => return None,
-    };
+    // Read as the SDK reads it (into values, strings decoded): besides broken syntax, invalid
+    // UTF-8 or a lone surrogate escape in a string, and nesting past serde_json's limit of
+    // 128, are lines it drops. Merely skipping over the value would let those pass.
+    let why = serde_json::from_slice::<serde_json::Value>(line)
+        .err()?
+        .to_string();
     let text = String::from_utf8_lossy(line);
     let shown: String = text.chars().take(80).collect();
     let more = if text.chars().count() > 80 { "…" } else { "" };
@@ -116,40 +114,6 @@ fn not_json(line: &[u8]) -> Option<Skipped> {
         ),
         why,
     })
-}
-
-/// The nesting at which serde_json's parser gives up (its recursion limit).
-const DEEPEST: usize = 128;
-
-/// Whether JSON `line` nests arrays and objects `DEEPEST` levels deep (brackets in strings do
-/// not count).
-fn too_deep(line: &[u8]) -> bool {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in line {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth >= DEEPEST {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
@@ -191,10 +155,14 @@ mod tests {
         assert_eq!(not_json(b"{\"hello\": 1}"), None);
         assert_eq!(not_json(b"  \r"), None);
         assert!(not_json(b"\x1b]52;c;x\x07").is_some_and(|w| !w.logged.contains('\u{1b}')));
+        // JSON in shape, but not text the parser reads.
+        assert!(not_json(b"{\"run\": \"\xff\xfe\"}").is_some());
+        assert!(not_json(b"{\"run\": \"\\ud800\"}").is_some());
+        assert_eq!(not_json(b"{\"run\": \"\\ud83d\\ude00\"}"), None);
     }
 
     #[test]
-    fn json_nested_past_the_parsers_limit_is_a_line_it_cannot_read_exactly_where_serde_gives_up() {
+    fn json_nested_past_the_parsers_limit_is_a_line_it_cannot_read() {
         let nested = |depth: usize| {
             format!(
                 "{{\"a\": \"[[[\\\"\", \"b\": {}{}}}",
@@ -202,7 +170,7 @@ mod tests {
                 "]".repeat(depth - 1)
             )
         };
-        for depth in [2, DEEPEST - 1, DEEPEST, DEEPEST + 1, 10_000] {
+        for depth in [2, 127, 128, 129, 10_000] {
             let line = nested(depth);
             let parsed = serde_json::from_str::<serde_json::Value>(&line).is_ok();
             assert_eq!(not_json(line.as_bytes()).is_none(), parsed, "depth {depth}");
