@@ -123,7 +123,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "list",
         title: "List workflows or scenarios",
-        description: "List what can be run: the workflows (kind \"workflow\": the home's files and the built-in templates feature-development, onboarding, migration) or the scenarios (kind \"scenario\"). Use it to find a name for validate, preview or run. Returns a JSON array with one object per definition: name, where it comes from (source or path), valid, its number of steps or phases, description (scenarios also priority and type).",
+        description: "List what can be run: the workflows (kind \"workflow\": the home's files and the built-in templates feature-development, onboarding, migration) or the scenarios (kind \"scenario\"). Use it to find a name for validate, preview or run. Returns a JSON array with one object per definition: name, where it comes from (source or path), valid, its number of steps or phases, description (scenarios also priority and type); its structured content carries that array as {\"workflows\": [...]} or {\"scenarios\": [...]}.",
         schema: input_schema::<ListArgs>,
         output: outputs::list,
         read_only: true,
@@ -168,7 +168,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "history",
         title: "Past runs",
-        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events}. Use it to find a run's id.",
+        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events, actor, done, total} (its structured content: {\"runs\": [...]}). Use it to find a run's id.",
         schema: input_schema::<HistoryArgs>,
         output: outputs::history,
         read_only: true,
