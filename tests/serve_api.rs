@@ -1266,7 +1266,7 @@ fn a_report_through_the_server_on_a_run_with_a_secret_input_is_recorded_and_goes
     );
     let secret = "s3cr3t-value-42";
     let body = format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#);
-    let first = {
+    let (first, second) = {
         let s = Server::start(&env);
         let r = s.post("/api/v1/workflows/tok/runs", &body);
         assert_eq!(r.status, 202, "{}", r.body);
@@ -1275,17 +1275,44 @@ fn a_report_through_the_server_on_a_run_with_a_secret_input_is_recorded_and_goes
         let done = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
         assert!(done.status < 300, "{} {}", done.status, done.body);
         assert_eq!(settled(&s, &run)["status"], "completed");
-        // A second run, left waiting for the next server.
-        let r = s.post("/api/v1/workflows/tok/runs", &body);
-        let second = r.json()["run_id"].as_str().unwrap().to_string();
-        assert_eq!(settled(&s, &second)["status"], "waiting");
-        second
+        // Two more runs, left waiting for the next server.
+        let waiting = || {
+            let r = s.post("/api/v1/workflows/tok/runs", &body);
+            let run = r.json()["run_id"].as_str().unwrap().to_string();
+            assert_eq!(settled(&s, &run)["status"], "waiting");
+            run
+        };
+        (waiting(), waiting())
     };
     let s = Server::start(&env);
     let done = s.post(&format!("/api/v1/runs/{first}/steps/ask/complete"), "{}");
-    assert!(done.status < 300, "{} {}", done.status, done.body);
-    assert!(done.body.contains("api_token"), "{}", done.body);
+    assert_eq!(done.status, 200, "{}", done.body);
+    // What the CLI would print as a warning: a header beside the status document.
+    let warning = done.header("x-cortex-warning").unwrap_or_default();
+    assert!(
+        warning.starts_with("recorded; ") && warning.contains("api_token"),
+        "{:?}",
+        done.headers
+    );
     assert_eq!(env.status(Some(&first))["steps"][0]["status"], "completed");
+    // From the page, the warning is shown before going on to the run (a redirect loses it).
+    let page = s.post_with(
+        &format!("/runs/{second}/steps/ask/complete"),
+        &format!("token={TOKEN}&message=ok"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("warning: recorded; ") && page.body.contains("api_token"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!("href=\"/runs/{second}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(env.status(Some(&second))["steps"][0]["status"], "completed");
     let wrong = s.post(
         &format!("/api/v1/runs/{first}/resume"),
         r#"{"inputs": {"not_secret": "x"}}"#,
