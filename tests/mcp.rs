@@ -128,6 +128,17 @@ fn an_mcp_client_takes_a_scenario_through_its_manual_phase_to_completed() {
 }
 
 #[test]
+fn every_tool_result_follows_its_output_schema_under_the_official_sdk() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
+    let facts = client_check(&python, &env, "every_tool_result");
+    let aborted = env.status(Some(facts["run_id"].as_str().unwrap()));
+    assert_eq!(aborted["status"], "aborted", "{aborted}");
+}
+
+#[test]
 fn bad_input_to_an_mcp_client_gets_clear_errors_and_the_server_answers_on() {
     let Some(python) = python() else { return };
     let env = Env::new();

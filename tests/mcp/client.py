@@ -60,7 +60,7 @@ def document(result, code, tool=None):
     else:
         assert result.structured_content == doc, (result.structured_content, doc)
     exit_code = (result.meta or {}).get("cortex/exit_code")
-    assert exit_code == code, f"exit code {exit_code}, wanted {code}: {text}"
+    assert code is None or exit_code == code, f"exit code {exit_code}, wanted {code}: {text}"
     return doc
 
 
@@ -289,7 +289,58 @@ async def bad_input(argv):
     print(json.dumps({}))
 
 
-CHECKS = {f.__name__: f for f in [feature_development, scenario_manual, bad_input]}
+async def every_tool_result(argv):
+    """Each tool that changes a run, and each way it can answer (a failed step, a retry, an
+    abort, a stopped scenario, a resumed one, a failed phase, a run as it was, a plan): every
+    result checked by the SDK against the tool's output schema."""
+    async with client(argv, "pytest-schemas", "legacy") as c:
+        doc = document(await c.call_tool("run", {"kind": "workflow", "name": "onboarding"}), 3)
+        run_id = doc["run_id"]
+        doc = document(
+            await c.call_tool("step_fail", {"step": "Setup", "run": run_id, "message": "no"}),
+            None,
+        )
+        assert doc["status"] == "failed", doc
+        plan = document(
+            await c.call_tool(
+                "resume", {"kind": "workflow", "run": run_id, "retry": True, "dry_run": True}
+            ),
+            None,
+        )
+        assert plan["dry_run"] is True, plan
+        doc = document(
+            await c.call_tool("resume", {"kind": "workflow", "run": run_id, "retry": True}), 3
+        )
+        assert doc["status"] == "waiting", doc
+        old = document(await c.call_tool("status", {"kind": "workflow", "run": run_id, "at": 1}), 0)
+        assert old["as_of"]["seq"] == 1, old
+        doc = document(await c.call_tool("abort", {"kind": "workflow", "run": run_id}), None)
+        assert doc["status"] == "aborted", doc
+        finished = document(await c.call_tool("resume", {"kind": "workflow", "run": run_id}), None)
+        assert finished["status"] == "aborted", finished
+
+        doc = document(await c.call_tool("run", {"kind": "scenario", "name": "review-gate"}), 3)
+        scenario = doc["run_id"]
+        doc = document(await c.call_tool("stop", {"scenario": scenario, "message": "later"}), 3)
+        assert doc["status"] == "stopped", doc
+        doc = document(await c.call_tool("resume", {"kind": "scenario", "run": scenario}), 3)
+        assert doc["status"] == "waiting", doc
+        document(await c.call_tool("phase_start", {"scenario": scenario, "phase": "review"}), 3)
+        doc = document(
+            await c.call_tool(
+                "phase_fail", {"scenario": scenario, "phase": "review", "message": "not read"}
+            ),
+            None,
+        )
+        assert doc["status"] == "failed", doc
+        runs = document(await c.call_tool("history", {"kind": "workflow"}), 0, "history")
+        assert runs[0]["status"] == "aborted", runs
+    print(json.dumps({"run_id": run_id, "scenario": scenario}))
+
+
+CHECKS = {
+    f.__name__: f for f in [feature_development, scenario_manual, bad_input, every_tool_result]
+}
 
 if __name__ == "__main__":
     asyncio.run(CHECKS[sys.argv[1]](sys.argv))
