@@ -128,6 +128,17 @@ fn an_mcp_client_takes_a_scenario_through_its_manual_phase_to_completed() {
 }
 
 #[test]
+fn every_tool_result_follows_its_output_schema_under_the_official_sdk() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
+    let facts = client_check(&python, &env, "every_tool_result");
+    let aborted = env.status(Some(facts["run_id"].as_str().unwrap()));
+    assert_eq!(aborted["status"], "aborted", "{aborted}");
+}
+
+#[test]
 fn bad_input_to_an_mcp_client_gets_clear_errors_and_the_server_answers_on() {
     let Some(python) = python() else { return };
     let env = Env::new();
@@ -281,7 +292,12 @@ impl Session {
         assert_eq!(result["isError"], false, "{answer}\n{}", self.stderr());
         let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap())
             .expect("the text is the JSON document");
-        assert_eq!(text, result["structuredContent"], "{answer}");
+        // Rows (an array) are structured content as an object's one field.
+        let structured = match (&text, result["structuredContent"].as_object()) {
+            (Value::Array(_), Some(object)) if object.len() == 1 => object.values().next(),
+            _ => Some(&result["structuredContent"]),
+        };
+        assert_eq!(Some(&text), structured, "{answer}");
         (text, result["_meta"]["cortex/exit_code"].as_i64().unwrap())
     }
 
@@ -357,9 +373,7 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
     s.request(1, "tools/list", json!({}));
     let tools = s.response(1);
     assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 16);
-    // Not JSON: ignored, and the server's log says so (rmcp's transport cannot answer it).
-    // JSON that is no message: an "invalid request" answer.
-    s.send_line("this is not json");
+    // JSON that is no message: an "invalid request" answer (rmcp's own).
     s.send_line("{\"hello\": 1}");
     s.call(2, "run", json!({"kind": "workflow", "name": "noisy"}));
     let (doc, code) = s.document(2);
@@ -427,9 +441,79 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
         "the step's output is kept in the log"
     );
     assert!(s.stderr().contains("cortex mcp: "), "logs go to stderr");
+}
+
+/// The answers that carry no id (errors about lines that were no request), in order.
+fn answers_without_id(s: &mut Session, count: usize) -> Vec<Value> {
+    let mut found = Vec::new();
+    while found.len() < count {
+        let line = s.lines.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+            panic!(
+                "no answer without an id: the server hangs or died\n{}",
+                s.stderr()
+            )
+        });
+        s.seen.push(line.clone());
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        match message["id"].as_i64() {
+            Some(id) => {
+                s.stash.insert(id, message);
+            }
+            None if message.get("method").is_none() => found.push(message),
+            None => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers_on() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    // Before the handshake too: rmcp would skip such a line without a word.
+    s.send_line("GET / HTTP/1.1");
+    let early = answers_without_id(&mut s, 1);
+    assert_eq!(early[0]["error"]["code"], -32700, "{early:?}");
+    s.initialize("garbled");
+    // A broken request (its end cut off), plain text, an escape sequence, a line past the
+    // longest one read, one nested too deep and one with a broken string: each answered
+    // -32700 without an id, in order.
+    s.send_line("{\"jsonrpc\": \"2.0\", \"id\": 9, \"method\": \"tools/list\"");
+    s.send_line("this is not json");
+    s.send_line("\u{1b}]52;c;eA==\u{7}");
+    s.send_line(&"x".repeat(16 * 1024 * 1024 + 1));
+    // JSON, but nested past what the parser reads: rmcp would skip it as well.
+    s.send_line(&format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)));
+    // A request whose string holds a lone surrogate escape: no text, so rmcp skips it too.
+    s.send_line(r#"{"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {"name": "status", "arguments": {"kind": "workflow", "run": "\ud800"}}}"#);
+    let answers = answers_without_id(&mut s, 6);
+    for answer in &answers {
+        assert_eq!(answer["jsonrpc"], "2.0", "{answer}");
+        assert_eq!(answer["error"]["code"], -32700, "{answer}");
+        assert!(answer.get("id").is_none(), "{answer}");
+    }
+    let message = |i: usize| answers[i]["error"]["message"].as_str().unwrap().to_string();
     assert!(
-        s.stderr()
-            .contains("ignored a line that is not JSON (JSON-RPC parse error: "),
+        message(0).contains("EOF while parsing an object"),
+        "{}",
+        message(0)
+    );
+    assert!(message(1).contains("expected"), "{}", message(1));
+    assert!(!message(2).contains('\u{1b}'), "{}", message(2));
+    assert!(message(3).contains("longer than 16 MiB"), "{}", message(3));
+    assert!(message(4).contains("recursion limit"), "{}", message(4));
+    assert!(message(5).contains("escape"), "{}", message(5));
+    // The session goes on: a request after them is answered.
+    s.call(1, "list", json!({"kind": "workflow"}));
+    let (listed, code) = s.document(1);
+    assert_eq!(code, 0);
+    assert!(listed.as_array().is_some_and(|w| !w.is_empty()), "{listed}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    assert!(
+        s.stderr().contains(
+            "answered a line that is not JSON with a JSON-RPC parse error (EOF while parsing"
+        ),
         "{}",
         s.stderr()
     );

@@ -1266,7 +1266,7 @@ fn a_report_through_the_server_on_a_run_with_a_secret_input_is_recorded_and_goes
     );
     let secret = "s3cr3t-value-42";
     let body = format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#);
-    let first = {
+    let (first, second) = {
         let s = Server::start(&env);
         let r = s.post("/api/v1/workflows/tok/runs", &body);
         assert_eq!(r.status, 202, "{}", r.body);
@@ -1275,17 +1275,44 @@ fn a_report_through_the_server_on_a_run_with_a_secret_input_is_recorded_and_goes
         let done = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
         assert!(done.status < 300, "{} {}", done.status, done.body);
         assert_eq!(settled(&s, &run)["status"], "completed");
-        // A second run, left waiting for the next server.
-        let r = s.post("/api/v1/workflows/tok/runs", &body);
-        let second = r.json()["run_id"].as_str().unwrap().to_string();
-        assert_eq!(settled(&s, &second)["status"], "waiting");
-        second
+        // Two more runs, left waiting for the next server.
+        let waiting = || {
+            let r = s.post("/api/v1/workflows/tok/runs", &body);
+            let run = r.json()["run_id"].as_str().unwrap().to_string();
+            assert_eq!(settled(&s, &run)["status"], "waiting");
+            run
+        };
+        (waiting(), waiting())
     };
     let s = Server::start(&env);
     let done = s.post(&format!("/api/v1/runs/{first}/steps/ask/complete"), "{}");
-    assert!(done.status < 300, "{} {}", done.status, done.body);
-    assert!(done.body.contains("api_token"), "{}", done.body);
+    assert_eq!(done.status, 200, "{}", done.body);
+    // What the CLI would print as a warning: a header beside the status document.
+    let warning = done.header("x-cortex-warning").unwrap_or_default();
+    assert!(
+        warning.starts_with("recorded; ") && warning.contains("api_token"),
+        "{:?}",
+        done.headers
+    );
     assert_eq!(env.status(Some(&first))["steps"][0]["status"], "completed");
+    // From the page, the warning is shown before going on to the run (a redirect loses it).
+    let page = s.post_with(
+        &format!("/runs/{second}/steps/ask/complete"),
+        &format!("token={TOKEN}&message=ok"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("warning: recorded; ") && page.body.contains("api_token"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!("href=\"/runs/{second}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(env.status(Some(&second))["steps"][0]["status"], "completed");
     let wrong = s.post(
         &format!("/api/v1/runs/{first}/resume"),
         r#"{"inputs": {"not_secret": "x"}}"#,
@@ -1423,5 +1450,133 @@ fn a_resume_answered_202_is_in_the_log_before_the_answer() {
         events(&env, &gate)
             .iter()
             .any(|e| e["type"] == "run_resumed")
+    );
+}
+
+#[test]
+fn a_resume_whose_driver_does_not_take_the_run_in_time_is_answered_504_not_waited_for() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--driver-wait",
+            "1",
+        ],
+    );
+    // The log is locked for writing: the resume's driver cannot record that it took the run
+    // (SQLite makes it wait 10 s), far past the server's wait of 1 s.
+    let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let r = s.post(&format!("/api/v1/runs/{gate}/resume"), "");
+    assert_eq!(r.status, 504, "{}", r.body);
+    let doc = r.json();
+    let error = doc["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("has not taken run {gate} within 1 s")),
+        "{doc}"
+    );
+    assert!(
+        doc["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("--driver-wait")),
+        "{doc}"
+    );
+    // The answer came while the run still reads stopped; the driver goes on and takes it once
+    // the log is free.
+    assert_eq!(
+        s.get(&format!("/api/v1/runs/{gate}")).json()["status"],
+        "stopped"
+    );
+    db.execute_batch("COMMIT").unwrap();
+    eventually(60, "the late driver to take the run", || {
+        events(&env, &gate)
+            .iter()
+            .any(|e| e["type"] == "run_resumed")
+            .then_some(())
+    });
+}
+
+#[test]
+fn a_body_past_the_limit_and_a_read_of_a_change_get_the_error_document_not_axums_own_text() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let before = events(&env, &run).len();
+    let huge = format!(r#"{{"message": "{}"}}"#, "m".repeat(3 << 20));
+    for (path, template) in [
+        (
+            format!("/api/v1/runs/{run}/steps/write/fail"),
+            "/api/v1/runs/{id}/steps/{step}/fail",
+        ),
+        (
+            format!("/api/v1/runs/{run}/abort"),
+            "/api/v1/runs/{id}/abort",
+        ),
+        (
+            "/api/v1/workflows/review/runs".to_string(),
+            "/api/v1/workflows/{name}/runs",
+        ),
+    ] {
+        let r = s.post_raw(&path, "application/json", huge.as_bytes());
+        assert_eq!(r.status, 413, "{path}: {}", r.body);
+        let answer = r.json();
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("longer than 2 MiB"),
+            "{path}: {answer}"
+        );
+        doc.check(template, "post", 413, &answer);
+    }
+    // The page's forms too: an error page, escaped as every page is.
+    let r = s.post_raw(
+        &format!("/runs/{run}/abort"),
+        "application/x-www-form-urlencoded",
+        format!("token={TOKEN}&message={}", "m".repeat(3 << 20)).as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.body.contains("longer than 2 MiB"), "{}", r.body);
+    assert_eq!(
+        events(&env, &run).len(),
+        before,
+        "a refused body recorded something"
+    );
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A read of an address that takes only changes: 405 with the document and `Allow`.
+    let r = s.get(&format!("/api/v1/runs/{run}/abort"));
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.header("allow"), Some("POST"));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("GET is not answered here"),
+        "{}",
+        r.body
     );
 }

@@ -76,6 +76,12 @@ pub enum TopCommand {
         /// sign-in address uses it.
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// How long an action that hands a run to a background driver (run, resume, a report
+        /// after which the run has work) waits for the driver to record that it took the run;
+        /// past it a run or resume is answered 504 (a report: recorded, with a warning), and
+        /// the driver may still take it.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        driver_wait: u64,
         /// Do not fire schedules (by default the server runs a scheduler, as `cortex schedule
         /// run` does; any number may share a log, each due time fires once).
         #[arg(long)]

@@ -180,6 +180,7 @@ pub fn dispatch(
             token,
             actor,
             public_url,
+            driver_wait,
             no_schedule,
         } => serve(
             ctx,
@@ -189,6 +190,7 @@ pub fn dispatch(
                 token,
                 actor,
                 public_url,
+                driver_wait: std::time::Duration::from_secs(driver_wait),
             },
             no_schedule,
         ),

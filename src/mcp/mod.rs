@@ -15,17 +15,20 @@
 mod args;
 mod inflight;
 mod observer;
+mod outputs;
 mod reply;
 mod resources;
 mod server;
 mod stdio;
 mod tools;
+mod transport;
 
 use std::io::IsTerminal;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use rmcp::service::ServerInitializeError;
+use rmcp::transport::async_rw::AsyncRwTransport;
 
 use crate::execute::StopFlag;
 use crate::ops::{CommandError, Ctx, KILL_GRACE, exit};
@@ -91,9 +94,11 @@ async fn session(
     flights: &InFlight,
 ) -> Result<(), CommandError> {
     let (input, output) = rmcp::transport::stdio_pipes();
-    let input = stdio::Watched::new(input, flights.clone(), server.log());
+    let (unread, notices) = transport::notices();
+    let input = stdio::Watched::new(input, flights.clone(), server.log(), unread);
+    let transport = transport::Answering::new(AsyncRwTransport::new_server(input, output), notices);
     let running = tokio::select! {
-        started = rmcp::serve_server(server, (input, output)) => match started {
+        started = rmcp::serve_server(server, transport) => match started {
             Ok(running) => running,
             // The client left before it said anything: nothing to serve.
             Err(ServerInitializeError::ConnectionClosed(_)) => return Ok(()),

@@ -22,8 +22,11 @@ fn text(value: &serde_json::Value) -> String {
 }
 
 /// An operation's output: its document as text and as structured content, each warning as a
-/// text block after it, and the exit code in `_meta`.
-pub fn document(output: Output) -> CallToolResult {
+/// text block after it, and the exit code in `_meta`. A document that is an array (rows) is
+/// structured content as the one field `array_field` of an object (MCP's structured content
+/// is an object: rmcp drops any other for a peer before 2026-07-28); its text stays the array
+/// `--json` prints.
+pub fn document(output: Output, array_field: Option<&str>) -> CallToolResult {
     let mut content = vec![ContentBlock::text(text(&output.json))];
     content.extend(
         output
@@ -32,7 +35,10 @@ pub fn document(output: Output) -> CallToolResult {
             .map(|w| ContentBlock::text(format!("warning: {w}"))),
     );
     let mut result = CallToolResult::success(content);
-    result.structured_content = Some(output.json);
+    result.structured_content = Some(match (array_field, output.json) {
+        (Some(field), rows @ serde_json::Value::Array(_)) => serde_json::json!({ field: rows }),
+        (_, document) => document,
+    });
     result.with_meta(Some(exit_meta(output.code)))
 }
 

@@ -148,8 +148,11 @@ impl ServerHandler for Cortex {
                 observer: &mut observer,
                 stop,
             };
-            let output = tools::call(ctx, tool, args, &actor, &mut live)?;
-            Ok(output.warn(observer.warnings))
+            let answer = tools::call(ctx, tool, args, &actor, &mut live)?;
+            Ok(tools::Answer {
+                output: answer.output.warn(observer.warnings),
+                ..answer
+            })
         });
         tokio::pin!(job);
         // A cancelled call stops its drive gracefully (recorded; `resume` continues it), and
@@ -162,7 +165,7 @@ impl ServerHandler for Cortex {
             }
         };
         Ok(match result {
-            Ok(output) => reply::document(output),
+            Ok(answer) => reply::document(answer.output, answer.array_field),
             Err(e) => {
                 (self.log)(&format!("{}: error: {}", tool.name, e.message));
                 reply::error(&e)

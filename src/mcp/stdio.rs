@@ -1,5 +1,6 @@
 //! The protocol's input: stdin, watched for the client hanging up, which stops the drives in
-//! flight at once (there is nobody left to answer) instead of after the SDK's drain.
+//! flight at once (there is nobody left to answer) instead of after the SDK's drain, and for
+//! lines the SDK cannot read, which `transport` answers.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -8,51 +9,61 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::Log;
 use super::inflight::InFlight;
+use super::transport::Unread;
 
 /// SIGHUP: the client hung up, as a terminal closing ends the CLI's drive.
 pub const HUNG_UP: i32 = 1;
 
-/// The longest line looked at for being JSON; a longer one is left to the SDK (which refuses
-/// lines past its own limit).
-const LONGEST_CHECKED: usize = 1 << 20;
+/// The longest line the SDK reads (its limit, newline included); it drops a longer one
+/// unread, and so does the check here.
+const LONGEST: usize = rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
 
 pub struct Watched<R> {
     inner: R,
     flights: InFlight,
-    /// The line read so far, to tell the log about a line that is not JSON: the SDK skips
-    /// such a line without a word (it cannot answer it: JSON-RPC's parse error, `-32700`,
-    /// has no place in its transport), so the server's log says it was ignored.
+    /// The line read so far, to find a line that is not JSON: the SDK skips such a line
+    /// without a word, so the server's log says it was ignored and `transport` answers it
+    /// with JSON-RPC's parse error (`-32700`).
     line: Vec<u8>,
     too_long: bool,
     log: Log,
+    unread: Unread,
 }
 
 impl<R> Watched<R> {
-    pub fn new(inner: R, flights: InFlight, log: Log) -> Watched<R> {
+    pub fn new(inner: R, flights: InFlight, log: Log, unread: Unread) -> Watched<R> {
         Watched {
             inner,
             flights,
             line: Vec::new(),
             too_long: false,
             log,
+            unread,
         }
     }
 
-    /// Look at bytes just read: each line they end that is not JSON is logged.
+    /// Look at bytes just read: each line they end that the SDK will not read is logged and
+    /// told to the transport, which answers it.
     fn look(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if b != b'\n' {
-                if self.line.len() < LONGEST_CHECKED {
-                    self.line.push(b);
-                } else {
+                // As the SDK counts: the line and its newline within `LONGEST`.
+                if self.line.len() + 1 >= LONGEST {
                     self.too_long = true;
+                } else if !self.too_long {
+                    self.line.push(b);
                 }
                 continue;
             }
-            if !self.too_long
-                && let Some(why) = not_json(&self.line)
-            {
-                (self.log)(&why);
+            let unread = if self.too_long {
+                Some(Skipped::too_long())
+            } else {
+                not_json(&self.line)
+            };
+            if let Some(unread) = unread {
+                (self.log)(&unread.logged);
+                // The transport is gone only when the session is: nobody to answer.
+                let _ = self.unread.send(unread.why);
             }
             self.line.clear();
             self.too_long = false;
@@ -60,21 +71,49 @@ impl<R> Watched<R> {
     }
 }
 
+/// A line the SDK will not read: why (for the answer) and what the server's log says.
+#[derive(Debug, PartialEq)]
+struct Skipped {
+    why: String,
+    logged: String,
+}
+
+impl Skipped {
+    fn too_long() -> Skipped {
+        let why = format!(
+            "it is longer than {} MiB, the most this server reads",
+            LONGEST >> 20
+        );
+        Skipped {
+            logged: format!("answered a line that is not read with a JSON-RPC parse error: {why}"),
+            why,
+        }
+    }
+}
+
 /// Why a line of input is not JSON (the JSON-RPC parse error), if it is not; blank lines are
 /// nothing.
-fn not_json(line: &[u8]) -> Option<String> {
+fn not_json(line: &[u8]) -> Option<Skipped> {
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     if line.trim_ascii().is_empty() {
         return None;
     }
-    let e = serde_json::from_slice::<serde::de::IgnoredAny>(line).err()?;
+    // Read as the SDK reads it (into values, strings decoded): besides broken syntax, invalid
+    // UTF-8 or a lone surrogate escape in a string, and nesting past serde_json's limit of
+    // 128, are lines it drops. Merely skipping over the value would let those pass.
+    let why = serde_json::from_slice::<serde_json::Value>(line)
+        .err()?
+        .to_string();
     let text = String::from_utf8_lossy(line);
     let shown: String = text.chars().take(80).collect();
     let more = if text.chars().count() > 80 { "…" } else { "" };
-    Some(format!(
-        "ignored a line that is not JSON (JSON-RPC parse error: {e}): {}{more}",
-        crate::render::one_line(&shown)
-    ))
+    Some(Skipped {
+        logged: format!(
+            "answered a line that is not JSON with a JSON-RPC parse error ({why}): {}{more}",
+            crate::render::one_line(&shown)
+        ),
+        why,
+    })
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
@@ -108,10 +147,33 @@ mod tests {
 
     #[test]
     fn a_line_that_is_not_json_is_named_and_json_and_blank_lines_are_not() {
-        assert!(not_json(b"this is not json").is_some_and(|w| w.contains("parse error")));
+        assert!(
+            not_json(b"this is not json")
+                .is_some_and(|w| w.logged.contains("parse error") && w.why.contains("expected"))
+        );
         assert!(not_json(b"{\"jsonrpc\": \"2.0\"").is_some());
         assert_eq!(not_json(b"{\"hello\": 1}"), None);
         assert_eq!(not_json(b"  \r"), None);
-        assert!(not_json(b"\x1b]52;c;x\x07").is_some_and(|w| !w.contains('\u{1b}')));
+        assert!(not_json(b"\x1b]52;c;x\x07").is_some_and(|w| !w.logged.contains('\u{1b}')));
+        // JSON in shape, but not text the parser reads.
+        assert!(not_json(b"{\"run\": \"\xff\xfe\"}").is_some());
+        assert!(not_json(b"{\"run\": \"\\ud800\"}").is_some());
+        assert_eq!(not_json(b"{\"run\": \"\\ud83d\\ude00\"}"), None);
+    }
+
+    #[test]
+    fn json_nested_past_the_parsers_limit_is_a_line_it_cannot_read() {
+        let nested = |depth: usize| {
+            format!(
+                "{{\"a\": \"[[[\\\"\", \"b\": {}{}}}",
+                "[".repeat(depth - 1),
+                "]".repeat(depth - 1)
+            )
+        };
+        for depth in [2, 127, 128, 129, 10_000] {
+            let line = nested(depth);
+            let parsed = serde_json::from_str::<serde_json::Value>(&line).is_ok();
+            assert_eq!(not_json(line.as_bytes()).is_none(), parsed, "depth {depth}");
+        }
     }
 }

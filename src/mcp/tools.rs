@@ -13,6 +13,7 @@ use super::args::{
     AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, PhaseArgs, PreviewArgs, ResumeArgs,
     RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs, ValidateArgs, pairs,
 };
+use super::outputs;
 use crate::event::{Operator, ResumeMode};
 use crate::ops::scenario::{PhaseReport, SCENARIOS};
 use crate::ops::workflow::{StepReport, WORKFLOWS};
@@ -24,6 +25,8 @@ pub struct ToolSpec {
     title: &'static str,
     description: &'static str,
     schema: fn() -> Arc<JsonObject>,
+    /// What it returns as structured content (`outputs`).
+    output: fn() -> Arc<JsonObject>,
     /// Changes nothing (reads the log or the definitions).
     read_only: bool,
     /// May end or undo work (abort, stop, a failure report).
@@ -39,6 +42,7 @@ impl ToolSpec {
             .idempotent(self.read_only)
             .open_world(false);
         Tool::new(self.name, self.description, (self.schema)())
+            .with_raw_output_schema((self.output)())
             .with_title(self.title)
             .annotate(annotations)
     }
@@ -119,8 +123,9 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "list",
         title: "List workflows or scenarios",
-        description: "List what can be run: the workflows (kind \"workflow\": the home's files and the built-in templates feature-development, onboarding, migration) or the scenarios (kind \"scenario\"). Use it to find a name for validate, preview or run. Returns a JSON array with one object per definition: name, where it comes from (source or path), valid, its number of steps or phases, description (scenarios also priority and type).",
+        description: "List what can be run: the workflows (kind \"workflow\": the home's files and the built-in templates feature-development, onboarding, migration) or the scenarios (kind \"scenario\"). Use it to find a name for validate, preview or run. Returns a JSON array with one object per definition: name, where it comes from (source or path), valid, its number of steps or phases, description (scenarios also priority and type); its structured content carries that array as {\"workflows\": [...]} or {\"scenarios\": [...]}.",
         schema: input_schema::<ListArgs>,
+        output: outputs::list,
         read_only: true,
         destructive: false,
     },
@@ -129,6 +134,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Validate a definition",
         description: "Check a workflow or scenario definition without running it — use it after writing or editing a YAML file, before run. Returns {file, name, valid, errors} (a valid workflow also has steps, agents and inputs; a scenario phases and agents); when invalid, valid is false, the exit code 2, and errors lists every problem as {message, file, line, column, hint}. With all: true (scenarios), {valid, scenarios: [...]} with one such document per scenario of the home.",
         schema: input_schema::<ValidateArgs>,
+        output: outputs::validate,
         read_only: true,
         destructive: false,
     },
@@ -137,6 +143,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Preview a scenario",
         description: "Show a scenario's plan without running it: its phases with their conditions (manual, auto, after:a,b), agents and success criteria, and which phases can run in parallel. Returns {scenario: the parsed definition, estimated_phases, parallel_opportunities}.",
         schema: input_schema::<PreviewArgs>,
+        output: outputs::preview,
         read_only: true,
         destructive: false,
     },
@@ -145,6 +152,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Run a workflow or scenario",
         description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; cancelling the call stops the run gracefully, and resume continues it). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run (workflows) it returns the plan and records nothing.",
         schema: input_schema::<RunArgs>,
+        output: outputs::status_or_plan,
         read_only: false,
         destructive: false,
     },
@@ -153,14 +161,16 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "A run's status",
         description: "The status document of a run (default: the latest run of the kind), the same document run returns: the run's status, each step's or phase's status, attempts, times and outputs, the waiting step's rendered prompt, active agents, and `next`. `next` lists the suggested commands as CLI argv with why; each is a tool here: `workflow step complete STEP` is step_complete, `orchestrate start S P` phase_start, `orchestrate complete S P` phase_complete, `workflow resume` / `orchestrate resume` resume. With `at`, the run as it was at that event (no suggestions). Use it to see where a run is before acting on it.",
         schema: input_schema::<StatusArgs>,
+        output: outputs::status,
         read_only: true,
         destructive: false,
     },
     ToolSpec {
         name: "history",
         title: "Past runs",
-        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events}. Use it to find a run's id.",
+        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events, actor, done, total} (its structured content: {\"runs\": [...]}). Use it to find a run's id.",
         schema: input_schema::<HistoryArgs>,
+        output: outputs::history,
         read_only: true,
         destructive: false,
     },
@@ -169,6 +179,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Report a workflow step done",
         description: "Report a waiting workflow step done, after doing the work its prompt asks, with the outputs it produced (later prompts see them). The report is recorded with you as the actor and the run goes on at once to its next prompt step or to its end; returns the status document then (the next step's rendered prompt and `next` included). A report that does not pass the step's validate gate (a missing output, a failing check) is refused with every problem listed: nothing is recorded and the step keeps waiting. Only a step whose status is \"waiting\" can be reported.",
         schema: input_schema::<StepReportArgs>,
+        output: outputs::status,
         read_only: false,
         destructive: false,
     },
@@ -177,6 +188,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Report a workflow step failed",
         description: "Report a waiting workflow step failed — the work could not be done; say why in message. It is not retried: the step's on_failure decides (pause, the default: the run fails and can be resumed with resume retry or skip; rollback; skip; abort). Returns the status document.",
         schema: input_schema::<StepReportArgs>,
+        output: outputs::status,
         read_only: false,
         destructive: true,
     },
@@ -185,6 +197,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Start a manual phase",
         description: "Start a manual phase of a scenario's latest unfinished run (those listed in `awaiting_start`) and drive the run on: the phase's agents are activated, and a phase with no command to run waits for phase_complete. Returns the scenario's status document.",
         schema: input_schema::<PhaseArgs>,
+        output: outputs::status,
         read_only: false,
         destructive: false,
     },
@@ -193,6 +206,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Report a phase done",
         description: "Report a waiting phase of a scenario done: its checklist criteria are confirmed by you and its check criteria must pass. The run goes on (phases that depend on it start) until it finishes or waits again; returns the scenario's status document.",
         schema: input_schema::<PhaseArgs>,
+        output: outputs::status,
         read_only: false,
         destructive: false,
     },
@@ -201,6 +215,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Report a phase failed",
         description: "Report a waiting phase of a scenario failed; say why in message. The run pauses as failed and can be resumed. Returns the scenario's status document.",
         schema: input_schema::<PhaseArgs>,
+        output: outputs::status,
         read_only: false,
         destructive: true,
     },
@@ -209,6 +224,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Stop a scenario run",
         description: "Stop a scenario's latest unfinished run gracefully, whoever drives it: its running commands end, its agents are deactivated and the stop is recorded; resume continues it later. Returns the status document (status \"stopped\", exit code 3). To stop a workflow run this server is driving, cancel the run, resume or report call that drives it.",
         schema: input_schema::<StopArgs>,
+        output: outputs::status,
         read_only: false,
         destructive: true,
     },
@@ -217,6 +233,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Resume a run",
         description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there). A finished run is left as it is and its document returned. With dry_run, the plan only.",
         schema: input_schema::<ResumeArgs>,
+        output: outputs::status_or_plan,
         read_only: false,
         destructive: false,
     },
@@ -225,6 +242,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Abort a run",
         description: "End a run for good (status \"aborted\", not resumable): its running commands end and the abort is recorded. Returns the status document (exit code 1).",
         schema: input_schema::<AbortArgs>,
+        output: outputs::status,
         read_only: false,
         destructive: true,
     },
@@ -233,6 +251,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Verify the event log",
         description: "Verify the hash-chained event log: recompute each event's hash from the stored bytes (every run, or one) and hold the snapshots, the run index and any anchors to them. Returns {ok, runs, events, first_bad: null | {run_id, seq, reason}}; ok false (exit code 1) means the log was changed after it was written.",
         schema: input_schema::<LogVerifyArgs>,
+        output: outputs::verify,
         read_only: true,
         destructive: false,
     },
@@ -241,6 +260,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "List the schedules",
         description: "The workflows and scenarios that start by themselves (`schedule:` in their YAML, a five-field cron expression in UTC), when each fires next and what its last due time became. They fire only while a scheduler runs (`cortex schedule run`, or `cortex serve`). Returns {now, schedules: [{kind, name, file, cron, description, overlap: skip|queue|allow, inputs, next: [3 times], last: null | {due, outcome: start|skip|queue, reason, missed, released, run_id, error}, fired, runs_started}], invalid: [{kind, name, file, error}]}; a definition listed in invalid never fires until fixed (exit code 2). Runs a schedule started are recorded with the actor \"schedule\"; find them with history.",
         schema: input_schema::<ScheduleListArgs>,
+        output: outputs::schedules,
         read_only: true,
         destructive: false,
     },
@@ -295,7 +315,37 @@ fn only_for(tool: &ToolSpec, kind: Kind, given: bool, field: &str) -> Result<(),
 
 /// Call `tool` with `args` on behalf of `actor`: one operation, exactly as its CLI command
 /// calls it.
+/// A tool's answer: its operation's output, and, when that document is an array (rows), the
+/// field of the object that carries it as structured content (MCP wants an object there).
+pub struct Answer {
+    pub output: Output,
+    pub array_field: Option<&'static str>,
+}
+
+/// Call `tool` with `args`, acting as `actor`.
 pub fn call(
+    ctx: &Ctx,
+    tool: &ToolSpec,
+    args: JsonObject,
+    actor: &str,
+    live: &mut Live<'_>,
+) -> Result<Answer, CommandError> {
+    let array_field = match tool.name {
+        "list" => Some(outputs::list_field(
+            args.get("kind").and_then(|k| k.as_str()) == Some("scenario"),
+        )),
+        "history" => Some(outputs::HISTORY_FIELD),
+        _ => None,
+    };
+    let output = operate(ctx, tool, args, actor, live)?;
+    Ok(Answer {
+        output,
+        array_field,
+    })
+}
+
+/// The one `ops` call of `tool`, as its CLI command makes it.
+fn operate(
     ctx: &Ctx,
     tool: &ToolSpec,
     args: JsonObject,

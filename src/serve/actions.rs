@@ -294,6 +294,8 @@ pub fn step(
         DriveOn::Started => (output, true),
         DriveOn::Nothing => (output, false),
         DriveOn::NeedsSecrets(missing) => (output.warn(vec![needs_secrets_note(&missing)]), false),
+        DriveOn::Late(note) => (output.warn(vec![note]), true),
+        DriveOn::NotDriven(note) => (output.warn(vec![note]), false),
     };
     Ok(Done {
         output,
@@ -355,8 +357,21 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
         "--".into(),
         run_id.to_string(),
     ];
-    driver::start(shared, &args, &as_env(&held))?.took(shared, run_id)?;
-    Ok(DriveOn::Started)
+    // What was reported is recorded whatever the driver does: its trouble is a warning on
+    // the answer, never an error that would say nothing was done.
+    let said = |f: Failure| {
+        let mut note = format!("recorded; {}", f.error.message);
+        for hint in &f.error.hints {
+            note.push_str(&format!(" ({hint})"));
+        }
+        note
+    };
+    let started = driver::start(shared, &args, &as_env(&held)).map_err(Failure::from);
+    match started.and_then(|d| d.took(shared, run_id)) {
+        Ok(()) => Ok(DriveOn::Started),
+        Err(f) if f.status == StatusCode::GATEWAY_TIMEOUT => Ok(DriveOn::Late(said(f))),
+        Err(f) => Ok(DriveOn::NotDriven(said(f))),
+    }
 }
 
 /// Whether an action was driven on by a background driver.
@@ -367,6 +382,11 @@ enum DriveOn {
     /// The run goes on only with the values of these secret inputs, which this server was not
     /// given (it did not start the run, or was restarted since).
     NeedsSecrets(Vec<String>),
+    /// A driver was started but did not take the run within `--driver-wait`: it may still.
+    Late(String),
+    /// The driver started to go on could not take the run (it ended with an error, or did not
+    /// start): the run waits for the next `resume`.
+    NotDriven(String),
 }
 
 /// The secret inputs of the run in `state` whose values neither this server's environment
@@ -572,6 +592,10 @@ fn input_fields(form: &[(String, String)]) -> Vec<(String, String)> {
 /// What a page's action answers: to the run's page, or an error page.
 fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
     match done {
+        // What was done, with what the CLI would have warned about: said before going on.
+        Ok(Ok(done)) if !done.output.warnings.is_empty() => {
+            super::pages::done_with_warnings(done.run_id.as_deref(), &done.output.warnings)
+        }
         Ok(Ok(done)) => match done.run_id {
             Some(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
             None => Redirect::to("/").into_response(),

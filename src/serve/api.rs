@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -41,7 +41,29 @@ fn exit_header(response: &mut Response, code: i32) {
 fn document(status: StatusCode, output: Output) -> Response {
     let mut response = (status, Json(output.json)).into_response();
     exit_header(&mut response, output.code);
+    // What the CLI prints on stderr as `warning: ...`: a header each, beside the document.
+    for warning in &output.warnings {
+        if let Ok(value) = HeaderValue::from_str(&header_safe(warning)) {
+            response.headers_mut().append(WARNING, value);
+        }
+    }
     response
+}
+
+/// The header of each warning an answer carries.
+const WARNING: HeaderName = HeaderName::from_static("x-cortex-warning");
+
+/// `text` as a header value: visible ASCII and spaces, anything else written `\u{...}`.
+fn header_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == ' ' || c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
 }
 
 fn reply(result: Result<Result<Output, Failure>, CommandError>) -> Response {

@@ -153,11 +153,53 @@ fn sign_in_hint() -> String {
 
 /// Every request passes here first.
 pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let method = req.method().clone();
     let response = match admit(&shared, &mut req).await {
         Some(refused) => refused,
-        None => next.run(req).await,
+        None => explained(api, &method, next.run(req).await),
     };
     harden(response)
+}
+
+/// The most a request body may hold: axum's default limit, which the routes keep.
+const LONGEST_BODY: usize = 2 << 20;
+
+/// The refusals axum makes itself — a method a route does not take (405, no body) and a body
+/// past `LONGEST_BODY` (413, a line of plain text) — answered as every other refusal is: the
+/// `--json` error document (or an error page), saying what was wrong and how to fix it.
+fn explained(api: bool, method: &Method, response: Response) -> Response {
+    let ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    if ours {
+        return response;
+    }
+    match response.status() {
+        // axum adds the `Allow` header (what the address takes) to the answer afterwards.
+        StatusCode::METHOD_NOT_ALLOWED => refuse(
+            api,
+            Failure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                CommandError::bad_input(format!("{method} is not answered here"))
+                    .hint("reads are GET, changes are POST; the `Allow` header names what this address takes"),
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => refuse(
+            api,
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                CommandError::bad_input(format!(
+                    "the request body is longer than {} MiB, the most this server reads; nothing was recorded",
+                    LONGEST_BODY >> 20
+                ))
+                .hint("an output or a message this long belongs in a file the step writes, not in the request"),
+            ),
+        ),
+        _ => response,
+    }
 }
 
 /// `Some(answer)` if the request is refused (or answered here), `None` to let it through.

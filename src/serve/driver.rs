@@ -3,15 +3,19 @@
 //! `<home>/serve/driver-<time>-<pid>-<n>.log`. A request that starts or resumes a run waits
 //! only until that driver has recorded the run, or recorded that it drives it — or has ended,
 //! when the error it printed is the request's answer — so no request waits for a run to
-//! finish, and what the client reads next already shows the driver's session. The wait has no
-//! deadline of its own: the driver either records or ends (its own waits are bounded), however
-//! slowly a loaded machine starts it. A thread reaps each driver when it ends.
+//! finish, and what the client reads next already shows the driver's session. The wait is
+//! bounded (`--driver-wait`, default 60 s): a driver that has neither recorded nor ended by
+//! then (a store that does not answer, a machine too loaded to start it) is answered 504,
+//! saying that it goes on and may still take the run. A thread reaps each driver when it ends.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use axum::http::StatusCode;
+
+use super::error::Failure;
 use super::server::Shared;
 use crate::event::{Event, RunKind};
 use crate::execute::{fold_log, hostname, load_state, operator, rfc3339};
@@ -28,6 +32,8 @@ pub struct Background {
     log: PathBuf,
     /// Its exit code once it ended (`Some(None)`: killed by a signal).
     ended: Arc<Mutex<Option<Option<i32>>>>,
+    /// How long a request waits for it to take the run (`--driver-wait`).
+    wait: Duration,
 }
 
 /// Start `cortex --home HOME ARGS...` detached, with `envs` added to its environment.
@@ -60,7 +66,12 @@ pub fn start(
         let code = child.wait().ok().and_then(|s| s.code());
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(code);
     });
-    Ok(Background { pid, log, ended })
+    Ok(Background {
+        pid,
+        log,
+        ended,
+        wait: shared.driver_wait,
+    })
 }
 
 impl Background {
@@ -89,11 +100,14 @@ impl Background {
     }
 
     /// Wait until `ready` finds what it looks for, or the driver ends: an error the driver
-    /// printed is the answer then; `Ok(None)` if it ended without one.
+    /// printed is the answer then; `Ok(None)` if it ended without one. Past `wait`, a 504
+    /// saying that the driver `what` (e.g. "has not taken run X") and goes on.
     fn settle<T>(
         &self,
+        what: &str,
         mut ready: impl FnMut() -> Result<Option<T>, CommandError>,
-    ) -> Result<Option<T>, CommandError> {
+    ) -> Result<Option<T>, Failure> {
+        let until = Instant::now() + self.wait;
         loop {
             // Read before looking at the exit: a driver that recorded and ended is found.
             let ended = self.ended();
@@ -102,18 +116,40 @@ impl Background {
             }
             if let Some(code) = ended {
                 return match self.printed_error(code) {
-                    Some(e) => Err(e),
+                    Some(e) => Err(e.into()),
                     None => Ok(None),
                 };
+            }
+            if Instant::now() >= until {
+                return Err(self.late(what));
             }
             std::thread::sleep(POLL);
         }
     }
 
+    /// A driver that has not done what the request waits for within `wait`: it is not
+    /// stopped (it may be about to), so the answer says how to see whether it did.
+    fn late(&self, what: &str) -> Failure {
+        Failure::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            CommandError::new(
+                exit::FAILED,
+                format!(
+                    "the cortex driver started for this request (pid {}) {what} within {} s",
+                    self.pid,
+                    self.wait.as_secs()
+                ),
+            )
+            .hint("it goes on in the background and may still do it: the run's status (`GET /api/v1/runs`, the runs page) shows whether it did")
+            .hint(format!("its output is in {}", self.log.display()))
+            .hint("a loaded machine or a busy log can make it slow: `cortex serve --driver-wait SECONDS` waits longer"),
+        )
+    }
+
     /// The run this driver started (`workflow run` / `orchestrate run`), once it is recorded.
-    pub fn started_run(&self, shared: &Shared, kind: RunKind) -> Result<String, CommandError> {
+    pub fn started_run(&self, shared: &Shared, kind: RunKind) -> Result<String, Failure> {
         let host = hostname();
-        let found = self.settle(|| {
+        let found = self.settle("has not recorded the run it starts", || {
             let Some(store) = shared.ctx.reading_store()? else {
                 return Ok(None);
             };
@@ -139,6 +175,7 @@ impl Background {
                 "the driver started for this run ended without recording it",
             )
             .hint(format!("its output is in {}", self.log.display()))
+            .into()
         })
     }
 
@@ -146,11 +183,12 @@ impl Background {
     /// the run's lock), or it ended without an error. Holding the lock is not enough: until
     /// the resume is appended, a stopped run still reads `stopped` and a waiting one `waiting`,
     /// and a client that reads the run after the answer would take that for where it ended.
-    pub fn took(&self, shared: &Shared, run_id: &str) -> Result<(), CommandError> {
+    pub fn took(&self, shared: &Shared, run_id: &str) -> Result<(), Failure> {
         let host = hostname();
         // Read once, then only the events appended since (not a replay every poll).
         let mut seen: Option<crate::decide::RunState> = None;
-        self.settle(|| {
+        let what = format!("has not taken run {run_id}");
+        self.settle(&what, || {
             let Some(store) = shared.ctx.reading_store()? else {
                 return Ok(None);
             };

@@ -20,4 +20,5 @@ mod pages;
 mod server;
 mod sse;
 
+pub use api::OPENAPI;
 pub use server::{Bound, Options, bind};

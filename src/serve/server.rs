@@ -24,6 +24,8 @@ pub struct Options {
     /// The address people open when a proxy (HTTPS, another host name) stands in front:
     /// its origin is accepted for changes, and the sign-in address is made from it.
     pub public_url: Option<String>,
+    /// How long an action waits for the background driver it started to take the run.
+    pub driver_wait: std::time::Duration,
 }
 
 /// The address the server is reached at through a proxy: `scheme://host[:port]`, as a
@@ -114,6 +116,9 @@ pub struct Shared {
     pub port: u16,
     /// `--public-url`: the origin a proxy in front serves this server at.
     pub public: Option<PublicUrl>,
+    /// `--driver-wait`: how long an action waits for the background driver it started to
+    /// record the run (`driver::Background::settle`).
+    pub driver_wait: std::time::Duration,
     /// The values of secret inputs this server was given (when it started a run, or at a
     /// resume), by run, as (input, value): handed to every driver it starts for that run (as
     /// `CORTEX_INPUT_<NAME>`), as the process that started a run keeps them for its own
@@ -214,6 +219,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         loopback: addr.ip().is_loopback(),
         port: addr.port(),
         public: public.clone(),
+        driver_wait: options.driver_wait,
         secret_inputs: Default::default(),
     };
     Ok(Bound {

@@ -92,6 +92,26 @@ pub fn failure(f: Failure) -> Response {
     )
 }
 
+/// An action that was done, with warnings (what the CLI prints as `warning:`): said on a page
+/// of its own before going on to the run, since a redirect would lose them.
+pub fn done_with_warnings(run_id: Option<&str>, warnings: &[String]) -> Response {
+    let back = run_id.map_or_else(|| "/".to_string(), |id| format!("/runs/{id}"));
+    page(
+        StatusCode::OK,
+        layout(
+            "Done, with a warning",
+            Tab::None,
+            html! {
+                section class="error-page" {
+                    h1 { "Done, with a warning" }
+                    ul class="hints" { @for w in warnings { li { "warning: " (w) } } }
+                    p { a href=(back) { "Go on to the run" } }
+                }
+            },
+        ),
+    )
+}
+
 pub fn not_found_page() -> Response {
     failure(Failure::not_found(crate::ops::CommandError::bad_input(
         "there is no such page",
