@@ -863,6 +863,14 @@ fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     assert_eq!(got, vec![json!(total - 1)]);
     let bad = s.get(&format!("/api/v1/runs/{run}/events?after=x"));
     assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("query parameter `after`"), "{}", bad.body);
+    // A reconnecting client's header is named as the header, not as the query parameter.
+    let bad = s.get_with(
+        &format!("/api/v1/runs/{run}/events"),
+        &[("Last-Event-ID", "x")],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("`Last-Event-ID` header"), "{}", bad.body);
 }
 
 #[test]

@@ -12,8 +12,8 @@ use super::MAX_DEFINITION_BYTES;
 pub enum ReadError {
     #[error("it does not exist")]
     NotFound,
-    #[error("it is not a regular file; definitions are read from plain files")]
-    NotAFile,
+    #[error("it is not a regular file; {what} are read from plain files")]
+    NotAFile { what: &'static str },
     #[error("the file is {size} bytes; {what} are limited to {limit} bytes ({} MiB)", limit >> 20)]
     TooLarge {
         size: u64,
@@ -47,12 +47,12 @@ pub fn read_bounded(path: &Path, limit: u64, what: &'static str) -> Result<Strin
     // Refuse what is not a plain file before opening it: opening a FIFO would block, and a
     // device such as /dev/zero reports no size.
     if !std::fs::metadata(path)?.is_file() {
-        return Err(ReadError::NotAFile);
+        return Err(ReadError::NotAFile { what });
     }
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(ReadError::NotAFile);
+        return Err(ReadError::NotAFile { what });
     }
     if meta.len() > limit {
         return Err(ReadError::TooLarge {
@@ -100,11 +100,11 @@ mod tests {
     fn devices_directories_and_missing_files_are_refused() {
         assert!(matches!(
             read_definition(Path::new("/dev/zero")),
-            Err(ReadError::NotAFile)
+            Err(ReadError::NotAFile { .. })
         ));
         assert!(matches!(
             read_definition(Path::new("/")),
-            Err(ReadError::NotAFile)
+            Err(ReadError::NotAFile { .. })
         ));
         assert!(matches!(
             read_definition(Path::new("/nonexistent/x.yaml")),

@@ -52,26 +52,29 @@ pub async fn run_events(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    // Where the value came from, to name it if it is not a seq.
     let after = raw
         .as_deref()
         .and_then(|q| {
             form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "after")
-                .map(|(_, v)| v.into_owned())
+                .map(|(_, v)| ("the query parameter `after`", v.into_owned()))
         })
         .or_else(|| {
-            headers
-                .get("last-event-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
+            headers.get("last-event-id").map(|v| {
+                (
+                    "the `Last-Event-ID` header",
+                    v.to_str().unwrap_or("\u{fffd}").to_string(),
+                )
+            })
         });
-    let next = match after.as_deref().map(str::parse::<u64>) {
+    let next = match after.as_ref().map(|(from, v)| (from, v.parse::<u64>())) {
         None => 0,
-        Some(Ok(seq)) => seq.saturating_add(1),
-        Some(Err(_)) => {
-            return failure(Failure::bad_request(
-                "`after` must be the seq of an event (a whole number)",
-            ));
+        Some((_, Ok(seq))) => seq.saturating_add(1),
+        Some((from, Err(_))) => {
+            return failure(Failure::bad_request(format!(
+                "{from} must be the seq of an event (a whole number)"
+            )));
         }
     };
     let found = blocking(&shared, move |shared| find(shared, &id)).await;
