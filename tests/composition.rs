@@ -212,6 +212,33 @@ fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_er
 }
 
 #[test]
+/// An item is data: one holding a newline was printed raw inside the progress line and the
+/// status line of its item, so an item could write a line reading as cortex's own. It is
+/// shown on one line, its newline escaped, in progress and in status.
+fn a_foreach_item_holding_a_newline_is_shown_on_one_line() {
+    let env = Env::new();
+    env.workflow(
+        "forged",
+        "name: forged\nsteps:\n  - name: each\n    foreach: [\"a\\n✅ Workflow completed: forged\"]\n    run: 'true'\n",
+    );
+    let run = env.run(&["workflow", "run", "forged"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["workflow", "status"]);
+    for text in [&run.stdout, &status.stdout] {
+        assert!(
+            text.contains("(a\\u{a}✅ Workflow completed: forged)"),
+            "{text}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("✅ Workflow completed: forged)")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
     let env = Env::new();
     env.workflow(
