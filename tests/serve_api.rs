@@ -247,6 +247,41 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
         &format!("/api/v1/runs/{wf}/log"),
         &["log", "show", &wf],
     );
+    let logs = "/api/v1/runs/{id}/logs";
+    let all = twin(
+        &s,
+        &env,
+        &doc,
+        logs,
+        &format!("/api/v1/runs/{wf}/logs"),
+        &["logs", &wf],
+    );
+    assert_eq!(all["attempts"][0]["text"], "built 1.2.3\n", "{all}");
+    // The run's page shows each step's tail and links its whole output.
+    let page = s.get(&format!("/runs/{wf}"));
+    assert!(
+        page.body
+            .contains(&format!("href=\"/api/v1/runs/{wf}/logs?step=build\"")),
+        "{}",
+        page.body
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        logs,
+        &format!("/api/v1/runs/{wf}/logs?step=Test"),
+        &["logs", &wf, "Test"],
+    );
+    let unknown = twin(
+        &s,
+        &env,
+        &doc,
+        logs,
+        &format!("/api/v1/runs/{wf}/logs?step=nope"),
+        &["logs", &wf, "nope"],
+    );
+    assert_eq!(unknown["exit_code"], 2, "{unknown}");
     twin(
         &s,
         &env,
