@@ -1460,3 +1460,26 @@ fn a_resume_answered_202_is_in_the_log_before_the_answer() {
             .any(|e| e["type"] == "run_resumed")
     );
 }
+
+/// The API's error document dropped the `errors` list the CLI's `--json` error gives: a run of
+/// an invalid workflow asked through the API came back without the file, line and column of
+/// each problem. It is the CLI's document whole, and follows the OpenAPI document.
+#[test]
+fn an_api_error_carries_the_located_errors_its_cli_twin_lists() {
+    let env = home();
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/broken/runs", "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let body = r.json();
+    let cli = env.run(&["--json", "workflow", "run", "broken"]);
+    assert_eq!(cli.code, 2);
+    assert_eq!(body, cli.json());
+    let located = &body["errors"][0];
+    assert_eq!(
+        (located["line"].as_u64(), located["column"].as_u64()),
+        (Some(5), Some(5)),
+        "{body}"
+    );
+    doc.check("/api/v1/workflows/{name}/runs", "post", 400, &body);
+}
