@@ -762,6 +762,24 @@ fn cortex_logs_raw_refuses_what_is_not_one_attempt() {
     assert!(none.stderr.contains("no attempt 3") && none.stderr.contains("its attempts: 1, 2"));
     let silent = env.run(&["logs", "twice", "silent", "--raw"]);
     assert_eq!((silent.code, silent.stdout.as_str()), (0, ""));
+    // Bytes that are not here, or not as recorded, are never given as the attempt's.
+    let files: Vec<_> = walk(&env.home().join("logs"));
+    let first = files
+        .iter()
+        .find(|p| p.ends_with("step-1-attempt-1.log"))
+        .unwrap();
+    let second = files
+        .iter()
+        .find(|p| p.ends_with("step-1-attempt-2.log"))
+        .unwrap();
+    std::fs::remove_file(first).unwrap();
+    std::fs::write(second, "forged").unwrap();
+    let missing = env.run(&["logs", "twice", "flaky", "--raw", "--attempt", "1"]);
+    assert_eq!((missing.code, missing.stdout.as_str()), (1, ""));
+    assert!(missing.stderr.contains("is missing"), "{}", missing.stderr);
+    let changed = env.run(&["logs", "twice", "flaky", "--raw"]);
+    assert_eq!((changed.code, changed.stdout.as_str()), (1, ""));
+    assert!(changed.stderr.contains("was changed"), "{}", changed.stderr);
     for args in [
         &["logs", "twice", "--raw"][..],
         &["logs", "twice", "flaky", "--raw", "--follow"],

@@ -732,9 +732,15 @@ pub fn raw_attempt_log(
     let name = format!("attempt {} of `{}`", shown.attempt, shown.step);
     if let Some(raw) = read_from(&ctx.home, &shown.file, 0) {
         let Some((bytes, blake3)) = &shown.recorded else {
-            let warning = shown.ended.then(|| format!(
-                "{name} was interrupted: its driver ended before it did, so the log holds no size or hash of this output"
-            ));
+            let warning = Some(if shown.ended {
+                format!(
+                    "{name} was interrupted: its driver ended before it did, so the log holds no size or hash of this output"
+                )
+            } else {
+                format!(
+                    "{name} has not ended (or its driver is gone): this is what it wrote so far, and the log holds no size or hash of it yet"
+                )
+            });
             return Ok(RawAttemptLog {
                 bytes: raw,
                 warning,
@@ -777,6 +783,7 @@ pub fn raw_attempt_log(
                     text.lines()
                         .next()
                         .unwrap_or_default()
+                        .trim_end_matches("; the tail kept in the log:)")
                         .trim_matches(['(', ')'])
                 ),
             )
