@@ -410,7 +410,14 @@ pub fn run_process_watched(
         // UTF-8, `\r`, NUL, no final line end), with only the secrets replaced.
         let raw = spec.redactor.redact_bytes(raw);
         let text = line_text(&raw);
-        let line = spec.redactor.redact(&text);
+        // Text decoded as it was is the scrubbed bytes; only U+FFFD put in place of bytes
+        // that are not UTF-8 could make a secret (one holding U+FFFD) appear.
+        let line = match text {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(decoded) => {
+                std::borrow::Cow::Owned(spec.redactor.redact(&decoded).into_owned())
+            }
+        };
         push_tail(&mut tail, &line);
         let mut log = log.borrow_mut();
         if !log_tried {
