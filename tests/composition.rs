@@ -239,6 +239,35 @@ fn a_foreach_item_holding_a_newline_is_shown_on_one_line() {
 }
 
 #[test]
+/// A template inside a list written in the definition was taken as the item's text: with
+/// `foreach: ["${{ inputs.token }}", x]` the step ran with the item `${{ inputs.token }}`,
+/// silently. A written list is data, so such an item is refused, located at the item, in a
+/// workflow and in a scenario, and nothing runs.
+fn a_template_inside_a_written_foreach_list_is_refused_not_run_as_its_text() {
+    let env = Env::new();
+    env.workflow(
+        "literal",
+        "name: literal\ninputs:\n  region: {type: string, default: eu}\nsteps:\n  - name: each\n    foreach:\n      - us\n      - \"${{ inputs.region }}\"\n    run: echo ${{ item }} >> ran.log\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "literal"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line(
+        "item 1 of `foreach:` holds the template `${{ inputs.region }}`",
+        8,
+    );
+    assert_eq!(env.run(&["workflow", "run", "literal"]).code, 2);
+    assert!(!env.file("ran.log").exists());
+    scenario(
+        &env,
+        "lit",
+        "name: lit\ndescription: d\nphases:\n  - name: each\n    foreach: [\"a ${{ item }}\"]\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "lit"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("item 0 of `foreach:` holds the template `${{ item }}`", 5);
+}
+
+#[test]
 fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
     let env = Env::new();
     env.workflow(
