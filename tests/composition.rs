@@ -268,6 +268,27 @@ fn a_template_inside_a_written_foreach_list_is_refused_not_run_as_its_text() {
 }
 
 #[test]
+/// An item longer than Linux passes in one environment variable (`$CORTEX_ITEM`, and the
+/// `${{ item }}` template's variable) failed its step with a bare "Argument list too long
+/// (os error 7)". The error names the variable, its size, the limit and how to pass such a
+/// value.
+fn a_foreach_item_too_long_for_the_environment_names_the_variable_not_e2big() {
+    let env = Env::new();
+    env.workflow(
+        "bigitem",
+        "name: bigitem\nsteps:\n  - name: plan\n    run: python3 -c 'import json; print(\"l=\" + json.dumps([\"x\"*200000]))' >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.plan.outputs.l }}\"\n    retry: {max_retry_attempts: 0}\n    run: echo ${#CORTEX_ITEM}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "bigitem"]).code, 1);
+    let status = env.status(None);
+    let error = status["steps"][2]["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        "could not start: `CORTEX_ITEM` is 200000 bytes, and Linux passes at most 131071 in one environment variable: pass a value this large through a file (write it to one, and give its path as the output or item)",
+        "{status}"
+    );
+}
+
+#[test]
 fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
     let env = Env::new();
     env.workflow(

@@ -253,6 +253,38 @@ fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(&raw[..end])
 }
 
+/// Why a command could not start with E2BIG, named where it can be: the first variable of its
+/// environment (or argument) longer than Linux passes in one (`MAX_ARG_STRLEN`) — a `foreach:`
+/// item, an output given through a template — with how to pass such a value.
+fn too_long(spec: &ProcessSpec) -> Option<String> {
+    use super::claude::MAX_ARGUMENT_BYTES;
+    let hint = "pass a value this large through a file (write it to one, and give its path as the output or item)";
+    if let Some((name, value)) = spec
+        .env
+        .iter()
+        .find(|(name, value)| name.len() + 1 + value.len() > MAX_ARGUMENT_BYTES)
+    {
+        let what = if name.starts_with("CORTEX_TPL_") {
+            format!("the value of a `${{{{ ... }}}}` template (`{name}`)")
+        } else {
+            format!("`{name}`")
+        };
+        return Some(format!(
+            "{what} is {} bytes, and Linux passes at most {MAX_ARGUMENT_BYTES} in one environment variable: {hint}",
+            value.len()
+        ));
+    }
+    let longest = match &spec.program {
+        Program::Shell(text) => text.len(),
+        Program::Argv(argv) => argv.iter().map(String::len).max().unwrap_or(0),
+    };
+    (longest > MAX_ARGUMENT_BYTES).then(|| {
+        format!(
+            "an argument of the command is {longest} bytes, and Linux passes at most {MAX_ARGUMENT_BYTES} in one: {hint}"
+        )
+    })
+}
+
 /// A descriptor that becomes readable when `child` exits, where the system has one.
 #[cfg(target_os = "linux")]
 fn exit_notifier(child: &std::process::Child) -> Option<OwnedFd> {
@@ -361,6 +393,11 @@ pub fn run_process_watched(
             let error = match &spec.program {
                 _ if !spec.cwd.is_dir() => {
                     format!("working directory {} does not exist", spec.cwd.display())
+                }
+                _ if e.raw_os_error() == Some(nix::libc::E2BIG)
+                    && let Some(why) = too_long(spec) =>
+                {
+                    why
                 }
                 Program::Shell(_) => e.to_string(),
                 Program::Argv(argv) => {
