@@ -228,10 +228,14 @@ impl Pipe {
                 }
                 self.pending.drain(..start);
                 if self.pending.len() > MAX_LINE {
+                    // Held back: what could begin a secret (bounded by the longest one).
                     let hold = redactor.longest().saturating_sub(1);
-                    let cut = redactor.safe_cut(&self.pending, self.pending.len() - hold);
-                    emit(self.which, &self.pending[..cut]);
-                    self.pending.drain(..cut);
+                    let want = self.pending.len().saturating_sub(hold);
+                    let cut = redactor.safe_cut(&self.pending, want);
+                    if cut > 0 {
+                        emit(self.which, &self.pending[..cut]);
+                        self.pending.drain(..cut);
+                    }
                 }
             }
         }
@@ -722,6 +726,27 @@ mod tests {
             r.end.describe().contains("`/no/such/program`"),
             "{}",
             r.end.describe()
+        );
+    }
+
+    /// A line longer than `MAX_LINE` with a secret longer than the line itself: what could
+    /// begin the secret is held back (the cut never underflows), and the whole line comes out
+    /// once, scrubbed, with nothing lost.
+    #[test]
+    fn an_over_long_line_with_a_secret_longer_than_a_piece_is_held_not_cut() {
+        let secret = "s".repeat(MAX_LINE + 10);
+        let mut s = spec("printf '%s' \"$BIG\"; printf 'x%.0s' $(seq 1 100)");
+        s.env.push(("BIG".into(), secret.clone()));
+        s.redactor = Redactor::from_env([("BIG_TOKEN", secret.as_str())], &[]);
+        let mut text = String::new();
+        let r = run_process(&s, &StopFlag::default(), &mut |_, l| text.push_str(l));
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        let want = format!("***{}", "x".repeat(100));
+        assert!(
+            text == want,
+            "{} bytes, starting {:?}",
+            text.len(),
+            &text[..10]
         );
     }
 

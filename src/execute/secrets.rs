@@ -348,7 +348,8 @@ impl Redactor {
     /// Where to cut `bytes` at or before `want` so that the cut goes through no secret found
     /// in them: a piece of an over-long line passed on without the rest must not keep part of
     /// a secret that the rest completes (the caller holds back `longest() - 1` bytes, so one
-    /// that the next bytes would complete starts after the cut). Never 0 unless `want` is.
+    /// that the next bytes would complete starts after the cut). 0 when a secret begins the
+    /// bytes and goes past `want`: then nothing can be passed on yet.
     pub fn safe_cut(&self, bytes: &[u8], want: usize) -> usize {
         let mut cut = want.min(bytes.len());
         loop {
@@ -362,7 +363,6 @@ impl Redactor {
                 .find(|&at| at < cut && cut < at + s.len())
             });
             match inside {
-                Some(0) => return want.min(bytes.len()),
                 Some(at) => cut = at,
                 None => return cut,
             }
