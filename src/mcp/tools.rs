@@ -529,6 +529,7 @@ mod tests {
         "resume",
         "abort",
         "log_verify",
+        "logs",
         "schedule_list",
     ];
 
