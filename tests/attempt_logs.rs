@@ -258,7 +258,8 @@ fn cortex_json_logs_prints_one_document_with_each_attempts_text_size_and_hash() 
     assert_eq!(attempts.len(), 2, "{doc}");
     for (attempt, (step, text)) in attempts
         .iter()
-        .zip([("a", "alpha\nbeta\n"), ("b", "gamma\n")])
+        // `printf gamma` wrote no line end, and none is added.
+        .zip([("a", "alpha\nbeta\n"), ("b", "gamma")])
     {
         assert_eq!(attempt["step"], step, "{doc}");
         assert_eq!(attempt["attempt"], 1, "{doc}");
@@ -276,7 +277,7 @@ fn cortex_json_logs_prints_one_document_with_each_attempts_text_size_and_hash() 
     // One step, and --follow of a finished run: the same one document.
     let one = env.run(&["--json", "logs", "two", "b", "--follow"]).json();
     assert_eq!(one["attempts"].as_array().unwrap().len(), 1, "{one}");
-    assert_eq!(one["attempts"][0]["text"], "gamma\n", "{one}");
+    assert_eq!(one["attempts"][0]["text"], "gamma", "{one}");
 }
 
 #[test]
@@ -653,4 +654,203 @@ fn cortex_logs_marks_an_attempt_whose_driver_was_killed_as_interrupted_not_recor
         "{}",
         logs.stdout
     );
+}
+
+/// What the step below writes: CRLF line ends, a NUL, bytes that are not UTF-8, an escape
+/// sequence, a secret, 6,000 lines (far past the 4 KiB tail) and a last line without its
+/// line end; stderr's one line ends the output (written after stdout closed).
+const EXACT_STEP: &str = "name: exact\nsteps:\n  - name: emit\n    run: |\n      printf 'crlf\\r\\nnul\\000byte\\n\\377\\376not-utf8\\n\\033[31mred\\n'\n      echo \"token=$GITHUB_TOKEN\"\n      seq 1 6000\n      printf 'last-no-newline'\n      exec 1>&-\n      sleep 0.2\n      echo err >&2\n";
+
+fn exact_bytes() -> Vec<u8> {
+    let mut want: Vec<u8> =
+        b"crlf\r\nnul\0byte\n\xff\xfenot-utf8\n\x1b[31mred\ntoken=***\n".to_vec();
+    for i in 1..=6000 {
+        want.extend_from_slice(format!("{i}\n").as_bytes());
+    }
+    want.extend_from_slice(b"last-no-newlineerr\n");
+    want
+}
+
+#[test]
+/// An attempt's whole output is the bytes its process wrote — a `\r\n`, a NUL, bytes that
+/// are not UTF-8 and a last line without its line end kept as they were (they were decoded,
+/// trimmed and given a `\n`) — with only secrets replaced; `cortex logs STEP --raw` gives them
+/// back byte for byte, `--json` as `base64` beside the text, and the human output shows them
+/// decoded and escaped.
+fn an_attempt_log_keeps_the_exact_bytes_the_step_wrote() {
+    let env = Env::new();
+    env.workflow("exact", EXACT_STEP);
+    let run = env
+        .command(&["workflow", "run", "exact"])
+        .env("GITHUB_TOKEN", "ghp_exactbytes0123456789")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let want = exact_bytes();
+    let kept = events(&env)
+        .into_iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap();
+    let file = std::fs::read(env.home().join(kept["body"]["file"].as_str().unwrap())).unwrap();
+    assert!(file == want, "{:?}", String::from_utf8_lossy(&file));
+    assert_eq!(kept["body"]["bytes"], want.len());
+    assert_eq!(
+        kept["body"]["blake3"],
+        blake3::hash(&want).to_hex().as_str()
+    );
+    // --raw: the bytes, nothing else (its stdout is a pipe here, not a terminal).
+    let raw = env
+        .command(&["logs", "exact", "emit", "--raw"])
+        .output()
+        .unwrap();
+    assert_eq!(raw.status.code(), Some(0));
+    assert!(
+        raw.stdout == want,
+        "{:?}",
+        String::from_utf8_lossy(&raw.stdout)
+    );
+    let json = env.run(&["--json", "logs", "exact", "emit"]).json();
+    let attempt = &json["attempts"][0];
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(
+            attempt["base64"]
+                .as_str()
+                .expect("not UTF-8: the bytes in base64"),
+        )
+        .unwrap();
+    assert!(decoded == want);
+    assert_eq!(attempt["text"], String::from_utf8_lossy(&want).as_ref());
+    // For a person: decoded, `\r\n` a line end, every other control character escaped.
+    let shown = env.run(&["logs", "exact", "emit"]);
+    assert!(
+        shown.stdout.starts_with(
+            "── emit · attempt 1 ──\ncrlf\nnul\\u{0}byte\n\u{fffd}\u{fffd}not-utf8\n\\u{1b}[31mred\ntoken=***\n1\n"
+        ),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.ends_with("6000\nlast-no-newlineerr\n"));
+    assert!(env.run(&["log", "verify"]).code == 0);
+    // The tail in the log stays text: the last 4 KiB of the lines, each with a line end.
+    let ended = events(&env)
+        .into_iter()
+        .find(|e| e["type"] == "step_succeeded")
+        .unwrap();
+    let tail = ended["body"]["output_tail"].as_str().unwrap().to_string();
+    assert!(
+        tail.len() <= 4096 && tail.ends_with("6000\nlast-no-newline\nerr\n"),
+        "{tail}"
+    );
+}
+
+#[test]
+/// `--raw` names one attempt: STEP is required, `--attempt N` must be one that ran, it does not
+/// go with `--json` or `--follow`, and an attempt that printed nothing gives nothing.
+fn cortex_logs_raw_refuses_what_is_not_one_attempt() {
+    let env = Env::new();
+    env.workflow(
+        "twice",
+        "name: twice\nsteps:\n  - name: flaky\n    run: printf 'try'; test -f ok || { touch ok; exit 1; }\n    retry: {max_retry_attempts: 1, backoff: 1ms}\n  - {name: silent, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "twice"]).code, 0);
+    assert_eq!(env.run(&["logs", "twice", "flaky", "--raw"]).stdout, "try");
+    let first = env.run(&["logs", "twice", "flaky", "--raw", "--attempt", "1"]);
+    assert_eq!((first.code, first.stdout.as_str()), (0, "try"));
+    let none = env.run(&["logs", "twice", "flaky", "--raw", "--attempt", "3"]);
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(none.stderr.contains("no attempt 3") && none.stderr.contains("its attempts: 1, 2"));
+    let silent = env.run(&["logs", "twice", "silent", "--raw"]);
+    assert_eq!((silent.code, silent.stdout.as_str()), (0, ""));
+    // Bytes that are not here, or not as recorded, are never given as the attempt's.
+    let files: Vec<_> = walk(&env.home().join("logs"));
+    let first = files
+        .iter()
+        .find(|p| p.ends_with("step-1-attempt-1.log"))
+        .unwrap();
+    let second = files
+        .iter()
+        .find(|p| p.ends_with("step-1-attempt-2.log"))
+        .unwrap();
+    std::fs::remove_file(first).unwrap();
+    std::fs::write(second, "forged").unwrap();
+    let missing = env.run(&["logs", "twice", "flaky", "--raw", "--attempt", "1"]);
+    assert_eq!((missing.code, missing.stdout.as_str()), (1, ""));
+    assert!(missing.stderr.contains("is missing"), "{}", missing.stderr);
+    let changed = env.run(&["logs", "twice", "flaky", "--raw"]);
+    assert_eq!((changed.code, changed.stdout.as_str()), (1, ""));
+    assert!(changed.stderr.contains("was changed"), "{}", changed.stderr);
+    for args in [
+        &["logs", "twice", "--raw"][..],
+        &["logs", "twice", "flaky", "--raw", "--follow"],
+        &["logs", "twice", "flaky", "--attempt", "1"],
+        &["--json", "logs", "twice", "flaky", "--raw"],
+        &["logs", "twice", "nope", "--raw"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty() || args[0] == "--json", "{args:?}");
+    }
+}
+
+#[test]
+/// `--follow` counted the text it had shown as the offset into the file: a line with bytes
+/// that are not UTF-8 is longer as text (each shown as the three bytes of U+FFFD), so the
+/// follower skipped the next lines. It counts the file's bytes.
+fn cortex_logs_follow_counts_the_files_bytes_not_the_text_it_showed() {
+    let env = Env::new();
+    env.workflow(
+        "binary",
+        "name: binary\nsteps:\n  - name: tick\n    run: 'printf \"\\377\\377\\377\\377 one\\n\"; while [ ! -f go ]; do sleep 0.05; done; echo second-line; echo third'\n",
+    );
+    let following = Following::start(&env, "workflow", "binary");
+    let mut text = Vec::new();
+    following.wait_for("\u{fffd}\u{fffd}\u{fffd}\u{fffd} one", &mut text);
+    std::fs::write(env.project().join("go"), "").unwrap();
+    following.finish(&mut text);
+    assert_eq!(
+        text,
+        [
+            "── tick · attempt 1 ──",
+            "\u{fffd}\u{fffd}\u{fffd}\u{fffd} one",
+            "second-line",
+            "third"
+        ],
+        "{text:?}"
+    );
+}
+
+#[test]
+/// A line longer than the 64 KiB a pipe's unsplit output may hold is passed on in pieces; a
+/// piece cut through a secret kept its first part, and the next piece the rest, so neither was
+/// scrubbed and the kept file (which now joins the pieces) held it whole. Pieces are cut
+/// outside any secret, holding back what could begin one.
+fn a_secret_across_the_cut_of_an_over_long_line_is_never_kept() {
+    let env = Env::new();
+    let secret = "ghp_acrossthecut0123456789abcdef";
+    env.workflow(
+        "long",
+        "name: long\nsteps:\n  - name: emit\n    run: 'i=0; while [ $i -lt 12000 ]; do printf \"%s \" \"$GITHUB_TOKEN\"; i=$((i+1)); done; echo'\n",
+    );
+    let run = env
+        .command(&["workflow", "run", "long"])
+        .env("GITHUB_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let raw = env
+        .command(&["logs", "long", "emit", "--raw"])
+        .output()
+        .unwrap();
+    let mut want = "*** ".repeat(12000).into_bytes();
+    want.push(b'\n');
+    assert!(raw.stdout == want, "{} bytes", raw.stdout.len());
+    for entry in walk(&env.home()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for piece in secret.as_bytes().windows(8) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!text.contains(piece), "{} holds `{piece}`", entry.display());
+        }
+    }
 }

@@ -212,6 +212,83 @@ fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_er
 }
 
 #[test]
+/// An item is data: one holding a newline was printed raw inside the progress line and the
+/// status line of its item, so an item could write a line reading as cortex's own. It is
+/// shown on one line, its newline escaped, in progress and in status.
+fn a_foreach_item_holding_a_newline_is_shown_on_one_line() {
+    let env = Env::new();
+    env.workflow(
+        "forged",
+        "name: forged\nsteps:\n  - name: each\n    foreach: [\"a\\n✅ Workflow completed: forged\"]\n    run: 'true'\n",
+    );
+    let run = env.run(&["workflow", "run", "forged"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let status = env.run(&["workflow", "status"]);
+    for text in [&run.stdout, &status.stdout] {
+        assert!(
+            text.contains("(a\\u{a}✅ Workflow completed: forged)"),
+            "{text}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("✅ Workflow completed: forged)")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+/// A template inside a list written in the definition was taken as the item's text: with
+/// `foreach: ["${{ inputs.token }}", x]` the step ran with the item `${{ inputs.token }}`,
+/// silently. A written list is data, so such an item is refused, located at the item, in a
+/// workflow and in a scenario, and nothing runs.
+fn a_template_inside_a_written_foreach_list_is_refused_not_run_as_its_text() {
+    let env = Env::new();
+    env.workflow(
+        "literal",
+        "name: literal\ninputs:\n  region: {type: string, default: eu}\nsteps:\n  - name: each\n    foreach:\n      - us\n      - \"${{ inputs.region }}\"\n    run: echo ${{ item }} >> ran.log\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "literal"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line(
+        "item 1 of `foreach:` holds the template `${{ inputs.region }}`",
+        8,
+    );
+    assert_eq!(env.run(&["workflow", "run", "literal"]).code, 2);
+    assert!(!env.file("ran.log").exists());
+    scenario(
+        &env,
+        "lit",
+        "name: lit\ndescription: d\nphases:\n  - name: each\n    foreach: [\"a ${{ item }}\"]\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "lit"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("item 0 of `foreach:` holds the template `${{ item }}`", 5);
+}
+
+#[test]
+/// An item longer than Linux passes in one environment variable (`$CORTEX_ITEM`, and the
+/// `${{ item }}` template's variable) failed its step with a bare "Argument list too long
+/// (os error 7)". The error names the variable, its size, the limit and how to pass such a
+/// value.
+fn a_foreach_item_too_long_for_the_environment_names_the_variable_not_e2big() {
+    let env = Env::new();
+    env.workflow(
+        "bigitem",
+        "name: bigitem\nsteps:\n  - name: plan\n    run: python3 -c 'import json; print(\"l=\" + json.dumps([\"x\"*200000]))' >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.plan.outputs.l }}\"\n    retry: {max_retry_attempts: 0}\n    run: echo ${#CORTEX_ITEM}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "bigitem"]).code, 1);
+    let status = env.status(None);
+    let error = status["steps"][2]["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        "could not start: `CORTEX_ITEM` is 200000 bytes, and Linux passes at most 131071 in one environment variable: pass a value this large through a file (write it to one, and give its path as the output or item)",
+        "{status}"
+    );
+}
+
+#[test]
 fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
     let env = Env::new();
     env.workflow(

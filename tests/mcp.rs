@@ -372,7 +372,7 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
     assert_eq!(init["result"]["serverInfo"]["name"], "cortex", "{init}");
     s.request(1, "tools/list", json!({}));
     let tools = s.response(1);
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 16);
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 17);
     // JSON that is no message: an "invalid request" answer (rmcp's own).
     s.send_line("{\"hello\": 1}");
     s.call(2, "run", json!({"kind": "workflow", "name": "noisy"}));
@@ -674,4 +674,31 @@ fn the_projects_mcp_json_starts_this_server() {
         "cortex"
     );
     assert_eq!(s.hang_up(), 0);
+}
+
+/// An agent reads why a step failed: the `logs` tool returns the document `--json logs`
+/// prints — each attempt's whole output, past the 4 KiB tail the status keeps, with its bytes
+/// in `base64` where they are not UTF-8 — and an unknown step is a tool error.
+#[test]
+fn the_logs_tool_returns_each_attempts_whole_output_as_cortex_logs_json_does() {
+    let env = Env::new();
+    env.workflow(
+        "spew",
+        "name: spew\nsteps:\n  - name: Build\n    run: 'seq 1 3000; printf \"\\377bad\\n\"; exit 1'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "spew"]).code, 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("reader");
+    s.call(1, "logs", json!({"run": "spew", "step": "build"}));
+    let (doc, code) = s.document(1);
+    assert_eq!(code, 0);
+    assert_eq!(doc, env.run(&["--json", "logs", "spew", "build"]).json());
+    let attempt = &doc["attempts"][0];
+    assert_eq!(attempt["status"], "kept", "{doc}");
+    assert!(attempt["text"].as_str().unwrap().starts_with("1\n2\n3\n"));
+    assert!(attempt["base64"].is_string(), "{doc}");
+    s.call(2, "logs", json!({"run": "spew", "step": "nope"}));
+    let answer = s.response(2);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }

@@ -247,6 +247,41 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
         &format!("/api/v1/runs/{wf}/log"),
         &["log", "show", &wf],
     );
+    let logs = "/api/v1/runs/{id}/logs";
+    let all = twin(
+        &s,
+        &env,
+        &doc,
+        logs,
+        &format!("/api/v1/runs/{wf}/logs"),
+        &["logs", &wf],
+    );
+    assert_eq!(all["attempts"][0]["text"], "built 1.2.3\n", "{all}");
+    // The run's page shows each step's tail and links its whole output.
+    let page = s.get(&format!("/runs/{wf}"));
+    assert!(
+        page.body
+            .contains(&format!("href=\"/api/v1/runs/{wf}/logs?step=build\"")),
+        "{}",
+        page.body
+    );
+    twin(
+        &s,
+        &env,
+        &doc,
+        logs,
+        &format!("/api/v1/runs/{wf}/logs?step=Test"),
+        &["logs", &wf, "Test"],
+    );
+    let unknown = twin(
+        &s,
+        &env,
+        &doc,
+        logs,
+        &format!("/api/v1/runs/{wf}/logs?step=nope"),
+        &["logs", &wf, "nope"],
+    );
+    assert_eq!(unknown["exit_code"], 2, "{unknown}");
     twin(
         &s,
         &env,
@@ -1587,4 +1622,27 @@ fn a_body_past_the_limit_and_a_read_of_a_change_get_the_error_document_not_axums
         "{}",
         r.body
     );
+}
+
+/// The API's error document dropped the `errors` list the CLI's `--json` error gives: a run of
+/// an invalid workflow asked through the API came back without the file, line and column of
+/// each problem. It is the CLI's document whole, and follows the OpenAPI document.
+#[test]
+fn an_api_error_carries_the_located_errors_its_cli_twin_lists() {
+    let env = home();
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/broken/runs", "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let body = r.json();
+    let cli = env.run(&["--json", "workflow", "run", "broken"]);
+    assert_eq!(cli.code, 2);
+    assert_eq!(body, cli.json());
+    let located = &body["errors"][0];
+    assert_eq!(
+        (located["line"].as_u64(), located["column"].as_u64()),
+        (Some(5), Some(5)),
+        "{body}"
+    );
+    doc.check("/api/v1/workflows/{name}/runs", "post", 400, &body);
 }

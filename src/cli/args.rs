@@ -163,8 +163,16 @@ pub enum TopCommand {
         /// Only this step or phase (matched forgivingly).
         step: Option<String>,
         /// Keep printing as attempts write, until the run stops moving.
-        #[arg(long, short = 'f')]
+        #[arg(long, short = 'f', conflicts_with = "raw")]
         follow: bool,
+        /// Print one attempt's output as its process wrote it: the bytes, no header, nothing
+        /// decoded or escaped (to a terminal, control characters are still shown escaped).
+        /// Needs STEP; its last attempt unless --attempt.
+        #[arg(long, requires = "step")]
+        raw: bool,
+        /// With --raw: this attempt of STEP (1, 2, ...).
+        #[arg(long, requires = "raw", value_name = "N")]
+        attempt: Option<u32>,
     },
 }
 

@@ -109,8 +109,26 @@ pub fn dispatch(
             super::out(&String::from_utf8_lossy(&buf));
             Ok(super::exit::OK)
         }
-        TopCommand::Logs { run, step, follow } => {
+        TopCommand::Logs {
+            run,
+            step,
+            follow,
+            raw,
+            attempt,
+        } => {
             let (run, step) = (run.as_deref(), step.as_deref());
+            if raw {
+                if json {
+                    return Err(raw_output_only("logs --raw", "the bytes an attempt wrote"));
+                }
+                let step = step.expect("clap requires STEP with --raw");
+                let log = ops::log::raw_attempt_log(ctx, run, step, attempt)?;
+                super::out_bytes(&log.bytes);
+                if let Some(warning) = log.warning {
+                    super::err(&format!("warning: {warning}\n"));
+                }
+                return Ok(super::exit::OK);
+            }
             if follow {
                 // With --json, one document once the run stops moving.
                 ops::log::follow_attempt_logs(ctx, run, step, &mut |text| {

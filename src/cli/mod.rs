@@ -30,6 +30,18 @@ pub(crate) fn out_json_text(text: &str) {
     write_stdout(&crate::render::json_safe(text));
 }
 
+/// Bytes on stdout as they are (`logs --raw`): to a terminal, decoded and with control
+/// characters shown escaped as `out` does, since there they would act rather than be read.
+pub(crate) fn out_bytes(bytes: &[u8]) {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        return out(&String::from_utf8_lossy(bytes));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes);
+    let _ = stdout.flush();
+}
+
 fn write_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());

@@ -58,8 +58,9 @@ pub struct ProcessSpec {
     /// Keep the raw standard output (before redaction, up to `CAPTURE_BYTES`) in the result,
     /// for a program whose output is its result (Claude Code's JSON).
     pub capture_stdout: bool,
-    /// Keep every line (redacted, stdout and stderr as they arrived) in this file: the
-    /// attempt's whole output (`cortex logs`). Created afresh; a link in its place is refused.
+    /// Keep the attempt's whole output in this file (`cortex logs`): the bytes it wrote,
+    /// stdout and stderr interleaved line by line as they arrived, secrets replaced. Created
+    /// afresh; a link in its place is refused.
     pub log: Option<LogTarget>,
 }
 
@@ -101,14 +102,13 @@ impl LogWriter {
         })
     }
 
-    fn line(&mut self, line: &str) {
-        for part in [line.as_bytes(), b"\n"] {
-            if self.file.write_all(part).is_err() {
-                self.failed = true;
-            }
-            self.hasher.update(part);
-            self.bytes += part.len() as u64;
+    /// One line as the process wrote it: its bytes and its own line end, if it had one.
+    fn line(&mut self, raw: &[u8]) {
+        if self.file.write_all(raw).is_err() {
+            self.failed = true;
         }
+        self.hasher.update(raw);
+        self.bytes += raw.len() as u64;
     }
 
     /// Hand what was written so far to the file, so that a reader (`cortex logs --follow`)
@@ -201,9 +201,11 @@ impl Pipe {
         }
     }
 
-    /// Read what is there (the caller polled it readable) and pass on complete lines; at
-    /// end of file, pass on the last partial line and close.
-    fn drain(&mut self, buf: &mut [u8], emit: &mut dyn FnMut(Stream, &str)) {
+    /// Read what is there (the caller polled it readable) and pass on complete lines, each
+    /// with its line end; at end of file, pass on the last partial line and close. A line
+    /// longer than `MAX_LINE` is passed on in pieces cut outside any secret `redactor` finds
+    /// in it, holding back what could begin one (so that no piece keeps part of a secret).
+    fn drain(&mut self, buf: &mut [u8], redactor: &Redactor, emit: &mut dyn FnMut(Stream, &[u8])) {
         let Some(reader) = self.reader.as_mut() else {
             return;
         };
@@ -219,28 +221,72 @@ impl Pipe {
                     c.overflowed |= n > room;
                 }
                 self.pending.extend_from_slice(&buf[..n]);
-                while let Some(at) = self.pending.iter().position(|&b| b == b'\n') {
-                    emit_line(&self.pending[..at], self.which, emit);
-                    self.pending.drain(..=at);
+                let mut start = 0;
+                while let Some(at) = memchr::memchr(b'\n', &self.pending[start..]) {
+                    emit(self.which, &self.pending[start..=start + at]);
+                    start += at + 1;
                 }
+                self.pending.drain(..start);
                 if self.pending.len() > MAX_LINE {
-                    self.flush(emit);
+                    // Held back: what could begin a secret (bounded by the longest one).
+                    let hold = redactor.longest().saturating_sub(1);
+                    let want = self.pending.len().saturating_sub(hold);
+                    let cut = redactor.safe_cut(&self.pending, want);
+                    if cut > 0 {
+                        emit(self.which, &self.pending[..cut]);
+                        self.pending.drain(..cut);
+                    }
                 }
             }
         }
     }
 
-    fn flush(&mut self, emit: &mut dyn FnMut(Stream, &str)) {
+    fn flush(&mut self, emit: &mut dyn FnMut(Stream, &[u8])) {
         if !self.pending.is_empty() {
-            emit_line(&self.pending, self.which, emit);
+            emit(self.which, &self.pending);
             self.pending.clear();
         }
     }
 }
 
-fn emit_line(bytes: &[u8], which: Stream, emit: &mut dyn FnMut(Stream, &str)) {
-    let line = String::from_utf8_lossy(bytes);
-    emit(which, line.trim_end_matches('\r'));
+/// A line of output as text, for the tail and the caller: without its line end (`\n`, and
+/// the `\r`s of a `\r\n`), bytes that are not UTF-8 shown as U+FFFD.
+fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let end = raw.iter().rposition(|&b| b != b'\r').map_or(0, |i| i + 1);
+    String::from_utf8_lossy(&raw[..end])
+}
+
+/// Why a command could not start with E2BIG, named where it can be: the first variable of its
+/// environment (or argument) longer than Linux passes in one (`MAX_ARG_STRLEN`) — a `foreach:`
+/// item, an output given through a template — with how to pass such a value.
+fn too_long(spec: &ProcessSpec) -> Option<String> {
+    use super::claude::MAX_ARGUMENT_BYTES;
+    let hint = "pass a value this large through a file (write it to one, and give its path as the output or item)";
+    if let Some((name, value)) = spec
+        .env
+        .iter()
+        .find(|(name, value)| name.len() + 1 + value.len() > MAX_ARGUMENT_BYTES)
+    {
+        let what = if name.starts_with("CORTEX_TPL_") {
+            format!("the value of a `${{{{ ... }}}}` template (`{name}`)")
+        } else {
+            format!("`{name}`")
+        };
+        return Some(format!(
+            "{what} is {} bytes, and Linux passes at most {MAX_ARGUMENT_BYTES} in one environment variable: {hint}",
+            value.len()
+        ));
+    }
+    let longest = match &spec.program {
+        Program::Shell(text) => text.len(),
+        Program::Argv(argv) => argv.iter().map(String::len).max().unwrap_or(0),
+    };
+    (longest > MAX_ARGUMENT_BYTES).then(|| {
+        format!(
+            "an argument of the command is {longest} bytes, and Linux passes at most {MAX_ARGUMENT_BYTES} in one: {hint}"
+        )
+    })
 }
 
 /// A descriptor that becomes readable when `child` exits, where the system has one.
@@ -352,6 +398,11 @@ pub fn run_process_watched(
                 _ if !spec.cwd.is_dir() => {
                     format!("working directory {} does not exist", spec.cwd.display())
                 }
+                _ if e.raw_os_error() == Some(nix::libc::E2BIG)
+                    && let Some(why) = too_long(spec) =>
+                {
+                    why
+                }
                 Program::Shell(_) => e.to_string(),
                 Program::Argv(argv) => {
                     format!("`{}`: {e}", argv.first().map_or("", String::as_str))
@@ -394,10 +445,20 @@ pub fn run_process_watched(
     // Shared by `emit` (a line) and the loop (the end of a chunk drained: flushed then).
     let log: std::cell::RefCell<Option<LogWriter>> = std::cell::RefCell::new(None);
     let mut log_tried = false;
-    let mut emit = |which: Stream, line: &str| {
+    let mut emit = |which: Stream, raw: &[u8]| {
         // Redacted before it is kept: the tail keeps the end of the text, and a cut through
-        // a secret would keep half of it; the whole output is kept redacted too.
-        let line = spec.redactor.redact(line);
+        // a secret would keep half of it. The whole output keeps the bytes as written (not
+        // UTF-8, `\r`, NUL, no final line end), with only the secrets replaced.
+        let raw = spec.redactor.redact_bytes(raw);
+        let text = line_text(&raw);
+        // Text decoded as it was is the scrubbed bytes; only U+FFFD put in place of bytes
+        // that are not UTF-8 could make a secret (one holding U+FFFD) appear.
+        let line = match text {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(decoded) => {
+                std::borrow::Cow::Owned(spec.redactor.redact(&decoded).into_owned())
+            }
+        };
         push_tail(&mut tail, &line);
         let mut log = log.borrow_mut();
         if !log_tried {
@@ -405,7 +466,7 @@ pub fn run_process_watched(
             *log = spec.log.as_ref().and_then(LogWriter::open);
         }
         if let Some(log) = log.as_mut() {
-            log.line(&line);
+            log.line(&raw);
         }
         on_line(which, &line);
     };
@@ -453,7 +514,7 @@ pub fn run_process_watched(
         };
         for (k, &i) in open.iter().enumerate() {
             if ready[k] {
-                pipes[i].drain(&mut buf, &mut emit);
+                pipes[i].drain(&mut buf, &spec.redactor, &mut emit);
             }
         }
         if ready.iter().any(|&r| r)
@@ -665,6 +726,27 @@ mod tests {
             r.end.describe().contains("`/no/such/program`"),
             "{}",
             r.end.describe()
+        );
+    }
+
+    /// A line longer than `MAX_LINE` with a secret longer than the line itself: what could
+    /// begin the secret is held back (the cut never underflows), and the whole line comes out
+    /// once, scrubbed, with nothing lost.
+    #[test]
+    fn an_over_long_line_with_a_secret_longer_than_a_piece_is_held_not_cut() {
+        let secret = "s".repeat(MAX_LINE + 10);
+        let mut s = spec("printf '%s' \"$BIG\"; printf 'x%.0s' $(seq 1 100)");
+        s.env.push(("BIG".into(), secret.clone()));
+        s.redactor = Redactor::from_env([("BIG_TOKEN", secret.as_str())], &[]);
+        let mut text = String::new();
+        let r = run_process(&s, &StopFlag::default(), &mut |_, l| text.push_str(l));
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        let want = format!("***{}", "x".repeat(100));
+        assert!(
+            text == want,
+            "{} bytes, starting {:?}",
+            text.len(),
+            &text[..10]
         );
     }
 

@@ -318,6 +318,57 @@ impl Redactor {
         out
     }
 
+    /// `redact` over bytes: a process's whole output is kept as the bytes it wrote, UTF-8 or
+    /// not, with each secret's bytes replaced by `***` (longest first, as `redact` does).
+    pub fn redact_bytes<'b>(&self, bytes: &'b [u8]) -> Cow<'b, [u8]> {
+        let mut out = Cow::Borrowed(bytes);
+        for s in &self.secrets {
+            let finder = memchr::memmem::Finder::new(s.as_bytes());
+            if finder.find(&out).is_none() {
+                continue;
+            }
+            let mut scrubbed = Vec::with_capacity(out.len());
+            let mut from = 0;
+            for at in finder.find_iter(&out) {
+                scrubbed.extend_from_slice(&out[from..at]);
+                scrubbed.extend_from_slice(REDACTED.as_bytes());
+                from = at + s.len();
+            }
+            scrubbed.extend_from_slice(&out[from..]);
+            out = Cow::Owned(scrubbed);
+        }
+        out
+    }
+
+    /// The length in bytes of the longest secret (0 without any).
+    pub fn longest(&self) -> usize {
+        self.secrets.first().map_or(0, String::len)
+    }
+
+    /// Where to cut `bytes` at or before `want` so that the cut goes through no secret found
+    /// in them: a piece of an over-long line passed on without the rest must not keep part of
+    /// a secret that the rest completes (the caller holds back `longest() - 1` bytes, so one
+    /// that the next bytes would complete starts after the cut). 0 when a secret begins the
+    /// bytes and goes past `want`: then nothing can be passed on yet.
+    pub fn safe_cut(&self, bytes: &[u8], want: usize) -> usize {
+        let mut cut = want.min(bytes.len());
+        loop {
+            let inside = self.secrets.iter().find_map(|s| {
+                let first = cut.saturating_sub(s.len() - 1);
+                memchr::memmem::find_iter(
+                    &bytes[first..(cut + s.len() - 1).min(bytes.len())],
+                    s.as_bytes(),
+                )
+                .map(|at| first + at)
+                .find(|&at| at < cut && cut < at + s.len())
+            });
+            match inside {
+                Some(at) => cut = at,
+                None => return cut,
+            }
+        }
+    }
+
     /// Scrub the value fields of `event` (`Event::visit_values`), never its identifiers: a
     /// secret equal to a step's name leaves the step's name alone.
     pub fn redact_event(&self, event: &mut Event) {
@@ -335,6 +386,36 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Output kept as bytes is scrubbed as text is: every occurrence, longest secret first,
+    /// whatever bytes that are not UTF-8 surround it.
+    #[test]
+    fn secrets_are_scrubbed_from_bytes_that_are_not_utf8() {
+        let r = Redactor::from_env([("A_TOKEN", "abcdef"), ("B_TOKEN", "abcdefgh")], &[]);
+        assert_eq!(
+            &*r.redact_bytes(b"\xffabcdefgh\0abcdef\r\nabcde"),
+            b"\xff***\0***\r\nabcde"
+        );
+        assert!(matches!(r.redact_bytes(b"\xfe nothing"), Cow::Borrowed(_)));
+        assert_eq!(r.longest(), 8);
+    }
+
+    /// A cut is moved before any secret it would go through, and left where it is otherwise.
+    #[test]
+    fn an_over_long_line_is_never_cut_through_a_secret() {
+        let r = Redactor::from_env([("A_TOKEN", "secret")], &[]);
+        let line = b"xxsecretxxsecret";
+        for want in 0..=line.len() {
+            let cut = r.safe_cut(line, want);
+            let inside = [(2, 8), (10, 16)]
+                .iter()
+                .any(|&(start, end)| start < cut && cut < end);
+            assert!(!inside && cut <= want, "{want} -> {cut}");
+        }
+        assert_eq!(r.safe_cut(line, 5), 2);
+        assert_eq!(r.safe_cut(line, 9), 9);
+        assert_eq!(Redactor::default().safe_cut(line, 5), 5);
+    }
 
     #[test]
     fn secret_names_and_values_are_scrubbed() {

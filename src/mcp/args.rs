@@ -240,6 +240,19 @@ pub struct LogVerifyArgs {
     pub anchors: Option<PathBuf>,
 }
 
+/// `cortex logs [RUN] [STEP]`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogsArgs {
+    /// The run: its id, a unique prefix of its id, or a workflow/scenario name (its latest
+    /// run). Default: the latest run of any kind.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Only this step or phase (matched forgivingly; a `foreach:` step means its items).
+    #[serde(default)]
+    pub step: Option<String>,
+}
+
 /// `cortex schedule list [--at TIME]`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -156,6 +156,11 @@ pub fn schedules() -> Arc<JsonObject> {
     object(component("Schedules"))
 }
 
+/// `cortex --json logs`: a run's attempts and their whole outputs.
+pub fn logs() -> Arc<JsonObject> {
+    object(component("AttemptLogs"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +176,7 @@ mod tests {
             status_or_plan(),
             verify(),
             schedules(),
+            logs(),
         ] {
             assert_eq!(schema["type"], "object");
             let text = serde_json::to_string(&*schema).unwrap();

@@ -10,8 +10,9 @@ use schemars::generate::SchemaSettings;
 use serde::de::DeserializeOwned;
 
 use super::args::{
-    AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, PhaseArgs, PreviewArgs, ResumeArgs,
-    RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs, ValidateArgs, pairs,
+    AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, LogsArgs, PhaseArgs, PreviewArgs,
+    ResumeArgs, RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs, ValidateArgs,
+    pairs,
 };
 use super::outputs;
 use crate::event::{Operator, ResumeMode};
@@ -256,6 +257,15 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
     },
     ToolSpec {
+        name: "logs",
+        title: "A run's whole step output",
+        description: "The whole output of a run's attempts (of one step or phase with `step`), as kept beside the log: what status only shows the last 4 KiB of. Returns {run_id, step, attempts: [{step, attempt, status, file, bytes, blake3, text, base64?, ...}]}: status kept (the file is as the log recorded it), changed (it was altered since: do not trust it), in_flight, not_recorded (interrupted), missing or elsewhere (only the tail the log kept, in `tail`), no_output, not_kept, or child_run (a `uses:` step: call logs with its child_run_id). `text` is the output decoded as UTF-8; when the bytes are not UTF-8, `base64` holds them exactly. Use it to read why a step failed.",
+        schema: input_schema::<LogsArgs>,
+        output: outputs::logs,
+        read_only: true,
+        destructive: false,
+    },
+    ToolSpec {
         name: "schedule_list",
         title: "List the schedules",
         description: "The workflows and scenarios that start by themselves (`schedule:` in their YAML, a five-field cron expression in UTC), when each fires next and what its last due time became. They fire only while a scheduler runs (`cortex schedule run`, or `cortex serve`). Returns {now, schedules: [{kind, name, file, cron, description, overlap: skip|queue|allow, inputs, next: [3 times], last: null | {due, outcome: start|skip|queue, reason, missed, released, run_id, error}, fired, runs_started}], invalid: [{kind, name, file, error}]}; a definition listed in invalid never fires until fixed (exit code 2). Runs a schedule started are recorded with the actor \"schedule\"; find them with history.",
@@ -471,6 +481,10 @@ fn operate(
             };
             ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message))
         }
+        "logs" => {
+            let a: LogsArgs = parse(tool, args)?;
+            ops::log::attempt_logs(ctx, a.run.as_deref(), a.step.as_deref())
+        }
         "schedule_list" => {
             let a: ScheduleListArgs = parse(tool, args)?;
             let now = match a.at {
@@ -566,6 +580,7 @@ mod tests {
         "resume",
         "abort",
         "log_verify",
+        "logs",
         "schedule_list",
     ];
 

@@ -657,13 +657,11 @@ impl<'a> Tracker<'a> {
             }
             doc
         };
-        if let Some(text) = read_from(home, &s.file, 0) {
+        if let Some(mut raw) = read_from(home, &s.file, 0) {
             let complete = s.ended || s.recorded.is_some();
-            let text = if complete {
-                text
-            } else {
-                whole_lines(&text).to_string()
-            };
+            if !complete {
+                raw.truncate(whole_lines(&raw).len());
+            }
             // A recorded file is checked against its size and hash, as `log verify` does: a
             // changed one is shown marked, never as the attempt's output.
             let changed = s.recorded.as_ref().and_then(|(bytes, blake3)| {
@@ -689,18 +687,27 @@ impl<'a> Tracker<'a> {
             };
             let (bytes, blake3) = match &s.recorded {
                 Some((b, h)) => (serde_json::json!(b), serde_json::json!(h)),
-                None => (serde_json::json!(text.len()), serde_json::Value::Null),
+                None => (serde_json::json!(raw.len()), serde_json::Value::Null),
             };
+            let text = String::from_utf8_lossy(&raw).into_owned();
             let mut doc = with(
                 base,
                 serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3, "text": text}),
             );
+            // JSON text cannot hold bytes that are not UTF-8: then the exact bytes go beside
+            // the text (which shows them as U+FFFD).
+            if text.len() != raw.len() || text.as_bytes() != raw.as_slice() {
+                use base64::Engine;
+                doc["base64"] = serde_json::Value::String(
+                    base64::engine::general_purpose::STANDARD.encode(&raw),
+                );
+            }
             if let Some(reason) = changed {
                 doc["changed"] = serde_json::Value::String(reason);
             }
             return Some(AttemptView {
                 json: doc,
-                text: header + &mark + &text,
+                text: header + &mark + &shown_text(&raw, true),
             });
         }
         let (extra, text) = self.without_file(s)?;
@@ -711,20 +718,31 @@ impl<'a> Tracker<'a> {
     }
 }
 
-/// The text of `file` (relative to `home`) from `offset`, if it can be read.
-fn read_from(home: &Path, file: &str, offset: u64) -> Option<String> {
+/// The bytes of `file` (relative to `home`) from `offset`, if it can be read.
+fn read_from(home: &Path, file: &str, offset: u64) -> Option<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = crate::execute::open_derived(&home.join(file)).ok()?;
     f.seek(SeekFrom::Start(offset)).ok()?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes).ok()?;
-    // Written from text: only a read through a character being written cuts one.
-    Some(String::from_utf8_lossy(&bytes).into_owned())
+    Some(bytes)
 }
 
-/// `text` up to its last line end.
-fn whole_lines(text: &str) -> &str {
-    &text[..text.rfind('\n').map_or(0, |i| i + 1)]
+/// An attempt's output as `cortex logs` shows it to a person: bytes that are not UTF-8 as
+/// U+FFFD, a `\r\n` line end as `\n` (the CLI shows every other control character escaped),
+/// and, when `whole`, a last line without its line end given one, so that what follows
+/// starts a line of its own. `--raw` and `--json` (`base64`) give the bytes themselves.
+fn shown_text(raw: &[u8], whole: bool) -> String {
+    let mut text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+    if whole && !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// `bytes` up to their last line end.
+fn whole_lines(bytes: &[u8]) -> &[u8] {
+    &bytes[..memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1)]
 }
 
 fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
@@ -770,6 +788,128 @@ pub fn attempt_logs(
     Ok(Output::new(doc, text, exit::OK))
 }
 
+/// One attempt's output as the bytes its process wrote (`cortex logs RUN STEP --raw`).
+pub struct RawAttemptLog {
+    pub bytes: Vec<u8>,
+    /// What the reader should know of them, for stderr: no size or hash vouches for them.
+    pub warning: Option<String>,
+}
+
+/// `cortex logs RUN STEP --raw [--attempt N]`: the file of one attempt of `step` (its last
+/// unless `attempt` is given), as its process wrote it — not decoded, not escaped, no header.
+/// One that printed nothing is empty. Refused where the bytes are not here to give (a file
+/// changed since the log recorded it, missing, or on another host; a `uses:` step's attempt,
+/// whose output is its child run's), and for a `foreach:` step, whose items are the steps.
+pub fn raw_attempt_log(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: &str,
+    attempt: Option<u32>,
+) -> Result<RawAttemptLog, CommandError> {
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let mut tracker = Tracker::new(ctx, run_id.clone(), Some(step))?;
+    tracker.read(&*store)?;
+    if let Some(e) = tracker.unknown_step() {
+        return Err(e);
+    }
+    let mut steps: Vec<&str> = Vec::new();
+    for s in &tracker.shown {
+        if !steps.contains(&s.step.as_str()) {
+            steps.push(&s.step);
+        }
+    }
+    if steps.len() > 1 {
+        return Err(CommandError::bad_input(format!(
+            "`{step}` in run {run_id} ran {} steps (a `foreach:` step's items): --raw prints one attempt of one of them",
+            steps.len()
+        ))
+        .hint(format!("name one: {}", steps.join(", "))));
+    }
+    let attempts: Vec<&Shown> = tracker.shown.iter().collect();
+    let chosen = match attempt {
+        None => attempts.last().copied(),
+        Some(n) => attempts.iter().copied().find(|s| s.attempt == n),
+    };
+    let Some(shown) = chosen else {
+        let ran: Vec<String> = attempts.iter().map(|s| s.attempt.to_string()).collect();
+        let mut e = CommandError::bad_input(match attempt {
+            Some(n) => format!("`{step}` in run {run_id} has no attempt {n}"),
+            None => format!("`{step}` in run {run_id} has not run yet"),
+        });
+        if !ran.is_empty() {
+            e = e.hint(format!("its attempts: {}", ran.join(", ")));
+        }
+        return Err(e);
+    };
+    let name = format!("attempt {} of `{}`", shown.attempt, shown.step);
+    if let Some(raw) = read_from(&ctx.home, &shown.file, 0) {
+        let Some((bytes, blake3)) = &shown.recorded else {
+            let warning = Some(if shown.ended {
+                format!(
+                    "{name} was interrupted: its driver ended before it did, so the log holds no size or hash of this output"
+                )
+            } else {
+                format!(
+                    "{name} has not ended (or its driver is gone): this is what it wrote so far, and the log holds no size or hash of it yet"
+                )
+            });
+            return Ok(RawAttemptLog {
+                bytes: raw,
+                warning,
+            });
+        };
+        return match crate::execute::check_attempt_log(&ctx.home, &shown.file, *bytes, blake3) {
+            crate::execute::LogFileCheck::Differs(reason) => Err(CommandError::new(
+                exit::FAILED,
+                format!("the output of {name} was changed since the log recorded it: {reason}"),
+            )
+            .hint("`cortex log verify` fails on it; `cortex logs RUN STEP` shows it marked")),
+            // Read a moment ago: it went in between.
+            _ if raw.len() as u64 != *bytes => Err(CommandError::new(
+                exit::FAILED,
+                format!("the output of {name} could not be read whole"),
+            )),
+            _ => Ok(RawAttemptLog {
+                bytes: raw,
+                warning: None,
+            }),
+        };
+    }
+    match tracker.without_file(shown) {
+        None if !shown.ended => Ok(RawAttemptLog {
+            bytes: Vec::new(),
+            warning: None,
+        }),
+        None => Err(CommandError::bad_input(format!(
+            "{name} ran no command here (a prompt step or a phase without `run:`): it has no output"
+        ))),
+        Some((doc, text)) => match doc["status"].as_str() {
+            Some("no_output") => Ok(RawAttemptLog {
+                bytes: Vec::new(),
+                warning: None,
+            }),
+            _ => Err(CommandError::new(
+                exit::FAILED,
+                format!(
+                    "the output of {name} is not here: {}",
+                    text.lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_end_matches("; the tail kept in the log:)")
+                        .trim_matches(['(', ')'])
+                ),
+            )
+            .hint(format!(
+                "`cortex logs {run_id} {}` shows what the log kept of it",
+                shown.step
+            ))),
+        },
+    }
+}
+
 /// `cortex logs [RUN] [STEP] --follow`: what `attempt_logs` prints, as it comes — an attempt in
 /// flight line by line under one header, the next attempts as they start — until the run stops
 /// moving.
@@ -801,9 +941,14 @@ pub fn follow_attempt_logs(
             let s = &tracker.shown[i];
             let complete = s.ended || s.recorded.is_some();
             let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
-            if let Some(text) = read_from(&ctx.home, &s.file, s.offset) {
-                // Whole lines only while the attempt writes.
-                let upto = if complete { &text } else { whole_lines(&text) };
+            if let Some(raw) = read_from(&ctx.home, &s.file, s.offset) {
+                // Whole lines only while the attempt writes; the offset counts bytes of the
+                // file, not of the text they are shown as.
+                let upto = if complete {
+                    &raw[..]
+                } else {
+                    whole_lines(&raw)
+                };
                 if !s.headed {
                     sink(&header);
                     last = Some(i);
@@ -816,7 +961,7 @@ pub fn follow_attempt_logs(
                 if !upto.is_empty() {
                     last = Some(i);
                 }
-                sink(upto);
+                sink(&shown_text(upto, complete));
                 let s = &mut tracker.shown[i];
                 s.headed = true;
                 s.offset += upto.len() as u64;

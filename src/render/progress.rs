@@ -55,10 +55,7 @@ pub(crate) fn step_label(state: &RunState, step: &str) -> String {
             .step(parent)
             .and_then(|p| p.items.as_ref())
             .map_or(0, Vec::len);
-        let text: String = crate::definition::item_text(value)
-            .chars()
-            .take(40)
-            .collect();
+        let text = super::status::item_label(value);
         format!("item {}/{total} ({text})", index + 1)
     };
     if state.is_scenario() {

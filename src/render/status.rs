@@ -119,12 +119,17 @@ pub(crate) fn commands_block(out: &mut String, title: &str, next: &[Suggestion])
 
 /// The item of a `foreach:` step as shown beside its name: the value, cut to 40 characters.
 pub(crate) fn item_value(s: &StepView) -> Option<String> {
-    let item = s.item.as_ref()?;
-    let text: String = crate::definition::item_text(&item.value)
+    Some(item_label(&s.item.as_ref()?.value))
+}
+
+/// An item's value inside a line: cut to 40 characters, on one line (an item is data, and a
+/// newline in it would start a line that reads as cortex's own, `✅ Workflow completed`).
+pub(crate) fn item_label(value: &serde_json::Value) -> String {
+    let text: String = crate::definition::item_text(value)
         .chars()
         .take(40)
         .collect();
-    Some(text)
+    super::one_line(&text).into_owned()
 }
 
 /// What composes a step: its `if:`, its `foreach:`, the workflow it runs.

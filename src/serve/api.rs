@@ -226,6 +226,24 @@ pub async fn run_log(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
     )
 }
 
+/// `GET /runs/{id}/logs?step=`: the whole output of the run's attempts, of one step or phase
+/// with `step` (`logs RUN [STEP] --json`).
+pub async fn run_logs(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = query(raw);
+    reply(
+        blocking(&shared, move |shared| {
+            let (run_id, _) = find(shared, &id)?;
+            let step = get(&q, "step");
+            Ok(ops::log::attempt_logs(&shared.ctx, Some(&run_id), step)?)
+        })
+        .await,
+    )
+}
+
 /// `GET /runs/{id}/verify`: the run's chain checked (`log verify RUN --json`).
 pub async fn run_verify(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     reply(

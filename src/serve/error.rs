@@ -1,6 +1,6 @@
 //! A failed request: the `CommandError` the same operation gives the CLI, with the HTTP status
 //! that says what kind of failure it is; answered as the CLI's `--json` error document
-//! (`{error, detail, hints, exit_code}`) by the API and as an escaped page by the dashboard.
+//! (`{error, detail, hints, errors, exit_code}`) by the API and as an escaped page by the dashboard.
 
 use axum::http::StatusCode;
 
@@ -31,12 +31,7 @@ impl Failure {
 
     /// The document the CLI prints for the same error with `--json`.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "error": self.error.message,
-            "detail": self.error.detail,
-            "hints": self.error.hints,
-            "exit_code": self.error.code,
-        })
+        self.error.document()
     }
 }
 

@@ -352,6 +352,23 @@ impl Checker<'_> {
                         ),
                     );
                 }
+                // A list written in the definition is data: a template in an item is never
+                // rendered, so the item would be the text `${{ ... }}` itself.
+                for (i, item) in items.iter().enumerate() {
+                    let serde_json::Value::String(text) = item else {
+                        continue;
+                    };
+                    if let Some(first) = scan(text).first() {
+                        self.hinted(
+                            &[path, &[Seg::Index(i)]].concat(),
+                            format!(
+                                "item {i} of `foreach:` holds the template `{}`, which is not rendered in a list written in the definition: the item would be that text",
+                                shown(&text[first.start..first.end])
+                            ),
+                            "to loop over a value, name it alone: `foreach: \"${{ inputs.regions }}\"` (an input or output holding a JSON list); inside the step, `${{ item }}` is each item",
+                        );
+                    }
+                }
             }
             crate::definition::Foreach::Template(text) => {
                 if scan(text).is_empty() {

@@ -19,7 +19,7 @@ from mcp_types import Implementation
 TOOLS = [
     "list", "validate", "preview", "run", "status", "history", "step_complete", "step_fail",
     "phase_start", "phase_complete", "phase_fail", "stop", "resume", "abort", "log_verify",
-    "schedule_list",
+    "logs", "schedule_list",
 ]
 
 

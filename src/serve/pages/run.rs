@@ -451,6 +451,12 @@ fn step_card(
                     pre { (tail) }
                 }
             }
+            @if !tails.is_empty() {
+                p class="muted" {
+                    a href={"/api/v1/runs/" (id) "/logs?step=" (urlencode(&s.name))} { "whole output" }
+                    " (JSON; the tails above are its last 4 KiB)"
+                }
+            }
             @if view.resumable && awaiting_start {
                 form class="act" method="post" action={(base) "/start"} {
                     (token)
