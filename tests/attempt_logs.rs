@@ -296,6 +296,30 @@ fn cortex_logs_of_a_foreach_step_prints_its_items_and_of_a_uses_step_points_to_t
         logs.stdout,
         "── each[0] · attempt 1 ──\ncolour red\n── each[1] · attempt 1 ──\ncolour green\n"
     );
+    // `--raw` wants one item: the hint is a command that pastes (`each[0]` quoted: `[` is a
+    // shell pattern) and gives that item's bytes.
+    let raw = env.run(&["logs", "fan", "each", "--raw"]);
+    assert_eq!(raw.code, 2, "{}", raw.stderr);
+    let hinted = raw
+        .stderr
+        .split('`')
+        .find(|part| part.starts_with("cortex ") && part.contains("--raw"))
+        .unwrap_or_else(|| panic!("no command in the hint: {}", raw.stderr))
+        .to_string();
+    assert!(hinted.contains("'each[0]'"), "{hinted}");
+    let pasted = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(hinted.replacen("cortex", env!("CARGO_BIN_EXE_cortex"), 1))
+        .env("CORTEX_HOME", env.home())
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&pasted.stdout),
+        "colour red\n",
+        "{}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
     env.workflow(
         "child",
         "name: child\nsteps:\n  - {name: c, run: 'echo from the child'}\n",

@@ -823,10 +823,19 @@ pub fn raw_attempt_log(
     }
     if steps.len() > 1 {
         return Err(CommandError::bad_input(format!(
-            "`{step}` in run {run_id} ran {} steps (a `foreach:` step's items): --raw prints one attempt of one of them",
+            "`{}` in run {run_id} ran {} steps (a `foreach:` step's items): --raw prints one attempt of one of them",
+            crate::definition::shown(step),
             steps.len()
         ))
-        .hint(format!("name one: {}", steps.join(", "))));
+        .hint(format!(
+            "name one of {}, e.g. {}",
+            steps
+                .iter()
+                .map(|s| crate::definition::shown(s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ctx.cmd(&["logs", &run_id, steps[0], "--raw"])
+        )));
     }
     let attempts: Vec<&Shown> = tracker.shown.iter().collect();
     let chosen = match attempt {
