@@ -55,7 +55,9 @@ impl<'de> Deserialize<'de> for IfCondition {
             serde_yaml::Value::Bool(b) => Ok(IfCondition::Expression(b.to_string())),
             serde_yaml::Value::Mapping(_) => serde_yaml::from_value::<IfCommand>(value)
                 .map(IfCondition::Command)
-                .map_err(|e| de::Error::custom(format!("`if: {{run: ...}}`: {e}"))),
+                // `if: unknown field ...`: after the step's path, the place of the key
+                // (`steps[1]: if: unknown field `timout``), which the located error finds.
+                .map_err(|e| de::Error::custom(format!("if: {e}"))),
             _ => Err(wrong()),
         }
     }

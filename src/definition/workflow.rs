@@ -363,9 +363,13 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         });
         return Err(fail(vec![first_problem]));
     };
+    // At the key itself: serde_yaml's own place is the mapping's start when a field's own
+    // deserializer refused it (`if: {run: ..., timout: 5s}`).
     let first_problem = problem(
         first_message.clone(),
-        field_location(text, &first_message).or_else(|| yaml_location(&first)),
+        field_location(text, &first_message)
+            .or_else(|| super::locate::locate_key(text, &key))
+            .or_else(|| yaml_location(&first)),
     );
     let mut problems = vec![first_problem];
     // The unknown keys set aside: where each is, and the known key it looks like.
@@ -422,6 +426,8 @@ fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
         None => ("", message.strip_prefix("unknown field `")?),
     };
     let field = field.split('`').next()?;
+    // A field's own deserializer may name itself after the path (`steps[1]: if`).
+    let path = path.replace(": ", ".");
     let mut segs = Vec::new();
     for part in path.split('.').filter(|p| !p.is_empty()) {
         let (key, indices) = match part.split_once('[') {
@@ -581,5 +587,20 @@ mod tests {
             scan(&quoted, false).is_none(),
             "brackets inside quotes do not count"
         );
+    }
+
+    /// An unknown key inside `if: {run: ...}` was placed at the step (serde_yaml's place for
+    /// an error of a field's own deserializer): it is placed at the key, with the step's path.
+    #[test]
+    fn an_unknown_key_inside_an_if_command_is_placed_at_the_key() {
+        let text = "name: x\nsteps:\n  - name: a\n    run: echo a\n  - name: b\n    if:\n      run: test -f x\n      timout: 5s\n    run: echo b\n";
+        let err = parse_workflow("x.yaml", text).unwrap_err();
+        assert!(
+            err.problems[0]
+                .message
+                .contains("steps[1]: if: unknown field `timout`"),
+            "{err}"
+        );
+        assert_eq!(err.problems[0].at, Some(Location { line: 8, column: 7 }));
     }
 }
