@@ -430,3 +430,148 @@ fn the_secret_input_hint_carries_the_home_and_parses() {
     );
     assert!(Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(argv)).is_ok());
 }
+
+/// Each command `out` suggests (its "Next:" lines, its backticked commands, its `next` argv),
+/// split as a shell would: it must carry `globals` right after `cortex`, and parse. Returns
+/// how many were checked.
+fn check_carries(situation: &str, out: &Out, globals: &[&str]) -> usize {
+    let mut n = 0;
+    let mut argvs: Vec<(String, Vec<String>)> = Vec::new();
+    for text in [&out.stdout, &out.stderr] {
+        for line in suggested(text) {
+            argvs.push((line.clone(), split(&line)));
+        }
+    }
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&out.stdout)
+        && let Some(next) = json["next"].as_array()
+    {
+        for s in next {
+            let argv: Vec<String> = serde_json::from_value(s["argv"].clone()).unwrap();
+            assert_eq!(argv[0], "cortex");
+            argvs.push((format!("next {argv:?}"), argv[1..].to_vec()));
+        }
+    }
+    for (shown, argv) in argvs {
+        assert!(
+            argv.len() > globals.len() && argv[..globals.len()] == *globals,
+            "{situation}: `{shown}` leaves out {globals:?}:\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+        let parsed = Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(argv));
+        assert!(parsed.is_ok(), "{situation}: `{shown}` does not parse");
+        n += 1;
+    }
+    n
+}
+
+/// A run in a home other than the one a bare `cortex` would use (`--home DIR`, no
+/// CORTEX_HOME), or in a log given by `--db`: every command that status, `log show`, `logs`,
+/// the progress of a drive and the hints of errors (unknown names, a refused report, a store
+/// problem) suggest names that home (and that log), so that pasting it acts on this run and
+/// not on another home's.
+#[test]
+fn every_command_suggested_for_a_run_in_another_home_names_that_home() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    let db = env.dir.path().join("elsewhere.db").display().to_string();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Plan it\n    prompt: plan\n    validate: [{output: plan}]\n  - name: Build\n    run: 'true'\n",
+    );
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k1\n    run: echo from the kid\n  - name: k2\n    prompt: then this\n",
+    );
+    env.workflow(
+        "mom",
+        "name: mom\nsteps:\n  - name: m1\n    uses: kid\n  - name: m2\n    run: 'true'\n",
+    );
+    scenario(
+        &env,
+        "gate",
+        "name: gate\ndescription: a manual gate\nphases:\n  - name: approve it\n    description: approve\n    condition: manual\n  - name: ship\n    description: ship\n    condition: after:approve it\n",
+    );
+    for globals in [
+        vec!["--home", home.as_str()],
+        vec!["--home", home.as_str(), "--db", db.as_str()],
+    ] {
+        let mut checked = 0;
+        let mut situation = |what: &str, args: &[&str]| {
+            for json in [false, true] {
+                let mut argv: Vec<&str> = globals.clone();
+                if json {
+                    argv.push("--json");
+                }
+                argv.extend_from_slice(args);
+                let out = env
+                    .command(&argv)
+                    .env_remove("CORTEX_HOME")
+                    .output()
+                    .unwrap();
+                let out = Out {
+                    code: out.status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                };
+                checked += check_carries(what, &out, &globals);
+            }
+        };
+        // Errors: unknown names of each kind, and a run that is not there.
+        situation("unknown workflow", &["workflow", "run", "nope"]);
+        situation("unknown scenario", &["orchestrate", "preview", "nope"]);
+        situation("unknown agent", &["agent", "status", "nobody"]);
+        situation("no runs", &["workflow", "status"]);
+        // A waiting run, its status, a refused report, its events.
+        situation("waiting", &["workflow", "run", "ask"]);
+        situation("waiting status", &["workflow", "status", "ask"]);
+        situation(
+            "refused report",
+            &["workflow", "step", "complete", "Plan it"],
+        );
+        situation("unknown run", &["workflow", "status", "ZZZZZZZZ"]);
+        situation("failed", &["workflow", "step", "fail", "Plan it"]);
+        situation("failed status", &["workflow", "status", "ask"]);
+        situation("log show", &["log", "show", "ask"]);
+        // A run waiting with its child run: `logs` names the child's own command.
+        situation("child waiting", &["workflow", "run", "mom"]);
+        situation("child status", &["workflow", "status", "mom"]);
+        situation("child log show", &["log", "show", "mom"]);
+        situation("child logs", &["logs", "mom"]);
+        // A scenario: its plan, waiting on a manual phase, stopped.
+        situation(
+            "scenario plan",
+            &["orchestrate", "run", "gate", "--dry-run"],
+        );
+        situation("scenario waiting", &["orchestrate", "run", "gate"]);
+        situation("scenario stopped", &["orchestrate", "stop", "gate"]);
+        situation("scenario status", &["orchestrate", "status", "gate"]);
+        situation("other kind", &["workflow", "status", "gate"]);
+        assert!(
+            checked >= 40,
+            "{globals:?}: only {checked} suggestions were checked"
+        );
+    }
+    // The child's own output is printed by the command `logs` suggests for it.
+    let out = env
+        .command(&["--home", &home, "logs", "mom"])
+        .env_remove("CORTEX_HOME")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let child = suggested(&text)
+        .into_iter()
+        .find(|c| c.contains(" logs "))
+        .unwrap_or_else(|| panic!("no `logs` command for the child run in\n{text}"));
+    let argv = split(&child);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = env
+        .command(&argv)
+        .env_remove("CORTEX_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("from the kid"),
+        "`{child}` does not print the child's output"
+    );
+}

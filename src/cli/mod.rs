@@ -96,7 +96,7 @@ pub fn main() -> i32 {
     };
     match commands::dispatch(&ctx, json, cli.no_color, cli.command) {
         Ok(code) => code,
-        Err(e) => report(e, json),
+        Err(e) => report(ctx.localize(e), json),
     }
 }
 

@@ -153,18 +153,29 @@ impl Ctx {
             .unwrap_or_else(|| Location::Sqlite(self.db_path())))
     }
 
-    /// A command to suggest in a hint, quoted for pasting: `cortex [--home H] ARGS...`.
-    pub fn cmd(&self, args: &[&str]) -> String {
-        let home = self.home.display().to_string();
-        let mut argv = vec!["cortex"];
+    /// The global options every command this invocation suggests carries after `cortex`:
+    /// `--home H` when a bare `cortex` would use another home, `--db URL` when given.
+    pub fn globals(&self) -> Vec<String> {
+        let mut global = Vec::new();
         if self.explicit_home {
-            argv.extend(["--home", home.as_str()]);
+            global.extend(["--home".to_string(), self.home.display().to_string()]);
         }
         if let Some(db) = &self.db {
-            argv.extend(["--db", db.as_str()]);
+            global.extend(["--db".to_string(), db.clone()]);
         }
-        argv.extend_from_slice(args);
-        format!("`{}`", crate::render::command_line(&argv))
+        global
+    }
+
+    /// A command to suggest in a hint, quoted for pasting: `cortex [--home H] [--db URL]
+    /// ARGS...` in backticks.
+    pub fn cmd(&self, args: &[&str]) -> String {
+        crate::render::suggested_command(&self.globals(), args)
+    }
+
+    /// `e` as this invocation prints it: each command its hints suggest names `--home` and
+    /// `--db` as `cmd` does.
+    pub fn localize(&self, e: CommandError) -> CommandError {
+        e.with_globals(&self.globals())
     }
 
     /// The status document of a run as this invocation should show it: its suggested
@@ -192,13 +203,7 @@ impl Ctx {
     /// `view`'s suggested commands, naming `--home` and `--db` when a bare `cortex` would use
     /// another home or log.
     fn with_globals(&self, mut view: StatusView) -> StatusView {
-        let mut global = Vec::new();
-        if self.explicit_home {
-            global.extend(["--home".to_string(), self.home.display().to_string()]);
-        }
-        if let Some(db) = &self.db {
-            global.extend(["--db".to_string(), db.clone()]);
-        }
+        let global = self.globals();
         for s in &mut view.next {
             s.argv.splice(1..1, global.iter().cloned());
         }
@@ -380,7 +385,15 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
 /// the web page; the CLI says it with its `--home`: `Ctx::no_runs_of_any_kind`).
 pub fn no_runs() -> CommandError {
     CommandError::bad_input("there are no runs yet").hint(
-        "start one with `cortex workflow run NAME` or `cortex orchestrate run NAME` (`cortex workflow list` and `cortex orchestrate list` show what can run)",
+        super::Hint::from("start one with ")
+            .command(&["workflow", "run", "NAME"])
+            .then(" or ")
+            .command(&["orchestrate", "run", "NAME"])
+            .then(" (")
+            .command(&["workflow", "list"])
+            .then(" and ")
+            .command(&["orchestrate", "list"])
+            .then(" show what can run)"),
     )
 }
 

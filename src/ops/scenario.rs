@@ -90,7 +90,7 @@ pub fn run(
     }
     let agents = scenario_agents(ctx, &scenario, &config_file.agents);
     if how == super::RunHow::DryRun {
-        return Ok(dry_run_output(&scenario, starts, &agents));
+        return Ok(dry_run_output(ctx, &scenario, starts, &agents));
     }
     let mut store = ctx.store(config.durability)?;
     let clock = SystemClock;
@@ -135,6 +135,7 @@ pub fn run(
 /// What a run of `scenario` would do first: the phases that start at once (with who does
 /// them), those that wait for a manual start, and the rest in dependency order.
 fn dry_run_output(
+    ctx: &Ctx,
     scenario: &Scenario,
     starts: &[String],
     agents: &crate::definition::ResolvedAgents,
@@ -151,14 +152,8 @@ fn dry_run_output(
             Condition::Auto => "starts at once".to_string(),
             Condition::Manual if starts.contains(&p.name) => "starts at once (--start)".to_string(),
             Condition::Manual => format!(
-                "waits for `{}`",
-                crate::render::command_line(&[
-                    "cortex",
-                    "orchestrate",
-                    "start",
-                    &scenario.name,
-                    &p.name
-                ])
+                "waits for {}",
+                ctx.cmd(&["orchestrate", "start", &scenario.name, &p.name])
             ),
             Condition::After(deps) => format!("starts after {}", deps.join(", ")),
         };
@@ -446,8 +441,9 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     }
     if rows.is_empty() {
         let text = format!(
-            "No scenarios in {}.\nCreate one there (see `cortex schema scenario`), then {}.\n",
+            "No scenarios in {}.\nCreate one there (see {}), then {}.\n",
             catalog.scenarios_dir().display(),
+            ctx.cmd(&["schema", "scenario"]),
             ctx.cmd(&["orchestrate", "validate", "NAME"])
         );
         return Ok(Output::new(rows, text, exit::OK));
