@@ -1167,6 +1167,39 @@ fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_pha
     assert!(env.log_holding("realpw-9").is_empty());
 }
 
+/// The last step reported with `--no-drive` in a workflow with `post:` checks: the checks are
+/// due, nobody runs them, and the run waits for someone to go on (never "interrupted", which
+/// said its driver was killed); the report's own "Next:" and status say resume, and resume
+/// runs the checks and completes it.
+fn a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted(env: Env) {
+    env.workflow(
+        "checked",
+        "name: checked\nsteps:\n  - name: Ask\n    prompt: do it\npost:\n  - run: echo checked > post.txt\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "checked"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    assert!(
+        !env.file("post.txt").exists(),
+        "--no-drive ran the post checks"
+    );
+    assert!(
+        recorded.stdout.contains("nobody drives the run now"),
+        "{}",
+        recorded.stdout
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert_eq!(status["next"][0]["argv"][2], "resume", "{status}");
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(!human.contains("interrupted"), "{human}");
+    assert!(!human.contains("driver is gone"), "{human}");
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(env.file("post.txt").exists());
+    assert_eq!(env.status(None)["status"], "completed");
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1201,4 +1234,5 @@ common::on_both_stores!(
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
     an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
+    a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
 );
