@@ -1236,3 +1236,39 @@ common::on_both_stores!(
     an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
     a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
 );
+
+/// A command line that does not parse, given `--json` (anywhere before `--`): stdout still
+/// carries one JSON document, the error's (`{error, detail, hints, errors, exit_code}`), and
+/// exit 2; the usage text stays on stderr. Without `--json`, stdout stays empty.
+#[test]
+fn a_usage_error_with_json_still_prints_one_json_document() {
+    let env = Env::new();
+    for args in [
+        &["--json", "workflow", "run"][..],
+        &["workflow", "--json", "run", "x", "--verbose"],
+        &["--json", "workflow", "step", "complete"],
+        &["--json", "orchestrate", "status", "--at", "x"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        assert_eq!(doc["exit_code"], 2, "{args:?}: {doc}");
+        assert!(
+            !doc["error"].as_str().unwrap().is_empty(),
+            "{args:?}: {doc}"
+        );
+        assert!(!doc["error"].as_str().unwrap().starts_with("error:"));
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = env.run(&["workflow", "run"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    // After `--`, `--json` is no flag of cortex: the error is not a document.
+    let out = env.run(&["workflow", "run", "x", "--", "--json"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
