@@ -153,15 +153,25 @@ impl Ctx {
             .unwrap_or_else(|| Location::Sqlite(self.db_path())))
     }
 
-    /// The global options every command this invocation suggests carries after `cortex`:
-    /// `--home H` when a bare `cortex` would use another home, `--db URL` when given.
+    /// The global options every command this invocation prints (in a hint or a line of text)
+    /// carries after `cortex`: `--home H` when a bare `cortex` would use another home, `--db`
+    /// when given — as given, or, when it holds a password, as messages name the log
+    /// (`Location::shown`): printed text never shows a password.
     pub fn globals(&self) -> Vec<String> {
+        self.globals_with(|db| match Location::parse(db, &self.cwd) {
+            Some(loc) if loc.holds_password() => loc.shown(),
+            _ => db.to_string(),
+        })
+    }
+
+    /// `--home H` and `--db` as `db` writes the value given.
+    fn globals_with(&self, db: impl Fn(&str) -> String) -> Vec<String> {
         let mut global = Vec::new();
         if self.explicit_home {
             global.extend(["--home".to_string(), self.home.display().to_string()]);
         }
-        if let Some(db) = &self.db {
-            global.extend(["--db".to_string(), db.clone()]);
+        if let Some(given) = &self.db {
+            global.extend(["--db".to_string(), db(given)]);
         }
         global
     }
@@ -201,9 +211,10 @@ impl Ctx {
     }
 
     /// `view`'s suggested commands, naming `--home` and `--db` when a bare `cortex` would use
-    /// another home or log.
+    /// another home or log: their argv (`next`, run as they are by front ends) carry `--db` as
+    /// given, password and all (DESIGN.md, PostgreSQL).
     fn with_globals(&self, mut view: StatusView) -> StatusView {
-        let global = self.globals();
+        let global = self.globals_with(str::to_string);
         for s in &mut view.next {
             s.argv.splice(1..1, global.iter().cloned());
         }

@@ -135,8 +135,6 @@ impl CommandError {
         self
     }
 
-    /// The same error listing `problems`: for people as the detail (one `  - ` line each),
-    /// for machines each as an entry of `errors`.
     /// The same error with each command its hints suggest carrying `globals` after `cortex`
     /// (`Ctx::localize`).
     pub fn with_globals(mut self, globals: &[String]) -> Self {
@@ -146,6 +144,8 @@ impl CommandError {
         self
     }
 
+    /// The same error listing `problems`: for people as the detail (one `  - ` line each),
+    /// for machines each as an entry of `errors`.
     pub fn listing(mut self, problems: &[String]) -> Self {
         self.detail = Some(problems.iter().map(|p| format!("  - {p}\n")).collect());
         self.errors = problems.iter().map(ProblemDoc::unlocated).collect();
