@@ -575,3 +575,43 @@ fn every_command_suggested_for_a_run_in_another_home_names_that_home() {
         "`{child}` does not print the child's output"
     );
 }
+
+/// A report that names a run of the other kind (`workflow step complete PHASE --run
+/// SCENARIO`, `orchestrate complete WORKFLOW STEP`) is refused, and its hint is the same
+/// report for that kind, which pasted as printed records it.
+#[test]
+fn a_report_on_a_run_of_the_other_kind_hints_that_kinds_report_which_works_when_pasted() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: review it\n    description: x\n",
+    );
+    env.workflow("w", "name: w\nsteps:\n  - name: sign off\n    prompt: x\n");
+    assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    for (wrong, kind) in [
+        (
+            &["workflow", "step", "complete", "review it", "--run", "s"][..],
+            "orchestrate",
+        ),
+        (&["orchestrate", "complete", "w", "sign off"], "workflow"),
+    ] {
+        let out = env.run(wrong);
+        assert_eq!(out.code, 2, "{wrong:?}: {}", out.stderr);
+        let hinted = quoted_commands(&out.stderr);
+        assert_eq!(hinted.len(), 1, "{wrong:?}: {}", out.stderr);
+        let argv = split(&hinted[0]);
+        assert_eq!(argv[0], kind, "{}", hinted[0]);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let pasted = env.run(&argv);
+        assert_eq!(
+            pasted.code, 0,
+            "`{}`: {}{}",
+            hinted[0], pasted.stdout, pasted.stderr
+        );
+    }
+    assert_eq!(env.status(Some("w"))["status"], "completed");
+    let s = env.run(&["--json", "orchestrate", "status", "s"]).json();
+    assert_eq!(s["status"], "completed", "{s}");
+}

@@ -274,6 +274,25 @@ impl Ctx {
         find_run(store, scope, query).map_err(|e| self.find_error(e, &[]))
     }
 
+    /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
+    /// `instead`, that kind's report on the same name (`orchestrate complete RUN PHASE` for
+    /// `workflow step complete PHASE --run RUN`, and back), rather than to its status.
+    pub fn resolve_report_run(
+        &self,
+        store: &dyn EventStore,
+        scope: Scope,
+        query: Option<&str>,
+        instead: &[&str],
+    ) -> Result<String, CommandError> {
+        match find_run(store, scope, query) {
+            Err(e @ FindError::OtherKind { .. }) if !instead.is_empty() => {
+                Err(CommandError::bad_input(e.to_string())
+                    .hint(format!("{} reports on it there", self.cmd(instead))))
+            }
+            found => found.map_err(|e| self.find_error(e, &[])),
+        }
+    }
+
     /// `resolve_run` for `status --at SEQ`: a run of the other kind is pointed to its own
     /// status command as of the same event.
     pub fn resolve_run_at(

@@ -182,18 +182,21 @@ fn dry_run_output(
 
 /// Append an operator's command to the latest unfinished run of `name` (a driver may be
 /// running it: the log orders both), then, if nobody drives the run, drive it on from here.
+/// `name` naming a workflow run: the hint is `instead`, the same action on it, where there is
+/// one.
 fn act(
     ctx: &Ctx,
     name: &str,
     by: &Operator,
     no_drive: bool,
     live: &mut Live<'_>,
+    instead: &[&str],
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<Output, CommandError> {
     let mut store = ctx
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
-    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
+    let run_id = ctx.resolve_report_run(&store, SCENARIOS.unfinished(), Some(name), instead)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
@@ -266,7 +269,7 @@ pub fn start(
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    act(ctx, name, &by, no_drive, live, |state| {
+    act(ctx, name, &by, no_drive, live, &[], |state| {
         operator::start_phase(state, phase, &by)
     })
 }
@@ -308,7 +311,10 @@ pub fn report(
             },
         )?;
     }
-    act(ctx, name, &by, no_drive, live, |state| {
+    // A workflow run named here: its steps are reported with `workflow step`.
+    let verb = if success { "complete" } else { "fail" };
+    let instead = ["workflow", "step", verb, phase, "--run", name];
+    act(ctx, name, &by, no_drive, live, &instead, |state| {
         operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)
     })
 }
