@@ -615,3 +615,29 @@ fn a_report_on_a_run_of_the_other_kind_hints_that_kinds_report_which_works_when_
     let s = env.run(&["--json", "orchestrate", "status", "s"]).json();
     assert_eq!(s["status"], "completed", "{s}");
 }
+
+/// A report on a phase stopped with its run is refused; the hint says `orchestrate resume`
+/// goes on, and after pasting it the phase waits and the same report is recorded.
+#[test]
+fn a_report_on_a_stopped_phase_hints_resume_after_which_the_report_is_recorded() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: review it\n    description: x\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "stop", "s"]).code, 3);
+    let report = ["orchestrate", "complete", "s", "review it"];
+    let refused = env.run(&report);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    let resume = quoted_commands(&refused.stderr)
+        .into_iter()
+        .find(|c| c.contains(" resume "))
+        .unwrap_or_else(|| panic!("no resume hint in {}", refused.stderr));
+    let argv = split(&resume);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    assert_eq!(env.run(&argv).code, 3, "`{resume}`: the phase waits again");
+    let done = env.run(&report);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+}

@@ -246,7 +246,21 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
         OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
             .hint(format!("its phases: {}", phases.join(", "))),
         OperatorError::NotWaiting { .. } | OperatorError::RunsAsItems { .. } => {
-            CommandError::bad_input(e.to_string()).hint(format!(
+            let mut err = CommandError::bad_input(e.to_string());
+            // Stopped with the run: resume has it wait for its report again.
+            if matches!(
+                e,
+                OperatorError::NotWaiting {
+                    status: "stopped",
+                    ..
+                }
+            ) {
+                err = err.hint(format!(
+                    "{} goes on (the phase waits for its report again); then report it",
+                    ctx.cmd(&["orchestrate", "resume", name])
+                ));
+            }
+            err.hint(format!(
                 "{} shows every phase",
                 ctx.cmd(&["orchestrate", "status", name])
             ))
