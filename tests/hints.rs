@@ -641,3 +641,55 @@ fn a_report_on_a_stopped_phase_hints_resume_after_which_the_report_is_recorded()
     let done = env.run(&report);
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
 }
+
+/// `logs RUN STEP --raw` of an attempt whose file is missing or changed: its hints name the
+/// home and quote the step's name, so that pasting them runs exactly `logs RUN STEP` there
+/// (a name holding `; touch pwned` stays one word).
+#[test]
+fn raw_logs_hints_of_a_missing_or_changed_file_quote_the_step_and_name_the_home() {
+    let env = Env::new();
+    let step = "a b; touch pwned";
+    env.workflow(
+        "w",
+        &format!("name: w\nsteps:\n  - name: \"{step}\"\n    run: echo hi\n"),
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let file = env.home().join(format!("logs/{run}/step-1-attempt-1.log"));
+    assert!(file.exists(), "{}", file.display());
+    let home = env.home().display().to_string();
+    for change in ["missing", "changed"] {
+        match change {
+            "missing" => std::fs::remove_file(&file).unwrap(),
+            _ => std::fs::write(&file, "not what ran\n").unwrap(),
+        }
+        let out = env
+            .command(&["--home", &home, "logs", &run, step, "--raw"])
+            .env_remove("CORTEX_HOME")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{change}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let hints: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.starts_with("hint: "))
+            .flat_map(quoted_commands)
+            .collect();
+        let logs = hints
+            .iter()
+            .find(|c| c.contains(" logs "))
+            .unwrap_or_else(|| panic!("{change}: no `logs` hint in {stderr}"));
+        assert_eq!(
+            split(logs),
+            ["--home", home.as_str(), "logs", run.as_str(), step],
+            "{change}: {stderr}"
+        );
+        for command in &hints {
+            assert!(
+                command.starts_with(&format!("cortex --home {home} ")),
+                "{change}: `{command}` leaves out --home"
+            );
+        }
+    }
+    assert!(!env.project().join("pwned").exists());
+}

@@ -273,8 +273,12 @@ fn verify_export(
         });
     }
     if report.ok && report.events == 0 {
-        return Err(CommandError::bad_input(format!("{shown} holds no events"))
-            .hint("`cortex log export RUN > FILE` writes a run's events as JSON Lines"));
+        return Err(
+            CommandError::bad_input(format!("{shown} holds no events")).hint(
+                super::Hint::suggest(&["log", "export", "RUN"])
+                    .then(" writes a run's events as JSON Lines (redirect it into FILE)"),
+            ),
+        );
     }
     if let Some(anchors) = anchors {
         let relevant: Vec<_> = anchors
@@ -890,7 +894,11 @@ pub fn raw_attempt_log(
                 exit::FAILED,
                 format!("the output of {name} was changed since the log recorded it: {reason}"),
             )
-            .hint("`cortex log verify` fails on it; `cortex logs RUN STEP` shows it marked")),
+            .hint(format!(
+                "{} fails on it; {} shows it marked",
+                ctx.cmd(&["log", "verify", &run_id]),
+                ctx.cmd(&["logs", &run_id, &shown.step])
+            ))),
             // Read a moment ago: it went in between.
             _ if raw.len() as u64 != *bytes => Err(CommandError::new(
                 exit::FAILED,
@@ -927,8 +935,8 @@ pub fn raw_attempt_log(
                 ),
             )
             .hint(format!(
-                "`cortex logs {run_id} {}` shows what the log kept of it",
-                shown.step
+                "{} shows what the log kept of it",
+                ctx.cmd(&["logs", &run_id, &shown.step])
             ))),
         },
     }
