@@ -1167,6 +1167,39 @@ fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_pha
     assert!(env.log_holding("realpw-9").is_empty());
 }
 
+/// The last step reported with `--no-drive` in a workflow with `post:` checks: the checks are
+/// due, nobody runs them, and the run waits for someone to go on (never "interrupted", which
+/// said its driver was killed); the report's own "Next:" and status say resume, and resume
+/// runs the checks and completes it.
+fn a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted(env: Env) {
+    env.workflow(
+        "checked",
+        "name: checked\nsteps:\n  - name: Ask\n    prompt: do it\npost:\n  - run: echo checked > post.txt\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "checked"]).code, 3);
+    let recorded = env.run(&["workflow", "step", "complete", "Ask", "--no-drive"]);
+    assert_eq!(recorded.code, 3, "{}{}", recorded.stdout, recorded.stderr);
+    assert!(
+        !env.file("post.txt").exists(),
+        "--no-drive ran the post checks"
+    );
+    assert!(
+        recorded.stdout.contains("nobody drives the run now"),
+        "{}",
+        recorded.stdout
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert_eq!(status["next"][0]["argv"][2], "resume", "{status}");
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(!human.contains("interrupted"), "{human}");
+    assert!(!human.contains("driver is gone"), "{human}");
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(env.file("post.txt").exists());
+    assert_eq!(env.status(None)["status"], "completed");
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1201,4 +1234,41 @@ common::on_both_stores!(
     a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it,
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
     an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
+    a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
 );
+
+/// A command line that does not parse, given `--json` (anywhere before `--`): stdout still
+/// carries one JSON document, the error's (`{error, detail, hints, errors, exit_code}`), and
+/// exit 2; the usage text stays on stderr. Without `--json`, stdout stays empty.
+#[test]
+fn a_usage_error_with_json_still_prints_one_json_document() {
+    let env = Env::new();
+    for args in [
+        &["--json", "workflow", "run"][..],
+        &["workflow", "--json", "run", "x", "--verbose"],
+        &["--json", "workflow", "step", "complete"],
+        &["--json", "orchestrate", "status", "--at", "x"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        assert_eq!(doc["exit_code"], 2, "{args:?}: {doc}");
+        assert!(
+            !doc["error"].as_str().unwrap().is_empty(),
+            "{args:?}: {doc}"
+        );
+        assert!(!doc["error"].as_str().unwrap().starts_with("error:"));
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let out = env.run(&["workflow", "run"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    // After `--`, `--json` is no flag of cortex: the error is not a document.
+    let out = env.run(&["workflow", "run", "x", "--", "--json"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+}

@@ -430,3 +430,266 @@ fn the_secret_input_hint_carries_the_home_and_parses() {
     );
     assert!(Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(argv)).is_ok());
 }
+
+/// Each command `out` suggests (its "Next:" lines, its backticked commands, its `next` argv),
+/// split as a shell would: it must carry `globals` right after `cortex`, and parse. Returns
+/// how many were checked.
+fn check_carries(situation: &str, out: &Out, globals: &[&str]) -> usize {
+    let mut n = 0;
+    let mut argvs: Vec<(String, Vec<String>)> = Vec::new();
+    for text in [&out.stdout, &out.stderr] {
+        for line in suggested(text) {
+            argvs.push((line.clone(), split(&line)));
+        }
+    }
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&out.stdout)
+        && let Some(next) = json["next"].as_array()
+    {
+        for s in next {
+            let argv: Vec<String> = serde_json::from_value(s["argv"].clone()).unwrap();
+            assert_eq!(argv[0], "cortex");
+            argvs.push((format!("next {argv:?}"), argv[1..].to_vec()));
+        }
+    }
+    for (shown, argv) in argvs {
+        assert!(
+            argv.len() > globals.len() && argv[..globals.len()] == *globals,
+            "{situation}: `{shown}` leaves out {globals:?}:\n{}{}",
+            out.stdout,
+            out.stderr
+        );
+        let parsed = Cli::try_parse_from(std::iter::once("cortex".to_string()).chain(argv));
+        assert!(parsed.is_ok(), "{situation}: `{shown}` does not parse");
+        n += 1;
+    }
+    n
+}
+
+/// A run in a home other than the one a bare `cortex` would use (`--home DIR`, no
+/// CORTEX_HOME), or in a log given by `--db`: every command that status, `log show`, `logs`,
+/// the progress of a drive and the hints of errors (unknown names, a refused report, a store
+/// problem) suggest names that home (and that log), so that pasting it acts on this run and
+/// not on another home's.
+#[test]
+fn every_command_suggested_for_a_run_in_another_home_names_that_home() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    let db = env.dir.path().join("elsewhere.db").display().to_string();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Plan it\n    prompt: plan\n    validate: [{output: plan}]\n  - name: Build\n    run: 'true'\n",
+    );
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k1\n    run: echo from the kid\n  - name: k2\n    prompt: then this\n",
+    );
+    env.workflow(
+        "mom",
+        "name: mom\nsteps:\n  - name: m1\n    uses: kid\n  - name: m2\n    run: 'true'\n",
+    );
+    scenario(
+        &env,
+        "gate",
+        "name: gate\ndescription: a manual gate\nphases:\n  - name: approve it\n    description: approve\n    condition: manual\n  - name: ship\n    description: ship\n    condition: after:approve it\n",
+    );
+    for globals in [
+        vec!["--home", home.as_str()],
+        vec!["--home", home.as_str(), "--db", db.as_str()],
+    ] {
+        let mut checked = 0;
+        let mut situation = |what: &str, args: &[&str]| {
+            for json in [false, true] {
+                let mut argv: Vec<&str> = globals.clone();
+                if json {
+                    argv.push("--json");
+                }
+                argv.extend_from_slice(args);
+                let out = env
+                    .command(&argv)
+                    .env_remove("CORTEX_HOME")
+                    .output()
+                    .unwrap();
+                let out = Out {
+                    code: out.status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                };
+                checked += check_carries(what, &out, &globals);
+            }
+        };
+        // Errors: unknown names of each kind, and a run that is not there.
+        situation("unknown workflow", &["workflow", "run", "nope"]);
+        situation("unknown scenario", &["orchestrate", "preview", "nope"]);
+        situation("unknown agent", &["agent", "status", "nobody"]);
+        situation("no runs", &["workflow", "status"]);
+        // A waiting run, its status, a refused report, its events.
+        situation("waiting", &["workflow", "run", "ask"]);
+        situation("waiting status", &["workflow", "status", "ask"]);
+        situation(
+            "refused report",
+            &["workflow", "step", "complete", "Plan it"],
+        );
+        situation("unknown run", &["workflow", "status", "ZZZZZZZZ"]);
+        situation("failed", &["workflow", "step", "fail", "Plan it"]);
+        situation("failed status", &["workflow", "status", "ask"]);
+        situation("log show", &["log", "show", "ask"]);
+        // A run waiting with its child run: `logs` names the child's own command.
+        situation("child waiting", &["workflow", "run", "mom"]);
+        situation("child status", &["workflow", "status", "mom"]);
+        situation("child log show", &["log", "show", "mom"]);
+        situation("child logs", &["logs", "mom"]);
+        // A scenario: its plan, waiting on a manual phase, stopped.
+        situation(
+            "scenario plan",
+            &["orchestrate", "run", "gate", "--dry-run"],
+        );
+        situation("scenario waiting", &["orchestrate", "run", "gate"]);
+        situation("scenario stopped", &["orchestrate", "stop", "gate"]);
+        situation("scenario status", &["orchestrate", "status", "gate"]);
+        situation("other kind", &["workflow", "status", "gate"]);
+        assert!(
+            checked >= 40,
+            "{globals:?}: only {checked} suggestions were checked"
+        );
+    }
+    // The child's own output is printed by the command `logs` suggests for it.
+    let out = env
+        .command(&["--home", &home, "logs", "mom"])
+        .env_remove("CORTEX_HOME")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let child = suggested(&text)
+        .into_iter()
+        .find(|c| c.contains(" logs "))
+        .unwrap_or_else(|| panic!("no `logs` command for the child run in\n{text}"));
+    let argv = split(&child);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = env
+        .command(&argv)
+        .env_remove("CORTEX_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("from the kid"),
+        "`{child}` does not print the child's output"
+    );
+}
+
+/// A report that names a run of the other kind (`workflow step complete PHASE --run
+/// SCENARIO`, `orchestrate complete WORKFLOW STEP`) is refused, and its hint is the same
+/// report for that kind, which pasted as printed records it.
+#[test]
+fn a_report_on_a_run_of_the_other_kind_hints_that_kinds_report_which_works_when_pasted() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: review it\n    description: x\n",
+    );
+    env.workflow("w", "name: w\nsteps:\n  - name: sign off\n    prompt: x\n");
+    assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    for (wrong, kind) in [
+        (
+            &["workflow", "step", "complete", "review it", "--run", "s"][..],
+            "orchestrate",
+        ),
+        (&["orchestrate", "complete", "w", "sign off"], "workflow"),
+    ] {
+        let out = env.run(wrong);
+        assert_eq!(out.code, 2, "{wrong:?}: {}", out.stderr);
+        let hinted = quoted_commands(&out.stderr);
+        assert_eq!(hinted.len(), 1, "{wrong:?}: {}", out.stderr);
+        let argv = split(&hinted[0]);
+        assert_eq!(argv[0], kind, "{}", hinted[0]);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let pasted = env.run(&argv);
+        assert_eq!(
+            pasted.code, 0,
+            "`{}`: {}{}",
+            hinted[0], pasted.stdout, pasted.stderr
+        );
+    }
+    assert_eq!(env.status(Some("w"))["status"], "completed");
+    let s = env.run(&["--json", "orchestrate", "status", "s"]).json();
+    assert_eq!(s["status"], "completed", "{s}");
+}
+
+/// A report on a phase stopped with its run is refused; the hint says `orchestrate resume`
+/// goes on, and after pasting it the phase waits and the same report is recorded.
+#[test]
+fn a_report_on_a_stopped_phase_hints_resume_after_which_the_report_is_recorded() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: review it\n    description: x\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "stop", "s"]).code, 3);
+    let report = ["orchestrate", "complete", "s", "review it"];
+    let refused = env.run(&report);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    let resume = quoted_commands(&refused.stderr)
+        .into_iter()
+        .find(|c| c.contains(" resume "))
+        .unwrap_or_else(|| panic!("no resume hint in {}", refused.stderr));
+    let argv = split(&resume);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    assert_eq!(env.run(&argv).code, 3, "`{resume}`: the phase waits again");
+    let done = env.run(&report);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+}
+
+/// `logs RUN STEP --raw` of an attempt whose file is missing or changed: its hints name the
+/// home and quote the step's name, so that pasting them runs exactly `logs RUN STEP` there
+/// (a name holding `; touch pwned` stays one word).
+#[test]
+fn raw_logs_hints_of_a_missing_or_changed_file_quote_the_step_and_name_the_home() {
+    let env = Env::new();
+    let step = "a b; touch pwned";
+    env.workflow(
+        "w",
+        &format!("name: w\nsteps:\n  - name: \"{step}\"\n    run: echo hi\n"),
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let file = env.home().join(format!("logs/{run}/step-1-attempt-1.log"));
+    assert!(file.exists(), "{}", file.display());
+    let home = env.home().display().to_string();
+    for change in ["missing", "changed"] {
+        match change {
+            "missing" => std::fs::remove_file(&file).unwrap(),
+            _ => std::fs::write(&file, "not what ran\n").unwrap(),
+        }
+        let out = env
+            .command(&["--home", &home, "logs", &run, step, "--raw"])
+            .env_remove("CORTEX_HOME")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{change}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let hints: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.starts_with("hint: "))
+            .flat_map(quoted_commands)
+            .collect();
+        let logs = hints
+            .iter()
+            .find(|c| c.contains(" logs "))
+            .unwrap_or_else(|| panic!("{change}: no `logs` hint in {stderr}"));
+        assert_eq!(
+            split(logs),
+            ["--home", home.as_str(), "logs", run.as_str(), step],
+            "{change}: {stderr}"
+        );
+        for command in &hints {
+            assert!(
+                command.starts_with(&format!("cortex --home {home} ")),
+                "{change}: `{command}` leaves out --home"
+            );
+        }
+    }
+    assert!(!env.project().join("pwned").exists());
+}

@@ -117,6 +117,15 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
         "{}",
         down.stderr
     );
+    // Its hint's commands name that database (so that pasting one acts on it), without the
+    // password.
+    assert!(
+        down.stderr.contains(&format!(
+            "`cortex --db postgres://someone@127.0.0.1:{port}/db workflow resume RUN`"
+        )),
+        "{}",
+        down.stderr
+    );
     // Reading commands say the same.
     let status = env.run(&["--db", &url, "workflow", "status"]);
     assert_eq!(status.code, 1, "{}", status.stderr);

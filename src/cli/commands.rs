@@ -22,10 +22,11 @@ fn by(audit: &Audit) -> Operator {
 
 /// Run an operation that drives a run, with live progress on the terminal.
 fn driving(
+    ctx: &Ctx,
     json: bool,
     op: impl FnOnce(&mut Live<'_>) -> Result<Output, CommandError>,
 ) -> Result<i32, CommandError> {
-    let mut observer = TerminalObserver::new(json);
+    let mut observer = TerminalObserver::new(json, ctx.globals());
     let mut live = Live {
         observer: &mut observer,
         stop: StopFlag::install(),
@@ -169,7 +170,7 @@ pub fn dispatch(
                     super::err(&format!("schedule: {line}\n"))
                 });
             }
-            driving(json, |live| ops::worker::work(ctx, opts, live))
+            driving(ctx, json, |live| ops::worker::work(ctx, opts, live))
         }
         TopCommand::Man { command, all } => match all {
             Some(dir) => {
@@ -185,9 +186,10 @@ pub fn dispatch(
             }
             None => {
                 if json {
-                    return Err(raw_output_only("man", "a manual page (roff)").hint(
-                        "`cortex --json man --all DIR` writes every page and lists them in JSON",
-                    ));
+                    return Err(raw_output_only("man", "a manual page (roff)").hint(format!(
+                        "{} writes every page and lists them in JSON",
+                        ctx.cmd(&["--json", "man", "--all", "DIR"])
+                    )));
                 }
                 super::out(&String::from_utf8_lossy(&super::man::one(&command)?));
                 Ok(super::exit::OK)
@@ -350,7 +352,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
         } => {
             let inputs = parse_pairs(&inputs, "input")?;
             let how = ops::RunHow::of(dry_run, submit);
-            driving(json, |live| {
+            driving(ctx, json, |live| {
                 ops::workflow::run(ctx, &name, &inputs, how, by(&audit), live)
             })
         }
@@ -382,7 +384,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                 dry_run,
                 timeout: timeout.as_deref(),
             };
-            driving(json, |live| {
+            driving(ctx, json, |live| {
                 ops::workflow::resume(ctx, WORKFLOWS, run.as_deref(), args, by(&audit), live)
             })
         }
@@ -401,7 +403,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                 StepCommand::Fail(r) => (r, false),
             };
             let outputs = parse_pairs(&report.outputs, "output")?;
-            driving(json, |live| {
+            driving(ctx, json, |live| {
                 ops::workflow::report_step(
                     ctx,
                     StepReport {
@@ -442,7 +444,9 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 inputs: &inputs,
                 how: ops::RunHow::of(dry_run, submit),
             };
-            driving(json, |live| ops::scenario::run(ctx, req, by(&audit), live))
+            driving(ctx, json, |live| {
+                ops::scenario::run(ctx, req, by(&audit), live)
+            })
         }
         OrchestrateCommand::Status { target, at } => {
             done(ops::workflow::status(ctx, SCENARIOS, target.as_deref(), at))
@@ -452,7 +456,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             phase,
             no_drive,
             audit,
-        } => driving(json, |live| {
+        } => driving(ctx, json, |live| {
             ops::scenario::start(ctx, &name, &phase, no_drive, by(&audit), live)
         }),
         OrchestrateCommand::Complete {
@@ -468,7 +472,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 outputs: parse_pairs(&outputs, "output")?,
                 no_drive,
             };
-            driving(json, |live| {
+            driving(ctx, json, |live| {
                 ops::scenario::report(ctx, &name, report, by(&audit), live)
             })
         }
@@ -484,7 +488,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 outputs: Vec::new(),
                 no_drive,
             };
-            driving(json, |live| {
+            driving(ctx, json, |live| {
                 ops::scenario::report(ctx, &name, report, by(&audit), live)
             })
         }
@@ -519,7 +523,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 dry_run,
                 timeout: timeout.as_deref(),
             };
-            driving(json, |live| {
+            driving(ctx, json, |live| {
                 ops::workflow::resume(ctx, SCENARIOS, name.as_deref(), args, by(&audit), live)
             })
         }

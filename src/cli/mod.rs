@@ -71,14 +71,21 @@ pub fn main() -> i32 {
             } else {
                 exit::OK
             };
-            match misleading_tip(&e) {
-                Some(text) => err(&text),
-                // An error quotes what was given: shown, never obeyed, like every other.
-                None if e.use_stderr() => err(&e.render().to_string()),
+            let text = match misleading_tip(&e) {
+                Some(text) => text,
+                None if e.use_stderr() => e.render().to_string(),
                 None => {
                     let _ = e.print();
+                    return code;
                 }
+            };
+            // With --json, stdout still carries one document: the error's, as for every
+            // other bad input (an agent reading stdout is never left with nothing).
+            if json_asked() {
+                out_json(&usage_error(&text).document());
             }
+            // An error quotes what was given: shown, never obeyed, like every other.
+            err(&text);
             return code;
         }
     };
@@ -96,7 +103,7 @@ pub fn main() -> i32 {
     };
     match commands::dispatch(&ctx, json, cli.no_color, cli.command) {
         Ok(code) => code,
-        Err(e) => report(e, json),
+        Err(e) => report(ctx.localize(e), json),
     }
 }
 
@@ -112,6 +119,27 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
         out(&output.human);
     }
     output.code
+}
+
+/// Whether the command line asks for JSON (`--json` before any `--`), read from the raw
+/// arguments: for when they did not parse.
+fn json_asked() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// A usage error clap rendered (`error: WHAT`, then the detail: usage, tips) as the error
+/// every other bad input is.
+fn usage_error(text: &str) -> CommandError {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let mut e = CommandError::bad_input(first.strip_prefix("error: ").unwrap_or(first).trim());
+    let detail = lines.collect::<Vec<_>>().join("\n");
+    let detail = detail.trim_matches('\n');
+    e.detail = (!detail.is_empty()).then(|| format!("{detail}\n"));
+    e
 }
 
 /// clap answers an unknown flag with the closest known one, which for `--verbose` is

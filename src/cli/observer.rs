@@ -16,14 +16,17 @@ pub struct TerminalObserver {
     json: bool,
     live: bool,
     spinner: Option<ProgressBar>,
+    /// What the commands its lines suggest carry after `cortex` (`Ctx::globals`).
+    globals: Vec<String>,
 }
 
 impl TerminalObserver {
-    pub fn new(json: bool) -> Self {
+    pub fn new(json: bool, globals: Vec<String>) -> Self {
         TerminalObserver {
             json,
             live: !json && std::io::stdout().is_terminal(),
             spinner: None,
+            globals,
         }
     }
 
@@ -80,7 +83,12 @@ impl Observer for TerminalObserver {
         }) {
             self.stop_spinner();
         }
-        self.emit(&render_progress(state, events, SystemTime::now()));
+        self.emit(&render_progress(
+            state,
+            events,
+            SystemTime::now(),
+            &self.globals,
+        ));
         if let (Some(step), true) = (starts_step, self.live) {
             let i = state.step_index(&step).map_or(0, |i| i + 1);
             let bar = ProgressBar::new_spinner();
@@ -113,7 +121,7 @@ impl Observer for TerminalObserver {
     }
 
     fn child(&mut self, _step: &str, state: &RunState, events: &[Recorded]) {
-        let text = render_progress(state, events, SystemTime::now());
+        let text = render_progress(state, events, SystemTime::now(), &self.globals);
         let indented: String = text
             .lines()
             .filter(|l| !l.trim().is_empty())

@@ -18,15 +18,21 @@ pub fn run(
 ) -> Result<i32, CommandError> {
     if json {
         return Err(
-            CommandError::bad_input("`cortex tui` is interactive: --json does not apply")
-                .hint("`cortex --json orchestrate status` prints the status document"),
+            CommandError::bad_input("`cortex tui` is interactive: --json does not apply").hint(
+                format!(
+                    "{} prints the status document",
+                    ctx.cmd(&["--json", "orchestrate", "status"])
+                ),
+            ),
         );
     }
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(
-            CommandError::bad_input("`cortex tui` needs a terminal").hint(
-                "`cortex orchestrate status` and `cortex workflow status` print the same facts",
-            ),
+            CommandError::bad_input("`cortex tui` needs a terminal").hint(format!(
+                "{} and {} print the same facts",
+                ctx.cmd(&["orchestrate", "status"]),
+                ctx.cmd(&["workflow", "status"])
+            )),
         );
     }
     let exe = std::env::current_exe().map_err(|e| {

@@ -148,7 +148,9 @@ impl ServerHandler for Cortex {
                 observer: &mut observer,
                 stop,
             };
-            let answer = tools::call(ctx, tool, args, &actor, &mut live)?;
+            // Its hints' commands name the server's --home and --db, as its `next` does.
+            let answer =
+                tools::call(ctx, tool, args, &actor, &mut live).map_err(|e| ctx.localize(e))?;
             Ok(tools::Answer {
                 output: answer.output.warn(observer.warnings),
                 ..answer

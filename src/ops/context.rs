@@ -153,18 +153,39 @@ impl Ctx {
             .unwrap_or_else(|| Location::Sqlite(self.db_path())))
     }
 
-    /// A command to suggest in a hint, quoted for pasting: `cortex [--home H] ARGS...`.
-    pub fn cmd(&self, args: &[&str]) -> String {
-        let home = self.home.display().to_string();
-        let mut argv = vec!["cortex"];
+    /// The global options every command this invocation prints (in a hint or a line of text)
+    /// carries after `cortex`: `--home H` when a bare `cortex` would use another home, `--db`
+    /// when given — as given, or, when it holds a password, as messages name the log
+    /// (`Location::shown`): printed text never shows a password.
+    pub fn globals(&self) -> Vec<String> {
+        self.globals_with(|db| match Location::parse(db, &self.cwd) {
+            Some(loc) if loc.holds_password() => loc.shown(),
+            _ => db.to_string(),
+        })
+    }
+
+    /// `--home H` and `--db` as `db` writes the value given.
+    fn globals_with(&self, db: impl Fn(&str) -> String) -> Vec<String> {
+        let mut global = Vec::new();
         if self.explicit_home {
-            argv.extend(["--home", home.as_str()]);
+            global.extend(["--home".to_string(), self.home.display().to_string()]);
         }
-        if let Some(db) = &self.db {
-            argv.extend(["--db", db.as_str()]);
+        if let Some(given) = &self.db {
+            global.extend(["--db".to_string(), db(given)]);
         }
-        argv.extend_from_slice(args);
-        format!("`{}`", crate::render::command_line(&argv))
+        global
+    }
+
+    /// A command to suggest in a hint, quoted for pasting: `cortex [--home H] [--db URL]
+    /// ARGS...` in backticks.
+    pub fn cmd(&self, args: &[&str]) -> String {
+        crate::render::suggested_command(&self.globals(), args)
+    }
+
+    /// `e` as this invocation prints it: each command its hints suggest names `--home` and
+    /// `--db` as `cmd` does.
+    pub fn localize(&self, e: CommandError) -> CommandError {
+        e.with_globals(&self.globals())
     }
 
     /// The status document of a run as this invocation should show it: its suggested
@@ -190,15 +211,10 @@ impl Ctx {
     }
 
     /// `view`'s suggested commands, naming `--home` and `--db` when a bare `cortex` would use
-    /// another home or log.
+    /// another home or log: their argv (`next`, run as they are by front ends) carry `--db` as
+    /// given, password and all (DESIGN.md, PostgreSQL).
     fn with_globals(&self, mut view: StatusView) -> StatusView {
-        let mut global = Vec::new();
-        if self.explicit_home {
-            global.extend(["--home".to_string(), self.home.display().to_string()]);
-        }
-        if let Some(db) = &self.db {
-            global.extend(["--db".to_string(), db.clone()]);
-        }
+        let global = self.globals_with(str::to_string);
         for s in &mut view.next {
             s.argv.splice(1..1, global.iter().cloned());
         }
@@ -256,6 +272,25 @@ impl Ctx {
         query: Option<&str>,
     ) -> Result<String, CommandError> {
         find_run(store, scope, query).map_err(|e| self.find_error(e, &[]))
+    }
+
+    /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
+    /// `instead`, that kind's report on the same name (`orchestrate complete RUN PHASE` for
+    /// `workflow step complete PHASE --run RUN`, and back), rather than to its status.
+    pub fn resolve_report_run(
+        &self,
+        store: &dyn EventStore,
+        scope: Scope,
+        query: Option<&str>,
+        instead: &[&str],
+    ) -> Result<String, CommandError> {
+        match find_run(store, scope, query) {
+            Err(e @ FindError::OtherKind { .. }) if !instead.is_empty() => {
+                Err(CommandError::bad_input(e.to_string())
+                    .hint(format!("{} reports on it there", self.cmd(instead))))
+            }
+            found => found.map_err(|e| self.find_error(e, &[])),
+        }
     }
 
     /// `resolve_run` for `status --at SEQ`: a run of the other kind is pointed to its own
@@ -380,7 +415,15 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
 /// the web page; the CLI says it with its `--home`: `Ctx::no_runs_of_any_kind`).
 pub fn no_runs() -> CommandError {
     CommandError::bad_input("there are no runs yet").hint(
-        "start one with `cortex workflow run NAME` or `cortex orchestrate run NAME` (`cortex workflow list` and `cortex orchestrate list` show what can run)",
+        super::Hint::from("start one with ")
+            .command(&["workflow", "run", "NAME"])
+            .then(" or ")
+            .command(&["orchestrate", "run", "NAME"])
+            .then(" (")
+            .command(&["workflow", "list"])
+            .then(" and ")
+            .command(&["orchestrate", "list"])
+            .then(" show what can run)"),
     )
 }
 

@@ -369,9 +369,18 @@ fn hold_driver_lease(
                 exit::HELD,
                 format!("run {run_id} is driven by {holder}"),
             )
-            .hint(
-                "wait for it, or `cortex orchestrate stop` / `cortex workflow status` it from here",
-            ));
+            .hint(if journal.state.is_scenario() {
+                format!(
+                    "wait for it, or see it with {} (or stop it with {}) from here",
+                    ctx.cmd(&["orchestrate", "status", &run_id]),
+                    ctx.cmd(&["orchestrate", "stop", &run_id])
+                )
+            } else {
+                format!(
+                    "wait for it, or see it with {} from here",
+                    ctx.cmd(&["workflow", "status", &run_id])
+                )
+            }));
         }
     };
     journal.fence(lease.clone());

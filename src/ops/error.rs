@@ -19,6 +19,78 @@ pub mod exit {
     pub const HELD: i32 = 4;
 }
 
+/// A hint: text, with the commands it suggests kept as argv until it is printed, so that each
+/// is printed as the invocation that met the error would paste it (naming its `--home` and
+/// `--db`: `Ctx::localize`), through the one way suggestions are written
+/// (`render::suggested_command`). Printed as is (`Display`), it names neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint(Vec<HintPart>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HintPart {
+    Text(String),
+    /// A `cortex` command's arguments (after `cortex` and its global options).
+    Command(Vec<String>),
+}
+
+impl Hint {
+    /// A hint that suggests the command `cortex ARGS` (more text and commands follow with
+    /// `then` and `command`).
+    pub fn suggest(args: &[&str]) -> Hint {
+        Hint(Vec::new()).command(args)
+    }
+
+    /// The hint followed by `text`.
+    pub fn then(mut self, text: impl Into<String>) -> Hint {
+        self.0.push(HintPart::Text(text.into()));
+        self
+    }
+
+    /// The hint followed by the suggested command `cortex ARGS`.
+    pub fn command(mut self, args: &[&str]) -> Hint {
+        self.0.push(HintPart::Command(
+            args.iter().map(|a| a.to_string()).collect(),
+        ));
+        self
+    }
+
+    /// The hint as printed for an invocation whose suggestions carry `globals` after
+    /// `cortex` (`Ctx::globals`).
+    pub fn render(&self, globals: &[String]) -> String {
+        self.0
+            .iter()
+            .map(|part| match part {
+                HintPart::Text(t) => t.clone(),
+                HintPart::Command(args) => crate::render::suggested_command(globals, args),
+            })
+            .collect()
+    }
+}
+
+impl From<String> for Hint {
+    fn from(text: String) -> Hint {
+        Hint(vec![HintPart::Text(text)])
+    }
+}
+
+impl From<&str> for Hint {
+    fn from(text: &str) -> Hint {
+        Hint::from(text.to_string())
+    }
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(&[]))
+    }
+}
+
+impl serde::Serialize for Hint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A failed command as the user sees it.
 #[derive(Debug)]
 pub struct CommandError {
@@ -26,7 +98,7 @@ pub struct CommandError {
     pub message: String,
     /// Pre-rendered detail (e.g. located definition errors).
     pub detail: Option<String>,
-    pub hints: Vec<String>,
+    pub hints: Vec<Hint>,
     /// Located definition problems, for machines (`--json`, MCP, the API).
     pub errors: Vec<ProblemDoc>,
 }
@@ -58,8 +130,17 @@ impl CommandError {
         })
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub fn hint(mut self, hint: impl Into<Hint>) -> Self {
         self.hints.push(hint.into());
+        self
+    }
+
+    /// The same error with each command its hints suggest carrying `globals` after `cortex`
+    /// (`Ctx::localize`).
+    pub fn with_globals(mut self, globals: &[String]) -> Self {
+        for h in &mut self.hints {
+            *h = Hint::from(h.render(globals));
+        }
         self
     }
 
@@ -101,7 +182,7 @@ impl From<LookupError> for CommandError {
                 "scenario" => "orchestrate",
                 other => other,
             };
-            err = err.hint(format!("`cortex {group} list` shows what exists"));
+            err = err.hint(Hint::suggest(&[group, "list"]).then(" shows what exists"));
         }
         err
     }
@@ -109,29 +190,36 @@ impl From<LookupError> for CommandError {
 
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
-        let hint = match &e {
+        let hint: Option<Hint> = match &e {
             StoreError::ReadOnly(_) => Some(
-                "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is",
+                "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
             ),
             StoreError::NewerLog { .. } => Some(
-                "upgrade cortex to write to this log; commands that only read it (status, history, log verify) still work",
+                "upgrade cortex to write to this log; commands that only read it (status, history, log verify) still work".into(),
             ),
             StoreError::WalUnreadable { .. } => Some(
-                "copy cortex.db and cortex.db-wal together to a writable folder and read the copy (`cortex log verify --file COPY/cortex.db`)",
+                Hint::from("copy cortex.db and cortex.db-wal together to a writable folder and read the copy (")
+                    .command(&["log", "verify", "--file", "COPY/cortex.db"])
+                    .then(")"),
             ),
-            StoreError::Full(_) => Some("free disk space, then resume; nothing recorded was lost"),
-            StoreError::Busy => Some("another cortex process is writing; try again"),
+            StoreError::Full(_) => Some("free disk space, then resume; nothing recorded was lost".into()),
+            StoreError::Busy => Some("another cortex process is writing; try again".into()),
             StoreError::Conflict { .. } => Some(
-                "another process recorded events for this run meanwhile; check `cortex workflow status`",
+                Hint::from("another process recorded events for this run meanwhile; check ")
+                    .command(&["workflow", "status"]),
             ),
             StoreError::Unreachable { .. } => Some(
-                "check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value); nothing recorded was lost; a run that was being driven goes on with `cortex workflow resume RUN` (`cortex orchestrate resume NAME` for a scenario)",
+                Hint::from("check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value); nothing recorded was lost; a run that was being driven goes on with ")
+                    .command(&["workflow", "resume", "RUN"])
+                    .then(" (")
+                    .command(&["orchestrate", "resume", "NAME"])
+                    .then(" for a scenario)"),
             ),
             StoreError::Refused(_) => Some(
-                "the role cortex connects as needs SELECT and INSERT on events, and SELECT, INSERT and UPDATE on runs and snapshots (DESIGN.md, section PostgreSQL); nothing recorded was lost",
+                "the role cortex connects as needs SELECT and INSERT on events, and SELECT, INSERT and UPDATE on runs and snapshots (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
             ),
             StoreError::BadLocation(_) => Some(
-                "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json",
+                "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),
             _ => None,
         };
@@ -188,7 +276,13 @@ impl From<JournalError> for CommandError {
                 exit::FAILED,
                 format!("this driver stopped: {why}; nothing more was recorded by it"),
             )
-            .hint("the run goes on where it is held now: `cortex workflow status RUN` (or `orchestrate status`) shows it"),
+            .hint(
+                Hint::from("the run goes on where it is held now: ")
+                    .command(&["workflow", "status", "RUN"])
+                    .then(" (or ")
+                    .command(&["orchestrate", "status", "RUN"])
+                    .then(") shows it"),
+            ),
         }
     }
 }

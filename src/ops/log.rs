@@ -76,20 +76,22 @@ pub fn verify(
         {
             // The anchors first: a log that is gone (or emptied) is what they exist to catch,
             // and an anchors file that cannot be read is an error, never a pass.
-            let anchored = match anchors {
-                Some(path) => {
-                    let text = read_anchors(path).map_err(|e| {
-                        CommandError::bad_input(format!("cannot read {}: {e}", path.display()))
-                            .hint("`cortex log anchor --file PATH` writes the anchors of finished runs")
-                    })?;
-                    Some(
-                        parse_anchors(&text).map_err(|e| {
+            let anchored =
+                match anchors {
+                    Some(path) => {
+                        let text = read_anchors(path).map_err(|e| {
+                            CommandError::bad_input(format!("cannot read {}: {e}", path.display()))
+                                .hint(format!(
+                                    "{} writes the anchors of finished runs",
+                                    ctx.cmd(&["log", "anchor", "--file", "PATH"])
+                                ))
+                        })?;
+                        Some(parse_anchors(&text).map_err(|e| {
                             CommandError::bad_input(format!("{}: {e}", path.display()))
-                        })?,
-                    )
-                }
-                None => None,
-            };
+                        })?)
+                    }
+                    None => None,
+                };
             let store = match file {
                 Some(f) if !f.is_file() => {
                     return Err(CommandError::bad_input(format!(
@@ -271,8 +273,12 @@ fn verify_export(
         });
     }
     if report.ok && report.events == 0 {
-        return Err(CommandError::bad_input(format!("{shown} holds no events"))
-            .hint("`cortex log export RUN > FILE` writes a run's events as JSON Lines"));
+        return Err(
+            CommandError::bad_input(format!("{shown} holds no events")).hint(
+                super::Hint::suggest(&["log", "export", "RUN"])
+                    .then(" writes a run's events as JSON Lines (redirect it into FILE)"),
+            ),
+        );
     }
     if let Some(anchors) = anchors {
         let relevant: Vec<_> = anchors
@@ -408,6 +414,8 @@ struct Tracker<'a> {
     this: crate::execute::ThisHome,
     /// The home its attempt logs are written under.
     home: std::path::PathBuf,
+    /// What the commands it suggests carry after `cortex` (`Ctx::globals`).
+    globals: Vec<String>,
 }
 
 /// What one attempt's output is, whole, as `cortex logs` shows it.
@@ -429,7 +437,13 @@ impl<'a> Tracker<'a> {
                 matches!(ctx.location()?, Location::Sqlite(_)),
             ),
             home: ctx.home.clone(),
+            globals: ctx.globals(),
         })
+    }
+
+    /// A command to suggest, as `Ctx::cmd` writes it.
+    fn cmd(&self, args: &[&str]) -> String {
+        crate::render::suggested_command(&self.globals, args)
     }
 
     /// The step asked for, one of the items of the `foreach:` step asked for, or any step.
@@ -587,7 +601,10 @@ impl<'a> Tracker<'a> {
         if let Some(child) = &s.child {
             return Some((
                 serde_json::json!({"status": "child_run", "child_run_id": child}),
-                format!("(ran child run {child}: `cortex logs {child}` prints its output)\n"),
+                format!(
+                    "(ran child run {child}: {} prints its output)\n",
+                    self.cmd(&["logs", child])
+                ),
             ));
         }
         if !s.ended {
@@ -610,8 +627,9 @@ impl<'a> Tracker<'a> {
                 (
                     "missing",
                     tail(&format!(
-                        "(the file {} is missing: the log recorded {bytes} bytes of this output, and `cortex log verify` fails on it; the tail kept in the log:)",
-                        s.file
+                        "(the file {} is missing: the log recorded {bytes} bytes of this output, and {} fails on it; the tail kept in the log:)",
+                        s.file,
+                        self.cmd(&["log", "verify"])
                     )),
                 )
             } else {
@@ -674,7 +692,8 @@ impl<'a> Tracker<'a> {
                 (Some(_), _, Some(reason)) => (
                     "changed",
                     format!(
-                        "(changed since the log recorded it: {reason}; `cortex log verify` fails on it)\n"
+                        "(changed since the log recorded it: {reason}; {} fails on it)\n",
+                        self.cmd(&["log", "verify"])
                     ),
                 ),
                 (Some(_), _, None) => ("kept", String::new()),
@@ -875,7 +894,11 @@ pub fn raw_attempt_log(
                 exit::FAILED,
                 format!("the output of {name} was changed since the log recorded it: {reason}"),
             )
-            .hint("`cortex log verify` fails on it; `cortex logs RUN STEP` shows it marked")),
+            .hint(format!(
+                "{} fails on it; {} shows it marked",
+                ctx.cmd(&["log", "verify", &run_id]),
+                ctx.cmd(&["logs", &run_id, &shown.step])
+            ))),
             // Read a moment ago: it went in between.
             _ if raw.len() as u64 != *bytes => Err(CommandError::new(
                 exit::FAILED,
@@ -912,8 +935,8 @@ pub fn raw_attempt_log(
                 ),
             )
             .hint(format!(
-                "`cortex logs {run_id} {}` shows what the log kept of it",
-                shown.step
+                "{} shows what the log kept of it",
+                ctx.cmd(&["logs", &run_id, &shown.step])
             ))),
         },
     }
@@ -1011,14 +1034,21 @@ const COPY_BATCH: usize = 5_000;
 /// head is left alone; one there that this run continues (copied before it went on) gets the
 /// rest; one there with another history is refused, as is a run that does not verify here.
 pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
+    let example = || {
+        format!(
+            "e.g. {}",
+            ctx.cmd(&[
+                "log",
+                "copy",
+                "--to",
+                "postgres://cortex@db.example:5432/cortex"
+            ])
+        )
+    };
     let target = Location::read(to, &ctx.cwd)
-        .map_err(|e| {
-            CommandError::bad_input(format!("--to: {e}"))
-                .hint("e.g. `cortex log copy --to postgres://cortex@db.example:5432/cortex`")
-        })?
+        .map_err(|e| CommandError::bad_input(format!("--to: {e}")).hint(example()))?
         .ok_or_else(|| {
-            CommandError::bad_input("--to is empty: say which log to copy into")
-                .hint("e.g. `cortex log copy --to postgres://cortex@db.example:5432/cortex`")
+            CommandError::bad_input("--to is empty: say which log to copy into").hint(example())
         })?;
     let source_location = ctx.location()?;
     let from = source_location.shown();
@@ -1096,7 +1126,10 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
                 format!("run {run_id} does not verify in {into} after copying it"),
             )
             .hint(format!(
-                "`cortex --db '{to}' log verify {run_id}` shows where"
+                "{} shows where",
+                ctx.clone()
+                    .with_db(Some(to.to_string()))
+                    .cmd(&["log", "verify", run_id])
             )));
         }
         events += (rows.len() - from_seq) as u64;

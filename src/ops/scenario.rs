@@ -90,7 +90,7 @@ pub fn run(
     }
     let agents = scenario_agents(ctx, &scenario, &config_file.agents);
     if how == super::RunHow::DryRun {
-        return Ok(dry_run_output(&scenario, starts, &agents));
+        return Ok(dry_run_output(ctx, &scenario, starts, &agents));
     }
     let mut store = ctx.store(config.durability)?;
     let clock = SystemClock;
@@ -135,6 +135,7 @@ pub fn run(
 /// What a run of `scenario` would do first: the phases that start at once (with who does
 /// them), those that wait for a manual start, and the rest in dependency order.
 fn dry_run_output(
+    ctx: &Ctx,
     scenario: &Scenario,
     starts: &[String],
     agents: &crate::definition::ResolvedAgents,
@@ -151,14 +152,8 @@ fn dry_run_output(
             Condition::Auto => "starts at once".to_string(),
             Condition::Manual if starts.contains(&p.name) => "starts at once (--start)".to_string(),
             Condition::Manual => format!(
-                "waits for `{}`",
-                crate::render::command_line(&[
-                    "cortex",
-                    "orchestrate",
-                    "start",
-                    &scenario.name,
-                    &p.name
-                ])
+                "waits for {}",
+                ctx.cmd(&["orchestrate", "start", &scenario.name, &p.name])
             ),
             Condition::After(deps) => format!("starts after {}", deps.join(", ")),
         };
@@ -187,18 +182,21 @@ fn dry_run_output(
 
 /// Append an operator's command to the latest unfinished run of `name` (a driver may be
 /// running it: the log orders both), then, if nobody drives the run, drive it on from here.
+/// `name` naming a workflow run: the hint is `instead`, the same action on it, where there is
+/// one.
 fn act(
     ctx: &Ctx,
     name: &str,
     by: &Operator,
     no_drive: bool,
     live: &mut Live<'_>,
+    instead: &[&str],
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<Output, CommandError> {
     let mut store = ctx
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
-    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), Some(name))?;
+    let run_id = ctx.resolve_report_run(&store, SCENARIOS.unfinished(), Some(name), instead)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
@@ -248,7 +246,21 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
         OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
             .hint(format!("its phases: {}", phases.join(", "))),
         OperatorError::NotWaiting { .. } | OperatorError::RunsAsItems { .. } => {
-            CommandError::bad_input(e.to_string()).hint(format!(
+            let mut err = CommandError::bad_input(e.to_string());
+            // Stopped with the run: resume has it wait for its report again.
+            if matches!(
+                e,
+                OperatorError::NotWaiting {
+                    status: "stopped",
+                    ..
+                }
+            ) {
+                err = err.hint(format!(
+                    "{} goes on (the phase waits for its report again); then report it",
+                    ctx.cmd(&["orchestrate", "resume", name])
+                ));
+            }
+            err.hint(format!(
                 "{} shows every phase",
                 ctx.cmd(&["orchestrate", "status", name])
             ))
@@ -271,7 +283,7 @@ pub fn start(
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    act(ctx, name, &by, no_drive, live, |state| {
+    act(ctx, name, &by, no_drive, live, &[], |state| {
         operator::start_phase(state, phase, &by)
     })
 }
@@ -313,7 +325,10 @@ pub fn report(
             },
         )?;
     }
-    act(ctx, name, &by, no_drive, live, |state| {
+    // A workflow run named here: its steps are reported with `workflow step`.
+    let verb = if success { "complete" } else { "fail" };
+    let instead = ["workflow", "step", verb, phase, "--run", name];
+    act(ctx, name, &by, no_drive, live, &instead, |state| {
         operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)
     })
 }
@@ -446,8 +461,9 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     }
     if rows.is_empty() {
         let text = format!(
-            "No scenarios in {}.\nCreate one there (see `cortex schema scenario`), then {}.\n",
+            "No scenarios in {}.\nCreate one there (see {}), then {}.\n",
             catalog.scenarios_dir().display(),
+            ctx.cmd(&["schema", "scenario"]),
             ctx.cmd(&["orchestrate", "validate", "NAME"])
         );
         return Ok(Output::new(rows, text, exit::OK));

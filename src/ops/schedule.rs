@@ -237,7 +237,7 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
         "schedules": rows,
         "invalid": broken,
     });
-    let text = crate::render::render_schedules(&doc);
+    let text = crate::render::render_schedules(&doc, &ctx.globals());
     let code = if broken.is_empty() {
         exit::OK
     } else {

@@ -937,7 +937,12 @@ pub fn report_step(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     // Only an unfinished run waits for a report: by default the latest of those.
-    let run_id = ctx.resolve_run(&store, WORKFLOWS.unfinished(), report.run)?;
+    let verb = if success { "complete" } else { "fail" };
+    let instead: Vec<&str> = match report.run {
+        Some(run) => vec!["orchestrate", verb, run, report.step],
+        None => Vec::new(),
+    };
+    let run_id = ctx.resolve_report_run(&store, WORKFLOWS.unfinished(), report.run, &instead)?;
     let outputs = report.outputs;
     // Output keys follow the name rule, as in definitions (`validate: - output: KEY`).
     for (key, _) in &outputs {

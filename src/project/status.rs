@@ -122,17 +122,15 @@ fn waits_on_people(state: &RunState) -> bool {
 }
 
 /// Whether the log shows the engine in the middle of something only a driver finishes: an
-/// attempt started and not ended, a rollback, a pre- or post-validation under way. Only then
-/// does a run without a driver count as `interrupted`.
+/// attempt started and not ended, a rollback, a pre-validation under way. Only then does a
+/// run without a driver count as `interrupted`. A post-validation that is due is not such
+/// work: the log cannot tell it under way from not begun (a last step reported with
+/// `--no-drive` leaves it due), its checks are no attempt, and `resume` runs them whole.
 fn work_in_hand(state: &RunState) -> bool {
-    let post_due = !state.is_scenario()
-        && state.current_step().is_none()
-        && !state.post_passed
-        && state.workflow.as_ref().is_some_and(|w| !w.post.is_empty());
     state.steps.iter().any(|s| s.status == StepStatus::Running)
         || (state.phase == RunPhase::RollingBack
             && !state.rollback.as_ref().is_some_and(|rb| rb.by_report))
-        || (state.phase == RunPhase::Running && (!state.pre_validated || post_due))
+        || (state.phase == RunPhase::Running && !state.pre_validated)
 }
 
 /// One step in the status document.

@@ -37,6 +37,6 @@ pub use plan::render_plan;
 pub use progress::{render_header, render_progress};
 pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
-pub use shell::{command_line, shell_quote};
+pub use shell::{command_line, shell_quote, suggested_command};
 pub use status::{render_history, render_next, render_outcome, render_status};
 pub use terminal::{breaks_line, json_safe, one_line, terminal_safe};

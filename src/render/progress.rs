@@ -90,8 +90,14 @@ pub(crate) fn step_label(state: &RunState, step: &str) -> String {
     }
 }
 
-/// What to print for events just recorded (empty for quiet ones).
-pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -> String {
+/// What to print for events just recorded (empty for quiet ones); a command it suggests
+/// carries `globals` after `cortex` (`Ctx::globals`).
+pub fn render_progress(
+    state: &RunState,
+    events: &[Recorded],
+    now: SystemTime,
+    globals: &[String],
+) -> String {
     let mut out = String::new();
     for rec in events {
         match &rec.event {
@@ -289,8 +295,8 @@ pub fn render_progress(state: &RunState, events: &[Recorded], now: SystemTime) -
                 };
                 let _ = writeln!(
                     out,
-                    "\n⏸️  Run stopped; `{}` continues it",
-                    super::command_line(&["cortex", kind, "resume", &state.run_id])
+                    "\n⏸️  Run stopped; {} continues it",
+                    super::suggested_command(globals, &[kind, "resume", &state.run_id])
                 );
             }
             _ => {}

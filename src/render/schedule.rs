@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 
-/// `schedule list`: each schedule, when it fires next and what its last time became.
-pub fn render_schedules(doc: &Value) -> String {
+/// `schedule list`: each schedule, when it fires next and what its last time became; the
+/// commands it suggests carry `globals` after `cortex` (`Ctx::globals`).
+pub fn render_schedules(doc: &Value, globals: &[String]) -> String {
     let rows = doc["schedules"].as_array().cloned().unwrap_or_default();
     let invalid = doc["invalid"].as_array().cloned().unwrap_or_default();
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
@@ -81,9 +82,11 @@ pub fn render_schedules(doc: &Value) -> String {
         ));
     }
     if !rows.is_empty() {
-        out.push_str(
-            "\nThey fire while a scheduler runs: `cortex schedule run` (or `cortex serve`).\n",
-        );
+        out.push_str(&format!(
+            "\nThey fire while a scheduler runs: {} (or {}).\n",
+            super::suggested_command(globals, &["schedule", "run"]),
+            super::suggested_command(globals, &["serve"])
+        ));
     }
     out
 }

@@ -41,6 +41,18 @@ pub fn command_line<S: AsRef<str>>(argv: &[S]) -> String {
         .join(" ")
 }
 
+/// A command suggested to the user, as printed in a hint or a line of text: `cortex`, the
+/// global options that say which home and log the suggestion is about (`--home H`, `--db
+/// URL`; none when a bare `cortex` finds them), then `args`, quoted for pasting and set in
+/// backticks. Every printed suggestion is made here (`Ctx::cmd`, `ops::Hint`).
+pub fn suggested_command<S: AsRef<str>>(globals: &[String], args: &[S]) -> String {
+    let argv: Vec<&str> = std::iter::once("cortex")
+        .chain(globals.iter().map(String::as_str))
+        .chain(args.iter().map(AsRef::as_ref))
+        .collect();
+    format!("`{}`", command_line(&argv))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,7 +88,7 @@ impl Background {
         let mut detail = String::new();
         for line in lines {
             match line.strip_prefix("hint: ") {
-                Some(h) => error.hints.push(h.to_string()),
+                Some(h) => error.hints.push(h.into()),
                 None => {
                     detail.push_str(line);
                     detail.push('\n');

@@ -107,6 +107,15 @@ impl Location {
         }
     }
 
+    /// Whether the value that selects this log holds a secret (a PostgreSQL password), so
+    /// that only `shown` may be printed.
+    pub fn holds_password(&self) -> bool {
+        match self {
+            Location::Sqlite(_) => false,
+            Location::Postgres(conn) => super::postgres::holds_password(conn),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self, Location::Postgres(_))
     }

@@ -156,6 +156,12 @@ pub struct PostgresStore {
 }
 
 /// `conn` as shown to people: `postgres://user@host:port/dbname`, never the password.
+/// Whether the connection string `conn` holds a password (one that does not parse is taken
+/// to: it is then never repeated).
+pub fn holds_password(conn: &str) -> bool {
+    Config::from_str(conn).map_or(true, |c| c.get_password().is_some())
+}
+
 pub fn shown(conn: &str) -> String {
     match Config::from_str(conn) {
         Ok(config) => shown_config(&config),

@@ -122,7 +122,10 @@ pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &
                 info.problems.len(),
                 if info.problems.len() == 1 { "" } else { "s" }
             ),
-            format!("`cortex workflow validate {}` shows them all", text),
+            format!(
+                "{} shows them all",
+                crate::render::suggested_command::<&str>(&[], &["workflow", "validate", text])
+            ),
         );
         return;
     }
