@@ -93,7 +93,7 @@ fn a_false_condition_skips_its_step_with_the_expression_and_the_values_it_saw() 
     let log = env.run(&["log", "show"]);
     assert!(
         log.stdout
-            .contains("condition_checked     step deploy: if: inputs.env == 'prod' && steps.build.outputs.changed != 'false' is true (inputs.env = 'prod', steps.build.outputs.changed = 'true')"),
+            .contains("condition_checked       step deploy: if: inputs.env == 'prod' && steps.build.outputs.changed != 'false' is true (inputs.env = 'prod', steps.build.outputs.changed = 'true')"),
         "{}",
         log.stdout
     );

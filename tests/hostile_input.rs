@@ -396,7 +396,7 @@ fn scenario_names_follow_the_one_name_rule() {
 fn an_actor_empty_or_with_a_control_character_is_refused_and_nothing_recorded() {
     let env = Env::new();
     env.workflow("one", "name: one\nsteps:\n  - name: a\n    run: 'true'\n");
-    let forged = "bob\n    1  2026-12-03T12:12:09.788Z  run_finished          completed";
+    let forged = "bob\n    1  2026-12-03T12:12:09.788Z  run_finished            completed";
     for actor in [
         forged,
         "tab\there",
@@ -474,7 +474,8 @@ fn log_show_prints_one_line_per_event_whatever_a_field_holds() {
     let env = Env::new();
     env.workflow("ask", "name: ask\nsteps:\n  - name: a\n    prompt: Do it\n");
     assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
-    let forged = "no\n    9  2026-12-03T12:12:09.788Z  run_finished          completed\r\u{1b}[2K";
+    let forged =
+        "no\n    9  2026-12-03T12:12:09.788Z  run_finished            completed\r\u{1b}[2K";
     let out = env.run(&["workflow", "step", "fail", "a", "--message", forged]);
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     let events = env.run(&["--json", "workflow", "history"]).json()[0]["events"]

@@ -529,7 +529,7 @@ fn a_client_name_with_control_characters_is_recorded_as_one_safe_line() {
         "ask",
         "name: ask\nsteps:\n  - name: Ask\n    prompt: Now you\n",
     );
-    let forged = "    1  2026-12-03T12:12:09.788Z  run_finished          completed";
+    let forged = "    1  2026-12-03T12:12:09.788Z  run_finished            completed";
     let mut s = Session::start(&env, &[]);
     s.initialize(&format!("evil\n{forged}\u{1b}[2K\u{202e}"));
     s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));

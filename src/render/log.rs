@@ -127,9 +127,10 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
         }
     };
     // One event, one line: a newline in a name, an actor or an error would start a line
-    // that reads as another event.
+    // that reads as another event. The type's column is as wide as the longest type name
+    // (`notification_delivered`), so the summaries line up.
     format!(
-        "{:>5}  {}  {:<20}  {}",
+        "{:>5}  {}  {:<22}  {}",
         rec.seq,
         super::one_line(&rec.time),
         rec.event.type_name(),
