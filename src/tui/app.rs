@@ -199,6 +199,9 @@ pub struct App {
     pub actor: String,
     pub color: bool,
     pub quit: bool,
+    /// The command that starts a workflow run on this TUI's log, as another terminal would
+    /// paste it (`--home`/`--db` named when the TUI was given them).
+    pub start_workflow: String,
 }
 
 impl App {
@@ -220,6 +223,7 @@ impl App {
             actor: actor.into(),
             color,
             quit: false,
+            start_workflow: "cortex workflow run NAME".into(),
         }
     }
 

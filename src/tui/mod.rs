@@ -49,6 +49,11 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
         color,
     );
     app.scenarios = scenario_entries(&catalog);
+    app.start_workflow = settings
+        .ctx
+        .cmd(&["workflow", "run", "NAME"])
+        .trim_matches('`')
+        .to_string();
     let (tx, rx) = channel();
     let worker = Worker::start(settings.clone(), tx);
     let mut follower = Follower::at(&settings.home, settings.location.clone());

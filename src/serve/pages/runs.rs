@@ -41,7 +41,14 @@ pub fn load(
 }
 
 /// The runs page's HTML.
-pub fn render(history: &History, signature: &str, before: Option<&str>) -> maud::Markup {
+/// `start` is the command that starts a run on this server's log, as a terminal would paste it
+/// (`--home` and `--db` named when the server was given them).
+pub fn render(
+    history: &History,
+    signature: &str,
+    before: Option<&str>,
+    start: &str,
+) -> maud::Markup {
     let kind = history.kind;
     let tab = |k: Option<RunKind>| if k == kind { Some("page") } else { None };
     let filter = kind.map_or(String::new(), |k| format!("kind={}&", kind_word(k)));
@@ -71,7 +78,7 @@ pub fn render(history: &History, signature: &str, before: Option<&str>) -> maud:
                 @if history.runs.is_empty() {
                     div class="empty" {
                         p { "No runs yet." }
-                        p { "Start one from the " a href="/catalog" { "catalog" } ", or with " code { "cortex workflow run NAME" } "." }
+                        p { "Start one from the " a href="/catalog" { "catalog" } ", or with " code { (start) } "." }
                     }
                 } @else {
                     table class="runs" {
@@ -131,7 +138,13 @@ pub async fn runs_page(
             .map(|(_, v)| v.clone())
             .filter(|v| !v.is_empty());
         let (history, signature) = load(shared, kind, before.as_deref())?;
-        Ok::<_, Failure>(render(&history, &signature, before.as_deref()))
+        let start = shared.ctx.cmd(&["workflow", "run", "NAME"]);
+        Ok::<_, Failure>(render(
+            &history,
+            &signature,
+            before.as_deref(),
+            start.trim_matches('`'),
+        ))
     })
     .await;
     match result {

@@ -75,7 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
     frame.render_stateful_widget(table, list, &mut state);
     let lines = match runs.get(app.workflow_cursor) {
         None => vec![Line::styled(
-            "No workflow runs yet: `cortex workflow run NAME` starts one.",
+            format!("No workflow runs yet: `{}` starts one.", app.start_workflow),
             theme.dim(),
         )],
         Some(f) => {
