@@ -1082,9 +1082,17 @@ pub fn report_step(
             notes: Default::default(),
         };
         let observer = &mut *live.observer;
-        runner.validate_report(state, index, &outputs, &mut |step, s, l| {
-            observer.line(step, s, l)
-        })
+        // Never stopped: nothing raises this runner's flag, and nothing else drives a
+        // waiting step.
+        runner
+            .validate_report(
+                state,
+                index,
+                &outputs,
+                &mut |step, s, l| observer.line(step, s, l),
+                &mut || false,
+            )
+            .unwrap_or_default()
     } else {
         Vec::new()
     };
