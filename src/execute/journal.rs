@@ -412,6 +412,9 @@ impl<'a> Journal<'a> {
     fn redact(&mut self, mut event: Event) -> Event {
         if let Event::RunStarted(started) = &mut event {
             self.redactor.start_run(started);
+            // Held for this process's later journals of the run (an operator's report
+            // through the same server or MCP session).
+            super::hold_secret_inputs(&self.run_id, self.redactor.input_values());
         }
         self.redactor.redact_event(&mut event);
         event

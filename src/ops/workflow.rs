@@ -793,6 +793,7 @@ fn supply_secret_inputs(
             .redactor
             .set_input(name, &crate::execute::input_text(value));
     }
+    crate::execute::hold_secret_inputs(&run_id, journal.redactor.input_values());
     let missing = journal.redactor.missing_inputs(&journal.state);
     if missing.is_empty() {
         Ok(())
