@@ -288,3 +288,66 @@ fn a_stop_while_a_phase_check_ran_recorded_a_failed_check() {
     );
     assert!(kinds.iter().any(|k| k == "step_interrupted"), "{kinds:?}");
 }
+
+/// A stop or abort recorded only in the log while the driver waited out a retry's backoff
+/// (here an hour): only a signal ended the wait, so the driver slept on until the backoff
+/// ended (SQLite and PostgreSQL, the real binary).
+#[test]
+fn a_stop_recorded_only_in_the_log_did_not_end_a_retrys_backoff() {
+    for kind_of_log in [common::Store::Sqlite, common::Store::Postgres] {
+        for abort in [true, false] {
+            let Some(env) = common::Env::on(kind_of_log, "driver_watch_backoff") else {
+                continue;
+            };
+            env.workflow(
+                "w",
+                "name: w\nsteps:\n  - name: a\n    run: 'false'\n    retry: {max_retry_attempts: 3, backoff: 1h}\n",
+            );
+            let driver = env
+                .command(&["--json", "workflow", "run", "w"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut store = env.open_store();
+            let mut run_id = None;
+            wait_until("the run to start", || {
+                run_id = store.runs().unwrap().first().map(|r| r.run_id.clone());
+                run_id.is_some()
+            });
+            let run_id = run_id.unwrap();
+            env.wait_for_events(
+                &run_id,
+                "the retry's backoff",
+                Duration::from_secs(30),
+                |ev| kinds(ev).iter().any(|k| k == "retry_scheduled"),
+            );
+            let clock = SystemClock;
+            let mut ids = UlidIds::default();
+            let mut journal = Journal::open(&mut *store, &clock, &mut ids, &run_id).unwrap();
+            journal
+                .submit(Command::RequestStop {
+                    by: Operator {
+                        actor: "elsewhere".into(),
+                        message: None,
+                    },
+                    abort,
+                })
+                .unwrap();
+            let what = format!("{kind_of_log:?} abort {abort}");
+            driver_ends(driver, &what);
+            let expected = if abort { "aborted" } else { "stopped" };
+            let kinds = kinds(&env.events(&run_id));
+            assert_eq!(
+                env.status(Some(&run_id))["status"],
+                expected,
+                "{what}: {kinds:?}"
+            );
+            assert_eq!(
+                kinds.iter().filter(|k| *k == "step_started").count(),
+                1,
+                "{what}: no second attempt: {kinds:?}"
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::process::WATCH_EVERY;
 use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
@@ -118,6 +119,38 @@ pub(crate) fn watch_log(
             halt.set(nix::sys::signal::Signal::SIGTERM as i32);
             *failed = Some(e);
             true
+        }
+    }
+}
+
+/// Wait out a retry's backoff (at most a day), looking at the log as while a command runs
+/// (`watch_log`): false if a stop (a signal, or an operator's stop or abort found in the log,
+/// which raises `halt`) or the run's deadline came first. Before, only a signal ended the
+/// wait, so a stop recorded from another host waited out the backoff.
+fn wait_backoff(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    halt: &StopFlag,
+    backoff: Duration,
+    deadline: Option<Instant>,
+) -> Result<bool, DriveError> {
+    let until = Instant::now().checked_add(backoff);
+    loop {
+        let left = until.map_or(WATCH_EVERY, |u| u.saturating_duration_since(Instant::now()));
+        if left.is_zero() {
+            return Ok(true);
+        }
+        if !sleep_unless_stopped(left.min(WATCH_EVERY), &ctx.stop, deadline) {
+            return Ok(false);
+        }
+        let (mut caught_up, mut failed) = (Vec::new(), None);
+        let halted = watch_log(journal, halt, &mut caught_up, &mut failed);
+        announce(journal, ctx, &caught_up);
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if halted {
+            return Ok(false);
         }
     }
 }
@@ -260,10 +293,19 @@ pub(crate) fn drive_workflow(
                 record(journal, ctx, command)?;
             }
             Next::Attempt { index, delay_ms } => {
-                if !sleep_unless_stopped(Duration::from_millis(delay_ms), &ctx.stop, deadline) {
+                if delay_ms > 0
+                    && !wait_backoff(
+                        journal,
+                        ctx,
+                        &halt,
+                        Duration::from_millis(delay_ms),
+                        deadline,
+                    )?
+                {
                     continue;
                 }
-                let name = state.steps[index].name.clone();
+                // As the log is now (the wait may have read events an operator appended).
+                let name = journal.state.steps[index].name.clone();
                 record(journal, ctx, Command::StartAttempt { step: name })?;
                 if journal.state.is_external(index) {
                     continue;
