@@ -351,3 +351,62 @@ fn a_stop_recorded_only_in_the_log_did_not_end_a_retrys_backoff() {
         }
     }
 }
+
+/// A stop or abort asked of a parent run, recorded only in the log, while its `uses:` step's
+/// child run ran a command: the driver drives the child in-process and watched only the
+/// child's log, so the child's command ran to its end (and the parent, asked to abort, then
+/// completed). The child now watches its parents' logs too.
+#[test]
+fn a_stop_asked_of_a_parent_run_only_in_the_log_did_not_end_its_child_runs_command() {
+    for abort in [true, false] {
+        let env = common::Env::new();
+        let marker = env.project().join("child.pid");
+        env.workflow(
+            "child",
+            &format!(
+                "name: child\nsteps:\n  - name: c\n    run: \"echo $$ > '{}'; exec sleep 600\"\n",
+                marker.display()
+            ),
+        );
+        env.workflow(
+            "parent",
+            "name: parent\nsteps:\n  - name: p\n    uses: child\n",
+        );
+        let driver = env
+            .command(&["--json", "workflow", "run", "parent"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("the child's command to start", || {
+            std::fs::read_to_string(&marker).is_ok_and(|s| s.ends_with('\n'))
+        });
+        let command: i32 = std::fs::read_to_string(&marker)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let parent = env.status(Some("parent"))["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut store = env.open_store();
+        let clock = SystemClock;
+        let mut ids = UlidIds::default();
+        let mut journal = Journal::open(&mut *store, &clock, &mut ids, &parent).unwrap();
+        journal
+            .submit(Command::RequestStop {
+                by: Operator {
+                    actor: "elsewhere".into(),
+                    message: None,
+                },
+                abort,
+            })
+            .unwrap();
+        let what = format!("abort {abort}");
+        driver_ends(driver, &what);
+        wait_until("the child's command to end", || !pid_alive(command));
+        let expected = if abort { "aborted" } else { "stopped" };
+        assert_eq!(env.status(Some(&parent))["status"], expected, "{what}");
+    }
+}

@@ -104,11 +104,18 @@ pub(crate) fn watch_log(
     if failed.is_some() {
         return true;
     }
-    match journal.refresh() {
-        Ok(events) => {
-            caught_up.extend(events);
+    // A child run (`uses:`) halts for its parents' stops too.
+    let read = journal.refresh().and_then(|events| {
+        caught_up.extend(events);
+        journal.parent_halted()
+    });
+    match read {
+        Ok(parent_halted) => {
             let state = &journal.state;
-            if state.stop_requested || state.abort_requested.is_some() || state.outcome().is_some()
+            if parent_halted
+                || state.stop_requested
+                || state.abort_requested.is_some()
+                || state.outcome().is_some()
             {
                 halt.set(nix::sys::signal::Signal::SIGTERM as i32);
                 return true;
