@@ -556,6 +556,46 @@ fn a_client_name_with_control_characters_is_recorded_as_one_safe_line() {
     );
 }
 
+/// A report through an MCP session that started the run with a secret input, quoting the
+/// input's value (as an output, in its message): the session held the value, but the journal
+/// of the report read only its environment, so the value was stored in plain text.
+#[test]
+fn a_report_quoting_a_secret_input_the_session_was_given_stored_it_in_plain_text() {
+    let env = Env::new();
+    env.workflow(
+        "tok",
+        "name: tok\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: then, prompt: next}\n",
+    );
+    let secret = "mcp-input-secret-4242";
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tester");
+    s.call(
+        1,
+        "run",
+        json!({"kind": "workflow", "name": "tok", "inputs": {"api_token": secret}}),
+    );
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["status"], "waiting", "{doc}");
+    s.call(
+        2,
+        "step_complete",
+        json!({"step": "ask", "outputs": {"echoed": secret}, "message": format!("used {secret}")}),
+    );
+    let (doc, _) = s.document(2);
+    assert!(!doc.to_string().contains(secret), "{doc}");
+    s.call(
+        3,
+        "abort",
+        json!({"kind": "workflow", "message": format!("no {secret}")}),
+    );
+    s.document(3);
+    assert_eq!(s.hang_up(), 0);
+    assert_eq!(env.log_holding(secret), Vec::<String>::new());
+    let export = env.run(&["log", "export"]).stdout;
+    assert!(!export.contains(secret), "{export}");
+    assert!(export.contains("used ***"), "{export}");
+}
+
 #[test]
 fn a_long_run_does_not_hold_up_other_requests() {
     let env = Env::new();

@@ -1368,6 +1368,43 @@ fn a_report_through_the_server_on_a_run_with_a_secret_input_is_recorded_and_goes
     assert!(!export.contains(secret), "the secret is in the log");
 }
 
+/// A report through the server on a run it started with a secret input, quoting the value
+/// (as an output, in its message, and in an abort's message): the server held the value for
+/// its drivers, but the journals of its own appends read only its environment, so the value
+/// was stored in plain text.
+#[test]
+fn a_report_quoting_a_secret_input_the_server_holds_stored_it_in_plain_text() {
+    let env = home();
+    env.workflow(
+        "tok",
+        "name: tok\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: then, prompt: next}\n",
+    );
+    let secret = "s3cr3t-held-by-the-server";
+    let s = Server::start(&env);
+    let r = s.post(
+        "/api/v1/workflows/tok/runs",
+        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&s, &run)["status"], "waiting");
+    let done = s.post(
+        &format!("/api/v1/runs/{run}/steps/ask/complete"),
+        &format!(r#"{{"outputs": {{"echoed": "{secret}"}}, "message": "used {secret}"}}"#),
+    );
+    assert!(done.status < 300, "{} {}", done.status, done.body);
+    assert!(!done.body.contains(secret), "{}", done.body);
+    let aborted = s.post(
+        &format!("/api/v1/runs/{run}/abort"),
+        &format!(r#"{{"message": "no {secret}"}}"#),
+    );
+    assert!(aborted.status < 300, "{} {}", aborted.status, aborted.body);
+    assert_eq!(env.log_holding(secret), Vec::<String>::new());
+    let export = env.run(&["log", "export"]).stdout;
+    assert!(!export.contains(secret), "{export}");
+    assert!(export.contains("used ***"), "{export}");
+}
+
 /// N8: `--public-url` with a scheme that is not http or https (`javascript:alert(1)`) is
 /// refused for that reason, not as an address without a scheme.
 #[test]

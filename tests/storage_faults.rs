@@ -121,6 +121,77 @@ fn a_read_only_home_can_be_read_and_a_write_says_read_only() {
     );
 }
 
+/// A home its reader may only read by its permissions (another user's, not a read-only
+/// mount): `status`, `history`, `log verify`, `log verify --file` and `log show` failed with
+/// "attempt to write a readonly database" (SQLite says read-only, not cannot-open, when it may
+/// not create `cortex.db-shm` there, and only the cannot-open case fell back to reading the
+/// log immutable). Run as `nobody`; a write says "read-only" and changes nothing.
+#[test]
+fn a_home_its_reader_may_not_write_could_not_be_read() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let mode = |path: &std::path::Path, bits: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
+    };
+    mode(env.dir.path(), 0o755);
+    mode(&env.project(), 0o755);
+    let mut paths = vec![env.home()];
+    while let Some(path) = paths.pop() {
+        if path.is_dir() {
+            mode(&path, 0o555);
+            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            mode(&path, 0o444);
+        }
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = env.command(args);
+        cmd.uid(65534).gid(65534);
+        cmd.output()
+    };
+    let Ok(probe) = as_nobody(&["--version"]) else {
+        eprintln!("skipped: this test cannot run a command as another user here");
+        return;
+    };
+    assert!(probe.status.success(), "{probe:?}");
+    let before = std::fs::read(env.db()).unwrap();
+    let db = env.db().display().to_string();
+    for args in [
+        vec!["--json", "workflow", "status"],
+        vec!["--json", "workflow", "history"],
+        vec!["--json", "log", "verify", "--all"],
+        vec!["--json", "log", "verify", "--file", &db],
+        vec!["--json", "log", "show"],
+    ] {
+        let out = as_nobody(&args).unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        if args.contains(&"verify") {
+            assert_eq!(doc["ok"], true, "{args:?}: {doc}");
+        }
+        if args.contains(&"status") {
+            assert_eq!(doc["status"], "completed", "{doc}");
+        }
+    }
+    let out = as_nobody(&["workflow", "run", "tiny"]).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("read-only"), "{stderr}");
+    assert_eq!(
+        std::fs::read(env.db()).unwrap(),
+        before,
+        "nothing was written"
+    );
+    assert!(!env.home().join("cortex.db-shm").exists());
+}
+
 /// An archive copy of a log on read-only media (here a copy in a folder made immutable, so
 /// that neither the copy nor a `-shm` beside it can be written): `log verify --file` reads it
 /// and changes nothing. A file that is not a log is refused, and left as it was (opening it

@@ -168,6 +168,9 @@ pub(crate) fn run_child(
         }
     };
     let parent = journal.state.clone();
+    // The child's commands end on a stop asked of this run (or of its own parents) as on
+    // one asked of the child.
+    let lineage = journal.lineage();
     let parent_secrets = journal.redactor.clone();
     let home = ctx.home.clone();
     let stop = ctx.stop.clone();
@@ -189,6 +192,7 @@ pub(crate) fn run_child(
         let mut child =
             Journal::open(store, clock, ids, &run_id).map_err(|e| DriveError::Journal(e.into()))?;
         child.redactor.merge_secrets(&parent_secrets);
+        child.watch_parents(lineage);
         if child.state.outcome().is_none() {
             if child.state.phase == crate::decide::RunPhase::NotStarted {
                 let inputs = match typed_inputs(&h) {

@@ -53,6 +53,10 @@ pub struct Journal<'a> {
     /// The lease every append is made under, checked inside the append's transaction: once
     /// it has changed hands, appends are refused (`Fenced`).
     fence: Option<crate::store::Lease>,
+    /// The runs this one was started for, nearest first (a `uses:` child's parent, its
+    /// parent, ...), each as last read: a stop or abort asked of any of them halts this run's
+    /// commands too (`parent_halted`).
+    parents: Vec<RunState>,
 }
 
 impl<'a> Journal<'a> {
@@ -76,6 +80,7 @@ impl<'a> Journal<'a> {
             state,
             staged: Vec::new(),
             fence: None,
+            parents: Vec::new(),
         })
     }
 
@@ -98,6 +103,7 @@ impl<'a> Journal<'a> {
             state,
             staged: Vec::new(),
             fence: None,
+            parents: Vec::new(),
         };
         journal.refresh()?;
         // Secrets of the run are known from its start, which the state has folded.
@@ -109,6 +115,40 @@ impl<'a> Journal<'a> {
         let mut state = super::fold_log(store, run_id, 0, RunState::default())?;
         state.run_id = run_id.to_string();
         Ok(state)
+    }
+
+    /// Watch `parents` (nearest first, as `lineage` gives them) from now on.
+    pub fn watch_parents(&mut self, parents: Vec<RunState>) {
+        self.parents = parents;
+    }
+
+    /// What a run started for this one watches: this run, then the runs it watches.
+    pub fn lineage(&self) -> Vec<RunState> {
+        std::iter::once(self.state.clone())
+            .chain(self.parents.iter().cloned())
+            .collect()
+    }
+
+    /// Whether a run this one was started for (`watch_parents`) was asked to stop or abort,
+    /// or ended, as its log says now: only what was appended to it since the last look is
+    /// read.
+    pub fn parent_halted(&mut self) -> Result<bool, JournalError> {
+        let store = self
+            .store
+            .as_deref()
+            .expect("the journal's store is back in place after every append");
+        for parent in &mut self.parents {
+            let state = std::mem::take(parent);
+            let (run_id, seq) = (state.run_id.clone(), state.events);
+            *parent = super::fold_log(store, &run_id, seq, state)?;
+            if parent.stop_requested
+                || parent.abort_requested.is_some()
+                || parent.outcome().is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn store(&self) -> &dyn EventStore {
@@ -412,6 +452,9 @@ impl<'a> Journal<'a> {
     fn redact(&mut self, mut event: Event) -> Event {
         if let Event::RunStarted(started) = &mut event {
             self.redactor.start_run(started);
+            // Held for this process's later journals of the run (an operator's report
+            // through the same server or MCP session).
+            super::hold_secret_inputs(&self.run_id, self.redactor.input_values());
         }
         self.redactor.redact_event(&mut event);
         event

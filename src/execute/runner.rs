@@ -293,7 +293,9 @@ impl Runner {
     }
 
     /// Run `run:` checks (in step `index`'s environment, or the run's); a problem for each
-    /// that fails.
+    /// that fails. None if a stop ended one (the stop flag, or `watch` finding an operator's
+    /// request in the log, as for an attempt): a stopped check is no verdict, and the checks
+    /// after it do not run.
     pub fn run_checks(
         &self,
         state: &RunState,
@@ -301,7 +303,8 @@ impl Runner {
         checks: &[Check],
         label: &str,
         on_line: LineSink<'_>,
-    ) -> Vec<String> {
+        watch: &mut dyn FnMut() -> bool,
+    ) -> Option<Vec<String>> {
         let resolve = resolver(state, &self.redactor, index);
         let (env, cwd, redactor) = match index {
             Some(i) => {
@@ -335,31 +338,35 @@ impl Runner {
                 self.grace,
                 &redactor,
             );
-            let r = check_result(self.run_noted(
+            let r = self.run_noted(
                 &state.run_id,
                 &key,
                 &spec,
                 &mut |s, l| on_line(label, s, l),
-                &mut || false,
-            ));
-            if let Err(p) = r {
+                watch,
+            );
+            if r.stopped {
+                return None;
+            }
+            if let Err(p) = check_result(r) {
                 problems.push(format!("`{cmd}` {p}"));
             }
         }
-        problems
+        Some(problems)
     }
 
     /// Run step `index`'s `validate: - run:` checks against `outputs`; a problem for each
-    /// that fails.
+    /// that fails, or None if a stop ended one (`run_checks`).
     pub fn validate_report(
         &self,
         state: &RunState,
         index: usize,
         outputs: &[(String, String)],
         on_line: LineSink<'_>,
-    ) -> Vec<String> {
+        watch: &mut dyn FnMut() -> bool,
+    ) -> Option<Vec<String>> {
         let Some(step) = state.workflow.as_ref().and_then(|w| w.steps.get(index)) else {
-            return Vec::new();
+            return Some(Vec::new());
         };
         let checks: Vec<Check> = step
             .validate
@@ -368,22 +375,31 @@ impl Runner {
             .cloned()
             .collect();
         if checks.is_empty() {
-            return Vec::new();
+            return Some(Vec::new());
         }
         let mut with_outputs = state.clone();
         with_outputs.steps[index].outputs = outputs.iter().cloned().collect();
-        self.run_checks(&with_outputs, Some(index), &checks, "validate", on_line)
+        self.run_checks(
+            &with_outputs,
+            Some(index),
+            &checks,
+            "validate",
+            on_line,
+            watch,
+        )
     }
 
     /// Check step `index`'s `if:`: evaluate its expression with the run's values (a secret
     /// input's value as this process holds it, recorded as `***`), or run its command in the
     /// step's environment and directory (exit 0: it holds; another code: it does not). None
-    /// if a stop ended the command first.
+    /// if a stop ended the command first (the stop flag, or `watch` finding an operator's
+    /// request in the log).
     pub fn check_condition(
         &self,
         state: &RunState,
         index: usize,
         on_line: LineSink<'_>,
+        watch: &mut dyn FnMut() -> bool,
     ) -> Option<ConditionCheck> {
         let step = state.definition(index)?.clone();
         let condition = step.if_.as_ref()?;
@@ -464,7 +480,7 @@ impl Runner {
                     &key,
                     &spec,
                     &mut |s, l| on_line("if", s, l),
-                    &mut || false,
+                    watch,
                 );
                 if r.stopped {
                     return None;
@@ -514,10 +530,16 @@ impl Runner {
         }
     }
 
-    /// Prerequisites and health checks: every problem at once.
-    pub fn pre_validate(&self, state: &RunState, on_line: LineSink<'_>) -> Vec<String> {
+    /// Prerequisites and health checks: every problem at once, or None if a stop ended a
+    /// health check (`run_checks`).
+    pub fn pre_validate(
+        &self,
+        state: &RunState,
+        on_line: LineSink<'_>,
+        watch: &mut dyn FnMut() -> bool,
+    ) -> Option<Vec<String>> {
         let Some(wf) = &state.workflow else {
-            return vec!["the run has no readable definition".into()];
+            return Some(vec!["the run has no readable definition".into()]);
         };
         let cwd = state
             .start
@@ -536,8 +558,8 @@ impl Runner {
                 problems.extend(super::claude_program_missing(&setup.program, &cwd));
             }
         }
-        problems.extend(self.run_checks(state, None, &wf.health, "health", on_line));
-        problems
+        problems.extend(self.run_checks(state, None, &wf.health, "health", on_line, watch)?);
+        Some(problems)
     }
 
     /// Run step `index`'s rollback command.
@@ -758,10 +780,13 @@ impl PreparedAttempt {
         let mut validation_problems = Vec::new();
         if end.succeeded() {
             validation_problems.append(&mut problems);
-            // Validation sees the outputs of this attempt as if already recorded.
+            // Validation sees the outputs of this attempt as if already recorded. A check a
+            // stop ended is no verdict: the attempt was stopped, as if in its command.
             if let Some(state) = &self.state_for_checks {
-                validation_problems
-                    .extend(runner.validate_report(state, self.index, &outputs, on_line));
+                match runner.validate_report(state, self.index, &outputs, on_line, watch) {
+                    Some(problems) => validation_problems.extend(problems),
+                    None => return AttemptOutcome::Stopped,
+                }
             }
         }
         let mut outcome = report(end, outputs, result.tail, validation_problems);

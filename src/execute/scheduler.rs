@@ -113,7 +113,15 @@ pub fn drive_scenario(
             }
             let state = journal.state.clone();
             let observer = &mut *ctx.observer;
-            let problems = runner.pre_validate(&state, &mut |s, st, l| observer.line(s, st, l));
+            // A scenario has no health checks (`Scenario::as_workflow`): nothing here runs a
+            // command for long, and nothing but `halt` (raised by this loop) could end one.
+            let problems =
+                runner.pre_validate(&state, &mut |s, st, l| observer.line(s, st, l), &mut || {
+                    false
+                });
+            let Some(problems) = problems else {
+                continue;
+            };
             // Staged: appended with what comes next (the first attempt's start, or where the
             // drive stops), one commit fewer before the first phase starts.
             journal.stage(Command::RecordPreValidation { problems })?;
@@ -158,9 +166,15 @@ pub fn drive_scenario(
                     let tx = tx.clone();
                     pool.run(move || {
                         let lines = tx.clone();
-                        let check = runner.check_condition(&state, index, &mut |step, s, l| {
-                            let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
-                        });
+                        // Ended by `halt`, which the loop raises on a stop.
+                        let check = runner.check_condition(
+                            &state,
+                            index,
+                            &mut |step, s, l| {
+                                let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
+                            },
+                            &mut || false,
+                        );
                         let _ = tx.send(Msg::Condition(name, check.map(Box::new)));
                     });
                     continue;
@@ -168,7 +182,13 @@ pub fn drive_scenario(
                 let state = journal.state.clone();
                 let observer = &mut *ctx.observer;
                 if let Some(check) =
-                    runner.check_condition(&state, index, &mut |s, st, l| observer.line(s, st, l))
+                    // An expression: nothing runs.
+                    runner.check_condition(
+                        &state,
+                        index,
+                        &mut |s, st, l| observer.line(s, st, l),
+                        &mut || false,
+                    )
                 {
                     record(journal, ctx, Command::RecordCondition(Box::new(check)))?;
                 }

@@ -92,6 +92,30 @@ fn process_env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The values of secret inputs this process was given, by run. A front end that lives on
+/// (`serve`, an MCP session) starts or resumes a run with them, and later appends to that run
+/// what people send it (a report's outputs, a message) through journals it opens afresh,
+/// whose redactors read only this process's environment (`Redactor::of_run`): without this,
+/// a report quoting a secret input's value stored it in plain text.
+static HELD: std::sync::Mutex<BTreeMap<String, BTreeSet<String>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Remember `values` (of secret inputs of run `run_id`) for as long as this process lives:
+/// every journal it opens for that run scrubs them.
+pub fn hold_secret_inputs<'a>(run_id: &str, values: impl IntoIterator<Item = &'a str>) {
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    let of_run = held.entry(run_id.to_string()).or_default();
+    of_run.extend(values.into_iter().map(str::to_string));
+}
+
+/// The values of run `run_id`'s secret inputs this process holds (`hold_secret_inputs`).
+fn held_secret_inputs(run_id: &str) -> Vec<String> {
+    let held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    held.get(run_id)
+        .map(|v| v.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// The secret values to scrub, longest first (so a secret containing another is scrubbed
 /// whole), and the values of the run's secret inputs.
 #[derive(Default, Clone)]
@@ -128,7 +152,8 @@ impl Redactor {
 
     /// The secrets of the run in `state`, from this process's environment: secret-named
     /// variables, the variables the run's steps list in `secret_env`, the values of its secret
-    /// inputs given as `CORTEX_INPUT_<NAME>`, and its secret `env:` entries as rendered.
+    /// inputs given as `CORTEX_INPUT_<NAME>` or held by this process (`hold_secret_inputs`,
+    /// scrubbed only), and its secret `env:` entries as rendered.
     pub fn of_run(state: &RunState) -> Redactor {
         let env = process_env();
         let extra: Vec<String> = state
@@ -156,7 +181,15 @@ impl Redactor {
                 r.add_env_entries(wf, &start.inputs);
             }
         }
+        for value in held_secret_inputs(&state.run_id) {
+            r.add(&value);
+        }
         r
+    }
+
+    /// The values of the secret inputs this redactor holds.
+    pub fn input_values(&self) -> impl Iterator<Item = &str> {
+        self.inputs.values().map(String::as_str)
     }
 
     /// Take in the secrets of a run that is starting, and keep its secret inputs out of the

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::process::WATCH_EVERY;
 use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
@@ -10,16 +11,20 @@ use super::session::{
 };
 use super::{Journal, StopFlag, Stream};
 use crate::decide::Command;
+use crate::definition::IfCondition;
 use crate::plan::{Next, next};
 
 /// Drive the child run of `uses:` step `index` and record how the step's attempt goes: its
 /// end (staged, as any attempt's), or that it waits with its child (the driver then stops
 /// here: `Some(Waiting)`), or nothing when the child was stopped (the loop records the stop).
+/// A stop while its checks run (a signal, or an operator's request found in the log, which
+/// raises `halt`) records nothing for the attempt: the loop records the stop.
 fn child_attempt(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
     index: usize,
     new_attempt: bool,
+    halt: &StopFlag,
 ) -> Result<Option<DriveEnd>, DriveError> {
     let step = journal.state.steps[index].name.clone();
     match super::child::run_child(journal, ctx, index, new_attempt)? {
@@ -27,13 +32,25 @@ fn child_attempt(
             // The step's `validate: - run:` checks see the child's outputs as the step's.
             if report.end.succeeded() {
                 let runner = ctx.runner(&ctx.stop, &journal.redactor);
+                let state = journal.state.clone();
+                let mut caught_up = Vec::new();
+                let mut failed = None;
                 let observer = &mut *ctx.observer;
-                report.validation_problems = runner.validate_report(
-                    &journal.state,
+                let problems = runner.validate_report(
+                    &state,
                     index,
                     &report.outputs,
                     &mut |step, s, l| observer.line(step, s, l),
+                    &mut || watch_log(journal, halt, &mut caught_up, &mut failed),
                 );
+                announce(journal, ctx, &caught_up);
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+                let Some(problems) = problems else {
+                    return Ok(None);
+                };
+                report.validation_problems = problems;
             }
             journal.stage(Command::FinishAttempt(report))?;
             Ok(None)
@@ -73,11 +90,12 @@ fn needs_secrets(state: &crate::decide::RunState, action: &Next, missing: &[Stri
     }
 }
 
-/// While a step's command runs on the driver's thread: look at the log for an operator's stop
+/// While a command of the run (a step's, its rollback, a `validate:`, `if:`, health or post
+/// check) runs on the driver's thread: look at the log for an operator's stop
 /// or abort, or the run ended beside this driver; if so (or if the log cannot be read, which
 /// is kept in `failed` as the drive's error), raise `halt` and end the command. What was read
 /// is kept in `caught_up` for the observer.
-fn watch_log(
+pub(crate) fn watch_log(
     journal: &mut Journal<'_>,
     halt: &StopFlag,
     caught_up: &mut Vec<crate::event::Recorded>,
@@ -86,11 +104,18 @@ fn watch_log(
     if failed.is_some() {
         return true;
     }
-    match journal.refresh() {
-        Ok(events) => {
-            caught_up.extend(events);
+    // A child run (`uses:`) halts for its parents' stops too.
+    let read = journal.refresh().and_then(|events| {
+        caught_up.extend(events);
+        journal.parent_halted()
+    });
+    match read {
+        Ok(parent_halted) => {
             let state = &journal.state;
-            if state.stop_requested || state.abort_requested.is_some() || state.outcome().is_some()
+            if parent_halted
+                || state.stop_requested
+                || state.abort_requested.is_some()
+                || state.outcome().is_some()
             {
                 halt.set(nix::sys::signal::Signal::SIGTERM as i32);
                 return true;
@@ -101,6 +126,38 @@ fn watch_log(
             halt.set(nix::sys::signal::Signal::SIGTERM as i32);
             *failed = Some(e);
             true
+        }
+    }
+}
+
+/// Wait out a retry's backoff (at most a day), looking at the log as while a command runs
+/// (`watch_log`): false if a stop (a signal, or an operator's stop or abort found in the log,
+/// which raises `halt`) or the run's deadline came first. Before, only a signal ended the
+/// wait, so a stop recorded from another host waited out the backoff.
+fn wait_backoff(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    halt: &StopFlag,
+    backoff: Duration,
+    deadline: Option<Instant>,
+) -> Result<bool, DriveError> {
+    let until = Instant::now().checked_add(backoff);
+    loop {
+        let left = until.map_or(WATCH_EVERY, |u| u.saturating_duration_since(Instant::now()));
+        if left.is_zero() {
+            return Ok(true);
+        }
+        if !sleep_unless_stopped(left.min(WATCH_EVERY), &ctx.stop, deadline) {
+            return Ok(false);
+        }
+        let (mut caught_up, mut failed) = (Vec::new(), None);
+        let halted = watch_log(journal, halt, &mut caught_up, &mut failed);
+        announce(journal, ctx, &caught_up);
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if halted {
+            return Ok(false);
         }
     }
 }
@@ -178,7 +235,25 @@ pub(crate) fn drive_workflow(
                 )));
             }
             Next::CheckCondition { index } => {
-                let Some(check) = runner.check_condition(state, index, &mut on_line) else {
+                let command = state
+                    .definition(index)
+                    .is_some_and(|d| matches!(d.if_, Some(IfCondition::Command(_))));
+                let check = if command {
+                    // A command may take a while: watched as an attempt is.
+                    let state = state.clone();
+                    let (mut caught_up, mut failed) = (Vec::new(), None);
+                    let check = runner.check_condition(&state, index, &mut on_line, &mut || {
+                        watch_log(journal, &halt, &mut caught_up, &mut failed)
+                    });
+                    announce(journal, ctx, &caught_up);
+                    if let Some(e) = failed {
+                        return Err(e.into());
+                    }
+                    check
+                } else {
+                    runner.check_condition(state, index, &mut on_line, &mut || false)
+                };
+                let Some(check) = check else {
                     continue;
                 };
                 record(journal, ctx, Command::RecordCondition(Box::new(check)))?;
@@ -189,37 +264,61 @@ pub(crate) fn drive_workflow(
                 record(journal, ctx, Command::RecordItems { step, items })?;
             }
             Next::Child { index } => {
-                if let Some(end) = child_attempt(journal, ctx, index, false)? {
+                if let Some(end) = child_attempt(journal, ctx, index, false, &halt)? {
                     return Ok(end);
                 }
             }
-            Next::PreValidate => {
-                let problems = runner.pre_validate(state, &mut on_line);
-                record(journal, ctx, Command::RecordPreValidation { problems })?;
-            }
-            Next::PostValidate => {
-                let checks = state
-                    .workflow
-                    .as_ref()
-                    .map(|w| w.post.clone())
-                    .unwrap_or_default();
-                let problems = runner.run_checks(state, None, &checks, "post", &mut on_line);
-                if ctx.stop.is_set() {
-                    continue;
+            Next::PreValidate | Next::PostValidate => {
+                // Health and post checks are commands: watched as an attempt is. One a stop
+                // ended records nothing (the loop records the stop); they run again on resume.
+                let pre = matches!(action, Next::PreValidate);
+                let state = state.clone();
+                let (mut caught_up, mut failed) = (Vec::new(), None);
+                let mut watch = || watch_log(journal, &halt, &mut caught_up, &mut failed);
+                let problems = if pre {
+                    runner.pre_validate(&state, &mut on_line, &mut watch)
+                } else {
+                    let checks = state
+                        .workflow
+                        .as_ref()
+                        .map(|w| w.post.clone())
+                        .unwrap_or_default();
+                    runner.run_checks(&state, None, &checks, "post", &mut on_line, &mut watch)
+                };
+                announce(journal, ctx, &caught_up);
+                if let Some(e) = failed {
+                    return Err(e.into());
                 }
-                record(journal, ctx, Command::RecordPostValidation { problems })?;
+                let Some(problems) = problems else {
+                    continue;
+                };
+                let command = if pre {
+                    Command::RecordPreValidation { problems }
+                } else {
+                    Command::RecordPostValidation { problems }
+                };
+                record(journal, ctx, command)?;
             }
             Next::Attempt { index, delay_ms } => {
-                if !sleep_unless_stopped(Duration::from_millis(delay_ms), &ctx.stop, deadline) {
+                if delay_ms > 0
+                    && !wait_backoff(
+                        journal,
+                        ctx,
+                        &halt,
+                        Duration::from_millis(delay_ms),
+                        deadline,
+                    )?
+                {
                     continue;
                 }
-                let name = state.steps[index].name.clone();
+                // As the log is now (the wait may have read events an operator appended).
+                let name = journal.state.steps[index].name.clone();
                 record(journal, ctx, Command::StartAttempt { step: name })?;
                 if journal.state.is_external(index) {
                     continue;
                 }
                 if journal.state.is_uses(index) {
-                    if let Some(end) = child_attempt(journal, ctx, index, true)? {
+                    if let Some(end) = child_attempt(journal, ctx, index, true, &halt)? {
                         return Ok(end);
                     }
                     continue;

@@ -793,6 +793,7 @@ fn supply_secret_inputs(
             .redactor
             .set_input(name, &crate::execute::input_text(value));
     }
+    crate::execute::hold_secret_inputs(&run_id, journal.redactor.input_values());
     let missing = journal.redactor.missing_inputs(&journal.state);
     if missing.is_empty() {
         Ok(())
@@ -1087,9 +1088,17 @@ pub fn report_step(
             notes: Default::default(),
         };
         let observer = &mut *live.observer;
-        runner.validate_report(state, index, &outputs, &mut |step, s, l| {
-            observer.line(step, s, l)
-        })
+        // Never stopped: nothing raises this runner's flag, and nothing else drives a
+        // waiting step.
+        runner
+            .validate_report(
+                state,
+                index,
+                &outputs,
+                &mut |step, s, l| observer.line(step, s, l),
+                &mut || false,
+            )
+            .unwrap_or_default()
     } else {
         Vec::new()
     };

@@ -194,8 +194,22 @@ impl SqliteStore {
             // before anyone reads, which a read-only connection may not do. Where the files can
             // be written, a read-write connection rebuilds it (only the `-shm` index, never the
             // log), and this store still refuses every write.
+            //
+            // Where they cannot be written either, but by permission rather than by a
+            // read-only mount (another user's home, an archive copy in a folder its reader
+            // may not write), SQLite says read-only rather than cannot-open: it is read as on
+            // read-only media.
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::ReadOnly) => {
-                Self::connect_recovering(path).map_err(|_| open_err(e))?
+                match Self::connect_recovering(path) {
+                    Ok(conn) => conn,
+                    Err(_) if path.is_file() => {
+                        if wal_has_frames(path) {
+                            return Err(StoreError::WalUnreadable { path: shown });
+                        }
+                        Self::connect_read(path, "immutable=1").map_err(|_| open_err(e))?
+                    }
+                    Err(_) => return Err(open_err(e)),
+                }
             }
             Err(e) => return Err(open_err(e)),
         };
