@@ -30,9 +30,12 @@ pub fn fold_log(
     state: RunState,
 ) -> Result<RunState, StoreError> {
     let mut state = state;
-    stream_run(store, run_id, seq, &mut |event| {
+    // Each event's hash comes empty; the head is the last one's.
+    if let Some(head) = stream_run(store, run_id, seq, &mut |event| {
         evolve_in_place(&mut state, event)
-    })?;
+    })? {
+        state.head_hash = head;
+    }
     Ok(state)
 }
 

@@ -35,16 +35,18 @@ pub(crate) fn first_seq(seq: u64) -> i64 {
 pub type RowSink<'s> = dyn FnMut(FoldRow<'_>) -> Result<(), StoreError> + 's;
 
 /// Hand the events of `run_id` from `from` on, in order, to `f`, each decoded from the bytes
-/// the store holds (`EventStore::fold_rows`): the body parsed where it lies, the hash written
-/// as hex into one buffer kept for the whole stream. A row that does not decode is the same
-/// `StoreError::Corrupt` that `read_run` returns for it.
+/// the store holds (`EventStore::fold_rows`): the body parsed where it lies. Each event's hash
+/// is handed on empty: a fold needs only the last one (the state's head), which the stream
+/// returns as hex (none if it handed nothing on) — writing every hash as hex was a sixteenth
+/// of a replay. A row that does not decode is the same `StoreError::Corrupt` that `read_run`
+/// returns for it.
 pub fn stream_run(
     store: &dyn EventStore,
     run_id: &str,
     from: u64,
     f: &mut dyn FnMut(Stamped<'_>),
-) -> Result<(), StoreError> {
-    let mut hash = String::with_capacity(64);
+) -> Result<Option<String>, StoreError> {
+    let mut last_hash: Option<Vec<u8>> = None;
     store.fold_rows(run_id, from, &mut |row| {
         let seq = row.seq.max(0) as u64;
         let corrupt = |reason: String| StoreError::Corrupt {
@@ -60,14 +62,17 @@ pub fn stream_run(
         let version = u32::try_from(row.version).unwrap_or(u32::MAX);
         let event = decode(version, type_name, body).map_err(corrupt)?;
         let time = text(row.time, "time")?;
-        super::hash::hex_into(&mut hash, row.hash);
+        let last = last_hash.get_or_insert_with(|| Vec::with_capacity(32));
+        last.clear();
+        last.extend_from_slice(row.hash);
         f(Stamped {
             run_id,
             seq,
             time,
-            hash: &hash,
+            hash: "",
             event: &event,
         });
         Ok(())
-    })
+    })?;
+    Ok(last_hash.map(|h| super::hash::hex(&h)))
 }
