@@ -204,9 +204,10 @@ pub struct RunState {
     /// The scenario's DAG, prepared once for scheduling.
     #[serde(skip)]
     pub phase_plan: Option<Arc<crate::plan::PhasePlan>>,
-    /// Step (or phase) name → index, so folding an event is O(log n), not O(n).
+    /// Step (or phase) name → index, so folding an event does not walk the steps (hashed:
+    /// a replay looks a name up for nearly every event).
     #[serde(skip)]
-    pub index: Arc<BTreeMap<String, usize>>,
+    pub index: Arc<std::collections::HashMap<String, usize>>,
     pub definition_error: Option<String>,
     /// Manual phases an operator asked to start.
     pub start_requested: BTreeSet<String>,
