@@ -16,6 +16,23 @@ use cortex::execute::{Journal, Quiet, StopFlag, SystemClock, UlidIds};
 use cortex::ops::{Ctx, Live, RunHow};
 use cortex::store::{EventStore, SqliteStore};
 
+/// Append an operator's stop (or abort) of `run_id` straight to the log, as a process on
+/// another host would: no signal reaches the driver.
+fn request_stop_in_the_log(store: &mut dyn EventStore, run_id: &str, abort: bool) {
+    let clock = SystemClock;
+    let mut ids = UlidIds::default();
+    let mut journal = Journal::open(store, &clock, &mut ids, run_id).unwrap();
+    journal
+        .submit(Command::RequestStop {
+            by: Operator {
+                actor: "elsewhere".into(),
+                message: None,
+            },
+            abort,
+        })
+        .unwrap();
+}
+
 fn pid_alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
@@ -65,18 +82,7 @@ fn a_stop_or_abort_recorded_in_the_log_ends_the_running_step_without_a_signal() 
             .unwrap();
         let mut store = SqliteStore::open(&home.join("cortex.db"), Durability::Normal).unwrap();
         let run_id = store.runs().unwrap()[0].run_id.clone();
-        let clock = SystemClock;
-        let mut ids = UlidIds::default();
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id).unwrap();
-        journal
-            .submit(Command::RequestStop {
-                by: Operator {
-                    actor: "elsewhere".into(),
-                    message: None,
-                },
-                abort,
-            })
-            .unwrap();
+        request_stop_in_the_log(&mut store, &run_id, abort);
         // Far beyond a prompt stop, far below the step's own end.
         let doc = rx
             .recv_timeout(Duration::from_secs(60))
@@ -181,18 +187,7 @@ fn a_stop_recorded_only_in_the_log_ended_no_validate_if_health_or_post_check() {
                 let (driver, check) = drive_until_check_runs(&env, &marker);
                 let mut store = env.open_store();
                 let run_id = store.runs().unwrap()[0].run_id.clone();
-                let clock = SystemClock;
-                let mut ids = UlidIds::default();
-                let mut journal = Journal::open(&mut *store, &clock, &mut ids, &run_id).unwrap();
-                journal
-                    .submit(Command::RequestStop {
-                        by: Operator {
-                            actor: "elsewhere".into(),
-                            message: None,
-                        },
-                        abort,
-                    })
-                    .unwrap();
+                request_stop_in_the_log(&mut *store, &run_id, abort);
                 let what = format!("{kind_of_log:?} {kind} abort {abort}");
                 driver_ends(driver, &what);
                 wait_until("the check's process to end", || !pid_alive(check));
@@ -322,18 +317,7 @@ fn a_stop_recorded_only_in_the_log_did_not_end_a_retrys_backoff() {
                 Duration::from_secs(30),
                 |ev| kinds(ev).iter().any(|k| k == "retry_scheduled"),
             );
-            let clock = SystemClock;
-            let mut ids = UlidIds::default();
-            let mut journal = Journal::open(&mut *store, &clock, &mut ids, &run_id).unwrap();
-            journal
-                .submit(Command::RequestStop {
-                    by: Operator {
-                        actor: "elsewhere".into(),
-                        message: None,
-                    },
-                    abort,
-                })
-                .unwrap();
+            request_stop_in_the_log(&mut *store, &run_id, abort);
             let what = format!("{kind_of_log:?} abort {abort}");
             driver_ends(driver, &what);
             let expected = if abort { "aborted" } else { "stopped" };
@@ -391,18 +375,7 @@ fn a_stop_asked_of_a_parent_run_only_in_the_log_did_not_end_its_child_runs_comma
             .unwrap()
             .to_string();
         let mut store = env.open_store();
-        let clock = SystemClock;
-        let mut ids = UlidIds::default();
-        let mut journal = Journal::open(&mut *store, &clock, &mut ids, &parent).unwrap();
-        journal
-            .submit(Command::RequestStop {
-                by: Operator {
-                    actor: "elsewhere".into(),
-                    message: None,
-                },
-                abort,
-            })
-            .unwrap();
+        request_stop_in_the_log(&mut *store, &parent, abort);
         let what = format!("abort {abort}");
         driver_ends(driver, &what);
         wait_until("the child's command to end", || !pid_alive(command));

@@ -138,13 +138,7 @@ pub fn verify(
                     .into_iter()
                     .filter(|a| run_id.as_ref().is_none_or(|r| *r == a.run_id))
                     .collect();
-                report.anchors = Some(relevant.len() as u64);
-                if report.ok
-                    && let Some(bad) = check_anchors(&rows, &relevant)
-                {
-                    report.ok = false;
-                    report.first_bad = Some(bad);
-                }
+                hold_to_anchors(&mut report, &rows, &relevant);
             }
             // The snapshots that `status` may read must agree with the log they cache.
             if report.ok
@@ -187,6 +181,22 @@ pub fn verify(
             let code = if report.ok { exit::OK } else { exit::FAILED };
             Ok(Output::new(report, text, code))
         }
+    }
+}
+
+/// The report of rows `rows` held to the anchors `relevant` to them: counted, and the first
+/// anchored head missing, changed or no longer the head fails it (if nothing failed before).
+fn hold_to_anchors(
+    report: &mut crate::store::VerifyReport,
+    rows: &[crate::store::RawRow],
+    relevant: &[crate::store::Anchor],
+) {
+    report.anchors = Some(relevant.len() as u64);
+    if report.ok
+        && let Some(bad) = check_anchors(rows, relevant)
+    {
+        report.ok = false;
+        report.first_bad = Some(bad);
     }
 }
 
@@ -286,13 +296,7 @@ fn verify_export(
             .filter(|a| kept.iter().any(|r| r.run_id == a.run_id.as_bytes()))
             .cloned()
             .collect();
-        report.anchors = Some(relevant.len() as u64);
-        if report.ok
-            && let Some(bad) = check_anchors(&kept, &relevant)
-        {
-            report.ok = false;
-            report.first_bad = Some(bad);
-        }
+        hold_to_anchors(&mut report, &kept, &relevant);
     }
     let text = render_verify(&report);
     let code = if report.ok { exit::OK } else { exit::FAILED };
