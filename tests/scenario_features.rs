@@ -233,3 +233,52 @@ fn resuming_a_scenario_without_its_secret_input_says_how_to_give_it_to_orchestra
     );
     assert!(env.log_holding("supersecretvalue").is_empty());
 }
+
+/// A manual phase whose start was requested while `max_parallel` was used up stayed plain
+/// "pending" in status, so an operator could not tell a requested start from none: it says
+/// "start requested", and `--json` has `start_requested: true`, until the phase starts.
+#[test]
+fn a_manual_phase_whose_start_is_held_by_max_parallel_says_its_start_was_requested() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "held",
+        "name: held\ndescription: one at a time\nmax_parallel: 1\nphases:\n  - {name: first, description: a person, condition: manual}\n  - {name: second, description: a person too, condition: manual}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "held"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "start", "held", "first"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "start", "held", "second"]).code, 3);
+    let status = env.run(&["orchestrate", "status", "held"]);
+    assert!(
+        status.stdout.contains("second  - pending, start requested"),
+        "{}",
+        status.stdout
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "held"]).json();
+    let phase = |name: &str| {
+        doc["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(phase("second")["start_requested"], true, "{doc}");
+    assert!(phase("first").get("start_requested").is_none(), "{doc}");
+    // Once the slot is free the requested phase starts by itself, and the mark is gone.
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "held", "first"]).code,
+        3
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "held"]).json();
+    let second = doc["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "second")
+        .unwrap()
+        .clone();
+    assert_eq!(second["status"], "waiting", "{doc}");
+    assert!(second.get("start_requested").is_none(), "{doc}");
+}

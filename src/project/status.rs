@@ -174,6 +174,10 @@ pub struct StepView {
     pub condition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel: Option<bool>,
+    /// A manual phase an operator asked to start that has not started yet (its dependencies
+    /// or `max_parallel` hold it): it starts by itself when they allow.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub start_requested: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -656,6 +660,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 },
                 condition: phase(i).map(|p| p.condition.clone().unwrap_or_else(|| "auto".into())),
                 parallel: phase(i).map(|p| p.parallel),
+                start_requested: s.status == StepStatus::Pending
+                    && state.start_requested.contains(&s.name),
                 agents: phase(i).map(|p| p.agents.clone()).unwrap_or_default(),
                 profiles: phase(i).map(|p| p.profiles.clone()).unwrap_or_default(),
                 criteria: phase(i)

@@ -157,9 +157,14 @@ pub fn render_scenario_status(
                 let _ = writeln!(out, "      {mark} {} ({value}) - {word}{timing}", s.name);
             }
             None => {
+                let requested = if s.start_requested {
+                    ", start requested"
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     out,
-                    "  {mark} {:<width$}  - {word}{timing}   [{}]{parallel}",
+                    "  {mark} {:<width$}  - {word}{requested}{timing}   [{}]{parallel}",
                     s.name,
                     s.condition.as_deref().unwrap_or("auto")
                 );
