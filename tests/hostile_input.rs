@@ -783,3 +783,58 @@ fn an_emoji_with_its_presentation_selector_is_a_name_and_a_stray_selector_is_ref
         );
     }
 }
+
+/// A FIFO, a link to a device and a broken link named like definitions were skipped without a
+/// word by `workflow list` and `orchestrate validate --all` (`is_file` was false for them): they
+/// are listed as invalid, saying what they are, `validate --all` gives every other file its
+/// verdict too, and nothing hangs on the FIFO.
+#[test]
+fn definition_files_that_are_not_regular_files_are_listed_as_invalid_not_skipped() {
+    let env = Env::new();
+    let workflows = env.home().join("workflows");
+    let scenarios = env.home().join("scenarios");
+    std::fs::create_dir_all(&workflows).unwrap();
+    std::fs::create_dir_all(&scenarios).unwrap();
+    let fifo = |p: &std::path::Path| {
+        let made = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    };
+    fifo(&workflows.join("pipe.yaml"));
+    std::os::unix::fs::symlink("/dev/zero", workflows.join("zero.yaml")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/gone", workflows.join("gone.yaml")).unwrap();
+    fifo(&scenarios.join("pipe.yaml"));
+    std::fs::write(
+        scenarios.join("fine.yaml"),
+        "name: fine\ndescription: fine\nphases:\n  - {name: a, description: a, run: 'true'}\n",
+    )
+    .unwrap();
+    let list = env.run(&["--json", "workflow", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let rows = list.json();
+    for name in ["pipe", "zero", "gone"] {
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed: {rows}"));
+        assert_eq!(row["valid"], false, "{row}");
+    }
+    let all = env.run(&["--json", "orchestrate", "validate", "--all"]);
+    assert_eq!(all.code, 2, "{}", all.stderr);
+    let doc = all.json();
+    let verdicts = doc["scenarios"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 2, "{doc}");
+    assert!(
+        verdicts.iter().any(|v| v["valid"] == false
+            && v["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not a regular file")),
+        "{doc}"
+    );
+    assert!(verdicts.iter().any(|v| v["valid"] == true), "{doc}");
+}
