@@ -406,6 +406,7 @@ fn step_card(
                 @if s.attempts > 0 { span class="muted" { " attempt " (s.attempts) } }
                 @if let Some(c) = &s.condition { span class="tag" { "condition: " (c) } }
                 @if s.parallel == Some(true) { span class="tag" { "parallel" } }
+                @if s.start_requested { span class="tag" title="its dependencies or max_parallel hold it; it starts by itself" { "start requested" } }
             }
             dl class="times" {
                 dt { "started" } dd { (when(s.started_at.as_deref())) }
