@@ -37,7 +37,7 @@ pub enum TopCommand {
     /// Agent definitions and which are active.
     #[command(subcommand)]
     Agent(AgentCommandArgs),
-    /// The event log: show, verify, export.
+    /// The event log: show, verify, export, anchor, copy.
     #[command(subcommand)]
     Log(LogCommand),
     /// The terminal UI: scenarios and their runs live, a command palette (Ctrl+P), workflow runs.
@@ -502,7 +502,7 @@ pub enum LogCommand {
         /// Every run (the default when no run is named).
         #[arg(long, conflicts_with_all = ["run", "file"])]
         all: bool,
-        /// Verify this cortex.db instead of CORTEX_HOME's.
+        /// Verify this file instead of the log: a copy of a cortex.db, or a run exported with `log export` (JSON Lines), checked from the file alone.
         #[arg(long, value_name = "F", conflicts_with = "run")]
         file: Option<PathBuf>,
         /// Also check the heads anchored in this file (`log anchor`): catches a truncated tail.
