@@ -318,6 +318,17 @@ fn an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found(env:
     // A file holding no event is an error, not a pass.
     let empty = write("empty.jsonl", &[]);
     assert_eq!(elsewhere.run(&["log", "verify", "--file", &empty]).code, 2);
+    // The JSON array of `--json log show` is no log: the error says what to verify instead.
+    let shown = env.run(&["--json", "log", "show", &runs[0]]);
+    let array = write("shown.json", &[shown.stdout.clone()]);
+    let refused = elsewhere.run(&["log", "verify", "--file", &array]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is a JSON array, not a log")
+            && refused.stderr.contains("log export"),
+        "{}",
+        refused.stderr
+    );
 }
 
 common::on_both_stores!(

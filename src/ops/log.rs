@@ -101,7 +101,22 @@ pub fn verify(
                 }
                 Some(f) if exported(f) => return verify_export(f, anchored.as_deref()),
                 // Never written: an archive copy stays as it is, even on read-only media.
-                Some(f) => Box::new(SqliteStore::open_read(f)?) as Box<dyn EventStore>,
+                Some(f) => match SqliteStore::open_read(f) {
+                    Ok(store) => Box::new(store) as Box<dyn EventStore>,
+                    Err(e) => {
+                        let mut error = CommandError::from(e);
+                        // A JSON array (`--json log show`, the API's log) holds decoded
+                        // events, not the columns the chain is checked from.
+                        if first_byte(f) == Some(b'[') {
+                            error = error.hint(format!(
+                                "{} is a JSON array, not a log: verify a copy of the database, or the JSON Lines that {} writes",
+                                f.display(),
+                                ctx.cmd(&["log", "export", "RUN"])
+                            ));
+                        }
+                        return Err(error);
+                    }
+                },
                 None => match ctx.reading_store()? {
                     Some(s) => s,
                     None => {
@@ -202,11 +217,22 @@ fn hold_to_anchors(
 
 /// Whether `file` begins as `cortex log export` writes (JSON Lines), not as a database.
 fn exported(file: &Path) -> bool {
-    let mut head = [0u8; 512];
+    crate::store::looks_exported(&head_of(file))
+}
+
+/// The first byte of `file` that is not white space, if any.
+fn first_byte(file: &Path) -> Option<u8> {
+    head_of(file).into_iter().find(|b| !b" \t\r\n".contains(b))
+}
+
+/// The first 512 bytes of `file` (fewer if it is shorter or cannot be read).
+fn head_of(file: &Path) -> Vec<u8> {
+    let mut head = vec![0u8; 512];
     let n = std::fs::File::open(file)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
         .unwrap_or(0);
-    crate::store::looks_exported(&head[..n])
+    head.truncate(n);
+    head
 }
 
 /// `log verify --file F` of an exported run (or several, one after another): its chain
