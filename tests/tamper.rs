@@ -320,7 +320,7 @@ fn an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found(env:
     assert_eq!(elsewhere.run(&["log", "verify", "--file", &empty]).code, 2);
     // The JSON array of `--json log show` is no log: the error says what to verify instead.
     let shown = env.run(&["--json", "log", "show", &runs[0]]);
-    let array = write("shown.json", &[shown.stdout.clone()]);
+    let array = write("shown.json", std::slice::from_ref(&shown.stdout));
     let refused = elsewhere.run(&["log", "verify", "--file", &array]);
     assert_ne!(refused.code, 0, "{}", refused.stderr);
     assert!(
