@@ -928,6 +928,16 @@ fn off_loopback_every_request_needs_the_token_and_one_is_generated() {
     assert!(out.stderr.contains("too short"), "{}", out.stderr);
 }
 
+/// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.
+fn start_with_api_token(s: &Server, name: &str, secret: &str) -> String {
+    let r = s.post(
+        &format!("/api/v1/workflows/{name}/runs"),
+        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    r.json()["run_id"].as_str().unwrap().to_string()
+}
+
 /// A secret input given to the API reaches its background driver through the environment:
 /// never the log, the derived files, the driver's output, a page or the API.
 #[test]
@@ -939,12 +949,7 @@ fn a_secret_input_given_to_the_api_stays_out_of_the_log_and_the_pages() {
     );
     let secret = "s3cr3t-from-the-web-4242";
     let s = Server::start(&env);
-    let r = s.post(
-        "/api/v1/workflows/secretive/runs",
-        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let run = start_with_api_token(&s, "secretive", secret);
     let done = settled(&s, &run);
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["inputs"]["api_token"], "***");
@@ -1381,12 +1386,7 @@ fn a_report_quoting_a_secret_input_the_server_holds_stored_it_in_plain_text() {
     );
     let secret = "s3cr3t-held-by-the-server";
     let s = Server::start(&env);
-    let r = s.post(
-        "/api/v1/workflows/tok/runs",
-        &format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#),
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let run = start_with_api_token(&s, "tok", secret);
     assert_eq!(settled(&s, &run)["status"], "waiting");
     let done = s.post(
         &format!("/api/v1/runs/{run}/steps/ask/complete"),
