@@ -322,10 +322,19 @@ fn an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found(env:
     let shown = env.run(&["--json", "log", "show", &runs[0]]);
     let array = write("shown.json", std::slice::from_ref(&shown.stdout));
     let refused = elsewhere.run(&["log", "verify", "--file", &array]);
-    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("is a JSON array, not a log")
-            && refused.stderr.contains("log export"),
+        refused.stderr.contains("is a JSON array") && refused.stderr.contains("log export"),
+        "{}",
+        refused.stderr
+    );
+    // Nor is any other file: bad input (2), not a failed verification (1).
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not a log\n").unwrap();
+    let refused = elsewhere.run(&["log", "verify", "--file", &text.display().to_string()]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("is neither a cortex log"),
         "{}",
         refused.stderr
     );

@@ -101,22 +101,31 @@ pub fn verify(
                 }
                 Some(f) if exported(f) => return verify_export(f, anchored.as_deref()),
                 // Never written: an archive copy stays as it is, even on read-only media.
-                Some(f) => match SqliteStore::open_read(f) {
-                    Ok(store) => Box::new(store) as Box<dyn EventStore>,
-                    Err(e) => {
-                        let mut error = CommandError::from(e);
-                        // A JSON array (`--json log show`, the API's log) holds decoded
-                        // events, not the columns the chain is checked from.
-                        if first_byte(f) == Some(b'[') {
-                            error = error.hint(format!(
-                                "{} is a JSON array, not a log: verify a copy of the database, or the JSON Lines that {} writes",
-                                f.display(),
-                                ctx.cmd(&["log", "export", "RUN"])
-                            ));
-                        }
-                        return Err(error);
+                // Neither a database nor an export (a JSON array of `--json log show`, the
+                // API's log, anything else): bad input, said as such.
+                Some(f)
+                    if !head_of(f).is_empty() && !head_of(f).starts_with(b"SQLite format 3\0") =>
+                {
+                    let mut error = CommandError::bad_input(format!(
+                        "{} is neither a cortex log (a SQLite database) nor a run exported by `log export` (JSON Lines)",
+                        f.display()
+                    ));
+                    if first_byte(f) == Some(b'[') {
+                        error = error.hint(format!(
+                            "{} is a JSON array (as `--json log show` prints), not a log: verify a copy of the database, or the JSON Lines that {} writes",
+                            f.display(),
+                            ctx.cmd(&["log", "export", "RUN"])
+                        ));
+                    } else {
+                        error = error.hint(format!(
+                            "give a copy of a cortex.db, or the output of {}",
+                            ctx.cmd(&["log", "export", "RUN"])
+                        ));
                     }
-                },
+                    return Err(error);
+                }
+                // Never written: an archive copy stays as it is, even on read-only media.
+                Some(f) => Box::new(SqliteStore::open_read(f)?) as Box<dyn EventStore>,
                 None => match ctx.reading_store()? {
                     Some(s) => s,
                     None => {
