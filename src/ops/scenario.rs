@@ -496,17 +496,22 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
 pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
     // With --all, a file that cannot be read (a FIFO, a device, a broken link) is one verdict
-    // among the others, not the end of the listing.
-    let entries: Vec<Result<Entry, (String, CommandError)>> = if all {
+    // among the others, rendered as every definition error is, not the end of the listing.
+    let entries: Vec<(String, Result<Entry, CommandError>)> = if all {
         let mut v = Vec::new();
         for (n, source) in catalog.scenarios() {
-            v.push(catalog.find_scenario(&n).map_err(|e| {
-                let file = match source {
-                    crate::definition::EntrySource::File(p) => p.display().to_string(),
-                    crate::definition::EntrySource::Builtin => format!("builtin:{n}"),
-                };
-                (file, ctx.localize(CommandError::from(e)))
-            }));
+            let file = match source {
+                crate::definition::EntrySource::File(p) => p.display().to_string(),
+                crate::definition::EntrySource::Builtin => format!("builtin:{n}"),
+            };
+            let entry = catalog.find_scenario(&n).map_err(|e| {
+                CommandError::definition(&crate::definition::DefinitionError {
+                    path: file.clone(),
+                    text: String::new(),
+                    problems: vec![crate::definition::Problem::new(e.to_string(), None)],
+                })
+            });
+            v.push((file, entry));
         }
         if v.is_empty() {
             return Err(CommandError::bad_input(format!(
@@ -516,36 +521,14 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
         }
         v
     } else {
-        vec![Ok(catalog.find_scenario(name.unwrap_or_default())?)]
+        let entry = catalog.find_scenario(name.unwrap_or_default())?;
+        vec![(entry.display_path(), Ok(entry))]
     };
     let mut text = String::new();
     let mut docs = Vec::new();
     let mut warnings = Vec::new();
-    for entry in &entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err((file, e)) => {
-                let shown = std::path::Path::new(file)
-                    .file_name()
-                    .map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
-                text.push_str(&format!(
-                    "[ERROR] {}\n  - {}\n",
-                    crate::definition::shown(&shown),
-                    e.message
-                ));
-                let errors = if e.errors.is_empty() {
-                    let mut problem = crate::render::ProblemDoc::unlocated(e.message.clone());
-                    problem.file = Some(file.clone());
-                    vec![problem]
-                } else {
-                    e.errors.clone()
-                };
-                docs.push(json!({"file": file, "valid": false, "errors": errors}));
-                continue;
-            }
-        };
-        let file = entry.display_path();
-        match check(ctx, entry) {
+    for (file, entry) in entries {
+        match entry.and_then(|entry| check(ctx, &entry)) {
             Ok(s) => {
                 // Valid, but what would make its runs fail here is said in the document too.
                 let mut its = Vec::new();
