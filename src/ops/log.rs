@@ -9,7 +9,7 @@ use crate::definition::{ReadError, read_bounded};
 use crate::execute::check_snapshots;
 use crate::render::{render_event_line, render_verify};
 use crate::store::{
-    Anchor, EventStore, Location, SqliteStore, check_anchors, parse_anchors, verify_rows,
+    Anchor, EventStore, Location, LogFile, SqliteStore, check_anchors, parse_anchors, verify_rows,
 };
 
 /// `log show [RUN]`: every event of a run, one per line.
@@ -99,33 +99,30 @@ pub fn verify(
                         f.display()
                     )));
                 }
-                Some(f) if exported(f) => return verify_export(f, anchored.as_deref()),
                 // Never written: an archive copy stays as it is, even on read-only media.
-                // Neither a database nor an export (a JSON array of `--json log show`, the
-                // API's log, anything else): bad input, said as such.
-                Some(f)
-                    if !head_of(f).is_empty() && !head_of(f).starts_with(b"SQLite format 3\0") =>
-                {
-                    let mut error = CommandError::bad_input(format!(
-                        "{} is neither a cortex log (a SQLite database) nor a run exported by `log export` (JSON Lines)",
-                        f.display()
-                    ));
-                    if first_byte(f) == Some(b'[') {
-                        error = error.hint(format!(
-                            "{} is a JSON array (as `--json log show` prints), not a log: verify a copy of the database, or the JSON Lines that {} writes",
-                            f.display(),
-                            ctx.cmd(&["log", "export", "RUN"])
-                        ));
-                    } else {
-                        error = error.hint(format!(
-                            "give a copy of a cortex.db, or the output of {}",
-                            ctx.cmd(&["log", "export", "RUN"])
-                        ));
+                Some(f) => match crate::store::LogFile::of(&head_of(f)) {
+                    LogFile::Database => {
+                        Box::new(SqliteStore::open_read(f)?) as Box<dyn EventStore>
                     }
-                    return Err(error);
-                }
-                // Never written: an archive copy stays as it is, even on read-only media.
-                Some(f) => Box::new(SqliteStore::open_read(f)?) as Box<dyn EventStore>,
+                    LogFile::Export => return verify_export(f, anchored.as_deref()),
+                    // Bad input, said as such (a failed verification would be exit 1).
+                    other => {
+                        let export = ctx.cmd(&["log", "export", "RUN"]);
+                        let hint = if other == LogFile::JsonArray {
+                            format!(
+                                "{} is a JSON array (as `--json log show` prints), not a log: verify a copy of the database, or the JSON Lines that {export} writes",
+                                f.display()
+                            )
+                        } else {
+                            format!("give a copy of a cortex.db, or the output of {export}")
+                        };
+                        return Err(CommandError::bad_input(format!(
+                            "{} is neither a cortex log (a SQLite database) nor a run exported by `log export` (JSON Lines)",
+                            f.display()
+                        ))
+                        .hint(hint));
+                    }
+                },
                 None => match ctx.reading_store()? {
                     Some(s) => s,
                     None => {
@@ -224,16 +221,6 @@ fn hold_to_anchors(
     }
 }
 
-/// Whether `file` begins as `cortex log export` writes (JSON Lines), not as a database.
-fn exported(file: &Path) -> bool {
-    crate::store::looks_exported(&head_of(file))
-}
-
-/// The first byte of `file` that is not white space, if any.
-fn first_byte(file: &Path) -> Option<u8> {
-    head_of(file).into_iter().find(|b| !b" \t\r\n".contains(b))
-}
-
 /// The first 512 bytes of `file` (fewer if it is shorter or cannot be read).
 fn head_of(file: &Path) -> Vec<u8> {
     let mut head = vec![0u8; 512];
@@ -253,70 +240,10 @@ fn verify_export(
     file: &Path,
     anchors: Option<&[crate::store::Anchor]>,
 ) -> Result<Output, CommandError> {
-    use std::io::{BufRead, Read};
     let shown = file.display().to_string();
-    let reader = std::fs::File::open(file)
-        .map(std::io::BufReader::new)
+    let (mut report, kept) = std::fs::File::open(file)
+        .and_then(|f| crate::store::verify_export(std::io::BufReader::new(f), anchors.is_some()))
         .map_err(|e| CommandError::bad_input(format!("cannot read {shown}: {e}")))?;
-    let mut verifier = crate::store::Verifier::default();
-    let mut kept: Vec<crate::store::RawRow> = Vec::new();
-    let mut unreadable: Option<(String, i64, String)> = None;
-    let mut last_run = String::new();
-    // No event comes near this (a definition is at most 1 MiB): a file that is one endless
-    // line is refused at this length, not read into memory whole.
-    const MAX_LINE: u64 = 64 << 20;
-    let mut reader = reader;
-    let mut line = Vec::new();
-    for i in 0.. {
-        line.clear();
-        let read = (&mut reader)
-            .take(MAX_LINE + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| CommandError::bad_input(format!("cannot read {shown}: {e}")))?;
-        if read == 0 {
-            break;
-        }
-        let row = if line.len() as u64 > MAX_LINE {
-            Err(format!("line {} is longer than 64 MiB: no event is", i + 1))
-        } else {
-            Ok(())
-        };
-        let row = row
-            .and_then(|()| {
-                std::str::from_utf8(&line).map_err(|_| format!("line {} is not UTF-8", i + 1))
-            })
-            .and_then(|text| {
-                if text.trim().is_empty() {
-                    Ok(None)
-                } else {
-                    crate::store::read_line(i + 1, text).map(Some)
-                }
-            });
-        let row = match row {
-            Ok(Some(row)) => row,
-            Ok(None) => continue,
-            Err(reason) => {
-                unreadable = Some((last_run.clone(), -1, reason));
-                break;
-            }
-        };
-        last_run = String::from_utf8_lossy(&row.run_id).into_owned();
-        if !verifier.check(row.as_ref()) {
-            break;
-        }
-        if anchors.is_some() {
-            kept.push(row);
-        }
-    }
-    let mut report = verifier.finish();
-    if let Some((run_id, seq, reason)) = unreadable.filter(|_| report.ok) {
-        report.ok = false;
-        report.first_bad = Some(crate::store::BadEvent {
-            run_id,
-            seq,
-            reason,
-        });
-    }
     if report.ok && report.events == 0 {
         return Err(
             CommandError::bad_input(format!("{shown} holds no events")).hint(

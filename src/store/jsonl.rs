@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use super::hash::hex;
-use super::verify::RawRow;
+use super::verify::{BadEvent, RawRow, Verifier, VerifyReport};
 
 /// One exported line for a stored row: its columns in the order people read them (run, place,
 /// id, time, version, links, type), then the body. The body is the stored bytes, which must be
@@ -61,13 +61,95 @@ pub fn export_line(row: &RawRow) -> Result<String, String> {
     Ok(line)
 }
 
-/// Whether `bytes` begin as an exported file does (a JSON object on the first line that is
-/// not blank), not as a SQLite database.
-pub fn looks_exported(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .find(|b| !b" \t\r\n".contains(b))
-        .is_some_and(|b| *b == b'{')
+/// What a file given as a log is, told by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFile {
+    /// A SQLite database (or an empty file, which SQLite opens as one: it holds no log).
+    Database,
+    /// What `log export` writes: a JSON object on the first line that is not blank.
+    Export,
+    /// A JSON array (`--json log show`, the API's log): decoded events, not a log.
+    JsonArray,
+    Other,
+}
+
+impl LogFile {
+    pub fn of(head: &[u8]) -> LogFile {
+        if head.is_empty() || head.starts_with(b"SQLite format 3\0") {
+            return LogFile::Database;
+        }
+        match head.iter().find(|b| !b" \t\r\n".contains(b)) {
+            Some(b'{') => LogFile::Export,
+            Some(b'[') => LogFile::JsonArray,
+            _ => LogFile::Other,
+        }
+    }
+}
+
+/// No event comes near this (a definition is at most 1 MiB): a file that is one endless line
+/// is refused at this length, not read into memory whole.
+const MAX_LINE: u64 = 64 << 20;
+
+/// Verify an exported file line by line (`Verifier`, as a database's rows): blank lines are
+/// passed over; a line that holds no event (too long, not UTF-8, not an exported event) fails
+/// the report, saying which line and why (seq -1: it has no place in a run). The rows read are
+/// kept and returned when `keep` (to hold them to anchors).
+pub fn verify_export(
+    mut reader: impl std::io::BufRead,
+    keep: bool,
+) -> std::io::Result<(VerifyReport, Vec<RawRow>)> {
+    use std::io::{BufRead, Read};
+    let mut verifier = Verifier::default();
+    let mut kept = Vec::new();
+    let mut unreadable: Option<BadEvent> = None;
+    let mut last_run = String::new();
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        if (&mut reader)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)?
+            == 0
+        {
+            break;
+        }
+        let row = if line.len() as u64 > MAX_LINE {
+            Err(format!("line {number} is longer than 64 MiB: no event is"))
+        } else {
+            std::str::from_utf8(&line)
+                .map_err(|_| format!("line {number} is not UTF-8"))
+                .and_then(|text| {
+                    (!text.trim().is_empty())
+                        .then(|| read_line(number, text))
+                        .transpose()
+                })
+        };
+        let row = match row {
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
+            Err(reason) => {
+                unreadable = Some(BadEvent {
+                    run_id: last_run,
+                    seq: -1,
+                    reason,
+                });
+                break;
+            }
+        };
+        last_run = String::from_utf8_lossy(&row.run_id).into_owned();
+        if !verifier.check(row.as_ref()) {
+            break;
+        }
+        if keep {
+            kept.push(row);
+        }
+    }
+    let mut report = verifier.finish();
+    if let Some(bad) = unreadable.filter(|_| report.ok) {
+        report.ok = false;
+        report.first_bad = Some(bad);
+    }
+    Ok((report, kept))
 }
 
 /// The row that line `number` (from 1) of an exported file holds, or why it holds none.
@@ -209,9 +291,11 @@ mod tests {
     }
 
     #[test]
-    fn an_export_is_told_from_a_database_by_its_first_byte() {
-        assert!(looks_exported(b"\n  {\"run_id\":"));
-        assert!(!looks_exported(b"SQLite format 3\0"));
-        assert!(!looks_exported(b""));
+    fn an_export_is_told_from_a_database_by_its_first_bytes() {
+        assert_eq!(LogFile::of(b"\n  {\"run_id\":"), LogFile::Export);
+        assert_eq!(LogFile::of(b"SQLite format 3\0..."), LogFile::Database);
+        assert_eq!(LogFile::of(b""), LogFile::Database);
+        assert_eq!(LogFile::of(b" [{"), LogFile::JsonArray);
+        assert_eq!(LogFile::of(b"not a log"), LogFile::Other);
     }
 }

@@ -27,7 +27,7 @@ pub use faulty::{Fault, FaultyStore};
 pub use fold::{FoldRow, RowSink, stream_run};
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{RunEntry, RunQuery, check_index, entries_from_log, entry_from_log};
-pub use jsonl::{export_line, looks_exported, read_line};
+pub use jsonl::{LogFile, export_line, read_line, verify_export};
 pub use lease::{DRIVER_UNIT, Lease, LeaseClaim};
 pub use listen::Listener;
 pub use location::Location;
