@@ -507,3 +507,62 @@ fn phase_actions_from_the_palette_become_effects_with_the_run_and_phase() {
     );
     assert!(draw(&app, at(10)).contains("error: this run has no phase `analysis`"));
 }
+
+/// `o` on a run screen opens the output pane for the selected step's latest attempt: the
+/// shell reads it (`Msg::Output`) and the pane shows its last lines with every control
+/// character as a visible escape, so a step's output can never drive the terminal.
+#[test]
+fn the_output_pane_shows_the_selected_attempt_with_escapes_visible() {
+    use cortex::tui::app::{OutputSource, OutputView};
+    let app = press(app(), &[Key::Tab, Key::Enter]);
+    assert_eq!(app.screen, Screen::WorkflowRun);
+    assert!(app.output_wanted().is_none(), "closed until `o`");
+    let app = press(app, &[Key::Char('o')]);
+    let wanted = app.output_wanted().expect("Build has run");
+    assert_eq!(
+        (wanted.step.as_str(), wanted.attempt, wanted.ended),
+        ("Build", 1, true)
+    );
+    assert_eq!(
+        wanted.file,
+        "logs/01JRUNW0RKF10W000000000000/step-1-attempt-1.log"
+    );
+    assert!(
+        draw(&app, at(600)).contains("Reading…"),
+        "before the shell has read it"
+    );
+    let hostile = "compiling\n\x1b[2J\x1b]0;pwned\x07cleared?\nok \u{202e}gnp.exe\n";
+    let app = update(
+        app,
+        Msg::Output(OutputView {
+            run_id: wanted.run_id.clone(),
+            step: "Build".into(),
+            attempt: 1,
+            text: hostile.into(),
+            source: OutputSource::File {
+                bytes: hostile.len() as u64,
+                cut: false,
+            },
+        }),
+    )
+    .0;
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("output · Build · attempt 1"), "{screen}");
+    assert!(screen.contains(r"\u{1b}[2J"), "{screen}");
+    assert!(
+        !screen.contains('\x1b') && !screen.contains('\u{202e}'),
+        "{screen}"
+    );
+    insta::assert_snapshot!("workflow_run_output_pane", screen);
+    // Another step selected: its own attempt is wanted, the old text is not shown for it.
+    let app = press(app, &[Key::Down]);
+    let wanted = app.output_wanted().expect("Test has started");
+    assert_eq!((wanted.step.as_str(), wanted.ended), ("Test", false));
+    assert!(app.output_shown().is_none());
+    // A step that has not run has nothing to read; `o` closes the pane.
+    let app = press(app, &[Key::Down]);
+    assert!(app.output_wanted().is_none());
+    assert!(draw(&app, at(600)).contains("has not run"));
+    let app = press(app, &[Key::Char('o')]);
+    assert!(!app.output_open && !draw(&app, at(600)).contains("has not run"));
+}

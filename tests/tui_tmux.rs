@@ -337,3 +337,32 @@ fn reporter(env: &Env, run_id: &str, phase: &str) -> String {
         .and_then(|e| e["body"]["by"]["actor"].as_str().map(str::to_string))
         .unwrap_or_default()
 }
+
+/// `o` opens the output pane on a workflow run in a real terminal: the selected step's whole
+/// output, read from its file beside the log, with an escape sequence in it shown as text
+/// (the terminal is not cleared by it); another step selected shows its own output.
+#[test]
+fn the_output_pane_shows_a_steps_file_and_its_escapes_stay_text() {
+    let env = Env::new();
+    env.workflow(
+        "chatty",
+        "name: chatty\nsteps:\n  - name: build\n    run: 'echo compiling; printf \"\\033[2Jnot cleared\\n\"; echo build ok'\n  - name: test\n    run: 'for i in 1 2 3; do echo tick $i; done'\n",
+    );
+    let out = env.run(&["workflow", "run", "chatty"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let tmux = Tmux::start(env.dir.path(), &tui_script(&env));
+    tmux.wait_text(&["Scenarios"]);
+    tmux.keys(&["Tab"]);
+    tmux.wait_text(&["chatty"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_text(&["build", "test", "completed"]);
+    tmux.keys(&["o"]);
+    let screen = tmux.wait_text(&["output · build · attempt 1", "build ok"]);
+    assert!(screen.contains(r"\u{1b}[2Jnot cleared"), "{screen}");
+    assert!(screen.contains("compiling"), "{screen}");
+    tmux.keys(&["Down"]);
+    let screen = tmux.wait_text(&["output · test · attempt 1", "tick 3"]);
+    assert!(!screen.contains("build ok"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_text(&["cortex tui exited 0"]);
+}

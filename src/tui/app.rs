@@ -115,6 +115,41 @@ pub enum Effect {
     Resume { run_id: String, scenario: String },
 }
 
+/// The attempt whose output the pane should show: the selected step's latest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputWanted {
+    pub run_id: String,
+    pub step: String,
+    pub attempt: u32,
+    /// Its whole-output file, relative to the home (`execute::attempt_log_name`).
+    pub file: String,
+    /// What the log kept of its output when it ended, for where the file is not here.
+    pub tail: String,
+    /// The attempt has ended: its file will not grow.
+    pub ended: bool,
+}
+
+/// Where the pane's text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputSource {
+    /// The attempt's whole-output file beside the log (its last part when it is long).
+    File { bytes: u64, cut: bool },
+    /// The tail the log kept (the file is on another host, or gone).
+    KeptTail,
+    /// No output: none yet, or the attempt printed nothing.
+    Nothing,
+}
+
+/// What the output pane shows: one attempt's output as the shell last read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputView {
+    pub run_id: String,
+    pub step: String,
+    pub attempt: u32,
+    pub text: String,
+    pub source: OutputSource,
+}
+
 /// A line for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -163,6 +198,8 @@ pub enum Msg {
         scenario: String,
         notice: Notice,
     },
+    /// The selected attempt's output, as read now.
+    Output(OutputView),
 }
 
 /// The palette while it is open.
@@ -194,6 +231,10 @@ pub struct App {
     pub launching: Option<(String, Option<String>)>,
     pub palette: Option<PaletteState>,
     pub help: bool,
+    /// The output pane (`o`) is open under a run's steps.
+    pub output_open: bool,
+    /// What the pane shows, once the shell has read it.
+    pub output: Option<OutputView>,
     pub notice: Option<Notice>,
     /// Who the actions are recorded as.
     pub actor: String,
@@ -219,6 +260,8 @@ impl App {
             launching: None,
             palette: None,
             help: false,
+            output_open: false,
+            output: None,
             notice: None,
             actor: actor.into(),
             color,
@@ -279,6 +322,50 @@ impl App {
         let order = topological_order(scenario);
         let at = self.phase_cursor.min(order.len().checked_sub(1)?);
         Some((at, order[at]))
+    }
+
+    /// The run on a run screen and the index of its selected step (or phase).
+    fn selected_step(&self) -> Option<(&Followed, usize)> {
+        match self.screen {
+            Screen::ScenarioRun => {
+                let run = self.shown_scenario_run()?;
+                Some((run, self.selected_phase(run)?.1))
+            }
+            Screen::WorkflowRun => {
+                let run = self.shown_workflow()?;
+                (self.phase_cursor < run.state.steps.len()).then_some((run, self.phase_cursor))
+            }
+            Screen::Scenarios | Screen::Workflows => None,
+        }
+    }
+
+    /// The attempt the open output pane should show: the selected step's latest, if it has
+    /// started one.
+    pub fn output_wanted(&self) -> Option<OutputWanted> {
+        if !self.output_open {
+            return None;
+        }
+        let (run, index) = self.selected_step()?;
+        let step = &run.state.steps[index];
+        (step.attempts > 0).then(|| OutputWanted {
+            run_id: run.state.run_id.clone(),
+            step: step.name.clone(),
+            attempt: step.attempts,
+            file: crate::execute::attempt_log_name(&run.state.run_id, index, step.attempts),
+            tail: step.output_tail.clone(),
+            ended: !matches!(
+                step.status,
+                crate::decide::StepStatus::Running | crate::decide::StepStatus::Waiting
+            ),
+        })
+    }
+
+    /// The pane's text, if it is of the attempt the pane should show now.
+    pub fn output_shown(&self) -> Option<&OutputView> {
+        let wanted = self.output_wanted()?;
+        self.output.as_ref().filter(|v| {
+            v.run_id == wanted.run_id && v.step == wanted.step && v.attempt == wanted.attempt
+        })
     }
 
     /// The palette's entries for what was typed, best first.
@@ -349,6 +436,7 @@ pub fn update(mut app: App, msg: Msg) -> (App, Vec<Effect>) {
             }
         }
         Msg::Notice(notice) => app.notice = Some(notice),
+        Msg::Output(view) => app.output = Some(view),
         Msg::DriverEnded { scenario, notice } => {
             if app.launching.as_ref().is_some_and(|(s, _)| *s == scenario) {
                 app.launching = None;
@@ -395,6 +483,9 @@ fn on_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
                 Screen::ScenarioRun | Screen::Scenarios => Screen::Scenarios,
                 Screen::WorkflowRun | Screen::Workflows => Screen::Workflows,
             }
+        }
+        Key::Char('o') if matches!(app.screen, Screen::ScenarioRun | Screen::WorkflowRun) => {
+            app.output_open = !app.output_open;
         }
         Key::Char('r') => {
             effects.push(Effect::ReloadCatalog);

@@ -4,8 +4,8 @@
 //!
 //! Functional core, imperative shell: `app` (state and a pure `update`), `palette`, `model`
 //! and `view` (pure rendering with an explicit `now`) are the core; `follow` (the log
-//! follower), `effects` (actions and background drivers), `catalog`, `keys` and `terminal`
-//! are the shell, tied together by the loop in `run`.
+//! follower), `effects` (actions and background drivers), `output` (the output pane's
+//! reads), `catalog`, `keys` and `terminal` are the shell, tied together by the loop in `run`.
 
 pub mod app;
 mod catalog;
@@ -13,6 +13,7 @@ mod effects;
 mod follow;
 mod keys;
 pub mod model;
+mod output;
 pub mod palette;
 mod terminal;
 pub mod view;
@@ -82,6 +83,7 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
                 }
             }
             next_poll = Instant::now() + TICK;
+            app = read_output(app, &settings.home);
         }
         session
             .terminal
@@ -94,6 +96,11 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
                 Event::Key(k) => {
                     if let Some(key) = keys::key(k) {
                         app = step(app, Msg::Key(key), &worker);
+                        // A pane just opened, or another step selected: its output now, not
+                        // at the next tick.
+                        if app.output_wanted().is_some() && app.output_shown().is_none() {
+                            app = read_output(app, &settings.home);
+                        }
                     }
                 }
                 // A new size: start from a clean screen; the next draw fills it.
@@ -101,6 +108,14 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
                 _ => {}
             }
         }
+    }
+}
+
+/// The open output pane's text, read again (the attempt may have written more).
+fn read_output(app: App, home: &std::path::Path) -> App {
+    match app.output_wanted() {
+        Some(wanted) => update(app, Msg::Output(output::read(home, &wanted))).0,
+        None => app,
     }
 }
 

@@ -20,6 +20,7 @@ const KEYS: &[(&str, &str)] = &[
         "Enter",
         "open the selected scenario's latest run, or a workflow run",
     ),
+    ("o", "show or hide the selected step's output, live"),
     ("Esc", "back to the list"),
     ("Tab", "switch between scenarios and workflow runs"),
     ("g G", "first, last"),

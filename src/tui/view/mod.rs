@@ -3,6 +3,7 @@
 //! on it); nothing here reads the clock, the log or the terminal.
 
 mod help;
+mod output;
 mod palette;
 mod scenario_run;
 mod scenarios;
@@ -32,6 +33,16 @@ pub fn draw(frame: &mut Frame, app: &App, now: SystemTime) {
     ])
     .areas(frame.area());
     tabs(frame, top, app, theme);
+    // The output pane (`o`) takes the lower part of a run screen.
+    let body = if app.output_open && matches!(app.screen, Screen::ScenarioRun | Screen::WorkflowRun)
+    {
+        let [steps, pane] =
+            Layout::vertical([Constraint::Min(6), Constraint::Percentage(45)]).areas(body);
+        output::draw(frame, pane, app, theme);
+        steps
+    } else {
+        body
+    };
     match app.screen {
         Screen::Scenarios => scenarios::draw(frame, body, app, theme, now),
         Screen::ScenarioRun => scenario_run::draw(frame, body, app, theme, now),
@@ -95,11 +106,15 @@ fn hints(app: &App) -> &'static str {
         Screen::Scenarios => {
             "↑↓ select  Enter status  Tab workflows  Ctrl+P palette  ? help  q quit"
         }
-        Screen::ScenarioRun => "↑↓ phase  Esc back  Ctrl+P actions  Tab workflows  ? help  q quit",
+        Screen::ScenarioRun => {
+            "↑↓ phase  o output  Esc back  Ctrl+P actions  Tab workflows  ? help  q quit"
+        }
         Screen::Workflows => {
             "↑↓ select  Enter steps  Tab scenarios  Ctrl+P palette  ? help  q quit"
         }
-        Screen::WorkflowRun => "↑↓ step  Esc back  Tab scenarios  Ctrl+P palette  ? help  q quit",
+        Screen::WorkflowRun => {
+            "↑↓ step  o output  Esc back  Tab scenarios  Ctrl+P palette  ? help  q quit"
+        }
     }
 }
 
