@@ -184,6 +184,8 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
         root: path.clone(),
         root_name: workflow.name.clone(),
         find: &find,
+        workflows_dir: format!("{}/", catalog.workflows_dir().display()),
+        globals: ctx.globals(),
     };
     let verdict = validate_workflow(
         &path,

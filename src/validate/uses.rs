@@ -31,6 +31,10 @@ pub struct Uses<'a> {
     pub root_name: String,
     /// The workflow a `uses:` text names, or why there is none.
     pub find: &'a dyn Fn(&str) -> Result<UsedInfo, String>,
+    /// Where workflows named by a bare name are looked for, as shown in a hint.
+    pub workflows_dir: String,
+    /// The options a suggested command carries (`--home`, `--db`), as `Ctx::globals` gives them.
+    pub globals: Vec<String>,
 }
 
 /// Where the chain from a `uses:` leads wrong: a cycle (as names), a workflow that cannot be
@@ -95,7 +99,11 @@ pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &
             c.hinted(
                 &at("uses"),
                 format!("`uses: {}`: {e}", shown(text)),
-                "name a workflow of CORTEX_HOME/workflows/ or a built-in, or give a path ending in .yaml",
+                format!(
+                    "name a workflow of {} or a built-in ({} lists them), or give a path ending in .yaml",
+                    uses.workflows_dir,
+                    crate::render::suggested_command(&uses.globals, &["workflow", "list"])
+                ),
             );
             return;
         }
@@ -124,7 +132,7 @@ pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &
             ),
             format!(
                 "{} shows them all",
-                crate::render::suggested_command::<&str>(&[], &["workflow", "validate", text])
+                crate::render::suggested_command(&uses.globals, &["workflow", "validate", text])
             ),
         );
         return;
