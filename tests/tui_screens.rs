@@ -543,6 +543,7 @@ fn the_output_pane_shows_the_selected_attempt_with_escapes_visible() {
                 bytes: hostile.len() as u64,
                 cut: false,
             },
+            complete: true,
         }),
     )
     .0;

@@ -366,3 +366,33 @@ fn the_output_pane_shows_a_steps_file_and_its_escapes_stay_text() {
     tmux.keys(&["q"]);
     tmux.wait_text(&["cortex tui exited 0"]);
 }
+
+/// The pane follows an attempt while it runs: its whole lines as they are written, then, once
+/// it has ended, the rest — a last line without a line end included (read once more after the
+/// end, never left at what was there when it was still running).
+#[test]
+fn the_output_pane_follows_a_running_attempt_to_its_last_partial_line() {
+    let env = Env::new();
+    env.workflow(
+        "live",
+        "name: live\nsteps:\n  - name: slow\n    run: 'echo first line; sleep 2; printf \"last without end\"'\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "live"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmux = Tmux::start(env.dir.path(), &tui_script(&env));
+    tmux.wait_text(&["Scenarios"]);
+    tmux.keys(&["Tab"]);
+    tmux.wait_text(&["live"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_text(&["slow"]);
+    tmux.keys(&["o"]);
+    tmux.wait_text(&["output · slow · attempt 1", "first line"]);
+    tmux.wait_text(&["last without end", "completed"]);
+    assert!(driver.wait().unwrap().success());
+    tmux.keys(&["q"]);
+    tmux.wait_text(&["cortex tui exited 0"]);
+}

@@ -148,6 +148,8 @@ pub struct OutputView {
     pub attempt: u32,
     pub text: String,
     pub source: OutputSource,
+    /// Read after the attempt ended: nothing more will come.
+    pub complete: bool,
 }
 
 /// A line for the status bar.

@@ -111,11 +111,14 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     }
 }
 
-/// The open output pane's text, read again (the attempt may have written more).
+/// The open output pane's text, read again while the attempt may write more (an ended
+/// attempt's, once).
 fn read_output(app: App, home: &std::path::Path) -> App {
     match app.output_wanted() {
-        Some(wanted) => update(app, Msg::Output(output::read(home, &wanted))).0,
-        None => app,
+        Some(wanted) if !app.output_shown().is_some_and(|v| v.complete) => {
+            update(app, Msg::Output(output::read(home, &wanted))).0
+        }
+        _ => app,
     }
 }
 

@@ -18,6 +18,7 @@ pub fn read(home: &Path, wanted: &OutputWanted) -> OutputView {
         attempt: wanted.attempt,
         text,
         source,
+        complete: wanted.ended,
     };
     match last_part(&home.join(&wanted.file)) {
         Some((raw, bytes, cut)) => {
