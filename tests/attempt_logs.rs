@@ -878,3 +878,188 @@ fn a_secret_across_the_cut_of_an_over_long_line_is_never_kept() {
         }
     }
 }
+
+/// Bytes of about `len` whose awkward sequences straddle every 64 KiB boundary of the file:
+/// `\r\n`, `\r\r\n`, a lone `\r`, characters of 2, 3 and 4 bytes, bytes that are not UTF-8,
+/// a character cut short, an escape sequence; lines between them, one longer than a piece;
+/// a line end at the end.
+fn straddling_bytes(len: usize) -> Vec<u8> {
+    const PIECE: usize = 64 * 1024;
+    let awkward: [&[u8]; 9] = [
+        b"\r\n",
+        b"\r\r\n",
+        b"\ra",
+        "é".as_bytes(),
+        "€".as_bytes(),
+        "😀".as_bytes(),
+        b"\xff\xfe",
+        b"\xe2\x82x\xf0\x9f\x98\n",
+        b"\x1b[31m",
+    ];
+    let mut out = Vec::with_capacity(len + PIECE);
+    let mut k = 1;
+    while out.len() < len {
+        let seq = awkward[k % awkward.len()];
+        // It starts 1 to len-1 bytes before the boundary, so the boundary cuts it.
+        let start = k * PIECE - 1 - (k % seq.len().saturating_sub(1).max(1));
+        // Piece 3 is one line from end to end.
+        while out.len() < start {
+            let i = out.len();
+            out.push(if i % 97 == 96 && k != 3 {
+                b'\n'
+            } else {
+                b'a' + (i % 26) as u8
+            });
+        }
+        out.extend_from_slice(seq);
+        k += 1;
+    }
+    out.push(b'\n');
+    out
+}
+
+/// `bytes` as `cortex logs` shows them to a person: decoded (U+FFFD), `\r\n` a line end, every
+/// other control character in these bytes (`\r`, ESC) escaped.
+fn shown_to_a_person(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .replace("\r\n", "\n")
+        .replace('\r', "\\u{d}")
+        .replace('\u{1b}', "\\u{1b}")
+}
+
+#[test]
+/// `cortex logs` read each attempt's file whole and built the text of every attempt in one
+/// string (a step that printed 67 MB made it hold 343 MB; `--raw` 79 MB): it now reads the
+/// file in 64 KiB pieces as it prints, decoding across their cuts. What it prints must be
+/// exactly what the whole file rendered gives — for a person (U+FFFD, `\r\n` as `\n`, escapes),
+/// for `--raw` (the bytes) and for `--json` (text and base64) — with invalid UTF-8, `\r\n`
+/// and characters cut by every piece boundary of a multi-megabyte log; while the attempt is in
+/// flight, up to its last whole line only.
+fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly() {
+    let env = Env::new();
+    let want = straddling_bytes(3 << 20);
+    std::fs::write(env.project().join("big.bin"), &want).unwrap();
+    // After the file, a line longer than a piece, without its line end, and a wait: the
+    // kept file holds part of it while the attempt is in flight.
+    env.workflow(
+        "big",
+        "name: big\nsteps:\n  - name: emit\n    run: 'cat big.bin; head -c 100000 /dev/zero | tr \"\\0\" x; while [ ! -f go ]; do sleep 0.05; done; echo'\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "big"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    let file = loop {
+        let logs = env.home().join("logs");
+        let found = if logs.is_dir() {
+            walk(&logs)
+        } else {
+            Vec::new()
+        }
+        .into_iter()
+        .find(|p| p.ends_with("step-1-attempt-1.log"));
+        if let Some(file) = found
+            && std::fs::metadata(&file).unwrap().len() > want.len() as u64
+        {
+            break file;
+        }
+        assert!(
+            Instant::now() < until,
+            "the long line never reached the file"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let header = "── emit · attempt 1 ──\n";
+    // In flight: whole lines only, however long the line being written.
+    let shown = env.run(&["logs", "big", "emit"]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout == format!("{header}{}", shown_to_a_person(&want)),
+        "in flight: {} bytes shown",
+        shown.stdout.len()
+    );
+    let json = env.run(&["--json", "logs", "big", "emit"]).json();
+    assert_eq!(json["attempts"][0]["status"], "in_flight");
+    assert_eq!(json["attempts"][0]["bytes"], want.len());
+    assert!(json["attempts"][0]["text"] == String::from_utf8_lossy(&want).as_ref());
+    std::fs::write(env.project().join("go"), "").unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(0));
+    // Ended: the whole file, as recorded.
+    let mut whole = want.clone();
+    whole.extend(std::iter::repeat_n(b'x', 100_000));
+    whole.push(b'\n');
+    assert!(std::fs::read(&file).unwrap() == whole);
+    let shown = env.run(&["logs", "big", "emit"]);
+    assert!(
+        shown.stdout == format!("{header}{}", shown_to_a_person(&whole)),
+        "ended: {} bytes shown",
+        shown.stdout.len()
+    );
+    let raw = env
+        .command(&["logs", "big", "emit", "--raw"])
+        .output()
+        .unwrap();
+    assert_eq!(raw.status.code(), Some(0));
+    assert!(raw.stdout == whole, "--raw: {} bytes", raw.stdout.len());
+    assert!(raw.stderr.is_empty());
+    let json = env.run(&["--json", "logs", "big", "emit"]).json();
+    let attempt = &json["attempts"][0];
+    assert_eq!(attempt["status"], "kept");
+    assert_eq!(attempt["bytes"], whole.len());
+    assert!(attempt["truncated"].is_null() && attempt["omitted_bytes"].is_null());
+    assert!(attempt["text"] == String::from_utf8_lossy(&whole).as_ref());
+    use base64::Engine;
+    let exact = base64::engine::general_purpose::STANDARD
+        .decode(attempt["base64"].as_str().unwrap())
+        .unwrap();
+    assert!(exact == whole);
+}
+
+#[test]
+/// A `--json` document of `cortex logs` (also the MCP tool's result and the HTTP API's
+/// answer) is held whole: it holds at most `JSON_OUTPUT_MAX` bytes of output, the last of
+/// them, and says so (`truncated`, `omitted_bytes`, and a line in its text) — never cut
+/// silently — while `cortex logs` and `--raw` still give all of it.
+fn a_json_document_of_cortex_logs_holds_the_last_bytes_of_a_huge_log_and_says_it_is_truncated() {
+    let env = Env::new();
+    let max = cortex::ops::log::JSON_OUTPUT_MAX as usize;
+    assert_eq!(
+        max,
+        8 << 20,
+        "schemas/openapi.json and the MCP tool say 8 MiB"
+    );
+    let want = straddling_bytes(max + (1 << 20));
+    std::fs::write(env.project().join("big.bin"), &want).unwrap();
+    env.workflow(
+        "big",
+        "name: big\nsteps:\n  - name: emit\n    run: cat big.bin\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "big"]).code, 0);
+    let json = env.run(&["--json", "logs", "big", "emit"]).json();
+    let attempt = &json["attempts"][0];
+    assert_eq!(attempt["status"], "kept");
+    assert_eq!(attempt["bytes"], want.len());
+    assert_eq!(attempt["truncated"], true);
+    let omitted = attempt["omitted_bytes"].as_u64().unwrap() as usize;
+    // The last bytes that fit, moved past a character the cut would split.
+    assert!((want.len() - max..want.len() - max + 4).contains(&omitted));
+    assert!(attempt["text"] == String::from_utf8_lossy(&want[omitted..]).as_ref());
+    use base64::Engine;
+    let exact = base64::engine::general_purpose::STANDARD
+        .decode(attempt["base64"].as_str().unwrap())
+        .unwrap();
+    assert!(exact == want[omitted..]);
+    let shown = env.run(&["logs", "big", "emit"]);
+    assert!(
+        shown.stdout == format!("── emit · attempt 1 ──\n{}", shown_to_a_person(&want)),
+        "{} bytes shown",
+        shown.stdout.len()
+    );
+    let raw = env
+        .command(&["logs", "big", "emit", "--raw"])
+        .output()
+        .unwrap();
+    assert!(raw.stdout == want);
+}

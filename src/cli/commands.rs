@@ -123,9 +123,12 @@ pub fn dispatch(
                     return Err(raw_output_only("logs --raw", "the bytes an attempt wrote"));
                 }
                 let step = step.expect("clap requires STEP with --raw");
-                let log = ops::log::raw_attempt_log(ctx, run, step, attempt)?;
-                super::out_bytes(&log.bytes);
-                if let Some(warning) = log.warning {
+                let mut out = super::RawOut::new();
+                let log = ops::log::raw_attempt_log(ctx, run, step, attempt, &mut |bytes| {
+                    out.write(bytes);
+                });
+                out.finish();
+                if let Some(warning) = log? {
                     super::err(&format!("warning: {warning}\n"));
                 }
                 return Ok(super::exit::OK);
@@ -141,7 +144,11 @@ pub fn dispatch(
                     return Ok(super::exit::OK);
                 }
             }
-            done(ops::log::attempt_logs(ctx, run, step))
+            if json {
+                return done(ops::log::attempt_logs(ctx, run, step));
+            }
+            // Printed as it is read, each attempt's file in pieces.
+            ops::log::print_attempt_logs(ctx, run, step, &mut |text| super::out(text))
         }
         TopCommand::Worker {
             name,

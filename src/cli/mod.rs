@@ -30,16 +30,42 @@ pub(crate) fn out_json_text(text: &str) {
     write_stdout(&crate::render::json_safe(text));
 }
 
-/// Bytes on stdout as they are (`logs --raw`): to a terminal, decoded and with control
-/// characters shown escaped as `out` does, since there they would act rather than be read.
-pub(crate) fn out_bytes(bytes: &[u8]) {
-    use std::io::IsTerminal;
-    if std::io::stdout().is_terminal() {
-        return out(&String::from_utf8_lossy(bytes));
+/// Bytes on stdout as they are (`logs --raw`), given in pieces: to a terminal, decoded as
+/// `cortex logs` shows them (`render::AttemptText`, whatever the cuts between pieces) and with
+/// control characters shown escaped as `out` does, since there they would act rather than be
+/// read.
+pub(crate) struct RawOut {
+    /// Decoding for a terminal; `None`: the bytes as they are.
+    terminal: Option<crate::render::AttemptText>,
+}
+
+impl RawOut {
+    pub(crate) fn new() -> RawOut {
+        use std::io::IsTerminal;
+        RawOut {
+            terminal: std::io::stdout()
+                .is_terminal()
+                .then(crate::render::AttemptText::new),
+        }
     }
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(bytes);
-    let _ = stdout.flush();
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        match &mut self.terminal {
+            Some(decoder) => out(&decoder.push(bytes)),
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(bytes);
+                let _ = stdout.flush();
+            }
+        }
+    }
+
+    /// The end of the bytes: to a terminal, what the decoder held back.
+    pub(crate) fn finish(self) {
+        if let Some(decoder) = self.terminal {
+            out(&decoder.finish(true));
+        }
+    }
 }
 
 fn write_stdout(text: &str) {

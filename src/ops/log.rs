@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use super::{CommandError, Ctx, Output, exit};
+use super::{CommandError, Ctx, Output, attempt_file, exit};
 use crate::definition::{ReadError, read_bounded};
 use crate::execute::check_snapshots;
-use crate::render::{render_event_line, render_verify};
+use crate::render::{AttemptText, attempt_text, render_event_line, render_verify};
 use crate::store::{
     Anchor, EventStore, Location, LogFile, SqliteStore, check_anchors, parse_anchors, verify_rows,
 };
@@ -384,10 +384,25 @@ struct Tracker<'a> {
     globals: Vec<String>,
 }
 
-/// What one attempt's output is, whole, as `cortex logs` shows it.
+/// What `cortex logs` shows of one attempt: what it says before the output (its header, and
+/// a mark) or instead of it, where the output is, and its JSON fields but the output's text.
 struct AttemptView {
     json: serde_json::Value,
     text: String,
+    body: Option<Body>,
+}
+
+/// An attempt's output, in its file (open while it is shown): read in pieces, never whole.
+struct Body {
+    file: std::fs::File,
+    /// Where the bytes shown end: the file's end (an attempt that ended, or whose file is
+    /// recorded), or the end of its last whole line (one still writing).
+    end: u64,
+    /// It is all there is (a last line without its line end is given one).
+    complete: bool,
+    /// The size and blake3 the log recorded, which the file was found to hold (`kept`): the
+    /// bytes streamed must be them too, or it changed while it was shown.
+    vouched: Option<(u64, String)>,
 }
 
 impl<'a> Tracker<'a> {
@@ -630,8 +645,10 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    /// An attempt's output, whole (as far as it has been written, in whole lines, while it
-    /// runs), or what there is to say instead.
+    /// An attempt's output (as far as it has been written, in whole lines, while it runs),
+    /// or what there is to say instead. A recorded file is checked against its size and hash
+    /// first (read in pieces), as `log verify` does: a changed one is shown marked, never as
+    /// the attempt's output.
     fn view(&self, home: &Path, s: &Shown) -> Option<AttemptView> {
         let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
         let base = serde_json::json!({"step": s.step, "attempt": s.attempt});
@@ -641,13 +658,17 @@ impl<'a> Tracker<'a> {
             }
             doc
         };
-        if let Some(mut raw) = read_from(home, &s.file, 0) {
-            let complete = s.ended || s.recorded.is_some();
-            if !complete {
-                raw.truncate(whole_lines(&raw).len());
-            }
-            // A recorded file is checked against its size and hash, as `log verify` does: a
-            // changed one is shown marked, never as the attempt's output.
+        let complete = s.ended || s.recorded.is_some();
+        let opened = attempt_file::open(home, &s.file).and_then(|mut file| {
+            let size = attempt_file::size(&file).ok()?;
+            let end = if complete {
+                size
+            } else {
+                attempt_file::whole_lines_end(&mut file, 0, size).ok()?
+            };
+            Some((file, end))
+        });
+        if let Some((file, end)) = opened {
             let changed = s.recorded.as_ref().and_then(|(bytes, blake3)| {
                 match crate::execute::check_attempt_log(home, &s.file, *bytes, blake3) {
                     crate::execute::LogFileCheck::Differs(reason) => Some(reason),
@@ -672,63 +693,74 @@ impl<'a> Tracker<'a> {
             };
             let (bytes, blake3) = match &s.recorded {
                 Some((b, h)) => (serde_json::json!(b), serde_json::json!(h)),
-                None => (serde_json::json!(raw.len()), serde_json::Value::Null),
+                None => (serde_json::json!(end), serde_json::Value::Null),
             };
-            let text = String::from_utf8_lossy(&raw).into_owned();
             let mut doc = with(
                 base,
-                serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3, "text": text}),
+                serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3}),
             );
-            // JSON text cannot hold bytes that are not UTF-8: then the exact bytes go beside
-            // the text (which shows them as U+FFFD).
-            if text.len() != raw.len() || text.as_bytes() != raw.as_slice() {
-                use base64::Engine;
-                doc["base64"] = serde_json::Value::String(
-                    base64::engine::general_purpose::STANDARD.encode(&raw),
-                );
-            }
             if let Some(reason) = changed {
                 doc["changed"] = serde_json::Value::String(reason);
             }
             return Some(AttemptView {
                 json: doc,
-                text: header + &mark + &shown_text(&raw, true),
+                text: header + &mark,
+                body: Some(Body {
+                    file,
+                    end,
+                    complete,
+                    vouched: s.recorded.clone().filter(|_| status == "kept"),
+                }),
             });
         }
         let (extra, text) = self.without_file(s)?;
         Some(AttemptView {
             json: with(base, extra),
             text: header + &text,
+            body: None,
         })
     }
 }
 
-/// The bytes of `file` (relative to `home`) from `offset`, if it can be read.
-fn read_from(home: &Path, file: &str, offset: u64) -> Option<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = crate::execute::open_derived(&home.join(file)).ok()?;
-    f.seek(SeekFrom::Start(offset)).ok()?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes).ok()?;
-    Some(bytes)
-}
-
-/// An attempt's output as `cortex logs` shows it to a person: bytes that are not UTF-8 as
-/// U+FFFD, a `\r\n` line end as `\n` (the CLI shows every other control character escaped),
-/// and, when `whole`, a last line without its line end given one, so that what follows
-/// starts a line of its own. `--raw` and `--json` (`base64`) give the bytes themselves.
-fn shown_text(raw: &[u8], whole: bool) -> String {
-    let mut text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
-    if whole && !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+impl Body {
+    /// The output as a person reads it, given to `sink` piece by piece (`AttemptText`); then
+    /// a line saying so if it could not be read to its end, or if the bytes read are not the
+    /// ones its check found a moment before (the file changed in between).
+    fn show(mut self, verify: &str, sink: &mut dyn FnMut(&str)) {
+        let mut decoder = AttemptText::new();
+        let streamed = attempt_file::stream(&mut self.file, 0, Some(self.end), &mut |bytes| {
+            let text = decoder.push(bytes);
+            if !text.is_empty() {
+                sink(&text);
+            }
+        });
+        sink(&decoder.finish(self.complete));
+        match streamed {
+            Err(e) => sink(&format!(
+                "(the rest of this output could not be read: {e})\n"
+            )),
+            Ok(read) => {
+                if let Some((bytes, blake3)) = &self.vouched
+                    && (read.bytes != *bytes || read.blake3 != *blake3)
+                {
+                    sink(&format!(
+                        "(changed while it was shown: {} bytes read (blake3 {}), the log recorded {bytes} ({}); {verify} fails on it)\n",
+                        read.bytes,
+                        &read.blake3[..12],
+                        &blake3[..blake3.len().min(12)]
+                    ));
+                }
+            }
+        }
     }
-    text
 }
 
-/// `bytes` up to their last line end.
-fn whole_lines(bytes: &[u8]) -> &[u8] {
-    &bytes[..memchr::memrchr(b'\n', bytes).map_or(0, |i| i + 1)]
-}
+/// The most bytes of attempts' output one `--json` document of `cortex logs` holds, all its
+/// attempts together (an HTTP answer and an MCP tool's result are documents held whole): an
+/// attempt past it holds the last of its bytes that fit (maybe none), with `truncated` and
+/// `omitted_bytes` saying how many of the first are left out. `cortex logs RUN STEP --raw`
+/// prints them all, and `cortex logs` without `--json` shows them all, reading in pieces.
+pub const JSON_OUTPUT_MAX: u64 = 8 << 20;
 
 fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
     format!(
@@ -737,69 +769,145 @@ fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
     )
 }
 
-/// `cortex logs [RUN] [STEP]`: the whole output of every attempt (of one step or phase, or of
-/// a `foreach:` step's items), each under its header; an attempt that printed nothing says so,
-/// one whose file is missing or on another host says that and shows the tail the log kept,
-/// and a `uses:` step's attempt names its child run. The JSON document lists the attempts
-/// with their text, size and hash.
+/// The run and the attempts `cortex logs [RUN] [STEP]` shows.
+fn tracked<'a>(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&'a str>,
+) -> Result<Tracker<'a>, CommandError> {
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let mut tracker = Tracker::new(ctx, run_id, step)?;
+    tracker.read(&*store)?;
+    if let Some(e) = tracker.unknown_step() {
+        return Err(e);
+    }
+    Ok(tracker)
+}
+
+/// `cortex logs [RUN] [STEP]` for a person: the whole output of every attempt (of one step or
+/// phase, or of a `foreach:` step's items), each under its header, given to `sink` in pieces
+/// read from its file as they are shown, so that a log of any size is shown in bounded memory.
+/// An attempt that printed nothing says so, one whose file is missing or on another host says
+/// that and shows the tail the log kept, and a `uses:` step's attempt names its child run.
+pub fn print_attempt_logs(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+    sink: &mut dyn FnMut(&str),
+) -> Result<i32, CommandError> {
+    let tracker = tracked(ctx, run, step)?;
+    let verify = tracker.cmd(&["log", "verify"]);
+    let mut shown_any = false;
+    // One at a time: each attempt's file is open only while it is shown.
+    for view in tracker
+        .shown
+        .iter()
+        .filter_map(|s| tracker.view(&ctx.home, s))
+    {
+        shown_any = true;
+        sink(&view.text);
+        if let Some(body) = view.body {
+            body.show(&verify, sink);
+        }
+    }
+    if !shown_any {
+        sink(&nothing_kept(&tracker.run_id, step));
+    }
+    Ok(exit::OK)
+}
+
+/// `cortex logs [RUN] [STEP] --json` (the MCP `logs` tool, `GET /api/v1/runs/{id}/logs`): the
+/// attempts `print_attempt_logs` shows, as one document that lists them with their text, size
+/// and hash — at most `JSON_OUTPUT_MAX` bytes of output in all, the last of each attempt's
+/// (`truncated`, `omitted_bytes` where some are left out). Its text for people is the same,
+/// each cut attempt saying so under its header.
 pub fn attempt_logs(
     ctx: &Ctx,
     run: Option<&str>,
     step: Option<&str>,
 ) -> Result<Output, CommandError> {
-    let store = ctx
-        .reading_store()?
-        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
-    let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
-    tracker.read(&*store)?;
-    if let Some(e) = tracker.unknown_step() {
-        return Err(e);
-    }
-    let views: Vec<AttemptView> = tracker
+    let tracker = tracked(ctx, run, step)?;
+    let run_id = tracker.run_id.clone();
+    let mut budget = JSON_OUTPUT_MAX;
+    let mut text = String::new();
+    let mut attempts = Vec::new();
+    for view in tracker
         .shown
         .iter()
         .filter_map(|s| tracker.view(&ctx.home, s))
-        .collect();
-    let mut text: String = views.iter().map(|v| v.text.as_str()).collect();
-    if views.is_empty() {
+    {
+        let AttemptView {
+            mut json,
+            text: said,
+            body,
+        } = view;
+        text.push_str(&said);
+        if let Some(mut body) = body {
+            let (from, raw) = match attempt_file::tail(&mut body.file, body.end, budget) {
+                Ok(read) => read,
+                Err(e) => {
+                    json["unreadable"] = serde_json::Value::String(e.to_string());
+                    text.push_str(&format!("(this output could not be read: {e})\n"));
+                    attempts.push(json);
+                    continue;
+                }
+            };
+            budget -= raw.len() as u64;
+            let decoded = String::from_utf8_lossy(&raw);
+            // JSON text cannot hold bytes that are not UTF-8: then the exact bytes go beside
+            // the text (which shows them as U+FFFD).
+            if let std::borrow::Cow::Owned(_) = decoded {
+                use base64::Engine;
+                json["base64"] = serde_json::Value::String(
+                    base64::engine::general_purpose::STANDARD.encode(&raw),
+                );
+            }
+            if from > 0 {
+                let step = json["step"].as_str().unwrap_or_default().to_string();
+                let raw_cmd = tracker.cmd(&["logs", &run_id, &step, "--raw"]);
+                json["truncated"] = serde_json::Value::Bool(true);
+                json["omitted_bytes"] = serde_json::json!(from);
+                text.push_str(&format!(
+                    "(truncated: the first {from} bytes are left out here; {raw_cmd} prints them all)\n"
+                ));
+            }
+            text.push_str(&attempt_text(&raw, body.complete));
+            json["text"] = serde_json::Value::String(decoded.into_owned());
+        }
+        attempts.push(json);
+    }
+    if attempts.is_empty() {
         text = nothing_kept(&run_id, step);
     }
     let doc = serde_json::json!({
         "run_id": run_id,
         "step": step,
-        "attempts": views.into_iter().map(|v| v.json).collect::<Vec<_>>(),
+        "attempts": attempts,
     });
     Ok(Output::new(doc, text, exit::OK))
 }
 
-/// One attempt's output as the bytes its process wrote (`cortex logs RUN STEP --raw`).
-pub struct RawAttemptLog {
-    pub bytes: Vec<u8>,
-    /// What the reader should know of them, for stderr: no size or hash vouches for them.
-    pub warning: Option<String>,
-}
-
 /// `cortex logs RUN STEP --raw [--attempt N]`: the file of one attempt of `step` (its last
-/// unless `attempt` is given), as its process wrote it — not decoded, not escaped, no header.
-/// One that printed nothing is empty. Refused where the bytes are not here to give (a file
-/// changed since the log recorded it, missing, or on another host; a `uses:` step's attempt,
-/// whose output is its child run's), and for a `foreach:` step, whose items are the steps.
+/// unless `attempt` is given), as its process wrote it — not decoded, not escaped, no header —
+/// given to `sink` in pieces as it is read. One that printed nothing is empty. Refused where
+/// the bytes are not here to give (a file changed since the log recorded it, missing, or on
+/// another host; a `uses:` step's attempt, whose output is its child run's), and for a
+/// `foreach:` step, whose items are the steps. A recorded file is checked before its bytes are
+/// given, and the bytes given are checked as they are read: a file that changed in between is
+/// an error after them. What the reader should know of bytes no size or hash vouches for (a
+/// warning, for stderr) is returned.
 pub fn raw_attempt_log(
     ctx: &Ctx,
     run: Option<&str>,
     step: &str,
     attempt: Option<u32>,
-) -> Result<RawAttemptLog, CommandError> {
-    let store = ctx
-        .reading_store()?
-        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
-    let mut tracker = Tracker::new(ctx, run_id.clone(), Some(step))?;
-    tracker.read(&*store)?;
-    if let Some(e) = tracker.unknown_step() {
-        return Err(e);
-    }
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<Option<String>, CommandError> {
+    let tracker = tracked(ctx, run, Some(step))?;
+    let run_id = tracker.run_id.clone();
     let mut steps: Vec<&str> = Vec::new();
     for s in &tracker.shown {
         if !steps.contains(&s.step.as_str()) {
@@ -839,9 +947,15 @@ pub fn raw_attempt_log(
         return Err(e);
     };
     let name = format!("attempt {} of `{}`", shown.attempt, shown.step);
-    if let Some(raw) = read_from(&ctx.home, &shown.file, 0) {
+    if let Some(mut file) = attempt_file::open(&ctx.home, &shown.file) {
+        let unreadable = |e: std::io::Error| {
+            CommandError::new(
+                exit::FAILED,
+                format!("the output of {name} could not be read: {e}"),
+            )
+        };
         let Some((bytes, blake3)) = &shown.recorded else {
-            let warning = Some(if shown.ended {
+            let warning = if shown.ended {
                 format!(
                     "{name} was interrupted: its driver ended before it did, so the log holds no size or hash of this output"
                 )
@@ -849,14 +963,14 @@ pub fn raw_attempt_log(
                 format!(
                     "{name} has not ended (or its driver is gone): this is what it wrote so far, and the log holds no size or hash of it yet"
                 )
-            });
-            return Ok(RawAttemptLog {
-                bytes: raw,
-                warning,
-            });
+            };
+            attempt_file::stream(&mut file, 0, None, sink).map_err(unreadable)?;
+            return Ok(Some(warning));
         };
-        return match crate::execute::check_attempt_log(&ctx.home, &shown.file, *bytes, blake3) {
-            crate::execute::LogFileCheck::Differs(reason) => Err(CommandError::new(
+        if let crate::execute::LogFileCheck::Differs(reason) =
+            crate::execute::check_attempt_log(&ctx.home, &shown.file, *bytes, blake3)
+        {
+            return Err(CommandError::new(
                 exit::FAILED,
                 format!("the output of {name} was changed since the log recorded it: {reason}"),
             )
@@ -864,31 +978,32 @@ pub fn raw_attempt_log(
                 "{} fails on it; {} shows it marked",
                 ctx.cmd(&["log", "verify", &run_id]),
                 ctx.cmd(&["logs", &run_id, &shown.step])
-            ))),
-            // Read a moment ago: it went in between.
-            _ if raw.len() as u64 != *bytes => Err(CommandError::new(
+            )));
+        }
+        let read = attempt_file::stream(&mut file, 0, None, sink).map_err(unreadable)?;
+        if read.bytes != *bytes || read.blake3 != *blake3 {
+            // Checked a moment ago: it changed in between.
+            return Err(CommandError::new(
                 exit::FAILED,
-                format!("the output of {name} could not be read whole"),
-            )),
-            _ => Ok(RawAttemptLog {
-                bytes: raw,
-                warning: None,
-            }),
-        };
+                format!(
+                    "the output of {name} changed while it was read: the {} bytes given are not the {bytes} the log recorded",
+                    read.bytes
+                ),
+            )
+            .hint(format!(
+                "{} says whether the file is as recorded now",
+                ctx.cmd(&["log", "verify", &run_id])
+            )));
+        }
+        return Ok(None);
     }
     match tracker.without_file(shown) {
-        None if !shown.ended => Ok(RawAttemptLog {
-            bytes: Vec::new(),
-            warning: None,
-        }),
+        None if !shown.ended => Ok(None),
         None => Err(CommandError::bad_input(format!(
             "{name} ran no command here (a prompt step or a phase without `run:`): it has no output"
         ))),
         Some((doc, text)) => match doc["status"].as_str() {
-            Some("no_output") => Ok(RawAttemptLog {
-                bytes: Vec::new(),
-                warning: None,
-            }),
+            Some("no_output") => Ok(None),
             _ => Err(CommandError::new(
                 exit::FAILED,
                 format!(
@@ -908,9 +1023,9 @@ pub fn raw_attempt_log(
     }
 }
 
-/// `cortex logs [RUN] [STEP] --follow`: what `attempt_logs` prints, as it comes — an attempt in
-/// flight line by line under one header, the next attempts as they start — until the run stops
-/// moving.
+/// `cortex logs [RUN] [STEP] --follow`: what `print_attempt_logs` prints, as it comes — an
+/// attempt in flight line by line under one header, the next attempts as they start — until
+/// the run stops moving. Each new part of a file is read in pieces.
 pub fn follow_attempt_logs(
     ctx: &Ctx,
     run: Option<&str>,
@@ -939,30 +1054,46 @@ pub fn follow_attempt_logs(
             let s = &tracker.shown[i];
             let complete = s.ended || s.recorded.is_some();
             let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
-            if let Some(raw) = read_from(&ctx.home, &s.file, s.offset) {
-                // Whole lines only while the attempt writes; the offset counts bytes of the
-                // file, not of the text they are shown as.
+            // Whole lines only while the attempt writes; the offset counts bytes of the file,
+            // not of the text they are shown as.
+            let opened = attempt_file::open(&ctx.home, &s.file).and_then(|mut file| {
+                let size = attempt_file::size(&file).ok()?.max(s.offset);
                 let upto = if complete {
-                    &raw[..]
+                    size
                 } else {
-                    whole_lines(&raw)
+                    attempt_file::whole_lines_end(&mut file, s.offset, size).ok()?
                 };
+                Some((file, upto))
+            });
+            if let Some((mut file, upto)) = opened {
+                let new = upto > s.offset;
                 if !s.headed {
                     sink(&header);
                     last = Some(i);
-                } else if !upto.is_empty() && last != Some(i) {
+                } else if new && last != Some(i) {
                     sink(&format!(
                         "── {} · attempt {} (continued) ──\n",
                         s.step, s.attempt
                     ));
                 }
-                if !upto.is_empty() {
+                if new {
                     last = Some(i);
                 }
-                sink(&shown_text(upto, complete));
+                let mut decoder = AttemptText::new();
+                let streamed =
+                    attempt_file::stream(&mut file, s.offset, Some(upto), &mut |bytes| {
+                        let text = decoder.push(bytes);
+                        if !text.is_empty() {
+                            sink(&text);
+                        }
+                    });
+                sink(&decoder.finish(complete));
+                if let Err(e) = &streamed {
+                    sink(&format!("(part of this output could not be read: {e})\n"));
+                }
                 let s = &mut tracker.shown[i];
                 s.headed = true;
-                s.offset += upto.len() as u64;
+                s.offset = upto;
                 printed_any = true;
             } else if !s.headed
                 && let Some((_, text)) = tracker.without_file(s)

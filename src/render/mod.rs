@@ -1,6 +1,7 @@
 //! Rendering: projections and errors turned into the text people read. Functions here return
 //! strings; only `cli` prints them.
 
+mod attempt_text;
 mod diagnostic;
 mod duration;
 mod log;
@@ -12,6 +13,7 @@ mod shell;
 mod status;
 mod terminal;
 
+pub use attempt_text::{AttemptText, attempt_text};
 pub use diagnostic::{ProblemDoc, definition_problems, render_definition_error};
 
 /// The width of the widest `name` of JSON rows, for aligned tables.
