@@ -5,7 +5,7 @@
 
 mod activity;
 pub mod agents;
-mod attempt_file;
+pub mod attempt_file;
 pub mod background;
 mod context;
 mod drive;

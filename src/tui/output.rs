@@ -2,7 +2,6 @@
 //! beside the log, else the tail the log kept of it. Bounded: a long file is read from its
 //! last `PANE_BYTES`, never whole.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::app::{OutputSource, OutputView, OutputWanted};
@@ -20,7 +19,7 @@ pub fn read(home: &Path, wanted: &OutputWanted) -> OutputView {
         source,
         complete: wanted.ended,
     };
-    match last_part(&home.join(&wanted.file)) {
+    match last_part(home, &wanted.file) {
         Some((raw, bytes, cut)) => {
             // While it runs, whole lines only: a line being written shows once it is done.
             let raw = if wanted.ended {
@@ -40,13 +39,11 @@ pub fn read(home: &Path, wanted: &OutputWanted) -> OutputView {
 
 /// The last `PANE_BYTES` of the file (from the first line that starts in them when the file
 /// is longer), its size, and whether its start was left out.
-fn last_part(path: &Path) -> Option<(Vec<u8>, u64, bool)> {
-    let mut file = crate::execute::open_derived(path).ok()?;
-    let bytes = file.metadata().ok()?.len();
-    let from = bytes.saturating_sub(PANE_BYTES);
-    file.seek(SeekFrom::Start(from)).ok()?;
-    let mut raw = Vec::new();
-    file.take(PANE_BYTES).read_to_end(&mut raw).ok()?;
+fn last_part(home: &Path, file: &str) -> Option<(Vec<u8>, u64, bool)> {
+    use crate::ops::attempt_file;
+    let mut f = attempt_file::open(home, file)?;
+    let bytes = attempt_file::size(&f).ok()?;
+    let (from, mut raw) = attempt_file::tail(&mut f, bytes, PANE_BYTES).ok()?;
     if from > 0
         && let Some(nl) = memchr::memchr(b'\n', &raw)
     {
