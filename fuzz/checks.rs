@@ -35,6 +35,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("name", check_name_rule),
     ("duration", check_duration),
     ("cron", check_cron),
+    ("if_expr", check_if_expr),
 ];
 
 /// Equal by `PartialEq`, or by `Debug` text (which is exact for floats and treats two NaNs as
@@ -1213,4 +1214,37 @@ pub fn check_cron(data: &[u8]) {
     let times = cadence.next_times(from, 4);
     assert_eq!(times.first(), Some(&next));
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{text:?}: {times:?}");
+}
+
+/// An `if:` expression: parsed or refused with a printable message, never a panic; when
+/// parsed, its canonical form (`Display`) parses back to the same expression and prints the
+/// same again, and evaluating it (every reference unrecorded, or each one a string) gives a
+/// verdict or a printable error, never a panic.
+pub fn check_if_expr(data: &[u8]) {
+    use cortex::definition::expr::{MAX_EXPRESSION_BYTES, Value, evaluate, parse};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let expr = match parse(text) {
+        Ok(e) => e,
+        Err(e) => {
+            assert_printable(&e.to_string(), "if");
+            return;
+        }
+    };
+    let shown = expr.to_string();
+    // Written back, a string in double quotes may grow (`"it's"` is `'it''s'`).
+    if shown.len() <= MAX_EXPRESSION_BYTES {
+        let back = parse(&shown)
+            .unwrap_or_else(|e| panic!("{text:?} written as {shown:?} does not parse: {e}"));
+        assert_same!(&expr, &back, "if", text);
+        assert_eq!(back.to_string(), shown, "{text:?}: printed twice differs");
+    }
+    for resolve in [&(|_: &_| None) as &dyn Fn(&_) -> Option<Value>, &|_: &_| {
+        Some(Value::Str(text.chars().take(8).collect()))
+    }] {
+        if let Err(e) = evaluate(&expr, resolve).result {
+            assert_printable(&e.to_string(), "if evaluation");
+        }
+    }
 }

@@ -80,11 +80,18 @@ impl Value {
     }
 }
 
+/// A number as written back: a whole number as digits, else the shorter of its plain and its
+/// exponent form (`1e300`, not three hundred digits), either of which reads back exactly.
 fn format_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
     } else {
-        format!("{n}")
+        let (plain, exponent) = (format!("{n}"), format!("{n:e}"));
+        if exponent.len() < plain.len() {
+            exponent
+        } else {
+            plain
+        }
     }
 }
 
@@ -122,6 +129,46 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Compare(CmpOp, Box<Expr>, Box<Expr>),
+}
+
+impl fmt::Display for Expr {
+    /// The expression in canonical form, which `parse` reads back as the same expression:
+    /// references as written, strings in single quotes, numbers exactly, and only the
+    /// parentheses the grammar needs (`&&` and `||` group from the left, `&&` binds tighter,
+    /// a comparison takes two unary operands).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// `e`, in parentheses when `bare` says it cannot stand there without them.
+        struct Operand<'a>(&'a Expr, bool);
+        impl fmt::Display for Operand<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if self.1 {
+                    write!(f, "{}", self.0)
+                } else {
+                    write!(f, "({})", self.0)
+                }
+            }
+        }
+        let unary = |e: &Expr| matches!(e, Expr::Literal(_) | Expr::Ref(..) | Expr::Not(_));
+        match self {
+            Expr::Literal(v) => f.write_str(&v.shown()),
+            Expr::Ref(_, written) => f.write_str(written),
+            Expr::Not(e) => write!(f, "!{}", Operand(e, unary(e))),
+            Expr::And(a, b) => write!(
+                f,
+                "{} && {}",
+                Operand(a, !matches!(**a, Expr::Or(..))),
+                Operand(b, !matches!(**b, Expr::Or(..) | Expr::And(..)))
+            ),
+            Expr::Or(a, b) => write!(f, "{} || {}", a, Operand(b, !matches!(**b, Expr::Or(..)))),
+            Expr::Compare(op, a, b) => write!(
+                f,
+                "{} {} {}",
+                Operand(a, unary(a)),
+                op.text(),
+                Operand(b, unary(b))
+            ),
+        }
+    }
 }
 
 /// Why an expression does not parse: what, and at which character (0-based).
