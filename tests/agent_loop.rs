@@ -1200,6 +1200,96 @@ fn a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_inte
     assert_eq!(env.status(None)["status"], "completed");
 }
 
+/// An agent that reads only `--json` and runs the suggested `next` argv literally (the first
+/// one, or the one a strategy picks), starting from `run`: it reaches the end of a workflow and
+/// of a scenario through failures and retries, never runs a suggestion that fails, and is never
+/// offered a `resume` while the run waits on a report or a manual start (such a resume finds
+/// nothing to do, records that it tried, and an agent taking it would go round forever).
+fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing(
+    env: Env,
+) {
+    let home = env.home();
+    let home = home.to_str().unwrap();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/scenarios/full-stack-feature.yaml"),
+        env.home().join("scenarios/full-stack-feature.yaml"),
+    )
+    .unwrap();
+    // Which suggestion to take at each turn: `fail` once where it is offered, then the first.
+    let cases: [(&[&str], &str); 2] = [
+        (&["workflow", "run", "feature-development"], "workflow"),
+        (&["orchestrate", "run", "full-stack-feature"], "orchestrate"),
+    ];
+    for (start, group) in cases {
+        let mut argv: Vec<String> = ["--home", home, "--json"]
+            .iter()
+            .chain(start)
+            .map(|s| s.to_string())
+            .collect();
+        let mut failed_once = false;
+        let mut turns = 0;
+        loop {
+            turns += 1;
+            assert!(turns < 40, "`{}` never ends: {argv:?}", start.join(" "));
+            let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let out = env.run(&args);
+            assert!(
+                [0, 1, 3].contains(&out.code),
+                "the suggested `{}` failed (exit {}): {}{}",
+                args.join(" "),
+                out.code,
+                out.stdout,
+                out.stderr
+            );
+            let doc = out.json();
+            let doc = match doc.get("next") {
+                Some(_) => doc,
+                None => env
+                    .run(&["--json", group, "status", doc["run_id"].as_str().unwrap()])
+                    .json(),
+            };
+            let next = doc["next"].as_array().unwrap();
+            if doc["status"] == "waiting" {
+                let resumes: Vec<_> = next
+                    .iter()
+                    .filter(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "resume"))
+                    .collect();
+                assert!(
+                    resumes.is_empty(),
+                    "a run waiting on people is offered {resumes:?}: {doc}"
+                );
+            }
+            let Some(pick) = (if failed_once {
+                next.first()
+            } else {
+                next.iter().find(|n| {
+                    let a = n["argv"].as_array().unwrap();
+                    a.iter().any(|w| w == "fail")
+                })
+            })
+            .or(next.first()) else {
+                assert_eq!(doc["status"], "completed", "ended without a way on: {doc}");
+                break;
+            };
+            let words: Vec<String> = pick["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap().to_string())
+                .collect();
+            failed_once |= words.iter().any(|w| w == "fail");
+            assert_eq!(words[0], "cortex");
+            argv = ["--json".to_string()]
+                .into_iter()
+                .chain(words[1..].iter().cloned())
+                .collect();
+        }
+        assert!(failed_once, "{group}: a failure was reported on the way");
+    }
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1235,6 +1325,7 @@ common::on_both_stores!(
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
     an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
     a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
+    an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

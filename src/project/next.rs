@@ -211,7 +211,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["workflow", "step", "fail", step, "--run", id],
                     "report the step failed",
                 ));
-                out.push(resume(view, &[], "go on once the step is reported"));
+                // No `resume`: the report drives the run on, and until it is made a resume
+                // finds nothing to do.
             }
         }
         _ => {}
@@ -268,6 +269,8 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
             out.push(resume(view, &[], "go on with the same time limit"));
         }
+        // Waiting on a report or a manual start only: those move it on, a resume would not.
+        RunStatus::Waiting if view.waits_on_people => {}
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
             .push(resume(
                 view,
