@@ -158,11 +158,38 @@ fn dry_run_output(
             Condition::After(deps) => format!("starts after {}", deps.join(", ")),
         };
         let by_agent = p.agents.iter().find(|a| agents.is_run(a));
-        let mut how = match (&p.run, by_agent) {
-            (Some(_), _) => "runs its commands".to_string(),
-            (None, Some(a)) => format!("run by agent {a}"),
-            (None, None) => "waits for a report (orchestrate complete|fail)".to_string(),
+        let (mut how, by) = match (&p.run, by_agent) {
+            (Some(_), _) => ("runs its commands".to_string(), "commands"),
+            (None, Some(a)) => (format!("run by agent {a}"), "agent"),
+            (None, None) => (
+                "waits for a report (orchestrate complete|fail)".to_string(),
+                "report",
+            ),
         };
+        // The same facts for a program: how it starts, on what, and who does it.
+        let mut row = json!({
+            "phase": p.name,
+            "starts": match &condition {
+                Condition::Auto => "at_once",
+                Condition::Manual if starts.contains(&p.name) => "at_once",
+                Condition::Manual => "manual",
+                Condition::After(_) => "after",
+            },
+            "after": match &condition {
+                Condition::After(deps) => deps.clone(),
+                _ => Vec::new(),
+            },
+            "by": by,
+        });
+        if let Some(a) = by_agent {
+            row["agent"] = json!(a);
+        }
+        if let Some(c) = &p.if_ {
+            row["if"] = json!(c.text());
+        }
+        if let Some(f) = &p.foreach {
+            row["foreach"] = json!(f.text());
+        }
         if let Some(f) = &p.foreach {
             how = format!("{how}, once per item of {}", f.text());
         }
@@ -171,7 +198,9 @@ fn dry_run_output(
             None => when,
         };
         text.push_str(&format!("  - {}: {when}; {how}\n", p.name));
-        rows.push(json!({"phase": p.name, "when": when, "how": how}));
+        row["when"] = json!(when);
+        row["how"] = json!(how);
+        rows.push(row);
     }
     Output::new(
         json!({"scenario": scenario.name, "dry_run": true, "phases": rows}),
