@@ -693,3 +693,63 @@ fn raw_logs_hints_of_a_missing_or_changed_file_quote_the_step_and_name_the_home(
     }
     assert!(!env.project().join("pwned").exists());
 }
+
+/// A file found as `dp` whose `name:` is `Deploy Prod`: `workflow run dp` starts a run named
+/// `Deploy Prod`, and `workflow status dp` used to say "no runs yet: `workflow run dp` starts
+/// one" — the command just run, a loop. A name finds the runs of the definition it finds.
+/// And a definition that cannot run is not suggested to `run` (which is refused) but to
+/// `validate`.
+#[test]
+fn a_definition_named_unlike_its_file_finds_its_runs_by_the_file_name_and_an_invalid_one_hints_validate()
+ {
+    let env = Env::new();
+    env.workflow(
+        "dp",
+        "name: Deploy Prod\nsteps:\n  - {name: a, prompt: do it}\n",
+    );
+    scenario(
+        &env,
+        "s",
+        "name: other\ndescription: d\nphases:\n  - {name: a, condition: manual}\n",
+    );
+    let before = env.run(&["workflow", "status", "dp"]);
+    assert_eq!(before.code, 2);
+    assert!(
+        before
+            .stderr
+            .contains("`cortex workflow run dp` starts one"),
+        "{}",
+        before.stderr
+    );
+    assert_eq!(env.run(&["workflow", "run", "dp"]).code, 3);
+    for args in [
+        &["workflow", "status", "dp"][..],
+        &["workflow", "status", "Deploy Prod"],
+    ] {
+        let status = env.run(&[&["--json"][..], args].concat());
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        assert_eq!(status.json()["name"], "Deploy Prod");
+    }
+    let done = env.run(&["workflow", "step", "complete", "a", "--run", "dp"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+
+    assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 3);
+    let started = env.run(&["orchestrate", "start", "s", "a"]);
+    assert_eq!(started.code, 3, "{}{}", started.stdout, started.stderr);
+    let status = env.run(&["--json", "orchestrate", "status", "s"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert_eq!(status.json()["name"], "other");
+
+    env.workflow("noname", "steps:\n  - {name: a, prompt: x}\n");
+    let invalid = env.run(&["workflow", "status", "noname"]);
+    assert_eq!(invalid.code, 2);
+    assert!(
+        invalid
+            .stderr
+            .contains("`cortex workflow validate noname` says what to fix")
+            && !invalid.stderr.contains("workflow run noname"),
+        "{}",
+        invalid.stderr
+    );
+    assert_eq!(env.run(&["workflow", "validate", "noname"]).code, 2);
+}

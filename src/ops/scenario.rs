@@ -423,7 +423,7 @@ fn known_agents(ctx: &Ctx) -> BTreeSet<String> {
 }
 
 /// Parse and validate one scenario file.
-fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
+pub(super) fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
     let path = entry.display_path();
     let schema = ctx
         .catalog()

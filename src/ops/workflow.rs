@@ -155,6 +155,11 @@ impl UsesFinder<'_> {
     }
 }
 
+/// Whether the workflow `name` finds would run (it is found, reads and validates).
+pub(super) fn runs(ctx: &Ctx, name: &str) -> bool {
+    load(ctx, name).is_ok()
+}
+
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let catalog = ctx.catalog();
     let config_file = catalog
