@@ -1201,8 +1201,8 @@ fn a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_inte
 }
 
 /// An agent that reads only `--json` and runs the suggested `next` argv literally (the first
-/// one, or the one a strategy picks), starting from `run`: it reaches the end of a workflow and
-/// of a scenario through failures and retries, never runs a suggestion that fails, and is never
+/// one, or the one a strategy picks), starting from `run`: it reaches the end of a workflow, of
+/// a scenario and of a workflow whose `uses:` child waits, through failures and retries, never runs a suggestion that fails, and is never
 /// offered a `resume` while the run waits on a report or a manual start (such a resume finds
 /// nothing to do, records that it tried, and an agent taking it would go round forever).
 fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing(
@@ -1218,9 +1218,28 @@ fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resu
     )
     .unwrap();
     // Which suggestion to take at each turn: `fail` once where it is offered, then the first.
-    let cases: [(&[&str], &str); 2] = [
+    std::fs::create_dir_all(env.project().join("examples/workflows")).unwrap();
+    for file in ["release-with-review.yaml", "review-checklist.yaml"] {
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/workflows")
+                .join(file),
+            env.project().join("examples/workflows").join(file),
+        )
+        .unwrap();
+    }
+    let cases: [(&[&str], &str); 3] = [
         (&["workflow", "run", "feature-development"], "workflow"),
         (&["orchestrate", "run", "full-stack-feature"], "orchestrate"),
+        // A `uses:` step whose child run waits for a report.
+        (
+            &[
+                "workflow",
+                "run",
+                "examples/workflows/release-with-review.yaml",
+            ],
+            "workflow",
+        ),
     ];
     for (start, group) in cases {
         let mut argv: Vec<String> = ["--home", home, "--json"]
@@ -1277,7 +1296,8 @@ fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resu
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|w| w.as_str().unwrap().to_string())
+                // An agent puts its value where the suggestion says VALUE.
+                .map(|w| w.as_str().unwrap().replace("=VALUE", "=approved"))
                 .collect();
             failed_once |= words.iter().any(|w| w == "fail");
             assert_eq!(words[0], "cortex");

@@ -170,6 +170,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["workflow", "step", "fail", &w.step, "--run", &w.run_id],
                     "report it failed",
                 ));
+                // The report on the child drives both on; a resume before it finds nothing.
+                out.push(abort());
+                return out;
             } else if let Some((child, ended)) =
                 uses.and_then(|u| Some((u.run_id.as_ref()?, u.child_ended.as_ref()?)))
             {
