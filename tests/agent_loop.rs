@@ -1292,13 +1292,25 @@ fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resu
                 assert_eq!(doc["status"], "completed", "ended without a way on: {doc}");
                 break;
             };
-            let words: Vec<String> = pick["argv"]
+            let mut words: Vec<String> = pick["argv"]
                 .as_array()
                 .unwrap()
                 .iter()
-                // An agent puts its value where the suggestion says VALUE.
-                .map(|w| w.as_str().unwrap().replace("=VALUE", "=approved"))
+                .map(|w| w.as_str().unwrap().to_string())
                 .collect();
+            // An agent gives its values where `fill` says, reading no sentence.
+            for fill in pick["fill"].as_array().into_iter().flatten() {
+                let placeholder = format!("{}=VALUE", fill["name"].as_str().unwrap());
+                let at = words
+                    .windows(2)
+                    .position(|w| w[0] == fill["flag"] && w[1] == placeholder)
+                    .unwrap_or_else(|| panic!("{fill} names no argument of {words:?}"));
+                words[at + 1] = placeholder.replace("=VALUE", "=approved");
+            }
+            assert!(
+                !words.iter().any(|w| w.ends_with("=VALUE")),
+                "a placeholder `fill` does not name: {pick}"
+            );
             failed_once |= words.iter().any(|w| w == "fail");
             assert_eq!(words[0], "cortex");
             argv = ["--json".to_string()]

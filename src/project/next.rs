@@ -8,11 +8,23 @@ use super::{RunStatus, StatusView};
 use crate::decide::StepStatus;
 use crate::event::RunKind;
 
-/// One suggested command: the argv to run (its first word is `cortex`), and why.
+/// One suggested command: the argv to run (its first word is `cortex`), and why; and the
+/// values it needs that only the one running it has (`fill`), so a program need not read
+/// `why` to know that an argument is a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Suggestion {
     pub argv: Vec<String>,
     pub why: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fill: Vec<Fill>,
+}
+
+/// A placeholder of a suggestion: the argument `NAME=VALUE` after `flag` (`--output` or
+/// `--input`), whose `VALUE` is to be replaced by the value of that output or input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fill {
+    pub flag: String,
+    pub name: String,
 }
 
 impl Suggestion {
@@ -23,7 +35,18 @@ impl Suggestion {
         Suggestion {
             argv,
             why: why.into(),
+            fill: Vec::new(),
         }
+    }
+
+    /// `flag NAME=VALUE`, VALUE to be filled in.
+    fn placeholder(&mut self, flag: &str, name: &str) {
+        self.argv.push(flag.into());
+        self.argv.push(format!("{name}=VALUE"));
+        self.fill.push(Fill {
+            flag: flag.into(),
+            name: name.into(),
+        });
     }
 
     /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
@@ -34,8 +57,7 @@ impl Suggestion {
             return s;
         }
         for key in outputs {
-            s.argv.push("--output".into());
-            s.argv.push(format!("{key}=VALUE"));
+            s.placeholder("--output", key);
         }
         let keys: Vec<String> = outputs.iter().map(|k| format!("`{k}`")).collect();
         s.why = format!("{why}, giving {} (replace each VALUE)", keys.join(", "));
@@ -62,8 +84,7 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     s.argv.extend(args.iter().map(|a| a.to_string()));
     if !view.secret_inputs.is_empty() {
         for name in &view.secret_inputs {
-            s.argv.push("--input".into());
-            s.argv.push(format!("{name}=VALUE"));
+            s.placeholder("--input", name);
         }
         s.why = format!(
             "{} (VALUE: each secret input's value again; or set CORTEX_INPUT_<NAME> and leave --input out)",
