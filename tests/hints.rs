@@ -753,3 +753,50 @@ fn a_definition_named_unlike_its_file_finds_its_runs_by_the_file_name_and_an_inv
     );
     assert_eq!(env.run(&["workflow", "validate", "noname"]).code, 2);
 }
+
+/// A start, report or stop on a run that already ended said so for a workflow with no way on,
+/// and for a scenario called the phase "pending, not waiting for a report" (true, and beside
+/// the point) or said "the run already finished" alone: each now says the run ended, how, and
+/// hints its status and how to start a new run — both of which work when pasted.
+#[test]
+fn an_action_on_a_finished_run_says_it_ended_and_hints_status_and_a_new_run() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - {name: a, condition: manual}\n",
+    );
+    let run = env.run(&["--json", "orchestrate", "run", "sc"]).json();
+    let sc = run["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.run(&["orchestrate", "abort", &sc]).code, 1);
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    for args in [
+        &["orchestrate", "start", &sc, "a"][..],
+        &["orchestrate", "complete", &sc, "a"],
+        &["orchestrate", "fail", &sc, "a"],
+        &["orchestrate", "stop", &sc],
+        &["workflow", "step", "complete", "Plan"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("already finished (aborted)") && !out.stderr.contains("pending"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let hints = suggested(&out.stderr);
+        assert_eq!(hints.len(), 2, "{args:?}: {}", out.stderr);
+        for hint in hints {
+            let words = split(&hint);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let pasted = env.run(&words);
+            assert!(
+                [0, 3].contains(&pasted.code),
+                "`{hint}` (from {args:?}) exits {}: {}",
+                pasted.code,
+                pasted.stderr
+            );
+        }
+    }
+}

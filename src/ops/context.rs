@@ -380,6 +380,26 @@ impl Ctx {
         }
     }
 
+    /// The error of an action on a run that already finished (`what` it cannot be any more):
+    /// how it ended, and how to start its definition again.
+    pub fn finished(&self, state: &crate::decide::RunState, what: &str) -> CommandError {
+        let view = status_view(state, false);
+        let group = match view.kind {
+            RunKind::Scenario => "orchestrate",
+            RunKind::Workflow => "workflow",
+        };
+        CommandError::bad_input(format!(
+            "run {} already finished ({}); {what}",
+            view.run_id,
+            view.status.as_str()
+        ))
+        .hint(format!(
+            "{} shows how it ended; {} starts a new run",
+            self.cmd(&[group, "status", &view.run_id]),
+            self.cmd(&[group, "run", &view.started_from])
+        ))
+    }
+
     /// The error of a command on a run when the log holds no run at all: how to start one of
     /// the kind the command acts on (`orchestrate ...` a scenario), by its name when `query`
     /// names a definition of that kind.

@@ -229,6 +229,12 @@ fn act(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    if journal.state.outcome().is_some() {
+        return Err(ctx.finished(
+            &journal.state,
+            "its phases cannot be started or reported any more",
+        ));
+    }
     // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
     let held = match journal.state.phase {
         crate::decide::RunPhase::Stopped => Some("stopped"),
@@ -374,6 +380,11 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
+    let mut before = crate::execute::load_state(&store, &run_id)?;
+    if before.outcome().is_some() {
+        before.run_id = run_id;
+        return Err(ctx.finished(&before, "there is nothing to stop"));
+    }
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut stop = |store: &mut dyn crate::store::EventStore| {

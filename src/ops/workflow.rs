@@ -993,11 +993,8 @@ pub fn report_step(
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(&mut journal);
     let state = &journal.state;
-    if let Some(outcome) = state.outcome() {
-        return Err(CommandError::bad_input(format!(
-            "run {run_id} already finished ({}); its steps cannot be reported any more",
-            outcome.as_str()
-        )));
+    if state.outcome().is_some() {
+        return Err(ctx.finished(state, "its steps cannot be reported any more"));
     }
     let wanted = normalize_name(report.step);
     let Some(index) = state
