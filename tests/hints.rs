@@ -800,3 +800,33 @@ fn an_action_on_a_finished_run_says_it_ended_and_hints_status_and_a_new_run() {
         }
     }
 }
+
+/// A run rolled back by its failure ended with no way on (a failed one was offered a new
+/// run, a rolled-back one nothing): it is offered the same, and pasting it starts one.
+#[test]
+fn a_rolled_back_run_suggests_a_new_run_that_works_when_pasted() {
+    let env = Env::new();
+    env.workflow(
+        "rb",
+        "name: rb\nsteps:\n  - {name: a, run: 'true', rollback: 'true'}\n  - {name: b, run: 'exit 3', retry: {max_retry_attempts: 1, backoff: 1ms}, on_failure: rollback}\n",
+    );
+    let run = env.run(&["workflow", "run", "rb"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    assert_eq!(status["status"], "rolled_back");
+    let next = status["next"].as_array().unwrap();
+    assert_eq!(next.len(), 1, "{status}");
+    let argv: Vec<&str> = next[0]["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(argv[..2], ["workflow", "run"]);
+    let again = env.run(&argv);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert_eq!(env.status(None)["name"], "rb");
+    assert!(
+        suggested(&run.stdout)
+            .iter()
+            .any(|c| c.contains("workflow run"))
+    );
+}

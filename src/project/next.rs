@@ -103,7 +103,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
     if !view.resumable {
-        if view.status == RunStatus::Failed {
+        // Ended by a failure (rolled back or not): a new run, once it is fixed.
+        if matches!(view.status, RunStatus::Failed | RunStatus::RolledBack) {
             out.push(Suggestion::new(
                 &["workflow", "run", &view.started_from],
                 "fix what the report names, then start a new run",
@@ -248,7 +249,8 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
     if !view.resumable {
-        if view.status == RunStatus::Failed {
+        // Ended by a failure (rolled back or not): a new run, once it is fixed.
+        if matches!(view.status, RunStatus::Failed | RunStatus::RolledBack) {
             out.push(Suggestion::new(
                 &["orchestrate", "run", &view.started_from],
                 "fix what the report names, then start a new run",
