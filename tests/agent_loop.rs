@@ -1322,6 +1322,48 @@ fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resu
     }
 }
 
+/// `workflow validate --all` was not there (clap's tip said to pass `-- --all`, a name the name
+/// rule refuses): it gives every workflow's verdict, the home's and the built-ins', in the shape
+/// and the form `orchestrate validate --all` gives scenarios', exit 2 when one is invalid.
+fn workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does(env: Env) {
+    let all = env.run(&["--json", "workflow", "validate", "--all"]);
+    assert_eq!(all.code, 0, "{}{}", all.stdout, all.stderr);
+    let doc = all.json();
+    assert_eq!(doc["valid"], true);
+    let names: Vec<&str> = doc["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"feature-development"), "{doc}");
+    env.workflow(
+        "broken",
+        "name: broken\nsteps:\n  - name: a\n    run: 'true'\n    retyr: 2\n",
+    );
+    let all = env.run(&["--json", "workflow", "validate", "--all"]);
+    assert_eq!(all.code, 2, "{}{}", all.stdout, all.stderr);
+    let doc = all.json();
+    assert_eq!(doc["valid"], false);
+    let broken = doc["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["file"].as_str().unwrap().ends_with("broken.yaml"))
+        .unwrap();
+    assert_eq!(broken["errors"][0]["line"], 5, "{broken}");
+    let human = env.run(&["workflow", "validate", "--all"]);
+    assert_eq!(human.code, 2);
+    assert!(
+        human.stdout.contains("[ERROR] broken.yaml")
+            && human
+                .stdout
+                .contains("[OK] builtin:feature-development - Valid"),
+        "{}",
+        human.stdout
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1358,6 +1400,7 @@ common::on_both_stores!(
     an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
     a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
     an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing,
+    workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

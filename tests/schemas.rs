@@ -288,6 +288,7 @@ fn every_cli_json_document_is_described_by_a_schema_in_openapi() {
     let table: &[(&[&str], &str)] = &[
         (&["workflow", "list"], "[WorkflowRow]"),
         (&["workflow", "validate", "migration"], "WorkflowValid"),
+        (&["workflow", "validate", "--all"], "WorkflowValidations"),
         (&["workflow", "status"], "Error"),
         (
             &["workflow", "run", "feature-development", "--dry-run"],

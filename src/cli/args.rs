@@ -217,10 +217,14 @@ pub struct Audit {
 pub enum WorkflowCommand {
     /// List workflows (yours and the built-in templates).
     List,
-    /// Check a workflow without running it.
+    /// Check workflows without running them.
     Validate {
         /// A name (forgiving) or a path to a .yaml file.
-        name: String,
+        #[arg(required_unless_present = "all")]
+        name: Option<String>,
+        /// Validate every workflow in CORTEX_HOME/workflows and every built-in.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
     },
     /// Run a workflow.
     Run {

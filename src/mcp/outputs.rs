@@ -111,6 +111,7 @@ pub fn validate() -> Arc<JsonObject> {
         component("WorkflowValid"),
         component("ScenarioVerdict"),
         component("ScenarioValidations"),
+        component("WorkflowValidations"),
     ])
 }
 

@@ -342,6 +342,61 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     Ok(Output::new(doc, text, exit::OK).warn(warnings))
 }
 
+/// `workflow validate --all`: the verdict on every workflow of the home and every built-in
+/// (`{valid, workflows: [...]}`, each as `validate` gives it; the human form is theirs one
+/// after the other, as `orchestrate validate --all`). Invalid is exit 2. A file that cannot be
+/// read, or whose name another file's matches, is one verdict among the others.
+pub fn validate_all(ctx: &Ctx) -> Result<Output, CommandError> {
+    let mut text = String::new();
+    let mut docs = Vec::new();
+    let mut warnings = Vec::new();
+    for listed in ctx.catalog().list_workflows() {
+        let file = match &listed.source {
+            EntrySource::File(p) => p.display().to_string(),
+            EntrySource::Builtin => format!("builtin:{}", listed.name),
+        };
+        let name = match &listed.source {
+            EntrySource::File(_) => file.clone(),
+            EntrySource::Builtin => listed.name.clone(),
+        };
+        // A file is checked by its path: a name other files also match is still that file's.
+        let verdict = validate(ctx, &name).and_then(|out| match listed.ambiguity() {
+            Some(why) => Err(CommandError::definition(
+                &crate::definition::DefinitionError {
+                    path: file.clone(),
+                    text: String::new(),
+                    problems: vec![crate::definition::Problem::new(why, None)],
+                },
+            )),
+            None => Ok(out),
+        });
+        match verdict {
+            Ok(out) => {
+                text.push_str(&out.human);
+                warnings.extend(out.warnings);
+                docs.push(out.json);
+            }
+            Err(e) => {
+                let e = if e.errors.is_empty() {
+                    CommandError::definition(&crate::definition::DefinitionError {
+                        path: file.clone(),
+                        text: String::new(),
+                        problems: vec![crate::definition::Problem::new(e.message, None)],
+                    })
+                } else {
+                    e
+                };
+                text.push_str(e.detail.as_deref().unwrap_or_default());
+                docs.push(json!({"file": file, "valid": false, "errors": e.errors}));
+            }
+        }
+    }
+    let valid = docs.iter().all(|d| d["valid"] == true);
+    let code = if valid { exit::OK } else { exit::BAD_INPUT };
+    warnings.dedup();
+    Ok(Output::new(json!({"valid": valid, "workflows": docs}), text, code).warn(warnings))
+}
+
 /// `workflow run NAME`: start a run and drive it to where it stops (or, with `dry_run`, the
 /// plan, recording nothing).
 pub fn run(
