@@ -1438,3 +1438,24 @@ fn a_usage_error_with_json_still_prints_one_json_document() {
     assert_eq!(out.code, 2);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
+
+/// A missing argument's `--json` error was "the following required arguments were not
+/// provided:" with nothing after the colon (what was missing only in `detail`'s usage text)
+/// and no hint: the message names it, and the hint is that command's own `--help`.
+#[test]
+fn a_missing_argument_is_named_in_the_json_error_with_its_commands_help_as_hint() {
+    let env = Env::new();
+    let out = env.run(&["--json", "orchestrate", "complete", "x"]);
+    assert_eq!(out.code, 2);
+    let doc = out.json();
+    assert_eq!(
+        doc["error"],
+        "the following required arguments were not provided: <PHASE>"
+    );
+    assert_eq!(
+        doc["hints"][0],
+        "`cortex orchestrate complete --help` shows what it takes"
+    );
+    let help = env.run(&["orchestrate", "complete", "--help"]);
+    assert_eq!(help.code, 0, "{}", help.stderr);
+}
