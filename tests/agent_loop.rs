@@ -1459,3 +1459,20 @@ fn a_missing_argument_is_named_in_the_json_error_with_its_commands_help_as_hint(
     let help = env.run(&["orchestrate", "complete", "--help"]);
     assert_eq!(help.code, 0, "{}", help.stderr);
 }
+
+/// A completed run said "Results: runs/<id>/results.json", a path relative to the home that
+/// a reader in their project looked for in vain: the path shown is where the file is.
+#[test]
+fn the_results_file_a_completed_run_names_is_where_it_says() {
+    let env = Env::new();
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    let out = env.run(&["workflow", "run", "one"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let shown = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Results: "))
+        .unwrap_or_else(|| panic!("no Results line:\n{}", out.stdout));
+    let path = std::path::Path::new(shown);
+    assert!(path.is_absolute() && path.is_file(), "{shown}");
+}

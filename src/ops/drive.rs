@@ -273,7 +273,7 @@ fn drive_from(
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
     };
-    let human = render_outcome(&view, SystemTime::now());
+    let human = render_outcome(&view, &ctx.home, SystemTime::now());
     let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
