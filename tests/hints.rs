@@ -830,3 +830,47 @@ fn a_rolled_back_run_suggests_a_new_run_that_works_when_pasted() {
             .any(|c| c.contains("workflow run"))
     );
 }
+
+/// The suggested `resume --rollback-to` named the last completed step, after which nothing
+/// was completed: it undid nothing, a `--retry` said otherwise. It names the one before, so
+/// the last completed step is undone by its rollback, and pasted it does that.
+#[test]
+fn the_suggested_rollback_to_undoes_the_last_completed_step() {
+    let env = Env::new();
+    env.workflow(
+        "back",
+        "name: back\nsteps:\n  - {name: base, run: 'echo base >> ran.log'}\n  - {name: mid, run: 'echo mid >> ran.log', rollback: 'echo undo-mid >> ran.log'}\n  - {name: gate, run: 'test -f ok', retry: {max_retry_attempts: 0}}\n",
+    );
+    let run = env.run(&["workflow", "run", "back"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    let rollback: Vec<&serde_json::Value> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rollback-to")
+        })
+        .collect();
+    assert_eq!(rollback.len(), 1, "{status}");
+    let argv: Vec<&str> = rollback[0]["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        argv[argv.len() - 2..],
+        ["--rollback-to", "base"],
+        "{argv:?}"
+    );
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&argv);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        common::lines(&env.file("ran.log")),
+        ["base", "mid", "undo-mid", "mid"]
+    );
+}

@@ -137,16 +137,21 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     format!("record `{step}` as skipped and go on"),
                 ));
             }
-            if let Some(last_done) = view
+            // Back to the previous checkpoint: undo the last completed step. Rolling back to
+            // the last completed step itself would undo nothing (a `--retry` by another name).
+            let done: Vec<&str> = view
                 .steps
                 .iter()
-                .rev()
-                .find(|s| s.status == StepStatus::Completed)
-            {
+                .filter(|s| s.status == StepStatus::Completed)
+                .map(|s| s.name.as_str())
+                .collect();
+            if let [.., before, last] = done[..] {
                 out.push(resume(
                     view,
-                    &["--rollback-to", &last_done.name],
-                    "undo the steps completed after it, newest first, and go on from there",
+                    &["--rollback-to", before],
+                    format!(
+                        "undo `{last}` (its rollback runs) and go on again from after `{before}`"
+                    ),
                 ));
             }
             out.push(abort());
