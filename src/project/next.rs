@@ -150,7 +150,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     view,
                     &["--rollback-to", before],
                     format!(
-                        "undo `{last}` (its rollback runs) and go on again from after `{before}`"
+                        "back to the checkpoint after `{before}`: `{last}` is undone (its rollback, if it has one) and runs again"
                     ),
                 ));
             }
