@@ -874,3 +874,28 @@ fn the_suggested_rollback_to_undoes_the_last_completed_step() {
         ["base", "mid", "undo-mid", "mid"]
     );
 }
+
+/// `log anchor --help` showed `--file <FILE>` with no description: every argument and option
+/// of every command says what it is.
+#[test]
+fn every_argument_of_every_command_has_a_description() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, blank: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let said = arg
+                .get_help()
+                .or(arg.get_long_help())
+                .map(|h| h.to_string());
+            if arg.is_hide_set() || said.is_some_and(|h| !h.trim().is_empty()) {
+                continue;
+            }
+            blank.push(format!("{path} {}", arg.get_id()));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), blank);
+        }
+    }
+    let mut blank = Vec::new();
+    walk(&cortex::cli::Cli::command(), "cortex", &mut blank);
+    assert!(blank.is_empty(), "no description: {blank:?}");
+}

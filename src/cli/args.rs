@@ -516,6 +516,8 @@ pub enum LogCommand {
     /// Anchor the head hashes of finished runs outside the log: append them to FILE (only runs
     /// not anchored there yet), or print them (for a git note or a ticket).
     Anchor {
+        /// The anchor file to append to (created if missing); without it, the head hashes are
+        /// printed.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
