@@ -661,6 +661,11 @@ fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(
     );
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(human.contains("--timeout 2s"), "{human}");
+    // The plain resume beside it says which limit it goes on with.
+    assert_eq!(
+        run.json()["next"][1]["why"],
+        "go on from the resume point with the time limit cortex.config.json sets now"
+    );
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     let resumed = env.run(&args);
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);

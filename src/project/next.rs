@@ -157,7 +157,15 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             out.push(abort());
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
-            out.push(resume(view, &[], "go on from the resume point"));
+            out.push(resume(
+                view,
+                &[],
+                if view.timed_out.is_some() {
+                    "go on from the resume point with the time limit cortex.config.json sets now"
+                } else {
+                    "go on from the resume point"
+                },
+            ));
             out.push(abort());
         }
         RunStatus::Waiting if view.waiting_for.is_none() => {
