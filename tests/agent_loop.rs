@@ -1481,3 +1481,50 @@ fn the_results_file_a_completed_run_names_is_where_it_says() {
     let path = std::path::Path::new(shown);
     assert!(path.is_absolute() && path.is_file(), "{shown}");
 }
+
+/// A resume the run refuses printed "Resumed workflow: ..." and its steps, then the error (a
+/// resume that did not happen), and for a scenario run hinted `workflow status`, which is
+/// refused for a scenario run; clap's tip for an option a command lacks was to pass it after
+/// `--`, as a name, which the name rule refuses.
+#[test]
+fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/scenarios/full-stack-feature.yaml"),
+        env.home().join("scenarios/full-stack-feature.yaml"),
+    )
+    .unwrap();
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    assert_eq!(
+        env.run(&["orchestrate", "run", "full-stack-feature"]).code,
+        3
+    );
+    for (args, group) in [
+        (&["workflow", "resume", "--from", "Nope"][..], "workflow"),
+        (&["workflow", "resume", "--retry"], "workflow"),
+        (&["orchestrate", "resume", "--skip"], "orchestrate"),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?} announced:\n{}", out.stdout);
+        let hint = out
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("hint: `"))
+            .and_then(|l| l.split('`').next())
+            .unwrap_or_else(|| panic!("{args:?}: no hint in {}", out.stderr));
+        let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
+        assert_eq!(words[..2], [group, "status"], "{hint}");
+        assert_eq!(env.run(&words).code, 0, "`{hint}`");
+    }
+    let unknown = env.run(&["orchestrate", "resume", "--from", "x"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        !unknown.stderr.contains("'-- --from'"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(unknown.stderr.contains("Usage: cortex orchestrate resume"));
+}

@@ -73,7 +73,7 @@ pub fn main() -> i32 {
             };
             let text = match misleading_tip(&e) {
                 Some(text) => text,
-                None if e.use_stderr() => e.render().to_string(),
+                None if e.use_stderr() => without_dash_dash_tip(&e.render().to_string()),
                 None => {
                     let _ = e.print();
                     return code;
@@ -193,6 +193,28 @@ fn misleading_tip(e: &clap::Error) -> Option<String> {
     Some(format!(
         "error: unexpected argument '{given}' found\n\nFor the commands and options there are, try 'cortex --help'.\n"
     ))
+}
+
+/// clap answers an unknown option of a command that takes a name with "tip: to pass
+/// '--from' as a value, use '-- --from'": no name may start with `-` (the name rule), so
+/// that command is refused too. The tip is left out; the usage line and `--help` stay.
+fn without_dash_dash_tip(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skip_blank = false;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("tip: to pass '") && line.contains("as a value, use '-- ")
+        {
+            skip_blank = true;
+            continue;
+        }
+        if skip_blank && line.trim().is_empty() {
+            skip_blank = false;
+            continue;
+        }
+        skip_blank = false;
+        out.push_str(line);
+    }
+    out
 }
 
 fn report(e: CommandError, json: bool) -> i32 {

@@ -203,6 +203,23 @@ pub fn finish_driving(
 /// `Command::Resume`) is decided once the driver's lease is held and staged, so that
 /// `run_resumed` is appended with the driver's first append (its checks, its first start),
 /// one commit fewer before the first step starts.
+/// `e` (a command the run refused), with the hint of its kind's status.
+pub(super) fn where_the_run_is(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    e: CommandError,
+) -> CommandError {
+    let group = if state.is_scenario() {
+        "orchestrate"
+    } else {
+        "workflow"
+    };
+    e.hint(format!(
+        "{} shows where the run is",
+        ctx.cmd(&[group, "status", &state.run_id])
+    ))
+}
+
 pub fn resume_driving(
     ctx: &Ctx,
     journal: Journal<'_>,
@@ -236,10 +253,7 @@ fn drive_from(
             keeper.forget(&lease);
             let _ = journal.with_leases(|store| store.release_lease(&lease));
         }
-        return Err(CommandError::from(e).hint(format!(
-            "{} shows where the run is",
-            ctx.cmd(&["workflow", "status", &run_id])
-        )));
+        return Err(where_the_run_is(ctx, &journal.state, CommandError::from(e)));
     }
     let mut dctx = DriveContext {
         home: ctx.home.clone(),

@@ -770,13 +770,20 @@ fn go_on(
     if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
         live.observer.warn(&changed);
     }
-    live.observer.begin(&journal.state, true);
     let resume = Command::Resume {
         mode,
         by: by.clone(),
         driver: driver(),
         timeout_seconds: Some(timeout_seconds),
     };
+    // A resume the run refuses (`--retry` of a run that is not failed, `--from` a step it
+    // has not) is said before anything is announced: "Resumed ..." then an error was a
+    // resume that did not happen.
+    if let Err(e) = crate::decide::decide(&journal.state, resume.clone()) {
+        let e = CommandError::from(crate::execute::JournalError::Decide(e));
+        return Err(super::drive::where_the_run_is(ctx, &journal.state, e));
+    }
+    live.observer.begin(&journal.state, true);
     resume_driving(ctx, journal, by, lock, live, resume)
 }
 
