@@ -899,3 +899,33 @@ fn every_argument_of_every_command_has_a_description() {
     walk(&cortex::cli::Cli::command(), "cortex", &mut blank);
     assert!(blank.is_empty(), "no description: {blank:?}");
 }
+
+/// A start the run refuses (a phase that is not manual, or already started) said why and
+/// nothing else: it hints the scenario's status, which works when pasted.
+#[test]
+fn a_start_the_run_refuses_hints_the_scenario_status() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - {name: a, condition: manual}\n  - {name: b, condition: 'after:a'}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "start", "sc", "a"]).code, 3);
+    for phase in ["b", "a"] {
+        let out = env.run(&["orchestrate", "start", "sc", phase]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let hints = suggested(&out.stderr);
+        assert_eq!(hints, ["cortex orchestrate status sc"], "{}", out.stderr);
+        assert_eq!(
+            env.run(
+                &split(&hints[0])
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+            )
+            .code,
+            0
+        );
+    }
+}

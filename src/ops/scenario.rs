@@ -300,6 +300,13 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
                 ctx.cmd(&["orchestrate", "status", name])
             ))
         }
+        // The run refused the start or the report (not manual, already started, ...): its
+        // status says what moves each phase on.
+        OperatorError::Journal(crate::execute::JournalError::Decide(_)) => CommandError::from(e)
+            .hint(format!(
+                "{} shows every phase and what moves it on",
+                ctx.cmd(&["orchestrate", "status", name])
+            )),
         other => other.into(),
     }
 }
