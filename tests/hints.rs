@@ -929,3 +929,19 @@ fn a_start_the_run_refuses_hints_the_scenario_status() {
         );
     }
 }
+
+/// `orchestrate validate --all` in a home without scenarios said so and nothing else: it
+/// hints where the scenario schema is, as `orchestrate list` does.
+#[test]
+fn validate_all_without_scenarios_hints_the_scenario_schema() {
+    let env = Env::new();
+    let out = env.run(&["orchestrate", "validate", "--all"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        suggested(&out.stderr),
+        ["cortex schema scenario"],
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.run(&["schema", "scenario"]).code, 0);
+}

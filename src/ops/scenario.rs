@@ -564,6 +564,10 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
             return Err(CommandError::bad_input(format!(
                 "no scenarios in {}",
                 catalog.scenarios_dir().display()
+            ))
+            .hint(format!(
+                "create one there (see {}), then validate it",
+                ctx.cmd(&["schema", "scenario"])
             )));
         }
         v
