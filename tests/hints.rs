@@ -945,3 +945,47 @@ fn validate_all_without_scenarios_hints_the_scenario_schema() {
     );
     assert_eq!(env.run(&["schema", "scenario"]).code, 0);
 }
+
+/// A report on a step of a `uses:` child, given the parent's run (`--run PARENT`, which is
+/// what a person has on screen), said "run PARENT has no step `look`" and listed the
+/// parent's steps: it says the step is the child run's, and hints the report there with the
+/// same outputs, which pasted completes the child and drives the parent on.
+#[test]
+fn a_report_on_a_child_step_given_the_parent_run_hints_the_report_on_the_child() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - {name: look, prompt: look at it, validate: [{output: verdict}]}\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - {name: review, uses: kid}\n  - {name: after, run: 'true'}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "parent"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let parent = run.json()["run_id"].as_str().unwrap().to_string();
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &parent,
+        "--output",
+        "verdict=ok $(x)",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("which its step `review` runs"),
+        "{}",
+        out.stderr
+    );
+    let hints = suggested(&out.stderr);
+    assert_eq!(hints.len(), 1, "{}", out.stderr);
+    let words = split(&hints[0]);
+    assert_eq!(words[words.len() - 2..], ["--output", "verdict=ok $(x)"]);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let pasted = env.run(&words);
+    assert_eq!(pasted.code, 0, "{}{}", pasted.stdout, pasted.stderr);
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
+}

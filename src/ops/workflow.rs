@@ -693,6 +693,43 @@ pub fn resume(
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
 }
 
+/// The unfinished child run, down `state`'s `uses:` steps (their children first, then
+/// theirs), that has a step named `wanted` (normalized), and the step of `state` that runs
+/// the branch it is in.
+fn child_with_step(
+    store: &dyn crate::store::EventStore,
+    state: &crate::decide::RunState,
+    wanted: &str,
+) -> Option<(String, String)> {
+    let mut todo: Vec<(String, String)> = state
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.child.as_ref()?.run_id.clone(), s.name.clone())))
+        .collect();
+    let mut seen = 0;
+    while let Some((child, by_step)) = todo.pop() {
+        seen += 1;
+        if seen > crate::validate::MAX_USES_DEPTH * 16 {
+            return None;
+        }
+        let Ok(c) = crate::execute::load_state(store, &child) else {
+            continue;
+        };
+        if c.outcome().is_some() {
+            continue;
+        }
+        if c.steps.iter().any(|s| normalize_name(&s.name) == wanted) {
+            return Some((child, by_step));
+        }
+        todo.extend(
+            c.steps
+                .iter()
+                .filter_map(|s| Some((s.child.as_ref()?.run_id.clone(), by_step.clone()))),
+        );
+    }
+    None
+}
+
 /// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds
 /// rounded up (`500ms` is a limit of 1 s, not none).
 fn run_timeout_seconds(text: &str) -> Result<u64, CommandError> {
@@ -1031,6 +1068,26 @@ pub fn report_step(
     {
         let seen = crate::execute::load_state(&store, &run_id)?;
         let wanted = normalize_name(report.step);
+        // A step of a child run (a `uses:` step's), named with the parent's run: say whose
+        // it is and how to report it there.
+        if !seen.steps.iter().any(|s| normalize_name(&s.name) == wanted)
+            && let Some((child, by_step)) = child_with_step(&store, &seen, &wanted)
+        {
+            let verb = if report.success { "complete" } else { "fail" };
+            let mut argv = vec!["workflow", "step", verb, report.step, "--run", &child];
+            let pairs: Vec<String> = outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            for pair in &pairs {
+                argv.extend(["--output", pair.as_str()]);
+            }
+            return Err(CommandError::bad_input(format!(
+                "step `{}` is not a step of run {run_id}: it is in child run {child}, which its step `{by_step}` runs",
+                report.step
+            ))
+            .hint(format!(
+                "{} reports it there (and drives this run on too)",
+                ctx.cmd(&argv)
+            )));
+        }
         if let Some(i) = seen
             .steps
             .iter()
