@@ -989,3 +989,26 @@ fn a_report_on_a_child_step_given_the_parent_run_hints_the_report_on_the_child()
     assert_eq!(pasted.code, 0, "{}{}", pasted.stdout, pasted.stderr);
     assert_eq!(env.status(Some(&parent))["status"], "completed");
 }
+
+/// A run recorded with `--submit` for workers was offered `resume` as "nobody drives the run
+/// now" (its reason said a worker drives it): the suggestion says it drives it here instead
+/// of a worker, and pasted it does.
+#[test]
+fn a_submitted_run_is_offered_to_be_driven_here_instead_of_by_a_worker() {
+    let env = Env::new();
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    let submitted = env.run(&["workflow", "run", "one", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.stderr);
+    let status = env.status(None);
+    let first = &status["next"][0];
+    assert_eq!(
+        first["why"], "drive it here instead of a worker (`cortex worker` takes it otherwise)",
+        "{status}"
+    );
+    let argv: Vec<&str> = first["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(env.run(&argv).code, 0);
+    assert_eq!(env.status(None)["status"], "completed");
+}

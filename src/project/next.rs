@@ -174,6 +174,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 &[],
                 if view.rolling_back {
                     "nobody drives the run now: roll it back (its compensations, newest step first)"
+                } else if view.submitted {
+                    "drive it here instead of a worker (`cortex worker` takes it otherwise)"
                 } else {
                     "nobody drives the run now: go on with it"
                 },
@@ -316,6 +318,8 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                 &[],
                 if held && !view.awaiting_start.is_empty() {
                     "go on from the completed phases (then start the manual phases)"
+                } else if view.submitted {
+                    "drive it here instead of a worker (`cortex worker` takes it otherwise)"
                 } else {
                     "go on from the completed phases"
                 },
