@@ -661,6 +661,11 @@ fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(
     );
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(human.contains("--timeout 2s"), "{human}");
+    // The plain resume beside it says which limit it goes on with.
+    assert_eq!(
+        run.json()["next"][1]["why"],
+        "go on from the resume point with the time limit cortex.config.json sets now"
+    );
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     let resumed = env.run(&args);
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
@@ -1200,6 +1205,170 @@ fn a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_inte
     assert_eq!(env.status(None)["status"], "completed");
 }
 
+/// An agent that reads only `--json` and runs the suggested `next` argv literally (the first
+/// one, or the one a strategy picks), starting from `run`: it reaches the end of a workflow, of
+/// a scenario and of a workflow whose `uses:` child waits, through failures and retries, never runs a suggestion that fails, and is never
+/// offered a `resume` while the run waits on a report or a manual start (such a resume finds
+/// nothing to do, records that it tried, and an agent taking it would go round forever).
+fn an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing(
+    env: Env,
+) {
+    let home = env.home();
+    let home = home.to_str().unwrap();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/scenarios/full-stack-feature.yaml"),
+        env.home().join("scenarios/full-stack-feature.yaml"),
+    )
+    .unwrap();
+    // Which suggestion to take at each turn: `fail` once where it is offered, then the first.
+    std::fs::create_dir_all(env.project().join("examples/workflows")).unwrap();
+    for file in ["release-with-review.yaml", "review-checklist.yaml"] {
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/workflows")
+                .join(file),
+            env.project().join("examples/workflows").join(file),
+        )
+        .unwrap();
+    }
+    let cases: [(&[&str], &str); 3] = [
+        (&["workflow", "run", "feature-development"], "workflow"),
+        (&["orchestrate", "run", "full-stack-feature"], "orchestrate"),
+        // A `uses:` step whose child run waits for a report.
+        (
+            &[
+                "workflow",
+                "run",
+                "examples/workflows/release-with-review.yaml",
+            ],
+            "workflow",
+        ),
+    ];
+    for (start, group) in cases {
+        let mut argv: Vec<String> = ["--home", home, "--json"]
+            .iter()
+            .chain(start)
+            .map(|s| s.to_string())
+            .collect();
+        let mut failed_once = false;
+        let mut turns = 0;
+        loop {
+            turns += 1;
+            assert!(turns < 40, "`{}` never ends: {argv:?}", start.join(" "));
+            let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let out = env.run(&args);
+            assert!(
+                [0, 1, 3].contains(&out.code),
+                "the suggested `{}` failed (exit {}): {}{}",
+                args.join(" "),
+                out.code,
+                out.stdout,
+                out.stderr
+            );
+            let doc = out.json();
+            let doc = match doc.get("next") {
+                Some(_) => doc,
+                None => env
+                    .run(&["--json", group, "status", doc["run_id"].as_str().unwrap()])
+                    .json(),
+            };
+            let next = doc["next"].as_array().unwrap();
+            if doc["status"] == "waiting" {
+                let resumes: Vec<_> = next
+                    .iter()
+                    .filter(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "resume"))
+                    .collect();
+                assert!(
+                    resumes.is_empty(),
+                    "a run waiting on people is offered {resumes:?}: {doc}"
+                );
+            }
+            let Some(pick) = (if failed_once {
+                next.first()
+            } else {
+                next.iter().find(|n| {
+                    let a = n["argv"].as_array().unwrap();
+                    a.iter().any(|w| w == "fail")
+                })
+            })
+            .or(next.first()) else {
+                assert_eq!(doc["status"], "completed", "ended without a way on: {doc}");
+                break;
+            };
+            let mut words: Vec<String> = pick["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap().to_string())
+                .collect();
+            // An agent gives its values where `fill` says, reading no sentence.
+            for fill in pick["fill"].as_array().into_iter().flatten() {
+                let placeholder = format!("{}=VALUE", fill["name"].as_str().unwrap());
+                let at = words
+                    .windows(2)
+                    .position(|w| w[0] == fill["flag"] && w[1] == placeholder)
+                    .unwrap_or_else(|| panic!("{fill} names no argument of {words:?}"));
+                words[at + 1] = placeholder.replace("=VALUE", "=approved");
+            }
+            assert!(
+                !words.iter().any(|w| w.ends_with("=VALUE")),
+                "a placeholder `fill` does not name: {pick}"
+            );
+            failed_once |= words.iter().any(|w| w == "fail");
+            assert_eq!(words[0], "cortex");
+            argv = ["--json".to_string()]
+                .into_iter()
+                .chain(words[1..].iter().cloned())
+                .collect();
+        }
+        assert!(failed_once, "{group}: a failure was reported on the way");
+    }
+}
+
+/// `workflow validate --all` was not there (clap's tip said to pass `-- --all`, a name the name
+/// rule refuses): it gives every workflow's verdict, the home's and the built-ins', in the shape
+/// and the form `orchestrate validate --all` gives scenarios', exit 2 when one is invalid.
+fn workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does(env: Env) {
+    let all = env.run(&["--json", "workflow", "validate", "--all"]);
+    assert_eq!(all.code, 0, "{}{}", all.stdout, all.stderr);
+    let doc = all.json();
+    assert_eq!(doc["valid"], true);
+    let names: Vec<&str> = doc["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"feature-development"), "{doc}");
+    env.workflow(
+        "broken",
+        "name: broken\nsteps:\n  - name: a\n    run: 'true'\n    retyr: 2\n",
+    );
+    let all = env.run(&["--json", "workflow", "validate", "--all"]);
+    assert_eq!(all.code, 2, "{}{}", all.stdout, all.stderr);
+    let doc = all.json();
+    assert_eq!(doc["valid"], false);
+    let broken = doc["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["file"].as_str().unwrap().ends_with("broken.yaml"))
+        .unwrap();
+    assert_eq!(broken["errors"][0]["line"], 5, "{broken}");
+    let human = env.run(&["workflow", "validate", "--all"]);
+    assert_eq!(human.code, 2);
+    assert!(
+        human.stdout.contains("[ERROR] broken.yaml")
+            && human
+                .stdout
+                .contains("[OK] builtin:feature-development - Valid"),
+        "{}",
+        human.stdout
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1235,6 +1404,8 @@ common::on_both_stores!(
     a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it,
     an_if_that_reads_no_secret_input_is_decided_without_it_and_one_that_does_waits,
     a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
+    an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing,
+    workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still
@@ -1271,4 +1442,89 @@ fn a_usage_error_with_json_still_prints_one_json_document() {
     let out = env.run(&["workflow", "run", "x", "--", "--json"]);
     assert_eq!(out.code, 2);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
+}
+
+/// A missing argument's `--json` error was "the following required arguments were not
+/// provided:" with nothing after the colon (what was missing only in `detail`'s usage text)
+/// and no hint: the message names it, and the hint is that command's own `--help`.
+#[test]
+fn a_missing_argument_is_named_in_the_json_error_with_its_commands_help_as_hint() {
+    let env = Env::new();
+    let out = env.run(&["--json", "orchestrate", "complete", "x"]);
+    assert_eq!(out.code, 2);
+    let doc = out.json();
+    assert_eq!(
+        doc["error"],
+        "the following required arguments were not provided: <PHASE>"
+    );
+    assert_eq!(
+        doc["hints"][0],
+        "`cortex orchestrate complete --help` shows what it takes"
+    );
+    let help = env.run(&["orchestrate", "complete", "--help"]);
+    assert_eq!(help.code, 0, "{}", help.stderr);
+}
+
+/// A completed run said "Results: runs/<id>/results.json", a path relative to the home that
+/// a reader in their project looked for in vain: the path shown is where the file is.
+#[test]
+fn the_results_file_a_completed_run_names_is_where_it_says() {
+    let env = Env::new();
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    let out = env.run(&["workflow", "run", "one"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let shown = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Results: "))
+        .unwrap_or_else(|| panic!("no Results line:\n{}", out.stdout));
+    let path = std::path::Path::new(shown);
+    assert!(path.is_absolute() && path.is_file(), "{shown}");
+}
+
+/// A resume the run refuses printed "Resumed workflow: ..." and its steps, then the error (a
+/// resume that did not happen), and for a scenario run hinted `workflow status`, which is
+/// refused for a scenario run; clap's tip for an option a command lacks was to pass it after
+/// `--`, as a name, which the name rule refuses.
+#[test]
+fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/scenarios/full-stack-feature.yaml"),
+        env.home().join("scenarios/full-stack-feature.yaml"),
+    )
+    .unwrap();
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    assert_eq!(
+        env.run(&["orchestrate", "run", "full-stack-feature"]).code,
+        3
+    );
+    for (args, group) in [
+        (&["workflow", "resume", "--from", "Nope"][..], "workflow"),
+        (&["workflow", "resume", "--retry"], "workflow"),
+        (&["orchestrate", "resume", "--skip"], "orchestrate"),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?} announced:\n{}", out.stdout);
+        let hint = out
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("hint: `"))
+            .and_then(|l| l.split('`').next())
+            .unwrap_or_else(|| panic!("{args:?}: no hint in {}", out.stderr));
+        let words: Vec<&str> = hint.split_whitespace().skip(1).collect();
+        assert_eq!(words[..2], [group, "status"], "{hint}");
+        assert_eq!(env.run(&words).code, 0, "`{hint}`");
+    }
+    let unknown = env.run(&["orchestrate", "resume", "--from", "x"]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        !unknown.stderr.contains("'-- --from'"),
+        "{}",
+        unknown.stderr
+    );
+    assert!(unknown.stderr.contains("Usage: cortex orchestrate resume"));
 }

@@ -693,3 +693,322 @@ fn raw_logs_hints_of_a_missing_or_changed_file_quote_the_step_and_name_the_home(
     }
     assert!(!env.project().join("pwned").exists());
 }
+
+/// A file found as `dp` whose `name:` is `Deploy Prod`: `workflow run dp` starts a run named
+/// `Deploy Prod`, and `workflow status dp` used to say "no runs yet: `workflow run dp` starts
+/// one" — the command just run, a loop. A name finds the runs of the definition it finds.
+/// And a definition that cannot run is not suggested to `run` (which is refused) but to
+/// `validate`.
+#[test]
+fn a_definition_named_unlike_its_file_finds_its_runs_by_the_file_name_and_an_invalid_one_hints_validate()
+ {
+    let env = Env::new();
+    env.workflow(
+        "dp",
+        "name: Deploy Prod\nsteps:\n  - {name: a, prompt: do it}\n",
+    );
+    scenario(
+        &env,
+        "s",
+        "name: other\ndescription: d\nphases:\n  - {name: a, condition: manual}\n",
+    );
+    let before = env.run(&["workflow", "status", "dp"]);
+    assert_eq!(before.code, 2);
+    assert!(
+        before
+            .stderr
+            .contains("`cortex workflow run dp` starts one"),
+        "{}",
+        before.stderr
+    );
+    assert_eq!(env.run(&["workflow", "run", "dp"]).code, 3);
+    for args in [
+        &["workflow", "status", "dp"][..],
+        &["workflow", "status", "Deploy Prod"],
+    ] {
+        let status = env.run(&[&["--json"][..], args].concat());
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        assert_eq!(status.json()["name"], "Deploy Prod");
+    }
+    let done = env.run(&["workflow", "step", "complete", "a", "--run", "dp"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+
+    assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 3);
+    let started = env.run(&["orchestrate", "start", "s", "a"]);
+    assert_eq!(started.code, 3, "{}{}", started.stdout, started.stderr);
+    let status = env.run(&["--json", "orchestrate", "status", "s"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert_eq!(status.json()["name"], "other");
+
+    env.workflow("noname", "steps:\n  - {name: a, prompt: x}\n");
+    let invalid = env.run(&["workflow", "status", "noname"]);
+    assert_eq!(invalid.code, 2);
+    assert!(
+        invalid
+            .stderr
+            .contains("`cortex workflow validate noname` says what to fix")
+            && !invalid.stderr.contains("workflow run noname"),
+        "{}",
+        invalid.stderr
+    );
+    assert_eq!(env.run(&["workflow", "validate", "noname"]).code, 2);
+}
+
+/// A start, report or stop on a run that already ended said so for a workflow with no way on,
+/// and for a scenario called the phase "pending, not waiting for a report" (true, and beside
+/// the point) or said "the run already finished" alone: each now says the run ended, how, and
+/// hints its status and how to start a new run — both of which work when pasted.
+#[test]
+fn an_action_on_a_finished_run_says_it_ended_and_hints_status_and_a_new_run() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - {name: a, condition: manual}\n",
+    );
+    let run = env.run(&["--json", "orchestrate", "run", "sc"]).json();
+    let sc = run["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.run(&["orchestrate", "abort", &sc]).code, 1);
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    for args in [
+        &["orchestrate", "start", &sc, "a"][..],
+        &["orchestrate", "complete", &sc, "a"],
+        &["orchestrate", "fail", &sc, "a"],
+        &["orchestrate", "stop", &sc],
+        &["workflow", "step", "complete", "Plan"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("already finished (aborted)") && !out.stderr.contains("pending"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let hints = suggested(&out.stderr);
+        assert_eq!(hints.len(), 2, "{args:?}: {}", out.stderr);
+        for hint in hints {
+            let words = split(&hint);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let pasted = env.run(&words);
+            assert!(
+                [0, 3].contains(&pasted.code),
+                "`{hint}` (from {args:?}) exits {}: {}",
+                pasted.code,
+                pasted.stderr
+            );
+        }
+    }
+}
+
+/// A run rolled back by its failure ended with no way on (a failed one was offered a new
+/// run, a rolled-back one nothing): it is offered the same, and pasting it starts one.
+#[test]
+fn a_rolled_back_run_suggests_a_new_run_that_works_when_pasted() {
+    let env = Env::new();
+    env.workflow(
+        "rb",
+        "name: rb\nsteps:\n  - {name: a, run: 'true', rollback: 'true'}\n  - {name: b, run: 'exit 3', retry: {max_retry_attempts: 1, backoff: 1ms}, on_failure: rollback}\n",
+    );
+    let run = env.run(&["workflow", "run", "rb"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    assert_eq!(status["status"], "rolled_back");
+    let next = status["next"].as_array().unwrap();
+    assert_eq!(next.len(), 1, "{status}");
+    let argv: Vec<&str> = next[0]["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(argv[..2], ["workflow", "run"]);
+    let again = env.run(&argv);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert_eq!(env.status(None)["name"], "rb");
+    assert!(
+        suggested(&run.stdout)
+            .iter()
+            .any(|c| c.contains("workflow run"))
+    );
+}
+
+/// The suggested `resume --rollback-to` named the last completed step, after which nothing
+/// was completed: it undid nothing, a `--retry` said otherwise. It names the one before, so
+/// the last completed step is undone by its rollback, and pasted it does that.
+#[test]
+fn the_suggested_rollback_to_undoes_the_last_completed_step() {
+    let env = Env::new();
+    env.workflow(
+        "back",
+        "name: back\nsteps:\n  - {name: base, run: 'echo base >> ran.log'}\n  - {name: mid, run: 'echo mid >> ran.log', rollback: 'echo undo-mid >> ran.log'}\n  - {name: gate, run: 'test -f ok', retry: {max_retry_attempts: 0}}\n",
+    );
+    let run = env.run(&["workflow", "run", "back"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    let rollback: Vec<&serde_json::Value> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rollback-to")
+        })
+        .collect();
+    assert_eq!(rollback.len(), 1, "{status}");
+    let argv: Vec<&str> = rollback[0]["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        argv[argv.len() - 2..],
+        ["--rollback-to", "base"],
+        "{argv:?}"
+    );
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&argv);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        common::lines(&env.file("ran.log")),
+        ["base", "mid", "undo-mid", "mid"]
+    );
+}
+
+/// `log anchor --help` showed `--file <FILE>` with no description: every argument and option
+/// of every command says what it is.
+#[test]
+fn every_argument_of_every_command_has_a_description() {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, path: &str, blank: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let said = arg
+                .get_help()
+                .or(arg.get_long_help())
+                .map(|h| h.to_string());
+            if arg.is_hide_set() || said.is_some_and(|h| !h.trim().is_empty()) {
+                continue;
+            }
+            blank.push(format!("{path} {}", arg.get_id()));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), blank);
+        }
+    }
+    let mut blank = Vec::new();
+    walk(&cortex::cli::Cli::command(), "cortex", &mut blank);
+    assert!(blank.is_empty(), "no description: {blank:?}");
+}
+
+/// A start the run refuses (a phase that is not manual, or already started) said why and
+/// nothing else: it hints the scenario's status, which works when pasted.
+#[test]
+fn a_start_the_run_refuses_hints_the_scenario_status() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - {name: a, condition: manual}\n  - {name: b, condition: 'after:a'}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "start", "sc", "a"]).code, 3);
+    for phase in ["b", "a"] {
+        let out = env.run(&["orchestrate", "start", "sc", phase]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let hints = suggested(&out.stderr);
+        assert_eq!(hints, ["cortex orchestrate status sc"], "{}", out.stderr);
+        assert_eq!(
+            env.run(
+                &split(&hints[0])
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+            )
+            .code,
+            0
+        );
+    }
+}
+
+/// `orchestrate validate --all` in a home without scenarios said so and nothing else: it
+/// hints where the scenario schema is, as `orchestrate list` does.
+#[test]
+fn validate_all_without_scenarios_hints_the_scenario_schema() {
+    let env = Env::new();
+    let out = env.run(&["orchestrate", "validate", "--all"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        suggested(&out.stderr),
+        ["cortex schema scenario"],
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.run(&["schema", "scenario"]).code, 0);
+}
+
+/// A report on a step of a `uses:` child, given the parent's run (`--run PARENT`, which is
+/// what a person has on screen), said "run PARENT has no step `look`" and listed the
+/// parent's steps: it says the step is the child run's, and hints the report there with the
+/// same outputs, which pasted completes the child and drives the parent on.
+#[test]
+fn a_report_on_a_child_step_given_the_parent_run_hints_the_report_on_the_child() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - {name: look, prompt: look at it, validate: [{output: verdict}]}\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - {name: review, uses: kid}\n  - {name: after, run: 'true'}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "parent"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let parent = run.json()["run_id"].as_str().unwrap().to_string();
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &parent,
+        "--output",
+        "verdict=ok $(x)",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("which its step `review` runs"),
+        "{}",
+        out.stderr
+    );
+    let hints = suggested(&out.stderr);
+    assert_eq!(hints.len(), 1, "{}", out.stderr);
+    let words = split(&hints[0]);
+    assert_eq!(words[words.len() - 2..], ["--output", "verdict=ok $(x)"]);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let pasted = env.run(&words);
+    assert_eq!(pasted.code, 0, "{}{}", pasted.stdout, pasted.stderr);
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
+}
+
+/// A run recorded with `--submit` for workers was offered `resume` as "nobody drives the run
+/// now" (its reason said a worker drives it): the suggestion says it drives it here instead
+/// of a worker, and pasted it does.
+#[test]
+fn a_submitted_run_is_offered_to_be_driven_here_instead_of_by_a_worker() {
+    let env = Env::new();
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    let submitted = env.run(&["workflow", "run", "one", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.stderr);
+    let status = env.status(None);
+    let first = &status["next"][0];
+    assert_eq!(
+        first["why"], "drive it here instead of a worker (`cortex worker` takes it otherwise)",
+        "{status}"
+    );
+    let argv: Vec<&str> = first["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(env.run(&argv).code, 0);
+    assert_eq!(env.status(None)["status"], "completed");
+}

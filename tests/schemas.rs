@@ -243,3 +243,125 @@ fn documented_ranges_in_the_schemas_are_the_enforced_ones() {
         );
     }
 }
+
+/// `schemas/openapi.json`'s schema `name`, its `$ref`s resolved within that document.
+fn api_schema(name: &str) -> serde_json::Value {
+    let path = format!("{}/schemas/openapi.json", env!("CARGO_MANIFEST_DIR"));
+    let api: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let (item, array) = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(item) => (item, true),
+        None => (name, false),
+    };
+    assert!(
+        api["components"]["schemas"].get(item).is_some(),
+        "schemas/openapi.json has no schema {item}"
+    );
+    let one = serde_json::json!({ "$ref": format!("#/components/schemas/{item}") });
+    let mut schema = if array {
+        serde_json::json!({ "type": "array", "items": one })
+    } else {
+        one
+    };
+    schema["components"] = api["components"].clone();
+    schema
+}
+
+/// Every `--json` document the CLI prints (each command an agent may run, in the states it
+/// meets them in, errors included) is one that `schemas/openapi.json` describes: the dry-run
+/// plans, `orchestrate validate --all` and `gc` had no schema there.
+#[test]
+fn every_cli_json_document_is_described_by_a_schema_in_openapi() {
+    let env = Env::new();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let scenarios = env.home().join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    for name in ["full-stack-feature", "parameterized-release"] {
+        std::fs::copy(
+            examples.join(format!("scenarios/{name}.yaml")),
+            scenarios.join(format!("{name}.yaml")),
+        )
+        .unwrap();
+    }
+    let rollback = examples.join("workflows/rollback-demo.yaml");
+    let rollback = rollback.to_str().unwrap();
+    let table: &[(&[&str], &str)] = &[
+        (&["workflow", "list"], "[WorkflowRow]"),
+        (&["workflow", "validate", "migration"], "WorkflowValid"),
+        (&["workflow", "validate", "--all"], "WorkflowValidations"),
+        (&["workflow", "status"], "Error"),
+        (
+            &["workflow", "run", "feature-development", "--dry-run"],
+            "Plan",
+        ),
+        (&["workflow", "run", "feature-development"], "Status"),
+        (&["workflow", "resume", "--dry-run"], "Plan"),
+        (&["workflow", "status", "--at", "2"], "Status"),
+        (&["workflow", "step", "complete", "Plan"], "Status"),
+        (&["workflow", "step", "complete", "Nope"], "Error"),
+        (&["workflow", "history", "--limit", "5"], "[HistoryRow]"),
+        (&["workflow", "abort"], "Status"),
+        (&["workflow", "resume"], "Status"),
+        (&["workflow", "run", rollback], "Status"),
+        (&["logs", "rollback-demo"], "AttemptLogs"),
+        (&["orchestrate", "list"], "[ScenarioRow]"),
+        (&["orchestrate", "validate", "--all"], "ScenarioValidations"),
+        (
+            &["orchestrate", "validate", "full-stack-feature"],
+            "ScenarioValidation",
+        ),
+        (&["orchestrate", "preview", "full-stack-feature"], "Preview"),
+        (
+            &["orchestrate", "run", "full-stack-feature", "--dry-run"],
+            "Plan",
+        ),
+        (
+            &[
+                "orchestrate",
+                "run",
+                "parameterized-release",
+                "--input",
+                "version=1.2.0",
+                "--dry-run",
+            ],
+            "Plan",
+        ),
+        (&["orchestrate", "run", "full-stack-feature"], "Status"),
+        (
+            &["orchestrate", "start", "full-stack-feature", "analysis"],
+            "Status",
+        ),
+        (
+            &["orchestrate", "complete", "full-stack-feature", "analysis"],
+            "Status",
+        ),
+        (&["orchestrate", "status"], "Status"),
+        (&["orchestrate", "stop", "full-stack-feature"], "Status"),
+        (&["orchestrate", "resume", "full-stack-feature"], "Status"),
+        (&["orchestrate", "history"], "[HistoryRow]"),
+        (&["orchestrate", "abort", "full-stack-feature"], "Status"),
+        (&["orchestrate", "status", "nope"], "Error"),
+        (&["agent", "list"], "Agents"),
+        (&["agent", "status", "python-pro"], "AgentStatus"),
+        (&["schedule", "list"], "Schedules"),
+        (&["log", "show"], "[Event]"),
+        (&["log", "verify", "--all"], "Verify"),
+        (&["gc", "--dry-run"], "Gc"),
+        (&["gc"], "Gc"),
+    ];
+    for (args, name) in table {
+        let out = env.run(&[&["--json"][..], args].concat());
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "`{}` printed no JSON document ({e}):\n{}",
+                args.join(" "),
+                out.stdout
+            )
+        });
+        check(
+            &api_schema(name),
+            &doc,
+            &format!("`cortex --json {}` (as {name})", args.join(" ")),
+        );
+    }
+}

@@ -1,20 +1,28 @@
 //! A person following seed 001 literally — its YAML at the paths it names, its commands as
 //! written, no agent files of their own — gets what the seed shows: the agents its scenarios
 //! name ship inside the binary, the workflow it runs by name exists, and an agent that exists
-//! nowhere is still an error. The YAML is read from the seed itself (`../shared/seeds/`).
+//! nowhere is still an error. The YAML is read from the seed itself (`shared/seeds/` beside the project).
 
 mod common;
 
 use common::Env;
 
-/// The seed's text, if it is beside the project (CI always has it).
+/// Seed `prefix`'s text (`001_` …), from the `shared/seeds/` beside the project or beside any
+/// directory above it (a git worktree lives deeper than the main checkout; looking only at
+/// `../shared` skipped these tests there, silently), if there is one (CI always has it).
+fn seed_text(prefix: &str) -> Option<String> {
+    let project = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    project.ancestors().skip(1).find_map(|dir| {
+        let entry = std::fs::read_dir(dir.join("shared/seeds"))
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(prefix))?;
+        std::fs::read_to_string(entry.path()).ok()
+    })
+}
+
 fn seed() -> Option<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds");
-    let entry = std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("001_"))?;
-    std::fs::read_to_string(entry.path()).ok()
+    seed_text("001_")
 }
 
 /// The ```yaml blocks of the seed, in order.
@@ -39,7 +47,7 @@ fn name_of(yaml: &str) -> Option<String> {
 #[test]
 fn seed_001_followed_literally_gets_what_it_shows() {
     let Some(text) = seed() else {
-        eprintln!("skipped: ../shared/seeds/001_*.txt is not beside the project");
+        eprintln!("skipped: no shared/seeds/001_*.txt beside the project");
         return;
     };
     let env = Env::new();
@@ -197,4 +205,119 @@ fn a_users_agent_file_replaces_the_built_in_of_its_name() {
     );
     let human = env.run(&["agent", "list"]).stdout;
     assert!(human.contains("[built-in]"), "{human}");
+}
+
+/// The ```bash blocks of a seed: each `cortex ...` line, its comment cut off.
+fn cortex_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("```bash\n") {
+        let body = &rest[start + "```bash\n".len()..];
+        let end = body.find("```").expect("a bash block ends");
+        for line in body[..end].lines() {
+            let command = line.split(" #").next().unwrap_or_default().trim();
+            if command.starts_with("cortex ") {
+                lines.push(command.to_string());
+            }
+        }
+        rest = &body[end + 3..];
+    }
+    lines
+}
+
+/// Every `cortex` command the seed shows, pasted in the order it shows them into a shell in a
+/// home holding the seed's YAML (its placeholders `my-scenario`, `<name>` and `<agent-name>`
+/// filled in with the seed's own names, a workflow's for `workflow <name>`): each one runs — exit 0, or 3 where a run waits or is
+/// stopped — and none says `error:`.
+#[test]
+fn every_command_of_seed_001_pastes_and_runs_in_order() {
+    let Some(text) = seed() else {
+        eprintln!("skipped: no shared/seeds/001_*.txt beside the project");
+        return;
+    };
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    for block in yaml_blocks(&text) {
+        if block.contains("\nsteps:") {
+            env.workflow(&name_of(&block).unwrap(), &block);
+        } else if block.contains("\nphases:") {
+            let name = name_of(&block).unwrap();
+            std::fs::write(env.home().join(format!("scenarios/{name}.yaml")), &block).unwrap();
+        }
+    }
+    let lines = cortex_lines(&text);
+    assert!(
+        lines.len() >= 20,
+        "the seed has {} cortex lines",
+        lines.len()
+    );
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_cortex"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    for line in &lines {
+        let name = if line.starts_with("cortex workflow") {
+            "feature-development"
+        } else {
+            "full-stack-feature"
+        };
+        let command = line
+            .replace("my-scenario", "full-stack-feature")
+            .replace("<agent-name>", "python-pro")
+            .replace("<name>", name);
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&command)
+            .current_dir(env.project())
+            .env("PATH", format!("{bin}:/usr/bin:/bin"))
+            .env("CORTEX_HOME", env.home())
+            .env("NO_COLOR", "1")
+            .env_remove("CORTEX_DB")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)) && !stderr.contains("error:"),
+            "the seed's `{line}` (as `{command}`) exits {:?}:\n{stdout}{stderr}",
+            out.status.code()
+        );
+    }
+}
+
+/// Seed 000's configuration block, as written, is a `cortex.config.json` that the engine
+/// takes: the seed's workflow runs under it, and its console shows the seed's step lines.
+#[test]
+fn seed_000s_configuration_is_taken_as_written_and_its_console_lines_are_shown() {
+    let Some(text) = seed_text("000_") else {
+        eprintln!("skipped: no shared/seeds/000_*.txt beside the project");
+        return;
+    };
+    let start = text.find("```json\n").expect("the seed has a json block") + "```json\n".len();
+    let block = &text[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let env = Env::new();
+    env.config(block);
+    let run = env.run(&["workflow", "run", "feature-development"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let status = env.run(&["workflow", "status"]).stdout;
+    for shown in [
+        "🔄 CORTEX Workflow Execution",
+        "📋 Workflow: feature-development",
+        "Steps: 4 total",
+        "✅ Step 1/4: Plan",
+        "Status: Complete",
+        "⏳ Step 2/4: Implement",
+    ] {
+        assert!(status.contains(shown), "`{shown}` in:\n{status}");
+    }
+    let config = env.run(&["--json", "workflow", "validate", "feature-development"]);
+    assert_eq!(config.code, 0, "{}{}", config.stdout, config.stderr);
 }

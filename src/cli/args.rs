@@ -217,10 +217,14 @@ pub struct Audit {
 pub enum WorkflowCommand {
     /// List workflows (yours and the built-in templates).
     List,
-    /// Check a workflow without running it.
+    /// Check workflows without running them.
     Validate {
         /// A name (forgiving) or a path to a .yaml file.
-        name: String,
+        #[arg(required_unless_present = "all")]
+        name: Option<String>,
+        /// Validate every workflow in CORTEX_HOME/workflows and every built-in.
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
     },
     /// Run a workflow.
     Run {
@@ -512,6 +516,8 @@ pub enum LogCommand {
     /// Anchor the head hashes of finished runs outside the log: append them to FILE (only runs
     /// not anchored there yet), or print them (for a git note or a ticket).
     Anchor {
+        /// The anchor file to append to (created if missing); without it, the head hashes are
+        /// printed.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },

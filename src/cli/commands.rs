@@ -349,7 +349,10 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
     let done = |output: Result<Output, CommandError>| output.map(|o| print(json, o));
     match cmd {
         WorkflowCommand::List => done(ops::workflow::list(ctx)),
-        WorkflowCommand::Validate { name } => done(ops::workflow::validate(ctx, &name)),
+        WorkflowCommand::Validate { name, all } => done(match name {
+            Some(name) if !all => ops::workflow::validate(ctx, &name),
+            _ => ops::workflow::validate_all(ctx),
+        }),
         WorkflowCommand::Run {
             name,
             inputs,

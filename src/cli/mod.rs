@@ -99,7 +99,7 @@ pub fn main() -> i32 {
             };
             let text = match misleading_tip(&e) {
                 Some(text) => text,
-                None if e.use_stderr() => e.render().to_string(),
+                None if e.use_stderr() => without_dash_dash_tip(&e.render().to_string()),
                 None => {
                     let _ = e.print();
                     return code;
@@ -158,13 +158,42 @@ fn json_asked() -> bool {
 
 /// A usage error clap rendered (`error: WHAT`, then the detail: usage, tips) as the error
 /// every other bad input is.
+/// A message that ends in a colon (`the following required arguments were not provided:`)
+/// takes the indented lines under it (`  <STEP>`), so that it says what it is about; the
+/// usage line gives the hint of the command's own `--help`.
 fn usage_error(text: &str) -> CommandError {
-    let mut lines = text.lines();
+    let mut lines = text.lines().peekable();
     let first = lines.next().unwrap_or_default();
-    let mut e = CommandError::bad_input(first.strip_prefix("error: ").unwrap_or(first).trim());
+    let mut message = first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .trim()
+        .to_string();
+    if message.ends_with(':') {
+        let mut items = Vec::new();
+        while let Some(item) = lines.next_if(|l| l.starts_with("  ") && !l.trim().is_empty()) {
+            items.push(item.trim());
+        }
+        if !items.is_empty() {
+            message = format!("{message} {}", items.join(", "));
+        }
+    }
+    let mut e = CommandError::bad_input(message);
     let detail = lines.collect::<Vec<_>>().join("\n");
     let detail = detail.trim_matches('\n');
     e.detail = (!detail.is_empty()).then(|| format!("{detail}\n"));
+    // `Usage: cortex workflow step complete <STEP>`: the subcommand is the words before the
+    // first argument or option.
+    if let Some(usage) = text.lines().find_map(|l| l.strip_prefix("Usage: ")) {
+        let command: Vec<&str> = usage
+            .split_whitespace()
+            .take_while(|w| !w.starts_with(['<', '[', '-']))
+            .collect();
+        if command.first() == Some(&"cortex") {
+            let help = [&command[1..], &["--help"]].concat();
+            e = e.hint(crate::ops::Hint::suggest(&help).then(" shows what it takes"));
+        }
+    }
     e
 }
 
@@ -190,6 +219,28 @@ fn misleading_tip(e: &clap::Error) -> Option<String> {
     Some(format!(
         "error: unexpected argument '{given}' found\n\nFor the commands and options there are, try 'cortex --help'.\n"
     ))
+}
+
+/// clap answers an unknown option of a command that takes a name with "tip: to pass
+/// '--from' as a value, use '-- --from'": no name may start with `-` (the name rule), so
+/// that command is refused too. The tip is left out; the usage line and `--help` stay.
+fn without_dash_dash_tip(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skip_blank = false;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("tip: to pass '") && line.contains("as a value, use '-- ")
+        {
+            skip_blank = true;
+            continue;
+        }
+        if skip_blank && line.trim().is_empty() {
+            skip_blank = false;
+            continue;
+        }
+        skip_blank = false;
+        out.push_str(line);
+    }
+    out
 }
 
 fn report(e: CommandError, json: bool) -> i32 {

@@ -48,7 +48,8 @@ pub struct ValidateArgs {
     /// path to a .yaml file. Required unless `all` is true.
     #[serde(default)]
     pub name: Option<String>,
-    /// Scenarios only: validate every scenario of the home instead of one.
+    /// Validate every workflow (the home's and the built-ins) or every scenario of the home
+    /// instead of one.
     #[serde(default)]
     pub all: bool,
 }

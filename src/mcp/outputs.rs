@@ -71,20 +71,6 @@ fn any_of(schemas: Vec<Value>) -> Arc<JsonObject> {
     object(json!({ "anyOf": schemas }))
 }
 
-/// A plan (`dry_run`): what would happen, nothing recorded.
-fn plan() -> Value {
-    json!({
-        "type": "object",
-        "description": "A plan (dry_run): what would run, in order; nothing was recorded. A workflow's has `workflow` (or, resumed, `run_id` and `held_by`) and `steps` [{name, action}]; a scenario's `scenario` and `phases` [{phase, when, how}].",
-        "required": ["dry_run"],
-        "properties": {
-            "dry_run": { "const": true },
-            "steps": { "type": "array", "items": { "type": "object", "required": ["name", "action"] } },
-            "phases": { "type": "array", "items": { "type": "object", "required": ["phase"] } }
-        }
-    })
-}
-
 /// The field of `list`'s structured content for the kind's rows.
 pub fn list_field(scenario: bool) -> &'static str {
     if scenario { "scenarios" } else { "workflows" }
@@ -124,14 +110,8 @@ pub fn validate() -> Arc<JsonObject> {
     any_of(vec![
         component("WorkflowValid"),
         component("ScenarioVerdict"),
-        json!({
-            "type": "object",
-            "required": ["valid", "scenarios"],
-            "properties": {
-                "valid": { "type": "boolean" },
-                "scenarios": { "type": "array", "items": component("ScenarioVerdict") }
-            }
-        }),
+        component("ScenarioValidations"),
+        component("WorkflowValidations"),
     ])
 }
 
@@ -145,7 +125,7 @@ pub fn status() -> Arc<JsonObject> {
 
 /// A tool that drives or previews a run: its status document, or with dry_run its plan.
 pub fn status_or_plan() -> Arc<JsonObject> {
-    any_of(vec![component("Status"), plan()])
+    any_of(vec![component("Status"), component("Plan")])
 }
 
 pub fn verify() -> Arc<JsonObject> {

@@ -371,19 +371,19 @@ fn operate(
         },
         "validate" => {
             let a: ValidateArgs = parse(tool, args)?;
-            only_for(tool, a.kind, a.kind == Kind::Workflow && a.all, "all")?;
             match (a.kind, a.name, a.all) {
-                (Kind::Workflow, Some(name), _) => ops::workflow::validate(ctx, &name),
+                (Kind::Workflow, Some(name), false) => ops::workflow::validate(ctx, &name),
+                (Kind::Workflow, None, true) => ops::workflow::validate_all(ctx),
                 (Kind::Scenario, None, true) => ops::scenario::validate(ctx, None, true),
                 (Kind::Scenario, Some(name), false) => {
                     ops::scenario::validate(ctx, Some(&name), false)
                 }
-                (Kind::Scenario, Some(_), true) => Err(CommandError::bad_input(
+                (_, Some(_), true) => Err(CommandError::bad_input(
                     "`name` and `all` cannot be used together: give a name, or all: true",
                 )
                 .hint(tool.signature())),
                 (_, None, _) => Err(CommandError::bad_input(
-                    "`validate` needs the name of what to check (or, for scenarios, all: true)",
+                    "`validate` needs the name of what to check (or all: true)",
                 )
                 .hint(tool.signature())),
             }

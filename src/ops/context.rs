@@ -271,7 +271,8 @@ impl Ctx {
         scope: Scope,
         query: Option<&str>,
     ) -> Result<String, CommandError> {
-        find_run(store, scope, query).map_err(|e| self.find_error(e, &[]))
+        self.find(store, scope, query)
+            .map_err(|e| self.find_error(e, &[]))
     }
 
     /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
@@ -284,7 +285,7 @@ impl Ctx {
         query: Option<&str>,
         instead: &[&str],
     ) -> Result<String, CommandError> {
-        match find_run(store, scope, query) {
+        match self.find(store, scope, query) {
             Err(e @ FindError::OtherKind { .. }) if !instead.is_empty() => {
                 Err(CommandError::bad_input(e.to_string())
                     .hint(format!("{} reports on it there", self.cmd(instead))))
@@ -307,7 +308,96 @@ impl Ctx {
             Some(seq) => vec!["--at", seq],
             None => Vec::new(),
         };
-        find_run(store, scope, query).map_err(|e| self.find_error(e, &extra))
+        self.find(store, scope, query)
+            .map_err(|e| self.find_error(e, &extra))
+    }
+
+    /// `find_run`; and a name that finds no run but finds a definition (as `run` finds it: by
+    /// its file's name, or its path) whose `name:` is another finds that definition's runs,
+    /// which bear its `name:`. Else `workflow run dp` would start a run that `workflow
+    /// status dp` says does not exist, suggesting the same `run` again.
+    fn find(
+        &self,
+        store: &dyn EventStore,
+        scope: Scope,
+        query: Option<&str>,
+    ) -> Result<String, FindError> {
+        let found = find_run(store, scope, query);
+        match (&found, query) {
+            (Err(FindError::NotFound { .. }), Some(q)) => match self.defined_name(scope.kind, q) {
+                Some(name) => find_run(store, scope, Some(&name)).or(found),
+                None => found,
+            },
+            _ => found,
+        }
+    }
+
+    /// The `name:` of the definition `query` finds for `kind` (either, workflows first, for
+    /// none), when it is not `query` (matched as names are).
+    fn defined_name(&self, kind: Option<RunKind>, query: &str) -> Option<String> {
+        let catalog = self.catalog();
+        let workflow = || {
+            let e = catalog.find_workflow(query).ok()?;
+            crate::definition::parse_workflow(&e.display_path(), &e.text)
+                .ok()
+                .map(|w| w.name)
+        };
+        let scenario = || {
+            let e = catalog.find_scenario(query).ok()?;
+            crate::definition::parse_scenario(&e.display_path(), &e.text)
+                .ok()
+                .map(|s| s.name)
+        };
+        let name = match kind {
+            Some(RunKind::Workflow) => workflow(),
+            Some(RunKind::Scenario) => scenario(),
+            None => workflow().or_else(scenario),
+        }?;
+        let same = crate::definition::normalize_name(&name)
+            == crate::definition::normalize_name(query.strip_suffix(".yaml").unwrap_or(query));
+        (!same).then_some(name)
+    }
+
+    /// How to start a run of the definition `entry` (one that has none yet): its `run`, or,
+    /// when it is invalid, its `validate`, which says what to fix (a `run` would be refused).
+    fn how_to_start(&self, group: &str, noun: &str, entry: &crate::definition::Entry) -> String {
+        let valid = match group {
+            "orchestrate" => super::scenario::check(self, entry).is_ok(),
+            _ => super::workflow::runs(self, &entry.name),
+        };
+        if valid {
+            format!(
+                "{noun} `{}` has no runs yet: {} starts one",
+                entry.name,
+                self.cmd(&[group, "run", &entry.name])
+            )
+        } else {
+            format!(
+                "{noun} `{}` has no runs yet, and is invalid: {} says what to fix",
+                entry.name,
+                self.cmd(&[group, "validate", &entry.name])
+            )
+        }
+    }
+
+    /// The error of an action on a run that already finished (`what` it cannot be any more):
+    /// how it ended, and how to start its definition again.
+    pub fn finished(&self, state: &crate::decide::RunState, what: &str) -> CommandError {
+        let view = status_view(state, false);
+        let group = match view.kind {
+            RunKind::Scenario => "orchestrate",
+            RunKind::Workflow => "workflow",
+        };
+        CommandError::bad_input(format!(
+            "run {} already finished ({}); {what}",
+            view.run_id,
+            view.status.as_str()
+        ))
+        .hint(format!(
+            "{} shows how it ended; {} starts a new run",
+            self.cmd(&[group, "status", &view.run_id]),
+            self.cmd(&[group, "run", &view.started_from])
+        ))
     }
 
     /// The error of a command on a run when the log holds no run at all: how to start one of
@@ -323,11 +413,8 @@ impl Ctx {
             _ => self.catalog().find_workflow(q).ok(),
         });
         match defined {
-            Some(entry) => CommandError::bad_input("there are no runs yet").hint(format!(
-                "{noun} `{}` has no runs yet: {} starts one",
-                entry.name,
-                self.cmd(&[group, "run", &entry.name])
-            )),
+            Some(entry) => CommandError::bad_input("there are no runs yet")
+                .hint(self.how_to_start(group, noun, &entry)),
             None => self.find_error(FindError::NoRuns { kind: scope.kind }, &[]),
         }
     }
@@ -369,11 +456,7 @@ impl Ctx {
                     _ => self.catalog().find_workflow(query).ok(),
                 };
                 if let Some(entry) = defined {
-                    return err.hint(format!(
-                        "{noun} `{}` has no runs yet: {} starts one",
-                        entry.name,
-                        self.cmd(&[group, "run", &entry.name])
-                    ));
+                    return err.hint(self.how_to_start(group, noun, &entry));
                 }
                 if let Some(best) = suggestions.first() {
                     err = err.hint(format!("did you mean the {noun} `{best}`?"));

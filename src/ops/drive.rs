@@ -203,6 +203,23 @@ pub fn finish_driving(
 /// `Command::Resume`) is decided once the driver's lease is held and staged, so that
 /// `run_resumed` is appended with the driver's first append (its checks, its first start),
 /// one commit fewer before the first step starts.
+/// `e` (a command the run refused), with the hint of its kind's status.
+pub(super) fn where_the_run_is(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    e: CommandError,
+) -> CommandError {
+    let group = if state.is_scenario() {
+        "orchestrate"
+    } else {
+        "workflow"
+    };
+    e.hint(format!(
+        "{} shows where the run is",
+        ctx.cmd(&[group, "status", &state.run_id])
+    ))
+}
+
 pub fn resume_driving(
     ctx: &Ctx,
     journal: Journal<'_>,
@@ -236,10 +253,7 @@ fn drive_from(
             keeper.forget(&lease);
             let _ = journal.with_leases(|store| store.release_lease(&lease));
         }
-        return Err(CommandError::from(e).hint(format!(
-            "{} shows where the run is",
-            ctx.cmd(&["workflow", "status", &run_id])
-        )));
+        return Err(where_the_run_is(ctx, &journal.state, CommandError::from(e)));
     }
     let mut dctx = DriveContext {
         home: ctx.home.clone(),
@@ -273,7 +287,7 @@ fn drive_from(
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
     };
-    let human = render_outcome(&view, SystemTime::now());
+    let human = render_outcome(&view, &ctx.home, SystemTime::now());
     let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a

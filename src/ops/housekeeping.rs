@@ -23,7 +23,7 @@ pub fn older_than(text: &str) -> Result<Duration, CommandError> {
 pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, CommandError> {
     let Some(store) = ctx.reading_store()? else {
         return Ok(Output::new(
-            json!({"removed": [], "dry_run": dry_run}),
+            json!({"removed": [], "dry_run": dry_run, "problems": []}),
             "No runs, nothing to remove.\n",
             exit::OK,
         ));

@@ -158,11 +158,38 @@ fn dry_run_output(
             Condition::After(deps) => format!("starts after {}", deps.join(", ")),
         };
         let by_agent = p.agents.iter().find(|a| agents.is_run(a));
-        let mut how = match (&p.run, by_agent) {
-            (Some(_), _) => "runs its commands".to_string(),
-            (None, Some(a)) => format!("run by agent {a}"),
-            (None, None) => "waits for a report (orchestrate complete|fail)".to_string(),
+        let (mut how, by) = match (&p.run, by_agent) {
+            (Some(_), _) => ("runs its commands".to_string(), "commands"),
+            (None, Some(a)) => (format!("run by agent {a}"), "agent"),
+            (None, None) => (
+                "waits for a report (orchestrate complete|fail)".to_string(),
+                "report",
+            ),
         };
+        // The same facts for a program: how it starts, on what, and who does it.
+        let mut row = json!({
+            "phase": p.name,
+            "starts": match &condition {
+                Condition::Auto => "at_once",
+                Condition::Manual if starts.contains(&p.name) => "at_once",
+                Condition::Manual => "manual",
+                Condition::After(_) => "after",
+            },
+            "after": match &condition {
+                Condition::After(deps) => deps.clone(),
+                _ => Vec::new(),
+            },
+            "by": by,
+        });
+        if let Some(a) = by_agent {
+            row["agent"] = json!(a);
+        }
+        if let Some(c) = &p.if_ {
+            row["if"] = json!(c.text());
+        }
+        if let Some(f) = &p.foreach {
+            row["foreach"] = json!(f.text());
+        }
         if let Some(f) = &p.foreach {
             how = format!("{how}, once per item of {}", f.text());
         }
@@ -171,7 +198,9 @@ fn dry_run_output(
             None => when,
         };
         text.push_str(&format!("  - {}: {when}; {how}\n", p.name));
-        rows.push(json!({"phase": p.name, "when": when, "how": how}));
+        row["when"] = json!(when);
+        row["how"] = json!(how);
+        rows.push(row);
     }
     Output::new(
         json!({"scenario": scenario.name, "dry_run": true, "phases": rows}),
@@ -200,6 +229,12 @@ fn act(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    if journal.state.outcome().is_some() {
+        return Err(ctx.finished(
+            &journal.state,
+            "its phases cannot be started or reported any more",
+        ));
+    }
     // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
     let held = match journal.state.phase {
         crate::decide::RunPhase::Stopped => Some("stopped"),
@@ -265,6 +300,13 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
                 ctx.cmd(&["orchestrate", "status", name])
             ))
         }
+        // The run refused the start or the report (not manual, already started, ...): its
+        // status says what moves each phase on.
+        OperatorError::Journal(crate::execute::JournalError::Decide(_)) => CommandError::from(e)
+            .hint(format!(
+                "{} shows every phase and what moves it on",
+                ctx.cmd(&["orchestrate", "status", name])
+            )),
         other => other.into(),
     }
 }
@@ -345,6 +387,11 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
+    let mut before = crate::execute::load_state(&store, &run_id)?;
+    if before.outcome().is_some() {
+        before.run_id = run_id;
+        return Err(ctx.finished(&before, "there is nothing to stop"));
+    }
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut stop = |store: &mut dyn crate::store::EventStore| {
@@ -394,7 +441,7 @@ fn known_agents(ctx: &Ctx) -> BTreeSet<String> {
 }
 
 /// Parse and validate one scenario file.
-fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
+pub(super) fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
     let path = entry.display_path();
     let schema = ctx
         .catalog()
@@ -517,6 +564,10 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
             return Err(CommandError::bad_input(format!(
                 "no scenarios in {}",
                 catalog.scenarios_dir().display()
+            ))
+            .hint(format!(
+                "create one there (see {}), then validate it",
+                ctx.cmd(&["schema", "scenario"])
             )));
         }
         v

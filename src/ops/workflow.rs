@@ -155,6 +155,11 @@ impl UsesFinder<'_> {
     }
 }
 
+/// Whether the workflow `name` finds would run (it is found, reads and validates).
+pub(super) fn runs(ctx: &Ctx, name: &str) -> bool {
+    load(ctx, name).is_ok()
+}
+
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let catalog = ctx.catalog();
     let config_file = catalog
@@ -337,6 +342,61 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         text.push_str(&format!("  - inputs: {}\n", names.join(", ")));
     }
     Ok(Output::new(doc, text, exit::OK).warn(warnings))
+}
+
+/// `workflow validate --all`: the verdict on every workflow of the home and every built-in
+/// (`{valid, workflows: [...]}`, each as `validate` gives it; the human form is theirs one
+/// after the other, as `orchestrate validate --all`). Invalid is exit 2. A file that cannot be
+/// read, or whose name another file's matches, is one verdict among the others.
+pub fn validate_all(ctx: &Ctx) -> Result<Output, CommandError> {
+    let mut text = String::new();
+    let mut docs = Vec::new();
+    let mut warnings = Vec::new();
+    for listed in ctx.catalog().list_workflows() {
+        let file = match &listed.source {
+            EntrySource::File(p) => p.display().to_string(),
+            EntrySource::Builtin => format!("builtin:{}", listed.name),
+        };
+        let name = match &listed.source {
+            EntrySource::File(_) => file.clone(),
+            EntrySource::Builtin => listed.name.clone(),
+        };
+        // A file is checked by its path: a name other files also match is still that file's.
+        let verdict = validate(ctx, &name).and_then(|out| match listed.ambiguity() {
+            Some(why) => Err(CommandError::definition(
+                &crate::definition::DefinitionError {
+                    path: file.clone(),
+                    text: String::new(),
+                    problems: vec![crate::definition::Problem::new(why, None)],
+                },
+            )),
+            None => Ok(out),
+        });
+        match verdict {
+            Ok(out) => {
+                text.push_str(&out.human);
+                warnings.extend(out.warnings);
+                docs.push(out.json);
+            }
+            Err(e) => {
+                let e = if e.errors.is_empty() {
+                    CommandError::definition(&crate::definition::DefinitionError {
+                        path: file.clone(),
+                        text: String::new(),
+                        problems: vec![crate::definition::Problem::new(e.message, None)],
+                    })
+                } else {
+                    e
+                };
+                text.push_str(e.detail.as_deref().unwrap_or_default());
+                docs.push(json!({"file": file, "valid": false, "errors": e.errors}));
+            }
+        }
+    }
+    let valid = docs.iter().all(|d| d["valid"] == true);
+    let code = if valid { exit::OK } else { exit::BAD_INPUT };
+    warnings.dedup();
+    Ok(Output::new(json!({"valid": valid, "workflows": docs}), text, code).warn(warnings))
 }
 
 /// `workflow run NAME`: start a run and drive it to where it stops (or, with `dry_run`, the
@@ -635,6 +695,43 @@ pub fn resume(
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
 }
 
+/// The unfinished child run, down `state`'s `uses:` steps (their children first, then
+/// theirs), that has a step named `wanted` (normalized), and the step of `state` that runs
+/// the branch it is in.
+fn child_with_step(
+    store: &dyn crate::store::EventStore,
+    state: &crate::decide::RunState,
+    wanted: &str,
+) -> Option<(String, String)> {
+    let mut todo: Vec<(String, String)> = state
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.child.as_ref()?.run_id.clone(), s.name.clone())))
+        .collect();
+    let mut seen = 0;
+    while let Some((child, by_step)) = todo.pop() {
+        seen += 1;
+        if seen > crate::validate::MAX_USES_DEPTH * 16 {
+            return None;
+        }
+        let Ok(c) = crate::execute::load_state(store, &child) else {
+            continue;
+        };
+        if c.outcome().is_some() {
+            continue;
+        }
+        if c.steps.iter().any(|s| normalize_name(&s.name) == wanted) {
+            return Some((child, by_step));
+        }
+        todo.extend(
+            c.steps
+                .iter()
+                .filter_map(|s| Some((s.child.as_ref()?.run_id.clone(), by_step.clone()))),
+        );
+    }
+    None
+}
+
 /// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds
 /// rounded up (`500ms` is a limit of 1 s, not none).
 fn run_timeout_seconds(text: &str) -> Result<u64, CommandError> {
@@ -712,13 +809,20 @@ fn go_on(
     if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
         live.observer.warn(&changed);
     }
-    live.observer.begin(&journal.state, true);
     let resume = Command::Resume {
         mode,
         by: by.clone(),
         driver: driver(),
         timeout_seconds: Some(timeout_seconds),
     };
+    // A resume the run refuses (`--retry` of a run that is not failed, `--from` a step it
+    // has not) is said before anything is announced: "Resumed ..." then an error was a
+    // resume that did not happen.
+    if let Err(e) = crate::decide::decide(&journal.state, resume.clone()) {
+        let e = CommandError::from(crate::execute::JournalError::Decide(e));
+        return Err(super::drive::where_the_run_is(ctx, &journal.state, e));
+    }
+    live.observer.begin(&journal.state, true);
     resume_driving(ctx, journal, by, lock, live, resume)
 }
 
@@ -966,6 +1070,26 @@ pub fn report_step(
     {
         let seen = crate::execute::load_state(&store, &run_id)?;
         let wanted = normalize_name(report.step);
+        // A step of a child run (a `uses:` step's), named with the parent's run: say whose
+        // it is and how to report it there.
+        if !seen.steps.iter().any(|s| normalize_name(&s.name) == wanted)
+            && let Some((child, by_step)) = child_with_step(&store, &seen, &wanted)
+        {
+            let verb = if report.success { "complete" } else { "fail" };
+            let mut argv = vec!["workflow", "step", verb, report.step, "--run", &child];
+            let pairs: Vec<String> = outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            for pair in &pairs {
+                argv.extend(["--output", pair.as_str()]);
+            }
+            return Err(CommandError::bad_input(format!(
+                "step `{}` is not a step of run {run_id}: it is in child run {child}, which its step `{by_step}` runs",
+                report.step
+            ))
+            .hint(format!(
+                "{} reports it there (and drives this run on too)",
+                ctx.cmd(&argv)
+            )));
+        }
         if let Some(i) = seen
             .steps
             .iter()
@@ -990,11 +1114,8 @@ pub fn report_step(
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(&mut journal);
     let state = &journal.state;
-    if let Some(outcome) = state.outcome() {
-        return Err(CommandError::bad_input(format!(
-            "run {run_id} already finished ({}); its steps cannot be reported any more",
-            outcome.as_str()
-        )));
+    if state.outcome().is_some() {
+        return Err(ctx.finished(state, "its steps cannot be reported any more"));
     }
     let wanted = normalize_name(report.step);
     let Some(index) = state

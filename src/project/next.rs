@@ -8,11 +8,23 @@ use super::{RunStatus, StatusView};
 use crate::decide::StepStatus;
 use crate::event::RunKind;
 
-/// One suggested command: the argv to run (its first word is `cortex`), and why.
+/// One suggested command: the argv to run (its first word is `cortex`), and why; and the
+/// values it needs that only the one running it has (`fill`), so a program need not read
+/// `why` to know that an argument is a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Suggestion {
     pub argv: Vec<String>,
     pub why: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fill: Vec<Fill>,
+}
+
+/// A placeholder of a suggestion: the argument `NAME=VALUE` after `flag` (`--output` or
+/// `--input`), whose `VALUE` is to be replaced by the value of that output or input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fill {
+    pub flag: String,
+    pub name: String,
 }
 
 impl Suggestion {
@@ -23,7 +35,18 @@ impl Suggestion {
         Suggestion {
             argv,
             why: why.into(),
+            fill: Vec::new(),
         }
+    }
+
+    /// `flag NAME=VALUE`, VALUE to be filled in.
+    fn placeholder(&mut self, flag: &str, name: &str) {
+        self.argv.push(flag.into());
+        self.argv.push(format!("{name}=VALUE"));
+        self.fill.push(Fill {
+            flag: flag.into(),
+            name: name.into(),
+        });
     }
 
     /// A report: `args`, then `--output KEY=VALUE` for each output it must give (VALUE to be
@@ -34,8 +57,7 @@ impl Suggestion {
             return s;
         }
         for key in outputs {
-            s.argv.push("--output".into());
-            s.argv.push(format!("{key}=VALUE"));
+            s.placeholder("--output", key);
         }
         let keys: Vec<String> = outputs.iter().map(|k| format!("`{k}`")).collect();
         s.why = format!("{why}, giving {} (replace each VALUE)", keys.join(", "));
@@ -62,8 +84,7 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     s.argv.extend(args.iter().map(|a| a.to_string()));
     if !view.secret_inputs.is_empty() {
         for name in &view.secret_inputs {
-            s.argv.push("--input".into());
-            s.argv.push(format!("{name}=VALUE"));
+            s.placeholder("--input", name);
         }
         s.why = format!(
             "{} (VALUE: each secret input's value again; or set CORTEX_INPUT_<NAME> and leave --input out)",
@@ -82,7 +103,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
     if !view.resumable {
-        if view.status == RunStatus::Failed {
+        // Ended by a failure (rolled back or not): a new run, once it is fixed.
+        if matches!(view.status, RunStatus::Failed | RunStatus::RolledBack) {
             out.push(Suggestion::new(
                 &["workflow", "run", &view.started_from],
                 "fix what the report names, then start a new run",
@@ -115,22 +137,35 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     format!("record `{step}` as skipped and go on"),
                 ));
             }
-            if let Some(last_done) = view
+            // Back to the previous checkpoint: undo the last completed step. Rolling back to
+            // the last completed step itself would undo nothing (a `--retry` by another name).
+            let done: Vec<&str> = view
                 .steps
                 .iter()
-                .rev()
-                .find(|s| s.status == StepStatus::Completed)
-            {
+                .filter(|s| s.status == StepStatus::Completed)
+                .map(|s| s.name.as_str())
+                .collect();
+            if let [.., before, last] = done[..] {
                 out.push(resume(
                     view,
-                    &["--rollback-to", &last_done.name],
-                    "undo the steps completed after it, newest first, and go on from there",
+                    &["--rollback-to", before],
+                    format!(
+                        "back to the checkpoint after `{before}`: `{last}` is undone (its rollback, if it has one) and runs again"
+                    ),
                 ));
             }
             out.push(abort());
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
-            out.push(resume(view, &[], "go on from the resume point"));
+            out.push(resume(
+                view,
+                &[],
+                if view.timed_out.is_some() {
+                    "go on from the resume point with the time limit cortex.config.json sets now"
+                } else {
+                    "go on from the resume point"
+                },
+            ));
             out.push(abort());
         }
         RunStatus::Waiting if view.waiting_for.is_none() => {
@@ -139,6 +174,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 &[],
                 if view.rolling_back {
                     "nobody drives the run now: roll it back (its compensations, newest step first)"
+                } else if view.submitted {
+                    "drive it here instead of a worker (`cortex worker` takes it otherwise)"
                 } else {
                     "nobody drives the run now: go on with it"
                 },
@@ -170,6 +207,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["workflow", "step", "fail", &w.step, "--run", &w.run_id],
                     "report it failed",
                 ));
+                // The report on the child drives both on; a resume before it finds nothing.
+                out.push(abort());
+                return out;
             } else if let Some((child, ended)) =
                 uses.and_then(|u| Some((u.run_id.as_ref()?, u.child_ended.as_ref()?)))
             {
@@ -211,7 +251,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     &["workflow", "step", "fail", step, "--run", id],
                     "report the step failed",
                 ));
-                out.push(resume(view, &[], "go on once the step is reported"));
+                // No `resume`: the report drives the run on, and until it is made a resume
+                // finds nothing to do.
             }
         }
         _ => {}
@@ -223,7 +264,8 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
     if !view.resumable {
-        if view.status == RunStatus::Failed {
+        // Ended by a failure (rolled back or not): a new run, once it is fixed.
+        if matches!(view.status, RunStatus::Failed | RunStatus::RolledBack) {
             out.push(Suggestion::new(
                 &["orchestrate", "run", &view.started_from],
                 "fix what the report names, then start a new run",
@@ -268,12 +310,16 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
             out.push(resume(view, &[], "go on with the same time limit"));
         }
+        // Waiting on a report or a manual start only: those move it on, a resume would not.
+        RunStatus::Waiting if view.waits_on_people => {}
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
             .push(resume(
                 view,
                 &[],
                 if held && !view.awaiting_start.is_empty() {
                     "go on from the completed phases (then start the manual phases)"
+                } else if view.submitted {
+                    "drive it here instead of a worker (`cortex worker` takes it otherwise)"
                 } else {
                     "go on from the completed phases"
                 },

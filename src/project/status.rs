@@ -523,6 +523,14 @@ pub struct StatusView {
     /// A rollback is under way or decided (`reason` says whether it waits for a driver).
     #[serde(skip)]
     pub rolling_back: bool,
+    /// Only a report or a manual start can move the run on: `resume` would find nothing to
+    /// do (and record that it tried), so it is not suggested.
+    #[serde(skip)]
+    pub waits_on_people: bool,
+    /// Recorded with `run --submit` and not yet taken by a worker: a resume drives it here
+    /// instead.
+    #[serde(skip)]
+    pub submitted: bool,
 }
 
 impl StatusView {
@@ -735,6 +743,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 .collect()
         }),
         rolling_back: state.phase == RunPhase::RollingBack,
+        waits_on_people: waits_on_people(state),
+        submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,
         started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
             Some(builtin) => builtin.to_string(),
             None if s.source.is_empty() => s.name.clone(),

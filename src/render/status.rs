@@ -451,7 +451,10 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
 
 /// What `run` and `resume` print when the driver stops: the outcome, and for a failed, waiting
 /// or stopped run the report with its recovery options.
-pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
+///
+/// `home` is where the run's derived files are (`runs/<id>/results.json` is shown under it:
+/// a path relative to nothing the reader knows sent them looking in their project).
+pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime) -> String {
     let mut out = String::new();
     let kind = match view.kind {
         crate::event::RunKind::Workflow => "Workflow",
@@ -464,7 +467,8 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
         RunStatus::Completed => {
             let _ = writeln!(out, "\n✅ {kind} completed: {} ({elapsed})", view.name);
             let _ = writeln!(out, "   Head hash: {}", view.head_hash);
-            let _ = writeln!(out, "   Results: runs/{}/results.json", view.run_id);
+            let results = home.join("runs").join(&view.run_id).join("results.json");
+            let _ = writeln!(out, "   Results: {}", results.display());
         }
         RunStatus::Waiting if view.kind == crate::event::RunKind::Scenario => {
             // Why nobody drives it (a resume given the secret inputs goes on, workers take
