@@ -908,6 +908,60 @@ fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     assert!(bad.body.contains("`Last-Event-ID` header"), "{}", bad.body);
 }
 
+/// Every record of a stream until the server ends it (the channel closes), at most 30 s.
+fn whole_stream(
+    rx: std::sync::mpsc::Receiver<(String, Option<String>, String)>,
+) -> Vec<(String, Option<String>)> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut got = Vec::new();
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((event, id, _)) => got.push((event, id)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return got,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the stream did not end; so far: {got:?}")
+            }
+        }
+    }
+}
+
+#[test]
+fn a_reconnecting_stream_resumes_at_last_event_id_and_a_sealed_runs_stream_ends_at_once() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.run(&["orchestrate", "abort", &run]);
+    let total = events(&env, &run).len();
+    let s = Server::start(&env);
+    let path = format!("/api/v1/runs/{run}/events");
+    let sent = |got: &[(String, Option<String>)]| -> Vec<String> {
+        got.iter()
+            .filter(|(e, _)| e == "event")
+            .filter_map(|(_, id)| id.clone())
+            .collect()
+    };
+    // An EventSource reconnects to the address it was given (the page's `?after=` its first
+    // render) with the seq it last received: the events in between were sent already.
+    let last = (total - 2).to_string();
+    let got = whole_stream(s.events_with(&format!("{path}?after=0"), &[("Last-Event-ID", &last)]));
+    assert_eq!(sent(&got), vec![(total - 1).to_string()], "{got:?}");
+    assert_eq!(got.last().map(|(e, _)| e.as_str()), Some("end"));
+    // Reconnecting after `end` (an EventSource does, unless closed), or starting past the
+    // seal: nothing will come, so the stream says `end` and ends rather than wait forever.
+    let seal = (total - 1).to_string();
+    for got in [
+        whole_stream(s.events_with(&path, &[("Last-Event-ID", &seal)])),
+        whole_stream(s.events(&format!("{path}?after={seal}"))),
+    ] {
+        assert!(sent(&got).is_empty(), "{got:?}");
+        assert_eq!(got.last().map(|(e, _)| e.as_str()), Some("end"), "{got:?}");
+    }
+}
+
 #[test]
 fn off_loopback_every_request_needs_the_token_and_one_is_generated() {
     let env = home();

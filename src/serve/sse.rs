@@ -52,20 +52,23 @@ pub async fn run_events(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    // Where the value came from, to name it if it is not a seq.
-    let after = raw
-        .as_deref()
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "after")
-                .map(|(_, v)| ("the query parameter `after`", v.into_owned()))
+    // Where the value came from, to name it if it is not a seq. A reconnecting client sends
+    // the address it first asked for (its `after`) again, with the seq it last received in
+    // `Last-Event-ID`: that one is where it is, so it wins, or every event in between would
+    // come twice.
+    let after = headers
+        .get("last-event-id")
+        .map(|v| {
+            (
+                "the `Last-Event-ID` header",
+                v.to_str().unwrap_or("\u{fffd}").to_string(),
+            )
         })
         .or_else(|| {
-            headers.get("last-event-id").map(|v| {
-                (
-                    "the `Last-Event-ID` header",
-                    v.to_str().unwrap_or("\u{fffd}").to_string(),
-                )
+            raw.as_deref().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "after")
+                    .map(|(_, v)| ("the query parameter `after`", v.into_owned()))
             })
         });
     let next = match after.as_ref().map(|(from, v)| (from, v.parse::<u64>())) {
@@ -77,9 +80,14 @@ pub async fn run_events(
             )));
         }
     };
-    let found = blocking(&shared, move |shared| find(shared, &id)).await;
-    let run_id = match found {
-        Ok(Ok((run_id, _))) => run_id,
+    let found = blocking(&shared, move |shared| {
+        let (run_id, _) = find(shared, &id)?;
+        let sealed = sealed_before(shared, &run_id, next)?;
+        Ok::<_, Failure>((run_id, sealed))
+    })
+    .await;
+    let (run_id, finished) = match found {
+        Ok(Ok(found)) => found,
         Ok(Err(f)) => return failure(f),
         Err(e) => return failure(Failure::from(e)),
     };
@@ -90,7 +98,7 @@ pub async fn run_events(
         next,
         alive: None,
         queue: VecDeque::new(),
-        finished: false,
+        finished,
         done: false,
     };
     let stream = futures_util::stream::unfold(follow, |mut f| async move {
@@ -114,6 +122,23 @@ pub async fn run_events(
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+/// The run is sealed and its sealing event comes before `next` (nothing is appended to a run
+/// after its seal): a stream starting there has nothing to wait for, and ends at once — a
+/// client reconnecting after `end` (an `EventSource` does, unless closed) is not kept
+/// waiting, and polled for, forever.
+fn sealed_before(shared: &Shared, run_id: &str, next: u64) -> Result<bool, CommandError> {
+    let Some(store) = shared.ctx.reading_store()? else {
+        return Ok(false);
+    };
+    let entry = store.list_runs(&RunQuery {
+        id_prefix: Some(run_id.to_string()),
+        ..RunQuery::kind(None).limit(1)
+    })?;
+    Ok(entry
+        .first()
+        .is_some_and(|e| e.run_id == run_id && e.outcome.is_some() && next >= e.events))
 }
 
 /// Read what is new for a run's stream; whether anything was.

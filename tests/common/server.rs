@@ -223,14 +223,32 @@ impl Server {
     /// Read a server-sent event stream in the background: its (event, id, data) records,
     /// as they arrive.
     pub fn events(&self, path: &str) -> mpsc::Receiver<(String, Option<String>, String)> {
+        self.events_with(path, &[])
+    }
+
+    /// `events` with request headers (a reconnecting client's `Last-Event-ID`). The channel
+    /// is closed when the server ends the stream.
+    pub fn events_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> mpsc::Receiver<(String, Option<String>, String)> {
         let url = format!("{}{path}", self.base);
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let Ok(mut resp) = agent.get(&url).call() else {
+            let mut req = agent.get(&url);
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let Ok(mut resp) = req.call() else {
                 return;
             };
             let reader = BufReader::new(resp.body_mut().as_reader());
