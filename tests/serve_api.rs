@@ -841,6 +841,68 @@ fn a_hostile_step_name_and_output_reach_the_page_escaped() {
 }
 
 #[test]
+fn control_and_bidi_characters_from_the_log_are_shown_not_obeyed_by_pages_api_and_stream() {
+    let env = home();
+    // A step that prints colours and a bidi override, an output and a description holding
+    // one: what the CLI shows escaped in a terminal.
+    env.workflow(
+        "colours",
+        "name: colours\ndescription: \"plain \\u202Edesc\"\nsteps:\n  - name: paint\n    run: |\n      printf '\\033[31mRED\\033[0m \\342\\200\\256tail\\r\\n'\n      printf 'k=a\\342\\200\\256b\\n' >> \"$CORTEX_OUTPUT\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "colours"]).code, 0);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let raw_chars = ['\u{1b}', '\u{202e}', '\r'];
+    let s = Server::start(&env);
+    for path in [
+        format!("/runs/{run}"),
+        "/".to_string(),
+        "/catalog".to_string(),
+    ] {
+        let html = s.get(&path).body;
+        for c in raw_chars {
+            assert!(!html.contains(c), "{path} holds {c:?} raw");
+        }
+    }
+    let html = s.get(&format!("/runs/{run}")).body;
+    assert!(html.contains("\\u{1b}[31mRED"), "the colours are shown");
+    assert!(
+        html.contains("a\\u{202e}b"),
+        "the output's override is shown"
+    );
+    assert!(
+        html.contains("plain \\u{202e}desc"),
+        "the description's too"
+    );
+    // The API answers as `--json` prints: the same document, the override escaped.
+    for path in [
+        format!("/api/v1/runs/{run}"),
+        format!("/api/v1/runs/{run}/log"),
+    ] {
+        let r = s.get(&path);
+        assert!(!r.body.contains('\u{202e}'), "{path} holds U+202E raw");
+        assert!(r.body.contains("\\u202e"), "{path}: {}", r.body);
+    }
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(status["description"], json!("plain \u{202e}desc"));
+    // The stream's data too.
+    let got = s.events(&format!("/api/v1/runs/{run}/events"));
+    let mut output = None;
+    while let Ok((event, _, data)) = got.recv_timeout(std::time::Duration::from_secs(30)) {
+        if event == "event" && data.contains("output_recorded") {
+            output = Some(data);
+            break;
+        }
+    }
+    let output = output.expect("the output's event is streamed");
+    assert!(!output.contains('\u{202e}'), "{output}");
+    let e: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(e["body"]["value"], json!("a\u{202e}b"), "{e}");
+}
+
+#[test]
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);

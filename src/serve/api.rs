@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -26,9 +25,22 @@ pub const MAX_LIMIT: usize = 500;
 
 /// An error as JSON, with its status.
 pub fn failure(f: Failure) -> Response {
-    let mut response = (f.status, Json(f.json())).into_response();
+    let mut response = json(f.status, &f.json());
     exit_header(&mut response, f.error.code);
     response
+}
+
+/// A JSON answer, serialised as the CLI's `--json` prints it (`render::json_safe`): the
+/// characters serde leaves raw that a terminal or a bidi-aware viewer would act on (C1
+/// controls, bidirectional overrides) written as `\uXXXX`, the same document.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::render::json_safe(&text).into_owned(),
+    )
+        .into_response()
 }
 
 fn exit_header(response: &mut Response, code: i32) {
@@ -39,7 +51,7 @@ fn exit_header(response: &mut Response, code: i32) {
 
 /// An operation's document, as `--json` prints it.
 fn document(status: StatusCode, output: Output) -> Response {
-    let mut response = (status, Json(output.json)).into_response();
+    let mut response = json(status, &output.json);
     exit_header(&mut response, output.code);
     // What the CLI prints on stderr as `warning: ...`: a header each, beside the document.
     for warning in &output.warnings {
@@ -181,7 +193,7 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
     .await;
     match result {
         Ok(Ok((json, next))) => {
-            let mut response = Json(json).into_response();
+            let mut response = self::json(StatusCode::OK, &json);
             exit_header(&mut response, 0);
             if let Some(link) = next.and_then(|l| HeaderValue::from_str(&l).ok()) {
                 response.headers_mut().insert(header::LINK, link);

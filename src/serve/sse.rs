@@ -172,7 +172,8 @@ async fn poll_run(f: &mut Follow) -> bool {
         if matches!(e.event, RunEvent::RunFinished { .. }) {
             f.finished = true;
         }
-        let data = serde_json::to_string(&e).unwrap_or_default();
+        let data =
+            crate::render::json_safe(&serde_json::to_string(&e).unwrap_or_default()).into_owned();
         f.queue.push_back(
             Event::default()
                 .event("event")

@@ -63,9 +63,11 @@ pub fn layout(title: &str, tab: Tab, body: Markup) -> Markup {
     }
 }
 
-/// A page with its status.
+/// A page with its status. Its text shows the control and bidi characters of what it
+/// quotes from the log (`render::markup_safe`), as the CLI shows them in a terminal.
 pub fn page(status: StatusCode, markup: Markup) -> Response {
-    (status, Html(markup.into_string())).into_response()
+    let html = markup.into_string();
+    (status, Html(crate::render::markup_safe(&html).into_owned())).into_response()
 }
 
 /// An error as a page: what failed, the detail, the hints — all escaped.
