@@ -562,6 +562,115 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
 }
 
 #[test]
+fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let runs = env.run(&["--json", "workflow", "history"]).json();
+    let run = runs[0]["run_id"].as_str().unwrap().to_string();
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let before = (events(&env, &run).len(), events(&env, &gate).len());
+    let cases: Vec<(server::Resp, u16, &str, &str)> = vec![
+        (s.get("/api/v1/runs?kind=bogus"), 400, "/api/v1/runs", "get"),
+        (s.get("/api/v1/runs?limit=abc"), 400, "/api/v1/runs", "get"),
+        (s.get("/api/v1/runs?limit=0"), 400, "/api/v1/runs", "get"),
+        (
+            s.get(&format!("/api/v1/runs/{run}?at=x")),
+            400,
+            "/api/v1/runs/{id}",
+            "get",
+        ),
+        (
+            s.get("/api/v1/runs/%20/log"),
+            404,
+            "/api/v1/runs/{id}/log",
+            "get",
+        ),
+        (
+            s.get(&format!("/api/v1/runs/{run}/events?after=x")),
+            400,
+            "",
+            "",
+        ),
+        (
+            s.post(
+                &format!("/api/v1/runs/{run}/resume"),
+                r#"{"mode": "sideways"}"#,
+            ),
+            400,
+            "/api/v1/runs/{id}/resume",
+            "post",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/resume"), r#"{"mode": "from"}"#),
+            400,
+            "/api/v1/runs/{id}/resume",
+            "post",
+        ),
+        (
+            s.post(
+                &format!("/api/v1/runs/{gate}/resume"),
+                r#"{"mode": "retry"}"#,
+            ),
+            400,
+            "/api/v1/runs/{id}/resume",
+            "post",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/stop"), "{}"),
+            400,
+            "/api/v1/runs/{id}/stop",
+            "post",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/steps/write/start"), "{}"),
+            400,
+            "/api/v1/runs/{id}/steps/{step}/start",
+            "post",
+        ),
+        (
+            s.post(
+                &format!("/api/v1/runs/{gate}/steps/ship/start"),
+                r#"{"outputs": {"k": "v"}}"#,
+            ),
+            400,
+            "/api/v1/runs/{id}/steps/{step}/start",
+            "post",
+        ),
+        (
+            s.post(
+                "/api/v1/workflows/ship/runs",
+                r#"{"inputs": {"version": [1]}}"#,
+            ),
+            400,
+            "/api/v1/workflows/{name}/runs",
+            "post",
+        ),
+    ];
+    for (r, status, template, method) in cases {
+        assert_eq!(r.status, status, "{}", r.body);
+        let body = r.json();
+        assert!(
+            body["hints"].as_array().is_some_and(|h| !h.is_empty()),
+            "a refusal without a hint: {body}"
+        );
+        if !template.is_empty() {
+            doc.check(template, method, status, &body);
+        }
+    }
+    assert_eq!(
+        (events(&env, &run).len(), events(&env, &gate).len()),
+        before,
+        "nothing recorded"
+    );
+}
+
+#[test]
 fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     let env = home();
     let doc = Doc::load();
@@ -587,6 +696,12 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
             "expected `{says}` in {body}"
         );
         assert!(body["exit_code"].is_number());
+        // How to ask instead: a hint, or the list of what was wrong with each part.
+        assert!(
+            body["hints"].as_array().is_some_and(|h| !h.is_empty())
+                || body["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "a refusal without a hint: {body}"
+        );
         if !template.is_empty() {
             doc.check(template, method, status, &body);
         }

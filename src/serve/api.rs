@@ -115,10 +115,13 @@ fn number(q: &[(String, String)], name: &str) -> Result<Option<u64>, Failure> {
     get(q, name)
         .map(|v| {
             v.parse::<u64>().map_err(|_| {
-                Failure::bad_request(format!(
-                    "`{name}` must be a whole number, not {}",
-                    crate::definition::shown(v)
-                ))
+                Failure::bad_request(
+                    format!(
+                        "`{name}` must be a whole number, not {}",
+                        crate::definition::shown(v)
+                    ),
+                    "GET /api/v1/openapi.json describes every parameter",
+                )
             })
         })
         .transpose()
@@ -149,10 +152,13 @@ pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
         None => Ok(None),
         Some("workflow") => Ok(Some(RunKind::Workflow)),
         Some("scenario") => Ok(Some(RunKind::Scenario)),
-        Some(other) => Err(Failure::bad_request(format!(
-            "`kind` is workflow or scenario, not {}",
-            crate::definition::shown(other)
-        ))),
+        Some(other) => Err(Failure::bad_request(
+            format!(
+                "`kind` is workflow or scenario, not {}",
+                crate::definition::shown(other)
+            ),
+            "leave `kind` out for runs of both kinds",
+        )),
     }
 }
 
@@ -165,9 +171,10 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
         let kind = kind_param(&q)?;
         let limit = number(&q, "limit")?.unwrap_or(20) as usize;
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(Failure::bad_request(format!(
-                "`limit` is between 1 and {MAX_LIMIT}"
-            )));
+            return Err(Failure::bad_request(
+                format!("`limit` is between 1 and {MAX_LIMIT}"),
+                "follow the answer's `Link: <...>; rel=\"next\"` header for the next page",
+            ));
         }
         let before = get(&q, "before").filter(|b| !b.is_empty());
         let page = match shared.ctx.reading_store()? {
@@ -445,9 +452,10 @@ fn input_text(name: &str, value: &serde_json::Value) -> Result<String, Failure> 
         serde_json::Value::String(s) => Ok(s.clone()),
         serde_json::Value::Number(n) => Ok(n.to_string()),
         serde_json::Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(Failure::bad_request(format!(
-            "input `{name}` must be a string, a number or a boolean"
-        ))),
+        _ => Err(Failure::bad_request(
+            format!("input `{name}` must be a string, a number or a boolean"),
+            "give it as `--input NAME=VALUE` would: text, a number or true/false",
+        )),
     }
 }
 

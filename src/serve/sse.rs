@@ -75,9 +75,10 @@ pub async fn run_events(
         None => 0,
         Some((_, Ok(seq))) => seq.saturating_add(1),
         Some((from, Err(_))) => {
-            return failure(Failure::bad_request(format!(
-                "{from} must be the seq of an event (a whole number)"
-            )));
+            return failure(Failure::bad_request(
+                format!("{from} must be the seq of an event (a whole number)"),
+                "leave it out to get every event of the run from its first",
+            ));
         }
     };
     let found = blocking(&shared, move |shared| {
