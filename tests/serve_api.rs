@@ -260,11 +260,16 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
     // The run's page shows each step's tail and links its whole output.
     let page = s.get(&format!("/runs/{wf}"));
     assert!(
-        page.body
-            .contains(&format!("href=\"/api/v1/runs/{wf}/logs?step=build\"")),
+        page.body.contains(&format!(
+            "href=\"/api/v1/runs/{wf}/logs/build/raw?attempt=1\""
+        )),
         "{}",
         page.body
     );
+    // ... which is `logs RUN STEP --raw`, the bytes as written.
+    let raw = s.get(&format!("/api/v1/runs/{wf}/logs/build/raw?attempt=1"));
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.body, env.run(&["logs", &wf, "build", "--raw"]).stdout);
     twin(
         &s,
         &env,
@@ -1015,6 +1020,75 @@ fn control_and_bidi_characters_from_the_log_are_shown_not_obeyed_by_pages_api_an
     assert!(!output.contains('\u{202e}'), "{output}");
     let e: Value = serde_json::from_str(&output).unwrap();
     assert_eq!(e["body"]["value"], json!("a\u{202e}b"), "{e}");
+}
+
+#[test]
+fn a_step_log_of_many_megabytes_is_streamed_raw_not_read_whole_into_one_json_answer() {
+    let env = home();
+    let doc = Doc::load();
+    // 17 MiB of output: past the 16 MiB one JSON answer reads.
+    env.workflow(
+        "chatty",
+        "name: chatty\nsteps:\n  - name: spew\n    run: \"yes 0123456789abcdef0123456789abcde | head -c 17825792\"\n  - name: quiet\n    run: echo hello\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "chatty"]).code, 0);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    // The JSON document of every attempt would be held whole, several times over: refused,
+    // saying where the bytes are streamed.
+    let r = s.get(&format!("/api/v1/runs/{run}/logs"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let body = r.json();
+    doc.check("/api/v1/runs/{id}/logs", "get", 400, &body);
+    assert!(
+        body["error"].as_str().unwrap().contains("17.0 MiB"),
+        "{body}"
+    );
+    let hint = body["hints"][0].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("/api/v1/runs/{run}/logs/spew/raw?attempt=1")),
+        "{hint}"
+    );
+    // A step of ordinary size still has its JSON twin.
+    let quiet = s.get(&format!("/api/v1/runs/{run}/logs?step=quiet"));
+    assert_eq!(
+        quiet.json(),
+        env.run(&["--json", "logs", &run, "quiet"]).json()
+    );
+    // The raw bytes, streamed: what `logs RUN STEP --raw` prints, with their length.
+    let raw = s.get(&format!("/api/v1/runs/{run}/logs/spew/raw"));
+    assert_eq!(raw.status, 200);
+    assert_eq!(
+        raw.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(raw.header("content-length"), Some("17825792"));
+    assert_eq!(raw.body.len(), 17825792);
+    assert_eq!(
+        raw.body,
+        env.run(&["logs", &run, "spew", "--raw"]).stdout,
+        "the bytes of `logs --raw`"
+    );
+    let first = s.get(&format!("/api/v1/runs/{run}/logs/quiet/raw?attempt=1"));
+    assert_eq!((first.status, first.body.as_str()), (200, "hello\n"));
+    // A step or an attempt it does not have.
+    let r = s.get(&format!("/api/v1/runs/{run}/logs/nope/raw"));
+    assert_eq!(r.status, 404, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/logs/{step}/raw", "get", 404, &r.json());
+    let r = s.get(&format!("/api/v1/runs/{run}/logs/spew/raw?attempt=7"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/logs/{step}/raw", "get", 400, &r.json());
+    // The run's page links each attempt's whole output there.
+    let html = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        html.contains(&format!(
+            "href=\"/api/v1/runs/{run}/logs/spew/raw?attempt=1\""
+        )),
+        "the page links the raw output"
+    );
 }
 
 #[test]

@@ -123,8 +123,15 @@ pub fn dispatch(
                     return Err(raw_output_only("logs --raw", "the bytes an attempt wrote"));
                 }
                 let step = step.expect("clap requires STEP with --raw");
-                let log = ops::log::raw_attempt_log(ctx, run, step, attempt)?;
-                super::out_bytes(&log.bytes);
+                let mut log = ops::log::raw_attempt_log(ctx, run, step, attempt)?;
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut log.reader, &mut bytes).map_err(|e| {
+                    ops::CommandError::new(
+                        super::exit::FAILED,
+                        format!("the output of `{step}` could not be read: {e}"),
+                    )
+                })?;
+                super::out_bytes(&bytes);
                 if let Some(warning) = log.warning {
                     super::err(&format!("warning: {warning}\n"));
                 }

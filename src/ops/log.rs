@@ -747,6 +747,23 @@ pub fn attempt_logs(
     run: Option<&str>,
     step: Option<&str>,
 ) -> Result<Output, CommandError> {
+    attempt_logs_within(ctx, run, step, None)
+}
+
+/// How a caller names where one attempt's bytes are given alone (run, step, attempt).
+pub type RawHint = dyn Fn(&str, &str, u32) -> String;
+
+/// `attempt_logs`, refused (bad input, nothing read) when the files it would read hold more
+/// than `most` bytes together: a server holds its whole answer in memory, several times the
+/// output's size, so a step that printed gigabytes must not be read whole for one request.
+/// The error names the largest attempt and how to get its bytes alone: `raw` says it in the
+/// caller's words (run, step, attempt), then `--raw` in the CLI's.
+pub fn attempt_logs_within(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+    most: Option<(u64, &RawHint)>,
+) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
@@ -755,6 +772,48 @@ pub fn attempt_logs(
     tracker.read(&*store)?;
     if let Some(e) = tracker.unknown_step() {
         return Err(e);
+    }
+    if let Some((most, raw)) = most {
+        let sizes: Vec<(&Shown, u64)> = tracker
+            .shown
+            .iter()
+            .map(|s| {
+                let size = std::fs::metadata(ctx.home.join(&s.file)).map_or(0, |m| m.len());
+                (s, size)
+            })
+            .collect();
+        let total: u64 = sizes.iter().map(|(_, n)| n).sum();
+        if total > most {
+            let (biggest, size) = sizes
+                .iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(s, n)| (*s, *n))
+                .expect("a total above zero has an attempt");
+            return Err(CommandError::bad_input(format!(
+                "the output of {} is {} together, more than the {} one answer holds (attempt {} of `{}` alone is {})",
+                match step {
+                    Some(s) => format!("`{}` in run {run_id}", crate::definition::shown(s)),
+                    None => format!("run {run_id}'s attempts"),
+                },
+                crate::render::format_bytes(total),
+                crate::render::format_bytes(most),
+                biggest.attempt,
+                biggest.step,
+                crate::render::format_bytes(size),
+            ))
+            .hint(raw(&run_id, &biggest.step, biggest.attempt))
+            .hint(format!(
+                "{} gives one attempt's bytes as they were written",
+                ctx.cmd(&[
+                    "logs",
+                    &run_id,
+                    &biggest.step,
+                    "--raw",
+                    "--attempt",
+                    &biggest.attempt.to_string()
+                ])
+            )));
+        }
     }
     let views: Vec<AttemptView> = tracker
         .shown
@@ -773,9 +832,12 @@ pub fn attempt_logs(
     Ok(Output::new(doc, text, exit::OK))
 }
 
-/// One attempt's output as the bytes its process wrote (`cortex logs RUN STEP --raw`).
+/// One attempt's output as the bytes its process wrote (`cortex logs RUN STEP --raw`), to be
+/// read as they are wanted: an output of gigabytes is never held whole (a server streams it).
 pub struct RawAttemptLog {
-    pub bytes: Vec<u8>,
+    pub reader: Box<dyn std::io::Read + Send>,
+    /// How many bytes `reader` gives.
+    pub len: u64,
     /// What the reader should know of them, for stderr: no size or hash vouches for them.
     pub warning: Option<String>,
 }
@@ -839,7 +901,14 @@ pub fn raw_attempt_log(
         return Err(e);
     };
     let name = format!("attempt {} of `{}`", shown.attempt, shown.step);
-    if let Some(raw) = read_from(&ctx.home, &shown.file, 0) {
+    let nothing = || RawAttemptLog {
+        reader: Box::new(std::io::empty()),
+        len: 0,
+        warning: None,
+    };
+    if let Ok(file) = crate::execute::open_derived(&ctx.home.join(&shown.file)) {
+        use std::io::Read;
+        let size = file.metadata().map_or(0, |m| m.len());
         let Some((bytes, blake3)) = &shown.recorded else {
             let warning = Some(if shown.ended {
                 format!(
@@ -851,7 +920,8 @@ pub fn raw_attempt_log(
                 )
             });
             return Ok(RawAttemptLog {
-                bytes: raw,
+                reader: Box::new(file.take(size)),
+                len: size,
                 warning,
             });
         };
@@ -866,29 +936,24 @@ pub fn raw_attempt_log(
                 ctx.cmd(&["logs", &run_id, &shown.step])
             ))),
             // Read a moment ago: it went in between.
-            _ if raw.len() as u64 != *bytes => Err(CommandError::new(
+            _ if size != *bytes => Err(CommandError::new(
                 exit::FAILED,
                 format!("the output of {name} could not be read whole"),
             )),
             _ => Ok(RawAttemptLog {
-                bytes: raw,
+                reader: Box::new(file.take(*bytes)),
+                len: *bytes,
                 warning: None,
             }),
         };
     }
     match tracker.without_file(shown) {
-        None if !shown.ended => Ok(RawAttemptLog {
-            bytes: Vec::new(),
-            warning: None,
-        }),
+        None if !shown.ended => Ok(nothing()),
         None => Err(CommandError::bad_input(format!(
             "{name} ran no command here (a prompt step or a phase without `run:`): it has no output"
         ))),
         Some((doc, text)) => match doc["status"].as_str() {
-            Some("no_output") => Ok(RawAttemptLog {
-                bytes: Vec::new(),
-                warning: None,
-            }),
+            Some("no_output") => Ok(nothing()),
             _ => Err(CommandError::new(
                 exit::FAILED,
                 format!(

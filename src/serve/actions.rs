@@ -308,7 +308,7 @@ pub fn step(
 }
 
 /// A path that names no step of the run is a 404 (the operation says the same as a 400).
-fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Result<(), Failure> {
+pub fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Result<(), Failure> {
     let Some(store) = shared.ctx.reading_store()? else {
         return Ok(());
     };

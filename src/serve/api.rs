@@ -257,10 +257,107 @@ pub async fn run_logs(
         blocking(&shared, move |shared| {
             let (run_id, _) = find(shared, &id)?;
             let step = get(&q, "step");
-            Ok(ops::log::attempt_logs(&shared.ctx, Some(&run_id), step)?)
+            let raw = |run: &str, step: &str, attempt: u32| {
+                format!(
+                    "GET /api/v1/runs/{run}/logs/{}/raw?attempt={attempt} streams that attempt's bytes, whatever their size",
+                    super::pages::urlencode(step)
+                )
+            };
+            Ok(ops::log::attempt_logs_within(
+                &shared.ctx,
+                Some(&run_id),
+                step,
+                Some((LONGEST_LOGS_ANSWER, &raw)),
+            )?)
         })
         .await,
     )
+}
+
+/// The most output `GET /runs/{id}/logs` reads for one answer (which it holds in memory,
+/// several times over, as text and as JSON): beyond it, one attempt's bytes are streamed by
+/// `GET /runs/{id}/logs/{step}/raw`.
+pub const LONGEST_LOGS_ANSWER: u64 = 16 << 20;
+
+/// How much of an attempt's output is read at once while streaming it.
+const CHUNK: usize = 64 * 1024;
+
+/// `GET /runs/{id}/logs/{step}/raw?attempt=N`: one attempt's output (its last without
+/// `attempt`) as the bytes its process wrote (`logs RUN STEP --raw [--attempt N]`), streamed
+/// a chunk at a time, whatever its size; a warning (no size or hash vouches for them) in
+/// `x-cortex-warning`.
+pub async fn run_raw_log(
+    State(shared): State<Arc<Shared>>,
+    Path((id, step)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = query(raw);
+    let opened = blocking(&shared, move |shared| {
+        let attempt = number(&q, "attempt")?
+            .map(|n| {
+                u32::try_from(n).map_err(|_| {
+                    Failure::bad_request(
+                        format!("`attempt` {n} is past any attempt"),
+                        "leave `attempt` out for the last one",
+                    )
+                })
+            })
+            .transpose()?;
+        let (run_id, kind) = find(shared, &id)?;
+        // A step named in the path that the run does not have is a 404, as for its actions.
+        actions::has_step(shared, &run_id, kind, &step)?;
+        Ok(ops::log::raw_attempt_log(
+            &shared.ctx,
+            Some(&run_id),
+            &step,
+            attempt,
+        )?)
+    })
+    .await;
+    let log = match opened {
+        Ok(Ok(log)) => log,
+        Ok(Err(f)) => return failure(f),
+        Err(e) => return failure(Failure::from(e)),
+    };
+    let warning = log.warning.clone();
+    let len = log.len;
+    let stream = futures_util::stream::unfold(Some(log.reader), move |reader| {
+        let shared = shared.clone();
+        async move {
+            let mut reader = reader?;
+            let read = blocking(&shared, move |_| {
+                let mut chunk = vec![0u8; CHUNK];
+                let n = std::io::Read::read(&mut reader, &mut chunk)?;
+                chunk.truncate(n);
+                Ok::<_, std::io::Error>((reader, chunk))
+            })
+            .await;
+            match read {
+                Ok(Ok((_, chunk))) if chunk.is_empty() => None,
+                Ok(Ok((reader, chunk))) => Some((Ok(axum::body::Bytes::from(chunk)), Some(reader))),
+                // The file went away or failed mid-way: the answer ends short of its length,
+                // which the client sees.
+                Ok(Err(e)) => Some((Err(e), None)),
+                Err(e) => Some((Err(std::io::Error::other(e.message)), None)),
+            }
+        }
+    });
+    let mut response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response();
+    exit_header(&mut response, 0);
+    if let Some(w) = warning.and_then(|w| HeaderValue::from_str(&header_safe(&w)).ok()) {
+        response.headers_mut().append(WARNING, w);
+    }
+    response
 }
 
 /// `GET /runs/{id}/verify`: the run's chain checked (`log verify RUN --json`).

@@ -320,6 +320,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
         .route("/runs/{id}", get(api::run_status))
         .route("/runs/{id}/log", get(api::run_log))
         .route("/runs/{id}/logs", get(api::run_logs))
+        .route("/runs/{id}/logs/{step}/raw", get(api::run_raw_log))
         .route("/runs/{id}/verify", get(api::run_verify))
         .route("/runs/{id}/events", get(sse::run_events))
         .route("/runs/{id}/steps/{step}/start", post(api::start))

@@ -172,7 +172,13 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
-        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        // Past ureq's default of 10 MB: a streamed attempt's output may be longer.
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .unwrap_or_default();
         Resp {
             status,
             headers,

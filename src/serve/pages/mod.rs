@@ -147,6 +147,13 @@ pub fn sign_in(viewer: Viewer, next: &str) -> Markup {
     }
 }
 
+/// `s` percent-encoded for a path segment or a query value (a space as `%20`).
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 /// A status badge.
 pub fn badge(status: &str) -> Markup {
     html! { span class={"badge st-" (status)} { (status.replace('_', " ")) } }
