@@ -1092,6 +1092,36 @@ fn a_step_log_of_many_megabytes_is_streamed_raw_not_read_whole_into_one_json_ans
 }
 
 #[test]
+fn a_long_runs_timeline_says_it_draws_only_its_newest_attempts() {
+    let env = home();
+    let mut yaml = String::from("name: long\ndescription: Many phases in a row\nphases:\n");
+    for i in 0..205 {
+        let condition = if i == 0 {
+            "auto".to_string()
+        } else {
+            format!("after:p{}", i - 1)
+        };
+        yaml.push_str(&format!(
+            "  - name: p{i}\n    description: phase {i}\n    condition: \"{condition}\"\n    run: \"true\"\n"
+        ));
+    }
+    std::fs::write(env.home().join("scenarios/long.yaml"), yaml).unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "long"]).code, 0);
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let html = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        html.contains("The newest 200 of 205 attempts"),
+        "the first five attempts are left off the timeline without a word"
+    );
+    // Every phase still has its card.
+    assert!(html.contains("id=\"step-204\"") && html.contains("data-step=\"p0\""));
+}
+
+#[test]
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);

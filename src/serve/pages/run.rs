@@ -603,6 +603,10 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 }
                 section class="timeline" {
                     h2 { "Timeline of attempts" }
+                    // Said, or the older attempts would look as if they never ran.
+                    @if attempts.len() > SHOWN_ATTEMPTS {
+                        p class="muted" { "The newest " (SHOWN_ATTEMPTS) " of " (attempts.len()) " attempts; every one is in the event log below." }
+                    }
                     div class="scroll" { (timeline(&attempts, view.ended_at.as_deref().and_then(time).unwrap_or(now))) }
                 }
                 section class="steps" {
