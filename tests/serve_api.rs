@@ -676,6 +676,39 @@ fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
 }
 
 #[test]
+fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_nothing_recorded() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    // The page offered "Start" for `ship`; another terminal started it first.
+    assert_eq!(
+        env.run(&["orchestrate", "start", &gate, "ship", "--no-drive"])
+            .code,
+        3
+    );
+    let before = events(&env, &gate).len();
+    let r = s.post(&format!("/api/v1/runs/{gate}/steps/ship/start"), "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let body = r.json();
+    doc.check("/api/v1/runs/{id}/steps/{step}/start", "post", 400, &body);
+    assert!(
+        body["error"].as_str().unwrap().contains("already started"),
+        "{body}"
+    );
+    let hint = body["hints"][0].as_str().unwrap_or_default();
+    assert!(
+        hint.contains("nothing was recorded") && hint.contains("status"),
+        "a refusal without a hint: {body}"
+    );
+    assert_eq!(events(&env, &gate).len(), before, "nothing recorded");
+}
+
+#[test]
 fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     let env = home();
     let doc = Doc::load();

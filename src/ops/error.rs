@@ -271,7 +271,16 @@ impl From<JournalError> for CommandError {
                 .hint("nothing was recorded and the step still waits: fix what is listed, then report it again");
                 e.listing(&problems)
             }
-            JournalError::Decide(d) => CommandError::bad_input(d.to_string()),
+            // The run is not where the command expected it (another operator, a driver or
+            // a second click got there first): nothing was recorded, and its status says
+            // what it takes now.
+            JournalError::Decide(d) => CommandError::bad_input(d.to_string()).hint(
+                Hint::from("nothing was recorded; ")
+                    .command(&["workflow", "status", "RUN"])
+                    .then(" (or ")
+                    .command(&["orchestrate", "status", "RUN"])
+                    .then(") shows how the run stands and what it takes now"),
+            ),
             JournalError::Fenced(why) => CommandError::new(
                 exit::FAILED,
                 format!("this driver stopped: {why}; nothing more was recorded by it"),
