@@ -48,7 +48,11 @@ phases:
 const HELPER: &str = "---\nname: helper\ndescription: Helps with things\n---\nBe helpful.\n";
 
 fn home() -> Env {
-    let env = Env::new();
+    stocked(Env::new())
+}
+
+/// `env` with the tests' workflows, scenario and agent.
+fn stocked(env: Env) -> Env {
     env.workflow("ship", SHIP)
         .workflow("review", REVIEW)
         .workflow(
@@ -1152,6 +1156,65 @@ fn a_long_runs_timeline_says_it_draws_only_its_newest_attempts() {
     );
     // Every phase still has its card.
     assert!(html.contains("id=\"step-204\"") && html.contains("data-step=\"p0\""));
+}
+
+#[test]
+fn the_dashboard_api_and_event_stream_work_over_postgresql() {
+    let Some(env) = Env::postgres("the_dashboard_api_and_event_stream_work_over_postgresql") else {
+        return;
+    };
+    let env = stocked(env);
+    let doc = Doc::load();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The server reads the log the CLI writes (CORTEX_DB names the PostgreSQL schema).
+    let s = Server::start(&env);
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/runs/{id}",
+        &format!("/api/v1/runs/{gate}"),
+        &["orchestrate", "status", &gate],
+    );
+    let runs = s.get("/");
+    assert_eq!(runs.status, 200);
+    assert!(
+        runs.body.contains(&format!("data-run=\"{gate}\"")),
+        "the runs page lists it"
+    );
+    let page = s.get(&format!("/runs/{gate}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("chain verified"), "the verify badge");
+    // Live: the stream sends the run's events, then one recorded through the API.
+    let logged = events(&env, &gate).len();
+    let rx = s.events(&format!("/api/v1/runs/{gate}/events"));
+    let mut seen = 0;
+    while seen < logged {
+        let (event, _, _) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the run's events are streamed");
+        seen += usize::from(event == "event");
+    }
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/steps/plan/complete"),
+        r#"{"message": "planned on pg"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let news = loop {
+        let (event, _, data) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the report is streamed");
+        if event == "event" {
+            break serde_json::from_str::<Value>(&data).unwrap();
+        }
+    };
+    assert_eq!(news["seq"], json!(logged));
+    assert_eq!(news["body"]["by"]["actor"], json!(ACTOR), "{news}");
+    assert_eq!(news, events(&env, &gate)[logged]);
 }
 
 #[test]
