@@ -709,6 +709,20 @@ fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_noth
         hint.contains("nothing was recorded") && hint.contains("status"),
         "a refusal without a hint: {body}"
     );
+    // The page's own button: an error page that says so and leads back to the run.
+    let r = s.post_with(
+        &format!("/runs/{gate}/steps/ship/start"),
+        &format!("token={TOKEN}&message="),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("nothing was recorded"), "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("<a href=\"/runs/{gate}\">Back to the run</a>")),
+        "the error page leads back to the run: {}",
+        r.body
+    );
     assert_eq!(events(&env, &gate).len(), before, "nothing recorded");
 }
 

@@ -602,8 +602,31 @@ fn input_fields(form: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What a page's action answers: to the run's page, or an error page.
-fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
+/// Where an error page of a page's action leads back to: the run, or the catalog entry,
+/// whose form was sent.
+struct Back {
+    href: String,
+    label: &'static str,
+}
+
+impl Back {
+    fn run(id: &str) -> Back {
+        Back {
+            href: format!("/runs/{}", super::pages::urlencode(id)),
+            label: "Back to the run",
+        }
+    }
+
+    fn definition(group: &str, name: &str) -> Back {
+        Back {
+            href: format!("/catalog/{group}/{}", super::pages::urlencode(name)),
+            label: "Back to the form",
+        }
+    }
+}
+
+/// What a page's action answers: to the run's page, or an error page leading `back`.
+fn answer(back: Back, done: Result<Result<Done, Failure>, CommandError>) -> Response {
     match done {
         // What was done, with what the CLI would have warned about: said before going on.
         Ok(Ok(done)) if !done.output.warnings.is_empty() => {
@@ -613,8 +636,8 @@ fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
             Some(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
             None => Redirect::to("/").into_response(),
         },
-        Ok(Err(failure)) => super::pages::failure(failure),
-        Err(e) => super::pages::failure(Failure::from(e)),
+        Ok(Err(failure)) => super::pages::failure_back(failure, &back.href, back.label),
+        Err(e) => super::pages::failure_back(Failure::from(e), &back.href, back.label),
     }
 }
 
@@ -630,6 +653,7 @@ pub async fn page_step(
     };
     let form = fields(&body);
     answer(
+        Back::run(&id),
         blocking(&shared, move |shared| {
             let lines: Vec<String> = field(&form, "outputs")
                 .unwrap_or_default()
@@ -654,6 +678,7 @@ pub async fn page_run(
 ) -> Response {
     let form = fields(&body);
     answer(
+        Back::run(&id),
         blocking(&shared, move |shared| {
             let message = field(&form, "message");
             match action.as_str() {
@@ -685,6 +710,7 @@ pub async fn page_run_workflow(
 ) -> Response {
     let form = fields(&body);
     answer(
+        Back::definition("workflows", &name),
         blocking(&shared, move |shared| {
             run_workflow(shared, &name, &input_fields(&form), field(&form, "message"))
         })
@@ -701,6 +727,7 @@ pub async fn page_run_scenario(
 ) -> Response {
     let form = fields(&body);
     answer(
+        Back::definition("scenarios", &name),
         blocking(&shared, move |shared| {
             let starts: Vec<String> = form
                 .iter()

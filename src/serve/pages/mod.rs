@@ -72,6 +72,12 @@ pub fn page(status: StatusCode, markup: Markup) -> Response {
 
 /// An error as a page: what failed, the detail, the hints — all escaped.
 pub fn failure(f: Failure) -> Response {
+    failure_back(f, "/", "Back to the runs")
+}
+
+/// An error as a page, leading back to where the request came from (the run whose button
+/// was pressed, the form that was sent).
+pub fn failure_back(f: Failure, back: &str, label: &str) -> Response {
     let status = f.status;
     let e = f.error;
     page(
@@ -87,7 +93,7 @@ pub fn failure(f: Failure) -> Response {
                     @if !e.hints.is_empty() {
                         ul class="hints" { @for h in &e.hints { li { "hint: " (h) } } }
                     }
-                    p { "Nothing was changed by this request. " a href="/" { "Back to the runs" } }
+                    p { "Nothing was changed by this request. " a href=(back) { (label) } }
                 }
             },
         ),
