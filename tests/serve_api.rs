@@ -1232,6 +1232,30 @@ fn the_dashboard_api_and_event_stream_work_over_postgresql() {
 }
 
 #[test]
+fn a_sign_in_whose_next_holds_a_line_break_is_sent_home_not_answered_500() {
+    let env = home();
+    let s = Server::start(&env);
+    let form = |next: &str| {
+        s.post_with(
+            "/login",
+            &format!("token={TOKEN}&next={next}"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+    };
+    // ureq follows the redirect: where it ended is the page it got.
+    let split = form("/runs%0d%0aSet-Cookie:%20x=1");
+    assert_eq!(split.status, 200, "{}", split.body);
+    assert!(split.body.contains("<h1>Runs"), "sent to the runs page");
+    assert!(
+        split
+            .header("set-cookie")
+            .is_none_or(|c| !c.contains("x=1"))
+    );
+    let accented = form("/catalog%3Fr%C3%A9sum%C3%A9");
+    assert_eq!(accented.status, 200, "{}", accented.body);
+}
+
+#[test]
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);

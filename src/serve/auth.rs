@@ -335,13 +335,30 @@ fn sign_in(shared: &Shared, path: &str) -> Response {
     response
 }
 
-/// A path on this server (never `//host` or a scheme: no open redirect).
+/// A path on this server (never `//host` or a scheme: no open redirect), fit for a
+/// `Location` header: a control character (a header split) sends to `/`, and text beyond
+/// visible ASCII is percent-encoded (a header holds no more; before, a sign-in form's `next`
+/// holding a line break was answered with a bare 500).
 pub fn local_path(path: &str) -> String {
-    if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') {
-        path.to_string()
-    } else {
-        "/".to_string()
+    if !path.starts_with('/')
+        || path.starts_with("//")
+        || path.contains('\\')
+        || path.chars().any(char::is_control)
+    {
+        return "/".to_string();
     }
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// The sign-in form's field.
@@ -418,5 +435,7 @@ mod tests {
         assert_eq!(local_path("//evil.example"), "/");
         assert_eq!(local_path("https://evil.example"), "/");
         assert_eq!(local_path("/\\evil.example"), "/");
+        assert_eq!(local_path("/runs/X\r\nSet-Cookie: a=b"), "/");
+        assert_eq!(local_path("/r\u{e9}sum\u{e9} x"), "/r%C3%A9sum%C3%A9%20x");
     }
 }
