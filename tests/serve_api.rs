@@ -586,6 +586,20 @@ fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
     let before = (events(&env, &run).len(), events(&env, &gate).len());
     let cases: Vec<(server::Resp, u16, &str, &str)> = vec![
         (s.get("/api/v1/runs?kind=bogus"), 400, "/api/v1/runs", "get"),
+        // A path segment that is not UTF-8 once decoded: axum's own plain-text 400 before.
+        (s.get("/api/v1/runs/%FF"), 404, "/api/v1/runs/{id}", "get"),
+        (
+            s.get("/api/v1/workflows/%C0"),
+            404,
+            "/api/v1/workflows/{name}",
+            "get",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/steps/%FF/complete"), "{}"),
+            404,
+            "/api/v1/runs/{id}/steps/{step}/complete",
+            "post",
+        ),
         (s.get("/api/v1/runs?limit=abc"), 400, "/api/v1/runs", "get"),
         (s.get("/api/v1/runs?limit=0"), 400, "/api/v1/runs", "get"),
         (
@@ -672,6 +686,21 @@ fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
             doc.check(template, method, status, &body);
         }
     }
+    // A page's form axum cannot read (a field twice): its plain-text 422 before.
+    let r = s.post_with(
+        "/login",
+        &format!("token={TOKEN}&next=/a&next=/b"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.starts_with("<!DOCTYPE html>") && r.body.contains("hint: "),
+        "{}",
+        r.body
+    );
+    let r = s.get("/runs/%FF");
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("hint: "), "{}", r.body);
     assert_eq!(
         (events(&env, &run).len(), events(&env, &gate).len()),
         before,

@@ -157,7 +157,7 @@ pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     let method = req.method().clone();
     let response = match admit(&shared, &mut req).await {
         Some(refused) => refused,
-        None => explained(api, &method, next.run(req).await),
+        None => explained(api, &method, next.run(req).await).await,
     };
     harden(response)
 }
@@ -165,10 +165,13 @@ pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
 /// The most a request body may hold: axum's default limit, which the routes keep.
 const LONGEST_BODY: usize = 2 << 20;
 
-/// The refusals axum makes itself — a method a route does not take (405, no body) and a body
-/// past `LONGEST_BODY` (413, a line of plain text) — answered as every other refusal is: the
-/// `--json` error document (or an error page), saying what was wrong and how to fix it.
-fn explained(api: bool, method: &Method, response: Response) -> Response {
+/// The refusals axum makes itself — a method a route does not take (405, no body), a body
+/// past `LONGEST_BODY` (413, a line of plain text), a path segment that is not UTF-8 once
+/// decoded (400, plain text) and a form it cannot read (422, plain text) — answered as every
+/// other refusal is: the `--json` error document (or an error page), saying what was wrong
+/// and how to fix it. A path that cannot be text names nothing here: 404, as an impossible
+/// name does.
+async fn explained(api: bool, method: &Method, response: Response) -> Response {
     let ours = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -198,6 +201,31 @@ fn explained(api: bool, method: &Method, response: Response) -> Response {
                 .hint("an output or a message this long belongs in a file the step writes, not in the request"),
             ),
         ),
+        status if status.is_client_error() => {
+            // axum's own words: one short line of text.
+            let said = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .unwrap_or_default();
+            let said = crate::render::one_line(&said).into_owned();
+            let failure = if status == StatusCode::BAD_REQUEST && said.starts_with("Invalid URL") {
+                Failure::not_found(
+                    CommandError::bad_input(format!(
+                        "nothing here is named by this address ({said}); nothing was recorded"
+                    ))
+                    .hint("names in an address are UTF-8, percent-encoded; GET /api/v1/runs lists the runs, GET /api/v1/openapi.json every address"),
+                )
+            } else {
+                Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    CommandError::bad_input(format!(
+                        "the request is not what this address takes ({said}); nothing was recorded"
+                    ))
+                    .hint("send the page's own form again, or see GET /api/v1/openapi.json"),
+                )
+            };
+            refuse(api, failure)
+        }
         _ => response,
     }
 }
