@@ -1285,6 +1285,21 @@ fn a_sign_in_whose_next_holds_a_line_break_is_sent_home_not_answered_500() {
 }
 
 #[test]
+fn an_address_this_machine_does_not_have_is_not_blamed_on_another_process() {
+    let env = home();
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): documentation only, no machine's own address.
+    let out = env.run(&["serve", "--addr", "192.0.2.1:0"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("192.0.2.1 is not an address of this machine"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("another process"), "{}", out.stderr);
+}
+
+#[test]
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
