@@ -1300,6 +1300,29 @@ fn an_address_this_machine_does_not_have_is_not_blamed_on_another_process() {
 }
 
 #[test]
+fn a_step_started_from_the_dashboard_does_not_inherit_the_servers_token() {
+    let env = home();
+    env.workflow(
+        "peek",
+        "name: peek\nsteps:\n  - name: look\n    run: echo \"seen=${#CORTEX_SERVE_TOKEN}\"\n",
+    );
+    // The token given the way a service manager gives secrets: in the environment.
+    let s = Server::start_with_vars(
+        &env,
+        &["--addr", "127.0.0.1:0"],
+        &[("CORTEX_SERVE_TOKEN", TOKEN)],
+    );
+    let r = s.post("/api/v1/workflows/peek/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    // The step (and so any agent a step runs) could have approved its own work with it.
+    let out = env.run(&["logs", &run, "look", "--raw"]);
+    assert_eq!(out.stdout, "seen=0\n", "the step saw the server's token");
+}
+
+#[test]
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);

@@ -64,10 +64,16 @@ impl Server {
     }
 
     pub fn start_with(env: &Env, args: &[&str]) -> Server {
+        Server::start_with_vars(env, args, &[])
+    }
+
+    /// `start_with`, these variables added to the server's environment.
+    pub fn start_with_vars(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Server {
         let mut all = vec!["serve", "--actor", ACTOR];
         all.extend_from_slice(args);
         let mut child = env
             .command(&all)
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
