@@ -1320,6 +1320,32 @@ fn a_step_started_from_the_dashboard_does_not_inherit_the_servers_token() {
     // The step (and so any agent a step runs) could have approved its own work with it.
     let out = env.run(&["logs", &run, "look", "--raw"]);
     assert_eq!(out.stdout, "seen=0\n", "the step saw the server's token");
+    // Nor does a notification command the server itself delivers (a report through the
+    // API that pauses the run on a failure).
+    let seen = env.project().join("notified");
+    env.workflow(
+        "told",
+        &format!(
+            "name: told\nsteps:\n  - name: write\n    prompt: Write it\nnotify:\n  on_failure:\n    - run: echo \"seen=${{#CORTEX_SERVE_TOKEN}}\" > {}\n",
+            seen.display()
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "told"]).code, 3);
+    let told = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.post(&format!("/api/v1/runs/{told}/steps/write/fail"), "{}");
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let said = eventually(60, "the notification to be delivered", || {
+        std::fs::read_to_string(&seen)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
+    });
+    assert_eq!(
+        said, "seen=0\n",
+        "the notification command saw the server's token"
+    );
 }
 
 #[test]

@@ -364,18 +364,12 @@ pub struct Detached {
     pub log: PathBuf,
 }
 
-/// The variable that gives `cortex serve` its token: the dashboard's credential, which no
-/// driver needs. A driver started from the server (a run, a resume, a schedule) that
-/// inherited it would hand it to every step and agent it runs, which could then act on the
-/// dashboard — complete or approve their own work — with it.
-pub const SERVE_TOKEN_ENV: &str = "CORTEX_SERVE_TOKEN";
-
 /// Start `exe` (this binary) with `args` in its own process group, detached from the
 /// terminal: standard input empty, output appended to `log`. Ctrl-C in the terminal that
 /// started it does not reach it, and it goes on if that terminal closes; it records its own
 /// progress in the log like any driver. `envs` are added to its environment (values that must
-/// not show in `ps`, such as secret inputs); the server's token (`SERVE_TOKEN_ENV`) is taken
-/// out of it.
+/// not show in `ps`, such as secret inputs); the server's token (`process::SERVE_TOKEN_ENV`) is
+/// taken out of it.
 pub fn spawn_detached(
     exe: &Path,
     args: &[String],
@@ -392,7 +386,7 @@ pub fn spawn_detached(
     let child = std::process::Command::new(exe)
         .args(args)
         .envs(envs.iter().map(|(k, v)| (k, v)))
-        .env_remove(SERVE_TOKEN_ENV)
+        .env_remove(super::process::SERVE_TOKEN_ENV)
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(out)
