@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
@@ -45,7 +45,7 @@ struct Follow {
 /// reconnecting client's `Last-Event-ID` counts as `after`), then each new one as it is
 /// appended (`event: event`, `id:` its seq, `data:` the event as `log show --json` gives it);
 /// `event: driver` when a driver takes or lets go of the run; `event: end` after the run's
-/// sealing event, and the stream ends.
+/// sealing event, and the stream ends. Asked for what comes after the seal: 204, no stream.
 pub async fn run_events(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -87,8 +87,12 @@ pub async fn run_events(
         Ok::<_, Failure>((run_id, sealed))
     })
     .await;
-    let (run_id, finished) = match found {
-        Ok(Ok(found)) => found,
+    let run_id = match found {
+        // Past the seal nothing will ever come: 204, which tells an `EventSource` to stop
+        // reconnecting (after `end` it reconnects with the seal's seq, and would again and
+        // again).
+        Ok(Ok((_, true))) => return StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok((run_id, false))) => run_id,
         Ok(Err(f)) => return failure(f),
         Err(e) => return failure(Failure::from(e)),
     };
@@ -99,7 +103,7 @@ pub async fn run_events(
         next,
         alive: None,
         queue: VecDeque::new(),
-        finished,
+        finished: false,
         done: false,
     };
     let stream = futures_util::stream::unfold(follow, |mut f| async move {
@@ -126,9 +130,9 @@ pub async fn run_events(
 }
 
 /// The run is sealed and its sealing event comes before `next` (nothing is appended to a run
-/// after its seal): a stream starting there has nothing to wait for, and ends at once — a
-/// client reconnecting after `end` (an `EventSource` does, unless closed) is not kept
-/// waiting, and polled for, forever.
+/// after its seal): a stream starting there has nothing to wait for — a client reconnecting
+/// after `end` (an `EventSource` does, unless closed) was kept waiting, and polled for,
+/// forever.
 fn sealed_before(shared: &Shared, run_id: &str, next: u64) -> Result<bool, CommandError> {
     let Some(store) = shared.ctx.reading_store()? else {
         return Ok(false);
