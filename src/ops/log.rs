@@ -778,7 +778,11 @@ pub fn attempt_logs_within(
             .shown
             .iter()
             .map(|s| {
-                let size = std::fs::metadata(ctx.home.join(&s.file)).map_or(0, |m| m.len());
+                // Only a file is read (an attempt that ran nothing names none).
+                let size = std::fs::metadata(ctx.home.join(&s.file))
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map_or(0, |m| m.len());
                 (s, size)
             })
             .collect();
