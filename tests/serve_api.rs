@@ -1349,6 +1349,36 @@ fn a_step_started_from_the_dashboard_does_not_inherit_the_servers_token() {
 }
 
 #[test]
+fn a_damaged_log_is_answered_500_with_a_hint_not_a_bare_error() {
+    let env = home();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    // The log cut short, as a disk or a careless copy leaves it.
+    let db = env.home().join("cortex.db");
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &bytes[..5000.min(bytes.len())]).unwrap();
+    for side in ["cortex.db-wal", "cortex.db-shm"] {
+        let _ = std::fs::remove_file(env.home().join(side));
+    }
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.get("/api/v1/runs");
+    assert_eq!(r.status, 500, "{}", r.body);
+    let body = r.json();
+    doc.check("/api/v1/runs", "get", 500, &body);
+    assert!(
+        body["hints"].as_array().is_some_and(|h| !h.is_empty()),
+        "a 500 without a hint: {body}"
+    );
+    let page = s.get("/");
+    assert_eq!(page.status, 500);
+    assert!(
+        page.body.contains("hint: check that --home"),
+        "{}",
+        page.body
+    );
+}
+
+#[test]
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);

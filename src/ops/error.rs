@@ -218,6 +218,10 @@ impl From<StoreError> for CommandError {
             StoreError::Refused(_) => Some(
                 "the role cortex connects as needs SELECT and INSERT on events, and SELECT, INSERT and UPDATE on runs and snapshots (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
             ),
+            // Damaged, or not an SQLite file at all: cortex cannot tell more than SQLite does.
+            StoreError::Open { path, .. } => Some(format!(
+                "check that --home (or --db) names the log meant; if {path} is damaged, put back a copy (a backup, or the file with its -wal beside it), as no command can read past the damage"
+            ).into()),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),
