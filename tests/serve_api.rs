@@ -1658,6 +1658,61 @@ fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
 /// Behind an HTTPS proxy the browser's `Origin` is `https://NAME`: with `--public-url` that
 /// origin may act (whether the proxy passes its Host on or not), and no other; without it the
 /// refusal says what to give.
+/// The head of the answer to `GET path` with this Host, redirects not followed.
+fn raw_head(s: &Server, path: &str, host: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text.split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_sign_in_through_the_https_proxy_sets_a_secure_cookie() {
+    let env = home();
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "https://cortex.example.com",
+        ],
+    );
+    let cookie = |head: &str| {
+        head.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+            .unwrap_or_else(|| panic!("no cookie set: {head}"))
+            .to_string()
+    };
+    // Through the proxy: never to be sent over plain HTTP to that name.
+    let proxied = cookie(&raw_head(
+        &s,
+        &format!("/?token={TOKEN}"),
+        "cortex.example.com",
+    ));
+    assert!(proxied.contains("; Secure"), "{proxied}");
+    assert!(proxied.contains("HttpOnly") && proxied.contains("SameSite=Strict"));
+    // Straight to the server over loopback HTTP: a Secure cookie would not be kept.
+    let local = s.base.trim_start_matches("http://").to_string();
+    let direct = cookie(&raw_head(&s, &format!("/?token={TOKEN}"), &local));
+    assert!(!direct.contains("Secure"), "{direct}");
+}
+
 #[test]
 fn behind_an_https_proxy_the_public_urls_origin_may_act_and_no_other() {
     let env = home();

@@ -255,7 +255,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
             if !same(&given, &shared.token) {
                 return Some(refuse(api, wrong_token()));
             }
-            return Some(sign_in(shared, req.uri().path()));
+            return Some(sign_in(shared, &headers, req.uri().path()));
         }
         if shared.loopback || signed_in {
             return None;
@@ -348,14 +348,22 @@ fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Set the token's cookie (HttpOnly, SameSite=Strict) and send the browser on to `path`.
-fn sign_in(shared: &Shared, path: &str) -> Response {
+/// Set the token's cookie (HttpOnly, SameSite=Strict; Secure when the browser came through
+/// the HTTPS proxy `--public-url` names, so that it is never sent over plain HTTP to that
+/// name) and send the browser on to `path`.
+fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
     let to = local_path(path);
     let mut response = Redirect::to(&to).into_response();
+    let secure = public_host(headers, shared)
+        && shared
+            .public
+            .as_ref()
+            .is_some_and(|p| p.origin.starts_with("https://"));
     let cookie = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Strict",
+        "{}={}; Path=/; HttpOnly; SameSite=Strict{}",
         cookie_name(shared),
-        shared.token
+        shared.token,
+        if secure { "; Secure" } else { "" }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -399,9 +407,10 @@ pub struct SignIn {
 /// `POST /login`: the guard has checked the form's token; keep it in the cookie.
 pub async fn login(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<SignIn>,
 ) -> Response {
-    sign_in(&shared, &form.next)
+    sign_in(&shared, &headers, &form.next)
 }
 
 /// The headers every answer carries.
