@@ -48,7 +48,11 @@ phases:
 const HELPER: &str = "---\nname: helper\ndescription: Helps with things\n---\nBe helpful.\n";
 
 fn home() -> Env {
-    let env = Env::new();
+    stocked(Env::new())
+}
+
+/// `env` with the tests' workflows, scenario and agent.
+fn stocked(env: Env) -> Env {
     env.workflow("ship", SHIP)
         .workflow("review", REVIEW)
         .workflow(
@@ -260,11 +264,16 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
     // The run's page shows each step's tail and links its whole output.
     let page = s.get(&format!("/runs/{wf}"));
     assert!(
-        page.body
-            .contains(&format!("href=\"/api/v1/runs/{wf}/logs?step=build\"")),
+        page.body.contains(&format!(
+            "href=\"/api/v1/runs/{wf}/logs/build/raw?attempt=1\""
+        )),
         "{}",
         page.body
     );
+    // ... which is `logs RUN STEP --raw`, the bytes as written.
+    let raw = s.get(&format!("/api/v1/runs/{wf}/logs/build/raw?attempt=1"));
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.body, env.run(&["logs", &wf, "build", "--raw"]).stdout);
     twin(
         &s,
         &env,
@@ -562,6 +571,191 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
 }
 
 #[test]
+fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let runs = env.run(&["--json", "workflow", "history"]).json();
+    let run = runs[0]["run_id"].as_str().unwrap().to_string();
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let before = (events(&env, &run).len(), events(&env, &gate).len());
+    let cases: Vec<(server::Resp, u16, &str, &str)> = vec![
+        (s.get("/api/v1/runs?kind=bogus"), 400, "/api/v1/runs", "get"),
+        // A path segment that is not UTF-8 once decoded: axum's own plain-text 400 before.
+        (s.get("/api/v1/runs/%FF"), 404, "/api/v1/runs/{id}", "get"),
+        (
+            s.get("/api/v1/workflows/%C0"),
+            404,
+            "/api/v1/workflows/{name}",
+            "get",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/steps/%FF/complete"), "{}"),
+            404,
+            "/api/v1/runs/{id}/steps/{step}/complete",
+            "post",
+        ),
+        (s.get("/api/v1/runs?limit=abc"), 400, "/api/v1/runs", "get"),
+        (s.get("/api/v1/runs?limit=0"), 400, "/api/v1/runs", "get"),
+        (
+            s.get(&format!("/api/v1/runs/{run}?at=x")),
+            400,
+            "/api/v1/runs/{id}",
+            "get",
+        ),
+        (
+            s.get("/api/v1/runs/%20/log"),
+            404,
+            "/api/v1/runs/{id}/log",
+            "get",
+        ),
+        (
+            s.get(&format!("/api/v1/runs/{run}/events?after=x")),
+            400,
+            "",
+            "",
+        ),
+        (
+            s.post(
+                &format!("/api/v1/runs/{run}/resume"),
+                r#"{"mode": "sideways"}"#,
+            ),
+            400,
+            "/api/v1/runs/{id}/resume",
+            "post",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/resume"), r#"{"mode": "from"}"#),
+            400,
+            "/api/v1/runs/{id}/resume",
+            "post",
+        ),
+        (
+            s.post(
+                &format!("/api/v1/runs/{gate}/resume"),
+                r#"{"mode": "retry"}"#,
+            ),
+            400,
+            "/api/v1/runs/{id}/resume",
+            "post",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/stop"), "{}"),
+            400,
+            "/api/v1/runs/{id}/stop",
+            "post",
+        ),
+        (
+            s.post(&format!("/api/v1/runs/{run}/steps/write/start"), "{}"),
+            400,
+            "/api/v1/runs/{id}/steps/{step}/start",
+            "post",
+        ),
+        (
+            s.post(
+                &format!("/api/v1/runs/{gate}/steps/ship/start"),
+                r#"{"outputs": {"k": "v"}}"#,
+            ),
+            400,
+            "/api/v1/runs/{id}/steps/{step}/start",
+            "post",
+        ),
+        (
+            s.post(
+                "/api/v1/workflows/ship/runs",
+                r#"{"inputs": {"version": [1]}}"#,
+            ),
+            400,
+            "/api/v1/workflows/{name}/runs",
+            "post",
+        ),
+    ];
+    for (r, status, template, method) in cases {
+        assert_eq!(r.status, status, "{}", r.body);
+        let body = r.json();
+        assert!(
+            body["hints"].as_array().is_some_and(|h| !h.is_empty()),
+            "a refusal without a hint: {body}"
+        );
+        if !template.is_empty() {
+            doc.check(template, method, status, &body);
+        }
+    }
+    // A page's form axum cannot read (a field twice): its plain-text 422 before.
+    let r = s.post_with(
+        "/login",
+        &format!("token={TOKEN}&next=/a&next=/b"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.starts_with("<!DOCTYPE html>") && r.body.contains("hint: "),
+        "{}",
+        r.body
+    );
+    let r = s.get("/runs/%FF");
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("hint: "), "{}", r.body);
+    assert_eq!(
+        (events(&env, &run).len(), events(&env, &gate).len()),
+        before,
+        "nothing recorded"
+    );
+}
+
+#[test]
+fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_nothing_recorded() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    // The page offered "Start" for `ship`; another terminal started it first.
+    assert_eq!(
+        env.run(&["orchestrate", "start", &gate, "ship", "--no-drive"])
+            .code,
+        3
+    );
+    let before = events(&env, &gate).len();
+    let r = s.post(&format!("/api/v1/runs/{gate}/steps/ship/start"), "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let body = r.json();
+    doc.check("/api/v1/runs/{id}/steps/{step}/start", "post", 400, &body);
+    assert!(
+        body["error"].as_str().unwrap().contains("already started"),
+        "{body}"
+    );
+    let hint = body["hints"][0].as_str().unwrap_or_default();
+    assert!(
+        hint.contains("nothing was recorded") && hint.contains("status"),
+        "a refusal without a hint: {body}"
+    );
+    // The page's own button: an error page that says so and leads back to the run.
+    let r = s.post_with(
+        &format!("/runs/{gate}/steps/ship/start"),
+        &format!("token={TOKEN}&message="),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("nothing was recorded"), "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("<a href=\"/runs/{gate}\">Back to the run</a>")),
+        "the error page leads back to the run: {}",
+        r.body
+    );
+    assert_eq!(events(&env, &gate).len(), before, "nothing recorded");
+}
+
+#[test]
 fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     let env = home();
     let doc = Doc::load();
@@ -587,6 +781,12 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
             "expected `{says}` in {body}"
         );
         assert!(body["exit_code"].is_number());
+        // How to ask instead: a hint, or the list of what was wrong with each part.
+        assert!(
+            body["hints"].as_array().is_some_and(|h| !h.is_empty())
+                || body["errors"].as_array().is_some_and(|e| !e.is_empty()),
+            "a refusal without a hint: {body}"
+        );
         if !template.is_empty() {
             doc.check(template, method, status, &body);
         }
@@ -841,6 +1041,343 @@ fn a_hostile_step_name_and_output_reach_the_page_escaped() {
 }
 
 #[test]
+fn control_and_bidi_characters_from_the_log_are_shown_not_obeyed_by_pages_api_and_stream() {
+    let env = home();
+    // A step that prints colours and a bidi override, an output and a description holding
+    // one: what the CLI shows escaped in a terminal.
+    env.workflow(
+        "colours",
+        "name: colours\ndescription: \"plain \\u202Edesc\"\nsteps:\n  - name: paint\n    run: |\n      printf '\\033[31mRED\\033[0m \\342\\200\\256tail\\r\\n'\n      printf 'k=a\\342\\200\\256b\\n' >> \"$CORTEX_OUTPUT\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "colours"]).code, 0);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let raw_chars = ['\u{1b}', '\u{202e}', '\r'];
+    let s = Server::start(&env);
+    for path in [
+        format!("/runs/{run}"),
+        "/".to_string(),
+        "/catalog".to_string(),
+    ] {
+        let html = s.get(&path).body;
+        for c in raw_chars {
+            assert!(!html.contains(c), "{path} holds {c:?} raw");
+        }
+    }
+    let html = s.get(&format!("/runs/{run}")).body;
+    assert!(html.contains("\\u{1b}[31mRED"), "the colours are shown");
+    assert!(
+        html.contains("a\\u{202e}b"),
+        "the output's override is shown"
+    );
+    assert!(
+        html.contains("plain \\u{202e}desc"),
+        "the description's too"
+    );
+    // The API answers as `--json` prints: the same document, the override escaped.
+    for path in [
+        format!("/api/v1/runs/{run}"),
+        format!("/api/v1/runs/{run}/log"),
+    ] {
+        let r = s.get(&path);
+        assert!(!r.body.contains('\u{202e}'), "{path} holds U+202E raw");
+        assert!(r.body.contains("\\u202e"), "{path}: {}", r.body);
+    }
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(status["description"], json!("plain \u{202e}desc"));
+    // The stream's data too.
+    let got = s.events(&format!("/api/v1/runs/{run}/events"));
+    let mut output = None;
+    while let Ok((event, _, data)) = got.recv_timeout(std::time::Duration::from_secs(30)) {
+        if event == "event" && data.contains("output_recorded") {
+            output = Some(data);
+            break;
+        }
+    }
+    let output = output.expect("the output's event is streamed");
+    assert!(!output.contains('\u{202e}'), "{output}");
+    let e: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(e["body"]["value"], json!("a\u{202e}b"), "{e}");
+}
+
+#[test]
+fn a_step_log_of_many_megabytes_is_streamed_raw_not_read_whole_into_one_json_answer() {
+    let env = home();
+    let doc = Doc::load();
+    // 17 MiB of output: past the 8 MiB one JSON answer holds.
+    env.workflow(
+        "chatty",
+        "name: chatty\nsteps:\n  - name: spew\n    run: \"yes 0123456789abcdef0123456789abcde | head -c 17825792\"\n  - name: quiet\n    run: echo hello\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "chatty"]).code, 0);
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    // One JSON answer holds at most the last 8 MiB of output (the document is held whole):
+    // the attempt is marked truncated, saying how much was left out.
+    let r = s.get(&format!("/api/v1/runs/{run}/logs"));
+    assert_eq!(r.status, 200);
+    let body = r.json();
+    doc.check("/api/v1/runs/{id}/logs", "get", 200, &body);
+    let spew = &body["attempts"][0];
+    assert_eq!(spew["truncated"], true, "{}", spew["step"]);
+    let omitted = spew["omitted_bytes"].as_u64().unwrap();
+    assert_eq!(
+        omitted + spew["text"].as_str().unwrap().len() as u64,
+        17825792
+    );
+    assert_eq!(body, env.run(&["--json", "logs", &run]).json());
+    // A step of ordinary size still has its JSON twin.
+    let quiet = s.get(&format!("/api/v1/runs/{run}/logs?step=quiet"));
+    assert_eq!(
+        quiet.json(),
+        env.run(&["--json", "logs", &run, "quiet"]).json()
+    );
+    // The raw bytes, streamed: what `logs RUN STEP --raw` prints, with their length.
+    let raw = s.get(&format!("/api/v1/runs/{run}/logs/spew/raw"));
+    assert_eq!(raw.status, 200);
+    assert_eq!(
+        raw.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(raw.header("content-length"), Some("17825792"));
+    assert_eq!(raw.body.len(), 17825792);
+    assert_eq!(
+        raw.body,
+        env.run(&["logs", &run, "spew", "--raw"]).stdout,
+        "the bytes of `logs --raw`"
+    );
+    let first = s.get(&format!("/api/v1/runs/{run}/logs/quiet/raw?attempt=1"));
+    assert_eq!((first.status, first.body.as_str()), (200, "hello\n"));
+    // A step or an attempt it does not have.
+    let r = s.get(&format!("/api/v1/runs/{run}/logs/nope/raw"));
+    assert_eq!(r.status, 404, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/logs/{step}/raw", "get", 404, &r.json());
+    let r = s.get(&format!("/api/v1/runs/{run}/logs/spew/raw?attempt=7"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/logs/{step}/raw", "get", 400, &r.json());
+    // The run's page links each attempt's whole output there.
+    let html = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        html.contains(&format!(
+            "href=\"/api/v1/runs/{run}/logs/spew/raw?attempt=1\""
+        )),
+        "the page links the raw output"
+    );
+}
+
+#[test]
+fn a_long_runs_timeline_says_it_draws_only_its_newest_attempts() {
+    let env = home();
+    let mut yaml = String::from("name: long\ndescription: Many phases in a row\nphases:\n");
+    for i in 0..205 {
+        let condition = if i == 0 {
+            "auto".to_string()
+        } else {
+            format!("after:p{}", i - 1)
+        };
+        yaml.push_str(&format!(
+            "  - name: p{i}\n    description: phase {i}\n    condition: \"{condition}\"\n    run: \"true\"\n"
+        ));
+    }
+    std::fs::write(env.home().join("scenarios/long.yaml"), yaml).unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "long"]).code, 0);
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let html = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        html.contains("The newest 200 of 205 attempts"),
+        "the first five attempts are left off the timeline without a word"
+    );
+    // Every phase still has its card.
+    assert!(html.contains("id=\"step-204\"") && html.contains("data-step=\"p0\""));
+}
+
+#[test]
+fn the_dashboard_api_and_event_stream_work_over_postgresql() {
+    let Some(env) = Env::postgres("the_dashboard_api_and_event_stream_work_over_postgresql") else {
+        return;
+    };
+    let env = stocked(env);
+    let doc = Doc::load();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The server reads the log the CLI writes (CORTEX_DB names the PostgreSQL schema).
+    let s = Server::start(&env);
+    twin(
+        &s,
+        &env,
+        &doc,
+        "/api/v1/runs/{id}",
+        &format!("/api/v1/runs/{gate}"),
+        &["orchestrate", "status", &gate],
+    );
+    let runs = s.get("/");
+    assert_eq!(runs.status, 200);
+    assert!(
+        runs.body.contains(&format!("data-run=\"{gate}\"")),
+        "the runs page lists it"
+    );
+    let page = s.get(&format!("/runs/{gate}"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("chain verified"), "the verify badge");
+    // Live: the stream sends the run's events, then one recorded through the API.
+    let logged = events(&env, &gate).len();
+    let rx = s.events(&format!("/api/v1/runs/{gate}/events"));
+    let mut seen = 0;
+    while seen < logged {
+        let (event, _, _) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the run's events are streamed");
+        seen += usize::from(event == "event");
+    }
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/steps/plan/complete"),
+        r#"{"message": "planned on pg"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let news = loop {
+        let (event, _, data) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the report is streamed");
+        if event == "event" {
+            break serde_json::from_str::<Value>(&data).unwrap();
+        }
+    };
+    assert_eq!(news["seq"], json!(logged));
+    assert_eq!(news["body"]["by"]["actor"], json!(ACTOR), "{news}");
+    assert_eq!(news, events(&env, &gate)[logged]);
+}
+
+#[test]
+fn a_sign_in_whose_next_holds_a_line_break_is_sent_home_not_answered_500() {
+    let env = home();
+    let s = Server::start(&env);
+    let form = |next: &str| {
+        s.post_with(
+            "/login",
+            &format!("token={TOKEN}&next={next}"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+    };
+    // ureq follows the redirect: where it ended is the page it got.
+    let split = form("/runs%0d%0aSet-Cookie:%20x=1");
+    assert_eq!(split.status, 200, "{}", split.body);
+    assert!(split.body.contains("<h1>Runs"), "sent to the runs page");
+    assert!(
+        split
+            .header("set-cookie")
+            .is_none_or(|c| !c.contains("x=1"))
+    );
+    let accented = form("/catalog%3Fr%C3%A9sum%C3%A9");
+    assert_eq!(accented.status, 200, "{}", accented.body);
+}
+
+#[test]
+fn an_address_this_machine_does_not_have_is_not_blamed_on_another_process() {
+    let env = home();
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): documentation only, no machine's own address.
+    let out = env.run(&["serve", "--addr", "192.0.2.1:0"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("192.0.2.1 is not an address of this machine"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("another process"), "{}", out.stderr);
+}
+
+#[test]
+fn a_step_started_from_the_dashboard_does_not_inherit_the_servers_token() {
+    let env = home();
+    env.workflow(
+        "peek",
+        "name: peek\nsteps:\n  - name: look\n    run: echo \"seen=${#CORTEX_SERVE_TOKEN}\"\n",
+    );
+    // The token given the way a service manager gives secrets: in the environment.
+    let s = Server::start_with_vars(
+        &env,
+        &["--addr", "127.0.0.1:0"],
+        &[("CORTEX_SERVE_TOKEN", TOKEN)],
+    );
+    let r = s.post("/api/v1/workflows/peek/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    // The step (and so any agent a step runs) could have approved its own work with it.
+    let out = env.run(&["logs", &run, "look", "--raw"]);
+    assert_eq!(out.stdout, "seen=0\n", "the step saw the server's token");
+    // Nor does a notification command the server itself delivers (a report through the
+    // API that pauses the run on a failure).
+    let seen = env.project().join("notified");
+    env.workflow(
+        "told",
+        &format!(
+            "name: told\nsteps:\n  - name: write\n    prompt: Write it\nnotify:\n  on_failure:\n    - run: echo \"seen=${{#CORTEX_SERVE_TOKEN}}\" > {}\n",
+            seen.display()
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "told"]).code, 3);
+    let told = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.post(&format!("/api/v1/runs/{told}/steps/write/fail"), "{}");
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let said = eventually(60, "the notification to be delivered", || {
+        std::fs::read_to_string(&seen)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
+    });
+    assert_eq!(
+        said, "seen=0\n",
+        "the notification command saw the server's token"
+    );
+}
+
+#[test]
+fn a_damaged_log_is_answered_500_with_a_hint_not_a_bare_error() {
+    let env = home();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    // The log cut short, as a disk or a careless copy leaves it.
+    let db = env.home().join("cortex.db");
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &bytes[..5000.min(bytes.len())]).unwrap();
+    for side in ["cortex.db-wal", "cortex.db-shm"] {
+        let _ = std::fs::remove_file(env.home().join(side));
+    }
+    let doc = Doc::load();
+    let s = Server::start(&env);
+    let r = s.get("/api/v1/runs");
+    assert_eq!(r.status, 500, "{}", r.body);
+    let body = r.json();
+    doc.check("/api/v1/runs", "get", 500, &body);
+    assert!(
+        body["hints"].as_array().is_some_and(|h| !h.is_empty()),
+        "a 500 without a hint: {body}"
+    );
+    let page = s.get("/");
+    assert_eq!(page.status, 500);
+    assert!(
+        page.body.contains("hint: check that --home"),
+        "{}",
+        page.body
+    );
+}
+
+#[test]
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
@@ -906,6 +1443,61 @@ fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     );
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("`Last-Event-ID` header"), "{}", bad.body);
+}
+
+/// Every record of a stream until the server ends it (the channel closes), at most 30 s.
+fn whole_stream(
+    rx: std::sync::mpsc::Receiver<(String, Option<String>, String)>,
+) -> Vec<(String, Option<String>)> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut got = Vec::new();
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((event, id, _)) => got.push((event, id)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return got,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the stream did not end; so far: {got:?}")
+            }
+        }
+    }
+}
+
+#[test]
+fn a_reconnecting_stream_resumes_at_last_event_id_and_a_sealed_runs_stream_ends_at_once() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.run(&["orchestrate", "abort", &run]);
+    let total = events(&env, &run).len();
+    let s = Server::start(&env);
+    let path = format!("/api/v1/runs/{run}/events");
+    let sent = |got: &[(String, Option<String>)]| -> Vec<String> {
+        got.iter()
+            .filter(|(e, _)| e == "event")
+            .filter_map(|(_, id)| id.clone())
+            .collect()
+    };
+    // An EventSource reconnects to the address it was given (the page's `?after=` its first
+    // render) with the seq it last received: the events in between were sent already.
+    let last = (total - 2).to_string();
+    let got = whole_stream(s.events_with(&format!("{path}?after=0"), &[("Last-Event-ID", &last)]));
+    assert_eq!(sent(&got), vec![(total - 1).to_string()], "{got:?}");
+    assert_eq!(got.last().map(|(e, _)| e.as_str()), Some("end"));
+    // Reconnecting after `end` (an EventSource does, unless closed), or starting past the
+    // seal: nothing will come, so no stream that waits forever but a 204, on which an
+    // EventSource stops reconnecting.
+    let seal = (total - 1).to_string();
+    for r in [
+        s.get_with(&path, &[("Last-Event-ID", &seal)]),
+        s.get(&format!("{path}?after={seal}")),
+    ] {
+        assert_eq!(r.status, 204, "{}", r.body);
+        assert_eq!(r.body, "");
+    }
 }
 
 #[test]
@@ -1065,6 +1657,61 @@ fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
 /// Behind an HTTPS proxy the browser's `Origin` is `https://NAME`: with `--public-url` that
 /// origin may act (whether the proxy passes its Host on or not), and no other; without it the
 /// refusal says what to give.
+/// The head of the answer to `GET path` with this Host, redirects not followed.
+fn raw_head(s: &Server, path: &str, host: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text.split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_sign_in_through_the_https_proxy_sets_a_secure_cookie() {
+    let env = home();
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "https://cortex.example.com",
+        ],
+    );
+    let cookie = |head: &str| {
+        head.lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+            .unwrap_or_else(|| panic!("no cookie set: {head}"))
+            .to_string()
+    };
+    // Through the proxy: never to be sent over plain HTTP to that name.
+    let proxied = cookie(&raw_head(
+        &s,
+        &format!("/?token={TOKEN}"),
+        "cortex.example.com",
+    ));
+    assert!(proxied.contains("; Secure"), "{proxied}");
+    assert!(proxied.contains("HttpOnly") && proxied.contains("SameSite=Strict"));
+    // Straight to the server over loopback HTTP: a Secure cookie would not be kept.
+    let local = s.base.trim_start_matches("http://").to_string();
+    let direct = cookie(&raw_head(&s, &format!("/?token={TOKEN}"), &local));
+    assert!(!direct.contains("Secure"), "{direct}");
+}
+
 #[test]
 fn behind_an_https_proxy_the_public_urls_origin_may_act_and_no_other() {
     let env = home();

@@ -123,12 +123,27 @@ pub fn dispatch(
                     return Err(raw_output_only("logs --raw", "the bytes an attempt wrote"));
                 }
                 let step = step.expect("clap requires STEP with --raw");
+                let log = ops::log::raw_attempt_log(ctx, run, step, attempt)?;
+                let mut reader = log.reader;
                 let mut out = super::RawOut::new();
-                let log = ops::log::raw_attempt_log(ctx, run, step, attempt, &mut |bytes| {
-                    out.write(bytes);
-                });
+                let mut piece = vec![0u8; 64 * 1024];
+                loop {
+                    match std::io::Read::read(&mut reader, &mut piece) {
+                        Ok(0) => break,
+                        Ok(n) => out.write(&piece[..n]),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            out.finish();
+                            return Err(ops::CommandError::new(super::exit::FAILED, e.to_string())
+                                .hint(format!(
+                                    "{} says whether the attempt's files are as recorded now",
+                                    ctx.cmd(&["log", "verify"])
+                                )));
+                        }
+                    }
+                }
                 out.finish();
-                if let Some(warning) = log? {
+                if let Some(warning) = log.warning {
                     super::err(&format!("warning: {warning}\n"));
                 }
                 return Ok(super::exit::OK);

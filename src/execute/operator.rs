@@ -368,7 +368,8 @@ pub struct Detached {
 /// terminal: standard input empty, output appended to `log`. Ctrl-C in the terminal that
 /// started it does not reach it, and it goes on if that terminal closes; it records its own
 /// progress in the log like any driver. `envs` are added to its environment (values that must
-/// not show in `ps`, such as secret inputs).
+/// not show in `ps`, such as secret inputs); the server's token (`process::SERVE_TOKEN_ENV`) is
+/// taken out of it.
 pub fn spawn_detached(
     exe: &Path,
     args: &[String],
@@ -385,6 +386,7 @@ pub fn spawn_detached(
     let child = std::process::Command::new(exe)
         .args(args)
         .envs(envs.iter().map(|(k, v)| (k, v)))
+        .env_remove(super::process::SERVE_TOKEN_ENV)
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(out)

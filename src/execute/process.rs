@@ -354,6 +354,13 @@ pub fn run_process_tracked(
 /// How often a running process's `watch` is asked whether to end it.
 pub const WATCH_EVERY: Duration = Duration::from_millis(100);
 
+/// The variable that gives `cortex serve` its token: the dashboard's credential, which no
+/// process cortex starts needs. A step, a check, an agent or a notification command that
+/// inherited it (from a server given it so, or from a driver the server started) could act
+/// on the dashboard with it — complete or approve its own work. Taken out of the
+/// environment of each (here, and of background drivers in `operator::spawn_detached`).
+pub const SERVE_TOKEN_ENV: &str = "CORTEX_SERVE_TOKEN";
+
 /// `run_process_tracked`, asking `watch` every `WATCH_EVERY` while the command runs whether
 /// it must end as if a stop were raised (the driver looking at the log for an operator's
 /// request). A command that ends sooner never asks.
@@ -380,6 +387,7 @@ pub fn run_process_watched(
         }
     };
     cmd.current_dir(&spec.cwd)
+        .env_remove(SERVE_TOKEN_ENV)
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()

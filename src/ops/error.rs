@@ -218,6 +218,10 @@ impl From<StoreError> for CommandError {
             StoreError::Refused(_) => Some(
                 "the role cortex connects as needs SELECT and INSERT on events, and SELECT, INSERT and UPDATE on runs and snapshots (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
             ),
+            // Damaged, or not an SQLite file at all: cortex cannot tell more than SQLite does.
+            StoreError::Open { path, .. } => Some(format!(
+                "check that --home (or --db) names the log meant; if {path} is damaged, put back a copy (a backup, or the file with its -wal beside it), as no command can read past the damage"
+            ).into()),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),
@@ -271,7 +275,16 @@ impl From<JournalError> for CommandError {
                 .hint("nothing was recorded and the step still waits: fix what is listed, then report it again");
                 e.listing(&problems)
             }
-            JournalError::Decide(d) => CommandError::bad_input(d.to_string()),
+            // The run is not where the command expected it (another operator, a driver or
+            // a second click got there first): nothing was recorded, and its status says
+            // what it takes now.
+            JournalError::Decide(d) => CommandError::bad_input(d.to_string()).hint(
+                Hint::from("nothing was recorded; ")
+                    .command(&["workflow", "status", "RUN"])
+                    .then(" (or ")
+                    .command(&["orchestrate", "status", "RUN"])
+                    .then(") shows how the run stands and what it takes now"),
+            ),
             JournalError::Fenced(why) => CommandError::new(
                 exit::FAILED,
                 format!("this driver stopped: {why}; nothing more was recorded by it"),

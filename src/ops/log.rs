@@ -890,22 +890,58 @@ pub fn attempt_logs(
     Ok(Output::new(doc, text, exit::OK))
 }
 
+/// One attempt's output as the bytes its process wrote (`cortex logs RUN STEP --raw`, and the
+/// API's raw log), to be read as they are wanted: an output of gigabytes is never held whole.
+pub struct RawAttemptLog {
+    /// The bytes. A recorded file's are checked as they are read: when the last of them has
+    /// been read, their size and blake3 against what the log recorded, so a file changed while
+    /// it is read ends the read with an error instead of passing for the attempt's output.
+    pub reader: Box<dyn std::io::Read + Send>,
+    /// How many bytes `reader` gives.
+    pub len: u64,
+    /// What the reader should know of them, for stderr: no size or hash vouches for them.
+    pub warning: Option<String>,
+}
+
+/// A recorded file's bytes, checked at their end against the log's size and hash.
+struct Checked {
+    file: std::io::Take<std::fs::File>,
+    hasher: blake3::Hasher,
+    read: u64,
+    bytes: u64,
+    blake3: String,
+    name: String,
+}
+
+impl std::io::Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        if n == 0
+            && !buf.is_empty()
+            && (self.read != self.bytes || self.hasher.finalize().to_hex().as_str() != self.blake3)
+        {
+            return Err(std::io::Error::other(format!(
+                "the output of {} changed while it was read: the {} bytes given are not the {} the log recorded",
+                self.name, self.read, self.bytes
+            )));
+        }
+        Ok(n)
+    }
+}
+
 /// `cortex logs RUN STEP --raw [--attempt N]`: the file of one attempt of `step` (its last
-/// unless `attempt` is given), as its process wrote it — not decoded, not escaped, no header —
-/// given to `sink` in pieces as it is read. One that printed nothing is empty. Refused where
-/// the bytes are not here to give (a file changed since the log recorded it, missing, or on
-/// another host; a `uses:` step's attempt, whose output is its child run's), and for a
-/// `foreach:` step, whose items are the steps. A recorded file is checked before its bytes are
-/// given, and the bytes given are checked as they are read: a file that changed in between is
-/// an error after them. What the reader should know of bytes no size or hash vouches for (a
-/// warning, for stderr) is returned.
+/// unless `attempt` is given), as its process wrote it — not decoded, not escaped, no header.
+/// One that printed nothing is empty. Refused where the bytes are not here to give (a file
+/// changed since the log recorded it, missing, or on another host; a `uses:` step's attempt,
+/// whose output is its child run's), and for a `foreach:` step, whose items are the steps.
 pub fn raw_attempt_log(
     ctx: &Ctx,
     run: Option<&str>,
     step: &str,
     attempt: Option<u32>,
-    sink: &mut dyn FnMut(&[u8]),
-) -> Result<Option<String>, CommandError> {
+) -> Result<RawAttemptLog, CommandError> {
     let tracker = tracked(ctx, run, Some(step))?;
     let run_id = tracker.run_id.clone();
     let mut steps: Vec<&str> = Vec::new();
@@ -947,13 +983,19 @@ pub fn raw_attempt_log(
         return Err(e);
     };
     let name = format!("attempt {} of `{}`", shown.attempt, shown.step);
-    if let Some(mut file) = attempt_file::open(&ctx.home, &shown.file) {
-        let unreadable = |e: std::io::Error| {
+    let nothing = || RawAttemptLog {
+        reader: Box::new(std::io::empty()),
+        len: 0,
+        warning: None,
+    };
+    if let Some(file) = attempt_file::open(&ctx.home, &shown.file) {
+        use std::io::Read;
+        let size = attempt_file::size(&file).map_err(|e| {
             CommandError::new(
                 exit::FAILED,
                 format!("the output of {name} could not be read: {e}"),
             )
-        };
+        })?;
         let Some((bytes, blake3)) = &shown.recorded else {
             let warning = if shown.ended {
                 format!(
@@ -964,8 +1006,11 @@ pub fn raw_attempt_log(
                     "{name} has not ended (or its driver is gone): this is what it wrote so far, and the log holds no size or hash of it yet"
                 )
             };
-            attempt_file::stream(&mut file, 0, None, sink).map_err(unreadable)?;
-            return Ok(Some(warning));
+            return Ok(RawAttemptLog {
+                reader: Box::new(file.take(size)),
+                len: size,
+                warning: Some(warning),
+            });
         };
         if let crate::execute::LogFileCheck::Differs(reason) =
             crate::execute::check_attempt_log(&ctx.home, &shown.file, *bytes, blake3)
@@ -980,30 +1025,26 @@ pub fn raw_attempt_log(
                 ctx.cmd(&["logs", &run_id, &shown.step])
             )));
         }
-        let read = attempt_file::stream(&mut file, 0, None, sink).map_err(unreadable)?;
-        if read.bytes != *bytes || read.blake3 != *blake3 {
-            // Checked a moment ago: it changed in between.
-            return Err(CommandError::new(
-                exit::FAILED,
-                format!(
-                    "the output of {name} changed while it was read: the {} bytes given are not the {bytes} the log recorded",
-                    read.bytes
-                ),
-            )
-            .hint(format!(
-                "{} says whether the file is as recorded now",
-                ctx.cmd(&["log", "verify", &run_id])
-            )));
-        }
-        return Ok(None);
+        return Ok(RawAttemptLog {
+            reader: Box::new(Checked {
+                file: file.take(*bytes),
+                hasher: blake3::Hasher::new(),
+                read: 0,
+                bytes: *bytes,
+                blake3: blake3.clone(),
+                name,
+            }),
+            len: *bytes,
+            warning: None,
+        });
     }
     match tracker.without_file(shown) {
-        None if !shown.ended => Ok(None),
+        None if !shown.ended => Ok(nothing()),
         None => Err(CommandError::bad_input(format!(
             "{name} ran no command here (a prompt step or a phase without `run:`): it has no output"
         ))),
         Some((doc, text)) => match doc["status"].as_str() {
-            Some("no_output") => Ok(None),
+            Some("no_output") => Ok(nothing()),
             _ => Err(CommandError::new(
                 exit::FAILED,
                 format!(

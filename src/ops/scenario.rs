@@ -302,11 +302,12 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
         }
         // The run refused the start or the report (not manual, already started, ...): its
         // status says what moves each phase on.
-        OperatorError::Journal(crate::execute::JournalError::Decide(_)) => CommandError::from(e)
-            .hint(format!(
-                "{} shows every phase and what moves it on",
+        OperatorError::Journal(crate::execute::JournalError::Decide(d)) => {
+            CommandError::bad_input(d.to_string()).hint(format!(
+                "nothing was recorded; {} shows every phase and what moves it on",
                 ctx.cmd(&["orchestrate", "status", name])
-            )),
+            ))
+        }
         other => other.into(),
     }
 }

@@ -33,6 +33,21 @@ pub fn count(n: usize, noun: &str) -> String {
         format!("{n} {noun}s")
     }
 }
+/// A size for people: bytes, KiB, MiB or GiB (one decimal above bytes).
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if n < 1024 {
+        return format!("{n} bytes");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_verify};
 pub use plan::render_plan;
@@ -41,4 +56,4 @@ pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
 pub use shell::{command_line, shell_quote, suggested_command};
 pub use status::{render_history, render_next, render_outcome, render_status};
-pub use terminal::{breaks_line, json_safe, one_line, terminal_safe};
+pub use terminal::{breaks_line, json_safe, markup_safe, one_line, terminal_safe};

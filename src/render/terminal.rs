@@ -64,6 +64,33 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// HTML (as a template engine writes it: every `<` and `>` in text or an attribute value
+/// escaped, so a raw `<` opens a tag and a raw `>` closes it) with every active character
+/// of its text written as a visible escape (`\u{202e}`), as `terminal_safe` does for a
+/// terminal: a step's colours, a carriage return or a bidi override in an output, a message
+/// or a prompt is shown on a page, never obeyed. Inside tags (attribute values: a form's
+/// value posts back as it was given) nothing changes.
+pub fn markup_safe(html: &str) -> Cow<'_, str> {
+    if !html.chars().any(is_active) {
+        return Cow::Borrowed(html);
+    }
+    let mut out = String::with_capacity(html.len() + 8);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ => {}
+        }
+        if !in_tag && is_active(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Serialised JSON with the active characters that serde_json leaves raw (DEL, C1 controls,
 /// bidi controls) written as `\uXXXX` escapes. In JSON text such characters can only stand
 /// inside strings, where the escape means the same character: the document is unchanged.
@@ -85,6 +112,15 @@ pub fn json_safe(json: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_text_shows_active_characters_and_attributes_keep_them() {
+        assert_eq!(
+            markup_safe("<pre title=\"a\u{202e}b\">x\u{1b}[31m\u{202e}y\r\n\tz</pre>"),
+            "<pre title=\"a\u{202e}b\">x\\u{1b}[31m\\u{202e}y\\u{d}\n\tz</pre>"
+        );
+        assert!(matches!(markup_safe("<p>plain</p>"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn escape_sequences_are_shown_not_obeyed() {

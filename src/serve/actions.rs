@@ -68,10 +68,11 @@ pub fn find(shared: &Shared, id: &str) -> Result<(String, RunKind), Failure> {
     let ctx = &shared.ctx;
     // The CLI reads no run at all as "the latest": a path always names one.
     if id.trim().is_empty() {
-        return Err(Failure::not_found(CommandError::bad_input(format!(
-            "no run {}",
-            crate::definition::shown(id)
-        ))));
+        return Err(Failure::not_found(
+            CommandError::bad_input(format!("no run {}", crate::definition::shown(id))).hint(
+                "name a run by its id (or a unique prefix of it): GET /api/v1/runs lists them",
+            ),
+        ));
     }
     let Some(store) = ctx.reading_store()? else {
         return Err(Failure::not_found(ops::no_runs()));
@@ -251,6 +252,7 @@ pub fn step(
         (RunKind::Workflow, StepAction::Start) => {
             return Err(Failure::bad_request(
                 "a workflow's steps start by themselves; `start` is for a scenario's manual phases",
+                "report a workflow step with `complete` or `fail`; a step that has not started yet starts when the run reaches it (`resume`)",
             ));
         }
         (RunKind::Workflow, _) => quiet(|live| {
@@ -270,6 +272,7 @@ pub fn step(
         (RunKind::Scenario, StepAction::Start | StepAction::Fail) if !outputs.is_empty() => {
             return Err(Failure::bad_request(
                 "outputs belong to completing a phase, not to starting or failing it",
+                "leave `outputs` out here, and give them when the phase is completed",
             ));
         }
         (RunKind::Scenario, StepAction::Start) => {
@@ -305,7 +308,7 @@ pub fn step(
 }
 
 /// A path that names no step of the run is a 404 (the operation says the same as a 400).
-fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Result<(), Failure> {
+pub fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Result<(), Failure> {
     let Some(store) = shared.ctx.reading_store()? else {
         return Ok(());
     };
@@ -429,6 +432,7 @@ pub fn stop(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Fa
     if kind == RunKind::Workflow {
         return Err(Failure::bad_request(
             "a workflow run is not stopped from here: `abort` ends it (or Ctrl-C in its driver's terminal stops it)",
+            "POST .../abort ends the run for good; `stop` is for a scenario run",
         ));
     }
     let output = ops::scenario::stop(&shared.ctx, &run_id, by(shared, message))?;
@@ -468,9 +472,10 @@ pub fn resume(
     let (run_id, kind) = find(shared, id)?;
     // Values of its secret inputs given now (`inputs`): kept for every later driver of the run.
     if !inputs.is_empty() {
-        let store = shared.ctx.reading_store()?.ok_or_else(|| {
-            Failure::from(CommandError::bad_input("no runs yet: nothing to resume"))
-        })?;
+        let store = shared
+            .ctx
+            .reading_store()?
+            .ok_or_else(|| Failure::not_found(ops::no_runs()))?;
         let state = load_state(&store, &run_id).map_err(CommandError::from)?;
         let secret: Vec<String> = state
             .start
@@ -479,15 +484,18 @@ pub fn resume(
             .unwrap_or_default();
         for (k, _) in inputs {
             if !secret.contains(k) {
-                return Err(Failure::bad_request(format!(
-                    "`{}` is not a secret input of run {run_id}: a resume takes only the values the log keeps as `***`{}",
-                    crate::definition::shown(k),
-                    if secret.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", secret.join(", "))
-                    }
-                )));
+                return Err(Failure::bad_request(
+                    format!(
+                        "`{}` is not a secret input of run {run_id}: a resume takes only the values the log keeps as `***`{}",
+                        crate::definition::shown(k),
+                        if secret.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", secret.join(", "))
+                        }
+                    ),
+                    "give in `inputs` only the run's secret inputs (its status document's `inputs` shows them as `***`); the others are in the log already",
+                ));
             }
         }
         shared.keep_secret_inputs(&run_id, inputs);
@@ -496,6 +504,7 @@ pub fn resume(
     if kind == RunKind::Scenario && mode != ResumeMode::Continue {
         return Err(Failure::bad_request(
             "a scenario run resumes from its completed phases: retry, skip, from and rollback_to are for workflow runs",
+            "resume it with mode `continue` (or none); a phase is started again with `start` or reported with `complete`/`fail`",
         ));
     }
     let ctx = &shared.ctx;
@@ -547,9 +556,10 @@ pub fn resume_mode(mode: Option<&str>, step: Option<&str>) -> Result<ResumeMode,
     let step = step.map(str::trim).filter(|s| !s.is_empty());
     let needs_step = |make: fn(String) -> ResumeMode, word: &str| match step {
         Some(s) => Ok(make(s.to_string())),
-        None => Err(Failure::bad_request(format!(
-            "resume `{word}` needs the step to go on from (`step`)"
-        ))),
+        None => Err(Failure::bad_request(
+            format!("resume `{word}` needs the step to go on from (`step`)"),
+            "name one of the run's steps in `step` (its status document lists them)",
+        )),
     };
     match mode.unwrap_or("continue") {
         "continue" | "" => Ok(ResumeMode::Continue),
@@ -557,10 +567,13 @@ pub fn resume_mode(mode: Option<&str>, step: Option<&str>) -> Result<ResumeMode,
         "skip" => Ok(ResumeMode::Skip),
         "from" => needs_step(ResumeMode::From, "from"),
         "rollback_to" => needs_step(ResumeMode::RollbackTo, "rollback_to"),
-        other => Err(Failure::bad_request(format!(
-            "resume mode {} is not one of continue, retry, skip, from, rollback_to",
-            crate::definition::shown(other)
-        ))),
+        other => Err(Failure::bad_request(
+            format!(
+                "resume mode {} is not one of continue, retry, skip, from, rollback_to",
+                crate::definition::shown(other)
+            ),
+            "leave `mode` out to go on where the run stopped",
+        )),
     }
 }
 
@@ -589,8 +602,31 @@ fn input_fields(form: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What a page's action answers: to the run's page, or an error page.
-fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
+/// Where an error page of a page's action leads back to: the run, or the catalog entry,
+/// whose form was sent.
+struct Back {
+    href: String,
+    label: &'static str,
+}
+
+impl Back {
+    fn run(id: &str) -> Back {
+        Back {
+            href: format!("/runs/{}", super::pages::urlencode(id)),
+            label: "Back to the run",
+        }
+    }
+
+    fn definition(group: &str, name: &str) -> Back {
+        Back {
+            href: format!("/catalog/{group}/{}", super::pages::urlencode(name)),
+            label: "Back to the form",
+        }
+    }
+}
+
+/// What a page's action answers: to the run's page, or an error page leading `back`.
+fn answer(back: Back, done: Result<Result<Done, Failure>, CommandError>) -> Response {
     match done {
         // What was done, with what the CLI would have warned about: said before going on.
         Ok(Ok(done)) if !done.output.warnings.is_empty() => {
@@ -600,8 +636,8 @@ fn answer(done: Result<Result<Done, Failure>, CommandError>) -> Response {
             Some(id) => Redirect::to(&format!("/runs/{id}")).into_response(),
             None => Redirect::to("/").into_response(),
         },
-        Ok(Err(failure)) => super::pages::failure(failure),
-        Err(e) => super::pages::failure(Failure::from(e)),
+        Ok(Err(failure)) => super::pages::failure_back(failure, &back.href, back.label),
+        Err(e) => super::pages::failure_back(Failure::from(e), &back.href, back.label),
     }
 }
 
@@ -617,6 +653,7 @@ pub async fn page_step(
     };
     let form = fields(&body);
     answer(
+        Back::run(&id),
         blocking(&shared, move |shared| {
             let lines: Vec<String> = field(&form, "outputs")
                 .unwrap_or_default()
@@ -641,6 +678,7 @@ pub async fn page_run(
 ) -> Response {
     let form = fields(&body);
     answer(
+        Back::run(&id),
         blocking(&shared, move |shared| {
             let message = field(&form, "message");
             match action.as_str() {
@@ -650,10 +688,13 @@ pub async fn page_run(
                     let mode = resume_mode(field(&form, "mode"), field(&form, "step"))?;
                     resume(shared, &id, mode, &input_fields(&form), message)
                 }
-                _ => Err(Failure::not_found(CommandError::bad_input(format!(
-                    "there is no action {}",
-                    crate::definition::shown(&action)
-                )))),
+                _ => Err(Failure::not_found(
+                    CommandError::bad_input(format!(
+                        "there is no action {}",
+                        crate::definition::shown(&action)
+                    ))
+                    .hint("a run's actions are stop, abort and resume"),
+                )),
             }
         })
         .await,
@@ -669,6 +710,7 @@ pub async fn page_run_workflow(
 ) -> Response {
     let form = fields(&body);
     answer(
+        Back::definition("workflows", &name),
         blocking(&shared, move |shared| {
             run_workflow(shared, &name, &input_fields(&form), field(&form, "message"))
         })
@@ -685,6 +727,7 @@ pub async fn page_run_scenario(
 ) -> Response {
     let form = fields(&body);
     answer(
+        Back::definition("scenarios", &name),
         blocking(&shared, move |shared| {
             let starts: Vec<String> = form
                 .iter()

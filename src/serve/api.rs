@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -26,9 +25,22 @@ pub const MAX_LIMIT: usize = 500;
 
 /// An error as JSON, with its status.
 pub fn failure(f: Failure) -> Response {
-    let mut response = (f.status, Json(f.json())).into_response();
+    let mut response = json(f.status, &f.json());
     exit_header(&mut response, f.error.code);
     response
+}
+
+/// A JSON answer, serialised as the CLI's `--json` prints it (`render::json_safe`): the
+/// characters serde leaves raw that a terminal or a bidi-aware viewer would act on (C1
+/// controls, bidirectional overrides) written as `\uXXXX`, the same document.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::render::json_safe(&text).into_owned(),
+    )
+        .into_response()
 }
 
 fn exit_header(response: &mut Response, code: i32) {
@@ -39,7 +51,7 @@ fn exit_header(response: &mut Response, code: i32) {
 
 /// An operation's document, as `--json` prints it.
 fn document(status: StatusCode, output: Output) -> Response {
-    let mut response = (status, Json(output.json)).into_response();
+    let mut response = json(status, &output.json);
     exit_header(&mut response, output.code);
     // What the CLI prints on stderr as `warning: ...`: a header each, beside the document.
     for warning in &output.warnings {
@@ -103,10 +115,13 @@ fn number(q: &[(String, String)], name: &str) -> Result<Option<u64>, Failure> {
     get(q, name)
         .map(|v| {
             v.parse::<u64>().map_err(|_| {
-                Failure::bad_request(format!(
-                    "`{name}` must be a whole number, not {}",
-                    crate::definition::shown(v)
-                ))
+                Failure::bad_request(
+                    format!(
+                        "`{name}` must be a whole number, not {}",
+                        crate::definition::shown(v)
+                    ),
+                    "GET /api/v1/openapi.json describes every parameter",
+                )
             })
         })
         .transpose()
@@ -137,10 +152,13 @@ pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
         None => Ok(None),
         Some("workflow") => Ok(Some(RunKind::Workflow)),
         Some("scenario") => Ok(Some(RunKind::Scenario)),
-        Some(other) => Err(Failure::bad_request(format!(
-            "`kind` is workflow or scenario, not {}",
-            crate::definition::shown(other)
-        ))),
+        Some(other) => Err(Failure::bad_request(
+            format!(
+                "`kind` is workflow or scenario, not {}",
+                crate::definition::shown(other)
+            ),
+            "leave `kind` out for runs of both kinds",
+        )),
     }
 }
 
@@ -153,9 +171,10 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
         let kind = kind_param(&q)?;
         let limit = number(&q, "limit")?.unwrap_or(20) as usize;
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(Failure::bad_request(format!(
-                "`limit` is between 1 and {MAX_LIMIT}"
-            )));
+            return Err(Failure::bad_request(
+                format!("`limit` is between 1 and {MAX_LIMIT}"),
+                "follow the answer's `Link: <...>; rel=\"next\"` header for the next page",
+            ));
         }
         let before = get(&q, "before").filter(|b| !b.is_empty());
         let page = match shared.ctx.reading_store()? {
@@ -181,7 +200,7 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
     .await;
     match result {
         Ok(Ok((json, next))) => {
-            let mut response = Json(json).into_response();
+            let mut response = self::json(StatusCode::OK, &json);
             exit_header(&mut response, 0);
             if let Some(link) = next.and_then(|l| HeaderValue::from_str(&l).ok()) {
                 response.headers_mut().insert(header::LINK, link);
@@ -238,10 +257,93 @@ pub async fn run_logs(
         blocking(&shared, move |shared| {
             let (run_id, _) = find(shared, &id)?;
             let step = get(&q, "step");
+            // At most `ops::log::JSON_OUTPUT_MAX` of output, the last of it, marked
+            // `truncated`; the whole of one attempt is streamed by `.../logs/{step}/raw`.
             Ok(ops::log::attempt_logs(&shared.ctx, Some(&run_id), step)?)
         })
         .await,
     )
+}
+
+/// How much of an attempt's output is read at once while streaming it.
+const CHUNK: usize = 64 * 1024;
+
+/// `GET /runs/{id}/logs/{step}/raw?attempt=N`: one attempt's output (its last without
+/// `attempt`) as the bytes its process wrote (`logs RUN STEP --raw [--attempt N]`), streamed
+/// a chunk at a time, whatever its size; a warning (no size or hash vouches for them) in
+/// `x-cortex-warning`.
+pub async fn run_raw_log(
+    State(shared): State<Arc<Shared>>,
+    Path((id, step)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let q = query(raw);
+    let opened = blocking(&shared, move |shared| {
+        let attempt = number(&q, "attempt")?
+            .map(|n| {
+                u32::try_from(n).map_err(|_| {
+                    Failure::bad_request(
+                        format!("`attempt` {n} is past any attempt"),
+                        "leave `attempt` out for the last one",
+                    )
+                })
+            })
+            .transpose()?;
+        let (run_id, kind) = find(shared, &id)?;
+        // A step named in the path that the run does not have is a 404, as for its actions.
+        actions::has_step(shared, &run_id, kind, &step)?;
+        Ok(ops::log::raw_attempt_log(
+            &shared.ctx,
+            Some(&run_id),
+            &step,
+            attempt,
+        )?)
+    })
+    .await;
+    let log = match opened {
+        Ok(Ok(log)) => log,
+        Ok(Err(f)) => return failure(f),
+        Err(e) => return failure(Failure::from(e)),
+    };
+    let warning = log.warning.clone();
+    let len = log.len;
+    let stream = futures_util::stream::unfold(Some(log.reader), move |reader| {
+        let shared = shared.clone();
+        async move {
+            let mut reader = reader?;
+            let read = blocking(&shared, move |_| {
+                let mut chunk = vec![0u8; CHUNK];
+                let n = std::io::Read::read(&mut reader, &mut chunk)?;
+                chunk.truncate(n);
+                Ok::<_, std::io::Error>((reader, chunk))
+            })
+            .await;
+            match read {
+                Ok(Ok((_, chunk))) if chunk.is_empty() => None,
+                Ok(Ok((reader, chunk))) => Some((Ok(axum::body::Bytes::from(chunk)), Some(reader))),
+                // The file went away or failed mid-way: the answer ends short of its length,
+                // which the client sees.
+                Ok(Err(e)) => Some((Err(e), None)),
+                Err(e) => Some((Err(std::io::Error::other(e.message)), None)),
+            }
+        }
+    });
+    let mut response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response();
+    exit_header(&mut response, 0);
+    if let Some(w) = warning.and_then(|w| HeaderValue::from_str(&header_safe(&w)).ok()) {
+        response.headers_mut().append(WARNING, w);
+    }
+    response
 }
 
 /// `GET /runs/{id}/verify`: the run's chain checked (`log verify RUN --json`).
@@ -433,9 +535,10 @@ fn input_text(name: &str, value: &serde_json::Value) -> Result<String, Failure> 
         serde_json::Value::String(s) => Ok(s.clone()),
         serde_json::Value::Number(n) => Ok(n.to_string()),
         serde_json::Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(Failure::bad_request(format!(
-            "input `{name}` must be a string, a number or a boolean"
-        ))),
+        _ => Err(Failure::bad_request(
+            format!("input `{name}` must be a string, a number or a boolean"),
+            "give it as `--input NAME=VALUE` would: text, a number or true/false",
+        )),
     }
 }
 

@@ -157,7 +157,7 @@ pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
     let method = req.method().clone();
     let response = match admit(&shared, &mut req).await {
         Some(refused) => refused,
-        None => explained(api, &method, next.run(req).await),
+        None => explained(api, &method, next.run(req).await).await,
     };
     harden(response)
 }
@@ -165,10 +165,13 @@ pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
 /// The most a request body may hold: axum's default limit, which the routes keep.
 const LONGEST_BODY: usize = 2 << 20;
 
-/// The refusals axum makes itself — a method a route does not take (405, no body) and a body
-/// past `LONGEST_BODY` (413, a line of plain text) — answered as every other refusal is: the
-/// `--json` error document (or an error page), saying what was wrong and how to fix it.
-fn explained(api: bool, method: &Method, response: Response) -> Response {
+/// The refusals axum makes itself — a method a route does not take (405, no body), a body
+/// past `LONGEST_BODY` (413, a line of plain text), a path segment that is not UTF-8 once
+/// decoded (400, plain text) and a form it cannot read (422, plain text) — answered as every
+/// other refusal is: the `--json` error document (or an error page), saying what was wrong
+/// and how to fix it. A path that cannot be text names nothing here: 404, as an impossible
+/// name does.
+async fn explained(api: bool, method: &Method, response: Response) -> Response {
     let ours = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -198,6 +201,31 @@ fn explained(api: bool, method: &Method, response: Response) -> Response {
                 .hint("an output or a message this long belongs in a file the step writes, not in the request"),
             ),
         ),
+        status if status.is_client_error() => {
+            // axum's own words: one short line of text.
+            let said = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+                .unwrap_or_default();
+            let said = crate::render::one_line(&said).into_owned();
+            let failure = if status == StatusCode::BAD_REQUEST && said.starts_with("Invalid URL") {
+                Failure::not_found(
+                    CommandError::bad_input(format!(
+                        "nothing here is named by this address ({said}); nothing was recorded"
+                    ))
+                    .hint("names in an address are UTF-8, percent-encoded; GET /api/v1/runs lists the runs, GET /api/v1/openapi.json every address"),
+                )
+            } else {
+                Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    CommandError::bad_input(format!(
+                        "the request is not what this address takes ({said}); nothing was recorded"
+                    ))
+                    .hint("send the page's own form again, or see GET /api/v1/openapi.json"),
+                )
+            };
+            refuse(api, failure)
+        }
         _ => response,
     }
 }
@@ -227,7 +255,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
             if !same(&given, &shared.token) {
                 return Some(refuse(api, wrong_token()));
             }
-            return Some(sign_in(shared, req.uri().path()));
+            return Some(sign_in(shared, &headers, req.uri().path()));
         }
         if shared.loopback || signed_in {
             return None;
@@ -320,14 +348,22 @@ fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Set the token's cookie (HttpOnly, SameSite=Strict) and send the browser on to `path`.
-fn sign_in(shared: &Shared, path: &str) -> Response {
+/// Set the token's cookie (HttpOnly, SameSite=Strict; Secure when the browser came through
+/// the HTTPS proxy `--public-url` names, so that it is never sent over plain HTTP to that
+/// name) and send the browser on to `path`.
+fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
     let to = local_path(path);
     let mut response = Redirect::to(&to).into_response();
+    let secure = public_host(headers, shared)
+        && shared
+            .public
+            .as_ref()
+            .is_some_and(|p| p.origin.starts_with("https://"));
     let cookie = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Strict",
+        "{}={}; Path=/; HttpOnly; SameSite=Strict{}",
         cookie_name(shared),
-        shared.token
+        shared.token,
+        if secure { "; Secure" } else { "" }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -335,13 +371,30 @@ fn sign_in(shared: &Shared, path: &str) -> Response {
     response
 }
 
-/// A path on this server (never `//host` or a scheme: no open redirect).
+/// A path on this server (never `//host` or a scheme: no open redirect), fit for a
+/// `Location` header: a control character (a header split) sends to `/`, and text beyond
+/// visible ASCII is percent-encoded (a header holds no more; before, a sign-in form's `next`
+/// holding a line break was answered with a bare 500).
 pub fn local_path(path: &str) -> String {
-    if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') {
-        path.to_string()
-    } else {
-        "/".to_string()
+    if !path.starts_with('/')
+        || path.starts_with("//")
+        || path.contains('\\')
+        || path.chars().any(char::is_control)
+    {
+        return "/".to_string();
     }
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c.is_ascii_graphic() {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// The sign-in form's field.
@@ -354,9 +407,10 @@ pub struct SignIn {
 /// `POST /login`: the guard has checked the form's token; keep it in the cookie.
 pub async fn login(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<SignIn>,
 ) -> Response {
-    sign_in(&shared, &form.next)
+    sign_in(&shared, &headers, &form.next)
 }
 
 /// The headers every answer carries.
@@ -418,5 +472,7 @@ mod tests {
         assert_eq!(local_path("//evil.example"), "/");
         assert_eq!(local_path("https://evil.example"), "/");
         assert_eq!(local_path("/\\evil.example"), "/");
+        assert_eq!(local_path("/runs/X\r\nSet-Cookie: a=b"), "/");
+        assert_eq!(local_path("/r\u{e9}sum\u{e9} x"), "/r%C3%A9sum%C3%A9%20x");
     }
 }

@@ -22,10 +22,12 @@ impl Failure {
         Failure::new(StatusCode::NOT_FOUND, error)
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Failure {
+    /// A request this server refuses by its shape: what is wrong, and how to ask instead
+    /// (every refusal carries a hint).
+    pub fn bad_request(message: impl Into<String>, hint: impl Into<String>) -> Failure {
         Failure::new(
             StatusCode::BAD_REQUEST,
-            CommandError::bad_input(message.into()),
+            CommandError::bad_input(message.into()).hint(hint.into()),
         )
     }
 

@@ -195,8 +195,20 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         None => (auth::generate_token()?, true),
     };
     let listener = TcpListener::bind(addr).map_err(|e| {
-        CommandError::new(exit::FAILED, format!("cannot listen on {addr}: {e}"))
-            .hint("another process may listen there: pick another --addr (port 0 picks a free one)")
+        use std::io::ErrorKind;
+        let hint = match e.kind() {
+            ErrorKind::AddrNotAvailable => format!(
+                "{} is not an address of this machine: give one it has (`ip addr` lists them), 127.0.0.1 for this machine alone, or 0.0.0.0 for every interface",
+                addr.ip()
+            ),
+            ErrorKind::PermissionDenied => format!(
+                "port {} needs privileges this user lacks: pick a port above 1023 (port 0 picks a free one)",
+                addr.port()
+            ),
+            _ => "another process may listen there: pick another --addr (port 0 picks a free one)"
+                .to_string(),
+        };
+        CommandError::new(exit::FAILED, format!("cannot listen on {addr}: {e}")).hint(hint)
     })?;
     let addr = listener
         .local_addr()
@@ -320,6 +332,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
         .route("/runs/{id}", get(api::run_status))
         .route("/runs/{id}/log", get(api::run_log))
         .route("/runs/{id}/logs", get(api::run_logs))
+        .route("/runs/{id}/logs/{step}/raw", get(api::run_raw_log))
         .route("/runs/{id}/verify", get(api::run_verify))
         .route("/runs/{id}/events", get(sse::run_events))
         .route("/runs/{id}/steps/{step}/start", post(api::start))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
@@ -45,41 +45,54 @@ struct Follow {
 /// reconnecting client's `Last-Event-ID` counts as `after`), then each new one as it is
 /// appended (`event: event`, `id:` its seq, `data:` the event as `log show --json` gives it);
 /// `event: driver` when a driver takes or lets go of the run; `event: end` after the run's
-/// sealing event, and the stream ends.
+/// sealing event, and the stream ends. Asked for what comes after the seal: 204, no stream.
 pub async fn run_events(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    // Where the value came from, to name it if it is not a seq.
-    let after = raw
-        .as_deref()
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "after")
-                .map(|(_, v)| ("the query parameter `after`", v.into_owned()))
+    // Where the value came from, to name it if it is not a seq. A reconnecting client sends
+    // the address it first asked for (its `after`) again, with the seq it last received in
+    // `Last-Event-ID`: that one is where it is, so it wins, or every event in between would
+    // come twice.
+    let after = headers
+        .get("last-event-id")
+        .map(|v| {
+            (
+                "the `Last-Event-ID` header",
+                v.to_str().unwrap_or("\u{fffd}").to_string(),
+            )
         })
         .or_else(|| {
-            headers.get("last-event-id").map(|v| {
-                (
-                    "the `Last-Event-ID` header",
-                    v.to_str().unwrap_or("\u{fffd}").to_string(),
-                )
+            raw.as_deref().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "after")
+                    .map(|(_, v)| ("the query parameter `after`", v.into_owned()))
             })
         });
     let next = match after.as_ref().map(|(from, v)| (from, v.parse::<u64>())) {
         None => 0,
         Some((_, Ok(seq))) => seq.saturating_add(1),
         Some((from, Err(_))) => {
-            return failure(Failure::bad_request(format!(
-                "{from} must be the seq of an event (a whole number)"
-            )));
+            return failure(Failure::bad_request(
+                format!("{from} must be the seq of an event (a whole number)"),
+                "leave it out to get every event of the run from its first",
+            ));
         }
     };
-    let found = blocking(&shared, move |shared| find(shared, &id)).await;
+    let found = blocking(&shared, move |shared| {
+        let (run_id, _) = find(shared, &id)?;
+        let sealed = sealed_before(shared, &run_id, next)?;
+        Ok::<_, Failure>((run_id, sealed))
+    })
+    .await;
     let run_id = match found {
-        Ok(Ok((run_id, _))) => run_id,
+        // Past the seal nothing will ever come: 204, which tells an `EventSource` to stop
+        // reconnecting (after `end` it reconnects with the seal's seq, and would again and
+        // again).
+        Ok(Ok((_, true))) => return StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok((run_id, false))) => run_id,
         Ok(Err(f)) => return failure(f),
         Err(e) => return failure(Failure::from(e)),
     };
@@ -116,6 +129,23 @@ pub async fn run_events(
         .into_response()
 }
 
+/// The run is sealed and its sealing event comes before `next` (nothing is appended to a run
+/// after its seal): a stream starting there has nothing to wait for — a client reconnecting
+/// after `end` (an `EventSource` does, unless closed) was kept waiting, and polled for,
+/// forever.
+fn sealed_before(shared: &Shared, run_id: &str, next: u64) -> Result<bool, CommandError> {
+    let Some(store) = shared.ctx.reading_store()? else {
+        return Ok(false);
+    };
+    let entry = store.list_runs(&RunQuery {
+        id_prefix: Some(run_id.to_string()),
+        ..RunQuery::kind(None).limit(1)
+    })?;
+    Ok(entry
+        .first()
+        .is_some_and(|e| e.run_id == run_id && e.outcome.is_some() && next >= e.events))
+}
+
 /// Read what is new for a run's stream; whether anything was.
 async fn poll_run(f: &mut Follow) -> bool {
     let store = f.store.take();
@@ -147,7 +177,8 @@ async fn poll_run(f: &mut Follow) -> bool {
         if matches!(e.event, RunEvent::RunFinished { .. }) {
             f.finished = true;
         }
-        let data = serde_json::to_string(&e).unwrap_or_default();
+        let data =
+            crate::render::json_safe(&serde_json::to_string(&e).unwrap_or_default()).into_owned();
         f.queue.push_back(
             Event::default()
                 .event("event")

@@ -64,10 +64,16 @@ impl Server {
     }
 
     pub fn start_with(env: &Env, args: &[&str]) -> Server {
+        Server::start_with_vars(env, args, &[])
+    }
+
+    /// `start_with`, these variables added to the server's environment.
+    pub fn start_with_vars(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Server {
         let mut all = vec!["serve", "--actor", ACTOR];
         all.extend_from_slice(args);
         let mut child = env
             .command(&all)
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -172,7 +178,13 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
-        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        // Past ureq's default of 10 MB: a streamed attempt's output may be longer.
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+            .unwrap_or_default();
         Resp {
             status,
             headers,
@@ -223,14 +235,32 @@ impl Server {
     /// Read a server-sent event stream in the background: its (event, id, data) records,
     /// as they arrive.
     pub fn events(&self, path: &str) -> mpsc::Receiver<(String, Option<String>, String)> {
+        self.events_with(path, &[])
+    }
+
+    /// `events` with request headers (a reconnecting client's `Last-Event-ID`). The channel
+    /// is closed when the server ends the stream.
+    pub fn events_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> mpsc::Receiver<(String, Option<String>, String)> {
         let url = format!("{}{path}", self.base);
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let Ok(mut resp) = agent.get(&url).call() else {
+            let mut req = agent.get(&url);
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let Ok(mut resp) = req.call() else {
                 return;
             };
             let reader = BufReader::new(resp.body_mut().as_reader());

@@ -63,13 +63,21 @@ pub fn layout(title: &str, tab: Tab, body: Markup) -> Markup {
     }
 }
 
-/// A page with its status.
+/// A page with its status. Its text shows the control and bidi characters of what it
+/// quotes from the log (`render::markup_safe`), as the CLI shows them in a terminal.
 pub fn page(status: StatusCode, markup: Markup) -> Response {
-    (status, Html(markup.into_string())).into_response()
+    let html = markup.into_string();
+    (status, Html(crate::render::markup_safe(&html).into_owned())).into_response()
 }
 
 /// An error as a page: what failed, the detail, the hints — all escaped.
 pub fn failure(f: Failure) -> Response {
+    failure_back(f, "/", "Back to the runs")
+}
+
+/// An error as a page, leading back to where the request came from (the run whose button
+/// was pressed, the form that was sent).
+pub fn failure_back(f: Failure, back: &str, label: &str) -> Response {
     let status = f.status;
     let e = f.error;
     page(
@@ -85,7 +93,7 @@ pub fn failure(f: Failure) -> Response {
                     @if !e.hints.is_empty() {
                         ul class="hints" { @for h in &e.hints { li { "hint: " (h) } } }
                     }
-                    p { "Nothing was changed by this request. " a href="/" { "Back to the runs" } }
+                    p { "Nothing was changed by this request. " a href=(back) { (label) } }
                 }
             },
         ),
@@ -143,6 +151,13 @@ pub fn sign_in(viewer: Viewer, next: &str) -> Markup {
             }
         }
     }
+}
+
+/// `s` percent-encoded for a path segment or a query value (a space as `%20`).
+pub fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// A status badge.

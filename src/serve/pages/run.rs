@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::{badge, duration, failure, layout, page, sign_in, token_field, when};
+use super::{badge, duration, failure, layout, page, sign_in, token_field, urlencode, when};
 use crate::decide::{RunState, StepStatus, replay};
 use crate::event::{Event, Recorded, RunKind};
 use crate::project::{StatusView, StepView};
@@ -450,12 +450,12 @@ fn step_card(
                 details class="tail" {
                     summary { "output of attempt " (attempt) " (" (result) ")" }
                     pre { (tail) }
-                }
-            }
-            @if !tails.is_empty() {
-                p class="muted" {
-                    a href={"/api/v1/runs/" (id) "/logs?step=" (urlencode(&s.name))} { "whole output" }
-                    " (JSON; the tails above are its last 4 KiB)"
+                    // The bytes as written, streamed whatever their size (the tail is the
+                    // log's last 4 KiB of them).
+                    p class="muted" {
+                        a href={"/api/v1/runs/" (id) "/logs/" (urlencode(&s.name)) "/raw?attempt=" (attempt)} { "whole output" }
+                        " (plain text; above, its last 4 KiB)"
+                    }
                 }
             }
             @if view.resumable && awaiting_start {
@@ -487,12 +487,6 @@ fn step_card(
             }
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 fn event_log(d: &RunData, all: bool) -> Markup {
@@ -609,6 +603,10 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 }
                 section class="timeline" {
                     h2 { "Timeline of attempts" }
+                    // Said, or the older attempts would look as if they never ran.
+                    @if attempts.len() > SHOWN_ATTEMPTS {
+                        p class="muted" { "The newest " (SHOWN_ATTEMPTS) " of " (attempts.len()) " attempts; every one is in the event log below." }
+                    }
                     div class="scroll" { (timeline(&attempts, view.ended_at.as_deref().and_then(time).unwrap_or(now))) }
                 }
                 section class="steps" {
