@@ -233,19 +233,40 @@ pub async fn runs_changes(State(shared): State<Arc<Shared>>) -> Response {
     struct Watch {
         shared: Arc<Shared>,
         last: Option<String>,
+        /// The log, opened once for the stream's life and kept between ticks (on PostgreSQL a
+        /// connection: opened anew every tick, each open runs page cost the database a
+        /// connection twice a second); dropped on an error, opened again the next tick.
+        store: Option<Box<dyn EventStore>>,
     }
-    let watch = Watch { shared, last: None };
+    let watch = Watch {
+        shared,
+        last: None,
+        store: None,
+    };
     let stream = futures_util::stream::unfold(watch, |mut w| async move {
         loop {
-            let now = blocking(&w.shared, runs_signature).await;
-            if let Ok(Ok(sig)) = now
-                && w.last.as_ref() != Some(&sig)
-            {
-                w.last = Some(sig.clone());
-                let event = Event::default()
-                    .event("runs")
-                    .data(serde_json::json!({ "signature": sig }).to_string());
-                return Some((Ok::<Event, Infallible>(event), w));
+            let store = w.store.take();
+            let now = blocking(&w.shared, move |shared| {
+                let store = match store {
+                    Some(s) => Some(s),
+                    None => shared.ctx.reading_store()?,
+                };
+                let sig = match &store {
+                    Some(s) => signature(shared, s.as_ref())?,
+                    None => String::new(),
+                };
+                Ok::<_, CommandError>((store, sig))
+            })
+            .await;
+            if let Ok(Ok((store, sig))) = now {
+                w.store = store;
+                if w.last.as_ref() != Some(&sig) {
+                    w.last = Some(sig.clone());
+                    let event = Event::default()
+                        .event("runs")
+                        .data(serde_json::json!({ "signature": sig }).to_string());
+                    return Some((Ok::<Event, Infallible>(event), w));
+                }
             }
             tokio::time::sleep(TICK * 2).await;
         }
