@@ -16,7 +16,7 @@ use crate::definition::{Durability, tags_cover};
 use crate::event::Operator;
 use crate::execute::{
     Dispatch, DriverLock, Journal, LeaseKeeper, Quiet, Runner, Shared, Slots, StopFlag,
-    SystemClock, UlidIds, claim_unit, finish_unit, load_state, reap_lapsed,
+    SystemClock, UlidIds, claim_unit, finish_unit, holder_gone, load_state, reap_lapsed,
 };
 use crate::plan::ready_phases;
 use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery};
@@ -240,10 +240,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 .iter()
                 .find(|l| l.unit == DRIVER_UNIT && !l.lapsed())
                 .cloned();
-            // On this host the run's lock says at once whether its driver lives; a lease
-            // speaks for drivers on other hosts.
+            // In this home the run's lock says at once whether its driver lives; a lease
+            // speaks for drivers on other hosts and in other homes of this host (unless its
+            // process is gone).
             let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
-            let alive = locked || driver.as_ref().is_some_and(|l| l.host != seat.host);
+            let alive = locked
+                || driver
+                    .as_ref()
+                    .is_some_and(|l| l.holder != seat.holder && !holder_gone(l));
             if locked && driver.is_none() && state.submitted {
                 soon = true;
                 again.insert(run_id.clone());
