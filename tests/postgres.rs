@@ -518,6 +518,153 @@ fn a_database_of_a_newer_cortex_is_read_never_written() {
     assert_eq!(n, 1, "nothing was written");
 }
 
+/// A database whose tables named as cortex's are another application's (`events`, `runs`):
+/// every command — reading or writing — is refused as bad input (exit 2) saying so and how to
+/// give cortex a database or schema of its own, and nothing of that database is touched.
+/// Before, reading failed on "column run_id does not exist" and writing on "relation events
+/// already exists", exit 1, with no hint.
+#[test]
+fn a_database_holding_another_applications_tables_is_refused_and_left_alone() {
+    let Some(env) =
+        Env::postgres("a_database_holding_another_applications_tables_is_refused_and_left_alone")
+    else {
+        return;
+    };
+    let url = &env.pg.as_ref().unwrap().url;
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "CREATE TABLE events (id serial PRIMARY KEY, name text);
+         INSERT INTO events (name) VALUES ('signup');
+         CREATE TABLE runs (id int);",
+    )
+    .unwrap();
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    for args in [
+        &["workflow", "status"][..],
+        &["log", "verify"],
+        &["workflow", "run", "one"],
+        &["workflow", "run", "one", "--submit"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("(events, runs)")
+                && out.stderr.contains("not a cortex event log")
+                && out
+                    .stderr
+                    .contains("hint: give cortex a database of its own"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let tables: Vec<String> = c
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(tables, ["events", "runs"], "nothing was created");
+    let rows: i64 = c
+        .query_one("SELECT count(*) FROM events", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "nothing was written");
+}
+
+/// A team's everyday role (it may read and append, not create or alter tables) on a database
+/// an older cortex set up: a command that writes says the tables need upgrading by the role
+/// that owns them (which versions, and how), exit 1, and reading still works; once the owner
+/// has run `log copy` of an empty home as DESIGN.md says, the everyday role works. Before, it
+/// said only "permission denied for schema …".
+#[test]
+fn an_everyday_role_on_an_older_schema_is_told_the_owner_must_upgrade_it() {
+    let Some(env) =
+        Env::postgres("an_everyday_role_on_an_older_schema_is_told_the_owner_must_upgrade_it")
+    else {
+        return;
+    };
+    let pg = env.pg.as_ref().unwrap();
+    let owner_setup = |env: &Env| {
+        let out = env
+            .command(&["log", "copy", "--to", &pg.url])
+            .env_remove("CORTEX_DB")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    owner_setup(&env);
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "one"]).code, 0);
+    // As the first version of the schema left it: no leases yet.
+    let role = format!("r_{}", pg.name);
+    let mut owner = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    owner
+        .batch_execute(&format!(
+            "DROP TABLE leases;
+             DELETE FROM schema_version WHERE version > 1;
+             CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA {s} TO {role};
+             GRANT SELECT, INSERT ON events TO {role};
+             GRANT SELECT, INSERT, UPDATE ON runs, snapshots TO {role};
+             GRANT SELECT ON schema_version TO {role};",
+            s = pg.name
+        ))
+        .unwrap();
+    struct DropRole(String, String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            if let Ok(mut c) = postgres::Client::connect(&self.1, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.0));
+            }
+        }
+    }
+    let _cleanup = DropRole(role.clone(), pg.url.clone());
+    let as_role = pg
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert_ne!(as_role, pg.url, "the test URL names its user: {}", pg.url);
+    let everyday = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env("CORTEX_DB", &as_role)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = everyday(&["workflow", "run", "one"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs its tables upgraded (schema version 1, this cortex writes")
+            && stderr.contains("only the role that owns them")
+            && stderr.contains("log copy --to"),
+        "{stderr}"
+    );
+    assert_eq!(
+        everyday(&["log", "verify"]).0,
+        Some(0),
+        "reading still works"
+    );
+    owner_setup(&env);
+    owner
+        .batch_execute(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON leases TO {role}"
+        ))
+        .unwrap();
+    let (code, stderr) = everyday(&["workflow", "run", "one"]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 /// Opening for reading never creates anything, and the store refuses writes with the reason.
 #[test]
 fn reading_an_empty_database_creates_nothing_and_a_reading_store_refuses_writes() {

@@ -216,7 +216,10 @@ impl From<StoreError> for CommandError {
                     .then(" for a scenario)"),
             ),
             StoreError::Refused(_) => Some(
-                "the role cortex connects as needs SELECT and INSERT on events, and SELECT, INSERT and UPDATE on runs and snapshots (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
+                "the role cortex connects as needs SELECT and INSERT on events, SELECT, INSERT and UPDATE on runs and snapshots, and SELECT, INSERT, UPDATE and DELETE on leases; tables are created and upgraded by their owner: run the command once as that role (e.g. `cortex --home \"$(mktemp -d)\" log copy --to postgres://OWNER@HOST/DB`), then grant again (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
+            ),
+            StoreError::Foreign { .. } => Some(
+                "give cortex a database of its own (CREATE DATABASE cortex ENCODING 'UTF8' TEMPLATE template0), or a schema of its own in this one (CREATE SCHEMA cortex, then options=-csearch_path%3Dcortex in the URL, or ALTER ROLE … SET search_path = cortex); nothing of that database was changed".into(),
             ),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
@@ -225,7 +228,9 @@ impl From<StoreError> for CommandError {
         };
         // A file that is not a log was named by the user (`log verify --file`): bad input.
         let code = match e {
-            StoreError::NotALog { .. } | StoreError::BadLocation(_) => exit::BAD_INPUT,
+            StoreError::NotALog { .. }
+            | StoreError::BadLocation(_)
+            | StoreError::Foreign { .. } => exit::BAD_INPUT,
             _ => exit::FAILED,
         };
         let mut err = CommandError::new(code, e.to_string());

@@ -392,6 +392,7 @@ impl PostgresStore {
             fence_leases: RefCell::new(None),
         };
         store.setup(&mut store.conn.borrow_mut())?;
+        store.refuse_foreign()?;
         store.version = store.stored_version()?;
         store.known_schema = store.version <= SCHEMA_VERSION;
         if access == Access::Write {
@@ -514,6 +515,31 @@ impl PostgresStore {
         Ok(row.is_some_and(|r| r.get::<_, Option<String>>(0).is_some()))
     }
 
+    /// Refuse a database whose tables named as cortex's are another application's: cortex's
+    /// first migration makes its append-only trigger function in the same transaction as its
+    /// tables, so tables of those names without it were made by someone else (reading them
+    /// failed on a missing column, and setting up failed on "relation already exists").
+    fn refuse_foreign(&self) -> Result<(), StoreError> {
+        let row = self.with(|c| {
+            c.client.query_one(
+                "SELECT to_regprocedure('cortex_events_append_only()') IS NOT NULL,
+                        coalesce((SELECT string_agg(n, ', ' ORDER BY o)
+                                    FROM unnest(ARRAY['events', 'runs', 'snapshots', 'leases', 'schema_version'])
+                                         WITH ORDINALITY AS t(n, o)
+                                   WHERE to_regclass(n) IS NOT NULL), '')",
+                &[],
+            )
+        })?;
+        let (ours, tables): (bool, String) = (row.get(0), row.get(1));
+        if ours || tables.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Foreign {
+            target: self.shown.clone(),
+            tables,
+        })
+    }
+
     /// The schema version recorded in the database (0 without `schema_version`).
     fn stored_version(&self) -> Result<i64, StoreError> {
         if !self.has_table("schema_version")? {
@@ -582,10 +608,20 @@ impl PostgresStore {
             tx.commit()?;
             Ok(SCHEMA_VERSION)
         });
+        let from = self.version;
         let version = match version {
             Err(StoreError::Postgres(m)) => {
                 return Err(StoreError::Postgres(format!(
                     "setting up the event log's tables in {shown} failed: {m}"
+                )));
+            }
+            // The everyday role of a team may read and append, never create or alter tables:
+            // an upgrade is the owner's to run.
+            Err(StoreError::Refused(m)) => {
+                return Err(StoreError::Refused(format!(
+                    "{} needs its tables {} (schema version {from}, this cortex writes {SCHEMA_VERSION}), which only the role that owns them may do: {m}",
+                    shown,
+                    if from == 0 { "created" } else { "upgraded" }
                 )));
             }
             other => other?,
