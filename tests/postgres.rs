@@ -803,6 +803,111 @@ fn postgres_restarted_mid_run_loses_nothing_and_the_run_finishes() {
     assert_eq!(verify.status.code(), Some(0));
 }
 
+/// A worker outlives an outage of its database longer than a connection's patience (a
+/// PostgreSQL upgrade, a failover, the network cut): it says once that the log cannot be
+/// reached and keeps trying, and when the server is back it says so and takes a run
+/// submitted then, through notifications heard on a connection made again. Before, every
+/// worker of a team exited (exit 1) about 30 s into an outage, and one that lived through a
+/// shorter one polled for the rest of its life, its LISTEN connection never made again.
+#[test]
+fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
+    use std::io::BufRead;
+    let Some(cluster) = Cluster::start("a_worker_waits_out_a_database_outage_and_takes_work_again")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let url = cluster.url();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/one.yaml"),
+        "name: one\ndescription: one phase\nphases:\n  - {name: a, run: 'echo a'}\n",
+    )
+    .unwrap();
+    let mut worker = env
+        .command(&["worker", "--name", "steady", "--poll", "100ms"])
+        .env("CORTEX_DB", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let out = worker.stdout.take().unwrap();
+    let sink = said.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    let mut worker = Kill(worker);
+    let heard = |text: &str| said.lock().unwrap().contains(text);
+    wait_until("the worker to start", Duration::from_secs(60), || {
+        heard("takes work from")
+    });
+    let stop = cluster.pg_ctl(&["-m", "fast", "stop"]);
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    wait_until(
+        "the worker to say the log cannot be reached",
+        Duration::from_secs(180),
+        || heard("cannot be reached") || !matches!(worker.0.try_wait(), Ok(None)),
+    );
+    assert!(
+        matches!(worker.0.try_wait(), Ok(None)),
+        "the worker ended in the outage: {}",
+        said.lock().unwrap()
+    );
+    let start = cluster.pg_ctl(&["start"]);
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let submitted = env
+        .command(&["orchestrate", "run", "one", "--submit"])
+        .env("CORTEX_DB", &url)
+        .output()
+        .unwrap();
+    assert_eq!(submitted.status.code(), Some(0));
+    let run = String::from_utf8_lossy(&submitted.stdout)
+        .trim()
+        .to_string();
+    wait_until(
+        "the run to be driven to its end",
+        Duration::from_secs(120),
+        || {
+            let status = env
+                .command(&["--json", "orchestrate", "status", &run])
+                .env("CORTEX_DB", &url)
+                .output()
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&status.stdout)
+                .is_ok_and(|doc| doc["status"] == "completed")
+        },
+    );
+    assert!(heard("answers again"), "{}", said.lock().unwrap());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_until("the worker to drain", Duration::from_secs(60), || {
+        matches!(worker.0.try_wait(), Ok(Some(_)))
+    });
+}
+
 /// A connection the server ends between two appends (an administrator's
 /// `pg_terminate_backend`, a failover) is made again: the next append and read succeed, and
 /// the chain goes on unbroken.
