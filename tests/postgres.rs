@@ -908,6 +908,75 @@ fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
     });
 }
 
+/// A password given in `--db` is shown nowhere: not in status (its "Next:" lines), not in the
+/// `--json` document's `next` argv (which the dashboard's run page and the API show too), nor
+/// in a hint. The suggested commands name the database without it and run as they are with
+/// the password in `PGPASSWORD`, as libpq reads it. Before, every "Next:" line and `next`
+/// argv repeated the password.
+#[test]
+fn a_password_in_db_is_in_no_suggested_command() {
+    let Some(env) = Env::postgres("a_password_in_db_is_in_no_suggested_command") else {
+        return;
+    };
+    let url = env.pg.as_ref().unwrap().url.clone();
+    let with_password = url.replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    assert_ne!(with_password, url, "the test URL names its user: {url}");
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - {name: review, prompt: 'look at it'}\n",
+    );
+    let cortex = |args: &[&str]| {
+        let mut all = vec!["--db", with_password.as_str()];
+        all.extend_from_slice(args);
+        let out = env
+            .command(&all)
+            .env_remove("CORTEX_DB")
+            .env("PGPASSWORD", "hunter2")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = cortex(&["workflow", "run", "ask"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    for (code, stdout, stderr) in [
+        (code, stdout, stderr),
+        cortex(&["workflow", "status"]),
+        cortex(&["--json", "workflow", "status"]),
+        cortex(&["workflow", "history"]),
+        cortex(&["workflow", "step", "complete", "nope"]),
+    ] {
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{code:?}: {stdout}{stderr}"
+        );
+    }
+    let (_, doc, _) = cortex(&["--json", "workflow", "status"]);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let argv: Vec<String> = doc["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[1], "--db", "{argv:?}");
+    // As suggested, with the password in PGPASSWORD: it runs.
+    let out = env
+        .command(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>())
+        .env_remove("CORTEX_DB")
+        .env("PGPASSWORD", "hunter2")
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A connection the server ends between two appends (an administrator's
 /// `pg_terminate_backend`, a failover) is made again: the next append and read succeed, and
 /// the chain goes on unbroken.

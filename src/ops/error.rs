@@ -209,7 +209,7 @@ impl From<StoreError> for CommandError {
                     .command(&["workflow", "status"]),
             ),
             StoreError::Unreachable { .. } => Some(
-                Hint::from("check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value); nothing recorded was lost; a run that was being driven goes on with ")
+                Hint::from("check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value; a password, never shown, goes in it or in PGPASSWORD); nothing recorded was lost; a run that was being driven goes on with ")
                     .command(&["workflow", "resume", "RUN"])
                     .then(" (")
                     .command(&["orchestrate", "resume", "NAME"])

@@ -90,7 +90,7 @@ impl Listener {
 
 /// A connection to `conn` that listens on `cortex_runs`, if one can be made now.
 fn listen(conn: &str) -> Option<Box<postgres::Client>> {
-    let mut config: postgres::Config = std::str::FromStr::from_str(conn).ok()?;
+    let mut config = super::postgres::config_of(conn).ok()?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }

@@ -162,6 +162,120 @@ pub fn holds_password(conn: &str) -> bool {
     Config::from_str(conn).map_or(true, |c| c.get_password().is_some())
 }
 
+/// `conn` parsed, with the password from `PGPASSWORD` (as libpq reads it) where `conn` names
+/// none: a team keeps the password out of the URL, and so out of every command line and of
+/// the suggested commands cortex prints (which never show one).
+pub fn config_of(conn: &str) -> Result<Config, postgres::Error> {
+    let mut config = Config::from_str(conn)?;
+    if config.get_password().is_none()
+        && let Some(password) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty())
+    {
+        config.password(std::os::unix::ffi::OsStrExt::as_bytes(password.as_os_str()));
+    }
+    Ok(config)
+}
+
+/// `conn` with its password taken out and everything else as written (host, port, database,
+/// `options`, …), for commands cortex suggests: they act on the same log, and run as they
+/// are with the password in `PGPASSWORD`. None where that cannot be done surely (the result
+/// is parsed back and must name the same log without a password): then only `shown` is.
+pub fn without_password(conn: &str) -> Option<String> {
+    let stripped = match conn.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, hosts)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    format!("{user}@{hosts}")
+                }
+                None => authority.to_string(),
+            };
+            let tail = match tail.split_once('?') {
+                Some((path, query)) => {
+                    let kept: Vec<&str> = query
+                        .split('&')
+                        .filter(|kv| kv.split('=').next() != Some("password"))
+                        .collect();
+                    match kept.is_empty() {
+                        true => path.to_string(),
+                        false => format!("{path}?{}", kept.join("&")),
+                    }
+                }
+                None => tail.to_string(),
+            };
+            format!("{scheme}://{authority}{tail}")
+        }
+        None => key_values(conn)?
+            .into_iter()
+            .filter(|(key, _)| *key != "password")
+            .map(|(_, pair)| pair)
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let (before, after) = (
+        Config::from_str(conn).ok()?,
+        Config::from_str(&stripped).ok()?,
+    );
+    let same = after.get_password().is_none()
+        && before.get_user() == after.get_user()
+        && before.get_dbname() == after.get_dbname()
+        && before.get_options() == after.get_options()
+        && before.get_hosts() == after.get_hosts()
+        && before.get_ports() == after.get_ports()
+        && before.get_application_name() == after.get_application_name();
+    same.then_some(stripped)
+}
+
+/// The pairs of a libpq `key=value` string, each as its key and its text as written (a value
+/// may be single-quoted, with backslash escapes). None if it does not read as one.
+fn key_values(conn: &str) -> Option<Vec<(&str, &str)>> {
+    let mut pairs = Vec::new();
+    let mut rest = conn.trim_start();
+    while !rest.is_empty() {
+        let eq = rest.find('=')?;
+        let key = rest[..eq].trim_end();
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return None;
+        }
+        let value = rest[eq + 1..].trim_start();
+        let offset = rest.len() - value.len();
+        let mut end = value.len();
+        let mut chars = value.char_indices();
+        if value.starts_with('\'') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    (_, '\\') => {
+                        chars.next()?;
+                    }
+                    (i, '\'') => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    c if c.is_whitespace() => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        pairs.push((key, &rest[..offset + end]));
+        rest = rest[offset + end..].trim_start();
+    }
+    Some(pairs)
+}
+
 pub fn shown(conn: &str) -> String {
     match Config::from_str(conn) {
         Ok(config) => shown_config(&config),
@@ -365,7 +479,7 @@ impl PostgresStore {
     }
 
     fn connect(conn: &str, access: Access) -> Result<Self, StoreError> {
-        let mut config = Config::from_str(conn).map_err(|e| {
+        let mut config = config_of(conn).map_err(|e| {
             StoreError::BadLocation(format!(
                 "`{}` is not a PostgreSQL connection string: {e}",
                 shown(conn)
