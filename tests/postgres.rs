@@ -977,6 +977,43 @@ fn a_password_in_db_is_in_no_suggested_command() {
     );
 }
 
+/// A server that accepts no writes from the session (a standby, a read replica, or
+/// `default_transaction_read_only` for the role): a command that writes says so and to point
+/// at the primary, exit 1, and reading commands work. Before, the hint said to make
+/// cortex.db and its folder writable.
+#[test]
+fn a_read_only_database_says_so_and_not_to_make_a_file_writable() {
+    let Some(env) = Env::postgres("a_read_only_database_says_so_and_not_to_make_a_file_writable")
+    else {
+        return;
+    };
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "one"]).code, 0);
+    let url = &env.pg.as_ref().unwrap().url;
+    assert!(url.contains("options="), "{url}");
+    let read_only = url.replacen(
+        "options=",
+        "options=-cdefault_transaction_read_only%3Don%20",
+        1,
+    );
+    let cortex = |args: &[&str]| {
+        env.command(args)
+            .env("CORTEX_DB", &read_only)
+            .output()
+            .unwrap()
+    };
+    let refused = cortex(&["workflow", "run", "one"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("accepts no writes") && stderr.contains("primary"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cortex.db"), "{stderr}");
+    assert_eq!(cortex(&["workflow", "status"]).status.code(), Some(0));
+    assert_eq!(cortex(&["log", "verify"]).status.code(), Some(0));
+}
+
 /// A connection the server ends between two appends (an administrator's
 /// `pg_terminate_backend`, a failover) is made again: the next append and read succeed, and
 /// the chain goes on unbroken.

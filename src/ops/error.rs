@@ -194,6 +194,9 @@ impl From<StoreError> for CommandError {
             StoreError::ReadOnly(_) => Some(
                 "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
             ),
+            StoreError::ReadOnlyDatabase { .. } => Some(
+                "point --db, CORTEX_DB or `db` at the primary server, or let this role write (ALTER ROLE … SET default_transaction_read_only = off, likewise ALTER DATABASE); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
+            ),
             StoreError::NewerLog { .. } => Some(
                 "upgrade cortex to write to this log; commands that only read it (status, history, log verify) still work".into(),
             ),

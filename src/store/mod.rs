@@ -63,6 +63,12 @@ pub enum StoreError {
     Busy,
     #[error("the event log is read-only: {0}")]
     ReadOnly(String),
+    /// A PostgreSQL server that refuses writes to the session: a standby (a read replica), or
+    /// `default_transaction_read_only` set for the role or the database.
+    #[error(
+        "the database at {target} accepts no writes ({reason}): it is a standby (a read replica), or read-only for this role or database"
+    )]
+    ReadOnlyDatabase { target: String, reason: String },
     /// The log's schema is newer than this cortex knows: it is read, never written.
     #[error(
         "the event log at {path} was written by a newer cortex (schema version {found}; this cortex knows versions up to {known}): it will not write to it"

@@ -616,9 +616,10 @@ impl PostgresStore {
                 message(&e),
                 self.shown
             )),
-            Some(c) if c == &SqlState::READ_ONLY_SQL_TRANSACTION => {
-                StoreError::ReadOnly(format!("{}: {}", self.shown, message(&e)))
-            }
+            Some(c) if c == &SqlState::READ_ONLY_SQL_TRANSACTION => StoreError::ReadOnlyDatabase {
+                target: self.shown.clone(),
+                reason: message(&e),
+            },
             Some(c) if c == &SqlState::DISK_FULL => StoreError::Full(message(&e)),
             _ => StoreError::Postgres(message(&e)),
         }
