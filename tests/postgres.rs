@@ -1014,6 +1014,44 @@ fn a_read_only_database_says_so_and_not_to_make_a_file_writable() {
     assert_eq!(cortex(&["log", "verify"]).status.code(), Some(0));
 }
 
+/// A database name the server does not know, or a user it does not accept, is a wrong value
+/// naming the log (exit 2) that says so and what to check — not "cannot be reached … check
+/// that PostgreSQL is running", exit 1, as if the server were down.
+#[test]
+fn a_database_or_user_the_server_refuses_is_bad_input_saying_what_to_check() {
+    let Some(admin) =
+        test_pg("a_database_or_user_the_server_refuses_is_bad_input_saying_what_to_check")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let base = admin.split('?').next().unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let no_db = format!("{server}/cortex_no_such_database");
+    let no_user = no_db
+        .replacen("postgres://postgres@", "postgres://no_such_role@", 1)
+        .replacen(
+            "/cortex_no_such_database",
+            &format!("/{}", base.rsplit_once('/').unwrap().1),
+            1,
+        );
+    for (url, says) in [
+        (no_db.as_str(), "\"cortex_no_such_database\" does not exist"),
+        (no_user.as_str(), "no_such_role"),
+    ] {
+        let out = env.run(&["--db", url, "workflow", "history"]);
+        assert_eq!(out.code, 2, "{url}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("refused the connection")
+                && out.stderr.contains(says)
+                && out.stderr.contains("CREATE DATABASE")
+                && !out.stderr.contains("is running"),
+            "{url}: {}",
+            out.stderr
+        );
+    }
+}
+
 /// A connection the server ends between two appends (an administrator's
 /// `pg_terminate_backend`, a failover) is made again: the next append and read succeed, and
 /// the chain goes on unbroken.

@@ -218,6 +218,9 @@ impl From<StoreError> for CommandError {
                     .command(&["orchestrate", "resume", "NAME"])
                     .then(" for a scenario)"),
             ),
+            StoreError::Rejected { .. } => Some(
+                "check the database's name (a team creates it once: CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0), the user, and its password (in the URL or PGPASSWORD; never shown), in --db, CORTEX_DB or `db` in cortex.config.json, and the server's pg_hba.conf; nothing recorded was lost".into(),
+            ),
             StoreError::Refused(_) => Some(
                 "the role cortex connects as needs SELECT and INSERT on events, SELECT, INSERT and UPDATE on runs and snapshots, and SELECT, INSERT, UPDATE and DELETE on leases; tables are created and upgraded by their owner: run the command once as that role (e.g. `cortex --home \"$(mktemp -d)\" log copy --to postgres://OWNER@HOST/DB`), then grant again (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
             ),
@@ -233,7 +236,8 @@ impl From<StoreError> for CommandError {
         let code = match e {
             StoreError::NotALog { .. }
             | StoreError::BadLocation(_)
-            | StoreError::Foreign { .. } => exit::BAD_INPUT,
+            | StoreError::Foreign { .. }
+            | StoreError::Rejected { .. } => exit::BAD_INPUT,
             _ => exit::FAILED,
         };
         let mut err = CommandError::new(code, e.to_string());

@@ -105,6 +105,10 @@ pub enum StoreError {
     /// connection was lost in the middle of a write whose outcome it then says.
     #[error("the event log at {target} cannot be reached: {reason}")]
     Unreachable { target: String, reason: String },
+    /// The server answered and turned the connection away: no database of that name, or the
+    /// user or password not accepted.
+    #[error("the server of {target} refused the connection: {reason}")]
+    Rejected { target: String, reason: String },
     /// The database refused a write for lack of privileges (the role cortex connects as).
     #[error("the event log refused the write: {0}")]
     Refused(String),

@@ -480,11 +480,23 @@ impl PostgresStore {
 
     fn connect(conn: &str, access: Access) -> Result<Self, StoreError> {
         let mut config = config_of(conn).map_err(|e| {
-            StoreError::BadLocation(format!(
-                "`{}` is not a PostgreSQL connection string: {e}",
-                shown(conn)
-            ))
+            StoreError::BadLocation(match holds_password(conn) {
+                // It does not parse, so whether it holds a password cannot be told: it is
+                // not repeated.
+                true => format!(
+                    "the value naming the log is not a PostgreSQL connection string ({e}); it is not repeated here, in case it holds a password"
+                ),
+                false => format!("`{conn}` is not a PostgreSQL connection string: {e}"),
+            })
         })?;
+        // No TLS yet (DESIGN.md): a connection string that demands it cannot be served, and
+        // says so rather than failing a handshake.
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(StoreError::BadLocation(format!(
+                "{} asks for TLS (sslmode=require), which cortex does not speak yet: reach the database over a private network or a tunnel and leave sslmode out (or sslmode=disable)",
+                shown_config(&config)
+            )));
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -531,6 +543,24 @@ impl PostgresStore {
                 Err(e) if worth_retrying(&e, unanswered) && Instant::now() + pause < deadline => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                // The server answered and refused: a database of that name does not exist,
+                // or the user or its password is not accepted. Not an outage: the value
+                // naming the log is wrong (or the database is still to be made).
+                Err(e)
+                    if e.code().is_some_and(|c| {
+                        [
+                            SqlState::INVALID_CATALOG_NAME,
+                            SqlState::INVALID_PASSWORD,
+                            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                        ]
+                        .contains(c)
+                    }) =>
+                {
+                    return Err(StoreError::Rejected {
+                        target: shown.to_string(),
+                        reason: message(&e),
+                    });
                 }
                 Err(e) => {
                     return Err(StoreError::Unreachable {
