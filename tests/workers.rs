@@ -269,13 +269,18 @@ fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
     a.signal(Signal::SIGKILL);
     drop(a);
     std::fs::write(env.project().join("go-on"), "").unwrap();
-    let b = Worker::start(&env, "rescuer", &["--lease", "1s"]);
+    // A longer lease than the dead worker's: the reason recorded is the dead one's lease
+    // lapsing, not a claim about the rescuer's length (it said "no renewal within 5000 ms"
+    // of a lease of 1 s).
+    let b = Worker::start(&env, "rescuer", &["--lease", "5s"]);
     let ev = wait_for(&env, &run, "the run to finish", finished);
     assert_eq!(status(&env, &run)["status"], "completed");
-    assert_eq!(
-        of_type(&ev, "step_interrupted").len(),
-        1,
-        "the cut attempt is recorded"
+    let cut = of_type(&ev, "step_interrupted");
+    assert_eq!(cut.len(), 1, "the cut attempt is recorded");
+    let reason = cut[0]["body"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("doomed") && reason.contains("lapsed") && !reason.contains("5000"),
+        "{reason}"
     );
     assert_eq!(claimed_by(&ev, "work"), vec!["doomed", "rescuer"]);
     assert_eq!(of_type(&ev, "step_succeeded").len(), 1);

@@ -195,9 +195,12 @@ pub fn reap_lapsed(
             events.extend(journal.submit(Command::InterruptAttempt {
                 step: old.unit.clone(),
                 attempt: old.attempt,
+                // The holder's own lease length is not this reaper's to know (each worker
+                // has its `--lease`): what is known is how long it has been overdue.
                 reason: format!(
-                    "the lease of {worker} on {} lapsed (no renewal within {} ms): the attempt runs again",
-                    old.host, shared.lease_ms
+                    "the lease of {worker} on {} lapsed (not renewed; {} ms overdue when found): the attempt runs again",
+                    old.host,
+                    old.remaining_ms.unsigned_abs()
                 ),
             })?);
         }
