@@ -764,6 +764,11 @@ fn postgres_restarted_mid_run_loses_nothing_and_the_run_finishes() {
             eprintln!("the driver failed clearly ({stderr}); resume finishes the run");
             // Failing is allowed only clearly, and then resume finishes the run.
             assert!(stderr.contains("cannot be reached"), "{stderr}");
+            // Its hint names this run's resume, not a placeholder.
+            assert!(
+                stderr.contains("orchestrate resume 0") && !stderr.contains("RUN"),
+                "{stderr}"
+            );
             let resumed = env
                 .command(&["orchestrate", "resume", "slow"])
                 .env("CORTEX_DB", &url)

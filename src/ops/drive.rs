@@ -154,6 +154,20 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
         DriveError::Journal(crate::execute::JournalError::Decide(d)) => CommandError::from(
             crate::execute::JournalError::Fenced(format!("the run moved on without it ({d})")),
         ),
+        // The log went away under the drive: nothing recorded was lost, and this very run
+        // goes on with its resume once the database answers.
+        DriveError::Journal(crate::execute::JournalError::Store(
+            e @ crate::store::StoreError::Unreachable { .. },
+        )) => {
+            let group = match kind {
+                RunKind::Scenario => "orchestrate",
+                RunKind::Workflow => "workflow",
+            };
+            CommandError::new(exit::FAILED, e.to_string()).hint(format!(
+                "check that PostgreSQL is running and reachable there; nothing recorded was lost, and the run goes on once it answers: {} (a worker takes it too, once this driver's lease lapses)",
+                ctx.cmd(&[group, "resume", run_id])
+            ))
+        }
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         DriveError::MissingSecretInputs(missing) => {
