@@ -518,6 +518,153 @@ fn a_database_of_a_newer_cortex_is_read_never_written() {
     assert_eq!(n, 1, "nothing was written");
 }
 
+/// A database whose tables named as cortex's are another application's (`events`, `runs`):
+/// every command — reading or writing — is refused as bad input (exit 2) saying so and how to
+/// give cortex a database or schema of its own, and nothing of that database is touched.
+/// Before, reading failed on "column run_id does not exist" and writing on "relation events
+/// already exists", exit 1, with no hint.
+#[test]
+fn a_database_holding_another_applications_tables_is_refused_and_left_alone() {
+    let Some(env) =
+        Env::postgres("a_database_holding_another_applications_tables_is_refused_and_left_alone")
+    else {
+        return;
+    };
+    let url = &env.pg.as_ref().unwrap().url;
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "CREATE TABLE events (id serial PRIMARY KEY, name text);
+         INSERT INTO events (name) VALUES ('signup');
+         CREATE TABLE runs (id int);",
+    )
+    .unwrap();
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    for args in [
+        &["workflow", "status"][..],
+        &["log", "verify"],
+        &["workflow", "run", "one"],
+        &["workflow", "run", "one", "--submit"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("(events, runs)")
+                && out.stderr.contains("not a cortex event log")
+                && out
+                    .stderr
+                    .contains("hint: give cortex a database of its own"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let tables: Vec<String> = c
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(tables, ["events", "runs"], "nothing was created");
+    let rows: i64 = c
+        .query_one("SELECT count(*) FROM events", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "nothing was written");
+}
+
+/// A team's everyday role (it may read and append, not create or alter tables) on a database
+/// an older cortex set up: a command that writes says the tables need upgrading by the role
+/// that owns them (which versions, and how), exit 1, and reading still works; once the owner
+/// has run `log copy` of an empty home as DESIGN.md says, the everyday role works. Before, it
+/// said only "permission denied for schema …".
+#[test]
+fn an_everyday_role_on_an_older_schema_is_told_the_owner_must_upgrade_it() {
+    let Some(env) =
+        Env::postgres("an_everyday_role_on_an_older_schema_is_told_the_owner_must_upgrade_it")
+    else {
+        return;
+    };
+    let pg = env.pg.as_ref().unwrap();
+    let owner_setup = |env: &Env| {
+        let out = env
+            .command(&["log", "copy", "--to", &pg.url])
+            .env_remove("CORTEX_DB")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    owner_setup(&env);
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "one"]).code, 0);
+    // As the first version of the schema left it: no leases yet.
+    let role = format!("r_{}", pg.name);
+    let mut owner = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    owner
+        .batch_execute(&format!(
+            "DROP TABLE leases;
+             DELETE FROM schema_version WHERE version > 1;
+             CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA {s} TO {role};
+             GRANT SELECT, INSERT ON events TO {role};
+             GRANT SELECT, INSERT, UPDATE ON runs, snapshots TO {role};
+             GRANT SELECT ON schema_version TO {role};",
+            s = pg.name
+        ))
+        .unwrap();
+    struct DropRole(String, String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            if let Ok(mut c) = postgres::Client::connect(&self.1, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.0));
+            }
+        }
+    }
+    let _cleanup = DropRole(role.clone(), pg.url.clone());
+    let as_role = pg
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert_ne!(as_role, pg.url, "the test URL names its user: {}", pg.url);
+    let everyday = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env("CORTEX_DB", &as_role)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = everyday(&["workflow", "run", "one"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs its tables upgraded (schema version 1, this cortex writes")
+            && stderr.contains("only the role that owns them")
+            && stderr.contains("log copy --to"),
+        "{stderr}"
+    );
+    assert_eq!(
+        everyday(&["log", "verify"]).0,
+        Some(0),
+        "reading still works"
+    );
+    owner_setup(&env);
+    owner
+        .batch_execute(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON leases TO {role}"
+        ))
+        .unwrap();
+    let (code, stderr) = everyday(&["workflow", "run", "one"]);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 /// Opening for reading never creates anything, and the store refuses writes with the reason.
 #[test]
 fn reading_an_empty_database_creates_nothing_and_a_reading_store_refuses_writes() {
@@ -617,6 +764,11 @@ fn postgres_restarted_mid_run_loses_nothing_and_the_run_finishes() {
             eprintln!("the driver failed clearly ({stderr}); resume finishes the run");
             // Failing is allowed only clearly, and then resume finishes the run.
             assert!(stderr.contains("cannot be reached"), "{stderr}");
+            // Its hint names this run's resume, not a placeholder.
+            assert!(
+                stderr.contains("orchestrate resume 0") && !stderr.contains("RUN"),
+                "{stderr}"
+            );
             let resumed = env
                 .command(&["orchestrate", "resume", "slow"])
                 .env("CORTEX_DB", &url)
@@ -654,6 +806,255 @@ fn postgres_restarted_mid_run_loses_nothing_and_the_run_finishes() {
         .output()
         .unwrap();
     assert_eq!(verify.status.code(), Some(0));
+}
+
+/// A worker outlives an outage of its database longer than a connection's patience (a
+/// PostgreSQL upgrade, a failover, the network cut): it says once that the log cannot be
+/// reached and keeps trying, and when the server is back it says so and takes a run
+/// submitted then, through notifications heard on a connection made again. Before, every
+/// worker of a team exited (exit 1) about 30 s into an outage, and one that lived through a
+/// shorter one polled for the rest of its life, its LISTEN connection never made again.
+#[test]
+fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
+    use std::io::BufRead;
+    let Some(cluster) = Cluster::start("a_worker_waits_out_a_database_outage_and_takes_work_again")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let url = cluster.url();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/one.yaml"),
+        "name: one\ndescription: one phase\nphases:\n  - {name: a, run: 'echo a'}\n",
+    )
+    .unwrap();
+    let mut worker = env
+        .command(&["worker", "--name", "steady", "--poll", "100ms"])
+        .env("CORTEX_DB", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let out = worker.stdout.take().unwrap();
+    let sink = said.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    let mut worker = Kill(worker);
+    let heard = |text: &str| said.lock().unwrap().contains(text);
+    wait_until("the worker to start", Duration::from_secs(60), || {
+        heard("takes work from")
+    });
+    let stop = cluster.pg_ctl(&["-m", "fast", "stop"]);
+    assert!(
+        stop.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    wait_until(
+        "the worker to say the log cannot be reached",
+        Duration::from_secs(180),
+        || heard("cannot be reached") || !matches!(worker.0.try_wait(), Ok(None)),
+    );
+    assert!(
+        matches!(worker.0.try_wait(), Ok(None)),
+        "the worker ended in the outage: {}",
+        said.lock().unwrap()
+    );
+    let start = cluster.pg_ctl(&["start"]);
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let submitted = env
+        .command(&["orchestrate", "run", "one", "--submit"])
+        .env("CORTEX_DB", &url)
+        .output()
+        .unwrap();
+    assert_eq!(submitted.status.code(), Some(0));
+    let run = String::from_utf8_lossy(&submitted.stdout)
+        .trim()
+        .to_string();
+    wait_until(
+        "the run to be driven to its end",
+        Duration::from_secs(120),
+        || {
+            let status = env
+                .command(&["--json", "orchestrate", "status", &run])
+                .env("CORTEX_DB", &url)
+                .output()
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&status.stdout)
+                .is_ok_and(|doc| doc["status"] == "completed")
+        },
+    );
+    assert!(heard("answers again"), "{}", said.lock().unwrap());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.0.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    wait_until("the worker to drain", Duration::from_secs(60), || {
+        matches!(worker.0.try_wait(), Ok(Some(_)))
+    });
+}
+
+/// A password given in `--db` is shown nowhere: not in status (its "Next:" lines), not in the
+/// `--json` document's `next` argv (which the dashboard's run page and the API show too), nor
+/// in a hint. The suggested commands name the database without it and run as they are with
+/// the password in `PGPASSWORD`, as libpq reads it. Before, every "Next:" line and `next`
+/// argv repeated the password.
+#[test]
+fn a_password_in_db_is_in_no_suggested_command() {
+    let Some(env) = Env::postgres("a_password_in_db_is_in_no_suggested_command") else {
+        return;
+    };
+    let url = env.pg.as_ref().unwrap().url.clone();
+    let with_password = url.replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    assert_ne!(with_password, url, "the test URL names its user: {url}");
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - {name: review, prompt: 'look at it'}\n",
+    );
+    let cortex = |args: &[&str]| {
+        let mut all = vec!["--db", with_password.as_str()];
+        all.extend_from_slice(args);
+        let out = env
+            .command(&all)
+            .env_remove("CORTEX_DB")
+            .env("PGPASSWORD", "hunter2")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = cortex(&["workflow", "run", "ask"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    for (code, stdout, stderr) in [
+        (code, stdout, stderr),
+        cortex(&["workflow", "status"]),
+        cortex(&["--json", "workflow", "status"]),
+        cortex(&["workflow", "history"]),
+        cortex(&["workflow", "step", "complete", "nope"]),
+    ] {
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{code:?}: {stdout}{stderr}"
+        );
+    }
+    let (_, doc, _) = cortex(&["--json", "workflow", "status"]);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let argv: Vec<String> = doc["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[1], "--db", "{argv:?}");
+    // As suggested, with the password in PGPASSWORD: it runs.
+    let out = env
+        .command(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>())
+        .env_remove("CORTEX_DB")
+        .env("PGPASSWORD", "hunter2")
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A server that accepts no writes from the session (a standby, a read replica, or
+/// `default_transaction_read_only` for the role): a command that writes says so and to point
+/// at the primary, exit 1, and reading commands work. Before, the hint said to make
+/// cortex.db and its folder writable.
+#[test]
+fn a_read_only_database_says_so_and_not_to_make_a_file_writable() {
+    let Some(env) = Env::postgres("a_read_only_database_says_so_and_not_to_make_a_file_writable")
+    else {
+        return;
+    };
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "one"]).code, 0);
+    let url = &env.pg.as_ref().unwrap().url;
+    assert!(url.contains("options="), "{url}");
+    let read_only = url.replacen(
+        "options=",
+        "options=-cdefault_transaction_read_only%3Don%20",
+        1,
+    );
+    let cortex = |args: &[&str]| {
+        env.command(args)
+            .env("CORTEX_DB", &read_only)
+            .output()
+            .unwrap()
+    };
+    let refused = cortex(&["workflow", "run", "one"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("accepts no writes") && stderr.contains("primary"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cortex.db"), "{stderr}");
+    assert_eq!(cortex(&["workflow", "status"]).status.code(), Some(0));
+    assert_eq!(cortex(&["log", "verify"]).status.code(), Some(0));
+}
+
+/// A database name the server does not know, or a user it does not accept, is a wrong value
+/// naming the log (exit 2) that says so and what to check — not "cannot be reached … check
+/// that PostgreSQL is running", exit 1, as if the server were down.
+#[test]
+fn a_database_or_user_the_server_refuses_is_bad_input_saying_what_to_check() {
+    let Some(admin) =
+        test_pg("a_database_or_user_the_server_refuses_is_bad_input_saying_what_to_check")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let base = admin.split('?').next().unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let no_db = format!("{server}/cortex_no_such_database");
+    let no_user = no_db
+        .replacen("postgres://postgres@", "postgres://no_such_role@", 1)
+        .replacen(
+            "/cortex_no_such_database",
+            &format!("/{}", base.rsplit_once('/').unwrap().1),
+            1,
+        );
+    for (url, says) in [
+        (no_db.as_str(), "\"cortex_no_such_database\" does not exist"),
+        (no_user.as_str(), "no_such_role"),
+    ] {
+        let out = env.run(&["--db", url, "workflow", "history"]);
+        assert_eq!(out.code, 2, "{url}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("refused the connection")
+                && out.stderr.contains(says)
+                && out.stderr.contains("CREATE DATABASE")
+                && !out.stderr.contains("is running"),
+            "{url}: {}",
+            out.stderr
+        );
+    }
 }
 
 /// A connection the server ends between two appends (an administrator's

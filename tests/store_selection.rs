@@ -386,3 +386,25 @@ fn a_config_with_another_mistake_still_says_where_the_log_is() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.text().contains("db"), "{}", bad.text());
 }
+
+/// A connection string that demands TLS (`sslmode=require`), which cortex does not speak yet,
+/// is refused before any connection (exit 2) saying so and what to do, without the password;
+/// before, it failed a TLS handshake as "cannot be reached … check that PostgreSQL is
+/// running".
+#[test]
+fn a_connection_string_demanding_tls_says_cortex_does_not_speak_it() {
+    let env = Env::new();
+    let out = env.run(&[
+        "--db",
+        "postgres://someone:hunter2@127.0.0.1:9/db?sslmode=require",
+        "workflow",
+        "history",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("sslmode=require") && out.stderr.contains("does not speak"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}

@@ -269,13 +269,18 @@ fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
     a.signal(Signal::SIGKILL);
     drop(a);
     std::fs::write(env.project().join("go-on"), "").unwrap();
-    let b = Worker::start(&env, "rescuer", &["--lease", "1s"]);
+    // A longer lease than the dead worker's: the reason recorded is the dead one's lease
+    // lapsing, not a claim about the rescuer's length (it said "no renewal within 5000 ms"
+    // of a lease of 1 s).
+    let b = Worker::start(&env, "rescuer", &["--lease", "5s"]);
     let ev = wait_for(&env, &run, "the run to finish", finished);
     assert_eq!(status(&env, &run)["status"], "completed");
-    assert_eq!(
-        of_type(&ev, "step_interrupted").len(),
-        1,
-        "the cut attempt is recorded"
+    let cut = of_type(&ev, "step_interrupted");
+    assert_eq!(cut.len(), 1, "the cut attempt is recorded");
+    let reason = cut[0]["body"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("doomed") && reason.contains("lapsed") && !reason.contains("5000"),
+        "{reason}"
     );
     assert_eq!(claimed_by(&ev, "work"), vec!["doomed", "rescuer"]);
     assert_eq!(of_type(&ev, "step_succeeded").len(), 1);
@@ -450,6 +455,73 @@ fn an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives(env: Env) {
     verify(&env);
 }
 
+/// `cortex` run in another home on this same host (its own `CORTEX_HOME`, the same log): a
+/// worker installed as a service with a home of its own beside a person's `~/.cortex`.
+fn other_home(env: &Env, args: &[&str]) -> common::Out {
+    let other = env.dir.path().join("other-home");
+    std::fs::create_dir_all(other.join("scenarios")).unwrap();
+    for entry in std::fs::read_dir(env.home().join("scenarios")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            other.join("scenarios").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let mut cmd = env.command(args);
+    cmd.env("CORTEX_HOME", &other)
+        .env("CORTEX_DB", env.db_spec());
+    let out = cmd.output().expect("run cortex");
+    common::Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A worker drives a run from its home; an operator on the same host but in another home,
+/// who submitted the run from there (whose lock folder the worker's lock is not in), sees the run running on that worker — not
+/// "interrupted, its driver is gone" — and a `resume` there is refused (exit 4) instead of
+/// taking the live worker's driver lease for a dead process's and running the phase a second
+/// time beside it.
+fn a_worker_of_another_home_on_this_host_is_not_taken_for_dead(env: Env) {
+    scenario(
+        &env,
+        "slow",
+        "name: slow\ndescription: one slow phase\nphases:\n  - name: work\n    run: 'echo x >> work-runs; while [ ! -e go-on ]; do sleep 0.1; done; echo done'\n",
+    );
+    let w = Worker::start(&env, "service", &[]);
+    // Submitted from the other home, which so knows the run (its lock file is there).
+    let submitted = other_home(&env, &["orchestrate", "run", "slow", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.stderr);
+    let run = submitted.stdout.trim().to_string();
+    ran(&env, "work-runs");
+    let seen = other_home(&env, &["--json", "orchestrate", "status", &run]);
+    assert_eq!(seen.json()["status"], "running", "{}", seen.stderr);
+    let human = other_home(&env, &["orchestrate", "status", &run]).stdout;
+    assert!(human.contains("on worker service"), "{human}");
+    assert!(!human.contains("driver is gone"), "{human}");
+    let resumed = other_home(&env, &["orchestrate", "resume", &run]);
+    assert_eq!(resumed.code, 4, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stderr.contains("worker:service"),
+        "names who drives it: {}",
+        resumed.stderr
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &run, "the phase to end", |ev| {
+        !of_type(ev, "step_succeeded").is_empty()
+    });
+    assert!(of_type(&ev, "step_interrupted").is_empty(), "{ev:?}");
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("work-runs")).unwrap(),
+        "x\n",
+        "the phase ran once"
+    );
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 /// The types of a run's events from `run_submitted` on, without `attempt_claimed` (what a
 /// worker records besides a phase's start).
 fn driven_types(ev: &[Value]) -> Vec<String> {
@@ -503,6 +575,7 @@ fn a_worker_driving_from_its_cached_fold_records_what_resume_records(env: Env) {
 
 common::on_both_stores!(
     a_worker_driving_from_its_cached_fold_records_what_resume_records,
+    a_worker_of_another_home_on_this_host_is_not_taken_for_dead,
     an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives,
     two_workers_share_a_twelve_phase_scenario_each_phase_once,
     runs_on_sends_a_phase_only_to_a_worker_with_its_tags,

@@ -195,9 +195,12 @@ pub fn reap_lapsed(
             events.extend(journal.submit(Command::InterruptAttempt {
                 step: old.unit.clone(),
                 attempt: old.attempt,
+                // The holder's own lease length is not this reaper's to know (each worker
+                // has its `--lease`): what is known is how long it has been overdue.
                 reason: format!(
-                    "the lease of {worker} on {} lapsed (no renewal within {} ms): the attempt runs again",
-                    old.host, shared.lease_ms
+                    "the lease of {worker} on {} lapsed (not renewed; {} ms overdue when found): the attempt runs again",
+                    old.host,
+                    old.remaining_ms.unsigned_abs()
                 ),
             })?);
         }
@@ -206,15 +209,31 @@ pub fn reap_lapsed(
     Ok(events)
 }
 
-/// The live driver lease of `run_id` held from another host, if any: a driver this host's
-/// lock cannot see.
+/// The pid of `lease`'s holder if it is a process of this host (its holder is
+/// `worker:NAME pid N` or `driver:ACTOR pid N`).
+fn pid_here(lease: &Lease) -> Option<i32> {
+    if lease.host != super::hostname() {
+        return None;
+    }
+    let (_, pid) = lease.holder.rsplit_once(" pid ")?;
+    pid.parse::<i32>().ok().filter(|pid| *pid > 0)
+}
+
+/// Whether `lease` is held by a process of this host that is gone (killed before it let go).
+/// A holder on another host, or whose pid cannot be read, is taken at its lease's word.
+pub fn holder_gone(lease: &Lease) -> bool {
+    pid_here(lease).is_some_and(|pid| !super::procinfo::running(pid))
+}
+
+/// The live driver lease of `run_id` that this process's lock cannot see, if any: held from
+/// another host, or from this host by a live process of another home (a worker or driver
+/// whose `CORTEX_HOME` is not this one takes its lock there, not here). A lease of a process
+/// of this host that is gone is nobody's, and this process's own is not another's.
 pub fn driven_elsewhere(store: &dyn crate::store::EventStore, run_id: &str) -> Option<Lease> {
-    let here = super::hostname();
-    store
-        .leases(Some(run_id))
-        .ok()?
-        .into_iter()
-        .find(|l| l.unit == DRIVER_UNIT && !l.lapsed() && l.host != here)
+    let me = std::process::id() as i32;
+    store.leases(Some(run_id)).ok()?.into_iter().find(|l| {
+        l.unit == DRIVER_UNIT && !l.lapsed() && !holder_gone(l) && pid_here(l) != Some(me)
+    })
 }
 
 /// Whether a live process drives `run_id`: one on this host (its lock), or one on another

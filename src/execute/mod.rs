@@ -37,7 +37,7 @@ pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{
     Dispatch, Shared, Slots, acquire_run, claim_unit, driven_elsewhere, driver_alive, finish_unit,
-    load_live, reap_lapsed,
+    holder_gone, load_live, reap_lapsed,
 };
 pub use driver::drive;
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};

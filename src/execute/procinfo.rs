@@ -4,6 +4,25 @@
 
 use std::time::{Duration, SystemTime};
 
+/// Whether process `pid` runs on this host (in this pid namespace): it exists (even as
+/// another user's: the signal 0 is refused, not unanswered) and has not exited (a zombie
+/// waiting for its parent has).
+pub fn running(pid: i32) -> bool {
+    use nix::errno::Errno;
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Err(Errno::ESRCH) => false,
+        _ => !zombie(pid),
+    }
+}
+
+/// Whether `/proc` says process `pid` is a zombie (it has exited).
+fn zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|text| {
+        text.rfind(')')
+            .is_some_and(|end| text[end + 1..].trim_start().starts_with('Z'))
+    })
+}
+
 /// What `/proc/PID/stat` says of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {

@@ -155,11 +155,11 @@ impl Ctx {
 
     /// The global options every command this invocation prints (in a hint or a line of text)
     /// carries after `cortex`: `--home H` when a bare `cortex` would use another home, `--db`
-    /// when given — as given, or, when it holds a password, as messages name the log
-    /// (`Location::shown`): printed text never shows a password.
+    /// when given — as given, or, when it holds a password, without it and otherwise as given
+    /// (`Location::without_password`): printed text never shows a password.
     pub fn globals(&self) -> Vec<String> {
         self.globals_with(|db| match Location::parse(db, &self.cwd) {
-            Some(loc) if loc.holds_password() => loc.shown(),
+            Some(loc) if loc.holds_password() => loc.without_password(),
             _ => db.to_string(),
         })
     }
@@ -211,10 +211,12 @@ impl Ctx {
     }
 
     /// `view`'s suggested commands, naming `--home` and `--db` when a bare `cortex` would use
-    /// another home or log: their argv (`next`, run as they are by front ends) carry `--db` as
-    /// given, password and all (DESIGN.md, PostgreSQL).
+    /// another home or log, as `globals` does: their argv (`next`, printed as "Next:" lines,
+    /// shown on the dashboard's run page, returned by `--json`, MCP and the API) never carry
+    /// a password; with `PGPASSWORD` set, as libpq reads it, they run as they are (DESIGN.md,
+    /// PostgreSQL).
     fn with_globals(&self, mut view: StatusView) -> StatusView {
-        let global = self.globals_with(str::to_string);
+        let global = self.globals();
         for s in &mut view.next {
             s.argv.splice(1..1, global.iter().cloned());
         }

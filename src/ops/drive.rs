@@ -154,6 +154,20 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
         DriveError::Journal(crate::execute::JournalError::Decide(d)) => CommandError::from(
             crate::execute::JournalError::Fenced(format!("the run moved on without it ({d})")),
         ),
+        // The log went away under the drive: nothing recorded was lost, and this very run
+        // goes on with its resume once the database answers.
+        DriveError::Journal(crate::execute::JournalError::Store(
+            e @ crate::store::StoreError::Unreachable { .. },
+        )) => {
+            let group = match kind {
+                RunKind::Scenario => "orchestrate",
+                RunKind::Workflow => "workflow",
+            };
+            CommandError::new(exit::FAILED, e.to_string()).hint(format!(
+                "check that PostgreSQL is running and reachable there; nothing recorded was lost, and the run goes on once it answers: {} (a worker takes it too, once this driver's lease lapses)",
+                ctx.cmd(&[group, "resume", run_id])
+            ))
+        }
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         DriveError::MissingSecretInputs(missing) => {
@@ -163,14 +177,30 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
 }
 
 /// The lock, if the run is not driven by another live process. The lock excludes a second
-/// driver, but one taken on a file this process made may be a lock beside a live driver's:
-/// `locks/` may have been deleted under it, and a lock on a deleted file excludes nobody. The
-/// log names the run's driver; if that process is alive here, the run is still its own (exit
-/// 4), and the lock file made is removed so that the next process asks the same.
+/// driver in this home; a driver elsewhere — on another host, or a worker or driver of
+/// another home on this host sharing the log (its lock is in its home) — holds the run's
+/// driver lease, which is asked here, before anything is shown or recorded (exit 4). A lock
+/// taken on a file this process made may be a lock beside a live driver's: `locks/` may
+/// have been deleted under it, and a lock on a deleted file excludes nobody. The log names
+/// the run's driver; if that process is alive here, the run is still its own (exit 4), and
+/// the lock file made is removed so that the next process asks the same.
 pub fn not_driven_elsewhere(
+    ctx: &Ctx,
     lock: DriverLock,
-    journal: &Journal<'_>,
+    journal: &mut Journal<'_>,
 ) -> Result<DriverLock, CommandError> {
+    let run_id = journal.run_id.clone();
+    // A worker's driver holds the run's driver lease already (its journal is fenced with it).
+    let leased = journal
+        .fenced_by()
+        .is_some_and(|l| l.unit == crate::store::DRIVER_UNIT);
+    if !leased
+        && let Some(lease) =
+            journal.with_leases(|store| crate::execute::driven_elsewhere(store, &run_id))
+    {
+        lock.give_back();
+        return Err(driven_by(ctx, journal, &lease));
+    }
     if !lock.made_anew() {
         return Ok(lock);
     }
@@ -240,7 +270,7 @@ fn drive_from(
     first: Option<Command>,
 ) -> Result<Output, CommandError> {
     let actor = by.clone();
-    let lock = not_driven_elsewhere(lock, &journal)?;
+    let lock = not_driven_elsewhere(ctx, lock, &mut journal)?;
     // The driver's lease: the run is driven here and nowhere else (on any host), and every
     // append is made under it, so a driver that lost it (paused or cut off past it, the run
     // taken over) records nothing more.
@@ -323,8 +353,8 @@ fn hold_driver_lease(
 ) -> Result<Option<(crate::store::Lease, KeeperRef)>, CommandError> {
     use crate::store::{DRIVER_UNIT, LeaseClaim, StoreError};
     // A command driving a SQLite log needs no lease: the log is on this host, where the run's
-    // lock alone says who drives it (workers here see that lock too), and nothing is paid
-    // per append for a fence.
+    // lock (and, for homes sharing the log, the leases of their workers: `not_driven_elsewhere`)
+    // says who drives it, and nothing is paid per append for a fence.
     if ctx.dispatch.shared.is_none() && !ctx.location()?.is_postgres() {
         return Ok(None);
     }
@@ -351,14 +381,13 @@ fn hold_driver_lease(
         seat.keeper.keep(lease.clone());
         return Ok(Some((lease, KeeperRef::Seat(seat.clone()))));
     }
-    // This process holds the run's lock on this host, so a driver lease held by a process on
-    // this host is a dead one's (killed before it let go): it is let go at once, not waited
-    // out.
+    // A driver lease held by a process of this host that is gone (killed before it let go)
+    // is let go at once, not waited out. One whose process lives is another home's driver or
+    // worker on this host (its lock is in its home, not here): it holds the run.
     let _ = journal.nested(|store, _, _| {
-        let dead = store
-            .leases(Some(&claim.run_id))?
-            .into_iter()
-            .find(|l| l.unit == DRIVER_UNIT && l.host == claim.host && l.holder != claim.holder);
+        let dead = store.leases(Some(&claim.run_id))?.into_iter().find(|l| {
+            l.unit == DRIVER_UNIT && l.holder != claim.holder && crate::execute::holder_gone(l)
+        });
         match dead {
             Some(l) => store.release_lease(&l),
             None => Ok(()),
@@ -369,32 +398,17 @@ fn hold_driver_lease(
         Err(StoreError::Unsupported(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
         Ok(None) => {
-            let holder = journal
+            let Some(holder) = journal
                 .nested(|store, _, _| store.leases(Some(&run_id)))
                 .ok()
                 .and_then(|ls| ls.into_iter().find(|l| l.unit == DRIVER_UNIT))
-                .map_or("another driver".to_string(), |l| {
-                    format!(
-                        "{} on {} (for {} ms more)",
-                        l.holder, l.host, l.remaining_ms
-                    )
-                });
-            return Err(CommandError::new(
-                exit::HELD,
-                format!("run {run_id} is driven by {holder}"),
-            )
-            .hint(if journal.state.is_scenario() {
-                format!(
-                    "wait for it, or see it with {} (or stop it with {}) from here",
-                    ctx.cmd(&["orchestrate", "status", &run_id]),
-                    ctx.cmd(&["orchestrate", "stop", &run_id])
-                )
-            } else {
-                format!(
-                    "wait for it, or see it with {} from here",
-                    ctx.cmd(&["workflow", "status", &run_id])
-                )
-            }));
+            else {
+                return Err(CommandError::new(
+                    exit::HELD,
+                    format!("run {run_id} is driven by another driver"),
+                ));
+            };
+            return Err(driven_by(ctx, journal, &holder));
         }
     };
     journal.fence(lease.clone());
@@ -421,6 +435,31 @@ fn hold_driver_lease(
         }
     };
     Ok(Some((lease, keeper)))
+}
+
+/// The run is held (exit 4) by the live driver whose lease is `lease`: who, and how to see or
+/// stop it from here.
+fn driven_by(ctx: &Ctx, journal: &Journal<'_>, lease: &crate::store::Lease) -> CommandError {
+    let run_id = &journal.run_id;
+    CommandError::new(
+        exit::HELD,
+        format!(
+            "run {run_id} is driven by {} on {} (for {} ms more)",
+            lease.holder, lease.host, lease.remaining_ms
+        ),
+    )
+    .hint(if journal.state.is_scenario() {
+        format!(
+            "wait for it, or see it with {} (or stop it with {}) from here",
+            ctx.cmd(&["orchestrate", "status", run_id]),
+            ctx.cmd(&["orchestrate", "stop", run_id])
+        )
+    } else {
+        format!(
+            "wait for it, or see it with {} from here",
+            ctx.cmd(&["workflow", "status", run_id])
+        )
+    })
 }
 
 /// The keeper renewing a driver's lease: a worker's (shared by its units) or its own.

@@ -194,6 +194,9 @@ impl From<StoreError> for CommandError {
             StoreError::ReadOnly(_) => Some(
                 "make cortex.db (and its folder) writable, then run the command again; nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
             ),
+            StoreError::ReadOnlyDatabase { .. } => Some(
+                "point --db, CORTEX_DB or `db` at the primary server, or let this role write (ALTER ROLE … SET default_transaction_read_only = off, likewise ALTER DATABASE); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into(),
+            ),
             StoreError::NewerLog { .. } => Some(
                 "upgrade cortex to write to this log; commands that only read it (status, history, log verify) still work".into(),
             ),
@@ -209,14 +212,20 @@ impl From<StoreError> for CommandError {
                     .command(&["workflow", "status"]),
             ),
             StoreError::Unreachable { .. } => Some(
-                Hint::from("check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value); nothing recorded was lost; a run that was being driven goes on with ")
+                Hint::from("check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value; a password, never shown, goes in it or in PGPASSWORD); nothing recorded was lost; a run that was being driven goes on with ")
                     .command(&["workflow", "resume", "RUN"])
                     .then(" (")
                     .command(&["orchestrate", "resume", "NAME"])
                     .then(" for a scenario)"),
             ),
+            StoreError::Rejected { .. } => Some(
+                "check the database's name (a team creates it once: CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0), the user, and its password (in the URL or PGPASSWORD; never shown), in --db, CORTEX_DB or `db` in cortex.config.json, and the server's pg_hba.conf; nothing recorded was lost".into(),
+            ),
             StoreError::Refused(_) => Some(
-                "the role cortex connects as needs SELECT and INSERT on events, and SELECT, INSERT and UPDATE on runs and snapshots (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
+                "the role cortex connects as needs SELECT and INSERT on events, SELECT, INSERT and UPDATE on runs and snapshots, and SELECT, INSERT, UPDATE and DELETE on leases; tables are created and upgraded by their owner: run the command once as that role (e.g. `cortex --home \"$(mktemp -d)\" log copy --to postgres://OWNER@HOST/DB`), then grant again (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
+            ),
+            StoreError::Foreign { .. } => Some(
+                "give cortex a database of its own (CREATE DATABASE cortex ENCODING 'UTF8' TEMPLATE template0), or a schema of its own in this one (CREATE SCHEMA cortex, then options=-csearch_path%3Dcortex in the URL, or ALTER ROLE … SET search_path = cortex); nothing of that database was changed".into(),
             ),
             // Damaged, or not an SQLite file at all: cortex cannot tell more than SQLite does.
             StoreError::Open { path, .. } => Some(format!(
@@ -229,7 +238,10 @@ impl From<StoreError> for CommandError {
         };
         // A file that is not a log was named by the user (`log verify --file`): bad input.
         let code = match e {
-            StoreError::NotALog { .. } | StoreError::BadLocation(_) => exit::BAD_INPUT,
+            StoreError::NotALog { .. }
+            | StoreError::BadLocation(_)
+            | StoreError::Foreign { .. }
+            | StoreError::Rejected { .. } => exit::BAD_INPUT,
             _ => exit::FAILED,
         };
         let mut err = CommandError::new(code, e.to_string());

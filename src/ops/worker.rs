@@ -15,11 +15,11 @@ use crate::definition::limits::{DurationRange, WORKER_LEASE, WORKER_POLL};
 use crate::definition::{Durability, tags_cover};
 use crate::event::Operator;
 use crate::execute::{
-    Dispatch, DriverLock, Journal, LeaseKeeper, Quiet, Runner, Shared, Slots, StopFlag,
-    SystemClock, UlidIds, claim_unit, finish_unit, load_state, reap_lapsed,
+    Dispatch, DriverLock, Journal, JournalError, LeaseKeeper, Quiet, Runner, Shared, Slots,
+    StopFlag, SystemClock, UlidIds, claim_unit, finish_unit, holder_gone, load_state, reap_lapsed,
 };
 use crate::plan::ready_phases;
-use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery};
+use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery, StoreError};
 
 /// How soon a worker looks again at a submitted run whose submitter still holds its lock.
 const SOON: Duration = Duration::from_millis(2);
@@ -130,9 +130,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         opts.concurrency.max(1),
         lease_ms,
         location.shown(),
-        match listener {
-            Listener::Poll => " (polling)",
-            Listener::Postgres(_) => " (LISTEN/NOTIFY)",
+        if listener.listens() {
+            " (LISTEN/NOTIFY)"
+        } else {
+            " (polling)"
         }
     ));
     let (tx, rx) = mpsc::channel::<Done>();
@@ -149,6 +150,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut heard: Option<Vec<String>> = None;
     let mut again: BTreeSet<String> = BTreeSet::new();
     let mut full_at = Instant::now();
+    // Whether the log could not be reached in the last pass.
+    let mut outage: Option<()> = None;
     loop {
         while let Ok(done) = rx.try_recv() {
             busy.remove(&done.key);
@@ -190,118 +193,156 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             _ => None,
         };
         let full = targeted.is_none();
-        let runs: Vec<String> = match targeted {
-            Some(runs) => runs.into_iter().collect(),
-            None => {
-                full_at = Instant::now();
-                again.clear();
-                let unfinished = store.list_runs(&RunQuery {
-                    unfinished: true,
-                    ..RunQuery::kind(None)
-                })?;
-                seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
-                unfinished.into_iter().map(|e| e.run_id).collect()
-            }
-        };
-        for run_id in runs {
-            if busy.contains(&run_id) {
-                continue;
-            }
-            let Ok(mut state) = watched(&*store, &mut seen, &run_id) else {
-                continue;
+        // One pass over the runs. A log that cannot be reached (PostgreSQL restarted, failed
+        // over, the network cut) does not end the worker: it says so once, and the next pass
+        // tries again (each reconnects, up to the store's patience) until the log answers.
+        let pass = (|| -> Result<(), JournalError> {
+            let runs: Vec<String> = match targeted {
+                Some(runs) => runs.into_iter().collect(),
+                None => {
+                    full_at = Instant::now();
+                    again.clear();
+                    let unfinished = store.list_runs(&RunQuery {
+                        unfinished: true,
+                        ..RunQuery::kind(None)
+                    })?;
+                    seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
+                    unfinished.into_iter().map(|e| e.run_id).collect()
+                }
             };
-            // A run named by a notification may be over, or no run of this log (the channel
-            // is the database's: another schema's log notifies it too).
-            if !full && (state.start.is_none() || state.outcome().is_some()) {
-                seen.remove(&run_id);
-                continue;
-            }
-            let leases = store.leases(Some(&run_id))?;
-            if leases
-                .iter()
-                .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
-            {
-                let mut journal = Journal::from_state(&mut store, &clock, &mut ids, state.clone())?;
-                let events = reap_lapsed(&mut journal, &seat)?;
-                reaped += events
+            for run_id in runs {
+                if busy.contains(&run_id) {
+                    continue;
+                }
+                let Ok(mut state) = watched(&*store, &mut seen, &run_id) else {
+                    continue;
+                };
+                // A run named by a notification may be over, or no run of this log (the channel
+                // is the database's: another schema's log notifies it too).
+                if !full && (state.start.is_none() || state.outcome().is_some()) {
+                    seen.remove(&run_id);
+                    continue;
+                }
+                let leases = store.leases(Some(&run_id))?;
+                if leases
                     .iter()
-                    .filter(|e| e.event.type_name() == "step_interrupted")
-                    .count() as u64;
-                for e in &events {
-                    if let crate::event::Event::StepInterrupted { step, reason, .. } = &e.event {
-                        live.observer
-                            .note(&format!("Run {run_id}: `{step}` interrupted: {reason}\n"));
+                    .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
+                {
+                    let mut journal =
+                        Journal::from_state(&mut store, &clock, &mut ids, state.clone())?;
+                    let events = reap_lapsed(&mut journal, &seat)?;
+                    reaped += events
+                        .iter()
+                        .filter(|e| e.event.type_name() == "step_interrupted")
+                        .count() as u64;
+                    for e in &events {
+                        if let crate::event::Event::StepInterrupted { step, reason, .. } = &e.event
+                        {
+                            live.observer
+                                .note(&format!("Run {run_id}: `{step}` interrupted: {reason}\n"));
+                        }
                     }
+                    state = journal.state.clone();
+                    seen.insert(run_id.clone(), state.clone());
                 }
-                state = journal.state.clone();
-                seen.insert(run_id.clone(), state.clone());
-            }
-            let driver = leases
-                .iter()
-                .find(|l| l.unit == DRIVER_UNIT && !l.lapsed())
-                .cloned();
-            // On this host the run's lock says at once whether its driver lives; a lease
-            // speaks for drivers on other hosts.
-            let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
-            let alive = locked || driver.as_ref().is_some_and(|l| l.host != seat.host);
-            if locked && driver.is_none() && state.submitted {
-                soon = true;
-                again.insert(run_id.clone());
-            }
-            if !alive {
-                if !wants_driving(&state, &opts.tags) {
-                    continue;
+                let driver = leases
+                    .iter()
+                    .find(|l| l.unit == DRIVER_UNIT && !l.lapsed())
+                    .cloned();
+                // In this home the run's lock says at once whether its driver lives; a lease
+                // speaks for drivers on other hosts and in other homes of this host (unless its
+                // process is gone).
+                let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
+                let alive = locked
+                    || driver
+                        .as_ref()
+                        .is_some_and(|l| l.holder != seat.holder && !holder_gone(l));
+                if locked && driver.is_none() && state.submitted {
+                    soon = true;
+                    again.insert(run_id.clone());
                 }
-                let scenario = state.is_scenario();
-                // A workflow's steps run in its driver: it takes a slot for the whole run.
-                if !scenario && !seat.slots.try_take() {
-                    continue;
-                }
-                let Some(lease) = store.claim_lease(&seat.claim(&run_id, DRIVER_UNIT, 0))? else {
-                    if !scenario {
-                        seat.slots.give();
-                    }
-                    continue;
-                };
-                busy.insert(run_id.clone());
-                driven += 1;
-                live.observer.note(&format!(
-                    "Run {run_id} ({} `{}`): {}; driving it.\n",
-                    if scenario { "scenario" } else { "workflow" },
-                    state.start.as_ref().map_or("", |s| s.name.as_str()),
-                    if state.submitted {
-                        "submitted for workers"
-                    } else {
-                        "its driver is gone"
-                    }
-                ));
-                let taken = Taken {
-                    state,
-                    lease,
-                    scenario,
-                };
-                spawn_drive(&wctx, &seat, &pool, taken, tx.clone());
-            } else if let Some(d) = driver
-                && d.holder.starts_with("worker:")
-                && d.holder != seat.holder
-                && state.is_scenario()
-            {
-                // Help the worker that drives it with its ready phases.
-                for index in ready_phases(&state) {
-                    let unit = state.steps[index].name.clone();
-                    let key = format!("{run_id}/{unit}");
-                    if busy.contains(&key)
-                        || state.is_external(index)
-                        || !tags_cover(&opts.tags, state.runs_on(index))
-                        || !seat.slots.try_take()
-                    {
+                if !alive {
+                    if !wants_driving(&state, &opts.tags) {
                         continue;
                     }
-                    busy.insert(key.clone());
-                    units += 1;
-                    spawn_unit(&wctx, &seat, state.clone(), unit, key, tx.clone());
+                    let scenario = state.is_scenario();
+                    // A workflow's steps run in its driver: it takes a slot for the whole run.
+                    if !scenario && !seat.slots.try_take() {
+                        continue;
+                    }
+                    let Some(lease) = store.claim_lease(&seat.claim(&run_id, DRIVER_UNIT, 0))?
+                    else {
+                        if !scenario {
+                            seat.slots.give();
+                        }
+                        continue;
+                    };
+                    busy.insert(run_id.clone());
+                    driven += 1;
+                    live.observer.note(&format!(
+                        "Run {run_id} ({} `{}`): {}; driving it.\n",
+                        if scenario { "scenario" } else { "workflow" },
+                        state.start.as_ref().map_or("", |s| s.name.as_str()),
+                        if state.submitted {
+                            "submitted for workers"
+                        } else {
+                            "its driver is gone"
+                        }
+                    ));
+                    let taken = Taken {
+                        state,
+                        lease,
+                        scenario,
+                    };
+                    spawn_drive(&wctx, &seat, &pool, taken, tx.clone());
+                } else if let Some(d) = driver
+                    && d.holder.starts_with("worker:")
+                    && d.holder != seat.holder
+                    && state.is_scenario()
+                {
+                    // Help the worker that drives it with its ready phases.
+                    for index in ready_phases(&state) {
+                        let unit = state.steps[index].name.clone();
+                        let key = format!("{run_id}/{unit}");
+                        if busy.contains(&key)
+                            || state.is_external(index)
+                            || !tags_cover(&opts.tags, state.runs_on(index))
+                            || !seat.slots.try_take()
+                        {
+                            continue;
+                        }
+                        busy.insert(key.clone());
+                        units += 1;
+                        spawn_unit(&wctx, &seat, state.clone(), unit, key, tx.clone());
+                    }
                 }
             }
+            Ok(())
+        })();
+        match pass {
+            Ok(()) => {
+                if outage.take().is_some() {
+                    live.observer
+                        .note("The event log answers again; taking work.\n");
+                }
+            }
+            Err(JournalError::Store(StoreError::Unreachable { target, reason })) => {
+                if outage.is_none() {
+                    outage = Some(());
+                    live.observer.note(&format!(
+                        "The event log at {target} cannot be reached ({reason}); what runs here goes on, and this worker tries again until it answers (SIGTERM to stop).\n"
+                    ));
+                }
+                // Back off between attempts (each attempt already tried to reconnect for a
+                // while), watching for SIGTERM.
+                let until = Instant::now() + opts.poll.max(Duration::from_secs(1));
+                while Instant::now() < until && !live.stop.is_set() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                heard = None;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         }
         if full && opts.until_idle && busy.is_empty() && taken_before == (driven, units) {
             break;

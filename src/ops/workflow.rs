@@ -798,14 +798,14 @@ pub fn resume_claimed(
 /// lease is held: `drive::resume_driving`).
 fn go_on(
     ctx: &Ctx,
-    journal: Journal<'_>,
+    mut journal: Journal<'_>,
     lock: DriverLock,
     mode: ResumeMode,
     timeout_seconds: u64,
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    let lock = super::drive::not_driven_elsewhere(lock, &journal)?;
+    let lock = super::drive::not_driven_elsewhere(ctx, lock, &mut journal)?;
     if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
         live.observer.warn(&changed);
     }

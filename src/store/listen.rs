@@ -11,33 +11,38 @@ use super::Location;
 pub enum Listener {
     /// Nothing to listen to: each wait sleeps out its timeout (the caller polls).
     Poll,
-    Postgres(Box<postgres::Client>),
+    /// Listening on PostgreSQL (`conn` says where). Without a connection (it broke: the
+    /// server restarted, the network was cut), a wait sleeps out its timeout and then tries
+    /// to listen again, so a worker hears of appends within milliseconds again once the
+    /// server is back, not only at each poll for the rest of its life.
+    Postgres {
+        conn: String,
+        client: Option<Box<postgres::Client>>,
+    },
 }
 
 impl Listener {
-    /// A listener for the log at `location`: on PostgreSQL a connection that listens, or
-    /// polling if it cannot be made (the caller polls either way).
+    /// A listener for the log at `location`: on PostgreSQL a connection that listens (made
+    /// again whenever it broke; polling meanwhile), else polling.
     pub fn open(location: &Location) -> Listener {
         let Location::Postgres(conn) = location else {
             return Listener::Poll;
         };
-        let client = std::str::FromStr::from_str(conn)
-            .ok()
-            .and_then(|config: postgres::Config| {
-                let mut config = config;
-                if config.get_connect_timeout().is_none() {
-                    config.connect_timeout(Duration::from_secs(5));
-                }
-                config.connect(postgres::NoTls).ok()
-            })
-            .and_then(|mut client| {
-                client.batch_execute("LISTEN cortex_runs").ok()?;
-                Some(client)
-            });
-        match client {
-            Some(c) => Listener::Postgres(Box::new(c)),
-            None => Listener::Poll,
+        Listener::Postgres {
+            conn: conn.clone(),
+            client: listen(conn),
         }
+    }
+
+    /// Whether it listens now (rather than polls).
+    pub fn listens(&self) -> bool {
+        matches!(
+            self,
+            Listener::Postgres {
+                client: Some(_),
+                ..
+            }
+        )
     }
 
     /// Wait until an append is heard of (the run ids heard, maybe none) or `timeout` passes.
@@ -47,10 +52,15 @@ impl Listener {
                 std::thread::sleep(timeout);
                 Vec::new()
             }
-            Listener::Postgres(client) => {
+            Listener::Postgres { conn, client } => {
+                let Some(listening) = client else {
+                    std::thread::sleep(timeout);
+                    *client = listen(conn);
+                    return Vec::new();
+                };
                 let mut heard = Vec::new();
                 let broken = {
-                    let mut notes = client.notifications();
+                    let mut notes = listening.notifications();
                     let first = notes.timeout_iter(timeout).next();
                     match first {
                         Ok(Some(n)) => {
@@ -67,11 +77,24 @@ impl Listener {
                     }
                 };
                 if broken {
-                    // The connection broke: poll from now on.
-                    *self = Listener::Poll;
+                    // The connection broke: poll until listening again works (the next wait
+                    // tries). Appends made meanwhile went unheard: the caller's next pass is
+                    // a full one, as after any wait that heard nothing.
+                    *client = None;
                 }
                 heard
             }
         }
     }
+}
+
+/// A connection to `conn` that listens on `cortex_runs`, if one can be made now.
+fn listen(conn: &str) -> Option<Box<postgres::Client>> {
+    let mut config = super::postgres::config_of(conn).ok()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    let mut client = config.connect(postgres::NoTls).ok()?;
+    client.batch_execute("LISTEN cortex_runs").ok()?;
+    Some(Box::new(client))
 }

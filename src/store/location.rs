@@ -107,6 +107,17 @@ impl Location {
         }
     }
 
+    /// The value that selects this log with its password (if any) taken out and everything
+    /// else kept, for suggested commands; else `shown` (`postgres::without_password`).
+    pub fn without_password(&self) -> String {
+        match self {
+            Location::Postgres(conn) => {
+                super::postgres::without_password(conn).unwrap_or_else(|| self.shown())
+            }
+            Location::Sqlite(_) => self.shown(),
+        }
+    }
+
     /// Whether the value that selects this log holds a secret (a PostgreSQL password), so
     /// that only `shown` may be printed.
     pub fn holds_password(&self) -> bool {
@@ -177,6 +188,38 @@ impl Location {
 
 #[cfg(test)]
 mod tests {
+
+    /// A suggested command names the log a password-bearing value names — its schema option,
+    /// its other parameters — without the password; where that cannot be done surely, the
+    /// shown form.
+    #[test]
+    fn a_password_is_taken_out_and_nothing_else() {
+        let cwd = Path::new("/");
+        for (given, expected) in [
+            (
+                "postgres://u:p%40ss@h:5432/db?options=-csearch_path%3Dt&sslmode=disable",
+                "postgres://u@h:5432/db?options=-csearch_path%3Dt&sslmode=disable",
+            ),
+            (
+                "postgresql://u@h/db?password=pw&application_name=x",
+                "postgresql://u@h/db?application_name=x",
+            ),
+            (
+                "host=h user=u password='s e\\'cret' dbname=db options='-csearch_path=t'",
+                "host=h user=u dbname=db options='-csearch_path=t'",
+            ),
+            ("host=h password = pw dbname=db", "host=h dbname=db"),
+        ] {
+            let loc = Location::parse(given, cwd).unwrap();
+            assert!(loc.holds_password(), "{given}");
+            assert_eq!(loc.without_password(), expected, "{given}");
+        }
+        // A password with an unescaped `/`: the URL cannot be cut surely.
+        let loc = Location::parse("postgres://u:a/b@h/db", cwd).unwrap();
+        let shown = loc.without_password();
+        assert!(!shown.contains("a/b"), "{shown}");
+    }
+
     use super::*;
 
     /// SPEC §9: URLs and libpq strings select PostgreSQL; `sqlite:PATH` and plain paths select

@@ -63,6 +63,12 @@ pub enum StoreError {
     Busy,
     #[error("the event log is read-only: {0}")]
     ReadOnly(String),
+    /// A PostgreSQL server that refuses writes to the session: a standby (a read replica), or
+    /// `default_transaction_read_only` set for the role or the database.
+    #[error(
+        "the database at {target} accepts no writes ({reason}): it is a standby (a read replica), or read-only for this role or database"
+    )]
+    ReadOnlyDatabase { target: String, reason: String },
     /// The log's schema is newer than this cortex knows: it is read, never written.
     #[error(
         "the event log at {path} was written by a newer cortex (schema version {found}; this cortex knows versions up to {known}): it will not write to it"
@@ -77,6 +83,12 @@ pub enum StoreError {
     /// empty file.
     #[error("{path} is not a cortex event log (it has no events table)")]
     NotALog { path: String, blank: bool },
+    /// A PostgreSQL database (or schema) holding tables named as cortex's that cortex did not
+    /// make: another application's. Neither read nor written.
+    #[error(
+        "the database at {target} holds tables named as cortex's ({tables}) that are not a cortex event log (cortex made none of them): it will neither read nor write them"
+    )]
+    Foreign { target: String, tables: String },
     /// Events still in the write-ahead file of a log on read-only media, which SQLite can
     /// read only by creating the `-shm` file beside it.
     #[error(
@@ -93,6 +105,10 @@ pub enum StoreError {
     /// connection was lost in the middle of a write whose outcome it then says.
     #[error("the event log at {target} cannot be reached: {reason}")]
     Unreachable { target: String, reason: String },
+    /// The server answered and turned the connection away: no database of that name, or the
+    /// user or password not accepted.
+    #[error("the server of {target} refused the connection: {reason}")]
+    Rejected { target: String, reason: String },
     /// The database refused a write for lack of privileges (the role cortex connects as).
     #[error("the event log refused the write: {0}")]
     Refused(String),

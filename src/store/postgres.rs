@@ -162,6 +162,120 @@ pub fn holds_password(conn: &str) -> bool {
     Config::from_str(conn).map_or(true, |c| c.get_password().is_some())
 }
 
+/// `conn` parsed, with the password from `PGPASSWORD` (as libpq reads it) where `conn` names
+/// none: a team keeps the password out of the URL, and so out of every command line and of
+/// the suggested commands cortex prints (which never show one).
+pub fn config_of(conn: &str) -> Result<Config, postgres::Error> {
+    let mut config = Config::from_str(conn)?;
+    if config.get_password().is_none()
+        && let Some(password) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty())
+    {
+        config.password(std::os::unix::ffi::OsStrExt::as_bytes(password.as_os_str()));
+    }
+    Ok(config)
+}
+
+/// `conn` with its password taken out and everything else as written (host, port, database,
+/// `options`, …), for commands cortex suggests: they act on the same log, and run as they
+/// are with the password in `PGPASSWORD`. None where that cannot be done surely (the result
+/// is parsed back and must name the same log without a password): then only `shown` is.
+pub fn without_password(conn: &str) -> Option<String> {
+    let stripped = match conn.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, hosts)) => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    format!("{user}@{hosts}")
+                }
+                None => authority.to_string(),
+            };
+            let tail = match tail.split_once('?') {
+                Some((path, query)) => {
+                    let kept: Vec<&str> = query
+                        .split('&')
+                        .filter(|kv| kv.split('=').next() != Some("password"))
+                        .collect();
+                    match kept.is_empty() {
+                        true => path.to_string(),
+                        false => format!("{path}?{}", kept.join("&")),
+                    }
+                }
+                None => tail.to_string(),
+            };
+            format!("{scheme}://{authority}{tail}")
+        }
+        None => key_values(conn)?
+            .into_iter()
+            .filter(|(key, _)| *key != "password")
+            .map(|(_, pair)| pair)
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let (before, after) = (
+        Config::from_str(conn).ok()?,
+        Config::from_str(&stripped).ok()?,
+    );
+    let same = after.get_password().is_none()
+        && before.get_user() == after.get_user()
+        && before.get_dbname() == after.get_dbname()
+        && before.get_options() == after.get_options()
+        && before.get_hosts() == after.get_hosts()
+        && before.get_ports() == after.get_ports()
+        && before.get_application_name() == after.get_application_name();
+    same.then_some(stripped)
+}
+
+/// The pairs of a libpq `key=value` string, each as its key and its text as written (a value
+/// may be single-quoted, with backslash escapes). None if it does not read as one.
+fn key_values(conn: &str) -> Option<Vec<(&str, &str)>> {
+    let mut pairs = Vec::new();
+    let mut rest = conn.trim_start();
+    while !rest.is_empty() {
+        let eq = rest.find('=')?;
+        let key = rest[..eq].trim_end();
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return None;
+        }
+        let value = rest[eq + 1..].trim_start();
+        let offset = rest.len() - value.len();
+        let mut end = value.len();
+        let mut chars = value.char_indices();
+        if value.starts_with('\'') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    (_, '\\') => {
+                        chars.next()?;
+                    }
+                    (i, '\'') => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    c if c.is_whitespace() => {
+                        end = i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        pairs.push((key, &rest[..offset + end]));
+        rest = rest[offset + end..].trim_start();
+    }
+    Some(pairs)
+}
+
 pub fn shown(conn: &str) -> String {
     match Config::from_str(conn) {
         Ok(config) => shown_config(&config),
@@ -365,12 +479,24 @@ impl PostgresStore {
     }
 
     fn connect(conn: &str, access: Access) -> Result<Self, StoreError> {
-        let mut config = Config::from_str(conn).map_err(|e| {
-            StoreError::BadLocation(format!(
-                "`{}` is not a PostgreSQL connection string: {e}",
-                shown(conn)
-            ))
+        let mut config = config_of(conn).map_err(|e| {
+            StoreError::BadLocation(match holds_password(conn) {
+                // It does not parse, so whether it holds a password cannot be told: it is
+                // not repeated.
+                true => format!(
+                    "the value naming the log is not a PostgreSQL connection string ({e}); it is not repeated here, in case it holds a password"
+                ),
+                false => format!("`{conn}` is not a PostgreSQL connection string: {e}"),
+            })
         })?;
+        // No TLS yet (DESIGN.md): a connection string that demands it cannot be served, and
+        // says so rather than failing a handshake.
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(StoreError::BadLocation(format!(
+                "{} asks for TLS (sslmode=require), which cortex does not speak yet: reach the database over a private network or a tunnel and leave sslmode out (or sslmode=disable)",
+                shown_config(&config)
+            )));
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -392,6 +518,7 @@ impl PostgresStore {
             fence_leases: RefCell::new(None),
         };
         store.setup(&mut store.conn.borrow_mut())?;
+        store.refuse_foreign()?;
         store.version = store.stored_version()?;
         store.known_schema = store.version <= SCHEMA_VERSION;
         if access == Access::Write {
@@ -416,6 +543,24 @@ impl PostgresStore {
                 Err(e) if worth_retrying(&e, unanswered) && Instant::now() + pause < deadline => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                // The server answered and refused: a database of that name does not exist,
+                // or the user or its password is not accepted. Not an outage: the value
+                // naming the log is wrong (or the database is still to be made).
+                Err(e)
+                    if e.code().is_some_and(|c| {
+                        [
+                            SqlState::INVALID_CATALOG_NAME,
+                            SqlState::INVALID_PASSWORD,
+                            SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+                        ]
+                        .contains(c)
+                    }) =>
+                {
+                    return Err(StoreError::Rejected {
+                        target: shown.to_string(),
+                        reason: message(&e),
+                    });
                 }
                 Err(e) => {
                     return Err(StoreError::Unreachable {
@@ -501,9 +646,10 @@ impl PostgresStore {
                 message(&e),
                 self.shown
             )),
-            Some(c) if c == &SqlState::READ_ONLY_SQL_TRANSACTION => {
-                StoreError::ReadOnly(format!("{}: {}", self.shown, message(&e)))
-            }
+            Some(c) if c == &SqlState::READ_ONLY_SQL_TRANSACTION => StoreError::ReadOnlyDatabase {
+                target: self.shown.clone(),
+                reason: message(&e),
+            },
             Some(c) if c == &SqlState::DISK_FULL => StoreError::Full(message(&e)),
             _ => StoreError::Postgres(message(&e)),
         }
@@ -512,6 +658,31 @@ impl PostgresStore {
     fn has_table(&self, name: &str) -> Result<bool, StoreError> {
         let row = self.with(|c| c.query_opt("SELECT to_regclass($1)::text", &[&name]))?;
         Ok(row.is_some_and(|r| r.get::<_, Option<String>>(0).is_some()))
+    }
+
+    /// Refuse a database whose tables named as cortex's are another application's: cortex's
+    /// first migration makes its append-only trigger function in the same transaction as its
+    /// tables, so tables of those names without it were made by someone else (reading them
+    /// failed on a missing column, and setting up failed on "relation already exists").
+    fn refuse_foreign(&self) -> Result<(), StoreError> {
+        let row = self.with(|c| {
+            c.client.query_one(
+                "SELECT to_regprocedure('cortex_events_append_only()') IS NOT NULL,
+                        coalesce((SELECT string_agg(n, ', ' ORDER BY o)
+                                    FROM unnest(ARRAY['events', 'runs', 'snapshots', 'leases', 'schema_version'])
+                                         WITH ORDINALITY AS t(n, o)
+                                   WHERE to_regclass(n) IS NOT NULL), '')",
+                &[],
+            )
+        })?;
+        let (ours, tables): (bool, String) = (row.get(0), row.get(1));
+        if ours || tables.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Foreign {
+            target: self.shown.clone(),
+            tables,
+        })
     }
 
     /// The schema version recorded in the database (0 without `schema_version`).
@@ -582,10 +753,20 @@ impl PostgresStore {
             tx.commit()?;
             Ok(SCHEMA_VERSION)
         });
+        let from = self.version;
         let version = match version {
             Err(StoreError::Postgres(m)) => {
                 return Err(StoreError::Postgres(format!(
                     "setting up the event log's tables in {shown} failed: {m}"
+                )));
+            }
+            // The everyday role of a team may read and append, never create or alter tables:
+            // an upgrade is the owner's to run.
+            Err(StoreError::Refused(m)) => {
+                return Err(StoreError::Refused(format!(
+                    "{} needs its tables {} (schema version {from}, this cortex writes {SCHEMA_VERSION}), which only the role that owns them may do: {m}",
+                    shown,
+                    if from == 0 { "created" } else { "upgraded" }
                 )));
             }
             other => other?,
