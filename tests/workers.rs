@@ -279,7 +279,9 @@ fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
     assert_eq!(cut.len(), 1, "the cut attempt is recorded");
     let reason = cut[0]["body"]["reason"].as_str().unwrap_or_default();
     assert!(
-        reason.contains("doomed") && reason.contains("lapsed") && !reason.contains("5000"),
+        reason.contains("doomed")
+            && reason.contains("lapsed")
+            && !reason.contains("within 5000 ms"),
         "{reason}"
     );
     assert_eq!(claimed_by(&ev, "work"), vec!["doomed", "rescuer"]);
