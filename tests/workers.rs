@@ -278,9 +278,11 @@ fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
     let cut = of_type(&ev, "step_interrupted");
     assert_eq!(cut.len(), 1, "the cut attempt is recorded");
     let reason = cut[0]["body"]["reason"].as_str().unwrap_or_default();
+    // Which comes first is a race, both right: the rescuer reaping the phase's lapsed lease,
+    // or taking over the run whose driver (the same dead worker, its pid gone) ended.
     assert!(
-        reason.contains("doomed")
-            && reason.contains("lapsed")
+        (reason.contains("doomed") && reason.contains("lapsed")
+            || reason.contains("its driver ended"))
             && !reason.contains("within 5000 ms"),
         "{reason}"
     );

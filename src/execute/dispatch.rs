@@ -296,7 +296,7 @@ pub fn acquire_run(
                 pid: 0,
                 host: lease.host,
                 actor: lease.holder,
-                since: format!("{} ms left on its lease", lease.remaining_ms),
+                since: format!("its lease has {} ms left", lease.remaining_ms),
             }),
         }),
     }

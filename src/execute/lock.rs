@@ -28,6 +28,14 @@ pub struct Holder {
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Pid 0: a holder known only by its lease (a worker or driver of another host or
+        // home): its holder names it, and `since` says how its lease stands.
+        if self.pid == 0 {
+            if self.host == "?" {
+                return f.write_str("another process (its note could not be read)");
+            }
+            return write!(f, "{} on {} ({})", self.actor, self.host, self.since);
+        }
         write!(
             f,
             "process {} on {} ({}, since {})",
@@ -246,6 +254,32 @@ pub fn live_recorded_driver(state: &crate::decide::RunState) -> Option<Holder> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A holder known only by its lease (another host or home) is named by its lease's holder
+    /// and how its lease stands, never as "process 0".
+    #[test]
+    fn a_holder_known_by_its_lease_is_not_shown_as_process_0() {
+        let by_lease = Holder {
+            pid: 0,
+            host: "build-7".into(),
+            actor: "worker:ci pid 4242".into(),
+            since: "its lease has 1500 ms left".into(),
+        };
+        assert_eq!(
+            by_lease.to_string(),
+            "worker:ci pid 4242 on build-7 (its lease has 1500 ms left)"
+        );
+        let unread = Holder {
+            pid: 0,
+            host: "?".into(),
+            actor: "?".into(),
+            since: "?".into(),
+        };
+        assert_eq!(
+            unread.to_string(),
+            "another process (its note could not be read)"
+        );
+    }
     use super::*;
 
     fn me() -> Holder {
