@@ -1518,6 +1518,18 @@ fn off_loopback_every_request_needs_the_token_and_one_is_generated() {
     let out = env.run(&["serve", "--addr", "127.0.0.1:0", "--token", "short"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("too short"), "{}", out.stderr);
+    // An empty CORTEX_SERVE_TOKEN is said to be empty, naming where a token comes from.
+    let out = env.run_with(
+        &["serve", "--addr", "127.0.0.1:0"],
+        &[("CORTEX_SERVE_TOKEN", "")],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("the token (--token, or CORTEX_SERVE_TOKEN) is empty"),
+        "{}",
+        out.stderr
+    );
 }
 
 /// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.

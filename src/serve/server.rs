@@ -250,17 +250,22 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
 /// A token given with `--token` goes into headers and forms: printable ASCII, long enough.
 fn check_token(token: &str) -> Result<String, CommandError> {
     let fix = "give at least 16 printable ASCII characters without spaces, or leave --token out to have one generated";
+    // Given with --token or by CORTEX_SERVE_TOKEN (clap reads either): both are named.
+    let what = "the token (--token, or CORTEX_SERVE_TOKEN)";
+    if token.is_empty() {
+        return Err(CommandError::bad_input(format!("{what} is empty")).hint(fix));
+    }
     if token.chars().count() < MIN_TOKEN {
         return Err(CommandError::bad_input(format!(
-            "--token is {} characters long: too short to keep anyone out",
+            "{what} is {} characters long: too short to keep anyone out",
             token.chars().count()
         ))
         .hint(fix));
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(CommandError::bad_input(
-            "--token holds a space, a control character or non-ASCII text",
-        )
+        return Err(CommandError::bad_input(format!(
+            "{what} holds a space, a control character or non-ASCII text"
+        ))
         .hint(fix));
     }
     Ok(token.to_string())
