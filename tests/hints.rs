@@ -1012,3 +1012,33 @@ fn a_submitted_run_is_offered_to_be_driven_here_instead_of_by_a_worker() {
     assert_eq!(env.run(&argv).code, 0);
     assert_eq!(env.status(None)["status"], "completed");
 }
+
+/// A scenario run submitted for workers that none has taken is offered abort (as a workflow
+/// run is), and the suggestion ends it when pasted.
+#[test]
+fn a_submitted_scenario_run_is_offered_abort_and_it_ends_the_run() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    let submitted = env.run(&["orchestrate", "run", "sc", "--submit"]);
+    assert_eq!(submitted.code, 0, "{}", submitted.stderr);
+    let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    let abort = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["argv"][1] == "orchestrate" && n["argv"][2] == "abort")
+        .unwrap_or_else(|| panic!("no abort offered: {status}"));
+    let argv: Vec<&str> = abort["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    // An aborted run ends not completed: exit 1, as every abort.
+    assert_eq!(env.run(&argv).code, 1);
+    let after = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    assert_eq!(after["status"], "aborted", "{after}");
+}

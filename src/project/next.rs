@@ -335,10 +335,12 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             format!("record `{phase}` as skipped and go on"),
         ));
     }
+    // A run submitted for workers that none has taken yet can be given up, as a workflow's.
     if matches!(
         view.status,
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted
-    ) {
+    ) || (view.status == RunStatus::Waiting && view.submitted)
+    {
         out.push(Suggestion::new(
             &["orchestrate", "abort", id],
             "end the run",
