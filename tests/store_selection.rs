@@ -407,4 +407,25 @@ fn a_connection_string_demanding_tls_says_cortex_does_not_speak_it() {
         out.stderr
     );
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    // The modes that verify a certificate, which the client library does not even read.
+    for (conn, mode) in [
+        (
+            "postgres://someone:hunter2@127.0.0.1:9/db?sslmode=verify-full",
+            "verify-full",
+        ),
+        (
+            "host=127.0.0.1 port=9 password=hunter2 sslmode=verify-ca",
+            "verify-ca",
+        ),
+    ] {
+        let out = env.run(&["--db", conn, "workflow", "history"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("sslmode={mode}"))
+                && out.stderr.contains("does not speak"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+    }
 }
