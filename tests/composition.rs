@@ -697,6 +697,54 @@ fn composition_events_conform_to_the_event_schema() {
 }
 
 #[test]
+fn uses_depth_limit_was_bypassed_by_a_workflow_reached_first_by_a_shorter_chain() {
+    // `a` uses `y0` directly (a short chain, walked first and remembered) and through
+    // z1..z8: the long chain root → a → z1..z8 → y0..y10 is 21 workflows deep. The walk
+    // remembered `y0` as fine and let the long chain through.
+    let env = Env::new();
+    env.workflow("root", "name: root\nsteps:\n  - name: s\n    uses: a\n")
+        .workflow(
+            "a",
+            "name: a\nsteps:\n  - name: short\n    uses: y0\n  - name: long\n    uses: z1\n",
+        )
+        .workflow(
+            "y10",
+            "name: y10\nsteps:\n  - name: leaf\n    run: echo leaf\n",
+        );
+    for i in 1..=8 {
+        let next = if i == 8 {
+            "y0".to_string()
+        } else {
+            format!("z{}", i + 1)
+        };
+        env.workflow(
+            &format!("z{i}"),
+            &format!("name: z{i}\nsteps:\n  - name: s\n    uses: {next}\n"),
+        );
+    }
+    for i in 0..10 {
+        env.workflow(
+            &format!("y{i}"),
+            &format!("name: y{i}\nsteps:\n  - name: s\n    uses: y{}\n", i + 1),
+        );
+    }
+    let out = env.run(&["workflow", "validate", "root"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains("nests deeper than 16 workflows (through root → a → z1 →"),
+        "{text}"
+    );
+    assert!(text.contains("a chain of `uses:` is at most 16"), "{text}");
+    let run = env.run(&["workflow", "run", "root"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    // The short chain alone (a → y0..y10, 13 deep from root) is fine.
+    env.workflow("a", "name: a\nsteps:\n  - name: short\n    uses: y0\n");
+    let ok = env.run(&["workflow", "validate", "root"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+}
+
+#[test]
 fn cycles_through_uses_are_located_errors_with_exit_2() {
     let env = Env::new();
     env.workflow("a", "name: a\nsteps:\n  - name: call-b\n    uses: b\n")
