@@ -639,6 +639,79 @@ fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
 }
 
 #[test]
+fn a_child_resumed_on_its_own_after_sigint_left_its_stopped_parent_unmentioned() {
+    // Ctrl-C on the parent stops both; `workflow resume` (the latest run: the child) finished
+    // the child and said nothing of the parent, still stopped, its `uses:` step unfinished.
+    let env = Env::new();
+    env.workflow(
+        "stoppable",
+        "name: stoppable\nsteps:\n  - name: long\n    run: echo go >> ran.log; touch started; [ -f fast ] || sleep 30\n",
+    )
+    .workflow(
+        "outer",
+        "name: outer\nsteps:\n  - name: inner\n    uses: stoppable\n  - name: after\n    run: echo after >> ran.log\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "outer"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the child's step", || env.file("started").exists());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(driver.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(3));
+    let parent = env.status(Some("outer"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(env.file("fast"), "").unwrap();
+    let child = env.run(&["--json", "workflow", "resume", "stoppable"]);
+    assert_eq!(child.code, 0, "{}{}", child.stdout, child.stderr);
+    let doc = child.json();
+    assert_eq!(doc["status"], "completed");
+    let next = doc["next"].as_array().unwrap();
+    let resume = next
+        .iter()
+        .find(|s| s["argv"].as_array().unwrap().iter().any(|a| a == &parent))
+        .unwrap_or_else(|| panic!("no suggestion names the parent {parent}: {doc}"));
+    let argv: Vec<&str> = resume["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        argv[argv.len() - 3..],
+        ["workflow", "resume", parent.as_str()]
+    );
+    let shown = env.run(&["workflow", "status", "stoppable"]);
+    assert!(
+        shown.stdout.contains(&format!("workflow resume {parent}")),
+        "{}",
+        shown.stdout
+    );
+    // The suggestion does what it says: the parent goes on, the child is not run again.
+    let resumed = env.run(&["workflow", "resume", &parent]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["go", "go", "after"]);
+    assert_eq!(env.status(Some("outer"))["status"], "completed");
+    let after = env
+        .run(&["--json", "workflow", "status", "stoppable"])
+        .json();
+    assert!(
+        !after["next"].as_array().unwrap().iter().any(|s| s["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == &parent)),
+        "{after}"
+    );
+}
+
+#[test]
 fn aborting_the_parent_aborts_its_waiting_child() {
     let env = Env::new();
     env.workflow("review", REVIEW).workflow("release", RELEASE);

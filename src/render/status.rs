@@ -546,7 +546,7 @@ pub fn render_outcome(view: &StatusView, now: SystemTime) -> String {
             }
         }
     }
-    let title = if view.status == RunStatus::Waiting {
+    let title = if matches!(view.status, RunStatus::Waiting | RunStatus::Completed) {
         "Next"
     } else {
         "Recovery options"
