@@ -639,6 +639,79 @@ fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
 }
 
 #[test]
+fn a_child_resumed_on_its_own_after_sigint_left_its_stopped_parent_unmentioned() {
+    // Ctrl-C on the parent stops both; `workflow resume` (the latest run: the child) finished
+    // the child and said nothing of the parent, still stopped, its `uses:` step unfinished.
+    let env = Env::new();
+    env.workflow(
+        "stoppable",
+        "name: stoppable\nsteps:\n  - name: long\n    run: echo go >> ran.log; touch started; [ -f fast ] || sleep 30\n",
+    )
+    .workflow(
+        "outer",
+        "name: outer\nsteps:\n  - name: inner\n    uses: stoppable\n  - name: after\n    run: echo after >> ran.log\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "outer"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the child's step", || env.file("started").exists());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(driver.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(3));
+    let parent = env.status(Some("outer"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(env.file("fast"), "").unwrap();
+    let child = env.run(&["--json", "workflow", "resume", "stoppable"]);
+    assert_eq!(child.code, 0, "{}{}", child.stdout, child.stderr);
+    let doc = child.json();
+    assert_eq!(doc["status"], "completed");
+    let next = doc["next"].as_array().unwrap();
+    let resume = next
+        .iter()
+        .find(|s| s["argv"].as_array().unwrap().iter().any(|a| a == &parent))
+        .unwrap_or_else(|| panic!("no suggestion names the parent {parent}: {doc}"));
+    let argv: Vec<&str> = resume["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        argv[argv.len() - 3..],
+        ["workflow", "resume", parent.as_str()]
+    );
+    let shown = env.run(&["workflow", "status", "stoppable"]);
+    assert!(
+        shown.stdout.contains(&format!("workflow resume {parent}")),
+        "{}",
+        shown.stdout
+    );
+    // The suggestion does what it says: the parent goes on, the child is not run again.
+    let resumed = env.run(&["workflow", "resume", &parent]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["go", "go", "after"]);
+    assert_eq!(env.status(Some("outer"))["status"], "completed");
+    let after = env
+        .run(&["--json", "workflow", "status", "stoppable"])
+        .json();
+    assert!(
+        !after["next"].as_array().unwrap().iter().any(|s| s["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == &parent)),
+        "{after}"
+    );
+}
+
+#[test]
 fn aborting_the_parent_aborts_its_waiting_child() {
     let env = Env::new();
     env.workflow("review", REVIEW).workflow("release", RELEASE);
@@ -694,6 +767,54 @@ fn composition_events_conform_to_the_event_schema() {
     ] {
         assert!(types.contains(t), "no {t} event in {types:?}");
     }
+}
+
+#[test]
+fn uses_depth_limit_was_bypassed_by_a_workflow_reached_first_by_a_shorter_chain() {
+    // `a` uses `y0` directly (a short chain, walked first and remembered) and through
+    // z1..z8: the long chain root → a → z1..z8 → y0..y10 is 21 workflows deep. The walk
+    // remembered `y0` as fine and let the long chain through.
+    let env = Env::new();
+    env.workflow("root", "name: root\nsteps:\n  - name: s\n    uses: a\n")
+        .workflow(
+            "a",
+            "name: a\nsteps:\n  - name: short\n    uses: y0\n  - name: long\n    uses: z1\n",
+        )
+        .workflow(
+            "y10",
+            "name: y10\nsteps:\n  - name: leaf\n    run: echo leaf\n",
+        );
+    for i in 1..=8 {
+        let next = if i == 8 {
+            "y0".to_string()
+        } else {
+            format!("z{}", i + 1)
+        };
+        env.workflow(
+            &format!("z{i}"),
+            &format!("name: z{i}\nsteps:\n  - name: s\n    uses: {next}\n"),
+        );
+    }
+    for i in 0..10 {
+        env.workflow(
+            &format!("y{i}"),
+            &format!("name: y{i}\nsteps:\n  - name: s\n    uses: y{}\n", i + 1),
+        );
+    }
+    let out = env.run(&["workflow", "validate", "root"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains("nests deeper than 16 workflows (through root → a → z1 →"),
+        "{text}"
+    );
+    assert!(text.contains("a chain of `uses:` is at most 16"), "{text}");
+    let run = env.run(&["workflow", "run", "root"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    // The short chain alone (a → y0..y10, 13 deep from root) is fine.
+    env.workflow("a", "name: a\nsteps:\n  - name: short\n    uses: y0\n");
+    let ok = env.run(&["workflow", "validate", "root"]);
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
 }
 
 #[test]

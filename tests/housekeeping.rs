@@ -159,3 +159,37 @@ fn json_man_and_completions_are_refused_with_a_hint() {
         );
     }
 }
+
+#[test]
+fn man_all_wrote_through_a_symbolic_link_at_a_page_name_and_overwrote_its_target() {
+    let env = Env::new();
+    let dir = env.project().join("man1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let victim = env.project().join("precious.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("cortex.1")).unwrap();
+    std::fs::write(dir.join("cortex-gc.1"), "an old page\n").unwrap();
+    let all = env.run(&["man", "--all", dir.to_str().unwrap()]);
+    assert_eq!(all.code, 0, "{}{}", all.stdout, all.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let page = dir.join("cortex.1");
+    assert!(!page.symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains(".TH cortex 1")
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("cortex-gc.1"))
+            .unwrap()
+            .contains(".TH cortex-gc 1")
+    );
+    // Nothing staged is left beside the pages.
+    let stray: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !n.ends_with(".1"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}

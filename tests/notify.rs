@@ -203,13 +203,15 @@ fn a_notification_that_is_not_one_thing_or_not_http_is_refused_where_it_is_writt
     let env = Env::new();
     env.workflow(
         "bad",
-        "name: bad\nsteps:\n  - {name: a, run: 'true'}\nnotify:\n  on_failure:\n    - webhook: ftp://example.com/x\n    - run: echo\n      webhook: https://example.com\n    - webhook: https://example.com\n      retries: 11\n",
+        "name: bad\nsteps:\n  - {name: a, run: 'true'}\nnotify:\n  on_failure:\n    - webhook: ftp://example.com/x\n    - run: echo\n      webhook: https://example.com\n    - webhook: https://example.com\n      retries: 11\n    - webhook: http://[::1]:99999/hook\n",
     );
     let out = env.run(&["--json", "workflow", "validate", "bad"]);
     assert_eq!(out.code, 2, "{}", out.stdout);
     out.assert_error_on_line("not an http(s) URL", 6);
     out.assert_error_on_line("exactly one of", 7);
     out.assert_error_on_line("at most 10", 10);
+    // a_webhook_port_past_65535_or_0_was_taken_as_valid_and_failed_only_at_delivery
+    out.assert_error_on_line("names the port 99999; a port is from 1 to 65535", 11);
 }
 
 /// The address (`host:port`) of a hook's URL.

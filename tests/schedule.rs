@@ -316,6 +316,33 @@ fn a_bad_schedule_is_a_located_error_and_never_fires() {
             .contains("input `version` is required, and a scheduled run has nobody to ask for it"),
         "{json}"
     );
+    // What croner says only vaguely ("Range out of bounds", an illegal character in a part
+    // the user never wrote) is said of the field: the regression of
+    // cron_errors_said_range_out_of_bounds_for_a_backwards_range.
+    for (cron, says) in [
+        (
+            "0 0 * * FRI-MON",
+            "`FRI-MON`, which runs backwards: write `MON-FRI`",
+        ),
+        (
+            "0 0 * * SAT-SUN",
+            "write `SAT-7` (Sunday is 7 as well as 0)",
+        ),
+        ("0 0 1 JANX *", "holds `JANX`, which is not a month"),
+        ("0,,30 * * * *", "an empty item in its list"),
+    ] {
+        env.workflow(
+            "odd",
+            &format!("name: odd\nschedule: \"{cron}\"\nsteps:\n  - {{name: a, run: 'true'}}\n"),
+        );
+        let json = env.run(&["--json", "workflow", "validate", "odd"]);
+        assert_eq!(json.code, 2, "{cron}: {}", json.stdout);
+        let json = json.json();
+        assert_eq!(json["errors"][0]["line"], 2, "{json}");
+        let message = json["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{cron}: {message}");
+    }
+    std::fs::remove_file(env.home().join("workflows/odd.yaml")).unwrap();
     // Listed as never firing, exit 2; a pass fires nothing and says so once.
     let list = env.run(&["--json", "schedule", "list"]);
     assert_eq!(list.code, 2);

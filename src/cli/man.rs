@@ -134,6 +134,32 @@ pub fn one(path: &[String]) -> Result<Vec<u8>, CommandError> {
     page(&cmd, path.is_empty()).map_err(failed("cannot render the manual page".into()))
 }
 
+/// Write `text` as `dir/name`, replacing what is there without writing through it: the page
+/// goes into a new file beside it, then is renamed over the name, so a symbolic link (or a
+/// hard link) at that name is replaced, never the file it points to, and a reader never sees
+/// half a page.
+fn replace_file(dir: &Path, name: &str, text: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let staged = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // A leftover of a killed run of this process id: removed (a link is removed, not followed).
+    match std::fs::remove_file(&staged) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&staged)
+        .and_then(|mut f| f.write_all(text));
+    match written.and_then(|()| std::fs::rename(&staged, dir.join(name))) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            Err(e)
+        }
+    }
+}
+
 /// `cortex man --all DIR`: every page (`cortex.1`, `cortex-workflow.1`,
 /// `cortex-workflow-run.1`, …) written into `dir`, created if need be; the files written.
 pub fn all(dir: &Path) -> Result<Vec<String>, CommandError> {
@@ -151,7 +177,8 @@ pub fn all(dir: &Path) -> Result<Vec<String>, CommandError> {
         );
         let path = dir.join(&name);
         let text = page(cmd, top).map_err(failed("cannot render the manual page".into()))?;
-        std::fs::write(&path, text).map_err(failed(format!("cannot write {}", path.display())))?;
+        replace_file(dir, &name, &text)
+            .map_err(failed(format!("cannot write {}", path.display())))?;
         written.push(name);
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             walk(sub, false, dir, written)?;

@@ -174,8 +174,26 @@ pub fn url_problem(url: &str) -> Option<String> {
         Some(r) if r.chars().any(|c| c.is_control() || c.is_whitespace()) => Some(format!(
             "webhook `{url}` holds spaces or control characters; percent-encode them"
         )),
-        Some(_) => None,
+        Some(r) => port_problem(r).map(|port| {
+            format!("webhook `{url}` names the port {port}; a port is from 1 to 65535")
+        }),
     }
+}
+
+/// The port written in the authority that opens `rest` (a URL after its scheme), if it is
+/// all digits and no port (0, or past 65535). A port made of a variable is checked once it is
+/// resolved.
+fn port_problem(rest: &str) -> Option<&str> {
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let port = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1.strip_prefix(':')?,
+        None => host_port.rsplit_once(':')?.1,
+    };
+    (!port.is_empty()
+        && port.chars().all(|c| c.is_ascii_digit())
+        && port.parse::<u16>().map_or(true, |p| p == 0))
+    .then_some(port)
 }
 
 /// The URL a webhook stands for: its variables replaced by `env` (an environment variable's
@@ -271,6 +289,32 @@ pub fn url_secrets(url: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_port_past_65535_or_0_was_taken_as_valid_and_failed_only_at_delivery() {
+        for (url, port) in [
+            ("http://[::1]:99999/", "99999"),
+            ("https://hooks.example.com:0/x", "0"),
+            ("http://u:p@127.0.0.1:65536", "65536"),
+        ] {
+            let problem = url_problem(url).unwrap_or_else(|| panic!("{url} taken as valid"));
+            assert!(
+                problem.contains(&format!("names the port {port}; a port is from 1 to 65535")),
+                "{problem}"
+            );
+        }
+        for fine in [
+            "http://[::1]:8080/x",
+            "https://hooks.example.com/a:b",
+            "http://127.0.0.1:65535?x=1:0",
+            "http://user:99999@example.com/",
+            "https://example.com:/",
+        ] {
+            assert_eq!(url_problem(fine), None, "{fine}");
+        }
+        // A port from a variable is checked once resolved, not as written.
+        assert_eq!(webhook_problem("http://example.com:${PORT}/x"), None);
+    }
 
     #[test]
     fn a_masked_url_keeps_scheme_host_and_port_only() {

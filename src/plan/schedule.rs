@@ -123,7 +123,15 @@ impl Cadence {
     }
 }
 
-/// Say which field holds a number out of its range (the parser only says that one does).
+/// The names a field takes besides numbers (croner's: months, days of the week).
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// Say which field is wrong and how, where the parser would say only that one is (or, for a
+/// misspelt name, name the wrong part): a number out of its range, a step of 0, an empty item
+/// in a list (`0,,5`), a range that runs backwards (`5-1`), a name that is no month or day.
 fn out_of_range(expression: &str) -> Result<(), String> {
     const FIELDS: [(&str, u32, u32); 5] = [
         ("minute", 0, 59),
@@ -134,10 +142,71 @@ fn out_of_range(expression: &str) -> Result<(), String> {
     ];
     for (field, (what, low, high)) in expression.split_whitespace().zip(FIELDS) {
         for item in field.split(',') {
+            if item.is_empty() {
+                return Err(format!(
+                    "the {what} field `{}` has an empty item in its list: write items between commas, e.g. `0,15,30`",
+                    shown(field)
+                ));
+            }
             let (range, step) = match item.split_once('/') {
                 Some((r, s)) => (r, Some(s)),
                 None => (item, None),
             };
+            let names: &[&str] = match what {
+                "month" => &MONTHS,
+                "day-of-week" => &DAYS,
+                _ => &[],
+            };
+            for word in range.split('-') {
+                if !names.is_empty()
+                    && word.len() > 1
+                    && word.chars().all(|c| c.is_ascii_alphabetic())
+                    && !names.iter().any(|n| n.eq_ignore_ascii_case(word))
+                {
+                    return Err(format!(
+                        "the {what} field `{}` holds `{}`, which is not a {}: it takes {} or the numbers {low} to {high}",
+                        shown(field),
+                        shown(word),
+                        if what == "month" {
+                            "month"
+                        } else {
+                            "day of the week"
+                        },
+                        names.join(", ")
+                    ));
+                }
+            }
+            // A number, or a name's number (months from 1, days from 0 = SUN).
+            let value = |word: &str| {
+                word.parse::<u32>().ok().or_else(|| {
+                    let i = names.iter().position(|n| n.eq_ignore_ascii_case(word))?;
+                    u32::try_from(i)
+                        .ok()
+                        .map(|i| i + u32::from(what == "month"))
+                })
+            };
+            if let Some((from, to)) = range.split_once('-')
+                && let (Some(a), Some(b)) = (value(from), value(to))
+                && a > b
+                && (low..=high).contains(&a)
+                && (low..=high).contains(&b)
+            {
+                // Sunday is 7 as well as 0: `SAT-SUN` is `SAT-7`.
+                if what == "day-of-week" && b == 0 {
+                    return Err(format!(
+                        "the {what} field `{}` has the range `{from}-{to}`, which runs backwards: write `{from}-7` (Sunday is 7 as well as 0)",
+                        shown(field)
+                    ));
+                }
+                let (first, last) = match names {
+                    [first, .., last] => (first.to_string(), last.to_string()),
+                    _ => (low.to_string(), high.to_string()),
+                };
+                return Err(format!(
+                    "the {what} field `{}` has the range `{from}-{to}`, which runs backwards: write `{to}-{from}`, or two ranges (`{from}-{last},{first}-{to}`) to wrap around",
+                    shown(field)
+                ));
+            }
             if let Some(step) = step
                 && let Ok(n) = step.parse::<u32>()
                 && (n == 0 || n > high)
@@ -179,6 +248,48 @@ mod tests {
     const T: u64 = 1_796_292_000_000;
 
     #[test]
+    fn cron_errors_said_range_out_of_bounds_for_a_backwards_range_and_named_the_wrong_part_for_a_misspelt_name()
+     {
+        let backwards = Cadence::parse("5-1 * * * *").unwrap_err();
+        assert!(backwards.contains("the minute field `5-1`"), "{backwards}");
+        assert!(
+            backwards.contains("runs backwards: write `1-5`"),
+            "{backwards}"
+        );
+        let dow = Cadence::parse("0 0 * * FRI-MON").unwrap_err();
+        assert!(
+            dow.contains("`FRI-MON`, which runs backwards: write `MON-FRI`, or two ranges (`FRI-SAT,SUN-MON`)"),
+            "{dow}"
+        );
+        let weekend = Cadence::parse("0 0 * * SAT-SUN").unwrap_err();
+        assert!(weekend.contains("write `SAT-7` (Sunday is 7"), "{weekend}");
+        assert!(Cadence::parse("0 0 * * SAT-7").is_ok());
+        let month = Cadence::parse("0 0 1 NOV-feb *").unwrap_err();
+        assert!(month.contains("write `feb-NOV`"), "{month}");
+        let month = Cadence::parse("0 0 1 JANX *").unwrap_err();
+        assert!(
+            month.contains("the month field `JANX` holds `JANX`, which is not a month"),
+            "{month}"
+        );
+        let day = Cadence::parse("0 0 * * MONDAY").unwrap_err();
+        assert!(day.contains("not a day of the week"), "{day}");
+        let empty = Cadence::parse("0,,5 * * * *").unwrap_err();
+        assert!(empty.contains("an empty item in its list"), "{empty}");
+        let trailing = Cadence::parse("0 3, * * *").unwrap_err();
+        assert!(trailing.contains("the hour field `3,`"), "{trailing}");
+        for fine in [
+            "0 0 * * 5L",
+            "0 0 15W * *",
+            "0 0 * * MON#2",
+            "0 0 ? * mon-fri",
+            "0 0 L * *",
+            "0 0 1 jan,Dec *",
+        ] {
+            assert!(Cadence::parse(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
     fn five_fields_match_whole_minutes_in_utc() {
         let c = Cadence::parse("*/15 * * * *").unwrap();
         assert_eq!(c.next_after(T), Some(T + 15 * MINUTE_MS));
@@ -215,7 +326,7 @@ mod tests {
             ),
             ("*/0 * * * *", "steps by 0"),
             ("0 0 * 13 *", "month field"),
-            ("0 0 * * FOO", "not a cron expression"),
+            ("0 0 * * FOO", "`FOO`, which is not a day of the week"),
             ("0 0 30 2 *", "matches no date"),
             ("@reboot", "not a time"),
             ("* * * * \u{1b}", "control"),

@@ -28,7 +28,7 @@ pub struct Fill {
 }
 
 impl Suggestion {
-    fn new(args: &[&str], why: impl Into<String>) -> Suggestion {
+    pub(crate) fn new(args: &[&str], why: impl Into<String>) -> Suggestion {
         let mut argv = Vec::with_capacity(args.len() + 1);
         argv.push("cortex".to_string());
         argv.extend(args.iter().map(|a| a.to_string()));

@@ -399,6 +399,26 @@ impl StatusView {
         if changed && self.as_of.is_none() {
             self.next = super::next_actions(&self);
         }
+        // A child run over for good whose parent was stopped meanwhile (Ctrl-C on the parent
+        // stops both; the child was then resumed on its own): nobody will drive the parent on
+        // by itself, and resuming it is how its `uses:` step takes this run's end.
+        if self.as_of.is_none()
+            && let Some(parent) = self.parent.clone()
+            && child(&self.run_id).is_some_and(|c| c.outcome().is_some())
+            && let Some(p) = child(&parent.run_id)
+            && p.phase == RunPhase::Stopped
+            && p.step(&parent.step)
+                .and_then(|s| s.child.as_ref())
+                .is_some_and(|c| c.run_id == self.run_id)
+        {
+            self.next.push(super::next::Suggestion::new(
+                &["workflow", "resume", &parent.run_id],
+                format!(
+                    "the parent run is stopped: it goes on, its step `{}` taking this run's end",
+                    parent.step
+                ),
+            ));
+        }
         self
     }
 }

@@ -550,7 +550,7 @@ pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime
             }
         }
     }
-    let title = if view.status == RunStatus::Waiting {
+    let title = if matches!(view.status, RunStatus::Waiting | RunStatus::Completed) {
         "Next"
     } else {
         "Recovery options"

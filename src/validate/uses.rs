@@ -3,7 +3,7 @@
 //! back to a workflow already on it (a → b → a). The workflows are found by the caller (as
 //! `workflow run` finds them), so the checks stay pure.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::workflow::Checker;
 use crate::definition::{InputSpec, Seg, Step, shown};
@@ -37,54 +37,97 @@ pub struct Uses<'a> {
     pub globals: Vec<String>,
 }
 
-/// Where the chain from a `uses:` leads wrong: a cycle (as names), a workflow that cannot be
-/// found or is invalid deeper down, or too deep.
+/// What is wrong down a chain of `uses:`, and how to fix it.
+struct Wrong {
+    message: String,
+    hint: String,
+}
+
+/// The "too deep" error for a chain of workflow names (the first `MAX_USES_DEPTH + 1` shown).
+fn too_deep<'n>(names: impl Iterator<Item = &'n String>) -> Wrong {
+    Wrong {
+        message: format!(
+            "`uses:` nests deeper than {MAX_USES_DEPTH} workflows (through {})",
+            names
+                .take(MAX_USES_DEPTH + 1)
+                .map(|n| shown(n))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        ),
+        hint: format!(
+            "a chain of `uses:` is at most {MAX_USES_DEPTH} workflows long: let a workflow higher up run some of these as its own steps"
+        ),
+    }
+}
+
+/// Walk the chain from `info` (the last of `chain`): a cycle (as names), a workflow that
+/// cannot be found or is invalid deeper down, or a chain too deep is an error; otherwise
+/// the names of the deepest chain below `info`. `below` remembers that chain for each
+/// workflow already walked, so a workflow reached again is not walked again (a diamond of
+/// `uses:` stays linear) and yet a chain through it is measured whole, however it is reached.
 fn walk(
     uses: &Uses<'_>,
     info: &UsedInfo,
     chain: &mut Vec<(String, String)>,
-    clean: &mut BTreeSet<String>,
-) -> Result<(), String> {
+    below: &mut BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>, Wrong> {
     if chain.len() > MAX_USES_DEPTH {
-        return Err(format!(
-            "`uses:` nests deeper than {MAX_USES_DEPTH} workflows (through {})",
-            chain
-                .iter()
-                .map(|(n, _)| shown(n))
-                .collect::<Vec<_>>()
-                .join(" → ")
-        ));
+        return Err(too_deep(chain.iter().map(|(n, _)| n)));
     }
-    if clean.contains(&info.path) {
-        return Ok(());
+    if let Some(tail) = below.get(&info.path) {
+        if chain.len() + tail.len() > MAX_USES_DEPTH {
+            return Err(too_deep(chain.iter().map(|(n, _)| n).chain(tail)));
+        }
+        return Ok(tail.clone());
     }
+    let mut deepest: Vec<String> = Vec::new();
     for text in &info.uses {
-        let next = (uses.find)(text).map_err(|e| {
-            format!(
+        let next = (uses.find)(text).map_err(|e| Wrong {
+            message: format!(
                 "`{}` uses `{}`, which cannot be run: {e}",
                 shown(&info.name),
                 shown(text)
-            )
+            ),
+            hint: format!(
+                "name a workflow of {} or a built-in ({} lists them), or give a path ending in .yaml",
+                uses.workflows_dir,
+                crate::render::suggested_command(&uses.globals, &["workflow", "list"])
+            ),
         })?;
         if let Some(at) = chain.iter().position(|(_, p)| *p == next.path) {
             let mut names: Vec<String> = chain[at..].iter().map(|(n, _)| shown(n)).collect();
             names.push(shown(&next.name));
-            return Err(format!("a cycle through `uses:`: {}", names.join(" → ")));
+            return Err(Wrong {
+                message: format!("a cycle through `uses:`: {}", names.join(" → ")),
+                hint: "a workflow may run another, never itself through others".into(),
+            });
         }
         if let Some(first) = next.problems.first() {
-            return Err(format!(
-                "`{}` uses `{}` ({}), which is not valid: {first}",
-                shown(&info.name),
-                shown(text),
-                next.path
-            ));
+            return Err(Wrong {
+                message: format!(
+                    "`{}` uses `{}` ({}), which is not valid: {first}",
+                    shown(&info.name),
+                    shown(text),
+                    next.path
+                ),
+                hint: format!(
+                    "{} shows them all",
+                    crate::render::suggested_command(
+                        &uses.globals,
+                        &["workflow", "validate", text]
+                    )
+                ),
+            });
         }
         chain.push((next.name.clone(), next.path.clone()));
-        walk(uses, &next, chain, clean)?;
+        let tail = walk(uses, &next, chain, below)?;
         chain.pop();
+        if tail.len() >= deepest.len() {
+            deepest = std::iter::once(next.name.clone()).chain(tail).collect();
+        }
     }
-    clean.insert(info.path.clone());
-    Ok(())
+    below.insert(info.path.clone(), deepest.clone());
+    Ok(deepest)
 }
 
 /// Check the `uses:` and `with:` of step `step` (at `base` in the file).
@@ -141,12 +184,8 @@ pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &
         (uses.root_name.clone(), uses.root.clone()),
         (info.name.clone(), info.path.clone()),
     ];
-    if let Err(e) = walk(uses, &info, &mut chain, &mut BTreeSet::new()) {
-        c.hinted(
-            &at("uses"),
-            e,
-            "a workflow may run another, never itself through others",
-        );
+    if let Err(wrong) = walk(uses, &info, &mut chain, &mut BTreeMap::new()) {
+        c.hinted(&at("uses"), wrong.message, wrong.hint);
     }
     for (key, value) in &step.with {
         let Some(spec) = info.inputs.get(key) else {
