@@ -606,8 +606,9 @@ fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child
     );
 }
 
-#[test]
-fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
+/// `outer` (whose first step `uses: stoppable`, a child that waits until `fast` exists)
+/// driven, and stopped by Ctrl-C (SIGINT) while its child's step runs: the driver exited 3.
+fn outer_stopped_by_sigint_inside_its_child() -> Env {
     let env = Env::new();
     env.workflow(
         "stoppable",
@@ -629,6 +630,12 @@ fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
     )
     .unwrap();
     assert_eq!(driver.wait().unwrap().code(), Some(3));
+    env
+}
+
+#[test]
+fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
+    let env = outer_stopped_by_sigint_inside_its_child();
     assert_eq!(env.status(Some("outer"))["status"], "stopped");
     assert_eq!(env.status(Some("stoppable"))["status"], "stopped");
     std::fs::write(env.file("fast"), "").unwrap();
@@ -642,27 +649,7 @@ fn sigint_stops_the_child_and_the_parent_and_resume_goes_on_with_both() {
 fn a_child_resumed_on_its_own_after_sigint_left_its_stopped_parent_unmentioned() {
     // Ctrl-C on the parent stops both; `workflow resume` (the latest run: the child) finished
     // the child and said nothing of the parent, still stopped, its `uses:` step unfinished.
-    let env = Env::new();
-    env.workflow(
-        "stoppable",
-        "name: stoppable\nsteps:\n  - name: long\n    run: echo go >> ran.log; touch started; [ -f fast ] || sleep 30\n",
-    )
-    .workflow(
-        "outer",
-        "name: outer\nsteps:\n  - name: inner\n    uses: stoppable\n  - name: after\n    run: echo after >> ran.log\n",
-    );
-    let mut driver = env
-        .command(&["workflow", "run", "outer"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the child's step", || env.file("started").exists());
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(driver.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(driver.wait().unwrap().code(), Some(3));
+    let env = outer_stopped_by_sigint_inside_its_child();
     let parent = env.status(Some("outer"))["run_id"]
         .as_str()
         .unwrap()

@@ -51,6 +51,14 @@ fn home() -> Env {
     stocked(Env::new())
 }
 
+/// The id of the newest run of `kind` (`workflow` or `orchestrate`) in `env`'s log.
+fn newest_run(env: &Env, kind: &str) -> String {
+    env.run(&["--json", kind, "history"]).json()[0]["run_id"]
+        .as_str()
+        .expect("a run in the history")
+        .to_string()
+}
+
 /// `env` with the tests' workflows, scenario and agent.
 fn stocked(env: Env) -> Env {
     env.workflow("ship", SHIP)
@@ -152,10 +160,7 @@ fn every_read_endpoint_answers_the_document_of_its_json_twin() {
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
     let history = env.run(&["--json", "workflow", "history"]).json();
     let wf = history[1]["run_id"].as_str().unwrap().to_string();
-    let sc = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let sc = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
     let runs = "/api/v1/runs";
     twin(
@@ -472,10 +477,7 @@ fn every_action_records_what_its_cli_twin_records_with_the_servers_actor() {
 
     // start a manual phase, complete one, stop, resume, abort: scenario actions.
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gate = newest_run(&env, "orchestrate");
     let r = s.post(
         &format!("/api/v1/runs/{gate}/steps/ship/start"),
         r#"{"message": "go"}"#,
@@ -578,10 +580,7 @@ fn every_refusal_of_a_requests_shape_says_how_to_ask_instead() {
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
     let runs = env.run(&["--json", "workflow", "history"]).json();
     let run = runs[0]["run_id"].as_str().unwrap().to_string();
-    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gate = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
     let before = (events(&env, &run).len(), events(&env, &gate).len());
     let cases: Vec<(server::Resp, u16, &str, &str)> = vec![
@@ -713,10 +712,7 @@ fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_noth
     let env = home();
     let doc = Doc::load();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gate = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
     // The page offered "Start" for `ship`; another terminal started it first.
     assert_eq!(
@@ -760,10 +756,7 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     let env = home();
     let doc = Doc::load();
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "workflow");
     let s = Server::start(&env);
     let count = || events(&env, &run).len();
     let before = count();
@@ -1003,10 +996,7 @@ fn a_hostile_step_name_and_output_reach_the_page_escaped() {
         "name: hostile\nsteps:\n  - name: \"<script>alert(1)</script>\"\n    prompt: \"Report <img src=x onerror=alert(2)>\"\n",
     );
     assert_eq!(env.run(&["workflow", "run", "hostile"]).code, 3);
-    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "workflow");
     let s = Server::start(&env);
     let step = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
     let r = s.post(
@@ -1050,10 +1040,7 @@ fn control_and_bidi_characters_from_the_log_are_shown_not_obeyed_by_pages_api_an
         "name: colours\ndescription: \"plain \\u202Edesc\"\nsteps:\n  - name: paint\n    run: |\n      printf '\\033[31mRED\\033[0m \\342\\200\\256tail\\r\\n'\n      printf 'k=a\\342\\200\\256b\\n' >> \"$CORTEX_OUTPUT\"\n",
     );
     assert_eq!(env.run(&["workflow", "run", "colours"]).code, 0);
-    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "workflow");
     let raw_chars = ['\u{1b}', '\u{202e}', '\r'];
     let s = Server::start(&env);
     for path in [
@@ -1112,10 +1099,7 @@ fn a_step_log_of_many_megabytes_is_streamed_raw_not_read_whole_into_one_json_ans
         "name: chatty\nsteps:\n  - name: spew\n    run: \"yes 0123456789abcdef0123456789abcde | head -c 17825792\"\n  - name: quiet\n    run: echo hello\n",
     );
     assert_eq!(env.run(&["workflow", "run", "chatty"]).code, 0);
-    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "workflow");
     let s = Server::start(&env);
     // One JSON answer holds at most the last 8 MiB of output (the document is held whole):
     // the attempt is marked truncated, saying how much was left out.
@@ -1186,10 +1170,7 @@ fn a_long_runs_timeline_says_it_draws_only_its_newest_attempts() {
     }
     std::fs::write(env.home().join("scenarios/long.yaml"), yaml).unwrap();
     assert_eq!(env.run(&["orchestrate", "run", "long"]).code, 0);
-    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
     let html = s.get(&format!("/runs/{run}")).body;
     assert!(
@@ -1208,10 +1189,7 @@ fn the_dashboard_api_and_event_stream_work_over_postgresql() {
     let env = stocked(env);
     let doc = Doc::load();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gate = newest_run(&env, "orchestrate");
     // The server reads the log the CLI writes (CORTEX_DB names the PostgreSQL schema).
     let s = Server::start(&env);
     twin(
@@ -1330,10 +1308,7 @@ fn a_step_started_from_the_dashboard_does_not_inherit_the_servers_token() {
         ),
     );
     assert_eq!(env.run(&["workflow", "run", "told"]).code, 3);
-    let told = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let told = newest_run(&env, "workflow");
     let r = s.post(&format!("/api/v1/runs/{told}/steps/write/fail"), "{}");
     assert!(r.status == 200 || r.status == 202, "{}", r.body);
     let said = eventually(60, "the notification to be delivered", || {
@@ -1381,10 +1356,7 @@ fn a_damaged_log_is_answered_500_with_a_hint_not_a_bare_error() {
 fn the_event_stream_sends_a_runs_events_then_each_new_one() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
     let logged = events(&env, &run);
     let rx = s.events(&format!("/api/v1/runs/{run}/events"));
@@ -1467,10 +1439,7 @@ fn whole_stream(
 fn a_reconnecting_stream_resumes_at_last_event_id_and_a_sealed_runs_stream_ends_at_once() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "orchestrate");
     env.run(&["orchestrate", "abort", &run]);
     let total = events(&env, &run).len();
     let s = Server::start(&env);
@@ -1593,10 +1562,7 @@ fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
     let env = home();
     let doc = Doc::load();
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "workflow");
     let s = Server::start(&env);
     let history = |group: &str| {
         env.run(&["--json", group, "history"])
@@ -1893,10 +1859,7 @@ fn json_serve_tells_the_token_it_made_and_never_one_given() {
 fn the_run_pages_complete_form_reports_a_phases_outputs() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
     let page = s.get(&format!("/runs/{run}")).body;
     let action = format!("action=\"/runs/{run}/steps/plan/complete\"");
@@ -2125,10 +2088,7 @@ fn a_bad_output_line_on_the_page_is_explained_in_the_forms_words() {
 fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gate = newest_run(&env, "orchestrate");
     let holder = cortex::execute::Holder {
         pid: std::process::id(),
         host: cortex::execute::hostname(),
@@ -2163,10 +2123,7 @@ fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run(
 fn a_resume_answered_202_is_in_the_log_before_the_answer() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gate = newest_run(&env, "orchestrate");
     assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
     let s = Server::start(&env);
     let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
@@ -2196,10 +2153,7 @@ fn a_resume_answered_202_is_in_the_log_before_the_answer() {
 fn a_resume_whose_driver_does_not_take_the_run_in_time_is_answered_504_not_waited_for() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
-    let gate = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gate = newest_run(&env, "orchestrate");
     assert_eq!(env.run(&["orchestrate", "stop", &gate]).code, 3);
     let s = Server::start_with(
         &env,
@@ -2252,10 +2206,7 @@ fn a_body_past_the_limit_and_a_read_of_a_change_get_the_error_document_not_axums
     let env = home();
     let doc = Doc::load();
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
-    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = newest_run(&env, "workflow");
     let s = Server::start(&env);
     let before = events(&env, &run).len();
     let huge = format!(r#"{{"message": "{}"}}"#, "m".repeat(3 << 20));
