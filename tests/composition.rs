@@ -1201,6 +1201,40 @@ fn an_if_that_can_never_be_decided_or_an_empty_command_condition_is_refused_by_v
     assert!(errors[2].0.contains("is empty"), "{errors:?}");
 }
 
+/// An `if:` or a template naming a step the definition does not have says so, with the closest
+/// name (a typo), not that the step "does not run before this one" (which sent the reader
+/// looking for an ordering problem); a step that exists but runs later is still said to.
+#[test]
+fn a_reference_to_a_step_that_does_not_exist_is_not_said_to_run_later() {
+    let env = Env::new();
+    env.workflow(
+        "typo",
+        "name: typo\nsteps:\n  - {name: build, run: 'true'}\n  - {name: deploy, if: \"steps.biuld.outputs.ok == 'yes'\", run: 'echo ${{ steps.later.outputs.y }}'}\n  - {name: later, run: 'true'}\n",
+    );
+    let (code, errors) = validation_errors(&env, "typo");
+    assert_eq!(code, 2, "{errors:?}");
+    assert!(
+        errors[0]
+            .0
+            .contains("`if:` reads `steps.biuld.outputs.ok`, but there is no step `biuld`"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1]
+            .0
+            .contains("step `later`, which does not run before this point"),
+        "{errors:?}"
+    );
+    let out = env.run(&["--json", "workflow", "validate", "typo"]).json();
+    assert!(
+        out["errors"][0]["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("did you mean `build`?"),
+        "{out}"
+    );
+}
+
 /// A workflow's dry run says what a scenario's does: a `foreach:` step runs once per item of
 /// its list, a `uses:` step runs its workflow as a child run, an `if:` step may be skipped —
 /// in the plan's lines and in its document.

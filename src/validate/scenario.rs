@@ -203,6 +203,7 @@ pub fn validate_scenario(
     let mut c = super::workflow::Checker::new(text);
     c.foreach =
         super::workflow::foreach_units(scenario.phases.iter().map(|p| (&p.name, &p.foreach)));
+    c.units = scenario.phases.iter().map(|p| p.name.clone()).collect();
     super::workflow::check_inputs(&mut c, &scenario.inputs);
     super::notify::check_notify(&mut c, &scenario.notify, &scenario.inputs);
     if let Some(schedule) = &scenario.schedule {

@@ -30,6 +30,9 @@ pub(super) struct Checker<'a> {
     /// number of items of a list written in the definition (none: a template's list, known
     /// only when it runs).
     pub(super) foreach: BTreeMap<String, Option<usize>>,
+    /// Every step (or phase) of the definition, in order: a reference to a name not among
+    /// them is said not to exist, rather than not to run before.
+    pub(super) units: Vec<String>,
 }
 
 /// The `foreach:` units of a definition, with the length of each list written in it.
@@ -54,6 +57,7 @@ impl<'a> Checker<'a> {
             problems: Vec::new(),
             item_ok: false,
             foreach: BTreeMap::new(),
+            units: Vec::new(),
         }
     }
 }
@@ -65,6 +69,39 @@ impl Checker<'_> {
         earlier.contains(&unit)
             || crate::definition::item_suffix(unit)
                 .is_some_and(|(base, _)| earlier.contains(&base) && self.foreach.contains_key(base))
+    }
+
+    /// For a reference to `unit` (`NAME` or `NAME[i]`) that names no step (or phase) of the
+    /// definition: that it does not exist, and the names that do.
+    fn no_such_unit(&self, unit: &str, kind: &str) -> Option<(String, String)> {
+        let base = crate::definition::item_suffix(unit).map_or(unit, |(base, _)| base);
+        if self.units.is_empty() || self.units.iter().any(|u| u == base) {
+            return None;
+        }
+        const SHOWN: usize = 12;
+        let mut names: Vec<String> = self.units.iter().take(SHOWN).map(|u| shown(u)).collect();
+        if self.units.len() > SHOWN {
+            names.push(format!("and {} more", self.units.len() - SHOWN));
+        }
+        let close = crate::definition::catalog_suggest(
+            &crate::definition::normalize_name(base),
+            self.units.iter().map(String::as_str),
+        );
+        let fix = match close.first() {
+            Some(best) => format!(
+                "did you mean `{}`? Its {kind}s: {}",
+                shown(best),
+                names.join(", ")
+            ),
+            None => format!(
+                "its {kind}s: {} (names are matched exactly)",
+                names.join(", ")
+            ),
+        };
+        Some((
+            format!("there is no {kind} `{}` in this definition", shown(base)),
+            fix,
+        ))
     }
 
     /// For `NAME[i]`, an item of a `foreach:` over a list written in the definition: what is
@@ -204,6 +241,11 @@ impl Checker<'_> {
                         )
                     },
                 ),
+                Ok(Reference::StepOutput { step, .. })
+                    if let Some((problem, fix)) = self.no_such_unit(&step, unit) =>
+                {
+                    self.hinted(path, format!("template refers to `{}`, but {problem}", shown(&step)), fix)
+                }
                 Ok(Reference::StepOutput { step, .. }) if !self.earlier_unit(&step, earlier) => self
                     .hinted(
                         path,
@@ -295,6 +337,15 @@ impl Checker<'_> {
                                         )
                                     },
                                 ),
+                                Reference::StepOutput { step, .. }
+                                    if let Some((problem, fix)) = self.no_such_unit(step, unit) =>
+                                {
+                                    self.hinted(
+                                        path,
+                                        format!("`if:` reads `{written}`, but {problem}"),
+                                        fix,
+                                    )
+                                }
                                 Reference::StepOutput { step, .. }
                                     if !self.earlier_unit(step, earlier) =>
                                 {
@@ -498,6 +549,7 @@ pub fn validate_workflow(
 ) -> Result<(), DefinitionError> {
     let mut c = Checker::new(text);
     c.foreach = foreach_units(wf.steps.iter().map(|s| (&s.name, &s.foreach)));
+    c.units = wf.steps.iter().map(|s| s.name.clone()).collect();
     if let Err(bad) = check_name(NameKind::Workflow, &wf.name) {
         c.hinted(&["name".into()], bad.problem, bad.fix);
     }
