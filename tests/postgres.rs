@@ -161,13 +161,15 @@ fn simulate(store: &mut dyn EventStore, case: &Case, run_id: &str, clock_start: 
         journal.flush().unwrap();
         assert_ne!(journal.state.steps[0].status, StepStatus::Running);
     }
-    for agent in &case.agents {
+    // The registry is one stream for the whole log: each activation names an agent of this
+    // run alone (an agent active already is refused, and cases may draw the same name).
+    for (k, agent) in case.agents.iter().enumerate() {
         Journal::record_registry(
             store,
             &clock,
             &mut ids,
             AgentCommand::Activate {
-                agent: agent.clone(),
+                agent: format!("{agent}-{run_id}-{k}"),
                 by: op(),
             },
         )

@@ -242,18 +242,44 @@ fn item_block(out: &mut String, s: &StepView) {
     }
 }
 
-fn step_block(out: &mut String, i: usize, total: usize, s: &StepView, now: SystemTime) {
-    let (icon, label) = step_badge(s.status);
-    let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
+/// How the run a step belongs to stands, as its block needs it: over (and when), and whether
+/// it was aborted.
+#[derive(Clone, Copy)]
+struct RunOver<'a> {
+    ended_at: Option<&'a str>,
+    aborted: bool,
+}
+
+fn step_block(
+    out: &mut String,
+    i: usize,
+    total: usize,
+    s: &StepView,
+    now: SystemTime,
+    over: Option<RunOver<'_>>,
+) {
     let running = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
-    let end = if running { None } else { s.ended_at.as_deref() };
+    // A step still in flight when its run ended for good (an abort while it waited for a
+    // report) is not waiting any more: said so, its time counted to the run's end.
+    let cut = running.then_some(over).flatten();
+    let (icon, label) = match cut {
+        Some(o) if o.aborted => ("⏹️", "Not finished: the run was aborted"),
+        Some(_) => ("⏹️", "Not finished: the run ended"),
+        None => step_badge(s.status),
+    };
+    let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
+    let end = match cut {
+        Some(o) => o.ended_at,
+        None if running => None,
+        None => s.ended_at.as_deref(),
+    };
     if s.status != StepStatus::Pending
         && let Some(d) = elapsed_between(s.started_at.as_deref(), end, now)
     {
         let _ = writeln!(out, "   Duration: {}", format_duration(d));
     }
     let mut status = match (&s.uses, s.status) {
-        (Some(_), StepStatus::Waiting) => "Waiting with its child run".to_string(),
+        (Some(_), StepStatus::Waiting) if cut.is_none() => "Waiting with its child run".to_string(),
         _ => label.to_string(),
     };
     if s.attempts > 1 {
@@ -352,7 +378,11 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     let top: Vec<&StepView> = view.steps.iter().filter(|s| s.item.is_none()).collect();
     let _ = writeln!(out, "   Steps: {} total\n", top.len());
     for (i, s) in top.iter().enumerate() {
-        step_block(&mut out, i, top.len(), s, now);
+        let over = finished.then_some(RunOver {
+            ended_at: view.ended_at.as_deref(),
+            aborted: view.status == RunStatus::Aborted,
+        });
+        step_block(&mut out, i, top.len(), s, now, over);
         let mut items = String::new();
         for unit in view
             .steps
@@ -375,7 +405,8 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         let _ = writeln!(out, "❌ Post-validation: {p}");
     }
     if let Some(r) = &view.reason {
-        let _ = writeln!(out, "Reason: {r}");
+        // A reason of several lines (an operator's message) keeps its lines under it.
+        let _ = writeln!(out, "Reason: {}", r.replace('\n', "\n        "));
     }
     if let Some(cp) = &view.resume_point
         && !finished
