@@ -1327,3 +1327,29 @@ fn a_misspelled_required_key_is_located_with_a_did_you_mean() {
     );
     assert!(e["hint"].as_str().unwrap().contains("add `name:`"), "{e}");
 }
+
+/// A run aborted while a step waits for a report: its status shows the step not finished (not
+/// still "Waiting for a report", with a time growing to now), and an abort message of several
+/// lines keeps them under "Reason:".
+#[test]
+fn an_aborted_runs_waiting_step_is_shown_not_finished_and_a_long_reason_stays_indented() {
+    let env = Env::new();
+    env.workflow("hold", "name: hold\nsteps:\n  - {name: a, prompt: do it}\n");
+    assert_eq!(env.run(&["workflow", "run", "hold"]).code, 3);
+    let out = env.run(&[
+        "workflow",
+        "abort",
+        "hold",
+        "--message",
+        "first line\nsecond line",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let text = env.run(&["workflow", "status", "hold"]).stdout;
+    assert!(
+        text.contains("Status: Not finished: the run was aborted"),
+        "{text}"
+    );
+    assert!(!text.contains("Waiting for a report"), "{text}");
+    assert!(text.contains("first line\n        second line"), "{text}");
+    assert_eq!(env.status(Some("hold"))["status"], "aborted");
+}
