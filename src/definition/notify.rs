@@ -161,9 +161,12 @@ pub fn webhook_problem(url: &str) -> Option<String> {
 
 /// Why a URL cannot be POSTed to, if it cannot: only `http://` and `https://` with a host.
 pub fn url_problem(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    // A scheme is matched without regard to case (RFC 3986): `HTTPS://` is `https://`.
+    let rest = ["https://", "http://"].into_iter().find_map(|scheme| {
+        url.get(..scheme.len())
+            .filter(|p| p.eq_ignore_ascii_case(scheme))
+            .map(|_| &url[scheme.len()..])
+    });
     match rest {
         None => Some(format!(
             "webhook `{url}` is not an http(s) URL; write https://host/path"
@@ -312,6 +315,10 @@ mod tests {
         ] {
             assert_eq!(url_problem(fine), None, "{fine}");
         }
+        // A scheme in capitals is the same scheme.
+        assert_eq!(url_problem("HTTPS://hooks.example.com/x"), None);
+        assert_eq!(url_problem("Http://127.0.0.1:8080/"), None);
+        assert!(url_problem("HTTPX://example.com/").is_some());
         // A port from a variable is checked once resolved, not as written.
         assert_eq!(webhook_problem("http://example.com:${PORT}/x"), None);
     }
