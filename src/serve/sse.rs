@@ -146,16 +146,25 @@ fn sealed_before(shared: &Shared, run_id: &str, next: u64) -> Result<bool, Comma
         .is_some_and(|e| e.run_id == run_id && e.outcome.is_some() && next >= e.events))
 }
 
+/// The log a stream kept from its last tick, else the log opened now (none while there is no
+/// log yet): a stream opens it once, not every tick.
+fn kept_or_opened(
+    shared: &Shared,
+    kept: Option<Box<dyn EventStore>>,
+) -> Result<Option<Box<dyn EventStore>>, CommandError> {
+    match kept {
+        Some(store) => Ok(Some(store)),
+        None => shared.ctx.reading_store(),
+    }
+}
+
 /// Read what is new for a run's stream; whether anything was.
 async fn poll_run(f: &mut Follow) -> bool {
     let store = f.store.take();
     let run_id = f.run_id.clone();
     let next = f.next;
     let read = blocking(&f.shared, move |shared| {
-        let store = match store {
-            Some(s) => Some(s),
-            None => shared.ctx.reading_store()?,
-        };
+        let store = kept_or_opened(shared, store)?;
         // Probed before the read: a driver that ends in between appended everything first,
         // so its last events come with (never after) the word that it is gone.
         let alive = DriverLock::probe(&shared.ctx.home, &run_id).is_some();
@@ -247,10 +256,7 @@ pub async fn runs_changes(State(shared): State<Arc<Shared>>) -> Response {
         loop {
             let store = w.store.take();
             let now = blocking(&w.shared, move |shared| {
-                let store = match store {
-                    Some(s) => Some(s),
-                    None => shared.ctx.reading_store()?,
-                };
+                let store = kept_or_opened(shared, store)?;
                 let sig = match &store {
                     Some(s) => signature(shared, s.as_ref())?,
                     None => String::new(),

@@ -28,7 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let what = match view.source {
                 OutputSource::File { bytes, cut } => format!(
                     "{}{}",
-                    size(bytes),
+                    crate::render::format_bytes(bytes),
                     if cut { ", its last lines" } else { "" }
                 ),
                 OutputSource::KeptTail => "the tail the log kept".to_string(),
@@ -55,13 +55,4 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Paragraph::new(lines).block(block.title(Span::styled(title, theme.title()))),
         area,
     );
-}
-
-/// A byte count for a person.
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} bytes"),
-        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
-    }
 }
