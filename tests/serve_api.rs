@@ -1237,6 +1237,53 @@ fn the_dashboard_api_and_event_stream_work_over_postgresql() {
     assert_eq!(news, events(&env, &gate)[logged]);
 }
 
+/// A driver the server starts on a log whose URL holds a password is told the log in its
+/// environment, not on its command line (which `ps` shows every user of the host): the step
+/// reads its driver's command line and finds no password and no `--db`. Before, the
+/// dashboard, the TUI and the scheduler passed `--db URL` as given.
+#[test]
+fn a_driver_started_by_the_server_has_no_password_on_its_command_line() {
+    let Some(env) =
+        Env::postgres("a_driver_started_by_the_server_has_no_password_on_its_command_line")
+    else {
+        return;
+    };
+    let url = env.pg.as_ref().unwrap().url.clone();
+    let with_password = url.replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    assert_ne!(with_password, url, "the test URL names its user: {url}");
+    env.workflow(
+        "peek",
+        "name: peek\nsteps:\n  - name: look\n    run: tr '\\000' ' ' < /proc/$PPID/cmdline\n",
+    );
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--db",
+            &with_password,
+        ],
+    );
+    let r = s.post("/api/v1/workflows/peek/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    let out = env.run(&["logs", &run, "look", "--raw"]);
+    assert!(
+        out.stdout.contains("workflow run"),
+        "the driver's command line: {}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("hunter2") && !out.stdout.contains("--db"),
+        "the driver's command line shows the log: {}",
+        out.stdout
+    );
+}
+
 #[test]
 fn a_sign_in_whose_next_holds_a_line_break_is_sent_home_not_answered_500() {
     let env = home();

@@ -364,12 +364,21 @@ pub struct Detached {
     pub log: PathBuf,
 }
 
+/// Where a detached driver finds the log: given to it as `CORTEX_DB` in its environment, not
+/// as `--db` on its command line — a PostgreSQL URL may hold a password, and a command line is
+/// readable by every user of the host (`ps`, `/proc/PID/cmdline`) where an environment is the
+/// process owner's alone. `CORTEX_DB` ranks below `--db` and above the config's `db` (SPEC §9),
+/// and the driver is given no `--db`, so it opens exactly this log.
+pub fn db_env(db: &str) -> (String, String) {
+    ("CORTEX_DB".to_string(), db.to_string())
+}
+
 /// Start `exe` (this binary) with `args` in its own process group, detached from the
 /// terminal: standard input empty, output appended to `log`. Ctrl-C in the terminal that
 /// started it does not reach it, and it goes on if that terminal closes; it records its own
 /// progress in the log like any driver. `envs` are added to its environment (values that must
-/// not show in `ps`, such as secret inputs); the server's token (`process::SERVE_TOKEN_ENV`) is
-/// taken out of it.
+/// not show in `ps`, such as secret inputs and the log's location, `db_env`); the server's
+/// token (`process::SERVE_TOKEN_ENV`) is taken out of it.
 pub fn spawn_detached(
     exe: &Path,
     args: &[String],
@@ -377,6 +386,10 @@ pub fn spawn_detached(
     cwd: &Path,
     log: &Path,
 ) -> std::io::Result<Detached> {
+    debug_assert!(
+        !args.iter().any(|a| a == "--db"),
+        "the log's location goes in the environment (db_env), not on the command line"
+    );
     use std::os::unix::process::CommandExt;
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;

@@ -574,9 +574,14 @@ impl Scheduler {
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
         let mut args: Vec<String> = vec!["--home".into(), ctx.home.display().to_string()];
-        if let Some(db) = &ctx.db {
-            args.extend(["--db".into(), db.clone()]);
-        }
+        // The log this scheduler keeps, in the driver's environment (out of `ps`); without
+        // `--db`, CORTEX_DB or the config is the driver's as it is this process's.
+        let envs: Vec<(String, String)> = ctx
+            .db
+            .as_deref()
+            .map(operator::db_env)
+            .into_iter()
+            .collect();
         args.push(
             match s.kind {
                 RunKind::Workflow => "workflow",
@@ -601,7 +606,7 @@ impl Scheduler {
             &blake3::hash(s.name.as_bytes()).to_hex()[..12],
             due.replace(':', "-"),
         ));
-        match operator::spawn_detached(&self.exe, &args, &[], &ctx.cwd, &log) {
+        match operator::spawn_detached(&self.exe, &args, &envs, &ctx.cwd, &log) {
             Ok(detached) => {
                 self.spawned.insert(
                     (s.stream(), due.to_string()),

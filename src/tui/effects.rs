@@ -259,15 +259,12 @@ fn detach(
         .home
         .join("tui")
         .join(format!("driver-{stamp}-{}.log", std::process::id()));
-    let mut full: Vec<String> = vec![
-        "--home".into(),
-        settings.home.display().to_string(),
-        "--db".into(),
-        settings.location.spec(),
-    ];
+    let mut full: Vec<String> = vec!["--home".into(), settings.home.display().to_string()];
     full.extend(args.iter().map(|a| a.to_string()));
     full.extend(["--actor".to_string(), settings.actor.clone()]);
-    let mut detached = operator::spawn_detached(&settings.exe, &full, &[], &settings.cwd, &log)?;
+    // The log the TUI shows, in the driver's environment: out of `ps`.
+    let envs = [operator::db_env(&settings.location.spec())];
+    let mut detached = operator::spawn_detached(&settings.exe, &full, &envs, &settings.cwd, &log)?;
     let out = out.clone();
     let scenario = scenario.to_string();
     std::thread::spawn(move || {
