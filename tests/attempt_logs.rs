@@ -225,7 +225,7 @@ fn an_attempt_log_of_another_host_is_not_on_this_machine_for_log_verify_and_logs
     assert!(
         human
             .stdout
-            .contains("1 attempt log file(s) not on this machine"),
+            .contains("1 attempt log file not on this machine"),
         "{}",
         human.stdout
     );

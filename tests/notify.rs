@@ -407,7 +407,7 @@ fn deliveries_run_side_by_side_and_a_redirect_or_a_refusal_is_not_retried() {
     let out = env.run(&["workflow", "run", "many"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stderr.contains("delivering 6 notification(s)…"),
+        out.stderr.contains("delivering 6 notifications…"),
         "{}",
         out.stderr
     );
@@ -595,7 +595,7 @@ fn ctrl_c_while_notifications_are_delivered_ends_the_wait_and_records_them_as_no
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut said = String::new();
-    while !said.contains("delivering 2 notification(s)") {
+    while !said.contains("delivering 2 notifications") {
         let mut line = String::new();
         assert!(stderr.read_line(&mut line).unwrap() > 0, "{said}");
         said.push_str(&line);

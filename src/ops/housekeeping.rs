@@ -59,8 +59,8 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
     }
     let verb = if dry_run { "Would remove" } else { "Removed" };
     let mut text = format!(
-        "{verb} the derived files of {} finished run(s) older than {} (the log keeps them all).\n",
-        removed.len(),
+        "{verb} the derived files of {} older than {} (the log keeps them all).\n",
+        crate::render::count(removed.len(), "finished run"),
         humantime::format_duration(older_than)
     );
     for id in &removed {

@@ -333,8 +333,8 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
     Ok(Output::new(
         serde_json::json!({"file": path.display().to_string(), "anchored": new.len(), "already": existing.len()}),
         format!(
-            "Anchored {} finished run(s) in {} ({} were already there).\n",
-            new.len(),
+            "Anchored {} in {} ({} already there).\n",
+            crate::render::count(new.len(), "finished run"),
             path.display(),
             existing.len()
         ),
@@ -1277,8 +1277,9 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         }
     }
     let mut text = format!(
-        "Copied {} run(s) ({events} events) from {from} into {into}",
-        copied.len()
+        "Copied {} ({}) from {from} into {into}",
+        crate::render::count(copied.len(), "run"),
+        crate::render::count(events as usize, "event")
     );
     if !extended.is_empty() {
         text.push_str(&format!(", went on with {} copied before", extended.len()));

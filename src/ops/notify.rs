@@ -208,7 +208,10 @@ fn wait_for(
         _ => StopFlag::default(),
     };
     if let Some(announce) = ctx.announce {
-        announce(&format!("delivering {count} notification(s)…"));
+        announce(&format!(
+            "delivering {}…",
+            crate::render::count(count, "notification")
+        ));
     }
     let mut ids = UlidIds::default();
     let mut unrecorded = None;

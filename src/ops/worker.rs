@@ -165,8 +165,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         if live.stop.is_set() && !seat.draining.load(Ordering::Relaxed) {
             seat.draining.store(true, Ordering::Relaxed);
             live.observer.note(&format!(
-                "Draining: nothing new is taken; {} unit(s) and run(s) in hand finish or are handed back.\n",
-                busy.len()
+                "Draining: nothing new is taken; what is in hand ({}) finishes or is handed back.\n",
+                crate::render::count(busy.len(), "unit or run")
             ));
         }
         if seat.draining.load(Ordering::Relaxed) {
@@ -361,7 +361,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         "attempts_reaped": reaped,
     });
     let text = format!(
-        "Worker {name} stopped: drove {driven} run(s), ran {units} unit(s) of others' runs, {reaped} lapsed attempt(s) ended, {rejected} late result(s) rejected.\n"
+        "Worker {name} stopped: drove {}, ran {} of others' runs, {} ended, {} rejected.\n",
+        crate::render::count(driven as usize, "run"),
+        crate::render::count(units as usize, "unit"),
+        crate::render::count(reaped as usize, "lapsed attempt"),
+        crate::render::count(rejected as usize, "late result"),
     );
     Ok(Output::new(doc, text, exit::OK))
 }

@@ -35,8 +35,9 @@ impl Cadence {
         let fields = trimmed.split_whitespace().count();
         if !trimmed.starts_with('@') && fields != 5 {
             return Err(format!(
-                "`{}` has {fields} field(s); a schedule has five: minute hour day-of-month month day-of-week",
-                shown(trimmed)
+                "`{}` has {}; a schedule has five: minute hour day-of-month month day-of-week",
+                shown(trimmed),
+                crate::render::count(fields, "field")
             ));
         }
         if !trimmed.starts_with('@') {
@@ -314,8 +315,8 @@ mod tests {
     fn bad_expressions_say_what_is_wrong() {
         for (bad, says) in [
             ("", "empty"),
-            ("* * * *", "4 field(s)"),
-            ("0 * * * * *", "6 field(s)"),
+            ("* * * *", "4 fields"),
+            ("0 * * * * *", "6 fields"),
             (
                 "61 * * * *",
                 "the minute field `61` holds 61: it takes 0 to 59",

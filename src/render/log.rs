@@ -54,7 +54,10 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             step,
             completed,
             skipped,
-        } => format!("{unit} {step}: {completed} item(s) completed, {skipped} skipped"),
+        } => format!(
+            "{unit} {step}: {} completed, {skipped} skipped",
+            super::count(*completed as usize, "item")
+        ),
         Event::ChildStarted {
             step,
             attempt,
@@ -142,28 +145,29 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
 pub fn render_verify(report: &VerifyReport) -> String {
     match &report.first_bad {
         None => format!(
-            "✅ log verified: {} run(s), {} event(s), every hash chain intact{}{}{}\n",
-            report.runs,
-            report.events,
+            "✅ log verified: {}, {}, every hash chain intact{}{}{}\n",
+            super::count(report.runs as usize, "run"),
+            super::count(report.events as usize, "event"),
             report
                 .anchors
-                .map(|n| format!(", {n} anchored head(s) present"))
+                .map(|n| format!(", {} present", super::count(n as usize, "anchored head")))
                 .unwrap_or_default(),
             report
                 .attempt_logs
                 .filter(|n| *n > 0)
-                .map(|n| format!(", {n} attempt log(s) as recorded"))
+                .map(|n| format!(", {} as recorded", super::count(n as usize, "attempt log")))
                 .unwrap_or_default(),
             report
                 .attempt_logs_absent
                 .filter(|n| *n > 0)
                 .map(|n| format!(
-                    "\n   {n} attempt log file(s) not on this machine (written on another host, or the log was copied without them): their hashes are in the log, unchecked here"
+                    "\n   {} not on this machine (written on another host, or the log was copied without them): their hashes are in the log, unchecked here",
+                    super::count(n as usize, "attempt log file")
                 ))
                 .unwrap_or_default()
         ),
         Some(bad) => format!(
-            "❌ log verification FAILED{}: {}\n   checked {} run(s), {} event(s) up to there\n",
+            "❌ log verification FAILED{}: {}\n   checked {}, {} up to there\n",
             // A line of an exported file that holds no event has no place in a run.
             if bad.seq < 0 {
                 String::new()
@@ -175,8 +179,8 @@ pub fn render_verify(report: &VerifyReport) -> String {
                 )
             },
             super::terminal::terminal_safe(&bad.reason),
-            report.runs,
-            report.events
+            super::count(report.runs as usize, "run"),
+            super::count(report.events as usize, "event")
         ),
     }
 }

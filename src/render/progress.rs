@@ -201,8 +201,8 @@ pub fn render_progress(
             Event::RollbackStarted { steps, .. } => {
                 let _ = writeln!(
                     out,
-                    "\n↩️  Rolling back {} step(s), newest first",
-                    steps.len()
+                    "\n↩️  Rolling back {}, newest first",
+                    super::count(steps.len(), "step")
                 );
             }
             Event::StepCompensated { step, ran, .. } => {
@@ -273,8 +273,9 @@ pub fn render_progress(
             } => {
                 let _ = writeln!(
                     out,
-                    "✅ {}: {completed} item(s) completed, {skipped} skipped",
-                    step_label(state, step)
+                    "✅ {}: {} completed, {skipped} skipped",
+                    step_label(state, step),
+                    super::count(*completed as usize, "item")
                 );
             }
             Event::ChildWaiting { step, run_id, .. } => {
