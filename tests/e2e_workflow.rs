@@ -184,6 +184,12 @@ steps:
     let run = env.run(&["workflow", "run", "rollback"]);
     assert_eq!(run.code, 1);
     insta::assert_snapshot!("rollback_report", run.snapshot(&env));
+    // The audit trail in words: every event a line that says what happened (a rollback's
+    // plan, each compensation, validations, checkpoints, the kept output), not its JSON body.
+    insta::assert_snapshot!(
+        "rollback_log_show",
+        env.run(&["log", "show"]).snapshot(&env)
+    );
     assert_eq!(
         lines(&env.file("undo.log")),
         ["undo-three", "undo-two", "undo-one"]

@@ -1,6 +1,6 @@
 //! The audit trail as text: one line per event, and verification verdicts.
 
-use crate::event::{Event, Operator, Recorded};
+use crate::event::{Event, Operator, Recorded, ResumeMode, Stage};
 use crate::store::VerifyReport;
 
 /// Who did it, and why: ` by ACTOR: MESSAGE`.
@@ -11,6 +11,16 @@ fn signed(by: Option<&Operator>) -> String {
             Some(m) => format!(" by {}: {m}", by.actor),
             None => format!(" by {}", by.actor),
         },
+    }
+}
+
+/// Which validation: `pre-validation`, `validation of step X`, `post-validation`.
+fn validation(stage: Stage, step: Option<&str>, unit: &str) -> String {
+    match (stage, step) {
+        (Stage::Pre, _) => "pre-validation".into(),
+        (Stage::Post, _) => "post-validation".into(),
+        (Stage::Step, Some(step)) => format!("validation of {unit} {step}"),
+        (Stage::Step, None) => format!("validation of a {unit}"),
     }
 }
 
@@ -113,7 +123,25 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             Some(r) => format!("{} ({r}){}", outcome.as_str(), signed(by.as_ref())),
             None => format!("{}{}", outcome.as_str(), signed(by.as_ref())),
         },
-        Event::RunResumed { mode, by, .. } => format!("{mode:?}{}", signed(Some(by))),
+        Event::RunResumed {
+            mode,
+            by,
+            timeout_seconds,
+            ..
+        } => format!(
+            "{}{}{}",
+            match mode {
+                ResumeMode::Continue => "continue".to_string(),
+                ResumeMode::Retry => "retry".to_string(),
+                ResumeMode::Skip => "skip".to_string(),
+                ResumeMode::RollbackTo(to) => format!("roll back to {unit} {to}"),
+                ResumeMode::From(from) => format!("from {unit} {from}"),
+            },
+            timeout_seconds
+                .map(|t| format!(" (timeout {t} s)"))
+                .unwrap_or_default(),
+            signed(Some(by))
+        ),
         Event::StopRequested { by, signal, abort } => format!(
             "{}{}{}",
             if *abort { "abort" } else { "stop" },
@@ -124,10 +152,129 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             signed(Some(by))
         ),
         Event::PhaseStartRequested { phase, by } => format!("phase {phase}{}", signed(Some(by))),
-        other => {
-            let body = other.body_json();
-            body.chars().take(100).collect()
+        Event::ValidationPassed { stage, step } => validation(*stage, step.as_deref(), unit),
+        Event::ValidationFailed {
+            stage,
+            step,
+            problems,
+        } => format!(
+            "{}: {}{}",
+            validation(*stage, step.as_deref(), unit),
+            super::count(problems.len(), "problem"),
+            problems
+                .first()
+                .map(|p| format!(": {p}{}", if problems.len() > 1 { "; …" } else { "" }))
+                .unwrap_or_default()
+        ),
+        Event::NotificationDelivered {
+            trigger,
+            notification,
+            attempts,
+            ok,
+            detail,
+            ..
+        } => format!(
+            "{trigger} {notification}: {} after {}{}",
+            if *ok { "delivered" } else { "not delivered" },
+            super::count(*attempts as usize, "attempt"),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({detail})")
+            }
+        ),
+        Event::ScheduleFired {
+            due,
+            cron,
+            outcome,
+            reason,
+            missed,
+            ..
+        } => format!(
+            "due {due} (`{cron}`): {}{}{}",
+            outcome.as_str(),
+            reason
+                .as_ref()
+                .map(|r| format!(", {r}"))
+                .unwrap_or_default(),
+            if *missed > 0 {
+                format!(", {} missed", super::count(*missed as usize, "time"))
+            } else {
+                String::new()
+            }
+        ),
+        Event::ScheduleReleased { due, .. } => format!("due {due}: released"),
+        Event::ScheduledRun { due, run_id, error } => match (run_id, error) {
+            (Some(id), _) => format!("due {due}: run {id}"),
+            (None, Some(e)) => format!("due {due}: no run ({e})"),
+            (None, None) => format!("due {due}: no run"),
+        },
+        Event::RunSubmitted { by } => format!("for a worker{}", signed(Some(by))),
+        Event::AttemptClaimed {
+            step,
+            attempt,
+            worker,
+            host,
+            epoch,
+        } => format!(
+            "{unit} {step} attempt {attempt} by worker {worker} on {host} (lease epoch {epoch})"
+        ),
+        Event::AttemptRejected {
+            step,
+            attempt,
+            worker,
+            host,
+            reason,
+        } => format!("{unit} {step} attempt {attempt} from worker {worker} on {host}: {reason}"),
+        Event::AttemptLog {
+            step,
+            attempt,
+            bytes,
+            blake3,
+            ..
+        } => format!(
+            "{unit} {step} attempt {attempt}: {} of output kept (blake3 {})",
+            super::format_bytes(*bytes),
+            blake3.get(..12).unwrap_or(blake3)
+        ),
+        Event::CheckpointSaved { step } => format!("after {unit} {step}"),
+        Event::RollbackStarted { reason, steps, .. } => format!(
+            "{}, newest first: {} ({reason})",
+            super::count(steps.len(), unit),
+            steps.join(", ")
+        ),
+        Event::StepCompensated { step, ran, .. } => format!(
+            "{unit} {step}{}",
+            if *ran { "" } else { " (nothing to undo)" }
+        ),
+        Event::CompensationFailed { step, error, .. } => format!("{unit} {step}: {error}"),
+        Event::RollbackFinished { failed } if failed.is_empty() => "every step compensated".into(),
+        Event::RollbackFinished { failed } => format!(
+            "{} not compensated: {}",
+            super::count(failed.len(), unit),
+            failed.join(", ")
+        ),
+        Event::RunPaused { step, reason } => match step {
+            Some(step) => format!("at {unit} {step}: {reason}"),
+            None => reason.clone(),
+        },
+        Event::RunStopped {} => "the run stopped; resume goes on".into(),
+        Event::AgentActivated { agent, phase, by } => {
+            format!("agent {agent} for phase {phase}{}", signed(by.as_ref()))
         }
+        Event::AgentDeactivated { agent, phase, by } => {
+            format!("agent {agent} for phase {phase}{}", signed(by.as_ref()))
+        }
+        Event::CriterionMet {
+            phase,
+            criterion,
+            checked,
+            by,
+        } => format!(
+            "phase {phase}: {criterion} ({}){}",
+            if *checked { "checked" } else { "confirmed" },
+            signed(by.as_ref())
+        ),
     };
     // One event, one line: a newline in a name, an actor or an error would start a line
     // that reads as another event. The type's column is as wide as the longest type name
