@@ -508,7 +508,7 @@ fn event_log(d: &RunData, all: bool) -> Markup {
                     @let prefix = format!("{:>5}  {}  {:<20}  ", e.seq, e.time, e.event.type_name());
                     tr data-seq=(e.seq) {
                         td class="num" { (e.seq) }
-                        td { (when(Some(&e.time))) }
+                        td class="when" { (when(Some(&e.time))) }
                         td class="type" { (e.event.type_name()) }
                         td class="what" { (line.strip_prefix(&prefix).unwrap_or(&line)) }
                         td class="mono hash" title={"hash " (e.hash) "\nprevious " (e.prev_hash)} { (e.hash.get(..12).unwrap_or(&e.hash)) }
