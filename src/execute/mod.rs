@@ -59,7 +59,7 @@ pub use process::{
 pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, hold_secret_inputs, input_env_name, input_text,
-    is_secret_name, secret_input_from_env, secret_inputs,
+    is_secret_env, is_secret_name, secret_input_from_env, secret_inputs,
 };
 pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
