@@ -91,6 +91,7 @@ fn finish(step: &str, attempt: u32, code: i32) -> Command {
         by: None,
         agent: None,
         log: None,
+        permanent: false,
     }))
 }
 
@@ -533,6 +534,7 @@ fn finish_by_agent(
         by: None,
         agent: Some(said),
         log: None,
+        permanent: false,
     }))
 }
 
@@ -866,6 +868,7 @@ fn a_uses_step_keeps_its_unfinished_child_and_fails_with_the_child_s_reason() {
             by: None,
             agent: None,
             log: None,
+            permanent: false,
         })))
         .unwrap();
     match &events[0] {

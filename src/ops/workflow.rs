@@ -1301,6 +1301,7 @@ pub fn report_step(
         by: Some(by.clone()),
         agent: None,
         log: None,
+        permanent: false,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
     let done = match journal.state.step(&step.name).map(|s| s.status) {
