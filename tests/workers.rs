@@ -577,8 +577,75 @@ fn a_worker_driving_from_its_cached_fold_records_what_resume_records(env: Env) {
     verify(&env);
 }
 
+/// After a worker was SIGKILLed mid-phase, status still said the phase ran "on worker X on
+/// HOST" once its lease had lapsed: it now says the attempt is orphaned (its worker's lease
+/// lapsed) and will be reaped, from the log and the lease facts only — in the document
+/// (`lease_lapsed`) and in the words; once a worker reaps it, the phase is no longer shown on
+/// the dead worker.
+fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
+    scenario(
+        &env,
+        "slow",
+        "name: slow\ndescription: one slow phase\nphases:\n  - name: work\n    run: 'touch work-runs; while [ ! -e go-on ]; do sleep 0.1; done; echo done'\n",
+    );
+    let a = Worker::start(&env, "doomed", &["--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "slow");
+    ran(&env, "work-runs");
+    let live = status(&env, &run);
+    assert_eq!(live["phases"][0]["status"], "running", "{live}");
+    assert!(live["phases"][0].get("lease_lapsed").is_none(), "{live}");
+    a.signal(Signal::SIGKILL);
+    drop(a);
+    // Bounded wait for the lease to lapse (the database's clock decides when).
+    let until = Instant::now() + PATIENCE;
+    let doc = loop {
+        let doc = status(&env, &run);
+        if doc["phases"][0]["lease_lapsed"] == true {
+            break doc;
+        }
+        assert!(
+            Instant::now() < until,
+            "status never said the lease lapsed: {doc}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        doc["phases"][0]["status"], "running",
+        "the log alone: {doc}"
+    );
+    assert!(
+        doc["phases"][0]["worker"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("doomed on ")),
+        "{doc}"
+    );
+    let words = env.run(&["orchestrate", "status", &run]);
+    assert!(
+        words
+            .stdout
+            .contains("orphaned: claimed by worker doomed on ")
+            && words.stdout.contains("lease lapsed")
+            && words.stdout.contains("reaps it"),
+        "{}",
+        words.stdout
+    );
+    assert!(
+        !words.stdout.contains("\n        on worker doomed"),
+        "{}",
+        words.stdout
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let b = Worker::start(&env, "rescuer", &["--lease", "5s"]);
+    wait_for(&env, &run, "the run to finish", finished);
+    let done = status(&env, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["phases"][0].get("lease_lapsed").is_none(), "{done}");
+    assert_eq!(b.drain(), 0);
+}
+
 common::on_both_stores!(
     a_worker_driving_from_its_cached_fold_records_what_resume_records,
+    status_said_a_killed_workers_phase_still_ran_on_it,
     a_worker_of_another_home_on_this_host_is_not_taken_for_dead,
     an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives,
     two_workers_share_a_twelve_phase_scenario_each_phase_once,

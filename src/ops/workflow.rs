@@ -559,6 +559,10 @@ pub fn status(
     };
     let run_id = ctx.resolve_run_at(&store, scope, run, at)?;
     if at.is_none() {
+        // The leases first, then the log: a unit the log still shows running whose lease is
+        // gone or lapsed is then orphaned, not finished in between (`with_leases`). Without
+        // them (a log that cannot say), nothing is said of leases.
+        let leases = store.leases(Some(&run_id)).ok();
         // The present: from the latest snapshot plus the events after it.
         let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
         state.run_id = run_id.clone();
@@ -572,7 +576,14 @@ pub fn status(
         // `notifications` in the document.
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);
         super::notify::add_deliveries(&store, &run_id, &mut delivered)?;
-        let mut output = status_output(ctx, &state, alive, None, Some(&store), &delivered.human);
+        let mut output = status_output(
+            ctx,
+            &state,
+            alive,
+            None,
+            Some((&store, leases.as_deref())),
+            &delivered.human,
+        );
         if let (Some(map), Some(docs)) = (
             output.json.as_object_mut(),
             delivered.json.get_mut("notifications"),
@@ -600,18 +611,22 @@ pub fn status(
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
-/// with the log (`store`), what its waiting `uses:` steps wait on down their child runs;
+/// with the log (`present`), what its waiting `uses:` steps wait on down their child runs and,
+/// given the run's leases read before the log, which of its claimed units are orphaned;
 /// `notes` (lines) go last before the Next block, which ends the screen.
 pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
     at: Option<&crate::event::Recorded>,
-    store: Option<&dyn EventStore>,
+    present: Option<(&dyn EventStore, Option<&[crate::store::Lease]>)>,
     notes: &str,
 ) -> Output {
-    let mut view = match store {
-        Some(store) => ctx.view_with_children(state, alive, store),
+    let mut view = match present {
+        Some((store, Some(leases))) => ctx
+            .view_with_children(state, alive, store)
+            .with_leases(leases),
+        Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
     // The past stays in the past: times end at that event, and nothing is to be done.
