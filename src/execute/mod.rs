@@ -8,6 +8,7 @@ mod claude;
 mod clock;
 mod dispatch;
 mod driver;
+mod guard;
 mod host;
 mod inflight;
 mod journal;
@@ -40,6 +41,7 @@ pub use dispatch::{
     holder_gone, load_live, reap_lapsed,
 };
 pub use driver::drive;
+pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lease::{LeaseKeeper, OpenStore};
