@@ -174,6 +174,47 @@ fn a_failed_attempt_with_retries_left_schedules_a_retry_with_backoff() {
     );
 }
 
+/// An attempt that could not start for a reason no retry changes (its working directory is
+/// missing: `permanent`) was retried like any failure; it now goes straight to the step's
+/// `on_failure` with its retries unspent.
+#[test]
+fn a_permanent_start_failure_was_retried_like_a_flaky_command() {
+    let wf = workflow(THREE);
+    let mut report = match finish("c", 1, 1) {
+        Command::FinishAttempt(r) => r,
+        _ => unreachable!(),
+    };
+    report.end = AttemptEnd::SpawnFailed {
+        error: "working directory /x does not exist".into(),
+    };
+    report.permanent = true;
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+    ])
+    .when(Command::FinishAttempt(report))
+    .unwrap();
+    assert!(
+        !then
+            .iter()
+            .any(|e| matches!(e, Event::RetryScheduled { .. })),
+        "{then:?}"
+    );
+    assert!(
+        matches!(&then[0], Event::StepFailed { step, .. } if step == "c"),
+        "{then:?}"
+    );
+    assert!(
+        matches!(&then[1], Event::RunPaused { step: Some(s), .. } if s == "c"),
+        "{then:?}"
+    );
+}
+
 #[test]
 fn exhausted_retries_pause_the_run_by_default() {
     let wf = workflow(THREE);
