@@ -110,6 +110,7 @@ fn home_with(runs: usize, dir: &Path) -> (PathBuf, String) {
                 by: None,
                 agent: None,
                 log: None,
+                permanent: false,
             })))
             .unwrap();
     }

@@ -213,6 +213,7 @@ fn a_recorded_backoff_too_large_for_milliseconds_saturates() {
                 by: None,
                 agent: None,
                 log: None,
+                permanent: false,
             })))
             .unwrap();
         delays.extend(recorded.iter().filter_map(|r| match &r.event {

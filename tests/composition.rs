@@ -1266,6 +1266,110 @@ fn a_workflow_dry_run_says_foreach_uses_and_if() {
     assert!(!env.db().exists(), "a dry run records nothing");
 }
 
+/// A dry run showed what would run but not where nor with what: each step or phase that
+/// would run a command now shows its directory (templates resolved) and its `env:` entries,
+/// the plan the run's inputs, and a secret (a secret input, a secret entry) only as `***` —
+/// in the words and in the document, of a workflow, a scenario and a resume.
+#[test]
+fn a_dry_run_did_not_show_the_inputs_env_and_working_dir_of_what_would_run() {
+    let env = Env::new();
+    let secret = "s3cr3t-value-42";
+    env.workflow(
+        "deploy",
+        "name: deploy\ninputs:\n  region: {type: string, default: eu}\n  api_token: {type: string}\nsteps:\n  - name: first\n    run: echo x=1 >> $CORTEX_OUTPUT\n  - name: ship\n    run: 'true'\n    working_dir: \"out/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      URL: \"https://h/${{ inputs.api_token }}\"\n      AUTH_TOKEN: \"${{ inputs.api_token }}\"\n      PLAIN: fixed\n      NEXT: \"${{ steps.first.outputs.x }}\"\n    secret_env: [PLAIN]\n  - name: ask\n    prompt: check it\n",
+    );
+    let input = format!("api_token={secret}");
+    let plan = env.run(&["workflow", "run", "deploy", "--input", &input, "--dry-run"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(!plan.stdout.contains(secret), "{}", plan.stdout);
+    insta::assert_snapshot!("dry_run_setting_workflow", plan.snapshot(&env));
+    let doc = env
+        .run(&[
+            "--json",
+            "workflow",
+            "run",
+            "deploy",
+            "--input",
+            &input,
+            "--dry-run",
+        ])
+        .json();
+    assert!(!doc.to_string().contains(secret), "{doc}");
+    assert_eq!(doc["inputs"]["api_token"], "***", "{doc}");
+    assert_eq!(doc["inputs"]["region"], "eu", "{doc}");
+    let ship = &doc["steps"][1];
+    let dir = env.project().join("out/eu");
+    assert_eq!(ship["working_dir"], dir.display().to_string(), "{doc}");
+    assert_eq!(ship["env"]["REGION"], "eu", "{doc}");
+    assert_eq!(ship["env"]["URL"], "https://h/***", "{doc}");
+    assert_eq!(ship["env"]["AUTH_TOKEN"], "***", "{doc}");
+    assert_eq!(ship["env"]["PLAIN"], "***", "{doc}");
+    assert_eq!(ship["env"]["NEXT"], "${{ steps.first.outputs.x }}", "{doc}");
+    assert!(
+        doc["steps"][2].get("working_dir").is_none(),
+        "an external step runs nothing: {doc}"
+    );
+    assert!(!env.db().exists(), "a dry run records nothing");
+
+    // A resume's plan resolves what the log now knows: the first step's output.
+    let ran = env.run_with(&["workflow", "run", "deploy", "--input", &input], &[]);
+    assert_eq!(
+        ran.code, 1,
+        "`out/eu` does not exist: {}{}",
+        ran.stdout, ran.stderr
+    );
+    let resume = env
+        .run_with(
+            &["--json", "workflow", "resume", "--dry-run"],
+            &[("CORTEX_INPUT_API_TOKEN", secret)],
+        )
+        .json();
+    assert!(!resume.to_string().contains(secret), "{resume}");
+    assert_eq!(resume["inputs"]["api_token"], "***", "{resume}");
+    let ship = &resume["steps"][1];
+    assert_eq!(ship["action"], "rerun", "{resume}");
+    assert_eq!(ship["env"]["NEXT"], "1", "{resume}");
+    assert_eq!(ship["env"]["URL"], "https://h/***", "{resume}");
+
+    // A scenario's plan says the same of its phases.
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/rollout.yaml"),
+        "name: rollout\ndescription: d\ninputs:\n  region: {type: string, default: eu}\n  db_password: {type: string}\nphases:\n  - name: build\n    description: b\n    run: 'true'\n    working_dir: \"w/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      DB_PASSWORD: \"${{ inputs.db_password }}\"\n  - name: review\n    description: r\n    condition: after:build\n",
+    )
+    .unwrap();
+    let input = format!("db_password={secret}");
+    let plan = env.run(&[
+        "orchestrate",
+        "run",
+        "rollout",
+        "--input",
+        &input,
+        "--dry-run",
+    ]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(!plan.stdout.contains(secret), "{}", plan.stdout);
+    insta::assert_snapshot!("dry_run_setting_scenario", plan.snapshot(&env));
+    let doc = env
+        .run(&[
+            "--json",
+            "orchestrate",
+            "run",
+            "rollout",
+            "--input",
+            &input,
+            "--dry-run",
+        ])
+        .json();
+    assert!(!doc.to_string().contains(secret), "{doc}");
+    let build = &doc["phases"][0];
+    let dir = env.project().join("w/eu");
+    assert_eq!(build["working_dir"], dir.display().to_string(), "{doc}");
+    assert_eq!(build["env"]["DB_PASSWORD"], "***", "{doc}");
+    assert_eq!(build["env"]["REGION"], "eu", "{doc}");
+    assert!(doc["phases"][1].get("working_dir").is_none(), "{doc}");
+}
+
 /// `steps.d[7]` of a `foreach:` over a list of two written in the definition can never be
 /// there: a located validation error (templates and `if:`, workflows and scenarios), never
 /// an empty value at run time.

@@ -370,6 +370,7 @@ fn drive(
                             by: None,
                             agent: None,
                             log: None,
+                            permanent: false,
                         })),
                     );
                     if done {
@@ -874,6 +875,7 @@ proptest! {
                 journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
                     step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
                     output_tail: String::new(), validation_problems: vec![], by: None, agent: None, log: None,
+                    permanent: false,
                 }))).unwrap();
                 fan_invariants(&journal.state, &case)?;
             }

@@ -91,6 +91,7 @@ fn finish(step: &str, attempt: u32, code: i32) -> Command {
         by: None,
         agent: None,
         log: None,
+        permanent: false,
     }))
 }
 
@@ -170,6 +171,47 @@ fn a_failed_attempt_with_retries_left_schedules_a_retry_with_backoff() {
                 delay_ms: 2000
             }
         ]
+    );
+}
+
+/// An attempt that could not start for a reason no retry changes (its working directory is
+/// missing: `permanent`) was retried like any failure; it now goes straight to the step's
+/// `on_failure` with its retries unspent.
+#[test]
+fn a_permanent_start_failure_was_retried_like_a_flaky_command() {
+    let wf = workflow(THREE);
+    let mut report = match finish("c", 1, 1) {
+        Command::FinishAttempt(r) => r,
+        _ => unreachable!(),
+    };
+    report.end = AttemptEnd::SpawnFailed {
+        error: "working directory /x does not exist".into(),
+    };
+    report.permanent = true;
+    let then = given(vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+    ])
+    .when(Command::FinishAttempt(report))
+    .unwrap();
+    assert!(
+        !then
+            .iter()
+            .any(|e| matches!(e, Event::RetryScheduled { .. })),
+        "{then:?}"
+    );
+    assert!(
+        matches!(&then[0], Event::StepFailed { step, .. } if step == "c"),
+        "{then:?}"
+    );
+    assert!(
+        matches!(&then[1], Event::RunPaused { step: Some(s), .. } if s == "c"),
+        "{then:?}"
     );
 }
 
@@ -533,6 +575,7 @@ fn finish_by_agent(
         by: None,
         agent: Some(said),
         log: None,
+        permanent: false,
     }))
 }
 
@@ -866,6 +909,7 @@ fn a_uses_step_keeps_its_unfinished_child_and_fails_with_the_child_s_reason() {
             by: None,
             agent: None,
             log: None,
+            permanent: false,
         })))
         .unwrap();
     match &events[0] {

@@ -1359,3 +1359,61 @@ fn an_aborted_runs_waiting_step_is_shown_not_finished_and_a_long_reason_stays_in
     assert!(text.contains("first line\n        second line"), "{text}");
     assert_eq!(env.status(Some("hold"))["status"], "aborted");
 }
+
+/// A step whose `working_dir:` does not exist was retried like a flaky command, spending its
+/// retries and their backoff on what no retry can change: it now fails at the first attempt,
+/// no retry scheduled, with an error naming the folder and how to fix it; once the folder
+/// exists, `resume --retry` runs it. A scenario's phase fails the same way.
+#[test]
+fn a_missing_working_dir_was_retried_like_a_flaky_command() {
+    let env = Env::new();
+    env.workflow(
+        "nodir",
+        "name: nodir\nsteps:\n  - name: build\n    run: pwd > ../where\n    working_dir: out/deeper\n    retry: {max_retry_attempts: 3, backoff: 10s}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "nodir"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let missing = env.project().join("out/deeper");
+    let error = doc["steps"][0]["error"].as_str().unwrap_or_default();
+    for part in [
+        format!("working directory {} does not exist", missing.display()),
+        "`working_dir: out/deeper`".to_string(),
+        "create the directory or correct `working_dir:`".to_string(),
+    ] {
+        assert!(error.contains(&part), "{part}: {doc}");
+    }
+    assert_eq!(doc["steps"][0]["attempts"], 1, "{doc}");
+    let run_id = doc["run_id"].as_str().unwrap().to_string();
+    let events = env.events(&run_id);
+    assert!(
+        !events.iter().any(|e| e["type"] == "retry_scheduled"),
+        "no retry is spent on a missing directory: {events:?}"
+    );
+
+    std::fs::create_dir_all(&missing).unwrap();
+    let again = env.run(&["workflow", "resume", &run_id, "--retry"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    let wrote = std::fs::read_to_string(env.project().join("out/where")).unwrap();
+    assert_eq!(wrote.trim(), missing.display().to_string());
+
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/nodir.yaml"),
+        "name: nodir\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: 'true'\n    working_dir: gone\n    retry: {max_retry_attempts: 2, backoff: 10s}\n",
+    )
+    .unwrap();
+    let run = env.run(&["--json", "orchestrate", "run", "nodir"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let phase = &doc["phases"][0];
+    assert_eq!(phase["attempts"], 1, "{doc}");
+    let error = phase["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!(
+            "{} does not exist",
+            env.project().join("gone").display()
+        )),
+        "{doc}"
+    );
+}

@@ -58,6 +58,7 @@ fn finished(step: &str) -> Command {
         by: None,
         agent: None,
         log: None,
+        permanent: false,
     }))
 }
 

@@ -210,6 +210,7 @@ impl Act {
                 by: Some(by),
                 agent: None,
                 log: None,
+                permanent: false,
             })),
             Act::Stop => Command::RequestStop { by, abort: false },
         }
@@ -316,6 +317,7 @@ fn drive_turn(journal: &mut Journal<'_>, refresh: bool) -> Result<(), JournalErr
             by: None,
             agent: None,
             log: None,
+            permanent: false,
         })))?;
     }
     Ok(())

@@ -143,6 +143,7 @@ fn simulate(store: &mut dyn EventStore, case: &Case, run_id: &str, clock_start: 
                             by: None,
                             agent: None,
                             log: None,
+                            permanent: false,
                         })))
                         .unwrap();
                     continue;

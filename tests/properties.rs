@@ -195,6 +195,7 @@ fn drive(
                         by: None,
                         agent: None,
                         log: None,
+                        permanent: false,
                     })))
                     .expect("the simulator only sends valid commands");
                 pending = Some(Pending {

@@ -199,6 +199,7 @@ proptest! {
                 journal.submit(Command::FinishAttempt(Box::new(AttemptReport {
                     step, attempt, end: AttemptEnd::Exited { code: 0 }, outputs: vec![],
                     output_tail: String::new(), validation_problems: vec![], by: None, agent: None, log: None,
+                    permanent: false,
                 }))).unwrap();
                 check_invariants(&journal.state, &case)?;
             }

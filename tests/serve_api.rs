@@ -2340,3 +2340,66 @@ fn an_api_error_carries_the_located_errors_its_cli_twin_lists() {
     );
     doc.check("/api/v1/workflows/{name}/runs", "post", 400, &body);
 }
+
+/// A run start answered 504 (its driver had not recorded the run within `--driver-wait`)
+/// dropped the secret inputs it was given: once the late driver recorded the run, a report
+/// through the server left it waiting for values the server no longer had. The server now
+/// keeps them until the run is known, says so in the 504, and the report goes on with them;
+/// the value is never in the log.
+#[test]
+fn a_run_start_answered_504_lost_its_secret_inputs() {
+    let env = home();
+    env.workflow(
+        "tok",
+        "name: tok\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: use, run: 'test \"${#CORTEX_INPUT_API_TOKEN}\" = 16'}\n",
+    );
+    // A first run makes the log (and its tables) exist before it is locked.
+    let first = env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--driver-wait",
+            "1",
+        ],
+    );
+    let secret = "s3cr3t-late-4242";
+    let body = format!(r#"{{"inputs": {{"api_token": "{secret}"}}}}"#);
+    // The log is locked for writing: the driver cannot record the run within the 1 s wait.
+    let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let r = s.post("/api/v1/workflows/tok/runs", &body);
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(!r.body.contains(secret), "{}", r.body);
+    let doc = r.json();
+    assert!(
+        doc["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("secret inputs given are kept")),
+        "{doc}"
+    );
+    db.execute_batch("COMMIT").unwrap();
+    drop(db);
+    let run = eventually(60, "the late driver to record the run", || {
+        let run = newest_run(&env, "workflow");
+        (env.status(Some(&run))["name"] == "tok").then_some(run)
+    });
+    assert_eq!(settled(&s, &run)["status"], "waiting");
+    let done = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
+    assert!(done.status < 300, "{} {}", done.status, done.body);
+    assert_eq!(
+        done.header("x-cortex-warning"),
+        None,
+        "the server held the secret input: {:?}",
+        done.headers
+    );
+    assert_eq!(settled(&s, &run)["status"], "completed");
+    let export = env.run(&["log", "export"]).stdout;
+    assert!(!export.contains(secret), "the secret is in the log");
+}

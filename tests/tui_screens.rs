@@ -214,6 +214,7 @@ impl Recorder {
                 by: Some(lead()),
                 agent: None,
                 log: None,
+                permanent: false,
             })),
         )
     }

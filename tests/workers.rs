@@ -577,8 +577,132 @@ fn a_worker_driving_from_its_cached_fold_records_what_resume_records(env: Env) {
     verify(&env);
 }
 
+/// After a worker was SIGKILLed mid-phase, status still said the phase ran "on worker X on
+/// HOST" once its lease had lapsed: it now says the attempt is orphaned (its worker's lease
+/// lapsed) and will be reaped, from the log and the lease facts only — in the document
+/// (`lease_lapsed`) and in the words; once a worker reaps it, the phase is no longer shown on
+/// the dead worker.
+fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
+    scenario(
+        &env,
+        "slow",
+        "name: slow\ndescription: one slow phase\nphases:\n  - name: work\n    run: 'touch work-runs; while [ ! -e go-on ]; do sleep 0.1; done; echo done'\n",
+    );
+    let a = Worker::start(&env, "doomed", &["--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "slow");
+    ran(&env, "work-runs");
+    let live = status(&env, &run);
+    assert_eq!(live["phases"][0]["status"], "running", "{live}");
+    assert!(live["phases"][0].get("lease_lapsed").is_none(), "{live}");
+    a.signal(Signal::SIGKILL);
+    drop(a);
+    // Bounded wait for the lease to lapse (the database's clock decides when).
+    let until = Instant::now() + PATIENCE;
+    let doc = loop {
+        let doc = status(&env, &run);
+        if doc["phases"][0]["lease_lapsed"] == true {
+            break doc;
+        }
+        assert!(
+            Instant::now() < until,
+            "status never said the lease lapsed: {doc}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        doc["phases"][0]["status"], "running",
+        "the log alone: {doc}"
+    );
+    assert!(
+        doc["phases"][0]["worker"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("doomed on ")),
+        "{doc}"
+    );
+    let words = env.run(&["orchestrate", "status", &run]);
+    assert!(
+        words
+            .stdout
+            .contains("orphaned: claimed by worker doomed on ")
+            && words.stdout.contains("lease lapsed")
+            && words.stdout.contains("reaps it"),
+        "{}",
+        words.stdout
+    );
+    assert!(
+        !words.stdout.contains("\n        on worker doomed"),
+        "{}",
+        words.stdout
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let b = Worker::start(&env, "rescuer", &["--lease", "5s"]);
+    wait_for(&env, &run, "the run to finish", finished);
+    let done = status(&env, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["phases"][0].get("lease_lapsed").is_none(), "{done}");
+    assert_eq!(b.drain(), 0);
+}
+
+/// Whether any live (not zombie) process is in process group `pgid`.
+fn group_alive(pgid: i32) -> bool {
+    std::fs::read_dir("/proc").is_ok_and(|dir| {
+        dir.filter_map(Result::ok).any(|entry| {
+            std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+                // `pid (comm) STATE PPID PGRP ...`: the fields follow the last `)`.
+                stat.rsplit_once(')').is_some_and(|(_, rest)| {
+                    let fields: Vec<&str> = rest.split_whitespace().collect();
+                    fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
+                })
+            })
+        })
+    })
+}
+
+/// A worker SIGKILLed mid-phase left the phase's process group running on its host while the
+/// phase ran again elsewhere: its guard now ends that group (TERM, then KILL) as soon as the
+/// worker is gone — before any other worker is there to reap or re-run it — and the phase then
+/// runs again once, to completion.
+fn a_killed_workers_step_kept_running_on_its_host(env: Env) {
+    scenario(
+        &env,
+        "endless",
+        "name: endless\ndescription: a phase that runs until ended\nphases:\n  - name: work\n    run: 'if [ -e first.pid ]; then echo again; else echo $$ > first.pid; while :; do sleep 0.1; done; fi'\n",
+    );
+    let a = Worker::start(&env, "doomed", &["--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "endless");
+    ran(&env, "first.pid");
+    let until = Instant::now() + PATIENCE;
+    let pgid: i32 = loop {
+        let text = std::fs::read_to_string(env.project().join("first.pid")).unwrap_or_default();
+        if let Ok(pid) = text.trim().parse() {
+            break pid;
+        }
+        assert!(Instant::now() < until, "the step never wrote its pid");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(group_alive(pgid), "the step runs");
+    a.signal(Signal::SIGKILL);
+    drop(a);
+    let until = Instant::now() + PATIENCE;
+    while group_alive(pgid) {
+        assert!(
+            Instant::now() < until,
+            "the dead worker's step (process group {pgid}) still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let b = Worker::start(&env, "rescuer", &["--lease", "5s"]);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(status(&env, &run)["status"], "completed");
+    assert_eq!(claimed_by(&ev, "work"), vec!["doomed", "rescuer"]);
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
     a_worker_driving_from_its_cached_fold_records_what_resume_records,
+    a_killed_workers_step_kept_running_on_its_host,
+    status_said_a_killed_workers_phase_still_ran_on_it,
     a_worker_of_another_home_on_this_host_is_not_taken_for_dead,
     an_operator_on_another_host_sees_and_stops_a_run_a_worker_drives,
     two_workers_share_a_twelve_phase_scenario_each_phase_once,

@@ -89,6 +89,21 @@ pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
 
 /// Run the command line and return the process exit code.
 pub fn main() -> i32 {
+    // A worker's guard (`execute::start_guard`) is this program started again, not a command.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() == Some(std::ffi::OsStr::new(crate::execute::GUARD_ARG)) {
+        // Its input is a worker's pipe; from a terminal it would wait for an end of input
+        // deaf to Ctrl-C.
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            err(&format!(
+                "error: `{}` is internal to `cortex worker` (its guard), not a command\nhint: see `cortex --help`\n",
+                crate::execute::GUARD_ARG
+            ));
+            return exit::BAD_INPUT;
+        }
+        let grace = args.next();
+        return crate::execute::guard_main(grace.as_deref().and_then(|g| g.to_str()));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -22,6 +22,10 @@ pub struct AttemptReport {
     pub agent: Option<Box<AgentResult>>,
     /// The file the attempt's whole output was kept in, when the engine ran it.
     pub log: Option<LoggedOutput>,
+    /// The attempt could not start for a reason no retry changes (its working directory does
+    /// not exist: a fault of the definition or of the host, not of the moment): the step
+    /// fails at once, its retries unspent, whatever its `retry:` says.
+    pub permanent: bool,
 }
 
 /// An attempt's whole output, as kept beside the log.

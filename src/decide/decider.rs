@@ -921,6 +921,8 @@ fn finish_attempt(
     }
     let failures = s.budget_failures + 1;
     let retryable = match (&report.end, step.retry.as_ref()) {
+        // It could not start for a reason no retry changes (a missing working directory).
+        _ if report.permanent => false,
         (AttemptEnd::Reported { .. }, _) => false,
         // A child run's steps retry by their own policy: a `uses:` step retries (resuming a
         // paused child, or starting a new one) only when its own `retry:` says so.

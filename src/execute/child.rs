@@ -141,6 +141,7 @@ pub(crate) fn run_child(
             by: None,
             agent: None,
             log: None,
+            permanent: false,
         }))
     };
     let h = match handover(journal, index) {

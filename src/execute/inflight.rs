@@ -165,7 +165,7 @@ pub fn end_orphans(notes: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
 
 /// Is the group the notes name still the one run `run_id` started? Anything that cannot be
 /// shown is a no: ending a stranger's group is worse than leaving one of ours running.
-fn is_the_runs(noted: &Noted, run_id: &str) -> bool {
+pub(super) fn is_the_runs(noted: &Noted, run_id: &str) -> bool {
     if noted.pgid <= 1 {
         return false;
     }

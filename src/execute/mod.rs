@@ -8,6 +8,7 @@ mod claude;
 mod clock;
 mod dispatch;
 mod driver;
+mod guard;
 mod host;
 mod inflight;
 mod journal;
@@ -40,6 +41,7 @@ pub use dispatch::{
     holder_gone, load_live, reap_lapsed,
 };
 pub use driver::drive;
+pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
 pub use journal::{Journal, JournalError};
 pub use lease::{LeaseKeeper, OpenStore};
@@ -59,7 +61,7 @@ pub use process::{
 pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, hold_secret_inputs, input_env_name, input_text,
-    is_secret_name, secret_input_from_env, secret_inputs,
+    is_secret_env, is_secret_name, secret_input_from_env, secret_inputs,
 };
 pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};

@@ -123,6 +123,7 @@ pub fn report_phase(
         by: Some(by.clone()),
         agent: None,
         log: None,
+        permanent: false,
     })))
 }
 

@@ -428,6 +428,13 @@ pub fn run_process_watched(
     };
     let pgid = Pid::from_raw(child.id() as i32);
     on_spawn(pgid.as_raw());
+    // A worker's guard ends the group if the worker dies before this function is done.
+    let run_id = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "CORTEX_RUN_ID")
+        .map(|(_, v)| v.as_str());
+    super::guard::guard_group(pgid.as_raw(), run_id);
     if let (Some(input), Some(mut pipe)) = (spec.stdin.clone(), child.stdin.take()) {
         std::thread::spawn(move || {
             // A command that does not read its input closes the pipe: not an error.
@@ -612,6 +619,8 @@ pub fn run_process_watched(
             },
         }
     };
+    // The group is ended (or kept on purpose, `keep_background`): not the guard's any more.
+    super::guard::release_group(pgid.as_raw());
     BUF.with(|b| *b.borrow_mut() = buf);
     let [out, _] = pipes;
     ProcessResult {

@@ -283,6 +283,10 @@ impl Runner {
             },
             claude_agent,
             refused,
+            working_dir: step.working_dir.clone().map(|dir| {
+                let base = state.start.as_ref().map(|s| s.working_dir.clone());
+                (dir, base.unwrap_or_default())
+            }),
             deadline,
             home: self.home.clone(),
             run_id: state.run_id.clone(),
@@ -642,6 +646,29 @@ pub struct PreparedAttempt {
     claude_agent: Option<String>,
     /// Why the attempt cannot be run at all (its command line cannot be built).
     refused: Option<String>,
+    /// The step's `working_dir:` as written and the run's directory, for the error when the
+    /// directory is missing.
+    working_dir: Option<(String, String)>,
+}
+
+/// Why an attempt could not start in `cwd`, which is not a directory, and how to fix it:
+/// `written` is the step's `working_dir:` as written and the run's directory it is under
+/// (none: `cwd` is the run's directory itself).
+fn missing_dir_error(cwd: &Path, written: Option<&(String, String)>) -> String {
+    let what = match std::fs::metadata(cwd) {
+        Ok(_) => "is not a directory",
+        Err(_) => "does not exist",
+    };
+    let cause = match written {
+        Some((dir, base)) => format!(
+            "the step's `working_dir: {dir}`, under the run's directory {base}, where `run` was called"
+        ),
+        None => "the run's directory, where `run` was called".to_string(),
+    };
+    format!(
+        "working directory {} {what} on this host ({cause}). No retry can change that, so none was spent: create the directory or correct `working_dir:`, then resume the run",
+        cwd.display()
+    )
 }
 
 /// The command line Claude Code runs step `index` with, as `agent`: the phase's other agents
@@ -698,6 +725,7 @@ impl PreparedAttempt {
                 by: None,
                 agent: None,
                 log: None,
+                permanent: false,
             }))
         };
         if let Some(error) = self.refused.take() {
@@ -707,6 +735,22 @@ impl PreparedAttempt {
                 String::new(),
                 Vec::new(),
             );
+        }
+        // A working directory that is not there is a fault of the definition (or of this
+        // host), not of the moment: the attempt fails at once and no retry is spent on it.
+        if !self.spec.cwd.is_dir() {
+            let mut outcome = report(
+                AttemptEnd::SpawnFailed {
+                    error: missing_dir_error(&self.spec.cwd, self.working_dir.as_ref()),
+                },
+                Vec::new(),
+                String::new(),
+                Vec::new(),
+            );
+            if let AttemptOutcome::Report(r) = &mut outcome {
+                r.permanent = true;
+            }
+            return outcome;
         }
         // The step creates the file if it has outputs; one a crashed attempt of the same
         // number left behind must not be read as this attempt's. `work/` must be a real

@@ -28,7 +28,7 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// Is `name` a secret entry of `step`'s `env:` (a secret-looking name, or listed in its
 /// `secret_env`)?
-fn is_secret_env(step: &Step, name: &str) -> bool {
+pub fn is_secret_env(step: &Step, name: &str) -> bool {
     is_secret_name(name) || step.secret_env.iter().any(|s| s == name)
 }
 

@@ -1,7 +1,7 @@
 //! Scenario operations: list, validate, preview, run, status, start, complete, fail, stop.
 //! Each returns its document and its text for people (`Output`), never prints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
@@ -90,7 +90,7 @@ pub fn run(
     }
     let agents = scenario_agents(ctx, &scenario, &config_file.agents);
     if how == super::RunHow::DryRun {
-        return Ok(dry_run_output(ctx, &scenario, starts, &agents));
+        return Ok(dry_run_output(ctx, &scenario, starts, &agents, &inputs));
     }
     let mut store = ctx.store(config.durability)?;
     let clock = SystemClock;
@@ -139,12 +139,18 @@ fn dry_run_output(
     scenario: &Scenario,
     starts: &[String],
     agents: &crate::definition::ResolvedAgents,
+    inputs: &BTreeMap<String, serde_json::Value>,
 ) -> Output {
     let mut rows = Vec::new();
+    let (inputs, settings) =
+        super::workflow::preview_settings(&scenario.as_workflow(), inputs, &ctx.cwd);
     let mut text = format!(
         "Plan for scenario `{}` (nothing recorded):\n",
         scenario.name
     );
+    if !inputs.is_empty() {
+        text.push_str(&crate::render::render_inputs(&inputs));
+    }
     for i in crate::plan::topological_order(scenario) {
         let p = &scenario.phases[i];
         let condition = p.parsed_condition().unwrap_or(Condition::Auto);
@@ -198,12 +204,23 @@ fn dry_run_output(
             None => when,
         };
         text.push_str(&format!("  - {}: {when}; {how}\n", p.name));
+        // Where its commands, its agent or its checks would run, with what environment (a
+        // phase that waits for a report runs nothing).
+        if by != "report"
+            && let Some(setting) = settings.get(&p.name)
+        {
+            text.push_str(&crate::render::render_setting("      ", setting));
+            row["working_dir"] = json!(setting.working_dir);
+            if !setting.env.is_empty() {
+                row["env"] = json!(setting.env);
+            }
+        }
         row["when"] = json!(when);
         row["how"] = json!(how);
         rows.push(row);
     }
     Output::new(
-        json!({"scenario": scenario.name, "dry_run": true, "phases": rows}),
+        json!({"scenario": scenario.name, "dry_run": true, "inputs": inputs, "phases": rows}),
         text,
         exit::OK,
     )

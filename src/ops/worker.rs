@@ -77,6 +77,12 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     }
     let location = ctx.location()?;
     let mut store = ctx.store(Durability::Normal)?;
+    // Before anything runs: what this worker starts ends if it dies (`execute::guard`).
+    if let Err(why) = crate::execute::start_guard(super::KILL_GRACE) {
+        live.observer.warn(&format!(
+            "no guard for this worker's steps ({why}): if it is killed, a step it runs goes on until its run is taken over here"
+        ));
+    }
     // Leases need the log's newest schema; a store that keeps none cannot host workers.
     store.leases(None)?;
     // Front ends parse with `flag`; a value from elsewhere is held to the same ranges.

@@ -22,7 +22,9 @@ use crate::execute::{
     DriverLock, Journal, StopFlag, SystemClock, UlidIds, input_env_name, materialize,
     secret_input_from_env, secret_inputs,
 };
-use crate::plan::{preview_resume, preview_run};
+use crate::plan::{
+    Setting, preview_resume, preview_run, shown_inputs, step_setting, with_settings,
+};
 use crate::project::RunStatus;
 use crate::render::{render_history, render_plan, render_status};
 use crate::store::EventStore;
@@ -420,9 +422,11 @@ pub fn run(
                 && s.uses.is_none()
                 && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
-        let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &plan);
+        let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd);
+        let plan = with_settings(plan, &|name| settings.get(name).cloned());
+        let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &inputs, &plan);
         return Ok(Output::new(
-            json!({ "workflow": wf.name, "dry_run": true, "steps": plan }),
+            json!({ "workflow": wf.name, "dry_run": true, "inputs": inputs, "steps": plan }),
             text,
             exit::OK,
         ));
@@ -489,6 +493,59 @@ pub fn run_inputs(
     })
 }
 
+/// What a dry run of a new run of `wf` shows besides its actions: its inputs (a secret one as
+/// `***`) and what each step would run with, by step name (its directory under `base`, the
+/// run's: where `run` is called).
+pub(super) fn preview_settings(
+    wf: &Workflow,
+    inputs: &BTreeMap<String, serde_json::Value>,
+    base: &std::path::Path,
+) -> (
+    BTreeMap<String, serde_json::Value>,
+    BTreeMap<String, Setting>,
+) {
+    let secret = secret_inputs(wf);
+    let shown = shown_inputs(inputs, &|name| secret.contains(name));
+    let resolve = |r: &crate::definition::template::Reference| match r {
+        crate::definition::template::Reference::Input(name) => {
+            shown.get(name).map(crate::execute::input_text)
+        }
+        _ => None,
+    };
+    let settings = wf
+        .steps
+        .iter()
+        .map(|step| {
+            let setting = step_setting(
+                step,
+                base,
+                &resolve,
+                &crate::execute::is_secret_env,
+                &crate::execute::is_secret_name,
+            );
+            (step.name.clone(), setting)
+        })
+        .collect();
+    (shown, settings)
+}
+
+/// What step (or unit) `name` of the run in `state` would run with if resumed: templates
+/// resolved with its inputs (a secret one is `***` in the log) and the outputs recorded so far.
+fn resumed_setting(state: &crate::decide::RunState, name: &str) -> Option<Setting> {
+    let index = state.step_index(name)?;
+    let step = state.workflow.as_ref()?.steps.get(index)?;
+    let base = std::path::PathBuf::from(&state.start.as_ref()?.working_dir);
+    let resolve =
+        |r: &crate::definition::template::Reference| state.template_value_in(r, Some(index));
+    Some(step_setting(
+        step,
+        &base,
+        &resolve,
+        &crate::execute::is_secret_env,
+        &crate::execute::is_secret_name,
+    ))
+}
+
 /// `workflow status [RUN] [--at SEQ]` (and `orchestrate status`, with its scope): the status
 /// document of a run, now or as of an event.
 pub fn status(
@@ -502,6 +559,10 @@ pub fn status(
     };
     let run_id = ctx.resolve_run_at(&store, scope, run, at)?;
     if at.is_none() {
+        // The leases first, then the log: a unit the log still shows running whose lease is
+        // gone or lapsed is then orphaned, not finished in between (`with_leases`). Without
+        // them (a log that cannot say), nothing is said of leases.
+        let leases = store.leases(Some(&run_id)).ok();
         // The present: from the latest snapshot plus the events after it.
         let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
         state.run_id = run_id.clone();
@@ -515,7 +576,14 @@ pub fn status(
         // `notifications` in the document.
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);
         super::notify::add_deliveries(&store, &run_id, &mut delivered)?;
-        let mut output = status_output(ctx, &state, alive, None, Some(&store), &delivered.human);
+        let mut output = status_output(
+            ctx,
+            &state,
+            alive,
+            None,
+            Some((&store, leases.as_deref())),
+            &delivered.human,
+        );
         if let (Some(map), Some(docs)) = (
             output.json.as_object_mut(),
             delivered.json.get_mut("notifications"),
@@ -543,18 +611,22 @@ pub fn status(
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
-/// with the log (`store`), what its waiting `uses:` steps wait on down their child runs;
+/// with the log (`present`), what its waiting `uses:` steps wait on down their child runs and,
+/// given the run's leases read before the log, which of its claimed units are orphaned;
 /// `notes` (lines) go last before the Next block, which ends the screen.
 pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
     at: Option<&crate::event::Recorded>,
-    store: Option<&dyn EventStore>,
+    present: Option<(&dyn EventStore, Option<&[crate::store::Lease]>)>,
     notes: &str,
 ) -> Output {
-    let mut view = match store {
-        Some(store) => ctx.view_with_children(state, alive, store),
+    let mut view = match present {
+        Some((store, Some(leases))) => ctx
+            .view_with_children(state, alive, store)
+            .with_leases(leases),
+        Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
     // The past stays in the past: times end at that event, and nothing is to be done.
@@ -645,7 +717,15 @@ pub fn resume(
         if dry_run {
             let plan = preview_resume(&journal.state, mode.clone())
                 .map_err(|e| CommandError::bad_input(e.to_string()))?;
-            let mut text = render_plan(&format!("Resume plan for run {run_id}"), &plan);
+            // The log holds a secret input's value as `***` already.
+            let state = &journal.state;
+            let inputs = state
+                .start
+                .as_ref()
+                .map(|s| s.inputs.clone())
+                .unwrap_or_default();
+            let plan = with_settings(plan, &|name| resumed_setting(state, name));
+            let mut text = render_plan(&format!("Resume plan for run {run_id}"), &inputs, &plan);
             // Held by a live driver (its lock, or the log's driver when the lock file was
             // deleted, or a lease elsewhere): the resume itself would be refused, exit 4.
             let held = crate::execute::DriverLock::probe(&ctx.home, &run_id)
@@ -662,7 +742,7 @@ pub fn resume(
                 None => exit::OK,
             };
             return Ok(Output::new(
-                json!({ "run_id": run_id, "dry_run": true, "steps": plan, "held_by": held }),
+                json!({ "run_id": run_id, "dry_run": true, "inputs": inputs, "steps": plan, "held_by": held }),
                 text,
                 code,
             ));
@@ -1236,6 +1316,7 @@ pub fn report_step(
         by: Some(by.clone()),
         agent: None,
         log: None,
+        permanent: false,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
     let done = match journal.state.step(&step.name).map(|s| s.status) {

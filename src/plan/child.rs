@@ -144,6 +144,7 @@ pub fn child_end(child: &RunState, step: &str, attempt: u32) -> ChildEnd {
             by: None,
             agent: None,
             log: None,
+            permanent: false,
         }))
     };
     match &child.phase {

@@ -8,6 +8,7 @@ mod notify;
 mod preview;
 mod ready;
 mod schedule;
+mod setting;
 
 pub use child::{
     ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan, child_start,
@@ -15,6 +16,7 @@ pub use child::{
 pub use dag::{PhasePlan, dependencies, find_cycle, parallel_opportunities, topological_order};
 pub use next::{Next, next};
 pub use notify::{Notified, Trigger, due as notifications_due, end_of};
-pub use preview::{Action, PlannedStep, preview_resume, preview_run};
+pub use preview::{Action, PlannedStep, preview_resume, preview_run, with_settings};
 pub use ready::{awaiting_manual_start, condition_met, ready_phases, to_prepare};
 pub use schedule::{Cadence, MINUTE_MS, minute_of};
+pub use setting::{Setting, shown_inputs, step_setting};

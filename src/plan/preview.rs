@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::decide::{Command, RunState, StepStatus, decide, evolve};
 use crate::definition::Workflow;
 use crate::event::{Driver, Operator, Recorded, ResumeMode};
+use crate::plan::Setting;
 
 /// What a step will see happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +46,10 @@ pub struct PlannedStep {
     /// Its `uses:`: the workflow it runs as a child run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uses: Option<String>,
+    /// What it would run with (its directory, `env:` and `with:`), for a step that would run
+    /// something: set by the caller (`with_settings`), which knows the run's directory.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<Setting>,
 }
 
 impl PlannedStep {
@@ -55,6 +60,7 @@ impl PlannedStep {
             if_: None,
             foreach: None,
             uses: None,
+            setting: None,
         }
     }
 }
@@ -80,6 +86,30 @@ pub fn preview_run(workflow: &Workflow, external: &dyn Fn(usize) -> bool) -> Vec
             )
         })
         .collect()
+}
+
+impl Action {
+    /// Whether the step (or its rollback) would run a command: what it runs with is then
+    /// worth showing.
+    pub fn runs(self) -> bool {
+        matches!(
+            self,
+            Action::Run | Action::Rerun | Action::Compensate | Action::Undo
+        )
+    }
+}
+
+/// `plan` with the setting of each step that would run a command (`Action::runs`), by name.
+pub fn with_settings(
+    mut plan: Vec<PlannedStep>,
+    setting_of: &dyn Fn(&str) -> Option<Setting>,
+) -> Vec<PlannedStep> {
+    for p in &mut plan {
+        if p.action.runs() {
+            p.setting = setting_of(&p.name);
+        }
+    }
+    plan
 }
 
 /// The plan of `resume` with `mode`, computed by deciding the resume on a copy of the state

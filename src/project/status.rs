@@ -164,6 +164,12 @@ pub struct StepView {
     /// The worker that claimed its running attempt: `NAME on HOST`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
+    /// The lease of that claim lapsed (the worker stopped renewing it: killed, stopped, cut
+    /// off) or is gone: the attempt is orphaned, and is recorded interrupted and run again when
+    /// a worker or the run's driver reaps it. From the leases read before the log
+    /// (`with_leases`); never set without them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lease_lapsed: bool,
     /// What the agent runner (Claude Code) reported for the latest attempt it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_result: Option<AgentResultView>,
@@ -378,6 +384,24 @@ pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Optio
 }
 
 impl StatusView {
+    /// Say which running units a worker claimed whose lease no longer holds them: `leases`
+    /// are the run's, read before the log the view was made from. Read in that order, a unit
+    /// the log still shows running for the claimed attempt, with no live lease of that attempt,
+    /// is orphaned: a worker lets go of its lease only after its result is recorded, and a
+    /// lease is taken over only by the reaper, which records the attempt interrupted.
+    pub fn with_leases(mut self, leases: &[crate::store::Lease]) -> StatusView {
+        for s in &mut self.steps {
+            if s.worker.is_none() || s.status != StepStatus::Running {
+                continue;
+            }
+            let held = leases
+                .iter()
+                .any(|l| l.unit == s.name && l.attempt == s.attempts && !l.lapsed());
+            s.lease_lapsed = !held;
+        }
+        self
+    }
+
     /// Say, for each `uses:` step waiting with its child, what the chain of child runs waits
     /// on, and suggest reporting on it.
     pub fn with_children(mut self, child: &dyn Fn(&str) -> Option<RunState>) -> StatusView {
@@ -680,6 +704,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     .as_ref()
                     .filter(|c| c.attempt == s.attempts && s.status == StepStatus::Running)
                     .map(|c| format!("{} on {}", c.worker, c.host)),
+                lease_lapsed: false,
                 agent_result: s.agent_result.as_ref().map(AgentResultView::of),
                 output_tail: if s.status == StepStatus::Failed {
                     s.output_tail.clone()

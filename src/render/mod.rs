@@ -50,10 +50,10 @@ pub fn format_bytes(n: u64) -> String {
 
 pub use duration::{elapsed_between, format_duration};
 pub use log::{render_event_line, render_verify};
-pub use plan::render_plan;
+pub use plan::{render_inputs, render_plan, render_setting};
 pub use progress::{render_header, render_progress};
 pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
 pub use shell::{command_line, shell_quote, suggested_command};
-pub use status::{render_history, render_next, render_outcome, render_status};
+pub use status::{render_history, render_next, render_outcome, render_status, worker_line};
 pub use terminal::{breaks_line, json_safe, markup_safe, one_line, terminal_safe};

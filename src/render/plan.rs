@@ -2,13 +2,23 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Action, PlannedStep};
+use std::collections::BTreeMap;
+
+use super::shell::shell_quote;
+use super::terminal::one_line;
+use crate::plan::{Action, PlannedStep, Setting};
 
 /// One line per action, in the order they happen: compensations first (newest step first),
-/// then every step with what it would see.
-pub fn render_plan(title: &str, plan: &[PlannedStep]) -> String {
+/// then every step with what it would see, and under a step that would run a command, where
+/// and with what environment. The run's inputs (secret ones `***`) come first.
+pub fn render_plan(
+    title: &str,
+    inputs: &BTreeMap<String, serde_json::Value>,
+    plan: &[PlannedStep],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{title} (dry run: nothing is executed or recorded)\n");
+    out.push_str(&render_inputs(inputs));
     for (i, p) in plan.iter().enumerate() {
         let action = match p.action {
             Action::Reuse => "reuse (completed; outputs kept)",
@@ -35,6 +45,48 @@ pub fn render_plan(title: &str, plan: &[PlannedStep]) -> String {
             action.push_str(&format!(", if {condition} (else skipped)"));
         }
         let _ = writeln!(out, "  {:>2}. {:<24} {action}", i + 1, p.name);
+        if let Some(setting) = &p.setting {
+            out.push_str(&render_setting("        ", setting));
+        }
     }
     out
+}
+
+/// The run's inputs, one line, as `name=value` words a shell would read back (values as steps
+/// see them in `CORTEX_INPUT_<NAME>`); nothing when it has none.
+pub fn render_inputs(inputs: &BTreeMap<String, serde_json::Value>) -> String {
+    if inputs.is_empty() {
+        return String::new();
+    }
+    let words: Vec<String> = inputs
+        .iter()
+        .map(|(name, value)| match value {
+            serde_json::Value::String(text) => pair(name, text),
+            other => pair(name, &other.to_string()),
+        })
+        .collect();
+    format!("  inputs: {}\n\n", words.join(" "))
+}
+
+/// Where a step would run and with what `env:` and `with:`, each on a line of its own under
+/// it, indented by `indent`.
+pub fn render_setting(indent: &str, setting: &Setting) -> String {
+    let mut out = format!("{indent}dir: {}\n", one_line(&setting.working_dir));
+    for (label, entries) in [("env", &setting.env), ("with", &setting.with)] {
+        if entries.is_empty() {
+            continue;
+        }
+        let words: Vec<String> = entries.iter().map(|(k, v)| pair(k, v)).collect();
+        out.push_str(&format!("{indent}{label}: {}\n", words.join(" ")));
+    }
+    out
+}
+
+/// `name=value`, the value quoted for a shell and on one line (a hidden secret as `***`).
+fn pair(name: &str, value: &str) -> String {
+    let value = match value {
+        "***" => "***".into(),
+        _ => shell_quote(value),
+    };
+    format!("{}={}", one_line(name), one_line(&value))
 }

@@ -226,7 +226,8 @@ pub fn render_scenario_status(
             let _ = writeln!(out, "        {}", super::status::reported_line(by));
         }
         if let Some(w) = &s.worker {
-            let _ = writeln!(out, "        on worker {w}");
+            let line = super::status::worker_line(w, s.lease_lapsed);
+            let _ = writeln!(out, "        {}", lowercase_first(&line));
         }
         if let Some(a) = &s.agent_result {
             let _ = writeln!(out, "        agent: {}", super::status::agent_line(a));
@@ -246,4 +247,13 @@ pub fn render_scenario_status(
     }
     super::status::commands_block(&mut out, "Next", &view.next);
     out
+}
+
+/// `text` with its first letter in lower case (a line under a phase, which starts lower).
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

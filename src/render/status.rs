@@ -290,7 +290,7 @@ fn step_block(
         let _ = writeln!(out, "   {}", reported_line(by));
     }
     if let Some(w) = &s.worker {
-        let _ = writeln!(out, "   On worker {w}");
+        let _ = writeln!(out, "   {}", worker_line(w, s.lease_lapsed));
     }
     if let Some(a) = &s.agent_result {
         let _ = writeln!(out, "   Agent: {}", agent_line(a));
@@ -588,4 +588,14 @@ pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime
     };
     commands_block(&mut out, title, &view.next);
     out
+}
+
+/// Who runs a unit a worker claimed, or, once that worker's lease lapsed, that nobody does.
+pub fn worker_line(worker: &str, lease_lapsed: bool) -> String {
+    match lease_lapsed {
+        false => format!("On worker {worker}"),
+        true => format!(
+            "Orphaned: claimed by worker {worker}, whose lease lapsed (the worker stopped renewing it: killed, stopped or cut off); the attempt is recorded interrupted and runs again when a worker or the run's driver reaps it"
+        ),
+    }
 }

@@ -65,6 +65,8 @@ fn by(shared: &Shared, message: Option<&str>) -> crate::event::Operator {
 
 /// The run a path names — its id or a unique prefix of it — and its kind; 404 if none.
 pub fn find(shared: &Shared, id: &str) -> Result<(String, RunKind), Failure> {
+    // A run started late may be this one: its secret inputs are held before anything is done.
+    shared.adopt_late_starts();
     let ctx = &shared.ctx;
     // The CLI reads no run at all as "the latest": a path always names one.
     if id.trim().is_empty() {
@@ -188,7 +190,23 @@ pub fn run_workflow(
     }
     args.extend(["--".to_string(), name.to_string()]);
     let background = driver::start(shared, &args, &envs)?;
-    let run_id = background.started_run(shared, RunKind::Workflow)?;
+    let run_id = match background.started_run(shared, RunKind::Workflow) {
+        Ok(run_id) => run_id,
+        // The driver goes on and may record the run: its secret inputs wait for it here.
+        Err(mut late) if late.status == StatusCode::GATEWAY_TIMEOUT && !kept.is_empty() => {
+            late.error.hints.push(
+                "the secret inputs given are kept by this server for the run once its driver records it: act on that run here and its drivers get them (if this server restarts first, give them again as `inputs` of a resume request)".into(),
+            );
+            let mut held = shared.late_starts.lock().unwrap_or_else(|p| p.into_inner());
+            held.push(driver::LateStart {
+                driver: background,
+                kind: RunKind::Workflow,
+                secrets: kept,
+            });
+            return Err(late);
+        }
+        Err(other) => return Err(other),
+    };
     shared.keep_secret_inputs(&run_id, &kept);
     Ok(Done {
         output: status_of_run(shared, &run_id)?,

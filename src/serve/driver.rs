@@ -146,28 +146,33 @@ impl Background {
         )
     }
 
+    /// The run of `kind` this driver started, if it has recorded it by now (none yet).
+    fn recorded_run(&self, shared: &Shared, kind: RunKind) -> Result<Option<String>, CommandError> {
+        let host = hostname();
+        let Some(store) = shared.ctx.reading_store()? else {
+            return Ok(None);
+        };
+        for entry in store
+            .list_runs(&RunQuery::kind(Some(kind)).limit(8))
+            .map_err(CommandError::from)?
+        {
+            let first = store
+                .first_event(&entry.run_id)
+                .map_err(CommandError::from)?;
+            if let Some(Event::RunStarted(s)) = first.map(|f| f.event)
+                && s.driver.pid == self.pid
+                && s.driver.host == host
+            {
+                return Ok(Some(entry.run_id));
+            }
+        }
+        Ok(None)
+    }
+
     /// The run this driver started (`workflow run` / `orchestrate run`), once it is recorded.
     pub fn started_run(&self, shared: &Shared, kind: RunKind) -> Result<String, Failure> {
-        let host = hostname();
         let found = self.settle("has not recorded the run it starts", || {
-            let Some(store) = shared.ctx.reading_store()? else {
-                return Ok(None);
-            };
-            for entry in store
-                .list_runs(&RunQuery::kind(Some(kind)).limit(8))
-                .map_err(CommandError::from)?
-            {
-                let first = store
-                    .first_event(&entry.run_id)
-                    .map_err(CommandError::from)?;
-                if let Some(Event::RunStarted(s)) = first.map(|f| f.event)
-                    && s.driver.pid == self.pid
-                    && s.driver.host == host
-                {
-                    return Ok(Some(entry.run_id));
-                }
-            }
-            Ok(None)
+            self.recorded_run(shared, kind)
         })?;
         found.ok_or_else(|| {
             CommandError::new(
@@ -205,5 +210,31 @@ impl Background {
             Ok(took.then_some(()))
         })
         .map(|_| ())
+    }
+}
+
+/// A run start answered 504 (its driver had not recorded the run in time) that was given
+/// secret inputs: they are kept with the driver until the run it records is known, then held
+/// for that run as if the start had been answered (`Shared::adopt_late_starts`). Before, they
+/// were dropped with the answer, and the run could go on only with them given again.
+pub struct LateStart {
+    pub driver: Background,
+    pub kind: RunKind,
+    /// (input, value).
+    pub secrets: Vec<(String, String)>,
+}
+
+impl LateStart {
+    /// The run its driver recorded, if it has by now; `Err(())` once the driver ended
+    /// without recording one (nothing to keep the values for). Whether it ended is read
+    /// before the log, so a driver that recorded the run and then ended is found.
+    pub fn recorded(&self, shared: &Shared) -> Result<Option<String>, ()> {
+        let ended = self.driver.ended().is_some();
+        match self.driver.recorded_run(shared, self.kind) {
+            Ok(Some(run_id)) => Ok(Some(run_id)),
+            Ok(None) if ended => Err(()),
+            // Not yet, or the log cannot say now: asked again at the next action.
+            _ => Ok(None),
+        }
     }
 }

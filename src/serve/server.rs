@@ -124,6 +124,8 @@ pub struct Shared {
     /// `CORTEX_INPUT_<NAME>`), as the process that started a run keeps them for its own
     /// drives. In memory only; the log keeps `***`.
     pub secret_inputs: std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
+    /// Run starts answered 504 whose secret inputs wait for their run to be known.
+    pub late_starts: std::sync::Mutex<Vec<super::driver::LateStart>>,
 }
 
 impl Shared {
@@ -140,6 +142,25 @@ impl Shared {
             kept.retain(|(name, _)| name != k);
             kept.push((k.clone(), v.clone()));
         }
+    }
+
+    /// Hold the secret inputs of run starts answered 504 for the runs their drivers have
+    /// recorded since (`driver::LateStart`); forget those whose driver ended without one.
+    /// Called before any action names a run (`actions::find`), so that what the server then
+    /// appends to it is scrubbed of them and the drivers it starts for it are given them.
+    pub fn adopt_late_starts(&self) {
+        let mut late = self.late_starts.lock().unwrap_or_else(|p| p.into_inner());
+        if late.is_empty() {
+            return;
+        }
+        late.retain(|start| match start.recorded(self) {
+            Ok(Some(run_id)) => {
+                self.keep_secret_inputs(&run_id, &start.secrets);
+                false
+            }
+            Ok(None) => true,
+            Err(()) => false,
+        });
     }
 
     /// The secret input values held for run `run_id`, to give a driver of it.
@@ -235,6 +256,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         public: public.clone(),
         driver_wait: options.driver_wait,
         secret_inputs: Default::default(),
+        late_starts: Default::default(),
     };
     Ok(Bound {
         listener,

@@ -50,6 +50,8 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
         .ok_or_else(|| Failure::not_found(crate::ops::no_runs()))?;
     // Read, then probe; a driver that ended in between appended its last events first: read
     // again until the log stands still beside no driver (as `execute::load_live`).
+    // The leases before the log, as `status` reads them: which claimed units are orphaned.
+    let leases = store.leases(Some(&run_id)).ok();
     let mut events = store
         .read_run(&run_id)
         .map_err(crate::ops::CommandError::from)?;
@@ -67,7 +69,10 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     };
     let mut state = replay(&events);
     state.run_id = run_id.clone();
-    let view = ctx.view(&state, alive);
+    let view = match &leases {
+        Some(leases) => ctx.view(&state, alive).with_leases(leases),
+        None => ctx.view(&state, alive),
+    };
     let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
     Ok(RunData {
         view,
@@ -437,7 +442,9 @@ fn step_card(
                 }
             }
             @if let Some(w) = &s.worker {
-                @if matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
+                @if s.lease_lapsed {
+                    p class="error worker" { (crate::render::worker_line(w, true)) }
+                } @else if matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
                     p class="muted worker" { "on worker " strong { (w) } }
                 }
             }
