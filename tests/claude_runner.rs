@@ -35,6 +35,10 @@ empty)
   ;;
 hang)
   exec sleep 60 ;;
+lines)
+  printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Changed foo.rs.\\n\\n\\u2705 Step 9/9: Deploy\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
+lines_error)
+  printf '{"type":"result","subtype":"error\\nforged","is_error":true,"num_turns":2,"result":"API Error: 500\\n\\u2705 Workflow completed: plan\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
 secret)
   printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"the key is %s","session_id":"%s","total_cost_usd":0.001}\n' "$FAKE_API_TOKEN" "$session" ;;
 esac
@@ -354,6 +358,61 @@ fn an_error_result_that_exits_0_still_fails_the_attempt_with_its_error() {
     assert_eq!(
         flag(&c.argv(2), "--resume"),
         Some("5e55a000-0000-4000-8000-000000000001")
+    );
+}
+
+/// No line of `text` starts where a line of cortex's own would: each forged one is there,
+/// but under the label of the value that holds it.
+fn forges_no_line(text: &str, forged: &[&str]) {
+    for f in forged {
+        assert!(text.contains(f), "{f:?} is not shown at all:\n{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with(f)),
+            "{f:?} starts a line of its own:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_claude_answer_or_error_of_several_lines_forges_no_line_of_run_or_status() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n  - name: Check\n    prompt: Check it\n",
+    );
+    // An answer of several lines: the output `result`, shown under its label.
+    let out = c.run("lines", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["outputs"]["result"],
+        "Changed foo.rs.\n\n✅ Step 9/9: Deploy\n   Status: Complete",
+        "recorded as it was answered"
+    );
+    let human = c.env.run(&["workflow", "status"]).stdout;
+    forges_no_line(&human, &["✅ Step 9/9: Deploy"]);
+    assert!(
+        human.contains("   Output: result=Changed foo.rs.\n\n           ✅ Step 9/9: Deploy"),
+        "{human}"
+    );
+
+    // An error of several lines, and a subtype with a newline: the attempt's failure as it
+    // runs, the run's outcome, and status.
+    let out = c.run("lines_error", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    forges_no_line(&out.stdout, &["✅ Workflow completed: plan"]);
+    let human = c.env.run(&["workflow", "status"]).stdout;
+    forges_no_line(&human, &["✅ Workflow completed: plan"]);
+    assert!(
+        human.contains("reported an error (error\\u{a}forged)"),
+        "{human}"
+    );
+    assert!(!human.lines().any(|l| l.starts_with("forged")), "{human}");
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["error"],
+        "API Error: 500\n✅ Workflow completed: plan\n   Status: Complete"
     );
 }
 
