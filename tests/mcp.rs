@@ -620,6 +620,35 @@ fn a_long_run_does_not_hold_up_other_requests() {
     );
 }
 
+/// A run an MCP call drives is held for any other call: the tool error says how to stop the
+/// call that drives it (cancel it), not only to press Ctrl-C in a terminal the client has not.
+#[test]
+fn a_run_held_by_an_mcp_call_says_to_cancel_that_call_not_only_to_press_ctrl_c() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    s.call(2, "resume", json!({"kind": "workflow", "run": "gated"}));
+    let answer = s.response(2);
+    let result = &answer["result"];
+    assert_eq!(result["isError"], true, "{answer}");
+    assert_eq!(result["structuredContent"]["exit_code"], 4, "{answer}");
+    let hints = result["structuredContent"]["hints"].to_string();
+    assert!(
+        hints.contains("cancel the MCP tool call that drives it"),
+        "{answer}"
+    );
+    std::fs::write(env.file("go"), "").unwrap();
+    let (done, code) = s.document(1);
+    assert_eq!(
+        (done["status"].as_str(), code),
+        (Some("completed"), 0),
+        "{done}"
+    );
+}
+
 #[test]
 fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
     let env = Env::new();

@@ -655,7 +655,7 @@ pub fn resume(
             let code = match &held {
                 Some(holder) => {
                     text.push_str(&format!(
-                        "\n⏸️  Held: run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops: wait for it, or stop it (Ctrl-C in its terminal)\n"
+                        "\n⏸️  Held: run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops: wait for it, or stop it where it is driven (Ctrl-C in its terminal, or cancel the MCP tool call that drives it)\n"
                     ));
                     exit::HELD
                 }
