@@ -620,6 +620,80 @@ fn a_long_run_does_not_hold_up_other_requests() {
     );
 }
 
+/// A message is recorded in its action's event and shown by every status document that shows
+/// the action: one of megabytes (a line may hold 16 MiB) made each of those documents as long.
+/// A message past the limit is refused (exit 2), by a tool as by the CLI, and nothing is
+/// recorded; one at the limit is kept whole.
+#[test]
+fn a_message_of_megabytes_is_refused_by_a_tool_and_the_cli_and_nothing_is_recorded() {
+    let env = Env::new();
+    let too_long = "m".repeat(cortex::ops::MAX_MESSAGE_CHARS + 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
+    let (doc, _) = s.document(1);
+    let events = doc["events"].clone();
+    s.call(
+        2,
+        "step_complete",
+        json!({"step": "Setup", "message": "x".repeat(2 << 20)}),
+    );
+    let answer = s.response(2);
+    let refused = &answer["result"]["structuredContent"];
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(refused["exit_code"], 2, "{answer}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("a message has at most 65536 characters, and this one has 2097152"),
+        "{answer}"
+    );
+    assert!(!refused["hints"].as_array().unwrap().is_empty(), "{answer}");
+    for (id, tool, args) in [
+        (3, "abort", json!({"kind": "workflow", "message": too_long})),
+        (
+            4,
+            "run",
+            json!({"kind": "workflow", "name": "onboarding", "message": too_long}),
+        ),
+    ] {
+        s.call(id, tool, args);
+        let answer = s.response(id);
+        assert_eq!(
+            answer["result"]["structuredContent"]["exit_code"], 2,
+            "{tool}: {answer}"
+        );
+    }
+    let now = s.status(5);
+    assert_eq!(now["events"], events, "nothing was recorded: {now}");
+    assert_eq!(now["status"], "waiting");
+    let cli = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "Setup",
+        "--message",
+        &too_long,
+    ]);
+    assert_eq!(cli.code, 2, "{}", cli.stderr);
+    assert!(
+        cli.stderr
+            .contains("a message has at most 65536 characters"),
+        "{}",
+        cli.stderr
+    );
+    // At the limit, kept whole.
+    let most = "k".repeat(cortex::ops::MAX_MESSAGE_CHARS);
+    s.call(
+        6,
+        "step_complete",
+        json!({"step": "Setup", "message": most}),
+    );
+    let (doc, _) = s.document(6);
+    assert_eq!(doc["steps"][0]["status"], "completed", "{doc}");
+}
+
 /// A run an MCP call drives is held for any other call: the tool error says how to stop the
 /// call that drives it (cancel it), not only to press Ctrl-C in a terminal the client has not.
 #[test]

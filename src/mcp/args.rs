@@ -82,6 +82,7 @@ pub struct RunArgs {
     pub start: Vec<String>,
     /// Why, recorded with the run.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -135,6 +136,7 @@ pub struct StepReportArgs {
     pub no_drive: bool,
     /// Why, or what was done: recorded with the report and shown by status and the log.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -152,6 +154,7 @@ pub struct PhaseArgs {
     pub no_drive: bool,
     /// Why, recorded with the action.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -171,6 +174,7 @@ pub struct PhaseCompleteArgs {
     pub no_drive: bool,
     /// Why, or what was done: recorded with the report.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -182,6 +186,7 @@ pub struct StopArgs {
     pub scenario: String,
     /// Why, recorded with the stop.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -221,6 +226,7 @@ pub struct ResumeArgs {
     pub timeout: Option<String>,
     /// Why, recorded with the resume.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -236,6 +242,7 @@ pub struct AbortArgs {
     pub run: Option<String>,
     /// Why, recorded with the abort.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 

@@ -362,8 +362,9 @@ fn operate(
     actor: &str,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    let by =
-        |message: Option<String>| -> Operator { ops::operator(Some(actor), message.as_deref()) };
+    let by = |message: Option<String>| -> Result<Operator, CommandError> {
+        ops::checked_operator(Some(actor), message.as_deref())
+    };
     match tool.name {
         "list" => match parse::<ListArgs>(tool, args)?.kind {
             Kind::Workflow => ops::workflow::list(ctx),
@@ -400,7 +401,7 @@ fn operate(
                         &a.name,
                         &inputs,
                         ops::RunHow::of(a.dry_run, false),
-                        by(a.message),
+                        by(a.message)?,
                         live,
                     )
                 }
@@ -412,7 +413,7 @@ fn operate(
                         inputs: &inputs,
                         how: ops::RunHow::of(a.dry_run, false),
                     };
-                    ops::scenario::run(ctx, req, by(a.message), live)
+                    ops::scenario::run(ctx, req, by(a.message)?, live)
                 }
             }
         }
@@ -436,13 +437,13 @@ fn operate(
                 success: tool.name == "step_complete",
                 outputs: pairs(a.outputs, "output")?,
                 no_drive: a.no_drive,
-                by: by(a.message),
+                by: by(a.message)?,
             };
             ops::workflow::report_step(ctx, report, live)
         }
         "phase_start" => {
             let a: PhaseArgs = parse(tool, args)?;
-            ops::scenario::start(ctx, &a.scenario, &a.phase, a.no_drive, by(a.message), live)
+            ops::scenario::start(ctx, &a.scenario, &a.phase, a.no_drive, by(a.message)?, live)
         }
         "phase_complete" => {
             let a: PhaseCompleteArgs = parse(tool, args)?;
@@ -452,7 +453,7 @@ fn operate(
                 outputs: pairs(a.outputs, "output")?,
                 no_drive: a.no_drive,
             };
-            ops::scenario::report(ctx, &a.scenario, report, by(a.message), live)
+            ops::scenario::report(ctx, &a.scenario, report, by(a.message)?, live)
         }
         "phase_fail" => {
             let a: PhaseArgs = parse(tool, args)?;
@@ -462,11 +463,11 @@ fn operate(
                 outputs: Vec::new(),
                 no_drive: a.no_drive,
             };
-            ops::scenario::report(ctx, &a.scenario, report, by(a.message), live)
+            ops::scenario::report(ctx, &a.scenario, report, by(a.message)?, live)
         }
         "stop" => {
             let a: StopArgs = parse(tool, args)?;
-            ops::scenario::stop(ctx, &a.scenario, by(a.message))
+            ops::scenario::stop(ctx, &a.scenario, by(a.message)?)
         }
         "resume" => resume(ctx, tool, parse(tool, args)?, &by, live),
         "abort" => {
@@ -476,7 +477,7 @@ fn operate(
                 // As `orchestrate abort`: a name means its latest unfinished run.
                 Kind::Scenario => SCENARIOS.unfinished(),
             };
-            ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message))
+            ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message)?)
         }
         "logs" => {
             let a: LogsArgs = parse(tool, args)?;
@@ -514,7 +515,7 @@ fn resume(
     ctx: &Ctx,
     tool: &ToolSpec,
     a: ResumeArgs,
-    by: &dyn Fn(Option<String>) -> Operator,
+    by: &dyn Fn(Option<String>) -> Result<Operator, CommandError>,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let modes = [a.retry, a.skip, a.rollback_to.is_some(), a.from.is_some()];
@@ -553,7 +554,7 @@ fn resume(
         dry_run: a.dry_run,
         timeout: a.timeout.as_deref(),
     };
-    ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message), live)
+    ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message)?, live)
 }
 
 #[cfg(test)]
