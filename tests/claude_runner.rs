@@ -13,6 +13,11 @@ use common::{Env, Out};
 
 /// The stand-in. Output is exactly `--output-format json`'s documented result object.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
+# As Claude Code since 2.1.39: it will not start inside another Claude Code session.
+if [ -n "$CLAUDECODE" ]; then
+  echo "Error: Claude Code cannot be launched inside another Claude Code session." >&2
+  exit 1
+fi
 dir="$FAKE_CLAUDE_DIR"
 n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$dir/count"
@@ -358,6 +363,45 @@ fn an_error_result_that_exits_0_still_fails_the_attempt_with_its_error() {
     assert_eq!(
         flag(&c.argv(2), "--resume"),
         Some("5e55a000-0000-4000-8000-000000000001")
+    );
+}
+
+/// cortex driven from Claude Code (through `cortex mcp`, or a command its Bash tool runs)
+/// inherits `CLAUDECODE=1`, which Claude Code (2.1.39 on) takes for a nested session and
+/// refuses to start under: every attempt failed so. An attempt is a session of its own and
+/// does not inherit the mark; the step's own commands still see it.
+#[test]
+fn cortex_run_from_inside_claude_code_still_runs_claude_code_attempts() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n  - name: Mark\n    run: printf '%s' \"$CLAUDECODE\" > mark.txt\n",
+    );
+    let out = c
+        .env
+        .command(&["workflow", "run", "plan"])
+        .env("FAKE_CLAUDE_DIR", &c.calls)
+        .env("CLAUDECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(c.calls(), 1);
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["outputs"]["result"],
+        "Plan written (call 1)"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.env.file("mark.txt")).unwrap(),
+        "1",
+        "a step's own command keeps its environment"
     );
 }
 

@@ -58,6 +58,9 @@ pub struct ProcessSpec {
     /// Keep the raw standard output (before redaction, up to `CAPTURE_BYTES`) in the result,
     /// for a program whose output is its result (Claude Code's JSON).
     pub capture_stdout: bool,
+    /// Variables removed from the inherited environment (besides the server's token, which
+    /// no command gets): `CLAUDECODE` for Claude Code (`claude::UNSET_ENV`).
+    pub unset: &'static [&'static str],
     /// Keep the attempt's whole output in this file (`cortex logs`): the bytes it wrote,
     /// stdout and stderr interleaved line by line as they arrived, secrets replaced. Created
     /// afresh; a link in its place is refused.
@@ -386,9 +389,11 @@ pub fn run_process_watched(
             cmd
         }
     };
-    cmd.current_dir(&spec.cwd)
-        .env_remove(SERVE_TOKEN_ENV)
-        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    cmd.current_dir(&spec.cwd).env_remove(SERVE_TOKEN_ENV);
+    for name in spec.unset {
+        cmd.env_remove(name);
+    }
+    cmd.envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -639,6 +644,7 @@ mod tests {
             redactor: Redactor::default(),
             keep_background: false,
             capture_stdout: false,
+            unset: &[],
             log: None,
         }
     }

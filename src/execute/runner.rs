@@ -273,6 +273,11 @@ impl Runner {
                 redactor,
                 keep_background: step.keep_background,
                 capture_stdout: claude_agent.is_some(),
+                unset: if claude_agent.is_some() {
+                    claude::UNSET_ENV
+                } else {
+                    &[]
+                },
                 log: Some(super::process::LogTarget {
                     path: self
                         .home
@@ -472,6 +477,7 @@ impl Runner {
                     redactor,
                     keep_background: false,
                     capture_stdout: false,
+                    unset: &[],
                     log: None,
                 };
                 let key = command_key("if", Some(&step.name));
@@ -586,6 +592,7 @@ impl Runner {
             redactor,
             keep_background: step.keep_background,
             capture_stdout: false,
+            unset: &[],
             log: None,
         };
         let key = command_key("rollback", Some(&step.name));
@@ -822,6 +829,7 @@ fn check_spec(
         redactor: redactor.clone(),
         keep_background: false,
         capture_stdout: false,
+        unset: &[],
         log: None,
     }
 }
