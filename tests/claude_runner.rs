@@ -40,6 +40,14 @@ empty)
   ;;
 hang)
   exec sleep 60 ;;
+lost)
+  # As Claude Code when the session to resume is gone (expired, another host or directory).
+  wanted=""; prev=""
+  for a in "$@"; do [ "$prev" = --resume ] && wanted="$a"; prev="$a"; done
+  if [ -n "$wanted" ]; then
+    echo "No conversation found with session ID: $wanted" >&2
+    exit 1
+  fi ;;
 lines)
   printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Changed foo.rs.\\n\\n\\u2705 Step 9/9: Deploy\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
 lines_error)
@@ -402,6 +410,44 @@ fn cortex_run_from_inside_claude_code_still_runs_claude_code_attempts() {
         std::fs::read_to_string(c.env.file("mark.txt")).unwrap(),
         "1",
         "a step's own command keeps its environment"
+    );
+}
+
+/// A retry that cannot resume its session (Claude Code: "No conversation found with session
+/// ID", exit 1, no result) leaves none: the next attempt starts a new session, and succeeds.
+/// Before, every later attempt resumed the lost session and failed the same way.
+#[test]
+fn a_session_that_cannot_be_resumed_is_not_resumed_again() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 2, backoff: 0s}\n",
+    );
+    let out = c.run("error,lost,ok", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 3);
+    assert_eq!(
+        flag(&c.argv(2), "--resume"),
+        Some("5e55a000-0000-4000-8000-000000000001"),
+        "the first retry resumes"
+    );
+    assert_eq!(
+        flag(&c.argv(3), "--resume"),
+        None,
+        "the session could not be resumed: a new one"
+    );
+    let logs = c.env.run(&["logs", "plan", "Plan"]).stdout;
+    assert!(
+        logs.contains(
+            "No conversation found with session ID: 5e55a000-0000-4000-8000-000000000001"
+        ),
+        "{logs}"
+    );
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["outputs"]["result"],
+        "Plan written (call 3)"
     );
 }
 
