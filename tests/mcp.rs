@@ -694,6 +694,29 @@ fn a_message_of_megabytes_is_refused_by_a_tool_and_the_cli_and_nothing_is_record
     assert_eq!(doc["steps"][0]["status"], "completed", "{doc}");
 }
 
+/// A run argument of megabytes that names no run is shown cut, as names are: before, the error
+/// document quoted it whole (twice the argument's size, for each call).
+#[test]
+fn a_run_argument_of_megabytes_is_quoted_cut_in_the_error() {
+    let env = Env::new();
+    assert_eq!(env.run(&["workflow", "run", "onboarding"]).code, 3);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    let huge = "x".repeat(4 << 20);
+    s.call(1, "logs", json!({"run": huge}));
+    let answer = s.response(1);
+    let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+    assert_eq!(answer["result"]["isError"], true, "{text}");
+    assert!(text.len() < 2000, "an error of {} bytes", text.len());
+    assert!(
+        text.contains(&format!("no run `{}…`", "x".repeat(40))),
+        "{text}"
+    );
+    let cli = env.run(&["workflow", "status", &"y".repeat(100_000)]);
+    assert_eq!(cli.code, 2);
+    assert!(cli.stderr.len() < 2000, "{} bytes", cli.stderr.len());
+}
+
 /// A run an MCP call drives is held for any other call: the tool error says how to stop the
 /// call that drives it (cancel it), not only to press Ctrl-C in a terminal the client has not.
 #[test]
