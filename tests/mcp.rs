@@ -694,24 +694,55 @@ fn a_message_of_megabytes_is_refused_by_a_tool_and_the_cli_and_nothing_is_record
     assert_eq!(doc["steps"][0]["status"], "completed", "{doc}");
 }
 
-/// A run argument of megabytes that names no run is shown cut, as names are: before, the error
-/// document quoted it whole (twice the argument's size, for each call).
+/// A name argument of megabytes that names nothing — a run, a step, a phase, an input, a time —
+/// is shown cut, as names are: before, the error document quoted it whole (twice the
+/// argument's size, for each call).
 #[test]
-fn a_run_argument_of_megabytes_is_quoted_cut_in_the_error() {
+fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
     let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
     assert_eq!(env.run(&["workflow", "run", "onboarding"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "run", "review-gate"]).code, 3);
     let mut s = Session::start(&env, &[]);
     s.initialize("raw-client");
     let huge = "x".repeat(4 << 20);
-    s.call(1, "logs", json!({"run": huge}));
-    let answer = s.response(1);
-    let text = answer["result"]["content"][0]["text"].as_str().unwrap();
-    assert_eq!(answer["result"]["isError"], true, "{text}");
-    assert!(text.len() < 2000, "an error of {} bytes", text.len());
-    assert!(
-        text.contains(&format!("no run `{}…`", "x".repeat(40))),
-        "{text}"
-    );
+    let calls = [
+        ("logs", json!({"run": huge}), "no run `"),
+        ("logs", json!({"step": huge}), "has no step or phase `"),
+        ("step_complete", json!({"step": huge}), "has no step `"),
+        (
+            "phase_start",
+            json!({"scenario": "review-gate", "phase": huge}),
+            "has no phase `",
+        ),
+        (
+            "resume",
+            json!({"kind": "workflow", "from": huge}),
+            "no step named `",
+        ),
+        (
+            "run",
+            json!({"kind": "workflow", "name": "onboarding", "inputs": {huge.as_str(): 1}}),
+            "unknown input `",
+        ),
+        ("schedule_list", json!({"at": huge}), "--at `"),
+    ];
+    for (id, (tool, args, says)) in (1..).zip(calls) {
+        s.call(id, tool, args);
+        let answer = s.response(id);
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        assert_eq!(answer["result"]["isError"], true, "{tool}: {text}");
+        assert!(
+            text.len() < 2000,
+            "{tool}: an error of {} bytes",
+            text.len()
+        );
+        assert!(
+            text.contains(&format!("{says}{}…`", "x".repeat(40))),
+            "{tool}: {text}"
+        );
+    }
     let cli = env.run(&["workflow", "status", &"y".repeat(100_000)]);
     assert_eq!(cli.code, 2);
     assert!(cli.stderr.len() < 2000, "{} bytes", cli.stderr.len());

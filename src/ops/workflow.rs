@@ -1124,8 +1124,11 @@ pub fn report_step(
         .position(|s| normalize_name(&s.name) == wanted)
     else {
         let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
-        let mut e = CommandError::bad_input(format!("run {run_id} has no step `{}`", report.step))
-            .hint(format!("its steps: {}", names.join(", ")));
+        let mut e = CommandError::bad_input(format!(
+            "run {run_id} has no step `{}`",
+            crate::definition::shown(report.step)
+        ))
+        .hint(format!("its steps: {}", names.join(", ")));
         if let Some(best) =
             crate::definition::catalog_suggest(&wanted, names.iter().copied()).first()
         {
