@@ -48,6 +48,8 @@ lost)
     echo "No conversation found with session ID: $wanted" >&2
     exit 1
   fi ;;
+nul)
+  printf '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"a\\u0000b","session_id":"%s"}\n' "$session" ;;
 lines)
   printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Changed foo.rs.\\n\\n\\u2705 Step 9/9: Deploy\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
 lines_error)
@@ -448,6 +450,30 @@ fn a_session_that_cannot_be_resumed_is_not_resumed_again() {
     assert_eq!(
         step(&status, "Plan")["outputs"]["result"],
         "Plan written (call 3)"
+    );
+}
+
+/// An answer holding a NUL character is recorded as it is, and a later step given it through a
+/// template fails saying which value holds a NUL and what to do, not Rust's "nul byte found in
+/// provided data".
+#[test]
+fn an_answer_holding_a_nul_fails_the_step_given_it_with_a_clear_error() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n  - name: Use\n    run: printf '%s' \"${{ steps.Plan.outputs.result }}\"\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("nul", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(step(&status, "Plan")["outputs"]["result"], "a\u{0}b");
+    let error = step(&status, "Use")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains(
+            "the value of a `${{ ... }}` template (`CORTEX_TPL_0`) holds a NUL character"
+        ) && error.contains("write such data to a file"),
+        "{error}"
     );
 }
 
