@@ -530,6 +530,21 @@ fn a_claude_answer_or_error_of_several_lines_forges_no_line_of_run_or_status() {
         step(&status, "Plan")["error"],
         "API Error: 500\n✅ Workflow completed: plan\n   Status: Complete"
     );
+
+    // A phase's: `orchestrate run` and `orchestrate status`.
+    c.agent(
+        "lead",
+        "---\nname: lead\ndescription: Leads the build\nrunner: claude\n---\nYou lead.\n",
+    )
+    .scenario(
+        "ship",
+        "name: ship\ndescription: build it\nphases:\n  - name: build\n    description: Build the feature\n    agents: [lead]\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("lines_error", &["orchestrate", "run", "ship"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    forges_no_line(&out.stdout, &["✅ Workflow completed: plan"]);
+    let human = c.env.run(&["orchestrate", "status", "ship"]).stdout;
+    forges_no_line(&human, &["✅ Workflow completed: plan"]);
 }
 
 #[test]
