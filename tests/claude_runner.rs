@@ -871,6 +871,45 @@ fn a_bad_agents_block_or_agent_file_is_refused_before_anything_runs() {
     );
 }
 
+/// A definition naming an agent whose file does not parse is told that file's problems, where
+/// they are: before, it said "agent not found" and to put agents in CORTEX_HOME/agents/, where
+/// the file was.
+#[test]
+fn an_invalid_agent_file_is_reported_with_its_problems_not_as_a_missing_agent() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent(
+        "planner",
+        "---\nname: planner\ndescription: Plans\nrunner: claude\nmodel: son net\n---\nYou plan.\n",
+    )
+    .scenario(
+        "ship",
+        "name: ship\ndescription: build it\nphases:\n  - name: build\n    description: Build it\n    agents: [planner]\n",
+    );
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    for args in [
+        &["workflow", "validate", "plan"][..],
+        &["workflow", "run", "plan"],
+        &["orchestrate", "validate", "ship"],
+        &["orchestrate", "run", "ship"],
+    ] {
+        let out = c.run("ok", args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            said.contains("`model: son net` is not a model name") && said.contains("planner.md:5:"),
+            "{args:?}: {said}"
+        );
+        assert!(
+            !said.to_lowercase().contains("agent not found"),
+            "{args:?}: {said}"
+        );
+    }
+    assert_eq!(c.calls(), 0);
+}
+
 /// N8: `--json … validate` carries the missing-`claude` warning in its document (`warnings`),
 /// not only on stderr, for a workflow and a scenario alike: a script reading the document
 /// learns that its runs would fail here.

@@ -178,6 +178,14 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
         .collect();
     let agent_names: BTreeSet<String> =
         found.iter().map(|(a, _)| normalize_name(&a.name)).collect();
+    let unknown = workflow
+        .steps
+        .iter()
+        .filter_map(|s| s.agent.as_deref())
+        .filter(|a| !agent_names.contains(&normalize_name(a)));
+    if let Some(e) = super::agents::broken_agent(ctx, unknown) {
+        return Err(CommandError::definition(&e));
+    }
     let finder = UsesFinder {
         catalog: &catalog,
         known: &agent_names,
