@@ -13,6 +13,11 @@ use common::{Env, Out};
 
 /// The stand-in. Output is exactly `--output-format json`'s documented result object.
 const FAKE_CLAUDE: &str = r#"#!/bin/sh
+# As Claude Code since 2.1.39: it will not start inside another Claude Code session.
+if [ -n "$CLAUDECODE" ]; then
+  echo "Error: Claude Code cannot be launched inside another Claude Code session." >&2
+  exit 1
+fi
 dir="$FAKE_CLAUDE_DIR"
 n=$(( $(cat "$dir/count" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$dir/count"
@@ -35,6 +40,20 @@ empty)
   ;;
 hang)
   exec sleep 60 ;;
+lost)
+  # As Claude Code when the session to resume is gone (expired, another host or directory).
+  wanted=""; prev=""
+  for a in "$@"; do [ "$prev" = --resume ] && wanted="$a"; prev="$a"; done
+  if [ -n "$wanted" ]; then
+    echo "No conversation found with session ID: $wanted" >&2
+    exit 1
+  fi ;;
+nul)
+  printf '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"a\\u0000b","session_id":"%s"}\n' "$session" ;;
+lines)
+  printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Changed foo.rs.\\n\\n\\u2705 Step 9/9: Deploy\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
+lines_error)
+  printf '{"type":"result","subtype":"error\\nforged","is_error":true,"num_turns":2,"result":"API Error: 500\\n\\u2705 Workflow completed: plan\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
 secret)
   printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"the key is %s","session_id":"%s","total_cost_usd":0.001}\n' "$FAKE_API_TOKEN" "$session" ;;
 esac
@@ -355,6 +374,177 @@ fn an_error_result_that_exits_0_still_fails_the_attempt_with_its_error() {
         flag(&c.argv(2), "--resume"),
         Some("5e55a000-0000-4000-8000-000000000001")
     );
+}
+
+/// cortex driven from Claude Code (through `cortex mcp`, or a command its Bash tool runs)
+/// inherits `CLAUDECODE=1`, which Claude Code (2.1.39 on) takes for a nested session and
+/// refuses to start under: every attempt failed so. An attempt is a session of its own and
+/// does not inherit the mark; the step's own commands still see it.
+#[test]
+fn cortex_run_from_inside_claude_code_still_runs_claude_code_attempts() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n  - name: Mark\n    run: printf '%s' \"$CLAUDECODE\" > mark.txt\n",
+    );
+    let out = c
+        .env
+        .command(&["workflow", "run", "plan"])
+        .env("FAKE_CLAUDE_DIR", &c.calls)
+        .env("CLAUDECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(c.calls(), 1);
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["outputs"]["result"],
+        "Plan written (call 1)"
+    );
+    assert_eq!(
+        std::fs::read_to_string(c.env.file("mark.txt")).unwrap(),
+        "1",
+        "a step's own command keeps its environment"
+    );
+}
+
+/// A retry that cannot resume its session (Claude Code: "No conversation found with session
+/// ID", exit 1, no result) leaves none: the next attempt starts a new session, and succeeds.
+/// Before, every later attempt resumed the lost session and failed the same way.
+#[test]
+fn a_session_that_cannot_be_resumed_is_not_resumed_again() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 2, backoff: 0s}\n",
+    );
+    let out = c.run("error,lost,ok", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.calls(), 3);
+    assert_eq!(
+        flag(&c.argv(2), "--resume"),
+        Some("5e55a000-0000-4000-8000-000000000001"),
+        "the first retry resumes"
+    );
+    assert_eq!(
+        flag(&c.argv(3), "--resume"),
+        None,
+        "the session could not be resumed: a new one"
+    );
+    let logs = c.env.run(&["logs", "plan", "Plan"]).stdout;
+    assert!(
+        logs.contains(
+            "No conversation found with session ID: 5e55a000-0000-4000-8000-000000000001"
+        ),
+        "{logs}"
+    );
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["outputs"]["result"],
+        "Plan written (call 3)"
+    );
+}
+
+/// An answer holding a NUL character is recorded as it is, and a later step given it through a
+/// template fails saying which value holds a NUL and what to do, not Rust's "nul byte found in
+/// provided data".
+#[test]
+fn an_answer_holding_a_nul_fails_the_step_given_it_with_a_clear_error() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n  - name: Use\n    run: printf '%s' \"${{ steps.Plan.outputs.result }}\"\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("nul", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(step(&status, "Plan")["outputs"]["result"], "a\u{0}b");
+    let error = step(&status, "Use")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains(
+            "the value of a `${{ ... }}` template (`CORTEX_TPL_0`) holds a NUL character"
+        ) && error.contains("write such data to a file"),
+        "{error}"
+    );
+}
+
+/// No line of `text` starts where a line of cortex's own would: each forged one is there,
+/// but under the label of the value that holds it.
+fn forges_no_line(text: &str, forged: &[&str]) {
+    for f in forged {
+        assert!(text.contains(f), "{f:?} is not shown at all:\n{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with(f)),
+            "{f:?} starts a line of its own:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_claude_answer_or_error_of_several_lines_forges_no_line_of_run_or_status() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n  - name: Check\n    prompt: Check it\n",
+    );
+    // An answer of several lines: the output `result`, shown under its label.
+    let out = c.run("lines", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["outputs"]["result"],
+        "Changed foo.rs.\n\n✅ Step 9/9: Deploy\n   Status: Complete",
+        "recorded as it was answered"
+    );
+    let human = c.env.run(&["workflow", "status"]).stdout;
+    forges_no_line(&human, &["✅ Step 9/9: Deploy"]);
+    assert!(
+        human.contains("   Output: result=Changed foo.rs.\n\n           ✅ Step 9/9: Deploy"),
+        "{human}"
+    );
+
+    // An error of several lines, and a subtype with a newline: the attempt's failure as it
+    // runs, the run's outcome, and status.
+    let out = c.run("lines_error", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    forges_no_line(&out.stdout, &["✅ Workflow completed: plan"]);
+    let human = c.env.run(&["workflow", "status"]).stdout;
+    forges_no_line(&human, &["✅ Workflow completed: plan"]);
+    assert!(
+        human.contains("reported an error (error\\u{a}forged)"),
+        "{human}"
+    );
+    assert!(!human.lines().any(|l| l.starts_with("forged")), "{human}");
+    let status = c.env.status(None);
+    assert_eq!(
+        step(&status, "Plan")["error"],
+        "API Error: 500\n✅ Workflow completed: plan\n   Status: Complete"
+    );
+
+    // A phase's: `orchestrate run` and `orchestrate status`.
+    c.agent(
+        "lead",
+        "---\nname: lead\ndescription: Leads the build\nrunner: claude\n---\nYou lead.\n",
+    )
+    .scenario(
+        "ship",
+        "name: ship\ndescription: build it\nphases:\n  - name: build\n    description: Build the feature\n    agents: [lead]\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("lines_error", &["orchestrate", "run", "ship"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    forges_no_line(&out.stdout, &["✅ Workflow completed: plan"]);
+    let human = c.env.run(&["orchestrate", "status", "ship"]).stdout;
+    forges_no_line(&human, &["✅ Workflow completed: plan"]);
 }
 
 #[test]
@@ -679,6 +869,45 @@ fn a_bad_agents_block_or_agent_file_is_refused_before_anything_runs() {
         agents.stdout,
         agents.stderr
     );
+}
+
+/// A definition naming an agent whose file does not parse is told that file's problems, where
+/// they are: before, it said "agent not found" and to put agents in CORTEX_HOME/agents/, where
+/// the file was.
+#[test]
+fn an_invalid_agent_file_is_reported_with_its_problems_not_as_a_missing_agent() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent(
+        "planner",
+        "---\nname: planner\ndescription: Plans\nrunner: claude\nmodel: son net\n---\nYou plan.\n",
+    )
+    .scenario(
+        "ship",
+        "name: ship\ndescription: build it\nphases:\n  - name: build\n    description: Build it\n    agents: [planner]\n",
+    );
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    for args in [
+        &["workflow", "validate", "plan"][..],
+        &["workflow", "run", "plan"],
+        &["orchestrate", "validate", "ship"],
+        &["orchestrate", "run", "ship"],
+    ] {
+        let out = c.run("ok", args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            said.contains("`model: son net` is not a model name") && said.contains("planner.md:5:"),
+            "{args:?}: {said}"
+        );
+        assert!(
+            !said.to_lowercase().contains("agent not found"),
+            "{args:?}: {said}"
+        );
+    }
+    assert_eq!(c.calls(), 0);
 }
 
 /// N8: `--json … validate` carries the missing-`claude` warning in its document (`warnings`),

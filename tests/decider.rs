@@ -579,6 +579,83 @@ fn finish_by_agent(
     }))
 }
 
+/// A resumed attempt that shows its session cannot be resumed — Claude Code exits 1 with "No
+/// conversation found with session ID" and no result, or answers an error of no turns — leaves
+/// no session for the next attempt, which starts a new one (before, every retry resumed the
+/// lost session and failed the same way). One cut short by a timeout keeps it.
+#[test]
+fn a_resumed_attempt_that_could_not_resume_its_session_leaves_none_for_the_next() {
+    let wf = workflow(THREE);
+    let mut history = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+    ];
+    let session = |history: &[Event]| state_of(history).steps[2].resume_session.clone();
+    let first = given(history.clone())
+        .when(finish_by_agent(
+            1,
+            AttemptEnd::Exited { code: 1 },
+            agent_said(true, "s-1"),
+        ))
+        .unwrap();
+    history.extend(first);
+    assert_eq!(session(&history).as_deref(), Some("s-1"));
+
+    // Timed out while resuming: the session is there, the process was cut.
+    history.push(started_step("c", 2));
+    history.push(Event::StepTimedOut {
+        step: "c".into(),
+        attempt: 2,
+        timeout_ms: 1000,
+        output_tail: String::new(),
+    });
+    assert_eq!(
+        session(&history).as_deref(),
+        Some("s-1"),
+        "kept after a timeout"
+    );
+
+    // Exited with no result while resuming: the session could not be resumed.
+    history.push(started_step("c", 3));
+    let lost = given(history.clone()).when(finish("c", 3, 1)).unwrap();
+    history.extend(lost);
+    assert_eq!(
+        session(&history),
+        None,
+        "a lost session is not resumed again"
+    );
+
+    // A new session; then a resumed attempt answering an error of no turns.
+    history.push(started_step("c", 4));
+    let fresh = given(history.clone())
+        .when(finish_by_agent(
+            4,
+            AttemptEnd::Exited { code: 1 },
+            agent_said(true, "s-4"),
+        ))
+        .unwrap();
+    history.extend(fresh);
+    assert_eq!(session(&history).as_deref(), Some("s-4"));
+    history.push(started_step("c", 5));
+    let mut nothing = agent_said(true, "s-5");
+    nothing.num_turns = Some(0);
+    nothing.errors = vec!["No conversation found with session ID: s-4".into()];
+    let answered = given(history.clone())
+        .when(finish_by_agent(5, AttemptEnd::Exited { code: 1 }, nothing))
+        .unwrap();
+    history.extend(answered);
+    assert_eq!(
+        session(&history),
+        None,
+        "an error of no turns resumed nothing"
+    );
+}
+
 /// An attempt run by Claude Code: what it reported comes first, with the report's step and
 /// attempt; its error follows the exit in `step_failed`; its session is the one the next
 /// attempt resumes, until the step completes.

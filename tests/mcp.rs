@@ -620,6 +620,163 @@ fn a_long_run_does_not_hold_up_other_requests() {
     );
 }
 
+/// A message is recorded in its action's event and shown by every status document that shows
+/// the action: one of megabytes (a line may hold 16 MiB) made each of those documents as long.
+/// A message past the limit is refused (exit 2), by a tool as by the CLI, and nothing is
+/// recorded; one at the limit is kept whole.
+#[test]
+fn a_message_of_megabytes_is_refused_by_a_tool_and_the_cli_and_nothing_is_recorded() {
+    let env = Env::new();
+    let too_long = "m".repeat(cortex::ops::MAX_MESSAGE_CHARS + 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
+    let (doc, _) = s.document(1);
+    let events = doc["events"].clone();
+    s.call(
+        2,
+        "step_complete",
+        json!({"step": "Setup", "message": "x".repeat(2 << 20)}),
+    );
+    let answer = s.response(2);
+    let refused = &answer["result"]["structuredContent"];
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(refused["exit_code"], 2, "{answer}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("a message has at most 65536 characters, and this one has 2097152"),
+        "{answer}"
+    );
+    assert!(!refused["hints"].as_array().unwrap().is_empty(), "{answer}");
+    for (id, tool, args) in [
+        (3, "abort", json!({"kind": "workflow", "message": too_long})),
+        (
+            4,
+            "run",
+            json!({"kind": "workflow", "name": "onboarding", "message": too_long}),
+        ),
+    ] {
+        s.call(id, tool, args);
+        let answer = s.response(id);
+        assert_eq!(
+            answer["result"]["structuredContent"]["exit_code"], 2,
+            "{tool}: {answer}"
+        );
+    }
+    let now = s.status(5);
+    assert_eq!(now["events"], events, "nothing was recorded: {now}");
+    assert_eq!(now["status"], "waiting");
+    let cli = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "Setup",
+        "--message",
+        &too_long,
+    ]);
+    assert_eq!(cli.code, 2, "{}", cli.stderr);
+    assert!(
+        cli.stderr
+            .contains("a message has at most 65536 characters"),
+        "{}",
+        cli.stderr
+    );
+    // At the limit, kept whole.
+    let most = "k".repeat(cortex::ops::MAX_MESSAGE_CHARS);
+    s.call(
+        6,
+        "step_complete",
+        json!({"step": "Setup", "message": most}),
+    );
+    let (doc, _) = s.document(6);
+    assert_eq!(doc["steps"][0]["status"], "completed", "{doc}");
+}
+
+/// A name argument of megabytes that names nothing — a run, a step, a phase, an input, a time —
+/// is shown cut, as names are: before, the error document quoted it whole (twice the
+/// argument's size, for each call).
+#[test]
+fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
+    assert_eq!(env.run(&["workflow", "run", "onboarding"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "run", "review-gate"]).code, 3);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    let huge = "x".repeat(4 << 20);
+    let calls = [
+        ("logs", json!({"run": huge}), "no run `"),
+        ("logs", json!({"step": huge}), "has no step or phase `"),
+        ("step_complete", json!({"step": huge}), "has no step `"),
+        (
+            "phase_start",
+            json!({"scenario": "review-gate", "phase": huge}),
+            "has no phase `",
+        ),
+        (
+            "resume",
+            json!({"kind": "workflow", "from": huge}),
+            "no step named `",
+        ),
+        (
+            "run",
+            json!({"kind": "workflow", "name": "onboarding", "inputs": {huge.as_str(): 1}}),
+            "unknown input `",
+        ),
+        ("schedule_list", json!({"at": huge}), "--at `"),
+    ];
+    for (id, (tool, args, says)) in (1..).zip(calls) {
+        s.call(id, tool, args);
+        let answer = s.response(id);
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        assert_eq!(answer["result"]["isError"], true, "{tool}: {text}");
+        assert!(
+            text.len() < 2000,
+            "{tool}: an error of {} bytes",
+            text.len()
+        );
+        assert!(
+            text.contains(&format!("{says}{}…`", "x".repeat(40))),
+            "{tool}: {text}"
+        );
+    }
+    let cli = env.run(&["workflow", "status", &"y".repeat(100_000)]);
+    assert_eq!(cli.code, 2);
+    assert!(cli.stderr.len() < 2000, "{} bytes", cli.stderr.len());
+}
+
+/// A run an MCP call drives is held for any other call: the tool error says how to stop the
+/// call that drives it (cancel it), not only to press Ctrl-C in a terminal the client has not.
+#[test]
+fn a_run_held_by_an_mcp_call_says_to_cancel_that_call_not_only_to_press_ctrl_c() {
+    let env = Env::new();
+    env.workflow("gated", WAITS_FOR_GO);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "gated"}));
+    wait_until_holding(&env);
+    s.call(2, "resume", json!({"kind": "workflow", "run": "gated"}));
+    let answer = s.response(2);
+    let result = &answer["result"];
+    assert_eq!(result["isError"], true, "{answer}");
+    assert_eq!(result["structuredContent"]["exit_code"], 4, "{answer}");
+    let hints = result["structuredContent"]["hints"].to_string();
+    assert!(
+        hints.contains("cancel the MCP tool call that drives it"),
+        "{answer}"
+    );
+    std::fs::write(env.file("go"), "").unwrap();
+    let (done, code) = s.document(1);
+    assert_eq!(
+        (done["status"].as_str(), code),
+        (Some("completed"), 0),
+        "{done}"
+    );
+}
+
 #[test]
 fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
     let env = Env::new();

@@ -100,8 +100,8 @@ fn shell_words(command: &str) -> Vec<String> {
 }
 
 /// Every `sh` block of the README outside the tour: its `cortex` lines (and `cargo run --`,
-/// which is `cortex`) parse as written, placeholders (`SCENARIO`) standing for a name; the
-/// first of "The two commands" runs and completes; the Claude Code block's setup line runs.
+/// which is `cortex`) parse as written; the first of "The two commands" runs and completes; the
+/// Claude Code block's setup line runs.
 #[test]
 fn every_cortex_line_outside_the_tour_parses_and_the_first_command_runs() {
     let readme = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR")))
@@ -132,7 +132,6 @@ fn every_cortex_line_outside_the_tour_parses_and_the_first_command_runs() {
                 .map_or(c.clone(), |r| format!("cortex {r}"));
             c.starts_with("cortex ").then(|| {
                 c.replace("\"$TOKEN\"", "t0ken")
-                    .replace("SCENARIO", "ship-it")
                     .split_whitespace()
                     .map(str::to_string)
                     .collect()
@@ -185,4 +184,145 @@ fn every_cortex_line_outside_the_tour_parses_and_the_first_command_runs() {
         );
     }
     assert!(home.join("agents/claude-implementer.md").is_file());
+}
+
+/// A stand-in for Claude Code on PATH: the documented `--output-format json` result, its
+/// answer naming the first line of the prompt it was given on standard input.
+const STAND_IN_CLAUDE: &str = r#"#!/bin/sh
+first=$(head -n 1)
+printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"did %s","session_id":"0b5e7a3c-0000-4000-8000-000000000001","total_cost_usd":0.01}\n' "$first"
+"#;
+
+/// The Claude Code section's block runs as written, line by line, with Claude Code (a stand-in)
+/// on PATH: the agent is installed, the scenario written, `implement` done by Claude Code (its
+/// answer recorded as the phase's `result` and shown in `review`'s prompt), `review` waits
+/// (exit 3) until it is reported, and the run completes. Before, the block ran a placeholder
+/// scenario (`SCENARIO`) that nobody had.
+#[test]
+fn the_readme_claude_code_block_runs_a_scenario_whose_phase_claude_code_does() {
+    let readme = std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR")))
+        .expect("README.md");
+    let section = &readme[readme
+        .find("## Using cortex from Claude Code")
+        .expect("the section")..];
+    let setup = section
+        .find("```sh\nmkdir -p \"$CORTEX_HOME/agents\"")
+        .expect("the block that installs the agent")
+        + "```sh\n".len();
+    let block = &section[setup..setup + section[setup..].find("```").expect("it ends")];
+    // Commands as the shell reads them: a heredoc's lines belong to the line that opens it.
+    let mut commands: Vec<String> = Vec::new();
+    let mut heredoc = None;
+    for line in block.lines() {
+        match &heredoc {
+            Some(end) => {
+                commands.last_mut().unwrap().push_str(&format!("\n{line}"));
+                if line == end {
+                    heredoc = None;
+                }
+            }
+            None => {
+                if let Some((_, tag)) = line.split_once("<<'") {
+                    heredoc = Some(tag.trim_end_matches('\'').to_string());
+                }
+                commands.push(line.to_string());
+            }
+        }
+    }
+    assert!(heredoc.is_none(), "a heredoc is never closed:\n{block}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("cortex-demo");
+    let project = dir.path().join("project");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        &project.join("examples"),
+    );
+    let tools = dir.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let claude = tools.join("claude");
+    std::fs::write(&claude, STAND_IN_CLAUDE).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_cortex")).parent().unwrap();
+    let path = format!("{}:{}:/usr/bin:/bin", bin.display(), tools.display());
+    let mut ran = 0;
+    for command in &commands {
+        if command.starts_with("cortex tui") {
+            continue; // needs a terminal
+        }
+        let out = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("set -e; {command}"))
+            .current_dir(&project)
+            .env_clear()
+            .env("PATH", &path)
+            .env("HOME", dir.path())
+            .env("CORTEX_HOME", &home)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(expected_code(command.lines().next().unwrap())),
+            "README line `{command}`:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+        if command.starts_with("cortex orchestrate run") {
+            let status = Command::new(env!("CARGO_BIN_EXE_cortex"))
+                .args([
+                    "--home",
+                    home.to_str().unwrap(),
+                    "orchestrate",
+                    "status",
+                    "--json",
+                ])
+                .output()
+                .unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+            let phase = |name: &str| {
+                doc["phases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["name"] == name)
+                    .cloned()
+                    .unwrap()
+            };
+            let implement = phase("implement");
+            assert_eq!(implement["status"], "completed", "{doc}");
+            assert_eq!(
+                implement["agent_result"]["agent"], "claude-implementer",
+                "{doc}"
+            );
+            assert_eq!(
+                implement["outputs"]["result"], "did Phase: implement",
+                "{doc}"
+            );
+            let review = phase("review");
+            assert_eq!(review["status"], "waiting", "{doc}");
+            assert!(
+                review["prompt"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Claude Code's summary: did Phase: implement"),
+                "{doc}"
+            );
+        }
+    }
+    assert_eq!(ran, 4, "{commands:?}");
+    let status = Command::new(env!("CARGO_BIN_EXE_cortex"))
+        .args([
+            "--home",
+            home.to_str().unwrap(),
+            "orchestrate",
+            "status",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(doc["status"], "completed", "{doc}");
 }

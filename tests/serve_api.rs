@@ -751,6 +751,33 @@ fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_noth
     assert_eq!(events(&env, &gate).len(), before, "nothing recorded");
 }
 
+/// A message past the limit every front end keeps (`MAX_MESSAGE_CHARS`) is refused, and the
+/// step still waits: before, a body of up to 2 MiB was recorded whole in the report's event.
+#[test]
+fn a_message_past_the_limit_is_refused_through_the_api_and_nothing_is_recorded() {
+    let env = home();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let before = events(&env, &run).len();
+    let body = json!({"message": "m".repeat(cortex::ops::MAX_MESSAGE_CHARS + 1)}).to_string();
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/write/complete"), &body);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let refusal = r.json();
+    assert!(
+        refusal["error"]
+            .as_str()
+            .unwrap()
+            .contains("a message has at most 65536 characters"),
+        "{refusal}"
+    );
+    assert!(
+        !refusal["hints"].as_array().unwrap().is_empty(),
+        "{refusal}"
+    );
+    assert_eq!(events(&env, &run).len(), before, "nothing recorded");
+}
+
 #[test]
 fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
     let env = home();

@@ -265,11 +265,19 @@ fn pair_with_a_worker() -> Recorder {
 
 /// full-stack-feature with the integration phase reported failed, no retries left.
 fn failed_phase() -> Recorder {
+    failed_phase_saying(
+        "01JRUNFA11ED0000000000000B",
+        "perf regression: p99 420ms > 250ms",
+    )
+}
+
+/// `failed_phase` as run `id`, the failure reported with `error`.
+fn failed_phase_saying(id: &str, error: &str) -> Recorder {
     let config = Config {
         max_retry_attempts: 0,
         ..Config::default()
     };
-    let mut r = Recorder::scenario("01JRUNFA11ED0000000000000B", FULL_STACK, config);
+    let mut r = Recorder::scenario(id, FULL_STACK, config);
     let ok = AttemptEnd::Reported { success: true };
     r.submit(
         2,
@@ -289,7 +297,7 @@ fn failed_phase() -> Recorder {
         500,
         "integration",
         AttemptEnd::Reported { success: false },
-        "perf regression: p99 420ms > 250ms",
+        error,
     );
     r
 }
@@ -448,6 +456,28 @@ fn a_failed_phase_shows_its_error_and_the_reason() {
     assert!(screen.contains("[!] integration"), "{screen}");
     assert!(screen.contains("failed"), "{screen}");
     insta::assert_snapshot!("status_failed_phase", screen);
+}
+
+/// A failed phase whose error holds a bidirectional override and an escape sequence (a Claude
+/// Code answer, a person's message): shown as escapes on the run screen, never sent to the
+/// terminal (ratatui drops control characters but passed U+202E on).
+#[test]
+fn a_phase_error_with_a_bidi_override_is_shown_escaped_not_obeyed() {
+    let hostile = failed_phase_saying(
+        "01JRUNFA11ED0000000000000C",
+        "see \u{202e}gnp.exe \x1b[31mred",
+    );
+    let app = update(app(), hostile.followed(false)).0;
+    let app = press(
+        app,
+        &[Key::Down, Key::Enter, Key::Down, Key::Down, Key::Down],
+    );
+    let screen = draw(&app, at(600));
+    assert!(screen.contains(r"see \u{202e}gnp.exe"), "{screen}");
+    assert!(
+        !screen.contains('\u{202e}') && !screen.contains('\x1b'),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -209,8 +209,17 @@ pub struct Audit {
     #[arg(long, value_name = "NAME", value_parser = actor_name)]
     pub actor: Option<String>,
     /// Why, recorded with the action.
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = message_text)]
     pub message: Option<String>,
+}
+
+/// A message is recorded with its action and shown with it: at most `MAX_MESSAGE_CHARS`
+/// characters (one rule for every front end; DESIGN §4d).
+fn message_text(value: &str) -> Result<String, String> {
+    match crate::ops::message_problem(value) {
+        Some(problem) => Err(format!("{problem}; {}", crate::ops::LONG_MESSAGE_HINT)),
+        None => Ok(value.to_string()),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ pub enum DecideError {
     Finished(Outcome),
     #[error("the run's definition snapshot cannot be read: {0}")]
     BadSnapshot(String),
-    #[error("no step named `{0}` in this run")]
+    #[error("no step named `{}` in this run", crate::definition::shown(.0))]
     UnknownStep(String),
     #[error("step `{step}` is {status}, not {expected}")]
     WrongStepState {

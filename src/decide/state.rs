@@ -81,7 +81,8 @@ pub struct StepState {
     pub agent_result: Option<AgentResult>,
     /// The runner's session the next attempt resumes (`claude --resume`): that of the latest
     /// attempt with a result, until the step completes, is skipped or is run again from
-    /// scratch (`resume --from`).
+    /// scratch (`resume --from`), or an attempt given it shows it cannot be resumed
+    /// (`lost_session`, or an error result of no turns).
     #[serde(default)]
     pub resume_session: Option<String>,
     /// What checking the step's `if:` found on this pass through it (none: not checked yet).
@@ -607,13 +608,16 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         }
         Event::StepFailed {
             step,
+            attempt,
             end,
             error,
             output_tail,
             by,
-            ..
         } => {
             if let Some(s) = state.step_mut(step) {
+                if lost_session(s, *attempt, end) {
+                    s.resume_session = None;
+                }
                 child_ended(s, end);
                 s.reported_by.clone_from(by);
                 s.status = StepStatus::Failed;
@@ -646,7 +650,13 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         }
         Event::AgentResult(result) => {
             if let Some(s) = state.step_mut(&result.step) {
-                s.resume_session = Some(result.session_id.clone());
+                // A resumed attempt whose session answered an error before a single turn (Claude
+                // Code's "No conversation found with session ID" is such a result): resuming
+                // did not take, and trying it again would fail the same way; the next attempt
+                // starts a new session. Any other result is the session to go on with.
+                let resumption_failed =
+                    s.resume_session.is_some() && result.is_error && result.num_turns == Some(0);
+                s.resume_session = (!resumption_failed).then(|| result.session_id.clone());
                 s.agent_result = Some((**result).clone());
             }
         }
@@ -956,6 +966,21 @@ fn child_ended(s: &mut StepState, end: &AttemptEnd) {
 /// Units that run again from scratch: pending, without what their last pass left (outputs,
 /// condition verdict, child run, session, checklist); a `foreach:` step among them loses its
 /// items, which are read again.
+/// Whether attempt `attempt` of `s`, ending `end`, leaves no session to resume: it was given one
+/// (`--resume`), and its process ended by itself with no result read from it (Claude Code
+/// exits 1 with "No conversation found with session ID" on standard error when the session is
+/// gone: expired, on another host, in another directory). Resuming it again would fail the
+/// same way on every retry; the next attempt starts a new session. An attempt cut short (a
+/// timeout, a stop) keeps it: the session is there, the process was ended.
+fn lost_session(s: &StepState, attempt: u32, end: &AttemptEnd) -> bool {
+    s.resume_session.is_some()
+        && s.agent_result.as_ref().is_none_or(|r| r.attempt != attempt)
+        && matches!(
+            end,
+            AttemptEnd::Exited { .. } | AttemptEnd::AgentFailed { .. }
+        )
+}
+
 fn reset_units(state: &mut RunState, indices: &[usize]) {
     let names: Vec<String> = indices
         .iter()

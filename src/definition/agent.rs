@@ -135,8 +135,10 @@ fn tool_list(tools: Option<&serde_json::Value>) -> Result<Vec<String>, String> {
 
 /// What is wrong with a `model`, if anything: it becomes one argument of `claude --model`.
 fn model_problem(model: &str) -> Option<String> {
-    let plain =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '/' | '-');
+    // `[` `]`: Claude Code's own aliases `sonnet[1m]`, `opus[1m]` (the 1M-token context).
+    let plain = |c: char| {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '/' | '-' | '[' | ']')
+    };
     if model.is_empty() || model.chars().count() > MAX_MODEL_CHARS {
         return Some(format!(
             "`model` must be 1 to {MAX_MODEL_CHARS} characters long"
@@ -144,7 +146,7 @@ fn model_problem(model: &str) -> Option<String> {
     }
     if model.starts_with('-') || !model.chars().all(plain) {
         return Some(format!(
-            "`model: {model}` is not a model name (letters, digits and `._:@/-`, not starting with `-`)"
+            "`model: {model}` is not a model name (letters, digits and `._:@/-[]`, not starting with `-`)"
         ));
     }
     None
@@ -311,6 +313,23 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    /// Claude Code's model names and aliases are taken as written: `sonnet[1m]` was refused
+    /// (so the agent was not found at all), though `claude --model` takes it.
+    #[test]
+    fn claude_codes_model_aliases_with_a_context_suffix_are_model_names() {
+        for model in [
+            "sonnet[1m]",
+            "opus[1m]",
+            "claude-sonnet-4-5-20250929",
+            "opusplan",
+            "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        ] {
+            let text = format!("---\nname: a\ndescription: b\nmodel: \"{model}\"\n---\n");
+            let (agent, _) = parse_agent("a.md", &text).unwrap();
+            assert_eq!(agent.model_to_pass(), Some(model));
+        }
     }
 
     #[test]

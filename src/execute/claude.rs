@@ -20,6 +20,14 @@ use crate::event::{AgentResult, AttemptEnd};
 /// its NUL): a longer system prompt or sub-agent list would fail at spawn with a bare E2BIG.
 pub const MAX_ARGUMENT_BYTES: usize = 32 * 4096 - 1;
 
+/// What an attempt does not inherit. Claude Code marks its own children with `CLAUDECODE=1`
+/// (its Bash tool's commands, the MCP servers it starts, so `cortex mcp` and what it drives),
+/// and since 2.1.39 refuses to start where it is set ("cannot be launched inside another
+/// Claude Code session"): cortex driven from Claude Code would have failed every attempt so.
+/// An attempt is a session of its own (headless, in its own process group, its own session
+/// id), not the caller's nested, so the mark is not passed on.
+pub const UNSET_ENV: &[&str] = &["CLAUDECODE"];
+
 /// The longest session id accepted from a result (Claude Code's are UUIDs).
 const MAX_SESSION_ID_CHARS: usize = 200;
 

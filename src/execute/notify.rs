@@ -313,6 +313,7 @@ fn run_command(
         redactor: redactor.clone(),
         keep_background: false,
         capture_stdout: false,
+        unset: &[],
         log: None,
     };
     let result = run_process(&spec, stop, &mut |_, _| {});

@@ -25,7 +25,7 @@ use super::{
 /// Why an operator action was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
-    #[error("this run has no phase `{phase}`")]
+    #[error("this run has no phase `{}`", crate::definition::shown(.phase))]
     NoSuchPhase { phase: String, phases: Vec<String> },
     #[error("phase `{phase}` is {status}, not waiting for a report")]
     NotWaiting { phase: String, status: &'static str },

@@ -58,6 +58,9 @@ pub struct ProcessSpec {
     /// Keep the raw standard output (before redaction, up to `CAPTURE_BYTES`) in the result,
     /// for a program whose output is its result (Claude Code's JSON).
     pub capture_stdout: bool,
+    /// Variables removed from the inherited environment (besides the server's token, which
+    /// no command gets): `CLAUDECODE` for Claude Code (`claude::UNSET_ENV`).
+    pub unset: &'static [&'static str],
     /// Keep the attempt's whole output in this file (`cortex logs`): the bytes it wrote,
     /// stdout and stderr interleaved line by line as they arrived, secrets replaced. Created
     /// afresh; a link in its place is refused.
@@ -289,6 +292,27 @@ fn too_long(spec: &ProcessSpec) -> Option<String> {
     })
 }
 
+/// Why a command could not start with "nul byte found in provided data", named: the first
+/// variable of its environment (or argument) holding a NUL character, which no variable or
+/// argument can carry — an output given through a template (a step wrote one to
+/// `$CORTEX_OUTPUT`, Claude Code answered one, a report sent one) — with what to do instead.
+fn holds_nul(spec: &ProcessSpec) -> Option<String> {
+    let hint = "a value holding NUL characters cannot be given to a command; write such data to a file, and give its path as the output or input";
+    if let Some((name, _)) = spec.env.iter().find(|(_, value)| value.contains('\0')) {
+        let what = if name.starts_with("CORTEX_TPL_") {
+            format!("the value of a `${{{{ ... }}}}` template (`{name}`)")
+        } else {
+            format!("`{name}`")
+        };
+        return Some(format!("{what} holds a NUL character: {hint}"));
+    }
+    let in_argument = match &spec.program {
+        Program::Shell(text) => text.contains('\0'),
+        Program::Argv(argv) => argv.iter().any(|a| a.contains('\0')),
+    };
+    in_argument.then(|| format!("an argument of the command holds a NUL character: {hint}"))
+}
+
 /// A descriptor that becomes readable when `child` exits, where the system has one.
 #[cfg(target_os = "linux")]
 fn exit_notifier(child: &std::process::Child) -> Option<OwnedFd> {
@@ -386,9 +410,11 @@ pub fn run_process_watched(
             cmd
         }
     };
-    cmd.current_dir(&spec.cwd)
-        .env_remove(SERVE_TOKEN_ENV)
-        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    cmd.current_dir(&spec.cwd).env_remove(SERVE_TOKEN_ENV);
+    for name in spec.unset {
+        cmd.env_remove(name);
+    }
+    cmd.envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -408,6 +434,11 @@ pub fn run_process_watched(
                 }
                 _ if e.raw_os_error() == Some(nix::libc::E2BIG)
                     && let Some(why) = too_long(spec) =>
+                {
+                    why
+                }
+                _ if e.kind() == std::io::ErrorKind::InvalidInput
+                    && let Some(why) = holds_nul(spec) =>
                 {
                     why
                 }
@@ -648,6 +679,7 @@ mod tests {
             redactor: Redactor::default(),
             keep_background: false,
             capture_stdout: false,
+            unset: &[],
             log: None,
         }
     }

@@ -273,6 +273,11 @@ impl Runner {
                 redactor,
                 keep_background: step.keep_background,
                 capture_stdout: claude_agent.is_some(),
+                unset: if claude_agent.is_some() {
+                    claude::UNSET_ENV
+                } else {
+                    &[]
+                },
                 log: Some(super::process::LogTarget {
                     path: self
                         .home
@@ -476,6 +481,7 @@ impl Runner {
                     redactor,
                     keep_background: false,
                     capture_stdout: false,
+                    unset: &[],
                     log: None,
                 };
                 let key = command_key("if", Some(&step.name));
@@ -590,6 +596,7 @@ impl Runner {
             redactor,
             keep_background: step.keep_background,
             capture_stdout: false,
+            unset: &[],
             log: None,
         };
         let key = command_key("rollback", Some(&step.name));
@@ -866,6 +873,7 @@ fn check_spec(
         redactor: redactor.clone(),
         keep_background: false,
         capture_stdout: false,
+        unset: &[],
         log: None,
     }
 }

@@ -82,6 +82,7 @@ pub struct RunArgs {
     pub start: Vec<String>,
     /// Why, recorded with the run.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -122,8 +123,8 @@ fn default_limit() -> usize {
 pub struct StepReportArgs {
     /// The waiting step's name (matched forgivingly).
     pub step: String,
-    /// The run: its id, a unique prefix of its id, or a workflow name (its latest run).
-    /// Default: the latest workflow run.
+    /// The run: its id, a unique prefix of its id, or a workflow name (its latest unfinished
+    /// run). Default: the latest unfinished workflow run.
     #[serde(default)]
     pub run: Option<String>,
     /// The step's outputs by key, e.g. {"plan": "docs/plan.md"}: later steps see them as
@@ -135,10 +136,12 @@ pub struct StepReportArgs {
     pub no_drive: bool,
     /// Why, or what was done: recorded with the report and shown by status and the log.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
-/// `cortex orchestrate start|complete|fail SCENARIO PHASE`.
+/// `cortex orchestrate start|fail SCENARIO PHASE`: no outputs (a phase starting or failing has
+/// none), so the schemas of `phase_start` and `phase_fail` do not offer them.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseArgs {
@@ -146,15 +149,32 @@ pub struct PhaseArgs {
     pub scenario: String,
     /// The phase's name (matched forgivingly).
     pub phase: String,
-    /// `phase_complete` only: the phase's outputs by key, read by later phases as
-    /// `${{ phases.PHASE.outputs.KEY }}`.
-    #[serde(default)]
-    pub outputs: BTreeMap<String, ScalarString>,
     /// Only record it; do not drive the run on.
     #[serde(default)]
     pub no_drive: bool,
     /// Why, recorded with the action.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
+    pub message: Option<String>,
+}
+
+/// `cortex orchestrate complete SCENARIO PHASE [--output KEY=VALUE]...`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseCompleteArgs {
+    /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
+    pub scenario: String,
+    /// The phase's name (matched forgivingly).
+    pub phase: String,
+    /// The phase's outputs by key, read by later phases as `${{ phases.PHASE.outputs.KEY }}`.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, ScalarString>,
+    /// Only record it; do not drive the run on.
+    #[serde(default)]
+    pub no_drive: bool,
+    /// Why, or what was done: recorded with the report.
+    #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -166,6 +186,7 @@ pub struct StopArgs {
     pub scenario: String,
     /// Why, recorded with the stop.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -205,6 +226,7 @@ pub struct ResumeArgs {
     pub timeout: Option<String>,
     /// Why, recorded with the resume.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -220,6 +242,7 @@ pub struct AbortArgs {
     pub run: Option<String>,
     /// Why, recorded with the abort.
     #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 

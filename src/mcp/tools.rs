@@ -10,9 +10,9 @@ use schemars::generate::SchemaSettings;
 use serde::de::DeserializeOwned;
 
 use super::args::{
-    AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, LogsArgs, PhaseArgs, PreviewArgs,
-    ResumeArgs, RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs, ValidateArgs,
-    pairs,
+    AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, LogsArgs, PhaseArgs, PhaseCompleteArgs,
+    PreviewArgs, ResumeArgs, RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs,
+    ValidateArgs, pairs,
 };
 use super::outputs;
 use crate::event::{Operator, ResumeMode};
@@ -133,7 +133,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "validate",
         title: "Validate a definition",
-        description: "Check a workflow or scenario definition without running it — use it after writing or editing a YAML file, before run. Returns {file, name, valid, errors} (a valid workflow also has steps, agents and inputs; a scenario phases and agents); when invalid, valid is false, the exit code 2, and errors lists every problem as {message, file, line, column, hint}. With all: true (scenarios), {valid, scenarios: [...]} with one such document per scenario of the home.",
+        description: "Check a workflow or scenario definition without running it — use it after writing or editing a YAML file, before run. Returns {file, name, valid, errors} (a valid workflow also has steps, agents and inputs; a scenario phases and agents); when invalid, valid is false, the exit code 2, and errors lists every problem as {message, file, line, column, hint}. With all: true instead of a name, {valid, workflows: [...]} (every workflow of the home and the built-ins) or {valid, scenarios: [...]} (every scenario of the home), one such document each.",
         schema: input_schema::<ValidateArgs>,
         output: outputs::validate,
         read_only: true,
@@ -151,7 +151,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "run",
         title: "Run a workflow or scenario",
-        description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; cancelling the call stops the run gracefully, and resume continues it). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run (workflows) it returns the plan and records nothing.",
+        description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; cancelling the call stops the run gracefully, and resume continues it). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run it returns the plan (which steps or phases would run, and how) and records nothing.",
         schema: input_schema::<RunArgs>,
         output: outputs::status_or_plan,
         read_only: false,
@@ -206,7 +206,7 @@ pub const TOOLS: &[ToolSpec] = &[
         name: "phase_complete",
         title: "Report a phase done",
         description: "Report a waiting phase of a scenario done: its checklist criteria are confirmed by you and its check criteria must pass. The run goes on (phases that depend on it start) until it finishes or waits again; returns the scenario's status document.",
-        schema: input_schema::<PhaseArgs>,
+        schema: input_schema::<PhaseCompleteArgs>,
         output: outputs::status,
         read_only: false,
         destructive: false,
@@ -362,8 +362,9 @@ fn operate(
     actor: &str,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    let by =
-        |message: Option<String>| -> Operator { ops::operator(Some(actor), message.as_deref()) };
+    let by = |message: Option<String>| -> Result<Operator, CommandError> {
+        ops::checked_operator(Some(actor), message.as_deref())
+    };
     match tool.name {
         "list" => match parse::<ListArgs>(tool, args)?.kind {
             Kind::Workflow => ops::workflow::list(ctx),
@@ -400,7 +401,7 @@ fn operate(
                         &a.name,
                         &inputs,
                         ops::RunHow::of(a.dry_run, false),
-                        by(a.message),
+                        by(a.message)?,
                         live,
                     )
                 }
@@ -412,7 +413,7 @@ fn operate(
                         inputs: &inputs,
                         how: ops::RunHow::of(a.dry_run, false),
                     };
-                    ops::scenario::run(ctx, req, by(a.message), live)
+                    ops::scenario::run(ctx, req, by(a.message)?, live)
                 }
             }
         }
@@ -436,40 +437,37 @@ fn operate(
                 success: tool.name == "step_complete",
                 outputs: pairs(a.outputs, "output")?,
                 no_drive: a.no_drive,
-                by: by(a.message),
+                by: by(a.message)?,
             };
             ops::workflow::report_step(ctx, report, live)
         }
         "phase_start" => {
             let a: PhaseArgs = parse(tool, args)?;
-            if !a.outputs.is_empty() {
-                return Err(CommandError::bad_input(
-                    "`outputs` belong to `phase_complete`: starting a phase has none",
-                )
-                .hint(tool.signature()));
-            }
-            ops::scenario::start(ctx, &a.scenario, &a.phase, a.no_drive, by(a.message), live)
+            ops::scenario::start(ctx, &a.scenario, &a.phase, a.no_drive, by(a.message)?, live)
         }
-        "phase_complete" | "phase_fail" => {
-            let a: PhaseArgs = parse(tool, args)?;
-            let success = tool.name == "phase_complete";
-            if !success && !a.outputs.is_empty() {
-                return Err(CommandError::bad_input(
-                    "`outputs` belong to `phase_complete`: a failed phase has none",
-                )
-                .hint(tool.signature()));
-            }
+        "phase_complete" => {
+            let a: PhaseCompleteArgs = parse(tool, args)?;
             let report = PhaseReport {
                 phase: &a.phase,
-                success,
+                success: true,
                 outputs: pairs(a.outputs, "output")?,
                 no_drive: a.no_drive,
             };
-            ops::scenario::report(ctx, &a.scenario, report, by(a.message), live)
+            ops::scenario::report(ctx, &a.scenario, report, by(a.message)?, live)
+        }
+        "phase_fail" => {
+            let a: PhaseArgs = parse(tool, args)?;
+            let report = PhaseReport {
+                phase: &a.phase,
+                success: false,
+                outputs: Vec::new(),
+                no_drive: a.no_drive,
+            };
+            ops::scenario::report(ctx, &a.scenario, report, by(a.message)?, live)
         }
         "stop" => {
             let a: StopArgs = parse(tool, args)?;
-            ops::scenario::stop(ctx, &a.scenario, by(a.message))
+            ops::scenario::stop(ctx, &a.scenario, by(a.message)?)
         }
         "resume" => resume(ctx, tool, parse(tool, args)?, &by, live),
         "abort" => {
@@ -479,7 +477,7 @@ fn operate(
                 // As `orchestrate abort`: a name means its latest unfinished run.
                 Kind::Scenario => SCENARIOS.unfinished(),
             };
-            ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message))
+            ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message)?)
         }
         "logs" => {
             let a: LogsArgs = parse(tool, args)?;
@@ -517,7 +515,7 @@ fn resume(
     ctx: &Ctx,
     tool: &ToolSpec,
     a: ResumeArgs,
-    by: &dyn Fn(Option<String>) -> Operator,
+    by: &dyn Fn(Option<String>) -> Result<Operator, CommandError>,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let modes = [a.retry, a.skip, a.rollback_to.is_some(), a.from.is_some()];
@@ -556,7 +554,7 @@ fn resume(
         dry_run: a.dry_run,
         timeout: a.timeout.as_deref(),
     };
-    ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message), live)
+    ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message)?, live)
 }
 
 #[cfg(test)]
@@ -602,6 +600,23 @@ mod tests {
             let listed = tool.listed();
             assert_eq!(listed.name, tool.name);
         }
+    }
+
+    #[test]
+    fn phase_start_and_phase_fail_do_not_offer_outputs_they_would_refuse() {
+        let props = |name: &str| {
+            let schema = (find(name).unwrap().schema)();
+            let keys: Vec<String> = schema["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys
+        };
+        assert!(!props("phase_start").contains(&"outputs".to_string()));
+        assert!(!props("phase_fail").contains(&"outputs".to_string()));
+        assert!(props("phase_complete").contains(&"outputs".to_string()));
     }
 
     #[test]

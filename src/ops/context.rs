@@ -512,6 +512,36 @@ pub fn no_runs() -> CommandError {
     )
 }
 
+/// The longest message an action takes (`--message`, a tool's `message`, the web page's): it
+/// is recorded in the action's event and shown with it by every status document that shows
+/// the action, so one without bound would make each of them as long. One rule for every front
+/// end, as for actors (DESIGN §4d).
+pub const MAX_MESSAGE_CHARS: usize = 65_536;
+
+/// What to do instead of a message past `MAX_MESSAGE_CHARS`.
+pub const LONG_MESSAGE_HINT: &str = "say why in a few lines; put long text in a file or in an output of the step, and name it in the message";
+
+/// Why `message` cannot be recorded, if it cannot: it is longer than `MAX_MESSAGE_CHARS`.
+pub fn message_problem(message: &str) -> Option<String> {
+    let chars = message.chars().count();
+    (chars > MAX_MESSAGE_CHARS).then(|| {
+        format!("a message has at most {MAX_MESSAGE_CHARS} characters, and this one has {chars}")
+    })
+}
+
+/// `operator`, refusing a message longer than `MAX_MESSAGE_CHARS` (exit 2): for the front ends
+/// that take a message as data (the MCP server's tools, the web page), as the CLI's `--message`
+/// refuses it when parsed.
+pub fn checked_operator(
+    actor: Option<&str>,
+    message: Option<&str>,
+) -> Result<Operator, CommandError> {
+    if let Some(problem) = message.and_then(message_problem) {
+        return Err(CommandError::bad_input(problem).hint(LONG_MESSAGE_HINT));
+    }
+    Ok(operator(actor, message))
+}
+
 /// Who acts (`--actor`, default `user@host`) and why.
 pub fn operator(actor: Option<&str>, message: Option<&str>) -> Operator {
     Operator {

@@ -256,7 +256,9 @@ impl From<LockError> for CommandError {
     fn from(e: LockError) -> Self {
         match &e {
             LockError::Held { .. } => CommandError::new(exit::HELD, e.to_string())
-                .hint("only one process drives a run at a time; wait for it, or stop it (Ctrl-C in its terminal)"),
+                // Its driver may be a terminal or an MCP client's call (`cortex mcp`, whose
+                // client has no terminal to press Ctrl-C in): each way to stop it is said.
+                .hint("only one process drives a run at a time; wait for it, or stop it where it is driven: Ctrl-C in its terminal, or cancel the MCP tool call that drives it (the run stops gracefully; `resume` continues it)"),
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
             LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),
         }

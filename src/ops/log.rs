@@ -569,8 +569,9 @@ impl<'a> Tracker<'a> {
         let names: Vec<&str> = self.state.steps.iter().map(|s| s.name.as_str()).collect();
         Some(
             CommandError::bad_input(format!(
-                "run {} has no step or phase `{asked}`",
-                self.run_id
+                "run {} has no step or phase `{}`",
+                self.run_id,
+                crate::definition::shown(asked)
             ))
             .hint(format!("its steps: {}", names.join(", "))),
         )

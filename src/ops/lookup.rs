@@ -1,28 +1,29 @@
 //! Finding the run a command means: by id, by a unique prefix of an id, or by the name of its
 //! workflow or scenario (its latest run), among the runs of the command's own kind.
 
-use crate::definition::{catalog_suggest, normalize_name};
+use crate::definition::{catalog_suggest, normalize_name, shown};
 use crate::event::RunKind;
 use crate::store::{EventStore, RunQuery, StoreError};
 
-/// Why no run was found.
+/// Why no run was found. The query is shown as names are (escaped, cut to 40 characters): it
+/// is whatever was typed or sent, a tool's argument of megabytes included.
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
     #[error("there are no {}runs yet", kind_prefix(*.kind))]
     NoRuns { kind: Option<RunKind> },
-    #[error("no {}run `{query}`", kind_prefix(*.kind))]
+    #[error("no {}run `{}`", kind_prefix(*.kind), shown(.query))]
     NotFound {
         kind: Option<RunKind>,
         query: String,
         /// Names of runs of that kind that look like the query.
         suggestions: Vec<String>,
     },
-    #[error("`{query}` matches {count} runs; give more of the id")]
+    #[error("`{}` matches {count} runs; give more of the id", shown(.query))]
     Ambiguous { query: String, count: usize },
-    #[error("{} `{name}` has no unfinished run", kind_noun(*.kind))]
+    #[error("{} `{}` has no unfinished run", kind_noun(*.kind), shown(.name))]
     NoneUnfinished { kind: Option<RunKind>, name: String },
     /// The query names a run of the other kind (`workflow status` of a scenario run).
-    #[error("`{query}` is a {} run, not a {} run", kind_word(Some(*.found)), kind_word(*.kind))]
+    #[error("`{}` is a {} run, not a {} run", shown(.query), kind_word(Some(*.found)), kind_word(*.kind))]
     OtherKind {
         kind: Option<RunKind>,
         query: String,

@@ -22,7 +22,10 @@ pub mod worker;
 pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
-pub use context::{Ctx, Deliveries, default_actor, hostname, no_runs, operator};
+pub use context::{
+    Ctx, Deliveries, LONG_MESSAGE_HINT, MAX_MESSAGE_CHARS, checked_operator, default_actor,
+    hostname, message_problem, no_runs, operator,
+};
 pub use drive::{
     DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, parse_pairs, parse_pairs_from,
 };

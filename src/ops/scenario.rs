@@ -468,8 +468,17 @@ pub(super) fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> 
     // Keys it does not know are reported with the rest of what validation finds.
     let verdict: Result<Scenario, DefinitionError> =
         parse_scenario_setting_aside(&path, &entry.text).and_then(|(s, set_aside)| {
-            let verdict =
-                validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known_agents(ctx));
+            let known = known_agents(ctx);
+            // A phase naming an agent whose file does not parse: that file's problems.
+            let unknown = s
+                .phases
+                .iter()
+                .flat_map(|p| p.agents.iter().map(String::as_str))
+                .filter(|a| !known.contains(&normalize_name(a)));
+            if let Some(e) = super::agents::broken_agent(ctx, unknown) {
+                return Err(e);
+            }
+            let verdict = validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known);
             DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict).map(|()| s)
         });
     verdict.map_err(|e| CommandError::definition(&e))

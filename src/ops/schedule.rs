@@ -185,8 +185,11 @@ fn due_ms(text: &str) -> Option<u64> {
 pub fn parse_at(text: &str) -> Result<SystemTime, CommandError> {
     let t = text.trim().trim_end_matches('Z');
     humantime::parse_rfc3339_weak(t).map_err(|e| {
-        CommandError::bad_input(format!("--at `{text}` is not a time: {e}"))
-            .hint("write a UTC time such as --at 2026-12-03T10:00:00Z")
+        CommandError::bad_input(format!(
+            "--at `{}` is not a time: {e}",
+            crate::definition::shown(text)
+        ))
+        .hint("write a UTC time such as --at 2026-12-03T10:00:00Z")
     })
 }
 

@@ -180,6 +180,14 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
         .collect();
     let agent_names: BTreeSet<String> =
         found.iter().map(|(a, _)| normalize_name(&a.name)).collect();
+    let unknown = workflow
+        .steps
+        .iter()
+        .filter_map(|s| s.agent.as_deref())
+        .filter(|a| !agent_names.contains(&normalize_name(a)));
+    if let Some(e) = super::agents::broken_agent(ctx, unknown) {
+        return Err(CommandError::definition(&e));
+    }
     let finder = UsesFinder {
         catalog: &catalog,
         known: &agent_names,
@@ -735,7 +743,7 @@ pub fn resume(
             let code = match &held {
                 Some(holder) => {
                     text.push_str(&format!(
-                        "\n⏸️  Held: run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops: wait for it, or stop it (Ctrl-C in its terminal)\n"
+                        "\n⏸️  Held: run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops: wait for it, or stop it where it is driven (Ctrl-C in its terminal, or cancel the MCP tool call that drives it)\n"
                     ));
                     exit::HELD
                 }
@@ -1204,8 +1212,11 @@ pub fn report_step(
         .position(|s| normalize_name(&s.name) == wanted)
     else {
         let names: Vec<&str> = state.steps.iter().map(|s| s.name.as_str()).collect();
-        let mut e = CommandError::bad_input(format!("run {run_id} has no step `{}`", report.step))
-            .hint(format!("its steps: {}", names.join(", ")));
+        let mut e = CommandError::bad_input(format!(
+            "run {run_id} has no step `{}`",
+            crate::definition::shown(report.step)
+        ))
+        .hint(format!("its steps: {}", names.join(", ")));
         if let Some(best) =
             crate::definition::catalog_suggest(&wanted, names.iter().copied()).first()
         {

@@ -149,8 +149,9 @@ pub fn render_progress(
             } => {
                 let _ = writeln!(
                     out,
-                    "❌ {} — attempt {attempt} {error}",
-                    step_label(state, step)
+                    "❌ {} — attempt {attempt} {}",
+                    step_label(state, step),
+                    super::hanging(error, 3)
                 );
             }
             Event::StepTimedOut {
@@ -196,7 +197,12 @@ pub fn render_progress(
                 );
             }
             Event::StepSkipped { step, reason, .. } => {
-                let _ = writeln!(out, "⏭️  {} skipped: {reason}", step_label(state, step));
+                let _ = writeln!(
+                    out,
+                    "⏭️  {} skipped: {}",
+                    step_label(state, step),
+                    super::hanging(reason, 3)
+                );
             }
             Event::RollbackStarted { steps, .. } => {
                 let _ = writeln!(
@@ -216,12 +222,18 @@ pub fn render_progress(
             Event::CompensationFailed { step, error, .. } => {
                 let _ = writeln!(
                     out,
-                    "❌ {}: compensation failed: {error}",
-                    step_label(state, step)
+                    "❌ {}: compensation failed: {}",
+                    step_label(state, step),
+                    super::hanging(error, 3)
                 );
             }
             Event::StepInterrupted { step, reason, .. } => {
-                let _ = writeln!(out, "⏸️  {}: {reason}", step_label(state, step));
+                let _ = writeln!(
+                    out,
+                    "⏸️  {}: {}",
+                    step_label(state, step),
+                    super::hanging(reason, 3)
+                );
             }
             Event::AgentActivated { agent, phase, .. } => {
                 let _ = writeln!(out, "   🤖 {agent} activated ({phase})");
@@ -264,7 +276,12 @@ pub fn render_progress(
                 );
             }
             Event::ForeachFailed { step, error } => {
-                let _ = writeln!(out, "❌ {}: foreach: {error}", step_label(state, step));
+                let _ = writeln!(
+                    out,
+                    "❌ {}: foreach: {}",
+                    step_label(state, step),
+                    super::hanging(error, 3)
+                );
             }
             Event::ForeachFinished {
                 step,

@@ -205,7 +205,7 @@ pub fn render_scenario_status(
             && s.status == crate::decide::StepStatus::Skipped
             && s.if_.as_ref().is_none_or(|c| c.holds != Some(false))
         {
-            let _ = writeln!(out, "        skipped: {e}");
+            let _ = writeln!(out, "        skipped: {}", super::hanging(e, 17));
         }
         for c in &s.criteria {
             let _ = writeln!(
@@ -219,7 +219,7 @@ pub fn render_scenario_status(
             && s.status == crate::decide::StepStatus::Failed
             && !s.runs_as_items()
         {
-            let _ = writeln!(out, "        error: {e}");
+            let _ = writeln!(out, "        error: {}", super::hanging(e, 15));
         }
         super::status::gate_lines(&mut out, "        ", &s.required_outputs, &s.checks);
         if let Some(by) = &s.reported_by {
@@ -240,7 +240,7 @@ pub fn render_scenario_status(
         }
     }
     if let Some(r) = &view.reason {
-        let _ = writeln!(out, "\nReason: {r}");
+        let _ = writeln!(out, "\nReason: {}", super::hanging(r, 8));
     }
     if finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use super::command_line;
+use super::{command_line, hanging};
 use super::{elapsed_between, format_duration};
 use crate::decide::StepStatus;
 use crate::project::{AgentResultView, RunStatus, StatusView, StepView, Suggestion};
@@ -82,7 +82,8 @@ pub(crate) fn agent_line(a: &AgentResultView) -> String {
     if a.is_error {
         line.push_str(", reported an error");
         if !a.subtype.is_empty() {
-            let _ = write!(line, " ({})", a.subtype);
+            // Claude Code's word, kept to one line.
+            let _ = write!(line, " ({})", super::one_line(&a.subtype));
         }
     }
     line
@@ -228,14 +229,14 @@ fn item_block(out: &mut String, s: &StepView) {
             StepStatus::Failed | StepStatus::Skipped | StepStatus::Stopped
         )
     {
-        let _ = writeln!(out, "      Error: {e}");
+        let _ = writeln!(out, "      Error: {}", hanging(e, 13));
     }
     if let Some(u) = s.uses.as_ref().and_then(|u| u.run_id.as_ref()) {
         let _ = writeln!(out, "      Child run: {u}");
     }
     for (k, v) in &s.outputs {
         let shown: String = v.chars().take(80).collect();
-        let _ = writeln!(out, "      Output: {k}={shown}");
+        let _ = writeln!(out, "      Output: {k}={}", hanging(&shown, 14));
     }
     if let Some(by) = &s.reported_by {
         let _ = writeln!(out, "      {}", reported_line(by));
@@ -300,18 +301,18 @@ fn step_block(
         && matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
         && !s.runs_as_items()
     {
-        let _ = writeln!(out, "   Error: {e}");
+        let _ = writeln!(out, "   Error: {}", hanging(e, 10));
     }
     // A false `if:` is said by its line above.
     if let Some(e) = &s.error
         && s.status == StepStatus::Skipped
         && s.if_.as_ref().is_none_or(|c| c.holds != Some(false))
     {
-        let _ = writeln!(out, "   Reason: {e}");
+        let _ = writeln!(out, "   Reason: {}", hanging(e, 11));
     }
     for (k, v) in &s.outputs {
         let shown: String = v.chars().take(80).collect();
-        let _ = writeln!(out, "   Output: {k}={shown}");
+        let _ = writeln!(out, "   Output: {k}={}", hanging(&shown, 11));
     }
     if let Some(p) = &s.prompt {
         let _ = writeln!(out, "   Prompt:");
@@ -406,7 +407,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     }
     if let Some(r) = &view.reason {
         // A reason of several lines (an operator's message) keeps its lines under it.
-        let _ = writeln!(out, "Reason: {}", r.replace('\n', "\n        "));
+        let _ = writeln!(out, "Reason: {}", hanging(r, 8));
     }
     if let Some(cp) = &view.resume_point
         && !finished
@@ -507,18 +508,24 @@ pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime
             let _ = writeln!(
                 out,
                 "\n⏸️  Waiting: {}",
-                view.reason
-                    .as_deref()
-                    .unwrap_or("the phases that can go on need a report or a start.")
+                hanging(
+                    view.reason
+                        .as_deref()
+                        .unwrap_or("the phases that can go on need a report or a start."),
+                    3
+                )
             );
         }
         RunStatus::Waiting if view.waiting_for.is_none() => {
             let _ = writeln!(
                 out,
                 "\n⏸️  Waiting: {}",
-                view.reason
-                    .as_deref()
-                    .unwrap_or("nobody drives the run now")
+                hanging(
+                    view.reason
+                        .as_deref()
+                        .unwrap_or("nobody drives the run now"),
+                    3
+                )
             );
         }
         RunStatus::Waiting => {
@@ -553,7 +560,7 @@ pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime
                 "\n{} {kind} {}: {}",
                 run_badge(status),
                 status.as_str().replace('_', " "),
-                view.reason.as_deref().unwrap_or("")
+                hanging(view.reason.as_deref().unwrap_or(""), 3)
             );
             if let Some(step) = view
                 .steps

@@ -48,6 +48,36 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` as the value of a labelled line: each line after its first indented by `indent`
+/// spaces, so that it stays under its label. A value of several lines (what Claude Code
+/// answered, an error it reported, a person's message) never starts a line of its own that
+/// reads as the screen's (`✅ Step 3/3: Deploy`). The line and paragraph separators end a line
+/// too; the other controls (a carriage return) are shown as escapes by `terminal_safe`, which
+/// stays applied on the way out.
+pub fn hanging(text: &str, indent: usize) -> Cow<'_, str> {
+    let ends_line = |c: char| matches!(c, '\n' | '\u{2028}' | '\u{2029}');
+    if !text.chars().any(ends_line) {
+        return Cow::Borrowed(text);
+    }
+    let pad = " ".repeat(indent);
+    let mut out = String::with_capacity(text.len() + 16);
+    // Padded when the line has something on it: a blank line stays blank.
+    let mut at_start = false;
+    for c in text.chars() {
+        if ends_line(c) {
+            out.push('\n');
+            at_start = true;
+        } else {
+            if at_start {
+                out.push_str(&pad);
+                at_start = false;
+            }
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `text` with every active character written as a visible escape (`\u{1b}`).
 pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_active) {
@@ -129,6 +159,15 @@ mod tests {
             "a\\u{1b}]52;c;ZXZpbA==\\u{7}b\\u{d}c\\u{202e}d\n\te"
         );
         assert!(matches!(terminal_safe("plain ✅ text\n"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_value_of_several_lines_stays_under_its_label() {
+        assert_eq!(
+            hanging("API Error: 500\n✅ Step 2/2: Use\u{2028}x\n\ny", 10),
+            "API Error: 500\n          ✅ Step 2/2: Use\n          x\n\n          y"
+        );
+        assert!(matches!(hanging("one line\r", 4), Cow::Borrowed(_)));
     }
 
     #[test]

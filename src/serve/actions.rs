@@ -58,9 +58,9 @@ fn quiet<T>(f: impl FnOnce(&mut Live<'_>) -> T) -> T {
     f(&mut live)
 }
 
-fn by(shared: &Shared, message: Option<&str>) -> crate::event::Operator {
+fn by(shared: &Shared, message: Option<&str>) -> Result<crate::event::Operator, CommandError> {
     let message = message.map(str::trim).filter(|m| !m.is_empty());
-    ops::operator(Some(&shared.actor), message)
+    ops::checked_operator(Some(&shared.actor), message)
 }
 
 /// The run a path names — its id or a unique prefix of it — and its kind; 404 if none.
@@ -169,7 +169,7 @@ pub fn run_workflow(
             name,
             inputs,
             ops::RunHow::DryRun,
-            by(shared, message),
+            by(shared, message)?,
             live,
         )
     })?;
@@ -265,7 +265,7 @@ pub fn step(
     let (run_id, kind) = find(shared, id)?;
     let ctx = &shared.ctx;
     has_step(shared, &run_id, kind, step)?;
-    let by = by(shared, message);
+    let by = by(shared, message)?;
     let output = match (kind, action) {
         (RunKind::Workflow, StepAction::Start) => {
             return Err(Failure::bad_request(
@@ -453,7 +453,7 @@ pub fn stop(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Fa
             "POST .../abort ends the run for good; `stop` is for a scenario run",
         ));
     }
-    let output = ops::scenario::stop(&shared.ctx, &run_id, by(shared, message))?;
+    let output = ops::scenario::stop(&shared.ctx, &run_id, by(shared, message)?)?;
     Ok(Done {
         output,
         run_id: Some(run_id),
@@ -468,7 +468,7 @@ pub fn abort(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, F
         &shared.ctx,
         Scope::any(),
         Some(&run_id),
-        by(shared, message),
+        by(shared, message)?,
     )?;
     Ok(Done {
         output,
@@ -538,7 +538,7 @@ pub fn resume(
             Scope::any(),
             Some(&run_id),
             args,
-            by(shared, message),
+            by(shared, message)?,
             live,
         )
     })?;

@@ -18,10 +18,14 @@ pub fn resolve_inputs(
     for (name, _) in given {
         if !specs.contains_key(name) {
             problems.push(if specs.is_empty() {
-                format!("unknown input `{name}`: it declares no inputs")
+                format!(
+                    "unknown input `{}`: it declares no inputs",
+                    crate::definition::shown(name)
+                )
             } else {
                 format!(
-                    "unknown input `{name}`; its inputs: {}",
+                    "unknown input `{}`; its inputs: {}",
+                    crate::definition::shown(name),
                     specs.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             });

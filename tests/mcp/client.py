@@ -265,6 +265,16 @@ async def bad_input(argv):
         )
         assert "a string, number or boolean" in err["error"], err
 
+        # A tool's schema offers only what it takes: a phase starts or fails with no outputs.
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        assert "outputs" not in tools["phase_start"].input_schema["properties"], tools["phase_start"]
+        assert "outputs" not in tools["phase_fail"].input_schema["properties"], tools["phase_fail"]
+        assert "outputs" in tools["phase_complete"].input_schema["properties"]
+        err = tool_error(
+            await c.call_tool("phase_start", {"scenario": "s", "phase": "p", "outputs": {"k": "v"}})
+        )
+        assert "unknown field `outputs`" in err["error"], err
+
         err = tool_error(await c.call_tool("run", {"kind": "workflow", "name": "x", "start": ["a"]}))
         assert "`start` applies to scenarios only" in err["error"], err
 

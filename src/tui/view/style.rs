@@ -126,10 +126,14 @@ pub fn took(
     elapsed_between(started, end, now).map(format_duration)
 }
 
-/// Cut `text` to `width` characters, with an ellipsis when cut.
+/// Cut `text` to `width` characters, with an ellipsis when cut. What it draws comes from the
+/// log (an output, an error, a prompt, Claude Code's answer): its active characters are shown
+/// as escapes (`render::terminal_safe`) — ratatui drops control characters but passes a
+/// bidirectional override (U+202E) to the terminal, which would reorder what is read.
 pub fn fit(text: &str, width: usize) -> String {
+    let text = crate::render::terminal_safe(text);
     if text.chars().count() <= width {
-        return text.to_string();
+        return text.into_owned();
     }
     let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
