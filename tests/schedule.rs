@@ -416,6 +416,56 @@ fn a_scheduled_run_whose_driver_refuses_to_start_is_recorded_with_its_reason() {
     assert!(list.stdout.contains("no run started"), "{}", list.stdout);
 }
 
+/// The driver's output log of a scheduled time has a predictable name
+/// (`schedule/workflow-<hash of the name>-<due>.log`): a FIFO planted there blocked the
+/// scheduler in `open` for good (SIGTERM did not end it), and a link there, or a linked
+/// `schedule/` folder, had the driver's output appended to whatever it pointed at.
+#[test]
+fn a_planted_driver_log_neither_blocks_the_scheduler_nor_is_written_through() {
+    let env = Env::new();
+    env.workflow(
+        "planted",
+        "name: planted\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: 'echo from-the-step'}\n",
+    );
+    let folder = env.home().join("schedule");
+    std::fs::create_dir_all(&folder).unwrap();
+    let hash = &blake3::hash(b"planted").to_hex()[..12];
+    let log = |due: &str| folder.join(format!("workflow-{hash}-{due}.log"));
+    nix::unistd::mkfifo(
+        &log("2026-12-03T10-00-00Z"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let victim = env.project().join("victim.txt");
+    std::fs::write(&victim, "keep\n").unwrap();
+    std::os::unix::fs::symlink(&victim, log("2026-12-03T11-00-00Z")).unwrap();
+    for (at, what) in [
+        ("2026-12-03T10:00:00Z", "not a regular file"),
+        ("2026-12-03T11:00:00Z", "a symbolic link"),
+    ] {
+        let happened = once(&env, at);
+        assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
+        let detail = happened[1]["detail"].as_str().unwrap();
+        assert!(detail.contains(what), "{detail}");
+    }
+    // A linked folder: refused, nothing made through it.
+    std::fs::remove_dir_all(&folder).unwrap();
+    let elsewhere = env.project().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+    let happened = once(&env, "2026-12-03T12:00:00Z");
+    assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
+    let detail = happened[1]["detail"].as_str().unwrap();
+    assert!(detail.contains("symbolic link"), "{detail}");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    // Once the plants are gone, the next time runs as usual.
+    std::fs::remove_file(&folder).unwrap();
+    let happened = once(&env, "2026-12-03T13:00:00Z");
+    assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
+    wait_finished(&env, happened[1]["run_id"].as_str().unwrap());
+}
+
 #[test]
 fn shell_metacharacters_in_a_scheduled_name_reach_no_shell() {
     let env = Env::new();

@@ -7,7 +7,6 @@
 //! derived files. Who then drives the run on is the caller's choice: the CLI drives in its own
 //! process, the TUI starts a detached `cortex` so that it never blocks on a run.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -365,7 +364,8 @@ pub struct Detached {
 }
 
 /// Start `exe` (this binary) with `args` in its own process group, detached from the
-/// terminal: standard input empty, output appended to `log`. Ctrl-C in the terminal that
+/// terminal: standard input empty, output appended to `log` (a regular file in a real folder,
+/// never through a link: `materialize::open_driver_log`). Ctrl-C in the terminal that
 /// started it does not reach it, and it goes on if that terminal closes; it records its own
 /// progress in the log like any driver. `envs` are added to its environment (values that must
 /// not show in `ps`, such as secret inputs); the server's token (`process::SERVE_TOKEN_ENV`) is
@@ -378,10 +378,7 @@ pub fn spawn_detached(
     log: &Path,
 ) -> std::io::Result<Detached> {
     use std::os::unix::process::CommandExt;
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let out = File::options().create(true).append(true).open(log)?;
+    let out = super::materialize::open_driver_log(log)?;
     let err = out.try_clone()?;
     let child = std::process::Command::new(exe)
         .args(args)

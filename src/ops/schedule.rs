@@ -671,7 +671,7 @@ fn find_run(
 
 /// The error a driver printed (`error: ...` and its hints), if it printed one.
 fn printed_error(log: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(log).ok()?;
+    let text = crate::execute::read_driver_log(log).ok()?;
     let mut lines = text.lines().skip_while(|l| !l.starts_with("error: "));
     let mut message = lines.next()?.trim_start_matches("error: ").to_string();
     for line in lines {

@@ -81,7 +81,7 @@ impl Background {
 
     /// The error the driver printed (`error:`, its detail, `hint:` lines), if it printed one.
     fn printed_error(&self, code: Option<i32>) -> Option<CommandError> {
-        let text = std::fs::read_to_string(&self.log).ok()?;
+        let text = crate::execute::read_driver_log(&self.log).ok()?;
         let mut lines = text.lines().skip_while(|l| !l.starts_with("error: "));
         let message = lines.next()?.trim_start_matches("error: ").to_string();
         let mut error = CommandError::new(code.unwrap_or(exit::FAILED), message);

@@ -283,7 +283,7 @@ fn detach(
 /// How a background driver ended, in the words of SPEC §5's exit codes.
 fn ended(scenario: &str, code: Option<i32>, log: &Path) -> Notice {
     let last_error = || {
-        std::fs::read_to_string(log)
+        crate::execute::read_driver_log(log)
             .ok()
             .and_then(|t| {
                 t.lines()
