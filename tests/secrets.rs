@@ -100,6 +100,64 @@ fn a_secret_equal_to_a_step_name_never_changes_the_step_name() {
     );
 }
 
+/// `DB_PASSWORD=prod` and `--input env=prod`: the input's value was scrubbed in
+/// `run_started` as any value is, and the run went on with `***` for it — its steps were
+/// given `***`, `if: inputs.env == 'prod'` was false and the gated step skipped. An input
+/// whose value holds a secret is now a secret input: the steps and conditions see it as
+/// given, the log keeps `***`, and `resume` asks for it again.
+#[test]
+fn a_secret_equal_to_an_input_value_never_changes_what_the_run_does() {
+    let env = Env::new();
+    env.workflow(
+        "deploy",
+        "name: deploy\ninputs:\n  env: {type: string, enum: [prod, staging], required: true}\n  note: {type: string, default: none}\nsteps:\n  - name: first\n    run: printf '%s' \"$CORTEX_INPUT_ENV\" > seen-env\n  - name: gate\n    if: inputs.env == 'prod'\n    run: touch gated\n  - name: ask\n    prompt: confirm\n  - name: after\n    if: inputs.env == 'prod' && inputs.note == 'see-prod'\n    run: touch after\n",
+    );
+    let secret = [("DB_PASSWORD", "prod")];
+    let out = env.run_with(
+        &[
+            "workflow",
+            "run",
+            "deploy",
+            "--input",
+            "env=prod",
+            "--input",
+            "note=see-prod",
+        ],
+        &secret,
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("seen-env")).unwrap(),
+        "prod"
+    );
+    assert!(env.file("gated").exists(), "the gated step was skipped");
+    let started = run_started(&env)["body"].clone();
+    assert_eq!(started["inputs"]["env"], "***", "{started}");
+    assert_eq!(started["inputs"]["note"], "***", "{started}");
+    assert_eq!(started["secret_inputs"], serde_json::json!(["env", "note"]));
+    // Its value is asked for again, as any secret input's is.
+    let out = env.run_with(&["workflow", "step", "complete", "ask"], &secret);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let out = env.run_with(
+        &[
+            "workflow",
+            "resume",
+            "--input",
+            "env=prod",
+            "--input",
+            "note=see-prod",
+        ],
+        &secret,
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        env.file("after").exists(),
+        "the gated step after resume was skipped"
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+}
+
 #[test]
 fn a_secret_equal_to_a_phase_name_never_changes_the_phase_name() {
     let env = Env::new();

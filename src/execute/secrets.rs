@@ -210,19 +210,50 @@ impl Redactor {
         let mut secret: BTreeSet<String> = workflow.as_ref().map(secret_inputs).unwrap_or_default();
         secret.extend(started.secret_inputs.iter().cloned());
         let redacted = serde_json::Value::String(REDACTED.to_string());
-        for name in &secret {
+        let hold = |this: &mut Redactor, name: &str, started: &mut RunStarted| {
             if let Some(value) = started.inputs.get_mut(name) {
                 if *value != redacted {
-                    self.set_input(name, &input_text(value));
+                    this.set_input(name, &input_text(value));
                     let default = workflow
                         .as_ref()
                         .and_then(|wf| wf.inputs.get(name))
                         .and_then(|spec| spec.default.as_ref());
-                    if default == Some(&*value) && !started.secret_defaults.contains(name) {
-                        started.secret_defaults.push(name.clone());
+                    if default == Some(&*value)
+                        && !started.secret_defaults.iter().any(|d| d == name)
+                    {
+                        started.secret_defaults.push(name.to_string());
                     }
                 }
                 *value = redacted.clone();
+            }
+        };
+        for name in &secret {
+            hold(self, name, started);
+        }
+        // An input whose value holds a secret this process knows is a secret input too.
+        // Scrubbed in place as any value is, the run went on with `***` for it: with
+        // `DB_PASSWORD=prod`, `--input env=prod` gave the steps `***` and made `if: inputs.env
+        // == 'prod'` false. Held, it reaches the steps and conditions as given, the log keeps
+        // `***`, and `resume` asks for it again. Holding one adds its value to the secrets,
+        // which another input may hold: looked at again until none is found.
+        loop {
+            let found: Vec<String> = started
+                .inputs
+                .iter()
+                .filter(|(name, value)| {
+                    **value != redacted && !secret.contains(*name) && {
+                        let text = input_text(value);
+                        self.redact(&text) != text
+                    }
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            for name in found {
+                hold(self, &name, started);
+                secret.insert(name);
             }
         }
         started.secret_inputs = secret
