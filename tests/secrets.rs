@@ -158,6 +158,32 @@ fn a_secret_equal_to_an_input_value_never_changes_what_the_run_does() {
     assert_eq!(status["status"], "completed", "{status}");
 }
 
+/// `foreach: [prod, staging]` beside `DB_PASSWORD=prod`: the written item was scrubbed in
+/// `foreach_expanded` and its attempt ran with `${{ item }}` and `$CORTEX_ITEM` as `***`. A
+/// written list is definition text (the snapshot holds it as written): kept as it is.
+#[test]
+fn a_secret_equal_to_a_written_foreach_item_never_changes_the_item() {
+    let env = Env::new();
+    env.workflow(
+        "regions",
+        "name: regions\nsteps:\n  - name: deploy\n    foreach: [prod, staging]\n    run: echo \"${{ item }} $CORTEX_ITEM\" | tee -a seen\n",
+    );
+    let out = env.run_with(&["workflow", "run", "regions"], &[("DB_PASSWORD", "prod")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("seen")).unwrap(),
+        "prod prod\nstaging staging\n"
+    );
+    let expanded = first(&events(&env, None), "foreach_expanded");
+    assert_eq!(
+        expanded["body"]["items"],
+        serde_json::json!(["prod", "staging"])
+    );
+    // What the step printed is a value still: scrubbed.
+    let succeeded = first(&events(&env, None), "step_succeeded");
+    assert_eq!(succeeded["body"]["output_tail"], "*** ***\n", "{succeeded}");
+}
+
 #[test]
 fn a_secret_equal_to_a_phase_name_never_changes_the_phase_name() {
     let env = Env::new();
