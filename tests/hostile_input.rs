@@ -838,3 +838,33 @@ fn definition_files_that_are_not_regular_files_are_listed_as_invalid_not_skipped
     );
     assert!(verdicts.iter().any(|v| v["valid"] == true), "{doc}");
 }
+
+/// A step's `$CORTEX_OUTPUT` was read whole, whatever its size: a sparse 100 GB file was
+/// read until memory ran out, and a 100 MB one was recorded as one event of the log. It is
+/// refused by its size (never read past 1 MiB): the attempt fails its validation, saying
+/// why, and nothing of it is recorded. A file that is not UTF-8 was taken as no outputs,
+/// silently: it is a problem too.
+#[test]
+fn a_huge_or_binary_output_file_is_refused_by_its_size_and_said_not_read_whole() {
+    let env = Env::new();
+    env.workflow(
+        "outs",
+        "name: outs\nsteps:\n  - name: huge\n    run: echo small=1 > \"$CORTEX_OUTPUT\"; truncate -s 100G \"$CORTEX_OUTPUT\"\n    retry: {max_retry_attempts: 0}\n    on_failure: skip\n  - name: binary\n    run: printf 'k=\\377\\376\\n' > \"$CORTEX_OUTPUT\"\n    retry: {max_retry_attempts: 0}\n    on_failure: skip\n  - name: fine\n    run: echo ok=yes > \"$CORTEX_OUTPUT\"\n",
+    );
+    let out = env.run(&["workflow", "run", "outs"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let status = env.status(None);
+    let steps = status["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["status"], "skipped", "{status}");
+    assert_eq!(steps[1]["status"], "skipped", "{status}");
+    assert_eq!(steps[2]["outputs"]["ok"], "yes", "{status}");
+    let log = env.run(&["log", "show"]).stdout;
+    assert!(
+        log.contains("$CORTEX_OUTPUT holds 107374182400 bytes, more than the 1024 KiB"),
+        "{log}"
+    );
+    assert!(log.contains("$CORTEX_OUTPUT is not UTF-8 text"), "{log}");
+    assert!(steps[0]["outputs"].get("small").is_none(), "{status}");
+    let db = std::fs::metadata(env.db()).unwrap().len();
+    assert!(db < 10 << 20, "the log grew to {db} bytes");
+}
