@@ -466,6 +466,61 @@ fn a_planted_driver_log_neither_blocks_the_scheduler_nor_is_written_through() {
     wait_finished(&env, happened[1]["run_id"].as_str().unwrap());
 }
 
+/// The log given with `--db` reached a background driver as `--db URL` among its arguments,
+/// which anyone on the machine reads (`ps`, `/proc/PID/cmdline`), and a PostgreSQL URL may
+/// hold its password (the TUI passed even a log found through CORTEX_DB or the
+/// configuration so). It is given in the driver's environment, readable by its owner only.
+#[test]
+fn a_scheduled_driver_is_given_the_log_in_its_environment_not_its_arguments() {
+    let env = Env::new();
+    env.workflow(
+        "seen",
+        "name: seen\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: \"tr '\\\\0' ' ' < /proc/$PPID/cmdline > argv; tr '\\\\0' '\\\\n' < /proc/$PPID/environ | grep '^CORTEX_DB=' > dbenv\"}\n",
+    );
+    let other = env.project().join("elsewhere.db");
+    let spec = format!("sqlite:{}", other.display());
+    let out = env.run(&[
+        "--db",
+        &spec,
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-03T10:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let happened = out.json()["happened"].clone();
+    assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
+    let run = happened[1]["run_id"].as_str().unwrap().to_string();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !env.project().join("dbenv").exists() {
+        assert!(Instant::now() < until, "the step never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let argv = std::fs::read_to_string(env.project().join("argv")).unwrap();
+    assert!(
+        !argv.contains("--db") && !argv.contains("elsewhere.db"),
+        "{argv}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("dbenv"))
+            .unwrap()
+            .trim(),
+        format!("CORTEX_DB={spec}")
+    );
+    // The run is in that log, not the home's; it ends there.
+    loop {
+        let status = env.run(&["--db", &spec, "--json", "workflow", "status", &run]);
+        if status.json()["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < until, "{}{}", status.stdout, status.stderr);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!env.db().exists(), "the home's own log was made");
+}
+
 #[test]
 fn shell_metacharacters_in_a_scheduled_name_reach_no_shell() {
     let env = Env::new();

@@ -22,7 +22,7 @@ pub mod worker;
 pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
-pub use context::{Ctx, Deliveries, default_actor, hostname, no_runs, operator};
+pub use context::{Ctx, DB_ENV, Deliveries, default_actor, hostname, no_runs, operator};
 pub use drive::{
     DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, parse_pairs, parse_pairs_from,
 };

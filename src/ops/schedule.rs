@@ -574,9 +574,6 @@ impl Scheduler {
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
         let mut args: Vec<String> = vec!["--home".into(), ctx.home.display().to_string()];
-        if let Some(db) = &ctx.db {
-            args.extend(["--db".into(), db.clone()]);
-        }
         args.push(
             match s.kind {
                 RunKind::Workflow => "workflow",
@@ -601,7 +598,8 @@ impl Scheduler {
             &blake3::hash(s.name.as_bytes()).to_hex()[..12],
             due.replace(':', "-"),
         ));
-        match operator::spawn_detached(&self.exe, &args, &[], &ctx.cwd, &log) {
+        // The log, when `--db` chose it: in the environment, out of sight of `ps`.
+        match operator::spawn_detached(&self.exe, &args, &ctx.db_env(), &ctx.cwd, &log) {
             Ok(detached) => {
                 self.spawned.insert(
                     (s.stream(), due.to_string()),

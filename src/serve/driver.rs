@@ -49,12 +49,12 @@ pub fn start(
         .join("serve")
         .join(format!("driver-{stamp}-{}-{n}.log", std::process::id()));
     let mut full: Vec<String> = vec!["--home".into(), home.display().to_string()];
-    // The log the server follows, when `--db` chose it (CORTEX_DB is inherited).
-    if let Some(db) = &shared.ctx.db {
-        full.extend(["--db".into(), db.clone()]);
-    }
     full.extend(args.iter().cloned());
-    let detached = operator::spawn_detached(&shared.exe, &full, envs, &shared.ctx.cwd, &log)
+    // The log the server follows, when `--db` chose it (CORTEX_DB is inherited): given in
+    // the environment, where a password in it is out of sight of `ps`.
+    let mut envs = envs.to_vec();
+    envs.extend(shared.ctx.db_env());
+    let detached = operator::spawn_detached(&shared.exe, &full, &envs, &shared.ctx.cwd, &log)
         .map_err(|e| {
             CommandError::new(exit::FAILED, format!("cannot start a cortex driver: {e}"))
         })?;

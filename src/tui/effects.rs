@@ -259,15 +259,13 @@ fn detach(
         .home
         .join("tui")
         .join(format!("driver-{stamp}-{}.log", std::process::id()));
-    let mut full: Vec<String> = vec![
-        "--home".into(),
-        settings.home.display().to_string(),
-        "--db".into(),
-        settings.location.spec(),
-    ];
+    let mut full: Vec<String> = vec!["--home".into(), settings.home.display().to_string()];
     full.extend(args.iter().map(|a| a.to_string()));
     full.extend(["--actor".to_string(), settings.actor.clone()]);
-    let mut detached = operator::spawn_detached(&settings.exe, &full, &[], &settings.cwd, &log)?;
+    // The log in the environment, never an argument: its connection string may hold a
+    // password (from CORTEX_DB or the configuration), and arguments are for anyone to read.
+    let db = [(crate::ops::DB_ENV.to_string(), settings.location.spec())];
+    let mut detached = operator::spawn_detached(&settings.exe, &full, &db, &settings.cwd, &log)?;
     let out = out.clone();
     let scenario = scenario.to_string();
     std::thread::spawn(move || {
