@@ -1063,3 +1063,33 @@ fn a_scenario_phase_declares_secret_env_and_its_secret_inputs_stay_out_of_the_lo
         refused.stdout
     );
 }
+
+/// The log's connection string reaches every step (a step that runs `cortex` reports to the
+/// same log), and CORTEX_DB's name does not look secret: a step printing it (`env`, a
+/// debugging `echo`) put the database password in the log. Its password is a secret.
+#[test]
+fn the_password_in_cortex_db_never_reaches_the_log() {
+    let Some(env) = Env::postgres("the_password_in_cortex_db_never_reaches_the_log") else {
+        return;
+    };
+    let pg = env.db_spec();
+    // The test server trusts its clients: a password in the URL is sent to nobody.
+    let password = "pg-pass-0123";
+    let with_password = pg.replacen(
+        "postgres://postgres@",
+        &format!("postgres://postgres:{password}@"),
+        1,
+    );
+    assert_ne!(with_password, pg, "the test URL names its user: {pg}");
+    env.workflow(
+        "dbenv",
+        "name: dbenv\nsteps:\n  - {name: a, run: 'echo \"db=$CORTEX_DB\"'}\n",
+    );
+    let out = env.run_with(
+        &["workflow", "run", "dbenv"],
+        &[("CORTEX_DB", &with_password)],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("db=***"), "{}", out.stdout);
+    assert_eq!(env.log_holding(password), Vec::<String>::new());
+}

@@ -146,6 +146,19 @@ impl Redactor {
             if is_secret_name(name) || extra.iter().any(|e| e == name) {
                 r.add(value);
             }
+            // The log's connection string, which steps inherit (a step that runs `cortex`
+            // reports to the same log): its password is a secret whatever the variable's
+            // name, as written in it and decoded, and so is the whole string holding it.
+            if name == crate::ops::DB_ENV
+                && let Some(password) =
+                    crate::store::Location::read(value, std::path::Path::new("/"))
+                        .ok()
+                        .flatten()
+                        .and_then(|l| l.password())
+            {
+                r.add(value);
+                r.add(&password);
+            }
         }
         r
     }
@@ -450,6 +463,21 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_of_the_logs_connection_string_is_a_secret() {
+        let url = "postgres://cortex:s3cret%40pw@db:5432/cortex";
+        let r = Redactor::from_env([("CORTEX_DB", url)], &[]);
+        assert_eq!(r.redact(&format!("CORTEX_DB={url}")), "CORTEX_DB=***");
+        assert_eq!(r.redact("password s3cret@pw"), "password ***");
+        let kv = "host=db user=cortex password=kv-secret-1";
+        let r = Redactor::from_env([("CORTEX_DB", kv)], &[]);
+        assert_eq!(r.redact("kv-secret-1"), "***");
+        // No password, or a file: nothing to keep.
+        for plain in ["postgres://cortex@db/cortex", "sqlite:/tmp/cortex.db"] {
+            assert!(Redactor::from_env([("CORTEX_DB", plain)], &[]).is_empty());
+        }
+    }
 
     /// Output kept as bytes is scrubbed as text is: every occurrence, longest secret first,
     /// whatever bytes that are not UTF-8 surround it.

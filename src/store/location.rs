@@ -99,6 +99,14 @@ impl Location {
         }
     }
 
+    /// The password the connection string names itself (none for a file).
+    pub fn password(&self) -> Option<String> {
+        match self {
+            Location::Sqlite(_) => None,
+            Location::Postgres(conn) => super::postgres::password_of(conn),
+        }
+    }
+
     /// The log as shown to people: the file, or the database without its password.
     pub fn shown(&self) -> String {
         match self {
