@@ -49,10 +49,27 @@ pub fn open_derived(path: &Path) -> std::io::Result<std::fs::File> {
     regular(derived_file().read(true).open(path)?)
 }
 
-/// Read a derived file, refusing a link or anything but a regular file.
-pub(crate) fn read_derived(path: &Path) -> std::io::Result<String> {
+/// Read a derived file, refusing a link or anything but a regular file, and one larger than
+/// `limit` bytes (by its size, never reading past it): a file cortex wrote stays far below
+/// what it reads it with, and one planted larger (a sparse 100 GB one) was read whole.
+pub(crate) fn read_derived(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = open_derived(path)?;
+    let too_large = |size: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{size} bytes, more than the {limit} cortex writes there at most"),
+        )
+    };
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut open_derived(path)?, &mut text)?;
+    file.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(too_large(text.len() as u64));
+    }
     Ok(text)
 }
 
@@ -811,6 +828,6 @@ mod tests {
         std::os::unix::fs::symlink(&target, run.join("results.json.tmp")).unwrap();
         assert!(write_run(dir.path(), "R", &[file("results.json", "{}")]).is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
-        assert!(read_derived(&run.join("results.json.tmp")).is_err());
+        assert!(read_derived(&run.join("results.json.tmp"), 1 << 20).is_err());
     }
 }
