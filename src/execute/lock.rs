@@ -138,10 +138,17 @@ fn only_shared(path: &Path) -> bool {
         .is_ok_and(|f| f.try_lock_shared().is_ok())
 }
 
+/// The most of a lock file read for its holder: a holder is a line of JSON of some 200
+/// bytes, and a file planted larger (a sparse 100 GB one) was read whole by every probe.
+const HOLDER_BYTES: u64 = 64 * 1024;
+
 fn read_holder(file: &mut File) -> Option<Holder> {
     let mut text = String::new();
     file.rewind().ok()?;
-    file.read_to_string(&mut text).ok()?;
+    Read::by_ref(file)
+        .take(HOLDER_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -370,6 +377,19 @@ mod tests {
         assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lock_file_planted_huge_is_read_no_further_than_a_holder_can_be() {
+        let home = tempfile::tempdir().unwrap();
+        let path = lock_path(home.path(), "R6");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = File::create(&path).unwrap();
+        file.set_len(100 << 30).unwrap();
+        // Locked by someone, so that a probe reads who.
+        file.lock().unwrap();
+        let holder = DriverLock::probe(home.path(), "R6").expect("held");
+        assert_eq!(holder.pid, 0, "no holder can be read from it");
     }
 
     #[test]
