@@ -110,9 +110,10 @@ fn a_secret_equal_to_an_input_value_never_changes_what_the_run_does() {
     let env = Env::new();
     env.workflow(
         "deploy",
-        "name: deploy\ninputs:\n  env: {type: string, enum: [prod, staging], required: true}\n  note: {type: string, default: none}\nsteps:\n  - name: first\n    run: printf '%s' \"$CORTEX_INPUT_ENV\" > seen-env\n  - name: gate\n    if: inputs.env == 'prod'\n    run: touch gated\n  - name: ask\n    prompt: confirm\n  - name: after\n    if: inputs.env == 'prod' && inputs.note == 'see-prod'\n    run: touch after\n",
+        "name: deploy\ninputs:\n  env: {type: string, enum: [prod, staging], required: true}\n  note: {type: string, default: none}\n  dry: {type: boolean, default: false}\nsteps:\n  - name: first\n    run: printf '%s' \"$CORTEX_INPUT_ENV\" > seen-env\n  - name: gate\n    if: inputs.env == 'prod'\n    run: touch gated\n  - name: ask\n    prompt: confirm\n  - name: after\n    if: inputs.env == 'prod' && inputs.note == 'see-prod'\n    run: touch after\n",
     );
-    let secret = [("DB_PASSWORD", "prod")];
+    // `true` is a secret too (4 bytes), but a boolean is never scrubbed: it stays an input.
+    let secret = [("DB_PASSWORD", "prod"), ("AUTH_TOKEN_ON", "true")];
     let out = env.run_with(
         &[
             "workflow",
@@ -122,6 +123,8 @@ fn a_secret_equal_to_an_input_value_never_changes_what_the_run_does() {
             "env=prod",
             "--input",
             "note=see-prod",
+            "--input",
+            "dry=true",
         ],
         &secret,
     );
@@ -135,6 +138,7 @@ fn a_secret_equal_to_an_input_value_never_changes_what_the_run_does() {
     assert_eq!(started["inputs"]["env"], "***", "{started}");
     assert_eq!(started["inputs"]["note"], "***", "{started}");
     assert_eq!(started["secret_inputs"], serde_json::json!(["env", "note"]));
+    assert_eq!(started["inputs"]["dry"], true, "{started}");
     // Its value is asked for again, as any secret input's is.
     let out = env.run_with(&["workflow", "step", "complete", "ask"], &secret);
     assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);

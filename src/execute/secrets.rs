@@ -253,11 +253,12 @@ impl Redactor {
             let found: Vec<String> = started
                 .inputs
                 .iter()
+                // Text only: a number or a boolean is never scrubbed (`true` beside a
+                // `*_TOKEN_AUTH=true` stays `true`), so it never went on as `***` either.
                 .filter(|(name, value)| {
-                    **value != redacted && !secret.contains(*name) && {
-                        let text = input_text(value);
-                        self.redact(&text) != text
-                    }
+                    **value != redacted
+                        && !secret.contains(*name)
+                        && value.as_str().is_some_and(|text| self.redact(text) != text)
                 })
                 .map(|(name, _)| name.clone())
                 .collect();
