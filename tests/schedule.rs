@@ -521,6 +521,55 @@ fn a_scheduled_driver_is_given_the_log_in_its_environment_not_its_arguments() {
     assert!(!env.db().exists(), "the home's own log was made");
 }
 
+/// A secret input's value that did not pass its input (`pattern:`) was quoted in the error
+/// its driver printed, and the scheduler recorded that error in the schedule's stream — an
+/// append-only log — as it was, the value in plain text; `workflow run` printed it too (to a
+/// terminal, a CI log). What is said of inputs is scrubbed of the secrets the process knows.
+#[test]
+fn a_secret_inputs_refused_value_is_recorded_and_said_without_it() {
+    let env = Env::new();
+    let secret = "sk-rotated-format-0123456789";
+    env.workflow(
+        "rotated",
+        "name: rotated\ninputs:\n  api_token: {type: string, required: true, pattern: '^sk_live_.*'}\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let out = env
+        .command(&[
+            "--json",
+            "schedule",
+            "run",
+            "--once",
+            "--at",
+            "2026-12-03T03:00:00Z",
+        ])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(whats(&doc["happened"]), ["started", "run_failed"], "{doc}");
+    let detail = doc["happened"][1]["detail"].as_str().unwrap();
+    assert!(detail.contains("does not match the pattern"), "{detail}");
+    assert!(!detail.contains(secret), "{detail}");
+    assert!(
+        env.log_holding(secret).is_empty(),
+        "the schedule's stream holds it"
+    );
+    let list = env.run(&["schedule", "list", "--at", "2026-12-03T03:01:00Z"]);
+    assert!(!list.stdout.contains(secret), "{}", list.stdout);
+    // And where it was typed: said without it too.
+    let out = env
+        .command(&["workflow", "run", "rotated"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`***` does not match the pattern"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn shell_metacharacters_in_a_scheduled_name_reach_no_shell() {
     let env = Env::new();

@@ -163,6 +163,22 @@ impl Redactor {
         r
     }
 
+    /// The secrets this process knows before any run: its environment's, and the value of
+    /// every `CORTEX_INPUT_<NAME>` in it (how secret inputs are given out of sight of `ps`,
+    /// and the only way a scheduled run's are). What is said of inputs that do not pass
+    /// (which quotes their values), and what a scheduler records of a run it started (the
+    /// error its driver printed), is scrubbed of them.
+    pub fn of_process() -> Redactor {
+        let env = process_env();
+        let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &[]);
+        for (name, value) in &env {
+            if name.starts_with("CORTEX_INPUT_") {
+                r.add(value);
+            }
+        }
+        r
+    }
+
     /// The secrets of the run in `state`, from this process's environment: secret-named
     /// variables, the variables the run's steps list in `secret_env`, the values of its secret
     /// inputs given as `CORTEX_INPUT_<NAME>` or held by this process (`hold_secret_inputs`,

@@ -283,6 +283,9 @@ pub struct Scheduler {
     reported: BTreeSet<String>,
     ids: UlidIds,
     durability: crate::definition::Durability,
+    /// What every event it records is scrubbed of (`Redactor::of_process`): its streams
+    /// are appended here, not through a run's journal.
+    redactor: crate::execute::Redactor,
 }
 
 impl Scheduler {
@@ -310,6 +313,7 @@ impl Scheduler {
             reported: BTreeSet::new(),
             ids: UlidIds::default(),
             durability,
+            redactor: crate::execute::Redactor::of_process(),
         })
     }
 
@@ -507,6 +511,8 @@ impl Scheduler {
                 std::thread::sleep(Duration::from_millis(50));
             };
             let Some(run) = run else { continue };
+            // What a driver printed may quote an input's value: said scrubbed, as recorded.
+            let run = run.map_err(|e| self.redactor.redact(&e).into_owned());
             let command = ScheduleCommand::RecordRun {
                 due: due.clone(),
                 run: run.clone(),
@@ -543,9 +549,13 @@ impl Scheduler {
         let mut decided: Option<Result<Vec<Event>, ScheduleRefused>> = None;
         let time = crate::execute::rfc3339(SystemTime::now());
         let ids = &mut self.ids;
+        let redactor = &self.redactor;
         store.append_at_head(&s.stream(), 0, &mut |events, _| {
             let state = replay_schedule(events);
-            let outcome = decide_schedule(&state, command.clone());
+            let outcome = decide_schedule(&state, command.clone()).map(|mut events| {
+                events.iter_mut().for_each(|e| redactor.redact_event(e));
+                events
+            });
             let new = match &outcome {
                 Ok(events) => events
                     .iter()
