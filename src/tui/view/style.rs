@@ -126,8 +126,12 @@ pub fn took(
     elapsed_between(started, end, now).map(format_duration)
 }
 
-/// Cut `text` to `width` characters, with an ellipsis when cut.
+/// Cut `text` to `width` characters, with an ellipsis when cut, its control and
+/// bidirectional characters written as visible escapes (`render::terminal_safe`).
 pub fn fit(text: &str, width: usize) -> String {
+    // What ratatui would pass on to the terminal as it is (a bidirectional override is no
+    // control character to it), shown as an escape, as the CLI shows it.
+    let text = crate::render::terminal_safe(text);
     if text.chars().count() <= width {
         return text.to_string();
     }
