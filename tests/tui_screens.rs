@@ -598,4 +598,18 @@ fn a_failed_phases_output_with_a_bidi_override_is_shown_escaped() {
     let screen = draw(&app, at(600));
     assert!(screen.contains(r"saved report \u{202e}gnp.exe"), "{screen}");
     assert!(!screen.contains('\u{202e}'), "{screen}");
+    // The run's reason, at the foot of the screen, is text from the log too.
+    r.submit(
+        70,
+        Command::Abort {
+            by: Operator {
+                actor: "lead@host".into(),
+                message: Some("see \u{202e}gnp.exe".into()),
+            },
+        },
+    );
+    let app = update(app, r.followed(false)).0;
+    let screen = draw(&app, at(600));
+    assert!(screen.contains(r"see \u{202e}gnp.exe"), "{screen}");
+    assert!(!screen.contains('\u{202e}'), "{screen}");
 }
