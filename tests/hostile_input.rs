@@ -838,3 +838,80 @@ fn definition_files_that_are_not_regular_files_are_listed_as_invalid_not_skipped
     );
     assert!(verdicts.iter().any(|v| v["valid"] == true), "{doc}");
 }
+
+/// A step's `$CORTEX_OUTPUT` was read whole, whatever its size: a sparse 100 GB file was
+/// read until memory ran out, and a 100 MB one was recorded as one event of the log. It is
+/// refused by its size (never read past 1 MiB): the attempt fails its validation, saying
+/// why, and nothing of it is recorded. A file that is not UTF-8 was taken as no outputs,
+/// silently: it is a problem too.
+#[test]
+fn a_huge_or_binary_output_file_is_refused_by_its_size_and_said_not_read_whole() {
+    let env = Env::new();
+    env.workflow(
+        "outs",
+        "name: outs\nsteps:\n  - name: huge\n    run: echo small=1 > \"$CORTEX_OUTPUT\"; truncate -s 100G \"$CORTEX_OUTPUT\"\n    retry: {max_retry_attempts: 0}\n    on_failure: skip\n  - name: binary\n    run: printf 'k=\\377\\376\\n' > \"$CORTEX_OUTPUT\"\n    retry: {max_retry_attempts: 0}\n    on_failure: skip\n  - name: fine\n    run: echo ok=yes > \"$CORTEX_OUTPUT\"\n",
+    );
+    let out = env.run(&["workflow", "run", "outs"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let status = env.status(None);
+    let steps = status["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["status"], "skipped", "{status}");
+    assert_eq!(steps[1]["status"], "skipped", "{status}");
+    assert_eq!(steps[2]["outputs"]["ok"], "yes", "{status}");
+    let log = env.run(&["log", "show"]).stdout;
+    assert!(
+        log.contains("$CORTEX_OUTPUT holds 107374182400 bytes, more than the 1024 KiB"),
+        "{log}"
+    );
+    assert!(log.contains("$CORTEX_OUTPUT is not UTF-8 text"), "{log}");
+    assert!(steps[0]["outputs"].get("small").is_none(), "{status}");
+    let db = std::fs::metadata(env.db()).unwrap().len();
+    assert!(db < 10 << 20, "the log grew to {db} bytes");
+}
+
+/// A FIFO in the place of the home's `cortex.db`: SQLite opened it and waited in `open` for a
+/// writer that never came, so every command — `status`, `history`, `run` — hung for good;
+/// and a device named by `--db` (`/dev/zero`) read as a log without runs. Both are refused
+/// before SQLite sees them (exit 2, saying what is there).
+#[test]
+fn a_fifo_or_device_in_place_of_the_log_is_refused_not_waited_on() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
+    std::fs::create_dir_all(env.home()).unwrap();
+    nix::unistd::mkfifo(&env.db(), nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for args in [
+        vec!["workflow", "status"],
+        vec!["workflow", "history"],
+        vec!["log", "verify"],
+        vec!["workflow", "run", "w"],
+    ] {
+        let mut child = env
+            .command(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code();
+            }
+            if std::time::Instant::now() > until {
+                let _ = child.kill();
+                panic!("`{}` waited on the FIFO", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code, Some(2), "`{}`: {stderr}", args.join(" "));
+        assert!(stderr.contains("is a FIFO, not a log file"), "{stderr}");
+    }
+    let out = env.run(&["--db", "/dev/zero", "workflow", "history"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("/dev/zero is a device"),
+        "{}",
+        out.stderr
+    );
+}

@@ -416,6 +416,160 @@ fn a_scheduled_run_whose_driver_refuses_to_start_is_recorded_with_its_reason() {
     assert!(list.stdout.contains("no run started"), "{}", list.stdout);
 }
 
+/// The driver's output log of a scheduled time has a predictable name
+/// (`schedule/workflow-<hash of the name>-<due>.log`): a FIFO planted there blocked the
+/// scheduler in `open` for good (SIGTERM did not end it), and a link there, or a linked
+/// `schedule/` folder, had the driver's output appended to whatever it pointed at.
+#[test]
+fn a_planted_driver_log_neither_blocks_the_scheduler_nor_is_written_through() {
+    let env = Env::new();
+    env.workflow(
+        "planted",
+        "name: planted\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: 'echo from-the-step'}\n",
+    );
+    let folder = env.home().join("schedule");
+    std::fs::create_dir_all(&folder).unwrap();
+    let hash = &blake3::hash(b"planted").to_hex()[..12];
+    let log = |due: &str| folder.join(format!("workflow-{hash}-{due}.log"));
+    nix::unistd::mkfifo(
+        &log("2026-12-03T10-00-00Z"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let victim = env.project().join("victim.txt");
+    std::fs::write(&victim, "keep\n").unwrap();
+    std::os::unix::fs::symlink(&victim, log("2026-12-03T11-00-00Z")).unwrap();
+    for (at, what) in [
+        ("2026-12-03T10:00:00Z", "not a regular file"),
+        ("2026-12-03T11:00:00Z", "a symbolic link"),
+    ] {
+        let happened = once(&env, at);
+        assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
+        let detail = happened[1]["detail"].as_str().unwrap();
+        assert!(detail.contains(what), "{detail}");
+    }
+    // A linked folder: refused, nothing made through it.
+    std::fs::remove_dir_all(&folder).unwrap();
+    let elsewhere = env.project().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+    let happened = once(&env, "2026-12-03T12:00:00Z");
+    assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
+    let detail = happened[1]["detail"].as_str().unwrap();
+    assert!(detail.contains("symbolic link"), "{detail}");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    // Once the plants are gone, the next time runs as usual.
+    std::fs::remove_file(&folder).unwrap();
+    let happened = once(&env, "2026-12-03T13:00:00Z");
+    assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
+    wait_finished(&env, happened[1]["run_id"].as_str().unwrap());
+}
+
+/// The log given with `--db` reached a background driver as `--db URL` among its arguments,
+/// which anyone on the machine reads (`ps`, `/proc/PID/cmdline`), and a PostgreSQL URL may
+/// hold its password (the TUI passed even a log found through CORTEX_DB or the
+/// configuration so). It is given in the driver's environment, readable by its owner only.
+#[test]
+fn a_scheduled_driver_is_given_the_log_in_its_environment_not_its_arguments() {
+    let env = Env::new();
+    env.workflow(
+        "seen",
+        "name: seen\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: \"tr '\\\\0' ' ' < /proc/$PPID/cmdline > argv; tr '\\\\0' '\\\\n' < /proc/$PPID/environ | grep '^CORTEX_DB=' > dbenv\"}\n",
+    );
+    let other = env.project().join("elsewhere.db");
+    let spec = format!("sqlite:{}", other.display());
+    let out = env.run(&[
+        "--db",
+        &spec,
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-03T10:00:00Z",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let happened = out.json()["happened"].clone();
+    assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
+    let run = happened[1]["run_id"].as_str().unwrap().to_string();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !env.project().join("dbenv").exists() {
+        assert!(Instant::now() < until, "the step never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let argv = std::fs::read_to_string(env.project().join("argv")).unwrap();
+    assert!(
+        !argv.contains("--db") && !argv.contains("elsewhere.db"),
+        "{argv}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("dbenv"))
+            .unwrap()
+            .trim(),
+        format!("CORTEX_DB={spec}")
+    );
+    // The run is in that log, not the home's; it ends there.
+    loop {
+        let status = env.run(&["--db", &spec, "--json", "workflow", "status", &run]);
+        if status.json()["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < until, "{}{}", status.stdout, status.stderr);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!env.db().exists(), "the home's own log was made");
+}
+
+/// A secret input's value that did not pass its input (`pattern:`) was quoted in the error
+/// its driver printed, and the scheduler recorded that error in the schedule's stream — an
+/// append-only log — as it was, the value in plain text; `workflow run` printed it too (to a
+/// terminal, a CI log). What is said of inputs is scrubbed of the secrets the process knows.
+#[test]
+fn a_secret_inputs_refused_value_is_recorded_and_said_without_it() {
+    let env = Env::new();
+    let secret = "sk-rotated-format-0123456789";
+    env.workflow(
+        "rotated",
+        "name: rotated\ninputs:\n  api_token: {type: string, required: true, pattern: '^sk_live_.*'}\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let out = env
+        .command(&[
+            "--json",
+            "schedule",
+            "run",
+            "--once",
+            "--at",
+            "2026-12-03T03:00:00Z",
+        ])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(whats(&doc["happened"]), ["started", "run_failed"], "{doc}");
+    let detail = doc["happened"][1]["detail"].as_str().unwrap();
+    assert!(detail.contains("does not match the pattern"), "{detail}");
+    assert!(!detail.contains(secret), "{detail}");
+    assert!(
+        env.log_holding(secret).is_empty(),
+        "the schedule's stream holds it"
+    );
+    let list = env.run(&["schedule", "list", "--at", "2026-12-03T03:01:00Z"]);
+    assert!(!list.stdout.contains(secret), "{}", list.stdout);
+    // And where it was typed: said without it too.
+    let out = env
+        .command(&["workflow", "run", "rotated"])
+        .env("CORTEX_INPUT_API_TOKEN", secret)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`***` does not match the pattern"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn shell_metacharacters_in_a_scheduled_name_reach_no_shell() {
     let env = Env::new();

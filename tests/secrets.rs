@@ -100,6 +100,94 @@ fn a_secret_equal_to_a_step_name_never_changes_the_step_name() {
     );
 }
 
+/// `DB_PASSWORD=prod` and `--input env=prod`: the input's value was scrubbed in
+/// `run_started` as any value is, and the run went on with `***` for it — its steps were
+/// given `***`, `if: inputs.env == 'prod'` was false and the gated step skipped. An input
+/// whose value holds a secret is now a secret input: the steps and conditions see it as
+/// given, the log keeps `***`, and `resume` asks for it again.
+#[test]
+fn a_secret_equal_to_an_input_value_never_changes_what_the_run_does() {
+    let env = Env::new();
+    env.workflow(
+        "deploy",
+        "name: deploy\ninputs:\n  env: {type: string, enum: [prod, staging], required: true}\n  note: {type: string, default: none}\n  dry: {type: boolean, default: false}\nsteps:\n  - name: first\n    run: printf '%s' \"$CORTEX_INPUT_ENV\" > seen-env\n  - name: gate\n    if: inputs.env == 'prod'\n    run: touch gated\n  - name: ask\n    prompt: confirm\n  - name: after\n    if: inputs.env == 'prod' && inputs.note == 'see-prod'\n    run: touch after\n",
+    );
+    // `true` is a secret too (4 bytes), but a boolean is never scrubbed: it stays an input.
+    let secret = [("DB_PASSWORD", "prod"), ("AUTH_TOKEN_ON", "true")];
+    let out = env.run_with(
+        &[
+            "workflow",
+            "run",
+            "deploy",
+            "--input",
+            "env=prod",
+            "--input",
+            "note=see-prod",
+            "--input",
+            "dry=true",
+        ],
+        &secret,
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("seen-env")).unwrap(),
+        "prod"
+    );
+    assert!(env.file("gated").exists(), "the gated step was skipped");
+    let started = run_started(&env)["body"].clone();
+    assert_eq!(started["inputs"]["env"], "***", "{started}");
+    assert_eq!(started["inputs"]["note"], "***", "{started}");
+    assert_eq!(started["secret_inputs"], serde_json::json!(["env", "note"]));
+    assert_eq!(started["inputs"]["dry"], true, "{started}");
+    // Its value is asked for again, as any secret input's is.
+    let out = env.run_with(&["workflow", "step", "complete", "ask"], &secret);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let out = env.run_with(
+        &[
+            "workflow",
+            "resume",
+            "--input",
+            "env=prod",
+            "--input",
+            "note=see-prod",
+        ],
+        &secret,
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        env.file("after").exists(),
+        "the gated step after resume was skipped"
+    );
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+}
+
+/// `foreach: [prod, staging]` beside `DB_PASSWORD=prod`: the written item was scrubbed in
+/// `foreach_expanded` and its attempt ran with `${{ item }}` and `$CORTEX_ITEM` as `***`. A
+/// written list is definition text (the snapshot holds it as written): kept as it is.
+#[test]
+fn a_secret_equal_to_a_written_foreach_item_never_changes_the_item() {
+    let env = Env::new();
+    env.workflow(
+        "regions",
+        "name: regions\nsteps:\n  - name: deploy\n    foreach: [prod, staging]\n    run: echo \"${{ item }} $CORTEX_ITEM\" | tee -a seen\n",
+    );
+    let out = env.run_with(&["workflow", "run", "regions"], &[("DB_PASSWORD", "prod")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("seen")).unwrap(),
+        "prod prod\nstaging staging\n"
+    );
+    let expanded = first(&events(&env, None), "foreach_expanded");
+    assert_eq!(
+        expanded["body"]["items"],
+        serde_json::json!(["prod", "staging"])
+    );
+    // What the step printed is a value still: scrubbed.
+    let succeeded = first(&events(&env, None), "step_succeeded");
+    assert_eq!(succeeded["body"]["output_tail"], "*** ***\n", "{succeeded}");
+}
+
 #[test]
 fn a_secret_equal_to_a_phase_name_never_changes_the_phase_name() {
     let env = Env::new();
@@ -978,4 +1066,34 @@ fn a_scenario_phase_declares_secret_env_and_its_secret_inputs_stay_out_of_the_lo
         "{}",
         refused.stdout
     );
+}
+
+/// The log's connection string reaches every step (a step that runs `cortex` reports to the
+/// same log), and CORTEX_DB's name does not look secret: a step printing it (`env`, a
+/// debugging `echo`) put the database password in the log. Its password is a secret.
+#[test]
+fn the_password_in_cortex_db_never_reaches_the_log() {
+    let Some(env) = Env::postgres("the_password_in_cortex_db_never_reaches_the_log") else {
+        return;
+    };
+    let pg = env.db_spec();
+    // The test server trusts its clients: a password in the URL is sent to nobody.
+    let password = "pg-pass-0123";
+    let with_password = pg.replacen(
+        "postgres://postgres@",
+        &format!("postgres://postgres:{password}@"),
+        1,
+    );
+    assert_ne!(with_password, pg, "the test URL names its user: {pg}");
+    env.workflow(
+        "dbenv",
+        "name: dbenv\nsteps:\n  - {name: a, run: 'echo \"db=$CORTEX_DB\"'}\n",
+    );
+    let out = env.run_with(
+        &["workflow", "run", "dbenv"],
+        &[("CORTEX_DB", &with_password)],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("db=***"), "{}", out.stdout);
+    assert_eq!(env.log_holding(password), Vec::<String>::new());
 }

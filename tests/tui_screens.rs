@@ -598,3 +598,49 @@ fn the_output_pane_shows_the_selected_attempt_with_escapes_visible() {
     let app = press(app, &[Key::Char('o')]);
     assert!(!app.output_open && !draw(&app, at(600)).contains("has not run"));
 }
+
+/// A failed phase's error and its output's last line are drawn on the run screen; ratatui
+/// drops control characters but passed a bidirectional override (U+202E, a format
+/// character) to the terminal, which may reorder what is read (`gnp.exe` for `exe.png`).
+/// Every text fitted into the TUI is shown with such characters as visible escapes.
+#[test]
+fn a_failed_phases_output_with_a_bidi_override_is_shown_escaped() {
+    let config = Config {
+        max_retry_attempts: 0,
+        ..Config::default()
+    };
+    let mut r = Recorder::scenario("01JRUNZB1D1000000000000000", FULL_STACK, config);
+    r.submit(
+        2,
+        Command::RequestStart {
+            phase: "analysis".into(),
+            by: lead(),
+        },
+    )
+    .start(2, "analysis")
+    .finish(
+        62,
+        "analysis",
+        AttemptEnd::Exited { code: 1 },
+        "building\nsaved report \u{202e}gnp.exe\n",
+    );
+    let app = update(app(), r.followed(false)).0;
+    let app = press(app, &[Key::Down, Key::Enter]);
+    let screen = draw(&app, at(600));
+    assert!(screen.contains(r"saved report \u{202e}gnp.exe"), "{screen}");
+    assert!(!screen.contains('\u{202e}'), "{screen}");
+    // The run's reason, at the foot of the screen, is text from the log too.
+    r.submit(
+        70,
+        Command::Abort {
+            by: Operator {
+                actor: "lead@host".into(),
+                message: Some("see \u{202e}gnp.exe".into()),
+            },
+        },
+    );
+    let app = update(app, r.followed(false)).0;
+    let screen = draw(&app, at(600));
+    assert!(screen.contains(r"see \u{202e}gnp.exe"), "{screen}");
+    assert!(!screen.contains('\u{202e}'), "{screen}");
+}

@@ -46,8 +46,8 @@ pub use name::{
     BadName, MAX_NAME_CHARS, NameKind, check_name, item_suffix, normalize_name, same_name, shown,
 };
 pub use notify::{
-    Notification, Notify, WebhookPart, mask_url, resolve_webhook, url_secrets, webhook_parts,
-    webhook_problem,
+    Notification, Notify, WebhookPart, mask_url, port_problem, resolve_webhook, url_secrets,
+    webhook_parts, webhook_problem,
 };
 pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
 pub use scalar::ScalarString;

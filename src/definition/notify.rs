@@ -185,8 +185,8 @@ pub fn url_problem(url: &str) -> Option<String> {
 
 /// The port written in the authority that opens `rest` (a URL after its scheme), if it is
 /// all digits and no port (0, or past 65535). A port made of a variable is checked once it is
-/// resolved.
-fn port_problem(rest: &str) -> Option<&str> {
+/// resolved. (`serve --public-url` asks the same of its address.)
+pub fn port_problem(rest: &str) -> Option<&str> {
     let authority = rest.split(['/', '?', '#']).next()?;
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let port = match host_port.strip_prefix('[') {

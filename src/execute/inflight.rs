@@ -144,12 +144,18 @@ pub fn unfinished(text: &str) -> Vec<Noted> {
     last.into_values().flatten().collect()
 }
 
+/// The most the notes of one session can hold and still be read: a line is about 60 bytes
+/// and a session notes two per attempt, so 16 MiB is some 140,000 attempts — no session's
+/// notes come near it. A larger file is not cortex's: like a link, it is removed unread.
+const MAX_NOTES_BYTES: u64 = 16 << 20;
+
 /// End the groups a dead driver of run `run_id` left running (TERM, then KILL after `grace`),
 /// then start the notes afresh. Returns the groups that were still alive and provably the
 /// run's; any other group the notes name is left alone. A link in the notes' place is not
-/// read (it could name anyone's process groups), only removed.
+/// read (it could name anyone's process groups), only removed; so is a file too large to be
+/// notes (`MAX_NOTES_BYTES`).
 pub fn end_orphans(notes: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
-    let Ok(text) = super::materialize::read_derived(notes) else {
+    let Ok(text) = super::materialize::read_derived(notes, MAX_NOTES_BYTES) else {
         let _ = std::fs::remove_file(notes);
         return Vec::new();
     };
@@ -221,6 +227,19 @@ mod tests {
             pgid: 200,
             identity: None
         }));
+    }
+
+    #[test]
+    fn notes_planted_too_large_to_be_notes_are_removed_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let notes = dir.path().join("inflight.pgids");
+        // Sparse: 100 GB that were read whole.
+        std::fs::File::create(&notes)
+            .unwrap()
+            .set_len(100 << 30)
+            .unwrap();
+        assert!(end_orphans(&notes, "r", Duration::from_millis(10)).is_empty());
+        assert!(!notes.exists());
     }
 
     #[test]

@@ -450,6 +450,19 @@ impl<'a> Journal<'a> {
     /// `env:` entries. The definition snapshot is not redacted (a definition is not a secret,
     /// and resume must run it as written).
     fn redact(&mut self, mut event: Event) -> Event {
+        // The items of a list written in the definition are definition text, as the snapshot
+        // that holds them is: not scrubbed. Scrubbed, an item `prod` beside `DB_PASSWORD=prod`
+        // ran as `***` (`${{ item }}`, `$CORTEX_ITEM`), protecting nothing.
+        if let Event::ForeachExpanded { step, items } = &event
+            && self.state.step_index(step).is_some_and(|index| {
+                matches!(
+                    self.state.definition(index).and_then(|d| d.foreach.as_ref()),
+                    Some(crate::definition::Foreach::Items(written)) if written == items
+                )
+            })
+        {
+            return event;
+        }
         if let Event::RunStarted(started) = &mut event {
             self.redactor.start_run(started);
             // Held for this process's later journals of the run (an operator's report

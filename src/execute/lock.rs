@@ -81,6 +81,14 @@ fn open(path: &Path) -> Result<(File, bool), LockError> {
         error,
     };
     if let Some(dir) = path.parent() {
+        // A link in `locks/`'s place would have the run's lock taken (and its holder written)
+        // wherever it points, as one in `runs/` would its derived files: refused the same way.
+        if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(LockError::UnsafeFolder(std::io::Error::other(format!(
+                "{} is a symbolic link: cortex keeps the runs' lock files there and takes no lock through a link; remove it (it is made again)",
+                dir.display()
+            ))));
+        }
         if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
             return Err(LockError::UnsafeFolder(std::io::Error::other(format!(
                 "{} is not a folder: cortex keeps the runs' lock files there; remove or move it away (it is made again)",
@@ -100,6 +108,7 @@ fn open(path: &Path) -> Result<(File, bool), LockError> {
             .create(true)
             .truncate(false)
             .open(path)
+            .and_then(super::materialize::regular)
             .map(|file| (file, false))
             .map_err(io),
         Err(e) => Err(io(e)),
@@ -129,10 +138,17 @@ fn only_shared(path: &Path) -> bool {
         .is_ok_and(|f| f.try_lock_shared().is_ok())
 }
 
+/// The most of a lock file read for its holder: a holder is a line of JSON of some 200
+/// bytes, and a file planted larger (a sparse 100 GB one) was read whole by every probe.
+const HOLDER_BYTES: u64 = 64 * 1024;
+
 fn read_holder(file: &mut File) -> Option<Holder> {
     let mut text = String::new();
     file.rewind().ok()?;
-    file.read_to_string(&mut text).ok()?;
+    Read::by_ref(file)
+        .take(HOLDER_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -350,6 +366,40 @@ mod tests {
             !still_named(&file, &path),
             "a new file at the same path is another lock"
         );
+    }
+
+    #[test]
+    fn a_home_with_a_linked_locks_folder_is_refused_and_no_lock_is_made_through_it() {
+        let home = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), home.path().join("locks")).unwrap();
+        let err = DriverLock::acquire(home.path(), "R4", &me()).unwrap_err();
+        assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lock_file_planted_huge_is_read_no_further_than_a_holder_can_be() {
+        let home = tempfile::tempdir().unwrap();
+        let path = lock_path(home.path(), "R6");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = File::create(&path).unwrap();
+        file.set_len(100 << 30).unwrap();
+        // Locked by someone, so that a probe reads who.
+        file.lock().unwrap();
+        let holder = DriverLock::probe(home.path(), "R6").expect("held");
+        assert_eq!(holder.pid, 0, "no holder can be read from it");
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_lock_file_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let path = lock_path(home.path(), "R5");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = DriverLock::acquire(home.path(), "R5", &me()).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]

@@ -49,10 +49,27 @@ pub fn open_derived(path: &Path) -> std::io::Result<std::fs::File> {
     regular(derived_file().read(true).open(path)?)
 }
 
-/// Read a derived file, refusing a link or anything but a regular file.
-pub(crate) fn read_derived(path: &Path) -> std::io::Result<String> {
+/// Read a derived file, refusing a link or anything but a regular file, and one larger than
+/// `limit` bytes (by its size, never reading past it): a file cortex wrote stays far below
+/// what it reads it with, and one planted larger (a sparse 100 GB one) was read whole.
+pub(crate) fn read_derived(path: &Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = open_derived(path)?;
+    let too_large = |size: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{size} bytes, more than the {limit} cortex writes there at most"),
+        )
+    };
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut open_derived(path)?, &mut text)?;
+    file.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(too_large(text.len() as u64));
+    }
     Ok(text)
 }
 
@@ -77,6 +94,55 @@ pub fn logs_folder(home: &Path, run_id: &str) -> std::io::Result<PathBuf> {
         real_folder(&path)?;
     }
     Ok(path)
+}
+
+/// Open the output log of a background driver (`<home>/serve/…`, `<home>/tui/…`,
+/// `<home>/schedule/…`) to append to, made as needed. Its folder must be a real folder and the
+/// file a regular one, never a link: a link there (the schedule's names are predictable)
+/// would have the driver's output appended to whatever it points at, and a FIFO would block
+/// the scheduler or the server in `open` for good.
+pub fn open_driver_log(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        if let Some(home) = dir.parent() {
+            std::fs::create_dir_all(home)?;
+        }
+        real_folder(dir)?;
+    }
+    // Said plainly first (the open below refuses the same, as ELOOP or ENXIO); the open
+    // stays the guard against a swap in between.
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(std::io::Error::other(format!(
+                "{} is {}: cortex appends a background driver's output there and writes through \
+                 nothing else; remove it",
+                path.display(),
+                if meta.file_type().is_symlink() {
+                    "a symbolic link"
+                } else {
+                    "not a regular file"
+                }
+            )));
+        }
+        _ => {}
+    }
+    regular(derived_file().create(true).append(true).open(path)?)
+}
+
+/// How much of the end of a background driver's log is read for the error it printed (its
+/// last lines): a driver that ran a step prints the step's output there, which may be any size.
+pub const DRIVER_LOG_TAIL: u64 = 64 * 1024;
+
+/// The last `DRIVER_LOG_TAIL` bytes of a background driver's log, as text (a character cut at
+/// the start, or bytes that are not UTF-8, replaced), opened as a derived file: never a link,
+/// a FIFO or a device, never read whole.
+pub fn read_driver_log(path: &Path) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = open_derived(path)?;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(DRIVER_LOG_TAIL)))?;
+    let mut bytes = Vec::new();
+    file.take(DRIVER_LOG_TAIL).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Remove a run's derived files (`runs/<run-id>/`: never the log). Refuses a linked folder, as
@@ -518,6 +584,52 @@ impl Drop for WriteBehind {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_driver_log_planted_as_a_link_a_fifo_or_in_a_linked_folder_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let target = home.path().join("target.txt");
+        std::fs::write(&target, "keep").unwrap();
+        let dir = home.path().join("schedule");
+        std::fs::create_dir(&dir).unwrap();
+        let link = dir.join("a.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open_driver_log(&link).is_err());
+        assert!(read_driver_log(&link).is_err());
+        let fifo = dir.join("b.log");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(open_driver_log(&fifo).is_err());
+        assert!(read_driver_log(&fifo).is_err());
+        let elsewhere = home.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, home.path().join("serve")).unwrap();
+        let error = open_driver_log(&home.path().join("serve").join("c.log")).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        // Made with its folder when absent, and appended to.
+        let log = home.path().join("tui").join("d.log");
+        open_driver_log(&log).unwrap().write_all(b"one\n").unwrap();
+        open_driver_log(&log).unwrap().write_all(b"two\n").unwrap();
+        assert_eq!(read_driver_log(&log).unwrap(), "one\ntwo\n");
+    }
+
+    #[test]
+    fn a_huge_driver_log_is_read_by_its_tail_only() {
+        let home = tempfile::tempdir().unwrap();
+        let log = home.path().join("schedule").join("big.log");
+        let mut file = open_driver_log(&log).unwrap();
+        // Sparse: a 1 GiB hole, then the error line.
+        file.set_len(1 << 30).unwrap();
+        file.write_all(b"error: the last line\n").unwrap();
+        let tail = read_driver_log(&log).unwrap();
+        assert_eq!(tail.len() as u64, DRIVER_LOG_TAIL);
+        assert!(
+            tail.ends_with("error: the last line\n"),
+            "{}",
+            &tail[tail.len() - 40..]
+        );
+    }
+
     fn file(path: &str, contents: &str) -> RunFile {
         RunFile {
             path: path.into(),
@@ -716,6 +828,6 @@ mod tests {
         std::os::unix::fs::symlink(&target, run.join("results.json.tmp")).unwrap();
         assert!(write_run(dir.path(), "R", &[file("results.json", "{}")]).is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
-        assert!(read_derived(&run.join("results.json.tmp")).is_err());
+        assert!(read_derived(&run.join("results.json.tmp"), 1 << 20).is_err());
     }
 }

@@ -47,7 +47,8 @@ pub use journal::{Journal, JournalError};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError, live_recorded_driver};
 pub use materialize::{
-    WriteBehind, check_run_folders, materialize, open_derived, remove_run_files, run_folder,
+    WriteBehind, check_run_folders, materialize, open_derived, read_driver_log, remove_run_files,
+    run_folder,
 };
 pub use notify::{
     Delivery, Ended, Subject, Trigger, deliver, not_made, notify_stream, record_deliveries,

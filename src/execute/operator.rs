@@ -7,7 +7,6 @@
 //! derived files. Who then drives the run on is the caller's choice: the CLI drives in its own
 //! process, the TUI starts a detached `cortex` so that it never blocks on a run.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -365,20 +364,12 @@ pub struct Detached {
     pub log: PathBuf,
 }
 
-/// Where a detached driver finds the log: given to it as `CORTEX_DB` in its environment, not
-/// as `--db` on its command line — a PostgreSQL URL may hold a password, and a command line is
-/// readable by every user of the host (`ps`, `/proc/PID/cmdline`) where an environment is the
-/// process owner's alone. `CORTEX_DB` ranks below `--db` and above the config's `db` (SPEC §9),
-/// and the driver is given no `--db`, so it opens exactly this log.
-pub fn db_env(db: &str) -> (String, String) {
-    ("CORTEX_DB".to_string(), db.to_string())
-}
-
 /// Start `exe` (this binary) with `args` in its own process group, detached from the
-/// terminal: standard input empty, output appended to `log`. Ctrl-C in the terminal that
+/// terminal: standard input empty, output appended to `log` (a regular file in a real folder,
+/// never through a link: `materialize::open_driver_log`). Ctrl-C in the terminal that
 /// started it does not reach it, and it goes on if that terminal closes; it records its own
 /// progress in the log like any driver. `envs` are added to its environment (values that must
-/// not show in `ps`, such as secret inputs and the log's location, `db_env`); the server's
+/// not show in `ps`, such as secret inputs and the log's location, `Ctx::db_env`); the server's
 /// token (`process::SERVE_TOKEN_ENV`) is taken out of it.
 pub fn spawn_detached(
     exe: &Path,
@@ -389,13 +380,10 @@ pub fn spawn_detached(
 ) -> std::io::Result<Detached> {
     debug_assert!(
         !args.iter().any(|a| a == "--db"),
-        "the log's location goes in the environment (db_env), not on the command line"
+        "the log's location goes in the environment (Ctx::db_env), not on the command line"
     );
     use std::os::unix::process::CommandExt;
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let out = File::options().create(true).append(true).open(log)?;
+    let out = super::materialize::open_driver_log(log)?;
     let err = out.try_clone()?;
     let child = std::process::Command::new(exe)
         .args(args)

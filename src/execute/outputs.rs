@@ -2,18 +2,64 @@
 
 use std::path::Path;
 
+/// The most a step's `$CORTEX_OUTPUT` may hold. Outputs are values that later steps and
+/// conditions read (each reaches a command as an environment variable, which Linux holds to
+/// 128 KiB), and each is an event of the log, replayed with the run: data belongs in a file,
+/// its path in an output. A larger file was read whole (a sparse 100 GB one until memory ran
+/// out) and recorded as one event.
+pub const MAX_OUTPUT_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The text of a step's output file, which is then removed: it may hold secrets in plain
-/// text, and what it says goes to the log (redacted). A link in its place is not followed (it
-/// is removed like the file); a missing file is no outputs.
-pub fn take_outputs(path: &Path) -> String {
-    match super::materialize::read_derived(path) {
+/// text, and what it says goes to the log (redacted). A missing file is no outputs. A file
+/// that cannot be taken as outputs — larger than `MAX_OUTPUT_FILE_BYTES` (refused by its
+/// size, and never read past it), not UTF-8, a link or anything but a regular file in its
+/// place (never followed) — is `Err` with the problem to report (the attempt fails its
+/// validation), and is removed like the file.
+pub fn take_outputs(path: &Path) -> Result<String, String> {
+    let read = read_outputs(path);
+    match &read {
         // No file: nothing to remove (most steps write no outputs).
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        read => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        _ => {
             let _ = std::fs::remove_file(path);
-            read.unwrap_or_default()
         }
     }
+    match read {
+        Ok(taken) => taken,
+        Err(e) => Err(format!("$CORTEX_OUTPUT could not be read: {e}")),
+    }
+}
+
+fn read_outputs(path: &Path) -> std::io::Result<Result<String, String>> {
+    use std::io::Read;
+    let too_large = |bytes: u64| {
+        format!(
+            "$CORTEX_OUTPUT holds {bytes} bytes, more than the {} KiB outputs may hold: write data to a file and its path as an output",
+            MAX_OUTPUT_FILE_BYTES / 1024
+        )
+    };
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Ok(Err(
+            "$CORTEX_OUTPUT is a symbolic link, which cortex does not follow: write the outputs into the file itself".into(),
+        ));
+    }
+    let file = super::materialize::open_derived(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_OUTPUT_FILE_BYTES {
+        return Ok(Err(too_large(size)));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_OUTPUT_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_OUTPUT_FILE_BYTES {
+        return Ok(Err(too_large(bytes.len() as u64)));
+    }
+    Ok(String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "$CORTEX_OUTPUT is not UTF-8 text (byte {} is not): outputs are text; encode binary data (base64) or write it to a file",
+            e.utf8_error().valid_up_to()
+        )
+    }))
 }
 
 /// Parse outputs: `key=value` lines, or `key<<DELIM` ... `DELIM` for multi-line values (the
@@ -69,6 +115,40 @@ fn valid_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_output_file_past_the_limit_is_refused_by_its_size_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        // Sparse: 100 GB that would have been read whole.
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(100 << 30).unwrap();
+        let problem = take_outputs(&path).unwrap_err();
+        assert!(problem.contains("more than the 1024 KiB"), "{problem}");
+        assert!(!path.exists());
+        std::fs::write(&path, b"a=1\n").unwrap();
+        assert_eq!(take_outputs(&path).unwrap(), "a=1\n");
+        assert_eq!(
+            take_outputs(&path).unwrap(),
+            "",
+            "removed, and a missing file is none"
+        );
+    }
+
+    #[test]
+    fn an_output_file_that_is_not_text_or_is_a_link_is_a_problem_not_silence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        std::fs::write(&path, b"a=\xff\xfe\n").unwrap();
+        let problem = take_outputs(&path).unwrap_err();
+        assert!(problem.contains("not UTF-8"), "{problem}");
+        let target = dir.path().join("target");
+        std::fs::write(&target, "a=1\n").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(take_outputs(&path).is_err());
+        assert!(path.symlink_metadata().is_err(), "the link is removed");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "a=1\n");
+    }
 
     #[test]
     fn plain_and_multiline_outputs() {

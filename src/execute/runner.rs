@@ -805,7 +805,10 @@ impl PreparedAttempt {
         if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
             return AttemptOutcome::RunDeadline;
         }
-        let (mut outputs, mut problems) = super::parse_outputs(&text);
+        let (mut outputs, mut problems) = match &text {
+            Ok(text) => super::parse_outputs(text),
+            Err(problem) => (Vec::new(), vec![problem.clone()]),
+        };
         let mut end = result.end;
         // Claude Code not found where the attempt ran: say so, and how to fix it.
         if let (AttemptEnd::SpawnFailed { .. }, Some(_), Program::Argv(argv)) =

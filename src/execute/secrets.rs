@@ -146,6 +146,35 @@ impl Redactor {
             if is_secret_name(name) || extra.iter().any(|e| e == name) {
                 r.add(value);
             }
+            // The log's connection string, which steps inherit (a step that runs `cortex`
+            // reports to the same log): its password is a secret whatever the variable's
+            // name, as written in it and decoded, and so is the whole string holding it.
+            if name == crate::ops::DB_ENV
+                && let Some(password) =
+                    crate::store::Location::read(value, std::path::Path::new("/"))
+                        .ok()
+                        .flatten()
+                        .and_then(|l| l.password())
+            {
+                r.add(value);
+                r.add(&password);
+            }
+        }
+        r
+    }
+
+    /// The secrets this process knows before any run: its environment's, and the value of
+    /// every `CORTEX_INPUT_<NAME>` in it (how secret inputs are given out of sight of `ps`,
+    /// and the only way a scheduled run's are). What is said of inputs that do not pass
+    /// (which quotes their values), and what a scheduler records of a run it started (the
+    /// error its driver printed), is scrubbed of them.
+    pub fn of_process() -> Redactor {
+        let env = process_env();
+        let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &[]);
+        for (name, value) in &env {
+            if name.starts_with("CORTEX_INPUT_") {
+                r.add(value);
+            }
         }
         r
     }
@@ -210,19 +239,51 @@ impl Redactor {
         let mut secret: BTreeSet<String> = workflow.as_ref().map(secret_inputs).unwrap_or_default();
         secret.extend(started.secret_inputs.iter().cloned());
         let redacted = serde_json::Value::String(REDACTED.to_string());
-        for name in &secret {
+        let hold = |this: &mut Redactor, name: &str, started: &mut RunStarted| {
             if let Some(value) = started.inputs.get_mut(name) {
                 if *value != redacted {
-                    self.set_input(name, &input_text(value));
+                    this.set_input(name, &input_text(value));
                     let default = workflow
                         .as_ref()
                         .and_then(|wf| wf.inputs.get(name))
                         .and_then(|spec| spec.default.as_ref());
-                    if default == Some(&*value) && !started.secret_defaults.contains(name) {
-                        started.secret_defaults.push(name.clone());
+                    if default == Some(&*value)
+                        && !started.secret_defaults.iter().any(|d| d == name)
+                    {
+                        started.secret_defaults.push(name.to_string());
                     }
                 }
                 *value = redacted.clone();
+            }
+        };
+        for name in &secret {
+            hold(self, name, started);
+        }
+        // An input whose value holds a secret this process knows is a secret input too.
+        // Scrubbed in place as any value is, the run went on with `***` for it: with
+        // `DB_PASSWORD=prod`, `--input env=prod` gave the steps `***` and made `if: inputs.env
+        // == 'prod'` false. Held, it reaches the steps and conditions as given, the log keeps
+        // `***`, and `resume` asks for it again. Holding one adds its value to the secrets,
+        // which another input may hold: looked at again until none is found.
+        loop {
+            let found: Vec<String> = started
+                .inputs
+                .iter()
+                // Text only: a number or a boolean is never scrubbed (`true` beside a
+                // `*_TOKEN_AUTH=true` stays `true`), so it never went on as `***` either.
+                .filter(|(name, value)| {
+                    **value != redacted
+                        && !secret.contains(*name)
+                        && value.as_str().is_some_and(|text| self.redact(text) != text)
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            for name in found {
+                hold(self, &name, started);
+                secret.insert(name);
             }
         }
         started.secret_inputs = secret
@@ -419,6 +480,21 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_of_the_logs_connection_string_is_a_secret() {
+        let url = "postgres://cortex:s3cret%40pw@db:5432/cortex";
+        let r = Redactor::from_env([("CORTEX_DB", url)], &[]);
+        assert_eq!(r.redact(&format!("CORTEX_DB={url}")), "CORTEX_DB=***");
+        assert_eq!(r.redact("password s3cret@pw"), "password ***");
+        let kv = "host=db user=cortex password=kv-secret-1";
+        let r = Redactor::from_env([("CORTEX_DB", kv)], &[]);
+        assert_eq!(r.redact("kv-secret-1"), "***");
+        // No password, or a file: nothing to keep.
+        for plain in ["postgres://cortex@db/cortex", "sqlite:/tmp/cortex.db"] {
+            assert!(Redactor::from_env([("CORTEX_DB", plain)], &[]).is_empty());
+        }
+    }
 
     /// Output kept as bytes is scrubbed as text is: every occurrence, longest secret first,
     /// whatever bytes that are not UTF-8 surround it.

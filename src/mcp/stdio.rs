@@ -28,6 +28,9 @@ pub struct Watched<R> {
     too_long: bool,
     log: Log,
     unread: Unread,
+    /// What a logged line is scrubbed of: the secrets this process knows (a tool call that
+    /// is not JSON may still carry an output or a message holding one).
+    secrets: crate::execute::Redactor,
 }
 
 impl<R> Watched<R> {
@@ -39,6 +42,7 @@ impl<R> Watched<R> {
             too_long: false,
             log,
             unread,
+            secrets: crate::execute::Redactor::of_process(),
         }
     }
 
@@ -58,7 +62,7 @@ impl<R> Watched<R> {
             let unread = if self.too_long {
                 Some(Skipped::too_long())
             } else {
-                not_json(&self.line)
+                not_json(&self.line, &self.secrets)
             };
             if let Some(unread) = unread {
                 (self.log)(&unread.logged);
@@ -93,7 +97,7 @@ impl Skipped {
 
 /// Why a line of input is not JSON (the JSON-RPC parse error), if it is not; blank lines are
 /// nothing.
-fn not_json(line: &[u8]) -> Option<Skipped> {
+fn not_json(line: &[u8], secrets: &crate::execute::Redactor) -> Option<Skipped> {
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     if line.trim_ascii().is_empty() {
         return None;
@@ -104,7 +108,9 @@ fn not_json(line: &[u8]) -> Option<Skipped> {
     let why = serde_json::from_slice::<serde_json::Value>(line)
         .err()?
         .to_string();
+    // Scrubbed whole, then cut: a cut first could keep half a secret.
     let text = String::from_utf8_lossy(line);
+    let text = secrets.redact(&text);
     let shown: String = text.chars().take(80).collect();
     let more = if text.chars().count() > 80 { "…" } else { "" };
     Some(Skipped {
@@ -144,21 +150,38 @@ impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execute::Redactor;
+
+    #[test]
+    fn a_line_that_is_not_json_is_logged_without_the_secrets_it_holds() {
+        let secrets = Redactor::from_env([("GITHUB_TOKEN", "ghp_0123456789abcdef")], &[]);
+        let line =
+            b"{\"method\":\"tools/call\",\"params\":{\"outputs\":{\"t\":\"ghp_0123456789abcdef";
+        let logged = not_json(line, &secrets).unwrap().logged;
+        assert!(logged.contains("\"t\":\"***"), "{logged}");
+        assert!(!logged.contains("ghp_0123"), "{logged}");
+    }
 
     #[test]
     fn a_line_that_is_not_json_is_named_and_json_and_blank_lines_are_not() {
         assert!(
-            not_json(b"this is not json")
+            not_json(b"this is not json", &Redactor::default())
                 .is_some_and(|w| w.logged.contains("parse error") && w.why.contains("expected"))
         );
-        assert!(not_json(b"{\"jsonrpc\": \"2.0\"").is_some());
-        assert_eq!(not_json(b"{\"hello\": 1}"), None);
-        assert_eq!(not_json(b"  \r"), None);
-        assert!(not_json(b"\x1b]52;c;x\x07").is_some_and(|w| !w.logged.contains('\u{1b}')));
+        assert!(not_json(b"{\"jsonrpc\": \"2.0\"", &Redactor::default()).is_some());
+        assert_eq!(not_json(b"{\"hello\": 1}", &Redactor::default()), None);
+        assert_eq!(not_json(b"  \r", &Redactor::default()), None);
+        assert!(
+            not_json(b"\x1b]52;c;x\x07", &Redactor::default())
+                .is_some_and(|w| !w.logged.contains('\u{1b}'))
+        );
         // JSON in shape, but not text the parser reads.
-        assert!(not_json(b"{\"run\": \"\xff\xfe\"}").is_some());
-        assert!(not_json(b"{\"run\": \"\\ud800\"}").is_some());
-        assert_eq!(not_json(b"{\"run\": \"\\ud83d\\ude00\"}"), None);
+        assert!(not_json(b"{\"run\": \"\xff\xfe\"}", &Redactor::default()).is_some());
+        assert!(not_json(b"{\"run\": \"\\ud800\"}", &Redactor::default()).is_some());
+        assert_eq!(
+            not_json(b"{\"run\": \"\\ud83d\\ude00\"}", &Redactor::default()),
+            None
+        );
     }
 
     #[test]
@@ -173,7 +196,11 @@ mod tests {
         for depth in [2, 127, 128, 129, 10_000] {
             let line = nested(depth);
             let parsed = serde_json::from_str::<serde_json::Value>(&line).is_ok();
-            assert_eq!(not_json(line.as_bytes()).is_none(), parsed, "depth {depth}");
+            assert_eq!(
+                not_json(line.as_bytes(), &Redactor::default()).is_none(),
+                parsed,
+                "depth {depth}"
+            );
         }
     }
 }

@@ -12,6 +12,10 @@ use crate::ops::{FindError, Scope, find_run};
 use crate::project::{StatusView, status_view};
 use crate::store::{EventStore, Location};
 
+/// The environment variable that says where the event log is (after `--db`, before the
+/// configuration's `db`).
+pub const DB_ENV: &str = "CORTEX_DB";
+
 #[derive(Clone)]
 pub struct Ctx {
     pub home: PathBuf,
@@ -90,6 +94,17 @@ impl Ctx {
         self
     }
 
+    /// The environment that has a background `cortex` this process starts use the log given
+    /// with `--db` (none: it finds the log as this one did, `CORTEX_DB` being inherited).
+    /// Never an argument: a connection string may hold a password, and a process's
+    /// arguments are for anyone on the machine to read (`ps`, `/proc/PID/cmdline`).
+    pub fn db_env(&self) -> Vec<(String, String)> {
+        self.db
+            .iter()
+            .map(|db| (DB_ENV.to_string(), db.clone()))
+            .collect()
+    }
+
     /// Where the log is: `--db`, else CORTEX_DB (both relative to the current directory),
     /// else `db` in the home's cortex.config.json (relative to the home), else
     /// `CORTEX_HOME/cortex.db`.
@@ -110,9 +125,9 @@ impl Ctx {
         {
             return Ok(loc);
         }
-        if let Some(loc) = std::env::var("CORTEX_DB")
+        if let Some(loc) = std::env::var(DB_ENV)
             .ok()
-            .map(|d| read(&d, &self.cwd, "CORTEX_DB"))
+            .map(|d| read(&d, &self.cwd, DB_ENV))
             .transpose()?
             .flatten()
         {

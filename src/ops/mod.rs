@@ -23,7 +23,7 @@ pub mod workflow;
 
 pub use activity::{Activity, agent_activity};
 pub use context::{
-    Ctx, Deliveries, LONG_MESSAGE_HINT, MAX_MESSAGE_CHARS, checked_operator, default_actor,
+    Ctx, DB_ENV, Deliveries, LONG_MESSAGE_HINT, MAX_MESSAGE_CHARS, checked_operator, default_actor,
     hostname, message_problem, no_runs, operator,
 };
 pub use drive::{

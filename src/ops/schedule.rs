@@ -286,6 +286,9 @@ pub struct Scheduler {
     reported: BTreeSet<String>,
     ids: UlidIds,
     durability: crate::definition::Durability,
+    /// What every event it records is scrubbed of (`Redactor::of_process`): its streams
+    /// are appended here, not through a run's journal.
+    redactor: crate::execute::Redactor,
 }
 
 impl Scheduler {
@@ -313,6 +316,7 @@ impl Scheduler {
             reported: BTreeSet::new(),
             ids: UlidIds::default(),
             durability,
+            redactor: crate::execute::Redactor::of_process(),
         })
     }
 
@@ -510,6 +514,8 @@ impl Scheduler {
                 std::thread::sleep(Duration::from_millis(50));
             };
             let Some(run) = run else { continue };
+            // What a driver printed may quote an input's value: said scrubbed, as recorded.
+            let run = run.map_err(|e| self.redactor.redact(&e).into_owned());
             let command = ScheduleCommand::RecordRun {
                 due: due.clone(),
                 run: run.clone(),
@@ -546,9 +552,13 @@ impl Scheduler {
         let mut decided: Option<Result<Vec<Event>, ScheduleRefused>> = None;
         let time = crate::execute::rfc3339(SystemTime::now());
         let ids = &mut self.ids;
+        let redactor = &self.redactor;
         store.append_at_head(&s.stream(), 0, &mut |events, _| {
             let state = replay_schedule(events);
-            let outcome = decide_schedule(&state, command.clone());
+            let outcome = decide_schedule(&state, command.clone()).map(|mut events| {
+                events.iter_mut().for_each(|e| redactor.redact_event(e));
+                events
+            });
             let new = match &outcome {
                 Ok(events) => events
                     .iter()
@@ -577,14 +587,6 @@ impl Scheduler {
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
         let mut args: Vec<String> = vec!["--home".into(), ctx.home.display().to_string()];
-        // The log this scheduler keeps, in the driver's environment (out of `ps`); without
-        // `--db`, CORTEX_DB or the config is the driver's as it is this process's.
-        let envs: Vec<(String, String)> = ctx
-            .db
-            .as_deref()
-            .map(operator::db_env)
-            .into_iter()
-            .collect();
         args.push(
             match s.kind {
                 RunKind::Workflow => "workflow",
@@ -609,7 +611,8 @@ impl Scheduler {
             &blake3::hash(s.name.as_bytes()).to_hex()[..12],
             due.replace(':', "-"),
         ));
-        match operator::spawn_detached(&self.exe, &args, &envs, &ctx.cwd, &log) {
+        // The log, when `--db` chose it: in the environment, out of sight of `ps`.
+        match operator::spawn_detached(&self.exe, &args, &ctx.db_env(), &ctx.cwd, &log) {
             Ok(detached) => {
                 self.spawned.insert(
                     (s.stream(), due.to_string()),
@@ -679,7 +682,7 @@ fn find_run(
 
 /// The error a driver printed (`error: ...` and its hints), if it printed one.
 fn printed_error(log: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(log).ok()?;
+    let text = crate::execute::read_driver_log(log).ok()?;
     let mut lines = text.lines().skip_while(|l| !l.starts_with("error: "));
     let mut message = lines.next()?.trim_start_matches("error: ").to_string();
     for line in lines {

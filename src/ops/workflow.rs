@@ -491,6 +491,15 @@ pub fn run_inputs(
     }
     let cwd = ctx.cwd.clone();
     resolve_inputs(&workflow.inputs, &given, &|p| cwd.join(p).exists()).map_err(|problems| {
+        // A problem quotes the value (`\`x\` does not match the pattern`): never a secret's,
+        // which would reach a terminal, a CI log, a scheduled run's record.
+        let mut secrets = crate::execute::Redactor::of_process();
+        let secret = secret_inputs(workflow);
+        given
+            .iter()
+            .filter(|(n, _)| secret.contains(n))
+            .for_each(|(_, v)| secrets.add(v));
+        let problems = scrubbed(&secrets, problems);
         CommandError::bad_input(format!(
             "the inputs of `{}` are not valid ({} problem{})",
             workflow.name,
@@ -552,6 +561,14 @@ fn resumed_setting(state: &crate::decide::RunState, name: &str) -> Option<Settin
         &crate::execute::is_secret_env,
         &crate::execute::is_secret_name,
     ))
+}
+
+/// `problems` with every secret `secrets` knows replaced by `***`.
+fn scrubbed(secrets: &crate::execute::Redactor, problems: Vec<String>) -> Vec<String> {
+    problems
+        .into_iter()
+        .map(|p| secrets.redact(&p).into_owned())
+        .collect()
 }
 
 /// `workflow status [RUN] [--at SEQ]` (and `orchestrate status`, with its scope): the status
@@ -977,10 +994,12 @@ fn supply_secret_inputs(
     let cwd = std::path::PathBuf::from(&start.working_dir);
     let typed =
         resolve_inputs(&secret_specs, &values, &|p| cwd.join(p).exists()).map_err(|problems| {
+            let mut secrets = crate::execute::Redactor::of_process();
+            values.iter().for_each(|(_, v)| secrets.add(v));
             CommandError::bad_input(format!(
                 "the secret inputs given for run {run_id} are not valid"
             ))
-            .listing(&problems)
+            .listing(&scrubbed(&secrets, problems))
         })?;
     for (name, value) in &typed {
         journal

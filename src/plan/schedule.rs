@@ -209,27 +209,36 @@ fn out_of_range(expression: &str) -> Result<(), String> {
                 ));
             }
             if let Some(step) = step
-                && let Ok(n) = step.parse::<u32>()
-                && (n == 0 || n > high)
+                && let Some(n) = whole(step)
+                && (n == 0 || n > u64::from(high))
             {
                 return Err(format!(
-                    "the {what} field `{}` steps by {n}: a step is from 1 to {high}",
-                    shown(field)
+                    "the {what} field `{}` steps by {}: a step is from 1 to {high}",
+                    shown(field),
+                    shown(step)
                 ));
             }
             for number in range.split('-') {
-                if let Ok(n) = number.parse::<u32>()
-                    && !(low..=high).contains(&n)
+                if let Some(n) = whole(number)
+                    && !(u64::from(low)..=u64::from(high)).contains(&n)
                 {
                     return Err(format!(
-                        "the {what} field `{}` holds {n}: it takes {low} to {high}",
-                        shown(field)
+                        "the {what} field `{}` holds {}: it takes {low} to {high}",
+                        shown(field),
+                        shown(number)
                     ));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// A number written in digits, however many (one too large for any field, such as
+/// `99999999999999999999`, is `u64::MAX`: out of every range, said as written).
+fn whole(word: &str) -> Option<u64> {
+    (!word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| word.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn at(ms: u64) -> Option<DateTime<Utc>> {
@@ -247,6 +256,29 @@ mod tests {
 
     /// 2026-12-03T10:00:00Z.
     const T: u64 = 1_796_292_000_000;
+
+    /// A number too large for 32 bits passed the field checks (they parsed `u32`) and met
+    /// the parser, which said only "Component error: Invalid step."
+    #[test]
+    fn a_cron_number_too_large_for_32_bits_was_the_parsers_component_error() {
+        for (expression, said) in [
+            (
+                "*/99999999999999999999 * * * *",
+                "the minute field `*/99999999999999999999` steps by 99999999999999999999: a step is from 1 to 59",
+            ),
+            (
+                "0 99999999999999999999 * * *",
+                "the hour field `99999999999999999999` holds 99999999999999999999: it takes 0 to 23",
+            ),
+            (
+                "0 0 1-4294967296 * *",
+                "the day-of-month field `1-4294967296` holds 4294967296: it takes 1 to 31",
+            ),
+        ] {
+            let error = Cadence::parse(expression).unwrap_err();
+            assert!(error.contains(said), "{expression}: {error}");
+        }
+    }
 
     #[test]
     fn cron_errors_said_range_out_of_bounds_for_a_backwards_range_and_named_the_wrong_part_for_a_misspelt_name()

@@ -50,10 +50,10 @@ pub fn start(
         .join(format!("driver-{stamp}-{}-{n}.log", std::process::id()));
     let mut full: Vec<String> = vec!["--home".into(), home.display().to_string()];
     full.extend(args.iter().cloned());
-    // The log the server follows, when `--db` chose it (else CORTEX_DB is inherited), in the
-    // driver's environment: out of `ps`.
+    // The log the server follows, when `--db` chose it (CORTEX_DB is inherited): given in
+    // the environment, where a password in it is out of sight of `ps`.
     let mut envs = envs.to_vec();
-    envs.extend(shared.ctx.db.as_deref().map(operator::db_env));
+    envs.extend(shared.ctx.db_env());
     let detached = operator::spawn_detached(&shared.exe, &full, &envs, &shared.ctx.cwd, &log)
         .map_err(|e| {
             CommandError::new(exit::FAILED, format!("cannot start a cortex driver: {e}"))
@@ -81,7 +81,7 @@ impl Background {
 
     /// The error the driver printed (`error:`, its detail, `hint:` lines), if it printed one.
     fn printed_error(&self, code: Option<i32>) -> Option<CommandError> {
-        let text = std::fs::read_to_string(&self.log).ok()?;
+        let text = crate::execute::read_driver_log(&self.log).ok()?;
         let mut lines = text.lines().skip_while(|l| !l.starts_with("error: "));
         let message = lines.next()?.trim_start_matches("error: ").to_string();
         let mut error = CommandError::new(code.unwrap_or(exit::FAILED), message);

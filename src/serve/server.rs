@@ -91,6 +91,13 @@ impl PublicUrl {
                 "it has a path or a query: the server answers at the root of its address",
             ));
         }
+        // A port past 65535 (or 0) parses as an authority without a port: taken as none,
+        // `https://x.com:99999` signed people in at `https://x.com/`.
+        if let Some(port) = crate::definition::port_problem(authority.as_str()) {
+            return Err(bad(&format!(
+                "it names the port {port}; a port is from 1 to 65535"
+            )));
+        }
         let default = if scheme == "https" { 443 } else { 80 };
         let host = match authority.port_u16() {
             Some(port) if port != default => format!("{name}:{port}"),
@@ -464,5 +471,24 @@ mod tests {
         ] {
             assert!(read(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_public_url_port_past_65535_or_0_was_dropped_not_refused() {
+        let why = |s: &str| PublicUrl::parse(s).unwrap_err().message;
+        for (url, port) in [
+            ("https://x.example.com:99999", "99999"),
+            ("https://x.example.com:0/", "0"),
+            ("http://[::1]:65536", "65536"),
+        ] {
+            assert!(
+                why(url).contains(&format!(
+                    "it names the port {port}; a port is from 1 to 65535"
+                )),
+                "{url}: {}",
+                why(url)
+            );
+        }
+        assert!(PublicUrl::parse("https://x.example.com:65535").is_ok());
     }
 }

@@ -99,6 +99,14 @@ impl Location {
         }
     }
 
+    /// The password the connection string names itself (none for a file).
+    pub fn password(&self) -> Option<String> {
+        match self {
+            Location::Sqlite(_) => None,
+            Location::Postgres(conn) => super::postgres::password_of(conn),
+        }
+    }
+
     /// The log as shown to people: the file, or the database without its password.
     pub fn shown(&self) -> String {
         match self {
@@ -132,14 +140,36 @@ impl Location {
     }
 
     /// A SQLite location that names a folder is refused before SQLite sees it (it would
-    /// say "disk I/O error").
+    /// say "disk I/O error"), and so is anything else but a regular file (a link to one is
+    /// fine): SQLite opening a FIFO put in the log's place waited in `open` for a writer
+    /// that never came (every `status` hung), and a device (`/dev/zero`) read as no log.
     fn refuse_folder(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileTypeExt;
         match self {
             Location::Sqlite(path) if path.is_dir() => Err(StoreError::BadLocation(format!(
                 "{} is a folder, not a log file (e.g. {})",
                 path.display(),
                 path.join("cortex.db").display()
             ))),
+            Location::Sqlite(path) => match std::fs::metadata(path) {
+                Ok(meta) if !meta.is_file() => {
+                    let kind = meta.file_type();
+                    let what = if kind.is_fifo() {
+                        "a FIFO"
+                    } else if kind.is_socket() {
+                        "a socket"
+                    } else if kind.is_char_device() || kind.is_block_device() {
+                        "a device"
+                    } else {
+                        "not a regular file"
+                    };
+                    Err(StoreError::BadLocation(format!(
+                        "{} is {what}, not a log file: the log is a SQLite file (remove what is there, or name another path)",
+                        path.display()
+                    )))
+                }
+                _ => Ok(()),
+            },
             _ => Ok(()),
         }
     }

@@ -162,6 +162,15 @@ pub fn holds_password(conn: &str) -> bool {
     Config::from_str(conn).map_or(true, |c| c.get_password().is_some())
 }
 
+/// The password `conn` itself names (in the URL's user information, its query, or a
+/// `password=` pair), as the server is given it: decoded.
+pub fn password_of(conn: &str) -> Option<String> {
+    Config::from_str(conn)
+        .ok()?
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+}
+
 /// `conn` parsed, with the password from `PGPASSWORD` (as libpq reads it) where `conn` names
 /// none: a team keeps the password out of the URL, and so out of every command line and of
 /// the suggested commands cortex prints (which never show one).

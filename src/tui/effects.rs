@@ -262,9 +262,10 @@ fn detach(
     let mut full: Vec<String> = vec!["--home".into(), settings.home.display().to_string()];
     full.extend(args.iter().map(|a| a.to_string()));
     full.extend(["--actor".to_string(), settings.actor.clone()]);
-    // The log the TUI shows, in the driver's environment: out of `ps`.
-    let envs = [operator::db_env(&settings.location.spec())];
-    let mut detached = operator::spawn_detached(&settings.exe, &full, &envs, &settings.cwd, &log)?;
+    // The log in the environment, never an argument: its connection string may hold a
+    // password (from CORTEX_DB or the configuration), and arguments are for anyone to read.
+    let db = [(crate::ops::DB_ENV.to_string(), settings.location.spec())];
+    let mut detached = operator::spawn_detached(&settings.exe, &full, &db, &settings.cwd, &log)?;
     let out = out.clone();
     let scenario = scenario.to_string();
     std::thread::spawn(move || {
@@ -280,7 +281,7 @@ fn detach(
 /// How a background driver ended, in the words of SPEC §5's exit codes.
 fn ended(scenario: &str, code: Option<i32>, log: &Path) -> Notice {
     let last_error = || {
-        std::fs::read_to_string(log)
+        crate::execute::read_driver_log(log)
             .ok()
             .and_then(|t| {
                 t.lines()

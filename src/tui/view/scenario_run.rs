@@ -29,7 +29,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
                 .find(|e| e.name == name)
                 .and_then(|e| e.error.clone())
             {
-                lines.push(Line::styled(format!("invalid: {err}"), theme.error()));
+                lines.push(Line::styled(
+                    format!("invalid: {}", crate::render::terminal_safe(&err)),
+                    theme.error(),
+                ));
             }
             lines.push(Line::styled(
                 "Ctrl+P, Scenario Run starts one.",
@@ -232,7 +235,11 @@ fn info_lines(view: &StatusView, theme: Theme) -> Vec<Line<'static>> {
         RunStatus::Failed | RunStatus::Aborted | RunStatus::RolledBack => theme.error(),
         _ => theme.dim(),
     };
-    vec![Line::from(agents), Line::styled(format!(" {next}"), style)]
+    // The reason is from the log (a problem may quote what a step wrote): shown, never obeyed.
+    vec![
+        Line::from(agents),
+        Line::styled(format!(" {}", crate::render::terminal_safe(&next)), style),
+    ]
 }
 
 fn capitalized(word: &str) -> String {

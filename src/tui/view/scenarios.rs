@@ -111,7 +111,10 @@ fn summary(row: &ScenarioRow<'_>, theme: Theme, now: SystemTime) -> Vec<Line<'st
     let mut lines = Vec::new();
     if let Some(e) = row.entry {
         match (&e.error, &e.description) {
-            (Some(err), _) => lines.push(Line::styled(format!("invalid: {err}"), theme.error())),
+            (Some(err), _) => lines.push(Line::styled(
+                format!("invalid: {}", crate::render::terminal_safe(err)),
+                theme.error(),
+            )),
             (None, Some(d)) => lines.push(Line::raw(d.clone())),
             (None, None) => {}
         }
