@@ -1369,6 +1369,56 @@ fn workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does(en
     );
 }
 
+/// A workflow aborted while a step waited for a report (its own, or its `uses:` child's) left
+/// that step `waiting` in the status document, its prompt and "Report with:" still shown, as
+/// if a report could still come: the abort ends it (`stopped`, "Not finished"), in the parent,
+/// in its item and in the child the abort ends with it.
+fn an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report(env: Env) {
+    env.workflow(
+        "child",
+        "name: child\ninputs:\n  what: {type: string, required: true}\nsteps:\n  - name: look\n    prompt: Review ${{ inputs.what }}\n    validate: [{output: verdict}]\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - name: reviews\n    foreach: [a, b]\n    uses: child\n    with: {what: '${{ item }}'}\n",
+    );
+    env.workflow(
+        "solo",
+        "name: solo\nsteps:\n  - {name: ask, prompt: do it}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "parent"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "solo"]).code, 3);
+    for name in ["parent", "solo"] {
+        let aborted = env.run(&["workflow", "abort", name, "--message", "not now"]);
+        assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+    }
+    for (name, step) in [("solo", "ask"), ("parent", "reviews[0]"), ("child", "look")] {
+        let doc = env.status(Some(name));
+        assert_eq!(doc["status"], "aborted", "{doc}");
+        let steps = doc["steps"].as_array().unwrap();
+        let unit = steps.iter().find(|s| s["name"] == step).unwrap();
+        assert_eq!(unit["status"], "stopped", "{name}: {doc}");
+        assert!(unit.get("prompt").is_none(), "{name}: {doc}");
+        assert!(
+            steps.iter().all(|s| s["status"] != "waiting"),
+            "{name}: {doc}"
+        );
+        assert_eq!(doc["next"], serde_json::json!([]), "{name}: {doc}");
+        let human = env.run(&["workflow", "status", name]).stdout;
+        assert!(
+            !human.contains("Waiting")
+                && !human.contains("Report with")
+                && !human.contains("Prompt:"),
+            "{name}: {human}"
+        );
+    }
+    let human = env.run(&["workflow", "status", "solo"]).stdout;
+    assert!(
+        human.contains("Status: Not finished: the run was aborted"),
+        "{human}"
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1406,6 +1456,7 @@ common::on_both_stores!(
     a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
     an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing,
     workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does,
+    an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

@@ -260,8 +260,11 @@ fn step_block(
 ) {
     let running = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
     // A step still in flight when its run ended for good (an abort while it waited for a
-    // report) is not waiting any more: said so, its time counted to the run's end.
-    let cut = running.then_some(over).flatten();
+    // report; older logs leave it waiting) is not waiting any more: said so, its time counted
+    // to its end or the run's.
+    let cut = (running || s.status == StepStatus::Stopped)
+        .then_some(over)
+        .flatten();
     let (icon, label) = match cut {
         Some(o) if o.aborted => ("⏹️", "Not finished: the run was aborted"),
         Some(_) => ("⏹️", "Not finished: the run ended"),
@@ -269,7 +272,7 @@ fn step_block(
     };
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
     let end = match cut {
-        Some(o) => o.ended_at,
+        Some(o) => s.ended_at.as_deref().or(o.ended_at),
         None if running => None,
         None => s.ended_at.as_deref(),
     };
@@ -299,6 +302,7 @@ fn step_block(
     if let Some(e) = &s.error
         && matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
         && !s.runs_as_items()
+        && cut.is_none()
     {
         let _ = writeln!(out, "   Error: {e}");
     }
