@@ -1419,6 +1419,55 @@ fn an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report(env
     );
 }
 
+/// `orchestrate stop --message` recorded the message, but a stopped run's status said only
+/// "stopped by request", whoever asked and why: its reason names them, as an abort's does.
+fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/halt.yaml"),
+        "name: halt\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&["orchestrate", "run", "halt", "--start", "one"])
+            .code,
+        3
+    );
+    let stop = env.run(&[
+        "orchestrate",
+        "stop",
+        "halt",
+        "--actor",
+        "bob",
+        "--message",
+        "lunch; back at 2",
+    ]);
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    assert!(
+        stop.stdout
+            .contains("Reason: stopped by bob: lunch; back at 2; resume continues it"),
+        "{}",
+        stop.stdout
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "halt"]).json();
+    assert_eq!(
+        doc["reason"], "stopped by bob: lunch; back at 2; resume continues it",
+        "{doc}"
+    );
+    // A resume forgets it; a stop without a message names who asked.
+    assert_eq!(env.run(&["orchestrate", "resume", "halt"]).code, 3);
+    assert_eq!(
+        env.run(&["orchestrate", "stop", "halt", "--actor", "carol"])
+            .code,
+        3
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "halt"]).json();
+    assert_eq!(
+        doc["reason"], "stopped by carol; resume continues it",
+        "{doc}"
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1457,6 +1506,7 @@ common::on_both_stores!(
     an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing,
     workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does,
     an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report,
+    a_stopped_runs_reason_names_who_stopped_it_and_their_message,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

@@ -576,7 +576,17 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     let reason = match &state.phase {
         RunPhase::Paused { reason } => Some(reason.clone()),
         RunPhase::Finished { .. } => state.finish_reason.clone(),
-        RunPhase::Stopped => Some("stopped by request; resume continues it".into()),
+        RunPhase::Stopped => Some(match &state.stopped_by {
+            // Who stopped it and why, as an abort's reason says.
+            Some((by, signal)) => {
+                let how = signal.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+                match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
+                    Some(m) => format!("stopped by {}{how}: {m}; resume continues it", by.actor),
+                    None => format!("stopped by {}{how}; resume continues it", by.actor),
+                }
+            }
+            None => "stopped by request; resume continues it".into(),
+        }),
         RunPhase::Running if state.submitted && !driver_alive && status != RunStatus::Interrupted => {
             Some("submitted for workers: a `cortex worker` drives it (resume drives it here instead)".into())
         }
