@@ -1468,6 +1468,59 @@ fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
     );
 }
 
+/// `workflow run --message` and `orchestrate run --message` recorded the message in
+/// `run_started`, but `status` showed it nowhere (only `log show` did): the status document
+/// carries it as `message`, and both screens say "Started by ACTOR: ...", each line of it.
+fn a_runs_start_message_is_shown_by_status(env: Env) {
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, prompt: do it}\n");
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "w",
+        "--actor",
+        "ann",
+        "--message",
+        "for ABC-1\nsee the ticket",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = env.status(Some("w"));
+    assert_eq!(doc["message"], "for ABC-1\nsee the ticket", "{doc}");
+    let human = env.run(&["workflow", "status", "w"]).stdout;
+    assert!(
+        human.contains("   Started by ann: for ABC-1\n     see the ticket\n"),
+        "{human}"
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/s.yaml"),
+        "name: s\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&[
+            "orchestrate",
+            "run",
+            "s",
+            "--actor",
+            "ann",
+            "--message",
+            "go"
+        ])
+        .code,
+        3
+    );
+    let human = env.run(&["orchestrate", "status", "s"]).stdout;
+    assert!(human.contains("\nStarted by ann: go\n"), "{human}");
+    // Nothing said, nothing shown.
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    assert!(env.status(None).get("message").is_none());
+    assert!(
+        !env.run(&["workflow", "status"])
+            .stdout
+            .contains("Started by")
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1507,6 +1560,7 @@ common::on_both_stores!(
     workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does,
     an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report,
     a_stopped_runs_reason_names_who_stopped_it_and_their_message,
+    a_runs_start_message_is_shown_by_status,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

@@ -495,6 +495,9 @@ pub struct StatusView {
     pub ended_at: Option<String>,
     pub working_dir: String,
     pub actor: String,
+    /// What the one who started it said (`run --message`); a schedule's is `scheduled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// Started by a schedule: when it was due and by which expression.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<String>,
@@ -619,6 +622,10 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         ended_at: state.ended_at.clone(),
         working_dir: start.map_or_else(String::new, |s| s.working_dir.clone()),
         actor: start.map_or_else(String::new, |s| s.by.actor.clone()),
+        message: start
+            .filter(|s| s.by.actor != crate::decide::SCHEDULE_ACTOR)
+            .and_then(|s| s.by.message.clone())
+            .filter(|m| !m.trim().is_empty()),
         scheduled: start
             .filter(|s| s.by.actor == crate::decide::SCHEDULE_ACTOR)
             .and_then(|s| s.by.message.clone()),

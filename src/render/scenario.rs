@@ -114,6 +114,10 @@ pub fn render_scenario_status(
     if let Some(when) = &view.scheduled {
         let _ = writeln!(out, "Started by the schedule: {when}");
     }
+    if let Some(m) = &view.message {
+        let m = m.replace('\n', "\n  ");
+        let _ = writeln!(out, "Started by {}: {m}", view.actor);
+    }
     let _ = writeln!(out, "Status: {}", view.status.as_str());
     let finished = !view.resumable;
     let end = if finished {

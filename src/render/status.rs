@@ -340,6 +340,11 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     if let Some(when) = &view.scheduled {
         let _ = writeln!(out, "   Started by the schedule: {when}");
     }
+    if let Some(m) = &view.message {
+        // A message of several lines keeps its lines under it.
+        let m = m.replace('\n', "\n     ");
+        let _ = writeln!(out, "   Started by {}: {m}", view.actor);
+    }
     // A decided rollback that waits for a driver is not waiting on a report.
     let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
         " to roll back (resume runs the compensations)"
