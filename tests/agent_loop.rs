@@ -1521,6 +1521,96 @@ fn a_runs_start_message_is_shown_by_status(env: Env) {
     );
 }
 
+/// A child run whose report failed its parent's `uses:` step suggested only its own
+/// `resume --retry`: an agent following it finished the child and was left with a failed
+/// parent and an empty "Next:". The failed child suggests first the parent's `resume --retry`
+/// (which retries the child and goes on with both); a child resumed on its own and completed
+/// suggests the parent's `resume --retry`, which takes its end.
+fn a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume(
+    env: Env,
+) {
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: look\n    prompt: look\n    validate: [{output: verdict}]\n",
+    );
+    env.workflow(
+        "mom",
+        "name: mom\nsteps:\n  - {name: review, uses: kid}\n  - {name: after, prompt: 'verdict ${{ steps.review.outputs.verdict }}'}\n",
+    );
+    let parent = env.run(&["--json", "workflow", "run", "mom"]).json();
+    let parent = parent["run_id"].as_str().unwrap().to_string();
+    let child = env.status(Some("kid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.run(&["workflow", "step", "fail", "look", "--run", &child])
+            .code,
+        1
+    );
+    let kid = env.status(Some(&child));
+    assert_eq!(
+        kid["next"][0]["argv"],
+        serde_json::json!(["cortex", "workflow", "resume", parent, "--retry"]),
+        "{kid}"
+    );
+    // Followed, it retries the same child, and a report there drives both on.
+    assert_eq!(env.run(&["workflow", "resume", &parent, "--retry"]).code, 3);
+    assert_eq!(env.status(Some(&child))["status"], "waiting");
+    let done = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &child,
+        "--output",
+        "verdict=ok",
+    ]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let mom = env.status(Some(&parent));
+    assert_eq!(mom["waiting_for"], "after", "{mom}");
+
+    // The child resumed on its own: once it completes, it names the parent's resume.
+    let parent = env.run(&["--json", "workflow", "run", "mom"]).json();
+    let parent = parent["run_id"].as_str().unwrap().to_string();
+    let child = env.status(Some("kid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.run(&["workflow", "step", "fail", "look", "--run", &child])
+            .code,
+        1
+    );
+    assert_eq!(env.run(&["workflow", "resume", &child, "--retry"]).code, 3);
+    let done = env.run(&[
+        "--json",
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &child,
+        "--output",
+        "verdict=ok",
+    ]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let next = &done.json()["next"];
+    assert_eq!(
+        next[0]["argv"],
+        serde_json::json!(["cortex", "workflow", "resume", parent, "--retry"]),
+        "{next}"
+    );
+    assert_eq!(env.run(&["workflow", "resume", &parent, "--retry"]).code, 3);
+    let mom = env.status(Some(&parent));
+    assert_eq!(mom["waiting_for"], "after", "{mom}");
+    assert_eq!(
+        mom["steps"][1]["prompt"], "verdict ok",
+        "the parent's step took the child's outputs: {mom}"
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1561,6 +1651,7 @@ common::on_both_stores!(
     an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report,
     a_stopped_runs_reason_names_who_stopped_it_and_their_message,
     a_runs_start_message_is_shown_by_status,
+    a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

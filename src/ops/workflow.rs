@@ -1256,7 +1256,10 @@ pub fn report_step(
         return finish_driving(ctx, journal, by, lock, live);
     }
     drop(lock);
-    let view = ctx.view(&journal.state, false);
+    // Read with its child and parent runs: what a waiting `uses:` step waits on, and the
+    // parent a child that ended here leaves to be resumed.
+    let state = journal.state.clone();
+    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, false, &*store));
     {
         let said = done.clone();
         let mut text = done;
@@ -1265,9 +1268,8 @@ pub fn report_step(
                 "✅ Workflow completed.\n   Head hash: {}\n",
                 view.head_hash
             ));
-        } else {
-            text.push_str(&crate::render::render_next(&view.next));
         }
+        text.push_str(&crate::render::render_next(&view.next));
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
         let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);

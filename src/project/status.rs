@@ -399,25 +399,53 @@ impl StatusView {
         if changed && self.as_of.is_none() {
             self.next = super::next_actions(&self);
         }
-        // A child run over for good whose parent was stopped meanwhile (Ctrl-C on the parent
-        // stops both; the child was then resumed on its own): nobody will drive the parent on
-        // by itself, and resuming it is how its `uses:` step takes this run's end.
+        // A child run whose parent was stopped, or failed with it (its `uses:` step took this
+        // run's failure), and whose step still links to it: nobody will drive the parent on
+        // by itself. Once this run is over for good (resumed on its own, then ended), resuming
+        // the parent is how its step takes this run's end; while this run is failed and
+        // resumable, the parent's `--retry` retries it and goes on with both (a resume of this
+        // run alone would end it and leave the parent failed).
         if self.as_of.is_none()
             && let Some(parent) = self.parent.clone()
-            && child(&self.run_id).is_some_and(|c| c.outcome().is_some())
+            && let Some(me) = child(&self.run_id)
             && let Some(p) = child(&parent.run_id)
-            && p.phase == RunPhase::Stopped
             && p.step(&parent.step)
                 .and_then(|s| s.child.as_ref())
                 .is_some_and(|c| c.run_id == self.run_id)
         {
-            self.next.push(super::next::Suggestion::new(
-                &["workflow", "resume", &parent.run_id],
-                format!(
-                    "the parent run is stopped: it goes on, its step `{}` taking this run's end",
-                    parent.step
-                ),
-            ));
+            let paused = matches!(p.phase, RunPhase::Paused { .. })
+                && p.step(&parent.step)
+                    .is_some_and(|s| s.status == StepStatus::Failed);
+            let over = me.outcome().is_some();
+            let failed = matches!(me.phase, RunPhase::Paused { .. });
+            if over && p.phase == RunPhase::Stopped {
+                self.next.push(super::next::Suggestion::new(
+                    &["workflow", "resume", &parent.run_id],
+                    format!(
+                        "the parent run is stopped: it goes on, its step `{}` taking this run's end",
+                        parent.step
+                    ),
+                ));
+            } else if over && paused {
+                self.next.push(super::next::Suggestion::new(
+                    &["workflow", "resume", &parent.run_id, "--retry"],
+                    format!(
+                        "the parent run failed with this run: it goes on, its step `{}` taking this run's end",
+                        parent.step
+                    ),
+                ));
+            } else if failed && paused {
+                self.next.insert(
+                    0,
+                    super::next::Suggestion::new(
+                        &["workflow", "resume", &parent.run_id, "--retry"],
+                        format!(
+                            "the parent run failed with this run: its step `{}` retries this run, and both go on",
+                            parent.step
+                        ),
+                    ),
+                );
+            }
         }
         self
     }
