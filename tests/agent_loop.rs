@@ -1611,6 +1611,64 @@ fn a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over
     );
 }
 
+/// A failed run whose completed units ended with an item of a `foreach:` step was offered
+/// `resume --rollback-to 'reviews[0]'`, which `--rollback-to` refuses (exit 2: an item is no
+/// checkpoint). The suggestion names steps only, and every suggestion offered works.
+#[test]
+fn a_suggested_rollback_to_never_names_a_foreach_item() {
+    let env = Env::new();
+    env.workflow(
+        "items",
+        "name: items\nsteps:\n  - {name: first, prompt: one}\n  - {name: second, prompt: two}\n  - name: each\n    foreach: [a, b]\n    prompt: 'do ${{ item }}'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "items"]).code, 3);
+    for step in ["first", "second", "each[0]"] {
+        assert_eq!(
+            env.run(&["workflow", "step", "complete", step]).code,
+            3,
+            "{step}"
+        );
+    }
+    assert_eq!(env.run(&["workflow", "step", "fail", "each[1]"]).code, 1);
+    let doc = env.status(None);
+    let next = doc["next"].as_array().unwrap();
+    let rollback = next
+        .iter()
+        .find(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rollback-to")
+        })
+        .unwrap_or_else(|| panic!("no --rollback-to offered: {doc}"));
+    assert_eq!(rollback["argv"][5], "first", "{rollback}");
+    for n in next {
+        // Each on a copy of the log, as if it were the one taken.
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(env.home()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+            }
+        }
+        let argv: Vec<&str> = n["argv"].as_array().unwrap()[1..]
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let home = copy.path().to_str().unwrap();
+        let mut args = vec!["--home", home];
+        args.extend(argv);
+        let out = env.run(&args);
+        assert!(
+            [0, 1, 3].contains(&out.code),
+            "{args:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
