@@ -1669,6 +1669,108 @@ fn a_suggested_rollback_to_never_names_a_foreach_item() {
     }
 }
 
+/// Every "Next:" / "Recovery options:" block of a human answer, each command as its argv
+/// (shell words; the aligned `# why` comment left out).
+fn command_blocks(text: &str) -> Vec<Vec<Vec<String>>> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line != "Next:" && line != "Recovery options:" {
+            continue;
+        }
+        let mut block = Vec::new();
+        while let Some(l) = lines.next_if(|l| l.starts_with("  cortex ")) {
+            let cmd = l.rsplit_once("   # ").map_or(l, |(c, _)| c);
+            block.push(shell_words(cmd.trim()));
+        }
+        blocks.push(block);
+    }
+    blocks
+}
+
+/// The words of a command line as `render::command_line` quotes them (single quotes, `'\''`).
+fn shell_words(line: &str) -> Vec<String> {
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("for a in {line}; do printf '%s\\0' \"$a\"; done"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect()
+}
+
+fn argvs(next: &serde_json::Value) -> Vec<Vec<String>> {
+    next.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
+        .collect()
+}
+
+/// A report that failed a grandchild printed three "Recovery options:" blocks, the
+/// grandchild's and the child's (whose own resumes leave the tree failed) above the top-most
+/// run's, while `--json` answered with the top-most's alone; and `workflow abort CHILD` printed
+/// the parent's recovery options while its `--json` document had `next: []`. Each answer has
+/// one block, and it is its `next`.
+fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next(
+    env: Env,
+) {
+    env.workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - {name: look, prompt: look}\n",
+    );
+    env.workflow("mid", "name: mid\nsteps:\n  - {name: deeper, uses: leaf}\n");
+    env.workflow("top", "name: top\nsteps:\n  - {name: sub, uses: mid}\n");
+    let start = |env: &Env| {
+        let doc = env.run(&["--json", "workflow", "run", "top"]).json();
+        let top = doc["run_id"].as_str().unwrap().to_string();
+        let leaf = env.status(Some("leaf"))["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (top, leaf)
+    };
+    let (top, leaf) = start(&env);
+    let failed = env.run(&["workflow", "step", "fail", "look", "--run", &leaf]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let blocks = command_blocks(&failed.stdout);
+    let status = env.status(Some(&top));
+    assert_eq!(blocks, vec![argvs(&status["next"])], "{}", failed.stdout);
+    let (top, leaf) = start(&env);
+    let failed = env.run(&["--json", "workflow", "step", "fail", "look", "--run", &leaf]);
+    assert_eq!(failed.json()["run_id"], top.as_str());
+    assert_eq!(
+        argvs(&failed.json()["next"]),
+        argvs(&env.status(Some(&top))["next"])
+    );
+
+    for json in [false, true] {
+        let (top, leaf) = start(&env);
+        let mut args = vec!["workflow", "abort", leaf.as_str()];
+        if json {
+            args.insert(0, "--json");
+        }
+        let aborted = env.run(&args);
+        assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+        let top_next = argvs(&env.status(Some(&top))["next"]);
+        assert!(!top_next.is_empty());
+        if json {
+            let doc = aborted.json();
+            assert_eq!(doc["run_id"], leaf.as_str(), "{doc}");
+            assert_eq!(argvs(&doc["next"]), top_next, "{doc}");
+        } else {
+            assert_eq!(
+                command_blocks(&aborted.stdout),
+                vec![top_next],
+                "{}",
+                aborted.stdout
+            );
+        }
+    }
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1710,6 +1812,7 @@ common::on_both_stores!(
     a_stopped_runs_reason_names_who_stopped_it_and_their_message,
     a_runs_start_message_is_shown_by_status,
     a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume,
+    a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

@@ -1000,6 +1000,11 @@ pub fn abort(
             parent.human
         ));
         warnings.extend(parent.warnings);
+        // This run's document, with the commands the text ends with: the parent's (this run,
+        // aborted, has none of its own), so that `--json` suggests what the screen does.
+        let mut json = view.to_json();
+        json["next"] = parent.json["next"].clone();
+        return Ok(Output::new(json, text, code).warn(warnings));
     }
     Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }

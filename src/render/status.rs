@@ -495,6 +495,19 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
 /// `home` is where the run's derived files are (`runs/<id>/results.json` is shown under it:
 /// a path relative to nothing the reader knows sent them looking in their project).
 pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime) -> String {
+    let mut out = render_outcome_line(view, home, now);
+    let title = if matches!(view.status, RunStatus::Waiting | RunStatus::Completed) {
+        "Next"
+    } else {
+        "Recovery options"
+    };
+    commands_block(&mut out, title, &view.next);
+    out
+}
+
+/// `render_outcome` without its commands: how a child run ended, said before its parent goes
+/// on (the parent's commands are the ones that count then).
+pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: SystemTime) -> String {
     let mut out = String::new();
     let kind = match view.kind {
         crate::event::RunKind::Workflow => "Workflow",
@@ -590,11 +603,5 @@ pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime
             }
         }
     }
-    let title = if matches!(view.status, RunStatus::Waiting | RunStatus::Completed) {
-        "Next"
-    } else {
-        "Recovery options"
-    };
-    commands_block(&mut out, title, &view.next);
     out
 }
