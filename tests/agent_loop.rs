@@ -1771,6 +1771,53 @@ fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its
     }
 }
 
+/// An output value or a report's message of several lines printed its later lines at the
+/// margin of `status`, where a value like "x\n✅ Step 9/9: done" read as a line of cortex's
+/// own: they stay indented under their first.
+fn a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step(env: Env) {
+    env.workflow(
+        "ml",
+        "name: ml\nsteps:\n  - name: a\n    prompt: a\n  - name: each\n    foreach: [x]\n    prompt: b\n  - {name: c, prompt: c}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "ml"]).code, 3);
+    for step in ["a", "each[0]"] {
+        let out = env.run(&[
+            "workflow",
+            "step",
+            "complete",
+            step,
+            "--output",
+            "k=one\n✅ Step 9/9: fake",
+            "--message",
+            "first\n✅ Workflow completed",
+            "--actor",
+            "tester",
+        ]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    }
+    let human = env.run(&["workflow", "status"]).stdout;
+    for line in human.lines() {
+        assert!(
+            !line.starts_with('✅')
+                || line.starts_with("✅ Step 1/3")
+                || line.starts_with("✅ Step 2/3"),
+            "a line of a value or message at the margin: {line:?}\n{human}"
+        );
+    }
+    assert!(
+        human.contains("   Output: k=one\n           ✅ Step 9/9: fake"),
+        "{human}"
+    );
+    assert!(
+        human.contains("   Reported by tester: first\n     ✅ Workflow completed"),
+        "{human}"
+    );
+    assert!(
+        human.contains("      Output: k=one\n              ✅ Step 9/9: fake"),
+        "{human}"
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1813,6 +1860,7 @@ common::on_both_stores!(
     a_runs_start_message_is_shown_by_status,
     a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume,
     a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next,
+    a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

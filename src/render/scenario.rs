@@ -227,7 +227,11 @@ pub fn render_scenario_status(
         }
         super::status::gate_lines(&mut out, "        ", &s.required_outputs, &s.checks);
         if let Some(by) = &s.reported_by {
-            let _ = writeln!(out, "        {}", super::status::reported_line(by));
+            let _ = writeln!(
+                out,
+                "        {}",
+                super::status::reported_line(by, "        ")
+            );
         }
         if let Some(w) = &s.worker {
             let _ = writeln!(out, "        on worker {w}");

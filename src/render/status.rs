@@ -49,9 +49,15 @@ fn tail_block(out: &mut String, tail: &str) {
 }
 
 /// `Reported by ACTOR: MESSAGE`.
-pub(crate) fn reported_line(by: &crate::event::Operator) -> String {
+/// "Reported by ACTOR: MESSAGE", the lines of a message of several under its first with
+/// `indent` (the line's own, plus two).
+pub(crate) fn reported_line(by: &crate::event::Operator, indent: &str) -> String {
     match &by.message {
-        Some(m) => format!("Reported by {}: {m}", by.actor),
+        Some(m) => format!(
+            "Reported by {}: {}",
+            by.actor,
+            m.replace('\n', &format!("\n{indent}  "))
+        ),
         None => format!("Reported by {}", by.actor),
     }
 }
@@ -213,6 +219,14 @@ pub fn gate_lines(out: &mut String, indent: &str, outputs: &[String], checks: &[
     }
 }
 
+/// `KEY=VALUE` of an output as a status shows it: its first 80 characters, the lines of a
+/// value of several under its first with `indent`, so that no line of it starts at the margin
+/// (where it would read as a line of cortex's own).
+fn output_line(key: &str, value: &str, indent: &str) -> String {
+    let shown: String = value.chars().take(80).collect();
+    format!("{key}={}", shown.replace('\n', &format!("\n{indent}")))
+}
+
 /// One item of a `foreach:` step, under it.
 fn item_block(out: &mut String, s: &StepView) {
     let (icon, label) = step_badge(s.status);
@@ -234,11 +248,10 @@ fn item_block(out: &mut String, s: &StepView) {
         let _ = writeln!(out, "      Child run: {u}");
     }
     for (k, v) in &s.outputs {
-        let shown: String = v.chars().take(80).collect();
-        let _ = writeln!(out, "      Output: {k}={shown}");
+        let _ = writeln!(out, "      Output: {}", output_line(k, v, "              "));
     }
     if let Some(by) = &s.reported_by {
-        let _ = writeln!(out, "      {}", reported_line(by));
+        let _ = writeln!(out, "      {}", reported_line(by, "      "));
     }
 }
 
@@ -290,7 +303,7 @@ fn step_block(
     }
     let _ = writeln!(out, "   Status: {status}");
     if let Some(by) = &s.reported_by {
-        let _ = writeln!(out, "   {}", reported_line(by));
+        let _ = writeln!(out, "   {}", reported_line(by, "   "));
     }
     if let Some(w) = &s.worker {
         let _ = writeln!(out, "   On worker {w}");
@@ -314,8 +327,7 @@ fn step_block(
         let _ = writeln!(out, "   Reason: {e}");
     }
     for (k, v) in &s.outputs {
-        let shown: String = v.chars().take(80).collect();
-        let _ = writeln!(out, "   Output: {k}={shown}");
+        let _ = writeln!(out, "   Output: {}", output_line(k, v, "           "));
     }
     if let Some(p) = &s.prompt {
         let _ = writeln!(out, "   Prompt:");
