@@ -1818,6 +1818,37 @@ fn a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step(env: E
     );
 }
 
+/// `orchestrate complete --output` and a phase's `$CORTEX_OUTPUT` gave outputs that the
+/// status document carried but `orchestrate status` never showed (a workflow's status shows
+/// each step's): each phase, and each item, shows its outputs.
+fn a_scenario_status_shows_each_phases_outputs(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/outs.yaml"),
+        "name: outs\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: echo artifact=a.tar >> \"$CORTEX_OUTPUT\"\n  - {name: review, description: r, condition: 'after:build'}\n  - name: each\n    description: e\n    condition: 'after:review'\n    foreach: [x]\n    run: echo \"seen=${{ item }}\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "outs"]).code, 3);
+    let done = env.run(&[
+        "orchestrate",
+        "complete",
+        "outs",
+        "review",
+        "--output",
+        "verdict=approved",
+    ]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let human = env.run(&["orchestrate", "status", "outs"]).stdout;
+    for line in [
+        "        output: artifact=a.tar\n",
+        "        output: verdict=approved\n",
+        "        output: seen=x\n",
+        "        output: seen=[\"x\"]\n",
+    ] {
+        assert!(human.contains(line), "{line:?} missing from\n{human}");
+    }
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1861,6 +1892,7 @@ common::on_both_stores!(
     a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume,
     a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next,
     a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step,
+    a_scenario_status_shows_each_phases_outputs,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

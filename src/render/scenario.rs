@@ -233,6 +233,15 @@ pub fn render_scenario_status(
                 super::status::reported_line(by, "        ")
             );
         }
+        // What it gave (`orchestrate complete --output`, `$CORTEX_OUTPUT`), as a workflow
+        // step's status shows it.
+        for (k, v) in &s.outputs {
+            let _ = writeln!(
+                out,
+                "        output: {}",
+                super::status::output_line(k, v, "                ")
+            );
+        }
         if let Some(w) = &s.worker {
             let _ = writeln!(out, "        on worker {w}");
         }

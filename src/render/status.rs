@@ -222,7 +222,7 @@ pub fn gate_lines(out: &mut String, indent: &str, outputs: &[String], checks: &[
 /// `KEY=VALUE` of an output as a status shows it: its first 80 characters, the lines of a
 /// value of several under its first with `indent`, so that no line of it starts at the margin
 /// (where it would read as a line of cortex's own).
-fn output_line(key: &str, value: &str, indent: &str) -> String {
+pub(crate) fn output_line(key: &str, value: &str, indent: &str) -> String {
     let shown: String = value.chars().take(80).collect();
     format!("{key}={}", shown.replace('\n', &format!("\n{indent}")))
 }
