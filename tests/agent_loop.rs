@@ -1849,6 +1849,34 @@ fn a_scenario_status_shows_each_phases_outputs(env: Env) {
     }
 }
 
+/// A `foreach:` phase whose every item met its criteria was shown completed with its
+/// checklist unchecked (`[ ] done`, `met: false`): the phase itself records none, its items
+/// do. Its criteria are met when every item that ran met them.
+fn a_foreach_phases_checklist_is_met_when_its_items_met_it(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/fe.yaml"),
+        "name: fe\ndescription: d\nphases:\n  - name: each\n    description: e\n    foreach: [a, b]\n    success_criteria: [Done]\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "fe"]).code, 3);
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "fe", "each[0]"]).code,
+        3
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "fe"]).json();
+    assert_eq!(doc["phases"][0]["criteria"][0]["met"], false, "{doc}");
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "fe", "each[1]"]).code,
+        0
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "fe"]).json();
+    assert_eq!(doc["phases"][0]["status"], "completed", "{doc}");
+    assert_eq!(doc["phases"][0]["criteria"][0]["met"], true, "{doc}");
+    let human = env.run(&["orchestrate", "status", "fe"]).stdout;
+    assert!(!human.contains("[ ] Done"), "{human}");
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1893,6 +1921,7 @@ common::on_both_stores!(
     a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next,
     a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step,
     a_scenario_status_shows_each_phases_outputs,
+    a_foreach_phases_checklist_is_met_when_its_items_met_it,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

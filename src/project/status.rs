@@ -739,14 +739,30 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 profiles: phase(i).map(|p| p.profiles.clone()).unwrap_or_default(),
                 criteria: phase(i)
                     .map(|p| {
-                        let met = state.criteria_met.get(&s.name);
+                        // A `foreach:` phase's criteria are met by its items: met when every
+                        // item that ran met it (the phase itself records none).
+                        let units: Vec<&str> = if s.items.is_some() {
+                            state
+                                .item_units(i)
+                                .filter(|&j| state.steps[j].status != StepStatus::Skipped)
+                                .map(|j| state.steps[j].name.as_str())
+                                .collect()
+                        } else {
+                            vec![s.name.as_str()]
+                        };
                         p.success_criteria
                             .iter()
                             .map(|c| CriterionView {
                                 // Shown as it runs: templates rendered (the log names it as
                                 // written).
                                 criterion: state.render_in(&c.label(), i),
-                                met: met.is_some_and(|m| m.contains(&c.label())),
+                                met: !units.is_empty()
+                                    && units.iter().all(|u| {
+                                        state
+                                            .criteria_met
+                                            .get(*u)
+                                            .is_some_and(|m| m.contains(&c.label()))
+                                    }),
                             })
                             .collect()
                     })
