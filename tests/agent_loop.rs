@@ -1877,6 +1877,30 @@ fn a_foreach_phases_checklist_is_met_when_its_items_met_it(env: Env) {
     assert!(!human.contains("[ ] Done"), "{human}");
 }
 
+/// An item of a `foreach:` + `uses:` step whose child waited for a report was shown "Waiting
+/// for a report", as if a report on the item moved it (one is refused): it says it waits with
+/// its child run, and on which step of which run, with that step's prompt, as a step does.
+fn an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what(env: Env) {
+    env.workflow(
+        "kid",
+        "name: kid\ninputs:\n  what: {type: string, required: true}\nsteps:\n  - name: look\n    prompt: Review ${{ inputs.what }}\n    validate: [{output: verdict}]\n",
+    );
+    env.workflow(
+        "fan",
+        "name: fan\nsteps:\n  - name: reviews\n    foreach: [a, b]\n    uses: kid\n    with: {what: '${{ item }}'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fan"]).code, 3);
+    let child = env.status(Some("kid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let human = env.run(&["workflow", "status", "fan"]).stdout;
+    let expected = format!(
+        "   ⏳ reviews[0] (a): Waiting with its child run\n      Child run: {child}\n      Waits on: step `look` of run {child}\n      Prompt:\n        Review a\n      Report with: --output verdict=VALUE\n"
+    );
+    assert!(human.contains(&expected), "{human}");
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1922,6 +1946,7 @@ common::on_both_stores!(
     a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step,
     a_scenario_status_shows_each_phases_outputs,
     a_foreach_phases_checklist_is_met_when_its_items_met_it,
+    an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

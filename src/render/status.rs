@@ -231,7 +231,11 @@ pub(crate) fn output_line(key: &str, value: &str, indent: &str) -> String {
 fn item_block(out: &mut String, s: &StepView) {
     let (icon, label) = step_badge(s.status);
     let value = item_value(s).unwrap_or_default();
-    let mut status = label.to_string();
+    let mut status = match (&s.uses, s.status) {
+        // What moves it is in its child run, not a report on it.
+        (Some(_), StepStatus::Waiting) => "Waiting with its child run".to_string(),
+        _ => label.to_string(),
+    };
     if s.attempts > 1 {
         let _ = write!(status, " (attempt {})", s.attempts);
     }
@@ -246,6 +250,17 @@ fn item_block(out: &mut String, s: &StepView) {
     }
     if let Some(u) = s.uses.as_ref().and_then(|u| u.run_id.as_ref()) {
         let _ = writeln!(out, "      Child run: {u}");
+    }
+    if let Some(w) = s.uses.as_ref().and_then(|u| u.waits_on.as_ref()) {
+        // As a step's: the report that moves it, down its child runs.
+        let _ = writeln!(out, "      Waits on: step `{}` of run {}", w.step, w.run_id);
+        if let Some(p) = &w.prompt {
+            let _ = writeln!(out, "      Prompt:");
+            for line in p.lines() {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
+        gate_lines(out, "      ", &w.required_outputs, &[]);
     }
     for (k, v) in &s.outputs {
         let _ = writeln!(out, "      Output: {}", output_line(k, v, "              "));
