@@ -1901,6 +1901,44 @@ fn an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what(env: Env) {
     assert!(human.contains(&expected), "{human}");
 }
 
+/// `resume --dry-run` listed a `foreach:` step whose items were read as waiting for a report
+/// beside its items, and said only "run" or "wait" where the run's own dry run says what
+/// decides a step: its `if:`, its `foreach:` list, the workflow its `uses:` runs. It lists
+/// the items alone, and says those as `run --dry-run` does.
+fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env: Env) {
+    env.workflow("kid", "name: kid\nsteps:\n  - {name: look, prompt: look}\n");
+    env.workflow(
+        "plan",
+        "name: plan\ninputs:\n  env: {type: string, default: staging}\nsteps:\n  - name: ask\n    foreach: [a, b]\n    prompt: 'do ${{ item }}'\n  - name: gated\n    if: inputs.env == 'prod'\n    prompt: only prod\n  - name: reviews\n    foreach: [x]\n    uses: kid\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "plan"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "fail", "ask[0]"]).code, 1);
+    let dry = env.run(&["--json", "workflow", "resume", "plan", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let steps = dry.json()["steps"].clone();
+    assert_eq!(
+        steps,
+        serde_json::json!([
+            {"name": "ask[0]", "action": "wait"},
+            {"name": "ask[1]", "action": "wait"},
+            {"name": "gated", "action": "wait", "if": "inputs.env == 'prod'"},
+            {"name": "reviews", "action": "run", "foreach": "[\"x\"]", "uses": "kid"},
+        ]),
+        "{steps}"
+    );
+    let human = env.run(&["workflow", "resume", "plan", "--dry-run"]).stdout;
+    assert!(
+        human.contains(
+            "reviews                  run workflow `kid` (a child run), once per item of [\"x\"]"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("gated                    wait for a report (external step), if inputs.env == 'prod' (else skipped)"),
+        "{human}"
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1947,6 +1985,7 @@ common::on_both_stores!(
     a_scenario_status_shows_each_phases_outputs,
     a_foreach_phases_checklist_is_met_when_its_items_met_it,
     an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what,
+    a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still
