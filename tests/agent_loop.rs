@@ -1767,6 +1767,15 @@ fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its
                 "{}",
                 aborted.stdout
             );
+            // It names the run whose step waited on it, and the top-most run that answers.
+            let mid = env.status(Some("mid"))["run_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let said = format!(
+                "↑ The parent run {mid} goes on (its step `deeper` waited on this run), and so does run {top} above it:"
+            );
+            assert!(aborted.stdout.contains(&said), "{}", aborted.stdout);
         }
     }
 }

@@ -991,14 +991,21 @@ pub fn abort(
     let parent = super::drive::hand_over_ended_child(ctx, &mut *store, &state, "", by, &mut live)?;
     let mut text = text;
     if let Some(parent) = parent {
-        let parent_id = parent.json["run_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        text.push_str(&format!(
-            "\n↑ The parent run {parent_id} goes on (its step waited on this run):\n{}",
-            parent.human
-        ));
+        // The document is the top-most run's: said when it is not this run's parent.
+        let top = parent.json["run_id"].as_str().unwrap_or_default();
+        let direct = state.start.as_ref().and_then(|s| s.parent.as_ref());
+        let above = match direct {
+            Some(p) if p.run_id != top => format!(
+                "The parent run {} goes on (its step `{}` waited on this run), and so does run {top} above it",
+                p.run_id, p.step
+            ),
+            Some(p) => format!(
+                "The parent run {} goes on (its step `{}` waited on this run)",
+                p.run_id, p.step
+            ),
+            None => format!("The parent run {top} goes on (its step waited on this run)"),
+        };
+        text.push_str(&format!("\n↑ {above}:\n{}", parent.human));
         warnings.extend(parent.warnings);
         // This run's document, with the commands the text ends with: the parent's (this run,
         // aborted, has none of its own), so that `--json` suggests what the screen does.
