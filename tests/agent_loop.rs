@@ -1948,6 +1948,39 @@ fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env:
     );
 }
 
+/// With two runs of a workflow waiting on the same step, `workflow step complete Plan` (no
+/// `--run`) reported on the latest and said only "Step `Plan` reported complete": it names the
+/// run it found; given `--run`, the line stays as it was.
+fn a_report_without_run_names_the_run_it_found(env: Env) {
+    env.workflow(
+        "twice",
+        "name: twice\nsteps:\n  - {name: Plan, prompt: p}\n  - {name: Do, prompt: d}\n",
+    );
+    let first = env.run(&["--json", "workflow", "run", "twice"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = env.run(&["--json", "workflow", "run", "twice"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "✅ Step `Plan` of run {second} reported complete.\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["workflow", "step", "fail", "Plan", "--run", &first]);
+    assert!(
+        out.stdout.starts_with("❌ Step `Plan` reported failed.\n"),
+        "{}",
+        out.stdout
+    );
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1995,6 +2028,7 @@ common::on_both_stores!(
     a_foreach_phases_checklist_is_met_when_its_items_met_it,
     an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what,
     a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses,
+    a_report_without_run_names_the_run_it_found,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

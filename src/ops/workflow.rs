@@ -1250,9 +1250,14 @@ pub fn report_step(
         log: None,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
+    // Found without `--run` (the latest unfinished run, of several perhaps): say which.
+    let of = match report.run {
+        Some(_) => String::new(),
+        None => format!(" of run {run_id}"),
+    };
     let done = match journal.state.step(&step.name).map(|s| s.status) {
-        Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
-        _ => format!("❌ Step `{}` reported failed.\n", step.name),
+        Some(StepStatus::Completed) => format!("✅ Step `{}`{of} reported complete.\n", step.name),
+        _ => format!("❌ Step `{}`{of} reported failed.\n", step.name),
     };
     // A report drives the run on (one command per prompt step), unless asked not to; without
     // the values of the run's secret inputs it goes on as far as nothing runs (prompt steps),
