@@ -1981,6 +1981,35 @@ fn a_report_without_run_names_the_run_it_found(env: Env) {
     );
 }
 
+/// A CORTEX_HOME (or `--home`) naming a file was met with "cortex.config.json is invalid:
+/// Not a directory", as if a file in it were broken: it is refused as a home that is no
+/// folder, exit 2, with `--json` as one document.
+#[test]
+fn a_home_that_is_a_file_is_refused_as_such() {
+    let env = Env::new();
+    let file = env.project().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let home = file.to_str().unwrap();
+    for args in [
+        &["--home", home, "workflow", "run", "feature-development"][..],
+        &["--home", home, "--json", "workflow", "status"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("error: the home {home} is not a folder")),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("cortex.config.json"), "{}", out.stderr);
+    }
+    let doc = env
+        .run(&["--home", home, "--json", "workflow", "list"])
+        .json();
+    assert_eq!(doc["exit_code"], 2, "{doc}");
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
