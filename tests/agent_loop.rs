@@ -1369,6 +1369,647 @@ fn workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does(en
     );
 }
 
+/// A workflow aborted while a step waited for a report (its own, or its `uses:` child's) left
+/// that step `waiting` in the status document, its prompt and "Report with:" still shown, as
+/// if a report could still come: the abort ends it (`stopped`, "Not finished"), in the parent,
+/// in its item and in the child the abort ends with it.
+fn an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report(env: Env) {
+    env.workflow(
+        "child",
+        "name: child\ninputs:\n  what: {type: string, required: true}\nsteps:\n  - name: look\n    prompt: Review ${{ inputs.what }}\n    validate: [{output: verdict}]\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - name: reviews\n    foreach: [a, b]\n    uses: child\n    with: {what: '${{ item }}'}\n",
+    );
+    env.workflow(
+        "solo",
+        "name: solo\nsteps:\n  - {name: ask, prompt: do it}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "parent"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "solo"]).code, 3);
+    for name in ["parent", "solo"] {
+        let aborted = env.run(&["workflow", "abort", name, "--message", "not now"]);
+        assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+    }
+    for (name, step) in [("solo", "ask"), ("parent", "reviews[0]"), ("child", "look")] {
+        let doc = env.status(Some(name));
+        assert_eq!(doc["status"], "aborted", "{doc}");
+        let steps = doc["steps"].as_array().unwrap();
+        let unit = steps.iter().find(|s| s["name"] == step).unwrap();
+        assert_eq!(unit["status"], "stopped", "{name}: {doc}");
+        assert!(unit.get("prompt").is_none(), "{name}: {doc}");
+        assert!(
+            steps.iter().all(|s| s["status"] != "waiting"),
+            "{name}: {doc}"
+        );
+        assert_eq!(doc["next"], serde_json::json!([]), "{name}: {doc}");
+        let human = env.run(&["workflow", "status", name]).stdout;
+        assert!(
+            !human.contains("Waiting")
+                && !human.contains("Report with")
+                && !human.contains("Prompt:"),
+            "{name}: {human}"
+        );
+    }
+    let human = env.run(&["workflow", "status", "solo"]).stdout;
+    assert!(
+        human.contains("Status: Not finished: the run was aborted"),
+        "{human}"
+    );
+}
+
+/// `orchestrate stop --message` recorded the message, but a stopped run's status said only
+/// "stopped by request", whoever asked and why: its reason names them, as an abort's does.
+fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/halt.yaml"),
+        "name: halt\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&["orchestrate", "run", "halt", "--start", "one"])
+            .code,
+        3
+    );
+    let stop = env.run(&[
+        "orchestrate",
+        "stop",
+        "halt",
+        "--actor",
+        "bob",
+        "--message",
+        "lunch; back at 2",
+    ]);
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    assert!(
+        stop.stdout
+            .contains("Reason: stopped by bob: lunch; back at 2; resume continues it"),
+        "{}",
+        stop.stdout
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "halt"]).json();
+    assert_eq!(
+        doc["reason"], "stopped by bob: lunch; back at 2; resume continues it",
+        "{doc}"
+    );
+    // A resume forgets it; a stop without a message names who asked.
+    assert_eq!(env.run(&["orchestrate", "resume", "halt"]).code, 3);
+    assert_eq!(
+        env.run(&["orchestrate", "stop", "halt", "--actor", "carol"])
+            .code,
+        3
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "halt"]).json();
+    assert_eq!(
+        doc["reason"], "stopped by carol; resume continues it",
+        "{doc}"
+    );
+}
+
+/// `workflow run --message` and `orchestrate run --message` recorded the message in
+/// `run_started`, but `status` showed it nowhere (only `log show` did): the status document
+/// carries it as `message`, and both screens say "Started by ACTOR: ...", each line of it.
+fn a_runs_start_message_is_shown_by_status(env: Env) {
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, prompt: do it}\n");
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "w",
+        "--actor",
+        "ann",
+        "--message",
+        "for ABC-1\nsee the ticket",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = env.status(Some("w"));
+    assert_eq!(doc["message"], "for ABC-1\nsee the ticket", "{doc}");
+    let human = env.run(&["workflow", "status", "w"]).stdout;
+    assert!(
+        human.contains("   Started by ann: for ABC-1\n     see the ticket\n"),
+        "{human}"
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/s.yaml"),
+        "name: s\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&[
+            "orchestrate",
+            "run",
+            "s",
+            "--actor",
+            "ann",
+            "--message",
+            "go"
+        ])
+        .code,
+        3
+    );
+    let human = env.run(&["orchestrate", "status", "s"]).stdout;
+    assert!(human.contains("\nStarted by ann: go\n"), "{human}");
+    // Nothing said, nothing shown.
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    assert!(env.status(None).get("message").is_none());
+    assert!(
+        !env.run(&["workflow", "status"])
+            .stdout
+            .contains("Started by")
+    );
+}
+
+/// A child run whose report failed its parent's `uses:` step suggested only its own
+/// `resume --retry`: an agent following it finished the child and was left with a failed
+/// parent and an empty "Next:". The failed child suggests first the parent's `resume --retry`
+/// (which retries the child and goes on with both); a child resumed on its own and completed
+/// suggests the parent's `resume --retry`, which takes its end.
+fn a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume(
+    env: Env,
+) {
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: look\n    prompt: look\n    validate: [{output: verdict}]\n",
+    );
+    env.workflow(
+        "mom",
+        "name: mom\nsteps:\n  - {name: review, uses: kid}\n  - {name: after, prompt: 'verdict ${{ steps.review.outputs.verdict }}'}\n",
+    );
+    let parent = env.run(&["--json", "workflow", "run", "mom"]).json();
+    let parent = parent["run_id"].as_str().unwrap().to_string();
+    let child = env.status(Some("kid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.run(&["workflow", "step", "fail", "look", "--run", &child])
+            .code,
+        1
+    );
+    let kid = env.status(Some(&child));
+    assert_eq!(
+        kid["next"][0]["argv"],
+        serde_json::json!(["cortex", "workflow", "resume", parent, "--retry"]),
+        "{kid}"
+    );
+    // Followed, it retries the same child, and a report there drives both on.
+    assert_eq!(env.run(&["workflow", "resume", &parent, "--retry"]).code, 3);
+    assert_eq!(env.status(Some(&child))["status"], "waiting");
+    let done = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &child,
+        "--output",
+        "verdict=ok",
+    ]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let mom = env.status(Some(&parent));
+    assert_eq!(mom["waiting_for"], "after", "{mom}");
+
+    // The child resumed on its own: once it completes, it names the parent's resume.
+    let parent = env.run(&["--json", "workflow", "run", "mom"]).json();
+    let parent = parent["run_id"].as_str().unwrap().to_string();
+    let child = env.status(Some("kid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.run(&["workflow", "step", "fail", "look", "--run", &child])
+            .code,
+        1
+    );
+    assert_eq!(env.run(&["workflow", "resume", &child, "--retry"]).code, 3);
+    let done = env.run(&[
+        "--json",
+        "workflow",
+        "step",
+        "complete",
+        "look",
+        "--run",
+        &child,
+        "--output",
+        "verdict=ok",
+    ]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let next = &done.json()["next"];
+    assert_eq!(
+        next[0]["argv"],
+        serde_json::json!(["cortex", "workflow", "resume", parent, "--retry"]),
+        "{next}"
+    );
+    assert_eq!(env.run(&["workflow", "resume", &parent, "--retry"]).code, 3);
+    let mom = env.status(Some(&parent));
+    assert_eq!(mom["waiting_for"], "after", "{mom}");
+    assert_eq!(
+        mom["steps"][1]["prompt"], "verdict ok",
+        "the parent's step took the child's outputs: {mom}"
+    );
+}
+
+/// A failed run whose completed units ended with an item of a `foreach:` step was offered
+/// `resume --rollback-to 'reviews[0]'`, which `--rollback-to` refuses (exit 2: an item is no
+/// checkpoint). The suggestion names steps only, and every suggestion offered works.
+#[test]
+fn a_suggested_rollback_to_never_names_a_foreach_item() {
+    let env = Env::new();
+    env.workflow(
+        "items",
+        "name: items\nsteps:\n  - {name: first, prompt: one}\n  - {name: second, prompt: two}\n  - name: each\n    foreach: [a, b]\n    prompt: 'do ${{ item }}'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "items"]).code, 3);
+    for step in ["first", "second", "each[0]"] {
+        assert_eq!(
+            env.run(&["workflow", "step", "complete", step]).code,
+            3,
+            "{step}"
+        );
+    }
+    assert_eq!(env.run(&["workflow", "step", "fail", "each[1]"]).code, 1);
+    let doc = env.status(None);
+    let next = doc["next"].as_array().unwrap();
+    let rollback = next
+        .iter()
+        .find(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rollback-to")
+        })
+        .unwrap_or_else(|| panic!("no --rollback-to offered: {doc}"));
+    assert_eq!(rollback["argv"][5], "first", "{rollback}");
+    for n in next {
+        // Each on a copy of the log, as if it were the one taken.
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(env.home()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+            }
+        }
+        let argv: Vec<&str> = n["argv"].as_array().unwrap()[1..]
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let home = copy.path().to_str().unwrap();
+        let mut args = vec!["--home", home];
+        args.extend(argv);
+        let out = env.run(&args);
+        assert!(
+            [0, 1, 3].contains(&out.code),
+            "{args:?}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+/// Every "Next:" / "Recovery options:" block of a human answer, each command as its argv
+/// (shell words; the aligned `# why` comment left out).
+fn command_blocks(text: &str) -> Vec<Vec<Vec<String>>> {
+    let mut blocks = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line != "Next:" && line != "Recovery options:" {
+            continue;
+        }
+        let mut block = Vec::new();
+        while let Some(l) = lines.next_if(|l| l.starts_with("  cortex ")) {
+            let cmd = l.rsplit_once("   # ").map_or(l, |(c, _)| c);
+            block.push(shell_words(cmd.trim()));
+        }
+        blocks.push(block);
+    }
+    blocks
+}
+
+/// The words of a command line as `render::command_line` quotes them (single quotes, `'\''`).
+fn shell_words(line: &str) -> Vec<String> {
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("for a in {line}; do printf '%s\\0' \"$a\"; done"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_terminator('\0')
+        .map(str::to_string)
+        .collect()
+}
+
+fn argvs(next: &serde_json::Value) -> Vec<Vec<String>> {
+    next.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
+        .collect()
+}
+
+/// A report that failed a grandchild printed three "Recovery options:" blocks, the
+/// grandchild's and the child's (whose own resumes leave the tree failed) above the top-most
+/// run's, while `--json` answered with the top-most's alone; and `workflow abort CHILD` printed
+/// the parent's recovery options while its `--json` document had `next: []`. Each answer has
+/// one block, and it is its `next`.
+fn a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next(
+    env: Env,
+) {
+    env.workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - {name: look, prompt: look}\n",
+    );
+    env.workflow("mid", "name: mid\nsteps:\n  - {name: deeper, uses: leaf}\n");
+    env.workflow("top", "name: top\nsteps:\n  - {name: sub, uses: mid}\n");
+    let start = |env: &Env| {
+        let doc = env.run(&["--json", "workflow", "run", "top"]).json();
+        let top = doc["run_id"].as_str().unwrap().to_string();
+        let leaf = env.status(Some("leaf"))["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (top, leaf)
+    };
+    let (top, leaf) = start(&env);
+    let failed = env.run(&["workflow", "step", "fail", "look", "--run", &leaf]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let blocks = command_blocks(&failed.stdout);
+    let status = env.status(Some(&top));
+    assert_eq!(blocks, vec![argvs(&status["next"])], "{}", failed.stdout);
+    let (top, leaf) = start(&env);
+    let failed = env.run(&["--json", "workflow", "step", "fail", "look", "--run", &leaf]);
+    assert_eq!(failed.json()["run_id"], top.as_str());
+    assert_eq!(
+        argvs(&failed.json()["next"]),
+        argvs(&env.status(Some(&top))["next"])
+    );
+
+    for json in [false, true] {
+        let (top, leaf) = start(&env);
+        let mut args = vec!["workflow", "abort", leaf.as_str()];
+        if json {
+            args.insert(0, "--json");
+        }
+        let aborted = env.run(&args);
+        assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+        let top_next = argvs(&env.status(Some(&top))["next"]);
+        assert!(!top_next.is_empty());
+        if json {
+            let doc = aborted.json();
+            assert_eq!(doc["run_id"], leaf.as_str(), "{doc}");
+            assert_eq!(argvs(&doc["next"]), top_next, "{doc}");
+        } else {
+            assert_eq!(
+                command_blocks(&aborted.stdout),
+                vec![top_next],
+                "{}",
+                aborted.stdout
+            );
+            // It names the run whose step waited on it, and the top-most run that answers.
+            let mid = env.status(Some("mid"))["run_id"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let said = format!(
+                "↑ The parent run {mid} goes on (its step `deeper` waited on this run), and so does run {top} above it:"
+            );
+            assert!(aborted.stdout.contains(&said), "{}", aborted.stdout);
+        }
+    }
+}
+
+/// An output value or a report's message of several lines printed its later lines at the
+/// margin of `status`, where a value like "x\n✅ Step 9/9: done" read as a line of cortex's
+/// own: they stay indented under their first.
+fn a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step(env: Env) {
+    env.workflow(
+        "ml",
+        "name: ml\nsteps:\n  - name: a\n    prompt: a\n  - name: each\n    foreach: [x]\n    prompt: b\n  - {name: c, prompt: c}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "ml"]).code, 3);
+    for step in ["a", "each[0]"] {
+        let out = env.run(&[
+            "workflow",
+            "step",
+            "complete",
+            step,
+            "--output",
+            "k=one\n✅ Step 9/9: fake",
+            "--message",
+            "first\n✅ Workflow completed",
+            "--actor",
+            "tester",
+        ]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    }
+    let human = env.run(&["workflow", "status"]).stdout;
+    for line in human.lines() {
+        assert!(
+            !line.starts_with('✅')
+                || line.starts_with("✅ Step 1/3")
+                || line.starts_with("✅ Step 2/3"),
+            "a line of a value or message at the margin: {line:?}\n{human}"
+        );
+    }
+    assert!(
+        human.contains("   Output: k=one\n           ✅ Step 9/9: fake"),
+        "{human}"
+    );
+    assert!(
+        human.contains("   Reported by tester: first\n     ✅ Workflow completed"),
+        "{human}"
+    );
+    assert!(
+        human.contains("      Output: k=one\n              ✅ Step 9/9: fake"),
+        "{human}"
+    );
+}
+
+/// `orchestrate complete --output` and a phase's `$CORTEX_OUTPUT` gave outputs that the
+/// status document carried but `orchestrate status` never showed (a workflow's status shows
+/// each step's): each phase, and each item, shows its outputs.
+fn a_scenario_status_shows_each_phases_outputs(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/outs.yaml"),
+        "name: outs\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: echo artifact=a.tar >> \"$CORTEX_OUTPUT\"\n  - {name: review, description: r, condition: 'after:build'}\n  - name: each\n    description: e\n    condition: 'after:review'\n    foreach: [x]\n    run: echo \"seen=${{ item }}\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "outs"]).code, 3);
+    let done = env.run(&[
+        "orchestrate",
+        "complete",
+        "outs",
+        "review",
+        "--output",
+        "verdict=approved",
+    ]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let human = env.run(&["orchestrate", "status", "outs"]).stdout;
+    for line in [
+        "        output: artifact=a.tar\n",
+        "        output: verdict=approved\n",
+        "        output: seen=x\n",
+        "        output: seen=[\"x\"]\n",
+    ] {
+        assert!(human.contains(line), "{line:?} missing from\n{human}");
+    }
+}
+
+/// A `foreach:` phase whose every item met its criteria was shown completed with its
+/// checklist unchecked (`[ ] done`, `met: false`): the phase itself records none, its items
+/// do. Its criteria are met when every item that ran met them.
+fn a_foreach_phases_checklist_is_met_when_its_items_met_it(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/fe.yaml"),
+        "name: fe\ndescription: d\nphases:\n  - name: each\n    description: e\n    foreach: [a, b]\n    success_criteria: [Done]\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "fe"]).code, 3);
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "fe", "each[0]"]).code,
+        3
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "fe"]).json();
+    assert_eq!(doc["phases"][0]["criteria"][0]["met"], false, "{doc}");
+    assert_eq!(
+        env.run(&["orchestrate", "complete", "fe", "each[1]"]).code,
+        0
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", "fe"]).json();
+    assert_eq!(doc["phases"][0]["status"], "completed", "{doc}");
+    assert_eq!(doc["phases"][0]["criteria"][0]["met"], true, "{doc}");
+    let human = env.run(&["orchestrate", "status", "fe"]).stdout;
+    assert!(!human.contains("[ ] Done"), "{human}");
+}
+
+/// An item of a `foreach:` + `uses:` step whose child waited for a report was shown "Waiting
+/// for a report", as if a report on the item moved it (one is refused): it says it waits with
+/// its child run, and on which step of which run, with that step's prompt, as a step does.
+fn an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what(env: Env) {
+    env.workflow(
+        "kid",
+        "name: kid\ninputs:\n  what: {type: string, required: true}\nsteps:\n  - name: look\n    prompt: Review ${{ inputs.what }}\n    validate: [{output: verdict}]\n",
+    );
+    env.workflow(
+        "fan",
+        "name: fan\nsteps:\n  - name: reviews\n    foreach: [a, b]\n    uses: kid\n    with: {what: '${{ item }}'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fan"]).code, 3);
+    let child = env.status(Some("kid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let human = env.run(&["workflow", "status", "fan"]).stdout;
+    let expected = format!(
+        "   ⏳ reviews[0] (a): Waiting with its child run\n      Child run: {child}\n      Waits on: step `look` of run {child}\n      Prompt:\n        Review a\n      Report with: --output verdict=VALUE\n"
+    );
+    assert!(human.contains(&expected), "{human}");
+}
+
+/// `resume --dry-run` listed a `foreach:` step whose items were read as waiting for a report
+/// beside its items, and said only "run" or "wait" where the run's own dry run says what
+/// decides a step: its `if:`, its `foreach:` list, the workflow its `uses:` runs. It lists
+/// the items alone, and says those as `run --dry-run` does.
+fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env: Env) {
+    env.workflow("kid", "name: kid\nsteps:\n  - {name: look, prompt: look}\n");
+    env.workflow(
+        "plan",
+        "name: plan\ninputs:\n  env: {type: string, default: staging}\nsteps:\n  - name: ask\n    foreach: [a, b]\n    prompt: 'do ${{ item }}'\n  - name: gated\n    if: inputs.env == 'prod'\n    prompt: only prod\n  - name: reviews\n    foreach: [x]\n    uses: kid\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "plan"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "fail", "ask[0]"]).code, 1);
+    let dry = env.run(&["--json", "workflow", "resume", "plan", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let steps = dry.json()["steps"].clone();
+    assert_eq!(
+        steps,
+        serde_json::json!([
+            {"name": "ask[0]", "action": "wait"},
+            {"name": "ask[1]", "action": "wait"},
+            {"name": "gated", "action": "wait", "if": "inputs.env == 'prod'"},
+            {"name": "reviews", "action": "run", "foreach": "[\"x\"]", "uses": "kid"},
+        ]),
+        "{steps}"
+    );
+    let human = env.run(&["workflow", "resume", "plan", "--dry-run"]).stdout;
+    assert!(
+        human.contains(
+            "reviews                  run workflow `kid` (a child run), once per item of [\"x\"]"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("gated                    wait for a report (external step), if inputs.env == 'prod' (else skipped)"),
+        "{human}"
+    );
+}
+
+/// With two runs of a workflow waiting on the same step, `workflow step complete Plan` (no
+/// `--run`) reported on the latest and said only "Step `Plan` reported complete": it names the
+/// run it found; given `--run`, the line stays as it was.
+fn a_report_without_run_names_the_run_it_found(env: Env) {
+    env.workflow(
+        "twice",
+        "name: twice\nsteps:\n  - {name: Plan, prompt: p}\n  - {name: Do, prompt: d}\n",
+    );
+    let first = env.run(&["--json", "workflow", "run", "twice"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = env.run(&["--json", "workflow", "run", "twice"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "✅ Step `Plan` of run {second} reported complete.\n"
+        )),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["workflow", "step", "fail", "Plan", "--run", &first]);
+    assert!(
+        out.stdout.starts_with("❌ Step `Plan` reported failed.\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A CORTEX_HOME (or `--home`) naming a file was met with "cortex.config.json is invalid:
+/// Not a directory", as if a file in it were broken: it is refused as a home that is no
+/// folder, exit 2, with `--json` as one document.
+#[test]
+fn a_home_that_is_a_file_is_refused_as_such() {
+    let env = Env::new();
+    let file = env.project().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let home = file.to_str().unwrap();
+    for args in [
+        &["--home", home, "workflow", "run", "feature-development"][..],
+        &["--home", home, "--json", "workflow", "status"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("error: the home {home} is not a folder")),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("cortex.config.json"), "{}", out.stderr);
+    }
+    let doc = env
+        .run(&["--home", home, "--json", "workflow", "list"])
+        .json();
+    assert_eq!(doc["exit_code"], 2, "{doc}");
+}
+
 common::on_both_stores!(
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
@@ -1406,6 +2047,17 @@ common::on_both_stores!(
     a_last_step_reported_without_driving_before_post_checks_waits_and_is_not_interrupted,
     an_agent_following_next_literally_reaches_the_end_and_is_never_offered_a_resume_that_does_nothing,
     workflow_validate_all_gives_every_verdict_as_orchestrate_validate_all_does,
+    an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report,
+    a_stopped_runs_reason_names_who_stopped_it_and_their_message,
+    a_runs_start_message_is_shown_by_status,
+    a_child_that_failed_its_parent_suggests_the_parents_retry_first_and_once_over_the_parents_resume,
+    a_nested_child_failed_or_aborted_prints_one_block_of_commands_the_same_as_its_json_next,
+    a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step,
+    a_scenario_status_shows_each_phases_outputs,
+    a_foreach_phases_checklist_is_met_when_its_items_met_it,
+    an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what,
+    a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses,
+    a_report_without_run_names_the_run_it_found,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

@@ -179,7 +179,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         }
         Command::RequestStart { phase, by } => request_start(state, phase, by),
         Command::Abort { by } => {
-            let mut events = interrupt_active(state, "aborted");
+            // The run is over: a step still waiting for a report (a workflow's too) never
+            // gets one, and is shown ended, not waiting.
+            let mut events = interrupt_where(state, "aborted", |s| {
+                matches!(s, StepStatus::Running | StepStatus::Waiting)
+            });
             // Who aborted it, and why if they said.
             let reason = match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
                 Some(message) => format!("aborted by {}: {message}", by.actor),
@@ -241,8 +245,8 @@ fn interrupt_in_flight(state: &RunState, reason: &str) -> Vec<Event> {
     interrupt_where(state, reason, |s| s == StepStatus::Running)
 }
 
-/// Like `interrupt_in_flight`, and a scenario's phases waiting on a report end too (a stop or
-/// an abort deactivates every agent).
+/// Like `interrupt_in_flight`, and a scenario's phases waiting on a report end too (a stop
+/// deactivates every agent; a workflow's step waiting for a report goes on waiting).
 fn interrupt_active(state: &RunState, reason: &str) -> Vec<Event> {
     let scenario = state.is_scenario();
     interrupt_where(state, reason, |s| {

@@ -224,6 +224,10 @@ pub struct RunState {
     /// An operator asked a running driver to abort the run (who, and why).
     #[serde(default)]
     pub abort_requested: Option<crate::event::Operator>,
+    /// Who asked for the latest stop, why (their `--message`), and the signal that carried it
+    /// if one did: a stopped run's status says so. Cleared by a resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<(crate::event::Operator, Option<String>)>,
     /// The run's time limit set by the latest resume (`resume --timeout`, or the
     /// configuration in force then); none: the one recorded at `run`.
     #[serde(default)]
@@ -268,6 +272,7 @@ impl Default for RunState {
             stop_requested: false,
             submitted: false,
             abort_requested: None,
+            stopped_by: None,
             timeout_seconds: None,
             phase: RunPhase::NotStarted,
             steps: Vec::new(),
@@ -793,10 +798,12 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 reason: reason.clone(),
             };
         }
-        Event::StopRequested { by, abort, .. } => {
+        Event::StopRequested { by, abort, signal } => {
             state.stop_requested = true;
             if *abort {
                 state.abort_requested = Some(by.clone());
+            } else {
+                state.stopped_by = Some((by.clone(), signal.clone()));
             }
         }
         Event::RunStopped {} => {
@@ -856,6 +863,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.session_seq = rec.seq;
             state.stop_requested = false;
             state.abort_requested = None;
+            state.stopped_by = None;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
             // except during a rollback: the step that caused it stays failed.
             for s in state.steps.iter_mut().filter(|_| state.rollback.is_none()) {

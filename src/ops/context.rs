@@ -72,6 +72,15 @@ impl Ctx {
                 }
             },
         };
+        // A home that is there but no folder (a file, or a link to one) would fail later as
+        // if its files were broken ("cortex.config.json is invalid: Not a directory").
+        if home.exists() && !home.is_dir() {
+            return Err(CommandError::bad_input(format!(
+                "the home {} is not a folder",
+                home.display()
+            ))
+            .hint("set CORTEX_HOME or pass --home DIR naming a folder (made if missing)"));
+        }
         let implied = match std::env::var_os("CORTEX_HOME").filter(|h| !h.is_empty()) {
             Some(h) => Some(cwd.join(h)),
             None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cortex")),

@@ -11,7 +11,7 @@ use crate::execute::{
     DriveContext, DriveEnd, DriveError, DriverLock, Holder, Journal, Observer, StopFlag,
     WriteBehind, drive, rfc3339,
 };
-use crate::render::render_outcome;
+use crate::render::{render_outcome, render_outcome_line};
 
 /// What `run` does with the run it records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,7 +317,8 @@ fn drive_from(
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
     };
-    let human = render_outcome(&view, &ctx.home, SystemTime::now());
+    let now = SystemTime::now();
+    let human = render_outcome(&view, &ctx.home, now);
     let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
@@ -329,7 +330,8 @@ fn drive_from(
             let on = Handover {
                 parent: &parent,
                 child: &run_id,
-                child_outcome: &human,
+                // Without this run's commands: the parent's, below, are the ones to follow.
+                child_outcome: &render_outcome_line(&view, &ctx.home, now),
             };
             drive_parent_on(ctx, store, clock, ids, on, actor.clone(), live)
         })?;

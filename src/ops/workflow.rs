@@ -1098,15 +1098,27 @@ pub fn abort(
     let parent = super::drive::hand_over_ended_child(ctx, &mut *store, &state, "", by, &mut live)?;
     let mut text = text;
     if let Some(parent) = parent {
-        let parent_id = parent.json["run_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        text.push_str(&format!(
-            "\n↑ The parent run {parent_id} goes on (its step waited on this run):\n{}",
-            parent.human
-        ));
+        // The document is the top-most run's: said when it is not this run's parent.
+        let top = parent.json["run_id"].as_str().unwrap_or_default();
+        let direct = state.start.as_ref().and_then(|s| s.parent.as_ref());
+        let above = match direct {
+            Some(p) if p.run_id != top => format!(
+                "The parent run {} goes on (its step `{}` waited on this run), and so does run {top} above it",
+                p.run_id, p.step
+            ),
+            Some(p) => format!(
+                "The parent run {} goes on (its step `{}` waited on this run)",
+                p.run_id, p.step
+            ),
+            None => format!("The parent run {top} goes on (its step waited on this run)"),
+        };
+        text.push_str(&format!("\n↑ {above}:\n{}", parent.human));
         warnings.extend(parent.warnings);
+        // This run's document, with the commands the text ends with: the parent's (this run,
+        // aborted, has none of its own), so that `--json` suggests what the screen does.
+        let mut json = view.to_json();
+        json["next"] = parent.json["next"].clone();
+        return Ok(Output::new(json, text, code).warn(warnings));
     }
     Ok(Output::new(view.to_json(), text, code).warn(warnings))
 }
@@ -1349,9 +1361,14 @@ pub fn report_step(
         permanent: false,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
+    // Found without `--run` (the latest unfinished run, of several perhaps): say which.
+    let of = match report.run {
+        Some(_) => String::new(),
+        None => format!(" of run {run_id}"),
+    };
     let done = match journal.state.step(&step.name).map(|s| s.status) {
-        Some(StepStatus::Completed) => format!("✅ Step `{}` reported complete.\n", step.name),
-        _ => format!("❌ Step `{}` reported failed.\n", step.name),
+        Some(StepStatus::Completed) => format!("✅ Step `{}`{of} reported complete.\n", step.name),
+        _ => format!("❌ Step `{}`{of} reported failed.\n", step.name),
     };
     // A report drives the run on (one command per prompt step), unless asked not to; without
     // the values of the run's secret inputs it goes on as far as nothing runs (prompt steps),
@@ -1367,7 +1384,10 @@ pub fn report_step(
         return finish_driving(ctx, journal, by, lock, live);
     }
     drop(lock);
-    let view = ctx.view(&journal.state, false);
+    // Read with its child and parent runs: what a waiting `uses:` step waits on, and the
+    // parent a child that ended here leaves to be resumed.
+    let state = journal.state.clone();
+    let view = journal.nested(|store, _, _| ctx.view_with_children(&state, false, &*store));
     {
         let said = done.clone();
         let mut text = done;
@@ -1376,9 +1396,8 @@ pub fn report_step(
                 "✅ Workflow completed.\n   Head hash: {}\n",
                 view.head_hash
             ));
-        } else {
-            text.push_str(&crate::render::render_next(&view.next));
         }
+        text.push_str(&crate::render::render_next(&view.next));
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
         let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);

@@ -189,6 +189,11 @@ pub fn preview_resume(
         } else if compensate.contains(&s.name) {
             Action::Rerun
         } else {
+            // A `foreach:` step whose items were read: each item says what happens to it, on
+            // its own line (the step itself is neither run nor reported on).
+            if s.items.is_some() {
+                continue;
+            }
             match s.status {
                 StepStatus::Completed => Action::Reuse,
                 StepStatus::Skipped => Action::Skipped,
@@ -197,7 +202,25 @@ pub fn preview_resume(
                 _ => Action::Run,
             }
         };
-        plan.push(step(&s.name, action));
+        let mut planned = step(&s.name, action);
+        // What will decide it, as a run's plan says: the `if:` not checked yet, the list of a
+        // `foreach:` not read yet, the workflow a `uses:` step runs.
+        if matches!(action, Action::Run | Action::Rerun | Action::Wait)
+            && let Some(d) = after.definition(i)
+        {
+            planned.if_ = d
+                .if_
+                .as_ref()
+                .filter(|_| s.condition.is_none())
+                .map(|c| c.text());
+            planned.foreach = d
+                .foreach
+                .as_ref()
+                .filter(|_| s.items.is_none() && s.item.is_none())
+                .map(|f| f.text());
+            planned.uses = d.uses.clone();
+        }
+        plan.push(planned);
     }
     Ok(plan)
 }

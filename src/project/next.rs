@@ -139,10 +139,12 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             }
             // Back to the previous checkpoint: undo the last completed step. Rolling back to
             // the last completed step itself would undo nothing (a `--retry` by another name).
+            // Steps only: an item of a `foreach:` step is no checkpoint (`--rollback-to` names
+            // its step, whose items run again with it).
             let done: Vec<&str> = view
                 .steps
                 .iter()
-                .filter(|s| s.status == StepStatus::Completed)
+                .filter(|s| s.status == StepStatus::Completed && s.item.is_none())
                 .map(|s| s.name.as_str())
                 .collect();
             if let [.., before, last] = done[..] {

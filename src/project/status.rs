@@ -423,25 +423,53 @@ impl StatusView {
         if changed && self.as_of.is_none() {
             self.next = super::next_actions(&self);
         }
-        // A child run over for good whose parent was stopped meanwhile (Ctrl-C on the parent
-        // stops both; the child was then resumed on its own): nobody will drive the parent on
-        // by itself, and resuming it is how its `uses:` step takes this run's end.
+        // A child run whose parent was stopped, or failed with it (its `uses:` step took this
+        // run's failure), and whose step still links to it: nobody will drive the parent on
+        // by itself. Once this run is over for good (resumed on its own, then ended), resuming
+        // the parent is how its step takes this run's end; while this run is failed and
+        // resumable, the parent's `--retry` retries it and goes on with both (a resume of this
+        // run alone would end it and leave the parent failed).
         if self.as_of.is_none()
             && let Some(parent) = self.parent.clone()
-            && child(&self.run_id).is_some_and(|c| c.outcome().is_some())
+            && let Some(me) = child(&self.run_id)
             && let Some(p) = child(&parent.run_id)
-            && p.phase == RunPhase::Stopped
             && p.step(&parent.step)
                 .and_then(|s| s.child.as_ref())
                 .is_some_and(|c| c.run_id == self.run_id)
         {
-            self.next.push(super::next::Suggestion::new(
-                &["workflow", "resume", &parent.run_id],
-                format!(
-                    "the parent run is stopped: it goes on, its step `{}` taking this run's end",
-                    parent.step
-                ),
-            ));
+            let paused = matches!(p.phase, RunPhase::Paused { .. })
+                && p.step(&parent.step)
+                    .is_some_and(|s| s.status == StepStatus::Failed);
+            let over = me.outcome().is_some();
+            let failed = matches!(me.phase, RunPhase::Paused { .. });
+            if over && p.phase == RunPhase::Stopped {
+                self.next.push(super::next::Suggestion::new(
+                    &["workflow", "resume", &parent.run_id],
+                    format!(
+                        "the parent run is stopped: it goes on, its step `{}` taking this run's end",
+                        parent.step
+                    ),
+                ));
+            } else if over && paused {
+                self.next.push(super::next::Suggestion::new(
+                    &["workflow", "resume", &parent.run_id, "--retry"],
+                    format!(
+                        "the parent run failed with this run: it goes on, its step `{}` taking this run's end",
+                        parent.step
+                    ),
+                ));
+            } else if failed && paused {
+                self.next.insert(
+                    0,
+                    super::next::Suggestion::new(
+                        &["workflow", "resume", &parent.run_id, "--retry"],
+                        format!(
+                            "the parent run failed with this run: its step `{}` retries this run, and both go on",
+                            parent.step
+                        ),
+                    ),
+                );
+            }
         }
         self
     }
@@ -519,6 +547,9 @@ pub struct StatusView {
     pub ended_at: Option<String>,
     pub working_dir: String,
     pub actor: String,
+    /// What the one who started it said (`run --message`); a schedule's is `scheduled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// Started by a schedule: when it was due and by which expression.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<String>,
@@ -600,7 +631,17 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     let reason = match &state.phase {
         RunPhase::Paused { reason } => Some(reason.clone()),
         RunPhase::Finished { .. } => state.finish_reason.clone(),
-        RunPhase::Stopped => Some("stopped by request; resume continues it".into()),
+        RunPhase::Stopped => Some(match &state.stopped_by {
+            // Who stopped it and why, as an abort's reason says.
+            Some((by, signal)) => {
+                let how = signal.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+                match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
+                    Some(m) => format!("stopped by {}{how}: {m}; resume continues it", by.actor),
+                    None => format!("stopped by {}{how}; resume continues it", by.actor),
+                }
+            }
+            None => "stopped by request; resume continues it".into(),
+        }),
         RunPhase::Running if state.submitted && !driver_alive && status != RunStatus::Interrupted => {
             Some("submitted for workers: a `cortex worker` drives it (resume drives it here instead)".into())
         }
@@ -633,6 +674,10 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         ended_at: state.ended_at.clone(),
         working_dir: start.map_or_else(String::new, |s| s.working_dir.clone()),
         actor: start.map_or_else(String::new, |s| s.by.actor.clone()),
+        message: start
+            .filter(|s| s.by.actor != crate::decide::SCHEDULE_ACTOR)
+            .and_then(|s| s.by.message.clone())
+            .filter(|m| !m.trim().is_empty()),
         scheduled: start
             .filter(|s| s.by.actor == crate::decide::SCHEDULE_ACTOR)
             .and_then(|s| s.by.message.clone()),
@@ -719,14 +764,30 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 profiles: phase(i).map(|p| p.profiles.clone()).unwrap_or_default(),
                 criteria: phase(i)
                     .map(|p| {
-                        let met = state.criteria_met.get(&s.name);
+                        // A `foreach:` phase's criteria are met by its items: met when every
+                        // item that ran met it (the phase itself records none).
+                        let units: Vec<&str> = if s.items.is_some() {
+                            state
+                                .item_units(i)
+                                .filter(|&j| state.steps[j].status != StepStatus::Skipped)
+                                .map(|j| state.steps[j].name.as_str())
+                                .collect()
+                        } else {
+                            vec![s.name.as_str()]
+                        };
                         p.success_criteria
                             .iter()
                             .map(|c| CriterionView {
                                 // Shown as it runs: templates rendered (the log names it as
                                 // written).
                                 criterion: state.render_in(&c.label(), i),
-                                met: met.is_some_and(|m| m.contains(&c.label())),
+                                met: !units.is_empty()
+                                    && units.iter().all(|u| {
+                                        state
+                                            .criteria_met
+                                            .get(*u)
+                                            .is_some_and(|m| m.contains(&c.label()))
+                                    }),
                             })
                             .collect()
                     })

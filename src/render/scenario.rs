@@ -114,6 +114,10 @@ pub fn render_scenario_status(
     if let Some(when) = &view.scheduled {
         let _ = writeln!(out, "Started by the schedule: {when}");
     }
+    if let Some(m) = &view.message {
+        let m = m.replace('\n', "\n  ");
+        let _ = writeln!(out, "Started by {}: {m}", view.actor);
+    }
     let _ = writeln!(out, "Status: {}", view.status.as_str());
     let finished = !view.resumable;
     let end = if finished {
@@ -223,7 +227,20 @@ pub fn render_scenario_status(
         }
         super::status::gate_lines(&mut out, "        ", &s.required_outputs, &s.checks);
         if let Some(by) = &s.reported_by {
-            let _ = writeln!(out, "        {}", super::status::reported_line(by));
+            let _ = writeln!(
+                out,
+                "        {}",
+                super::status::reported_line(by, "        ")
+            );
+        }
+        // What it gave (`orchestrate complete --output`, `$CORTEX_OUTPUT`), as a workflow
+        // step's status shows it.
+        for (k, v) in &s.outputs {
+            let _ = writeln!(
+                out,
+                "        output: {}",
+                super::status::output_line(k, v, "                ")
+            );
         }
         if let Some(w) = &s.worker {
             let line = super::status::worker_line(w, s.lease_lapsed);

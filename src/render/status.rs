@@ -49,9 +49,11 @@ fn tail_block(out: &mut String, tail: &str) {
 }
 
 /// `Reported by ACTOR: MESSAGE`.
-pub(crate) fn reported_line(by: &crate::event::Operator) -> String {
+/// "Reported by ACTOR: MESSAGE", the lines of a message of several under its first with
+/// `indent` (the line's own, plus two).
+pub(crate) fn reported_line(by: &crate::event::Operator, indent: &str) -> String {
     match &by.message {
-        Some(m) => format!("Reported by {}: {m}", by.actor),
+        Some(m) => format!("Reported by {}: {}", by.actor, hanging(m, indent.len() + 2)),
         None => format!("Reported by {}", by.actor),
     }
 }
@@ -214,11 +216,23 @@ pub fn gate_lines(out: &mut String, indent: &str, outputs: &[String], checks: &[
     }
 }
 
+/// `KEY=VALUE` of an output as a status shows it: its first 80 characters, the lines of a
+/// value of several under its first with `indent`, so that no line of it starts at the margin
+/// (where it would read as a line of cortex's own).
+pub(crate) fn output_line(key: &str, value: &str, indent: &str) -> String {
+    let shown: String = value.chars().take(80).collect();
+    format!("{key}={}", hanging(&shown, indent.len()))
+}
+
 /// One item of a `foreach:` step, under it.
 fn item_block(out: &mut String, s: &StepView) {
     let (icon, label) = step_badge(s.status);
     let value = item_value(s).unwrap_or_default();
-    let mut status = label.to_string();
+    let mut status = match (&s.uses, s.status) {
+        // What moves it is in its child run, not a report on it.
+        (Some(_), StepStatus::Waiting) => "Waiting with its child run".to_string(),
+        _ => label.to_string(),
+    };
     if s.attempts > 1 {
         let _ = write!(status, " (attempt {})", s.attempts);
     }
@@ -234,12 +248,22 @@ fn item_block(out: &mut String, s: &StepView) {
     if let Some(u) = s.uses.as_ref().and_then(|u| u.run_id.as_ref()) {
         let _ = writeln!(out, "      Child run: {u}");
     }
+    if let Some(w) = s.uses.as_ref().and_then(|u| u.waits_on.as_ref()) {
+        // As a step's: the report that moves it, down its child runs.
+        let _ = writeln!(out, "      Waits on: step `{}` of run {}", w.step, w.run_id);
+        if let Some(p) = &w.prompt {
+            let _ = writeln!(out, "      Prompt:");
+            for line in p.lines() {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
+        gate_lines(out, "      ", &w.required_outputs, &[]);
+    }
     for (k, v) in &s.outputs {
-        let shown: String = v.chars().take(80).collect();
-        let _ = writeln!(out, "      Output: {k}={}", hanging(&shown, 14));
+        let _ = writeln!(out, "      Output: {}", output_line(k, v, "              "));
     }
     if let Some(by) = &s.reported_by {
-        let _ = writeln!(out, "      {}", reported_line(by));
+        let _ = writeln!(out, "      {}", reported_line(by, "      "));
     }
 }
 
@@ -261,8 +285,11 @@ fn step_block(
 ) {
     let running = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
     // A step still in flight when its run ended for good (an abort while it waited for a
-    // report) is not waiting any more: said so, its time counted to the run's end.
-    let cut = running.then_some(over).flatten();
+    // report; older logs leave it waiting) is not waiting any more: said so, its time counted
+    // to its end or the run's.
+    let cut = (running || s.status == StepStatus::Stopped)
+        .then_some(over)
+        .flatten();
     let (icon, label) = match cut {
         Some(o) if o.aborted => ("⏹️", "Not finished: the run was aborted"),
         Some(_) => ("⏹️", "Not finished: the run ended"),
@@ -270,7 +297,7 @@ fn step_block(
     };
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
     let end = match cut {
-        Some(o) => o.ended_at,
+        Some(o) => s.ended_at.as_deref().or(o.ended_at),
         None if running => None,
         None => s.ended_at.as_deref(),
     };
@@ -288,7 +315,7 @@ fn step_block(
     }
     let _ = writeln!(out, "   Status: {status}");
     if let Some(by) = &s.reported_by {
-        let _ = writeln!(out, "   {}", reported_line(by));
+        let _ = writeln!(out, "   {}", reported_line(by, "   "));
     }
     if let Some(w) = &s.worker {
         let _ = writeln!(out, "   {}", worker_line(w, s.lease_lapsed));
@@ -300,6 +327,7 @@ fn step_block(
     if let Some(e) = &s.error
         && matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
         && !s.runs_as_items()
+        && cut.is_none()
     {
         let _ = writeln!(out, "   Error: {}", hanging(e, 10));
     }
@@ -311,8 +339,7 @@ fn step_block(
         let _ = writeln!(out, "   Reason: {}", hanging(e, 11));
     }
     for (k, v) in &s.outputs {
-        let shown: String = v.chars().take(80).collect();
-        let _ = writeln!(out, "   Output: {k}={}", hanging(&shown, 11));
+        let _ = writeln!(out, "   Output: {}", output_line(k, v, "           "));
     }
     if let Some(p) = &s.prompt {
         let _ = writeln!(out, "   Prompt:");
@@ -336,6 +363,11 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     let _ = writeln!(out, "   Run: {}", view.run_id);
     if let Some(when) = &view.scheduled {
         let _ = writeln!(out, "   Started by the schedule: {when}");
+    }
+    if let Some(m) = &view.message {
+        // A message of several lines keeps its lines under it.
+        let m = m.replace('\n', "\n     ");
+        let _ = writeln!(out, "   Started by {}: {m}", view.actor);
     }
     // A decided rollback that waits for a driver is not waiting on a report.
     let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
@@ -487,6 +519,19 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
 /// `home` is where the run's derived files are (`runs/<id>/results.json` is shown under it:
 /// a path relative to nothing the reader knows sent them looking in their project).
 pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime) -> String {
+    let mut out = render_outcome_line(view, home, now);
+    let title = if matches!(view.status, RunStatus::Waiting | RunStatus::Completed) {
+        "Next"
+    } else {
+        "Recovery options"
+    };
+    commands_block(&mut out, title, &view.next);
+    out
+}
+
+/// `render_outcome` without its commands: how a child run ended, said before its parent goes
+/// on (the parent's commands are the ones that count then).
+pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: SystemTime) -> String {
     let mut out = String::new();
     let kind = match view.kind {
         crate::event::RunKind::Workflow => "Workflow",
@@ -588,12 +633,6 @@ pub fn render_outcome(view: &StatusView, home: &std::path::Path, now: SystemTime
             }
         }
     }
-    let title = if matches!(view.status, RunStatus::Waiting | RunStatus::Completed) {
-        "Next"
-    } else {
-        "Recovery options"
-    };
-    commands_block(&mut out, title, &view.next);
     out
 }
 
