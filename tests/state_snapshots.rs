@@ -185,3 +185,39 @@ fn a_forged_snapshot_never_changes_status_and_log_verify_names_it() {
         .to_string();
     assert!(reason.contains("differs from the fold"), "{reason}");
 }
+
+/// A snapshot written by a build whose state had another form (an upgrade added a field to
+/// the run state): before, `status` restored it — reading the new field as its default, a
+/// state the log never had — and `log verify` called the difference tampering. A saved state
+/// names its form (a digest of the source of the state's types); one in another form, or from
+/// before forms were named, is neither used nor reported, while a damaged one still is.
+#[test]
+fn a_snapshot_from_a_build_with_another_state_form_is_not_used_nor_called_tampered() {
+    let (env, run_id, events) = finished_run();
+    let mut store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+    let full = replay(&events);
+    let head = events.len() - 1;
+    // What the older build saw differs from this build's fold (here: the reason).
+    let older = failed(&events);
+    let legacy = serde_json::to_string(&older).unwrap();
+    let other_form = format!(
+        "{{\"format\":\"0123456789abcdef\",\"state\":{}}}",
+        serde_json::to_string(&older).unwrap()
+    );
+    assert!(snapshot_json(&older).contains(cortex::decide::state_format()));
+    for saved in [legacy, other_form] {
+        store
+            .save_snapshot(&Snapshot::seal(
+                &run_id,
+                head as u64,
+                &events[head].hash,
+                saved.clone(),
+            ))
+            .unwrap();
+        let mut loaded = load_state(&store, &run_id).unwrap();
+        loaded.run_id = full.run_id.clone();
+        assert_eq!(loaded, full, "a snapshot in another form was used: {saved:.80}");
+        assert_eq!(check_snapshots(&store, None).unwrap(), None, "{saved:.80}");
+    }
+    assert_eq!(env.run(&["log", "verify"]).code, 0);
+}

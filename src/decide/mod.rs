@@ -26,5 +26,6 @@ pub use schedule::{
 };
 pub use state::{
     AgentRun, Checkpoint, ChildLink, ItemOf, Rollback, RunPhase, RunState, StepState, StepStatus,
-    evolve, evolve_in_place, replay, restore, snapshot_json, time_limit_reason,
+    evolve, evolve_in_place, replay, restore, snapshot_format, snapshot_json, state_format,
+    time_limit_reason,
 };

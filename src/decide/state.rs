@@ -1078,16 +1078,69 @@ pub fn replay<'a>(events: impl IntoIterator<Item = &'a Recorded>) -> RunState {
     events.into_iter().fold(RunState::default(), evolve)
 }
 
-/// A state saved as JSON (a snapshot: a cache of the fold, never a source of truth).
+/// The form of a saved state, as this build writes and reads it: a digest of the source that
+/// defines `RunState` and every type it holds. A snapshot records it; one written in another
+/// form (by a build whose state had other fields, before or after an upgrade) is not used and
+/// is no sign of tampering — restoring it would read a missing field as its default, a state
+/// the log never had. Derived from the source so that no change can forget to bump it: any
+/// edit of these files leaves older snapshots unused (a replay, then a new snapshot).
+pub fn state_format() -> &'static str {
+    static FORMAT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut h = blake3::Hasher::new();
+        for source in [
+            include_str!("state.rs"),
+            include_str!("items.rs"),
+            include_str!("../event/body.rs"),
+            include_str!("../event/values.rs"),
+        ] {
+            h.update(&(source.len() as u64).to_le_bytes());
+            h.update(source.as_bytes());
+        }
+        h.finalize().to_hex()[..16].to_string()
+    });
+    &FORMAT
+}
+
+/// A state saved as JSON (a snapshot: a cache of the fold, never a source of truth), with the
+/// form it is in (`state_format`).
 pub fn snapshot_json(state: &RunState) -> String {
-    serde_json::to_string(state).expect("run states serialise")
+    #[derive(Serialize)]
+    struct Saved<'a> {
+        format: &'a str,
+        state: &'a RunState,
+    }
+    serde_json::to_string(&Saved {
+        format: state_format(),
+        state,
+    })
+    .expect("run states serialise")
+}
+
+/// The form a saved state says it is in (`state_format`); None when it names none (written
+/// before snapshots recorded it) or is not JSON.
+pub fn snapshot_format(snapshot: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Form {
+        format: Option<String>,
+    }
+    serde_json::from_str::<Form>(snapshot).ok()?.format
 }
 
 /// A state from a snapshot taken at some event of the run, completed with what the snapshot
 /// leaves out (the definition and what is derived from it), which `first` — the run's
-/// `run_started` event — rebuilds. None if the snapshot does not decode.
+/// `run_started` event — rebuilds. None if the snapshot does not decode or is in another form
+/// than this build's (`state_format`).
 pub fn restore(snapshot: &str, first: &Recorded) -> Option<RunState> {
-    let mut state: RunState = serde_json::from_str(snapshot).ok()?;
+    #[derive(Deserialize)]
+    struct Saved {
+        format: String,
+        state: RunState,
+    }
+    let saved: Saved = serde_json::from_str(snapshot).ok()?;
+    if saved.format != state_format() {
+        return None;
+    }
+    let mut state = saved.state;
     let base = evolve(RunState::default(), first);
     state.start = base.start;
     state.workflow = base.workflow;

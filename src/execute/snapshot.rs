@@ -1,7 +1,9 @@
 //! Snapshots of run states: taken for readers of long runs, used only while sealed to the
 //! chain, and checked against the log by `log verify`.
 
-use crate::decide::{RunState, evolve_in_place, replay, restore, snapshot_json};
+use crate::decide::{
+    RunState, evolve_in_place, replay, restore, snapshot_format, snapshot_json, state_format,
+};
 use crate::store::{BadEvent, EventStore, Snapshot, StoreError, stream_run};
 
 /// Runs with more events than this since their last snapshot get a new one when read.
@@ -57,10 +59,12 @@ fn restore_sealed(
 
 /// Whether `state` is `SNAPSHOT_EVERY` events past the run's last snapshot.
 pub fn snapshot_due(store: &dyn EventStore, state: &RunState) -> bool {
+    // A snapshot in another form than this build's is not used: as if there were none.
     let last = store
         .load_snapshot(&state.run_id)
         .ok()
         .flatten()
+        .filter(in_this_form)
         .map_or(0, |s| s.seq + 1);
     state.events > 0 && state.events >= last + SNAPSHOT_EVERY
 }
@@ -78,8 +82,27 @@ pub fn maybe_snapshot(store: &mut dyn EventStore, state: &RunState) {
     }
 }
 
+/// Whether `snapshot` holds a state in the form this build writes (`state_format`).
+fn in_this_form(snapshot: &Snapshot) -> bool {
+    snapshot_format(&snapshot.state).as_deref() == Some(state_format())
+}
+
+/// Whether `snapshot` holds a state another build wrote in its own form: one that names
+/// another form, or one from before snapshots named theirs (a state object, with the run's
+/// id and steps). Not what a damaged or forged text is.
+fn in_another_form(snapshot: &Snapshot) -> bool {
+    match snapshot_format(&snapshot.state) {
+        Some(form) => form != state_format(),
+        None => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
+            &snapshot.state,
+        )
+        .is_ok_and(|state| state.contains_key("run_id") && state.contains_key("steps")),
+    }
+}
+
 /// `log verify`'s check of the cache: every stored snapshot (of one run, or all) must be
-/// sealed, taken at an event of its run that still has the hash it records, and equal to the
+/// sealed, taken at an event of its run that still has the hash it records, and — when in
+/// this build's form, the only ones ever used — equal to the
 /// fold of the log up to that event (each snapshotted run is replayed that far). Returns the
 /// first that is not, naming its run, its seq and why.
 pub fn check_snapshots(
@@ -116,6 +139,12 @@ fn snapshot_problem(
     };
     if at.hash != snapshot.hash {
         return Ok(Some("the event it was taken at has another hash"));
+    }
+    // Sealed and at its event, but written by a build whose state had another form (an
+    // upgrade): never used (`restore` refuses it), so nothing it says can reach a reader, and
+    // comparing it with this build's fold would call a field added since a difference.
+    if in_another_form(snapshot) {
+        return Ok(None);
     }
     let folded = replay(&events[..=snapshot.seq as usize]);
     Ok(match restore(&snapshot.state, &events[0]) {
