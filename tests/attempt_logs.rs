@@ -1024,7 +1024,7 @@ fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly()
 /// silently — while `cortex logs` and `--raw` still give all of it.
 fn a_json_document_of_cortex_logs_holds_the_last_bytes_of_a_huge_log_and_says_it_is_truncated() {
     let env = Env::new();
-    let max = cortex::ops::log::JSON_OUTPUT_MAX as usize;
+    let max = cortex::ops::attempt_logs::JSON_OUTPUT_MAX as usize;
     assert_eq!(
         max,
         8 << 20,

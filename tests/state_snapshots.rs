@@ -216,7 +216,10 @@ fn a_snapshot_from_a_build_with_another_state_form_is_not_used_nor_called_tamper
             .unwrap();
         let mut loaded = load_state(&store, &run_id).unwrap();
         loaded.run_id = full.run_id.clone();
-        assert_eq!(loaded, full, "a snapshot in another form was used: {saved:.80}");
+        assert_eq!(
+            loaded, full,
+            "a snapshot in another form was used: {saved:.80}"
+        );
         assert_eq!(check_snapshots(&store, None).unwrap(), None, "{saved:.80}");
     }
     assert_eq!(env.run(&["log", "verify"]).code, 0);

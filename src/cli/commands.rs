@@ -123,7 +123,7 @@ pub fn dispatch(
                     return Err(raw_output_only("logs --raw", "the bytes an attempt wrote"));
                 }
                 let step = step.expect("clap requires STEP with --raw");
-                let log = ops::log::raw_attempt_log(ctx, run, step, attempt)?;
+                let log = ops::attempt_logs::raw_attempt_log(ctx, run, step, attempt)?;
                 let mut reader = log.reader;
                 let mut out = super::RawOut::new();
                 let mut piece = vec![0u8; 64 * 1024];
@@ -150,7 +150,7 @@ pub fn dispatch(
             }
             if follow {
                 // With --json, one document once the run stops moving.
-                ops::log::follow_attempt_logs(ctx, run, step, &mut |text| {
+                ops::attempt_logs::follow_attempt_logs(ctx, run, step, &mut |text| {
                     if !json {
                         super::out(text);
                     }
@@ -160,10 +160,10 @@ pub fn dispatch(
                 }
             }
             if json {
-                return done(ops::log::attempt_logs(ctx, run, step));
+                return done(ops::attempt_logs::attempt_logs(ctx, run, step));
             }
             // Printed as it is read, each attempt's file in pieces.
-            ops::log::print_attempt_logs(ctx, run, step, &mut |text| super::out(text))
+            ops::attempt_logs::print_attempt_logs(ctx, run, step, &mut |text| super::out(text))
         }
         TopCommand::Worker {
             name,

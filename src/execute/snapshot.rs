@@ -93,10 +93,8 @@ fn in_this_form(snapshot: &Snapshot) -> bool {
 fn in_another_form(snapshot: &Snapshot) -> bool {
     match snapshot_format(&snapshot.state) {
         Some(form) => form != state_format(),
-        None => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
-            &snapshot.state,
-        )
-        .is_ok_and(|state| state.contains_key("run_id") && state.contains_key("steps")),
+        None => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&snapshot.state)
+            .is_ok_and(|state| state.contains_key("run_id") && state.contains_key("steps")),
     }
 }
 

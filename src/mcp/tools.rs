@@ -481,7 +481,7 @@ fn operate(
         }
         "logs" => {
             let a: LogsArgs = parse(tool, args)?;
-            ops::log::attempt_logs(ctx, a.run.as_deref(), a.step.as_deref())
+            ops::attempt_logs::attempt_logs(ctx, a.run.as_deref(), a.step.as_deref())
         }
         "schedule_list" => {
             let a: ScheduleListArgs = parse(tool, args)?;

@@ -6,6 +6,7 @@
 mod activity;
 pub mod agents;
 pub mod attempt_file;
+pub mod attempt_logs;
 pub mod background;
 mod context;
 mod drive;

@@ -257,9 +257,13 @@ pub async fn run_logs(
         blocking(&shared, move |shared| {
             let (run_id, _) = find(shared, &id)?;
             let step = get(&q, "step");
-            // At most `ops::log::JSON_OUTPUT_MAX` of output, the last of it, marked
+            // At most `ops::attempt_logs::JSON_OUTPUT_MAX` of output, the last of it, marked
             // `truncated`; the whole of one attempt is streamed by `.../logs/{step}/raw`.
-            Ok(ops::log::attempt_logs(&shared.ctx, Some(&run_id), step)?)
+            Ok(ops::attempt_logs::attempt_logs(
+                &shared.ctx,
+                Some(&run_id),
+                step,
+            )?)
         })
         .await,
     )
@@ -292,7 +296,7 @@ pub async fn run_raw_log(
         let (run_id, kind) = find(shared, &id)?;
         // A step named in the path that the run does not have is a 404, as for its actions.
         actions::has_step(shared, &run_id, kind, &step)?;
-        Ok(ops::log::raw_attempt_log(
+        Ok(ops::attempt_logs::raw_attempt_log(
             &shared.ctx,
             Some(&run_id),
             &step,

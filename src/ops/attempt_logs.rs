@@ -1,0 +1,830 @@
+//! The whole output of a run's attempts as kept beside the log (`cortex logs`): printed,
+//! followed while the run goes on, answered as one document (at most `JSON_OUTPUT_MAX` of it),
+//! or read raw and checked against the size and blake3 its `attempt_log` event records.
+
+use std::path::Path;
+
+use super::{CommandError, Ctx, Output, attempt_file, exit};
+use crate::render::{AttemptText, attempt_text};
+use crate::store::{EventStore, Location};
+
+/// One attempt whose output `cortex logs` shows.
+struct Shown {
+    step: String,
+    attempt: u32,
+    /// The file its output is written to (as its `attempt_log` names it, once recorded).
+    file: String,
+    /// How much of the file has been printed (`--follow`).
+    offset: u64,
+    /// Its header was printed (`--follow`).
+    headed: bool,
+    /// Its end was seen: nothing more comes.
+    ended: bool,
+    /// What its `attempt_log` recorded: size and blake3.
+    recorded: Option<(u64, String)>,
+    /// The home that wrote its file, as its `attempt_log` records it.
+    writer: Option<String>,
+    /// The tail its end kept in the log.
+    tail: String,
+    /// It ran a process (it ended with an exit, a signal, a timeout or an agent's failure), so
+    /// it had output to keep or none.
+    ran_process: bool,
+    /// A `uses:` step's attempt: the child run it ran.
+    child: Option<String>,
+    /// The host it ran on (its worker's, else its driver's).
+    host: Option<String>,
+}
+
+/// The run's events read so far, and the attempts of the wanted step (or of every step).
+struct Tracker<'a> {
+    run_id: String,
+    step: Option<&'a str>,
+    seen: u64,
+    state: crate::decide::RunState,
+    shown: Vec<Shown>,
+    /// This home's identity and host, and whether the log is a SQLite file.
+    this: crate::execute::ThisHome,
+    /// The home its attempt logs are written under.
+    home: std::path::PathBuf,
+    /// What the commands it suggests carry after `cortex` (`Ctx::globals`).
+    globals: Vec<String>,
+}
+
+/// What `cortex logs` shows of one attempt: what it says before the output (its header, and
+/// a mark) or instead of it, where the output is, and its JSON fields but the output's text.
+struct AttemptView {
+    json: serde_json::Value,
+    text: String,
+    body: Option<Body>,
+}
+
+/// An attempt's output, in its file (open while it is shown): read in pieces, never whole.
+struct Body {
+    file: std::fs::File,
+    /// Where the bytes shown end: the file's end (an attempt that ended, or whose file is
+    /// recorded), or the end of its last whole line (one still writing).
+    end: u64,
+    /// It is all there is (a last line without its line end is given one).
+    complete: bool,
+    /// The size and blake3 the log recorded, which the file was found to hold (`kept`): the
+    /// bytes streamed must be them too, or it changed while it was shown.
+    vouched: Option<(u64, String)>,
+}
+
+impl<'a> Tracker<'a> {
+    fn new(ctx: &Ctx, run_id: String, step: Option<&'a str>) -> Result<Self, CommandError> {
+        Ok(Tracker {
+            run_id,
+            step,
+            seen: 0,
+            state: crate::decide::RunState::default(),
+            shown: Vec::new(),
+            this: crate::execute::ThisHome::of(
+                &ctx.home,
+                matches!(ctx.location()?, Location::Sqlite(_)),
+            ),
+            home: ctx.home.clone(),
+            globals: ctx.globals(),
+        })
+    }
+
+    /// A command to suggest, as `Ctx::cmd` writes it.
+    fn cmd(&self, args: &[&str]) -> String {
+        crate::render::suggested_command(&self.globals, args)
+    }
+
+    /// The step asked for, one of the items of the `foreach:` step asked for, or any step.
+    fn wanted(&self, name: &str) -> bool {
+        let Some(asked) = self.step else {
+            return true;
+        };
+        crate::definition::same_name(asked, name)
+            || self
+                .state
+                .step(name)
+                .and_then(|s| s.item.as_ref())
+                .is_some_and(|item| crate::definition::same_name(asked, &item.parent))
+    }
+
+    fn find(&mut self, step: &str, attempt: u32) -> Option<&mut Shown> {
+        self.shown
+            .iter_mut()
+            .find(|s| s.step == step && s.attempt == attempt)
+    }
+
+    /// Read the events appended since the last read; how many there were.
+    fn read(&mut self, store: &dyn EventStore) -> Result<usize, CommandError> {
+        use crate::event::{AttemptEnd, Event};
+        let events = store.read_run_from(&self.run_id, self.seen)?;
+        for rec in &events {
+            self.state = crate::decide::evolve(std::mem::take(&mut self.state), rec);
+            self.seen = rec.seq + 1;
+            match &rec.event {
+                Event::StepStarted { step, attempt } if self.wanted(step) => {
+                    let Some(index) = self.state.step_index(step) else {
+                        continue;
+                    };
+                    let host = self.state.steps[index]
+                        .claimed
+                        .as_ref()
+                        .filter(|c| c.attempt == *attempt)
+                        .map(|c| c.host.clone())
+                        .or_else(|| self.state.driver.as_ref().map(|d| d.host.clone()));
+                    self.shown.push(Shown {
+                        step: step.clone(),
+                        attempt: *attempt,
+                        file: crate::execute::attempt_log_name(&self.run_id, index, *attempt),
+                        offset: 0,
+                        headed: false,
+                        ended: false,
+                        recorded: None,
+                        writer: None,
+                        tail: String::new(),
+                        ran_process: false,
+                        child: None,
+                        host,
+                    });
+                }
+                Event::AttemptLog {
+                    step,
+                    attempt,
+                    file,
+                    bytes,
+                    blake3,
+                    home,
+                } => {
+                    if let Some(s) = self.find(step, *attempt) {
+                        s.file.clone_from(file);
+                        s.recorded = Some((*bytes, blake3.clone()));
+                        s.writer.clone_from(home);
+                    }
+                }
+                Event::StepSucceeded {
+                    step,
+                    attempt,
+                    end,
+                    output_tail,
+                    ..
+                }
+                | Event::StepFailed {
+                    step,
+                    attempt,
+                    end,
+                    output_tail,
+                    ..
+                } => {
+                    if let Some(s) = self.find(step, *attempt) {
+                        s.ended = true;
+                        s.tail.clone_from(output_tail);
+                        s.ran_process = matches!(
+                            end,
+                            AttemptEnd::Exited { .. }
+                                | AttemptEnd::Signaled { .. }
+                                | AttemptEnd::AgentFailed { .. }
+                        );
+                        if let AttemptEnd::Child { run_id, .. } = end {
+                            s.child = Some(run_id.clone());
+                        }
+                    }
+                }
+                Event::StepTimedOut {
+                    step,
+                    attempt,
+                    output_tail,
+                    ..
+                } => {
+                    if let Some(s) = self.find(step, *attempt) {
+                        s.ended = true;
+                        s.tail.clone_from(output_tail);
+                        s.ran_process = true;
+                    }
+                }
+                // An attempt that ended without its file recorded (stopped, killed, or run by
+                // no process) has nothing more coming.
+                Event::StepInterrupted { step, attempt, .. } => {
+                    if let Some(s) = self.find(step, *attempt) {
+                        s.ended = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A `uses:` step's child run is linked as its attempt starts.
+        for s in &mut self.shown {
+            if s.child.is_none()
+                && let Some(link) = self.state.step(&s.step).and_then(|st| st.child.as_ref())
+                && link.attempt == s.attempt
+            {
+                s.child = Some(link.run_id.clone());
+            }
+        }
+        Ok(events.len())
+    }
+
+    /// A step was asked for that the run does not have.
+    fn unknown_step(&self) -> Option<CommandError> {
+        let asked = self.step?;
+        if self
+            .state
+            .steps
+            .iter()
+            .any(|st| crate::definition::same_name(asked, &st.name))
+        {
+            return None;
+        }
+        let names: Vec<&str> = self.state.steps.iter().map(|s| s.name.as_str()).collect();
+        Some(
+            CommandError::bad_input(format!(
+                "run {} has no step or phase `{}`",
+                self.run_id,
+                crate::definition::shown(asked)
+            ))
+            .hint(format!("its steps: {}", names.join(", "))),
+        )
+    }
+
+    /// What `cortex logs` says of an attempt whose file it cannot print (none: nothing to say
+    /// yet, or ever — a prompt step's attempt runs nothing here).
+    fn without_file(&self, s: &Shown) -> Option<(serde_json::Value, String)> {
+        if let Some(child) = &s.child {
+            return Some((
+                serde_json::json!({"status": "child_run", "child_run_id": child}),
+                format!(
+                    "(ran child run {child}: {} prints its output)\n",
+                    self.cmd(&["logs", child])
+                ),
+            ));
+        }
+        if !s.ended {
+            return None;
+        }
+        let tail = |text: &str| {
+            let mut tail = s.tail.clone();
+            if !tail.is_empty() && !tail.ends_with('\n') {
+                tail.push('\n');
+            }
+            format!("{text}\n{tail}")
+        };
+        if let Some((bytes, blake3)) = &s.recorded {
+            let by = crate::execute::WrittenBy {
+                home: s.writer.as_deref(),
+                host: s.host.as_deref(),
+            };
+            let here = crate::execute::belongs_here(&self.home, &s.file, by, &self.this);
+            let (status, text) = if here {
+                (
+                    "missing",
+                    tail(&format!(
+                        "(the file {} is missing: the log recorded {bytes} bytes of this output, and {} fails on it; the tail kept in the log:)",
+                        s.file,
+                        self.cmd(&["log", "verify"])
+                    )),
+                )
+            } else {
+                (
+                    "elsewhere",
+                    tail(&format!(
+                        "(the file {} is not on this machine: the attempt ran on {}; the tail kept in the log:)",
+                        s.file,
+                        s.host.as_deref().unwrap_or("another host")
+                    )),
+                )
+            };
+            return Some((
+                serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3, "host": s.host, "tail": s.tail}),
+                text,
+            ));
+        }
+        if !s.ran_process {
+            return None;
+        }
+        if s.tail.is_empty() {
+            Some((
+                serde_json::json!({"status": "no_output", "bytes": 0}),
+                "(no output)\n".to_string(),
+            ))
+        } else {
+            // It printed, but its whole output could not be kept (writing the file failed).
+            Some((
+                serde_json::json!({"status": "not_kept", "tail": s.tail}),
+                tail("(its whole output could not be kept; the tail kept in the log:)"),
+            ))
+        }
+    }
+
+    /// An attempt's output (as far as it has been written, in whole lines, while it runs),
+    /// or what there is to say instead. A recorded file is checked against its size and hash
+    /// first (read in pieces), as `log verify` does: a changed one is shown marked, never as
+    /// the attempt's output.
+    fn view(&self, home: &Path, s: &Shown) -> Option<AttemptView> {
+        let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
+        let base = serde_json::json!({"step": s.step, "attempt": s.attempt});
+        let with = |mut doc: serde_json::Value, extra: serde_json::Value| {
+            if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
+                doc.extend(extra);
+            }
+            doc
+        };
+        let complete = s.ended || s.recorded.is_some();
+        let opened = attempt_file::open(home, &s.file).and_then(|mut file| {
+            let size = attempt_file::size(&file).ok()?;
+            let end = if complete {
+                size
+            } else {
+                attempt_file::whole_lines_end(&mut file, 0, size).ok()?
+            };
+            Some((file, end))
+        });
+        if let Some((file, end)) = opened {
+            let changed = s.recorded.as_ref().and_then(|(bytes, blake3)| {
+                match crate::execute::check_attempt_log(home, &s.file, *bytes, blake3) {
+                    crate::execute::LogFileCheck::Differs(reason) => Some(reason),
+                    _ => None,
+                }
+            });
+            let (status, mark) = match (&s.recorded, s.ended, &changed) {
+                (Some(_), _, Some(reason)) => (
+                    "changed",
+                    format!(
+                        "(changed since the log recorded it: {reason}; {} fails on it)\n",
+                        self.cmd(&["log", "verify"])
+                    ),
+                ),
+                (Some(_), _, None) => ("kept", String::new()),
+                (None, false, _) => ("in_flight", String::new()),
+                (None, true, _) => (
+                    "not_recorded",
+                    "(interrupted, not recorded: its driver ended before the attempt did, so the log holds no size or hash of this output)\n"
+                        .to_string(),
+                ),
+            };
+            let (bytes, blake3) = match &s.recorded {
+                Some((b, h)) => (serde_json::json!(b), serde_json::json!(h)),
+                None => (serde_json::json!(end), serde_json::Value::Null),
+            };
+            let mut doc = with(
+                base,
+                serde_json::json!({"status": status, "file": s.file, "bytes": bytes, "blake3": blake3}),
+            );
+            if let Some(reason) = changed {
+                doc["changed"] = serde_json::Value::String(reason);
+            }
+            return Some(AttemptView {
+                json: doc,
+                text: header + &mark,
+                body: Some(Body {
+                    file,
+                    end,
+                    complete,
+                    vouched: s.recorded.clone().filter(|_| status == "kept"),
+                }),
+            });
+        }
+        let (extra, text) = self.without_file(s)?;
+        Some(AttemptView {
+            json: with(base, extra),
+            text: header + &text,
+            body: None,
+        })
+    }
+}
+
+impl Body {
+    /// The output as a person reads it, given to `sink` piece by piece (`AttemptText`); then
+    /// a line saying so if it could not be read to its end, or if the bytes read are not the
+    /// ones its check found a moment before (the file changed in between).
+    fn show(mut self, verify: &str, sink: &mut dyn FnMut(&str)) {
+        let mut decoder = AttemptText::new();
+        let streamed = attempt_file::stream(&mut self.file, 0, Some(self.end), &mut |bytes| {
+            let text = decoder.push(bytes);
+            if !text.is_empty() {
+                sink(&text);
+            }
+        });
+        sink(&decoder.finish(self.complete));
+        match streamed {
+            Err(e) => sink(&format!(
+                "(the rest of this output could not be read: {e})\n"
+            )),
+            Ok(read) => {
+                if let Some((bytes, blake3)) = &self.vouched
+                    && (read.bytes != *bytes || read.blake3 != *blake3)
+                {
+                    sink(&format!(
+                        "(changed while it was shown: {} bytes read (blake3 {}), the log recorded {bytes} ({}); {verify} fails on it)\n",
+                        read.bytes,
+                        &read.blake3[..12],
+                        &blake3[..blake3.len().min(12)]
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The most bytes of attempts' output one `--json` document of `cortex logs` holds, all its
+/// attempts together (an HTTP answer and an MCP tool's result are documents held whole): an
+/// attempt past it holds the last of its bytes that fit (maybe none), with `truncated` and
+/// `omitted_bytes` saying how many of the first are left out. `cortex logs RUN STEP --raw`
+/// prints them all, and `cortex logs` without `--json` shows them all, reading in pieces.
+pub const JSON_OUTPUT_MAX: u64 = 8 << 20;
+
+fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
+    format!(
+        "No attempt output for {}run {run_id}: no command of it has run (a prompt step, or a phase without `run:`, has none).\n",
+        step.map_or(String::new(), |s| format!("`{s}` in "))
+    )
+}
+
+/// The run and the attempts `cortex logs [RUN] [STEP]` shows.
+fn tracked<'a>(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&'a str>,
+) -> Result<Tracker<'a>, CommandError> {
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let mut tracker = Tracker::new(ctx, run_id, step)?;
+    tracker.read(&*store)?;
+    if let Some(e) = tracker.unknown_step() {
+        return Err(e);
+    }
+    Ok(tracker)
+}
+
+/// `cortex logs [RUN] [STEP]` for a person: the whole output of every attempt (of one step or
+/// phase, or of a `foreach:` step's items), each under its header, given to `sink` in pieces
+/// read from its file as they are shown, so that a log of any size is shown in bounded memory.
+/// An attempt that printed nothing says so, one whose file is missing or on another host says
+/// that and shows the tail the log kept, and a `uses:` step's attempt names its child run.
+pub fn print_attempt_logs(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+    sink: &mut dyn FnMut(&str),
+) -> Result<i32, CommandError> {
+    let tracker = tracked(ctx, run, step)?;
+    let verify = tracker.cmd(&["log", "verify"]);
+    let mut shown_any = false;
+    // One at a time: each attempt's file is open only while it is shown.
+    for view in tracker
+        .shown
+        .iter()
+        .filter_map(|s| tracker.view(&ctx.home, s))
+    {
+        shown_any = true;
+        sink(&view.text);
+        if let Some(body) = view.body {
+            body.show(&verify, sink);
+        }
+    }
+    if !shown_any {
+        sink(&nothing_kept(&tracker.run_id, step));
+    }
+    Ok(exit::OK)
+}
+
+/// `cortex logs [RUN] [STEP] --json` (the MCP `logs` tool, `GET /api/v1/runs/{id}/logs`): the
+/// attempts `print_attempt_logs` shows, as one document that lists them with their text, size
+/// and hash — at most `JSON_OUTPUT_MAX` bytes of output in all, the last of each attempt's
+/// (`truncated`, `omitted_bytes` where some are left out). Its text for people is the same,
+/// each cut attempt saying so under its header.
+pub fn attempt_logs(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+) -> Result<Output, CommandError> {
+    let tracker = tracked(ctx, run, step)?;
+    let run_id = tracker.run_id.clone();
+    let mut budget = JSON_OUTPUT_MAX;
+    let mut text = String::new();
+    let mut attempts = Vec::new();
+    for view in tracker
+        .shown
+        .iter()
+        .filter_map(|s| tracker.view(&ctx.home, s))
+    {
+        let AttemptView {
+            mut json,
+            text: said,
+            body,
+        } = view;
+        text.push_str(&said);
+        if let Some(mut body) = body {
+            let (from, raw) = match attempt_file::tail(&mut body.file, body.end, budget) {
+                Ok(read) => read,
+                Err(e) => {
+                    json["unreadable"] = serde_json::Value::String(e.to_string());
+                    text.push_str(&format!("(this output could not be read: {e})\n"));
+                    attempts.push(json);
+                    continue;
+                }
+            };
+            budget -= raw.len() as u64;
+            let decoded = String::from_utf8_lossy(&raw);
+            // JSON text cannot hold bytes that are not UTF-8: then the exact bytes go beside
+            // the text (which shows them as U+FFFD).
+            if let std::borrow::Cow::Owned(_) = decoded {
+                use base64::Engine;
+                json["base64"] = serde_json::Value::String(
+                    base64::engine::general_purpose::STANDARD.encode(&raw),
+                );
+            }
+            if from > 0 {
+                let step = json["step"].as_str().unwrap_or_default().to_string();
+                let raw_cmd = tracker.cmd(&["logs", &run_id, &step, "--raw"]);
+                json["truncated"] = serde_json::Value::Bool(true);
+                json["omitted_bytes"] = serde_json::json!(from);
+                text.push_str(&format!(
+                    "(truncated: the first {from} bytes are left out here; {raw_cmd} prints them all)\n"
+                ));
+            }
+            text.push_str(&attempt_text(&raw, body.complete));
+            json["text"] = serde_json::Value::String(decoded.into_owned());
+        }
+        attempts.push(json);
+    }
+    if attempts.is_empty() {
+        text = nothing_kept(&run_id, step);
+    }
+    let doc = serde_json::json!({
+        "run_id": run_id,
+        "step": step,
+        "attempts": attempts,
+    });
+    Ok(Output::new(doc, text, exit::OK))
+}
+
+/// One attempt's output as the bytes its process wrote (`cortex logs RUN STEP --raw`, and the
+/// API's raw log), to be read as they are wanted: an output of gigabytes is never held whole.
+pub struct RawAttemptLog {
+    /// The bytes. A recorded file's are checked as they are read: when the last of them has
+    /// been read, their size and blake3 against what the log recorded, so a file changed while
+    /// it is read ends the read with an error instead of passing for the attempt's output.
+    pub reader: Box<dyn std::io::Read + Send>,
+    /// How many bytes `reader` gives.
+    pub len: u64,
+    /// What the reader should know of them, for stderr: no size or hash vouches for them.
+    pub warning: Option<String>,
+}
+
+/// A recorded file's bytes, checked at their end against the log's size and hash.
+struct Checked {
+    file: std::io::Take<std::fs::File>,
+    hasher: blake3::Hasher,
+    read: u64,
+    bytes: u64,
+    blake3: String,
+    name: String,
+}
+
+impl std::io::Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.read += n as u64;
+        if n == 0
+            && !buf.is_empty()
+            && (self.read != self.bytes || self.hasher.finalize().to_hex().as_str() != self.blake3)
+        {
+            return Err(std::io::Error::other(format!(
+                "the output of {} changed while it was read: the {} bytes given are not the {} the log recorded",
+                self.name, self.read, self.bytes
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// `cortex logs RUN STEP --raw [--attempt N]`: the file of one attempt of `step` (its last
+/// unless `attempt` is given), as its process wrote it — not decoded, not escaped, no header.
+/// One that printed nothing is empty. Refused where the bytes are not here to give (a file
+/// changed since the log recorded it, missing, or on another host; a `uses:` step's attempt,
+/// whose output is its child run's), and for a `foreach:` step, whose items are the steps.
+pub fn raw_attempt_log(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: &str,
+    attempt: Option<u32>,
+) -> Result<RawAttemptLog, CommandError> {
+    let tracker = tracked(ctx, run, Some(step))?;
+    let run_id = tracker.run_id.clone();
+    let mut steps: Vec<&str> = Vec::new();
+    for s in &tracker.shown {
+        if !steps.contains(&s.step.as_str()) {
+            steps.push(&s.step);
+        }
+    }
+    if steps.len() > 1 {
+        return Err(CommandError::bad_input(format!(
+            "`{}` in run {run_id} ran {} steps (a `foreach:` step's items): --raw prints one attempt of one of them",
+            crate::definition::shown(step),
+            steps.len()
+        ))
+        .hint(format!(
+            "name one of {}, e.g. {}",
+            steps
+                .iter()
+                .map(|s| crate::definition::shown(s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ctx.cmd(&["logs", &run_id, steps[0], "--raw"])
+        )));
+    }
+    let attempts: Vec<&Shown> = tracker.shown.iter().collect();
+    let chosen = match attempt {
+        None => attempts.last().copied(),
+        Some(n) => attempts.iter().copied().find(|s| s.attempt == n),
+    };
+    let Some(shown) = chosen else {
+        let ran: Vec<String> = attempts.iter().map(|s| s.attempt.to_string()).collect();
+        let mut e = CommandError::bad_input(match attempt {
+            Some(n) => format!("`{step}` in run {run_id} has no attempt {n}"),
+            None => format!("`{step}` in run {run_id} has not run yet"),
+        });
+        if !ran.is_empty() {
+            e = e.hint(format!("its attempts: {}", ran.join(", ")));
+        }
+        return Err(e);
+    };
+    let name = format!("attempt {} of `{}`", shown.attempt, shown.step);
+    let nothing = || RawAttemptLog {
+        reader: Box::new(std::io::empty()),
+        len: 0,
+        warning: None,
+    };
+    if let Some(file) = attempt_file::open(&ctx.home, &shown.file) {
+        use std::io::Read;
+        let size = attempt_file::size(&file).map_err(|e| {
+            CommandError::new(
+                exit::FAILED,
+                format!("the output of {name} could not be read: {e}"),
+            )
+        })?;
+        let Some((bytes, blake3)) = &shown.recorded else {
+            let warning = if shown.ended {
+                format!(
+                    "{name} was interrupted: its driver ended before it did, so the log holds no size or hash of this output"
+                )
+            } else {
+                format!(
+                    "{name} has not ended (or its driver is gone): this is what it wrote so far, and the log holds no size or hash of it yet"
+                )
+            };
+            return Ok(RawAttemptLog {
+                reader: Box::new(file.take(size)),
+                len: size,
+                warning: Some(warning),
+            });
+        };
+        if let crate::execute::LogFileCheck::Differs(reason) =
+            crate::execute::check_attempt_log(&ctx.home, &shown.file, *bytes, blake3)
+        {
+            return Err(CommandError::new(
+                exit::FAILED,
+                format!("the output of {name} was changed since the log recorded it: {reason}"),
+            )
+            .hint(format!(
+                "{} fails on it; {} shows it marked",
+                ctx.cmd(&["log", "verify", &run_id]),
+                ctx.cmd(&["logs", &run_id, &shown.step])
+            )));
+        }
+        return Ok(RawAttemptLog {
+            reader: Box::new(Checked {
+                file: file.take(*bytes),
+                hasher: blake3::Hasher::new(),
+                read: 0,
+                bytes: *bytes,
+                blake3: blake3.clone(),
+                name,
+            }),
+            len: *bytes,
+            warning: None,
+        });
+    }
+    match tracker.without_file(shown) {
+        None if !shown.ended => Ok(nothing()),
+        None => Err(CommandError::bad_input(format!(
+            "{name} ran no command here (a prompt step or a phase without `run:`): it has no output"
+        ))),
+        Some((doc, text)) => match doc["status"].as_str() {
+            Some("no_output") => Ok(nothing()),
+            _ => Err(CommandError::new(
+                exit::FAILED,
+                format!(
+                    "the output of {name} is not here: {}",
+                    text.lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_end_matches("; the tail kept in the log:)")
+                        .trim_matches(['(', ')'])
+                ),
+            )
+            .hint(format!(
+                "{} shows what the log kept of it",
+                ctx.cmd(&["logs", &run_id, &shown.step])
+            ))),
+        },
+    }
+}
+
+/// `cortex logs [RUN] [STEP] --follow`: what `print_attempt_logs` prints, as it comes — an
+/// attempt in flight line by line under one header, the next attempts as they start — until
+/// the run stops moving. Each new part of a file is read in pieces.
+pub fn follow_attempt_logs(
+    ctx: &Ctx,
+    run: Option<&str>,
+    step: Option<&str>,
+    sink: &mut dyn FnMut(&str),
+) -> Result<i32, CommandError> {
+    let store = ctx
+        .reading_store()?
+        .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
+    let mut printed_any = false;
+    // The attempt whose text was printed last: attempts in flight side by side (parallel
+    // phases, `foreach:` items) each get their header again when their lines resume, so a
+    // line is always under the header of the attempt that printed it.
+    let mut last: Option<usize> = None;
+    loop {
+        // Probed before the read: a driver that ends in between appended everything first,
+        // so this read has it (probed after, its last events would be left unread).
+        let alive = crate::execute::driver_alive(&ctx.home, &*store, &run_id);
+        let read = tracker.read(&*store)?;
+        if let Some(e) = tracker.unknown_step() {
+            return Err(e);
+        }
+        for i in 0..tracker.shown.len() {
+            let s = &tracker.shown[i];
+            let complete = s.ended || s.recorded.is_some();
+            let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
+            // Whole lines only while the attempt writes; the offset counts bytes of the file,
+            // not of the text they are shown as.
+            let opened = attempt_file::open(&ctx.home, &s.file).and_then(|mut file| {
+                let size = attempt_file::size(&file).ok()?.max(s.offset);
+                let upto = if complete {
+                    size
+                } else {
+                    attempt_file::whole_lines_end(&mut file, s.offset, size).ok()?
+                };
+                Some((file, upto))
+            });
+            if let Some((mut file, upto)) = opened {
+                let new = upto > s.offset;
+                if !s.headed {
+                    sink(&header);
+                    last = Some(i);
+                } else if new && last != Some(i) {
+                    sink(&format!(
+                        "── {} · attempt {} (continued) ──\n",
+                        s.step, s.attempt
+                    ));
+                }
+                if new {
+                    last = Some(i);
+                }
+                let mut decoder = AttemptText::new();
+                let streamed =
+                    attempt_file::stream(&mut file, s.offset, Some(upto), &mut |bytes| {
+                        let text = decoder.push(bytes);
+                        if !text.is_empty() {
+                            sink(&text);
+                        }
+                    });
+                sink(&decoder.finish(complete));
+                if let Err(e) = &streamed {
+                    sink(&format!("(part of this output could not be read: {e})\n"));
+                }
+                let s = &mut tracker.shown[i];
+                s.headed = true;
+                s.offset = upto;
+                printed_any = true;
+            } else if !s.headed
+                && let Some((_, text)) = tracker.without_file(s)
+            {
+                sink(&(header + &text));
+                last = Some(i);
+                tracker.shown[i].headed = true;
+                printed_any = true;
+            }
+        }
+        let moving = !tracker.state.run_id.is_empty()
+            && matches!(
+                tracker.state.phase,
+                crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
+            )
+            && alive;
+        if !moving && (read == 0 || tracker.shown.iter().all(|s| s.ended)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    if !printed_any {
+        sink(&nothing_kept(&run_id, step));
+    }
+    Ok(exit::OK)
+}
