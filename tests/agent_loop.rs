@@ -1924,7 +1924,13 @@ fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env:
     assert_eq!(env.run(&["workflow", "step", "fail", "ask[0]"]).code, 1);
     let dry = env.run(&["--json", "workflow", "resume", "plan", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
-    let steps = dry.json()["steps"].clone();
+    let mut steps = dry.json()["steps"].clone();
+    // A step that would run shows the directory it runs in (as `run --dry-run` does).
+    let dir = steps[3]
+        .as_object_mut()
+        .and_then(|s| s.remove("working_dir"))
+        .unwrap_or_default();
+    assert_eq!(dir, env.project().display().to_string());
     assert_eq!(
         steps,
         serde_json::json!([
