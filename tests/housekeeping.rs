@@ -59,6 +59,57 @@ fn gc_removes_derived_files_of_old_finished_runs_and_never_the_log() {
 }
 
 #[test]
+/// The output files of drivers started in the background (by `serve`, `tui` and the
+/// scheduler, under serve/, tui/ and schedule/) were never removed: a dashboard starting runs
+/// for a year left a file per run. `gc` removes those last written to before its cutoff,
+/// says which, and leaves alone a young one, a folder or a link planted there (and what the
+/// link points to).
+fn gc_removes_old_driver_output_files_and_nothing_planted_beside_them() {
+    let env = Env::new();
+    let home = env.home();
+    for folder in ["serve", "tui", "schedule"] {
+        std::fs::create_dir_all(home.join(folder)).unwrap();
+        std::fs::write(home.join(folder).join("old.log"), "driver said\n").unwrap();
+    }
+    let young = home.join("serve/young.log");
+    std::fs::write(&young, "just now\n").unwrap();
+    let precious = env.project().join("precious.log");
+    std::fs::write(&precious, "keep\n").unwrap();
+    std::os::unix::fs::symlink(&precious, home.join("tui/link.log")).unwrap();
+    std::fs::create_dir_all(home.join("schedule/dir.log")).unwrap();
+    // Last written to two days ago.
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    for folder in ["serve", "tui", "schedule"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(home.join(folder).join("old.log"))
+            .unwrap();
+        file.set_modified(then).unwrap();
+    }
+    let dry = env
+        .run(&["--json", "gc", "--older-than", "1d", "--dry-run"])
+        .json();
+    let expected = serde_json::json!(["serve/old.log", "tui/old.log", "schedule/old.log"]);
+    assert_eq!(dry["driver_logs"], expected, "{dry}");
+    assert!(home.join("serve/old.log").exists());
+    let out = env.run(&["gc", "--older-than", "1d"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("  tui/old.log\n"), "{}", out.stdout);
+    for folder in ["serve", "tui", "schedule"] {
+        assert!(!home.join(folder).join("old.log").exists(), "{folder}");
+    }
+    assert!(young.exists());
+    assert!(home.join("tui/link.log").symlink_metadata().is_ok());
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep\n");
+    assert!(home.join("schedule/dir.log").is_dir());
+    // With runs in the log, the duration is said in days, not humantime's "1days".
+    env.workflow("done", "name: done\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    let out = env.run(&["gc", "--older-than", "1d"]);
+    assert!(out.stdout.contains("older than 1d "), "{}", out.stdout);
+}
+
+#[test]
 fn completions_and_the_manual_page_print() {
     let env = Env::new();
     for shell in ["bash", "zsh", "fish"] {

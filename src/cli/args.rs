@@ -93,8 +93,9 @@ pub enum TopCommand {
         #[arg(value_parser = ["workflow", "scenario", "agent", "config", "event"])]
         name: String,
     },
-    /// Remove the derived files (runs/<id>/) of finished runs older than a duration; the log
-    /// keeps everything, and they are rebuilt from it when needed.
+    /// Remove the derived files (runs/<id>/) of finished runs older than a duration, and the
+    /// output files of background drivers (serve/, tui/, schedule/) as old; the log keeps
+    /// everything, and runs' files are rebuilt from it when needed.
     Gc {
         /// How long ago a run must have ended (`30d`, `12h`, seconds), from 0 to 3650 days.
         #[arg(long, default_value = "30d", value_name = "DURATION")]

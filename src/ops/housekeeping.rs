@@ -19,18 +19,27 @@ pub fn older_than(text: &str) -> Result<Duration, CommandError> {
 }
 
 /// `gc --older-than DURATION [--dry-run]`: remove `runs/<id>/` of every finished run that ended
-/// more than `older_than` ago. Unfinished runs and runs a process holds are left alone.
+/// more than `older_than` ago, and the output files of background drivers last written to
+/// before then. Unfinished runs and runs a process holds are left alone.
 pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, CommandError> {
-    let Some(store) = ctx.reading_store()? else {
-        return Ok(Output::new(
-            json!({"removed": [], "dry_run": dry_run, "problems": []}),
-            "No runs, nothing to remove.\n",
-            exit::OK,
-        ));
-    };
     let cutoff = SystemTime::now()
         .checked_sub(older_than)
         .unwrap_or(SystemTime::UNIX_EPOCH);
+    let Some(store) = ctx.reading_store()? else {
+        let mut problems = Vec::new();
+        let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &mut problems);
+        let text = format!("No runs.\n{}", logs_text(dry_run, &logs));
+        return Ok(Output::new(
+            json!({"removed": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems}),
+            text,
+            if problems.is_empty() {
+                exit::OK
+            } else {
+                exit::FAILED
+            },
+        )
+        .warn(problems));
+    };
     let before = |time: &str| humantime::parse_rfc3339(time).is_ok_and(|t| t < cutoff);
     let mut removed = Vec::new();
     let mut problems = Vec::new();
@@ -57,24 +66,90 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
             Err(e) => problems.push(format!("runs/{}: {e}", entry.run_id)),
         }
     }
+    let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &mut problems);
     let verb = if dry_run { "Would remove" } else { "Removed" };
     let mut text = format!(
         "{verb} the derived files of {} older than {} (the log keeps them all).\n",
         crate::render::count(removed.len(), "finished run"),
-        humantime::format_duration(older_than)
+        crate::render::format_duration(older_than)
     );
     for id in &removed {
         text.push_str(&format!("  runs/{id}/\n"));
     }
+    text.push_str(&logs_text(dry_run, &logs));
     let code = if problems.is_empty() {
         exit::OK
     } else {
         exit::FAILED
     };
     Ok(Output::new(
-        json!({"removed": removed, "dry_run": dry_run, "problems": problems}),
+        json!({"removed": removed, "driver_logs": logs, "dry_run": dry_run, "problems": problems}),
         text,
         code,
     )
     .warn(problems))
+}
+
+/// The lines naming the drivers' output files `gc` removed (or would): none when there are none.
+fn logs_text(dry_run: bool, logs: &[String]) -> String {
+    if logs.is_empty() {
+        return String::new();
+    }
+    let verb = if dry_run { "Would remove" } else { "Removed" };
+    let mut text = format!(
+        "{verb} {} of background drivers last written to before then.\n",
+        crate::render::count(logs.len(), "output file")
+    );
+    for log in logs {
+        text.push_str(&format!("  {}\n", crate::render::one_line(log)));
+    }
+    text
+}
+
+/// The folders where drivers started in the background (by `serve`, `tui` and the scheduler)
+/// write their output: files of their own, which nothing else removes.
+const DRIVER_LOG_FOLDERS: [&str; 3] = ["serve", "tui", "schedule"];
+
+/// Remove (or, with `dry_run`, list) the drivers' output files in `DRIVER_LOG_FOLDERS` last
+/// written to before `cutoff`, as paths relative to the home. Only plain `.log` files are
+/// touched: a link or a folder planted there is left alone, and so is anything a driver
+/// wrote to since. What cannot be removed is a problem, not an error.
+fn old_driver_logs(
+    home: &std::path::Path,
+    cutoff: SystemTime,
+    dry_run: bool,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
+    let mut found = Vec::new();
+    for folder in DRIVER_LOG_FOLDERS {
+        let dir = home.join(folder);
+        // The folder itself must be a real one: never list through a link.
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<_> = entries
+            .flatten()
+            .filter(|e| {
+                e.file_type().is_ok_and(|t| t.is_file())
+                    && e.path().extension().is_some_and(|x| x == "log")
+                    && e.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t < cutoff)
+            })
+            .map(|e| e.file_name())
+            .collect();
+        names.sort();
+        for name in names {
+            let shown = format!("{folder}/{}", name.to_string_lossy());
+            if !dry_run && let Err(e) = std::fs::remove_file(dir.join(&name)) {
+                problems.push(format!("{shown}: {e}"));
+                continue;
+            }
+            found.push(shown);
+        }
+    }
+    found
 }
