@@ -289,6 +289,29 @@ fn a_foreach_item_too_long_for_the_environment_names_the_variable_not_e2big() {
 }
 
 #[test]
+/// A value Linux refuses to pass (longer than one environment variable may be, or holding a
+/// NUL) was retried as if the refusal were flaky: each retry met the same refusal after its
+/// backoff. The step fails at the first attempt, its retries unspent, as for a missing
+/// working directory.
+fn a_value_the_system_refuses_to_pass_fails_at_once_without_spending_retries() {
+    let env = Env::new();
+    env.workflow(
+        "bigvalue",
+        "name: bigvalue\nsteps:\n  - name: plan\n    run: python3 -c 'print(\"l=\" + \"x\"*200000)' >> \"$CORTEX_OUTPUT\"\n  - name: use\n    retry: {max_retry_attempts: 3, backoff: 0}\n    run: echo \"${{ steps.plan.outputs.l }}\" | wc -c\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "bigvalue"]).code, 1);
+    let status = env.status(None);
+    let used = &status["steps"][1];
+    assert_eq!(used["attempts"], 1, "{status}");
+    assert!(
+        used["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Linux passes at most")),
+        "{status}"
+    );
+}
+
+#[test]
 fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
     let env = Env::new();
     env.workflow(

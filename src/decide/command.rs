@@ -23,8 +23,9 @@ pub struct AttemptReport {
     /// The file the attempt's whole output was kept in, when the engine ran it.
     pub log: Option<LoggedOutput>,
     /// The attempt could not start for a reason no retry changes (its working directory does
-    /// not exist: a fault of the definition or of the host, not of the moment): the step
-    /// fails at once, its retries unspent, whatever its `retry:` says.
+    /// not exist, a value is longer than Linux passes or holds a NUL: a fault of the definition,
+    /// its inputs or the host, not of the moment): the step fails at once, its retries
+    /// unspent, whatever its `retry:` says.
     pub permanent: bool,
 }
 

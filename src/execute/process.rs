@@ -161,6 +161,10 @@ pub struct ProcessResult {
     pub stdout: Option<Captured>,
     /// The whole output's file, when the spec asked for one and it could be written.
     pub log: Option<crate::decide::LoggedOutput>,
+    /// The command could not start for a reason no retry changes: its directory is missing,
+    /// a value is longer than Linux passes, or one holds a NUL character. The same attempt
+    /// again meets the same refusal, so no retry is spent on it.
+    pub permanent: bool,
 }
 
 /// How often a running process is checked for a stop or its timeout, in milliseconds.
@@ -428,24 +432,26 @@ pub fn run_process_watched(
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let error = match &spec.program {
-                _ if !spec.cwd.is_dir() => {
-                    format!("working directory {} does not exist", spec.cwd.display())
-                }
+            let (error, permanent) = match &spec.program {
+                _ if !spec.cwd.is_dir() => (
+                    format!("working directory {} does not exist", spec.cwd.display()),
+                    true,
+                ),
                 _ if e.raw_os_error() == Some(nix::libc::E2BIG)
                     && let Some(why) = too_long(spec) =>
                 {
-                    why
+                    (why, true)
                 }
                 _ if e.kind() == std::io::ErrorKind::InvalidInput
                     && let Some(why) = holds_nul(spec) =>
                 {
-                    why
+                    (why, true)
                 }
-                Program::Shell(_) => e.to_string(),
-                Program::Argv(argv) => {
-                    format!("`{}`: {e}", argv.first().map_or("", String::as_str))
-                }
+                Program::Shell(_) => (e.to_string(), false),
+                Program::Argv(argv) => (
+                    format!("`{}`: {e}", argv.first().map_or("", String::as_str)),
+                    false,
+                ),
             };
             return ProcessResult {
                 end: AttemptEnd::SpawnFailed { error },
@@ -454,6 +460,7 @@ pub fn run_process_watched(
                 elapsed: started.elapsed(),
                 stdout: spec.capture_stdout.then(Captured::default),
                 log: None,
+                permanent,
             };
         }
     };
@@ -661,6 +668,7 @@ pub fn run_process_watched(
         elapsed: started.elapsed(),
         stdout: out.capture,
         log: log.into_inner().and_then(LogWriter::finish),
+        permanent: false,
     }
 }
 

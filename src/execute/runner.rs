@@ -847,6 +847,7 @@ impl PreparedAttempt {
         if let AttemptOutcome::Report(r) = &mut outcome {
             r.agent = agent;
             r.log = result.log;
+            r.permanent = result.permanent;
         }
         outcome
     }
