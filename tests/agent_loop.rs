@@ -1954,6 +1954,54 @@ fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env:
     );
 }
 
+/// `orchestrate resume --dry-run` called a manual phase "wait for a report (external step)",
+/// as if a report moved it (it must be started first), and said "run" for a phase that waits
+/// on others: the plan says which phases wait to be started and which wait for others, in
+/// words and in `--json` (`starts`), and calls a phase's report `orchestrate complete|fail`.
+fn a_scenario_resume_dry_run_says_what_each_phase_waits_for(env: Env) {
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - {name: build, description: b, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: approve, description: a, condition: manual}\n  - {name: ship, description: s, condition: 'after:build,approve', run: 'true'}\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 1);
+    let dry = env.run(&["--json", "orchestrate", "resume", "sc", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    let steps = dry.json()["steps"].clone();
+    assert_eq!(steps[0]["action"], "rerun", "{steps}");
+    assert!(steps[0].get("starts").is_none(), "{steps}");
+    assert_eq!(steps[1]["starts"], "manual", "{steps}");
+    assert_eq!(steps[2]["starts"], "after", "{steps}");
+    assert_eq!(
+        steps[2]["after"],
+        serde_json::json!(["build", "approve"]),
+        "{steps}"
+    );
+    let human = env
+        .run(&["orchestrate", "resume", "sc", "--dry-run"])
+        .stdout;
+    assert!(!human.contains("external step"), "{human}");
+    assert!(
+        human.contains(
+            "approve                  once started (orchestrate start): wait for a report (orchestrate complete|fail)"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("ship                     after build, approve: run"),
+        "{human}"
+    );
+    // Once started, the manual phase waits for its report alone.
+    assert_eq!(env.run(&["orchestrate", "start", "sc", "approve"]).code, 1);
+    let dry = env.run(&["--json", "orchestrate", "resume", "sc", "--dry-run"]);
+    assert!(
+        dry.json()["steps"][1].get("starts").is_none(),
+        "{}",
+        dry.stdout
+    );
+}
+
 /// With two runs of a workflow waiting on the same step, `workflow step complete Plan` (no
 /// `--run`) reported on the latest and said only "Step `Plan` reported complete": it names the
 /// run it found; given `--run`, the line stays as it was.
@@ -2064,6 +2112,7 @@ common::on_both_stores!(
     an_item_of_a_uses_step_says_it_waits_with_its_child_and_on_what,
     a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses,
     a_report_without_run_names_the_run_it_found,
+    a_scenario_resume_dry_run_says_what_each_phase_waits_for,
 );
 
 /// A command line that does not parse, given `--json` (anywhere before `--`): stdout still

@@ -750,6 +750,7 @@ pub fn resume(
                 .map(|s| s.inputs.clone())
                 .unwrap_or_default();
             let plan = with_settings(plan, &|name| resumed_setting(state, name));
+            let plan = crate::plan::with_phase_starts(plan, state);
             let mut text = render_plan(&format!("Resume plan for run {run_id}"), &inputs, &plan);
             // Held by a live driver (its lock, or the log's driver when the lock file was
             // deleted, or a lease elsewhere): the resume itself would be refused, exit 4.

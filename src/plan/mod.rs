@@ -16,7 +16,9 @@ pub use child::{
 pub use dag::{PhasePlan, dependencies, find_cycle, parallel_opportunities, topological_order};
 pub use next::{Next, next};
 pub use notify::{Notified, Trigger, due as notifications_due, end_of};
-pub use preview::{Action, PlannedStep, preview_resume, preview_run, with_settings};
+pub use preview::{
+    Action, PlannedStep, Start, preview_resume, preview_run, with_phase_starts, with_settings,
+};
 pub use ready::{awaiting_manual_start, condition_met, ready_phases, to_prepare};
 pub use schedule::{Cadence, MINUTE_MS, minute_of};
 pub use setting::{Setting, shown_inputs, step_setting};

@@ -50,6 +50,26 @@ pub struct PlannedStep {
     /// something: set by the caller (`with_settings`), which knows the run's directory.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub setting: Option<Setting>,
+    /// A scenario's phase: what it waits for before it starts, when it waits for anything
+    /// (as a scenario's run plan says it: `manual` or `after`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts: Option<Start>,
+    /// The phases it starts after (`starts: after`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
+    /// A scenario's phase, not a workflow's step (the plan's words say so).
+    #[serde(skip)]
+    pub phase: bool,
+}
+
+/// What a scenario's phase waits for before it starts, in a resume plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// A manual phase not yet started: `orchestrate start` starts it.
+    Manual,
+    /// After the phases in `after` end (`after:a,b`).
+    After,
 }
 
 impl PlannedStep {
@@ -61,8 +81,45 @@ impl PlannedStep {
             foreach: None,
             uses: None,
             setting: None,
+            starts: None,
+            after: Vec::new(),
+            phase: false,
         }
     }
+}
+
+/// `plan` of a scenario run in `state` with each phase marked a phase and what it waits for
+/// before it starts: a manual phase nobody started yet, the phases an `after:` names. A
+/// workflow run's plan is returned as it is.
+pub fn with_phase_starts(mut plan: Vec<PlannedStep>, state: &RunState) -> Vec<PlannedStep> {
+    let Some(scenario) = state.scenario.as_ref() else {
+        return plan;
+    };
+    for p in &mut plan {
+        p.phase = true;
+        let Some(phase) = scenario.phases.iter().find(|ph| ph.name == p.name) else {
+            continue;
+        };
+        let not_started = state.step_index(&p.name).is_some_and(|i| {
+            matches!(
+                state.steps[i].status,
+                StepStatus::Pending | StepStatus::Ready
+            ) && state.steps[i].attempts == 0
+        });
+        p.starts = match phase.parsed_condition() {
+            Ok(crate::definition::Condition::Manual)
+                if not_started && !state.start_requested.contains(&p.name) =>
+            {
+                Some(Start::Manual)
+            }
+            Ok(crate::definition::Condition::After(names)) if not_started => {
+                p.after = names;
+                Some(Start::After)
+            }
+            _ => None,
+        };
+    }
+    plan
 }
 
 /// The plan of a new run: every step runs, or waits when it is external; with the `if:` that

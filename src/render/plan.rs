@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::shell::shell_quote;
 use super::terminal::one_line;
-use crate::plan::{Action, PlannedStep, Setting};
+use crate::plan::{Action, PlannedStep, Setting, Start};
 
 /// One line per action, in the order they happen: compensations first (newest step first),
 /// then every step with what it would see, and under a step that would run a command, where
@@ -24,6 +24,7 @@ pub fn render_plan(
             Action::Reuse => "reuse (completed; outputs kept)",
             Action::Run => "run",
             Action::Rerun => "re-run",
+            Action::Wait if p.phase => "wait for a report (orchestrate complete|fail)",
             Action::Wait => "wait for a report (external step)",
             Action::Skipped => "skipped",
             Action::Compensate => "compensate (rollback); it runs again below",
@@ -38,6 +39,11 @@ pub fn render_plan(
             (Some(uses), Action::Run) => format!("run workflow `{uses}` (a child run)"),
             _ => action.to_string(),
         };
+        match &p.starts {
+            Some(Start::Manual) => action = format!("once started (orchestrate start): {action}"),
+            Some(Start::After) => action = format!("after {}: {action}", p.after.join(", ")),
+            None => {}
+        }
         if let Some(items) = &p.foreach {
             action.push_str(&format!(", once per item of {items}"));
         }
