@@ -439,6 +439,24 @@ fn uses_runs_a_child_run_linked_both_ways_whose_outputs_become_the_step_s() {
     let child = env.status(Some(&child_id));
     assert_eq!(child["parent"]["run_id"], parent_id.as_str());
     assert_eq!(child["parent"]["step"], "ship");
+    // History marks child runs, which run with their parent, not on their own: each names
+    // its parent and step, in --json and in words; the parent names none.
+    for r in runs {
+        match r["name"].as_str() {
+            Some("parent") => assert!(r.get("parent").is_none(), "{r}"),
+            _ => assert_eq!(r["parent"]["run_id"], parent_id.as_str(), "{r}"),
+        }
+    }
+    let table = env.run(&["workflow", "history"]).stdout;
+    assert!(
+        table.contains(&format!("(child of {parent_id}, step `ship`)")),
+        "{table}"
+    );
+    assert_eq!(
+        table.matches("(child of").count(),
+        3,
+        "the three child runs: {table}"
+    );
     let all = events(&env);
     assert!(all.iter().any(|e| e["type"] == "child_started"
         && e["body"]["run_id"] == child_id.as_str()

@@ -25,6 +25,9 @@ pub struct HistoryRow {
     /// Steps (or phases) completed or skipped, of how many.
     pub done: usize,
     pub total: usize,
+    /// A child run: the run and the `uses:` step that started it (as in its status).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<crate::event::ParentRun>,
 }
 
 /// A page of history: the newest `limit` runs of a kind, and whether there are older ones.
@@ -77,6 +80,7 @@ pub fn history_page_before(
                 .start
                 .as_ref()
                 .map_or_else(String::new, |s| s.by.actor.clone()),
+            parent: state.start.as_ref().and_then(|s| s.parent.clone()),
             done,
             total: state.steps.len(),
             status: run_status(&state, alive),

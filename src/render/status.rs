@@ -487,7 +487,7 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
         "RUN", "NAME", "STATUS", "STARTED"
     );
     for r in &h.runs {
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{:<26}  {:<w$}  {:<11}  {:<24}  {}",
             r.run_id,
@@ -496,6 +496,16 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
             r.started_at.as_deref().unwrap_or("-"),
             r.events
         );
+        // A child run says whose: it is driven with its parent, not on its own.
+        if let Some(parent) = &r.parent {
+            let _ = write!(
+                out,
+                "  (child of {}, step `{}`)",
+                parent.run_id,
+                super::one_line(&parent.step)
+            );
+        }
+        out.push('\n');
     }
     if h.more {
         let _ = writeln!(
