@@ -255,3 +255,53 @@ fn workflow_and_scenario_lists_flag_files_whose_names_collide_as_ambiguous() {
     let text = env.run(&["orchestrate", "list"]).stdout;
     assert_eq!(text.matches("ambiguous: `").count(), 2, "{text}");
 }
+
+#[test]
+/// A file of a built-in agent's name that did not parse was listed as invalid, yet the
+/// built-in was used in its place: `validate` said OK and the run activated the built-in, so
+/// the user's agent (its command, its runner) silently never ran. The broken file claims the
+/// name: the built-in is not listed, and a scenario that names it is refused with the file's
+/// error, at its line.
+fn a_broken_file_named_for_a_built_in_agent_is_an_error_not_the_built_in() {
+    let env = Env::new();
+    let agents = env.home().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::write(
+        agents.join("code-reviewer.md"),
+        "---\nname: code-reviewer\ndescription: [broken\n---\nbody\n",
+    )
+    .unwrap();
+    let list = env.run(&["--json", "agent", "list"]).json();
+    assert!(
+        !list["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "code-reviewer"),
+        "{list}"
+    );
+    assert!(
+        list["invalid"][0]
+            .as_str()
+            .unwrap()
+            .contains("code-reviewer.md:3:14")
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - {name: p, description: x, agents: [code-reviewer], run: 'true'}\n",
+    )
+    .unwrap();
+    let validate = env.run(&["orchestrate", "validate", "sc"]);
+    assert_eq!(validate.code, 2, "{}{}", validate.stdout, validate.stderr);
+    assert!(
+        validate.stdout.contains("code-reviewer.md:3:14"),
+        "{}",
+        validate.stdout
+    );
+    let run = env.run(&["orchestrate", "run", "sc"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("activated"), "{}", run.stdout);
+    // Any other built-in is still there.
+    assert_eq!(env.run(&["agent", "status", "python-pro"]).code, 0);
+}

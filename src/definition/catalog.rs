@@ -1,7 +1,7 @@
 //! Finding definitions by forgiving name or by path: user files in `CORTEX_HOME`, then the
 //! built-in templates; agents in `CORTEX_HOME/agents/`, then the project's `.claude/agents/`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{
@@ -344,6 +344,9 @@ impl Catalog {
         let mut out: Vec<Result<(Agent, PathBuf), DefinitionError>> = Vec::new();
         // Each agent name as forgiving matching sees it, and the file that defined it first.
         let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
+        // The names of files that define no agent (by their stem): one named for a built-in
+        // was meant to replace it, so the built-in is not used in its place.
+        let mut broken: BTreeSet<String> = BTreeSet::new();
         for dir in dirs {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
                 .into_iter()
@@ -363,6 +366,9 @@ impl Catalog {
                 let (agent, text) = match parsed {
                     Ok(found) => found,
                     Err(e) => {
+                        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                            broken.insert(normalize_name(stem));
+                        }
                         out.push(Err(e));
                         continue;
                     }
@@ -380,9 +386,11 @@ impl Catalog {
                 }
             }
         }
-        // Then the built-in agents nobody overrides (shown as `builtin:NAME`).
+        // Then the built-in agents nobody overrides (shown as `builtin:NAME`), nor tried to:
+        // a broken file of a built-in's name is an error where the agent is used, never the
+        // built-in silently in its place.
         for (name, text) in super::builtin::BUILTIN_AGENTS {
-            if first.contains_key(&normalize_name(name)) {
+            if first.contains_key(&normalize_name(name)) || broken.contains(&normalize_name(name)) {
                 continue;
             }
             let shown_path = format!("builtin:{name}");
