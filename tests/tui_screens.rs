@@ -227,10 +227,7 @@ impl Recorder {
     }
 
     fn followed(&self, alive: bool) -> Msg {
-        Msg::RunLoaded(Box::new(Followed {
-            state: self.state(),
-            alive,
-        }))
+        Msg::RunLoaded(Box::new(Followed::new(self.state(), alive)))
     }
 }
 
@@ -428,6 +425,46 @@ fn a_phase_claimed_by_a_worker_says_which_worker_on_which_host() {
         "only the claimed phase: {screen}"
     );
     insta::assert_snapshot!("status_phase_on_a_worker", screen);
+}
+
+#[test]
+/// A phase claimed by a worker whose lease lapsed (the worker killed or cut off) was shown
+/// "on worker ci-7" in the TUI while `status` and the dashboard said it was orphaned: the TUI
+/// reads the run's leases before its events, as `status` does, and says so too.
+fn a_phase_whose_workers_lease_lapsed_is_shown_orphaned() {
+    let app = update(app(), pair_with_a_worker().followed(true)).0;
+    let run_id = "01JRUNW0RKER000000000000A2".to_string();
+    let app = press(
+        app,
+        &[Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter],
+    );
+    // A live lease holds the claimed attempt: on its worker.
+    let held = std::collections::BTreeSet::from([("frontend".to_string(), 1)]);
+    let app = update(
+        app,
+        Msg::Leases {
+            run_id: run_id.clone(),
+            held,
+        },
+    )
+    .0;
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("on worker ci-7"), "{screen}");
+    assert!(!screen.contains("orphaned"), "{screen}");
+    // None does any more.
+    let app = update(
+        app,
+        Msg::Leases {
+            run_id,
+            held: Default::default(),
+        },
+    )
+    .0;
+    let screen = draw(&app, at(600));
+    assert!(
+        screen.contains("orphaned: claimed by worker ci-7"),
+        "{screen}"
+    );
 }
 
 #[test]

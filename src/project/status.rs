@@ -389,15 +389,22 @@ impl StatusView {
     /// the log still shows running for the claimed attempt, with no live lease of that attempt,
     /// is orphaned: a worker lets go of its lease only after its result is recorded, and a
     /// lease is taken over only by the reaper, which records the attempt interrupted.
-    pub fn with_leases(mut self, leases: &[crate::store::Lease]) -> StatusView {
+    pub fn with_leases(self, leases: &[crate::store::Lease]) -> StatusView {
+        self.with_held(&|unit, attempt| {
+            leases
+                .iter()
+                .any(|l| l.unit == unit && l.attempt == attempt && !l.lapsed())
+        })
+    }
+
+    /// `with_leases`, given only whether a live lease holds attempt `attempt` of `unit` (read
+    /// before the log, as there).
+    pub fn with_held(mut self, held: &dyn Fn(&str, u32) -> bool) -> StatusView {
         for s in &mut self.steps {
             if s.worker.is_none() || s.status != StepStatus::Running {
                 continue;
             }
-            let held = leases
-                .iter()
-                .any(|l| l.unit == s.name && l.attempt == s.attempts && !l.lapsed());
-            s.lease_lapsed = !held;
+            s.lease_lapsed = !held(&s.name, s.attempts);
         }
         self
     }

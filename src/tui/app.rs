@@ -193,6 +193,12 @@ pub enum Msg {
         run_id: String,
         alive: bool,
     },
+    /// The units (and attempts) a live lease holds in a followed run, read before its events
+    /// of the same poll.
+    Leases {
+        run_id: String,
+        held: std::collections::BTreeSet<(String, u32)>,
+    },
     /// The outcome of an action, for the status bar.
     Notice(Notice),
     /// A background driver the TUI started has ended.
@@ -437,6 +443,11 @@ pub fn update(mut app: App, msg: Msg) -> (App, Vec<Effect>) {
                 f.alive = alive;
             }
         }
+        Msg::Leases { run_id, held } => {
+            if let Some(f) = app.runs.get_mut(&run_id) {
+                f.held = Some(held);
+            }
+        }
         Msg::Notice(notice) => app.notice = Some(notice),
         Msg::Output(view) => app.output = Some(view),
         Msg::DriverEnded { scenario, notice } => {
@@ -655,10 +666,7 @@ mod tests {
     }
 
     fn loaded(store: &MemoryStore, run_id: &str) -> Msg {
-        Msg::RunLoaded(Box::new(Followed {
-            state: state(store, run_id),
-            alive: false,
-        }))
+        Msg::RunLoaded(Box::new(Followed::new(state(store, run_id), false)))
     }
 
     fn app_with_ship() -> App {

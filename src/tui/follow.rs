@@ -58,6 +58,8 @@ pub struct Follower {
     /// Followed runs that have finished (no driver can come back to them).
     sealed: BTreeSet<String>,
     alive: BTreeMap<String, bool>,
+    /// The units a live lease held at the last read, per run on screen.
+    held: BTreeMap<String, BTreeSet<(String, u32)>>,
     stamp: Option<Stamp>,
     scanned: Option<Instant>,
 }
@@ -77,6 +79,7 @@ impl Follower {
             cursors: BTreeMap::new(),
             sealed: BTreeSet::new(),
             alive: BTreeMap::new(),
+            held: BTreeMap::new(),
             stamp: None,
             scanned: None,
         }
@@ -92,6 +95,14 @@ impl Follower {
                 Some(store) => self.store = Some(store),
                 None => return Ok(msgs),
             }
+        }
+        // The leases before the log, as `status` reads them: a unit a worker claimed that the
+        // events read next still show running, with no live lease, is orphaned.
+        if let Some(run) = focus
+            && self.cursors.contains_key(run)
+            && !self.sealed.contains(run)
+        {
+            self.leases(run, &mut msgs)?;
         }
         let now = self.stamp()?;
         let due = self.scanned.is_none_or(|t| t.elapsed() >= RESCAN);
@@ -177,7 +188,7 @@ impl Follower {
         if state.outcome().is_some() {
             self.sealed.insert(run_id.to_string());
         }
-        msgs.push(Msg::RunLoaded(Box::new(Followed { state, alive })));
+        msgs.push(Msg::RunLoaded(Box::new(Followed::new(state, alive))));
         Ok(())
     }
 
@@ -199,6 +210,25 @@ impl Follower {
             run_id: run_id.to_string(),
             events,
         });
+        Ok(())
+    }
+
+    /// Which units of `run_id` a live lease holds, told to the app when that changed.
+    fn leases(&mut self, run_id: &str, msgs: &mut Vec<Msg>) -> Result<(), StoreError> {
+        let held: BTreeSet<(String, u32)> = self
+            .store()
+            .leases(Some(run_id))?
+            .into_iter()
+            .filter(|l| !l.lapsed())
+            .map(|l| (l.unit, l.attempt))
+            .collect();
+        if self.held.get(run_id) != Some(&held) {
+            self.held.insert(run_id.to_string(), held.clone());
+            msgs.push(Msg::Leases {
+                run_id: run_id.to_string(),
+                held,
+            });
+        }
         Ok(())
     }
 
@@ -285,6 +315,12 @@ mod tests {
             ("RUN1", 1)
         );
         assert!(!loaded.alive);
+        // On screen, its leases are read once (none), then only when they change.
+        let msgs = follower.poll(Some("RUN1")).unwrap();
+        assert!(
+            matches!(msgs.as_slice(), [Msg::Leases { run_id, held }] if run_id == "RUN1" && held.is_empty()),
+            "{msgs:?}"
+        );
         assert!(follower.poll(Some("RUN1")).unwrap().is_empty());
 
         append(
@@ -303,6 +339,34 @@ mod tests {
         let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2], "only the events after the first");
         assert!(follower.poll(Some("RUN1")).unwrap().is_empty());
+
+        // A worker's lease on the run on screen is told, and so is its end; a run not on
+        // screen has its leases read by nobody.
+        let mut store =
+            crate::store::SqliteStore::open(&db, crate::definition::Durability::Normal).unwrap();
+        let lease = store
+            .claim_lease(&crate::store::LeaseClaim {
+                run_id: "RUN1".into(),
+                unit: "a".into(),
+                attempt: 1,
+                holder: "worker:w".into(),
+                host: "h".into(),
+                ttl_ms: 60_000,
+            })
+            .unwrap()
+            .unwrap();
+        let msgs = follower.poll(Some("RUN1")).unwrap();
+        assert!(
+            matches!(msgs.as_slice(), [Msg::Leases { held, .. }] if held.contains(&("a".to_string(), 1))),
+            "{msgs:?}"
+        );
+        assert!(follower.poll(None).unwrap().is_empty());
+        store.release_lease(&lease).unwrap();
+        let msgs = follower.poll(Some("RUN1")).unwrap();
+        assert!(
+            matches!(msgs.as_slice(), [Msg::Leases { held, .. }] if held.is_empty()),
+            "{msgs:?}"
+        );
 
         // A newer run of the same scenario is loaded; the older one keeps being followed.
         append(&db, "RUN2", vec![start()]);

@@ -28,9 +28,34 @@ pub struct Followed {
     pub state: RunState,
     /// A live process holds the run's driver lock.
     pub alive: bool,
+    /// The units (and attempts) a live lease holds, read before the events folded into
+    /// `state`, when the follower read them (the run on screen, unfinished): a unit a worker
+    /// claimed that none holds is orphaned.
+    pub held: Option<std::collections::BTreeSet<(String, u32)>>,
 }
 
 impl Followed {
+    /// The run as the log says it: `state` and whether a driver holds it.
+    pub fn new(state: RunState, alive: bool) -> Followed {
+        Followed {
+            state,
+            alive,
+            held: None,
+        }
+    }
+
+    /// Its status document, with the units whose worker's lease lapsed marked orphaned when
+    /// the leases were read.
+    pub fn view(&self) -> crate::project::StatusView {
+        let view = crate::project::status_view(&self.state, self.alive);
+        match &self.held {
+            Some(held) => {
+                view.with_held(&|unit, attempt| held.contains(&(unit.to_string(), attempt)))
+            }
+            None => view,
+        }
+    }
+
     pub fn status(&self) -> RunStatus {
         run_status(&self.state, self.alive)
     }

@@ -9,10 +9,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, name_width, run_title, took, word};
+use super::style::{Theme, fit, marker, name_width, run_title, took, word, worker_line};
 use crate::decide::StepStatus;
 use crate::plan::topological_order;
-use crate::project::{RunStatus, StatusView, status_view};
+use crate::project::{RunStatus, StatusView};
 use crate::tui::app::App;
 use crate::tui::model::Followed;
 
@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         );
         return;
     };
-    let view = status_view(&run.state, run.alive);
+    let view = run.view();
     let [phases, info] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
     let title = run_title(&view, "", theme, now);
     let at = app.selected_phase(run).map_or(String::new(), |(at, _)| {
@@ -156,10 +156,7 @@ fn phase_lines(
             lines.push(Line::from(badges));
         }
         if let Some(w) = s.worker.as_deref().filter(|_| going) {
-            lines.push(Line::styled(
-                format!("      on worker {}", fit(w, width.saturating_sub(16))),
-                theme.dim(),
-            ));
+            lines.push(worker_line(w, s.lease_lapsed, 6, width, theme));
         }
         for c in &s.criteria {
             let (mark, style) = if c.met {

@@ -140,6 +140,37 @@ pub fn fit(text: &str, width: usize) -> String {
     cut
 }
 
+/// The line under a step or phase a worker claimed, indented by `indent` and fitted to
+/// `width`: the worker, or — its lease lapsed — that the unit is orphaned (the worker stopped
+/// renewing it) and runs again once reaped, as `status` says it (`render::worker_line`).
+pub fn worker_line(
+    worker: &str,
+    lease_lapsed: bool,
+    indent: usize,
+    width: usize,
+    theme: Theme,
+) -> Line<'static> {
+    let text = crate::render::worker_line(worker, lease_lapsed);
+    let style = if lease_lapsed {
+        theme.error()
+    } else {
+        theme.dim()
+    };
+    let first = text
+        .chars()
+        .next()
+        .map_or(String::new(), |c| c.to_lowercase().collect());
+    let text = format!("{first}{}", text.chars().skip(1).collect::<String>());
+    Line::styled(
+        format!(
+            "{:indent$}{}",
+            "",
+            fit(&text, width.saturating_sub(indent + 2))
+        ),
+        style,
+    )
+}
+
 /// A run panel's title: `name · status · DETAIL<total time> `, where `detail` (e.g. a step
 /// count) ends in ` · ` if given.
 pub fn run_title(view: &StatusView, detail: &str, theme: Theme, now: SystemTime) -> Line<'static> {

@@ -8,9 +8,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, name_width, run_title, took, word};
+use super::style::{Theme, fit, marker, name_width, run_title, took, word, worker_line};
 use crate::decide::StepStatus;
-use crate::project::status_view;
 use crate::tui::app::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemTime) {
@@ -21,7 +20,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         );
         return;
     };
-    let view = status_view(&run.state, run.alive);
+    let view = run.view();
     let title = run_title(&view, &super::workflows::progress(run), theme, now);
     let block = Block::bordered()
         .title(title)
@@ -71,10 +70,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         }
         lines.push(head);
         if let Some(w) = s.worker.as_deref().filter(|_| going) {
-            lines.push(Line::styled(
-                format!("        on worker {}", fit(w, width.saturating_sub(18))),
-                theme.dim(),
-            ));
+            lines.push(worker_line(w, s.lease_lapsed, 8, width, theme));
         }
         for (k, v) in &s.outputs {
             lines.push(Line::styled(
