@@ -915,3 +915,28 @@ fn a_fifo_or_device_in_place_of_the_log_is_refused_not_waited_on() {
         out.stderr
     );
 }
+
+#[test]
+/// An argument of megabytes that does not parse (`log anchor XXXX…`, an unknown flag) was
+/// echoed whole by the usage error, twice where clap suggests something: the error is buried
+/// under the argument. A word over 200 characters is cut to its start and its size, in words
+/// and in the `--json` error.
+fn a_huge_argument_in_a_usage_error_is_cut_not_echoed_whole() {
+    let env = Env::new();
+    let huge = "x".repeat(100_000);
+    for args in [
+        vec!["log", "anchor", huge.as_str()],
+        vec!["workflow", "history", "--limit", huge.as_str()],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", &out.stderr[..out.stderr.len().min(500)]);
+        assert!(out.stderr.len() < 2_000, "{} bytes", out.stderr.len());
+        assert!(out.stderr.contains("…[100000 bytes]"), "{}", out.stderr);
+        let mut with_json = vec!["--json"];
+        with_json.extend(&args);
+        let out = env.run(&with_json);
+        assert_eq!(out.code, 2);
+        assert!(out.stdout.len() < 2_000, "{} bytes", out.stdout.len());
+        assert!(out.json()["error"].is_string(), "{}", out.stdout);
+    }
+}

@@ -120,6 +120,7 @@ pub fn main() -> i32 {
                     return code;
                 }
             };
+            let text = long_words_cut(&text);
             // With --json, stdout still carries one document: the error's, as for every
             // other bad input (an agent reading stdout is never left with nothing).
             if json_asked() {
@@ -160,6 +161,38 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
         out(&output.human);
     }
     output.code
+}
+
+/// The longest word of a usage error shown whole: clap quotes what was given, and an
+/// argument of megabytes would be echoed whole (twice with a suggestion), burying the error.
+const LONGEST_QUOTED: usize = 200;
+
+/// `text` with every word longer than `LONGEST_QUOTED` characters cut to its first 60 and
+/// how long it was.
+fn long_words_cut(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(64 * 1024));
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.chars().count() > LONGEST_QUOTED {
+            // The quotes around it stay, and are not counted.
+            let quotes: &[char] = &['\'', '"', '`'];
+            let core = word.trim_start_matches(quotes);
+            let opened = &word[..word.len() - core.len()];
+            let core = core.trim_end_matches(quotes);
+            let closed = &word[opened.len() + core.len()..];
+            let head: String = core.chars().take(60).collect();
+            out.push_str(&format!("{opened}{head}…[{} bytes]{closed}", core.len()));
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether the command line asks for JSON (`--json` before any `--`), read from the raw
