@@ -350,17 +350,30 @@ pub fn checkpoints_exact(home: &Path, run_id: &str, count: usize) -> bool {
     let Ok(mut file) = derived_file().read(true).open(&path) else {
         return count == 0;
     };
-    let mut text = Vec::new();
-    if std::io::Read::read_to_end(&mut file, &mut text).is_err() || !text.ends_with(b"\n") {
-        return false;
+    // Read in pieces, keeping only the line being read: the file of a long run holds a line
+    // per checkpoint, and only their number and the last one matter.
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut lines, mut last, mut current) = (0usize, Vec::new(), Vec::new());
+    loop {
+        let n = match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        };
+        for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
+            match piece.strip_suffix(b"\n") {
+                Some(end) => {
+                    current.extend_from_slice(end);
+                    lines += 1;
+                    last = std::mem::take(&mut current);
+                }
+                None => current.extend_from_slice(piece),
+            }
+        }
     }
-    let lines = text.iter().filter(|&&b| b == b'\n').count();
-    let body = &text[..text.len() - 1];
-    let last = body
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(body, |at| &body[at + 1..]);
-    lines == count && line_number(last) == Some(count)
+    // A last line without its line end was cut short.
+    current.is_empty() && lines == count && (count == 0 || line_number(&last) == Some(count))
 }
 
 /// Make the run's folders (refusing links), then write `files` into them.
@@ -758,6 +771,17 @@ mod tests {
         );
         std::fs::write(&path, format!("{}{}", cp(1), &cp(2)[..5])).unwrap();
         assert!(!checkpoints_exact(home, "R", 2), "a torn line");
+        // Read in pieces: lines across the pieces' edges, and a line longer than a piece.
+        let long = format!(
+            "{{\"checkpoint\":5001,\"step\":\"{}\"}}\n",
+            "s".repeat(200_000)
+        );
+        let many: String = (1..=5000).map(cp).collect::<String>() + &long;
+        std::fs::write(&path, &many).unwrap();
+        assert!(checkpoints_exact(home, "R", 5001));
+        assert!(!checkpoints_exact(home, "R", 5000));
+        std::fs::write(&path, &many[..many.len() - 1]).unwrap();
+        assert!(!checkpoints_exact(home, "R", 5001), "its last line torn");
         assert_eq!(line_number(br#"{"outputs":{},"checkpoint":7}"#), Some(7));
         assert_eq!(line_number(br#"{"checkpoint":12,"x":1}"#), Some(12));
         assert_eq!(line_number(b"{\"checkpoint\":1"), None);
