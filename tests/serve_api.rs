@@ -2430,3 +2430,119 @@ fn a_run_start_answered_504_lost_its_secret_inputs() {
     let export = env.run(&["log", "export"]).stdout;
     assert!(!export.contains(secret), "the secret is in the log");
 }
+
+/// The part of `page` from the `<article` of step or phase `step`'s card to the end of that
+/// card (its items' rows and cards included).
+fn card<'a>(page: &'a str, step: &str) -> &'a str {
+    let open = format!("data-step=\"{step}\"");
+    let start = page
+        .match_indices("<article ")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            page[i..]
+                .split_once('>')
+                .is_some_and(|(tag, _)| tag.contains(&open))
+        })
+        .unwrap_or_else(|| panic!("no card of `{step}`:\n{page}"));
+    // Cards nest (a `foreach:` step's items): the end is where the opened ones are closed.
+    let mut depth = 0usize;
+    let mut at = start;
+    loop {
+        let next_open = page[at + 1..].find("<article ").map(|i| i + at + 1);
+        let next_close = page[at + 1..].find("</article>").map(|i| i + at + 1);
+        match (next_open, next_close) {
+            (Some(o), Some(c)) if o < c => {
+                depth += 1;
+                at = o;
+            }
+            (_, Some(c)) if depth == 0 => return &page[start..c],
+            (_, Some(c)) => {
+                depth -= 1;
+                at = c;
+            }
+            _ => return &page[start..],
+        }
+    }
+}
+
+const KID: &str = "name: kid\nsteps:\n  - name: look\n    prompt: Look at it\n";
+
+const PARENT_OF_KIDS: &str = "name: elder\nsteps:\n  - name: ship\n    uses: kid\n  - name: fan\n    foreach: [a, b]\n    uses: kid\n";
+
+/// The run page of a parent whose `uses:` step waits with its child run offered a "Complete
+/// step" form for that step, which the engine refuses (a `uses:` step waits with its child,
+/// not for a report), and linked neither to the child run nor, from the child's page, back
+/// to the parent; so was an item of a `foreach:` + `uses:` step.
+#[test]
+fn a_uses_steps_card_links_its_child_run_which_links_back_and_offers_no_refused_report() {
+    let env = home();
+    env.workflow("kid", KID).workflow("elder", PARENT_OF_KIDS);
+    assert_eq!(env.run(&["workflow", "run", "elder"]).code, 3);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let id_of = |name: &str| -> Vec<String> {
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["name"] == name)
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let parent = id_of("elder")[0].clone();
+    let child = env.status(Some(&parent))["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{parent}")).body;
+    let ship = card(&page, "ship");
+    assert!(
+        ship.contains(&format!("href=\"/runs/{child}\"")),
+        "the uses: step links its child run:\n{ship}"
+    );
+    assert!(
+        !page.contains(&format!("action=\"/runs/{parent}/steps/ship/complete\""))
+            && !page.contains(&format!("action=\"/runs/{parent}/steps/ship/fail\"")),
+        "a report the engine refuses is offered:\n{ship}"
+    );
+    assert!(
+        ship.contains("look"),
+        "it says which step of the child waits:\n{ship}"
+    );
+    // The engine does refuse it.
+    let r = s.post(&format!("/api/v1/runs/{parent}/steps/ship/complete"), "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    // The child's page links back, and offers the report that moves both on.
+    let kid = s.get(&format!("/runs/{child}")).body;
+    assert!(
+        kid.contains(&format!("href=\"/runs/{parent}\"")),
+        "the child run links its parent:\n{kid}"
+    );
+    assert!(
+        kid.contains(&format!("action=\"/runs/{child}/steps/look/complete\"")),
+        "{kid}"
+    );
+    // On to the `foreach:` + `uses:` step: its first item waits with a child of its own.
+    let done = env.run(&["workflow", "step", "complete", "look", "--run", &child]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let status = env.status(Some(&parent));
+    let item_child = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["name"] == "fan[0]")
+        .and_then(|st| st["uses"]["run_id"].as_str())
+        .unwrap_or_else(|| panic!("fan[0] has no child run: {status}"))
+        .to_string();
+    let page = s.get(&format!("/runs/{parent}")).body;
+    for step in ["fan", "fan%5B0%5D"] {
+        assert!(
+            !page.contains(&format!("action=\"/runs/{parent}/steps/{step}/complete\"")),
+            "a report on {step}, which the engine refuses, is offered:\n{page}"
+        );
+    }
+    assert!(
+        card(&page, "fan[0]").contains(&format!("href=\"/runs/{item_child}\"")),
+        "the item links its child run:\n{page}"
+    );
+}

@@ -69,9 +69,11 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     };
     let mut state = replay(&events);
     state.run_id = run_id.clone();
+    // With what its waiting `uses:` steps wait on down their child runs, as `status` says.
+    let view = ctx.view_with_children(&state, alive, &*store);
     let view = match &leases {
-        Some(leases) => ctx.view(&state, alive).with_leases(leases),
-        None => ctx.view(&state, alive),
+        Some(leases) => view.with_leases(leases),
+        None => view,
     };
     let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
     Ok(RunData {
@@ -441,6 +443,7 @@ fn step_card(
                     @for (k, v) in &s.outputs { tr { th { (k) } td { pre { (v) } } } }
                 }
             }
+            @if let Some(u) = &s.uses { (uses_block(u)) }
             @if let Some(w) = &s.worker {
                 @if s.lease_lapsed {
                     p class="error worker" { (crate::render::worker_line(w, true)) }
@@ -472,7 +475,10 @@ fn step_card(
                     button type="submit" class="primary" disabled[disabled] { "Start " (unit) }
                 }
             }
-            @if view.resumable && waiting {
+            // A `uses:` step waits with its child run and a `foreach:` step with its items:
+            // the engine refuses a report on either (it is made on the child's step, or the
+            // item), so none is offered.
+            @if view.resumable && waiting && s.uses.is_none() && !s.runs_as_items() {
                 form class="report" method="post" action={(base) "/complete"} {
                     (token)
                     @if scenario {
@@ -491,6 +497,31 @@ fn step_card(
                     input type="text" name="message" placeholder="what went wrong (recorded)" maxlength="2000";
                     button type="submit" class="danger" disabled[disabled] { "Fail " (unit) }
                 }
+            }
+        }
+    }
+}
+
+/// A `uses:` step's child run, linked, and what waits for a report down its chain of child
+/// runs (where the report is made).
+fn uses_block(u: &crate::project::UsesView) -> Markup {
+    html! {
+        div class="uses" {
+            "runs workflow " strong { (u.workflow) }
+            @if let Some(child) = &u.run_id {
+                " as child run " a class="mono" href={"/runs/" (child)} { (child) }
+            } @else {
+                span class="muted" { " (no child run yet)" }
+            }
+            @if let Some(w) = &u.waits_on {
+                p class="waiting" {
+                    "Waits with its child run: step " strong { (w.step) } " of run "
+                    a class="mono" href={"/runs/" (w.run_id) "#steps"} { (w.run_id) }
+                    " waits for a report; report it there."
+                }
+            }
+            @if let Some(end) = &u.child_ended {
+                p class="muted" { "Its child run ended (" (end) "): resume gives the step that end." }
             }
         }
     }
@@ -583,6 +614,13 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 dl class="meta" {
                     dt { "run" } dd class="mono" { (view.run_id) }
                     dt { "started by" } dd { (view.actor) " at " (when(view.started_at.as_deref())) }
+                    @if let Some(p) = &view.parent {
+                        dt { "parent run" }
+                        dd {
+                            a class="mono" href={"/runs/" (p.run_id)} { (p.run_id) }
+                            " (its step " strong { (p.step) } ", attempt " (p.attempt) ")"
+                        }
+                    }
                     dt { "ended" } dd { (when(view.ended_at.as_deref())) }
                     dt { "progress" } dd { progress value=(done) max=(view.steps.len().max(1)) {} " " (done) "/" (view.steps.len()) }
                     dt { "driver" } dd { (if d.alive { "a process drives it now" } else { "none" }) }
@@ -616,7 +654,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                     }
                     div class="scroll" { (timeline(&attempts, view.ended_at.as_deref().and_then(time).unwrap_or(now))) }
                 }
-                section class="steps" {
+                section class="steps" id="steps" {
                     h2 { (unit) }
                     @for (i, s) in view.steps.iter().enumerate() {
                         (step_card(shared, viewer, d, i, s, tails.get(&s.name).map_or(&[][..], Vec::as_slice)))
