@@ -2546,3 +2546,82 @@ fn a_uses_steps_card_links_its_child_run_which_links_back_and_offers_no_refused_
         "the item links its child run:\n{page}"
     );
 }
+
+/// A failed run's suggested `resume --retry` became no button when the server was started
+/// with `--db` (or `--home` and `--db`): the suggestion's argv carries them before the
+/// subcommand, and the page skipped only a leading `--home`. A password in `--db` never
+/// reaches the page.
+#[test]
+fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
+    let env = home();
+    env.workflow(
+        "flaky",
+        "name: flaky\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "flaky"]).code, 1);
+    let run = newest_run(&env, "workflow");
+    let db = env.db_spec();
+    let home = env.home().display().to_string();
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--home",
+            &home,
+            "--db",
+            &db,
+        ],
+    );
+    let next = s.get(&format!("/api/v1/runs/{run}")).json()["next"].clone();
+    assert!(
+        next.as_array().unwrap().iter().any(|n| {
+            let argv: Vec<&str> = n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            argv.contains(&"--db") && argv.contains(&"--retry")
+        }),
+        "the suggestion names --db: {next}"
+    );
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        page.contains("name=\"mode\" value=\"retry\""),
+        "no retry button:\n{page}"
+    );
+    // On PostgreSQL, a password given in --db stays out of the page.
+    if let Some(pg) = Env::postgres("a_suggestion_carrying_db_and_home_before_its_subcommand") {
+        let pg = stocked(pg);
+        pg.workflow(
+            "flaky",
+            "name: flaky\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n",
+        );
+        assert_eq!(pg.run(&["workflow", "run", "flaky"]).code, 1);
+        let run = newest_run(&pg, "workflow");
+        let url = pg.db_spec();
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
+        let with_password = format!("{scheme}://postgres:pw-7f3a9c1e@{rest}");
+        let s = Server::start_with(
+            &pg,
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--token",
+                TOKEN,
+                "--db",
+                &with_password,
+            ],
+        );
+        let page = s.get(&format!("/runs/{run}")).body;
+        assert!(
+            page.contains("name=\"mode\" value=\"retry\""),
+            "no retry button on PostgreSQL:\n{page}"
+        );
+        assert!(!page.contains("pw-7f3a9c1e"), "the password is in the page");
+    }
+}

@@ -265,8 +265,21 @@ enum Act {
 /// offered on their steps).
 fn act_of(argv: &[String]) -> Option<Act> {
     let mut args: &[String] = argv.get(1..)?;
-    if args.first().map(String::as_str) == Some("--home") {
-        args = args.get(2..)?;
+    // The global options a suggestion carries before its subcommand (`Ctx::globals`: `--home
+    // DIR`, `--db URL`, in either order), and any other of `cli::args`'s global flags.
+    loop {
+        args = match args.first().map(String::as_str) {
+            Some("--home" | "--db") => args.get(2..)?,
+            Some(a)
+                if a.starts_with("--home=")
+                    || a.starts_with("--db=")
+                    || a == "--json"
+                    || a == "--no-color" =>
+            {
+                &args[1..]
+            }
+            _ => break,
+        };
     }
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
