@@ -2625,3 +2625,60 @@ fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
         assert!(!page.contains("pw-7f3a9c1e"), "the password is in the page");
     }
 }
+
+/// A run's start message (`run --message`) and that a schedule started it were not on its
+/// page, though `status` shows both.
+#[test]
+fn a_runs_page_shows_its_start_message_and_its_schedule() {
+    let env = home();
+    assert_eq!(
+        env.run(&[
+            "workflow",
+            "run",
+            "ship",
+            "--input",
+            "version=1.2.3",
+            "--message",
+            "<i>hotfix</i> for the outage",
+        ])
+        .code,
+        0
+    );
+    let run = newest_run(&env, "workflow");
+    env.workflow(
+        "nightly",
+        "name: nightly\nschedule: \"*/5 * * * *\"\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    let fired = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-03T10:00:20Z",
+    ]);
+    assert_eq!(fired.code, 0, "{}{}", fired.stdout, fired.stderr);
+    let scheduled = eventually(60, "the scheduled run to finish", || {
+        let id = newest_run(&env, "workflow");
+        let st = env.status(Some(&id));
+        (st["name"] == "nightly" && st["status"] == "completed").then_some(id)
+    });
+    let s = Server::start(&env);
+    // In the run's summary, not only in the event log's line of `run_started`.
+    let meta = |page: &str| -> String {
+        page.split_once("<dl class=\"meta\">")
+            .and_then(|(_, rest)| rest.split_once("</dl>"))
+            .map(|(meta, _)| meta.to_string())
+            .unwrap_or_else(|| panic!("no summary:\n{page}"))
+    };
+    let page = meta(&s.get(&format!("/runs/{run}")).body);
+    assert!(
+        page.contains("&lt;i&gt;hotfix&lt;/i&gt; for the outage"),
+        "the start message, escaped:\n{page}"
+    );
+    let page = meta(&s.get(&format!("/runs/{scheduled}")).body);
+    assert!(
+        page.contains("scheduled for 2026-12-03T10:00:00Z by `*/5 * * * *`"),
+        "started by the schedule:\n{page}"
+    );
+}

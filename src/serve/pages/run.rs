@@ -627,6 +627,14 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 dl class="meta" {
                     dt { "run" } dd class="mono" { (view.run_id) }
                     dt { "started by" } dd { (view.actor) " at " (when(view.started_at.as_deref())) }
+                    // What the one who started it said (`run --message`), and the schedule
+                    // that started it: both from the status document, as `status` shows them.
+                    @if let Some(m) = &view.message {
+                        dt { "message" } dd class="message" { (m) }
+                    }
+                    @if let Some(due) = &view.scheduled {
+                        dt { "schedule" } dd { "started by the schedule: " (due) }
+                    }
                     @if let Some(p) = &view.parent {
                         dt { "parent run" }
                         dd {
