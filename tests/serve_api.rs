@@ -2682,3 +2682,56 @@ fn a_runs_page_shows_its_start_message_and_its_schedule() {
         "started by the schedule:\n{page}"
     );
 }
+
+/// A stand-in for Claude Code answering `--output-format json`'s result object.
+const FAKE_CLAUDE: &str = r#"#!/bin/sh
+cat > /dev/null
+printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":1234,"num_turns":3,"result":"Plan <b>written</b>","session_id":"5e55a000-0000-4000-8000-000000000001","total_cost_usd":0.0123}\n'
+"#;
+
+/// What the agent runner reported for a step (session, turns, cost), which `status` shows,
+/// was not on the step's card.
+#[test]
+fn a_step_run_by_an_agent_runner_shows_its_result_on_its_card() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = home();
+    let program = env.dir.path().join("fake-claude.sh");
+    std::fs::write(&program, FAKE_CLAUDE).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        serde_json::to_string(&program.display().to_string()).unwrap()
+    ));
+    std::fs::write(
+        env.home().join("agents/planner.md"),
+        "---\nname: planner\ndescription: Plans\nrunner: claude\n---\nYou plan.\n",
+    )
+    .unwrap();
+    env.workflow(
+        "feature",
+        "name: feature\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    let out = env.run(&["workflow", "run", "feature"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = newest_run(&env, "workflow");
+    assert_eq!(
+        env.status(Some(&run))["steps"][0]["agent_result"]["num_turns"],
+        3
+    );
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    let plan = card(&page, "Plan");
+    assert!(plan.contains("Claude Code"), "{plan}");
+    assert!(
+        plan.contains("5e55a000-0000-4000-8000-000000000001"),
+        "the session:\n{plan}"
+    );
+    assert!(
+        !page.contains("Plan <b>written"),
+        "the result text unescaped"
+    );
+    assert!(
+        plan.contains("3 turns") && plan.contains("$0.0123"),
+        "{plan}"
+    );
+}

@@ -457,6 +457,11 @@ fn step_card(
                 }
             }
             @if let Some(u) = &s.uses { (uses_block(u)) }
+            // What the agent runner (Claude Code) reported, as `status` shows it: its session,
+            // turns, cost and time (its result text is the output `result`, or the error).
+            @if let Some(a) = &s.agent_result {
+                p class={"agent-result" @if a.is_error { " error" }} { "Agent: " (crate::render::agent_line(a)) }
+            }
             @if let Some(w) = &s.worker {
                 @if s.lease_lapsed {
                     p class="error worker" { (crate::render::worker_line(w, true)) }
