@@ -2626,6 +2626,37 @@ fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
     }
 }
 
+/// The notifications delivered for a run (`notify:`), which `status` lists, were nowhere on
+/// its page.
+#[test]
+fn a_runs_page_shows_the_notifications_delivered_for_it() {
+    let env = home();
+    env.workflow(
+        "loud",
+        "name: loud\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo '<i>told</i>' > told.txt\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 1);
+    let run = newest_run(&env, "workflow");
+    let status = env.status(Some(&run));
+    let delivered = &status["notifications"][0];
+    assert_eq!(delivered["ok"], true, "{status}");
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    let section = page
+        .split_once("class=\"notifications\"")
+        .map(|(_, rest)| rest.split_once("</section>").map_or(rest, |(a, _)| a))
+        .unwrap_or_else(|| panic!("no notifications on the page:\n{page}"));
+    assert!(section.contains("on_failure"), "{section}");
+    assert!(
+        section.contains("&lt;i&gt;told&lt;/i&gt;") && !section.contains("<i>told"),
+        "the notification named, escaped:\n{section}"
+    );
+    assert!(
+        section.contains(delivered["detail"].as_str().unwrap()),
+        "{section}"
+    );
+}
+
 /// A run's start message (`run --message`) and that a schedule started it were not on its
 /// page, though `status` shows both.
 #[test]

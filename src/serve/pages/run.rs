@@ -39,6 +39,8 @@ pub struct RunData {
     /// `log verify RUN --json`.
     pub verify: serde_json::Value,
     pub alive: bool,
+    /// The deliveries of its `notify:` (`status` lists them as `notifications`).
+    pub notifications: Vec<crate::ops::notify::RecordedDelivery>,
 }
 
 /// Read a run once: its events, the state they fold to, its status document, its verdict.
@@ -75,6 +77,8 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
         Some(leases) => view.with_leases(leases),
         None => view,
     };
+    let notifications = crate::ops::notify::recorded_deliveries(&*store, &run_id)
+        .map_err(crate::ops::CommandError::from)?;
     let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
     Ok(RunData {
         view,
@@ -82,6 +86,7 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
         events,
         verify,
         alive,
+        notifications,
     })
 }
 
@@ -545,6 +550,32 @@ fn uses_block(u: &crate::project::UsesView) -> Markup {
     }
 }
 
+/// The deliveries of the run's `notify:`, as `status` lists them.
+fn notifications(d: &RunData) -> Markup {
+    html! {
+        @if !d.notifications.is_empty() {
+            section class="notifications" {
+                h2 { "Notifications" }
+                table class="notifications" {
+                    thead { tr { th { "" } th { "when" } th { "trigger" } th { "notification" } th { "result" } th class="num" { "tries" } } }
+                    tbody {
+                        @for n in &d.notifications {
+                            tr class=(if n.ok { "ok" } else { "bad" }) {
+                                td { (if n.ok { "📣" } else { "⚠️" }) }
+                                td class="when" { (when(Some(&n.time))) }
+                                td { (n.trigger) @if let Some(st) = &n.status { " (" (st) ")" } }
+                                td class="mono" { (n.notification) }
+                                td class=(if n.ok { "" } else { "error" }) { (n.detail) }
+                                td class="num" { (n.attempts) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn event_log(d: &RunData, all: bool) -> Markup {
     let scenario = d.view.kind == RunKind::Scenario;
     let skip = if all {
@@ -686,6 +717,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                         (step_card(shared, viewer, d, i, s, tails.get(&s.name).map_or(&[][..], Vec::as_slice)))
                     }
                 }
+                (notifications(d))
                 section class="log" id="events" {
                     h2 { "Event log " (verified(&d.verify)) }
                     (event_log(d, all_events))
