@@ -2626,6 +2626,57 @@ fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
     }
 }
 
+/// The catalog did not say that a workflow runs by itself on a `schedule:`, nor when next.
+#[test]
+fn the_catalog_shows_a_schedule_and_when_it_next_fires() {
+    let env = home();
+    env.workflow(
+        "nightly",
+        "name: nightly\nschedule: \"17 3 * * *\"\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    let s = Server::start(&env);
+    let list = s.get("/api/v1/schedules").json();
+    let next = list["schedules"][0]["next"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{list}"))
+        .to_string();
+    assert!(next.ends_with("03:17:00Z"), "{next}");
+    let page = s.get("/catalog").body;
+    let row = page
+        .split("<tr")
+        .find(|r| r.contains("/catalog/workflows/nightly"))
+        .unwrap_or_else(|| panic!("no row of nightly:\n{page}"));
+    assert!(row.contains("17 3 * * *"), "{row}");
+    assert!(row.contains(&next), "{row}");
+    let ship = page
+        .split("<tr")
+        .find(|r| r.contains("/catalog/workflows/ship"))
+        .unwrap();
+    assert!(!ship.contains("next"), "{ship}");
+    let detail = s.get("/catalog/workflows/nightly").body;
+    assert!(
+        detail.contains("17 3 * * *") && detail.contains(&next),
+        "{detail}"
+    );
+    // A scenario's too.
+    std::fs::write(
+        env.home().join("scenarios/tidy.yaml"),
+        "name: tidy\ndescription: d\nschedule: \"41 5 * * 1\"\nphases:\n  - name: sweep\n    description: Sweep\n    run: 'true'\n",
+    )
+    .unwrap();
+    let page = s.get("/catalog").body;
+    let row = page
+        .split("<tr")
+        .find(|r| r.contains("/catalog/scenarios/tidy"))
+        .unwrap_or_else(|| panic!("no row of tidy:\n{page}"));
+    assert!(
+        row.contains("41 5 * * 1") && row.contains("05:41:00Z"),
+        "{row}"
+    );
+    let detail = s.get("/catalog/scenarios/tidy").body;
+    assert!(detail.contains("41 5 * * 1"), "{detail}");
+}
+
 /// The notifications delivered for a run (`notify:`), which `status` lists, were nowhere on
 /// its page.
 #[test]
