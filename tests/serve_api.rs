@@ -2626,6 +2626,86 @@ fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
     }
 }
 
+/// The graph of a run page (its `svg.dag`).
+fn dag(page: &str) -> &str {
+    let start = page
+        .find("<svg class=\"dag\"")
+        .unwrap_or_else(|| panic!("no graph:\n{page}"));
+    let end = page[start..].find("</svg>").unwrap() + start;
+    &page[start..end]
+}
+
+/// A `foreach:` step's items were drawn as cards and graph nodes of their own (a chain of one
+/// node per item), their values nowhere: the step is one card listing its items (value,
+/// escaped, and status) and one node in the graph.
+#[test]
+fn a_foreach_step_is_one_card_listing_its_items_and_one_node_of_the_graph() {
+    let env = home();
+    env.workflow(
+        "fan",
+        "name: fan\nsteps:\n  - name: each\n    foreach: [\"<b>x</b>\", plain]\n    prompt: Check ${{ item }}\n  - name: after\n    run: echo after\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fan"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(!page.contains("<b>x</b>"), "an item's value unescaped");
+    let each = card(&page, "each");
+    assert!(
+        each.contains("&lt;b&gt;x&lt;/b&gt;") && each.contains("plain"),
+        "the items' values are on the step's card:\n{each}"
+    );
+    assert!(
+        each.contains("data-item=\"each[0]\"") && each.contains("data-item=\"each[1]\""),
+        "each item is listed on the card:\n{each}"
+    );
+    assert!(
+        each.contains("badge st-waiting") && each.contains("badge st-pending"),
+        "each item's status is shown:\n{each}"
+    );
+    // The waiting item can be reported from the card.
+    assert!(
+        each.contains(&format!(
+            "action=\"/runs/{run}/steps/each%5B0%5D/complete\""
+        )),
+        "{each}"
+    );
+    let graph = dag(&page);
+    assert!(
+        graph.contains("data-step=\"each\"") && graph.contains("data-step=\"after\""),
+        "{graph}"
+    );
+    assert!(
+        !graph.contains("data-step=\"each[0]\"") && !graph.contains("data-step=\"each[1]\""),
+        "items drawn as nodes of their own:\n{graph}"
+    );
+    // A scenario's graph keeps its `after:` edges with a `foreach:` phase in it (its items
+    // made the nodes outnumber the phases, and the graph fell back to a chain of them all).
+    std::fs::write(
+        env.home().join("scenarios/fanout.yaml"),
+        "name: fanout\ndescription: d\nphases:\n  - name: plan\n    run: 'true'\n  - name: deploy\n    condition: after:plan\n    foreach: [a, b]\n    run: 'true'\n  - name: docs\n    condition: after:plan\n    run: 'true'\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "fanout"]).code, 0);
+    let run = newest_run(&env, "orchestrate");
+    let page = s.get(&format!("/runs/{run}")).body;
+    let graph = dag(&page);
+    let column = |phase: &str| -> String {
+        let at = graph
+            .find(&format!("data-step=\"{phase}\""))
+            .unwrap_or_else(|| panic!("no node {phase}:\n{graph}"));
+        let rect = &graph[at..];
+        let x = rect.split_once("<rect x=\"").unwrap().1;
+        x.split_once('"').unwrap().0.to_string()
+    };
+    assert_eq!(
+        column("deploy"),
+        column("docs"),
+        "two phases after `plan` side by side:\n{graph}"
+    );
+    assert!(graph.contains("2/2 items done"), "{graph}");
+}
+
 /// The catalog did not say that a workflow runs by itself on a `schedule:`, nor when next.
 #[test]
 fn the_catalog_shows_a_schedule_and_when_it_next_fires() {

@@ -251,7 +251,7 @@ fn workflow_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
                     h2 { "Steps" }
                     div class="scroll" {
                         (layered_svg(
-                            &w.steps.iter().map(|s| Node { name: s.name.clone(), status: "pending".into() }).collect::<Vec<_>>(),
+                            &w.steps.iter().map(|s| Node { name: s.name.clone(), status: "pending".into(), note: s.foreach.as_ref().map(|_| "foreach".to_string()) }).collect::<Vec<_>>(),
                             &(0..w.steps.len()).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect::<Vec<_>>(),
                         ))
                     }
@@ -299,6 +299,7 @@ fn scenario_graph(s: &Scenario) -> Markup {
         .phases
         .iter()
         .map(|p| Node {
+            note: p.foreach.as_ref().map(|_| "foreach".to_string()),
             name: p.name.clone(),
             status: match p.parsed_condition() {
                 Ok(Condition::Manual) => "manual".into(),

@@ -30,6 +30,11 @@ use crate::store::EventStore;
 const SHOWN_EVENTS: usize = 1000;
 /// Attempts drawn on the timeline (the newest ones).
 const SHOWN_ATTEMPTS: usize = 200;
+/// Items of a `foreach:` step listed on its card (the first ones).
+const SHOWN_ITEMS: usize = 1000;
+/// Items of a `foreach:` step drawn as cards of their own under its list (those running,
+/// waiting, failed or stopped: what can be acted on or read), the first ones.
+const ITEM_CARDS: usize = 50;
 
 /// What the run's page shows.
 pub struct RunData {
@@ -237,23 +242,83 @@ fn short(name: &str, n: usize) -> String {
     }
 }
 
-/// The DAG: a scenario's `after:` edges, a workflow's order.
-fn graph(state: &RunState, view: &StatusView) -> Markup {
-    let nodes: Vec<Node> = view
-        .steps
+/// The DAG: a scenario's `after:` edges, a workflow's order. One node per step or phase of
+/// the definition: a `foreach:` step is one node that counts its items (they are listed on
+/// its card), not a node per item.
+fn graph(state: &RunState, top: &[(usize, &StepView, &[StepView])]) -> Markup {
+    let nodes: Vec<Node> = top
         .iter()
-        .map(|s| Node {
+        .map(|(_, s, items)| Node {
             name: s.name.clone(),
             status: s.status.as_str().to_string(),
+            note: s.foreach.as_ref().map(|f| match f.items {
+                Some(n) => format!(
+                    "{}/{n} item{} done",
+                    items
+                        .iter()
+                        .filter(|i| matches!(i.status, StepStatus::Completed | StepStatus::Skipped))
+                        .count(),
+                    if n == 1 { "" } else { "s" },
+                ),
+                None => "list not read yet".to_string(),
+            }),
         })
         .collect();
     let deps: Vec<Vec<usize>> = match &state.scenario {
-        Some(sc) if sc.phases.len() == nodes.len() => crate::plan::dependencies(sc),
-        _ => (0..nodes.len())
+        // By name: the run's scenario holds its items as phases too (after the definition's),
+        // which `plan::dependencies` would count; the first of duplicate names wins, as there.
+        Some(sc) => {
+            let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for (k, (_, s, _)) in top.iter().enumerate() {
+                at.entry(s.name.as_str()).or_insert(k);
+            }
+            let mut phases: std::collections::HashMap<&str, &crate::definition::Phase> =
+                std::collections::HashMap::new();
+            for p in &sc.phases {
+                phases.entry(p.name.as_str()).or_insert(p);
+            }
+            top.iter()
+                .map(
+                    |(_, s, _)| match phases.get(s.name.as_str()).map(|p| p.parsed_condition()) {
+                        Some(Ok(crate::definition::Condition::After(names))) => names
+                            .iter()
+                            .filter_map(|n| at.get(n.as_str()).copied())
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                )
+                .collect()
+        }
+        None => (0..nodes.len())
             .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
             .collect(),
     };
     layered_svg(&nodes, &deps)
+}
+
+/// The steps or phases of the definition, each with its index in the status document and the
+/// items of a `foreach:` one (which follow it there).
+fn top_level(steps: &[StepView]) -> Vec<(usize, &StepView, &[StepView])> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < steps.len() {
+        let s = &steps[i];
+        let mut end = i + 1;
+        if s.item.is_none() {
+            while steps
+                .get(end)
+                .is_some_and(|u| u.item.as_ref().is_some_and(|it| it.of == s.name))
+            {
+                end += 1;
+            }
+            out.push((i, s, &steps[i + 1..end]));
+        } else {
+            // An item whose step is not before it (a hostile log): shown on its own.
+            out.push((i, s, &steps[i..i]));
+        }
+        i = end;
+    }
+    out
 }
 
 /// A suggested command the page can carry out, as a form.
@@ -401,14 +466,85 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
     }
 }
 
+/// The tails of `step`'s attempts.
+type Tails = BTreeMap<String, Vec<(u32, &'static str, String)>>;
+
+/// The list of a `foreach:` step's items on its card: each item's position, value (cut to one
+/// line, whole in its tooltip), status, attempts and child run; then a card of its own for
+/// each item that runs, waits, failed or stopped (its report forms, error and output).
+fn items_block(
+    shared: &Shared,
+    viewer: Viewer,
+    d: &RunData,
+    s: &StepView,
+    items: &[StepView],
+    tails: &Tails,
+) -> Markup {
+    let f = s.foreach.as_ref();
+    let acted: Vec<&StepView> = items
+        .iter()
+        .filter(|it| {
+            matches!(
+                it.status,
+                StepStatus::Running
+                    | StepStatus::Waiting
+                    | StepStatus::Failed
+                    | StepStatus::Stopped
+            )
+        })
+        .collect();
+    html! {
+        div class="items" {
+            p class="muted" {
+                (items.len()) " item" (if items.len() == 1 { "" } else { "s" })
+                @if let Some(f) = f { ": " (f.completed) " completed, " (f.skipped) " skipped" }
+                @if items.len() > SHOWN_ITEMS { " — the first " (SHOWN_ITEMS) " listed; every one is in the status document (" code { "/api/v1/runs/" (d.view.run_id) } ")" }
+            }
+            table class="items" {
+                thead { tr { th class="num" { "#" } th { "item" } th { "status" } th class="num" { "attempts" } th { "" } } }
+                tbody {
+                    @for it in items.iter().take(SHOWN_ITEMS) {
+                        @let value = it.item.as_ref().map(|v| &v.value);
+                        tr data-item=(it.name) class={"st-" (it.status.as_str())} {
+                            td class="num" { (it.item.as_ref().map_or(0, |v| v.index)) }
+                            td class="mono" title=(value.map(|v| short(&crate::definition::item_text(v), 2000)).unwrap_or_default()) {
+                                (value.map(crate::render::item_label).unwrap_or_default())
+                            }
+                            td { (badge(it.status.as_str())) }
+                            td class="num" { (it.attempts) }
+                            td {
+                                @if let Some(child) = it.uses.as_ref().and_then(|u| u.run_id.as_deref()) {
+                                    "child run " a class="mono" href={"/runs/" (child)} { (short(child, 12)) }
+                                } @else if let Some(e) = &it.error {
+                                    span class="error" { (short(&crate::render::one_line(e), 120)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @for it in acted.iter().take(ITEM_CARDS) {
+                (step_card(shared, viewer, d, None, it, &[], tails))
+            }
+            @if acted.len() > ITEM_CARDS {
+                p class="muted" { "The first " (ITEM_CARDS) " of " (acted.len()) " items that run, wait, failed or stopped have a card above." }
+            }
+        }
+    }
+}
+
+/// The card of a step or phase (`i`: its place among the definition's, for the graph's
+/// links; None for an item, drawn inside its step's card).
 fn step_card(
     shared: &Shared,
     viewer: Viewer,
     d: &RunData,
-    i: usize,
+    i: Option<usize>,
     s: &StepView,
-    tails: &[(u32, &'static str, String)],
+    items: &[StepView],
+    all_tails: &Tails,
 ) -> Markup {
+    let tails = all_tails.get(&s.name).map_or(&[][..], Vec::as_slice);
     let view = &d.view;
     let id = &view.run_id;
     let scenario = view.kind == RunKind::Scenario;
@@ -424,9 +560,11 @@ fn step_card(
     let disabled = !viewer.signed_in;
     let base = format!("/runs/{id}/steps/{}", urlencode(&s.name));
     html! {
-        article class={"step st-" (s.status.as_str())} id={"step-" (i)} data-step=(s.name) {
+        article class={"step st-" (s.status.as_str()) @if s.item.is_some() { " item" }} id=[i.map(|i| format!("step-{i}"))] data-step=(s.name) {
             header {
                 h3 { (s.name) }
+                @if let Some(it) = &s.item { span class="tag" title=(short(&crate::definition::item_text(&it.value), 2000)) { "item: " (crate::render::item_label(&it.value)) } }
+                @if let Some(f) = &s.foreach { span class="tag" { "foreach: " (short(&f.over, 80)) } }
                 (badge(s.status.as_str()))
                 @if s.attempts > 0 { span class="muted" { " attempt " (s.attempts) } }
                 @if let Some(c) = &s.condition { span class="tag" { "condition: " (c) } }
@@ -455,6 +593,7 @@ fn step_card(
                     }
                 }
             }
+            @if !items.is_empty() { (items_block(shared, viewer, d, s, items, all_tails)) }
             @if let Some(p) = &s.prompt { div class="prompt" { h4 { "Prompt" } pre { (p) } } }
             @if !s.outputs.is_empty() {
                 table class="outputs" {
@@ -630,6 +769,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
     let attempts = attempts(&d.events);
     let tails = tails(&d.events);
     let last = d.events.last().map_or(0, |e| e.seq);
+    let top = top_level(&view.steps);
     let unit = if view.kind == RunKind::Scenario {
         "Phases"
     } else {
@@ -698,7 +838,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 (actions(shared, viewer, d))
                 section class="graph" {
                     h2 { "Graph" }
-                    div class="scroll" { (graph(&d.state, view)) }
+                    div class="scroll" { (graph(&d.state, &top)) }
                     p class="legend" {
                         @for s in ["pending", "running", "waiting", "completed", "failed", "skipped", "stopped"] { (badge(s)) " " }
                     }
@@ -713,8 +853,8 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 }
                 section class="steps" id="steps" {
                     h2 { (unit) }
-                    @for (i, s) in view.steps.iter().enumerate() {
-                        (step_card(shared, viewer, d, i, s, tails.get(&s.name).map_or(&[][..], Vec::as_slice)))
+                    @for (k, (_, s, items)) in top.iter().enumerate() {
+                        (step_card(shared, viewer, d, Some(k), s, items, &tails))
                     }
                 }
                 (notifications(d))
