@@ -2430,3 +2430,470 @@ fn a_run_start_answered_504_lost_its_secret_inputs() {
     let export = env.run(&["log", "export"]).stdout;
     assert!(!export.contains(secret), "the secret is in the log");
 }
+
+/// The part of `page` from the `<article` of step or phase `step`'s card to the end of that
+/// card (its items' rows and cards included).
+fn card<'a>(page: &'a str, step: &str) -> &'a str {
+    let open = format!("data-step=\"{step}\"");
+    let start = page
+        .match_indices("<article ")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            page[i..]
+                .split_once('>')
+                .is_some_and(|(tag, _)| tag.contains(&open))
+        })
+        .unwrap_or_else(|| panic!("no card of `{step}`:\n{page}"));
+    // Cards nest (a `foreach:` step's items): the end is where the opened ones are closed.
+    let mut depth = 0usize;
+    let mut at = start;
+    loop {
+        let next_open = page[at + 1..].find("<article ").map(|i| i + at + 1);
+        let next_close = page[at + 1..].find("</article>").map(|i| i + at + 1);
+        match (next_open, next_close) {
+            (Some(o), Some(c)) if o < c => {
+                depth += 1;
+                at = o;
+            }
+            (_, Some(c)) if depth == 0 => return &page[start..c],
+            (_, Some(c)) => {
+                depth -= 1;
+                at = c;
+            }
+            _ => return &page[start..],
+        }
+    }
+}
+
+const KID: &str = "name: kid\nsteps:\n  - name: look\n    prompt: Look at it\n";
+
+const PARENT_OF_KIDS: &str = "name: elder\nsteps:\n  - name: ship\n    uses: kid\n  - name: fan\n    foreach: [a, b]\n    uses: kid\n";
+
+/// The run page of a parent whose `uses:` step waits with its child run offered a "Complete
+/// step" form for that step, which the engine refuses (a `uses:` step waits with its child,
+/// not for a report), and linked neither to the child run nor, from the child's page, back
+/// to the parent; so was an item of a `foreach:` + `uses:` step.
+#[test]
+fn a_uses_steps_card_links_its_child_run_which_links_back_and_offers_no_refused_report() {
+    let env = home();
+    env.workflow("kid", KID).workflow("elder", PARENT_OF_KIDS);
+    assert_eq!(env.run(&["workflow", "run", "elder"]).code, 3);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let id_of = |name: &str| -> Vec<String> {
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["name"] == name)
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let parent = id_of("elder")[0].clone();
+    let child = env.status(Some(&parent))["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{parent}")).body;
+    let ship = card(&page, "ship");
+    assert!(
+        ship.contains(&format!("href=\"/runs/{child}\"")),
+        "the uses: step links its child run:\n{ship}"
+    );
+    assert!(
+        !page.contains(&format!("action=\"/runs/{parent}/steps/ship/complete\""))
+            && !page.contains(&format!("action=\"/runs/{parent}/steps/ship/fail\"")),
+        "a report the engine refuses is offered:\n{ship}"
+    );
+    assert!(
+        ship.contains("look"),
+        "it says which step of the child waits:\n{ship}"
+    );
+    // The engine does refuse it.
+    let r = s.post(&format!("/api/v1/runs/{parent}/steps/ship/complete"), "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    // The child's page links back, and offers the report that moves both on.
+    let kid = s.get(&format!("/runs/{child}")).body;
+    assert!(
+        kid.contains(&format!("href=\"/runs/{parent}\"")),
+        "the child run links its parent:\n{kid}"
+    );
+    assert!(
+        kid.contains(&format!("action=\"/runs/{child}/steps/look/complete\"")),
+        "{kid}"
+    );
+    // On to the `foreach:` + `uses:` step: its first item waits with a child of its own.
+    let done = env.run(&["workflow", "step", "complete", "look", "--run", &child]);
+    assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);
+    let status = env.status(Some(&parent));
+    let item_child = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["name"] == "fan[0]")
+        .and_then(|st| st["uses"]["run_id"].as_str())
+        .unwrap_or_else(|| panic!("fan[0] has no child run: {status}"))
+        .to_string();
+    let page = s.get(&format!("/runs/{parent}")).body;
+    for step in ["fan", "fan%5B0%5D"] {
+        assert!(
+            !page.contains(&format!("action=\"/runs/{parent}/steps/{step}/complete\"")),
+            "a report on {step}, which the engine refuses, is offered:\n{page}"
+        );
+    }
+    assert!(
+        card(&page, "fan[0]").contains(&format!("href=\"/runs/{item_child}\"")),
+        "the item links its child run:\n{page}"
+    );
+}
+
+/// A failed run's suggested `resume --retry` became no button when the server was started
+/// with `--db` (or `--home` and `--db`): the suggestion's argv carries them before the
+/// subcommand, and the page skipped only a leading `--home`. A password in `--db` never
+/// reaches the page.
+#[test]
+fn a_suggestion_carrying_db_and_home_before_its_subcommand_is_still_a_button() {
+    let env = home();
+    env.workflow(
+        "flaky",
+        "name: flaky\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "flaky"]).code, 1);
+    let run = newest_run(&env, "workflow");
+    let db = env.db_spec();
+    let home = env.home().display().to_string();
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--home",
+            &home,
+            "--db",
+            &db,
+        ],
+    );
+    let next = s.get(&format!("/api/v1/runs/{run}")).json()["next"].clone();
+    assert!(
+        next.as_array().unwrap().iter().any(|n| {
+            let argv: Vec<&str> = n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            argv.contains(&"--db") && argv.contains(&"--retry")
+        }),
+        "the suggestion names --db: {next}"
+    );
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        page.contains("name=\"mode\" value=\"retry\""),
+        "no retry button:\n{page}"
+    );
+    // On PostgreSQL, a password given in --db stays out of the page.
+    if let Some(pg) = Env::postgres("a_suggestion_carrying_db_and_home_before_its_subcommand") {
+        let pg = stocked(pg);
+        pg.workflow(
+            "flaky",
+            "name: flaky\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\n",
+        );
+        assert_eq!(pg.run(&["workflow", "run", "flaky"]).code, 1);
+        let run = newest_run(&pg, "workflow");
+        let url = pg.db_spec();
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
+        let with_password = format!("{scheme}://postgres:pw-7f3a9c1e@{rest}");
+        let s = Server::start_with(
+            &pg,
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--token",
+                TOKEN,
+                "--db",
+                &with_password,
+            ],
+        );
+        let page = s.get(&format!("/runs/{run}")).body;
+        assert!(
+            page.contains("name=\"mode\" value=\"retry\""),
+            "no retry button on PostgreSQL:\n{page}"
+        );
+        assert!(!page.contains("pw-7f3a9c1e"), "the password is in the page");
+    }
+}
+
+/// The graph of a run page (its `svg.dag`).
+fn dag(page: &str) -> &str {
+    let start = page
+        .find("<svg class=\"dag\"")
+        .unwrap_or_else(|| panic!("no graph:\n{page}"));
+    let end = page[start..].find("</svg>").unwrap() + start;
+    &page[start..end]
+}
+
+/// A `foreach:` step's items were drawn as cards and graph nodes of their own (a chain of one
+/// node per item), their values nowhere: the step is one card listing its items (value,
+/// escaped, and status) and one node in the graph.
+#[test]
+fn a_foreach_step_is_one_card_listing_its_items_and_one_node_of_the_graph() {
+    let env = home();
+    env.workflow(
+        "fan",
+        "name: fan\nsteps:\n  - name: each\n    foreach: [\"<b>x</b>\", plain]\n    prompt: Check ${{ item }}\n  - name: after\n    run: echo after\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fan"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(!page.contains("<b>x</b>"), "an item's value unescaped");
+    let each = card(&page, "each");
+    assert!(
+        each.contains("&lt;b&gt;x&lt;/b&gt;") && each.contains("plain"),
+        "the items' values are on the step's card:\n{each}"
+    );
+    assert!(
+        each.contains("data-item=\"each[0]\"") && each.contains("data-item=\"each[1]\""),
+        "each item is listed on the card:\n{each}"
+    );
+    assert!(
+        each.contains("badge st-waiting") && each.contains("badge st-pending"),
+        "each item's status is shown:\n{each}"
+    );
+    // The waiting item can be reported from the card.
+    assert!(
+        each.contains(&format!(
+            "action=\"/runs/{run}/steps/each%5B0%5D/complete\""
+        )),
+        "{each}"
+    );
+    let graph = dag(&page);
+    assert!(
+        graph.contains("data-step=\"each\"") && graph.contains("data-step=\"after\""),
+        "{graph}"
+    );
+    assert!(
+        !graph.contains("data-step=\"each[0]\"") && !graph.contains("data-step=\"each[1]\""),
+        "items drawn as nodes of their own:\n{graph}"
+    );
+    // A scenario's graph keeps its `after:` edges with a `foreach:` phase in it (its items
+    // made the nodes outnumber the phases, and the graph fell back to a chain of them all).
+    std::fs::write(
+        env.home().join("scenarios/fanout.yaml"),
+        "name: fanout\ndescription: d\nphases:\n  - name: plan\n    run: 'true'\n  - name: deploy\n    condition: after:plan\n    foreach: [a, b]\n    run: 'true'\n  - name: docs\n    condition: after:plan\n    run: 'true'\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "fanout"]).code, 0);
+    let run = newest_run(&env, "orchestrate");
+    let page = s.get(&format!("/runs/{run}")).body;
+    let graph = dag(&page);
+    let column = |phase: &str| -> String {
+        let at = graph
+            .find(&format!("data-step=\"{phase}\""))
+            .unwrap_or_else(|| panic!("no node {phase}:\n{graph}"));
+        let rect = &graph[at..];
+        let x = rect.split_once("<rect x=\"").unwrap().1;
+        x.split_once('"').unwrap().0.to_string()
+    };
+    assert_eq!(
+        column("deploy"),
+        column("docs"),
+        "two phases after `plan` side by side:\n{graph}"
+    );
+    assert!(graph.contains("2/2 items done"), "{graph}");
+}
+
+/// The catalog did not say that a workflow runs by itself on a `schedule:`, nor when next.
+#[test]
+fn the_catalog_shows_a_schedule_and_when_it_next_fires() {
+    let env = home();
+    env.workflow(
+        "nightly",
+        "name: nightly\nschedule: \"17 3 * * *\"\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    let s = Server::start(&env);
+    let list = s.get("/api/v1/schedules").json();
+    let next = list["schedules"][0]["next"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{list}"))
+        .to_string();
+    assert!(next.ends_with("03:17:00Z"), "{next}");
+    let page = s.get("/catalog").body;
+    let row = page
+        .split("<tr")
+        .find(|r| r.contains("/catalog/workflows/nightly"))
+        .unwrap_or_else(|| panic!("no row of nightly:\n{page}"));
+    assert!(row.contains("17 3 * * *"), "{row}");
+    assert!(row.contains(&next), "{row}");
+    let ship = page
+        .split("<tr")
+        .find(|r| r.contains("/catalog/workflows/ship"))
+        .unwrap();
+    assert!(!ship.contains("next"), "{ship}");
+    let detail = s.get("/catalog/workflows/nightly").body;
+    assert!(
+        detail.contains("17 3 * * *") && detail.contains(&next),
+        "{detail}"
+    );
+    // A scenario's too.
+    std::fs::write(
+        env.home().join("scenarios/tidy.yaml"),
+        "name: tidy\ndescription: d\nschedule: \"41 5 * * 1\"\nphases:\n  - name: sweep\n    description: Sweep\n    run: 'true'\n",
+    )
+    .unwrap();
+    let page = s.get("/catalog").body;
+    let row = page
+        .split("<tr")
+        .find(|r| r.contains("/catalog/scenarios/tidy"))
+        .unwrap_or_else(|| panic!("no row of tidy:\n{page}"));
+    assert!(
+        row.contains("41 5 * * 1") && row.contains("05:41:00Z"),
+        "{row}"
+    );
+    let detail = s.get("/catalog/scenarios/tidy").body;
+    assert!(detail.contains("41 5 * * 1"), "{detail}");
+}
+
+/// The notifications delivered for a run (`notify:`), which `status` lists, were nowhere on
+/// its page.
+#[test]
+fn a_runs_page_shows_the_notifications_delivered_for_it() {
+    let env = home();
+    env.workflow(
+        "loud",
+        "name: loud\nsteps:\n  - name: a\n    run: exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo '<i>told</i>' > told.txt\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "loud"]).code, 1);
+    let run = newest_run(&env, "workflow");
+    let status = env.status(Some(&run));
+    let delivered = &status["notifications"][0];
+    assert_eq!(delivered["ok"], true, "{status}");
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    let section = page
+        .split_once("class=\"notifications\"")
+        .map(|(_, rest)| rest.split_once("</section>").map_or(rest, |(a, _)| a))
+        .unwrap_or_else(|| panic!("no notifications on the page:\n{page}"));
+    assert!(section.contains("on_failure"), "{section}");
+    assert!(
+        section.contains("&lt;i&gt;told&lt;/i&gt;") && !section.contains("<i>told"),
+        "the notification named, escaped:\n{section}"
+    );
+    assert!(
+        section.contains(delivered["detail"].as_str().unwrap()),
+        "{section}"
+    );
+}
+
+/// A run's start message (`run --message`) and that a schedule started it were not on its
+/// page, though `status` shows both.
+#[test]
+fn a_runs_page_shows_its_start_message_and_its_schedule() {
+    let env = home();
+    assert_eq!(
+        env.run(&[
+            "workflow",
+            "run",
+            "ship",
+            "--input",
+            "version=1.2.3",
+            "--message",
+            "<i>hotfix</i> for the outage",
+        ])
+        .code,
+        0
+    );
+    let run = newest_run(&env, "workflow");
+    env.workflow(
+        "nightly",
+        "name: nightly\nschedule: \"*/5 * * * *\"\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    let fired = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-03T10:00:20Z",
+    ]);
+    assert_eq!(fired.code, 0, "{}{}", fired.stdout, fired.stderr);
+    let scheduled = eventually(60, "the scheduled run to finish", || {
+        let id = newest_run(&env, "workflow");
+        let st = env.status(Some(&id));
+        (st["name"] == "nightly" && st["status"] == "completed").then_some(id)
+    });
+    let s = Server::start(&env);
+    // In the run's summary, not only in the event log's line of `run_started`.
+    let meta = |page: &str| -> String {
+        page.split_once("<dl class=\"meta\">")
+            .and_then(|(_, rest)| rest.split_once("</dl>"))
+            .map(|(meta, _)| meta.to_string())
+            .unwrap_or_else(|| panic!("no summary:\n{page}"))
+    };
+    let page = meta(&s.get(&format!("/runs/{run}")).body);
+    assert!(
+        page.contains("&lt;i&gt;hotfix&lt;/i&gt; for the outage"),
+        "the start message, escaped:\n{page}"
+    );
+    let page = meta(&s.get(&format!("/runs/{scheduled}")).body);
+    assert!(
+        page.contains("scheduled for 2026-12-03T10:00:00Z by `*/5 * * * *`"),
+        "started by the schedule:\n{page}"
+    );
+}
+
+/// A stand-in for Claude Code answering `--output-format json`'s result object.
+const FAKE_CLAUDE: &str = r#"#!/bin/sh
+cat > /dev/null
+printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":1234,"num_turns":3,"result":"Plan <b>written</b>","session_id":"5e55a000-0000-4000-8000-000000000001","total_cost_usd":0.0123}\n'
+"#;
+
+/// What the agent runner reported for a step (session, turns, cost), which `status` shows,
+/// was not on the step's card.
+#[test]
+fn a_step_run_by_an_agent_runner_shows_its_result_on_its_card() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = home();
+    let program = env.dir.path().join("fake-claude.sh");
+    std::fs::write(&program, FAKE_CLAUDE).unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.config(&format!(
+        r#"{{"agents": {{"claude": {{"program": {}}}}}}}"#,
+        serde_json::to_string(&program.display().to_string()).unwrap()
+    ));
+    std::fs::write(
+        env.home().join("agents/planner.md"),
+        "---\nname: planner\ndescription: Plans\nrunner: claude\n---\nYou plan.\n",
+    )
+    .unwrap();
+    env.workflow(
+        "feature",
+        "name: feature\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    let out = env.run(&["workflow", "run", "feature"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = newest_run(&env, "workflow");
+    assert_eq!(
+        env.status(Some(&run))["steps"][0]["agent_result"]["num_turns"],
+        3
+    );
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    let plan = card(&page, "Plan");
+    assert!(plan.contains("Claude Code"), "{plan}");
+    assert!(
+        plan.contains("5e55a000-0000-4000-8000-000000000001"),
+        "the session:\n{plan}"
+    );
+    assert!(
+        !page.contains("Plan <b>written"),
+        "the result text unescaped"
+    );
+    assert!(
+        plan.contains("3 turns") && plan.contains("$0.0123"),
+        "{plan}"
+    );
+}

@@ -18,25 +18,70 @@ use crate::plan::{Notified, Trigger};
 use crate::project::run_status;
 use crate::store::EventStore;
 
-/// The deliveries recorded for run `run_id`, as `plan::notifications_due` reads them.
-fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, String> {
-    let events = store
-        .read_run(&notify_stream(run_id))
-        .map_err(|e| e.to_string())?;
-    Ok(events
+/// One delivery of a run's `notify:`, as its stream `notify:RUN` records it (its texts
+/// redacted when they were recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedDelivery {
+    /// `on_failure` or `on_finish`.
+    pub trigger: String,
+    /// `run: CMD` or `webhook: URL`.
+    pub notification: String,
+    pub attempts: u32,
+    pub ok: bool,
+    /// How the last try went: an HTTP status, an exit code, an error.
+    pub detail: String,
+    /// When it was recorded.
+    pub time: String,
+    /// The end of the run it was for.
+    pub status: Option<String>,
+    /// The driving session it was for.
+    pub session: Option<u64>,
+}
+
+/// Every delivery recorded for run `run_id`, oldest first: what `status` lists as
+/// `notifications` and the dashboard's run page shows.
+pub fn recorded_deliveries(
+    store: &dyn EventStore,
+    run_id: &str,
+) -> Result<Vec<RecordedDelivery>, crate::store::StoreError> {
+    Ok(store
+        .read_run(&notify_stream(run_id))?
         .into_iter()
         .filter_map(|rec| match rec.event {
             Event::NotificationDelivered {
                 trigger,
+                notification,
+                attempts,
+                ok,
+                detail,
                 status,
                 session,
-                ..
-            } => Some(Notified {
-                trigger: Trigger::parse(&trigger)?,
+            } => Some(RecordedDelivery {
+                trigger,
+                notification,
+                attempts,
+                ok,
+                detail,
+                time: rec.time,
                 status,
                 session,
             }),
             _ => None,
+        })
+        .collect())
+}
+
+/// The deliveries recorded for run `run_id`, as `plan::notifications_due` reads them.
+fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, String> {
+    Ok(recorded_deliveries(store, run_id)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|d| {
+            Some(Notified {
+                trigger: Trigger::parse(&d.trigger)?,
+                status: d.status,
+                session: d.session,
+            })
         })
         .collect())
 }
@@ -325,33 +370,26 @@ pub fn add_deliveries(
     run_id: &str,
     output: &mut super::Output,
 ) -> Result<(), super::CommandError> {
-    let events = store.read_run(&crate::execute::notify_stream(run_id))?;
     let mut docs = Vec::new();
-    for rec in events {
-        if let crate::event::Event::NotificationDelivered {
-            trigger,
-            notification,
-            attempts,
-            ok,
-            detail,
-            status,
-            ..
-        } = rec.event
-        {
-            let when = status
-                .as_deref()
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default();
-            output.human.push_str(&format!(
-                "{} {trigger}{when}: {notification} ({detail}, {attempts} tr{})\n",
-                if ok { "📣" } else { "⚠️" },
-                if attempts == 1 { "y" } else { "ies" }
-            ));
-            docs.push(serde_json::json!({
-                "trigger": trigger, "notification": notification, "attempts": attempts,
-                "ok": ok, "detail": detail, "time": rec.time, "status": status,
-            }));
-        }
+    for d in recorded_deliveries(store, run_id)? {
+        let when = d
+            .status
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        output.human.push_str(&format!(
+            "{} {}{when}: {} ({}, {} tr{})\n",
+            if d.ok { "📣" } else { "⚠️" },
+            d.trigger,
+            d.notification,
+            d.detail,
+            d.attempts,
+            if d.attempts == 1 { "y" } else { "ies" }
+        ));
+        docs.push(serde_json::json!({
+            "trigger": d.trigger, "notification": d.notification, "attempts": d.attempts,
+            "ok": d.ok, "detail": d.detail, "time": d.time, "status": d.status,
+        }));
     }
     if !docs.is_empty()
         && let Some(map) = output.json.as_object_mut()

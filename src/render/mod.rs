@@ -55,6 +55,7 @@ pub use progress::{render_header, render_progress};
 pub use scenario::{render_preview, render_scenario_status, render_valid};
 pub use schedule::{render_happened, render_schedules};
 pub use shell::{command_line, shell_quote, suggested_command};
+pub(crate) use status::{agent_line, item_label};
 pub use status::{
     render_history, render_next, render_outcome, render_outcome_line, render_status, worker_line,
 };

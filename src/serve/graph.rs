@@ -12,6 +12,8 @@ pub struct Node {
     pub name: String,
     /// A status word (`completed`, `running`, ...): the node's CSS class is `st-<status>`.
     pub status: String,
+    /// A second line under the name (a `foreach:` step's count of items).
+    pub note: Option<String>,
 }
 
 const W: usize = 168;
@@ -159,9 +161,14 @@ pub fn layered_svg(nodes: &[Node], deps: &[Vec<usize>]) -> Markup {
             @for (i, node) in nodes.iter().enumerate() {
                 a href={"#step-" (i)} {
                     g class={"node st-" (node.status)} data-step=(node.name) {
-                        title { (node.name) " — " (node.status) }
+                        title { (node.name) " — " (node.status) @if let Some(n) = &node.note { " — " (n) } }
                         rect x=(x(i)) y=(y(i)) width=(W) height=(H) rx="6" {}
-                        text x=(x(i) + 10) y=(y(i) + H / 2 + 5) { (shorten(&node.name)) }
+                        @if let Some(n) = &node.note {
+                            text x=(x(i) + 10) y=(y(i) + 17) { (shorten(&node.name)) }
+                            text class="note" x=(x(i) + 10) y=(y(i) + 32) { (shorten(n)) }
+                        } @else {
+                            text x=(x(i) + 10) y=(y(i) + H / 2 + 5) { (shorten(&node.name)) }
+                        }
                     }
                 }
             }
@@ -203,9 +210,10 @@ mod tests {
         let nodes = vec![Node {
             name: "<script>alert(1)</script>".into(),
             status: "running".into(),
+            note: Some("<b>note</b>".into()),
         }];
         let svg = layered_svg(&nodes, &[vec![]]).into_string();
-        assert!(!svg.contains("<script>"), "{svg}");
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
         assert!(svg.contains("&lt;script&gt;"), "{svg}");
     }
 }

@@ -36,6 +36,56 @@ fn valid_mark(valid: bool) -> Markup {
     }
 }
 
+/// The catalog's schedules as `schedule list --json` gives them: each definition's `cron`,
+/// its cadence in words and its next times (after the last time already decided), and the
+/// schedules that cannot fire (their definition does not validate).
+struct Schedules {
+    rows: Vec<serde_json::Value>,
+    invalid: Vec<serde_json::Value>,
+}
+
+impl Schedules {
+    fn read(shared: &Shared) -> Schedules {
+        // No log to read yet, or one that cannot be read: the run pages say why; the
+        // catalog shows what it can.
+        let doc = ops::schedule::list(&shared.ctx, std::time::SystemTime::now())
+            .map(|o| o.json)
+            .unwrap_or_default();
+        let list = |k: &str| doc[k].as_array().cloned().unwrap_or_default();
+        Schedules {
+            rows: list("schedules"),
+            invalid: list("invalid"),
+        }
+    }
+
+    /// The schedule of the definition of `kind` at `file` (a path), else named `name`.
+    fn of(&self, kind: &str, name: &str, file: Option<&str>) -> Option<Markup> {
+        let hit = |r: &&serde_json::Value| {
+            r["kind"] == kind
+                && match file {
+                    Some(f) => r["file"] == f,
+                    None => r["name"] == name,
+                }
+        };
+        if let Some(r) = self.rows.iter().find(hit) {
+            let next = r["next"][0].as_str();
+            return Some(html! {
+                span class="schedule" title=(r["description"].as_str().unwrap_or("")) {
+                    code { (r["cron"].as_str().unwrap_or("")) }
+                    @if let Some(n) = next { " · next " (super::when(Some(n))) }
+                }
+            });
+        }
+        self.invalid.iter().find(hit).map(|r| {
+            html! {
+                span class="schedule error" title=(r["error"].as_str().unwrap_or("")) {
+                    "schedule never fires: " (r["error"].as_str().unwrap_or("the definition does not validate"))
+                }
+            }
+        })
+    }
+}
+
 /// `GET /catalog`.
 pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
     answer(
@@ -43,6 +93,14 @@ pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
             let workflows = ops::workflow::list(&shared.ctx)?.json;
             let scenarios = ops::scenario::list(&shared.ctx)?.json;
             let rows = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+            let schedules = Schedules::read(shared);
+            let file = |v: &serde_json::Value| -> Option<String> {
+                v["source"]
+                    .as_str()
+                    .or(v["file"].as_str())
+                    .filter(|s| *s != "built-in")
+                    .map(str::to_string)
+            };
             Ok(layout(
                 "Catalog",
                 Tab::Catalog,
@@ -51,7 +109,7 @@ pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
                     section {
                         h2 { "Workflows" }
                         table class="catalog" {
-                            thead { tr { th { "Name" } th { "Steps" } th { "Valid" } th { "Description" } th { "Source" } } }
+                            thead { tr { th { "Name" } th { "Steps" } th { "Valid" } th { "Schedule" } th { "Description" } th { "Source" } } }
                             tbody {
                                 @for w in rows(&workflows) {
                                     @let name = w["name"].as_str().unwrap_or_default();
@@ -59,6 +117,7 @@ pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
                                         td class="name" { a href={"/catalog/workflows/" (url(name))} { (name) } }
                                         td class="num" { (w["steps"].as_u64().map_or("—".to_string(), |n| n.to_string())) }
                                         td { (valid_mark(w["valid"].as_bool().unwrap_or(false))) }
+                                        td { @if let Some(m) = schedules.of("workflow", name, file(&w).as_deref()) { (m) } }
                                         td { (w["description"].as_str().unwrap_or("")) }
                                         td class="muted" { (w["source"].as_str().unwrap_or("")) }
                                     }
@@ -72,7 +131,7 @@ pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
                             p class="muted" { "No scenarios in " code { (shared.ctx.catalog().scenarios_dir().display()) } "." }
                         } @else {
                             table class="catalog" {
-                                thead { tr { th { "Name" } th { "Phases" } th { "Valid" } th { "Priority" } th { "Type" } th { "Description" } } }
+                                thead { tr { th { "Name" } th { "Phases" } th { "Valid" } th { "Schedule" } th { "Priority" } th { "Type" } th { "Description" } } }
                                 tbody {
                                     @for s in rows(&scenarios) {
                                         @let name = s["name"].as_str().unwrap_or_default();
@@ -80,6 +139,7 @@ pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
                                             td class="name" { a href={"/catalog/scenarios/" (url(name))} { (name) } }
                                             td class="num" { (s["phases"].as_u64().map_or("—".to_string(), |n| n.to_string())) }
                                             td { (valid_mark(s["valid"].as_bool().unwrap_or(false))) }
+                                            td { @if let Some(m) = schedules.of("scenario", name, file(&s).as_deref()) { (m) } }
                                             td { (s["priority"].as_str().unwrap_or("—")) }
                                             td { (s["type"].as_str().unwrap_or("—")) }
                                             td { (s["description"].as_str().unwrap_or("")) }
@@ -183,6 +243,7 @@ fn workflow_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
         html! {
             div class="page-head" { h1 { (shown) } span class="kind kind-workflow" { "workflow" } }
             p class="muted" { (entry.display_path()) }
+            @if let Some(m) = Schedules::read(shared).of("workflow", &shown, Some(&entry.display_path())) { p { "Runs by itself on its schedule: " (m) } }
             (verdict(&result))
             @if let Some(w) = &workflow {
                 @if let Some(d) = &w.description { p class="description" { (d) } }
@@ -190,7 +251,7 @@ fn workflow_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
                     h2 { "Steps" }
                     div class="scroll" {
                         (layered_svg(
-                            &w.steps.iter().map(|s| Node { name: s.name.clone(), status: "pending".into() }).collect::<Vec<_>>(),
+                            &w.steps.iter().map(|s| Node { name: s.name.clone(), status: "pending".into(), note: s.foreach.as_ref().map(|_| "foreach".to_string()) }).collect::<Vec<_>>(),
                             &(0..w.steps.len()).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect::<Vec<_>>(),
                         ))
                     }
@@ -238,6 +299,7 @@ fn scenario_graph(s: &Scenario) -> Markup {
         .phases
         .iter()
         .map(|p| Node {
+            note: p.foreach.as_ref().map(|_| "foreach".to_string()),
             name: p.name.clone(),
             status: match p.parsed_condition() {
                 Ok(Condition::Manual) => "manual".into(),
@@ -266,6 +328,7 @@ fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
         html! {
             div class="page-head" { h1 { (shown) } span class="kind kind-scenario" { "scenario" } }
             p class="muted" { (entry.display_path()) }
+            @if let Some(m) = Schedules::read(shared).of("scenario", &shown, Some(&entry.display_path())) { p { "Runs by itself on its schedule: " (m) } }
             (verdict(&result))
             @if let Some(s) = &scenario {
                 @if let Some(d) = &s.description { p class="description" { (d) } }

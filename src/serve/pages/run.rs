@@ -30,6 +30,11 @@ use crate::store::EventStore;
 const SHOWN_EVENTS: usize = 1000;
 /// Attempts drawn on the timeline (the newest ones).
 const SHOWN_ATTEMPTS: usize = 200;
+/// Items of a `foreach:` step listed on its card (the first ones).
+const SHOWN_ITEMS: usize = 1000;
+/// Items of a `foreach:` step drawn as cards of their own under its list (those running,
+/// waiting, failed or stopped: what can be acted on or read), the first ones.
+const ITEM_CARDS: usize = 50;
 
 /// What the run's page shows.
 pub struct RunData {
@@ -39,6 +44,8 @@ pub struct RunData {
     /// `log verify RUN --json`.
     pub verify: serde_json::Value,
     pub alive: bool,
+    /// The deliveries of its `notify:` (`status` lists them as `notifications`).
+    pub notifications: Vec<crate::ops::notify::RecordedDelivery>,
 }
 
 /// Read a run once: its events, the state they fold to, its status document, its verdict.
@@ -69,10 +76,14 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     };
     let mut state = replay(&events);
     state.run_id = run_id.clone();
+    // With what its waiting `uses:` steps wait on down their child runs, as `status` says.
+    let view = ctx.view_with_children(&state, alive, &*store);
     let view = match &leases {
-        Some(leases) => ctx.view(&state, alive).with_leases(leases),
-        None => ctx.view(&state, alive),
+        Some(leases) => view.with_leases(leases),
+        None => view,
     };
+    let notifications = crate::ops::notify::recorded_deliveries(&*store, &run_id)
+        .map_err(crate::ops::CommandError::from)?;
     let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
     Ok(RunData {
         view,
@@ -80,6 +91,7 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
         events,
         verify,
         alive,
+        notifications,
     })
 }
 
@@ -230,23 +242,83 @@ fn short(name: &str, n: usize) -> String {
     }
 }
 
-/// The DAG: a scenario's `after:` edges, a workflow's order.
-fn graph(state: &RunState, view: &StatusView) -> Markup {
-    let nodes: Vec<Node> = view
-        .steps
+/// The DAG: a scenario's `after:` edges, a workflow's order. One node per step or phase of
+/// the definition: a `foreach:` step is one node that counts its items (they are listed on
+/// its card), not a node per item.
+fn graph(state: &RunState, top: &[(usize, &StepView, &[StepView])]) -> Markup {
+    let nodes: Vec<Node> = top
         .iter()
-        .map(|s| Node {
+        .map(|(_, s, items)| Node {
             name: s.name.clone(),
             status: s.status.as_str().to_string(),
+            note: s.foreach.as_ref().map(|f| match f.items {
+                Some(n) => format!(
+                    "{}/{n} item{} done",
+                    items
+                        .iter()
+                        .filter(|i| matches!(i.status, StepStatus::Completed | StepStatus::Skipped))
+                        .count(),
+                    if n == 1 { "" } else { "s" },
+                ),
+                None => "list not read yet".to_string(),
+            }),
         })
         .collect();
     let deps: Vec<Vec<usize>> = match &state.scenario {
-        Some(sc) if sc.phases.len() == nodes.len() => crate::plan::dependencies(sc),
-        _ => (0..nodes.len())
+        // By name: the run's scenario holds its items as phases too (after the definition's),
+        // which `plan::dependencies` would count; the first of duplicate names wins, as there.
+        Some(sc) => {
+            let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for (k, (_, s, _)) in top.iter().enumerate() {
+                at.entry(s.name.as_str()).or_insert(k);
+            }
+            let mut phases: std::collections::HashMap<&str, &crate::definition::Phase> =
+                std::collections::HashMap::new();
+            for p in &sc.phases {
+                phases.entry(p.name.as_str()).or_insert(p);
+            }
+            top.iter()
+                .map(
+                    |(_, s, _)| match phases.get(s.name.as_str()).map(|p| p.parsed_condition()) {
+                        Some(Ok(crate::definition::Condition::After(names))) => names
+                            .iter()
+                            .filter_map(|n| at.get(n.as_str()).copied())
+                            .collect(),
+                        _ => Vec::new(),
+                    },
+                )
+                .collect()
+        }
+        None => (0..nodes.len())
             .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
             .collect(),
     };
     layered_svg(&nodes, &deps)
+}
+
+/// The steps or phases of the definition, each with its index in the status document and the
+/// items of a `foreach:` one (which follow it there).
+fn top_level(steps: &[StepView]) -> Vec<(usize, &StepView, &[StepView])> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < steps.len() {
+        let s = &steps[i];
+        let mut end = i + 1;
+        if s.item.is_none() {
+            while steps
+                .get(end)
+                .is_some_and(|u| u.item.as_ref().is_some_and(|it| it.of == s.name))
+            {
+                end += 1;
+            }
+            out.push((i, s, &steps[i + 1..end]));
+        } else {
+            // An item whose step is not before it (a hostile log): shown on its own.
+            out.push((i, s, &steps[i..i]));
+        }
+        i = end;
+    }
+    out
 }
 
 /// A suggested command the page can carry out, as a form.
@@ -263,8 +335,21 @@ enum Act {
 /// offered on their steps).
 fn act_of(argv: &[String]) -> Option<Act> {
     let mut args: &[String] = argv.get(1..)?;
-    if args.first().map(String::as_str) == Some("--home") {
-        args = args.get(2..)?;
+    // The global options a suggestion carries before its subcommand (`Ctx::globals`: `--home
+    // DIR`, `--db URL`, in either order), and any other of `cli::args`'s global flags.
+    loop {
+        args = match args.first().map(String::as_str) {
+            Some("--home" | "--db") => args.get(2..)?,
+            Some(a)
+                if a.starts_with("--home=")
+                    || a.starts_with("--db=")
+                    || a == "--json"
+                    || a == "--no-color" =>
+            {
+                &args[1..]
+            }
+            _ => break,
+        };
     }
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
@@ -381,14 +466,85 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
     }
 }
 
+/// The tails of `step`'s attempts.
+type Tails = BTreeMap<String, Vec<(u32, &'static str, String)>>;
+
+/// The list of a `foreach:` step's items on its card: each item's position, value (cut to one
+/// line, whole in its tooltip), status, attempts and child run; then a card of its own for
+/// each item that runs, waits, failed or stopped (its report forms, error and output).
+fn items_block(
+    shared: &Shared,
+    viewer: Viewer,
+    d: &RunData,
+    s: &StepView,
+    items: &[StepView],
+    tails: &Tails,
+) -> Markup {
+    let f = s.foreach.as_ref();
+    let acted: Vec<&StepView> = items
+        .iter()
+        .filter(|it| {
+            matches!(
+                it.status,
+                StepStatus::Running
+                    | StepStatus::Waiting
+                    | StepStatus::Failed
+                    | StepStatus::Stopped
+            )
+        })
+        .collect();
+    html! {
+        div class="items" {
+            p class="muted" {
+                (items.len()) " item" (if items.len() == 1 { "" } else { "s" })
+                @if let Some(f) = f { ": " (f.completed) " completed, " (f.skipped) " skipped" }
+                @if items.len() > SHOWN_ITEMS { " — the first " (SHOWN_ITEMS) " listed; every one is in the status document (" code { "/api/v1/runs/" (d.view.run_id) } ")" }
+            }
+            table class="items" {
+                thead { tr { th class="num" { "#" } th { "item" } th { "status" } th class="num" { "attempts" } th { "" } } }
+                tbody {
+                    @for it in items.iter().take(SHOWN_ITEMS) {
+                        @let value = it.item.as_ref().map(|v| &v.value);
+                        tr data-item=(it.name) class={"st-" (it.status.as_str())} {
+                            td class="num" { (it.item.as_ref().map_or(0, |v| v.index)) }
+                            td class="mono" title=(value.map(|v| short(&crate::definition::item_text(v), 2000)).unwrap_or_default()) {
+                                (value.map(crate::render::item_label).unwrap_or_default())
+                            }
+                            td { (badge(it.status.as_str())) }
+                            td class="num" { (it.attempts) }
+                            td {
+                                @if let Some(child) = it.uses.as_ref().and_then(|u| u.run_id.as_deref()) {
+                                    "child run " a class="mono" href={"/runs/" (child)} { (short(child, 12)) }
+                                } @else if let Some(e) = &it.error {
+                                    span class="error" { (short(&crate::render::one_line(e), 120)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @for it in acted.iter().take(ITEM_CARDS) {
+                (step_card(shared, viewer, d, None, it, &[], tails))
+            }
+            @if acted.len() > ITEM_CARDS {
+                p class="muted" { "The first " (ITEM_CARDS) " of " (acted.len()) " items that run, wait, failed or stopped have a card above." }
+            }
+        }
+    }
+}
+
+/// The card of a step or phase (`i`: its place among the definition's, for the graph's
+/// links; None for an item, drawn inside its step's card).
 fn step_card(
     shared: &Shared,
     viewer: Viewer,
     d: &RunData,
-    i: usize,
+    i: Option<usize>,
     s: &StepView,
-    tails: &[(u32, &'static str, String)],
+    items: &[StepView],
+    all_tails: &Tails,
 ) -> Markup {
+    let tails = all_tails.get(&s.name).map_or(&[][..], Vec::as_slice);
     let view = &d.view;
     let id = &view.run_id;
     let scenario = view.kind == RunKind::Scenario;
@@ -404,9 +560,11 @@ fn step_card(
     let disabled = !viewer.signed_in;
     let base = format!("/runs/{id}/steps/{}", urlencode(&s.name));
     html! {
-        article class={"step st-" (s.status.as_str())} id={"step-" (i)} data-step=(s.name) {
+        article class={"step st-" (s.status.as_str()) @if s.item.is_some() { " item" }} id=[i.map(|i| format!("step-{i}"))] data-step=(s.name) {
             header {
                 h3 { (s.name) }
+                @if let Some(it) = &s.item { span class="tag" title=(short(&crate::definition::item_text(&it.value), 2000)) { "item: " (crate::render::item_label(&it.value)) } }
+                @if let Some(f) = &s.foreach { span class="tag" { "foreach: " (short(&f.over, 80)) } }
                 (badge(s.status.as_str()))
                 @if s.attempts > 0 { span class="muted" { " attempt " (s.attempts) } }
                 @if let Some(c) = &s.condition { span class="tag" { "condition: " (c) } }
@@ -435,11 +593,18 @@ fn step_card(
                     }
                 }
             }
+            @if !items.is_empty() { (items_block(shared, viewer, d, s, items, all_tails)) }
             @if let Some(p) = &s.prompt { div class="prompt" { h4 { "Prompt" } pre { (p) } } }
             @if !s.outputs.is_empty() {
                 table class="outputs" {
                     @for (k, v) in &s.outputs { tr { th { (k) } td { pre { (v) } } } }
                 }
+            }
+            @if let Some(u) = &s.uses { (uses_block(u)) }
+            // What the agent runner (Claude Code) reported, as `status` shows it: its session,
+            // turns, cost and time (its result text is the output `result`, or the error).
+            @if let Some(a) = &s.agent_result {
+                p class={"agent-result" @if a.is_error { " error" }} { "Agent: " (crate::render::agent_line(a)) }
             }
             @if let Some(w) = &s.worker {
                 @if s.lease_lapsed {
@@ -472,7 +637,10 @@ fn step_card(
                     button type="submit" class="primary" disabled[disabled] { "Start " (unit) }
                 }
             }
-            @if view.resumable && waiting {
+            // A `uses:` step waits with its child run and a `foreach:` step with its items:
+            // the engine refuses a report on either (it is made on the child's step, or the
+            // item), so none is offered.
+            @if view.resumable && waiting && s.uses.is_none() && !s.runs_as_items() {
                 form class="report" method="post" action={(base) "/complete"} {
                     (token)
                     @if scenario {
@@ -490,6 +658,57 @@ fn step_card(
                     (token)
                     input type="text" name="message" placeholder="what went wrong (recorded)" maxlength="2000";
                     button type="submit" class="danger" disabled[disabled] { "Fail " (unit) }
+                }
+            }
+        }
+    }
+}
+
+/// A `uses:` step's child run, linked, and what waits for a report down its chain of child
+/// runs (where the report is made).
+fn uses_block(u: &crate::project::UsesView) -> Markup {
+    html! {
+        div class="uses" {
+            "runs workflow " strong { (u.workflow) }
+            @if let Some(child) = &u.run_id {
+                " as child run " a class="mono" href={"/runs/" (child)} { (child) }
+            } @else {
+                span class="muted" { " (no child run yet)" }
+            }
+            @if let Some(w) = &u.waits_on {
+                p class="waiting" {
+                    "Waits with its child run: step " strong { (w.step) } " of run "
+                    a class="mono" href={"/runs/" (w.run_id) "#steps"} { (w.run_id) }
+                    " waits for a report; report it there."
+                }
+            }
+            @if let Some(end) = &u.child_ended {
+                p class="muted" { "Its child run ended (" (end) "): resume gives the step that end." }
+            }
+        }
+    }
+}
+
+/// The deliveries of the run's `notify:`, as `status` lists them.
+fn notifications(d: &RunData) -> Markup {
+    html! {
+        @if !d.notifications.is_empty() {
+            section class="notifications" {
+                h2 { "Notifications" }
+                table class="notifications" {
+                    thead { tr { th { "" } th { "when" } th { "trigger" } th { "notification" } th { "result" } th class="num" { "tries" } } }
+                    tbody {
+                        @for n in &d.notifications {
+                            tr class=(if n.ok { "ok" } else { "bad" }) {
+                                td { (if n.ok { "📣" } else { "⚠️" }) }
+                                td class="when" { (when(Some(&n.time))) }
+                                td { (n.trigger) @if let Some(st) = &n.status { " (" (st) ")" } }
+                                td class="mono" { (n.notification) }
+                                td class=(if n.ok { "" } else { "error" }) { (n.detail) }
+                                td class="num" { (n.attempts) }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -550,6 +769,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
     let attempts = attempts(&d.events);
     let tails = tails(&d.events);
     let last = d.events.last().map_or(0, |e| e.seq);
+    let top = top_level(&view.steps);
     let unit = if view.kind == RunKind::Scenario {
         "Phases"
     } else {
@@ -583,6 +803,21 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 dl class="meta" {
                     dt { "run" } dd class="mono" { (view.run_id) }
                     dt { "started by" } dd { (view.actor) " at " (when(view.started_at.as_deref())) }
+                    // What the one who started it said (`run --message`), and the schedule
+                    // that started it: both from the status document, as `status` shows them.
+                    @if let Some(m) = &view.message {
+                        dt { "message" } dd class="message" { (m) }
+                    }
+                    @if let Some(due) = &view.scheduled {
+                        dt { "schedule" } dd { "started by the schedule: " (due) }
+                    }
+                    @if let Some(p) = &view.parent {
+                        dt { "parent run" }
+                        dd {
+                            a class="mono" href={"/runs/" (p.run_id)} { (p.run_id) }
+                            " (its step " strong { (p.step) } ", attempt " (p.attempt) ")"
+                        }
+                    }
                     dt { "ended" } dd { (when(view.ended_at.as_deref())) }
                     dt { "progress" } dd { progress value=(done) max=(view.steps.len().max(1)) {} " " (done) "/" (view.steps.len()) }
                     dt { "driver" } dd { (if d.alive { "a process drives it now" } else { "none" }) }
@@ -603,7 +838,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 (actions(shared, viewer, d))
                 section class="graph" {
                     h2 { "Graph" }
-                    div class="scroll" { (graph(&d.state, view)) }
+                    div class="scroll" { (graph(&d.state, &top)) }
                     p class="legend" {
                         @for s in ["pending", "running", "waiting", "completed", "failed", "skipped", "stopped"] { (badge(s)) " " }
                     }
@@ -616,12 +851,13 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                     }
                     div class="scroll" { (timeline(&attempts, view.ended_at.as_deref().and_then(time).unwrap_or(now))) }
                 }
-                section class="steps" {
+                section class="steps" id="steps" {
                     h2 { (unit) }
-                    @for (i, s) in view.steps.iter().enumerate() {
-                        (step_card(shared, viewer, d, i, s, tails.get(&s.name).map_or(&[][..], Vec::as_slice)))
+                    @for (k, (_, s, items)) in top.iter().enumerate() {
+                        (step_card(shared, viewer, d, Some(k), s, items, &tails))
                     }
                 }
+                (notifications(d))
                 section class="log" id="events" {
                     h2 { "Event log " (verified(&d.verify)) }
                     (event_log(d, all_events))
