@@ -2897,3 +2897,68 @@ fn a_step_run_by_an_agent_runner_shows_its_result_on_its_card() {
         "{plan}"
     );
 }
+
+/// Starting a scenario run through the API checked only that the scenario was valid: a
+/// message past the limit, a phase to start that is not a manual one, or a missing required
+/// input were refused by the background driver, and the server answered 500 ("the driver
+/// started for this run ended without recording it"; Schemathesis found the message case).
+/// They are checked as `orchestrate run --dry-run` checks them, a 400 with nothing started;
+/// and a scenario's inputs can be given (`inputs`, as for a workflow), a secret one kept out
+/// of the log.
+#[test]
+fn a_scenario_run_the_driver_would_refuse_is_a_400_and_its_inputs_can_be_given() {
+    let env = home();
+    std::fs::write(
+        env.home().join("scenarios/needs.yaml"),
+        "name: needs\ndescription: d\ninputs:\n  region: {type: string, required: true}\n  api_token: {type: string, required: true}\nphases:\n  - name: go\n    description: g\n    run: 'echo \"to ${{ inputs.region }}\" >> ran.log'\n  - {name: approve, description: a, condition: manual}\n",
+    )
+    .unwrap();
+    let s = Server::start(&env);
+    let runs = |env: &Env| {
+        env.run(&["--json", "orchestrate", "history"])
+            .json()
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let before = runs(&env);
+    let long = json!({
+        "message": "m".repeat(cortex::ops::MAX_MESSAGE_CHARS + 1),
+        "inputs": {"region": "eu", "api_token": "t"},
+    });
+    for (body, says) in [
+        (long.to_string(), "a message has at most 65536 characters"),
+        (
+            json!({"start": ["go"], "inputs": {"region": "eu", "api_token": "t"}}).to_string(),
+            "`go` is not a manual phase",
+        ),
+        (json!({"inputs": {"region": "eu"}}).to_string(), "api_token"),
+    ] {
+        let r = s.post("/api/v1/scenarios/needs/runs", &body);
+        assert_eq!(r.status, 400, "{says}: {}", r.body);
+        assert!(r.body.contains(says), "{}", r.body);
+    }
+    assert_eq!(runs(&env), before, "nothing started");
+    let secret = "s3cr3t-scenario-input-777";
+    let r = s.post(
+        "/api/v1/scenarios/needs/runs",
+        &json!({"start": ["approve"], "inputs": {"region": "eu", "api_token": secret}}).to_string(),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &run);
+    assert_eq!(done["inputs"]["region"], "eu", "{done}");
+    assert_eq!(done["inputs"]["api_token"], "***", "{done}");
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("ran.log")).unwrap(),
+        "to eu\n"
+    );
+    let log = env.run(&["log", "export", &run]).stdout;
+    assert!(!log.contains(secret), "the secret is in the log");
+    // The scenario's page asks for its inputs, the secret one as a password.
+    let page = s.get("/catalog/scenarios/needs").body;
+    assert!(page.contains(r#"name="input.region""#), "{page}");
+    assert!(
+        page.contains(r#"input type="password" name="input.api_token""#),
+        "{page}"
+    );
+}

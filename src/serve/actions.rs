@@ -178,6 +178,56 @@ pub fn run_workflow(
         .unwrap_or_default();
     let mut args = vec!["workflow".to_string(), "run".into(), actor_arg(shared)];
     args.extend(message_arg(message));
+    start_driver(shared, RunKind::Workflow, args, name, inputs, &secret)
+}
+
+/// Start a scenario run (with manual phases to start at once, and its inputs), checked first
+/// as `orchestrate run --dry-run` checks it — the scenario, the phases to start, the inputs,
+/// the message: what the driver would refuse is a 400 here, nothing started — then driven by
+/// a background `cortex orchestrate run`.
+pub fn run_scenario(
+    shared: &Shared,
+    name: &str,
+    starts: &[String],
+    inputs: &[(String, String)],
+    message: Option<&str>,
+) -> Result<Done, Failure> {
+    catalog_name("scenario", name)?;
+    let ctx = &shared.ctx;
+    let entry = ctx.catalog().find_scenario(name).map_err(lookup_failure)?;
+    quiet(|live| {
+        ops::scenario::run(
+            ctx,
+            ops::scenario::RunRequest {
+                name,
+                starts,
+                inputs,
+                how: ops::RunHow::DryRun,
+            },
+            by(shared, message)?,
+            live,
+        )
+    })?;
+    let secret = crate::definition::parse_scenario(&entry.display_path(), &entry.text)
+        .map(|s| crate::execute::secret_inputs(&s.as_workflow()))
+        .unwrap_or_default();
+    let mut args = vec!["orchestrate".to_string(), "run".into(), actor_arg(shared)];
+    args.extend(message_arg(message));
+    args.extend(starts.iter().map(|p| format!("--start={p}")));
+    start_driver(shared, RunKind::Scenario, args, name, inputs, &secret)
+}
+
+/// Start the background driver of a new run: `args` (the command, its actor and options), then
+/// the inputs — a secret one through the driver's environment, never its arguments — and the
+/// definition's `name`; answer with the run's status once the driver recorded it.
+fn start_driver(
+    shared: &Shared,
+    kind: RunKind,
+    mut args: Vec<String>,
+    name: &str,
+    inputs: &[(String, String)],
+    secret: &std::collections::BTreeSet<String>,
+) -> Result<Done, Failure> {
     let mut envs = Vec::new();
     let mut kept = Vec::new();
     for (k, v) in inputs {
@@ -190,7 +240,7 @@ pub fn run_workflow(
     }
     args.extend(["--".to_string(), name.to_string()]);
     let background = driver::start(shared, &args, &envs)?;
-    let run_id = match background.started_run(shared, RunKind::Workflow) {
+    let run_id = match background.started_run(shared, kind) {
         Ok(run_id) => run_id,
         // The driver goes on and may record the run: its secret inputs wait for it here.
         Err(mut late) if late.status == StatusCode::GATEWAY_TIMEOUT && !kept.is_empty() => {
@@ -200,7 +250,7 @@ pub fn run_workflow(
             let mut held = shared.late_starts.lock().unwrap_or_else(|p| p.into_inner());
             held.push(driver::LateStart {
                 driver: background,
-                kind: RunKind::Workflow,
+                kind,
                 secrets: kept,
             });
             return Err(late);
@@ -208,31 +258,6 @@ pub fn run_workflow(
         Err(other) => return Err(other),
     };
     shared.keep_secret_inputs(&run_id, &kept);
-    Ok(Done {
-        output: status_of_run(shared, &run_id)?,
-        run_id: Some(run_id),
-        accepted: true,
-    })
-}
-
-/// Start a scenario run (with manual phases to start at once), checked first as `preview`
-/// checks it, then driven by a background `cortex orchestrate run`.
-pub fn run_scenario(
-    shared: &Shared,
-    name: &str,
-    starts: &[String],
-    message: Option<&str>,
-) -> Result<Done, Failure> {
-    catalog_name("scenario", name)?;
-    let ctx = &shared.ctx;
-    ctx.catalog().find_scenario(name).map_err(lookup_failure)?;
-    ops::scenario::preview(ctx, name)?;
-    let mut args = vec!["orchestrate".to_string(), "run".into(), actor_arg(shared)];
-    args.extend(message_arg(message));
-    args.extend(starts.iter().map(|p| format!("--start={p}")));
-    args.extend(["--".to_string(), name.to_string()]);
-    let background = driver::start(shared, &args, &[])?;
-    let run_id = background.started_run(shared, RunKind::Scenario)?;
     Ok(Done {
         output: status_of_run(shared, &run_id)?,
         run_id: Some(run_id),
@@ -752,7 +777,13 @@ pub async fn page_run_scenario(
                 .filter(|(k, _)| k == "start")
                 .map(|(_, v)| v.clone())
                 .collect();
-            run_scenario(shared, &name, &starts, field(&form, "message"))
+            run_scenario(
+                shared,
+                &name,
+                &starts,
+                &input_fields(&form),
+                field(&form, "message"),
+            )
         })
         .await,
     )

@@ -530,6 +530,8 @@ struct RunScenario {
     #[serde(default)]
     start: Vec<String>,
     #[serde(default)]
+    inputs: std::collections::BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
     message: Option<String>,
 }
 
@@ -679,7 +681,12 @@ pub async fn run_scenario(
     reply_done(
         blocking(&shared, move |shared| {
             let r: RunScenario = body(&bytes)?;
-            actions::run_scenario(shared, &name, &r.start, r.message.as_deref())
+            let inputs = r
+                .inputs
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), input_text(k, v)?)))
+                .collect::<Result<Vec<_>, Failure>>()?;
+            actions::run_scenario(shared, &name, &r.start, &inputs, r.message.as_deref())
         })
         .await,
     )

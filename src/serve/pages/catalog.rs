@@ -371,6 +371,8 @@ fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
                                     @for m in manual { label class="check" { input type="checkbox" name="start" value=(m); " " (m) } }
                                 }
                             }
+                            @let secret = crate::execute::secret_inputs(&s.as_workflow());
+                            @for (n, spec) in &s.inputs { (input_control(n, spec, secret.contains(n))) }
                             label class="input" { span class="name" { "message" } input type="text" name="message" placeholder="why (recorded)" maxlength="2000"; }
                             button type="submit" class="primary" disabled[!viewer.signed_in] { "Run " (s.name) }
                         }
