@@ -409,6 +409,14 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     }
     // The definition's steps, numbered; the items of a `foreach:` step under it.
     let top: Vec<&StepView> = view.steps.iter().filter(|s| s.item.is_none()).collect();
+    // Each step's items, in order, found in one pass (not one pass per step).
+    let mut items_of: std::collections::HashMap<&str, Vec<&StepView>> =
+        std::collections::HashMap::new();
+    for unit in &view.steps {
+        if let Some(item) = &unit.item {
+            items_of.entry(item.of.as_str()).or_default().push(unit);
+        }
+    }
     let _ = writeln!(out, "   Steps: {} total\n", top.len());
     for (i, s) in top.iter().enumerate() {
         let over = finished.then_some(RunOver {
@@ -417,11 +425,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         });
         step_block(&mut out, i, top.len(), s, now, over);
         let mut items = String::new();
-        for unit in view
-            .steps
-            .iter()
-            .filter(|u| u.item.as_ref().is_some_and(|it| it.of == s.name))
-        {
+        for unit in items_of.get(s.name.as_str()).into_iter().flatten() {
             item_block(&mut items, unit);
         }
         if !items.is_empty() {
