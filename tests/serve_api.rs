@@ -2962,3 +2962,21 @@ fn a_scenario_run_the_driver_would_refuse_is_a_400_and_its_inputs_can_be_given()
         "{page}"
     );
 }
+
+/// `GET /api/v1/runs/{id}?at=SEQ` past the run's last event was refused naming `--at`, a flag
+/// of the CLI the caller never used: the error names the event, in the words of both.
+#[test]
+fn a_status_at_an_event_past_the_end_names_the_event_not_a_cli_flag() {
+    let env = home();
+    assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let r = s.get(&format!("/api/v1/runs/{run}?at=999"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("event 999 is past its end"), "{error}");
+    assert!(!error.contains("--at"), "{error}");
+    let cli = env.run(&["--json", "workflow", "status", &run, "--at", "999"]);
+    assert_eq!(cli.code, 2);
+    assert_eq!(cli.json()["error"].as_str().unwrap(), error);
+}

@@ -621,7 +621,7 @@ pub fn status(
     let upto: Vec<_> = match at {
         Some(seq) if seq >= events.len() as u64 => {
             return Err(CommandError::bad_input(format!(
-                "run {run_id} has {} events (seq 0 to {}); --at {seq} is past its end",
+                "run {run_id} has {} events (seq 0 to {}); event {seq} is past its end",
                 events.len(),
                 events.len().saturating_sub(1)
             )));
