@@ -97,6 +97,24 @@ fn the_dashboard_works_in_a_real_browser() {
     assert_eq!(env.run(&["workflow", "run", "deploy"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "migrate"]).code, 1);
     assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    // A parent waiting with its child run, whose step waits for a report.
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - {name: inspect, prompt: look at it}\n  - {name: sign, prompt: sign it}\n",
+    )
+    .workflow("parent", "name: parent\nsteps:\n  - {name: call, uses: kid}\n");
+    assert_eq!(env.run(&["workflow", "run", "parent"]).code, 3);
+    let parent = env
+        .run(&["--json", "workflow", "history"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "parent")
+        .unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(env.run(&["orchestrate", "run", "browse"]).code, 3);
     let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
         .as_str()
@@ -112,6 +130,7 @@ fn the_dashboard_works_in_a_real_browser() {
         .env("BASE", &s.base)
         .env("TOKEN", TOKEN)
         .env("RUN", &run)
+        .env("PARENT", &parent)
         .env("CORTEX_BIN", env!("CARGO_BIN_EXE_cortex"))
         .env("CORTEX_HOME", env.home())
         .env("SHOTS", &shots)

@@ -1,12 +1,13 @@
 // The dashboard of `cortex serve` in a real browser: Debian's Chromium, headless, driven by
 // playwright-core. Run by tests/serve_browser.rs, which starts the server on a run that waits
 // and passes where everything is:
-//   BASE (the server), TOKEN, RUN (a scenario run), CORTEX_BIN and CORTEX_HOME (to act from
+//   BASE (the server), TOKEN, RUN (a scenario run), PARENT (a workflow run waiting with its
+//   child run, whose step `inspect` waits for a report), CORTEX_BIN and CORTEX_HOME (to act from
 //   "another terminal"), SHOTS (where screenshots go), PROFILE (a fresh user data dir).
 import { chromium } from 'playwright-core';
 import { spawnSync } from 'node:child_process';
 
-const { BASE, TOKEN, RUN, CORTEX_BIN, CORTEX_HOME, SHOTS, PROFILE } = process.env;
+const { BASE, TOKEN, RUN, PARENT, CORTEX_BIN, CORTEX_HOME, SHOTS, PROFILE } = process.env;
 const step = (what) => console.log(`browser: ${what}`);
 const fail = (what) => { throw new Error(what); };
 
@@ -89,6 +90,21 @@ try {
     fail('the other terminal is not named');
   }
   await page.screenshot({ path: `${SHOTS}/run.png`, fullPage: true });
+
+  step("a parent run's page follows its child run: a report on the child shows without a reload");
+  await page.goto(`${BASE}/runs/${PARENT}`);
+  const waiting = page.locator('article.step[data-step="call"] .uses .waiting');
+  if (!(await waiting.textContent()).includes('inspect')) fail('the parent does not say what its child waits on');
+  const child = (await page.locator('section#live').getAttribute('data-watch')).split(':')[0];
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const seen = Number(await page.locator('body').getAttribute('data-updates') ?? 0);
+  // Recorded on the child alone (nothing drives the parent): only the child's stream moves.
+  const report = spawnSync(CORTEX_BIN, ['--home', CORTEX_HOME, 'workflow', 'step', 'complete', 'inspect',
+    '--run', child, '--no-drive'], { stdio: 'inherit' });
+  if (report.status !== 3) fail(`cortex workflow step complete exited ${report.status}`);
+  await page.waitForFunction((n) => Number(document.body.getAttribute('data-updates') ?? 0) > n, seen, { timeout: 30000 });
+  if (!(await page.evaluate(() => window.__sameDocument === true))) fail('the parent page was reloaded');
+  if ((await waiting.count()) && (await waiting.textContent()).includes('inspect')) fail('the parent still shows the old wait');
 
   step('the catalog and the agents');
   await page.goto(`${BASE}/catalog`);

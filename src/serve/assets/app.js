@@ -48,6 +48,7 @@
           live.setAttribute(name, fresh.getAttribute(name));
         });
         live.replaceChildren.apply(live, Array.prototype.slice.call(fresh.childNodes));
+        watch();
         document.body.setAttribute('data-updates', String(Number(document.body.getAttribute('data-updates') || 0) + 1));
       })
       .catch(function () {})
@@ -62,7 +63,31 @@
     timer = setTimeout(refresh, 120);
   }
 
+  // The child runs this run's steps wait with (`data-watch`: "ID:SEQ ..."): what the page
+  // shows of them moves with their events, so their streams refresh it too. Followed anew
+  // after each refresh: a new child is followed, one no longer named is let go.
+  var watched = {};
+  function watch() {
+    if (live.dataset.live !== 'run') { return; }
+    var want = {};
+    (live.dataset.watch || '').split(' ').forEach(function (pair) {
+      var at = pair.lastIndexOf(':');
+      if (at > 0) { want[pair.slice(0, at)] = pair.slice(at + 1); }
+    });
+    Object.keys(watched).forEach(function (id) {
+      if (!Object.prototype.hasOwnProperty.call(want, id)) { watched[id].close(); delete watched[id]; }
+    });
+    Object.keys(want).forEach(function (id) {
+      if (watched[id]) { return; }
+      var child = new EventSource('/api/v1/runs/' + encodeURIComponent(id) + '/events?after=' + encodeURIComponent(want[id]));
+      child.addEventListener('event', soon);
+      child.addEventListener('end', function () { child.close(); soon(); });
+      watched[id] = child;
+    });
+  }
+
   if (live.dataset.live === 'run' && live.dataset.finished !== 'true') {
+    watch();
     var url = '/api/v1/runs/' + encodeURIComponent(live.dataset.run) + '/events?after=' + encodeURIComponent(live.dataset.after);
     var events = new EventSource(url);
     events.addEventListener('event', soon);

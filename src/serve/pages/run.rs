@@ -46,6 +46,40 @@ pub struct RunData {
     pub alive: bool,
     /// The deliveries of its `notify:` (`status` lists them as `notifications`).
     pub notifications: Vec<crate::ops::notify::RecordedDelivery>,
+    /// The unfinished child runs its `uses:` steps in flight wait with (and the runs down their
+    /// chains that wait for a report), each with its last event's seq: the page follows their
+    /// event streams too, since what it shows of them moves with their events, not this run's.
+    pub watch: Vec<(String, u64)>,
+}
+
+/// At most this many child runs are followed by one page.
+const WATCHED_CHILDREN: usize = 20;
+
+/// The unfinished runs `view`'s `uses:` steps in flight wait with, and their last seqs.
+fn children_to_watch(view: &StatusView, store: &dyn EventStore) -> Vec<(String, u64)> {
+    let mut watch: Vec<(String, u64)> = Vec::new();
+    let in_flight = view
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, StepStatus::Running | StepStatus::Waiting));
+    for uses in in_flight.filter_map(|s| s.uses.as_ref()) {
+        let deeper = uses.waits_on.as_ref().map(|w| &w.run_id);
+        for id in uses.run_id.iter().chain(deeper) {
+            if watch.len() >= WATCHED_CHILDREN || watch.iter().any(|(w, _)| w == id) {
+                continue;
+            }
+            let query = crate::store::RunQuery {
+                id_prefix: Some(id.clone()),
+                limit: Some(1),
+                ..crate::store::RunQuery::default()
+            };
+            let found = store.list_runs(&query).ok().into_iter().flatten().next();
+            if let Some(entry) = found.filter(|e| e.run_id == *id && e.outcome.is_none()) {
+                watch.push((entry.run_id, entry.events.saturating_sub(1)));
+            }
+        }
+    }
+    watch
 }
 
 /// Read a run once: its events, the state they fold to, its status document, its verdict.
@@ -85,6 +119,7 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     let notifications = crate::ops::notify::recorded_deliveries(&*store, &run_id)
         .map_err(crate::ops::CommandError::from)?;
     let verify = crate::ops::log::verify(ctx, Some(&run_id), None, None)?.json;
+    let watch = children_to_watch(&view, &*store);
     Ok(RunData {
         view,
         state,
@@ -92,6 +127,7 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
         verify,
         alive,
         notifications,
+        watch,
     })
 }
 
@@ -789,7 +825,8 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
         super::Tab::Runs,
         html! {
             section id="live" data-live="run" data-run=(view.run_id) data-after=(last)
-                data-alive=(d.alive) data-finished=(!view.resumable) {
+                data-alive=(d.alive) data-finished=(!view.resumable)
+                data-watch=(d.watch.iter().map(|(id, seq)| format!("{id}:{seq}")).collect::<Vec<_>>().join(" ")) {
                 div class="page-head" {
                     h1 { (view.name) }
                     span class={"kind kind-" (kind)} { (kind) }
