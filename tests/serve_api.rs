@@ -2755,6 +2755,31 @@ fn the_catalog_shows_a_schedule_and_when_it_next_fires() {
     );
     let detail = s.get("/catalog/scenarios/tidy").body;
     assert!(detail.contains("41 5 * * 1"), "{detail}");
+    // This server fires them: nothing more to say.
+    assert!(!detail.contains("does not fire schedules"), "{detail}");
+    // One started with --no-schedule says it does not fire them, and what does; where no
+    // schedule is, it says nothing.
+    let quiet = Server::start_with(
+        &env,
+        &["--addr", "127.0.0.1:0", "--token", TOKEN, "--no-schedule"],
+    );
+    for path in [
+        "/catalog",
+        "/catalog/scenarios/tidy",
+        "/catalog/workflows/nightly",
+    ] {
+        let page = quiet.get(path).body;
+        assert!(
+            page.contains("This server does not fire schedules")
+                && page.contains("cortex schedule run"),
+            "{path}: {page}"
+        );
+    }
+    let unscheduled = quiet.get("/catalog/workflows/ship").body;
+    assert!(
+        !unscheduled.contains("does not fire schedules"),
+        "{unscheduled}"
+    );
 }
 
 /// The notifications delivered for a run (`notify:`), which `status` lists, were nowhere on

@@ -233,6 +233,7 @@ pub fn dispatch(
                 actor,
                 public_url,
                 driver_wait: std::time::Duration::from_secs(driver_wait),
+                fires_schedules: !no_schedule,
             },
             no_schedule,
         ),

@@ -26,6 +26,9 @@ pub struct Options {
     pub public_url: Option<String>,
     /// How long an action waits for the background driver it started to take the run.
     pub driver_wait: std::time::Duration,
+    /// A scheduler runs beside the server (not `--no-schedule`): the catalog says whether
+    /// the schedules it shows fire from here.
+    pub fires_schedules: bool,
 }
 
 /// The address the server is reached at through a proxy: `scheme://host[:port]`, as a
@@ -126,6 +129,8 @@ pub struct Shared {
     /// `--driver-wait`: how long an action waits for the background driver it started to
     /// record the run (`driver::Background::settle`).
     pub driver_wait: std::time::Duration,
+    /// A scheduler runs beside this server (`Options::fires_schedules`).
+    pub fires_schedules: bool,
     /// The values of secret inputs this server was given (when it started a run, or at a
     /// resume), by run, as (input, value): handed to every driver it starts for that run (as
     /// `CORTEX_INPUT_<NAME>`), as the process that started a run keeps them for its own
@@ -262,6 +267,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         port: addr.port(),
         public: public.clone(),
         driver_wait: options.driver_wait,
+        fires_schedules: options.fires_schedules,
         secret_inputs: Default::default(),
         late_starts: Default::default(),
     };

@@ -86,6 +86,20 @@ impl Schedules {
     }
 }
 
+/// Under a schedule, when this server runs no scheduler (`serve --no-schedule`): the times
+/// shown are when it is due, and something else must fire it.
+fn not_fired_here(shared: &Shared) -> Markup {
+    html! {
+        @if !shared.fires_schedules {
+            p class="muted schedule-note" {
+                "This server does not fire schedules (it was started with " code { "--no-schedule" }
+                "): it fires only where " code { "cortex schedule run" } ", a " code { "cortex worker" }
+                " or another " code { "cortex serve" } " runs on this log."
+            }
+        }
+    }
+}
+
 /// `GET /catalog`.
 pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
     answer(
@@ -106,6 +120,7 @@ pub async fn catalog_page(State(shared): State<Arc<Shared>>) -> Response {
                 Tab::Catalog,
                 html! {
                     div class="page-head" { h1 { "Catalog" } }
+                    @if !schedules.rows.is_empty() { (not_fired_here(shared)) }
                     section {
                         h2 { "Workflows" }
                         table class="catalog" {
@@ -243,7 +258,7 @@ fn workflow_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
         html! {
             div class="page-head" { h1 { (shown) } span class="kind kind-workflow" { "workflow" } }
             p class="muted" { (entry.display_path()) }
-            @if let Some(m) = Schedules::read(shared).of("workflow", &shown, Some(&entry.display_path())) { p { "Runs by itself on its schedule: " (m) } }
+            @if let Some(m) = Schedules::read(shared).of("workflow", &shown, Some(&entry.display_path())) { p { "Runs by itself on its schedule: " (m) } (not_fired_here(shared)) }
             (verdict(&result))
             @if let Some(w) = &workflow {
                 @if let Some(d) = &w.description { p class="description" { (d) } }
@@ -328,7 +343,7 @@ fn scenario_body(shared: &Shared, viewer: Viewer, name: &str) -> Result<Markup, 
         html! {
             div class="page-head" { h1 { (shown) } span class="kind kind-scenario" { "scenario" } }
             p class="muted" { (entry.display_path()) }
-            @if let Some(m) = Schedules::read(shared).of("scenario", &shown, Some(&entry.display_path())) { p { "Runs by itself on its schedule: " (m) } }
+            @if let Some(m) = Schedules::read(shared).of("scenario", &shown, Some(&entry.display_path())) { p { "Runs by itself on its schedule: " (m) } (not_fired_here(shared)) }
             (verdict(&result))
             @if let Some(s) = &scenario {
                 @if let Some(d) = &s.description { p class="description" { (d) } }
