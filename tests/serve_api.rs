@@ -2522,6 +2522,21 @@ fn a_uses_steps_card_links_its_child_run_which_links_back_and_offers_no_refused_
         kid.contains(&format!("action=\"/runs/{child}/steps/look/complete\"")),
         "{kid}"
     );
+    // The runs list says which runs are children, and whose: the child's row links its
+    // parent; the parent's row names none.
+    let list = s.get("/").body;
+    let row = |id: &str| {
+        list.split("<tr")
+            .find(|r| r.contains(&format!("data-run=\"{id}\"")))
+            .unwrap_or_else(|| panic!("no row of {id}:\n{list}"))
+            .to_string()
+    };
+    let kid_row = row(&child);
+    assert!(
+        kid_row.contains("child of") && kid_row.contains(&format!("href=\"/runs/{parent}\"")),
+        "{kid_row}"
+    );
+    assert!(!row(&parent).contains("child of"), "{}", row(&parent));
     // On to the `foreach:` + `uses:` step: its first item waits with a child of its own.
     let done = env.run(&["workflow", "step", "complete", "look", "--run", &child]);
     assert_eq!(done.code, 3, "{}{}", done.stdout, done.stderr);

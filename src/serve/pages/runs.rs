@@ -93,7 +93,16 @@ pub fn render(
                                         a href={"/runs/" (r.run_id)} title=(r.run_id) { (r.run_id.get(..10).unwrap_or(&r.run_id)) "…" }
                                         " " span class={"kind kind-" (kind_word(r.kind))} { (kind_word(r.kind)) }
                                     }
-                                    td class="name" { a href={"/runs/" (r.run_id)} { (r.name) } }
+                                    td class="name" {
+                                        a href={"/runs/" (r.run_id)} { (r.name) }
+                                        // A child run runs with its parent: say whose.
+                                        @if let Some(p) = &r.parent {
+                                            div class="child-of muted" {
+                                                "child of " a class="mono" href={"/runs/" (p.run_id)} title=(p.run_id) { (p.run_id.get(..10).unwrap_or(&p.run_id)) "…" }
+                                                " · step " (p.step)
+                                            }
+                                        }
+                                    }
                                     td { (badge(r.status.as_str())) }
                                     td class="progress" {
                                         progress value=(r.done) max=(r.total.max(1)) {}
