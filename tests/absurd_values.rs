@@ -40,12 +40,7 @@ fn a_timeout_or_backoff_of_1e30_is_a_located_error_not_a_panic() {
     assert!(out.text().contains("from 0 to 1 day"), "{}", out.stderr);
     assert_located(&env.run(&["workflow", "run", "absurd"]), "absurd.yaml", &[]);
 
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/absurd.yaml"),
-        "name: absurd\ndescription: d\nphases:\n  - name: a\n    run: 'true'\n    timeout: 1e30\n    retry: {backoff: 1e300}\n",
-    )
-    .unwrap();
+    env.scenario("absurd", "name: absurd\ndescription: d\nphases:\n  - name: a\n    run: 'true'\n    timeout: 1e30\n    retry: {backoff: 1e300}\n");
     let out = env.run(&["orchestrate", "validate", "absurd"]);
     assert_located(&out, "absurd.yaml", &[(6, 14), (7, 22)]);
     assert!(!env.db().exists(), "nothing was recorded");

@@ -137,12 +137,7 @@ fn a_reported_failure_is_a_fact_not_retried_and_the_message_is_shown(env: Env) {
 }
 
 fn a_scenario_phase_reported_failed_is_not_retried(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/gate.yaml"),
-        "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n    retry: {max_retry_attempts: 3, backoff: 1ms}\n",
-    )
-    .unwrap();
+    env.scenario("gate", "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n    retry: {max_retry_attempts: 3, backoff: 1ms}\n");
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
     let failed = env.run(&["orchestrate", "fail", "gate", "approve"]);
     assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
@@ -252,12 +247,7 @@ fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1(env: E
 }
 
 fn a_stopped_scenario_names_orchestrate_resume(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/gate.yaml"),
-        "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n",
-    )
-    .unwrap();
+    env.scenario("gate", "name: gate\ndescription: one manual gate\nphases:\n  - name: approve\n    description: approve it\n");
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
     let stopped = env.run(&["orchestrate", "stop", "gate"]);
     assert_eq!(stopped.code, 3, "{}{}", stopped.stdout, stopped.stderr);
@@ -278,12 +268,7 @@ fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios(env
         "broken",
         "name: broken\nsteps:\n  - name: a\n    run: 'true'\n    timeout: soon\n",
     );
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/bad.yaml"),
-        "name: bad\ndescription: d\nphases:\n  - name: a\n    description: d\n    condition: after:nowhere\n",
-    )
-    .unwrap();
+    env.scenario("bad", "name: bad\ndescription: d\nphases:\n  - name: a\n    description: d\n    condition: after:nowhere\n");
     let w = env.run(&["--json", "workflow", "validate", "broken"]);
     let s = env.run(&["--json", "orchestrate", "validate", "bad"]);
     for (out, line, column) in [(&w, 5, 14), (&s, 6, 16)] {
@@ -514,12 +499,7 @@ fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env
     let done = env.run(&args);
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     // A scenario phase whose output a later phase reads: the same.
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/rev.yaml"),
-        "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    run: echo ${{ phases.review.outputs.verdict }}\n",
-    )
-    .unwrap();
+    env.scenario("rev", "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    run: echo ${{ phases.review.outputs.verdict }}\n");
     let run = env.run(&["--json", "orchestrate", "run", "rev"]);
     assert_eq!(run.code, 3);
     let next = &run.json()["next"][0];
@@ -530,12 +510,7 @@ fn the_suggested_report_names_the_outputs_its_gate_and_later_steps_need(env: Env
 fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_offer_abort(
     env: Env,
 ) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/sc.yaml"),
-        "name: sc\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n  - name: wait\n    description: w\n",
-    )
-    .unwrap();
+    env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n  - name: wait\n    description: w\n");
     assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
     // No name: the latest unfinished scenario run.
     let stopped = env.run(&["--json", "orchestrate", "stop"]);
@@ -560,11 +535,7 @@ fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_
     assert_eq!(resumed.code, 3, "{}{}", resumed.stdout, resumed.stderr);
     assert_eq!(resumed.json()["phases"][0]["status"], "waiting");
     // A failed phase: resume, skip it, or abort.
-    std::fs::write(
-        env.home().join("scenarios/scfail.yaml"),
-        "name: scfail\ndescription: d\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n  - name: two\n    description: c\n    condition: after:one\n    run: echo two > two.txt\n",
-    )
-    .unwrap();
+    env.scenario("scfail", "name: scfail\ndescription: d\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n  - name: two\n    description: c\n    condition: after:one\n    run: echo two > two.txt\n");
     let failed = env.run(&["--json", "orchestrate", "run", "scfail"]);
     assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
     let next: Vec<Vec<String>> = failed.json()["next"]
@@ -611,12 +582,10 @@ fn a_refused_report_lists_every_problem_in_errors(env: Env) {
 }
 
 fn status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/one.yaml"),
+    env.scenario(
+        "one",
         "name: one\ndescription: d\nphases:\n  - name: a\n    description: a\n",
-    )
-    .unwrap();
+    );
     assert_eq!(env.run(&["orchestrate", "run", "one"]).code, 3);
     assert_eq!(env.run(&["orchestrate", "complete", "one", "a"]).code, 0);
     let then = env.run(&["--json", "orchestrate", "status", "one", "--at", "1"]);
@@ -672,12 +641,7 @@ fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(
 }
 
 fn scenario_messages_say_phase_not_step(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/ins.yaml"),
-        "name: ins\ndescription: d\ninputs:\n  n: {type: integer}\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n",
-    )
-    .unwrap();
+    env.scenario("ins", "name: ins\ndescription: d\ninputs:\n  n: {type: integer}\nphases:\n  - name: one\n    description: b\n    retry: {max_retry_attempts: 0}\n    run: exit 1\n");
     let bad = env.run(&["orchestrate", "run", "ins", "--input", "zz=1"]);
     assert_eq!(bad.code, 2);
     let all = format!("{}{}", bad.stdout, bad.stderr);
@@ -692,11 +656,7 @@ fn scenario_messages_say_phase_not_step(env: Env) {
         "{}",
         failed.stdout
     );
-    std::fs::write(
-        env.home().join("scenarios/iff.yaml"),
-        "name: iff\ndescription: d\nphases:\n  - name: one\n    description: b\n    if: 'inputs.x =='\n",
-    )
-    .unwrap();
+    env.scenario("iff", "name: iff\ndescription: d\nphases:\n  - name: one\n    description: b\n    if: 'inputs.x =='\n");
     let invalid = env.run(&["--json", "orchestrate", "validate", "iff"]);
     let hint = invalid.json()["errors"][0]["hint"]
         .as_str()
@@ -829,12 +789,7 @@ fn an_unknown_key_does_not_hide_the_other_problems_of_its_file(env: Env) {
     assert!(errors[4].2.contains("unknown field `bakoff`"), "{errors:?}");
     // Nothing runs.
     assert_eq!(env.run(&["workflow", "run", "many"]).code, 2);
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/sc.yaml"),
-        "name: sc\ndescription: d\nphases:\n  - {name: a, descripton: x}\n  - {name: a, timeout: 5x}\n",
-    )
-    .unwrap();
+    env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - {name: a, descripton: x}\n  - {name: a, timeout: 5x}\n");
     let out = env.run(&["orchestrate", "validate", "sc"]);
     assert_eq!(out.code, 2);
     for said in [
@@ -1051,12 +1006,7 @@ fn a_rollback_decided_by_a_no_drive_report_shows_as_waiting_to_roll_back(env: En
 }
 
 fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/chk.yaml"),
-        "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\nphases:\n  - name: build\n    description: b\n    run: touch app-${{ inputs.v }}.txt\n    success_criteria:\n      - check: test -f app-${{ inputs.v }}.txt\n",
-    )
-    .unwrap();
+    env.scenario("chk", "name: chk\ndescription: d\ninputs:\n  v: {type: string, default: '1.2'}\nphases:\n  - name: build\n    description: b\n    run: touch app-${{ inputs.v }}.txt\n    success_criteria:\n      - check: test -f app-${{ inputs.v }}.txt\n");
     let run = env.run(&["orchestrate", "run", "chk"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -1072,12 +1022,7 @@ fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
 }
 
 fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/ss.yaml"),
-        "name: ss\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: a\n    description: b\n  - name: u\n    description: u\n    condition: after:a\n    run: echo ${{ inputs.api_token }} > tok.txt\n",
-    )
-    .unwrap();
+    env.scenario("ss", "name: ss\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: a\n    description: b\n  - name: u\n    description: u\n    condition: after:a\n    run: echo ${{ inputs.api_token }} > tok.txt\n");
     let run = env.run(&[
         "orchestrate",
         "run",
@@ -1111,12 +1056,7 @@ fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_name
 fn a_scenario_with_a_secret_input_drives_on_after_start_and_complete_until_a_phase_needs_it(
     env: Env,
 ) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/sec.yaml"),
-        "name: sec\ndescription: d\ninputs:\n  db_password: {type: string, required: true}\n  env: {type: string, default: prod}\nphases:\n  - {name: plan, description: plan it, condition: manual}\n  - {name: review, description: look, condition: after:plan, if: \"inputs.env == 'prod'\"}\n  - {name: deploy, description: d, condition: after:review, run: 'echo $CORTEX_INPUT_DB_PASSWORD > pw.txt'}\n",
-    )
-    .unwrap();
+    env.scenario("sec", "name: sec\ndescription: d\ninputs:\n  db_password: {type: string, required: true}\n  env: {type: string, default: prod}\nphases:\n  - {name: plan, description: plan it, condition: manual}\n  - {name: review, description: look, condition: after:plan, if: \"inputs.env == 'prod'\"}\n  - {name: deploy, description: d, condition: after:review, run: 'echo $CORTEX_INPUT_DB_PASSWORD > pw.txt'}\n");
     let run = env.run(&[
         "orchestrate",
         "run",
@@ -1422,12 +1362,10 @@ fn an_aborted_workflow_shows_its_waiting_step_ended_not_waiting_for_a_report(env
 /// `orchestrate stop --message` recorded the message, but a stopped run's status said only
 /// "stopped by request", whoever asked and why: its reason names them, as an abort's does.
 fn a_stopped_runs_reason_names_who_stopped_it_and_their_message(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/halt.yaml"),
+    env.scenario(
+        "halt",
         "name: halt\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
-    )
-    .unwrap();
+    );
     assert_eq!(
         env.run(&["orchestrate", "run", "halt", "--start", "one"])
             .code,
@@ -1490,12 +1428,10 @@ fn a_runs_start_message_is_shown_by_status(env: Env) {
         human.contains("   Started by ann: for ABC-1\n     see the ticket\n"),
         "{human}"
     );
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/s.yaml"),
+    env.scenario(
+        "s",
         "name: s\ndescription: d\nphases:\n  - {name: one, description: o, condition: manual}\n",
-    )
-    .unwrap();
+    );
     assert_eq!(
         env.run(&[
             "orchestrate",
@@ -1831,12 +1767,7 @@ fn a_multi_line_output_or_message_keeps_its_lines_indented_under_its_step(env: E
 /// status document carried but `orchestrate status` never showed (a workflow's status shows
 /// each step's): each phase, and each item, shows its outputs.
 fn a_scenario_status_shows_each_phases_outputs(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/outs.yaml"),
-        "name: outs\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: echo artifact=a.tar >> \"$CORTEX_OUTPUT\"\n  - {name: review, description: r, condition: 'after:build'}\n  - name: each\n    description: e\n    condition: 'after:review'\n    foreach: [x]\n    run: echo \"seen=${{ item }}\" >> \"$CORTEX_OUTPUT\"\n",
-    )
-    .unwrap();
+    env.scenario("outs", "name: outs\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: echo artifact=a.tar >> \"$CORTEX_OUTPUT\"\n  - {name: review, description: r, condition: 'after:build'}\n  - name: each\n    description: e\n    condition: 'after:review'\n    foreach: [x]\n    run: echo \"seen=${{ item }}\" >> \"$CORTEX_OUTPUT\"\n");
     assert_eq!(env.run(&["orchestrate", "run", "outs"]).code, 3);
     let done = env.run(&[
         "orchestrate",
@@ -1862,12 +1793,7 @@ fn a_scenario_status_shows_each_phases_outputs(env: Env) {
 /// checklist unchecked (`[ ] done`, `met: false`): the phase itself records none, its items
 /// do. Its criteria are met when every item that ran met them.
 fn a_foreach_phases_checklist_is_met_when_its_items_met_it(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/fe.yaml"),
-        "name: fe\ndescription: d\nphases:\n  - name: each\n    description: e\n    foreach: [a, b]\n    success_criteria: [Done]\n",
-    )
-    .unwrap();
+    env.scenario("fe", "name: fe\ndescription: d\nphases:\n  - name: each\n    description: e\n    foreach: [a, b]\n    success_criteria: [Done]\n");
     assert_eq!(env.run(&["orchestrate", "run", "fe"]).code, 3);
     assert_eq!(
         env.run(&["orchestrate", "complete", "fe", "each[0]"]).code,
@@ -1959,12 +1885,7 @@ fn a_resume_dry_run_lists_items_not_their_step_and_says_if_foreach_and_uses(env:
 /// on others: the plan says which phases wait to be started and which wait for others, in
 /// words and in `--json` (`starts`), and calls a phase's report `orchestrate complete|fail`.
 fn a_scenario_resume_dry_run_says_what_each_phase_waits_for(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/sc.yaml"),
-        "name: sc\ndescription: d\nphases:\n  - {name: build, description: b, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: approve, description: a, condition: manual}\n  - {name: ship, description: s, condition: 'after:build,approve', run: 'true'}\n",
-    )
-    .unwrap();
+    env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - {name: build, description: b, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: approve, description: a, condition: manual}\n  - {name: ship, description: s, condition: 'after:build,approve', run: 'true'}\n");
     assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 1);
     let dry = env.run(&["--json", "orchestrate", "resume", "sc", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);

@@ -425,12 +425,7 @@ fn cortex_logs_follow_prints_one_header_per_attempt_and_lines_as_they_come() {
 /// seen the lines it expects, then prints another.
 fn cortex_logs_follow_keeps_each_line_of_parallel_attempts_under_its_own_header() {
     let env = Env::new();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/side.yaml"),
-        "name: side\ndescription: two phases side by side\nmax_parallel: 2\nphases:\n  - name: a\n    description: a\n    parallel: true\n    run: 'echo A1; while [ ! -f ga ]; do sleep 0.05; done; echo A2'\n  - name: b\n    description: b\n    parallel: true\n    run: 'echo B1; while [ ! -f gb ]; do sleep 0.05; done; echo B2'\n",
-    )
-    .unwrap();
+    env.scenario("side", "name: side\ndescription: two phases side by side\nmax_parallel: 2\nphases:\n  - name: a\n    description: a\n    parallel: true\n    run: 'echo A1; while [ ! -f ga ]; do sleep 0.05; done; echo A2'\n  - name: b\n    description: b\n    parallel: true\n    run: 'echo B1; while [ ! -f gb ]; do sleep 0.05; done; echo B2'\n");
     let following = Following::start(&env, "orchestrate", "side");
     let mut text: Vec<String> = Vec::new();
     following.wait_for("A1", &mut text);

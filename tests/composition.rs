@@ -1373,12 +1373,7 @@ fn a_dry_run_did_not_show_the_inputs_env_and_working_dir_of_what_would_run() {
     assert_eq!(ship["env"]["URL"], "https://h/***", "{resume}");
 
     // A scenario's plan says the same of its phases.
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/rollout.yaml"),
-        "name: rollout\ndescription: d\ninputs:\n  region: {type: string, default: eu}\n  db_password: {type: string}\nphases:\n  - name: build\n    description: b\n    run: 'true'\n    working_dir: \"w/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      DB_PASSWORD: \"${{ inputs.db_password }}\"\n  - name: review\n    description: r\n    condition: after:build\n",
-    )
-    .unwrap();
+    env.scenario("rollout", "name: rollout\ndescription: d\ninputs:\n  region: {type: string, default: eu}\n  db_password: {type: string}\nphases:\n  - name: build\n    description: b\n    run: 'true'\n    working_dir: \"w/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      DB_PASSWORD: \"${{ inputs.db_password }}\"\n  - name: review\n    description: r\n    condition: after:build\n");
     let input = format!("db_password={secret}");
     let plan = env.run(&[
         "orchestrate",

@@ -70,11 +70,7 @@ fn preview_shows_conditions_agents_and_one_parallel_opportunity() {
 #[test]
 fn the_seed_broken_scenario_reports_every_error_at_once() {
     let env = seeded();
-    std::fs::write(
-        env.home().join("scenarios/broken-scenario.yaml"),
-        "name: broken-scenario\nphases:\n  - name: build\n    condition: after:nonexistent\n    agents:\n      - fake-agent\n",
-    )
-    .unwrap();
+    env.scenario("broken-scenario", "name: broken-scenario\nphases:\n  - name: build\n    condition: after:nonexistent\n    agents:\n      - fake-agent\n");
     let out = env.run(&["orchestrate", "validate", "broken-scenario"]);
     assert_eq!(out.code, 2);
     for expected in [
@@ -108,21 +104,16 @@ fn a_cycle_is_rejected_naming_its_phases() {
 #[test]
 fn the_user_schema_enforces_required_fields_and_enums() {
     let env = seeded();
-    std::fs::write(
-        env.home().join("scenarios/schema.yaml"),
-        "required:\n  - name\n  - description\n  - phases\n  - type\nfields:\n  type:\n    enum: [development, deployment, maintenance, migration]\n  priority:\n    enum: [low, medium, high, critical]\n  condition:\n    enum: [manual, auto]\n",
-    )
-    .unwrap();
+    env.scenario("schema", "required:\n  - name\n  - description\n  - phases\n  - type\nfields:\n  type:\n    enum: [development, deployment, maintenance, migration]\n  priority:\n    enum: [low, medium, high, critical]\n  condition:\n    enum: [manual, auto]\n");
     assert_eq!(
         env.run(&["orchestrate", "validate", "--all"]).code,
         0,
         "the seeds satisfy the seed schema"
     );
-    std::fs::write(
-        env.home().join("scenarios/odd.yaml"),
+    env.scenario(
+        "odd",
         "name: odd\ndescription: d\npriority: urgent\nphases:\n  - {name: a}\n",
-    )
-    .unwrap();
+    );
     let out = env.run(&["orchestrate", "validate", "odd"]);
     assert_eq!(out.code, 2);
     assert!(
@@ -321,11 +312,7 @@ fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_o
 
 fn stop_from_another_terminal_then_resume_completes_the_scenario(env: Env) {
     let env = seeded_in(env);
-    std::fs::write(
-        env.home().join("scenarios/long.yaml"),
-        "name: long\ndescription: a long phase beside a short one\nphases:\n  - name: slow\n    parallel: true\n    agents: [python-pro]\n    run: echo go >> ran.log; touch started; for i in $(seq 300); do [ -f fast ] && break; sleep 0.1; done\n  - name: quick\n    parallel: true\n    run: echo quick >> ran.log\n  - name: after\n    condition: after:slow,quick\n    run: echo after >> ran.log\n",
-    )
-    .unwrap();
+    env.scenario("long", "name: long\ndescription: a long phase beside a short one\nphases:\n  - name: slow\n    parallel: true\n    agents: [python-pro]\n    run: echo go >> ran.log; touch started; for i in $(seq 300); do [ -f fast ] && break; sleep 0.1; done\n  - name: quick\n    parallel: true\n    run: echo quick >> ran.log\n  - name: after\n    condition: after:slow,quick\n    run: echo after >> ran.log\n");
     let mut driver = env
         .command(&["orchestrate", "run", "long"])
         .stdout(std::process::Stdio::null())
@@ -390,11 +377,7 @@ fn an_agent_command_receives_the_phase_prompt_on_stdin_and_the_log_records_it(en
         "---\nname: scribe\ndescription: Writes down what it is asked\ncommand: cat > prompt.txt\n---\nYou write.\n",
     )
     .unwrap();
-    std::fs::write(
-        env.home().join("scenarios/notes.yaml"),
-        "name: notes\ndescription: one phase done by an agent\nphases:\n  - name: draft\n    description: Draft the release notes\n    agents: [scribe]\n    success_criteria:\n      - Notes drafted\n      - {check: test -s prompt.txt}\n",
-    )
-    .unwrap();
+    env.scenario("notes", "name: notes\ndescription: one phase done by an agent\nphases:\n  - name: draft\n    description: Draft the release notes\n    agents: [scribe]\n    success_criteria:\n      - Notes drafted\n      - {check: test -s prompt.txt}\n");
     let out = env.run(&["orchestrate", "run", "notes"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     let prompt = std::fs::read_to_string(env.file("prompt.txt")).unwrap();
@@ -524,12 +507,7 @@ fn each_command_finds_its_own_runs_and_points_at_the_other_kind(env: Env) {
 }
 
 fn a_phases_profiles_reach_its_commands_and_are_shown(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/profiled.yaml"),
-        "name: profiled\ndescription: d\nphases:\n  - name: build\n    description: d\n    profiles: [development, ci]\n    run: echo \"$CORTEX_PROFILES\" > profiles.txt\n",
-    )
-    .unwrap();
+    env.scenario("profiled", "name: profiled\ndescription: d\nphases:\n  - name: build\n    description: d\n    profiles: [development, ci]\n    run: echo \"$CORTEX_PROFILES\" > profiles.txt\n");
     assert_eq!(env.run(&["orchestrate", "run", "profiled"]).code, 0);
     assert_eq!(
         std::fs::read_to_string(env.file("profiles.txt")).unwrap(),
@@ -552,12 +530,7 @@ fn a_phases_profiles_reach_its_commands_and_are_shown(env: Env) {
 /// the log gives, even when an operator's process and the driver both write the lines of the
 /// operator's events: each checkpoint once, in order.
 fn checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log(env: Env) {
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/cp.yaml"),
-        "name: cp\ndescription: a long phase beside a manual one\nphases:\n  - name: slow\n    parallel: true\n    run: touch started; for i in $(seq 300); do [ -f go ] && break; sleep 0.1; done\n  - name: gate\n    condition: manual\n    parallel: true\n  - name: after\n    condition: after:slow,gate\n    run: 'true'\n",
-    )
-    .unwrap();
+    env.scenario("cp", "name: cp\ndescription: a long phase beside a manual one\nphases:\n  - name: slow\n    parallel: true\n    run: touch started; for i in $(seq 300); do [ -f go ] && break; sleep 0.1; done\n  - name: gate\n    condition: manual\n    parallel: true\n  - name: after\n    condition: after:slow,gate\n    run: 'true'\n");
     let mut driver = env
         .command(&["orchestrate", "run", "cp"])
         .stdout(std::process::Stdio::null())

@@ -1397,12 +1397,7 @@ fn a_missing_working_dir_was_retried_like_a_flaky_command() {
     let wrote = std::fs::read_to_string(env.project().join("out/where")).unwrap();
     assert_eq!(wrote.trim(), missing.display().to_string());
 
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/nodir.yaml"),
-        "name: nodir\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: 'true'\n    working_dir: gone\n    retry: {max_retry_attempts: 2, backoff: 10s}\n",
-    )
-    .unwrap();
+    env.scenario("nodir", "name: nodir\ndescription: d\nphases:\n  - name: build\n    description: b\n    run: 'true'\n    working_dir: gone\n    retry: {max_retry_attempts: 2, backoff: 10s}\n");
     let run = env.run(&["--json", "orchestrate", "run", "nodir"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let doc = run.json();

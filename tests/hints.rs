@@ -1018,12 +1018,10 @@ fn a_submitted_run_is_offered_to_be_driven_here_instead_of_by_a_worker() {
 #[test]
 fn a_submitted_scenario_run_is_offered_abort_and_it_ends_the_run() {
     let env = Env::new();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/sc.yaml"),
+    env.scenario(
+        "sc",
         "name: sc\ndescription: d\nphases:\n  - {name: a, run: 'true'}\n",
-    )
-    .unwrap();
+    );
     let submitted = env.run(&["orchestrate", "run", "sc", "--submit"]);
     assert_eq!(submitted.code, 0, "{}", submitted.stderr);
     let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();

@@ -236,11 +236,10 @@ fn a_sparse_gigabyte_definition_is_refused_by_its_size_without_being_read() {
     std::fs::remove_file(env.home().join("agents/huge.md")).unwrap();
 
     sparse_gigabyte(&env.home().join("scenarios/schema.yaml"));
-    std::fs::write(
-        env.home().join("scenarios/ok.yaml"),
+    env.scenario(
+        "ok",
         "name: ok\ndescription: d\nphases:\n  - {name: a, run: 'true'}\n",
-    )
-    .unwrap();
+    );
     let out = run_in_512_mib(&env, &["orchestrate", "validate", "ok"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
@@ -331,12 +330,10 @@ fn yaml_tags_are_refused_at_their_place_not_dropped() {
     let out = env.run(&["workflow", "validate", "text"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/tagged.yaml"),
+    env.scenario(
+        "tagged",
         "name: tagged\ndescription: d\nphases:\n  - name: a\n    run: [!include x]\n",
-    )
-    .unwrap();
+    );
     let out = env.run(&["orchestrate", "validate", "tagged"]);
     assert_clear_refusal(&out, "scenario");
     assert!(out.stdout.contains("tagged.yaml:5:11"), "{}", out.stdout);

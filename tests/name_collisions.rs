@@ -76,12 +76,7 @@ fn names_equal_after_unicode_normalisation_or_a_presentation_selector_collide() 
         "warn.yaml:4:",
         ["\u{26A0} Check", "\u{26A0}\u{FE0F} check"],
     );
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/nfd.yaml"),
-        "name: nfd\ndescription: d\nphases:\n  - {name: \"r\\u00e9sum\\u00e9\", condition: manual}\n  - {name: \"Re\\u0301sume\\u0301\", run: 'true'}\n",
-    )
-    .unwrap();
+    env.scenario("nfd", "name: nfd\ndescription: d\nphases:\n  - {name: \"r\\u00e9sum\\u00e9\", condition: manual}\n  - {name: \"Re\\u0301sume\\u0301\", run: 'true'}\n");
     let out = env.run(&["orchestrate", "validate", "nfd"]);
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("nfd.yaml:5:"), "{}", out.stdout);
@@ -90,12 +85,7 @@ fn names_equal_after_unicode_normalisation_or_a_presentation_selector_collide() 
 #[test]
 fn phases_whose_names_collide_are_refused_naming_both() {
     let env = Env::new();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/ship.yaml"),
-        "name: ship\ndescription: d\nphases:\n  - name: Review\n    condition: manual\n  - name: review\n    run: 'true'\n",
-    )
-    .unwrap();
+    env.scenario("ship", "name: ship\ndescription: d\nphases:\n  - name: Review\n    condition: manual\n  - name: review\n    run: 'true'\n");
     let out = env.run(&["orchestrate", "validate", "ship"]);
     assert_refused(&out, "ship.yaml:6:11", ["review", "Review"]);
     assert_eq!(env.run(&["orchestrate", "run", "ship"]).code, 2);
@@ -172,11 +162,10 @@ fn an_agent_listed_twice_in_a_phase_is_refused() {
         "---\nname: reviewer\ndescription: d\n---\n",
     )
     .unwrap();
-    std::fs::write(
-        env.home().join("scenarios/s.yaml"),
+    env.scenario(
+        "s",
         "name: s\ndescription: d\nphases:\n  - name: a\n    agents: [reviewer, Reviewer]\n",
-    )
-    .unwrap();
+    );
     let out = env.run(&["orchestrate", "validate", "s"]);
     assert_refused(&out, "s.yaml:5:24", ["Reviewer", "reviewer"]);
 }
@@ -286,12 +275,7 @@ fn a_broken_file_named_for_a_built_in_agent_is_an_error_not_the_built_in() {
             .unwrap()
             .contains("code-reviewer.md:3:14")
     );
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/sc.yaml"),
-        "name: sc\ndescription: d\nphases:\n  - {name: p, description: x, agents: [code-reviewer], run: 'true'}\n",
-    )
-    .unwrap();
+    env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - {name: p, description: x, agents: [code-reviewer], run: 'true'}\n");
     let validate = env.run(&["orchestrate", "validate", "sc"]);
     assert_eq!(validate.code, 2, "{}{}", validate.stdout, validate.stderr);
     assert!(

@@ -724,12 +724,7 @@ fn postgres_restarted_mid_run_loses_nothing_and_the_run_finishes() {
     };
     let env = Env::new();
     let url = cluster.url();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/slow.yaml"),
-        "name: slow\ndescription: three slow phases\nphases:\n  - {name: a, run: 'touch a.started; sleep 2'}\n  - {name: b, condition: 'after:a', run: 'sleep 1'}\n  - {name: c, condition: 'after:b', run: 'sleep 1'}\n",
-    )
-    .unwrap();
+    env.scenario("slow", "name: slow\ndescription: three slow phases\nphases:\n  - {name: a, run: 'touch a.started; sleep 2'}\n  - {name: b, condition: 'after:a', run: 'sleep 1'}\n  - {name: c, condition: 'after:b', run: 'sleep 1'}\n");
     let driver = env
         .command(&["orchestrate", "run", "slow"])
         .env("CORTEX_DB", &url)
@@ -826,12 +821,10 @@ fn a_worker_waits_out_a_database_outage_and_takes_work_again() {
     };
     let env = Env::new();
     let url = cluster.url();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/one.yaml"),
+    env.scenario(
+        "one",
         "name: one\ndescription: one phase\nphases:\n  - {name: a, run: 'echo a'}\n",
-    )
-    .unwrap();
+    );
     let mut worker = env
         .command(&["worker", "--name", "steady", "--poll", "100ms"])
         .env("CORTEX_DB", &url)

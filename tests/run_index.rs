@@ -23,12 +23,7 @@ fn mixed() -> Env {
         "asks",
         "name: asks\nsteps:\n  - {name: Plan, prompt: plan it}\n",
     );
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/gate.yaml"),
-        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a, condition: manual}\n",
-    )
-    .unwrap();
+    env.scenario("gate", "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a, condition: manual}\n");
     assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
     assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);

@@ -11,12 +11,7 @@ use common::Env;
 #[test]
 fn a_resumed_scenario_starts_ready_phases_while_another_waits_for_a_report() {
     let env = Env::new();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/side.yaml"),
-        "name: side\ndescription: A plan, a build after it, notes beside\nphases:\n  - name: plan\n    condition: auto\n  - name: build\n    condition: after:plan\n    run: echo built\n  - name: notes\n    condition: auto\n    parallel: true\n",
-    )
-    .unwrap();
+    env.scenario("side", "name: side\ndescription: A plan, a build after it, notes beside\nphases:\n  - name: plan\n    condition: auto\n  - name: build\n    condition: after:plan\n    run: echo built\n  - name: notes\n    condition: auto\n    parallel: true\n");
     assert_eq!(env.run(&["orchestrate", "run", "side"]).code, 3);
     let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
         .as_str()

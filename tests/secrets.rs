@@ -191,12 +191,7 @@ fn a_secret_equal_to_a_written_foreach_item_never_changes_the_item() {
 #[test]
 fn a_secret_equal_to_a_phase_name_never_changes_the_phase_name() {
     let env = Env::new();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/ship.yaml"),
-        "name: ship\ndescription: d\nphases:\n  - name: deploy\n    description: d\n    run: echo deploy ok\n  - name: verify\n    description: v\n    condition: after:deploy\n    run: echo verified\n",
-    )
-    .unwrap();
+    env.scenario("ship", "name: ship\ndescription: d\nphases:\n  - name: deploy\n    description: d\n    run: echo deploy ok\n  - name: verify\n    description: v\n    condition: after:deploy\n    run: echo verified\n");
     let out = env.run_with(
         &["orchestrate", "run", "ship"],
         &[("DEPLOY_TOKEN", "deploy")],
@@ -224,12 +219,7 @@ fn operator_input_is_redacted_on_every_path_that_appends() {
     let env = Env::new();
     let secret = "ghp_operator0123456789";
     env.workflow("reviewed", REVIEWED);
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/gate.yaml"),
-        "name: gate\ndescription: d\nphases:\n  - name: approve\n    description: a person approves\n    condition: manual\n",
-    )
-    .unwrap();
+    env.scenario("gate", "name: gate\ndescription: d\nphases:\n  - name: approve\n    description: a person approves\n    condition: manual\n");
     let with_token = |args: &[&str]| {
         let out = env
             .command(args)
@@ -1019,11 +1009,7 @@ fn a_scenario_phase_declares_secret_env_and_its_secret_inputs_stay_out_of_the_lo
     let env = Env::new();
     std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
     let secret = "s3cr3t-phase-value";
-    std::fs::write(
-        env.home().join("scenarios/ship.yaml"),
-        "name: ship\ndescription: d\nphases:\n  - name: deploy\n    description: d\n    run: echo \"using $DB_CREDS\"\n    secret_env: [DB_CREDS]\n",
-    )
-    .unwrap();
+    env.scenario("ship", "name: ship\ndescription: d\nphases:\n  - name: deploy\n    description: d\n    run: echo \"using $DB_CREDS\"\n    secret_env: [DB_CREDS]\n");
     let valid = env.run(&["orchestrate", "validate", "ship"]);
     assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
     let out = env.run_with(&["orchestrate", "run", "ship"], &[("DB_CREDS", secret)]);
@@ -1035,11 +1021,7 @@ fn a_scenario_phase_declares_secret_env_and_its_secret_inputs_stay_out_of_the_lo
     assert!(log.contains("using ***"), "{log}");
 
     // A scenario's secret-named input is kept out of the log as a workflow's is.
-    std::fs::write(
-        env.home().join("scenarios/inp.yaml"),
-        "name: inp\ndescription: d\ninputs:\n  api_token: {}\nphases:\n  - name: a\n    run: echo \"tok ${{ inputs.api_token }}\"\n",
-    )
-    .unwrap();
+    env.scenario("inp", "name: inp\ndescription: d\ninputs:\n  api_token: {}\nphases:\n  - name: a\n    run: echo \"tok ${{ inputs.api_token }}\"\n");
     let input = "zz-scenario-input-zz";
     let out = env.run(&[
         "orchestrate",
@@ -1054,11 +1036,7 @@ fn a_scenario_phase_declares_secret_env_and_its_secret_inputs_stay_out_of_the_lo
     assert!(found.is_empty(), "the input is stored in {found:?}");
 
     // A name that is no environment variable is refused where it is written.
-    std::fs::write(
-        env.home().join("scenarios/bad.yaml"),
-        "name: bad\ndescription: d\nphases:\n  - name: a\n    run: 'true'\n    secret_env: [NOT-A-NAME]\n",
-    )
-    .unwrap();
+    env.scenario("bad", "name: bad\ndescription: d\nphases:\n  - name: a\n    run: 'true'\n    secret_env: [NOT-A-NAME]\n");
     let refused = env.run(&["orchestrate", "validate", "bad"]);
     assert_eq!(refused.code, 2, "{}", refused.stdout);
     assert!(

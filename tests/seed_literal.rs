@@ -163,11 +163,7 @@ fn seed_001_followed_literally_gets_what_it_shows() {
     assert_eq!(env.run(&["agent", "activate", "python-pro"]).code, 0);
 
     // The broken scenario of part 5: its three errors, the missing agent among them.
-    std::fs::write(
-        env.home().join("scenarios/broken-scenario.yaml"),
-        "name: broken-scenario\nphases:\n  - name: a\n    condition: after:nonexistent\n    agents:\n      - fake-agent\n",
-    )
-    .unwrap();
+    env.scenario("broken-scenario", "name: broken-scenario\nphases:\n  - name: a\n    condition: after:nonexistent\n    agents:\n      - fake-agent\n");
     let broken = env.run(&["orchestrate", "validate", "broken-scenario"]);
     assert_eq!(broken.code, 2);
     for said in [

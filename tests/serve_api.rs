@@ -1970,11 +1970,7 @@ fn the_run_pages_complete_form_reports_a_phases_outputs() {
 #[test]
 fn an_aborted_runs_page_does_not_promise_a_resume() {
     let env = home();
-    std::fs::write(
-        env.home().join("scenarios/slow.yaml"),
-        "name: slow\ndescription: d\nphases:\n  - name: wait\n    description: Wait\n    run: 'while :; do sleep 1; done'\n",
-    )
-    .unwrap();
+    env.scenario("slow", "name: slow\ndescription: d\nphases:\n  - name: wait\n    description: Wait\n    run: 'while :; do sleep 1; done'\n");
     let s = Server::start(&env);
     let r = s.post("/api/v1/scenarios/slow/runs", "");
     assert_eq!(r.status, 202, "{}", r.body);
@@ -2696,11 +2692,7 @@ fn a_foreach_step_is_one_card_listing_its_items_and_one_node_of_the_graph() {
     );
     // A scenario's graph keeps its `after:` edges with a `foreach:` phase in it (its items
     // made the nodes outnumber the phases, and the graph fell back to a chain of them all).
-    std::fs::write(
-        env.home().join("scenarios/fanout.yaml"),
-        "name: fanout\ndescription: d\nphases:\n  - name: plan\n    run: 'true'\n  - name: deploy\n    condition: after:plan\n    foreach: [a, b]\n    run: 'true'\n  - name: docs\n    condition: after:plan\n    run: 'true'\n",
-    )
-    .unwrap();
+    env.scenario("fanout", "name: fanout\ndescription: d\nphases:\n  - name: plan\n    run: 'true'\n  - name: deploy\n    condition: after:plan\n    foreach: [a, b]\n    run: 'true'\n  - name: docs\n    condition: after:plan\n    run: 'true'\n");
     assert_eq!(env.run(&["orchestrate", "run", "fanout"]).code, 0);
     let run = newest_run(&env, "orchestrate");
     let page = s.get(&format!("/runs/{run}")).body;
@@ -2754,11 +2746,7 @@ fn the_catalog_shows_a_schedule_and_when_it_next_fires() {
         "{detail}"
     );
     // A scenario's too.
-    std::fs::write(
-        env.home().join("scenarios/tidy.yaml"),
-        "name: tidy\ndescription: d\nschedule: \"41 5 * * 1\"\nphases:\n  - name: sweep\n    description: Sweep\n    run: 'true'\n",
-    )
-    .unwrap();
+    env.scenario("tidy", "name: tidy\ndescription: d\nschedule: \"41 5 * * 1\"\nphases:\n  - name: sweep\n    description: Sweep\n    run: 'true'\n");
     let page = s.get("/catalog").body;
     let row = page
         .split("<tr")
@@ -2948,11 +2936,7 @@ fn a_step_run_by_an_agent_runner_shows_its_result_on_its_card() {
 #[test]
 fn a_scenario_run_the_driver_would_refuse_is_a_400_and_its_inputs_can_be_given() {
     let env = home();
-    std::fs::write(
-        env.home().join("scenarios/needs.yaml"),
-        "name: needs\ndescription: d\ninputs:\n  region: {type: string, required: true}\n  api_token: {type: string, required: true}\nphases:\n  - name: go\n    description: g\n    run: 'echo \"to ${{ inputs.region }}\" >> ran.log'\n  - {name: approve, description: a, condition: manual}\n",
-    )
-    .unwrap();
+    env.scenario("needs", "name: needs\ndescription: d\ninputs:\n  region: {type: string, required: true}\n  api_token: {type: string, required: true}\nphases:\n  - name: go\n    description: g\n    run: 'echo \"to ${{ inputs.region }}\" >> ran.log'\n  - {name: approve, description: a, condition: manual}\n");
     let s = Server::start(&env);
     let runs = |env: &Env| {
         env.run(&["--json", "orchestrate", "history"])

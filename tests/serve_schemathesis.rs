@@ -44,12 +44,7 @@ fn the_api_follows_its_openapi_document_under_schemathesis() {
         "review",
         "name: review\nsteps:\n  - name: write\n    prompt: Write the notes\n  - name: publish\n    run: echo published\n",
     );
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/gate.yaml"),
-        "name: gate\ndescription: A plan, then a manual ship\nphases:\n  - name: plan\n    condition: auto\n  - name: ship\n    condition: manual\n",
-    )
-    .unwrap();
+    env.scenario("gate", "name: gate\ndescription: A plan, then a manual ship\nphases:\n  - name: plan\n    condition: auto\n  - name: ship\n    condition: manual\n");
     assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
     let s = Server::start(&env);

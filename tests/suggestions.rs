@@ -97,12 +97,7 @@ fn a_step_named_with_command_substitution_is_suggested_quoted_and_runs_nothing()
 #[test]
 fn scenario_next_lines_quote_phase_names_and_work_when_pasted() {
     let env = Env::new();
-    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
-    std::fs::write(
-        env.home().join("scenarios/quoting.yaml"),
-        "name: quoting\ndescription: hostile phase names\nphases:\n  - name: \"g'; touch x; '\"\n    description: a manual phase\n    condition: manual\n  - name: build docs\n    description: another\n    condition: manual\n",
-    )
-    .unwrap();
+    env.scenario("quoting", "name: quoting\ndescription: hostile phase names\nphases:\n  - name: \"g'; touch x; '\"\n    description: a manual phase\n    condition: manual\n  - name: build docs\n    description: another\n    condition: manual\n");
     let run = env.run(&["orchestrate", "run", "quoting"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let status = env.run(&["orchestrate", "status", "quoting"]);

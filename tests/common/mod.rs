@@ -323,6 +323,14 @@ impl Env {
         self
     }
 
+    /// Write a scenario into `CORTEX_HOME/scenarios/NAME.yaml` (the folder made if needed).
+    pub fn scenario(&self, name: &str, yaml: &str) -> &Self {
+        let dir = self.home().join("scenarios");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+        self
+    }
+
     pub fn config(&self, json: &str) -> &Self {
         std::fs::write(self.home().join("cortex.config.json"), json).unwrap();
         self
