@@ -529,6 +529,33 @@ fn workflow_runs_show_step_progress() {
 }
 
 #[test]
+/// A child run (started by a `uses:` step) was listed among the workflow runs like any run of
+/// its own: it is marked `↳`, and its detail names its parent run and step.
+fn a_child_run_is_marked_and_names_its_parent_in_the_workflow_runs() {
+    let kid = Recorder::workflow(
+        "01JRUNCH11D000000000000000",
+        "name: kid\nsteps:\n  - {name: look, prompt: look}\n",
+    );
+    let mut state = kid.state();
+    let mut started = (*state.start.clone().unwrap()).clone();
+    started.parent = Some(cortex::event::ParentRun {
+        run_id: "01JRUNPARENT00000000000000".into(),
+        step: "review".into(),
+        attempt: 1,
+    });
+    state.start = Some(std::sync::Arc::new(started));
+    let app = update(app(), Msg::RunLoaded(Box::new(Followed::new(state, false)))).0;
+    let app = press(app, &[Key::Tab]);
+    let screen = draw(&app, at(600));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("01JRUNCH11"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("↳ kid"), "{screen}");
+    assert_eq!(screen.matches('↳').count(), 1, "only the child: {screen}");
+}
+
+#[test]
 fn help_is_drawn_over_the_screen_and_closes_on_esc() {
     let app = press(app(), &[Key::Char('?')]);
     let screen = draw(&app, at(600));

@@ -46,7 +46,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
                         .unwrap_or(&f.state.run_id)
                         .to_string(),
                 ),
-                Cell::from(fit(f.name(), 22)),
+                // A child run (started by a `uses:` step) runs with its parent: marked `↳`.
+                Cell::from(
+                    match f.state.start.as_ref().and_then(|s| s.parent.as_ref()) {
+                        Some(_) => format!("↳ {}", fit(f.name(), 20)),
+                        None => fit(f.name(), 22),
+                    },
+                ),
                 Cell::from(status.as_str()).style(theme.run(status)),
                 Cell::from(progress(f)),
                 Cell::from(time),
@@ -80,7 +86,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         )],
         Some(f) => {
             let actor = f.state.start.as_ref().map_or("", |s| s.by.actor.as_str());
-            let mut lines = vec![Line::raw(format!("Run {} · by {actor}", f.state.run_id))];
+            let parent = f.state.start.as_ref().and_then(|s| s.parent.as_ref());
+            let child_of = parent.map_or(String::new(), |p| {
+                format!(" · child of {} (step {})", p.run_id, fit(&p.step, 40))
+            });
+            let mut lines = vec![Line::raw(format!(
+                "Run {} · by {}{child_of}",
+                f.state.run_id,
+                fit(actor, 40)
+            ))];
             let now_at = f
                 .state
                 .steps
