@@ -937,3 +937,33 @@ fn a_huge_argument_in_a_usage_error_is_cut_not_echoed_whole() {
         assert!(out.json()["error"].is_string(), "{}", out.stdout);
     }
 }
+
+#[test]
+/// An error quotes what it was given: a path of 100,000 characters (`--anchors`, `--file`)
+/// was echoed whole, in words and in `--json`, once per mention. Every word over 200
+/// characters of an error is cut to its start and its size.
+fn a_huge_path_in_an_error_is_cut_not_echoed_whole() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let huge = format!("/tmp/{}", "y".repeat(100_000));
+    for args in [
+        vec!["log", "verify", "--anchors", huge.as_str()],
+        vec!["log", "verify", "--file", huge.as_str()],
+    ] {
+        let out = env.run(&args);
+        assert_ne!(out.code, 0, "{}", args[2]);
+        assert!(
+            out.stderr.len() < 2_000,
+            "{} bytes: {}",
+            out.stderr.len(),
+            args[2]
+        );
+        assert!(out.stderr.contains("bytes]"), "{}", out.stderr);
+        let mut with_json = vec!["--json"];
+        with_json.extend(&args);
+        let out = env.run(&with_json);
+        assert!(out.stdout.len() < 2_000, "{} bytes", out.stdout.len());
+        assert!(out.json()["error"].is_string(), "{}", out.stdout);
+    }
+}

@@ -124,7 +124,9 @@ pub fn main() -> i32 {
             // With --json, stdout still carries one document: the error's, as for every
             // other bad input (an agent reading stdout is never left with nothing).
             if json_asked() {
-                out_json(&usage_error(&text).document());
+                let mut doc = usage_error(&text).document();
+                cut_long_words_in(&mut doc);
+                out_json(&doc);
             }
             // An error quotes what was given: shown, never obeyed, like every other.
             err(&text);
@@ -292,8 +294,12 @@ fn without_dash_dash_tip(text: &str) -> String {
 }
 
 fn report(e: CommandError, json: bool) -> i32 {
+    // An error quotes what it was given (a path, a name, a value): one of megabytes is cut, in
+    // both forms, so that the error itself stays readable.
     if json {
-        out_json(&e.document());
+        let mut doc = e.document();
+        cut_long_words_in(&mut doc);
+        out_json(&doc);
     }
     let mut text = format!("error: {}\n", e.message);
     if let Some(d) = &e.detail {
@@ -305,6 +311,16 @@ fn report(e: CommandError, json: bool) -> i32 {
     for h in &e.hints {
         text.push_str(&format!("hint: {h}\n"));
     }
-    err(&text);
+    err(&long_words_cut(&text));
     e.code
+}
+
+/// Every string in `doc` with its overlong words cut (`long_words_cut`).
+fn cut_long_words_in(doc: &mut serde_json::Value) {
+    match doc {
+        serde_json::Value::String(s) if s.len() > LONGEST_QUOTED => *s = long_words_cut(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(cut_long_words_in),
+        serde_json::Value::Object(map) => map.values_mut().for_each(cut_long_words_in),
+        _ => {}
+    }
 }
