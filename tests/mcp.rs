@@ -292,9 +292,10 @@ impl Session {
         assert_eq!(result["isError"], false, "{answer}\n{}", self.stderr());
         let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap())
             .expect("the text is the JSON document");
-        // Rows (an array) are structured content as an object's one field.
+        // Rows (an array) are structured content as an object's one array field (history
+        // has `more` beside it).
         let structured = match (&text, result["structuredContent"].as_object()) {
-            (Value::Array(_), Some(object)) if object.len() == 1 => object.values().next(),
+            (Value::Array(_), Some(object)) => object.values().find(|v| v.is_array()),
             _ => Some(&result["structuredContent"]),
         };
         assert_eq!(Some(&text), structured, "{answer}");
@@ -898,4 +899,33 @@ fn the_logs_tool_returns_each_attempts_whole_output_as_cortex_logs_json_does() {
     let answer = s.response(2);
     assert_eq!(answer["result"]["isError"], true, "{answer}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// The history tool listed the newest `limit` runs with no word of older ones, so an agent
+/// could not tell a short history from a page of a long one: its structured content says
+/// `more` (older runs exist past the limit) beside `runs`; its text stays the rows `--json`
+/// prints.
+#[test]
+fn history_says_when_older_runs_exist_past_its_limit() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
+    for _ in 0..2 {
+        assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    }
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    for (id, limit, rows, more) in [(1, 1, 1, true), (2, 2, 2, false), (3, 5, 2, false)] {
+        s.call(id, "history", json!({"kind": "workflow", "limit": limit}));
+        let answer = s.response(id);
+        let structured = &answer["result"]["structuredContent"];
+        assert_eq!(
+            structured["runs"].as_array().map(Vec::len),
+            Some(rows),
+            "{answer}"
+        );
+        assert_eq!(structured["more"], more, "{answer}");
+        let text: Value =
+            serde_json::from_str(answer["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+        assert_eq!(&text, &structured["runs"], "{answer}");
+    }
 }

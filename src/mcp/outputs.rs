@@ -99,9 +99,12 @@ pub fn list() -> Arc<JsonObject> {
 
 pub fn history() -> Arc<JsonObject> {
     object(json!({
-        "description": "The rows of `workflow history --json` / `orchestrate history --json`, newest first, as `runs`; the text block is that array itself.",
-        "required": [HISTORY_FIELD],
-        "properties": { HISTORY_FIELD: { "type": "array", "items": component("HistoryRow") } },
+        "description": "The rows of `workflow history --json` / `orchestrate history --json`, newest first, as `runs`, and whether older runs exist past the limit (`more`: ask again with a larger `limit`); the text block is that array itself.",
+        "required": [HISTORY_FIELD, "more"],
+        "properties": {
+            HISTORY_FIELD: { "type": "array", "items": component("HistoryRow") },
+            "more": { "type": "boolean" }
+        },
         "additionalProperties": false
     }))
 }

@@ -26,7 +26,11 @@ fn text(value: &serde_json::Value) -> String {
 /// structured content as the one field `array_field` of an object (MCP's structured content
 /// is an object: rmcp drops any other for a peer before 2026-07-28); its text stays the array
 /// `--json` prints.
-pub fn document(output: Output, array_field: Option<&str>) -> CallToolResult {
+pub fn document(
+    output: Output,
+    array_field: Option<&str>,
+    beside: &[(&str, serde_json::Value)],
+) -> CallToolResult {
     let mut content = vec![ContentBlock::text(text(&output.json))];
     content.extend(
         output
@@ -36,7 +40,13 @@ pub fn document(output: Output, array_field: Option<&str>) -> CallToolResult {
     );
     let mut result = CallToolResult::success(content);
     result.structured_content = Some(match (array_field, output.json) {
-        (Some(field), rows @ serde_json::Value::Array(_)) => serde_json::json!({ field: rows }),
+        (Some(field), rows @ serde_json::Value::Array(_)) => {
+            let mut doc = serde_json::json!({ field: rows });
+            for (name, value) in beside {
+                doc[*name] = value.clone();
+            }
+            doc
+        }
         (_, document) => document,
     });
     result.with_meta(Some(exit_meta(output.code)))

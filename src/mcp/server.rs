@@ -167,7 +167,7 @@ impl ServerHandler for Cortex {
             }
         };
         Ok(match result {
-            Ok(answer) => reply::document(answer.output, answer.array_field),
+            Ok(answer) => reply::document(answer.output, answer.array_field, &answer.beside),
             Err(e) => {
                 (self.log)(&format!("{}: error: {}", tool.name, e.message));
                 reply::error(&e)

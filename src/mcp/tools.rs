@@ -169,7 +169,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "history",
         title: "Past runs",
-        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events, actor, done, total} (its structured content: {\"runs\": [...]}). Use it to find a run's id.",
+        description: "The latest runs of a kind, newest first: a JSON array of {run_id, kind, name, status, started_at, ended_at, events, actor, done, total, parent?} (its structured content: {\"runs\": [...], \"more\": true|false}; `more` says older runs exist past `limit`: ask again with a larger one). Use it to find a run's id.",
         schema: input_schema::<HistoryArgs>,
         output: outputs::history,
         read_only: true,
@@ -330,6 +330,8 @@ fn only_for(tool: &ToolSpec, kind: Kind, given: bool, field: &str) -> Result<(),
 pub struct Answer {
     pub output: Output,
     pub array_field: Option<&'static str>,
+    /// Fields of the structured content beside `array_field` (history's `more`).
+    pub beside: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// Call `tool` with `args`, acting as `actor`.
@@ -347,10 +349,21 @@ pub fn call(
         "history" => Some(outputs::HISTORY_FIELD),
         _ => None,
     };
+    // History says whether older runs exist past the page: an agent asks again for more.
+    if tool.name == "history" {
+        let a: HistoryArgs = parse(tool, args)?;
+        let (output, more) = ops::workflow::history_with_more(ctx, a.kind.run_kind(), a.limit)?;
+        return Ok(Answer {
+            output,
+            array_field,
+            beside: vec![("more", serde_json::Value::Bool(more))],
+        });
+    }
     let output = operate(ctx, tool, args, actor, live)?;
     Ok(Answer {
         output,
         array_field,
+        beside: Vec::new(),
     })
 }
 
@@ -424,10 +437,6 @@ fn operate(
                 Kind::Scenario => SCENARIOS,
             };
             ops::workflow::status(ctx, scope, a.run.as_deref(), a.at)
-        }
-        "history" => {
-            let a: HistoryArgs = parse(tool, args)?;
-            ops::workflow::history(ctx, a.kind.run_kind(), a.limit)
         }
         "step_complete" | "step_fail" => {
             let a: StepReportArgs = parse(tool, args)?;

@@ -1126,6 +1126,16 @@ pub fn abort(
 
 /// `workflow history` and `orchestrate history`: the newest runs of a kind.
 pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, CommandError> {
+    history_with_more(ctx, kind, limit).map(|(output, _)| output)
+}
+
+/// `history`, and whether older runs exist beyond the `limit` listed (the MCP tool says so;
+/// `--json` prints the rows alone, as it always has).
+pub fn history_with_more(
+    ctx: &Ctx,
+    kind: RunKind,
+    limit: usize,
+) -> Result<(Output, bool), CommandError> {
     let page = match ctx.reading_store()? {
         Some(store) => super::history_page(&store, &ctx.home, Some(kind), limit)?,
         None => super::History {
@@ -1135,7 +1145,7 @@ pub fn history(ctx: &Ctx, kind: RunKind, limit: usize) -> Result<Output, Command
         },
     };
     let text = render_history(&page, &|args| ctx.cmd(args));
-    Ok(Output::new(&page.runs, text, exit::OK))
+    Ok((Output::new(&page.runs, text, exit::OK), page.more))
 }
 
 /// A person's or an agent's report on an external step.
