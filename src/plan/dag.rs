@@ -12,18 +12,30 @@ use crate::definition::{Condition, Scenario};
 /// The dependencies of every phase, by index (unknown names are left out: `validate`
 /// reports them). Linear in phases and edges.
 pub fn dependencies(scenario: &Scenario) -> Vec<Vec<usize>> {
-    let index: HashMap<&str, usize> = scenario
-        .phases
+    let names: Vec<&str> = scenario.phases.iter().map(|p| p.name.as_str()).collect();
+    dependencies_among(scenario, &names)
+}
+
+/// The dependencies of each phase named in `nodes`, as indices into `nodes` (a name the
+/// scenario does not have, or a dependency not among `nodes`, is left out): the edges of a
+/// picture of some of its phases — the dashboard's graph, one node per phase of the
+/// definition while a run's scenario also lists a `foreach:` phase's items. The first of
+/// duplicate names wins, as in `phase_index`.
+pub fn dependencies_among(scenario: &Scenario, nodes: &[&str]) -> Vec<Vec<usize>> {
+    let index: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.name.as_str(), i))
-        .rev() // the first of duplicate names wins, as in `phase_index`
+        .map(|(i, n)| (*n, i))
+        .rev()
         .collect();
-    scenario
-        .phases
+    let mut phases = HashMap::new();
+    for p in &scenario.phases {
+        phases.entry(p.name.as_str()).or_insert(p);
+    }
+    nodes
         .iter()
-        .map(|p| match p.parsed_condition() {
-            Ok(Condition::After(deps)) => deps
+        .map(|n| match phases.get(n).map(|p| p.parsed_condition()) {
+            Some(Ok(Condition::After(deps))) => deps
                 .iter()
                 .filter_map(|d| index.get(d.as_str()).copied())
                 .collect(),

@@ -13,7 +13,10 @@ mod setting;
 pub use child::{
     ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan, child_start,
 };
-pub use dag::{PhasePlan, dependencies, find_cycle, parallel_opportunities, topological_order};
+pub use dag::{
+    PhasePlan, dependencies, dependencies_among, find_cycle, parallel_opportunities,
+    topological_order,
+};
 pub use next::{Next, next};
 pub use notify::{Notified, Trigger, due as notifications_due, end_of};
 pub use preview::{

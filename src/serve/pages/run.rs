@@ -302,28 +302,10 @@ fn graph(state: &RunState, top: &[(usize, &StepView, &[StepView])]) -> Markup {
         .collect();
     let deps: Vec<Vec<usize>> = match &state.scenario {
         // By name: the run's scenario holds its items as phases too (after the definition's),
-        // which `plan::dependencies` would count; the first of duplicate names wins, as there.
+        // which are not nodes here.
         Some(sc) => {
-            let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-            for (k, (_, s, _)) in top.iter().enumerate() {
-                at.entry(s.name.as_str()).or_insert(k);
-            }
-            let mut phases: std::collections::HashMap<&str, &crate::definition::Phase> =
-                std::collections::HashMap::new();
-            for p in &sc.phases {
-                phases.entry(p.name.as_str()).or_insert(p);
-            }
-            top.iter()
-                .map(
-                    |(_, s, _)| match phases.get(s.name.as_str()).map(|p| p.parsed_condition()) {
-                        Some(Ok(crate::definition::Condition::After(names))) => names
-                            .iter()
-                            .filter_map(|n| at.get(n.as_str()).copied())
-                            .collect(),
-                        _ => Vec::new(),
-                    },
-                )
-                .collect()
+            let names: Vec<&str> = top.iter().map(|(_, s, _)| s.name.as_str()).collect();
+            crate::plan::dependencies_among(sc, &names)
         }
         None => (0..nodes.len())
             .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
