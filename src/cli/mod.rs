@@ -120,13 +120,11 @@ pub fn main() -> i32 {
                     return code;
                 }
             };
-            let text = long_words_cut(&text);
+            let text = crate::render::cut_long_words(&text);
             // With --json, stdout still carries one document: the error's, as for every
             // other bad input (an agent reading stdout is never left with nothing).
             if json_asked() {
-                let mut doc = usage_error(&text).document();
-                cut_long_words_in(&mut doc);
-                out_json(&doc);
+                out_json(&usage_error(&text).document());
             }
             // An error quotes what was given: shown, never obeyed, like every other.
             err(&text);
@@ -163,38 +161,6 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
         out(&output.human);
     }
     output.code
-}
-
-/// The longest word of a usage error shown whole: clap quotes what was given, and an
-/// argument of megabytes would be echoed whole (twice with a suggestion), burying the error.
-const LONGEST_QUOTED: usize = 200;
-
-/// `text` with every word longer than `LONGEST_QUOTED` characters cut to its first 60 and
-/// how long it was.
-fn long_words_cut(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(64 * 1024));
-    let mut rest = text;
-    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
-        out.push_str(&rest[..start]);
-        rest = &rest[start..];
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let word = &rest[..end];
-        if word.chars().count() > LONGEST_QUOTED {
-            // The quotes around it stay, and are not counted.
-            let quotes: &[char] = &['\'', '"', '`'];
-            let core = word.trim_start_matches(quotes);
-            let opened = &word[..word.len() - core.len()];
-            let core = core.trim_end_matches(quotes);
-            let closed = &word[opened.len() + core.len()..];
-            let head: String = core.chars().take(60).collect();
-            out.push_str(&format!("{opened}{head}…[{} bytes]{closed}", core.len()));
-        } else {
-            out.push_str(word);
-        }
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Whether the command line asks for JSON (`--json` before any `--`), read from the raw
@@ -295,11 +261,9 @@ fn without_dash_dash_tip(text: &str) -> String {
 
 fn report(e: CommandError, json: bool) -> i32 {
     // An error quotes what it was given (a path, a name, a value): one of megabytes is cut, in
-    // both forms, so that the error itself stays readable.
+    // both forms (`CommandError::document` cuts its own), so that the error stays readable.
     if json {
-        let mut doc = e.document();
-        cut_long_words_in(&mut doc);
-        out_json(&doc);
+        out_json(&e.document());
     }
     let mut text = format!("error: {}\n", e.message);
     if let Some(d) = &e.detail {
@@ -311,16 +275,6 @@ fn report(e: CommandError, json: bool) -> i32 {
     for h in &e.hints {
         text.push_str(&format!("hint: {h}\n"));
     }
-    err(&long_words_cut(&text));
+    err(&crate::render::cut_long_words(&text));
     e.code
-}
-
-/// Every string in `doc` with its overlong words cut (`long_words_cut`).
-fn cut_long_words_in(doc: &mut serde_json::Value) {
-    match doc {
-        serde_json::Value::String(s) if s.len() > LONGEST_QUOTED => *s = long_words_cut(s),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(cut_long_words_in),
-        serde_json::Value::Object(map) => map.values_mut().for_each(cut_long_words_in),
-        _ => {}
-    }
 }

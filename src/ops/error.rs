@@ -118,16 +118,19 @@ impl CommandError {
         Self::new(exit::BAD_INPUT, message)
     }
 
-    /// The error as a JSON document (`--json`, and an MCP tool error): the message, the detail,
-    /// the hints and the exit code.
+    /// The error as a JSON document (`--json`, an MCP tool error, the HTTP API's): the message,
+    /// the detail, the hints and the exit code; a word over 200 characters it quotes (a path,
+    /// a name, a value of megabytes) cut to its start and its size (`render::cut_long_words`).
     pub fn document(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "error": self.message,
             "detail": self.detail,
             "hints": self.hints,
             "errors": self.errors,
             "exit_code": self.code,
-        })
+        });
+        crate::render::cut_long_words_in(&mut doc);
+        doc
     }
 
     pub fn hint(mut self, hint: impl Into<Hint>) -> Self {

@@ -59,4 +59,7 @@ pub(crate) use status::{agent_line, item_label};
 pub use status::{
     render_history, render_next, render_outcome, render_outcome_line, render_status, worker_line,
 };
-pub use terminal::{breaks_line, hanging, json_safe, markup_safe, one_line, terminal_safe};
+pub use terminal::{
+    breaks_line, cut_long_words, cut_long_words_in, hanging, json_safe, markup_safe, one_line,
+    terminal_safe,
+};

@@ -139,9 +139,72 @@ pub fn json_safe(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The longest word of an error shown whole: an error quotes what it was given (a path, a
+/// name, a value; clap's usage errors the argument), and one of megabytes would bury it.
+const LONGEST_QUOTED: usize = 200;
+
+/// `text` with every word longer than `LONGEST_QUOTED` characters cut to its first 60 and
+/// how long it was (`'xxxx…[100000 bytes]'`); quotes around the word stay and are not counted.
+pub fn cut_long_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(64 * 1024));
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.chars().count() > LONGEST_QUOTED {
+            let quotes: &[char] = &['\'', '"', '`'];
+            let core = word.trim_start_matches(quotes);
+            let opened = &word[..word.len() - core.len()];
+            let core = core.trim_end_matches(quotes);
+            let closed = &word[opened.len() + core.len()..];
+            let head: String = core.chars().take(60).collect();
+            out.push_str(&format!("{opened}{head}…[{} bytes]{closed}", core.len()));
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every string in `doc` with its overlong words cut (`cut_long_words`).
+pub fn cut_long_words_in(doc: &mut serde_json::Value) {
+    match doc {
+        serde_json::Value::String(s) if s.len() > LONGEST_QUOTED => *s = cut_long_words(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(cut_long_words_in),
+        serde_json::Value::Object(map) => map.values_mut().for_each(cut_long_words_in),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A word over 200 characters is cut to 60 and its size, its quotes kept; the rest of the
+    /// text, its spacing and its line ends stay as they were.
+    #[test]
+    fn only_overlong_words_are_cut_and_their_quotes_stay() {
+        let long = "y".repeat(300);
+        let text = format!("error: no file '{long}'\n  hint:  keep   this\n");
+        let cut = cut_long_words(&text);
+        assert_eq!(
+            cut,
+            format!(
+                "error: no file '{}…[300 bytes]'\n  hint:  keep   this\n",
+                "y".repeat(60)
+            )
+        );
+        assert_eq!(cut_long_words("short words\tstay"), "short words\tstay");
+        let mut doc = serde_json::json!({"error": text, "hints": [long.clone()], "code": 2});
+        cut_long_words_in(&mut doc);
+        assert!(doc["error"].as_str().unwrap().contains("…[300 bytes]'"));
+        assert_eq!(doc["hints"][0], format!("{}…[300 bytes]", "y".repeat(60)));
+        assert_eq!(doc["code"], 2);
+    }
 
     #[test]
     fn markup_text_shows_active_characters_and_attributes_keep_them() {
