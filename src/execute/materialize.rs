@@ -96,6 +96,16 @@ pub fn logs_folder(home: &Path, run_id: &str) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Where `cortex serve` keeps the output of the drivers it starts (under the home).
+pub const SERVE_DRIVER_LOGS: &str = "serve";
+/// Where the TUI keeps the output of the drivers it starts.
+pub const TUI_DRIVER_LOGS: &str = "tui";
+/// Where the scheduler keeps the output of the runs it starts.
+pub const SCHEDULE_DRIVER_LOGS: &str = "schedule";
+/// Every folder of background drivers' output: files of their own, which `gc` ages out.
+pub const DRIVER_LOG_FOLDERS: [&str; 3] =
+    [SERVE_DRIVER_LOGS, TUI_DRIVER_LOGS, SCHEDULE_DRIVER_LOGS];
+
 /// Open the output log of a background driver (`<home>/serve/…`, `<home>/tui/…`,
 /// `<home>/schedule/…`) to append to, made as needed. Its folder must be a real folder and the
 /// file a regular one, never a link: a link there (the schedule's names are predictable)

@@ -106,10 +106,6 @@ fn logs_text(dry_run: bool, logs: &[String]) -> String {
     text
 }
 
-/// The folders where drivers started in the background (by `serve`, `tui` and the scheduler)
-/// write their output: files of their own, which nothing else removes.
-const DRIVER_LOG_FOLDERS: [&str; 3] = ["serve", "tui", "schedule"];
-
 /// Remove (or, with `dry_run`, list) the drivers' output files in `DRIVER_LOG_FOLDERS` last
 /// written to before `cutoff`, as paths relative to the home. Only plain `.log` files are
 /// touched: a link or a folder planted there is left alone, and so is anything a driver
@@ -121,7 +117,7 @@ fn old_driver_logs(
     problems: &mut Vec<String>,
 ) -> Vec<String> {
     let mut found = Vec::new();
-    for folder in DRIVER_LOG_FOLDERS {
+    for folder in crate::execute::DRIVER_LOG_FOLDERS {
         let dir = home.join(folder);
         // The folder itself must be a real one: never list through a link.
         if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {

@@ -605,12 +605,15 @@ impl Scheduler {
         for (k, v) in s.schedule.input_pairs() {
             args.extend(["--input".into(), format!("{k}={v}")]);
         }
-        let log = ctx.home.join("schedule").join(format!(
-            "{}-{}-{}.log",
-            kind_str(s.kind),
-            &blake3::hash(s.name.as_bytes()).to_hex()[..12],
-            due.replace(':', "-"),
-        ));
+        let log = ctx
+            .home
+            .join(crate::execute::SCHEDULE_DRIVER_LOGS)
+            .join(format!(
+                "{}-{}-{}.log",
+                kind_str(s.kind),
+                &blake3::hash(s.name.as_bytes()).to_hex()[..12],
+                due.replace(':', "-"),
+            ));
         // The log, when `--db` chose it: in the environment, out of sight of `ps`.
         match operator::spawn_detached(&self.exe, &args, &ctx.db_env(), &ctx.cwd, &log) {
             Ok(detached) => {

@@ -46,7 +46,7 @@ pub fn start(
     let stamp = rfc3339(SystemTime::now()).replace(':', "-");
     let n = STARTED.fetch_add(1, Ordering::Relaxed);
     let log = home
-        .join("serve")
+        .join(crate::execute::SERVE_DRIVER_LOGS)
         .join(format!("driver-{stamp}-{}-{n}.log", std::process::id()));
     let mut full: Vec<String> = vec!["--home".into(), home.display().to_string()];
     full.extend(args.iter().cloned());

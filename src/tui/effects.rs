@@ -257,7 +257,7 @@ fn detach(
     let stamp = rfc3339(SystemTime::now()).replace(':', "-");
     let log = settings
         .home
-        .join("tui")
+        .join(crate::execute::TUI_DRIVER_LOGS)
         .join(format!("driver-{stamp}-{}.log", std::process::id()));
     let mut full: Vec<String> = vec!["--home".into(), settings.home.display().to_string()];
     full.extend(args.iter().map(|a| a.to_string()));
