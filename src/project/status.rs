@@ -383,7 +383,42 @@ pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Optio
     None
 }
 
+/// One step or phase of the definition as the status document lists it, with the items of a
+/// `foreach:` one (the units that run for it), in order.
+#[derive(Debug, Clone, Copy)]
+pub struct StepGroup<'a> {
+    pub step: &'a StepView,
+    pub items: &'a [StepView],
+}
+
 impl StatusView {
+    /// The steps or phases of the definition, each with its items (which follow it in
+    /// `steps`). An item whose step is not right before it (a damaged or hostile log) is a
+    /// group of its own, never dropped.
+    pub fn groups(&self) -> Vec<StepGroup<'_>> {
+        let steps = &self.steps;
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < steps.len() {
+            let step = &steps[i];
+            let mut end = i + 1;
+            if step.item.is_none() {
+                while steps
+                    .get(end)
+                    .is_some_and(|u| u.item.as_ref().is_some_and(|it| it.of == step.name))
+                {
+                    end += 1;
+                }
+            }
+            out.push(StepGroup {
+                step,
+                items: &steps[i + 1..end],
+            });
+            i = end;
+        }
+        out
+    }
+
     /// Say which running units a worker claimed whose lease no longer holds them: `leases`
     /// are the run's, read before the log the view was made from. Read in that order, a unit
     /// the log still shows running for the claimed attempt, with no live lease of that attempt,

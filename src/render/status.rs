@@ -408,24 +408,21 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         );
     }
     // The definition's steps, numbered; the items of a `foreach:` step under it.
-    let top: Vec<&StepView> = view.steps.iter().filter(|s| s.item.is_none()).collect();
-    // Each step's items, in order, found in one pass (not one pass per step).
-    let mut items_of: std::collections::HashMap<&str, Vec<&StepView>> =
-        std::collections::HashMap::new();
-    for unit in &view.steps {
-        if let Some(item) = &unit.item {
-            items_of.entry(item.of.as_str()).or_default().push(unit);
-        }
-    }
+    // The definition's steps, each with its items (`StatusView::groups`).
+    let top: Vec<_> = view
+        .groups()
+        .into_iter()
+        .filter(|g| g.step.item.is_none())
+        .collect();
     let _ = writeln!(out, "   Steps: {} total\n", top.len());
-    for (i, s) in top.iter().enumerate() {
+    for (i, g) in top.iter().enumerate() {
         let over = finished.then_some(RunOver {
             ended_at: view.ended_at.as_deref(),
             aborted: view.status == RunStatus::Aborted,
         });
-        step_block(&mut out, i, top.len(), s, now, over);
+        step_block(&mut out, i, top.len(), g.step, now, over);
         let mut items = String::new();
-        for unit in items_of.get(s.name.as_str()).into_iter().flatten() {
+        for unit in g.items {
             item_block(&mut items, unit);
         }
         if !items.is_empty() {

@@ -17,7 +17,7 @@ use maud::{Markup, html};
 use super::{badge, duration, failure, layout, page, sign_in, token_field, urlencode, when};
 use crate::decide::{RunState, StepStatus, replay};
 use crate::event::{Event, Recorded, RunKind};
-use crate::project::{StatusView, StepView};
+use crate::project::{StatusView, StepGroup, StepView};
 use crate::render::{command_line, render_event_line};
 use crate::serve::actions::find;
 use crate::serve::auth::Viewer;
@@ -281,10 +281,10 @@ fn short(name: &str, n: usize) -> String {
 /// The DAG: a scenario's `after:` edges, a workflow's order. One node per step or phase of
 /// the definition: a `foreach:` step is one node that counts its items (they are listed on
 /// its card), not a node per item.
-fn graph(state: &RunState, top: &[(usize, &StepView, &[StepView])]) -> Markup {
+fn graph(state: &RunState, top: &[StepGroup<'_>]) -> Markup {
     let nodes: Vec<Node> = top
         .iter()
-        .map(|(_, s, items)| Node {
+        .map(|&StepGroup { step: s, items }| Node {
             name: s.name.clone(),
             status: s.status.as_str().to_string(),
             note: s.foreach.as_ref().map(|f| match f.items {
@@ -304,7 +304,7 @@ fn graph(state: &RunState, top: &[(usize, &StepView, &[StepView])]) -> Markup {
         // By name: the run's scenario holds its items as phases too (after the definition's),
         // which are not nodes here.
         Some(sc) => {
-            let names: Vec<&str> = top.iter().map(|(_, s, _)| s.name.as_str()).collect();
+            let names: Vec<&str> = top.iter().map(|g| g.step.name.as_str()).collect();
             crate::plan::dependencies_among(sc, &names)
         }
         None => (0..nodes.len())
@@ -312,31 +312,6 @@ fn graph(state: &RunState, top: &[(usize, &StepView, &[StepView])]) -> Markup {
             .collect(),
     };
     layered_svg(&nodes, &deps)
-}
-
-/// The steps or phases of the definition, each with its index in the status document and the
-/// items of a `foreach:` one (which follow it there).
-fn top_level(steps: &[StepView]) -> Vec<(usize, &StepView, &[StepView])> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < steps.len() {
-        let s = &steps[i];
-        let mut end = i + 1;
-        if s.item.is_none() {
-            while steps
-                .get(end)
-                .is_some_and(|u| u.item.as_ref().is_some_and(|it| it.of == s.name))
-            {
-                end += 1;
-            }
-            out.push((i, s, &steps[i + 1..end]));
-        } else {
-            // An item whose step is not before it (a hostile log): shown on its own.
-            out.push((i, s, &steps[i..i]));
-        }
-        i = end;
-    }
-    out
 }
 
 /// A suggested command the page can carry out, as a form.
@@ -787,7 +762,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
     let attempts = attempts(&d.events);
     let tails = tails(&d.events);
     let last = d.events.last().map_or(0, |e| e.seq);
-    let top = top_level(&view.steps);
+    let top = view.groups();
     let unit = if view.kind == RunKind::Scenario {
         "Phases"
     } else {
@@ -872,8 +847,8 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 }
                 section class="steps" id="steps" {
                     h2 { (unit) }
-                    @for (k, (_, s, items)) in top.iter().enumerate() {
-                        (step_card(shared, viewer, d, Some(k), s, items, &tails))
+                    @for (k, g) in top.iter().enumerate() {
+                        (step_card(shared, viewer, d, Some(k), g.step, g.items, &tails))
                     }
                 }
                 (notifications(d))
