@@ -1412,3 +1412,37 @@ fn a_missing_working_dir_was_retried_like_a_flaky_command() {
         "{doc}"
     );
 }
+
+/// A long output is shown cut in `status`, and says so: before, it was cut at 80 characters
+/// with nothing to mark the cut, so a reader took a part of a value for the whole of it. The
+/// whole value stays in `--json`.
+#[test]
+fn a_long_output_in_status_is_cut_with_an_ellipsis_and_whole_in_json() {
+    let env = Env::new();
+    let value = format!("{}END", "x".repeat(120));
+    env.workflow(
+        "long-output",
+        &format!(
+            "name: long-output\nsteps:\n  - name: a\n    run: echo 'v={value}' >> \"$CORTEX_OUTPUT\"\n"
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "long-output"]).code, 0);
+    let status = env.run(&["workflow", "status", "long-output"]).stdout;
+    let line = status
+        .lines()
+        .find(|l| l.contains("Output: v="))
+        .expect("the output's line");
+    assert!(line.ends_with('…'), "{line}");
+    assert!(!line.contains("END"), "{line}");
+    assert_eq!(
+        line.trim_start()
+            .trim_start_matches("Output: v=")
+            .chars()
+            .count(),
+        80
+    );
+    let json = env
+        .run(&["--json", "workflow", "status", "long-output"])
+        .stdout;
+    assert!(json.contains(&value), "{json}");
+}

@@ -136,12 +136,7 @@ impl fmt::Display for NotAList {
 /// The items of a `foreach:` template's rendered text: it must be a JSON list of at most
 /// `MAX_FOREACH_ITEMS` items.
 pub fn items_of(text: &str) -> Result<Vec<serde_json::Value>, NotAList> {
-    let shown: String = text.chars().take(60).collect();
-    let shown = if text.chars().count() > 60 {
-        format!("{shown}…")
-    } else {
-        shown
-    };
+    let shown = crate::render::clip(text, 61);
     match serde_json::from_str::<serde_json::Value>(text.trim()) {
         Ok(serde_json::Value::Array(items)) if items.len() <= MAX_FOREACH_ITEMS => Ok(items),
         Ok(serde_json::Value::Array(items)) => Err(NotAList(format!(

@@ -98,7 +98,7 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
             _ => problems.push(format!(
                 "line {} of $CORTEX_OUTPUT is not `key=value`: {}",
                 n + 1,
-                line.chars().take(80).collect::<String>()
+                crate::render::clip(line, 80)
             )),
         }
     }

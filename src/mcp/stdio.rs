@@ -111,11 +111,10 @@ fn not_json(line: &[u8], secrets: &crate::execute::Redactor) -> Option<Skipped> 
     // Scrubbed whole, then cut: a cut first could keep half a secret.
     let text = String::from_utf8_lossy(line);
     let text = secrets.redact(&text);
-    let shown: String = text.chars().take(80).collect();
-    let more = if text.chars().count() > 80 { "…" } else { "" };
+    let shown = crate::render::clip(&text, 81);
     Some(Skipped {
         logged: format!(
-            "answered a line that is not JSON with a JSON-RPC parse error ({why}): {}{more}",
+            "answered a line that is not JSON with a JSON-RPC parse error ({why}): {}",
             crate::render::one_line(&shown)
         ),
         why,

@@ -50,7 +50,7 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
                 .iter()
                 .take(5)
                 .map(crate::definition::item_text)
-                .map(|t| t.chars().take(30).collect())
+                .map(|t| super::clip(&t, 30).into_owned())
                 .collect();
             let more = if items.len() > 5 { ", …" } else { "" };
             format!(

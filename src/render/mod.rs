@@ -60,6 +60,6 @@ pub use status::{
     render_history, render_next, render_outcome, render_outcome_line, render_status, worker_line,
 };
 pub use terminal::{
-    breaks_line, cut_long_words, cut_long_words_in, hanging, json_safe, markup_safe, one_line,
-    terminal_safe,
+    breaks_line, clip, cut_long_words, cut_long_words_in, hanging, json_safe, markup_safe,
+    one_line, terminal_safe,
 };

@@ -220,8 +220,7 @@ pub fn gate_lines(out: &mut String, indent: &str, outputs: &[String], checks: &[
 /// value of several under its first with `indent`, so that no line of it starts at the margin
 /// (where it would read as a line of cortex's own).
 pub(crate) fn output_line(key: &str, value: &str, indent: &str) -> String {
-    let shown: String = value.chars().take(80).collect();
-    format!("{key}={}", hanging(&shown, indent.len()))
+    format!("{key}={}", hanging(&super::clip(value, 80), indent.len()))
 }
 
 /// One item of a `foreach:` step, under it.

@@ -48,6 +48,21 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// At most `max` characters of `text`: cut, it ends in `…` (counted in `max`), so a reader
+/// never takes a shortened value for the whole of it. For one-line views of values that can
+/// be long (an output, an item, a name in a drawing, an excerpt in an error).
+/// (`max` is at least 1.)
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some(_) => {
+            let keep = max.saturating_sub(1);
+            let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+            Cow::Owned(format!("{}…", &text[..end]))
+        }
+    }
+}
+
 /// `text` as the value of a labelled line: each line after its first indented by `indent`
 /// spaces, so that it stays under its label. A value of several lines (what Claude Code
 /// answered, an error it reported, a person's message) never starts a line of its own that
@@ -183,6 +198,18 @@ pub fn cut_long_words_in(doc: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A clipped value says it was clipped: its last character is `…`, it is exactly `max`
+    /// characters long (multi-byte characters counted as one), and text that fits is left
+    /// alone.
+    #[test]
+    fn a_clipped_value_ends_in_an_ellipsis_and_fits() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "ab…");
+        assert_eq!(clip("ééééé", 4), "ééé…");
+        assert_eq!(clip("ééééé", 4).chars().count(), 4);
+        assert_eq!(clip("", 0), "");
+    }
 
     /// A word over 200 characters is cut to 60 and its size, its quotes kept; the rest of the
     /// text, its spacing and its line ends stay as they were.

@@ -111,13 +111,7 @@ fn positions(deps: &[Vec<usize>]) -> Vec<(usize, usize)> {
 }
 
 fn shorten(name: &str) -> String {
-    if name.chars().count() <= SHOWN {
-        name.to_string()
-    } else {
-        let mut s: String = name.chars().take(SHOWN - 1).collect();
-        s.push('…');
-        s
-    }
+    crate::render::clip(name, SHOWN).into_owned()
 }
 
 /// The SVG of `nodes` with dependencies `deps` (by index); node `i` links to `#step-i`.

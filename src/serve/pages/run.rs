@@ -269,13 +269,7 @@ fn timeline(attempts: &[Attempt], now: SystemTime) -> Markup {
 }
 
 fn short(name: &str, n: usize) -> String {
-    if name.chars().count() <= n {
-        name.to_string()
-    } else {
-        let mut s: String = name.chars().take(n - 1).collect();
-        s.push('…');
-        s
-    }
+    crate::render::clip(name, n).into_owned()
 }
 
 /// The DAG: a scenario's `after:` edges, a workflow's order. One node per step or phase of

@@ -132,12 +132,7 @@ pub fn took(
 /// bidirectional override (U+202E) to the terminal, which would reorder what is read.
 pub fn fit(text: &str, width: usize) -> String {
     let text = crate::render::terminal_safe(text);
-    if text.chars().count() <= width {
-        return text.into_owned();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
+    crate::render::clip(&text, width.max(1)).into_owned()
 }
 
 /// The line under a step or phase a worker claimed, indented by `indent` and fitted to
