@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use cortex::decide::{AttemptReport, Command, DecideError, RunState, decide, evolve};
+use cortex::decide::{AttemptReport, Command, DecideError, RunPhase, RunState, decide, evolve};
 use cortex::definition::{Config, Workflow, parse_workflow, snapshot};
 use cortex::event::{
     AttemptEnd, Driver, Event, Operator, Outcome, Recorded, ResumeMode, RunKind, RunStarted, Stage,
@@ -429,6 +429,65 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
     })
     .unwrap();
     assert!(matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"));
+}
+
+/// A rollback that began is the run's only way on until it ends. Before, a driver killed
+/// (or stopped) while a compensation ran left the run rolling back, and `resume --skip`
+/// skipped the failed step and finished the run `completed`, half undone, with no record of
+/// the compensation that had run. Every mode but a plain resume is refused, and a plain
+/// resume goes on with the rollback.
+#[test]
+fn a_rollback_under_way_refuses_skip_retry_from_and_rollback_to() {
+    let wf = workflow(THREE);
+    let history = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+        failed("c", 1),
+        Event::RollbackStarted {
+            reason: "c failed".into(),
+            steps: vec!["b".into(), "a".into()],
+            resume_after: None,
+        },
+    ];
+    let resume = |mode| Command::Resume {
+        mode,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+    };
+    for mode in [
+        ResumeMode::Skip,
+        ResumeMode::Retry,
+        ResumeMode::From("c".into()),
+        ResumeMode::RollbackTo("a".into()),
+    ] {
+        let refused = given(history.clone()).when(resume(mode.clone()));
+        assert!(
+            matches!(&refused, Err(DecideError::RollingBack { pending, .. }) if pending == "`b`, `a`"),
+            "{mode:?}: {refused:?}"
+        );
+    }
+    let then = given(history.clone())
+        .when(resume(ResumeMode::Continue))
+        .unwrap();
+    assert!(
+        matches!(then.last(), Some(Event::RunResumed { .. })),
+        "{then:?}"
+    );
+    let state = state_of(&[history, then].concat());
+    assert_eq!(state.phase, RunPhase::RollingBack);
+    assert_eq!(
+        state.rollback.map(|rb| rb.pending),
+        Some(vec!["b".into(), "a".into()])
+    );
 }
 
 #[test]

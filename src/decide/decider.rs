@@ -239,6 +239,10 @@ fn finished(outcome: Outcome, reason: Option<String>) -> Event {
     }
 }
 
+/// Why an attempt in flight when its driver died ends without an outcome (recorded by the
+/// process that takes the run over: a resume, or an operator's report driving it on).
+pub const DRIVER_GONE: &str = "its driver ended before it finished; it runs again as a new attempt";
+
 /// Attempts whose end is not in the log: they will never report, so they end here (and the
 /// agents of their phases are deactivated).
 fn interrupt_in_flight(state: &RunState, reason: &str) -> Vec<Event> {
@@ -1038,6 +1042,30 @@ fn resume(
         .expect("started runs have a start")
         .config;
     let paused = matches!(state.phase, RunPhase::Paused { .. });
+    // Begun, a rollback is the run's way on until it ends, whatever stopped it (a killed
+    // driver, a stop): skipping or retrying a step past it would finish a half-undone run as
+    // completed.
+    if let Some(rb) = &state.rollback {
+        let mode = match &mode {
+            ResumeMode::Continue => None,
+            ResumeMode::Retry => Some("retry"),
+            ResumeMode::Skip => Some("skip"),
+            ResumeMode::RollbackTo(_) => Some("rollback-to"),
+            ResumeMode::From(_) => Some("from"),
+        };
+        if let Some(mode) = mode {
+            let pending = if rb.pending.is_empty() {
+                "nothing".to_string()
+            } else {
+                rb.pending
+                    .iter()
+                    .map(|s| format!("`{}`", crate::definition::shown(s)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(DecideError::RollingBack { mode, pending });
+        }
+    }
     let mut restart_from = None;
     let mut after = Vec::new();
     match &mode {
@@ -1137,10 +1165,7 @@ fn resume(
             restart_from = Some(target.clone());
         }
     }
-    let mut events = interrupt_in_flight(
-        state,
-        "its driver ended before it finished; it runs again as a new attempt",
-    );
+    let mut events = interrupt_in_flight(state, DRIVER_GONE);
     events.push(Event::RunResumed {
         mode: mode.clone(),
         restart_from: if matches!(mode, ResumeMode::RollbackTo(_)) {

@@ -33,6 +33,12 @@ pub enum DecideError {
     NoRollback(String),
     #[error("the run is not failed, so there is nothing to {0}")]
     NothingToRecover(&'static str),
+    /// A rollback began and has not ended: what it undoes is half undone, so the run can
+    /// only go on with the rollback (a plain resume), never skip or retry its way past it.
+    #[error(
+        "the run is rolling back ({pending} still to undo): `--{mode}` cannot be used until the rollback ends; a plain resume goes on with it"
+    )]
+    RollingBack { mode: &'static str, pending: String },
     #[error("rollback is disabled by `enable_rollback: false` in cortex.config.json")]
     RollbackDisabled,
     #[error("cannot roll back to `{step}`: {reason}")]

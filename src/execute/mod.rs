@@ -56,10 +56,10 @@ pub use notify::{
 pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{
-    CAPTURE_BYTES, Captured, ProcessResult, ProcessSpec, Program, Stream, end_orphan_group,
-    run_process, run_process_tracked,
+    CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,
+    end_orphan_group, run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name};
+pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name, end_orphans_of};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, hold_secret_inputs, input_env_name, input_text,
     is_secret_env, is_secret_name, secret_input_from_env, secret_inputs,

@@ -379,6 +379,9 @@ pub fn run_process_tracked(
     run_process_watched(spec, stop, on_line, on_spawn, &mut || false)
 }
 
+/// How long a step's process group gets between TERM and KILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
 /// How often a running process's `watch` is asked whether to end it.
 pub const WATCH_EVERY: Duration = Duration::from_millis(100);
 

@@ -618,18 +618,27 @@ impl Runner {
     /// text; the attempts that wrote them run again). Returns the groups ended.
     pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
         self.notes.forget();
-        let ended = end_orphans(&inflight_notes(&self.home, run_id), run_id, self.grace);
-        let work = self.home.join("runs").join(run_id).join("work");
-        let real = super::check_run_folders(&self.home, run_id).is_ok();
-        if let Some(entries) = std::fs::read_dir(&work).ok().filter(|_| real) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().ends_with(".out") {
-                    let _ = std::fs::remove_file(entry.path());
-                }
+        end_orphans_of(&self.home, run_id, self.grace)
+    }
+}
+
+/// End the process groups a dead driver of `run_id` left running (TERM, then KILL after
+/// `grace`) and remove the output files they left: what a driver taking the run over does
+/// first, and what an operator's stop or abort of a run nobody drives does before it records
+/// the run's end — the log must not say a step ended while its commands go on. Returns the
+/// groups ended.
+pub fn end_orphans_of(home: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
+    let ended = end_orphans(&inflight_notes(home, run_id), run_id, grace);
+    let work = home.join("runs").join(run_id).join("work");
+    let real = super::check_run_folders(home, run_id).is_ok();
+    if let Some(entries) = std::fs::read_dir(&work).ok().filter(|_| real) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(".out") {
+                let _ = std::fs::remove_file(entry.path());
             }
         }
-        ended
     }
+    ended
 }
 
 /// One attempt, ready to run: the command, its environment and where its notes go.

@@ -197,6 +197,32 @@ pub(crate) fn prepare(
             "ended process group {pgid} left running by the previous driver"
         ));
     }
+    // Attempts the dead driver had in flight never report: they end here, and run again as
+    // new attempts (a resume records the same as it is decided). Without this, a report
+    // that drove a run on (`orchestrate complete` on an interrupted run) waited for them
+    // for ever. An attempt a worker claimed is its worker's: its lease says whether it lives
+    // (`dispatch::reap_lapsed`).
+    let orphaned: Vec<(String, u32)> = journal
+        .state
+        .steps
+        .iter()
+        .filter(|s| {
+            s.status == crate::decide::StepStatus::Running
+                && s.claimed.as_ref().is_none_or(|c| c.attempt != s.attempts)
+        })
+        .map(|s| (s.name.clone(), s.attempts))
+        .collect();
+    for (step, attempt) in orphaned {
+        record(
+            journal,
+            ctx,
+            Command::InterruptAttempt {
+                step,
+                attempt,
+                reason: crate::decide::DRIVER_GONE.to_string(),
+            },
+        )?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Shared by the operations that drive runs: who drives (holder, driver), driving a run to
 //! where it stops and its document, parsing `KEY=VALUE` lists.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::{CommandError, Ctx, Output, exit, hostname};
 use crate::decide::Command;
@@ -62,8 +62,7 @@ pub fn submit_run(
     Ok(out)
 }
 
-/// How long a step's process group gets between TERM and KILL.
-pub const KILL_GRACE: Duration = Duration::from_secs(5);
+pub use crate::execute::KILL_GRACE;
 
 /// How an operation that drives a run shows its progress, and what stops it.
 pub struct Live<'a> {
@@ -250,6 +249,31 @@ pub(super) fn where_the_run_is(
     ))
 }
 
+/// A resume the run refused, with the way on: named where there is one (a rollback under
+/// way goes on with a plain resume), else the run's status.
+pub(super) fn resume_refused(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    e: crate::execute::JournalError,
+) -> CommandError {
+    match e {
+        crate::execute::JournalError::Decide(
+            ref d @ crate::decide::DecideError::RollingBack { .. },
+        ) => {
+            let group = if state.is_scenario() {
+                "orchestrate"
+            } else {
+                "workflow"
+            };
+            CommandError::bad_input(d.to_string()).hint(format!(
+                "nothing was recorded; {} goes on with the rollback",
+                ctx.cmd(&[group, "resume", &state.run_id])
+            ))
+        }
+        e => where_the_run_is(ctx, state, CommandError::from(e)),
+    }
+}
+
 pub fn resume_driving(
     ctx: &Ctx,
     journal: Journal<'_>,
@@ -283,7 +307,7 @@ fn drive_from(
             keeper.forget(&lease);
             let _ = journal.with_leases(|store| store.release_lease(&lease));
         }
-        return Err(where_the_run_is(ctx, &journal.state, CommandError::from(e)));
+        return Err(resume_refused(ctx, &journal.state, e));
     }
     let mut dctx = DriveContext {
         home: ctx.home.clone(),

@@ -925,8 +925,8 @@ fn go_on(
     // has not) is said before anything is announced: "Resumed ..." then an error was a
     // resume that did not happen.
     if let Err(e) = crate::decide::decide(&journal.state, resume.clone()) {
-        let e = CommandError::from(crate::execute::JournalError::Decide(e));
-        return Err(super::drive::where_the_run_is(ctx, &journal.state, e));
+        let e = crate::execute::JournalError::Decide(e);
+        return Err(super::drive::resume_refused(ctx, &journal.state, e));
     }
     live.observer.begin(&journal.state, true);
     resume_driving(ctx, journal, by, lock, live, resume)

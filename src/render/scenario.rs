@@ -136,9 +136,26 @@ pub fn render_scenario_status(
         .map(|s| s.name.chars().count())
         .max()
         .unwrap_or(4);
+    // Its driver gone, a phase it ran is not in progress any more: nothing runs it until the
+    // run is taken over (and its time since the start is not a duration that grows).
+    let orphaned = |s: &crate::project::StepView| {
+        view.status == crate::project::RunStatus::Interrupted
+            && s.status == crate::decide::StepStatus::Running
+    };
     for s in &view.steps {
-        let (mark, word) = marker(s.status);
+        let (mark, word) = if orphaned(s) {
+            (
+                "[?]",
+                "interrupted: its driver is gone; it runs again on resume",
+            )
+        } else {
+            marker(s.status)
+        };
         let timing = match s.status {
+            crate::decide::StepStatus::Running if orphaned(s) => {
+                elapsed_between(s.started_at.as_deref(), None, now)
+                    .map(|d| format!(" (started {} ago)", format_duration(d)))
+            }
             crate::decide::StepStatus::Running | crate::decide::StepStatus::Waiting => {
                 elapsed_between(s.started_at.as_deref(), None, now)
                     .map(|d| format!(" ({})", format_duration(d)))

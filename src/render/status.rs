@@ -281,8 +281,12 @@ fn step_block(
     s: &StepView,
     now: SystemTime,
     over: Option<RunOver<'_>>,
+    driver_gone: bool,
 ) {
     let running = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
+    // The run's driver is gone (killed, or its machine restarted): a step it ran is not in
+    // progress any more, and the time since it started is not a duration that grows.
+    let orphaned = driver_gone && s.status == StepStatus::Running && over.is_none();
     // A step still in flight when its run ended for good (an abort while it waited for a
     // report; older logs leave it waiting) is not waiting any more: said so, its time counted
     // to its end or the run's.
@@ -292,6 +296,10 @@ fn step_block(
     let (icon, label) = match cut {
         Some(o) if o.aborted => ("⏹️", "Not finished: the run was aborted"),
         Some(_) => ("⏹️", "Not finished: the run ended"),
+        None if orphaned => (
+            "⚠️",
+            "Interrupted: its driver is gone; it runs again on resume",
+        ),
         None => step_badge(s.status),
     };
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
@@ -303,7 +311,11 @@ fn step_block(
     if s.status != StepStatus::Pending
         && let Some(d) = elapsed_between(s.started_at.as_deref(), end, now)
     {
-        let _ = writeln!(out, "   Duration: {}", format_duration(d));
+        if orphaned {
+            let _ = writeln!(out, "   Started: {} ago", format_duration(d));
+        } else {
+            let _ = writeln!(out, "   Duration: {}", format_duration(d));
+        }
     }
     let mut status = match (&s.uses, s.status) {
         (Some(_), StepStatus::Waiting) if cut.is_none() => "Waiting with its child run".to_string(),
@@ -419,7 +431,8 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
             ended_at: view.ended_at.as_deref(),
             aborted: view.status == RunStatus::Aborted,
         });
-        step_block(&mut out, i, top.len(), g.step, now, over);
+        let orphaned = view.status == RunStatus::Interrupted;
+        step_block(&mut out, i, top.len(), g.step, now, over, orphaned);
         let mut items = String::new();
         for unit in g.items {
             item_block(&mut items, unit);

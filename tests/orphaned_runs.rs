@@ -1,0 +1,323 @@
+//! A run whose driver was killed (SIGKILL: no event says so) is taken over by whoever acts on
+//! it next — a report that drives it on, a stop, an abort, a resume. Each must first deal with
+//! what the dead driver left: its attempts in flight (they never report) and their process
+//! groups (still running). These tests kill a real driver at the worst moment and act on the
+//! run as an operator would, on the real binary and a real SQLite log.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Env, Out};
+
+/// The kinds of the latest run's events, as `log show --json` prints them.
+fn kinds(env: &Env) -> Vec<String> {
+    let out = env.run(&["--json", "log", "show"]);
+    if out.code != 0 {
+        return Vec::new();
+    }
+    out.json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Start `args` (a driver), wait until the latest run's log holds an event of each kind in
+/// `until`, then SIGKILL it: nothing is recorded of its death.
+fn kill_driver_once(env: &Env, args: &[&str], until: &[&str]) {
+    let mut driver = env
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = kinds(env);
+        if until.iter().all(|k| seen.iter().any(|s| s == k)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting for {until:?}: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+}
+
+/// `kill_driver_once` once the step's process group is noted (`runs/RUN/work/inflight.pgids`
+/// names it): a driver killed between its process's start and that note leaves a group
+/// nobody can prove is the run's (DESIGN.md §4, "what is not protected").
+fn kill_driver_once_noted(env: &Env, args: &[&str]) {
+    let mut driver = env
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let noted = || {
+        let runs = env.home().join("runs");
+        std::fs::read_dir(&runs).ok().is_some_and(|dirs| {
+            dirs.flatten().any(|d| {
+                std::fs::read_to_string(d.path().join("work").join("inflight.pgids")).is_ok_and(
+                    |t| {
+                        t.lines()
+                            .any(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
+                    },
+                )
+            })
+        })
+    };
+    while !noted() {
+        assert!(Instant::now() < deadline, "gave up waiting for the note");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+}
+
+/// `args` run to its end, or killed and the test failed after `patience`: a command that
+/// hangs must fail the test, not hang it.
+fn run_within(env: &Env, args: &[&str], patience: Duration) -> Out {
+    let mut child: Child = env
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + patience;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "`cortex {}` did not end within {patience:?}:\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The attempts of phase or step `name` that started, from the latest run's log.
+fn starts_of(env: &Env, name: &str) -> usize {
+    env.run(&["--json", "log", "show"])
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e["type"] == "step_started" && e["body"]["step"] == name)
+        .count()
+}
+
+const TWO_BRANCHES: &str = "name: ki
+description: a long phase beside one a person does, then a join
+phases:
+  - {name: a, description: long, parallel: true, run: 'sleep 2'}
+  - {name: p, description: a person, parallel: true}
+  - {name: m, description: started by hand, parallel: true, condition: manual}
+  - {name: b, description: after both, condition: 'after:a,p,m', run: 'echo b'}
+";
+
+/// A report that drives on a run whose driver was killed while a phase ran. Before, the
+/// first suggestions `status --json` gave for the interrupted run (`orchestrate complete RUN
+/// p`, `orchestrate start RUN m`) took the run over and then waited for ever on the dead
+/// driver's phase, which nothing ran any more (an agent following `next` hung). Now the
+/// phase in flight is recorded interrupted and runs again as a new attempt, and the run
+/// finishes.
+#[test]
+fn a_report_on_a_run_whose_driver_died_runs_the_dead_drivers_phase_again() {
+    let env = Env::new();
+    env.scenario("ki", TWO_BRANCHES);
+    kill_driver_once(
+        &env,
+        &["orchestrate", "run", "ki"],
+        &["step_started", "step_waiting"],
+    );
+    let status = env.run(&["--json", "orchestrate", "status", "ki"]).json();
+    assert_eq!(status["status"], "interrupted", "{status}");
+    let start = run_within(
+        &env,
+        &["orchestrate", "start", "ki", "m"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(start.code, 3, "{}", start.text());
+    let out = run_within(
+        &env,
+        &["orchestrate", "complete", "ki", "m"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 3, "{}", out.text());
+    let out = run_within(
+        &env,
+        &["orchestrate", "complete", "ki", "p"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    let status = env.run(&["--json", "orchestrate", "status", "ki"]).json();
+    assert_eq!(status["status"], "completed", "{status}");
+    let events = env.run(&["--json", "log", "show"]).json();
+    let interrupted: Vec<_> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "step_interrupted")
+        .collect();
+    assert_eq!(interrupted.len(), 1, "{events}");
+    assert_eq!(interrupted[0]["body"]["step"], "a");
+    assert!(
+        interrupted[0]["body"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("its driver ended before it finished"),
+        "{events}"
+    );
+    assert_eq!(
+        starts_of(&env, "a"),
+        2,
+        "the dead driver's attempt, then one more"
+    );
+    assert!(env.run(&["log", "verify"]).code == 0);
+}
+
+/// An abort (or a stop) of a run whose driver was killed while a step ran. Before, the log
+/// said the step ended ("aborted") and the run was over, while the dead driver's command went
+/// on and did what it was there to do seconds later (a deploy pushed after the abort). Now
+/// the orphaned process group ends before the end is recorded.
+#[test]
+fn an_abort_or_stop_of_a_run_whose_driver_died_ends_its_commands() {
+    for (kind, act) in [
+        (
+            "workflow",
+            vec!["workflow", "abort", "--message", "do not push"],
+        ),
+        ("scenario", vec!["orchestrate", "stop", "push"]),
+    ] {
+        let env = Env::new();
+        let marker = env.project().join("pushed");
+        let step = format!(
+            "sleep 2; echo pushed > '{}'",
+            marker.display().to_string().replace('\'', "'\\''")
+        );
+        let run = if kind == "workflow" {
+            env.workflow(
+                "push",
+                &format!("name: push\nsteps:\n  - name: push\n    run: \"{step}\"\n"),
+            );
+            vec!["workflow", "run", "push"]
+        } else {
+            env.scenario(
+                "push",
+                &format!(
+                    "name: push\ndescription: d\nphases:\n  - {{name: push, description: d, run: \"{step}\"}}\n"
+                ),
+            );
+            vec!["orchestrate", "run", "push"]
+        };
+        kill_driver_once_noted(&env, &run);
+        let out = run_within(&env, &act, Duration::from_secs(60));
+        assert!(out.code == 1 || out.code == 3, "{kind}: {}", out.text());
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(
+            !marker.exists(),
+            "{kind}: the dead driver's command went on after `{}`",
+            act.join(" ")
+        );
+    }
+}
+
+/// A rollback whose driver was killed while a compensation ran. Before, `resume --skip`
+/// skipped the failed step and finished the run `completed`, half undone, with nothing in the
+/// log of the compensation that had begun. Now every mode but a plain resume is refused
+/// (exit 2, nothing recorded, the way on named), and a plain resume finishes the rollback.
+#[test]
+fn a_rollback_cut_short_cannot_be_skipped_into_completed() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rb",
+        "name: rb
+steps:
+  - name: migrate
+    run: 'true'
+    rollback: 'sleep 2'
+  - name: verify
+    run: 'exit 1'
+    retry: {max_retry_attempts: 0}
+    on_failure: rollback
+",
+    );
+    kill_driver_once(&env, &["workflow", "run", "rb"], &["rollback_started"]);
+    let before = kinds(&env).len();
+    for mode in ["--skip", "--retry"] {
+        let out = env.run(&["workflow", "resume", "rb", mode]);
+        assert_eq!(out.code, 2, "{mode}: {}", out.text());
+        assert!(
+            out.stderr
+                .contains("the run is rolling back (`migrate` still to undo)"),
+            "{mode}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("`cortex workflow resume "),
+            "{mode}: the way on is named: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(kinds(&env).len(), before, "nothing recorded by a refusal");
+    let out = run_within(&env, &["workflow", "resume", "rb"], Duration::from_secs(60));
+    assert_eq!(out.code, 1, "{}", out.text());
+    let status = env.status(None);
+    assert_eq!(status["status"], "rolled_back", "{status}");
+}
+
+/// A step whose driver died is shown interrupted, not "In Progress..." with a duration that
+/// grows while nothing runs it (workflow `status`), and a phase likewise (`orchestrate
+/// status` showed `[>] a - in_progress (10s)`).
+#[test]
+fn status_shows_a_dead_drivers_step_interrupted_not_in_progress() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - {name: s, run: 'sleep 30'}\n",
+    );
+    kill_driver_once(&env, &["workflow", "run", "slow"], &["step_started"]);
+    let text = env.run(&["workflow", "status", "slow"]).stdout;
+    assert!(
+        text.contains("Interrupted: its driver is gone; it runs again on resume"),
+        "{text}"
+    );
+    assert!(!text.contains("In Progress"), "{text}");
+    assert!(text.contains("   Started: "), "{text}");
+    env.run(&["workflow", "abort", "slow"]);
+    let env = Env::new();
+    env.scenario(
+        "slow",
+        "name: slow\ndescription: d\nphases:\n  - {name: a, description: d, run: 'sleep 30'}\n",
+    );
+    kill_driver_once(&env, &["orchestrate", "run", "slow"], &["step_started"]);
+    let text = env.run(&["orchestrate", "status", "slow"]).stdout;
+    assert!(
+        text.contains(
+            "[?] a  - interrupted: its driver is gone; it runs again on resume (started "
+        ),
+        "{text}"
+    );
+    env.run(&["orchestrate", "abort", "slow"]);
+}
