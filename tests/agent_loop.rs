@@ -2156,3 +2156,92 @@ fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
     );
     assert!(unknown.stderr.contains("Usage: cortex orchestrate resume"));
 }
+
+/// The suggestion to start a new run of a failed run's definition carries the run's inputs.
+/// Before, it was `workflow run FILE` alone, which a definition with a required input refused
+/// (exit 2): following it literally failed. A secret input the run must be given again is a
+/// placeholder with its `fill`.
+#[test]
+fn a_new_run_suggested_after_a_failure_repeats_the_runs_inputs_and_works_when_run() {
+    let env = Env::new();
+    env.workflow(
+        "ri",
+        "name: ri\ninputs:\n  version: {type: string, required: true}\n  n: {type: integer, default: 1}\n  API_TOKEN: {type: string, required: true}\nsteps:\n  - {name: a, run: 'true', rollback: 'true'}\n  - {name: b, run: 'exit 1', retry: {max_retry_attempts: 0}, on_failure: rollback}\n",
+    );
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "ri",
+        "--input",
+        "version=1.2 beta",
+        "--input",
+        "n=3",
+        "--input",
+        "API_TOKEN=tok-very-secret-1",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let status = env.status(None);
+    assert_eq!(status["status"], "rolled_back", "{status}");
+    let next = &status["next"][0];
+    let argv: Vec<String> = next["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(&argv[1..3], ["workflow", "run"], "{next}");
+    for pair in [
+        ["--input", "version=1.2 beta"],
+        ["--input", "n=3"],
+        ["--input", "API_TOKEN=VALUE"],
+    ] {
+        assert!(argv.windows(2).any(|w| w == pair), "{pair:?} in {argv:?}");
+    }
+    assert_eq!(next["fill"][0]["name"], "API_TOKEN", "{next}");
+    assert!(!next.to_string().contains("tok-very-secret-1"), "{next}");
+    // Filled in and run as given, it starts (and fails again as the first did).
+    let filled: Vec<&str> = argv[1..]
+        .iter()
+        .map(|a| {
+            if a == "API_TOKEN=VALUE" {
+                "API_TOKEN=tok-very-secret-1"
+            } else {
+                a.as_str()
+            }
+        })
+        .collect();
+    let again = env.run(&filled);
+    assert_eq!(again.code, 1, "{}", again.text());
+    assert_eq!(env.status(None)["inputs"]["version"], "1.2 beta");
+}
+
+/// A reported failure says what it did to the run. Before, `workflow step fail` on a step
+/// with `on_failure: abort` printed only "reported failed" while the run was aborted, and with
+/// `on_failure: skip` said nothing of the skip before going on.
+#[test]
+fn a_reported_failure_says_whether_it_aborted_or_skipped() {
+    let env = Env::new();
+    env.workflow(
+        "ab",
+        "name: ab\nsteps:\n  - {name: review, prompt: Review it., on_failure: abort}\n  - {name: after, run: 'true'}\n",
+    );
+    env.workflow(
+        "sk",
+        "name: sk\nsteps:\n  - {name: review, prompt: Review it., on_failure: skip}\n  - {name: after, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "ab"]).code, 3);
+    let out = env.run(&["workflow", "step", "fail", "review", "--run", "ab"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert!(out.stdout.contains("reported failed"), "{}", out.stdout);
+    assert!(out.stdout.contains("Workflow aborted"), "{}", out.stdout);
+    assert_eq!(env.run(&["workflow", "run", "sk"]).code, 3);
+    let out = env.run(&["workflow", "step", "fail", "review", "--run", "sk"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stdout
+            .contains("reported failed, and skipped (its on_failure: skip)"),
+        "{}",
+        out.stdout
+    );
+}

@@ -14,4 +14,7 @@ pub use body::{
     ParentRun, ResumeMode, RunKind, RunStarted, Stage, UsedWorkflow,
 };
 pub use envelope::{NewEvent, Recorded, Stamped};
+
+/// What a secret is replaced with, in the log and everywhere a value is shown.
+pub const REDACTED: &str = "***";
 pub use upcast::{EVENT_VERSION, decode};

@@ -12,8 +12,7 @@ use crate::definition::template::{Reference, render_text, scan};
 use crate::definition::{Step, Workflow};
 use crate::event::{Event, RunKind, RunStarted};
 
-/// What a secret is replaced with.
-pub const REDACTED: &str = "***";
+pub use crate::event::REDACTED;
 
 /// Shorter values would scrub ordinary text ("1", "on"), and are no secret anyway.
 pub const MIN_SECRET_LEN: usize = 4;

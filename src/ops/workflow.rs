@@ -1377,8 +1377,14 @@ pub fn report_step(
         Some(_) => String::new(),
         None => format!(" of run {run_id}"),
     };
+    // What the report did, as it is: a failure the step's `on_failure: skip` turned into a
+    // skip says so (the drive that follows announces only what it records itself).
     let done = match journal.state.step(&step.name).map(|s| s.status) {
         Some(StepStatus::Completed) => format!("✅ Step `{}`{of} reported complete.\n", step.name),
+        Some(StepStatus::Skipped) => format!(
+            "⏭️ Step `{}`{of} reported failed, and skipped (its on_failure: skip).\n",
+            step.name
+        ),
         _ => format!("❌ Step `{}`{of} reported failed.\n", step.name),
     };
     // A report drives the run on (one command per prompt step), unless asked not to; without
@@ -1402,13 +1408,17 @@ pub fn report_step(
     {
         let said = done.clone();
         let mut text = done;
-        if view.status == RunStatus::Completed {
-            text.push_str(&format!(
-                "✅ Workflow completed.\n   Head hash: {}\n",
-                view.head_hash
+        if matches!(view.status, RunStatus::Waiting | RunStatus::Running) {
+            text.push_str(&crate::render::render_next(&view.next));
+        } else {
+            // Finished (completed, aborted by `on_failure: abort`) or failed and paused: how
+            // the run ended, as a driver says it, with what can be done next.
+            text.push_str(&crate::render::render_outcome(
+                &view,
+                &ctx.home,
+                SystemTime::now(),
             ));
         }
-        text.push_str(&crate::render::render_next(&view.next));
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
         let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);

@@ -11,7 +11,7 @@ use crate::definition::Step;
 use crate::definition::template::{Reference, render_text};
 
 /// What a secret value is shown as.
-const HIDDEN: &str = "***";
+use crate::event::REDACTED as HIDDEN;
 
 /// The environment and directory one step would run in.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]

@@ -94,6 +94,34 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     s
 }
 
+/// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
+/// new run of what failed, once it is fixed. Without them, a definition with a required input
+/// refused the suggestion (exit 2). A secret input the run must be given again is a
+/// placeholder (the log keeps only `***`); one with a default is left to it.
+fn run_again(view: &StatusView, group: &str) -> Suggestion {
+    let mut s = Suggestion::new(
+        &[group, "run", &view.started_from],
+        "fix what the report names, then start a new run",
+    );
+    for (name, value) in &view.inputs {
+        if view.secret_inputs.contains(name) {
+            s.placeholder("--input", name);
+            continue;
+        }
+        let text = match value {
+            serde_json::Value::String(text) if text == crate::event::REDACTED => continue,
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        s.argv.push("--input".into());
+        s.argv.push(format!("{name}={text}"));
+    }
+    if !s.fill.is_empty() {
+        s.why = format!("{} (VALUE: each secret input's value again)", s.why);
+    }
+    s
+}
+
 /// A time limit twice `limit` seconds, as `--timeout` takes it.
 fn longer_limit(limit: u64) -> String {
     format!("{}s", limit.saturating_mul(2).max(1))
@@ -105,10 +133,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     if !view.resumable {
         // Ended by a failure (rolled back or not): a new run, once it is fixed.
         if matches!(view.status, RunStatus::Failed | RunStatus::RolledBack) {
-            out.push(Suggestion::new(
-                &["workflow", "run", &view.started_from],
-                "fix what the report names, then start a new run",
-            ));
+            out.push(run_again(view, "workflow"));
         }
         return out;
     }
@@ -268,10 +293,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     if !view.resumable {
         // Ended by a failure (rolled back or not): a new run, once it is fixed.
         if matches!(view.status, RunStatus::Failed | RunStatus::RolledBack) {
-            out.push(Suggestion::new(
-                &["orchestrate", "run", &view.started_from],
-                "fix what the report names, then start a new run",
-            ));
+            out.push(run_again(view, "orchestrate"));
         }
         return out;
     }
