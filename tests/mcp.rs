@@ -138,6 +138,24 @@ fn every_tool_result_follows_its_output_schema_under_the_official_sdk() {
     assert_eq!(aborted["status"], "aborted", "{aborted}");
 }
 
+/// Aborting a run the server drives, by its own `abort` tool or by `cortex workflow abort`
+/// from a shell, ended `cortex mcp` itself (stderr `cortex mcp: done`, exit 0 with stdin still
+/// open): the abort sent SIGTERM to the run's holder, which was the server. Now each `run` call
+/// answers with its aborted run and the server answers the calls after.
+#[test]
+fn aborting_a_run_the_mcp_server_drives_does_not_end_the_server() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.workflow("o", "name: o\nsteps:\n  - name: S\n    run: sleep 60\n");
+    let facts = client_check(&python, &env, "abort_a_driven_run");
+    let aborted = facts["aborted"].as_array().unwrap();
+    assert_eq!(aborted.len(), 2, "{facts}");
+    for run in aborted {
+        let status = env.status(Some(run.as_str().unwrap()));
+        assert_eq!(status["status"], "aborted", "{status}");
+    }
+}
+
 #[test]
 fn bad_input_to_an_mcp_client_gets_clear_errors_and_the_server_answers_on() {
     let Some(python) = python() else { return };

@@ -24,6 +24,42 @@ pub struct Holder {
     pub host: String,
     pub actor: String,
     pub since: String,
+    /// The process serves more than this run (`cortex mcp`, `cortex serve`, the TUI; see
+    /// `serve_many`): a signal to it would end everything it serves, so an abort asks its
+    /// driver through the log only, never by SIGTERM. Absent (false) in the note of a process
+    /// that drives this run alone, which an abort may signal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+}
+
+/// Whether this process serves more than one run or client (see `Holder::shared`).
+static SERVES_MANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Mark this process as one that serves many runs and clients and ends on SIGTERM as a whole
+/// (`cortex mcp`, `cortex serve`, the TUI): from now on the runs it holds say so, and an abort
+/// from elsewhere (or from within) never signals it. Before, `workflow abort` sent SIGTERM to
+/// whatever process held the run, and `cortex mcp` took it as its own end.
+pub fn serve_many() {
+    SERVES_MANY.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+impl Holder {
+    /// This process, holding a run as `actor` from now on.
+    pub fn this_process(actor: &str) -> Holder {
+        Holder {
+            pid: std::process::id(),
+            host: super::hostname(),
+            actor: actor.to_string(),
+            since: super::rfc3339(std::time::SystemTime::now()),
+            shared: SERVES_MANY.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Whether a SIGTERM to the holder ends its drive of this run and nothing else: a
+    /// process of this host that drives the run alone.
+    pub fn signalled_by_abort(&self) -> bool {
+        !self.shared && self.pid != 0 && self.host == super::hostname()
+    }
 }
 
 impl std::fmt::Display for Holder {
@@ -241,6 +277,7 @@ impl DriverLock {
                 host: "?".into(),
                 actor: "?".into(),
                 since: "?".into(),
+                shared: false,
             })),
         }
     }
@@ -265,6 +302,8 @@ pub fn live_recorded_driver(state: &crate::decide::RunState) -> Option<Holder> {
         host: driver.host.clone(),
         actor: "the driver the log names; its lock file was deleted".to_string(),
         since: since.to_string(),
+        // Whether it serves others too is in its (deleted) note only: not signalled.
+        shared: true,
     })
 }
 
@@ -280,6 +319,7 @@ mod tests {
             host: "build-7".into(),
             actor: "worker:ci pid 4242".into(),
             since: "its lease has 1500 ms left".into(),
+            shared: false,
         };
         assert_eq!(
             by_lease.to_string(),
@@ -290,6 +330,7 @@ mod tests {
             host: "?".into(),
             actor: "?".into(),
             since: "?".into(),
+            shared: false,
         };
         assert_eq!(
             unread.to_string(),
@@ -304,6 +345,7 @@ mod tests {
             host: "h".into(),
             actor: "t".into(),
             since: "now".into(),
+            shared: false,
         }
     }
 

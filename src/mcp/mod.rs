@@ -55,6 +55,10 @@ pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandE
             CommandError::new(exit::FAILED, format!("cannot start the MCP server: {e}"))
         })?;
     let signals = StopFlag::install();
+    // It drives many runs in this one process: an abort of one of them (by its `abort` tool or
+    // by `cortex workflow abort` elsewhere) asks that drive through the log, never by a SIGTERM
+    // that would end the server (`Holder::shared`).
+    crate::execute::serve_many();
     let ctx = ctx.clone();
     log(&format!(
         "serving {} over stdio (cortex {})",

@@ -9,7 +9,7 @@ use crate::definition::{parse_scenario, parse_workflow, read_definition, snapsho
 use crate::event::{Driver, Operator, RunKind, RunStarted};
 use crate::execute::{
     DriveContext, DriveEnd, DriveError, DriverLock, Holder, Journal, Observer, StopFlag,
-    WriteBehind, drive, rfc3339,
+    WriteBehind, drive,
 };
 use crate::render::{render_outcome, render_outcome_line};
 
@@ -131,12 +131,7 @@ pub fn parse_pairs_from(
 }
 
 pub fn holder(actor: &str) -> Holder {
-    Holder {
-        pid: std::process::id(),
-        host: hostname(),
-        actor: actor.to_string(),
-        since: rfc3339(SystemTime::now()),
-    }
+    Holder::this_process(actor)
 }
 
 pub fn driver() -> Driver {
