@@ -28,7 +28,6 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use rmcp::service::ServerInitializeError;
-use rmcp::transport::async_rw::AsyncRwTransport;
 
 use crate::execute::StopFlag;
 use crate::ops::{CommandError, Ctx, KILL_GRACE, exit};
@@ -98,9 +97,8 @@ async fn session(
     flights: &InFlight,
 ) -> Result<(), CommandError> {
     let (input, output) = rmcp::transport::stdio_pipes();
-    let (unread, notices) = transport::notices();
-    let input = stdio::Watched::new(input, flights.clone(), server.log(), unread);
-    let transport = transport::Answering::new(AsyncRwTransport::new_server(input, output), notices);
+    let input = stdio::Watched::new(input, flights.clone());
+    let transport = transport::Lines::new(input, output, server.log());
     let running = tokio::select! {
         started = rmcp::serve_server(server, transport) => match started {
             Ok(running) => running,
