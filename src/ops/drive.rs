@@ -583,6 +583,7 @@ mod tests {
     #[test]
     fn a_driver_whose_attempt_was_superseded_fails_it_is_not_bad_input() {
         let superseded = DriveError::Journal(JournalError::Decide(DecideError::AttemptMismatch {
+            noun: "step",
             step: "a".into(),
             expected: 2,
             got: 1,
