@@ -366,3 +366,34 @@ fn a_second_concurrent_report_of_a_phase_is_refused_naming_a_phase_not_a_step() 
         "the second report was never refused by the decider"
     );
 }
+
+/// Two `workflow step complete Review` at once on a waiting run: the loser was sometimes told
+/// "run ID is held by another process" (exit 4) without who, when it read the winner's lock
+/// file in the instant between its lock and its note. Whoever loses is told who holds the run
+/// (pid, host and actor), or is refused by what the winner recorded.
+#[test]
+fn the_loser_of_two_concurrent_reports_is_told_who_holds_the_run() {
+    let env = Env::new();
+    env.workflow(
+        "rv",
+        "name: rv\nsteps:\n  - name: Review\n    prompt: review it\n  - name: After\n    run: sleep 1\n",
+    );
+    let mut held = 0;
+    for _ in 0..8 {
+        assert_eq!(env.run(&["workflow", "run", "rv"]).code, 3);
+        let outs = race(&env, 2, &["workflow", "step", "complete", "Review"]);
+        assert!(outs.iter().any(|o| o.status.code() == Some(0)), "{outs:?}");
+        for out in &outs {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("held by another process"), "{stderr}");
+            if out.status.code() == Some(4) {
+                assert!(
+                    stderr.contains("is held by process ") && stderr.contains("since "),
+                    "{stderr}"
+                );
+                held += 1;
+            }
+        }
+    }
+    println!("{held} of 8 losers found the run held");
+}
