@@ -295,3 +295,32 @@ fn command_line_durations_outside_their_range_are_refused_like_the_configuration
     let help = env.run(&["workflow", "resume", "--help"]).stdout;
     assert!(help.contains("From 0 to 30 days"), "{help}");
 }
+
+/// A configuration value of the wrong type or sign said `invalid value: integer \`-1\`,
+/// expected u32` or `invalid type: string "soon", expected u64`: Rust's type names, and not
+/// the key. The error names the key and what it accepts in words, where it always was.
+#[test]
+fn a_configuration_value_of_the_wrong_type_names_its_key_and_what_it_accepts() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"max_retry_attempts\": -1}}");
+    let out = env.run(&["workflow", "validate", "migration"]);
+    assert_located(&out, "cortex.config.json", &[(1, 38)]);
+    assert!(
+        out.text()
+            .contains("`workflow.max_retry_attempts` must be a whole number from 0 to 100, not -1"),
+        "{}",
+        out.text()
+    );
+    env.config("{\"workflow\": {\n  \"timeout_seconds\": \"soon\"\n}}");
+    let out = env.run(&["workflow", "run", "migration"]);
+    assert_located(&out, "cortex.config.json", &[(2, 27)]);
+    assert!(
+        out.text().contains("`workflow.timeout_seconds` must be a whole number of seconds from 0 (no limit) to 2592000 (30 days), not the string \"soon\""),
+        "{}",
+        out.text()
+    );
+    for said in [out.text(), env.run(&["--json", "workflow", "list"]).text()] {
+        assert!(!said.contains("u64") && !said.contains("u32"), "{said}");
+    }
+    assert!(!env.db().exists(), "no run was started");
+}

@@ -325,3 +325,75 @@ common::on_both_stores!(
     an_operator_starts_completes_and_stops_beside_a_busy_driver,
     concurrent_activations_of_different_agents_all_land,
 );
+
+/// A phase whose report runs a one-second check, and a phase after it that keeps the run
+/// going once it is reported.
+const TWO_REPORTS: &str = "name: race\ndescription: two reports of one phase at once\nphases:\n  - name: design\n    description: the design\n    condition: auto\n    success_criteria:\n      - check: sleep 1\n  - name: build\n    description: after the design\n    condition: after:design\n    run: sleep 1\n";
+
+/// Two `orchestrate complete RUN design` at once: both find the phase waiting and run its
+/// check, and the second's report is refused when it is recorded. It said "step `design` is
+/// completed, not running or waiting": the decider called a scenario's phases steps. Now the
+/// refusal calls it a phase, and no message of a scenario says "step".
+#[test]
+fn a_second_concurrent_report_of_a_phase_is_refused_naming_a_phase_not_a_step() {
+    let mut refused = 0;
+    for _ in 0..4 {
+        let env = Env::new();
+        env.scenario("race", TWO_REPORTS);
+        let started = env.run(&["orchestrate", "run", "race"]);
+        assert_eq!(started.code, 3, "{}", started.text());
+        let run_id = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let outs = race(&env, 2, &["orchestrate", "complete", &run_id, "design"]);
+        let codes: Vec<_> = outs.iter().map(|o| o.status.code()).collect();
+        assert!(codes.contains(&Some(0)), "{codes:?}");
+        for out in &outs {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("step"), "{stderr}");
+            if stderr.contains("phase `design` is completed, not running or waiting") {
+                assert_eq!(out.status.code(), Some(2), "{stderr}");
+                refused += 1;
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(
+        refused > 0,
+        "the second report was never refused by the decider"
+    );
+}
+
+/// Two `workflow step complete Review` at once on a waiting run: the loser was sometimes told
+/// "run ID is held by another process" (exit 4) without who, when it read the winner's lock
+/// file in the instant between its lock and its note. Whoever loses is told who holds the run
+/// (pid, host and actor), or is refused by what the winner recorded.
+#[test]
+fn the_loser_of_two_concurrent_reports_is_told_who_holds_the_run() {
+    let env = Env::new();
+    env.workflow(
+        "rv",
+        "name: rv\nsteps:\n  - name: Review\n    prompt: review it\n  - name: After\n    run: sleep 1\n",
+    );
+    let mut held = 0;
+    for _ in 0..8 {
+        assert_eq!(env.run(&["workflow", "run", "rv"]).code, 3);
+        let outs = race(&env, 2, &["workflow", "step", "complete", "Review"]);
+        assert!(outs.iter().any(|o| o.status.code() == Some(0)), "{outs:?}");
+        for out in &outs {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("held by another process"), "{stderr}");
+            if out.status.code() == Some(4) {
+                assert!(
+                    stderr.contains("is held by process ") && stderr.contains("since "),
+                    "{stderr}"
+                );
+                held += 1;
+            }
+        }
+    }
+    println!("{held} of 8 losers found the run held");
+}

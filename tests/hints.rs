@@ -1040,3 +1040,83 @@ fn a_submitted_scenario_run_is_offered_abort_and_it_ends_the_run() {
     let after = env.run(&["--json", "orchestrate", "status", "sc"]).json();
     assert_eq!(after["status"], "aborted", "{after}");
 }
+
+/// The longest start two run ids share, of at least 4 characters (an id prefix).
+fn shared_prefix(a: &str, b: &str) -> String {
+    let n = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    assert!(n >= 4, "{a} and {b} share too little to be a prefix");
+    a[..n].to_string()
+}
+
+/// An id prefix matching two scenario runs, under `orchestrate`, was told "`cortex workflow
+/// history` lists them" (text and `--json`): the hint named the history of the other kind,
+/// which does not list scenario runs. It names the history of the kind looked among, and both
+/// where any kind is looked among (`log show`).
+#[test]
+fn an_ambiguous_id_prefix_is_sent_to_the_history_of_its_kind() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: build\n    description: b\n    condition: auto\n    run: 'true'\n",
+    );
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
+    for args in [
+        &["orchestrate", "run", "s"][..],
+        &["orchestrate", "run", "s"],
+        &["workflow", "run", "w"],
+        &["workflow", "run", "w"],
+    ] {
+        assert_eq!(env.run(args).code, 0);
+    }
+    let ids = |group: &str| -> Vec<String> {
+        env.run(&["--json", group, "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let scenarios = ids("orchestrate");
+    let prefix = shared_prefix(&scenarios[0], &scenarios[1]);
+    let text = env.run(&["orchestrate", "status", &prefix]);
+    assert_eq!(text.code, 2, "{}", text.text());
+    assert!(text.stderr.contains("matches"), "{}", text.stderr);
+    assert!(
+        text.stderr
+            .contains("`cortex orchestrate history` lists them"),
+        "{}",
+        text.stderr
+    );
+    assert!(!text.stderr.contains("workflow"), "{}", text.stderr);
+    let json = env
+        .run(&["--json", "orchestrate", "status", &prefix])
+        .json();
+    assert_eq!(
+        json["hints"],
+        serde_json::json!(["`cortex orchestrate history` lists them"]),
+        "{json}"
+    );
+
+    let workflows = ids("workflow");
+    let prefix = shared_prefix(&workflows[0], &workflows[1]);
+    let text = env.run(&["workflow", "status", &prefix]);
+    assert!(
+        text.stderr.contains("`cortex workflow history` lists them"),
+        "{}",
+        text.stderr
+    );
+    assert!(!text.stderr.contains("orchestrate"), "{}", text.stderr);
+
+    // Any kind: both histories.
+    let prefix = shared_prefix(&scenarios[0], &workflows[0]);
+    let text = env.run(&["log", "show", &prefix]);
+    assert!(
+        text.stderr
+            .contains("`cortex workflow history` and `cortex orchestrate history` list them"),
+        "{}",
+        text.stderr
+    );
+    check("an ambiguous prefix of any kind", &text);
+}

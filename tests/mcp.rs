@@ -138,6 +138,24 @@ fn every_tool_result_follows_its_output_schema_under_the_official_sdk() {
     assert_eq!(aborted["status"], "aborted", "{aborted}");
 }
 
+/// Aborting a run the server drives, by its own `abort` tool or by `cortex workflow abort`
+/// from a shell, ended `cortex mcp` itself (stderr `cortex mcp: done`, exit 0 with stdin still
+/// open): the abort sent SIGTERM to the run's holder, which was the server. Now each `run` call
+/// answers with its aborted run and the server answers the calls after.
+#[test]
+fn aborting_a_run_the_mcp_server_drives_does_not_end_the_server() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.workflow("o", "name: o\nsteps:\n  - name: S\n    run: sleep 60\n");
+    let facts = client_check(&python, &env, "abort_a_driven_run");
+    let aborted = facts["aborted"].as_array().unwrap();
+    assert_eq!(aborted.len(), 2, "{facts}");
+    for run in aborted {
+        let status = env.status(Some(run.as_str().unwrap()));
+        assert_eq!(status["status"], "aborted", "{status}");
+    }
+}
+
 #[test]
 fn bad_input_to_an_mcp_client_gets_clear_errors_and_the_server_answers_on() {
     let Some(python) = python() else { return };
@@ -423,10 +441,10 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
         let message: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("a stdout line that is not JSON ({e}): {line}"));
         assert_eq!(message["jsonrpc"], "2.0", "{line}");
-        // A result answers its id; an error may have none (a line that was no request: rmcp
-        // leaves the id out where JSON-RPC writes null).
-        let answer = (message.get("id").is_some() && message.get("result").is_some())
-            || (message.get("error").is_some() && message.get("result").is_none());
+        // A result answers its id; so does an error, its id null when it cannot be read (a
+        // line that was no request).
+        let answer = message.get("id").is_some()
+            && (message.get("result").is_some() != message.get("error").is_some());
         let notification = message.get("method").is_some();
         assert!(answer || notification, "not a JSON-RPC message: {line}");
         assert!(
@@ -444,13 +462,13 @@ fn stdout_carries_only_json_rpc_messages_whatever_the_steps_print() {
     assert!(s.stderr().contains("cortex mcp: "), "logs go to stderr");
 }
 
-/// The answers that carry no id (errors about lines that were no request), in order.
-fn answers_without_id(s: &mut Session, count: usize) -> Vec<Value> {
+/// The answers whose id is null (errors about lines whose id cannot be read), in order.
+fn answers_with_null_id(s: &mut Session, count: usize) -> Vec<Value> {
     let mut found = Vec::new();
     while found.len() < count {
         let line = s.lines.recv_timeout(PATIENCE).unwrap_or_else(|_| {
             panic!(
-                "no answer without an id: the server hangs or died\n{}",
+                "no answer with a null id: the server hangs or died\n{}",
                 s.stderr()
             )
         });
@@ -461,7 +479,9 @@ fn answers_without_id(s: &mut Session, count: usize) -> Vec<Value> {
             Some(id) => {
                 s.stash.insert(id, message);
             }
-            None if message.get("method").is_none() => found.push(message),
+            None if message["id"].is_null() && message.get("method").is_none() => {
+                found.push(message)
+            }
             None => {}
         }
     }
@@ -474,12 +494,12 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
     let mut s = Session::start(&env, &[]);
     // Before the handshake too: rmcp would skip such a line without a word.
     s.send_line("GET / HTTP/1.1");
-    let early = answers_without_id(&mut s, 1);
+    let early = answers_with_null_id(&mut s, 1);
     assert_eq!(early[0]["error"]["code"], -32700, "{early:?}");
     s.initialize("garbled");
     // A broken request (its end cut off), plain text, an escape sequence, a line past the
     // longest one read, one nested too deep and one with a broken string: each answered
-    // -32700 without an id, in order.
+    // -32700 with a null id, in order.
     s.send_line("{\"jsonrpc\": \"2.0\", \"id\": 9, \"method\": \"tools/list\"");
     s.send_line("this is not json");
     s.send_line("\u{1b}]52;c;eA==\u{7}");
@@ -488,11 +508,11 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
     s.send_line(&format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)));
     // A request whose string holds a lone surrogate escape: no text, so rmcp skips it too.
     s.send_line(r#"{"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {"name": "status", "arguments": {"kind": "workflow", "run": "\ud800"}}}"#);
-    let answers = answers_without_id(&mut s, 6);
+    let answers = answers_with_null_id(&mut s, 6);
     for answer in &answers {
         assert_eq!(answer["jsonrpc"], "2.0", "{answer}");
         assert_eq!(answer["error"]["code"], -32700, "{answer}");
-        assert!(answer.get("id").is_none(), "{answer}");
+        assert_eq!(answer.get("id"), Some(&Value::Null), "{answer}");
     }
     let message = |i: usize| answers[i]["error"]["message"].as_str().unwrap().to_string();
     assert!(
@@ -518,6 +538,49 @@ fn a_line_that_is_not_json_is_answered_with_a_parse_error_and_the_server_answers
         "{}",
         s.stderr()
     );
+}
+
+/// The errors answering lines that were no request carried no `id` at all (JSON-RPC 2.0:
+/// the request's id, or null when it cannot be read), so `{"id": 11, "method": "ping"}`
+/// without `"jsonrpc"` was answered with nothing to match it to; and a line that is not JSON
+/// sent before `initialize` by a client that then closed stdin got no answer at all (the
+/// session ended before the answer was written).
+#[test]
+fn json_rpc_errors_carry_the_requests_id_or_null_and_a_last_bad_line_is_answered() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.send_line("{\"id\": 11, \"method\": \"ping\"}");
+    let echoed = s.response(11);
+    assert_eq!(echoed["jsonrpc"], "2.0", "{echoed}");
+    assert_eq!(echoed["error"]["code"], -32600, "{echoed}");
+    s.initialize("ids");
+    s.send_line("{\"jsonrpc\": \"2.0\", \"id\": \"twelve\"}");
+    s.send_line("[1, 2]");
+    s.request(13, "ping", json!({}));
+    let nulled = answers_with_null_id(&mut s, 1);
+    assert_eq!(nulled[0]["error"]["code"], -32600, "{nulled:?}");
+    assert_eq!(nulled[0].get("id"), Some(&Value::Null), "{nulled:?}");
+    assert!(s.response(13).get("result").is_some());
+    let named = s
+        .seen
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|m| m["id"] == "twelve")
+        .expect("the error answering id \"twelve\"");
+    assert_eq!(named["error"]["code"], -32600, "{named}");
+
+    // A client whose one line is not JSON, then gone.
+    let mut s = Session::start(&env, &[]);
+    s.send_line("GET / HTTP/1.1");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    let answers: Vec<Value> = s
+        .seen
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 1, "{:?}\n{}", s.seen, s.stderr());
+    assert_eq!(answers[0]["error"]["code"], -32700, "{answers:?}");
+    assert_eq!(answers[0].get("id"), Some(&Value::Null), "{answers:?}");
 }
 
 /// The client chooses its name: a newline, an escape or a bidirectional control in it is

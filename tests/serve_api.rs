@@ -2164,6 +2164,7 @@ fn a_stop_asked_of_a_driver_that_lets_go_without_reading_it_still_stops_the_run(
         host: cortex::execute::hostname(),
         actor: "an ending driver".into(),
         since: "now".into(),
+        shared: false,
     };
     let lock = cortex::execute::DriverLock::acquire(&env.home(), &gate, &holder).unwrap();
     let s = Server::start(&env);

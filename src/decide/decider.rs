@@ -6,6 +6,11 @@ use super::{AttemptReport, Command, DecideError, RunPhase, RunState, StepStatus}
 use crate::definition::{CheckpointFrequency, OnFailure, Step, Workflow};
 use crate::event::{AttemptEnd, Event, Outcome, ResumeMode, Stage};
 
+/// What the run's units are called in its messages: a scenario's are phases.
+fn noun(state: &RunState) -> &'static str {
+    if state.is_scenario() { "phase" } else { "step" }
+}
+
 /// Decide what `command` means for a run in `state`. Pure: the same state and command always
 /// give the same events.
 pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideError> {
@@ -75,7 +80,10 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         } => {
             let index = state
                 .step_index(&step)
-                .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+                .ok_or_else(|| DecideError::UnknownStep {
+                    name: step.clone(),
+                    noun: noun(state),
+                })?;
             if state.is_external(index) {
                 return Err(unready(state, &step, "it waits for a report, not a worker"));
             }
@@ -303,7 +311,10 @@ fn request_start(
     };
     let index = sc
         .phase_index(&phase)
-        .ok_or_else(|| DecideError::UnknownStep(phase.clone()))?;
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: phase.clone(),
+            noun: noun(state),
+        })?;
     match sc.phases[index].parsed_condition() {
         Ok(Condition::Manual) => {}
         Ok(Condition::Auto) | Err(_) => {
@@ -338,7 +349,10 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
     }
     let index = state
         .step_index(step)
-        .ok_or_else(|| DecideError::UnknownStep(step.to_string()))?;
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: step.to_string(),
+            noun: noun(state),
+        })?;
     // A condition unchecked or a list unread: the step cannot start, whoever asks.
     let why = if state.steps[index].items.is_some() {
         Some("its items run instead")
@@ -358,6 +372,7 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
     let current = state.current_step();
     if current != Some(index) {
         return Err(DecideError::NotCurrent {
+            noun: noun(state),
             step: step.to_string(),
             current: current.map_or("none".into(), |i| format!("`{}`", state.steps[i].name)),
         });
@@ -368,6 +383,7 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
         StepStatus::Running | StepStatus::Waiting | StepStatus::Failed
     ) {
         return Err(DecideError::WrongStepState {
+            noun: noun(state),
             step: step.to_string(),
             status: s.status.as_str().into(),
             expected: "pending, ready or stopped".into(),
@@ -546,6 +562,7 @@ fn may_prepare(state: &RunState, step: &str, index: usize) -> Result<(), DecideE
     let current = state.current_step();
     if current != Some(index) {
         return Err(DecideError::NotCurrent {
+            noun: noun(state),
             step: step.to_string(),
             current: current.map_or("none".into(), |i| format!("`{}`", state.steps[i].name)),
         });
@@ -563,7 +580,10 @@ fn record_condition(
 ) -> Result<Vec<Event>, DecideError> {
     let index = state
         .step_index(&check.step)
-        .ok_or_else(|| DecideError::UnknownStep(check.step.clone()))?;
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: check.step.clone(),
+            noun: noun(state),
+        })?;
     may_prepare(state, &check.step, index)?;
     if !state.needs_condition(index) {
         return Err(unready(
@@ -600,7 +620,10 @@ fn record_items(
 ) -> Result<Vec<Event>, DecideError> {
     let index = state
         .step_index(&step)
-        .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: step.clone(),
+            noun: noun(state),
+        })?;
     may_prepare(state, &step, index)?;
     if !state.needs_expansion(index) {
         return Err(unready(
@@ -665,13 +688,17 @@ fn start_child(
 ) -> Result<Vec<Event>, DecideError> {
     let index = state
         .step_index(&step)
-        .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: step.clone(),
+            noun: noun(state),
+        })?;
     let s = &state.steps[index];
     if !state.is_uses(index) {
         return Err(unready(state, &step, "it has no `uses:`"));
     }
     if s.status != StepStatus::Running {
         return Err(DecideError::WrongStepState {
+            noun: noun(state),
             step,
             status: s.status.as_str().into(),
             expected: "running".into(),
@@ -703,7 +730,10 @@ fn child_waiting(
 ) -> Result<Vec<Event>, DecideError> {
     let index = state
         .step_index(&step)
-        .ok_or_else(|| DecideError::UnknownStep(step.clone()))?;
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: step.clone(),
+            noun: noun(state),
+        })?;
     let s = &state.steps[index];
     if s.child.as_ref().is_none_or(|l| l.run_id != run_id) {
         return Err(unready(
@@ -721,6 +751,7 @@ fn child_waiting(
         // Said once: a parent driven again while its child still waits records nothing.
         StepStatus::Waiting => Ok(Vec::new()),
         other => Err(DecideError::WrongStepState {
+            noun: noun(state),
             step,
             status: other.as_str().into(),
             expected: "running or waiting".into(),
@@ -802,11 +833,15 @@ fn finish_attempt(
 ) -> Result<Vec<Event>, DecideError> {
     let index = state
         .step_index(&report.step)
-        .ok_or_else(|| DecideError::UnknownStep(report.step.clone()))?;
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: report.step.clone(),
+            noun: noun(state),
+        })?;
     let s = &state.steps[index];
     let step = &workflow.steps[index];
     if !matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
         return Err(DecideError::WrongStepState {
+            noun: noun(state),
             step: report.step.clone(),
             status: s.status.as_str().into(),
             expected: "running or waiting".into(),
@@ -814,6 +849,7 @@ fn finish_attempt(
     }
     if report.attempt != s.attempts {
         return Err(DecideError::AttemptMismatch {
+            noun: noun(state),
             step: report.step.clone(),
             expected: s.attempts,
             got: report.attempt,
@@ -1124,7 +1160,10 @@ fn resume(
             }
             let index = state
                 .step_index(target)
-                .ok_or_else(|| DecideError::UnknownStep(target.clone()))?;
+                .ok_or_else(|| DecideError::UnknownStep {
+                    name: target.clone(),
+                    noun: noun(state),
+                })?;
             refuse_item(state, index)?;
             if state.steps[index].status != StepStatus::Completed {
                 return Err(DecideError::CannotRollbackTo {
@@ -1160,7 +1199,10 @@ fn resume(
         ResumeMode::From(target) => {
             let index = state
                 .step_index(target)
-                .ok_or_else(|| DecideError::UnknownStep(target.clone()))?;
+                .ok_or_else(|| DecideError::UnknownStep {
+                    name: target.clone(),
+                    noun: noun(state),
+                })?;
             refuse_item(state, index)?;
             restart_from = Some(target.clone());
         }

@@ -13,18 +13,26 @@ pub enum DecideError {
     Finished(Outcome),
     #[error("the run's definition snapshot cannot be read: {0}")]
     BadSnapshot(String),
-    #[error("no step named `{}` in this run", crate::definition::shown(.0))]
-    UnknownStep(String),
-    #[error("step `{step}` is {status}, not {expected}")]
+    /// `noun` is what the run's units are called: "step" in a workflow, "phase" in a
+    /// scenario (a scenario's refusals said "step").
+    #[error("no {noun} named `{}` in this run", crate::definition::shown(.name))]
+    UnknownStep { name: String, noun: &'static str },
+    #[error("{noun} `{step}` is {status}, not {expected}")]
     WrongStepState {
+        noun: &'static str,
         step: String,
         status: String,
         expected: String,
     },
-    #[error("step `{step}` is not the current step (the current step is {current})")]
-    NotCurrent { step: String, current: String },
-    #[error("attempt {got} of step `{step}` is not the attempt in flight ({expected})")]
+    #[error("{noun} `{step}` is not the current {noun} (the current {noun} is {current})")]
+    NotCurrent {
+        noun: &'static str,
+        step: String,
+        current: String,
+    },
+    #[error("attempt {got} of {noun} `{step}` is not the attempt in flight ({expected})")]
     AttemptMismatch {
+        noun: &'static str,
         step: String,
         expected: u32,
         got: u32,

@@ -200,7 +200,9 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
             Some(Location { line, column }),
         )));
     }
-    let fail = |e: serde_json::Error| {
+    let fail = |e: serde_path_to_error::Error<serde_json::Error>| {
+        let key = e.path().to_string();
+        let e = e.into_inner();
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or_default();
         // serde_json's column is 0 before a line's first character (an empty file).
@@ -208,9 +210,11 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
             line: e.line(),
             column: e.column().max(1),
         });
-        error(Problem::new(message.to_string(), at))
+        error(Problem::new(type_problem(&key, message), at))
     };
-    let file: ConfigFile = serde_json::from_str(text).map_err(fail)?;
+    let file: ConfigFile =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+            .map_err(fail)?;
     let mut problems = range_problems(&file.workflow, text);
     problems.extend(claude_problems(&file.agents.claude, text));
     if !problems.is_empty() {
@@ -221,6 +225,111 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
         });
     }
     Ok(file)
+}
+
+/// What each key of the file accepts, in words.
+const ACCEPTED: &[(&str, &str)] = &[
+    ("$schema", "a string (the schema's path or URL)"),
+    ("workflow", "an object of engine settings"),
+    ("workflow.enable_checkpoints", "true or false"),
+    (
+        "workflow.checkpoint_frequency",
+        "\"per_step\", \"per_phase\" or \"manual\"",
+    ),
+    ("workflow.enable_rollback", "true or false"),
+    (
+        "workflow.max_retry_attempts",
+        "a whole number from 0 to 100",
+    ),
+    (
+        "workflow.timeout_seconds",
+        "a whole number of seconds from 0 (no limit) to 2592000 (30 days)",
+    ),
+    ("workflow.max_parallel", "a whole number from 1 to 1024"),
+    ("workflow.durability", "\"normal\" or \"full\""),
+    ("agents", "an object ({\"runner\": …, \"claude\": {…}})"),
+    ("agents.runner", "\"claude\""),
+    (
+        "agents.claude",
+        "an object ({\"program\": …, \"permission_mode\": …, \"model\": …, \"args\": […]})",
+    ),
+    (
+        "agents.claude.program",
+        "a string: a program name or an absolute path",
+    ),
+    (
+        "agents.claude.permission_mode",
+        "\"default\", \"acceptEdits\", \"plan\", \"auto\", \"dontAsk\" or \"bypassPermissions\"",
+    ),
+    ("agents.claude.model", "a string: a model alias or name"),
+    ("agents.claude.args", "a list of strings"),
+    ("db", "a string: a PostgreSQL URL or a SQLite path"),
+];
+
+/// serde's account of a value of the wrong type or range (`invalid value: integer \`-1\`,
+/// expected u32`) named Rust's types and not the key. It names the key (`key`, serde's path
+/// to it) and what the key accepts in words, and what was written instead; another problem
+/// (an unknown key, a broken file) is kept as serde says it, after its key.
+fn type_problem(key: &str, message: &str) -> String {
+    let wrote = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split_once(", expected"))
+        .map(|(got, _)| written(got))
+        .or_else(|| {
+            // An enum's: "unknown variant `daily`, expected one of …".
+            let rest = message.strip_prefix("unknown variant `")?;
+            let (got, _) = rest.split_once("`, expected")?;
+            Some(format!("\"{got}\""))
+        });
+    // An item of a list (`agents.claude.args[1]`), or a block written as a list (serde reads
+    // an object from a list field by field: `workflow[0]`).
+    let (base, item) = match key.strip_suffix(']').and_then(|k| k.rsplit_once('[')) {
+        Some((base, n)) => (base, n.parse::<usize>().ok()),
+        None => (key, None),
+    };
+    let accepted = ACCEPTED.iter().find(|(k, _)| *k == base).map(|(_, a)| a);
+    match (wrote, accepted, item) {
+        (Some(got), Some(accepted), None) => format!("`{key}` must be {accepted}, not {got}"),
+        (Some(_), Some(accepted), Some(_)) if accepted.starts_with("an object") => {
+            format!("`{base}` must be {accepted}, not a list")
+        }
+        (Some(got), Some(accepted), Some(n)) => {
+            format!("`{base}` must be {accepted}; its item {} is {got}", n + 1)
+        }
+        // serde_json's word for an enum given a number, or for a value left out.
+        (None, Some(accepted), None) if !message.starts_with("unknown field") => {
+            format!("`{key}` must be {accepted} ({message})")
+        }
+        _ if key.is_empty() || key == "." => message.to_string(),
+        _ if message.contains(&format!("`{}`", key.rsplit('.').next().unwrap_or(key))) => {
+            message.to_string()
+        }
+        _ => format!("`{key}`: {message}"),
+    }
+}
+
+/// serde's description of a value as written (`integer \`-1\``, `string "soon"`, `map`).
+fn written(got: &str) -> String {
+    let quoted = |s: &str| s.trim_matches('`').to_string();
+    if let Some(n) = got
+        .strip_prefix("integer ")
+        .or_else(|| got.strip_prefix("floating point "))
+    {
+        return quoted(n);
+    }
+    if let Some(b) = got.strip_prefix("boolean ") {
+        return quoted(b);
+    }
+    if let Some(s) = got.strip_prefix("string ") {
+        return format!("the string {s}");
+    }
+    match got {
+        "map" => "an object".into(),
+        "sequence" => "a list".into(),
+        "null" | "unit value" => "null".into(),
+        other => other.to_string(),
+    }
 }
 
 /// What is wrong with `agents.claude`: every value becomes one argument of a program run
@@ -380,6 +489,60 @@ mod tests {
             let err = parse_config_file("c.json", text).unwrap_err();
             assert!(err.problems[0].message.contains(what), "{text}: {err}");
             assert!(err.problems[0].at.is_some(), "{text}: {err}");
+        }
+    }
+
+    /// A value of the wrong type or range said `invalid value: integer \`-1\`, expected u32`:
+    /// Rust's type, and no key. It names the key and what it accepts in words.
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key_and_what_it_accepts_in_words() {
+        for (text, says, at) in [
+            (
+                r#"{"workflow":{"max_retry_attempts":-1}}"#,
+                "`workflow.max_retry_attempts` must be a whole number from 0 to 100, not -1",
+                (1, 36),
+            ),
+            (
+                r#"{"workflow":{"timeout_seconds":"soon"}}"#,
+                "`workflow.timeout_seconds` must be a whole number of seconds from 0 (no limit) to 2592000 (30 days), not the string \"soon\"",
+                (1, 37),
+            ),
+            (
+                r#"{"workflow":{"enable_rollback":1}}"#,
+                "`workflow.enable_rollback` must be true or false, not 1",
+                (1, 32),
+            ),
+            (
+                r#"{"workflow":{"checkpoint_frequency":"daily"}}"#,
+                "must be \"per_step\", \"per_phase\" or \"manual\", not \"daily\"",
+                (1, 43),
+            ),
+            (
+                r#"{"workflow":{"durability":5}}"#,
+                "`workflow.durability` must be \"normal\" or \"full\"",
+                (1, 27),
+            ),
+            (
+                r#"{"workflow":[1]}"#,
+                "`workflow` must be an object of engine settings, not a list",
+                (1, 14),
+            ),
+            (
+                r#"{"agents":{"claude":{"args":["a",3]}}}"#,
+                "`agents.claude.args` must be a list of strings; its item 2 is 3",
+                (1, 34),
+            ),
+            (r#"{"db":5}"#, "`db` must be a string", (1, 7)),
+        ] {
+            let err = parse_config_file("c.json", text).unwrap_err();
+            let problem = &err.problems[0];
+            assert!(problem.message.contains(says), "{text}: {err}");
+            assert!(
+                !problem.message.contains("u32") && !problem.message.contains("u64"),
+                "{text}: {err}"
+            );
+            let found = problem.at.map(|l| (l.line, l.column));
+            assert_eq!(found, Some(at), "{text}: {err}");
         }
     }
 

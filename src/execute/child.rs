@@ -6,12 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use super::driver::drive;
 use super::runner::resolver;
 use super::session::{DriveContext, DriveError, Observer, flush, record};
-use super::{Clock, DriverLock, Holder, IdGen, Journal, LockError, Stream, WriteBehind, rfc3339};
+use super::{Clock, DriverLock, Holder, IdGen, Journal, LockError, Stream, WriteBehind};
 use crate::decide::{AttemptReport, Command, RunState};
 use crate::definition::Workflow;
 use crate::definition::template::render_text;
@@ -38,12 +37,7 @@ fn driver() -> Driver {
 }
 
 fn holder(actor: &str) -> Holder {
-    Holder {
-        pid: std::process::id(),
-        host: super::hostname(),
-        actor: actor.to_string(),
-        since: rfc3339(SystemTime::now()),
-    }
+    Holder::this_process(actor)
 }
 
 /// What the parent's step gives its child: its `with:` values (rendered with the parent's

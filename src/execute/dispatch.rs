@@ -297,6 +297,7 @@ pub fn acquire_run(
                 host: lease.host,
                 actor: lease.holder,
                 since: format!("its lease has {} ms left", lease.remaining_ms),
+                shared: false,
             }),
         }),
     }

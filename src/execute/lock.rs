@@ -24,6 +24,53 @@ pub struct Holder {
     pub host: String,
     pub actor: String,
     pub since: String,
+    /// The process serves more than this run (`cortex mcp`, `cortex serve`, the TUI; see
+    /// `serve_many`): a signal to it would end everything it serves, so an abort asks its
+    /// driver through the log only, never by SIGTERM. Absent (false) in the note of a process
+    /// that drives this run alone, which an abort may signal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+}
+
+/// Whether this process serves more than one run or client (see `Holder::shared`).
+static SERVES_MANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Mark this process as one that serves many runs and clients and ends on SIGTERM as a whole
+/// (`cortex mcp`, `cortex serve`, the TUI): from now on the runs it holds say so, and an abort
+/// from elsewhere (or from within) never signals it. Before, `workflow abort` sent SIGTERM to
+/// whatever process held the run, and `cortex mcp` took it as its own end.
+pub fn serve_many() {
+    SERVES_MANY.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+impl Holder {
+    /// This process, holding a run as `actor` from now on.
+    pub fn this_process(actor: &str) -> Holder {
+        Holder {
+            pid: std::process::id(),
+            host: super::hostname(),
+            actor: actor.to_string(),
+            since: super::rfc3339(std::time::SystemTime::now()),
+            shared: SERVES_MANY.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// A holder whose note cannot be read (see `Display`).
+    fn unnamed() -> Holder {
+        Holder {
+            pid: 0,
+            host: "?".into(),
+            actor: "?".into(),
+            since: "?".into(),
+            shared: false,
+        }
+    }
+
+    /// Whether a SIGTERM to the holder ends its drive of this run and nothing else: a
+    /// process of this host that drives the run alone.
+    pub fn signalled_by_abort(&self) -> bool {
+        !self.shared && self.pid != 0 && self.host == super::hostname()
+    }
 }
 
 impl std::fmt::Display for Holder {
@@ -32,7 +79,9 @@ impl std::fmt::Display for Holder {
         // home): its holder names it, and `since` says how its lease stands.
         if self.pid == 0 {
             if self.host == "?" {
-                return f.write_str("another process (its note could not be read)");
+                return f.write_str(
+                    "another process, whose lock file does not say which (a holder writes it as it takes the run: try again in a moment; if it stays so, the file in the home's locks/ was not written by cortex)",
+                );
             }
             return write!(f, "{} on {} ({})", self.actor, self.host, self.since);
         }
@@ -126,6 +175,10 @@ fn still_named(file: &File, path: &Path) -> bool {
 /// How many times a lock file replaced under us is opened again before giving up.
 const REOPENS: usize = 16;
 
+/// How many times (a millisecond apart) a lock held by a process whose note cannot be read
+/// yet is tried again, its note read again, before the holder is said to be unknown.
+const NOTE_RETRIES: usize = 250;
+
 /// How many times a lock refused only because of probes (shared locks) is tried again.
 const PROBE_RETRIES: usize = 1000;
 
@@ -162,6 +215,7 @@ impl DriverLock {
         let path = lock_path(home, run_id);
         let mut reopens = 0;
         let mut probed = 0;
+        let mut unnamed = 0;
         let (mut file, made_anew) = loop {
             let (mut file, made_anew) = open(&path)?;
             match file.try_lock() {
@@ -173,12 +227,31 @@ impl DriverLock {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                     continue;
                 }
-                Err(TryLockError::WouldBlock) => {
-                    return Err(LockError::Held {
-                        run_id: run_id.to_string(),
-                        holder: read_holder(&mut file),
-                    });
-                }
+                // Held: by whom, as its note says. The holder writes the note just after it
+                // takes the lock (into an empty file, for a run's first lock here), so a note
+                // still empty or half written is read again, the lock tried again with it
+                // (the holder may have let go meanwhile), for a moment; only then is the
+                // holder said to be unknown. Before, a second `step complete` racing the first
+                // read the note in that instant and said "held by another process".
+                Err(TryLockError::WouldBlock) => match read_holder(&mut file) {
+                    Some(holder) => {
+                        return Err(LockError::Held {
+                            run_id: run_id.to_string(),
+                            holder: Some(holder),
+                        });
+                    }
+                    None if unnamed < NOTE_RETRIES => {
+                        unnamed += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                        continue;
+                    }
+                    None => {
+                        return Err(LockError::Held {
+                            run_id: run_id.to_string(),
+                            holder: Some(Holder::unnamed()),
+                        });
+                    }
+                },
                 Err(TryLockError::Error(error)) => {
                     return Err(LockError::Io {
                         path: path.display().to_string(),
@@ -236,12 +309,7 @@ impl DriverLock {
             .ok()?;
         match file.try_lock_shared() {
             Ok(()) => None,
-            Err(_) => Some(read_holder(&mut file).unwrap_or(Holder {
-                pid: 0,
-                host: "?".into(),
-                actor: "?".into(),
-                since: "?".into(),
-            })),
+            Err(_) => Some(read_holder(&mut file).unwrap_or_else(Holder::unnamed)),
         }
     }
 }
@@ -265,6 +333,8 @@ pub fn live_recorded_driver(state: &crate::decide::RunState) -> Option<Holder> {
         host: driver.host.clone(),
         actor: "the driver the log names; its lock file was deleted".to_string(),
         since: since.to_string(),
+        // Whether it serves others too is in its (deleted) note only: not signalled.
+        shared: true,
     })
 }
 
@@ -280,6 +350,7 @@ mod tests {
             host: "build-7".into(),
             actor: "worker:ci pid 4242".into(),
             since: "its lease has 1500 ms left".into(),
+            shared: false,
         };
         assert_eq!(
             by_lease.to_string(),
@@ -290,10 +361,13 @@ mod tests {
             host: "?".into(),
             actor: "?".into(),
             since: "?".into(),
+            shared: false,
         };
-        assert_eq!(
-            unread.to_string(),
-            "another process (its note could not be read)"
+        assert!(
+            unread
+                .to_string()
+                .starts_with("another process, whose lock file does not say which"),
+            "{unread}"
         );
     }
     use super::*;
@@ -304,6 +378,7 @@ mod tests {
             host: "h".into(),
             actor: "t".into(),
             since: "now".into(),
+            shared: false,
         }
     }
 
@@ -350,6 +425,47 @@ mod tests {
             Err(LockError::Held { .. })
         ));
         drop(lock);
+    }
+
+    /// A second process racing the first for a run read the first's note in the instant
+    /// between its lock and its note, found it empty and said "held by another process"
+    /// without naming it. The note is read again for a moment: the holder is named.
+    #[test]
+    fn a_holder_that_has_not_written_its_note_yet_is_named_once_it_has() {
+        let home = tempfile::tempdir().unwrap();
+        let path = lock_path(home.path(), "R7");
+        let (mut held, _) = open(&path).unwrap();
+        held.lock().unwrap();
+        let writing = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            held.write_all(serde_json::to_string(&me()).unwrap().as_bytes())
+                .unwrap();
+            held
+        });
+        let err = DriverLock::acquire(home.path(), "R7", &me()).unwrap_err();
+        let _held = writing.join().unwrap();
+        match err {
+            LockError::Held {
+                holder: Some(holder),
+                ..
+            } => assert_eq!(holder, me()),
+            other => panic!("{other}"),
+        }
+    }
+
+    /// A holder that never writes a note (not cortex) is said to be unknown, with why and
+    /// what to do, after a moment.
+    #[test]
+    fn a_holder_without_a_note_is_said_to_be_unknown_and_why() {
+        let home = tempfile::tempdir().unwrap();
+        let path = lock_path(home.path(), "R8");
+        let (held, _) = open(&path).unwrap();
+        held.lock().unwrap();
+        let err = DriverLock::acquire(home.path(), "R8", &me()).unwrap_err();
+        let said = err.to_string();
+        assert!(said.contains("does not say which"), "{said}");
+        assert!(said.contains("try again in a moment"), "{said}");
+        drop(held);
     }
 
     #[test]

@@ -286,7 +286,8 @@ pub fn stop(
 /// `workflow abort` (and `orchestrate abort`): end a run for good, whoever drives it.
 ///
 /// Nobody drives it: the abort is recorded here. A live driver holds it: the request goes into
-/// the log (`stop_requested` with `abort`), a driver on this host is also sent SIGTERM, and the
+/// the log (`stop_requested` with `abort`), a driver on this host that drives this run alone
+/// (not a process serving others: `Holder::shared`) is also sent SIGTERM, and the
 /// driver ends what runs and records the abort itself (its terminal says "aborted"). If the
 /// driver lets go without recording it (it died), the abort is recorded here once the lock is
 /// free; if it does not let go within `wait`, the request stays in the log for it and the
@@ -324,7 +325,10 @@ pub fn abort(
                     abort: true,
                 })?;
             }
-            if let Some(d) = driver.filter(|d| d.host == super::hostname() && d.pid != 0) {
+            // Only a process that drives this run alone: one that serves others (`cortex
+            // mcp`, `cortex serve`, the TUI) would end as a whole, and its driver reads the
+            // request in the log anyway.
+            if let Some(d) = driver.filter(Holder::signalled_by_abort) {
                 let pid = nix::unistd::Pid::from_raw(d.pid as i32);
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
             }

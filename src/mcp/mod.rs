@@ -28,7 +28,6 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use rmcp::service::ServerInitializeError;
-use rmcp::transport::async_rw::AsyncRwTransport;
 
 use crate::execute::StopFlag;
 use crate::ops::{CommandError, Ctx, KILL_GRACE, exit};
@@ -55,6 +54,10 @@ pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandE
             CommandError::new(exit::FAILED, format!("cannot start the MCP server: {e}"))
         })?;
     let signals = StopFlag::install();
+    // It drives many runs in this one process: an abort of one of them (by its `abort` tool or
+    // by `cortex workflow abort` elsewhere) asks that drive through the log, never by a SIGTERM
+    // that would end the server (`Holder::shared`).
+    crate::execute::serve_many();
     let ctx = ctx.clone();
     log(&format!(
         "serving {} over stdio (cortex {})",
@@ -94,9 +97,8 @@ async fn session(
     flights: &InFlight,
 ) -> Result<(), CommandError> {
     let (input, output) = rmcp::transport::stdio_pipes();
-    let (unread, notices) = transport::notices();
-    let input = stdio::Watched::new(input, flights.clone(), server.log(), unread);
-    let transport = transport::Answering::new(AsyncRwTransport::new_server(input, output), notices);
+    let input = stdio::Watched::new(input, flights.clone());
+    let transport = transport::Lines::new(input, output, server.log());
     let running = tokio::select! {
         started = rmcp::serve_server(server, transport) => match started {
             Ok(running) => running,

@@ -1,89 +1,41 @@
 //! The protocol's input: stdin, watched for the client hanging up, which stops the drives in
-//! flight at once (there is nobody left to answer) instead of after the SDK's drain, and for
-//! lines the SDK cannot read, which `transport` answers.
+//! flight at once (there is nobody left to answer) instead of after the SDK's drain; and what
+//! a line that is not JSON is told (`transport` reads the lines and answers such a one).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::Log;
 use super::inflight::InFlight;
-use super::transport::Unread;
 
 /// SIGHUP: the client hung up, as a terminal closing ends the CLI's drive.
 pub const HUNG_UP: i32 = 1;
 
-/// The longest line the SDK reads (its limit, newline included); it drops a longer one
-/// unread, and so does the check here.
-const LONGEST: usize = rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
+/// The longest line read (rmcp's limit, newline included); a longer one is dropped unread and
+/// answered with a parse error.
+pub const LONGEST: usize = rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
 
 pub struct Watched<R> {
     inner: R,
     flights: InFlight,
-    /// The line read so far, to find a line that is not JSON: the SDK skips such a line
-    /// without a word, so the server's log says it was ignored and `transport` answers it
-    /// with JSON-RPC's parse error (`-32700`).
-    line: Vec<u8>,
-    too_long: bool,
-    log: Log,
-    unread: Unread,
-    /// What a logged line is scrubbed of: the secrets this process knows (a tool call that
-    /// is not JSON may still carry an output or a message holding one).
-    secrets: crate::execute::Redactor,
 }
 
 impl<R> Watched<R> {
-    pub fn new(inner: R, flights: InFlight, log: Log, unread: Unread) -> Watched<R> {
-        Watched {
-            inner,
-            flights,
-            line: Vec::new(),
-            too_long: false,
-            log,
-            unread,
-            secrets: crate::execute::Redactor::of_process(),
-        }
-    }
-
-    /// Look at bytes just read: each line they end that the SDK will not read is logged and
-    /// told to the transport, which answers it.
-    fn look(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b != b'\n' {
-                // As the SDK counts: the line and its newline within `LONGEST`.
-                if self.line.len() + 1 >= LONGEST {
-                    self.too_long = true;
-                } else if !self.too_long {
-                    self.line.push(b);
-                }
-                continue;
-            }
-            let unread = if self.too_long {
-                Some(Skipped::too_long())
-            } else {
-                not_json(&self.line, &self.secrets)
-            };
-            if let Some(unread) = unread {
-                (self.log)(&unread.logged);
-                // The transport is gone only when the session is: nobody to answer.
-                let _ = self.unread.send(unread.why);
-            }
-            self.line.clear();
-            self.too_long = false;
-        }
+    pub fn new(inner: R, flights: InFlight) -> Watched<R> {
+        Watched { inner, flights }
     }
 }
 
-/// A line the SDK will not read: why (for the answer) and what the server's log says.
+/// A line that is not read: why (for the answer) and what the server's log says.
 #[derive(Debug, PartialEq)]
-struct Skipped {
-    why: String,
-    logged: String,
+pub struct Skipped {
+    pub why: String,
+    pub logged: String,
 }
 
 impl Skipped {
-    fn too_long() -> Skipped {
+    pub fn too_long() -> Skipped {
         let why = format!(
             "it is longer than {} MiB, the most this server reads",
             LONGEST >> 20
@@ -97,7 +49,7 @@ impl Skipped {
 
 /// Why a line of input is not JSON (the JSON-RPC parse error), if it is not; blank lines are
 /// nothing.
-fn not_json(line: &[u8], secrets: &crate::execute::Redactor) -> Option<Skipped> {
+pub fn not_json(line: &[u8], secrets: &crate::execute::Redactor) -> Option<Skipped> {
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     if line.trim_ascii().is_empty() {
         return None;
@@ -130,9 +82,6 @@ impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
         let before = buf.filled().len();
         let room = buf.remaining() > 0;
         let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &poll {
-            self.look(&buf.filled()[before..]);
-        }
         let hung_up = match &poll {
             // End of file: a read with room that brought nothing.
             Poll::Ready(Ok(())) => room && buf.filled().len() == before,

@@ -1,98 +1,362 @@
-//! The protocol's transport: rmcp's newline-delimited JSON-RPC over stdio, with a line that
-//! cannot be read as JSON answered by JSON-RPC's parse error (`-32700`) — which rmcp, on
-//! purpose, skips without a word.
+//! The protocol's transport: newline-delimited JSON-RPC over stdio, read and written here
+//! rather than by rmcp's `AsyncRwTransport`, so that every line that is no message is
+//! answered as JSON-RPC 2.0 says.
 //!
-//! rmcp's transport reads each line and drops one that is not JSON (its reason: a peer that
-//! echoes an answer back as more garbage would make an error storm; the other SDKs drop such
-//! lines too). A client that sends a broken request would then wait for an answer that never
-//! comes. Here the reader in `stdio.rs` sees every line as it passes and tells this transport
-//! of each one that is not JSON; the transport sends the parse error through rmcp's own
-//! writer, so the answer is one whole line among the others, never mixed into one of them. As
-//! MCP says for an error whose request id cannot be read, the answer has no `id`. The storm
-//! cannot start from here: the answer is valid JSON, so a peer echoing it back sends a line
-//! that is no parse error.
+//! rmcp's transport skips a line that is not JSON without a word (its reason: a peer that
+//! echoes an answer back as more garbage would make an error storm; the other SDKs skip such
+//! lines too), and answers JSON that is no message with `Invalid request` carrying no `id` at
+//! all. A client that sent a broken request then waited for an answer that never came, or got
+//! one that JSON-RPC 2.0 (and the official Python SDK, whose error has `id` required but
+//! nullable) does not read as an answer. Here each line is judged once:
+//!
+//! - a message: handed to rmcp;
+//! - blank, or a notification rmcp ignores for compatibility (`ignored_notification`, as rmcp
+//!   3.11's own rule): nothing;
+//! - not JSON, or longer than the longest line read: the parse error (`-32700`) with
+//!   `"id": null` (its id cannot be read);
+//! - JSON, but no JSON-RPC message (e.g. `{"id": 11, "method": "ping"}` without `"jsonrpc"`):
+//!   the invalid request error (`-32600`) with the line's `id` when it is a number or a
+//!   string, else `"id": null`.
+//!
+//! An answer is written by a task of its own through the one writer, so it is one whole line
+//! among the others, never mixed into one of them, and a cancelled `receive` (rmcp polls it in
+//! a `select!`) loses nothing. At the end of the input the answers still being written are
+//! awaited, so a client that sends one bad line and closes stdin still gets its answer. The
+//! storm cannot start from here: an answer is valid JSON-RPC, so a peer echoing it back sends
+//! a response, which is no error.
+
+use std::sync::Arc;
 
 use rmcp::RoleServer;
-use rmcp::model::ErrorData;
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
 
-/// Where the reader says why a line was not read.
-pub type Unread = UnboundedSender<String>;
-/// Where the transport hears it.
-pub type Notices = UnboundedReceiver<String>;
+use super::Log;
+use super::stdio::{LONGEST, Skipped, not_json};
 
-/// The reader's end and the transport's.
-pub fn notices() -> (Unread, Notices) {
-    unbounded_channel()
+/// JSON-RPC's error codes for a line that is no message.
+const PARSE_ERROR: i32 = -32700;
+const INVALID_REQUEST: i32 = -32600;
+
+/// The transport over `read` (stdin) and `write` (stdout).
+pub struct Lines<R, W> {
+    read: BufReader<R>,
+    /// The line read so far: kept across a cancelled `receive`.
+    line: Vec<u8>,
+    /// Dropping the rest of a line past `LONGEST`.
+    discarding: bool,
+    write: Arc<Mutex<Option<W>>>,
+    /// The answers to lines that were no message, still being written.
+    answering: Vec<JoinHandle<()>>,
+    log: Log,
+    /// What a logged line is scrubbed of: the secrets this process knows (a tool call that
+    /// is not JSON may still carry an output or a message holding one).
+    secrets: crate::execute::Redactor,
 }
 
-/// rmcp's transport, answering the lines it skips.
-pub struct Answering<T> {
-    inner: T,
-    unread: Notices,
+impl<R: tokio::io::AsyncRead, W> Lines<R, W> {
+    pub fn new(read: R, write: W, log: Log) -> Lines<R, W> {
+        Lines {
+            read: BufReader::new(read),
+            line: Vec::new(),
+            discarding: false,
+            write: Arc::new(Mutex::new(Some(write))),
+            answering: Vec::new(),
+            log,
+            secrets: crate::execute::Redactor::of_process(),
+        }
+    }
 }
 
-impl<T> Answering<T> {
-    pub fn new(inner: T, unread: Notices) -> Answering<T> {
-        Answering { inner, unread }
+/// What one read of a line found.
+enum Read {
+    /// A whole line is in `line`.
+    Line,
+    /// A line longer than `LONGEST` was dropped.
+    TooLong,
+    /// The input ended (or failed): nobody is left to read from.
+    End,
+}
+
+/// What a line is.
+#[derive(Debug)]
+enum Judged {
+    Message(Box<RxJsonRpcMessage<RoleServer>>),
+    Nothing,
+    /// An error to answer, and what the server's log says.
+    Answer(Answer, String),
+}
+
+/// The error answering a line that is no message: JSON-RPC 2.0's shape, `id` always present
+/// (null when it cannot be read), its fields in the order rmcp writes a message's.
+#[derive(Debug, serde::Serialize)]
+pub struct Answer {
+    jsonrpc: &'static str,
+    id: Value,
+    error: AnswerError,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct AnswerError {
+    code: i32,
+    message: String,
+}
+
+fn error(id: Value, code: i32, message: String) -> Answer {
+    Answer {
+        jsonrpc: "2.0",
+        id,
+        error: AnswerError { code, message },
     }
 }
 
 /// The answer to a line that is not JSON.
-pub fn parse_error(why: &str) -> TxJsonRpcMessage<RoleServer> {
-    TxJsonRpcMessage::<RoleServer>::error(
-        ErrorData::parse_error(
-            format!(
-                "Parse error: the line is not JSON ({why}); each message is one line of JSON-RPC"
-            ),
-            None,
-        ),
-        None,
+pub fn parse_error(why: &str) -> Answer {
+    error(
+        Value::Null,
+        PARSE_ERROR,
+        format!("Parse error: the line is not JSON ({why}); each message is one line of JSON-RPC"),
     )
 }
 
-impl<T: Transport<RoleServer>> Transport<RoleServer> for Answering<T> {
-    type Error = T::Error;
+/// The id a line that is no message carried, as its answer echoes it: a number or a string,
+/// else null (JSON-RPC: null when the id cannot be read).
+fn id_of(value: &Value) -> Value {
+    match value.get("id") {
+        Some(id @ (Value::Number(_) | Value::String(_))) => id.clone(),
+        _ => Value::Null,
+    }
+}
+
+/// rmcp 3.11's rule (pinned in Cargo.toml) for a notification it ignores rather than answers
+/// when it does not parse: one without `id` whose method is not MCP's, or that is under
+/// `notifications/` but not one MCP defines.
+fn ignored_notification(value: &Value) -> bool {
+    const METHODS: &[&str] = &[
+        "initialize",
+        "ping",
+        "server/discover",
+        "prompts/get",
+        "prompts/list",
+        "resources/list",
+        "resources/read",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "resources/templates/list",
+        "subscriptions/listen",
+        "tools/call",
+        "tools/list",
+        "completion/complete",
+        "elicitation/create",
+        "logging/setLevel",
+        "roots/list",
+        "sampling/createMessage",
+    ];
+    const NOTIFICATIONS: &[&str] = &[
+        "notifications/cancelled",
+        "notifications/initialized",
+        "notifications/message",
+        "notifications/progress",
+        "notifications/prompts/list_changed",
+        "notifications/resources/list_changed",
+        "notifications/resources/updated",
+        "notifications/roots/list_changed",
+        "notifications/subscriptions/acknowledged",
+        "notifications/tools/list_changed",
+    ];
+    let Some(method) = value.get("method").and_then(Value::as_str) else {
+        return false;
+    };
+    let standard = NOTIFICATIONS.contains(&method);
+    (value.get("id").is_none() && !standard && !METHODS.contains(&method))
+        || (method.starts_with("notifications/") && !standard)
+}
+
+/// Judge one line (its newline taken off).
+fn judge(line: &[u8], secrets: &crate::execute::Redactor) -> Judged {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    if line.trim_ascii().is_empty() {
+        return Judged::Nothing;
+    }
+    if let Some(Skipped { why, logged }) = not_json(line, secrets) {
+        return Judged::Answer(parse_error(&why), logged);
+    }
+    match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(line) {
+        Ok(message) => Judged::Message(Box::new(message)),
+        Err(_) => {
+            let Ok(value) = serde_json::from_slice::<Value>(line) else {
+                // `not_json` read it: not reached; answered as not JSON all the same.
+                return Judged::Answer(parse_error("it could not be read"), String::new());
+            };
+            if ignored_notification(&value) {
+                return Judged::Nothing;
+            }
+            let text = String::from_utf8_lossy(line);
+            let text = secrets.redact(&text);
+            let shown = crate::render::clip(&text, 81);
+            Judged::Answer(
+                error(
+                    id_of(&value),
+                    INVALID_REQUEST,
+                    "Invalid request: the line is JSON but no JSON-RPC 2.0 message (an object with \"jsonrpc\": \"2.0\" and a \"method\", or an \"id\" with a \"result\" or an \"error\")".into(),
+                ),
+                format!(
+                    "answered a line that is no JSON-RPC message with an invalid request error: {}",
+                    crate::render::one_line(&shown)
+                ),
+            )
+        }
+    }
+}
+
+/// Write `line` (one message and its newline) whole, unless the output is closed.
+async fn write_line<W: AsyncWrite + Unpin>(
+    write: &Mutex<Option<W>>,
+    line: &[u8],
+) -> std::io::Result<()> {
+    let mut write = write.lock().await;
+    let Some(out) = write.as_mut() else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotConnected,
+            "the output is closed",
+        ));
+    };
+    out.write_all(line).await?;
+    out.flush().await
+}
+
+fn framed(value: &impl serde::Serialize) -> std::io::Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+impl<R: tokio::io::AsyncRead + Unpin, W> Lines<R, W> {
+    /// Read up to the end of a line into `line`. Cancel-safe: `fill_buf` takes nothing if
+    /// cancelled, and the copy and `consume` have no await between them.
+    async fn read_line(&mut self) -> Read {
+        loop {
+            let (taken, found) = {
+                let available = match self.read.fill_buf().await {
+                    Ok(available) if !available.is_empty() => available,
+                    _ => return Read::End,
+                };
+                let newline = available.iter().position(|b| *b == b'\n');
+                let take = newline.map_or(available.len(), |at| at + 1);
+                if self.discarding {
+                    if newline.is_some() {
+                        self.discarding = false;
+                    }
+                    (take, None)
+                } else if self.line.len().saturating_add(take) > LONGEST {
+                    self.line.clear();
+                    self.discarding = newline.is_none();
+                    (take, Some(Read::TooLong))
+                } else {
+                    self.line.extend_from_slice(&available[..take]);
+                    (take, newline.map(|_| Read::Line))
+                }
+            };
+            self.read.consume(taken);
+            if let Some(found) = found {
+                return found;
+            }
+        }
+    }
+}
+
+impl<R, W> Lines<R, W>
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    /// Answer a line that was no message, on a task of its own.
+    fn answer(&mut self, answer: Answer, logged: &str) {
+        if !logged.is_empty() {
+            (self.log)(logged);
+        }
+        self.answering.retain(|task| !task.is_finished());
+        let write = Arc::clone(&self.write);
+        self.answering.push(tokio::spawn(async move {
+            if let Ok(line) = framed(&answer) {
+                // Only a closed stdout fails it: nobody is left to tell.
+                let _ = write_line(&write, &line).await;
+            }
+        }));
+    }
+}
+
+impl<R, W> Transport<RoleServer> for Lines<R, W>
+where
+    R: tokio::io::AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
 
     fn send(
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        self.inner.send(item)
+        let write = Arc::clone(&self.write);
+        let line = framed(&item);
+        async move { write_line(&write, &line?).await }
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
-            // Both branches may be cancelled (rmcp polls `receive` in a `select!`) without
-            // losing anything: rmcp's read keeps a partial line, and a notice is taken only
-            // when its answer is handed to a task of its own.
-            tokio::select! {
-                biased;
-                Some(why) = self.unread.recv() => {
-                    let sending = self.inner.send(parse_error(&why));
-                    tokio::spawn(async move {
-                        // Only a closed stdout fails it: nobody is left to tell.
-                        let _ = sending.await;
-                    });
+            match self.read_line().await {
+                Read::Line => {}
+                Read::TooLong => {
+                    let Skipped { why, logged } = Skipped::too_long();
+                    self.answer(parse_error(&why), &logged);
+                    continue;
                 }
-                message = self.inner.receive() => return message,
+                Read::End => {
+                    // The answers to the last lines still reach the client before the session
+                    // ends (awaiting a handle does not cancel it if this is cancelled).
+                    for task in &mut self.answering {
+                        let _ = task.await;
+                    }
+                    self.answering.clear();
+                    return None;
+                }
+            }
+            let line = std::mem::take(&mut self.line);
+            match judge(line.strip_suffix(b"\n").unwrap_or(&line), &self.secrets) {
+                Judged::Message(message) => return Some(*message),
+                Judged::Nothing => {}
+                Judged::Answer(answer, logged) => self.answer(answer, &logged),
             }
         }
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.inner.close().await
+        let mut write = self.write.lock().await;
+        if let Some(mut out) = write.take() {
+            out.flush().await?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execute::Redactor;
+
+    fn answer(line: &str) -> Value {
+        match judge(line.as_bytes(), &Redactor::default()) {
+            Judged::Answer(answer, _) => serde_json::to_value(answer).unwrap(),
+            other => panic!("not answered: {other:?}"),
+        }
+    }
 
     #[test]
-    fn a_parse_error_is_json_rpcs_minus_32700_without_an_id() {
+    fn a_parse_error_is_json_rpcs_minus_32700_with_a_null_id() {
         let answer =
             serde_json::to_value(parse_error("expected value at line 1 column 1")).unwrap();
         assert_eq!(answer["jsonrpc"], "2.0");
@@ -104,6 +368,51 @@ mod tests {
                 .contains("expected value at line 1 column 1"),
             "{answer}"
         );
-        assert!(answer.get("id").is_none(), "{answer}");
+        assert_eq!(answer.get("id"), Some(&Value::Null), "{answer}");
+    }
+
+    /// JSON that is no message was answered by rmcp with an error carrying no `id`; its id is
+    /// echoed when it can be read, and null otherwise.
+    #[test]
+    fn an_invalid_request_echoes_its_id_or_answers_with_a_null_id() {
+        let echoed = answer(r#"{"id": 11, "method": "ping"}"#);
+        assert_eq!(echoed["error"]["code"], -32600, "{echoed}");
+        assert_eq!(echoed["id"], 11, "{echoed}");
+        assert_eq!(answer(r#"{"jsonrpc": "2.0", "id": "a"}"#)["id"], "a");
+        for line in ["[1, 2]", "5", r#"{"jsonrpc": "2.0", "id": {"x": 1}}"#] {
+            let answered = answer(line);
+            assert_eq!(answered["error"]["code"], -32600, "{line}: {answered}");
+            assert_eq!(answered.get("id"), Some(&Value::Null), "{line}: {answered}");
+        }
+        assert_eq!(answer("not json\r")["id"], Value::Null);
+    }
+
+    #[test]
+    fn messages_blank_lines_and_ignored_notifications_are_not_answered() {
+        assert!(matches!(
+            judge(
+                br#"{"jsonrpc": "2.0", "id": 1, "method": "ping"}"#,
+                &Redactor::default()
+            ),
+            Judged::Message(_)
+        ));
+        for line in [
+            "",
+            " \r",
+            r#"{"jsonrpc": "2.0", "method": "$/lsp/thing", "params": 5}"#,
+            r#"{"jsonrpc": "2.0", "method": "notifications/custom", "params": 5}"#,
+        ] {
+            assert!(
+                matches!(
+                    judge(line.as_bytes(), &Redactor::default()),
+                    Judged::Nothing
+                ),
+                "{line}"
+            );
+        }
+        // A notification MCP defines, whose params do not fit: answered (null id).
+        let answered =
+            answer(r#"{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": 5}"#);
+        assert_eq!(answered.get("id"), Some(&Value::Null), "{answered}");
     }
 }

@@ -457,12 +457,22 @@ impl Ctx {
     }
 
     fn find_error(&self, e: FindError, extra: &[&str]) -> CommandError {
-        let (group, noun) = match e_kind(&e) {
+        let kind = e_kind(&e);
+        let (group, noun) = match kind {
             Some(RunKind::Scenario) => ("orchestrate", "scenario"),
             Some(RunKind::Workflow) => ("workflow", "workflow"),
             None => ("workflow", "workflow"),
         };
-        let history = format!("{} lists them", self.cmd(&[group, "history"]));
+        // The history of the kind looked among (an ambiguous prefix under `orchestrate` was
+        // sent to `workflow history`, which does not list scenario runs); both for any kind.
+        let history = match kind {
+            Some(_) => format!("{} lists them", self.cmd(&[group, "history"])),
+            None => format!(
+                "{} and {} list them",
+                self.cmd(&["workflow", "history"]),
+                self.cmd(&["orchestrate", "history"])
+            ),
+        };
         match e {
             FindError::NoRuns { kind: None } => self.no_runs_of_any_kind(),
             FindError::NoRuns { .. } => CommandError::bad_input(e.to_string()).hint(format!(
@@ -485,7 +495,9 @@ impl Ctx {
                     return err.hint(self.how_to_start(group, noun, &entry));
                 }
                 if let Some(best) = suggestions.first() {
-                    err = err.hint(format!("did you mean the {noun} `{best}`?"));
+                    // Among runs of any kind, it may be a scenario's.
+                    let of = if kind.is_some() { noun } else { "run" };
+                    err = err.hint(format!("did you mean the {of} `{best}`?"));
                 }
                 err.hint(history)
             }
@@ -514,6 +526,7 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
     match e {
         FindError::NoRuns { kind }
         | FindError::NotFound { kind, .. }
+        | FindError::Ambiguous { kind, .. }
         | FindError::NoneUnfinished { kind, .. }
         | FindError::OtherKind { kind, .. } => *kind,
         _ => None,

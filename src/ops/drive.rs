@@ -9,7 +9,7 @@ use crate::definition::{parse_scenario, parse_workflow, read_definition, snapsho
 use crate::event::{Driver, Operator, RunKind, RunStarted};
 use crate::execute::{
     DriveContext, DriveEnd, DriveError, DriverLock, Holder, Journal, Observer, StopFlag,
-    WriteBehind, drive, rfc3339,
+    WriteBehind, drive,
 };
 use crate::render::{render_outcome, render_outcome_line};
 
@@ -130,12 +130,7 @@ pub fn parse_pairs_from(
 }
 
 pub fn holder(actor: &str) -> Holder {
-    Holder {
-        pid: std::process::id(),
-        host: hostname(),
-        actor: actor.to_string(),
-        since: rfc3339(SystemTime::now()),
-    }
+    Holder::this_process(actor)
 }
 
 pub fn driver() -> Driver {
@@ -612,6 +607,7 @@ mod tests {
     #[test]
     fn a_driver_whose_attempt_was_superseded_fails_it_is_not_bad_input() {
         let superseded = DriveError::Journal(JournalError::Decide(DecideError::AttemptMismatch {
+            noun: "step",
             step: "a".into(),
             expected: 2,
             got: 1,

@@ -19,7 +19,12 @@ pub enum FindError {
         suggestions: Vec<String>,
     },
     #[error("`{}` matches {count} runs; give more of the id", shown(.query))]
-    Ambiguous { query: String, count: usize },
+    Ambiguous {
+        /// The kind looked among, whose history lists the runs.
+        kind: Option<RunKind>,
+        query: String,
+        count: usize,
+    },
     #[error("{} `{}` has no unfinished run", kind_noun(*.kind), shown(.name))]
     NoneUnfinished { kind: Option<RunKind>, name: String },
     /// The query names a run of the other kind (`workflow status` of a scenario run).
@@ -160,6 +165,7 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
             [] => {}
             _ => {
                 return Err(FindError::Ambiguous {
+                    kind: scope.kind,
                     query: query.to_string(),
                     count: store.count_runs(&by_id)? as usize,
                 });

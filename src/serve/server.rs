@@ -326,6 +326,8 @@ impl Bound {
     /// library's calls run on tokio's blocking pool.
     pub fn run(self) -> Result<(), CommandError> {
         let stop = crate::execute::StopFlag::install();
+        // It serves many runs: an abort of one it holds never signals it (`Holder::shared`).
+        crate::execute::serve_many();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(64)

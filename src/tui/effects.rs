@@ -113,15 +113,7 @@ fn open_store(settings: &Settings) -> Result<Box<dyn EventStore>, OperatorError>
 }
 
 fn holder(actor: &str) -> Holder {
-    Holder {
-        pid: std::process::id(),
-        host: nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "localhost".into()),
-        actor: actor.to_string(),
-        since: rfc3339(SystemTime::now()),
-    }
+    Holder::this_process(actor)
 }
 
 /// `orchestrate start|complete|fail` for one phase, then a background driver if the run has

@@ -390,6 +390,7 @@ mod tests {
             host: "h".into(),
             actor: "t".into(),
             since: "now".into(),
+            shared: false,
         };
         let lock = DriverLock::acquire(home.path(), "RUN1", &holder).unwrap();
         let alive = |msgs: Vec<Msg>| {

@@ -43,6 +43,8 @@ pub enum TuiError {
 /// Run the TUI on this terminal until the user quits. The terminal is put back as it was
 /// however this ends (quit, error or panic).
 pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
+    // It acts on many runs: an abort of one it holds for an instant never signals it.
+    crate::execute::serve_many();
     let catalog = crate::definition::Catalog::new(settings.home.clone(), settings.cwd.clone());
     let mut app = App::new(
         settings.actor.clone(),

@@ -354,8 +354,58 @@ async def every_tool_result(argv):
     print(json.dumps({"run_id": run_id, "scenario": scenario}))
 
 
+async def abort_a_driven_run(argv):
+    """A run the server drives (its `run` call in flight) aborted by the `abort` tool, then
+    one aborted by `cortex workflow abort` from a shell: each `run` call answers with the
+    aborted run, and the server answers the next call. Before, the abort sent SIGTERM to the
+    run's holder, the server itself, and the server ended (`cortex mcp: done`)."""
+    _, _, binary, home, project = argv
+    async with client(argv, "pytest-abort", "legacy") as c:
+
+        async def running():
+            doc = None
+            for _ in range(900):
+                result = await c.call_tool("status", {"kind": "workflow"})
+                # Before the run is recorded: a tool error (no runs yet), or the last one.
+                doc = json.loads(result.content[0].text)
+                if (not result.is_error and doc["status"] == "running"
+                        and step(doc, "S")["status"] == "running"):
+                    return doc["run_id"]
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"the run never ran its step: {doc}")
+
+        aborted = []
+        for how in ["tool", "cli"]:
+            driving = asyncio.create_task(
+                c.call_tool("run", {"kind": "workflow", "name": "o"})
+            )
+            run_id = await running()
+            if how == "tool":
+                doc = document(await c.call_tool("abort", {"kind": "workflow", "run": run_id}),
+                               None)
+                assert doc["status"] == "aborted", doc
+            else:
+                shell = await asyncio.create_subprocess_exec(
+                    binary, "workflow", "abort", run_id,
+                    env={"CORTEX_HOME": home, "NO_COLOR": "1"}, cwd=project,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )
+                out, err = await shell.communicate()
+                # Exit 1: the run was aborted (SPEC's exit codes).
+                assert shell.returncode == 1 and b"aborted" in out, (shell.returncode, out, err)
+            doc = document(await driving, None)
+            assert doc["status"] == "aborted", doc
+            # The server is still there: another call is answered.
+            listed = document(await c.call_tool("list", {"kind": "workflow"}), 0, "list")
+            assert "o" in [w["name"] for w in listed], listed
+            aborted.append(run_id)
+    print(json.dumps({"aborted": aborted}))
+
+
 CHECKS = {
-    f.__name__: f for f in [feature_development, scenario_manual, bad_input, every_tool_result]
+    f.__name__: f
+    for f in [feature_development, scenario_manual, bad_input, every_tool_result,
+              abort_a_driven_run]
 }
 
 if __name__ == "__main__":
