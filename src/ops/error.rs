@@ -208,7 +208,7 @@ impl From<StoreError> for CommandError {
                     .command(&["log", "verify", "--file", "COPY/cortex.db"])
                     .then(")"),
             ),
-            StoreError::Full(_) => Some("free disk space, then resume; nothing recorded was lost".into()),
+            StoreError::Full(_) => Some("free disk space, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into()),
             StoreError::Busy => Some("another cortex process is writing; try again".into()),
             StoreError::Conflict { .. } => Some(
                 Hint::from("another process recorded events for this run meanwhile; check ")

@@ -60,6 +60,45 @@ fn map_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Below this much free space in the log's folder, an I/O error of SQLite is taken for a full
+/// disk: SQLite's `-shm` index alone takes 32 KiB, and a write adds pages to the `-wal`.
+const NEARLY_FULL: u64 = 1 << 20;
+
+/// Why the file system holding the log at `path` is full, if it is (almost no space, or no
+/// inode left for a `-shm` or `-wal` file). SQLite reports a full disk as `SQLITE_FULL` only
+/// when a write into the log's pages fails; where it cannot create or grow the `-shm` index
+/// (at the first read of every opening), it says "disk I/O error" or "unable to open": this
+/// tells those apart from a damaged file. Asked only once SQLite has failed.
+fn disk_full(path: &Path) -> Option<String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let fs = nix::sys::statvfs::statvfs(dir).ok()?;
+    let free = (fs.blocks_available() as u64).saturating_mul(fs.fragment_size() as u64);
+    if free < NEARLY_FULL {
+        Some(format!("{} has {} KiB free", dir.display(), free / 1024))
+    } else if fs.files() > 0 && fs.files_available() == 0 {
+        Some(format!("{} has no inode free", dir.display()))
+    } else {
+        None
+    }
+}
+
+/// `e` as `Full` where the log's disk is full and SQLite's error could be its doing (an I/O
+/// error, a file it could not open or create): otherwise as it is.
+fn full_or(path: &Path, e: rusqlite::Error) -> Result<rusqlite::Error, StoreError> {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
+            match disk_full(path) {
+                Some(why) => Err(StoreError::Full(format!("{e} ({why})"))),
+                None => Ok(e),
+            }
+        }
+        _ => Ok(e),
+    }
+}
+
 /// Why `path` cannot be written, if it cannot: the file itself, or its folder, where SQLite
 /// keeps the `-wal` and `-shm` files beside it. Asked only once opening for writing failed.
 fn read_only_reason(path: &Path) -> Option<String> {
@@ -128,15 +167,20 @@ impl SqliteStore {
     /// (it is never written to: open it with `open_read`).
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let shown = path.display().to_string();
-        let failed = |e: rusqlite::Error| match e.sqlite_error_code() {
-            Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly) => match read_only_reason(path) {
-                Some(reason) => StoreError::ReadOnly(reason),
-                None => StoreError::Open {
-                    path: shown.clone(),
-                    source: e,
+        // A full disk first: SQLite cannot create or grow the `-shm` index there, and says
+        // "disk I/O error" or "unable to open" at the first read.
+        let failed = |e: rusqlite::Error| match full_or(path, e) {
+            Err(full) => full,
+            Ok(e) => match e.sqlite_error_code() {
+                Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly) => match read_only_reason(path) {
+                    Some(reason) => StoreError::ReadOnly(reason),
+                    None => StoreError::Open {
+                        path: shown.clone(),
+                        source: e,
+                    },
                 },
+                _ => map_err(e),
             },
-            _ => map_err(e),
         };
         let conn = Connection::open(path).map_err(&failed)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
@@ -155,8 +199,12 @@ impl SqliteStore {
             snapshots: true,
             indexed: true,
         };
-        // A newer cortex's log is refused before anything here changes it.
-        store.version = store.user_version()?;
+        // A newer cortex's log is refused before anything here changes it. (The first read:
+        // where SQLite makes the `-shm` index.)
+        store.version = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&failed)?;
         store.refuse_newer(store.version)?;
         store.enable_wal().map_err(&failed)?;
         store.set_durability(durability)?;
@@ -184,6 +232,29 @@ impl SqliteStore {
         };
         let conn = match Self::connect_read(path, "mode=ro") {
             Ok(conn) => conn,
+            // A full disk: SQLite cannot make the `-shm` index it reads a WAL log through
+            // (it says "disk I/O error", or "unable to open" where no inode is left). The log
+            // is read immutable, as on read-only media: no writer can be appending to it now
+            // (a writer's index would be there already). Events only in the `-wal` need that
+            // index: then the full disk is the error, never a damaged file.
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::DiskFull)
+                ) && path.is_file()
+                    && disk_full(path).is_some() =>
+            {
+                if wal_has_frames(path) {
+                    let why = disk_full(path).unwrap_or_default();
+                    return Err(StoreError::Full(format!(
+                        "{shown}-wal holds events that can be read only through {shown}-shm, and there is no room to make it ({why}; SQLite said: {e})"
+                    )));
+                }
+                Self::connect_read(path, "immutable=1").map_err(|e| match full_or(path, e) {
+                    Ok(e) => open_err(e),
+                    Err(full) => full,
+                })?
+            }
             Err(e) if e.sqlite_error_code() == Some(ErrorCode::CannotOpen) && path.is_file() => {
                 if wal_has_frames(path) {
                     return Err(StoreError::WalUnreadable { path: shown });
@@ -211,7 +282,12 @@ impl SqliteStore {
                     Err(_) => return Err(open_err(e)),
                 }
             }
-            Err(e) => return Err(open_err(e)),
+            Err(e) => {
+                return Err(match full_or(path, e) {
+                    Ok(e) => open_err(e),
+                    Err(full) => full,
+                });
+            }
         };
         let mut store = SqliteStore {
             conn,
