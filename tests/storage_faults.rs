@@ -544,3 +544,101 @@ fn a_full_disk_is_read_and_a_write_says_the_disk_is_full_not_damaged() {
     assert_eq!(verify.json()["ok"], true, "{}", verify.stderr);
     assert_eq!(verify.json()["runs"], 1, "the refused run recorded nothing");
 }
+
+/// Give `path` and everything under it to `uid`.
+fn chown_tree(path: &std::path::Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
+    if path.is_dir() && !path.is_symlink() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            chown_tree(&entry.unwrap().path(), uid);
+        }
+    }
+}
+
+/// The adversarial review's case: a home its user owns but whose `logs/` is root's (mode
+/// 755), run as that user. Every attempt "could not start: cannot prepare
+/// …/runs/<id>/work/step-…-attempt-N.out: Permission denied" — a path that was writable, not
+/// the `logs/` folder that was not — and each was recorded as a failed attempt of the step,
+/// spending its retries and running `on_failure: rollback` (undoing real work) for a fault of
+/// cortex's own home. Now the run is paused before anything runs, with an error naming
+/// `logs/`, no failed attempt and no rollback; once `logs/` is writable, `resume` completes it.
+#[test]
+fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_step() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: prep, prompt: prepare, rollback: 'touch rolled-back'}\n  - name: a\n    run: 'echo ran >> count; echo x=1 >> \"$CORTEX_OUTPUT\"'\n    retry: {max_retry_attempts: 2, backoff: 1ms}\n    on_failure: rollback\n",
+    );
+    const NOBODY: u32 = 65534;
+    chown_tree(env.dir.path(), NOBODY);
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = env.home().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = env.command(args);
+        cmd.uid(NOBODY).gid(NOBODY);
+        cmd.output().map(|o| {
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+    };
+    let Ok((code, _, _)) = as_nobody(&["--version"]) else {
+        eprintln!("skipped: this test cannot run a command as another user here");
+        return;
+    };
+    assert_eq!(code, 0);
+    if std::fs::write(logs.join("probe"), "")
+        .and_then(|()| std::fs::remove_file(logs.join("probe")))
+        .is_err()
+    {
+        eprintln!("skipped: root cannot write in the folder it made here");
+        return;
+    }
+
+    // `prep` is done by a person (nothing of it is written in `logs/`); reporting it drives
+    // the run on to `a`, whose attempts meet the unwritable folder.
+    let (code, stdout, stderr) = as_nobody(&["workflow", "run", "w"]).unwrap();
+    assert_eq!(code, 3, "waits on prep: {stdout}{stderr}");
+    let (code, stdout, stderr) = as_nobody(&["workflow", "step", "complete", "prep"]).unwrap();
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let logs_shown = logs.display().to_string();
+    assert!(
+        stderr.contains(&logs_shown) && stderr.contains("Permission denied"),
+        "the error names logs/: {stderr}"
+    );
+    assert!(!stderr.contains("/work/step-"), "{stderr}");
+    assert!(
+        stderr.contains("hint:") && stderr.contains("resume"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let status = env.status(None);
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(types.contains(&"run_paused".to_string()), "{types:?}");
+    assert!(
+        !types
+            .iter()
+            .any(|t| t.contains("fail") || t.contains("retry") || t.contains("rollback")),
+        "no failed attempt, retry or rollback: {types:?}"
+    );
+    assert!(!env.file("rolled-back").exists(), "nothing was rolled back");
+    assert!(!env.file("count").exists(), "nothing ran");
+
+    std::os::unix::fs::chown(&logs, Some(NOBODY), Some(NOBODY)).unwrap();
+    let (code, stdout, stderr) = as_nobody(&["workflow", "resume"]).unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(env.status(None)["status"], "completed");
+    assert_eq!(common::lines(&env.file("count")), ["ran"], "a ran once");
+    assert!(!env.file("rolled-back").exists());
+}

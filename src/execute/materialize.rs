@@ -213,10 +213,23 @@ fn real_folder(path: &Path) -> std::io::Result<()> {
                 match std::fs::create_dir(path) {
                     // Made by another process meanwhile: look again.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    other => return other,
+                    // Named: the error is shown far from here (an attempt that cannot start,
+                    // derived files not written), and which folder refused is the point.
+                    Err(e) => {
+                        return Err(std::io::Error::new(
+                            e.kind(),
+                            format!("cannot create the folder {}: {e}", path.display()),
+                        ));
+                    }
+                    Ok(()) => return Ok(()),
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot look at {}: {e}", path.display()),
+                ));
+            }
         }
     }
 }

@@ -27,6 +27,12 @@ pub enum AttemptOutcome {
     Stopped,
     /// The run's time limit passed during the attempt.
     RunDeadline,
+    /// Nothing ran: cortex cannot make or write its own files for the attempt in its home
+    /// (the `runs/<run>/work/` folder or the attempt's output file there, the `logs/<run>/`
+    /// folder of its whole output). A fault of the home, not of the step: no failed attempt
+    /// is recorded (retries and `on_failure` are for what the step does); the driver pauses
+    /// the run with this reason, which names the path, and stops with an error.
+    HomeFault(String),
 }
 
 /// How a compensation went.
@@ -706,6 +712,37 @@ fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Ve
 }
 
 impl PreparedAttempt {
+    /// Make the attempt's files' folders in the home and check that cortex may write in them,
+    /// before anything runs; the error names the path at fault. The step creates its output
+    /// file if it has outputs; one a crashed attempt of the same number left behind must not
+    /// be read as this attempt's. `work/` must be a real folder: the notes of groups in
+    /// flight and the outputs are never written through a link. The whole-output file is
+    /// created at the attempt's first line (`process.rs`): its folder is checked writable
+    /// here, so that it is not silently left unwritten.
+    fn prepare_home(&self) -> Result<(), String> {
+        use nix::unistd::{AccessFlags, eaccess};
+        let work =
+            super::run_folder(&self.home, &self.run_id, Some("work")).map_err(|e| e.to_string())?;
+        let logs =
+            super::materialize::logs_folder(&self.home, &self.run_id).map_err(|e| e.to_string())?;
+        for dir in [&work, &logs] {
+            eaccess(dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+                format!(
+                    "cannot write in {}: {}",
+                    dir.display(),
+                    std::io::Error::from(e)
+                )
+            })?;
+        }
+        match std::fs::remove_file(&self.output_file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                "cannot remove {}, left by an earlier attempt of the same number: {e}",
+                self.output_file.display()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Run it and say how it went.
     pub fn run(self, runner: &Runner, on_line: LineSink<'_>) -> AttemptOutcome {
         self.run_watched(runner, on_line, &mut || false)
@@ -768,24 +805,8 @@ impl PreparedAttempt {
             }
             return outcome;
         }
-        // The step creates the file if it has outputs; one a crashed attempt of the same
-        // number left behind must not be read as this attempt's. `work/` must be a real
-        // folder: the notes of groups in flight and the outputs are never written through a
-        // link.
-        let prepared = super::run_folder(&self.home, &self.run_id, Some("work"))
-            .and_then(|_| super::materialize::logs_folder(&self.home, &self.run_id))
-            .and_then(|_| match std::fs::remove_file(&self.output_file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            });
-        if let Err(e) = prepared {
-            let error = format!("cannot prepare {}: {e}", self.output_file.display());
-            return report(
-                AttemptEnd::SpawnFailed { error },
-                Vec::new(),
-                String::new(),
-                Vec::new(),
-            );
+        if let Err(problem) = self.prepare_home() {
+            return AttemptOutcome::HomeFault(problem);
         }
         let mut note = None;
         let result = super::process::run_process_watched(

@@ -54,6 +54,9 @@ pub fn drive_scenario(
     // The leases of the units this driver runs as a worker (`Dispatch::shared`).
     let mut leases: BTreeMap<String, Lease> = BTreeMap::new();
     let mut pause_reason: Option<String> = None;
+    // An attempt could not be prepared for a fault of the home (`AttemptOutcome::HomeFault`):
+    // no phase starts any more, and once those running have ended the run is paused.
+    let mut home_fault: Option<String> = None;
     let mut reaped_at = Instant::now();
     // The journal caught up with the log when it was opened or last appended, just before
     // this drive: the first turn does not read it again. Also set after a pre-validation
@@ -89,7 +92,20 @@ pub fn drive_scenario(
             }
         }
         while let Ok(msg) = rx.try_recv() {
-            handle(journal, ctx, &mut workers, &mut leases, msg)?;
+            handle(
+                journal,
+                ctx,
+                &mut workers,
+                &mut leases,
+                &mut home_fault,
+                msg,
+            )?;
+        }
+        if !halt.is_set()
+            && workers.is_empty()
+            && let Some(problem) = home_fault.take()
+        {
+            return super::session::home_fault(journal, ctx, problem);
         }
         if halt.is_set() {
             if workers.is_empty() {
@@ -99,7 +115,14 @@ pub fn drive_scenario(
                 }
                 return record_stop(journal, ctx);
             }
-            wait(journal, ctx, &rx, &mut workers, &mut leases)?;
+            wait(
+                journal,
+                ctx,
+                &rx,
+                &mut workers,
+                &mut leases,
+                &mut home_fault,
+            )?;
             continue;
         }
         if !journal.state.pre_validated && journal.state.phase == RunPhase::Running {
@@ -221,7 +244,7 @@ pub fn drive_scenario(
                     needs_secrets = true;
                     continue;
                 }
-                if ctx.dispatch.draining() {
+                if ctx.dispatch.draining() || home_fault.is_some() {
                     continue;
                 }
             }
@@ -323,7 +346,14 @@ pub fn drive_scenario(
             );
             return Ok(DriveEnd::Waiting(waiting.join(", ")));
         }
-        wait(journal, ctx, &rx, &mut workers, &mut leases)?;
+        wait(
+            journal,
+            ctx,
+            &rx,
+            &mut workers,
+            &mut leases,
+            &mut home_fault,
+        )?;
     }
 }
 
@@ -354,11 +384,12 @@ fn wait(
     rx: &mpsc::Receiver<Msg>,
     workers: &mut BTreeSet<String>,
     leases: &mut BTreeMap<String, Lease>,
+    home_fault: &mut Option<String>,
 ) -> Result<(), DriveError> {
     // Nothing staged waits with the driver: a finished phase is in the log before it sleeps.
     flush(journal, ctx)?;
     match rx.recv_timeout(Duration::from_millis(100)) {
-        Ok(msg) => handle(journal, ctx, workers, leases, msg),
+        Ok(msg) => handle(journal, ctx, workers, leases, home_fault, msg),
         Err(_) => Ok(()),
     }
 }
@@ -368,6 +399,7 @@ fn handle(
     ctx: &mut DriveContext<'_>,
     workers: &mut BTreeSet<String>,
     leases: &mut BTreeMap<String, Lease>,
+    home_fault: &mut Option<String>,
     msg: Msg,
 ) -> Result<(), DriveError> {
     match msg {
@@ -401,7 +433,12 @@ fn handle(
                         announce(journal, ctx, &events);
                         Ok(())
                     }
-                    AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => {
+                    AttemptOutcome::Stopped
+                    | AttemptOutcome::RunDeadline
+                    | AttemptOutcome::HomeFault(_) => {
+                        if let AttemptOutcome::HomeFault(problem) = outcome {
+                            home_fault.get_or_insert(problem);
+                        }
                         shared.keeper.forget(&lease);
                         journal.flush()?;
                         let _ = journal.nested(|store, _, _| store.release_lease(&lease));
@@ -416,6 +453,11 @@ fn handle(
                 }
                 // Ended by a stop or the time limit: the stop or pause records it.
                 AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => Ok(()),
+                // Nothing ran: the pause, once no phase runs here, records its end.
+                AttemptOutcome::HomeFault(problem) => {
+                    home_fault.get_or_insert(problem);
+                    Ok(())
+                }
             }
         }
     }

@@ -87,6 +87,24 @@ pub enum DriveError {
     /// The run has secret inputs (the log holds `***` for them) this process was not given.
     #[error("the values of secret inputs {} are not in the log; give them again", .0.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
     MissingSecretInputs(Vec<String>),
+    /// cortex cannot write its own files in its home (`AttemptOutcome::HomeFault`, which
+    /// names the path): the run was paused with this reason, and goes on with `resume` once
+    /// that is fixed.
+    #[error("cortex cannot write its own files in its home, so the run was paused: {0}")]
+    Home(String),
+}
+
+/// Where a drive ends when an attempt could not be prepared for a fault of the home: the run
+/// is paused (the attempt in flight is interrupted, not failed: no retry is spent and no
+/// `on_failure` runs), and the drive stops with the error.
+pub(crate) fn home_fault(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    problem: String,
+) -> Result<DriveEnd, DriveError> {
+    let reason = format!("cortex cannot write its own files in its home: {problem}");
+    record(journal, ctx, Command::Pause { reason })?;
+    Err(DriveError::Home(problem))
 }
 
 /// Submit a command, tell the observer, and rewrite derived files the events changed.

@@ -338,8 +338,14 @@ pub(crate) fn drive_workflow(
                 if let Some(e) = failed {
                     return Err(e.into());
                 }
-                if let AttemptOutcome::Report(report) = outcome {
-                    journal.stage(Command::FinishAttempt(report))?;
+                match outcome {
+                    AttemptOutcome::Report(report) => {
+                        journal.stage(Command::FinishAttempt(report))?;
+                    }
+                    AttemptOutcome::HomeFault(problem) => {
+                        return super::session::home_fault(journal, ctx, problem);
+                    }
+                    AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => {}
                 }
             }
             Next::Compensate { index } => {

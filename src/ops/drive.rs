@@ -164,6 +164,17 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
         }
         DriveError::Journal(j) => CommandError::from(j),
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
+        // The home, not the step: nothing ran, no attempt was counted as failed.
+        e @ DriveError::Home(_) => {
+            let group = match kind {
+                RunKind::Scenario => "orchestrate",
+                RunKind::Workflow => "workflow",
+            };
+            CommandError::new(exit::FAILED, e.to_string()).hint(format!(
+                "make that path writable by the user cortex runs as (its owner or mode; or free space if the disk is full); nothing ran and no attempt was counted as failed; then {}",
+                ctx.cmd(&[group, "resume", run_id])
+            ))
+        }
         DriveError::MissingSecretInputs(missing) => {
             super::workflow::missing_secret_inputs(ctx, run_id, kind, &missing)
         }

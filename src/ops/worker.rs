@@ -614,6 +614,29 @@ fn run_unit(
                 applied,
             )))
         }
+        // Nothing ran: this worker's home cannot take the attempt's files. The attempt is
+        // interrupted (no failure: another worker, or this one once fixed, runs it again),
+        // and this worker drains, taking no more units, rather than interrupt them one by one.
+        crate::execute::AttemptOutcome::HomeFault(problem) => {
+            seat.keeper.forget(&lease);
+            let reason = format!(
+                "worker {} on {} cannot write its own files in its home: {problem}",
+                seat.worker, seat.host
+            );
+            let _ = journal.submit(Command::InterruptAttempt {
+                step: unit.to_string(),
+                attempt: attempt_no,
+                reason: reason.clone(),
+            });
+            let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+            seat.draining.store(true, Ordering::Relaxed);
+            Err(CommandError::new(
+                exit::FAILED,
+                format!(
+                    "{reason}; this worker takes no more units: fix it, then start the worker again"
+                ),
+            ))
+        }
         _ => {
             seat.keeper.forget(&lease);
             let _ = journal.submit(Command::InterruptAttempt {
