@@ -545,6 +545,39 @@ fn a_full_disk_is_read_and_a_write_says_the_disk_is_full_not_damaged() {
     assert_eq!(verify.json()["runs"], 1, "the refused run recorded nothing");
 }
 
+const NOBODY: u32 = 65534;
+
+/// `args` run as `nobody`: exit code, stdout, stderr.
+fn as_nobody(env: &Env, args: &[&str]) -> (i32, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = env.command(args);
+    cmd.uid(NOBODY).gid(NOBODY);
+    let o = cmd.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The review's home: `env`'s files given to `nobody`, but `logs/` made by root, mode 755.
+/// None (having said why) where commands cannot be run as another user here.
+fn root_owned_logs(env: &Env) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let probe = env.command(&["--version"]).uid(NOBODY).gid(NOBODY).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: this test cannot run a command as another user here");
+        return None;
+    }
+    chown_tree(env.dir.path(), NOBODY);
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = env.home().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Some(logs)
+}
+
 /// Give `path` and everything under it to `uid`.
 fn chown_tree(path: &std::path::Path, uid: u32) {
     std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
@@ -564,48 +597,20 @@ fn chown_tree(path: &std::path::Path, uid: u32) {
 /// `logs/`, no failed attempt and no rollback; once `logs/` is writable, `resume` completes it.
 #[test]
 fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_step() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let env = Env::new();
     env.workflow(
         "w",
         "name: w\nsteps:\n  - {name: prep, prompt: prepare, rollback: 'touch rolled-back'}\n  - name: a\n    run: 'echo ran >> count; echo x=1 >> \"$CORTEX_OUTPUT\"'\n    retry: {max_retry_attempts: 2, backoff: 1ms}\n    on_failure: rollback\n",
     );
-    const NOBODY: u32 = 65534;
-    chown_tree(env.dir.path(), NOBODY);
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let logs = env.home().join("logs");
-    std::fs::create_dir(&logs).unwrap();
-    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let as_nobody = |args: &[&str]| {
-        let mut cmd = env.command(args);
-        cmd.uid(NOBODY).gid(NOBODY);
-        cmd.output().map(|o| {
-            (
-                o.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            )
-        })
-    };
-    let Ok((code, _, _)) = as_nobody(&["--version"]) else {
-        eprintln!("skipped: this test cannot run a command as another user here");
+    let Some(logs) = root_owned_logs(&env) else {
         return;
     };
-    assert_eq!(code, 0);
-    if std::fs::write(logs.join("probe"), "")
-        .and_then(|()| std::fs::remove_file(logs.join("probe")))
-        .is_err()
-    {
-        eprintln!("skipped: root cannot write in the folder it made here");
-        return;
-    }
-
+    let as_nobody = |args: &[&str]| as_nobody(&env, args);
     // `prep` is done by a person (nothing of it is written in `logs/`); reporting it drives
     // the run on to `a`, whose attempts meet the unwritable folder.
-    let (code, stdout, stderr) = as_nobody(&["workflow", "run", "w"]).unwrap();
+    let (code, stdout, stderr) = as_nobody(&["workflow", "run", "w"]);
     assert_eq!(code, 3, "waits on prep: {stdout}{stderr}");
-    let (code, stdout, stderr) = as_nobody(&["workflow", "step", "complete", "prep"]).unwrap();
+    let (code, stdout, stderr) = as_nobody(&["workflow", "step", "complete", "prep"]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let logs_shown = logs.display().to_string();
     assert!(
@@ -636,9 +641,48 @@ fn an_unwritable_logs_folder_pauses_the_run_naming_it_instead_of_failing_the_ste
     assert!(!env.file("count").exists(), "nothing ran");
 
     std::os::unix::fs::chown(&logs, Some(NOBODY), Some(NOBODY)).unwrap();
-    let (code, stdout, stderr) = as_nobody(&["workflow", "resume"]).unwrap();
+    let (code, stdout, stderr) = as_nobody(&["workflow", "resume"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(env.status(None)["status"], "completed");
     assert_eq!(common::lines(&env.file("count")), ["ran"], "a ran once");
     assert!(!env.file("rolled-back").exists());
+}
+
+/// The same home fault in a scenario: its phases' attempts failed one by one with the wrong
+/// path. Now the driver starts no further phase, pauses the run naming `logs/`, records no
+/// failure, and `orchestrate resume` completes it once `logs/` is writable.
+#[test]
+fn an_unwritable_logs_folder_pauses_a_scenario_naming_it() {
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - name: a\n    parallel: true\n    run: echo a >> ran.log\n  - name: b\n    parallel: true\n    run: echo b >> ran.log\n  - name: c\n    condition: after:a,b\n    run: echo c >> ran.log\n",
+    );
+    let Some(logs) = root_owned_logs(&env) else {
+        return;
+    };
+    let (code, stdout, stderr) = as_nobody(&env, &["orchestrate", "run", "sc"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&logs.display().to_string()) && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("orchestrate resume"), "{stderr}");
+    let status = env.run(&["--json", "orchestrate", "status", "sc"]).json();
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(types.contains(&"run_paused".to_string()), "{types:?}");
+    assert!(!types.iter().any(|t| t.contains("fail")), "{types:?}");
+    assert!(!env.file("ran.log").exists(), "nothing ran");
+
+    std::os::unix::fs::chown(&logs, Some(NOBODY), Some(NOBODY)).unwrap();
+    let (code, stdout, stderr) = as_nobody(&env, &["orchestrate", "resume", "sc"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let mut ran = common::lines(&env.file("ran.log"));
+    ran.sort();
+    assert_eq!(ran, ["a", "b", "c"], "each phase ran once");
 }
