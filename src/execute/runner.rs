@@ -711,6 +711,17 @@ fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Ve
     claude::command_line(setup, agent, &subagents, resume)
 }
 
+/// A folder's identity (device and inode): whether it is still the folder it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct FolderId(u64, u64);
+
+fn folder_id(path: &Path) -> Option<FolderId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| FolderId(m.dev(), m.ino()))
+}
+
 impl PreparedAttempt {
     /// Make the attempt's files' folders in the home and check that cortex may write in them,
     /// before anything runs; the error names the path at fault. The step creates its output
@@ -719,7 +730,7 @@ impl PreparedAttempt {
     /// flight and the outputs are never written through a link. The whole-output file is
     /// created at the attempt's first line (`process.rs`): its folder is checked writable
     /// here, so that it is not silently left unwritten.
-    fn prepare_home(&self) -> Result<(), String> {
+    fn prepare_home(&self) -> Result<FolderId, String> {
         use nix::unistd::{AccessFlags, eaccess};
         let work =
             super::run_folder(&self.home, &self.run_id, Some("work")).map_err(|e| e.to_string())?;
@@ -739,7 +750,7 @@ impl PreparedAttempt {
                 "cannot remove {}, left by an earlier attempt of the same number: {e}",
                 self.output_file.display()
             )),
-            _ => Ok(()),
+            _ => Ok(folder_id(&work).unwrap_or_default()),
         }
     }
 
@@ -805,9 +816,10 @@ impl PreparedAttempt {
             }
             return outcome;
         }
-        if let Err(problem) = self.prepare_home() {
-            return AttemptOutcome::HomeFault(problem);
-        }
+        let work = match self.prepare_home() {
+            Ok(work) => work,
+            Err(problem) => return AttemptOutcome::HomeFault(problem),
+        };
         let mut note = None;
         let result = super::process::run_process_watched(
             &self.spec,
@@ -831,6 +843,20 @@ impl PreparedAttempt {
         let text = super::take_outputs(&self.output_file);
         if result.stopped {
             return AttemptOutcome::Stopped;
+        }
+        // `work/` removed (or replaced) while the command ran — `runs/` deleted as derived
+        // files may be — took the outputs the step had written with it: the attempt's end is
+        // not recorded as if it had none (later steps would read empty values). The run
+        // pauses, naming the folder, and the attempt runs again on resume.
+        if let Some(folder) = self.output_file.parent()
+            && work != FolderId::default()
+            && folder_id(folder) != Some(work)
+        {
+            return AttemptOutcome::HomeFault(format!(
+                "{} was removed while `{}` ran, and what it wrote to $CORTEX_OUTPUT with it (runs/ is rebuilt from the log, but not under a running step); it runs again on resume",
+                folder.display(),
+                self.step
+            ));
         }
         if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
             return AttemptOutcome::RunDeadline;

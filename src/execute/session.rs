@@ -87,10 +87,10 @@ pub enum DriveError {
     /// The run has secret inputs (the log holds `***` for them) this process was not given.
     #[error("the values of secret inputs {} are not in the log; give them again", .0.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))]
     MissingSecretInputs(Vec<String>),
-    /// cortex cannot write its own files in its home (`AttemptOutcome::HomeFault`, which
+    /// cortex hit a problem with its own files in its home (`AttemptOutcome::HomeFault`, which
     /// names the path): the run was paused with this reason, and goes on with `resume` once
     /// that is fixed.
-    #[error("cortex cannot write its own files in its home, so the run was paused: {0}")]
+    #[error("cortex hit a problem with its own files in its home, so the run was paused: {0}")]
     Home(String),
 }
 
@@ -102,7 +102,7 @@ pub(crate) fn home_fault(
     ctx: &mut DriveContext<'_>,
     problem: String,
 ) -> Result<DriveEnd, DriveError> {
-    let reason = format!("cortex cannot write its own files in its home: {problem}");
+    let reason = format!("cortex hit a problem with its own files in its home: {problem}");
     record(journal, ctx, Command::Pause { reason })?;
     Err(DriveError::Home(problem))
 }

@@ -620,7 +620,7 @@ fn run_unit(
         crate::execute::AttemptOutcome::HomeFault(problem) => {
             seat.keeper.forget(&lease);
             let reason = format!(
-                "worker {} on {} cannot write its own files in its home: {problem}",
+                "worker {} on {} hit a problem with its own files in its home: {problem}",
                 seat.worker, seat.host
             );
             let _ = journal.submit(Command::InterruptAttempt {
