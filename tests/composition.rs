@@ -1317,7 +1317,7 @@ fn a_dry_run_did_not_show_the_inputs_env_and_working_dir_of_what_would_run() {
     let secret = "s3cr3t-value-42";
     env.workflow(
         "deploy",
-        "name: deploy\ninputs:\n  region: {type: string, default: eu}\n  api_token: {type: string}\nsteps:\n  - name: first\n    run: echo x=1 >> $CORTEX_OUTPUT\n  - name: ship\n    run: 'true'\n    working_dir: \"out/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      URL: \"https://h/${{ inputs.api_token }}\"\n      AUTH_TOKEN: \"${{ inputs.api_token }}\"\n      PLAIN: fixed\n      NEXT: \"${{ steps.first.outputs.x }}\"\n    secret_env: [PLAIN]\n  - name: ask\n    prompt: check it\n",
+        "name: deploy\ninputs:\n  region: {type: string, default: eu}\n  api_token: {type: string}\nsteps:\n  - name: first\n    run: echo x=1 >> $CORTEX_OUTPUT\n  - name: ship\n    run: 'true'\n    working_dir: \"out/${{ inputs.region }}\"\n    env:\n      REGION: \"${{ inputs.region }}\"\n      URL: \"https://h/${{ inputs.api_token }}\"\n      AUTH_TOKEN: \"${{ inputs.api_token }}\"\n      PLAIN: \"fixed-${{ inputs.api_token }}\"\n      NEXT: \"${{ steps.first.outputs.x }}\"\n    secret_env: [PLAIN]\n  - name: ask\n    prompt: check it\n",
     );
     let input = format!("api_token={secret}");
     let plan = env.run(&["workflow", "run", "deploy", "--input", &input, "--dry-run"]);

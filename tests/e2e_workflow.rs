@@ -1448,16 +1448,15 @@ fn a_long_output_in_status_is_cut_with_an_ellipsis_and_whole_in_json() {
 }
 
 /// `runs/` (derived, deletable: SPEC §2) deleted while a step ran took the outputs the step had
-/// already written to `$CORTEX_OUTPUT` with it, and the step completed with none: later steps
-/// saw empty values and nothing said so. Now the driver sees its `work/` folder gone when the
-/// command ends: the run pauses naming it (no failed attempt, no retry spent), and resume runs
-/// the step again, whose outputs then reach the next step.
+/// already written to `$CORTEX_OUTPUT` with it, and nothing said so. Now the driver sees its
+/// `work/` folder gone when the command ends and says what went with it; the run goes on (the
+/// step is not run twice for it).
 #[test]
-fn runs_deleted_under_a_running_step_pauses_the_run_instead_of_losing_its_outputs() {
+fn runs_deleted_under_a_running_step_says_its_outputs_went_with_it() {
     let env = Env::new();
     env.workflow(
         "r",
-        "name: r\nsteps:\n  - name: S\n    run: 'echo a=1 >> \"$CORTEX_OUTPUT\"; touch wrote; while [ ! -e go ]; do sleep 0.05; done'\n  - name: T\n    run: 'echo \"a=${{ steps.S.outputs.a }}\" > t.txt'\n",
+        "name: r\nsteps:\n  - name: S\n    run: 'echo a=1 >> \"$CORTEX_OUTPUT\"; touch wrote; while [ ! -e go ]; do sleep 0.05; done'\n  - name: T\n    run: 'echo T ran'\n",
     );
     let child = env
         .command(&["workflow", "run", "r"])
@@ -1473,22 +1472,16 @@ fn runs_deleted_under_a_running_step_pauses_the_run_instead_of_losing_its_output
     std::fs::remove_dir_all(env.home().join("runs")).unwrap();
     std::fs::write(env.file("go"), "").unwrap();
     let out = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("was removed while `S` ran"), "{said}");
-    assert!(
-        !env.file("t.txt").exists(),
-        "T never ran with an empty value"
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    let status = env.status(None);
-    let run = status["run_id"].as_str().unwrap().to_string();
-    let kinds: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
-    assert!(!kinds.iter().any(|k| k == "step_failed"), "{kinds:?}");
-    let resumed = env.run(&["workflow", "resume", &run]);
-    assert_eq!(resumed.code, 0, "{}", resumed.text());
-    assert_eq!(lines(&env.file("t.txt")), ["a=1"]);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(
+            "was removed while `S` ran: whatever it wrote to $CORTEX_OUTPUT went with it"
+        ),
+        "{said}"
+    );
 }

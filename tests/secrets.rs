@@ -1075,3 +1075,58 @@ fn the_password_in_cortex_db_never_reaches_the_log() {
     assert!(out.stdout.contains("db=***"), "{}", out.stdout);
     assert_eq!(env.log_holding(password), Vec::<String>::new());
 }
+
+/// A secret written out in a definition — `env: {DEPLOY_TOKEN: literal}` on a step or a phase,
+/// or any entry `secret_env` lists — is refused where it stands. Before, the run went ahead and
+/// the value reached the log in the definition's snapshot, `runs/ID/workflow.json` and `log
+/// export`, while the screen showed it as `***`: SPEC §6 says a secret is never written to the
+/// log. A template resolved at run time is accepted, and the secret given through it is
+/// nowhere in the home.
+#[test]
+fn a_secret_written_in_a_definition_is_refused_where_it_stands() {
+    let env = Env::new();
+    env.workflow(
+        "lit",
+        "name: lit\nsteps:\n  - name: a\n    env: {DEPLOY_TOKEN: literalTok98765}\n    run: echo \"tok $DEPLOY_TOKEN\"\n",
+    );
+    env.scenario(
+        "lit-sc",
+        "name: lit-sc\ndescription: d\nphases:\n  - name: a\n    description: d\n    env: {PLAIN: literalTok98765}\n    secret_env: [PLAIN]\n    run: echo \"$PLAIN\"\n",
+    );
+    for (args, line) in [
+        (vec!["workflow", "validate", "lit"], 4),
+        (vec!["workflow", "run", "lit"], 4),
+        (vec!["orchestrate", "run", "lit-sc"], 6),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+        assert!(
+            out.text()
+                .contains("is a secret, and its value is written in the definition"),
+            "{args:?}: {}",
+            out.text()
+        );
+        assert!(
+            out.text().contains(&format!(":{line}:")),
+            "{args:?}: {}",
+            out.text()
+        );
+    }
+    assert!(!env.db().exists() || files_holding(&env.home(), "literalTok98765").is_empty());
+    env.workflow(
+        "tpl",
+        "name: tpl\ninputs:\n  deploy_token: {type: string, required: true}\nsteps:\n  - name: a\n    env: {DEPLOY_TOKEN: \"${{ inputs.deploy_token }}\"}\n    run: echo \"tok $DEPLOY_TOKEN\"\n",
+    );
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "tpl",
+        "--input",
+        "deploy_token=literalTok98765",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    // The refused definitions are the user's own files: everything else is cortex's.
+    std::fs::remove_file(env.home().join("workflows/lit.yaml")).unwrap();
+    std::fs::remove_file(env.home().join("scenarios/lit-sc.yaml")).unwrap();
+    assert_nowhere(&env, "literalTok98765");
+}

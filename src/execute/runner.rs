@@ -844,19 +844,24 @@ impl PreparedAttempt {
         if result.stopped {
             return AttemptOutcome::Stopped;
         }
-        // `work/` removed (or replaced) while the command ran — `runs/` deleted as derived
-        // files may be — took the outputs the step had written with it: the attempt's end is
-        // not recorded as if it had none (later steps would read empty values). The run
-        // pauses, naming the folder, and the attempt runs again on resume.
+        // `work/` removed (or replaced) while the command ran — `runs/` deleted, as derived
+        // files may be — took what the step had written to `$CORTEX_OUTPUT` with it. Said, not
+        // silent: the step is not run again for it (a deploy run twice is worse than outputs
+        // lost), and a file made before every attempt to survive it would cost an inode a
+        // step. DESIGN.md §6.
         if let Some(folder) = self.output_file.parent()
             && work != FolderId::default()
             && folder_id(folder) != Some(work)
         {
-            return AttemptOutcome::HomeFault(format!(
-                "{} was removed while `{}` ran, and what it wrote to $CORTEX_OUTPUT with it (runs/ is rebuilt from the log, but not under a running step); it runs again on resume",
-                folder.display(),
-                self.step
-            ));
+            on_line(
+                &self.step,
+                Stream::Stderr,
+                &format!(
+                    "cortex: {} was removed while `{}` ran: whatever it wrote to $CORTEX_OUTPUT went with it",
+                    folder.display(),
+                    self.step
+                ),
+            );
         }
         if by_run_deadline && matches!(result.end, AttemptEnd::TimedOut { .. }) {
             return AttemptOutcome::RunDeadline;

@@ -250,6 +250,11 @@ pub fn validate_scenario(
                     "letters, digits and `_`, not starting with a digit",
                 );
             }
+            let secret =
+                crate::execute::is_secret_name(name) || phase.secret_env.iter().any(|s| s == name);
+            if let Some((problem, fix)) = super::literal_secret(name, &value.0, secret) {
+                c.hinted(&p, problem, fix);
+            }
             texts.push((p, &value.0));
         }
         if let Some(dir) = &phase.working_dir {
