@@ -1485,3 +1485,29 @@ fn runs_deleted_under_a_running_step_says_its_outputs_went_with_it() {
         "{said}"
     );
 }
+
+/// A run refused for its inputs also names the prerequisites it would fail next. Before, a
+/// missing command or file came out only once the inputs were fixed: one problem at a time,
+/// where SPEC §4 says every problem at once.
+#[test]
+fn bad_inputs_and_unmet_prerequisites_are_said_together() {
+    let env = Env::new();
+    env.workflow(
+        "pre",
+        "name: pre\ninputs:\n  n: {type: integer, maximum: 5}\nrequires:\n  commands: [definitely-not-a-cmd]\n  files: [nofile.txt]\nsteps:\n  - {name: a, run: 'true'}\n",
+    );
+    let out = env.run(&["workflow", "run", "pre", "--input", "n=9"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let text = out.text();
+    assert!(
+        text.contains("1 problem, and 2 prerequisites unmet"),
+        "{text}"
+    );
+    assert!(text.contains("9 is more than the maximum 5"), "{text}");
+    assert!(
+        text.contains("`definitely-not-a-cmd` is not on PATH"),
+        "{text}"
+    );
+    assert!(text.contains("`nofile.txt` does not exist"), "{text}");
+    assert!(!env.db().exists(), "nothing recorded");
+}

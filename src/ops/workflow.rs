@@ -499,12 +499,26 @@ pub fn run_inputs(
             .iter()
             .filter(|(n, _)| secret.contains(n))
             .for_each(|(_, v)| secrets.add(v));
-        let problems = scrubbed(&secrets, problems);
+        let mut problems = scrubbed(&secrets, problems);
+        let inputs = problems.len();
+        // What pre-validation would find next is said now too (every problem at once, SPEC
+        // §4): before, a missing command or file came out only after the inputs were fixed.
+        problems.extend(
+            crate::execute::check_requires(&workflow.requires, &cwd)
+                .into_iter()
+                .map(|p| format!("and before it can start: {p}")),
+        );
         CommandError::bad_input(format!(
-            "the inputs of `{}` are not valid ({} problem{})",
+            "the inputs of `{}` are not valid ({inputs} problem{}{})",
             workflow.name,
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+            if inputs == 1 { "" } else { "s" },
+            match problems.len() - inputs {
+                0 => String::new(),
+                n => format!(
+                    ", and {n} prerequisite{} unmet",
+                    if n == 1 { "" } else { "s" }
+                ),
+            }
         ))
         .listing(&problems)
     })
