@@ -740,3 +740,59 @@ fn the_scheduler_beside_a_worker_writes_each_line_on_its_own() {
         );
     }
 }
+
+/// `overlap: skip` while a scheduled run's driver is dead but its command still runs. Before,
+/// the run was only "interrupted" to the scheduler, which started the next time's run beside
+/// the orphaned command (two copies of the step at once). Now a run whose dead driver's
+/// commands still run is still going; once they are ended (an abort ends them), the next time
+/// starts.
+#[test]
+fn overlap_skip_counts_a_dead_drivers_commands_still_running_as_going() {
+    let env = Env::new();
+    env.workflow("orphan", &waiting("orphan", "*/5 * * * *", "skip"));
+    let first = once(&env, "2026-12-03T10:00:00Z");
+    let run = first[1]["run_id"].as_str().unwrap().to_string();
+    let notes = env
+        .home()
+        .join("runs")
+        .join(&run)
+        .join("work")
+        .join("inflight.pgids");
+    let until = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&notes).is_ok_and(|t| {
+        t.lines()
+            .any(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
+    }) {
+        assert!(Instant::now() < until, "the step's group was never noted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = env.events(&run);
+    let pid = started[0]["body"]["driver"]["pid"].as_u64().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let until = Instant::now() + Duration::from_secs(30);
+    while env.status(Some(&run))["status"] != "interrupted" {
+        assert!(Instant::now() < until, "{}", env.status(Some(&run)));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let skipped = once(&env, "2026-12-03T10:05:00Z");
+    assert_eq!(whats(&skipped), ["skipped"], "{skipped}");
+    let reason = skipped[0]["detail"].as_str().unwrap();
+    assert!(
+        reason.contains(&run) && reason.contains("its commands still run"),
+        "{reason}"
+    );
+    assert_eq!(env.run(&["workflow", "abort", &run]).code, 1);
+    let next = once(&env, "2026-12-03T10:10:00Z");
+    assert_eq!(whats(&next), ["started", "run_recorded"], "{next}");
+    release(&env, "orphan");
+    wait_finished(&env, next[1]["run_id"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("ran-orphan")).unwrap(),
+        "ran for orphan\n",
+        "the orphan was ended by the abort; only the new run's step finished"
+    );
+}

@@ -169,6 +169,18 @@ pub fn end_orphans(notes: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
     ended
 }
 
+/// Whether a process group a dead driver of run `run_id` left is still running (provably the
+/// run's, as `end_orphans` judges it): its commands go on though nothing drives it. Read
+/// only; nothing is ended.
+pub fn orphans_alive(notes: &Path, run_id: &str) -> bool {
+    let Ok(text) = super::materialize::read_derived(notes, MAX_NOTES_BYTES) else {
+        return false;
+    };
+    unfinished(&text)
+        .iter()
+        .any(|noted| is_the_runs(noted, run_id) && super::process::group_alive_pgid(noted.pgid))
+}
+
 /// Is the group the notes name still the one run `run_id` started? Anything that cannot be
 /// shown is a no: ending a stranger's group is worse than leaving one of ours running.
 pub(super) fn is_the_runs(noted: &Noted, run_id: &str) -> bool {

@@ -59,7 +59,9 @@ pub use process::{
     CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,
     end_orphan_group, run_process, run_process_tracked,
 };
-pub use runner::{AttemptOutcome, LineSink, Runner, attempt_log_name, end_orphans_of};
+pub use runner::{
+    AttemptOutcome, LineSink, Runner, attempt_log_name, end_orphans_of, orphans_alive_of,
+};
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, hold_secret_inputs, input_env_name, input_text,
     is_secret_env, is_secret_name, secret_input_from_env, secret_inputs,

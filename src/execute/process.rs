@@ -348,6 +348,11 @@ pub fn end_orphan_group(pgid: i32, grace: Duration) -> bool {
     true
 }
 
+/// Does process group `pgid` still have a member?
+pub(super) fn group_alive_pgid(pgid: i32) -> bool {
+    pgid > 1 && group_alive(Pid::from_raw(pgid))
+}
+
 /// Does the process group still have a member?
 fn group_alive(pgid: Pid) -> bool {
     killpg(pgid, None).is_ok()

@@ -628,6 +628,11 @@ impl Runner {
     }
 }
 
+/// Whether the commands a dead driver of `run_id` started still run (`inflight::orphans_alive`).
+pub fn orphans_alive_of(home: &Path, run_id: &str) -> bool {
+    super::inflight::orphans_alive(&inflight_notes(home, run_id), run_id)
+}
+
 /// End the process groups a dead driver of `run_id` left running (TERM, then KILL after
 /// `grace`) and remove the output files they left: what a driver taking the run over does
 /// first, and what an operator's stop or abort of a run nobody drives does before it records

@@ -502,11 +502,22 @@ impl Ctx {
                 err.hint(history)
             }
             FindError::Ambiguous { .. } => CommandError::bad_input(e.to_string()).hint(history),
-            FindError::NoneUnfinished { ref name, .. } => CommandError::bad_input(e.to_string())
-                .hint(format!(
+            FindError::NoneUnfinished { ref name, kind } => {
+                // Looked among runs of any kind: the name's own kind starts it (a scenario's
+                // with `orchestrate run`), as the catalog knows it.
+                let group = match kind {
+                    None if self.catalog().find_workflow(name).is_err()
+                        && self.catalog().find_scenario(name).is_ok() =>
+                    {
+                        "orchestrate"
+                    }
+                    _ => group,
+                };
+                CommandError::bad_input(e.to_string()).hint(format!(
                     "{} starts a new one; {history}",
                     self.cmd(&[group, "run", name])
-                )),
+                ))
+            }
             FindError::OtherKind {
                 found, ref query, ..
             } => {

@@ -655,11 +655,16 @@ fn going_run(
 ) -> Result<Option<String>, CommandError> {
     for run_id in state.runs().take(8) {
         let (run, alive) = crate::execute::load_live(&ctx.home, store, run_id)?;
-        if matches!(
-            run_status(&run, alive),
-            RunStatus::Running | RunStatus::Waiting
-        ) {
-            return Ok(Some(format!("run {run_id}")));
+        match run_status(&run, alive) {
+            RunStatus::Running | RunStatus::Waiting => return Ok(Some(format!("run {run_id}"))),
+            // Its driver died, but the commands it started go on: a new run beside them
+            // would overlap them.
+            RunStatus::Interrupted if crate::execute::orphans_alive_of(&ctx.home, run_id) => {
+                return Ok(Some(format!(
+                    "run {run_id} (its driver is gone, its commands still run)"
+                )));
+            }
+            _ => {}
         }
     }
     Ok(None)
