@@ -20,7 +20,12 @@ pub(crate) use crate::definition::is_env_name;
 /// in the run's log (its snapshot), so the value would be too — and SPEC §6 says a secret is
 /// never written to the log. A template (`${{ inputs.tok }}`) is resolved when the step runs,
 /// its value redacted; an empty value is no secret.
-pub(crate) fn literal_secret(name: &str, value: &str, secret: bool) -> Option<(String, String)> {
+pub(crate) fn literal_secret(
+    name: &str,
+    value: &str,
+    secret: bool,
+    unit: &str,
+) -> Option<(String, String)> {
     if !secret || value.is_empty() || value.contains("${{") {
         return None;
     }
@@ -30,7 +35,7 @@ pub(crate) fn literal_secret(name: &str, value: &str, secret: bool) -> Option<(S
             "`{name}` is a secret, and its value is written in the definition, which is kept in the run's log: the value would be too"
         ),
         format!(
-            "give it as a secret input (`{name}: \"${{{{ inputs.{input} }}}}\"`, then `--input {input}=...` or CORTEX_INPUT_{}), or leave it out of `env:` so the step inherits it from cortex's environment (redacted there)",
+            "give it as a secret input (`{name}: \"${{{{ inputs.{input} }}}}\"`, then `--input {input}=...` or CORTEX_INPUT_{}), or leave it out of `env:` so the {unit} inherits it from cortex's environment (redacted there)",
             name.to_ascii_uppercase()
         ),
     ))

@@ -252,7 +252,7 @@ pub fn validate_scenario(
             }
             let secret =
                 crate::execute::is_secret_name(name) || phase.secret_env.iter().any(|s| s == name);
-            if let Some((problem, fix)) = super::literal_secret(name, &value.0, secret) {
+            if let Some((problem, fix)) = super::literal_secret(name, &value.0, secret, "phase") {
                 c.hinted(&p, problem, fix);
             }
             texts.push((p, &value.0));

@@ -675,9 +675,12 @@ pub fn validate_workflow(
                     format!("`{name}` is not a valid environment variable name"),
                 );
             }
-            if let Some((problem, fix)) =
-                super::literal_secret(name, &value.0, crate::execute::is_secret_env(step, name))
-            {
+            if let Some((problem, fix)) = super::literal_secret(
+                name,
+                &value.0,
+                crate::execute::is_secret_env(step, name),
+                "step",
+            ) {
                 c.hinted(&p, problem, fix);
             }
             c.templates(&p, &value.0, &wf.inputs, &earlier);
