@@ -457,6 +457,7 @@ fn run_child(
                         by: op(),
                         driver: driver(),
                         timeout_seconds: None,
+                        leave_claimed: false,
                     })
                     .unwrap();
                 world.batches += 1;
@@ -503,6 +504,7 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
                     by: op(),
                     driver: driver(),
                     timeout_seconds: None,
+                    leave_claimed: false,
                 })
                 .unwrap();
         }

@@ -384,6 +384,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
         by: op(),
         driver: driver.clone(),
         timeout_seconds: None,
+        leave_claimed: false,
     })
     .unwrap();
     assert!(matches!(&then[0], Event::StepInterrupted { step, attempt: 1, .. } if step == "b"));
@@ -426,6 +427,7 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        leave_claimed: false,
     })
     .unwrap();
     assert!(matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"));
@@ -462,6 +464,7 @@ fn a_rollback_under_way_refuses_skip_retry_from_and_rollback_to() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        leave_claimed: false,
     };
     for mode in [
         ResumeMode::Skip,
@@ -511,6 +514,7 @@ fn resume_skip_records_the_operator_and_moves_on() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        leave_claimed: false,
     })
     .unwrap();
     assert!(
@@ -545,6 +549,7 @@ fn rollback_to_needs_rollback_enabled() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        leave_claimed: false,
     })
     .unwrap_err();
     assert_eq!(err, DecideError::RollbackDisabled);
@@ -973,6 +978,7 @@ fn a_step_whose_items_run_is_never_started_itself_and_resume_from_names_steps_no
             host: "h".into(),
         },
         timeout_seconds: None,
+        leave_claimed: false,
     });
     assert!(
         matches!(out, Err(DecideError::ItemOfForeach { .. })),

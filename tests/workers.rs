@@ -699,8 +699,49 @@ fn a_killed_workers_step_kept_running_on_its_host(env: Env) {
     verify(&env);
 }
 
+/// A worker that helps with a run (it claimed phase `b`) takes the run over when its driver,
+/// another worker, dies. Before, the takeover ended every process group of the run noted on
+/// this host — its own `b` among them — and recorded `b` failed (killed by signal 15), paused
+/// the run and ran `b` again: a healthy worker's phase run twice. Now what a worker claimed is
+/// left to its lease: `b` runs once, and only the dead worker's `a` runs again.
+fn a_worker_taking_over_a_run_it_helps_with_leaves_its_own_phase_running(env: Env) {
+    scenario(
+        &env,
+        "help",
+        "name: help\ndescription: two parallel phases\nphases:\n  - {name: a, description: a, parallel: true, run: 'echo a >> a-runs; while [ ! -e go-on ]; do sleep 0.05; done'}\n  - {name: b, description: b, parallel: true, retry: {max_retry_attempts: 0}, run: 'echo b >> b-runs; while [ ! -e go-on ]; do sleep 0.05; done'}\n",
+    );
+    let run = submit(&env, "orchestrate", "help");
+    let driver = Worker::start(&env, "driver", &["--concurrency", "1", "--lease", "1s"]);
+    ran(&env, "a-runs");
+    let helper = Worker::start(&env, "helper", &["--concurrency", "1", "--lease", "1s"]);
+    ran(&env, "b-runs");
+    driver.signal(Signal::SIGKILL);
+    drop(driver);
+    // The helper reaps the driver's lapsed lease and takes the run over; then both go on.
+    wait_for(&env, &run, "the helper to take the run over", |ev| {
+        ev.iter().filter(|e| e["type"] == "run_resumed").count() >= 2
+    });
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(status(&env, &run)["status"], "completed");
+    assert!(
+        !ev.iter().any(|e| e["type"] == "step_failed"),
+        "nothing failed: {ev:?}"
+    );
+    assert_eq!(
+        claimed_by(&ev, "b"),
+        vec!["helper"],
+        "b ran once, on the helper"
+    );
+    assert_eq!(common::lines(&env.project().join("b-runs")), ["b"]);
+    assert_eq!(claimed_by(&ev, "a"), vec!["driver", "helper"]);
+    assert_eq!(helper.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
     a_worker_driving_from_its_cached_fold_records_what_resume_records,
+    a_worker_taking_over_a_run_it_helps_with_leaves_its_own_phase_running,
     a_killed_workers_step_kept_running_on_its_host,
     status_said_a_killed_workers_phase_still_ran_on_it,
     a_worker_of_another_home_on_this_host_is_not_taken_for_dead,

@@ -101,6 +101,11 @@ pub enum Command {
         /// The run's time limit from now on (`resume --timeout`, or the configuration in
         /// force at resume); none keeps the one in force.
         timeout_seconds: Option<u64>,
+        /// A worker's resume (`cortex worker` taking a run over): attempts a worker claimed
+        /// are left to their leases — the worker reaps the lapsed ones — instead of being
+        /// ended as the dead driver's. A worker that helped with the run and took it over
+        /// once ended its own running phase and ran it again.
+        leave_claimed: bool,
     },
     Abort {
         by: Operator,

@@ -214,7 +214,15 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             by,
             driver,
             timeout_seconds,
-        } => resume(state, workflow, mode, by, driver, timeout_seconds),
+            leave_claimed,
+        } => resume(
+            state,
+            workflow,
+            mode,
+            by,
+            (driver, leave_claimed),
+            timeout_seconds,
+        ),
         Command::RecordCondition(check) => record_condition(state, workflow, *check),
         Command::RecordItems { step, items } => record_items(state, workflow, step, items),
         Command::StartChild {
@@ -271,8 +279,21 @@ fn interrupt_where(
     reason: &str,
     which: impl Fn(StepStatus) -> bool,
 ) -> Vec<Event> {
+    interrupt_where_units(state, reason, |s| which(s.status))
+}
+
+/// Whether the latest attempt of `s` was claimed by a worker (its lease decides its fate).
+pub fn claimed_now(s: &super::StepState) -> bool {
+    s.claimed.as_ref().is_some_and(|c| c.attempt == s.attempts)
+}
+
+fn interrupt_where_units(
+    state: &RunState,
+    reason: &str,
+    which: impl Fn(&super::StepState) -> bool,
+) -> Vec<Event> {
     let mut events = Vec::new();
-    for s in state.steps.iter().filter(|s| which(s.status)) {
+    for s in state.steps.iter().filter(|s| which(s)) {
         events.push(Event::StepInterrupted {
             step: s.name.clone(),
             attempt: s.attempts,
@@ -1069,7 +1090,7 @@ fn resume(
     workflow: &Workflow,
     mode: ResumeMode,
     by: crate::event::Operator,
-    driver: crate::event::Driver,
+    (driver, leave_claimed): (crate::event::Driver, bool),
     timeout_seconds: Option<u64>,
 ) -> Result<Vec<Event>, DecideError> {
     let config = &state
@@ -1207,7 +1228,13 @@ fn resume(
             restart_from = Some(target.clone());
         }
     }
-    let mut events = interrupt_in_flight(state, DRIVER_GONE);
+    let mut events = if leave_claimed {
+        interrupt_where_units(state, DRIVER_GONE, |s| {
+            s.status == StepStatus::Running && !claimed_now(s)
+        })
+    } else {
+        interrupt_in_flight(state, DRIVER_GONE)
+    };
     events.push(Event::RunResumed {
         mode: mode.clone(),
         restart_from: if matches!(mode, ResumeMode::RollbackTo(_)) {

@@ -216,6 +216,7 @@ pub(crate) fn run_child(
                         by: actor.clone(),
                         driver: driver(),
                         timeout_seconds: None,
+                        leave_claimed: false,
                     })?;
                 }
                 if next != ChildNext::Report {

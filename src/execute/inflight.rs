@@ -112,6 +112,12 @@ pub struct Noted {
 
 /// The groups the notes leave running: the last line of each step names a group.
 pub fn unfinished(text: &str) -> Vec<Noted> {
+    unfinished_keyed(text).into_iter().map(|(_, n)| n).collect()
+}
+
+/// `unfinished`, each group with the key it was noted under (a unit's key, or
+/// `what-KEY` for another command of a unit: `runner::command_key`).
+pub fn unfinished_keyed(text: &str) -> Vec<(String, Noted)> {
     let mut last: std::collections::BTreeMap<&str, Option<Noted>> = Default::default();
     for line in text.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
@@ -141,7 +147,9 @@ pub fn unfinished(text: &str) -> Vec<Noted> {
             last.insert(index, noted);
         }
     }
-    last.into_values().flatten().collect()
+    last.into_iter()
+        .filter_map(|(k, n)| n.map(|n| (k.to_string(), n)))
+        .collect()
 }
 
 /// The most the notes of one session can hold and still be read: a line is about 60 bytes
@@ -154,18 +162,33 @@ const MAX_NOTES_BYTES: u64 = 16 << 20;
 /// run's; any other group the notes name is left alone. A link in the notes' place is not
 /// read (it could name anyone's process groups), only removed; so is a file too large to be
 /// notes (`MAX_NOTES_BYTES`).
-pub fn end_orphans(notes: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
+///
+/// `keep` says which keys are not orphans: the units a live worker claimed (their leases
+/// decide), whose commands go on — a worker taking over a run it helps with once ended its
+/// own phase. While any is kept, the notes stay as they are (their worker goes on adding to
+/// them).
+pub fn end_orphans(
+    notes: &Path,
+    run_id: &str,
+    grace: Duration,
+    keep: &dyn Fn(&str) -> bool,
+) -> Vec<i32> {
     let Ok(text) = super::materialize::read_derived(notes, MAX_NOTES_BYTES) else {
         let _ = std::fs::remove_file(notes);
         return Vec::new();
     };
-    let ended = unfinished(&text)
+    let (kept, ended): (Vec<_>, Vec<_>) = unfinished_keyed(&text)
         .into_iter()
-        .filter(|noted| is_the_runs(noted, run_id))
-        .map(|noted| noted.pgid)
+        .partition(|(key, _)| keep(key));
+    let ended = ended
+        .into_iter()
+        .filter(|(_, noted)| is_the_runs(noted, run_id))
+        .map(|(_, noted)| noted.pgid)
         .filter(|&pgid| super::end_orphan_group(pgid, grace))
         .collect();
-    let _ = std::fs::remove_file(notes);
+    if kept.is_empty() {
+        let _ = std::fs::remove_file(notes);
+    }
     ended
 }
 
@@ -250,7 +273,7 @@ mod tests {
             .unwrap()
             .set_len(100 << 30)
             .unwrap();
-        assert!(end_orphans(&notes, "r", Duration::from_millis(10)).is_empty());
+        assert!(end_orphans(&notes, "r", Duration::from_millis(10), &|_| false).is_empty());
         assert!(!notes.exists());
     }
 
@@ -264,7 +287,7 @@ mod tests {
         std::os::unix::fs::symlink(&target, &notes).unwrap();
         InflightNote::started(&NotesFile::default(), &notes, "4", 1234).ended();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "1 999999\n");
-        assert!(end_orphans(&notes, "r", Duration::from_millis(10)).is_empty());
+        assert!(end_orphans(&notes, "r", Duration::from_millis(10), &|_| false).is_empty());
         assert!(!notes.exists() && std::fs::symlink_metadata(&notes).is_err());
         assert!(
             target.exists(),

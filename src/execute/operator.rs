@@ -261,7 +261,7 @@ pub fn stop(
     match acquire_beside_driver(store, clock, ids, home, run_id, holder)? {
         Ok(lock) => {
             // Nobody drives it: what a dead driver left running ends before the log says so.
-            super::end_orphans_of(home, run_id, super::KILL_GRACE);
+            super::end_orphans_of(home, run_id, super::KILL_GRACE, &[]);
             let mut journal = Journal::open(store, clock, ids, run_id)?;
             journal.submit(Command::Stop {
                 by: by.clone(),
@@ -346,7 +346,7 @@ pub fn abort(
     };
     // The run is ours now: what a dead driver left running ends before the log says the run
     // did (a driver that recorded the abort itself ended its own).
-    super::end_orphans_of(home, run_id, super::KILL_GRACE);
+    super::end_orphans_of(home, run_id, super::KILL_GRACE, &[]);
     let mut journal = Journal::open(store, clock, ids, run_id)?;
     match journal.state.outcome() {
         // The driver recorded the abort it was asked for.

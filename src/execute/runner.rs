@@ -622,9 +622,9 @@ impl Runner {
     /// End process groups a dead driver left running for this run, so two copies of a step
     /// never overlap, and remove the output files they left (they may hold secrets in plain
     /// text; the attempts that wrote them run again). Returns the groups ended.
-    pub fn end_orphans(&self, run_id: &str) -> Vec<i32> {
+    pub fn end_orphans(&self, run_id: &str, keep: &[String]) -> Vec<i32> {
         self.notes.forget();
-        end_orphans_of(&self.home, run_id, self.grace)
+        end_orphans_of(&self.home, run_id, self.grace, keep)
     }
 }
 
@@ -638,13 +638,23 @@ pub fn orphans_alive_of(home: &Path, run_id: &str) -> bool {
 /// first, and what an operator's stop or abort of a run nobody drives does before it records
 /// the run's end — the log must not say a step ended while its commands go on. Returns the
 /// groups ended.
-pub fn end_orphans_of(home: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
-    let ended = end_orphans(&inflight_notes(home, run_id), run_id, grace);
+///
+/// `keep`: the units (by name) whose commands are not orphans — claimed by a live worker,
+/// their leases decide — left running with their output files.
+pub fn end_orphans_of(home: &Path, run_id: &str, grace: Duration, keep: &[String]) -> Vec<i32> {
+    let keys: Vec<String> = keep.iter().map(|name| unit_key(name)).collect();
+    // A note's key is a unit's key, or `what-KEY` for another command of that unit.
+    let kept = |key: &str| {
+        let unit = key.rsplit('-').next().unwrap_or(key);
+        keys.iter().any(|k| k == unit)
+    };
+    let ended = end_orphans(&inflight_notes(home, run_id), run_id, grace, &kept);
     let work = home.join("runs").join(run_id).join("work");
     let real = super::check_run_folders(home, run_id).is_ok();
     if let Some(entries) = std::fs::read_dir(&work).ok().filter(|_| real) {
         for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().ends_with(".out") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".out") && !keys.iter().any(|k| name.contains(k.as_str())) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }

@@ -207,9 +207,26 @@ pub(crate) fn prepare(
         ctx.observer
             .warn(&format!("could not write the run's derived files: {e}"));
     }
+    // An attempt a worker claimed and is still running is its worker's (on this host too:
+    // a worker helping with the run noted its group in the same notes), when this driver is
+    // a worker, which reaps the leases that lapse (`dispatch::reap_lapsed`). Any other
+    // driver has no reaper: it takes every attempt in flight for the dead driver's, as a
+    // resume does.
+    let leave_claimed = ctx.dispatch.shared.is_some();
+    let claimed: Vec<String> = journal
+        .state
+        .steps
+        .iter()
+        .filter(|s| {
+            leave_claimed
+                && s.status == crate::decide::StepStatus::Running
+                && crate::decide::claimed_now(s)
+        })
+        .map(|s| s.name.clone())
+        .collect();
     for pgid in ctx
         .runner(&ctx.stop, &journal.redactor)
-        .end_orphans(&journal.run_id)
+        .end_orphans(&journal.run_id, &claimed)
     {
         ctx.observer.warn(&format!(
             "ended process group {pgid} left running by the previous driver"
@@ -218,16 +235,12 @@ pub(crate) fn prepare(
     // Attempts the dead driver had in flight never report: they end here, and run again as
     // new attempts (a resume records the same as it is decided). Without this, a report
     // that drove a run on (`orchestrate complete` on an interrupted run) waited for them
-    // for ever. An attempt a worker claimed is its worker's: its lease says whether it lives
-    // (`dispatch::reap_lapsed`).
+    // for ever. What a worker claimed is left to its lease when this driver is a worker (above).
     let orphaned: Vec<(String, u32)> = journal
         .state
         .steps
         .iter()
-        .filter(|s| {
-            s.status == crate::decide::StepStatus::Running
-                && s.claimed.as_ref().is_none_or(|c| c.attempt != s.attempts)
-        })
+        .filter(|s| s.status == crate::decide::StepStatus::Running && !claimed.contains(&s.name))
         .map(|s| (s.name.clone(), s.attempts))
         .collect();
     for (step, attempt) in orphaned {

@@ -934,6 +934,8 @@ fn go_on(
         by: by.clone(),
         driver: driver(),
         timeout_seconds: Some(timeout_seconds),
+        // A worker reaps lapsed leases: what other workers claimed is left to them.
+        leave_claimed: ctx.dispatch.shared.is_some(),
     };
     // A resume the run refuses (`--retry` of a run that is not failed, `--from` a step it
     // has not) is said before anything is announced: "Resumed ..." then an error was a

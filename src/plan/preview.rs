@@ -188,6 +188,7 @@ pub fn preview_resume(
                 host: String::new(),
             },
             timeout_seconds: None,
+            leave_claimed: false,
         },
     )?;
     let mut after = state.clone();
