@@ -258,10 +258,11 @@ impl From<StoreError> for CommandError {
 impl From<LockError> for CommandError {
     fn from(e: LockError) -> Self {
         match &e {
-            LockError::Held { .. } => CommandError::new(exit::HELD, e.to_string())
-                // Its driver may be a terminal or an MCP client's call (`cortex mcp`, whose
-                // client has no terminal to press Ctrl-C in): each way to stop it is said.
-                .hint("only one process drives a run at a time; wait for it, or stop it where it is driven: Ctrl-C in its terminal, or cancel the MCP tool call that drives it (the run stops gracefully; `resume` continues it)"),
+            LockError::Held { run_id, .. } => CommandError::new(exit::HELD, e.to_string())
+                // Its driver may be a terminal, an MCP client's call (`cortex mcp`, whose
+                // client has no terminal to press Ctrl-C in) or a worker (whose Ctrl-C would
+                // drain all it holds): each way to stop it is said.
+                .hint(format!("only one process drives a run at a time; wait for it, or stop it: a scenario run from any terminal or host with `cortex orchestrate stop {run_id}`, any run with Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it (the run stops gracefully; `resume` continues it)")),
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
             LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),
         }
