@@ -26,9 +26,9 @@ fn kinds(env: &Env) -> Vec<String> {
         .collect()
 }
 
-/// Start `args` (a driver), wait until the latest run's log holds an event of each kind in
-/// `until`, then SIGKILL it: nothing is recorded of its death.
-fn kill_driver_once(env: &Env, args: &[&str], until: &[&str]) {
+/// Start `args` (a driver), wait until `ready` holds (`what`, said if it never does), then
+/// SIGKILL it: nothing is recorded of its death.
+fn kill_driver_when(env: &Env, args: &[&str], what: &str, ready: impl Fn() -> bool) {
     let mut driver = env
         .command(args)
         .stdout(Stdio::null())
@@ -36,33 +36,27 @@ fn kill_driver_once(env: &Env, args: &[&str], until: &[&str]) {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let seen = kinds(env);
-        if until.iter().all(|k| seen.iter().any(|s| s == k)) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting for {until:?}: {seen:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    while !ready() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
     driver.kill().unwrap();
     driver.wait().unwrap();
 }
 
-/// `kill_driver_once` once the step's process group is noted (`runs/RUN/work/inflight.pgids`
+/// `kill_driver_when` the latest run's log holds an event of each kind in `until`.
+fn kill_driver_once(env: &Env, args: &[&str], until: &[&str]) {
+    kill_driver_when(env, args, &format!("{until:?}"), || {
+        let seen = kinds(env);
+        until.iter().all(|k| seen.iter().any(|s| s == k))
+    });
+}
+
+/// `kill_driver_when` the step's process group is noted (`runs/RUN/work/inflight.pgids`
 /// names it): a driver killed between its process's start and that note leaves a group
-/// nobody can prove is the run's (DESIGN.md §4, "what is not protected").
+/// nobody can prove is the run's (DESIGN.md §7, "Guarantees").
 fn kill_driver_once_noted(env: &Env, args: &[&str]) {
-    let mut driver = env
-        .command(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let noted = || {
+    kill_driver_when(env, args, "the step's group to be noted", || {
         let runs = env.home().join("runs");
         std::fs::read_dir(&runs).ok().is_some_and(|dirs| {
             dirs.flatten().any(|d| {
@@ -74,13 +68,7 @@ fn kill_driver_once_noted(env: &Env, args: &[&str]) {
                 )
             })
         })
-    };
-    while !noted() {
-        assert!(Instant::now() < deadline, "gave up waiting for the note");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    driver.kill().unwrap();
-    driver.wait().unwrap();
+    });
 }
 
 /// `args` run to its end, or killed and the test failed after `patience`: a command that
