@@ -668,7 +668,7 @@ fn cortex_logs_marks_an_attempt_whose_driver_was_killed_as_interrupted_not_recor
     let logs = env.run(&["logs", &run, "slow"]);
     assert!(
         logs.stdout.starts_with(
-            "── slow · attempt 1 ──\n(interrupted, not recorded: its driver ended before the attempt did"
+            "── slow · attempt 1 ──\n(interrupted, not recorded: the attempt was cut off before it ended"
         ) && logs.stdout.contains("partial\n── slow · attempt 2 ──\nsecond\n"),
         "{}",
         logs.stdout

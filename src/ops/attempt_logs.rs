@@ -354,7 +354,7 @@ impl<'a> Tracker<'a> {
                 (None, false, _) => ("in_flight", String::new()),
                 (None, true, _) => (
                     "not_recorded",
-                    "(interrupted, not recorded: its driver ended before the attempt did, so the log holds no size or hash of this output)\n"
+                    "(interrupted, not recorded: the attempt was cut off before it ended — stopped, aborted or its driver gone — so the log holds no size or hash of this output)\n"
                         .to_string(),
                 ),
             };
