@@ -1063,3 +1063,39 @@ fn a_uses_step_keeps_its_unfinished_child_and_fails_with_the_child_s_reason() {
     }
     assert!(matches!(&events[1], Event::RunPaused { .. }), "{events:?}");
 }
+
+/// Given a run whose driver died with an attempt in flight that a worker claimed, when a
+/// driver takes it over: a worker (which reaps lapsed leases) leaves the claimed attempt to
+/// its lease; any other driver ends it as the dead driver's. Before, a worker taking over a
+/// run it helped with ended its own running phase and ran it again.
+#[test]
+fn a_takeover_leaves_a_claimed_attempt_to_its_lease_only_when_a_worker_takes_over() {
+    let wf = workflow(THREE);
+    let history = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        Event::AttemptClaimed {
+            step: "a".into(),
+            attempt: 1,
+            worker: "helper".into(),
+            host: "h".into(),
+            epoch: 1,
+        },
+        started_step("a", 1),
+    ];
+    let by_worker = given(history.clone())
+        .when(Command::InterruptOrphans {
+            leave_claimed: true,
+        })
+        .unwrap();
+    assert_eq!(by_worker, vec![], "the worker's lease decides");
+    let by_other = given(history)
+        .when(Command::InterruptOrphans {
+            leave_claimed: false,
+        })
+        .unwrap();
+    assert!(
+        matches!(&by_other[..], [Event::StepInterrupted { step, attempt: 1, .. }] if step == "a"),
+        "{by_other:?}"
+    );
+}

@@ -72,6 +72,12 @@ pub enum Command {
         attempt: u32,
         reason: String,
     },
+    /// A driver takes over a run whose driver died: the attempts that driver had in flight
+    /// end without an outcome (`decide::orphaned`), as a resume ends them.
+    InterruptOrphans {
+        /// Taken over by a worker: attempts a worker claimed are left to their leases.
+        leave_claimed: bool,
+    },
     /// A result reported after its attempt's lease changed hands: recorded, not applied.
     RejectResult {
         step: String,

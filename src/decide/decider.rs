@@ -116,6 +116,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             events.extend(deactivate(state, &step));
             Ok(events)
         }
+        Command::InterruptOrphans { leave_claimed } => {
+            Ok(interrupt_where_units(state, DRIVER_GONE, |s| {
+                orphaned(s, leave_claimed)
+            }))
+        }
         Command::RejectResult {
             step,
             attempt,
@@ -283,8 +288,16 @@ fn interrupt_where(
 }
 
 /// Whether the latest attempt of `s` was claimed by a worker (its lease decides its fate).
-pub fn claimed_now(s: &super::StepState) -> bool {
+fn claimed_now(s: &super::StepState) -> bool {
     s.claimed.as_ref().is_some_and(|c| c.attempt == s.attempts)
+}
+
+/// Whether unit `s` has an attempt in flight that a driver taking the run over (its driver
+/// dead) must take for the dead driver's: every running attempt, but those a worker claimed
+/// when the one taking over is a worker (`leave_claimed`: it reaps the leases that lapse).
+/// The one rule for a resume and for any other takeover (`Command::InterruptOrphans`).
+pub fn orphaned(s: &super::StepState, leave_claimed: bool) -> bool {
+    s.status == StepStatus::Running && !(leave_claimed && claimed_now(s))
 }
 
 fn interrupt_where_units(
@@ -1228,13 +1241,7 @@ fn resume(
             restart_from = Some(target.clone());
         }
     }
-    let mut events = if leave_claimed {
-        interrupt_where_units(state, DRIVER_GONE, |s| {
-            s.status == StepStatus::Running && !claimed_now(s)
-        })
-    } else {
-        interrupt_in_flight(state, DRIVER_GONE)
-    };
+    let mut events = interrupt_where_units(state, DRIVER_GONE, |s| orphaned(s, leave_claimed));
     events.push(Event::RunResumed {
         mode: mode.clone(),
         restart_from: if matches!(mode, ResumeMode::RollbackTo(_)) {

@@ -17,7 +17,7 @@ pub use agents::{
     AgentCommand, AgentRegistry, BY_HAND, REGISTRY_STREAM, decide_registry, evolve_registry,
 };
 pub use command::{AttemptReport, Command, LoggedOutput};
-pub use decider::{DRIVER_GONE, claimed_now, decide};
+pub use decider::{DRIVER_GONE, decide, orphaned};
 pub use error::DecideError;
 pub use items::item_name;
 pub use schedule::{

@@ -207,20 +207,19 @@ pub(crate) fn prepare(
         ctx.observer
             .warn(&format!("could not write the run's derived files: {e}"));
     }
-    // An attempt a worker claimed and is still running is its worker's (on this host too:
-    // a worker helping with the run noted its group in the same notes), when this driver is
-    // a worker, which reaps the leases that lapse (`dispatch::reap_lapsed`). Any other
-    // driver has no reaper: it takes every attempt in flight for the dead driver's, as a
-    // resume does.
+    // What the dead driver had in flight is taken over (`decide::orphaned`): its groups end,
+    // and its attempts, which never report, end here and run again as new attempts (as a
+    // resume decides; without this, a report that drove a run on waited for them for ever).
+    // When this driver is a worker, which reaps the leases that lapse, what a worker claimed
+    // is left to its lease — its group too, noted in the same notes on this host.
     let leave_claimed = ctx.dispatch.shared.is_some();
     let claimed: Vec<String> = journal
         .state
         .steps
         .iter()
         .filter(|s| {
-            leave_claimed
-                && s.status == crate::decide::StepStatus::Running
-                && crate::decide::claimed_now(s)
+            s.status == crate::decide::StepStatus::Running
+                && !crate::decide::orphaned(s, leave_claimed)
         })
         .map(|s| s.name.clone())
         .collect();
@@ -232,27 +231,13 @@ pub(crate) fn prepare(
             "ended process group {pgid} left running by the previous driver"
         ));
     }
-    // Attempts the dead driver had in flight never report: they end here, and run again as
-    // new attempts (a resume records the same as it is decided). Without this, a report
-    // that drove a run on (`orchestrate complete` on an interrupted run) waited for them
-    // for ever. What a worker claimed is left to its lease when this driver is a worker (above).
-    let orphaned: Vec<(String, u32)> = journal
+    if journal
         .state
         .steps
         .iter()
-        .filter(|s| s.status == crate::decide::StepStatus::Running && !claimed.contains(&s.name))
-        .map(|s| (s.name.clone(), s.attempts))
-        .collect();
-    for (step, attempt) in orphaned {
-        record(
-            journal,
-            ctx,
-            Command::InterruptAttempt {
-                step,
-                attempt,
-                reason: crate::decide::DRIVER_GONE.to_string(),
-            },
-        )?;
+        .any(|s| crate::decide::orphaned(s, leave_claimed))
+    {
+        record(journal, ctx, Command::InterruptOrphans { leave_claimed })?;
     }
     Ok(())
 }
