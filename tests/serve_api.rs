@@ -3005,3 +3005,28 @@ fn a_status_at_an_event_past_the_end_names_the_event_not_a_cli_flag() {
     assert_eq!(cli.code, 2);
     assert_eq!(cli.json()["error"].as_str().unwrap(), error);
 }
+
+/// A report from the page whose next step has a condition (`if:`) or a list to read
+/// (`foreach:`) is driven on by a background driver, as one whose next step runs a command.
+/// Before, the rule for "a driver has work" counted only attempts, so the run sat `running`
+/// with nobody to check the condition.
+#[test]
+fn a_report_before_a_conditional_step_is_driven_on_from_the_page() {
+    let env = home();
+    env.workflow(
+        "gated",
+        "name: gated\nsteps:\n  - name: write\n    prompt: Write the notes\n  - name: publish\n    if: steps.write.outputs.verdict == 'ok'\n    run: echo published\n  - name: each\n    foreach: ['a', 'b']\n    run: echo item ${{ item }}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "gated"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/steps/write/complete"),
+        r#"{"outputs": {"verdict": "ok"}}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let done = settled(&s, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["steps"][1]["status"], "completed", "{done}");
+    assert_eq!(done, env.status(Some(&run)));
+}

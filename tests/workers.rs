@@ -739,7 +739,46 @@ fn a_worker_taking_over_a_run_it_helps_with_leaves_its_own_phase_running(env: En
     verify(&env);
 }
 
+/// A workflow whose steps need different tags (`runs_on: [x]`, then `runs_on: [y]`), and no
+/// worker offering both: each step runs on the worker that offers its tags, the run handed from
+/// one to the other between the steps. Before, a worker took a driverless workflow only if its
+/// tags covered every step, so no worker ever drove this run.
+fn a_workflow_whose_steps_need_different_tags_passes_between_workers(env: Env) {
+    env.workflow(
+        "split",
+        "name: split\nsteps:\n  - name: build\n    runs_on: [x]\n    run: 'echo built >> ran'\n  - name: ship\n    runs_on: [y]\n    run: 'echo shipped >> ran'\n",
+    );
+    let run = submit(&env, "workflow", "split");
+    let x = Worker::start(&env, "wx", &["--tags", "x"]);
+    let y = Worker::start(&env, "wy", &["--tags", "y"]);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(
+        common::lines(&env.project().join("ran")),
+        ["built", "shipped"]
+    );
+    // Who drove each attempt: the actor of the newest `run_resumed` before its start.
+    let started_by = |step: &str| -> Vec<String> {
+        let mut driver = String::new();
+        let mut by = Vec::new();
+        for e in &ev {
+            if e["type"] == "run_resumed" {
+                driver = e["body"]["actor"].as_str().unwrap_or_default().to_string();
+            } else if e["type"] == "step_started" && e["body"]["step"] == step {
+                by.push(driver.clone());
+            }
+        }
+        by
+    };
+    assert_eq!(started_by("build"), ["worker:wx"], "{ev:?}");
+    assert_eq!(started_by("ship"), ["worker:wy"], "{ev:?}");
+    assert_eq!(x.drain(), 0);
+    assert_eq!(y.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_workflow_whose_steps_need_different_tags_passes_between_workers,
     a_worker_driving_from_its_cached_fold_records_what_resume_records,
     a_worker_taking_over_a_run_it_helps_with_leaves_its_own_phase_running,
     a_killed_workers_step_kept_running_on_its_host,

@@ -233,6 +233,8 @@ pub fn has_work(state: &RunState) -> bool {
         Next::PreValidate
             | Next::Attempt { .. }
             | Next::InFlight { .. }
+            | Next::CheckCondition { .. }
+            | Next::ReadItems { .. }
             | Next::Compensate { .. }
             | Next::PostValidate
     )

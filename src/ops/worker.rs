@@ -403,9 +403,12 @@ fn watched(
 
 /// Whether a run whose driver is gone is one for this worker: recorded for workers, or with
 /// work for a driver (`operator::has_work`: an attempt cut short, a unit ready, a check), and
-/// this worker may run it — every step of a workflow (they run in its driver), or for a
-/// scenario something besides ready phases whose `runs_on:` it does not offer.
+/// this worker may run it — for a workflow, the step it runs or checks next (its steps run in
+/// its driver, one at a time: a driver hands the run back before a step whose `runs_on:` it
+/// does not offer, for a worker that does), or for a scenario something besides ready phases
+/// whose `runs_on:` it does not offer.
 fn wants_driving(state: &RunState, tags: &[String]) -> bool {
+    use crate::plan::Next;
     if state.phase != crate::decide::RunPhase::Running
         || !(state.submitted || crate::execute::operator::has_work(state))
     {
@@ -413,7 +416,13 @@ fn wants_driving(state: &RunState, tags: &[String]) -> bool {
     }
     let runs_on = |i: usize| state.runs_on(i);
     if !state.is_scenario() {
-        return (0..state.steps.len()).all(|i| tags_cover(tags, runs_on(i)));
+        return match crate::plan::next(state) {
+            Next::Attempt { index, .. }
+            | Next::InFlight { index }
+            | Next::CheckCondition { index }
+            | Next::ReadItems { index } => tags_cover(tags, runs_on(index)),
+            _ => true,
+        };
     }
     let ready = ready_phases(state);
     state.submitted
