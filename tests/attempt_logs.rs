@@ -1058,3 +1058,43 @@ fn a_json_document_of_cortex_logs_holds_the_last_bytes_of_a_huge_log_and_says_it
         .unwrap();
     assert!(raw.stdout == want);
 }
+
+#[test]
+/// `cortex logs RUN --follow` of a run submitted for workers (`run --submit`) waits for a worker
+/// to take it and prints its lines as they come. Before, it ended at once saying no command of
+/// the run had run, since nobody drove it yet.
+fn cortex_logs_follow_of_a_submitted_run_waits_for_a_worker_and_follows_it() {
+    use std::io::BufRead;
+    let env = Env::new();
+    env.workflow(
+        "later",
+        "name: later\nsteps:\n  - name: work\n    run: echo from-the-worker\n",
+    );
+    let out = env.run(&["workflow", "run", "later", "--submit"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = out.stdout.trim().to_string();
+    let mut follow = env
+        .command(&["logs", &run, "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(follow.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(
+        first,
+        "(submitted for workers: waiting for one to take the run)"
+    );
+    let mut worker = env
+        .command(&["worker", "--until-idle", "--poll", "100ms"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(
+        rest,
+        ["── work · attempt 1 ──", "from-the-worker"],
+        "{rest:?}"
+    );
+    assert_eq!(follow.wait().unwrap().code(), Some(0));
+    assert_eq!(worker.wait().unwrap().code(), Some(0));
+}

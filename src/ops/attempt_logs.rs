@@ -750,6 +750,7 @@ pub fn follow_attempt_logs(
     // phases, `foreach:` items) each get their header again when their lines resume, so a
     // line is always under the header of the attempt that printed it.
     let mut last: Option<usize> = None;
+    let mut said_waiting = false;
     loop {
         // Probed before the read: a driver that ends in between appended everything first,
         // so this read has it (probed after, its last events would be left unread).
@@ -812,12 +813,19 @@ pub fn follow_attempt_logs(
                 printed_any = true;
             }
         }
+        // A run submitted for workers moves once one takes it: followed from its submission,
+        // not ended at once as a run that nobody drives (it said "no command of it has run").
+        let waits_for_workers = tracker.state.submitted && !alive;
+        if waits_for_workers && !said_waiting {
+            sink("(submitted for workers: waiting for one to take the run)\n");
+            said_waiting = true;
+        }
         let moving = !tracker.state.run_id.is_empty()
             && matches!(
                 tracker.state.phase,
                 crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
             )
-            && alive;
+            && (alive || waits_for_workers);
         if !moving && (read == 0 || tracker.shown.iter().all(|s| s.ended)) {
             break;
         }
