@@ -777,7 +777,34 @@ fn a_workflow_whose_steps_need_different_tags_passes_between_workers(env: Env) {
     verify(&env);
 }
 
+/// A workflow a worker drives runs its steps in that worker: status says so for the running
+/// step ("On worker NAME on HOST", `worker` in `--json`), as it does for a scenario's phase a
+/// worker claimed. Before, a workflow's status named no worker at all.
+fn workflow_status_names_the_worker_that_runs_its_step(env: Env) {
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: 'touch wait-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let run = submit(&env, "workflow", "held");
+    let w = Worker::start(&env, "busy-bee", &[]);
+    ran(&env, "wait-runs");
+    let doc = env.status(Some(&run));
+    let worker = doc["steps"][0]["worker"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(worker.starts_with("busy-bee on "), "{doc}");
+    assert!(doc["steps"][0].get("lease_lapsed").is_none(), "{doc}");
+    let human = env.run(&["workflow", "status", &run]).stdout;
+    assert!(human.contains(&format!("On worker {worker}")), "{human}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    wait_for(&env, &run, "the run to finish", finished);
+    assert!(env.status(Some(&run))["steps"][0].get("worker").is_none());
+    assert_eq!(w.drain(), 0);
+}
+
 common::on_both_stores!(
+    workflow_status_names_the_worker_that_runs_its_step,
     a_workflow_whose_steps_need_different_tags_passes_between_workers,
     a_worker_driving_from_its_cached_fold_records_what_resume_records,
     a_worker_taking_over_a_run_it_helps_with_leaves_its_own_phase_running,

@@ -251,6 +251,10 @@ pub struct RunState {
     #[serde(default)]
     pub session_seq: u64,
     pub driver: Option<Driver>,
+    /// Who began the current driving session (the actor of its `run_started` or latest
+    /// `run_resumed`): `worker:NAME` for a run a worker drives.
+    #[serde(default)]
+    pub driven_by: Option<String>,
     pub finish_reason: Option<String>,
 }
 
@@ -288,6 +292,7 @@ impl Default for RunState {
             session_started_at: None,
             session_seq: 0,
             driver: None,
+            driven_by: None,
             finish_reason: None,
         }
     }
@@ -530,6 +535,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 Err(e) => state.definition_error = Some(e.to_string()),
             }
             state.driver = Some(started.driver.clone());
+            state.driven_by = Some(started.by.actor.clone());
             state.start = Some(Arc::new((**started).clone()));
             state.phase = RunPhase::Running;
             state.started_at = time();
@@ -835,12 +841,14 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             restart_from,
             driver,
             timeout_seconds,
+            by,
             ..
         } => {
             if timeout_seconds.is_some() {
                 state.timeout_seconds = *timeout_seconds;
             }
             state.submitted = false;
+            state.driven_by = Some(by.actor.clone());
             // A resumed run goes back to what it was doing: compensating, waiting on a
             // report, or running.
             // A scenario waits as a whole only when nothing else can run (a projection, as

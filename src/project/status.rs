@@ -435,11 +435,18 @@ impl StatusView {
     /// `with_leases`, given only whether a live lease holds attempt `attempt` of `unit` (read
     /// before the log, as there).
     pub fn with_held(mut self, held: &dyn Fn(&str, u32) -> bool) -> StatusView {
+        let workflow = self.kind == RunKind::Workflow;
         for s in &mut self.steps {
             if s.worker.is_none() || s.status != StepStatus::Running {
                 continue;
             }
-            s.lease_lapsed = !held(&s.name, s.attempts);
+            // A workflow's step runs in the worker that drives the run, under its driver
+            // lease (attempt 0); a scenario's phase under a lease of its own.
+            s.lease_lapsed = if workflow {
+                !held(crate::store::DRIVER_UNIT, 0)
+            } else {
+                !held(&s.name, s.attempts)
+            };
         }
         self
     }
@@ -786,11 +793,14 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     Vec::new()
                 },
                 reported_by: s.reported_by.clone(),
-                worker: s
-                    .claimed
-                    .as_ref()
-                    .filter(|c| c.attempt == s.attempts && s.status == StepStatus::Running)
-                    .map(|c| format!("{} on {}", c.worker, c.host)),
+                worker: if s.status != StepStatus::Running {
+                    None
+                } else if let Some(c) = &s.claimed {
+                    (c.attempt == s.attempts).then(|| format!("{} on {}", c.worker, c.host))
+                } else {
+                    // A workflow's steps run in its driver: a worker driving it runs them.
+                    worker_driving(state)
+                },
                 lease_lapsed: false,
                 agent_result: s.agent_result.as_ref().map(AgentResultView::of),
                 output_tail: if s.status == StepStatus::Failed {
@@ -901,4 +911,12 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     };
     view.next = super::next_actions(&view);
     view
+}
+
+/// `NAME on HOST` when a worker drives the run's current session (a workflow's steps run in
+/// its driver).
+fn worker_driving(state: &RunState) -> Option<String> {
+    let name = state.driven_by.as_deref()?.strip_prefix("worker:")?;
+    let host = state.driver.as_ref().map_or("", |d| d.host.as_str());
+    Some(format!("{name} on {host}"))
 }
