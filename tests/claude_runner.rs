@@ -24,6 +24,7 @@ echo "$n" > "$dir/count"
 for a in "$0" "$@"; do printf '%s\0' "$a"; done > "$dir/argv-$n"
 cat > "$dir/stdin-$n"
 pwd > "$dir/cwd-$n"
+printf '%s' "$CORTEX_INPUT_API_TOKEN" > "$dir/token-$n"
 echo $$ > "$dir/pid-$n"
 mode=$(printf '%s' "$FAKE_CLAUDE_MODES" | cut -d, -f"$n")
 [ -n "$mode" ] || mode=ok
@@ -952,4 +953,35 @@ fn validate_json_carries_the_missing_claude_warning_in_its_document() {
         .run(&["--json", "workflow", "validate", "plain"])
         .json();
     assert_eq!(doc["warnings"], serde_json::json!([]), "{doc}");
+}
+
+/// SPEC §7: a prompt is rendered wherever it goes, an agent's stdin included, with secrets
+/// redacted — the stdin of Claude Code goes to a third party's API. The agent reads the
+/// secret's value where every command does, `CORTEX_INPUT_<NAME>`. Before, the secret was
+/// written into the prompt on the agent's stdin.
+#[test]
+fn a_secret_input_in_an_agents_prompt_reaches_its_stdin_redacted() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "sw",
+        "name: sw\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: Use\n    prompt: 'call the api with ${{ inputs.api_token }}'\n    agent: planner\n",
+    );
+    let out = c.run(
+        "ok",
+        &[
+            "workflow",
+            "run",
+            "sw",
+            "--input",
+            "api_token=TOPSECRET-77aa",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(c.stdin(1), "call the api with ***");
+    assert_eq!(
+        std::fs::read_to_string(c.calls.join("token-1")).unwrap(),
+        "TOPSECRET-77aa",
+        "the agent has the value in its environment"
+    );
 }

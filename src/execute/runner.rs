@@ -231,13 +231,16 @@ impl Runner {
         let key = unit_key(&state.steps[index].name);
         let output_file = work.join(format!("step-{key}-attempt-{attempt}.out"));
         env.push(("CORTEX_OUTPUT".into(), output_file.display().to_string()));
+        // An agent's prompt is rendered as every prompt shown is (SPEC §7), secrets redacted:
+        // it goes to a program that may hand it to a third party (Claude Code's API). The
+        // agent reads a secret input's value from `CORTEX_INPUT_<NAME>`, as any command does.
         let prompt = || {
             let prompt = step
                 .prompt
                 .as_deref()
                 .or(step.description.as_deref())
                 .unwrap_or(&step.name);
-            render_text(prompt, &resolve)
+            state.render_in(prompt, index)
         };
         let mut claude_agent = None;
         let mut refused = None;
