@@ -189,11 +189,14 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
     );
     let run = env.run(&["workflow", "run", "long"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // The reason names the limit and both places it is set: after a `resume --timeout` the
+    // configuration's `timeout_seconds` is not where the limit in force came from.
+    let reason = env.status(None)["reason"].as_str().unwrap().to_string();
     assert!(
-        env.status(None)["reason"]
-            .as_str()
-            .unwrap()
-            .contains("time limit")
+        reason.contains("time limit of 1 s")
+            && reason.contains("resume --timeout")
+            && reason.contains("timeout_seconds"),
+        "{reason}"
     );
     // The same limit again: the same end.
     assert_eq!(env.run(&["workflow", "resume"]).code, 1);

@@ -158,7 +158,11 @@ const TIME_LIMIT: &str = "the run exceeded its time limit";
 
 /// The reason recorded when a driver pauses a run at its time limit of `limit` seconds.
 pub fn time_limit_reason(limit: u64) -> String {
-    format!("{TIME_LIMIT} (timeout_seconds: {limit})")
+    // The limit in force may come from `resume --timeout` or from `timeout_seconds` (the
+    // configuration at `run` or at the resume): both are named, not only the setting.
+    format!(
+        "{TIME_LIMIT} of {limit} s for one driving session (set by `resume --timeout`, else `timeout_seconds` in cortex.config.json)"
+    )
 }
 
 /// A rollback in progress.
