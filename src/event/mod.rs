@@ -17,4 +17,13 @@ pub use envelope::{NewEvent, Recorded, Stamped};
 
 /// What a secret is replaced with, in the log and everywhere a value is shown.
 pub const REDACTED: &str = "***";
+
+/// An input value as text, as templates, `CORTEX_INPUT_<NAME>` and `--input NAME=TEXT` see it:
+/// a string as it is, anything else as JSON.
+pub fn input_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
 pub use upcast::{EVENT_VERSION, decode};

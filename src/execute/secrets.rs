@@ -76,13 +76,7 @@ pub fn secret_input_from_env(name: &str) -> Option<String> {
     std::env::var_os(input_env_name(name)).and_then(|v| v.into_string().ok())
 }
 
-/// An input value as text, as templates and `CORTEX_INPUT_<NAME>` see it.
-pub fn input_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
+pub use crate::event::input_text;
 
 /// The process environment, skipping what is not UTF-8 (it cannot be a value we print).
 fn process_env() -> Vec<(String, String)> {

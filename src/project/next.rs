@@ -108,13 +108,12 @@ fn run_again(view: &StatusView, group: &str) -> Suggestion {
             s.placeholder("--input", name);
             continue;
         }
-        let text = match value {
-            serde_json::Value::String(text) if text == crate::event::REDACTED => continue,
-            serde_json::Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
+        if value.as_str() == Some(crate::event::REDACTED) {
+            continue;
+        }
         s.argv.push("--input".into());
-        s.argv.push(format!("{name}={text}"));
+        s.argv
+            .push(format!("{name}={}", crate::event::input_text(value)));
     }
     if !s.fill.is_empty() {
         s.why = format!("{} (VALUE: each secret input's value again)", s.why);
