@@ -346,6 +346,14 @@ fn a_second_driver_gets_exit_4_naming_the_holder(env: Env) {
         "{}",
         second.stderr
     );
+    // What a workflow run can be ended with from here is said as such; the scenario's `stop`
+    // is offered only as a scenario's (it fails for a workflow run).
+    assert!(
+        second.stderr.contains("cortex workflow abort ")
+            && second.stderr.contains("if it is a scenario run"),
+        "{}",
+        second.stderr
+    );
     assert_eq!(env.status(None)["status"], "running");
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
@@ -1379,7 +1387,9 @@ fn a_missing_working_dir_was_retried_like_a_flaky_command() {
     for part in [
         format!("working directory {} does not exist", missing.display()),
         "`working_dir: out/deeper`".to_string(),
-        "create the directory or correct `working_dir:`".to_string(),
+        "create the directory, then resume the run".to_string(),
+        // Resume runs the definition the run started with: correcting the file changes nothing.
+        "a corrected `working_dir:` applies to a new run".to_string(),
     ] {
         assert!(error.contains(&part), "{part}: {doc}");
     }

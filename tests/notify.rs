@@ -494,6 +494,29 @@ fn a_webhook_with_a_stray_dollar_or_an_unknown_input_is_refused_where_it_is_writ
     out.assert_error_on_line("inputs only", 8);
 }
 
+/// A template in a notification's command is refused where it is written, with what to read
+/// instead: it is not rendered, and before it passed `validate` and failed only at delivery
+/// (`Bad substitution`, tried three times), in a workflow and a scenario alike.
+#[test]
+fn a_template_in_a_notification_command_is_refused_where_it_is_written() {
+    let env = Env::new();
+    env.workflow(
+        "inj",
+        "name: inj\nsteps:\n  - {name: a, run: 'true'}\nnotify:\n  on_finish:\n    - run: 'echo \"${{ steps.a.outputs.x }}\"'\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "inj"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("is not rendered", 6);
+    assert!(out.stdout.contains("stdin"), "{}", out.stdout);
+    env.scenario(
+        "sinj",
+        "name: sinj\ndescription: d\nphases:\n  - {name: a, description: a, run: 'true'}\nnotify:\n  on_failure:\n    - run: 'echo ${{ inputs.x }}'\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "sinj"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stdout.contains("is not rendered"), "{}", out.stdout);
+}
+
 /// A receiver that accepts and reads nothing, never answering: a delivery to it waits for its
 /// whole timeout.
 fn silent_receiver() -> (TcpListener, String) {

@@ -701,12 +701,12 @@ fn missing_dir_error(cwd: &Path, written: Option<&(String, String)>) -> String {
     };
     let cause = match written {
         Some((dir, base)) => format!(
-            "the step's `working_dir: {dir}`, under the run's directory {base}, where `run` was called"
+            "its `working_dir: {dir}`, under the run's directory {base}, where `run` was called"
         ),
         None => "the run's directory, where `run` was called".to_string(),
     };
     format!(
-        "working directory {} {what} on this host ({cause}). No retry can change that, so none was spent: create the directory or correct `working_dir:`, then resume the run",
+        "working directory {} {what} on this host ({cause}). No retry can change that, so none was spent: create the directory, then resume the run (a run keeps the definition it started with: a corrected `working_dir:` applies to a new run)",
         cwd.display()
     )
 }

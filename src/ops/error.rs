@@ -262,7 +262,10 @@ impl From<LockError> for CommandError {
                 // Its driver may be a terminal, an MCP client's call (`cortex mcp`, whose
                 // client has no terminal to press Ctrl-C in) or a worker (whose Ctrl-C would
                 // drain all it holds): each way to stop it is said.
-                .hint(format!("only one process drives a run at a time; wait for it, or stop it: a scenario run from any terminal or host with `cortex orchestrate stop {run_id}`, any run with Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it (the run stops gracefully; `resume` continues it)")),
+                // A lock does not know its run's kind: each kind's way is said by its name (a
+                // workflow run has no `stop` from elsewhere; before, the scenario's command was
+                // offered with a workflow run's id, which failed when pasted).
+                .hint(format!("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): with Ctrl-C in the terminal that drives it, by cancelling the MCP tool call that drives it, or — if it is a scenario run — from any terminal or host with `cortex orchestrate stop {run_id}`; a workflow run is ended for good from anywhere with `cortex workflow abort {run_id}`")),
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
             LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),
         }

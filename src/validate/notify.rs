@@ -42,6 +42,15 @@ pub(super) fn check_notify(
                 (Some(cmd), None) if cmd.trim().is_empty() => {
                     c.problem(&[path.as_slice(), &["run".into()]].concat(), "`run:` is empty")
                 }
+                // A notification's command is not rendered: it reads the run from its stdin
+                // (the status document) and the environment. A template left in it reached the
+                // shell as written (`Bad substitution`) after `validate` said OK.
+                (Some(cmd), None) if cmd.contains("${{") => c
+                    .hinted(
+                        &[path.as_slice(), &["run".into()]].concat(),
+                        "a notification's `run:` is not rendered: `${{ … }}` would reach the shell as written",
+                        "read the run from the command's stdin (the status document: e.g. `jq -r '.steps[0].outputs.KEY'`) or from CORTEX_RUN_ID, CORTEX_RUN_NAME and CORTEX_RUN_STATUS",
+                    ),
                 (Some(_), None) => {}
                 (None, Some(url)) => {
                     let at = [path.as_slice(), &["webhook".into()]].concat();
