@@ -799,6 +799,34 @@ fn an_action_on_a_finished_run_says_it_ended_and_hints_status_and_a_new_run() {
             );
         }
     }
+    // A definition with a required input: the new run is offered with the run's inputs (a
+    // child run's came from its parent's `with:`); before, the bare `run NAME` exited 2.
+    env.workflow(
+        "needs",
+        "name: needs\ninputs:\n  what: {type: string, required: true}\nsteps:\n  - name: look\n    prompt: look at ${{ inputs.what }}\n",
+    );
+    let started = env.run(&[
+        "--json",
+        "workflow",
+        "run",
+        "needs",
+        "--input",
+        "what=the diff",
+    ]);
+    assert_eq!(started.code, 3, "{}", started.stderr);
+    let needs = started.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.run(&["workflow", "abort", &needs]).code, 1);
+    let out = env.run(&["workflow", "step", "complete", "look", "--run", &needs]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let hints = suggested(&out.stderr);
+    let new_run = hints
+        .iter()
+        .find(|h| h.contains(" run "))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(new_run.contains("what=the diff"), "{new_run}");
+    let words = split(new_run);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    assert_eq!(env.run(&words).code, 3, "`{new_run}`");
 }
 
 /// A run rolled back by its failure ended with no way on (a failed one was offered a new

@@ -414,15 +414,25 @@ impl Ctx {
             RunKind::Scenario => "orchestrate",
             RunKind::Workflow => "workflow",
         };
+        // The new run with this one's inputs (a secret one as `NAME=VALUE` to fill in): a
+        // definition with a required input refused the bare `run NAME` (a child run's inputs
+        // came from its parent's `with:`).
+        let again = crate::project::run_again(&view, group);
+        let args: Vec<&str> = again.argv.iter().skip(1).map(String::as_str).collect();
+        let fill = if again.fill.is_empty() {
+            ""
+        } else {
+            " (VALUE: each secret input's value again)"
+        };
         CommandError::bad_input(format!(
             "run {} already finished ({}); {what}",
             view.run_id,
             view.status.as_str()
         ))
         .hint(format!(
-            "{} shows how it ended; {} starts a new run",
+            "{} shows how it ended; {} starts a new run{fill}",
             self.cmd(&[group, "status", &view.run_id]),
-            self.cmd(&[group, "run", &view.started_from])
+            self.cmd(&args)
         ))
     }
 

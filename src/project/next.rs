@@ -98,7 +98,7 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
 /// new run of what failed, once it is fixed. Without them, a definition with a required input
 /// refused the suggestion (exit 2). A secret input the run must be given again is a
 /// placeholder (the log keeps only `***`); one with a default is left to it.
-fn run_again(view: &StatusView, group: &str) -> Suggestion {
+pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
     let mut s = Suggestion::new(
         &[group, "run", &view.started_from],
         "fix what the report names, then start a new run",
