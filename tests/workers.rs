@@ -280,9 +280,10 @@ fn a_worker_killed_mid_phase_has_its_phase_run_again_elsewhere(env: Env) {
     let reason = cut[0]["body"]["reason"].as_str().unwrap_or_default();
     // Which comes first is a race, both right: the rescuer reaping the phase's lapsed lease,
     // or taking over the run whose driver (the same dead worker, its pid gone) ended.
+    // Either way the dead worker is named (SPEC §9: recorded with the worker and host).
     assert!(
-        (reason.contains("doomed") && reason.contains("lapsed")
-            || reason.contains("its driver ended"))
+        reason.contains("doomed")
+            && (reason.contains("lapsed") || reason.contains("ended before it finished"))
             && !reason.contains("within 5000 ms"),
         "{reason}"
     );
@@ -803,7 +804,37 @@ fn workflow_status_names_the_worker_that_runs_its_step(env: Env) {
     assert_eq!(w.drain(), 0);
 }
 
+/// A worker driving a workflow killed mid-step: the step is recorded interrupted naming that
+/// worker and its host (SPEC §9), and runs again on the worker that takes the run. Before, the
+/// reason said only that "its driver ended".
+fn a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_host(env: Env) {
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: 'touch wait-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let run = submit(&env, "workflow", "held");
+    let a = Worker::start(&env, "doomed", &["--lease", "1s"]);
+    ran(&env, "wait-runs");
+    a.signal(Signal::SIGKILL);
+    drop(a);
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let b = Worker::start(&env, "rescuer", &[]);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    let cut = of_type(&ev, "step_interrupted");
+    assert_eq!(cut.len(), 1, "{ev:?}");
+    let reason = cut[0]["body"]["reason"].as_str().unwrap_or_default();
+    let host = ev[0]["body"]["driver"]["host"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("worker doomed on {host}")),
+        "{reason}"
+    );
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_host,
     workflow_status_names_the_worker_that_runs_its_step,
     a_workflow_whose_steps_need_different_tags_passes_between_workers,
     a_worker_driving_from_its_cached_fold_records_what_resume_records,

@@ -117,7 +117,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             Ok(events)
         }
         Command::InterruptOrphans { leave_claimed } => {
-            Ok(interrupt_where_units(state, DRIVER_GONE, |s| {
+            Ok(interrupt_where_units(state, &driver_gone(state), |s| {
                 orphaned(s, leave_claimed)
             }))
         }
@@ -263,6 +263,23 @@ fn finished(outcome: Outcome, reason: Option<String>) -> Event {
 /// Why an attempt in flight when its driver died ends without an outcome (recorded by the
 /// process that takes the run over: a resume, or an operator's report driving it on).
 pub const DRIVER_GONE: &str = "its driver ended before it finished; it runs again as a new attempt";
+
+/// Why attempts in flight of a run whose driver is gone are interrupted: `DRIVER_GONE`, naming
+/// the worker and host when a worker drove the session (SPEC §9: an attempt cut short is
+/// recorded with the worker and host).
+fn driver_gone(state: &RunState) -> String {
+    match state
+        .driven_by
+        .as_deref()
+        .and_then(|a| a.strip_prefix("worker:"))
+    {
+        Some(worker) => format!(
+            "its driver, worker {worker} on {}, ended before it finished; it runs again as a new attempt",
+            state.driver.as_ref().map_or("?", |d| d.host.as_str())
+        ),
+        None => DRIVER_GONE.to_string(),
+    }
+}
 
 /// Attempts whose end is not in the log: they will never report, so they end here (and the
 /// agents of their phases are deactivated).
@@ -1241,7 +1258,8 @@ fn resume(
             restart_from = Some(target.clone());
         }
     }
-    let mut events = interrupt_where_units(state, DRIVER_GONE, |s| orphaned(s, leave_claimed));
+    let mut events =
+        interrupt_where_units(state, &driver_gone(state), |s| orphaned(s, leave_claimed));
     events.push(Event::RunResumed {
         mode: mode.clone(),
         restart_from: if matches!(mode, ResumeMode::RollbackTo(_)) {
