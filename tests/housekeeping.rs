@@ -244,3 +244,44 @@ fn man_all_wrote_through_a_symbolic_link_at_a_page_name_and_overwrote_its_target
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }
+
+#[test]
+/// The output file of a background driver that still runs is kept by `gc`, however long since
+/// it was last written to: a scheduled run's driver holds a lock on it while it lives. Before,
+/// `gc --older-than 0` removed the file of a run still going (its later lines were lost).
+fn gc_keeps_the_output_file_of_a_background_driver_that_still_runs() {
+    let env = Env::new();
+    env.workflow(
+        "every",
+        "name: every\nschedule: '* * * * *'\nsteps:\n  - {name: s, run: 'touch started; while [ ! -e go-on ]; do sleep 0.05; done'}\n",
+    );
+    let fired = env.run(&["--json", "schedule", "run", "--once", "--at", "2026-12-04T16:30:00Z"]);
+    assert_eq!(fired.code, 0, "{}{}", fired.stdout, fired.stderr);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !env.project().join("started").exists() {
+        assert!(std::time::Instant::now() < until, "the scheduled run never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let logs: Vec<_> = std::fs::read_dir(env.home().join("schedule"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let out = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+    assert_eq!(out["driver_logs"], serde_json::json!([]), "{out}");
+    assert!(logs[0].exists());
+    // Once its driver has ended, the file is removed as any other.
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+        if out["driver_logs"].as_array().is_some_and(|a| a.len() == 1) {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "never removed: {out}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!logs[0].exists());
+}

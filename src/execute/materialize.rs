@@ -135,7 +135,21 @@ pub fn open_driver_log(path: &Path) -> std::io::Result<std::fs::File> {
         }
         _ => {}
     }
-    regular(derived_file().create(true).append(true).open(path)?)
+    let file = regular(derived_file().create(true).append(true).open(path)?)?;
+    // A shared lock on the open file, inherited by the driver it becomes the output of (its
+    // stdout and stderr share this open file): held while that driver lives, so `gc` can tell
+    // a live driver's output (`driver_log_in_use`) from one left behind, whatever its age.
+    let _ = file.lock_shared();
+    Ok(file)
+}
+
+/// Whether a live background driver still writes to the output file at `path`: it holds the
+/// shared lock `open_driver_log` took. Unreadable: said to be in use (left alone).
+pub fn driver_log_in_use(path: &Path) -> bool {
+    match std::fs::File::open(path) {
+        Ok(file) => matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => true,
+    }
 }
 
 /// How much of the end of a background driver's log is read for the error it printed (its

@@ -48,7 +48,8 @@ pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError, live_recorded_driver, serve_many};
 pub use materialize::{
     DRIVER_LOG_FOLDERS, SCHEDULE_DRIVER_LOGS, SERVE_DRIVER_LOGS, TUI_DRIVER_LOGS, WriteBehind,
-    check_run_folders, materialize, open_derived, read_driver_log, remove_run_files, run_folder,
+    check_run_folders, driver_log_in_use, materialize, open_derived, read_driver_log,
+    remove_run_files, run_folder,
 };
 pub use notify::{
     Delivery, Ended, Subject, Trigger, deliver, not_made, notify_stream, record_deliveries,

@@ -134,6 +134,8 @@ fn old_driver_logs(
                     && e.metadata()
                         .and_then(|m| m.modified())
                         .is_ok_and(|t| t < cutoff)
+                    // A live driver's output is kept, however long since it wrote to it.
+                    && !crate::execute::driver_log_in_use(&e.path())
             })
             .map(|e| e.file_name())
             .collect();
