@@ -1098,3 +1098,36 @@ fn cortex_logs_follow_of_a_submitted_run_waits_for_a_worker_and_follows_it() {
     assert_eq!(follow.wait().unwrap().code(), Some(0));
     assert_eq!(worker.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+/// An attempt that ran on this machine in another home sharing the log (here: that home's
+/// SQLite file named with `--db`): `cortex logs` says the file is in that other home, not that
+/// it "is not on this machine" — which named the very machine it was asked on.
+fn cortex_logs_of_an_attempt_from_another_home_on_this_machine_says_so() {
+    let env = Env::new();
+    env.workflow(
+        "here",
+        "name: here\nsteps:\n  - {name: s, run: echo from-the-other-home}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "here"]).code, 0);
+    let db = env.db().display().to_string();
+    let other = tempfile::tempdir().unwrap();
+    let out = env
+        .command(&[
+            "--home",
+            other.path().to_str().unwrap(),
+            "--db",
+            &db,
+            "logs",
+            "here",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("is not in this home") && text.contains("in another home sharing the log"),
+        "{text}"
+    );
+    assert!(!text.contains("not on this machine"), "{text}");
+}

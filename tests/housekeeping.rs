@@ -255,11 +255,21 @@ fn gc_keeps_the_output_file_of_a_background_driver_that_still_runs() {
         "every",
         "name: every\nschedule: '* * * * *'\nsteps:\n  - {name: s, run: 'touch started; while [ ! -e go-on ]; do sleep 0.05; done'}\n",
     );
-    let fired = env.run(&["--json", "schedule", "run", "--once", "--at", "2026-12-04T16:30:00Z"]);
+    let fired = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--at",
+        "2026-12-04T16:30:00Z",
+    ]);
     assert_eq!(fired.code, 0, "{}{}", fired.stdout, fired.stderr);
     let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !env.project().join("started").exists() {
-        assert!(std::time::Instant::now() < until, "the scheduled run never started");
+        assert!(
+            std::time::Instant::now() < until,
+            "the scheduled run never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let logs: Vec<_> = std::fs::read_dir(env.home().join("schedule"))

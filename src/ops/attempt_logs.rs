@@ -280,6 +280,18 @@ impl<'a> Tracker<'a> {
                         self.cmd(&["log", "verify"])
                     )),
                 )
+            } else if s.host.as_deref() == Some(self.this.host.as_str()) {
+                // This machine, another home (another CORTEX_HOME sharing the log): "not on this
+                // machine" named the machine it was asked on.
+                (
+                    "elsewhere",
+                    tail(&format!(
+                        "(the file {} is not in this home ({}): the attempt ran on this machine, {}, in another home sharing the log; `cortex --home THAT_HOME logs` shows it there; the tail kept in the log:)",
+                        s.file,
+                        self.home.display(),
+                        self.this.host
+                    )),
+                )
             } else {
                 (
                     "elsewhere",
