@@ -1,0 +1,54 @@
+//! One answer for one situation, on the real binary: a refused phase report lists its problems
+//! as a refused step report does, a second stop or abort records nothing and says so,
+//! `run --start` finds a phase as `orchestrate start` does, every validation error keeps its
+//! place, and a prompt names an output that is missing rather than showing its template.
+
+mod common;
+
+use common::Env;
+
+fn events(env: &Env, run: &str) -> usize {
+    env.events(run).len()
+}
+
+fn run_id(env: &Env, args: &[&str]) -> String {
+    let out = env.run(args);
+    let doc = out.json();
+    doc["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no run_id: {}{}", out.stdout, out.stderr))
+        .to_string()
+}
+
+/// A problem found after an unknown key was set aside (`on_failure: explode` after `promt:`)
+/// was found in the text re-written without that key, and lost its line and column
+/// (`"line": null`); alone in the file it is at 7:17. Every problem keeps its place.
+fn a_problem_after_an_unknown_key_keeps_its_line_and_column(env: Env) {
+    env.workflow(
+        "bad",
+        "name: bad\nsteps:\n  - name: A\n    promt: x\n  - name: B\n    run: echo\n    on_failure: explode\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "bad"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let errors = out.located_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!((errors[0].1, errors[0].2), (4, 5), "{errors:?}");
+    assert!(errors[1].0.contains("explode"), "{errors:?}");
+    assert_eq!((errors[1].1, errors[1].2), (7, 17), "{errors:?}");
+    let human = env.run(&["workflow", "validate", "bad"]);
+    insta::assert_snapshot!("problem_after_an_unknown_key", human.snapshot(&env));
+    // A scenario's the same way.
+    env.scenario(
+        "bs",
+        "name: bs\ndescription: d\nphases:\n  - name: a\n    descripton: x\n  - name: b\n    parallel: maybe\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "bs"]);
+    let errors = out.located_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!((errors[0].1, errors[0].2), (5, 5), "{errors:?}");
+    assert_eq!((errors[1].1, errors[1].2), (7, 15), "{errors:?}");
+}
+
+common::on_both_stores!(
+    a_problem_after_an_unknown_key_keeps_its_line_and_column,
+);
