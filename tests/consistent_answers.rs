@@ -49,6 +49,45 @@ fn a_problem_after_an_unknown_key_keeps_its_line_and_column(env: Env) {
     assert_eq!((errors[1].1, errors[1].2), (7, 15), "{errors:?}");
 }
 
+/// A prompt reading an output of a skipped step was shown raw (`Implement per ${{
+/// steps.Plan.outputs.plan }}`) in status and `--json`, while a command reading it gets an
+/// empty string. A prompt now says what is missing and why, the same wherever it is shown:
+/// status, `--json`, and an agent's stdin.
+fn a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing(env: Env) {
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/reader.md"),
+        "---\nname: reader\ndescription: keeps its prompt\ncommand: cat > prompt.txt\n---\nReads.\n",
+    )
+    .unwrap();
+    env.workflow(
+        "t",
+        "name: t\nsteps:\n  - name: Plan\n    prompt: p\n  - name: Impl\n    prompt: \"Implement per ${{ steps.Plan.outputs.plan }}\"\n  - name: Review\n    agent: reader\n    prompt: \"Review ${{ steps.Plan.outputs.plan }} and ${{ steps.Impl.outputs.diff }}\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "t"]).code, 3);
+    let skipped = env.run(&["workflow", "resume", "--skip"]);
+    assert_eq!(skipped.code, 3, "{}{}", skipped.stdout, skipped.stderr);
+    let marker = "(no output `plan` of step `Plan`: it was skipped)";
+    assert!(skipped.stdout.contains(marker), "{}", skipped.stdout);
+    let status = env.status(None);
+    assert_eq!(
+        status["steps"][1]["prompt"],
+        format!("Implement per {marker}"),
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status"]);
+    assert!(!human.stdout.contains("${{"), "{}", human.stdout);
+    insta::assert_snapshot!("prompt_of_a_skipped_output", human.snapshot(&env));
+    // The agent reads what status showed: Impl completed without writing `diff`.
+    let done = env.run(&["workflow", "step", "complete", "Impl"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("prompt.txt")).unwrap(),
+        format!("Review {marker} and (no output `diff` of step `Impl`: it wrote none)")
+    );
+}
+
 common::on_both_stores!(
     a_problem_after_an_unknown_key_keeps_its_line_and_column,
+    a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing,
 );

@@ -237,7 +237,7 @@ impl Runner {
                 .as_deref()
                 .or(step.description.as_deref())
                 .unwrap_or(&step.name);
-            render_text(prompt, &resolve)
+            state.render_prompt_with(prompt, &resolve)
         };
         let mut claude_agent = None;
         let mut refused = None;
