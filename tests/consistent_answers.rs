@@ -20,6 +20,119 @@ fn run_id(env: &Env, args: &[&str]) -> String {
         .to_string()
 }
 
+/// `orchestrate stop` of a stopped run appended another `stop_requested` + `run_stopped` pair
+/// each time; of a finished run it was an error (exit 2), and so was `workflow abort` of an
+/// aborted run, where `resume` of a finished run says so and exits with its outcome's code.
+/// Now a stop or abort of a run already where it would leave it records nothing, says so
+/// (`note` in the document) and exits with the code of how the run stands.
+fn a_second_stop_or_abort_records_nothing_and_says_so(env: Env) {
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n",
+    );
+    let run = run_id(&env, &["--json", "orchestrate", "run", "gate"]);
+    assert_eq!(env.run(&["orchestrate", "stop", "gate"]).code, 3);
+    let stopped = events(&env, &run);
+    let again = env.run(&["orchestrate", "stop", "gate"]);
+    assert_eq!(again.code, 3, "{}{}", again.stdout, again.stderr);
+    insta::assert_snapshot!("stop_of_a_stopped_run", again.snapshot(&env));
+    let json = env.run(&["--json", "orchestrate", "stop", &run]);
+    assert_eq!(json.code, 3);
+    let doc = json.json();
+    assert_eq!(doc["status"], "stopped", "{doc}");
+    assert!(
+        doc["note"].as_str().unwrap().contains("already stopped"),
+        "{doc}"
+    );
+    assert_eq!(events(&env, &run), stopped, "nothing recorded");
+    // Finished: as `resume` of a finished run answers.
+    assert_eq!(env.run(&["orchestrate", "abort", &run]).code, 1);
+    let aborted = events(&env, &run);
+    for verb in ["stop", "abort"] {
+        let out = env.run(&["orchestrate", verb, &run]);
+        assert_eq!(out.code, 1, "{verb}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout
+                .contains(&format!("already finished (aborted); nothing to {verb}.")),
+            "{verb}: {}",
+            out.stdout
+        );
+        let doc = env.run(&["--json", "orchestrate", verb, &run]).json();
+        assert_eq!(doc["status"], "aborted", "{doc}");
+        assert!(
+            doc["note"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was recorded")
+        );
+    }
+    assert_eq!(events(&env, &run), aborted, "nothing recorded");
+    // A workflow's abort likewise: of an aborted run (exit 1), of a completed one (exit 0).
+    env.workflow("w", "name: w\nsteps:\n  - name: A\n    prompt: p\n");
+    let w = run_id(&env, &["--json", "workflow", "run", "w"]);
+    assert_eq!(env.run(&["workflow", "abort", "w"]).code, 1);
+    let aborted = events(&env, &w);
+    let again = env.run(&["workflow", "abort", "w"]);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    insta::assert_snapshot!("abort_of_an_aborted_run", again.snapshot(&env));
+    assert_eq!(events(&env, &w), aborted, "nothing recorded");
+    let done = run_id(&env, &["--json", "workflow", "run", "w"]);
+    assert_eq!(env.run(&["workflow", "step", "complete", "A"]).code, 0);
+    let completed = events(&env, &done);
+    let out = env.run(&["--json", "workflow", "abort", &done]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "completed");
+    assert_eq!(events(&env, &done), completed, "nothing recorded");
+}
+
+/// `orchestrate run NAME --start Analysis` was refused ("not a manual phase ... manual
+/// phases: analysis") while `orchestrate start NAME Analysis` found the phase: names are
+/// matched forgivingly (SPEC §2), for `--start` as for `start`.
+fn run_start_finds_a_manual_phase_as_orchestrate_start_does(env: Env) {
+    env.scenario(
+        "feat",
+        "name: feat\ndescription: d\nphases:\n  - {name: analysis, description: a, condition: manual}\n  - {name: build, description: b, condition: 'after:analysis'}\n",
+    );
+    let plan = env.run(&[
+        "orchestrate",
+        "run",
+        "feat",
+        "--start",
+        "Analysis",
+        "--dry-run",
+    ]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("analysis: starts at once (--start)"),
+        "{}",
+        plan.stdout
+    );
+    let out = env.run(&[
+        "--json",
+        "orchestrate",
+        "run",
+        "feat",
+        "--start",
+        "Analysis",
+        "--start",
+        "ANALYSIS",
+    ]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["phases"][0]["name"], "analysis", "{doc}");
+    assert_eq!(doc["phases"][0]["status"], "waiting", "{doc}");
+    // Still refused: a phase that is not manual, or that does not exist.
+    for phase in ["Build", "nope"] {
+        let out = env.run(&["orchestrate", "run", "feat", "--start", phase]);
+        assert_eq!(out.code, 2, "{phase}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("manual phases: analysis"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
 /// A problem found after an unknown key was set aside (`on_failure: explode` after `promt:`)
 /// was found in the text re-written without that key, and lost its line and column
 /// (`"line": null`); alone in the file it is at 7:17. Every problem keeps its place.
@@ -88,6 +201,8 @@ fn a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing(env: Env) {
 }
 
 common::on_both_stores!(
+    a_second_stop_or_abort_records_nothing_and_says_so,
+    run_start_finds_a_manual_phase_as_orchestrate_start_does,
     a_problem_after_an_unknown_key_keeps_its_line_and_column,
     a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing,
 );
