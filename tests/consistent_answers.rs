@@ -20,6 +20,65 @@ fn run_id(env: &Env, args: &[&str]) -> String {
         .to_string()
 }
 
+/// `orchestrate complete` refused by its `check:` criteria put both problems in the error
+/// string joined with `;` and left `errors: []`, where a step refused by its `validate:` gate
+/// lists one entry per problem and the detail: the same shape for both (SPEC §7).
+fn a_phase_refused_by_its_checks_lists_every_problem_as_a_refused_step_does(env: Env) {
+    env.scenario(
+        "crit",
+        "name: crit\ndescription: d\nphases:\n  - name: Build\n    description: build it\n    success_criteria:\n      - check: \"test -f notes.txt\"\n      - check: \"grep -q done notes.txt\"\n",
+    );
+    let run = run_id(&env, &["--json", "orchestrate", "run", "crit"]);
+    let before = events(&env, &run);
+    let refused = env.run(&["--json", "orchestrate", "complete", "crit", "Build"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    let doc = refused.json();
+    let messages: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{doc}");
+    assert!(messages[0].contains("test -f notes.txt"), "{doc}");
+    assert!(messages[1].contains("grep -q done notes.txt"), "{doc}");
+    assert!(
+        doc["detail"].as_str().unwrap().contains("grep -q done"),
+        "{doc}"
+    );
+    assert_eq!(events(&env, &run), before, "nothing recorded");
+    // The step's refusal, for the shape.
+    env.workflow(
+        "g",
+        "name: g\nsteps:\n  - name: Plan\n    prompt: p\n    validate: [{output: plan}, {run: test -f plan-ok}]\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "g"]).code, 3);
+    let step = env
+        .run(&["--json", "workflow", "step", "complete", "Plan"])
+        .json();
+    let keys =
+        |d: &serde_json::Value| -> Vec<String> { d.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&doc), keys(&step));
+    assert_eq!(keys(&doc["errors"][0]), keys(&step["errors"][0]));
+    assert_eq!(
+        step["error"],
+        "`Plan` cannot be reported complete (2 problems)"
+    );
+    assert_eq!(
+        doc["error"],
+        "`Build` cannot be reported complete (2 problems)"
+    );
+    insta::assert_snapshot!(
+        "phase_refused_by_its_checks",
+        env.run(&["orchestrate", "complete", "crit", "Build"])
+            .snapshot(&env)
+    );
+    // Fixed, the same report goes through.
+    std::fs::write(env.file("notes.txt"), "done\n").unwrap();
+    let done = env.run(&["orchestrate", "complete", "crit", "Build"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+}
+
 /// `orchestrate stop` of a stopped run appended another `stop_requested` + `run_stopped` pair
 /// each time; of a finished run it was an error (exit 2), and so was `workflow abort` of an
 /// aborted run, where `resume` of a finished run says so and exits with its outcome's code.
@@ -201,6 +260,7 @@ fn a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing(env: Env) {
 }
 
 common::on_both_stores!(
+    a_phase_refused_by_its_checks_lists_every_problem_as_a_refused_step_does,
     a_second_stop_or_abort_records_nothing_and_says_so,
     run_start_finds_a_manual_phase_as_orchestrate_start_does,
     a_problem_after_an_unknown_key_keeps_its_line_and_column,

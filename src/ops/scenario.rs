@@ -326,6 +326,13 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
                 ctx.cmd(&["orchestrate", "status", name])
             ))
         }
+        // A `complete` its success criteria refuse: every problem listed, as a step's.
+        OperatorError::Journal(crate::execute::JournalError::Decide(
+            crate::decide::DecideError::ReportRefused { step, problems },
+        )) => CommandError::report_refused(&step, &problems).hint(format!(
+            "nothing was recorded and the phase still waits: fix what is listed, then report it again ({} shows it)",
+            ctx.cmd(&["orchestrate", "status", name])
+        )),
         // The run refused the start or the report (not manual, already started, ...): its
         // status says what moves each phase on.
         OperatorError::Journal(crate::execute::JournalError::Decide(d)) => {
