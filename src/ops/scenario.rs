@@ -448,7 +448,7 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     let stopping = match stop(&mut *store) {
         Ok(stopping) => stopping,
         Err(e) => {
-            // It ended (or was stopped) by another hand meanwhile: the answer above.
+            // It ended by another hand meanwhile: the answer above.
             let mut now = crate::execute::load_state(&store, &run_id)?;
             now.run_id = run_id.clone();
             if now.outcome().is_some() {
@@ -457,6 +457,12 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
             return Err(e);
         }
     };
+    if stopping == Stopping::Already {
+        // Stopped by another hand meanwhile: the answer above.
+        let mut now = crate::execute::load_state(&store, &run_id)?;
+        now.run_id = run_id.clone();
+        return Ok(already_stopped(ctx, &now));
+    }
     if stopping == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;
