@@ -1099,3 +1099,47 @@ fn a_takeover_leaves_a_claimed_attempt_to_its_lease_only_when_a_worker_takes_ove
         "{by_other:?}"
     );
 }
+
+/// A stop of a run already stopped recorded a second `stop_requested` + `run_stopped` pair
+/// (each `orchestrate stop`, MCP `stop`, page or TUI stop of it): a stopped run is stopped,
+/// and a second stop, or a request for one, records nothing.
+#[test]
+fn a_stop_of_a_stopped_run_records_nothing() {
+    let wf = workflow(THREE);
+    let stopped = || {
+        vec![
+            started(&wf, Config::default()),
+            pre_ok(),
+            started_step("a", 1),
+            succeeded("a", 1),
+            Event::StopRequested {
+                by: op(),
+                signal: None,
+                abort: false,
+            },
+            Event::RunStopped {},
+        ]
+    };
+    let again = given(stopped())
+        .when(Command::Stop {
+            by: op(),
+            signal: None,
+        })
+        .unwrap();
+    assert_eq!(again, vec![]);
+    let asked = given(stopped())
+        .when(Command::RequestStop {
+            by: op(),
+            abort: false,
+        })
+        .unwrap();
+    assert_eq!(asked, vec![]);
+    // An abort of a stopped run is still asked for: it ends the run for good.
+    let abort = given(stopped())
+        .when(Command::RequestStop {
+            by: op(),
+            abort: true,
+        })
+        .unwrap();
+    assert_eq!(abort.len(), 1);
+}

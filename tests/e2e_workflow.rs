@@ -564,11 +564,19 @@ fn abort_ends_a_waiting_run_and_history_lists_it(env: Env) {
     assert_eq!(env.status(None)["status"], "aborted");
     let history = env.run(&["workflow", "history"]);
     insta::assert_snapshot!("history", history.snapshot(&env));
-    assert_eq!(
-        env.run(&["workflow", "abort"]).code,
-        2,
-        "aborting a finished run is refused"
+    // Aborting it again records nothing and says so, with the code of its outcome (as
+    // `resume` of a finished run answers).
+    let before = env.status(None)["events"].clone();
+    let again = env.run(&["workflow", "abort"]);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("already finished (aborted); nothing to abort."),
+        "{}",
+        again.stdout
     );
+    assert_eq!(env.status(None)["events"], before, "nothing recorded");
 }
 
 #[test]

@@ -754,7 +754,7 @@ fn a_definition_named_unlike_its_file_finds_its_runs_by_the_file_name_and_an_inv
     assert_eq!(env.run(&["workflow", "validate", "noname"]).code, 2);
 }
 
-/// A start, report or stop on a run that already ended said so for a workflow with no way on,
+/// A start or report on a run that already ended said so for a workflow with no way on,
 /// and for a scenario called the phase "pending, not waiting for a report" (true, and beside
 /// the point) or said "the run already finished" alone: each now says the run ended, how, and
 /// hints its status and how to start a new run — both of which work when pasted.
@@ -775,7 +775,6 @@ fn an_action_on_a_finished_run_says_it_ended_and_hints_status_and_a_new_run() {
         &["orchestrate", "start", &sc, "a"][..],
         &["orchestrate", "complete", &sc, "a"],
         &["orchestrate", "fail", &sc, "a"],
-        &["orchestrate", "stop", &sc],
         &["workflow", "step", "complete", "Plan"],
     ] {
         let out = env.run(args);

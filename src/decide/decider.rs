@@ -165,6 +165,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             })
         }
         Command::Stop { by, signal } => {
+            // A stopped run is stopped: a second stop records nothing (its first is the
+            // fact), whoever asks (`orchestrate stop`, MCP `stop`, the page, the TUI).
+            if state.phase == RunPhase::Stopped {
+                return Ok(Vec::new());
+            }
             let mut events = Vec::new();
             if !state.stop_requested {
                 events.push(Event::StopRequested {
@@ -181,7 +186,9 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
         }
         Command::RequestStop { by, abort } => {
             // A stop already asked for needs no second request; an abort is asked for once.
-            if (state.stop_requested && !abort) || state.abort_requested.is_some() {
+            if (!abort && (state.stop_requested || state.phase == RunPhase::Stopped))
+                || state.abort_requested.is_some()
+            {
                 return Ok(Vec::new());
             }
             Ok(vec![Event::StopRequested {

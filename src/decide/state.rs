@@ -457,8 +457,51 @@ impl RunState {
         }
     }
 
+    /// A prompt (or a phase's checklist item) as a person or an agent reads it, wherever it is
+    /// shown (status, `--json`, MCP, the web page, the progress lines, an agent's stdin): each
+    /// template rendered with the value `resolve` gives, and one that has no value (an output
+    /// of a step that was skipped, or that wrote none; an input not given) as a marker that
+    /// says so and why (`absent_value`), never as the raw `${{ ... }}` nor as nothing. The one
+    /// rendering of prompts: `render_prompt_in` is it with the run's own values.
+    pub fn render_prompt_with(
+        &self,
+        text: &str,
+        resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
+    ) -> String {
+        crate::definition::template::render_text(text, &|r| {
+            Some(resolve(r).unwrap_or_else(|| self.absent_value(r)))
+        })
+    }
+
+    /// `render_prompt_with` the run's values as seen from unit `unit` (`template_value_in`).
+    pub fn render_prompt_in(&self, text: &str, unit: usize) -> String {
+        self.render_prompt_with(text, &|r| self.template_value_in(r, Some(unit)))
+    }
+
+    /// What a prompt shows for a template the run has no value for: what is missing and why,
+    /// in parentheses (`(no output `plan` of step `Plan`: it was skipped)`).
+    pub fn absent_value(&self, r: &crate::definition::template::Reference) -> String {
+        use crate::definition::template::Reference;
+        match r {
+            Reference::Input(name) => format!("(no input `{name}`: none was given)"),
+            Reference::Item => "(no item: this is not an item of a `foreach:`)".to_string(),
+            Reference::StepOutput { step, key } => {
+                let noun = if self.is_scenario() { "phase" } else { "step" };
+                let why = match self.step(step).map(|s| s.status) {
+                    None => format!("no {noun} `{step}` in this run"),
+                    Some(StepStatus::Skipped) => "it was skipped".to_string(),
+                    Some(StepStatus::Completed) => "it wrote none".to_string(),
+                    Some(StepStatus::Failed) => "it failed".to_string(),
+                    Some(StepStatus::RolledBack) => "it was rolled back".to_string(),
+                    Some(_) => "it has not completed".to_string(),
+                };
+                format!("(no output `{key}` of {noun} `{step}`: {why})")
+            }
+        }
+    }
+
     /// `text` with its templates rendered with this run's values (unknown ones left as
-    /// written), as a person or an agent should read it.
+    /// written): a command as it is shown (it runs with an empty value for them).
     pub fn render(&self, text: &str) -> String {
         crate::definition::template::render_text(text, &|r| self.template_value(r))
     }

@@ -406,9 +406,15 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
                                 .is_some_and(|(_, parent)| parent == at.as_slice())
                                 && like.as_deref() == Some(field.as_str())
                         }) => {}
+                    // Any other error, found in the text re-written without the keys set
+                    // aside: its place there is not its place in the file, so it is placed
+                    // in the file by the path its message names (`steps[1].on_failure`).
                     _ => problems.push(
-                        missing_field_problem(text, &message, &unknown)
-                            .unwrap_or_else(|| problem(message, None)),
+                        missing_field_problem(text, &message, &unknown).unwrap_or_else(|| {
+                            let at = field_location(text, &message)
+                                .or_else(|| message_location(text, &message));
+                            problem(message, at)
+                        }),
                     ),
                 }
                 break;
@@ -548,6 +554,30 @@ fn field_location(text: &str, message: &str) -> Option<Location> {
     super::locate(text, &segs)
 }
 
+/// The place in `text` of the node a serde_yaml message names by its path
+/// (`steps[1].on_failure: unknown variant ...`): where the same error is placed when serde_yaml
+/// reads the file itself.
+fn message_location(text: &str, message: &str) -> Option<Location> {
+    let (path, _) = message.split_once(": ")?;
+    let mut segs = Vec::new();
+    for part in path.split('.') {
+        let (key, indices) = match part.split_once('[') {
+            Some((key, rest)) => (key, Some(rest)),
+            None => (part, None),
+        };
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return None;
+        }
+        segs.push(super::Seg::Key(key.to_string()));
+        if let Some(indices) = indices {
+            for i in indices.split('[') {
+                segs.push(super::Seg::Index(i.strip_suffix(']')?.parse().ok()?));
+            }
+        }
+    }
+    super::locate(text, &segs)
+}
+
 /// Parse a workflow definition. Only syntax and types are checked here; see
 /// `validate::workflow` for names, references and values.
 pub fn parse_workflow(path: &str, text: &str) -> Result<Workflow, DefinitionError> {
@@ -586,6 +616,27 @@ mod tests {
         assert!(
             scan(&quoted, false).is_none(),
             "brackets inside quotes do not count"
+        );
+    }
+
+    /// An error found once an unknown key was set aside (`on_failure: explode` after
+    /// `promt:`) was read from the text re-written without that key, and lost its place: it
+    /// is placed where it is when it is alone in the file.
+    #[test]
+    fn an_error_after_an_unknown_key_keeps_its_place() {
+        let text = "name: bad\nsteps:\n  - name: A\n    promt: x\n  - name: B\n    run: echo\n    on_failure: explode\n";
+        let err = parse_workflow_setting_aside("x.yaml", text).unwrap_err();
+        let places: Vec<_> = err.problems.iter().map(|p| p.at).collect();
+        assert_eq!(
+            places,
+            [
+                Some(Location { line: 4, column: 5 }),
+                Some(Location {
+                    line: 7,
+                    column: 17
+                })
+            ],
+            "{err}"
         );
     }
 

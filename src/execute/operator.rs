@@ -248,6 +248,8 @@ pub enum Stopping {
     /// A driver holds the run: it sees the request in the log, ends running phases (TERM,
     /// then KILL after a grace), deactivates agents and records the stop itself.
     Requested,
+    /// The run was stopped already: nothing was recorded.
+    Already,
 }
 
 /// `orchestrate stop`: stop a run gracefully, whoever drives it.
@@ -265,6 +267,9 @@ pub fn stop(
             // Nobody drives it: what a dead driver left running ends before the log says so.
             super::end_orphans_of(home, run_id, super::KILL_GRACE, &[]);
             let mut journal = Journal::open(store, clock, ids, run_id)?;
+            if journal.state.phase == crate::decide::RunPhase::Stopped {
+                return Ok(Stopping::Already);
+            }
             journal.submit(Command::Stop {
                 by: by.clone(),
                 signal: None,

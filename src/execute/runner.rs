@@ -240,7 +240,7 @@ impl Runner {
                 .as_deref()
                 .or(step.description.as_deref())
                 .unwrap_or(&step.name);
-            state.render_in(prompt, index)
+            state.render_prompt_in(prompt, index)
         };
         let mut claude_agent = None;
         let mut refused = None;

@@ -436,6 +436,28 @@ impl Ctx {
         ))
     }
 
+    /// The answer to an action that would end a run that already ended (`stop`, `abort`, as
+    /// `resume` of a finished run answers): nothing is recorded, it says so (`note` in the
+    /// document), and the exit code is the run's outcome's (SPEC §4).
+    pub fn already_finished(&self, state: &crate::decide::RunState, verb: &str) -> super::Output {
+        let view = self.view(state, false);
+        let note = format!(
+            "run {} already finished ({}); nothing to {verb}, nothing was recorded",
+            view.run_id,
+            view.status.as_str()
+        );
+        let text = format!(
+            "Run {} already finished ({}); nothing to {verb}.\n   Head hash: {}\n",
+            view.run_id,
+            view.status.as_str(),
+            view.head_hash
+        );
+        let code = view.status.exit_code();
+        let mut json = view.to_json();
+        json["note"] = note.into();
+        super::Output::new(json, text, code)
+    }
+
     /// The error of a command on a run when the log holds no run at all: how to start one of
     /// the kind the command acts on (`orchestrate ...` a scenario), by its name when `query`
     /// names a definition of that kind.

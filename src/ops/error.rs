@@ -155,6 +155,18 @@ impl CommandError {
         self
     }
 
+    /// A `complete` report refused by its gate (a step's `validate:`, a phase's
+    /// `success_criteria` checks): every problem listed, for people in the detail and for
+    /// machines in `errors`, the same shape for steps and phases (SPEC §7).
+    pub fn report_refused(name: &str, problems: &[String]) -> Self {
+        let n = problems.len();
+        CommandError::bad_input(format!(
+            "`{name}` cannot be reported complete ({n} problem{})",
+            if n == 1 { "" } else { "s" }
+        ))
+        .listing(problems)
+    }
+
     pub fn definition(err: &DefinitionError) -> Self {
         let n = err.problems.len();
         let mut e = Self::bad_input(format!(
@@ -288,13 +300,9 @@ impl From<JournalError> for CommandError {
         match e {
             JournalError::Store(s) => s.into(),
             JournalError::Decide(crate::decide::DecideError::ReportRefused { step, problems }) => {
-                let n = problems.len();
-                let e = CommandError::bad_input(format!(
-                    "`{step}` cannot be reported complete ({n} problem{})",
-                    if n == 1 { "" } else { "s" }
-                ))
-                .hint("nothing was recorded and the step still waits: fix what is listed, then report it again");
-                e.listing(&problems)
+                CommandError::report_refused(&step, &problems).hint(
+                    "nothing was recorded and the step still waits: fix what is listed, then report it again",
+                )
             }
             // The run is not where the command expected it (another operator, a driver or
             // a second click got there first): nothing was recorded, and its status says

@@ -62,12 +62,20 @@ pub fn run(
         .config_file()
         .map_err(|e| CommandError::definition(&e))?;
     let config = config_file.workflow;
+    // Each `--start` names its manual phase as `orchestrate start` does (names matched
+    // forgivingly: `Analysis` finds `analysis`), and is recorded by the phase's own name.
+    let mut named: Vec<String> = Vec::new();
     for phase in starts {
-        let ok = scenario
-            .phases
-            .iter()
-            .any(|p| p.name == *phase && matches!(p.parsed_condition(), Ok(Condition::Manual)));
-        if !ok {
+        let wanted = normalize_name(phase);
+        let found = scenario.phases.iter().find(|p| {
+            normalize_name(&p.name) == wanted
+                && matches!(p.parsed_condition(), Ok(Condition::Manual))
+        });
+        if let Some(p) = found {
+            if !named.contains(&p.name) {
+                named.push(p.name.clone());
+            }
+        } else {
             let manual: Vec<&str> = scenario
                 .phases
                 .iter()
@@ -88,6 +96,7 @@ pub fn run(
             )));
         }
     }
+    let starts = &named[..];
     let agents = scenario_agents(ctx, &scenario, &config_file.agents);
     if how == super::RunHow::DryRun {
         return Ok(dry_run_output(ctx, &scenario, starts, &agents, &inputs));
@@ -317,6 +326,13 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
                 ctx.cmd(&["orchestrate", "status", name])
             ))
         }
+        // A `complete` its success criteria refuse: every problem listed, as a step's.
+        OperatorError::Journal(crate::execute::JournalError::Decide(
+            crate::decide::DecideError::ReportRefused { step, problems },
+        )) => CommandError::report_refused(&step, &problems).hint(format!(
+            "nothing was recorded and the phase still waits: fix what is listed, then report it again ({} shows it)",
+            ctx.cmd(&["orchestrate", "status", name])
+        )),
         // The run refused the start or the report (not manual, already started, ...): its
         // status says what moves each phase on.
         OperatorError::Journal(crate::execute::JournalError::Decide(d)) => {
@@ -406,9 +422,14 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
         .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
     let mut before = crate::execute::load_state(&store, &run_id)?;
+    before.run_id = run_id.clone();
+    // Already where a stop would leave it: nothing is recorded, and it says so (as `resume`
+    // of a finished run does), with the exit code of how the run stands.
     if before.outcome().is_some() {
-        before.run_id = run_id;
-        return Err(ctx.finished(&before, "there is nothing to stop"));
+        return Ok(ctx.already_finished(&before, "stop"));
+    }
+    if before.phase == crate::decide::RunPhase::Stopped {
+        return Ok(already_stopped(ctx, &before));
     }
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -424,7 +445,25 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
         )
         .map_err(|e| operator_error(ctx, e, name.unwrap_or(&run_id)))
     };
-    if stop(&mut *store)? == Stopping::Requested {
+    let stopping = match stop(&mut *store) {
+        Ok(stopping) => stopping,
+        Err(e) => {
+            // It ended by another hand meanwhile: the answer above.
+            let mut now = crate::execute::load_state(&store, &run_id)?;
+            now.run_id = run_id.clone();
+            if now.outcome().is_some() {
+                return Ok(ctx.already_finished(&now, "stop"));
+            }
+            return Err(e);
+        }
+    };
+    if stopping == Stopping::Already {
+        // Stopped by another hand meanwhile: the answer above.
+        let mut now = crate::execute::load_state(&store, &run_id)?;
+        now.run_id = run_id.clone();
+        return Ok(already_stopped(ctx, &now));
+    }
+    if stopping == Stopping::Requested {
         // Wait for the driver to end its phases and let go, so that the status below is final.
         let until = Instant::now() + KILL_GRACE * 3;
         while crate::execute::driver_alive(&ctx.home, &store, &run_id) && Instant::now() < until {
@@ -447,6 +486,23 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
         view.status.exit_code()
     };
     Ok(scenario_output(&view, code))
+}
+
+/// `orchestrate stop` of a run that is stopped already: its status, said to be unchanged
+/// (`note` in the document), exit 3 as for any stopped run.
+fn already_stopped(ctx: &Ctx, state: &crate::decide::RunState) -> Output {
+    let view = ctx.view(state, false);
+    let note = format!(
+        "run {} is already stopped; nothing was recorded",
+        view.run_id
+    );
+    let mut out = scenario_output(&view, exit::WAITING);
+    out.human = format!(
+        "Run {} is already stopped; nothing was recorded.\n\n{}",
+        view.run_id, out.human
+    );
+    out.json["note"] = note.into();
+    out
 }
 
 fn known_agents(ctx: &Ctx) -> BTreeSet<String> {

@@ -1082,6 +1082,19 @@ pub fn abort(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
+    // Already ended: nothing is recorded, and it says so (as `resume` of a finished run does),
+    // with the exit code of its outcome.
+    let finished = |store: &dyn crate::store::EventStore| -> Result<Option<Output>, CommandError> {
+        let mut state = crate::execute::load_state(store, &run_id)?;
+        state.run_id = run_id.clone();
+        Ok(state
+            .outcome()
+            .is_some()
+            .then(|| ctx.already_finished(&state, "abort")))
+    };
+    if let Some(out) = finished(&*store)? {
+        return Ok(out);
+    }
     let state = crate::execute::operator::abort(
         &mut store,
         &clock,
@@ -1091,12 +1104,25 @@ pub fn abort(
         &by,
         &holder(&by.actor),
         KILL_GRACE * 3,
-    )
-    .map_err(|e| match e {
-        crate::execute::operator::OperatorError::Lock(l) => CommandError::from(l)
-            .hint("the abort is recorded as requested: its driver ends the run when it sees it"),
-        other => other.into(),
-    })?;
+    );
+    let state = match state {
+        Ok(state) => state,
+        // It ended by another hand meanwhile (its driver finished it, another abort).
+        Err(e @ crate::execute::operator::OperatorError::Finished { .. }) => {
+            return match finished(&*store)? {
+                Some(out) => Ok(out),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => {
+            return Err(match e {
+                crate::execute::operator::OperatorError::Lock(l) => CommandError::from(l).hint(
+                    "the abort is recorded as requested: its driver ends the run when it sees it",
+                ),
+                other => other.into(),
+            });
+        }
+    };
     let view = ctx.view(&state, false);
     let text = format!(
         "❌ Run {run_id} aborted.\n   Head hash: {}\n",

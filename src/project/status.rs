@@ -374,7 +374,7 @@ pub fn waits_on(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Optio
                     prompt: state
                         .definition(i)
                         .and_then(|d| d.prompt.as_deref())
-                        .map(|p| state.render_in(p, i)),
+                        .map(|p| state.render_prompt_in(p, i)),
                     required_outputs: required_outputs(&state, i),
                 });
             }
@@ -779,7 +779,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 prompt: (s.status == StepStatus::Waiting)
                     .then(|| workflow.and_then(|w| w.steps[i].prompt.as_deref()))
                     .flatten()
-                    .map(|p| state.render_in(p, i)),
+                    .map(|p| state.render_prompt_in(p, i)),
                 // A `uses:` step's outputs come from its child run (`uses.waits_on` says what
                 // the report there needs).
                 required_outputs: if s.status == StepStatus::Waiting && !state.is_uses(i) {

@@ -123,7 +123,7 @@ pub fn render_progress(
                         .and_then(|s| s.prompt.as_deref())
                         .map(|p| (i, p))
                 }) {
-                    let prompt = state.render_in(prompt, index);
+                    let prompt = state.render_prompt_in(prompt, index);
                     let _ = writeln!(out, "   Prompt:");
                     for line in prompt.lines() {
                         let _ = writeln!(out, "     {line}");

@@ -221,6 +221,7 @@ fn stop(settings: &Settings, run_id: &str, scenario: &str) -> Result<Notice, Ope
     )?;
     Ok(Notice::info(match stopping {
         Stopping::Recorded => format!("{scenario} stopped by {}", by.actor),
+        Stopping::Already => format!("{scenario} is already stopped; nothing was recorded"),
         Stopping::Requested => format!(
             "Stop of {scenario} requested by {}; its driver ends the running phases",
             by.actor
@@ -374,5 +375,60 @@ mod tests {
         std::fs::write(&gate, "").unwrap();
         background.shutdown(Duration::from_secs(60), nix::libc::SIGINT);
         assert!(delivered.exists(), "the notification was delivered");
+    }
+
+    /// A stop from the TUI of a run already stopped recorded another `stop_requested` +
+    /// `run_stopped` pair and said it stopped it: it records nothing and says so.
+    #[test]
+    fn a_stop_from_the_tui_of_a_stopped_run_records_nothing_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join("scenarios")).unwrap();
+        std::fs::write(
+            home.join("scenarios").join("gate.yaml"),
+            "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n",
+        )
+        .unwrap();
+        let ctx = crate::ops::Ctx::new(Some(home.clone())).unwrap();
+        let mut observer = crate::execute::Quiet;
+        let mut live = crate::ops::Live {
+            observer: &mut observer,
+            stop: crate::execute::StopFlag::default(),
+        };
+        let started = crate::ops::scenario::run(
+            &ctx,
+            RunRequest {
+                name: "gate",
+                starts: &[],
+                inputs: &[],
+                how: crate::ops::RunHow::Drive,
+            },
+            crate::ops::operator(Some("tester"), None),
+            &mut live,
+        )
+        .unwrap();
+        let run_id = started.json["run_id"].as_str().unwrap().to_string();
+        let settings = Settings {
+            home,
+            cwd: dir.path().to_path_buf(),
+            actor: "tui-tester".into(),
+            exe: PathBuf::from("/nonexistent/cortex"),
+            location: ctx.location().unwrap(),
+            ctx,
+        };
+        let events = || {
+            let store = open_store(&settings).unwrap();
+            crate::execute::load_state(&*store, &run_id).unwrap().events
+        };
+        let first = stop(&settings, &run_id, "gate").unwrap();
+        assert!(
+            first.text.contains("gate stopped by tui-tester"),
+            "{}",
+            first.text
+        );
+        let stopped = events();
+        let again = stop(&settings, &run_id, "gate").unwrap();
+        assert!(again.text.contains("already stopped"), "{}", again.text);
+        assert_eq!(events(), stopped, "nothing recorded");
     }
 }

@@ -1,0 +1,268 @@
+//! One answer for one situation, on the real binary: a refused phase report lists its problems
+//! as a refused step report does, a second stop or abort records nothing and says so,
+//! `run --start` finds a phase as `orchestrate start` does, every validation error keeps its
+//! place, and a prompt names an output that is missing rather than showing its template.
+
+mod common;
+
+use common::Env;
+
+fn events(env: &Env, run: &str) -> usize {
+    env.events(run).len()
+}
+
+fn run_id(env: &Env, args: &[&str]) -> String {
+    let out = env.run(args);
+    let doc = out.json();
+    doc["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no run_id: {}{}", out.stdout, out.stderr))
+        .to_string()
+}
+
+/// `orchestrate complete` refused by its `check:` criteria put both problems in the error
+/// string joined with `;` and left `errors: []`, where a step refused by its `validate:` gate
+/// lists one entry per problem and the detail: the same shape for both (SPEC §7).
+fn a_phase_refused_by_its_checks_lists_every_problem_as_a_refused_step_does(env: Env) {
+    env.scenario(
+        "crit",
+        "name: crit\ndescription: d\nphases:\n  - name: Build\n    description: build it\n    success_criteria:\n      - check: \"test -f notes.txt\"\n      - check: \"grep -q done notes.txt\"\n",
+    );
+    let run = run_id(&env, &["--json", "orchestrate", "run", "crit"]);
+    let before = events(&env, &run);
+    let refused = env.run(&["--json", "orchestrate", "complete", "crit", "Build"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    let doc = refused.json();
+    let messages: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{doc}");
+    assert!(messages[0].contains("test -f notes.txt"), "{doc}");
+    assert!(messages[1].contains("grep -q done notes.txt"), "{doc}");
+    assert!(
+        doc["detail"].as_str().unwrap().contains("grep -q done"),
+        "{doc}"
+    );
+    assert_eq!(events(&env, &run), before, "nothing recorded");
+    // The step's refusal, for the shape.
+    env.workflow(
+        "g",
+        "name: g\nsteps:\n  - name: Plan\n    prompt: p\n    validate: [{output: plan}, {run: test -f plan-ok}]\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "g"]).code, 3);
+    let step = env
+        .run(&["--json", "workflow", "step", "complete", "Plan"])
+        .json();
+    let keys =
+        |d: &serde_json::Value| -> Vec<String> { d.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&doc), keys(&step));
+    assert_eq!(keys(&doc["errors"][0]), keys(&step["errors"][0]));
+    assert_eq!(
+        step["error"],
+        "`Plan` cannot be reported complete (2 problems)"
+    );
+    assert_eq!(
+        doc["error"],
+        "`Build` cannot be reported complete (2 problems)"
+    );
+    insta::assert_snapshot!(
+        "phase_refused_by_its_checks",
+        env.run(&["orchestrate", "complete", "crit", "Build"])
+            .snapshot(&env)
+    );
+    // Fixed, the same report goes through.
+    std::fs::write(env.file("notes.txt"), "done\n").unwrap();
+    let done = env.run(&["orchestrate", "complete", "crit", "Build"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+}
+
+/// `orchestrate stop` of a stopped run appended another `stop_requested` + `run_stopped` pair
+/// each time; of a finished run it was an error (exit 2), and so was `workflow abort` of an
+/// aborted run, where `resume` of a finished run says so and exits with its outcome's code.
+/// Now a stop or abort of a run already where it would leave it records nothing, says so
+/// (`note` in the document) and exits with the code of how the run stands.
+fn a_second_stop_or_abort_records_nothing_and_says_so(env: Env) {
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n",
+    );
+    let run = run_id(&env, &["--json", "orchestrate", "run", "gate"]);
+    assert_eq!(env.run(&["orchestrate", "stop", "gate"]).code, 3);
+    let stopped = events(&env, &run);
+    let again = env.run(&["orchestrate", "stop", "gate"]);
+    assert_eq!(again.code, 3, "{}{}", again.stdout, again.stderr);
+    insta::assert_snapshot!("stop_of_a_stopped_run", again.snapshot(&env));
+    let json = env.run(&["--json", "orchestrate", "stop", &run]);
+    assert_eq!(json.code, 3);
+    let doc = json.json();
+    assert_eq!(doc["status"], "stopped", "{doc}");
+    assert!(
+        doc["note"].as_str().unwrap().contains("already stopped"),
+        "{doc}"
+    );
+    assert_eq!(events(&env, &run), stopped, "nothing recorded");
+    // Finished: as `resume` of a finished run answers.
+    assert_eq!(env.run(&["orchestrate", "abort", &run]).code, 1);
+    let aborted = events(&env, &run);
+    for verb in ["stop", "abort"] {
+        let out = env.run(&["orchestrate", verb, &run]);
+        assert_eq!(out.code, 1, "{verb}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout
+                .contains(&format!("already finished (aborted); nothing to {verb}.")),
+            "{verb}: {}",
+            out.stdout
+        );
+        let doc = env.run(&["--json", "orchestrate", verb, &run]).json();
+        assert_eq!(doc["status"], "aborted", "{doc}");
+        assert!(
+            doc["note"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was recorded")
+        );
+    }
+    assert_eq!(events(&env, &run), aborted, "nothing recorded");
+    // A workflow's abort likewise: of an aborted run (exit 1), of a completed one (exit 0).
+    env.workflow("w", "name: w\nsteps:\n  - name: A\n    prompt: p\n");
+    let w = run_id(&env, &["--json", "workflow", "run", "w"]);
+    assert_eq!(env.run(&["workflow", "abort", "w"]).code, 1);
+    let aborted = events(&env, &w);
+    let again = env.run(&["workflow", "abort", "w"]);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    insta::assert_snapshot!("abort_of_an_aborted_run", again.snapshot(&env));
+    assert_eq!(events(&env, &w), aborted, "nothing recorded");
+    let done = run_id(&env, &["--json", "workflow", "run", "w"]);
+    assert_eq!(env.run(&["workflow", "step", "complete", "A"]).code, 0);
+    let completed = events(&env, &done);
+    let out = env.run(&["--json", "workflow", "abort", &done]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "completed");
+    assert_eq!(events(&env, &done), completed, "nothing recorded");
+}
+
+/// `orchestrate run NAME --start Analysis` was refused ("not a manual phase ... manual
+/// phases: analysis") while `orchestrate start NAME Analysis` found the phase: names are
+/// matched forgivingly (SPEC §2), for `--start` as for `start`.
+fn run_start_finds_a_manual_phase_as_orchestrate_start_does(env: Env) {
+    env.scenario(
+        "feat",
+        "name: feat\ndescription: d\nphases:\n  - {name: analysis, description: a, condition: manual}\n  - {name: build, description: b, condition: 'after:analysis'}\n",
+    );
+    let plan = env.run(&[
+        "orchestrate",
+        "run",
+        "feat",
+        "--start",
+        "Analysis",
+        "--dry-run",
+    ]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("analysis: starts at once (--start)"),
+        "{}",
+        plan.stdout
+    );
+    let out = env.run(&[
+        "--json",
+        "orchestrate",
+        "run",
+        "feat",
+        "--start",
+        "Analysis",
+        "--start",
+        "ANALYSIS",
+    ]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["phases"][0]["name"], "analysis", "{doc}");
+    assert_eq!(doc["phases"][0]["status"], "waiting", "{doc}");
+    // Still refused: a phase that is not manual, or that does not exist.
+    for phase in ["Build", "nope"] {
+        let out = env.run(&["orchestrate", "run", "feat", "--start", phase]);
+        assert_eq!(out.code, 2, "{phase}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("manual phases: analysis"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A problem found after an unknown key was set aside (`on_failure: explode` after `promt:`)
+/// was found in the text re-written without that key, and lost its line and column
+/// (`"line": null`); alone in the file it is at 7:17. Every problem keeps its place.
+fn a_problem_after_an_unknown_key_keeps_its_line_and_column(env: Env) {
+    env.workflow(
+        "bad",
+        "name: bad\nsteps:\n  - name: A\n    promt: x\n  - name: B\n    run: echo\n    on_failure: explode\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "bad"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let errors = out.located_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!((errors[0].1, errors[0].2), (4, 5), "{errors:?}");
+    assert!(errors[1].0.contains("explode"), "{errors:?}");
+    assert_eq!((errors[1].1, errors[1].2), (7, 17), "{errors:?}");
+    let human = env.run(&["workflow", "validate", "bad"]);
+    insta::assert_snapshot!("problem_after_an_unknown_key", human.snapshot(&env));
+    // A scenario's the same way.
+    env.scenario(
+        "bs",
+        "name: bs\ndescription: d\nphases:\n  - name: a\n    descripton: x\n  - name: b\n    parallel: maybe\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "bs"]);
+    let errors = out.located_errors();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!((errors[0].1, errors[0].2), (5, 5), "{errors:?}");
+    assert_eq!((errors[1].1, errors[1].2), (7, 15), "{errors:?}");
+}
+
+/// A prompt reading an output of a skipped step was shown raw (`Implement per ${{
+/// steps.Plan.outputs.plan }}`) in status and `--json`, while a command reading it gets an
+/// empty string. A prompt now says what is missing and why, the same wherever it is shown:
+/// status, `--json`, and an agent's stdin.
+fn a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing(env: Env) {
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/reader.md"),
+        "---\nname: reader\ndescription: keeps its prompt\ncommand: cat > prompt.txt\n---\nReads.\n",
+    )
+    .unwrap();
+    env.workflow(
+        "t",
+        "name: t\nsteps:\n  - name: Plan\n    prompt: p\n  - name: Impl\n    prompt: \"Implement per ${{ steps.Plan.outputs.plan }}\"\n  - name: Review\n    agent: reader\n    prompt: \"Review ${{ steps.Plan.outputs.plan }} and ${{ steps.Impl.outputs.diff }}\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "t"]).code, 3);
+    let skipped = env.run(&["workflow", "resume", "--skip"]);
+    assert_eq!(skipped.code, 3, "{}{}", skipped.stdout, skipped.stderr);
+    let marker = "(no output `plan` of step `Plan`: it was skipped)";
+    assert!(skipped.stdout.contains(marker), "{}", skipped.stdout);
+    let status = env.status(None);
+    assert_eq!(
+        status["steps"][1]["prompt"],
+        format!("Implement per {marker}"),
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status"]);
+    assert!(!human.stdout.contains("${{"), "{}", human.stdout);
+    insta::assert_snapshot!("prompt_of_a_skipped_output", human.snapshot(&env));
+    // The agent reads what status showed: Impl completed without writing `diff`.
+    let done = env.run(&["workflow", "step", "complete", "Impl"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("prompt.txt")).unwrap(),
+        format!("Review {marker} and (no output `diff` of step `Impl`: it wrote none)")
+    );
+}
+
+common::on_both_stores!(
+    a_phase_refused_by_its_checks_lists_every_problem_as_a_refused_step_does,
+    a_second_stop_or_abort_records_nothing_and_says_so,
+    run_start_finds_a_manual_phase_as_orchestrate_start_does,
+    a_problem_after_an_unknown_key_keeps_its_line_and_column,
+    a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing,
+);
