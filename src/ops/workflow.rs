@@ -847,11 +847,11 @@ fn refuse_unknown_unit(
         crate::definition::shown(name),
         state.run_id
     ))
-    .hint(format!("its {noun}s: {}", names.join(", ")))
     .hint(format!(
-        "nothing was recorded; {} shows them and how they stand",
+        "{} shows where the run is (nothing was recorded)",
         ctx.cmd(&[group, "status", &state.run_id])
-    )))
+    ))
+    .hint(format!("its {noun}s: {}", names.join(", "))))
 }
 
 /// The unfinished child run, down `state`'s `uses:` steps (their children first, then
