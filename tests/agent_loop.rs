@@ -2136,6 +2136,7 @@ fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
         (&["workflow", "resume", "--from", "Nope"][..], "workflow"),
         (&["workflow", "resume", "--retry"], "workflow"),
         (&["orchestrate", "resume", "--skip"], "orchestrate"),
+        (&["orchestrate", "resume", "--from", "Nope"], "orchestrate"),
     ] {
         let out = env.run(args);
         assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
@@ -2150,10 +2151,10 @@ fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
         assert_eq!(words[..2], [group, "status"], "{hint}");
         assert_eq!(env.run(&words).code, 0, "`{hint}`");
     }
-    let unknown = env.run(&["orchestrate", "resume", "--from", "x"]);
+    let unknown = env.run(&["orchestrate", "resume", "--rollback-to", "x"]);
     assert_eq!(unknown.code, 2);
     assert!(
-        !unknown.stderr.contains("'-- --from'"),
+        !unknown.stderr.contains("'-- --rollback-to'"),
         "{}",
         unknown.stderr
     );

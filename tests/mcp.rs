@@ -127,6 +127,46 @@ fn an_mcp_client_takes_a_scenario_through_its_manual_phase_to_completed() {
     }
 }
 
+/// A workflow with a secret input (secret by its name) whose prompt step's `validate:` runs a
+/// command, and a step after it that reads the input (its length: the definition, kept in the
+/// log, must not hold the value).
+const SECRET_CHECKS: &str = "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: Write\n    prompt: Write notes.txt\n    validate:\n      - run: test -f notes.txt\n  - name: Use\n    run: test ${#CORTEX_INPUT_API_TOKEN} -eq 10 && echo used >> used.log\n";
+
+#[test]
+fn an_mcp_session_that_gave_a_secret_input_completes_a_step_whose_checks_need_it() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.workflow("sec", SECRET_CHECKS);
+    let facts = client_check(&python, &env, "secret_checks_in_session");
+    for run in facts["runs"].as_array().unwrap() {
+        let status = env.status(Some(run.as_str().unwrap()));
+        assert_eq!(status["status"], "completed", "{status}");
+    }
+    // The step after the report ran with the value, in both runs.
+    assert_eq!(common::lines(&env.file("used.log")).len(), 2);
+    // Memory only: the value is nowhere in the log.
+    assert_eq!(env.log_holding("s3cr3t-tok"), Vec::<String>::new());
+}
+
+const SHIP: &str = "name: ship\ndescription: Plan, build, test after build, notes beside\ninputs:\n  deploy_token: {type: string, required: true}\nphases:\n  - name: plan\n    condition: auto\n    run: echo plan >> plan.log\n  - name: build\n    condition: after:plan\n    run: echo build >> build.log\n  - name: test\n    condition: after:build\n    run: test -f ok && test ${#CORTEX_INPUT_DEPLOY_TOKEN} -eq 9\n  - name: notes\n    condition: auto\n    parallel: true\n    run: echo n >> notes.log\n";
+
+#[test]
+fn the_resume_tool_takes_from_skip_and_inputs_for_a_scenario_as_orchestrate_resume_does() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.scenario("ship", SHIP);
+    let facts = client_check(&python, &env, "scenario_resume_modes");
+    let run_id = facts["run_id"].as_str().unwrap();
+    let resumed: Vec<serde_json::Value> = env
+        .events(run_id)
+        .into_iter()
+        .filter(|e| e["type"] == "run_resumed")
+        .collect();
+    assert_eq!(resumed.len(), 1, "{resumed:#?}");
+    assert_eq!(resumed[0]["body"]["restart_from"], "build");
+    assert_eq!(env.log_holding("tok-12345"), Vec::<String>::new());
+}
+
 #[test]
 fn every_tool_result_follows_its_output_schema_under_the_official_sdk() {
     let Some(python) = python() else { return };

@@ -29,3 +29,191 @@ fn a_resumed_scenario_starts_ready_phases_while_another_waits_for_a_report() {
     assert_eq!(phases[1]["status"], "completed", "{phases:#}");
     assert_eq!(phases[2]["status"], "waiting", "{phases:#}");
 }
+
+/// Plan, build after it, test after build (fails until the file `ok` exists), and notes
+/// beside them: `--from build` re-runs build and test, not plan or notes.
+const CHAIN: &str = "name: chain\ndescription: Plan, build, test after build, notes beside\nphases:\n  - name: plan\n    condition: auto\n    run: echo plan >> plan.log\n  - name: build\n    condition: after:plan\n    run: echo build >> build.log; echo artifact=v$(wc -l < build.log | tr -d ' ') >> \"$CORTEX_OUTPUT\"\n  - name: test\n    condition: after:build\n    run: test -f ok\n  - name: notes\n    condition: auto\n    parallel: true\n    run: echo notes >> notes.log; echo kept=yes >> \"$CORTEX_OUTPUT\"\n";
+
+fn failed_chain(env: &Env) -> String {
+    env.scenario("chain", CHAIN);
+    assert_eq!(env.run(&["orchestrate", "run", "chain"]).code, 1);
+    env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn phase<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no phase {name}: {doc:#}"))
+}
+
+fn lines_of(env: &Env, file: &str) -> usize {
+    std::fs::read_to_string(env.file(file))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+/// SPEC §4: `resume --from STEP` re-runs that step and everything after it (scenario: the
+/// phase and its dependents), keeping earlier outputs available. `orchestrate resume` had no
+/// `--from` at all.
+#[test]
+fn orchestrate_resume_from_a_phase_reruns_it_and_its_dependents_keeping_the_others() {
+    let env = Env::new();
+    let run = failed_chain(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    // The plan first: build and test again, plan and notes reused; nothing recorded.
+    let events = env.events(&run).len();
+    let plan = env.run(&[
+        "--json",
+        "orchestrate",
+        "resume",
+        &run,
+        "--from",
+        "build",
+        "--dry-run",
+    ]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let actions: Vec<(String, String)> = plan.json()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let rerun: Vec<&str> = actions
+        .iter()
+        .filter(|(_, a)| a.contains("run"))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(rerun, ["build", "test"], "{actions:?}");
+    assert_eq!(env.events(&run).len(), events, "a dry run records nothing");
+
+    let resumed = env.run(&["--json", "orchestrate", "resume", &run, "--from", "build"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let doc = resumed.json();
+    assert_eq!(doc["status"], "completed", "{doc:#}");
+    assert_eq!(lines_of(&env, "plan.log"), 1, "plan is not re-run");
+    assert_eq!(
+        lines_of(&env, "notes.log"),
+        1,
+        "notes does not depend on build"
+    );
+    assert_eq!(lines_of(&env, "build.log"), 2, "build re-ran");
+    assert_eq!(phase(&doc, "build")["outputs"]["artifact"], "v2", "{doc:#}");
+    assert_eq!(phase(&doc, "notes")["outputs"]["kept"], "yes", "{doc:#}");
+    assert_eq!(phase(&doc, "plan")["attempts"], 1);
+    // Recorded as the workflow's `--from` is: `run_resumed` with its mode and restart point.
+    let resumed_event = env
+        .events(&run)
+        .into_iter()
+        .find(|e| e["type"] == "run_resumed")
+        .expect("run_resumed recorded");
+    assert_eq!(
+        resumed_event["body"]["restart_from"], "build",
+        "{resumed_event:#}"
+    );
+    assert_eq!(
+        resumed_event["body"]["mode"]["mode"], "from",
+        "{resumed_event:#}"
+    );
+    assert_eq!(
+        resumed_event["body"]["mode"]["step"], "build",
+        "{resumed_event:#}"
+    );
+    let log = env.run(&["log", "show", &run]).stdout;
+    assert!(log.contains("from phase build"), "{log}");
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
+}
+
+#[test]
+fn orchestrate_resume_from_an_unknown_phase_is_refused_with_the_phases_it_has() {
+    let env = Env::new();
+    let run = failed_chain(&env);
+    let events = env.events(&run).len();
+    for dry in [false, true] {
+        let mut args = vec!["orchestrate", "resume", run.as_str(), "--from", "deploy"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(
+            out.stderr.contains("no phase named `deploy`"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("its phases: plan, build, test, notes"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+}
+
+#[test]
+fn orchestrate_resume_refuses_from_with_skip_and_from_a_phase_that_never_ran() {
+    let env = Env::new();
+    env.scenario("gate", "name: gate\ndescription: A build that fails, a manual release after\nphases:\n  - name: build\n    condition: auto\n    run: test -f ok\n  - name: release\n    condition: manual\n    run: echo released\n");
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 1);
+    let both = env.run(&["orchestrate", "resume", "gate", "--from", "build", "--skip"]);
+    assert_eq!(both.code, 2, "{}", both.text());
+    assert!(
+        both.stderr.contains("cannot be used with"),
+        "{}",
+        both.stderr
+    );
+    let never = env.run(&["orchestrate", "resume", "gate", "--from", "release"]);
+    assert_eq!(never.code, 2, "{}", never.text());
+    assert!(
+        never
+            .stderr
+            .contains("cannot re-run from phase `release`: it has not run yet"),
+        "{}",
+        never.stderr
+    );
+}
+
+/// A `--from` resume of a run whose secret input is not given: the hint's command keeps the
+/// `--from` it was asked with, so pasting it does what was asked.
+#[test]
+fn a_from_resume_without_the_secret_input_names_the_from_in_its_hint() {
+    let env = Env::new();
+    env.scenario("sec", "name: sec\ndescription: A token, a build, a test\ninputs:\n  deploy_token: {type: string, required: true}\nphases:\n  - name: build\n    condition: auto\n    run: echo build >> build.log\n  - name: test\n    condition: after:build\n    run: test -f ok\n");
+    let out = env.run_with(
+        &["orchestrate", "run", "sec"],
+        &[("CORTEX_INPUT_DEPLOY_TOKEN", "tok-12345")],
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    let refused = env.run(&["orchestrate", "resume", "sec", "--from", "build"]);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    assert!(
+        refused
+            .stderr
+            .contains("--from build --input deploy_token=VALUE"),
+        "{}",
+        refused.stderr
+    );
+    std::fs::write(env.file("ok"), "").unwrap();
+    let done = env.run(&[
+        "orchestrate",
+        "resume",
+        "sec",
+        "--from",
+        "build",
+        "--input",
+        "deploy_token=tok-12345",
+    ]);
+    assert_eq!(done.code, 0, "{}", done.text());
+    assert_eq!(lines_of(&env, "build.log"), 2);
+}

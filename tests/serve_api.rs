@@ -3030,3 +3030,30 @@ fn a_report_before_a_conditional_step_is_driven_on_from_the_page() {
     assert_eq!(done["steps"][1]["status"], "completed", "{done}");
     assert_eq!(done, env.status(Some(&run)));
 }
+
+/// The API resumes a scenario run as `orchestrate resume` does: mode `from` (the phase and the
+/// phases that depend on it run again) and `skip`; before, every mode but `continue` was
+/// refused for a scenario, although its page suggests `orchestrate resume --skip`.
+#[test]
+fn the_api_resumes_a_scenario_from_a_phase_as_orchestrate_resume_does() {
+    let env = Env::new();
+    env.scenario("chain", "name: chain\ndescription: Plan, build, test after build\nphases:\n  - name: plan\n    condition: auto\n    run: echo plan >> plan.log\n  - name: build\n    condition: after:plan\n    run: echo build >> build.log\n  - name: test\n    condition: after:build\n    run: test -f ok\n");
+    assert_eq!(env.run(&["orchestrate", "run", "chain"]).code, 1);
+    let run = newest_run(&env, "orchestrate");
+    std::fs::write(env.file("ok"), "").unwrap();
+    let s = Server::start(&env);
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/resume"),
+        r#"{"mode": "from", "step": "build"}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let after = settled(&s, &run);
+    assert_eq!(after["status"], "completed", "{after}");
+    let count = |f: &str| common::lines(&env.file(f)).len();
+    assert_eq!((count("plan.log"), count("build.log")), (1, 2));
+    let resumed: Vec<Value> = events(&env, &run)
+        .into_iter()
+        .filter(|e| e["type"] == "run_resumed")
+        .collect();
+    assert_eq!(resumed[0]["body"]["restart_from"], "build", "{resumed:?}");
+}

@@ -224,3 +224,38 @@ proptest! {
         prop_assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
     }
 }
+
+/// The suggested report of a step whose `validate:` runs a command, in a run with a secret
+/// input: pasted as is, `workflow step complete` is refused (its checks need the value, which
+/// the log keeps as `***`), so its `why` says to set `CORTEX_INPUT_<NAME>`; pasted with it set,
+/// the suggestion completes the step.
+#[test]
+fn the_suggested_report_of_a_step_whose_checks_need_a_secret_input_says_how_to_give_it() {
+    let env = Env::new();
+    env.workflow("sec", "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: Write\n    prompt: Write notes.txt\n    validate:\n      - run: test -f notes.txt\n");
+    let run = env.run(&["workflow", "run", "sec", "--input", "api_token=s3cr3t-val"]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let status = env.status(None);
+    let complete = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["argv"][3] == "complete")
+        .unwrap_or_else(|| panic!("{status:#}"))
+        .clone();
+    let why = complete["why"].as_str().unwrap();
+    assert!(
+        why.contains("set CORTEX_INPUT_API_TOKEN in the environment"),
+        "{why}"
+    );
+    std::fs::write(env.file("notes.txt"), "notes\n").unwrap();
+    let argv: Vec<&str> = complete["argv"].as_array().unwrap()[1..]
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let bare = env.run(&argv);
+    assert_eq!(bare.code, 2, "{}", bare.text());
+    let given = env.run_with(&argv, &[("CORTEX_INPUT_API_TOKEN", "s3cr3t-val")]);
+    assert_eq!(given.code, 0, "{}", given.text());
+    assert_eq!(env.status(None)["status"], "completed");
+}

@@ -431,8 +431,12 @@ pub enum OrchestrateCommand {
         #[arg(value_name = "SCENARIO")]
         name: Option<String>,
         /// Record the failed (or waiting) phase as skipped and go on.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from")]
         skip: bool,
+        /// Re-run PHASE and every phase that depends on it (by `after:`, transitively),
+        /// keeping the other phases' outcomes and outputs.
+        #[arg(long, value_name = "PHASE")]
+        from: Option<String>,
         /// The value of a secret input, NAME=VALUE (repeatable): the log keeps only `***` for
         /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
         #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]

@@ -439,6 +439,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                         outputs,
                         no_drive: report.no_drive,
                         by: by(&report.audit),
+                        inputs: &[],
                     },
                     live,
                 )
@@ -497,6 +498,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 success: true,
                 outputs: parse_pairs(&outputs, "output")?,
                 no_drive,
+                inputs: &[],
             };
             driving(ctx, json, |live| {
                 ops::scenario::report(ctx, &name, report, by(&audit), live)
@@ -513,6 +515,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 success: false,
                 outputs: Vec::new(),
                 no_drive,
+                inputs: &[],
             };
             driving(ctx, json, |live| {
                 ops::scenario::report(ctx, &name, report, by(&audit), live)
@@ -533,6 +536,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Resume {
             name,
             skip,
+            from,
             inputs,
             dry_run,
             timeout,
@@ -540,10 +544,10 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         } => {
             let inputs = parse_pairs(&inputs, "input")?;
             let args = ResumeArgs {
-                mode: if skip {
-                    ResumeMode::Skip
-                } else {
-                    ResumeMode::Continue
+                mode: match (skip, from) {
+                    (true, _) => ResumeMode::Skip,
+                    (_, Some(phase)) => ResumeMode::From(phase),
+                    _ => ResumeMode::Continue,
                 },
                 inputs: &inputs,
                 dry_run,

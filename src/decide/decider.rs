@@ -1262,6 +1262,18 @@ fn resume(
                     noun: noun(state),
                 })?;
             refuse_item(state, index)?;
+            // A phase runs when its condition lets it: one that never ran has nothing to
+            // re-run, and resetting its dependents (pending too) would change nothing.
+            let unit = &state.steps[index];
+            if state.is_scenario() && unit.status == StepStatus::Pending && unit.attempts == 0 {
+                return Err(DecideError::CannotRerunFrom {
+                    noun: noun(state),
+                    step: target.clone(),
+                    reason:
+                        "it has not run yet; a plain resume starts it when its condition is met"
+                            .into(),
+                });
+            }
             restart_from = Some(target.clone());
         }
     }

@@ -51,6 +51,12 @@ pub enum DecideError {
     RollbackDisabled,
     #[error("cannot roll back to `{step}`: {reason}")]
     CannotRollbackTo { step: String, reason: String },
+    #[error("cannot re-run from {noun} `{step}`: {reason}")]
+    CannotRerunFrom {
+        noun: &'static str,
+        step: String,
+        reason: String,
+    },
     #[error("phase `{phase}` cannot start now: {why}")]
     NotReady { phase: String, why: String },
     #[error("step `{step}` cannot start now: {why}")]

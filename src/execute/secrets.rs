@@ -90,22 +90,49 @@ fn process_env() -> Vec<(String, String)> {
 /// what people send it (a report's outputs, a message) through journals it opens afresh,
 /// whose redactors read only this process's environment (`Redactor::of_run`): without this,
 /// a report quoting a secret input's value stored it in plain text.
-static HELD: std::sync::Mutex<BTreeMap<String, BTreeSet<String>>> =
-    std::sync::Mutex::new(BTreeMap::new());
+static HELD: std::sync::Mutex<BTreeMap<String, Held>> = std::sync::Mutex::new(BTreeMap::new());
 
-/// Remember `values` (of secret inputs of run `run_id`) for as long as this process lives:
-/// every journal it opens for that run scrubs them.
-pub fn hold_secret_inputs<'a>(run_id: &str, values: impl IntoIterator<Item = &'a str>) {
-    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
-    let of_run = held.entry(run_id.to_string()).or_default();
-    of_run.extend(values.into_iter().map(str::to_string));
+/// Whether this process gives the secret inputs it holds to every journal it opens of their
+/// run (`supply_held_secret_inputs`), not only scrubs them.
+static SUPPLIES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What this process holds of one run's secret inputs.
+#[derive(Default)]
+struct Held {
+    /// Every value given, the older ones too: all are scrubbed.
+    values: BTreeSet<String>,
+    /// The latest value of each input, by name.
+    named: BTreeMap<String, String>,
 }
 
-/// The values of run `run_id`'s secret inputs this process holds (`hold_secret_inputs`).
-fn held_secret_inputs(run_id: &str) -> Vec<String> {
+/// Remember the values of secret inputs `inputs` (name, value) of run `run_id` for as long as
+/// this process lives: every journal it opens for that run scrubs them (and is given them,
+/// in a process that `supply_held_secret_inputs`). Memory only: never written anywhere.
+pub fn hold_secret_inputs<'a>(run_id: &str, inputs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    let of_run = held.entry(run_id.to_string()).or_default();
+    for (name, value) in inputs {
+        of_run.values.insert(value.to_string());
+        of_run.named.insert(name.to_string(), value.to_string());
+    }
+}
+
+/// From now on, the secret inputs this process holds for a run are its values in every
+/// journal this process opens of it: the checks and drives of a report or a resume have
+/// them. The MCP server's way (one session per process): a client that gave a run's secret
+/// inputs (`run`, `resume`, a report's `inputs`) cannot set the server's environment, so
+/// without this its `step_complete` of a step whose checks need them could only be refused.
+/// `cortex serve` does not: it gives them to the drivers it starts, as their environment.
+pub fn supply_held_secret_inputs() {
+    SUPPLIES.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The values of run `run_id`'s secret inputs this process holds (`hold_secret_inputs`):
+/// every value, and the latest of each input by name.
+fn held_secret_inputs(run_id: &str) -> (Vec<String>, BTreeMap<String, String>) {
     let held = HELD.lock().unwrap_or_else(|e| e.into_inner());
     held.get(run_id)
-        .map(|v| v.iter().cloned().collect())
+        .map(|h| (h.values.iter().cloned().collect(), h.named.clone()))
         .unwrap_or_default()
 }
 
@@ -174,8 +201,8 @@ impl Redactor {
 
     /// The secrets of the run in `state`, from this process's environment: secret-named
     /// variables, the variables the run's steps list in `secret_env`, the values of its secret
-    /// inputs given as `CORTEX_INPUT_<NAME>` or held by this process (`hold_secret_inputs`,
-    /// scrubbed only), and its secret `env:` entries as rendered.
+    /// inputs given as `CORTEX_INPUT_<NAME>` or held by this process (`hold_secret_inputs`:
+    /// scrubbed, and given only where `supply_held_secret_inputs`), and its secret `env:` entries as rendered.
     pub fn of_run(state: &RunState) -> Redactor {
         let env = process_env();
         let extra: Vec<String> = state
@@ -184,9 +211,15 @@ impl Redactor {
             .flat_map(|wf| wf.steps.iter().flat_map(|s| s.secret_env.iter().cloned()))
             .collect();
         let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &extra);
+        let (held, named) = held_secret_inputs(&state.run_id);
+        let supplies = SUPPLIES.load(std::sync::atomic::Ordering::Relaxed);
         if let Some(start) = &state.start {
             for name in &start.secret_inputs {
-                if let Some(value) = secret_input_from_env(name) {
+                // Given to this process for the run (an MCP session): the latest value wins
+                // over its environment's.
+                if let Some(value) = named.get(name).filter(|_| supplies) {
+                    r.set_input(name, value);
+                } else if let Some(value) = secret_input_from_env(name) {
                     r.set_input(name, &value);
                 } else if start.secret_defaults.contains(name)
                     && let Some(value) = state
@@ -203,15 +236,15 @@ impl Redactor {
                 r.add_env_entries(wf, &start.inputs);
             }
         }
-        for value in held_secret_inputs(&state.run_id) {
+        for value in held {
             r.add(&value);
         }
         r
     }
 
-    /// The values of the secret inputs this redactor holds.
-    pub fn input_values(&self) -> impl Iterator<Item = &str> {
-        self.inputs.values().map(String::as_str)
+    /// The secret inputs this redactor holds: name and value.
+    pub fn input_values(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.inputs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Take in the secrets of a run that is starting, and keep its secret inputs out of the

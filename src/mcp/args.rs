@@ -134,6 +134,11 @@ pub struct StepReportArgs {
     /// Only record the report; do not drive the run on (`resume` does it later).
     #[serde(default)]
     pub no_drive: bool,
+    /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
+    /// {"api_token": "..."}: its checks and the drive after the report have them, and this
+    /// server keeps them (in memory only) for the run's later calls in this session.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, ScalarString>,
     /// Why, or what was done: recorded with the report and shown by status and the log.
     #[serde(default)]
     #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
@@ -172,6 +177,11 @@ pub struct PhaseCompleteArgs {
     /// Only record it; do not drive the run on.
     #[serde(default)]
     pub no_drive: bool,
+    /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
+    /// {"api_token": "..."}: its checks and the drive after the report have them, and this
+    /// server keeps them (in memory only) for the run's later calls in this session.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, ScalarString>,
     /// Why, or what was done: recorded with the report.
     #[serde(default)]
     #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
@@ -191,7 +201,7 @@ pub struct StopArgs {
 }
 
 /// `cortex workflow resume [RUN] [--retry|--skip|--rollback-to STEP|--from STEP]` /
-/// `cortex orchestrate resume NAME`.
+/// `cortex orchestrate resume [NAME] [--skip|--from PHASE]`, both with `--input NAME=VALUE`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeArgs {
@@ -204,17 +214,20 @@ pub struct ResumeArgs {
     /// Workflows only: run the failed step again with a fresh retry budget.
     #[serde(default)]
     pub retry: bool,
-    /// Workflows only: record the failed (or waiting) step as skipped and go on.
+    /// Record the failed (or waiting) step, or the failed phase, as skipped and go on.
     #[serde(default)]
     pub skip: bool,
     /// Workflows only: compensate the steps completed after this step, newest first, then go
     /// on from there.
     #[serde(default)]
     pub rollback_to: Option<String>,
-    /// Workflows only: re-run this step and everything after it, keeping earlier outputs.
+    /// Re-run this step and everything after it, keeping earlier outputs; of a scenario,
+    /// this phase and every phase that depends on it (`after:`, transitively), keeping the
+    /// others' outcomes and outputs.
     #[serde(default)]
     pub from: Option<String>,
-    /// Workflows only: the values of secret inputs, given again (the log keeps only `***`).
+    /// The values of the run's secret inputs, given again (the log keeps only `***`); this
+    /// server keeps them for the run while it runs, so its checks and drives have them.
     #[serde(default)]
     pub inputs: BTreeMap<String, ScalarString>,
     /// Return what resume would do without doing it.

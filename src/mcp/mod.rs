@@ -58,6 +58,10 @@ pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandE
     // by `cortex workflow abort` elsewhere) asks that drive through the log, never by a SIGTERM
     // that would end the server (`Holder::shared`).
     crate::execute::serve_many();
+    // One session per process: the secret inputs its client gives for a run (`run`,
+    // `resume`, a report's `inputs`) are that run's values in every later journal of it here
+    // (memory only), since the client cannot set this server's environment.
+    crate::execute::supply_held_secret_inputs();
     let ctx = ctx.clone();
     log(&format!(
         "serving {} over stdio (cortex {})",

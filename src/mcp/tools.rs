@@ -232,7 +232,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "resume",
         title: "Resume a run",
-        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there). A finished run is left as it is and its document returned. With dry_run, the plan only.",
+        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there); a scenario takes skip (the failed phase) and from PHASE (re-run that phase and the phases that depend on it). `inputs` gives the values of secret inputs again. A finished run is left as it is and its document returned. With dry_run, the plan only.",
         schema: input_schema::<ResumeArgs>,
         output: outputs::status_or_plan,
         read_only: false,
@@ -440,6 +440,7 @@ fn operate(
         }
         "step_complete" | "step_fail" => {
             let a: StepReportArgs = parse(tool, args)?;
+            let inputs = pairs(a.inputs, "input")?;
             let report = StepReport {
                 step: &a.step,
                 run: a.run.as_deref(),
@@ -447,6 +448,7 @@ fn operate(
                 outputs: pairs(a.outputs, "output")?,
                 no_drive: a.no_drive,
                 by: by(a.message)?,
+                inputs: &inputs,
             };
             ops::workflow::report_step(ctx, report, live)
         }
@@ -456,11 +458,13 @@ fn operate(
         }
         "phase_complete" => {
             let a: PhaseCompleteArgs = parse(tool, args)?;
+            let inputs = pairs(a.inputs, "input")?;
             let report = PhaseReport {
                 phase: &a.phase,
                 success: true,
                 outputs: pairs(a.outputs, "output")?,
                 no_drive: a.no_drive,
+                inputs: &inputs,
             };
             ops::scenario::report(ctx, &a.scenario, report, by(a.message)?, live)
         }
@@ -471,6 +475,7 @@ fn operate(
                 success: false,
                 outputs: Vec::new(),
                 no_drive: a.no_drive,
+                inputs: &[],
             };
             ops::scenario::report(ctx, &a.scenario, report, by(a.message)?, live)
         }
@@ -537,13 +542,8 @@ fn resume(
     let scope = match a.kind {
         Kind::Workflow => WORKFLOWS,
         Kind::Scenario => {
-            for (given, field) in [
-                (a.retry, "retry"),
-                (a.skip, "skip"),
-                (a.rollback_to.is_some(), "rollback_to"),
-                (a.from.is_some(), "from"),
-                (!a.inputs.is_empty(), "inputs"),
-            ] {
+            // As `orchestrate resume`: `skip`, `from` and `inputs` are a scenario's too.
+            for (given, field) in [(a.retry, "retry"), (a.rollback_to.is_some(), "rollback_to")] {
                 only_for(tool, Kind::Scenario, given, field)?;
             }
             SCENARIOS

@@ -176,7 +176,7 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
             ))
         }
         DriveError::MissingSecretInputs(missing) => {
-            super::workflow::missing_secret_inputs(ctx, run_id, kind, &missing)
+            super::workflow::missing_secret_inputs(ctx, run_id, kind, &missing, &[])
         }
     }
 }

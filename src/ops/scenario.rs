@@ -239,15 +239,27 @@ fn dry_run_output(
 /// running it: the log orders both), then, if nobody drives the run, drive it on from here.
 /// `name` naming a workflow run: the hint is `instead`, the same action on it, where there is
 /// one.
+/// How an operator's action on a phase goes: only recorded (`no_drive`), the command that
+/// acts on a workflow run named instead, and the secret inputs given with it.
+struct Act<'a> {
+    no_drive: bool,
+    instead: &'a [&'a str],
+    inputs: &'a [(String, String)],
+}
+
 fn act(
     ctx: &Ctx,
     name: &str,
     by: &Operator,
-    no_drive: bool,
     live: &mut Live<'_>,
-    instead: &[&str],
+    how: Act<'_>,
     make: impl FnOnce(&RunState) -> Result<Command, OperatorError>,
 ) -> Result<Output, CommandError> {
+    let Act {
+        no_drive,
+        instead,
+        inputs,
+    } = how;
     let mut store = ctx
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
@@ -261,6 +273,7 @@ fn act(
             "its phases cannot be started or reported any more",
         ));
     }
+    super::workflow::take_secret_inputs(&mut journal, inputs)?;
     // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
     let held = match journal.state.phase {
         crate::decide::RunPhase::Stopped => Some("stopped"),
@@ -359,7 +372,12 @@ pub fn start(
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    act(ctx, name, &by, no_drive, live, &[], |state| {
+    let how = Act {
+        no_drive,
+        instead: &[],
+        inputs: &[],
+    };
+    act(ctx, name, &by, live, how, |state| {
         operator::start_phase(state, phase, &by)
     })
 }
@@ -372,6 +390,9 @@ pub struct PhaseReport<'a> {
     pub outputs: Vec<(String, String)>,
     /// Only record it; do not drive the run on.
     pub no_drive: bool,
+    /// Values of the run's secret inputs given with the report (the MCP tools' `inputs`):
+    /// its checks and the drive after it have them.
+    pub inputs: &'a [(String, String)],
 }
 
 /// `orchestrate complete|fail`: report on a phase that waits for one, and drive the run on if
@@ -388,6 +409,7 @@ pub fn report(
         success,
         outputs,
         no_drive,
+        inputs,
     } = report;
     for (key, _) in &outputs {
         crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
@@ -404,7 +426,12 @@ pub fn report(
     // A workflow run named here: its steps are reported with `workflow step`.
     let verb = if success { "complete" } else { "fail" };
     let instead = ["workflow", "step", verb, phase, "--run", name];
-    act(ctx, name, &by, no_drive, live, &instead, |state| {
+    let how = Act {
+        no_drive,
+        instead: &instead,
+        inputs,
+    };
+    act(ctx, name, &by, live, how, |state| {
         operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)
     })
 }

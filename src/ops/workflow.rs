@@ -737,6 +737,9 @@ pub fn resume(
         .flatten();
     let durability = {
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+        // A step (or phase) named by `--from` or `--rollback-to` is checked first: a misspelt
+        // one is said even of a finished run, with the names there are.
+        refuse_unknown_unit(ctx, &journal.state, &mode)?;
         if let Some(outcome) = journal.state.outcome() {
             // Nothing to run, but derived files deleted by hand are rebuilt from the log.
             let warnings = materialize(&ctx.home, &journal.state)
@@ -788,7 +791,7 @@ pub fn resume(
             ));
         }
         // Before anything is recorded: a run with secret inputs cannot go on without them.
-        supply_secret_inputs(ctx, &mut journal, inputs)?;
+        supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
         // Fixed at `run` (it is in `run_started`): no need to read it again under the lock.
         journal
             .state
@@ -811,8 +814,44 @@ pub fn resume(
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    supply_secret_inputs(ctx, &mut journal, inputs)?;
+    supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
+}
+
+/// `--from` or `--rollback-to` naming no step (phase) of the run: refused with the names
+/// it could take and how to see them.
+fn refuse_unknown_unit(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    mode: &ResumeMode,
+) -> Result<(), CommandError> {
+    let (ResumeMode::From(name) | ResumeMode::RollbackTo(name)) = mode else {
+        return Ok(());
+    };
+    if state.step_index(name).is_some() {
+        return Ok(());
+    }
+    let (noun, group) = if state.is_scenario() {
+        ("phase", "orchestrate")
+    } else {
+        ("step", "workflow")
+    };
+    let names: Vec<String> = state
+        .steps
+        .iter()
+        .filter(|s| s.item.is_none())
+        .map(|s| crate::definition::shown(&s.name))
+        .collect();
+    Err(CommandError::bad_input(format!(
+        "no {noun} named `{}` in run {}",
+        crate::definition::shown(name),
+        state.run_id
+    ))
+    .hint(format!(
+        "{} shows where the run is (nothing was recorded)",
+        ctx.cmd(&[group, "status", &state.run_id])
+    ))
+    .hint(format!("its {noun}s: {}", names.join(", "))))
 }
 
 /// The unfinished child run, down `state`'s `uses:` steps (their children first, then
@@ -901,7 +940,7 @@ pub fn resume_claimed(
             code,
         ));
     }
-    supply_secret_inputs(ctx, &mut journal, &[])?;
+    supply_secret_inputs(ctx, &mut journal, &[], &ResumeMode::Continue)?;
     go_on(
         ctx,
         journal,
@@ -955,10 +994,42 @@ fn supply_secret_inputs(
     ctx: &Ctx,
     journal: &mut Journal<'_>,
     given: &[(String, String)],
+    mode: &ResumeMode,
 ) -> Result<(), CommandError> {
     let run_id = journal.run_id.clone();
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(journal);
+    take_secret_inputs(journal, given)?;
+    let missing = journal.redactor.missing_inputs(&journal.state);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let kind = journal
+            .state
+            .start
+            .as_ref()
+            .map_or(RunKind::Workflow, |s| s.kind);
+        // The command that gives them resumes as this one was asked to.
+        let how: Vec<String> = match mode {
+            ResumeMode::Continue => Vec::new(),
+            ResumeMode::Retry => vec!["--retry".into()],
+            ResumeMode::Skip => vec!["--skip".into()],
+            ResumeMode::From(unit) => vec!["--from".into(), unit.clone()],
+            ResumeMode::RollbackTo(step) => vec!["--rollback-to".into(), step.clone()],
+        };
+        Err(missing_secret_inputs(ctx, &run_id, kind, &missing, &how))
+    }
+}
+
+/// Give the journal the values of secret inputs in `given` (a resume's or a report's
+/// `--input`, the MCP tools' `inputs`), checked as `run` checks inputs: only secret inputs of
+/// the run, of their type. Held by this process for the run (`hold_secret_inputs`). An input
+/// still without a value is not refused here.
+pub(super) fn take_secret_inputs(
+    journal: &mut Journal<'_>,
+    given: &[(String, String)],
+) -> Result<(), CommandError> {
+    let run_id = journal.run_id.clone();
     let Some(start) = journal.state.start.clone() else {
         return Ok(());
     };
@@ -983,7 +1054,9 @@ fn supply_secret_inputs(
             format!("its secret inputs: {}", start.secret_inputs.join(", "))
         };
         return Err(CommandError::bad_input(why)
-            .hint("`resume --input` gives again only the values of secret inputs")
+            .hint(
+                "`--input` (the MCP tools' `inputs`) gives again only the values of secret inputs",
+            )
             .hint(secret));
     }
     // Checked as at `run` (type, pattern, range), not required here: a missing one is said
@@ -1024,17 +1097,7 @@ fn supply_secret_inputs(
             .set_input(name, &crate::execute::input_text(value));
     }
     crate::execute::hold_secret_inputs(&run_id, journal.redactor.input_values());
-    let missing = journal.redactor.missing_inputs(&journal.state);
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        let kind = journal
-            .state
-            .start
-            .as_ref()
-            .map_or(RunKind::Workflow, |s| s.kind);
-        Err(missing_secret_inputs(ctx, &run_id, kind, &missing))
-    }
+    Ok(())
 }
 
 /// A run cannot be driven without the values of its secret inputs: say how to give them.
@@ -1043,6 +1106,7 @@ pub fn missing_secret_inputs(
     run_id: &str,
     kind: RunKind,
     missing: &[String],
+    how: &[String],
 ) -> CommandError {
     let group = match kind {
         RunKind::Workflow => "workflow",
@@ -1051,6 +1115,7 @@ pub fn missing_secret_inputs(
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
     let values: Vec<String> = missing.iter().map(|n| format!("{n}=VALUE")).collect();
     let mut argv = vec![group, "resume", run_id];
+    argv.extend(how.iter().map(String::as_str));
     for value in &values {
         argv.extend(["--input", value.as_str()]);
     }
@@ -1201,6 +1266,9 @@ pub struct StepReport<'a> {
     /// Only record the report; do not drive the run on.
     pub no_drive: bool,
     pub by: Operator,
+    /// Values of the run's secret inputs given with the report (the MCP tools' `inputs`):
+    /// its checks and the drive after it have them.
+    pub inputs: &'a [(String, String)],
 }
 
 /// `workflow step complete|fail`: record the report and, unless asked not to, drive the run on.
@@ -1285,10 +1353,11 @@ pub fn report_step(
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(&mut journal);
-    let state = &journal.state;
-    if state.outcome().is_some() {
-        return Err(ctx.finished(state, "its steps cannot be reported any more"));
+    if journal.state.outcome().is_some() {
+        return Err(ctx.finished(&journal.state, "its steps cannot be reported any more"));
     }
+    take_secret_inputs(&mut journal, report.inputs)?;
+    let state = &journal.state;
     let wanted = normalize_name(report.step);
     let Some(index) = state
         .steps
@@ -1375,7 +1444,8 @@ pub fn report_step(
             step.name,
             missing.join(", ")
         ))
-        .hint(format!("set {} in the environment", vars.join(", "))));
+        .hint(format!("set {} in the environment", vars.join(", ")))
+        .hint("through MCP: give them in `inputs` of step_complete (the server keeps them for the run)"));
     }
     let problems = if success {
         let runner = crate::execute::Runner {

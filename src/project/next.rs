@@ -94,6 +94,40 @@ fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestio
     s
 }
 
+/// A report's suggestion on a step (phase) whose `validate:` commands run on the report, in
+/// a run with secret inputs: those commands need their values, which the log keeps only as
+/// `***`, so the command as pasted is refused (a workflow's) unless its environment gives
+/// them. `why` says how; `tool` is the MCP tool that takes them as `inputs`.
+fn with_secret_checks(
+    mut s: Suggestion,
+    view: &StatusView,
+    checks: &[String],
+    tool: &str,
+) -> Suggestion {
+    if checks.is_empty() || view.secret_inputs.is_empty() {
+        return s;
+    }
+    let names: Vec<String> = view
+        .secret_inputs
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect();
+    let vars: Vec<String> = view
+        .secret_inputs
+        .iter()
+        .map(|n| format!("CORTEX_INPUT_{}", n.to_ascii_uppercase()))
+        .collect();
+    s.why = format!(
+        "{}; its checks need the value of the secret input{} {}: set {} in the environment of this command (through MCP: `inputs` of {tool}, unless this session gave {} already)",
+        s.why,
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        vars.join(", "),
+        if names.len() == 1 { "it" } else { "them" },
+    );
+    s
+}
+
 /// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
 /// new run of what failed, once it is fixed. Without them, a definition with a required input
 /// refused the suggestion (exit 2). A secret input the run must be given again is a
@@ -259,12 +293,10 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
         }
         RunStatus::Waiting => {
             if let Some(step) = &view.waiting_for {
-                let needed = view
-                    .steps
-                    .iter()
-                    .find(|s| &s.name == step)
-                    .map_or(&[][..], |s| &s.required_outputs[..]);
-                out.push(Suggestion::with_outputs(
+                let waiting = view.steps.iter().find(|s| &s.name == step);
+                let needed = waiting.map_or(&[][..], |s| &s.required_outputs[..]);
+                let checks = waiting.map_or(&[][..], |s| &s.checks[..]);
+                let complete = Suggestion::with_outputs(
                     &["workflow", "step", "complete", step, "--run", id],
                     needed,
                     if needed.is_empty() {
@@ -272,7 +304,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     } else {
                         "report the step done"
                     },
-                ));
+                );
+                out.push(with_secret_checks(complete, view, checks, "step_complete"));
                 out.push(Suggestion::new(
                     &["workflow", "step", "fail", step, "--run", id],
                     "report the step failed",
@@ -309,10 +342,16 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         .iter()
         .filter(|s| s.status == StepStatus::Waiting && !s.runs_as_items())
     {
-        out.push(Suggestion::with_outputs(
+        let complete = Suggestion::with_outputs(
             &["orchestrate", "complete", id, &s.name],
             &s.required_outputs,
             "report the phase done (its checklist confirmed)",
+        );
+        out.push(with_secret_checks(
+            complete,
+            view,
+            &s.checks,
+            "phase_complete",
         ));
         out.push(Suggestion::new(
             &["orchestrate", "fail", id, &s.name],

@@ -308,6 +308,8 @@ pub fn step(
                     outputs,
                     no_drive: true,
                     by,
+                    // The step's checks run here: they have the values this server holds.
+                    inputs: &shared.secret_inputs_of(&run_id),
                 },
                 live,
             )
@@ -330,6 +332,7 @@ pub fn step(
                     success: action == StepAction::Complete,
                     outputs,
                     no_drive: true,
+                    inputs: &shared.secret_inputs_of(&run_id),
                 },
                 by,
                 live,
@@ -544,10 +547,11 @@ pub fn resume(
         shared.keep_secret_inputs(&run_id, inputs);
     }
     let held = shared.secret_inputs_of(&run_id);
-    if kind == RunKind::Scenario && mode != ResumeMode::Continue {
+    // As `orchestrate resume`: a scenario takes `skip` and `from`, not the others.
+    if kind == RunKind::Scenario && matches!(mode, ResumeMode::Retry | ResumeMode::RollbackTo(_)) {
         return Err(Failure::bad_request(
-            "a scenario run resumes from its completed phases: retry, skip, from and rollback_to are for workflow runs",
-            "resume it with mode `continue` (or none); a phase is started again with `start` or reported with `complete`/`fail`",
+            "a scenario run resumes from its completed phases: retry and rollback_to are for workflow runs",
+            "resume it with mode `continue` (or none), `skip` (the failed phase) or `from` (a phase and the phases after it); a phase is started again with `start` or reported with `complete`/`fail`",
         ));
     }
     let ctx = &shared.ctx;

@@ -147,7 +147,10 @@ impl Shared {
             return;
         }
         // Scrubbed from what this server appends to the run (a report quoting one).
-        crate::execute::hold_secret_inputs(run_id, given.iter().map(|(_, v)| v.as_str()));
+        crate::execute::hold_secret_inputs(
+            run_id,
+            given.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let mut held = self.secret_inputs.lock().unwrap_or_else(|p| p.into_inner());
         let kept = held.entry(run_id.to_string()).or_default();
         for (k, v) in given {

@@ -402,10 +402,102 @@ async def abort_a_driven_run(argv):
     print(json.dumps({"aborted": aborted}))
 
 
+async def secret_checks_in_session(argv):
+    """A workflow with a secret input and a prompt step whose `validate:` runs a command:
+    `run` with the input's value, then `step_complete` in the same session. Before, the
+    report was refused ("set CORTEX_INPUT_API_TOKEN in the environment"), which an MCP client
+    cannot do: the run could only be aborted. Then a second session (a new server) that was
+    not given the value: refused, and `inputs` of `step_complete` gives it."""
+    _, _, binary, home, project = argv
+    async with client(argv, "pytest-secret", "legacy") as c:
+        doc = document(await c.call_tool(
+            "run", {"kind": "workflow", "name": "sec", "inputs": {"api_token": "s3cr3t-tok"}}), 3)
+        assert doc["status"] == "waiting" and doc["waiting_for"] == "Write", doc
+        # The suggestion says what the CLI command needs, and what the tool takes.
+        complete = next(n for n in doc["next"] if n["argv"][1:4] == ["workflow", "step", "complete"])
+        assert "CORTEX_INPUT_API_TOKEN" in complete["why"], complete
+        assert "`inputs` of step_complete" in complete["why"], complete
+        with open(f"{project}/notes.txt", "w") as f:
+            f.write("notes\n")
+        doc = document(await c.call_tool("step_complete", {"step": "Write"}), 0)
+        assert doc["status"] == "completed", doc
+        first = doc["run_id"]
+        # A second run, left waiting for the next session.
+        doc = document(await c.call_tool(
+            "run", {"kind": "workflow", "name": "sec", "inputs": {"api_token": "s3cr3t-tok"}}), 3)
+        second = doc["run_id"]
+    async with client(argv, "pytest-secret-2", "legacy") as c:
+        refused = tool_error(await c.call_tool("step_complete", {"step": "Write", "run": second}))
+        assert "api_token" in refused["error"], refused
+        assert any("`inputs` of step_complete" in h for h in refused["hints"]), refused
+        wrong = tool_error(await c.call_tool(
+            "step_complete", {"step": "Write", "run": second, "inputs": {"other": "x"}}))
+        assert "has no input `other`" in wrong["error"], wrong
+        doc = document(await c.call_tool(
+            "step_complete",
+            {"step": "Write", "run": second, "inputs": {"api_token": "s3cr3t-tok"}}), 0)
+        assert doc["status"] == "completed", doc
+    print(json.dumps({"runs": [first, second]}))
+
+
+async def scenario_resume_modes(argv):
+    """The `resume` tool takes for a scenario what `cortex orchestrate resume` takes: `from`
+    (the phase and the phases that depend on it run again), `skip`, and `inputs` for a secret
+    input, which the status document's own `next` asks for. Before, each was refused with
+    "applies to workflows only"."""
+    _, _, binary, home, project = argv
+    import os
+    async with client(argv, "pytest-resume", "legacy") as c:
+        doc = document(await c.call_tool(
+            "run", {"kind": "scenario", "name": "ship", "inputs": {"deploy_token": "tok-12345"}}), 1)
+        run_id = doc["run_id"]
+        assert doc["status"] == "failed" and phase(doc, "test")["status"] == "failed", doc
+    # A new session: it holds no value of the secret input.
+    async with client(argv, "pytest-resume-2", "legacy") as c:
+        doc = document(await c.call_tool("status", {"kind": "scenario", "run": run_id}), None)
+        argvs = [n["argv"] for n in doc["next"]]
+        assert any("--skip" in a and "deploy_token=VALUE" in a for a in argvs), argvs
+        unknown = tool_error(await c.call_tool(
+            "resume", {"kind": "scenario", "run": run_id, "from": "deploy"}))
+        assert "no phase named `deploy`" in unknown["error"], unknown
+        assert any("plan, build, test, notes" in h for h in unknown["hints"]), unknown
+        plan = document(await c.call_tool(
+            "resume", {"kind": "scenario", "run": run_id, "from": "build", "dry_run": True}), 0)
+        again = [s["name"] for s in plan["steps"] if "run" in s["action"]]
+        assert again == ["build", "test"], plan
+        needs = tool_error(await c.call_tool(
+            "resume", {"kind": "scenario", "run": run_id, "from": "build"}))
+        assert "deploy_token" in needs["error"], needs
+        retry = tool_error(await c.call_tool(
+            "resume", {"kind": "scenario", "run": run_id, "retry": True}))
+        assert "`retry` applies to workflows only" in retry["error"], retry
+        open(f"{project}/ok", "w").close()
+        doc = document(await c.call_tool(
+            "resume",
+            {"kind": "scenario", "run": run_id, "from": "build",
+             "inputs": {"deploy_token": "tok-12345"}}), 0)
+        assert doc["status"] == "completed", doc
+        for log, count in [("plan.log", 1), ("notes.log", 1), ("build.log", 2)]:
+            with open(f"{project}/{log}") as f:
+                assert len(f.read().splitlines()) == count, (log, count)
+        # `skip` of a failed phase, with the secret input given again.
+        os.remove(f"{project}/ok")
+        doc = document(await c.call_tool(
+            "run", {"kind": "scenario", "name": "ship", "inputs": {"deploy_token": "tok-12345"}}), 1)
+        skipped_run = doc["run_id"]
+    async with client(argv, "pytest-resume-3", "legacy") as c:
+        doc = document(await c.call_tool(
+            "resume",
+            {"kind": "scenario", "run": skipped_run, "skip": True,
+             "inputs": {"deploy_token": "tok-12345"}}), 0)
+        assert doc["status"] == "completed" and phase(doc, "test")["status"] == "skipped", doc
+    print(json.dumps({"run_id": run_id, "skipped": skipped_run}))
+
+
 CHECKS = {
     f.__name__: f
     for f in [feature_development, scenario_manual, bad_input, every_tool_result,
-              abort_a_driven_run]
+              abort_a_driven_run, secret_checks_in_session, scenario_resume_modes]
 }
 
 if __name__ == "__main__":

@@ -433,12 +433,16 @@ fn actions(shared: &Shared, viewer: Viewer, d: &RunData) -> Markup {
                     span class="why" { "end the run for good" }
                 }
             }
-            @if view.resumable && view.kind == RunKind::Workflow && !d.alive && !view.steps.is_empty() {
+            // A scenario re-runs a phase and the phases that depend on it; only a workflow
+            // rolls back.
+            @if view.resumable && !d.alive && !view.steps.is_empty() {
                 form class="act" method="post" action={"/runs/" (id) "/resume"} {
                     (token)
                     select name="mode" aria-label="resume mode" {
                         option value="from" { "Re-run from" }
-                        option value="rollback_to" { "Roll back to" }
+                        @if view.kind == RunKind::Workflow {
+                            option value="rollback_to" { "Roll back to" }
+                        }
                     }
                     select name="step" aria-label="step" {
                         @for s in &view.steps { option value=(s.name) { (s.name) } }
