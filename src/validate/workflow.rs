@@ -423,10 +423,21 @@ impl Checker<'_> {
             }
             crate::definition::Foreach::Template(text) => {
                 if scan(text).is_empty() {
+                    // `shown` escapes already: quoting it again with `{:?}` doubled every
+                    // backslash (`"[\\\"x\\\"]"`). A quoted JSON list is the usual slip.
+                    let quoted_list =
+                        serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_array());
                     self.hinted(
                         path,
-                        format!("`foreach:` is the text {:?}, not a list", shown(text)),
-                        "write a list (`foreach: [a, b, c]`) or a template naming an output that holds a JSON list (`foreach: \"${{ steps.S.outputs.items }}\"`)",
+                        format!(
+                            "`foreach:` is the text `{}`, not a list",
+                            shown(text).replace("\\\"", "\"").replace("\\'", "'")
+                        ),
+                        if quoted_list {
+                            "a list in quotes is text to YAML: remove the quotes (`foreach: [\"x\", \"y\"]`)"
+                        } else {
+                            "write a list (`foreach: [a, b, c]`) or a template naming an output that holds a JSON list (`foreach: \"${{ steps.S.outputs.items }}\"`)"
+                        },
                     );
                     return;
                 }
