@@ -744,7 +744,7 @@ fn start_child(
     if let Some(link) = s
         .child
         .as_ref()
-        .filter(|l| !l.finished && !(l.reported && replacing.as_deref() == Some(&l.run_id)))
+        .filter(|l| !(l.finished || l.reported && replacing.as_deref() == Some(&l.run_id)))
     {
         return Err(unready(
             state,
