@@ -1688,3 +1688,35 @@ fn aborting_the_parent_while_its_child_runs_never_says_the_child_can_be_resumed(
         "the abort ends the parent, not a failure of its step: {types:?}"
     );
 }
+
+#[test]
+fn aborting_the_top_run_aborts_each_run_below_it_without_pausing_them_first() {
+    let env = Env::new();
+    env.workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - name: nap\n    run: touch started; sleep 30\n",
+    )
+    .workflow("mid", "name: mid\nsteps:\n  - name: l\n    uses: leaf\n")
+    .workflow("top", "name: top\nsteps:\n  - name: m\n    uses: mid\n");
+    let mut driver = env
+        .command(&["workflow", "run", "top"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the leaf's step", || env.file("started").exists());
+    let top = run_of(&env, "top");
+    let abort = env.run(&["workflow", "abort", &top]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    driver.wait().unwrap();
+    for name in ["leaf", "mid", "top"] {
+        let run = run_of(&env, name);
+        assert_eq!(env.status(Some(&run))["status"], "aborted", "{name}");
+        let types = event_types(&env, &run);
+        assert!(
+            !types
+                .iter()
+                .any(|t| t == "run_paused" || t == "run_stopped"),
+            "{name}: {types:?}"
+        );
+    }
+}

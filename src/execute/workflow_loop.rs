@@ -34,7 +34,9 @@ fn child_attempt(
             // the abort); the abort, recorded next, ends it.
             let caught_up = journal.refresh()?;
             announce(journal, ctx, &caught_up);
-            if journal.state.abort_requested.is_some() {
+            // Or a run above it (this run a child too): it is aborted with that one.
+            journal.parent_halted()?;
+            if journal.state.abort_requested.is_some() || journal.parent_aborting().is_some() {
                 halt.set(nix::sys::signal::Signal::SIGTERM as i32);
                 return Ok(None);
             }
