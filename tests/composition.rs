@@ -1455,3 +1455,268 @@ fn an_item_index_beyond_a_literal_foreach_list_is_a_located_error() {
         out.stdout
     );
 }
+
+/// A child that sleeps until `fast` exists (`started` once it runs), and a parent with a step
+/// after it and an `on_failure` notification.
+fn sleepy_child_and_paged_parent(env: &Env) {
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: nap\n    run: echo nap >> ran.log; touch started; [ -f fast ] || sleep 30\n",
+    )
+    .workflow(
+        "par",
+        "name: par\nsteps:\n  - name: k\n    uses: kid\n  - name: after\n    run: echo after >> ran.log\nnotify:\n  on_failure:\n    - run: echo \"PAGED $CORTEX_RUN_STATUS\" >> paged.log\n",
+    );
+}
+
+fn event_types(env: &Env, run: &str) -> Vec<String> {
+    env.run(&["log", "export", run])
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn aborting_a_child_beside_its_parent_s_driver_fails_the_parent_s_step_and_never_stops_the_parent()
+{
+    let env = Env::new();
+    sleepy_child_and_paged_parent(&env);
+    let driver = env
+        .command(&["workflow", "run", "par"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the child's step", || env.file("started").exists());
+    let kid = run_of(&env, "kid");
+    let par = run_of(&env, "par");
+    let abort = env.run(&["workflow", "abort", &kid, "--message", "wrong build"]);
+    assert_ne!(abort.code, 4, "{}{}", abort.stdout, abort.stderr);
+    let out = driver.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The parent's step fails with the child's abort, and its `on_failure` applies (pause).
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(env.status(Some(&kid))["status"], "aborted");
+    let parent = env.status(Some(&par));
+    assert_eq!(parent["status"], "failed", "{parent}");
+    assert!(
+        parent["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("child run {kid} aborted")),
+        "{parent}"
+    );
+    let types = event_types(&env, &par);
+    assert!(
+        !types
+            .iter()
+            .any(|t| t == "stop_requested" || t == "run_stopped"),
+        "nobody stopped the parent: {types:?}"
+    );
+    assert_eq!(lines(&env.file("paged.log")), ["PAGED failed"]);
+    // `--retry` starts a new child (the aborted one is over).
+    std::fs::write(env.file("fast"), "").unwrap();
+    let retried = env.run(&["workflow", "resume", &par, "--retry"]);
+    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["nap", "nap", "after"]);
+}
+
+#[test]
+fn a_parent_s_resume_timeout_reaches_the_child_it_drives() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 1}}")
+        .workflow(
+            "kid",
+            "name: kid\nsteps:\n  - name: slow\n    run: sleep 2; echo slow >> ran.log\n",
+        )
+        .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
+    let run = env.run(&["workflow", "run", "par"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let par = run_of(&env, "par");
+    let kid = run_of(&env, "kid");
+    // The child's first suggestion is the parent's retry with a longer limit: the same limit
+    // would stop it again.
+    let child = env.status(Some(&kid));
+    let first: Vec<&str> = child["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "cortex",
+            "workflow",
+            "resume",
+            &par,
+            "--retry",
+            "--timeout",
+            "2s"
+        ],
+        "{child}"
+    );
+    let resumed = env.run(&["workflow", "resume", &par, "--timeout", "60s"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(Some(&par))["status"], "completed");
+    assert_eq!(env.status(Some(&kid))["status"], "completed");
+}
+
+#[test]
+fn a_child_run_s_own_notify_is_delivered_and_recorded_when_it_fails_as_a_child() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: x\n    run: \"false\"\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo \"KID $CORTEX_RUN_STATUS\" >> kid.log\n  on_finish:\n    - run: echo \"KID ENDED $CORTEX_RUN_STATUS\" >> kid.log\n",
+    )
+    .workflow(
+        "par",
+        "name: par\nsteps:\n  - name: k\n    uses: kid\nnotify:\n  on_failure:\n    - run: echo \"PAR $CORTEX_RUN_STATUS\" >> par.log\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
+    assert_eq!(lines(&env.file("par.log")), ["PAR failed"]);
+    let mut kid_lines = lines(&env.file("kid.log"));
+    kid_lines.sort();
+    assert_eq!(kid_lines, ["KID ENDED failed", "KID failed"]);
+    let kid = env.status(Some(&run_of(&env, "kid")));
+    let notes = kid["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 2, "{kid}");
+    // Aborting the parent aborts the child, a new end: its `on_finish` is delivered for it,
+    // as any run's; its `on_failure` was for this session already, and is not again.
+    assert_eq!(env.run(&["workflow", "abort", "par"]).code, 1);
+    let mut kid_lines = lines(&env.file("kid.log"));
+    kid_lines.sort();
+    assert_eq!(
+        kid_lines,
+        ["KID ENDED aborted", "KID ENDED failed", "KID failed"]
+    );
+}
+
+#[test]
+fn after_aborting_a_failed_child_one_resume_retry_starts_a_new_child() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: x\n    run: echo x >> ran.log; test -f ok\n    retry: {max_retry_attempts: 0}\n",
+    )
+    .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
+    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
+    let par = run_of(&env, "par");
+    let kid = run_of(&env, "kid");
+    assert_eq!(env.run(&["workflow", "abort", &kid]).code, 1);
+    let plan = env.run(&["workflow", "resume", &par, "--retry", "--dry-run"]);
+    assert!(
+        plan.stdout
+            .contains("re-run: workflow `kid` as a new child run"),
+        "{}",
+        plan.stdout
+    );
+    std::fs::write(env.file("ok"), "").unwrap();
+    let retried = env.run(&["workflow", "resume", &par, "--retry"]);
+    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["x", "x"]);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+}
+
+#[test]
+fn a_resume_dry_run_says_a_uses_step_takes_the_end_of_a_child_that_finished_on_its_own() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: x\n    run: echo x >> ran.log; test -f ok\n    retry: {max_retry_attempts: 0}\n",
+    )
+    .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
+    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
+    let par = run_of(&env, "par");
+    let kid = run_of(&env, "kid");
+    std::fs::write(env.file("ok"), "").unwrap();
+    // The child alone goes on and completes; the parent, failed, is not driven by it.
+    assert_eq!(env.run(&["workflow", "resume", &kid, "--retry"]).code, 0);
+    let plan = env.run(&["--json", "workflow", "resume", &par, "--retry", "--dry-run"]);
+    let step = &plan.json()["steps"][0];
+    assert_eq!(step["child_run"]["run_id"], kid.as_str(), "{step}");
+    assert_eq!(step["child_run"]["ended"], "completed", "{step}");
+    let text = env.run(&["workflow", "resume", &par, "--retry", "--dry-run"]);
+    assert!(
+        text.stdout
+            .contains(&format!("takes the end of its child run {kid} (completed)")),
+        "{}",
+        text.stdout
+    );
+    let resumed = env.run(&["workflow", "resume", &par, "--retry"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["x", "x"], "nothing ran again");
+}
+
+#[test]
+fn aborting_the_parent_while_its_child_runs_never_says_the_child_can_be_resumed() {
+    let env = Env::new();
+    sleepy_child_and_paged_parent(&env);
+    let driver = env
+        .command(&["workflow", "run", "par"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the child's step", || env.file("started").exists());
+    let kid = run_of(&env, "kid");
+    let par = run_of(&env, "par");
+    let abort = env.run(&["workflow", "abort", &par, "--message", "not now"]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    let out = driver.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(&format!("resume {kid}")), "{text}");
+    assert!(!text.contains("Run stopped"), "{text}");
+    let child = env.status(Some(&kid));
+    assert_eq!(child["status"], "aborted", "{child}");
+    assert!(
+        child["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("its parent run {par}")),
+        "{child}"
+    );
+    assert_eq!(env.status(Some(&par))["status"], "aborted");
+    let types = event_types(&env, &par);
+    assert!(
+        !types.iter().any(|t| t == "run_paused"),
+        "the abort ends the parent, not a failure of its step: {types:?}"
+    );
+}
+
+#[test]
+fn aborting_the_top_run_aborts_each_run_below_it_without_pausing_them_first() {
+    let env = Env::new();
+    env.workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - name: nap\n    run: touch started; sleep 30\n",
+    )
+    .workflow("mid", "name: mid\nsteps:\n  - name: l\n    uses: leaf\n")
+    .workflow("top", "name: top\nsteps:\n  - name: m\n    uses: mid\n");
+    let mut driver = env
+        .command(&["workflow", "run", "top"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the leaf's step", || env.file("started").exists());
+    let top = run_of(&env, "top");
+    let abort = env.run(&["workflow", "abort", &top]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    driver.wait().unwrap();
+    for name in ["leaf", "mid", "top"] {
+        let run = run_of(&env, name);
+        assert_eq!(env.status(Some(&run))["status"], "aborted", "{name}");
+        let types = event_types(&env, &run);
+        assert!(
+            !types
+                .iter()
+                .any(|t| t == "run_paused" || t == "run_stopped"),
+            "{name}: {types:?}"
+        );
+    }
+}

@@ -423,6 +423,7 @@ fn run_child(
                     step: step.clone(),
                     run_id: id.clone(),
                     workflow: "child".into(),
+                    replacing: None,
                 })
                 .expect("a child starts");
             world.batches += 1;

@@ -1029,6 +1029,7 @@ fn a_uses_step_keeps_its_unfinished_child_and_fails_with_the_child_s_reason() {
         step: "u".into(),
         run_id: "C2".into(),
         workflow: "child".into(),
+        replacing: None,
     });
     assert!(
         matches!(out, Err(DecideError::StepNotReady { .. })),

@@ -146,6 +146,9 @@ pub enum Command {
         step: String,
         run_id: String,
         workflow: String,
+        /// The child run the step links to, which its driver saw over for good (aborted, say)
+        /// after the step had failed with it (`ChildLink::reported`): replaced, not resumed.
+        replacing: Option<String>,
     },
     /// The child run of a `uses:` step waits for a report or a start.
     ChildWaiting {

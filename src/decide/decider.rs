@@ -241,7 +241,8 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             step,
             run_id,
             workflow: used,
-        } => start_child(state, step, run_id, used),
+            replacing,
+        } => start_child(state, step, run_id, used, replacing),
         Command::ChildWaiting { step, run_id } => child_waiting(state, step, run_id),
     }
 }
@@ -737,12 +738,14 @@ fn record_items(
 }
 
 /// The attempt in flight of a `uses:` step starts a child run: unless it already has one it
-/// may go on with (a child that is not over for good is resumed, never replaced).
+/// may go on with (a child that is not over for good is resumed, never replaced). One the step
+/// already failed with, which its driver saw ended since (`replacing`), is replaced.
 fn start_child(
     state: &RunState,
     step: String,
     run_id: String,
     used: String,
+    replacing: Option<String>,
 ) -> Result<Vec<Event>, DecideError> {
     let index = state
         .step_index(&step)
@@ -762,7 +765,11 @@ fn start_child(
             expected: "running".into(),
         });
     }
-    if let Some(link) = s.child.as_ref().filter(|l| !l.finished) {
+    if let Some(link) = s
+        .child
+        .as_ref()
+        .filter(|l| !(l.finished || l.reported && replacing.as_deref() == Some(&l.run_id)))
+    {
         return Err(unready(
             state,
             &step,

@@ -131,6 +131,11 @@ pub struct ChildLink {
     /// Its end was recorded as an attempt's end and it is over for good: the next attempt
     /// starts a new child run (otherwise it resumes this one).
     pub finished: bool,
+    /// An attempt of the step already ended with this child's state (it failed with it): a
+    /// child that has ended for good since, other than completed, has nothing new to give the
+    /// step, and its next attempt starts a new child run (`plan::child_plan_with`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported: bool,
 }
 
 /// How the engine runs a step's work itself.
@@ -997,6 +1002,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                     workflow: workflow.clone(),
                     attempt: *attempt,
                     finished: false,
+                    reported: false,
                 });
             }
         }
@@ -1023,6 +1029,7 @@ fn child_ended(s: &mut StepState, end: &AttemptEnd) {
         && link.run_id == *run_id
     {
         link.finished = *finished;
+        link.reported = true;
     }
 }
 

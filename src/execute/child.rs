@@ -15,7 +15,9 @@ use crate::decide::{AttemptReport, Command, RunState};
 use crate::definition::Workflow;
 use crate::definition::template::render_text;
 use crate::event::{AttemptEnd, Driver, Operator, Recorded};
-use crate::plan::{ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_plan, child_start};
+use crate::plan::{
+    ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_plan_with, child_start,
+};
 use crate::store::EventStore;
 
 /// How driving the child run of a `uses:` step ended, for the parent's driver.
@@ -142,7 +144,19 @@ pub(crate) fn run_child(
         Ok(h) => h,
         Err(e) => return Ok(spawn_failed(e)),
     };
-    let run_id = match child_plan(&journal.state, index) {
+    // The linked child as its log says now: one that ended for good since the step failed
+    // with it (aborted meanwhile) makes this attempt start a new one.
+    let linked = journal.state.steps[index].child.clone().and_then(|link| {
+        journal.nested(|store, _, _| {
+            super::fold_log(&*store, &link.run_id, 0, RunState::default())
+                .ok()
+                .map(|mut state| {
+                    state.run_id = link.run_id.clone();
+                    state
+                })
+        })
+    });
+    let run_id = match child_plan_with(&journal.state, index, linked.as_ref()) {
         ChildPlan::Continue(run_id) => run_id,
         ChildPlan::Start => {
             // The inputs are checked before anything is recorded for the child.
@@ -150,6 +164,13 @@ pub(crate) fn run_child(
                 return Ok(spawn_failed(e));
             }
             let run_id = journal.next_id();
+            // A linked child not over in the parent's eyes is replaced only because it was
+            // seen over for good (`child_plan_with`).
+            let replacing = journal.state.steps[index]
+                .child
+                .as_ref()
+                .filter(|l| !l.finished)
+                .map(|l| l.run_id.clone());
             record(
                 journal,
                 ctx,
@@ -157,6 +178,7 @@ pub(crate) fn run_child(
                     step: step.clone(),
                     run_id: run_id.clone(),
                     workflow: h.name.clone(),
+                    replacing,
                 },
             )?;
             run_id
@@ -215,7 +237,9 @@ pub(crate) fn run_child(
                         mode: mode.clone(),
                         by: actor.clone(),
                         driver: driver(),
-                        timeout_seconds: None,
+                        // The limit a resume of the parent gave (`resume --timeout`) is the
+                        // child's too: it is driven in the parent's session.
+                        timeout_seconds: parent.timeout_seconds,
                         leave_claimed: false,
                     })?;
                 }

@@ -151,6 +151,14 @@ impl<'a> Journal<'a> {
         Ok(false)
     }
 
+    /// The nearest run this one was started for (`watch_parents`) that was asked to abort,
+    /// as last read (`parent_halted`): its id and who asked.
+    pub fn parent_aborting(&self) -> Option<(String, crate::event::Operator)> {
+        self.parents
+            .iter()
+            .find_map(|p| p.abort_requested.clone().map(|by| (p.run_id.clone(), by)))
+    }
+
     fn store(&self) -> &dyn EventStore {
         self.store
             .as_deref()

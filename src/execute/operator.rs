@@ -322,7 +322,7 @@ pub fn abort(
         Ok(lock) => lock,
         Err(LockError::Held { holder: driver, .. }) => {
             asked = true;
-            {
+            let child = {
                 let mut journal = Journal::open(store, clock, ids, run_id)?;
                 if let Some(e) = finished(&journal.state) {
                     return Err(e);
@@ -331,11 +331,19 @@ pub fn abort(
                     by: by.clone(),
                     abort: true,
                 })?;
-            }
+                journal
+                    .state
+                    .start
+                    .as_ref()
+                    .is_some_and(|s| s.parent.is_some())
+            };
             // Only a process that drives this run alone: one that serves others (`cortex
             // mcp`, `cortex serve`, the TUI) would end as a whole, and its driver reads the
-            // request in the log anyway.
-            if let Some(d) = driver.filter(Holder::signalled_by_abort) {
+            // request in the log anyway. Nor the process holding a child run (`uses:`): it
+            // drives the child as part of its parent (or the parent after it), and a signal
+            // would stop the parent too; its driver reads the request in the child's log,
+            // aborts the child alone, and the parent's step fails with it.
+            if let Some(d) = driver.filter(Holder::signalled_by_abort).filter(|_| !child) {
                 let pid = nix::unistd::Pid::from_raw(d.pid as i32);
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
             }

@@ -274,6 +274,18 @@ pub(crate) fn record_stop(
         record(journal, ctx, Command::Abort { by })?;
         return Ok(DriveEnd::Finished(Outcome::Aborted));
     }
+    // A child run (`uses:`) whose parent is being aborted is aborted with it, not stopped:
+    // nothing would resume it (its live output said "Run stopped; resume continues it", and
+    // that resume then found it aborted).
+    journal.parent_halted()?;
+    if let Some((parent, by)) = journal.parent_aborting() {
+        let by = crate::event::Operator {
+            actor: by.actor,
+            message: Some(format!("its parent run {parent} was aborted")),
+        };
+        record(journal, ctx, Command::Abort { by })?;
+        return Ok(DriveEnd::Finished(Outcome::Aborted));
+    }
     let by = ctx.actor.clone();
     let signal = ctx.stop.signal_name();
     record(journal, ctx, Command::Stop { by, signal })?;

@@ -29,6 +29,17 @@ fn child_attempt(
     let step = journal.state.steps[index].name.clone();
     match super::child::run_child(journal, ctx, index, new_attempt)? {
         super::child::ChildOutcome::Report(mut report) => {
+            // This run is being aborted (its child was aborted with it): the attempt is not
+            // ended with the child's end (that would fail the step, and pause the run, before
+            // the abort); the abort, recorded next, ends it.
+            let caught_up = journal.refresh()?;
+            announce(journal, ctx, &caught_up);
+            // Or a run above it (this run a child too): it is aborted with that one.
+            journal.parent_halted()?;
+            if journal.state.abort_requested.is_some() || journal.parent_aborting().is_some() {
+                halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+                return Ok(None);
+            }
             // The step's `validate: - run:` checks see the child's outputs as the step's.
             if report.end.succeeded() {
                 let runner = ctx.runner(&ctx.stop, &journal.redactor);

@@ -315,11 +315,17 @@ fn drive_from(
         }
         return Err(resume_refused(ctx, &journal.state, e));
     }
+    // A child run (`uses:`) driven here delivers its own `notify:` when it ends.
+    let mut notices = super::notify::ChildNotices {
+        inner: &mut *live.observer,
+        ctx,
+        warnings: Vec::new(),
+    };
     let mut dctx = DriveContext {
         home: ctx.home.clone(),
         stop: live.stop.clone(),
         actor: by,
-        observer: &mut *live.observer,
+        observer: &mut notices,
         grace: KILL_GRACE,
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
@@ -330,6 +336,8 @@ fn drive_from(
         .as_ref()
         .map_or(RunKind::Workflow, |s| s.kind);
     let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(ctx, e, &run_id, kind));
+    drop(dctx);
+    let mut child_warnings = std::mem::take(&mut notices.warnings);
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
     // releasing it changes nothing).
     if let Some((lease, keeper)) = keeper {
@@ -349,7 +357,10 @@ fn drive_from(
     };
     let now = SystemTime::now();
     let human = render_outcome(&view, &ctx.home, now);
-    let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+    let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+    // The children it ended on its way (an abort ends them after the drive) deliver theirs.
+    child_warnings.extend(super::notify::after_change_below(ctx, &journal.state));
+    warnings.extend(child_warnings);
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
     // report on the child's last prompt is all it takes for the whole tree to go on.

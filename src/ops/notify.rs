@@ -398,3 +398,102 @@ pub fn add_deliveries(
     }
     Ok(())
 }
+
+/// The child runs (`uses:`) below `state`, as their logs say now, nearest first: each one's
+/// `notify:` is its own, delivered when it ends as any run's.
+fn descendants(store: &dyn EventStore, state: &RunState) -> Vec<RunState> {
+    let mut found: Vec<RunState> = Vec::new();
+    let mut todo: Vec<String> = state
+        .steps
+        .iter()
+        .filter_map(|s| s.child.as_ref().map(|c| c.run_id.clone()))
+        .collect();
+    // At most as many runs as a tree of 16 levels can reach in one drive; a log that links
+    // in a loop (it cannot, validation refuses cycles) would still end.
+    while let Some(run_id) = todo.pop() {
+        if found.len() >= 1024 || found.iter().any(|f| f.run_id == run_id) {
+            continue;
+        }
+        let Ok(mut child) = crate::execute::fold_log(store, &run_id, 0, RunState::default()) else {
+            continue;
+        };
+        child.run_id = run_id;
+        todo.extend(
+            child
+                .steps
+                .iter()
+                .filter_map(|s| s.child.as_ref().map(|c| c.run_id.clone())),
+        );
+        found.push(child);
+    }
+    found
+}
+
+/// Deliver what is due of the `notify:` of the child runs below `state` (ended, or paused on
+/// a failure, during the operation that drove or ended `state`): each child's notifications
+/// are its own, delivered and recorded as any run's (`after_change`), once per end.
+pub fn after_change_below(ctx: &Ctx, state: &RunState) -> Vec<String> {
+    if !state.steps.iter().any(|s| s.child.is_some()) {
+        return Vec::new();
+    }
+    let children = match ctx.store(crate::definition::Durability::Normal) {
+        Ok(store) => descendants(&*store, state),
+        Err(e) => return not_delivered(&e.message),
+    };
+    children
+        .iter()
+        .filter(|c| c.workflow.as_ref().is_some_and(|w| !w.notify.is_empty()))
+        .flat_map(|c| after_change(ctx, c, &Redactor::of_run(c)))
+        .collect()
+}
+
+/// An observer that delivers a child run's `notify:` as soon as the child ends (or pauses on
+/// a failure) while its parent's driver drives it, before the parent goes on.
+pub struct ChildNotices<'a> {
+    pub inner: &'a mut dyn crate::execute::Observer,
+    pub ctx: &'a Ctx,
+    /// Failed deliveries, as `after_change` returns them.
+    pub warnings: Vec<String>,
+}
+
+impl crate::execute::Observer for ChildNotices<'_> {
+    fn begin(&mut self, state: &RunState, resumed: bool) {
+        self.inner.begin(state, resumed);
+    }
+
+    fn note(&mut self, text: &str) {
+        self.inner.note(text);
+    }
+
+    fn recorded(&mut self, state: &RunState, events: &[crate::event::Recorded]) {
+        self.inner.recorded(state, events);
+    }
+
+    fn line(&mut self, step: &str, stream: crate::execute::Stream, line: &str) {
+        self.inner.line(step, stream, line);
+    }
+
+    fn warn(&mut self, message: &str) {
+        self.inner.warn(message);
+    }
+
+    fn child_begin(&mut self, step: &str, state: &RunState, resumed: bool) {
+        self.inner.child_begin(step, state, resumed);
+    }
+
+    fn child(&mut self, step: &str, state: &RunState, events: &[crate::event::Recorded]) {
+        self.inner.child(step, state, events);
+        let ended = events
+            .iter()
+            .any(|r| matches!(r.event, Event::RunPaused { .. } | Event::RunFinished { .. }));
+        if ended
+            && state
+                .workflow
+                .as_ref()
+                .is_some_and(|w| !w.notify.is_empty())
+        {
+            let warnings = after_change(self.ctx, state, &Redactor::of_run(state));
+            self.warnings.extend(warnings);
+        }
+    }
+}

@@ -757,8 +757,33 @@ pub fn resume(
             return Ok(Output::new(view.to_json(), text, code).warn(warnings));
         }
         if dry_run {
-            let plan = preview_resume(&journal.state, mode.clone())
-                .map_err(|e| CommandError::bad_input(e.to_string()))?;
+            // A `uses:` step's plan depends on its child run as its log says now.
+            let links: Vec<crate::decide::ChildLink> = journal
+                .state
+                .steps
+                .iter()
+                .filter_map(|s| s.child.clone())
+                .collect();
+            let children: Vec<crate::decide::RunState> = links
+                .iter()
+                .filter_map(|link| {
+                    journal.nested(|store, _, _| {
+                        let mut c = crate::execute::fold_log(
+                            &*store,
+                            &link.run_id,
+                            0,
+                            crate::decide::RunState::default(),
+                        )
+                        .ok()?;
+                        c.run_id = link.run_id.clone();
+                        Some(c)
+                    })
+                })
+                .collect();
+            let plan = preview_resume(&journal.state, mode.clone(), &|id| {
+                children.iter().find(|c| c.run_id == id).cloned()
+            })
+            .map_err(|e| CommandError::bad_input(e.to_string()))?;
             // The log holds a secret input's value as `***` already.
             let state = &journal.state;
             let inputs = state
@@ -1196,6 +1221,8 @@ pub fn abort(
     let code = view.status.exit_code();
     let mut warnings =
         super::notify::after_change(ctx, &state, &crate::execute::Redactor::of_run(&state));
+    // Its child runs, aborted with it, deliver their own `notify:`.
+    warnings.extend(super::notify::after_change_below(ctx, &state));
     // A child run aborted directly: its parent, waiting on it, takes that end now (said
     // below this run's own answer, which stays the document).
     let mut quiet = crate::execute::Quiet;

@@ -19,11 +19,33 @@ pub enum ChildPlan {
     Continue(String),
 }
 
-/// What the next attempt (or the waiting attempt) of `uses:` step `index` does.
+/// What the next attempt (or the waiting attempt) of `uses:` step `index` does, as the
+/// parent's log alone says it.
 pub fn child_plan(parent: &RunState, index: usize) -> ChildPlan {
+    child_plan_with(parent, index, None)
+}
+
+/// What the next attempt (or the waiting attempt) of `uses:` step `index` does, `child` being
+/// the state of the child run its step links to (if it could be read). A child over for good
+/// whose end the step has not taken yet gives it that end (it finished while nobody drove the
+/// parent); but one the step already failed with (`ChildLink::reported`) that has since ended
+/// other than completed (aborted, say) has nothing new for it: the attempt, a retry, starts a
+/// new child run, as it would had the parent seen that end.
+pub fn child_plan_with(parent: &RunState, index: usize, child: Option<&RunState>) -> ChildPlan {
     match &parent.steps[index].child {
-        Some(link) if !link.finished => ChildPlan::Continue(link.run_id.clone()),
-        _ => ChildPlan::Start,
+        Some(link) if link.finished => ChildPlan::Start,
+        Some(link)
+            if link.reported
+                && child.is_some_and(|c| {
+                    c.run_id == link.run_id
+                        && c.outcome()
+                            .is_some_and(|o| o != crate::event::Outcome::Completed)
+                }) =>
+        {
+            ChildPlan::Start
+        }
+        Some(link) => ChildPlan::Continue(link.run_id.clone()),
+        None => ChildPlan::Start,
     }
 }
 
@@ -52,6 +74,12 @@ pub fn child_start(
     let used = start.uses.get(uses).ok_or_else(|| {
         format!("the parent run recorded no workflow for `uses: {uses}` when it started")
     })?;
+    // A limit a resume of the parent gave (`resume --timeout`) is the child's too: it is
+    // driven in the parent's session.
+    let mut config = start.config.clone();
+    if let Some(limit) = parent.timeout_seconds {
+        config.timeout_seconds = limit;
+    }
     Ok(RunStarted {
         kind: RunKind::Workflow,
         name: used.name.clone(),
@@ -62,7 +90,7 @@ pub fn child_start(
         // The journal finds the secret inputs, keeps their values and records `***`.
         secret_inputs: Vec::new(),
         secret_defaults: Vec::new(),
-        config: start.config.clone(),
+        config,
         agents: start.agents.clone(),
         claude: start.claude.clone(),
         working_dir,

@@ -11,7 +11,8 @@ mod schedule;
 mod setting;
 
 pub use child::{
-    ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan, child_start,
+    ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan,
+    child_plan_with, child_start,
 };
 pub use dag::{
     PhasePlan, dependencies, dependencies_among, find_cycle, parallel_opportunities,
@@ -20,7 +21,8 @@ pub use dag::{
 pub use next::{Next, next};
 pub use notify::{Notified, Trigger, due as notifications_due, end_of};
 pub use preview::{
-    Action, PlannedStep, Start, preview_resume, preview_run, with_phase_starts, with_settings,
+    Action, PlannedChild, PlannedStep, Start, preview_resume, preview_run, with_phase_starts,
+    with_settings,
 };
 pub use ready::{awaiting_manual_start, condition_met, ready_phases, to_prepare};
 pub use schedule::{Cadence, MINUTE_MS, minute_of};

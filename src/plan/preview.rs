@@ -57,9 +57,23 @@ pub struct PlannedStep {
     /// The phases it starts after (`starts: after`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<String>,
+    /// A `uses:` step's child run that a resume goes on with rather than starting a new one
+    /// (`child_plan_with`): its id, and its end when it is over (the step takes that end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_run: Option<PlannedChild>,
     /// A scenario's phase, not a workflow's step (the plan's words say so).
     #[serde(skip)]
     pub phase: bool,
+}
+
+/// The child run a `uses:` step goes on with, in a resume plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedChild {
+    pub run_id: String,
+    /// Its end (`completed`, `aborted`, …) when it is over: the step takes it, and nothing
+    /// runs; absent, the child is resumed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
 }
 
 /// What a scenario's phase waits for before it starts, in a resume plan.
@@ -83,6 +97,7 @@ impl PlannedStep {
             setting: None,
             starts: None,
             after: Vec::new(),
+            child_run: None,
             phase: false,
         }
     }
@@ -174,6 +189,7 @@ pub fn with_settings(
 pub fn preview_resume(
     state: &RunState,
     mode: ResumeMode,
+    child: &dyn Fn(&str) -> Option<RunState>,
 ) -> Result<Vec<PlannedStep>, crate::decide::DecideError> {
     let events = decide(
         state,
@@ -277,6 +293,24 @@ pub fn preview_resume(
                 .filter(|_| s.items.is_none() && s.item.is_none())
                 .map(|f| f.text());
             planned.uses = d.uses.clone();
+            // A `uses:` step with a child run it goes on with (as the driver decides it,
+            // `child_plan_with`): resumed, or its end taken, not a new child run.
+            if d.uses.is_some()
+                && let Some(link) = s.child.as_ref()
+            {
+                let linked = child(&link.run_id);
+                if let super::ChildPlan::Continue(run_id) =
+                    super::child_plan_with(&after, i, linked.as_ref())
+                {
+                    planned.child_run = Some(PlannedChild {
+                        ended: linked
+                            .as_ref()
+                            .and_then(|c| c.outcome())
+                            .map(|o| o.as_str().to_string()),
+                        run_id,
+                    });
+                }
+            }
         }
         plan.push(planned);
     }

@@ -156,7 +156,7 @@ pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
 }
 
 /// A time limit twice `limit` seconds, as `--timeout` takes it.
-fn longer_limit(limit: u64) -> String {
+pub(super) fn longer_limit(limit: u64) -> String {
     format!("{}s", limit.saturating_mul(2).max(1))
 }
 

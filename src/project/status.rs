@@ -508,16 +508,25 @@ impl StatusView {
                     ),
                 ));
             } else if failed && paused {
-                self.next.insert(
-                    0,
-                    super::next::Suggestion::new(
-                        &["workflow", "resume", &parent.run_id, "--retry"],
-                        format!(
-                            "the parent run failed with this run: its step `{}` retries this run, and both go on",
-                            parent.step
-                        ),
+                // Paused by its time limit: the parent's resume gives it the limit it is given
+                // (`resume --timeout`), and the same limit would stop it again.
+                let more = self.timed_out.map(super::next::longer_limit);
+                let mut argv = vec!["workflow", "resume", parent.run_id.as_str(), "--retry"];
+                if let Some(more) = more.as_deref() {
+                    argv.extend(["--timeout", more]);
+                }
+                let what = match more.as_deref() {
+                    Some(more) => format!(
+                        "the parent run failed with this run: its step `{}` retries this run with a time limit of {more}, and both go on",
+                        parent.step
                     ),
-                );
+                    None => format!(
+                        "the parent run failed with this run: its step `{}` retries this run, and both go on",
+                        parent.step
+                    ),
+                };
+                self.next
+                    .insert(0, super::next::Suggestion::new(&argv, what));
             }
         }
         self

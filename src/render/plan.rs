@@ -35,8 +35,18 @@ pub fn render_plan(
             }
             Action::UntouchedFailed => "not run: the run ends failed (a compensation failed)",
         };
-        let mut action = match (&p.uses, p.action) {
-            (Some(uses), Action::Run) => format!("run workflow `{uses}` (a child run)"),
+        let mut action = match (&p.uses, p.action, &p.child_run) {
+            (Some(_), Action::Run | Action::Rerun, Some(child)) => match &child.ended {
+                Some(end) => format!(
+                    "takes the end of its child run {} ({end}); nothing runs",
+                    child.run_id
+                ),
+                None => format!("goes on with its child run {}", child.run_id),
+            },
+            (Some(uses), Action::Run, None) => format!("run workflow `{uses}` (a child run)"),
+            (Some(uses), Action::Rerun, None) => {
+                format!("re-run: workflow `{uses}` as a new child run")
+            }
             _ => action.to_string(),
         };
         match &p.starts {
