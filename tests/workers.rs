@@ -803,7 +803,68 @@ fn workflow_status_names_the_worker_that_runs_its_step(env: Env) {
     assert_eq!(w.drain(), 0);
 }
 
+/// A worker that drives a run is paused (SIGSTOP) past its lease while it runs a phase itself;
+/// another worker reaps the phase (recorded interrupted, ready again). When the driver resumes,
+/// the attempt it ran before the pause is still running on it. Before, its scheduler claimed
+/// the next attempt of the phase beside it under the same name, so the old attempt's result was
+/// recorded with the new attempt's lease: the decider refused it, the driver stopped ("the run
+/// moved on without it"), and the new attempt ran on unrecorded, its lease let go, the phase
+/// orphaned for good and the worker never drained. Now the next attempt waits for the old one,
+/// whose late result is recorded rejected, and the run completes.
+fn a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again(env: Env) {
+    scenario(
+        &env,
+        "gpu",
+        "name: gpu\ndescription: a phase for gpu workers\nphases:\n  - name: slow\n    runs_on: [gpu]\n    run: 'echo run >> slow-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: after\n    condition: after:slow\n    runs_on: [gpu]\n    run: 'echo after'\n",
+    );
+    let g = Worker::start(
+        &env,
+        "g",
+        &["--lease", "1s", "--tags", "gpu", "--no-schedule"],
+    );
+    let run = submit(&env, "orchestrate", "gpu");
+    ran(&env, "slow-runs");
+    // A worker without the tag: it runs nothing of this run, but reaps its lapsed leases.
+    let reaper = Worker::start(&env, "reaper", &["--lease", "1s", "--no-schedule"]);
+    g.pause();
+    wait_for(
+        &env,
+        &run,
+        "the paused driver's attempt to be ended",
+        |ev| {
+            of_type(ev, "step_interrupted")
+                .iter()
+                .any(|e| e["body"]["step"] == "slow")
+        },
+    );
+    g.signal(Signal::SIGCONT);
+    // Its old attempt runs on: the driver, awake, must not start another beside it.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        common::lines(&env.project().join("slow-runs")),
+        ["run"],
+        "no second attempt beside the one still running"
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(status(&env, &run)["status"], "completed", "{ev:?}");
+    let rejected = of_type(&ev, "attempt_rejected");
+    assert_eq!(rejected.len(), 1, "{ev:?}");
+    assert_eq!(rejected[0]["body"]["step"], "slow");
+    assert_eq!(rejected[0]["body"]["attempt"], 1);
+    let applied: Vec<_> = of_type(&ev, "step_succeeded")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "slow")
+        .collect();
+    assert_eq!(applied.len(), 1, "{ev:?}");
+    assert_eq!(applied[0]["body"]["attempt"], 2);
+    assert_eq!(g.drain(), 0);
+    assert_eq!(reaper.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,
     a_workflow_whose_steps_need_different_tags_passes_between_workers,
     a_worker_driving_from_its_cached_fold_records_what_resume_records,

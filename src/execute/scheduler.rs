@@ -232,6 +232,14 @@ pub fn drive_scenario(
         let mut held_for_secrets = 0;
         for index in ready.iter().copied() {
             let name = journal.state.steps[index].name.clone();
+            // An older attempt of it still runs here: its lease was taken over while this
+            // driver could not renew it (paused, cut off), and the attempt recorded
+            // interrupted, so the phase is ready again. Its next attempt waits for that one
+            // to end: its result is then recorded (rejected, its lease gone) with the lease
+            // it was claimed under, not with the next attempt's.
+            if workers.contains(&name) {
+                continue;
+            }
             let external = journal.state.is_external(index);
             if !external {
                 let runs_on = journal.state.runs_on(index);
