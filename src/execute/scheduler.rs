@@ -58,6 +58,8 @@ pub fn drive_scenario(
     // no phase starts any more, and once those running have ended the run is paused.
     let mut home_fault: Option<String> = None;
     let mut reaped_at = Instant::now();
+    // The phases said to wait for a worker's tags (once each).
+    let mut told: BTreeSet<String> = BTreeSet::new();
     // The journal caught up with the log when it was opened or last appended, just before
     // this drive: the first turn does not read it again. Also set after a pre-validation
     // that ran no command (nothing took long enough to be worth another look).
@@ -244,6 +246,13 @@ pub fn drive_scenario(
             if !external {
                 let runs_on = journal.state.runs_on(index);
                 if !ctx.dispatch.may_run(runs_on) {
+                    if told.insert(name.clone()) {
+                        ctx.observer.note(&format!(
+                            "   Phase `{name}` waits for a worker offering tags {} (`cortex worker --tags {}`)\n",
+                            runs_on.join(", "),
+                            runs_on.join(",")
+                        ));
+                    }
                     for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));
                     continue;
                 }
