@@ -731,12 +731,15 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     let phase = |i: usize| state.scenario.as_ref().map(|sc| &sc.phases[i]);
     let (tagged, only_workers) = for_workers(state);
     // Nobody drives it and something waits for a worker's tags.
-    let for_tags = (state.phase == RunPhase::Running
+    let for_tags = if state.phase == RunPhase::Running
         && status == RunStatus::Waiting
         && !driver_alive
-        && !tagged.is_empty())
-    .then(|| tags_of(state, &tagged))
-    .unwrap_or_default();
+        && !tagged.is_empty()
+    {
+        tags_of(state, &tagged)
+    } else {
+        Vec::new()
+    };
     let tagged_names = || {
         tagged
             .iter()
