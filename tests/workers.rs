@@ -1004,7 +1004,60 @@ fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
     assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
 }
 
+/// A worker that helps a command's driver with its tagged phase is killed mid-phase, and no
+/// other worker is up to reap its lease: the command's driver records the attempt interrupted
+/// itself (naming the worker), and a worker started later runs the phase again; the command
+/// reports the run completed. Without that, the command waited for the dead worker forever.
+fn a_command_driver_reaps_the_phase_of_a_killed_worker_that_helped_it(env: Env) {
+    scenario(
+        &env,
+        "mixed",
+        "name: mixed\ndescription: one phase here, one on a gpu worker\nphases:\n  - name: local\n    parallel: true\n    run: 'while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: tagged\n    parallel: true\n    runs_on: [gpu]\n    run: 'echo run >> tagged-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let first = Worker::start(&env, "first", &["--tags", "gpu", "--lease", "1s"]);
+    let driver = env
+        .command(&["--json", "orchestrate", "run", "mixed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ran(&env, "tagged-runs");
+    first.signal(Signal::SIGKILL);
+    drop(first);
+    let run = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ev = wait_for(&env, &run, "the command's driver to reap the phase", |ev| {
+        of_type(ev, "step_interrupted")
+            .iter()
+            .any(|e| e["body"]["step"] == "tagged")
+    });
+    let reaped = of_type(&ev, "step_interrupted");
+    assert!(
+        reaped[0]["body"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the lease of first"),
+        "{ev:?}"
+    );
+    let second = Worker::start(&env, "second", &["--tags", "gpu"]);
+    wait_for(&env, &run, "the phase to run again", |ev| {
+        claimed_by(ev, "tagged").len() == 2
+    });
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = driver.wait_with_output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "tagged"), ["first", "second"], "{ev:?}");
+    assert_eq!(second.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_command_driver_reaps_the_phase_of_a_killed_worker_that_helped_it,
     a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives,
     a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one,
     a_worker_without_a_runs_secret_input_leaves_it_alone,

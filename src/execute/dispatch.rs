@@ -174,15 +174,34 @@ pub fn reap_lapsed(
     journal: &mut Journal<'_>,
     shared: &Shared,
 ) -> Result<Vec<crate::event::Recorded>, JournalError> {
+    reap_lapsed_as(journal, &shared.holder, &shared.host, shared.lease_ms)
+}
+
+/// `reap_lapsed` by a driver that is no worker (a command's, which offers no tags): the
+/// lapsed leases of the workers that helped it are taken over as `holder`, for `ttl_ms`, just
+/// long enough to record the attempt interrupted and let the lease go.
+pub fn reap_lapsed_as(
+    journal: &mut Journal<'_>,
+    holder: &str,
+    host: &str,
+    ttl_ms: u64,
+) -> Result<Vec<crate::event::Recorded>, JournalError> {
     let mut events = journal.flush()?;
     let run_id = journal.run_id.clone();
     let lapsed: Vec<Lease> = journal
         .nested(|store, _, _| store.leases(Some(&run_id)))?
         .into_iter()
-        .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != shared.holder)
+        .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != holder)
         .collect();
     for old in lapsed {
-        let claim = shared.claim(&run_id, &old.unit, old.attempt);
+        let claim = LeaseClaim {
+            run_id: run_id.clone(),
+            unit: old.unit.clone(),
+            attempt: old.attempt,
+            holder: holder.to_string(),
+            host: host.to_string(),
+            ttl_ms,
+        };
         let Some(taken) = journal.nested(|store, _, _| store.claim_lease(&claim))? else {
             continue;
         };

@@ -13,7 +13,7 @@ use super::session::{
     preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, StopFlag, Stream};
-use super::{claim_unit, finish_unit, reap_lapsed};
+use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
 use crate::decide::{Command, RunPhase, StepStatus};
 use crate::plan::{awaiting_manual_start, ready_phases, to_prepare};
 use crate::store::Lease;
@@ -25,6 +25,20 @@ enum Msg {
     Done(String, AttemptOutcome),
     /// A command `if:` was run (none: a stop ended it first).
     Condition(String, Option<Box<crate::event::ConditionCheck>>),
+}
+
+/// How often a command's driver looks for lapsed leases of the workers that help it.
+const COMMAND_REAP: Duration = Duration::from_secs(1);
+/// How long it holds a lapsed lease it took over (it lets it go at once).
+const COMMAND_REAP_TTL_MS: u64 = 10_000;
+
+/// Whether a phase runs under a worker's claim that is not this driver's own thread.
+fn claimed_elsewhere(state: &crate::decide::RunState, workers: &BTreeSet<String>) -> bool {
+    state.steps.iter().any(|s| {
+        s.status == StepStatus::Running
+            && !workers.contains(&s.name)
+            && s.claimed.as_ref().is_some_and(|c| c.attempt == s.attempts)
+    })
 }
 
 /// Drive a scenario run until it finishes, pauses, stops, or can only wait.
@@ -72,6 +86,17 @@ pub fn drive_scenario(
         {
             reaped_at = Instant::now();
             let events = reap_lapsed(journal, &shared)?;
+            announce(journal, ctx, &events);
+        } else if ctx.dispatch.shared.is_none()
+            && reaped_at.elapsed() >= COMMAND_REAP
+            && claimed_elsewhere(&journal.state, &workers)
+        {
+            // A command's driver helped by workers (the phases with `runs_on:` it leaves to
+            // them) ends their attempts whose leases lapsed, as a worker's driver does: else,
+            // with no other worker to reap them, it would wait for a dead worker forever.
+            reaped_at = Instant::now();
+            let holder = format!("driver:{} pid {}", ctx.actor.actor, std::process::id());
+            let events = reap_lapsed_as(journal, &holder, &super::hostname(), COMMAND_REAP_TTL_MS)?;
             announce(journal, ctx, &events);
         }
         let caught_up = if std::mem::take(&mut fresh) {
