@@ -271,7 +271,15 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 }
                 // The secret inputs whose values this worker was not given (no
                 // `CORTEX_INPUT_<NAME>` in its environment): it leaves the run alone, said once.
-                let lacking = crate::execute::Redactor::of_run(&state).missing_inputs(&state);
+                let lacking = if state
+                    .start
+                    .as_ref()
+                    .is_some_and(|s| !s.secret_inputs.is_empty())
+                {
+                    crate::execute::Redactor::of_run(&state).missing_inputs(&state)
+                } else {
+                    Vec::new()
+                };
                 if !lacking.is_empty() {
                     if !alive
                         && wants_driving(&state, &opts.tags)
@@ -441,7 +449,8 @@ fn watched(
 /// this worker may run it — for a workflow, the step it runs or checks next (its steps run in
 /// its driver, one at a time: a driver hands the run back before a step whose `runs_on:` it
 /// does not offer, for a worker that does), or for a scenario something besides ready phases
-/// whose `runs_on:` it does not offer.
+/// whose `runs_on:` it does not offer. (A run whose secret inputs this worker was not given
+/// is left alone before this is asked: the loop's `lacking`.)
 fn wants_driving(state: &RunState, tags: &[String]) -> bool {
     use crate::plan::Next;
     if state.phase != crate::decide::RunPhase::Running
