@@ -81,11 +81,19 @@ pub fn drive_scenario(
     loop {
         // A worker's driver ends, for the run's other workers, the attempts whose leases
         // lapsed (their worker died or was cut off), so that they run again.
+        // Attempts claimed and running whose lease is gone altogether are ended too, unless
+        // this driver is ending its own (a stop, the time limit, a fault of the home: it lets
+        // their leases go before it records the stop or pause).
+        let orphans = !(halt.is_set()
+            || ctx.stop.is_set()
+            || journal.state.stop_requested
+            || deadline.is_some_and(|d| Instant::now() >= d)
+            || home_fault.is_some());
         if let Some(shared) = ctx.dispatch.shared.clone()
             && reaped_at.elapsed() >= Duration::from_millis(shared.lease_ms / 3)
         {
             reaped_at = Instant::now();
-            let events = reap_lapsed(journal, &shared)?;
+            let events = reap_lapsed(journal, &shared, orphans)?;
             announce(journal, ctx, &events);
         } else if ctx.dispatch.shared.is_none()
             && reaped_at.elapsed() >= COMMAND_REAP
@@ -96,7 +104,13 @@ pub fn drive_scenario(
             // with no other worker to reap them, it would wait for a dead worker forever.
             reaped_at = Instant::now();
             let holder = format!("driver:{} pid {}", ctx.actor.actor, std::process::id());
-            let events = reap_lapsed_as(journal, &holder, &super::hostname(), COMMAND_REAP_TTL_MS)?;
+            let events = reap_lapsed_as(
+                journal,
+                &holder,
+                &super::hostname(),
+                COMMAND_REAP_TTL_MS,
+                orphans,
+            )?;
             announce(journal, ctx, &events);
         }
         let caught_up = if std::mem::take(&mut fresh) {

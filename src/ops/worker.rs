@@ -235,10 +235,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 if leases
                     .iter()
                     .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
+                    || !crate::execute::claims_without_lease(&state, &leases).is_empty()
                 {
                     let mut journal =
                         Journal::from_state(&mut store, &clock, &mut ids, state.clone())?;
-                    let events = reap_lapsed(&mut journal, &seat)?;
+                    let events = reap_lapsed(&mut journal, &seat, true)?;
                     reaped += events
                         .iter()
                         .filter(|e| e.event.type_name() == "step_interrupted")
