@@ -1056,7 +1056,49 @@ fn a_command_driver_reaps_the_phase_of_a_killed_worker_that_helped_it(env: Env) 
     verify(&env);
 }
 
+/// While a command drives a run whose tagged phase no worker has taken yet, its output and the
+/// run's status say the phase waits for a worker offering its tags; a worker started then
+/// takes the phase, and the command, still driving its own phase, reports the run completed.
+fn a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker(env: Env) {
+    scenario(
+        &env,
+        "mixed",
+        "name: mixed\ndescription: one phase here, one on a gpu worker\nphases:\n  - name: local\n    parallel: true\n    run: 'touch local-runs; while [ ! -e tagged-ran ]; do sleep 0.05; done'\n  - name: tagged\n    parallel: true\n    runs_on: [gpu]\n    run: 'touch tagged-ran'\n",
+    );
+    let driver = env
+        .command(&["orchestrate", "run", "mixed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ran(&env, "local-runs");
+    let doc = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(doc["status"], "running", "{doc}");
+    assert_eq!(
+        doc["phases"][1]["waits_for_tags"],
+        serde_json::json!(["gpu"]),
+        "{doc}"
+    );
+    let human = env.run(&["orchestrate", "status"]).stdout;
+    assert!(
+        human.contains("waits for a worker offering tags gpu (`cortex worker --tags gpu`)"),
+        "{human}"
+    );
+    let w = Worker::start(&env, "late", &["--tags", "gpu"]);
+    let out = driver.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Phase `tagged` waits for a worker offering tags gpu"),
+        "{text}"
+    );
+    assert!(text.contains("Scenario completed"), "{text}");
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker,
     a_command_driver_reaps_the_phase_of_a_killed_worker_that_helped_it,
     a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives,
     a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one,
