@@ -833,8 +833,308 @@ fn a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_ho
     verify(&env);
 }
 
+/// A worker that drives a run is paused (SIGSTOP) past its lease while it runs a phase itself;
+/// another worker reaps the phase (recorded interrupted, ready again). When the driver resumes,
+/// the attempt it ran before the pause is still running on it. Before, its scheduler claimed
+/// the next attempt of the phase beside it under the same name, so the old attempt's result was
+/// recorded with the new attempt's lease: the decider refused it, the driver stopped ("the run
+/// moved on without it"), and the new attempt ran on unrecorded, its lease let go, the phase
+/// orphaned for good and the worker never drained. Now the next attempt waits for the old one,
+/// whose late result is recorded rejected, and the run completes.
+fn a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again(env: Env) {
+    scenario(
+        &env,
+        "gpu",
+        "name: gpu\ndescription: a phase for gpu workers\nphases:\n  - name: slow\n    runs_on: [gpu]\n    run: 'echo run >> slow-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: after\n    condition: after:slow\n    runs_on: [gpu]\n    run: 'echo after'\n",
+    );
+    let g = Worker::start(
+        &env,
+        "g",
+        &["--lease", "1s", "--tags", "gpu", "--no-schedule"],
+    );
+    let run = submit(&env, "orchestrate", "gpu");
+    ran(&env, "slow-runs");
+    // A worker without the tag: it runs nothing of this run, but reaps its lapsed leases.
+    let reaper = Worker::start(&env, "reaper", &["--lease", "1s", "--no-schedule"]);
+    g.pause();
+    wait_for(
+        &env,
+        &run,
+        "the paused driver's attempt to be ended",
+        |ev| {
+            of_type(ev, "step_interrupted")
+                .iter()
+                .any(|e| e["body"]["step"] == "slow")
+        },
+    );
+    g.signal(Signal::SIGCONT);
+    // Its old attempt runs on: the driver, awake, must not start another beside it.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        common::lines(&env.project().join("slow-runs")),
+        ["run"],
+        "no second attempt beside the one still running"
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(status(&env, &run)["status"], "completed", "{ev:?}");
+    let rejected = of_type(&ev, "attempt_rejected");
+    assert_eq!(rejected.len(), 1, "{ev:?}");
+    assert_eq!(rejected[0]["body"]["step"], "slow");
+    assert_eq!(rejected[0]["body"]["attempt"], 1);
+    let applied: Vec<_> = of_type(&ev, "step_succeeded")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "slow")
+        .collect();
+    assert_eq!(applied.len(), 1, "{ev:?}");
+    assert_eq!(applied[0]["body"]["attempt"], 2);
+    assert_eq!(g.drain(), 0);
+    assert_eq!(reaper.drain(), 0);
+    verify(&env);
+}
+
+/// A run a command drives in the foreground (`orchestrate run`), with a phase for tagged
+/// workers beside one the command runs itself: an idle worker offering the tag runs the tagged
+/// phase at once, while the command's phase runs (which waits to see it ran), and the command
+/// waits for it and reports the run completed. Before, a worker helped only runs another worker
+/// drove: the tagged phase stayed pending until the command gave up ("nobody drives it now").
+fn a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives(env: Env) {
+    scenario(
+        &env,
+        "mixed",
+        "name: mixed\ndescription: one phase here, one on a gpu worker\nphases:\n  - name: local\n    parallel: true\n    run: 'for i in $(seq 1 600); do [ -e tagged-ran ] && exit 0; sleep 0.05; done; exit 1'\n  - name: tagged\n    parallel: true\n    runs_on: [gpu]\n    run: 'touch tagged-ran'\n",
+    );
+    let w = Worker::start(&env, "gpu-box", &["--tags", "gpu"]);
+    let out = env.run(&["--json", "orchestrate", "run", "mixed"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let run = doc["run_id"].as_str().unwrap().to_string();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "tagged"), ["gpu-box"], "{ev:?}");
+    assert!(claimed_by(&ev, "local").is_empty(), "{ev:?}");
+    assert_eq!(of_type(&ev, "step_succeeded").len(), 2, "{ev:?}");
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
+/// A workflow whose next step, and a scenario whose only ready phase, asks for tags no driver
+/// started by a command offers: the command ends waiting and says what it waits for — a worker
+/// offering those tags — and suggests starting one (`cortex worker --tags gpu`), not a resume
+/// that would only stop again at the same place. Status says it too.
+fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
+    env.workflow(
+        "tagged",
+        "name: tagged\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    scenario(
+        &env,
+        "tagged",
+        "name: tagged\ndescription: a phase for gpu workers\nphases:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    for group in ["workflow", "orchestrate"] {
+        let out = env.run(&[group, "run", "tagged"]);
+        assert_eq!(out.code, 3, "{group}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout
+                .contains("`train` waits for a worker offering tags gpu"),
+            "{group}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("cortex worker --tags gpu"),
+            "{group}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains(&format!("cortex {group} resume")),
+            "{group}: {}",
+            out.stdout
+        );
+        let run = env.run(&["--json", group, "status"]).json();
+        assert_eq!(run["waits_for_tags"], serde_json::json!(["gpu"]), "{run}");
+        let first = &run["next"][0]["argv"];
+        assert_eq!(
+            first,
+            &serde_json::json!(["cortex", "worker", "--tags", "gpu"]),
+            "{run}"
+        );
+        let human = env.run(&[group, "status"]).stdout;
+        assert!(
+            human.contains("aits for a worker offering tags gpu"),
+            "{group}: {human}"
+        );
+    }
+}
+
+/// A worker not given a run's secret input (no `CORTEX_INPUT_<NAME>` in its environment)
+/// leaves the run alone, says so once, and `--until-idle` ends; a worker given it drives the
+/// run. Before, the worker took the run, failed for want of the value, and took it again every
+/// `--poll`, forever.
+fn a_worker_without_a_runs_secret_input_leaves_it_alone(env: Env) {
+    env.workflow(
+        "sec",
+        "name: sec\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - name: use\n    run: 'echo \"len=${#TOK}\" > used'\n    env: {TOK: \"${{ inputs.api_token }}\"}\n",
+    );
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "sec",
+        "--submit",
+        "--input",
+        "api_token=abc123",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = out.stdout.trim().to_string();
+    let mut lacking = env
+        .command(&[
+            "worker",
+            "--name",
+            "without",
+            "--poll",
+            "100ms",
+            "--until-idle",
+        ])
+        .env_remove("CORTEX_INPUT_API_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + PATIENCE;
+    while lacking.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < until, "--until-idle never ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = lacking.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("left to a worker given its secret input `api_token`")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("driving it"), "{text}");
+    assert!(text.contains("drove 0 runs"), "{text}");
+    assert_eq!(env.status(Some(&run))["status"], "waiting");
+    let given = env.run_with(
+        &[
+            "worker",
+            "--name",
+            "given",
+            "--poll",
+            "100ms",
+            "--until-idle",
+        ],
+        &[("CORTEX_INPUT_API_TOKEN", "abc123")],
+    );
+    assert_eq!(given.code, 0, "{}{}", given.stdout, given.stderr);
+    wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(common::lines(&env.project().join("used")), ["len=6"]);
+}
+
+/// A worker that helps a command's driver with its tagged phase is killed mid-phase, and no
+/// other worker is up to reap its lease: the command's driver records the attempt interrupted
+/// itself (naming the worker), and a worker started later runs the phase again; the command
+/// reports the run completed. Without that, the command waited for the dead worker forever.
+fn a_command_driver_reaps_the_phase_of_a_killed_worker_that_helped_it(env: Env) {
+    scenario(
+        &env,
+        "mixed",
+        "name: mixed\ndescription: one phase here, one on a gpu worker\nphases:\n  - name: local\n    parallel: true\n    run: 'while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: tagged\n    parallel: true\n    runs_on: [gpu]\n    run: 'echo run >> tagged-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let first = Worker::start(&env, "first", &["--tags", "gpu", "--lease", "1s"]);
+    let driver = env
+        .command(&["--json", "orchestrate", "run", "mixed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ran(&env, "tagged-runs");
+    first.signal(Signal::SIGKILL);
+    drop(first);
+    let run = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ev = wait_for(&env, &run, "the command's driver to reap the phase", |ev| {
+        of_type(ev, "step_interrupted")
+            .iter()
+            .any(|e| e["body"]["step"] == "tagged")
+    });
+    let reaped = of_type(&ev, "step_interrupted");
+    assert!(
+        reaped[0]["body"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the lease of first"),
+        "{ev:?}"
+    );
+    let second = Worker::start(&env, "second", &["--tags", "gpu"]);
+    wait_for(&env, &run, "the phase to run again", |ev| {
+        claimed_by(ev, "tagged").len() == 2
+    });
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = driver.wait_with_output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{doc}");
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "tagged"), ["first", "second"], "{ev:?}");
+    assert_eq!(second.drain(), 0);
+    verify(&env);
+}
+
+/// While a command drives a run whose tagged phase no worker has taken yet, its output and the
+/// run's status say the phase waits for a worker offering its tags; a worker started then
+/// takes the phase, and the command, still driving its own phase, reports the run completed.
+fn a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker(env: Env) {
+    scenario(
+        &env,
+        "mixed",
+        "name: mixed\ndescription: one phase here, one on a gpu worker\nphases:\n  - name: local\n    parallel: true\n    run: 'touch local-runs; while [ ! -e tagged-ran ]; do sleep 0.05; done'\n  - name: tagged\n    parallel: true\n    runs_on: [gpu]\n    run: 'touch tagged-ran'\n",
+    );
+    let driver = env
+        .command(&["orchestrate", "run", "mixed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ran(&env, "local-runs");
+    let doc = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(doc["status"], "running", "{doc}");
+    assert_eq!(
+        doc["phases"][1]["waits_for_tags"],
+        serde_json::json!(["gpu"]),
+        "{doc}"
+    );
+    let human = env.run(&["orchestrate", "status"]).stdout;
+    assert!(
+        human.contains("waits for a worker offering tags gpu (`cortex worker --tags gpu`)"),
+        "{human}"
+    );
+    let w = Worker::start(&env, "late", &["--tags", "gpu"]);
+    let out = driver.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("Phase `tagged` waits for a worker offering tags gpu"),
+        "{text}"
+    );
+    assert!(text.contains("Scenario completed"), "{text}");
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
     a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_host,
+    a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker,
+    a_command_driver_reaps_the_phase_of_a_killed_worker_that_helped_it,
+    a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives,
+    a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one,
+    a_worker_without_a_runs_secret_input_leaves_it_alone,
+    a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,
     a_workflow_whose_steps_need_different_tags_passes_between_workers,
     a_worker_driving_from_its_cached_fold_records_what_resume_records,

@@ -173,16 +173,72 @@ pub fn finish_unit(
 pub fn reap_lapsed(
     journal: &mut Journal<'_>,
     shared: &Shared,
+    orphans: bool,
+) -> Result<Vec<crate::event::Recorded>, JournalError> {
+    reap_lapsed_as(
+        journal,
+        &shared.holder,
+        &shared.host,
+        shared.lease_ms,
+        orphans,
+    )
+}
+
+/// `reap_lapsed` by a driver that is no worker (a command's, which offers no tags): the
+/// lapsed leases of the workers that helped it are taken over as `holder`, for `ttl_ms`, just
+/// long enough to record the attempt interrupted and let the lease go.
+pub fn reap_lapsed_as(
+    journal: &mut Journal<'_>,
+    holder: &str,
+    host: &str,
+    ttl_ms: u64,
+    orphans: bool,
 ) -> Result<Vec<crate::event::Recorded>, JournalError> {
     let mut events = journal.flush()?;
     let run_id = journal.run_id.clone();
-    let lapsed: Vec<Lease> = journal
-        .nested(|store, _, _| store.leases(Some(&run_id)))?
+    // The state was read before the leases: what it shows claimed and running had its lease
+    // made before (a claim takes the lease, then appends).
+    let leases = journal.nested(|store, _, _| store.leases(Some(&run_id)))?;
+    let gone = match orphans {
+        true => claims_without_lease(&journal.state, &leases),
+        false => Vec::new(),
+    };
+    for (step, attempt, worker, host) in gone {
+        let claim = LeaseClaim {
+            run_id: run_id.clone(),
+            unit: step.clone(),
+            attempt,
+            holder: holder.to_string(),
+            host: host.to_string(),
+            ttl_ms,
+        };
+        let Some(taken) = journal.nested(|store, _, _| store.claim_lease(&claim))? else {
+            continue;
+        };
+        // Decided at the head: a no-op if the attempt ended meanwhile (its end appended, then
+        // its lease let go, after this state was read).
+        events.extend(journal.submit(Command::InterruptAttempt {
+            step,
+            attempt,
+            reason: format!(
+                "the lease of {worker} on {host} is gone while its attempt was recorded running (nothing renews or ends it): the attempt runs again"
+            ),
+        })?);
+        let _ = journal.nested(|store, _, _| store.release_lease(&taken));
+    }
+    let lapsed: Vec<Lease> = leases
         .into_iter()
-        .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != shared.holder)
+        .filter(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != holder)
         .collect();
     for old in lapsed {
-        let claim = shared.claim(&run_id, &old.unit, old.attempt);
+        let claim = LeaseClaim {
+            run_id: run_id.clone(),
+            unit: old.unit.clone(),
+            attempt: old.attempt,
+            holder: holder.to_string(),
+            host: host.to_string(),
+            ttl_ms,
+        };
         let Some(taken) = journal.nested(|store, _, _| store.claim_lease(&claim))? else {
             continue;
         };
@@ -207,6 +263,27 @@ pub fn reap_lapsed(
         let _ = journal.nested(|store, _, _| store.release_lease(&taken));
     }
     Ok(events)
+}
+
+/// The attempts `state` shows running under a worker's claim whose unit has no lease at all
+/// (`leases`, read after `state`): its lease was let go while the attempt was still recorded
+/// running, so nothing renews it and no lapse will ever announce it. (step, attempt, worker,
+/// host) of each. A claim's lease is made before its attempt's start is appended and let go
+/// only after its end is (or after the reaper recorded it interrupted), so such an attempt
+/// is either over already (ending it is a no-op at the head) or orphaned for good.
+pub fn claims_without_lease(
+    state: &crate::decide::RunState,
+    leases: &[Lease],
+) -> Vec<(String, u32, String, String)> {
+    state
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Running && !leases.iter().any(|l| l.unit == s.name))
+        .filter_map(|s| {
+            let c = s.claimed.as_ref().filter(|c| c.attempt == s.attempts)?;
+            Some((s.name.clone(), s.attempts, c.worker.clone(), c.host.clone()))
+        })
+        .collect()
 }
 
 /// The pid of `lease`'s holder if it is a process of this host (its holder is
@@ -316,6 +393,68 @@ mod tests {
             time: "2026-01-01T00:00:00.000Z".into(),
             event,
         }
+    }
+
+    /// A phase a worker claimed whose lease was let go while the log still shows its attempt
+    /// running (the way a driver woken from a pause once recorded a result with the wrong
+    /// lease) is recorded interrupted by the reaper, so it runs again; one whose lease is held
+    /// is left alone. Before, only a lapsed lease was reaped: this one stayed orphaned.
+    #[test]
+    fn a_claimed_attempt_whose_lease_is_gone_is_reaped() {
+        use crate::definition::{parse_scenario, snapshot};
+        use crate::execute::{FixedClock, SequentialIds};
+        use crate::store::MemoryStore;
+        let scenario = parse_scenario(
+            "one.yaml",
+            "name: one\ndescription: d\nphases:\n  - {name: a, description: a, run: 'true'}\n",
+        )
+        .unwrap();
+        let (definition, hash) = snapshot(&scenario);
+        let mut store = MemoryStore::new();
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        let start = RunStarted::for_test(RunKind::Scenario, "one", definition, hash);
+        journal.submit(Command::Start(Box::new(start))).unwrap();
+        journal
+            .submit(Command::RecordPreValidation { problems: vec![] })
+            .unwrap();
+        let claim = LeaseClaim {
+            run_id: "R".into(),
+            unit: "a".into(),
+            attempt: 1,
+            holder: "worker:w pid 1".into(),
+            host: "far".into(),
+            ttl_ms: 60_000,
+        };
+        let lease = journal
+            .with_leases(|s| s.claim_lease(&claim))
+            .unwrap()
+            .unwrap();
+        journal
+            .submit(Command::ClaimAttempt {
+                step: "a".into(),
+                worker: "w".into(),
+                host: "far".into(),
+                epoch: lease.epoch,
+            })
+            .unwrap();
+        let held = reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+        assert!(held.is_empty(), "a held lease is left alone");
+        assert_eq!(journal.state.steps[0].status, StepStatus::Running);
+        journal.with_leases(|s| s.release_lease(&lease)).unwrap();
+        let reaped = reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+        assert!(
+            reaped.iter().any(|r| matches!(
+                &r.event,
+                Event::StepInterrupted { step, attempt: 1, reason } if step == "a" && reason.contains("w on far")
+            )),
+            "{:?}",
+            reaped.iter().map(|r| r.event.type_name()).collect::<Vec<_>>()
+        );
+        assert_ne!(journal.state.steps[0].status, StepStatus::Running);
+        let again = reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+        assert!(again.is_empty(), "reaped once");
     }
 
     /// A driver that appends its last event and lets go of the run between the read and the

@@ -13,7 +13,7 @@ use super::session::{
     preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, StopFlag, Stream};
-use super::{claim_unit, finish_unit, reap_lapsed};
+use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
 use crate::decide::{Command, RunPhase, StepStatus};
 use crate::plan::{awaiting_manual_start, ready_phases, to_prepare};
 use crate::store::Lease;
@@ -25,6 +25,20 @@ enum Msg {
     Done(String, AttemptOutcome),
     /// A command `if:` was run (none: a stop ended it first).
     Condition(String, Option<Box<crate::event::ConditionCheck>>),
+}
+
+/// How often a command's driver looks for lapsed leases of the workers that help it.
+const COMMAND_REAP: Duration = Duration::from_secs(1);
+/// How long it holds a lapsed lease it took over (it lets it go at once).
+const COMMAND_REAP_TTL_MS: u64 = 10_000;
+
+/// Whether a phase runs under a worker's claim that is not this driver's own thread.
+fn claimed_elsewhere(state: &crate::decide::RunState, workers: &BTreeSet<String>) -> bool {
+    state.steps.iter().any(|s| {
+        s.status == StepStatus::Running
+            && !workers.contains(&s.name)
+            && s.claimed.as_ref().is_some_and(|c| c.attempt == s.attempts)
+    })
 }
 
 /// Drive a scenario run until it finishes, pauses, stops, or can only wait.
@@ -58,6 +72,8 @@ pub fn drive_scenario(
     // no phase starts any more, and once those running have ended the run is paused.
     let mut home_fault: Option<String> = None;
     let mut reaped_at = Instant::now();
+    // The phases said to wait for a worker's tags (once each).
+    let mut told: BTreeSet<String> = BTreeSet::new();
     // The journal caught up with the log when it was opened or last appended, just before
     // this drive: the first turn does not read it again. Also set after a pre-validation
     // that ran no command (nothing took long enough to be worth another look).
@@ -65,11 +81,36 @@ pub fn drive_scenario(
     loop {
         // A worker's driver ends, for the run's other workers, the attempts whose leases
         // lapsed (their worker died or was cut off), so that they run again.
+        // Attempts claimed and running whose lease is gone altogether are ended too, unless
+        // this driver is ending its own (a stop, the time limit, a fault of the home: it lets
+        // their leases go before it records the stop or pause).
+        let orphans = !(halt.is_set()
+            || ctx.stop.is_set()
+            || journal.state.stop_requested
+            || deadline.is_some_and(|d| Instant::now() >= d)
+            || home_fault.is_some());
         if let Some(shared) = ctx.dispatch.shared.clone()
             && reaped_at.elapsed() >= Duration::from_millis(shared.lease_ms / 3)
         {
             reaped_at = Instant::now();
-            let events = reap_lapsed(journal, &shared)?;
+            let events = reap_lapsed(journal, &shared, orphans)?;
+            announce(journal, ctx, &events);
+        } else if ctx.dispatch.shared.is_none()
+            && reaped_at.elapsed() >= COMMAND_REAP
+            && claimed_elsewhere(&journal.state, &workers)
+        {
+            // A command's driver helped by workers (the phases with `runs_on:` it leaves to
+            // them) ends their attempts whose leases lapsed, as a worker's driver does: else,
+            // with no other worker to reap them, it would wait for a dead worker forever.
+            reaped_at = Instant::now();
+            let holder = format!("driver:{} pid {}", ctx.actor.actor, std::process::id());
+            let events = reap_lapsed_as(
+                journal,
+                &holder,
+                &super::hostname(),
+                COMMAND_REAP_TTL_MS,
+                orphans,
+            )?;
             announce(journal, ctx, &events);
         }
         let caught_up = if std::mem::take(&mut fresh) {
@@ -232,10 +273,25 @@ pub fn drive_scenario(
         let mut held_for_secrets = 0;
         for index in ready.iter().copied() {
             let name = journal.state.steps[index].name.clone();
+            // An older attempt of it still runs here: its lease was taken over while this
+            // driver could not renew it (paused, cut off), and the attempt recorded
+            // interrupted, so the phase is ready again. Its next attempt waits for that one
+            // to end: its result is then recorded (rejected, its lease gone) with the lease
+            // it was claimed under, not with the next attempt's.
+            if workers.contains(&name) {
+                continue;
+            }
             let external = journal.state.is_external(index);
             if !external {
                 let runs_on = journal.state.runs_on(index);
                 if !ctx.dispatch.may_run(runs_on) {
+                    if told.insert(name.clone()) {
+                        ctx.observer.note(&format!(
+                            "   Phase `{name}` waits for a worker offering tags {} (`cortex worker --tags {}`)\n",
+                            runs_on.join(", "),
+                            runs_on.join(",")
+                        ));
+                    }
                     for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));
                     continue;
                 }

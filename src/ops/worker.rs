@@ -147,6 +147,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // The runs it watches, folded as far as it has read them: each pass reads only what was
     // appended since.
     let mut seen: std::collections::BTreeMap<String, RunState> = Default::default();
+    // The runs it left alone for want of their secret inputs' values (said once each).
+    let mut left_alone: BTreeSet<String> = BTreeSet::new();
     let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -233,10 +235,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 if leases
                     .iter()
                     .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
+                    || !crate::execute::claims_without_lease(&state, &leases).is_empty()
                 {
                     let mut journal =
                         Journal::from_state(&mut store, &clock, &mut ids, state.clone())?;
-                    let events = reap_lapsed(&mut journal, &seat)?;
+                    let events = reap_lapsed(&mut journal, &seat, true)?;
                     reaped += events
                         .iter()
                         .filter(|e| e.event.type_name() == "step_interrupted")
@@ -266,6 +269,39 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 if locked && driver.is_none() && state.submitted {
                     soon = true;
                     again.insert(run_id.clone());
+                }
+                // The secret inputs whose values this worker was not given (no
+                // `CORTEX_INPUT_<NAME>` in its environment): it leaves the run alone, said once.
+                let lacking = if state
+                    .start
+                    .as_ref()
+                    .is_some_and(|s| !s.secret_inputs.is_empty())
+                {
+                    crate::execute::Redactor::of_run(&state).missing_inputs(&state)
+                } else {
+                    Vec::new()
+                };
+                if !lacking.is_empty() {
+                    if !alive
+                        && wants_driving(&state, &opts.tags)
+                        && left_alone.insert(run_id.clone())
+                    {
+                        live.observer.note(&format!(
+                            "Run {run_id}: left to a worker given its secret input{} {} ({} not in this worker's environment).\n",
+                            if lacking.len() == 1 { "" } else { "s" },
+                            lacking
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            lacking
+                                .iter()
+                                .map(|n| crate::execute::input_env_name(n))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ));
+                    }
+                    continue;
                 }
                 if !alive {
                     if !wants_driving(&state, &opts.tags) {
@@ -301,17 +337,25 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         scenario,
                     };
                     spawn_drive(&wctx, &seat, &pool, taken, tx.clone());
-                } else if let Some(d) = driver
-                    && d.holder.starts_with("worker:")
-                    && d.holder != seat.holder
-                    && state.is_scenario()
+                } else if state.is_scenario()
+                    && !state.submitted
+                    && driver.as_ref().is_none_or(|d| d.holder != seat.holder)
                 {
-                    // Help the worker that drives it with its ready phases.
+                    // Help its driver with its ready phases. A worker that drives claims its
+                    // units under leases too: any phase this worker's tags cover. A command's
+                    // driver (a lease `driver:…`, or on SQLite only its lock in this home)
+                    // offers no tags and runs every phase without `runs_on:` itself, unleased:
+                    // only the phases it leaves to workers are this worker's, so the two never
+                    // run one phase twice.
+                    let by_worker = driver
+                        .as_ref()
+                        .is_some_and(|d| d.holder.starts_with("worker:"));
                     for index in ready_phases(&state) {
                         let unit = state.steps[index].name.clone();
                         let key = format!("{run_id}/{unit}");
                         if busy.contains(&key)
                             || state.is_external(index)
+                            || (!by_worker && state.runs_on(index).is_empty())
                             || !tags_cover(&opts.tags, state.runs_on(index))
                             || !seat.slots.try_take()
                         {
@@ -406,7 +450,8 @@ fn watched(
 /// this worker may run it — for a workflow, the step it runs or checks next (its steps run in
 /// its driver, one at a time: a driver hands the run back before a step whose `runs_on:` it
 /// does not offer, for a worker that does), or for a scenario something besides ready phases
-/// whose `runs_on:` it does not offer.
+/// whose `runs_on:` it does not offer. (A run whose secret inputs this worker was not given
+/// is left alone before this is asked: the loop's `lacking`.)
 fn wants_driving(state: &RunState, tags: &[String]) -> bool {
     use crate::plan::Next;
     if state.phase != crate::decide::RunPhase::Running

@@ -65,6 +65,23 @@ impl Suggestion {
     }
 }
 
+/// `worker --tags TAGS`: a worker offering the tags what the run starts next asks for, which
+/// takes the run (a driver started by a command offers none).
+fn worker(view: &StatusView) -> Suggestion {
+    let tags = view.waits_for_tags.join(",");
+    Suggestion::new(
+        &["worker", "--tags", &tags],
+        format!(
+            "start a worker offering {}: it takes the run from here",
+            if view.waits_for_tags.len() == 1 {
+                "that tag"
+            } else {
+                "those tags"
+            }
+        ),
+    )
+}
+
 /// The commands that move a run in this status on (none for a finished run but a new start).
 pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
     match view.kind {
@@ -228,6 +245,10 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             ));
             out.push(abort());
         }
+        RunStatus::Waiting if view.waiting_for.is_none() && view.only_workers => {
+            out.push(worker(view));
+            out.push(abort());
+        }
         RunStatus::Waiting if view.waiting_for.is_none() => {
             out.push(resume(
                 view,
@@ -374,6 +395,8 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         }
         // Waiting on a report or a manual start only: those move it on, a resume would not.
         RunStatus::Waiting if view.waits_on_people => {}
+        // Only a worker offering the tags its ready phases ask for moves it on.
+        RunStatus::Waiting if view.only_workers => out.push(worker(view)),
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
             .push(resume(
                 view,
@@ -387,6 +410,10 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                 },
             )),
         _ => {}
+    }
+    // Other phases go on with a resume; the tagged ones wait for such a worker meanwhile.
+    if view.status == RunStatus::Waiting && !view.only_workers && !view.waits_for_tags.is_empty() {
+        out.push(worker(view));
     }
     if view.status == RunStatus::Failed
         && let Some(phase) = &view.failed_step

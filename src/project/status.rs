@@ -121,6 +121,46 @@ fn waits_on_people(state: &RunState) -> bool {
         && crate::plan::to_prepare(state).is_empty()
 }
 
+/// The units a driver would start next that ask for tags (`runs_on:`), which only a worker
+/// offering them runs: a workflow's next attempt, a scenario's ready phases. And whether
+/// nothing else would move the run on (no other ready phase, no check or list to read).
+fn for_workers(state: &RunState) -> (Vec<usize>, bool) {
+    use crate::plan::{Next, next, ready_phases, to_prepare};
+    if state.phase != RunPhase::Running {
+        return (Vec::new(), false);
+    }
+    if !state.is_scenario() {
+        return match next(state) {
+            Next::Attempt { index, .. } if !state.runs_on(index).is_empty() => (vec![index], true),
+            _ => (Vec::new(), false),
+        };
+    }
+    let ready: Vec<usize> = ready_phases(state)
+        .into_iter()
+        .filter(|&i| !state.is_external(i))
+        .collect();
+    let tagged: Vec<usize> = ready
+        .iter()
+        .copied()
+        .filter(|&i| !state.runs_on(i).is_empty())
+        .collect();
+    let only = !tagged.is_empty() && tagged.len() == ready.len() && to_prepare(state).is_empty();
+    (tagged, only)
+}
+
+/// The tags units `indexes` ask for, each once, in the order written.
+fn tags_of(state: &RunState, indexes: &[usize]) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for &i in indexes {
+        for t in state.runs_on(i) {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+    }
+    tags
+}
+
 /// Whether the log shows the engine in the middle of something only a driver finishes: an
 /// attempt started and not ended, a rollback, a pre-validation under way. Only then does a
 /// run without a driver count as `interrupted`. A post-validation that is due is not such
@@ -170,6 +210,10 @@ pub struct StepView {
     /// (`with_leases`); never set without them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub lease_lapsed: bool,
+    /// It is next to start and asks for tags (`runs_on:`): it waits for a worker offering
+    /// them (`cortex worker --tags …`; a driver started by a command offers none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits_for_tags: Vec<String>,
     /// What the agent runner (Claude Code) reported for the latest attempt it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_result: Option<AgentResultView>,
@@ -664,6 +708,14 @@ pub struct StatusView {
     /// instead.
     #[serde(skip)]
     pub submitted: bool,
+    /// Nobody drives it, and what it would start next asks for tags (`runs_on:`): the tags a
+    /// worker must offer to take it (`cortex worker --tags …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits_for_tags: Vec<String>,
+    /// Only such a worker moves it on: a resume here (a driver offering no tags) would start
+    /// nothing, so it is not suggested.
+    #[serde(skip)]
+    pub only_workers: bool,
 }
 
 impl StatusView {
@@ -686,6 +738,24 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     let workflow = state.workflow.as_ref();
     let status = run_status(state, driver_alive);
     let phase = |i: usize| state.scenario.as_ref().map(|sc| &sc.phases[i]);
+    let (tagged, only_workers) = for_workers(state);
+    // Nobody drives it and something waits for a worker's tags.
+    let for_tags = if state.phase == RunPhase::Running
+        && status == RunStatus::Waiting
+        && !driver_alive
+        && !tagged.is_empty()
+    {
+        tags_of(state, &tagged)
+    } else {
+        Vec::new()
+    };
+    let tagged_names = || {
+        tagged
+            .iter()
+            .map(|&i| format!("`{}`", state.steps[i].name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let reason = match &state.phase {
         RunPhase::Paused { reason } => Some(reason.clone()),
         RunPhase::Finished { .. } => state.finish_reason.clone(),
@@ -706,6 +776,18 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         _ if status == RunStatus::Interrupted => {
             Some("its driver is gone (killed or the machine restarted); resume continues it".into())
         }
+        RunPhase::Running if !for_tags.is_empty() && only_workers => Some(format!(
+            "{} waits for a worker offering tags {}: `cortex worker --tags {}` takes it (a resume here offers no tags)",
+            tagged_names(),
+            for_tags.join(", "),
+            for_tags.join(","),
+        )),
+        RunPhase::Running if !for_tags.is_empty() && !waits_on_people(state) => Some(format!(
+            "nobody drives it now; resume goes on with the other phases, and {} waits for a worker offering tags {} (`cortex worker --tags {}`)",
+            tagged_names(),
+            for_tags.join(", "),
+            for_tags.join(","),
+        )),
         RunPhase::Running
             if status == RunStatus::Waiting && !driver_alive && !waits_on_people(state) =>
         {
@@ -811,6 +893,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     worker_driving(state)
                 },
                 lease_lapsed: false,
+                waits_for_tags: if tagged.contains(&i) {
+                    state.runs_on(i).to_vec()
+                } else {
+                    Vec::new()
+                },
                 agent_result: s.agent_result.as_ref().map(AgentResultView::of),
                 output_tail: if s.status == StepStatus::Failed {
                     s.output_tail.clone()
@@ -912,6 +999,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         rolling_back: state.phase == RunPhase::RollingBack,
         waits_on_people: waits_on_people(state),
         submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,
+        only_workers: only_workers && !for_tags.is_empty(),
+        waits_for_tags: for_tags,
         started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
             Some(builtin) => builtin.to_string(),
             None if s.source.is_empty() => s.name.clone(),

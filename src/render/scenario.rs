@@ -263,6 +263,10 @@ pub fn render_scenario_status(
             let line = super::status::worker_line(w, s.lease_lapsed);
             let _ = writeln!(out, "        {}", lowercase_first(&line));
         }
+        if !s.waits_for_tags.is_empty() {
+            let line = super::status::tags_line(&s.waits_for_tags);
+            let _ = writeln!(out, "        {}", lowercase_first(&line));
+        }
         if let Some(a) = &s.agent_result {
             let _ = writeln!(out, "        agent: {}", super::status::agent_line(a));
         }

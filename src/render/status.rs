@@ -331,6 +331,9 @@ fn step_block(
     if let Some(w) = &s.worker {
         let _ = writeln!(out, "   {}", worker_line(w, s.lease_lapsed));
     }
+    if !s.waits_for_tags.is_empty() {
+        let _ = writeln!(out, "   {}", tags_line(&s.waits_for_tags));
+    }
     if let Some(a) = &s.agent_result {
         let _ = writeln!(out, "   Agent: {}", agent_line(a));
     }
@@ -657,6 +660,15 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
         }
     }
     out
+}
+
+/// A unit next to start that asks for tags (`runs_on:`): only a worker offering them runs it.
+pub fn tags_line(tags: &[String]) -> String {
+    format!(
+        "Waits for a worker offering tags {} (`cortex worker --tags {}`)",
+        tags.join(", "),
+        tags.join(",")
+    )
 }
 
 /// Who runs a unit a worker claimed, or, once that worker's lease lapsed, that nobody does.
