@@ -18,6 +18,17 @@ pub use envelope::{NewEvent, Recorded, Stamped};
 /// What a secret is replaced with, in the log and everywhere a value is shown.
 pub const REDACTED: &str = "***";
 
+impl RunKind {
+    /// The command group that acts on runs of this kind: `workflow`, or `orchestrate` for a
+    /// scenario.
+    pub fn group(self) -> &'static str {
+        match self {
+            RunKind::Workflow => "workflow",
+            RunKind::Scenario => "orchestrate",
+        }
+    }
+}
+
 /// An input value as text, as templates, `CORTEX_INPUT_<NAME>` and `--input NAME=TEXT` see it:
 /// a string as it is, anything else as JSON.
 pub fn input_text(value: &serde_json::Value) -> String {

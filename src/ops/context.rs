@@ -410,10 +410,7 @@ impl Ctx {
     /// how it ended, and how to start its definition again.
     pub fn finished(&self, state: &crate::decide::RunState, what: &str) -> CommandError {
         let view = status_view(state, false);
-        let group = match view.kind {
-            RunKind::Scenario => "orchestrate",
-            RunKind::Workflow => "workflow",
-        };
+        let group = view.kind.group();
         // The new run with this one's inputs (a secret one as `NAME=VALUE` to fill in): a
         // definition with a required input refused the bare `run NAME` (a child run's inputs
         // came from its parent's `with:`).
@@ -553,10 +550,7 @@ impl Ctx {
             FindError::OtherKind {
                 found, ref query, ..
             } => {
-                let group = match found {
-                    RunKind::Scenario => "orchestrate",
-                    RunKind::Workflow => "workflow",
-                };
+                let group = found.group();
                 let argv = [&[group, "status", query.as_str()][..], extra].concat();
                 CommandError::bad_input(e.to_string()).hint(format!("{} shows it", self.cmd(&argv)))
             }

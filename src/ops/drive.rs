@@ -153,10 +153,7 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
         DriveError::Journal(crate::execute::JournalError::Store(
             e @ crate::store::StoreError::Unreachable { .. },
         )) => {
-            let group = match kind {
-                RunKind::Scenario => "orchestrate",
-                RunKind::Workflow => "workflow",
-            };
+            let group = kind.group();
             CommandError::new(exit::FAILED, e.to_string()).hint(format!(
                 "check that PostgreSQL is running and reachable there; nothing recorded was lost, and the run goes on once it answers: {} (a worker takes it too, once this driver's lease lapses)",
                 ctx.cmd(&[group, "resume", run_id])
@@ -166,10 +163,7 @@ fn drive_error(ctx: &Ctx, e: DriveError, run_id: &str, kind: RunKind) -> Command
         DriveError::Internal(m) => CommandError::new(exit::FAILED, m),
         // The home, not the step: nothing ran, no attempt was counted as failed.
         e @ DriveError::Home(_) => {
-            let group = match kind {
-                RunKind::Scenario => "orchestrate",
-                RunKind::Workflow => "workflow",
-            };
+            let group = kind.group();
             CommandError::new(exit::FAILED, e.to_string()).hint(format!(
                 "make that path writable by the user cortex runs as (its owner or mode; or free space if the disk is full); nothing ran and no attempt was counted as failed; then {}",
                 ctx.cmd(&[group, "resume", run_id])

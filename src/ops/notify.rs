@@ -282,10 +282,11 @@ fn wait_for(
     let mut warnings = warnings_of(&deliveries);
     if let Some(signal) = stop.signal_name() {
         let left = deliveries.iter().filter(|d| !d.ok).count();
-        let group = match state.start.as_ref().map(|s| s.kind) {
-            Some(crate::event::RunKind::Scenario) => "orchestrate",
-            _ => "workflow",
-        };
+        let group = state
+            .start
+            .as_ref()
+            .map(|s| s.kind)
+            .map_or("workflow", crate::event::RunKind::group);
         warnings.push(format!(
             "{signal}: stopped waiting for the notifications; {left} of {count} not delivered, recorded so ({} shows them)",
             ctx.cmd(&[group, "status", &state.run_id])

@@ -587,13 +587,7 @@ impl Scheduler {
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
         let mut args: Vec<String> = vec!["--home".into(), ctx.home.display().to_string()];
-        args.push(
-            match s.kind {
-                RunKind::Workflow => "workflow",
-                RunKind::Scenario => "orchestrate",
-            }
-            .into(),
-        );
+        args.push(s.kind.group().into());
         args.extend([
             "run".into(),
             s.file.clone(),

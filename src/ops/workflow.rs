@@ -1133,10 +1133,7 @@ pub fn missing_secret_inputs(
     missing: &[String],
     how: &[String],
 ) -> CommandError {
-    let group = match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "orchestrate",
-    };
+    let group = kind.group();
     let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
     let values: Vec<String> = missing.iter().map(|n| format!("{n}=VALUE")).collect();
     let mut argv = vec![group, "resume", run_id];

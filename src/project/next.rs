@@ -93,10 +93,7 @@ pub fn next_actions(view: &StatusView) -> Vec<Suggestion> {
 /// `workflow resume RUN ARGS` (`orchestrate resume` for a scenario), with `--input NAME=VALUE` for each secret input the run must
 /// be given again (the log keeps only `***`).
 fn resume(view: &StatusView, args: &[&str], why: impl Into<String>) -> Suggestion {
-    let group = match view.kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "orchestrate",
-    };
+    let group = view.kind.group();
     let mut s = Suggestion::new(&[group, "resume", &view.run_id], why);
     s.argv.extend(args.iter().map(|a| a.to_string()));
     if !view.secret_inputs.is_empty() {

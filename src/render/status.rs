@@ -472,10 +472,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
 /// One line per run, newest first, and how to see more. `cmd` quotes a suggested command as
 /// it is to be pasted (`cortex [--home H] ARGS...`, as `Ctx::cmd`).
 pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) -> String {
-    let group = match h.kind {
-        Some(crate::event::RunKind::Scenario) => "orchestrate",
-        _ => "workflow",
-    };
+    let group = h.kind.map_or("workflow", crate::event::RunKind::group);
     if h.runs.is_empty() && h.more {
         // `--limit 0`: there are runs, none was asked for.
         return format!(

@@ -400,7 +400,7 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
         return Ok(DriveOn::NeedsSecrets(missing));
     }
     let args = [
-        group(kind).to_string(),
+        kind.group().to_string(),
         "resume".into(),
         actor_arg(shared),
         "--".into(),
@@ -463,13 +463,6 @@ fn needs_secrets_note(missing: &[String]) -> String {
         "recorded; {} (through the API: `inputs` in the resume request)",
         crate::execute::missing_secrets_note(missing)
     )
-}
-
-fn group(kind: RunKind) -> &'static str {
-    match kind {
-        RunKind::Workflow => "workflow",
-        RunKind::Scenario => "orchestrate",
-    }
 }
 
 /// Stop a scenario run gracefully, whoever drives it (`orchestrate stop`).
@@ -579,7 +572,7 @@ pub fn resume(
             accepted: false,
         });
     }
-    let mut argv = vec![group(kind).to_string(), "resume".into(), actor_arg(shared)];
+    let mut argv = vec![kind.group().to_string(), "resume".into(), actor_arg(shared)];
     argv.extend(message_arg(message));
     match mode {
         ResumeMode::Continue => {}
