@@ -1130,3 +1130,44 @@ fn a_secret_written_in_a_definition_is_refused_where_it_stands() {
     std::fs::remove_file(env.home().join("scenarios/lit-sc.yaml")).unwrap();
     assert_nowhere(&env, "literalTok98765");
 }
+
+/// `TOKENIZERS_PARALLELISM=false` (exported by many machine-learning setups) matched by its
+/// name alone made `false` a secret: a step's output `changed=false` was recorded as `***`,
+/// `if: steps.build.outputs.changed != 'false'` held and a step meant to be skipped ran, and
+/// `--input dry_run=false` became a secret input asked for again at every report. A common word
+/// or a short number is never taken for a secret; a real one beside it still is.
+#[test]
+fn an_ordinary_word_in_a_secret_named_variable_never_changes_what_the_run_does() {
+    let env = Env::new();
+    env.workflow(
+        "cd",
+        "name: cd\ninputs:\n  dry_run: {type: string, default: 'true'}\nsteps:\n  - name: build\n    run: 'echo \"changed=false\" >> \"$CORTEX_OUTPUT\"; echo \"key $GH_TOKEN\"'\n  - name: deploy\n    if: steps.build.outputs.changed != 'false'\n    run: touch deployed\n  - name: ask\n    prompt: 'dry run: ${{ inputs.dry_run }}'\n",
+    );
+    let vars = [
+        ("TOKENIZERS_PARALLELISM", "false"),
+        ("USE_PASSWORD", "true"),
+        ("TOKEN_TTL", "3600"),
+        ("GH_TOKEN", "ghp_realsecret77"),
+    ];
+    let out = env.run_with(
+        &["workflow", "run", "cd", "--input", "dry_run=false"],
+        &vars,
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(!env.file("deployed").exists(), "the skipped step ran");
+    let status = env.status(None);
+    assert_eq!(
+        status["steps"][0]["outputs"]["changed"], "false",
+        "{status}"
+    );
+    assert_eq!(status["inputs"]["dry_run"], "false", "{status}");
+    assert_eq!(status["steps"][2]["prompt"], "dry run: false", "{status}");
+    assert!(
+        !status.to_string().contains("ghp_realsecret77"),
+        "the real secret is scrubbed: {status}"
+    );
+    // No secret input to give again: the report goes through.
+    let out = env.run_with(&["workflow", "step", "complete", "ask"], &vars);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_nowhere(&env, "ghp_realsecret77");
+}

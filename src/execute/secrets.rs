@@ -17,6 +17,23 @@ pub use crate::event::REDACTED;
 /// Shorter values would scrub ordinary text ("1", "on"), and are no secret anyway.
 pub const MIN_SECRET_LEN: usize = 4;
 
+/// Whether `value` can be taken for a secret: long enough (`MIN_SECRET_LEN`), and not a word
+/// or number that ordinary text is full of. A variable matched by its name alone
+/// (`TOKENIZERS_PARALLELISM=false`, `USE_PASSWORD=true`, `TOKEN_TTL=3600`) would otherwise
+/// scrub every `false`, `true` or `3600` a step printed or wrote as an output, and the run went
+/// on with `***` where a condition read `false` (a step meant to be skipped ran). Nobody's
+/// secret is `false`; a short number is a setting, not a credential.
+pub fn may_be_secret(value: &str) -> bool {
+    const ORDINARY: [&str; 12] = [
+        "true", "false", "yes", "no", "on", "off", "null", "none", "enabled", "disabled", "enable",
+        "disable",
+    ];
+    let v = value.trim();
+    v.len() >= MIN_SECRET_LEN
+        && !ORDINARY.iter().any(|w| v.eq_ignore_ascii_case(w))
+        && !(v.len() < 6 && v.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Does this environment variable (or input) name look like it holds a secret?
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -361,7 +378,7 @@ impl Redactor {
             .filter(|(name, value)| {
                 step.env.contains_key(name)
                     && is_secret_env(step, name)
-                    && value.len() >= MIN_SECRET_LEN
+                    && may_be_secret(value)
                     && !self.secrets.contains(value)
             })
             .map(|(_, value)| value.as_str())
@@ -375,7 +392,7 @@ impl Redactor {
     }
 
     pub fn add(&mut self, value: &str) {
-        if value.len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|s| s == value) {
+        if may_be_secret(value) && !self.secrets.iter().any(|s| s == value) {
             self.secrets.push(value.to_string());
             self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         }
