@@ -4,7 +4,10 @@
 //! quotes, inside which POSIX `sh` expands nothing (`$`, backticks, `\`, `!`, globs, newlines
 //! are all literal); a single quote itself is written `'\''` (close, escaped quote, reopen).
 //! A NUL cannot be part of an argument at all, so it is shown as `\0` and the word no longer
-//! names anything (the command then fails instead of doing something else).
+//! names anything (the command then fails instead of doing something else). A word holding a
+//! character a terminal does not show as itself (a newline, an escape, a bidi override) is put
+//! in ANSI-C quotes instead (`$'…\n…\u202e…'`), so the printed line is one line and pastes the
+//! very word into bash, zsh or a POSIX.1-2024 `sh`.
 
 use std::borrow::Cow;
 
@@ -13,12 +16,48 @@ fn is_plain(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | ',' | '+' | '@' | '%')
 }
 
+/// A character a terminal does not show as itself: a control character (a newline, a tab, an
+/// escape) or an invisible format character (bidi overrides and isolates, zero-width ones).
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `word` in ANSI-C quotes (`$'…'`, bash, zsh, ksh and POSIX.1-2024 `sh`), each invisible
+/// character written as its escape: in single quotes a newline split the printed line and a
+/// bidi override was shown escaped (`\u{202e}`), so the pasted word was another one.
+fn ansi_c_quote(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() + 3);
+    out.push_str("$'");
+    for c in word.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c if (c as u32) < 0x80 && is_invisible(c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if is_invisible(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// `word` as one shell word.
 pub fn shell_quote(word: &str) -> Cow<'_, str> {
     // `=` is plain except at the start of a zsh word, and `~`/`#` only at the start: quote
     // those cases rather than reason about them.
     if !word.is_empty() && word.chars().all(|c| is_plain(c) || c == '=') && !word.starts_with('=') {
         return Cow::Borrowed(word);
+    }
+    if word.chars().any(|c| c != '\0' && is_invisible(c)) {
+        return Cow::Owned(ansi_c_quote(word));
     }
     let mut out = String::with_capacity(word.len() + 2);
     out.push('\'');
@@ -73,5 +112,22 @@ mod tests {
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("~root"), "'~root'");
         assert_eq!(shell_quote("=cmd"), "'=cmd'");
+    }
+
+    #[test]
+    fn words_with_invisible_characters_are_ansi_c_quoted_so_the_line_shows_and_pastes_them() {
+        assert_eq!(shell_quote("ver=1\n; x"), r"$'ver=1\n; x'");
+        assert_eq!(shell_quote("a\u{202e}b's"), r"$'a\u202eb\'s'");
+        assert_eq!(shell_quote("tab\there\\"), r"$'tab\there\\'");
+        assert_eq!(shell_quote("esc\u{1b}[31m"), r"$'esc\x1b[31m'");
+        // What bash makes of it is the word itself.
+        let word = "1\n; x \u{202e} y'\\";
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("printf %s {}", shell_quote(word)))
+            .output();
+        if let Ok(out) = out {
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), word);
+        }
     }
 }
