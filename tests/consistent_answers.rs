@@ -259,7 +259,64 @@ fn a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing(env: Env) {
     );
 }
 
+/// `orchestrate abort` with no run acts on the latest scenario run, as every command with no
+/// run does (SPEC §5): once that one has ended, it says so and records nothing. Before, it
+/// picked the latest *unfinished* run and aborted an older run nobody named; and a second
+/// `orchestrate abort NAME` was an error (exit 2, "no unfinished run") where `workflow abort
+/// NAME` says the run already ended.
+fn a_bare_abort_or_stop_never_ends_an_older_run_nobody_named(env: Env) {
+    for name in ["s1", "s2"] {
+        env.scenario(
+            name,
+            &format!("name: {name}\ndescription: d\nphases:\n  - {{name: m, description: m, condition: manual}}\n"),
+        );
+    }
+    let s1 = run_id(&env, &["--json", "orchestrate", "run", "s1"]);
+    let s2 = run_id(&env, &["--json", "orchestrate", "run", "s2"]);
+    assert_eq!(env.run(&["orchestrate", "abort", "s2"]).code, 1);
+    let before = events(&env, &s1);
+    for args in [
+        &["orchestrate", "abort", "s2"][..],
+        &["orchestrate", "abort"],
+        &["orchestrate", "stop"],
+        &["orchestrate", "stop", "s2"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(&s2) && out.stdout.contains("already finished (aborted)"),
+            "{args:?}: {}",
+            out.stdout
+        );
+    }
+    assert_eq!(events(&env, &s1), before, "s1 was never named");
+    let s1_status = env.run(&["--json", "orchestrate", "status", &s1]).json();
+    assert_eq!(s1_status["status"], "waiting", "{s1_status}");
+}
+
+/// A success criterion reading an output the run does not have (its phase was skipped) shows
+/// what is missing, as the phase's prompt does — in the human checklist and in `--json`
+/// `criteria`. Before, the checklist showed the raw `${{ }}`.
+fn a_criterion_reading_a_missing_output_says_it_is_missing(env: Env) {
+    env.scenario(
+        "mk",
+        "name: mk\ndescription: d\nphases:\n  - name: build\n    description: b\n    if: \"false\"\n    run: echo \"ver=1.2.3\" >> \"$CORTEX_OUTPUT\"\n  - name: verify\n    description: v\n    condition: after:build\n    success_criteria:\n      - \"version ${{ phases.build.outputs.ver }} is tagged\"\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "mk"]).code, 3);
+    let marker = "version (no output `ver` of phase `build`: it was skipped) is tagged";
+    let doc = env.run(&["--json", "orchestrate", "status", "mk"]).json();
+    assert_eq!(
+        doc["phases"][1]["criteria"][0]["criterion"], marker,
+        "{doc}"
+    );
+    let human = env.run(&["orchestrate", "status", "mk"]).stdout;
+    assert!(human.contains(marker), "{human}");
+    assert!(!human.contains("${{"), "{human}");
+}
+
 common::on_both_stores!(
+    a_bare_abort_or_stop_never_ends_an_older_run_nobody_named,
+    a_criterion_reading_a_missing_output_says_it_is_missing,
     a_phase_refused_by_its_checks_lists_every_problem_as_a_refused_step_does,
     a_second_stop_or_abort_records_nothing_and_says_so,
     run_start_finds_a_manual_phase_as_orchestrate_start_does,

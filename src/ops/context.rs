@@ -301,6 +301,31 @@ impl Ctx {
             .map_err(|e| self.find_error(e, &[]))
     }
 
+    /// The run a stop or an abort acts on: with no query the latest run of the scope's kind
+    /// (SPEC §5: `RUN` defaults to the most recent run — which then says it is already
+    /// finished, changing nothing); a name, its latest unfinished run, else its latest run. Before, no
+    /// query picked the latest *unfinished* run, so a second `orchestrate abort` ended an older
+    /// run nobody named, and a second `abort NAME` was an error (exit 2) where `workflow abort
+    /// NAME` said the run had already ended.
+    pub fn resolve_to_end(
+        &self,
+        store: &dyn EventStore,
+        scope: Scope,
+        query: Option<&str>,
+    ) -> Result<String, CommandError> {
+        let latest = Scope {
+            unfinished: false,
+            ..scope
+        };
+        if query.is_none_or(|q| q.trim().is_empty()) {
+            return self.resolve_run(store, latest, query);
+        }
+        match self.find(store, scope, query) {
+            Err(FindError::NoneUnfinished { .. }) => self.resolve_run(store, latest, query),
+            found => found.map_err(|e| self.find_error(e, &[])),
+        }
+    }
+
     /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
     /// `instead`, that kind's report on the same name (`orchestrate complete RUN PHASE` for
     /// `workflow step complete PHASE --run RUN`, and back), rather than to its status.

@@ -441,13 +441,13 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
     stop_run(ctx, Some(name), by)
 }
 
-/// `orchestrate stop [NAME]`: as `stop`, the latest unfinished scenario run when no name is
-/// given.
+/// `orchestrate stop [NAME|RUN]`: as `stop`; with no name the latest scenario run, with a name
+/// its latest unfinished run (`Ctx::resolve_to_end`).
 pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
     let mut store = ctx
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
-    let run_id = ctx.resolve_run(&store, SCENARIOS.unfinished(), name)?;
+    let run_id = ctx.resolve_to_end(&store, SCENARIOS.unfinished(), name)?;
     let mut before = crate::execute::load_state(&store, &run_id)?;
     before.run_id = run_id.clone();
     // Already where a stop would leave it: nothing is recorded, and it says so (as `resume`

@@ -1168,7 +1168,7 @@ pub fn abort(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_run(&store, scope, run)?;
+    let run_id = ctx.resolve_to_end(&store, scope, run)?;
     // Already ended: nothing is recorded, and it says so (as `resume` of a finished run does),
     // with the exit code of its outcome.
     let finished = |store: &dyn crate::store::EventStore| -> Result<Option<Output>, CommandError> {

@@ -928,7 +928,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                             .map(|c| CriterionView {
                                 // Shown as it runs: templates rendered (the log names it as
                                 // written).
-                                criterion: state.render_in(&c.label(), i),
+                                criterion: state.render_prompt_in(&c.label(), i),
                                 met: !units.is_empty()
                                     && units.iter().all(|u| {
                                         state

@@ -246,7 +246,7 @@ pub fn render_progress(
             } => {
                 // Shown as it ran: templates rendered with the run's values.
                 let shown = match state.step_index(phase) {
-                    Some(i) => state.render_in(criterion, i),
+                    Some(i) => state.render_prompt_in(criterion, i),
                     None => criterion.clone(),
                 };
                 let _ = writeln!(out, "   [x] {shown}");
