@@ -1482,19 +1482,24 @@ fn event_types(env: &Env, run: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn aborting_a_child_beside_its_parent_s_driver_fails_the_parent_s_step_and_never_stops_the_parent()
-{
-    let env = Env::new();
-    sleepy_child_and_paged_parent(&env);
+/// `sleepy_child_and_paged_parent`, with `par` driven by a `workflow run` of its own once its
+/// child's step runs: the driver, and the ids of the child and parent runs.
+fn parent_driving_its_running_child(env: &Env) -> (std::process::Child, String, String) {
+    sleepy_child_and_paged_parent(env);
     let driver = env
         .command(&["workflow", "run", "par"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     wait_until("the child's step", || env.file("started").exists());
-    let kid = run_of(&env, "kid");
-    let par = run_of(&env, "par");
+    (driver, run_of(env, "kid"), run_of(env, "par"))
+}
+
+#[test]
+fn aborting_a_child_beside_its_parent_s_driver_fails_the_parent_s_step_and_never_stops_the_parent()
+{
+    let env = Env::new();
+    let (driver, kid, par) = parent_driving_its_running_child(&env);
     let abort = env.run(&["workflow", "abort", &kid, "--message", "wrong build"]);
     assert_ne!(abort.code, 4, "{}{}", abort.stdout, abort.stderr);
     let out = driver.wait_with_output().unwrap();
@@ -1657,15 +1662,7 @@ fn a_resume_dry_run_says_a_uses_step_takes_the_end_of_a_child_that_finished_on_i
 #[test]
 fn aborting_the_parent_while_its_child_runs_never_says_the_child_can_be_resumed() {
     let env = Env::new();
-    sleepy_child_and_paged_parent(&env);
-    let driver = env
-        .command(&["workflow", "run", "par"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until("the child's step", || env.file("started").exists());
-    let kid = run_of(&env, "kid");
-    let par = run_of(&env, "par");
+    let (driver, kid, par) = parent_driving_its_running_child(&env);
     let abort = env.run(&["workflow", "abort", &par, "--message", "not now"]);
     assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
     let out = driver.wait_with_output().unwrap();

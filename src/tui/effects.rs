@@ -304,27 +304,17 @@ mod tests {
     use crate::ops::background::Background;
     use crate::ops::scenario::RunRequest;
 
-    /// A report from the TUI that ends a run nobody drives has the run's `notify:` delivered
-    /// by the process's background deliverer: the screen hears back before the notification
-    /// lands (it waits here on a file the test writes only after the answer came), and the
-    /// notification still lands.
-    #[test]
-    fn a_phase_failed_from_the_tui_is_notified_in_the_background_not_waited_for() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("home");
+    /// A home in `dir` with scenario `name` (`yaml`), and a run of it driven as far as it goes
+    /// by `tester`: the context and the run's id.
+    fn started_scenario(
+        dir: &std::path::Path,
+        name: &str,
+        yaml: &str,
+    ) -> (crate::ops::Ctx, String) {
+        let home = dir.join("home");
         std::fs::create_dir_all(home.join("scenarios")).unwrap();
-        let gate = dir.path().join("gate");
-        let delivered = dir.path().join("delivered");
-        std::fs::write(
-            home.join("scenarios").join("s.yaml"),
-            format!(
-                "name: s\ndescription: d\nphases:\n  - name: review\n    description: d\nnotify:\n  on_failure:\n    - run: \"while [ ! -f '{}' ]; do sleep 0.05; done; touch '{}'\"\n",
-                gate.display(),
-                delivered.display()
-            ),
-        )
-        .unwrap();
-        let ctx = crate::ops::Ctx::new(Some(home.clone())).unwrap();
+        std::fs::write(home.join("scenarios").join(format!("{name}.yaml")), yaml).unwrap();
+        let ctx = crate::ops::Ctx::new(Some(home)).unwrap();
         let mut observer = crate::execute::Quiet;
         let mut live = crate::ops::Live {
             observer: &mut observer,
@@ -333,7 +323,7 @@ mod tests {
         let started = crate::ops::scenario::run(
             &ctx,
             RunRequest {
-                name: "s",
+                name,
                 starts: &[],
                 inputs: &[],
                 how: crate::ops::RunHow::Drive,
@@ -343,9 +333,30 @@ mod tests {
         )
         .unwrap();
         let run_id = started.json["run_id"].as_str().unwrap().to_string();
+        (ctx, run_id)
+    }
+
+    /// A report from the TUI that ends a run nobody drives has the run's `notify:` delivered
+    /// by the process's background deliverer: the screen hears back before the notification
+    /// lands (it waits here on a file the test writes only after the answer came), and the
+    /// notification still lands.
+    #[test]
+    fn a_phase_failed_from_the_tui_is_notified_in_the_background_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = dir.path().join("gate");
+        let delivered = dir.path().join("delivered");
+        let (ctx, run_id) = started_scenario(
+            dir.path(),
+            "s",
+            &format!(
+                "name: s\ndescription: d\nphases:\n  - name: review\n    description: d\nnotify:\n  on_failure:\n    - run: \"while [ ! -f '{}' ]; do sleep 0.05; done; touch '{}'\"\n",
+                gate.display(),
+                delivered.display()
+            ),
+        );
         let background = Background::new();
         let settings = Settings {
-            home,
+            home: ctx.home.clone(),
             cwd: dir.path().to_path_buf(),
             actor: "tui-tester".into(),
             exe: PathBuf::from("/nonexistent/cortex"),
@@ -382,34 +393,13 @@ mod tests {
     #[test]
     fn a_stop_from_the_tui_of_a_stopped_run_records_nothing_and_says_so() {
         let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("home");
-        std::fs::create_dir_all(home.join("scenarios")).unwrap();
-        std::fs::write(
-            home.join("scenarios").join("gate.yaml"),
+        let (ctx, run_id) = started_scenario(
+            dir.path(),
+            "gate",
             "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n",
-        )
-        .unwrap();
-        let ctx = crate::ops::Ctx::new(Some(home.clone())).unwrap();
-        let mut observer = crate::execute::Quiet;
-        let mut live = crate::ops::Live {
-            observer: &mut observer,
-            stop: crate::execute::StopFlag::default(),
-        };
-        let started = crate::ops::scenario::run(
-            &ctx,
-            RunRequest {
-                name: "gate",
-                starts: &[],
-                inputs: &[],
-                how: crate::ops::RunHow::Drive,
-            },
-            crate::ops::operator(Some("tester"), None),
-            &mut live,
-        )
-        .unwrap();
-        let run_id = started.json["run_id"].as_str().unwrap().to_string();
+        );
         let settings = Settings {
-            home,
+            home: ctx.home.clone(),
             cwd: dir.path().to_path_buf(),
             actor: "tui-tester".into(),
             exe: PathBuf::from("/nonexistent/cortex"),
