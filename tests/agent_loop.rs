@@ -2354,3 +2354,33 @@ common::on_both_stores!(
     resume_from_a_step_of_a_waiting_workflow_run_reruns_it_and_waits_for_its_report,
     resume_from_matches_the_step_name_forgivingly_and_records_the_real_name,
 );
+
+/// `--rollback-to` takes a step's name forgivingly too (`first step` finds `First_Step`),
+/// and records the real one.
+#[test]
+fn resume_rollback_to_matches_the_step_name_forgivingly_and_records_the_real_name() {
+    let env = Env::new();
+    env.workflow(
+        "rb",
+        "name: rb\nsteps:\n  - {name: First_Step, prompt: one}\n  - {name: second, prompt: two}\n  - {name: third, prompt: three}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb"]).code, 3);
+    for step in ["first step", "second"] {
+        assert_eq!(env.run(&["workflow", "step", "complete", step]).code, 3);
+    }
+    assert_eq!(env.run(&["workflow", "step", "fail", "third"]).code, 1);
+    let run = latest_run(&env);
+    let back = env.run(&["workflow", "resume", "--rollback-to", "first step"]);
+    assert!(matches!(back.code, 0 | 3), "{}", back.text());
+    let events = env.events(&run);
+    let resumed = events
+        .iter()
+        .find(|e| e["type"] == "run_resumed")
+        .expect("a run_resumed event");
+    assert_eq!(resumed["body"]["mode"]["step"], "First_Step", "{resumed}");
+    let started = events
+        .iter()
+        .find(|e| e["type"] == "rollback_started")
+        .expect("a rollback_started event");
+    assert_eq!(started["body"]["resume_after"], "First_Step", "{started}");
+}
