@@ -2249,3 +2249,138 @@ fn a_reported_failure_says_whether_it_aborted_or_skipped() {
         out.stdout
     );
 }
+
+fn latest_run(env: &Env) -> String {
+    env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Seen by a review: `resume --from Plan` on the normal agent-loop state (Plan reported done,
+/// Implement waiting) printed "Resumed workflow" and then failed, exit 1, "the run moved on
+/// without it (the run is waiting; resume it first)": the resume left the run `waiting` on
+/// the step it had just reset. Now Plan runs again (waits for its report, attempt 2), the
+/// steps after it are pending, one `run_resumed` is recorded and Plan's first report kept.
+fn resume_from_a_step_of_a_waiting_workflow_run_reruns_it_and_waits_for_its_report(env: Env) {
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    let done = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "Plan",
+        "--output",
+        "plan=p.md",
+    ]);
+    assert_eq!(done.code, 3, "{}", done.text());
+    let run = latest_run(&env);
+    let resumed = env.run(&[
+        "workflow",
+        "resume",
+        "feature-development",
+        "--from",
+        "Plan",
+    ]);
+    assert_eq!(resumed.code, 3, "{}", resumed.text());
+    assert!(!resumed.stderr.contains("moved on"), "{}", resumed.stderr);
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert_eq!(status["steps"][0]["status"], "waiting", "{status}");
+    assert_eq!(status["steps"][0]["attempts"], 2, "{status}");
+    assert_eq!(status["steps"][1]["status"], "pending", "{status}");
+    let events = env.events(&run);
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "run_resumed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "step_succeeded").count(),
+        1,
+        "Plan's first report is kept: {kinds:?}"
+    );
+    // The loop goes on: Plan reported again, Implement waits again.
+    let again = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "Plan",
+        "--output",
+        "plan=q.md",
+    ]);
+    assert_eq!(again.code, 3, "{}", again.text());
+    let status = env.status(Some(&run));
+    assert_eq!(status["waiting_for"], "Implement", "{status}");
+    assert_eq!(status["steps"][1]["attempts"], 2, "{status}");
+    // `--from` the waiting step itself re-runs it.
+    let resumed = env.run(&["workflow", "resume", &run, "--from", "Implement"]);
+    assert_eq!(resumed.code, 3, "{}", resumed.text());
+    let status = env.status(Some(&run));
+    assert_eq!(status["waiting_for"], "Implement", "{status}");
+    assert_eq!(status["steps"][1]["attempts"], 3, "{status}");
+}
+
+/// `--from` and `--rollback-to` take a step's name as every other command does (case,
+/// spaces, `_` and `-` do not matter: `step complete plan` worked, `resume --from plan` was
+/// "no step named `plan`"), and the step's real name is recorded.
+fn resume_from_matches_the_step_name_forgivingly_and_records_the_real_name(env: Env) {
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "complete", "plan"]).code, 3);
+    let run = latest_run(&env);
+    let dry = env.run(&["workflow", "resume", "--from", "plan", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.text());
+    assert!(dry.stdout.contains("Plan"), "{}", dry.stdout);
+    let resumed = env.run(&["workflow", "resume", "--from", " PLAN "]);
+    assert_eq!(resumed.code, 3, "{}", resumed.text());
+    let events = env.events(&run);
+    let resumed = events
+        .iter()
+        .find(|e| e["type"] == "run_resumed")
+        .expect("a run_resumed event");
+    assert_eq!(resumed["body"]["restart_from"], "Plan", "{resumed}");
+    assert_eq!(resumed["body"]["mode"]["step"], "Plan", "{resumed}");
+    // A name that is no step is still refused, with the steps there are.
+    let wrong = env.run(&["workflow", "resume", "--from", "plans"]);
+    assert_eq!(wrong.code, 2, "{}", wrong.text());
+    assert!(
+        wrong.stderr.contains("no step named `plans`"),
+        "{}",
+        wrong.stderr
+    );
+}
+
+common::on_both_stores!(
+    resume_from_a_step_of_a_waiting_workflow_run_reruns_it_and_waits_for_its_report,
+    resume_from_matches_the_step_name_forgivingly_and_records_the_real_name,
+);
+
+/// `--rollback-to` takes a step's name forgivingly too (`first step` finds `First_Step`),
+/// and records the real one.
+#[test]
+fn resume_rollback_to_matches_the_step_name_forgivingly_and_records_the_real_name() {
+    let env = Env::new();
+    env.workflow(
+        "rb",
+        "name: rb\nsteps:\n  - {name: First_Step, prompt: one}\n  - {name: second, prompt: two}\n  - {name: third, prompt: three}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "rb"]).code, 3);
+    for step in ["first step", "second"] {
+        assert_eq!(env.run(&["workflow", "step", "complete", step]).code, 3);
+    }
+    assert_eq!(env.run(&["workflow", "step", "fail", "third"]).code, 1);
+    let run = latest_run(&env);
+    let back = env.run(&["workflow", "resume", "--rollback-to", "first step"]);
+    assert!(matches!(back.code, 0 | 3), "{}", back.text());
+    let events = env.events(&run);
+    let resumed = events
+        .iter()
+        .find(|e| e["type"] == "run_resumed")
+        .expect("a run_resumed event");
+    assert_eq!(resumed["body"]["mode"]["step"], "First_Step", "{resumed}");
+    let started = events
+        .iter()
+        .find(|e| e["type"] == "rollback_started")
+        .expect("a rollback_started event");
+    assert_eq!(started["body"]["resume_after"], "First_Step", "{started}");
+}

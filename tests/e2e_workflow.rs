@@ -1529,3 +1529,60 @@ fn bad_inputs_and_unmet_prerequisites_are_said_together() {
     assert!(text.contains("`nofile.txt` does not exist"), "{text}");
     assert!(!env.db().exists(), "nothing recorded");
 }
+
+/// Seen by a review: `resume --from` over a `foreach:` step recorded its items' attempts as
+/// `attempt 1` again: `logs/RUN/step-N-attempt-1.log` was overwritten, `logs` showed the new
+/// output twice and the old one nowhere, and `log verify` said a log nobody touched "was
+/// changed". An attempt number is a unit's fencing token and names its whole-output file:
+/// the items go on from their latest attempt, and a list of another length (which moves the
+/// steps after it to other indexes) never makes a unit write a file another attempt wrote.
+fn resume_from_over_a_foreach_step_never_reuses_an_attempt_number_or_log_file(env: Env) {
+    env.workflow(
+        "wf",
+        "name: wf\nsteps:\n  - name: list\n    run: |\n      n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n\n      if [ $n = 1 ]; then echo 'l=[\"a\",\"b\"]'; else echo 'l=[\"a\",\"b\",\"c\"]'; fi >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: ${{ steps.list.outputs.l }}\n    run: echo \"item ${{ item }} run $(cat n)\"\n  - name: last\n    run: echo \"last run $(cat n)\"; false\n    retry: {max_retry_attempts: 0}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "wf"]).code, 1);
+    let resumed = env.run(&["workflow", "resume", "wf", "--from", "list"]);
+    assert_eq!(resumed.code, 1, "{}", resumed.text());
+    let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = env.events(&run);
+    let started = |step: &str| -> Vec<u64> {
+        events
+            .iter()
+            .filter(|e| e["type"] == "step_started" && e["body"]["step"] == step)
+            .map(|e| e["body"]["attempt"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(started("each[0]"), [1, 2]);
+    assert_eq!(started("each[1]"), [1, 2]);
+    assert_eq!(started("last"), [1, 2]);
+    // `each[2]` is new, at the index `last` had: its first attempt skips the taken file.
+    assert_eq!(started("each[2]"), [2]);
+    let files: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "attempt_log")
+        .map(|e| e["body"]["file"].as_str().unwrap())
+        .collect();
+    let mut distinct = files.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        files.len(),
+        distinct.len(),
+        "a file written twice: {files:?}"
+    );
+    let verify = env.run(&["log", "verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.text());
+    // Both outputs are kept, each once.
+    let logs = env.run(&["logs", &run, "each[0]"]).stdout;
+    assert_eq!(logs.matches("item a run 1").count(), 1, "{logs}");
+    assert_eq!(logs.matches("item a run 2").count(), 1, "{logs}");
+    let logs = env.run(&["logs", &run, "last"]).stdout;
+    assert_eq!(logs.matches("last run 1").count(), 1, "{logs}");
+    assert_eq!(logs.matches("last run 2").count(), 1, "{logs}");
+}
+
+common::on_both_stores!(resume_from_over_a_foreach_step_never_reuses_an_attempt_number_or_log_file);

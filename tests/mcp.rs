@@ -1032,3 +1032,26 @@ fn history_says_when_older_runs_exist_past_its_limit() {
         assert_eq!(&text, &structured["runs"], "{answer}");
     }
 }
+
+/// The `resume` tool with `from` on the agent loop's usual state (Plan reported, Implement
+/// waiting): it failed with "the run moved on without it (the run is waiting; resume it
+/// first)". Now Plan waits again for its report (attempt 2), and `from` takes the step's name
+/// as every tool does (`plan` finds `Plan`).
+#[test]
+fn the_resume_tool_from_a_step_of_a_waiting_run_reruns_it_and_matches_its_name_forgivingly() {
+    let env = Env::new();
+    assert_eq!(env.run(&["workflow", "run", "feature-development"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "complete", "Plan"]).code, 3);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "resume", json!({"kind": "workflow", "from": "plan"}));
+    let (doc, code) = s.document(1);
+    assert_eq!(
+        (doc["status"].as_str(), code),
+        (Some("waiting"), 3),
+        "{doc}"
+    );
+    assert_eq!(doc["steps"][0]["status"], "waiting", "{doc}");
+    assert_eq!(doc["steps"][0]["attempts"], 2, "{doc}");
+    assert_eq!(doc["steps"][1]["status"], "pending", "{doc}");
+}

@@ -217,3 +217,34 @@ fn a_from_resume_without_the_secret_input_names_the_from_in_its_hint() {
     assert_eq!(done.code, 0, "{}", done.text());
     assert_eq!(lines_of(&env, "build.log"), 2);
 }
+
+/// A scenario's `foreach:` phase re-run by `orchestrate resume --from` (over the phase its
+/// list comes from, named forgivingly): its items go on from their latest attempt, both
+/// outputs are kept and `log verify` passes. Before, the items' attempts were `attempt 1`
+/// again, their whole-output file was overwritten and `log verify` exited 1.
+#[test]
+fn orchestrate_resume_from_over_a_foreach_phase_keeps_both_outputs_and_log_verify_passes() {
+    let env = Env::new();
+    env.scenario("fe", "name: fe\ndescription: d\nphases:\n  - name: regions\n    description: r\n    run: echo 'list=[\"eu\",\"us\"]' >> \"$CORTEX_OUTPUT\"; echo x >> runs.txt\n  - name: deploy\n    description: d\n    condition: after:regions\n    foreach: ${{ phases.regions.outputs.list }}\n    run: echo \"deploying ${{ item }} run $(wc -l < runs.txt | tr -d ' ')\"\n  - name: hold\n    description: h\n    condition: manual\n");
+    assert_eq!(env.run(&["orchestrate", "run", "fe"]).code, 3);
+    let resumed = env.run(&["orchestrate", "resume", "fe", "--from", "REGIONS"]);
+    assert_eq!(resumed.code, 3, "{}", resumed.text());
+    let run = env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events = env.events(&run);
+    let resumed = events.iter().find(|e| e["type"] == "run_resumed").unwrap();
+    assert_eq!(resumed["body"]["restart_from"], "regions", "{resumed}");
+    let attempts: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "step_started" && e["body"]["step"] == "deploy[0]")
+        .map(|e| e["body"]["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2]);
+    let logs = env.run(&["logs", &run, "deploy[0]"]).stdout;
+    assert_eq!(logs.matches("deploying eu run 1").count(), 1, "{logs}");
+    assert_eq!(logs.matches("deploying eu run 2").count(), 1, "{logs}");
+    let verify = env.run(&["log", "verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.text());
+}

@@ -90,7 +90,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             let started = start_attempt(state, &step)?;
             let claimed = Event::AttemptClaimed {
                 step,
-                attempt: state.steps[index].attempts + 1,
+                attempt: state.next_attempt(index),
                 worker,
                 host,
                 epoch,
@@ -453,7 +453,7 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
 
 /// The next attempt of step `index` begins: started, or waiting for a report if external.
 fn attempt_started(state: &RunState, step: &str, index: usize) -> Event {
-    let attempt = state.steps[index].attempts + 1;
+    let attempt = state.next_attempt(index);
     let step = step.to_string();
     if state.is_external(index) {
         Event::StepWaiting { step, attempt }

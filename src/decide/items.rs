@@ -54,15 +54,22 @@ pub(super) fn expand(state: &mut RunState, p: usize, items: &[serde_json::Value]
     let name = state.steps[p].name.clone();
     state.steps[p].items = Some(items.to_vec());
     let k = items.len();
-    let units = items.iter().enumerate().map(|(i, value)| {
-        let mut unit = new_step(&item_name(&name, i));
-        unit.item = Some(ItemOf {
-            parent: name.clone(),
-            index: i,
-            value: value.clone(),
-        });
-        unit
-    });
+    let retired = &state.retired_attempts;
+    let units: Vec<_> = items
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let mut unit = new_step(&item_name(&name, i));
+            // An item expanded again goes on from its latest attempt: numbers never repeat.
+            unit.attempts = retired.get(&unit.name).copied().unwrap_or(0);
+            unit.item = Some(ItemOf {
+                parent: name.clone(),
+                index: i,
+                value: value.clone(),
+            });
+            unit
+        })
+        .collect();
     state.steps.splice(p + 1..p + 1, units);
     if let Some(wf) = state.workflow.as_mut() {
         let wf = Arc::make_mut(wf);
@@ -95,6 +102,11 @@ pub(super) fn collapse(state: &mut RunState, p: usize) {
     for unit in &state.steps[range.clone()] {
         state.criteria_met.remove(&unit.name);
         state.start_requested.remove(&unit.name);
+        if unit.attempts > 0 {
+            state
+                .retired_attempts
+                .insert(unit.name.clone(), unit.attempts);
+        }
     }
     state.steps.drain(range.clone());
     if let Some(wf) = state.workflow.as_mut() {

@@ -265,6 +265,17 @@ pub struct RunState {
     #[serde(default)]
     pub driven_by: Option<String>,
     pub finish_reason: Option<String>,
+    /// The latest attempt of each `foreach:` item whose units a re-run removed (`--from`
+    /// over its step): expanded again, an item goes on from there. An attempt number is the
+    /// unit's fencing token and names its whole-output file: it never repeats for a unit.
+    #[serde(default)]
+    pub retired_attempts: BTreeMap<String, u32>,
+    /// Every (unit index, attempt) begun in the run: the whole-output file each wrote
+    /// (`execute::attempt_log_name`). A layout changed by a re-expanded `foreach:` (a list
+    /// of another length) puts a unit at an index another unit used: its attempt skips the
+    /// numbers whose file is taken.
+    #[serde(default)]
+    pub attempt_files: BTreeSet<(usize, u32)>,
 }
 
 impl Default for RunState {
@@ -303,11 +314,25 @@ impl Default for RunState {
             driver: None,
             driven_by: None,
             finish_reason: None,
+            retired_attempts: BTreeMap::new(),
+            attempt_files: BTreeSet::new(),
         }
     }
 }
 
 impl RunState {
+    /// The number of the next attempt of unit `index`: after its latest (and that of the
+    /// item it is again, `retired_attempts`), and never one whose whole-output file another
+    /// attempt at that index wrote.
+    pub fn next_attempt(&self, index: usize) -> u32 {
+        let s = &self.steps[index];
+        let mut n = s.attempts + 1;
+        while self.attempt_files.contains(&(index, n)) {
+            n += 1;
+        }
+        n
+    }
+
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
     }
@@ -620,6 +645,9 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         },
         Event::StepStarted { step, attempt } | Event::StepWaiting { step, attempt } => {
             let waiting = matches!(rec.event, Event::StepWaiting { .. });
+            if let Some(i) = state.step_index(step) {
+                state.attempt_files.insert((i, *attempt));
+            }
             if let Some(s) = state.step_mut(step) {
                 s.status = if waiting {
                     StepStatus::Waiting
@@ -901,23 +929,9 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             }
             state.submitted = false;
             state.driven_by = Some(by.actor.clone());
-            // A resumed run goes back to what it was doing: compensating, waiting on a
-            // report, or running.
-            // A scenario waits as a whole only when nothing else can run (a projection, as
-            // for `step_waiting`): a phase waiting on a report must not hold back the
-            // phases that are ready beside it.
             if let Some(rb) = state.rollback.as_mut() {
                 rb.by_report = false;
             }
-            state.phase = if state.rollback.is_some() {
-                RunPhase::RollingBack
-            } else if !state.is_scenario()
-                && state.steps.iter().any(|s| s.status == StepStatus::Waiting)
-            {
-                RunPhase::Waiting
-            } else {
-                RunPhase::Running
-            };
             state.driver = Some(driver.clone());
             state.session_started_at = time();
             state.session_seq = rec.seq;
@@ -947,6 +961,22 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 reset_units(state, &rerun_indices);
                 state.post_passed = false;
             }
+            // A resumed run goes back to what it was doing: compensating, waiting on a
+            // report, or running. Decided after a `--from` reset: a step waiting for a report
+            // that is re-run (or comes after the re-run one) waits no more, and a run left
+            // `waiting` would refuse the very step it is to re-run.
+            // A scenario waits as a whole only when nothing else can run (a projection, as
+            // for `step_waiting`): a phase waiting on a report must not hold back the
+            // phases that are ready beside it.
+            state.phase = if state.rollback.is_some() {
+                RunPhase::RollingBack
+            } else if !state.is_scenario()
+                && state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+            {
+                RunPhase::Waiting
+            } else {
+                RunPhase::Running
+            };
         }
         Event::RunFinished {
             outcome, reason, ..

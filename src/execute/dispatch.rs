@@ -108,11 +108,7 @@ pub fn claim_unit(
     index: usize,
 ) -> Result<Option<(Lease, Vec<crate::event::Recorded>)>, JournalError> {
     let name = journal.state.steps[index].name.clone();
-    let claim = shared.claim(
-        &journal.run_id,
-        &name,
-        journal.state.steps[index].attempts + 1,
-    );
+    let claim = shared.claim(&journal.run_id, &name, journal.state.next_attempt(index));
     // The lease first, then one append: what the driver staged (a resume, its checks) rides
     // with the attempt's start.
     let Some(lease) = journal.with_leases(|store| store.claim_lease(&claim))? else {

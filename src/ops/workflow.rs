@@ -713,7 +713,7 @@ pub fn resume(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let ResumeArgs {
-        mode,
+        mut mode,
         inputs,
         dry_run,
         timeout,
@@ -739,7 +739,8 @@ pub fn resume(
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         // A step (or phase) named by `--from` or `--rollback-to` is checked first: a misspelt
         // one is said even of a finished run, with the names there are.
-        refuse_unknown_unit(ctx, &journal.state, &mode)?;
+        // Matched forgivingly, as every name given to a command: the real name is recorded.
+        mode = resolve_unit(ctx, &journal.state, mode)?;
         if let Some(outcome) = journal.state.outcome() {
             // Nothing to run, but derived files deleted by hand are rebuilt from the log.
             let warnings = materialize(&ctx.home, &journal.state)
@@ -843,18 +844,33 @@ pub fn resume(
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
 }
 
-/// `--from` or `--rollback-to` naming no step (phase) of the run: refused with the names
-/// it could take and how to see them.
-fn refuse_unknown_unit(
+/// The step (phase) named by `--from` or `--rollback-to`, matched forgivingly
+/// (`normalize_name`: `plan` finds `Plan`, as `step complete` does), as the mode to record with
+/// its real name; a name that is no step of the run is refused with the names it could take
+/// and how to see them. An item of a `foreach:` step is found too (and refused by the decider
+/// with the step to name instead).
+fn resolve_unit(
     ctx: &Ctx,
     state: &crate::decide::RunState,
-    mode: &ResumeMode,
-) -> Result<(), CommandError> {
-    let (ResumeMode::From(name) | ResumeMode::RollbackTo(name)) = mode else {
-        return Ok(());
+    mode: ResumeMode,
+) -> Result<ResumeMode, CommandError> {
+    let (ResumeMode::From(name) | ResumeMode::RollbackTo(name)) = &mode else {
+        return Ok(mode);
     };
     if state.step_index(name).is_some() {
-        return Ok(());
+        return Ok(mode);
+    }
+    let wanted = normalize_name(name);
+    if let Some(real) = state
+        .steps
+        .iter()
+        .find(|s| normalize_name(&s.name) == wanted)
+        .map(|s| s.name.clone())
+    {
+        return Ok(match mode {
+            ResumeMode::RollbackTo(_) => ResumeMode::RollbackTo(real),
+            _ => ResumeMode::From(real),
+        });
     }
     let (noun, group) = if state.is_scenario() {
         ("phase", "orchestrate")
