@@ -38,8 +38,13 @@ impl Worker {
 
     /// `start`, with what the worker prints kept for `heard`.
     fn start_heard(env: &Env, name: &str, extra: &[&str]) -> Worker {
+        Worker::start_heard_polling(env, name, "100ms", extra)
+    }
+
+    /// `start_heard`, polling every `poll` (between polls it hears of appends on PostgreSQL).
+    fn start_heard_polling(env: &Env, name: &str, poll: &str, extra: &[&str]) -> Worker {
         use std::io::BufRead;
-        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
+        let mut args = vec!["worker", "--name", name, "--poll", poll];
         args.extend_from_slice(extra);
         let mut child = env
             .command(&args)
@@ -1194,4 +1199,70 @@ fn bad_worker_input_is_refused_with_a_hint() {
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(text.contains("bad.yaml:5:"), "{text}");
     assert!(!env.project().join("pwned").exists());
+}
+
+/// The events of `run` once it finished, waiting at most `bound` (a bound on waiting: the
+/// workers poll every 30 s, so a run that finishes within it was not moved on by a poll).
+fn finished_within(env: &Env, run: &str, bound: Duration) -> Vec<Value> {
+    env.wait_for_events(
+        run,
+        "the run to finish before the workers' next poll",
+        bound,
+        finished,
+    )
+}
+
+/// On PostgreSQL, a workflow whose steps need different tags passes from worker to worker at
+/// once: the first worker, letting the run go before the step it cannot run (nothing
+/// appended), wakes the listening workers, and the second takes the run well before its next
+/// `--poll` (30 s; the test waits at most 15). Before, the handback appended nothing, so no
+/// notification woke the second worker, and the run waited a full poll (SPEC §9: a ready unit
+/// starts on an idle worker within milliseconds).
+#[test]
+fn on_postgres_a_workflow_handed_between_tagged_workers_is_taken_at_once() {
+    let Some(env) =
+        Env::postgres("on_postgres_a_workflow_handed_between_tagged_workers_is_taken_at_once")
+    else {
+        return;
+    };
+    env.workflow(
+        "hand",
+        "name: hand\nsteps:\n  - name: one\n    runs_on: [alpha]\n    run: 'echo one >> ran'\n  - name: two\n    runs_on: [beta]\n    run: 'echo two >> ran'\n",
+    );
+    let a = Worker::start_heard_polling(&env, "wa", "30s", &["--tags", "alpha"]);
+    let b = Worker::start_heard_polling(&env, "wb", "30s", &["--tags", "beta"]);
+    // Both listen before the run is submitted (its submission wakes `wa`).
+    a.heard("(LISTEN/NOTIFY)");
+    b.heard("(LISTEN/NOTIFY)");
+    let run = submit(&env, "workflow", "hand");
+    finished_within(&env, &run, Duration::from_secs(15));
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(common::lines(&env.project().join("ran")), ["one", "two"]);
+    // Not drained: a worker hears SIGTERM only when its wait ends (at the next poll).
+    drop((a, b));
+}
+
+/// On PostgreSQL, a command that drives a workflow up to a step for tagged workers wakes the
+/// listening workers as it lets the run go: a worker offering the tag takes the run at once,
+/// well before its next `--poll` (30 s; the test waits at most 15). Before, nothing woke it.
+#[test]
+fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
+    let Some(env) =
+        Env::postgres("on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker")
+    else {
+        return;
+    };
+    env.workflow(
+        "mixed",
+        "name: mixed\nsteps:\n  - name: here\n    run: 'echo here >> ran'\n  - name: there\n    runs_on: [gpu]\n    run: 'echo there >> ran'\n",
+    );
+    let w = Worker::start_heard_polling(&env, "gpu-box", "30s", &["--tags", "gpu"]);
+    w.heard("(LISTEN/NOTIFY)");
+    let out = env.run(&["--json", "workflow", "run", "mixed"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    finished_within(&env, &run, Duration::from_secs(15));
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(common::lines(&env.project().join("ran")), ["here", "there"]);
+    drop(w);
 }
