@@ -1201,6 +1201,58 @@ fn bad_worker_input_is_refused_with_a_hint() {
     assert!(!env.project().join("pwned").exists());
 }
 
+/// A tag or worker name starting with `-` (`runs_on: ["-rf"]`, `--tags=--help`, `--name=-x`)
+/// is refused where it is written: validation says where (file, line and column) and how, and
+/// `worker` exits 2 naming the flag. Before, `runs_on: ["-rf"]` passed validation and the
+/// suggested `cortex worker --tags -rf` failed when pasted (clap read flags).
+#[test]
+fn a_worker_tag_or_name_starting_with_a_dash_is_refused_where_it_is_written() {
+    let env = Env::new();
+    env.workflow(
+        "dash",
+        "name: dash\nsteps:\n  - name: s\n    run: 'true'\n    runs_on: [gpu, '-rf']\n",
+    );
+    scenario(
+        &env,
+        "dash",
+        "name: dash\ndescription: d\nphases:\n  - name: g\n    description: g\n    runs_on: [\"--help\"]\n    run: 'true'\n",
+    );
+    for (group, at, tag) in [
+        ("workflow", "dash.yaml:5:", "-rf"),
+        ("orchestrate", "dash.yaml:6:", "--help"),
+    ] {
+        for verb in ["validate", "run"] {
+            let out = env.run(&[group, verb, "dash"]);
+            assert_eq!(out.code, 2, "{group} {verb}: {}{}", out.stdout, out.stderr);
+            let text = format!("{}{}", out.stdout, out.stderr);
+            assert!(text.contains(at), "{group} {verb}: {text}");
+            assert!(
+                text.contains(&format!("worker tag `{tag}` starts with `-`")),
+                "{group} {verb}: {text}"
+            );
+            assert!(text.contains("hint:"), "{group} {verb}: {text}");
+        }
+    }
+    for (args, needle) in [
+        (vec!["worker", "--tags=-rf", "--until-idle"], "--tags"),
+        (
+            vec!["worker", "--tags", "gpu,--help", "--until-idle"],
+            "--tags",
+        ),
+        (vec!["worker", "--name=-x", "--until-idle"], "--name"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("starts with `-`"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("hint:"), "{args:?}: {}", out.stderr);
+    }
+}
+
 /// The events of `run` once it finished, waiting at most `bound` (a bound on waiting: the
 /// workers poll every 30 s, so a run that finishes within it was not moved on by a poll).
 fn finished_within(env: &Env, run: &str, bound: Duration) -> Vec<Value> {
