@@ -947,7 +947,7 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
             out.stdout
         );
         assert!(
-            out.stdout.contains("cortex worker --tags gpu"),
+            out.stdout.contains("cortex worker --tags=gpu"),
             "{group}: {}",
             out.stdout
         );
@@ -961,7 +961,7 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
         let first = &run["next"][0]["argv"];
         assert_eq!(
             first,
-            &serde_json::json!(["cortex", "worker", "--tags", "gpu"]),
+            &serde_json::json!(["cortex", "worker", "--tags=gpu"]),
             "{run}"
         );
         let human = env.run(&[group, "status"]).stdout;
@@ -970,6 +970,78 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
             "{group}: {human}"
         );
     }
+}
+
+/// A run with a secret input whose next unit asks for tags: the driver's note, status (its
+/// reason, the unit's line) and the suggested worker's `why` say that the worker needs
+/// `CORTEX_INPUT_<NAME>` in its environment (`CORTEX_INPUT_DB_PASSWORD=… cortex worker
+/// --tags=gpu`), and a worker started so drives the run to its end. Before, they suggested only
+/// `cortex worker --tags gpu`, and a worker started as pasted left the run alone (its
+/// `--until-idle` exited 0 having done nothing).
+fn a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them(env: Env) {
+    let inputs = "inputs:\n  db_password: {type: string, required: true}\n";
+    let run = "run: 'echo \"len=${#CORTEX_INPUT_DB_PASSWORD}\" >> used'";
+    env.workflow(
+        "sectag",
+        &format!("name: sectag\n{inputs}steps:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"),
+    );
+    scenario(
+        &env,
+        "sectag",
+        &format!(
+            "name: sectag\ndescription: a phase for gpu workers\n{inputs}phases:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"
+        ),
+    );
+    let pasted = "CORTEX_INPUT_DB_PASSWORD=… cortex worker --tags=gpu";
+    for group in ["workflow", "orchestrate"] {
+        let secret = [("CORTEX_INPUT_DB_PASSWORD", "pw1")];
+        let out = env.run_with(&[group, "run", "sectag"], &secret);
+        assert_eq!(out.code, 3, "{group}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains(pasted), "{group}: {}", out.stdout);
+        if group == "orchestrate" {
+            // The driver's own note, as the phase is left to workers.
+            assert!(
+                out.stdout.contains(&format!(
+                    "Phase `train` waits for a worker offering tags gpu (`{pasted}`)"
+                )),
+                "{}",
+                out.stdout
+            );
+        }
+        let doc = env.run(&["--json", group, "status"]).json();
+        let run_id = doc["run_id"].as_str().unwrap().to_string();
+        assert!(
+            doc["reason"].as_str().unwrap_or_default().contains(pasted),
+            "{doc}"
+        );
+        let first = &doc["next"][0];
+        assert_eq!(
+            first["argv"],
+            serde_json::json!(["cortex", "worker", "--tags=gpu"]),
+            "{doc}"
+        );
+        let why = first["why"].as_str().unwrap_or_default();
+        assert!(why.contains(pasted), "{why}");
+        assert!(why.contains("`db_password`"), "{why}");
+        let human = env.run(&[group, "status"]).stdout;
+        assert!(
+            human.contains(&format!("aits for a worker offering tags gpu (`{pasted}`)")),
+            "{group}: {human}"
+        );
+        // Started as the suggestion says (… replaced by the value), a worker drives it.
+        let worker = env.run_with(
+            &["worker", "--tags=gpu", "--poll", "100ms", "--until-idle"],
+            &secret,
+        );
+        assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+        wait_for(&env, &run_id, "the run to finish", finished);
+        let doc = env.run(&["--json", group, "status", &run_id]).json();
+        assert_eq!(doc["status"], "completed", "{group}: {doc}");
+    }
+    assert_eq!(
+        common::lines(&env.project().join("used")),
+        ["len=3", "len=3"]
+    );
 }
 
 /// A worker not given a run's secret input (no `CORTEX_INPUT_<NAME>` in its environment)
@@ -1116,7 +1188,7 @@ fn a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker(env: Env) {
     );
     let human = env.run(&["orchestrate", "status"]).stdout;
     assert!(
-        human.contains("waits for a worker offering tags gpu (`cortex worker --tags gpu`)"),
+        human.contains("waits for a worker offering tags gpu (`cortex worker --tags=gpu`)"),
         "{human}"
     );
     let w = Worker::start(&env, "late", &["--tags", "gpu"]);
@@ -1139,6 +1211,7 @@ common::on_both_stores!(
     a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives,
     a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one,
     a_worker_without_a_runs_secret_input_leaves_it_alone,
+    a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them,
     a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,
     a_workflow_whose_steps_need_different_tags_passes_between_workers,
