@@ -38,8 +38,13 @@ impl Worker {
 
     /// `start`, with what the worker prints kept for `heard`.
     fn start_heard(env: &Env, name: &str, extra: &[&str]) -> Worker {
+        Worker::start_heard_polling(env, name, "100ms", extra)
+    }
+
+    /// `start_heard`, polling every `poll` (between polls it hears of appends on PostgreSQL).
+    fn start_heard_polling(env: &Env, name: &str, poll: &str, extra: &[&str]) -> Worker {
         use std::io::BufRead;
-        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
+        let mut args = vec!["worker", "--name", name, "--poll", poll];
         args.extend_from_slice(extra);
         let mut child = env
             .command(&args)
@@ -942,7 +947,7 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
             out.stdout
         );
         assert!(
-            out.stdout.contains("cortex worker --tags gpu"),
+            out.stdout.contains("cortex worker --tags=gpu"),
             "{group}: {}",
             out.stdout
         );
@@ -956,7 +961,7 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
         let first = &run["next"][0]["argv"];
         assert_eq!(
             first,
-            &serde_json::json!(["cortex", "worker", "--tags", "gpu"]),
+            &serde_json::json!(["cortex", "worker", "--tags=gpu"]),
             "{run}"
         );
         let human = env.run(&[group, "status"]).stdout;
@@ -965,6 +970,78 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
             "{group}: {human}"
         );
     }
+}
+
+/// A run with a secret input whose next unit asks for tags: the driver's note, status (its
+/// reason, the unit's line) and the suggested worker's `why` say that the worker needs
+/// `CORTEX_INPUT_<NAME>` in its environment (`CORTEX_INPUT_DB_PASSWORD=… cortex worker
+/// --tags=gpu`), and a worker started so drives the run to its end. Before, they suggested only
+/// `cortex worker --tags gpu`, and a worker started as pasted left the run alone (its
+/// `--until-idle` exited 0 having done nothing).
+fn a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them(env: Env) {
+    let inputs = "inputs:\n  db_password: {type: string, required: true}\n";
+    let run = "run: 'echo \"len=${#CORTEX_INPUT_DB_PASSWORD}\" >> used'";
+    env.workflow(
+        "sectag",
+        &format!("name: sectag\n{inputs}steps:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"),
+    );
+    scenario(
+        &env,
+        "sectag",
+        &format!(
+            "name: sectag\ndescription: a phase for gpu workers\n{inputs}phases:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"
+        ),
+    );
+    let pasted = "CORTEX_INPUT_DB_PASSWORD=… cortex worker --tags=gpu";
+    for group in ["workflow", "orchestrate"] {
+        let secret = [("CORTEX_INPUT_DB_PASSWORD", "pw1")];
+        let out = env.run_with(&[group, "run", "sectag"], &secret);
+        assert_eq!(out.code, 3, "{group}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains(pasted), "{group}: {}", out.stdout);
+        if group == "orchestrate" {
+            // The driver's own note, as the phase is left to workers.
+            assert!(
+                out.stdout.contains(&format!(
+                    "Phase `train` waits for a worker offering tags gpu (`{pasted}`)"
+                )),
+                "{}",
+                out.stdout
+            );
+        }
+        let doc = env.run(&["--json", group, "status"]).json();
+        let run_id = doc["run_id"].as_str().unwrap().to_string();
+        assert!(
+            doc["reason"].as_str().unwrap_or_default().contains(pasted),
+            "{doc}"
+        );
+        let first = &doc["next"][0];
+        assert_eq!(
+            first["argv"],
+            serde_json::json!(["cortex", "worker", "--tags=gpu"]),
+            "{doc}"
+        );
+        let why = first["why"].as_str().unwrap_or_default();
+        assert!(why.contains(pasted), "{why}");
+        assert!(why.contains("`db_password`"), "{why}");
+        let human = env.run(&[group, "status"]).stdout;
+        assert!(
+            human.contains(&format!("aits for a worker offering tags gpu (`{pasted}`)")),
+            "{group}: {human}"
+        );
+        // Started as the suggestion says (… replaced by the value), a worker drives it.
+        let worker = env.run_with(
+            &["worker", "--tags=gpu", "--poll", "100ms", "--until-idle"],
+            &secret,
+        );
+        assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+        wait_for(&env, &run_id, "the run to finish", finished);
+        let doc = env.run(&["--json", group, "status", &run_id]).json();
+        assert_eq!(doc["status"], "completed", "{group}: {doc}");
+    }
+    assert_eq!(
+        common::lines(&env.project().join("used")),
+        ["len=3", "len=3"]
+    );
 }
 
 /// A worker not given a run's secret input (no `CORTEX_INPUT_<NAME>` in its environment)
@@ -1111,7 +1188,7 @@ fn a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker(env: Env) {
     );
     let human = env.run(&["orchestrate", "status"]).stdout;
     assert!(
-        human.contains("waits for a worker offering tags gpu (`cortex worker --tags gpu`)"),
+        human.contains("waits for a worker offering tags gpu (`cortex worker --tags=gpu`)"),
         "{human}"
     );
     let w = Worker::start(&env, "late", &["--tags", "gpu"]);
@@ -1134,6 +1211,7 @@ common::on_both_stores!(
     a_tagged_worker_runs_the_tagged_phase_of_a_run_a_command_drives,
     a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one,
     a_worker_without_a_runs_secret_input_leaves_it_alone,
+    a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them,
     a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again,
     workflow_status_names_the_worker_that_runs_its_step,
     a_workflow_whose_steps_need_different_tags_passes_between_workers,
@@ -1194,4 +1272,122 @@ fn bad_worker_input_is_refused_with_a_hint() {
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(text.contains("bad.yaml:5:"), "{text}");
     assert!(!env.project().join("pwned").exists());
+}
+
+/// A tag or worker name starting with `-` (`runs_on: ["-rf"]`, `--tags=--help`, `--name=-x`)
+/// is refused where it is written: validation says where (file, line and column) and how, and
+/// `worker` exits 2 naming the flag. Before, `runs_on: ["-rf"]` passed validation and the
+/// suggested `cortex worker --tags -rf` failed when pasted (clap read flags).
+#[test]
+fn a_worker_tag_or_name_starting_with_a_dash_is_refused_where_it_is_written() {
+    let env = Env::new();
+    env.workflow(
+        "dash",
+        "name: dash\nsteps:\n  - name: s\n    run: 'true'\n    runs_on: [gpu, '-rf']\n",
+    );
+    scenario(
+        &env,
+        "dash",
+        "name: dash\ndescription: d\nphases:\n  - name: g\n    description: g\n    runs_on: [\"--help\"]\n    run: 'true'\n",
+    );
+    for (group, at, tag) in [
+        ("workflow", "dash.yaml:5:", "-rf"),
+        ("orchestrate", "dash.yaml:6:", "--help"),
+    ] {
+        for verb in ["validate", "run"] {
+            let out = env.run(&[group, verb, "dash"]);
+            assert_eq!(out.code, 2, "{group} {verb}: {}{}", out.stdout, out.stderr);
+            let text = format!("{}{}", out.stdout, out.stderr);
+            assert!(text.contains(at), "{group} {verb}: {text}");
+            assert!(
+                text.contains(&format!("worker tag `{tag}` starts with `-`")),
+                "{group} {verb}: {text}"
+            );
+            assert!(text.contains("hint:"), "{group} {verb}: {text}");
+        }
+    }
+    for (args, needle) in [
+        (vec!["worker", "--tags=-rf", "--until-idle"], "--tags"),
+        (
+            vec!["worker", "--tags", "gpu,--help", "--until-idle"],
+            "--tags",
+        ),
+        (vec!["worker", "--name=-x", "--until-idle"], "--name"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("starts with `-`"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("hint:"), "{args:?}: {}", out.stderr);
+    }
+}
+
+/// The events of `run` once it finished, waiting at most `bound` (a bound on waiting: the
+/// workers poll every 30 s, so a run that finishes within it was not moved on by a poll).
+fn finished_within(env: &Env, run: &str, bound: Duration) -> Vec<Value> {
+    env.wait_for_events(
+        run,
+        "the run to finish before the workers' next poll",
+        bound,
+        finished,
+    )
+}
+
+/// On PostgreSQL, a workflow whose steps need different tags passes from worker to worker at
+/// once: the first worker, letting the run go before the step it cannot run (nothing
+/// appended), wakes the listening workers, and the second takes the run well before its next
+/// `--poll` (30 s; the test waits at most 15). Before, the handback appended nothing, so no
+/// notification woke the second worker, and the run waited a full poll (SPEC §9: a ready unit
+/// starts on an idle worker within milliseconds).
+#[test]
+fn on_postgres_a_workflow_handed_between_tagged_workers_is_taken_at_once() {
+    let Some(env) =
+        Env::postgres("on_postgres_a_workflow_handed_between_tagged_workers_is_taken_at_once")
+    else {
+        return;
+    };
+    env.workflow(
+        "hand",
+        "name: hand\nsteps:\n  - name: one\n    runs_on: [alpha]\n    run: 'echo one >> ran'\n  - name: two\n    runs_on: [beta]\n    run: 'echo two >> ran'\n",
+    );
+    let a = Worker::start_heard_polling(&env, "wa", "30s", &["--tags", "alpha"]);
+    let b = Worker::start_heard_polling(&env, "wb", "30s", &["--tags", "beta"]);
+    // Both listen before the run is submitted (its submission wakes `wa`).
+    a.heard("(LISTEN/NOTIFY)");
+    b.heard("(LISTEN/NOTIFY)");
+    let run = submit(&env, "workflow", "hand");
+    finished_within(&env, &run, Duration::from_secs(15));
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(common::lines(&env.project().join("ran")), ["one", "two"]);
+    // Not drained: a worker hears SIGTERM only when its wait ends (at the next poll).
+    drop((a, b));
+}
+
+/// On PostgreSQL, a command that drives a workflow up to a step for tagged workers wakes the
+/// listening workers as it lets the run go: a worker offering the tag takes the run at once,
+/// well before its next `--poll` (30 s; the test waits at most 15). Before, nothing woke it.
+#[test]
+fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
+    let Some(env) =
+        Env::postgres("on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker")
+    else {
+        return;
+    };
+    env.workflow(
+        "mixed",
+        "name: mixed\nsteps:\n  - name: here\n    run: 'echo here >> ran'\n  - name: there\n    runs_on: [gpu]\n    run: 'echo there >> ran'\n",
+    );
+    let w = Worker::start_heard_polling(&env, "gpu-box", "30s", &["--tags", "gpu"]);
+    w.heard("(LISTEN/NOTIFY)");
+    let out = env.run(&["--json", "workflow", "run", "mixed"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    finished_within(&env, &run, Duration::from_secs(15));
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    assert_eq!(common::lines(&env.project().join("ran")), ["here", "there"]);
+    drop(w);
 }

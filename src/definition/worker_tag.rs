@@ -1,7 +1,8 @@
 //! Worker tags: the words a step's or phase's `runs_on:` asks for and `cortex worker --tags`
 //! offers.
 
-/// A tag: 1 to 64 ASCII letters, digits, `-`, `_`, `.` or `:` (`gpu`, `os:linux`).
+/// A tag: 1 to 64 ASCII letters, digits, `-`, `_`, `.` or `:` (`gpu`, `os:linux`), not
+/// starting with `-` (`cortex worker --tags -rf` would read flags).
 pub type WorkerTag = String;
 
 pub const MAX_TAG_CHARS: usize = 64;
@@ -26,6 +27,13 @@ pub fn tag_problem(tag: &str) -> Option<String> {
             c
         ));
     }
+    if tag.starts_with('-') {
+        // Pasted after `--tags` (or `--name`), it would be read as flags.
+        return Some(format!(
+            "worker tag `{}` starts with `-`: tags begin with a letter, a digit, `_`, `.` or `:`",
+            super::shown(tag)
+        ));
+    }
     None
 }
 
@@ -47,4 +55,19 @@ pub fn parse_tags(text: &str) -> Result<Vec<WorkerTag>, String> {
 /// Whether a worker offering `offered` may run what asks for `wanted` (all of them).
 pub fn tags_cover(offered: &[WorkerTag], wanted: &[WorkerTag]) -> bool {
     wanted.iter().all(|w| offered.iter().any(|o| o == w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_starting_with_a_dash_is_refused() {
+        for tag in ["-rf", "--help", "-"] {
+            let problem = tag_problem(tag).expect(tag);
+            assert!(problem.contains("starts with `-`"), "{tag}: {problem}");
+        }
+        assert_eq!(tag_problem("gpu-2"), None);
+        assert!(parse_tags("gpu,-x").is_err());
+    }
 }

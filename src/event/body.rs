@@ -288,6 +288,19 @@ impl ConditionCheck {
         }
     }
 }
+
+impl RunStarted {
+    /// The secret inputs whose values whoever drives the run must be given again (those that
+    /// took no `default:`), in the definition's order.
+    pub fn secret_inputs_to_give(&self) -> Vec<String> {
+        self.secret_inputs
+            .iter()
+            .filter(|n| !self.secret_defaults.contains(n))
+            .cloned()
+            .collect()
+    }
+}
+
 #[cfg(test)]
 impl RunStarted {
     /// A run of `definition` started in `/` by `t` on host `h`, with the default configuration

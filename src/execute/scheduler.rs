@@ -286,10 +286,16 @@ pub fn drive_scenario(
                 let runs_on = journal.state.runs_on(index);
                 if !ctx.dispatch.may_run(runs_on) {
                     if told.insert(name.clone()) {
+                        // A worker needs the values of the run's secret inputs too.
+                        let to_give = journal
+                            .state
+                            .start
+                            .as_ref()
+                            .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
                         ctx.observer.note(&format!(
-                            "   Phase `{name}` waits for a worker offering tags {} (`cortex worker --tags {}`)\n",
+                            "   Phase `{name}` waits for a worker offering tags {} (`{}`)\n",
                             runs_on.join(", "),
-                            runs_on.join(",")
+                            crate::project::worker_command(runs_on, &to_give)
                         ));
                     }
                     for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));

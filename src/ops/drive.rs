@@ -334,6 +334,7 @@ fn drive_from(
     let mut child_warnings = std::mem::take(&mut notices.warnings);
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
     // releasing it changes nothing).
+    let leased = keeper.is_some();
     if let Some((lease, keeper)) = keeper {
         keeper.forget(&lease);
         let _ = journal.with_leases(|store| store.release_lease(&lease));
@@ -345,6 +346,13 @@ fn drive_from(
     let alive = !matches!(end, DriveEnd::Waiting(_));
     let view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
     drop(lock);
+    // Let go of with nothing appended (the next step or phase asks for tags this driver does
+    // not offer, a draining worker handed it back): the workers listening to the log are told
+    // now, with its lease and lock gone, so one offering those tags takes it within
+    // milliseconds rather than at its next `--poll` (SPEC §9).
+    if !alive && leased && state.phase == crate::decide::RunPhase::Running {
+        let _ = journal.with_leases(|store| store.wake(&run_id));
+    }
     let code = match end {
         DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
         DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,

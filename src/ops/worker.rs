@@ -72,8 +72,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             problem
                 .replace("worker tag", "worker name")
                 .replace("tags are", "names are")
+                .replace("tags begin", "names begin")
         ))
-        .hint("name a worker with letters, digits, `-`, `_`, `.` or `:`"));
+        .hint("name a worker with letters, digits, `-`, `_`, `.` or `:`, not starting with `-`"));
     }
     let location = ctx.location()?;
     let mut store = ctx.store(Durability::Normal)?;

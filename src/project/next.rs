@@ -65,21 +65,70 @@ impl Suggestion {
     }
 }
 
-/// `worker --tags TAGS`: a worker offering the tags what the run starts next asks for, which
-/// takes the run (a driver started by a command offers none).
+/// `CORTEX_INPUT_<NAME>`: the variable that gives a secret input's value to a driver.
+fn input_var(name: &str) -> String {
+    format!("CORTEX_INPUT_{}", name.to_ascii_uppercase())
+}
+
+/// `worker --tags=TAGS`: the argv of a worker offering `tags`. One word, `--tags=…`: after a
+/// bare `--tags`, a tag read from an older log starting with `-` would be taken for flags.
+fn worker_argv(tags: &[String]) -> Vec<String> {
+    vec![
+        "cortex".into(),
+        "worker".into(),
+        format!("--tags={}", tags.join(",")),
+    ]
+}
+
+/// The line that starts a worker taking a run that waits for `tags`, to paste:
+/// `cortex worker --tags=TAGS`, after `CORTEX_INPUT_<NAME>=…` for each secret input the run
+/// must be given (`secret_inputs`, `…` standing for its value): a worker without them in its
+/// environment leaves the run alone. Every front end that names this command says it so.
+pub fn worker_command(tags: &[String], secret_inputs: &[String]) -> String {
+    let mut words: Vec<String> = secret_inputs
+        .iter()
+        .map(|n| format!("{}=…", input_var(n)))
+        .collect();
+    words.push(crate::render::command_line(&worker_argv(tags)));
+    words.join(" ")
+}
+
+/// `worker --tags=TAGS`: a worker offering the tags what the run starts next asks for, which
+/// takes the run (a driver started by a command offers none) — given the values of the run's
+/// secret inputs in its environment, which `why` then says (else it leaves the run alone).
 fn worker(view: &StatusView) -> Suggestion {
-    let tags = view.waits_for_tags.join(",");
-    Suggestion::new(
-        &["worker", "--tags", &tags],
+    let which = if view.waits_for_tags.len() == 1 {
+        "that tag"
+    } else {
+        "those tags"
+    };
+    let why = if view.secret_inputs.is_empty() {
+        format!("start a worker offering {which}: it takes the run from here")
+    } else {
+        let names: Vec<String> = view
+            .secret_inputs
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let one = names.len() == 1;
         format!(
-            "start a worker offering {}: it takes the run from here",
-            if view.waits_for_tags.len() == 1 {
-                "that tag"
+            "start a worker offering {which}, with the value of the secret input{} {} in its environment (`{}`, replacing {}): it takes the run from here; a worker without {} leaves the run alone",
+            if one { "" } else { "s" },
+            names.join(", "),
+            worker_command(&view.waits_for_tags, &view.secret_inputs),
+            if one {
+                "… with its value"
             } else {
-                "those tags"
-            }
-        ),
-    )
+                "each … with that input's value"
+            },
+            if one { "it" } else { "them" },
+        )
+    };
+    Suggestion {
+        argv: worker_argv(&view.waits_for_tags),
+        why,
+        fill: Vec::new(),
+    }
 }
 
 /// The commands that move a run in this status on (none for a finished run but a new start).
@@ -126,11 +175,7 @@ fn with_secret_checks(
         .iter()
         .map(|n| format!("`{n}`"))
         .collect();
-    let vars: Vec<String> = view
-        .secret_inputs
-        .iter()
-        .map(|n| format!("CORTEX_INPUT_{}", n.to_ascii_uppercase()))
-        .collect();
+    let vars: Vec<String> = view.secret_inputs.iter().map(|n| input_var(n)).collect();
     s.why = format!(
         "{}; its checks need the value of the secret input{} {}: set {} in the environment of this command (through MCP: `inputs` of {tool}, unless this session gave {} already)",
         s.why,
@@ -433,4 +478,30 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker_command;
+
+    fn words(list: &[&str]) -> Vec<String> {
+        list.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn the_worker_command_gives_its_tags_in_one_word_and_names_the_secret_inputs() {
+        assert_eq!(
+            worker_command(&words(&["gpu", "os:linux"]), &[]),
+            "cortex worker --tags=gpu,os:linux"
+        );
+        // A tag of an older log starting with `-` stays the value of `--tags`.
+        assert_eq!(
+            worker_command(&words(&["-rf"]), &[]),
+            "cortex worker --tags=-rf"
+        );
+        assert_eq!(
+            worker_command(&words(&["gpu"]), &words(&["db_password", "api_key"])),
+            "CORTEX_INPUT_DB_PASSWORD=… CORTEX_INPUT_API_KEY=… cortex worker --tags=gpu"
+        );
+    }
 }

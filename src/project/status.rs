@@ -749,6 +749,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     } else {
         Vec::new()
     };
+    // The secret inputs whoever drives it must be given again (a worker too).
+    let to_give = start.map_or_else(Vec::new, |s| s.secret_inputs_to_give());
     let tagged_names = || {
         tagged
             .iter()
@@ -777,21 +779,21 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             Some("its driver is gone (killed or the machine restarted); resume continues it".into())
         }
         RunPhase::Running if !for_tags.is_empty() && only_workers => Some(format!(
-            "{} waits for a worker offering tags {}: `cortex worker --tags {}` takes it (a resume here offers no tags)",
+            "{} waits for a worker offering tags {}: `{}` takes it (a resume here offers no tags)",
             tagged_names(),
             for_tags.join(", "),
-            for_tags.join(","),
+            super::worker_command(&for_tags, &to_give),
         )),
         RunPhase::Running if !for_tags.is_empty() && !waits_on_people(state) => Some(format!(
-            "nobody drives it now; resume goes on with the other phases, and {} waits for a worker offering tags {} (`cortex worker --tags {}`)",
+            "nobody drives it now; resume goes on with the other phases, and {} waits for a worker offering tags {} (`{}`)",
             tagged_names(),
             for_tags.join(", "),
-            for_tags.join(","),
+            super::worker_command(&for_tags, &to_give),
         )),
         RunPhase::Running
             if status == RunStatus::Waiting && !driver_alive && !waits_on_people(state) =>
         {
-            Some(match start.is_some_and(|s| s.secret_inputs.iter().any(|n| !s.secret_defaults.contains(n))) {
+            Some(match !to_give.is_empty() {
                 true => "nobody drives it now; resume goes on, given the values of its secret inputs again".into(),
                 false => "nobody drives it now; resume goes on".into(),
             })
@@ -989,13 +991,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .collect(),
         next: Vec::new(),
         timed_out: state.timed_out().then(|| state.time_limit()),
-        secret_inputs: start.map_or_else(Vec::new, |s| {
-            s.secret_inputs
-                .iter()
-                .filter(|n| !s.secret_defaults.contains(n))
-                .cloned()
-                .collect()
-        }),
+        secret_inputs: to_give,
         rolling_back: state.phase == RunPhase::RollingBack,
         waits_on_people: waits_on_people(state),
         submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,

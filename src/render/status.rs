@@ -281,8 +281,9 @@ fn step_block(
     s: &StepView,
     now: SystemTime,
     over: Option<RunOver<'_>>,
-    driver_gone: bool,
+    view: &StatusView,
 ) {
+    let driver_gone = view.status == RunStatus::Interrupted;
     let running = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
     // The run's driver is gone (killed, or its machine restarted): a step it ran is not in
     // progress any more, and the time since it started is not a duration that grows.
@@ -332,7 +333,11 @@ fn step_block(
         let _ = writeln!(out, "   {}", worker_line(w, s.lease_lapsed));
     }
     if !s.waits_for_tags.is_empty() {
-        let _ = writeln!(out, "   {}", tags_line(&s.waits_for_tags));
+        let _ = writeln!(
+            out,
+            "   {}",
+            tags_line(&s.waits_for_tags, &view.secret_inputs)
+        );
     }
     if let Some(a) = &s.agent_result {
         let _ = writeln!(out, "   Agent: {}", agent_line(a));
@@ -434,8 +439,7 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
             ended_at: view.ended_at.as_deref(),
             aborted: view.status == RunStatus::Aborted,
         });
-        let orphaned = view.status == RunStatus::Interrupted;
-        step_block(&mut out, i, top.len(), g.step, now, over, orphaned);
+        step_block(&mut out, i, top.len(), g.step, now, over, view);
         let mut items = String::new();
         for unit in g.items {
             item_block(&mut items, unit);
@@ -659,12 +663,13 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
     out
 }
 
-/// A unit next to start that asks for tags (`runs_on:`): only a worker offering them runs it.
-pub fn tags_line(tags: &[String]) -> String {
+/// A unit next to start that asks for tags (`runs_on:`): only a worker offering them runs it,
+/// given the values of the run's secret inputs (`secret_inputs`) in its environment.
+pub fn tags_line(tags: &[String], secret_inputs: &[String]) -> String {
     format!(
-        "Waits for a worker offering tags {} (`cortex worker --tags {}`)",
+        "Waits for a worker offering tags {} (`{}`)",
         tags.join(", "),
-        tags.join(",")
+        crate::project::worker_command(tags, secret_inputs)
     )
 }
 

@@ -148,4 +148,7 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
     fn leases(&self, run_id: Option<&str>) -> Result<Vec<super::Lease>, StoreError> {
         self.inner.leases(run_id)
     }
+    fn wake(&mut self, run_id: &str) -> Result<(), StoreError> {
+        self.inner.wake(run_id)
+    }
 }

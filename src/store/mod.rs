@@ -359,6 +359,14 @@ pub trait EventStore: Send {
     fn leases(&self, _run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
         Ok(Vec::new())
     }
+
+    /// Tell the workers listening to this log (`Listener`) to look at `run_id` now, as an
+    /// append does at its commit: a driver that let the run go without appending (it waits
+    /// for a worker offering other tags, or was handed back) wakes the next driver at once,
+    /// not at its next poll. A store nobody listens to (SQLite: workers poll) does nothing.
+    fn wake(&mut self, _run_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// A boxed store is a store: every method is the boxed store's own (none falls back to the
@@ -446,6 +454,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn leases(&self, run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
         (**self).leases(run_id)
+    }
+    fn wake(&mut self, run_id: &str) -> Result<(), StoreError> {
+        (**self).wake(run_id)
     }
 }
 

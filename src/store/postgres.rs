@@ -1668,6 +1668,13 @@ impl EventStore for PostgresStore {
         .map(drop)
     }
 
+    fn wake(&mut self, run_id: &str) -> Result<(), StoreError> {
+        // The notification an append sends at its commit (`commit`), alone: a statement of
+        // its own, delivered at once.
+        self.with(|c| c.execute("SELECT pg_notify('cortex_runs', $1)", &[&run_id]))
+            .map(drop)
+    }
+
     fn leases(&self, run_id: Option<&str>) -> Result<Vec<Lease>, StoreError> {
         if self.version < 2 {
             return Ok(Vec::new());
