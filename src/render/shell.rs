@@ -5,9 +5,11 @@
 //! are all literal); a single quote itself is written `'\''` (close, escaped quote, reopen).
 //! A NUL cannot be part of an argument at all, so it is shown as `\0` and the word no longer
 //! names anything (the command then fails instead of doing something else). A word holding a
-//! character a terminal does not show as itself (a newline, an escape, a bidi override) is put
-//! in ANSI-C quotes instead (`$'…\n…\u202e…'`), so the printed line is one line and pastes the
-//! very word into bash, zsh or a POSIX.1-2024 `sh`.
+//! character a terminal does not show as itself (an escape, a carriage return, a bidi
+//! override, a zero-width character), which the printing layer shows escaped, is put in ANSI-C
+//! quotes instead (`$'…\x1b…\u202e…'`), so the printed line pastes the very word into bash,
+//! zsh, ksh or a POSIX.1-2024 `sh` (Debian 12's dash predates them: there it gives a word
+//! starting with `$` and runs nothing else). A newline and a tab stay in single quotes.
 
 use std::borrow::Cow;
 
@@ -56,7 +58,13 @@ pub fn shell_quote(word: &str) -> Cow<'_, str> {
     if !word.is_empty() && word.chars().all(|c| is_plain(c) || c == '=') && !word.starts_with('=') {
         return Cow::Borrowed(word);
     }
-    if word.chars().any(|c| c != '\0' && is_invisible(c)) {
+    // A newline and a tab are shown as themselves, and pasted so into any POSIX `sh`: single
+    // quotes keep them. Any other invisible character is shown escaped by the printing layer,
+    // so only ANSI-C quotes give a line that shows it and pastes it.
+    if word
+        .chars()
+        .any(|c| !matches!(c, '\0' | '\n' | '\t') && is_invisible(c))
+    {
         return Cow::Owned(ansi_c_quote(word));
     }
     let mut out = String::with_capacity(word.len() + 2);
@@ -116,9 +124,9 @@ mod tests {
 
     #[test]
     fn words_with_invisible_characters_are_ansi_c_quoted_so_the_line_shows_and_pastes_them() {
-        assert_eq!(shell_quote("ver=1\n; x"), r"$'ver=1\n; x'");
+        assert_eq!(shell_quote("ver=1\n; x"), "'ver=1\n; x'");
         assert_eq!(shell_quote("a\u{202e}b's"), r"$'a\u202eb\'s'");
-        assert_eq!(shell_quote("tab\there\\"), r"$'tab\there\\'");
+        assert_eq!(shell_quote("tab\there\\\u{1b}"), r"$'tab\there\\\x1b'");
         assert_eq!(shell_quote("esc\u{1b}[31m"), r"$'esc\x1b[31m'");
         // What bash makes of it is the word itself.
         let word = "1\n; x \u{202e} y'\\";
