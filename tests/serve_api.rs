@@ -3057,3 +3057,21 @@ fn the_api_resumes_a_scenario_from_a_phase_as_orchestrate_resume_does() {
         .collect();
     assert_eq!(resumed[0]["body"]["restart_from"], "build", "{resumed:?}");
 }
+
+/// The run page says which worker takes a phase left for a worker's tags, as `status` does.
+#[test]
+fn the_run_page_says_which_worker_takes_a_phase_waiting_for_tags() {
+    let env = home();
+    env.scenario(
+        "tagged",
+        "name: tagged\ndescription: d\nphases:\n  - {name: prep, description: p, run: 'true'}\n  - {name: train, description: t, condition: 'after:prep', runs_on: [gpu], run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "tagged"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        page.contains("Waits for a worker offering tags gpu"),
+        "{page}"
+    );
+}

@@ -708,3 +708,29 @@ fn a_failed_phases_output_with_a_bidi_override_is_shown_escaped() {
     assert!(screen.contains(r"see \u{202e}gnp.exe"), "{screen}");
     assert!(!screen.contains('\u{202e}'), "{screen}");
 }
+
+#[test]
+/// A phase left for a worker offering tags, with nobody driving the run: the TUI says which
+/// worker takes it, as `status` and the run page do. Before, only `status` said so.
+fn a_phase_waiting_for_a_tagged_worker_says_which_worker_takes_it() {
+    let tagged = SHIP_IT.replace(
+        "    run: make frontend\n",
+        "    run: make frontend\n    runs_on: [gpu]\n",
+    );
+    let mut r = Recorder::scenario("01JRUNTAGGED000000000000A3", &tagged, Config::default());
+    r.start(1, "prepare")
+        .finish(3, "prepare", AttemptEnd::Exited { code: 0 }, "")
+        .start(4, "backend")
+        .finish(9, "backend", AttemptEnd::Exited { code: 0 }, "");
+    let app = update(app(), r.followed(false)).0;
+    let app = press(
+        app,
+        &[Key::Down, Key::Down, Key::Down, Key::Down, Key::Enter],
+    );
+    assert_eq!(app.shown_scenario.as_deref(), Some("ship-it"));
+    let screen = draw(&app, at(600));
+    assert!(
+        screen.contains("Waits for a worker offering tags gpu"),
+        "{screen}"
+    );
+}

@@ -597,6 +597,11 @@ fn step_card(
             @if let Some(a) = &s.agent_result {
                 p class={"agent-result" @if a.is_error { " error" }} { "Agent: " (crate::render::agent_line(a)) }
             }
+            // Nobody drives the run and this unit asks for tags: which worker takes it, as
+            // `status` says it (with the secret inputs that worker needs).
+            @if !s.waits_for_tags.is_empty() {
+                p class="muted worker" { (crate::render::tags_line(&s.waits_for_tags, &view.secret_inputs)) }
+            }
             @if let Some(w) = &s.worker {
                 @if s.lease_lapsed {
                     p class="error worker" { (crate::render::worker_line(w, true)) }

@@ -166,6 +166,26 @@ pub fn worker_line(
     )
 }
 
+/// Under a unit that waits for a worker offering tags (nobody drives the run): which worker
+/// takes it, as `status` says it, dim.
+pub fn tags_line(
+    tags: &[String],
+    secret_inputs: &[String],
+    indent: usize,
+    width: usize,
+    theme: Theme,
+) -> Line<'static> {
+    let text = crate::render::tags_line(tags, secret_inputs);
+    Line::styled(
+        format!(
+            "{:indent$}{}",
+            "",
+            fit(&text, width.saturating_sub(indent + 2))
+        ),
+        theme.dim(),
+    )
+}
+
 /// A run panel's title: `name · status · DETAIL<total time> `, where `detail` (e.g. a step
 /// count) ends in ` · ` if given.
 pub fn run_title(view: &StatusView, detail: &str, theme: Theme, now: SystemTime) -> Line<'static> {
