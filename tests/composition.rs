@@ -1602,17 +1602,22 @@ fn a_child_run_s_own_notify_is_delivered_and_recorded_when_it_fails_as_a_child()
     );
 }
 
-#[test]
-fn after_aborting_a_failed_child_one_resume_retry_starts_a_new_child() {
-    let env = Env::new();
+/// `par` using `kid`, whose one step fails until `ok` exists (no retries), run once: both
+/// failed. The ids of the parent and child runs.
+fn parent_failed_with_its_child(env: &Env) -> (String, String) {
     env.workflow(
         "kid",
         "name: kid\nsteps:\n  - name: x\n    run: echo x >> ran.log; test -f ok\n    retry: {max_retry_attempts: 0}\n",
     )
     .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
     assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
-    let par = run_of(&env, "par");
-    let kid = run_of(&env, "kid");
+    (run_of(env, "par"), run_of(env, "kid"))
+}
+
+#[test]
+fn after_aborting_a_failed_child_one_resume_retry_starts_a_new_child() {
+    let env = Env::new();
+    let (par, kid) = parent_failed_with_its_child(&env);
     assert_eq!(env.run(&["workflow", "abort", &kid]).code, 1);
     let plan = env.run(&["workflow", "resume", &par, "--retry", "--dry-run"]);
     assert!(
@@ -1632,14 +1637,7 @@ fn after_aborting_a_failed_child_one_resume_retry_starts_a_new_child() {
 #[test]
 fn a_resume_dry_run_says_a_uses_step_takes_the_end_of_a_child_that_finished_on_its_own() {
     let env = Env::new();
-    env.workflow(
-        "kid",
-        "name: kid\nsteps:\n  - name: x\n    run: echo x >> ran.log; test -f ok\n    retry: {max_retry_attempts: 0}\n",
-    )
-    .workflow("par", "name: par\nsteps:\n  - name: k\n    uses: kid\n");
-    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
-    let par = run_of(&env, "par");
-    let kid = run_of(&env, "kid");
+    let (par, kid) = parent_failed_with_its_child(&env);
     std::fs::write(env.file("ok"), "").unwrap();
     // The child alone goes on and completes; the parent, failed, is not driven by it.
     assert_eq!(env.run(&["workflow", "resume", &kid, "--retry"]).code, 0);

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, name_width, run_title, tags_line, took, word, worker_line};
+use super::style::{Theme, fit, marker, name_width, run_title, took, unit_runner_lines, word};
 use crate::decide::StepStatus;
 use crate::plan::topological_order;
 use crate::project::{RunStatus, StatusView};
@@ -155,18 +155,14 @@ fn phase_lines(
             }
             lines.push(Line::from(badges));
         }
-        if !s.waits_for_tags.is_empty() {
-            lines.push(tags_line(
-                &s.waits_for_tags,
-                &view.secret_inputs,
-                6,
-                width,
-                theme,
-            ));
-        }
-        if let Some(w) = s.worker.as_deref().filter(|_| going) {
-            lines.push(worker_line(w, s.lease_lapsed, 6, width, theme));
-        }
+        lines.extend(unit_runner_lines(
+            s,
+            &view.secret_inputs,
+            going,
+            6,
+            width,
+            theme,
+        ));
         for c in &s.criteria {
             let (mark, style) = if c.met {
                 ("[x]", theme.step(StepStatus::Completed))

@@ -186,6 +186,32 @@ pub fn tags_line(
     )
 }
 
+/// The lines under a unit that say who runs it or is to: the worker a unit waits for (its
+/// tags), and the worker that runs it while it goes.
+pub fn unit_runner_lines(
+    s: &crate::project::StepView,
+    secret_inputs: &[String],
+    going: bool,
+    indent: usize,
+    width: usize,
+    theme: Theme,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if !s.waits_for_tags.is_empty() {
+        lines.push(tags_line(
+            &s.waits_for_tags,
+            secret_inputs,
+            indent,
+            width,
+            theme,
+        ));
+    }
+    if let Some(w) = s.worker.as_deref().filter(|_| going) {
+        lines.push(worker_line(w, s.lease_lapsed, indent, width, theme));
+    }
+    lines
+}
+
 /// A run panel's title: `name · status · DETAIL<total time> `, where `detail` (e.g. a step
 /// count) ends in ` · ` if given.
 pub fn run_title(view: &StatusView, detail: &str, theme: Theme, now: SystemTime) -> Line<'static> {

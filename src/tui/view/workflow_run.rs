@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::style::{Theme, fit, marker, name_width, run_title, tags_line, took, word, worker_line};
+use super::style::{Theme, fit, marker, name_width, run_title, took, unit_runner_lines, word};
 use crate::decide::StepStatus;
 use crate::tui::app::App;
 
@@ -69,18 +69,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
             head = head.style(theme.selected());
         }
         lines.push(head);
-        if !s.waits_for_tags.is_empty() {
-            lines.push(tags_line(
-                &s.waits_for_tags,
-                &view.secret_inputs,
-                8,
-                width,
-                theme,
-            ));
-        }
-        if let Some(w) = s.worker.as_deref().filter(|_| going) {
-            lines.push(worker_line(w, s.lease_lapsed, 8, width, theme));
-        }
+        lines.extend(unit_runner_lines(
+            s,
+            &view.secret_inputs,
+            going,
+            8,
+            width,
+            theme,
+        ));
         for (k, v) in &s.outputs {
             lines.push(Line::styled(
                 format!(
