@@ -371,6 +371,12 @@ fn an_attempt_log_never_holds_a_secret() {
     }
 }
 
+/// The file name of attempt `n` of unit `step` (`logs/RUN/` holds it).
+fn attempt_file(step: &str, n: u32) -> String {
+    let name = cortex::execute::attempt_log_name("RUN", step, n);
+    name.rsplit('/').next().unwrap().to_string()
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -400,7 +406,7 @@ fn cortex_logs_follow_prints_one_header_per_attempt_and_lines_as_they_come() {
     following.wait_for("first", &mut text);
     let file = walk(&env.home().join("logs"))
         .into_iter()
-        .find(|p| p.ends_with("step-1-attempt-1.log"))
+        .find(|p| p.ends_with(attempt_file("tick", 1)))
         .expect("the attempt's file exists while it runs");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "first\n");
     std::fs::write(env.project().join("go"), "").unwrap();
@@ -785,11 +791,11 @@ fn cortex_logs_raw_refuses_what_is_not_one_attempt() {
     let files: Vec<_> = walk(&env.home().join("logs"));
     let first = files
         .iter()
-        .find(|p| p.ends_with("step-1-attempt-1.log"))
+        .find(|p| p.ends_with(attempt_file("flaky", 1)))
         .unwrap();
     let second = files
         .iter()
-        .find(|p| p.ends_with("step-1-attempt-2.log"))
+        .find(|p| p.ends_with(attempt_file("flaky", 2)))
         .unwrap();
     std::fs::remove_file(first).unwrap();
     std::fs::write(second, "forged").unwrap();
@@ -954,7 +960,7 @@ fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly()
             Vec::new()
         }
         .into_iter()
-        .find(|p| p.ends_with("step-1-attempt-1.log"));
+        .find(|p| p.ends_with(attempt_file("emit", 1)));
         if let Some(file) = found
             && std::fs::metadata(&file).unwrap().len() > want.len() as u64
         {

@@ -655,7 +655,9 @@ fn raw_logs_hints_of_a_missing_or_changed_file_quote_the_step_and_name_the_home(
     );
     assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
     let run = env.status(None)["run_id"].as_str().unwrap().to_string();
-    let file = env.home().join(format!("logs/{run}/step-1-attempt-1.log"));
+    let file = env
+        .home()
+        .join(cortex::execute::attempt_log_name(&run, step, 1));
     assert!(file.exists(), "{}", file.display());
     let home = env.home().display().to_string();
     for change in ["missing", "changed"] {

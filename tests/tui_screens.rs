@@ -620,7 +620,10 @@ fn the_output_pane_shows_the_selected_attempt_with_escapes_visible() {
     );
     assert_eq!(
         wanted.file,
-        "logs/01JRUNW0RKF10W000000000000/step-1-attempt-1.log"
+        format!(
+            "logs/01JRUNW0RKF10W000000000000/step-{}-attempt-1.log",
+            cortex::execute::unit_key("Build")
+        )
     );
     assert!(
         draw(&app, at(600)).contains("Reading…"),

@@ -270,12 +270,6 @@ pub struct RunState {
     /// unit's fencing token and names its whole-output file: it never repeats for a unit.
     #[serde(default)]
     pub retired_attempts: BTreeMap<String, u32>,
-    /// Every (unit index, attempt) begun in the run: the whole-output file each wrote
-    /// (`execute::attempt_log_name`). A layout changed by a re-expanded `foreach:` (a list
-    /// of another length) puts a unit at an index another unit used: its attempt skips the
-    /// numbers whose file is taken.
-    #[serde(default)]
-    pub attempt_files: BTreeSet<(usize, u32)>,
 }
 
 impl Default for RunState {
@@ -315,22 +309,17 @@ impl Default for RunState {
             driven_by: None,
             finish_reason: None,
             retired_attempts: BTreeMap::new(),
-            attempt_files: BTreeSet::new(),
         }
     }
 }
 
 impl RunState {
-    /// The number of the next attempt of unit `index`: after its latest (and that of the
-    /// item it is again, `retired_attempts`), and never one whose whole-output file another
-    /// attempt at that index wrote.
+    /// The number of the next attempt of unit `index`: after its latest, or that of the item
+    /// it is again (`retired_attempts`, folded into its count when it was expanded). Numbers
+    /// never repeat for a unit's name, so neither do the files named after them
+    /// (`execute::attempt_log_name`).
     pub fn next_attempt(&self, index: usize) -> u32 {
-        let s = &self.steps[index];
-        let mut n = s.attempts + 1;
-        while self.attempt_files.contains(&(index, n)) {
-            n += 1;
-        }
-        n
+        self.steps[index].attempts + 1
     }
 
     pub fn step_index(&self, name: &str) -> Option<usize> {
@@ -645,9 +634,6 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         },
         Event::StepStarted { step, attempt } | Event::StepWaiting { step, attempt } => {
             let waiting = matches!(rec.event, Event::StepWaiting { .. });
-            if let Some(i) = state.step_index(step) {
-                state.attempt_files.insert((i, *attempt));
-            }
             if let Some(s) = state.step_mut(step) {
                 s.status = if waiting {
                     StepStatus::Waiting

@@ -554,7 +554,7 @@ pub enum Event {
     AttemptLog {
         step: String,
         attempt: u32,
-        /// Relative to the home: `logs/RUN/step-N-attempt-M.log`.
+        /// Relative to the home: `logs/RUN/step-KEY-attempt-M.log` (`execute::attempt_log_name`).
         file: String,
         bytes: u64,
         blake3: String,

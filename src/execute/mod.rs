@@ -61,7 +61,7 @@ pub use process::{
     end_orphan_group, run_process, run_process_tracked,
 };
 pub use runner::{
-    AttemptOutcome, LineSink, Runner, attempt_log_name, end_orphans_of, orphans_alive_of,
+    AttemptOutcome, LineSink, Runner, attempt_log_name, end_orphans_of, orphans_alive_of, unit_key,
 };
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, hold_secret_inputs, input_env_name, input_text,

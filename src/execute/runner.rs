@@ -229,6 +229,7 @@ impl Runner {
         let resolve = resolver(state, &self.redactor, Some(index));
         let work = self.home.join("runs").join(&state.run_id).join("work");
         let key = unit_key(&state.steps[index].name);
+        let log_name = attempt_log_name(&state.run_id, &state.steps[index].name, attempt);
         let output_file = work.join(format!("step-{key}-attempt-{attempt}.out"));
         env.push(("CORTEX_OUTPUT".into(), output_file.display().to_string()));
         // An agent's prompt is rendered as every prompt shown is (SPEC §7), secrets redacted:
@@ -288,10 +289,8 @@ impl Runner {
                     &[]
                 },
                 log: Some(super::process::LogTarget {
-                    path: self
-                        .home
-                        .join(attempt_log_name(&state.run_id, index, attempt)),
-                    name: attempt_log_name(&state.run_id, index, attempt),
+                    path: self.home.join(&log_name),
+                    name: log_name,
                     home: super::attempt_logs::home_id_to_write(&self.home),
                 }),
             },
@@ -932,10 +931,15 @@ impl PreparedAttempt {
     }
 }
 
-/// Where attempt `attempt` of step (or phase) `index` keeps its whole output, relative to the
-/// home: beside the log, not in the derived `runs/` (it cannot be rebuilt from the log).
-pub fn attempt_log_name(run_id: &str, index: usize, attempt: u32) -> String {
-    format!("logs/{run_id}/step-{}-attempt-{attempt}.log", index + 1)
+/// Where attempt `attempt` of step (or phase) `unit` keeps its whole output, relative to the
+/// home: beside the log, not in the derived `runs/` (it cannot be rebuilt from the log). Named
+/// by the unit's key (`unit_key`), not its position, which a re-expanded `foreach:` moves: a
+/// unit's attempt numbers never repeat (`RunState::next_attempt`), so neither do its files.
+pub fn attempt_log_name(run_id: &str, unit: &str, attempt: u32) -> String {
+    format!(
+        "logs/{run_id}/step-{}-attempt-{attempt}.log",
+        unit_key(unit)
+    )
 }
 
 /// How a check command runs: in the shell, for at most ten minutes.

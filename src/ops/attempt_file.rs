@@ -1,4 +1,4 @@
-//! Reading an attempt's file (`logs/<run>/step-N-attempt-M.log`) in bounded pieces, for
+//! Reading an attempt's file (`logs/<run>/step-KEY-attempt-M.log`) in bounded pieces, for
 //! `cortex logs`: where its whole lines end while it is written, its bytes in order with their
 //! size and blake3, and the last of them — so that showing a log never holds all of it.
 

@@ -133,7 +133,7 @@ impl<'a> Tracker<'a> {
                     self.shown.push(Shown {
                         step: step.clone(),
                         attempt: *attempt,
-                        file: crate::execute::attempt_log_name(&self.run_id, index, *attempt),
+                        file: crate::execute::attempt_log_name(&self.run_id, step, *attempt),
                         offset: 0,
                         headed: false,
                         ended: false,

@@ -359,7 +359,7 @@ impl App {
             run_id: run.state.run_id.clone(),
             step: step.name.clone(),
             attempt: step.attempts,
-            file: crate::execute::attempt_log_name(&run.state.run_id, index, step.attempts),
+            file: crate::execute::attempt_log_name(&run.state.run_id, &step.name, step.attempts),
             tail: step.output_tail.clone(),
             ended: !matches!(
                 step.status,
