@@ -239,6 +239,23 @@ fn a_foreach_item_holding_a_newline_is_shown_on_one_line() {
 }
 
 #[test]
+/// A JSON list in quotes is text to YAML: the message shows it as written (its quotes not
+/// escaped, nor doubled as `{:?}` of an escaped text did) and tells to remove the quotes;
+/// a control character in such a text still never reaches the terminal.
+fn a_quoted_foreach_list_is_shown_as_written_and_told_to_lose_its_quotes() {
+    let env = Env::new();
+    env.workflow(
+        "quoted",
+        "name: quoted\nsteps:\n  - name: each\n    foreach: '[\"a\", \"b\"]'\n    run: echo ${{ item }}\n  - name: bell\n    foreach: \"x\\u001b[31my\"\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "quoted"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("`foreach:` is the text `[\"a\", \"b\"]`, not a list", 4);
+    assert!(out.stdout.contains("remove the quotes"), "{}", out.stdout);
+    out.assert_error_on_line("`foreach:` is the text `x\\u{1b}[31my`, not a list", 7);
+}
+
+#[test]
 /// A template inside a list written in the definition was taken as the item's text: with
 /// `foreach: ["${{ inputs.token }}", x]` the step ran with the item `${{ inputs.token }}`,
 /// silently. A written list is data, so such an item is refused, located at the item, in a

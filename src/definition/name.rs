@@ -105,6 +105,16 @@ pub fn same_name(a: &str, b: &str) -> bool {
 /// A name as it may be shown in a message: escaped (no control or format character reaches
 /// a terminal) and cut to 40 characters.
 pub fn shown(name: &str) -> String {
+    shown_escaping(name, true)
+}
+
+/// A text written in a definition as it may be shown between backticks: as `shown`, but its
+/// quotes are kept as written (`"[\"x\"]"` would misquote a quoted JSON list).
+pub fn shown_text(text: &str) -> String {
+    shown_escaping(text, false)
+}
+
+fn shown_escaping(name: &str, quotes: bool) -> String {
     let mut out = String::new();
     let mut before = None;
     for c in name.chars().take(40) {
@@ -118,6 +128,8 @@ pub fn shown(name: &str) -> String {
         // `escape_debug` would print it (a Hangul filler is a "letter" to it).
         if c != ' ' && forbidden(c).is_some() {
             out.extend(c.escape_unicode());
+        } else if !quotes && matches!(c, '"' | '\'') {
+            out.push(c);
         } else {
             out.extend(c.escape_debug());
         }

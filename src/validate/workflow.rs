@@ -6,7 +6,7 @@ use super::limits::attempt_limits;
 use crate::definition::template::{Reference, scan};
 use crate::definition::{
     Check, Config, DefinitionError, InputType, Location, NameKind, OnFailure, Problem, Seg,
-    Workflow, check_name, locate, normalize_name, shown,
+    Workflow, check_name, locate, normalize_name, shown, shown_text,
 };
 
 /// What exists outside the definition: the configuration, the agents and the workflows that
@@ -423,15 +423,14 @@ impl Checker<'_> {
             }
             crate::definition::Foreach::Template(text) => {
                 if scan(text).is_empty() {
-                    // `shown` escapes already: quoting it again with `{:?}` doubled every
-                    // backslash (`"[\\\"x\\\"]"`). A quoted JSON list is the usual slip.
+                    // Shown as written, quotes and all: a quoted JSON list is the usual slip.
                     let quoted_list =
                         serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| v.is_array());
                     self.hinted(
                         path,
                         format!(
                             "`foreach:` is the text `{}`, not a list",
-                            shown(text).replace("\\\"", "\"").replace("\\'", "'")
+                            shown_text(text)
                         ),
                         if quoted_list {
                             "a list in quotes is text to YAML: remove the quotes (`foreach: [\"x\", \"y\"]`)"
