@@ -339,6 +339,33 @@ fn a_secret_cut_by_the_tail_boundary_is_never_stored_in_part() {
     }
 }
 
+#[test]
+/// Seen by a review: a secret of several lines (a PEM key in `DEPLOY_TOKEN`) was masked in
+/// the log's tail but printed in clear on the terminal, kept in the whole-output file and
+/// shown by `cortex logs`: output is scrubbed a line at a time, where the whole secret is
+/// never found. Each of its lines is scrubbed.
+fn a_multi_line_secret_is_scrubbed_from_the_terminal_and_the_whole_output_file() {
+    let env = Env::new();
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+    let secret = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----");
+    env.workflow(
+        "ml",
+        "name: ml\nsteps:\n  - name: a\n    run: echo \"$DEPLOY_TOKEN\"; printf 'x%s\\n' \"$DEPLOY_TOKEN\"\n",
+    );
+    let out = env
+        .command(&["workflow", "run", "ml"])
+        .env("DEPLOY_TOKEN", &secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(!printed.contains(body), "{printed}");
+    assert!(printed.contains("***"), "{printed}");
+    let logs = env.run(&["logs", "ml", "a"]);
+    assert!(!logs.stdout.contains(body), "{}", logs.stdout);
+    assert_nowhere(&env, body);
+}
+
 /// The events of the latest run's `run_started`.
 fn run_started(env: &Env) -> serde_json::Value {
     first(&events(env, None), "run_started")

@@ -391,7 +391,20 @@ impl Redactor {
         Cow::Owned(more)
     }
 
+    /// Scrub `value` from now on. A secret of several lines (a PEM key, a kubeconfig) is
+    /// scrubbed whole and line by line too: output is read and kept a line at a time, so a
+    /// secret spanning lines would never be found whole in one (as GitHub Actions masks each
+    /// line of a multi-line secret).
     pub fn add(&mut self, value: &str) {
+        self.add_one(value);
+        if value.contains(['\n', '\r']) {
+            for line in value.split(['\n', '\r']) {
+                self.add_one(line.trim());
+            }
+        }
+    }
+
+    fn add_one(&mut self, value: &str) {
         if may_be_secret(value) && !self.secrets.iter().any(|s| s == value) {
             self.secrets.push(value.to_string());
             self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -615,6 +628,22 @@ mod tests {
         assert_eq!(r.input("tok"), Some("s3cr3t-value"));
         // The rendered env value is a secret as a whole, not only the input inside it.
         assert_eq!(r.redact("Bearer s3cr3t-value"), "***");
+    }
+
+    /// A secret of several lines is found in output read line by line: each of its lines is
+    /// a secret of its own (lines too short or common to be secrets are left, as any value).
+    #[test]
+    fn each_line_of_a_multi_line_secret_is_scrubbed() {
+        let key = "-----BEGIN PRIVATE KEY-----\r\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n\n-----END PRIVATE KEY-----";
+        let mut r = Redactor::default();
+        r.add(key);
+        assert_eq!(r.redact(key), "***");
+        assert_eq!(
+            r.redact("got MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"),
+            "got ***\n"
+        );
+        assert_eq!(r.redact("-----END PRIVATE KEY-----"), "***");
+        assert_eq!(r.redact("a plain line"), "a plain line");
     }
 
     #[test]
