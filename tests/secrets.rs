@@ -1198,3 +1198,174 @@ fn an_ordinary_word_in_a_secret_named_variable_never_changes_what_the_run_does()
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_nowhere(&env, "ghp_realsecret77");
 }
+
+/// Everything `workflow status` (human) says of the latest run.
+fn human_status(env: &Env) -> String {
+    env.run(&["workflow", "status"]).stdout
+}
+
+/// A step writes a token as an output and the next step feeds it into a secret `env:` entry
+/// (the reviewer's workflow): the output is secret by that alone. The log, status, exports
+/// and the run's files keep `***` for it (its `if:` too); the consuming step is given the
+/// value itself.
+#[test]
+fn an_output_feeding_a_secret_env_entry_is_kept_out_of_the_log_and_given_to_the_next_step() {
+    let env = Env::new();
+    let token = "ghs_LEAKQ9q8w7e6r5t4";
+    // The token comes from outside the definition (which the log keeps as written).
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "o3",
+        "name: o3\nsteps:\n  - name: login\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: push\n    if: steps.login.outputs.tok != ''\n    env: {GH_TOKEN: \"${{ steps.login.outputs.tok }}\"}\n    secret_env: [GH_TOKEN]\n    run: echo \"pushing with $GH_TOKEN\" && test \"$GH_TOKEN\" = \"$(cat token.txt)\" && touch matched\n",
+    );
+    let out = env.run(&["workflow", "run", "o3"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(env.file("matched").exists(), "push was not given the token");
+    assert!(!out.stdout.contains(token), "{}", out.stdout);
+    assert_nowhere(&env, token);
+    let status = human_status(&env);
+    assert!(!status.contains(token), "{status}");
+    assert!(status.contains("tok=***"), "{status}");
+    let log = events(&env, None);
+    let recorded = first(&log, "output_recorded");
+    assert_eq!(recorded["body"]["value"], "***", "{recorded}");
+    let checked = first(&log, "condition_checked");
+    assert_eq!(
+        checked["body"]["values"]["steps.login.outputs.tok"], "***",
+        "{checked}"
+    );
+    assert_eq!(checked["body"]["holds"], true, "{checked}");
+}
+
+/// An output whose key looks secret (`api_token`) is secret, however a step uses it: the
+/// step after it reads it in its command and is given the value, the log keeps `***`.
+#[test]
+fn a_secret_named_output_written_to_cortex_output_never_reaches_the_log() {
+    let env = Env::new();
+    let token = "tok-0a9b8c7d6e5f";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "named",
+        "name: named\nsteps:\n  - name: mint\n    run: echo \"api_token=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    run: test \"${{ steps.mint.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched && echo \"got ${{ steps.mint.outputs.api_token }}\"\n",
+    );
+    let out = env.run(&["workflow", "run", "named"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(env.file("matched").exists(), "use was not given the output");
+    assert!(!out.stdout.contains(token), "{}", out.stdout);
+    assert!(out.stdout.contains("got ***"), "{}", out.stdout);
+    assert_nowhere(&env, token);
+    assert!(human_status(&env).contains("api_token=***"));
+    let results = std::fs::read_to_string(
+        env.home()
+            .join("runs")
+            .join(env.status(None)["run_id"].as_str().unwrap())
+            .join("results.json"),
+    )
+    .unwrap_or_default();
+    assert!(!results.contains(token), "{results}");
+}
+
+/// A person reports a secret-named output (`step complete --output api_token=...`): the log
+/// keeps `***`, and the step after it, driven by the same command, is given the value.
+#[test]
+fn a_secret_output_reported_by_step_complete_reaches_the_next_step_in_the_same_drive() {
+    let env = Env::new();
+    let token = "reported-4f3e2d1c0b";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "rep",
+        "name: rep\nsteps:\n  - name: ask\n    prompt: give the token\n  - name: use\n    run: test \"${{ steps.ask.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched\n",
+    );
+    let out = env.run(&["workflow", "run", "rep"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "ask",
+        "--output",
+        &format!("api_token={token}"),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(env.file("matched").exists(), "use was not given the output");
+    assert_nowhere(&env, token);
+}
+
+/// A scenario phase reported with a secret-named output (`orchestrate complete --output`)
+/// keeps it out of the log, and the phase after it is given the value.
+#[test]
+fn a_secret_output_reported_by_orchestrate_complete_never_reaches_the_log() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    let token = "phase-9z8y7x6w5v";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.scenario(
+        "ship",
+        "name: ship\ndescription: d\nphases:\n  - name: ask\n    description: give the token\n  - name: use\n    description: d\n    condition: after:ask\n    run: test \"${{ phases.ask.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "ship"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    let out = env.run(&[
+        "orchestrate",
+        "complete",
+        &run,
+        "ask",
+        "--output",
+        &format!("api_token={token}"),
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(env.file("matched").exists(), "use was not given the output");
+    let found = files_holding(&env.home(), token);
+    assert!(found.is_empty(), "the secret is stored in {found:?}");
+    for args in [
+        vec!["--json", "orchestrate", "status", run.as_str()],
+        vec!["log", "export"],
+        vec!["log", "show"],
+    ] {
+        let out = env.run(&args);
+        assert!(!out.stdout.contains(token), "{args:?}:\n{}", out.stdout);
+    }
+}
+
+/// A secret output is held only by the process that recorded it: a step that needs it,
+/// driven by another process (a report on a prompt step in between), never runs with `***`.
+/// Its attempt fails at once, no retry spent, saying which output and how to have it again.
+#[test]
+fn a_secret_output_another_process_recorded_is_refused_not_used_as_stars() {
+    let env = Env::new();
+    let token = "ghs_OTHERPROC1234";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "split",
+        "name: split\nsteps:\n  - name: login\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: wait\n    prompt: look first\n  - name: push\n    retry: {max_retry_attempts: 2}\n    env: {GH_TOKEN: \"${{ steps.login.outputs.tok }}\"}\n    secret_env: [GH_TOKEN]\n    run: echo \"$GH_TOKEN\" > got\n",
+    );
+    let out = env.run(&["workflow", "run", "split"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let out = env.run(&["workflow", "step", "complete", "wait"]);
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!env.file("got").exists(), "push ran without the token");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    let status = env.status(None);
+    let push = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "push")
+        .unwrap()
+        .clone();
+    assert_eq!(push["attempts"], 1, "no retry is spent on it: {push}");
+    let error = push.to_string();
+    for needed in [
+        "steps.login.outputs.tok",
+        "run `login` again",
+        &format!("cortex workflow resume {run} --from login"),
+    ] {
+        assert!(
+            error.contains(needed) || said.contains(needed),
+            "`{needed}` not said:\n{said}\n{push}"
+        );
+    }
+    assert_nowhere(&env, token);
+}

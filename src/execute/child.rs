@@ -68,6 +68,16 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
         .ok_or_else(|| format!("the run recorded no workflow for `uses: {uses}`"))?;
     let workflow: Workflow = serde_json::from_value(used.definition.clone())
         .map_err(|e| format!("the snapshot of `{uses}` cannot be read: {e}"))?;
+    // A secret output another process recorded is `***` in the log: no child is started on
+    // that.
+    let texts = step
+        .with
+        .values()
+        .map(|v| v.0.as_str())
+        .chain(step.working_dir.as_deref());
+    if let Some(why) = super::unheld_secret_output_in(state, texts) {
+        return Err(why);
+    }
     let resolve = resolver(state, &journal.redactor, Some(index));
     let given = step
         .with
@@ -79,8 +89,15 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
         .iter()
         .filter(|(_, v)| {
             crate::definition::template::scan(&v.0).iter().any(|o| {
-                matches!(&o.reference, Ok(crate::definition::template::Reference::Input(n))
-                    if start.secret_inputs.contains(n))
+                use crate::definition::template::Reference;
+                match &o.reference {
+                    Ok(Reference::Input(n)) => start.secret_inputs.contains(n),
+                    // A secret output of the parent is a secret input of the child.
+                    Ok(Reference::StepOutput { step, key }) => {
+                        super::is_secret_output_of(state, step, key)
+                    }
+                    _ => false,
+                }
             })
         })
         .map(|(k, _)| k.clone())
@@ -251,11 +268,38 @@ pub(crate) fn run_child(
         }
         drop(lock);
         Ok(match child_end(&child.state, &step, attempt) {
-            ChildEnd::Report(report) => ChildOutcome::Report(report),
+            ChildEnd::Report(mut report) => {
+                with_held_child_outputs(&child.state, &mut report, &parent.run_id);
+                ChildOutcome::Report(report)
+            }
             ChildEnd::Waiting => ChildOutcome::Waiting { run_id },
             ChildEnd::Unfinished => ChildOutcome::Stopped,
         })
     })
+}
+
+/// The child's outputs in `report` as this process recorded them: a secret output of the
+/// child (`***` in its log) whose value this process holds is given as that value, and held
+/// as a secret output of the parent's step too (`parent_run`), so that the parent's journal
+/// keeps it as `***` and the parent's later steps are given it.
+fn with_held_child_outputs(child: &RunState, report: &mut AttemptReport, parent_run: &str) {
+    for (key, value) in &mut report.outputs {
+        if value != super::REDACTED {
+            continue;
+        }
+        // The unit `child_outputs` took it from: the last step (not an item) that has it.
+        let unit = child
+            .steps
+            .iter()
+            .filter(|s| s.item.is_none() && s.outputs.contains_key(key.as_str()))
+            .last();
+        if let Some(real) =
+            unit.and_then(|s| super::held_secret_output(&child.run_id, &s.name, key))
+        {
+            super::hold_secret_output(parent_run, &report.step, key, &real);
+            *value = real;
+        }
+    }
 }
 
 /// Drive the child run in this process, with the parent's stop flag: a signal stops both.

@@ -392,7 +392,12 @@ impl<'a> Journal<'a> {
     }
 
     /// Ids, times and redaction for freshly decided events.
-    fn stamp(&mut self, events: Vec<Event>) -> Vec<NewEvent> {
+    fn stamp(&mut self, mut events: Vec<Event>) -> Vec<NewEvent> {
+        // Secret outputs first: their values are scrubbed from every event of the batch, those
+        // before them too (an agent's result, recorded before the output `result` it gives).
+        for event in &mut events {
+            self.hold_secret_output(event);
+        }
         events
             .into_iter()
             .map(|event| NewEvent {
@@ -450,6 +455,57 @@ impl<'a> Journal<'a> {
             return Err(e.into());
         }
         Ok(at.appended)
+    }
+
+    /// If `event` records a secret output (`is_secret_output_of`: a secret-looking key, or one
+    /// that feeds a secret `env:` entry; or one whoever produced it held as secret, a child
+    /// run's): its value is held by this process for the run (`hold_secret_output`: the
+    /// steps after it are given it) and scrubbed from now on, and the event keeps `***`,
+    /// whatever the value looks like.
+    fn hold_secret_output(&mut self, event: &mut Event) {
+        let Event::OutputRecorded { step, key, value } = event else {
+            return;
+        };
+        if value == super::REDACTED {
+            return;
+        }
+        let marked =
+            super::held_secret_output(&self.run_id, step, key).is_some_and(|held| held == *value);
+        if !marked && !super::is_secret_output_of(&self.state, step, key) {
+            return;
+        }
+        let real = self.foreach_list(step, key, value);
+        super::hold_secret_output(&self.run_id, step, key, &real);
+        self.redactor.add(&real);
+        if real != *value {
+            self.redactor.add(value);
+        }
+        *value = super::REDACTED.to_string();
+    }
+
+    /// The list a `foreach:` step records as its output `key` (`value`, made from its items'
+    /// outputs as the state has them): with each item's secret value this process holds in
+    /// place of its `***`. Any other output is `value` itself.
+    fn foreach_list(&self, step: &str, key: &str, value: &str) -> String {
+        let Some(index) = self
+            .state
+            .step_index(step)
+            .filter(|&i| self.state.steps[i].items.is_some())
+        else {
+            return value.to_string();
+        };
+        let Ok(serde_json::Value::Array(mut list)) = serde_json::from_str(value) else {
+            return value.to_string();
+        };
+        for (element, unit) in list.iter_mut().zip(self.state.item_units(index)) {
+            if element.as_str() == Some(super::REDACTED)
+                && let Some(held) =
+                    super::held_secret_output(&self.run_id, &self.state.steps[unit].name, key)
+            {
+                *element = serde_json::Value::String(held);
+            }
+        }
+        serde_json::Value::Array(list).to_string()
     }
 
     /// Secrets never reach the log: the value fields of every event are scrubbed (never its

@@ -87,7 +87,9 @@ pub fn step_timeout(step: &Step) -> Option<Duration> {
 
 /// How templates resolve in this run, as seen from unit `unit` (its `${{ item }}`): its
 /// inputs (a secret input's value from `secrets`: the log holds `***`) and the outputs
-/// recorded so far.
+/// recorded so far (a secret output's value as this process recorded it: the log holds
+/// `***`; one it did not record has no value here, never `***` — what reads it is refused
+/// first, `unheld_secret_output_in`).
 pub fn resolver<'a>(
     state: &'a RunState,
     secrets: &'a Redactor,
@@ -99,8 +101,24 @@ pub fn resolver<'a>(
             .input(name)
             .map(str::to_string)
             .or_else(|| state.template_value(r)),
-        Reference::StepOutput { .. } | Reference::Item => state.template_value_in(r, unit),
+        Reference::StepOutput { step, key } => super::held_secret_output(&state.run_id, step, key)
+            .or_else(|| {
+                state
+                    .template_value_in(r, unit)
+                    .filter(|_| !super::unheld_secret_output(state, r))
+            }),
+        Reference::Item => state.template_value_in(r, unit),
     }
+}
+
+/// The templates step `step` runs with (its command, `env:` values and `working_dir:`), as
+/// read for secret outputs this process does not hold.
+fn run_templates(step: &Step) -> impl Iterator<Item = &str> {
+    step.run
+        .as_deref()
+        .into_iter()
+        .chain(step.env.values().map(|v| v.0.as_str()))
+        .chain(step.working_dir.as_deref())
 }
 
 /// A stable key of a unit for the files of its attempts (its output file, the notes of its
@@ -154,6 +172,15 @@ impl Runner {
             note.ended();
         }
         result
+    }
+
+    /// What a command of `step` in the run `state` is scrubbed of: the run's secrets, the
+    /// secret outputs this process recorded since the drive began (a step may print one it
+    /// reads), and the values of the step's secret `env:` entries in `env`.
+    fn redactor_for(&self, state: &RunState, step: &Step, env: &[(String, String)]) -> Redactor {
+        let mut redactor = self.redactor.clone();
+        super::secrets::add_held_outputs(&mut redactor, &state.run_id);
+        redactor.with_step_env(step, env).into_owned()
     }
 
     /// The step definition, its environment and its directory.
@@ -264,10 +291,17 @@ impl Runner {
             }
             (None, None) => unreachable!("external steps are not run by the engine"),
         };
+        // A secret output recorded by another process is `***` in the log: the attempt must
+        // not run with that, and no retry can bring the value back.
+        let unheld = super::unheld_secret_output_in(state, run_templates(&step));
+        let permanent = unheld.is_some();
+        if let Some(why) = unheld {
+            refused = Some(why);
+        }
         // Validation checks resolve templates against the run: only a step that has some
         // takes a copy of it along.
         let validates = step.validate.iter().any(|c| c.run.is_some());
-        let redactor = self.redactor.with_step_env(&step, &env).into_owned();
+        let redactor = self.redactor_for(state, &step, &env);
         PreparedAttempt {
             index,
             key,
@@ -296,6 +330,7 @@ impl Runner {
             },
             claude_agent,
             refused,
+            permanent,
             working_dir: step.working_dir.clone().map(|dir| {
                 let base = state.start.as_ref().map(|s| s.working_dir.clone());
                 (dir, base.unwrap_or_default())
@@ -326,7 +361,7 @@ impl Runner {
         let (env, cwd, redactor) = match index {
             Some(i) => {
                 let (step, env, cwd) = self.step_context(state, i);
-                let redactor = self.redactor.with_step_env(&step, &env).into_owned();
+                let redactor = self.redactor_for(state, &step, &env);
                 (env, cwd, redactor)
             }
             None => (
@@ -335,7 +370,11 @@ impl Runner {
                     .start
                     .as_ref()
                     .map_or_else(|| PathBuf::from("."), |s| PathBuf::from(&s.working_dir)),
-                self.redactor.clone(),
+                {
+                    let mut redactor = self.redactor.clone();
+                    super::secrets::add_held_outputs(&mut redactor, &state.run_id);
+                    redactor
+                },
             ),
         };
         let key = command_key(
@@ -347,6 +386,13 @@ impl Runner {
         let mut problems = Vec::new();
         for check in checks {
             let Some(cmd) = &check.run else { continue };
+            let step = index.and_then(|i| state.definition(i));
+            let texts =
+                std::iter::once(cmd.as_str()).chain(step.into_iter().flat_map(run_templates));
+            if let Some(why) = super::unheld_secret_output_in(state, texts) {
+                problems.push(format!("`{cmd}` could not run: {why}"));
+                continue;
+            }
             let (command, tpl_env) = render_shell(cmd, &resolve);
             let spec = check_spec(
                 &command,
@@ -454,16 +500,33 @@ impl Runner {
                                 .get(name)
                                 .map(expr::Value::from_json),
                         },
-                        Reference::StepOutput { .. } => state
-                            .template_value_in(r, Some(index))
-                            .map(expr::Value::Str),
+                        Reference::StepOutput { .. } => {
+                            resolver(state, &self.redactor, Some(index))(r).map(expr::Value::Str)
+                        }
                         Reference::Item => None,
                     }
+                };
+                // A secret output recorded by another process is `***` in the log: the
+                // condition is not decided on that.
+                let unheld = expr::references(&expr)
+                    .into_iter()
+                    .find(|(r, _)| super::unheld_secret_output(state, r))
+                    .map(|(r, _)| super::secrets::unheld_secret_output_error(state, r));
+                if let Some(why) = unheld {
+                    check.error = Some(why);
+                    return Some(check);
+                }
+                let secret_output = |r: &Reference| match r {
+                    Reference::StepOutput { step, key } => {
+                        super::is_secret_output_of(state, step, key)
+                    }
+                    _ => false,
                 };
                 let evaluation = expr::evaluate(&expr, &resolve);
                 for (reference, written, value) in &evaluation.seen {
                     let shown = match (reference, value) {
                         (Reference::Input(name), _) if secret(name) => REDACTED.to_string(),
+                        (r, Some(_)) if secret_output(r) => REDACTED.to_string(),
                         (_, Some(v)) => v.shown(),
                         (_, None) => "(not recorded)".to_string(),
                     };
@@ -475,10 +538,15 @@ impl Runner {
                 }
             }
             IfCondition::Command(command) => {
+                let texts = std::iter::once(command.run.as_str()).chain(run_templates(&step));
+                if let Some(why) = super::unheld_secret_output_in(state, texts) {
+                    check.error = Some(why);
+                    return Some(check);
+                }
                 let (step, env, cwd) = self.step_context(state, index);
                 let (cmd, tpl_env) =
                     render_shell(&command.run, &resolver(state, &self.redactor, Some(index)));
-                let redactor = self.redactor.with_step_env(&step, &env).into_owned();
+                let redactor = self.redactor_for(state, &step, &env);
                 let spec = ProcessSpec {
                     program: Program::Shell(cmd),
                     env: [env, tpl_env].concat(),
@@ -530,6 +598,9 @@ impl Runner {
         match foreach {
             Foreach::Items(items) => Ok(items),
             Foreach::Template(text) => {
+                if let Some(why) = super::unheld_secret_output_in(state, [text.as_str()]) {
+                    return Err(why);
+                }
                 let resolve = resolver(state, &self.redactor, Some(index));
                 for occurrence in crate::definition::template::scan(&text) {
                     match occurrence.reference {
@@ -592,8 +663,12 @@ impl Runner {
         let Some(cmd) = &step.rollback else {
             return Compensation::Nothing;
         };
+        let texts = std::iter::once(cmd.as_str()).chain(run_templates(&step));
+        if let Some(error) = super::unheld_secret_output_in(state, texts) {
+            return Compensation::Ran(AttemptEnd::SpawnFailed { error }, String::new());
+        }
         let (command, tpl_env) = render_shell(cmd, &resolver(state, &self.redactor, Some(index)));
-        let redactor = self.redactor.with_step_env(&step, &env).into_owned();
+        let redactor = self.redactor_for(state, &step, &env);
         let spec = ProcessSpec {
             program: Program::Shell(command),
             env: [env, tpl_env].concat(),
@@ -683,8 +758,11 @@ pub struct PreparedAttempt {
     state_for_checks: Option<RunState>,
     /// The agent Claude Code runs as, when it runs the attempt.
     claude_agent: Option<String>,
-    /// Why the attempt cannot be run at all (its command line cannot be built).
+    /// Why the attempt cannot be run at all (its command line cannot be built, a secret
+    /// output it reads is not held by this process).
     refused: Option<String>,
+    /// Whether no retry can change the refusal (a secret output not held).
+    permanent: bool,
     /// The step's `working_dir:` as written and the run's directory, for the error when the
     /// directory is missing.
     working_dir: Option<(String, String)>,
@@ -810,12 +888,16 @@ impl PreparedAttempt {
             }))
         };
         if let Some(error) = self.refused.take() {
-            return report(
+            let mut outcome = report(
                 AttemptEnd::SpawnFailed { error },
                 Vec::new(),
                 String::new(),
                 Vec::new(),
             );
+            if let AttemptOutcome::Report(r) = &mut outcome {
+                r.permanent = self.permanent;
+            }
+            return outcome;
         }
         // A working directory that is not there is a fault of the definition (or of this
         // host), not of the moment: the attempt fails at once and no retry is spent on it.

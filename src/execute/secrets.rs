@@ -82,6 +82,161 @@ pub fn secret_inputs(workflow: &Workflow) -> BTreeSet<String> {
     secret
 }
 
+/// The outputs of `workflow` whose values are secret, by step (or phase) and key, beside those
+/// whose keys look secret (`is_secret_output`): those that feed a secret `env:` entry of any
+/// step through a template (`GH_TOKEN: "${{ steps.login.outputs.tok }}"`), as an input is
+/// secret by the same rule (`secret_inputs`). A reference to one item of a `foreach:` step
+/// (`steps.build[2].outputs.tok`) makes that key secret for the whole step, its items and its
+/// lists alike.
+pub fn secret_outputs(workflow: &Workflow) -> BTreeSet<(String, String)> {
+    let mut secret = BTreeSet::new();
+    for step in &workflow.steps {
+        for (name, value) in &step.env {
+            if !is_secret_env(step, name) {
+                continue;
+            }
+            for occurrence in scan(&value.0) {
+                if let Ok(Reference::StepOutput { step: of, key }) = occurrence.reference {
+                    secret.insert((step_of_unit(workflow, &of).to_string(), key));
+                }
+            }
+        }
+    }
+    secret
+}
+
+/// The step a unit name of `workflow` belongs to: `build` for `build[2]` (an item of the
+/// `foreach:` step `build`), the name itself otherwise.
+fn step_of_unit<'n>(workflow: &Workflow, unit: &'n str) -> &'n str {
+    unit.strip_suffix(']')
+        .and_then(|rest| rest.rsplit_once('['))
+        .filter(|(step, index)| {
+            !index.is_empty()
+                && index.bytes().all(|b| b.is_ascii_digit())
+                && workflow.steps.iter().any(|s| s.name == *step)
+        })
+        .map_or(unit, |(step, _)| step)
+}
+
+/// Whether output `key` of step (or phase) `step` of `workflow` is secret: its key looks
+/// secret (`api_token`, `password`), or it feeds a secret `env:` entry (`secret_outputs`).
+/// `step` may be a unit of a `foreach:` step (`build[2]`).
+pub fn is_secret_output(workflow: &Workflow, step: &str, key: &str) -> bool {
+    is_secret_name(key) || {
+        let step = step_of_unit(workflow, step);
+        secret_outputs(workflow)
+            .iter()
+            .any(|(s, k)| s == step && k == key)
+    }
+}
+
+/// Whether output `key` of unit `step` of the run in `state` is secret (`is_secret_output`
+/// over its definition; by its key alone when it has none).
+pub fn is_secret_output_of(state: &RunState, step: &str, key: &str) -> bool {
+    match &state.workflow {
+        Some(wf) => is_secret_output(wf, step, key),
+        None => is_secret_name(key),
+    }
+}
+
+/// The values of secret outputs this process recorded, by run, then by unit and key: the log
+/// holds `***` for them (`Journal::redact`), and a later step of the run, driven by this
+/// process, is given the value (`runner::resolver`). Memory only: never written anywhere.
+type HeldOutputs = BTreeMap<String, BTreeMap<(String, String), String>>;
+static HELD_OUTPUTS: std::sync::Mutex<HeldOutputs> = std::sync::Mutex::new(BTreeMap::new());
+
+/// Remember the value of secret output `key` of unit `step` of run `run_id` for as long as
+/// this process lives (the log keeps `***`).
+pub fn hold_secret_output(run_id: &str, step: &str, key: &str, value: &str) {
+    let mut held = HELD_OUTPUTS.lock().unwrap_or_else(|e| e.into_inner());
+    held.entry(run_id.to_string())
+        .or_default()
+        .insert((step.to_string(), key.to_string()), value.to_string());
+}
+
+/// The value of secret output `key` of unit `step` of run `run_id`, if this process recorded
+/// it (`hold_secret_output`).
+pub fn held_secret_output(run_id: &str, step: &str, key: &str) -> Option<String> {
+    let held = HELD_OUTPUTS.lock().unwrap_or_else(|e| e.into_inner());
+    held.get(run_id)?
+        .get(&(step.to_string(), key.to_string()))
+        .cloned()
+}
+
+/// Every value of run `run_id`'s secret outputs this process holds.
+fn held_secret_output_values(run_id: &str) -> Vec<String> {
+    let held = HELD_OUTPUTS.lock().unwrap_or_else(|e| e.into_inner());
+    held.get(run_id)
+        .map(|of_run| of_run.values().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Scrub with `redactor` the values of run `run_id`'s secret outputs this process holds.
+pub(crate) fn add_held_outputs(redactor: &mut Redactor, run_id: &str) {
+    for value in held_secret_output_values(run_id) {
+        redactor.add(&value);
+    }
+}
+
+/// Whether `r` is a secret output of the run in `state` that the log keeps as `***` and this
+/// process does not hold (it was recorded by another process): what needs it cannot run.
+pub fn unheld_secret_output(state: &RunState, r: &Reference) -> bool {
+    let Reference::StepOutput { step, key } = r else {
+        return false;
+    };
+    state
+        .step(step)
+        .and_then(|s| s.outputs.get(key))
+        .is_some_and(|v| v == REDACTED)
+        && is_secret_output_of(state, step, key)
+        && held_secret_output(&state.run_id, step, key).is_none()
+}
+
+/// The first secret output that `texts` (templates) read and this process does not hold
+/// (`unheld_secret_output`), as the reason what reads it cannot run: which output, and how
+/// to have it again.
+pub fn unheld_secret_output_in<'t>(
+    state: &RunState,
+    texts: impl IntoIterator<Item = &'t str>,
+) -> Option<String> {
+    texts.into_iter().find_map(|text| {
+        scan(text).into_iter().find_map(|o| match o.reference {
+            Ok(r) if unheld_secret_output(state, &r) => Some(unheld_secret_output_error(state, &r)),
+            _ => None,
+        })
+    })
+}
+
+/// Why a secret output this process does not hold cannot be used, and the fix: run the step
+/// that wrote it again.
+pub fn unheld_secret_output_error(state: &RunState, r: &Reference) -> String {
+    let Reference::StepOutput { step, key } = r else {
+        return String::new();
+    };
+    let (noun, command) = if state.is_scenario() {
+        ("phases", "orchestrate")
+    } else {
+        ("steps", "workflow")
+    };
+    let index = state.step_index(step);
+    let from = index
+        .and_then(|i| state.parent_of(i))
+        .map_or(step.as_str(), |p| state.steps[p].name.as_str());
+    // A step waiting for a report after it ends the drive that recorded it: the report is
+    // another process, which will not hold it either.
+    let waits = index.and_then(|i| (i + 1..state.steps.len()).find(|&j| state.is_external(j)));
+    let but = waits.map_or_else(String::new, |j| {
+        format!(
+            "; `{}` waits for a report after it, which another process records: a secret that must outlive a wait is given as a secret input or in the environment, not as an output",
+            state.steps[j].name
+        )
+    });
+    format!(
+        "the secret output `{noun}.{step}.outputs.{key}` is not kept in the log (it holds `***`) and this process did not record it: run `{from}` again (`cortex {command} resume {} --from {from}`){but}",
+        state.run_id
+    )
+}
+
 /// The environment variable that carries input `name` (to steps, and to `resume` for a secret
 /// input): `CORTEX_INPUT_<NAME>`.
 pub fn input_env_name(name: &str) -> String {
@@ -254,6 +409,11 @@ impl Redactor {
             }
         }
         for value in held {
+            r.add(&value);
+        }
+        // The secret outputs this process recorded for the run: scrubbed by every journal of
+        // it (the log keeps `***` for them, whatever they look like: `Journal::redact`).
+        for value in held_secret_output_values(&state.run_id) {
             r.add(&value);
         }
         r
@@ -606,6 +766,33 @@ mod tests {
         .unwrap();
         let names: Vec<String> = secret_inputs(&wf).into_iter().collect();
         assert_eq!(names, ["api_token", "key", "tok"]);
+    }
+
+    #[test]
+    fn outputs_are_secret_by_key_or_by_feeding_a_secret_env_entry() {
+        let wf: Workflow = serde_yaml::from_str(
+            "name: w\nsteps:\n  - name: login\n    run: 'true'\n  - name: build\n    foreach: [a, b]\n    run: 'true'\n  - name: push\n    run: 'true'\n    env:\n      GH_TOKEN: '${{ steps.login.outputs.tok }}'\n      KEY: 'k ${{ steps.build[1].outputs.key }}'\n      VISIBLE: '${{ steps.login.outputs.plain }}'\n    secret_env: [KEY]\n",
+        )
+        .unwrap();
+        let pairs: Vec<(String, String)> = secret_outputs(&wf).into_iter().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("build".into(), "key".into()),
+                ("login".into(), "tok".into())
+            ]
+        );
+        assert!(is_secret_output(&wf, "login", "tok"));
+        assert!(!is_secret_output(&wf, "login", "plain"));
+        // By its key alone, whichever step wrote it.
+        assert!(is_secret_output(&wf, "push", "api_token"));
+        assert!(is_secret_output(&wf, "login", "db_password"));
+        // An item of the `foreach:` step, and the step's own list, alike.
+        assert!(is_secret_output(&wf, "build[0]", "key"));
+        assert!(is_secret_output(&wf, "build", "key"));
+        assert!(!is_secret_output(&wf, "build[0]", "tok"));
+        // `[..]` that names no item of a step is part of a name.
+        assert!(!is_secret_output(&wf, "other[1]", "key"));
     }
 
     #[test]
