@@ -1206,8 +1206,8 @@ fn human_status(env: &Env) -> String {
 
 /// A step writes a token as an output and the next step feeds it into a secret `env:` entry
 /// (the reviewer's workflow): the output is secret by that alone. The log, status, exports
-/// and the run's files keep `***` for it (its `if:` too); the consuming step is given the
-/// value itself.
+/// the run's files and a notification's payload keep `***` for it (its `if:` too); the
+/// consuming step is given the value itself.
 #[test]
 fn an_output_feeding_a_secret_env_entry_is_kept_out_of_the_log_and_given_to_the_next_step() {
     let env = Env::new();
@@ -1216,7 +1216,7 @@ fn an_output_feeding_a_secret_env_entry_is_kept_out_of_the_log_and_given_to_the_
     std::fs::write(env.file("token.txt"), token).unwrap();
     env.workflow(
         "o3",
-        "name: o3\nsteps:\n  - name: login\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: push\n    if: steps.login.outputs.tok != ''\n    env: {GH_TOKEN: \"${{ steps.login.outputs.tok }}\"}\n    secret_env: [GH_TOKEN]\n    run: echo \"pushing with $GH_TOKEN\" && test \"$GH_TOKEN\" = \"$(cat token.txt)\" && touch matched\n",
+        "name: o3\nsteps:\n  - name: login\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: push\n    if: steps.login.outputs.tok != ''\n    env: {GH_TOKEN: \"${{ steps.login.outputs.tok }}\"}\n    secret_env: [GH_TOKEN]\n    run: echo \"pushing with $GH_TOKEN\" && test \"$GH_TOKEN\" = \"$(cat token.txt)\" && touch matched\nnotify:\n  on_finish:\n    - run: cat > notified.json\n",
     );
     let out = env.run(&["workflow", "run", "o3"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -1235,6 +1235,10 @@ fn an_output_feeding_a_secret_env_entry_is_kept_out_of_the_log_and_given_to_the_
         "{checked}"
     );
     assert_eq!(checked["body"]["holds"], true, "{checked}");
+    // What a notification is given is the status document: `***` too.
+    let payload = std::fs::read_to_string(env.file("notified.json")).unwrap();
+    assert!(payload.contains("\"tok\":\"***\""), "{payload}");
+    assert!(!payload.contains(token), "{payload}");
 }
 
 /// An output whose key looks secret (`api_token`) is secret, however a step uses it: the
@@ -1266,7 +1270,8 @@ fn a_secret_named_output_written_to_cortex_output_never_reaches_the_log() {
 }
 
 /// A person reports a secret-named output (`step complete --output api_token=...`): the log
-/// keeps `***`, and the step after it, driven by the same command, is given the value.
+/// keeps `***`, the step after it, driven by the same command, is given the value, and a
+/// prompt that quotes it shows `***`.
 #[test]
 fn a_secret_output_reported_by_step_complete_reaches_the_next_step_in_the_same_drive() {
     let env = Env::new();
@@ -1274,7 +1279,7 @@ fn a_secret_output_reported_by_step_complete_reaches_the_next_step_in_the_same_d
     std::fs::write(env.file("token.txt"), token).unwrap();
     env.workflow(
         "rep",
-        "name: rep\nsteps:\n  - name: ask\n    prompt: give the token\n  - name: use\n    run: test \"${{ steps.ask.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched\n",
+        "name: rep\nsteps:\n  - name: ask\n    prompt: give the token\n  - name: use\n    run: test \"${{ steps.ask.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched\n  - name: review\n    prompt: 'check with ${{ steps.ask.outputs.api_token }}'\n",
     );
     let out = env.run(&["workflow", "run", "rep"]);
     assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
@@ -1286,8 +1291,16 @@ fn a_secret_output_reported_by_step_complete_reaches_the_next_step_in_the_same_d
         "--output",
         &format!("api_token={token}"),
     ]);
-    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
     assert!(env.file("matched").exists(), "use was not given the output");
+    // A prompt shows `***` for it, to a person and to an agent alike.
+    assert!(out.stdout.contains("check with ***"), "{}", out.stdout);
+    assert!(!out.stdout.contains(token), "{}", out.stdout);
+    assert!(
+        env.status(None).to_string().contains("check with ***"),
+        "{}",
+        env.status(None)
+    );
     assert_nowhere(&env, token);
 }
 
@@ -1367,5 +1380,52 @@ fn a_secret_output_another_process_recorded_is_refused_not_used_as_stars() {
             "`{needed}` not said:\n{said}\n{push}"
         );
     }
+    assert_nowhere(&env, token);
+}
+
+/// The items of a `foreach:` step write a secret output: each item's value and the step's list
+/// of them are kept out of the log, and a later step reading the list is given the values.
+#[test]
+fn secret_outputs_of_foreach_items_and_their_list_never_reach_the_log() {
+    let env = Env::new();
+    let token = "item-tok-7h6g5f4e";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "fan",
+        "name: fan\nsteps:\n  - name: build\n    foreach: [a, b]\n    run: echo \"api_token=$(cat token.txt)-${{ item }}\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    env: {LIST: \"${{ steps.build.outputs.api_token }}\", ONE: \"${{ steps.build[1].outputs.api_token }}\"}\n    run: T=$(cat token.txt) && test \"$LIST\" = \"[\\\"$T-a\\\",\\\"$T-b\\\"]\" && test \"$ONE\" = \"$T-b\" && touch matched\n",
+    );
+    let out = env.run(&["workflow", "run", "fan"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(env.file("matched").exists(), "use was not given the values");
+    assert_nowhere(&env, token);
+    let recorded: Vec<serde_json::Value> = events(&env, None)
+        .into_iter()
+        .filter(|e| e["type"] == "output_recorded")
+        .map(|e| e["body"]["value"].clone())
+        .collect();
+    assert_eq!(recorded, ["***", "***", "***"], "{recorded:?}");
+}
+
+/// A child run's secret output (secret in the child: it feeds a secret `env:` entry there)
+/// comes back to its `uses:` step as a secret output of the parent too, whatever the
+/// parent's definition says of it: `***` in both logs, its value given to the parent's later
+/// steps.
+#[test]
+fn a_secret_output_of_a_child_run_stays_secret_in_its_parent() {
+    let env = Env::new();
+    let token = "ghs_CHILDTOK5566";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: login\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: push\n    env: {GH_TOKEN: \"${{ steps.login.outputs.tok }}\"}\n    run: test \"$GH_TOKEN\" = \"$(cat token.txt)\"\n",
+    );
+    env.workflow(
+        "mom",
+        "name: mom\nsteps:\n  - {name: get, uses: kid}\n  - name: use\n    run: test \"${{ steps.get.outputs.tok }}\" = \"$(cat token.txt)\" && touch matched && echo \"saw ${{ steps.get.outputs.tok }}\"\n",
+    );
+    let out = env.run(&["workflow", "run", "mom"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(env.file("matched").exists(), "use was not given the value");
+    assert!(out.stdout.contains("saw ***"), "{}", out.stdout);
     assert_nowhere(&env, token);
 }

@@ -255,7 +255,7 @@ pub struct ConditionCheck {
     /// Whether the step runs (false also when the condition could not be decided).
     pub holds: bool,
     /// Each reference the expression read and the value it saw (`'dev'`, `3`, `true`,
-    /// `(not recorded)`; `***` for a secret input).
+    /// `(not recorded)`; `***` for a secret input or output).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, String>,
     /// The exit code of a command condition.

@@ -476,9 +476,9 @@ impl<'a> Journal<'a> {
         }
         let real = self.foreach_list(step, key, value);
         super::hold_secret_output(&self.run_id, step, key, &real);
-        self.redactor.add(&real);
+        self.redactor.add_output(&real);
         if real != *value {
-            self.redactor.add(value);
+            self.redactor.add_output(value);
         }
         *value = super::REDACTED.to_string();
     }

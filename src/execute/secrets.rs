@@ -174,7 +174,7 @@ fn held_secret_output_values(run_id: &str) -> Vec<String> {
 /// Scrub with `redactor` the values of run `run_id`'s secret outputs this process holds.
 pub(crate) fn add_held_outputs(redactor: &mut Redactor, run_id: &str) {
     for value in held_secret_output_values(run_id) {
-        redactor.add(&value);
+        redactor.add_output(&value);
     }
 }
 
@@ -413,9 +413,7 @@ impl Redactor {
         }
         // The secret outputs this process recorded for the run: scrubbed by every journal of
         // it (the log keeps `***` for them, whatever they look like: `Journal::redact`).
-        for value in held_secret_output_values(&state.run_id) {
-            r.add(&value);
-        }
+        add_held_outputs(&mut r, &state.run_id);
         r
     }
 
@@ -560,6 +558,20 @@ impl Redactor {
         if value.contains(['\n', '\r']) {
             for line in value.split(['\n', '\r']) {
                 self.add_one(line.trim());
+            }
+        }
+    }
+
+    /// Scrub the value of a secret output from now on: whole, and each text of it when it is
+    /// a JSON list (a `foreach:` step's list of its items' values, or a list a later
+    /// `foreach:` reads its items from: each item is recorded on its own).
+    pub fn add_output(&mut self, value: &str) {
+        self.add(value);
+        if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(value) {
+            for item in items {
+                if let serde_json::Value::String(text) = item {
+                    self.add(&text);
+                }
             }
         }
     }
