@@ -1429,3 +1429,26 @@ fn a_secret_output_of_a_child_run_stays_secret_in_its_parent() {
     assert!(out.stdout.contains("saw ***"), "{}", out.stdout);
     assert_nowhere(&env, token);
 }
+
+/// A `foreach:` list read from a secret output would be recorded item by item (and each
+/// unit given its own): the step fails saying so, and no item is recorded or run.
+#[test]
+fn a_foreach_list_read_from_a_secret_output_is_refused() {
+    let env = Env::new();
+    let token = "list-tok-3c2b1a0z";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "over",
+        "name: over\nsteps:\n  - name: mint\n    run: echo \"api_tokens=[\\\"$(cat token.txt)\\\"]\" >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: '${{ steps.mint.outputs.api_tokens }}'\n    run: echo \"${{ item }}\" > got\n",
+    );
+    let out = env.run(&["workflow", "run", "over"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("`${{ steps.mint.outputs.api_tokens }}` is a secret output"),
+        "{}",
+        out.stdout
+    );
+    assert!(!env.file("got").exists());
+    assert_nowhere(&env, token);
+}

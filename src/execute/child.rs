@@ -291,8 +291,8 @@ fn with_held_child_outputs(child: &RunState, report: &mut AttemptReport, parent_
         let unit = child
             .steps
             .iter()
-            .filter(|s| s.item.is_none() && s.outputs.contains_key(key.as_str()))
-            .last();
+            .rev()
+            .find(|s| s.item.is_none() && s.outputs.contains_key(key.as_str()));
         if let Some(real) =
             unit.and_then(|s| super::held_secret_output(&child.run_id, &s.name, key))
         {

@@ -598,8 +598,18 @@ impl Runner {
         match foreach {
             Foreach::Items(items) => Ok(items),
             Foreach::Template(text) => {
-                if let Some(why) = super::unheld_secret_output_in(state, [text.as_str()]) {
-                    return Err(why);
+                // Items are recorded in the log (`foreach_expanded`) and each unit is given its
+                // own: read from a secret output, they would be recorded in clear or run as
+                // `***`.
+                for occurrence in crate::definition::template::scan(&text) {
+                    if let Ok(Reference::StepOutput { step, key }) = &occurrence.reference
+                        && super::is_secret_output_of(state, step, key)
+                    {
+                        return Err(format!(
+                            "`{}` is a secret output: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret (give the items as plain values, and the secret to each item's command through `env:`)",
+                            &text[occurrence.start..occurrence.end]
+                        ));
+                    }
                 }
                 let resolve = resolver(state, &self.redactor, Some(index));
                 for occurrence in crate::definition::template::scan(&text) {
