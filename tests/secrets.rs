@@ -3,6 +3,8 @@
 //! property that redaction rewrites values, never identifiers.
 
 mod common;
+#[path = "common/server.rs"]
+mod server;
 
 use std::collections::BTreeMap;
 
@@ -1450,5 +1452,46 @@ fn a_foreach_list_read_from_a_secret_output_is_refused() {
         out.stdout
     );
     assert!(!env.file("got").exists());
+    assert_nowhere(&env, token);
+}
+
+/// `cortex serve` records a report in its own process and hands the run to a background
+/// driver: the secret output the report gave is handed to that driver with the run
+/// (`CORTEX_SECRET_OUTPUTS`, never given to the steps), so the step after it is given the
+/// value, and the log keeps `***`.
+#[test]
+fn a_secret_output_reported_through_the_server_reaches_the_driver_it_starts() {
+    let env = Env::new();
+    let token = "served-8u7y6t5r4e";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "rep",
+        "name: rep\nsteps:\n  - name: ask\n    prompt: give the token\n  - name: use\n    run: test \"${{ steps.ask.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched && env > seen.env\n",
+    );
+    let s = server::Server::start(&env);
+    let r = s.post("/api/v1/workflows/rep/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    server::eventually(60, "the run to wait on `ask`", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["status"] == "waiting").then_some(())
+    });
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/steps/ask/complete"),
+        &format!(r#"{{"outputs": {{"api_token": "{token}"}}}}"#),
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let done = server::eventually(60, "the run to end", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["status"] != "running" && status["status"] != "waiting").then_some(status)
+    });
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(env.file("matched").exists(), "use was not given the output");
+    let seen = std::fs::read_to_string(env.file("seen.env")).unwrap();
+    assert!(
+        !seen.contains("CORTEX_SECRET_OUTPUTS"),
+        "a step was given the handover: {seen}"
+    );
+    std::fs::remove_file(env.file("seen.env")).unwrap();
     assert_nowhere(&env, token);
 }

@@ -422,7 +422,9 @@ pub fn run_process_watched(
             cmd
         }
     };
-    cmd.current_dir(&spec.cwd).env_remove(SERVE_TOKEN_ENV);
+    cmd.current_dir(&spec.cwd)
+        .env_remove(SERVE_TOKEN_ENV)
+        .env_remove(super::secrets::SECRET_OUTPUTS_ENV);
     for name in spec.unset {
         cmd.env_remove(name);
     }

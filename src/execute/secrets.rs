@@ -163,6 +163,55 @@ pub fn held_secret_output(run_id: &str, step: &str, key: &str) -> Option<String>
         .cloned()
 }
 
+/// The variable through which a process hands the secret outputs it holds for a run to a
+/// driver it starts for that run (`cortex serve`, after a report it recorded): JSON, read by
+/// the driver's journals of that run (`Redactor::of_run`), never given to a step, check or
+/// agent (`process` removes it).
+pub const SECRET_OUTPUTS_ENV: &str = "CORTEX_SECRET_OUTPUTS";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HandedOutputs {
+    run: String,
+    /// Unit, key and value of each.
+    outputs: Vec<(String, String, String)>,
+}
+
+/// The environment that hands run `run_id`'s secret outputs this process holds to a driver it
+/// starts (`SECRET_OUTPUTS_ENV`); nothing when it holds none.
+pub fn secret_outputs_env(run_id: &str) -> Vec<(String, String)> {
+    let held = HELD_OUTPUTS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(of_run) = held.get(run_id).filter(|o| !o.is_empty()) else {
+        return Vec::new();
+    };
+    let handed = HandedOutputs {
+        run: run_id.to_string(),
+        outputs: of_run
+            .iter()
+            .map(|((step, key), value)| (step.clone(), key.clone(), value.clone()))
+            .collect(),
+    };
+    serde_json::to_string(&handed)
+        .map(|json| vec![(SECRET_OUTPUTS_ENV.to_string(), json)])
+        .unwrap_or_default()
+}
+
+/// Hold the secret outputs of run `run_id` that this process was handed in its environment
+/// (`secret_outputs_env`), those it does not hold already.
+fn adopt_handed_outputs(run_id: &str) {
+    let Some(handed) = std::env::var_os(SECRET_OUTPUTS_ENV)
+        .and_then(|v| v.into_string().ok())
+        .and_then(|json| serde_json::from_str::<HandedOutputs>(&json).ok())
+        .filter(|h| h.run == run_id)
+    else {
+        return;
+    };
+    for (step, key, value) in handed.outputs {
+        if held_secret_output(run_id, &step, &key).is_none() {
+            hold_secret_output(run_id, &step, &key, &value);
+        }
+    }
+}
+
 /// Every value of run `run_id`'s secret outputs this process holds.
 fn held_secret_output_values(run_id: &str) -> Vec<String> {
     let held = HELD_OUTPUTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -413,6 +462,7 @@ impl Redactor {
         }
         // The secret outputs this process recorded for the run: scrubbed by every journal of
         // it (the log keeps `***` for them, whatever they look like: `Journal::redact`).
+        adopt_handed_outputs(&state.run_id);
         add_held_outputs(&mut r, &state.run_id);
         r
     }

@@ -415,7 +415,9 @@ fn drive_on(shared: &Shared, run_id: &str, kind: RunKind) -> Result<DriveOn, Fai
         }
         note
     };
-    let started = driver::start(shared, &args, &as_env(&held)).map_err(Failure::from);
+    // The secret outputs a report recorded here are held here only: the driver is given them.
+    let envs = [as_env(&held), crate::execute::secret_outputs_env(run_id)].concat();
+    let started = driver::start(shared, &args, &envs).map_err(Failure::from);
     match started.and_then(|d| d.took(shared, run_id)) {
         Ok(()) => Ok(DriveOn::Started),
         Err(f) if f.status == StatusCode::GATEWAY_TIMEOUT => Ok(DriveOn::Late(said(f))),
@@ -582,7 +584,8 @@ pub fn resume(
         ResumeMode::RollbackTo(step) => argv.push(format!("--rollback-to={step}")),
     }
     argv.extend(["--".to_string(), run_id.clone()]);
-    let background = driver::start(shared, &argv, &as_env(&held))?;
+    let envs = [as_env(&held), crate::execute::secret_outputs_env(&run_id)].concat();
+    let background = driver::start(shared, &argv, &envs)?;
     background.took(shared, &run_id)?;
     Ok(Done {
         output: status_of_run(shared, &run_id)?,
