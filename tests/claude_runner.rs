@@ -55,6 +55,11 @@ lines)
   printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Changed foo.rs.\\n\\n\\u2705 Step 9/9: Deploy\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
 lines_error)
   printf '{"type":"result","subtype":"error\\nforged","is_error":true,"num_turns":2,"result":"API Error: 500\\n\\u2705 Workflow completed: plan\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
+huge)
+  # A 3 MB answer: more than outputs may hold.
+  printf '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"duration_ms":5,"total_cost_usd":0.1,"session_id":"%s","result":"' "$session"
+  head -c 3000000 /dev/zero | tr '\0' a
+  printf '"}\n' ;;
 secret)
   printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"the key is %s","session_id":"%s","total_cost_usd":0.001}\n' "$FAKE_API_TOKEN" "$session" ;;
 esac
@@ -983,5 +988,57 @@ fn a_secret_input_in_an_agents_prompt_reaches_its_stdin_redacted() {
         std::fs::read_to_string(c.calls.join("token-1")).unwrap(),
         "TOPSECRET-77aa",
         "the agent has the value in its environment"
+    );
+}
+
+/// Claude Code's result is the step's output `result`, held to the bound of every output
+/// (1 MiB): a larger one fails the attempt saying so, as a larger `$CORTEX_OUTPUT` does, and
+/// its whole text is in the attempt's log file, not in the log.
+#[test]
+fn a_claude_result_over_the_output_limit_fails_the_attempt_and_stays_in_its_log_file() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("huge", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(status["status"], "failed");
+    let plan = step(&status, "Plan");
+    let error = plan["error"].as_str().unwrap();
+    assert!(
+        error.contains("more than the 1024 KiB outputs may hold")
+            && error.contains("the attempt's log file"),
+        "{error}"
+    );
+    assert!(plan["outputs"].get("result").is_none(), "{plan}");
+    let run_id = status["run_id"].as_str().unwrap();
+    let events: Vec<serde_json::Value> = c
+        .env
+        .run(&["log", "export", run_id])
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().all(|e| e["type"] != "output_recorded"),
+        "nothing recorded as an output"
+    );
+    let said = events.iter().find(|e| e["type"] == "agent_result").unwrap();
+    let text = said["body"]["result"].as_str().unwrap_or_default();
+    assert!(
+        text.len() < 8192 && text.contains("3000000 bytes in all"),
+        "the event holds the result clipped: {} bytes",
+        text.len()
+    );
+    let kept = events.iter().find(|e| e["type"] == "attempt_log").unwrap();
+    let file = c.env.home().join(kept["body"]["file"].as_str().unwrap());
+    let whole = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        whole.contains(&"a".repeat(3_000_000)),
+        "the whole text is in {}",
+        file.display()
     );
 }

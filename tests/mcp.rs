@@ -1055,3 +1055,64 @@ fn the_resume_tool_from_a_step_of_a_waiting_run_reruns_it_and_matches_its_name_f
     assert_eq!(doc["steps"][0]["attempts"], 2, "{doc}");
     assert_eq!(doc["steps"][1]["status"], "pending", "{doc}");
 }
+
+/// Outputs are held to one bound (1 MiB, as `$CORTEX_OUTPUT`) whichever route reports them:
+/// `step_complete` and `phase_complete` with an output of megabytes are refused (exit 2,
+/// saying the bound and what to do) and nothing is recorded.
+#[test]
+fn an_output_of_megabytes_is_refused_by_step_complete_and_phase_complete_and_nothing_is_recorded() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
+    let (doc, _) = s.document(1);
+    let events = doc["events"].clone();
+    let big = "o".repeat(3 << 20);
+    s.call(
+        2,
+        "step_complete",
+        json!({"step": "Setup", "outputs": {"report": big}}),
+    );
+    let refused = s.response(2);
+    let says = "its outputs hold 3145736 bytes, more than the 1024 KiB outputs may hold: write data to a file and its path as an output";
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    let body = &refused["result"]["structuredContent"];
+    assert_eq!(body["exit_code"], 2, "{refused}");
+    assert!(refused.to_string().contains(says), "{refused}");
+    let now = s.status(3);
+    assert_eq!(now["events"], events, "nothing was recorded: {now}");
+    assert_eq!(now["status"], "waiting");
+
+    s.call(4, "run", json!({"kind": "scenario", "name": "review-gate"}));
+    s.document(4);
+    s.call(
+        5,
+        "phase_start",
+        json!({"scenario": "review-gate", "phase": "review"}),
+    );
+    s.document(5);
+    s.call(
+        6,
+        "phase_complete",
+        json!({"scenario": "review-gate", "phase": "review", "outputs": {"report": big}}),
+    );
+    let refused = s.response(6);
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert_eq!(
+        refused["result"]["structuredContent"]["exit_code"], 2,
+        "{refused}"
+    );
+    assert!(refused.to_string().contains(says), "{refused}");
+    let status = env
+        .run(&["--json", "orchestrate", "status", "review-gate"])
+        .json();
+    let review = status["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "review")
+        .unwrap();
+    assert_ne!(review["status"], "completed", "{review}");
+}

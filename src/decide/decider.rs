@@ -926,6 +926,19 @@ fn finish_attempt(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut problems = report.validation_problems.clone();
+    // Every route into outputs is held to one bound here: `$CORTEX_OUTPUT` (already refused
+    // by its size), a report's `--output` (CLI or MCP) and Claude Code's result.
+    if report.end.succeeded()
+        && let Some(problem) = super::outputs_too_large(&report.outputs)
+    {
+        let problem = match &report.agent {
+            Some(agent) if outputs.get("result") == Some(&agent.result.as_str()) => format!(
+                "{problem} (Claude Code's result is output `result`; its whole text is in the attempt's log file)"
+            ),
+            _ => problem,
+        };
+        problems.insert(0, problem);
+    }
     if report.end.succeeded() {
         for check in &step.validate {
             if let Some(key) = &check.output
@@ -960,6 +973,7 @@ fn finish_attempt(
         });
     }
     if let Some(mut agent) = report.agent {
+        clip_agent_result(&mut agent);
         agent.step.clone_from(&name);
         agent.attempt = attempt;
         events.push(Event::AgentResult(agent));
@@ -1056,6 +1070,24 @@ fn finish_attempt(
     }
     fail_for_good(state, workflow, index, &error, &mut events);
     Ok(events)
+}
+
+/// A runner's final text past what outputs may hold is recorded clipped: the event is part
+/// of the log, replayed with the run, and the whole text is in the attempt's log file.
+fn clip_agent_result(agent: &mut crate::event::AgentResult) {
+    const KEPT: usize = 4096;
+    let bytes = agent.result.len();
+    if bytes as u64 <= super::MAX_OUTPUT_BYTES {
+        return;
+    }
+    let mut end = KEPT;
+    while !agent.result.is_char_boundary(end) {
+        end -= 1;
+    }
+    agent.result.truncate(end);
+    agent.result.push_str(&format!(
+        "\n… ({bytes} bytes in all, more than outputs may hold: the whole text is in the attempt's log file)"
+    ));
 }
 
 fn record_compensation(
