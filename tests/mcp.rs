@@ -1116,3 +1116,34 @@ fn an_output_of_megabytes_is_refused_by_step_complete_and_phase_complete_and_not
         .unwrap();
     assert_ne!(review["status"], "completed", "{review}");
 }
+
+/// The tools' hints after a scenario run by path ended name its path, as the CLI's do: the
+/// `run` they point to of its bare name is refused (no scenario named so in the home).
+#[test]
+fn phase_tools_after_a_run_by_path_ended_suggest_running_that_path_again() {
+    let env = Env::new();
+    let g2 = env.project().join("g2.yaml");
+    std::fs::write(
+        &g2,
+        "name: g2\ndescription: d\nphases:\n  - name: p\n    description: do it\n  - name: q\n    description: manual\n    condition: manual\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&["orchestrate", "run", g2.to_str().unwrap()]).code,
+        3
+    );
+    assert_eq!(env.run(&["orchestrate", "abort", "g2"]).code, 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    for (id, tool) in [(1, "phase_complete"), (2, "phase_start")] {
+        let phase = if tool == "phase_start" { "q" } else { "p" };
+        s.call(id, tool, json!({"scenario": "g2", "phase": phase}));
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{tool}: {answer}");
+        let hints = answer["result"]["structuredContent"]["hints"].to_string();
+        assert!(
+            hints.contains(&format!("run {}", g2.display())),
+            "{tool}: {hints}"
+        );
+    }
+}

@@ -556,7 +556,22 @@ impl Ctx {
                 err.hint(history)
             }
             FindError::Ambiguous { .. } => CommandError::bad_input(e.to_string()).hint(history),
-            FindError::NoneUnfinished { ref name, kind } => {
+            FindError::NoneUnfinished { ref again, .. } if again.is_some() => {
+                // What its latest run ran, as it was run (a path when it was run by one),
+                // with its inputs: `run NAME` of a definition run by path is refused.
+                let again = again.as_ref().expect("matched");
+                let args: Vec<&str> = again.argv.iter().skip(1).map(String::as_str).collect();
+                let fill = if again.fill.is_empty() {
+                    ""
+                } else {
+                    " (VALUE: each secret input's value again)"
+                };
+                CommandError::bad_input(e.to_string()).hint(format!(
+                    "{} starts a new one{fill}; {history}",
+                    self.cmd(&args)
+                ))
+            }
+            FindError::NoneUnfinished { ref name, kind, .. } => {
                 // Looked among runs of any kind: the name's own kind starts it (a scenario's
                 // with `orchestrate run`), as the catalog knows it.
                 let group = match kind {
