@@ -1042,3 +1042,53 @@ fn a_claude_result_over_the_output_limit_fails_the_attempt_and_stays_in_its_log_
         file.display()
     );
 }
+
+/// A bare program name is looked for on PATH alone, by `validate` and by a run alike, as the
+/// process started in the run's directory looks for it: a `fakeclaude` in the current
+/// directory that PATH does not name is not found by either (validate warns, the run fails
+/// before its first attempt); with `.` on PATH both find it and the run runs it.
+#[test]
+fn a_bare_claude_program_is_looked_for_on_path_alone_by_validate_and_run_alike() {
+    let c = Claude::new(r#"{"claude": {"program": "fakeclaude"}}"#);
+    c.agent("planner", PLANNER);
+    let local = c.env.project().join("fakeclaude");
+    std::fs::copy(&c.program, &local).unwrap();
+    std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o755)).unwrap();
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    let with_path = |path: &str, args: &[&str]| {
+        let out = c
+            .env
+            .command(args)
+            .env("PATH", path)
+            .env("FAKE_CLAUDE_DIR", &c.calls)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, warned) = with_path("/usr/bin:/bin", &["workflow", "validate", "plan"]);
+    assert_eq!(code, 0, "{warned}");
+    assert!(warned.contains("`fakeclaude` is not on PATH"), "{warned}");
+    let (code, said) = with_path("/usr/bin:/bin", &["workflow", "run", "plan"]);
+    assert_eq!(code, 1, "{said}");
+    let status = c.env.status(None);
+    assert!(
+        status["pre_problems"]
+            .to_string()
+            .contains("`fakeclaude` is not on PATH"),
+        "{status}"
+    );
+    assert_eq!(c.calls(), 0);
+    // `.` on PATH: the run's directory, where the file is: found by both.
+    let (code, warned) = with_path(".:/usr/bin:/bin", &["workflow", "validate", "plan"]);
+    assert_eq!(code, 0, "{warned}");
+    assert!(!warned.contains("fakeclaude"), "{warned}");
+    let (code, said) = with_path(".:/usr/bin:/bin", &["workflow", "run", "plan"]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(c.calls(), 1);
+}
