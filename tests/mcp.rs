@@ -1147,3 +1147,62 @@ fn phase_tools_after_a_run_by_path_ended_suggest_running_that_path_again() {
         );
     }
 }
+
+/// A report on a phase stopped with its run: `resume` makes a phase that waits for a report
+/// wait again (then report it), but runs a phase with `run:` again (nothing to report by
+/// hand). The hint says which, by `orchestrate complete` as by `phase_complete`.
+#[test]
+fn a_report_on_a_stopped_phase_hints_what_resume_does_with_it() {
+    let env = Env::new();
+    env.scenario(
+        "ss",
+        "name: ss\ndescription: d\nphases:\n  - name: a\n    description: x\n    run: sleep 30\n    parallel: true\n  - name: b\n    description: do b by hand\n    parallel: true\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "ss"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let status = env.run(&["--json", "orchestrate", "status", "ss"]).json();
+        if status["phases"][0]["status"] == "running" && status["phases"][1]["status"] == "waiting"
+        {
+            break;
+        }
+        assert!(Instant::now() < until, "never running: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stop = env.run(&["orchestrate", "stop", "ss"]);
+    assert_ne!(stop.code, 2, "{}", stop.stderr);
+    wait_bounded(&mut driver, "the stopped driver");
+    let runs_again = "`cortex orchestrate resume ss` goes on and runs the phase again";
+    let waits = "`cortex orchestrate resume ss` goes on (the phase waits for its report again); then report it";
+    let a = env.run(&["orchestrate", "complete", "ss", "a"]);
+    assert_eq!(a.code, 2, "{}", a.stderr);
+    assert!(
+        a.stderr.contains(runs_again) && !a.stderr.contains("waits for its report"),
+        "{}",
+        a.stderr
+    );
+    let b = env.run(&["orchestrate", "complete", "ss", "b"]);
+    assert_eq!(b.code, 2, "{}", b.stderr);
+    assert!(b.stderr.contains(waits), "{}", b.stderr);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    for (id, phase, says) in [
+        (1, "a", "goes on and runs the phase again"),
+        (2, "b", "waits for its report again"),
+    ] {
+        s.call(
+            id,
+            "phase_complete",
+            json!({"scenario": "ss", "phase": phase}),
+        );
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{answer}");
+        let hints = answer["result"]["structuredContent"]["hints"].to_string();
+        assert!(hints.contains(says), "{phase}: {hints}");
+    }
+}
