@@ -1206,3 +1206,33 @@ fn a_report_on_a_stopped_phase_hints_what_resume_does_with_it() {
         assert!(hints.contains(says), "{phase}: {hints}");
     }
 }
+
+/// A request past the longest line read (16 MiB) is dropped unread; it was answered with a
+/// null id, so the client's call (the SDK waits for its id) waited forever. Its id is read
+/// from its first bytes and its answer carries it, saying the limit and to send big data as
+/// files; nothing of it is recorded, and the session answers on.
+#[test]
+fn a_request_past_the_line_limit_is_answered_with_its_id_and_why() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("big-sender");
+    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
+    let (doc, _) = s.document(1);
+    let events = doc["events"].clone();
+    let big = "o".repeat(17 << 20);
+    s.send_line(&format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"step_complete","arguments":{{"step":"Setup","outputs":{{"report":"{big}"}}}}}}}}"#
+    ));
+    let answer = s.response(2);
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Request too large")
+            && message.contains("longer than 16 MiB")
+            && message.contains("as files"),
+        "{message}"
+    );
+    let now = s.status(3);
+    assert_eq!(now["events"], events, "nothing recorded: {now}");
+    assert_eq!(now["status"], "waiting");
+}

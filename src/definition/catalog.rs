@@ -461,7 +461,7 @@ fn collision(path: &str, text: &str, name: &str, first: &Path) -> DefinitionErro
 /// deletions, substitutions, swaps of two neighbours) from it first, then the most alike
 /// (Jaro-Winkler). Edits rank first: Jaro-Winkler alone favours a long name sharing the
 /// typo's first letters (`rn` was taken for `runs_on` rather than `run`). A name is close
-/// when it is that alike (above 0.75) or one edit away. Both are compared as names are
+/// when it is that alike (above 0.75) or one edit away (from a typo of two characters or more). Both are compared as names are
 /// matched (case, spaces, `_` and `-` aside).
 pub fn suggest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
     let wanted = normalize_name(wanted);
@@ -474,7 +474,7 @@ pub fn suggest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Vec<St
                 k,
             )
         })
-        .filter(|(edits, alike, _)| *alike > 0.75 || *edits <= 1)
+        .filter(|(edits, alike, _)| *alike > 0.75 || (*edits <= 1 && wanted.chars().count() > 1))
         .collect();
     scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
     scored
