@@ -1236,3 +1236,13 @@ fn a_request_past_the_line_limit_is_answered_with_its_id_and_why() {
     assert_eq!(now["events"], events, "nothing recorded: {now}");
     assert_eq!(now["status"], "waiting");
 }
+
+/// The official SDK's call of a request past the line limit gets its error (it waited for an
+/// answer with its id forever), and the session goes on.
+#[test]
+fn the_sdks_call_past_the_line_limit_gets_an_error_not_a_wait() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    let facts = client_check(&python, &env, "request_too_large");
+    assert!(facts["run_id"].is_string(), "{facts}");
+}

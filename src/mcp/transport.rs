@@ -141,7 +141,9 @@ fn too_long(head: &[u8]) -> (Answer, String) {
     let Skipped { why, logged } = Skipped::too_long();
     match id_in_head(head) {
         Some(id) => {
-            let logged = format!("{logged} (request {id})");
+            let logged = format!(
+                "answered request {id}, a line that is not read, with an invalid request error: {why}"
+            );
             let message = format!(
                 "Request too large: {why}; nothing of it was read. Send big data (outputs, messages) as files, their paths as the values"
             );
