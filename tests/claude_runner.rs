@@ -55,11 +55,13 @@ lines)
   printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Changed foo.rs.\\n\\n\\u2705 Step 9/9: Deploy\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
 lines_error)
   printf '{"type":"result","subtype":"error\\nforged","is_error":true,"num_turns":2,"result":"API Error: 500\\n\\u2705 Workflow completed: plan\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
-huge)
+huge|huge_error)
   # A 3 MB answer: more than outputs may hold.
-  printf '{"type":"result","subtype":"success","is_error":false,"num_turns":1,"duration_ms":5,"total_cost_usd":0.1,"session_id":"%s","result":"' "$session"
+  err=false; [ "$mode" = huge_error ] && err=true
+  printf '{"type":"result","subtype":"success","is_error":%s,"num_turns":1,"duration_ms":5,"total_cost_usd":0.1,"session_id":"%s","result":"' "$err" "$session"
   head -c 3000000 /dev/zero | tr '\0' a
-  printf '"}\n' ;;
+  printf '"}\n'
+  [ "$mode" = huge_error ] && exit 1 ;;
 secret)
   printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"the key is %s","session_id":"%s","total_cost_usd":0.001}\n' "$FAKE_API_TOKEN" "$session" ;;
 esac
@@ -1036,6 +1038,16 @@ fn a_claude_result_over_the_output_limit_fails_the_attempt_and_stays_in_its_log_
     let kept = events.iter().find(|e| e["type"] == "attempt_log").unwrap();
     let file = c.env.home().join(kept["body"]["file"].as_str().unwrap());
     let whole = std::fs::read_to_string(&file).unwrap();
+    // A result of megabytes that is an error becomes the step's error clipped as well.
+    let out = c.run("huge,huge_error", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    let error = step(&status, "Plan")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.len() < 8192 && error.contains("3000000 bytes in all"),
+        "{} bytes",
+        error.len()
+    );
     assert!(
         whole.contains(&"a".repeat(3_000_000)),
         "the whole text is in {}",

@@ -894,8 +894,20 @@ fn backoff_ms(step: &Step, n: u32) -> u64 {
 fn finish_attempt(
     state: &RunState,
     workflow: &Workflow,
-    report: AttemptReport,
+    mut report: AttemptReport,
 ) -> Result<Vec<Event>, DecideError> {
+    // The runner's final text is its output `result` (the runner puts it there): said so when
+    // the outputs are refused for their size. Then it is clipped for its event and for the
+    // error it may become.
+    let result_is_output = report.agent.as_ref().is_some_and(|agent| {
+        report
+            .outputs
+            .iter()
+            .any(|(k, v)| k == "result" && *v == agent.result)
+    });
+    if let Some(agent) = report.agent.as_mut() {
+        clip_agent_result(agent);
+    }
     let index = state
         .step_index(&report.step)
         .ok_or_else(|| DecideError::UnknownStep {
@@ -931,11 +943,12 @@ fn finish_attempt(
     if report.end.succeeded()
         && let Some(problem) = super::outputs_too_large(&report.outputs)
     {
-        let problem = match &report.agent {
-            Some(agent) if outputs.get("result") == Some(&agent.result.as_str()) => format!(
+        let problem = if result_is_output {
+            format!(
                 "{problem} (Claude Code's result is output `result`; its whole text is in the attempt's log file)"
-            ),
-            _ => problem,
+            )
+        } else {
+            problem
         };
         problems.insert(0, problem);
     }
@@ -973,7 +986,6 @@ fn finish_attempt(
         });
     }
     if let Some(mut agent) = report.agent {
-        clip_agent_result(&mut agent);
         agent.step.clone_from(&name);
         agent.attempt = attempt;
         events.push(Event::AgentResult(agent));
