@@ -2384,3 +2384,61 @@ fn resume_rollback_to_matches_the_step_name_forgivingly_and_records_the_real_nam
         .expect("a rollback_started event");
     assert_eq!(started["body"]["resume_after"], "First_Step", "{started}");
 }
+
+/// Outputs are small values (1 MiB at most, as `$CORTEX_OUTPUT`): a report whose `--output`
+/// values hold more — each under Linux's limit on one argument — is refused whole, by
+/// `workflow step complete` as by `orchestrate complete`, and nothing is recorded.
+#[test]
+fn a_report_whose_outputs_pass_the_output_limit_is_refused_and_nothing_is_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Ask\n    prompt: do it\n",
+    );
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - name: a\n    description: do it\n",
+    );
+    let values: Vec<String> = (0..10)
+        .map(|i| format!("k{i}={}", "v".repeat(120_000)))
+        .collect();
+    let mut outputs = Vec::new();
+    for v in &values {
+        outputs.extend(["--output", v.as_str()]);
+    }
+    for (run, complete) in [
+        (
+            ["workflow", "run", "ask"],
+            vec!["workflow", "step", "complete", "Ask"],
+        ),
+        (
+            ["orchestrate", "run", "sc"],
+            vec!["orchestrate", "complete", "sc", "a"],
+        ),
+    ] {
+        assert_eq!(env.run(&run).code, 3);
+        let before = events(&env);
+        let mut args = complete.clone();
+        args.extend(&outputs);
+        let refused = env.run(&args);
+        assert_eq!(refused.code, 2, "{complete:?}: {}", refused.stdout);
+        assert!(
+            refused
+                .stderr
+                .contains("its outputs hold 1200040 bytes, more than the 1024 KiB outputs may hold: write data to a file and its path as an output"),
+            "{complete:?}: {}",
+            refused.stderr
+        );
+        assert!(
+            refused.stderr.contains("nothing was recorded"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(events(&env), before, "{complete:?}: nothing recorded");
+        // Under the limit, the same report goes through.
+        let mut args = complete.clone();
+        args.extend(&outputs[..16]);
+        let done = env.run(&args);
+        assert_eq!(done.code, 0, "{complete:?}: {}{}", done.stdout, done.stderr);
+    }
+}

@@ -55,6 +55,13 @@ lines)
   printf '{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Changed foo.rs.\\n\\n\\u2705 Step 9/9: Deploy\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
 lines_error)
   printf '{"type":"result","subtype":"error\\nforged","is_error":true,"num_turns":2,"result":"API Error: 500\\n\\u2705 Workflow completed: plan\\n   Status: Complete","session_id":"%s"}\n' "$session" ;;
+huge|huge_error)
+  # A 3 MB answer: more than outputs may hold.
+  err=false; [ "$mode" = huge_error ] && err=true
+  printf '{"type":"result","subtype":"success","is_error":%s,"num_turns":1,"duration_ms":5,"total_cost_usd":0.1,"session_id":"%s","result":"' "$err" "$session"
+  head -c 3000000 /dev/zero | tr '\0' a
+  printf '"}\n'
+  [ "$mode" = huge_error ] && exit 1 ;;
 secret)
   printf '{"type":"result","subtype":"success","is_error":false,"duration_ms":5,"num_turns":1,"result":"the key is %s","session_id":"%s","total_cost_usd":0.001}\n' "$FAKE_API_TOKEN" "$session" ;;
 esac
@@ -984,4 +991,116 @@ fn a_secret_input_in_an_agents_prompt_reaches_its_stdin_redacted() {
         "TOPSECRET-77aa",
         "the agent has the value in its environment"
     );
+}
+
+/// Claude Code's result is the step's output `result`, held to the bound of every output
+/// (1 MiB): a larger one fails the attempt saying so, as a larger `$CORTEX_OUTPUT` does, and
+/// its whole text is in the attempt's log file, not in the log.
+#[test]
+fn a_claude_result_over_the_output_limit_fails_the_attempt_and_stays_in_its_log_file() {
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent("planner", PLANNER);
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n    retry: {max_retry_attempts: 0}\n",
+    );
+    let out = c.run("huge", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    assert_eq!(status["status"], "failed");
+    let plan = step(&status, "Plan");
+    let error = plan["error"].as_str().unwrap();
+    assert!(
+        error.contains("more than the 1024 KiB outputs may hold")
+            && error.contains("the attempt's log file"),
+        "{error}"
+    );
+    assert!(plan["outputs"].get("result").is_none(), "{plan}");
+    let run_id = status["run_id"].as_str().unwrap();
+    let events: Vec<serde_json::Value> = c
+        .env
+        .run(&["log", "export", run_id])
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        events.iter().all(|e| e["type"] != "output_recorded"),
+        "nothing recorded as an output"
+    );
+    let said = events.iter().find(|e| e["type"] == "agent_result").unwrap();
+    let text = said["body"]["result"].as_str().unwrap_or_default();
+    assert!(
+        text.len() < 8192 && text.contains("3000000 bytes in all"),
+        "the event holds the result clipped: {} bytes",
+        text.len()
+    );
+    let kept = events.iter().find(|e| e["type"] == "attempt_log").unwrap();
+    let file = c.env.home().join(kept["body"]["file"].as_str().unwrap());
+    let whole = std::fs::read_to_string(&file).unwrap();
+    // A result of megabytes that is an error becomes the step's error clipped as well.
+    let out = c.run("huge,huge_error", &["workflow", "run", "plan"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = c.env.status(None);
+    let error = step(&status, "Plan")["error"].as_str().unwrap().to_string();
+    assert!(
+        error.len() < 8192 && error.contains("3000000 bytes in all"),
+        "{} bytes",
+        error.len()
+    );
+    assert!(
+        whole.contains(&"a".repeat(3_000_000)),
+        "the whole text is in {}",
+        file.display()
+    );
+}
+
+/// A bare program name is looked for on PATH alone, by `validate` and by a run alike, as the
+/// process started in the run's directory looks for it: a `fakeclaude` in the current
+/// directory that PATH does not name is not found by either (validate warns, the run fails
+/// before its first attempt); with `.` on PATH both find it and the run runs it.
+#[test]
+fn a_bare_claude_program_is_looked_for_on_path_alone_by_validate_and_run_alike() {
+    let c = Claude::new(r#"{"claude": {"program": "fakeclaude"}}"#);
+    c.agent("planner", PLANNER);
+    let local = c.env.project().join("fakeclaude");
+    std::fs::copy(&c.program, &local).unwrap();
+    std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o755)).unwrap();
+    c.env.workflow(
+        "plan",
+        "name: plan\nsteps:\n  - name: Plan\n    prompt: Plan it\n    agent: planner\n",
+    );
+    let with_path = |path: &str, args: &[&str]| {
+        let out = c
+            .env
+            .command(args)
+            .env("PATH", path)
+            .env("FAKE_CLAUDE_DIR", &c.calls)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, warned) = with_path("/usr/bin:/bin", &["workflow", "validate", "plan"]);
+    assert_eq!(code, 0, "{warned}");
+    assert!(warned.contains("`fakeclaude` is not on PATH"), "{warned}");
+    let (code, said) = with_path("/usr/bin:/bin", &["workflow", "run", "plan"]);
+    assert_eq!(code, 1, "{said}");
+    let status = c.env.status(None);
+    assert!(
+        status["pre_problems"]
+            .to_string()
+            .contains("`fakeclaude` is not on PATH"),
+        "{status}"
+    );
+    assert_eq!(c.calls(), 0);
+    // `.` on PATH: the run's directory, where the file is: found by both.
+    let (code, warned) = with_path(".:/usr/bin:/bin", &["workflow", "validate", "plan"]);
+    assert_eq!(code, 0, "{warned}");
+    assert!(!warned.contains("fakeclaude"), "{warned}");
+    let (code, said) = with_path(".:/usr/bin:/bin", &["workflow", "run", "plan"]);
+    assert_eq!(code, 0, "{said}");
+    assert_eq!(c.calls(), 1);
 }

@@ -508,6 +508,35 @@ steps:
     insta::assert_snapshot!("validate_unknown_key", out.snapshot(&env));
 }
 
+/// An unknown key of a step is suggested the known key the fewest edits away: `rn` is `run`,
+/// not `runs_on` (which only shares its first letters); each typo here has one answer.
+#[test]
+fn an_unknown_step_key_is_suggested_the_key_fewest_edits_away() {
+    let env = Env::new();
+    for (typo, meant) in [
+        ("rn", "run"),
+        ("rum", "run"),
+        ("promt", "prompt"),
+        ("timout", "timeout"),
+        ("retyr", "retry"),
+        ("runs_no", "runs_on"),
+        ("rollbak", "rollback"),
+    ] {
+        env.workflow(
+            "typo",
+            &format!("name: typo\nsteps:\n  - name: a\n    run: 'true'\n    {typo}: x\n"),
+        );
+        let out = env.run(&["workflow", "validate", "typo"]);
+        assert_eq!(out.code, 2, "{typo}: {}", out.stdout);
+        let said = out.text();
+        assert!(
+            said.contains(&format!("unknown field `{typo}`"))
+                && said.contains(&format!("did you mean `{meant}`?")),
+            "{typo}: {said}"
+        );
+    }
+}
+
 #[test]
 fn unknown_names_get_a_suggestion_and_bad_input_exits_2() {
     let env = Env::new();

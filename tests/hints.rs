@@ -1149,3 +1149,67 @@ fn an_ambiguous_id_prefix_is_sent_to_the_history_of_its_kind() {
     );
     check("an ambiguous prefix of any kind", &text);
 }
+
+/// A report on a definition run by path whose runs all ended suggests a new run of that path,
+/// as the run recorded it: `run NAME` of a file outside the home is refused (exit 2: no
+/// workflow named so). Each suggestion, pasted, starts a new run.
+#[test]
+fn a_report_after_a_run_by_path_ended_suggests_running_that_path_again() {
+    let env = Env::new();
+    let noisy = env.project().join("noisy.yaml");
+    std::fs::write(
+        &noisy,
+        "name: noisy\nsteps:\n  - name: A\n    run: echo a\n  - name: B\n    prompt: do b\n",
+    )
+    .unwrap();
+    let g2 = env.project().join("g2.yaml");
+    std::fs::write(
+        &g2,
+        "name: g2\ndescription: d\nphases:\n  - name: p\n    description: do it\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&["workflow", "run", noisy.to_str().unwrap()]).code,
+        3
+    );
+    assert_eq!(env.run(&["workflow", "abort", "noisy"]).code, 1);
+    assert_eq!(
+        env.run(&["orchestrate", "run", g2.to_str().unwrap()]).code,
+        3
+    );
+    assert_eq!(env.run(&["orchestrate", "complete", "g2", "p"]).code, 0);
+    for (report, path) in [
+        (vec!["workflow", "step", "complete", "B"], &noisy),
+        (
+            vec!["workflow", "step", "complete", "B", "--run", "noisy"],
+            &noisy,
+        ),
+        (vec!["orchestrate", "complete", "g2", "p"], &g2),
+    ] {
+        let refused = env.run(&report);
+        assert_eq!(refused.code, 2, "{report:?}: {}", refused.stdout);
+        let commands = quoted_commands(&refused.stderr);
+        let again = commands
+            .iter()
+            .find(|c| c.contains(" run "))
+            .unwrap_or_else(|| panic!("{report:?}: no run suggested: {}", refused.stderr));
+        assert!(
+            again.ends_with(&format!(" run {}", path.display())),
+            "{report:?}: {again}"
+        );
+        let argv = split(again);
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let started = env.run(&args);
+        assert_eq!(
+            started.code, 3,
+            "{again}: {}{}",
+            started.stdout, started.stderr
+        );
+        let end = if report[0] == "workflow" {
+            env.run(&["workflow", "abort", "noisy"])
+        } else {
+            env.run(&["orchestrate", "complete", "g2", "p"])
+        };
+        assert!(matches!(end.code, 0 | 1), "{}", end.stderr);
+    }
+}

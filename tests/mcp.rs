@@ -1055,3 +1055,194 @@ fn the_resume_tool_from_a_step_of_a_waiting_run_reruns_it_and_matches_its_name_f
     assert_eq!(doc["steps"][0]["attempts"], 2, "{doc}");
     assert_eq!(doc["steps"][1]["status"], "pending", "{doc}");
 }
+
+/// Outputs are held to one bound (1 MiB, as `$CORTEX_OUTPUT`) whichever route reports them:
+/// `step_complete` and `phase_complete` with an output of megabytes are refused (exit 2,
+/// saying the bound and what to do) and nothing is recorded.
+#[test]
+fn an_output_of_megabytes_is_refused_by_step_complete_and_phase_complete_and_nothing_is_recorded() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(env.home().join("scenarios/review-gate.yaml"), REVIEW_GATE).unwrap();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
+    let (doc, _) = s.document(1);
+    let events = doc["events"].clone();
+    let big = "o".repeat(3 << 20);
+    s.call(
+        2,
+        "step_complete",
+        json!({"step": "Setup", "outputs": {"report": big}}),
+    );
+    let refused = s.response(2);
+    let says = "its outputs hold 3145736 bytes, more than the 1024 KiB outputs may hold: write data to a file and its path as an output";
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    let body = &refused["result"]["structuredContent"];
+    assert_eq!(body["exit_code"], 2, "{refused}");
+    assert!(refused.to_string().contains(says), "{refused}");
+    let now = s.status(3);
+    assert_eq!(now["events"], events, "nothing was recorded: {now}");
+    assert_eq!(now["status"], "waiting");
+
+    s.call(4, "run", json!({"kind": "scenario", "name": "review-gate"}));
+    s.document(4);
+    s.call(
+        5,
+        "phase_start",
+        json!({"scenario": "review-gate", "phase": "review"}),
+    );
+    s.document(5);
+    s.call(
+        6,
+        "phase_complete",
+        json!({"scenario": "review-gate", "phase": "review", "outputs": {"report": big}}),
+    );
+    let refused = s.response(6);
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert_eq!(
+        refused["result"]["structuredContent"]["exit_code"], 2,
+        "{refused}"
+    );
+    assert!(refused.to_string().contains(says), "{refused}");
+    let status = env
+        .run(&["--json", "orchestrate", "status", "review-gate"])
+        .json();
+    let review = status["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "review")
+        .unwrap();
+    assert_ne!(review["status"], "completed", "{review}");
+}
+
+/// The tools' hints after a scenario run by path ended name its path, as the CLI's do: the
+/// `run` they point to of its bare name is refused (no scenario named so in the home).
+#[test]
+fn phase_tools_after_a_run_by_path_ended_suggest_running_that_path_again() {
+    let env = Env::new();
+    let g2 = env.project().join("g2.yaml");
+    std::fs::write(
+        &g2,
+        "name: g2\ndescription: d\nphases:\n  - name: p\n    description: do it\n  - name: q\n    description: manual\n    condition: manual\n",
+    )
+    .unwrap();
+    assert_eq!(
+        env.run(&["orchestrate", "run", g2.to_str().unwrap()]).code,
+        3
+    );
+    assert_eq!(env.run(&["orchestrate", "abort", "g2"]).code, 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    for (id, tool) in [(1, "phase_complete"), (2, "phase_start")] {
+        let phase = if tool == "phase_start" { "q" } else { "p" };
+        s.call(id, tool, json!({"scenario": "g2", "phase": phase}));
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{tool}: {answer}");
+        let hints = answer["result"]["structuredContent"]["hints"].to_string();
+        assert!(
+            hints.contains(&format!("run {}", g2.display())),
+            "{tool}: {hints}"
+        );
+    }
+}
+
+/// A report on a phase stopped with its run: `resume` makes a phase that waits for a report
+/// wait again (then report it), but runs a phase with `run:` again (nothing to report by
+/// hand). The hint says which, by `orchestrate complete` as by `phase_complete`.
+#[test]
+fn a_report_on_a_stopped_phase_hints_what_resume_does_with_it() {
+    let env = Env::new();
+    env.scenario(
+        "ss",
+        "name: ss\ndescription: d\nphases:\n  - name: a\n    description: x\n    run: sleep 30\n    parallel: true\n  - name: b\n    description: do b by hand\n    parallel: true\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "ss"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let status = env.run(&["--json", "orchestrate", "status", "ss"]).json();
+        if status["phases"][0]["status"] == "running" && status["phases"][1]["status"] == "waiting"
+        {
+            break;
+        }
+        assert!(Instant::now() < until, "never running: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stop = env.run(&["orchestrate", "stop", "ss"]);
+    assert_ne!(stop.code, 2, "{}", stop.stderr);
+    wait_bounded(&mut driver, "the stopped driver");
+    let runs_again = "`cortex orchestrate resume ss` goes on and runs the phase again";
+    let waits = "`cortex orchestrate resume ss` goes on (the phase waits for its report again); then report it";
+    let a = env.run(&["orchestrate", "complete", "ss", "a"]);
+    assert_eq!(a.code, 2, "{}", a.stderr);
+    assert!(
+        a.stderr.contains(runs_again) && !a.stderr.contains("waits for its report"),
+        "{}",
+        a.stderr
+    );
+    let b = env.run(&["orchestrate", "complete", "ss", "b"]);
+    assert_eq!(b.code, 2, "{}", b.stderr);
+    assert!(b.stderr.contains(waits), "{}", b.stderr);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    for (id, phase, says) in [
+        (1, "a", "goes on and runs the phase again"),
+        (2, "b", "waits for its report again"),
+    ] {
+        s.call(
+            id,
+            "phase_complete",
+            json!({"scenario": "ss", "phase": phase}),
+        );
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{answer}");
+        let hints = answer["result"]["structuredContent"]["hints"].to_string();
+        assert!(hints.contains(says), "{phase}: {hints}");
+    }
+}
+
+/// A request past the longest line read (16 MiB) is dropped unread; it was answered with a
+/// null id, so the client's call (the SDK waits for its id) waited forever. Its id is read
+/// from its first bytes and its answer carries it, saying the limit and to send big data as
+/// files; nothing of it is recorded, and the session answers on.
+#[test]
+fn a_request_past_the_line_limit_is_answered_with_its_id_and_why() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("big-sender");
+    s.call(1, "run", json!({"kind": "workflow", "name": "onboarding"}));
+    let (doc, _) = s.document(1);
+    let events = doc["events"].clone();
+    let big = "o".repeat(17 << 20);
+    s.send_line(&format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"step_complete","arguments":{{"step":"Setup","outputs":{{"report":"{big}"}}}}}}}}"#
+    ));
+    let answer = s.response(2);
+    assert_eq!(answer["error"]["code"], -32600, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Request too large")
+            && message.contains("longer than 16 MiB")
+            && message.contains("as files"),
+        "{message}"
+    );
+    let now = s.status(3);
+    assert_eq!(now["events"], events, "nothing recorded: {now}");
+    assert_eq!(now["status"], "waiting");
+}
+
+/// The official SDK's call of a request past the line limit gets its error (it waited for an
+/// answer with its id forever), and the session goes on.
+#[test]
+fn the_sdks_call_past_the_line_limit_gets_an_error_not_a_wait() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    let facts = client_check(&python, &env, "request_too_large");
+    assert!(facts["run_id"].is_string(), "{facts}");
+}

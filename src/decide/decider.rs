@@ -894,8 +894,20 @@ fn backoff_ms(step: &Step, n: u32) -> u64 {
 fn finish_attempt(
     state: &RunState,
     workflow: &Workflow,
-    report: AttemptReport,
+    mut report: AttemptReport,
 ) -> Result<Vec<Event>, DecideError> {
+    // The runner's final text is its output `result` (the runner puts it there): said so when
+    // the outputs are refused for their size. Then it is clipped for its event and for the
+    // error it may become.
+    let result_is_output = report.agent.as_ref().is_some_and(|agent| {
+        report
+            .outputs
+            .iter()
+            .any(|(k, v)| k == "result" && *v == agent.result)
+    });
+    if let Some(agent) = report.agent.as_mut() {
+        clip_agent_result(agent);
+    }
     let index = state
         .step_index(&report.step)
         .ok_or_else(|| DecideError::UnknownStep {
@@ -926,6 +938,20 @@ fn finish_attempt(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let mut problems = report.validation_problems.clone();
+    // Every route into outputs is held to one bound here: `$CORTEX_OUTPUT` (already refused
+    // by its size), a report's `--output` (CLI or MCP) and Claude Code's result.
+    if report.end.succeeded()
+        && let Some(problem) = super::outputs_too_large(&report.outputs)
+    {
+        let problem = if result_is_output {
+            format!(
+                "{problem} (Claude Code's result is output `result`; its whole text is in the attempt's log file)"
+            )
+        } else {
+            problem
+        };
+        problems.insert(0, problem);
+    }
     if report.end.succeeded() {
         for check in &step.validate {
             if let Some(key) = &check.output
@@ -1056,6 +1082,24 @@ fn finish_attempt(
     }
     fail_for_good(state, workflow, index, &error, &mut events);
     Ok(events)
+}
+
+/// A runner's final text past what outputs may hold is recorded clipped: the event is part
+/// of the log, replayed with the run, and the whole text is in the attempt's log file.
+fn clip_agent_result(agent: &mut crate::event::AgentResult) {
+    const KEPT: usize = 4096;
+    let bytes = agent.result.len();
+    if bytes as u64 <= super::MAX_OUTPUT_BYTES {
+        return;
+    }
+    let mut end = KEPT;
+    while !agent.result.is_char_boundary(end) {
+        end -= 1;
+    }
+    agent.result.truncate(end);
+    agent.result.push_str(&format!(
+        "\n… ({bytes} bytes in all, more than outputs may hold: the whole text is in the attempt's log file)"
+    ));
 }
 
 fn record_compensation(

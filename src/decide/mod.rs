@@ -10,6 +10,7 @@ mod command;
 mod decider;
 mod error;
 mod items;
+mod outputs;
 mod schedule;
 mod state;
 
@@ -20,6 +21,7 @@ pub use command::{AttemptReport, Command, LoggedOutput};
 pub use decider::{DRIVER_GONE, decide, orphaned};
 pub use error::DecideError;
 pub use items::item_name;
+pub use outputs::{MAX_OUTPUT_BYTES, outputs_bytes, outputs_too_large, too_large};
 pub use schedule::{
     Fire, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
     evolve_schedule, replay_schedule, schedule_stream,

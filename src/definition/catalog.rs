@@ -457,17 +457,30 @@ fn collision(path: &str, text: &str, name: &str, first: &Path) -> DefinitionErro
     }
 }
 
-/// Up to three known names close to `wanted`, best first.
+/// Up to three known names close to `wanted`, best first: the fewest edits (insertions,
+/// deletions, substitutions, swaps of two neighbours) from it first, then the most alike
+/// (Jaro-Winkler). Edits rank first: Jaro-Winkler alone favours a long name sharing the
+/// typo's first letters (`rn` was taken for `runs_on` rather than `run`). A name is close
+/// when it is that alike (above 0.75) or one edit away (from a typo of two characters or more). Both are compared as names are
+/// matched (case, spaces, `_` and `-` aside).
 pub fn suggest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let mut scored: Vec<(f64, &str)> = known
-        .map(|k| (strsim::jaro_winkler(wanted, &normalize_name(k)), k))
-        .filter(|(score, _)| *score > 0.75)
+    let wanted = normalize_name(wanted);
+    let mut scored: Vec<(usize, f64, &str)> = known
+        .map(|k| {
+            let name = normalize_name(k);
+            (
+                strsim::osa_distance(&wanted, &name),
+                strsim::jaro_winkler(&wanted, &name),
+                k,
+            )
+        })
+        .filter(|(edits, alike, _)| *alike > 0.75 || (*edits <= 1 && wanted.chars().count() > 1))
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
     scored
         .into_iter()
         .take(3)
-        .map(|(_, k)| k.to_string())
+        .map(|(_, _, k)| k.to_string())
         .collect()
 }
 
@@ -493,6 +506,33 @@ mod tests {
                 assert_eq!(suggestions.first().map(String::as_str), Some("migration"))
             }
             other => panic!("expected not found, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_fewest_edits_rank_first() {
+        let keys = [
+            "name", "run", "runs_on", "prompt", "timeout", "retry", "rollback", "agent", "uses",
+            "with", "if", "foreach", "validate", "env",
+        ];
+        for (typo, meant) in [
+            ("rn", "run"),
+            ("rum", "run"),
+            ("rnu", "run"),
+            ("promt", "prompt"),
+            ("timout", "timeout"),
+            ("retyr", "retry"),
+            ("runs_no", "runs_on"),
+            ("runson", "runs_on"),
+            ("ues", "uses"),
+            ("agnet", "agent"),
+        ] {
+            let got = suggest(typo, keys.iter().copied());
+            assert_eq!(
+                got.first().map(String::as_str),
+                Some(meant),
+                "{typo}: {got:?}"
+            );
         }
     }
 

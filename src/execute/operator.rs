@@ -27,7 +27,13 @@ pub enum OperatorError {
     #[error("this run has no phase `{}`", crate::definition::shown(.phase))]
     NoSuchPhase { phase: String, phases: Vec<String> },
     #[error("phase `{phase}` is {status}, not waiting for a report")]
-    NotWaiting { phase: String, status: &'static str },
+    NotWaiting {
+        phase: String,
+        status: &'static str,
+        /// The engine runs it (a command, an agent's): a resume runs it again, rather than
+        /// having it wait for a report.
+        engine_runs: bool,
+    },
     #[error("phase `{phase}` runs as its items ({}): report on them", .items.join(", "))]
     RunsAsItems { phase: String, items: Vec<String> },
     #[error(transparent)]
@@ -94,6 +100,7 @@ pub fn report_phase(
         return Err(OperatorError::NotWaiting {
             phase: s.name.clone(),
             status: s.status.as_str(),
+            engine_runs: !state.is_external(i),
         });
     }
     let problems = if success {

@@ -2,12 +2,9 @@
 
 use std::path::Path;
 
-/// The most a step's `$CORTEX_OUTPUT` may hold. Outputs are values that later steps and
-/// conditions read (each reaches a command as an environment variable, which Linux holds to
-/// 128 KiB), and each is an event of the log, replayed with the run: data belongs in a file,
-/// its path in an output. A larger file was read whole (a sparse 100 GB one until memory ran
-/// out) and recorded as one event.
-pub const MAX_OUTPUT_FILE_BYTES: u64 = 1024 * 1024;
+/// The most a step's `$CORTEX_OUTPUT` may hold: what any unit's outputs may hold
+/// (`decide::MAX_OUTPUT_BYTES`).
+pub const MAX_OUTPUT_FILE_BYTES: u64 = crate::decide::MAX_OUTPUT_BYTES;
 
 /// The text of a step's output file, which is then removed: it may hold secrets in plain
 /// text, and what it says goes to the log (redacted). A missing file is no outputs. A file
@@ -32,12 +29,7 @@ pub fn take_outputs(path: &Path) -> Result<String, String> {
 
 fn read_outputs(path: &Path) -> std::io::Result<Result<String, String>> {
     use std::io::Read;
-    let too_large = |bytes: u64| {
-        format!(
-            "$CORTEX_OUTPUT holds {bytes} bytes, more than the {} KiB outputs may hold: write data to a file and its path as an output",
-            MAX_OUTPUT_FILE_BYTES / 1024
-        )
-    };
+    let too_large = |bytes: u64| crate::decide::too_large("$CORTEX_OUTPUT holds", bytes);
     if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
         return Ok(Err(
             "$CORTEX_OUTPUT is a symbolic link, which cortex does not follow: write the outputs into the file itself".into(),

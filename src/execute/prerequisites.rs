@@ -32,13 +32,19 @@ pub fn check_requires(requires: &Requires, working_dir: &Path) -> Vec<String> {
 }
 
 /// Whether `command` can be run from `working_dir`: a path (relative to it) to an executable
-/// file, or a name found on PATH.
+/// file, or a name found on PATH — only there, as the process started in `working_dir` looks
+/// for it (`execvp`): a relative entry of PATH (`.`, or an empty one) is relative to
+/// `working_dir`, never to wherever cortex itself runs. `validate` (from the current
+/// directory) and a run's pre-validation (from its working directory) ask the same question.
 fn on_path(command: &str, working_dir: &Path) -> bool {
     if command.contains('/') {
         return is_executable(&working_dir.join(command));
     }
+    if command.is_empty() {
+        return false;
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| is_executable(&dir.join(command)))
+    std::env::split_paths(&path).any(|dir| is_executable(&working_dir.join(dir).join(command)))
 }
 
 /// Why Claude Code cannot be run as `program` from `working_dir`, if it cannot: the program

@@ -12,8 +12,13 @@
 //! - a message: handed to rmcp;
 //! - blank, or a notification rmcp ignores for compatibility (`ignored_notification`, as rmcp
 //!   3.11's own rule): nothing;
-//! - not JSON, or longer than the longest line read: the parse error (`-32700`) with
-//!   `"id": null` (its id cannot be read);
+//! - not JSON: the parse error (`-32700`) with `"id": null` (its id cannot be read);
+//! - longer than the longest line read (16 MiB): dropped unread, and answered with the
+//!   invalid request error (`-32600`) carrying the request's `id` when its first bytes say
+//!   it (`id_in_head`: a top-level `"id"` number or string in the first `HEAD` bytes, as
+//!   clients write `{"jsonrpc":"2.0","id":N,"method":...}`), so the client's call gets its
+//!   answer (the SDK waits for its id, never for a null one); else the parse error with
+//!   `"id": null`. The answer says the limit, and that big data goes in files;
 //! - JSON, but no JSON-RPC message (e.g. `{"id": 11, "method": "ping"}` without `"jsonrpc"`):
 //!   the invalid request error (`-32600`) with the line's `id` when it is a number or a
 //!   string, else `"id": null`.
@@ -49,6 +54,8 @@ pub struct Lines<R, W> {
     line: Vec<u8>,
     /// Dropping the rest of a line past `LONGEST`.
     discarding: bool,
+    /// The first `HEAD` bytes of the line dropped for its length, where its id is looked for.
+    head: Vec<u8>,
     write: Arc<Mutex<Option<W>>>,
     /// The answers to lines that were no message, still being written.
     answering: Vec<JoinHandle<()>>,
@@ -64,6 +71,7 @@ impl<R: tokio::io::AsyncRead, W> Lines<R, W> {
             read: BufReader::new(read),
             line: Vec::new(),
             discarding: false,
+            head: Vec::new(),
             write: Arc::new(Mutex::new(Some(write))),
             answering: Vec::new(),
             log,
@@ -121,6 +129,125 @@ pub fn parse_error(why: &str) -> Answer {
         PARSE_ERROR,
         format!("Parse error: the line is not JSON ({why}); each message is one line of JSON-RPC"),
     )
+}
+
+/// How much of the start of a line too long to read is kept to find its id in.
+const HEAD: usize = 4096;
+
+/// The answer to a line longer than `LONGEST`, dropped unread, whose first bytes are `head`:
+/// the request it was answered by its id when `head` says it, so the client's call is not
+/// left waiting; else the parse error with a null id.
+fn too_long(head: &[u8]) -> (Answer, String) {
+    let Skipped { why, logged } = Skipped::too_long();
+    match id_in_head(head) {
+        Some(id) => {
+            let logged = format!(
+                "answered request {id}, a line that is not read, with an invalid request error: {why}"
+            );
+            let message = format!(
+                "Request too large: {why}; nothing of it was read. Send big data (outputs, messages) as files, their paths as the values"
+            );
+            (error(id, INVALID_REQUEST, message), logged)
+        }
+        None => (parse_error(&why), logged),
+    }
+}
+
+/// The `id` of the object whose first bytes are `head`, when it is a member of the object
+/// itself (not of one inside it) and a number or a string that ends within `head`: a scan of
+/// JSON's strings and nesting, no parse of the whole (it is not read whole).
+pub(crate) fn id_in_head(head: &[u8]) -> Option<Value> {
+    let skip_ws = |mut i: usize| {
+        while head.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        i
+    };
+    // The end (past the closing quote) of the string that opens at `i`.
+    let string_end = |start: usize| {
+        let mut i = start + 1;
+        loop {
+            match head.get(i)? {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+    };
+    let mut i = skip_ws(0);
+    if head.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut depth = 1usize;
+    // At depth 1, whether the next string is a key (after `{` or `,`).
+    let mut key_next = true;
+    while let Some(&b) = head.get(i) {
+        match b {
+            b'"' => {
+                let end = string_end(i)?;
+                if depth == 1 && key_next {
+                    let key: String = serde_json::from_slice(&head[i..end]).ok()?;
+                    let colon = skip_ws(end);
+                    if head.get(colon) != Some(&b':') {
+                        return None;
+                    }
+                    if key == "id" {
+                        let at = skip_ws(colon + 1);
+                        return id_value(head, at);
+                    }
+                    key_next = false;
+                    i = colon + 1;
+                    continue;
+                }
+                i = end;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return None;
+                }
+            }
+            b',' if depth == 1 => key_next = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The id value (a number or a string) that starts at `at` of `head`, when it ends within it.
+fn id_value(head: &[u8], at: usize) -> Option<Value> {
+    let rest = head.get(at..)?;
+    let len = match rest.first()? {
+        b'"' => {
+            let mut i = 1;
+            loop {
+                match rest.get(i)? {
+                    b'\\' => i += 2,
+                    b'"' => break i + 1,
+                    _ => i += 1,
+                }
+            }
+        }
+        b'-' | b'0'..=b'9' => {
+            let n = rest
+                .iter()
+                .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))?;
+            // Ended by what may follow a member, not by the end of `head`.
+            if !matches!(rest[n], b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n') {
+                return None;
+            }
+            n
+        }
+        _ => return None,
+    };
+    match serde_json::from_slice::<Value>(&rest[..len]).ok()? {
+        id @ (Value::Number(_) | Value::String(_)) => Some(id),
+        _ => None,
+    }
 }
 
 /// The id a line that is no message carried, as its answer echoes it: a number or a string,
@@ -254,6 +381,11 @@ impl<R: tokio::io::AsyncRead + Unpin, W> Lines<R, W> {
                     }
                     (take, None)
                 } else if self.line.len().saturating_add(take) > LONGEST {
+                    self.head.clear();
+                    let from_line = self.line.len().min(HEAD);
+                    self.head.extend_from_slice(&self.line[..from_line]);
+                    let more = (HEAD - from_line).min(take);
+                    self.head.extend_from_slice(&available[..more]);
                     self.line.clear();
                     self.discarding = newline.is_none();
                     (take, Some(Read::TooLong))
@@ -311,8 +443,9 @@ where
             match self.read_line().await {
                 Read::Line => {}
                 Read::TooLong => {
-                    let Skipped { why, logged } = Skipped::too_long();
-                    self.answer(parse_error(&why), &logged);
+                    let head = std::mem::take(&mut self.head);
+                    let (answer, logged) = too_long(&head);
+                    self.answer(answer, &logged);
                     continue;
                 }
                 Read::End => {
@@ -347,6 +480,7 @@ where
 mod tests {
     use super::*;
     use crate::execute::Redactor;
+    use serde_json::json;
 
     fn answer(line: &str) -> Value {
         match judge(line.as_bytes(), &Redactor::default()) {
@@ -385,6 +519,56 @@ mod tests {
             assert_eq!(answered.get("id"), Some(&Value::Null), "{line}: {answered}");
         }
         assert_eq!(answer("not json\r")["id"], Value::Null);
+    }
+
+    #[test]
+    fn the_id_of_a_line_too_long_is_read_from_its_first_bytes_when_it_is_there() {
+        let big = "x".repeat(HEAD);
+        for (head, id) in [
+            (
+                r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"#.to_string(),
+                json!(7),
+            ),
+            (
+                r#"{ "id" : "req-1", "method": "tools/call""#.into(),
+                json!("req-1"),
+            ),
+            (r#"{"jsonrpc":"2.0","id":"a\"b","#.into(), json!("a\"b")),
+            (
+                r#"{"jsonrpc":"2.0","method":"tools/call","params":{"id":1},"id":42}"#.into(),
+                json!(42),
+            ),
+            (
+                format!(r#"{{"jsonrpc":"2.0","id":-3,"params":"{big}"#),
+                json!(-3),
+            ),
+        ] {
+            assert_eq!(id_in_head(head.as_bytes()), Some(id), "{head}");
+        }
+        for head in [
+            // Not a member of the object itself, cut, not a number or a string, no object.
+            r#"{"jsonrpc":"2.0","params":{"id":1,"x":""#.to_string(),
+            r#"{"jsonrpc":"2.0","id":12"#.into(),
+            r#"{"jsonrpc":"2.0","id":"ab"#.into(),
+            r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":{"x":1},"#.into(),
+            r#"[{"id":1}]"#.into(),
+            r#"{"key":"has \"id\": 5 inside","#.into(),
+            format!(r#"{{"jsonrpc":"2.0","params":"{big}","id":5}}"#)[..HEAD].to_string(),
+        ] {
+            assert_eq!(id_in_head(head.as_bytes()), None, "{head}");
+        }
+        let (answer, _) = too_long(br#"{"jsonrpc":"2.0","id":9,"method":"tools/call""#);
+        let answer = serde_json::to_value(answer).unwrap();
+        assert_eq!(answer["id"], 9, "{answer}");
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("16 MiB") && message.contains("files"),
+            "{message}"
+        );
+        let (answer, _) = too_long(b"garbage");
+        assert_eq!(serde_json::to_value(answer).unwrap()["id"], Value::Null);
     }
 
     #[test]

@@ -440,22 +440,28 @@ impl Ctx {
         // definition with a required input refused the bare `run NAME` (a child run's inputs
         // came from its parent's `with:`).
         let again = crate::project::run_again(&view, group);
-        let args: Vec<&str> = again.argv.iter().skip(1).map(String::as_str).collect();
-        let fill = if again.fill.is_empty() {
-            ""
-        } else {
-            " (VALUE: each secret input's value again)"
-        };
         CommandError::bad_input(format!(
             "run {} already finished ({}); {what}",
             view.run_id,
             view.status.as_str()
         ))
         .hint(format!(
-            "{} shows how it ended; {} starts a new run{fill}",
+            "{} shows how it ended; {} a new run",
             self.cmd(&[group, "status", &view.run_id]),
-            self.cmd(&args)
+            self.starts(&again)
         ))
+    }
+
+    /// `run_again`'s command as pasted here, and what it does: "`cortex workflow run
+    /// /p/w.yaml --input n=1` starts" (with what to fill in, when a secret input is asked).
+    fn starts(&self, again: &crate::project::Suggestion) -> String {
+        let args: Vec<&str> = again.argv.iter().skip(1).map(String::as_str).collect();
+        let fill = if again.fill.is_empty() {
+            ""
+        } else {
+            " (VALUE: each secret input's value again)"
+        };
+        format!("{}{fill} starts", self.cmd(&args))
     }
 
     /// The answer to an action that would end a run that already ended (`stop`, `abort`, as
@@ -556,7 +562,14 @@ impl Ctx {
                 err.hint(history)
             }
             FindError::Ambiguous { .. } => CommandError::bad_input(e.to_string()).hint(history),
-            FindError::NoneUnfinished { ref name, kind } => {
+            FindError::NoneUnfinished { ref again, .. } if again.is_some() => {
+                // What its latest run ran, as it was run (a path when it was run by one),
+                // with its inputs: `run NAME` of a definition run by path is refused.
+                let again = again.as_ref().expect("matched");
+                CommandError::bad_input(e.to_string())
+                    .hint(format!("{} a new one; {history}", self.starts(again)))
+            }
+            FindError::NoneUnfinished { ref name, kind, .. } => {
                 // Looked among runs of any kind: the name's own kind starts it (a scenario's
                 // with `orchestrate run`), as the catalog knows it.
                 let group = match kind {

@@ -26,7 +26,13 @@ pub enum FindError {
         count: usize,
     },
     #[error("{} `{}` has no unfinished run", kind_noun(*.kind), shown(.name))]
-    NoneUnfinished { kind: Option<RunKind>, name: String },
+    NoneUnfinished {
+        kind: Option<RunKind>,
+        name: String,
+        /// The new run of what its latest run ran (`project::run_again`): its recorded
+        /// source — the path it was run by, if so — and inputs. None when it cannot be read.
+        again: Option<crate::project::Suggestion>,
+    },
     /// The query names a run of the other kind (`workflow status` of a scenario run).
     #[error("`{}` is a {} run, not a {} run", shown(.query), kind_word(Some(*.found)), kind_word(*.kind))]
     OtherKind {
@@ -190,10 +196,19 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
     if let Some(hit) = store.list_runs(&wanted.limit(1))?.first() {
         return Ok(hit.run_id.clone());
     }
-    if scope.unfinished && !store.list_runs(&named.limit(1))?.is_empty() {
+    if scope.unfinished
+        && let Some(latest) = store.list_runs(&named.limit(1))?.first()
+    {
+        let again = crate::execute::load_state(store, &latest.run_id)
+            .ok()
+            .map(|state| {
+                let view = crate::project::status_view(&state, false);
+                crate::project::run_again(&view, view.kind.group())
+            });
         return Err(FindError::NoneUnfinished {
             kind: scope.kind,
             name: stem.to_string(),
+            again,
         });
     }
     // Not found: the names of recent runs of the kind, for a suggestion.

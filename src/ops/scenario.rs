@@ -321,18 +321,23 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
             .hint(format!("its phases: {}", phases.join(", "))),
         OperatorError::NotWaiting { .. } | OperatorError::RunsAsItems { .. } => {
             let mut err = CommandError::bad_input(e.to_string());
-            // Stopped with the run: resume has it wait for its report again.
-            if matches!(
-                e,
-                OperatorError::NotWaiting {
-                    status: "stopped",
-                    ..
-                }
-            ) {
-                err = err.hint(format!(
-                    "{} goes on (the phase waits for its report again); then report it",
-                    ctx.cmd(&["orchestrate", "resume", name])
-                ));
+            // Stopped with the run: resume has a phase that waits for a report wait for it
+            // again, and runs a phase the engine runs (its command, its agent) again, which
+            // then reports itself.
+            if let OperatorError::NotWaiting {
+                status: "stopped",
+                engine_runs,
+                ..
+            } = e
+            {
+                let resume = ctx.cmd(&["orchestrate", "resume", name]);
+                err = err.hint(if engine_runs {
+                    format!(
+                        "{resume} goes on and runs the phase again (the engine runs it, so it reports itself: nothing to report by hand)"
+                    )
+                } else {
+                    format!("{resume} goes on (the phase waits for its report again); then report it")
+                });
             }
             err.hint(format!(
                 "{} shows every phase",

@@ -494,10 +494,30 @@ async def scenario_resume_modes(argv):
     print(json.dumps({"run_id": run_id, "skipped": skipped_run}))
 
 
+async def request_too_large(argv):
+    """A call whose request is past the server's 16 MiB line limit gets an error answer (its
+    id read from the request's first bytes) instead of waiting forever; the session goes on."""
+    async with client(argv, "pytest-big", "auto") as c:
+        doc = document(await c.call_tool("run", {"kind": "workflow", "name": "onboarding"}), 3)
+        try:
+            await asyncio.wait_for(
+                c.call_tool("step_complete",
+                            {"step": "Setup", "outputs": {"report": "o" * (17 << 20)}}),
+                120)
+            raise AssertionError("a request past the limit was answered as a result")
+        except MCPError as e:
+            said = str(e)
+            assert "Request too large" in said and "16 MiB" in said, said
+        now = document(await c.call_tool("status", {"kind": "workflow"}), None)
+        assert now["status"] == "waiting" and now["events"] == doc["events"], now
+    print(json.dumps({"run_id": doc["run_id"]}))
+
+
 CHECKS = {
     f.__name__: f
     for f in [feature_development, scenario_manual, bad_input, every_tool_result,
-              abort_a_driven_run, secret_checks_in_session, scenario_resume_modes]
+              abort_a_driven_run, secret_checks_in_session, scenario_resume_modes,
+              request_too_large]
 }
 
 if __name__ == "__main__":
