@@ -141,6 +141,10 @@ pub fn verify(
                     }
                 },
             };
+            // Every check below reads one view of the log: the chains, the snapshots, the
+            // attempt logs' events and the run index as they were at one moment, so that
+            // appends by other processes meanwhile never read as a disagreement between them.
+            let _view = crate::store::View::of(&store)?;
             let run_id = match run {
                 Some(r) => Some(ctx.resolve_run(&store, super::Scope::any(), Some(r))?),
                 None => None,
@@ -271,6 +275,8 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+    // The heads anchored are those of the chains verified: one view of the log.
+    let _view = crate::store::View::of(&store)?;
     let rows = store.raw_rows(None)?;
     let report = verify_rows(&rows);
     if !report.ok {
@@ -407,7 +413,10 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let mut refuse = |reason: String| {
             refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
         };
-        let here = source.verify(Some(run_id))?;
+        // The rows copied are the rows verified, read once: a run that goes on while it is
+        // copied is copied as far as it was read (the next copy extends it).
+        let rows = source.raw_rows(Some(run_id))?;
+        let here = verify_rows(&rows);
         if let Some(bad) = here.first_bad {
             refuse(format!(
                 "it does not verify here (seq {}: {})",
@@ -415,7 +424,9 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             ));
             continue;
         }
-        let rows = source.raw_rows(Some(run_id))?;
+        let Some(copied_head) = here.heads.first().map(|(_, h)| h.clone()) else {
+            continue;
+        };
         let there = dest.raw_rows(Some(run_id))?;
         let from_seq = there.len();
         if from_seq > rows.len()
@@ -438,7 +449,10 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             dest.import_rows(batch)?;
         }
         let check = dest.verify(Some(run_id))?;
-        if !check.ok || check.heads.first().map(|(_, h)| h) != Some(&head.head_hash) {
+        // Held to what was copied (at the seq it ends), not to the source's head now, nor
+        // to the other log's head (either may have gone on meanwhile).
+        let landed = dest.hash_at(run_id, rows.len() as u64 - 1)?;
+        if !check.ok || landed.as_ref() != Some(&copied_head) {
             return Err(CommandError::new(
                 exit::FAILED,
                 format!("run {run_id} does not verify in {into} after copying it"),

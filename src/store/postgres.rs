@@ -153,6 +153,9 @@ pub struct PostgresStore {
     /// Inside an append's transaction: the run's leases, read by the statement that locked
     /// its row (`lock_and_catch_up`), for the journal's fence check at the head.
     fence_leases: RefCell<Option<(String, Vec<Lease>)>>,
+    /// Inside a consistent view (`begin_view`): a lost connection ends it (its snapshot is
+    /// gone), never silently made again underneath it.
+    in_view: Cell<bool>,
 }
 
 /// `conn` as shown to people: `postgres://user@host:port/dbname`, never the password.
@@ -535,6 +538,7 @@ impl PostgresStore {
             known_schema: true,
             in_tx: Cell::new(false),
             fence_leases: RefCell::new(None),
+            in_view: Cell::new(false),
         };
         store.setup(&mut store.conn.borrow_mut())?;
         store.refuse_foreign()?;
@@ -632,13 +636,14 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.borrow_mut();
         let mut fresh = false;
-        if (conn.lost || conn.client.is_closed()) && !self.in_tx.get() {
+        let inside = self.in_tx.get() || self.in_view.get();
+        if (conn.lost || conn.client.is_closed()) && !inside {
             self.reconnect(&mut conn)?;
             fresh = true;
         }
         match f(&mut conn) {
             Ok(v) => Ok(v),
-            Err(e) if is_lost(&e) && !self.in_tx.get() && !fresh => {
+            Err(e) if is_lost(&e) && !inside && !fresh => {
                 self.reconnect(&mut conn)?;
                 f(&mut conn).map_err(|e| {
                     conn.lost |= is_lost(&e);
@@ -1461,6 +1466,26 @@ impl EventStore for PostgresStore {
             c.client.query_one(&s, &refs)
         })?;
         Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    fn begin_view(&self) -> Result<(), StoreError> {
+        if self.in_tx.get() || self.in_view.get() {
+            return Ok(());
+        }
+        // The snapshot is taken by the first statement after BEGIN and seen by every one
+        // after it; a read-only transaction locks nothing and waits for no writer.
+        self.with(|c| {
+            c.client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        })?;
+        self.in_view.set(true);
+        Ok(())
+    }
+
+    fn end_view(&self) {
+        if self.in_view.replace(false) {
+            let _ = self.conn.borrow_mut().client.batch_execute("ROLLBACK");
+        }
     }
 
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
