@@ -268,7 +268,8 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     assert_eq!(env.run(&["agent", "activate", "code-reviewer"]).code, 0);
     let to = other.db_spec();
     let copy = env.run(&["--json", "log", "copy", "--to", &to]).json();
-    assert_eq!(copy["copied"].as_array().unwrap().len(), 3, "{copy}");
+    assert_eq!(copy["copied"].as_array().unwrap().len(), 2, "{copy}");
+    assert_eq!(copy["registry"]["how"], "copied", "{copy}");
     let here = env.db_spec();
     assert_eq!(exported(&env, &to), exported(&env, &here));
     let verified = env
@@ -280,7 +281,8 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     );
 
     let again = env.run(&["--json", "log", "copy", "--to", &to]).json();
-    assert_eq!(again["already"].as_array().unwrap().len(), 3, "{again}");
+    assert_eq!(again["already"].as_array().unwrap().len(), 2, "{again}");
+    assert_eq!(again["registry"]["how"], "already", "{again}");
     assert_eq!(again["events"], 0);
 
     // The waiting run goes on here; the copy there is extended.
@@ -293,7 +295,9 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     );
     assert_eq!(exported(&env, &to), exported(&env, &here));
 
-    // A run that went on differently there is refused, by name; the others are left alone.
+    // A run only there is left alone; the agent registry, which went on differently on both
+    // sides, is merged (never refused as a run): see
+    // `copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own`.
     other.workflow("tiny", TINY);
     assert_eq!(
         other.run(&["workflow", "run", "tiny"]).code,
@@ -307,17 +311,11 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     let diverged = other.run(&["--json", "agent", "deactivate", "code-reviewer"]);
     assert_eq!(diverged.code, 0, "{}", diverged.stderr);
     assert_eq!(env.run(&["agent", "activate", "python-pro"]).code, 0);
-    let refused = env.run(&["--json", "log", "copy", "--to", &to]);
-    assert_eq!(refused.code, 1, "{}", refused.stdout);
-    let doc = refused.json();
-    assert_eq!(doc["refused"][0]["run_id"], "agents", "{doc}");
-    assert!(
-        doc["refused"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("another head"),
-        "{doc}"
-    );
+    let merged = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(merged.code, 0, "{}", merged.stdout);
+    let doc = merged.json();
+    assert_eq!(doc["refused"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["registry"]["how"], "appended", "{doc}");
     let verified = other.run(&["--json", "log", "verify", "--all"]).json();
     assert_eq!(verified["ok"], true, "{verified}");
     assert!(
@@ -331,7 +329,74 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     );
 }
 
-common::on_both_stores!(copy_moves_a_history_with_the_same_hashes_and_is_idempotent);
+/// The names of the agents active in `env`'s log.
+fn active_agents(env: &Env) -> Vec<String> {
+    let list = env.run(&["--json", "agent", "list"]).json();
+    let mut names: Vec<String> = list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["active"] == true)
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Two logs that both used `agent activate` (a laptop, a team's database): copying one into
+/// the other appends the laptop's activations after the team's own — the team's history is
+/// never rewritten, the laptop's activations are not lost — and copying again appends nothing.
+/// The registry is never reported as a run, and never makes the copy fail.
+fn copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own(env: Env) {
+    let Some(team) = Env::on(
+        match env.store_kind() {
+            Store::Sqlite => Store::Postgres,
+            Store::Postgres => Store::Sqlite,
+        },
+        "copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own",
+    ) else {
+        return;
+    };
+    assert_eq!(team.run(&["agent", "activate", "code-reviewer"]).code, 0);
+    env.workflow("tiny", TINY);
+    assert_eq!(env.run(&["agent", "activate", "python-pro"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let to = team.db_spec();
+    let out = env.run(&["log", "copy", "--to", &to]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains("run agents"), "{}", out.stdout);
+    assert!(out.stdout.contains("the agent registry"), "{}", out.stdout);
+    let doc = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(doc["registry"]["how"], "already", "{doc}");
+    assert_eq!(doc["runs"], 1, "{doc}");
+    for list in ["copied", "extended", "already", "refused"] {
+        assert!(
+            !doc[list].to_string().contains("\"agents\""),
+            "the registry listed as a run in {list}: {doc}"
+        );
+    }
+    assert_eq!(active_agents(&team), ["code-reviewer", "python-pro"]);
+    assert_eq!(
+        active_agents(&env),
+        ["python-pro"],
+        "the source is untouched"
+    );
+    let verified = team.run(&["--json", "log", "verify", "--all"]).json();
+    assert_eq!(verified["ok"], true, "{verified}");
+    // A later activation on the laptop lands too, once.
+    assert_eq!(env.run(&["agent", "activate", "security-auditor"]).code, 0);
+    let doc = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(doc["registry"]["events"], 1, "{doc}");
+    assert_eq!(
+        active_agents(&team),
+        ["code-reviewer", "python-pro", "security-auditor"]
+    );
+}
+
+common::on_both_stores!(
+    copy_moves_a_history_with_the_same_hashes_and_is_idempotent,
+    copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own,
+);
 
 /// A run that does not verify here is not copied (its rows would carry the damage), and the
 /// copy says so and fails; the runs that verify are copied.
