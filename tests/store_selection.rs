@@ -126,9 +126,80 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
         "{}",
         down.stderr
     );
-    // Reading commands say the same.
+    // Reading commands say the same, without suggesting to resume a run (nothing was being
+    // driven).
     let status = env.run(&["--db", &url, "workflow", "status"]);
     assert_eq!(status.code, 1, "{}", status.stderr);
+    let history = env.run(&["--db", &url, "workflow", "history"]);
+    assert_eq!(history.code, 1, "{}", history.stderr);
+    assert!(
+        history.stderr.contains("cannot be reached") && !history.stderr.contains("resume"),
+        "{}",
+        history.stderr
+    );
+}
+
+/// `postgres://` alone names no server: bad input (exit 2) saying the URL's form, never "cannot
+/// be reached: invalid configuration" with a hint to resume a run there.
+#[test]
+fn an_empty_postgres_url_is_bad_input_naming_the_form() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    for args in [
+        &["--db", "postgres://", "workflow", "history"][..],
+        &["--db", "postgres://", "workflow", "run", "tiny"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("names no host")
+                && out.stderr.contains("postgres://user@host:port/dbname")
+                && !out.stderr.contains("resume")
+                && !out.stderr.contains("cannot be reached"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A search_path naming a schema that does not exist (a typo in `options=-csearch_path=…`) is
+/// a bad configuration (exit 2) named as such, on reads and writes alike: before, reads said
+/// "No runs yet" (exit 0) and a run failed with "no schema has been selected to create in".
+/// Every message names the schema the URL selects (and never its password).
+#[test]
+fn a_search_path_naming_no_schema_is_a_clear_error_on_reads_and_writes() {
+    let Some(admin) =
+        common::test_pg("a_search_path_naming_no_schema_is_a_clear_error_on_reads_and_writes")
+    else {
+        return;
+    };
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    let missing = format!(
+        "t_missing_{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    );
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{sep}options=-csearch_path%3D{missing}");
+    for args in [
+        &["workflow", "history"][..],
+        &["log", "verify", "--all"][..],
+        &["workflow", "run", "tiny"][..],
+    ] {
+        let out = env.run_with(args, &[("CORTEX_DB", &url)]);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("the schema {missing}, which does not exist"))
+                && out.stderr.contains("CREATE SCHEMA")
+                && out
+                    .stderr
+                    .contains(&format!("options=-csearch_path%3D{missing}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("No runs yet"), "{}", out.stdout);
+    }
 }
 
 /// A URL of a scheme cortex has no store for (`mysql://`, a typo such as `postgress://`) is

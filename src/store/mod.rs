@@ -115,6 +115,12 @@ pub enum StoreError {
     /// The value that says where the log is cannot be used (`--db`, `CORTEX_DB`, `db`).
     #[error("{0}")]
     BadLocation(String),
+    /// The database's search_path (the URL's `options`, or the role's) names no schema that
+    /// exists there: nothing can be read or created in it.
+    #[error(
+        "the event log at {target}: its search_path names the schema {search_path}, which does not exist in that database"
+    )]
+    NoSchema { target: String, search_path: String },
     /// What this kind of store cannot do (leases in a store kept in memory for tests).
     #[error("this event log does not keep {0}")]
     Unsupported(String),

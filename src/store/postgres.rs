@@ -311,7 +311,34 @@ fn shown_config(config: &Config) -> String {
         .map(|p| format!(":{p}"))
         .unwrap_or_default();
     let db = config.get_dbname().unwrap_or_default();
-    format!("postgres://{user}{host}{port}/{db}")
+    // The options (the schema: `-csearch_path=…`) select the log as much as the database
+    // does: two schemas of one database are two logs. They hold no password.
+    let options = match config.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("?options={}", url_escaped(o)),
+        _ => String::new(),
+    };
+    format!("postgres://{user}{host}{port}/{db}{options}")
+}
+
+/// `text` as a URL query value: what would end or change the value percent-encoded.
+fn url_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' | '&' | '=' | '#' | '+' | '?' | '\'' | '"' => {
+                out.push_str(&format!("%{:02X}", c as u32))
+            }
+            ' ' => out.push_str("%20"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether `e` means the connection is gone (the server restarted or went away), as opposed
@@ -359,7 +386,11 @@ fn message(e: &postgres::Error) -> String {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_string(),
         },
-        None => e.to_string(),
+        // "error connecting to server" alone: the cause (refused, timed out, …) is its source.
+        None => match std::error::Error::source(e) {
+            Some(cause) if !e.to_string().contains(&cause.to_string()) => format!("{e}: {cause}"),
+            _ => e.to_string(),
+        },
     }
 }
 
@@ -519,6 +550,14 @@ impl PostgresStore {
                 shown_config(&config)
             )));
         }
+        // Nothing to connect to (`postgres://` alone): the value is incomplete, not a
+        // server that cannot be reached.
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            return Err(StoreError::BadLocation(format!(
+                "`{}` names no host: write the log's database as postgres://user@host:port/dbname (or host=H dbname=D)",
+                without_password(conn).unwrap_or_else(|| shown_config(&config))
+            )));
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -541,6 +580,7 @@ impl PostgresStore {
             in_view: Cell::new(false),
         };
         store.setup(&mut store.conn.borrow_mut())?;
+        store.refuse_missing_schema()?;
         store.refuse_foreign()?;
         store.version = store.stored_version()?;
         store.known_schema = store.version <= SCHEMA_VERSION;
@@ -682,6 +722,26 @@ impl PostgresStore {
     fn has_table(&self, name: &str) -> Result<bool, StoreError> {
         let row = self.with(|c| c.query_opt("SELECT to_regclass($1)::text", &[&name]))?;
         Ok(row.is_some_and(|r| r.get::<_, Option<String>>(0).is_some()))
+    }
+
+    /// Refuse a search_path that names no schema of the database (a misspelled
+    /// `options=-csearch_path=…`): nothing could be created there ("no schema has been
+    /// selected to create in"), and reading would find no tables and say "no runs yet".
+    fn refuse_missing_schema(&self) -> Result<(), StoreError> {
+        let row = self.with(|c| {
+            c.client.query_one(
+                "SELECT current_schema() IS NOT NULL, current_setting('search_path')",
+                &[],
+            )
+        })?;
+        let (found, search_path): (bool, String) = (row.get(0), row.get(1));
+        if found {
+            return Ok(());
+        }
+        Err(StoreError::NoSchema {
+            target: self.shown.clone(),
+            search_path,
+        })
     }
 
     /// Refuse a database whose tables named as cortex's are another application's: cortex's
