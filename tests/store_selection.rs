@@ -139,6 +139,88 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
     );
 }
 
+/// A port that accepts connections and never says a word (a hung server, a proxy with
+/// nothing behind it), for as long as the test lives.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+/// A server that accepts the connection and then says nothing ends a command within the
+/// URL's `connect_timeout` (the client library bounded only the TCP connect: such a server
+/// held every command forever), as "cannot be reached", naming the wait.
+#[test]
+fn a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout() {
+    let env = Env::new();
+    let port = silent_server();
+    let url = format!("postgres://u@127.0.0.1:{port}/x?connect_timeout=1");
+    for args in [
+        &["workflow", "history"][..],
+        &["log", "verify", "--all"][..],
+    ] {
+        let started = std::time::Instant::now();
+        let mut cmd_args = vec!["--db", url.as_str()];
+        cmd_args.extend_from_slice(args);
+        let out = env.run(&cmd_args);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot be reached")
+                && out.stderr.contains("did not answer within 1 s"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A worker drains on its first SIGTERM; one stuck where draining cannot go on (a database
+/// that stopped answering) ends at once on a second SIGTERM or SIGINT (before, it ignored
+/// both for as long as the database was silent).
+#[test]
+fn a_second_stop_signal_ends_a_worker_stuck_on_a_silent_database() {
+    let env = Env::new();
+    let port = silent_server();
+    let url = format!("postgres://u@127.0.0.1:{port}/x?connect_timeout=30");
+    let mut worker = env
+        .command(&["--db", &url, "worker", "--name", "stuck"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the first signal drains"
+    );
+    let sent = std::time::Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(128 + 2));
+            break;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(5) {
+            let _ = worker.kill();
+            panic!("the worker was still alive 5 s after a second stop signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// `postgres://` alone names no server: bad input (exit 2) saying the URL's form, never "cannot
 /// be reached: invalid configuration" with a hint to resume a run there.
 #[test]

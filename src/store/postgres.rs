@@ -37,6 +37,18 @@ const OPEN_PATIENCE: Duration = Duration::from_secs(5);
 /// The connect timeout when the connection string sets none.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TCP keepalives where the connection string sets none (the client's own default waits two
+/// hours): a connection whose path froze mid-life (a dropped route, a black-holing proxy, a
+/// host gone without a reset) is found dead after about a minute of silence — 30 s idle, then
+/// 3 probes 10 s apart — and the statement waiting on it fails (`Unreachable`) instead of
+/// waiting forever.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long ends the connection (Linux `TCP_USER_TIMEOUT`),
+/// where the connection string sets none.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
+
 const COLUMNS: &str = r#"run_id, seq, id, "time", "type", version, body, prev_hash, hash"#;
 
 /// The run index's columns, in `RunEntry` order.
@@ -341,6 +353,42 @@ fn url_escaped(text: &str) -> String {
     out
 }
 
+/// How long one connection attempt may take as a whole: the connect timeout (the string's,
+/// else `CONNECT_TIMEOUT`) for each host it names.
+fn connect_limit(config: &Config) -> Duration {
+    let per_host = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    let hosts = config
+        .get_hosts()
+        .len()
+        .max(config.get_hostaddrs().len())
+        .max(1);
+    per_host * hosts.min(16) as u32
+}
+
+/// Connect, the whole of it — TCP, the startup message, authentication, the server's first
+/// answer — within `connect_limit`: the client library bounds the TCP connect alone, so a
+/// server that accepts and then says nothing (hung, or a proxy with nothing behind it) held
+/// every command forever, `connect_timeout` notwithstanding. None when the limit passed; the
+/// attempt, left on its own thread, ends with its socket (its connection, if it ever comes,
+/// is dropped unused).
+fn connect_bounded(config: &Config) -> Option<Result<Client, postgres::Error>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let attempt = config.clone();
+    let spawned = std::thread::Builder::new()
+        .name("cortex-pg-connect".into())
+        .spawn(move || {
+            let _ = tx.send(attempt.connect(NoTls));
+        });
+    if spawned.is_err() {
+        // No thread to spare: connect here, unbounded, as before.
+        return Some(config.connect(NoTls));
+    }
+    rx.recv_timeout(connect_limit(config)).ok()
+}
+
 /// Whether `e` means the connection is gone (the server restarted or went away), as opposed
 /// to a statement that failed on a live connection.
 fn is_lost(e: &postgres::Error) -> bool {
@@ -561,6 +609,20 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        // The client's default keepalive idle is two hours: set ours unless the string set one
+        // (`keepalives=0` turns them off, and is respected).
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(KEEPALIVES_IDLE);
+        }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(KEEPALIVES_INTERVAL);
+        }
+        if config.get_keepalives_retries().is_none() {
+            config.keepalives_retries(KEEPALIVES_RETRIES);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         if config.get_application_name().is_none() {
             config.application_name("cortex");
         }
@@ -601,7 +663,24 @@ impl PostgresStore {
         let deadline = Instant::now() + patience;
         let mut pause = Duration::from_millis(50);
         loop {
-            match config.connect(NoTls) {
+            let attempt = match connect_bounded(config) {
+                Some(attempt) => attempt,
+                // Accepted, and then nothing: a hung server, or a proxy whose far side is gone.
+                None if unanswered && Instant::now() + pause < deadline => {
+                    std::thread::sleep(pause);
+                    continue;
+                }
+                None => {
+                    return Err(StoreError::Unreachable {
+                        target: shown.to_string(),
+                        reason: format!(
+                            "it accepted the connection but did not answer within {} s (connect_timeout)",
+                            connect_limit(config).as_secs()
+                        ),
+                    });
+                }
+            };
+            match attempt {
                 Ok(client) => return Ok(client),
                 Err(e) if worth_retrying(&e, unanswered) && Instant::now() + pause < deadline => {
                     std::thread::sleep(pause);
