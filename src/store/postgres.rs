@@ -375,18 +375,44 @@ fn connect_limit(config: &Config) -> Duration {
 /// attempt, left on its own thread, ends with its socket (its connection, if it ever comes,
 /// is dropped unused).
 fn connect_bounded(config: &Config) -> Option<Result<Client, postgres::Error>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    /// Attempts given up on and still waiting for their server: at most `MAX_ABANDONED`, so
+    /// that a process trying again and again (a worker through an outage) does not pile up a
+    /// thread and a socket per try. Past that, a try fails at once, as the last ones did.
+    static ABANDONED: AtomicUsize = AtomicUsize::new(0);
+    const MAX_ABANDONED: usize = 4;
+    if ABANDONED.load(Ordering::SeqCst) >= MAX_ABANDONED {
+        return None;
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let attempt = config.clone();
+    let pending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let given_up = pending.clone();
     let spawned = std::thread::Builder::new()
         .name("cortex-pg-connect".into())
         .spawn(move || {
-            let _ = tx.send(attempt.connect(NoTls));
+            let result = attempt.connect(NoTls);
+            if given_up.swap(true, Ordering::SeqCst) {
+                ABANDONED.fetch_sub(1, Ordering::SeqCst);
+            }
+            let _ = tx.send(result);
         });
     if spawned.is_err() {
         // No thread to spare: connect here, unbounded, as before.
         return Some(config.connect(NoTls));
     }
-    rx.recv_timeout(connect_limit(config)).ok()
+    match rx.recv_timeout(connect_limit(config)) {
+        Ok(result) => Some(result),
+        Err(_) => {
+            // Given up on: counted until the attempt ends (counted first, then uncounted if
+            // it just did, so that the count never goes below zero).
+            ABANDONED.fetch_add(1, Ordering::SeqCst);
+            if pending.swap(true, Ordering::SeqCst) {
+                ABANDONED.fetch_sub(1, Ordering::SeqCst);
+            }
+            None
+        }
+    }
 }
 
 /// Whether `e` means the connection is gone (the server restarted or went away), as opposed
