@@ -353,6 +353,28 @@ fn url_escaped(text: &str) -> String {
     out
 }
 
+/// cortex's settings where the connection string sets none: the connect timeout, and TCP
+/// keepalives and `TCP_USER_TIMEOUT` that find a connection whose path froze.
+pub(super) fn with_defaults(config: &mut Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    // The client's default keepalive idle is two hours: ours unless the string set one
+    // (`keepalives=0` turns them off, and is respected).
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(KEEPALIVES_IDLE);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(KEEPALIVES_INTERVAL);
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(KEEPALIVES_RETRIES);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+}
+
 /// How long one connection attempt may take as a whole: the connect timeout (the string's,
 /// else `CONNECT_TIMEOUT`) for each host it names.
 fn connect_limit(config: &Config) -> Duration {
@@ -374,7 +396,7 @@ fn connect_limit(config: &Config) -> Duration {
 /// every command forever, `connect_timeout` notwithstanding. None when the limit passed; the
 /// attempt, left on its own thread, ends with its socket (its connection, if it ever comes,
 /// is dropped unused).
-fn connect_bounded(config: &Config) -> Option<Result<Client, postgres::Error>> {
+pub(super) fn connect_bounded(config: &Config) -> Option<Result<Client, postgres::Error>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     /// Attempts given up on and still waiting for their server: at most `MAX_ABANDONED`, so
     /// that a process trying again and again (a worker through an outage) does not pile up a
@@ -632,23 +654,7 @@ impl PostgresStore {
                 without_password(conn).unwrap_or_else(|| shown_config(&config))
             )));
         }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        // The client's default keepalive idle is two hours: set ours unless the string set one
-        // (`keepalives=0` turns them off, and is respected).
-        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
-            config.keepalives_idle(KEEPALIVES_IDLE);
-        }
-        if config.get_keepalives_interval().is_none() {
-            config.keepalives_interval(KEEPALIVES_INTERVAL);
-        }
-        if config.get_keepalives_retries().is_none() {
-            config.keepalives_retries(KEEPALIVES_RETRIES);
-        }
-        if config.get_tcp_user_timeout().is_none() {
-            config.tcp_user_timeout(TCP_USER_TIMEOUT);
-        }
+        with_defaults(&mut config);
         if config.get_application_name().is_none() {
             config.application_name("cortex");
         }
