@@ -700,6 +700,7 @@ impl PostgresStore {
                 // Accepted, and then nothing: a hung server, or a proxy whose far side is gone.
                 None if unanswered && Instant::now() + pause < deadline => {
                     std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
                     continue;
                 }
                 None => {
