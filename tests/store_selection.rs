@@ -126,9 +126,162 @@ fn a_bad_or_unreachable_database_gets_a_clear_error() {
         "{}",
         down.stderr
     );
-    // Reading commands say the same.
+    // Reading commands say the same, without suggesting to resume a run (nothing was being
+    // driven).
     let status = env.run(&["--db", &url, "workflow", "status"]);
     assert_eq!(status.code, 1, "{}", status.stderr);
+    let history = env.run(&["--db", &url, "workflow", "history"]);
+    assert_eq!(history.code, 1, "{}", history.stderr);
+    assert!(
+        history.stderr.contains("cannot be reached") && !history.stderr.contains("resume"),
+        "{}",
+        history.stderr
+    );
+}
+
+/// A port that accepts connections and never says a word (a hung server, a proxy with
+/// nothing behind it), for as long as the test lives.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+/// A server that accepts the connection and then says nothing ends a command within the
+/// URL's `connect_timeout` (the client library bounded only the TCP connect: such a server
+/// held every command forever), as "cannot be reached", naming the wait.
+#[test]
+fn a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout() {
+    let env = Env::new();
+    let port = silent_server();
+    let url = format!("postgres://u@127.0.0.1:{port}/x?connect_timeout=1");
+    for args in [
+        &["workflow", "history"][..],
+        &["log", "verify", "--all"][..],
+    ] {
+        let started = std::time::Instant::now();
+        let mut cmd_args = vec!["--db", url.as_str()];
+        cmd_args.extend_from_slice(args);
+        let out = env.run(&cmd_args);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot be reached")
+                && out.stderr.contains("did not answer within 1 s"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A worker drains on its first SIGTERM; one stuck where draining cannot go on (a database
+/// that stopped answering) ends at once on a second SIGTERM or SIGINT (before, it ignored
+/// both for as long as the database was silent).
+#[test]
+fn a_second_stop_signal_ends_a_worker_stuck_on_a_silent_database() {
+    let env = Env::new();
+    let port = silent_server();
+    let url = format!("postgres://u@127.0.0.1:{port}/x?connect_timeout=30");
+    let mut worker = env
+        .command(&["--db", &url, "worker", "--name", "stuck"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the first signal drains"
+    );
+    let sent = std::time::Instant::now();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(128 + 2));
+            break;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(5) {
+            let _ = worker.kill();
+            panic!("the worker was still alive 5 s after a second stop signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `postgres://` alone names no server: bad input (exit 2) saying the URL's form, never "cannot
+/// be reached: invalid configuration" with a hint to resume a run there.
+#[test]
+fn an_empty_postgres_url_is_bad_input_naming_the_form() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    for args in [
+        &["--db", "postgres://", "workflow", "history"][..],
+        &["--db", "postgres://", "workflow", "run", "tiny"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("names no host")
+                && out.stderr.contains("postgres://user@host:port/dbname")
+                && !out.stderr.contains("resume")
+                && !out.stderr.contains("cannot be reached"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// A search_path naming a schema that does not exist (a typo in `options=-csearch_path=…`) is
+/// a bad configuration (exit 2) named as such, on reads and writes alike: before, reads said
+/// "No runs yet" (exit 0) and a run failed with "no schema has been selected to create in".
+/// Every message names the schema the URL selects (and never its password).
+#[test]
+fn a_search_path_naming_no_schema_is_a_clear_error_on_reads_and_writes() {
+    let Some(admin) =
+        common::test_pg("a_search_path_naming_no_schema_is_a_clear_error_on_reads_and_writes")
+    else {
+        return;
+    };
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    let missing = format!(
+        "t_missing_{}",
+        ulid::Ulid::generate().to_string().to_lowercase()
+    );
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{sep}options=-csearch_path%3D{missing}");
+    for args in [
+        &["workflow", "history"][..],
+        &["log", "verify", "--all"][..],
+        &["workflow", "run", "tiny"][..],
+    ] {
+        let out = env.run_with(args, &[("CORTEX_DB", &url)]);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("the schema {missing}, which does not exist"))
+                && out.stderr.contains("CREATE SCHEMA")
+                && out
+                    .stderr
+                    .contains(&format!("options=-csearch_path%3D{missing}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("No runs yet"), "{}", out.stdout);
+    }
 }
 
 /// A URL of a scheme cortex has no store for (`mysql://`, a typo such as `postgress://`) is
@@ -268,7 +421,8 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     assert_eq!(env.run(&["agent", "activate", "code-reviewer"]).code, 0);
     let to = other.db_spec();
     let copy = env.run(&["--json", "log", "copy", "--to", &to]).json();
-    assert_eq!(copy["copied"].as_array().unwrap().len(), 3, "{copy}");
+    assert_eq!(copy["copied"].as_array().unwrap().len(), 2, "{copy}");
+    assert_eq!(copy["registry"]["how"], "copied", "{copy}");
     let here = env.db_spec();
     assert_eq!(exported(&env, &to), exported(&env, &here));
     let verified = env
@@ -280,7 +434,8 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     );
 
     let again = env.run(&["--json", "log", "copy", "--to", &to]).json();
-    assert_eq!(again["already"].as_array().unwrap().len(), 3, "{again}");
+    assert_eq!(again["already"].as_array().unwrap().len(), 2, "{again}");
+    assert_eq!(again["registry"]["how"], "already", "{again}");
     assert_eq!(again["events"], 0);
 
     // The waiting run goes on here; the copy there is extended.
@@ -293,7 +448,9 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     );
     assert_eq!(exported(&env, &to), exported(&env, &here));
 
-    // A run that went on differently there is refused, by name; the others are left alone.
+    // A run only there is left alone; the agent registry, which went on differently on both
+    // sides, is merged (never refused as a run): see
+    // `copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own`.
     other.workflow("tiny", TINY);
     assert_eq!(
         other.run(&["workflow", "run", "tiny"]).code,
@@ -307,17 +464,11 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     let diverged = other.run(&["--json", "agent", "deactivate", "code-reviewer"]);
     assert_eq!(diverged.code, 0, "{}", diverged.stderr);
     assert_eq!(env.run(&["agent", "activate", "python-pro"]).code, 0);
-    let refused = env.run(&["--json", "log", "copy", "--to", &to]);
-    assert_eq!(refused.code, 1, "{}", refused.stdout);
-    let doc = refused.json();
-    assert_eq!(doc["refused"][0]["run_id"], "agents", "{doc}");
-    assert!(
-        doc["refused"][0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("another head"),
-        "{doc}"
-    );
+    let merged = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(merged.code, 0, "{}", merged.stdout);
+    let doc = merged.json();
+    assert_eq!(doc["refused"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["registry"]["how"], "appended", "{doc}");
     let verified = other.run(&["--json", "log", "verify", "--all"]).json();
     assert_eq!(verified["ok"], true, "{verified}");
     assert!(
@@ -331,7 +482,74 @@ fn copy_moves_a_history_with_the_same_hashes_and_is_idempotent(env: Env) {
     );
 }
 
-common::on_both_stores!(copy_moves_a_history_with_the_same_hashes_and_is_idempotent);
+/// The names of the agents active in `env`'s log.
+fn active_agents(env: &Env) -> Vec<String> {
+    let list = env.run(&["--json", "agent", "list"]).json();
+    let mut names: Vec<String> = list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["active"] == true)
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Two logs that both used `agent activate` (a laptop, a team's database): copying one into
+/// the other appends the laptop's activations after the team's own — the team's history is
+/// never rewritten, the laptop's activations are not lost — and copying again appends nothing.
+/// The registry is never reported as a run, and never makes the copy fail.
+fn copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own(env: Env) {
+    let Some(team) = Env::on(
+        match env.store_kind() {
+            Store::Sqlite => Store::Postgres,
+            Store::Postgres => Store::Sqlite,
+        },
+        "copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own",
+    ) else {
+        return;
+    };
+    assert_eq!(team.run(&["agent", "activate", "code-reviewer"]).code, 0);
+    env.workflow("tiny", TINY);
+    assert_eq!(env.run(&["agent", "activate", "python-pro"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let to = team.db_spec();
+    let out = env.run(&["log", "copy", "--to", &to]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains("run agents"), "{}", out.stdout);
+    assert!(out.stdout.contains("the agent registry"), "{}", out.stdout);
+    let doc = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(doc["registry"]["how"], "already", "{doc}");
+    assert_eq!(doc["runs"], 1, "{doc}");
+    for list in ["copied", "extended", "already", "refused"] {
+        assert!(
+            !doc[list].to_string().contains("\"agents\""),
+            "the registry listed as a run in {list}: {doc}"
+        );
+    }
+    assert_eq!(active_agents(&team), ["code-reviewer", "python-pro"]);
+    assert_eq!(
+        active_agents(&env),
+        ["python-pro"],
+        "the source is untouched"
+    );
+    let verified = team.run(&["--json", "log", "verify", "--all"]).json();
+    assert_eq!(verified["ok"], true, "{verified}");
+    // A later activation on the laptop lands too, once.
+    assert_eq!(env.run(&["agent", "activate", "security-auditor"]).code, 0);
+    let doc = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(doc["registry"]["events"], 1, "{doc}");
+    assert_eq!(
+        active_agents(&team),
+        ["code-reviewer", "python-pro", "security-auditor"]
+    );
+}
+
+common::on_both_stores!(
+    copy_moves_a_history_with_the_same_hashes_and_is_idempotent,
+    copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own,
+);
 
 /// A run that does not verify here is not copied (its rows would carry the damage), and the
 /// copy says so and fails; the runs that verify are copied.

@@ -340,8 +340,60 @@ fn an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found(env:
     );
 }
 
+/// An untouched log verifies, and copies, while other processes append to several runs of it:
+/// `log verify --all` reads the chains, the snapshots and the run index in one view of the log
+/// (never a chain read before an append and an index row after it), and `log copy` holds the
+/// copy to the rows it copied (never to a head that moved on meanwhile).
+fn verify_and_copy_never_fail_while_other_processes_append(env: Env) {
+    let items: Vec<String> = (1..=20).map(|i| format!("\"{i}\"")).collect();
+    let path = env.project().join("busy.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "name: busy\ndescription: many quick phases\nphases:\n  - name: p\n    description: x\n    foreach: [{}]\n    run: \"true\"\n",
+            items.join(", ")
+        ),
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    let appenders: Vec<_> = (0..2)
+        .map(|_| {
+            let mut cmds: Vec<_> = (0..3)
+                .map(|_| env.command(&["orchestrate", "run", &path]))
+                .collect();
+            std::thread::spawn(move || {
+                for cmd in &mut cmds {
+                    let out = cmd.output().unwrap();
+                    assert!(out.status.success(), "{out:?}");
+                }
+            })
+        })
+        .collect();
+    let copy = env.dir.path().join("copy.db");
+    let copy = copy.display().to_string();
+    let (mut verifies, mut copies) = (0, 0);
+    while appenders.iter().any(|a| !a.is_finished()) {
+        let out = env.run(&["log", "verify", "--all"]);
+        assert_eq!(out.code, 0, "verify failed on an untouched log: {out:?}");
+        verifies += 1;
+        let out = env.run(&["log", "copy", "--to", &copy]);
+        assert_eq!(out.code, 0, "copy failed on an untouched log: {out:?}");
+        copies += 1;
+    }
+    for a in appenders {
+        a.join().unwrap();
+    }
+    assert!(verifies > 0 && copies > 0);
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
+    // The copy, finished, holds every run as the log does.
+    assert_eq!(env.run(&["log", "copy", "--to", &copy]).code, 0);
+    let out = env.run(&["log", "verify", "--file", &copy]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
 common::on_both_stores!(
     a_change_to_any_column_of_any_event_is_found_and_named,
+    verify_and_copy_never_fail_while_other_processes_append,
     deleted_duplicated_and_reordered_events_are_found,
     a_truncated_tail_is_found_against_anchored_heads,
     an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found,

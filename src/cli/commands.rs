@@ -26,10 +26,20 @@ fn driving(
     json: bool,
     op: impl FnOnce(&mut Live<'_>) -> Result<Output, CommandError>,
 ) -> Result<i32, CommandError> {
+    driving_with(ctx, json, StopFlag::install(), op)
+}
+
+/// `driving`, with the stop flag `stop`.
+fn driving_with(
+    ctx: &Ctx,
+    json: bool,
+    stop: StopFlag,
+    op: impl FnOnce(&mut Live<'_>) -> Result<Output, CommandError>,
+) -> Result<i32, CommandError> {
     let mut observer = TerminalObserver::new(json, ctx.globals());
     let mut live = Live {
         observer: &mut observer,
-        stop: StopFlag::install(),
+        stop,
     };
     let output = op(&mut live)?;
     drop(observer);
@@ -192,7 +202,11 @@ pub fn dispatch(
                     super::err(&format!("schedule: {line}\n"))
                 });
             }
-            driving(ctx, json, |live| ops::worker::work(ctx, opts, live))
+            // The first SIGTERM (or Ctrl-C) drains; a second ends it at once (its leases lapse
+            // and other workers take its runs over).
+            driving_with(ctx, json, StopFlag::install_second_ends(), |live| {
+                ops::worker::work(ctx, opts, live)
+            })
         }
         TopCommand::Man { command, all } => match all {
             Some(dir) => {

@@ -22,6 +22,27 @@ impl StopFlag {
         flag
     }
 
+    /// As `install`, and a second stop signal, once the flag is raised, ends the process at
+    /// once (status 128 + the signal, as the signal's default would): for a process that
+    /// drains on the first (a worker), the way out when draining cannot go on — a database
+    /// that stopped answering mid-statement held a worker through SIGTERM and SIGINT alike.
+    pub fn install_second_ends() -> Self {
+        let flag = StopFlag::default();
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            let signal = Arc::clone(&flag.signal);
+            // Safety: the handler only swaps an atomic and calls `_exit`, both
+            // async-signal-safe; it allocates, locks and unwinds nothing.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    if signal.swap(sig as usize, Ordering::SeqCst) != 0 {
+                        signal_hook::low_level::exit(128 + sig);
+                    }
+                })
+            };
+        }
+        flag
+    }
+
     /// One flag for the whole process, installed by the first call: what a wait that any
     /// Ctrl-C from now on should end polls, however often the process waits so.
     pub fn from_now_on() -> Self {

@@ -286,7 +286,18 @@ impl Ctx {
     /// log. Where there is no log, or it has no tables yet (its first command was stopped
     /// before it set it up, or is setting it up now), there are no runs.
     pub fn reading_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
-        Ok(self.location()?.open_read()?)
+        self.location()?.open_read().map_err(|e| {
+            let unreachable = matches!(e, crate::store::StoreError::Unreachable { .. });
+            let mut err = CommandError::from(e);
+            // Nothing was being written: the hint for a run that was being driven is not
+            // this command's.
+            if unreachable {
+                err.hints = vec![
+                    "check that PostgreSQL is running and reachable there (and the --db, CORTEX_DB or `db` value; a password, never shown, goes in it or in PGPASSWORD), then run the command again; nothing recorded was lost".into(),
+                ];
+            }
+            err
+        })
     }
 
     /// The run `query` names within `scope` (an id, a unique id prefix, or a name: its latest

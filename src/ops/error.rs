@@ -246,6 +246,9 @@ impl From<StoreError> for CommandError {
             StoreError::Open { path, .. } => Some(format!(
                 "check that --home (or --db) names the log meant; if {path} is damaged, put back a copy (a backup, or the file with its -wal beside it), as no command can read past the damage"
             ).into()),
+            StoreError::NoSchema { .. } => Some(
+                "correct the schema's name in the URL (options=-csearch_path%3DNAME in --db, CORTEX_DB or `db` in cortex.config.json) or in the role's search_path (ALTER ROLE … SET search_path = NAME), or create the schema as the role that is to own cortex's tables (CREATE SCHEMA NAME; DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
+            ),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),
@@ -255,6 +258,7 @@ impl From<StoreError> for CommandError {
         let code = match e {
             StoreError::NotALog { .. }
             | StoreError::BadLocation(_)
+            | StoreError::NoSchema { .. }
             | StoreError::Foreign { .. }
             | StoreError::Rejected { .. } => exit::BAD_INPUT,
             _ => exit::FAILED,

@@ -141,6 +141,10 @@ pub fn verify(
                     }
                 },
             };
+            // Every check below reads one view of the log: the chains, the snapshots, the
+            // attempt logs' events and the run index as they were at one moment, so that
+            // appends by other processes meanwhile never read as a disagreement between them.
+            let _view = crate::store::View::of(&store)?;
             let run_id = match run {
                 Some(r) => Some(ctx.resolve_run(&store, super::Scope::any(), Some(r))?),
                 None => None,
@@ -271,6 +275,8 @@ pub fn anchor(ctx: &Ctx, file: Option<&Path>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
+    // The heads anchored are those of the chains verified: one view of the log.
+    let _view = crate::store::View::of(&store)?;
     let rows = store.raw_rows(None)?;
     let report = verify_rows(&rows);
     if !report.ok {
@@ -401,13 +407,25 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let (mut copied, mut extended, mut already) = (Vec::new(), Vec::new(), Vec::new());
     let mut refused: Vec<serde_json::Value> = Vec::new();
     let mut events = 0u64;
+    let mut registry: Option<serde_json::Value> = None;
     let heads = source.runs()?;
+    let mut runs = 0usize;
     for head in &heads {
         let run_id = head.run_id.as_str();
+        // The agent registry is a stream each log keeps of its own, not a run: it is merged
+        // (`copy_registry`), never refused for a history of its own there.
+        if run_id == crate::decide::REGISTRY_STREAM {
+            registry = Some(copy_registry(&source, &mut dest)?);
+            continue;
+        }
+        runs += 1;
         let mut refuse = |reason: String| {
             refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
         };
-        let here = source.verify(Some(run_id))?;
+        // The rows copied are the rows verified, read once: a run that goes on while it is
+        // copied is copied as far as it was read (the next copy extends it).
+        let rows = source.raw_rows(Some(run_id))?;
+        let here = verify_rows(&rows);
         if let Some(bad) = here.first_bad {
             refuse(format!(
                 "it does not verify here (seq {}: {})",
@@ -415,7 +433,9 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             ));
             continue;
         }
-        let rows = source.raw_rows(Some(run_id))?;
+        let Some(copied_head) = here.heads.first().map(|(_, h)| h.clone()) else {
+            continue;
+        };
         let there = dest.raw_rows(Some(run_id))?;
         let from_seq = there.len();
         if from_seq > rows.len()
@@ -438,7 +458,10 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             dest.import_rows(batch)?;
         }
         let check = dest.verify(Some(run_id))?;
-        if !check.ok || check.heads.first().map(|(_, h)| h) != Some(&head.head_hash) {
+        // Held to what was copied (at the seq it ends), not to the source's head now, nor
+        // to the other log's head (either may have gone on meanwhile).
+        let landed = dest.hash_at(run_id, rows.len() as u64 - 1)?;
+        if !check.ok || landed.as_ref() != Some(&copied_head) {
             return Err(CommandError::new(
                 exit::FAILED,
                 format!("run {run_id} does not verify in {into} after copying it"),
@@ -465,6 +488,25 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         text.push_str(&format!(", went on with {} copied before", extended.len()));
     }
     text.push_str(&format!("; {} already there.\n", already.len()));
+    if let Some(r) = &registry {
+        let n = r["events"].as_u64().unwrap_or(0) as usize;
+        let line = match r["how"].as_str().unwrap_or_default() {
+            "copied" => format!(
+                "  the agent registry: {} copied as stored\n",
+                crate::render::count(n, "event")
+            ),
+            "appended" => format!(
+                "  the agent registry: {} appended after {into}'s own (its history kept; `agent list` there shows the result)\n",
+                crate::render::count(n, "activation or deactivation")
+            ),
+            "refused" => format!(
+                "  not copied: the agent registry — {}\n",
+                r["reason"].as_str().unwrap_or_default()
+            ),
+            _ => "  the agent registry: already there\n".to_string(),
+        };
+        text.push_str(&line);
+    }
     for r in &refused {
         text.push_str(&format!(
             "  not copied: run {} — {}\n",
@@ -472,7 +514,8 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
             r["reason"].as_str().unwrap_or_default()
         ));
     }
-    let code = if refused.is_empty() {
+    let registry_refused = registry.as_ref().is_some_and(|r| r["how"] == "refused");
+    let code = if refused.is_empty() && !registry_refused {
         exit::OK
     } else {
         exit::FAILED
@@ -480,12 +523,73 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let doc = serde_json::json!({
         "from": from,
         "to": into,
-        "runs": heads.len(),
+        "runs": runs,
         "copied": copied,
         "extended": extended,
         "already": already,
         "refused": refused,
         "events": events,
+        "registry": registry,
     });
     Ok(Output::new(doc, text, code))
+}
+
+/// Copy the agent registry (`REGISTRY_STREAM`) of `source` into `dest`, which may hold one of
+/// its own (everyone who activated an agent there). Where `dest`'s registry is a prefix of the
+/// source's (none, or copied before), the rest is imported as stored, with the same hashes.
+/// Otherwise the two histories differ and neither is rewritten: the source's events that
+/// `dest` does not hold (by event id: an earlier copy's are there) are appended at `dest`'s
+/// head, in the source's order, as new events of its chain (new seq and hashes; the same ids,
+/// times and contents), so each lands exactly once and what `dest` recorded stays as it was.
+/// The result as a document: how (`copied`, `appended`, `already`, `refused`) and how many.
+fn copy_registry(
+    source: &dyn EventStore,
+    dest: &mut Box<dyn EventStore>,
+) -> Result<serde_json::Value, CommandError> {
+    use crate::decide::REGISTRY_STREAM;
+    let rows = source.raw_rows(Some(REGISTRY_STREAM))?;
+    let here = verify_rows(&rows);
+    if let Some(bad) = here.first_bad {
+        return Ok(
+            serde_json::json!({"how": "refused", "events": 0, "reason": format!(
+                "it does not verify here (stream {REGISTRY_STREAM}, seq {}: {})",
+                bad.seq, bad.reason
+            )}),
+        );
+    }
+    let there = dest.raw_rows(Some(REGISTRY_STREAM))?;
+    let shared = there
+        .iter()
+        .zip(&rows)
+        .take_while(|(a, b)| a.hash == b.hash)
+        .count();
+    if shared == rows.len() {
+        return Ok(serde_json::json!({"how": "already", "events": 0}));
+    }
+    if shared == there.len() {
+        for batch in rows[shared..].chunks(COPY_BATCH) {
+            dest.import_rows(batch)?;
+        }
+        return Ok(serde_json::json!({"how": "copied", "events": rows.len() - shared}));
+    }
+    let held: std::collections::HashSet<&[u8]> = there.iter().map(|r| r.id.as_slice()).collect();
+    let mut pending: Vec<crate::event::NewEvent> = source
+        .read_run(REGISTRY_STREAM)?
+        .into_iter()
+        .filter(|r| !held.contains(r.id.as_bytes()))
+        .map(|r| crate::event::NewEvent {
+            id: r.id,
+            time: r.time,
+            event: r.event,
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(serde_json::json!({"how": "already", "events": 0}));
+    }
+    let at = dest.append_at_head(REGISTRY_STREAM, there.len() as u64, &mut |others, _| {
+        // Appended there meanwhile (another copy of this log): not appended twice.
+        pending.retain(|e| !others.iter().any(|o| o.id == e.id));
+        pending.clone()
+    })?;
+    Ok(serde_json::json!({"how": "appended", "events": at.appended.len()}))
 }

@@ -125,6 +125,12 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
     fn index_rows(&self) -> Result<Option<Vec<super::RunEntry>>, StoreError> {
         self.inner.index_rows()
     }
+    fn begin_view(&self) -> Result<(), StoreError> {
+        self.inner.begin_view()
+    }
+    fn end_view(&self) {
+        self.inner.end_view()
+    }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
         self.inner.runs()

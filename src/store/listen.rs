@@ -94,7 +94,10 @@ fn listen(conn: &str) -> Option<Box<postgres::Client>> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
-    let mut client = config.connect(postgres::NoTls).ok()?;
+    // Bounded as a whole, with keepalives, as the store's own connections: a server that
+    // accepts and says nothing no longer holds the worker waiting here.
+    super::postgres::with_defaults(&mut config);
+    let mut client = super::postgres::connect_bounded(&config)?.ok()?;
     client.batch_execute("LISTEN cortex_runs").ok()?;
     Some(Box::new(client))
 }

@@ -26,6 +26,9 @@ const LIBPQ_KEYS: &[&str] = &[
     "target_session_attrs",
     "keepalives",
     "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_retries",
+    "tcp_user_timeout",
     "service",
 ];
 

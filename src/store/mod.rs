@@ -115,6 +115,12 @@ pub enum StoreError {
     /// The value that says where the log is cannot be used (`--db`, `CORTEX_DB`, `db`).
     #[error("{0}")]
     BadLocation(String),
+    /// The database's search_path (the URL's `options`, or the role's) names no schema that
+    /// exists there: nothing can be read or created in it.
+    #[error(
+        "the event log at {target}: its search_path names the schema {search_path}, which does not exist in that database"
+    )]
+    NoSchema { target: String, search_path: String },
     /// What this kind of store cannot do (leases in a store kept in memory for tests).
     #[error("this event log does not keep {0}")]
     Unsupported(String),
@@ -270,6 +276,19 @@ pub trait EventStore: Send {
         Ok(self.list_runs(&all)?.len() as u64)
     }
 
+    /// Begin reading one consistent view of the log: every read until `end_view` sees the log
+    /// as it was at the first of them, whatever other processes append meanwhile (PostgreSQL:
+    /// a REPEATABLE READ, read-only transaction; SQLite: one deferred read transaction, a WAL
+    /// snapshot). What compares one read with another (`log verify`: the chains, the run
+    /// index, the snapshots) reads inside one, or it would see appends between its reads as
+    /// disagreements. A store read from memory needs nothing.
+    fn begin_view(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// End the view `begin_view` began (nothing was written in it: it is rolled back).
+    fn end_view(&self) {}
+
     /// Every row of the run index as stored, for `log verify`; None if the store keeps none.
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
         Ok(None)
@@ -415,6 +434,12 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
         (**self).index_rows()
     }
+    fn begin_view(&self) -> Result<(), StoreError> {
+        (**self).begin_view()
+    }
+    fn end_view(&self) {
+        (**self).end_view()
+    }
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
         (**self).raw_rows(run_id)
     }
@@ -457,6 +482,23 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn wake(&mut self, run_id: &str) -> Result<(), StoreError> {
         (**self).wake(run_id)
+    }
+}
+
+/// A consistent view of a store (`EventStore::begin_view`), ended when dropped: what reads
+/// through it compares reads made at one moment.
+pub struct View<'a, S: EventStore + ?Sized>(&'a S);
+
+impl<'a, S: EventStore + ?Sized> View<'a, S> {
+    pub fn of(store: &'a S) -> Result<Self, StoreError> {
+        store.begin_view()?;
+        Ok(View(store))
+    }
+}
+
+impl<S: EventStore + ?Sized> Drop for View<'_, S> {
+    fn drop(&mut self) {
+        self.0.end_view();
     }
 }
 

@@ -37,6 +37,18 @@ const OPEN_PATIENCE: Duration = Duration::from_secs(5);
 /// The connect timeout when the connection string sets none.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TCP keepalives where the connection string sets none (the client's own default waits two
+/// hours): a connection whose path froze mid-life (a dropped route, a black-holing proxy, a
+/// host gone without a reset) is found dead after about a minute of silence — 30 s idle, then
+/// 3 probes 10 s apart — and the statement waiting on it fails (`Unreachable`) instead of
+/// waiting forever.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_RETRIES: u32 = 3;
+/// Data sent and not acknowledged for this long ends the connection (Linux `TCP_USER_TIMEOUT`),
+/// where the connection string sets none.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(60);
+
 const COLUMNS: &str = r#"run_id, seq, id, "time", "type", version, body, prev_hash, hash"#;
 
 /// The run index's columns, in `RunEntry` order.
@@ -153,6 +165,9 @@ pub struct PostgresStore {
     /// Inside an append's transaction: the run's leases, read by the statement that locked
     /// its row (`lock_and_catch_up`), for the journal's fence check at the head.
     fence_leases: RefCell<Option<(String, Vec<Lease>)>>,
+    /// Inside a consistent view (`begin_view`): a lost connection ends it (its snapshot is
+    /// gone), never silently made again underneath it.
+    in_view: Cell<bool>,
 }
 
 /// `conn` as shown to people: `postgres://user@host:port/dbname`, never the password.
@@ -308,7 +323,118 @@ fn shown_config(config: &Config) -> String {
         .map(|p| format!(":{p}"))
         .unwrap_or_default();
     let db = config.get_dbname().unwrap_or_default();
-    format!("postgres://{user}{host}{port}/{db}")
+    // The options (the schema: `-csearch_path=…`) select the log as much as the database
+    // does: two schemas of one database are two logs. They hold no password.
+    let options = match config.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("?options={}", url_escaped(o)),
+        _ => String::new(),
+    };
+    format!("postgres://{user}{host}{port}/{db}{options}")
+}
+
+/// `text` as a URL query value: what would end or change the value percent-encoded.
+fn url_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' | '&' | '=' | '#' | '+' | '?' | '\'' | '"' => {
+                out.push_str(&format!("%{:02X}", c as u32))
+            }
+            ' ' => out.push_str("%20"),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// cortex's settings where the connection string sets none: the connect timeout, and TCP
+/// keepalives and `TCP_USER_TIMEOUT` that find a connection whose path froze.
+pub(super) fn with_defaults(config: &mut Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    // The client's default keepalive idle is two hours: ours unless the string set one
+    // (`keepalives=0` turns them off, and is respected).
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(KEEPALIVES_IDLE);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(KEEPALIVES_INTERVAL);
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(KEEPALIVES_RETRIES);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+}
+
+/// How long one connection attempt may take as a whole: the connect timeout (the string's,
+/// else `CONNECT_TIMEOUT`) for each host it names.
+fn connect_limit(config: &Config) -> Duration {
+    let per_host = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(CONNECT_TIMEOUT);
+    let hosts = config
+        .get_hosts()
+        .len()
+        .max(config.get_hostaddrs().len())
+        .max(1);
+    per_host * hosts.min(16) as u32
+}
+
+/// Connect, the whole of it — TCP, the startup message, authentication, the server's first
+/// answer — within `connect_limit`: the client library bounds the TCP connect alone, so a
+/// server that accepts and then says nothing (hung, or a proxy with nothing behind it) held
+/// every command forever, `connect_timeout` notwithstanding. None when the limit passed; the
+/// attempt, left on its own thread, ends with its socket (its connection, if it ever comes,
+/// is dropped unused).
+pub(super) fn connect_bounded(config: &Config) -> Option<Result<Client, postgres::Error>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    /// Attempts given up on and still waiting for their server: at most `MAX_ABANDONED`, so
+    /// that a process trying again and again (a worker through an outage) does not pile up a
+    /// thread and a socket per try. Past that, a try fails at once, as the last ones did.
+    static ABANDONED: AtomicUsize = AtomicUsize::new(0);
+    const MAX_ABANDONED: usize = 4;
+    if ABANDONED.load(Ordering::SeqCst) >= MAX_ABANDONED {
+        return None;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let attempt = config.clone();
+    let pending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let given_up = pending.clone();
+    let spawned = std::thread::Builder::new()
+        .name("cortex-pg-connect".into())
+        .spawn(move || {
+            let result = attempt.connect(NoTls);
+            if given_up.swap(true, Ordering::SeqCst) {
+                ABANDONED.fetch_sub(1, Ordering::SeqCst);
+            }
+            let _ = tx.send(result);
+        });
+    if spawned.is_err() {
+        // No thread to spare: connect here, unbounded, as before.
+        return Some(config.connect(NoTls));
+    }
+    match rx.recv_timeout(connect_limit(config)) {
+        Ok(result) => Some(result),
+        Err(_) => {
+            // Given up on: counted until the attempt ends (counted first, then uncounted if
+            // it just did, so that the count never goes below zero).
+            ABANDONED.fetch_add(1, Ordering::SeqCst);
+            if pending.swap(true, Ordering::SeqCst) {
+                ABANDONED.fetch_sub(1, Ordering::SeqCst);
+            }
+            None
+        }
+    }
 }
 
 /// Whether `e` means the connection is gone (the server restarted or went away), as opposed
@@ -356,7 +482,11 @@ fn message(e: &postgres::Error) -> String {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_string(),
         },
-        None => e.to_string(),
+        // "error connecting to server" alone: the cause (refused, timed out, …) is its source.
+        None => match std::error::Error::source(e) {
+            Some(cause) if !e.to_string().contains(&cause.to_string()) => format!("{e}: {cause}"),
+            _ => e.to_string(),
+        },
     }
 }
 
@@ -516,9 +646,15 @@ impl PostgresStore {
                 shown_config(&config)
             )));
         }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
+        // Nothing to connect to (`postgres://` alone): the value is incomplete, not a
+        // server that cannot be reached.
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            return Err(StoreError::BadLocation(format!(
+                "`{}` names no host: write the log's database as postgres://user@host:port/dbname (or host=H dbname=D)",
+                without_password(conn).unwrap_or_else(|| shown_config(&config))
+            )));
         }
+        with_defaults(&mut config);
         if config.get_application_name().is_none() {
             config.application_name("cortex");
         }
@@ -535,8 +671,10 @@ impl PostgresStore {
             known_schema: true,
             in_tx: Cell::new(false),
             fence_leases: RefCell::new(None),
+            in_view: Cell::new(false),
         };
         store.setup(&mut store.conn.borrow_mut())?;
+        store.refuse_missing_schema()?;
         store.refuse_foreign()?;
         store.version = store.stored_version()?;
         store.known_schema = store.version <= SCHEMA_VERSION;
@@ -557,7 +695,25 @@ impl PostgresStore {
         let deadline = Instant::now() + patience;
         let mut pause = Duration::from_millis(50);
         loop {
-            match config.connect(NoTls) {
+            let attempt = match connect_bounded(config) {
+                Some(attempt) => attempt,
+                // Accepted, and then nothing: a hung server, or a proxy whose far side is gone.
+                None if unanswered && Instant::now() + pause < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                    continue;
+                }
+                None => {
+                    return Err(StoreError::Unreachable {
+                        target: shown.to_string(),
+                        reason: format!(
+                            "it accepted the connection but did not answer within {} s (connect_timeout)",
+                            connect_limit(config).as_secs()
+                        ),
+                    });
+                }
+            };
+            match attempt {
                 Ok(client) => return Ok(client),
                 Err(e) if worth_retrying(&e, unanswered) && Instant::now() + pause < deadline => {
                     std::thread::sleep(pause);
@@ -632,13 +788,14 @@ impl PostgresStore {
     ) -> Result<T, StoreError> {
         let mut conn = self.conn.borrow_mut();
         let mut fresh = false;
-        if (conn.lost || conn.client.is_closed()) && !self.in_tx.get() {
+        let inside = self.in_tx.get() || self.in_view.get();
+        if (conn.lost || conn.client.is_closed()) && !inside {
             self.reconnect(&mut conn)?;
             fresh = true;
         }
         match f(&mut conn) {
             Ok(v) => Ok(v),
-            Err(e) if is_lost(&e) && !self.in_tx.get() && !fresh => {
+            Err(e) if is_lost(&e) && !inside && !fresh => {
                 self.reconnect(&mut conn)?;
                 f(&mut conn).map_err(|e| {
                     conn.lost |= is_lost(&e);
@@ -677,6 +834,26 @@ impl PostgresStore {
     fn has_table(&self, name: &str) -> Result<bool, StoreError> {
         let row = self.with(|c| c.query_opt("SELECT to_regclass($1)::text", &[&name]))?;
         Ok(row.is_some_and(|r| r.get::<_, Option<String>>(0).is_some()))
+    }
+
+    /// Refuse a search_path that names no schema of the database (a misspelled
+    /// `options=-csearch_path=…`): nothing could be created there ("no schema has been
+    /// selected to create in"), and reading would find no tables and say "no runs yet".
+    fn refuse_missing_schema(&self) -> Result<(), StoreError> {
+        let row = self.with(|c| {
+            c.client.query_one(
+                "SELECT current_schema() IS NOT NULL, current_setting('search_path')",
+                &[],
+            )
+        })?;
+        let (found, search_path): (bool, String) = (row.get(0), row.get(1));
+        if found {
+            return Ok(());
+        }
+        Err(StoreError::NoSchema {
+            target: self.shown.clone(),
+            search_path,
+        })
     }
 
     /// Refuse a database whose tables named as cortex's are another application's: cortex's
@@ -1461,6 +1638,26 @@ impl EventStore for PostgresStore {
             c.client.query_one(&s, &refs)
         })?;
         Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    fn begin_view(&self) -> Result<(), StoreError> {
+        if self.in_tx.get() || self.in_view.get() {
+            return Ok(());
+        }
+        // The snapshot is taken by the first statement after BEGIN and seen by every one
+        // after it; a read-only transaction locks nothing and waits for no writer.
+        self.with(|c| {
+            c.client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        })?;
+        self.in_view.set(true);
+        Ok(())
+    }
+
+    fn end_view(&self) {
+        if self.in_view.replace(false) {
+            let _ = self.conn.borrow_mut().client.batch_execute("ROLLBACK");
+        }
     }
 
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {

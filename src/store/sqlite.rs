@@ -1172,6 +1172,21 @@ impl EventStore for SqliteStore {
         Ok(n.max(0) as u64)
     }
 
+    fn begin_view(&self) -> Result<(), StoreError> {
+        // Deferred: the first read takes the WAL snapshot that every later read of the
+        // transaction sees; nothing is locked against writers.
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN").map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    fn end_view(&self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
         if !self.indexed {
             return Ok(None);
