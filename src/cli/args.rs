@@ -72,8 +72,9 @@ pub enum TopCommand {
         #[arg(long, value_name = "NAME", value_parser = actor_name)]
         actor: Option<String>,
         /// The address people open when a proxy stands in front (e.g. an HTTPS proxy:
-        /// https://cortex.example.com): changes from its pages are accepted, and the printed
-        /// sign-in address uses it.
+        /// https://cortex.example.com): changes from its pages are accepted, the printed
+        /// sign-in address uses it, and every read needs the token too (requests come
+        /// through the proxy from anywhere).
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
         /// How long an action that hands a run to a background driver (run, resume, a report
