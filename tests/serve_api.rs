@@ -2056,6 +2056,92 @@ fn the_run_pages_complete_form_reports_a_phases_outputs() {
     );
 }
 
+/// The complete form confirms the phase's checklist: a completion that leaves a criterion
+/// unticked, or ticks one the phase does not have, is refused (400, said on the page) and
+/// records nothing. Before, the form's `confirm` fields were not read: nothing ticked
+/// recorded every criterion as met.
+#[test]
+fn the_complete_form_refuses_an_unticked_checklist_or_an_unknown_criterion() {
+    let env = home();
+    env.scenario(
+        "review",
+        "name: review\ndescription: d\nphases:\n  - name: review\n    description: review it\n    condition: auto\n    success_criteria:\n      - Security review signed off\n      - Rollback plan written\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "review"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let before = events(&env, &run).len();
+    let complete = |fields: &str| {
+        s.post_with(
+            &format!("/runs/{run}/steps/review/complete"),
+            &format!("token={TOKEN}{fields}&message=done"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+    };
+    let r = complete("");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("checklist not all ticked")
+            && r.body.contains("Security review signed off")
+            && r.body.contains("Rollback plan written"),
+        "{}",
+        r.body
+    );
+    let r = complete("&confirm=Security+review+signed+off");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("Rollback plan written"), "{}", r.body);
+    let r = complete(
+        "&confirm=Security+review+signed+off&confirm=Rollback+plan+written&confirm=NOT+A+CRITERION",
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("has no criterion") && r.body.contains("NOT A CRITERION"),
+        "{}",
+        r.body
+    );
+    assert_eq!(events(&env, &run).len(), before, "nothing recorded");
+    let r = complete("&confirm=Security+review+signed+off&confirm=Rollback+plan+written");
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    let met = events(&env, &run)
+        .iter()
+        .filter(|e| e["type"] == "criterion_met")
+        .count();
+    assert_eq!(met, 2);
+}
+
+/// A step can read the server's token (its command line, `ps -eo args`, or its environment):
+/// what it prints of it is scrubbed from the run the server started — the event's tail, the
+/// kept output file, the log — as any secret is. Before, it was recorded in clear and served
+/// to any reader.
+#[test]
+fn the_servers_token_read_by_a_step_is_scrubbed_from_what_it_records() {
+    let env = home();
+    let s = Server::start(&env);
+    env.workflow(
+        "peek",
+        &format!(
+            "name: peek\nsteps:\n  - name: look\n    run: xargs -0 echo < /proc/{}/cmdline\n",
+            s.pid()
+        ),
+    );
+    let r = s.post("/api/v1/workflows/peek/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&s, &run)["status"], "completed");
+    let raw = s.get(&format!("/api/v1/runs/{run}/logs/look/raw")).body;
+    assert!(raw.contains("serve") && raw.contains("--token"), "{raw}");
+    for read in [
+        raw,
+        s.get(&format!("/api/v1/runs/{run}")).body,
+        s.get(&format!("/api/v1/runs/{run}/log")).body,
+        s.get(&format!("/api/v1/runs/{run}/logs")).body,
+        env.run(&["logs", &run, "look", "--raw"]).stdout,
+    ] {
+        assert!(!read.contains(TOKEN), "the token is served: {read}");
+    }
+    assert_eq!(env.log_holding(TOKEN), Vec::<String>::new());
+}
+
 /// An aborted run cannot be resumed: its page does not say that its stopped phases run again.
 #[test]
 fn an_aborted_runs_page_does_not_promise_a_resume() {

@@ -60,7 +60,8 @@ pub enum TopCommand {
         /// (port 0 picks a free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:7420", value_name = "ADDR")]
         addr: String,
-        /// The token every change needs (generated and printed when not given).
+        /// The token every change needs (generated and printed when not given). Prefer
+        /// CORTEX_SERVE_TOKEN: a command line is visible to every user through `ps`.
         #[arg(
             long,
             value_name = "TOKEN",

@@ -65,7 +65,8 @@ pub use runner::{
 };
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, hold_secret_inputs, input_env_name, input_text,
-    is_secret_env, is_secret_name, secret_input_from_env, secret_inputs, supply_held_secret_inputs,
+    is_secret_env, is_secret_name, scrub_serve_token, secret_input_from_env, secret_inputs,
+    serve_token_to_scrub, supply_held_secret_inputs,
 };
 pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};

@@ -235,6 +235,9 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         Some(t) => (check_token(&t)?, false),
         None => (auth::generate_token()?, true),
     };
+    // Scrubbed from what this server records and what the drivers it starts record: a step
+    // can read it from this process's command line or environment.
+    crate::execute::scrub_serve_token(&token);
     let listener = TcpListener::bind(addr).map_err(|e| {
         use std::io::ErrorKind;
         let hint = match e.kind() {
