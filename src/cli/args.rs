@@ -199,7 +199,8 @@ pub enum ScheduleCommand {
         #[arg(long, value_name = "TIME", requires = "once")]
         at: Option<String>,
         /// Fire, once, the latest time each schedule missed since its last recorded fire
-        /// (while no scheduler ran). Without it, missed times are not run.
+        /// (while no scheduler ran). Without it, missed times are not run. A time before a
+        /// scheduler first saw the schedule (or its cron expression changed) never runs.
         #[arg(long)]
         catch_up: bool,
     },

@@ -21,7 +21,7 @@ pub use decider::{DRIVER_GONE, decide, orphaned};
 pub use error::DecideError;
 pub use items::item_name;
 pub use schedule::{
-    Fire, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
+    Fire, Known, SCHEDULE_ACTOR, ScheduleCommand, ScheduleRefused, ScheduleState, decide_schedule,
     evolve_schedule, replay_schedule, schedule_stream,
 };
 pub use state::{

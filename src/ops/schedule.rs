@@ -216,11 +216,18 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
             })
         });
         // A time already decided (fired early by `schedule run --once --at`) is not next: it
-        // never fires again.
+        // never fires again; nor is one at or before the schedule was seen.
+        let seen = state
+            .known_since(s.schedule.cron.trim())
+            .flatten()
+            .and_then(due_ms)
+            .unwrap_or(0);
         let next_after = state
             .last_due()
             .and_then(due_ms)
-            .map_or(now_ms, |last| last.max(now_ms));
+            .unwrap_or(0)
+            .max(seen)
+            .max(now_ms);
         rows.push(json!({
             "kind": kind_str(s.kind),
             "name": s.name,
@@ -294,6 +301,7 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler starting at `now`: without `catch_up`, times before the current minute are
     /// never fired; with it, the latest time missed since a schedule's last fire is fired once.
+    /// Either way no time at or before a schedule was first seen (`schedule_seen`) fires.
     pub fn new(ctx: &Ctx, now: SystemTime, catch_up: bool) -> Result<Scheduler, CommandError> {
         let exe = std::env::current_exe().map_err(|e| {
             CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
@@ -367,7 +375,9 @@ impl Scheduler {
         Ok(replay_schedule(&store.read_run(&s.stream())?))
     }
 
-    /// Fire the latest due time of `s` not fired yet, if one is due.
+    /// Fire the latest due time of `s` not fired yet, if one is due — never one at or before
+    /// the time its cron expression was first seen: a schedule seen for the first time, or
+    /// changed, is recorded as seen now (`schedule_seen`) and fires from its next time on.
     fn fire(
         &mut self,
         ctx: &Ctx,
@@ -377,10 +387,25 @@ impl Scheduler {
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
         let state = Self::state(store, s)?;
+        let cron = s.schedule.cron.trim().to_string();
+        let seen = match state.known_since(&cron) {
+            Some(since) => since.and_then(due_ms).unwrap_or(0),
+            None => {
+                // Another scheduler may see it first: either way it is seen from now on.
+                let command = ScheduleCommand::See {
+                    cron,
+                    at: due_text(now_ms),
+                    scheduler: self.by.clone(),
+                };
+                self.decide(store, s, command)?;
+                return Ok(());
+            }
+        };
         let last = state.last_due().and_then(due_ms);
-        let after = match (self.catch_up, last) {
-            (true, Some(last)) => last,
-            (_, last) => last.unwrap_or(0).max(self.since_ms),
+        let after = if self.catch_up {
+            last.unwrap_or(0).max(seen)
+        } else {
+            last.unwrap_or(0).max(self.since_ms).max(seen)
         };
         let Some((due_at, count)) = s.cadence.due_in(after, now_ms, 100_000) else {
             return Ok(());
