@@ -26,7 +26,8 @@ const EARLY: &str = "2026-12-01T00:00:00Z";
 /// A pass long before the tests' times: it only sees the schedules (`schedule_seen`), since
 /// a schedule fires only for times after a scheduler first saw it.
 fn seen_early(env: &Env) {
-    assert_eq!(whats(&once(env, EARLY)), Vec::<String>::new());
+    let happened = once(env, EARLY);
+    assert!(whats(&happened).iter().all(|w| w == "seen"), "{happened}");
 }
 
 fn once(env: &Env, at: &str) -> Value {
@@ -78,10 +79,16 @@ on_both_stores!(
 fn a_due_time_starts_one_run_recorded_with_the_actor_schedule(env: Env) {
     env.workflow("nightly", &waiting("nightly", "*/5 * * * *", "skip"));
     release(&env, "nightly");
-    // Not a matching minute: nothing.
-    assert_eq!(
-        whats(&once(&env, "2026-12-03T09:58:00Z")),
-        Vec::<String>::new()
+    // The first pass sees it (a time before this is never run); not a matching minute.
+    let seen = once(&env, "2026-12-03T09:58:00Z");
+    assert_eq!(whats(&seen), ["seen"], "{seen}");
+    assert_eq!(seen[0]["due"], "2026-12-03T09:58:00Z");
+    assert!(
+        seen[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("next: 2026-12-03T10:00:00Z"),
+        "{seen}"
     );
     let happened = once(&env, "2026-12-03T10:00:20Z");
     assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
@@ -839,10 +846,7 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         "late",
         &daily("5 18 * * *").replace("name: daily", "name: late"),
     );
-    assert_eq!(
-        whats(&once(&env, "2026-12-03T18:22:05Z")),
-        Vec::<String>::new()
-    );
+    assert_eq!(whats(&once(&env, "2026-12-03T18:22:05Z")), ["seen", "seen"]);
     assert_eq!(
         whats(&once(&env, "2026-12-03T18:23:00Z")),
         Vec::<String>::new()
@@ -892,12 +896,19 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         "2026-12-04T18:30:00Z",
     ]);
     let happened = changed.json()["happened"].clone();
+    let late: Vec<&Value> = happened
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["name"] == "late")
+        .collect();
+    assert_eq!(late.len(), 1, "{happened}");
+    assert_eq!(late[0]["what"], "seen");
     assert!(
-        !happened
-            .as_array()
+        late[0]["detail"]
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|h| h["name"] == "late" && h["what"] == "started"),
+            .contains("changed from `5 18 * * *` to `10 18 * * *`"),
         "{happened}"
     );
     let events = stream(&env, "workflow", "late");

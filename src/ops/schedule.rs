@@ -263,7 +263,8 @@ pub struct Happened {
     pub name: String,
     /// The due time it concerns (RFC 3339, UTC).
     pub due: String,
-    /// `started`, `skipped`, `queued`, `released`, `run_recorded`, `run_failed` or `invalid`.
+    /// `seen` (first, or with a new cron expression: the time is when), `started`, `skipped`,
+    /// `queued`, `released`, `run_recorded`, `run_failed` or `invalid`.
     pub what: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
@@ -392,12 +393,36 @@ impl Scheduler {
             Some(since) => since.and_then(due_ms).unwrap_or(0),
             None => {
                 // Another scheduler may see it first: either way it is seen from now on.
+                let at = due_text(now_ms);
+                let why = match &state.known {
+                    Some(known) => format!(
+                        "its cron expression changed from `{}` to `{cron}`",
+                        known.cron
+                    ),
+                    None => format!("`{cron}` for the first time"),
+                };
                 let command = ScheduleCommand::See {
                     cron,
-                    at: due_text(now_ms),
+                    at: at.clone(),
                     scheduler: self.by.clone(),
                 };
-                self.decide(store, s, command)?;
+                if self.decide(store, s, command)?.is_some() {
+                    let next = s
+                        .cadence
+                        .next_times(now_ms, 1)
+                        .first()
+                        .map_or_else(|| "none".to_string(), |t| due_text(*t));
+                    happened.push(Happened {
+                        kind: kind_str(s.kind),
+                        name: s.name.clone(),
+                        due: at,
+                        what: "seen",
+                        run_id: None,
+                        detail: Some(format!(
+                            "{why}: only its times from now on fire (next: {next})"
+                        )),
+                    });
+                }
                 return Ok(());
             }
         };
