@@ -34,9 +34,19 @@ fn record(due: &str, run: &str) -> ScheduleCommand {
     }
 }
 
-/// Given these commands already decided (each must be accepted), the state they leave.
+fn see(cron: &str, at: &str) -> ScheduleCommand {
+    ScheduleCommand::See {
+        cron: cron.into(),
+        at: at.into(),
+        scheduler: scheduler(),
+    }
+}
+
+/// Given the schedule seen (at T00:00) and these commands already decided (each must be
+/// accepted), the state they leave.
 fn given(commands: Vec<ScheduleCommand>) -> ScheduleState {
     let mut state = ScheduleState::default();
+    let commands = std::iter::once(see("*/5 * * * *", "T00:00")).chain(commands);
     for command in commands {
         let events = decide_schedule(&state, command).expect("given commands are accepted");
         state = apply(state, events);
@@ -76,6 +86,68 @@ fn outcome(events: &[Event]) -> (FireOutcome, Option<String>) {
 fn given_nothing_when_a_time_is_due_then_a_run_starts() {
     let state = given(vec![]);
     let events = decide_schedule(&state, fire("T10:00", Overlap::Skip, None)).unwrap();
+    assert_eq!(outcome(&events), (FireOutcome::Start, None));
+}
+
+/// A schedule added (or changed) after a due time it had not existed for never fires that
+/// time: before, one written at 18:22 for `5 18 * * *` fired "18:05" at once, 17 minutes late.
+#[test]
+fn given_a_schedule_seen_at_a_time_when_an_earlier_or_that_time_comes_then_it_is_refused() {
+    let unseen = ScheduleState::default();
+    assert!(matches!(
+        decide_schedule(&unseen, fire("T10:00", Overlap::Skip, None)),
+        Err(ScheduleRefused::NotSeenBefore { .. })
+    ));
+    let seen = apply(
+        unseen.clone(),
+        decide_schedule(&unseen, see("*/5 * * * *", "T10:00:05")).unwrap(),
+    );
+    assert!(matches!(
+        decide_schedule(&seen, see("*/5 * * * *", "T10:01")),
+        Err(ScheduleRefused::AlreadySeen { .. })
+    ));
+    for due in ["T10:00", "T10:00:05"] {
+        assert!(matches!(
+            decide_schedule(&seen, fire(due, Overlap::Skip, None)),
+            Err(ScheduleRefused::NotSeenBefore { .. })
+        ));
+    }
+    let events = decide_schedule(&seen, fire("T10:05", Overlap::Skip, None)).unwrap();
+    assert_eq!(outcome(&events), (FireOutcome::Start, None));
+    // Its expression changed: it is seen anew, and fires only after that.
+    let fired = apply(seen, events);
+    let changed = ScheduleCommand::Fire {
+        due: "T10:10".into(),
+        cron: "*/10 * * * *".into(),
+        overlap: Overlap::Skip,
+        going: None,
+        missed: 0,
+        scheduler: scheduler(),
+    };
+    assert!(matches!(
+        decide_schedule(&fired, changed.clone()),
+        Err(ScheduleRefused::NotSeenBefore { .. })
+    ));
+    let resee = decide_schedule(&fired, see("*/10 * * * *", "T10:07")).unwrap();
+    let reseen = apply(fired, resee);
+    assert!(decide_schedule(&reseen, changed).is_ok());
+}
+
+/// A stream from before sightings were recorded: the expression it fired by is known.
+#[test]
+fn given_a_fire_recorded_before_sightings_when_the_next_time_comes_then_a_run_starts() {
+    let legacy = apply(
+        ScheduleState::default(),
+        vec![Event::ScheduleFired {
+            due: "T10:00".into(),
+            cron: "*/5 * * * *".into(),
+            outcome: FireOutcome::Skip,
+            reason: None,
+            missed: 0,
+            scheduler: scheduler(),
+        }],
+    );
+    let events = decide_schedule(&legacy, fire("T10:05", Overlap::Skip, None)).unwrap();
     assert_eq!(outcome(&events), (FireOutcome::Start, None));
 }
 
@@ -203,6 +275,9 @@ enum Op {
     Record {
         minute: u8,
     },
+    See {
+        minute: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -214,6 +289,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (0u8..30, any::<bool>()).prop_map(|(minute, going)| Op::Release { minute, going }),
         (0u8..30).prop_map(|minute| Op::Record { minute }),
+        (0u8..30).prop_map(|minute| Op::See { minute }),
     ]
 }
 
@@ -232,7 +308,8 @@ proptest! {
     /// Whatever schedulers ask, in whatever order: each due time is decided at most once and
     /// in increasing order; at most one time waits in the queue; a run is recorded only for a
     /// time that started (or was released), and at most once; nothing is released while a
-    /// run is still awaited; under `overlap: queue` no newer time starts while one waits.
+    /// run is still awaited; under `overlap: queue` no newer time starts while one waits; no
+    /// time fires before the schedule was seen.
     #[test]
     fn each_due_time_fires_once_and_the_queue_holds_one(ops in proptest::collection::vec(op(), 1..60)) {
         let mut state = ScheduleState::default();
@@ -249,6 +326,7 @@ proptest! {
                     scheduler: scheduler(),
                 },
                 Op::Record { minute } => record(&due(minute), &format!("R{minute}")),
+                Op::See { minute } => see("*/5 * * * *", &format!("2026-12-03T10:{minute:02}:30Z")),
             };
             let before = state.clone();
             let queue_fire = matches!(
@@ -268,6 +346,12 @@ proptest! {
             let dues: Vec<&str> = state.fires.iter().map(|f| f.due.as_str()).collect();
             prop_assert!(dues.windows(2).all(|w| w[0] < w[1]), "{:?}", dues);
             prop_assert!(state.fires.iter().filter(|f| f.waiting_in_queue()).count() <= 1);
+            // No time fires before the schedule was seen, nor at or before when it was.
+            if !state.fires.is_empty() {
+                let since = state.known_since("*/5 * * * *").flatten();
+                prop_assert!(since.is_some(), "{:?}", state);
+                prop_assert!(state.fires.iter().all(|f| Some(f.due.as_str()) > since), "{:?}", state);
+            }
             for f in &state.fires {
                 if f.run.is_some() {
                     prop_assert!(f.outcome == FireOutcome::Start || f.released, "{:?}", f);

@@ -255,6 +255,9 @@ fn gc_keeps_the_output_file_of_a_background_driver_that_still_runs() {
         "every",
         "name: every\nschedule: '* * * * *'\nsteps:\n  - {name: s, run: 'touch started; while [ ! -e go-on ]; do sleep 0.05; done'}\n",
     );
+    // A schedule fires only for times after a scheduler first saw it.
+    let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-04T16:29:00Z"]);
+    assert_eq!(seen.code, 0, "{}", seen.stderr);
     let fired = env.run(&[
         "--json",
         "schedule",

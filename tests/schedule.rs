@@ -20,6 +20,16 @@ fn waiting(name: &str, cron: &str, overlap: &str) -> String {
     )
 }
 
+/// Long before the tests' times.
+const EARLY: &str = "2026-12-01T00:00:00Z";
+
+/// A pass long before the tests' times: it only sees the schedules (`schedule_seen`), since
+/// a schedule fires only for times after a scheduler first saw it.
+fn seen_early(env: &Env) {
+    let happened = once(env, EARLY);
+    assert!(whats(&happened).iter().all(|w| w == "seen"), "{happened}");
+}
+
 fn once(env: &Env, at: &str) -> Value {
     let out = env.run(&["--json", "schedule", "run", "--once", "--at", at]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -69,10 +79,16 @@ on_both_stores!(
 fn a_due_time_starts_one_run_recorded_with_the_actor_schedule(env: Env) {
     env.workflow("nightly", &waiting("nightly", "*/5 * * * *", "skip"));
     release(&env, "nightly");
-    // Not a matching minute: nothing.
-    assert_eq!(
-        whats(&once(&env, "2026-12-03T09:58:00Z")),
-        Vec::<String>::new()
+    // The first pass sees it (a time before this is never run); not a matching minute.
+    let seen = once(&env, "2026-12-03T09:58:00Z");
+    assert_eq!(whats(&seen), ["seen"], "{seen}");
+    assert_eq!(seen[0]["due"], "2026-12-03T09:58:00Z");
+    assert!(
+        seen[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("next: 2026-12-03T10:00:00Z"),
+        "{seen}"
     );
     let happened = once(&env, "2026-12-03T10:00:20Z");
     assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
@@ -101,7 +117,8 @@ fn a_due_time_starts_one_run_recorded_with_the_actor_schedule(env: Env) {
     );
     let events = stream(&env, "workflow", "nightly");
     let types: Vec<&str> = events.iter().map(|e| e.event.type_name()).collect();
-    assert_eq!(types, ["schedule_fired", "scheduled_run"]);
+    // Seen at 09:58 (the first pass), fired at 10:00.
+    assert_eq!(types, ["schedule_seen", "schedule_fired", "scheduled_run"]);
     // `schedule list` says when next and what the last time became.
     let list = env.run(&["--json", "schedule", "list", "--at", "2026-12-03T10:01:00Z"]);
     assert_eq!(list.code, 0, "{}", list.stderr);
@@ -122,6 +139,7 @@ fn a_due_time_starts_one_run_recorded_with_the_actor_schedule(env: Env) {
 
 fn overlap_skip_records_the_time_skipped_while_the_run_goes(env: Env) {
     env.workflow("busy", &waiting("busy", "*/5 * * * *", "skip"));
+    seen_early(&env);
     let first = once(&env, "2026-12-03T10:00:00Z");
     let run = first[1]["run_id"].as_str().unwrap().to_string();
     let skipped = once(&env, "2026-12-03T10:05:00Z");
@@ -143,6 +161,7 @@ fn overlap_skip_records_the_time_skipped_while_the_run_goes(env: Env) {
 
 fn overlap_queue_starts_the_waiting_time_when_the_run_ends_and_holds_one(env: Env) {
     env.workflow("queued", &waiting("queued", "*/5 * * * *", "queue"));
+    seen_early(&env);
     let first = once(&env, "2026-12-03T10:00:00Z");
     let run = first[1]["run_id"].as_str().unwrap().to_string();
     let queued = once(&env, "2026-12-03T10:05:00Z");
@@ -179,6 +198,7 @@ fn overlap_queue_starts_the_waiting_time_when_the_run_ends_and_holds_one(env: En
 fn two_schedulers_at_once_fire_a_due_time_once(env: Env) {
     env.workflow("shared", &waiting("shared", "0 * * * *", "allow"));
     release(&env, "shared");
+    seen_early(&env);
     let children: Vec<_> = (0..4)
         .map(|_| {
             env.command(&[
@@ -235,6 +255,7 @@ fn missed_times_are_not_run_unless_catch_up_is_asked_and_then_once() {
     let env = Env::new();
     env.workflow("hourly", &waiting("hourly", "*/5 * * * *", "skip"));
     release(&env, "hourly");
+    seen_early(&env);
     let first = once(&env, "2026-12-03T10:00:00Z");
     wait_finished(&env, first[1]["run_id"].as_str().unwrap());
     // An hour later, between two times: nothing is due now, and what was missed is not run.
@@ -256,8 +277,8 @@ fn missed_times_are_not_run_unless_catch_up_is_asked_and_then_once() {
     assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
     assert_eq!(happened[0]["due"], "2026-12-03T11:00:00Z");
     let fired = stream(&env, "workflow", "hourly");
-    let cortex::event::Event::ScheduleFired { missed, .. } = &fired[2].event else {
-        panic!("{:?}", fired[2].event)
+    let cortex::event::Event::ScheduleFired { missed, .. } = &fired[3].event else {
+        panic!("{:?}", fired[3].event)
     };
     assert_eq!(*missed, 11, "10:05 to 10:55 were missed");
     wait_finished(&env, happened[1]["run_id"].as_str().unwrap());
@@ -267,6 +288,7 @@ fn missed_times_are_not_run_unless_catch_up_is_asked_and_then_once() {
 fn overlap_allow_starts_beside_the_run_still_going() {
     let env = Env::new();
     env.workflow("both", &waiting("both", "*/5 * * * *", "allow"));
+    seen_early(&env);
     let first = once(&env, "2026-12-03T10:00:00Z");
     let second = once(&env, "2026-12-03T10:05:00Z");
     assert_eq!(whats(&second), ["started", "run_recorded"], "{second}");
@@ -376,6 +398,7 @@ fn a_secret_input_comes_from_the_schedulers_environment_and_never_from_the_defin
         "deploy",
         "name: deploy\ninputs:\n  api_token: {type: string, required: true}\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'echo token=$CORTEX_INPUT_API_TOKEN'}\n",
     );
+    seen_early(&env);
     let out = env
         .command(&[
             "--json",
@@ -408,6 +431,7 @@ fn a_scheduled_run_whose_driver_refuses_to_start_is_recorded_with_its_reason() {
         "paths",
         "name: paths\ninputs:\n  data: {type: path, exists: true, default: ./missing-dir}\nschedule: \"0 * * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
     );
+    seen_early(&env);
     let happened = once(&env, "2026-12-03T10:00:00Z");
     assert_eq!(whats(&happened), ["started", "run_failed"], "{happened}");
     let detail = happened[1]["detail"].as_str().unwrap();
@@ -439,6 +463,7 @@ fn a_planted_driver_log_neither_blocks_the_scheduler_nor_is_written_through() {
     let victim = env.project().join("victim.txt");
     std::fs::write(&victim, "keep\n").unwrap();
     std::os::unix::fs::symlink(&victim, log("2026-12-03T11-00-00Z")).unwrap();
+    seen_early(&env);
     for (at, what) in [
         ("2026-12-03T10:00:00Z", "not a regular file"),
         ("2026-12-03T11:00:00Z", "a symbolic link"),
@@ -479,6 +504,8 @@ fn a_scheduled_driver_is_given_the_log_in_its_environment_not_its_arguments() {
     );
     let other = env.project().join("elsewhere.db");
     let spec = format!("sqlite:{}", other.display());
+    let seen = env.run(&["--db", &spec, "schedule", "run", "--once", "--at", EARLY]);
+    assert_eq!(seen.code, 0, "{}", seen.stderr);
     let out = env.run(&[
         "--db",
         &spec,
@@ -533,6 +560,7 @@ fn a_secret_inputs_refused_value_is_recorded_and_said_without_it() {
         "rotated",
         "name: rotated\ninputs:\n  api_token: {type: string, required: true, pattern: '^sk_live_.*'}\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
     );
+    seen_early(&env);
     let out = env
         .command(&[
             "--json",
@@ -580,6 +608,7 @@ fn shell_metacharacters_in_a_scheduled_name_reach_no_shell() {
             "name: \"{name}\"\nschedule: \"0 * * * *\"\nsteps:\n  - {{name: a, run: 'echo ok'}}\n"
         ),
     );
+    seen_early(&env);
     let happened = once(&env, "2026-12-03T10:00:00Z");
     assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
     assert_eq!(happened[0]["name"], name);
@@ -657,6 +686,7 @@ fn cortex_serve_runs_a_scheduler_that_fires_each_minute_once() {
 fn overlap_queue_releases_the_queued_time_before_a_newer_one_starts() {
     let env = Env::new();
     env.workflow("fifo", &waiting("fifo", "* * * * *", "queue"));
+    seen_early(&env);
     let first = once(&env, "2026-12-05T10:00:00Z");
     assert_eq!(whats(&first), ["started", "run_recorded"], "{first}");
     let run = first[1]["run_id"].as_str().unwrap().to_string();
@@ -684,6 +714,7 @@ fn schedule_list_never_shows_a_time_already_fired_as_next() {
         "nightly",
         "name: nightly\nschedule: \"0 3 * * *\"\nsteps:\n  - {name: a, run: 'true'}\n",
     );
+    seen_early(&env);
     let fired = once(&env, "2026-12-04T03:00:00Z");
     assert_eq!(whats(&fired), ["started", "run_recorded"], "{fired}");
     let list = env.run(&["--json", "schedule", "list", "--at", "2026-12-03T12:00:00Z"]);
@@ -750,6 +781,7 @@ fn the_scheduler_beside_a_worker_writes_each_line_on_its_own() {
 fn overlap_skip_counts_a_dead_drivers_commands_still_running_as_going() {
     let env = Env::new();
     env.workflow("orphan", &waiting("orphan", "*/5 * * * *", "skip"));
+    seen_early(&env);
     let first = once(&env, "2026-12-03T10:00:00Z");
     let run = first[1]["run_id"].as_str().unwrap().to_string();
     let notes = env
@@ -794,5 +826,106 @@ fn overlap_skip_counts_a_dead_drivers_commands_still_running_as_going() {
         std::fs::read_to_string(env.project().join("ran-orphan")).unwrap(),
         "ran for orphan\n",
         "the orphan was ended by the abort; only the new run's step finished"
+    );
+}
+
+/// SPEC §11, no catch-up unless asked: a schedule added (or whose cron expression changed)
+/// after a due time it had not existed for never fires that time — not on the pass that first
+/// sees it, not later, not with `--catch-up`; it fires from its next time on. Before, a
+/// `5 18 * * *` schedule added at 18:22 started a run "scheduled for 18:05" at once, and a
+/// daily schedule for the current minute written 5 s into it fired immediately.
+#[test]
+fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
+    let env = Env::new();
+    let daily = |cron: &str| {
+        format!("name: daily\nschedule: \"{cron}\"\nsteps:\n  - {{name: a, run: 'true'}}\n")
+    };
+    // Written 5 s into its own minute, and 17 minutes after its time.
+    env.workflow("daily", &daily("22 18 * * *"));
+    env.workflow(
+        "late",
+        &daily("5 18 * * *").replace("name: daily", "name: late"),
+    );
+    assert_eq!(whats(&once(&env, "2026-12-03T18:22:05Z")), ["seen", "seen"]);
+    assert_eq!(
+        whats(&once(&env, "2026-12-03T18:23:00Z")),
+        Vec::<String>::new()
+    );
+    let caught = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--catch-up",
+        "--at",
+        "2026-12-03T18:24:00Z",
+    ]);
+    assert_eq!(whats(&caught.json()["happened"]), Vec::<String>::new());
+    let types: Vec<&str> = stream(&env, "workflow", "late")
+        .iter()
+        .map(|e| e.event.type_name())
+        .collect();
+    assert_eq!(types, ["schedule_seen"]);
+    // `schedule list` says so: the next time is tomorrow's.
+    let list = env.run(&["--json", "schedule", "list", "--at", "2026-12-03T18:00:00Z"]);
+    let row = list.json()["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "late")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["next"][0], "2026-12-04T18:05:00Z", "{row}");
+    // Their next times fire.
+    let next = once(&env, "2026-12-04T18:05:10Z");
+    assert_eq!(whats(&next), ["started", "run_recorded"], "{next}");
+    assert_eq!(next[0]["name"], "late");
+    assert_eq!(next[0]["due"], "2026-12-04T18:05:00Z");
+    // Changed at 18:30 to a time already past today: seen anew, not fired until tomorrow.
+    env.workflow(
+        "late",
+        &daily("10 18 * * *").replace("name: daily", "name: late"),
+    );
+    let changed = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--catch-up",
+        "--at",
+        "2026-12-04T18:30:00Z",
+    ]);
+    let happened = changed.json()["happened"].clone();
+    let late: Vec<&Value> = happened
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["name"] == "late")
+        .collect();
+    assert_eq!(late.len(), 1, "{happened}");
+    assert_eq!(late[0]["what"], "seen");
+    assert!(
+        late[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("changed from `5 18 * * *` to `10 18 * * *`"),
+        "{happened}"
+    );
+    let events = stream(&env, "workflow", "late");
+    assert!(
+        matches!(
+            &events.last().unwrap().event,
+            cortex::event::Event::ScheduleSeen { cron, at, .. }
+                if cron == "10 18 * * *" && at == "2026-12-04T18:30:00Z"
+        ),
+        "{:?}",
+        events.last()
+    );
+    let next = once(&env, "2026-12-05T18:10:00Z");
+    assert!(
+        next.as_array().unwrap().iter().any(|h| h["name"] == "late"
+            && h["what"] == "started"
+            && h["due"] == "2026-12-05T18:10:00Z"),
+        "{next}"
     );
 }

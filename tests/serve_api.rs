@@ -1426,9 +1426,13 @@ fn a_damaged_log_is_answered_500_with_a_hint_not_a_bare_error() {
     );
 }
 
-#[test]
-fn the_event_stream_sends_a_runs_events_then_each_new_one() {
-    let env = home();
+// Over PostgreSQL the stream's log (a connection) was dropped on an async worker when the
+// stream ended: the worker panicked ("Cannot start a runtime from within a runtime") and the
+// client got none of the last events, nor `end`.
+common::on_both_stores!(the_event_stream_sends_a_runs_events_then_each_new_one);
+
+fn the_event_stream_sends_a_runs_events_then_each_new_one(env: Env) {
+    let env = stocked(env);
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
     let run = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
@@ -1805,14 +1809,21 @@ fn behind_an_https_proxy_the_public_urls_origin_may_act_and_no_other() {
         let r = post(&s, "cortex.example.com", origin);
         assert_eq!(r.status, 403, "Origin {origin}: {}", r.body);
     }
+    let bearer = format!("Bearer {TOKEN}");
     assert_eq!(
-        s.get_with("/api/v1/runs", &[("host", "cortex.example.com")])
-            .status,
+        s.get_with(
+            "/api/v1/runs",
+            &[("host", "cortex.example.com"), ("authorization", &bearer)]
+        )
+        .status,
         200
     );
     assert_eq!(
-        s.get_with("/api/v1/runs", &[("host", "evil.example")])
-            .status,
+        s.get_with(
+            "/api/v1/runs",
+            &[("host", "evil.example"), ("authorization", &bearer)]
+        )
+        .status,
         421
     );
     // Without --public-url an https origin is refused, and the answer says what to give.
@@ -1831,6 +1842,85 @@ fn behind_an_https_proxy_the_public_urls_origin_may_act_and_no_other() {
         assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
         assert!(out.stderr.contains("--public-url"), "{bad}: {}", out.stderr);
     }
+}
+
+/// Behind a proxy (`--public-url`) requests come from anywhere, yet reach the server from
+/// loopback: every read needs the token, as off loopback (SPEC §10). Before, a request as the
+/// proxy forwards it — no cookie, no token — read every run, log and event stream. The
+/// sign-in link still signs a browser in through the proxy, and its cookie then reads.
+#[test]
+fn behind_a_public_url_every_read_needs_the_token() {
+    let env = home();
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: echo a\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "https://cortex.example.com",
+        ],
+    );
+    let local = s.base.trim_start_matches("http://").to_string();
+    let reads = [
+        "/".to_string(),
+        format!("/runs/{run}"),
+        "/catalog".to_string(),
+        "/api/v1/runs".to_string(),
+        format!("/api/v1/runs/{run}"),
+        format!("/api/v1/runs/{run}/log"),
+        format!("/api/v1/runs/{run}/logs"),
+        format!("/api/v1/runs/{run}/logs/a/raw"),
+        format!("/api/v1/runs/{run}/events"),
+        "/api/v1/runs/changes".to_string(),
+    ];
+    // The proxy passes the public Host on, or sends the upstream's own: both from loopback.
+    for host in ["cortex.example.com", local.as_str()] {
+        for path in &reads {
+            let r = s.get_with(path, &[("host", host)]);
+            assert_eq!(r.status, 401, "GET {path} with Host {host}: {}", r.body);
+            assert!(r.body.contains("needs its token"), "{path}: {}", r.body);
+        }
+    }
+    // With the token (a header, or the cookie the sign-in link sets) they are read.
+    let bearer = format!("Bearer {TOKEN}");
+    for path in reads
+        .iter()
+        .filter(|p| !p.ends_with("events") && !p.ends_with("changes"))
+    {
+        let r = s.get_with(
+            path,
+            &[("host", "cortex.example.com"), ("authorization", &bearer)],
+        );
+        assert_eq!(r.status, 200, "GET {path} with the token: {}", r.body);
+    }
+    let head = raw_head(
+        &s,
+        &format!("/runs/{run}?token={TOKEN}"),
+        "cortex.example.com",
+    );
+    assert!(head.starts_with("HTTP/1.1 303"), "{head}");
+    assert!(head.contains(&format!("location: /runs/{run}")), "{head}");
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie set: {head}"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = s.get_with(
+        &format!("/runs/{run}"),
+        &[("host", "cortex.example.com"), ("cookie", &cookie)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Without --public-url, loopback reads stay open.
+    let plain = Server::start(&env);
+    assert_eq!(plain.get("/api/v1/runs").status, 200);
 }
 
 /// The first `n` lines `cortex ARGS` prints on stdout (it is then ended).
@@ -1964,6 +2054,92 @@ fn the_run_pages_complete_form_reports_a_phases_outputs() {
             && recorded.contains(&("docs".into(), "d".into())),
         "{recorded:?}"
     );
+}
+
+/// The complete form confirms the phase's checklist: a completion that leaves a criterion
+/// unticked, or ticks one the phase does not have, is refused (400, said on the page) and
+/// records nothing. Before, the form's `confirm` fields were not read: nothing ticked
+/// recorded every criterion as met.
+#[test]
+fn the_complete_form_refuses_an_unticked_checklist_or_an_unknown_criterion() {
+    let env = home();
+    env.scenario(
+        "review",
+        "name: review\ndescription: d\nphases:\n  - name: review\n    description: review it\n    condition: auto\n    success_criteria:\n      - Security review signed off\n      - Rollback plan written\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "review"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let before = events(&env, &run).len();
+    let complete = |fields: &str| {
+        s.post_with(
+            &format!("/runs/{run}/steps/review/complete"),
+            &format!("token={TOKEN}{fields}&message=done"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+    };
+    let r = complete("");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("checklist not all ticked")
+            && r.body.contains("Security review signed off")
+            && r.body.contains("Rollback plan written"),
+        "{}",
+        r.body
+    );
+    let r = complete("&confirm=Security+review+signed+off");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("Rollback plan written"), "{}", r.body);
+    let r = complete(
+        "&confirm=Security+review+signed+off&confirm=Rollback+plan+written&confirm=NOT+A+CRITERION",
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("has no criterion") && r.body.contains("NOT A CRITERION"),
+        "{}",
+        r.body
+    );
+    assert_eq!(events(&env, &run).len(), before, "nothing recorded");
+    let r = complete("&confirm=Security+review+signed+off&confirm=Rollback+plan+written");
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    let met = events(&env, &run)
+        .iter()
+        .filter(|e| e["type"] == "criterion_met")
+        .count();
+    assert_eq!(met, 2);
+}
+
+/// A step can read the server's token (its command line, `ps -eo args`, or its environment):
+/// what it prints of it is scrubbed from the run the server started — the event's tail, the
+/// kept output file, the log — as any secret is. Before, it was recorded in clear and served
+/// to any reader.
+#[test]
+fn the_servers_token_read_by_a_step_is_scrubbed_from_what_it_records() {
+    let env = home();
+    let s = Server::start(&env);
+    env.workflow(
+        "peek",
+        &format!(
+            "name: peek\nsteps:\n  - name: look\n    run: xargs -0 echo < /proc/{}/cmdline\n",
+            s.pid()
+        ),
+    );
+    let r = s.post("/api/v1/workflows/peek/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&s, &run)["status"], "completed");
+    let raw = s.get(&format!("/api/v1/runs/{run}/logs/look/raw")).body;
+    assert!(raw.contains("serve") && raw.contains("--token"), "{raw}");
+    for read in [
+        raw,
+        s.get(&format!("/api/v1/runs/{run}")).body,
+        s.get(&format!("/api/v1/runs/{run}/log")).body,
+        s.get(&format!("/api/v1/runs/{run}/logs")).body,
+        env.run(&["logs", &run, "look", "--raw"]).stdout,
+    ] {
+        assert!(!read.contains(TOKEN), "the token is served: {read}");
+    }
+    assert_eq!(env.log_holding(TOKEN), Vec::<String>::new());
 }
 
 /// An aborted run cannot be resumed: its page does not say that its stopped phases run again.
@@ -2840,6 +3016,9 @@ fn a_runs_page_shows_its_start_message_and_its_schedule() {
         "nightly",
         "name: nightly\nschedule: \"*/5 * * * *\"\nsteps:\n  - name: a\n    run: 'true'\n",
     );
+    // A schedule fires only for times after a scheduler first saw it.
+    let seen = env.run(&["schedule", "run", "--once", "--at", "2026-12-03T09:59:00Z"]);
+    assert_eq!(seen.code, 0, "{}", seen.stderr);
     let fired = env.run(&[
         "--json",
         "schedule",

@@ -60,7 +60,8 @@ pub enum TopCommand {
         /// (port 0 picks a free port; the address is printed).
         #[arg(long, default_value = "127.0.0.1:7420", value_name = "ADDR")]
         addr: String,
-        /// The token every change needs (generated and printed when not given).
+        /// The token every change needs (generated and printed when not given). Prefer
+        /// CORTEX_SERVE_TOKEN: a command line is visible to every user through `ps`.
         #[arg(
             long,
             value_name = "TOKEN",
@@ -72,8 +73,9 @@ pub enum TopCommand {
         #[arg(long, value_name = "NAME", value_parser = actor_name)]
         actor: Option<String>,
         /// The address people open when a proxy stands in front (e.g. an HTTPS proxy:
-        /// https://cortex.example.com): changes from its pages are accepted, and the printed
-        /// sign-in address uses it.
+        /// https://cortex.example.com): changes from its pages are accepted, the printed
+        /// sign-in address uses it, and every read needs the token too (requests come
+        /// through the proxy from anywhere).
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
         /// How long an action that hands a run to a background driver (run, resume, a report
@@ -197,7 +199,8 @@ pub enum ScheduleCommand {
         #[arg(long, value_name = "TIME", requires = "once")]
         at: Option<String>,
         /// Fire, once, the latest time each schedule missed since its last recorded fire
-        /// (while no scheduler ran). Without it, missed times are not run.
+        /// (while no scheduler ran). Without it, missed times are not run. A time before a
+        /// scheduler first saw the schedule (or its cron expression changed) never runs.
         #[arg(long)]
         catch_up: bool,
     },

@@ -350,7 +350,7 @@ fn serve(
             super::out(&format!(
                 "Open {open}?token={} to sign in (the token is needed for every change{}).\n",
                 bound.token,
-                if bound.addr.ip().is_loopback() {
+                if bound.open_reads {
                     ""
                 } else {
                     " and every read"

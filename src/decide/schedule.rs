@@ -45,16 +45,36 @@ impl Fire {
     }
 }
 
+/// The cron expression a schedule's stream knows, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub cron: String,
+    /// When a scheduler first saw it (`schedule_seen`); `None` when it fired before sightings
+    /// were recorded (known since before any time that matters).
+    pub since: Option<String>,
+}
+
 /// What a schedule's stream says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScheduleState {
     /// Every due time decided, oldest first.
     pub fires: Vec<Fire>,
+    /// The cron expression last seen or fired by, and since when.
+    pub known: Option<Known>,
     /// Events in the stream.
     pub events: u64,
 }
 
 impl ScheduleState {
+    /// Whether `cron` is the expression the stream knows: `Some(since)` (see `Known`) if it
+    /// is, `None` if it has never been seen, or another was seen or fired by since.
+    pub fn known_since(&self, cron: &str) -> Option<Option<&str>> {
+        self.known
+            .as_ref()
+            .filter(|k| k.cron == cron)
+            .map(|k| k.since.as_deref())
+    }
+
     /// The latest due time decided.
     pub fn last_due(&self) -> Option<&str> {
         self.fires.last().map(|f| f.due.as_str())
@@ -81,21 +101,38 @@ impl ScheduleState {
 pub fn evolve_schedule(mut state: ScheduleState, rec: &Recorded) -> ScheduleState {
     state.events = rec.seq + 1;
     match &rec.event {
+        Event::ScheduleSeen { cron, at, .. } => {
+            state.known = Some(Known {
+                cron: cron.clone(),
+                since: Some(at.clone()),
+            });
+        }
         Event::ScheduleFired {
             due,
+            cron,
             outcome,
             reason,
             missed,
             ..
-        } => state.fires.push(Fire {
-            due: due.clone(),
-            outcome: *outcome,
-            reason: reason.clone(),
-            missed: *missed,
-            decided_at: rec.time.clone(),
-            released: false,
-            run: None,
-        }),
+        } => {
+            // Fired before sightings were recorded (or by a scheduler that saw it another
+            // way): known since before.
+            if state.known.as_ref().is_none_or(|k| &k.cron != cron) {
+                state.known = Some(Known {
+                    cron: cron.clone(),
+                    since: None,
+                });
+            }
+            state.fires.push(Fire {
+                due: due.clone(),
+                outcome: *outcome,
+                reason: reason.clone(),
+                missed: *missed,
+                decided_at: rec.time.clone(),
+                released: false,
+                run: None,
+            })
+        }
         Event::ScheduleReleased { due, .. } => {
             if let Some(f) = state.fire_mut(due) {
                 f.released = true;
@@ -124,6 +161,13 @@ pub fn replay_schedule(events: &[Recorded]) -> ScheduleState {
 /// What a scheduler asks of a schedule's stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScheduleCommand {
+    /// The schedule is defined by `cron` at `at` (RFC 3339, UTC): recorded unless the stream
+    /// knows that expression already.
+    See {
+        cron: String,
+        at: String,
+        scheduler: Driver,
+    },
     /// `due` has come. `going` names a run of this schedule still going (found by the
     /// scheduler: a live driver, or a phase waiting for a report), if one is.
     Fire {
@@ -159,6 +203,14 @@ pub enum ScheduleRefused {
     StillGoing { due: String, going: String },
     #[error("no run is awaited for {due}")]
     NoRunAwaited { due: String },
+    #[error("`{cron}` was already seen")]
+    AlreadySeen { cron: String },
+    #[error("{due} is not after `{cron}` was first seen ({since})")]
+    NotSeenBefore {
+        due: String,
+        cron: String,
+        since: String,
+    },
 }
 
 /// Decide what a schedule command records. Due times are RFC 3339 UTC text of one format,
@@ -168,6 +220,20 @@ pub fn decide_schedule(
     command: ScheduleCommand,
 ) -> Result<Vec<Event>, ScheduleRefused> {
     match command {
+        ScheduleCommand::See {
+            cron,
+            at,
+            scheduler,
+        } => {
+            if state.known_since(&cron).is_some() {
+                return Err(ScheduleRefused::AlreadySeen { cron });
+            }
+            Ok(vec![Event::ScheduleSeen {
+                cron,
+                at,
+                scheduler,
+            }])
+        }
         ScheduleCommand::Fire {
             due,
             cron,
@@ -176,6 +242,26 @@ pub fn decide_schedule(
             missed,
             scheduler,
         } => {
+            // A time only fires for an expression seen before it: one added or changed after
+            // a time it had not existed for never fires it late (SPEC §11: no catch-up
+            // unless asked, and then never before the schedule was).
+            match state.known_since(&cron) {
+                Some(Some(since)) if due.as_str() <= since => {
+                    return Err(ScheduleRefused::NotSeenBefore {
+                        due,
+                        cron,
+                        since: since.to_string(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    return Err(ScheduleRefused::NotSeenBefore {
+                        due,
+                        cron,
+                        since: "never".into(),
+                    });
+                }
+            }
             if let Some(latest) = state.last_due()
                 && latest >= due.as_str()
             {

@@ -741,6 +741,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         Event::NotificationDelivered { .. }
         | Event::ScheduleFired { .. }
         | Event::ScheduleReleased { .. }
+        | Event::ScheduleSeen { .. }
         | Event::ScheduledRun { .. } => {}
         Event::RunSubmitted { .. } => state.submitted = true,
         Event::AttemptClaimed {

@@ -511,6 +511,18 @@ pub enum Event {
         /// The scheduler that decided.
         scheduler: Driver,
     },
+    /// A scheduler saw this schedule for the first time, or with a cron expression other than
+    /// the one it last fired or was seen with (event version 4): only times after `at` fire
+    /// (with `--catch-up` too). Before, a schedule added (or changed) after a due time it had
+    /// not existed for fired that time at once, late.
+    ScheduleSeen {
+        /// The cron expression seen.
+        cron: String,
+        /// When it was seen (RFC 3339, UTC, whole seconds: the scheduler's clock).
+        at: String,
+        /// The scheduler that saw it.
+        scheduler: Driver,
+    },
     /// A queued time is released: its run starts, the run before it having ended.
     ScheduleReleased {
         due: String,
@@ -730,6 +742,7 @@ impl Event {
             Event::AttemptLog { .. } => "attempt_log",
             Event::NotificationDelivered { .. } => "notification_delivered",
             Event::ScheduleFired { .. } => "schedule_fired",
+            Event::ScheduleSeen { .. } => "schedule_seen",
             Event::ScheduleReleased { .. } => "schedule_released",
             Event::ScheduledRun { .. } => "scheduled_run",
             Event::RunSubmitted { .. } => "run_submitted",
@@ -767,11 +780,12 @@ impl Event {
     /// no agent runner stays readable by a cortex that knows version 1 only, and one with
     /// them is refused by it as "newer" rather than as undecodable. Version 3 added
     /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
-    /// `run_started.parent`/`uses`.
+    /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`.
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
         match self {
+            Event::ScheduleSeen { .. } => 4,
             Event::ConditionChecked(_)
             | Event::ForeachExpanded { .. }
             | Event::ForeachFailed { .. }

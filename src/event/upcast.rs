@@ -7,13 +7,13 @@ use super::Event;
 
 /// The newest event schema version: what this cortex reads up to. Each event is written with
 /// the first version that has its form (`Event::version`).
-pub const EVENT_VERSION: u32 = 3;
+pub const EVENT_VERSION: u32 = 4;
 
-/// Decode a stored event. Versions 2 and 3 only added forms (`agent_result`, `attempt_log`,
+/// Decode a stored event. Versions 2 to 4 only added forms (`agent_result`, `attempt_log`,
 /// the `agent_failed` attempt end, `run_started.claude`, `stop_requested.abort`,
 /// `run_resumed.timeout_seconds`, notifications and schedules; then composition:
 /// `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end, `run_started.parent`
-/// and `uses`), so versions 1 to 3 decode alike; an event whose form
+/// and `uses`; then `schedule_seen`), so versions 1 to 4 decode alike; an event whose form
 /// needs a newer version than its row says is refused, as it cannot have been written so.
 /// Older versions would be upcast here, so stored bytes are never rewritten and the hash chain
 /// stays intact.
@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(event.version(), 2);
         let err = decode(1, "agent_result", body).unwrap_err();
         assert!(err.contains("stored as version 1"), "{err}");
-        let later = decode(4, "agent_result", body).unwrap_err();
+        let later = decode(EVENT_VERSION + 1, "agent_result", body).unwrap_err();
         assert!(later.contains("upgrade cortex"), "{later}");
         let plain = decode(1, "run_stopped", "{}").unwrap();
         assert_eq!(plain.version(), 1);
@@ -137,5 +137,14 @@ mod tests {
         assert_eq!(decode(3, "foreach_expanded", body).unwrap().version(), 3);
         let err = decode(2, "foreach_expanded", body).unwrap_err();
         assert!(err.contains("stored as version 2"), "{err}");
+    }
+
+    #[test]
+    fn a_schedule_sighting_is_version_4_and_refused_as_older() {
+        let body =
+            r#"{"cron":"0 3 * * *","at":"2026-12-03T10:00:00Z","scheduler":{"pid":1,"host":"h"}}"#;
+        assert_eq!(decode(4, "schedule_seen", body).unwrap().version(), 4);
+        let err = decode(3, "schedule_seen", body).unwrap_err();
+        assert!(err.contains("stored as version 3"), "{err}");
     }
 }

@@ -76,7 +76,7 @@ impl Event {
                     f(r);
                 }
             }
-            Event::ScheduleReleased { .. } => {}
+            Event::ScheduleReleased { .. } | Event::ScheduleSeen { .. } => {}
             Event::RunSubmitted { by } => message(by, f),
             // Names and numbers; a reason cortex wrote (a lease's holders), no value.
             Event::AttemptClaimed { .. } => {}

@@ -401,7 +401,8 @@ pub struct Detached {
 /// started it does not reach it, and it goes on if that terminal closes; it records its own
 /// progress in the log like any driver. `envs` are added to its environment (values that must
 /// not show in `ps`, such as secret inputs and the log's location, `Ctx::db_env`); the server's
-/// token (`process::SERVE_TOKEN_ENV`) is taken out of it.
+/// token (`process::SERVE_TOKEN_ENV`) is taken out of it, and given instead only to be
+/// scrubbed (`process::SCRUB_TOKEN_ENV`) when this process scrubs one (`scrub_serve_token`).
 pub fn spawn_detached(
     exe: &Path,
     args: &[String],
@@ -416,10 +417,15 @@ pub fn spawn_detached(
     use std::os::unix::process::CommandExt;
     let out = super::materialize::open_driver_log(log)?;
     let err = out.try_clone()?;
-    let child = std::process::Command::new(exe)
+    let mut command = std::process::Command::new(exe);
+    command
         .args(args)
         .envs(envs.iter().map(|(k, v)| (k, v)))
-        .env_remove(super::process::SERVE_TOKEN_ENV)
+        .env_remove(super::process::SERVE_TOKEN_ENV);
+    if let Some(token) = super::secrets::serve_token_to_scrub() {
+        command.env(super::process::SCRUB_TOKEN_ENV, token);
+    }
+    let child = command
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(out)

@@ -397,6 +397,13 @@ pub const WATCH_EVERY: Duration = Duration::from_millis(100);
 /// environment of each (here, and of background drivers in `operator::spawn_detached`).
 pub const SERVE_TOKEN_ENV: &str = "CORTEX_SERVE_TOKEN";
 
+/// The variable that gives a driver started by `cortex serve` (or by the scheduler beside it)
+/// the server's token only to scrub it (`secrets::scrub_serve_token`): a step can read the
+/// server's command line or environment (`ps -eo args`, `/proc/PID/environ`) and print the
+/// token, which the server then served in the step's output. Taken out of the environment of
+/// every command a driver runs, as `SERVE_TOKEN_ENV` is.
+pub const SCRUB_TOKEN_ENV: &str = "CORTEX_SCRUB_SERVE_TOKEN";
+
 /// `run_process_tracked`, asking `watch` every `WATCH_EVERY` while the command runs whether
 /// it must end as if a stop were raised (the driver looking at the log for an operator's
 /// request). A command that ends sooner never asks.
@@ -424,7 +431,8 @@ pub fn run_process_watched(
     };
     cmd.current_dir(&spec.cwd)
         .env_remove(SERVE_TOKEN_ENV)
-        .env_remove(super::secrets::SECRET_OUTPUTS_ENV);
+        .env_remove(super::secrets::SECRET_OUTPUTS_ENV)
+        .env_remove(SCRUB_TOKEN_ENV);
     for name in spec.unset {
         cmd.env_remove(name);
     }

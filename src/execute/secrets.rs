@@ -306,6 +306,28 @@ fn process_env() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The token of the `cortex serve` this process is (`scrub_serve_token`).
+static SERVE_TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Scrub the server's token from everything this process records (`Redactor::of_process`,
+/// `Redactor::of_run`) and every driver it starts (`operator::spawn_detached` gives it to them
+/// as `process::SCRUB_TOKEN_ENV`, never to the commands they run). A step can read the token
+/// from the server's command line or environment; printed, it was recorded and served in
+/// the step's output.
+pub fn scrub_serve_token(token: &str) {
+    let _ = SERVE_TOKEN.set(token.to_string());
+}
+
+/// The server's token to scrub: this process's (`scrub_serve_token`), or the one the server
+/// that started this driver gave it.
+pub fn serve_token_to_scrub() -> Option<String> {
+    SERVE_TOKEN.get().cloned().or_else(|| {
+        std::env::var(super::process::SCRUB_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty())
+    })
+}
+
 /// The values of secret inputs this process was given, by run. A front end that lives on
 /// (`serve`, an MCP session) starts or resumes a run with them, and later appends to that run
 /// what people send it (a report's outputs, a message) through journals it opens afresh,
@@ -417,6 +439,9 @@ impl Redactor {
                 r.add(value);
             }
         }
+        if let Some(token) = serve_token_to_scrub() {
+            r.add(&token);
+        }
         r
     }
 
@@ -432,6 +457,9 @@ impl Redactor {
             .flat_map(|wf| wf.steps.iter().flat_map(|s| s.secret_env.iter().cloned()))
             .collect();
         let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &extra);
+        if let Some(token) = serve_token_to_scrub() {
+            r.add(&token);
+        }
         let (held, named) = held_secret_inputs(&state.run_id);
         let supplies = SUPPLIES.load(std::sync::atomic::Ordering::Relaxed);
         if let Some(start) = &state.start {

@@ -216,11 +216,18 @@ pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
             })
         });
         // A time already decided (fired early by `schedule run --once --at`) is not next: it
-        // never fires again.
+        // never fires again; nor is one at or before the schedule was seen.
+        let seen = state
+            .known_since(s.schedule.cron.trim())
+            .flatten()
+            .and_then(due_ms)
+            .unwrap_or(0);
         let next_after = state
             .last_due()
             .and_then(due_ms)
-            .map_or(now_ms, |last| last.max(now_ms));
+            .unwrap_or(0)
+            .max(seen)
+            .max(now_ms);
         rows.push(json!({
             "kind": kind_str(s.kind),
             "name": s.name,
@@ -256,7 +263,8 @@ pub struct Happened {
     pub name: String,
     /// The due time it concerns (RFC 3339, UTC).
     pub due: String,
-    /// `started`, `skipped`, `queued`, `released`, `run_recorded`, `run_failed` or `invalid`.
+    /// `seen` (first, or with a new cron expression: the time is when), `started`, `skipped`,
+    /// `queued`, `released`, `run_recorded`, `run_failed` or `invalid`.
     pub what: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
@@ -294,6 +302,7 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler starting at `now`: without `catch_up`, times before the current minute are
     /// never fired; with it, the latest time missed since a schedule's last fire is fired once.
+    /// Either way no time at or before a schedule was first seen (`schedule_seen`) fires.
     pub fn new(ctx: &Ctx, now: SystemTime, catch_up: bool) -> Result<Scheduler, CommandError> {
         let exe = std::env::current_exe().map_err(|e| {
             CommandError::new(exit::FAILED, format!("cannot find the cortex binary: {e}"))
@@ -367,7 +376,9 @@ impl Scheduler {
         Ok(replay_schedule(&store.read_run(&s.stream())?))
     }
 
-    /// Fire the latest due time of `s` not fired yet, if one is due.
+    /// Fire the latest due time of `s` not fired yet, if one is due — never one at or before
+    /// the time its cron expression was first seen: a schedule seen for the first time, or
+    /// changed, is recorded as seen now (`schedule_seen`) and fires from its next time on.
     fn fire(
         &mut self,
         ctx: &Ctx,
@@ -377,10 +388,49 @@ impl Scheduler {
         happened: &mut Vec<Happened>,
     ) -> Result<(), CommandError> {
         let state = Self::state(store, s)?;
+        let cron = s.schedule.cron.trim().to_string();
+        let seen = match state.known_since(&cron) {
+            Some(since) => since.and_then(due_ms).unwrap_or(0),
+            None => {
+                // Another scheduler may see it first: either way it is seen from now on.
+                let at = due_text(now_ms);
+                let why = match &state.known {
+                    Some(known) => format!(
+                        "its cron expression changed from `{}` to `{cron}`",
+                        known.cron
+                    ),
+                    None => format!("`{cron}` for the first time"),
+                };
+                let command = ScheduleCommand::See {
+                    cron,
+                    at: at.clone(),
+                    scheduler: self.by.clone(),
+                };
+                if self.decide(store, s, command)?.is_some() {
+                    let next = s
+                        .cadence
+                        .next_times(now_ms, 1)
+                        .first()
+                        .map_or_else(|| "none".to_string(), |t| due_text(*t));
+                    happened.push(Happened {
+                        kind: kind_str(s.kind),
+                        name: s.name.clone(),
+                        due: at,
+                        what: "seen",
+                        run_id: None,
+                        detail: Some(format!(
+                            "{why}: only its times from now on fire (next: {next})"
+                        )),
+                    });
+                }
+                return Ok(());
+            }
+        };
         let last = state.last_due().and_then(due_ms);
-        let after = match (self.catch_up, last) {
-            (true, Some(last)) => last,
-            (_, last) => last.unwrap_or(0).max(self.since_ms),
+        let after = if self.catch_up {
+            last.unwrap_or(0).max(seen)
+        } else {
+            last.unwrap_or(0).max(self.since_ms).max(seen)
         };
         let Some((due_at, count)) = s.cadence.due_in(after, now_ms, 100_000) else {
             return Ok(());

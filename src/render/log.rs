@@ -204,6 +204,9 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             }
         ),
         Event::ScheduleReleased { due, .. } => format!("due {due}: released"),
+        Event::ScheduleSeen { cron, at, .. } => {
+            format!("`{cron}` seen at {at}: only later times fire")
+        }
         Event::ScheduledRun { due, run_id, error } => match (run_id, error) {
             (Some(id), _) => format!("due {due}: run {id}"),
             (None, Some(e)) => format!("due {due}: no run ({e})"),

@@ -101,6 +101,7 @@ pub fn render_happened(h: &crate::ops::schedule::Happened) -> String {
         "run_recorded" => format!("run {}", h.run_id.as_deref().unwrap_or("?")),
         "run_failed" => "no run started".to_string(),
         "invalid" => "not scheduled: the definition does not validate".to_string(),
+        "seen" => "seen".to_string(),
         other => other.to_string(),
     };
     format!(

@@ -381,6 +381,78 @@ pub fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Res
     ))
 }
 
+/// The page's complete form confirms a phase's checklist, one `confirm` field per criterion
+/// ticked (its text as the page shows it; `check:` criteria are commands, run by the report
+/// itself): each must be ticked, and nothing else may be. Before, the form's fields were not
+/// read, and a completion with nothing ticked recorded every criterion as met.
+fn checklist(shared: &Shared, id: &str, step: &str, confirmed: &[&str]) -> Result<(), Failure> {
+    let (run_id, kind) = find(shared, id)?;
+    if kind != RunKind::Scenario {
+        return Ok(());
+    }
+    let Some(store) = shared.ctx.reading_store()? else {
+        return Ok(());
+    };
+    let state = load_state(&store, &run_id).map_err(CommandError::from)?;
+    let view = crate::project::status_view(&state, false);
+    let wanted = crate::definition::normalize_name(step);
+    // A phase the run does not have is said by the report itself (404).
+    let Some(phase) = view
+        .steps
+        .iter()
+        .find(|s| crate::definition::normalize_name(&s.name) == wanted)
+    else {
+        return Ok(());
+    };
+    let criteria: Vec<&str> = phase
+        .criteria
+        .iter()
+        .map(|c| c.criterion.as_str())
+        .filter(|c| !c.starts_with("check: "))
+        .collect();
+    let quoted = |list: &[&str]| {
+        list.iter()
+            .map(|c| format!("\"{}\"", crate::definition::shown(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let unknown: Vec<&str> = confirmed
+        .iter()
+        .copied()
+        .filter(|c| !criteria.contains(c))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Failure::bad_request(
+            format!(
+                "phase {} has no criterion {}; nothing was recorded",
+                crate::definition::shown(&phase.name),
+                quoted(&unknown)
+            ),
+            if criteria.is_empty() {
+                "it has no checklist to confirm: leave `confirm` out".to_string()
+            } else {
+                format!("its criteria: {}", quoted(&criteria))
+            },
+        ));
+    }
+    let unticked: Vec<&str> = criteria
+        .iter()
+        .copied()
+        .filter(|c| !confirmed.contains(c))
+        .collect();
+    if !unticked.is_empty() {
+        return Err(Failure::bad_request(
+            format!(
+                "phase {} cannot be completed with its checklist not all ticked: {} not confirmed; nothing was recorded",
+                crate::definition::shown(&phase.name),
+                quoted(&unticked)
+            ),
+            "tick every criterion the phase met (a `confirm` field each); a phase that did not meet them is failed, not completed",
+        ));
+    }
+    Ok(())
+}
+
 /// After a report or a start: a background driver takes the run if it has work and nobody
 /// drives it (`operator::has_work`, the TUI's rule); the answer waits until it has taken the
 /// run, so that what the client reads next shows it driven.
@@ -706,6 +778,14 @@ pub async fn page_step(
                 .map(str::to_string)
                 .collect();
             let outputs = parse_pairs_from(&lines, "output", PairsFrom::Lines("Outputs"))?;
+            if action == StepAction::Complete {
+                let confirmed: Vec<&str> = form
+                    .iter()
+                    .filter(|(k, _)| k == "confirm")
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                checklist(shared, &id, &step, &confirmed)?;
+            }
             self::step(shared, &id, &step, action, outputs, field(&form, "message"))
         })
         .await,

@@ -1,6 +1,6 @@
 //! The door every request passes: on loopback the Host header must name loopback (a page of
-//! another site rebound to 127.0.0.1 reads nothing); off loopback every request needs the
-//! token; every change is a POST that carries the token (a header, or the form's `token`
+//! another site rebound to 127.0.0.1 reads nothing); off loopback, and behind a proxy
+//! (`--public-url`, whose requests come from anywhere), every request needs the token; every change is a POST that carries the token (a header, or the form's `token`
 //! field — a cookie alone is never enough) and does not come from another site (`Origin`,
 //! `Sec-Fetch-Site`); and every answer carries the security headers (a CSP without inline
 //! scripts or styles, no framing, no sniffing, no referrer to other sites).
@@ -257,7 +257,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
             }
             return Some(sign_in(shared, &headers, req.uri().path()));
         }
-        if shared.loopback || signed_in {
+        if shared.open_reads || signed_in {
             return None;
         }
         return Some(refuse(

@@ -17,7 +17,8 @@ use crate::ops::{CommandError, Ctx, exit};
 pub struct Options {
     /// Where to listen (`HOST:PORT`; port 0 picks a free one).
     pub addr: String,
-    /// The token that changes need (and, off loopback, every request); generated if none.
+    /// The token that changes need (and, off loopback or behind `--public-url`, every
+    /// request); generated if none.
     pub token: Option<String>,
     /// Who actions taken through the server are recorded as (default `user@host`).
     pub actor: Option<String>,
@@ -120,9 +121,11 @@ pub struct Shared {
     pub actor: String,
     /// This binary, to start background drivers with.
     pub exe: PathBuf,
-    /// Bound to a loopback address: reads need no token, and the Host header must name
-    /// loopback (so that a page of another site rebound to 127.0.0.1 reads nothing).
+    /// Bound to a loopback address: the Host header must name loopback (so that a page of
+    /// another site rebound to 127.0.0.1 reads nothing) or `--public-url`'s host.
     pub loopback: bool,
+    /// Reads need no token: bound to loopback and no `--public-url` (`open_reads`).
+    pub open_reads: bool,
     pub port: u16,
     /// `--public-url`: the origin a proxy in front serves this server at.
     pub public: Option<PublicUrl>,
@@ -190,6 +193,8 @@ pub struct Bound {
     listener: TcpListener,
     pub addr: SocketAddr,
     pub token: String,
+    /// Reads need no token (`open_reads`).
+    pub open_reads: bool,
     /// The token was generated here (so it must be printed for anyone to act).
     pub token_generated: bool,
     /// `--public-url`, read.
@@ -230,6 +235,9 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         Some(t) => (check_token(&t)?, false),
         None => (auth::generate_token()?, true),
     };
+    // Scrubbed from what this server records and what the drivers it starts record: a step
+    // can read it from this process's command line or environment.
+    crate::execute::scrub_serve_token(&token);
     let listener = TcpListener::bind(addr).map_err(|e| {
         use std::io::ErrorKind;
         let hint = match e.kind() {
@@ -267,6 +275,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,
         loopback: addr.ip().is_loopback(),
+        open_reads: open_reads(addr, public.as_ref()),
         port: addr.port(),
         public: public.clone(),
         driver_wait: options.driver_wait,
@@ -277,12 +286,23 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
     Ok(Bound {
         listener,
         addr,
+        open_reads: shared.open_reads,
         token,
         token_generated,
         public,
         shared: Arc::new(shared),
         background,
     })
+}
+
+/// Whether reads need no token (SPEC §10: only on loopback, where every reader is this
+/// machine's). With `--public-url` a proxy in front forwards requests from anywhere, and
+/// they come from loopback (its address) with the public Host — or, as many proxies send
+/// it, the Host of this server: nothing tells them from this machine's own, so every read
+/// needs the token, as off loopback. Before, everything was readable through the proxy by
+/// anyone who could reach it.
+pub fn open_reads(addr: SocketAddr, public: Option<&PublicUrl>) -> bool {
+    addr.ip().is_loopback() && public.is_none()
 }
 
 /// A token given with `--token` goes into headers and forms: printable ASCII, long enough.
@@ -428,7 +448,44 @@ pub fn routes(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Run `f` on the blocking pool with the shared state: the library is synchronous.
+/// A value whose drop blocks — a PostgreSQL log, whose client closes its connection by
+/// blocking on a runtime of its own, which panics on an async worker ("Cannot start a runtime
+/// from within a runtime") — kept across `.await`s (an event stream's log between ticks, or
+/// one on its way back from `blocking`): dropped in async code, it is dropped on the blocking
+/// pool instead. Before, a stream's PostgreSQL log dropped when the stream ended (or its
+/// client went away) panicked the worker and cut the stream short of its last events.
+pub struct OffWorker<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> OffWorker<T> {
+    pub fn new(value: T) -> OffWorker<T> {
+        OffWorker(Some(value))
+    }
+
+    /// The value, to hand to `blocking` (which drops it there if it must).
+    pub fn into_inner(mut self) -> T {
+        self.0
+            .take()
+            .expect("an OffWorker holds its value until dropped")
+    }
+}
+
+impl<T: Send + 'static> Drop for OffWorker<T> {
+    fn drop(&mut self) {
+        let Some(value) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(value));
+            }
+            // Outside the runtime (it has stopped): a plain thread may block.
+            Err(_) => drop(value),
+        }
+    }
+}
+
+/// Run `f` on the blocking pool with the shared state: the library is synchronous. Whatever
+/// `f` gives back that blocks when dropped (a log) comes back in an `OffWorker`.
 pub async fn blocking<T: Send + 'static>(
     shared: &Arc<Shared>,
     f: impl FnOnce(&Shared) -> T + Send + 'static,

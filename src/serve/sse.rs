@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::actions::find;
 use super::api::failure;
 use super::error::Failure;
-use super::server::{Shared, blocking};
+use super::server::{OffWorker, Shared, blocking};
 use crate::event::Event as RunEvent;
 use crate::execute::DriverLock;
 use crate::ops::CommandError;
@@ -31,7 +31,8 @@ const WATCHED: usize = 50;
 /// Where a run's stream is.
 struct Follow {
     shared: Arc<Shared>,
-    store: Option<Box<dyn EventStore>>,
+    /// The log, kept between ticks (dropped on the blocking pool: `OffWorker`).
+    store: Option<OffWorker<Box<dyn EventStore>>>,
     run_id: String,
     /// The next seq to send.
     next: u64,
@@ -160,7 +161,7 @@ fn kept_or_opened(
 
 /// Read what is new for a run's stream; whether anything was.
 async fn poll_run(f: &mut Follow) -> bool {
-    let store = f.store.take();
+    let store = f.store.take().map(OffWorker::into_inner);
     let run_id = f.run_id.clone();
     let next = f.next;
     let read = blocking(&f.shared, move |shared| {
@@ -172,7 +173,7 @@ async fn poll_run(f: &mut Follow) -> bool {
             Some(s) => s.read_run_from(&run_id, next).map_err(CommandError::from)?,
             None => Vec::new(),
         };
-        Ok::<_, CommandError>((store, events, alive))
+        Ok::<_, CommandError>((store.map(OffWorker::new), events, alive))
     })
     .await;
     let Ok(Ok((store, events, alive))) = read else {
@@ -245,7 +246,7 @@ pub async fn runs_changes(State(shared): State<Arc<Shared>>) -> Response {
         /// The log, opened once for the stream's life and kept between ticks (on PostgreSQL a
         /// connection: opened anew every tick, each open runs page cost the database a
         /// connection twice a second); dropped on an error, opened again the next tick.
-        store: Option<Box<dyn EventStore>>,
+        store: Option<OffWorker<Box<dyn EventStore>>>,
     }
     let watch = Watch {
         shared,
@@ -254,14 +255,14 @@ pub async fn runs_changes(State(shared): State<Arc<Shared>>) -> Response {
     };
     let stream = futures_util::stream::unfold(watch, |mut w| async move {
         loop {
-            let store = w.store.take();
+            let store = w.store.take().map(OffWorker::into_inner);
             let now = blocking(&w.shared, move |shared| {
                 let store = kept_or_opened(shared, store)?;
                 let sig = match &store {
                     Some(s) => signature(shared, s.as_ref())?,
                     None => String::new(),
                 };
-                Ok::<_, CommandError>((store, sig))
+                Ok::<_, CommandError>((store.map(OffWorker::new), sig))
             })
             .await;
             if let Ok(Ok((store, sig))) = now {
