@@ -87,6 +87,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             if state.is_external(index) {
                 return Err(unready(state, &step, "it waits for a report, not a worker"));
             }
+            // A run being stopped or aborted starts nothing more: before, a worker helping its
+            // driver claimed the phase again the moment the stop ended its attempt.
+            if state.stop_requested {
+                return Err(unready(state, &step, "the run is being stopped"));
+            }
             let started = start_attempt(state, &step)?;
             let claimed = Event::AttemptClaimed {
                 step,
