@@ -1414,6 +1414,44 @@ common::on_both_stores!(
     sigterm_drains_a_worker_and_hands_its_run_back,
 );
 
+/// On PostgreSQL a command's driver holds the run's driver lease: status from another home
+/// names it (actor, pid and host) under the phase it runs itself, in `--json` (`worker`) and
+/// for people. Before, such a phase was shown running with nobody holding it.
+#[test]
+fn on_postgres_status_names_the_command_driver_that_runs_a_phase() {
+    let Some(env) = Env::postgres("status_names_the_command_driver") else {
+        return;
+    };
+    scenario(
+        &env,
+        "one",
+        "name: one\ndescription: a phase the command runs\nphases:\n  - name: work\n    run: 'touch work-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let driver = env
+        .command(&["orchestrate", "run", "one"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ran(&env, "work-runs");
+    let run = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let doc = other_home(&env, &["--json", "orchestrate", "status", &run]).json();
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let worker = doc["phases"][0]["worker"].as_str().unwrap_or_default();
+    assert!(
+        worker.starts_with("driver ") && worker.contains(&format!("pid {} on {host}", driver.id())),
+        "{doc}"
+    );
+    let human = other_home(&env, &["orchestrate", "status", &run]).stdout;
+    assert!(human.contains("on its driver "), "{human}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = driver.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
 /// `run --submit` records the run and returns at once with its id; status says it waits for
 /// workers, and a workflow submitted is driven by a worker to the end.
 #[test]
