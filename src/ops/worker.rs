@@ -626,8 +626,13 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
         let (text, over) = match out {
             Ok(o) => {
                 let status = o.json["status"].as_str().unwrap_or("driven");
+                // Let go of waiting: why (a phase asks for tags this worker does not offer).
+                let why = match o.json["reason"].as_str() {
+                    Some(reason) if status == "waiting" => format!(": {reason}"),
+                    _ => String::new(),
+                };
                 (
-                    format!("Run {run_id}: {status}\n"),
+                    format!("Run {run_id}: {status}{why}\n"),
                     matches!(
                         status,
                         "completed" | "failed" | "stopped" | "aborted" | "rolled_back"
