@@ -154,7 +154,7 @@ pub fn finish_unit(
         host: host.clone(),
         reason,
     };
-    let out = match journal.submit_fenced(lease, Command::FinishAttempt(report), &reject) {
+    let out = match journal.submit_fenced(lease, Command::FinishAttempt(report), reject) {
         // The lease held, but the attempt was ended meanwhile by someone else (an operator's
         // stop, the driver's pause or stop, a reaper): a late result, recorded as rejected,
         // never applied. A finished run is sealed: nothing can follow its end.
