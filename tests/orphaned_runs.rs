@@ -173,7 +173,15 @@ fn a_report_on_a_run_whose_driver_died_runs_the_dead_drivers_phase_again() {
         interrupted[0]["body"]["reason"]
             .as_str()
             .unwrap()
-            .contains("its driver ended before it finished"),
+            .contains("ended before it finished"),
+        "{events}"
+    );
+    // Named (SPEC §9: an attempt cut short is recorded with who ran it and where).
+    assert!(
+        interrupted[0]["body"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("(pid "),
         "{events}"
     );
     assert_eq!(

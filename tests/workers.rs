@@ -36,6 +36,24 @@ impl Worker {
         Worker { child, lines: None }
     }
 
+    /// `start` in a home of its own (`home` under the test's folder), on the same log: a
+    /// worker of another home on this host, whose lock the others cannot see.
+    fn start_in_home(env: &Env, home: &str, name: &str, extra: &[&str]) -> Worker {
+        let home = env.dir.path().join(home);
+        std::fs::create_dir_all(&home).unwrap();
+        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
+        args.extend_from_slice(extra);
+        let child = env
+            .command(&args)
+            .env("CORTEX_HOME", &home)
+            .env("CORTEX_DB", env.db_spec())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a worker");
+        Worker { child, lines: None }
+    }
+
     /// `start`, with what the worker prints kept for `heard`.
     fn start_heard(env: &Env, name: &str, extra: &[&str]) -> Worker {
         Worker::start_heard_polling(env, name, "100ms", extra)
@@ -1204,7 +1222,175 @@ fn a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker(env: Env) {
     verify(&env);
 }
 
+/// A run a command drives, whose tagged phase a helper worker runs: a stop ends that phase's
+/// command on the worker (TERM, as the driver ends its own) and its end is recorded before the
+/// run's stop, so a resume runs it once at a time; an abort ends it the same way before the
+/// run's end seals the log. Before, the worker's command ran to its end after the run was
+/// recorded stopped or aborted, and a resume started a second copy beside it.
+fn a_stop_or_abort_ends_the_phase_a_helper_worker_runs(env: Env) {
+    scenario(
+        &env,
+        "mixed",
+        "name: mixed\ndescription: one phase here, one on a gpu worker\nphases:\n  - name: local\n    parallel: true\n    run: 'while :; do sleep 0.05; done'\n  - name: tagged\n    parallel: true\n    runs_on: [gpu]\n    run: 'echo run >> tagged-runs; while [ ! -e go-on ]; do sleep 0.05; done; echo end >> tagged-ends'\n",
+    );
+    let w = Worker::start(&env, "gpu-box", &["--tags", "gpu"]);
+    let driver = env
+        .command(&["orchestrate", "run", "mixed"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ran(&env, "tagged-runs");
+    let run = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stop = env.run(&["orchestrate", "stop", &run]);
+    assert_eq!(stop.code, 3, "{}{}", stop.stdout, stop.stderr);
+    let ev = wait_for(&env, &run, "the stop to be recorded", |ev| {
+        !of_type(ev, "run_stopped").is_empty()
+    });
+    let at = |t: &str, step: &str| {
+        ev.iter()
+            .position(|e| e["type"] == t && (step.is_empty() || e["body"]["step"] == step))
+    };
+    let ended = at("step_interrupted", "tagged").expect("the helper's attempt ended");
+    assert!(ended < at("run_stopped", "").unwrap(), "{ev:?}");
+    assert!(
+        ev[ended]["body"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("worker gpu-box"),
+        "{ev:?}"
+    );
+    drop(driver);
+    // Its command was ended: letting it go on now changes nothing.
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !env.project().join("tagged-ends").exists(),
+        "the helper's command ran on after the stop"
+    );
+    std::fs::remove_file(env.project().join("go-on")).unwrap();
+    // Resumed: the phase runs again, once.
+    let resumed = env
+        .command(&["orchestrate", "resume", &run])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&env, &run, "the phase to run again", |ev| {
+        claimed_by(ev, "tagged").len() == 2
+    });
+    ran(&env, "tagged-runs");
+    env.run(&["orchestrate", "abort", &run]);
+    let ev = wait_for(&env, &run, "the abort to be recorded", finished);
+    let ended: Vec<_> = of_type(&ev, "step_interrupted")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "tagged" && e["body"]["attempt"] == 2)
+        .collect();
+    assert_eq!(ended.len(), 1, "{ev:?}");
+    assert!(
+        ended[0]["body"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("worker gpu-box"),
+        "the helper ended it before the abort sealed the run: {ev:?}"
+    );
+    assert_eq!(ev.last().unwrap()["type"], "run_finished");
+    assert_eq!(claimed_by(&ev, "tagged").len(), 2, "{ev:?}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!env.project().join("tagged-ends").exists());
+    drop(resumed);
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
+/// A worker without the tags a run's next phase asks for, given the run to drive (submitted):
+/// it runs what it may, then hands the run back, waiting for a worker offering the tags, and
+/// `--until-idle` ends; a tagged worker then finishes it. Before, the untagged worker held the
+/// run "running" for good and `--until-idle` never ended.
+fn a_worker_without_the_next_phases_tags_hands_the_run_back(env: Env) {
+    scenario(
+        &env,
+        "tagged",
+        "name: tagged\ndescription: one phase needs a gpu\nphases:\n  - name: prep\n    run: 'true'\n  - name: train\n    condition: after:prep\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    let run = submit(&env, "orchestrate", "tagged");
+    let plain = Worker::start(&env, "plain", &["--until-idle"]);
+    assert_eq!(plain.exit_code(), 0, "--until-idle ends");
+    let doc = status(&env, &run);
+    assert_eq!(doc["status"], "waiting", "{doc}");
+    assert_eq!(
+        doc["phases"][1]["waits_for_tags"],
+        serde_json::json!(["gpu"]),
+        "{doc}"
+    );
+    let gpu = Worker::start(&env, "gpu-box", &["--tags", "gpu"]);
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "prep"), ["plain"], "{ev:?}");
+    assert_eq!(claimed_by(&ev, "train"), ["gpu-box"], "{ev:?}");
+    assert_eq!(status(&env, &run)["status"], "completed");
+    assert_eq!(gpu.drain(), 0);
+    verify(&env);
+}
+
+/// A worker that drives a run and runs its phase, paused (SIGSTOP) past its lease: a worker
+/// of another home takes the run over and runs the phase again; the paused worker's attempt
+/// ends meanwhile, and when it wakes its late result is recorded as rejected (naming it),
+/// never applied. Before, a driver that lost its lease dropped its attempts' results.
+fn a_driving_worker_paused_past_its_lease_has_its_late_result_rejected(env: Env) {
+    scenario(
+        &env,
+        "pair",
+        "name: pair\ndescription: a slow phase and one that holds the run open\nphases:\n  - name: slow\n    parallel: true\n    run: 'echo run >> slow-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: hold\n    parallel: true\n    run: 'while [ ! -e end ]; do sleep 0.05; done'\n",
+    );
+    let a = Worker::start_in_home(&env, "home-a", "first", &["--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "pair");
+    ran(&env, "slow-runs");
+    a.pause();
+    let b = Worker::start_in_home(&env, "home-b", "second", &["--lease", "1s"]);
+    wait_for(&env, &run, "the phase to run again elsewhere", |ev| {
+        claimed_by(ev, "slow").len() == 2
+    });
+    // Both attempts end; the paused worker's while it sleeps.
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    wait_for(&env, &run, "the live attempt to be recorded", |ev| {
+        of_type(ev, "step_succeeded")
+            .iter()
+            .any(|e| e["body"]["step"] == "slow")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    a.signal(Signal::SIGCONT);
+    let ev = wait_for(&env, &run, "the late result to be rejected", |ev| {
+        of_type(ev, "attempt_rejected")
+            .iter()
+            .any(|e| e["body"]["step"] == "slow")
+    });
+    let rejected: Vec<_> = of_type(&ev, "attempt_rejected")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "slow")
+        .collect();
+    assert_eq!(rejected[0]["body"]["worker"], "first", "{ev:?}");
+    assert_eq!(rejected[0]["body"]["attempt"], 1, "{ev:?}");
+    std::fs::write(env.project().join("end"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    let applied: Vec<_> = of_type(&ev, "step_succeeded")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "slow")
+        .collect();
+    assert_eq!(applied.len(), 1, "{ev:?}");
+    assert_eq!(applied[0]["body"]["attempt"], 2, "{ev:?}");
+    assert_eq!(a.drain(), 0);
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_stop_or_abort_ends_the_phase_a_helper_worker_runs,
+    a_worker_without_the_next_phases_tags_hands_the_run_back,
+    a_driving_worker_paused_past_its_lease_has_its_late_result_rejected,
     a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_host,
     a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker,
     a_command_driver_reaps_the_phase_of_a_killed_worker_that_helped_it,
@@ -1227,6 +1413,44 @@ common::on_both_stores!(
     a_paused_worker_past_its_lease_has_its_late_result_rejected,
     sigterm_drains_a_worker_and_hands_its_run_back,
 );
+
+/// On PostgreSQL a command's driver holds the run's driver lease: status from another home
+/// names it (actor, pid and host) under the phase it runs itself, in `--json` (`worker`) and
+/// for people. Before, such a phase was shown running with nobody holding it.
+#[test]
+fn on_postgres_status_names_the_command_driver_that_runs_a_phase() {
+    let Some(env) = Env::postgres("status_names_the_command_driver") else {
+        return;
+    };
+    scenario(
+        &env,
+        "one",
+        "name: one\ndescription: a phase the command runs\nphases:\n  - name: work\n    run: 'touch work-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let driver = env
+        .command(&["orchestrate", "run", "one"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ran(&env, "work-runs");
+    let run = env.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let doc = other_home(&env, &["--json", "orchestrate", "status", &run]).json();
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let worker = doc["phases"][0]["worker"].as_str().unwrap_or_default();
+    assert!(
+        worker.starts_with("driver ") && worker.contains(&format!("pid {} on {host}", driver.id())),
+        "{doc}"
+    );
+    let human = other_home(&env, &["orchestrate", "status", &run]).stdout;
+    assert!(human.contains("on its driver "), "{human}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = driver.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
 
 /// `run --submit` records the run and returns at once with its id; status says it waits for
 /// workers, and a workflow submitted is driven by a worker to the end.

@@ -87,6 +87,11 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             if state.is_external(index) {
                 return Err(unready(state, &step, "it waits for a report, not a worker"));
             }
+            // A run being stopped or aborted starts nothing more: before, a worker helping its
+            // driver claimed the phase again the moment the stop ended its attempt.
+            if state.stop_requested {
+                return Err(unready(state, &step, "the run is being stopped"));
+            }
             let started = start_attempt(state, &step)?;
             let claimed = Event::AttemptClaimed {
                 step,
@@ -273,19 +278,27 @@ fn finished(outcome: Outcome, reason: Option<String>) -> Event {
 pub const DRIVER_GONE: &str = "its driver ended before it finished; it runs again as a new attempt";
 
 /// Why attempts in flight of a run whose driver is gone are interrupted: `DRIVER_GONE`, naming
-/// the worker and host when a worker drove the session (SPEC §9: an attempt cut short is
-/// recorded with the worker and host).
+/// the driver and its host (SPEC §9: an attempt cut short is recorded with the worker and
+/// host) — a worker by its name, a command's driver by who started its session and its
+/// process. Before, a command's driver was not named: on a shared log, nobody could tell
+/// which host's driver had died.
 fn driver_gone(state: &RunState) -> String {
-    match state
+    let worker = state
         .driven_by
         .as_deref()
-        .and_then(|a| a.strip_prefix("worker:"))
-    {
-        Some(worker) => format!(
+        .and_then(|a| a.strip_prefix("worker:"));
+    match (worker, state.driver.as_ref()) {
+        (Some(worker), driver) => format!(
             "its driver, worker {worker} on {}, ended before it finished; it runs again as a new attempt",
-            state.driver.as_ref().map_or("?", |d| d.host.as_str())
+            driver.map_or("?", |d| d.host.as_str())
         ),
-        None => DRIVER_GONE.to_string(),
+        (None, Some(driver)) => format!(
+            "its driver, {} (pid {}) on {}, ended before it finished; it runs again as a new attempt",
+            state.driven_by.as_deref().unwrap_or("a command"),
+            driver.pid,
+            driver.host
+        ),
+        (None, None) => DRIVER_GONE.to_string(),
     }
 }
 

@@ -147,15 +147,28 @@ pub fn finish_unit(
     let flushed = journal.flush()?;
     let (step, attempt) = (report.step.clone(), report.attempt);
     let (worker, host) = (shared.worker.clone(), shared.host.clone());
-    let out = journal.submit_fenced(lease, Command::FinishAttempt(report), |reason| {
-        Command::RejectResult {
-            step,
-            attempt,
-            worker,
-            host,
-            reason,
+    let reject = |reason: String| Command::RejectResult {
+        step: step.clone(),
+        attempt,
+        worker: worker.clone(),
+        host: host.clone(),
+        reason,
+    };
+    let out = match journal.submit_fenced(lease, Command::FinishAttempt(report), reject) {
+        // The lease held, but the attempt was ended meanwhile by someone else (an operator's
+        // stop, the driver's pause or stop, a reaper): a late result, recorded as rejected,
+        // never applied. A finished run is sealed: nothing can follow its end.
+        Err(JournalError::Decide(refused))
+            if !matches!(refused, crate::decide::DecideError::Finished(_)) =>
+        {
+            journal
+                .submit_unfenced(reject(format!(
+                    "the attempt had already ended when its result came: {refused}"
+                )))
+                .map(|events| (events, false))
         }
-    });
+        other => other,
+    };
     shared.keeper.forget(lease);
     let _ = journal.with_leases(|store| store.release_lease(lease));
     out.map(|(events, applied)| ([flushed, events].concat(), applied))

@@ -372,6 +372,23 @@ impl<'a> Journal<'a> {
         Ok((events, staged))
     }
 
+    /// Decide `command` at the head and append it whatever this journal's fence says: for a
+    /// record that decides nothing for the run (a late result recorded as rejected), which a
+    /// driver that lost its lease still owes the log. Commands staged keep the fence (they
+    /// are decisions): with any staged, the fence is checked as for `submit`.
+    pub fn submit_unfenced(&mut self, command: Command) -> Result<Vec<Recorded>, JournalError> {
+        let previous = if self.staged.is_empty() {
+            self.fence.take()
+        } else {
+            None
+        };
+        let out = self.submit(command);
+        if previous.is_some() {
+            self.fence = previous;
+        }
+        out
+    }
+
     /// Decide `command` at the head only while `lease` is still held (checked inside the
     /// append's transaction); if it changed hands, decide `fenced` instead (a result recorded
     /// as rejected). Returns the events appended and whether the lease was still held.
@@ -386,7 +403,10 @@ impl<'a> Journal<'a> {
         self.fence = previous;
         match held {
             Ok(events) => Ok((events, true)),
-            Err(JournalError::Fenced(why)) => Ok((self.submit(fenced(why))?, false)),
+            // The rejection is owed to the log whatever this journal's own fence says: a
+            // driver that lost its lease while its attempt ran still records the attempt's
+            // late result as rejected (it decides nothing for the run).
+            Err(JournalError::Fenced(why)) => Ok((self.submit_unfenced(fenced(why))?, false)),
             Err(e) => Err(e),
         }
     }

@@ -331,7 +331,7 @@ pub fn live_recorded_driver(state: &crate::decide::RunState) -> Option<Holder> {
     (started <= recorded + std::time::Duration::from_secs(1)).then(|| Holder {
         pid: driver.pid,
         host: driver.host.clone(),
-        actor: "the driver the log names; its lock file was deleted".to_string(),
+        actor: "the driver the log names, alive on this host (its lock is in another home, or its lock file was deleted)".to_string(),
         since: since.to_string(),
         // Whether it serves others too is in its (deleted) note only: not signalled.
         shared: true,

@@ -31,6 +31,9 @@ enum Msg {
 const COMMAND_REAP: Duration = Duration::from_secs(1);
 /// How long it holds a lapsed lease it took over (it lets it go at once).
 const COMMAND_REAP_TTL_MS: u64 = 10_000;
+/// How long past their grace a halted driver waits for the attempts of a run's other workers
+/// (a worker notices a stop within its `--poll`, or at once by a notification).
+const HELPERS_MARGIN: Duration = Duration::from_secs(10);
 
 /// Whether a phase runs under a worker's claim that is not this driver's own thread.
 fn claimed_elsewhere(state: &crate::decide::RunState, workers: &BTreeSet<String>) -> bool {
@@ -78,83 +81,358 @@ pub fn drive_scenario(
     // this drive: the first turn does not read it again. Also set after a pre-validation
     // that ran no command (nothing took long enough to be worth another look).
     let mut fresh = true;
-    loop {
-        // A worker's driver ends, for the run's other workers, the attempts whose leases
-        // lapsed (their worker died or was cut off), so that they run again.
-        // Attempts claimed and running whose lease is gone altogether are ended too, unless
-        // this driver is ending its own (a stop, the time limit, a fault of the home: it lets
-        // their leases go before it records the stop or pause).
-        let orphans = !(halt.is_set()
-            || ctx.stop.is_set()
-            || journal.state.stop_requested
-            || deadline.is_some_and(|d| Instant::now() >= d)
-            || home_fault.is_some());
-        if let Some(shared) = ctx.dispatch.shared.clone()
-            && reaped_at.elapsed() >= Duration::from_millis(shared.lease_ms / 3)
-        {
-            reaped_at = Instant::now();
-            let events = reap_lapsed(journal, &shared, orphans)?;
-            announce(journal, ctx, &events);
-        } else if ctx.dispatch.shared.is_none()
-            && reaped_at.elapsed() >= COMMAND_REAP
-            && claimed_elsewhere(&journal.state, &workers)
-        {
-            // A command's driver helped by workers (the phases with `runs_on:` it leaves to
-            // them) ends their attempts whose leases lapsed, as a worker's driver does: else,
-            // with no other worker to reap them, it would wait for a dead worker forever.
-            reaped_at = Instant::now();
-            let holder = format!("driver:{} pid {}", ctx.actor.actor, std::process::id());
-            let events = reap_lapsed_as(
-                journal,
-                &holder,
-                &super::hostname(),
-                COMMAND_REAP_TTL_MS,
-                orphans,
-            )?;
-            announce(journal, ctx, &events);
-        }
-        let caught_up = if std::mem::take(&mut fresh) {
-            Vec::new()
-        } else {
-            journal.refresh()?
-        };
-        if !caught_up.is_empty() {
-            // What is staged was decided again after them: append it too, so that what the
-            // observer and the derived files see is all in the log.
-            let ours = journal.flush()?;
-            announce(journal, ctx, &[caught_up, ours].concat());
-        }
-        if !halt.is_set() {
-            if ctx.stop.is_set() || journal.state.stop_requested {
-                halt.set(libc_sigterm());
-            } else if deadline.is_some_and(|d| Instant::now() >= d) {
-                pause_reason = Some(crate::decide::time_limit_reason(limit));
-                halt.set(libc_sigterm());
+    // When `halt` was raised: attempts other workers run for this run are waited for from
+    // then, up to their grace and a margin.
+    let mut halted_at: Option<Instant> = None;
+    let result = (|| -> Result<DriveEnd, DriveError> {
+        loop {
+            // A worker's driver ends, for the run's other workers, the attempts whose leases
+            // lapsed (their worker died or was cut off), so that they run again.
+            // Attempts claimed and running whose lease is gone altogether are ended too, unless
+            // this driver is ending its own (a stop, the time limit, a fault of the home: it lets
+            // their leases go before it records the stop or pause).
+            let orphans = !(halt.is_set()
+                || ctx.stop.is_set()
+                || journal.state.stop_requested
+                || deadline.is_some_and(|d| Instant::now() >= d)
+                || home_fault.is_some());
+            if let Some(shared) = ctx.dispatch.shared.clone()
+                && reaped_at.elapsed() >= Duration::from_millis(shared.lease_ms / 3)
+            {
+                reaped_at = Instant::now();
+                let events = reap_lapsed(journal, &shared, orphans)?;
+                announce(journal, ctx, &events);
+            } else if ctx.dispatch.shared.is_none()
+                && reaped_at.elapsed() >= COMMAND_REAP
+                && claimed_elsewhere(&journal.state, &workers)
+            {
+                // A command's driver helped by workers (the phases with `runs_on:` it leaves to
+                // them) ends their attempts whose leases lapsed, as a worker's driver does: else,
+                // with no other worker to reap them, it would wait for a dead worker forever.
+                reaped_at = Instant::now();
+                let holder = format!("driver:{} pid {}", ctx.actor.actor, std::process::id());
+                let events = reap_lapsed_as(
+                    journal,
+                    &holder,
+                    &super::hostname(),
+                    COMMAND_REAP_TTL_MS,
+                    orphans,
+                )?;
+                announce(journal, ctx, &events);
             }
-        }
-        while let Ok(msg) = rx.try_recv() {
-            handle(
-                journal,
-                ctx,
-                &mut workers,
-                &mut leases,
-                &mut home_fault,
-                msg,
-            )?;
-        }
-        if !halt.is_set()
-            && workers.is_empty()
-            && let Some(problem) = home_fault.take()
-        {
-            return super::session::home_fault(journal, ctx, problem);
-        }
-        if halt.is_set() {
-            if workers.is_empty() {
-                if let Some(reason) = pause_reason.take() {
-                    record(journal, ctx, Command::Pause { reason })?;
+            let caught_up = if std::mem::take(&mut fresh) {
+                Vec::new()
+            } else {
+                journal.refresh()?
+            };
+            if !caught_up.is_empty() {
+                // What is staged was decided again after them: append it too, so that what the
+                // observer and the derived files see is all in the log.
+                let ours = journal.flush()?;
+                announce(journal, ctx, &[caught_up, ours].concat());
+            }
+            if !halt.is_set() {
+                if ctx.stop.is_set() || journal.state.stop_requested {
+                    halt.set(libc_sigterm());
+                } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                    pause_reason = Some(crate::decide::time_limit_reason(limit));
+                    halt.set(libc_sigterm());
+                }
+            }
+            while let Ok(msg) = rx.try_recv() {
+                handle(
+                    journal,
+                    ctx,
+                    &mut workers,
+                    &mut leases,
+                    &mut home_fault,
+                    msg,
+                )?;
+            }
+            if !halt.is_set()
+                && workers.is_empty()
+                && let Some(problem) = home_fault.take()
+            {
+                return super::session::home_fault(journal, ctx, problem);
+            }
+            if halt.is_set() {
+                let halted = *halted_at.get_or_insert_with(Instant::now);
+                // Attempts that other workers run for this run (the phases they help with) end
+                // too: each worker watches the runs it helps and ends its command on a stop or an
+                // abort (TERM, then KILL after its grace), recording its end. They are waited for
+                // as this driver's own are, so that what they record lands before the stop, or
+                // before the abort that seals the run; a worker that says nothing within its
+                // grace and a margin is not waited for any longer (its late result is recorded
+                // as rejected, where the run is not sealed).
+                let helpers = claimed_elsewhere(&journal.state, &workers)
+                    && halted.elapsed() < runner.grace + HELPERS_MARGIN;
+                if workers.is_empty() && !helpers {
+                    if let Some(reason) = pause_reason.take() {
+                        record(journal, ctx, Command::Pause { reason })?;
+                        return Ok(DriveEnd::Paused);
+                    }
+                    return record_stop(journal, ctx);
+                }
+                wait(
+                    journal,
+                    ctx,
+                    &rx,
+                    &mut workers,
+                    &mut leases,
+                    &mut home_fault,
+                )?;
+                continue;
+            }
+            if !journal.state.pre_validated && journal.state.phase == RunPhase::Running {
+                let checks = journal
+                    .state
+                    .workflow
+                    .as_ref()
+                    .is_some_and(|wf| !wf.health.is_empty());
+                if checks && !missing.is_empty() {
+                    return wait_for_secrets(journal, ctx, &missing);
+                }
+                let state = journal.state.clone();
+                let observer = &mut *ctx.observer;
+                // A scenario has no health checks (`Scenario::as_workflow`): nothing here runs a
+                // command for long, and nothing but `halt` (raised by this loop) could end one.
+                let problems = runner.pre_validate(
+                    &state,
+                    &mut |s, st, l| observer.line(s, st, l),
+                    &mut || false,
+                );
+                let Some(problems) = problems else {
+                    continue;
+                };
+                // Staged: appended with what comes next (the first attempt's start, or where the
+                // drive stops), one commit fewer before the first phase starts.
+                journal.stage(Command::RecordPreValidation { problems })?;
+                fresh = state
+                    .workflow
+                    .as_ref()
+                    .is_some_and(|wf| wf.health.is_empty());
+                continue;
+            }
+            match &journal.state.phase {
+                RunPhase::Finished { outcome } if workers.is_empty() => {
+                    return Ok(DriveEnd::Finished(*outcome));
+                }
+                RunPhase::Paused { .. } if workers.is_empty() => return Ok(DriveEnd::Paused),
+                RunPhase::Stopped if workers.is_empty() => return Ok(DriveEnd::Stopped),
+                _ => {}
+            }
+            // First what starts nothing: `if:` checks and `foreach:` lists. A check or a list read
+            // changes what is ready (a skip frees dependents, items are inserted): the loop goes
+            // round again after one.
+            let mut prepared = false;
+            // Engine work left undone for want of the secret inputs' values.
+            let mut needs_secrets = false;
+            for index in to_prepare(&journal.state) {
+                let name = journal.state.steps[index].name.clone();
+                if workers.contains(&name) {
+                    continue;
+                }
+                if preparing_needs_secrets(&journal.state, index, &missing) {
+                    needs_secrets = true;
+                    continue;
+                }
+                if journal.state.needs_condition(index) {
+                    let command = journal.state.definition(index).is_some_and(|d| {
+                        matches!(d.if_, Some(crate::definition::IfCondition::Command(_)))
+                    });
+                    if command {
+                        // A command may take a while: on a worker, like an attempt.
+                        workers.insert(name.clone());
+                        let state = journal.state.clone();
+                        let runner = runner.clone();
+                        let tx = tx.clone();
+                        pool.run(move || {
+                            let lines = tx.clone();
+                            // Ended by `halt`, which the loop raises on a stop.
+                            let check = runner.check_condition(
+                                &state,
+                                index,
+                                &mut |step, s, l| {
+                                    let _ =
+                                        lines.send(Msg::Line(step.to_string(), s, l.to_string()));
+                                },
+                                &mut || false,
+                            );
+                            let _ = tx.send(Msg::Condition(name, check.map(Box::new)));
+                        });
+                        continue;
+                    }
+                    let state = journal.state.clone();
+                    let observer = &mut *ctx.observer;
+                    if let Some(check) =
+                        // An expression: nothing runs.
+                        runner.check_condition(
+                            &state,
+                            index,
+                            &mut |s, st, l| observer.line(s, st, l),
+                            &mut || false,
+                        )
+                    {
+                        record(journal, ctx, Command::RecordCondition(Box::new(check)))?;
+                    }
+                } else {
+                    let items = runner.read_items(&journal.state, index);
+                    record(journal, ctx, Command::RecordItems { step: name, items })?;
+                }
+                prepared = true;
+                break;
+            }
+            if prepared {
+                continue;
+            }
+            let ready = ready_phases(&journal.state);
+            // Ready phases left to workers: `runs_on:` tags this driver does not offer.
+            let mut for_workers: Vec<String> = Vec::new();
+            // Ready phases the engine would run, left for a driver given the secret inputs.
+            let mut held_for_secrets = 0;
+            for index in ready.iter().copied() {
+                let name = journal.state.steps[index].name.clone();
+                // An older attempt of it still runs here: its lease was taken over while this
+                // driver could not renew it (paused, cut off), and the attempt recorded
+                // interrupted, so the phase is ready again. Its next attempt waits for that one
+                // to end: its result is then recorded (rejected, its lease gone) with the lease
+                // it was claimed under, not with the next attempt's.
+                if workers.contains(&name) {
+                    continue;
+                }
+                let external = journal.state.is_external(index);
+                if !external {
+                    let runs_on = journal.state.runs_on(index);
+                    if !ctx.dispatch.may_run(runs_on) {
+                        if told.insert(name.clone()) {
+                            // A worker needs the values of the run's secret inputs too.
+                            let to_give = journal
+                                .state
+                                .start
+                                .as_ref()
+                                .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
+                            ctx.observer.note(&format!(
+                                "   Phase `{name}` waits for a worker offering tags {} (`{}`)\n",
+                                runs_on.join(", "),
+                                crate::project::worker_command(runs_on, &to_give)
+                            ));
+                        }
+                        for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));
+                        continue;
+                    }
+                    if !missing.is_empty() {
+                        held_for_secrets += 1;
+                        needs_secrets = true;
+                        continue;
+                    }
+                    if ctx.dispatch.draining() || home_fault.is_some() {
+                        continue;
+                    }
+                }
+                let delay = match journal.state.steps[index].status {
+                    StepStatus::Ready => journal.state.steps[index].retry_delay_ms,
+                    _ => 0,
+                };
+                match ctx.dispatch.shared.clone().filter(|_| !external) {
+                    Some(shared) => {
+                        if !shared.slots.try_take() {
+                            continue;
+                        }
+                        match claim_unit(journal, &shared, index)? {
+                            Some((lease, events)) => {
+                                announce(journal, ctx, &events);
+                                leases.insert(name.clone(), lease);
+                            }
+                            None => {
+                                shared.slots.give();
+                                continue;
+                            }
+                        }
+                    }
+                    None => {
+                        record(journal, ctx, Command::StartAttempt { step: name.clone() })?;
+                        if external {
+                            continue;
+                        }
+                    }
+                }
+                workers.insert(name.clone());
+                let attempt = runner.prepare_attempt(&journal.state, index, deadline);
+                let runner = runner.clone();
+                let tx = tx.clone();
+                pool.run(move || {
+                    let outcome = if sleep_unless_stopped(
+                        Duration::from_millis(delay),
+                        &runner.stop,
+                        deadline,
+                    ) {
+                        let lines = tx.clone();
+                        attempt.run(&runner, &mut |step, s, l| {
+                            let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
+                        })
+                    } else {
+                        AttemptOutcome::Stopped
+                    };
+                    let _ = tx.send(Msg::Done(name, outcome));
+                });
+            }
+            // Attempts other workers run: this driver waits for their ends, which come through
+            // the log.
+            let elsewhere = journal
+                .state
+                .steps
+                .iter()
+                .any(|s| s.status == StepStatus::Running && !workers.contains(&s.name));
+            if workers.is_empty() && !elsewhere && ctx.dispatch.draining() {
+                // Handed back: whoever takes the run next goes on from here.
+                return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
+            }
+            // Nothing runs anywhere and all that is ready asks for tags this driver does not
+            // offer: it lets the run go, waiting, for a worker offering them (a worker's driver
+            // too, whose lease is let go: before, a worker without the tags held such a run
+            // "running" for good, and `--until-idle` never ended).
+            if workers.is_empty()
+                && !elsewhere
+                && !for_workers.is_empty()
+                && (ctx.dispatch.shared.is_none() || for_workers.len() == ready.len())
+            {
+                return Ok(DriveEnd::Waiting(format!(
+                    "a worker whose tags cover {}",
+                    for_workers.join("; ")
+                )));
+            }
+            // Over for this driver when nothing runs anywhere and all that could go on needs the
+            // secret inputs' values.
+            if needs_secrets
+                && workers.is_empty()
+                && !elsewhere
+                && for_workers.is_empty()
+                && ready.len() == held_for_secrets
+            {
+                return wait_for_secrets(journal, ctx, &missing);
+            }
+            // Over for this driver when nothing runs anywhere, and nothing is ready here or for a
+            // worker.
+            if workers.is_empty() && ready.is_empty() && !elsewhere && for_workers.is_empty() {
+                let state = &journal.state;
+                if let Some(outcome) = state.outcome() {
+                    return Ok(DriveEnd::Finished(outcome));
+                }
+                if matches!(state.phase, RunPhase::Paused { .. }) {
                     return Ok(DriveEnd::Paused);
                 }
-                return record_stop(journal, ctx);
+                let mut waiting: Vec<String> = state
+                    .steps
+                    .iter()
+                    .filter(|s| s.status == StepStatus::Waiting)
+                    .map(|s| s.name.clone())
+                    .collect();
+                waiting.extend(
+                    awaiting_manual_start(state)
+                        .into_iter()
+                        .map(|i| state.steps[i].name.clone()),
+                );
+                return Ok(DriveEnd::Waiting(waiting.join(", ")));
             }
             wait(
                 journal,
@@ -164,259 +442,47 @@ pub fn drive_scenario(
                 &mut leases,
                 &mut home_fault,
             )?;
-            continue;
         }
-        if !journal.state.pre_validated && journal.state.phase == RunPhase::Running {
-            let checks = journal
-                .state
-                .workflow
-                .as_ref()
-                .is_some_and(|wf| !wf.health.is_empty());
-            if checks && !missing.is_empty() {
-                return wait_for_secrets(journal, ctx, &missing);
-            }
-            let state = journal.state.clone();
-            let observer = &mut *ctx.observer;
-            // A scenario has no health checks (`Scenario::as_workflow`): nothing here runs a
-            // command for long, and nothing but `halt` (raised by this loop) could end one.
-            let problems =
-                runner.pre_validate(&state, &mut |s, st, l| observer.line(s, st, l), &mut || {
-                    false
-                });
-            let Some(problems) = problems else {
+    })();
+    if let Err(DriveError::Journal(super::JournalError::Fenced(_))) = &result
+        && let Some(shared) = ctx.dispatch.shared.clone()
+        && !workers.is_empty()
+    {
+        // This driver lost its lease (it was paused or cut off past it, and the run was taken
+        // over) while attempts it claimed ran here: it decides nothing more, but it ends them
+        // as on a stop and records each result that comes in as its unit's lease allows —
+        // applied while that lease is still its own, else rejected (`attempt_rejected`),
+        // never dropped. Before, the drive ended at once and their results were lost.
+        halt.set(libc_sigterm());
+        let until = Instant::now() + runner.grace + HELPERS_MARGIN;
+        while !workers.is_empty() && Instant::now() < until {
+            let Ok(msg) = rx.recv_timeout(Duration::from_millis(100)) else {
                 continue;
             };
-            // Staged: appended with what comes next (the first attempt's start, or where the
-            // drive stops), one commit fewer before the first phase starts.
-            journal.stage(Command::RecordPreValidation { problems })?;
-            fresh = state
-                .workflow
-                .as_ref()
-                .is_some_and(|wf| wf.health.is_empty());
-            continue;
-        }
-        match &journal.state.phase {
-            RunPhase::Finished { outcome } if workers.is_empty() => {
-                return Ok(DriveEnd::Finished(*outcome));
-            }
-            RunPhase::Paused { .. } if workers.is_empty() => return Ok(DriveEnd::Paused),
-            RunPhase::Stopped if workers.is_empty() => return Ok(DriveEnd::Stopped),
-            _ => {}
-        }
-        // First what starts nothing: `if:` checks and `foreach:` lists. A check or a list read
-        // changes what is ready (a skip frees dependents, items are inserted): the loop goes
-        // round again after one.
-        let mut prepared = false;
-        // Engine work left undone for want of the secret inputs' values.
-        let mut needs_secrets = false;
-        for index in to_prepare(&journal.state) {
-            let name = journal.state.steps[index].name.clone();
-            if workers.contains(&name) {
-                continue;
-            }
-            if preparing_needs_secrets(&journal.state, index, &missing) {
-                needs_secrets = true;
-                continue;
-            }
-            if journal.state.needs_condition(index) {
-                let command = journal.state.definition(index).is_some_and(|d| {
-                    matches!(d.if_, Some(crate::definition::IfCondition::Command(_)))
-                });
-                if command {
-                    // A command may take a while: on a worker, like an attempt.
-                    workers.insert(name.clone());
-                    let state = journal.state.clone();
-                    let runner = runner.clone();
-                    let tx = tx.clone();
-                    pool.run(move || {
-                        let lines = tx.clone();
-                        // Ended by `halt`, which the loop raises on a stop.
-                        let check = runner.check_condition(
-                            &state,
-                            index,
-                            &mut |step, s, l| {
-                                let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
-                            },
-                            &mut || false,
-                        );
-                        let _ = tx.send(Msg::Condition(name, check.map(Box::new)));
-                    });
-                    continue;
+            match msg {
+                Msg::Line(step, stream, line) => ctx.observer.line(&step, stream, &line),
+                Msg::Condition(name, _) => {
+                    workers.remove(&name);
                 }
-                let state = journal.state.clone();
-                let observer = &mut *ctx.observer;
-                if let Some(check) =
-                    // An expression: nothing runs.
-                    runner.check_condition(
-                        &state,
-                        index,
-                        &mut |s, st, l| observer.line(s, st, l),
-                        &mut || false,
-                    )
-                {
-                    record(journal, ctx, Command::RecordCondition(Box::new(check)))?;
-                }
-            } else {
-                let items = runner.read_items(&journal.state, index);
-                record(journal, ctx, Command::RecordItems { step: name, items })?;
-            }
-            prepared = true;
-            break;
-        }
-        if prepared {
-            continue;
-        }
-        let ready = ready_phases(&journal.state);
-        // Ready phases left to workers: `runs_on:` tags this driver does not offer.
-        let mut for_workers: Vec<String> = Vec::new();
-        // Ready phases the engine would run, left for a driver given the secret inputs.
-        let mut held_for_secrets = 0;
-        for index in ready.iter().copied() {
-            let name = journal.state.steps[index].name.clone();
-            // An older attempt of it still runs here: its lease was taken over while this
-            // driver could not renew it (paused, cut off), and the attempt recorded
-            // interrupted, so the phase is ready again. Its next attempt waits for that one
-            // to end: its result is then recorded (rejected, its lease gone) with the lease
-            // it was claimed under, not with the next attempt's.
-            if workers.contains(&name) {
-                continue;
-            }
-            let external = journal.state.is_external(index);
-            if !external {
-                let runs_on = journal.state.runs_on(index);
-                if !ctx.dispatch.may_run(runs_on) {
-                    if told.insert(name.clone()) {
-                        // A worker needs the values of the run's secret inputs too.
-                        let to_give = journal
-                            .state
-                            .start
-                            .as_ref()
-                            .map_or_else(Vec::new, |s| s.secret_inputs_to_give());
-                        ctx.observer.note(&format!(
-                            "   Phase `{name}` waits for a worker offering tags {} (`{}`)\n",
-                            runs_on.join(", "),
-                            crate::project::worker_command(runs_on, &to_give)
-                        ));
-                    }
-                    for_workers.push(format!("`{name}` (runs_on: {})", runs_on.join(", ")));
-                    continue;
-                }
-                if !missing.is_empty() {
-                    held_for_secrets += 1;
-                    needs_secrets = true;
-                    continue;
-                }
-                if ctx.dispatch.draining() || home_fault.is_some() {
-                    continue;
-                }
-            }
-            let delay = match journal.state.steps[index].status {
-                StepStatus::Ready => journal.state.steps[index].retry_delay_ms,
-                _ => 0,
-            };
-            match ctx.dispatch.shared.clone().filter(|_| !external) {
-                Some(shared) => {
-                    if !shared.slots.try_take() {
+                Msg::Done(name, outcome) => {
+                    workers.remove(&name);
+                    let Some(lease) = leases.remove(&name) else {
                         continue;
-                    }
-                    match claim_unit(journal, &shared, index)? {
-                        Some((lease, events)) => {
-                            announce(journal, ctx, &events);
-                            leases.insert(name.clone(), lease);
-                        }
-                        None => {
-                            shared.slots.give();
-                            continue;
-                        }
-                    }
-                }
-                None => {
-                    record(journal, ctx, Command::StartAttempt { step: name.clone() })?;
-                    if external {
-                        continue;
-                    }
-                }
-            }
-            workers.insert(name.clone());
-            let attempt = runner.prepare_attempt(&journal.state, index, deadline);
-            let runner = runner.clone();
-            let tx = tx.clone();
-            pool.run(move || {
-                let outcome =
-                    if sleep_unless_stopped(Duration::from_millis(delay), &runner.stop, deadline) {
-                        let lines = tx.clone();
-                        attempt.run(&runner, &mut |step, s, l| {
-                            let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
-                        })
-                    } else {
-                        AttemptOutcome::Stopped
                     };
-                let _ = tx.send(Msg::Done(name, outcome));
-            });
-        }
-        // Attempts other workers run: this driver waits for their ends, which come through
-        // the log.
-        let elsewhere = journal
-            .state
-            .steps
-            .iter()
-            .any(|s| s.status == StepStatus::Running && !workers.contains(&s.name));
-        if workers.is_empty() && !elsewhere && ctx.dispatch.draining() {
-            // Handed back: whoever takes the run next goes on from here.
-            return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
-        }
-        if workers.is_empty()
-            && !elsewhere
-            && !for_workers.is_empty()
-            && ctx.dispatch.shared.is_none()
-        {
-            return Ok(DriveEnd::Waiting(format!(
-                "a worker whose tags cover {}",
-                for_workers.join("; ")
-            )));
-        }
-        // Over for this driver when nothing runs anywhere and all that could go on needs the
-        // secret inputs' values.
-        if needs_secrets
-            && workers.is_empty()
-            && !elsewhere
-            && for_workers.is_empty()
-            && ready.len() == held_for_secrets
-        {
-            return wait_for_secrets(journal, ctx, &missing);
-        }
-        // Over for this driver when nothing runs anywhere, and nothing is ready here or for a
-        // worker.
-        if workers.is_empty() && ready.is_empty() && !elsewhere && for_workers.is_empty() {
-            let state = &journal.state;
-            if let Some(outcome) = state.outcome() {
-                return Ok(DriveEnd::Finished(outcome));
+                    shared.slots.give();
+                    if let AttemptOutcome::Report(report) = outcome {
+                        if let Ok((events, _)) = finish_unit(journal, &shared, &lease, report) {
+                            announce(journal, ctx, &events);
+                        }
+                    } else {
+                        shared.keeper.forget(&lease);
+                        let _ = journal.nested(|store, _, _| store.release_lease(&lease));
+                    }
+                }
             }
-            if matches!(state.phase, RunPhase::Paused { .. }) {
-                return Ok(DriveEnd::Paused);
-            }
-            let mut waiting: Vec<String> = state
-                .steps
-                .iter()
-                .filter(|s| s.status == StepStatus::Waiting)
-                .map(|s| s.name.clone())
-                .collect();
-            waiting.extend(
-                awaiting_manual_start(state)
-                    .into_iter()
-                    .map(|i| state.steps[i].name.clone()),
-            );
-            return Ok(DriveEnd::Waiting(waiting.join(", ")));
         }
-        wait(
-            journal,
-            ctx,
-            &rx,
-            &mut workers,
-            &mut leases,
-            &mut home_fault,
-        )?;
     }
+    result
 }
 
 /// Where a driver without the values of the secret inputs `missing` stops: all it could

@@ -200,7 +200,12 @@ pub fn not_driven_elsewhere(
         lock.give_back();
         return Err(driven_by(ctx, journal, &lease));
     }
-    if !lock.made_anew() {
+    // A driver holding the run's driver lease (claimed: the one before it lapsed, or there
+    // was none) is the run's driver whatever process the log names: a driver paused or cut
+    // off past its lease is fenced and records nothing more. Before, a worker of another home
+    // on this host could not take over from a paused one there (its process lives), and said
+    // its lock file was deleted, which was not so.
+    if leased || !lock.made_anew() {
         return Ok(lock);
     }
     match crate::execute::live_recorded_driver(&journal.state) {

@@ -48,6 +48,74 @@ pub fn flag(range: &DurationRange, text: &str) -> Result<Duration, CommandError>
     })
 }
 
+/// A unit this worker runs for a run another process drives, as its loop watches it: the
+/// attempt's command is ended (`stop`) once the run is stopping, aborted or over, or the
+/// attempt was ended by someone else; `why` says which.
+struct Watch {
+    run_id: String,
+    unit: String,
+    attempt: u32,
+    stop: StopFlag,
+    why: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// The units this worker runs for others' runs, by `RUN/UNIT`.
+type Watches = Arc<std::sync::Mutex<std::collections::BTreeMap<String, Watch>>>;
+
+/// Why an attempt a worker runs for `state`'s driver must end now, if it must: the run is
+/// being stopped or aborted, is stopped or over, or `unit`'s attempt `attempt` is no longer
+/// the one running (an operator or the driver ended it).
+fn must_end(state: &RunState, unit: &str, attempt: u32) -> Option<String> {
+    if let Some(outcome) = state.outcome() {
+        return Some(format!("the run {}", outcome.as_str()));
+    }
+    if let Some(by) = &state.abort_requested {
+        return Some(format!("the run is being aborted by {}", by.actor));
+    }
+    if state.stop_requested || state.phase == crate::decide::RunPhase::Stopped {
+        return Some("the run is being stopped".into());
+    }
+    let current = state
+        .step(unit)
+        .is_some_and(|s| s.status == StepStatus::Running && s.attempts == attempt);
+    (!current).then(|| format!("its attempt {attempt} was ended in the log"))
+}
+
+/// Look at the runs whose units this worker runs for their drivers (what was appended since
+/// it last looked) and end the attempts that must end (`must_end`): a stop or an abort of a
+/// run reaches its phases on every worker, not only the driver's own.
+fn look_after(
+    store: &dyn EventStore,
+    seen: &mut std::collections::BTreeMap<String, RunState>,
+    watches: &Watches,
+) {
+    let watching: Vec<(String, String, u32)> = lock(watches)
+        .iter()
+        .filter(|(_, w)| !w.stop.is_set())
+        .map(|(key, w)| (key.clone(), w.run_id.clone(), w.attempt))
+        .collect();
+    let mut states: std::collections::BTreeMap<String, RunState> = Default::default();
+    for (key, run_id, attempt) in watching {
+        if !states.contains_key(&run_id) {
+            let Ok(state) = watched(store, seen, &run_id) else {
+                continue;
+            };
+            states.insert(run_id.clone(), state);
+        }
+        let state = &states[&run_id];
+        let mut all = lock(watches);
+        let Some(w) = all.get_mut(&key) else { continue };
+        if let Some(why) = must_end(state, &w.unit, attempt) {
+            *w.why.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            w.stop.set(nix::sys::signal::Signal::SIGTERM as i32);
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What a thread of the worker tells its loop when it is done.
 struct Done {
     /// The run driven, or `RUN/UNIT` for a unit run.
@@ -161,7 +229,16 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut full_at = Instant::now();
     // Whether the log could not be reached in the last pass.
     let mut outage: Option<()> = None;
+    let watches: Watches = Arc::default();
+    let mut looked_at = Instant::now();
     loop {
+        // The runs this worker helps: a stop or abort recorded since ends their attempts
+        // here. Each wake-up (a notification names the run) and each poll; while draining,
+        // every `--poll`.
+        if !seat.draining.load(Ordering::Relaxed) || looked_at.elapsed() >= opts.poll {
+            looked_at = Instant::now();
+            look_after(&*store, &mut seen, &watches);
+        }
         while let Ok(done) = rx.try_recv() {
             busy.remove(&done.key);
             if !done.over {
@@ -229,6 +306,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 // A run named by a notification may be over, or no run of this log (the channel
                 // is the database's: another schema's log notifies it too).
                 if !full && (state.start.is_none() || state.outcome().is_some()) {
+                    look_after(&*store, &mut seen, &watches);
                     seen.remove(&run_id);
                     continue;
                 }
@@ -340,6 +418,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     spawn_drive(&wctx, &seat, &pool, taken, tx.clone());
                 } else if state.is_scenario()
                     && !state.submitted
+                    && !state.stop_requested
                     && driver.as_ref().is_none_or(|d| d.holder != seat.holder)
                 {
                     // Help its driver with its ready phases. A worker that drives claims its
@@ -364,7 +443,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         }
                         busy.insert(key.clone());
                         units += 1;
-                        spawn_unit(&wctx, &seat, state.clone(), unit, key, tx.clone());
+                        spawn_unit(
+                            &wctx,
+                            &seat,
+                            state.clone(),
+                            (unit, key),
+                            &watches,
+                            tx.clone(),
+                        );
                     }
                 }
             }
@@ -540,8 +626,13 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
         let (text, over) = match out {
             Ok(o) => {
                 let status = o.json["status"].as_str().unwrap_or("driven");
+                // Let go of waiting: why (a phase asks for tags this worker does not offer).
+                let why = match o.json["reason"].as_str() {
+                    Some(reason) if status == "waiting" => format!(": {reason}"),
+                    _ => String::new(),
+                };
                 (
-                    format!("Run {run_id}: {status}\n"),
+                    format!("Run {run_id}: {status}{why}\n"),
                     matches!(
                         status,
                         "completed" | "failed" | "stopped" | "aborted" | "rolled_back"
@@ -580,15 +671,18 @@ fn spawn_unit(
     wctx: &Ctx,
     seat: &Arc<Shared>,
     state: RunState,
-    unit: String,
-    key: String,
+    (unit, key): (String, String),
+    watches: &Watches,
     tx: mpsc::Sender<Done>,
 ) {
     let wctx = wctx.clone();
     let seat = seat.clone();
+    let watches = watches.clone();
     std::thread::spawn(move || {
         let run_id = state.run_id.clone();
-        let (text, applied) = match run_unit(&wctx, &seat, state, &unit) {
+        let out = run_unit(&wctx, &seat, state, &unit, (&key, &watches));
+        lock(&watches).remove(&key);
+        let (text, applied) = match out {
             Ok(Some((text, applied))) => (text, applied),
             Ok(None) => (String::new(), true),
             Err(e) => (format!("Run {run_id}: `{unit}`: {}\n", e.message), true),
@@ -608,6 +702,7 @@ fn run_unit(
     seat: &Arc<Shared>,
     state: RunState,
     unit: &str,
+    (key, watches): (&str, &Watches),
 ) -> Result<Option<(String, bool)>, CommandError> {
     let run_id = state.run_id.clone();
     let run_id = run_id.as_str();
@@ -625,8 +720,21 @@ fn run_unit(
     let Some((lease, _)) = claim_unit(&mut journal, seat, index)? else {
         return Ok(None);
     };
-    // The attempt ends early if its lease is found taken over (this worker was cut off).
+    // The attempt ends early if its lease is found taken over (this worker was cut off), or
+    // once the run is stopping, aborted or over, or the attempt was ended by someone else:
+    // the worker's loop watches the run (`look_after`).
     let stop = StopFlag::default();
+    let why: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    lock(watches).insert(
+        key.to_string(),
+        Watch {
+            run_id: run_id.to_string(),
+            unit: unit.to_string(),
+            attempt: journal.state.steps[index].attempts,
+            stop: stop.clone(),
+            why: why.clone(),
+        },
+    );
     let done = Arc::new(AtomicBool::new(false));
     {
         let (stop, done, seat, lease) = (stop.clone(), done.clone(), seat.clone(), lease.clone());
@@ -653,7 +761,15 @@ fn run_unit(
     let attempt_no = journal.state.steps[index].attempts;
     match outcome {
         crate::execute::AttemptOutcome::Report(report) => {
-            let (_, applied) = finish_unit(&mut journal, seat, &lease, report)?;
+            let (_, applied) = finish_unit(&mut journal, seat, &lease, report).map_err(|e| {
+                // A finished run is sealed: nothing may follow its end, this result neither.
+                let mut e = CommandError::from(e);
+                e.message = format!(
+                    "attempt {attempt_no}: its result was not recorded: {}",
+                    e.message
+                );
+                e
+            })?;
             let status = journal
                 .state
                 .step(unit)
@@ -694,14 +810,25 @@ fn run_unit(
         }
         _ => {
             seat.keeper.forget(&lease);
+            let why = why.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            // Recorded before the lease is let go, so that a driver waiting for this attempt
+            // to end (a stop, an abort) reads its end before it records its own.
             let _ = journal.submit(Command::InterruptAttempt {
                 step: unit.to_string(),
                 attempt: attempt_no,
-                reason: format!("worker {} on {} stopped it", seat.worker, seat.host),
+                reason: match &why {
+                    Some(why) => format!("worker {} on {} ended it: {why}", seat.worker, seat.host),
+                    None => format!("worker {} on {} stopped it", seat.worker, seat.host),
+                },
             });
             let _ = journal.nested(|store, _, _| store.release_lease(&lease));
             Ok(Some((
-                format!("Run {run_id}: `{unit}` attempt {attempt_no} stopped\n"),
+                match why {
+                    Some(why) => {
+                        format!("Run {run_id}: `{unit}` attempt {attempt_no} ended: {why}\n")
+                    }
+                    None => format!("Run {run_id}: `{unit}` attempt {attempt_no} stopped\n"),
+                },
                 true,
             )))
         }

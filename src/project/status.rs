@@ -468,12 +468,30 @@ impl StatusView {
     /// the log still shows running for the claimed attempt, with no live lease of that attempt,
     /// is orphaned: a worker lets go of its lease only after its result is recorded, and a
     /// lease is taken over only by the reaper, which records the attempt interrupted.
+    ///
+    /// A running unit no worker claimed, of a run whose driver is a command holding the run's
+    /// driver lease (a command's driver on PostgreSQL runs its phases itself, unleased), is
+    /// shown held by that driver: `driver ACTOR pid N on HOST` (SPEC §9: status shows who
+    /// holds each running step or phase). Before, such a unit named nobody.
     pub fn with_leases(self, leases: &[crate::store::Lease]) -> StatusView {
-        self.with_held(&|unit, attempt| {
+        let mut view = self.with_held(&|unit, attempt| {
             leases
                 .iter()
                 .any(|l| l.unit == unit && l.attempt == attempt && !l.lapsed())
-        })
+        });
+        let driver = leases
+            .iter()
+            .find(|l| l.unit == crate::store::DRIVER_UNIT && !l.lapsed());
+        if let Some(lease) = driver
+            && let Some(who) = lease.holder.strip_prefix("driver:")
+        {
+            for s in &mut view.steps {
+                if s.status == StepStatus::Running && s.worker.is_none() {
+                    s.worker = Some(format!("driver {who} on {}", lease.host));
+                }
+            }
+        }
+        view
     }
 
     /// `with_leases`, given only whether a live lease holds attempt `attempt` of `unit` (read

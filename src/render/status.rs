@@ -676,6 +676,8 @@ pub fn tags_line(tags: &[String], secret_inputs: &[String]) -> String {
 /// Who runs a unit a worker claimed, or, once that worker's lease lapsed, that nobody does.
 pub fn worker_line(worker: &str, lease_lapsed: bool) -> String {
     match lease_lapsed {
+        // Run by a command's driver, named by its driver lease (`StatusView::with_leases`).
+        false if worker.starts_with("driver ") => format!("On its {worker}"),
         false => format!("On worker {worker}"),
         true => format!(
             "Orphaned: claimed by worker {worker}, whose lease lapsed (the worker stopped renewing it: killed, stopped or cut off); the attempt is recorded interrupted and runs again when a worker or the run's driver reaps it"

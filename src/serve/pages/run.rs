@@ -606,7 +606,7 @@ fn step_card(
                 @if s.lease_lapsed {
                     p class="error worker" { (crate::render::worker_line(w, true)) }
                 } @else if matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
-                    p class="muted worker" { "on worker " strong { (w) } }
+                    p class="muted worker" { (if w.starts_with("driver ") { "on its " } else { "on worker " }) strong { (w) } }
                 }
             }
             @if let Some(by) = &s.reported_by {
