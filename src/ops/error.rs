@@ -246,6 +246,11 @@ impl From<StoreError> for CommandError {
             StoreError::Open { path, .. } => Some(format!(
                 "check that --home (or --db) names the log meant; if {path} is damaged, put back a copy (a backup, or the file with its -wal beside it), as no command can read past the damage"
             ).into()),
+            StoreError::Unverified { run_id, .. } => Some(
+                Hint::from("nothing was recorded; ")
+                    .command(&["log", "verify", run_id])
+                    .then(" says which event was changed; put back the log from a backup: no command drives, resumes or reports on a run whose log does not verify (`status` still reads it)"),
+            ),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),
