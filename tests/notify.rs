@@ -745,3 +745,62 @@ fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() 
         "the secret is never recorded"
     );
 }
+
+/// A delivery cut short by the driver's death (SIGKILL while a webhook that answered 500 was
+/// to be tried again) is not lost: `status` shows it as still due, naming the command that
+/// delivers it; `resume` of the finished run delivers it (and says so), recorded as any
+/// delivery; a second `resume` has nothing left to do.
+#[test]
+fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
+    use std::process::Stdio;
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "nf",
+        &format!(
+            "name: nf\nsteps:\n  - name: a\n    run: echo done\nnotify:\n  on_finish:\n    - webhook: {}\n",
+            h.url
+        ),
+    );
+    let mut child = env
+        .command(&["workflow", "run", "nf"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    h.received(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert!(status.get("notifications").is_none(), "{status}");
+    let pending = status["notifications_pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{status}");
+    assert_eq!(pending[0]["trigger"], "on_finish");
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains(&format!(
+            "not delivered yet: `cortex workflow resume {run}` delivers it"
+        )),
+        "{human}"
+    );
+    let resumed = env.run(&["workflow", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stdout.contains("the 1 notification still due"),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(h.received(2).len(), 2);
+    let status = env.status(None);
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert_eq!(notes[0]["ok"], true, "{status}");
+    assert_eq!(notes[0]["status"], "completed", "{status}");
+    assert!(status.get("notifications_pending").is_none(), "{status}");
+    let again = env.run(&["workflow", "resume", &run]);
+    assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+}

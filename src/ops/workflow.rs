@@ -614,7 +614,14 @@ pub fn status(
         // Its notifications: a line each above the Next block (what to do comes last), and
         // `notifications` in the document.
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);
-        super::notify::add_deliveries(&store, &run_id, &mut delivered)?;
+        let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
+        let resume_with = (!alive).then(|| ctx.cmd(&[group, "resume", &run_id]));
+        super::notify::add_deliveries(
+            &store,
+            &run_id,
+            Some((&state, resume_with)),
+            &mut delivered,
+        )?;
         let mut output = status_output(
             ctx,
             &state,
@@ -623,11 +630,12 @@ pub fn status(
             Some((&store, leases.as_deref())),
             &delivered.human,
         );
-        if let (Some(map), Some(docs)) = (
-            output.json.as_object_mut(),
-            delivered.json.get_mut("notifications"),
-        ) {
-            map.insert("notifications".into(), docs.take());
+        for key in ["notifications", "notifications_pending"] {
+            if let (Some(map), Some(docs)) =
+                (output.json.as_object_mut(), delivered.json.get_mut(key))
+            {
+                map.insert(key.into(), docs.take());
+            }
         }
         return Ok(output);
     }
@@ -749,6 +757,35 @@ pub fn resume(
                 .into_iter()
                 .collect();
             let view = ctx.view(&journal.state, false);
+            // Its notifications still due (its driver died delivering them): this process
+            // delivers them, holding the run's lock as a driver would.
+            let state = journal.state.clone();
+            let pending = journal
+                .nested(|store, _, _| super::notify::pending(&*store, &state))
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                let redactor = journal.redactor.clone();
+                drop(journal);
+                let what = crate::render::count(pending.len(), "notification");
+                if dry_run {
+                    let text = format!(
+                        "Run {run_id} already finished ({}); {what} still due, not delivered (its driver ended first): `resume` without --dry-run delivers them.\n",
+                        outcome.as_str()
+                    );
+                    return Ok(Output::new(view.to_json(), text, view.status.exit_code()));
+                }
+                let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+                let mut warnings: Vec<String> = warnings;
+                warnings.extend(super::notify::after_change(ctx, &state, &redactor));
+                drop(lock);
+                let text = format!(
+                    "Run {run_id} already finished ({}); the {what} still due (its driver ended before delivering them) sent now: its status lists how each went.\n   Head hash: {}\n",
+                    outcome.as_str(),
+                    view.head_hash
+                );
+                let code = view.status.exit_code();
+                return Ok(Output::new(view.to_json(), text, code).warn(warnings));
+            }
             let text = format!(
                 "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
                 outcome.as_str(),
