@@ -664,6 +664,70 @@ fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child
     );
 }
 
+/// `top → mid → leaf` (`uses:`), its driver killed inside the leaf: the suggested command
+/// (resume the leaf, the latest run), pasted as it is, carries `mid` and `top` on too rather
+/// than completing the leaf alone and leaving its parents interrupted.
+#[test]
+fn resuming_a_child_whose_parents_were_interrupted_with_it_carries_them_on() {
+    let env = Env::new();
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: mid\n    uses: mid\n  - name: z\n    run: echo z >> ran.log\n",
+    )
+    .workflow("mid", "name: mid\nsteps:\n  - name: b\n    uses: leaf\n")
+    .workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - name: s\n    run: echo s >> ran.log; sleep 2\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "top"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the leaf's step", || {
+        lines(&env.file("ran.log")).contains(&"s".to_string())
+    });
+    driver.kill().unwrap(); // SIGKILL
+    driver.wait().unwrap();
+    for name in ["top", "mid", "leaf"] {
+        assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
+    }
+    let status = env.status(None);
+    assert_eq!(status["name"], "leaf", "the latest run is the leaf");
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[1..3], ["workflow", "resume"], "{status}");
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let top = env.status(Some("top"));
+    assert!(
+        resumed.stdout.contains(&format!(
+            "is a `uses:` child of run {}, interrupted with it",
+            top["run_id"].as_str().unwrap()
+        )),
+        "{}",
+        resumed.stdout
+    );
+    for name in ["top", "mid", "leaf"] {
+        assert_eq!(env.status(Some(name))["status"], "completed", "{name}");
+    }
+    assert_eq!(lines(&env.file("ran.log")), ["s", "s", "z"]);
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "no new run was started"
+    );
+}
+
 /// `outer` (whose first step `uses: stoppable`, a child that waits until `fast` exists)
 /// driven, and stopped by Ctrl-C (SIGINT) while its child's step runs: the driver exited 3.
 fn outer_stopped_by_sigint_inside_its_child() -> Env {

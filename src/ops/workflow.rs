@@ -727,6 +727,7 @@ pub fn resume(
         timeout,
     } = args;
     // Flags are checked before anything, a dry run included.
+    let args_timeout = timeout;
     let timeout = timeout.map(run_timeout_seconds).transpose()?;
     // A dry run only reads.
     let opened = match dry_run {
@@ -739,6 +740,34 @@ pub fn resume(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
+    // A child (`uses:`) whose parents were interrupted with it (their driver, which drove the
+    // whole tree, died): the topmost of them is resumed, which carries the child on where its
+    // step left it and every parent after it — as a report on a child carries its parents on.
+    // Before, the child alone completed and its parents stayed interrupted. Only a plain
+    // resume: `--retry`, `--skip`, `--from`, `--rollback-to` and `--input` speak of the child.
+    if !dry_run
+        && mode == ResumeMode::Continue
+        && inputs.is_empty()
+        && let Some(root) = interrupted_root(ctx, &*store, &run_id)
+    {
+        live.observer.note(&format!(
+            "Run {run_id} is a `uses:` child of run {root}, interrupted with it: resuming {root}, which carries {run_id} on.\n"
+        ));
+        drop(store);
+        return resume(
+            ctx,
+            Scope::any(),
+            Some(&root),
+            ResumeArgs {
+                mode,
+                inputs,
+                dry_run,
+                timeout: args_timeout,
+            },
+            by,
+            live,
+        );
+    }
     // A driver on another host, by its lease (asked before the journal borrows the log).
     let leased = dry_run
         .then(|| crate::execute::driven_elsewhere(&*store, &run_id))
@@ -967,6 +996,42 @@ fn child_with_step(
         );
     }
     None
+}
+
+/// The topmost run above `run_id` (its parent, theirs, ...) whose `uses:` step waits on the
+/// run below it and that nobody drives (interrupted: its driver died), if its parent is one:
+/// the run whose resume carries `run_id` on with its parents.
+fn interrupted_root(
+    ctx: &Ctx,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+) -> Option<String> {
+    use crate::decide::{RunPhase, StepStatus};
+    let mut child = run_id.to_string();
+    let mut root = None;
+    // A tree is at most 16 levels deep (validation); a log linking in a loop still ends.
+    for _ in 0..32 {
+        let state = crate::execute::fold_log(store, &child, 0, Default::default()).ok()?;
+        let Some(parent) = state.start.as_ref().and_then(|s| s.parent.clone()) else {
+            break;
+        };
+        let Ok((above, alive)) = crate::execute::load_live(&ctx.home, store, &parent.run_id) else {
+            break;
+        };
+        let waits = above.step(&parent.step).is_some_and(|s| {
+            matches!(s.status, StepStatus::Running | StepStatus::Waiting)
+                && s.child.as_ref().is_some_and(|c| c.run_id == child)
+        });
+        // Interrupted: running as its log says, with no driver alive. One that waits (its
+        // driver ended cleanly, waiting on a prompt of the child) is carried on by the child
+        // when it ends, as before (`drive::drive_parent_on`).
+        if alive || !waits || above.phase != RunPhase::Running {
+            break;
+        }
+        root = Some(parent.run_id.clone());
+        child = parent.run_id;
+    }
+    root
 }
 
 /// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds
