@@ -1323,6 +1323,35 @@ fn an_if_that_can_never_be_decided_or_an_empty_command_condition_is_refused_by_v
     assert!(errors[2].0.contains("is empty"), "{errors:?}");
 }
 
+/// `if:` comparisons whose verdict the literals and the inputs' declared types fix are refused
+/// where they are written: an integer input compared with text that is no number (always
+/// false), and a string literal where `||` needs true or false (which failed the step at run
+/// time, "cannot be decided").
+#[test]
+fn an_if_decided_by_its_literals_alone_is_refused_by_validate() {
+    let env = Env::new();
+    env.workflow(
+        "c",
+        "name: c\ninputs:\n  n: {type: integer, default: 2}\nsteps:\n  - name: a\n    if: inputs.n == 'two'\n    run: echo a\n  - name: b\n    if: inputs.n == 3 || 'x'\n    run: echo b\n  - name: ok\n    if: inputs.n == '2' || inputs.n > 5\n    run: echo ok\n",
+    );
+    let (code, errors) = validation_errors(&env, "c");
+    assert_eq!(code, 2, "{errors:?}");
+    let at: Vec<(u64, u64)> = errors.iter().map(|(_, l, c)| (*l, *c)).collect();
+    assert_eq!(at, [(6, 9), (9, 9)], "{errors:?}");
+    assert!(errors[0].0.contains("is always false"), "{errors:?}");
+    assert!(
+        errors[1]
+            .0
+            .contains("'x' is a string where true or false is needed"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "c"]).code,
+        2,
+        "refused at run too"
+    );
+}
+
 /// An `if:` or a template naming a step the definition does not have says so, with the closest
 /// name (a typo), not that the step "does not run before this one" (which sent the reader
 /// looking for an ordering problem); a step that exists but runs later is still said to.
