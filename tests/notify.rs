@@ -353,10 +353,8 @@ fn a_webhook_url_from_the_environment_or_a_secret_input_is_delivered_and_never_r
 fn a_literal_webhook_url_is_shown_and_recorded_without_its_userinfo_or_path() {
     let env = Env::new();
     let h = hook(&[200]);
-    let url = format!(
-        "http://bob:pa55word@{}/services/T0/B0/XyZsecretPath",
-        addr(&h)
-    );
+    // A user alone: a password written out is refused by `validate` (below).
+    let url = format!("http://bob@{}/services/T0/B0/XyZsecretPath", addr(&h));
     env.workflow(
         "wh",
         &format!("name: wh\nsteps:\n  - {{name: a, run: 'true'}}\nnotify:\n  on_finish:\n    - webhook: {url}\n"),
@@ -373,8 +371,63 @@ fn a_literal_webhook_url_is_shown_and_recorded_without_its_userinfo_or_path() {
     let notes = env.status(None)["notifications"].to_string();
     assert!(notes.contains("http://***@"), "{notes}");
     assert!(
-        !notes.contains("pa55word") && !notes.contains("XyZsecretPath"),
+        !notes.contains("bob") && !notes.contains("XyZsecretPath"),
         "{notes}"
+    );
+}
+
+/// A password written out in a webhook's URL (or a token-like query parameter) would be kept
+/// in the run's log with the definition: `validate` refuses it where it is written, as it does
+/// a secret `env:` value, without repeating it, and says to give it through `$VAR`; so given,
+/// it is delivered and kept out of the log.
+#[test]
+fn a_password_written_out_in_a_webhook_url_is_refused_and_one_from_the_environment_is_not() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    for (name, url) in [
+        ("wh", format!("http://user:hunter2pass@{}/x", addr(&h))),
+        (
+            "wq",
+            format!("http://{}/x?channel=a&token=hunter2pass", addr(&h)),
+        ),
+    ] {
+        env.workflow(
+            name,
+            &format!(
+                "name: {name}\nsteps:\n  - name: a\n    run: \"true\"\nnotify:\n  on_finish:\n    - webhook: \"{url}\"\n"
+            ),
+        );
+        let out = env.run(&["--json", "workflow", "validate", name]);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        let text = out.stdout.clone() + &out.stderr;
+        let errors = out.located_errors();
+        assert_eq!(errors.len(), 1, "{text}");
+        assert_eq!((errors[0].1, errors[0].2), (7, 16), "{text}");
+        assert!(errors[0].0.contains("kept in the run's log"), "{errors:?}");
+        let doc = out.json();
+        assert!(doc.to_string().contains("$VAR"), "{doc}");
+        assert!(
+            !doc["errors"].to_string().contains("hunter2pass"),
+            "the message does not repeat it: {doc}"
+        );
+        assert_eq!(env.run(&["workflow", "run", name]).code, 2);
+    }
+    env.workflow(
+        "wv",
+        &format!(
+            "name: wv\nsteps:\n  - name: a\n    run: \"true\"\nnotify:\n  on_finish:\n    - webhook: \"http://user:$HOOK_PASSWORD@{}/x\"\n",
+            addr(&h)
+        ),
+    );
+    let run = env.run_with(
+        &["workflow", "run", "wv"],
+        &[("HOOK_PASSWORD", "hunter2pass")],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(h.received(1).len(), 1);
+    assert!(
+        env.log_holding("hunter2pass").is_empty(),
+        "the log holds the password"
     );
 }
 
