@@ -2440,4 +2440,21 @@ fn a_condition_command_is_bounded_by_the_steps_timeout_and_the_runs_time_limit()
     );
     assert_eq!(status["resumable"], true, "{status}");
     assert!(status["steps"][0]["if"]["holds"].is_null(), "{status}");
+
+    // A scenario phase's condition command alike, by its phase's `timeout:`.
+    env.config(r#"{"workflow": {"timeout_seconds": 60}}"#);
+    env.scenario(
+        "slowifs",
+        "name: slowifs\ndescription: d\nphases:\n  - name: a\n    description: d\n    timeout: 1s\n    if: {run: \"sleep 20\"}\n    run: echo ran\n",
+    );
+    let started = Instant::now();
+    let run = env.run(&["orchestrate", "run", "slowifs"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let human = env.run(&["orchestrate", "status"]).stdout;
+    assert!(human.contains("the phase's `timeout:` of 1s"), "{human}");
 }

@@ -524,12 +524,15 @@ impl Runner {
                         }
                     }
                     AttemptEnd::TimedOut { .. } => {
+                        let unit = if state.is_scenario() { "phase" } else { "step" };
                         let limit = match own {
                             Some(t) => format!(
-                                "the step's `timeout:` of {}",
+                                "the {unit}'s `timeout:` of {}",
                                 humantime::format_duration(t)
                             ),
-                            None => "the ten minutes a condition command may take when its step sets no `timeout:`".to_string(),
+                            None => format!(
+                                "the ten minutes a condition command may take when its {unit} sets no `timeout:`"
+                            ),
                         };
                         check.error = Some(format!("its command {} ({limit})", r.end.describe()));
                     }
