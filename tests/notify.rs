@@ -857,3 +857,50 @@ fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
 }
+
+/// The same for a run paused on a failure: the `on_failure` its driver died delivering is
+/// delivered by the `resume` that goes on (before the new session would make it never due
+/// again), once.
+#[test]
+fn an_on_failure_its_driver_died_delivering_is_delivered_by_the_resume_that_goes_on() {
+    use std::process::Stdio;
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "pf",
+        &format!(
+            "name: pf\nsteps:\n  - name: a\n    run: test -f ok\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - webhook: {}\n",
+            h.url
+        ),
+    );
+    let mut child = env
+        .command(&["workflow", "run", "pf"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    h.received(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = env.status(None);
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(
+        status["notifications_pending"][0]["trigger"], "on_failure",
+        "{status}"
+    );
+    std::fs::write(env.project().join("ok"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(h.received(2).len(), 2);
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert_eq!(
+        (notes[0]["ok"].clone(), notes[0]["status"].clone()),
+        (serde_json::json!(true), serde_json::json!("failed")),
+        "{status}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+}

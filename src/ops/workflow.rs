@@ -907,7 +907,17 @@ pub fn resume(
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
-    go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
+    // The notifications of the session this resume ends that its driver died delivering (a
+    // run paused on a failure): delivered first, under the lock, else the new session would
+    // make them never due again.
+    let state = journal.state.clone();
+    let late = match journal.nested(|store, _, _| super::notify::pending(&*store, &state)) {
+        Ok(pending) if !pending.is_empty() => {
+            super::notify::after_change(ctx, &state, &journal.redactor)
+        }
+        _ => Vec::new(),
+    };
+    go_on(ctx, journal, lock, mode, timeout_seconds, by, live).map(|out| out.warn(late))
 }
 
 /// The step (phase) named by `--from` or `--rollback-to`, matched forgivingly
