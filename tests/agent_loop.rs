@@ -2442,3 +2442,77 @@ fn a_report_whose_outputs_pass_the_output_limit_is_refused_and_nothing_is_record
         assert_eq!(done.code, 0, "{complete:?}: {}{}", done.stdout, done.stderr);
     }
 }
+
+/// An `if: {run: …}` command is bounded as an attempt is: the step's `timeout:` leaves the
+/// condition undecided (the reason names that limit), and the run's time limit pauses the run
+/// while the command runs, instead of holding it until the command returns.
+#[test]
+fn a_condition_command_is_bounded_by_the_steps_timeout_and_the_runs_time_limit() {
+    let env = Env::new();
+    env.workflow(
+        "slowif",
+        "name: slowif\nsteps:\n  - name: a\n    timeout: 1s\n    if: {run: \"sleep 20\"}\n    run: echo ran\n",
+    );
+    let started = Instant::now();
+    let run = env.run(&["workflow", "run", "slowif"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let reason = env.status(None)["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains("cannot be decided") && reason.contains("the step's `timeout:` of 1s"),
+        "{reason}"
+    );
+    assert!(!run.stdout.contains("ran\n"), "{}", run.stdout);
+
+    env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
+    env.workflow(
+        "slowif2",
+        "name: slowif2\nsteps:\n  - name: a\n    timeout: 30s\n    if: {run: \"sleep 20\"}\n    run: echo ran\n",
+    );
+    let started = Instant::now();
+    let run = env.run(&["workflow", "run", "slowif2"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    let reason = status["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("time limit of 1 s"), "{status}");
+    // Ended as by any time limit, resumable: the condition is checked again on resume.
+    let events = env.run(&["--json", "log", "show"]).json();
+    assert!(
+        !events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "condition_checked"
+                && e["body"]["step"] == "a"
+                && e["run_id"] == status["run_id"]),
+        "a condition the run's time limit cut short is not recorded: {events}"
+    );
+    assert_eq!(status["resumable"], true, "{status}");
+    assert!(status["steps"][0]["if"]["holds"].is_null(), "{status}");
+
+    // A scenario phase's condition command alike, by its phase's `timeout:`.
+    env.config(r#"{"workflow": {"timeout_seconds": 60}}"#);
+    env.scenario(
+        "slowifs",
+        "name: slowifs\ndescription: d\nphases:\n  - name: a\n    description: d\n    timeout: 1s\n    if: {run: \"sleep 20\"}\n    run: echo ran\n",
+    );
+    let started = Instant::now();
+    let run = env.run(&["orchestrate", "run", "slowifs"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let human = env.run(&["orchestrate", "status"]).stdout;
+    assert!(human.contains("the phase's `timeout:` of 1s"), "{human}");
+}

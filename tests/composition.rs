@@ -664,6 +664,70 @@ fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child
     );
 }
 
+/// `top → mid → leaf` (`uses:`), its driver killed inside the leaf: the suggested command
+/// (resume the leaf, the latest run), pasted as it is, carries `mid` and `top` on too rather
+/// than completing the leaf alone and leaving its parents interrupted.
+#[test]
+fn resuming_a_child_whose_parents_were_interrupted_with_it_carries_them_on() {
+    let env = Env::new();
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: mid\n    uses: mid\n  - name: z\n    run: echo z >> ran.log\n",
+    )
+    .workflow("mid", "name: mid\nsteps:\n  - name: b\n    uses: leaf\n")
+    .workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - name: s\n    run: echo s >> ran.log; sleep 2\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "top"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the leaf's step", || {
+        lines(&env.file("ran.log")).contains(&"s".to_string())
+    });
+    driver.kill().unwrap(); // SIGKILL
+    driver.wait().unwrap();
+    for name in ["top", "mid", "leaf"] {
+        assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
+    }
+    let status = env.status(None);
+    assert_eq!(status["name"], "leaf", "the latest run is the leaf");
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(argv[1..3], ["workflow", "resume"], "{status}");
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let top = env.status(Some("top"));
+    assert!(
+        resumed.stdout.contains(&format!(
+            "is a `uses:` child of run {}, interrupted with it",
+            top["run_id"].as_str().unwrap()
+        )),
+        "{}",
+        resumed.stdout
+    );
+    for name in ["top", "mid", "leaf"] {
+        assert_eq!(env.status(Some(name))["status"], "completed", "{name}");
+    }
+    assert_eq!(lines(&env.file("ran.log")), ["s", "s", "z"]);
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "no new run was started"
+    );
+}
+
 /// `outer` (whose first step `uses: stoppable`, a child that waits until `fast` exists)
 /// driven, and stopped by Ctrl-C (SIGINT) while its child's step runs: the driver exited 3.
 fn outer_stopped_by_sigint_inside_its_child() -> Env {
@@ -1257,6 +1321,35 @@ fn an_if_that_can_never_be_decided_or_an_empty_command_condition_is_refused_by_v
     );
     assert!(errors[1].0.contains("booleans have no order"), "{errors:?}");
     assert!(errors[2].0.contains("is empty"), "{errors:?}");
+}
+
+/// `if:` comparisons whose verdict the literals and the inputs' declared types fix are refused
+/// where they are written: an integer input compared with text that is no number (always
+/// false), and a string literal where `||` needs true or false (which failed the step at run
+/// time, "cannot be decided").
+#[test]
+fn an_if_decided_by_its_literals_alone_is_refused_by_validate() {
+    let env = Env::new();
+    env.workflow(
+        "c",
+        "name: c\ninputs:\n  n: {type: integer, default: 2}\nsteps:\n  - name: a\n    if: inputs.n == 'two'\n    run: echo a\n  - name: b\n    if: inputs.n == 3 || 'x'\n    run: echo b\n  - name: ok\n    if: inputs.n == '2' || inputs.n > 5\n    run: echo ok\n",
+    );
+    let (code, errors) = validation_errors(&env, "c");
+    assert_eq!(code, 2, "{errors:?}");
+    let at: Vec<(u64, u64)> = errors.iter().map(|(_, l, c)| (*l, *c)).collect();
+    assert_eq!(at, [(6, 9), (9, 9)], "{errors:?}");
+    assert!(errors[0].0.contains("is always false"), "{errors:?}");
+    assert!(
+        errors[1]
+            .0
+            .contains("'x' is a string where true or false is needed"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "c"]).code,
+        2,
+        "refused at run too"
+    );
 }
 
 /// An `if:` or a template naming a step the definition does not have says so, with the closest

@@ -302,7 +302,7 @@ fn drive(
             ),
             Next::CheckCondition { index } => {
                 let check = runner
-                    .check_condition(&state, index, &mut |_, _, _| {}, &mut || false)
+                    .check_condition(&state, index, None, &mut |_, _, _| {}, &mut || false)
                     .expect("expressions are never stopped");
                 submit(
                     journal,

@@ -353,10 +353,8 @@ fn a_webhook_url_from_the_environment_or_a_secret_input_is_delivered_and_never_r
 fn a_literal_webhook_url_is_shown_and_recorded_without_its_userinfo_or_path() {
     let env = Env::new();
     let h = hook(&[200]);
-    let url = format!(
-        "http://bob:pa55word@{}/services/T0/B0/XyZsecretPath",
-        addr(&h)
-    );
+    // A user alone: a password written out is refused by `validate` (below).
+    let url = format!("http://bob@{}/services/T0/B0/XyZsecretPath", addr(&h));
     env.workflow(
         "wh",
         &format!("name: wh\nsteps:\n  - {{name: a, run: 'true'}}\nnotify:\n  on_finish:\n    - webhook: {url}\n"),
@@ -373,8 +371,63 @@ fn a_literal_webhook_url_is_shown_and_recorded_without_its_userinfo_or_path() {
     let notes = env.status(None)["notifications"].to_string();
     assert!(notes.contains("http://***@"), "{notes}");
     assert!(
-        !notes.contains("pa55word") && !notes.contains("XyZsecretPath"),
+        !notes.contains("bob") && !notes.contains("XyZsecretPath"),
         "{notes}"
+    );
+}
+
+/// A password written out in a webhook's URL (or a token-like query parameter) would be kept
+/// in the run's log with the definition: `validate` refuses it where it is written, as it does
+/// a secret `env:` value, without repeating it, and says to give it through `$VAR`; so given,
+/// it is delivered and kept out of the log.
+#[test]
+fn a_password_written_out_in_a_webhook_url_is_refused_and_one_from_the_environment_is_not() {
+    let env = Env::new();
+    let h = hook(&[200]);
+    for (name, url) in [
+        ("wh", format!("http://user:hunter2pass@{}/x", addr(&h))),
+        (
+            "wq",
+            format!("http://{}/x?channel=a&token=hunter2pass", addr(&h)),
+        ),
+    ] {
+        env.workflow(
+            name,
+            &format!(
+                "name: {name}\nsteps:\n  - name: a\n    run: \"true\"\nnotify:\n  on_finish:\n    - webhook: \"{url}\"\n"
+            ),
+        );
+        let out = env.run(&["--json", "workflow", "validate", name]);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        let text = out.stdout.clone() + &out.stderr;
+        let errors = out.located_errors();
+        assert_eq!(errors.len(), 1, "{text}");
+        assert_eq!((errors[0].1, errors[0].2), (7, 16), "{text}");
+        assert!(errors[0].0.contains("kept in the run's log"), "{errors:?}");
+        let doc = out.json();
+        assert!(doc.to_string().contains("$VAR"), "{doc}");
+        assert!(
+            !doc["errors"].to_string().contains("hunter2pass"),
+            "the message does not repeat it: {doc}"
+        );
+        assert_eq!(env.run(&["workflow", "run", name]).code, 2);
+    }
+    env.workflow(
+        "wv",
+        &format!(
+            "name: wv\nsteps:\n  - name: a\n    run: \"true\"\nnotify:\n  on_finish:\n    - webhook: \"http://user:$HOOK_PASSWORD@{}/x\"\n",
+            addr(&h)
+        ),
+    );
+    let run = env.run_with(
+        &["workflow", "run", "wv"],
+        &[("HOOK_PASSWORD", "hunter2pass")],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(h.received(1).len(), 1);
+    assert!(
+        env.log_holding("hunter2pass").is_empty(),
+        "the log holds the password"
     );
 }
 
@@ -744,4 +797,110 @@ fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() 
         !export.stdout.contains(&h.url),
         "the secret is never recorded"
     );
+}
+
+/// A delivery cut short by the driver's death (SIGKILL while a webhook that answered 500 was
+/// to be tried again) is not lost: `status` shows it as still due, naming the command that
+/// delivers it; `resume` of the finished run delivers it (and says so), recorded as any
+/// delivery; a second `resume` has nothing left to do.
+#[test]
+fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
+    use std::process::Stdio;
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "nf",
+        &format!(
+            "name: nf\nsteps:\n  - name: a\n    run: echo done\nnotify:\n  on_finish:\n    - webhook: {}\n",
+            h.url
+        ),
+    );
+    let mut child = env
+        .command(&["workflow", "run", "nf"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    h.received(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    assert!(status.get("notifications").is_none(), "{status}");
+    let pending = status["notifications_pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{status}");
+    assert_eq!(pending[0]["trigger"], "on_finish");
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains(&format!(
+            "not delivered yet: `cortex workflow resume {run}` delivers it"
+        )),
+        "{human}"
+    );
+    let resumed = env.run(&["workflow", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stdout.contains("the 1 notification still due"),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(h.received(2).len(), 2);
+    let status = env.status(None);
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert_eq!(notes[0]["ok"], true, "{status}");
+    assert_eq!(notes[0]["status"], "completed", "{status}");
+    assert!(status.get("notifications_pending").is_none(), "{status}");
+    let again = env.run(&["workflow", "resume", &run]);
+    assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
+}
+
+/// The same for a run paused on a failure: the `on_failure` its driver died delivering is
+/// delivered by the `resume` that goes on (before the new session would make it never due
+/// again), once.
+#[test]
+fn an_on_failure_its_driver_died_delivering_is_delivered_by_the_resume_that_goes_on() {
+    use std::process::Stdio;
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "pf",
+        &format!(
+            "name: pf\nsteps:\n  - name: a\n    run: test -f ok\n    retry: {{max_retry_attempts: 0}}\nnotify:\n  on_failure:\n    - webhook: {}\n",
+            h.url
+        ),
+    );
+    let mut child = env
+        .command(&["workflow", "run", "pf"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    h.received(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = env.status(None);
+    assert_eq!(status["status"], "failed", "{status}");
+    assert_eq!(
+        status["notifications_pending"][0]["trigger"], "on_failure",
+        "{status}"
+    );
+    std::fs::write(env.project().join("ok"), "").unwrap();
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(h.received(2).len(), 2);
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert_eq!(
+        (notes[0]["ok"].clone(), notes[0]["status"].clone()),
+        (serde_json::json!(true), serde_json::json!("failed")),
+        "{status}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
 }

@@ -391,12 +391,55 @@ fn verify_and_copy_never_fail_while_other_processes_append(env: Env) {
     assert_eq!(out.code, 0, "{out:?}");
 }
 
+/// A driver verifies the run's chain as it replays it: after an `output_recorded` body was
+/// forged, a report, a resume and `--json` alike are refused (exit 1, a log that fails
+/// verification), naming `log verify`, and nothing runs with the forged value or is appended.
+/// `status`, a reader, still shows the run.
+fn a_run_whose_chain_is_broken_is_not_driven_on(env: Env) {
+    env.workflow(
+        "tw",
+        "name: tw\nsteps:\n  - name: a\n    run: echo \"cmd=echo safe\" >> \"$CORTEX_OUTPUT\"\n  - name: gate\n    prompt: approve\n  - name: c\n    run: echo \"running ${{ steps.a.outputs.cmd }}\" > ran.txt\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "tw"]).code, 3);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let before = env.events(&run).len();
+    sql(
+        &env,
+        "UPDATE events SET body = replace(body, 'echo safe', 'rm -rf TAMPERED') WHERE type = 'output_recorded'",
+    );
+    for args in [
+        &["workflow", "step", "complete", "gate"][..],
+        &["workflow", "resume", &run],
+        &["workflow", "abort", &run],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!("run {run} does not verify"))
+                && out.stderr.contains(&format!("cortex log verify {run}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    let doc = env
+        .run(&["--json", "workflow", "step", "complete", "gate"])
+        .json();
+    assert_eq!(doc["exit_code"], 1, "{doc}");
+    assert!(
+        !env.file("ran.txt").exists(),
+        "the forged value was acted on"
+    );
+    assert_eq!(env.events(&run).len(), before, "nothing is appended");
+    assert_eq!(env.status(None)["status"], "waiting");
+}
+
 common::on_both_stores!(
     a_change_to_any_column_of_any_event_is_found_and_named,
     verify_and_copy_never_fail_while_other_processes_append,
     deleted_duplicated_and_reordered_events_are_found,
     a_truncated_tail_is_found_against_anchored_heads,
     an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found,
+    a_run_whose_chain_is_broken_is_not_driven_on,
 );
 
 /// Anchors exist to catch a log replaced or emptied: a log that is gone entirely fails against

@@ -742,7 +742,11 @@ pub fn references(expr: &Expr) -> Vec<(&Reference, &str)> {
 /// those between literals and inputs whose declared type fixes their kind (`kind_of`: a
 /// sample value of input NAME's type — a number for `integer`/`number`, a boolean for
 /// `boolean` — or none when its kind depends on the value). E.g. an integer input ordered
-/// against `'abc'`, a boolean input ordered at all, a number compared with `true`.
+/// against `'abc'`, a boolean input ordered at all, a number compared with `true`. Also those
+/// whose verdict the kinds alone fix: `==`/`!=` between a number input and text that is no
+/// number (`inputs.n == 'two'`: always false), or a boolean input and text other than
+/// `'true'`/`'false'`; and a literal or typed input where a boolean is taken (an operand of
+/// `!`, `&&`, `||`, or the whole condition) that can never be one (`inputs.n == 3 || 'x'`).
 pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
     fn known(e: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
         match e {
@@ -757,18 +761,55 @@ pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Ve
             _ => v.shown(),
         }
     }
+    // `e`, where a boolean is taken (`truth`), if it can never be one whatever the values:
+    // a literal or a typed input of another kind.
+    fn not_boolean(e: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>, out: &mut Vec<String>) {
+        let Some(v) = known(e, kind_of) else {
+            return;
+        };
+        if truth(&v, e).is_err() {
+            out.push(match e {
+                Expr::Ref(_, w) => format!(
+                    "`{w}` is {} input where true or false is needed: it can never be decided; compare it, e.g. `{w} == {}`",
+                    v.kind(),
+                    v.shown()
+                ),
+                _ => format!(
+                    "{} is {} where true or false is needed: it can never be decided",
+                    v.shown(),
+                    v.kind()
+                ),
+            });
+        }
+    }
+    // `==`/`!=` between a typed input and a literal of a kind it is never equal to: decided
+    // by the kinds alone, whatever the input's value.
+    // `typed` is the input's sample value, `literal` the literal's.
+    fn never_equal(typed: &Value, literal: &Value) -> bool {
+        match (typed, literal) {
+            (Value::Num(_), Value::Str(s)) => as_number(s).is_none(),
+            (Value::Bool(_), Value::Str(s)) => s != "true" && s != "false",
+            _ => false,
+        }
+    }
     fn walk(e: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>, out: &mut Vec<String>) {
         match e {
             Expr::Literal(_) | Expr::Ref(..) => {}
-            Expr::Not(a) => walk(a, kind_of, out),
+            Expr::Not(a) => {
+                not_boolean(a, kind_of, out);
+                walk(a, kind_of, out);
+            }
             Expr::And(a, b) | Expr::Or(a, b) => {
+                not_boolean(a, kind_of, out);
+                not_boolean(b, kind_of, out);
                 walk(a, kind_of, out);
                 walk(b, kind_of, out);
             }
             Expr::Compare(op, a, b) => {
-                if let (Some(l), Some(r)) = (known(a, kind_of), known(b, kind_of))
-                    && let Err(EvalError(why)) = compare(*op, &l, &r, a, b)
-                {
+                let (Some(l), Some(r)) = (known(a, kind_of), known(b, kind_of)) else {
+                    return;
+                };
+                if let Err(EvalError(why)) = compare(*op, &l, &r, a, b) {
                     let why = why.rsplit_once("): ").map_or(why.as_str(), |(_, w)| w);
                     out.push(format!(
                         "`{}` between {} and {} can never be decided: {why}",
@@ -776,11 +817,35 @@ pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Ve
                         said(a, &l),
                         said(b, &r)
                     ));
+                    return;
+                }
+                let input = |x: &Expr| matches!(x, Expr::Ref(..));
+                let literal = |x: &Expr| matches!(x, Expr::Literal(_));
+                let (typed_expr, typed, other, lit) = if input(a) && literal(b) {
+                    (a, &l, b, &r)
+                } else if input(b) && literal(a) {
+                    (b, &r, a, &l)
+                } else {
+                    return;
+                };
+                if matches!(op, CmpOp::Eq | CmpOp::Ne) && never_equal(typed, lit) {
+                    let verdict = *op == CmpOp::Ne;
+                    let why = match typed {
+                        Value::Num(_) => "a number is never equal to text that is no number",
+                        _ => "a boolean equals only `'true'` or `'false'`",
+                    };
+                    out.push(format!(
+                        "`{}` between {} and {} is always {verdict}, whatever the input's value: {why}",
+                        op.text(),
+                        said(typed_expr, typed),
+                        said(other, lit)
+                    ));
                 }
             }
         }
     }
     let mut out = Vec::new();
+    not_boolean(expr, kind_of, &mut out);
     walk(expr, kind_of, &mut out);
     out
 }
@@ -930,9 +995,23 @@ mod tests {
         assert_eq!(problems("inputs.n > 'abc'").len(), 1);
         assert_eq!(problems("inputs.f >= false").len(), 1);
         assert_eq!(problems("inputs.n != false || 1 < 'x'").len(), 2);
+        // Decided by the kinds alone: never equal, or never a boolean.
+        assert_eq!(problems("inputs.n == 'two'").len(), 1);
+        assert!(problems("inputs.n != 'two'")[0].contains("always true"));
+        assert!(problems("'two' == inputs.n")[0].contains("always false"));
+        assert_eq!(problems("inputs.f == 'yes'").len(), 1);
+        assert_eq!(problems("inputs.n == 3 || 'x'").len(), 1);
+        assert_eq!(problems("!inputs.n").len(), 1);
+        assert_eq!(problems("'x'").len(), 1);
+        assert_eq!(problems("inputs.s && 2").len(), 1);
         for fine in [
             "inputs.n > '2'",
-            "inputs.n == 'abc'",
+            "inputs.n == '2'",
+            "inputs.s == 'abc'",
+            "inputs.f == 'true'",
+            "inputs.f && 'true'",
+            "inputs.s || inputs.f",
+            "steps.a.outputs.x == 'abc'",
             "inputs.f == 'true'",
             "inputs.s > 'abc'",
             "steps.a.outputs.x > 'abc'",

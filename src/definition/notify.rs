@@ -159,6 +159,87 @@ pub fn webhook_problem(url: &str) -> Option<String> {
     url_problem(&probe).map(|p| p.replace(&format!("`{probe}`"), &format!("`{url}`")))
 }
 
+/// Query parameters whose value is taken for a credential (`?token=…`, `&api_key=…`): a name
+/// that is one of these or ends with `_` and one of them (case aside, `-` read as `_`).
+const SECRET_PARAMS: [&str; 16] = [
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "key",
+    "apikey",
+    "accesstoken",
+    "authtoken",
+    "clientsecret",
+    "sig",
+    "signature",
+    "auth",
+    "credential",
+    "credentials",
+    "code",
+];
+
+/// Whether a query parameter named `name` carries a credential by its name (`SECRET_PARAMS`).
+fn secret_param(name: &str) -> bool {
+    let key = name.to_ascii_lowercase().replace('-', "_");
+    SECRET_PARAMS.iter().any(|s| {
+        key == *s
+            || key
+                .strip_suffix(s)
+                .is_some_and(|before| before.ends_with('_'))
+    })
+}
+
+/// A credential written out in a webhook as written — a password in its userinfo
+/// (`http://user:PASSWORD@host`) or a token-like query parameter (`?token=…`) whose value is
+/// literal text, not a variable — as (the problem, the fix). The definition is kept in the
+/// run's log (`run_started`'s snapshot), so such a value would be too: it must come from the
+/// environment (`$VAR`) or a secret input. Nothing of the value is repeated.
+pub fn webhook_literal_secret(url: &str) -> Option<(String, String)> {
+    // Variables as a character no URL holds, so that what is literal can be told apart.
+    const VAR: char = '\u{1}';
+    let parts = webhook_parts(url).ok()?;
+    let probe: String = parts
+        .iter()
+        .map(|p| match p {
+            WebhookPart::Text(t) => t.to_string(),
+            _ => VAR.to_string(),
+        })
+        .collect();
+    let (_, userinfo, _, tail) = split_url(&probe)?;
+    let literal = |v: &str| !v.is_empty() && !v.contains(VAR);
+    let shown = mask_url(url);
+    let how = "give it through the environment of the process that delivers (`$VAR` or `${VAR}`, read when the webhook is delivered, never recorded) or a secret input (`${{ inputs.NAME }}`)";
+    if let Some((user, password)) = userinfo.and_then(|u| u.split_once(':'))
+        && literal(password)
+    {
+        let user = user.replace(VAR, "$USER");
+        return Some((
+            format!(
+                "webhook `{shown}` has a password written out in its URL, and the definition is kept in the run's log: the password would be too"
+            ),
+            format!("{how}, e.g. `{user}:$WEBHOOK_PASSWORD@…`"),
+        ));
+    }
+    let query = tail.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or_default();
+    for pair in query.split('&') {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        if literal(value) && !name.contains(VAR) && secret_param(name) {
+            return Some((
+                format!(
+                    "webhook `{shown}` has its query parameter `{name}` written out, a credential by its name, and the definition is kept in the run's log: its value would be too"
+                ),
+                format!("{how}, e.g. `?{name}=$WEBHOOK_TOKEN`"),
+            ));
+        }
+    }
+    None
+}
+
 /// Why a URL cannot be POSTed to, if it cannot: only `http://` and `https://` with a host.
 pub fn url_problem(url: &str) -> Option<String> {
     // A scheme is matched without regard to case (RFC 3986): `HTTPS://` is `https://`.
@@ -292,6 +373,39 @@ pub fn url_secrets(url: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_or_a_token_written_out_in_a_webhook_is_found_and_not_repeated() {
+        for url in [
+            "http://user:hunter2pass@127.0.0.1:18299/x",
+            "https://$USER:hunter2pass@hooks.example.com",
+            "https://hooks.example.com/x?a=1&token=hunter2pass",
+            "https://hooks.example.com/x?API-Key=hunter2pass#f",
+            "https://hooks.example.com/x?sig=hunter2pass",
+        ] {
+            let (problem, fix) =
+                webhook_literal_secret(url).unwrap_or_else(|| panic!("{url} passed"));
+            assert!(
+                !problem.contains("hunter2") && !fix.contains("hunter2"),
+                "{problem} {fix}"
+            );
+            assert!(fix.contains("$VAR"), "{fix}");
+        }
+        for fine in [
+            "http://127.0.0.1:8080/cortex",
+            "https://user@hooks.example.com/x",
+            "https://user:@hooks.example.com/x",
+            "https://user:$HOOK_PASSWORD@hooks.example.com/x",
+            "https://user:${{ inputs.pw }}@hooks.example.com/x",
+            "https://hooks.example.com/x?token=$TOKEN",
+            "https://hooks.example.com/x?token=",
+            "https://hooks.example.com/x?channel=alerts&monkey=1",
+            "$SLACK_URL",
+            "https://hooks.slack.com/services/T0/B0/XXXX",
+        ] {
+            assert_eq!(webhook_literal_secret(fine), None, "{fine}");
+        }
+    }
 
     #[test]
     fn a_webhook_port_past_65535_or_0_was_taken_as_valid_and_failed_only_at_delivery() {

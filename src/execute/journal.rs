@@ -111,8 +111,10 @@ impl<'a> Journal<'a> {
         Ok(journal)
     }
 
+    /// The run's replay, its chain verified as it goes: a driver refuses to act on a log that
+    /// was changed (`StoreError::Unverified`).
     fn replay_log(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
-        let mut state = super::fold_log(store, run_id, 0, RunState::default())?;
+        let mut state = super::snapshot::replay_verified(store, run_id)?;
         state.run_id = run_id.to_string();
         Ok(state)
     }

@@ -74,5 +74,6 @@ pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
 pub use signals::StopFlag;
 pub use snapshot::{
-    SNAPSHOT_EVERY, check_snapshots, fold_log, load_state, maybe_snapshot, snapshot_due,
+    SNAPSHOT_EVERY, check_snapshots, fold_log, load_state, maybe_snapshot, replay_verified,
+    snapshot_due,
 };

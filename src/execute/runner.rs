@@ -456,11 +456,16 @@ impl Runner {
     /// input's value as this process holds it, recorded as `***`), or run its command in the
     /// step's environment and directory (exit 0: it holds; another code: it does not). None
     /// if a stop ended the command first (the stop flag, or `watch` finding an operator's
-    /// request in the log).
+    /// request in the log), or the run's `deadline` did: the caller pauses the run for its
+    /// time limit, as for an attempt, and the condition is checked again on resume. The
+    /// command is bounded as an attempt is: by the step's `timeout:` (ten minutes if it sets
+    /// none) and the run's deadline; a step timeout leaves the condition undecided, its reason
+    /// naming the limit.
     pub fn check_condition(
         &self,
         state: &RunState,
         index: usize,
+        deadline: Option<Instant>,
         on_line: LineSink<'_>,
         watch: &mut dyn FnMut() -> bool,
     ) -> Option<ConditionCheck> {
@@ -547,12 +552,20 @@ impl Runner {
                 let (cmd, tpl_env) =
                     render_shell(&command.run, &resolver(state, &self.redactor, Some(index)));
                 let redactor = self.redactor_for(state, &step, &env);
+                let own = step_timeout(&step);
+                let step_limit = own.unwrap_or(Duration::from_secs(600));
+                let run_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let by_run_deadline = run_left.is_some_and(|r| r < step_limit);
                 let spec = ProcessSpec {
                     program: Program::Shell(cmd),
                     env: [env, tpl_env].concat(),
                     cwd,
                     stdin: None,
-                    timeout: Some(Duration::from_secs(600)),
+                    timeout: Some(if by_run_deadline {
+                        run_left.unwrap_or(step_limit)
+                    } else {
+                        step_limit
+                    }),
                     grace: self.grace,
                     redactor,
                     keep_background: false,
@@ -568,7 +581,7 @@ impl Runner {
                     &mut |s, l| on_line("if", s, l),
                     watch,
                 );
-                if r.stopped {
+                if r.stopped || (by_run_deadline && matches!(r.end, AttemptEnd::TimedOut { .. })) {
                     return None;
                 }
                 match r.end {
@@ -577,6 +590,19 @@ impl Runner {
                         if code != 0 {
                             check.exit_code = Some(code);
                         }
+                    }
+                    AttemptEnd::TimedOut { .. } => {
+                        let unit = if state.is_scenario() { "phase" } else { "step" };
+                        let limit = match own {
+                            Some(t) => format!(
+                                "the {unit}'s `timeout:` of {}",
+                                humantime::format_duration(t)
+                            ),
+                            None => format!(
+                                "the ten minutes a condition command may take when its {unit} sets no `timeout:`"
+                            ),
+                        };
+                        check.error = Some(format!("its command {} ({limit})", r.end.describe()));
                     }
                     end => check.error = Some(end.describe()),
                 }

@@ -252,6 +252,7 @@ pub fn drive_scenario(
                             let check = runner.check_condition(
                                 &state,
                                 index,
+                                deadline,
                                 &mut |step, s, l| {
                                     let _ =
                                         lines.send(Msg::Line(step.to_string(), s, l.to_string()));
@@ -269,6 +270,7 @@ pub fn drive_scenario(
                         runner.check_condition(
                             &state,
                             index,
+                            deadline,
                             &mut |s, st, l| observer.line(s, st, l),
                             &mut || false,
                         )

@@ -4,7 +4,7 @@
 use crate::decide::{
     RunState, evolve_in_place, replay, restore, snapshot_format, snapshot_json, state_format,
 };
-use crate::store::{BadEvent, EventStore, Snapshot, StoreError, stream_run};
+use crate::store::{BadEvent, EventStore, Snapshot, StoreError, stream_run, stream_run_verified};
 
 /// Runs with more events than this since their last snapshot get a new one when read.
 pub const SNAPSHOT_EVERY: u64 = 10_000;
@@ -80,6 +80,19 @@ pub fn maybe_snapshot(store: &mut dyn EventStore, state: &RunState) {
             snapshot_json(state),
         ));
     }
+}
+
+/// The replay of `run_id` from its first event, its chain verified in the same pass
+/// (`store::stream_run_verified`): what a driver decides from (`Journal::open`). A run whose
+/// log does not verify is `StoreError::Unverified`.
+pub fn replay_verified(store: &dyn EventStore, run_id: &str) -> Result<RunState, StoreError> {
+    let mut state = RunState::default();
+    if let Some(head) = stream_run_verified(store, run_id, &mut |event| {
+        evolve_in_place(&mut state, event)
+    })? {
+        state.head_hash = head;
+    }
+    Ok(state)
 }
 
 /// Whether `snapshot` holds a state in the form this build writes (`state_format`).

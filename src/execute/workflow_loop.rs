@@ -253,16 +253,17 @@ pub(crate) fn drive_workflow(
                     // A command may take a while: watched as an attempt is.
                     let state = state.clone();
                     let (mut caught_up, mut failed) = (Vec::new(), None);
-                    let check = runner.check_condition(&state, index, &mut on_line, &mut || {
-                        watch_log(journal, &halt, &mut caught_up, &mut failed)
-                    });
+                    let check =
+                        runner.check_condition(&state, index, deadline, &mut on_line, &mut || {
+                            watch_log(journal, &halt, &mut caught_up, &mut failed)
+                        });
                     announce(journal, ctx, &caught_up);
                     if let Some(e) = failed {
                         return Err(e.into());
                     }
                     check
                 } else {
-                    runner.check_condition(state, index, &mut on_line, &mut || false)
+                    runner.check_condition(state, index, deadline, &mut on_line, &mut || false)
                 };
                 let Some(check) = check else {
                     continue;

@@ -350,6 +350,16 @@ fn drive_from(
     // whoever comes next (waiting on a report, on a worker, on secret inputs).
     let alive = !matches!(end, DriveEnd::Waiting(_));
     let view = journal.nested(|store, _, _| ctx.view_with_children(&state, alive, &*store));
+    let code = match end {
+        DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
+        DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
+    };
+    let now = SystemTime::now();
+    let human = render_outcome(&view, &ctx.home, now);
+    // Delivered while the run's lock is held, as the driver: a `resume` meanwhile is refused
+    // as held (exit 4) rather than delivering them a second time; one after this process died
+    // delivering delivers what it left (`notify::pending`).
+    let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
     drop(lock);
     // Let go of with nothing appended (the next step or phase asks for tags this driver does
     // not offer, a draining worker handed it back): the workers listening to the log are told
@@ -358,13 +368,6 @@ fn drive_from(
     if !alive && leased && state.phase == crate::decide::RunPhase::Running {
         let _ = journal.with_leases(|store| store.wake(&run_id));
     }
-    let code = match end {
-        DriveEnd::Finished(_) | DriveEnd::Paused => view.status.exit_code(),
-        DriveEnd::Waiting(_) | DriveEnd::Stopped => exit::WAITING,
-    };
-    let now = SystemTime::now();
-    let human = render_outcome(&view, &ctx.home, now);
-    let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
     // The children it ended on its way (an abort ends them after the drive) deliver theirs.
     child_warnings.extend(super::notify::after_change_below(ctx, &journal.state));
     warnings.extend(child_warnings);

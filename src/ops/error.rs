@@ -249,6 +249,11 @@ impl From<StoreError> for CommandError {
             StoreError::NoSchema { .. } => Some(
                 "correct the schema's name in the URL (options=-csearch_path%3DNAME in --db, CORTEX_DB or `db` in cortex.config.json) or in the role's search_path (ALTER ROLE … SET search_path = NAME), or create the schema as the role that is to own cortex's tables (CREATE SCHEMA NAME; DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
             ),
+            StoreError::Unverified { run_id, .. } => Some(
+                Hint::from("nothing was recorded; ")
+                    .command(&["log", "verify", run_id])
+                    .then(" says which event was changed; put back the log from a backup: no command drives, resumes or reports on a run whose log does not verify (`status` still reads it)"),
+            ),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),

@@ -86,6 +86,27 @@ fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, Strin
         .collect())
 }
 
+/// The notifications of the run's `notify:` due at the end its session came to and neither
+/// delivered nor given up (no record of them in `notify:RUN`): what a driver cut short (a
+/// SIGKILL while a webhook was retried) left, delivered by the next process that drives or
+/// resumes the run. Each as a not-yet-made delivery (its trigger and masked label).
+pub fn pending(store: &dyn EventStore, state: &RunState) -> Result<Vec<Delivery>, String> {
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return Ok(Vec::new());
+    };
+    if notify.is_empty() || crate::plan::end_of(state).is_none() {
+        return Ok(Vec::new());
+    }
+    let triggers = due(state, &notified(store, &state.run_id)?);
+    Ok(not_made(
+        notify,
+        &triggers,
+        &Redactor::of_run(state),
+        &SystemClock,
+        "",
+    ))
+}
+
 /// Deliver what of the run's `notify:` is due now that the operation left it in `state`, and
 /// record it, as `ctx.deliveries` says: before returning (the front end hears "delivering N
 /// notification(s)…" on `Ctx::announce` first; with `WaitUnlessInterrupted` a Ctrl-C ends
@@ -365,10 +386,13 @@ fn warnings_of(deliveries: &[Delivery]) -> Vec<String> {
 }
 
 /// Add a run's recorded deliveries to its status: `notifications` in the document, a line each
-/// for people.
+/// for people. Given the run's state, the notifications still due (`pending`) too: a line
+/// each, and `notifications_pending` in the document; `resume_with`, when nobody drives the
+/// run, is the command that delivers them.
 pub fn add_deliveries(
     store: &dyn crate::store::EventStore,
     run_id: &str,
+    state: Option<(&RunState, Option<String>)>,
     output: &mut super::Output,
 ) -> Result<(), super::CommandError> {
     let mut docs = Vec::new();
@@ -396,6 +420,33 @@ pub fn add_deliveries(
         && let Some(map) = output.json.as_object_mut()
     {
         map.insert("notifications".into(), serde_json::Value::Array(docs));
+    }
+    let Some((state, resume_with)) = state else {
+        return Ok(());
+    };
+    let ended = crate::plan::end_of(state).unwrap_or_default();
+    let mut pending_docs = Vec::new();
+    for d in pending(store, state).unwrap_or_default() {
+        let how = match &resume_with {
+            Some(cmd) => format!("due, not delivered yet: {cmd} delivers it"),
+            None => "due, being delivered".to_string(),
+        };
+        output.human.push_str(&format!(
+            "⏳ {} ({ended}): {} ({how})\n",
+            d.trigger.as_str(),
+            d.notification,
+        ));
+        pending_docs.push(serde_json::json!({
+            "trigger": d.trigger.as_str(), "notification": d.notification, "status": ended,
+        }));
+    }
+    if !pending_docs.is_empty()
+        && let Some(map) = output.json.as_object_mut()
+    {
+        map.insert(
+            "notifications_pending".into(),
+            serde_json::Value::Array(pending_docs),
+        );
     }
     Ok(())
 }

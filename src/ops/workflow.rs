@@ -614,7 +614,14 @@ pub fn status(
         // Its notifications: a line each above the Next block (what to do comes last), and
         // `notifications` in the document.
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);
-        super::notify::add_deliveries(&store, &run_id, &mut delivered)?;
+        let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
+        let resume_with = (!alive).then(|| ctx.cmd(&[group, "resume", &run_id]));
+        super::notify::add_deliveries(
+            &store,
+            &run_id,
+            Some((&state, resume_with)),
+            &mut delivered,
+        )?;
         let mut output = status_output(
             ctx,
             &state,
@@ -623,11 +630,12 @@ pub fn status(
             Some((&store, leases.as_deref())),
             &delivered.human,
         );
-        if let (Some(map), Some(docs)) = (
-            output.json.as_object_mut(),
-            delivered.json.get_mut("notifications"),
-        ) {
-            map.insert("notifications".into(), docs.take());
+        for key in ["notifications", "notifications_pending"] {
+            if let (Some(map), Some(docs)) =
+                (output.json.as_object_mut(), delivered.json.get_mut(key))
+            {
+                map.insert(key.into(), docs.take());
+            }
         }
         return Ok(output);
     }
@@ -719,6 +727,7 @@ pub fn resume(
         timeout,
     } = args;
     // Flags are checked before anything, a dry run included.
+    let args_timeout = timeout;
     let timeout = timeout.map(run_timeout_seconds).transpose()?;
     // A dry run only reads.
     let opened = match dry_run {
@@ -731,6 +740,34 @@ pub fn resume(
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
+    // A child (`uses:`) whose parents were interrupted with it (their driver, which drove the
+    // whole tree, died): the topmost of them is resumed, which carries the child on where its
+    // step left it and every parent after it — as a report on a child carries its parents on.
+    // Before, the child alone completed and its parents stayed interrupted. Only a plain
+    // resume: `--retry`, `--skip`, `--from`, `--rollback-to` and `--input` speak of the child.
+    if !dry_run
+        && mode == ResumeMode::Continue
+        && inputs.is_empty()
+        && let Some(root) = interrupted_root(ctx, &*store, &run_id)
+    {
+        live.observer.note(&format!(
+            "Run {run_id} is a `uses:` child of run {root}, interrupted with it: resuming {root}, which carries {run_id} on.\n"
+        ));
+        drop(store);
+        return resume(
+            ctx,
+            Scope::any(),
+            Some(&root),
+            ResumeArgs {
+                mode,
+                inputs,
+                dry_run,
+                timeout: args_timeout,
+            },
+            by,
+            live,
+        );
+    }
     // A driver on another host, by its lease (asked before the journal borrows the log).
     let leased = dry_run
         .then(|| crate::execute::driven_elsewhere(&*store, &run_id))
@@ -749,6 +786,35 @@ pub fn resume(
                 .into_iter()
                 .collect();
             let view = ctx.view(&journal.state, false);
+            // Its notifications still due (its driver died delivering them): this process
+            // delivers them, holding the run's lock as a driver would.
+            let state = journal.state.clone();
+            let pending = journal
+                .nested(|store, _, _| super::notify::pending(&*store, &state))
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                let redactor = journal.redactor.clone();
+                drop(journal);
+                let what = crate::render::count(pending.len(), "notification");
+                if dry_run {
+                    let text = format!(
+                        "Run {run_id} already finished ({}); {what} still due, not delivered (its driver ended first): `resume` without --dry-run delivers them.\n",
+                        outcome.as_str()
+                    );
+                    return Ok(Output::new(view.to_json(), text, view.status.exit_code()));
+                }
+                let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+                let mut warnings: Vec<String> = warnings;
+                warnings.extend(super::notify::after_change(ctx, &state, &redactor));
+                drop(lock);
+                let text = format!(
+                    "Run {run_id} already finished ({}); the {what} still due (its driver ended before delivering them) sent now: its status lists how each went.\n   Head hash: {}\n",
+                    outcome.as_str(),
+                    view.head_hash
+                );
+                let code = view.status.exit_code();
+                return Ok(Output::new(view.to_json(), text, code).warn(warnings));
+            }
             let text = format!(
                 "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
                 outcome.as_str(),
@@ -841,7 +907,17 @@ pub fn resume(
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
-    go_on(ctx, journal, lock, mode, timeout_seconds, by, live)
+    // The notifications of the session this resume ends that its driver died delivering (a
+    // run paused on a failure): delivered first, under the lock, else the new session would
+    // make them never due again.
+    let state = journal.state.clone();
+    let late = match journal.nested(|store, _, _| super::notify::pending(&*store, &state)) {
+        Ok(pending) if !pending.is_empty() => {
+            super::notify::after_change(ctx, &state, &journal.redactor)
+        }
+        _ => Vec::new(),
+    };
+    go_on(ctx, journal, lock, mode, timeout_seconds, by, live).map(|out| out.warn(late))
 }
 
 /// The step (phase) named by `--from` or `--rollback-to`, matched forgivingly
@@ -930,6 +1006,42 @@ fn child_with_step(
         );
     }
     None
+}
+
+/// The topmost run above `run_id` (its parent, theirs, ...) whose `uses:` step waits on the
+/// run below it and that nobody drives (interrupted: its driver died), if its parent is one:
+/// the run whose resume carries `run_id` on with its parents.
+fn interrupted_root(
+    ctx: &Ctx,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+) -> Option<String> {
+    use crate::decide::{RunPhase, StepStatus};
+    let mut child = run_id.to_string();
+    let mut root = None;
+    // A tree is at most 16 levels deep (validation); a log linking in a loop still ends.
+    for _ in 0..32 {
+        let state = crate::execute::fold_log(store, &child, 0, Default::default()).ok()?;
+        let Some(parent) = state.start.as_ref().and_then(|s| s.parent.clone()) else {
+            break;
+        };
+        let Ok((above, alive)) = crate::execute::load_live(&ctx.home, store, &parent.run_id) else {
+            break;
+        };
+        let waits = above.step(&parent.step).is_some_and(|s| {
+            matches!(s.status, StepStatus::Running | StepStatus::Waiting)
+                && s.child.as_ref().is_some_and(|c| c.run_id == child)
+        });
+        // Interrupted: running as its log says, with no driver alive. One that waits (its
+        // driver ended cleanly, waiting on a prompt of the child) is carried on by the child
+        // when it ends, as before (`drive::drive_parent_on`).
+        if alive || !waits || above.phase != RunPhase::Running {
+            break;
+        }
+        root = Some(parent.run_id.clone());
+        child = parent.run_id;
+    }
+    root
 }
 
 /// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds

@@ -3,21 +3,24 @@
 //!
 //! A fold needs an event's place (`seq`), its time, its hash (the state's head) and the event
 //! itself: `FoldRow` is those columns, borrowed; `stream_run` decodes each into a `Stamped`
-//! view. Nothing here checks the chain, as `read_run` does not: `verify` does, and a snapshot
-//! is bound to the chain by its reader (`execute::load_state`).
+//! view. `stream_run` checks no chain, as `read_run` does not: `verify` does, a snapshot is
+//! bound to the chain by its reader (`execute::load_state`), and a driver replays with
+//! `stream_run_verified`, which verifies each row as it hands it on.
 
-use super::{EventStore, StoreError};
+use super::{EventStore, RowRef, StoreError, Verifier};
 use crate::event::{Stamped, decode};
 
 /// The stored columns of one event that a fold reads, borrowed from wherever they are (a
-/// database cursor, a stored row): no id, no previous hash.
+/// database cursor, a stored row), with the id and previous hash a verifying replay hashes.
 #[derive(Debug, Clone, Copy)]
 pub struct FoldRow<'a> {
     pub seq: i64,
+    pub id: &'a [u8],
     pub time: &'a [u8],
     pub type_name: &'a [u8],
     pub version: i64,
     pub body: &'a [u8],
+    pub prev_hash: &'a [u8],
     pub hash: &'a [u8],
 }
 
@@ -46,9 +49,56 @@ pub fn stream_run(
     from: u64,
     f: &mut dyn FnMut(Stamped<'_>),
 ) -> Result<Option<String>, StoreError> {
+    stream(store, run_id, from, None, f)
+}
+
+/// `stream_run` from the run's first event, verifying its chain in the same pass (each row
+/// through a `Verifier`, as `log verify` checks it, before it is decoded): the first row that
+/// does not verify stops the stream with `StoreError::Unverified`. What a driver replays: it
+/// never acts on a log that was changed.
+pub fn stream_run_verified(
+    store: &dyn EventStore,
+    run_id: &str,
+    f: &mut dyn FnMut(Stamped<'_>),
+) -> Result<Option<String>, StoreError> {
+    let mut verifier = Verifier::default();
+    stream(store, run_id, 0, Some(&mut verifier), f)
+}
+
+fn stream(
+    store: &dyn EventStore,
+    run_id: &str,
+    from: u64,
+    mut verifier: Option<&mut Verifier>,
+    f: &mut dyn FnMut(Stamped<'_>),
+) -> Result<Option<String>, StoreError> {
     let mut last_hash: Option<Vec<u8>> = None;
     store.fold_rows(run_id, from, &mut |row| {
         let seq = row.seq.max(0) as u64;
+        if let Some(verifier) = verifier.as_deref_mut() {
+            let checked = RowRef {
+                run_id: run_id.as_bytes(),
+                seq: row.seq,
+                id: row.id,
+                time: row.time,
+                type_name: row.type_name,
+                version: row.version,
+                body: row.body,
+                prev_hash: row.prev_hash,
+                hash: row.hash,
+            };
+            if !verifier.check(checked) {
+                let reason = std::mem::take(verifier)
+                    .finish()
+                    .first_bad
+                    .map_or_else(|| "it does not verify".to_string(), |bad| bad.reason);
+                return Err(StoreError::Unverified {
+                    run_id: run_id.to_string(),
+                    seq,
+                    reason,
+                });
+            }
+        }
         let corrupt = |reason: String| StoreError::Corrupt {
             run_id: run_id.to_string(),
             seq,

@@ -79,13 +79,6 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// The bytes a hash written by `hex` stands for (pairs that are not hex are left out).
-pub(crate) fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len() / 2)
-        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
-
 /// `bytes` as lowercase hex, written over `out` (whose room is kept: a stream of hashes
 /// reuses one buffer).
 pub(crate) fn hex_into(out: &mut String, bytes: &[u8]) {

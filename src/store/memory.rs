@@ -146,10 +146,12 @@ impl EventStore for MemoryStore {
             if row.seq >= from {
                 f(FoldRow {
                     seq: row.seq,
+                    id: &row.id,
                     time: &row.time,
                     type_name: &row.type_name,
                     version: row.version,
                     body: &row.body,
+                    prev_hash: &row.prev_hash,
                     hash: &row.hash,
                 })?;
             }

@@ -24,7 +24,7 @@ mod verify;
 
 pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
-pub use fold::{FoldRow, RowSink, stream_run};
+pub use fold::{FoldRow, RowSink, stream_run, stream_run_verified};
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{RunEntry, RunQuery, check_index, entries_from_log, entry_from_log};
 pub use jsonl::{LogFile, export_line, read_line, verify_export};
@@ -124,6 +124,16 @@ pub enum StoreError {
     /// What this kind of store cannot do (leases in a store kept in memory for tests).
     #[error("this event log does not keep {0}")]
     Unsupported(String),
+    /// A run whose hash chain does not verify (`Verifier`), found by a driver replaying it:
+    /// nothing is decided on it.
+    #[error(
+        "run {run_id} does not verify: event #{seq}: {reason}; cortex will not act on a run whose log was changed"
+    )]
+    Unverified {
+        run_id: String,
+        seq: u64,
+        reason: String,
+    },
     #[error("stored event {run_id}#{seq} cannot be read: {reason}")]
     Corrupt {
         run_id: String,
@@ -243,19 +253,25 @@ pub trait EventStore: Send {
     /// reads them), in order, to `f`, each as the columns a fold
     /// reads (`FoldRow`), borrowed where the store holds them, as the store steps through them:
     /// nothing is collected. Checks no more than `read_run_from` does (the chain is
-    /// `verify`'s). The first error `f` returns stops the stream and is returned. Stores that
-    /// can should stream their rows; this default reads them all first.
+    /// `verify`'s; a driver's replay verifies as it goes, `stream_run_verified`). The first
+    /// error `f` returns stops the stream and is returned. Stores that can should stream their
+    /// rows; this default reads them all first, as stored (`raw_rows`), so that the bytes a
+    /// verifying replay hashes are the stored ones, never re-serialised.
     fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
-        for rec in self.read_run_from(run_id, seq)? {
-            let body = rec.event.body_json();
-            f(FoldRow {
-                seq: rec.seq.min(i64::MAX as u64) as i64,
-                time: rec.time.as_bytes(),
-                type_name: rec.event.type_name().as_bytes(),
-                version: i64::from(rec.event.version()),
-                body: body.as_bytes(),
-                hash: &hash::unhex(&rec.hash),
-            })?;
+        let from = fold::first_seq(seq);
+        for row in self.raw_rows(Some(run_id))? {
+            if row.seq >= from {
+                f(FoldRow {
+                    seq: row.seq,
+                    id: &row.id,
+                    time: &row.time,
+                    type_name: &row.type_name,
+                    version: row.version,
+                    body: &row.body,
+                    prev_hash: &row.prev_hash,
+                    hash: &row.hash,
+                })?;
+            }
         }
         Ok(())
     }

@@ -1546,8 +1546,8 @@ impl EventStore for PostgresStore {
         // Only the columns a fold reads, streamed from the server and handed on as they
         // arrive. Where the connection is lost and made again (`with`), the stream goes on
         // after the last row handed on: none is handed twice.
-        const SQL: &str = "SELECT seq, \"time\", \"type\", version, body, hash FROM events
-             WHERE run_id = $1 AND seq >= $2 ORDER BY seq";
+        const SQL: &str = "SELECT seq, \"time\", \"type\", version, body, hash, id, prev_hash
+             FROM events WHERE run_id = $1 AND seq >= $2 ORDER BY seq";
         let mut next = super::fold::first_seq(seq);
         let mut refused = None;
         self.with(|c| {
@@ -1561,10 +1561,12 @@ impl EventStore for PostgresStore {
                 let seq = n(0)?;
                 let handed = f(super::FoldRow {
                     seq,
+                    id: b(6)?,
                     time: b(1)?,
                     type_name: b(2)?,
                     version: n(3)?,
                     body: b(4)?,
+                    prev_hash: b(7)?,
                     hash: b(5)?,
                 });
                 if let Err(e) = handed {

@@ -949,7 +949,7 @@ impl EventStore for SqliteStore {
         f: &mut super::RowSink<'_>,
     ) -> Result<(), StoreError> {
         // Only the columns a fold reads, each where SQLite holds it while the row is current.
-        const SQL: &str = "SELECT seq, time, type, version, body, hash FROM events
+        const SQL: &str = "SELECT seq, time, type, version, body, hash, id, prev_hash FROM events
              WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq";
         let from = super::fold::first_seq(seq);
         let mut stmt = self.conn.prepare_cached(SQL).map_err(map_err)?;
@@ -957,12 +957,15 @@ impl EventStore for SqliteStore {
         while let Some(r) = rows.next().map_err(map_err)? {
             let col = |i| column_bytes(r, i).map_err(map_err);
             let (time, kind, body, hash) = (col(1)?, col(2)?, col(4)?, col(5)?);
+            let (id, prev_hash) = (col(6)?, col(7)?);
             f(super::FoldRow {
                 seq: r.get(0).map_err(map_err)?,
+                id: &id,
                 time: &time,
                 type_name: &kind,
                 version: r.get(3).map_err(map_err)?,
                 body: &body,
+                prev_hash: &prev_hash,
                 hash: &hash,
             })?;
         }

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::workflow::Checker;
-use crate::definition::{InputSpec, Notify, Seg, WebhookPart, webhook_parts, webhook_problem};
+use crate::definition::{
+    InputSpec, Notify, Seg, WebhookPart, webhook_literal_secret, webhook_parts, webhook_problem,
+};
 
 pub(super) fn check_notify(
     c: &mut Checker<'_>,
@@ -56,6 +58,9 @@ pub(super) fn check_notify(
                     let at = [path.as_slice(), &["webhook".into()]].concat();
                     if let Some(problem) = webhook_problem(url) {
                         c.problem(&at, problem);
+                    } else if let Some((problem, fix)) = webhook_literal_secret(url) {
+                        // As a secret `env:` value written out (`validate::literal_secret`).
+                        c.hinted(&at, problem, fix);
                     }
                     for part in webhook_parts(url).unwrap_or_default() {
                         if let WebhookPart::Input(name) = part

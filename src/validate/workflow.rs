@@ -320,7 +320,7 @@ impl Checker<'_> {
                             self.hinted(
                                 path,
                                 format!("`if:` {problem}"),
-                                "compare a number input with a number (`inputs.n > 3`), a boolean input with `==`/`!=` and `true`/`false`",
+                                "compare a number input with a number (`inputs.n > 3`), a boolean input with `==`/`!=` and `true`/`false`; `&&`, `||`, `!` and the whole condition take comparisons or `true`/`false`",
                             );
                         }
                         for (reference, written) in crate::definition::expr::references(&expr) {
