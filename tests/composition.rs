@@ -619,6 +619,20 @@ fn a_waiting_child_makes_its_step_wait_and_a_report_on_it_drives_the_parent_on()
     assert_eq!(env.status(Some(&child_id))["status"], "completed");
 }
 
+/// Run workflow `name` and SIGKILL its driver once `ran.log` holds the line `line`.
+fn killed_once_logged(env: &Env, name: &str, line: &str) {
+    let mut driver = env
+        .command(&["workflow", "run", name])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(&format!("`{line}` in ran.log"), || {
+        lines(&env.file("ran.log")).contains(&line.to_string())
+    });
+    driver.kill().unwrap(); // SIGKILL
+    driver.wait().unwrap();
+}
+
 #[test]
 fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child() {
     let env = Env::new();
@@ -630,16 +644,7 @@ fn killing_the_driver_inside_a_child_then_resuming_the_parent_resumes_that_child
         "outer",
         "name: outer\nsteps:\n  - name: inner\n    uses: slow\n  - name: after\n    run: echo \"after ${{ steps.inner.outputs.two }}\" >> ran.log\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "outer"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the child's second step", || {
-        lines(&env.file("ran.log")).contains(&"two".to_string())
-    });
-    driver.kill().unwrap(); // SIGKILL
-    driver.wait().unwrap();
+    killed_once_logged(&env, "outer", "two");
     assert_eq!(env.status(Some("outer"))["status"], "interrupted");
     assert_eq!(env.status(Some("slow"))["status"], "interrupted");
     let resumed = env.run(&["workflow", "resume", "outer"]);
@@ -679,16 +684,7 @@ fn resuming_a_child_whose_parents_were_interrupted_with_it_carries_them_on() {
         "leaf",
         "name: leaf\nsteps:\n  - name: s\n    run: echo s >> ran.log; sleep 2\n",
     );
-    let mut driver = env
-        .command(&["workflow", "run", "top"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("the leaf's step", || {
-        lines(&env.file("ran.log")).contains(&"s".to_string())
-    });
-    driver.kill().unwrap(); // SIGKILL
-    driver.wait().unwrap();
+    killed_once_logged(&env, "top", "s");
     for name in ["top", "mid", "leaf"] {
         assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
     }

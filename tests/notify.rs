@@ -799,13 +799,26 @@ fn the_pages_resume_form_gives_a_secret_input_again_and_the_run_form_hides_it() 
     );
 }
 
+/// Run workflow `name` and SIGKILL its driver once `h` received its first delivery (which
+/// it answers with an error, so that the driver was to try again).
+fn killed_after_the_first_delivery(env: &Env, h: &Hook, name: &str) {
+    let mut child = env
+        .command(&["workflow", "run", name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    h.received(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 /// A delivery cut short by the driver's death (SIGKILL while a webhook that answered 500 was
 /// to be tried again) is not lost: `status` shows it as still due, naming the command that
 /// delivers it; `resume` of the finished run delivers it (and says so), recorded as any
 /// delivery; a second `resume` has nothing left to do.
 #[test]
 fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
-    use std::process::Stdio;
     let env = Env::new();
     let h = hook(&[500, 200]);
     env.workflow(
@@ -815,15 +828,7 @@ fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
             h.url
         ),
     );
-    let mut child = env
-        .command(&["workflow", "run", "nf"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    h.received(1);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_after_the_first_delivery(&env, &h, "nf");
     let status = env.status(None);
     assert_eq!(status["status"], "completed", "{status}");
     assert!(status.get("notifications").is_none(), "{status}");
@@ -863,7 +868,6 @@ fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
 /// again), once.
 #[test]
 fn an_on_failure_its_driver_died_delivering_is_delivered_by_the_resume_that_goes_on() {
-    use std::process::Stdio;
     let env = Env::new();
     let h = hook(&[500, 200]);
     env.workflow(
@@ -873,15 +877,7 @@ fn an_on_failure_its_driver_died_delivering_is_delivered_by_the_resume_that_goes
             h.url
         ),
     );
-    let mut child = env
-        .command(&["workflow", "run", "pf"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    h.received(1);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    killed_after_the_first_delivery(&env, &h, "pf");
     let status = env.status(None);
     assert_eq!(status["status"], "failed", "{status}");
     assert_eq!(

@@ -36,6 +36,21 @@ fn once(env: &Env, at: &str) -> Value {
     out.json()["happened"].clone()
 }
 
+/// `schedule run --once --catch-up --at AT`: what happened.
+fn catch_up(env: &Env, at: &str) -> Value {
+    let out = env.run(&[
+        "--json",
+        "schedule",
+        "run",
+        "--once",
+        "--catch-up",
+        "--at",
+        at,
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    out.json()["happened"].clone()
+}
+
 fn whats(happened: &Value) -> Vec<String> {
     happened
         .as_array()
@@ -264,16 +279,7 @@ fn missed_times_are_not_run_unless_catch_up_is_asked_and_then_once() {
         Vec::<String>::new()
     );
     // Asked: the latest missed time runs once, saying how many it stands for.
-    let out = env.run(&[
-        "--json",
-        "schedule",
-        "run",
-        "--once",
-        "--catch-up",
-        "--at",
-        "2026-12-03T11:03:00Z",
-    ]);
-    let happened = out.json()["happened"].clone();
+    let happened = catch_up(&env, "2026-12-03T11:03:00Z");
     assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
     assert_eq!(happened[0]["due"], "2026-12-03T11:00:00Z");
     let fired = stream(&env, "workflow", "hourly");
@@ -851,16 +857,8 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         whats(&once(&env, "2026-12-03T18:23:00Z")),
         Vec::<String>::new()
     );
-    let caught = env.run(&[
-        "--json",
-        "schedule",
-        "run",
-        "--once",
-        "--catch-up",
-        "--at",
-        "2026-12-03T18:24:00Z",
-    ]);
-    assert_eq!(whats(&caught.json()["happened"]), Vec::<String>::new());
+    let caught = catch_up(&env, "2026-12-03T18:24:00Z");
+    assert_eq!(whats(&caught), Vec::<String>::new());
     let types: Vec<&str> = stream(&env, "workflow", "late")
         .iter()
         .map(|e| e.event.type_name())
@@ -886,16 +884,7 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         "late",
         &daily("10 18 * * *").replace("name: daily", "name: late"),
     );
-    let changed = env.run(&[
-        "--json",
-        "schedule",
-        "run",
-        "--once",
-        "--catch-up",
-        "--at",
-        "2026-12-04T18:30:00Z",
-    ]);
-    let happened = changed.json()["happened"].clone();
+    let happened = catch_up(&env, "2026-12-04T18:30:00Z");
     let late: Vec<&Value> = happened
         .as_array()
         .unwrap()

@@ -1714,6 +1714,21 @@ fn a_post_body_that_is_not_a_json_object_is_refused_and_records_nothing() {
 /// origin may act (whether the proxy passes its Host on or not), and no other; without it the
 /// refusal says what to give.
 /// The head of the answer to `GET path` with this Host, redirects not followed.
+/// A server on loopback that a TLS-terminating proxy serves as `https://cortex.example.com`.
+fn behind_the_proxy(env: &Env) -> Server {
+    Server::start_with(
+        env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "https://cortex.example.com",
+        ],
+    )
+}
+
 fn raw_head(s: &Server, path: &str, host: &str) -> String {
     use std::io::{Read, Write};
     let addr = s.base.trim_start_matches("http://");
@@ -1737,17 +1752,7 @@ fn raw_head(s: &Server, path: &str, host: &str) -> String {
 #[test]
 fn a_sign_in_through_the_https_proxy_sets_a_secure_cookie() {
     let env = home();
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--public-url",
-            "https://cortex.example.com",
-        ],
-    );
+    let s = behind_the_proxy(&env);
     let cookie = |head: &str| {
         head.lines()
             .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
@@ -1854,17 +1859,7 @@ fn behind_a_public_url_every_read_needs_the_token() {
     env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: echo a\n");
     assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
     let run = newest_run(&env, "workflow");
-    let s = Server::start_with(
-        &env,
-        &[
-            "--addr",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--public-url",
-            "https://cortex.example.com",
-        ],
-    );
+    let s = behind_the_proxy(&env);
     let local = s.base.trim_start_matches("http://").to_string();
     let reads = [
         "/".to_string(),

@@ -24,6 +24,31 @@ pub struct FoldRow<'a> {
     pub hash: &'a [u8],
 }
 
+/// Hand `f` the rows of `rows` a stream from `seq` hands on (`first_seq`): the fold of rows a
+/// store holds whole (the default `fold_rows`, the in-memory store).
+pub(crate) fn fold_stored<'r>(
+    rows: impl IntoIterator<Item = &'r super::RawRow>,
+    seq: u64,
+    f: &mut super::RowSink<'_>,
+) -> Result<(), super::StoreError> {
+    let from = first_seq(seq);
+    for row in rows {
+        if row.seq >= from {
+            f(FoldRow {
+                seq: row.seq,
+                id: &row.id,
+                time: &row.time,
+                type_name: &row.type_name,
+                version: row.version,
+                body: &row.body,
+                prev_hash: &row.prev_hash,
+                hash: &row.hash,
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The least stored seq a stream from `seq` hands on: from 0, every row of the run, whatever
 /// its seq (as `read_run` reads them, a changed row included); else the rows from `seq` on.
 pub(crate) fn first_seq(seq: u64) -> i64 {

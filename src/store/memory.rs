@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    AtHead, DecideAtHead, EventStore, FoldRow, Lease, LeaseClaim, RawRow, RowSink, RunHead,
-    Snapshot, StoreError, chain, decode_row,
+    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RowSink, RunHead, Snapshot,
+    StoreError, chain, decode_row,
 };
 use crate::event::{NewEvent, Recorded};
 
@@ -141,22 +141,7 @@ impl EventStore for MemoryStore {
     }
 
     fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
-        let from = super::fold::first_seq(seq);
-        for row in self.runs.get(run_id).into_iter().flatten() {
-            if row.seq >= from {
-                f(FoldRow {
-                    seq: row.seq,
-                    id: &row.id,
-                    time: &row.time,
-                    type_name: &row.type_name,
-                    version: row.version,
-                    body: &row.body,
-                    prev_hash: &row.prev_hash,
-                    hash: &row.hash,
-                })?;
-            }
-        }
-        Ok(())
+        super::fold::fold_stored(self.runs.get(run_id).into_iter().flatten(), seq, f)
     }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {

@@ -258,22 +258,7 @@ pub trait EventStore: Send {
     /// rows; this default reads them all first, as stored (`raw_rows`), so that the bytes a
     /// verifying replay hashes are the stored ones, never re-serialised.
     fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
-        let from = fold::first_seq(seq);
-        for row in self.raw_rows(Some(run_id))? {
-            if row.seq >= from {
-                f(FoldRow {
-                    seq: row.seq,
-                    id: &row.id,
-                    time: &row.time,
-                    type_name: &row.type_name,
-                    version: row.version,
-                    body: &row.body,
-                    prev_hash: &row.prev_hash,
-                    hash: &row.hash,
-                })?;
-            }
-        }
-        Ok(())
+        fold::fold_stored(&self.raw_rows(Some(run_id))?, seq, f)
     }
 
     /// Every run, oldest first.
