@@ -863,6 +863,52 @@ fn a_notification_its_driver_died_delivering_is_delivered_by_the_next_resume() {
     assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
 }
 
+/// Seen by a review: the `resume` that status suggests for a notification still due, run
+/// without the secret input its webhook URL reads, used the delivery up on an unknown input
+/// (recorded failed, never to be made). It refuses instead (exit 2, naming the input), and
+/// the resume that gives it delivers.
+#[test]
+fn a_due_notification_reading_a_secret_input_waits_for_that_input() {
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "sf",
+        "name: sf\ninputs:\n  hook_secret: {type: string}\nsteps:\n  - name: a\n    run: echo done\nnotify:\n  on_finish:\n    - webhook: \"${{ inputs.hook_secret }}\"\n",
+    );
+    let mut child = env
+        .command(&[
+            "workflow",
+            "run",
+            "sf",
+            "--input",
+            &format!("hook_secret={}", h.url),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    h.received(1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let refused = env.run(&["workflow", "resume", &run]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("hook_secret"), "{}", refused.stderr);
+    let given = env.run(&[
+        "workflow",
+        "resume",
+        &run,
+        "--input",
+        &format!("hook_secret={}", h.url),
+    ]);
+    assert_eq!(given.code, 0, "{}{}", given.stdout, given.stderr);
+    assert_eq!(
+        h.received(2).len(),
+        2,
+        "delivered by the resume that gave the input"
+    );
+}
+
 /// The same for a run paused on a failure: the `on_failure` its driver died delivering is
 /// delivered by the `resume` that goes on (before the new session would make it never due
 /// again), once.

@@ -1432,6 +1432,54 @@ fn a_secret_output_of_a_child_run_stays_secret_in_its_parent() {
     assert_nowhere(&env, token);
 }
 
+/// Seen by a review: a child run whose output its parent feeds to a secret `env:` entry kept
+/// it in clear in the child's own log (the "reusable login workflow" pattern): the parent hid
+/// `tok`, the child's `output_recorded`, status and results.json showed it. An output the
+/// parent uses as a secret is secret in the child too.
+#[test]
+fn an_output_a_parent_uses_as_a_secret_is_kept_out_of_the_childs_log() {
+    let env = Env::new();
+    let token = "ghpCHILDleak9999x";
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env.workflow(
+        "login",
+        "name: login\nsteps:\n  - name: get\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n",
+    );
+    env.workflow(
+        "parent",
+        "name: parent\nsteps:\n  - {name: sub, uses: login}\n  - name: push\n    env: {GH_TOKEN: \"${{ steps.sub.outputs.tok }}\"}\n    run: test \"$GH_TOKEN\" = \"$(cat token.txt)\" && touch matched\n",
+    );
+    let out = env.run(&["workflow", "run", "parent"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(env.file("matched").exists(), "push was not given the value");
+    assert_nowhere(&env, token);
+    let child = env.run(&["workflow", "status", "login"]);
+    assert!(!child.stdout.contains(token), "{}", child.stdout);
+}
+
+/// Seen by a review: a value that holds a secret (`user=admin` beside a secret output
+/// `password=admin`) was scrubbed in place: the `if:` reading it was false, a step was
+/// skipped and others ran with `***`. Such an output is held as a secret, as an input holding
+/// one is: the run uses its value, the log keeps `***`.
+#[test]
+fn an_output_holding_a_secret_is_held_as_one_not_run_as_stars() {
+    let env = Env::new();
+    env.workflow(
+        "admin",
+        "name: admin\nsteps:\n  - name: login\n    run: echo \"password=$(cat pw.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: whoami\n    run: echo \"user=$(cat pw.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: grant\n    if: steps.whoami.outputs.user != ''\n    run: printf '%s' \"${{ steps.whoami.outputs.user }}\" > user.txt\n",
+    );
+    let secret = "adm1n-pass-77";
+    std::fs::write(env.file("pw.txt"), secret).unwrap();
+    let out = env.run(&["workflow", "run", "admin"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("user.txt")).unwrap(),
+        secret,
+        "the step was given `***`"
+    );
+    assert_nowhere(&env, secret);
+}
+
 /// A `foreach:` list read from a secret output would be recorded item by item (and each
 /// unit given its own): the step fails saying so, and no item is recorded or run.
 #[test]

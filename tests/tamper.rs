@@ -433,6 +433,50 @@ fn a_run_whose_chain_is_broken_is_not_driven_on(env: Env) {
     assert_eq!(env.status(None)["status"], "waiting");
 }
 
+/// Seen by a review: deleting a run's newest event (an operator's abort of a rejected deploy)
+/// left a chain that still links; `log verify` named the run index's head as missing, but a
+/// resume went on, a report ran the deploy, and the log verified clean afterwards. A driver
+/// checks the run index's head against the chain it replays, as `log verify` does.
+fn a_run_whose_newest_events_were_deleted_is_not_driven_on(env: Env) {
+    env.workflow(
+        "trunc",
+        "name: trunc\nsteps:\n  - name: ask\n    prompt: approve the deploy?\n  - name: deploy\n    run: echo DEPLOYED > deployed.txt\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "trunc"]).code, 3);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        env.run(&["workflow", "abort", &run, "--message", "rejected"])
+            .code,
+        1
+    );
+    let before = env.events(&run).len();
+    sql(
+        &env,
+        &format!(
+            "DELETE FROM events WHERE run_id = '{run}' AND seq = (SELECT max(seq) FROM events WHERE run_id = '{run}')"
+        ),
+    );
+    for args in [
+        &["workflow", "resume", &run][..],
+        &["workflow", "step", "complete", "ask"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(&format!("run {run} does not verify"))
+                && out.stderr.contains("events were removed"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        !env.file("deployed.txt").exists(),
+        "the rejected deploy ran"
+    );
+    assert_eq!(env.events(&run).len(), before - 1, "nothing is appended");
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 1);
+}
+
 common::on_both_stores!(
     a_change_to_any_column_of_any_event_is_found_and_named,
     verify_and_copy_never_fail_while_other_processes_append,
@@ -440,6 +484,7 @@ common::on_both_stores!(
     a_truncated_tail_is_found_against_anchored_heads,
     an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found,
     a_run_whose_chain_is_broken_is_not_driven_on,
+    a_run_whose_newest_events_were_deleted_is_not_driven_on,
 );
 
 /// Anchors exist to catch a log replaced or emptied: a log that is gone entirely fails against

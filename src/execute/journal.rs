@@ -493,7 +493,27 @@ impl<'a> Journal<'a> {
         }
         let marked =
             super::held_secret_output(&self.run_id, step, key).is_some_and(|held| held == *value);
-        if !marked && !super::is_secret_output_of(&self.state, step, key) {
+        // A value holding a secret this journal knows is held as one too, as an input's is:
+        // scrubbed in place, `user=admin` beside a password `admin` made the run go on with
+        // `***` (an `if:` false, a `foreach:` item `***`).
+        let holds_secret = matches!(self.redactor.redact(value), std::borrow::Cow::Owned(_));
+        // The run this one was started for (`uses:`) may use the output as a secret: the
+        // child must not keep in clear what its parent hides.
+        let for_parent = self
+            .state
+            .start
+            .as_ref()
+            .and_then(|s| s.parent.as_ref())
+            .is_some_and(|p| {
+                self.parents.first().is_some_and(|parent| {
+                    parent.run_id == p.run_id && super::is_secret_output_of(parent, &p.step, key)
+                })
+            });
+        if !marked
+            && !holds_secret
+            && !for_parent
+            && !super::is_secret_output_of(&self.state, step, key)
+        {
             return;
         }
         let real = self.foreach_list(step, key, value);

@@ -92,7 +92,62 @@ pub fn replay_verified(store: &dyn EventStore, run_id: &str) -> Result<RunState,
     })? {
         state.head_hash = head;
     }
+    if let Some(reason) = index_disagrees(store, run_id, &state)? {
+        return Err(StoreError::Unverified {
+            run_id: run_id.to_string(),
+            seq: state.events,
+            reason,
+        });
+    }
     Ok(state)
+}
+
+/// Whether the run index contradicts the chain a driver just replayed, as `log verify`'s
+/// check of the index would: a chain whose newest events were deleted still links, but the
+/// index (moved in the same transaction as every append) names a later head. Appends by
+/// others since the replay are no contradiction: the index may name a head past the replayed
+/// one only if the log now holds that head, with that hash.
+fn index_disagrees(
+    store: &dyn EventStore,
+    run_id: &str,
+    state: &RunState,
+) -> Result<Option<String>, StoreError> {
+    let query = crate::store::RunQuery {
+        id_prefix: Some(run_id.to_string()),
+        limit: Some(2),
+        ..crate::store::RunQuery::default()
+    };
+    let Some(entry) = store
+        .list_runs(&query)?
+        .into_iter()
+        .find(|e| e.run_id == run_id)
+    else {
+        return Ok(None);
+    };
+    if entry.events == state.events {
+        return Ok((entry.head_hash != state.head_hash)
+            .then(|| "the run index names another head than the log's last event".to_string()));
+    }
+    if entry.events < state.events {
+        return Ok(Some(format!(
+            "the log holds {} events, the run index {}: events were added outside cortex",
+            state.events, entry.events
+        )));
+    }
+    let head = store.hash_at(run_id, entry.events - 1)?;
+    Ok(
+        (head.as_deref() != Some(entry.head_hash.as_str())).then(|| {
+            format!(
+                "the run index names event #{} as its head, which the log {}: events were removed",
+                entry.events - 1,
+                if head.is_some() {
+                    "holds with another hash"
+                } else {
+                    "lacks"
+                }
+            )
+        }),
+    )
 }
 
 /// Whether `snapshot` holds a state in the form this build writes (`state_format`).

@@ -793,6 +793,22 @@ pub fn resume(
                 .nested(|store, _, _| super::notify::pending(&*store, &state))
                 .unwrap_or_default();
             if !pending.is_empty() {
+                // A notification reading a secret input (`webhook: ${{ inputs.hook }}`) is
+                // delivered only with its value given again: without it, the delivery would be
+                // used up on an unknown input, never to be made.
+                crate::execute::inherit_secret_inputs(&mut journal);
+                take_secret_inputs(&mut journal, inputs)?;
+                let notify = format!("{:?}", state.workflow.as_ref().map(|w| &w.notify));
+                let needed: Vec<String> = journal
+                    .redactor
+                    .missing_inputs(&journal.state)
+                    .into_iter()
+                    .filter(|name| notify.contains(&format!("inputs.{name}")))
+                    .collect();
+                if !needed.is_empty() && !dry_run {
+                    let kind = state.start.as_ref().map_or(RunKind::Workflow, |s| s.kind);
+                    return Err(missing_secret_inputs(ctx, &run_id, kind, &needed, &[]));
+                }
                 let redactor = journal.redactor.clone();
                 drop(journal);
                 let what = crate::render::count(pending.len(), "notification");
