@@ -191,6 +191,33 @@ fn foreach_runs_each_item_once_with_its_item_and_collects_outputs_as_lists() {
 }
 
 #[test]
+/// Seen by a review: each item of a `foreach:` under the 1 MiB bound on outputs, the step's
+/// list of them was recorded as one event of N MiB. The items together are held to the bound:
+/// the item that would pass it fails, saying so, and no event holds more.
+fn the_outputs_of_a_foreach_steps_items_are_held_to_the_bound_together() {
+    let env = Env::new();
+    env.workflow(
+        "bigfe",
+        "name: bigfe\nsteps:\n  - name: fe\n    foreach: [a, b, c]\n    retry: {max_retry_attempts: 0}\n    run: |\n      printf 'k=' >> \"$CORTEX_OUTPUT\"; head -c 700000 /dev/zero | tr '\\0' x >> \"$CORTEX_OUTPUT\"; echo >> \"$CORTEX_OUTPUT\"\n",
+    );
+    let out = env.run(&["workflow", "run", "bigfe"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let status = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        status.contains("with the other items', the outputs of `fe` hold"),
+        "{status}"
+    );
+    for e in events(&env) {
+        assert!(
+            e.to_string().len() < 1024 * 1024 + 4096,
+            "an event of {} bytes: {}",
+            e.to_string().len(),
+            e["type"]
+        );
+    }
+}
+
+#[test]
 fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_error() {
     let env = Env::new();
     env.workflow(

@@ -964,6 +964,36 @@ fn finish_attempt(
             problem
         };
         problems.insert(0, problem);
+    } else if report.end.succeeded()
+        && let Some(parent) = state.parent_of(index)
+    {
+        // A `foreach:` step's outputs are lists of its items' (one event each): the items
+        // together are held to the bound one unit is, else N items under it made a list of
+        // N MiB.
+        let others: u64 = state
+            .item_units(parent)
+            .filter(|&j| j != index)
+            .map(|j| {
+                state.steps[j]
+                    .outputs
+                    .iter()
+                    .map(|(k, v)| k.len() as u64 + v.len() as u64 + 2)
+                    .sum::<u64>()
+            })
+            .sum();
+        let bytes = others + super::outputs_bytes(&report.outputs);
+        if bytes > super::MAX_OUTPUT_BYTES {
+            problems.insert(
+                0,
+                super::too_large(
+                    &format!(
+                        "with the other items', the outputs of `{}` hold",
+                        crate::definition::shown(&state.steps[parent].name)
+                    ),
+                    bytes,
+                ),
+            );
+        }
     }
     if report.end.succeeded() {
         for check in &step.validate {

@@ -161,8 +161,12 @@ pub fn webhook_problem(url: &str) -> Option<String> {
 
 /// Query parameters whose value is taken for a credential (`?token=…`, `&api_key=…`): a name
 /// that is one of these or ends with `_` and one of them (case aside, `-` read as `_`).
-const SECRET_PARAMS: [&str; 16] = [
+const SECRET_PARAMS: [&str; 20] = [
     "token",
+    "pass",
+    "jwt",
+    "bearer",
+    "session",
     "secret",
     "password",
     "passwd",
@@ -182,13 +186,37 @@ const SECRET_PARAMS: [&str; 16] = [
 
 /// Whether a query parameter named `name` carries a credential by its name (`SECRET_PARAMS`).
 fn secret_param(name: &str) -> bool {
-    let key = name.to_ascii_lowercase().replace('-', "_");
+    // As the server reads it: `%74oken` is `token`.
+    let key = percent_decoded(name).to_ascii_lowercase().replace('-', "_");
     SECRET_PARAMS.iter().any(|s| {
         key == *s
             || key
                 .strip_suffix(s)
                 .is_some_and(|before| before.ends_with('_'))
     })
+}
+
+/// `text` with its `%XX` escapes decoded (what is not valid UTF-8 afterwards is replaced).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).and_then(|&b| hex(b)),
+                bytes.get(i + 2).and_then(|&b| hex(b)),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A credential written out in a webhook as written — a password in its userinfo
@@ -224,7 +252,8 @@ pub fn webhook_literal_secret(url: &str) -> Option<(String, String)> {
     }
     let query = tail.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or_default();
-    for pair in query.split('&') {
+    // `;` separates parameters too for many servers (`?a=1;token=…`).
+    for pair in query.split(['&', ';']) {
         let Some((name, value)) = pair.split_once('=') else {
             continue;
         };
@@ -382,6 +411,11 @@ mod tests {
             "https://hooks.example.com/x?a=1&token=hunter2pass",
             "https://hooks.example.com/x?API-Key=hunter2pass#f",
             "https://hooks.example.com/x?sig=hunter2pass",
+            "https://hooks.example.com/x?pass=hunter2pass",
+            "https://hooks.example.com/x?jwt=hunter2pass",
+            "https://hooks.example.com/x?bearer=hunter2pass",
+            "https://hooks.example.com/x?%74oken=hunter2pass",
+            "https://hooks.example.com/x?a=1;token=hunter2pass",
         ] {
             let (problem, fix) =
                 webhook_literal_secret(url).unwrap_or_else(|| panic!("{url} passed"));
