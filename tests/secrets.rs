@@ -1480,6 +1480,36 @@ fn an_output_holding_a_secret_is_held_as_one_not_run_as_stars() {
     assert_nowhere(&env, secret);
 }
 
+/// Seen by a review: `step complete --output api_token=… --no-drive` took the secret and
+/// dropped it as the process ended, and its "Next:" resume was certain to fail. The report
+/// says so, and how to make it so that the value is used.
+#[test]
+fn a_secret_output_reported_with_no_drive_says_it_is_not_kept() {
+    let env = Env::new();
+    env.workflow(
+        "nd",
+        "name: nd\nsteps:\n  - name: ask\n    prompt: give the token\n  - name: use\n    run: test -n \"${{ steps.ask.outputs.api_token }}\"\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "nd"]).code, 3);
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "ask",
+        "--output",
+        "api_token=nd-tok-0987654",
+        "--no-drive",
+    ]);
+    assert!(
+        out.stderr.contains("held by this process only")
+            && out.stderr.contains("without --no-drive"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_nowhere(&env, "nd-tok-0987654");
+}
+
 /// A `foreach:` list read from a secret output would be recorded item by item (and each
 /// unit given its own): the step fails saying so, and no item is recorded or run.
 #[test]

@@ -1681,6 +1681,27 @@ pub fn report_step(
         return finish_driving(ctx, journal, by, lock, live);
     }
     drop(lock);
+    // A secret output given with `--no-drive` is held by this process alone, which ends now:
+    // the step that reads it would be refused. Said, so that the report is made again with
+    // the drive (the log keeps `***` either way).
+    let unheld: Vec<String> = journal
+        .state
+        .step(&step.name)
+        .map(|s| s.outputs.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|key| {
+            report.no_drive
+                && crate::execute::held_secret_output(&journal.run_id, &step.name, key).is_some()
+        })
+        .map(|key| format!("`{}`", crate::definition::shown(&key)))
+        .collect();
+    let no_drive_note = (!unheld.is_empty()).then(|| {
+        format!(
+            "the secret output {} is held by this process only, which ends now (the log keeps `***`): a step that reads it will be refused; report it without --no-drive, which drives the run on with it",
+            unheld.join(", ")
+        )
+    });
     // Read with its child and parent runs: what a waiting `uses:` step waits on, and the
     // parent a child that ended here leaves to be resumed.
     let state = journal.state.clone();
@@ -1701,7 +1722,8 @@ pub fn report_step(
         }
         let code = view.status.exit_code();
         // A report that paused or finished the run, and nobody drives it on: say so now.
-        let warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+        let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
+        warnings.extend(no_drive_note);
         // A child run that this report paused or ended: its parent, waiting on it, goes on
         // from there, as after a drive (`finish_driving`), and answers for the whole tree.
         let state = journal.state.clone();
