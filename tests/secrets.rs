@@ -1510,6 +1510,47 @@ fn a_secret_output_reported_with_no_drive_says_it_is_not_kept() {
     assert_nowhere(&env, "nd-tok-0987654");
 }
 
+/// Seen by a review: a child given a parent's secret output through `with:`, resumed in
+/// another process with the value given again, completed; then the parent failed its `uses:`
+/// step "attempt 1 could not start" (the `with:` value is not held here) and dropped the
+/// child's outputs. A child that has begun has its inputs: the parent goes on with it.
+#[test]
+fn a_begun_child_given_a_secret_output_is_gone_on_with_after_another_process_resumed_it() {
+    let env = Env::new();
+    let secret = "cred-pw-5566aa";
+    std::fs::write(env.file("pw.txt"), secret).unwrap();
+    env.workflow(
+        "kid",
+        "name: kid\ninputs:\n  cred: {type: string}\nsteps:\n  - name: wait\n    prompt: go on?\n  - name: use\n    run: test \"${{ inputs.cred }}\" = \"$(cat pw.txt)\" && echo \"done=yes\" >> \"$CORTEX_OUTPUT\"\n",
+    );
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: login\n    run: echo \"password=$(cat pw.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: sub\n    uses: kid\n    with: {cred: \"${{ steps.login.outputs.password }}\"}\n  - name: after\n    run: test \"${{ steps.sub.outputs.done }}\" = yes && touch after.ok\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "top"]).code, 3);
+    let kid = env.status(Some("kid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.run(&["workflow", "step", "complete", "wait", "--run", &kid]);
+    let resumed = env.run(&[
+        "workflow",
+        "resume",
+        &kid,
+        "--input",
+        &format!("cred={secret}"),
+    ]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(Some("kid"))["status"], "completed");
+    let top = env.status(Some("top"));
+    assert_eq!(top["status"], "completed", "{top}");
+    assert!(
+        env.file("after.ok").exists(),
+        "the child's output did not reach `after`"
+    );
+    assert_nowhere(&env, secret);
+}
+
 /// A `foreach:` list read from a secret output would be recorded item by item (and each
 /// unit given its own): the step fails saying so, and no item is recorded or run.
 #[test]

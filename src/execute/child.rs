@@ -54,6 +54,18 @@ struct Handover {
     name: String,
 }
 
+/// Why the `with:` values (or directory) of `uses:` step `index` cannot be rendered here: a
+/// secret output another process recorded is `***` in the log, and no child is started on it.
+fn unheld_handover(state: &RunState, index: usize) -> Option<String> {
+    let step = state.definition(index)?;
+    let texts = step
+        .with
+        .values()
+        .map(|v| v.0.as_str())
+        .chain(step.working_dir.as_deref());
+    super::unheld_secret_output_in(state, texts)
+}
+
 fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
     let state = &journal.state;
     let step = state
@@ -68,16 +80,6 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
         .ok_or_else(|| format!("the run recorded no workflow for `uses: {uses}`"))?;
     let workflow: Workflow = serde_json::from_value(used.definition.clone())
         .map_err(|e| format!("the snapshot of `{uses}` cannot be read: {e}"))?;
-    // A secret output another process recorded is `***` in the log: no child is started on
-    // that.
-    let texts = step
-        .with
-        .values()
-        .map(|v| v.0.as_str())
-        .chain(step.working_dir.as_deref());
-    if let Some(why) = super::unheld_secret_output_in(state, texts) {
-        return Err(why);
-    }
     let resolve = resolver(state, &journal.redactor, Some(index));
     let given = step
         .with
@@ -173,9 +175,20 @@ pub(crate) fn run_child(
                 })
         })
     });
+    // A child that has begun already has its inputs: only one to be started needs the
+    // `with:` values rendered, a secret output among them held by this process.
+    let begun = linked
+        .as_ref()
+        .is_some_and(|c| c.phase != crate::decide::RunPhase::NotStarted);
+    if !begun && let Some(why) = unheld_handover(&journal.state, index) {
+        return Ok(spawn_failed(why));
+    }
     let run_id = match child_plan_with(&journal.state, index, linked.as_ref()) {
         ChildPlan::Continue(run_id) => run_id,
         ChildPlan::Start => {
+            if let Some(why) = unheld_handover(&journal.state, index) {
+                return Ok(spawn_failed(why));
+            }
             // The inputs are checked before anything is recorded for the child.
             if let Err(e) = typed_inputs(&h) {
                 return Ok(spawn_failed(e));
@@ -436,6 +449,10 @@ pub fn inherit_secret_inputs(child: &mut Journal<'_>) {
         let mut journal = Journal::open(store, clock, ids, &parent.run_id).ok()?;
         inherit_secret_inputs(&mut journal);
         let index = journal.state.step_index(&parent.step)?;
+        // A value this process does not hold stays missing (never given as `***`).
+        if unheld_handover(&journal.state, index).is_some() {
+            return None;
+        }
         let h = handover(&journal, index).ok()?;
         Some((h, journal.redactor.clone()))
     });
