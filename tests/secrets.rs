@@ -55,6 +55,14 @@ fn assert_nowhere(env: &Env, secret: &str) {
     }
 }
 
+/// A project whose `token.txt` holds `token`: a secret the definitions read from a file, as
+/// the log keeps a definition as written.
+fn with_token(token: &str) -> Env {
+    let env = Env::new();
+    std::fs::write(env.file("token.txt"), token).unwrap();
+    env
+}
+
 fn events(env: &Env, run: Option<&str>) -> Vec<serde_json::Value> {
     let mut args = vec!["--json", "log", "show"];
     args.extend(run);
@@ -1247,9 +1255,8 @@ fn an_output_feeding_a_secret_env_entry_is_kept_out_of_the_log_and_given_to_the_
 /// step after it reads it in its command and is given the value, the log keeps `***`.
 #[test]
 fn a_secret_named_output_written_to_cortex_output_never_reaches_the_log() {
-    let env = Env::new();
     let token = "tok-0a9b8c7d6e5f";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "named",
         "name: named\nsteps:\n  - name: mint\n    run: echo \"api_token=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    run: test \"${{ steps.mint.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched && echo \"got ${{ steps.mint.outputs.api_token }}\"\n",
@@ -1276,9 +1283,8 @@ fn a_secret_named_output_written_to_cortex_output_never_reaches_the_log() {
 /// prompt that quotes it shows `***`.
 #[test]
 fn a_secret_output_reported_by_step_complete_reaches_the_next_step_in_the_same_drive() {
-    let env = Env::new();
     let token = "reported-4f3e2d1c0b";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "rep",
         "name: rep\nsteps:\n  - name: ask\n    prompt: give the token\n  - name: use\n    run: test \"${{ steps.ask.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched\n  - name: review\n    prompt: 'check with ${{ steps.ask.outputs.api_token }}'\n",
@@ -1348,9 +1354,8 @@ fn a_secret_output_reported_by_orchestrate_complete_never_reaches_the_log() {
 /// Its attempt fails at once, no retry spent, saying which output and how to have it again.
 #[test]
 fn a_secret_output_another_process_recorded_is_refused_not_used_as_stars() {
-    let env = Env::new();
     let token = "ghs_OTHERPROC1234";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "split",
         "name: split\nsteps:\n  - name: login\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: wait\n    prompt: look first\n  - name: push\n    retry: {max_retry_attempts: 2}\n    env: {GH_TOKEN: \"${{ steps.login.outputs.tok }}\"}\n    secret_env: [GH_TOKEN]\n    run: echo \"$GH_TOKEN\" > got\n",
@@ -1389,9 +1394,8 @@ fn a_secret_output_another_process_recorded_is_refused_not_used_as_stars() {
 /// of them are kept out of the log, and a later step reading the list is given the values.
 #[test]
 fn secret_outputs_of_foreach_items_and_their_list_never_reach_the_log() {
-    let env = Env::new();
     let token = "item-tok-7h6g5f4e";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "fan",
         "name: fan\nsteps:\n  - name: build\n    foreach: [a, b]\n    run: echo \"api_token=$(cat token.txt)-${{ item }}\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    env: {LIST: \"${{ steps.build.outputs.api_token }}\", ONE: \"${{ steps.build[1].outputs.api_token }}\"}\n    run: T=$(cat token.txt) && test \"$LIST\" = \"[\\\"$T-a\\\",\\\"$T-b\\\"]\" && test \"$ONE\" = \"$T-b\" && touch matched\n",
@@ -1414,9 +1418,8 @@ fn secret_outputs_of_foreach_items_and_their_list_never_reach_the_log() {
 /// steps.
 #[test]
 fn a_secret_output_of_a_child_run_stays_secret_in_its_parent() {
-    let env = Env::new();
     let token = "ghs_CHILDTOK5566";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "kid",
         "name: kid\nsteps:\n  - name: login\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: push\n    env: {GH_TOKEN: \"${{ steps.login.outputs.tok }}\"}\n    run: test \"$GH_TOKEN\" = \"$(cat token.txt)\"\n",
@@ -1438,9 +1441,8 @@ fn a_secret_output_of_a_child_run_stays_secret_in_its_parent() {
 /// parent uses as a secret is secret in the child too.
 #[test]
 fn an_output_a_parent_uses_as_a_secret_is_kept_out_of_the_childs_log() {
-    let env = Env::new();
     let token = "ghpCHILDleak9999x";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "login",
         "name: login\nsteps:\n  - name: get\n    run: echo \"tok=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n",
@@ -1555,9 +1557,8 @@ fn a_begun_child_given_a_secret_output_is_gone_on_with_after_another_process_res
 /// unit given its own): the step fails saying so, and no item is recorded or run.
 #[test]
 fn a_foreach_list_read_from_a_secret_output_is_refused() {
-    let env = Env::new();
     let token = "list-tok-3c2b1a0z";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "over",
         "name: over\nsteps:\n  - name: mint\n    run: echo \"api_tokens=[\\\"$(cat token.txt)\\\"]\" >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: '${{ steps.mint.outputs.api_tokens }}'\n    run: echo \"${{ item }}\" > got\n",
@@ -1580,9 +1581,8 @@ fn a_foreach_list_read_from_a_secret_output_is_refused() {
 /// value, and the log keeps `***`.
 #[test]
 fn a_secret_output_reported_through_the_server_reaches_the_driver_it_starts() {
-    let env = Env::new();
     let token = "served-8u7y6t5r4e";
-    std::fs::write(env.file("token.txt"), token).unwrap();
+    let env = with_token(token);
     env.workflow(
         "rep",
         "name: rep\nsteps:\n  - name: ask\n    prompt: give the token\n  - name: use\n    run: test \"${{ steps.ask.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched && env > seen.env\n",
