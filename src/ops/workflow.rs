@@ -798,12 +798,12 @@ pub fn resume(
                 // used up on an unknown input, never to be made.
                 crate::execute::inherit_secret_inputs(&mut journal);
                 take_secret_inputs(&mut journal, inputs)?;
-                let notify = format!("{:?}", state.workflow.as_ref().map(|w| &w.notify));
+                let read = inputs_read_by_notify(&state);
                 let needed: Vec<String> = journal
                     .redactor
                     .missing_inputs(&journal.state)
                     .into_iter()
-                    .filter(|name| notify.contains(&format!("inputs.{name}")))
+                    .filter(|name| read.contains(name))
                     .collect();
                 if !needed.is_empty() && !dry_run {
                     let kind = state.start.as_ref().map_or(RunKind::Workflow, |s| s.kind);
@@ -934,6 +934,25 @@ pub fn resume(
         _ => Vec::new(),
     };
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live).map(|out| out.warn(late))
+}
+
+/// The inputs the run's `notify:` commands and webhooks read (`${{ inputs.NAME }}`).
+fn inputs_read_by_notify(state: &crate::decide::RunState) -> BTreeSet<String> {
+    use crate::definition::template::{Reference, scan};
+    let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
+        return BTreeSet::new();
+    };
+    notify
+        .on_failure
+        .iter()
+        .chain(&notify.on_finish)
+        .flat_map(|n| n.run.iter().chain(n.webhook.iter()))
+        .flat_map(|text| scan(text))
+        .filter_map(|o| match o.reference {
+            Ok(Reference::Input(name)) => Some(name),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The step (phase) named by `--from` or `--rollback-to`, matched forgivingly
