@@ -973,15 +973,9 @@ fn finish_attempt(
         let others: u64 = state
             .item_units(parent)
             .filter(|&j| j != index)
-            .map(|j| {
-                state.steps[j]
-                    .outputs
-                    .iter()
-                    .map(|(k, v)| k.len() as u64 + v.len() as u64 + 2)
-                    .sum::<u64>()
-            })
+            .map(|j| super::outputs_bytes(&state.steps[j].outputs))
             .sum();
-        let bytes = others + super::outputs_bytes(&report.outputs);
+        let bytes = others + super::outputs_bytes(report.outputs.iter().map(|(k, v)| (k, v)));
         if bytes > super::MAX_OUTPUT_BYTES {
             problems.insert(
                 0,

@@ -20,15 +20,15 @@ pub fn too_large(holds: &str, bytes: u64) -> String {
 
 /// The size of `outputs` as `key=value` lines: never more than the `$CORTEX_OUTPUT` file
 /// they were read from.
-pub fn outputs_bytes(outputs: &[(String, String)]) -> u64 {
+pub fn outputs_bytes<'a>(outputs: impl IntoIterator<Item = (&'a String, &'a String)>) -> u64 {
     outputs
-        .iter()
+        .into_iter()
         .map(|(k, v)| k.len() as u64 + v.len() as u64 + 2)
         .sum()
 }
 
 /// The problem with `outputs`, when they are more than outputs may hold.
 pub fn outputs_too_large(outputs: &[(String, String)]) -> Option<String> {
-    let bytes = outputs_bytes(outputs);
+    let bytes = outputs_bytes(outputs.iter().map(|(k, v)| (k, v)));
     (bytes > MAX_OUTPUT_BYTES).then(|| too_large("its outputs hold", bytes))
 }
