@@ -341,6 +341,33 @@ fn eight_processes_appending_to_one_run_at_once_keep_one_gapless_chain() {
     assert_eq!(verify["ok"], true, "{verify}");
 }
 
+/// Many processes opening a fresh schema at once, round after round: every one opens it
+/// while another creates the tables (none takes cortex's own half-made tables for another
+/// application's: the CI run that found it saw "holds tables named as cortex's ... that are
+/// not a cortex event log" from one of twelve first users).
+#[test]
+fn first_openers_racing_a_migration_never_take_its_tables_for_foreign() {
+    let Some(url) = test_pg("first_openers_racing_a_migration_never_take_its_tables_for_foreign")
+    else {
+        return;
+    };
+    for _round in 0..12 {
+        let schema = pg_schema(&url);
+        let openers: Vec<_> = (0..10)
+            .map(|_| {
+                let url = schema.url.clone();
+                std::thread::spawn(move || {
+                    PostgresStore::open(&url, Durability::Normal).map(|_| ())
+                })
+            })
+            .collect();
+        for opener in openers {
+            let opened = opener.join().unwrap();
+            assert!(opened.is_ok(), "{opened:?}");
+        }
+    }
+}
+
 /// Many writers racing for the first event of one run (the row each append locks does not
 /// exist yet): exactly one lands at seq 0, the others are told the run moved on; none fails
 /// otherwise.

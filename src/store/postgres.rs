@@ -861,18 +861,33 @@ impl PostgresStore {
     /// tables, so tables of those names without it were made by someone else (reading them
     /// failed on a missing column, and setting up failed on "relation already exists").
     fn refuse_foreign(&self) -> Result<(), StoreError> {
-        let row = self.with(|c| {
-            c.client.query_one(
-                "SELECT to_regprocedure('cortex_events_append_only()') IS NOT NULL,
-                        coalesce((SELECT string_agg(n, ', ' ORDER BY o)
-                                    FROM unnest(ARRAY['events', 'runs', 'snapshots', 'leases', 'schema_version'])
-                                         WITH ORDINALITY AS t(n, o)
-                                   WHERE to_regclass(n) IS NOT NULL), '')",
-                &[],
-            )
-        })?;
-        let (ours, tables): (bool, String) = (row.get(0), row.get(1));
-        if ours || tables.is_empty() {
+        // Two statements, tables first: a catalog lookup is not bound to the statement's
+        // snapshot, so one statement could miss the function and then see the tables of a
+        // first migration that committed between the two lookups. Once the tables are seen,
+        // their migration has committed, and with it the function.
+        let tables: String = self
+            .with(|c| {
+                c.client.query_one(
+                    "SELECT coalesce((SELECT string_agg(n, ', ' ORDER BY o)
+                                        FROM unnest(ARRAY['events', 'runs', 'snapshots', 'leases', 'schema_version'])
+                                             WITH ORDINALITY AS t(n, o)
+                                       WHERE to_regclass(n) IS NOT NULL), '')",
+                    &[],
+                )
+            })?
+            .get(0);
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let ours: bool = self
+            .with(|c| {
+                c.client.query_one(
+                    "SELECT to_regprocedure('cortex_events_append_only()') IS NOT NULL",
+                    &[],
+                )
+            })?
+            .get(0);
+        if ours {
             return Ok(());
         }
         Err(StoreError::Foreign {
