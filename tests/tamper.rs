@@ -4,6 +4,8 @@
 //! names the first bad event; a truncated tail is found against anchored heads.
 
 mod common;
+#[path = "common/server.rs"]
+mod server;
 
 use common::{Env, Store};
 use cortex::store::{EventStore, verify_rows};
@@ -425,6 +427,23 @@ fn a_run_whose_chain_is_broken_is_not_driven_on(env: Env) {
         .run(&["--json", "workflow", "step", "complete", "gate"])
         .json();
     assert_eq!(doc["exit_code"], 1, "{doc}");
+    // The HTTP API says it as a conflict with the run (409), not as a fault of the server
+    // (500, before), with the same document.
+    let s = server::Server::start(&env);
+    for path in [
+        format!("/api/v1/runs/{run}/steps/gate/complete"),
+        format!("/api/v1/runs/{run}/abort"),
+    ] {
+        let refused = s.post(&path, "{}");
+        assert_eq!(refused.status, 409, "{path}: {}", refused.body);
+        let doc = refused.json();
+        assert_eq!(doc["exit_code"], 1, "{doc}");
+        assert!(
+            doc["error"].as_str().unwrap().contains("does not verify"),
+            "{doc}"
+        );
+    }
+    drop(s);
     assert!(
         !env.file("ran.txt").exists(),
         "the forged value was acted on"

@@ -101,6 +101,24 @@ pub struct CommandError {
     pub hints: Vec<Hint>,
     /// Located definition problems, for machines (`--json`, MCP, the API).
     pub errors: Vec<ProblemDoc>,
+    /// What kind of failure it is beyond its exit code (the HTTP API's status tells them apart).
+    pub cause: Cause,
+}
+
+/// What an error is, where its exit code alone does not say it: a run whose log does not
+/// verify, a store out of reach, written full or read-only are not faults of the command
+/// (the HTTP API answers 409, 503 and 507 for them, not 500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cause {
+    #[default]
+    Other,
+    /// The run's log does not verify: nothing acts on it until it is put back.
+    Unverified,
+    /// The store cannot be reached or written now (PostgreSQL down, busy, a read-only
+    /// database or file): the same request may succeed later.
+    Unavailable,
+    /// The store's disk is full.
+    Full,
 }
 
 impl CommandError {
@@ -111,6 +129,7 @@ impl CommandError {
             detail: None,
             hints: Vec::new(),
             errors: Vec::new(),
+            cause: Cause::Other,
         }
     }
 
@@ -268,7 +287,17 @@ impl From<StoreError> for CommandError {
             | StoreError::Rejected { .. } => exit::BAD_INPUT,
             _ => exit::FAILED,
         };
+        let cause = match e {
+            StoreError::Unverified { .. } | StoreError::Corrupt { .. } => Cause::Unverified,
+            StoreError::Unreachable { .. }
+            | StoreError::Busy
+            | StoreError::ReadOnly(_)
+            | StoreError::ReadOnlyDatabase { .. } => Cause::Unavailable,
+            StoreError::Full(_) => Cause::Full,
+            _ => Cause::Other,
+        };
         let mut err = CommandError::new(code, e.to_string());
+        err.cause = cause;
         if let Some(h) = hint {
             err = err.hint(h);
         }

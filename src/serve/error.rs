@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 
-use crate::ops::{CommandError, FindError, exit};
+use crate::ops::{Cause, CommandError, FindError, exit};
 
 /// A request's failure and its status.
 #[derive(Debug)]
@@ -37,19 +37,23 @@ impl Failure {
     }
 }
 
-/// The status of an operation's error, from its SPEC exit code: bad input is the client's
-/// (400), a run held or waiting on something else is a conflict (409), the rest is ours (500).
-pub fn status_of(code: i32) -> StatusCode {
-    match code {
-        exit::BAD_INPUT => StatusCode::BAD_REQUEST,
-        exit::WAITING | exit::HELD => StatusCode::CONFLICT,
+/// The status of an operation's error, from its SPEC exit code and its cause: bad input is the
+/// client's (400); a run held or waiting on something else, or whose log does not verify, is
+/// a conflict (409); a store out of reach or read-only is unavailable (503), a full one
+/// insufficient storage (507); the rest is ours (500).
+pub fn status_of(code: i32, cause: Cause) -> StatusCode {
+    match (code, cause) {
+        (exit::BAD_INPUT, _) => StatusCode::BAD_REQUEST,
+        (exit::WAITING | exit::HELD, _) | (_, Cause::Unverified) => StatusCode::CONFLICT,
+        (_, Cause::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+        (_, Cause::Full) => StatusCode::INSUFFICIENT_STORAGE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl From<CommandError> for Failure {
     fn from(error: CommandError) -> Failure {
-        Failure::new(status_of(error.code), error)
+        Failure::new(status_of(error.code, error.cause), error)
     }
 }
 
