@@ -1278,6 +1278,51 @@ fn a_secret_named_output_written_to_cortex_output_never_reaches_the_log() {
     assert!(!results.contains(token), "{results}");
 }
 
+/// Seen after the secret outputs landed: a step that prints its own secret output before
+/// writing it to `$CORTEX_OUTPUT` (`echo "got $TOKEN"`) kept it in clear in its whole-output
+/// file (`cortex logs`), written before the value was known to be secret. The file is
+/// scrubbed before its event records its size and hash (`log verify` passes), on one line
+/// of its own, inside a line of 3 MiB, and as a scenario phase's output.
+#[test]
+fn a_step_printing_its_own_secret_output_leaves_it_in_no_file() {
+    let token = "tok-Pr1nt3dB3f0reKnown";
+    let env = with_token(token);
+    env.workflow(
+        "printer",
+        "name: printer\nsteps:\n  - name: mint\n    run: |\n      echo \"minted $(cat token.txt)\"\n      head -c 3145728 /dev/zero | tr '\\0' x; cat token.txt; echo\n      echo \"api_token=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: use\n    run: test \"${{ steps.mint.outputs.api_token }}\" = \"$(cat token.txt)\" && touch matched\n",
+    );
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/printed.yaml"),
+        "name: printed\ndescription: a phase that prints its secret output\nphases:\n  - name: mint\n    condition: auto\n    run: echo \"minted $(cat token.txt)\" && echo \"api_token=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .unwrap();
+    let out = env.run(&["workflow", "run", "printer"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(env.file("matched").exists(), "use was not given the output");
+    let out = env.run(&["orchestrate", "run", "printed"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The terminal showed the line as it came (the value was not known yet); every file
+    // under the home and every document is scrubbed.
+    assert_nowhere(&env, token);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let logs = env.run(&["logs", &run, "mint"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert!(
+        logs.stdout.contains("minted ***"),
+        "{}",
+        &logs.stdout[..200.min(logs.stdout.len())]
+    );
+    assert!(
+        logs.stdout.contains("xxx***\n"),
+        "the long line is kept, scrubbed"
+    );
+    let verify = env.run(&["--json", "log", "verify", "--all"]).json();
+    assert_eq!(verify["ok"], true, "{verify}");
+    // `mint` and the phase (`use` printed nothing, so it has no file).
+    assert_eq!(verify["attempt_logs"], 2, "{verify}");
+}
+
 /// A person reports a secret-named output (`step complete --output api_token=...`): the log
 /// keeps `***`, the step after it, driven by the same command, is given the value, and a
 /// prompt that quotes it shows `***`.

@@ -9,6 +9,81 @@ use std::path::Path;
 use crate::event::Event;
 use crate::store::{BadEvent, EventStore, StoreError};
 
+/// The longest piece of a line held in memory while an attempt's file is scrubbed: a longer
+/// line is written in pieces cut outside any secret (as the attempt's own writer does).
+const SCRUB_PIECE: usize = 1 << 20;
+
+/// Scrub `redactor`'s secrets from the attempt file at `path` (a secret output the attempt
+/// printed before its value was known): written afresh beside it and renamed over it when
+/// anything changed. Returns the size and blake3 of the file as it now is, or None when it
+/// held none of them (left as it was).
+pub fn scrub_attempt_log(
+    path: &Path,
+    redactor: &super::secrets::Redactor,
+) -> std::io::Result<Option<(u64, String)>> {
+    use std::io::Write;
+    let mut input = super::materialize::derived_file().read(true).open(path)?;
+    let tmp = path.with_extension("log.scrub");
+    let _ = std::fs::remove_file(&tmp);
+    let mut out = std::io::BufWriter::new(
+        super::materialize::derived_file()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?,
+    );
+    let mut hasher = blake3::Hasher::new();
+    let (mut bytes, mut changed) = (0u64, false);
+    let mut put = |piece: &[u8], out: &mut std::io::BufWriter<std::fs::File>| {
+        let scrubbed = redactor.redact_bytes(piece);
+        changed |= matches!(scrubbed, std::borrow::Cow::Owned(_));
+        hasher.update(&scrubbed);
+        bytes += scrubbed.len() as u64;
+        out.write_all(&scrubbed)
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let written = (|| -> std::io::Result<()> {
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            pending.extend_from_slice(&buf[..n]);
+            let mut start = 0;
+            while let Some(at) = memchr::memchr(b'\n', &pending[start..]) {
+                put(&pending[start..=start + at], &mut out)?;
+                start += at + 1;
+            }
+            pending.drain(..start);
+            if pending.len() > SCRUB_PIECE {
+                let hold = redactor.longest().saturating_sub(1);
+                let cut = redactor.safe_cut(&pending, pending.len().saturating_sub(hold));
+                if cut > 0 {
+                    put(&pending[..cut], &mut out)?;
+                    pending.drain(..cut);
+                }
+            }
+        }
+        if !pending.is_empty() {
+            put(&pending, &mut out)?;
+        }
+        out.flush()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    drop(out);
+    if !changed {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(None);
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    Ok(Some((bytes, hasher.finalize().to_hex().to_string())))
+}
+
 /// What checking the file an `attempt_log` event names found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogFileCheck {

@@ -210,8 +210,7 @@ impl<'a> Journal<'a> {
     /// Decide `command` and fold its events in now; append them with the next `submit` or
     /// `flush`.
     pub fn stage(&mut self, command: Command) -> Result<(), JournalError> {
-        let events = decide(&self.state, command.clone())?;
-        let stamped = self.stamp(events);
+        let stamped = self.decide_stamped(command.clone())?;
         let base = self.state.events;
         for (i, new) in stamped.iter().enumerate() {
             let provisional = Recorded {
@@ -367,9 +366,7 @@ impl<'a> Journal<'a> {
         }
         let staged = events.len();
         if let Some(command) = command {
-            let decided = decide(&self.state, command)?;
-            let stamped = self.stamp(decided);
-            events.extend(stamped);
+            events.extend(self.decide_stamped(command)?);
         }
         Ok((events, staged))
     }
@@ -413,12 +410,27 @@ impl<'a> Journal<'a> {
         }
     }
 
-    /// Ids, times and redaction for freshly decided events.
-    fn stamp(&mut self, mut events: Vec<Event>) -> Vec<NewEvent> {
+    /// Decide `command` against the state and stamp its events (`stamp`).
+    fn decide_stamped(&mut self, command: Command) -> Result<Vec<NewEvent>, DecideError> {
+        let file = match &command {
+            Command::FinishAttempt(report) => report.log.as_ref().and_then(|l| l.path.clone()),
+            _ => None,
+        };
+        let events = decide(&self.state, command)?;
+        Ok(self.stamp(events, file.as_deref()))
+    }
+
+    /// Ids, times and redaction for freshly decided events; `file`: where the whole output
+    /// of the attempt they finish is, when they finish one.
+    fn stamp(&mut self, mut events: Vec<Event>, file: Option<&std::path::Path>) -> Vec<NewEvent> {
         // Secret outputs first: their values are scrubbed from every event of the batch, those
         // before them too (an agent's result, recorded before the output `result` it gives).
+        let mut held = false;
         for event in &mut events {
-            self.hold_secret_output(event);
+            held |= self.hold_secret_output(event);
+        }
+        if held && let Some(file) = file {
+            self.scrub_attempt_file(&mut events, file);
         }
         events
             .into_iter()
@@ -484,12 +496,12 @@ impl<'a> Journal<'a> {
     /// run's): its value is held by this process for the run (`hold_secret_output`: the
     /// steps after it are given it) and scrubbed from now on, and the event keeps `***`,
     /// whatever the value looks like.
-    fn hold_secret_output(&mut self, event: &mut Event) {
+    fn hold_secret_output(&mut self, event: &mut Event) -> bool {
         let Event::OutputRecorded { step, key, value } = event else {
-            return;
+            return false;
         };
         if value == super::REDACTED {
-            return;
+            return false;
         }
         let marked =
             super::held_secret_output(&self.run_id, step, key).is_some_and(|held| held == *value);
@@ -514,7 +526,7 @@ impl<'a> Journal<'a> {
             && !for_parent
             && !super::is_secret_output_of(&self.state, step, key)
         {
-            return;
+            return false;
         }
         let real = self.foreach_list(step, key, value);
         super::hold_secret_output(&self.run_id, step, key, &real);
@@ -523,6 +535,35 @@ impl<'a> Journal<'a> {
             self.redactor.add_output(value);
         }
         *value = super::REDACTED.to_string();
+        true
+    }
+
+    /// An attempt that printed a secret output of its own (`echo "$TOKEN"` before writing it
+    /// to `$CORTEX_OUTPUT`) wrote it in clear to its whole-output file, before the value was
+    /// known to be secret: scrub the file (`attempt_logs::scrub_attempt_log`) before its
+    /// `attempt_log` event records the size and hash. A file that cannot be scrubbed is
+    /// removed and not recorded, as one that could not be written: a log without it is better
+    /// than a secret kept beside the log.
+    fn scrub_attempt_file(&self, events: &mut Vec<Event>, file: &std::path::Path) {
+        let mut lost = false;
+        for event in events.iter_mut() {
+            if let Event::AttemptLog { bytes, blake3, .. } = event {
+                match super::attempt_logs::scrub_attempt_log(file, &self.redactor) {
+                    Ok(Some((size, hash))) => {
+                        *bytes = size;
+                        *blake3 = hash;
+                    }
+                    Ok(None) => {}
+                    Err(_) => {
+                        let _ = std::fs::remove_file(file);
+                        lost = true;
+                    }
+                }
+            }
+        }
+        if lost {
+            events.retain(|e| !matches!(e, Event::AttemptLog { .. }));
+        }
     }
 
     /// The list a `foreach:` step records as its output `key` (`value`, made from its items'

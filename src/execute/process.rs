@@ -80,6 +80,7 @@ pub struct LogTarget {
 /// The whole output being written, with its running size and hash.
 struct LogWriter {
     file: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
     hasher: blake3::Hasher,
     bytes: u64,
     name: String,
@@ -97,6 +98,7 @@ impl LogWriter {
             .ok()?;
         Some(LogWriter {
             file: std::io::BufWriter::new(file),
+            path: target.path.clone(),
             hasher: blake3::Hasher::new(),
             bytes: 0,
             name: target.name.clone(),
@@ -133,6 +135,7 @@ impl LogWriter {
             bytes: self.bytes,
             blake3: self.hasher.finalize().to_hex().to_string(),
             home: self.home,
+            path: Some(self.path),
         })
     }
 }
