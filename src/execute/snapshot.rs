@@ -112,16 +112,7 @@ fn index_disagrees(
     run_id: &str,
     state: &RunState,
 ) -> Result<Option<String>, StoreError> {
-    let query = crate::store::RunQuery {
-        id_prefix: Some(run_id.to_string()),
-        limit: Some(2),
-        ..crate::store::RunQuery::default()
-    };
-    let Some(entry) = store
-        .list_runs(&query)?
-        .into_iter()
-        .find(|e| e.run_id == run_id)
-    else {
+    let Some(entry) = crate::store::run_entry(store, run_id)? else {
         return Ok(None);
     };
     if entry.events == state.events {

@@ -20,7 +20,6 @@ use crate::execute::{DriverLock, Quiet, StopFlag, input_env_name, load_state, op
 use crate::ops::scenario::PhaseReport;
 use crate::ops::workflow::{ResumeArgs, StepReport};
 use crate::ops::{self, CommandError, Live, Output, PairsFrom, Scope, parse_pairs_from};
-use crate::store::{EventStore, RunQuery};
 
 /// What an action did: the operation's document, the run it concerns, and whether a
 /// background driver goes on with it (the API answers 202 then).
@@ -81,13 +80,8 @@ pub fn find(shared: &Shared, id: &str) -> Result<(String, RunKind), Failure> {
     };
     match ops::find_run(&store, Scope::any(), Some(id)) {
         Ok(run_id) => {
-            let kind = store
-                .list_runs(&RunQuery {
-                    id_prefix: Some(run_id.clone()),
-                    ..RunQuery::kind(None).limit(1)
-                })
+            let kind = crate::store::run_entry(&*store, &run_id)
                 .map_err(CommandError::from)?
-                .first()
                 .map_or(RunKind::Workflow, |e| e.kind);
             Ok((run_id, kind))
         }

@@ -138,13 +138,8 @@ fn sealed_before(shared: &Shared, run_id: &str, next: u64) -> Result<bool, Comma
     let Some(store) = shared.ctx.reading_store()? else {
         return Ok(false);
     };
-    let entry = store.list_runs(&RunQuery {
-        id_prefix: Some(run_id.to_string()),
-        ..RunQuery::kind(None).limit(1)
-    })?;
-    Ok(entry
-        .first()
-        .is_some_and(|e| e.run_id == run_id && e.outcome.is_some() && next >= e.events))
+    Ok(crate::store::run_entry(&*store, run_id)?
+        .is_some_and(|e| e.outcome.is_some() && next >= e.events))
 }
 
 /// The log a stream kept from its last tick, else the log opened now (none while there is no

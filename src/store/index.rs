@@ -24,6 +24,14 @@ pub struct RunEntry {
     pub outcome: Option<Outcome>,
 }
 
+/// The index's entry of run `run_id` (exactly that id), if the log holds the run.
+pub fn run_entry(store: &dyn EventStore, run_id: &str) -> Result<Option<RunEntry>, StoreError> {
+    Ok(store
+        .list_runs(&RunQuery::id(run_id))?
+        .into_iter()
+        .find(|e| e.run_id == run_id))
+}
+
 /// Which runs to list: all conditions given must hold; newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunQuery {
@@ -44,6 +52,16 @@ impl RunQuery {
     pub fn kind(kind: Option<RunKind>) -> RunQuery {
         RunQuery {
             kind,
+            ..RunQuery::default()
+        }
+    }
+
+    /// The run whose id is `run_id` (as a prefix, it could name longer ids too: the caller
+    /// keeps the entry whose id is exactly it, `run_entry`).
+    pub fn id(run_id: &str) -> RunQuery {
+        RunQuery {
+            id_prefix: Some(run_id.to_string()),
+            limit: Some(2),
             ..RunQuery::default()
         }
     }

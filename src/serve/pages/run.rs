@@ -68,13 +68,8 @@ fn children_to_watch(view: &StatusView, store: &dyn EventStore) -> Vec<(String, 
             if watch.len() >= WATCHED_CHILDREN || watch.iter().any(|(w, _)| w == id) {
                 continue;
             }
-            let query = crate::store::RunQuery {
-                id_prefix: Some(id.clone()),
-                limit: Some(1),
-                ..crate::store::RunQuery::default()
-            };
-            let found = store.list_runs(&query).ok().into_iter().flatten().next();
-            if let Some(entry) = found.filter(|e| e.run_id == *id && e.outcome.is_none()) {
+            let found = crate::store::run_entry(store, id).ok().flatten();
+            if let Some(entry) = found.filter(|e| e.outcome.is_none()) {
                 watch.push((entry.run_id, entry.events.saturating_sub(1)));
             }
         }
