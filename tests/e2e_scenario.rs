@@ -40,6 +40,79 @@ fn the_four_seed_scenarios_validate_and_list() {
     );
 }
 
+/// Seen by a review: `orchestrate list` (and the MCP `list` tool, which an agent picks a
+/// scenario to run by) said `valid: true` of scenarios `validate` refuses — a cycle, a
+/// condition naming no phase, a missing description, an unknown agent — as it only parsed
+/// them. A row is valid exactly when `validate` passes, and an invalid one names its first
+/// problem where it is.
+#[test]
+fn a_scenario_listed_valid_is_one_validate_passes() {
+    let env = seeded();
+    env.scenario("cyc", "name: cyc\ndescription: d\nphases:\n  - name: a\n    description: a\n    condition: after:b\n  - name: b\n    description: b\n    condition: after:a\n");
+    env.scenario("nowhere", "name: nowhere\ndescription: d\nphases:\n  - name: a\n    description: a\n    condition: after:zzz\n");
+    env.scenario("stranger", "name: stranger\ndescription: d\nphases:\n  - name: a\n    description: a\n    agents: [no-such-agent]\n");
+    let rows = env.run(&["--json", "orchestrate", "list"]).json();
+    for row in rows.as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        let validated = env.run(&["orchestrate", "validate", name]);
+        assert_eq!(
+            row["valid"] == true,
+            validated.code == 0,
+            "{name}: {row} against validate: {}",
+            validated.stderr
+        );
+    }
+    let cyc = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "cyc")
+        .unwrap();
+    assert_eq!(cyc["valid"], false);
+    assert!(
+        cyc["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("6:16: Circular dependency"),
+        "{cyc}"
+    );
+}
+
+/// The same for `workflow list`: a workflow whose `uses:` names no workflow, or whose step
+/// names an agent that does not exist, listed as valid (it parsed) though `validate` refuses
+/// it and it cannot run.
+#[test]
+fn a_workflow_listed_valid_is_one_validate_passes() {
+    let env = seeded();
+    env.workflow("p", "name: p\nsteps:\n  - name: a\n    uses: nochild\n");
+    env.workflow(
+        "q",
+        "name: q\nsteps:\n  - name: a\n    agent: ghost\n    prompt: hi\n",
+    );
+    env.workflow("fine", "name: fine\nsteps:\n  - name: a\n    run: 'true'\n");
+    let rows = env.run(&["--json", "workflow", "list"]).json();
+    for row in rows.as_array().unwrap() {
+        let name = row["name"].as_str().unwrap();
+        let validated = env.run(&["workflow", "validate", name]);
+        assert_eq!(
+            row["valid"] == true,
+            validated.code == 0,
+            "{name}: {row} against validate: {}",
+            validated.stderr
+        );
+    }
+    let p = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "p")
+        .unwrap();
+    assert_eq!(
+        p["error"], "4:11: `uses: nochild`: no workflow named `nochild`",
+        "{p}"
+    );
+}
+
 #[test]
 fn preview_shows_conditions_agents_and_one_parallel_opportunity() {
     let env = seeded();

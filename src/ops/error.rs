@@ -152,6 +152,21 @@ impl CommandError {
         doc
     }
 
+    /// Its first located problem as `line:column: message` (its message when it has none):
+    /// what a list row says of a definition that does not validate.
+    pub fn first_problem(&self) -> String {
+        match self.errors.first() {
+            Some(p) => {
+                let message = p.message.lines().next().unwrap_or_default();
+                match (p.line, p.column) {
+                    (Some(line), Some(column)) => format!("{line}:{column}: {message}"),
+                    _ => message.to_string(),
+                }
+            }
+            None => self.message.clone(),
+        }
+    }
+
     pub fn hint(mut self, hint: impl Into<Hint>) -> Self {
         self.hints.push(hint.into());
         self

@@ -10,7 +10,7 @@ use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{Command, RunState};
 use crate::definition::{
-    Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name, parse_scenario,
+    Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name,
     parse_scenario_setting_aside, resolve_agents, snapshot,
 };
 use crate::event::{Operator, RunKind, RunStarted};
@@ -604,8 +604,17 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         let EntrySource::File(path) = &listed.source else {
             continue;
         };
+        // Valid as `validate` says it (its cycles, its conditions' phases, its agents), not
+        // only parsed: `valid` is what an agent picks a scenario to run by.
         let parsed = match &listed.text {
-            Ok(text) => parse_scenario(&listed.name, text).map_err(|e| e.first_problem()),
+            Ok(text) => {
+                let entry = Entry {
+                    name: listed.name.clone(),
+                    source: listed.source.clone(),
+                    text: text.clone(),
+                };
+                check(ctx, &entry).map_err(|e| e.first_problem())
+            }
             Err(e) => Err(format!("cannot read: {e}")),
         };
         let ambiguity = listed.ambiguity();

@@ -15,7 +15,7 @@ use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
     Config, DefinitionError, Durability, Entry, EntrySource, ResolvedAgents, Workflow,
-    normalize_name, parse_workflow, parse_workflow_setting_aside, resolve_agents, snapshot,
+    normalize_name, parse_workflow_setting_aside, resolve_agents, snapshot,
 };
 use crate::event::{AttemptEnd, Operator, ResumeMode, RunKind, RunStarted, UsedWorkflow};
 use crate::execute::{
@@ -259,9 +259,17 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             EntrySource::Builtin => "built-in".to_string(),
             EntrySource::File(p) => p.display().to_string(),
         };
-        let parsed = match &listed.text {
-            Ok(text) => parse_workflow(&listed.name, text).map_err(|e| e.first_problem()),
-            Err(e) => Err(format!("cannot read: {e}")),
+        // Valid as `validate` says it (its agents, its `uses:` children), not only parsed:
+        // `valid` is what an agent picks a workflow to run by. A file by its path: a name
+        // other files also match is still that file's.
+        let parsed = match (&listed.text, &listed.source) {
+            (Ok(_), EntrySource::File(p)) => load(ctx, &p.display().to_string())
+                .map(|l| l.workflow)
+                .map_err(|e| e.first_problem()),
+            (Ok(_), EntrySource::Builtin) => load(ctx, &listed.name)
+                .map(|l| l.workflow)
+                .map_err(|e| e.first_problem()),
+            (Err(e), _) => Err(format!("cannot read: {e}")),
         };
         let ambiguity = listed.ambiguity();
         let valid = parsed.as_ref().ok();
