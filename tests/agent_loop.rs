@@ -222,6 +222,44 @@ fn limits_can_be_lifted_a_run_stopped_by_its_time_limit_resumes_with_more_time(e
     assert_eq!(env.run(&["workflow", "resume"]).code, 0);
 }
 
+/// Seen by a review: a last step that ended as the run's time limit ran out (`sleep 1` under
+/// `timeout_seconds: 1`) lost its success: the driver asked to pause a run that had just
+/// finished, the refusal took the staged end with it, the driver said "the run already
+/// finished (completed)" and exited 1, and the run stayed `interrupted`, its step run again
+/// by `resume`. Whichever comes first, the run ends completed (its success recorded) or
+/// paused by its limit (failed and resumable, the step not done), never neither.
+fn a_last_step_ending_as_the_time_limit_runs_out_is_recorded_completed_or_paused(env: Env) {
+    env.config(r#"{"workflow": {"timeout_seconds": 1}}"#);
+    env.workflow(
+        "edge",
+        "name: edge\nsteps:\n  - name: slow\n    run: sleep 1; echo done >> ran.txt\n",
+    );
+    for _ in 0..4 {
+        let out = env.run(&["workflow", "run", "edge"]);
+        let status = env.status(None);
+        match status["status"].as_str() {
+            Some("completed") => assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr),
+            // Paused by its limit: shown as failed, resumable, the limit its reason.
+            Some("failed") => {
+                assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+                assert!(
+                    status["reason"].as_str().unwrap().contains("time limit")
+                        && status["resumable"] == true,
+                    "{status}"
+                );
+            }
+            other => panic!("{other:?}: {}{}\n{status}", out.stdout, out.stderr),
+        }
+        assert!(
+            !out.stderr.contains("moved on without it"),
+            "{}",
+            out.stderr
+        );
+    }
+    let verify = env.run(&["--json", "log", "verify", "--all"]).json();
+    assert_eq!(verify["ok"], true, "{verify}");
+}
+
 fn an_abort_from_another_terminal_ends_the_driver_with_aborted_and_exit_1(env: Env) {
     env.workflow(
         "hold",
@@ -1989,6 +2027,7 @@ fn a_home_that_is_a_file_is_refused_as_such() {
 }
 
 common::on_both_stores!(
+    a_last_step_ending_as_the_time_limit_runs_out_is_recorded_completed_or_paused,
     what_is_shown_is_what_is_meant_prompts_are_rendered_with_the_runs_values,
     a_report_drives_the_run_on_and_no_drive_only_records_without_looking_interrupted,
     a_complete_that_fails_its_gate_is_refused_and_the_step_keeps_waiting,

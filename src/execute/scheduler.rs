@@ -134,7 +134,10 @@ pub fn drive_scenario(
             if !halt.is_set() {
                 if ctx.stop.is_set() || journal.state.stop_requested {
                     halt.set(libc_sigterm());
-                } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                } else if deadline.is_some_and(|d| Instant::now() >= d)
+                    && journal.state.outcome().is_none()
+                {
+                    // A run that finished as its time ran out has finished (`workflow_loop`).
                     pause_reason = Some(crate::decide::time_limit_reason(limit));
                     halt.set(libc_sigterm());
                 }

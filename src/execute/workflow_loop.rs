@@ -195,7 +195,10 @@ pub(crate) fn drive_workflow(
             flush(journal, ctx)?;
             return Ok(DriveEnd::Waiting("handed back by a draining worker".into()));
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        // A run whose last step finished as its time ran out has finished: its end is staged
+        // and goes to the log; the limit pauses only a run with work left (before, the pause
+        // was refused on the finished run and the staged success was lost with it).
+        if deadline.is_some_and(|d| Instant::now() >= d) && journal.state.outcome().is_none() {
             let reason = crate::decide::time_limit_reason(limit);
             record(journal, ctx, Command::Pause { reason })?;
             return Ok(DriveEnd::Paused);
