@@ -159,3 +159,45 @@ fn another_process_appending_before_the_flush_is_folded_in_and_the_staged_end_ke
         Event::StepSucceeded { .. }
     ));
 }
+
+/// Given a run whose last step's end is staged (the run finished in the journal's state),
+/// when its driver submits a command the finished run refuses (the pause its time limit asked
+/// for, as it ran out just as the step ended), then the refusal is returned and the staged end
+/// is in the log all the same: the run is completed, its step never run again. Before, the
+/// refusal took the staged end with it and the run was left `interrupted`.
+#[test]
+fn a_command_refused_after_a_staged_end_leaves_the_staged_end_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = with_a_in_flight(&dir.path().join("cortex.db"));
+    let clock = FixedClock::new(1_790_000_000_000);
+    let mut ids = UlidIds::default();
+    let mut j = Journal::open(&mut store, &clock, &mut ids, "RUN").unwrap();
+    j.submit(finished("a")).unwrap();
+    j.submit(Command::StartAttempt { step: "b".into() })
+        .unwrap();
+    j.stage(finished("b")).unwrap();
+    assert!(
+        j.state.outcome().is_some(),
+        "finished once b's end is staged"
+    );
+
+    let refused = j.submit(Command::Pause {
+        reason: "the run exceeded its time limit".into(),
+    });
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(!j.has_staged(), "the staged end went to the log");
+    let live = j.state.clone();
+    drop(j);
+
+    let kinds = types(&store);
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("run_finished"),
+        "{kinds:?}"
+    );
+    assert!(!kinds.iter().any(|t| t == "run_paused"), "{kinds:?}");
+    let mut replayed = replay(&store.read_run("RUN").unwrap());
+    replayed.run_id = "RUN".into();
+    assert_eq!(replayed, live, "the log alone gives the live state");
+    assert!(verify_rows(&store.raw_rows(None).unwrap()).ok);
+}

@@ -313,8 +313,9 @@ impl<'a> Journal<'a> {
             &run_id,
             known,
             &mut |others, log| match self.decide_at_head(others, log, command.take()) {
-                Ok((events, staged)) => {
+                Ok((events, staged, later)) => {
                     staged_events = staged;
+                    refused = later;
                     events
                 }
                 Err(e) => {
@@ -325,11 +326,11 @@ impl<'a> Journal<'a> {
         );
         self.store = Some(store);
         let at = at?;
-        if let Some(e) = refused {
-            return Err(e);
-        }
         if at.appended.is_empty() {
-            return Ok(at.caught_up);
+            return match refused {
+                Some(e) => Err(e),
+                None => Ok(at.caught_up),
+            };
         }
         // The staged events were folded when staged; fold the rest.
         self.staged.clear();
@@ -339,21 +340,27 @@ impl<'a> Journal<'a> {
         if let Some(last) = at.appended.last() {
             self.state.head_hash.clone_from(&last.hash);
         }
+        // The command refused after staged ones: what was staged is in the log all the same
+        // (a step's end never goes down with the refusal of what its driver asked next).
+        if let Some(e) = refused {
+            return Err(e);
+        }
         let mut events = at.caught_up;
         events.extend(at.appended);
         Ok(events)
     }
 
     /// Inside the write lock: fold `others` (appended after `appended()`), then return the
-    /// staged events followed by `command`'s, and how many are staged. Pure but for ids and
-    /// times; with commands staged and others appended (a driver racing an operator), the
-    /// state is rebuilt from `log`.
+    /// staged events followed by `command`'s, how many are staged, and `command`'s refusal
+    /// when it was refused after staged events (which are appended all the same). Pure but
+    /// for ids and times; with commands staged and others appended (a driver racing an
+    /// operator), the state is rebuilt from `log`.
     fn decide_at_head(
         &mut self,
         others: &[Recorded],
         log: &dyn EventStore,
         command: Option<Command>,
-    ) -> Result<(Vec<NewEvent>, usize), JournalError> {
+    ) -> Result<(Vec<NewEvent>, usize, Option<JournalError>), JournalError> {
         if let Some(fence) = &self.fence {
             check_fence(log, fence)?;
         }
@@ -365,10 +372,15 @@ impl<'a> Journal<'a> {
             events.extend(staged.iter().cloned());
         }
         let staged = events.len();
+        let mut later = None;
         if let Some(command) = command {
-            events.extend(self.decide_stamped(command)?);
+            match self.decide_stamped(command) {
+                Ok(decided) => events.extend(decided),
+                Err(e) if staged > 0 => later = Some(e.into()),
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok((events, staged))
+        Ok((events, staged, later))
     }
 
     /// Decide `command` at the head and append it whatever this journal's fence says: for a
