@@ -965,8 +965,14 @@ fn compare(op: CmpOp, l: &Value, r: &Value, le: &Expr, re: &Expr) -> Result<bool
             Some(a) => a.partial_cmp(b),
             None => return mixed("the string does not read as a number"),
         },
+        // Two texts that read as numbers are ordered as numbers (outputs are text: `count >
+        // '9'` means ten is more), equal numbers written differently by their text: so that
+        // `a <= b && a >= b` is exactly `a == b`, which compares two texts as text (before,
+        // '007' was both <= and >= '7' but not == '7').
         (Value::Str(a), Value::Str(b)) => match (as_number(a), as_number(b)) {
-            (Some(x), Some(y)) => x.partial_cmp(&y),
+            (Some(x), Some(y)) => x
+                .partial_cmp(&y)
+                .map(|o| o.then_with(|| a.as_bytes().cmp(b.as_bytes()))),
             _ => Some(a.as_bytes().cmp(b.as_bytes())),
         },
     };
@@ -983,6 +989,48 @@ fn compare(op: CmpOp, l: &Value, r: &Value, le: &Expr, re: &Expr) -> Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// For any two texts, `a <= b && a >= b` holds exactly when `a == b` does, and exactly one
+    /// of `<`, `==`, `>` holds: the order of texts agrees with their equality, numeric
+    /// texts included ('007' against '7', '1.0' against '1').
+    #[test]
+    fn the_order_of_two_texts_agrees_with_their_equality() {
+        let texts = [
+            "007", "7", "1.0", "1", "1.10", "1.1", "abc", "", " 7", "-0", "0", "1e2", "100",
+        ];
+        let holds = |expr: &str, a: &str, b: &str| {
+            let values = |r: &Reference| match r {
+                Reference::Input(n) if n == "a" => Some(Value::Str(a.to_string())),
+                Reference::Input(n) if n == "b" => Some(Value::Str(b.to_string())),
+                _ => None,
+            };
+            evaluate(&parse(expr).unwrap(), &values).result.unwrap()
+        };
+        for a in texts {
+            for b in texts {
+                let eq = holds("inputs.a == inputs.b", a, b);
+                assert_eq!(
+                    holds("inputs.a <= inputs.b && inputs.a >= inputs.b", a, b),
+                    eq,
+                    "{a:?} {b:?}"
+                );
+                let one = [
+                    holds("inputs.a < inputs.b", a, b),
+                    eq,
+                    holds("inputs.a > inputs.b", a, b),
+                ];
+                assert_eq!(
+                    one.iter().filter(|h| **h).count(),
+                    1,
+                    "{a:?} {b:?}: {one:?}"
+                );
+            }
+        }
+        assert!(
+            holds("inputs.a > inputs.b", "10", "9"),
+            "numbers by their value"
+        );
+    }
 
     #[test]
     fn comparisons_that_no_value_can_decide_are_found_before_the_run() {
