@@ -1659,3 +1659,41 @@ fn a_secret_output_reported_through_the_server_reaches_the_driver_it_starts() {
     std::fs::remove_file(env.file("seen.env")).unwrap();
     assert_nowhere(&env, token);
 }
+
+/// Seen by a review: a workflow whose command step reads a secret output recorded before a
+/// prompt step validated as fine, though from the command line that step fails every time
+/// (the value is held only by the process that recorded it; the prompt's report is another).
+/// `validate` says so, naming both steps and what to do instead; a reading step with no wait
+/// between is not warned about.
+#[test]
+fn validate_warns_of_a_secret_output_read_across_a_wait_for_a_report() {
+    let env = Env::new();
+    env.workflow(
+        "across",
+        "name: across\nsteps:\n  - {name: login, prompt: report api_token}\n  - {name: use, prompt: go on}\n  - name: cmd\n    run: echo \"${#TOK}\"\n    env: {TOK: \"${{ steps.login.outputs.api_token }}\"}\n",
+    );
+    env.workflow(
+        "next-door",
+        "name: next-door\nsteps:\n  - {name: login, prompt: report api_token}\n  - name: cmd\n    run: echo \"${#TOK}\"\n    env: {TOK: \"${{ steps.login.outputs.api_token }}\"}\n",
+    );
+    let doc = env.run(&["--json", "workflow", "validate", "across"]);
+    assert_eq!(doc.code, 0, "a warning, not an error: {}", doc.stderr);
+    let warnings = doc.json()["warnings"].clone();
+    let said = warnings[0].as_str().unwrap_or_default();
+    assert!(
+        said.contains("`cmd` reads the secret output `steps.login.outputs.api_token`")
+            && said.contains("`use` waits for a report")
+            && said.contains("secret input"),
+        "{warnings}"
+    );
+    let human = env.run(&["workflow", "validate", "across"]);
+    assert!(
+        human.stderr.contains("warning: step `cmd`"),
+        "{}",
+        human.stderr
+    );
+    let fine = env
+        .run(&["--json", "workflow", "validate", "next-door"])
+        .json();
+    assert_eq!(fine["warnings"], serde_json::json!([]), "{fine}");
+}

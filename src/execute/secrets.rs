@@ -105,6 +105,65 @@ pub fn secret_outputs(workflow: &Workflow) -> BTreeSet<(String, String)> {
     secret
 }
 
+/// Why `workflow` cannot complete when driven from the command line: an engine-run step reads
+/// a secret output (`is_secret_output`) that an earlier step records with a step waiting for
+/// a report between them. A secret output is held only by the process that records it (the
+/// log keeps `***`), and a report is recorded by another process, which never holds it: the
+/// step reading it fails every time (`unheld_secret_output_error`), unless one long-lived
+/// process (`cortex mcp`, `cortex serve`) records both. One warning per reading step; `agents`
+/// tells which agent steps the engine runs.
+pub fn secret_outputs_across_waits(
+    workflow: &Workflow,
+    agents: &crate::definition::ResolvedAgents,
+) -> Vec<String> {
+    let waits = |step: &Step| {
+        step.run.is_none()
+            && step.uses.is_none()
+            && !step.agent.as_deref().is_some_and(|a| agents.is_run(a))
+    };
+    let mut warnings = Vec::new();
+    for (c, step) in workflow.steps.iter().enumerate() {
+        if waits(step) {
+            continue;
+        }
+        let foreach = match &step.foreach {
+            Some(crate::definition::Foreach::Template(t)) => Some(t.as_str()),
+            _ => None,
+        };
+        let if_run = match &step.if_ {
+            Some(crate::definition::IfCondition::Command(c)) => Some(c.run.as_str()),
+            _ => None,
+        };
+        let texts = step
+            .run
+            .as_deref()
+            .into_iter()
+            .chain(step.env.values().map(|v| v.0.as_str()))
+            .chain(step.with.values().map(|v| v.0.as_str()))
+            .chain(step.working_dir.as_deref())
+            .chain(foreach)
+            .chain(if_run);
+        let crossing = texts.flat_map(scan).find_map(|o| {
+            let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
+                return None;
+            };
+            if !is_secret_output(workflow, &of, &key) {
+                return None;
+            }
+            let p = workflow.step_index(step_of_unit(workflow, &of))?;
+            let w = (p + 1..c).find(|&w| waits(&workflow.steps[w]))?;
+            Some((of, key, w))
+        });
+        if let Some((of, key, w)) = crossing {
+            warnings.push(format!(
+                "step `{}` reads the secret output `steps.{of}.outputs.{key}`, and `{}` waits for a report between them: a secret output is held only by the process that records it (the log keeps `***`) and a report is recorded by another process, so from the command line `{}` fails every time (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
+                step.name, workflow.steps[w].name, step.name
+            ));
+        }
+    }
+    warnings
+}
+
 /// The step a unit name of `workflow` belongs to: `build` for `build[2]` (an item of the
 /// `foreach:` step `build`), the name itself otherwise.
 fn step_of_unit<'n>(workflow: &Workflow, unit: &'n str) -> &'n str {

@@ -333,7 +333,11 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     };
     let agents: BTreeSet<&String> = l.agents.commands.keys().collect();
     // Valid, but what would make its runs fail here is said in the document too.
-    let warnings = super::agents::claude_missing(ctx, &l.agents);
+    let mut warnings = super::agents::claude_missing(ctx, &l.agents);
+    warnings.extend(crate::execute::secret_outputs_across_waits(
+        &l.workflow,
+        &l.agents,
+    ));
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,
         "steps": l.workflow.steps.len(), "agents": agents,
