@@ -119,8 +119,9 @@ pub struct ClaudeConfig {
     /// `--model` for agents that name none (or `inherit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Further arguments, passed after cortex's own (e.g. `["--max-turns", "30"]`). They must
-    /// keep the JSON output (`--output-format json`) that cortex reads.
+    /// Further arguments, passed after cortex's own (e.g. `["--max-turns", "30"]`). A flag
+    /// cortex writes itself (`-p`, `--output-format`, `--resume`, `--model`, ...) is refused:
+    /// each has its own setting, or is cortex's to set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
 }
@@ -369,8 +370,78 @@ fn claude_problems(claude: &ClaudeConfig, text: &str) -> Vec<Problem> {
             at("args"),
         ));
     }
+    for arg in &claude.args {
+        let flag = arg.split_once('=').map_or(arg.as_str(), |(f, _)| f);
+        if let Some((_, instead)) = CLAUDE_OWN_FLAGS.iter().find(|(f, _)| *f == flag) {
+            problems.push(
+                Problem::new(
+                    format!("`agents.claude.args` sets `{flag}`, which cortex writes itself on the command lines it builds: a second one would override cortex's or make Claude Code refuse the command line"),
+                    at("args"),
+                )
+                .with_hint(*instead),
+            );
+        }
+    }
     problems
 }
+
+/// The Claude Code flags cortex writes on every command line (`execute::claude::command_line`),
+/// which `agents.claude.args` may not set again, each with what to write instead.
+const CLAUDE_OWN_FLAGS: &[(&str, &str)] = &[
+    (
+        "-p",
+        "leave it out: cortex runs Claude Code headless (`-p`) always",
+    ),
+    (
+        "--print",
+        "leave it out: cortex runs Claude Code headless (`-p`) always",
+    ),
+    (
+        "--output-format",
+        "leave it out: cortex reads `--output-format json`",
+    ),
+    (
+        "--input-format",
+        "leave it out: the prompt goes to Claude Code's standard input as text",
+    ),
+    (
+        "-r",
+        "leave it out: cortex resumes an attempt's session on a retry (`--resume`)",
+    ),
+    (
+        "--resume",
+        "leave it out: cortex resumes an attempt's session on a retry (`--resume`)",
+    ),
+    (
+        "-c",
+        "leave it out: each attempt is its own session, resumed by id on a retry",
+    ),
+    (
+        "--continue",
+        "leave it out: each attempt is its own session, resumed by id on a retry",
+    ),
+    (
+        "--model",
+        "set `agents.claude.model` (or `model:` in an agent's front matter)",
+    ),
+    ("--permission-mode", "set `agents.claude.permission_mode`"),
+    (
+        "--append-system-prompt",
+        "an agent's Markdown body is its system prompt: write it there",
+    ),
+    (
+        "--agents",
+        "cortex gives a phase's other agents as sub-agents: name them in the phase's `agents:`",
+    ),
+    (
+        "--allowedTools",
+        "list them as `tools:` in the agent's front matter",
+    ),
+    (
+        "--allowed-tools",
+        "list them as `tools:` in the agent's front matter",
+    ),
+];
 
 /// Every value of `config` outside its documented range (`limits`), located in `text`.
 fn range_problems(config: &Config, text: &str) -> Vec<Problem> {
@@ -485,6 +556,17 @@ mod tests {
                 "not a model name",
             ),
             (r#"{"agents": {"claud": {}}}"#, "claud"),
+            // Flags cortex writes itself: a second `--output-format text` made every attempt
+            // fail with "printed no JSON result" instead of being caught here.
+            (
+                r#"{"agents": {"claude": {"args": ["--max-turns", "3", "--output-format", "text"]}}}"#,
+                "sets `--output-format`",
+            ),
+            (
+                r#"{"agents": {"claude": {"args": ["--resume=abc"]}}}"#,
+                "sets `--resume`",
+            ),
+            (r#"{"agents": {"claude": {"args": ["-p"]}}}"#, "sets `-p`"),
         ] {
             let err = parse_config_file("c.json", text).unwrap_err();
             assert!(err.problems[0].message.contains(what), "{text}: {err}");
