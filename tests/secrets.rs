@@ -1697,3 +1697,60 @@ fn validate_warns_of_a_secret_output_read_across_a_wait_for_a_report() {
         .json();
     assert_eq!(fine["warnings"], serde_json::json!([]), "{fine}");
 }
+
+/// Seen by a review: a step that failed reading a secret output was offered `resume --retry`
+/// first, which fails every time from another process (the value is held only by the process
+/// that recorded it). `next` offers to run the step that records it again (`--from`), and
+/// that suggestion, run as given, completes the run; across a wait for a report it offers
+/// no resume that cannot work.
+#[test]
+fn a_step_failing_on_a_secret_output_is_offered_the_resume_that_can_give_it() {
+    let token = "tok-Ret4yC4nn0tG1ve";
+    let env = with_token(token);
+    env.workflow(
+        "again",
+        "name: again\nsteps:\n  - name: mint\n    run: echo \"api_token=$(cat token.txt)\" >> \"$CORTEX_OUTPUT\"\n  - name: cmd\n    run: test -f ok && test \"$TOK\" = \"$(cat token.txt)\"\n    env: {TOK: \"${{ steps.mint.outputs.api_token }}\"}\n    retry: {max_retry_attempts: 0}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "again"]).code, 1);
+    let status = env.status(None);
+    let argvs: Vec<Vec<String>> = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| serde_json::from_value(n["argv"].clone()).unwrap())
+        .collect();
+    assert!(
+        !argvs.iter().any(|a| a.iter().any(|w| w == "--retry")),
+        "{argvs:?}"
+    );
+    let first = &argvs[0];
+    assert_eq!(&first[first.len() - 2..], ["--from", "mint"], "{argvs:?}");
+    std::fs::write(env.file("ok"), "").unwrap();
+    let args: Vec<&str> = first[1..].iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_nowhere(&env, token);
+
+    env.workflow(
+        "waits",
+        "name: waits\nsteps:\n  - {name: login, prompt: report api_token}\n  - {name: use, prompt: go on}\n  - name: cmd\n    run: echo \"${#TOK}\"\n    env: {TOK: \"${{ steps.login.outputs.api_token }}\"}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "waits"]).code, 3);
+    let reported = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "login",
+        "--output",
+        &format!("api_token={token}"),
+    ]);
+    assert_eq!(reported.code, 3, "{}", reported.stderr);
+    assert_eq!(env.run(&["workflow", "step", "complete", "use"]).code, 1);
+    let status = env.status(None);
+    let said = status["next"].to_string();
+    assert!(
+        !said.contains("--retry") && !said.contains("--from"),
+        "{said}"
+    );
+    assert!(said.contains("\"abort\""), "{said}");
+}

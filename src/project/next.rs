@@ -242,11 +242,22 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     match view.status {
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
             let step = view.failed_step.as_deref().unwrap_or("post-validation");
-            out.push(resume(
-                view,
-                &["--retry"],
-                format!("run `{step}` again with a fresh retry budget"),
-            ));
+            match &view.unheld_secret_output {
+                // `--retry` in another process fails as the step did: the secret output it
+                // reads is held only by the process that recorded it. Running that step again
+                // gives the resume it; across a wait for a report nothing from here can.
+                Some((from, false)) => out.push(resume(
+                    view,
+                    &["--from", from],
+                    format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
+                )),
+                Some((_, true)) => {}
+                None => out.push(resume(
+                    view,
+                    &["--retry"],
+                    format!("run `{step}` again with a fresh retry budget"),
+                )),
+            }
             if view.failed_step.is_some() {
                 out.push(resume(
                     view,

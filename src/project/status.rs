@@ -734,6 +734,12 @@ pub struct StatusView {
     /// nothing, so it is not suggested.
     #[serde(skip)]
     pub only_workers: bool,
+    /// The failed step reads a secret output recorded as `***` (held only by the process that
+    /// recorded it): `--retry` from another process fails the same way. The step that records
+    /// it, to run again with `--from`, and whether a step waiting for a report stands between
+    /// them (then no resume from the command line can give it: `secret_output_crossing`).
+    #[serde(skip)]
+    pub unheld_secret_output: Option<(String, bool)>,
 }
 
 impl StatusView {
@@ -1014,6 +1020,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         waits_on_people: waits_on_people(state),
         submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,
         only_workers: only_workers && !for_tags.is_empty(),
+        unheld_secret_output: unheld_secret_output(state),
         waits_for_tags: for_tags,
         started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
             Some(builtin) => builtin.to_string(),
@@ -1023,6 +1030,41 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     };
     view.next = super::next_actions(&view);
     view
+}
+
+/// Whether the failed step of a paused workflow run reads, in what it runs, a secret output the
+/// log keeps as `***`: the step that recorded it, and whether a step waiting for a report
+/// stands between the two (`StatusView::unheld_secret_output`).
+fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
+    use crate::definition::template::{Reference, scan};
+    if !matches!(state.phase, RunPhase::Paused { .. }) {
+        return None;
+    }
+    let failed = state
+        .steps
+        .iter()
+        .position(|s| s.status == StepStatus::Failed)?;
+    let step = state.definition(failed)?;
+    let texts = step
+        .run
+        .as_deref()
+        .into_iter()
+        .chain(step.env.values().map(|v| v.0.as_str()))
+        .chain(step.with.values().map(|v| v.0.as_str()))
+        .chain(step.working_dir.as_deref());
+    texts.flat_map(scan).find_map(|o| {
+        let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
+            return None;
+        };
+        let p = state.step_index(&of)?;
+        let recorded = state.steps[p].outputs.get(&key)?;
+        if recorded != crate::event::REDACTED {
+            return None;
+        }
+        let from = state.parent_of(p).unwrap_or(p);
+        let crossing = (p + 1..failed).any(|j| state.is_external(j));
+        Some((state.steps[from].name.clone(), crossing))
+    })
 }
 
 /// `NAME on HOST` when a worker drives the run's current session (a workflow's steps run in
