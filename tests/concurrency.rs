@@ -397,3 +397,60 @@ fn the_loser_of_two_concurrent_reports_is_told_who_holds_the_run() {
     }
     println!("{held} of 8 losers found the run held");
 }
+
+/// Reports on three phases at once, the last phase after all three: each report's exit code
+/// is that of the status its own document reports (SPEC §5: 0 only for a completed run), and
+/// the run always completes. Before, a report that found the run driven by another report
+/// exited 0 whatever the status (its document said `waiting`), and a report that came while
+/// that driver was letting go was left to it: the run stayed waiting with every phase
+/// reported and nobody driving it.
+#[test]
+fn concurrent_reports_exit_with_the_status_their_document_reports() {
+    for round in 0..4 {
+        let env = Env::new();
+        env.scenario("release-prep", "name: release-prep\ndescription: three reports, then a command\nphases:\n  - {name: changelog, condition: manual, parallel: true}\n  - {name: test-suite, condition: manual, parallel: true}\n  - {name: docs, condition: manual, parallel: true}\n  - {name: final, condition: 'after:changelog,test-suite,docs', run: echo final}\n");
+        let out = env.run(&[
+            "orchestrate",
+            "run",
+            "release-prep",
+            "--start",
+            "changelog",
+            "--start",
+            "test-suite",
+            "--start",
+            "docs",
+        ]);
+        assert_eq!(out.code, 3, "{}", out.text());
+        let children: Vec<_> = ["changelog", "test-suite", "docs"]
+            .iter()
+            .map(|phase| {
+                env.command(&["--json", "orchestrate", "complete", "release-prep", phase])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let code = match doc["status"].as_str().unwrap() {
+                "completed" => 0,
+                "failed" | "aborted" | "rolled_back" => 1,
+                _ => 3,
+            };
+            assert_eq!(out.status.code(), Some(code), "round {round}: {doc}");
+        }
+        // Whichever report drove last, the run completed.
+        let status = || {
+            env.run(&["--json", "orchestrate", "status", "release-prep"])
+                .json()["status"]
+                .clone()
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while status() != "completed" && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(status(), "completed", "round {round}");
+    }
+}

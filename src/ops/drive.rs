@@ -371,6 +371,30 @@ fn drive_from(
     // The children it ended on its way (an abort ends them after the drive) deliver theirs.
     child_warnings.extend(super::notify::after_change_below(ctx, &journal.state));
     warnings.extend(child_warnings);
+    // A report (`orchestrate complete`) appended while this driver was letting go found the
+    // run held and left it to this driver (`DriveOn::Elsewhere`), which had already decided
+    // that nothing was left to do: with the lock given back, the log is read once more, and
+    // what the report made ready is driven on here, unless another process took it. Without
+    // this look, three concurrent reports could leave a run whose phases were all reported
+    // waiting with nobody to drive it.
+    if matches!(end, DriveEnd::Waiting(_)) && ctx.dispatch.shared.is_none() {
+        let seen = journal.state.events;
+        journal.refresh()?;
+        if journal.state.events > seen && crate::execute::operator::has_work(&journal.state) {
+            let state = journal.state.clone();
+            let on = journal.nested(|store, _, _| {
+                crate::execute::operator::drive_on(
+                    &ctx.home,
+                    &*store,
+                    &state,
+                    &holder(&actor.actor),
+                )
+            })?;
+            if let crate::execute::operator::DriveOn::Here(lock) = on {
+                return drive_from(ctx, journal, actor, lock, live, None).map(|o| o.warn(warnings));
+            }
+        }
+    }
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
     // report on the child's last prompt is all it takes for the whole tree to go on.
