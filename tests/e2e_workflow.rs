@@ -1732,3 +1732,56 @@ fn without_checkpoints_every_resume_mode_runs_the_completed_steps_again() {
         assert_eq!(env.status(None)["status"], "completed");
     }
 }
+
+/// A report that drives the run on runs the definition the run started with: a file changed
+/// since is said as `resume` says it, on stderr and in the document's `warnings` — for a
+/// step's report and for a phase's.
+#[test]
+fn a_report_driving_on_a_changed_definition_warns_of_it() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, prompt: do it}\n  - {name: b, run: echo b}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, prompt: do it}\n  - {name: b, run: echo b}\n  - {name: c, run: echo c}\n",
+    );
+    let out = env.run(&["--json", "workflow", "step", "complete", "a"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("changed since this run started"),
+        "{}",
+        out.stderr
+    );
+    let doc = out.json();
+    assert!(
+        doc["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("changed since this run started"),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["steps"].as_array().unwrap().len(),
+        2,
+        "the snapshot ran"
+    );
+
+    env.scenario("s", "name: s\ndescription: a report, then a command\nphases:\n  - {name: review, condition: manual}\n  - {name: ship, condition: 'after:review', run: echo ship}\n");
+    assert_eq!(
+        env.run(&["orchestrate", "run", "s", "--start", "review"])
+            .code,
+        3
+    );
+    env.scenario("s", "name: s\ndescription: a report, then two commands\nphases:\n  - {name: review, condition: manual}\n  - {name: ship, condition: 'after:review', run: echo ship}\n  - {name: tell, condition: 'after:ship', run: echo tell}\n");
+    let out = env.run(&["orchestrate", "complete", "s", "review"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("changed since this run started"),
+        "{}",
+        out.stderr
+    );
+    // A report that drives nothing on (the run was not driven here) says nothing of it.
+}

@@ -230,7 +230,7 @@ pub fn finish_driving(
     lock: DriverLock,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    drive_from(ctx, journal, by, lock, live, None)
+    drive_from(ctx, journal, by, lock, live, None, true)
 }
 
 /// Resume a run and drive it to where it stops, as `finish_driving`: `resume` (a
@@ -287,7 +287,7 @@ pub fn resume_driving(
     live: &mut Live<'_>,
     resume: Command,
 ) -> Result<Output, CommandError> {
-    drive_from(ctx, journal, by, lock, live, Some(resume))
+    drive_from(ctx, journal, by, lock, live, Some(resume), true)
 }
 
 fn drive_from(
@@ -297,9 +297,22 @@ fn drive_from(
     lock: DriverLock,
     live: &mut Live<'_>,
     first: Option<Command>,
+    say_changed: bool,
 ) -> Result<Output, CommandError> {
     let actor = by.clone();
     let lock = not_driven_elsewhere(ctx, lock, &mut journal)?;
+    // Whatever drives the run on (a resume, a report, a manual start, a parent driven on by
+    // its child) runs the definition it started with: a file changed since is said, live
+    // and in the document's `warnings`.
+    let changed = journal
+        .state
+        .start
+        .as_deref()
+        .and_then(definition_changed)
+        .filter(|_| say_changed);
+    if let Some(changed) = &changed {
+        live.observer.warn(changed);
+    }
     // The driver's lease: the run is driven here and nowhere else (on any host), and every
     // append is made under it, so a driver that lost it (paused or cut off past it, the run
     // taken over) records nothing more.
@@ -391,7 +404,8 @@ fn drive_from(
                 )
             })?;
             if let crate::execute::operator::DriveOn::Here(lock) = on {
-                return drive_from(ctx, journal, actor, lock, live, None).map(|o| o.warn(warnings));
+                return drive_from(ctx, journal, actor, lock, live, None, false)
+                    .map(|o| o.warn(warnings));
             }
         }
     }
@@ -414,7 +428,12 @@ fn drive_from(
             return Ok(out.warn(warnings));
         }
     }
-    Ok(Output::new(view.to_json(), human, code).warn(warnings))
+    let mut doc = view.to_json();
+    if let Some(changed) = changed {
+        // Said on stderr already, as the drive began.
+        doc["warnings"] = serde_json::json!([changed]);
+    }
+    Ok(Output::new(doc, human, code).warn(warnings))
 }
 
 /// How long a driver's lease lasts without renewal (renewed every third of it).
