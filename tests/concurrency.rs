@@ -212,7 +212,8 @@ fn an_operator_starts_completes_and_stops_beside_a_busy_driver(env: Env) {
         "--actor",
         "ops",
     ]);
-    assert_eq!(start.code, 0, "{}{}", start.stdout, start.stderr);
+    // Accepted beside the driver: the run is running, not done (SPEC §5), so 3.
+    assert_eq!(start.code, 3, "{}{}", start.stdout, start.stderr);
     // The driver picks the request up and starts the gate, which then waits for a report.
     wait_for("the gate waiting for a report", || {
         let status = env.run(&["--json", "orchestrate", "status", "long-chain"]);
@@ -228,7 +229,7 @@ fn an_operator_starts_completes_and_stops_beside_a_busy_driver(env: Env) {
         "--message",
         "done",
     ]);
-    assert_eq!(complete.code, 0, "{}{}", complete.stdout, complete.stderr);
+    assert_eq!(complete.code, 3, "{}{}", complete.stdout, complete.stderr);
     // The driver goes on after the report before anyone stops it (on a loaded machine the stop
     // could otherwise land before the driver's next phase, and prove nothing about it).
     wait_for("the driver's next phase after the report", || {

@@ -1230,7 +1230,11 @@ fn not_run_yet(state: &RunState, paused: bool) -> String {
             "it has not run yet; use `--retry` (run `{0}` again), `--skip` (skip `{0}` and go on){from}",
             crate::definition::shown(&current.name)
         ),
-        _ => format!("it has not run yet; a plain resume goes on to it{from}"),
+        Some(current) => format!(
+            "it has not run yet; the run goes on to it after `{}`{from}",
+            crate::definition::shown(&current.name)
+        ),
+        None => format!("it has not run yet{from}"),
     }
 }
 

@@ -854,7 +854,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             if let Some(rb) = state.rollback.take()
                 && let Some(after) = rb.resume_after
             {
-                // Rolled back to a checkpoint: every step after it runs again from there —
+                // Rolled back to a checkpoint: every step of a workflow after it runs again —
                 // the compensated ones, and the failed, stopped, waiting or skipped ones too
                 // (a failed one starts over with a fresh budget: it was shown as a retry
                 // scheduled that no one had scheduled). Only a step whose compensation failed
@@ -862,8 +862,15 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 let from = state
                     .step_index(&after)
                     .map_or(0, |i| state.block_end(i) + 1);
+                // A scenario's phases after the target in the file are not all after it in the
+                // DAG: only the compensated ones run again.
+                let scenario = state.is_scenario();
                 let again: Vec<usize> = (from..state.steps.len())
-                    .filter(|&i| state.steps[i].status != StepStatus::Completed)
+                    .filter(|&i| match state.steps[i].status {
+                        StepStatus::RolledBack => true,
+                        _ if scenario => false,
+                        status => status != StepStatus::Completed,
+                    })
                     .collect();
                 state.checkpoints.retain(|c| c.index < from);
                 reset_units(state, &again);
@@ -932,7 +939,10 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
             // except during a rollback: the step that caused it stays failed. A rollback-to
             // resets it (with every step after its target) when the rollback ends.
-            let fresh = state.rollback.is_none() && !matches!(mode, ResumeMode::RollbackTo(_));
+            // (A scenario's failed phase may come before the target in the file: it is given
+            // its fresh budget here, as before.)
+            let fresh = state.rollback.is_none()
+                && (state.is_scenario() || !matches!(mode, ResumeMode::RollbackTo(_)));
             for s in state.steps.iter_mut().filter(|_| fresh) {
                 if s.status == StepStatus::Failed {
                     s.status = StepStatus::Ready;
