@@ -212,7 +212,8 @@ fn an_operator_starts_completes_and_stops_beside_a_busy_driver(env: Env) {
         "--actor",
         "ops",
     ]);
-    assert_eq!(start.code, 0, "{}{}", start.stdout, start.stderr);
+    // Accepted beside the driver: the run is running, not done (SPEC §5), so 3.
+    assert_eq!(start.code, 3, "{}{}", start.stdout, start.stderr);
     // The driver picks the request up and starts the gate, which then waits for a report.
     wait_for("the gate waiting for a report", || {
         let status = env.run(&["--json", "orchestrate", "status", "long-chain"]);
@@ -228,7 +229,7 @@ fn an_operator_starts_completes_and_stops_beside_a_busy_driver(env: Env) {
         "--message",
         "done",
     ]);
-    assert_eq!(complete.code, 0, "{}{}", complete.stdout, complete.stderr);
+    assert_eq!(complete.code, 3, "{}{}", complete.stdout, complete.stderr);
     // The driver goes on after the report before anyone stops it (on a loaded machine the stop
     // could otherwise land before the driver's next phase, and prove nothing about it).
     wait_for("the driver's next phase after the report", || {
@@ -396,4 +397,61 @@ fn the_loser_of_two_concurrent_reports_is_told_who_holds_the_run() {
         }
     }
     println!("{held} of 8 losers found the run held");
+}
+
+/// Reports on three phases at once, the last phase after all three: each report's exit code
+/// is that of the status its own document reports (SPEC §5: 0 only for a completed run), and
+/// the run always completes. Before, a report that found the run driven by another report
+/// exited 0 whatever the status (its document said `waiting`), and a report that came while
+/// that driver was letting go was left to it: the run stayed waiting with every phase
+/// reported and nobody driving it.
+#[test]
+fn concurrent_reports_exit_with_the_status_their_document_reports() {
+    for round in 0..4 {
+        let env = Env::new();
+        env.scenario("release-prep", "name: release-prep\ndescription: three reports, then a command\nphases:\n  - {name: changelog, condition: manual, parallel: true}\n  - {name: test-suite, condition: manual, parallel: true}\n  - {name: docs, condition: manual, parallel: true}\n  - {name: final, condition: 'after:changelog,test-suite,docs', run: echo final}\n");
+        let out = env.run(&[
+            "orchestrate",
+            "run",
+            "release-prep",
+            "--start",
+            "changelog",
+            "--start",
+            "test-suite",
+            "--start",
+            "docs",
+        ]);
+        assert_eq!(out.code, 3, "{}", out.text());
+        let children: Vec<_> = ["changelog", "test-suite", "docs"]
+            .iter()
+            .map(|phase| {
+                env.command(&["--json", "orchestrate", "complete", "release-prep", phase])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let code = match doc["status"].as_str().unwrap() {
+                "completed" => 0,
+                "failed" | "aborted" | "rolled_back" => 1,
+                _ => 3,
+            };
+            assert_eq!(out.status.code(), Some(code), "round {round}: {doc}");
+        }
+        // Whichever report drove last, the run completed.
+        let status = || {
+            env.run(&["--json", "orchestrate", "status", "release-prep"])
+                .json()["status"]
+                .clone()
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while status() != "completed" && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(status(), "completed", "round {round}");
+    }
 }

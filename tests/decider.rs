@@ -1144,3 +1144,102 @@ fn a_stop_of_a_stopped_run_records_nothing() {
         .unwrap();
     assert_eq!(abort.len(), 1);
 }
+
+fn resume_cmd(mode: ResumeMode) -> Command {
+    Command::Resume {
+        mode,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+        leave_claimed: false,
+    }
+}
+
+/// With checkpoints disabled nothing is a resume point: every resume that goes on from where
+/// the run is — plainly, `--retry`, `--skip` — runs the completed steps again (before,
+/// `--retry` and `--skip` reused them while a plain resume re-ran them).
+#[test]
+fn without_checkpoints_every_resume_mode_restarts_from_the_first_step() {
+    let wf = workflow(THREE);
+    let config = Config {
+        enable_checkpoints: false,
+        ..Config::default()
+    };
+    let past = vec![
+        started(&wf, config),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        started_step("c", 1),
+        failed("c", 1),
+        Event::RunPaused {
+            step: Some("c".into()),
+            reason: "c failed".into(),
+        },
+    ];
+    for mode in [ResumeMode::Continue, ResumeMode::Retry, ResumeMode::Skip] {
+        let then = given(past.clone()).when(resume_cmd(mode.clone())).unwrap();
+        assert!(
+            matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"),
+            "{mode:?}: {then:?}"
+        );
+        // A skip of the last step does not finish a run whose earlier steps run again.
+        assert!(
+            !then.iter().any(|e| matches!(e, Event::RunFinished { .. })),
+            "{mode:?}: {then:?}"
+        );
+    }
+}
+
+/// `--rollback-to STEP`: once the rollback ends, every step after STEP is pending — the
+/// compensated ones and the failed one too, which showed "Retry scheduled (attempt 2)" with
+/// no retry scheduled, its budget of the failure that caused it.
+#[test]
+fn a_finished_rollback_to_leaves_every_step_after_its_target_pending() {
+    let wf = workflow(THREE);
+    let mut events = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        succeeded("b", 1),
+        checkpoint("b"),
+        started_step("c", 1),
+        failed("c", 1),
+        started_step("c", 2),
+        failed("c", 2),
+        Event::RunPaused {
+            step: Some("c".into()),
+            reason: "c failed".into(),
+        },
+    ];
+    events.extend(
+        given(events.clone())
+            .when(resume_cmd(ResumeMode::RollbackTo("a".into())))
+            .unwrap(),
+    );
+    // While the rollback runs, the failed step is not shown as retried.
+    let rolling = state_of(&events);
+    assert_eq!(rolling.steps[2].status.as_str(), "failed");
+    let undone = given(events.clone())
+        .when(Command::RecordCompensation {
+            step: "b".into(),
+            end: None,
+            output_tail: String::new(),
+        })
+        .unwrap();
+    events.extend(undone);
+    let state = state_of(&events);
+    assert!(state.rollback.is_none(), "{events:?}");
+    assert_eq!(state.phase, RunPhase::Running);
+    let statuses: Vec<&str> = state.steps.iter().map(|s| s.status.as_str()).collect();
+    assert_eq!(statuses, ["completed", "pending", "pending"]);
+    assert_eq!(state.steps[2].budget_failures, 0);
+}

@@ -1616,3 +1616,172 @@ fn resume_from_over_a_foreach_step_never_reuses_an_attempt_number_or_log_file(en
 }
 
 common::on_both_stores!(resume_from_over_a_foreach_step_never_reuses_an_attempt_number_or_log_file);
+
+/// `resume --from STEP` of a step that never ran: refused (exit 2, nothing recorded, its
+/// dry run too) with what works, as a scenario's `--from` of a phase that never ran is.
+/// Before, the reset left the run where it was and the failed step ran again, the log saying
+/// "from step c".
+#[test]
+fn resume_from_a_step_that_never_ran_is_refused_with_what_works() {
+    let env = Env::new();
+    env.workflow("f", "name: f\nsteps:\n  - {name: a, run: 'echo a >> ran.log'}\n  - name: b\n    run: echo b >> ran.log; exit 1\n    retry: {max_retry_attempts: 0}\n  - {name: c, run: 'echo c >> ran.log'}\n");
+    assert_eq!(env.run(&["workflow", "run", "f"]).code, 1);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let events = env.events(&run).len();
+    for dry in [true, false] {
+        let mut args = vec!["workflow", "resume", "f", "--from", "c"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        for said in [
+            "cannot re-run from step `c`: it has not run yet",
+            "`--retry` (run `b` again)",
+            "`--skip`",
+            "`--from` a step that ran (`a`, `b`)",
+        ] {
+            assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+        }
+    }
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["a", "b"],
+        "b did not run again"
+    );
+    // What it names works.
+    assert_eq!(env.run(&["workflow", "resume", "f", "--skip"]).code, 0);
+    assert_eq!(lines(&env.file("ran.log")), ["a", "b", "c"]);
+}
+
+/// After `resume --rollback-to`, the steps after the target are pending until the run gets
+/// to them: the failed one was shown as "Retry scheduled (attempt 2)", `ready` in --json,
+/// while the run waited on an earlier step's report.
+#[test]
+fn rollback_to_shows_the_steps_after_its_target_pending() {
+    let env = Env::new();
+    env.workflow("r", "name: r\nsteps:\n  - {name: one, run: echo one}\n  - {name: two, prompt: review}\n  - name: three\n    run: exit 1\n    retry: {max_retry_attempts: 1, backoff: 0s}\n");
+    assert_eq!(env.run(&["workflow", "run", "r"]).code, 3);
+    assert_eq!(env.run(&["workflow", "step", "complete", "two"]).code, 1);
+    let out = env.run(&["workflow", "resume", "r", "--rollback-to", "one"]);
+    assert_eq!(out.code, 3, "{}", out.text());
+    let status = env.status(None);
+    assert_eq!(status["status"], "waiting");
+    let steps: Vec<(&str, &str)> = status["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("one", "completed"),
+            ("two", "waiting"),
+            ("three", "pending")
+        ]
+    );
+    let human = env.run(&["workflow", "status", "r"]);
+    assert!(
+        !human.stdout.contains("Retry scheduled"),
+        "{}",
+        human.stdout
+    );
+    // Reported, `three` runs again with its whole budget: two attempts.
+    assert_eq!(env.run(&["workflow", "step", "complete", "two"]).code, 1);
+    let three = &env.status(None)["steps"][2];
+    assert_eq!(three["attempts"], 4, "{three}");
+}
+
+/// With checkpoints disabled (or `checkpoint_frequency: manual` and no step marked) nothing
+/// is a resume point: a plain resume, `--retry` and `--skip` all run the completed steps
+/// again, and their dry runs say so. Before, a plain resume re-ran `a` while `--retry`
+/// reused it.
+#[test]
+fn without_checkpoints_every_resume_mode_runs_the_completed_steps_again() {
+    for config in [
+        r#"{"workflow": {"enable_checkpoints": false}}"#,
+        r#"{"workflow": {"checkpoint_frequency": "manual"}}"#,
+    ] {
+        let env = Env::new();
+        env.config(config);
+        env.workflow("cp", "name: cp\nsteps:\n  - {name: a, run: 'echo a >> ran.log'}\n  - name: b\n    run: echo b >> ran.log; test -f okb\n    retry: {max_retry_attempts: 0}\n");
+        assert_eq!(env.run(&["workflow", "run", "cp"]).code, 1);
+        for mode in [None, Some("--retry"), Some("--skip")] {
+            let mut args = vec!["--json", "workflow", "resume", "cp", "--dry-run"];
+            args.extend(mode);
+            let plan = env.run(&args).json();
+            assert_eq!(
+                plan["steps"][0]["action"], "rerun",
+                "{config} {mode:?}: {plan}"
+            );
+        }
+        assert_eq!(env.run(&["workflow", "resume", "cp", "--retry"]).code, 1);
+        assert_eq!(
+            lines(&env.file("ran.log")),
+            ["a", "b", "a", "b"],
+            "{config}"
+        );
+        assert_eq!(env.run(&["workflow", "resume", "cp", "--skip"]).code, 0);
+        assert_eq!(
+            lines(&env.file("ran.log")),
+            ["a", "b", "a", "b", "a"],
+            "{config}"
+        );
+        assert_eq!(env.status(None)["status"], "completed");
+    }
+}
+
+/// A report that drives the run on runs the definition the run started with: a file changed
+/// since is said as `resume` says it, on stderr and in the document's `warnings` — for a
+/// step's report and for a phase's.
+#[test]
+fn a_report_driving_on_a_changed_definition_warns_of_it() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, prompt: do it}\n  - {name: b, run: echo b}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, prompt: do it}\n  - {name: b, run: echo b}\n  - {name: c, run: echo c}\n",
+    );
+    let out = env.run(&["--json", "workflow", "step", "complete", "a"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("changed since this run started"),
+        "{}",
+        out.stderr
+    );
+    let doc = out.json();
+    assert!(
+        doc["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("changed since this run started"),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["steps"].as_array().unwrap().len(),
+        2,
+        "the snapshot ran"
+    );
+
+    env.scenario("s", "name: s\ndescription: a report, then a command\nphases:\n  - {name: review, condition: manual}\n  - {name: ship, condition: 'after:review', run: echo ship}\n");
+    assert_eq!(
+        env.run(&["orchestrate", "run", "s", "--start", "review"])
+            .code,
+        3
+    );
+    env.scenario("s", "name: s\ndescription: a report, then two commands\nphases:\n  - {name: review, condition: manual}\n  - {name: ship, condition: 'after:review', run: echo ship}\n  - {name: tell, condition: 'after:ship', run: echo tell}\n");
+    let out = env.run(&["orchestrate", "complete", "s", "review"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("changed since this run started"),
+        "{}",
+        out.stderr
+    );
+    // A report that drives nothing on (the run was not driven here) says nothing of it.
+}

@@ -1210,6 +1210,34 @@ fn refuse_item(state: &RunState, index: usize) -> Result<(), DecideError> {
     }
 }
 
+/// Why `--from` a unit that never ran is refused, and what works instead.
+fn not_run_yet(state: &RunState, paused: bool) -> String {
+    if state.is_scenario() {
+        return "it has not run yet; a plain resume starts it when its condition is met".into();
+    }
+    let ran: Vec<String> = state
+        .steps
+        .iter()
+        .filter(|s| s.item.is_none() && (s.attempts > 0 || s.status.is_done()))
+        .map(|s| format!("`{}`", crate::definition::shown(&s.name)))
+        .collect();
+    let from = match ran.is_empty() {
+        true => String::new(),
+        false => format!(", or `--from` a step that ran ({})", ran.join(", ")),
+    };
+    match state.current_step().map(|i| &state.steps[i]) {
+        Some(current) if paused => format!(
+            "it has not run yet; use `--retry` (run `{0}` again), `--skip` (skip `{0}` and go on){from}",
+            crate::definition::shown(&current.name)
+        ),
+        Some(current) => format!(
+            "it has not run yet; the run goes on to it after `{}`{from}",
+            crate::definition::shown(&current.name)
+        ),
+        None => format!("it has not run yet{from}"),
+    }
+}
+
 fn resume(
     state: &RunState,
     workflow: &Workflow,
@@ -1248,22 +1276,26 @@ fn resume(
             return Err(DecideError::RollingBack { mode, pending });
         }
     }
-    let mut restart_from = None;
-    let mut after = Vec::new();
-    match &mode {
-        ResumeMode::Continue if state.is_scenario() => {
-            // Every completed phase is a resume point: the DAG goes on from there.
-        }
-        ResumeMode::Continue => {
-            // Steps completed after the last checkpoint are not a resume point: run them again.
+    // Every completed phase of a scenario is a resume point: the DAG goes on from there. A
+    // workflow goes on from its latest checkpoint, whichever way it goes on (plainly, with
+    // `--retry` or with `--skip`): steps completed after it are no resume point and run again
+    // (with checkpoints disabled, from the first step). `--from` and `--rollback-to` name
+    // their point themselves.
+    let mut restart_from = match &mode {
+        ResumeMode::Continue | ResumeMode::Retry | ResumeMode::Skip if !state.is_scenario() => {
             let from = state.resume_point().map_or(0, |i| i + 1);
-            restart_from = state
+            state
                 .steps
                 .iter()
                 .skip(from)
                 .find(|s| s.status.is_done())
-                .map(|s| s.name.clone());
+                .map(|s| s.name.clone())
         }
+        _ => None,
+    };
+    let mut after = Vec::new();
+    match &mode {
+        ResumeMode::Continue => {}
         ResumeMode::Retry => {
             if !paused {
                 return Err(DecideError::NothingToRecover("retry"));
@@ -1298,7 +1330,34 @@ fn resume(
                 reason: "skipped by an operator (resume --skip)".into(),
                 by: Some(by.clone()),
             });
-            after_done(state, workflow, index, &BTreeMap::new(), false, &mut after);
+            // What follows the skip is judged against the run as this resume leaves it (the
+            // steps it runs again are not done, so the skip is not the last one left).
+            let mut resumed = state.clone();
+            let reset = Event::RunResumed {
+                mode: mode.clone(),
+                restart_from: restart_from.clone(),
+                driver: driver.clone(),
+                by: by.clone(),
+                timeout_seconds,
+            };
+            super::state::evolve_in_place(
+                &mut resumed,
+                crate::event::Stamped {
+                    run_id: &state.run_id,
+                    seq: state.events,
+                    time: "",
+                    hash: &state.head_hash,
+                    event: &reset,
+                },
+            );
+            after_done(
+                &resumed,
+                workflow,
+                index,
+                &BTreeMap::new(),
+                false,
+                &mut after,
+            );
         }
         ResumeMode::RollbackTo(target) => {
             if !config.enable_rollback {
@@ -1352,14 +1411,14 @@ fn resume(
             refuse_item(state, index)?;
             // A phase runs when its condition lets it: one that never ran has nothing to
             // re-run, and resetting its dependents (pending too) would change nothing.
+            // A step that never ran either: resetting it and the steps after it would leave
+            // the run where it is, and the step it stopped on would run again instead.
             let unit = &state.steps[index];
-            if state.is_scenario() && unit.status == StepStatus::Pending && unit.attempts == 0 {
+            if unit.status == StepStatus::Pending && unit.attempts == 0 {
                 return Err(DecideError::CannotRerunFrom {
                     noun: noun(state),
                     step: target.clone(),
-                    reason:
-                        "it has not run yet; a plain resume starts it when its condition is met"
-                            .into(),
+                    reason: not_run_yet(state, paused),
                 });
             }
             restart_from = Some(target.clone());

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::definition::{Scenario, Workflow};
 use crate::event::{
-    AgentResult, AttemptEnd, ConditionCheck, Driver, Event, Outcome, Recorded, RunKind, RunStarted,
-    Stage, Stamped,
+    AgentResult, AttemptEnd, ConditionCheck, Driver, Event, Outcome, Recorded, ResumeMode, RunKind,
+    RunStarted, Stage, Stamped,
 };
 
 /// Where a step is in its life.
@@ -854,12 +854,23 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             if let Some(rb) = state.rollback.take()
                 && let Some(after) = rb.resume_after
             {
-                // Rolled back to a checkpoint: the compensated steps run again from there.
+                // Rolled back to a checkpoint: every step of a workflow after it runs again —
+                // the compensated ones, and the failed, stopped, waiting or skipped ones too
+                // (a failed one starts over with a fresh budget: it was shown as a retry
+                // scheduled that no one had scheduled). Only a step whose compensation failed
+                // stays completed: the rollback paused on it, to be cleaned by hand.
                 let from = state
                     .step_index(&after)
                     .map_or(0, |i| state.block_end(i) + 1);
+                // A scenario's phases after the target in the file are not all after it in the
+                // DAG: only the compensated ones run again.
+                let scenario = state.is_scenario();
                 let again: Vec<usize> = (from..state.steps.len())
-                    .filter(|&i| state.steps[i].status == StepStatus::RolledBack)
+                    .filter(|&i| match state.steps[i].status {
+                        StepStatus::RolledBack => true,
+                        _ if scenario => false,
+                        status => status != StepStatus::Completed,
+                    })
                     .collect();
                 state.checkpoints.retain(|c| c.index < from);
                 reset_units(state, &again);
@@ -905,11 +916,11 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 .push(criterion.clone());
         }
         Event::RunResumed {
+            mode,
             restart_from,
             driver,
             timeout_seconds,
             by,
-            ..
         } => {
             if timeout_seconds.is_some() {
                 state.timeout_seconds = *timeout_seconds;
@@ -926,8 +937,13 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.abort_requested = None;
             state.stopped_by = None;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),
-            // except during a rollback: the step that caused it stays failed.
-            for s in state.steps.iter_mut().filter(|_| state.rollback.is_none()) {
+            // except during a rollback: the step that caused it stays failed. A rollback-to
+            // resets it (with every step after its target) when the rollback ends.
+            // (A scenario's failed phase may come before the target in the file: it is given
+            // its fresh budget here, as before.)
+            let fresh = state.rollback.is_none()
+                && (state.is_scenario() || !matches!(mode, ResumeMode::RollbackTo(_)));
+            for s in state.steps.iter_mut().filter(|_| fresh) {
                 if s.status == StepStatus::Failed {
                     s.status = StepStatus::Ready;
                     s.budget_failures = 0;

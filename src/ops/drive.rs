@@ -230,7 +230,7 @@ pub fn finish_driving(
     lock: DriverLock,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
-    drive_from(ctx, journal, by, lock, live, None)
+    drive_from(ctx, journal, by, lock, live, None, true)
 }
 
 /// Resume a run and drive it to where it stops, as `finish_driving`: `resume` (a
@@ -287,7 +287,7 @@ pub fn resume_driving(
     live: &mut Live<'_>,
     resume: Command,
 ) -> Result<Output, CommandError> {
-    drive_from(ctx, journal, by, lock, live, Some(resume))
+    drive_from(ctx, journal, by, lock, live, Some(resume), true)
 }
 
 fn drive_from(
@@ -297,9 +297,22 @@ fn drive_from(
     lock: DriverLock,
     live: &mut Live<'_>,
     first: Option<Command>,
+    say_changed: bool,
 ) -> Result<Output, CommandError> {
     let actor = by.clone();
     let lock = not_driven_elsewhere(ctx, lock, &mut journal)?;
+    // Whatever drives the run on (a resume, a report, a manual start, a parent driven on by
+    // its child) runs the definition it started with: a file changed since is said, live
+    // and in the document's `warnings`.
+    let changed = journal
+        .state
+        .start
+        .as_deref()
+        .and_then(definition_changed)
+        .filter(|_| say_changed);
+    if let Some(changed) = &changed {
+        live.observer.warn(changed);
+    }
     // The driver's lease: the run is driven here and nowhere else (on any host), and every
     // append is made under it, so a driver that lost it (paused or cut off past it, the run
     // taken over) records nothing more.
@@ -371,6 +384,31 @@ fn drive_from(
     // The children it ended on its way (an abort ends them after the drive) deliver theirs.
     child_warnings.extend(super::notify::after_change_below(ctx, &journal.state));
     warnings.extend(child_warnings);
+    // A report (`orchestrate complete`) appended while this driver was letting go found the
+    // run held and left it to this driver (`DriveOn::Elsewhere`), which had already decided
+    // that nothing was left to do: with the lock given back, the log is read once more, and
+    // what the report made ready is driven on here, unless another process took it. Without
+    // this look, three concurrent reports could leave a run whose phases were all reported
+    // waiting with nobody to drive it.
+    if matches!(end, DriveEnd::Waiting(_)) && ctx.dispatch.shared.is_none() {
+        let seen = journal.state.events;
+        journal.refresh()?;
+        if journal.state.events > seen && crate::execute::operator::has_work(&journal.state) {
+            let state = journal.state.clone();
+            let on = journal.nested(|store, _, _| {
+                crate::execute::operator::drive_on(
+                    &ctx.home,
+                    &*store,
+                    &state,
+                    &holder(&actor.actor),
+                )
+            })?;
+            if let crate::execute::operator::DriveOn::Here(lock) = on {
+                return drive_from(ctx, journal, actor, lock, live, None, false)
+                    .map(|o| o.warn(warnings));
+            }
+        }
+    }
     // A child run driven on its own (a report on one of its steps, a resume) that finished or
     // failed drives its parent on, if the parent waits on it and nobody drives the parent: a
     // report on the child's last prompt is all it takes for the whole tree to go on.
@@ -390,7 +428,12 @@ fn drive_from(
             return Ok(out.warn(warnings));
         }
     }
-    Ok(Output::new(view.to_json(), human, code).warn(warnings))
+    let mut doc = view.to_json();
+    if let Some(changed) = changed {
+        // Said on stderr already, as the drive began.
+        doc["warnings"] = serde_json::json!([changed]);
+    }
+    Ok(Output::new(doc, human, code).warn(warnings))
 }
 
 /// How long a driver's lease lasts without renewal (renewed every third of it).

@@ -308,8 +308,16 @@ fn act(
             Ok(scenario_output(&view, code).warn(warnings))
         }
         DriveOn::Elsewhere => {
-            // Its driver picks the report up from the log.
-            Ok(scenario_output(&ctx.view(&journal.state, true), exit::OK))
+            // Its driver picks the report up from the log. The run as it stands now (that
+            // driver may have moved it on, or let go of it), and the exit code of what the
+            // document says: a run still waiting on other reports is no 0 (SPEC §5). It was
+            // 0 whatever the status, so one of three concurrent reports said `waiting` and 0.
+            let (mut state, alive) = journal
+                .nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
+            state.run_id = run_id.clone();
+            let view = ctx.view(&state, alive);
+            let code = view.status.exit_code();
+            Ok(scenario_output(&view, code))
         }
     }
 }

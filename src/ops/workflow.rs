@@ -8,9 +8,7 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::drive::{
-    KILL_GRACE, Live, definition_changed, driver, finish_driving, holder, resume_driving,
-};
+use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder, resume_driving};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
@@ -1165,9 +1163,6 @@ fn go_on(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let lock = super::drive::not_driven_elsewhere(ctx, lock, &mut journal)?;
-    if let Some(changed) = journal.state.start.as_deref().and_then(definition_changed) {
-        live.observer.warn(&changed);
-    }
     let resume = Command::Resume {
         mode,
         by: by.clone(),
