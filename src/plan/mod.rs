@@ -12,7 +12,7 @@ mod setting;
 
 pub use child::{
     ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan,
-    child_plan_with, child_start,
+    child_plan_with, child_start, waits_for_worker,
 };
 pub use dag::{
     PhasePlan, dependencies, dependencies_among, find_cycle, parallel_opportunities,
