@@ -19,7 +19,7 @@ pub use dag::{
     topological_order,
 };
 pub use next::{Next, next};
-pub use notify::{Notified, Trigger, due as notifications_due, end_of};
+pub use notify::{NotificationRef, Notified, Trigger, due as notifications_due, end_of};
 pub use preview::{
     Action, PlannedChild, PlannedStep, Start, preview_resume, preview_run, with_phase_starts,
     with_settings,
