@@ -25,7 +25,8 @@ use crate::store::EventStore;
 pub(crate) enum ChildOutcome {
     /// The child finished or paused on a failure: the step's attempt ends so.
     Report(Box<AttemptReport>),
-    /// The child waits for a report or a start (or another process drives it).
+    /// The child waits for a report, a start or a worker offering tags (or another process
+    /// drives it).
     Waiting { run_id: String },
     /// The child was stopped: the parent stops too.
     Stopped,

@@ -140,7 +140,8 @@ pub fn child_next(child: &RunState, new_attempt: bool) -> ChildNext {
 pub enum ChildEnd {
     /// It finished, or paused on a failure: the attempt ends with its outcome.
     Report(Box<AttemptReport>),
-    /// It waits for a report or a start: so does the step.
+    /// It waits for a report or a start, or for a worker offering the tags its next unit asks
+    /// for: so does the step.
     Waiting,
     /// It was stopped (or is mid-way): the parent stops too, and resumes it later.
     Unfinished,
