@@ -946,3 +946,89 @@ fn an_on_failure_its_driver_died_delivering_is_delivered_by_the_resume_that_goes
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(h.bodies.lock().unwrap().len(), 2, "delivered once");
 }
+
+/// The driver SIGKILLed while a webhook's POST is in flight, after the command beside it in the
+/// same `on_finish` list was delivered and recorded: the webhook alone is still due — status
+/// lists it (`notifications_pending`, "⏳ … due, not delivered yet"), `resume` delivers it, and
+/// the command is not run again. Before, one recorded delivery of a list made the whole list
+/// done: the webhook was lost silently and `resume` said "already finished; nothing to do".
+#[test]
+fn a_webhook_in_flight_when_its_driver_died_stays_due_after_its_sibling_was_recorded() {
+    let env = Env::new();
+    // The first POST is never answered (the driver dies waiting for it); the next is.
+    let h = hook(&[0, 200]);
+    env.workflow(
+        "nw",
+        &format!(
+            "name: nw\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - webhook: {}\n    - run: echo \"cmd notified\" >> cmd.log\n",
+            h.url
+        ),
+    );
+    let mut child = env
+        .command(&["workflow", "run", "nw"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    h.received(1);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while env.status(None)["notifications"]
+        .as_array()
+        .is_none_or(|n| n.is_empty())
+    {
+        assert!(
+            std::time::Instant::now() < until,
+            "the command's delivery was never recorded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = env.status(None);
+    assert_eq!(status["status"], "completed", "{status}");
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{status}");
+    assert!(
+        notes[0]["notification"]
+            .as_str()
+            .unwrap()
+            .starts_with("run: "),
+        "{status}"
+    );
+    let pending = status["notifications_pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{status}");
+    assert!(
+        pending[0]["notification"]
+            .as_str()
+            .unwrap()
+            .starts_with("webhook: "),
+        "{status}"
+    );
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains("⏳ on_finish (completed): webhook: "),
+        "{human}"
+    );
+    let resumed = env.run(&["workflow", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stdout.contains("the 1 notification still due"),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(h.received(2).len(), 2);
+    let status = env.status(None);
+    let notes = status["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 2, "{status}");
+    assert!(notes.iter().all(|n| n["ok"] == true), "{status}");
+    assert!(status.get("notifications_pending").is_none(), "{status}");
+    let again = env.run(&["workflow", "resume", &run]);
+    assert!(again.stdout.contains("nothing to do"), "{}", again.stdout);
+    assert_eq!(
+        common::lines(&env.project().join("cmd.log")),
+        ["cmd notified"]
+    );
+    let verify = env.run(&["log", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}

@@ -1387,7 +1387,77 @@ fn a_driving_worker_paused_past_its_lease_has_its_late_result_rejected(env: Env)
     verify(&env);
 }
 
+/// A `uses:` child whose step asks for tags (`runs_on:`) the parent's driver does not offer:
+/// the parent waits on the child (status says which worker the child waits for), records no
+/// stop, and a worker offering the tags runs the child and drives the parent to its end —
+/// whether the parent was started by a command or submitted for workers. Before, the parent
+/// recorded a `stop_requested` "by" its own driver that nobody asked for, and stayed stopped.
+fn a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_on(env: Env) {
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k1\n    runs_on: [gpu]\n    run: echo \"r=fromkid\" >> \"$CORTEX_OUTPUT\"\n",
+    );
+    env.workflow(
+        "par",
+        "name: par\nsteps:\n  - name: c\n    uses: kid\n  - name: p2\n    run: echo \"p2 got ${{ steps.c.outputs.r }}\" >> p2.log\n",
+    );
+    let no_stop = |run: &str| {
+        let ev = wait_for(&env, run, "the log", |_| true);
+        assert!(of_type(&ev, "stop_requested").is_empty(), "{ev:?}");
+        assert!(of_type(&ev, "run_stopped").is_empty(), "{ev:?}");
+    };
+    // Started by a command (it offers no tags): the parent waits with its child.
+    let out = env.run(&["workflow", "run", "par"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("waits for a worker offering tags gpu (`cortex worker --tags=gpu`"),
+        "{}",
+        out.stdout
+    );
+    let doc = env.run(&["--json", "workflow", "status", "par"]).json();
+    let run = doc["run_id"].as_str().unwrap().to_string();
+    assert_eq!(doc["status"], "waiting", "{doc}");
+    assert_eq!(
+        doc["steps"][0]["uses"]["waits_for_tags"],
+        serde_json::json!(["gpu"]),
+        "{doc}"
+    );
+    let child = doc["steps"][0]["uses"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kid = env.run(&["--json", "workflow", "status", &child]).json();
+    assert!(
+        kid["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("waits for a worker offering tags gpu"),
+        "{kid}"
+    );
+    no_stop(&run);
+    // A worker offering the tags runs the child, then drives the parent on before it is idle.
+    let worker = env.run(&["worker", "--tags=gpu", "--poll", "100ms", "--until-idle"]);
+    assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+    let doc = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(doc["status"], "completed", "{doc}");
+    no_stop(&run);
+    // Submitted: the worker drives the parent, and runs the child's tagged step itself.
+    let run = submit(&env, "workflow", "par");
+    let worker = env.run(&["worker", "--tags=gpu", "--poll", "100ms", "--until-idle"]);
+    assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+    let doc = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(doc["status"], "completed", "{doc}");
+    no_stop(&run);
+    assert_eq!(
+        common::lines(&env.project().join("p2.log")),
+        ["p2 got fromkid", "p2 got fromkid"]
+    );
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_on,
     a_stop_or_abort_ends_the_phase_a_helper_worker_runs,
     a_worker_without_the_next_phases_tags_hands_the_run_back,
     a_driving_worker_paused_past_its_lease_has_its_late_result_rejected,

@@ -492,6 +492,11 @@ pub enum Event {
         /// `run_resumed` that began it (each list is delivered once per end of a session).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<u64>,
+        /// Which notification of its list it was (0 first): each is due until its own
+        /// delivery is recorded. Absent in records written before: such a record stands for
+        /// its whole list.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u32>,
     },
     /// A schedule's time came (in the schedule's stream `schedule:KIND:NAME`): what the
     /// scheduler decided, once per due minute whatever the number of schedulers.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::driver::drive;
 use super::runner::resolver;
-use super::session::{DriveContext, DriveError, Observer, flush, record};
+use super::session::{DriveContext, DriveEnd, DriveError, Observer, flush, record};
 use super::{Clock, DriverLock, Holder, IdGen, Journal, LockError, Stream, WriteBehind};
 use crate::decide::{AttemptReport, Command, RunState};
 use crate::definition::Workflow;
@@ -25,7 +25,8 @@ use crate::store::EventStore;
 pub(crate) enum ChildOutcome {
     /// The child finished or paused on a failure: the step's attempt ends so.
     Report(Box<AttemptReport>),
-    /// The child waits for a report or a start (or another process drives it).
+    /// The child waits for a report, a start or a worker offering tags (or another process
+    /// drives it).
     Waiting { run_id: String },
     /// The child was stopped: the parent stops too.
     Stopped,
@@ -223,6 +224,10 @@ pub(crate) fn run_child(
     let stop = ctx.stop.clone();
     let actor = ctx.actor.clone();
     let grace = ctx.grace;
+    // The child runs what the parent's driver may run: a worker offering tags runs the
+    // child's units that ask for them; one they do not cover leaves the child waiting for a
+    // worker that offers them (and the parent waiting on the child).
+    let tags = ctx.dispatch.tags.clone();
     let observer = &mut *ctx.observer;
     journal.nested(|store, clock, ids| {
         let mut observer = ChildObserver {
@@ -240,6 +245,7 @@ pub(crate) fn run_child(
             Journal::open(store, clock, ids, &run_id).map_err(|e| DriveError::Journal(e.into()))?;
         child.redactor.merge_secrets(&parent_secrets);
         child.watch_parents(lineage);
+        let mut drove = None;
         if child.state.outcome().is_none() {
             if child.state.phase == crate::decide::RunPhase::NotStarted {
                 let inputs = match typed_inputs(&h) {
@@ -258,7 +264,15 @@ pub(crate) fn run_child(
                 started.secret_inputs.clone_from(&h.secret);
                 child.submit(Command::Start(Box::new(started)))?;
                 observer.begin(&child.state, false);
-                drive_here(&mut child, &home, &stop, &actor, grace, &mut observer)?;
+                drove = Some(drive_here(
+                    &mut child,
+                    &home,
+                    &stop,
+                    &actor,
+                    &tags,
+                    grace,
+                    &mut observer,
+                )?);
             } else {
                 supply_secret_inputs(&mut child, &h);
                 let next = child_next(&child.state, new_attempt);
@@ -275,7 +289,15 @@ pub(crate) fn run_child(
                 }
                 if next != ChildNext::Report {
                     observer.begin(&child.state, true);
-                    drive_here(&mut child, &home, &stop, &actor, grace, &mut observer)?;
+                    drove = Some(drive_here(
+                        &mut child,
+                        &home,
+                        &stop,
+                        &actor,
+                        &tags,
+                        grace,
+                        &mut observer,
+                    )?);
                 }
             }
         }
@@ -286,6 +308,14 @@ pub(crate) fn run_child(
                 ChildOutcome::Report(report)
             }
             ChildEnd::Waiting => ChildOutcome::Waiting { run_id },
+            // Its drive ended waiting (for a worker, for secret inputs, handed back) with
+            // nothing stopped: the parent waits on it; it records no stop nobody asked for.
+            ChildEnd::Unfinished
+                if matches!(drove, Some(DriveEnd::Waiting(_)))
+                    && child.state.phase != crate::decide::RunPhase::Stopped =>
+            {
+                ChildOutcome::Waiting { run_id }
+            }
             ChildEnd::Unfinished => ChildOutcome::Stopped,
         })
     })
@@ -315,15 +345,17 @@ fn with_held_child_outputs(child: &RunState, report: &mut AttemptReport, parent_
     }
 }
 
-/// Drive the child run in this process, with the parent's stop flag: a signal stops both.
+/// Drive the child run in this process, with the parent's stop flag (a signal stops both),
+/// offering the parent's driver's `tags`: how its drive ended.
 fn drive_here(
     child: &mut Journal<'_>,
     home: &std::path::Path,
     stop: &super::StopFlag,
     actor: &Operator,
+    tags: &[String],
     grace: std::time::Duration,
     observer: &mut dyn Observer,
-) -> Result<(), DriveError> {
+) -> Result<DriveEnd, DriveError> {
     let mut cctx = DriveContext {
         home: home.to_path_buf(),
         stop: stop.clone(),
@@ -331,9 +363,14 @@ fn drive_here(
         observer,
         grace,
         files: WriteBehind::default(),
-        dispatch: Default::default(),
+        // Its units run here without leases, as the parent's driver's own would without a
+        // worker's seat.
+        dispatch: super::Dispatch {
+            tags: tags.to_vec(),
+            shared: None,
+        },
     };
-    drive(child, &mut cctx).map(drop)
+    drive(child, &mut cctx)
 }
 
 /// A child run with secret inputs needs their values again when another process drives it:

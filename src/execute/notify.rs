@@ -16,7 +16,7 @@ use super::process::{Program, run_process};
 use super::{Clock, IdGen, ProcessSpec, Redactor, StopFlag, rfc3339};
 use crate::definition::{Notification, Notify, mask_url, resolve_webhook, url_secrets};
 use crate::event::{Event, NewEvent};
-pub use crate::plan::Trigger;
+pub use crate::plan::{NotificationRef, Trigger};
 use crate::store::{EventStore, StoreError};
 
 /// The stream a run's deliveries are recorded in.
@@ -38,6 +38,8 @@ pub const PARALLEL: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub trigger: Trigger,
+    /// Its place in its trigger's list (0 first).
+    pub index: usize,
     pub notification: String,
     pub attempts: u32,
     pub ok: bool,
@@ -67,7 +69,21 @@ enum Try {
     GiveUp(String),
 }
 
-/// Deliver every notification of each of `triggers`, independently and at most `PARALLEL`
+/// The notifications `refs` name, each with its place, in the order given (one a list does
+/// not have, as the definition changed under a record, is left out).
+fn notifications(notify: &Notify, refs: &[NotificationRef]) -> Vec<(Trigger, usize, Notification)> {
+    refs.iter()
+        .filter_map(|&(t, i)| {
+            let list = match t {
+                Trigger::OnFailure => &notify.on_failure,
+                Trigger::OnFinish => &notify.on_finish,
+            };
+            list.get(i).map(|n| (t, i, n.clone()))
+        })
+        .collect()
+}
+
+/// Deliver each notification `due` names, independently and at most `PARALLEL`
 /// at once, each tried until it works, its retries run out or its answer says trying again
 /// is pointless. In the order of the definition.
 ///
@@ -80,23 +96,14 @@ enum Try {
 /// can be recorded then.
 pub fn deliver(
     notify: &Notify,
-    triggers: &[Trigger],
+    due: &[NotificationRef],
     subject: Subject,
     redactor: &Redactor,
     clock: Arc<dyn Clock + Send + Sync>,
     stop: &StopFlag,
     landed: &mut dyn FnMut(&Delivery),
 ) -> Vec<Delivery> {
-    let work: Vec<(Trigger, Notification)> = triggers
-        .iter()
-        .flat_map(|&t| {
-            let list = match t {
-                Trigger::OnFailure => &notify.on_failure,
-                Trigger::OnFinish => &notify.on_finish,
-            };
-            list.iter().map(move |n| (t, n.clone()))
-        })
-        .collect();
+    let work = notifications(notify, due);
     let shared = Arc::new(Work {
         work,
         subject,
@@ -112,10 +119,10 @@ pub fn deliver(
         std::thread::spawn(move || {
             while !shared.stop.is_set() {
                 let i = shared.next.fetch_add(1, Ordering::Relaxed);
-                let Some((trigger, n)) = shared.work.get(i) else {
+                let Some((trigger, index, n)) = shared.work.get(i) else {
                     break;
                 };
-                let d = deliver_one(*trigger, n, &shared);
+                let d = deliver_one(*trigger, *index, n, &shared);
                 if tx.send((i, d)).is_err() {
                     break;
                 }
@@ -145,9 +152,9 @@ pub fn deliver(
     };
     done.into_iter()
         .zip(&shared.work)
-        .map(|(d, (trigger, n))| {
+        .map(|(d, (trigger, index, n))| {
             d.unwrap_or_else(|| {
-                let d = undelivered(*trigger, n, &shared.redactor, &*shared.clock, &why);
+                let d = undelivered(*trigger, *index, n, &shared.redactor, &*shared.clock, &why);
                 landed(&d);
                 d
             })
@@ -155,29 +162,23 @@ pub fn deliver(
         .collect()
 }
 
-/// Every notification of each of `triggers` as not delivered, for `why`.
+/// Each notification `due` names as not delivered, for `why`.
 pub fn not_made(
     notify: &Notify,
-    triggers: &[Trigger],
+    due: &[NotificationRef],
     redactor: &Redactor,
     clock: &dyn Clock,
     why: &str,
 ) -> Vec<Delivery> {
-    triggers
+    notifications(notify, due)
         .iter()
-        .flat_map(|&t| {
-            let list = match t {
-                Trigger::OnFailure => &notify.on_failure,
-                Trigger::OnFinish => &notify.on_finish,
-            };
-            list.iter()
-                .map(move |n| undelivered(t, n, redactor, clock, why))
-        })
+        .map(|(t, i, n)| undelivered(*t, *i, n, redactor, clock, why))
         .collect()
 }
 
 fn undelivered(
     trigger: Trigger,
+    index: usize,
     n: &Notification,
     redactor: &Redactor,
     clock: &dyn Clock,
@@ -185,6 +186,7 @@ fn undelivered(
 ) -> Delivery {
     Delivery {
         trigger,
+        index,
         notification: redactor.redact(&n.label()).into_owned(),
         attempts: 0,
         ok: false,
@@ -195,7 +197,7 @@ fn undelivered(
 
 /// What the delivering threads share.
 struct Work {
-    work: Vec<(Trigger, Notification)>,
+    work: Vec<(Trigger, usize, Notification)>,
     subject: Subject,
     redactor: Redactor,
     clock: Arc<dyn Clock + Send + Sync>,
@@ -216,7 +218,7 @@ fn pause_unless_stopped(pause: Duration, stop: &StopFlag) -> bool {
     true
 }
 
-fn deliver_one(trigger: Trigger, n: &Notification, work: &Work) -> Delivery {
+fn deliver_one(trigger: Trigger, index: usize, n: &Notification, work: &Work) -> Delivery {
     let subject = &work.subject;
     let mut redactor = work.redactor.clone();
     let mut label = n.label();
@@ -280,6 +282,7 @@ fn deliver_one(trigger: Trigger, n: &Notification, work: &Work) -> Delivery {
     }
     Delivery {
         trigger,
+        index,
         notification: redactor.redact(&label).into_owned(),
         attempts,
         ok,
@@ -411,6 +414,7 @@ pub fn record_deliveries(
                 detail: d.detail.clone(),
                 status: Some(end.status.into()),
                 session: Some(end.session),
+                index: u32::try_from(d.index).ok(),
             },
         })
         .collect();

@@ -167,6 +167,7 @@ mod tests {
             trigger: Trigger::OnFinish,
             status: Some("completed".into()),
             session: Some(1),
+            index: Some(0),
         }
     }
 

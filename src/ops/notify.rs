@@ -14,7 +14,7 @@ use crate::execute::{
     Delivery, Ended, Redactor, StopFlag, Subject, SystemClock, UlidIds, deliver, input_text,
     not_made, notify_stream, record_deliveries,
 };
-use crate::plan::{Notified, Trigger};
+use crate::plan::{NotificationRef, Notified, Trigger};
 use crate::project::run_status;
 use crate::store::EventStore;
 
@@ -36,6 +36,8 @@ pub struct RecordedDelivery {
     pub status: Option<String>,
     /// The driving session it was for.
     pub session: Option<u64>,
+    /// Which notification of its list it was (None in records from before it was recorded).
+    pub index: Option<u32>,
 }
 
 /// Every delivery recorded for run `run_id`, oldest first: what `status` lists as
@@ -56,6 +58,7 @@ pub fn recorded_deliveries(
                 detail,
                 status,
                 session,
+                index,
             } => Some(RecordedDelivery {
                 trigger,
                 notification,
@@ -65,6 +68,7 @@ pub fn recorded_deliveries(
                 time: rec.time,
                 status,
                 session,
+                index,
             }),
             _ => None,
         })
@@ -81,6 +85,7 @@ fn notified(store: &dyn EventStore, run_id: &str) -> Result<Vec<Notified>, Strin
                 trigger: Trigger::parse(&d.trigger)?,
                 status: d.status,
                 session: d.session,
+                index: d.index.map(|i| i as usize),
             })
         })
         .collect())
@@ -97,10 +102,10 @@ pub fn pending(store: &dyn EventStore, state: &RunState) -> Result<Vec<Delivery>
     if notify.is_empty() || crate::plan::end_of(state).is_none() {
         return Ok(Vec::new());
     }
-    let triggers = due(state, &notified(store, &state.run_id)?);
+    let due = due(state, &notified(store, &state.run_id)?);
     Ok(not_made(
         notify,
-        &triggers,
+        &due,
         &Redactor::of_run(state),
         &SystemClock,
         "",
@@ -142,15 +147,16 @@ fn not_delivered(e: &str) -> Vec<String> {
     vec![format!("the notifications were not delivered: {e}")]
 }
 
-/// What of the run's `notify:` is due, `already` done (recorded, or in flight).
-fn due(state: &RunState, already: &[Notified]) -> Vec<Trigger> {
+/// The notifications of the run's `notify:` that are due, `already` done (recorded, or in
+/// flight): each until its own delivery is recorded.
+fn due(state: &RunState, already: &[Notified]) -> Vec<NotificationRef> {
     let Some(notify) = state.workflow.as_ref().map(|w| &w.notify) else {
         return Vec::new();
     };
     crate::plan::notifications_due(
         state,
-        !notify.on_failure.is_empty(),
-        !notify.on_finish.is_empty(),
+        notify.on_failure.len(),
+        notify.on_finish.len(),
         already,
     )
 }
@@ -179,11 +185,11 @@ fn hand_over(
             }
         };
         already.extend_from_slice(in_flight);
-        let triggers = due(state, &already);
-        if triggers.is_empty() {
+        let due = due(state, &already);
+        if due.is_empty() {
             return None;
         }
-        let claims = claims(&triggers, ended);
+        let claims = claims(&due, ended);
         let (ctx, notify, subject) = (ctx.clone(), notify.clone(), subject(ctx, state, redactor));
         let (run_id, redactor) = (state.run_id.clone(), redactor.clone());
         let work: super::background::Work = Box::new(move |stop| {
@@ -193,7 +199,7 @@ fn hand_over(
             let mut ids = UlidIds::default();
             deliver(
                 &notify,
-                &triggers,
+                &due,
                 subject,
                 &redactor,
                 Arc::new(SystemClock),
@@ -217,10 +223,13 @@ fn hand_over(
         Enqueued::Nothing => failure.map(|e| not_delivered(&e)).unwrap_or_default(),
         Enqueued::Queued => Vec::new(),
         Enqueued::Refused(claimed, why) => {
-            let triggers: Vec<Trigger> = claimed.iter().map(|n| n.trigger).collect();
+            let refused: Vec<NotificationRef> = claimed
+                .iter()
+                .filter_map(|n| Some((n.trigger, n.index?)))
+                .collect();
             let deliveries = not_made(
                 notify,
-                &triggers,
+                &refused,
                 redactor,
                 &SystemClock,
                 &format!("not delivered: {why}"),
@@ -257,17 +266,11 @@ fn wait_for(
         Ok(n) => n,
         Err(e) => return not_delivered(&e),
     };
-    let triggers = due(state, &already);
-    if triggers.is_empty() {
+    let due = due(state, &already);
+    if due.is_empty() {
         return Vec::new();
     }
-    let count: usize = triggers
-        .iter()
-        .map(|t| match t {
-            Trigger::OnFailure => notify.on_failure.len(),
-            Trigger::OnFinish => notify.on_finish.len(),
-        })
-        .sum();
+    let count = due.len();
     // Listening for Ctrl-C before saying it waits, so that no Ctrl-C after the line is missed.
     let stop = match ctx.deliveries {
         Deliveries::WaitUnlessInterrupted => StopFlag::from_now_on(),
@@ -283,7 +286,7 @@ fn wait_for(
     let mut unrecorded = None;
     let deliveries: Vec<Delivery> = deliver(
         notify,
-        &triggers,
+        &due,
         subject(ctx, state, redactor),
         redactor,
         Arc::new(SystemClock),
@@ -319,14 +322,15 @@ fn wait_for(
     warnings
 }
 
-/// What `triggers` claim for the end `ended`, as `plan::notifications_due` reads records.
-fn claims(triggers: &[Trigger], ended: Ended<'_>) -> Vec<Notified> {
-    triggers
-        .iter()
-        .map(|&trigger| Notified {
+/// What the notifications `due` claim for the end `ended`, as `plan::notifications_due` reads
+/// records: each its own.
+fn claims(due: &[NotificationRef], ended: Ended<'_>) -> Vec<Notified> {
+    due.iter()
+        .map(|&(trigger, index)| Notified {
             trigger,
             status: Some(ended.status.to_string()),
             session: Some(ended.session),
+            index: Some(index),
         })
         .collect()
 }

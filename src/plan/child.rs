@@ -140,7 +140,8 @@ pub fn child_next(child: &RunState, new_attempt: bool) -> ChildNext {
 pub enum ChildEnd {
     /// It finished, or paused on a failure: the attempt ends with its outcome.
     Report(Box<AttemptReport>),
-    /// It waits for a report or a start: so does the step.
+    /// It waits for a report or a start, or for a worker offering the tags its next unit asks
+    /// for: so does the step.
     Waiting,
     /// It was stopped (or is mid-way): the parent stops too, and resumes it later.
     Unfinished,
@@ -157,6 +158,28 @@ pub fn child_outputs(child: &RunState) -> Vec<(String, String)> {
         }
     }
     merged.into_iter().collect()
+}
+
+/// Whether what `state` starts next is a unit that asks for tags (`runs_on:`): only a driver
+/// offering them (a worker's `--tags`) goes on with it. A workflow's next attempt; a scenario
+/// whose ready phases all ask for tags.
+pub fn waits_for_worker(state: &RunState) -> bool {
+    if state.phase != RunPhase::Running {
+        return false;
+    }
+    if !state.is_scenario() {
+        return matches!(
+            super::next(state),
+            super::Next::Attempt { index, .. } if !state.runs_on(index).is_empty()
+        );
+    }
+    let ready: Vec<usize> = super::ready_phases(state)
+        .into_iter()
+        .filter(|&i| !state.is_external(i))
+        .collect();
+    !ready.is_empty()
+        && ready.iter().all(|&i| !state.runs_on(i).is_empty())
+        && super::to_prepare(state).is_empty()
 }
 
 /// The end of attempt `attempt` of `step` that `child`'s state gives.
@@ -201,6 +224,9 @@ pub fn child_end(child: &RunState, step: &str, attempt: u32) -> ChildEnd {
             Vec::new(),
         ),
         RunPhase::Waiting => ChildEnd::Waiting,
+        // Its next unit asks for tags (`runs_on:`) the driver did not offer: the child waits
+        // for a worker offering them, as a run of its own would, and the parent waits on it.
+        RunPhase::Running if waits_for_worker(child) => ChildEnd::Waiting,
         RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack | RunPhase::Stopped => {
             ChildEnd::Unfinished
         }

@@ -12,14 +12,14 @@ mod setting;
 
 pub use child::{
     ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_outputs, child_plan,
-    child_plan_with, child_start,
+    child_plan_with, child_start, waits_for_worker,
 };
 pub use dag::{
     PhasePlan, dependencies, dependencies_among, find_cycle, parallel_opportunities,
     topological_order,
 };
 pub use next::{Next, next};
-pub use notify::{Notified, Trigger, due as notifications_due, end_of};
+pub use notify::{NotificationRef, Notified, Trigger, due as notifications_due, end_of};
 pub use preview::{
     Action, PlannedChild, PlannedStep, Start, preview_resume, preview_run, with_phase_starts,
     with_settings,

@@ -8,6 +8,10 @@
 //! the session reached: `failed` when it paused, and again `aborted` if it is then aborted
 //! without being resumed. A resume starts a new session, so a run that fails again after a
 //! resume is a new incident.
+//!
+//! Each notification of a list is due on its own: until its own delivery (or giving up) is
+//! recorded for that end of that session. A driver killed with one webhook in flight after
+//! another notification of the same list was recorded leaves exactly that webhook due.
 
 use crate::decide::{RunPhase, RunState};
 
@@ -43,7 +47,13 @@ pub struct Notified {
     pub status: Option<String>,
     /// The session it was for (the sequence number of the event that began it).
     pub session: Option<u64>,
+    /// Which notification of its list (0 first). None in a record written before each was
+    /// recorded with its place: such a record counts for its whole list, as it did then.
+    pub index: Option<usize>,
 }
+
+/// One notification of a run's `notify:`: its list and its place in it (0 first).
+pub type NotificationRef = (Trigger, usize);
 
 /// The end the run's current session came to, if it came to one: `completed`, `failed`
 /// (paused on a failure, or sealed failed), `aborted` or `rolled_back`.
@@ -55,13 +65,15 @@ pub fn end_of(state: &RunState) -> Option<&'static str> {
     }
 }
 
-/// The lists due now, given which of them are not empty and what was delivered already.
+/// The notifications due now, in the order of the definition (`on_failure`'s, then
+/// `on_finish`'s), given how many each list has and what was delivered already: each one whose
+/// own delivery for this end of this session is not recorded.
 pub fn due(
     state: &RunState,
-    has_on_failure: bool,
-    has_on_finish: bool,
+    on_failure: usize,
+    on_finish: usize,
     notified: &[Notified],
-) -> Vec<Trigger> {
+) -> Vec<NotificationRef> {
     let Some(end) = end_of(state) else {
         return Vec::new();
     };
@@ -69,20 +81,27 @@ pub fn due(
         .iter()
         .filter(|n| n.session == Some(state.session_seq))
         .collect();
+    let recorded = |trigger: Trigger, index: usize| {
+        this_session.iter().any(|n| {
+            n.trigger == trigger
+                && n.index.is_none_or(|i| i == index)
+                // `on_failure` once per session, `on_finish` once per end of it.
+                && (trigger == Trigger::OnFailure || n.status.as_deref() == Some(end))
+        })
+    };
     let mut due = Vec::new();
-    if has_on_failure
-        && end != "completed"
-        && !this_session.iter().any(|n| n.trigger == Trigger::OnFailure)
-    {
-        due.push(Trigger::OnFailure);
+    if end != "completed" {
+        due.extend(
+            (0..on_failure)
+                .filter(|&i| !recorded(Trigger::OnFailure, i))
+                .map(|i| (Trigger::OnFailure, i)),
+        );
     }
-    if has_on_finish
-        && !this_session
-            .iter()
-            .any(|n| n.trigger == Trigger::OnFinish && n.status.as_deref() == Some(end))
-    {
-        due.push(Trigger::OnFinish);
-    }
+    due.extend(
+        (0..on_finish)
+            .filter(|&i| !recorded(Trigger::OnFinish, i))
+            .map(|i| (Trigger::OnFinish, i)),
+    );
     due
 }
 
@@ -105,19 +124,31 @@ mod tests {
         }
     }
 
+    /// A record from before each notification was recorded with its place: its whole list.
     fn sent(trigger: Trigger, status: &str, session: u64) -> Notified {
         Notified {
             trigger,
             status: Some(status.into()),
             session: Some(session),
+            index: None,
         }
     }
+
+    fn sent_one(trigger: Trigger, index: usize, status: &str, session: u64) -> Notified {
+        Notified {
+            index: Some(index),
+            ..sent(trigger, status, session)
+        }
+    }
+
+    const FAIL: Trigger = Trigger::OnFailure;
+    const FINISH: Trigger = Trigger::OnFinish;
 
     #[test]
     fn a_pause_on_failure_is_an_end_for_both_lists() {
         assert_eq!(
-            due(&state(paused(), 0), true, true, &[]),
-            vec![Trigger::OnFailure, Trigger::OnFinish]
+            due(&state(paused(), 0), 1, 2, &[]),
+            vec![(FAIL, 0), (FINISH, 0), (FINISH, 1)]
         );
     }
 
@@ -133,30 +164,84 @@ mod tests {
             },
             0,
         );
-        assert_eq!(due(&aborted, true, true, &before), vec![Trigger::OnFinish]);
-        let after = [before.as_slice(), &[sent(Trigger::OnFinish, "aborted", 0)]].concat();
-        assert!(due(&aborted, true, true, &after).is_empty());
+        assert_eq!(due(&aborted, 1, 1, &before), vec![(FINISH, 0)]);
+        let after = [before.as_slice(), &[sent_one(FINISH, 0, "aborted", 0)]].concat();
+        assert!(due(&aborted, 1, 1, &after).is_empty());
     }
 
     #[test]
     fn a_failure_after_a_resume_is_a_new_incident() {
         let before = [sent(Trigger::OnFailure, "failed", 0)];
-        assert_eq!(
-            due(&state(paused(), 7), true, false, &before),
-            vec![Trigger::OnFailure]
-        );
+        assert_eq!(due(&state(paused(), 7), 1, 0, &before), vec![(FAIL, 0)]);
     }
 
     #[test]
     fn nothing_is_due_before_an_end_and_on_failure_never_for_a_completed_run() {
-        assert!(due(&state(RunPhase::Running, 0), true, true, &[]).is_empty());
-        assert!(due(&state(RunPhase::Waiting, 0), true, true, &[]).is_empty());
+        assert!(due(&state(RunPhase::Running, 0), 1, 1, &[]).is_empty());
+        assert!(due(&state(RunPhase::Waiting, 0), 1, 1, &[]).is_empty());
         let done = state(
             RunPhase::Finished {
                 outcome: Outcome::Completed,
             },
             0,
         );
-        assert_eq!(due(&done, true, true, &[]), vec![Trigger::OnFinish]);
+        assert_eq!(due(&done, 1, 1, &[]), vec![(FINISH, 0)]);
+    }
+
+    /// The driver killed with a webhook in flight after the command beside it was recorded:
+    /// the webhook alone is still due. Before, one record of a list made the whole list done.
+    #[test]
+    fn a_notification_is_due_until_its_own_delivery_is_recorded() {
+        let done = state(
+            RunPhase::Finished {
+                outcome: Outcome::Completed,
+            },
+            0,
+        );
+        let cmd_recorded = [sent_one(FINISH, 1, "completed", 0)];
+        assert_eq!(due(&done, 0, 2, &cmd_recorded), vec![(FINISH, 0)]);
+    }
+
+    proptest::proptest! {
+        /// Whatever subset of a run's notifications has its delivery recorded (for this end of
+        /// this session), exactly the others are due; records of another session or another
+        /// end change nothing.
+        #[test]
+        fn exactly_the_notifications_not_recorded_are_due(
+            on_failure in 0usize..4,
+            on_finish in 0usize..4,
+            recorded in proptest::collection::vec(proptest::bool::ANY, 8),
+            noise in proptest::collection::vec((0usize..4, proptest::bool::ANY), 0..4),
+            failed in proptest::bool::ANY,
+        ) {
+            let (phase, end) = if failed { (paused(), "failed") } else {
+                (RunPhase::Finished { outcome: Outcome::Completed }, "completed")
+            };
+            let st = state(phase, 5);
+            let all: Vec<NotificationRef> = (0..on_failure)
+                .filter(|_| failed)
+                .map(|i| (FAIL, i))
+                .chain((0..on_finish).map(|i| (FINISH, i)))
+                .collect();
+            let mut notified: Vec<Notified> = Vec::new();
+            let mut expected = Vec::new();
+            for (k, &(trigger, index)) in all.iter().enumerate() {
+                if recorded[k] {
+                    notified.push(sent_one(trigger, index, end, 5));
+                } else {
+                    expected.push((trigger, index));
+                }
+            }
+            // Records of an earlier session, and `on_finish` records of another end.
+            for (index, earlier) in noise {
+                if earlier {
+                    notified.push(sent_one(FAIL, index, end, 2));
+                    notified.push(sent_one(FINISH, index, end, 2));
+                } else {
+                    notified.push(sent_one(FINISH, index, "aborted", 5));
+                }
+            }
+            proptest::prop_assert_eq!(due(&st, on_failure, on_finish, &notified), expected);
+        }
     }
 }

@@ -307,6 +307,11 @@ pub struct UsesView {
     /// step that end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub child_ended: Option<String>,
+    /// While the step waits with a child run (or a child of it) whose next unit asks for
+    /// tags (`runs_on:`) that nobody driving it offered: those tags. A worker offering them
+    /// takes the child, and drives this run on once the child is done.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits_for_tags: Vec<String>,
 }
 
 /// The step deepest down a chain of child runs that waits for a report.
@@ -391,6 +396,31 @@ pub fn gate_checks(state: &RunState, index: usize) -> Vec<String> {
             .map(|r| state.render_in(r, index))
             .collect()
     })
+}
+
+/// The tags the next unit of run `run_id` (or of the child run its waiting `uses:` step waits
+/// with, and so on down) asks for, when only a worker offering them moves it on.
+pub fn waits_for_tags(child: &dyn Fn(&str) -> Option<RunState>, run_id: &str) -> Vec<String> {
+    let mut id = run_id.to_string();
+    for _ in 0..=crate::definition::limits::MAX_USES_DEPTH {
+        let Some(state) = child(&id) else {
+            return Vec::new();
+        };
+        if crate::plan::waits_for_worker(&state) {
+            return tags_of(&state, &for_workers(&state).0);
+        }
+        let link = state
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(i, s)| s.status == StepStatus::Waiting && state.is_uses(*i))
+            .and_then(|(_, s)| s.child.as_ref());
+        match link {
+            Some(link) if state.outcome().is_none() => id = link.run_id.clone(),
+            _ => return Vec::new(),
+        }
+    }
+    Vec::new()
 }
 
 /// What a waiting `uses:` step waits on, found by following its child runs (`child` gives a
@@ -525,6 +555,7 @@ impl StatusView {
                 && let Some(id) = u.run_id.clone()
             {
                 u.waits_on = waits_on(child, &id);
+                u.waits_for_tags = waits_for_tags(child, &id);
                 u.child_ended = child(&id)
                     .and_then(|c| c.outcome())
                     .map(|o| o.as_str().to_string());
@@ -1010,6 +1041,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                         run_id: s.child.as_ref().map(|c| c.run_id.clone()),
                         child_ended: None,
                         waits_on: None,
+                        waits_for_tags: Vec::new(),
                     }),
             })
             .collect(),

@@ -602,13 +602,22 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
         }
         RunStatus::Waiting => {
             let step = view.waiting_for.as_deref().unwrap_or("?");
-            let child = view
+            let uses = view
                 .steps
                 .iter()
                 .find(|s| s.name == step)
-                .and_then(|s| s.uses.as_ref())
-                .and_then(|u| u.run_id.as_deref());
+                .and_then(|s| s.uses.as_ref());
+            let child = uses.and_then(|u| u.run_id.as_deref());
             match child {
+                Some(child) if uses.is_some_and(|u| !u.waits_for_tags.is_empty()) => {
+                    let tags = uses.map(|u| u.waits_for_tags.clone()).unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "\n⏸️  Waiting on step `{step}`: its child run {child} waits for a worker offering tags {} (`{}` takes it, then this run goes on).",
+                        tags.join(", "),
+                        crate::project::worker_command(&tags, &[])
+                    );
+                }
                 Some(child) => {
                     let _ = writeln!(
                         out,
