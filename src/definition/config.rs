@@ -173,6 +173,7 @@ pub fn parse_config(path: &str, text: &str) -> Result<Config, DefinitionError> {
 
 /// Parse the whole of `cortex.config.json`: engine settings, agent runners and where the log is.
 pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, DefinitionError> {
+    let text = super::without_bom(text);
     super::workflow::precheck(path, text, false)?;
     const KEYS: &str = "keys of `workflow`: enable_checkpoints, checkpoint_frequency \
         (per_step|per_phase|manual), enable_rollback, max_retry_attempts, timeout_seconds, \
