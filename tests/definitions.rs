@@ -131,3 +131,125 @@ fn template_in_quoted_heredoc_of_a_scenario_check_is_refused() {
     assert_eq!(out.code, 2, "{}", out.text());
     assert!(out.text().contains("here-document"), "{}", out.text());
 }
+
+#[test]
+fn workflow_name_shared_by_two_files_is_refused_naming_both() {
+    let env = Env::new();
+    env.workflow(
+        "one",
+        "name: same\nsteps:\n  - name: s\n    run: echo one\n",
+    );
+    // Alone, it validates, with a warning that its runs are recorded under another name; it
+    // is found by its file name and by its `name:`.
+    let out = env.run(&["workflow", "validate", "one"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("name the file `same.yaml`"),
+        "{}",
+        out.text()
+    );
+    assert_eq!(env.run(&["workflow", "run", "same"]).code, 0);
+    env.workflow(
+        "two",
+        "name: same\nsteps:\n  - name: s\n    run: echo two\n",
+    );
+    let out = env.run(&["workflow", "validate", "one"]);
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("workflow_name_shared_by_two_files", out.snapshot(&env));
+    let out = env.run(&["workflow", "run", "same"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(out.text().contains("two.yaml"), "{}", out.text());
+    let out = env.run(&["workflow", "validate", "--all", "--json"]);
+    assert_eq!(out.code, 2);
+    let doc = out.json();
+    let invalid: Vec<&str> = doc["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["valid"] == false)
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(invalid.len(), 2, "{invalid:?}");
+    let out = env.run(&["workflow", "list", "--json"]);
+    for row in out.json().as_array().unwrap() {
+        let named_same = ["one", "two"].contains(&row["name"].as_str().unwrap());
+        assert_eq!(row["valid"] == false, named_same, "{row}");
+    }
+}
+
+#[test]
+fn workflow_name_of_a_builtin_in_another_file_is_refused() {
+    let env = Env::new();
+    env.workflow(
+        "mine",
+        "name: migration\nsteps:\n  - name: s\n    run: echo mine\n",
+    );
+    let out = env.run(&["workflow", "validate", "mine"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(out.text().contains("builtin:migration"), "{}", out.text());
+    // A file named after the built-in overrides it: one workflow, valid.
+    let env = Env::new();
+    env.workflow(
+        "migration",
+        "name: migration\nsteps:\n  - name: s\n    run: echo mine\n",
+    );
+    assert_eq!(env.run(&["workflow", "validate", "--all"]).code, 0);
+}
+
+#[test]
+fn scenario_name_shared_by_two_files_is_refused_naming_both() {
+    let env = Env::new();
+    let yaml = "name: sc\ndescription: d\nphases:\n  - name: p\n    description: x\n";
+    env.scenario("a", yaml).scenario("b", yaml);
+    let out = env.run(&["orchestrate", "validate", "a"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(out.text().contains("b.yaml"), "{}", out.text());
+    assert_eq!(env.run(&["orchestrate", "validate", "--all"]).code, 2);
+    let out = env.run(&["orchestrate", "run", "sc"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(out.text().contains("unique"), "{}", out.text());
+}
+
+const BOM: &str = "\u{feff}";
+
+#[test]
+fn byte_order_mark_is_allowed_and_locations_stay_right() {
+    let env = Env::new();
+    env.workflow(
+        "bom",
+        &format!("{BOM}name: bom\nsteps:\n  - name: s\n    run: echo hi\n"),
+    );
+    assert_eq!(env.run(&["workflow", "validate", "bom"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "bom"]).code, 0);
+    env.workflow("typo", &format!("{BOM}nme: typo\nsteps: []\n"));
+    let out = env.run(&["workflow", "validate", "typo", "--json"]);
+    let errors = out.located_errors();
+    assert!(
+        errors
+            .iter()
+            .any(|(m, l, c)| m.contains("nme") && *l == 1 && *c == 1),
+        "{errors:?}"
+    );
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/helper.md"),
+        format!("{BOM}---\nname: helper\ndescription: helps\n---\nbody\n"),
+    )
+    .unwrap();
+    env.config(&format!("{BOM}{{\"workflow\": {{\"max_parallel\": 2}}}}"));
+    env.scenario("schema", &format!("{BOM}required: [name, description]\n"));
+    env.scenario(
+        "sc",
+        &format!(
+            "{BOM}name: sc\ndescription: d\nphases:\n  - name: p\n    description: x\n    agents: [helper]\n"
+        ),
+    );
+    let out = env.run(&["orchestrate", "validate", "sc"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    env.scenario(
+        "bad",
+        &format!("{BOM}name: bad\ndescription: d\nphase: []\n"),
+    );
+    let out = env.run(&["orchestrate", "validate", "bad", "--json"]);
+    out.assert_error_on_line("phase", 3);
+}

@@ -212,6 +212,15 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
             uses: Some(&uses),
         },
     );
+    let namesakes = catalog.workflow_namesakes(&entry, &workflow.name);
+    let verdict = crate::validate::with_namesakes(
+        verdict,
+        &path,
+        &entry.text,
+        "workflow",
+        &workflow.name,
+        &namesakes,
+    );
     DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict)
         .map_err(|e| CommandError::definition(&e))?;
     let children = finder.closure(&workflow);
@@ -333,7 +342,12 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     };
     let agents: BTreeSet<&String> = l.agents.commands.keys().collect();
     // Valid, but what would make its runs fail here is said in the document too.
-    let warnings = super::agents::claude_missing(ctx, &l.agents);
+    let mut warnings = super::agents::claude_missing(ctx, &l.agents);
+    warnings.extend(crate::validate::name_mismatch(
+        &l.entry,
+        "workflow",
+        &l.workflow.name,
+    ));
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,
         "steps": l.workflow.steps.len(), "agents": agents,
