@@ -349,6 +349,17 @@ pub fn shell_contexts(command: &str) -> Vec<Result<ShellContext, Refusal>> {
                 }
                 _ => {}
             },
+            // `case WORD in PATTERN) ...` inside `$(...)`: a pattern's `)` is not the end of the
+            // substitution, which this lexer does not follow; what comes after is unsure.
+            b'c' if matches!(frame, Frame::Command(_))
+                && (i == 0 || b" \t\n;&|(".contains(&bytes[i - 1]))
+                && command[i..].starts_with("case")
+                && bytes.get(i + 4).is_some_and(|b| b" \t\n".contains(b)) =>
+            {
+                unsure.get_or_insert_with(|| {
+                    "it follows a `case` inside `$(...)`, whose `)` patterns cortex's lexer does not follow".to_string()
+                });
+            }
             b'(' if let Frame::Command(depth) = frame => {
                 *stack.last_mut().expect("frame") = Frame::Command(depth + 1);
             }
@@ -625,6 +636,10 @@ mod tests {
             (
                 format!("echo ${{X:-{t}}} \"${{X:-{t}}}\""),
                 vec![Ok(Unquoted), Ok(Double)],
+            ),
+            (
+                format!("echo {t} \"$(case a in a) echo 1;; esac)\" {t}"),
+                vec![Ok(Unquoted), Err(())],
             ),
         ];
         for (command, want) in cases {
