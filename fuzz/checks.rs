@@ -813,14 +813,27 @@ pub fn check_template(data: &[u8]) {
     let resolve = |_: &Reference| Some(MARKER.to_string());
     let (command, env) = render_shell(text, &resolve);
     assert_eq!(env.len(), occurrences.len());
+    // Each template becomes a reference written for the quoting it stands in.
+    let contexts = cortex::definition::template::shell_contexts(text);
+    assert_eq!(contexts.len(), occurrences.len());
     let mut expected = String::new();
     let mut last = 0;
-    for (i, (o, (var, value))) in occurrences.iter().zip(&env).enumerate() {
+    for (i, ((o, (var, value)), context)) in occurrences.iter().zip(&env).zip(&contexts).enumerate()
+    {
         assert_eq!(var, &format!("CORTEX_TPL_{i}"));
         let want = if o.reference.is_ok() { MARKER } else { "" };
         assert_eq!(value, want, "value of {o:?}");
+        if let Err(refusal) = context {
+            assert_eq!(refusal.start, o.start, "{refusal:?} for {o:?}");
+        }
         expected.push_str(&text[last..o.start]);
-        expected.push_str(&format!("${{{var}}}"));
+        expected.push_str(&match context {
+            Ok(cortex::definition::template::ShellContext::Unquoted) => format!("\"${{{var}}}\""),
+            Ok(cortex::definition::template::ShellContext::Single) => {
+                format!("'\"${{{var}}}\"'")
+            }
+            _ => format!("${{{var}}}"),
+        });
         last = o.end;
     }
     expected.push_str(&text[last..]);

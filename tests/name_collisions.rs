@@ -184,13 +184,12 @@ fn two_definition_files_whose_names_collide_are_an_ambiguous_lookup() {
         out.stderr
     );
     assert!(!env.db().exists(), "nothing was recorded");
-    // A path is never ambiguous.
+    // A path is never ambiguous, but the `name:` it says is also the other file's: their runs
+    // would share it, so it is refused, naming the other file.
     let path = env.home().join("workflows/deploy.yaml");
-    assert_eq!(
-        env.run(&["workflow", "validate", path.to_str().unwrap()])
-            .code,
-        0
-    );
+    let out = env.run(&["workflow", "validate", path.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(out.text().contains("Deploy.yaml"), "{}", out.text());
 }
 
 #[test]
@@ -209,8 +208,9 @@ fn workflow_and_scenario_lists_flag_files_whose_names_collide_as_ambiguous() {
             .find(|r| r["name"] == name)
             .unwrap();
         assert_eq!(row["valid"], false, "{row}");
+        // Their `name:`s match too: each is refused for it, naming the other file.
         let error = row["error"].as_str().unwrap();
-        assert!(error.starts_with("ambiguous"), "{error}");
+        assert!(error.contains("is unique in its home"), "{error}");
         let other = if name == "Deploy" {
             "deploy.yaml"
         } else {
@@ -231,7 +231,7 @@ fn workflow_and_scenario_lists_flag_files_whose_names_collide_as_ambiguous() {
     let text = env.run(&["workflow", "list"]).stdout;
     let row = text.lines().find(|l| l.contains(" Deploy ")).unwrap();
     assert!(
-        row.contains("ambiguous") && row.contains("deploy.yaml"),
+        row.contains("invalid") && row.contains("deploy.yaml"),
         "{text}"
     );
 
@@ -242,7 +242,7 @@ fn workflow_and_scenario_lists_flag_files_whose_names_collide_as_ambiguous() {
     std::fs::write(env.home().join("scenarios/Ship.yaml"), sc("Ship")).unwrap();
     std::fs::write(env.home().join("scenarios/ship.yml"), sc("ship")).unwrap();
     let text = env.run(&["orchestrate", "list"]).stdout;
-    assert_eq!(text.matches("ambiguous: `").count(), 2, "{text}");
+    assert_eq!(text.matches("is unique in its home").count(), 2, "{text}");
 }
 
 #[test]

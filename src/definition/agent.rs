@@ -154,6 +154,7 @@ fn model_problem(model: &str) -> Option<String> {
 
 /// Parse an agent file: `---`, YAML front matter, `---`, then the Markdown body.
 pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), DefinitionError> {
+    let text = super::without_bom(text);
     // The whole file, Markdown included, for its size and nesting; tags in the front matter.
     precheck(path, text, false)?;
     let fail = |message: &str, at: Option<Location>| {

@@ -244,6 +244,63 @@ impl Catalog {
         }
     }
 
+    /// The other workflows of the home (and built-ins) whose `name:` matches `name`
+    /// (forgivingly), shown as files: the workflows whose runs would share a name with
+    /// `entry`'s. A file outside the home's `workflows/` (run by its path) has none.
+    pub fn workflow_namesakes(&self, entry: &Entry, name: &str) -> Vec<String> {
+        Self::namesakes(&self.workflows_dir(), self.workflows(), entry, name)
+    }
+
+    /// `workflow_namesakes`, for scenarios.
+    pub fn scenario_namesakes(&self, entry: &Entry, name: &str) -> Vec<String> {
+        Self::namesakes(&self.scenarios_dir(), self.scenarios(), entry, name)
+    }
+
+    fn namesakes(
+        dir: &Path,
+        all: Vec<(String, EntrySource)>,
+        entry: &Entry,
+        name: &str,
+    ) -> Vec<String> {
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let own = match &entry.source {
+            EntrySource::File(p) => {
+                let p = canonical(p);
+                if p.parent() != Some(canonical(dir).as_path()) {
+                    return Vec::new();
+                }
+                EntrySource::File(p)
+            }
+            EntrySource::Builtin => EntrySource::Builtin,
+        };
+        let wanted = normalize_name(name);
+        all.into_iter()
+            .filter(|(other, source)| match (source, &own) {
+                (EntrySource::File(p), EntrySource::File(own)) => canonical(p) != *own,
+                (EntrySource::Builtin, EntrySource::Builtin) => other != &entry.name,
+                _ => true,
+            })
+            .filter(|(other, source)| {
+                Self::declared_name(other, source).is_some_and(|n| normalize_name(&n) == wanted)
+            })
+            .map(|(other, source)| match source {
+                EntrySource::File(p) => p.display().to_string(),
+                EntrySource::Builtin => format!("builtin:{other}"),
+            })
+            .collect()
+    }
+
+    /// The `name:` a definition declares, read lightly (none where it cannot be read).
+    fn declared_name(listed: &str, source: &EntrySource) -> Option<String> {
+        let text = match source {
+            EntrySource::Builtin => super::builtin_workflow(listed)?.to_string(),
+            EntrySource::File(p) => read_definition(p).ok()?,
+        };
+        super::workflow::precheck("", &text, true).ok()?;
+        let value: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+        value.get("name")?.as_str().map(str::to_string)
+    }
+
     /// Find a workflow by forgiving name, or read it from a path ending in `.yaml`/`.yml`.
     pub fn find_workflow(&self, query: &str) -> Result<Entry, LookupError> {
         self.find("workflow", self.workflows(), query)
@@ -309,6 +366,23 @@ impl Catalog {
                 name: name.clone(),
                 source: source.clone(),
                 text,
+            });
+        }
+        // Found by its file name; else by the `name:` it declares, where one file of the
+        // folder declares it (a name is unique: where two do, the first is loaded, and its
+        // validation refuses it, naming both).
+        let declaring: Vec<&(String, EntrySource)> = all
+            .iter()
+            .filter(|(n, source)| {
+                matches!(source, EntrySource::File(_))
+                    && Self::declared_name(n, source).is_some_and(|d| normalize_name(&d) == wanted)
+            })
+            .collect();
+        if let Some((name, source @ EntrySource::File(p))) = declaring.first() {
+            return Ok(Entry {
+                name: name.clone(),
+                source: source.clone(),
+                text: read(p)?,
             });
         }
         Err(LookupError::NotFound {

@@ -36,9 +36,25 @@ impl From<std::io::Error> for ReadError {
     }
 }
 
-/// The text of the file at `path`, if it is a regular file of at most `MAX_DEFINITION_BYTES`.
+/// The text of the file at `path`, if it is a regular file of at most `MAX_DEFINITION_BYTES`,
+/// without a leading UTF-8 byte order mark (YAML allows one and Windows editors write one;
+/// lines and columns are counted as an editor shows them, after it).
 pub fn read_definition(path: &Path) -> Result<String, ReadError> {
-    read_bounded(path, MAX_DEFINITION_BYTES as u64, "definitions")
+    read_bounded(path, MAX_DEFINITION_BYTES as u64, "definitions").map(|mut text| {
+        if text.starts_with(BOM) {
+            text.drain(..BOM.len_utf8());
+        }
+        text
+    })
+}
+
+/// The UTF-8 byte order mark, U+FEFF.
+const BOM: char = '\u{feff}';
+
+/// `text` without a leading byte order mark: every parser of a definition, an agent's front
+/// matter or the configuration reads the text after it.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
 }
 
 /// The text of the file at `path`, if it is a regular file of at most `limit` bytes (a whole

@@ -39,7 +39,7 @@ pub use config::{
 };
 pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
-pub use file::{ReadError, read_bounded, read_definition};
+pub use file::{ReadError, read_bounded, read_definition, without_bom};
 pub use locate::{Seg, locate, locate_json};
 pub(crate) use name::is_env_name;
 pub use name::{

@@ -1,8 +1,10 @@
 //! `${{ inputs.NAME }}`, `${{ steps.STEP.outputs.KEY }}` and `${{ item }}` templates.
 //!
 //! In shell commands a template is never spliced into the command text: it becomes a variable
-//! reference `${CORTEX_TPL_n}` and the value travels in the environment, where a shell never
-//! re-reads it as code. In prompts and env values (plain data) the value is substituted.
+//! reference to `CORTEX_TPL_n`, written for the quoting it stands in (a small POSIX `sh` lexer
+//! tells which), and the value travels in the environment, where a shell never re-reads it as
+//! code. Where no reference can expand (a quoted here-document) `validate` refuses the template.
+//! In prompts and env values (plain data) the value is substituted.
 
 use std::sync::LazyLock;
 
@@ -106,8 +108,13 @@ pub fn render_text(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -
     out
 }
 
-/// Rewrite a shell command so that every template becomes `${CORTEX_TPL_n}`, returning the
-/// command and the variables to put in its environment. A value is never part of the text.
+/// Rewrite a shell command so that every template becomes a reference to a variable
+/// `CORTEX_TPL_n`, written for where it stands ([`shell_contexts`]): `"${CORTEX_TPL_n}"`
+/// outside quotes (one word, never split or globbed), `${CORTEX_TPL_n}` in double quotes or an
+/// unquoted here-document, `'"${CORTEX_TPL_n}"'` in single quotes (the quote closed and
+/// reopened around it). Returns the command and the variables to put in its environment. A
+/// value is never part of the text. A template cortex refuses (`validate` says where and why)
+/// is written as `${CORTEX_TPL_n}`.
 pub fn render_shell(
     command: &str,
     resolve: &dyn Fn(&Reference) -> Option<String>,
@@ -115,16 +122,425 @@ pub fn render_shell(
     let mut out = String::with_capacity(command.len());
     let mut env = Vec::new();
     let mut last = 0;
-    for occ in scan(command) {
+    for (occ, context) in scan(command).into_iter().zip(shell_contexts(command)) {
         out.push_str(&command[last..occ.start]);
         let value = occ.reference.as_ref().ok().and_then(resolve);
         let var = format!("CORTEX_TPL_{}", env.len());
-        out.push_str(&format!("${{{var}}}"));
+        out.push_str(&match context {
+            Ok(ShellContext::Unquoted) => format!("\"${{{var}}}\""),
+            Ok(ShellContext::Single) => format!("'\"${{{var}}}\"'"),
+            Ok(ShellContext::Double | ShellContext::Heredoc | ShellContext::Comment) | Err(_) => {
+                format!("${{{var}}}")
+            }
+        });
         env.push((var, value.unwrap_or_default()));
         last = occ.end;
     }
     out.push_str(&command[last..]);
     (out, env)
+}
+
+/// Where a template stands in the POSIX shell text of a `run:` command, as far as cortex's
+/// lexer can tell: what the shell would do with a variable reference written there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellContext {
+    /// Outside quotes (also inside `$(...)`, backquotes or `${...}` outside quotes).
+    Unquoted,
+    /// Inside double quotes.
+    Double,
+    /// Inside single quotes: closed, the reference spliced in double quotes, reopened.
+    Single,
+    /// In the body of a here-document whose delimiter is unquoted (`<<EOF`).
+    Heredoc,
+    /// In a comment: nothing reads it.
+    Comment,
+}
+
+/// A template standing where no variable reference can be written for it: its byte offset in
+/// the command, what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub start: usize,
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Top,
+    /// `$(...)`, with its open parentheses.
+    Command(u32),
+    Backquote,
+    /// `${...}` outside double quotes.
+    Param,
+    Double,
+    /// `${...}` inside double quotes.
+    DoubleParam,
+    Single,
+    DollarSingle,
+    /// `$((...))`, with its open parentheses.
+    Arith(u32),
+}
+
+struct Heredoc {
+    delimiter: String,
+    strip_tabs: bool,
+    quoted: bool,
+}
+
+const HEREDOC_HINT: &str = "write the delimiter unquoted (`<<EOF`): the value is still never read as shell code (escape any other `$` in the body as `\\$`); or give the value a name with the step's `env:` (`VERSION: \"${{ inputs.version }}\"`) and write `$VERSION` where the shell expands it";
+
+/// Where each template of `command` (in the order of [`scan`]) stands in its shell quoting,
+/// or why cortex refuses it there. The lexer follows POSIX `sh`: single and double quotes,
+/// backslash escapes, `$(...)`, backquotes, `${...}`, `$((...))`, comments and here-documents.
+pub fn shell_contexts(command: &str) -> Vec<Result<ShellContext, Refusal>> {
+    let occurrences = scan(command);
+    let mut found: Vec<Option<Result<ShellContext, Refusal>>> = vec![None; occurrences.len()];
+    let starts: std::collections::HashMap<usize, usize> = occurrences
+        .iter()
+        .enumerate()
+        .map(|(n, o)| (o.start, n))
+        .collect();
+    let bytes = command.as_bytes();
+    let shown_at = |n: usize| {
+        let o = &occurrences[n];
+        command[o.start..o.end].replace('\n', " ")
+    };
+    let refuse = |n: usize, message: String, hint: &str| {
+        Err(Refusal {
+            start: occurrences[n].start,
+            message,
+            hint: hint.to_string(),
+        })
+    };
+    let escaped = |n: usize| {
+        refuse(
+            n,
+            format!(
+                "template `{}` follows a backslash, which makes the shell print the variable reference itself instead of the value",
+                shown_at(n)
+            ),
+            "remove the backslash before `${{`",
+        )
+    };
+    let mut stack = vec![Frame::Top];
+    let mut pending: Vec<Heredoc> = Vec::new();
+    let mut unsure: Option<String> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let frame = *stack.last().unwrap_or(&Frame::Top);
+        if let Some(&n) = starts.get(&i) {
+            found[n] = Some(match (&unsure, frame) {
+                (Some(why), _) => refuse(
+                    n,
+                    format!(
+                        "cortex cannot tell how the shell reads template `{}`: {why}",
+                        shown_at(n)
+                    ),
+                    "simplify the command around it, or give the value a name with the step's `env:` (`VALUE: \"${{ inputs.x }}\"`) and write `\"$VALUE\"`",
+                ),
+                (None, Frame::Top | Frame::Command(_) | Frame::Backquote | Frame::Param) => {
+                    Ok(ShellContext::Unquoted)
+                }
+                (None, Frame::Double | Frame::DoubleParam) => Ok(ShellContext::Double),
+                (None, Frame::Single) => Ok(ShellContext::Single),
+                (None, Frame::DollarSingle) => refuse(
+                    n,
+                    format!(
+                        "template `{}` stands inside `$'...'`, which /bin/sh may not know (dash reads it as `$` and a single-quoted text)",
+                        shown_at(n)
+                    ),
+                    "write it inside '...' or \"...\" instead of `$'...'`",
+                ),
+                (None, Frame::Arith(_)) => refuse(
+                    n,
+                    format!(
+                        "template `{}` stands inside `$((...))`, where a shell evaluates its value as arithmetic (some shells run commands written in it)",
+                        shown_at(n)
+                    ),
+                    "give the value a name with the step's `env:` (`N: \"${{ inputs.n }}\"`), check it is a number (`case $N in *[!0-9]*) exit 1;; esac`), then write `$((N + 1))`",
+                ),
+            });
+            i = occurrences[n].end;
+            continue;
+        }
+        let c = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        let unquoted = matches!(
+            frame,
+            Frame::Top | Frame::Command(_) | Frame::Backquote | Frame::Param
+        );
+        match frame {
+            Frame::Single => {
+                if c == b'\'' {
+                    stack.pop();
+                }
+                i += 1;
+                continue;
+            }
+            Frame::DollarSingle => {
+                match c {
+                    b'\\' => i += 1,
+                    b'\'' => {
+                        stack.pop();
+                    }
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            Frame::Arith(depth) => {
+                match c {
+                    b'(' => *stack.last_mut().expect("frame") = Frame::Arith(depth + 1),
+                    b')' if depth == 0 => {
+                        stack.pop();
+                        i += 1;
+                    }
+                    b')' => *stack.last_mut().expect("frame") = Frame::Arith(depth - 1),
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match c {
+            b'\\' => {
+                if let Some(&n) = starts.get(&(i + 1)) {
+                    found[n] = Some(escaped(n));
+                    i = occurrences[n].end;
+                } else {
+                    i += 2;
+                }
+                continue;
+            }
+            b'"' if matches!(frame, Frame::Double) => {
+                stack.pop();
+            }
+            b'"' => stack.push(Frame::Double),
+            b'\'' if unquoted => stack.push(Frame::Single),
+            b'`' if frame == Frame::Backquote => {
+                stack.pop();
+            }
+            b'`' => stack.push(Frame::Backquote),
+            b'}' if matches!(frame, Frame::Param | Frame::DoubleParam) => {
+                stack.pop();
+            }
+            b'$' => match next {
+                Some(b'\'') if unquoted => {
+                    stack.push(Frame::DollarSingle);
+                    i += 1;
+                }
+                Some(b'(') if bytes.get(i + 2) == Some(&b'(') => {
+                    stack.push(Frame::Arith(0));
+                    i += 2;
+                }
+                Some(b'(') => {
+                    stack.push(Frame::Command(0));
+                    i += 1;
+                }
+                Some(b'{') if !starts.contains_key(&i) => {
+                    stack.push(if unquoted {
+                        Frame::Param
+                    } else {
+                        Frame::DoubleParam
+                    });
+                    i += 1;
+                }
+                _ => {}
+            },
+            // `case WORD in PATTERN) ...` inside `$(...)`: a pattern's `)` is not the end of the
+            // substitution, which this lexer does not follow; what comes after is unsure.
+            b'c' if matches!(frame, Frame::Command(_))
+                && (i == 0 || b" \t\n;&|(".contains(&bytes[i - 1]))
+                && command[i..].starts_with("case")
+                && bytes.get(i + 4).is_some_and(|b| b" \t\n".contains(b)) =>
+            {
+                unsure.get_or_insert_with(|| {
+                    "it follows a `case` inside `$(...)`, whose `)` patterns cortex's lexer does not follow".to_string()
+                });
+            }
+            b'(' if let Frame::Command(depth) = frame => {
+                *stack.last_mut().expect("frame") = Frame::Command(depth + 1);
+            }
+            b')' if let Frame::Command(depth) = frame => {
+                if depth == 0 {
+                    stack.pop();
+                } else {
+                    *stack.last_mut().expect("frame") = Frame::Command(depth - 1);
+                }
+            }
+            b'#' if unquoted
+                && frame != Frame::Param
+                && (i == 0 || b" \t\n;&|()<>".contains(&bytes[i - 1])) =>
+            {
+                // A comment, to the end of the line; a template in it is never read.
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    if let Some(&n) = starts.get(&i) {
+                        found[n] = Some(Ok(ShellContext::Comment));
+                        i = occurrences[n].end;
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'<' if unquoted && frame != Frame::Param && next == Some(b'<') => {
+                if bytes.get(i + 2) == Some(&b'<') {
+                    i += 3;
+                    continue;
+                }
+                i += 2;
+                let strip_tabs = bytes.get(i) == Some(&b'-');
+                if strip_tabs {
+                    i += 1;
+                }
+                while matches!(bytes.get(i), Some(b' ' | b'\t')) {
+                    i += 1;
+                }
+                let mut delimiter = Vec::new();
+                let mut quoted = false;
+                while i < bytes.len() && !b" \t\n;&|()<>".contains(&bytes[i]) {
+                    if starts.contains_key(&i) {
+                        unsure.get_or_insert_with(|| {
+                            "a template is the delimiter of a here-document".to_string()
+                        });
+                        i += 1;
+                        continue;
+                    }
+                    match bytes[i] {
+                        q @ (b'\'' | b'"') => {
+                            quoted = true;
+                            i += 1;
+                            while i < bytes.len() && bytes[i] != q {
+                                delimiter.push(bytes[i]);
+                                i += 1;
+                            }
+                        }
+                        b'\\' => {
+                            quoted = true;
+                            i += 1;
+                            if let Some(&b) = bytes.get(i) {
+                                delimiter.push(b);
+                            }
+                        }
+                        b => delimiter.push(b),
+                    }
+                    i += 1;
+                }
+                if delimiter.is_empty() {
+                    unsure.get_or_insert_with(|| {
+                        "a here-document (`<<`) has no delimiter cortex can read".to_string()
+                    });
+                }
+                pending.push(Heredoc {
+                    delimiter: String::from_utf8_lossy(&delimiter).into_owned(),
+                    strip_tabs,
+                    quoted,
+                });
+                continue;
+            }
+            b'\n' if unquoted && !pending.is_empty() => {
+                i += 1;
+                for doc in std::mem::take(&mut pending) {
+                    i = heredoc_body(command, i, &doc, &starts, &occurrences, &mut found);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(n, f)| {
+            f.unwrap_or_else(|| {
+                refuse(
+                    n,
+                    format!(
+                        "cortex cannot tell how the shell reads template `{}`",
+                        shown_at(n)
+                    ),
+                    "simplify the command around it, or give the value a name with the step's `env:` and write `\"$NAME\"`",
+                )
+            })
+        })
+        .collect()
+}
+
+/// Read a here-document body starting at byte `i` to the line after its delimiter, placing
+/// the templates in it; returns where the command goes on.
+fn heredoc_body(
+    command: &str,
+    mut i: usize,
+    doc: &Heredoc,
+    starts: &std::collections::HashMap<usize, usize>,
+    occurrences: &[Occurrence],
+    found: &mut [Option<Result<ShellContext, Refusal>>],
+) -> usize {
+    let bytes = command.as_bytes();
+    let mut substitution = false;
+    while i < bytes.len() {
+        // At the start of a line: the delimiter ends the body.
+        let end = command[i..].find('\n').map_or(command.len(), |e| i + e);
+        let line = &command[i..end];
+        let line = if doc.strip_tabs {
+            line.trim_start_matches('\t')
+        } else {
+            line
+        };
+        if line == doc.delimiter {
+            return (end + 1).min(command.len());
+        }
+        while i < bytes.len() && bytes[i] != b'\n' {
+            if let Some(&n) = starts.get(&i) {
+                let shown = command[occurrences[n].start..occurrences[n].end].replace('\n', " ");
+                found[n] = Some(if doc.quoted {
+                    Err(Refusal {
+                        start: i,
+                        message: format!(
+                            "template `{shown}` stands in a here-document whose delimiter is quoted (`<<'{}'`), where no variable expands: the command would see the text `${{CORTEX_TPL_n}}`, not the value",
+                            doc.delimiter
+                        ),
+                        hint: HEREDOC_HINT.to_string(),
+                    })
+                } else if substitution {
+                    Err(Refusal {
+                        start: i,
+                        message: format!(
+                            "cortex cannot tell how the shell reads template `{shown}`: it follows a command substitution in a here-document"
+                        ),
+                        hint: "give the value a name with the step's `env:` (`VALUE: \"${{ inputs.x }}\"`) and write `$VALUE`".to_string(),
+                    })
+                } else {
+                    Ok(ShellContext::Heredoc)
+                });
+                i = occurrences[n].end;
+                continue;
+            }
+            match bytes[i] {
+                b'\\' if !doc.quoted => {
+                    if let Some(&n) = starts.get(&(i + 1)) {
+                        found[n] = Some(Err(Refusal {
+                            start: i + 1,
+                            message: "a template follows a backslash, which makes the shell print the variable reference itself instead of the value".to_string(),
+                            hint: "remove the backslash before `${{`".to_string(),
+                        }));
+                        i = occurrences[n].end;
+                        continue;
+                    }
+                    i += 1;
+                }
+                b'`' => substitution = true,
+                b'$' if bytes.get(i + 1) == Some(&b'(') => substitution = true,
+                _ => {}
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -147,7 +563,7 @@ mod tests {
             "echo ${{ inputs.version }} \"${{steps.Build.outputs.bin}}\"",
             &resolve,
         );
-        assert_eq!(cmd, "echo ${CORTEX_TPL_0} \"${CORTEX_TPL_1}\"");
+        assert_eq!(cmd, "echo \"${CORTEX_TPL_0}\" \"${CORTEX_TPL_1}\"");
         assert_eq!(env[1].1, "$(touch x); touch y");
     }
 
@@ -165,7 +581,7 @@ mod tests {
             "echo ${{ inputs.version\n}} ${{ inputs.version }}",
             &resolve,
         );
-        assert_eq!(cmd, "echo ${CORTEX_TPL_0} ${CORTEX_TPL_1}");
+        assert_eq!(cmd, "echo \"${CORTEX_TPL_0}\" \"${CORTEX_TPL_1}\"");
         assert_eq!(env.len(), 2);
     }
 
@@ -174,5 +590,66 @@ mod tests {
         let occ = scan("a ${{ env.HOME }} b ${{ inputs.x");
         assert_eq!(occ.len(), 2);
         assert!(occ.iter().all(|o| o.reference.is_err()));
+    }
+
+    fn contexts(command: &str) -> Vec<Result<ShellContext, ()>> {
+        shell_contexts(command)
+            .into_iter()
+            .map(|c| c.map_err(|_| ()))
+            .collect()
+    }
+
+    #[test]
+    fn the_lexer_follows_shell_quoting_to_each_template() {
+        use ShellContext::*;
+        let t = "${{ inputs.version }}";
+        let cases: Vec<(String, Vec<Result<ShellContext, ()>>)> = vec![
+            (
+                format!("echo {t} \"{t}\" '{t}'"),
+                vec![Ok(Unquoted), Ok(Double), Ok(Single)],
+            ),
+            (
+                format!("echo \"it's {t}\" 'a\"b' {t}"),
+                vec![Ok(Double), Ok(Unquoted)],
+            ),
+            (
+                format!("echo \"$(echo '{t}')\" `echo {t}`"),
+                vec![Ok(Single), Ok(Unquoted)],
+            ),
+            (
+                format!("echo \\' {t} # '{t}\necho {t}"),
+                vec![Ok(Unquoted), Ok(Comment), Ok(Unquoted)],
+            ),
+            (format!("echo a#{t}"), vec![Ok(Unquoted)]),
+            (
+                format!("cat <<EOF\n'{t}'\nEOF\necho '{t}'"),
+                vec![Ok(Heredoc), Ok(Single)],
+            ),
+            (
+                format!("cat <<-\"EOF\"\n\t{t}\n\tEOF\necho {t}"),
+                vec![Err(()), Ok(Unquoted)],
+            ),
+            (
+                format!("echo $(( {t} )) $'{t}' \\{t} \"\\{t}\""),
+                vec![Err(()), Err(()), Err(()), Err(())],
+            ),
+            (
+                format!("echo ${{X:-{t}}} \"${{X:-{t}}}\""),
+                vec![Ok(Unquoted), Ok(Double)],
+            ),
+            (
+                format!("echo {t} \"$(case a in a) echo 1;; esac)\" {t}"),
+                vec![Ok(Unquoted), Err(())],
+            ),
+        ];
+        for (command, want) in cases {
+            assert_eq!(contexts(&command), want, "{command:?}");
+        }
+    }
+
+    #[test]
+    fn single_quoted_templates_close_and_reopen_the_quote() {
+        let (cmd, _) = render_shell("echo '{\"v\": \"${{ inputs.version }}\"}'", &resolve);
+        assert_eq!(cmd, "echo '{\"v\": \"'\"${CORTEX_TPL_0}\"'\"}'");
     }
 }

@@ -311,6 +311,7 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
     path: &str,
     text: &str,
 ) -> Result<T, DefinitionError> {
+    let text = super::without_bom(text);
     match parse_yaml_setting_aside(path, text)? {
         (t, unknown) if unknown.is_empty() => Ok(t),
         (_, unknown) => Err(DefinitionError {
@@ -333,6 +334,7 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
     path: &str,
     text: &str,
 ) -> Result<(T, Vec<Problem>), DefinitionError> {
+    let text = super::without_bom(text);
     precheck(path, text, true)?;
     let first = match serde_yaml::from_str::<T>(text) {
         Ok(t) => return Ok((t, Vec::new())),

@@ -575,6 +575,15 @@ pub(super) fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> 
                 return Err(e);
             }
             let verdict = validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known);
+            let namesakes = ctx.catalog().scenario_namesakes(entry, &s.name);
+            let verdict = crate::validate::with_namesakes(
+                verdict,
+                &path,
+                &entry.text,
+                "scenario",
+                &s.name,
+                &namesakes,
+            );
             DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict).map(|()| s)
         });
     verdict.map_err(|e| CommandError::definition(&e))
@@ -711,10 +720,13 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
     let mut docs = Vec::new();
     let mut warnings = Vec::new();
     for (file, entry) in entries {
-        match entry.and_then(|entry| check(ctx, &entry)) {
-            Ok(s) => {
+        match entry.and_then(|entry| check(ctx, &entry).map(|s| (entry, s))) {
+            Ok((entry, s)) => {
                 // Valid, but what would make its runs fail here is said in the document too.
-                let mut its = Vec::new();
+                let mut its: Vec<String> =
+                    crate::validate::name_mismatch(&entry, "scenario", &s.name)
+                        .into_iter()
+                        .collect();
                 if let Ok(config) = ctx.catalog().config_file() {
                     let agents = scenario_agents(ctx, &s, &config.agents);
                     its.extend(super::agents::claude_missing(ctx, &agents));

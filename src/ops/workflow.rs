@@ -210,6 +210,15 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
             uses: Some(&uses),
         },
     );
+    let namesakes = catalog.workflow_namesakes(&entry, &workflow.name);
+    let verdict = crate::validate::with_namesakes(
+        verdict,
+        &path,
+        &entry.text,
+        "workflow",
+        &workflow.name,
+        &namesakes,
+    );
     DefinitionError::with_set_aside(&path, &entry.text, set_aside, verdict)
         .map_err(|e| CommandError::definition(&e))?;
     let children = finder.closure(&workflow);
@@ -335,6 +344,11 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     warnings.extend(crate::execute::secret_outputs_across_waits(
         &l.workflow,
         &l.agents,
+    ));
+    warnings.extend(crate::validate::name_mismatch(
+        &l.entry,
+        "workflow",
+        &l.workflow.name,
     ));
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,

@@ -217,13 +217,19 @@ pub fn validate_scenario(
             .collect();
         let base: Vec<Seg> = vec!["phases".into(), Seg::Index(i)];
         let key = |k: &str| [base.as_slice(), &[Seg::Key(k.to_string())]].concat();
-        let mut texts: Vec<(Vec<Seg>, &str)> = Vec::new();
+        // Each with whether it is a shell command, whose templates must stand where a variable
+        // reference expands.
+        let mut texts: Vec<(Vec<Seg>, &str, bool)> = Vec::new();
         if let Some(run) = &phase.run {
             match run {
-                crate::definition::Commands::One(cmd) => texts.push((key("run"), cmd)),
+                crate::definition::Commands::One(cmd) => texts.push((key("run"), cmd, true)),
                 crate::definition::Commands::Many(cmds) => {
                     for (j, cmd) in cmds.iter().enumerate() {
-                        texts.push(([key("run").as_slice(), &[Seg::Index(j)]].concat(), cmd));
+                        texts.push((
+                            [key("run").as_slice(), &[Seg::Index(j)]].concat(),
+                            cmd,
+                            true,
+                        ));
                     }
                 }
             }
@@ -255,23 +261,24 @@ pub fn validate_scenario(
             if let Some((problem, fix)) = super::literal_secret(name, &value.0, secret, "phase") {
                 c.hinted(&p, problem, fix);
             }
-            texts.push((p, &value.0));
+            texts.push((p, &value.0, false));
         }
         if let Some(dir) = &phase.working_dir {
-            texts.push((key("working_dir"), dir));
+            texts.push((key("working_dir"), dir, false));
         }
         super::workflow::check_runs_on(&mut c, &key("runs_on"), &phase.runs_on);
         if let Some(d) = &phase.description {
-            texts.push((key("description"), d));
+            texts.push((key("description"), d, false));
         }
         if let Some(r) = &phase.rollback {
-            texts.push((key("rollback"), r));
+            texts.push((key("rollback"), r, true));
         }
         for (j, criterion) in phase.success_criteria.iter().enumerate() {
             if let crate::definition::Criterion::Check { check } = criterion {
                 texts.push((
                     [key("success_criteria").as_slice(), &[Seg::Index(j)]].concat(),
                     check,
+                    true,
                 ));
             }
         }
@@ -282,8 +289,11 @@ pub fn validate_scenario(
             c.foreach("phase", &key("foreach"), foreach, &scenario.inputs, &before);
         }
         c.item_ok = phase.foreach.is_some();
-        for (path, value) in texts {
+        for (path, value, shell) in texts {
             c.templates_of("phase", &path, value, &scenario.inputs, &before);
+            if shell {
+                c.shell_templates(&path, value);
+            }
         }
         c.item_ok = false;
     }

@@ -273,6 +273,55 @@ impl Checker<'_> {
         }
     }
 
+    /// Check that every template of the shell command `text` stands where a variable
+    /// reference can expand (see `template::shell_contexts`): a refused one is located at the
+    /// template itself where the scalar's layout allows.
+    pub(super) fn shell_templates(&mut self, path: &[Seg], text: &str) {
+        for refusal in crate::definition::template::shell_contexts(text)
+            .into_iter()
+            .filter_map(Result::err)
+        {
+            let at = self
+                .at(path)
+                .map(|at| self.within_scalar(at, text, refusal.start));
+            self.problems
+                .push(Problem::new(refusal.message, at).with_hint(refusal.hint));
+        }
+    }
+
+    /// The place of byte `offset` of the scalar `value` that starts at `at`: in a literal
+    /// block (`|`) by its line and column, on one line as [`Self::within`]; else `at` itself.
+    fn within_scalar(&self, at: Location, value: &str, offset: usize) -> Location {
+        let before = &value[..offset];
+        let Some(line) = self.text.lines().nth(at.line.saturating_sub(1)) else {
+            return at;
+        };
+        let rest: String = line.chars().skip(at.column.saturating_sub(1)).collect();
+        if rest.starts_with('|') {
+            // The content starts on the next line, at the indentation of its first non-blank
+            // line; each line of the value is one line of the file.
+            let Some(indent) = self
+                .text
+                .lines()
+                .skip(at.line)
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.chars().take_while(|c| *c == ' ').count())
+            else {
+                return at;
+            };
+            let k = before.matches('\n').count();
+            let col = before.rsplit('\n').next().unwrap_or("").chars().count();
+            return Location {
+                line: at.line + 1 + k,
+                column: indent + col + 1,
+            };
+        }
+        if before.contains('\n') || rest.starts_with('>') {
+            return at;
+        }
+        self.within(at, before.chars().count())
+    }
+
     /// Check an `if:`: an expression must parse and read only declared inputs and the outputs
     /// of `unit`s that run before; a command's templates as any command's.
     pub(super) fn condition(
@@ -295,6 +344,7 @@ impl Checker<'_> {
                     );
                 }
                 self.templates_of(unit, &p, &command.run, inputs, earlier);
+                self.shell_templates(&p, &command.run);
             }
             crate::definition::IfCondition::Expression(text) => {
                 match crate::definition::expr::parse(text) {
@@ -461,6 +511,7 @@ impl Checker<'_> {
                 (Some(run), None) => {
                     let p = [path.as_slice(), &["run".into()]].concat();
                     self.templates(&p, run, &wf.inputs, earlier);
+                    self.shell_templates(&p, run);
                 }
                 (None, Some(key)) if outputs_allowed => {
                     if let Err(bad) = check_name(NameKind::OutputKey, key) {
@@ -711,6 +762,9 @@ pub fn validate_workflow(
             };
             if let Some(v) = value {
                 c.templates(&key(field), v, &wf.inputs, &earlier);
+                if field != "prompt" {
+                    c.shell_templates(&key(field), v);
+                }
             }
         }
         if let Some(dir) = &step.working_dir {
