@@ -1137,3 +1137,50 @@ fn cortex_logs_of_an_attempt_from_another_home_on_this_machine_says_so() {
     );
     assert!(!text.contains("not on this machine"), "{text}");
 }
+
+/// Seen by a review: `logs/` deleted while an attempt wrote to its file left the log
+/// vouching for bytes nobody could read ("8 bytes of output kept"), and `log verify` failed
+/// for good, as for tampering. An attempt whose file is gone (or replaced) by its end records
+/// no `attempt_log`: the run completes, the tail is in the log, and `log verify` passes.
+#[test]
+fn an_attempt_whose_log_folder_was_removed_while_it_ran_records_no_file() {
+    let env = Env::new();
+    env.workflow(
+        "gone",
+        "name: gone\nsteps:\n  - name: a\n    run: echo one; while [ ! -f removed ]; do sleep 0.05; done; echo two\n",
+    );
+    let child = env
+        .command(&["workflow", "run", "gone"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !env.home().join("logs").read_dir().is_ok_and(|mut d| {
+        d.next().is_some_and(|run| {
+            run.map(|r| r.path().read_dir().is_ok_and(|mut f| f.next().is_some()))
+                .unwrap_or(false)
+        })
+    }) {
+        assert!(std::time::Instant::now() < until, "the attempt never wrote");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::remove_dir_all(env.home().join("logs")).unwrap();
+    std::fs::write(env.file("removed"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = events(&env);
+    assert!(
+        !log.iter().any(|e| e["type"] == "attempt_log"),
+        "the log vouches for a file that is gone"
+    );
+    let finished = log.iter().find(|e| e["type"] == "step_succeeded").unwrap();
+    assert!(finished.to_string().contains("two"), "{finished}");
+    let verify = env.run(&["--json", "log", "verify"]).json();
+    assert_eq!(verify["ok"], true, "{verify}");
+}

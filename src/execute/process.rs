@@ -124,10 +124,24 @@ impl LogWriter {
         }
     }
 
-    /// What the log records of the file, unless writing it failed (then the log says nothing
-    /// rather than vouch for a partial file).
+    /// Whether the file written is still the one at its path: `logs/` removed (or the file
+    /// replaced) while the attempt ran leaves bytes nobody can read, which the log must not
+    /// vouch for (`log verify` would then fail for good on a file that was never kept).
+    fn still_there(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let (Ok(open), Ok(at_path)) = (
+            self.file.get_ref().metadata(),
+            std::fs::symlink_metadata(&self.path),
+        ) else {
+            return false;
+        };
+        open.nlink() > 0 && open.dev() == at_path.dev() && open.ino() == at_path.ino()
+    }
+
+    /// What the log records of the file, unless writing it failed or it is gone (then the log
+    /// says nothing rather than vouch for a partial or lost file).
     fn finish(mut self) -> Option<crate::decide::LoggedOutput> {
-        if self.file.flush().is_err() || self.failed {
+        if self.file.flush().is_err() || self.failed || !self.still_there() {
             return None;
         }
         Some(crate::decide::LoggedOutput {
