@@ -330,7 +330,14 @@ impl From<LockError> for CommandError {
                 // A lock does not know its run's kind: each kind's way is said by its name (a
                 // workflow run has no `stop` from elsewhere; before, the scenario's command was
                 // offered with a workflow run's id, which failed when pasted).
-                .hint(format!("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or — if it is a scenario run — from any terminal or host with `cortex orchestrate stop {run_id}`; a workflow run is ended for good from anywhere with `cortex workflow abort {run_id}`")),
+                // Commands as argv: printed as this invocation would paste them, its `--home`
+                // and `--db` included (they were dropped from the literal text before).
+                .hint(
+                    Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or — if it is a scenario run — from any terminal or host with ")
+                        .command(&["orchestrate", "stop", run_id])
+                        .then("; a workflow run is ended for good from anywhere with ")
+                        .command(&["workflow", "abort", run_id]),
+                ),
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
             LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),
         }
