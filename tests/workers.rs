@@ -1387,7 +1387,44 @@ fn a_driving_worker_paused_past_its_lease_has_its_late_result_rejected(env: Env)
     verify(&env);
 }
 
+/// `workflow abort` of one run a worker drives ends that run alone: the worker reads the abort
+/// in the log, ends the run's step and records it aborted, and goes on driving its other run
+/// to its end. Before, the abort sent SIGTERM to the worker (the process holding the run), so
+/// it drained, handed every other run back half-done and exited.
+fn an_abort_of_one_run_a_worker_drives_leaves_the_worker_and_its_other_runs(env: Env) {
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: s\n    run: 'touch s-$CORTEX_RUN_ID; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: t\n    run: 'touch t-$CORTEX_RUN_ID'\n",
+    );
+    let mut w = Worker::start(&env, "both", &["--concurrency", "2"]);
+    let first = submit(&env, "workflow", "slow");
+    let second = submit(&env, "workflow", "slow");
+    ran(&env, &format!("s-{first}"));
+    ran(&env, &format!("s-{second}"));
+    let abort = env.run(&["workflow", "abort", &first]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    let ev = wait_for(&env, &first, "the abort to be recorded", finished);
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "aborted", "{ev:?}");
+    assert!(
+        w.child.try_wait().unwrap().is_none(),
+        "the worker exited on the abort of one of its runs"
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &second, "the other run to finish", finished);
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "completed", "{ev:?}");
+    assert!(
+        of_type(&ev, "run_submitted").len() == 1,
+        "the other run was handed back: {ev:?}"
+    );
+    assert!(env.project().join(format!("t-{second}")).exists());
+    assert!(!env.project().join(format!("t-{first}")).exists());
+    assert!(w.child.try_wait().unwrap().is_none(), "the worker exited");
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    an_abort_of_one_run_a_worker_drives_leaves_the_worker_and_its_other_runs,
     a_stop_or_abort_ends_the_phase_a_helper_worker_runs,
     a_worker_without_the_next_phases_tags_hands_the_run_back,
     a_driving_worker_paused_past_its_lease_has_its_late_result_rejected,

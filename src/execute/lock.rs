@@ -24,7 +24,8 @@ pub struct Holder {
     pub host: String,
     pub actor: String,
     pub since: String,
-    /// The process serves more than this run (`cortex mcp`, `cortex serve`, the TUI; see
+    /// The process serves more than this run (`cortex mcp`, `cortex serve`, the TUI,
+    /// `cortex worker`; see
     /// `serve_many`): a signal to it would end everything it serves, so an abort asks its
     /// driver through the log only, never by SIGTERM. Absent (false) in the note of a process
     /// that drives this run alone, which an abort may signal.

@@ -144,6 +144,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         ))
         .hint("name a worker with letters, digits, `-`, `_`, `.` or `:`, not starting with `-`"));
     }
+    // It drives many runs at once: the runs it holds say so, so that an abort of one never
+    // signals the worker (SIGTERM would drain it and hand every other run back); the run's
+    // driver here reads the abort in the log and ends that run alone (`Holder::shared`).
+    crate::execute::serve_many();
     let location = ctx.location()?;
     let mut store = ctx.store(Durability::Normal)?;
     // Before anything runs: what this worker starts ends if it dies (`execute::guard`).
