@@ -1423,7 +1423,84 @@ fn an_abort_of_one_run_a_worker_drives_leaves_the_worker_and_its_other_runs(env:
     verify(&env);
 }
 
+/// A driving worker frozen (SIGSTOP) past its lease, in the same home: its run shows
+/// `interrupted` once the lease lapsed, and `take` (a worker, or `resume`) takes it over
+/// although the frozen process still holds the run's lock; woken, the old worker is fenced:
+/// it records nothing for the run but the rejection of its late result, and drains cleanly.
+/// Before, its lock kept the run "running" for good: no worker took it, and `resume` exited 4
+/// "held by process … (worker:…)".
+fn frozen_driver_is_taken_over(env: &Env, take: impl FnOnce(&Env, &str) -> Vec<Worker>) {
+    scenario(
+        env,
+        "one",
+        "name: one\ndescription: one slow phase\nphases:\n  - name: a\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let a = Worker::start(env, "frozen", &["--lease", "1s"]);
+    let run = submit(env, "orchestrate", "one");
+    ran(env, "runs");
+    a.pause();
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let st = status(env, &run);
+        if st["status"] == "interrupted" {
+            break;
+        }
+        assert!(Instant::now() < until, "never interrupted: {st}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let others = take(env, &run);
+    wait_for(env, &run, "the phase to run again", |ev| {
+        claimed_by(ev, "a").len() == 2 || of_type(ev, "step_started").len() == 2
+    });
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(env, &run, "the run to finish", finished);
+    let before = ev.len();
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "completed", "{ev:?}");
+    a.signal(Signal::SIGCONT);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(a.drain(), 0);
+    let ev = env.events(&run);
+    let late: Vec<_> = ev[before..]
+        .iter()
+        .filter(|e| e["type"] != "attempt_rejected")
+        .collect();
+    assert!(late.is_empty(), "the fenced worker recorded {late:?}");
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    for w in others {
+        assert_eq!(w.drain(), 0);
+    }
+    verify(env);
+}
+
+/// `frozen_driver_is_taken_over` by a worker of the same home.
+fn a_worker_takes_over_from_a_frozen_driver_past_its_lease(env: Env) {
+    frozen_driver_is_taken_over(&env, |env, _| {
+        vec![Worker::start(env, "second", &["--lease", "1s"])]
+    });
+}
+
+/// `frozen_driver_is_taken_over` by `orchestrate resume`.
+fn resume_takes_over_from_a_frozen_driver_past_its_lease(env: Env) {
+    frozen_driver_is_taken_over(&env, |env, run| {
+        let child = env
+            .command(&["orchestrate", "resume", run])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        vec![Worker { child, lines: None }]
+    });
+}
+
 common::on_both_stores!(
+    a_worker_takes_over_from_a_frozen_driver_past_its_lease,
+    resume_takes_over_from_a_frozen_driver_past_its_lease,
     an_abort_of_one_run_a_worker_drives_leaves_the_worker_and_its_other_runs,
     a_stop_or_abort_ends_the_phase_a_helper_worker_runs,
     a_worker_without_the_next_phases_tags_hands_the_run_back,

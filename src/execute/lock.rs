@@ -288,6 +288,46 @@ impl DriverLock {
         })
     }
 
+    /// Take the run as `acquire` does; but a lock held by a process that `stale` says is
+    /// fenced off (its driver lease lapsed: frozen by SIGSTOP or Ctrl-Z, or cut off from the
+    /// log) is broken: its file is removed (if it still names that holder) and the lock taken
+    /// on a new one. The frozen process keeps its lock on a file nobody can open any more, and
+    /// the epoch of the run's driver lease fences whatever it would append once it wakes. The
+    /// lock taken so counts as not made anew (its file was replaced knowingly, not deleted:
+    /// `live_recorded_driver` would name the frozen driver, alive, and refuse).
+    pub fn take_over(
+        home: &Path,
+        run_id: &str,
+        holder: &Holder,
+        mut stale: impl FnMut(&Holder) -> bool,
+    ) -> Result<DriverLock, LockError> {
+        let mut broke = false;
+        for _ in 0..REOPENS {
+            match DriverLock::acquire(home, run_id, holder) {
+                Ok(mut lock) => {
+                    lock.made_anew &= !broke;
+                    return Ok(lock);
+                }
+                Err(LockError::Held {
+                    holder: Some(old), ..
+                }) if old.pid != 0 && old.pid != holder.pid && stale(&old) => {
+                    let path = lock_path(home, run_id);
+                    let named = super::materialize::derived_file()
+                        .read(true)
+                        .open(&path)
+                        .ok()
+                        .and_then(|mut f| read_holder(&mut f));
+                    if named.as_ref() == Some(&old) {
+                        let _ = std::fs::remove_file(&path);
+                        broke = true;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        DriverLock::acquire(home, run_id, holder)
+    }
+
     /// Whether taking the lock made its file (see `live_recorded_driver`).
     pub fn made_anew(&self) -> bool {
         self.made_anew

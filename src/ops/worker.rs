@@ -344,7 +344,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 // In this home the run's lock says at once whether its driver lives; a lease
                 // speaks for drivers on other hosts and in other homes of this host (unless its
                 // process is gone).
-                let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
+                // A lock whose holder's driver lease lapsed (frozen by SIGSTOP, cut off from
+                // the log) speaks for no live driver: the run is taken over, its lock broken,
+                // and the lease's epoch fences the old holder.
+                let lock = DriverLock::probe(&ctx.home, &run_id);
+                let stale = lock
+                    .clone()
+                    .filter(|h| crate::execute::lock_lapsed(&leases, h));
+                let locked = lock.is_some() && stale.is_none();
                 let alive = locked
                     || driver
                         .as_ref()
@@ -418,6 +425,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         state,
                         lease,
                         scenario,
+                        stale,
                     };
                     spawn_drive(&wctx, &seat, &pool, taken, tx.clone());
                 } else if state.is_scenario()
@@ -575,6 +583,8 @@ struct Taken {
     state: RunState,
     lease: crate::store::Lease,
     scenario: bool,
+    /// The holder of the run's lock whose driver lease lapsed, if any: its lock is broken.
+    stale: Option<crate::execute::Holder>,
 }
 
 /// Drive a taken run on a thread, as `resume` does, with this worker's seat, on a connection
@@ -589,6 +599,7 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             state,
             lease,
             scenario,
+            stale,
         } = taken;
         let run_id = state.run_id.clone();
         let by = Operator {
@@ -602,6 +613,10 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             stop: StopFlag::default(),
         };
         let pooled = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        // Whether the run's driver lease changed hands under this worker (it was frozen or cut
+        // off past its lease, and another driver took the run over): fenced, it records
+        // nothing more for the run, not even a handback.
+        let mut fenced = false;
         let out = match pooled.map_or_else(|| wctx.store(Durability::Normal), Ok) {
             Ok(mut store) => {
                 let out = super::workflow::resume_claimed(
@@ -609,9 +624,16 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
                     &mut *store,
                     state,
                     lease.clone(),
+                    stale.as_ref(),
                     by.clone(),
                     &mut live,
                 );
+                fenced = seat.keeper.lost(&lease)
+                    || store.leases(Some(&run_id)).is_ok_and(|leases| {
+                        leases
+                            .iter()
+                            .any(|l| l.unit == DRIVER_UNIT && !l.same_holding(&lease))
+                    });
                 // However the drive ended (it let the lease go, or failed before it held it):
                 // the lease is not this worker's any more.
                 seat.keeper.forget(&lease);
@@ -621,7 +643,7 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             }
             Err(e) => Err(e),
         };
-        if seat.draining.load(Ordering::Relaxed) {
+        if seat.draining.load(Ordering::Relaxed) && !fenced {
             hand_back(&wctx, &run_id, by);
         }
         if !scenario {
