@@ -1498,7 +1498,34 @@ fn resume_takes_over_from_a_frozen_driver_past_its_lease(env: Env) {
     });
 }
 
+/// `kill -9` of the worker that drives a run, then `cortex worker --until-idle` at once: the
+/// new worker takes the run over (the dead worker's driver lease let go at once, its phase's
+/// lease reaped once it lapsed) and drives it to its end before it exits. Before, it could not
+/// claim the dead worker's driver lease until it lapsed, found nothing to do and exited 0
+/// ("drove 0 runs") with the run left `interrupted`.
+fn until_idle_right_after_a_kill_drives_the_killed_workers_run(env: Env) {
+    scenario(
+        &env,
+        "one",
+        "name: one\ndescription: one slow phase\nphases:\n  - name: a\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let mut k = Worker::start(&env, "killed", &["--lease", "2s"]);
+    let run = submit(&env, "orchestrate", "one");
+    ran(&env, "runs");
+    k.child.kill().unwrap();
+    k.child.wait().unwrap();
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = env.run(&["worker", "--name", "ci", "--until-idle", "--poll", "100ms"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("drove 1 run"), "{}", out.stdout);
+    let ev = env.events(&run);
+    assert!(finished(&ev), "{ev:?}");
+    assert_eq!(status(&env, &run)["status"], "completed", "{ev:?}");
+    verify(&env);
+}
+
 common::on_both_stores!(
+    until_idle_right_after_a_kill_drives_the_killed_workers_run,
     a_worker_takes_over_from_a_frozen_driver_past_its_lease,
     resume_takes_over_from_a_frozen_driver_past_its_lease,
     an_abort_of_one_run_a_worker_drives_leaves_the_worker_and_its_other_runs,

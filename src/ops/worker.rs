@@ -222,6 +222,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut seen: std::collections::BTreeMap<String, RunState> = Default::default();
     // The runs it left alone for want of their secret inputs' values (said once each).
     let mut left_alone: BTreeSet<String> = BTreeSet::new();
+    // The runs it waits to take until their driver lease lapses (said once each).
+    let mut waiting_for: BTreeSet<String> = BTreeSet::new();
     let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -267,6 +269,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             continue;
         }
         let taken_before = (driven, units);
+        // Whether a run this worker would take waits for a driver lease to lapse.
+        let mut pending = false;
         // A submitted run still locked on this host: its submitter lets go right after the
         // commit that woke this worker, so it is looked at again soon, not at the next poll.
         let mut soon = false;
@@ -402,13 +406,31 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     if !scenario && !seat.slots.try_take() {
                         continue;
                     }
+                    // The driver lease of a process of this host that is gone (killed before
+                    // it let go) is let go at once, not waited out, as `resume` does: the run
+                    // shows `interrupted` already. Before, the worker could not claim it until
+                    // it lapsed, and `--until-idle` ended at once with the run left undriven.
+                    if let Some(dead) = leases.iter().find(|l| {
+                        l.unit == DRIVER_UNIT && l.holder != seat.holder && holder_gone(l)
+                    }) {
+                        let _ = store.release_lease(dead);
+                    }
                     let Some(lease) = store.claim_lease(&seat.claim(&run_id, DRIVER_UNIT, 0))?
                     else {
                         if !scenario {
                             seat.slots.give();
                         }
+                        // A run this worker would take whose driver lease has yet to lapse:
+                        // `--until-idle` waits for it rather than end with the run undriven.
+                        pending = true;
+                        if waiting_for.insert(run_id.clone()) {
+                            live.observer.note(&format!(
+                                "Run {run_id}: its driver is gone; waiting for its driver lease to lapse to take it.\n"
+                            ));
+                        }
                         continue;
                     };
+                    waiting_for.remove(&run_id);
                     busy.insert(run_id.clone());
                     driven += 1;
                     live.observer.note(&format!(
@@ -493,7 +515,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             }
             Err(e) => return Err(e.into()),
         }
-        if full && opts.until_idle && busy.is_empty() && taken_before == (driven, units) {
+        if full && opts.until_idle && busy.is_empty() && !pending && taken_before == (driven, units)
+        {
             break;
         }
         let ids = listener.wait(if soon { SOON.min(opts.poll) } else { opts.poll });
