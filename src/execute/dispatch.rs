@@ -441,6 +441,50 @@ mod tests {
         }
     }
 
+    /// A lock speaks for a driver whose driver lease lapsed only when the lease names the
+    /// lock's holder (its pid and host); a lease still running, a unit's, or another
+    /// process's leaves the lock standing.
+    #[test]
+    fn a_lock_lapses_with_its_holders_driver_lease_only() {
+        let holder = super::super::Holder {
+            pid: 4242,
+            host: "a".into(),
+            actor: "worker:A".into(),
+            since: "now".into(),
+            shared: true,
+        };
+        let lease = |unit: &str, who: &str, host: &str, remaining_ms: i64| Lease {
+            run_id: "R".into(),
+            unit: unit.into(),
+            attempt: 0,
+            holder: who.into(),
+            host: host.into(),
+            epoch: 1,
+            remaining_ms,
+        };
+        assert!(lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4242", "a", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4242", "a", 500)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease("p", "worker:A pid 4242", "a", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4243", "a", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4242", "b", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(&[], &holder));
+    }
+
     /// A phase a worker claimed whose lease was let go while the log still shows its attempt
     /// running (the way a driver woken from a pause once recorded a result with the wrong
     /// lease) is recorded interrupted by the reaper, so it runs again; one whose lease is held

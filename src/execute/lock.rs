@@ -568,4 +568,24 @@ mod tests {
         assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
     }
+
+    /// A lock held by a driver whose lease lapsed (`stale`) is broken and taken on a new
+    /// file, counted as not made anew; one held by a driver not stale stays held, and a
+    /// lock file naming another holder than the stale one is left alone.
+    #[test]
+    fn a_stale_drivers_lock_is_taken_over_and_a_live_ones_is_not() {
+        let home = tempfile::tempdir().unwrap();
+        let frozen = Holder { pid: 1, ..me() };
+        let old = DriverLock::acquire(home.path(), "R4", &frozen).unwrap();
+        let held = DriverLock::take_over(home.path(), "R4", &me(), |_| false);
+        assert!(matches!(held, Err(LockError::Held { .. })));
+        let taken = DriverLock::take_over(home.path(), "R4", &me(), |h| h == &frozen).unwrap();
+        assert!(!taken.made_anew());
+        assert_eq!(DriverLock::probe(home.path(), "R4").unwrap(), me());
+        // The frozen one, woken, holds a lock on a file nobody opens any more.
+        drop(old);
+        assert_eq!(DriverLock::probe(home.path(), "R4").unwrap(), me());
+        drop(taken);
+        assert!(DriverLock::probe(home.path(), "R4").is_none());
+    }
 }
