@@ -1456,8 +1456,149 @@ fn a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_
     verify(&env);
 }
 
+/// `workflow abort` of one run a worker drives ends that run alone: the worker reads the abort
+/// in the log, ends the run's step and records it aborted, and goes on driving its other run
+/// to its end. Before, the abort sent SIGTERM to the worker (the process holding the run), so
+/// it drained, handed every other run back half-done and exited.
+fn an_abort_of_one_run_a_worker_drives_leaves_the_worker_and_its_other_runs(env: Env) {
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: s\n    run: 'touch s-$CORTEX_RUN_ID; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: t\n    run: 'touch t-$CORTEX_RUN_ID'\n",
+    );
+    let mut w = Worker::start(&env, "both", &["--concurrency", "2"]);
+    let first = submit(&env, "workflow", "slow");
+    let second = submit(&env, "workflow", "slow");
+    ran(&env, &format!("s-{first}"));
+    ran(&env, &format!("s-{second}"));
+    let abort = env.run(&["workflow", "abort", &first]);
+    assert_eq!(abort.code, 1, "{}{}", abort.stdout, abort.stderr);
+    let ev = wait_for(&env, &first, "the abort to be recorded", finished);
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "aborted", "{ev:?}");
+    assert!(
+        w.child.try_wait().unwrap().is_none(),
+        "the worker exited on the abort of one of its runs"
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &second, "the other run to finish", finished);
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "completed", "{ev:?}");
+    assert!(
+        of_type(&ev, "run_submitted").len() == 1,
+        "the other run was handed back: {ev:?}"
+    );
+    assert!(env.project().join(format!("t-{second}")).exists());
+    assert!(!env.project().join(format!("t-{first}")).exists());
+    assert!(w.child.try_wait().unwrap().is_none(), "the worker exited");
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
+/// A driving worker frozen (SIGSTOP) past its lease, in the same home: its run shows
+/// `interrupted` once the lease lapsed, and `take` (a worker, or `resume`) takes it over
+/// although the frozen process still holds the run's lock; woken, the old worker is fenced:
+/// it records nothing for the run but the rejection of its late result, and drains cleanly.
+/// Before, its lock kept the run "running" for good: no worker took it, and `resume` exited 4
+/// "held by process … (worker:…)".
+fn frozen_driver_is_taken_over(env: &Env, take: impl FnOnce(&Env, &str) -> Vec<Worker>) {
+    scenario(
+        env,
+        "one",
+        "name: one\ndescription: one slow phase\nphases:\n  - name: a\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let a = Worker::start(env, "frozen", &["--lease", "1s"]);
+    let run = submit(env, "orchestrate", "one");
+    ran(env, "runs");
+    a.pause();
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let st = status(env, &run);
+        if st["status"] == "interrupted" {
+            break;
+        }
+        assert!(Instant::now() < until, "never interrupted: {st}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let others = take(env, &run);
+    wait_for(env, &run, "the phase to run again", |ev| {
+        claimed_by(ev, "a").len() == 2 || of_type(ev, "step_started").len() == 2
+    });
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(env, &run, "the run to finish", finished);
+    let before = ev.len();
+    assert_eq!(ev.last().unwrap()["body"]["outcome"], "completed", "{ev:?}");
+    a.signal(Signal::SIGCONT);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(a.drain(), 0);
+    let ev = env.events(&run);
+    let late: Vec<_> = ev[before..]
+        .iter()
+        .filter(|e| e["type"] != "attempt_rejected")
+        .collect();
+    assert!(late.is_empty(), "the fenced worker recorded {late:?}");
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("runs"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    for w in others {
+        assert_eq!(w.drain(), 0);
+    }
+    verify(env);
+}
+
+/// `frozen_driver_is_taken_over` by a worker of the same home.
+fn a_worker_takes_over_from_a_frozen_driver_past_its_lease(env: Env) {
+    frozen_driver_is_taken_over(&env, |env, _| {
+        vec![Worker::start(env, "second", &["--lease", "1s"])]
+    });
+}
+
+/// `frozen_driver_is_taken_over` by `orchestrate resume`.
+fn resume_takes_over_from_a_frozen_driver_past_its_lease(env: Env) {
+    frozen_driver_is_taken_over(&env, |env, run| {
+        let child = env
+            .command(&["orchestrate", "resume", run])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        vec![Worker { child, lines: None }]
+    });
+}
+
+/// `kill -9` of the worker that drives a run, then `cortex worker --until-idle` at once: the
+/// new worker takes the run over (the dead worker's driver lease let go at once, its phase's
+/// lease reaped once it lapsed) and drives it to its end before it exits. Before, it could not
+/// claim the dead worker's driver lease until it lapsed, found nothing to do and exited 0
+/// ("drove 0 runs") with the run left `interrupted`.
+fn until_idle_right_after_a_kill_drives_the_killed_workers_run(env: Env) {
+    scenario(
+        &env,
+        "one",
+        "name: one\ndescription: one slow phase\nphases:\n  - name: a\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let mut k = Worker::start(&env, "killed", &["--lease", "2s"]);
+    let run = submit(&env, "orchestrate", "one");
+    ran(&env, "runs");
+    k.child.kill().unwrap();
+    k.child.wait().unwrap();
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = env.run(&["worker", "--name", "ci", "--until-idle", "--poll", "100ms"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("drove 1 run"), "{}", out.stdout);
+    let ev = env.events(&run);
+    assert!(finished(&ev), "{ev:?}");
+    assert_eq!(status(&env, &run)["status"], "completed", "{ev:?}");
+    verify(&env);
+}
+
 common::on_both_stores!(
     a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_on,
+    until_idle_right_after_a_kill_drives_the_killed_workers_run,
+    a_worker_takes_over_from_a_frozen_driver_past_its_lease,
+    resume_takes_over_from_a_frozen_driver_past_its_lease,
+    an_abort_of_one_run_a_worker_drives_leaves_the_worker_and_its_other_runs,
     a_stop_or_abort_ends_the_phase_a_helper_worker_runs,
     a_worker_without_the_next_phases_tags_hands_the_run_back,
     a_driving_worker_paused_past_its_lease_has_its_late_result_rejected,

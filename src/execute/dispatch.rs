@@ -305,6 +305,37 @@ fn pid_here(lease: &Lease) -> Option<i32> {
     pid.parse::<i32>().ok().filter(|pid| *pid > 0)
 }
 
+/// Whether the process `holder` (a run's lock note) is the holder of a driver lease among
+/// `leases` that lapsed: frozen (SIGSTOP, Ctrl-Z) or cut off from the log past its lease. Its
+/// lock no longer speaks for a live driver: the run is `interrupted`, and whoever claims the
+/// lapsed lease (a worker, `resume`) takes the run over, breaking the lock
+/// (`DriverLock::take_over`); the lease's epoch fences the old holder's appends.
+pub fn lock_lapsed(leases: &[Lease], holder: &super::Holder) -> bool {
+    holder.pid != 0
+        && leases.iter().any(|l| {
+            l.unit == DRIVER_UNIT
+                && l.lapsed()
+                && l.host == holder.host
+                && l.holder
+                    .rsplit_once(" pid ")
+                    .is_some_and(|(_, pid)| pid.parse::<u32>().ok() == Some(holder.pid))
+        })
+}
+
+/// Who holds `run_id`'s lock in `home` as a live driver: the lock's holder, unless its driver
+/// lease lapsed (`lock_lapsed`).
+pub fn live_lock(
+    home: &std::path::Path,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+) -> Option<super::Holder> {
+    let holder = super::DriverLock::probe(home, run_id)?;
+    match store.leases(Some(run_id)) {
+        Ok(leases) if lock_lapsed(&leases, &holder) => None,
+        _ => Some(holder),
+    }
+}
+
 /// Whether `lease` is held by a process of this host that is gone (killed before it let go).
 /// A holder on another host, or whose pid cannot be read, is taken at its lease's word.
 pub fn holder_gone(lease: &Lease) -> bool {
@@ -329,7 +360,7 @@ pub fn driver_alive(
     store: &dyn crate::store::EventStore,
     run_id: &str,
 ) -> bool {
-    super::DriverLock::probe(home, run_id).is_some() || driven_elsewhere(store, run_id).is_some()
+    live_lock(home, store, run_id).is_some() || driven_elsewhere(store, run_id).is_some()
 }
 
 /// A run's state and whether a live driver holds it, as of one moment: the state is read
@@ -373,7 +404,13 @@ pub fn acquire_run(
     run_id: &str,
     holder: &super::Holder,
 ) -> Result<super::DriverLock, super::LockError> {
-    let lock = super::DriverLock::acquire(home, run_id, holder)?;
+    // A lock whose holder's driver lease lapsed is broken: the lease, claimed next by this
+    // driver (or by whoever claims it first), decides who drives.
+    let lock = super::DriverLock::take_over(home, run_id, holder, |old| {
+        store
+            .leases(Some(run_id))
+            .is_ok_and(|leases| lock_lapsed(&leases, old))
+    })?;
     match driven_elsewhere(store, run_id) {
         None => Ok(lock),
         Some(lease) => Err(super::LockError::Held {
@@ -402,6 +439,50 @@ mod tests {
             time: "2026-01-01T00:00:00.000Z".into(),
             event,
         }
+    }
+
+    /// A lock speaks for a driver whose driver lease lapsed only when the lease names the
+    /// lock's holder (its pid and host); a lease still running, a unit's, or another
+    /// process's leaves the lock standing.
+    #[test]
+    fn a_lock_lapses_with_its_holders_driver_lease_only() {
+        let holder = super::super::Holder {
+            pid: 4242,
+            host: "a".into(),
+            actor: "worker:A".into(),
+            since: "now".into(),
+            shared: true,
+        };
+        let lease = |unit: &str, who: &str, host: &str, remaining_ms: i64| Lease {
+            run_id: "R".into(),
+            unit: unit.into(),
+            attempt: 0,
+            holder: who.into(),
+            host: host.into(),
+            epoch: 1,
+            remaining_ms,
+        };
+        assert!(lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4242", "a", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4242", "a", 500)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease("p", "worker:A pid 4242", "a", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4243", "a", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(
+            &[lease(DRIVER_UNIT, "worker:A pid 4242", "b", -5)],
+            &holder
+        ));
+        assert!(!lock_lapsed(&[], &holder));
     }
 
     /// A phase a worker claimed whose lease was let go while the log still shows its attempt

@@ -43,7 +43,12 @@ impl LeaseKeeper {
                         continue;
                     }
                     next = Instant::now() + every;
-                    let leases = lock(&held).leases.clone();
+                    // Drivers' leases last: a run's driver lease lapses after the leases of
+                    // the units it runs, so whoever finds it lapsed finds them lapsed too and
+                    // reaps them first (a worker that could not run them then leaves the run
+                    // alone, for the driver to take back if it wakes).
+                    let mut leases = lock(&held).leases.clone();
+                    leases.sort_by_key(|l| l.unit == crate::store::DRIVER_UNIT);
                     if leases.is_empty() {
                         continue;
                     }

@@ -24,7 +24,8 @@ pub struct Holder {
     pub host: String,
     pub actor: String,
     pub since: String,
-    /// The process serves more than this run (`cortex mcp`, `cortex serve`, the TUI; see
+    /// The process serves more than this run (`cortex mcp`, `cortex serve`, the TUI,
+    /// `cortex worker`; see
     /// `serve_many`): a signal to it would end everything it serves, so an abort asks its
     /// driver through the log only, never by SIGTERM. Absent (false) in the note of a process
     /// that drives this run alone, which an abort may signal.
@@ -287,6 +288,46 @@ impl DriverLock {
         })
     }
 
+    /// Take the run as `acquire` does; but a lock held by a process that `stale` says is
+    /// fenced off (its driver lease lapsed: frozen by SIGSTOP or Ctrl-Z, or cut off from the
+    /// log) is broken: its file is removed (if it still names that holder) and the lock taken
+    /// on a new one. The frozen process keeps its lock on a file nobody can open any more, and
+    /// the epoch of the run's driver lease fences whatever it would append once it wakes. The
+    /// lock taken so counts as not made anew (its file was replaced knowingly, not deleted:
+    /// `live_recorded_driver` would name the frozen driver, alive, and refuse).
+    pub fn take_over(
+        home: &Path,
+        run_id: &str,
+        holder: &Holder,
+        mut stale: impl FnMut(&Holder) -> bool,
+    ) -> Result<DriverLock, LockError> {
+        let mut broke = false;
+        for _ in 0..REOPENS {
+            match DriverLock::acquire(home, run_id, holder) {
+                Ok(mut lock) => {
+                    lock.made_anew &= !broke;
+                    return Ok(lock);
+                }
+                Err(LockError::Held {
+                    holder: Some(old), ..
+                }) if old.pid != 0 && old.pid != holder.pid && stale(&old) => {
+                    let path = lock_path(home, run_id);
+                    let named = super::materialize::derived_file()
+                        .read(true)
+                        .open(&path)
+                        .ok()
+                        .and_then(|mut f| read_holder(&mut f));
+                    if named.as_ref() == Some(&old) {
+                        let _ = std::fs::remove_file(&path);
+                        broke = true;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        DriverLock::acquire(home, run_id, holder)
+    }
+
     /// Whether taking the lock made its file (see `live_recorded_driver`).
     pub fn made_anew(&self) -> bool {
         self.made_anew
@@ -526,5 +567,25 @@ mod tests {
         let err = DriverLock::acquire(home.path(), "R3", &me()).unwrap_err();
         assert!(matches!(err, LockError::UnsafeFolder(_)), "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    /// A lock held by a driver whose lease lapsed (`stale`) is broken and taken on a new
+    /// file, counted as not made anew; one held by a driver not stale stays held, and a
+    /// lock file naming another holder than the stale one is left alone.
+    #[test]
+    fn a_stale_drivers_lock_is_taken_over_and_a_live_ones_is_not() {
+        let home = tempfile::tempdir().unwrap();
+        let frozen = Holder { pid: 1, ..me() };
+        let old = DriverLock::acquire(home.path(), "R4", &frozen).unwrap();
+        let held = DriverLock::take_over(home.path(), "R4", &me(), |_| false);
+        assert!(matches!(held, Err(LockError::Held { .. })));
+        let taken = DriverLock::take_over(home.path(), "R4", &me(), |h| h == &frozen).unwrap();
+        assert!(!taken.made_anew());
+        assert_eq!(DriverLock::probe(home.path(), "R4").unwrap(), me());
+        // The frozen one, woken, holds a lock on a file nobody opens any more.
+        drop(old);
+        assert_eq!(DriverLock::probe(home.path(), "R4").unwrap(), me());
+        drop(taken);
+        assert!(DriverLock::probe(home.path(), "R4").is_none());
     }
 }

@@ -38,7 +38,8 @@ pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{
     Dispatch, Shared, Slots, acquire_run, claim_unit, claims_without_lease, driven_elsewhere,
-    driver_alive, finish_unit, holder_gone, load_live, reap_lapsed, reap_lapsed_as,
+    driver_alive, finish_unit, holder_gone, live_lock, load_live, lock_lapsed, reap_lapsed,
+    reap_lapsed_as,
 };
 pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};

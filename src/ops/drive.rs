@@ -451,8 +451,17 @@ fn hold_driver_lease(
     // A command driving a SQLite log needs no lease: the log is on this host, where the run's
     // lock (and, for homes sharing the log, the leases of their workers: `not_driven_elsewhere`)
     // says who drives it, and nothing is paid per append for a fence.
+    // Unless the run has a driver lease (a worker drove it): that one is claimed, so that a
+    // worker frozen past its lease, whose lock this driver broke (`DriverLock::take_over`),
+    // is fenced by the epoch and records nothing more once it wakes.
     if ctx.dispatch.shared.is_none() && !ctx.location()?.is_postgres() {
-        return Ok(None);
+        let run_id = journal.run_id.clone();
+        let leased = journal
+            .nested(|store, _, _| store.leases(Some(&run_id)))
+            .is_ok_and(|leases| leases.iter().any(|l| l.unit == DRIVER_UNIT));
+        if !leased {
+            return Ok(None);
+        }
     }
     let claim = match &ctx.dispatch.shared {
         Some(seat) => seat.claim(&journal.run_id, DRIVER_UNIT, 0),

@@ -144,6 +144,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         ))
         .hint("name a worker with letters, digits, `-`, `_`, `.` or `:`, not starting with `-`"));
     }
+    // It drives many runs at once: the runs it holds say so, so that an abort of one never
+    // signals the worker (SIGTERM would drain it and hand every other run back); the run's
+    // driver here reads the abort in the log and ends that run alone (`Holder::shared`).
+    crate::execute::serve_many();
     let location = ctx.location()?;
     let mut store = ctx.store(Durability::Normal)?;
     // Before anything runs: what this worker starts ends if it dies (`execute::guard`).
@@ -218,6 +222,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut seen: std::collections::BTreeMap<String, RunState> = Default::default();
     // The runs it left alone for want of their secret inputs' values (said once each).
     let mut left_alone: BTreeSet<String> = BTreeSet::new();
+    // The runs it waits to take until their driver lease lapses (said once each).
+    let mut waiting_for: BTreeSet<String> = BTreeSet::new();
     let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -263,6 +269,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             continue;
         }
         let taken_before = (driven, units);
+        // Whether a run this worker would take waits for a driver lease to lapse.
+        let mut pending = false;
         // A submitted run still locked on this host: its submitter lets go right after the
         // commit that woke this worker, so it is looked at again soon, not at the next poll.
         let mut soon = false;
@@ -340,7 +348,14 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 // In this home the run's lock says at once whether its driver lives; a lease
                 // speaks for drivers on other hosts and in other homes of this host (unless its
                 // process is gone).
-                let locked = DriverLock::probe(&ctx.home, &run_id).is_some();
+                // A lock whose holder's driver lease lapsed (frozen by SIGSTOP, cut off from
+                // the log) speaks for no live driver: the run is taken over, its lock broken,
+                // and the lease's epoch fences the old holder.
+                let lock = DriverLock::probe(&ctx.home, &run_id);
+                let stale = lock
+                    .clone()
+                    .filter(|h| crate::execute::lock_lapsed(&leases, h));
+                let locked = lock.is_some() && stale.is_none();
                 let alive = locked
                     || driver
                         .as_ref()
@@ -391,13 +406,31 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     if !scenario && !seat.slots.try_take() {
                         continue;
                     }
+                    // The driver lease of a process of this host that is gone (killed before
+                    // it let go) is let go at once, not waited out, as `resume` does: the run
+                    // shows `interrupted` already. Before, the worker could not claim it until
+                    // it lapsed, and `--until-idle` ended at once with the run left undriven.
+                    if let Some(dead) = leases.iter().find(|l| {
+                        l.unit == DRIVER_UNIT && l.holder != seat.holder && holder_gone(l)
+                    }) {
+                        let _ = store.release_lease(dead);
+                    }
                     let Some(lease) = store.claim_lease(&seat.claim(&run_id, DRIVER_UNIT, 0))?
                     else {
                         if !scenario {
                             seat.slots.give();
                         }
+                        // A run this worker would take whose driver lease has yet to lapse:
+                        // `--until-idle` waits for it rather than end with the run undriven.
+                        pending = true;
+                        if waiting_for.insert(run_id.clone()) {
+                            live.observer.note(&format!(
+                                "Run {run_id}: its driver is gone; waiting for its driver lease to lapse to take it.\n"
+                            ));
+                        }
                         continue;
                     };
+                    waiting_for.remove(&run_id);
                     busy.insert(run_id.clone());
                     driven += 1;
                     live.observer.note(&format!(
@@ -414,6 +447,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         state,
                         lease,
                         scenario,
+                        stale,
                     };
                     spawn_drive(&wctx, &seat, &pool, taken, tx.clone());
                 } else if state.is_scenario()
@@ -481,7 +515,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             }
             Err(e) => return Err(e.into()),
         }
-        if full && opts.until_idle && busy.is_empty() && taken_before == (driven, units) {
+        if full && opts.until_idle && busy.is_empty() && !pending && taken_before == (driven, units)
+        {
             break;
         }
         let ids = listener.wait(if soon { SOON.min(opts.poll) } else { opts.poll });
@@ -571,6 +606,8 @@ struct Taken {
     state: RunState,
     lease: crate::store::Lease,
     scenario: bool,
+    /// The holder of the run's lock whose driver lease lapsed, if any: its lock is broken.
+    stale: Option<crate::execute::Holder>,
 }
 
 /// Drive a taken run on a thread, as `resume` does, with this worker's seat, on a connection
@@ -585,6 +622,7 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             state,
             lease,
             scenario,
+            stale,
         } = taken;
         let run_id = state.run_id.clone();
         let by = Operator {
@@ -598,6 +636,10 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             stop: StopFlag::default(),
         };
         let pooled = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        // Whether the run's driver lease changed hands under this worker (it was frozen or cut
+        // off past its lease, and another driver took the run over): fenced, it records
+        // nothing more for the run, not even a handback.
+        let mut fenced = false;
         let out = match pooled.map_or_else(|| wctx.store(Durability::Normal), Ok) {
             Ok(mut store) => {
                 let out = super::workflow::resume_claimed(
@@ -605,9 +647,16 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
                     &mut *store,
                     state,
                     lease.clone(),
+                    stale.as_ref(),
                     by.clone(),
                     &mut live,
                 );
+                fenced = seat.keeper.lost(&lease)
+                    || store.leases(Some(&run_id)).is_ok_and(|leases| {
+                        leases
+                            .iter()
+                            .any(|l| l.unit == DRIVER_UNIT && !l.same_holding(&lease))
+                    });
                 // However the drive ended (it let the lease go, or failed before it held it):
                 // the lease is not this worker's any more.
                 seat.keeper.forget(&lease);
@@ -617,7 +666,7 @@ fn spawn_drive(wctx: &Ctx, seat: &Arc<Shared>, pool: &Pool, taken: Taken, tx: mp
             }
             Err(e) => Err(e),
         };
-        if seat.draining.load(Ordering::Relaxed) {
+        if seat.draining.load(Ordering::Relaxed) && !fenced {
             hand_back(&wctx, &run_id, by);
         }
         if !scenario {

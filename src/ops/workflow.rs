@@ -942,7 +942,14 @@ pub fn resume(
                 .timeout_seconds
         }
     };
-    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    // A driver frozen (SIGSTOP, Ctrl-Z) or cut off past its driver lease holds the lock
+    // still: it is broken, the lapsed lease claimed (`drive::hold_driver_lease`), and the
+    // old driver fenced by its epoch.
+    let lock = DriverLock::take_over(&ctx.home, &run_id, &holder(&by.actor), |old| {
+        store
+            .leases(Some(&run_id))
+            .is_ok_and(|leases| crate::execute::lock_lapsed(&leases, old))
+    })?;
     // The run's own configuration decides how hard its appends try.
     store.set_durability(durability)?;
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
@@ -1124,6 +1131,7 @@ pub fn resume_claimed(
     store: &mut dyn crate::store::EventStore,
     state: crate::decide::RunState,
     lease: crate::store::Lease,
+    stale: Option<&crate::execute::Holder>,
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
@@ -1133,7 +1141,9 @@ pub fn resume_claimed(
         .config()
         .map_err(|e| CommandError::definition(&e))?
         .timeout_seconds;
-    let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
+    // The lock of a driver whose lease lapsed (`stale`, the lease now this worker's) is
+    // broken: that driver is fenced.
+    let lock = DriverLock::take_over(&ctx.home, &run_id, &holder(&by.actor), |h| stale == Some(h))?;
     let durability = state
         .start
         .as_ref()
