@@ -1246,3 +1246,42 @@ fn the_sdks_call_past_the_line_limit_gets_an_error_not_a_wait() {
     let facts = client_check(&python, &env, "request_too_large");
     assert!(facts["run_id"].is_string(), "{facts}");
 }
+
+/// A hint's suggested command that quotes an input value holding a backtick: the tool's name
+/// was inserted after the first backtick of the rendered text, inside the quoted value, so
+/// the command pasted was not the one meant. The tool is named after the whole command, and
+/// the command is exactly the CLI's.
+#[test]
+fn a_hint_quoting_an_input_with_a_backtick_names_its_tool_after_the_whole_command() {
+    let env = Env::new();
+    env.workflow(
+        "bt",
+        "name: bt\ninputs:\n  note: {type: string, default: x}\nsteps:\n  - name: Ask\n    prompt: do\n",
+    );
+    env.run(&["workflow", "run", "bt", "--input", "note=fix `parse()` now"]);
+    assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    let cli = env.run(&["--json", "workflow", "step", "complete", "Ask"]);
+    let cli_hint = cli.json()["hints"][0].as_str().unwrap().to_string();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("hinted");
+    s.call(1, "step_complete", json!({"step": "Ask"}));
+    let answer = s.response(1);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let hint = answer["result"]["structuredContent"]["hints"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        hint.contains("--input 'note=fix `parse()` now'` (the `run` tool) starts a new run"),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("` (the `status` tool) shows how it ended"),
+        "{hint}"
+    );
+    assert_eq!(
+        hint.replace(" (the `run` tool)", "")
+            .replace(" (the `status` tool)", ""),
+        cli_hint
+    );
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
