@@ -28,10 +28,18 @@ pub struct ToolSpec {
     schema: fn() -> Arc<JsonObject>,
     /// What it returns as structured content (`outputs`).
     output: fn() -> Arc<JsonObject>,
-    /// Changes nothing (reads the log or the definitions).
+    /// Changes nothing (reads the log or the definitions): MCP's `readOnlyHint`.
     read_only: bool,
-    /// May end or undo work (abort, stop, a failure report).
+    /// May change things for good (MCP's `destructiveHint`): ends or undoes work (abort,
+    /// stop, a failure report that rolls back), or runs the workflow's own commands and
+    /// agents, which may do anything.
     destructive: bool,
+    /// Called again with the same arguments, it has no further effect (MCP's
+    /// `idempotentHint`): the reads, and ending a run that has ended already.
+    idempotent: bool,
+    /// Reaches beyond cortex's home (MCP's `openWorldHint`): it drives a run, whose steps run
+    /// shell commands and agents.
+    open_world: bool,
 }
 
 impl ToolSpec {
@@ -40,8 +48,8 @@ impl ToolSpec {
         let annotations = ToolAnnotations::with_title(self.title)
             .read_only(self.read_only)
             .destructive(self.destructive)
-            .idempotent(self.read_only)
-            .open_world(false);
+            .idempotent(self.idempotent)
+            .open_world(self.open_world);
         Tool::new(self.name, self.description, (self.schema)())
             .with_raw_output_schema((self.output)())
             .with_title(self.title)
@@ -129,6 +137,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::list,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "validate",
@@ -138,6 +148,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::validate,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "preview",
@@ -147,6 +159,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::preview,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "run",
@@ -155,7 +169,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<RunArgs>,
         output: outputs::status_or_plan,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "status",
@@ -165,6 +181,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "history",
@@ -174,6 +192,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::history,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "step_complete",
@@ -182,7 +202,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<StepReportArgs>,
         output: outputs::status,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "step_fail",
@@ -192,6 +214,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "phase_start",
@@ -200,7 +224,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<PhaseArgs>,
         output: outputs::status,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "phase_complete",
@@ -209,7 +235,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<PhaseCompleteArgs>,
         output: outputs::status,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "phase_fail",
@@ -219,6 +247,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "stop",
@@ -228,6 +258,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "resume",
@@ -236,7 +268,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<ResumeArgs>,
         output: outputs::status_or_plan,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "abort",
@@ -246,6 +280,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "log_verify",
@@ -255,6 +291,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::verify,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "logs",
@@ -264,6 +302,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::logs,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "schedule_list",
@@ -273,6 +313,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::schedules,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
 ];
 
@@ -608,6 +650,42 @@ mod tests {
             assert!(tool.description.len() > 100, "{}", tool.name);
             let listed = tool.listed();
             assert_eq!(listed.name, tool.name);
+        }
+    }
+
+    #[test]
+    fn tools_that_drive_a_run_say_they_run_open_world_commands_and_reads_say_they_change_nothing() {
+        let annotations = |name: &str| find(name).unwrap().listed().annotations.unwrap();
+        for name in [
+            "run",
+            "resume",
+            "step_complete",
+            "step_fail",
+            "phase_start",
+            "phase_complete",
+            "phase_fail",
+        ] {
+            let a = annotations(name);
+            assert_eq!(a.read_only_hint, Some(false), "{name}");
+            assert_eq!(a.destructive_hint, Some(true), "{name}");
+            assert_eq!(a.idempotent_hint, Some(false), "{name}");
+            assert_eq!(a.open_world_hint, Some(true), "{name}");
+        }
+        for name in ["stop", "abort"] {
+            let a = annotations(name);
+            assert_eq!(a.destructive_hint, Some(true), "{name}");
+            assert_eq!(
+                a.idempotent_hint,
+                Some(true),
+                "{name}: an ended run is left as it is"
+            );
+            assert_eq!(a.open_world_hint, Some(false), "{name}");
+        }
+        for tool in TOOLS.iter().filter(|t| t.read_only) {
+            let a = annotations(tool.name);
+            assert_eq!(a.destructive_hint, Some(false), "{}", tool.name);
+            assert_eq!(a.idempotent_hint, Some(true), "{}", tool.name);
+            assert_eq!(a.open_world_hint, Some(false), "{}", tool.name);
         }
     }
 
