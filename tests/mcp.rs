@@ -1285,3 +1285,85 @@ fn a_hint_quoting_an_input_with_a_backtick_names_its_tool_after_the_whole_comman
     );
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
+
+/// A JSON number for a string-typed input or an output was recorded re-rendered: `1.10` as
+/// "1.1", `2.0` as "2", `1e2` as "100". An integer is taken as its digits; any other number is
+/// refused, saying to give it as a string, unless the input is declared a number.
+#[test]
+fn a_json_number_whose_text_would_be_lost_is_refused_for_a_string_input_or_an_output() {
+    let env = Env::new();
+    env.workflow(
+        "rel",
+        "name: rel\ninputs:\n  version: {type: string}\n  ratio: {type: number, default: 1}\nsteps:\n  - name: Ask\n    prompt: do\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("numbers");
+    let raw_call = |s: &mut Session, id: i64, tool: &str, arguments: &str| {
+        s.send_line(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#
+        ));
+    };
+    for (id, number) in [(1, "1.10"), (2, "2.0"), (3, "1e2"), (4, "-0.0")] {
+        let args = format!(r#"{{"kind":"workflow","name":"rel","inputs":{{"version":{number}}}}}"#);
+        raw_call(&mut s, id, "run", &args);
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{number}: {answer}");
+        let doc = &answer["result"]["structuredContent"];
+        assert!(
+            doc["error"]
+                .as_str()
+                .unwrap()
+                .contains("input `version` is the JSON number"),
+            "{doc}"
+        );
+        assert!(
+            doc["hints"][0]
+                .as_str()
+                .unwrap()
+                .contains("as a JSON string"),
+            "{doc}"
+        );
+    }
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"]).json(),
+        json!([])
+    );
+    // An integer, a string and a number for a number input are taken as before.
+    raw_call(
+        &mut s,
+        5,
+        "run",
+        r#"{"kind":"workflow","name":"rel","inputs":{"version":"1.10","ratio":2.5}}"#,
+    );
+    let (doc, code) = s.document(5);
+    assert_eq!(code, 3, "{doc}");
+    assert_eq!(doc["inputs"]["version"], "1.10", "{doc}");
+    assert_eq!(doc["inputs"]["ratio"], 2.5, "{doc}");
+    raw_call(
+        &mut s,
+        6,
+        "step_complete",
+        r#"{"step":"Ask","outputs":{"v":1.10}}"#,
+    );
+    let answer = s.response(6);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(
+        answer["result"]["structuredContent"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("output `v` is the JSON number 1.1"),
+        "{answer}"
+    );
+    raw_call(
+        &mut s,
+        7,
+        "step_complete",
+        r#"{"step":"Ask","outputs":{"v":"1.10","n":7}}"#,
+    );
+    let (doc, code) = s.document(7);
+    assert_eq!(code, 0, "{doc}");
+    let outputs = &doc["steps"][0]["outputs"];
+    assert_eq!(outputs["v"], "1.10", "{doc}");
+    assert_eq!(outputs["n"], "7", "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}

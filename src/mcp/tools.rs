@@ -2,6 +2,7 @@
 //! (generated from its argument type), and the one `ops` call it makes — the same call its
 //! CLI command makes, so a tool returns exactly the document of `--json`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -11,10 +12,11 @@ use serde::de::DeserializeOwned;
 
 use super::args::{
     AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, LogsArgs, PhaseArgs, PhaseCompleteArgs,
-    PreviewArgs, ResumeArgs, RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs,
-    ValidateArgs, pairs,
+    PreviewArgs, ResumeArgs, RunArgs, Scalar, ScheduleListArgs, StatusArgs, StepReportArgs,
+    StopArgs, ValidateArgs, none_numeric, pairs,
 };
 use super::outputs;
+use crate::definition::InputType;
 use crate::event::{Operator, ResumeMode};
 use crate::ops::scenario::{PhaseReport, SCENARIOS};
 use crate::ops::workflow::{StepReport, WORKFLOWS};
@@ -450,7 +452,7 @@ fn operate(
             match a.kind {
                 Kind::Workflow => {
                     only_for(tool, Kind::Workflow, !a.start.is_empty(), "start")?;
-                    let inputs = pairs(a.inputs, "input")?;
+                    let inputs = run_inputs(ctx, a.kind, &a.name, a.inputs)?;
                     ops::workflow::run(
                         ctx,
                         &a.name,
@@ -461,7 +463,7 @@ fn operate(
                     )
                 }
                 Kind::Scenario => {
-                    let inputs = pairs(a.inputs, "input")?;
+                    let inputs = run_inputs(ctx, a.kind, &a.name, a.inputs)?;
                     let req = ops::scenario::RunRequest {
                         name: &a.name,
                         starts: &a.start,
@@ -482,12 +484,12 @@ fn operate(
         }
         "step_complete" | "step_fail" => {
             let a: StepReportArgs = parse(tool, args)?;
-            let inputs = pairs(a.inputs, "input")?;
+            let inputs = pairs(a.inputs, "input", &none_numeric)?;
             let report = StepReport {
                 step: &a.step,
                 run: a.run.as_deref(),
                 success: tool.name == "step_complete",
-                outputs: pairs(a.outputs, "output")?,
+                outputs: pairs(a.outputs, "output", &none_numeric)?,
                 no_drive: a.no_drive,
                 by: by(a.message)?,
                 inputs: &inputs,
@@ -500,11 +502,11 @@ fn operate(
         }
         "phase_complete" => {
             let a: PhaseCompleteArgs = parse(tool, args)?;
-            let inputs = pairs(a.inputs, "input")?;
+            let inputs = pairs(a.inputs, "input", &none_numeric)?;
             let report = PhaseReport {
                 phase: &a.phase,
                 success: true,
-                outputs: pairs(a.outputs, "output")?,
+                outputs: pairs(a.outputs, "output", &none_numeric)?,
                 no_drive: a.no_drive,
                 inputs: &inputs,
             };
@@ -567,6 +569,26 @@ fn operate(
     }
 }
 
+/// `run`'s inputs as pairs: a JSON number that is not an integer is taken for an input the
+/// definition declares a number or an integer, as before, and refused for any other (`pairs`).
+/// When the definition does not load, or does not declare the input, the run says so.
+fn run_inputs(
+    ctx: &Ctx,
+    kind: Kind,
+    name: &str,
+    inputs: BTreeMap<String, Scalar>,
+) -> Result<Vec<(String, String)>, CommandError> {
+    let floats = inputs.values().any(|v| matches!(v, Scalar::Float(_)));
+    let types = floats
+        .then(|| ops::workflow::input_types(ctx, kind.run_kind(), name))
+        .flatten();
+    let numeric = |key: &str| match types.as_ref().and_then(|t| t.get(key)) {
+        Some(t) => matches!(t, InputType::Number | InputType::Integer),
+        None => true,
+    };
+    pairs(inputs, "input", &numeric)
+}
+
 fn resume(
     ctx: &Ctx,
     tool: &ToolSpec,
@@ -598,7 +620,7 @@ fn resume(
         (_, _, _, Some(step)) => ResumeMode::From(step),
         _ => ResumeMode::Continue,
     };
-    let inputs = pairs(a.inputs, "input")?;
+    let inputs = pairs(a.inputs, "input", &none_numeric)?;
     let args = ops::workflow::ResumeArgs {
         mode,
         inputs: &inputs,
