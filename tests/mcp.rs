@@ -1367,3 +1367,18 @@ fn a_json_number_whose_text_would_be_lost_is_refused_for_a_string_input_or_an_ou
     assert_eq!(outputs["n"], "7", "{doc}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
+
+/// A long tool call sent no progress, so a client that bounds its calls (about 60 s in the
+/// TypeScript SDK and Claude Desktop) cancelled it, which stopped the run: with a
+/// progressToken, progress arrives at each transition and while a step runs.
+#[test]
+fn a_call_driving_a_long_run_sends_progress_to_a_client_that_asked_for_it() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.workflow(
+        "long",
+        "name: long\nsteps:\n  - name: First\n    run: sleep 1\n  - name: Long\n    run: sleep 12\n  - name: Last\n    run: echo done\n",
+    );
+    let facts = client_check(&python, &env, "progress_of_a_long_call");
+    assert!(facts["progress"].as_array().unwrap().len() >= 4, "{facts}");
+}
