@@ -1382,3 +1382,89 @@ fn a_call_driving_a_long_run_sends_progress_to_a_client_that_asked_for_it() {
     let facts = client_check(&python, &env, "progress_of_a_long_call");
     assert!(facts["progress"].as_array().unwrap().len() >= 4, "{facts}");
 }
+
+/// The logs tool had no size control: a step printing megabytes that failed three times gave
+/// one result of many megabytes (the document twice: text and structured content), past what
+/// a model takes. Each attempt gives its last `tail_bytes` (16 KiB by default) and says what
+/// was cut and how to get more; `attempt` gives one; `cortex logs --json` is its twin.
+#[test]
+fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs_does() {
+    let env = Env::new();
+    env.workflow(
+        "chatty",
+        "name: chatty\nsteps:\n  - name: Build\n    run: |\n      seq 1 40000\n      echo \"the real reason\"; exit 1\n    retry: {max_retry_attempts: 2, backoff: 0s}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "chatty"]).code, 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("reader");
+    s.call(1, "logs", json!({"run": "chatty", "step": "Build"}));
+    let (doc, code) = s.document(1);
+    assert_eq!(code, 0);
+    // The result holds it twice (text and structured content).
+    assert!(
+        doc.to_string().len() < 60_000,
+        "{} bytes",
+        doc.to_string().len()
+    );
+    assert_eq!(doc, env.run(&["--json", "logs", "chatty", "Build"]).json());
+    assert_eq!(doc["tail_bytes"], 16384);
+    let attempts = doc["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{doc}");
+    for a in attempts {
+        let text = a["text"].as_str().unwrap();
+        assert!(
+            text.len() <= 16384 && text.ends_with("the real reason\n"),
+            "{a}"
+        );
+        assert_eq!(a["truncated"], true, "{a}");
+        assert_eq!(
+            a["omitted_bytes"].as_u64().unwrap() + text.len() as u64,
+            a["bytes"].as_u64().unwrap()
+        );
+        let more = a["more"].as_str().unwrap();
+        assert!(
+            more.contains("--tail-bytes") && more.contains("--raw --attempt"),
+            "{more}"
+        );
+    }
+    s.call(
+        2,
+        "logs",
+        json!({"run": "chatty", "step": "build", "attempt": 3, "tail_bytes": 100}),
+    );
+    let (one, _) = s.document(2);
+    assert_eq!(one["attempts"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["attempts"][0]["attempt"], 3);
+    assert!(one["attempts"][0]["text"].as_str().unwrap().len() <= 100);
+    assert_eq!(
+        one,
+        env.run(&[
+            "--json",
+            "logs",
+            "chatty",
+            "build",
+            "--attempt",
+            "3",
+            "--tail-bytes",
+            "100"
+        ])
+        .json()
+    );
+    s.call(
+        3,
+        "logs",
+        json!({"run": "chatty", "step": "Build", "attempt": 9}),
+    );
+    let answer = s.response(3);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let refused = &answer["result"]["structuredContent"];
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("has no attempt 9"),
+        "{refused}"
+    );
+    assert_eq!(refused["hints"][0], "its attempts: 1, 2, 3", "{refused}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}

@@ -338,7 +338,7 @@ pub struct LogVerifyArgs {
     pub anchors: Option<PathBuf>,
 }
 
-/// `cortex logs [RUN] [STEP]`.
+/// `cortex logs [RUN] [STEP] [--attempt N] [--tail-bytes N] --json`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogsArgs {
@@ -349,6 +349,20 @@ pub struct LogsArgs {
     /// Only this step or phase (matched forgivingly; a `foreach:` step means its items).
     #[serde(default)]
     pub step: Option<String>,
+    /// Only this attempt (1, 2, ...; each attempt's number is in `attempts`): e.g. the last,
+    /// to read why a step that was retried failed.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub attempt: Option<u32>,
+    /// At most this many bytes of each attempt's output, its last (default 16384, about 4k
+    /// tokens; at most 8388608 in all). A cut attempt has truncated, omitted_bytes and `more`
+    /// (how to get more of it).
+    #[serde(default = "default_tail_bytes")]
+    pub tail_bytes: u64,
+}
+
+fn default_tail_bytes() -> u64 {
+    crate::ops::attempt_logs::DEFAULT_TAIL_BYTES
 }
 
 /// `cortex schedule list [--at TIME]`.

@@ -299,7 +299,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "logs",
         title: "A run's whole step output",
-        description: "The whole output of a run's attempts (of one step or phase with `step`), as kept beside the log: what status only shows the last 4 KiB of. Returns {run_id, step, attempts: [{step, attempt, status, file, bytes, blake3, text, base64?, ...}]}: status kept (the file is as the log recorded it), changed (it was altered since: do not trust it), in_flight, not_recorded (interrupted), missing or elsewhere (only the tail the log kept, in `tail`), no_output, not_kept, or child_run (a `uses:` step: call logs with its child_run_id). `text` is the output decoded as UTF-8; when the bytes are not UTF-8, `base64` holds them exactly. At most 8 MiB of output in all: an attempt past it holds its last bytes, with truncated: true and omitted_bytes (how many of the first are left out). Use it to read why a step failed.",
+        description: "The whole output of a run's attempts (of one step or phase with `step`), as kept beside the log: what status only shows the last 4 KiB of. Returns {run_id, step, attempts: [{step, attempt, status, file, bytes, blake3, text, base64?, ...}]}: status kept (the file is as the log recorded it), changed (it was altered since: do not trust it), in_flight, not_recorded (interrupted), missing or elsewhere (only the tail the log kept, in `tail`), no_output, not_kept, or child_run (a `uses:` step: call logs with its child_run_id). `text` is the output decoded as UTF-8; when the bytes are not UTF-8, `base64` holds them exactly. Each attempt gives at most `tail_bytes` of its output (default 16384), its last bytes, and the document at most 8 MiB in all: a cut attempt has truncated: true, omitted_bytes (how many of the first are left out) and `more` (how to get more). Give `attempt` for one attempt (e.g. the last, of a step that was retried). Use it to read why a step failed.",
         schema: input_schema::<LogsArgs>,
         output: outputs::logs,
         read_only: true,
@@ -539,7 +539,11 @@ fn operate(
         }
         "logs" => {
             let a: LogsArgs = parse(tool, args)?;
-            ops::attempt_logs::attempt_logs(ctx, a.run.as_deref(), a.step.as_deref())
+            let window = ops::attempt_logs::Window {
+                attempt: a.attempt,
+                tail_bytes: a.tail_bytes,
+            };
+            ops::attempt_logs::attempt_logs(ctx, a.run.as_deref(), a.step.as_deref(), window)
         }
         "schedule_list" => {
             let a: ScheduleListArgs = parse(tool, args)?;
