@@ -206,6 +206,12 @@ impl Ctx {
         crate::render::suggested_command(&self.globals(), args)
     }
 
+    /// A hint that suggests `cortex [--home H] [--db URL] ARGS...`, its command kept as argv
+    /// (`Hint`): what `cmd` writes, for a hint that goes on (`then`, `command`).
+    pub fn suggest(&self, args: &[&str]) -> Hint {
+        Hint::suggest(args).carrying(self.globals())
+    }
+
     /// `e` as this invocation prints it: each command its hints suggest names `--home` and
     /// `--db` as `cmd` does.
     pub fn localize(&self, e: CommandError) -> CommandError {
@@ -429,6 +435,7 @@ impl Ctx {
         };
         if valid {
             Hint::from(format!("{noun} `{}` has no runs yet: ", entry.name))
+                .carrying(self.globals())
                 .command(&[group, "run", &entry.name])
                 .then(" starts one")
         } else {
@@ -436,6 +443,7 @@ impl Ctx {
                 "{noun} `{}` has no runs yet, and is invalid: ",
                 entry.name
             ))
+            .carrying(self.globals())
             .command(&[group, "validate", &entry.name])
             .then(" says what to fix")
         }
@@ -456,7 +464,7 @@ impl Ctx {
             view.status.as_str()
         ))
         .hint(
-            Hint::suggest(&[group, "status", &view.run_id])
+            self.suggest(&[group, "status", &view.run_id])
                 .then(" shows how it ended; ")
                 .and(self.starts(&again))
                 .then(" a new run"),
@@ -473,7 +481,7 @@ impl Ctx {
         } else {
             " (VALUE: each secret input's value again)"
         };
-        Hint::suggest(&args).then(format!("{fill} starts"))
+        self.suggest(&args).then(format!("{fill} starts"))
     }
 
     /// The answer to an action that would end a run that already ended (`stop`, `abort`, as
@@ -593,7 +601,7 @@ impl Ctx {
                     _ => group,
                 };
                 CommandError::bad_input(e.to_string()).hint(
-                    Hint::suggest(&[group, "run", name])
+                    self.suggest(&[group, "run", name])
                         .then(format!(" starts a new one; {history}")),
                 )
             }

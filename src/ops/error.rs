@@ -59,6 +59,12 @@ impl Hint {
         self
     }
 
+    /// The hint with its commands carrying `globals` after `cortex` (`Ctx::suggest`).
+    pub fn carrying(mut self, globals: Vec<String>) -> Hint {
+        self.globals = globals;
+        self
+    }
+
     /// The hint followed by `more`.
     pub fn and(mut self, more: Hint) -> Hint {
         self.parts.extend(more.parts);
