@@ -990,10 +990,18 @@ fn the_logs_tool_returns_each_attempts_whole_output_as_cortex_logs_json_does() {
     assert_eq!(env.run(&["workflow", "run", "spew"]).code, 1);
     let mut s = Session::start(&env, &[]);
     s.initialize("reader");
-    s.call(1, "logs", json!({"run": "spew", "step": "build"}));
+    s.call(
+        1,
+        "logs",
+        json!({"run": "spew", "step": "build", "tail_bytes": 100000}),
+    );
     let (doc, code) = s.document(1);
     assert_eq!(code, 0);
-    assert_eq!(doc, env.run(&["--json", "logs", "spew", "build"]).json());
+    assert_eq!(
+        doc,
+        env.run(&["--json", "logs", "spew", "build", "--tail-bytes", "100000"])
+            .json()
+    );
     let attempt = &doc["attempts"][0];
     assert_eq!(attempt["status"], "kept", "{doc}");
     assert!(attempt["text"].as_str().unwrap().starts_with("1\n2\n3\n"));
@@ -1385,7 +1393,7 @@ fn a_call_driving_a_long_run_sends_progress_to_a_client_that_asked_for_it() {
 
 /// The logs tool had no size control: a step printing megabytes that failed three times gave
 /// one result of many megabytes (the document twice: text and structured content), past what
-/// a model takes. Each attempt gives its last `tail_bytes` (16 KiB by default) and says what
+/// a model takes. Each attempt gives its last `tail_bytes` (8 KiB by default) and says what
 /// was cut and how to get more; `attempt` gives one; `cortex logs --json` is its twin.
 #[test]
 fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs_does() {
@@ -1407,13 +1415,13 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
         doc.to_string().len()
     );
     assert_eq!(doc, env.run(&["--json", "logs", "chatty", "Build"]).json());
-    assert_eq!(doc["tail_bytes"], 16384);
+    assert_eq!(doc["tail_bytes"], 8192);
     let attempts = doc["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3, "{doc}");
     for a in attempts {
         let text = a["text"].as_str().unwrap();
         assert!(
-            text.len() <= 16384 && text.ends_with("the real reason\n"),
+            text.len() <= 8192 && text.ends_with("the real reason\n"),
             "{a}"
         );
         assert_eq!(a["truncated"], true, "{a}");

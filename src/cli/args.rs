@@ -176,7 +176,7 @@ pub enum TopCommand {
         /// Only this attempt (1, 2, ...): of STEP with --raw, else of each step shown.
         #[arg(long, value_name = "N", conflicts_with = "follow")]
         attempt: Option<u32>,
-        /// With --json: at most N bytes of each attempt's output, its last (default 16384;
+        /// With --json: at most N bytes of each attempt's output, its last (default 8192;
         /// at most 8 MiB in all). A cut attempt says so, and how to get more.
         #[arg(long, value_name = "N", conflicts_with = "raw")]
         tail_bytes: Option<u64>,

@@ -354,7 +354,7 @@ pub struct LogsArgs {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub attempt: Option<u32>,
-    /// At most this many bytes of each attempt's output, its last (default 16384, about 4k
+    /// At most this many bytes of each attempt's output, its last (default 8192, about 2k
     /// tokens; at most 8388608 in all). A cut attempt has truncated, omitted_bytes and `more`
     /// (how to get more of it).
     #[serde(default = "default_tail_bytes")]

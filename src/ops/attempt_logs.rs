@@ -442,10 +442,10 @@ impl Body {
 pub const JSON_OUTPUT_MAX: u64 = 8 << 20;
 
 /// How many bytes of each attempt's output `cortex logs --json` gives by default, its last:
-/// about 4k tokens, given twice in an MCP result (text and structured content), so that the
+/// about 2k tokens, given twice in an MCP result (text and structured content), so that the
 /// attempts of a step fit what a model takes (Claude Code refuses a result past about 25k
 /// tokens). `--tail-bytes` (`tail_bytes`) asks for more, up to `JSON_OUTPUT_MAX`.
-pub const DEFAULT_TAIL_BYTES: u64 = 16 << 10;
+pub const DEFAULT_TAIL_BYTES: u64 = 8 << 10;
 
 /// Which attempts, and how much of each, `cortex logs --json` gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
