@@ -734,7 +734,16 @@ fn an_attempt_log_keeps_the_exact_bytes_the_step_wrote() {
         "{:?}",
         String::from_utf8_lossy(&raw.stdout)
     );
-    let json = env.run(&["--json", "logs", "exact", "emit"]).json();
+    let json = env
+        .run(&[
+            "--json",
+            "logs",
+            "exact",
+            "emit",
+            "--tail-bytes",
+            "100000000",
+        ])
+        .json();
     let attempt = &json["attempts"][0];
     use base64::Engine;
     let decoded = base64::engine::general_purpose::STANDARD
@@ -808,7 +817,8 @@ fn cortex_logs_raw_refuses_what_is_not_one_attempt() {
     for args in [
         &["logs", "twice", "--raw"][..],
         &["logs", "twice", "flaky", "--raw", "--follow"],
-        &["logs", "twice", "flaky", "--attempt", "1"],
+        &["logs", "twice", "flaky", "--tail-bytes", "10"],
+        &["logs", "twice", "flaky", "--attempt", "1", "--follow"],
         &["--json", "logs", "twice", "flaky", "--raw"],
         &["logs", "twice", "nope", "--raw"],
     ] {
@@ -981,7 +991,9 @@ fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly()
         "in flight: {} bytes shown",
         shown.stdout.len()
     );
-    let json = env.run(&["--json", "logs", "big", "emit"]).json();
+    let json = env
+        .run(&["--json", "logs", "big", "emit", "--tail-bytes", "100000000"])
+        .json();
     assert_eq!(json["attempts"][0]["status"], "in_flight");
     assert_eq!(json["attempts"][0]["bytes"], want.len());
     assert!(json["attempts"][0]["text"] == String::from_utf8_lossy(&want).as_ref());
@@ -1005,7 +1017,11 @@ fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly()
     assert_eq!(raw.status.code(), Some(0));
     assert!(raw.stdout == whole, "--raw: {} bytes", raw.stdout.len());
     assert!(raw.stderr.is_empty());
-    let json = env.run(&["--json", "logs", "big", "emit"]).json();
+    // Each attempt gives 16 KiB by default; asked for more than a document holds, it holds
+    // the 8 MiB.
+    let json = env
+        .run(&["--json", "logs", "big", "emit", "--tail-bytes", "100000000"])
+        .json();
     let attempt = &json["attempts"][0];
     assert_eq!(attempt["status"], "kept");
     assert_eq!(attempt["bytes"], whole.len());
@@ -1038,7 +1054,11 @@ fn a_json_document_of_cortex_logs_holds_the_last_bytes_of_a_huge_log_and_says_it
         "name: big\nsteps:\n  - name: emit\n    run: cat big.bin\n",
     );
     assert_eq!(env.run(&["workflow", "run", "big"]).code, 0);
-    let json = env.run(&["--json", "logs", "big", "emit"]).json();
+    // Each attempt gives 16 KiB by default; asked for more than a document holds, it holds
+    // the 8 MiB.
+    let json = env
+        .run(&["--json", "logs", "big", "emit", "--tail-bytes", "100000000"])
+        .json();
     let attempt = &json["attempts"][0];
     assert_eq!(attempt["status"], "kept");
     assert_eq!(attempt["bytes"], want.len());

@@ -990,10 +990,18 @@ fn the_logs_tool_returns_each_attempts_whole_output_as_cortex_logs_json_does() {
     assert_eq!(env.run(&["workflow", "run", "spew"]).code, 1);
     let mut s = Session::start(&env, &[]);
     s.initialize("reader");
-    s.call(1, "logs", json!({"run": "spew", "step": "build"}));
+    s.call(
+        1,
+        "logs",
+        json!({"run": "spew", "step": "build", "tail_bytes": 100000}),
+    );
     let (doc, code) = s.document(1);
     assert_eq!(code, 0);
-    assert_eq!(doc, env.run(&["--json", "logs", "spew", "build"]).json());
+    assert_eq!(
+        doc,
+        env.run(&["--json", "logs", "spew", "build", "--tail-bytes", "100000"])
+            .json()
+    );
     let attempt = &doc["attempts"][0];
     assert_eq!(attempt["status"], "kept", "{doc}");
     assert!(attempt["text"].as_str().unwrap().starts_with("1\n2\n3\n"));
@@ -1245,4 +1253,226 @@ fn the_sdks_call_past_the_line_limit_gets_an_error_not_a_wait() {
     let env = Env::new();
     let facts = client_check(&python, &env, "request_too_large");
     assert!(facts["run_id"].is_string(), "{facts}");
+}
+
+/// A hint's suggested command that quotes an input value holding a backtick: the tool's name
+/// was inserted after the first backtick of the rendered text, inside the quoted value, so
+/// the command pasted was not the one meant. The tool is named after the whole command, and
+/// the command is exactly the CLI's.
+#[test]
+fn a_hint_quoting_an_input_with_a_backtick_names_its_tool_after_the_whole_command() {
+    let env = Env::new();
+    env.workflow(
+        "bt",
+        "name: bt\ninputs:\n  note: {type: string, default: x}\nsteps:\n  - name: Ask\n    prompt: do\n",
+    );
+    env.run(&["workflow", "run", "bt", "--input", "note=fix `parse()` now"]);
+    assert_eq!(env.run(&["workflow", "abort"]).code, 1);
+    let cli = env.run(&["--json", "workflow", "step", "complete", "Ask"]);
+    let cli_hint = cli.json()["hints"][0].as_str().unwrap().to_string();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("hinted");
+    s.call(1, "step_complete", json!({"step": "Ask"}));
+    let answer = s.response(1);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let hint = answer["result"]["structuredContent"]["hints"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        hint.contains("--input 'note=fix `parse()` now'` (the `run` tool) starts a new run"),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("` (the `status` tool) shows how it ended"),
+        "{hint}"
+    );
+    assert_eq!(
+        hint.replace(" (the `run` tool)", "")
+            .replace(" (the `status` tool)", ""),
+        cli_hint
+    );
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// A JSON number for a string-typed input or an output was recorded re-rendered: `1.10` as
+/// "1.1", `2.0` as "2", `1e2` as "100". An integer is taken as its digits; any other number is
+/// refused, saying to give it as a string, unless the input is declared a number.
+#[test]
+fn a_json_number_whose_text_would_be_lost_is_refused_for_a_string_input_or_an_output() {
+    let env = Env::new();
+    env.workflow(
+        "rel",
+        "name: rel\ninputs:\n  version: {type: string}\n  ratio: {type: number, default: 1}\nsteps:\n  - name: Ask\n    prompt: do\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("numbers");
+    let raw_call = |s: &mut Session, id: i64, tool: &str, arguments: &str| {
+        s.send_line(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}"#
+        ));
+    };
+    for (id, number) in [(1, "1.10"), (2, "2.0"), (3, "1e2"), (4, "-0.0")] {
+        let args = format!(r#"{{"kind":"workflow","name":"rel","inputs":{{"version":{number}}}}}"#);
+        raw_call(&mut s, id, "run", &args);
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{number}: {answer}");
+        let doc = &answer["result"]["structuredContent"];
+        assert!(
+            doc["error"]
+                .as_str()
+                .unwrap()
+                .contains("input `version` is the JSON number"),
+            "{doc}"
+        );
+        assert!(
+            doc["hints"][0]
+                .as_str()
+                .unwrap()
+                .contains("as a JSON string"),
+            "{doc}"
+        );
+    }
+    assert_eq!(
+        env.run(&["--json", "workflow", "history"]).json(),
+        json!([])
+    );
+    // An integer, a string and a number for a number input are taken as before.
+    raw_call(
+        &mut s,
+        5,
+        "run",
+        r#"{"kind":"workflow","name":"rel","inputs":{"version":"1.10","ratio":2.5}}"#,
+    );
+    let (doc, code) = s.document(5);
+    assert_eq!(code, 3, "{doc}");
+    assert_eq!(doc["inputs"]["version"], "1.10", "{doc}");
+    assert_eq!(doc["inputs"]["ratio"], 2.5, "{doc}");
+    raw_call(
+        &mut s,
+        6,
+        "step_complete",
+        r#"{"step":"Ask","outputs":{"v":1.10}}"#,
+    );
+    let answer = s.response(6);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(
+        answer["result"]["structuredContent"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("output `v` is the JSON number 1.1"),
+        "{answer}"
+    );
+    raw_call(
+        &mut s,
+        7,
+        "step_complete",
+        r#"{"step":"Ask","outputs":{"v":"1.10","n":7}}"#,
+    );
+    let (doc, code) = s.document(7);
+    assert_eq!(code, 0, "{doc}");
+    let outputs = &doc["steps"][0]["outputs"];
+    assert_eq!(outputs["v"], "1.10", "{doc}");
+    assert_eq!(outputs["n"], "7", "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// A long tool call sent no progress, so a client that bounds its calls (about 60 s in the
+/// TypeScript SDK and Claude Desktop) cancelled it, which stopped the run: with a
+/// progressToken, progress arrives at each transition and while a step runs.
+#[test]
+fn a_call_driving_a_long_run_sends_progress_to_a_client_that_asked_for_it() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.workflow(
+        "long",
+        "name: long\nsteps:\n  - name: First\n    run: sleep 1\n  - name: Long\n    run: sleep 12\n  - name: Last\n    run: echo done\n",
+    );
+    let facts = client_check(&python, &env, "progress_of_a_long_call");
+    assert!(facts["progress"].as_array().unwrap().len() >= 4, "{facts}");
+}
+
+/// The logs tool had no size control: a step printing megabytes that failed three times gave
+/// one result of many megabytes (the document twice: text and structured content), past what
+/// a model takes. Each attempt gives its last `tail_bytes` (8 KiB by default) and says what
+/// was cut and how to get more; `attempt` gives one; `cortex logs --json` is its twin.
+#[test]
+fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs_does() {
+    let env = Env::new();
+    env.workflow(
+        "chatty",
+        "name: chatty\nsteps:\n  - name: Build\n    run: |\n      seq 1 40000\n      echo \"the real reason\"; exit 1\n    retry: {max_retry_attempts: 2, backoff: 0s}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "chatty"]).code, 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("reader");
+    s.call(1, "logs", json!({"run": "chatty", "step": "Build"}));
+    let (doc, code) = s.document(1);
+    assert_eq!(code, 0);
+    // The result holds it twice (text and structured content).
+    assert!(
+        doc.to_string().len() < 60_000,
+        "{} bytes",
+        doc.to_string().len()
+    );
+    assert_eq!(doc, env.run(&["--json", "logs", "chatty", "Build"]).json());
+    assert_eq!(doc["tail_bytes"], 8192);
+    let attempts = doc["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{doc}");
+    for a in attempts {
+        let text = a["text"].as_str().unwrap();
+        assert!(
+            text.len() <= 8192 && text.ends_with("the real reason\n"),
+            "{a}"
+        );
+        assert_eq!(a["truncated"], true, "{a}");
+        assert_eq!(
+            a["omitted_bytes"].as_u64().unwrap() + text.len() as u64,
+            a["bytes"].as_u64().unwrap()
+        );
+        let more = a["more"].as_str().unwrap();
+        assert!(
+            more.contains("--tail-bytes") && more.contains("--raw --attempt"),
+            "{more}"
+        );
+    }
+    s.call(
+        2,
+        "logs",
+        json!({"run": "chatty", "step": "build", "attempt": 3, "tail_bytes": 100}),
+    );
+    let (one, _) = s.document(2);
+    assert_eq!(one["attempts"].as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one["attempts"][0]["attempt"], 3);
+    assert!(one["attempts"][0]["text"].as_str().unwrap().len() <= 100);
+    assert_eq!(
+        one,
+        env.run(&[
+            "--json",
+            "logs",
+            "chatty",
+            "build",
+            "--attempt",
+            "3",
+            "--tail-bytes",
+            "100"
+        ])
+        .json()
+    );
+    s.call(
+        3,
+        "logs",
+        json!({"run": "chatty", "step": "Build", "attempt": 9}),
+    );
+    let answer = s.response(3);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let refused = &answer["result"]["structuredContent"];
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("has no attempt 9"),
+        "{refused}"
+    );
+    assert_eq!(refused["hints"][0], "its attempts: 1, 2, 3", "{refused}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }

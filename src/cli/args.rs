@@ -173,9 +173,13 @@ pub enum TopCommand {
         /// Needs STEP; its last attempt unless --attempt.
         #[arg(long, requires = "step")]
         raw: bool,
-        /// With --raw: this attempt of STEP (1, 2, ...).
-        #[arg(long, requires = "raw", value_name = "N")]
+        /// Only this attempt (1, 2, ...): of STEP with --raw, else of each step shown.
+        #[arg(long, value_name = "N", conflicts_with = "follow")]
         attempt: Option<u32>,
+        /// With --json: at most N bytes of each attempt's output, its last (default 8192;
+        /// at most 8 MiB in all). A cut attempt says so, and how to get more.
+        #[arg(long, value_name = "N", conflicts_with = "raw")]
+        tail_bytes: Option<u64>,
     },
 }
 

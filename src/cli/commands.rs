@@ -126,8 +126,19 @@ pub fn dispatch(
             follow,
             raw,
             attempt,
+            tail_bytes,
         } => {
             let (run, step) = (run.as_deref(), step.as_deref());
+            if tail_bytes.is_some() && !json {
+                return Err(ops::CommandError::bad_input(
+                    "--tail-bytes bounds the document of --json: without --json every byte is printed",
+                )
+                .hint("add --json, or leave --tail-bytes out"));
+            }
+            let window = ops::attempt_logs::Window {
+                attempt,
+                tail_bytes: tail_bytes.unwrap_or(ops::attempt_logs::DEFAULT_TAIL_BYTES),
+            };
             if raw {
                 if json {
                     return Err(raw_output_only("logs --raw", "the bytes an attempt wrote"));
@@ -170,10 +181,12 @@ pub fn dispatch(
                 }
             }
             if json {
-                return done(ops::attempt_logs::attempt_logs(ctx, run, step));
+                return done(ops::attempt_logs::attempt_logs(ctx, run, step, window));
             }
             // Printed as it is read, each attempt's file in pieces.
-            ops::attempt_logs::print_attempt_logs(ctx, run, step, &mut |text| super::out(text))
+            ops::attempt_logs::print_attempt_logs(ctx, run, step, attempt, &mut |text| {
+                super::out(text)
+            })
         }
         TopCommand::Worker {
             name,

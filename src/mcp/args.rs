@@ -7,8 +7,56 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::definition::ScalarString;
 use crate::event::RunKind;
+
+/// A value of `inputs` or `outputs`: a string, a boolean, or a JSON number. An integer is
+/// kept as its digits; any other number is kept as the float serde_json read, whose text is
+/// gone (`1.10` reads as 1.1, `2.0` as 2, `1e2` as 100): only an input declared `number` or
+/// `integer` takes one (`pairs`).
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(with = "ScalarSchema")]
+pub enum Scalar {
+    Exact(String),
+    Float(f64),
+}
+
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ScalarSchema {
+    String(String),
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Exact(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Exact(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Exact(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Exact(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// Which of the two families a command acts on: workflows, ordered steps (`cortex workflow
 /// ...`), or scenarios, phases with conditions, parallelism and agents (`cortex orchestrate
@@ -70,9 +118,12 @@ pub struct RunArgs {
     pub kind: Kind,
     /// A workflow or scenario name (matched forgivingly) or a path to a .yaml file.
     pub name: String,
-    /// Input values by input name, e.g. {"version": "1.2.0", "dry_run": true}.
+    /// Input values by input name, e.g. {"version": "1.2.0", "dry_run": true}. A string, a
+    /// boolean, or an integer; a number with a fraction or an exponent only for an input
+    /// declared `number` or `integer`: for any other give it as a JSON string ("1.10"), since as
+    /// a number its text is lost (1.10 reads as 1.1).
     #[serde(default)]
-    pub inputs: BTreeMap<String, ScalarString>,
+    pub inputs: BTreeMap<String, Scalar>,
     /// Return the plan (which steps or phases would run, and how) without running or
     /// recording anything.
     #[serde(default)]
@@ -129,16 +180,20 @@ pub struct StepReportArgs {
     pub run: Option<String>,
     /// The step's outputs by key, e.g. {"plan": "docs/plan.md"}: later steps see them as
     /// `${{ steps.STEP.outputs.KEY }}`. A step with `validate: - output: KEY` needs that key.
+    /// Values are strings, booleans or integers: give any other number as a JSON string
+    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
     #[serde(default)]
-    pub outputs: BTreeMap<String, ScalarString>,
+    pub outputs: BTreeMap<String, Scalar>,
     /// Only record the report; do not drive the run on (`resume` does it later).
     #[serde(default)]
     pub no_drive: bool,
     /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
     /// {"api_token": "..."}: its checks and the drive after the report have them, and this
     /// server keeps them (in memory only) for the run's later calls in this session.
+    /// Values are strings, booleans or integers: give any other number as a JSON string
+    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
     #[serde(default)]
-    pub inputs: BTreeMap<String, ScalarString>,
+    pub inputs: BTreeMap<String, Scalar>,
     /// Why, or what was done: recorded with the report and shown by status and the log.
     #[serde(default)]
     #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
@@ -172,16 +227,20 @@ pub struct PhaseCompleteArgs {
     /// The phase's name (matched forgivingly).
     pub phase: String,
     /// The phase's outputs by key, read by later phases as `${{ phases.PHASE.outputs.KEY }}`.
+    /// Values are strings, booleans or integers: give any other number as a JSON string
+    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
     #[serde(default)]
-    pub outputs: BTreeMap<String, ScalarString>,
+    pub outputs: BTreeMap<String, Scalar>,
     /// Only record it; do not drive the run on.
     #[serde(default)]
     pub no_drive: bool,
     /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
     /// {"api_token": "..."}: its checks and the drive after the report have them, and this
     /// server keeps them (in memory only) for the run's later calls in this session.
+    /// Values are strings, booleans or integers: give any other number as a JSON string
+    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
     #[serde(default)]
-    pub inputs: BTreeMap<String, ScalarString>,
+    pub inputs: BTreeMap<String, Scalar>,
     /// Why, or what was done: recorded with the report.
     #[serde(default)]
     #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
@@ -228,8 +287,10 @@ pub struct ResumeArgs {
     pub from: Option<String>,
     /// The values of the run's secret inputs, given again (the log keeps only `***`); this
     /// server keeps them for the run while it runs, so its checks and drives have them.
+    /// Values are strings, booleans or integers: give any other number as a JSON string
+    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
     #[serde(default)]
-    pub inputs: BTreeMap<String, ScalarString>,
+    pub inputs: BTreeMap<String, Scalar>,
     /// Return what resume would do without doing it.
     #[serde(default)]
     pub dry_run: bool,
@@ -277,7 +338,7 @@ pub struct LogVerifyArgs {
     pub anchors: Option<PathBuf>,
 }
 
-/// `cortex logs [RUN] [STEP]`.
+/// `cortex logs [RUN] [STEP] [--attempt N] [--tail-bytes N] --json`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogsArgs {
@@ -288,6 +349,20 @@ pub struct LogsArgs {
     /// Only this step or phase (matched forgivingly; a `foreach:` step means its items).
     #[serde(default)]
     pub step: Option<String>,
+    /// Only this attempt (1, 2, ...; each attempt's number is in `attempts`): e.g. the last,
+    /// to read why a step that was retried failed.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub attempt: Option<u32>,
+    /// At most this many bytes of each attempt's output, its last (default 8192, about 2k
+    /// tokens; at most 8388608 in all). A cut attempt has truncated, omitted_bytes and `more`
+    /// (how to get more of it).
+    #[serde(default = "default_tail_bytes")]
+    pub tail_bytes: u64,
+}
+
+fn default_tail_bytes() -> u64 {
+    crate::ops::attempt_logs::DEFAULT_TAIL_BYTES
 }
 
 /// `cortex schedule list [--at TIME]`.
@@ -301,19 +376,38 @@ pub struct ScheduleListArgs {
 }
 
 /// A map of `KEY: value` (inputs, outputs) as the `KEY=VALUE` pairs the operations take: keys
-/// trimmed, and refused when blank, as `--input`/`--output` are.
+/// trimmed, and refused when blank, as `--input`/`--output` are. A number that is not an
+/// integer is taken only for a key `numeric` says is declared a number (or an integer): for
+/// any other its text is lost, so it is refused, with how to give it as a string.
 pub fn pairs(
-    map: BTreeMap<String, ScalarString>,
+    map: BTreeMap<String, Scalar>,
     what: &str,
+    numeric: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, String)>, crate::ops::CommandError> {
     map.into_iter()
-        .map(|(k, v)| match k.trim() {
-            "" => Err(
+        .map(|(k, v)| match (k.trim(), v) {
+            ("", _) => Err(
                 crate::ops::CommandError::bad_input(format!("`{what}s` has a blank key")).hint(
                     format!("give each {what} its name: {{\"NAME\": \"VALUE\"}}"),
                 ),
             ),
-            key => Ok((key.to_string(), v.0)),
+            (key, Scalar::Exact(text)) => Ok((key.to_string(), text)),
+            (key, Scalar::Float(n)) if numeric(key) => Ok((key.to_string(), n.to_string())),
+            (key, Scalar::Float(n)) => {
+                let key = crate::definition::shown(key);
+                Err(crate::ops::CommandError::bad_input(format!(
+                    "{what} `{key}` is the JSON number {n:?}, which is not an integer: as a number its text is lost (1.10 reads as 1.1, 2.0 as 2, 1e2 as 100), and it is not declared a number"
+                ))
+                .hint(format!(
+                    "give it as a JSON string, as it should read: {{\"{key}\": \"1.10\"}} (a whole number may stay a JSON integer)"
+                )))
+            }
         })
         .collect()
+}
+
+/// No key is declared a number (outputs, and the secret inputs of a report or a resume,
+/// which a string gives whatever their type).
+pub fn none_numeric(_: &str) -> bool {
+    false
 }

@@ -16,6 +16,7 @@ mod args;
 mod inflight;
 mod observer;
 mod outputs;
+mod progress;
 mod reply;
 mod resources;
 mod server;

@@ -5,6 +5,9 @@ use rmcp::model::{CallToolResult, ContentBlock, MetaObject};
 
 use crate::ops::{CommandError, Output};
 
+#[cfg(test)]
+use crate::ops::Hint;
+
 /// The `_meta` key of the exit code the CLI would have ended with (SPEC §5).
 pub const EXIT_CODE: &str = "cortex/exit_code";
 
@@ -52,17 +55,13 @@ pub fn document(
     result.with_meta(Some(exit_meta(output.code)))
 }
 
-/// A failed operation: a tool error (`isError`) carrying its message, detail and hints; a
-/// hint that names a CLI command names the tool that does the same too.
+/// A failed operation: a tool error (`isError`) carrying its message, detail and hints; each
+/// command a hint suggests that a tool does is followed by that tool's name, found from the
+/// command's argv (`Hint::render_with`), so a quoted value holding a backtick stays pasteable.
 pub fn error(e: &CommandError) -> CallToolResult {
-    let mut doc = e.document();
-    if let Some(hints) = doc.get_mut("hints").and_then(|h| h.as_array_mut()) {
-        for hint in hints.iter_mut() {
-            if let Some(text) = hint.as_str() {
-                *hint = serde_json::Value::String(with_tools(text));
-            }
-        }
-    }
+    let doc = e.document_with(|hint| {
+        hint.render_with(|argv| tool_of(argv).map(|tool| format!(" (the `{tool}` tool)")))
+    });
     let mut result = CallToolResult::error(vec![ContentBlock::text(text(&doc))]);
     result.structured_content = Some(doc);
     result.with_meta(Some(exit_meta(e.code)))
@@ -95,46 +94,15 @@ const TOOL_OF: &[(&[&str], &str)] = &[
     (&["orchestrate", "abort"], "abort"),
 ];
 
-/// The tool a quoted command line (`cortex workflow run NAME`) is, if one is.
-fn tool_of(command: &str) -> Option<&'static str> {
-    let mut words = command.split_whitespace();
-    if words.next()? != "cortex" {
-        return None;
-    }
-    let mut rest = Vec::new();
-    while let Some(word) = words.next() {
-        match word {
-            "--home" | "--db" => {
-                words.next();
-            }
-            "--json" | "--no-color" => {}
-            w => rest.push(w),
-        }
-    }
+/// The tool that does what a suggested command (its argv after `cortex` and its global
+/// options) does, if one does.
+fn tool_of(argv: &[String]) -> Option<&'static str> {
     TOOL_OF
         .iter()
-        .find(|(argv, _)| rest.starts_with(argv))
+        .find(|(words, _)| {
+            words.len() <= argv.len() && words.iter().zip(argv).all(|(w, a)| *w == a.as_str())
+        })
         .map(|(_, tool)| *tool)
-}
-
-/// A hint as a tool user reads it: each quoted CLI command that a tool does is followed by
-/// that tool's name (the instructions say the arguments map one to one).
-fn with_tools(hint: &str) -> String {
-    let parts: Vec<&str> = hint.split('`').collect();
-    let mut out = String::with_capacity(hint.len() + 16);
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            out.push('`');
-            // An even part follows a quoted one that is now closed.
-            if i % 2 == 0
-                && let Some(tool) = tool_of(parts[i - 1])
-            {
-                out.push_str(&format!(" (the `{tool}` tool)"));
-            }
-        }
-        out.push_str(part);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -142,20 +110,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_hint_naming_a_cli_command_names_its_tool_too() {
+    fn a_hint_names_the_tool_of_each_command_it_suggests_and_its_quoted_values_stay_whole() {
+        let hint = Hint::from("start one with ")
+            .command(&["workflow", "run", "bt", "--input", "note=fix `parse()` now"])
+            .then(", or see ")
+            .command(&["workflow", "history"])
+            .then("; `KEY=VALUE` stays, and ")
+            .command(&["gc"])
+            .then(" names no tool");
+        let e = CommandError::bad_input("x")
+            .hint(hint)
+            .with_globals(&["--home".into(), "/tmp/h".into()]);
+        let doc = error(&e).structured_content.unwrap();
         assert_eq!(
-            with_tools("start one with `cortex workflow run NAME`"),
-            "start one with `cortex workflow run NAME` (the `run` tool)"
+            doc["hints"][0],
+            "start one with `cortex --home /tmp/h workflow run bt --input 'note=fix `parse()` now'` (the `run` tool), or see `cortex --home /tmp/h workflow history` (the `history` tool); `KEY=VALUE` stays, and `cortex --home /tmp/h gc` names no tool"
         );
-        assert_eq!(
-            with_tools("`cortex --home /tmp/h workflow history` lists them"),
-            "`cortex --home /tmp/h workflow history` (the `history` tool) lists them"
-        );
-        assert_eq!(
-            with_tools("`cortex orchestrate complete S build` reports it; `KEY=VALUE` stays"),
-            "`cortex orchestrate complete S build` (the `phase_complete` tool) reports it; `KEY=VALUE` stays"
-        );
-        assert_eq!(with_tools("no command here"), "no command here");
-        assert_eq!(with_tools("odd ` quote"), "odd ` quote");
     }
 }

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
     Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 
 use super::inflight::{InFlight, raise};
 use super::observer::Logged;
+use super::progress::{Meter, Reached, TICK};
 use super::{Log, reply, resources, tools};
 use crate::ops::{CommandError, Ctx, Live, exit};
 
@@ -141,9 +142,20 @@ impl ServerHandler for Cortex {
         let on_cancel = ticket.stop.clone();
         let log = self.log;
         (self.log)(&format!("{} by {actor}", tool.name));
+        // A client that asked for progress is told where a run this call drives is.
+        let (progress_tx, mut progress) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (
+                    Some(tx),
+                    Some(Progress::new(token, rx, context.peer.clone())),
+                )
+            }
+            None => (None, None),
+        };
         let job = self.blocking(tool.name, move |ctx| {
             let _ticket = ticket;
-            let mut observer = Logged::new(log);
+            let mut observer = Logged::new(log, progress_tx);
             let mut live = Live {
                 observer: &mut observer,
                 stop,
@@ -158,12 +170,17 @@ impl ServerHandler for Cortex {
         });
         tokio::pin!(job);
         // A cancelled call stops its drive gracefully (recorded; `resume` continues it), and
-        // still waits for the drive to have stopped before it ends.
-        let result = tokio::select! {
-            result = &mut job => result,
-            () = context.ct.cancelled() => {
-                raise(&on_cancel, CANCELLED);
-                job.await
+        // still waits for the drive to have stopped before it ends; it sends no more progress.
+        let mut cancelled = false;
+        let result = loop {
+            tokio::select! {
+                result = &mut job => break result,
+                () = context.ct.cancelled(), if !cancelled => {
+                    raise(&on_cancel, CANCELLED);
+                    cancelled = true;
+                    progress = None;
+                }
+                () = Progress::next(&mut progress) => {}
             }
         };
         Ok(match result {
@@ -230,5 +247,68 @@ impl ServerHandler for Cortex {
             .await
             .map(|contents| ReadResourceResult::new(vec![contents]).into())
             .map_err(|e| resources::error(&e))
+    }
+}
+
+/// The progress a call sends its client: where its drive is at each recorded transition, and
+/// the same again (`still`) at least every `TICK` while nothing is recorded (a long step).
+struct Progress {
+    token: ProgressToken,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Reached>,
+    peer: Peer<RoleServer>,
+    meter: Meter,
+    latest: Option<Reached>,
+    /// When `latest` was recorded.
+    since: std::time::Instant,
+}
+
+impl Progress {
+    fn new(
+        token: ProgressToken,
+        rx: tokio::sync::mpsc::UnboundedReceiver<Reached>,
+        peer: Peer<RoleServer>,
+    ) -> Progress {
+        Progress {
+            token,
+            rx,
+            peer,
+            meter: Meter::default(),
+            latest: None,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// Send the next notification when it is due; never resolves without progress to send.
+    async fn next(progress: &mut Option<Progress>) {
+        let Some(p) = progress else {
+            return std::future::pending().await;
+        };
+        let message = match tokio::time::timeout(TICK, p.rx.recv()).await {
+            Ok(Some(reached)) => {
+                p.since = std::time::Instant::now();
+                let message = reached.message.clone();
+                p.latest = Some(reached);
+                message
+            }
+            // The drive is over (or did not drive a run): nothing more to say.
+            Ok(None) => return std::future::pending().await,
+            Err(_elapsed) => match &p.latest {
+                Some(latest) => format!(
+                    "{} (still going: {} s since the last transition)",
+                    latest.message,
+                    p.since.elapsed().as_secs()
+                ),
+                None => return,
+            },
+        };
+        let Some(latest) = &p.latest else { return };
+        let value = p.meter.value(latest.done);
+        let mut param =
+            ProgressNotificationParam::new(p.token.clone(), value).with_message(message);
+        if value <= latest.total as f64 {
+            param = param.with_total(latest.total as f64);
+        }
+        // A client that is gone is seen by the transport; progress is only a courtesy.
+        let _ = p.peer.notify_progress(param).await;
     }
 }

@@ -2,6 +2,7 @@
 //! (generated from its argument type), and the one `ops` call it makes — the same call its
 //! CLI command makes, so a tool returns exactly the document of `--json`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -11,10 +12,11 @@ use serde::de::DeserializeOwned;
 
 use super::args::{
     AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, LogsArgs, PhaseArgs, PhaseCompleteArgs,
-    PreviewArgs, ResumeArgs, RunArgs, ScheduleListArgs, StatusArgs, StepReportArgs, StopArgs,
-    ValidateArgs, pairs,
+    PreviewArgs, ResumeArgs, RunArgs, Scalar, ScheduleListArgs, StatusArgs, StepReportArgs,
+    StopArgs, ValidateArgs, none_numeric, pairs,
 };
 use super::outputs;
+use crate::definition::InputType;
 use crate::event::{Operator, ResumeMode};
 use crate::ops::scenario::{PhaseReport, SCENARIOS};
 use crate::ops::workflow::{StepReport, WORKFLOWS};
@@ -28,10 +30,18 @@ pub struct ToolSpec {
     schema: fn() -> Arc<JsonObject>,
     /// What it returns as structured content (`outputs`).
     output: fn() -> Arc<JsonObject>,
-    /// Changes nothing (reads the log or the definitions).
+    /// Changes nothing (reads the log or the definitions): MCP's `readOnlyHint`.
     read_only: bool,
-    /// May end or undo work (abort, stop, a failure report).
+    /// May change things for good (MCP's `destructiveHint`): ends or undoes work (abort,
+    /// stop, a failure report that rolls back), or runs the workflow's own commands and
+    /// agents, which may do anything.
     destructive: bool,
+    /// Called again with the same arguments, it has no further effect (MCP's
+    /// `idempotentHint`): the reads, and ending a run that has ended already.
+    idempotent: bool,
+    /// Reaches beyond cortex's home (MCP's `openWorldHint`): it drives a run, whose steps run
+    /// shell commands and agents.
+    open_world: bool,
 }
 
 impl ToolSpec {
@@ -40,8 +50,8 @@ impl ToolSpec {
         let annotations = ToolAnnotations::with_title(self.title)
             .read_only(self.read_only)
             .destructive(self.destructive)
-            .idempotent(self.read_only)
-            .open_world(false);
+            .idempotent(self.idempotent)
+            .open_world(self.open_world);
         Tool::new(self.name, self.description, (self.schema)())
             .with_raw_output_schema((self.output)())
             .with_title(self.title)
@@ -129,6 +139,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::list,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "validate",
@@ -138,6 +150,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::validate,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "preview",
@@ -147,15 +161,19 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::preview,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "run",
         title: "Run a workflow or scenario",
-        description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; cancelling the call stops the run gracefully, and resume continues it). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run it returns the plan (which steps or phases would run, and how) and records nothing.",
+        description: "Start a run of a workflow or scenario and drive it until it finishes, waits or stops, then return its status document (this takes as long as the run's commands take; a call carrying a progressToken gets progress notifications at each step and every 10 s; cancelling the call stops the run gracefully, and resume continues it). A prompt step — work for you to do — makes the run wait: the document then has status \"waiting\", `waiting_for` (the step), that step's rendered `prompt` in `steps`, and `next`. Do what the prompt asks, then call step_complete (with the outputs it asks for) or step_fail. A scenario waits on manual phases listed in `awaiting_start` (start one with phase_start) and on phases waiting for phase_complete. The status document: {run_id, kind, name, status: running|waiting|interrupted|completed|failed|stopped|aborted|rolled_back, steps (workflows) or phases (scenarios): [{name, status, attempts, prompt, outputs, error, ...}], inputs, reason, next: [{argv, why}], head_hash, events, ...}. The result's `_meta` holds `cortex/exit_code`, the CLI's exit code: 0 completed, 1 failed/aborted/rolled back, 3 waiting or stopped; an error result carries {error, detail, hints, exit_code}. With dry_run it returns the plan (which steps or phases would run, and how) and records nothing.",
         schema: input_schema::<RunArgs>,
         output: outputs::status_or_plan,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "status",
@@ -165,6 +183,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "history",
@@ -174,6 +194,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::history,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "step_complete",
@@ -182,7 +204,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<StepReportArgs>,
         output: outputs::status,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "step_fail",
@@ -192,6 +216,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "phase_start",
@@ -200,7 +226,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<PhaseArgs>,
         output: outputs::status,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "phase_complete",
@@ -209,7 +237,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<PhaseCompleteArgs>,
         output: outputs::status,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "phase_fail",
@@ -219,6 +249,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "stop",
@@ -228,6 +260,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "resume",
@@ -236,7 +270,9 @@ pub const TOOLS: &[ToolSpec] = &[
         schema: input_schema::<ResumeArgs>,
         output: outputs::status_or_plan,
         read_only: false,
-        destructive: false,
+        destructive: true,
+        idempotent: false,
+        open_world: true,
     },
     ToolSpec {
         name: "abort",
@@ -246,6 +282,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::status,
         read_only: false,
         destructive: true,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "log_verify",
@@ -255,15 +293,19 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::verify,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "logs",
         title: "A run's whole step output",
-        description: "The whole output of a run's attempts (of one step or phase with `step`), as kept beside the log: what status only shows the last 4 KiB of. Returns {run_id, step, attempts: [{step, attempt, status, file, bytes, blake3, text, base64?, ...}]}: status kept (the file is as the log recorded it), changed (it was altered since: do not trust it), in_flight, not_recorded (interrupted), missing or elsewhere (only the tail the log kept, in `tail`), no_output, not_kept, or child_run (a `uses:` step: call logs with its child_run_id). `text` is the output decoded as UTF-8; when the bytes are not UTF-8, `base64` holds them exactly. At most 8 MiB of output in all: an attempt past it holds its last bytes, with truncated: true and omitted_bytes (how many of the first are left out). Use it to read why a step failed.",
+        description: "The whole output of a run's attempts (of one step or phase with `step`), as kept beside the log: what status only shows the last 4 KiB of. Returns {run_id, step, attempts: [{step, attempt, status, file, bytes, blake3, text, base64?, ...}]}: status kept (the file is as the log recorded it), changed (it was altered since: do not trust it), in_flight, not_recorded (interrupted), missing or elsewhere (only the tail the log kept, in `tail`), no_output, not_kept, or child_run (a `uses:` step: call logs with its child_run_id). `text` is the output decoded as UTF-8; when the bytes are not UTF-8, `base64` holds them exactly. Each attempt gives at most `tail_bytes` of its output (default 8192), its last bytes, and the document at most 8 MiB in all: a cut attempt has truncated: true, omitted_bytes (how many of the first are left out) and `more` (how to get more). Give `attempt` for one attempt (e.g. the last, of a step that was retried). Use it to read why a step failed.",
         schema: input_schema::<LogsArgs>,
         output: outputs::logs,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
     ToolSpec {
         name: "schedule_list",
@@ -273,6 +315,8 @@ pub const TOOLS: &[ToolSpec] = &[
         output: outputs::schedules,
         read_only: true,
         destructive: false,
+        idempotent: true,
+        open_world: false,
     },
 ];
 
@@ -408,7 +452,7 @@ fn operate(
             match a.kind {
                 Kind::Workflow => {
                     only_for(tool, Kind::Workflow, !a.start.is_empty(), "start")?;
-                    let inputs = pairs(a.inputs, "input")?;
+                    let inputs = run_inputs(ctx, a.kind, &a.name, a.inputs)?;
                     ops::workflow::run(
                         ctx,
                         &a.name,
@@ -419,7 +463,7 @@ fn operate(
                     )
                 }
                 Kind::Scenario => {
-                    let inputs = pairs(a.inputs, "input")?;
+                    let inputs = run_inputs(ctx, a.kind, &a.name, a.inputs)?;
                     let req = ops::scenario::RunRequest {
                         name: &a.name,
                         starts: &a.start,
@@ -440,12 +484,12 @@ fn operate(
         }
         "step_complete" | "step_fail" => {
             let a: StepReportArgs = parse(tool, args)?;
-            let inputs = pairs(a.inputs, "input")?;
+            let inputs = pairs(a.inputs, "input", &none_numeric)?;
             let report = StepReport {
                 step: &a.step,
                 run: a.run.as_deref(),
                 success: tool.name == "step_complete",
-                outputs: pairs(a.outputs, "output")?,
+                outputs: pairs(a.outputs, "output", &none_numeric)?,
                 no_drive: a.no_drive,
                 by: by(a.message)?,
                 inputs: &inputs,
@@ -458,11 +502,11 @@ fn operate(
         }
         "phase_complete" => {
             let a: PhaseCompleteArgs = parse(tool, args)?;
-            let inputs = pairs(a.inputs, "input")?;
+            let inputs = pairs(a.inputs, "input", &none_numeric)?;
             let report = PhaseReport {
                 phase: &a.phase,
                 success: true,
-                outputs: pairs(a.outputs, "output")?,
+                outputs: pairs(a.outputs, "output", &none_numeric)?,
                 no_drive: a.no_drive,
                 inputs: &inputs,
             };
@@ -495,7 +539,11 @@ fn operate(
         }
         "logs" => {
             let a: LogsArgs = parse(tool, args)?;
-            ops::attempt_logs::attempt_logs(ctx, a.run.as_deref(), a.step.as_deref())
+            let window = ops::attempt_logs::Window {
+                attempt: a.attempt,
+                tail_bytes: a.tail_bytes,
+            };
+            ops::attempt_logs::attempt_logs(ctx, a.run.as_deref(), a.step.as_deref(), window)
         }
         "schedule_list" => {
             let a: ScheduleListArgs = parse(tool, args)?;
@@ -523,6 +571,26 @@ fn operate(
         }
         other => Err(CommandError::bad_input(unknown(other))),
     }
+}
+
+/// `run`'s inputs as pairs: a JSON number that is not an integer is taken for an input the
+/// definition declares a number or an integer, as before, and refused for any other (`pairs`).
+/// When the definition does not load, or does not declare the input, the run says so.
+fn run_inputs(
+    ctx: &Ctx,
+    kind: Kind,
+    name: &str,
+    inputs: BTreeMap<String, Scalar>,
+) -> Result<Vec<(String, String)>, CommandError> {
+    let floats = inputs.values().any(|v| matches!(v, Scalar::Float(_)));
+    let types = floats
+        .then(|| ops::workflow::input_types(ctx, kind.run_kind(), name))
+        .flatten();
+    let numeric = |key: &str| match types.as_ref().and_then(|t| t.get(key)) {
+        Some(t) => matches!(t, InputType::Number | InputType::Integer),
+        None => true,
+    };
+    pairs(inputs, "input", &numeric)
 }
 
 fn resume(
@@ -556,7 +624,7 @@ fn resume(
         (_, _, _, Some(step)) => ResumeMode::From(step),
         _ => ResumeMode::Continue,
     };
-    let inputs = pairs(a.inputs, "input")?;
+    let inputs = pairs(a.inputs, "input", &none_numeric)?;
     let args = ops::workflow::ResumeArgs {
         mode,
         inputs: &inputs,
@@ -608,6 +676,42 @@ mod tests {
             assert!(tool.description.len() > 100, "{}", tool.name);
             let listed = tool.listed();
             assert_eq!(listed.name, tool.name);
+        }
+    }
+
+    #[test]
+    fn tools_that_drive_a_run_say_they_run_open_world_commands_and_reads_say_they_change_nothing() {
+        let annotations = |name: &str| find(name).unwrap().listed().annotations.unwrap();
+        for name in [
+            "run",
+            "resume",
+            "step_complete",
+            "step_fail",
+            "phase_start",
+            "phase_complete",
+            "phase_fail",
+        ] {
+            let a = annotations(name);
+            assert_eq!(a.read_only_hint, Some(false), "{name}");
+            assert_eq!(a.destructive_hint, Some(true), "{name}");
+            assert_eq!(a.idempotent_hint, Some(false), "{name}");
+            assert_eq!(a.open_world_hint, Some(true), "{name}");
+        }
+        for name in ["stop", "abort"] {
+            let a = annotations(name);
+            assert_eq!(a.destructive_hint, Some(true), "{name}");
+            assert_eq!(
+                a.idempotent_hint,
+                Some(true),
+                "{name}: an ended run is left as it is"
+            );
+            assert_eq!(a.open_world_hint, Some(false), "{name}");
+        }
+        for tool in TOOLS.iter().filter(|t| t.read_only) {
+            let a = annotations(tool.name);
+            assert_eq!(a.destructive_hint, Some(false), "{}", tool.name);
+            assert_eq!(a.idempotent_hint, Some(true), "{}", tool.name);
+            assert_eq!(a.open_world_hint, Some(false), "{}", tool.name);
         }
     }
 

@@ -441,6 +441,30 @@ impl Body {
 /// prints them all, and `cortex logs` without `--json` shows them all, reading in pieces.
 pub const JSON_OUTPUT_MAX: u64 = 8 << 20;
 
+/// How many bytes of each attempt's output `cortex logs --json` gives by default, its last:
+/// about 2k tokens, given twice in an MCP result (text and structured content), so that the
+/// attempts of a step fit what a model takes (Claude Code refuses a result past about 25k
+/// tokens). `--tail-bytes` (`tail_bytes`) asks for more, up to `JSON_OUTPUT_MAX`.
+pub const DEFAULT_TAIL_BYTES: u64 = 8 << 10;
+
+/// Which attempts, and how much of each, `cortex logs --json` gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Only this attempt (of the step, or of each of a `foreach:` step's items).
+    pub attempt: Option<u32>,
+    /// At most this many bytes of each attempt's output, its last (`DEFAULT_TAIL_BYTES`).
+    pub tail_bytes: u64,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window {
+            attempt: None,
+            tail_bytes: DEFAULT_TAIL_BYTES,
+        }
+    }
+}
+
 fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
     format!(
         "No attempt output for {}run {run_id}: no command of it has run (a prompt step, or a phase without `run:`, has none).\n",
@@ -449,10 +473,13 @@ fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
 }
 
 /// The run and the attempts `cortex logs [RUN] [STEP]` shows.
+/// With `attempt`, only the attempts of that number (one of the step, or one of each of a
+/// `foreach:` step's items); a number no attempt has is refused, naming those there are.
 fn tracked<'a>(
     ctx: &Ctx,
     run: Option<&str>,
     step: Option<&'a str>,
+    attempt: Option<u32>,
 ) -> Result<Tracker<'a>, CommandError> {
     let store = ctx
         .reading_store()?
@@ -462,6 +489,27 @@ fn tracked<'a>(
     tracker.read(&*store)?;
     if let Some(e) = tracker.unknown_step() {
         return Err(e);
+    }
+    if let Some(n) = attempt {
+        let mut numbers: Vec<u32> = tracker.shown.iter().map(|s| s.attempt).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        tracker.shown.retain(|s| s.attempt == n);
+        if tracker.shown.is_empty() {
+            let of = step.map_or(String::new(), |s| {
+                format!("`{}` in ", crate::definition::shown(s))
+            });
+            let there: Vec<String> = numbers.iter().map(u32::to_string).collect();
+            return Err(CommandError::bad_input(format!(
+                "{of}run {} has no attempt {n}",
+                tracker.run_id
+            ))
+            .hint(if there.is_empty() {
+                "no attempt of it has started".to_string()
+            } else {
+                format!("its attempts: {}", there.join(", "))
+            }));
+        }
     }
     Ok(tracker)
 }
@@ -475,9 +523,10 @@ pub fn print_attempt_logs(
     ctx: &Ctx,
     run: Option<&str>,
     step: Option<&str>,
+    attempt: Option<u32>,
     sink: &mut dyn FnMut(&str),
 ) -> Result<i32, CommandError> {
-    let tracker = tracked(ctx, run, step)?;
+    let tracker = tracked(ctx, run, step, attempt)?;
     let verify = tracker.cmd(&["log", "verify"]);
     let mut shown_any = false;
     // One at a time: each attempt's file is open only while it is shown.
@@ -503,12 +552,16 @@ pub fn print_attempt_logs(
 /// and hash — at most `JSON_OUTPUT_MAX` bytes of output in all, the last of each attempt's
 /// (`truncated`, `omitted_bytes` where some are left out). Its text for people is the same,
 /// each cut attempt saying so under its header.
+///
+/// `window` picks one attempt and bounds each attempt's bytes (`tail_bytes`, the last kept);
+/// a cut attempt says how many bytes are left out and how to get them (`more`).
 pub fn attempt_logs(
     ctx: &Ctx,
     run: Option<&str>,
     step: Option<&str>,
+    window: Window,
 ) -> Result<Output, CommandError> {
-    let tracker = tracked(ctx, run, step)?;
+    let tracker = tracked(ctx, run, step, window.attempt)?;
     let run_id = tracker.run_id.clone();
     let mut budget = JSON_OUTPUT_MAX;
     let mut text = String::new();
@@ -525,7 +578,8 @@ pub fn attempt_logs(
         } = view;
         text.push_str(&said);
         if let Some(mut body) = body {
-            let (from, raw) = match attempt_file::tail(&mut body.file, body.end, budget) {
+            let most = budget.min(window.tail_bytes);
+            let (from, raw) = match attempt_file::tail(&mut body.file, body.end, most) {
                 Ok(read) => read,
                 Err(e) => {
                     json["unreadable"] = serde_json::Value::String(e.to_string());
@@ -546,12 +600,36 @@ pub fn attempt_logs(
             }
             if from > 0 {
                 let step = json["step"].as_str().unwrap_or_default().to_string();
-                let raw_cmd = tracker.cmd(&["logs", &run_id, &step, "--raw"]);
+                let n = json["attempt"].as_u64().unwrap_or_default().to_string();
+                let raw_cmd = tracker.cmd(&["logs", &run_id, &step, "--raw", "--attempt", &n]);
+                let more_cmd = tracker.cmd(&[
+                    "logs",
+                    &run_id,
+                    &step,
+                    "--json",
+                    "--attempt",
+                    &n,
+                    "--tail-bytes",
+                    &(body.end.min(JSON_OUTPUT_MAX)).to_string(),
+                ]);
+                let why = if most < window.tail_bytes {
+                    format!(
+                        "a document holds at most {JSON_OUTPUT_MAX} bytes of output, all its attempts together"
+                    )
+                } else {
+                    format!(
+                        "at most {} bytes of each attempt are given (tail_bytes)",
+                        window.tail_bytes
+                    )
+                };
+                let more = format!(
+                    "the first {from} of its {} bytes are left out ({why}): {more_cmd} (the logs tool with attempt {n} and a larger tail_bytes, at most {JSON_OUTPUT_MAX}) gives more of its end, {raw_cmd} every byte",
+                    body.end
+                );
                 json["truncated"] = serde_json::Value::Bool(true);
                 json["omitted_bytes"] = serde_json::json!(from);
-                text.push_str(&format!(
-                    "(truncated: the first {from} bytes are left out here; {raw_cmd} prints them all)\n"
-                ));
+                text.push_str(&format!("(truncated: {more})\n"));
+                json["more"] = serde_json::Value::String(more);
             }
             text.push_str(&attempt_text(&raw, body.complete));
             json["text"] = serde_json::Value::String(decoded.into_owned());
@@ -564,6 +642,8 @@ pub fn attempt_logs(
     let doc = serde_json::json!({
         "run_id": run_id,
         "step": step,
+        "attempt": window.attempt,
+        "tail_bytes": window.tail_bytes,
         "attempts": attempts,
     });
     Ok(Output::new(doc, text, exit::OK))
@@ -621,7 +701,7 @@ pub fn raw_attempt_log(
     step: &str,
     attempt: Option<u32>,
 ) -> Result<RawAttemptLog, CommandError> {
-    let tracker = tracked(ctx, run, Some(step))?;
+    let tracker = tracked(ctx, run, Some(step), None)?;
     let run_id = tracker.run_id.clone();
     let mut steps: Vec<&str> = Vec::new();
     for s in &tracker.shown {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::CommandError;
+use super::{CommandError, Hint};
 use crate::definition::{Catalog, Durability};
 use crate::event::{Operator, RunKind};
 pub use crate::execute::{default_actor, hostname};
@@ -204,6 +204,12 @@ impl Ctx {
     /// ARGS...` in backticks.
     pub fn cmd(&self, args: &[&str]) -> String {
         crate::render::suggested_command(&self.globals(), args)
+    }
+
+    /// A hint that suggests `cortex [--home H] [--db URL] ARGS...`, its command kept as argv
+    /// (`Hint`): what `cmd` writes, for a hint that goes on (`then`, `command`).
+    pub fn suggest(&self, args: &[&str]) -> Hint {
+        Hint::suggest(args).carrying(self.globals())
     }
 
     /// `e` as this invocation prints it: each command its hints suggest names `--home` and
@@ -422,23 +428,24 @@ impl Ctx {
 
     /// How to start a run of the definition `entry` (one that has none yet): its `run`, or,
     /// when it is invalid, its `validate`, which says what to fix (a `run` would be refused).
-    fn how_to_start(&self, group: &str, noun: &str, entry: &crate::definition::Entry) -> String {
+    fn how_to_start(&self, group: &str, noun: &str, entry: &crate::definition::Entry) -> Hint {
         let valid = match group {
             "orchestrate" => super::scenario::check(self, entry).is_ok(),
             _ => super::workflow::runs(self, &entry.name),
         };
         if valid {
-            format!(
-                "{noun} `{}` has no runs yet: {} starts one",
-                entry.name,
-                self.cmd(&[group, "run", &entry.name])
-            )
+            Hint::from(format!("{noun} `{}` has no runs yet: ", entry.name))
+                .carrying(self.globals())
+                .command(&[group, "run", &entry.name])
+                .then(" starts one")
         } else {
-            format!(
-                "{noun} `{}` has no runs yet, and is invalid: {} says what to fix",
-                entry.name,
-                self.cmd(&[group, "validate", &entry.name])
-            )
+            Hint::from(format!(
+                "{noun} `{}` has no runs yet, and is invalid: ",
+                entry.name
+            ))
+            .carrying(self.globals())
+            .command(&[group, "validate", &entry.name])
+            .then(" says what to fix")
         }
     }
 
@@ -456,23 +463,25 @@ impl Ctx {
             view.run_id,
             view.status.as_str()
         ))
-        .hint(format!(
-            "{} shows how it ended; {} a new run",
-            self.cmd(&[group, "status", &view.run_id]),
-            self.starts(&again)
-        ))
+        .hint(
+            self.suggest(&[group, "status", &view.run_id])
+                .then(" shows how it ended; ")
+                .and(self.starts(&again))
+                .then(" a new run"),
+        )
     }
 
     /// `run_again`'s command as pasted here, and what it does: "`cortex workflow run
     /// /p/w.yaml --input n=1` starts" (with what to fill in, when a secret input is asked).
-    fn starts(&self, again: &crate::project::Suggestion) -> String {
+    /// Its commands are kept as argv (`Hint`): a quoted input value may hold anything.
+    fn starts(&self, again: &crate::project::Suggestion) -> Hint {
         let args: Vec<&str> = again.argv.iter().skip(1).map(String::as_str).collect();
         let fill = if again.fill.is_empty() {
             ""
         } else {
             " (VALUE: each secret input's value again)"
         };
-        format!("{}{fill} starts", self.cmd(&args))
+        self.suggest(&args).then(format!("{fill} starts"))
     }
 
     /// The answer to an action that would end a run that already ended (`stop`, `abort`, as
@@ -578,7 +587,7 @@ impl Ctx {
                 // with its inputs: `run NAME` of a definition run by path is refused.
                 let again = again.as_ref().expect("matched");
                 CommandError::bad_input(e.to_string())
-                    .hint(format!("{} a new one; {history}", self.starts(again)))
+                    .hint(self.starts(again).then(format!(" a new one; {history}")))
             }
             FindError::NoneUnfinished { ref name, kind, .. } => {
                 // Looked among runs of any kind: the name's own kind starts it (a scenario's
@@ -591,10 +600,10 @@ impl Ctx {
                     }
                     _ => group,
                 };
-                CommandError::bad_input(e.to_string()).hint(format!(
-                    "{} starts a new one; {history}",
-                    self.cmd(&[group, "run", name])
-                ))
+                CommandError::bad_input(e.to_string()).hint(
+                    self.suggest(&[group, "run", name])
+                        .then(format!(" starts a new one; {history}")),
+                )
             }
             FindError::OtherKind {
                 found, ref query, ..

@@ -23,8 +23,13 @@ pub mod exit {
 /// is printed as the invocation that met the error would paste it (naming its `--home` and
 /// `--db`: `Ctx::localize`), through the one way suggestions are written
 /// (`render::suggested_command`). Printed as is (`Display`), it names neither.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hint(Vec<HintPart>);
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hint {
+    parts: Vec<HintPart>,
+    /// What each suggested command carries after `cortex` (`Ctx::globals`), set by
+    /// `CommandError::with_globals`: the hint keeps its commands as argv until it is printed.
+    globals: Vec<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HintPart {
@@ -37,31 +42,51 @@ impl Hint {
     /// A hint that suggests the command `cortex ARGS` (more text and commands follow with
     /// `then` and `command`).
     pub fn suggest(args: &[&str]) -> Hint {
-        Hint(Vec::new()).command(args)
+        Hint::default().command(args)
     }
 
     /// The hint followed by `text`.
     pub fn then(mut self, text: impl Into<String>) -> Hint {
-        self.0.push(HintPart::Text(text.into()));
+        self.parts.push(HintPart::Text(text.into()));
         self
     }
 
     /// The hint followed by the suggested command `cortex ARGS`.
     pub fn command(mut self, args: &[&str]) -> Hint {
-        self.0.push(HintPart::Command(
+        self.parts.push(HintPart::Command(
             args.iter().map(|a| a.to_string()).collect(),
         ));
         self
     }
 
-    /// The hint as printed for an invocation whose suggestions carry `globals` after
-    /// `cortex` (`Ctx::globals`).
-    pub fn render(&self, globals: &[String]) -> String {
-        self.0
+    /// The hint with its commands carrying `globals` after `cortex` (`Ctx::suggest`).
+    pub fn carrying(mut self, globals: Vec<String>) -> Hint {
+        self.globals = globals;
+        self
+    }
+
+    /// The hint followed by `more`.
+    pub fn and(mut self, more: Hint) -> Hint {
+        self.parts.extend(more.parts);
+        self
+    }
+
+    /// The hint as printed, each suggested command followed by what `after` says of its argv
+    /// (after `cortex` and its global options): the MCP server names the tool that does the
+    /// same from the command's words, never from the printed text, whose quoted values may
+    /// hold anything.
+    pub fn render_with(&self, after: impl Fn(&[String]) -> Option<String>) -> String {
+        self.parts
             .iter()
             .map(|part| match part {
                 HintPart::Text(t) => t.clone(),
-                HintPart::Command(args) => crate::render::suggested_command(globals, args),
+                HintPart::Command(args) => {
+                    let command = crate::render::suggested_command(&self.globals, args);
+                    match after(args) {
+                        Some(more) => format!("{command}{more}"),
+                        None => command,
+                    }
+                }
             })
             .collect()
     }
@@ -69,7 +94,10 @@ impl Hint {
 
 impl From<String> for Hint {
     fn from(text: String) -> Hint {
-        Hint(vec![HintPart::Text(text)])
+        Hint {
+            parts: vec![HintPart::Text(text)],
+            globals: Vec::new(),
+        }
     }
 }
 
@@ -81,7 +109,7 @@ impl From<&str> for Hint {
 
 impl std::fmt::Display for Hint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.render(&[]))
+        f.write_str(&self.render_with(|_| None))
     }
 }
 
@@ -141,10 +169,17 @@ impl CommandError {
     /// the detail, the hints and the exit code; a word over 200 characters it quotes (a path,
     /// a name, a value of megabytes) cut to its start and its size (`render::cut_long_words`).
     pub fn document(&self) -> serde_json::Value {
+        self.document_with(Hint::to_string)
+    }
+
+    /// `document`, each hint written by `hint` (the MCP server's names each suggested
+    /// command's tool: `Hint::render_with`).
+    pub fn document_with(&self, hint: impl Fn(&Hint) -> String) -> serde_json::Value {
+        let hints: Vec<String> = self.hints.iter().map(hint).collect();
         let mut doc = serde_json::json!({
             "error": self.message,
             "detail": self.detail,
-            "hints": self.hints,
+            "hints": hints,
             "errors": self.errors,
             "exit_code": self.code,
         });
@@ -176,7 +211,7 @@ impl CommandError {
     /// (`Ctx::localize`).
     pub fn with_globals(mut self, globals: &[String]) -> Self {
         for h in &mut self.hints {
-            *h = Hint::from(h.render(globals));
+            h.globals = globals.to_vec();
         }
         self
     }

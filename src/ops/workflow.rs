@@ -497,6 +497,27 @@ pub fn run(
     finish_driving(ctx, journal, by, lock, live)
 }
 
+/// The declared type of each input of the workflow or scenario `name` would start, if it
+/// loads (else the run itself says what is wrong): the MCP server reads a JSON number for an
+/// input by it.
+pub fn input_types(
+    ctx: &Ctx,
+    kind: RunKind,
+    name: &str,
+) -> Option<BTreeMap<String, crate::definition::InputType>> {
+    let inputs = match kind {
+        RunKind::Workflow => load(ctx, name).ok()?.workflow.inputs,
+        RunKind::Scenario => {
+            let entry = ctx.catalog().find_scenario(name).ok()?;
+            super::scenario::check(ctx, &entry)
+                .ok()?
+                .as_workflow()
+                .inputs
+        }
+    };
+    Some(inputs.into_iter().map(|(k, spec)| (k, spec.kind)).collect())
+}
+
 /// The typed values of a run's inputs (a workflow's, or a scenario's as a workflow), checked
 /// before anything is recorded: every problem at once, exit 2. A secret input may come from
 /// the environment (`CORTEX_INPUT_<NAME>`), out of sight of `ps`.

@@ -255,14 +255,31 @@ pub async fn run_logs(
     let q = query(raw);
     reply(
         blocking(&shared, move |shared| {
+            let attempt = number(&q, "attempt")?
+                .map(|n| {
+                    u32::try_from(n).map_err(|_| {
+                        Failure::bad_request(
+                            format!("`attempt` {n} is past any attempt"),
+                            "leave `attempt` out for every attempt",
+                        )
+                    })
+                })
+                .transpose()?;
+            let tail_bytes =
+                number(&q, "tail_bytes")?.unwrap_or(ops::attempt_logs::DEFAULT_TAIL_BYTES);
             let (run_id, _) = find(shared, &id)?;
             let step = get(&q, "step");
-            // At most `ops::attempt_logs::JSON_OUTPUT_MAX` of output, the last of it, marked
-            // `truncated`; the whole of one attempt is streamed by `.../logs/{step}/raw`.
+            // At most `tail_bytes` of each attempt's output and `JSON_OUTPUT_MAX` in all, the
+            // last of it, marked `truncated`; the whole of one attempt is streamed by
+            // `.../logs/{step}/raw`.
             Ok(ops::attempt_logs::attempt_logs(
                 &shared.ctx,
                 Some(&run_id),
                 step,
+                ops::attempt_logs::Window {
+                    attempt,
+                    tail_bytes,
+                },
             )?)
         })
         .await,

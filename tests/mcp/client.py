@@ -513,11 +513,40 @@ async def request_too_large(argv):
     print(json.dumps({"run_id": doc["run_id"]}))
 
 
+async def progress_of_a_long_call(argv):
+    """A `run` call with a progress callback (the SDK sends a progressToken): MCP clients
+    bound a tool call and cancel it, which stops the run, unless progress arrives. Before,
+    cortex sent none. Progress arrives at each transition, naming the step that runs, and at
+    least every 10 s while a step runs; each value is above the last, of a total of the steps."""
+    got = []
+
+    async def on_progress(progress, total, message):
+        got.append({"progress": progress, "total": total, "message": message})
+
+    async with client(argv, "pytest-progress", "legacy") as c:
+        doc = document(
+            await c.call_tool("run", {"kind": "workflow", "name": "long"},
+                              progress_callback=on_progress),
+            0,
+        )
+        assert doc["status"] == "completed", doc
+    # Progress callbacks run as tasks of their own: let the last ones land.
+    await asyncio.sleep(0.2)
+    values = [g["progress"] for g in got]
+    assert values == sorted(values) and len(set(values)) == len(values), got
+    assert all(g["total"] in (None, 3.0) for g in got), got
+    assert any("running step `First`" in g["message"] for g in got), got
+    assert any("running step `Long`" in g["message"] and "still going" in g["message"]
+               for g in got), got
+    assert any(g["progress"] == 2.0 for g in got), got
+    print(json.dumps({"progress": got}))
+
+
 CHECKS = {
     f.__name__: f
     for f in [feature_development, scenario_manual, bad_input, every_tool_result,
               abort_a_driven_run, secret_checks_in_session, scenario_resume_modes,
-              request_too_large]
+              request_too_large, progress_of_a_long_call]
 }
 
 if __name__ == "__main__":
