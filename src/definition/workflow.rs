@@ -243,6 +243,19 @@ pub struct Step {
     pub runs_on: Vec<super::WorkerTag>,
 }
 
+impl Step {
+    /// The texts whose templates are resolved to run the step: its `run`, its `env:` values,
+    /// its `with:` values (a `uses:` step) and its `working_dir`.
+    pub fn run_texts(&self) -> impl Iterator<Item = &str> {
+        self.run
+            .as_deref()
+            .into_iter()
+            .chain(self.env.values().map(|v| v.0.as_str()))
+            .chain(self.with.values().map(|v| v.0.as_str()))
+            .chain(self.working_dir.as_deref())
+    }
+}
+
 impl Workflow {
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)

@@ -111,16 +111,6 @@ pub fn resolver<'a>(
     }
 }
 
-/// The templates step `step` runs with (its command, `env:` values and `working_dir:`), as
-/// read for secret outputs this process does not hold.
-fn run_templates(step: &Step) -> impl Iterator<Item = &str> {
-    step.run
-        .as_deref()
-        .into_iter()
-        .chain(step.env.values().map(|v| v.0.as_str()))
-        .chain(step.working_dir.as_deref())
-}
-
 /// A stable key of a unit for the files of its attempts (its output file, the notes of its
 /// process groups): units are named by anything a name may hold, and their positions move
 /// when a `foreach:` step's items are inserted, so neither names nor positions will do.
@@ -293,7 +283,7 @@ impl Runner {
         };
         // A secret output recorded by another process is `***` in the log: the attempt must
         // not run with that, and no retry can bring the value back.
-        let unheld = super::unheld_secret_output_in(state, run_templates(&step));
+        let unheld = super::unheld_secret_output_in(state, step.run_texts());
         let permanent = unheld.is_some();
         if let Some(why) = unheld {
             refused = Some(why);
@@ -388,7 +378,7 @@ impl Runner {
             let Some(cmd) = &check.run else { continue };
             let step = index.and_then(|i| state.definition(i));
             let texts =
-                std::iter::once(cmd.as_str()).chain(step.into_iter().flat_map(run_templates));
+                std::iter::once(cmd.as_str()).chain(step.into_iter().flat_map(Step::run_texts));
             if let Some(why) = super::unheld_secret_output_in(state, texts) {
                 problems.push(format!("`{cmd}` could not run: {why}"));
                 continue;
@@ -543,7 +533,7 @@ impl Runner {
                 }
             }
             IfCondition::Command(command) => {
-                let texts = std::iter::once(command.run.as_str()).chain(run_templates(&step));
+                let texts = std::iter::once(command.run.as_str()).chain(step.run_texts());
                 if let Some(why) = super::unheld_secret_output_in(state, texts) {
                     check.error = Some(why);
                     return Some(check);
@@ -699,7 +689,7 @@ impl Runner {
         let Some(cmd) = &step.rollback else {
             return Compensation::Nothing;
         };
-        let texts = std::iter::once(cmd.as_str()).chain(run_templates(&step));
+        let texts = std::iter::once(cmd.as_str()).chain(step.run_texts());
         if let Some(error) = super::unheld_secret_output_in(state, texts) {
             return Compensation::Ran(AttemptEnd::SpawnFailed { error }, String::new());
         }

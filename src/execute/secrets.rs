@@ -134,15 +134,7 @@ pub fn secret_outputs_across_waits(
             Some(crate::definition::IfCondition::Command(c)) => Some(c.run.as_str()),
             _ => None,
         };
-        let texts = step
-            .run
-            .as_deref()
-            .into_iter()
-            .chain(step.env.values().map(|v| v.0.as_str()))
-            .chain(step.with.values().map(|v| v.0.as_str()))
-            .chain(step.working_dir.as_deref())
-            .chain(foreach)
-            .chain(if_run);
+        let texts = step.run_texts().chain(foreach).chain(if_run);
         let crossing = texts.flat_map(scan).find_map(|o| {
             let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
                 return None;

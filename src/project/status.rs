@@ -1077,14 +1077,7 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
         .iter()
         .position(|s| s.status == StepStatus::Failed)?;
     let step = state.definition(failed)?;
-    let texts = step
-        .run
-        .as_deref()
-        .into_iter()
-        .chain(step.env.values().map(|v| v.0.as_str()))
-        .chain(step.with.values().map(|v| v.0.as_str()))
-        .chain(step.working_dir.as_deref());
-    texts.flat_map(scan).find_map(|o| {
+    step.run_texts().flat_map(scan).find_map(|o| {
         let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
             return None;
         };
