@@ -2137,6 +2137,156 @@ fn the_servers_token_read_by_a_step_is_scrubbed_from_what_it_records() {
     assert_eq!(env.log_holding(TOKEN), Vec::<String>::new());
 }
 
+/// A run started from another terminal on the server's home (`cortex workflow run`, never
+/// given the token) whose step reads the token from the server's environment: the token is
+/// scrubbed from what it records, as the server registers it in the home (`serve/PID.token`,
+/// mode 0600) for every process working there. Before, it was recorded in clear.
+#[test]
+fn a_run_started_from_another_terminal_scrubs_the_token_of_the_server_on_its_home() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = home();
+    let s = Server::start_with_vars(
+        &env,
+        &["--addr", "127.0.0.1:0"],
+        &[("CORTEX_SERVE_TOKEN", TOKEN)],
+    );
+    let registered = env.home().join(format!("serve/{}.token", s.pid()));
+    let mode = std::fs::metadata(&registered)
+        .expect("the server registers its token in the home")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{registered:?}");
+    // A file left by a server that is gone is removed, not read.
+    let stale = env.home().join("serve/999999999.token");
+    std::fs::write(&stale, "stale-token-0123456789").unwrap();
+    env.workflow(
+        "peek",
+        &format!(
+            "name: peek\nsteps:\n  - name: look\n    run: tr '\\0' '\\n' < /proc/{}/environ | grep CORTEX_SERVE_TOKEN\n",
+            s.pid()
+        ),
+    );
+    let out = env.run(&["workflow", "run", "peek"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = newest_run(&env, "workflow");
+    let raw = env.run(&["logs", &run, "look", "--raw"]).stdout;
+    assert!(raw.contains("CORTEX_SERVE_TOKEN=***"), "{raw}");
+    assert_eq!(env.log_holding(TOKEN), Vec::<String>::new());
+    assert!(!stale.exists(), "the file of a server that is gone is kept");
+}
+
+/// A log that holds the server's token in clear (recorded before the server started, or by a
+/// process that did not know it) is never served with it: pages, API documents, raw logs and
+/// the event stream give `***`. Before, every reader on loopback was given the token, which
+/// authorises every change.
+#[test]
+fn the_server_never_serves_its_own_token_whatever_the_log_holds() {
+    let env = home();
+    env.workflow(
+        "leak",
+        &format!("name: leak\nsteps:\n  - name: say\n    run: echo \"token={TOKEN}\"\n"),
+    );
+    assert_eq!(env.run(&["workflow", "run", "leak"]).code, 0);
+    let run = newest_run(&env, "workflow");
+    assert!(
+        !env.log_holding(TOKEN).is_empty(),
+        "the log holds it in clear"
+    );
+    let s = Server::start(&env);
+    for path in [
+        format!("/runs/{run}"),
+        format!("/api/v1/runs/{run}"),
+        format!("/api/v1/runs/{run}/log"),
+        format!("/api/v1/runs/{run}/logs"),
+        format!("/api/v1/runs/{run}/logs/say/raw"),
+    ] {
+        let r = s.get(&path);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(
+            !r.body.contains(TOKEN),
+            "{path} serves the token: {}",
+            r.body
+        );
+    }
+    let raw = s.get(&format!("/api/v1/runs/{run}/logs/say/raw")).body;
+    assert!(raw.contains("token=***"), "{raw}");
+    let rx = s.events(&format!("/api/v1/runs/{run}/events"));
+    let mut streamed = String::new();
+    while let Ok((_, _, data)) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        streamed.push_str(&data);
+    }
+    assert!(streamed.contains("***"), "{streamed}");
+    assert!(
+        !streamed.contains(TOKEN),
+        "the stream serves the token: {streamed}"
+    );
+}
+
+/// The sign-in cookie (`name=value`) a browser gets from `/?token=TOKEN`.
+fn sign_in_cookie(s: &Server) -> String {
+    let host = s.base.trim_start_matches("http://").to_string();
+    let head = raw_head(s, &format!("/?token={TOKEN}"), &host);
+    head.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| l[11..].trim())
+        })
+        .unwrap_or_else(|| panic!("no cookie: {head}"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A signed-in viewer's forms carry the server's form key, never the token (no answer holds
+/// the token); the key acts only with the sign-in it was served to.
+#[test]
+fn a_signed_in_pages_forms_carry_a_form_key_not_the_token() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let bearer = format!("Bearer {TOKEN}");
+    let page = s
+        .get_with(&format!("/runs/{run}"), &[("authorization", &bearer)])
+        .body;
+    assert!(!page.contains(TOKEN), "the page holds the token");
+    let key = page
+        .split_once("name=\"token\" value=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(key, _)| key.to_string())
+        .unwrap_or_else(|| panic!("no token field for a signed-in viewer:\n{page}"));
+    let form = format!("token={key}&confirm=Plan+written&message=done");
+    let path = format!("/runs/{run}/steps/plan/complete");
+    let alone = s.post_with(
+        &path,
+        &form,
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(
+        alone.status, 401,
+        "the form key acted alone: {}",
+        alone.body
+    );
+    // Signed in by the sign-in cookie alone, as a browser is.
+    let port = s.base.rsplit(':').next().unwrap();
+    let cookie = sign_in_cookie(&s);
+    assert!(
+        cookie.starts_with(&format!("cortex_token_{port}=")),
+        "{cookie}"
+    );
+    let signed = s.post_with(
+        &path,
+        &form,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+    );
+    assert!(signed.status < 400, "{}: {}", signed.status, signed.body);
+}
+
 /// An aborted run cannot be resumed: its page does not say that its stopped phases run again.
 #[test]
 fn an_aborted_runs_page_does_not_promise_a_resume() {

@@ -328,6 +328,9 @@ fn serve(
     no_schedule: bool,
 ) -> Result<i32, CommandError> {
     let bound = crate::serve::bind(ctx, options)?;
+    if let Some(w) = &bound.warning {
+        super::err(&format!("warning: {w}\n"));
+    }
     let url = format!("http://{}/", bound.addr);
     // Where a person opens it: `--public-url`, else this address (the host name for 0.0.0.0).
     let open = bound.open_url();

@@ -159,7 +159,12 @@ pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         Some(refused) => refused,
         None => explained(api, &method, next.run(req).await).await,
     };
-    harden(response)
+    // Whatever it holds (a step's output that printed the token), it leaves without it.
+    if method == Method::HEAD {
+        // No body: its length is the GET's.
+        return harden(response);
+    }
+    super::redact::scrub(shared.served.clone(), harden(response)).await
 }
 
 /// The most a request body may hold: axum's default limit, which the routes keep.
@@ -316,8 +321,11 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                 ));
             }
         };
-        let ok =
-            form_urlencoded::parse(&bytes).any(|(k, v)| k == "token" && same(&v, &shared.token));
+        // The token typed into a form, or the form key of a signed-in viewer's page (never
+        // alone: a cookie alone is never enough, and the key alone is not the token).
+        let ok = form_urlencoded::parse(&bytes).any(|(k, v)| {
+            k == "token" && (same(&v, &shared.token) || (signed_in && same(&v, &shared.form_key)))
+        });
         *req.body_mut() = Body::from(bytes);
         if ok {
             return None;

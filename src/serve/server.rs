@@ -118,6 +118,12 @@ impl PublicUrl {
 pub struct Shared {
     pub ctx: Ctx,
     pub token: String,
+    /// The token's forms that every answer is scrubbed of (`redact::scrub`).
+    pub served: Arc<super::redact::Served>,
+    /// What a signed-in viewer's forms carry in their `token` field instead of the token
+    /// (which no answer holds): random, this server's for its life, and good only with the
+    /// sign-in cookie or the token's header (`auth::admit`).
+    pub form_key: String,
     pub actor: String,
     /// This binary, to start background drivers with.
     pub exe: PathBuf,
@@ -202,6 +208,12 @@ pub struct Bound {
     shared: Arc<Shared>,
     /// Where the notifications of what its actions end are delivered.
     background: Arc<crate::ops::background::Background>,
+    /// The token registered in the home, so that every process working on it scrubs it
+    /// (`execute::register_serve_token`); removed when the server ends.
+    registration: Option<crate::execute::ServeTokenRegistration>,
+    /// Why the token could not be registered (the caller warns: runs started from another
+    /// terminal on this home would not scrub it).
+    pub warning: Option<String>,
 }
 
 /// How long a stopping server waits for the notifications still being delivered before it
@@ -272,6 +284,8 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
     let shared = Shared {
         ctx,
         token: token.clone(),
+        served: Arc::new(super::redact::Served::of(&token)),
+        form_key: auth::generate_token()?,
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,
         loopback: addr.ip().is_loopback(),
@@ -283,6 +297,21 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         secret_inputs: Default::default(),
         late_starts: Default::default(),
     };
+    // Every process working on this home (a run started from another terminal, a scheduler)
+    // scrubs the token from what it records: a step of it can read it as well.
+    let (registration, warning) = match crate::execute::register_serve_token(
+        &shared.ctx.home,
+        &token,
+    ) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "cannot register the token in {}: {e}; runs started from another terminal on this home will not scrub it from what they record (this server never serves it)",
+                shared.ctx.home.join("serve").display()
+            )),
+        ),
+    };
     Ok(Bound {
         listener,
         addr,
@@ -292,6 +321,8 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         public,
         shared: Arc::new(shared),
         background,
+        registration,
+        warning,
     })
 }
 
@@ -384,6 +415,8 @@ impl Bound {
         runtime.shutdown_background();
         self.background
             .shutdown(DELIVERY_GRACE, stop.signal().unwrap_or(nix::libc::SIGINT));
+        // The token is no longer this home's to scrub.
+        drop(self.registration);
         Ok(())
     }
 }

@@ -130,11 +130,12 @@ pub async fn not_found() -> Response {
     not_found_page()
 }
 
-/// The token field of a form, for a signed-in viewer.
+/// The token field of a form, for a signed-in viewer: the server's form key, never the token
+/// (no answer holds it: `redact`), good only with the viewer's sign-in.
 pub fn token_field(shared: &Shared, viewer: Viewer) -> Markup {
     html! {
         @if viewer.signed_in {
-            input type="hidden" name="token" value=(shared.token);
+            input type="hidden" name="token" value=(shared.form_key);
         }
     }
 }
