@@ -1579,6 +1579,95 @@ fn off_loopback_every_request_needs_the_token_and_one_is_generated() {
     );
 }
 
+/// Off loopback with the token given in CORTEX_SERVE_TOKEN (no sign-in address printed), a
+/// browser is asked for the token: the 401 page carries the sign-in form, `GET /login` shows
+/// it, a sign-in through it sets the cookie, and no hint speaks of a printed `?token=`.
+/// Before, every page was a 401 without a form whose hint named an address never printed.
+#[test]
+fn a_browser_off_loopback_with_a_given_token_is_offered_the_sign_in_form() {
+    let env = home();
+    let s = Server::start_with_vars(
+        &env,
+        &["--addr", "0.0.0.0:0"],
+        &[("CORTEX_SERVE_TOKEN", TOKEN)],
+    );
+    let base = s.base.replace("0.0.0.0", "127.0.0.1");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let get = |path: &str| {
+        let mut r = agent
+            .get(format!("{base}{path}"))
+            .header("accept", "text/html")
+            .call()
+            .unwrap();
+        let body = r.body_mut().read_to_string().unwrap();
+        (r.status().as_u16(), body)
+    };
+    let (status, page) = get("/runs?x=1");
+    assert_eq!(status, 401, "{page}");
+    assert!(
+        page.contains("action=\"/login\""),
+        "no sign-in form: {page}"
+    );
+    assert!(page.contains("name=\"next\" value=\"/runs?x=1\""), "{page}");
+    assert!(page.contains("CORTEX_SERVE_TOKEN"), "{page}");
+    assert!(!page.contains("carries ?token"), "{page}");
+    let (status, page) = get("/login");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("action=\"/login\""), "{page}");
+    let (status, _) = get("/assets/app.css");
+    assert_eq!(status, 200, "the sign-in page's stylesheet");
+    let login = |token: &str| {
+        let mut r = agent
+            .post(format!("{base}/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(format!("token={token}&next=%2Fcatalog"))
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string());
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        (
+            r.status().as_u16(),
+            cookie,
+            location,
+            r.body_mut().read_to_string().unwrap(),
+        )
+    };
+    let (status, cookie, location, _) = login(TOKEN);
+    assert!((300..400).contains(&status), "{status}");
+    assert!(cookie.is_some(), "no cookie set");
+    assert_eq!(location.as_deref(), Some("/catalog"));
+    let (status, cookie, _, page) = login("not-the-token-0123456789");
+    assert_eq!(status, 401, "{page}");
+    assert!(cookie.is_none());
+    assert!(
+        page.contains("name=\"next\" value=\"/catalog\""),
+        "asked again: {page}"
+    );
+    // The API's refusal names a header, and nothing printed it did not print.
+    let mut r = agent.get(format!("{base}/api/v1/runs")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body = r.body_mut().read_to_string().unwrap();
+    assert!(
+        body.contains("Authorization: Bearer TOKEN") && !body.contains("carries ?token"),
+        "{body}"
+    );
+    // What `cortex serve` printed says the same.
+    let lines = first_lines(&env, &["serve", "--addr", "0.0.0.0:0", "--token", TOKEN], 2);
+    assert!(
+        lines[1].contains("sign in with the token given in --token or CORTEX_SERVE_TOKEN"),
+        "{lines:?}"
+    );
+}
+
 /// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.
 fn start_with_api_token(s: &Server, name: &str, secret: &str) -> String {
     let r = s.post(

@@ -360,7 +360,11 @@ fn serve(
                 }
             ));
         } else if open != url {
-            super::out(&format!("Open {open} (sign in with the token).\n"));
+            // The token was given (`--token`, CORTEX_SERVE_TOKEN): it is not printed, so
+            // the address carries none; its page asks for it.
+            super::out(&format!(
+                "Open {open} and sign in with the token given in --token or CORTEX_SERVE_TOKEN.\n"
+            ));
         }
         if !bound.addr.ip().is_loopback() && bound.public.is_none() {
             super::out(

@@ -147,8 +147,31 @@ fn refuse(api: bool, failure: Failure) -> Response {
     }
 }
 
-fn sign_in_hint() -> String {
-    "open the address `cortex serve` printed (it carries ?token=...), send `Authorization: Bearer TOKEN`, or put the token in the form's `token` field".into()
+/// How to give the token, in the words of what `cortex serve` printed: a sign-in address
+/// carrying `?token=` only when it made the token (a given one is never printed). A page
+/// carries the sign-in form (`pages::sign_in_page`); the API's client sends a header.
+fn sign_in_hint(shared: &Shared, api: bool) -> String {
+    let printed = if shared.token_generated {
+        "open the sign-in address `cortex serve` printed (it carries ?token=...)"
+    } else {
+        "sign in with the token the server was given (--token or CORTEX_SERVE_TOKEN)"
+    };
+    if api {
+        format!("send `Authorization: Bearer TOKEN` ({printed})")
+    } else {
+        format!(
+            "{printed}: in the form below, or by opening this address with ?token=TOKEN added; a client sends `Authorization: Bearer TOKEN`"
+        )
+    }
+}
+
+/// A refusal for want of the token: on a page, with the sign-in form that goes on to `next`.
+fn refuse_unsigned(api: bool, failure: Failure, next: &str) -> Response {
+    if api {
+        super::api::failure(failure)
+    } else {
+        super::pages::sign_in_page(failure, &local_path(next))
+    }
 }
 
 /// Every request passes here first.
@@ -262,16 +285,19 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
             }
             return Some(sign_in(shared, &headers, req.uri().path()));
         }
-        if shared.open_reads || signed_in {
+        // The sign-in page itself, and what it needs, are open to all.
+        let path = req.uri().path();
+        if shared.open_reads || signed_in || path == "/login" || path.starts_with("/assets/") {
             return None;
         }
-        return Some(refuse(
+        return Some(refuse_unsigned(
             api,
             Failure::new(
                 StatusCode::UNAUTHORIZED,
                 CommandError::bad_input("this server needs its token to be read")
-                    .hint(sign_in_hint()),
+                    .hint(sign_in_hint(shared, api)),
             ),
+            req.uri().path_and_query().map_or("/", |p| p.as_str()),
         ));
     }
     if *req.method() != Method::POST {
@@ -326,19 +352,30 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         let ok = form_urlencoded::parse(&bytes).any(|(k, v)| {
             k == "token" && (same(&v, &shared.token) || (signed_in && same(&v, &shared.form_key)))
         });
+        let next = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned());
         *req.body_mut() = Body::from(bytes);
         if ok {
             return None;
         }
+        // A sign-in that failed is asked again, on its way to the same page.
+        if req.uri().path() == "/login" {
+            return Some(refuse_unsigned(
+                api,
+                missing_token(shared, api),
+                next.as_deref().unwrap_or("/"),
+            ));
+        }
     }
-    Some(refuse(api, missing_token()))
+    Some(refuse(api, missing_token(shared, api)))
 }
 
-fn missing_token() -> Failure {
+fn missing_token(shared: &Shared, api: bool) -> Failure {
     Failure::new(
         StatusCode::UNAUTHORIZED,
         CommandError::bad_input("a change needs the server's token; nothing was recorded")
-            .hint(sign_in_hint()),
+            .hint(sign_in_hint(shared, api)),
     )
 }
 
@@ -410,6 +447,33 @@ pub fn local_path(path: &str) -> String {
 pub struct SignIn {
     #[serde(default)]
     pub next: String,
+}
+
+/// `GET /login?next=PATH`: the sign-in form (open to all); a viewer signed in already goes on.
+pub async fn login_page(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    let next = raw
+        .as_deref()
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "next")
+                .map(|(_, v)| local_path(&v))
+        })
+        .unwrap_or_else(|| "/".to_string());
+    if viewer.signed_in {
+        return Redirect::to(&next).into_response();
+    }
+    super::pages::sign_in_page(
+        Failure::new(
+            StatusCode::OK,
+            CommandError::bad_input("sign in with this server's token")
+                .hint(sign_in_hint(&shared, false)),
+        ),
+        &next,
+    )
 }
 
 /// `POST /login`: the guard has checked the form's token; keep it in the cookie.

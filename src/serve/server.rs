@@ -124,6 +124,9 @@ pub struct Shared {
     /// (which no answer holds): random, this server's for its life, and good only with the
     /// sign-in cookie or the token's header (`auth::admit`).
     pub form_key: String,
+    /// The token was generated here, and printed in a sign-in address (`?token=`); a given
+    /// one never is (`auth::sign_in_hint` says what was printed).
+    pub token_generated: bool,
     pub actor: String,
     /// This binary, to start background drivers with.
     pub exe: PathBuf,
@@ -286,6 +289,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         token: token.clone(),
         served: Arc::new(super::redact::Served::of(&token)),
         form_key: auth::generate_token()?,
+        token_generated,
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,
         loopback: addr.ip().is_loopback(),
@@ -468,7 +472,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
             post(actions::page_run_scenario),
         )
         .route("/agents", get(pages::agents_page))
-        .route("/login", post(auth::login))
+        .route("/login", get(auth::login_page).post(auth::login))
         .route("/assets/{file}", get(assets::asset))
         .fallback(pages::not_found);
     Router::new()
