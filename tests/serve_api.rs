@@ -913,7 +913,7 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
             &[("authorization", "Bearer wrong-token-0123456789")],
         ),
         401,
-        "needs the server's token",
+        "the token given in the `Authorization` (or `X-Cortex-Token`) header is not this server's",
         step_tpl,
         "post",
     );
@@ -1666,6 +1666,73 @@ fn a_browser_off_loopback_with_a_given_token_is_offered_the_sign_in_form() {
         lines[1].contains("sign in with the token given in --token or CORTEX_SERVE_TOKEN"),
         "{lines:?}"
     );
+}
+
+/// A token that is not the server's is said to be wrong, wherever it was given (a header,
+/// the sign-in cookie, the address, a form's field), never "missing" to a client sending one.
+#[test]
+fn a_wrong_token_is_said_to_be_wrong_not_missing() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "http://127.0.0.1:1",
+        ],
+    );
+    let wrong = "wrong-token-0123456789abcdef";
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    let said = |r: server::Resp, where_: &str| {
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert!(
+            r.body
+                .contains(&format!("the token given {where_} is not this server")),
+            "{where_}: {}",
+            r.body
+        );
+        assert!(!r.body.contains("needs"), "{}", r.body);
+    };
+    let header = format!("Bearer {wrong}");
+    said(
+        s.get_with("/api/v1/runs", &[("authorization", &header)]),
+        "in the `Authorization` (or `X-Cortex-Token`) header",
+    );
+    said(
+        s.post_with(
+            &format!("/api/v1/runs/{run}/steps/ship/start"),
+            "{}",
+            &[
+                ("authorization", &header),
+                ("content-type", "application/json"),
+            ],
+        ),
+        "in the `Authorization` (or `X-Cortex-Token`) header",
+    );
+    said(
+        s.get_with("/", &[("cookie", &format!("cortex_token_{port}={wrong}"))]),
+        "by this browser's sign-in (its cookie)",
+    );
+    said(
+        s.get(&format!("/?token={wrong}")),
+        "in the address (`?token=`)",
+    );
+    said(
+        s.post_with(
+            &format!("/runs/{run}/steps/ship/start"),
+            &format!("token={wrong}&message="),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        ),
+        "in the form's `token` field",
+    );
+    // None given is still said to be missing.
+    let r = s.get("/api/v1/runs");
+    assert!(r.body.contains("needs its token"), "{}", r.body);
 }
 
 /// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.

@@ -58,18 +58,25 @@ fn cookie_name(shared: &Shared) -> String {
 
 /// The token in `Authorization: Bearer`, or `X-Cortex-Token`.
 fn header_token(headers: &HeaderMap, shared: &Shared) -> bool {
+    header_tokens(headers).any(|t| same(t.trim(), &shared.token))
+}
+
+/// The tokens a request's headers give (`Authorization: Bearer`, `X-Cortex-Token`).
+fn header_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let plain = headers.get("x-cortex-token").and_then(|v| v.to_str().ok());
-    [bearer, plain]
-        .into_iter()
-        .flatten()
-        .any(|t| same(t.trim(), &shared.token))
+    [bearer, plain].into_iter().flatten()
 }
 
 fn cookie_token(headers: &HeaderMap, shared: &Shared) -> bool {
+    cookie_values(headers, shared).any(|v| same(v, &shared.token))
+}
+
+/// The values of this server's sign-in cookie in a request.
+fn cookie_values<'h>(headers: &'h HeaderMap, shared: &Shared) -> impl Iterator<Item = &'h str> {
     let name = cookie_name(shared);
     headers
         .get_all(header::COOKIE)
@@ -77,7 +84,20 @@ fn cookie_token(headers: &HeaderMap, shared: &Shared) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| k == name && same(v, &shared.token))
+        .filter(move |(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Why a request that is not signed in was refused: the token it gave that is not this
+/// server's (a header, the cookie), or none given.
+fn unsigned(headers: &HeaderMap, shared: &Shared, missing: Failure) -> Failure {
+    if header_tokens(headers).next().is_some() {
+        return wrong_token("in the `Authorization` (or `X-Cortex-Token`) header");
+    }
+    if cookie_values(headers, shared).next().is_some() && !cookie_token(headers, shared) {
+        return wrong_token("by this browser's sign-in (its cookie)");
+    }
+    missing
 }
 
 /// The Host header names this machine's loopback (`localhost`, `127.x.x.x`, `[::1]`).
@@ -281,7 +301,11 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         // `?token=` signs a browser in: the token moves into a cookie and out of the address.
         if !api && let Some(given) = query_token(req.uri().query()) {
             if !same(&given, &shared.token) {
-                return Some(refuse(api, wrong_token()));
+                return Some(refuse_unsigned(
+                    api,
+                    wrong_token("in the address (`?token=`)"),
+                    req.uri().path(),
+                ));
             }
             return Some(sign_in(shared, &headers, req.uri().path()));
         }
@@ -290,13 +314,14 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         if shared.open_reads || signed_in || path == "/login" || path.starts_with("/assets/") {
             return None;
         }
+        let missing = Failure::new(
+            StatusCode::UNAUTHORIZED,
+            CommandError::bad_input("this server needs its token to be read")
+                .hint(sign_in_hint(shared, api)),
+        );
         return Some(refuse_unsigned(
             api,
-            Failure::new(
-                StatusCode::UNAUTHORIZED,
-                CommandError::bad_input("this server needs its token to be read")
-                    .hint(sign_in_hint(shared, api)),
-            ),
+            unsigned(&headers, shared, missing),
             req.uri().path_and_query().map_or("/", |p| p.as_str()),
         ));
     }
@@ -325,6 +350,8 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
     if header_token(&headers, shared) {
         return None;
     }
+    // What the request gave as its token, to say why it was refused.
+    let mut refusal = unsigned(&headers, shared, missing_token(shared, api));
     // A page's form carries the token in its `token` field.
     let form = headers
         .get(header::CONTENT_TYPE)
@@ -349,9 +376,26 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         };
         // The token typed into a form, or the form key of a signed-in viewer's page (never
         // alone: a cookie alone is never enough, and the key alone is not the token).
-        let ok = form_urlencoded::parse(&bytes).any(|(k, v)| {
-            k == "token" && (same(&v, &shared.token) || (signed_in && same(&v, &shared.form_key)))
-        });
+        let mut ok = false;
+        for v in form_urlencoded::parse(&bytes)
+            .filter(|(k, _)| k == "token")
+            .map(|(_, v)| v)
+        {
+            if same(&v, &shared.token) || (signed_in && same(&v, &shared.form_key)) {
+                ok = true;
+            } else if same(&v, &shared.form_key) {
+                // A page's form sent without the sign-in it was served to.
+                refusal = Failure::new(
+                    StatusCode::UNAUTHORIZED,
+                    CommandError::bad_input(
+                        "this form was signed for a sign-in the request does not carry (signed out, or another browser); nothing was recorded",
+                    )
+                    .hint("sign in again, then press the button on the page again"),
+                );
+            } else {
+                refusal = wrong_token("in the form's `token` field");
+            }
+        }
         let next = form_urlencoded::parse(&bytes)
             .find(|(k, _)| k == "next")
             .map(|(_, v)| v.into_owned());
@@ -363,12 +407,12 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         if req.uri().path() == "/login" {
             return Some(refuse_unsigned(
                 api,
-                missing_token(shared, api),
+                refusal,
                 next.as_deref().unwrap_or("/"),
             ));
         }
     }
-    Some(refuse(api, missing_token(shared, api)))
+    Some(refuse(api, refusal))
 }
 
 fn missing_token(shared: &Shared, api: bool) -> Failure {
@@ -379,11 +423,15 @@ fn missing_token(shared: &Shared, api: bool) -> Failure {
     )
 }
 
-fn wrong_token() -> Failure {
+/// A token was given, and it is not this server's (`given` says where it was): not "missing",
+/// to a client that sends one.
+fn wrong_token(given: &str) -> Failure {
     Failure::new(
         StatusCode::UNAUTHORIZED,
-        CommandError::bad_input("that is not this server's token")
-            .hint("use the token `cortex serve` printed (or was given with --token)"),
+        CommandError::bad_input(format!(
+            "the token given {given} is not this server's; nothing was recorded"
+        ))
+        .hint("use the token `cortex serve` printed, or the one it was given (--token or CORTEX_SERVE_TOKEN): a server started again makes a new one unless given one"),
     )
 }
 

@@ -175,7 +175,7 @@ pub fn sign_in(viewer: Viewer, next: &str) -> Markup {
     html! {
         @if !viewer.signed_in {
             form class="sign-in" method="post" action="/login" {
-                p { "Actions need the server's token (printed by " code { "cortex serve" } ")." }
+                p { "Actions need the server's token (the one " code { "cortex serve" } " printed, or was given with --token or CORTEX_SERVE_TOKEN)." }
                 input type="hidden" name="next" value=(next);
                 label { "Token " input type="password" name="token" autocomplete="off" required; }
                 button type="submit" { "Sign in" }
