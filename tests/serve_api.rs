@@ -1735,6 +1735,64 @@ fn a_wrong_token_is_said_to_be_wrong_not_missing() {
     assert!(r.body.contains("needs its token"), "{}", r.body);
 }
 
+/// An event changed so that it no longer decodes (`"end":"exited"` → `"EXITED"`) does not turn
+/// the run's page and status into a 500: the page shows what it can with `✗ not verified`
+/// naming the bad event, and the API answers 409 with the reason `verify` gives. Before, both
+/// were a 500 "cannot be read: ... unknown variant".
+#[test]
+fn an_event_that_no_longer_decodes_is_shown_not_verified_not_answered_500() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(
+        env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
+            .code,
+        0
+    );
+    let run = newest_run(&env, "workflow");
+    let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
+    let seq: i64 = db
+        .query_row(
+            "SELECT seq FROM events WHERE run_id = ?1 AND body LIKE '%\"end\":\"exited\"%' ORDER BY seq LIMIT 1",
+            [&run],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute_batch(&format!(
+        "DROP TRIGGER events_append_only_update; UPDATE events SET body = replace(body, '\"end\":\"exited\"', '\"end\":\"EXITED\"') WHERE run_id = '{run}' AND seq = {seq};"
+    ))
+    .unwrap();
+    drop(db);
+    let s = Server::start(&env);
+    let verify = s.get(&format!("/api/v1/runs/{run}/verify")).json();
+    assert_eq!(verify["ok"], false, "{verify}");
+    let page = s.get(&format!("/runs/{run}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("not verified"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("The stored event {seq} cannot be read")),
+        "the bad event is not named: {}",
+        page.body
+    );
+    assert!(page.body.contains("<h2>Steps"), "{}", page.body);
+    let status = s.get(&format!("/api/v1/runs/{run}"));
+    assert_eq!(status.status, 409, "{}", status.body);
+    let body = status.json();
+    doc.check("/api/v1/runs/{id}", "get", 409, &body);
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("#{seq}")) && error.contains("unknown variant"),
+        "{body}"
+    );
+    assert!(
+        body["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("cortex log verify {run}")),
+        "{body}"
+    );
+}
+
 /// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.
 fn start_with_api_token(s: &Server, name: &str, secret: &str) -> String {
     let r = s.post(

@@ -615,6 +615,28 @@ fn check_import_head(
     Ok(())
 }
 
+/// What `read_run_readable` gives: the events that decode, and the first that does not (its
+/// seq, and why).
+pub type Readable = (Vec<Recorded>, Option<(u64, String)>);
+
+/// The events of run `run_id` up to the first stored row that does not decode, and that row's
+/// seq and why (`None` when every row decodes): what can be shown of a run whose log was
+/// changed so that an event no longer reads (`read_run` gives only the error). Nothing may be
+/// decided on it: a driver's replay refuses such a log.
+pub fn read_run_readable(store: &dyn EventStore, run_id: &str) -> Result<Readable, StoreError> {
+    let mut events = Vec::new();
+    for row in store.raw_rows(Some(run_id))? {
+        match decode_row(&row) {
+            Ok(e) => events.push(e),
+            Err(StoreError::Corrupt { seq, reason, .. }) => {
+                return Ok((events, Some((seq, reason))));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((events, None))
+}
+
 /// Decode a stored row into a recorded event (upcasting old versions).
 fn decode_row(row: &RawRow) -> Result<Recorded, StoreError> {
     decode_row_ref(row.as_ref())
