@@ -1793,6 +1793,105 @@ fn an_event_that_no_longer_decodes_is_shown_not_verified_not_answered_500() {
     );
 }
 
+/// A socket that asked for `path` and read the answer's head, then reads no more: a client
+/// that stalls. Its status code, and the head.
+fn stalled_get(s: &Server, path: &str) -> (std::net::TcpStream, u16, String) {
+    use std::io::{Read, Write};
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (stream, status, head)
+}
+
+/// At most 64 event streams are open at once: one more is refused with 503, `Retry-After`
+/// and a hint, and a place comes back when a client goes. Before, every stalled client kept
+/// its stream, and each held its run's whole event stream, read at once.
+#[test]
+fn event_streams_past_the_cap_are_refused_503_with_retry_after() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let path = format!("/api/v1/runs/{run}/events");
+    let mut open = Vec::new();
+    for _ in 0..64 {
+        let (stream, status, head) = stalled_get(&s, &path);
+        assert_eq!(status, 200, "{head}");
+        open.push(stream);
+    }
+    let r = s.get(&path);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("5"), "{:?}", r.headers);
+    let doc = Doc::load();
+    let body = r.json();
+    doc.check("/api/v1/runs/{id}/events", "get", 503, &body);
+    assert!(
+        body["error"].as_str().unwrap().contains("64 event streams"),
+        "{body}"
+    );
+    assert!(!body["hints"].as_array().unwrap().is_empty(), "{body}");
+    let r = s.get("/api/v1/runs/changes");
+    assert_eq!(r.status, 503, "the runs' signal shares the cap");
+    // A client that goes gives its place back.
+    for stream in open.drain(..4) {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    eventually(60, "a place for a new stream", || {
+        let (stream, status, _) = stalled_get(&s, &path);
+        (status == 200).then_some(stream)
+    });
+}
+
+/// A run of more events than a stream reads at a time (64) is streamed whole, in order, then
+/// `end`: the stream reads the log a page at a time, each once the last was taken.
+#[test]
+fn a_runs_stream_is_read_a_page_at_a_time_and_sends_every_event_in_order() {
+    let env = home();
+    let mut yaml = String::from("name: many\nsteps:\n");
+    for i in 0..120 {
+        yaml.push_str(&format!("  - name: s{i}\n    run: 'true'\n"));
+    }
+    env.workflow("many", &yaml);
+    assert_eq!(env.run(&["workflow", "run", "many"]).code, 0);
+    let run = newest_run(&env, "workflow");
+    let logged = events(&env, &run);
+    assert!(logged.len() > 300, "{} events", logged.len());
+    let s = Server::start(&env);
+    let rx = s.events(&format!("/api/v1/runs/{run}/events"));
+    let mut seqs = Vec::new();
+    let mut ended = false;
+    while let Ok((event, id, _)) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        match event.as_str() {
+            "event" => seqs.push(id.unwrap().parse::<u64>().unwrap()),
+            "end" => ended = true,
+            _ => {}
+        }
+    }
+    assert!(ended, "no `end`");
+    assert_eq!(seqs, (0..logged.len() as u64).collect::<Vec<_>>());
+}
+
 /// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.
 fn start_with_api_token(s: &Server, name: &str, secret: &str) -> String {
     let r = s.post(

@@ -150,6 +150,11 @@ pub struct Shared {
     pub secret_inputs: std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
     /// Run starts answered 504 whose secret inputs wait for their run to be known.
     pub late_starts: std::sync::Mutex<Vec<super::driver::LateStart>>,
+    /// How many event streams are open (at most `sse::MAX_STREAMS`).
+    pub streams: Arc<std::sync::atomic::AtomicUsize>,
+    /// The opened logs the event streams share (`sse::pooled`), dropped with the server (on
+    /// the blocking pool: `OffWorker`).
+    pub stream_stores: std::sync::Mutex<Vec<OffWorker<Box<dyn crate::store::EventStore>>>>,
 }
 
 impl Shared {
@@ -300,6 +305,8 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         fires_schedules: options.fires_schedules,
         secret_inputs: Default::default(),
         late_starts: Default::default(),
+        streams: Default::default(),
+        stream_stores: Default::default(),
     };
     // Every process working on this home (a run started from another terminal, a scheduler)
     // scrubs the token from what it records: a step of it can read it as well.

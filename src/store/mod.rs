@@ -249,6 +249,20 @@ pub trait EventStore: Send {
         Ok(all)
     }
 
+    /// At most `limit` events of one run from `seq` on, in order: a page of them, for a reader
+    /// that sends them on as they are taken (an event stream) and must not hold a whole run.
+    /// Stores that can ask for the page alone; this default reads the rest and cuts it.
+    fn read_run_page(
+        &self,
+        run_id: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut page = self.read_run_from(run_id, seq)?;
+        page.truncate(limit);
+        Ok(page)
+    }
+
     /// Hand the events of one run from `seq` on (from 0: every row of the run, as `read_run`
     /// reads them), in order, to `f`, each as the columns a fold
     /// reads (`FoldRow`), borrowed where the store holds them, as the store steps through them:
@@ -419,6 +433,14 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
         (**self).read_run_from(run_id, seq)
+    }
+    fn read_run_page(
+        &self,
+        run_id: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        (**self).read_run_page(run_id, seq, limit)
     }
     fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
         (**self).fold_rows(run_id, seq, f)
