@@ -921,7 +921,7 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
         s.post_with(
             &complete,
             "",
-            &[("cookie", &format!("cortex_token_1={TOKEN}"))],
+            &[("cookie", &format!("cortex_session_1={TOKEN}"))],
         ),
         401,
         "needs the server's token",
@@ -1714,9 +1714,18 @@ fn a_wrong_token_is_said_to_be_wrong_not_missing() {
         ),
         "in the `Authorization` (or `X-Cortex-Token`) header",
     );
-    said(
-        s.get_with("/", &[("cookie", &format!("cortex_token_{port}={wrong}"))]),
-        "by this browser's sign-in (its cookie)",
+    let r = s.get_with(
+        "/",
+        &[("cookie", &format!("cortex_session_{port}={wrong}"))],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.body
+            .contains("this browser&#39;s sign-in is not one of this server&#39;s")
+            || r.body
+                .contains("this browser's sign-in is not one of this server's"),
+        "{}",
+        r.body
     );
     said(
         s.get(&format!("/?token={wrong}")),
@@ -1890,6 +1899,66 @@ fn a_runs_stream_is_read_a_page_at_a_time_and_sends_every_event_in_order() {
     }
     assert!(ended, "no `end`");
     assert_eq!(seqs, (0..logged.len() as u64).collect::<Vec<_>>());
+}
+
+/// The sign-in cookie carries a random value of its own, never the token: cookies are not kept
+/// apart by port, so every other listener on the host is sent them. It signs the browser in;
+/// the token itself in the cookie does not, and a sign-in ends with the server.
+#[test]
+fn the_sign_in_cookie_never_carries_the_token() {
+    let env = home();
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "http://127.0.0.1:1",
+        ],
+    );
+    let cookie = sign_in_cookie(&s);
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie carries the token: {cookie}"
+    );
+    let (name, value) = cookie.split_once('=').unwrap();
+    assert!(value.len() >= 32, "{cookie}");
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("cookie", &cookie)]).status,
+        200
+    );
+    assert_ne!(
+        sign_in_cookie(&s),
+        cookie,
+        "every sign-in has its own value"
+    );
+    let token_cookie = format!("{name}={TOKEN}");
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("cookie", &token_cookie)])
+            .status,
+        401
+    );
+    // Another server (or the same started again) does not know it.
+    drop(s);
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "http://127.0.0.1:1",
+        ],
+    );
+    let port = s.base.rsplit(':').next().unwrap();
+    let again = format!("cortex_session_{port}={value}");
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("cookie", &again)]).status,
+        401
+    );
 }
 
 /// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.
@@ -2586,7 +2655,7 @@ fn a_signed_in_pages_forms_carry_a_form_key_not_the_token() {
     let port = s.base.rsplit(':').next().unwrap();
     let cookie = sign_in_cookie(&s);
     assert!(
-        cookie.starts_with(&format!("cortex_token_{port}=")),
+        cookie.starts_with(&format!("cortex_session_{port}=")),
         "{cookie}"
     );
     let signed = s.post_with(

@@ -52,8 +52,32 @@ fn same(given: &str, token: &str) -> bool {
 }
 
 fn cookie_name(shared: &Shared) -> String {
-    // Cookies do not keep ports apart: one name per port keeps two servers' tokens apart.
-    format!("cortex_token_{}", shared.port)
+    // Cookies do not keep ports apart: one name per port keeps two servers' sign-ins apart.
+    format!("cortex_session_{}", shared.port)
+}
+
+/// The most sign-ins a server keeps: past it, the oldest is forgotten (its browser signs in
+/// again).
+const MAX_SESSIONS: usize = 1024;
+
+/// A new sign-in: a random value of its own, never the token (cookies are not kept apart by
+/// port, so any other listener on the host is sent them), known to this server for its life.
+fn new_session(shared: &Shared) -> Option<String> {
+    let session = generate_token().ok()?;
+    let mut sessions = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    if sessions.len() >= MAX_SESSIONS {
+        sessions.pop_front();
+    }
+    sessions.push_back(session.clone());
+    Some(session)
+}
+
+/// Whether `value` is one of this server's sign-ins (compared with each, in constant time).
+fn is_session(shared: &Shared, value: &str) -> bool {
+    let sessions = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    sessions
+        .iter()
+        .fold(false, |found, s| found | same(value, s))
 }
 
 /// The token in `Authorization: Bearer`, or `X-Cortex-Token`.
@@ -71,8 +95,9 @@ fn header_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     [bearer, plain].into_iter().flatten()
 }
 
+/// The request carries a sign-in of this server in its cookie.
 fn cookie_token(headers: &HeaderMap, shared: &Shared) -> bool {
-    cookie_values(headers, shared).any(|v| same(v, &shared.token))
+    cookie_values(headers, shared).any(|v| is_session(shared, v))
 }
 
 /// The values of this server's sign-in cookie in a request.
@@ -95,7 +120,13 @@ fn unsigned(headers: &HeaderMap, shared: &Shared, missing: Failure) -> Failure {
         return wrong_token("in the `Authorization` (or `X-Cortex-Token`) header");
     }
     if cookie_values(headers, shared).next().is_some() && !cookie_token(headers, shared) {
-        return wrong_token("by this browser's sign-in (its cookie)");
+        return Failure::new(
+            StatusCode::UNAUTHORIZED,
+            CommandError::bad_input(
+                "this browser's sign-in is not one of this server's (it was started again since, or the sign-in was forgotten); nothing was recorded",
+            )
+            .hint("sign in again with the token"),
+        );
     }
     missing
 }
@@ -441,9 +472,10 @@ fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Set the token's cookie (HttpOnly, SameSite=Strict; Secure when the browser came through
-/// the HTTPS proxy `--public-url` names, so that it is never sent over plain HTTP to that
-/// name) and send the browser on to `path`.
+/// Set the sign-in's cookie — a random value of its own that this server knows for its life,
+/// never the token (HttpOnly, SameSite=Strict; Secure when the browser came through the HTTPS
+/// proxy `--public-url` names, so that it is never sent over plain HTTP to that name) — and
+/// send the browser on to `path`.
 fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
     let to = local_path(path);
     let mut response = Redirect::to(&to).into_response();
@@ -452,10 +484,23 @@ fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
             .public
             .as_ref()
             .is_some_and(|p| p.origin.starts_with("https://"));
+    let Some(session) = new_session(shared) else {
+        return refuse(
+            false,
+            Failure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                CommandError::new(
+                    exit::FAILED,
+                    "cannot make a sign-in: /dev/urandom cannot be read",
+                )
+                .hint("send the token as `Authorization: Bearer TOKEN` instead"),
+            ),
+        );
+    };
     let cookie = format!(
         "{}={}; Path=/; HttpOnly; SameSite=Strict{}",
         cookie_name(shared),
-        shared.token,
+        session,
         if secure { "; Secure" } else { "" }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -524,7 +569,7 @@ pub async fn login_page(
     )
 }
 
-/// `POST /login`: the guard has checked the form's token; keep it in the cookie.
+/// `POST /login`: the guard has checked the form's token; the browser is given a sign-in.
 pub async fn login(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,

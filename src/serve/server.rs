@@ -150,6 +150,9 @@ pub struct Shared {
     pub secret_inputs: std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
     /// Run starts answered 504 whose secret inputs wait for their run to be known.
     pub late_starts: std::sync::Mutex<Vec<super::driver::LateStart>>,
+    /// The browsers' sign-ins (`auth::sign_in`): random values their cookies carry instead of
+    /// the token, oldest first; they end with the server.
+    pub sessions: std::sync::Mutex<std::collections::VecDeque<String>>,
     /// How many event streams are open (at most `sse::MAX_STREAMS`).
     pub streams: Arc<std::sync::atomic::AtomicUsize>,
     /// The opened logs the event streams share (`sse::pooled`), dropped with the server (on
@@ -305,6 +308,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         fires_schedules: options.fires_schedules,
         secret_inputs: Default::default(),
         late_starts: Default::default(),
+        sessions: Default::default(),
         streams: Default::default(),
         stream_stores: Default::default(),
     };
