@@ -913,7 +913,7 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
             &[("authorization", "Bearer wrong-token-0123456789")],
         ),
         401,
-        "needs the server's token",
+        "the token given in the `Authorization` (or `X-Cortex-Token`) header is not this server's",
         step_tpl,
         "post",
     );
@@ -921,7 +921,7 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
         s.post_with(
             &complete,
             "",
-            &[("cookie", &format!("cortex_token_1={TOKEN}"))],
+            &[("cookie", &format!("cortex_session_1={TOKEN}"))],
         ),
         401,
         "needs the server's token",
@@ -1579,6 +1579,388 @@ fn off_loopback_every_request_needs_the_token_and_one_is_generated() {
     );
 }
 
+/// Off loopback with the token given in CORTEX_SERVE_TOKEN (no sign-in address printed), a
+/// browser is asked for the token: the 401 page carries the sign-in form, `GET /login` shows
+/// it, a sign-in through it sets the cookie, and no hint speaks of a printed `?token=`.
+/// Before, every page was a 401 without a form whose hint named an address never printed.
+#[test]
+fn a_browser_off_loopback_with_a_given_token_is_offered_the_sign_in_form() {
+    let env = home();
+    let s = Server::start_with_vars(
+        &env,
+        &["--addr", "0.0.0.0:0"],
+        &[("CORTEX_SERVE_TOKEN", TOKEN)],
+    );
+    let base = s.base.replace("0.0.0.0", "127.0.0.1");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let get = |path: &str| {
+        let mut r = agent
+            .get(format!("{base}{path}"))
+            .header("accept", "text/html")
+            .call()
+            .unwrap();
+        let body = r.body_mut().read_to_string().unwrap();
+        (r.status().as_u16(), body)
+    };
+    let (status, page) = get("/runs?x=1");
+    assert_eq!(status, 401, "{page}");
+    assert!(
+        page.contains("action=\"/login\""),
+        "no sign-in form: {page}"
+    );
+    assert!(page.contains("name=\"next\" value=\"/runs?x=1\""), "{page}");
+    assert!(page.contains("CORTEX_SERVE_TOKEN"), "{page}");
+    assert!(!page.contains("carries ?token"), "{page}");
+    let (status, page) = get("/login");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("action=\"/login\""), "{page}");
+    let (status, _) = get("/assets/app.css");
+    assert_eq!(status, 200, "the sign-in page's stylesheet");
+    let login = |token: &str| {
+        let mut r = agent
+            .post(format!("{base}/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send(format!("token={token}&next=%2Fcatalog"))
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string());
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        (
+            r.status().as_u16(),
+            cookie,
+            location,
+            r.body_mut().read_to_string().unwrap(),
+        )
+    };
+    let (status, cookie, location, _) = login(TOKEN);
+    assert!((300..400).contains(&status), "{status}");
+    assert!(cookie.is_some(), "no cookie set");
+    assert_eq!(location.as_deref(), Some("/catalog"));
+    let (status, cookie, _, page) = login("not-the-token-0123456789");
+    assert_eq!(status, 401, "{page}");
+    assert!(cookie.is_none());
+    assert!(
+        page.contains("name=\"next\" value=\"/catalog\""),
+        "asked again: {page}"
+    );
+    // The API's refusal names a header, and nothing printed it did not print.
+    let mut r = agent.get(format!("{base}/api/v1/runs")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body = r.body_mut().read_to_string().unwrap();
+    assert!(
+        body.contains("Authorization: Bearer TOKEN") && !body.contains("carries ?token"),
+        "{body}"
+    );
+    // What `cortex serve` printed says the same.
+    let lines = first_lines(&env, &["serve", "--addr", "0.0.0.0:0", "--token", TOKEN], 2);
+    assert!(
+        lines[1].contains("sign in with the token given in --token or CORTEX_SERVE_TOKEN"),
+        "{lines:?}"
+    );
+}
+
+/// A token that is not the server's is said to be wrong, wherever it was given (a header,
+/// the sign-in cookie, the address, a form's field), never "missing" to a client sending one.
+#[test]
+fn a_wrong_token_is_said_to_be_wrong_not_missing() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "http://127.0.0.1:1",
+        ],
+    );
+    let wrong = "wrong-token-0123456789abcdef";
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    let said = |r: server::Resp, where_: &str| {
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert!(
+            r.body
+                .contains(&format!("the token given {where_} is not this server")),
+            "{where_}: {}",
+            r.body
+        );
+        assert!(!r.body.contains("needs"), "{}", r.body);
+    };
+    let header = format!("Bearer {wrong}");
+    said(
+        s.get_with("/api/v1/runs", &[("authorization", &header)]),
+        "in the `Authorization` (or `X-Cortex-Token`) header",
+    );
+    said(
+        s.post_with(
+            &format!("/api/v1/runs/{run}/steps/ship/start"),
+            "{}",
+            &[
+                ("authorization", &header),
+                ("content-type", "application/json"),
+            ],
+        ),
+        "in the `Authorization` (or `X-Cortex-Token`) header",
+    );
+    let r = s.get_with(
+        "/",
+        &[("cookie", &format!("cortex_session_{port}={wrong}"))],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.body
+            .contains("this browser&#39;s sign-in is not one of this server&#39;s")
+            || r.body
+                .contains("this browser's sign-in is not one of this server's"),
+        "{}",
+        r.body
+    );
+    said(
+        s.get(&format!("/?token={wrong}")),
+        "in the address (`?token=`)",
+    );
+    said(
+        s.post_with(
+            &format!("/runs/{run}/steps/ship/start"),
+            &format!("token={wrong}&message="),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        ),
+        "in the form's `token` field",
+    );
+    // None given is still said to be missing.
+    let r = s.get("/api/v1/runs");
+    assert!(r.body.contains("needs its token"), "{}", r.body);
+}
+
+/// An event changed so that it no longer decodes (`"end":"exited"` → `"EXITED"`) does not turn
+/// the run's page and status into a 500: the page shows what it can with `✗ not verified`
+/// naming the bad event, and the API answers 409 with the reason `verify` gives. Before, both
+/// were a 500 "cannot be read: ... unknown variant".
+#[test]
+fn an_event_that_no_longer_decodes_is_shown_not_verified_not_answered_500() {
+    let env = home();
+    let doc = Doc::load();
+    assert_eq!(
+        env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
+            .code,
+        0
+    );
+    let run = newest_run(&env, "workflow");
+    let db = rusqlite::Connection::open(env.home().join("cortex.db")).unwrap();
+    let seq: i64 = db
+        .query_row(
+            "SELECT seq FROM events WHERE run_id = ?1 AND body LIKE '%\"end\":\"exited\"%' ORDER BY seq LIMIT 1",
+            [&run],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute_batch(&format!(
+        "DROP TRIGGER events_append_only_update; UPDATE events SET body = replace(body, '\"end\":\"exited\"', '\"end\":\"EXITED\"') WHERE run_id = '{run}' AND seq = {seq};"
+    ))
+    .unwrap();
+    drop(db);
+    let s = Server::start(&env);
+    let verify = s.get(&format!("/api/v1/runs/{run}/verify")).json();
+    assert_eq!(verify["ok"], false, "{verify}");
+    let page = s.get(&format!("/runs/{run}"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("not verified"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("The stored event {seq} cannot be read")),
+        "the bad event is not named: {}",
+        page.body
+    );
+    assert!(page.body.contains("<h2>Steps"), "{}", page.body);
+    let status = s.get(&format!("/api/v1/runs/{run}"));
+    assert_eq!(status.status, 409, "{}", status.body);
+    let body = status.json();
+    doc.check("/api/v1/runs/{id}", "get", 409, &body);
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("#{seq}")) && error.contains("unknown variant"),
+        "{body}"
+    );
+    assert!(
+        body["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("cortex log verify {run}")),
+        "{body}"
+    );
+}
+
+/// A socket that asked for `path` and read the answer's head, then reads no more: a client
+/// that stalls. Its status code, and the head.
+fn stalled_get(s: &Server, path: &str) -> (std::net::TcpStream, u16, String) {
+    use std::io::{Read, Write};
+    let addr = s.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (stream, status, head)
+}
+
+/// At most 64 event streams are open at once: one more is refused with 503, `Retry-After`
+/// and a hint, and a place comes back when a client goes. Before, every stalled client kept
+/// its stream, and each held its run's whole event stream, read at once.
+#[test]
+fn event_streams_past_the_cap_are_refused_503_with_retry_after() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let path = format!("/api/v1/runs/{run}/events");
+    let mut open = Vec::new();
+    for _ in 0..64 {
+        let (stream, status, head) = stalled_get(&s, &path);
+        assert_eq!(status, 200, "{head}");
+        open.push(stream);
+    }
+    let r = s.get(&path);
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after"), Some("5"), "{:?}", r.headers);
+    let doc = Doc::load();
+    let body = r.json();
+    doc.check("/api/v1/runs/{id}/events", "get", 503, &body);
+    assert!(
+        body["error"].as_str().unwrap().contains("64 event streams"),
+        "{body}"
+    );
+    assert!(!body["hints"].as_array().unwrap().is_empty(), "{body}");
+    let r = s.get("/api/v1/runs/changes");
+    assert_eq!(r.status, 503, "the runs' signal shares the cap");
+    // A client that goes gives its place back.
+    for stream in open.drain(..4) {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    eventually(60, "a place for a new stream", || {
+        let (stream, status, _) = stalled_get(&s, &path);
+        (status == 200).then_some(stream)
+    });
+}
+
+/// A run of more events than a stream reads at a time (64) is streamed whole, in order, then
+/// `end`: the stream reads the log a page at a time, each once the last was taken.
+#[test]
+fn a_runs_stream_is_read_a_page_at_a_time_and_sends_every_event_in_order() {
+    let env = home();
+    let mut yaml = String::from("name: many\nsteps:\n");
+    for i in 0..120 {
+        yaml.push_str(&format!("  - name: s{i}\n    run: 'true'\n"));
+    }
+    env.workflow("many", &yaml);
+    assert_eq!(env.run(&["workflow", "run", "many"]).code, 0);
+    let run = newest_run(&env, "workflow");
+    let logged = events(&env, &run);
+    assert!(logged.len() > 300, "{} events", logged.len());
+    let s = Server::start(&env);
+    let rx = s.events(&format!("/api/v1/runs/{run}/events"));
+    let mut seqs = Vec::new();
+    let mut ended = false;
+    while let Ok((event, id, _)) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        match event.as_str() {
+            "event" => seqs.push(id.unwrap().parse::<u64>().unwrap()),
+            "end" => ended = true,
+            _ => {}
+        }
+    }
+    assert!(ended, "no `end`");
+    assert_eq!(seqs, (0..logged.len() as u64).collect::<Vec<_>>());
+}
+
+/// The sign-in cookie carries a random value of its own, never the token: cookies are not kept
+/// apart by port, so every other listener on the host is sent them. It signs the browser in;
+/// the token itself in the cookie does not, and a sign-in ends with the server.
+#[test]
+fn the_sign_in_cookie_never_carries_the_token() {
+    let env = home();
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "http://127.0.0.1:1",
+        ],
+    );
+    let cookie = sign_in_cookie(&s);
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie carries the token: {cookie}"
+    );
+    let (name, value) = cookie.split_once('=').unwrap();
+    assert!(value.len() >= 32, "{cookie}");
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("cookie", &cookie)]).status,
+        200
+    );
+    assert_ne!(
+        sign_in_cookie(&s),
+        cookie,
+        "every sign-in has its own value"
+    );
+    let token_cookie = format!("{name}={TOKEN}");
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("cookie", &token_cookie)])
+            .status,
+        401
+    );
+    // Another server (or the same started again) does not know it.
+    drop(s);
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--public-url",
+            "http://127.0.0.1:1",
+        ],
+    );
+    let port = s.base.rsplit(':').next().unwrap();
+    let again = format!("cortex_session_{port}={value}");
+    assert_eq!(
+        s.get_with("/api/v1/runs", &[("cookie", &again)]).status,
+        401
+    );
+}
+
 /// Start workflow `name` through the API with the input `api_token` = `secret`; its run id.
 fn start_with_api_token(s: &Server, name: &str, secret: &str) -> String {
     let r = s.post(
@@ -2135,6 +2517,156 @@ fn the_servers_token_read_by_a_step_is_scrubbed_from_what_it_records() {
         assert!(!read.contains(TOKEN), "the token is served: {read}");
     }
     assert_eq!(env.log_holding(TOKEN), Vec::<String>::new());
+}
+
+/// A run started from another terminal on the server's home (`cortex workflow run`, never
+/// given the token) whose step reads the token from the server's environment: the token is
+/// scrubbed from what it records, as the server registers it in the home (`serve/PID.token`,
+/// mode 0600) for every process working there. Before, it was recorded in clear.
+#[test]
+fn a_run_started_from_another_terminal_scrubs_the_token_of_the_server_on_its_home() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = home();
+    let s = Server::start_with_vars(
+        &env,
+        &["--addr", "127.0.0.1:0"],
+        &[("CORTEX_SERVE_TOKEN", TOKEN)],
+    );
+    let registered = env.home().join(format!("serve/{}.token", s.pid()));
+    let mode = std::fs::metadata(&registered)
+        .expect("the server registers its token in the home")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{registered:?}");
+    // A file left by a server that is gone is removed, not read.
+    let stale = env.home().join("serve/999999999.token");
+    std::fs::write(&stale, "stale-token-0123456789").unwrap();
+    env.workflow(
+        "peek",
+        &format!(
+            "name: peek\nsteps:\n  - name: look\n    run: tr '\\0' '\\n' < /proc/{}/environ | grep CORTEX_SERVE_TOKEN\n",
+            s.pid()
+        ),
+    );
+    let out = env.run(&["workflow", "run", "peek"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = newest_run(&env, "workflow");
+    let raw = env.run(&["logs", &run, "look", "--raw"]).stdout;
+    assert!(raw.contains("CORTEX_SERVE_TOKEN=***"), "{raw}");
+    assert_eq!(env.log_holding(TOKEN), Vec::<String>::new());
+    assert!(!stale.exists(), "the file of a server that is gone is kept");
+}
+
+/// A log that holds the server's token in clear (recorded before the server started, or by a
+/// process that did not know it) is never served with it: pages, API documents, raw logs and
+/// the event stream give `***`. Before, every reader on loopback was given the token, which
+/// authorises every change.
+#[test]
+fn the_server_never_serves_its_own_token_whatever_the_log_holds() {
+    let env = home();
+    env.workflow(
+        "leak",
+        &format!("name: leak\nsteps:\n  - name: say\n    run: echo \"token={TOKEN}\"\n"),
+    );
+    assert_eq!(env.run(&["workflow", "run", "leak"]).code, 0);
+    let run = newest_run(&env, "workflow");
+    assert!(
+        !env.log_holding(TOKEN).is_empty(),
+        "the log holds it in clear"
+    );
+    let s = Server::start(&env);
+    for path in [
+        format!("/runs/{run}"),
+        format!("/api/v1/runs/{run}"),
+        format!("/api/v1/runs/{run}/log"),
+        format!("/api/v1/runs/{run}/logs"),
+        format!("/api/v1/runs/{run}/logs/say/raw"),
+    ] {
+        let r = s.get(&path);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(
+            !r.body.contains(TOKEN),
+            "{path} serves the token: {}",
+            r.body
+        );
+    }
+    let raw = s.get(&format!("/api/v1/runs/{run}/logs/say/raw")).body;
+    assert!(raw.contains("token=***"), "{raw}");
+    let rx = s.events(&format!("/api/v1/runs/{run}/events"));
+    let mut streamed = String::new();
+    while let Ok((_, _, data)) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        streamed.push_str(&data);
+    }
+    assert!(streamed.contains("***"), "{streamed}");
+    assert!(
+        !streamed.contains(TOKEN),
+        "the stream serves the token: {streamed}"
+    );
+}
+
+/// The sign-in cookie (`name=value`) a browser gets from `/?token=TOKEN`.
+fn sign_in_cookie(s: &Server) -> String {
+    let host = s.base.trim_start_matches("http://").to_string();
+    let head = raw_head(s, &format!("/?token={TOKEN}"), &host);
+    head.lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then(|| l[11..].trim())
+        })
+        .unwrap_or_else(|| panic!("no cookie: {head}"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A signed-in viewer's forms carry the server's form key, never the token (no answer holds
+/// the token); the key acts only with the sign-in it was served to.
+#[test]
+fn a_signed_in_pages_forms_carry_a_form_key_not_the_token() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let bearer = format!("Bearer {TOKEN}");
+    let page = s
+        .get_with(&format!("/runs/{run}"), &[("authorization", &bearer)])
+        .body;
+    assert!(!page.contains(TOKEN), "the page holds the token");
+    let key = page
+        .split_once("name=\"token\" value=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(key, _)| key.to_string())
+        .unwrap_or_else(|| panic!("no token field for a signed-in viewer:\n{page}"));
+    let form = format!("token={key}&confirm=Plan+written&message=done");
+    let path = format!("/runs/{run}/steps/plan/complete");
+    let alone = s.post_with(
+        &path,
+        &form,
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(
+        alone.status, 401,
+        "the form key acted alone: {}",
+        alone.body
+    );
+    // Signed in by the sign-in cookie alone, as a browser is.
+    let port = s.base.rsplit(':').next().unwrap();
+    let cookie = sign_in_cookie(&s);
+    assert!(
+        cookie.starts_with(&format!("cortex_session_{port}=")),
+        "{cookie}"
+    );
+    let signed = s.post_with(
+        &path,
+        &form,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+    );
+    assert!(signed.status < 400, "{}: {}", signed.status, signed.body);
 }
 
 /// An aborted run cannot be resumed: its page does not say that its stopped phases run again.

@@ -341,6 +341,9 @@ fn serve(
     no_schedule: bool,
 ) -> Result<i32, CommandError> {
     let bound = crate::serve::bind(ctx, options)?;
+    if let Some(w) = &bound.warning {
+        super::err(&format!("warning: {w}\n"));
+    }
     let url = format!("http://{}/", bound.addr);
     // Where a person opens it: `--public-url`, else this address (the host name for 0.0.0.0).
     let open = bound.open_url();
@@ -370,7 +373,11 @@ fn serve(
                 }
             ));
         } else if open != url {
-            super::out(&format!("Open {open} (sign in with the token).\n"));
+            // The token was given (`--token`, CORTEX_SERVE_TOKEN): it is not printed, so
+            // the address carries none; its page asks for it.
+            super::out(&format!(
+                "Open {open} and sign in with the token given in --token or CORTEX_SERVE_TOKEN.\n"
+            ));
         }
         if !bound.addr.ip().is_loopback() && bound.public.is_none() {
             super::out(

@@ -379,6 +379,118 @@ pub fn serve_token_to_scrub() -> Option<String> {
     })
 }
 
+/// Every server token this process scrubs: its own or the one its server gave it
+/// (`serve_token_to_scrub`), and those of the servers running on every home it has opened
+/// (`register_serve_token`). A run started from another terminal on a home a server serves
+/// (`cortex workflow run`, a scheduler's) was never given the token, yet a step of it can
+/// read it (`/proc/PID/environ`, `ps -eo args`): without the register it was recorded in
+/// clear, and served to every reader.
+pub fn serve_tokens_to_scrub() -> Vec<String> {
+    let mut tokens: Vec<String> = serve_token_to_scrub().into_iter().collect();
+    let homes = HOMES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for home in homes {
+        for token in registered_serve_tokens(&home) {
+            if !tokens.contains(&token) {
+                tokens.push(token);
+            }
+        }
+    }
+    tokens
+}
+
+/// The homes this process has opened (`note_home`): the servers running on them have their
+/// tokens scrubbed from what it records.
+static HOMES: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// This process works on `home` (`ops::Ctx::new`): the tokens of the servers registered there
+/// are scrubbed from everything it records.
+pub fn note_home(home: &std::path::Path) {
+    let mut homes = HOMES.lock().unwrap_or_else(|e| e.into_inner());
+    if !homes.iter().any(|h| h == home) {
+        homes.push(home.to_path_buf());
+    }
+}
+
+/// Where the servers of `home` register their tokens: one file per server, `PID.token`.
+fn serve_tokens_dir(home: &std::path::Path) -> std::path::PathBuf {
+    home.join("serve")
+}
+
+/// A running server's registration of its token (`register_serve_token`): the file is
+/// removed when this is dropped (the server ends).
+#[derive(Debug)]
+pub struct ServeTokenRegistration {
+    path: std::path::PathBuf,
+}
+
+impl Drop for ServeTokenRegistration {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Register the token of the server this process is in `home`, so that every process working
+/// on the home scrubs it (`serve_tokens_to_scrub`): `home/serve/PID.token`, mode 0600 in a
+/// folder of mode 0700, written whole then renamed into place (a reader never sees half a
+/// token). Removed when the registration is dropped; a server that was killed leaves its file,
+/// which readers remove once its process is gone.
+pub fn register_serve_token(
+    home: &std::path::Path,
+    token: &str,
+) -> std::io::Result<ServeTokenRegistration> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = serve_tokens_dir(home);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let pid = std::process::id();
+    let path = dir.join(format!("{pid}.token"));
+    let tmp = dir.join(format!(".{pid}.token.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(token.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, &path)?;
+    Ok(ServeTokenRegistration { path })
+}
+
+/// The tokens of the servers running on `home`; the files of servers whose process is gone
+/// are removed (and not read).
+pub fn registered_serve_tokens(home: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(serve_tokens_dir(home)) else {
+        return Vec::new();
+    };
+    let mut tokens = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".token"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid <= 0 || !super::procinfo::running(pid) {
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        if let Ok(token) = std::fs::read_to_string(entry.path()) {
+            let token = token.trim();
+            if !token.is_empty() {
+                tokens.push(token.to_string());
+            }
+        }
+    }
+    tokens
+}
+
 /// The values of secret inputs this process was given, by run. A front end that lives on
 /// (`serve`, an MCP session) starts or resumes a run with them, and later appends to that run
 /// what people send it (a report's outputs, a message) through journals it opens afresh,
@@ -490,7 +602,7 @@ impl Redactor {
                 r.add(value);
             }
         }
-        if let Some(token) = serve_token_to_scrub() {
+        for token in serve_tokens_to_scrub() {
             r.add(&token);
         }
         r
@@ -508,7 +620,7 @@ impl Redactor {
             .flat_map(|wf| wf.steps.iter().flat_map(|s| s.secret_env.iter().cloned()))
             .collect();
         let mut r = Redactor::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())), &extra);
-        if let Some(token) = serve_token_to_scrub() {
+        for token in serve_tokens_to_scrub() {
             r.add(&token);
         }
         let (held, named) = held_secret_inputs(&state.run_id);
@@ -836,6 +948,27 @@ impl Redactor {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_servers_registered_token_is_read_while_it_runs_and_gone_when_it_ends() {
+        let home = tempfile::tempdir().unwrap();
+        let token = "registered-token-0123456789";
+        let registration = super::register_serve_token(home.path(), token).unwrap();
+        assert_eq!(
+            super::registered_serve_tokens(home.path()),
+            vec![token.to_string()]
+        );
+        // A file of a process that is gone is removed, not read.
+        let stale = home.path().join("serve/2147483646.token");
+        std::fs::write(&stale, "stale-token-0123456789").unwrap();
+        assert_eq!(
+            super::registered_serve_tokens(home.path()),
+            vec![token.to_string()]
+        );
+        assert!(!stale.exists());
+        drop(registration);
+        assert!(super::registered_serve_tokens(home.path()).is_empty());
+    }
+
     use super::*;
 
     #[test]

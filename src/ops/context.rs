@@ -86,6 +86,9 @@ impl Ctx {
             None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cortex")),
         };
         let explicit_home = implied.as_deref() != Some(home.as_path());
+        // The tokens of the servers running on this home are scrubbed from what this process
+        // records (`execute::serve_tokens_to_scrub`).
+        crate::execute::note_home(&home);
         Ok(Ctx {
             home,
             cwd,

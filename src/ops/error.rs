@@ -323,6 +323,12 @@ impl From<StoreError> for CommandError {
                     .command(&["log", "verify", run_id])
                     .then(" says which event was changed; put back the log from a backup: no command drives, resumes or reports on a run whose log does not verify (`status` still reads it)"),
             ),
+            // An event that no longer decodes: the log was changed (or damaged) there.
+            StoreError::Corrupt { run_id, .. } => Some(
+                Hint::from("the log was changed or damaged; ")
+                    .command(&["log", "verify", run_id])
+                    .then(" says where its chain breaks; put back the log from a backup: no command can read this run past that event"),
+            ),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),

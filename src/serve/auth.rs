@@ -52,24 +52,56 @@ fn same(given: &str, token: &str) -> bool {
 }
 
 fn cookie_name(shared: &Shared) -> String {
-    // Cookies do not keep ports apart: one name per port keeps two servers' tokens apart.
-    format!("cortex_token_{}", shared.port)
+    // Cookies do not keep ports apart: one name per port keeps two servers' sign-ins apart.
+    format!("cortex_session_{}", shared.port)
+}
+
+/// The most sign-ins a server keeps: past it, the oldest is forgotten (its browser signs in
+/// again).
+const MAX_SESSIONS: usize = 1024;
+
+/// A new sign-in: a random value of its own, never the token (cookies are not kept apart by
+/// port, so any other listener on the host is sent them), known to this server for its life.
+fn new_session(shared: &Shared) -> Option<String> {
+    let session = generate_token().ok()?;
+    let mut sessions = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    if sessions.len() >= MAX_SESSIONS {
+        sessions.pop_front();
+    }
+    sessions.push_back(session.clone());
+    Some(session)
+}
+
+/// Whether `value` is one of this server's sign-ins (compared with each, in constant time).
+fn is_session(shared: &Shared, value: &str) -> bool {
+    let sessions = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    sessions
+        .iter()
+        .fold(false, |found, s| found | same(value, s))
 }
 
 /// The token in `Authorization: Bearer`, or `X-Cortex-Token`.
 fn header_token(headers: &HeaderMap, shared: &Shared) -> bool {
+    header_tokens(headers).any(|t| same(t.trim(), &shared.token))
+}
+
+/// The tokens a request's headers give (`Authorization: Bearer`, `X-Cortex-Token`).
+fn header_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let plain = headers.get("x-cortex-token").and_then(|v| v.to_str().ok());
-    [bearer, plain]
-        .into_iter()
-        .flatten()
-        .any(|t| same(t.trim(), &shared.token))
+    [bearer, plain].into_iter().flatten()
 }
 
+/// The request carries a sign-in of this server in its cookie.
 fn cookie_token(headers: &HeaderMap, shared: &Shared) -> bool {
+    cookie_values(headers, shared).any(|v| is_session(shared, v))
+}
+
+/// The values of this server's sign-in cookie in a request.
+fn cookie_values<'h>(headers: &'h HeaderMap, shared: &Shared) -> impl Iterator<Item = &'h str> {
     let name = cookie_name(shared);
     headers
         .get_all(header::COOKIE)
@@ -77,7 +109,26 @@ fn cookie_token(headers: &HeaderMap, shared: &Shared) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .any(|(k, v)| k == name && same(v, &shared.token))
+        .filter(move |(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Why a request that is not signed in was refused: the token it gave that is not this
+/// server's (a header, the cookie), or none given.
+fn unsigned(headers: &HeaderMap, shared: &Shared, missing: Failure) -> Failure {
+    if header_tokens(headers).next().is_some() {
+        return wrong_token("in the `Authorization` (or `X-Cortex-Token`) header");
+    }
+    if cookie_values(headers, shared).next().is_some() && !cookie_token(headers, shared) {
+        return Failure::new(
+            StatusCode::UNAUTHORIZED,
+            CommandError::bad_input(
+                "this browser's sign-in is not one of this server's (it was started again since, or the sign-in was forgotten); nothing was recorded",
+            )
+            .hint("sign in again with the token"),
+        );
+    }
+    missing
 }
 
 /// The Host header names this machine's loopback (`localhost`, `127.x.x.x`, `[::1]`).
@@ -147,8 +198,31 @@ fn refuse(api: bool, failure: Failure) -> Response {
     }
 }
 
-fn sign_in_hint() -> String {
-    "open the address `cortex serve` printed (it carries ?token=...), send `Authorization: Bearer TOKEN`, or put the token in the form's `token` field".into()
+/// How to give the token, in the words of what `cortex serve` printed: a sign-in address
+/// carrying `?token=` only when it made the token (a given one is never printed). A page
+/// carries the sign-in form (`pages::sign_in_page`); the API's client sends a header.
+fn sign_in_hint(shared: &Shared, api: bool) -> String {
+    let printed = if shared.token_generated {
+        "open the sign-in address `cortex serve` printed (it carries ?token=...)"
+    } else {
+        "sign in with the token the server was given (--token or CORTEX_SERVE_TOKEN)"
+    };
+    if api {
+        format!("send `Authorization: Bearer TOKEN` ({printed})")
+    } else {
+        format!(
+            "{printed}: in the form below, or by opening this address with ?token=TOKEN added; a client sends `Authorization: Bearer TOKEN`"
+        )
+    }
+}
+
+/// A refusal for want of the token: on a page, with the sign-in form that goes on to `next`.
+fn refuse_unsigned(api: bool, failure: Failure, next: &str) -> Response {
+    if api {
+        super::api::failure(failure)
+    } else {
+        super::pages::sign_in_page(failure, &local_path(next))
+    }
 }
 
 /// Every request passes here first.
@@ -159,7 +233,12 @@ pub async fn guard(State(shared): State<Arc<Shared>>, mut req: Request, next: Ne
         Some(refused) => refused,
         None => explained(api, &method, next.run(req).await).await,
     };
-    harden(response)
+    // Whatever it holds (a step's output that printed the token), it leaves without it.
+    if method == Method::HEAD {
+        // No body: its length is the GET's.
+        return harden(response);
+    }
+    super::redact::scrub(shared.served.clone(), harden(response)).await
 }
 
 /// The most a request body may hold: axum's default limit, which the routes keep.
@@ -253,20 +332,28 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         // `?token=` signs a browser in: the token moves into a cookie and out of the address.
         if !api && let Some(given) = query_token(req.uri().query()) {
             if !same(&given, &shared.token) {
-                return Some(refuse(api, wrong_token()));
+                return Some(refuse_unsigned(
+                    api,
+                    wrong_token("in the address (`?token=`)"),
+                    req.uri().path(),
+                ));
             }
             return Some(sign_in(shared, &headers, req.uri().path()));
         }
-        if shared.open_reads || signed_in {
+        // The sign-in page itself, and what it needs, are open to all.
+        let path = req.uri().path();
+        if shared.open_reads || signed_in || path == "/login" || path.starts_with("/assets/") {
             return None;
         }
-        return Some(refuse(
+        let missing = Failure::new(
+            StatusCode::UNAUTHORIZED,
+            CommandError::bad_input("this server needs its token to be read")
+                .hint(sign_in_hint(shared, api)),
+        );
+        return Some(refuse_unsigned(
             api,
-            Failure::new(
-                StatusCode::UNAUTHORIZED,
-                CommandError::bad_input("this server needs its token to be read")
-                    .hint(sign_in_hint()),
-            ),
+            unsigned(&headers, shared, missing),
+            req.uri().path_and_query().map_or("/", |p| p.as_str()),
         ));
     }
     if *req.method() != Method::POST {
@@ -294,6 +381,8 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
     if header_token(&headers, shared) {
         return None;
     }
+    // What the request gave as its token, to say why it was refused.
+    let mut refusal = unsigned(&headers, shared, missing_token(shared, api));
     // A page's form carries the token in its `token` field.
     let form = headers
         .get(header::CONTENT_TYPE)
@@ -316,29 +405,64 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                 ));
             }
         };
-        let ok =
-            form_urlencoded::parse(&bytes).any(|(k, v)| k == "token" && same(&v, &shared.token));
+        // The token typed into a form, or the form key of a signed-in viewer's page (never
+        // alone: a cookie alone is never enough, and the key alone is not the token).
+        let mut ok = false;
+        for v in form_urlencoded::parse(&bytes)
+            .filter(|(k, _)| k == "token")
+            .map(|(_, v)| v)
+        {
+            if same(&v, &shared.token) || (signed_in && same(&v, &shared.form_key)) {
+                ok = true;
+            } else if same(&v, &shared.form_key) {
+                // A page's form sent without the sign-in it was served to.
+                refusal = Failure::new(
+                    StatusCode::UNAUTHORIZED,
+                    CommandError::bad_input(
+                        "this form was signed for a sign-in the request does not carry (signed out, or another browser); nothing was recorded",
+                    )
+                    .hint("sign in again, then press the button on the page again"),
+                );
+            } else {
+                refusal = wrong_token("in the form's `token` field");
+            }
+        }
+        let next = form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "next")
+            .map(|(_, v)| v.into_owned());
         *req.body_mut() = Body::from(bytes);
         if ok {
             return None;
         }
+        // A sign-in that failed is asked again, on its way to the same page.
+        if req.uri().path() == "/login" {
+            return Some(refuse_unsigned(
+                api,
+                refusal,
+                next.as_deref().unwrap_or("/"),
+            ));
+        }
     }
-    Some(refuse(api, missing_token()))
+    Some(refuse(api, refusal))
 }
 
-fn missing_token() -> Failure {
+fn missing_token(shared: &Shared, api: bool) -> Failure {
     Failure::new(
         StatusCode::UNAUTHORIZED,
         CommandError::bad_input("a change needs the server's token; nothing was recorded")
-            .hint(sign_in_hint()),
+            .hint(sign_in_hint(shared, api)),
     )
 }
 
-fn wrong_token() -> Failure {
+/// A token was given, and it is not this server's (`given` says where it was): not "missing",
+/// to a client that sends one.
+fn wrong_token(given: &str) -> Failure {
     Failure::new(
         StatusCode::UNAUTHORIZED,
-        CommandError::bad_input("that is not this server's token")
-            .hint("use the token `cortex serve` printed (or was given with --token)"),
+        CommandError::bad_input(format!(
+            "the token given {given} is not this server's; nothing was recorded"
+        ))
+        .hint("use the token `cortex serve` printed, or the one it was given (--token or CORTEX_SERVE_TOKEN): a server started again makes a new one unless given one"),
     )
 }
 
@@ -348,9 +472,10 @@ fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Set the token's cookie (HttpOnly, SameSite=Strict; Secure when the browser came through
-/// the HTTPS proxy `--public-url` names, so that it is never sent over plain HTTP to that
-/// name) and send the browser on to `path`.
+/// Set the sign-in's cookie — a random value of its own that this server knows for its life,
+/// never the token (HttpOnly, SameSite=Strict; Secure when the browser came through the HTTPS
+/// proxy `--public-url` names, so that it is never sent over plain HTTP to that name) — and
+/// send the browser on to `path`.
 fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
     let to = local_path(path);
     let mut response = Redirect::to(&to).into_response();
@@ -359,10 +484,23 @@ fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
             .public
             .as_ref()
             .is_some_and(|p| p.origin.starts_with("https://"));
+    let Some(session) = new_session(shared) else {
+        return refuse(
+            false,
+            Failure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                CommandError::new(
+                    exit::FAILED,
+                    "cannot make a sign-in: /dev/urandom cannot be read",
+                )
+                .hint("send the token as `Authorization: Bearer TOKEN` instead"),
+            ),
+        );
+    };
     let cookie = format!(
         "{}={}; Path=/; HttpOnly; SameSite=Strict{}",
         cookie_name(shared),
-        shared.token,
+        session,
         if secure { "; Secure" } else { "" }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -404,7 +542,34 @@ pub struct SignIn {
     pub next: String,
 }
 
-/// `POST /login`: the guard has checked the form's token; keep it in the cookie.
+/// `GET /login?next=PATH`: the sign-in form (open to all); a viewer signed in already goes on.
+pub async fn login_page(
+    State(shared): State<Arc<Shared>>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Response {
+    let next = raw
+        .as_deref()
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "next")
+                .map(|(_, v)| local_path(&v))
+        })
+        .unwrap_or_else(|| "/".to_string());
+    if viewer.signed_in {
+        return Redirect::to(&next).into_response();
+    }
+    super::pages::sign_in_page(
+        Failure::new(
+            StatusCode::OK,
+            CommandError::bad_input("sign in with this server's token")
+                .hint(sign_in_hint(&shared, false)),
+        ),
+        &next,
+    )
+}
+
+/// `POST /login`: the guard has checked the form's token; the browser is given a sign-in.
 pub async fn login(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,

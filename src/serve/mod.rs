@@ -17,6 +17,7 @@ mod driver;
 mod error;
 mod graph;
 mod pages;
+mod redact;
 mod server;
 mod sse;
 

@@ -118,6 +118,15 @@ impl PublicUrl {
 pub struct Shared {
     pub ctx: Ctx,
     pub token: String,
+    /// The token's forms that every answer is scrubbed of (`redact::scrub`).
+    pub served: Arc<super::redact::Served>,
+    /// What a signed-in viewer's forms carry in their `token` field instead of the token
+    /// (which no answer holds): random, this server's for its life, and good only with the
+    /// sign-in cookie or the token's header (`auth::admit`).
+    pub form_key: String,
+    /// The token was generated here, and printed in a sign-in address (`?token=`); a given
+    /// one never is (`auth::sign_in_hint` says what was printed).
+    pub token_generated: bool,
     pub actor: String,
     /// This binary, to start background drivers with.
     pub exe: PathBuf,
@@ -141,6 +150,14 @@ pub struct Shared {
     pub secret_inputs: std::sync::Mutex<std::collections::HashMap<String, Vec<(String, String)>>>,
     /// Run starts answered 504 whose secret inputs wait for their run to be known.
     pub late_starts: std::sync::Mutex<Vec<super::driver::LateStart>>,
+    /// The browsers' sign-ins (`auth::sign_in`): random values their cookies carry instead of
+    /// the token, oldest first; they end with the server.
+    pub sessions: std::sync::Mutex<std::collections::VecDeque<String>>,
+    /// How many event streams are open (at most `sse::MAX_STREAMS`).
+    pub streams: Arc<std::sync::atomic::AtomicUsize>,
+    /// The opened logs the event streams share (`sse::pooled`), dropped with the server (on
+    /// the blocking pool: `OffWorker`).
+    pub stream_stores: std::sync::Mutex<Vec<OffWorker<Box<dyn crate::store::EventStore>>>>,
 }
 
 impl Shared {
@@ -202,6 +219,12 @@ pub struct Bound {
     shared: Arc<Shared>,
     /// Where the notifications of what its actions end are delivered.
     background: Arc<crate::ops::background::Background>,
+    /// The token registered in the home, so that every process working on it scrubs it
+    /// (`execute::register_serve_token`); removed when the server ends.
+    registration: Option<crate::execute::ServeTokenRegistration>,
+    /// Why the token could not be registered (the caller warns: runs started from another
+    /// terminal on this home would not scrub it).
+    pub warning: Option<String>,
 }
 
 /// How long a stopping server waits for the notifications still being delivered before it
@@ -272,6 +295,9 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
     let shared = Shared {
         ctx,
         token: token.clone(),
+        served: Arc::new(super::redact::Served::of(&token)),
+        form_key: auth::generate_token()?,
+        token_generated,
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,
         loopback: addr.ip().is_loopback(),
@@ -282,6 +308,24 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         fires_schedules: options.fires_schedules,
         secret_inputs: Default::default(),
         late_starts: Default::default(),
+        sessions: Default::default(),
+        streams: Default::default(),
+        stream_stores: Default::default(),
+    };
+    // Every process working on this home (a run started from another terminal, a scheduler)
+    // scrubs the token from what it records: a step of it can read it as well.
+    let (registration, warning) = match crate::execute::register_serve_token(
+        &shared.ctx.home,
+        &token,
+    ) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "cannot register the token in {}: {e}; runs started from another terminal on this home will not scrub it from what they record (this server never serves it)",
+                shared.ctx.home.join("serve").display()
+            )),
+        ),
     };
     Ok(Bound {
         listener,
@@ -292,6 +336,8 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         public,
         shared: Arc::new(shared),
         background,
+        registration,
+        warning,
     })
 }
 
@@ -384,6 +430,8 @@ impl Bound {
         runtime.shutdown_background();
         self.background
             .shutdown(DELIVERY_GRACE, stop.signal().unwrap_or(nix::libc::SIGINT));
+        // The token is no longer this home's to scrub.
+        drop(self.registration);
         Ok(())
     }
 }
@@ -435,7 +483,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
             post(actions::page_run_scenario),
         )
         .route("/agents", get(pages::agents_page))
-        .route("/login", post(auth::login))
+        .route("/login", get(auth::login_page).post(auth::login))
         .route("/assets/{file}", get(assets::asset))
         .fallback(pages::not_found);
     Router::new()

@@ -27,12 +27,60 @@ use crate::store::{EventStore, RunQuery};
 const TICK: Duration = Duration::from_millis(250);
 /// How many of the newest runs the list's signal watches (a page of the runs page).
 const WATCHED: usize = 50;
+/// How many events a run's stream reads at a time: the next page is read only once the
+/// client has taken the last (the body is polled only as the socket drains), so a client
+/// that never reads costs at most a page, never the whole run.
+const PAGE: usize = 64;
+/// How many event streams are open at once, at most: more are refused (503, `Retry-After`).
+pub const MAX_STREAMS: usize = 64;
+/// How long a refused stream's client is asked to wait before asking again.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// One of the `MAX_STREAMS` places, held for a stream's life.
+struct Slot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Slot {
+    /// A place for one more stream, or the refusal to answer (503 with `Retry-After`).
+    fn take(shared: &Shared) -> Result<Slot, Box<Response>> {
+        use std::sync::atomic::Ordering;
+        let open = &shared.streams;
+        let taken = open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_STREAMS).then_some(n + 1)
+            })
+            .is_ok();
+        if taken {
+            return Ok(Slot(Arc::clone(open)));
+        }
+        let mut refused = failure(Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            CommandError::new(
+                crate::ops::exit::FAILED,
+                format!(
+                    "{MAX_STREAMS} event streams are open on this server, the most it keeps; this one was not opened"
+                ),
+            )
+            .hint(format!(
+                "close pages or clients that follow runs (each open run or runs page is one), or ask again in {RETRY_AFTER_SECS} s (`Retry-After`); `GET /api/v1/runs/{{id}}/log` reads a run's events without a stream"
+            )),
+        ));
+        refused.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+        );
+        Err(Box::new(refused))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
 
 /// Where a run's stream is.
 struct Follow {
     shared: Arc<Shared>,
-    /// The log, kept between ticks (dropped on the blocking pool: `OffWorker`).
-    store: Option<OffWorker<Box<dyn EventStore>>>,
     run_id: String,
     /// The next seq to send.
     next: u64,
@@ -40,6 +88,8 @@ struct Follow {
     queue: VecDeque<Event>,
     finished: bool,
     done: bool,
+    /// Its place among the open streams, given back when the stream ends or its client goes.
+    _slot: Slot,
 }
 
 /// `GET /api/v1/runs/{id}/events?after=SEQ`: the run's events after SEQ (all without it; a
@@ -97,15 +147,19 @@ pub async fn run_events(
         Ok(Err(f)) => return failure(f),
         Err(e) => return failure(Failure::from(e)),
     };
+    let slot = match Slot::take(&shared) {
+        Ok(slot) => slot,
+        Err(refused) => return *refused,
+    };
     let follow = Follow {
         shared,
-        store: None,
         run_id,
         next,
         alive: None,
         queue: VecDeque::new(),
         finished: false,
         done: false,
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(follow, |mut f| async move {
         loop {
@@ -142,40 +196,69 @@ fn sealed_before(shared: &Shared, run_id: &str, next: u64) -> Result<bool, Comma
         .is_some_and(|e| e.outcome.is_some() && next >= e.events))
 }
 
-/// The log a stream kept from its last tick, else the log opened now (none while there is no
-/// log yet): a stream opens it once, not every tick.
-fn kept_or_opened(
+/// How many opened logs the streams share (`pooled`).
+const POOLED: usize = 4;
+
+/// Call `f` with a log the streams share (none while there is no log yet), on the blocking
+/// pool: one kept from an earlier tick of any stream, else one opened now; given back after
+/// unless `f` failed (a log in trouble is opened afresh next time). A stream kept a log of its
+/// own for its life — on SQLite a connection with its page cache, megabytes each once a long
+/// run was read — so that every stalled client held one; now the open logs are as many as the
+/// reads under way, at most `POOLED` kept, and a connection is not opened every tick.
+fn pooled<T>(
     shared: &Shared,
-    kept: Option<Box<dyn EventStore>>,
-) -> Result<Option<Box<dyn EventStore>>, CommandError> {
-    match kept {
-        Some(store) => Ok(Some(store)),
-        None => shared.ctx.reading_store(),
+    f: impl FnOnce(Option<&dyn EventStore>) -> Result<T, CommandError>,
+) -> Result<T, CommandError> {
+    let kept = shared
+        .stream_stores
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .map(OffWorker::into_inner);
+    let store = match kept {
+        Some(store) => Some(store),
+        None => shared.ctx.reading_store()?,
+    };
+    let out = f(store.as_deref());
+    if out.is_ok()
+        && let Some(store) = store
+    {
+        let mut pool = shared
+            .stream_stores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOLED {
+            pool.push(OffWorker::new(store));
+        }
     }
+    out
 }
 
 /// Read what is new for a run's stream; whether anything was.
 async fn poll_run(f: &mut Follow) -> bool {
-    let store = f.store.take().map(OffWorker::into_inner);
     let run_id = f.run_id.clone();
     let next = f.next;
     let read = blocking(&f.shared, move |shared| {
-        let store = kept_or_opened(shared, store)?;
-        // Probed before the read: a driver that ends in between appended everything first,
-        // so its last events come with (never after) the word that it is gone.
-        let alive = DriverLock::probe(&shared.ctx.home, &run_id).is_some();
-        let events = match &store {
-            Some(s) => s.read_run_from(&run_id, next).map_err(CommandError::from)?,
-            None => Vec::new(),
-        };
-        Ok::<_, CommandError>((store.map(OffWorker::new), events, alive))
+        pooled(shared, |store| {
+            // Probed before the read: a driver that ends in between appended everything first,
+            // so its last events come with (never after) the word that it is gone.
+            let alive = DriverLock::probe(&shared.ctx.home, &run_id).is_some();
+            // A page at a time: a run of many thousand events was read whole, and queued as
+            // events, for every client — one that never read held megabytes.
+            let events = match store {
+                Some(s) => s
+                    .read_run_page(&run_id, next, PAGE)
+                    .map_err(CommandError::from)?,
+                None => Vec::new(),
+            };
+            Ok::<_, CommandError>((events, alive))
+        })
     })
     .await;
-    let Ok(Ok((store, events, alive))) = read else {
+    let Ok(Ok((events, alive))) = read else {
         // The log cannot be read now (it is being replaced, or busy): try again next tick.
         return false;
     };
-    f.store = store;
     let mut news = false;
     for e in events {
         f.next = e.seq + 1;
@@ -236,39 +319,38 @@ pub fn runs_signature(shared: &Shared) -> Result<String, CommandError> {
 /// heads, outcomes and drivers) when the stream opens and whenever it changes.
 pub async fn runs_changes(State(shared): State<Arc<Shared>>) -> Response {
     struct Watch {
+        _slot: Slot,
         shared: Arc<Shared>,
         last: Option<String>,
-        /// The log, opened once for the stream's life and kept between ticks (on PostgreSQL a
-        /// connection: opened anew every tick, each open runs page cost the database a
-        /// connection twice a second); dropped on an error, opened again the next tick.
-        store: Option<OffWorker<Box<dyn EventStore>>>,
     }
+    let slot = match Slot::take(&shared) {
+        Ok(slot) => slot,
+        Err(refused) => return *refused,
+    };
     let watch = Watch {
+        _slot: slot,
         shared,
         last: None,
-        store: None,
     };
     let stream = futures_util::stream::unfold(watch, |mut w| async move {
         loop {
-            let store = w.store.take().map(OffWorker::into_inner);
+            // A log the streams share (`pooled`): on PostgreSQL a connection, which opened
+            // anew every tick cost the database one twice a second for each open runs page.
             let now = blocking(&w.shared, move |shared| {
-                let store = kept_or_opened(shared, store)?;
-                let sig = match &store {
-                    Some(s) => signature(shared, s.as_ref())?,
-                    None => String::new(),
-                };
-                Ok::<_, CommandError>((store.map(OffWorker::new), sig))
+                pooled(shared, |store| match store {
+                    Some(s) => signature(shared, s),
+                    None => Ok(String::new()),
+                })
             })
             .await;
-            if let Ok(Ok((store, sig))) = now {
-                w.store = store;
-                if w.last.as_ref() != Some(&sig) {
-                    w.last = Some(sig.clone());
-                    let event = Event::default()
-                        .event("runs")
-                        .data(serde_json::json!({ "signature": sig }).to_string());
-                    return Some((Ok::<Event, Infallible>(event), w));
-                }
+            if let Ok(Ok(sig)) = now
+                && w.last.as_ref() != Some(&sig)
+            {
+                w.last = Some(sig.clone());
+                let event = Event::default()
+                    .event("runs")
+                    .data(serde_json::json!({ "signature": sig }).to_string());
+                return Some((Ok::<Event, Infallible>(event), w));
             }
             tokio::time::sleep(TICK * 2).await;
         }

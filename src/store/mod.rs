@@ -249,6 +249,20 @@ pub trait EventStore: Send {
         Ok(all)
     }
 
+    /// At most `limit` events of one run from `seq` on, in order: a page of them, for a reader
+    /// that sends them on as they are taken (an event stream) and must not hold a whole run.
+    /// Stores that can ask for the page alone; this default reads the rest and cuts it.
+    fn read_run_page(
+        &self,
+        run_id: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut page = self.read_run_from(run_id, seq)?;
+        page.truncate(limit);
+        Ok(page)
+    }
+
     /// Hand the events of one run from `seq` on (from 0: every row of the run, as `read_run`
     /// reads them), in order, to `f`, each as the columns a fold
     /// reads (`FoldRow`), borrowed where the store holds them, as the store steps through them:
@@ -419,6 +433,14 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn read_run_from(&self, run_id: &str, seq: u64) -> Result<Vec<Recorded>, StoreError> {
         (**self).read_run_from(run_id, seq)
+    }
+    fn read_run_page(
+        &self,
+        run_id: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        (**self).read_run_page(run_id, seq, limit)
     }
     fn fold_rows(&self, run_id: &str, seq: u64, f: &mut RowSink<'_>) -> Result<(), StoreError> {
         (**self).fold_rows(run_id, seq, f)
@@ -613,6 +635,28 @@ fn check_import_head(
         });
     }
     Ok(())
+}
+
+/// What `read_run_readable` gives: the events that decode, and the first that does not (its
+/// seq, and why).
+pub type Readable = (Vec<Recorded>, Option<(u64, String)>);
+
+/// The events of run `run_id` up to the first stored row that does not decode, and that row's
+/// seq and why (`None` when every row decodes): what can be shown of a run whose log was
+/// changed so that an event no longer reads (`read_run` gives only the error). Nothing may be
+/// decided on it: a driver's replay refuses such a log.
+pub fn read_run_readable(store: &dyn EventStore, run_id: &str) -> Result<Readable, StoreError> {
+    let mut events = Vec::new();
+    for row in store.raw_rows(Some(run_id))? {
+        match decode_row(&row) {
+            Ok(e) => events.push(e),
+            Err(StoreError::Corrupt { seq, reason, .. }) => {
+                return Ok((events, Some((seq, reason))));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((events, None))
 }
 
 /// Decode a stored row into a recorded event (upcasting old versions).

@@ -942,6 +942,20 @@ impl EventStore for SqliteStore {
         self.read_recorded(&sql, params![run_id, from], 0)
     }
 
+    fn read_run_page(
+        &self,
+        run_id: &str,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3"
+        );
+        let from = seq.min(i64::MAX as u64) as i64;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.read_recorded(&sql, params![run_id, from, limit], 0)
+    }
+
     fn fold_rows(
         &self,
         run_id: &str,

@@ -100,6 +100,36 @@ pub fn failure_back(f: Failure, back: &str, label: &str) -> Response {
     )
 }
 
+/// A refusal for want of the token, as a page that signs the viewer in: what was refused,
+/// the hints, and the sign-in form (`POST /login`) that goes on to `next`. Off loopback and
+/// behind `--public-url` every page needs the token: before, a browser given none (the token
+/// came from CORTEX_SERVE_TOKEN, so no sign-in address was printed) had no way in.
+pub fn sign_in_page(f: Failure, next: &str) -> Response {
+    let status = f.status;
+    let e = f.error;
+    page(
+        status,
+        layout(
+            "Sign in",
+            Tab::None,
+            html! {
+                section class="error-page" {
+                    @if status.is_success() {
+                        h1 { "Sign in" }
+                    } @else {
+                        h1 { (status.as_u16()) " · " (status.canonical_reason().unwrap_or("Error")) }
+                    }
+                    p class="message" { (e.message) }
+                    @if !e.hints.is_empty() {
+                        ul class="hints" { @for h in &e.hints { li { "hint: " (h) } } }
+                    }
+                }
+                (sign_in(Viewer { signed_in: false }, next))
+            },
+        ),
+    )
+}
+
 /// An action that was done, with warnings (what the CLI prints as `warning:`): said on a page
 /// of its own before going on to the run, since a redirect would lose them.
 pub fn done_with_warnings(run_id: Option<&str>, warnings: &[String]) -> Response {
@@ -130,11 +160,12 @@ pub async fn not_found() -> Response {
     not_found_page()
 }
 
-/// The token field of a form, for a signed-in viewer.
+/// The token field of a form, for a signed-in viewer: the server's form key, never the token
+/// (no answer holds it: `redact`), good only with the viewer's sign-in.
 pub fn token_field(shared: &Shared, viewer: Viewer) -> Markup {
     html! {
         @if viewer.signed_in {
-            input type="hidden" name="token" value=(shared.token);
+            input type="hidden" name="token" value=(shared.form_key);
         }
     }
 }
@@ -144,7 +175,7 @@ pub fn sign_in(viewer: Viewer, next: &str) -> Markup {
     html! {
         @if !viewer.signed_in {
             form class="sign-in" method="post" action="/login" {
-                p { "Actions need the server's token (printed by " code { "cortex serve" } ")." }
+                p { "Actions need the server's token (the one " code { "cortex serve" } " printed, or was given with --token or CORTEX_SERVE_TOKEN)." }
                 input type="hidden" name="next" value=(next);
                 label { "Token " input type="password" name="token" autocomplete="off" required; }
                 button type="submit" { "Sign in" }

@@ -41,6 +41,8 @@ pub struct RunData {
     pub view: StatusView,
     pub state: RunState,
     pub events: Vec<Recorded>,
+    /// The first stored event that does not decode (its seq, and why): `events` stop before it.
+    pub unreadable: Option<(u64, String)>,
     /// `log verify RUN --json`.
     pub verify: serde_json::Value,
     pub alive: bool,
@@ -88,12 +90,22 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     // again until the log stands still beside no driver (as `execute::load_live`).
     // The leases before the log, as `status` reads them: which claimed units are orphaned.
     let leases = store.leases(Some(&run_id)).ok();
-    let mut events = store
-        .read_run(&run_id)
-        .map_err(crate::ops::CommandError::from)?;
+    // An event that no longer decodes (the log was changed): the run is shown as far as it
+    // reads, under the chain's `✗ not verified` — before, the whole page was an error.
+    let (mut events, unreadable) = match store.read_run(&run_id) {
+        Ok(events) => (events, None),
+        Err(crate::store::StoreError::Corrupt { .. }) => {
+            crate::store::read_run_readable(&*store, &run_id)
+                .map_err(crate::ops::CommandError::from)?
+        }
+        Err(e) => return Err(crate::ops::CommandError::from(e).into()),
+    };
     let alive = loop {
         if crate::execute::driver_alive(&ctx.home, &store, &run_id) {
             break true;
+        }
+        if unreadable.is_some() {
+            break false;
         }
         let more = store
             .read_run_from(&run_id, events.len() as u64)
@@ -119,6 +131,7 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
         view,
         state,
         events,
+        unreadable,
         verify,
         alive,
         notifications,
@@ -791,6 +804,14 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 }
                 @if let Some(desc) = &view.description { p class="description" { (desc) } }
                 @if let Some(r) = &view.reason { p class="reason" { (r) } }
+                @if let Some((seq, why)) = &d.unreadable {
+                    p class="reason" {
+                        "✗ The stored event " (seq) " cannot be read (" (why) "): the log was changed. "
+                        "The run is shown as far as it reads, up to event " (seq.saturating_sub(1))
+                        "; nothing can be done on it until its log is restored ("
+                        code { "cortex log verify " (view.run_id) } " says where it breaks)."
+                    }
+                }
                 @if let Some(w) = &view.waiting_for { p class="waiting" { "Waiting for a report on " strong { (w) } "." } }
                 dl class="meta" {
                     dt { "run" } dd class="mono" { (view.run_id) }
@@ -827,7 +848,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                     }
                 }
                 @for p in view.pre_problems.iter().chain(&view.post_problems) { p class="error" { (p) } }
-                (actions(shared, viewer, d))
+                @if d.unreadable.is_none() { (actions(shared, viewer, d)) }
                 section class="graph" {
                     h2 { "Graph" }
                     div class="scroll" { (graph(&d.state, &top)) }
