@@ -335,6 +335,60 @@ fn a_log_from_a_newer_cortex_is_read_but_never_written() {
     assert_eq!(version, newer, "nor was the schema touched");
 }
 
+/// A SQLite file with another application's `events` table is not a cortex log: `--db` reads,
+/// `log verify --file` and `log copy --to` each refuse it as foreign (exit 2, naming the
+/// tables, saying nothing of it was changed), before anything writes — never the raw SQL
+/// error ("no such column: run_id", exit 1 as if verification failed), never the migration's
+/// script, and the file keeps its journal mode and bytes (`log copy --to` switched it to WAL).
+#[test]
+fn a_sqlite_file_with_another_applications_events_table_is_refused_unchanged() {
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let app = env.dir.path().join("app.db");
+    rusqlite::Connection::open(&app)
+        .unwrap()
+        .execute_batch("CREATE TABLE events(x int); INSERT INTO events VALUES (7);")
+        .unwrap();
+    let before = std::fs::read(&app).unwrap();
+    let path = app.display().to_string();
+    for args in [
+        vec!["--db", &path, "log", "verify"],
+        vec!["--db", &path, "workflow", "history"],
+        vec!["--db", &path, "workflow", "run", "tiny"],
+        vec!["log", "verify", "--file", &path],
+        vec!["log", "copy", "--to", &path],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains("holds tables named as cortex's (events)")
+                && out.stderr.contains("not a cortex event log")
+                && out
+                    .stderr
+                    .contains(&format!("nothing of {path} was changed")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let all = out.text();
+        assert!(
+            !all.contains("no such column") && !all.contains("CREATE"),
+            "{args:?}: {all}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&app).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+    let mode: String = rusqlite::Connection::open(&app)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+}
+
 /// A first command killed after SQLite created `cortex.db` but before cortex set it up leaves a
 /// database with no tables (the crash-injection suite hits it): reading commands see a home
 /// with no runs, and the next run sets the log up.

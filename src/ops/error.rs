@@ -273,6 +273,13 @@ impl From<StoreError> for CommandError {
             StoreError::Refused(_) => Some(
                 "the role cortex connects as needs SELECT and INSERT on events, SELECT, INSERT and UPDATE on runs and snapshots, and SELECT, INSERT, UPDATE and DELETE on leases; tables are created and upgraded by their owner: run the command once as that role (e.g. `cortex --home \"$(mktemp -d)\" log copy --to postgres://OWNER@HOST/DB`), then grant again (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
             ),
+            StoreError::Foreign {
+                sqlite: true,
+                target,
+                ..
+            } => Some(format!(
+                "name a file of cortex's own for the log (--db PATH, CORTEX_DB or `db` in cortex.config.json; a file not there yet is set up as one); nothing of {target} was changed"
+            ).into()),
             StoreError::Foreign { .. } => Some(
                 "give cortex a database of its own (CREATE DATABASE cortex ENCODING 'UTF8' TEMPLATE template0), or a schema of its own in this one (CREATE SCHEMA cortex, then options=-csearch_path%3Dcortex in the URL, or ALTER ROLE … SET search_path = cortex); nothing of that database was changed".into(),
             ),

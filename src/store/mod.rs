@@ -83,12 +83,17 @@ pub enum StoreError {
     /// empty file.
     #[error("{path} is not a cortex event log (it has no events table)")]
     NotALog { path: String, blank: bool },
-    /// A PostgreSQL database (or schema) holding tables named as cortex's that cortex did not
-    /// make: another application's. Neither read nor written.
+    /// A PostgreSQL database (or schema), or a SQLite file, holding tables named as cortex's
+    /// that cortex did not make: another application's. Neither read nor written.
     #[error(
         "the database at {target} holds tables named as cortex's ({tables}) that are not a cortex event log (cortex made none of them): it will neither read nor write them"
     )]
-    Foreign { target: String, tables: String },
+    Foreign {
+        target: String,
+        tables: String,
+        /// A SQLite file (else a PostgreSQL database): the hint differs.
+        sqlite: bool,
+    },
     /// Events still in the write-ahead file of a log on read-only media, which SQLite can
     /// read only by creating the `-shm` file beside it.
     #[error(

@@ -205,6 +205,8 @@ impl SqliteStore {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(&failed)?;
+        // Another application's database, before anything here changes it (WAL, migrations).
+        store.refuse_foreign()?;
         store.refuse_newer(store.version)?;
         store.enable_wal().map_err(&failed)?;
         store.set_durability(durability)?;
@@ -298,6 +300,7 @@ impl SqliteStore {
             indexed: false,
         };
         store.version = store.user_version()?;
+        store.refuse_foreign()?;
         if !store.has_table("events")? {
             let blank = store
                 .conn
@@ -407,6 +410,51 @@ impl SqliteStore {
             )
             .map(|n| n > 0)
             .map_err(map_err)
+    }
+
+    /// Refuse a database whose tables named as cortex's are another application's (`create
+    /// table events(x int)`): reading them failed on a missing column, raw SQL shown, and
+    /// setting up switched the file to WAL and printed the failed migration. Cortex's first
+    /// migration sets `user_version` in the transaction that creates `events`, with its
+    /// columns: tables of those names at version 0, or an `events` without cortex's columns,
+    /// are someone else's. Reads only (`sqlite_master`, `table_info`), so nothing is changed.
+    fn refuse_foreign(&self) -> Result<(), StoreError> {
+        const OURS: [&str; 4] = ["events", "snapshots", "runs", "leases"];
+        let mut tables = Vec::new();
+        for name in OURS {
+            if self.has_table(name)? {
+                tables.push(name);
+            }
+        }
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let columns: Vec<String> = if tables.contains(&"events") {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name FROM pragma_table_info('events')")
+                .map_err(map_err)?;
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .map_err(map_err)?
+                .collect::<Result<_, _>>()
+                .map_err(map_err)?
+        } else {
+            Vec::new()
+        };
+        let events_ours = ["run_id", "seq", "id", "type", "body", "prev_hash", "hash"]
+            .iter()
+            .all(|c| columns.iter().any(|have| have == c));
+        // Read after the tables, not the version read on opening: a first opener beside this
+        // one may have migrated meanwhile, and once its tables are seen, its migration (and
+        // the version it set with them) has committed.
+        if self.user_version()? > 0 && events_ours {
+            return Ok(());
+        }
+        Err(StoreError::Foreign {
+            target: self.path.clone(),
+            tables: tables.join(", "),
+            sqlite: true,
+        })
     }
 
     fn refuse_newer(&self, version: i64) -> Result<(), StoreError> {
