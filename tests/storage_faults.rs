@@ -389,6 +389,40 @@ fn a_sqlite_file_with_another_applications_events_table_is_refused_unchanged() {
     assert_eq!(mode, "delete");
 }
 
+/// `log verify` of a log that is not there (a mistyped `--db`, the wrong home) is bad input,
+/// exit 2, naming where it looked and how to point at the log meant — never "✅ log
+/// verified: 0 runs" (a CI audit of a typo went green). A fresh home's history still says
+/// there are no runs yet.
+#[test]
+fn log_verify_of_a_log_that_is_not_there_is_an_error_naming_where_it_looked() {
+    let env = Env::new();
+    let typo = env.dir.path().join("typo.db");
+    for args in [
+        vec!["log", "verify"],
+        vec!["log", "verify", "--all"],
+        vec!["--db", typo.to_str().unwrap(), "log", "verify"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("there is no log at") && out.stderr.contains("--db"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("verified"), "{}", out.stdout);
+    }
+    let out = env.run(&["--db", typo.to_str().unwrap(), "log", "verify"]);
+    assert!(
+        out.stderr.contains(&typo.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(!typo.exists(), "nothing was created");
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    assert_eq!(history.json(), serde_json::json!([]));
+}
+
 /// A first command killed after SQLite created `cortex.db` but before cortex set it up leaves a
 /// database with no tables (the crash-injection suite hits it): reading commands see a home
 /// with no runs, and the next run sets the log up.

@@ -125,6 +125,14 @@ pub fn verify(
                 },
                 None => match ctx.reading_store()? {
                     Some(s) => s,
+                    // No log file where it was looked for (a mistyped --db, the wrong home):
+                    // an audit of nothing is no pass. Against anchors, a log that is gone
+                    // fails them (below); without, it is said where it was looked for.
+                    None if anchored.is_none()
+                        && matches!(ctx.location()?, Location::Sqlite(ref p) if !p.exists()) =>
+                    {
+                        return Err(no_log_to_verify(ctx)?);
+                    }
                     None => {
                         let mut report = verify_rows(&[]);
                         let mut code = exit::OK;
@@ -211,6 +219,19 @@ pub fn verify(
 
 /// The report of rows `rows` held to the anchors `relevant` to them: counted, and the first
 /// anchored head missing, changed or no longer the head fails it (if nothing failed before).
+/// `log verify` where the log it would read is not there: bad input, naming where it looked
+/// and how to point at the log meant.
+fn no_log_to_verify(ctx: &Ctx) -> Result<CommandError, CommandError> {
+    let shown = ctx.location()?.shown();
+    Ok(CommandError::bad_input(format!(
+        "there is no log at {shown}: nothing to verify"
+    ))
+    .hint(format!(
+        "say which log to verify with --home DIR (its cortex.db), --db PATH or URL, CORTEX_DB, or `db` in cortex.config.json; {} verifies a copy or an export; a home's cortex.db is made by its first run",
+        ctx.cmd(&["log", "verify", "--file", "FILE"])
+    )))
+}
+
 fn hold_to_anchors(
     report: &mut crate::store::VerifyReport,
     rows: &[crate::store::RawRow],
