@@ -389,6 +389,72 @@ fn a_sqlite_file_with_another_applications_events_table_is_refused_unchanged() {
     assert_eq!(mode, "delete");
 }
 
+/// The log file removed (`rm -f cortex.db*`) or replaced by another file while a run is
+/// driven: the driver's next append fails, naming the file, the run and the seq from which
+/// nothing is kept (exit 1, no `Next:` for a run that is not there). Before, it wrote on into
+/// the unlinked file, reported the run waiting and printed commands that then found no run.
+#[test]
+fn a_log_file_removed_or_replaced_under_its_driver_stops_it_saying_so() {
+    let env = Env::new();
+    let started = env.dir.path().join("started");
+    let go = env.dir.path().join("go");
+    env.workflow(
+        "slow",
+        &format!(
+            "name: slow\nsteps:\n  - name: a\n    run: 'touch {}; while [ ! -e {} ]; do sleep 0.05; done'\n  - name: c\n    prompt: check\n",
+            started.display(),
+            go.display()
+        ),
+    );
+    let db = env.db();
+    let remove = |db: &std::path::Path| {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    let replace = |db: &std::path::Path| {
+        let copy = db.with_extension("copy");
+        std::fs::copy(db, &copy).unwrap();
+        std::fs::rename(&copy, db).unwrap();
+    };
+    for (how, change) in [
+        ("removed", &remove as &dyn Fn(&std::path::Path)),
+        ("replaced", &replace),
+    ] {
+        let _ = std::fs::remove_file(&started);
+        let _ = std::fs::remove_file(&go);
+        let child = env
+            .command(&["workflow", "run", "slow"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !started.exists() {
+            assert!(std::time::Instant::now() < deadline, "{how}: never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        change(&db);
+        std::fs::write(&go, "").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(1), "{how}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the log file {} was removed or replaced while run",
+                db.display()
+            )) && stderr.contains("nothing from its seq"),
+            "{how}: {stderr}"
+        );
+        assert!(!stdout.contains("Next:"), "{how}: {stdout}");
+    }
+}
+
 /// `log verify` of a log that is not there (a mistyped `--db`, the wrong home) is bad input,
 /// exit 2, naming where it looked and how to point at the log meant — never "✅ log
 /// verified: 0 runs" (a CI audit of a typo went green). A fresh home's history still says

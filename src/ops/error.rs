@@ -254,6 +254,9 @@ impl From<StoreError> for CommandError {
                     .command(&["log", "verify", "--file", "COPY/cortex.db"])
                     .then(")"),
             ),
+            StoreError::Removed { path, .. } => Some(format!(
+                "put back the log from a backup (or with its -wal beside it) at {path}, or point --home/--db at the log meant; `log verify` there says what it holds"
+            ).into()),
             StoreError::Full(_) => Some("free disk space, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into()),
             StoreError::Busy => Some("another cortex process is writing; try again".into()),
             StoreError::Conflict { .. } => Some(

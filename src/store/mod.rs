@@ -100,6 +100,16 @@ pub enum StoreError {
         "{path}-wal holds events not yet in {path}, and they cannot be read here: reading them needs {path}-shm, which cannot be created in a read-only folder"
     )]
     WalUnreadable { path: String },
+    /// The SQLite file a writer opened is no longer at its path (removed, or replaced by
+    /// another file): nothing more is written into it.
+    #[error(
+        "the log file {path} was removed or replaced while run {run_id} was being driven: nothing from its seq {seq} on is kept (the events before went with the file that was removed)"
+    )]
+    Removed {
+        path: String,
+        run_id: String,
+        seq: u64,
+    },
     #[error("the disk is full: {0}")]
     Full(String),
     #[error("event log error: {0}")]

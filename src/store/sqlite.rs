@@ -49,6 +49,17 @@ pub struct SqliteStore {
     /// Whether the log has the run index (a log of an older schema, read only, has none:
     /// queries then scan the log).
     indexed: bool,
+    /// The file opened for writing and its (device, inode) then: before each write the path
+    /// must still name that file (`check_file`). A log removed (`rm -f cortex.db*`) or
+    /// replaced under a writer was written on, unlinked, and its driver reported a run that
+    /// no longer existed.
+    file: Option<(std::path::PathBuf, (u64, u64))>,
+}
+
+/// The (device, inode) of the file at `path`, if there is one.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -198,6 +209,7 @@ impl SqliteStore {
             version: 0,
             snapshots: true,
             indexed: true,
+            file: identity(path).map(|id| (path.to_path_buf(), id)),
         };
         // A newer cortex's log is refused before anything here changes it. (The first read:
         // where SQLite makes the `-shm` index.)
@@ -298,6 +310,7 @@ impl SqliteStore {
             version: 0,
             snapshots: false,
             indexed: false,
+            file: None,
         };
         store.version = store.user_version()?;
         store.refuse_foreign()?;
@@ -547,6 +560,23 @@ impl SqliteStore {
         Ok(recorded)
     }
 
+    /// Refuse to write into a log file that is no longer the one at its path (removed, or
+    /// replaced by another file): what would be written there is lost with it, and the
+    /// commands after would find no such run. `seq`: the first event that would have been.
+    fn check_file(&self, run_id: &str, seq: u64) -> Result<(), StoreError> {
+        let Some((path, opened)) = &self.file else {
+            return Ok(());
+        };
+        if identity(path).as_ref() == Some(opened) {
+            return Ok(());
+        }
+        Err(StoreError::Removed {
+            path: self.path.clone(),
+            run_id: run_id.to_string(),
+            seq,
+        })
+    }
+
     /// Insert chained rows as they are and keep the run index up to date with them; inside a
     /// transaction.
     fn insert_rows(
@@ -555,6 +585,9 @@ impl SqliteStore {
         rows: &[RawRow],
         recorded: &[Recorded],
     ) -> Result<(), StoreError> {
+        if let Some(first) = rows.first() {
+            self.check_file(run_id, first.seq.max(0) as u64)?;
+        }
         let mut insert = self.conn.prepare_cached(INSERT_EVENT).map_err(map_err)?;
         for row in rows {
             // The columns are text: bound as they are when they are UTF-8 (always, for rows
