@@ -1150,6 +1150,46 @@ fn an_ambiguous_id_prefix_is_sent_to_the_history_of_its_kind() {
     check("an ambiguous prefix of any kind", &text);
 }
 
+/// A prefix of fewer than 4 characters that starts run ids (and is no run's name) is too
+/// short, said so with how many characters it takes, exit 2 — never "no run `01M`", which it
+/// was with two runs in the log whose ids start so. One that starts no id is still no run.
+#[test]
+fn a_too_short_id_prefix_is_said_to_be_too_short_not_missing() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - name: p\n    prompt: x\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let ids: Vec<String> = env
+        .run(&["--json", "workflow", "history"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    let short = shared_prefix(&ids[0], &ids[1])[..3].to_string();
+    for args in [
+        &["log", "show", short.as_str()][..],
+        &["workflow", "status", &short.to_lowercase()],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(
+            out.stderr
+                .contains("is too short to pick a run by: the ids of 2 runs start so")
+                && out.stderr.contains("give at least 4 characters of the id"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("no run"), "{}", out.stderr);
+    }
+    let json = env.run(&["--json", "log", "show", &short]).json();
+    assert_eq!(json["exit_code"], 2, "{json}");
+    // No id starts with `ZZZ`: that is no run.
+    let none = env.run(&["log", "show", "ZZZ"]);
+    assert!(none.stderr.contains("no run `ZZZ`"), "{}", none.stderr);
+}
+
 /// A report on a definition run by path whose runs all ended suggests a new run of that path,
 /// as the run recorded it: `run NAME` of a file outside the home is refused (exit 2: no
 /// workflow named so). Each suggestion, pasted, starts a new run.

@@ -335,6 +335,160 @@ fn a_log_from_a_newer_cortex_is_read_but_never_written() {
     assert_eq!(version, newer, "nor was the schema touched");
 }
 
+/// A SQLite file with another application's `events` table is not a cortex log: `--db` reads,
+/// `log verify --file` and `log copy --to` each refuse it as foreign (exit 2, naming the
+/// tables, saying nothing of it was changed), before anything writes — never the raw SQL
+/// error ("no such column: run_id", exit 1 as if verification failed), never the migration's
+/// script, and the file keeps its journal mode and bytes (`log copy --to` switched it to WAL).
+#[test]
+fn a_sqlite_file_with_another_applications_events_table_is_refused_unchanged() {
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let app = env.dir.path().join("app.db");
+    rusqlite::Connection::open(&app)
+        .unwrap()
+        .execute_batch("CREATE TABLE events(x int); INSERT INTO events VALUES (7);")
+        .unwrap();
+    let before = std::fs::read(&app).unwrap();
+    let path = app.display().to_string();
+    for args in [
+        vec!["--db", &path, "log", "verify"],
+        vec!["--db", &path, "workflow", "history"],
+        vec!["--db", &path, "workflow", "run", "tiny"],
+        vec!["log", "verify", "--file", &path],
+        vec!["log", "copy", "--to", &path],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr
+                .contains("holds tables named as cortex's (events)")
+                && out.stderr.contains("not a cortex event log")
+                && out
+                    .stderr
+                    .contains(&format!("nothing of {path} was changed")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        let all = out.text();
+        assert!(
+            !all.contains("no such column") && !all.contains("CREATE"),
+            "{args:?}: {all}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&app).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+    let mode: String = rusqlite::Connection::open(&app)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+}
+
+/// The log file removed (`rm -f cortex.db*`) or replaced by another file while a run is
+/// driven: the driver's next append fails, naming the file, the run and the seq from which
+/// nothing is kept (exit 1, no `Next:` for a run that is not there). Before, it wrote on into
+/// the unlinked file, reported the run waiting and printed commands that then found no run.
+#[test]
+fn a_log_file_removed_or_replaced_under_its_driver_stops_it_saying_so() {
+    let env = Env::new();
+    let started = env.dir.path().join("started");
+    let go = env.dir.path().join("go");
+    env.workflow(
+        "slow",
+        &format!(
+            "name: slow\nsteps:\n  - name: a\n    run: 'touch {}; while [ ! -e {} ]; do sleep 0.05; done'\n  - name: c\n    prompt: check\n",
+            started.display(),
+            go.display()
+        ),
+    );
+    let db = env.db();
+    let remove = |db: &std::path::Path| {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    let replace = |db: &std::path::Path| {
+        let copy = db.with_extension("copy");
+        std::fs::copy(db, &copy).unwrap();
+        std::fs::rename(&copy, db).unwrap();
+    };
+    for (how, change) in [
+        ("removed", &remove as &dyn Fn(&std::path::Path)),
+        ("replaced", &replace),
+    ] {
+        let _ = std::fs::remove_file(&started);
+        let _ = std::fs::remove_file(&go);
+        let child = env
+            .command(&["workflow", "run", "slow"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !started.exists() {
+            assert!(std::time::Instant::now() < deadline, "{how}: never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        change(&db);
+        std::fs::write(&go, "").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(1), "{how}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the log file {} was removed or replaced while run",
+                db.display()
+            )) && stderr.contains("nothing from its seq"),
+            "{how}: {stderr}"
+        );
+        assert!(!stdout.contains("Next:"), "{how}: {stdout}");
+    }
+}
+
+/// `log verify` of a log that is not there (a mistyped `--db`, the wrong home) is bad input,
+/// exit 2, naming where it looked and how to point at the log meant — never "✅ log
+/// verified: 0 runs" (a CI audit of a typo went green). A fresh home's history still says
+/// there are no runs yet.
+#[test]
+fn log_verify_of_a_log_that_is_not_there_is_an_error_naming_where_it_looked() {
+    let env = Env::new();
+    let typo = env.dir.path().join("typo.db");
+    for args in [
+        vec!["log", "verify"],
+        vec!["log", "verify", "--all"],
+        vec!["--db", typo.to_str().unwrap(), "log", "verify"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("there is no log at") && out.stderr.contains("--db"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("verified"), "{}", out.stdout);
+    }
+    let out = env.run(&["--db", typo.to_str().unwrap(), "log", "verify"]);
+    assert!(
+        out.stderr.contains(&typo.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(!typo.exists(), "nothing was created");
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    assert_eq!(history.json(), serde_json::json!([]));
+}
+
 /// A first command killed after SQLite created `cortex.db` but before cortex set it up leaves a
 /// database with no tables (the crash-injection suite hits it): reading commands see a home
 /// with no runs, and the next run sets the log up.

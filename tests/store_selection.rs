@@ -546,7 +546,63 @@ fn copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own(env: Env) 
     );
 }
 
+/// A run copied, then driven on in the other log (the team completed its step there), is
+/// already there when copied again — the source is a prefix of the target's run, checked by
+/// hash — exit 0, listed under `already` and `ahead`, never refused. Before, it was refused as
+/// "its history differs", exit 1. A run that went on on both sides (same length, other events)
+/// is still refused.
+fn copy_counts_a_run_that_went_on_in_the_target_as_already_there(env: Env) {
+    let Some(other) = Env::on(
+        match env.store_kind() {
+            Store::Sqlite => Store::Postgres,
+            Store::Postgres => Store::Sqlite,
+        },
+        "copy_counts_a_run_that_went_on_in_the_target_as_already_there",
+    ) else {
+        return;
+    };
+    let gate = "name: gate\nsteps:\n  - {name: ask, prompt: 'say yes'}\n";
+    env.workflow("gate", gate);
+    other.workflow("gate", gate);
+    assert_eq!(env.run(&["workflow", "run", "gate"]).code, 3);
+    let to = other.db_spec();
+    let first = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(first["copied"].as_array().unwrap().len(), 1, "{first}");
+    let done = other.run(&["workflow", "step", "complete", "ask"]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+
+    let again = env.run(&["log", "copy", "--to", &to]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(
+        again
+            .stdout
+            .contains("1 already there (1 gone further there"),
+        "{}",
+        again.stdout
+    );
+    let doc = env.run(&["--json", "log", "copy", "--to", &to]).json();
+    assert_eq!(doc["refused"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["already"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["ahead"], doc["already"], "{doc}");
+    assert_eq!(doc["events"], 0, "{doc}");
+
+    // Completed here too: as long as there, but other events — another history, refused.
+    assert_eq!(env.run(&["workflow", "step", "complete", "ask"]).code, 0);
+    let diverged = env.run(&["--json", "log", "copy", "--to", &to]);
+    assert_eq!(diverged.code, 1, "{}", diverged.stdout);
+    let doc = diverged.json();
+    assert_eq!(doc["ahead"], serde_json::json!([]), "{doc}");
+    assert!(
+        doc["refused"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("its history differs"),
+        "{doc}"
+    );
+}
+
 common::on_both_stores!(
+    copy_counts_a_run_that_went_on_in_the_target_as_already_there,
     copy_moves_a_history_with_the_same_hashes_and_is_idempotent,
     copy_appends_this_logs_agent_activations_to_a_log_that_has_its_own,
 );

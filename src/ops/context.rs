@@ -584,7 +584,9 @@ impl Ctx {
                 }
                 err.hint(history)
             }
-            FindError::Ambiguous { .. } => CommandError::bad_input(e.to_string()).hint(history),
+            FindError::Ambiguous { .. } | FindError::TooShort { .. } => {
+                CommandError::bad_input(e.to_string()).hint(history)
+            }
             FindError::NoneUnfinished { ref again, .. } if again.is_some() => {
                 // What its latest run ran, as it was run (a path when it was run by one),
                 // with its inputs: `run NAME` of a definition run by path is refused.
@@ -625,6 +627,7 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
         FindError::NoRuns { kind }
         | FindError::NotFound { kind, .. }
         | FindError::Ambiguous { kind, .. }
+        | FindError::TooShort { kind, .. }
         | FindError::NoneUnfinished { kind, .. }
         | FindError::OtherKind { kind, .. } => *kind,
         _ => None,

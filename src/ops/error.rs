@@ -289,6 +289,9 @@ impl From<StoreError> for CommandError {
                     .command(&["log", "verify", "--file", "COPY/cortex.db"])
                     .then(")"),
             ),
+            StoreError::Removed { path, .. } => Some(format!(
+                "put back the log from a backup (or with its -wal beside it) at {path}, or point --home/--db at the log meant; `log verify` there says what it holds"
+            ).into()),
             StoreError::Full(_) => Some("free disk space, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into()),
             StoreError::Busy => Some("another cortex process is writing; try again".into()),
             StoreError::Conflict { .. } => Some(
@@ -308,6 +311,13 @@ impl From<StoreError> for CommandError {
             StoreError::Refused(_) => Some(
                 "the role cortex connects as needs SELECT and INSERT on events, SELECT, INSERT and UPDATE on runs and snapshots, and SELECT, INSERT, UPDATE and DELETE on leases; tables are created and upgraded by their owner: run the command once as that role (e.g. `cortex --home \"$(mktemp -d)\" log copy --to postgres://OWNER@HOST/DB`), then grant again (DESIGN.md, section PostgreSQL); nothing recorded was lost".into(),
             ),
+            StoreError::Foreign {
+                sqlite: true,
+                target,
+                ..
+            } => Some(format!(
+                "name a file of cortex's own for the log (--db PATH, CORTEX_DB or `db` in cortex.config.json; a file not there yet is set up as one); nothing of {target} was changed"
+            ).into()),
             StoreError::Foreign { .. } => Some(
                 "give cortex a database of its own (CREATE DATABASE cortex ENCODING 'UTF8' TEMPLATE template0), or a schema of its own in this one (CREATE SCHEMA cortex, then options=-csearch_path%3Dcortex in the URL, or ALTER ROLE … SET search_path = cortex); nothing of that database was changed".into(),
             ),

@@ -125,6 +125,14 @@ pub fn verify(
                 },
                 None => match ctx.reading_store()? {
                     Some(s) => s,
+                    // No log file where it was looked for (a mistyped --db, the wrong home):
+                    // an audit of nothing is no pass. Against anchors, a log that is gone
+                    // fails them (below); without, it is said where it was looked for.
+                    None if anchored.is_none()
+                        && matches!(ctx.location()?, Location::Sqlite(ref p) if !p.exists()) =>
+                    {
+                        return Err(no_log_to_verify(ctx)?);
+                    }
                     None => {
                         let mut report = verify_rows(&[]);
                         let mut code = exit::OK;
@@ -211,6 +219,19 @@ pub fn verify(
 
 /// The report of rows `rows` held to the anchors `relevant` to them: counted, and the first
 /// anchored head missing, changed or no longer the head fails it (if nothing failed before).
+/// `log verify` where the log it would read is not there: bad input, naming where it looked
+/// and how to point at the log meant.
+fn no_log_to_verify(ctx: &Ctx) -> Result<CommandError, CommandError> {
+    let shown = ctx.location()?.shown();
+    Ok(CommandError::bad_input(format!(
+        "there is no log at {shown}: nothing to verify"
+    ))
+    .hint(format!(
+        "say which log to verify with --home DIR (its cortex.db), --db PATH or URL, CORTEX_DB, or `db` in cortex.config.json; {} verifies a copy or an export; a home's cortex.db is made by its first run",
+        ctx.cmd(&["log", "verify", "--file", "FILE"])
+    )))
+}
+
 fn hold_to_anchors(
     report: &mut crate::store::VerifyReport,
     rows: &[crate::store::RawRow],
@@ -356,7 +377,8 @@ const COPY_BATCH: usize = 5_000;
 /// row by row as stored — never re-hashed — so the copy verifies with the same hashes. Each
 /// run's chain is verified here first and there after. A run already there with the same
 /// head is left alone; one there that this run continues (copied before it went on) gets the
-/// rest; one there with another history is refused, as is a run that does not verify here.
+/// rest; one there that continues this run (copied, then gone on there) is already there
+/// (`ahead`); one there with another history is refused, as is a run that does not verify here.
 pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let example = || {
         format!(
@@ -397,7 +419,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     // team's database gets its tables from the role that owns them.
     let mut dest = target.open(crate::definition::Durability::Normal)?;
     let Some(source) = ctx.reading_store()? else {
-        let doc = serde_json::json!({"from": from, "to": into, "runs": 0, "copied": [], "extended": [], "already": [], "refused": [], "events": 0});
+        let doc = serde_json::json!({"from": from, "to": into, "runs": 0, "copied": [], "extended": [], "already": [], "ahead": [], "refused": [], "events": 0});
         return Ok(Output::new(
             doc,
             format!("{from} has no runs: nothing to copy ({into} is set up).\n"),
@@ -405,6 +427,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         ));
     };
     let (mut copied, mut extended, mut already) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ahead: Vec<String> = Vec::new();
     let mut refused: Vec<serde_json::Value> = Vec::new();
     let mut events = 0u64;
     let mut registry: Option<serde_json::Value> = None;
@@ -438,6 +461,17 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         };
         let there = dest.raw_rows(Some(run_id))?;
         let from_seq = there.len();
+        // Gone on there (copied before, then driven in the other log): the source is a prefix
+        // of the target's run when the target's event at the source's last seq has the
+        // source head's hash — the chain makes that hash stand for every event before it.
+        // Already there, the target ahead: nothing to copy, nothing differs.
+        if from_seq > rows.len()
+            && dest.hash_at(run_id, rows.len() as u64 - 1)?.as_ref() == Some(&copied_head)
+        {
+            already.push(run_id.to_string());
+            ahead.push(run_id.to_string());
+            continue;
+        }
         if from_seq > rows.len()
             || there.last().map(|r| &r.hash) != from_seq.checked_sub(1).map(|i| &rows[i].hash)
         {
@@ -487,7 +521,14 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     if !extended.is_empty() {
         text.push_str(&format!(", went on with {} copied before", extended.len()));
     }
-    text.push_str(&format!("; {} already there.\n", already.len()));
+    text.push_str(&format!("; {} already there", already.len()));
+    if !ahead.is_empty() {
+        text.push_str(&format!(
+            " ({} gone further there: {into} holds what this log has and more)",
+            ahead.len()
+        ));
+    }
+    text.push_str(".\n");
     if let Some(r) = &registry {
         let n = r["events"].as_u64().unwrap_or(0) as usize;
         let line = match r["how"].as_str().unwrap_or_default() {
@@ -527,6 +568,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         "copied": copied,
         "extended": extended,
         "already": already,
+        "ahead": ahead,
         "refused": refused,
         "events": events,
         "registry": registry,

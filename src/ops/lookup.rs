@@ -25,6 +25,18 @@ pub enum FindError {
         query: String,
         count: usize,
     },
+    /// Shorter than `MIN_ID_PREFIX` and no run's name, but the start of run ids: too short
+    /// to pick a run by (before, "no run `01M`" with runs whose ids start so).
+    #[error(
+        "`{}` is too short to pick a run by: {} start so; give at least {MIN_ID_PREFIX} characters of the id",
+        shown(.query),
+        if *.count == 1 { "the id of 1 run".to_string() } else { format!("the ids of {} runs", .count) }
+    )]
+    TooShort {
+        kind: Option<RunKind>,
+        query: String,
+        count: usize,
+    },
     #[error("{} `{}` has no unfinished run", kind_noun(*.kind), shown(.name))]
     NoneUnfinished {
         kind: Option<RunKind>,
@@ -98,12 +110,21 @@ impl Scope {
     }
 }
 
+/// The fewest characters of a run id that pick a run by prefix: shorter, a query is a name
+/// (every run of a day shares its first few characters).
+pub const MIN_ID_PREFIX: usize = 4;
+
 /// Could `q` be (the start of) a ULID? Crockford base32, case-insensitive.
-fn looks_like_id(q: &str) -> bool {
-    q.len() >= 4
+fn is_id_text(q: &str) -> bool {
+    !q.is_empty()
         && q.len() <= 26
         && q.chars()
             .all(|c| c.is_ascii_digit() || (c.is_ascii_alphabetic() && !"iIlLoOuU".contains(c)))
+}
+
+/// Could `q` be a prefix that picks a run?
+fn looks_like_id(q: &str) -> bool {
+    q.len() >= MIN_ID_PREFIX && is_id_text(q)
 }
 
 /// The run `query` names within `scope`, or its latest run when there is no query. A query
@@ -210,6 +231,20 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
             name: stem.to_string(),
             again,
         });
+    }
+    // A short start of run ids, which is no name: too short, not "no run".
+    if !looks_like_id(query) && is_id_text(query) {
+        let count = store.count_runs(&RunQuery {
+            id_prefix: Some(query.to_ascii_uppercase()),
+            ..of_kind.clone()
+        })? as usize;
+        if count > 0 {
+            return Err(FindError::TooShort {
+                kind: scope.kind,
+                query: query.to_string(),
+                count,
+            });
+        }
     }
     // Not found: the names of recent runs of the kind, for a suggestion.
     let recent = store.list_runs(&of_kind.limit(SUGGEST_AMONG))?;

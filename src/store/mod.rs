@@ -83,18 +83,33 @@ pub enum StoreError {
     /// empty file.
     #[error("{path} is not a cortex event log (it has no events table)")]
     NotALog { path: String, blank: bool },
-    /// A PostgreSQL database (or schema) holding tables named as cortex's that cortex did not
-    /// make: another application's. Neither read nor written.
+    /// A PostgreSQL database (or schema), or a SQLite file, holding tables named as cortex's
+    /// that cortex did not make: another application's. Neither read nor written.
     #[error(
         "the database at {target} holds tables named as cortex's ({tables}) that are not a cortex event log (cortex made none of them): it will neither read nor write them"
     )]
-    Foreign { target: String, tables: String },
+    Foreign {
+        target: String,
+        tables: String,
+        /// A SQLite file (else a PostgreSQL database): the hint differs.
+        sqlite: bool,
+    },
     /// Events still in the write-ahead file of a log on read-only media, which SQLite can
     /// read only by creating the `-shm` file beside it.
     #[error(
         "{path}-wal holds events not yet in {path}, and they cannot be read here: reading them needs {path}-shm, which cannot be created in a read-only folder"
     )]
     WalUnreadable { path: String },
+    /// The SQLite file a writer opened is no longer at its path (removed, or replaced by
+    /// another file): nothing more is written into it.
+    #[error(
+        "the log file {path} was removed or replaced while run {run_id} was being driven: nothing from its seq {seq} on is kept (the events before went with the file that was removed)"
+    )]
+    Removed {
+        path: String,
+        run_id: String,
+        seq: u64,
+    },
     #[error("the disk is full: {0}")]
     Full(String),
     #[error("event log error: {0}")]

@@ -893,6 +893,7 @@ impl PostgresStore {
         Err(StoreError::Foreign {
             target: self.shown.clone(),
             tables,
+            sqlite: false,
         })
     }
 

@@ -49,6 +49,17 @@ pub struct SqliteStore {
     /// Whether the log has the run index (a log of an older schema, read only, has none:
     /// queries then scan the log).
     indexed: bool,
+    /// The file opened for writing and its (device, inode) then: before each write the path
+    /// must still name that file (`check_file`). A log removed (`rm -f cortex.db*`) or
+    /// replaced under a writer was written on, unlinked, and its driver reported a run that
+    /// no longer existed.
+    file: Option<(std::path::PathBuf, (u64, u64))>,
+}
+
+/// The (device, inode) of the file at `path`, if there is one.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -198,6 +209,7 @@ impl SqliteStore {
             version: 0,
             snapshots: true,
             indexed: true,
+            file: identity(path).map(|id| (path.to_path_buf(), id)),
         };
         // A newer cortex's log is refused before anything here changes it. (The first read:
         // where SQLite makes the `-shm` index.)
@@ -205,6 +217,8 @@ impl SqliteStore {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(&failed)?;
+        // Another application's database, before anything here changes it (WAL, migrations).
+        store.refuse_foreign()?;
         store.refuse_newer(store.version)?;
         store.enable_wal().map_err(&failed)?;
         store.set_durability(durability)?;
@@ -296,8 +310,10 @@ impl SqliteStore {
             version: 0,
             snapshots: false,
             indexed: false,
+            file: None,
         };
         store.version = store.user_version()?;
+        store.refuse_foreign()?;
         if !store.has_table("events")? {
             let blank = store
                 .conn
@@ -409,6 +425,51 @@ impl SqliteStore {
             .map_err(map_err)
     }
 
+    /// Refuse a database whose tables named as cortex's are another application's (`create
+    /// table events(x int)`): reading them failed on a missing column, raw SQL shown, and
+    /// setting up switched the file to WAL and printed the failed migration. Cortex's first
+    /// migration sets `user_version` in the transaction that creates `events`, with its
+    /// columns: tables of those names at version 0, or an `events` without cortex's columns,
+    /// are someone else's. Reads only (`sqlite_master`, `table_info`), so nothing is changed.
+    fn refuse_foreign(&self) -> Result<(), StoreError> {
+        const OURS: [&str; 4] = ["events", "snapshots", "runs", "leases"];
+        let mut tables = Vec::new();
+        for name in OURS {
+            if self.has_table(name)? {
+                tables.push(name);
+            }
+        }
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let columns: Vec<String> = if tables.contains(&"events") {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name FROM pragma_table_info('events')")
+                .map_err(map_err)?;
+            stmt.query_map([], |r| r.get::<_, String>(0))
+                .map_err(map_err)?
+                .collect::<Result<_, _>>()
+                .map_err(map_err)?
+        } else {
+            Vec::new()
+        };
+        let events_ours = ["run_id", "seq", "id", "type", "body", "prev_hash", "hash"]
+            .iter()
+            .all(|c| columns.iter().any(|have| have == c));
+        // Read after the tables, not the version read on opening: a first opener beside this
+        // one may have migrated meanwhile, and once its tables are seen, its migration (and
+        // the version it set with them) has committed.
+        if self.user_version()? > 0 && events_ours {
+            return Ok(());
+        }
+        Err(StoreError::Foreign {
+            target: self.path.clone(),
+            tables: tables.join(", "),
+            sqlite: true,
+        })
+    }
+
     fn refuse_newer(&self, version: i64) -> Result<(), StoreError> {
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerLog {
@@ -499,6 +560,23 @@ impl SqliteStore {
         Ok(recorded)
     }
 
+    /// Refuse to write into a log file that is no longer the one at its path (removed, or
+    /// replaced by another file): what would be written there is lost with it, and the
+    /// commands after would find no such run. `seq`: the first event that would have been.
+    fn check_file(&self, run_id: &str, seq: u64) -> Result<(), StoreError> {
+        let Some((path, opened)) = &self.file else {
+            return Ok(());
+        };
+        if identity(path).as_ref() == Some(opened) {
+            return Ok(());
+        }
+        Err(StoreError::Removed {
+            path: self.path.clone(),
+            run_id: run_id.to_string(),
+            seq,
+        })
+    }
+
     /// Insert chained rows as they are and keep the run index up to date with them; inside a
     /// transaction.
     fn insert_rows(
@@ -507,6 +585,9 @@ impl SqliteStore {
         rows: &[RawRow],
         recorded: &[Recorded],
     ) -> Result<(), StoreError> {
+        if let Some(first) = rows.first() {
+            self.check_file(run_id, first.seq.max(0) as u64)?;
+        }
         let mut insert = self.conn.prepare_cached(INSERT_EVENT).map_err(map_err)?;
         for row in rows {
             // The columns are text: bound as they are when they are UTF-8 (always, for rows
