@@ -737,3 +737,33 @@ fn a_phase_waiting_for_a_tagged_worker_says_which_worker_takes_it() {
         "{screen}"
     );
 }
+
+/// An aborted run of full-stack-feature, its manual `analysis` never started: the run screen
+/// said "awaiting start" for it and could offer its start; a finished run awaits nothing, so
+/// the phase is `pending` (as `orchestrate status` says) and the palette offers no action on
+/// the run or its phases.
+#[test]
+fn a_finished_runs_manual_phase_is_pending_with_no_actions() {
+    let mut aborted =
+        Recorder::scenario("01JRUNXAB0RTED00000000000D", FULL_STACK, Config::default());
+    aborted.submit(5, Command::Abort { by: lead() });
+    let app = update(app(), aborted.followed(false)).0;
+    let app = press(app, &[Key::Down, Key::Enter]);
+    let screen = draw(&app, at(600));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("analysis"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("pending"), "{screen}");
+    assert!(!screen.contains("awaiting start"), "{screen}");
+    assert!(screen.contains("aborted"), "{screen}");
+    let app = press(app, &[Key::Ctrl('p')]);
+    let titles: Vec<String> = app.palette_entries().into_iter().map(|e| e.title).collect();
+    assert!(
+        !titles
+            .iter()
+            .any(|t| t.contains("phase") || t.contains("Stop") || t.contains("Resume")),
+        "{titles:?}"
+    );
+    insta::assert_snapshot!("status_aborted_manual_phase", screen);
+}

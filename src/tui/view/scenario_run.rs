@@ -104,7 +104,7 @@ fn phase_lines(
         let is_selected = selected == Some(at);
         let status_word = if view.awaiting_start.contains(&s.name) {
             "awaiting start"
-        } else if s.status == StepStatus::Pending && run.state.start_requested.contains(&s.name) {
+        } else if s.start_requested {
             "start requested"
         } else {
             word(s.status)
