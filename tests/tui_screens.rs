@@ -767,3 +767,51 @@ fn a_finished_runs_manual_phase_is_pending_with_no_actions() {
     );
     insta::assert_snapshot!("status_aborted_manual_phase", screen);
 }
+
+/// On a log that can be read but not written (a read-only home), the TUI listed no runs ("No
+/// workflow runs yet") and cut its error at the screen's edge: its runs are shown, why nothing
+/// can be recorded is said once and whole (wrapped), and the palette offers nothing that
+/// records.
+#[test]
+fn a_read_only_log_shows_its_runs_and_says_whole_why_nothing_can_be_recorded() {
+    let why = "the event log is read-only: /home/lead/.cortex/cortex.db cannot be written \
+               (Read-only file system (os error 30)). Runs are shown as recorded, but nothing \
+               can be started, reported or stopped from here (make cortex.db and its folder \
+               writable, then start cortex tui again).";
+    let app = update(app(), Msg::ReadOnly(why.into())).0;
+    let app = press(app, &[Key::Tab]);
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("Workflow runs (1"), "{screen}");
+    assert!(!screen.contains("yet"), "{screen}");
+    let said: String = screen
+        .lines()
+        .map(|l| l.trim_matches('"').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(said.contains(why), "said whole: {screen}");
+    assert_eq!(screen.matches("read-only").count(), 1, "once: {screen}");
+    insta::assert_snapshot!("workflow_runs_read_only", screen);
+
+    let app = press(app, &[Key::Tab, Key::Down, Key::Enter, Key::Ctrl('p')]);
+    let titles: Vec<String> = app.palette_entries().into_iter().map(|e| e.title).collect();
+    assert_eq!(
+        titles,
+        [
+            "Scenario List",
+            "Scenario Status",
+            "Workflow Runs",
+            "Keyboard Help",
+            "Quit"
+        ]
+    );
+    // Refused even if asked for some other way.
+    let (app, effects) = cortex::tui::app::apply(
+        app,
+        Action::ScenarioRun {
+            scenario: "ship-it".into(),
+            target: "ship-it".into(),
+        },
+    );
+    assert!(effects.is_empty());
+    assert!(app.notice.is_some_and(|n| n.error));
+}

@@ -94,6 +94,19 @@ pub enum Action {
     Quit,
 }
 
+impl Action {
+    /// Whether it writes to the log (or starts a driver that does).
+    pub fn records(&self) -> bool {
+        matches!(
+            self,
+            Action::ScenarioRun { .. }
+                | Action::Phase { .. }
+                | Action::Stop { .. }
+                | Action::Resume { .. }
+        )
+    }
+}
+
 /// Work for the shell: each is carried out off the UI thread and answers with messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -208,6 +221,11 @@ pub enum Msg {
     },
     /// The selected attempt's output, as read now.
     Output(OutputView),
+    /// The log can be read but not written (a read-only home or mount, a standby server, a
+    /// newer cortex's log): why, and what would make it writable.
+    ReadOnly(String),
+    /// Reading the log failed (the text), or works again (`None`).
+    LogError(Option<String>),
 }
 
 /// The palette while it is open.
@@ -244,6 +262,11 @@ pub struct App {
     /// What the pane shows, once the shell has read it.
     pub output: Option<OutputView>,
     pub notice: Option<Notice>,
+    /// The log cannot be written, and why: runs are shown, and nothing that records is
+    /// offered (`Msg::ReadOnly`).
+    pub read_only: Option<String>,
+    /// Why the log could not be read at the last poll: lists then say so, never "no runs yet".
+    pub log_error: Option<String>,
     /// Who the actions are recorded as.
     pub actor: String,
     pub color: bool,
@@ -271,6 +294,8 @@ impl App {
             output_open: false,
             output: None,
             notice: None,
+            read_only: None,
+            log_error: None,
             actor: actor.into(),
             color,
             quit: false,
@@ -450,6 +475,8 @@ pub fn update(mut app: App, msg: Msg) -> (App, Vec<Effect>) {
         }
         Msg::Notice(notice) => app.notice = Some(notice),
         Msg::Output(view) => app.output = Some(view),
+        Msg::ReadOnly(why) => app.read_only = Some(why),
+        Msg::LogError(error) => app.log_error = error,
         Msg::DriverEnded { scenario, notice } => {
             if app.launching.as_ref().is_some_and(|(s, _)| *s == scenario) {
                 app.launching = None;
@@ -578,6 +605,13 @@ fn palette_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
 /// Carry out a palette action: change screens here, or ask the shell to act.
 pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
     let mut effects = Vec::new();
+    // The palette offers none of these on a read-only log; refused here all the same.
+    if app.read_only.is_some() && action.records() {
+        app.notice = Some(Notice::error(
+            "the event log is read-only: nothing can be started, reported or stopped from here",
+        ));
+        return (app, effects);
+    }
     match action {
         Action::ScenarioList => app.screen = Screen::Scenarios,
         Action::ScenarioRun { scenario, target } => {

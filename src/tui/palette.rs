@@ -138,6 +138,11 @@ pub fn entries(app: &App) -> Vec<Entry> {
         keywords: "quit exit close",
         action: Action::Quit,
     });
+    // A log that cannot be written: nothing that records is offered (the status line says
+    // why).
+    if app.read_only.is_some() {
+        out.retain(|e| !e.action.records());
+    }
     out
 }
 

@@ -25,10 +25,11 @@ pub use style::Theme;
 /// the palette or help on top when open.
 pub fn draw(frame: &mut Frame, app: &App, now: SystemTime) {
     let theme = Theme { color: app.color };
+    let status = status_lines(app, theme, frame.area());
     let [top, body, notice, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(status.len() as u16),
         Constraint::Length(1),
     ])
     .areas(frame.area());
@@ -49,19 +50,7 @@ pub fn draw(frame: &mut Frame, app: &App, now: SystemTime) {
         Screen::Workflows => workflows::draw(frame, body, app, theme, now),
         Screen::WorkflowRun => workflow_run::draw(frame, body, app, theme, now),
     }
-    if let Some(n) = &app.notice {
-        let style = if n.error {
-            theme.error()
-        } else {
-            theme.accent()
-        };
-        let text = if n.error {
-            format!(" error: {}", n.text)
-        } else {
-            format!(" {}", n.text)
-        };
-        frame.render_widget(Paragraph::new(Line::styled(text, style)), notice);
-    }
+    frame.render_widget(Paragraph::new(status), notice);
     frame.render_widget(
         Paragraph::new(Line::styled(format!(" {}", hints(app)), theme.dim())),
         keys,
@@ -71,6 +60,41 @@ pub fn draw(frame: &mut Frame, app: &App, now: SystemTime) {
     } else if app.help {
         help::draw(frame, frame.area(), theme);
     }
+}
+
+/// The status lines above the key hints, each said whole (wrapped, never cut at the edge):
+/// why the log is read-only, why it could not be read, and the last notice. At least one
+/// line; at most half the screen.
+fn status_lines(app: &App, theme: Theme, area: Rect) -> Vec<Line<'static>> {
+    let width = (area.width as usize).saturating_sub(2);
+    let mut lines = Vec::new();
+    let mut say = |text: &str, style| {
+        for l in style::wrap(text, width) {
+            lines.push(Line::styled(format!(" {l}"), style));
+        }
+    };
+    if let Some(why) = &app.read_only {
+        say(why, theme.accent());
+    }
+    if let Some(e) = &app.log_error {
+        say(&format!("error: reading the log: {e}"), theme.error());
+    }
+    if let Some(n) = &app.notice {
+        if n.error {
+            say(&format!("error: {}", n.text), theme.error());
+        } else {
+            say(&n.text, theme.accent());
+        }
+    }
+    let most = (area.height as usize / 2).max(1);
+    if lines.len() > most {
+        // The newest (the notice) last: what does not fit is the start of the first.
+        lines.drain(..lines.len() - most);
+    }
+    if lines.is_empty() {
+        lines.push(Line::raw(""));
+    }
+    lines
 }
 
 fn tabs(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {

@@ -72,7 +72,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         TableState::default().with_selected((!rows.is_empty()).then_some(app.scenario_cursor));
     frame.render_stateful_widget(table, list, &mut state);
     let lines = match rows.get(app.scenario_cursor) {
-        Some(row) => summary(row, theme, now),
+        Some(row) => summary(row, app, theme, now),
         None => vec![
             Line::raw("No scenarios yet."),
             Line::styled(
@@ -107,7 +107,7 @@ fn run_cells(
 }
 
 /// The selected scenario: its description, its latest run, its phases at a glance.
-fn summary(row: &ScenarioRow<'_>, theme: Theme, now: SystemTime) -> Vec<Line<'static>> {
+fn summary(row: &ScenarioRow<'_>, app: &App, theme: Theme, now: SystemTime) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(e) = row.entry {
         match (&e.error, &e.description) {
@@ -125,10 +125,14 @@ fn summary(row: &ScenarioRow<'_>, theme: Theme, now: SystemTime) -> Vec<Line<'st
         ));
     }
     let Some(f) = row.latest else {
-        lines.push(Line::styled(
-            "No run yet: Ctrl+P, Scenario Run starts one.",
-            theme.dim(),
-        ));
+        let text = if app.log_error.is_some() {
+            "Its runs are not known: the log could not be read (below)."
+        } else if app.read_only.is_some() {
+            "No run in this log (it is read-only: none can be started here)."
+        } else {
+            "No run yet: Ctrl+P, Scenario Run starts one."
+        };
+        lines.push(Line::styled(text, theme.dim()));
         return lines;
     };
     let status = f.status();
