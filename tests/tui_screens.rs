@@ -12,8 +12,8 @@ use cortex::definition::{Config, parse_scenario, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
 use cortex::execute::{Clock, Journal, SequentialIds};
 use cortex::store::{EventStore, MemoryStore};
-use cortex::tui::app::{Action, Effect, Notice, PhaseOp};
-use cortex::tui::model::{Followed, ScenarioEntry};
+use cortex::tui::app::{Action, Effect, GivenInput, Notice, PhaseOp};
+use cortex::tui::model::{Followed, InputField, ScenarioEntry};
 use cortex::tui::{App, Key, Msg, Screen, update, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -306,6 +306,7 @@ fn entry(name: &str, phases: Option<usize>, description: &str) -> ScenarioEntry 
         phases,
         description: (!description.is_empty()).then(|| description.into()),
         error: phases.is_none().then(|| "unknown field `phses`".into()),
+        inputs: Vec::new(),
     }
 }
 
@@ -814,4 +815,136 @@ fn a_read_only_log_shows_its_runs_and_says_whole_why_nothing_can_be_recorded() {
     );
     assert!(effects.is_empty());
     assert!(app.notice.is_some_and(|n| n.error));
+}
+
+fn input(name: &str, spec: cortex::definition::InputSpec, secret: bool) -> InputField {
+    InputField {
+        name: name.into(),
+        required: spec.required,
+        default: spec.default.as_ref().map(cortex::execute::input_text),
+        secret,
+        description: spec.description.clone(),
+        spec,
+    }
+}
+
+/// Scenario Run on a scenario with a required input started a driver that exited 2 in the
+/// background, its reason only in its output file: the palette asks for the inputs first —
+/// one line each, defaults filled in, required ones marked, a secret's value not shown —,
+/// checks them as `orchestrate run` does, and only then starts the run with them.
+#[test]
+fn scenario_run_asks_for_the_inputs_before_starting_and_checks_them() {
+    use cortex::definition::InputSpec;
+    let mut app = app();
+    app.scenarios.push(ScenarioEntry {
+        inputs: vec![
+            input(
+                "channel",
+                InputSpec {
+                    default: Some("stable".into()),
+                    ..InputSpec::default()
+                },
+                false,
+            ),
+            input(
+                "api_token",
+                InputSpec {
+                    required: true,
+                    description: Some("for the registry".into()),
+                    ..InputSpec::default()
+                },
+                true,
+            ),
+            input(
+                "version",
+                InputSpec {
+                    required: true,
+                    pattern: Some(r"^\d+\.\d+\.\d+$".into()),
+                    ..InputSpec::default()
+                },
+                false,
+            ),
+        ],
+        ..entry("release", Some(3), "Build, review, publish")
+    });
+    let release = app
+        .scenario_rows()
+        .iter()
+        .position(|r| r.name == "release")
+        .unwrap();
+    app.scenario_cursor = release;
+    let app = press(app, &[Key::Ctrl('p')]);
+    let app = typed(app, "scenario run");
+    assert_eq!(app.palette_entries()[0].title, "Scenario Run");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty(), "nothing starts before the inputs");
+    let form = app.form.as_ref().expect("the input form is open");
+    assert_eq!(form.values, ["stable", "", ""], "defaults filled in");
+
+    let app = typed(press(app, &[Key::Down]), "s3cr3t-value");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    assert_eq!(
+        app.form.as_ref().unwrap().problem.as_deref(),
+        Some("input `version` is required")
+    );
+    let app = typed(press(app, &[Key::Down]), "1.2");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    let problem = app.form.as_ref().unwrap().problem.clone().unwrap();
+    assert!(problem.contains("does not match the pattern"), "{problem}");
+    let screen = draw(&app, at(600));
+    assert!(
+        !screen.contains("s3cr3t"),
+        "a secret is never shown: {screen}"
+    );
+    assert!(
+        screen.contains("api_token*") && screen.contains("version*"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("input_form", screen);
+
+    let app = typed(app, ".3");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(app.form.is_none());
+    assert_eq!(
+        effects,
+        [Effect::Run {
+            scenario: "release".into(),
+            target: "release".into(),
+            inputs: vec![
+                GivenInput {
+                    name: "api_token".into(),
+                    value: "s3cr3t-value".into(),
+                    secret: true
+                },
+                GivenInput {
+                    name: "version".into(),
+                    value: "1.2.3".into(),
+                    secret: false
+                },
+            ],
+        }],
+        "a default left as it is is not given"
+    );
+    assert!(app.launching_shown());
+}
+
+/// Scenario Run was offered for a scenario that does not validate (its driver then exited 2):
+/// the entry says it cannot, and Enter shows why, starting nothing.
+#[test]
+fn an_invalid_scenario_is_not_offered_to_run_and_says_why() {
+    let app = press(app(), &[Key::Home, Key::Ctrl('p')]);
+    let app = typed(app, "scenario run");
+    let run = &app.palette_entries()[0];
+    assert_eq!(run.title, "Scenario Run");
+    assert!(run.detail.contains("broken is not valid"), "{}", run.detail);
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    let notice = app.notice.clone().unwrap();
+    assert!(
+        notice.error && notice.text.contains("unknown field `phses`"),
+        "{notice:?}"
+    );
+    assert!(app.launching.is_none());
 }

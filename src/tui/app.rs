@@ -8,7 +8,9 @@ use crate::decide::evolve;
 use crate::event::Recorded;
 use crate::plan::topological_order;
 
-use super::model::{Followed, ScenarioEntry, ScenarioRow, latest_scenario_run, scenario_rows};
+use super::model::{
+    Followed, InputField, ScenarioEntry, ScenarioRow, latest_scenario_run, scenario_rows,
+};
 use super::palette::{self, Entry};
 
 /// What fills the screen.
@@ -75,6 +77,8 @@ pub enum Action {
     ScenarioStatus {
         scenario: String,
     },
+    /// Say why an action cannot be taken (a definition that does not validate).
+    Explain(String),
     WorkflowRuns,
     Phase {
         run_id: String,
@@ -122,10 +126,103 @@ pub enum Effect {
     },
     /// Stop a run (as `orchestrate stop`), without waiting for its driver.
     Stop { run_id: String, scenario: String },
-    /// Start a background `cortex orchestrate run TARGET`.
-    Run { scenario: String, target: String },
+    /// Start a background `cortex orchestrate run TARGET`, with these inputs (`--input
+    /// NAME=VALUE`; a secret's through the driver's environment).
+    Run {
+        scenario: String,
+        target: String,
+        inputs: Vec<GivenInput>,
+    },
     /// Start a background `cortex orchestrate resume RUN`.
     Resume { run_id: String, scenario: String },
+}
+
+/// An input given in the input form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenInput {
+    pub name: String,
+    pub value: String,
+    pub secret: bool,
+}
+
+/// The input form Scenario Run opens for a scenario that declares inputs: one line per
+/// input, defaults filled in, required ones marked, secret ones never shown as typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputForm {
+    pub scenario: String,
+    pub target: String,
+    pub fields: Vec<InputField>,
+    /// What is typed in each field (a default filled in, except a secret's).
+    pub values: Vec<String>,
+    pub selected: usize,
+    /// Why Enter did not start the run.
+    pub problem: Option<String>,
+}
+
+impl InputForm {
+    fn new(scenario: String, target: String, fields: Vec<InputField>) -> InputForm {
+        let values = fields
+            .iter()
+            .map(|f| match (&f.default, f.secret) {
+                (Some(d), false) => d.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        InputForm {
+            scenario,
+            target,
+            fields,
+            values,
+            selected: 0,
+            problem: None,
+        }
+    }
+
+    /// The inputs to give: every field typed in (one left empty takes its default), checked
+    /// as `orchestrate run` checks them (`resolve_inputs`; a path's existence is left to the
+    /// run), or what is wrong with them (a secret's value never quoted).
+    pub fn given(&self) -> Result<Vec<GivenInput>, String> {
+        let given = self.typed()?;
+        let specs: std::collections::BTreeMap<String, crate::definition::InputSpec> = self
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.spec.clone()))
+            .collect();
+        let pairs: Vec<(String, String)> = given
+            .iter()
+            .map(|g| (g.name.clone(), g.value.clone()))
+            .collect();
+        crate::validate::resolve_inputs(&specs, &pairs, &|_| true).map_err(|problems| {
+            let mut text = problems.join("; ");
+            for g in given.iter().filter(|g| g.secret && !g.value.is_empty()) {
+                text = text.replace(&g.value, "***");
+            }
+            text
+        })?;
+        Ok(given)
+    }
+
+    fn typed(&self) -> Result<Vec<GivenInput>, String> {
+        let mut given = Vec::new();
+        for (f, v) in self.fields.iter().zip(&self.values) {
+            if v.is_empty() {
+                if f.required && f.default.is_none() {
+                    return Err(format!("input `{}` is required", f.name));
+                }
+                continue;
+            }
+            // A default left as it was is the default: not given, as on the command line.
+            if !f.secret && f.default.as_deref() == Some(v.as_str()) {
+                continue;
+            }
+            given.push(GivenInput {
+                name: f.name.clone(),
+                value: v.clone(),
+                secret: f.secret,
+            });
+        }
+        Ok(given)
+    }
 }
 
 /// The attempt whose output the pane should show: the selected step's latest.
@@ -256,6 +353,8 @@ pub struct App {
     /// its latest run before.
     pub launching: Option<(String, Option<String>)>,
     pub palette: Option<PaletteState>,
+    /// The input form of a run about to start, while it is open.
+    pub form: Option<InputForm>,
     pub help: bool,
     /// The output pane (`o`) is open under a run's steps.
     pub output_open: bool,
@@ -290,6 +389,7 @@ impl App {
             shown_workflow_run: None,
             launching: None,
             palette: None,
+            form: None,
             help: false,
             output_open: false,
             output: None,
@@ -489,6 +589,9 @@ pub fn update(mut app: App, msg: Msg) -> (App, Vec<Effect>) {
 }
 
 fn on_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
+    if app.form.is_some() {
+        return form_key(app, key);
+    }
     if app.palette.is_some() {
         return palette_key(app, key);
     }
@@ -602,6 +705,67 @@ fn palette_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
     (app, Vec::new())
 }
 
+fn form_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
+    let Some(mut form) = app.form.take() else {
+        return (app, Vec::new());
+    };
+    let last = form.fields.len().saturating_sub(1);
+    match key {
+        Key::Esc | Key::Ctrl('c') => {
+            app.notice = Some(Notice::info(format!(
+                "Run of {} cancelled: nothing started",
+                form.scenario
+            )));
+            return (app, Vec::new());
+        }
+        Key::Enter => match form.given() {
+            Ok(inputs) => {
+                let (scenario, target) = (form.scenario, form.target);
+                return launch(app, scenario, target, inputs);
+            }
+            Err(problem) => form.problem = Some(problem),
+        },
+        Key::Up | Key::BackTab => form.selected = form.selected.saturating_sub(1),
+        Key::Down | Key::Tab => form.selected = (form.selected + 1).min(last),
+        Key::Backspace => {
+            if let Some(v) = form.values.get_mut(form.selected) {
+                v.pop();
+            }
+        }
+        Key::Char(c) => {
+            if let Some(v) = form.values.get_mut(form.selected) {
+                v.push(c);
+            }
+            form.problem = None;
+        }
+        _ => {}
+    }
+    app.form = Some(form);
+    (app, Vec::new())
+}
+
+/// Start a run of `scenario` in the background and show it.
+fn launch(
+    mut app: App,
+    scenario: String,
+    target: String,
+    inputs: Vec<GivenInput>,
+) -> (App, Vec<Effect>) {
+    let before = latest_scenario_run(&app.runs, &scenario).map(|f| f.state.run_id.clone());
+    app.launching = Some((scenario.clone(), before));
+    app.notice = Some(Notice::info(format!("Starting {scenario}…")));
+    show_scenario(&mut app, &scenario);
+    app.clamp();
+    (
+        app,
+        vec![Effect::Run {
+            scenario,
+            target,
+            inputs,
+        }],
+    )
+}
+
 /// Carry out a palette action: change screens here, or ask the shell to act.
 pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
     let mut effects = Vec::new();
@@ -615,12 +779,20 @@ pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
     match action {
         Action::ScenarioList => app.screen = Screen::Scenarios,
         Action::ScenarioRun { scenario, target } => {
-            let before = latest_scenario_run(&app.runs, &scenario).map(|f| f.state.run_id.clone());
-            app.launching = Some((scenario.clone(), before));
-            app.notice = Some(Notice::info(format!("Starting {scenario}…")));
-            show_scenario(&mut app, &scenario);
-            effects.push(Effect::Run { scenario, target });
+            let fields = app
+                .scenarios
+                .iter()
+                .find(|e| e.name == scenario)
+                .map(|e| e.inputs.clone())
+                .unwrap_or_default();
+            if fields.is_empty() {
+                return launch(app, scenario, target, Vec::new());
+            }
+            // Its inputs first: a required one missing was a driver exiting 2 in the
+            // background.
+            app.form = Some(InputForm::new(scenario, target, fields));
         }
+        Action::Explain(why) => app.notice = Some(Notice::error(why)),
         Action::ScenarioStatus { scenario } => show_scenario(&mut app, &scenario),
         Action::WorkflowRuns => app.screen = Screen::Workflows,
         Action::Phase {
@@ -711,6 +883,7 @@ mod tests {
             phases: Some(2),
             description: None,
             error: None,
+            inputs: Vec::new(),
         }];
         app
     }
@@ -775,7 +948,8 @@ mod tests {
             effects,
             [Effect::Run {
                 scenario: "ship".into(),
-                target: "ship".into()
+                target: "ship".into(),
+                inputs: Vec::new(),
             }]
         );
         assert_eq!(app.screen, Screen::ScenarioRun);

@@ -45,13 +45,13 @@ pub enum TuiError {
 pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     // It acts on many runs: an abort of one it holds for an instant never signals it.
     crate::execute::serve_many();
-    let catalog = crate::definition::Catalog::new(settings.home.clone(), settings.cwd.clone());
+    let catalog = settings.ctx.catalog();
     let mut app = App::new(
         settings.actor.clone(),
         catalog.scenarios_dir().display().to_string(),
         color,
     );
-    app.scenarios = scenario_entries(&catalog);
+    app.scenarios = scenario_entries(&settings.ctx);
     app.start_workflow = settings
         .ctx
         .cmd(&["workflow", "run", "NAME"])

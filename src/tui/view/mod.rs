@@ -2,6 +2,7 @@
 //! in a frame. The same state and time always draw the same screen (the snapshot tests rely
 //! on it); nothing here reads the clock, the log or the terminal.
 
+mod form;
 mod help;
 mod output;
 mod palette;
@@ -55,7 +56,9 @@ pub fn draw(frame: &mut Frame, app: &App, now: SystemTime) {
         Paragraph::new(Line::styled(format!(" {}", hints(app)), theme.dim())),
         keys,
     );
-    if app.palette.is_some() {
+    if app.form.is_some() {
+        form::draw(frame, frame.area(), app, theme);
+    } else if app.palette.is_some() {
         palette::draw(frame, frame.area(), app, theme);
     } else if app.help {
         help::draw(frame, frame.area(), theme);
@@ -120,6 +123,9 @@ fn tabs(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn hints(app: &App) -> &'static str {
+    if app.form.is_some() {
+        return "type the value  ↑↓ input  Enter start  Esc cancel";
+    }
     if app.palette.is_some() {
         return "type to filter  ↑↓ select  Enter run  Esc close";
     }

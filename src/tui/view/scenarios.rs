@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState, Wrap};
 
 use super::style::{Theme, fit, list_table, marker, run_time, took};
 use crate::plan::topological_order;
@@ -85,7 +85,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         .get(app.scenario_cursor)
         .map_or(String::new(), |r| format!(" {} ", r.name));
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, theme.title()))),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(Span::styled(title, theme.title()))),
         detail,
     );
 }
@@ -111,10 +113,10 @@ fn summary(row: &ScenarioRow<'_>, app: &App, theme: Theme, now: SystemTime) -> V
     let mut lines = Vec::new();
     if let Some(e) = row.entry {
         match (&e.error, &e.description) {
-            (Some(err), _) => lines.push(Line::styled(
-                format!("invalid: {}", crate::render::terminal_safe(err)),
-                theme.error(),
-            )),
+            // Every problem, one a line, wrapped (the panel wraps).
+            (Some(err), _) => lines.extend(format!("invalid: {err}").lines().map(|l| {
+                Line::styled(crate::render::terminal_safe(l).into_owned(), theme.error())
+            })),
             (None, Some(d)) => lines.push(Line::raw(d.clone())),
             (None, None) => {}
         }
