@@ -12,8 +12,8 @@ use cortex::definition::{Config, parse_scenario, parse_workflow, snapshot};
 use cortex::event::{AttemptEnd, Driver, Operator, RunKind, RunStarted};
 use cortex::execute::{Clock, Journal, SequentialIds};
 use cortex::store::{EventStore, MemoryStore};
-use cortex::tui::app::{Action, Effect, Notice, PhaseOp};
-use cortex::tui::model::{Followed, ScenarioEntry};
+use cortex::tui::app::{Action, Effect, GivenInput, Notice, PhaseOp};
+use cortex::tui::model::{Followed, InputField, ScenarioEntry};
 use cortex::tui::{App, Key, Msg, Screen, update, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -306,6 +306,7 @@ fn entry(name: &str, phases: Option<usize>, description: &str) -> ScenarioEntry 
         phases,
         description: (!description.is_empty()).then(|| description.into()),
         error: phases.is_none().then(|| "unknown field `phses`".into()),
+        inputs: Vec::new(),
     }
 }
 
@@ -736,4 +737,214 @@ fn a_phase_waiting_for_a_tagged_worker_says_which_worker_takes_it() {
         screen.contains("Waits for a worker offering tags gpu"),
         "{screen}"
     );
+}
+
+/// An aborted run of full-stack-feature, its manual `analysis` never started: the run screen
+/// said "awaiting start" for it and could offer its start; a finished run awaits nothing, so
+/// the phase is `pending` (as `orchestrate status` says) and the palette offers no action on
+/// the run or its phases.
+#[test]
+fn a_finished_runs_manual_phase_is_pending_with_no_actions() {
+    let mut aborted =
+        Recorder::scenario("01JRUNXAB0RTED00000000000D", FULL_STACK, Config::default());
+    aborted.submit(5, Command::Abort { by: lead() });
+    let app = update(app(), aborted.followed(false)).0;
+    let app = press(app, &[Key::Down, Key::Enter]);
+    let screen = draw(&app, at(600));
+    let row = screen
+        .lines()
+        .find(|l| l.contains("analysis"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("pending"), "{screen}");
+    assert!(!screen.contains("awaiting start"), "{screen}");
+    assert!(screen.contains("aborted"), "{screen}");
+    let app = press(app, &[Key::Ctrl('p')]);
+    let titles: Vec<String> = app.palette_entries().into_iter().map(|e| e.title).collect();
+    assert!(
+        !titles
+            .iter()
+            .any(|t| t.contains("phase") || t.contains("Stop") || t.contains("Resume")),
+        "{titles:?}"
+    );
+    insta::assert_snapshot!("status_aborted_manual_phase", screen);
+}
+
+/// On a log that can be read but not written (a read-only home), the TUI listed no runs ("No
+/// workflow runs yet") and cut its error at the screen's edge: its runs are shown, why nothing
+/// can be recorded is said once and whole (wrapped), and the palette offers nothing that
+/// records.
+#[test]
+fn a_read_only_log_shows_its_runs_and_says_whole_why_nothing_can_be_recorded() {
+    let why = "the event log is read-only: /home/lead/.cortex/cortex.db cannot be written \
+               (Read-only file system (os error 30)). Runs are shown as recorded, but nothing \
+               can be started, reported or stopped from here (make cortex.db and its folder \
+               writable, then start cortex tui again).";
+    let app = update(app(), Msg::ReadOnly(why.into())).0;
+    let app = press(app, &[Key::Tab]);
+    let screen = draw(&app, at(600));
+    assert!(screen.contains("Workflow runs (1"), "{screen}");
+    assert!(!screen.contains("yet"), "{screen}");
+    let said: String = screen
+        .lines()
+        .map(|l| l.trim_matches('"').trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(said.contains(why), "said whole: {screen}");
+    assert_eq!(screen.matches("read-only").count(), 1, "once: {screen}");
+    insta::assert_snapshot!("workflow_runs_read_only", screen);
+
+    let app = press(app, &[Key::Tab, Key::Down, Key::Enter, Key::Ctrl('p')]);
+    let titles: Vec<String> = app.palette_entries().into_iter().map(|e| e.title).collect();
+    assert_eq!(
+        titles,
+        [
+            "Scenario List",
+            "Scenario Status",
+            "Workflow Runs",
+            "Keyboard Help",
+            "Quit"
+        ]
+    );
+    // Refused even if asked for some other way.
+    let (app, effects) = cortex::tui::app::apply(
+        app,
+        Action::ScenarioRun {
+            scenario: "ship-it".into(),
+            target: "ship-it".into(),
+        },
+    );
+    assert!(effects.is_empty());
+    assert!(app.notice.is_some_and(|n| n.error));
+}
+
+fn input(name: &str, spec: cortex::definition::InputSpec, secret: bool) -> InputField {
+    InputField {
+        name: name.into(),
+        required: spec.required,
+        default: spec.default.as_ref().map(cortex::execute::input_text),
+        secret,
+        description: spec.description.clone(),
+        spec,
+    }
+}
+
+/// Scenario Run on a scenario with a required input started a driver that exited 2 in the
+/// background, its reason only in its output file: the palette asks for the inputs first —
+/// one line each, defaults filled in, required ones marked, a secret's value not shown —,
+/// checks them as `orchestrate run` does, and only then starts the run with them.
+#[test]
+fn scenario_run_asks_for_the_inputs_before_starting_and_checks_them() {
+    use cortex::definition::InputSpec;
+    let mut app = app();
+    app.scenarios.push(ScenarioEntry {
+        inputs: vec![
+            input(
+                "channel",
+                InputSpec {
+                    default: Some("stable".into()),
+                    ..InputSpec::default()
+                },
+                false,
+            ),
+            input(
+                "api_token",
+                InputSpec {
+                    required: true,
+                    description: Some("for the registry".into()),
+                    ..InputSpec::default()
+                },
+                true,
+            ),
+            input(
+                "version",
+                InputSpec {
+                    required: true,
+                    pattern: Some(r"^\d+\.\d+\.\d+$".into()),
+                    ..InputSpec::default()
+                },
+                false,
+            ),
+        ],
+        ..entry("release", Some(3), "Build, review, publish")
+    });
+    let release = app
+        .scenario_rows()
+        .iter()
+        .position(|r| r.name == "release")
+        .unwrap();
+    app.scenario_cursor = release;
+    let app = press(app, &[Key::Ctrl('p')]);
+    let app = typed(app, "scenario run");
+    assert_eq!(app.palette_entries()[0].title, "Scenario Run");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty(), "nothing starts before the inputs");
+    let form = app.form.as_ref().expect("the input form is open");
+    assert_eq!(form.values, ["stable", "", ""], "defaults filled in");
+
+    let app = typed(press(app, &[Key::Down]), "s3cr3t-value");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    assert_eq!(
+        app.form.as_ref().unwrap().problem.as_deref(),
+        Some("input `version` is required")
+    );
+    let app = typed(press(app, &[Key::Down]), "1.2");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    let problem = app.form.as_ref().unwrap().problem.clone().unwrap();
+    assert!(problem.contains("does not match the pattern"), "{problem}");
+    let screen = draw(&app, at(600));
+    assert!(
+        !screen.contains("s3cr3t"),
+        "a secret is never shown: {screen}"
+    );
+    assert!(
+        screen.contains("api_token*") && screen.contains("version*"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("input_form", screen);
+
+    let app = typed(app, ".3");
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(app.form.is_none());
+    assert_eq!(
+        effects,
+        [Effect::Run {
+            scenario: "release".into(),
+            target: "release".into(),
+            inputs: vec![
+                GivenInput {
+                    name: "api_token".into(),
+                    value: "s3cr3t-value".into(),
+                    secret: true
+                },
+                GivenInput {
+                    name: "version".into(),
+                    value: "1.2.3".into(),
+                    secret: false
+                },
+            ],
+        }],
+        "a default left as it is is not given"
+    );
+    assert!(app.launching_shown());
+}
+
+/// Scenario Run was offered for a scenario that does not validate (its driver then exited 2):
+/// the entry says it cannot, and Enter shows why, starting nothing.
+#[test]
+fn an_invalid_scenario_is_not_offered_to_run_and_says_why() {
+    let app = press(app(), &[Key::Home, Key::Ctrl('p')]);
+    let app = typed(app, "scenario run");
+    let run = &app.palette_entries()[0];
+    assert_eq!(run.title, "Scenario Run");
+    assert!(run.detail.contains("broken is not valid"), "{}", run.detail);
+    let (app, effects) = update(app, Msg::Key(Key::Enter));
+    assert!(effects.is_empty());
+    let notice = app.notice.clone().unwrap();
+    assert!(
+        notice.error && notice.text.contains("unknown field `phses`"),
+        "{notice:?}"
+    );
+    assert!(app.launching.is_none());
 }

@@ -555,7 +555,7 @@ fn known_agents(ctx: &Ctx) -> BTreeSet<String> {
 }
 
 /// Parse and validate one scenario file.
-pub(super) fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
+pub fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
     let path = entry.display_path();
     let schema = ctx
         .catalog()

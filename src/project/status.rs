@@ -725,7 +725,8 @@ pub struct StatusView {
     /// A child run: the run and the `uses:` step that started it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<crate::event::ParentRun>,
-    /// Scenario runs: agents active now, and manual phases nobody has started yet.
+    /// Scenario runs: agents active now, and manual phases nobody has started yet (of an
+    /// unfinished run: a finished run awaits no start).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub active_agents: Vec<ActiveAgent>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -907,8 +908,10 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 phase: phase.clone(),
             })
             .collect(),
+        // A finished run awaits nothing: its manual phases nobody started stay `pending`.
         awaiting_start: crate::plan::awaiting_manual_start(state)
             .into_iter()
+            .filter(|_| state.outcome().is_none())
             .map(|i| state.steps[i].name.clone())
             .collect(),
         steps: state

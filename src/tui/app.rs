@@ -8,7 +8,9 @@ use crate::decide::evolve;
 use crate::event::Recorded;
 use crate::plan::topological_order;
 
-use super::model::{Followed, ScenarioEntry, ScenarioRow, latest_scenario_run, scenario_rows};
+use super::model::{
+    Followed, InputField, ScenarioEntry, ScenarioRow, latest_scenario_run, scenario_rows,
+};
 use super::palette::{self, Entry};
 
 /// What fills the screen.
@@ -75,6 +77,8 @@ pub enum Action {
     ScenarioStatus {
         scenario: String,
     },
+    /// Say why an action cannot be taken (a definition that does not validate).
+    Explain(String),
     WorkflowRuns,
     Phase {
         run_id: String,
@@ -94,6 +98,19 @@ pub enum Action {
     Quit,
 }
 
+impl Action {
+    /// Whether it writes to the log (or starts a driver that does).
+    pub fn records(&self) -> bool {
+        matches!(
+            self,
+            Action::ScenarioRun { .. }
+                | Action::Phase { .. }
+                | Action::Stop { .. }
+                | Action::Resume { .. }
+        )
+    }
+}
+
 /// Work for the shell: each is carried out off the UI thread and answers with messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -109,10 +126,103 @@ pub enum Effect {
     },
     /// Stop a run (as `orchestrate stop`), without waiting for its driver.
     Stop { run_id: String, scenario: String },
-    /// Start a background `cortex orchestrate run TARGET`.
-    Run { scenario: String, target: String },
+    /// Start a background `cortex orchestrate run TARGET`, with these inputs (`--input
+    /// NAME=VALUE`; a secret's through the driver's environment).
+    Run {
+        scenario: String,
+        target: String,
+        inputs: Vec<GivenInput>,
+    },
     /// Start a background `cortex orchestrate resume RUN`.
     Resume { run_id: String, scenario: String },
+}
+
+/// An input given in the input form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenInput {
+    pub name: String,
+    pub value: String,
+    pub secret: bool,
+}
+
+/// The input form Scenario Run opens for a scenario that declares inputs: one line per
+/// input, defaults filled in, required ones marked, secret ones never shown as typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputForm {
+    pub scenario: String,
+    pub target: String,
+    pub fields: Vec<InputField>,
+    /// What is typed in each field (a default filled in, except a secret's).
+    pub values: Vec<String>,
+    pub selected: usize,
+    /// Why Enter did not start the run.
+    pub problem: Option<String>,
+}
+
+impl InputForm {
+    fn new(scenario: String, target: String, fields: Vec<InputField>) -> InputForm {
+        let values = fields
+            .iter()
+            .map(|f| match (&f.default, f.secret) {
+                (Some(d), false) => d.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        InputForm {
+            scenario,
+            target,
+            fields,
+            values,
+            selected: 0,
+            problem: None,
+        }
+    }
+
+    /// The inputs to give: every field typed in (one left empty takes its default), checked
+    /// as `orchestrate run` checks them (`resolve_inputs`; a path's existence is left to the
+    /// run), or what is wrong with them (a secret's value never quoted).
+    pub fn given(&self) -> Result<Vec<GivenInput>, String> {
+        let given = self.typed()?;
+        let specs: std::collections::BTreeMap<String, crate::definition::InputSpec> = self
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.spec.clone()))
+            .collect();
+        let pairs: Vec<(String, String)> = given
+            .iter()
+            .map(|g| (g.name.clone(), g.value.clone()))
+            .collect();
+        crate::validate::resolve_inputs(&specs, &pairs, &|_| true).map_err(|problems| {
+            let mut text = problems.join("; ");
+            for g in given.iter().filter(|g| g.secret && !g.value.is_empty()) {
+                text = text.replace(&g.value, "***");
+            }
+            text
+        })?;
+        Ok(given)
+    }
+
+    fn typed(&self) -> Result<Vec<GivenInput>, String> {
+        let mut given = Vec::new();
+        for (f, v) in self.fields.iter().zip(&self.values) {
+            if v.is_empty() {
+                if f.required && f.default.is_none() {
+                    return Err(format!("input `{}` is required", f.name));
+                }
+                continue;
+            }
+            // A default left as it was is the default: not given, as on the command line.
+            if !f.secret && f.default.as_deref() == Some(v.as_str()) {
+                continue;
+            }
+            given.push(GivenInput {
+                name: f.name.clone(),
+                value: v.clone(),
+                secret: f.secret,
+            });
+        }
+        Ok(given)
+    }
 }
 
 /// The attempt whose output the pane should show: the selected step's latest.
@@ -208,6 +318,11 @@ pub enum Msg {
     },
     /// The selected attempt's output, as read now.
     Output(OutputView),
+    /// The log can be read but not written (a read-only home or mount, a standby server, a
+    /// newer cortex's log): why, and what would make it writable.
+    ReadOnly(String),
+    /// Reading the log failed (the text), or works again (`None`).
+    LogError(Option<String>),
 }
 
 /// The palette while it is open.
@@ -238,12 +353,19 @@ pub struct App {
     /// its latest run before.
     pub launching: Option<(String, Option<String>)>,
     pub palette: Option<PaletteState>,
+    /// The input form of a run about to start, while it is open.
+    pub form: Option<InputForm>,
     pub help: bool,
     /// The output pane (`o`) is open under a run's steps.
     pub output_open: bool,
     /// What the pane shows, once the shell has read it.
     pub output: Option<OutputView>,
     pub notice: Option<Notice>,
+    /// The log cannot be written, and why: runs are shown, and nothing that records is
+    /// offered (`Msg::ReadOnly`).
+    pub read_only: Option<String>,
+    /// Why the log could not be read at the last poll: lists then say so, never "no runs yet".
+    pub log_error: Option<String>,
     /// Who the actions are recorded as.
     pub actor: String,
     pub color: bool,
@@ -267,10 +389,13 @@ impl App {
             shown_workflow_run: None,
             launching: None,
             palette: None,
+            form: None,
             help: false,
             output_open: false,
             output: None,
             notice: None,
+            read_only: None,
+            log_error: None,
             actor: actor.into(),
             color,
             quit: false,
@@ -450,6 +575,8 @@ pub fn update(mut app: App, msg: Msg) -> (App, Vec<Effect>) {
         }
         Msg::Notice(notice) => app.notice = Some(notice),
         Msg::Output(view) => app.output = Some(view),
+        Msg::ReadOnly(why) => app.read_only = Some(why),
+        Msg::LogError(error) => app.log_error = error,
         Msg::DriverEnded { scenario, notice } => {
             if app.launching.as_ref().is_some_and(|(s, _)| *s == scenario) {
                 app.launching = None;
@@ -462,6 +589,9 @@ pub fn update(mut app: App, msg: Msg) -> (App, Vec<Effect>) {
 }
 
 fn on_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
+    if app.form.is_some() {
+        return form_key(app, key);
+    }
     if app.palette.is_some() {
         return palette_key(app, key);
     }
@@ -575,18 +705,94 @@ fn palette_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
     (app, Vec::new())
 }
 
+fn form_key(mut app: App, key: Key) -> (App, Vec<Effect>) {
+    let Some(mut form) = app.form.take() else {
+        return (app, Vec::new());
+    };
+    let last = form.fields.len().saturating_sub(1);
+    match key {
+        Key::Esc | Key::Ctrl('c') => {
+            app.notice = Some(Notice::info(format!(
+                "Run of {} cancelled: nothing started",
+                form.scenario
+            )));
+            return (app, Vec::new());
+        }
+        Key::Enter => match form.given() {
+            Ok(inputs) => {
+                let (scenario, target) = (form.scenario, form.target);
+                return launch(app, scenario, target, inputs);
+            }
+            Err(problem) => form.problem = Some(problem),
+        },
+        Key::Up | Key::BackTab => form.selected = form.selected.saturating_sub(1),
+        Key::Down | Key::Tab => form.selected = (form.selected + 1).min(last),
+        Key::Backspace => {
+            if let Some(v) = form.values.get_mut(form.selected) {
+                v.pop();
+            }
+        }
+        Key::Char(c) => {
+            if let Some(v) = form.values.get_mut(form.selected) {
+                v.push(c);
+            }
+            form.problem = None;
+        }
+        _ => {}
+    }
+    app.form = Some(form);
+    (app, Vec::new())
+}
+
+/// Start a run of `scenario` in the background and show it.
+fn launch(
+    mut app: App,
+    scenario: String,
+    target: String,
+    inputs: Vec<GivenInput>,
+) -> (App, Vec<Effect>) {
+    let before = latest_scenario_run(&app.runs, &scenario).map(|f| f.state.run_id.clone());
+    app.launching = Some((scenario.clone(), before));
+    app.notice = Some(Notice::info(format!("Starting {scenario}…")));
+    show_scenario(&mut app, &scenario);
+    app.clamp();
+    (
+        app,
+        vec![Effect::Run {
+            scenario,
+            target,
+            inputs,
+        }],
+    )
+}
+
 /// Carry out a palette action: change screens here, or ask the shell to act.
 pub fn apply(mut app: App, action: Action) -> (App, Vec<Effect>) {
     let mut effects = Vec::new();
+    // The palette offers none of these on a read-only log; refused here all the same.
+    if app.read_only.is_some() && action.records() {
+        app.notice = Some(Notice::error(
+            "the event log is read-only: nothing can be started, reported or stopped from here",
+        ));
+        return (app, effects);
+    }
     match action {
         Action::ScenarioList => app.screen = Screen::Scenarios,
         Action::ScenarioRun { scenario, target } => {
-            let before = latest_scenario_run(&app.runs, &scenario).map(|f| f.state.run_id.clone());
-            app.launching = Some((scenario.clone(), before));
-            app.notice = Some(Notice::info(format!("Starting {scenario}…")));
-            show_scenario(&mut app, &scenario);
-            effects.push(Effect::Run { scenario, target });
+            let fields = app
+                .scenarios
+                .iter()
+                .find(|e| e.name == scenario)
+                .map(|e| e.inputs.clone())
+                .unwrap_or_default();
+            if fields.is_empty() {
+                return launch(app, scenario, target, Vec::new());
+            }
+            // Its inputs first: a required one missing was a driver exiting 2 in the
+            // background.
+            app.form = Some(InputForm::new(scenario, target, fields));
         }
+        Action::Explain(why) => app.notice = Some(Notice::error(why)),
         Action::ScenarioStatus { scenario } => show_scenario(&mut app, &scenario),
         Action::WorkflowRuns => app.screen = Screen::Workflows,
         Action::Phase {
@@ -677,6 +883,7 @@ mod tests {
             phases: Some(2),
             description: None,
             error: None,
+            inputs: Vec::new(),
         }];
         app
     }
@@ -741,7 +948,8 @@ mod tests {
             effects,
             [Effect::Run {
                 scenario: "ship".into(),
-                target: "ship".into()
+                target: "ship".into(),
+                inputs: Vec::new(),
             }]
         );
         assert_eq!(app.screen, Screen::ScenarioRun);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, SystemTime};
 
-use crate::definition::{Catalog, Durability};
+use crate::definition::Durability;
 use crate::event::Operator;
 use crate::execute::operator::{self, DriveOn, OperatorError, Stopping};
 use crate::execute::{DriverLock, Holder, Journal, SystemClock, UlidIds, rfc3339};
@@ -62,10 +62,7 @@ impl Worker {
 
 fn handle(settings: &Settings, effect: Effect, out: &Sender<Msg>) {
     let msg = match effect {
-        Effect::ReloadCatalog => Msg::Catalog(scenario_entries(&Catalog::new(
-            settings.home.clone(),
-            settings.cwd.clone(),
-        ))),
+        Effect::ReloadCatalog => Msg::Catalog(scenario_entries(&settings.ctx)),
         Effect::Phase {
             run_id,
             scenario,
@@ -78,9 +75,31 @@ fn handle(settings: &Settings, effect: Effect, out: &Sender<Msg>) {
         Effect::Stop { run_id, scenario } => Msg::Notice(
             stop(settings, &run_id, &scenario).unwrap_or_else(|e| Notice::error(e.to_string())),
         ),
-        Effect::Run { scenario, target } => {
-            let args = ["orchestrate", "run", target.as_str()];
-            match detach(settings, &scenario, &args, out) {
+        Effect::Run {
+            scenario,
+            target,
+            inputs,
+        } => {
+            let mut args: Vec<String> = vec!["orchestrate".into(), "run".into(), target.clone()];
+            // What a terminal would run instead, should the driver refuse: its secrets'
+            // values left out.
+            let mut shown = args.clone();
+            let mut env = Vec::new();
+            for i in &inputs {
+                if i.secret {
+                    // Never an argument (arguments are for anyone to read): the driver's
+                    // environment, which `orchestrate run` reads secrets from.
+                    env.push((crate::execute::input_env_name(&i.name), i.value.clone()));
+                    shown.extend(["--input".into(), format!("{}=VALUE", i.name)]);
+                } else {
+                    args.push(format!("--input={}={}", i.name, i.value));
+                    shown.extend(["--input".into(), format!("{}={}", i.name, i.value)]);
+                }
+            }
+            let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+            let again = settings.ctx.cmd(&shown);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            match detach(settings, &scenario, &args, &env, Some(again), out) {
                 Ok(log) => Msg::Notice(Notice::info(format!(
                     "Started a run of {scenario} in the background (output: {})",
                     log.display()
@@ -236,7 +255,14 @@ fn drive_in_background(
     scenario: &str,
     out: &Sender<Msg>,
 ) -> std::io::Result<PathBuf> {
-    detach(settings, scenario, &["orchestrate", "resume", run_id], out)
+    detach(
+        settings,
+        scenario,
+        &["orchestrate", "resume", run_id],
+        &[],
+        None,
+        out,
+    )
 }
 
 /// Start `cortex ARGS` detached, with this home and actor, its output in
@@ -245,6 +271,8 @@ fn detach(
     settings: &Settings,
     scenario: &str,
     args: &[&str],
+    env: &[(String, String)],
+    again: Option<String>,
     out: &Sender<Msg>,
 ) -> std::io::Result<PathBuf> {
     let stamp = rfc3339(SystemTime::now()).replace(':', "-");
@@ -257,30 +285,38 @@ fn detach(
     full.extend(["--actor".to_string(), settings.actor.clone()]);
     // The log in the environment, never an argument: its connection string may hold a
     // password (from CORTEX_DB or the configuration), and arguments are for anyone to read.
-    let db = [(crate::ops::DB_ENV.to_string(), settings.location.spec())];
-    let mut detached = operator::spawn_detached(&settings.exe, &full, &db, &settings.cwd, &log)?;
+    let mut vars = vec![(crate::ops::DB_ENV.to_string(), settings.location.spec())];
+    vars.extend(env.iter().cloned());
+    let mut detached = operator::spawn_detached(&settings.exe, &full, &vars, &settings.cwd, &log)?;
     let out = out.clone();
     let scenario = scenario.to_string();
     std::thread::spawn(move || {
         let code = detached.child.wait().ok().and_then(|s| s.code());
         let _ = out.send(Msg::DriverEnded {
-            notice: ended(&scenario, code, &detached.log),
+            notice: ended(&scenario, code, &detached.log, again.as_deref()),
             scenario,
         });
     });
     Ok(log)
 }
 
-/// How a background driver ended, in the words of SPEC §5's exit codes.
-fn ended(scenario: &str, code: Option<i32>, log: &Path) -> Notice {
+/// How a background driver ended, in the words of SPEC §5's exit codes: its error whole
+/// (from its last `error:` line to the end: the problems and hints under it), and for a run
+/// it refused to start (exit 2), `again`: the command that starts it from a terminal.
+fn ended(scenario: &str, code: Option<i32>, log: &Path, again: Option<&str>) -> Notice {
     let last_error = || {
         crate::execute::read_driver_log(log)
             .ok()
             .and_then(|t| {
-                t.lines()
-                    .rev()
-                    .find(|l| l.starts_with("error:"))
-                    .map(str::to_string)
+                let lines: Vec<&str> = t.lines().collect();
+                let at = lines.iter().rposition(|l| l.starts_with("error:"))?;
+                let text = lines[at..]
+                    .iter()
+                    .map(|l| l.trim())
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                Some(text)
             })
             .unwrap_or_else(|| format!("see {}", log.display()))
     };
@@ -290,10 +326,13 @@ fn ended(scenario: &str, code: Option<i32>, log: &Path) -> Notice {
             "The driver of {scenario} ended: waiting or stopped"
         )),
         Some(1) => Notice::error(format!("The run of {scenario} failed ({})", last_error())),
-        Some(c) => Notice::error(format!(
-            "The driver of {scenario} exited {c}: {}",
-            last_error()
-        )),
+        Some(c) => {
+            let mut text = format!("The driver of {scenario} exited {c}: {}", last_error());
+            if let Some(again) = again.filter(|_| c == 2) {
+                text.push_str(&format!("\nTo start it from a terminal: {again}"));
+            }
+            Notice::error(text)
+        }
         None => Notice::error(format!("The driver of {scenario} was killed")),
     }
 }
@@ -420,5 +459,28 @@ mod tests {
         let again = stop(&settings, &run_id, "gate").unwrap();
         assert!(again.text.contains("already stopped"), "{}", again.text);
         assert_eq!(events(), stopped, "nothing recorded");
+    }
+
+    /// A run its driver refused to start (exit 2) showed only its error's first line, the
+    /// problem that says what to do left in the driver's output file: the whole error is
+    /// said, and the command that starts the run from a terminal.
+    #[test]
+    fn a_refused_run_says_its_whole_error_and_the_command_that_starts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("driver.log");
+        std::fs::write(
+            &log,
+            "starting\nerror: the inputs of `rel` are not valid (1 problem)\n  - input `version` is required: pass --input version=VALUE\n",
+        )
+        .unwrap();
+        let again = "`cortex orchestrate run rel --input 'version=1 2'`";
+        let notice = ended("rel", Some(2), &log, Some(again));
+        assert!(notice.error);
+        assert_eq!(
+            notice.text,
+            "The driver of rel exited 2: error: the inputs of `rel` are not valid (1 problem)\n- input `version` is required: pass --input version=VALUE\nTo start it from a terminal: `cortex orchestrate run rel --input 'version=1 2'`"
+        );
+        let failed = ended("rel", Some(1), &log, Some(again));
+        assert!(!failed.text.contains("from a terminal"), "{}", failed.text);
     }
 }

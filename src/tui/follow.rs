@@ -90,9 +90,16 @@ impl Follower {
     pub fn poll(&mut self, focus: Option<&str>) -> Result<Vec<Msg>, StoreError> {
         let mut msgs = Vec::new();
         if self.store.is_none() {
-            // Where there is no log yet there are no runs; opening would create one.
-            match self.location.open_existing()? {
-                Some(store) => self.store = Some(store),
+            // Read with a reading store, as `status` and `history` read: it works on a log
+            // that cannot be written (a read-only home or mount, a standby, a newer cortex's
+            // log). Where there is no log yet there are no runs; opening would create one.
+            match self.location.open_read()? {
+                Some(store) => {
+                    self.store = Some(store);
+                    if let Some(why) = self.read_only() {
+                        msgs.push(Msg::ReadOnly(why));
+                    }
+                }
                 None => return Ok(msgs),
             }
         }
@@ -117,6 +124,27 @@ impl Follower {
         }
         self.probe(&mut msgs);
         Ok(msgs)
+    }
+
+    /// Why the log cannot be written, if it cannot: opened for writing once, as an action
+    /// would open it, and let go.
+    fn read_only(&self) -> Option<String> {
+        let Err(e) = self.location.open_existing() else {
+            return None;
+        };
+        let fix = match &e {
+            StoreError::ReadOnly(_) => {
+                "make cortex.db and its folder writable, then start cortex tui again"
+            }
+            StoreError::ReadOnlyDatabase { .. } => {
+                "point --db, CORTEX_DB or `db` at the primary server, then start cortex tui again"
+            }
+            StoreError::NewerLog { .. } => "upgrade cortex to act on this log",
+            _ => return None,
+        };
+        Some(format!(
+            "{e}. Runs are shown as recorded, but nothing can be started, reported or stopped from here ({fix})."
+        ))
     }
 
     fn store(&self) -> &dyn EventStore {
@@ -407,5 +435,33 @@ mod tests {
         assert!(alive(follower.poll(None).unwrap()).is_empty());
         drop(lock);
         assert_eq!(alive(follower.poll(None).unwrap()), [false]);
+    }
+
+    /// A log this cortex may read but not write (here a newer cortex's; a read-only home or
+    /// mount, or a standby, alike) was opened for writing, failed, and the TUI showed no runs
+    /// ("no workflow runs yet"): it is read as `status` and `history` read it, its runs are
+    /// loaded, and the app is told once, with why, that nothing can be recorded.
+    #[test]
+    fn a_log_that_cannot_be_written_is_read_and_said_read_only() {
+        let home = tempfile::tempdir().unwrap();
+        let db = home.path().join("cortex.db");
+        append(&db, "RUN1", vec![start()]);
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 999")
+            .unwrap();
+        let mut follower = Follower::new(home.path());
+        let msgs = follower.poll(None).unwrap();
+        let [Msg::ReadOnly(why), Msg::RunLoaded(loaded)] = msgs.as_slice() else {
+            panic!("{msgs:?}")
+        };
+        assert!(why.contains("newer cortex"), "{why}");
+        assert!(why.contains("nothing can be started"), "{why}");
+        assert_eq!(loaded.state.run_id, "RUN1");
+        let again = follower.poll(None).unwrap();
+        assert!(
+            !again.iter().any(|m| matches!(m, Msg::ReadOnly(_))),
+            "said once: {again:?}"
+        );
     }
 }

@@ -45,13 +45,13 @@ pub enum TuiError {
 pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
     // It acts on many runs: an abort of one it holds for an instant never signals it.
     crate::execute::serve_many();
-    let catalog = crate::definition::Catalog::new(settings.home.clone(), settings.cwd.clone());
+    let catalog = settings.ctx.catalog();
     let mut app = App::new(
         settings.actor.clone(),
         catalog.scenarios_dir().display().to_string(),
         color,
     );
-    app.scenarios = scenario_entries(&catalog);
+    app.scenarios = scenario_entries(&settings.ctx);
     app.start_workflow = settings
         .ctx
         .cmd(&["workflow", "run", "NAME"])
@@ -70,17 +70,19 @@ pub fn run(settings: Settings, color: bool) -> Result<(), TuiError> {
         if Instant::now() >= next_poll {
             match follower.poll(app.focus().as_deref()) {
                 Ok(msgs) => {
-                    last_error = None;
+                    if last_error.take().is_some() {
+                        app = step(app, Msg::LogError(None), &worker);
+                    }
                     for msg in msgs {
                         app = step(app, msg, &worker);
                     }
                 }
                 Err(e) => {
                     // Say it once, not every tick; the next poll tries again.
-                    let text = format!("reading the log: {e}");
+                    let text = e.to_string();
                     if last_error.as_ref() != Some(&text) {
-                        app.notice = Some(app::Notice::error(text.clone()));
-                        last_error = Some(text);
+                        last_error = Some(text.clone());
+                        app = step(app, Msg::LogError(Some(text)), &worker);
                     }
                 }
             }

@@ -9,7 +9,7 @@ use crate::event::RunKind;
 use crate::project::{RunStatus, run_status};
 
 /// One scenario of the catalog, as `orchestrate list` sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioEntry {
     /// The file's name without `.yaml`, what `orchestrate run NAME` takes.
     pub name: String,
@@ -18,8 +18,25 @@ pub struct ScenarioEntry {
     /// Phases, if the file parses.
     pub phases: Option<usize>,
     pub description: Option<String>,
-    /// Why the file does not parse.
+    /// Why the file does not validate: every problem, as `orchestrate validate` says them.
     pub error: Option<String>,
+    /// Its declared inputs, by name: what Scenario Run asks for before it starts a run.
+    pub inputs: Vec<InputField>,
+}
+
+/// One declared input of a definition, as the input form shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputField {
+    pub name: String,
+    pub required: bool,
+    /// Its default, as text (as `--input NAME=VALUE` would give it).
+    pub default: Option<String>,
+    /// A secret (by its name, or used in a webhook): never shown as typed, given to the
+    /// driver through its environment (`CORTEX_INPUT_<NAME>`), never as an argument.
+    pub secret: bool,
+    pub description: Option<String>,
+    /// What it declares: a value is checked against it before the run starts.
+    pub spec: crate::definition::InputSpec,
 }
 
 /// A run the TUI follows: its state, folded from the log, and one live fact.

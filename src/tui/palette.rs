@@ -36,15 +36,35 @@ pub fn entries(app: &App) -> Vec<Entry> {
         action: Action::ScenarioList,
     }];
     if let Some(row) = app.scenario_in_view() {
-        out.push(Entry {
-            title: "Scenario Run".into(),
-            detail: format!("start {}", row.name),
-            keywords: SCENARIO_WORDS,
-            action: Action::ScenarioRun {
-                scenario: row.name.clone(),
-                target: row.target.clone(),
-            },
-        });
+        // A definition that does not validate is not offered to run: why, instead.
+        match row.entry.and_then(|e| e.error.as_ref()) {
+            Some(error) => out.push(Entry {
+                title: "Scenario Run".into(),
+                detail: format!("cannot: {} is not valid (Enter: why)", row.name),
+                keywords: SCENARIO_WORDS,
+                action: Action::Explain(format!(
+                    "{} cannot run: {}",
+                    row.name,
+                    error.replace('\n', "; ")
+                )),
+            }),
+            None => {
+                let asks = row.entry.is_some_and(|e| !e.inputs.is_empty());
+                out.push(Entry {
+                    title: "Scenario Run".into(),
+                    detail: format!(
+                        "start {}{}",
+                        row.name,
+                        if asks { ", asks for its inputs" } else { "" }
+                    ),
+                    keywords: SCENARIO_WORDS,
+                    action: Action::ScenarioRun {
+                        scenario: row.name.clone(),
+                        target: row.target.clone(),
+                    },
+                })
+            }
+        }
         out.push(Entry {
             title: "Scenario Status".into(),
             detail: format!("monitor {}", row.name),
@@ -138,6 +158,11 @@ pub fn entries(app: &App) -> Vec<Entry> {
         keywords: "quit exit close",
         action: Action::Quit,
     });
+    // A log that cannot be written: nothing that records is offered (the status line says
+    // why).
+    if app.read_only.is_some() {
+        out.retain(|e| !e.action.records());
+    }
     out
 }
 

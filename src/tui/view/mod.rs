@@ -2,6 +2,7 @@
 //! in a frame. The same state and time always draw the same screen (the snapshot tests rely
 //! on it); nothing here reads the clock, the log or the terminal.
 
+mod form;
 mod help;
 mod output;
 mod palette;
@@ -25,10 +26,11 @@ pub use style::Theme;
 /// the palette or help on top when open.
 pub fn draw(frame: &mut Frame, app: &App, now: SystemTime) {
     let theme = Theme { color: app.color };
+    let status = status_lines(app, theme, frame.area());
     let [top, body, notice, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(status.len() as u16),
         Constraint::Length(1),
     ])
     .areas(frame.area());
@@ -49,28 +51,53 @@ pub fn draw(frame: &mut Frame, app: &App, now: SystemTime) {
         Screen::Workflows => workflows::draw(frame, body, app, theme, now),
         Screen::WorkflowRun => workflow_run::draw(frame, body, app, theme, now),
     }
-    if let Some(n) = &app.notice {
-        let style = if n.error {
-            theme.error()
-        } else {
-            theme.accent()
-        };
-        let text = if n.error {
-            format!(" error: {}", n.text)
-        } else {
-            format!(" {}", n.text)
-        };
-        frame.render_widget(Paragraph::new(Line::styled(text, style)), notice);
-    }
+    frame.render_widget(Paragraph::new(status), notice);
     frame.render_widget(
         Paragraph::new(Line::styled(format!(" {}", hints(app)), theme.dim())),
         keys,
     );
-    if app.palette.is_some() {
+    if app.form.is_some() {
+        form::draw(frame, frame.area(), app, theme);
+    } else if app.palette.is_some() {
         palette::draw(frame, frame.area(), app, theme);
     } else if app.help {
         help::draw(frame, frame.area(), theme);
     }
+}
+
+/// The status lines above the key hints, each said whole (wrapped, never cut at the edge):
+/// why the log is read-only, why it could not be read, and the last notice. At least one
+/// line; at most half the screen.
+fn status_lines(app: &App, theme: Theme, area: Rect) -> Vec<Line<'static>> {
+    let width = (area.width as usize).saturating_sub(2);
+    let mut lines = Vec::new();
+    let mut say = |text: &str, style| {
+        for l in style::wrap(text, width) {
+            lines.push(Line::styled(format!(" {l}"), style));
+        }
+    };
+    if let Some(why) = &app.read_only {
+        say(why, theme.accent());
+    }
+    if let Some(e) = &app.log_error {
+        say(&format!("error: reading the log: {e}"), theme.error());
+    }
+    if let Some(n) = &app.notice {
+        if n.error {
+            say(&format!("error: {}", n.text), theme.error());
+        } else {
+            say(&n.text, theme.accent());
+        }
+    }
+    let most = (area.height as usize / 2).max(1);
+    if lines.len() > most {
+        // The newest (the notice) last: what does not fit is the start of the first.
+        lines.drain(..lines.len() - most);
+    }
+    if lines.is_empty() {
+        lines.push(Line::raw(""));
+    }
+    lines
 }
 
 fn tabs(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
@@ -96,6 +123,9 @@ fn tabs(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn hints(app: &App) -> &'static str {
+    if app.form.is_some() {
+        return "type the value  ↑↓ input  Enter start  Esc cancel";
+    }
     if app.palette.is_some() {
         return "type to filter  ↑↓ select  Enter run  Esc close";
     }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::style::{Theme, fit, marker, name_width, run_title, took, unit_runner_lines, word};
 use crate::decide::StepStatus;
@@ -29,19 +29,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
                 .find(|e| e.name == name)
                 .and_then(|e| e.error.clone())
             {
+                lines.extend(format!("invalid: {err}").lines().map(|l| {
+                    Line::styled(crate::render::terminal_safe(l).into_owned(), theme.error())
+                }));
+            } else {
                 lines.push(Line::styled(
-                    format!("invalid: {}", crate::render::terminal_safe(&err)),
-                    theme.error(),
+                    "Ctrl+P, Scenario Run starts one.",
+                    theme.dim(),
                 ));
             }
-            lines.push(Line::styled(
-                "Ctrl+P, Scenario Run starts one.",
-                theme.dim(),
-            ));
             lines
         };
         frame.render_widget(
             Paragraph::new(text)
+                .wrap(Wrap { trim: false })
                 .block(Block::bordered().title(Span::styled(format!(" {name} "), theme.title()))),
             area,
         );
@@ -104,7 +105,7 @@ fn phase_lines(
         let is_selected = selected == Some(at);
         let status_word = if view.awaiting_start.contains(&s.name) {
             "awaiting start"
-        } else if s.status == StepStatus::Pending && run.state.start_requested.contains(&s.name) {
+        } else if s.start_requested {
             "start requested"
         } else {
             word(s.status)

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, TableState, Wrap};
 
 use super::style::{Theme, fit, list_table, marker, run_time, took};
 use crate::plan::topological_order;
@@ -72,7 +72,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         TableState::default().with_selected((!rows.is_empty()).then_some(app.scenario_cursor));
     frame.render_stateful_widget(table, list, &mut state);
     let lines = match rows.get(app.scenario_cursor) {
-        Some(row) => summary(row, theme, now),
+        Some(row) => summary(row, app, theme, now),
         None => vec![
             Line::raw("No scenarios yet."),
             Line::styled(
@@ -85,7 +85,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         .get(app.scenario_cursor)
         .map_or(String::new(), |r| format!(" {} ", r.name));
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, theme.title()))),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(Span::styled(title, theme.title()))),
         detail,
     );
 }
@@ -107,14 +109,14 @@ fn run_cells(
 }
 
 /// The selected scenario: its description, its latest run, its phases at a glance.
-fn summary(row: &ScenarioRow<'_>, theme: Theme, now: SystemTime) -> Vec<Line<'static>> {
+fn summary(row: &ScenarioRow<'_>, app: &App, theme: Theme, now: SystemTime) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     if let Some(e) = row.entry {
         match (&e.error, &e.description) {
-            (Some(err), _) => lines.push(Line::styled(
-                format!("invalid: {}", crate::render::terminal_safe(err)),
-                theme.error(),
-            )),
+            // Every problem, one a line, wrapped (the panel wraps).
+            (Some(err), _) => lines.extend(format!("invalid: {err}").lines().map(|l| {
+                Line::styled(crate::render::terminal_safe(l).into_owned(), theme.error())
+            })),
             (None, Some(d)) => lines.push(Line::raw(d.clone())),
             (None, None) => {}
         }
@@ -125,10 +127,14 @@ fn summary(row: &ScenarioRow<'_>, theme: Theme, now: SystemTime) -> Vec<Line<'st
         ));
     }
     let Some(f) = row.latest else {
-        lines.push(Line::styled(
-            "No run yet: Ctrl+P, Scenario Run starts one.",
-            theme.dim(),
-        ));
+        let text = if app.log_error.is_some() {
+            "Its runs are not known: the log could not be read (below)."
+        } else if app.read_only.is_some() {
+            "No run in this log (it is read-only: none can be started here)."
+        } else {
+            "No run yet: Ctrl+P, Scenario Run starts one."
+        };
+        lines.push(Line::styled(text, theme.dim()));
         return lines;
     };
     let status = f.status();

@@ -135,6 +135,41 @@ pub fn fit(text: &str, width: usize) -> String {
     crate::render::clip(&text, width.max(1)).into_owned()
 }
 
+/// `text` broken into lines of at most `width` characters, at spaces where it can be (a
+/// longer word is cut), its active characters shown as escapes as `fit` shows them: for what
+/// must be read whole (an error, why the log is read-only), never cut at the screen's edge.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let text = crate::render::terminal_safe(text);
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut line = String::new();
+        let mut len = 0;
+        for word in paragraph.split(' ') {
+            let mut word: Vec<char> = word.chars().collect();
+            if len > 0 && len + 1 + word.len() > width {
+                lines.push(std::mem::take(&mut line));
+                len = 0;
+            }
+            if len > 0 {
+                line.push(' ');
+                len += 1;
+            }
+            while len + word.len() > width {
+                let rest = word.split_off(width - len);
+                line.extend(word);
+                lines.push(std::mem::take(&mut line));
+                len = 0;
+                word = rest;
+            }
+            len += word.len();
+            line.extend(word);
+        }
+        lines.push(line);
+    }
+    lines
+}
+
 /// The line under a step or phase a worker claimed, indented by `indent` and fitted to
 /// `width`: the worker, or — its lease lapsed — that the unit is orphaned (the worker stopped
 /// renewing it) and runs again once reaped, as `status` says it (`render::worker_line`).

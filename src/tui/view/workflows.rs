@@ -80,6 +80,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         TableState::default().with_selected((!runs.is_empty()).then_some(app.workflow_cursor));
     frame.render_stateful_widget(table, list, &mut state);
     let lines = match runs.get(app.workflow_cursor) {
+        None if app.log_error.is_some() => vec![Line::styled(
+            "Workflow runs are not known: the log could not be read (below).",
+            theme.error(),
+        )],
+        None if app.read_only.is_some() => vec![Line::styled(
+            "No workflow runs in this log (it is read-only: none can be started here).",
+            theme.dim(),
+        )],
         None => vec![Line::styled(
             format!("No workflow runs yet: `{}` starts one.", app.start_workflow),
             theme.dim(),
