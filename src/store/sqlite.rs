@@ -433,6 +433,11 @@ impl SqliteStore {
     /// are someone else's. Reads only (`sqlite_master`, `table_info`), so nothing is changed.
     fn refuse_foreign(&self) -> Result<(), StoreError> {
         const OURS: [&str; 4] = ["events", "snapshots", "runs", "leases"];
+        // One read transaction, one snapshot of the file: read statement by statement, a
+        // first opener beside this one could commit its migration between two lookups, and
+        // this one would see `runs` but not `events` and call a cortex log foreign (the unit
+        // test of twelve first openers saw it). Rolled back when dropped: it only reads.
+        let _snapshot = self.conn.unchecked_transaction().map_err(map_err)?;
         let mut tables = Vec::new();
         for name in OURS {
             if self.has_table(name)? {
