@@ -246,6 +246,7 @@ pub(crate) fn run_child(
         child.redactor.merge_secrets(&parent_secrets);
         child.watch_parents(lineage);
         let mut drove = None;
+        let mut resumed = None;
         if child.state.outcome().is_none() {
             if child.state.phase == crate::decide::RunPhase::NotStarted {
                 let inputs = match typed_inputs(&h) {
@@ -263,16 +264,7 @@ pub(crate) fn run_child(
                 .map_err(DriveError::Internal)?;
                 started.secret_inputs.clone_from(&h.secret);
                 child.submit(Command::Start(Box::new(started)))?;
-                observer.begin(&child.state, false);
-                drove = Some(drive_here(
-                    &mut child,
-                    &home,
-                    &stop,
-                    &actor,
-                    &tags,
-                    grace,
-                    &mut observer,
-                )?);
+                resumed = Some(false);
             } else {
                 supply_secret_inputs(&mut child, &h);
                 let next = child_next(&child.state, new_attempt);
@@ -288,18 +280,22 @@ pub(crate) fn run_child(
                     })?;
                 }
                 if next != ChildNext::Report {
-                    observer.begin(&child.state, true);
-                    drove = Some(drive_here(
-                        &mut child,
-                        &home,
-                        &stop,
-                        &actor,
-                        &tags,
-                        grace,
-                        &mut observer,
-                    )?);
+                    resumed = Some(true);
                 }
             }
+        }
+        // Started or resumed above (a child that waits for a report is not driven here).
+        if let Some(resumed) = resumed {
+            observer.begin(&child.state, resumed);
+            drove = Some(drive_here(
+                &mut child,
+                &home,
+                &stop,
+                &actor,
+                &tags,
+                grace,
+                &mut observer,
+            )?);
         }
         drop(lock);
         Ok(match child_end(&child.state, &step, attempt) {
