@@ -13,6 +13,7 @@ pub mod decide;
 pub mod definition;
 pub mod event;
 pub mod execute;
+pub mod file_id;
 pub mod mcp;
 pub mod ops;
 pub mod plan;

@@ -12,10 +12,11 @@
 
 use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::file_id::still_named;
 
 /// Who holds a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,14 +163,6 @@ fn open(path: &Path) -> Result<(File, bool), LockError> {
             .map(|file| (file, false))
             .map_err(io),
         Err(e) => Err(io(e)),
-    }
-}
-
-/// Does `path` still name `file` (the same device and inode)?
-fn still_named(file: &File, path: &Path) -> bool {
-    match (file.metadata(), std::fs::symlink_metadata(path)) {
-        (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
-        _ => false,
     }
 }
 

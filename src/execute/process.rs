@@ -129,13 +129,9 @@ impl LogWriter {
     /// vouch for (`log verify` would then fail for good on a file that was never kept).
     fn still_there(&self) -> bool {
         use std::os::unix::fs::MetadataExt;
-        let (Ok(open), Ok(at_path)) = (
-            self.file.get_ref().metadata(),
-            std::fs::symlink_metadata(&self.path),
-        ) else {
-            return false;
-        };
-        open.nlink() > 0 && open.dev() == at_path.dev() && open.ino() == at_path.ino()
+        let file = self.file.get_ref();
+        file.metadata().is_ok_and(|open| open.nlink() > 0)
+            && crate::file_id::still_named(file, &self.path)
     }
 
     /// What the log records of the file, unless writing it failed or it is gone (then the log

@@ -833,15 +833,7 @@ fn claude_command_line(state: &RunState, index: usize, agent: &str) -> Result<Ve
 }
 
 /// A folder's identity (device and inode): whether it is still the folder it was.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct FolderId(u64, u64);
-
-fn folder_id(path: &Path) -> Option<FolderId> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(path)
-        .ok()
-        .map(|m| FolderId(m.dev(), m.ino()))
-}
+type FolderId = crate::file_id::FileId;
 
 impl PreparedAttempt {
     /// Make the attempt's files' folders in the home and check that cortex may write in them,
@@ -871,7 +863,7 @@ impl PreparedAttempt {
                 "cannot remove {}, left by an earlier attempt of the same number: {e}",
                 self.output_file.display()
             )),
-            _ => Ok(folder_id(&work).unwrap_or_default()),
+            _ => Ok(FolderId::at(&work).unwrap_or_default()),
         }
     }
 
@@ -976,7 +968,7 @@ impl PreparedAttempt {
         // step. DESIGN.md §6.
         if let Some(folder) = self.output_file.parent()
             && work != FolderId::default()
-            && folder_id(folder) != Some(work)
+            && FolderId::at(folder) != Some(work)
         {
             on_line(
                 &self.step,

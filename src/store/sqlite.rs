@@ -15,6 +15,7 @@ use super::{
 };
 use crate::definition::{Durability, normalize_name};
 use crate::event::{Event, NewEvent, Outcome, Recorded, RunKind};
+use crate::file_id::FileId;
 
 /// How long a connection waits for another's lock before giving up with SQLITE_BUSY: writers
 /// queue (an operator beside a busy driver waits for one transaction, never for the run). Set
@@ -53,13 +54,7 @@ pub struct SqliteStore {
     /// must still name that file (`check_file`). A log removed (`rm -f cortex.db*`) or
     /// replaced under a writer was written on, unlinked, and its driver reported a run that
     /// no longer existed.
-    file: Option<(std::path::PathBuf, (u64, u64))>,
-}
-
-/// The (device, inode) of the file at `path`, if there is one.
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    file: Option<(std::path::PathBuf, FileId)>,
 }
 
 fn map_err(e: rusqlite::Error) -> StoreError {
@@ -209,7 +204,7 @@ impl SqliteStore {
             version: 0,
             snapshots: true,
             indexed: true,
-            file: identity(path).map(|id| (path.to_path_buf(), id)),
+            file: FileId::behind(path).map(|id| (path.to_path_buf(), id)),
         };
         // A newer cortex's log is refused before anything here changes it. (The first read:
         // where SQLite makes the `-shm` index.)
@@ -572,7 +567,7 @@ impl SqliteStore {
         let Some((path, opened)) = &self.file else {
             return Ok(());
         };
-        if identity(path).as_ref() == Some(opened) {
+        if FileId::behind(path).as_ref() == Some(opened) {
             return Ok(());
         }
         Err(StoreError::Removed {
