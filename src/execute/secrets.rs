@@ -542,6 +542,39 @@ fn held_secret_inputs(run_id: &str) -> (Vec<String>, BTreeMap<String, String>) {
         .unwrap_or_default()
 }
 
+/// `bytes` with every whole occurrence of each of `needles`, in the order given (longest
+/// first, so that one containing another is replaced whole), replaced by `***` — or, with
+/// `same_length`, by as many `*` as it has bytes (an answer whose length was said before it
+/// is read keeps it true). Borrowed when none is found. `Redactor::redact_bytes`, and the
+/// server's scrubbing of its token from what it serves (`serve::redact`).
+pub fn scrub_bytes<'b, 'n>(
+    bytes: &'b [u8],
+    needles: impl IntoIterator<Item = &'n [u8]>,
+    same_length: bool,
+) -> Cow<'b, [u8]> {
+    let mut out = Cow::Borrowed(bytes);
+    for needle in needles {
+        let finder = memchr::memmem::Finder::new(needle);
+        if finder.find(&out).is_none() {
+            continue;
+        }
+        let mut scrubbed = Vec::with_capacity(out.len());
+        let mut from = 0;
+        for at in finder.find_iter(&out) {
+            scrubbed.extend_from_slice(&out[from..at]);
+            if same_length {
+                scrubbed.extend(std::iter::repeat_n(b'*', needle.len()));
+            } else {
+                scrubbed.extend_from_slice(REDACTED.as_bytes());
+            }
+            from = at + needle.len();
+        }
+        scrubbed.extend_from_slice(&out[from..]);
+        out = Cow::Owned(scrubbed);
+    }
+    out
+}
+
 /// The secret values to scrub, longest first (so a secret containing another is scrubbed
 /// whole), and the values of the run's secret inputs.
 #[derive(Default, Clone)]
@@ -884,23 +917,7 @@ impl Redactor {
     /// `redact` over bytes: a process's whole output is kept as the bytes it wrote, UTF-8 or
     /// not, with each secret's bytes replaced by `***` (longest first, as `redact` does).
     pub fn redact_bytes<'b>(&self, bytes: &'b [u8]) -> Cow<'b, [u8]> {
-        let mut out = Cow::Borrowed(bytes);
-        for s in &self.secrets {
-            let finder = memchr::memmem::Finder::new(s.as_bytes());
-            if finder.find(&out).is_none() {
-                continue;
-            }
-            let mut scrubbed = Vec::with_capacity(out.len());
-            let mut from = 0;
-            for at in finder.find_iter(&out) {
-                scrubbed.extend_from_slice(&out[from..at]);
-                scrubbed.extend_from_slice(REDACTED.as_bytes());
-                from = at + s.len();
-            }
-            scrubbed.extend_from_slice(&out[from..]);
-            out = Cow::Owned(scrubbed);
-        }
-        out
+        scrub_bytes(bytes, self.secrets.iter().map(String::as_bytes), false)
     }
 
     /// The length in bytes of the longest secret (0 without any).

@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::response::Response;
 use futures_util::StreamExt;
 
-use crate::execute::REDACTED;
+use crate::execute::scrub_bytes;
 
 /// The forms of the token that an answer may hold, longest first.
 #[derive(Debug)]
@@ -56,30 +56,7 @@ impl Served {
     /// `scrub`, or with `same_length` each form replaced by as many `*` as it has bytes (an
     /// answer whose `Content-Length` was given before its body is read keeps it true).
     fn scrub_with(&self, bytes: &[u8], same_length: bool) -> Vec<u8> {
-        let mut out = bytes.to_vec();
-        for form in &self.forms {
-            let finder = memchr::memmem::Finder::new(form);
-            if finder.find(&out).is_none() {
-                continue;
-            }
-            let mut scrubbed = Vec::with_capacity(out.len());
-            let mut from = 0;
-            for at in finder.find_iter(&out) {
-                if at < from {
-                    continue;
-                }
-                scrubbed.extend_from_slice(&out[from..at]);
-                if same_length {
-                    scrubbed.extend(std::iter::repeat_n(b'*', form.len()));
-                } else {
-                    scrubbed.extend_from_slice(REDACTED.as_bytes());
-                }
-                from = at + form.len();
-            }
-            scrubbed.extend_from_slice(&out[from..]);
-            out = scrubbed;
-        }
-        out
+        scrub_bytes(bytes, self.forms.iter().map(Vec::as_slice), same_length).into_owned()
     }
 
     /// How many bytes at the end of `bytes` begin a form of the token (the next piece may
