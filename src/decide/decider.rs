@@ -78,12 +78,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             host,
             epoch,
         } => {
-            let index = state
-                .step_index(&step)
-                .ok_or_else(|| DecideError::UnknownStep {
-                    name: step.clone(),
-                    noun: noun(state),
-                })?;
+            let index = known_step(state, &step)?;
             if state.is_external(index) {
                 return Err(unready(state, &step, "it waits for a report, not a worker"));
             }
@@ -419,12 +414,7 @@ fn start_attempt(state: &RunState, step: &str) -> Result<Vec<Event>, DecideError
     if !state.pre_validated {
         return Err(DecideError::NotActive("not pre-validated".into()));
     }
-    let index = state
-        .step_index(step)
-        .ok_or_else(|| DecideError::UnknownStep {
-            name: step.to_string(),
-            noun: noun(state),
-        })?;
+    let index = known_step(state, step)?;
     // A condition unchecked or a list unread: the step cannot start, whoever asks.
     let why = if state.steps[index].items.is_some() {
         Some("its items run instead")
@@ -650,12 +640,7 @@ fn record_condition(
     workflow: &Workflow,
     check: crate::event::ConditionCheck,
 ) -> Result<Vec<Event>, DecideError> {
-    let index = state
-        .step_index(&check.step)
-        .ok_or_else(|| DecideError::UnknownStep {
-            name: check.step.clone(),
-            noun: noun(state),
-        })?;
+    let index = known_step(state, &check.step)?;
     may_prepare(state, &check.step, index)?;
     if !state.needs_condition(index) {
         return Err(unready(
@@ -690,12 +675,7 @@ fn record_items(
     step: String,
     items: Result<Vec<serde_json::Value>, String>,
 ) -> Result<Vec<Event>, DecideError> {
-    let index = state
-        .step_index(&step)
-        .ok_or_else(|| DecideError::UnknownStep {
-            name: step.clone(),
-            noun: noun(state),
-        })?;
+    let index = known_step(state, &step)?;
     may_prepare(state, &step, index)?;
     if !state.needs_expansion(index) {
         return Err(unready(
@@ -750,6 +730,16 @@ fn record_items(
     Ok(events)
 }
 
+/// The index of step `name` in the run, or the error that the run has no such step.
+fn known_step(state: &RunState, name: &str) -> Result<usize, DecideError> {
+    state
+        .step_index(name)
+        .ok_or_else(|| DecideError::UnknownStep {
+            name: name.to_string(),
+            noun: noun(state),
+        })
+}
+
 /// The attempt in flight of a `uses:` step starts a child run: unless it already has one it
 /// may go on with (a child that is not over for good is resumed, never replaced). One the step
 /// already failed with, which its driver saw ended since (`replacing`), is replaced.
@@ -760,12 +750,7 @@ fn start_child(
     used: String,
     replacing: Option<String>,
 ) -> Result<Vec<Event>, DecideError> {
-    let index = state
-        .step_index(&step)
-        .ok_or_else(|| DecideError::UnknownStep {
-            name: step.clone(),
-            noun: noun(state),
-        })?;
+    let index = known_step(state, &step)?;
     let s = &state.steps[index];
     if !state.is_uses(index) {
         return Err(unready(state, &step, "it has no `uses:`"));
@@ -806,12 +791,7 @@ fn child_waiting(
     step: String,
     run_id: String,
 ) -> Result<Vec<Event>, DecideError> {
-    let index = state
-        .step_index(&step)
-        .ok_or_else(|| DecideError::UnknownStep {
-            name: step.clone(),
-            noun: noun(state),
-        })?;
+    let index = known_step(state, &step)?;
     let s = &state.steps[index];
     if s.child.as_ref().is_none_or(|l| l.run_id != run_id) {
         return Err(unready(
@@ -921,12 +901,7 @@ fn finish_attempt(
     if let Some(agent) = report.agent.as_mut() {
         clip_agent_result(agent);
     }
-    let index = state
-        .step_index(&report.step)
-        .ok_or_else(|| DecideError::UnknownStep {
-            name: report.step.clone(),
-            noun: noun(state),
-        })?;
+    let index = known_step(state, &report.step)?;
     let s = &state.steps[index];
     let step = &workflow.steps[index];
     if !matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
@@ -1363,12 +1338,7 @@ fn resume(
             if !config.enable_rollback {
                 return Err(DecideError::RollbackDisabled);
             }
-            let index = state
-                .step_index(target)
-                .ok_or_else(|| DecideError::UnknownStep {
-                    name: target.clone(),
-                    noun: noun(state),
-                })?;
+            let index = known_step(state, target)?;
             refuse_item(state, index)?;
             if state.steps[index].status != StepStatus::Completed {
                 return Err(DecideError::CannotRollbackTo {
@@ -1402,12 +1372,7 @@ fn resume(
             restart_from = state.steps.get(end + 1).map(|s| s.name.clone());
         }
         ResumeMode::From(target) => {
-            let index = state
-                .step_index(target)
-                .ok_or_else(|| DecideError::UnknownStep {
-                    name: target.clone(),
-                    noun: noun(state),
-                })?;
+            let index = known_step(state, target)?;
             refuse_item(state, index)?;
             // A phase runs when its condition lets it: one that never ran has nothing to
             // re-run, and resetting its dependents (pending too) would change nothing.
