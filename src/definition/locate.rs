@@ -34,23 +34,19 @@ const ARRIVED: &str = "\u{0}cortex-locate-arrived";
 
 /// The position of the node at `path` in `text`, if the path exists.
 pub fn locate(text: &str, path: &[Seg]) -> Option<Location> {
-    let err = Seek(path)
-        .deserialize(serde_yaml::Deserializer::from_str(text))
-        .err()?;
-    if !err.to_string().contains(ARRIVED) {
-        return None;
-    }
-    err.location().map(|l| Location {
-        line: l.line(),
-        column: l.column(),
-    })
+    arrived(text, Seek(path))
 }
 
 /// The position of the key at `path` (its last step a key) in `text`, if the path exists: where
 /// a misspelled key is, rather than its value.
 pub fn locate_key(text: &str, path: &[Seg]) -> Option<Location> {
-    let err = Seek(path)
-        .key()
+    arrived(text, Seek(path).key())
+}
+
+/// Where `seek`, reading `text` as YAML, stopped on arriving at what it seeks (it stops by
+/// failing with `ARRIVED`); `None` when it failed otherwise, or read the whole text.
+fn arrived<'de, S: DeserializeSeed<'de>>(text: &'de str, seek: S) -> Option<Location> {
+    let err = seek
         .deserialize(serde_yaml::Deserializer::from_str(text))
         .err()?;
     if !err.to_string().contains(ARRIVED) {
