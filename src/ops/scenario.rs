@@ -424,18 +424,7 @@ pub fn report(
         no_drive,
         inputs,
     } = report;
-    for (key, _) in &outputs {
-        crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
-            |e| {
-                CommandError::bad_input(format!(
-                    "--output {}: {}",
-                    crate::definition::shown(key),
-                    e.problem
-                ))
-                .hint(e.fix)
-            },
-        )?;
-    }
+    super::workflow::check_output_keys(&outputs)?;
     // A workflow run named here: its steps are reported with `workflow step`.
     let verb = if success { "complete" } else { "fail" };
     let instead = ["workflow", "step", verb, phase, "--run", name];

@@ -1510,6 +1510,24 @@ pub struct StepReport<'a> {
     pub inputs: &'a [(String, String)],
 }
 
+/// Refuse an `--output KEY=VALUE` whose key breaks the name rule, as definitions do
+/// (`validate: - output: KEY`): a step's report and a phase's (`orchestrate complete`).
+pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), CommandError> {
+    for (key, _) in outputs {
+        crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
+            |e| {
+                CommandError::bad_input(format!(
+                    "--output {}: {}",
+                    crate::definition::shown(key),
+                    e.problem
+                ))
+                .hint(e.fix)
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// `workflow step complete|fail`: record the report and, unless asked not to, drive the run on.
 pub fn report_step(
     ctx: &Ctx,
@@ -1530,19 +1548,7 @@ pub fn report_step(
     };
     let run_id = ctx.resolve_report_run(&store, WORKFLOWS.unfinished(), report.run, &instead)?;
     let outputs = report.outputs;
-    // Output keys follow the name rule, as in definitions (`validate: - output: KEY`).
-    for (key, _) in &outputs {
-        crate::definition::check_name(crate::definition::NameKind::OutputKey, key).map_err(
-            |e| {
-                CommandError::bad_input(format!(
-                    "--output {}: {}",
-                    crate::definition::shown(key),
-                    e.problem
-                ))
-                .hint(e.fix)
-            },
-        )?;
-    }
+    check_output_keys(&outputs)?;
     let by = report.by;
     // A step the engine runs (a command, an agent with a command) is not reported on: say so
     // before waiting for the run's lock, which its driver holds while it runs.
