@@ -15,7 +15,9 @@ ROUNDS=${ROUNDS:-7}
 BIG_STEPS=${BIG_STEPS:-10000}
 QUICK=${QUICK:-}
 cargo build --release --quiet
+cargo build --release --quiet --example spawn_floor
 bin="$PWD/target/release/cortex"
+spawn_floor="$PWD/target/release/examples/spawn_floor"
 work=$(mktemp -d "${TMPDIR:-/tmp}/cortex-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -48,6 +50,7 @@ c_join() { CORTEX_HOME="$work/h-join" "$bin" orchestrate run "$work/join.yaml"; 
 c_version() { dash -c 'i=0; while [ $i -lt 100 ]; do "$1" --version; i=$((i+1)); done' _ "$bin"; }
 c_list() { CORTEX_HOME="$work/h-list" dash -c 'i=0; while [ $i -lt 100 ]; do "$1" workflow list; i=$((i+1)); done' _ "$bin"; }
 f_chain() { dash -c 'i=0; while [ $i -lt "$1" ]; do /bin/sh -c true; i=$((i+1)); done' _ "$N"; }
+f_rust() { "$spawn_floor" "$N"; }
 f_bash() { bash -c 'for ((i = 0; i < $1; i++)); do /bin/sh -c true; done' _ "$N"; }
 f_fan() { seq 1 "$N" | xargs -P2 -n1 /bin/sh -c true; }
 f_join() { f_fan && /bin/sh -c true; }
@@ -58,6 +61,7 @@ figures=(
   "normal c_normal f_chain"
   "full c_full f_chain"
   "bash c_normal f_bash"
+  "rust c_normal f_rust"
   "fan c_fan f_fan"
   "join c_join f_join"
   "version c_version f_true"
@@ -96,6 +100,7 @@ per_step=$(awk -v n="$N" 'BEGIN { print 1000 / n }')
 row normal "chain: $N \`true\` steps, durability normal (vs a dash loop of \`/bin/sh -c true\`)" "ms/step" "$per_step" "≤ 1.10x"
 row full "chain: $N \`true\` steps, durability full (vs the same dash loop)" "ms/step" "$per_step" "≤ 1.3x"
 row bash "extra, not a floor: the normal chain vs a **bash** loop of \`/bin/sh -c true\`" "ms/step" "$per_step" ""
+row rust "extra, not a floor: the normal chain vs the same spawns from a Rust process with none of cortex's work (\`examples/spawn_floor.rs\`)" "ms/step" "$per_step" ""
 row fan "fan-out: $N independent phases, max_parallel 2 (vs \`xargs -P2 -n1 /bin/sh -c true\`)" "s" 1 "≤ 1.2x"
 row join "wide join: the same $N phases and a phase with \`after:\` all $N (vs \`xargs -P2\`, then one \`sh -c true\`)" "s" 1 ""
 row version "start-up: \`cortex --version\` (vs \`/bin/true\`, both from a dash loop)" "ms" 10 "a few ms"
