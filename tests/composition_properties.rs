@@ -691,7 +691,9 @@ proptest! {
         ]), 0..24),
         a in prop_oneof![
             any::<bool>().prop_map(cortex::definition::expr::Value::Bool),
-            (-5i32..5).prop_map(|n| cortex::definition::expr::Value::Num(f64::from(n))),
+            (-5i32..5).prop_map(|n| cortex::definition::expr::Value::Num(
+                cortex::definition::expr::Number::parse(&n.to_string()).unwrap()
+            )),
             "[a-c0-9]{0,3}".prop_map(cortex::definition::expr::Value::Str),
         ],
         missing in any::<bool>(),
