@@ -49,3 +49,27 @@ fn an_if_compares_integers_exactly_and_records_the_value_read() {
     assert_eq!(status["steps"][0]["status"], "skipped");
     assert_eq!(status["steps"][1]["status"], "skipped");
 }
+
+/// `validate` finds `!` applied to a number input inside a comparison (`!inputs.n == 3` is
+/// `(!inputs.n) == 3`), at the `if:`'s line; before, it passed and the run failed "cannot be
+/// decided".
+#[test]
+fn validate_finds_not_of_a_number_input_inside_a_comparison() {
+    let env = Env::new();
+    env.workflow(
+        "notn",
+        "name: notn\ninputs:\n  n: {type: number, default: 1.5}\nsteps:\n  - name: a\n    if: \"inputs.n > 1 && !inputs.n == 3\"\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "notn"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    out.assert_error_on_line(
+        "`inputs.n` is a number input where true or false is needed",
+        6,
+    );
+    let run = env.run(&["workflow", "run", "notn"]);
+    assert_eq!(
+        run.code, 2,
+        "refused before it starts: {}{}",
+        run.stdout, run.stderr
+    );
+}

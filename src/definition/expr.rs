@@ -925,17 +925,23 @@ pub fn references(expr: &Expr) -> Vec<(&Reference, &str)> {
 /// `'true'`/`'false'`; and a literal or typed input where a boolean is taken (an operand of
 /// `!`, `&&`, `||`, or the whole condition) that can never be one (`inputs.n == 3 || 'x'`).
 pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
+    // What kind of value `e` always is: a literal's, a typed input's, and a boolean for `!`,
+    // `&&`, `||` and a comparison (when they are decided at all).
     fn known(e: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
         match e {
             Expr::Literal(v) => Some(v.clone()),
             Expr::Ref(Reference::Input(name), _) => kind_of(name),
-            _ => None,
+            Expr::Ref(..) => None,
+            Expr::Not(_) | Expr::And(..) | Expr::Or(..) | Expr::Compare(..) => {
+                Some(Value::Bool(false))
+            }
         }
     }
     fn said(e: &Expr, v: &Value) -> String {
         match e {
             Expr::Ref(_, w) => format!("`{w}` ({} input)", v.kind()),
-            _ => v.shown(),
+            Expr::Literal(_) => v.shown(),
+            _ => format!("`{e}` ({})", v.kind()),
         }
     }
     // `e`, where a boolean is taken (`truth`), if it can never be one whatever the values:
@@ -983,6 +989,9 @@ pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Ve
                 walk(b, kind_of, out);
             }
             Expr::Compare(op, a, b) => {
+                // Every operand, however deep: `(!inputs.n) == 3` takes `inputs.n` as a boolean.
+                walk(a, kind_of, out);
+                walk(b, kind_of, out);
                 let (Some(l), Some(r)) = (known(a, kind_of), known(b, kind_of)) else {
                     return;
                 };
@@ -1227,6 +1236,16 @@ mod tests {
         assert_eq!(problems("inputs.f == 'yes'").len(), 1);
         assert_eq!(problems("inputs.n == 3 || 'x'").len(), 1);
         assert_eq!(problems("!inputs.n").len(), 1);
+        // Inside a comparison too, at any depth: `!` binds tighter than `==`.
+        assert_eq!(
+            problems("inputs.n > 1 && !inputs.n == 3").len(),
+            2,
+            "{:?}",
+            problems("inputs.n > 1 && !inputs.n == 3")
+        );
+        assert_eq!(problems("(!(inputs.n)) != false").len(), 1);
+        assert_eq!(problems("(!inputs.f) < 3").len(), 1);
+        assert!(problems("!inputs.f == true").is_empty());
         assert_eq!(problems("'x'").len(), 1);
         assert_eq!(problems("inputs.s && 2").len(), 1);
         for fine in [
