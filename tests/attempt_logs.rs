@@ -1204,3 +1204,80 @@ fn an_attempt_whose_log_folder_was_removed_while_it_ran_records_no_file() {
     let verify = env.run(&["--json", "log", "verify"]).json();
     assert_eq!(verify["ok"], true, "{verify}");
 }
+
+/// `cortex logs RUN STEP` of a `run:` step the run has not reached (it waits on a report on
+/// an earlier prompt step): without `--follow` it says the step has not run yet and why, not
+/// that it is a prompt step; with `--follow` it waits for the step to start and follows it,
+/// or, when the run comes to rest without starting it, says so. Before, both returned at
+/// once with the prompt-step message.
+#[test]
+fn logs_of_a_step_not_started_yet_says_so_and_follow_waits_for_it() {
+    use std::io::Read;
+    let env = Env::new();
+    env.workflow(
+        "later",
+        "name: later\nsteps:\n  - {name: Plan, prompt: plan it}\n  - {name: Use, run: 'echo one; sleep 1; echo two'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "later"]).code, 3);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let now = env.run(&["logs", &run, "Use"]);
+    assert_eq!(now.code, 0, "{}{}", now.stdout, now.stderr);
+    assert_eq!(
+        now.stdout,
+        format!("`Use` in run {run} has not run yet: the run waits for a report on `Plan`.\n")
+    );
+    let json = env.run(&["--json", "logs", &run, "Use"]);
+    assert_eq!(json.json()["attempts"], serde_json::json!([]));
+
+    // Followed: it waits through the report, then follows the step to its end.
+    let mut follow = env
+        .command(&["logs", &run, "Use", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "--follow waits for the step to start"
+    );
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let mut text = String::new();
+    follow
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(follow.wait().unwrap().code(), Some(0));
+    assert_eq!(
+        text,
+        "(waiting for `Use` to start: the run waits for a report on `Plan`)\n── Use · attempt 1 ──\none\ntwo\n"
+    );
+
+    // A run that ends without starting it: said, and the follower ends.
+    assert_eq!(env.run(&["workflow", "run", "later"]).code, 3);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let mut follow = env
+        .command(&["logs", &run, "Use", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let aborted = env.run(&["workflow", "abort", &run]);
+    assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+    let mut text = String::new();
+    follow
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(follow.wait().unwrap().code(), Some(0));
+    assert!(
+        text.ends_with(&format!(
+            "`Use` in run {run} did not start: the run ended aborted.\n"
+        )),
+        "{text}"
+    );
+}

@@ -691,7 +691,9 @@ proptest! {
         ]), 0..24),
         a in prop_oneof![
             any::<bool>().prop_map(cortex::definition::expr::Value::Bool),
-            (-5i32..5).prop_map(|n| cortex::definition::expr::Value::Num(f64::from(n))),
+            (-5i32..5).prop_map(|n| cortex::definition::expr::Value::Num(
+                cortex::definition::expr::Number::parse(&n.to_string()).unwrap()
+            )),
             "[a-c0-9]{0,3}".prop_map(cortex::definition::expr::Value::Str),
         ],
         missing in any::<bool>(),
@@ -708,6 +710,53 @@ proptest! {
                 let again = expr::evaluate(&parsed, &read);
                 prop_assert_eq!(first, again);
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// `validate`'s type check walks the whole condition: an expression over a number input
+    /// `n` and a boolean input `f` that it finds no problem in evaluates to a verdict for any
+    /// values of those types, never "cannot be decided" at run time. Before, the operands of a
+    /// comparison were not walked: `inputs.n > 1 && !inputs.n == 3` (`(!inputs.n) == 3`)
+    /// passed and failed the run.
+    #[test]
+    fn a_condition_validate_accepts_is_decided_for_any_values_of_its_typed_inputs(
+        text in prop::sample::select(vec![
+            "inputs.n", "inputs.f", "'str'", "'2'", "'true'", "3", "-1.5", "true", "false",
+        ])
+        .prop_map(String::from)
+        .prop_recursive(4, 24, 2, |inner| {
+            let op = prop::sample::select(vec![" == ", " != ", " < ", " >= ", " && ", " || "]);
+            prop_oneof![
+                inner.clone().prop_map(|a| format!("!{a}")),
+                inner.clone().prop_map(|a| format!("({a})")),
+                (inner.clone(), op, inner).prop_map(|(a, op, b)| format!("{a}{op}{b}")),
+            ]
+        }),
+        n in -5i32..5,
+        f in any::<bool>(),
+    ) {
+        use cortex::definition::expr::{self, Number, Value};
+        use cortex::definition::template::Reference;
+        let Ok(parsed) = expr::parse(&text) else { return Ok(()) };
+        let kind_of = |name: &str| match name {
+            "n" => Some(Value::Num(Number::zero())),
+            "f" => Some(Value::Bool(false)),
+            _ => None,
+        };
+        if expr::type_problems(&parsed, &kind_of).is_empty() {
+            let read = |r: &Reference| match r {
+                Reference::Input(name) if name == "n" => {
+                    Some(Value::Num(Number::parse(&n.to_string()).unwrap()))
+                }
+                Reference::Input(name) if name == "f" => Some(Value::Bool(f)),
+                _ => None,
+            };
+            let verdict = expr::evaluate(&parsed, &read).result;
+            prop_assert!(verdict.is_ok(), "{:?} passed the check but: {:?}", text, verdict);
         }
     }
 }

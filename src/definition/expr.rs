@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Strings are quoted with `'` (a quote inside doubled: `'it''s'`) or `"` (with `\"` and `\\`);
-//! numbers are decimal (`3`, `-1.5`, `2e3`). `!` binds tighter than a comparison, as in C:
+//! numbers are decimal (`3`, `-1.5`, `2e3`) and compared exactly, never as doubles
+//! (`9007199254740993 > 9007199254740992`; a `number` input, a double, as the shortest
+//! decimal that reads back as it). `!` binds tighter than a comparison, as in C:
 //! write `!(a == b)`. A step name with characters other than letters, digits, `_` and `-`
 //! is written in brackets: `steps['Run tests'].outputs.passed`; the outputs of one item of a
 //! `foreach:` step as `steps.deploy[0].outputs.url`.
@@ -43,7 +45,7 @@ pub const MAX_EXPRESSION_DEPTH: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(String),
-    Num(f64),
+    Num(Number),
     Bool(bool),
 }
 
@@ -55,7 +57,7 @@ impl Value {
             serde_json::Value::String(s) => Value::Str(s.clone()),
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => {
-                n.as_f64().map_or(Value::Str(n.to_string()), Value::Num)
+                Number::from_json(n).map_or(Value::Str(n.to_string()), Value::Num)
             }
             serde_json::Value::Null => Value::Str(String::new()),
             other => Value::Str(other.to_string()),
@@ -66,7 +68,7 @@ impl Value {
     pub fn shown(&self) -> String {
         match self {
             Value::Str(s) => format!("'{}'", s.replace('\'', "''")),
-            Value::Num(n) => format_number(*n),
+            Value::Num(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
         }
     }
@@ -80,18 +82,186 @@ impl Value {
     }
 }
 
-/// A number as written back: a whole number as digits, else the shorter of its plain and its
-/// exponent form (`1e300`, not three hundred digits), either of which reads back exactly.
-fn format_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        let (plain, exponent) = (format!("{n}"), format!("{n:e}"));
-        if exponent.len() < plain.len() {
-            exponent
-        } else {
-            plain
+/// A number, exactly: a decimal `0.DIGITS × 10^exponent`, never rounded to a double, so that
+/// integers past 2^53 (`9007199254740993`), numeric text of any length and a literal compare
+/// by their exact values. The numbers are those a double can hold the magnitude of (`1e400`
+/// is none, as before); only their digits are kept exactly. Normalized (no leading or
+/// trailing zero digit, zero has no digits and no sign), so equal numbers are equal values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number {
+    negative: bool,
+    digits: Vec<u8>,
+    exponent: i64,
+}
+
+/// How far below 1 a number's first digit may stand (`1e-1100`): past every double.
+const MIN_EXPONENT: i64 = 1100;
+
+impl Number {
+    /// Zero.
+    pub fn zero() -> Number {
+        Number {
+            negative: false,
+            digits: Vec::new(),
+            exponent: 0,
         }
+    }
+
+    /// A decimal text (`3`, `-1.5`, `2e3`, `.5`, `+7`), as a double reads it, but exactly;
+    /// none for other text or a magnitude no double can hold.
+    pub fn parse(text: &str) -> Option<Number> {
+        if !text.parse::<f64>().is_ok_and(f64::is_finite) {
+            return None;
+        }
+        let (negative, rest) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exp) = match rest.find(['e', 'E']) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, "0"),
+        };
+        // `inf`, `nan` and the like read as doubles but are not decimals.
+        if !mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return None;
+        }
+        let exp: i64 = exp.parse().ok()?;
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+        let exponent = exp.checked_add(i64::try_from(int.len()).ok()?)?;
+        let n = Number::normalized(negative, digits, exponent);
+        // A double reads `1e-99999` as 0: kept exactly, its plain form would be that many
+        // zeros. Far below the smallest double (5e-324) is no number cortex holds.
+        (n.exponent >= -MIN_EXPONENT).then_some(n)
+    }
+
+    fn normalized(negative: bool, mut digits: Vec<u8>, mut exponent: i64) -> Number {
+        let lead = digits.iter().take_while(|d| **d == 0).count();
+        digits.drain(..lead);
+        exponent -= lead as i64;
+        while digits.last() == Some(&0) {
+            digits.pop();
+        }
+        if digits.is_empty() {
+            return Number::zero();
+        }
+        Number {
+            negative,
+            digits,
+            exponent,
+        }
+    }
+
+    /// A double, as the shortest decimal that reads back as it (`0.1`, not its binary
+    /// expansion).
+    pub fn from_f64(n: f64) -> Option<Number> {
+        Number::parse(&format!("{n:e}"))
+    }
+
+    /// A JSON number exactly: an integer as its digits, a fraction as `from_f64`.
+    pub fn from_json(n: &serde_json::Number) -> Option<Number> {
+        if n.is_i64() || n.is_u64() {
+            Number::parse(&n.to_string())
+        } else {
+            n.as_f64().and_then(Number::from_f64)
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.digits.is_empty()
+    }
+
+    /// Whole and not negative: a name made of digits (`steps.3.outputs.k`) or an item number.
+    fn whole(&self) -> Option<String> {
+        (!self.negative && self.exponent >= self.digits.len() as i64 && self.exponent < 4096)
+            .then(|| self.plain())
+    }
+
+    /// Digits without an exponent: `1500`, `0.0015`, `-2.5`.
+    fn plain(&self) -> String {
+        if self.is_zero() {
+            return "0".into();
+        }
+        let ds: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
+        let sign = if self.negative { "-" } else { "" };
+        let len = self.digits.len() as i64;
+        if self.exponent >= len {
+            format!("{sign}{ds}{}", "0".repeat((self.exponent - len) as usize))
+        } else if self.exponent > 0 {
+            let (a, b) = ds.split_at(self.exponent as usize);
+            format!("{sign}{a}.{b}")
+        } else {
+            format!("{sign}0.{}{ds}", "0".repeat((-self.exponent) as usize))
+        }
+    }
+
+    /// With an exponent: `1.5e3`, `1e-300`.
+    fn scientific(&self) -> String {
+        if self.is_zero() {
+            return "0".into();
+        }
+        let ds: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
+        let sign = if self.negative { "-" } else { "" };
+        let (first, rest) = ds.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        format!("{sign}{first}{dot}{rest}e{}", self.exponent - 1)
+    }
+}
+
+impl Ord for Number {
+    fn cmp(&self, other: &Number) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let sign = |n: &Number| {
+            if n.is_zero() {
+                0
+            } else if n.negative {
+                -1
+            } else {
+                1
+            }
+        };
+        match sign(self).cmp(&sign(other)) {
+            Ordering::Equal => {}
+            unequal => return unequal,
+        }
+        if self.is_zero() {
+            return Ordering::Equal;
+        }
+        // Same sign: compare magnitudes, by the place of the first digit, then digit by digit.
+        let magnitude = self
+            .exponent
+            .cmp(&other.exponent)
+            .then_with(|| self.digits.cmp(&other.digits));
+        if self.negative {
+            magnitude.reverse()
+        } else {
+            magnitude
+        }
+    }
+}
+
+impl PartialOrd for Number {
+    fn partial_cmp(&self, other: &Number) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Number {
+    /// As written back: a whole number of up to 21 digits as digits, else the shorter of its
+    /// plain and its exponent form (`1e300`, not three hundred digits); either reads back as
+    /// the same number.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = self.plain();
+        if self.whole().is_some() && plain.len() <= 21 {
+            return f.write_str(&plain);
+        }
+        let scientific = self.scientific();
+        f.write_str(if scientific.len() < plain.len() {
+            &scientific
+        } else {
+            &plain
+        })
     }
 }
 
@@ -207,7 +377,7 @@ pub struct Evaluation {
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Str(String),
-    Num(f64),
+    Num(Number),
     /// A word: `true`, `false`, `inputs`, `steps`, a name segment, a key.
     Word(String),
     Dot,
@@ -224,7 +394,7 @@ enum Token {
 fn describe(t: &Token) -> String {
     match t {
         Token::Str(s) => format!("the string '{s}'"),
-        Token::Num(n) => format!("the number {}", format_number(*n)),
+        Token::Num(n) => format!("the number {n}"),
         Token::Word(w) => format!("`{w}`"),
         Token::Dot => "`.`".into(),
         Token::LBracket => "`[`".into(),
@@ -392,9 +562,9 @@ fn tokens(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
                     continue;
                 }
                 let text: String = chars[i..j].iter().collect();
-                match text.parse::<f64>() {
-                    Ok(n) if n.is_finite() => out.push((Token::Num(n), i)),
-                    _ => return err(format!("`{text}` is not a number cortex can hold"), i),
+                match Number::parse(&text) {
+                    Some(n) => out.push((Token::Num(n), i)),
+                    None => return err(format!("`{text}` is not a number cortex can hold"), i),
                 }
                 i = j;
                 continue;
@@ -591,7 +761,7 @@ impl Parser {
         match self.next() {
             Some(Token::Word(w)) => Ok(w),
             // `steps.3.outputs.k`: a name made of digits was read as a number.
-            Some(Token::Num(n)) if n >= 0.0 && n.fract() == 0.0 => Ok(format_number(n)),
+            Some(Token::Num(n)) if n.whole().is_some() => Ok(n.to_string()),
             _ => {
                 self.pos -= 1;
                 self.fail(format!("expected {what}"))
@@ -639,7 +809,14 @@ impl Parser {
         let (unit, written) = if self.peek() == Some(&Token::LBracket) {
             self.pos += 1;
             let n = match self.next() {
-                Some(Token::Num(n)) if n >= 0.0 && n.fract() == 0.0 && n < 1e9 => n as u64,
+                Some(Token::Num(n))
+                    if let Some(n) = n
+                        .whole()
+                        .and_then(|w| w.parse::<u64>().ok())
+                        .filter(|n| *n < 1_000_000_000) =>
+                {
+                    n
+                }
                 _ => {
                     self.pos -= 1;
                     return self.fail("expected an item number (0, 1, ...) in `[ ]`");
@@ -748,17 +925,23 @@ pub fn references(expr: &Expr) -> Vec<(&Reference, &str)> {
 /// `'true'`/`'false'`; and a literal or typed input where a boolean is taken (an operand of
 /// `!`, `&&`, `||`, or the whole condition) that can never be one (`inputs.n == 3 || 'x'`).
 pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Vec<String> {
+    // What kind of value `e` always is: a literal's, a typed input's, and a boolean for `!`,
+    // `&&`, `||` and a comparison (when they are decided at all).
     fn known(e: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
         match e {
             Expr::Literal(v) => Some(v.clone()),
             Expr::Ref(Reference::Input(name), _) => kind_of(name),
-            _ => None,
+            Expr::Ref(..) => None,
+            Expr::Not(_) | Expr::And(..) | Expr::Or(..) | Expr::Compare(..) => {
+                Some(Value::Bool(false))
+            }
         }
     }
     fn said(e: &Expr, v: &Value) -> String {
         match e {
             Expr::Ref(_, w) => format!("`{w}` ({} input)", v.kind()),
-            _ => v.shown(),
+            Expr::Literal(_) => v.shown(),
+            _ => format!("`{e}` ({})", v.kind()),
         }
     }
     // `e`, where a boolean is taken (`truth`), if it can never be one whatever the values:
@@ -806,6 +989,9 @@ pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Ve
                 walk(b, kind_of, out);
             }
             Expr::Compare(op, a, b) => {
+                // Every operand, however deep: `(!inputs.n) == 3` takes `inputs.n` as a boolean.
+                walk(a, kind_of, out);
+                walk(b, kind_of, out);
                 let (Some(l), Some(r)) = (known(a, kind_of), known(b, kind_of)) else {
                     return;
                 };
@@ -914,12 +1100,12 @@ fn eval(
     })
 }
 
-fn as_number(s: &str) -> Option<f64> {
+fn as_number(s: &str) -> Option<Number> {
     let t = s.trim();
     if t.is_empty() {
         return None;
     }
-    t.parse::<f64>().ok().filter(|n| n.is_finite())
+    Number::parse(t)
 }
 
 fn compare(op: CmpOp, l: &Value, r: &Value, le: &Expr, re: &Expr) -> Result<bool, EvalError> {
@@ -1035,7 +1221,7 @@ mod tests {
     #[test]
     fn comparisons_that_no_value_can_decide_are_found_before_the_run() {
         let kind_of = |name: &str| match name {
-            "n" => Some(Value::Num(0.0)),
+            "n" => Some(Value::Num(Number::zero())),
             "f" => Some(Value::Bool(false)),
             _ => None,
         };
@@ -1050,6 +1236,16 @@ mod tests {
         assert_eq!(problems("inputs.f == 'yes'").len(), 1);
         assert_eq!(problems("inputs.n == 3 || 'x'").len(), 1);
         assert_eq!(problems("!inputs.n").len(), 1);
+        // Inside a comparison too, at any depth: `!` binds tighter than `==`.
+        assert_eq!(
+            problems("inputs.n > 1 && !inputs.n == 3").len(),
+            2,
+            "{:?}",
+            problems("inputs.n > 1 && !inputs.n == 3")
+        );
+        assert_eq!(problems("(!(inputs.n)) != false").len(), 1);
+        assert_eq!(problems("(!inputs.f) < 3").len(), 1);
+        assert!(problems("!inputs.f == true").is_empty());
         assert_eq!(problems("'x'").len(), 1);
         assert_eq!(problems("inputs.s && 2").len(), 1);
         for fine in [
@@ -1071,7 +1267,7 @@ mod tests {
     fn values(r: &Reference) -> Option<Value> {
         match r {
             Reference::Input(n) if n == "env" => Some(Value::Str("prod".into())),
-            Reference::Input(n) if n == "count" => Some(Value::Num(3.0)),
+            Reference::Input(n) if n == "count" => Some(Value::Num(Number::parse("3").unwrap())),
             Reference::Input(n) if n == "dry_run" => Some(Value::Bool(false)),
             Reference::StepOutput { step, key } if step == "build" && key == "changed" => {
                 Some(Value::Str("true".into()))
@@ -1203,5 +1399,90 @@ mod tests {
                 "phases.p[2].outputs.x"
             ]
         );
+    }
+
+    mod exact {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// `a` against `f` exactly (the reference for `Number`'s order): by their integer parts,
+        /// then by `f`'s fraction.
+        fn exact_cmp(a: i64, f: f64) -> std::cmp::Ordering {
+            let t = f.trunc();
+            let ti = t as i128; // every double of magnitude below 2^127 truncates exactly
+            i128::from(a)
+                .cmp(&ti)
+                .then_with(|| 0.0f64.partial_cmp(&(f - t)).unwrap())
+        }
+
+        proptest! {
+            /// Integers compare exactly, however large: never as doubles (2^53 + 1 is not 2^53).
+            #[test]
+            fn integers_compare_exactly(a in any::<i64>(), b in any::<i64>()) {
+                let (x, y) = (Number::parse(&a.to_string()).unwrap(), Number::parse(&b.to_string()).unwrap());
+                prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+                prop_assert_eq!(x == y, a == b);
+                prop_assert_eq!(x.to_string(), a.to_string());
+            }
+
+            /// An integer against a double: by their exact values, near 2^53 and past it too
+        /// (doubles whose decimal is their exact value: whole ones below 2^53 and halves).
+        #[test]
+        fn an_integer_and_a_double_compare_exactly(
+            a in any::<i64>(),
+            b in -(1i64 << 53)..(1i64 << 53),
+            half in -(1i64 << 50)..(1i64 << 50),
+            near in -3i64..3,
+        ) {
+            let cases = [
+                (a, b as f64),
+                (b + near, b as f64),
+                ((1i64 << 53) + near, (1i64 << 53) as f64),
+                (half + near, half as f64 + 0.5),
+            ];
+            for (a, f) in cases {
+                let (x, y) = (Number::parse(&a.to_string()).unwrap(), Number::from_f64(f).unwrap());
+                prop_assert_eq!(x.cmp(&y), exact_cmp(a, f), "{} against {}", a, f);
+            }
+        }
+
+        /// A number written back reads back as the same number.
+            #[test]
+            fn a_number_reads_back_as_written(
+                f in any::<f64>().prop_filter("finite", |f| f.is_finite()),
+                digits in "[1-9][0-9]{0,40}",
+            ) {
+                for n in [Number::from_f64(f).unwrap(), Number::parse(&digits).unwrap()] {
+                    prop_assert_eq!(Number::parse(&n.to_string()), Some(n.clone()));
+                }
+            }
+        }
+    }
+
+    /// The brief's cases: equal-looking integers past 2^53 differ, numeric text of twenty
+    /// digits is compared exactly, and the value read is recorded as it is.
+    #[test]
+    fn integers_past_two_to_the_53_are_not_rounded() {
+        let big = |r: &Reference| match r {
+            Reference::Input(n) if n == "id" => {
+                Some(Value::from_json(&serde_json::json!(9007199254740993i64)))
+            }
+            _ => None,
+        };
+        let ev = evaluate(&parse("inputs.id == 9007199254740992").unwrap(), &big);
+        assert_eq!(ev.result, Ok(false));
+        assert_eq!(ev.seen[0].2.as_ref().unwrap().shown(), "9007199254740993");
+        assert_eq!(
+            run("'99999999999999999999' == 100000000000000000000"),
+            Ok(false)
+        );
+        assert_eq!(
+            run("'99999999999999999999' < 100000000000000000000"),
+            Ok(true)
+        );
+        assert_eq!(run("9007199254740993 > 9007199254740992.0"), Ok(true));
+        assert_eq!(run("0.1 == '0.10'"), Ok(true));
+        assert_eq!(run("1e2 == 100"), Ok(true));
+        assert_eq!(run("-0 == 0"), Ok(true));
     }
 }

@@ -92,7 +92,9 @@ pub fn scan(text: &str) -> Vec<Occurrence> {
     out
 }
 
-/// Substitute values into plain text (prompts, env values). Unknown references stay as written.
+/// Substitute values into plain text. Unknown references stay as written: a text as it is
+/// shown before it runs. What a command reads goes through [`render_value`] (an `env:` value)
+/// or [`render_shell`] (a `run:` command), and a prompt through `RunState::render_prompt_with`.
 pub fn render_text(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
@@ -102,6 +104,36 @@ pub fn render_text(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -
             Some(value) => out.push_str(&value),
             None => out.push_str(&text[occ.start..occ.end]),
         }
+        last = occ.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// The value a command reads for a template: the value `resolve` gives, or empty for a
+/// template the run has no value for (or one cortex refuses, which `validate` reports). The one
+/// rule for what a command sees, whether the template stands in its `run:` text
+/// ([`render_shell`]) or in its `env:` ([`render_value`]).
+fn command_value(
+    reference: &Result<Reference, String>,
+    resolve: &dyn Fn(&Reference) -> Option<String>,
+) -> String {
+    reference
+        .as_ref()
+        .ok()
+        .and_then(resolve)
+        .unwrap_or_default()
+}
+
+/// Substitute values into data a command reads (an `env:` value): plain substitution, a
+/// template the run has no value for empty, exactly as in its `run:` text ([`command_value`]),
+/// never the raw `${{ ... }}`.
+pub fn render_value(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for occ in scan(text) {
+        out.push_str(&text[last..occ.start]);
+        out.push_str(&command_value(&occ.reference, resolve));
         last = occ.end;
     }
     out.push_str(&text[last..]);
@@ -124,7 +156,7 @@ pub fn render_shell(
     let mut last = 0;
     for (occ, context) in scan(command).into_iter().zip(shell_contexts(command)) {
         out.push_str(&command[last..occ.start]);
-        let value = occ.reference.as_ref().ok().and_then(resolve);
+        let value = command_value(&occ.reference, resolve);
         let var = format!("CORTEX_TPL_{}", env.len());
         out.push_str(&match context {
             Ok(ShellContext::Unquoted) => format!("\"${{{var}}}\""),
@@ -133,7 +165,7 @@ pub fn render_shell(
                 format!("${{{var}}}")
             }
         });
-        env.push((var, value.unwrap_or_default()));
+        env.push((var, value));
         last = occ.end;
     }
     out.push_str(&command[last..]);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use super::secrets::REDACTED;
 use crate::decide::{AgentRun, AttemptReport, RunState};
-use crate::definition::template::{Reference, render_shell, render_text};
+use crate::definition::template::{Reference, render_shell, render_text, render_value};
 use crate::definition::{Check, Foreach, IfCondition, Step, expr, items_of};
 use crate::event::{AttemptEnd, ConditionCheck};
 
@@ -211,7 +211,7 @@ impl Runner {
             env.push((input_env_name(name), text));
         }
         for (name, value) in &step.env {
-            env.push((name.clone(), render_text(&value.0, &resolve)));
+            env.push((name.clone(), render_value(&value.0, &resolve)));
         }
         let base = PathBuf::from(&start.working_dir);
         let cwd = match &step.working_dir {
@@ -402,7 +402,10 @@ impl Runner {
                 return None;
             }
             if let Err(p) = check_result(r) {
-                problems.push(format!("`{cmd}` {p}"));
+                // The check as it ran: its templates rendered as the command read them,
+                // secrets redacted (never the `${{ ... }}` it was written with).
+                let shown = render_value(cmd, &resolve);
+                problems.push(format!("`{}` {p}", redactor.redact(&shown)));
             }
         }
         Some(problems)

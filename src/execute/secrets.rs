@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::RunState;
-use crate::definition::template::{Reference, render_text, scan};
+use crate::definition::template::{Reference, render_value, scan};
 use crate::definition::{Step, Workflow};
 use crate::event::{Event, RunKind, RunStarted};
 
@@ -795,7 +795,7 @@ impl Redactor {
                     .iter()
                     .all(|o| matches!(o.reference, Ok(Reference::Input(_))));
                 if is_secret_env(step, name) && only_inputs {
-                    found.push(render_text(&value.0, &resolve));
+                    found.push(render_value(&value.0, &resolve));
                 }
             }
         }

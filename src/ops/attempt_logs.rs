@@ -221,6 +221,54 @@ impl<'a> Tracker<'a> {
         Ok(events.len())
     }
 
+    /// The step asked for has not started, and may yet (pending, or a retry scheduled): why
+    /// not, as the run stands (`the run waits for a report on `Plan``). None when it has an
+    /// attempt, when no step was asked for, or when it never will run here (a prompt step, a
+    /// skipped one).
+    fn not_started(&self) -> Option<String> {
+        use crate::decide::{RunPhase, StepStatus};
+        let asked = self.step?;
+        if !self.shown.is_empty() {
+            return None;
+        }
+        let step = self
+            .state
+            .steps
+            .iter()
+            .find(|st| crate::definition::same_name(asked, &st.name))?;
+        if !matches!(step.status, StepStatus::Pending | StepStatus::Ready) {
+            return None;
+        }
+        let waiting: Vec<String> = self
+            .state
+            .steps
+            .iter()
+            .filter(|st| st.status == StepStatus::Waiting)
+            .map(|st| format!("`{}`", crate::definition::shown(&st.name)))
+            .collect();
+        Some(match &self.state.phase {
+            RunPhase::Waiting if !waiting.is_empty() => {
+                format!("the run waits for a report on {}", waiting.join(", "))
+            }
+            RunPhase::Waiting => "the run waits for a report".to_string(),
+            RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack => {
+                "the run is on earlier steps".to_string()
+            }
+            RunPhase::Paused { reason } => format!("the run is paused: {reason}"),
+            RunPhase::Stopped => "the run was stopped".to_string(),
+            RunPhase::Finished { outcome } => format!("the run ended {}", outcome.as_str()),
+        })
+    }
+
+    /// The run will not move without someone: it is paused, stopped or finished.
+    fn at_rest(&self) -> bool {
+        use crate::decide::RunPhase;
+        matches!(
+            self.state.phase,
+            RunPhase::Paused { .. } | RunPhase::Stopped | RunPhase::Finished { .. }
+        )
+    }
+
     /// A step was asked for that the run does not have.
     fn unknown_step(&self) -> Option<CommandError> {
         let asked = self.step?;
@@ -472,6 +520,22 @@ fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
     )
 }
 
+/// What `cortex logs` says when it has no attempt to show: that the step asked for has not
+/// run yet (and why), or that no command of it has run.
+fn nothing_yet(tracker: &Tracker<'_>) -> String {
+    match (tracker.step, tracker.not_started()) {
+        (Some(step), Some(why)) => not_run_yet(&tracker.run_id, step, &why),
+        _ => nothing_kept(&tracker.run_id, tracker.step),
+    }
+}
+
+fn not_run_yet(run_id: &str, step: &str, why: &str) -> String {
+    format!(
+        "`{}` in run {run_id} has not run yet: {why}.\n",
+        crate::definition::shown(step)
+    )
+}
+
 /// The run and the attempts `cortex logs [RUN] [STEP]` shows.
 /// With `attempt`, only the attempts of that number (one of the step, or one of each of a
 /// `foreach:` step's items); a number no attempt has is refused, naming those there are.
@@ -542,7 +606,7 @@ pub fn print_attempt_logs(
         }
     }
     if !shown_any {
-        sink(&nothing_kept(&tracker.run_id, step));
+        sink(&nothing_yet(&tracker));
     }
     Ok(exit::OK)
 }
@@ -637,7 +701,7 @@ pub fn attempt_logs(
         attempts.push(json);
     }
     if attempts.is_empty() {
-        text = nothing_kept(&run_id, step);
+        text = nothing_yet(&tracker);
     }
     let doc = serde_json::json!({
         "run_id": run_id,
@@ -843,6 +907,7 @@ pub fn follow_attempt_logs(
     // line is always under the header of the attempt that printed it.
     let mut last: Option<usize> = None;
     let mut said_waiting = false;
+    let mut said_not_started = false;
     loop {
         // Probed before the read: a driver that ends in between appended everything first,
         // so this read has it (probed after, its last events would be left unread).
@@ -918,7 +983,27 @@ pub fn follow_attempt_logs(
                 crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
             )
             && (alive || waits_for_workers);
-        if !moving && (read == 0 || tracker.shown.iter().all(|s| s.ended)) {
+        // A step asked for that has not started waits for it, however long the run waits
+        // on something else (a report on an earlier prompt step, a driver to take it on):
+        // until it starts, or the run comes to rest without it (paused, stopped, finished),
+        // which is said.
+        if let Some(why) = tracker.not_started() {
+            if tracker.at_rest() {
+                let asked = step.unwrap_or_default();
+                sink(&format!(
+                    "`{}` in run {run_id} did not start: {why}.\n",
+                    crate::definition::shown(asked)
+                ));
+                return Ok(exit::OK);
+            }
+            if !said_not_started {
+                sink(&format!(
+                    "(waiting for `{}` to start: {why})\n",
+                    crate::definition::shown(step.unwrap_or_default())
+                ));
+                said_not_started = true;
+            }
+        } else if !moving && (read == 0 || tracker.shown.iter().all(|s| s.ended)) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::definition::expr::Number;
 use crate::definition::{InputSpec, InputType};
 
 /// Check and type every input; all problems are reported at once.
@@ -70,13 +71,14 @@ pub fn resolve_inputs(
                     .join(", ")
             ));
         }
-        if let Some(n) = value.as_f64() {
-            if let Some(min) = spec.minimum
+        // Exactly: an integer past 2^53 is not rounded to a double to meet its bound.
+        if let Some(n) = value.as_number().and_then(Number::from_json) {
+            if let Some(min) = spec.minimum.and_then(Number::from_f64)
                 && n < min
             {
                 bad(format!("{n} is less than the minimum {min}"));
             }
-            if let Some(max) = spec.maximum
+            if let Some(max) = spec.maximum.and_then(Number::from_f64)
                 && n > max
             {
                 bad(format!("{n} is more than the maximum {max}"));

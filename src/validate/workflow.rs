@@ -362,7 +362,9 @@ impl Checker<'_> {
                     Ok(expr) => {
                         use crate::definition::{InputType, expr::Value};
                         let kind_of = |name: &str| match inputs.get(name)?.kind {
-                            InputType::Integer | InputType::Number => Some(Value::Num(0.0)),
+                            InputType::Integer | InputType::Number => {
+                                Some(Value::Num(crate::definition::expr::Number::zero()))
+                            }
                             InputType::Boolean => Some(Value::Bool(false)),
                             InputType::String | InputType::Path => None,
                         };

@@ -1,0 +1,75 @@
+//! Integers are compared exactly, never as doubles: an input's bounds, an `if:` and the value
+//! recorded of it.
+
+mod common;
+
+use common::Env;
+
+const BIG_ID: &str = r#"name: big
+inputs:
+  id: {type: integer, required: true, maximum: 9007199254740992}
+steps:
+  - name: A
+    if: "inputs.id == 9007199254740992"
+    run: 'echo "id=${{ inputs.id }}" >> ran.txt'
+  - name: B
+    if: "'99999999999999999999' == 100000000000000000000"
+    run: echo big >> ran.txt
+"#;
+
+/// 2^53 + 1 is more than a maximum of 2^53 (as a double it was equal, and passed).
+#[test]
+fn an_integer_past_two_to_the_53_is_checked_exactly_against_its_maximum() {
+    let env = Env::new();
+    env.workflow("big", BIG_ID);
+    let out = env.run(&["workflow", "run", "big", "--input", "id=9007199254740993"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("9007199254740993 is more than the maximum 9007199254740992"),
+        "{}",
+        out.stderr
+    );
+    let at = env.run(&["workflow", "run", "big", "--input", "id=9007199254740992"]);
+    assert_eq!(at.code, 0, "{}{}", at.stdout, at.stderr);
+}
+
+/// An `if:` compares 2^53 + 1 with 2^53 exactly (unequal), records the value read as it is,
+/// and twenty-digit numbers as they are.
+#[test]
+fn an_if_compares_integers_exactly_and_records_the_value_read() {
+    let env = Env::new();
+    env.workflow("big", &BIG_ID.replace(", maximum: 9007199254740992", ""));
+    let out = env.run(&["workflow", "run", "big", "--input", "id=9007199254740993"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!env.file("ran.txt").exists(), "both steps are skipped");
+    let status = env.status(None);
+    let seen = &status["steps"][0]["if"]["values"];
+    assert_eq!(seen["inputs.id"], "9007199254740993", "{status}");
+    assert_eq!(status["steps"][0]["status"], "skipped");
+    assert_eq!(status["steps"][1]["status"], "skipped");
+}
+
+/// `validate` finds `!` applied to a number input inside a comparison (`!inputs.n == 3` is
+/// `(!inputs.n) == 3`), at the `if:`'s line; before, it passed and the run failed "cannot be
+/// decided".
+#[test]
+fn validate_finds_not_of_a_number_input_inside_a_comparison() {
+    let env = Env::new();
+    env.workflow(
+        "notn",
+        "name: notn\ninputs:\n  n: {type: number, default: 1.5}\nsteps:\n  - name: a\n    if: \"inputs.n > 1 && !inputs.n == 3\"\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "notn"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    out.assert_error_on_line(
+        "`inputs.n` is a number input where true or false is needed",
+        6,
+    );
+    let run = env.run(&["workflow", "run", "notn"]);
+    assert_eq!(
+        run.code, 2,
+        "refused before it starts: {}{}",
+        run.stdout, run.stderr
+    );
+}

@@ -1,0 +1,140 @@
+//! What a command sees for a value the run does not have, and what is shown of it: the same
+//! empty value in a step's `env:` as in its `run:` text (never the raw `${{ ... }}`), and a
+//! refused report's check shown as it ran.
+
+mod common;
+
+use common::Env;
+
+const USES_A_MISSING_VALUE: &str = r#"name: e
+inputs:
+  opt: {type: string}
+steps:
+  - name: Plan
+    prompt: plan it
+  - name: Use
+    env: {PLAN: "${{ steps.Plan.outputs.plan }}", OPT: "${{ inputs.opt }}"}
+    run: 'echo "PLAN=[$PLAN] OPT=[$OPT] inline=[${{ steps.Plan.outputs.plan }}]" > use.txt'
+"#;
+
+/// A step output never written and an input never given: empty in `env:`, as inline in
+/// `run:`. Before, the `env:` value reached the command as the literal `${{ ... }}` text.
+#[test]
+fn a_missing_value_in_env_is_empty_as_in_run() {
+    let env = Env::new();
+    env.workflow("e", USES_A_MISSING_VALUE);
+    assert_eq!(env.run(&["workflow", "run", "e"]).code, 3);
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("use.txt")).unwrap(),
+        "PLAN=[] OPT=[] inline=[]\n"
+    );
+}
+
+/// The same after `resume --skip` of the step that would have written the output.
+#[test]
+fn a_missing_value_in_env_is_empty_after_the_producer_is_skipped() {
+    let env = Env::new();
+    env.workflow(
+        "e",
+        &USES_A_MISSING_VALUE.replace(
+            "    prompt: plan it\n",
+            "    run: exit 1\n    retry: {max_retry_attempts: 0}\n",
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "e"]).code, 1);
+    let skipped = env.run(&["workflow", "resume", "--skip"]);
+    assert_eq!(skipped.code, 0, "{}{}", skipped.stdout, skipped.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("use.txt")).unwrap(),
+        "PLAN=[] OPT=[] inline=[]\n"
+    );
+}
+
+/// A scenario phase's `env:` naming an output its producer never wrote: empty too.
+#[test]
+fn a_missing_phase_output_in_a_phase_env_is_empty() {
+    let env = Env::new();
+    env.scenario("rev", "name: rev\ndescription: d\nphases:\n  - name: review\n    description: review\n  - name: publish\n    description: p\n    condition: after:review\n    env: {URL: \"${{ phases.review.outputs.url }}\"}\n    run: 'echo \"URL=[$URL]\" > url.txt'\n");
+    let run = env.run(&["--json", "orchestrate", "run", "rev"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let id = run.json()["run_id"].as_str().unwrap().to_string();
+    let done = env.run(&["orchestrate", "complete", &id, "review"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("url.txt")).unwrap(),
+        "URL=[]\n"
+    );
+}
+
+/// A report refused by a `validate:` check names the check as it ran (templates rendered,
+/// secrets redacted), in human output and in `--json` `errors`; before, it showed the
+/// `${{ ... }}` it was written with.
+#[test]
+fn a_refused_report_shows_the_check_as_rendered_with_secrets_redacted() {
+    let env = Env::new();
+    env.workflow(
+        "chk",
+        r#"name: chk
+inputs:
+  api_token: {type: string, required: true}
+steps:
+  - name: Plan it
+    prompt: plan it
+    validate:
+      - run: 'test -f "${{ steps.Plan it.outputs.plan }}" && test "${{ inputs.api_token }}" = x'
+"#,
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "chk",
+        "--input",
+        "api_token=hunter2-very-secret",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let token = [("CORTEX_INPUT_API_TOKEN", "hunter2-very-secret")];
+    let human = env.run_with(
+        &[
+            "workflow",
+            "step",
+            "complete",
+            "Plan it",
+            "--output",
+            "plan=no-such-file",
+        ],
+        &token,
+    );
+    assert_eq!(human.code, 2, "{}{}", human.stdout, human.stderr);
+    insta::assert_snapshot!("refused_report_check_rendered", human.snapshot(&env));
+    let json = env.run_with(
+        &[
+            "--json",
+            "workflow",
+            "step",
+            "complete",
+            "Plan it",
+            "--output",
+            "plan=no-such-file",
+        ],
+        &token,
+    );
+    assert_eq!(json.code, 2);
+    let message = json.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("test -f \"no-such-file\""), "{message}");
+    assert!(!message.contains("${{"), "{message}");
+    assert!(
+        !json.stdout.contains("hunter2-very-secret"),
+        "{}",
+        json.stdout
+    );
+    assert!(
+        !human.text().contains("hunter2-very-secret"),
+        "{}",
+        human.text()
+    );
+}
