@@ -840,3 +840,214 @@ fn an_unwritable_logs_folder_pauses_a_scenario_naming_it() {
     ran.sort();
     assert_eq!(ran, ["a", "b", "c"], "each phase ran once");
 }
+
+/// Two runs of a one-step workflow that records an output; their ids, oldest first.
+fn two_recorded_runs(env: &Env) -> (String, String) {
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, run: 'echo x=1 >> \"$CORTEX_OUTPUT\"'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let runs = history.as_array().unwrap();
+    (
+        runs[1]["run_id"].as_str().unwrap().to_string(),
+        runs[0]["run_id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The review's case: one event body damaged in one old run (a byte changed on disk) made
+/// `workflow history` fail for every run (exit 1, no rows), and `log show` and `log export` of
+/// that run print nothing. Now history lists every run, the damaged one marked unreadable;
+/// show prints every event, the damaged one as such with its stored type, version and hash;
+/// export writes every row (the damaged body as `body_text`), and `log verify --file` finds
+/// the damage there, at its seq.
+#[test]
+fn one_damaged_event_hides_no_run_from_history_show_or_export() {
+    let env = Env::new();
+    let (old, new) = two_recorded_runs(&env);
+    let db = rusqlite::Connection::open(env.db()).unwrap();
+    db.execute_batch("DROP TRIGGER events_append_only_update")
+        .unwrap();
+    let seq: i64 = db
+        .query_row(
+            "SELECT seq FROM events WHERE run_id = ?1 AND type = 'output_recorded'",
+            [&old],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "UPDATE events SET body = '{garbage' WHERE run_id = ?1 AND seq = ?2",
+        rusqlite::params![old, seq],
+    )
+    .unwrap();
+    drop(db);
+
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let rows = history.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["run_id"], new.as_str());
+    assert_eq!(rows[0]["status"], "completed");
+    assert!(rows[0].get("unreadable").is_none(), "{rows:?}");
+    assert_eq!(rows[1]["run_id"], old.as_str());
+    let why = rows[1]["unreadable"].as_str().unwrap();
+    assert!(why.contains(&format!("event #{seq}")), "{why}");
+    let text = env.run(&["workflow", "history"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("unreadable"), "{}", text.stdout);
+
+    let events = env.run(&["--json", "workflow", "status", &new]).json();
+    assert_eq!(events["status"], "completed");
+
+    let show = env.run(&["log", "show", &old]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let stored: usize = rows[1]["events"].as_u64().unwrap() as usize;
+    assert_eq!(show.stdout.lines().count(), stored + 1, "{}", show.stdout);
+    let line = show
+        .stdout
+        .lines()
+        .find(|l| l.contains("output_recorded"))
+        .unwrap();
+    assert!(
+        line.contains("cannot be read (damaged)") && line.contains("hash "),
+        "{line}"
+    );
+    let doc = env.run(&["--json", "log", "show", &old]).json();
+    let bad = &doc.as_array().unwrap()[seq as usize];
+    assert_eq!(bad["type"], "output_recorded");
+    assert!(bad["unreadable"].is_string(), "{bad}");
+    assert_eq!(bad["hash"].as_str().unwrap().len(), 64);
+
+    let export = env.run(&["log", "export", &old]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert_eq!(export.stdout.lines().count(), stored, "{}", export.stdout);
+    assert!(export.stdout.contains("\"body_text\":\"{garbage\""));
+    let file = env.dir.path().join("old.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let verify = env.run(&[
+        "--json",
+        "log",
+        "verify",
+        "--file",
+        &file.display().to_string(),
+    ]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+    assert_eq!(verify.json()["first_bad"]["seq"], seq, "{}", verify.stdout);
+}
+
+/// The review's case: an event a newer cortex wrote (event schema version 5, this one reads 4),
+/// correctly chained, made `log verify --json` print an error document instead of its report,
+/// and every reading command hint that the log was damaged and to put back a backup. Now the
+/// chain verifies and the report says which run holds events this cortex cannot read and the
+/// version they need; history, show and export read the run; an error on it says to upgrade,
+/// never to restore a backup.
+#[test]
+fn an_event_of_a_newer_cortex_verifies_and_says_upgrade_not_restore_a_backup() {
+    let env = Env::new();
+    let (old, new) = two_recorded_runs(&env);
+    let db = rusqlite::Connection::open(env.db()).unwrap();
+    let (seq, prev): (i64, Vec<u8>) = db
+        .query_row(
+            "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [&new],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let (seq, id, time, kind, version, body) = (
+        seq + 1,
+        "01M91ZZZZZZZZZZZZZZZZZZZZZ",
+        "2026-12-04T23:59:00.000Z",
+        "step_annotated",
+        5_i64,
+        "{\"note\":\"from a newer cortex\",\"step\":\"a\"}",
+    );
+    let hash = cortex::store::event_hash(
+        new.as_bytes(),
+        seq,
+        &prev,
+        id.as_bytes(),
+        time.as_bytes(),
+        kind.as_bytes(),
+        version,
+        body.as_bytes(),
+    );
+    db.execute(
+        "INSERT INTO events (run_id, seq, id, time, type, version, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        rusqlite::params![new, seq, id, time, kind, version, body, prev, hash.to_vec()],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE runs SET head_seq = ?1, head_hash = ?2 WHERE run_id = ?3",
+        rusqlite::params![seq, hash.to_vec(), new],
+    )
+    .unwrap();
+    drop(db);
+
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let report = verify.json();
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["runs"], 2, "{report}");
+    assert!(report["first_bad"].is_null(), "{report}");
+    let unreadable = &report["unreadable"][0];
+    assert_eq!(unreadable["run_id"], new.as_str(), "{report}");
+    assert_eq!(unreadable["seq"], seq, "{report}");
+    assert_eq!(unreadable["needs_version"], 5, "{report}");
+    let text = env.run(&["log", "verify"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("cannot read") && text.stdout.contains("version 5"),
+        "{}",
+        text.stdout
+    );
+
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let rows = history.json();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert!(
+        rows[0]["unreadable"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade cortex")
+    );
+    assert_eq!(rows[1]["run_id"], old.as_str());
+    assert_eq!(rows[1]["status"], "completed");
+
+    let show = env.run(&["log", "show", &new]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout.contains("step_annotated") && show.stdout.contains("newer cortex"),
+        "{}",
+        show.stdout
+    );
+    let export = env.run(&["log", "export", &new]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let file = env.dir.path().join("new.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let verify = env.run(&[
+        "--json",
+        "log",
+        "verify",
+        "--file",
+        &file.display().to_string(),
+    ]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
+
+    // What cannot read the run says to upgrade, and nothing of damage or backups.
+    let status = env.run(&["workflow", "status", &new]);
+    assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
+    assert!(
+        status.stderr.contains("upgrade cortex"),
+        "{}",
+        status.stderr
+    );
+    assert!(
+        !status.stderr.contains("backup") && !status.stderr.contains("damaged or"),
+        "{}",
+        status.stderr
+    );
+}

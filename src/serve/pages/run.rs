@@ -94,10 +94,10 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     // reads, under the chain's `✗ not verified` — before, the whole page was an error.
     let (mut events, unreadable) = match store.read_run(&run_id) {
         Ok(events) => (events, None),
-        Err(crate::store::StoreError::Corrupt { .. }) => {
-            crate::store::read_run_readable(&*store, &run_id)
-                .map_err(crate::ops::CommandError::from)?
-        }
+        Err(
+            crate::store::StoreError::Corrupt { .. } | crate::store::StoreError::NewerEvent { .. },
+        ) => crate::store::read_run_readable(&*store, &run_id)
+            .map_err(crate::ops::CommandError::from)?,
         Err(e) => return Err(crate::ops::CommandError::from(e).into()),
     };
     let alive = loop {
