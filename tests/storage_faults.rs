@@ -961,7 +961,7 @@ fn an_event_of_a_newer_cortex_verifies_and_says_upgrade_not_restore_a_backup() {
         "01M91ZZZZZZZZZZZZZZZZZZZZZ",
         "2026-12-04T23:59:00.000Z",
         "step_annotated",
-        5_i64,
+        i64::from(cortex::event::EVENT_VERSION) + 1,
         "{\"note\":\"from a newer cortex\",\"step\":\"a\"}",
     );
     let hash = cortex::store::event_hash(
@@ -995,11 +995,11 @@ fn an_event_of_a_newer_cortex_verifies_and_says_upgrade_not_restore_a_backup() {
     let unreadable = &report["unreadable"][0];
     assert_eq!(unreadable["run_id"], new.as_str(), "{report}");
     assert_eq!(unreadable["seq"], seq, "{report}");
-    assert_eq!(unreadable["needs_version"], 5, "{report}");
+    assert_eq!(unreadable["needs_version"], version, "{report}");
     let text = env.run(&["log", "verify"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(
-        text.stdout.contains("cannot read") && text.stdout.contains("version 5"),
+        text.stdout.contains("cannot read") && text.stdout.contains(&format!("version {version}")),
         "{}",
         text.stdout
     );
@@ -1050,4 +1050,115 @@ fn an_event_of_a_newer_cortex_verifies_and_says_upgrade_not_restore_a_backup() {
         "{}",
         status.stderr
     );
+}
+
+/// Wait (up to 20 s) for `path` to exist.
+fn wait_for_file(path: &std::path::Path) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "{} never came",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The review's case: a step printed 30 lines of 1 KB while the disk was full for a moment;
+/// the run completed, the attempt's file kept 24 of them, and nothing said so: no warning, no
+/// `attempt_log` event, and `cortex logs` called the attempt "interrupted … stopped, aborted or
+/// its driver gone". Now the lines that could not be written are counted: the file is
+/// recorded as it is, marked incomplete (`lost_bytes`, `lost_reason`), the run's output warns
+/// at once, `cortex logs` says the output is incomplete and why, and `log verify` passes.
+#[test]
+fn output_lost_to_a_full_disk_is_recorded_incomplete_and_said() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display().to_string();
+    let print = |from: u32, to: u32| {
+        format!("for i in $(seq {from} {to}); do printf 'line %03d %01000d\\n' $i 0; done")
+    };
+    let script = format!(
+        "{}; touch {m}/1; while [ ! -e {m}/2 ]; do sleep 0.02; done; {}; sleep 0.3; touch {m}/3; while [ ! -e {m}/4 ]; do sleep 0.02; done; {}",
+        print(1, 5),
+        print(6, 25),
+        print(26, 30)
+    );
+    env.workflow(
+        "talk",
+        &format!(
+            "name: talk\nsteps:\n  - name: talk\n    run: {}\n",
+            serde_json::to_string(&script).unwrap()
+        ),
+    );
+    let child = env
+        .command(&["workflow", "run", "talk"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&marks.join("1"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let filler = fill_disk(&env.home());
+    std::fs::write(marks.join("2"), "").unwrap();
+    wait_for_file(&marks.join("3"));
+    std::fs::remove_file(&filler).unwrap();
+    std::fs::write(marks.join("4"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("could not be written to its log file"),
+        "no warning: {stdout}{stderr}"
+    );
+
+    let events = env.run(&["--json", "log", "show"]).json();
+    let logged = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap_or_else(|| panic!("no attempt_log event: {events}"))
+        .clone();
+    let lost = logged["body"]["lost_bytes"].as_u64().unwrap();
+    assert!(lost > 0, "{logged}");
+    assert!(
+        logged["body"]["lost_reason"]
+            .as_str()
+            .unwrap()
+            .contains("No space left"),
+        "{logged}"
+    );
+    let file = env.home().join(logged["body"]["file"].as_str().unwrap());
+    let kept = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(logged["body"]["bytes"].as_u64(), Some(kept.len() as u64));
+    assert!(kept.lines().count() < 30, "the disk was full for some");
+    assert!(
+        kept.contains("line 030"),
+        "written again once there was room"
+    );
+    assert_eq!(lost + kept.len() as u64, 30 * 1010, "every byte counted");
+
+    let logs = env.run(&["logs", "talk", "talk"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert!(
+        logs.stdout.contains("(incomplete:") && logs.stdout.contains("No space left"),
+        "{}",
+        logs.stdout
+    );
+    assert!(!logs.stdout.contains("interrupted"), "{}", logs.stdout);
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
 }

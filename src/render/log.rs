@@ -234,11 +234,20 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             attempt,
             bytes,
             blake3,
+            lost_bytes,
+            lost_reason,
             ..
         } => format!(
-            "{unit} {step} attempt {attempt}: {} of output kept (blake3 {})",
+            "{unit} {step} attempt {attempt}: {} of output kept (blake3 {}){}",
             super::format_bytes(*bytes),
-            blake3.get(..12).unwrap_or(blake3)
+            blake3.get(..12).unwrap_or(blake3),
+            lost_bytes
+                .map(|n| format!(
+                    "; incomplete: {} could not be written ({})",
+                    super::format_bytes(n),
+                    lost_reason.as_deref().unwrap_or("a write failed")
+                ))
+                .unwrap_or_default()
         ),
         Event::CheckpointSaved { step } => format!("after {unit} {step}"),
         Event::RollbackStarted { reason, steps, .. } => format!(
