@@ -1162,3 +1162,56 @@ fn output_lost_to_a_full_disk_is_recorded_incomplete_and_said() {
     let verify = env.run(&["--json", "log", "verify"]);
     assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
 }
+
+/// The review's case: a scenario driver whose write met a full disk exited 1 ("the disk is
+/// full … nothing recorded was lost") and left the other parallel phase running, never
+/// signalled, to its end. Now the driver ends the phases it runs as on a stop (TERM, then KILL
+/// after the grace) before it exits, and says so.
+#[test]
+fn a_driver_that_stops_on_a_full_disk_ends_its_running_phases() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display().to_string();
+    env.scenario(
+        "fds",
+        &format!(
+            "name: fds\ndescription: d\nphases:\n  - name: filler\n    description: fills the disk\n    condition: auto\n    parallel: true\n    run: {}\n  - name: longone\n    description: long\n    condition: auto\n    parallel: true\n    run: {}\n",
+            serde_json::to_string(&format!(
+                "while [ ! -e {m}/started ]; do sleep 0.02; done; dd if=/dev/zero of={home}/filler bs=4k 2>/dev/null; true"
+            ))
+            .unwrap(),
+            serde_json::to_string(&format!(
+                "trap 'echo got-TERM >> {m}/count.log; exit 1' TERM; echo start >> {m}/count.log; touch {m}/started; sleep 30 & wait; echo end >> {m}/count.log"
+            ))
+            .unwrap()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = env.run(&["orchestrate", "run", "fds"]);
+    let _ = std::fs::remove_file(env.home().join("filler"));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("disk is full"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("ended the phase it was running (`longone`)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "the driver waited for the phase to end by itself"
+    );
+    let count = std::fs::read_to_string(marks.join("count.log")).unwrap();
+    assert!(count.contains("got-TERM"), "never told to stop: {count}");
+    assert!(!count.contains("end"), "ran to its end: {count}");
+}
