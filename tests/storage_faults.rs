@@ -1211,6 +1211,16 @@ fn a_driver_that_stops_on_a_full_disk_ends_its_running_phases() {
         started.elapsed() < std::time::Duration::from_secs(25),
         "the driver waited for the phase to end by itself"
     );
+    // What the log cannot say, status does not guess: no kill is claimed.
+    let status = env.run(&["orchestrate", "status", "fds"]);
+    assert!(
+        status
+            .stdout
+            .contains("ended on an error it could not record"),
+        "{}{}",
+        status.stdout,
+        status.stderr
+    );
     let count = std::fs::read_to_string(marks.join("count.log")).unwrap();
     assert!(count.contains("got-TERM"), "never told to stop: {count}");
     assert!(!count.contains("end"), "ran to its end: {count}");
