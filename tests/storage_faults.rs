@@ -840,3 +840,388 @@ fn an_unwritable_logs_folder_pauses_a_scenario_naming_it() {
     ran.sort();
     assert_eq!(ran, ["a", "b", "c"], "each phase ran once");
 }
+
+/// Two runs of a one-step workflow that records an output; their ids, oldest first.
+fn two_recorded_runs(env: &Env) -> (String, String) {
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, run: 'echo x=1 >> \"$CORTEX_OUTPUT\"'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    let runs = history.as_array().unwrap();
+    (
+        runs[1]["run_id"].as_str().unwrap().to_string(),
+        runs[0]["run_id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The review's case: one event body damaged in one old run (a byte changed on disk) made
+/// `workflow history` fail for every run (exit 1, no rows), and `log show` and `log export` of
+/// that run print nothing. Now history lists every run, the damaged one marked unreadable;
+/// show prints every event, the damaged one as such with its stored type, version and hash;
+/// export writes every row (the damaged body as `body_text`), and `log verify --file` finds
+/// the damage there, at its seq.
+#[test]
+fn one_damaged_event_hides_no_run_from_history_show_or_export() {
+    let env = Env::new();
+    let (old, new) = two_recorded_runs(&env);
+    let db = rusqlite::Connection::open(env.db()).unwrap();
+    db.execute_batch("DROP TRIGGER events_append_only_update")
+        .unwrap();
+    let seq: i64 = db
+        .query_row(
+            "SELECT seq FROM events WHERE run_id = ?1 AND type = 'output_recorded'",
+            [&old],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "UPDATE events SET body = '{garbage' WHERE run_id = ?1 AND seq = ?2",
+        rusqlite::params![old, seq],
+    )
+    .unwrap();
+    drop(db);
+
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let rows = history.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["run_id"], new.as_str());
+    assert_eq!(rows[0]["status"], "completed");
+    assert!(rows[0].get("unreadable").is_none(), "{rows:?}");
+    assert_eq!(rows[1]["run_id"], old.as_str());
+    let why = rows[1]["unreadable"].as_str().unwrap();
+    assert!(why.contains(&format!("event #{seq}")), "{why}");
+    let text = env.run(&["workflow", "history"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(text.stdout.contains("unreadable"), "{}", text.stdout);
+
+    let events = env.run(&["--json", "workflow", "status", &new]).json();
+    assert_eq!(events["status"], "completed");
+
+    let show = env.run(&["log", "show", &old]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let stored: usize = rows[1]["events"].as_u64().unwrap() as usize;
+    assert_eq!(show.stdout.lines().count(), stored + 1, "{}", show.stdout);
+    let line = show
+        .stdout
+        .lines()
+        .find(|l| l.contains("output_recorded"))
+        .unwrap();
+    assert!(
+        line.contains("cannot be read (damaged)") && line.contains("hash "),
+        "{line}"
+    );
+    let doc = env.run(&["--json", "log", "show", &old]).json();
+    let bad = &doc.as_array().unwrap()[seq as usize];
+    assert_eq!(bad["type"], "output_recorded");
+    assert!(bad["unreadable"].is_string(), "{bad}");
+    assert_eq!(bad["hash"].as_str().unwrap().len(), 64);
+
+    let export = env.run(&["log", "export", &old]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    assert_eq!(export.stdout.lines().count(), stored, "{}", export.stdout);
+    assert!(export.stdout.contains("\"body_text\":\"{garbage\""));
+    let file = env.dir.path().join("old.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let verify = env.run(&[
+        "--json",
+        "log",
+        "verify",
+        "--file",
+        &file.display().to_string(),
+    ]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+    assert_eq!(verify.json()["first_bad"]["seq"], seq, "{}", verify.stdout);
+}
+
+/// The review's case: an event a newer cortex wrote (event schema version 5, this one reads 4),
+/// correctly chained, made `log verify --json` print an error document instead of its report,
+/// and every reading command hint that the log was damaged and to put back a backup. Now the
+/// chain verifies and the report says which run holds events this cortex cannot read and the
+/// version they need; history, show and export read the run; an error on it says to upgrade,
+/// never to restore a backup.
+#[test]
+fn an_event_of_a_newer_cortex_verifies_and_says_upgrade_not_restore_a_backup() {
+    let env = Env::new();
+    let (old, new) = two_recorded_runs(&env);
+    let db = rusqlite::Connection::open(env.db()).unwrap();
+    let (seq, prev): (i64, Vec<u8>) = db
+        .query_row(
+            "SELECT seq, hash FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+            [&new],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let (seq, id, time, kind, version, body) = (
+        seq + 1,
+        "01M91ZZZZZZZZZZZZZZZZZZZZZ",
+        "2026-12-04T23:59:00.000Z",
+        "step_annotated",
+        i64::from(cortex::event::EVENT_VERSION) + 1,
+        "{\"note\":\"from a newer cortex\",\"step\":\"a\"}",
+    );
+    let hash = cortex::store::event_hash(
+        new.as_bytes(),
+        seq,
+        &prev,
+        id.as_bytes(),
+        time.as_bytes(),
+        kind.as_bytes(),
+        version,
+        body.as_bytes(),
+    );
+    db.execute(
+        "INSERT INTO events (run_id, seq, id, time, type, version, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        rusqlite::params![new, seq, id, time, kind, version, body, prev, hash.to_vec()],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE runs SET head_seq = ?1, head_hash = ?2 WHERE run_id = ?3",
+        rusqlite::params![seq, hash.to_vec(), new],
+    )
+    .unwrap();
+    drop(db);
+
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let report = verify.json();
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["runs"], 2, "{report}");
+    assert!(report["first_bad"].is_null(), "{report}");
+    let unreadable = &report["unreadable"][0];
+    assert_eq!(unreadable["run_id"], new.as_str(), "{report}");
+    assert_eq!(unreadable["seq"], seq, "{report}");
+    assert_eq!(unreadable["needs_version"], version, "{report}");
+    let text = env.run(&["log", "verify"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("cannot read") && text.stdout.contains(&format!("version {version}")),
+        "{}",
+        text.stdout
+    );
+
+    let history = env.run(&["--json", "workflow", "history"]);
+    assert_eq!(history.code, 0, "{}", history.stderr);
+    let rows = history.json();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert!(
+        rows[0]["unreadable"]
+            .as_str()
+            .unwrap()
+            .contains("upgrade cortex")
+    );
+    assert_eq!(rows[1]["run_id"], old.as_str());
+    assert_eq!(rows[1]["status"], "completed");
+
+    let show = env.run(&["log", "show", &new]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(
+        show.stdout.contains("step_annotated") && show.stdout.contains("newer cortex"),
+        "{}",
+        show.stdout
+    );
+    let export = env.run(&["log", "export", &new]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let file = env.dir.path().join("new.jsonl");
+    std::fs::write(&file, &export.stdout).unwrap();
+    let verify = env.run(&[
+        "--json",
+        "log",
+        "verify",
+        "--file",
+        &file.display().to_string(),
+    ]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
+
+    // What cannot read the run says to upgrade, and nothing of damage or backups.
+    let status = env.run(&["workflow", "status", &new]);
+    assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
+    assert!(
+        status.stderr.contains("upgrade cortex"),
+        "{}",
+        status.stderr
+    );
+    assert!(
+        !status.stderr.contains("backup") && !status.stderr.contains("damaged or"),
+        "{}",
+        status.stderr
+    );
+}
+
+/// Wait (up to 20 s) for `path` to exist.
+fn wait_for_file(path: &std::path::Path) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "{} never came",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The review's case: a step printed 30 lines of 1 KB while the disk was full for a moment;
+/// the run completed, the attempt's file kept 24 of them, and nothing said so: no warning, no
+/// `attempt_log` event, and `cortex logs` called the attempt "interrupted … stopped, aborted or
+/// its driver gone". Now the lines that could not be written are counted: the file is
+/// recorded as it is, marked incomplete (`lost_bytes`, `lost_reason`), the run's output warns
+/// at once, `cortex logs` says the output is incomplete and why, and `log verify` passes.
+#[test]
+fn output_lost_to_a_full_disk_is_recorded_incomplete_and_said() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display().to_string();
+    let print = |from: u32, to: u32| {
+        format!("for i in $(seq {from} {to}); do printf 'line %03d %01000d\\n' $i 0; done")
+    };
+    let script = format!(
+        "{}; touch {m}/1; while [ ! -e {m}/2 ]; do sleep 0.02; done; {}; sleep 0.3; touch {m}/3; while [ ! -e {m}/4 ]; do sleep 0.02; done; {}",
+        print(1, 5),
+        print(6, 25),
+        print(26, 30)
+    );
+    env.workflow(
+        "talk",
+        &format!(
+            "name: talk\nsteps:\n  - name: talk\n    run: {}\n",
+            serde_json::to_string(&script).unwrap()
+        ),
+    );
+    let child = env
+        .command(&["workflow", "run", "talk"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&marks.join("1"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let filler = fill_disk(&env.home());
+    std::fs::write(marks.join("2"), "").unwrap();
+    wait_for_file(&marks.join("3"));
+    std::fs::remove_file(&filler).unwrap();
+    std::fs::write(marks.join("4"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("could not be written to its log file"),
+        "no warning: {stdout}{stderr}"
+    );
+
+    let events = env.run(&["--json", "log", "show"]).json();
+    let logged = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap_or_else(|| panic!("no attempt_log event: {events}"))
+        .clone();
+    let lost = logged["body"]["lost_bytes"].as_u64().unwrap();
+    assert!(lost > 0, "{logged}");
+    assert!(
+        logged["body"]["lost_reason"]
+            .as_str()
+            .unwrap()
+            .contains("No space left"),
+        "{logged}"
+    );
+    let file = env.home().join(logged["body"]["file"].as_str().unwrap());
+    let kept = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(logged["body"]["bytes"].as_u64(), Some(kept.len() as u64));
+    assert!(kept.lines().count() < 30, "the disk was full for some");
+    assert!(
+        kept.contains("line 030"),
+        "written again once there was room"
+    );
+    assert_eq!(lost + kept.len() as u64, 30 * 1010, "every byte counted");
+
+    let logs = env.run(&["logs", "talk", "talk"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert!(
+        logs.stdout.contains("(incomplete:") && logs.stdout.contains("No space left"),
+        "{}",
+        logs.stdout
+    );
+    assert!(!logs.stdout.contains("interrupted"), "{}", logs.stdout);
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
+}
+
+/// The review's case: a scenario driver whose write met a full disk exited 1 ("the disk is
+/// full … nothing recorded was lost") and left the other parallel phase running, never
+/// signalled, to its end. Now the driver ends the phases it runs as on a stop (TERM, then KILL
+/// after the grace) before it exits, and says so.
+#[test]
+fn a_driver_that_stops_on_a_full_disk_ends_its_running_phases() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display().to_string();
+    env.scenario(
+        "fds",
+        &format!(
+            "name: fds\ndescription: d\nphases:\n  - name: filler\n    description: fills the disk\n    condition: auto\n    parallel: true\n    run: {}\n  - name: longone\n    description: long\n    condition: auto\n    parallel: true\n    run: {}\n",
+            serde_json::to_string(&format!(
+                "while [ ! -e {m}/started ]; do sleep 0.02; done; dd if=/dev/zero of={home}/filler bs=4k 2>/dev/null; true"
+            ))
+            .unwrap(),
+            serde_json::to_string(&format!(
+                "trap 'echo got-TERM >> {m}/count.log; exit 1' TERM; echo start >> {m}/count.log; touch {m}/started; sleep 30 & wait; echo end >> {m}/count.log"
+            ))
+            .unwrap()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = env.run(&["orchestrate", "run", "fds"]);
+    let _ = std::fs::remove_file(env.home().join("filler"));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("disk is full"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("ended the phase it was running (`longone`)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "the driver waited for the phase to end by itself"
+    );
+    // What the log cannot say, status does not guess: no kill is claimed.
+    let status = env.run(&["orchestrate", "status", "fds"]);
+    assert!(
+        status
+            .stdout
+            .contains("ended on an error it could not record"),
+        "{}{}",
+        status.stdout,
+        status.stderr
+    );
+    let count = std::fs::read_to_string(marks.join("count.log")).unwrap();
+    assert!(count.contains("got-TERM"), "never told to stop: {count}");
+    assert!(!count.contains("end"), "ran to its end: {count}");
+}

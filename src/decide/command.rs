@@ -39,6 +39,9 @@ pub struct LoggedOutput {
     pub blake3: String,
     /// The identity of the home that wrote it.
     pub home: Option<String>,
+    /// Bytes the attempt printed that could not be written to the file, and why (the file
+    /// is recorded as it is, marked incomplete).
+    pub lost: Option<(u64, String)>,
     /// Where it is on this host, for the journal to scrub from it a secret output the attempt
     /// printed before its value was known (`Journal::scrub_attempt_file`). Not recorded.
     pub path: Option<std::path::PathBuf>,

@@ -995,6 +995,8 @@ fn finish_attempt(
             bytes: log.bytes,
             blake3: log.blake3,
             home: log.home,
+            lost_bytes: log.lost.as_ref().map(|(n, _)| *n),
+            lost_reason: log.lost.map(|(_, why)| why),
         });
     }
     if let Some(mut agent) = report.agent {

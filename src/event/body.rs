@@ -579,6 +579,14 @@ pub enum Event {
         /// so that `log verify` can tell a file this home lost from one kept elsewhere.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         home: Option<String>,
+        /// The file is incomplete: this many bytes the attempt printed could not be written to
+        /// it (a full disk), so its output is missing from the file, which holds `bytes` (whose
+        /// size and hash are recorded as it is). Event version 5.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lost_bytes: Option<u64>,
+        /// Why they could not be written (the first write error).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lost_reason: Option<String>,
     },
     /// The attempt ended without an outcome: its driver died or was stopped.
     StepInterrupted {
@@ -785,11 +793,16 @@ impl Event {
     /// no agent runner stays readable by a cortex that knows version 1 only, and one with
     /// them is refused by it as "newer" rather than as undecodable. Version 3 added
     /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
-    /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`.
+    /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`; 5, `attempt_log.lost_bytes`
+    /// (an incomplete file).
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
         match self {
+            Event::AttemptLog {
+                lost_bytes: Some(_),
+                ..
+            } => 5,
             Event::ScheduleSeen { .. } => 4,
             Event::ConditionChecked(_)
             | Event::ForeachExpanded { .. }

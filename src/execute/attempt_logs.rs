@@ -302,6 +302,7 @@ pub fn check_attempt_logs(
             bytes,
             blake3,
             home: writer,
+            ..
         } = &rec.event
         {
             let check = match check_attempt_log(home, file, *bytes, blake3) {

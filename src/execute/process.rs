@@ -85,7 +85,9 @@ struct LogWriter {
     bytes: u64,
     name: String,
     home: Option<String>,
-    failed: bool,
+    /// The first write that failed (a full disk): the lines it held are lost from the file,
+    /// and the ones after are still written (the disk may have room again).
+    failed: Option<String>,
 }
 
 impl LogWriter {
@@ -103,14 +105,14 @@ impl LogWriter {
             bytes: 0,
             name: target.name.clone(),
             home: target.home.clone(),
-            failed: false,
+            failed: None,
         })
     }
 
     /// One line as the process wrote it: its bytes and its own line end, if it had one.
     fn line(&mut self, raw: &[u8]) {
-        if self.file.write_all(raw).is_err() {
-            self.failed = true;
+        if let Err(e) = self.file.write_all(raw) {
+            self.failed.get_or_insert_with(|| e.to_string());
         }
         self.hasher.update(raw);
         self.bytes += raw.len() as u64;
@@ -119,8 +121,8 @@ impl LogWriter {
     /// Hand what was written so far to the file, so that a reader (`cortex logs --follow`)
     /// sees the lines as they come: called once per chunk drained from the pipes, not per line.
     fn flush(&mut self) {
-        if self.file.flush().is_err() {
-            self.failed = true;
+        if let Err(e) = self.file.flush() {
+            self.failed.get_or_insert_with(|| e.to_string());
         }
     }
 
@@ -134,17 +136,43 @@ impl LogWriter {
             && crate::file_id::still_named(file, &self.path)
     }
 
-    /// What the log records of the file, unless writing it failed or it is gone (then the log
-    /// says nothing rather than vouch for a partial or lost file).
+    /// What the log records of the file, unless it is gone (then the log says nothing rather
+    /// than vouch for a lost file). A file some writes to failed (a full disk: before, it was
+    /// not recorded at all, and `cortex logs` called the attempt interrupted) is recorded as
+    /// it is on disk — its size and hash read back — with the bytes that did not reach it and
+    /// why, so that it is shown as incomplete and `log verify` still checks it.
     fn finish(mut self) -> Option<crate::decide::LoggedOutput> {
-        if self.file.flush().is_err() || self.failed || !self.still_there() {
+        if let Err(e) = self.file.flush() {
+            self.failed.get_or_insert_with(|| e.to_string());
+        }
+        if !self.still_there() {
             return None;
         }
+        let (bytes, blake3, lost) = match self.failed.take() {
+            None => (
+                self.bytes,
+                self.hasher.finalize().to_hex().to_string(),
+                None,
+            ),
+            Some(why) => {
+                // What the file holds: what was kept, whatever the buffer did on the error.
+                let mut hasher = blake3::Hasher::new();
+                let file = std::fs::File::open(&self.path).ok()?;
+                let kept = std::io::copy(&mut std::io::BufReader::new(file), &mut hasher).ok()?;
+                let lost = self.bytes.saturating_sub(kept).max(1);
+                (
+                    kept,
+                    hasher.finalize().to_hex().to_string(),
+                    Some((lost, why)),
+                )
+            }
+        };
         Some(crate::decide::LoggedOutput {
             file: self.name,
-            bytes: self.bytes,
-            blake3: self.hasher.finalize().to_hex().to_string(),
+            bytes,
+            blake3,
             home: self.home,
+            lost,
             path: Some(self.path),
         })
     }

@@ -487,6 +487,47 @@ pub fn drive_scenario(
             }
         }
     }
+    if result.is_err() && !workers.is_empty() {
+        // The drive ends on an error (the log cannot be written — a full disk, a database
+        // gone — or cannot be read): the phases still running here are ended as on a stop
+        // (TERM, then KILL after their grace), and waited for. Before, the driver exited and
+        // left them running, unsignalled, to their end beside a run whose status then says its
+        // driver was killed. Their ends cannot be recorded now: the driver says what it did.
+        halt.set(libc_sigterm());
+        let ended: Vec<String> = workers.iter().cloned().collect();
+        let until = Instant::now() + runner.grace + HELPERS_MARGIN;
+        while !workers.is_empty() && Instant::now() < until {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Msg::Line(step, stream, line)) => ctx.observer.line(&step, stream, &line),
+                Ok(Msg::Done(name, _) | Msg::Condition(name, _)) => {
+                    workers.remove(&name);
+                }
+                Err(_) => {}
+            }
+        }
+        let (what, its) = if ended.len() == 1 {
+            ("phase", "its end")
+        } else {
+            ("phases", "their ends")
+        };
+        let names = ended
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let left = if workers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} did not end within the grace)",
+                workers.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
+        ctx.observer.warn(&format!(
+            "the driver stops on the error below, so it ended the {what} it was running ({names}) as on a stop: TERM, then KILL after the grace{left}; {its} could not be recorded, and resume runs {it} again",
+            it = if ended.len() == 1 { "it" } else { "them" }
+        ));
+    }
     result
 }
 

@@ -24,6 +24,8 @@ struct Shown {
     recorded: Option<(u64, String)>,
     /// The home that wrote its file, as its `attempt_log` records it.
     writer: Option<String>,
+    /// What its `attempt_log` says did not reach the file: bytes, and why.
+    lost: Option<(u64, String)>,
     /// The tail its end kept in the log.
     tail: String,
     /// It ran a process (it ended with an exit, a signal, a timeout or an agent's failure), so
@@ -139,6 +141,7 @@ impl<'a> Tracker<'a> {
                         ended: false,
                         recorded: None,
                         writer: None,
+                        lost: None,
                         tail: String::new(),
                         ran_process: false,
                         child: None,
@@ -152,11 +155,14 @@ impl<'a> Tracker<'a> {
                     bytes,
                     blake3,
                     home,
+                    lost_bytes,
+                    lost_reason,
                 } => {
                     if let Some(s) = self.find(step, *attempt) {
                         s.file.clone_from(file);
                         s.recorded = Some((*bytes, blake3.clone()));
                         s.writer.clone_from(home);
+                        s.lost = lost_bytes.map(|n| (n, lost_reason.clone().unwrap_or_default()));
                     }
                 }
                 Event::StepSucceeded {
@@ -410,7 +416,16 @@ impl<'a> Tracker<'a> {
                         self.cmd(&["log", "verify"])
                     ),
                 ),
-                (Some(_), _, None) => ("kept", String::new()),
+                (Some(_), _, None) => match &s.lost {
+                    None => ("kept", String::new()),
+                    Some((lost, why)) => (
+                        "incomplete",
+                        format!(
+                            "(incomplete: {} of its output could not be written to the file ({why}); what it kept is below)\n",
+                            crate::render::format_bytes(*lost)
+                        ),
+                    ),
+                },
                 (None, false, _) => ("in_flight", String::new()),
                 (None, true, _) => (
                     "not_recorded",
@@ -429,6 +444,10 @@ impl<'a> Tracker<'a> {
             if let Some(reason) = changed {
                 doc["changed"] = serde_json::Value::String(reason);
             }
+            if let Some((lost, why)) = &s.lost {
+                doc["lost_bytes"] = serde_json::json!(lost);
+                doc["lost_reason"] = serde_json::json!(why);
+            }
             return Some(AttemptView {
                 json: doc,
                 text: header + &mark,
@@ -436,7 +455,10 @@ impl<'a> Tracker<'a> {
                     file,
                     end,
                     complete,
-                    vouched: s.recorded.clone().filter(|_| status == "kept"),
+                    vouched: s
+                        .recorded
+                        .clone()
+                        .filter(|_| matches!(status, "kept" | "incomplete")),
                 }),
             });
         }
@@ -848,6 +870,12 @@ pub fn raw_attempt_log(
                 ctx.cmd(&["logs", &run_id, &shown.step])
             )));
         }
+        let warning = shown.lost.as_ref().map(|(lost, why)| {
+            format!(
+                "the output of {name} is incomplete: {} of it could not be written to its file ({why})",
+                crate::render::format_bytes(*lost)
+            )
+        });
         return Ok(RawAttemptLog {
             reader: Box::new(Checked {
                 file: file.take(*bytes),
@@ -858,7 +886,7 @@ pub fn raw_attempt_log(
                 name,
             }),
             len: *bytes,
-            warning: None,
+            warning,
         });
     }
     match tracker.without_file(shown) {

@@ -147,6 +147,8 @@ pub enum Cause {
     Unavailable,
     /// The store's disk is full.
     Full,
+    /// The run holds an event written by a newer cortex: upgrade to read it.
+    Newer,
 }
 
 impl CommandError {
@@ -333,6 +335,14 @@ impl From<StoreError> for CommandError {
                     .command(&["log", "verify", run_id])
                     .then(" says which event was changed; put back the log from a backup: no command drives, resumes or reports on a run whose log does not verify (`status` still reads it)"),
             ),
+            // Not damage: a newer cortex wrote it, and only a newer one reads it.
+            StoreError::NewerEvent { run_id, version, .. } => Some(
+                Hint::from(format!("upgrade cortex to one that reads event schema version {version} to read this run; nothing is damaged: "))
+                    .command(&["log", "verify", run_id])
+                    .then(" checks its chain, and ")
+                    .command(&["log", "show", run_id])
+                    .then(" shows every event, this one by its type and hash"),
+            ),
             // An event that no longer decodes: the log was changed (or damaged) there.
             StoreError::Corrupt { run_id, .. } => Some(
                 Hint::from("the log was changed or damaged; ")
@@ -355,6 +365,7 @@ impl From<StoreError> for CommandError {
         };
         let cause = match e {
             StoreError::Unverified { .. } | StoreError::Corrupt { .. } => Cause::Unverified,
+            StoreError::NewerEvent { .. } => Cause::Newer,
             StoreError::Unreachable { .. }
             | StoreError::Busy
             | StoreError::ReadOnly(_)

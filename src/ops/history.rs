@@ -28,6 +28,10 @@ pub struct HistoryRow {
     /// A child run: the run and the `uses:` step that started it (as in its status).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<crate::event::ParentRun>,
+    /// The run holds an event this cortex cannot read (damaged, or written by a newer cortex):
+    /// which, and why. Its status and counts are then those of the events before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// A page of history: the newest `limit` runs of a kind, and whether there are older ones.
@@ -68,7 +72,17 @@ pub fn history_page_before(
     page.truncate(limit);
     let mut runs = Vec::with_capacity(page.len());
     for entry in page {
-        let (mut state, alive) = crate::execute::load_live(home, store, &entry.run_id)?;
+        // One run that cannot be read is listed as such: the others are listed all the same.
+        let (mut state, alive, unreadable) =
+            match crate::execute::load_live(home, store, &entry.run_id) {
+                Ok((state, alive)) => (state, alive, None),
+                Err(StoreError::Corrupt { .. } | StoreError::NewerEvent { .. }) => {
+                    let (events, bad) = crate::store::read_run_readable(store, &entry.run_id)?;
+                    let why = bad.map(|(seq, reason)| format!("event #{seq}: {reason}"));
+                    (crate::decide::replay(&events), false, why)
+                }
+                Err(e) => return Err(e),
+            };
         state.run_id = entry.run_id.clone();
         let done = state
             .steps
@@ -90,6 +104,7 @@ pub fn history_page_before(
             name: entry.name,
             started_at: Some(entry.started_at),
             events: entry.events,
+            unreadable,
         });
     }
     Ok(History { kind, runs, more })

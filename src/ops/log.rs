@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{CommandError, Ctx, Output, exit};
 use crate::definition::{ReadError, read_bounded};
 use crate::execute::check_snapshots;
-use crate::render::{render_event_line, render_verify};
+use crate::render::{render_event_line, render_unreadable_line, render_verify};
 use crate::store::{
     Anchor, EventStore, Location, LogFile, SqliteStore, check_anchors, parse_anchors, verify_rows,
 };
@@ -27,14 +27,20 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
-    let events = store.read_run(&run_id)?;
+    // Every stored event, an unreadable one (damaged, or a newer cortex's) said as such in its
+    // place: the audit trail is never hidden whole by one event.
+    let events = crate::store::read_run_all(&*store, &run_id)?;
     let scenario = matches!(
-        events.first().map(|e| &e.event),
-        Some(crate::event::Event::RunStarted(s)) if s.kind == crate::event::RunKind::Scenario
+        events.first(),
+        Some(crate::store::ReadEvent::Event(e))
+            if matches!(&e.event, crate::event::Event::RunStarted(s) if s.kind == crate::event::RunKind::Scenario)
     );
     let mut text = format!("Run {run_id}: {} events\n", events.len());
     for e in &events {
-        text.push_str(&render_event_line(e, scenario));
+        match e {
+            crate::store::ReadEvent::Event(e) => text.push_str(&render_event_line(e, scenario)),
+            crate::store::ReadEvent::Unreadable(u) => text.push_str(&render_unreadable_line(u)),
+        }
         text.push('\n');
     }
     Ok(Output::new(events, text, exit::OK))
@@ -46,9 +52,10 @@ pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
-    // Decoded for `--json` (and to refuse a run that does not decode, as before); the lines
-    // carry the stored bytes, so that `log verify --file` checks the chain from them alone.
-    let events = store.read_run(&run_id)?;
+    // Decoded for `--json` (an event that does not decode said as such); the lines carry the
+    // stored bytes of every row, readable or not, so that `log verify --file` checks the
+    // chain from them alone.
+    let events = crate::store::read_run_all(&*store, &run_id)?;
     let mut text = String::new();
     for row in store.raw_rows(Some(&run_id))? {
         let line = crate::store::export_line(&row).map_err(|reason| {
@@ -173,12 +180,45 @@ pub fn verify(
                     .collect();
                 hold_to_anchors(&mut report, &rows, &relevant);
             }
+            // A chain that verifies may still hold events this cortex cannot decode: written by
+            // a newer cortex (said, not failed: upgrade to read them), or by no cortex (a
+            // chain recomputed over a changed body: a failure).
+            if report.ok {
+                for (run, _) in &report.heads {
+                    if let Some(u) = crate::store::first_unreadable(&*store, run)? {
+                        report.unreadable.push(u);
+                    }
+                }
+                if let Some(damaged) = report.unreadable.iter().find(|u| u.needs_version.is_none())
+                {
+                    report.first_bad = Some(crate::store::BadEvent {
+                        run_id: damaged.run_id.clone(),
+                        seq: damaged.seq.min(i64::MAX as u64) as i64,
+                        reason: format!("it does not decode: {}", damaged.unreadable),
+                    });
+                    report.ok = false;
+                }
+            }
+            // The runs the checks below read whole: all of them (`None`: one pass over the log),
+            // or, when some cannot be read, the others one by one.
+            let readable: Vec<Option<String>> = if report.unreadable.is_empty() {
+                vec![run_id.clone()]
+            } else {
+                report
+                    .heads
+                    .iter()
+                    .filter(|(r, _)| !report.unreadable.iter().any(|u| u.run_id == *r))
+                    .map(|(r, _)| Some(r.clone()))
+                    .collect()
+            };
             // The snapshots that `status` may read must agree with the log they cache.
-            if report.ok
-                && let Some(bad) = check_snapshots(&store, run_id.as_deref())?
-            {
-                report.ok = false;
-                report.first_bad = Some(bad);
+            for run in &readable {
+                if report.ok
+                    && let Some(bad) = check_snapshots(&store, run.as_deref())?
+                {
+                    report.ok = false;
+                    report.first_bad = Some(bad);
+                }
             }
             // The files of attempts' whole outputs must be what their events recorded. A log
             // given by `--file` is checked with the `logs/` folder beside it, if it came with
@@ -193,14 +233,20 @@ pub fn verify(
             if report.ok && (file.is_none() || home.join("logs").is_dir()) {
                 // A file given by `--file` is a SQLite copy; otherwise the home's own log.
                 let sqlite = file.is_some() || matches!(ctx.location()?, Location::Sqlite(_));
-                let found =
-                    crate::execute::check_attempt_logs(&store, &home, run_id.as_deref(), sqlite)?;
-                report.attempt_logs = Some(found.checked);
-                report.attempt_logs_absent = Some(found.absent);
-                if let Some(bad) = found.first_bad {
-                    report.ok = false;
-                    report.first_bad = Some(bad);
+                let (mut checked, mut absent) = (0, 0);
+                for run in &readable {
+                    let found =
+                        crate::execute::check_attempt_logs(&store, &home, run.as_deref(), sqlite)?;
+                    checked += found.checked;
+                    absent += found.absent;
+                    if let Some(bad) = found.first_bad {
+                        report.ok = false;
+                        report.first_bad = Some(bad);
+                        break;
+                    }
                 }
+                report.attempt_logs = Some(checked);
+                report.attempt_logs_absent = Some(absent);
             }
             // So must the run index that finds runs and lists history (checked whole).
             if report.ok

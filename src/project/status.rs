@@ -832,7 +832,9 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             Some("submitted for workers: a `cortex worker` drives it (resume drives it here instead)".into())
         }
         _ if status == RunStatus::Interrupted => {
-            Some("its driver is gone (killed or the machine restarted); resume continues it".into())
+            // Not only a kill: a driver that ended on an error it could not record (a full
+            // disk) leaves the same log, so none is claimed.
+            Some("its driver is gone (killed, ended on an error it could not record, or the machine restarted); resume continues it".into())
         }
         RunPhase::Running if !for_tags.is_empty() && only_workers => Some(format!(
             "{} waits for a worker offering tags {}: `{}` takes it (a resume here offers no tags)",

@@ -234,11 +234,20 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             attempt,
             bytes,
             blake3,
+            lost_bytes,
+            lost_reason,
             ..
         } => format!(
-            "{unit} {step} attempt {attempt}: {} of output kept (blake3 {})",
+            "{unit} {step} attempt {attempt}: {} of output kept (blake3 {}){}",
             super::format_bytes(*bytes),
-            blake3.get(..12).unwrap_or(blake3)
+            blake3.get(..12).unwrap_or(blake3),
+            lost_bytes
+                .map(|n| format!(
+                    "; incomplete: {} could not be written ({})",
+                    super::format_bytes(n),
+                    lost_reason.as_deref().unwrap_or("a write failed")
+                ))
+                .unwrap_or_default()
         ),
         Event::CheckpointSaved { step } => format!("after {unit} {step}"),
         Event::RollbackStarted { reason, steps, .. } => format!(
@@ -291,11 +300,45 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
     )
 }
 
+/// A stored event that does not decode, on its line of `log show`: its seq, time, stored type
+/// and version, why, and its hash.
+pub fn render_unreadable_line(u: &crate::store::Unreadable) -> String {
+    let what = match u.needs_version {
+        Some(_) => "written by a newer cortex: upgrade cortex to read it".to_string(),
+        None => format!("cannot be read (damaged): {}", u.unreadable),
+    };
+    format!(
+        "{:>5}  {}  {:<22}  ✗ {} (stored as version {}); hash {}",
+        u.seq,
+        super::one_line(&u.time),
+        super::one_line(&u.type_name),
+        super::one_line(&what),
+        u.version,
+        u.hash
+    )
+}
+
+/// What a verified log holds that this cortex cannot read: events a newer cortex wrote.
+fn newer_note(report: &VerifyReport) -> String {
+    let mut out = String::new();
+    for u in &report.unreadable {
+        let needs = u.needs_version.unwrap_or(u.version);
+        out.push_str(&format!(
+            "   ⚠ run {} holds events this cortex cannot read, from seq {} (`{}`, event schema version {needs}; this cortex reads up to {}): written by a newer cortex, upgrade cortex to read them; their chain verifies, nothing is damaged\n",
+            super::terminal::terminal_safe(&u.run_id),
+            u.seq,
+            super::terminal::terminal_safe(&super::one_line(&u.type_name)),
+            crate::event::EVENT_VERSION
+        ));
+    }
+    out
+}
+
 /// The verdict of `log verify`.
 pub fn render_verify(report: &VerifyReport) -> String {
     match &report.first_bad {
         None => format!(
-            "✅ log verified: {}, {}, every hash chain intact{}{}{}\n",
+            "✅ log verified: {}, {}, every hash chain intact{}{}{}\n{}",
             super::count(report.runs as usize, "run"),
             super::count(report.events as usize, "event"),
             report
@@ -314,7 +357,8 @@ pub fn render_verify(report: &VerifyReport) -> String {
                     "\n   {} not on this machine (written on another host, or the log was copied without them): their hashes are in the log, unchecked here",
                     super::count(n as usize, "attempt log file")
                 ))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            newer_note(report)
         ),
         Some(bad) => format!(
             "❌ log verification FAILED{}: {}\n   checked {}, {} up to there\n",

@@ -130,6 +130,23 @@ pub fn render_progress(
                     }
                 }
             }
+            // Output that did not reach the attempt's file (a full disk): said at once, not
+            // found later in a file that silently lacks it.
+            Event::AttemptLog {
+                step,
+                attempt,
+                lost_bytes: Some(lost),
+                lost_reason,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "⚠ {} attempt {attempt}: {} of its output could not be written to its log file ({}); the file is kept incomplete, marked so in the log",
+                    step_label(state, step),
+                    super::format_bytes(*lost),
+                    lost_reason.as_deref().unwrap_or("a write failed")
+                );
+            }
             Event::StepSucceeded { step, .. } => {
                 let s = state.step(step);
                 let d = s.and_then(|s| {

@@ -509,10 +509,22 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
             "{:<26}  {:<w$}  {:<11}  {:<24}  {}",
             r.run_id,
             r.name,
-            r.status.as_str(),
+            // Its status is that of the events before the one that cannot be read.
+            if r.unreadable.is_some() {
+                "unreadable"
+            } else {
+                r.status.as_str()
+            },
             r.started_at.as_deref().unwrap_or("-"),
             r.events
         );
+        if let Some(why) = &r.unreadable {
+            let _ = write!(
+                out,
+                "  (cannot be read past {})",
+                super::terminal::terminal_safe(&super::one_line(why))
+            );
+        }
         // A child run says whose: it is driven with its parent, not on its own.
         if let Some(parent) = &r.parent {
             let _ = write!(

@@ -135,6 +135,9 @@ fn stream(
         let type_name = text(row.type_name, "type")?;
         let body = text(row.body, "body")?;
         let version = u32::try_from(row.version).unwrap_or(u32::MAX);
+        if let Some(newer) = super::newer_event(run_id, seq, row.version) {
+            return Err(newer);
+        }
         let event = decode(version, type_name, body).map_err(corrupt)?;
         let time = text(row.time, "time")?;
         let last = last_hash.get_or_insert_with(|| Vec::with_capacity(32));

@@ -158,11 +158,27 @@ pub fn entry_from_log(head: &RunHead, last: Option<&Event>) -> Option<RunEntry> 
 /// Every run's entry computed from the log itself, oldest first: what a store without an index
 /// lists, and what `check_index` holds the index to.
 pub fn entries_from_log<S: EventStore + ?Sized>(store: &S) -> Result<Vec<RunEntry>, StoreError> {
+    Ok(entries_tolerant(store)?
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect())
+}
+
+/// `entries_from_log`, where a run whose last event was written by a newer cortex (which this
+/// one cannot decode) is given without an outcome, and said to be so (`true`).
+fn entries_tolerant<S: EventStore + ?Sized>(
+    store: &S,
+) -> Result<Vec<(RunEntry, bool)>, StoreError> {
     let mut out = Vec::new();
     for head in store.runs()? {
-        let last = store.read_run_from(&head.run_id, head.events.saturating_sub(1))?;
+        let (last, unknown) = match store.read_run_from(&head.run_id, head.events.saturating_sub(1))
+        {
+            Ok(last) => (last, false),
+            Err(StoreError::NewerEvent { .. }) => (Vec::new(), true),
+            Err(e) => return Err(e),
+        };
         if let Some(entry) = entry_from_log(&head, last.first().map(|r| &r.event)) {
-            out.push(entry);
+            out.push((entry, unknown));
         }
     }
     Ok(out)
@@ -205,7 +221,7 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
         Err(e) => return Err(e),
     };
     rows.sort_by(|a, b| a.run_id.cmp(&b.run_id));
-    let expected = entries_from_log(store)?;
+    let expected = entries_tolerant(store)?;
     let bad = |run_id: &str, seq: u64, reason: String| {
         Some(BadEvent {
             run_id: run_id.to_string(),
@@ -214,7 +230,7 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
         })
     };
     let mut rows = rows.into_iter().peekable();
-    for want in &expected {
+    for (want, outcome_unknown) in &expected {
         if let Some(extra) = rows.next_if(|r| r.run_id < want.run_id) {
             return Ok(bad(
                 &extra.run_id,
@@ -224,6 +240,14 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
         }
         let Some(row) = rows.next_if(|r| r.run_id == want.run_id) else {
             return Ok(bad(&want.run_id, 0, "the run is missing from it".into()));
+        };
+        // A newer cortex's last event (unreadable here) may have set the outcome.
+        let row = match outcome_unknown {
+            true => RunEntry {
+                outcome: None,
+                ..row
+            },
+            false => row,
         };
         if row != *want {
             let what = if row.events != want.events || row.head_hash != want.head_hash {

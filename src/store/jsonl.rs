@@ -15,7 +15,8 @@ use super::verify::{BadEvent, RawRow, Verifier, VerifyReport};
 
 /// One exported line for a stored row: its columns in the order people read them (run, place,
 /// id, time, version, links, type), then the body. The body is the stored bytes, which must be
-/// one JSON object; else the row is reported as not exportable.
+/// one JSON object; one that is not (damaged) is written as a string under `body_text`, so the
+/// chain is checked over it all the same. Only a row that is not UTF-8 is not exportable.
 pub fn export_line(row: &RawRow) -> Result<String, String> {
     let text = |bytes: &[u8], what: &str| {
         std::str::from_utf8(bytes)
@@ -23,10 +24,9 @@ pub fn export_line(row: &RawRow) -> Result<String, String> {
             .map_err(|_| format!("its {what} is not UTF-8"))
     };
     let body = text(&row.body, "body")?;
-    match serde_json::from_str::<Value>(&body) {
-        Ok(Value::Object(_)) => {}
-        _ => return Err("its stored body is not a JSON object".into()),
-    }
+    // A body that is no JSON object (damaged) is exported as its stored text, under
+    // `body_text`, so that the file still holds the bytes the chain covers.
+    let object = matches!(serde_json::from_str::<Value>(&body), Ok(Value::Object(_)));
     let head = json!({
         "run_id": text(&row.run_id, "run id")?,
         "seq": row.seq,
@@ -55,8 +55,13 @@ pub fn export_line(row: &RawRow) -> Result<String, String> {
         line.push_str(&head[key].to_string());
         line.push(',');
     }
-    line.push_str("\"body\":");
-    line.push_str(&body);
+    if object {
+        line.push_str("\"body\":");
+        line.push_str(&body);
+    } else {
+        line.push_str("\"body_text\":");
+        line.push_str(&serde_json::to_string(&body).expect("a string serialises"));
+    }
     line.push('}');
     Ok(line)
 }
@@ -176,9 +181,11 @@ pub fn read_line(number: usize, line: &str) -> Result<RawRow, String> {
         let hex_text = text(key)?;
         decode_hex(&hex_text).ok_or_else(|| missing(key, "64 hexadecimal digits"))
     };
-    let body = match fields.get("body") {
-        Some(Value::Object(body)) => canonical(body),
-        _ => return Err(missing("body", "a JSON object")),
+    let body = match (fields.get("body"), fields.get("body_text")) {
+        (Some(Value::Object(body)), None) => canonical(body),
+        // A stored body that was no JSON object, exported as its text.
+        (None, Some(Value::String(body))) => body.clone(),
+        _ => return Err(missing("body", "a JSON object (or `body_text` a string)")),
     };
     Ok(RawRow {
         run_id: text("run_id")?,

@@ -149,6 +149,17 @@ pub enum StoreError {
         seq: u64,
         reason: String,
     },
+    /// An event stored with an event schema version newer than this cortex reads (written by
+    /// a newer cortex): not damage — its chain still verifies — but nothing here can decode it.
+    #[error(
+        "stored event {run_id}#{seq} is of event schema version {version}, newer than this cortex reads (up to {known}): it was written by a newer cortex"
+    )]
+    NewerEvent {
+        run_id: String,
+        seq: u64,
+        version: i64,
+        known: u32,
+    },
     #[error("stored event {run_id}#{seq} cannot be read: {reason}")]
     Corrupt {
         run_id: String,
@@ -668,6 +679,17 @@ pub fn read_run_readable(store: &dyn EventStore, run_id: &str) -> Result<Readabl
             Err(StoreError::Corrupt { seq, reason, .. }) => {
                 return Ok((events, Some((seq, reason))));
             }
+            Err(StoreError::NewerEvent {
+                seq,
+                version,
+                known,
+                ..
+            }) => {
+                let why = format!(
+                    "its event schema version {version} is newer than this cortex reads (up to {known}): upgrade cortex to read it"
+                );
+                return Ok((events, Some((seq, why))));
+            }
             Err(e) => return Err(e),
         }
     }
@@ -693,6 +715,9 @@ pub(crate) fn decode_row_ref<'a>(row: RowRef<'a>) -> Result<Recorded, StoreError
     let type_name = text(row.type_name, "type")?;
     let body = text(row.body, "body")?;
     let version = u32::try_from(row.version).unwrap_or(u32::MAX);
+    if let Some(newer) = newer_event(run_id, seq, row.version) {
+        return Err(newer);
+    }
     let event =
         crate::event::decode(version, type_name, body).map_err(|reason| StoreError::Corrupt {
             run_id: run_id.to_string(),
@@ -709,4 +734,113 @@ pub(crate) fn decode_row_ref<'a>(row: RowRef<'a>) -> Result<Recorded, StoreError
         hash: hex(row.hash),
         event,
     })
+}
+
+/// `StoreError::NewerEvent` for an event stored as `version`, if that is newer than this
+/// cortex reads.
+pub(crate) fn newer_event(run_id: &str, seq: u64, version: i64) -> Option<StoreError> {
+    (version > i64::from(crate::event::EVENT_VERSION)).then(|| StoreError::NewerEvent {
+        run_id: run_id.to_string(),
+        seq,
+        version,
+        known: crate::event::EVENT_VERSION,
+    })
+}
+
+/// A stored event this cortex cannot decode, as far as it can be told from its row: what
+/// `log show`, `log export --json` and `log verify` say of it in place of the event.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Unreadable {
+    pub run_id: String,
+    pub seq: u64,
+    /// The stored type and version, as written (lossily, if not UTF-8).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub version: i64,
+    pub time: String,
+    pub hash: String,
+    /// Why it does not decode.
+    pub unreadable: String,
+    /// The event schema version needed to read it, when it is newer than this cortex reads
+    /// (else it is damaged: the log was changed, or written wrongly).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs_version: Option<i64>,
+}
+
+/// One stored event as read: decoded, or why not.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum ReadEvent {
+    Event(Box<Recorded>),
+    Unreadable(Unreadable),
+}
+
+/// Read a stored row: the event, or what can be told of it when it does not decode.
+pub fn read_row(row: RowRef<'_>) -> ReadEvent {
+    match decode_row_ref(row) {
+        Ok(e) => ReadEvent::Event(Box::new(e)),
+        Err(e) => {
+            let (reason, needs) = match e {
+                StoreError::Corrupt { reason, .. } => (reason, None),
+                StoreError::NewerEvent { version, known, .. } => (
+                    format!(
+                        "event schema version {version} is newer than this cortex reads (up to {known})"
+                    ),
+                    Some(version),
+                ),
+                other => (other.to_string(), None),
+            };
+            let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            ReadEvent::Unreadable(Unreadable {
+                run_id: lossy(row.run_id),
+                seq: row.seq.max(0) as u64,
+                type_name: lossy(row.type_name),
+                version: row.version,
+                time: lossy(row.time),
+                hash: hex(row.hash),
+                unreadable: reason,
+                needs_version: needs,
+            })
+        }
+    }
+}
+
+/// Every stored event of run `run_id`, each decoded or said to be unreadable: what the audit
+/// commands show of a run that holds an event this cortex cannot read (damaged, or written by
+/// a newer cortex), in place of an error for the whole run.
+pub fn read_run_all(store: &dyn EventStore, run_id: &str) -> Result<Vec<ReadEvent>, StoreError> {
+    Ok(store
+        .raw_rows(Some(run_id))?
+        .iter()
+        .map(|row| read_row(row.as_ref()))
+        .collect())
+}
+
+/// The first event of run `run_id` that does not decode, if any (streamed: nothing is kept).
+pub fn first_unreadable(
+    store: &dyn EventStore,
+    run_id: &str,
+) -> Result<Option<Unreadable>, StoreError> {
+    let mut found = None;
+    store.fold_rows(run_id, 0, &mut |row| {
+        if found.is_some() {
+            return Ok(());
+        }
+        let whole = RowRef {
+            run_id: run_id.as_bytes(),
+            seq: row.seq,
+            id: row.id,
+            time: row.time,
+            type_name: row.type_name,
+            version: row.version,
+            body: row.body,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        };
+        if let ReadEvent::Unreadable(u) = read_row(whole) {
+            found = Some(u);
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }

@@ -44,6 +44,12 @@ pub struct VerifyReport {
     /// the log, or a log copied without its `logs/` folder): recorded, but not checkable here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_logs_absent: Option<u64>,
+    /// Events whose chain verifies but that this cortex cannot decode, because a newer cortex
+    /// wrote them (one, the first, per run): the runs that hold them are read only as far as
+    /// the event before, and checked against their snapshots, attempt logs and index no
+    /// further. Upgrade cortex to read them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<super::Unreadable>,
     /// The head hash of every run checked, in run order.
     #[serde(skip)]
     pub heads: Vec<(String, String)>,
@@ -101,6 +107,7 @@ impl Default for Verifier {
                 anchors: None,
                 attempt_logs: None,
                 attempt_logs_absent: None,
+                unreadable: Vec::new(),
                 heads: Vec::new(),
             },
             current: None,

@@ -94,10 +94,10 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     // reads, under the chain's `✗ not verified` — before, the whole page was an error.
     let (mut events, unreadable) = match store.read_run(&run_id) {
         Ok(events) => (events, None),
-        Err(crate::store::StoreError::Corrupt { .. }) => {
-            crate::store::read_run_readable(&*store, &run_id)
-                .map_err(crate::ops::CommandError::from)?
-        }
+        Err(
+            crate::store::StoreError::Corrupt { .. } | crate::store::StoreError::NewerEvent { .. },
+        ) => crate::store::read_run_readable(&*store, &run_id)
+            .map_err(crate::ops::CommandError::from)?,
         Err(e) => return Err(crate::ops::CommandError::from(e).into()),
     };
     let alive = loop {
@@ -804,7 +804,13 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 }
                 @if let Some(desc) = &view.description { p class="description" { (desc) } }
                 @if let Some(r) = &view.reason { p class="reason" { (r) } }
-                @if let Some((seq, why)) = &d.unreadable {
+                @if let Some((seq, why)) = d.unreadable.as_ref().filter(|(_, w)| w.contains("upgrade cortex")) {
+                    p class="reason" {
+                        "⚠ The stored event " (seq) " was written by a newer cortex (" (why) "). "
+                        "The run is shown as far as this one reads, up to event " (seq.saturating_sub(1))
+                        "; nothing is damaged (" code { "cortex log verify " (view.run_id) } " checks its chain)."
+                    }
+                } @else if let Some((seq, why)) = &d.unreadable {
                     p class="reason" {
                         "✗ The stored event " (seq) " cannot be read (" (why) "): the log was changed. "
                         "The run is shown as far as it reads, up to event " (seq.saturating_sub(1))
