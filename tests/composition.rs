@@ -1848,3 +1848,50 @@ fn aborting_the_top_run_aborts_each_run_below_it_without_pausing_them_first() {
         );
     }
 }
+
+/// A child given a parent's secret input through `with:`, driven on by a report from a process
+/// that was not given the parent's value: the child's step ran with the literal `***` (the
+/// parent's `with:` rendered from the log). It now waits for the value, and a resume of the
+/// parent given it carries the child on with the real value.
+#[test]
+fn a_report_without_the_parents_secret_never_gives_the_child_its_redacted_text() {
+    let env = Env::new();
+    env.workflow(
+        "ck",
+        "name: ck\ninputs: {key: {type: string, required: true}}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: use, run: 'printf \"%s\" \"${{ inputs.key }}\" > childkey.txt'}\n",
+    )
+    .workflow(
+        "pk",
+        "name: pk\ninputs: {deploy_password: {type: string, required: true}}\nsteps:\n  - {name: c, uses: ck, with: {key: \"${{ inputs.deploy_password }}\"}}\n",
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "pk",
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run(&["--json", "workflow", "step", "complete", "ask"]);
+    assert!(
+        !env.file("childkey.txt").exists(),
+        "the child's step ran with {:?}",
+        std::fs::read_to_string(env.file("childkey.txt"))
+    );
+    assert_eq!(report.code, 3, "{}{}", report.stdout, report.stderr);
+    assert_eq!(env.status(Some("ck"))["steps"][1]["status"], "pending");
+    let parent = run_of(&env, "pk");
+    let resumed = env.run(&[
+        "workflow",
+        "resume",
+        &parent,
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("childkey.txt")).unwrap(),
+        "pw-LLLL5555"
+    );
+    assert_eq!(env.status(Some("ck"))["status"], "completed");
+}

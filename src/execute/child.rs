@@ -486,7 +486,22 @@ pub fn inherit_secret_inputs(child: &mut Journal<'_>) {
         if unheld_handover(&journal.state, index).is_some() {
             return None;
         }
-        let h = handover(&journal, index).ok()?;
+        let mut h = handover(&journal, index).ok()?;
+        // A value rendered from a secret input of the parent this process was not given is
+        // the log's `***`, never the child's value: that input stays missing, and the child
+        // is not driven on without it.
+        let unheld = journal.redactor.missing_inputs(&journal.state);
+        if !unheld.is_empty() {
+            let with = &journal.state.definition(index)?.with;
+            h.given.retain(|(name, _)| {
+                with.get(name).is_none_or(|v| {
+                    !crate::definition::template::scan(&v.0).iter().any(|o| {
+                        matches!(&o.reference,
+                            Ok(crate::definition::template::Reference::Input(n)) if unheld.contains(n))
+                    })
+                })
+            });
+        }
         Some((h, journal.redactor.clone()))
     });
     if let Some((h, parent_secrets)) = given {
