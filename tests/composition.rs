@@ -1895,3 +1895,79 @@ fn a_report_without_the_parents_secret_never_gives_the_child_its_redacted_text()
     );
     assert_eq!(env.status(Some("ck"))["status"], "completed");
 }
+
+const SECRET_ECHO_CHILD: &str = "name: ch\ninputs: {value: {type: string, required: true}}\nsteps:\n  - {name: use, run: 'echo \"echo=${{ inputs.value }}\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: ask, prompt: \"check it\"}\n";
+const SECRET_ECHO_PARENT: &str = "name: pa\nsteps:\n  - {name: login, run: \"echo 'api_token=tok-QQQQ7777RRRR' >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: c, uses: ch, with: {value: \"${{ steps.login.outputs.api_token }}\"}}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.echo }}\" > zval.txt'}\n";
+
+fn validate_warnings(env: &Env, name: &str) -> Vec<String> {
+    let out = env.run(&["--json", "workflow", "validate", name]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    out.json()["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A child's output holding a secret it was given (recorded `***`), brought back to the
+/// parent by the process a report on the child's prompt ran in: a later parent step was
+/// given the text `***`. It now fails as a flat secret output read across a wait does,
+/// `validate` warns of it, and no resume is offered that would wait and fail again.
+#[test]
+fn a_child_output_holding_a_secret_never_reaches_a_later_parent_step_as_its_redacted_text() {
+    let env = Env::new();
+    env.workflow("ch", SECRET_ECHO_CHILD)
+        .workflow("pa", SECRET_ECHO_PARENT);
+    let warnings = validate_warnings(&env, "pa");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("step `z` reads `steps.c.outputs.echo`") && w.contains("`ch/ask`")),
+        "{warnings:?}"
+    );
+    let run = env.run(&["workflow", "run", "pa"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run(&["workflow", "step", "complete", "ask"]);
+    assert!(
+        !env.file("zval.txt").exists(),
+        "z ran with {:?}",
+        std::fs::read_to_string(env.file("zval.txt"))
+    );
+    assert_eq!(report.code, 1, "{}{}", report.stdout, report.stderr);
+    let status = env.status(Some("pa"));
+    assert_eq!(status["steps"][2]["status"], "failed", "{status}");
+    let error = status["steps"][2]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the secret output `steps.c.outputs.echo` is not kept in the log")
+            && error.contains("running `c` again would not help"),
+        "{error}"
+    );
+    let next = status["next"].to_string();
+    assert!(
+        !next.contains("--from") && !next.contains("--retry"),
+        "{next}"
+    );
+}
+
+/// A child writing a secret-named output before its prompt step: the parent step reading it
+/// after the child fails every time from the command line, and `validate` now says so.
+#[test]
+fn validate_warns_of_a_childs_secret_output_read_after_the_child_waits() {
+    let env = Env::new();
+    env.workflow(
+        "tokchild",
+        "name: tokchild\nsteps:\n  - {name: mint, run: \"echo 'api_token=tok-ZZZZ1111' >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: ask, prompt: ok?}\n",
+    )
+    .workflow(
+        "tokparent",
+        "name: tokparent\nsteps:\n  - {name: c, uses: tokchild}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.api_token }}\" > z.txt'}\n",
+    );
+    let warnings = validate_warnings(&env, "tokparent");
+    assert!(
+        warnings.iter().any(|w| w
+            .contains("step `z` reads the secret output `steps.c.outputs.api_token`")
+            && w.contains("`tokchild/ask`")),
+        "{warnings:?}"
+    );
+}

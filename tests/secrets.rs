@@ -1422,10 +1422,15 @@ fn a_secret_output_another_process_recorded_is_refused_not_used_as_stars() {
         .clone();
     assert_eq!(push["attempts"], 1, "no retry is spent on it: {push}");
     let error = push.to_string();
+    // Across the wait, `--from login` would wait and fail again: it is not offered.
+    assert!(
+        !error.contains(&format!("resume {run} --from login")),
+        "{error}"
+    );
     for needed in [
         "steps.login.outputs.tok",
-        "run `login` again",
-        &format!("cortex workflow resume {run} --from login"),
+        "running `login` again would not help: `wait` waits for a report after it",
+        "given as a secret input or in the environment",
     ] {
         assert!(
             error.contains(needed) || said.contains(needed),

@@ -98,6 +98,10 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
                     // A secret output of the parent is a secret input of the child.
                     Ok(Reference::StepOutput { step, key }) => {
                         super::is_secret_output_of(state, step, key)
+                            || state
+                                .step(step)
+                                .and_then(|s| s.outputs.get(key))
+                                .is_some_and(|v| v == super::REDACTED)
                     }
                     _ => false,
                 }

@@ -344,6 +344,7 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     warnings.extend(crate::execute::secret_outputs_across_waits(
         &l.workflow,
         &l.agents,
+        &l.uses,
     ));
     warnings.extend(crate::validate::name_mismatch(
         &l.entry,
