@@ -1971,3 +1971,65 @@ fn validate_warns_of_a_childs_secret_output_read_after_the_child_waits() {
         "{warnings:?}"
     );
 }
+
+/// A `foreach:` over a secret input wrote every item in clear to the log (`foreach_expanded`,
+/// item labels and outputs, status, results.json, checkpoints) while `run_started` kept the
+/// input as `***`. It is refused as one over a secret output is: by `validate`, located at the
+/// `foreach:`, for workflows and scenarios, and at run time for an input secret by its value.
+#[test]
+fn foreach_over_a_secret_input_is_refused_never_recorded_item_by_item() {
+    let env = Env::new();
+    env.workflow(
+        "loopsecret",
+        "name: loopsecret\ninputs:\n  db_password: {type: string, required: true}\nsteps:\n  - name: each\n    foreach: \"${{ inputs.db_password }}\"\n    run: echo ${{ item }} >> ran.log\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "loopsecret"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line(
+        "`${{ inputs.db_password }}` is a secret input: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret",
+        6,
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "loopsecret",
+        "--input",
+        r#"db_password=["pw-AAAA1111","pw-BBBB2222"]"#,
+    ]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(!env.file("ran.log").exists());
+    scenario(
+        &env,
+        "loopscen",
+        "name: loopscen\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: each\n    foreach: \"${{ inputs.api_token }}\"\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "loopscen"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("`${{ inputs.api_token }}` is a secret input", 7);
+
+    // Secret by its value (it holds a secret of the environment): refused when the step runs.
+    env.workflow(
+        "loopvalue",
+        "name: loopvalue\ninputs:\n  regions: {type: string, required: true}\nsteps:\n  - name: each\n    foreach: \"${{ inputs.regions }}\"\n    run: echo ${{ item }} >> ran.log\n",
+    );
+    let run = env.run_with(
+        &[
+            "workflow",
+            "run",
+            "loopvalue",
+            "--input",
+            r#"regions=["eu-CCCC3333"]"#,
+        ],
+        &[("MY_TOKEN", "eu-CCCC3333")],
+    );
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!env.file("ran.log").exists());
+    let status = env.status(Some("loopvalue"));
+    assert!(
+        status["steps"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`${{ inputs.regions }}` is a secret input"),
+        "{status}"
+    );
+}
