@@ -2033,3 +2033,64 @@ fn foreach_over_a_secret_input_is_refused_never_recorded_item_by_item() {
         "{status}"
     );
 }
+
+/// `resume --dry-run` of a leaf whose parents were interrupted with it (`top → mid → leaf`,
+/// the driver killed inside the leaf) showed the leaf's plan alone, while `resume` resumes
+/// `top` and runs mid's and top's remaining steps. The dry run now shows `top`'s plan and
+/// names the chain, recording nothing.
+#[test]
+fn a_dry_run_resume_of_an_interrupted_nested_child_shows_the_root_s_plan() {
+    let env = Env::new();
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: mid\n    uses: mid\n  - name: z\n    run: echo z >> ran.log\n",
+    )
+    .workflow("mid", "name: mid\nsteps:\n  - name: b\n    uses: leaf\n")
+    .workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - name: s\n    run: echo s >> ran.log; sleep 2\n",
+    );
+    killed_once_logged(&env, "top", "s");
+    let (top, mid, leaf) = (
+        run_of(&env, "top"),
+        run_of(&env, "mid"),
+        run_of(&env, "leaf"),
+    );
+    let events_before = events(&env).len();
+    let dry = env.run(&["workflow", "resume", &leaf, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(
+        dry.stdout.contains(&format!(
+            "Run {leaf} is a `uses:` child of run {top}, interrupted with it: `resume` resumes {top}, which carries {leaf} on ({top} → {mid} → {leaf})"
+        )),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains(&format!("Resume plan for run {top}")),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("z"), "{}", dry.stdout);
+    let doc = env
+        .run(&["--json", "workflow", "resume", &leaf, "--dry-run"])
+        .json();
+    assert_eq!(doc["run_id"], top.as_str(), "{doc}");
+    assert_eq!(doc["asked"], leaf.as_str(), "{doc}");
+    assert_eq!(doc["through"], serde_json::json!([top, mid, leaf]), "{doc}");
+    let names: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(names.contains(&"z"), "{doc}");
+    assert_eq!(
+        events(&env).len(),
+        events_before,
+        "a dry run records nothing"
+    );
+    for name in ["top", "mid", "leaf"] {
+        assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
+    }
+}
