@@ -2094,3 +2094,98 @@ fn a_dry_run_resume_of_an_interrupted_nested_child_shows_the_root_s_plan() {
         assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
     }
 }
+
+const CK: &str = "name: ck\ninputs: {key: {type: string, required: true}}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: use, run: 'printf \"%s\" \"${{ inputs.key }}\" > childkey.txt'}\n";
+const PK: &str = "name: pk\ninputs: {deploy_password: {type: string, required: true}}\nsteps:\n  - {name: c, uses: ck, with: {key: \"${{ inputs.deploy_password }}\"}}\n";
+
+/// A report given the child's secret (not the parent's) completed the child, said "↑ The
+/// parent run … goes on" and left the parent waiting (its driver asked for the parent's
+/// secret input to take the child's end, which renders nothing). The parent now goes on.
+/// Where it cannot be driven (another process holds it), its text says the child ended
+/// (not that it "waits for a report or a start"), and its resume suggestion carries the
+/// `--input` placeholder of its secret input, so that it works as pasted.
+#[test]
+fn a_parent_taking_its_child_s_end_needs_none_of_its_secrets_and_says_the_child_ended() {
+    let env = Env::new();
+    env.workflow("ck", CK).workflow("pk", PK);
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "pk",
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run_with(
+        &["workflow", "step", "complete", "ask"],
+        &[("CORTEX_INPUT_KEY", "pw-LLLL5555")],
+    );
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("childkey.txt")).unwrap(),
+        "pw-LLLL5555"
+    );
+    assert_eq!(env.status(Some("pk"))["status"], "completed");
+
+    // Again, the parent held by another process while the report ends the child.
+    let env = Env::new();
+    env.workflow("ck", CK).workflow("pk", PK);
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "pk",
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let parent = run_of(&env, "pk");
+    let lock = env.home().join("locks").join(format!("{parent}.lock"));
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let report = env.run_with(
+        &["workflow", "step", "complete", "ask"],
+        &[("CORTEX_INPUT_KEY", "pw-LLLL5555")],
+    );
+    let text = env.run(&["workflow", "status", &parent]);
+    let status = env.status(Some(&parent));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert!(
+        !text.stdout.contains("waits for a report or a start")
+            && text.stdout.contains("ended (completed)"),
+        "{}",
+        text.stdout
+    );
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        argv[1..4],
+        ["workflow", "resume", parent.as_str()],
+        "{argv:?}"
+    );
+    assert_eq!(argv[4..], ["--input", "deploy_password=VALUE"], "{argv:?}");
+    // As pasted, with the value: the step takes the child's end.
+    let mut args: Vec<String> = argv[1..].to_vec();
+    *args.last_mut().unwrap() = "deploy_password=pw-LLLL5555".into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
+}

@@ -82,9 +82,21 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
     let workflow: Workflow = serde_json::from_value(used.definition.clone())
         .map_err(|e| format!("the snapshot of `{uses}` cannot be read: {e}"))?;
     let resolve = resolver(state, &journal.redactor, Some(index));
+    // A value rendered from a secret input of the parent this process was not given would be
+    // the log's `***`, never the child's value: it is left out, so that input stays missing
+    // for the child, which is not driven on without it (a report, a resume). Before, the
+    // child's step ran with the text `***`.
+    let unheld = journal.redactor.missing_inputs(state);
     let given = step
         .with
         .iter()
+        .filter(|(_, v)| {
+            unheld.is_empty()
+                || !crate::definition::template::scan(&v.0).iter().any(|o| {
+                    matches!(&o.reference,
+                        Ok(crate::definition::template::Reference::Input(n)) if unheld.contains(n))
+                })
+        })
         .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
         .collect();
     let secret = step
@@ -490,22 +502,7 @@ pub fn inherit_secret_inputs(child: &mut Journal<'_>) {
         if unheld_handover(&journal.state, index).is_some() {
             return None;
         }
-        let mut h = handover(&journal, index).ok()?;
-        // A value rendered from a secret input of the parent this process was not given is
-        // the log's `***`, never the child's value: that input stays missing, and the child
-        // is not driven on without it.
-        let unheld = journal.redactor.missing_inputs(&journal.state);
-        if !unheld.is_empty() {
-            let with = &journal.state.definition(index)?.with;
-            h.given.retain(|(name, _)| {
-                with.get(name).is_none_or(|v| {
-                    !crate::definition::template::scan(&v.0).iter().any(|o| {
-                        matches!(&o.reference,
-                            Ok(crate::definition::template::Reference::Input(n)) if unheld.contains(n))
-                    })
-                })
-            });
-        }
+        let h = handover(&journal, index).ok()?;
         Some((h, journal.redactor.clone()))
     });
     if let Some((h, parent_secrets)) = given {
