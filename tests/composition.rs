@@ -1848,3 +1848,344 @@ fn aborting_the_top_run_aborts_each_run_below_it_without_pausing_them_first() {
         );
     }
 }
+
+/// A child given a parent's secret input through `with:`, driven on by a report from a process
+/// that was not given the parent's value: the child's step ran with the literal `***` (the
+/// parent's `with:` rendered from the log). It now waits for the value, and a resume of the
+/// parent given it carries the child on with the real value.
+#[test]
+fn a_report_without_the_parents_secret_never_gives_the_child_its_redacted_text() {
+    let env = Env::new();
+    env.workflow(
+        "ck",
+        "name: ck\ninputs: {key: {type: string, required: true}}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: use, run: 'printf \"%s\" \"${{ inputs.key }}\" > childkey.txt'}\n",
+    )
+    .workflow(
+        "pk",
+        "name: pk\ninputs: {deploy_password: {type: string, required: true}}\nsteps:\n  - {name: c, uses: ck, with: {key: \"${{ inputs.deploy_password }}\"}}\n",
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "pk",
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run(&["--json", "workflow", "step", "complete", "ask"]);
+    assert!(
+        !env.file("childkey.txt").exists(),
+        "the child's step ran with {:?}",
+        std::fs::read_to_string(env.file("childkey.txt"))
+    );
+    assert_eq!(report.code, 3, "{}{}", report.stdout, report.stderr);
+    assert_eq!(env.status(Some("ck"))["steps"][1]["status"], "pending");
+    let parent = run_of(&env, "pk");
+    let resumed = env.run(&[
+        "workflow",
+        "resume",
+        &parent,
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("childkey.txt")).unwrap(),
+        "pw-LLLL5555"
+    );
+    assert_eq!(env.status(Some("ck"))["status"], "completed");
+}
+
+const SECRET_ECHO_CHILD: &str = "name: ch\ninputs: {value: {type: string, required: true}}\nsteps:\n  - {name: use, run: 'echo \"echo=${{ inputs.value }}\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: ask, prompt: \"check it\"}\n";
+const SECRET_ECHO_PARENT: &str = "name: pa\nsteps:\n  - {name: login, run: \"echo 'api_token=tok-QQQQ7777RRRR' >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: c, uses: ch, with: {value: \"${{ steps.login.outputs.api_token }}\"}}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.echo }}\" > zval.txt'}\n";
+
+fn validate_warnings(env: &Env, name: &str) -> Vec<String> {
+    let out = env.run(&["--json", "workflow", "validate", name]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    out.json()["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A child's output holding a secret it was given (recorded `***`), brought back to the
+/// parent by the process a report on the child's prompt ran in: a later parent step was
+/// given the text `***`. It now fails as a flat secret output read across a wait does,
+/// `validate` warns of it, and no resume is offered that would wait and fail again.
+#[test]
+fn a_child_output_holding_a_secret_never_reaches_a_later_parent_step_as_its_redacted_text() {
+    let env = Env::new();
+    env.workflow("ch", SECRET_ECHO_CHILD)
+        .workflow("pa", SECRET_ECHO_PARENT);
+    let warnings = validate_warnings(&env, "pa");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("step `z` reads `steps.c.outputs.echo`") && w.contains("`ch/ask`")),
+        "{warnings:?}"
+    );
+    let run = env.run(&["workflow", "run", "pa"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run(&["workflow", "step", "complete", "ask"]);
+    assert!(
+        !env.file("zval.txt").exists(),
+        "z ran with {:?}",
+        std::fs::read_to_string(env.file("zval.txt"))
+    );
+    assert_eq!(report.code, 1, "{}{}", report.stdout, report.stderr);
+    let status = env.status(Some("pa"));
+    assert_eq!(status["steps"][2]["status"], "failed", "{status}");
+    let error = status["steps"][2]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the secret output `steps.c.outputs.echo` is not kept in the log")
+            && error.contains("running `c` again would not help"),
+        "{error}"
+    );
+    let next = status["next"].to_string();
+    assert!(
+        !next.contains("--from") && !next.contains("--retry"),
+        "{next}"
+    );
+}
+
+/// A child writing a secret-named output before its prompt step: the parent step reading it
+/// after the child fails every time from the command line, and `validate` now says so.
+#[test]
+fn validate_warns_of_a_childs_secret_output_read_after_the_child_waits() {
+    let env = Env::new();
+    env.workflow(
+        "tokchild",
+        "name: tokchild\nsteps:\n  - {name: mint, run: \"echo 'api_token=tok-ZZZZ1111' >> \\\"$CORTEX_OUTPUT\\\"\"}\n  - {name: ask, prompt: ok?}\n",
+    )
+    .workflow(
+        "tokparent",
+        "name: tokparent\nsteps:\n  - {name: c, uses: tokchild}\n  - {name: z, run: 'printf \"%s\" \"${{ steps.c.outputs.api_token }}\" > z.txt'}\n",
+    );
+    let warnings = validate_warnings(&env, "tokparent");
+    assert!(
+        warnings.iter().any(|w| w
+            .contains("step `z` reads the secret output `steps.c.outputs.api_token`")
+            && w.contains("`tokchild/ask`")),
+        "{warnings:?}"
+    );
+}
+
+/// A `foreach:` over a secret input wrote every item in clear to the log (`foreach_expanded`,
+/// item labels and outputs, status, results.json, checkpoints) while `run_started` kept the
+/// input as `***`. It is refused as one over a secret output is: by `validate`, located at the
+/// `foreach:`, for workflows and scenarios, and at run time for an input secret by its value.
+#[test]
+fn foreach_over_a_secret_input_is_refused_never_recorded_item_by_item() {
+    let env = Env::new();
+    env.workflow(
+        "loopsecret",
+        "name: loopsecret\ninputs:\n  db_password: {type: string, required: true}\nsteps:\n  - name: each\n    foreach: \"${{ inputs.db_password }}\"\n    run: echo ${{ item }} >> ran.log\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "loopsecret"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line(
+        "`${{ inputs.db_password }}` is a secret input: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret",
+        6,
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "loopsecret",
+        "--input",
+        r#"db_password=["pw-AAAA1111","pw-BBBB2222"]"#,
+    ]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(!env.file("ran.log").exists());
+    scenario(
+        &env,
+        "loopscen",
+        "name: loopscen\ndescription: d\ninputs:\n  api_token: {type: string, required: true}\nphases:\n  - name: each\n    foreach: \"${{ inputs.api_token }}\"\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "loopscen"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    out.assert_error_on_line("`${{ inputs.api_token }}` is a secret input", 7);
+
+    // Secret by its value (it holds a secret of the environment): refused when the step runs.
+    env.workflow(
+        "loopvalue",
+        "name: loopvalue\ninputs:\n  regions: {type: string, required: true}\nsteps:\n  - name: each\n    foreach: \"${{ inputs.regions }}\"\n    run: echo ${{ item }} >> ran.log\n",
+    );
+    let run = env.run_with(
+        &[
+            "workflow",
+            "run",
+            "loopvalue",
+            "--input",
+            r#"regions=["eu-CCCC3333"]"#,
+        ],
+        &[("MY_TOKEN", "eu-CCCC3333")],
+    );
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!env.file("ran.log").exists());
+    let status = env.status(Some("loopvalue"));
+    assert!(
+        status["steps"][0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`${{ inputs.regions }}` is a secret input"),
+        "{status}"
+    );
+}
+
+/// `resume --dry-run` of a leaf whose parents were interrupted with it (`top → mid → leaf`,
+/// the driver killed inside the leaf) showed the leaf's plan alone, while `resume` resumes
+/// `top` and runs mid's and top's remaining steps. The dry run now shows `top`'s plan and
+/// names the chain, recording nothing.
+#[test]
+fn a_dry_run_resume_of_an_interrupted_nested_child_shows_the_root_s_plan() {
+    let env = Env::new();
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: mid\n    uses: mid\n  - name: z\n    run: echo z >> ran.log\n",
+    )
+    .workflow("mid", "name: mid\nsteps:\n  - name: b\n    uses: leaf\n")
+    .workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - name: s\n    run: echo s >> ran.log; sleep 2\n",
+    );
+    killed_once_logged(&env, "top", "s");
+    let (top, mid, leaf) = (
+        run_of(&env, "top"),
+        run_of(&env, "mid"),
+        run_of(&env, "leaf"),
+    );
+    let events_before = events(&env).len();
+    let dry = env.run(&["workflow", "resume", &leaf, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(
+        dry.stdout.contains(&format!(
+            "Run {leaf} is a `uses:` child of run {top}, interrupted with it: `resume` resumes {top}, which carries {leaf} on ({top} → {mid} → {leaf})"
+        )),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains(&format!("Resume plan for run {top}")),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("z"), "{}", dry.stdout);
+    let doc = env
+        .run(&["--json", "workflow", "resume", &leaf, "--dry-run"])
+        .json();
+    assert_eq!(doc["run_id"], top.as_str(), "{doc}");
+    assert_eq!(doc["asked"], leaf.as_str(), "{doc}");
+    assert_eq!(doc["through"], serde_json::json!([top, mid, leaf]), "{doc}");
+    let names: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(names.contains(&"z"), "{doc}");
+    assert_eq!(
+        events(&env).len(),
+        events_before,
+        "a dry run records nothing"
+    );
+    for name in ["top", "mid", "leaf"] {
+        assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
+    }
+}
+
+const CK: &str = "name: ck\ninputs: {key: {type: string, required: true}}\nsteps:\n  - {name: ask, prompt: approve}\n  - {name: use, run: 'printf \"%s\" \"${{ inputs.key }}\" > childkey.txt'}\n";
+const PK: &str = "name: pk\ninputs: {deploy_password: {type: string, required: true}}\nsteps:\n  - {name: c, uses: ck, with: {key: \"${{ inputs.deploy_password }}\"}}\n";
+
+/// A report given the child's secret (not the parent's) completed the child, said "↑ The
+/// parent run … goes on" and left the parent waiting (its driver asked for the parent's
+/// secret input to take the child's end, which renders nothing). The parent now goes on.
+/// Where it cannot be driven (another process holds it), its text says the child ended
+/// (not that it "waits for a report or a start"), and its resume suggestion carries the
+/// `--input` placeholder of its secret input, so that it works as pasted.
+#[test]
+fn a_parent_taking_its_child_s_end_needs_none_of_its_secrets_and_says_the_child_ended() {
+    let env = Env::new();
+    env.workflow("ck", CK).workflow("pk", PK);
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "pk",
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.run_with(
+        &["workflow", "step", "complete", "ask"],
+        &[("CORTEX_INPUT_KEY", "pw-LLLL5555")],
+    );
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("childkey.txt")).unwrap(),
+        "pw-LLLL5555"
+    );
+    assert_eq!(env.status(Some("pk"))["status"], "completed");
+
+    // Again, the parent held by another process while the report ends the child.
+    let env = Env::new();
+    env.workflow("ck", CK).workflow("pk", PK);
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "pk",
+        "--input",
+        "deploy_password=pw-LLLL5555",
+    ]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let parent = run_of(&env, "pk");
+    let lock = env.home().join("locks").join(format!("{parent}.lock"));
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let report = env.run_with(
+        &["workflow", "step", "complete", "ask"],
+        &[("CORTEX_INPUT_KEY", "pw-LLLL5555")],
+    );
+    let text = env.run(&["workflow", "status", &parent]);
+    let status = env.status(Some(&parent));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    assert_eq!(status["status"], "waiting", "{status}");
+    assert!(
+        !text.stdout.contains("waits for a report or a start")
+            && text.stdout.contains("ended (completed)"),
+        "{}",
+        text.stdout
+    );
+    let argv: Vec<String> = status["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        argv[1..4],
+        ["workflow", "resume", parent.as_str()],
+        "{argv:?}"
+    );
+    assert_eq!(argv[4..], ["--input", "deploy_password=VALUE"], "{argv:?}");
+    // As pasted, with the value: the step takes the child's end.
+    let mut args: Vec<String> = argv[1..].to_vec();
+    *args.last_mut().unwrap() = "deploy_password=pw-LLLL5555".into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(env.status(Some(&parent))["status"], "completed");
+}

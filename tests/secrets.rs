@@ -1422,10 +1422,15 @@ fn a_secret_output_another_process_recorded_is_refused_not_used_as_stars() {
         .clone();
     assert_eq!(push["attempts"], 1, "no retry is spent on it: {push}");
     let error = push.to_string();
+    // Across the wait, `--from login` would wait and fail again: it is not offered.
+    assert!(
+        !error.contains(&format!("resume {run} --from login")),
+        "{error}"
+    );
     for needed in [
         "steps.login.outputs.tok",
-        "run `login` again",
-        &format!("cortex workflow resume {run} --from login"),
+        "running `login` again would not help: `wait` waits for a report after it",
+        "given as a secret input or in the environment",
     ] {
         assert!(
             error.contains(needed) || said.contains(needed),
@@ -1599,7 +1604,7 @@ fn a_begun_child_given_a_secret_output_is_gone_on_with_after_another_process_res
 }
 
 /// A `foreach:` list read from a secret output would be recorded item by item (and each
-/// unit given its own): the step fails saying so, and no item is recorded or run.
+/// unit given its own): the run is refused saying so, and no item is recorded or run.
 #[test]
 fn a_foreach_list_read_from_a_secret_output_is_refused() {
     let token = "list-tok-3c2b1a0z";
@@ -1608,13 +1613,16 @@ fn a_foreach_list_read_from_a_secret_output_is_refused() {
         "over",
         "name: over\nsteps:\n  - name: mint\n    run: echo \"api_tokens=[\\\"$(cat token.txt)\\\"]\" >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: '${{ steps.mint.outputs.api_tokens }}'\n    run: echo \"${{ item }}\" > got\n",
     );
+    // Refused before anything runs (`validate`, located at the `foreach:`); the step's own
+    // guard refuses what only the run knows (an output secret by its value).
     let out = env.run(&["workflow", "run", "over"]);
-    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stdout
+        format!("{}{}", out.stdout, out.stderr)
             .contains("`${{ steps.mint.outputs.api_tokens }}` is a secret output"),
-        "{}",
-        out.stdout
+        "{}{}",
+        out.stdout,
+        out.stderr
     );
     assert!(!env.file("got").exists());
     assert_nowhere(&env, token);

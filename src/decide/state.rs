@@ -449,6 +449,17 @@ impl RunState {
         step.run.is_none() && step.uses.is_none() && self.agent_run(index).is_none()
     }
 
+    /// The step that waits for a report inside the child run of `uses:` step `index` (or its
+    /// own children, down the chain), as `WORKFLOW/STEP`: a secret output the child records
+    /// before it is held only by the process that records it, and a report is another one.
+    /// Read from the run's snapshot of its `uses:` graph.
+    pub fn waits_within(&self, index: usize) -> Option<String> {
+        let step = self.workflow.as_ref()?.steps.get(index)?;
+        let start = self.start.as_ref()?;
+        let mut seen = std::collections::BTreeSet::new();
+        waits_within_uses(start, step.uses.as_deref()?, &mut seen)
+    }
+
     /// The value a `${{ }}` template names in this run: an input (secret ones are recorded
     /// as `***`), or an output recorded so far. `${{ item }}` has a value only in a unit
     /// (`template_value_in`).
@@ -1245,4 +1256,30 @@ pub fn restore(snapshot: &str, first: &Recorded) -> Option<RunState> {
     // Items of `foreach:` steps are units of the run: its layout follows its steps.
     super::items::rebuild(&mut state);
     Some(state)
+}
+
+/// The first step waiting for a report in the workflow `uses` names in `start`'s snapshot, or
+/// in the workflows its own `uses:` steps run (`RunState::waits_within`).
+fn waits_within_uses(
+    start: &crate::event::RunStarted,
+    uses: &str,
+    seen: &mut std::collections::BTreeSet<String>,
+) -> Option<String> {
+    if !seen.insert(uses.to_string()) {
+        return None;
+    }
+    let used = start.uses.get(uses)?;
+    let workflow: crate::definition::Workflow =
+        serde_json::from_value(used.definition.clone()).ok()?;
+    workflow.steps.iter().find_map(|step| match &step.uses {
+        Some(inner) => waits_within_uses(start, inner, seen),
+        None => {
+            let engine_runs = step.run.is_some()
+                || step.agent.as_ref().is_some_and(|a| {
+                    start.agents.get(a).is_some_and(Option::is_some)
+                        || start.claude.as_ref().is_some_and(|c| c.runs.contains(a))
+                });
+            (!engine_runs).then(|| format!("{}/{}", used.name, step.name))
+        }
+    })
 }

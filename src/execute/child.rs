@@ -82,9 +82,21 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
     let workflow: Workflow = serde_json::from_value(used.definition.clone())
         .map_err(|e| format!("the snapshot of `{uses}` cannot be read: {e}"))?;
     let resolve = resolver(state, &journal.redactor, Some(index));
+    // A value rendered from a secret input of the parent this process was not given would be
+    // the log's `***`, never the child's value: it is left out, so that input stays missing
+    // for the child, which is not driven on without it (a report, a resume). Before, the
+    // child's step ran with the text `***`.
+    let unheld = journal.redactor.missing_inputs(state);
     let given = step
         .with
         .iter()
+        .filter(|(_, v)| {
+            unheld.is_empty()
+                || !crate::definition::template::scan(&v.0).iter().any(|o| {
+                    matches!(&o.reference,
+                        Ok(crate::definition::template::Reference::Input(n)) if unheld.contains(n))
+                })
+        })
         .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
         .collect();
     let secret = step
@@ -98,6 +110,10 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
                     // A secret output of the parent is a secret input of the child.
                     Ok(Reference::StepOutput { step, key }) => {
                         super::is_secret_output_of(state, step, key)
+                            || state
+                                .step(step)
+                                .and_then(|s| s.outputs.get(key))
+                                .is_some_and(|v| v == super::REDACTED)
                     }
                     _ => false,
                 }

@@ -621,14 +621,32 @@ impl Runner {
                 // own: read from a secret output, they would be recorded in clear or run as
                 // `***`.
                 for occurrence in crate::definition::template::scan(&text) {
-                    if let Ok(Reference::StepOutput { step, key }) = &occurrence.reference
-                        && super::is_secret_output_of(state, step, key)
-                    {
-                        return Err(format!(
-                            "`{}` is a secret output: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret (give the items as plain values, and the secret to each item's command through `env:`)",
-                            &text[occurrence.start..occurrence.end]
-                        ));
-                    }
+                    let what = match &occurrence.reference {
+                        Ok(Reference::StepOutput { step, key })
+                            if super::is_secret_output_of(state, step, key)
+                                || state
+                                    .step(step)
+                                    .and_then(|s| s.outputs.get(key))
+                                    .is_some_and(|v| v == super::REDACTED) =>
+                        {
+                            "a secret output"
+                        }
+                        // A secret input (by its name, its use, or its value holding a
+                        // secret): `run_started` keeps `***`, its items would be in clear.
+                        Ok(Reference::Input(name))
+                            if state
+                                .start
+                                .as_ref()
+                                .is_some_and(|s| s.secret_inputs.contains(name)) =>
+                        {
+                            "a secret input"
+                        }
+                        _ => continue,
+                    };
+                    return Err(format!(
+                        "`{}` is {what}: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret (give the items as plain values, and the secret to each item's command through `env:`)",
+                        &text[occurrence.start..occurrence.end]
+                    ));
                 }
                 let resolve = resolver(state, &self.redactor, Some(index));
                 for occurrence in crate::definition::template::scan(&text) {

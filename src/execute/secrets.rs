@@ -115,6 +115,7 @@ pub fn secret_outputs(workflow: &Workflow) -> BTreeSet<(String, String)> {
 pub fn secret_outputs_across_waits(
     workflow: &Workflow,
     agents: &crate::definition::ResolvedAgents,
+    uses: &BTreeMap<String, crate::event::UsedWorkflow>,
 ) -> Vec<String> {
     let waits = |step: &Step| {
         step.run.is_none()
@@ -151,9 +152,80 @@ pub fn secret_outputs_across_waits(
                 "step `{}` reads the secret output `steps.{of}.outputs.{key}`, and `{}` waits for a report between them: a secret output is held only by the process that records it (the log keeps `***`) and a report is recorded by another process, so from the command line `{}` fails every time (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
                 step.name, workflow.steps[w].name, step.name
             ));
+            continue;
+        }
+        // The same through a `uses:` step whose child waits for a report before it ends: an
+        // output of the child that is secret (by its key or its use there), or that may hold
+        // a secret the step gives it with `with:`, is brought back by the process that
+        // carries the child on after the report, which does not hold it.
+        let texts = step.run_texts().chain(foreach).chain(if_run);
+        let through_child = texts.flat_map(scan).find_map(|o| {
+            let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
+                return None;
+            };
+            let p = workflow.step_index(step_of_unit(workflow, &of))?;
+            let used = workflow.steps[p].uses.as_deref()?;
+            let child = used_workflow(uses, used)?;
+            let inside = waits_within(uses, used, agents, &mut BTreeSet::new())?;
+            let secret_inputs = secret_inputs(workflow);
+            let given_secret = workflow.steps[p].with.values().any(|v| {
+                scan(&v.0).iter().any(|o| match &o.reference {
+                    Ok(Reference::Input(n)) => secret_inputs.contains(n),
+                    Ok(Reference::StepOutput { step, key }) => {
+                        is_secret_output(workflow, step, key)
+                    }
+                    _ => false,
+                })
+            });
+            let secret_there = child
+                .steps
+                .iter()
+                .any(|s| is_secret_output(&child, &s.name, &key));
+            (secret_there || given_secret).then_some((of, key, inside, secret_there))
+        });
+        if let Some((of, key, inside, secret_there)) = through_child {
+            let what = if secret_there {
+                format!("the secret output `steps.{of}.outputs.{key}`")
+            } else {
+                format!(
+                    "`steps.{of}.outputs.{key}` of a child run given a secret with `with:` (an output holding it is kept as `***`)"
+                )
+            };
+            warnings.push(format!(
+                "step `{}` reads {what}, and its child run waits for a report (`{inside}`) before it ends: a secret output is held only by the process that records it (the log keeps `***`) and the report is recorded by another process, so from the command line `{}` fails every time (only one long-lived `cortex mcp` or `cortex serve` session recording both keeps it); give the secret as a secret input (`--input`) or in the environment instead",
+                step.name, step.name
+            ));
         }
     }
     warnings
+}
+
+/// The definition `uses:` text `used` names in a load's (or run's) snapshot of its graph.
+fn used_workflow(
+    uses: &BTreeMap<String, crate::event::UsedWorkflow>,
+    used: &str,
+) -> Option<Workflow> {
+    serde_json::from_value(uses.get(used)?.definition.clone()).ok()
+}
+
+/// The first step waiting for a report in the workflow `used` names, or in those its own
+/// `uses:` steps run, as `WORKFLOW/STEP` (`RunState::waits_within`, before a run).
+fn waits_within(
+    uses: &BTreeMap<String, crate::event::UsedWorkflow>,
+    used: &str,
+    agents: &crate::definition::ResolvedAgents,
+    seen: &mut BTreeSet<String>,
+) -> Option<String> {
+    if !seen.insert(used.to_string()) {
+        return None;
+    }
+    let child = used_workflow(uses, used)?;
+    let name = &uses.get(used)?.name;
+    child.steps.iter().find_map(|s| match &s.uses {
+        Some(inner) => waits_within(uses, inner, agents, seen),
+        None => (s.run.is_none() && !s.agent.as_deref().is_some_and(|a| agents.is_run(a)))
+            .then(|| format!("{name}/{}", s.name)),
+    })
 }
 
 /// The step a unit name of `workflow` belongs to: `build` for `build[2]` (an item of the
@@ -284,11 +356,13 @@ pub fn unheld_secret_output(state: &RunState, r: &Reference) -> bool {
     let Reference::StepOutput { step, key } = r else {
         return false;
     };
+    // Recorded as `***`, it is secret whatever its key (`Journal::hold_secret_output`: a
+    // value holding a secret, a child's secret output brought back): never passed on as the
+    // text `***`.
     state
         .step(step)
         .and_then(|s| s.outputs.get(key))
         .is_some_and(|v| v == REDACTED)
-        && is_secret_output_of(state, step, key)
         && held_secret_output(&state.run_id, step, key).is_none()
 }
 
@@ -324,17 +398,29 @@ pub fn unheld_secret_output_error(state: &RunState, r: &Reference) -> String {
         .map_or(step.as_str(), |p| state.steps[p].name.as_str());
     // A step waiting for a report after it ends the drive that recorded it: the report is
     // another process, which will not hold it either.
-    let waits = index.and_then(|i| (i + 1..state.steps.len()).find(|&j| state.is_external(j)));
-    let but = waits.map_or_else(String::new, |j| {
-        format!(
-            "; `{}` waits for a report after it, which another process records: a secret that must outlive a wait is given as a secret input or in the environment, not as an output",
-            state.steps[j].name
-        )
-    });
-    format!(
-        "the secret output `{noun}.{step}.outputs.{key}` is not kept in the log (it holds `***`) and this process did not record it: run `{from}` again (`cortex {command} resume {} --from {from}`){but}",
-        state.run_id
-    )
+    // So does a child run of `uses:` step `from` that waits for one: run again, it waits
+    // again, and the report that carries it on is another process.
+    let waits = index
+        .and_then(|i| (i + 1..state.steps.len()).find(|&j| state.is_external(j)))
+        .map(|j| format!("`{}` waits for a report after it", state.steps[j].name))
+        .or_else(|| {
+            let f = state.step_index(from)?;
+            let inside = state.waits_within(f)?;
+            Some(format!(
+                "its child run waits for a report (`{inside}`) before it ends"
+            ))
+        });
+    // Across such a wait, running `from` again would wait and fail again: the fix is the
+    // definition's, not a resume.
+    match waits {
+        Some(w) => format!(
+            "the secret output `{noun}.{step}.outputs.{key}` is not kept in the log (it holds `***`) and this process did not record it; running `{from}` again would not help: {w}, which another process records — a secret that must outlive a wait is given as a secret input or in the environment, not as an output"
+        ),
+        None => format!(
+            "the secret output `{noun}.{step}.outputs.{key}` is not kept in the log (it holds `***`) and this process did not record it: run `{from}` again (`cortex {command} resume {} --from {from}`)",
+            state.run_id
+        ),
+    }
 }
 
 /// The environment variable that carries input `name` (to steps, and to `resume` for a secret

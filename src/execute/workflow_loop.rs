@@ -93,12 +93,26 @@ fn child_attempt(
 fn needs_secrets(state: &crate::decide::RunState, action: &Next, missing: &[String]) -> bool {
     match action {
         Next::Finished(_) | Next::Paused | Next::Stopped | Next::AwaitReport { .. } => false,
+        // A `uses:` step going on with the child it has begun (or taking its end) renders
+        // nothing of this run: the child's own secret inputs are the child's to have.
         Next::Attempt { index, .. } => !state.is_external(*index),
+        Next::Child { index } => !goes_on_with_its_child(state, *index),
         Next::CheckCondition { index } | Next::ReadItems { index } => {
             preparing_needs_secrets(state, *index, missing)
         }
         _ => true,
     }
+}
+
+/// Whether the attempt of step `index` goes on with the child run its `uses:` step waits on
+/// (a child that waited has begun: its inputs are its own; not over for good in the step's
+/// eyes, nor one it already failed with, which may be replaced by a new one).
+fn goes_on_with_its_child(state: &crate::decide::RunState, index: usize) -> bool {
+    state.definition(index).is_some_and(|d| d.uses.is_some())
+        && state.steps.get(index).is_some_and(|s| {
+            s.status == crate::decide::StepStatus::Waiting
+                && s.child.as_ref().is_some_and(|c| !c.finished && !c.reported)
+        })
 }
 
 /// While a command of the run (a step's, its rollback, a `validate:`, `if:`, health or post

@@ -344,6 +344,7 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     warnings.extend(crate::execute::secret_outputs_across_waits(
         &l.workflow,
         &l.agents,
+        &l.uses,
     ));
     warnings.extend(crate::validate::name_mismatch(
         &l.entry,
@@ -790,15 +791,41 @@ pub fn resume(
     // step left it and every parent after it — as a report on a child carries its parents on.
     // Before, the child alone completed and its parents stayed interrupted. Only a plain
     // resume: `--retry`, `--skip`, `--from`, `--rollback-to` and `--input` speak of the child.
-    if !dry_run
-        && mode == ResumeMode::Continue
+    // A dry run says the same: the plan is the root's, naming the chain down to this run
+    // (before, it showed the child's plan alone, which is not what `resume` does).
+    if mode == ResumeMode::Continue
         && inputs.is_empty()
-        && let Some(root) = interrupted_root(ctx, &*store, &run_id)
+        && let Some((root, chain)) = interrupted_root(ctx, &*store, &run_id)
     {
+        drop(store);
+        let through = chain.join(" → ");
+        if dry_run {
+            let mut out = resume(
+                ctx,
+                Scope::any(),
+                Some(&root),
+                ResumeArgs {
+                    mode,
+                    inputs,
+                    dry_run,
+                    timeout: args_timeout,
+                },
+                by,
+                live,
+            )?;
+            out.human = format!(
+                "Run {run_id} is a `uses:` child of run {root}, interrupted with it: `resume` resumes {root}, which carries {run_id} on ({through}).\n\n{}",
+                out.human
+            );
+            if let Some(doc) = out.json.as_object_mut() {
+                doc.insert("asked".into(), json!(run_id));
+                doc.insert("through".into(), json!(chain));
+            }
+            return Ok(out);
+        }
         live.observer.note(&format!(
             "Run {run_id} is a `uses:` child of run {root}, interrupted with it: resuming {root}, which carries {run_id} on.\n"
         ));
-        drop(store);
         return resume(
             ctx,
             Scope::any(),
@@ -1097,15 +1124,17 @@ fn child_with_step(
 
 /// The topmost run above `run_id` (its parent, theirs, ...) whose `uses:` step waits on the
 /// run below it and that nobody drives (interrupted: its driver died), if its parent is one:
-/// the run whose resume carries `run_id` on with its parents.
+/// the run whose resume carries `run_id` on with its parents; with the chain of runs from it
+/// down to `run_id`.
 fn interrupted_root(
     ctx: &Ctx,
     store: &dyn crate::store::EventStore,
     run_id: &str,
-) -> Option<String> {
+) -> Option<(String, Vec<String>)> {
     use crate::decide::{RunPhase, StepStatus};
     let mut child = run_id.to_string();
     let mut root = None;
+    let mut chain = vec![run_id.to_string()];
     // A tree is at most 16 levels deep (validation); a log linking in a loop still ends.
     for _ in 0..32 {
         let state = crate::execute::fold_log(store, &child, 0, Default::default()).ok()?;
@@ -1126,9 +1155,11 @@ fn interrupted_root(
             break;
         }
         root = Some(parent.run_id.clone());
+        chain.push(parent.run_id.clone());
         child = parent.run_id;
     }
-    root
+    chain.reverse();
+    root.map(|r| (r, chain))
 }
 
 /// `--timeout`, in the range of `timeout_seconds` (`limits::RUN_TIMEOUT`), as whole seconds

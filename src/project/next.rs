@@ -348,8 +348,11 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 uses.and_then(|u| Some((u.run_id.as_ref()?, u.child_ended.as_ref()?)))
             {
                 // No report can move a finished child: resuming gives the step its end.
-                out.push(Suggestion::new(
-                    &["workflow", "resume", id],
+                // With the `--input` placeholders of its secret inputs, as every resume of
+                // it: without them the command as pasted is refused.
+                out.push(resume(
+                    view,
+                    &[],
                     format!(
                         "child run {child} ended ({ended}): the step takes that end and its on_failure applies"
                     ),

@@ -1092,7 +1092,10 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
             return None;
         }
         let from = state.parent_of(p).unwrap_or(p);
-        let crossing = (p + 1..failed).any(|j| state.is_external(j));
+        // A `uses:` step's child that waits for a report is such a wait too: `--from` it
+        // starts a child that waits again.
+        let crossing =
+            (p + 1..failed).any(|j| state.is_external(j)) || state.waits_within(from).is_some();
         Some((state.steps[from].name.clone(), crossing))
     })
 }

@@ -630,6 +630,14 @@ pub fn render_outcome_line(view: &StatusView, home: &std::path::Path, now: Syste
                         crate::project::worker_command(&tags, &[])
                     );
                 }
+                // The child ended meanwhile (nobody drove this run on): it waits for nothing
+                // but a resume of this run, which gives the step that end.
+                Some(child) if let Some(ended) = uses.and_then(|u| u.child_ended.as_ref()) => {
+                    let _ = writeln!(
+                        out,
+                        "\n⏸️  Waiting on step `{step}`: its child run {child} ended ({ended}); `resume` gives the step that end."
+                    );
+                }
                 Some(child) => {
                     let _ = writeln!(
                         out,

@@ -200,6 +200,8 @@ pub fn validate_scenario(
     // Inputs, and templates in what phases run: inputs must be declared, phase outputs must be
     // of phases this one runs after (directly or not), so they are there by then.
     let deps = dependencies(scenario);
+    // Secret inputs and outputs are found on the scenario read as a workflow.
+    let as_workflow = scenario.as_workflow();
     let mut c = super::workflow::Checker::new(text);
     c.foreach =
         super::workflow::foreach_units(scenario.phases.iter().map(|p| (&p.name, &p.foreach)));
@@ -286,7 +288,14 @@ pub fn validate_scenario(
             c.condition("phase", &key("if"), condition, &scenario.inputs, &before);
         }
         if let Some(foreach) = &phase.foreach {
-            c.foreach("phase", &key("foreach"), foreach, &scenario.inputs, &before);
+            c.foreach(
+                "phase",
+                &key("foreach"),
+                foreach,
+                &scenario.inputs,
+                &before,
+                &as_workflow,
+            );
         }
         c.item_ok = phase.foreach.is_some();
         for (path, value, shell) in texts {

@@ -442,6 +442,7 @@ impl Checker<'_> {
         foreach: &crate::definition::Foreach,
         inputs: &BTreeMap<String, crate::definition::InputSpec>,
         earlier: &[&str],
+        definition: &Workflow,
     ) {
         match foreach {
             crate::definition::Foreach::Items(items) => {
@@ -489,6 +490,29 @@ impl Checker<'_> {
                         } else {
                             "write a list (`foreach: [a, b, c]`) or a template naming an output that holds a JSON list (`foreach: \"${{ steps.S.outputs.items }}\"`)"
                         },
+                    );
+                    return;
+                }
+                // Items are recorded in the log item by item (`foreach_expanded`, labels,
+                // outputs): a list read from a secret would be kept in clear.
+                let secret_inputs = crate::execute::secret_inputs(definition);
+                for o in scan(text) {
+                    let what = match &o.reference {
+                        Ok(Reference::Input(n)) if secret_inputs.contains(n) => "a secret input",
+                        Ok(Reference::StepOutput { step, key })
+                            if crate::execute::is_secret_output(definition, step, key) =>
+                        {
+                            "a secret output"
+                        }
+                        _ => continue,
+                    };
+                    self.hinted(
+                        path,
+                        format!(
+                            "`{}` is {what}: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret",
+                            shown(&text[o.start..o.end])
+                        ),
+                        format!("give the items as plain values, and the secret to each item's command through `env:`{}", if unit == "phase" { "" } else { " (or a secret input read in its `run:`)" }),
                     );
                     return;
                 }
@@ -709,7 +733,7 @@ pub fn validate_workflow(
             c.condition("step", &key("if"), condition, &wf.inputs, &earlier);
         }
         if let Some(foreach) = &step.foreach {
-            c.foreach("step", &key("foreach"), foreach, &wf.inputs, &earlier);
+            c.foreach("step", &key("foreach"), foreach, &wf.inputs, &earlier, wf);
         }
         c.item_ok = step.foreach.is_some();
         for (name, value) in &step.with {
