@@ -286,11 +286,15 @@ fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_o
     let status = env.run(&["--json", "orchestrate", "status"]).json();
     assert_eq!(status["status"], "waiting");
     assert_eq!(status["awaiting_start"], serde_json::json!(["analysis"]));
+    // The manual phase can start now: `ready`; the rest wait for it.
+    assert_eq!(status["phases"][0]["name"], "analysis");
+    assert_eq!(status["phases"][0]["status"], "ready");
     assert!(
         status["phases"]
             .as_array()
             .unwrap()
             .iter()
+            .skip(1)
             .all(|p| p["status"] == "pending")
     );
 
