@@ -117,6 +117,23 @@ phases:
       - {check: test -f ledger}
 "#;
 
+/// A phase that fails twice with a backoff as long as the kills' spread: many kills land
+/// while a retry waits, nothing running.
+const BACKOFF_SCENARIO: &str = r#"name: backoff-scenario
+description: retries with a backoff
+phases:
+  - name: flaky
+    description: fails twice, then succeeds
+    run: |
+      echo start-flaky >> ledger
+      n=$(cat flaky.count 2>/dev/null || echo 0); n=$((n+1)); echo $n > flaky.count
+      [ "$n" -ge 3 ]
+    retry: {max_retry_attempts: 4, backoff: 60ms}
+  - name: after
+    condition: after:flaky
+    run: echo start-after >> ledger
+"#;
+
 fn status(env: &Env, kind: Kind, run: &str) -> serde_json::Value {
     let args = match kind {
         Kind::Workflow => vec!["--json", "workflow", "status", run],
@@ -300,8 +317,34 @@ fn check_log(env: &Env, run: &str, reference: &BTreeMap<String, String>, bound: 
     let log = env.run(&["--json", "log", "show", run]).json();
     let mut succeeded: BTreeMap<String, bool> = BTreeMap::new();
     let mut interrupted = 0u64;
+    // Each retry's attempt and when it may start at the earliest: after its `retry_scheduled`
+    // by most of its backoff.
+    let mut due: BTreeMap<(String, u64), std::time::SystemTime> = BTreeMap::new();
+    let time = |e: &serde_json::Value| {
+        humantime::parse_rfc3339(e["time"].as_str().unwrap()).expect("an event's time parses")
+    };
     for e in log.as_array().unwrap() {
         let step = e["body"]["step"].as_str().unwrap_or_default().to_string();
+        let attempt = e["body"]["attempt"].as_u64().unwrap_or_default();
+        match e["type"].as_str().unwrap() {
+            "retry_scheduled" => {
+                let delay = Duration::from_millis(e["body"]["delay_ms"].as_u64().unwrap());
+                // Half of it: the backoff runs from the driver's decision, and the event's
+                // time (in ms) is when it was appended, which may be a little later.
+                due.insert((step.clone(), attempt), time(e) + delay / 2);
+            }
+            // A retry's attempt is recorded started only once its backoff ran out, whatever
+            // kill came in between: before, a scenario's was recorded with `retry_scheduled`,
+            // and a kill during the backoff interrupted an attempt that never ran.
+            "step_started" if due.contains_key(&(step.clone(), attempt)) => {
+                let at = due[&(step.clone(), attempt)];
+                assert!(
+                    time(e) >= at,
+                    "seed {seed}: `{step}` attempt {attempt} started before its backoff ran out"
+                );
+            }
+            _ => {}
+        }
         match e["type"].as_str().unwrap() {
             "step_succeeded" => {
                 succeeded.insert(step, true);
@@ -388,5 +431,22 @@ fn kills_during_manual_and_parallel_phases() {
             in_flight: 2,
         },
         1001,
+    );
+}
+
+/// Kills while a scenario's retry waits out its backoff: the crash-equivalence property holds
+/// (the final state is an uninterrupted run's, the extra attempts bounded by the kills), and
+/// no attempt is recorded started before its backoff ran out.
+#[test]
+fn kills_during_a_scenario_retry_backoff() {
+    run_trials(
+        &Subject {
+            kind: Kind::Scenario,
+            name: "backoff-scenario",
+            yaml: BACKOFF_SCENARIO,
+            run_args: &[],
+            in_flight: 1,
+        },
+        2001,
     );
 }

@@ -286,11 +286,15 @@ fn a_manual_phase_blocks_its_dependents_until_started_and_reports_move_the_run_o
     let status = env.run(&["--json", "orchestrate", "status"]).json();
     assert_eq!(status["status"], "waiting");
     assert_eq!(status["awaiting_start"], serde_json::json!(["analysis"]));
+    // The manual phase can start now: `ready`; the rest wait for it.
+    assert_eq!(status["phases"][0]["name"], "analysis");
+    assert_eq!(status["phases"][0]["status"], "ready");
     assert!(
         status["phases"]
             .as_array()
             .unwrap()
             .iter()
+            .skip(1)
             .all(|p| p["status"] == "pending")
     );
 
@@ -657,3 +661,32 @@ common::on_both_stores!(
     a_phases_profiles_reach_its_commands_and_are_shown,
     checkpoints_written_beside_an_operator_equal_a_rewrite_from_the_log,
 );
+
+/// A manual phase that `orchestrate start` would start now is `ready` (SPEC §5's phase
+/// states), in `--json` and on the screen, and a phase blocked on its `after:` phases stays
+/// `pending`. Before, both showed `pending`.
+#[test]
+fn a_manual_phase_that_can_start_is_ready_not_pending() {
+    let env = Env::new();
+    env.scenario(
+        "gated",
+        "name: gated\ndescription: a manual gate, then a phase after it\nphases:\n  - {name: gate, description: started by hand, condition: manual, run: 'true'}\n  - {name: later, description: after the gate, condition: 'after:gate', run: 'true'}\n",
+    );
+    let out = env.run(&["orchestrate", "run", "gated"]);
+    assert_eq!(out.code, 3, "{}", out.text());
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "gated"])
+        .json();
+    assert_eq!(doc["phases"][0]["status"], "ready", "{doc}");
+    assert_eq!(doc["phases"][0]["awaits_start"], true, "{doc}");
+    assert_eq!(doc["phases"][1]["status"], "pending", "{doc}");
+    assert!(doc["phases"][1].get("awaits_start").is_none(), "{doc}");
+    let out = env.run(&["orchestrate", "status", "gated"]);
+    insta::assert_snapshot!(out.snapshot(&env));
+    // Once the run is over, a manual phase nobody started is not ready any more.
+    env.run(&["orchestrate", "abort", "gated"]);
+    let doc = env
+        .run(&["--json", "orchestrate", "status", "gated"])
+        .json();
+    assert_eq!(doc["phases"][0]["status"], "pending", "{doc}");
+}

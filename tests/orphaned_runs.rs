@@ -317,3 +317,200 @@ fn status_shows_a_dead_drivers_step_interrupted_not_in_progress() {
     );
     env.run(&["orchestrate", "abort", "slow"]);
 }
+
+const BACKOFF_SCENARIO: &str = "name: bo
+description: backoff
+phases:
+  - name: flaky
+    description: fails
+    run: echo \"attempt $CORTEX_ATTEMPT\" >> count.log; exit 1
+    retry: {max_retry_attempts: 1, backoff: 3s}
+";
+
+/// The attempts `count.log` says ran, in order.
+fn attempts_run(env: &Env) -> Vec<String> {
+    std::fs::read_to_string(env.project().join("count.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A scenario's retry is recorded started only when its process is about to start, after the
+/// backoff, as a workflow's. Before, `step_started` of attempt 2 was appended with
+/// `retry_scheduled`: during the backoff status showed attempt 2 running, a SIGKILL then
+/// recorded it interrupted though nothing ran, and resume ran attempt 3 (an uninterrupted run
+/// runs 1 and 2).
+#[test]
+fn a_scenario_retry_is_started_after_its_backoff_not_before() {
+    let env = Env::new();
+    env.scenario("bo", BACKOFF_SCENARIO);
+    kill_driver_once(&env, &["orchestrate", "run", "bo"], &["retry_scheduled"]);
+    assert_eq!(starts_of(&env, "flaky"), 1, "{:?}", kinds(&env));
+    let doc = env.run(&["--json", "orchestrate", "status"]).json();
+    let phase = &doc["phases"][0];
+    assert_eq!(phase["status"], "ready", "a retry is scheduled: {doc}");
+    assert_eq!(phase["attempts"], 1, "{doc}");
+    assert_eq!(doc["status"], "interrupted", "{doc}");
+    let out = run_within(
+        &env,
+        &["orchestrate", "resume", "bo"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(attempts_run(&env), ["attempt 1", "attempt 2"]);
+    assert!(
+        !kinds(&env).iter().any(|k| k == "step_interrupted"),
+        "nothing ran to be interrupted: {:?}",
+        kinds(&env)
+    );
+}
+
+/// A stop during a scenario retry's backoff stops the run with no attempt recorded stopped
+/// (none started), and resume runs attempt 2.
+#[test]
+fn a_stop_during_a_scenario_retry_backoff_interrupts_no_attempt() {
+    let env = Env::new();
+    env.scenario("bo", BACKOFF_SCENARIO);
+    let mut driver = env
+        .command(&["orchestrate", "run", "bo"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !kinds(&env).iter().any(|k| k == "retry_scheduled") {
+        assert!(Instant::now() < deadline, "no retry was scheduled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = env.run(&["orchestrate", "stop", "bo"]);
+    assert_eq!(out.code, 3, "stopped: {}", out.text());
+    let code = driver.wait().unwrap().code();
+    assert_eq!(code, Some(3), "the driver ends stopped");
+    let seen = kinds(&env);
+    assert!(!seen.iter().any(|k| k == "step_interrupted"), "{seen:?}");
+    assert_eq!(starts_of(&env, "flaky"), 1, "{seen:?}");
+    let out = run_within(
+        &env,
+        &["orchestrate", "resume", "bo"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    assert_eq!(attempts_run(&env), ["attempt 1", "attempt 2"]);
+}
+
+/// A driver killed while a workflow's retry waits out its backoff leaves the run
+/// `interrupted` (SPEC §4: a dead driver's run), not `waiting` ("nobody drives it now"): the
+/// retry is the engine's own work, and nobody but a driver does it.
+#[test]
+fn a_driver_killed_in_a_retry_backoff_leaves_the_run_interrupted() {
+    let env = Env::new();
+    env.workflow(
+        "rb",
+        "name: rb\nsteps:\n  - name: flaky\n    run: exit 1\n    retry: {max_retry_attempts: 2, backoff: 3s}\n",
+    );
+    kill_driver_once(&env, &["workflow", "run", "rb"], &["retry_scheduled"]);
+    let doc = env.status(None);
+    assert_eq!(doc["status"], "interrupted", "{doc}");
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap()
+            .contains("its driver is gone"),
+        "{doc}"
+    );
+    let history = env.run(&["workflow", "history"]).stdout;
+    assert!(history.contains("interrupted"), "{history}");
+    let out = env.run(&["workflow", "status"]);
+    assert!(
+        out.stdout.contains("Status: ⚠️ interrupted"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A driver killed while it compensated a step: status says the rollback is under way (which
+/// steps are still to compensate), in its text and in `--json` (`rollback`), and the `Next`
+/// resume says it goes on with the rollback. Before, it showed the steps completed, "Resume
+/// point: after `b`" and a resume to "go on from the resume point", though resume rolls back.
+#[test]
+fn status_shows_a_rollback_cut_short_and_that_resume_goes_on_with_it() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+    env.workflow(
+        "rk",
+        "name: rk
+steps:
+  - name: a
+    run: 'true'
+    rollback: echo undo-a
+  - name: b
+    run: 'true'
+    rollback: sleep 3
+  - name: c
+    run: exit 1
+    retry: {max_retry_attempts: 0}
+    on_failure: rollback
+",
+    );
+    kill_driver_once(&env, &["workflow", "run", "rk"], &["rollback_started"]);
+    let doc = env.status(None);
+    assert_eq!(doc["status"], "interrupted", "{doc}");
+    assert_eq!(
+        doc["rollback"]["to_compensate"],
+        serde_json::json!(["b", "a"]),
+        "{doc}"
+    );
+    let why = doc["next"][0]["why"].as_str().unwrap();
+    assert!(why.contains("go on with the rollback"), "{doc}");
+    let out = env.run(&["workflow", "status"]);
+    insta::assert_snapshot!(out.snapshot(&env));
+    env.run(&["workflow", "abort", "rk"]);
+}
+
+/// `--json` agrees with the screen about a unit whose driver is gone: it is marked
+/// `interrupted` (its status stays the log's `running`), a workflow's step and a scenario's
+/// phase alike. Before, only the human output said so.
+#[test]
+fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - {name: s, run: 'sleep 30'}\n",
+    );
+    kill_driver_once(&env, &["workflow", "run", "slow"], &["step_started"]);
+    let doc = env.status(None);
+    assert_eq!(doc["steps"][0]["interrupted"], true, "{doc}");
+    env.run(&["workflow", "abort", "slow"]);
+    let env = Env::new();
+    env.scenario(
+        "slow",
+        "name: slow\ndescription: d\nphases:\n  - {name: a, description: d, run: 'sleep 30'}\n",
+    );
+    kill_driver_once(&env, &["orchestrate", "run", "slow"], &["step_started"]);
+    let doc = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(doc["phases"][0]["interrupted"], true, "{doc}");
+    env.run(&["orchestrate", "abort", "slow"]);
+    // A live driver's unit is not.
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - {name: s, run: 'sleep 30'}\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "slow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !kinds(&env).iter().any(|k| k == "step_started") {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let doc = env.status(None);
+    assert_eq!(doc["steps"][0]["status"], "running", "{doc}");
+    assert!(doc["steps"][0].get("interrupted").is_none(), "{doc}");
+    env.run(&["workflow", "abort", "slow"]);
+    driver.wait().unwrap();
+}

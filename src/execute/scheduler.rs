@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::runner::{AttemptOutcome, sleep_unless_stopped};
+use super::runner::AttemptOutcome;
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
     preparing_needs_secrets, record, record_stop, require_secrets,
@@ -77,6 +77,11 @@ pub fn drive_scenario(
     let mut reaped_at = Instant::now();
     // The phases said to wait for a worker's tags (once each).
     let mut told: BTreeSet<String> = BTreeSet::new();
+    // Phases whose retry is scheduled, and when their backoff ends: the next attempt starts
+    // (`step_started`, or its claim) only then, as a workflow's does. Recorded before the
+    // wait, a kill or stop during it recorded an attempt that never ran as interrupted, and
+    // status showed it running meanwhile.
+    let mut backoff: BTreeMap<String, Instant> = BTreeMap::new();
     // The journal caught up with the log when it was opened or last appended, just before
     // this drive: the first turn does not read it again. Also set after a pre-validation
     // that ran no command (nothing took long enough to be worth another look).
@@ -291,6 +296,13 @@ pub fn drive_scenario(
                 continue;
             }
             let ready = ready_phases(&journal.state);
+            // A backoff ends with its phase no longer waiting for a retry (skipped meanwhile).
+            backoff.retain(|n, _| {
+                ready.iter().any(|&i| {
+                    let s = &journal.state.steps[i];
+                    s.name == *n && s.status == StepStatus::Ready
+                })
+            });
             // Ready phases left to workers: `runs_on:` tags this driver does not offer.
             let mut for_workers: Vec<String> = Vec::new();
             // Ready phases the engine would run, left for a driver given the secret inputs.
@@ -338,6 +350,18 @@ pub fn drive_scenario(
                     StepStatus::Ready => journal.state.steps[index].retry_delay_ms,
                     _ => 0,
                 };
+                if delay > 0 && !external {
+                    let due = *backoff.entry(name.clone()).or_insert_with(|| {
+                        let now = Instant::now();
+                        now.checked_add(Duration::from_millis(delay))
+                            .unwrap_or(now + Duration::from_secs(86_400))
+                    });
+                    if Instant::now() < due {
+                        // Still in its backoff: the loop comes round (every 100 ms) until due.
+                        continue;
+                    }
+                }
+                backoff.remove(&name);
                 match ctx.dispatch.shared.clone().filter(|_| !external) {
                     Some(shared) => {
                         if !shared.slots.try_take() {
@@ -366,18 +390,10 @@ pub fn drive_scenario(
                 let runner = runner.clone();
                 let tx = tx.clone();
                 pool.run(move || {
-                    let outcome = if sleep_unless_stopped(
-                        Duration::from_millis(delay),
-                        &runner.stop,
-                        deadline,
-                    ) {
-                        let lines = tx.clone();
-                        attempt.run(&runner, &mut |step, s, l| {
-                            let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
-                        })
-                    } else {
-                        AttemptOutcome::Stopped
-                    };
+                    let lines = tx.clone();
+                    let outcome = attempt.run(&runner, &mut |step, s, l| {
+                        let _ = lines.send(Msg::Line(step.to_string(), s, l.to_string()));
+                    });
                     let _ = tx.send(Msg::Done(name, outcome));
                 });
             }
@@ -397,6 +413,7 @@ pub fn drive_scenario(
             // too, whose lease is let go: before, a worker without the tags held such a run
             // "running" for good, and `--until-idle` never ended).
             if workers.is_empty()
+                && backoff.is_empty()
                 && !elsewhere
                 && !for_workers.is_empty()
                 && (ctx.dispatch.shared.is_none() || for_workers.len() == ready.len())

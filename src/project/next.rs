@@ -290,7 +290,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             out.push(resume(
                 view,
                 &[],
-                if view.timed_out.is_some() {
+                if view.status == RunStatus::Interrupted && view.rolling_back {
+                    "go on with the rollback: the compensations left, newest step first"
+                } else if view.timed_out.is_some() {
                     "go on from the resume point with the time limit cortex.config.json sets now"
                 } else {
                     "go on from the resume point"

@@ -166,11 +166,32 @@ fn tags_of(state: &RunState, indexes: &[usize]) -> Vec<String> {
 /// run without a driver count as `interrupted`. A post-validation that is due is not such
 /// work: the log cannot tell it under way from not begun (a last step reported with
 /// `--no-drive` leaves it due), its checks are no attempt, and `resume` runs them whole.
+///
+/// A retry scheduled (`retry_scheduled`, its backoff not yet run out or its attempt not yet
+/// started) is such work too: the engine itself runs the next attempt, nobody else can move
+/// the run on, so a run left with one and no driver was cut short (SPEC §4), not waiting.
 fn work_in_hand(state: &RunState) -> bool {
     state.steps.iter().any(|s| s.status == StepStatus::Running)
+        || (state.phase == RunPhase::Running
+            && state
+                .steps
+                .iter()
+                .enumerate()
+                .any(|(i, s)| s.status == StepStatus::Ready && state.runs_on(i).is_empty()))
         || (state.phase == RunPhase::RollingBack
             && !state.rollback.as_ref().is_some_and(|rb| rb.by_report))
         || (state.phase == RunPhase::Running && !state.pre_validated)
+}
+
+/// A run's rollback, under way or decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollbackView {
+    pub reason: String,
+    /// The steps whose compensations are still to run, in the order they run.
+    pub to_compensate: Vec<String>,
+    /// Compensations that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<String>,
 }
 
 /// One step in the status document.
@@ -210,6 +231,15 @@ pub struct StepView {
     /// (`with_leases`); never set without them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub lease_lapsed: bool,
+    /// Its attempt was running when the run's driver went (the run is `interrupted`): nothing
+    /// runs it now, and `resume` records it interrupted and runs it again. `status` stays what
+    /// the log says (`running`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// A manual phase nobody has started yet, of a run that is going on: it is `ready`, and
+    /// starts on `cortex orchestrate start` (a `pending` phase waits for its `after:` phases).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub awaits_start: bool,
     /// It is next to start and asks for tags (`runs_on:`): it waits for a worker offering
     /// them (`cortex worker --tags …`; a driver started by a command offers none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -714,6 +744,10 @@ pub struct StatusView {
     pub reason: Option<String>,
     /// The latest checkpoint (resume point), by step name.
     pub resume_point: Option<String>,
+    /// A rollback under way or decided: why, and the steps still to compensate (newest
+    /// first). `resume` goes on with it, not from the resume point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackView>,
     /// The step a person or agent must report on, if the run waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
@@ -805,6 +839,12 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     } else {
         Vec::new()
     };
+    // Manual phases that `orchestrate start` starts now: `ready` (SPEC §5), not `pending`.
+    let ready_to_start: Vec<usize> = if state.phase == RunPhase::Running {
+        crate::plan::awaiting_manual_start(state)
+    } else {
+        Vec::new()
+    };
     // The secret inputs whoever drives it must be given again (a worker too).
     let to_give = start.map_or_else(Vec::new, |s| s.secret_inputs_to_give());
     let tagged_names = || {
@@ -831,6 +871,15 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         RunPhase::Running if state.submitted && !driver_alive && status != RunStatus::Interrupted => {
             Some("submitted for workers: a `cortex worker` drives it (resume drives it here instead)".into())
         }
+        RunPhase::RollingBack if status == RunStatus::Interrupted => Some(format!(
+            "its driver is gone (killed or the machine restarted) while rolling back; resume goes on with the rollback ({} still to compensate)",
+            state.rollback.as_ref().map_or_else(String::new, |rb| rb
+                .pending
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", "))
+        )),
         _ if status == RunStatus::Interrupted => {
             // Not only a kill: a driver that ended on an error it could not record (a full
             // disk) leaves the same log, so none is claimed.
@@ -886,6 +935,15 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         as_of: None,
         reason,
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
+        rollback: state
+            .rollback
+            .as_ref()
+            .filter(|_| state.phase == RunPhase::RollingBack)
+            .map(|rb| RollbackView {
+                reason: rb.reason.clone(),
+                to_compensate: rb.pending.clone(),
+                failed: rb.failed.clone(),
+            }),
         waiting_for: state
             .steps
             .iter()
@@ -922,7 +980,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .enumerate()
             .map(|(i, s)| StepView {
                 name: s.name.clone(),
-                status: shown_status(state, i),
+                status: if ready_to_start.contains(&i) {
+                    StepStatus::Ready
+                } else {
+                    shown_status(state, i)
+                },
                 attempts: s.attempts,
                 started_at: s.started_at.clone(),
                 ended_at: s.ended_at.clone(),
@@ -955,6 +1017,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     worker_driving(state)
                 },
                 lease_lapsed: false,
+                interrupted: status == RunStatus::Interrupted && s.status == StepStatus::Running,
+                awaits_start: ready_to_start.contains(&i),
                 waits_for_tags: if tagged.contains(&i) {
                     state.runs_on(i).to_vec()
                 } else {

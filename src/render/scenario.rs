@@ -143,7 +143,9 @@ pub fn render_scenario_status(
             && s.status == crate::decide::StepStatus::Running
     };
     for s in &view.steps {
-        let (mark, word) = if orphaned(s) {
+        let (mark, word) = if s.awaits_start {
+            ("[ ]", "ready: starts on `orchestrate start`")
+        } else if orphaned(s) {
             (
                 "[?]",
                 "interrupted: its driver is gone; it runs again on resume",

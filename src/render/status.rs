@@ -391,6 +391,8 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     // A decided rollback that waits for a driver is not waiting on a report.
     let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
         " to roll back (resume runs the compensations)"
+    } else if view.rolling_back && view.status == RunStatus::Interrupted {
+        " while rolling back"
     } else {
         ""
     };
@@ -461,10 +463,25 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         // A reason of several lines (an operator's message) keeps its lines under it.
         let _ = writeln!(out, "Reason: {}", hanging(r, 8));
     }
-    if let Some(cp) = &view.resume_point
-        && !finished
-    {
-        let _ = writeln!(out, "Resume point: after `{cp}`");
+    match (&view.rollback, &view.resume_point) {
+        // A rollback under way: resume goes on with it, not from the resume point.
+        (Some(rb), _) if !finished => {
+            let left: Vec<String> = rb.to_compensate.iter().map(|s| format!("`{s}`")).collect();
+            let _ = writeln!(
+                out,
+                "Rolling back: {} still to compensate, in that order ({})",
+                if left.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    left.join(", ")
+                },
+                rb.reason
+            );
+        }
+        (None, Some(cp)) if !finished => {
+            let _ = writeln!(out, "Resume point: after `{cp}`");
+        }
+        _ => {}
     }
     if matches!(view.status, RunStatus::Completed) || finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);

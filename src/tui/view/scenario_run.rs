@@ -126,7 +126,12 @@ fn phase_lines(
         let pointer = if is_selected { "›" } else { " " };
         let mut head = Line::from(vec![
             Span::raw(pointer),
-            Span::styled(marker(s.status), theme.step(s.status)),
+            // A manual phase ready to start is no retry: its mark is a pending one's.
+            if s.awaits_start {
+                Span::styled(marker(StepStatus::Pending), theme.step(StepStatus::Pending))
+            } else {
+                Span::styled(marker(s.status), theme.step(s.status))
+            },
             Span::raw(" "),
             Span::styled(
                 format!("{:<name_width$}", fit(&s.name, name_width)),
