@@ -1593,7 +1593,63 @@ fn until_idle_right_after_a_kill_drives_the_killed_workers_run(env: Env) {
     verify(&env);
 }
 
+/// A worker that drives a workflow and runs its step itself, paused past its driver lease
+/// while a worker of another home takes the run over and runs the step again: when it wakes,
+/// its late result is recorded as `attempt_rejected` (never applied, never dropped), and the
+/// taken-over attempt is recorded interrupted because the driver's lease lapsed, not as
+/// "ended". Before, the late result was dropped ("nothing more was recorded by it") and the
+/// reason said the frozen driver had ended.
+fn a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected(env: Env) {
+    let dir = env.home().join("workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("wl.yaml"),
+        "name: wl\ndescription: a quick step, then a slow one\nsteps:\n  - name: one\n    run: echo one\n  - name: two\n    run: 'echo run >> runs; n=$(wc -l < runs); while [ ! -e go-on-$n ]; do sleep 0.05; done'\n",
+    )
+    .unwrap();
+    let a = Worker::start_in_home(&env, "home-a", "first", &["--lease", "1s"]);
+    let run = submit(&env, "workflow", "wl");
+    ran(&env, "runs");
+    a.pause();
+    let b = Worker::start_in_home(&env, "home-b", "second", &["--lease", "1s"]);
+    let ev = wait_for(&env, &run, "the step to run again elsewhere", |ev| {
+        of_type(ev, "step_started")
+            .iter()
+            .any(|e| e["body"]["step"] == "two" && e["body"]["attempt"] == 2)
+    });
+    let interrupted = of_type(&ev, "step_interrupted");
+    let reason = interrupted[0]["body"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("lease lapsed") && reason.contains("first"),
+        "{reason}"
+    );
+    // The first attempt ends while its driver sleeps; the run is still going on (a finished
+    // run is sealed) when the driver wakes.
+    std::fs::write(env.project().join("go-on-1"), "").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    a.signal(Signal::SIGCONT);
+    wait_for(&env, &run, "the late result to be rejected", |ev| {
+        !of_type(ev, "attempt_rejected").is_empty()
+    });
+    std::fs::write(env.project().join("go-on-2"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    let rejected = of_type(&ev, "attempt_rejected");
+    assert_eq!(rejected[0]["body"]["step"], "two", "{ev:?}");
+    assert_eq!(rejected[0]["body"]["attempt"], 1, "{ev:?}");
+    assert_eq!(rejected[0]["body"]["worker"], "first", "{ev:?}");
+    let applied: Vec<_> = of_type(&ev, "step_succeeded")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "two")
+        .collect();
+    assert_eq!(applied.len(), 1, "{ev:?}");
+    assert_eq!(applied[0]["body"]["attempt"], 2, "{ev:?}");
+    assert_eq!(a.drain(), 0);
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected,
     a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_on,
     until_idle_right_after_a_kill_drives_the_killed_workers_run,
     a_worker_takes_over_from_a_frozen_driver_past_its_lease,

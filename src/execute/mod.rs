@@ -44,7 +44,7 @@ pub use dispatch::{
 pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
-pub use journal::{Journal, JournalError};
+pub use journal::{Journal, JournalError, took_over_lapsed};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError, live_recorded_driver, serve_many};
 pub use materialize::{

@@ -449,10 +449,11 @@ pub fn drive_scenario(
             )?;
         }
     })();
-    if let Err(DriveError::Journal(super::JournalError::Fenced(_))) = &result
-        && let Some(shared) = ctx.dispatch.shared.clone()
+    if let Err(DriveError::Journal(super::JournalError::Fenced(why))) = &result
         && !workers.is_empty()
     {
+        let why = why.clone();
+        let shared = ctx.dispatch.shared.clone();
         // This driver lost its lease (it was paused or cut off past it, and the run was taken
         // over) while attempts it claimed ran here: it decides nothing more, but it ends them
         // as on a stop and records each result that comes in as its unit's lease allows —
@@ -471,12 +472,21 @@ pub fn drive_scenario(
                 }
                 Msg::Done(name, outcome) => {
                     workers.remove(&name);
-                    let Some(lease) = leases.remove(&name) else {
+                    let (Some(lease), Some(shared)) = (leases.remove(&name), shared.as_ref())
+                    else {
+                        // A phase this driver ran itself, unleased: its result is late, this
+                        // driver's lease being another's now (`attempt_rejected`).
+                        if let AttemptOutcome::Report(report) = outcome
+                            && let Ok(events) =
+                                journal.reject_late(&report.step, report.attempt, &why)
+                        {
+                            announce(journal, ctx, &events);
+                        }
                         continue;
                     };
                     shared.slots.give();
                     if let AttemptOutcome::Report(report) = outcome {
-                        if let Ok((events, _)) = finish_unit(journal, &shared, &lease, report) {
+                        if let Ok((events, _)) = finish_unit(journal, shared, &lease, report) {
                             announce(journal, ctx, &events);
                         }
                     } else {
@@ -581,9 +591,9 @@ fn handle(
             }
             match outcome {
                 // Appended with the next phase's start, or before the loop waits or returns.
-                AttemptOutcome::Report(report) => {
-                    Ok(journal.stage(Command::FinishAttempt(report))?)
-                }
+                // Recorded rejected if this driver lost its lease and the attempt was taken
+                // over meanwhile (then the drive stops, `Fenced`).
+                AttemptOutcome::Report(report) => Ok(journal.stage_result(report)?),
                 // Ended by a stop or the time limit: the stop or pause records it.
                 AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => Ok(()),
                 // Nothing ran: the pause, once no phase runs here, records its end.

@@ -1215,6 +1215,7 @@ fn go_on(
         timeout_seconds: Some(timeout_seconds),
         // A worker reaps lapsed leases: what other workers claimed is left to them.
         leave_claimed: ctx.dispatch.shared.is_some(),
+        lease_lapsed: crate::execute::took_over_lapsed(&journal),
     };
     // A resume the run refuses (`--retry` of a run that is not failed, `--from` a step it
     // has not) is said before anything is announced: "Resumed ..." then an error was a
