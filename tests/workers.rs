@@ -1648,7 +1648,48 @@ fn a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected(env: E
     verify(&env);
 }
 
+/// `orchestrate stop` and `orchestrate abort` of a run a worker drives (its phase run by the
+/// worker's driver itself): each lands as soon as the worker ends the phase, and the command
+/// answers the real outcome — stopped (exit 3), then aborted (exit 1). Before, the worker's
+/// driver waited for its own phase as for another worker's (the helpers' grace and margin,
+/// 15 s): the stop answered "running" and the abort "held by worker" (exit 4) though both
+/// were then applied.
+fn a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once(env: Env) {
+    scenario(
+        &env,
+        "long",
+        "name: long\ndescription: one long phase\nphases:\n  - name: z\n    run: 'echo run >> runs; while [ ! -e never ]; do sleep 0.05; done'\n",
+    );
+    let w = Worker::start(&env, "wa", &["--lease", "3s"]);
+    let run = submit(&env, "orchestrate", "long");
+    ran(&env, "runs");
+    let began = Instant::now();
+    let out = env.run(&["--json", "orchestrate", "stop", &run]);
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the stop took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "stopped", "{}", out.stdout);
+    std::fs::remove_file(env.project().join("runs")).unwrap();
+    let run = submit(&env, "orchestrate", "long");
+    ran(&env, "runs");
+    let began = Instant::now();
+    let out = env.run(&["--json", "orchestrate", "abort", &run]);
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the abort took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "aborted", "{}", out.stdout);
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once,
     a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected,
     a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_on,
     until_idle_right_after_a_kill_drives_the_killed_workers_run,
