@@ -1688,7 +1688,48 @@ fn a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once(env: Env) {
     verify(&env);
 }
 
+/// A run submitted for workers whose first unit asks for tags no worker offers yet: status
+/// says it waits for such a worker (`waits_for_tags`), suggests `cortex worker --tags=gpu`
+/// first and no resume (which would stop again at the same place). Before, it said
+/// "submitted for workers … resume drives it here instead", `waits_for_tags` null, and
+/// suggested a resume that stopped at once.
+fn a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker(env: Env) {
+    env.workflow(
+        "tagged",
+        "name: tagged\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    scenario(
+        &env,
+        "tagged",
+        "name: tagged\ndescription: a phase for gpu workers\nphases:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    for group in ["workflow", "orchestrate"] {
+        let run = submit(&env, group, "tagged");
+        let st = env.run(&["--json", group, "status", &run]).json();
+        assert_eq!(st["status"], "waiting", "{st}");
+        assert_eq!(st["waits_for_tags"], serde_json::json!(["gpu"]), "{st}");
+        assert!(
+            st["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("waits for a worker offering tags gpu")),
+            "{st}"
+        );
+        assert_eq!(
+            st["next"][0]["argv"],
+            serde_json::json!(["cortex", "worker", "--tags=gpu"]),
+            "{st}"
+        );
+        let resumes = st["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["argv"].to_string().contains("resume"));
+        assert!(!resumes, "{st}");
+    }
+}
+
 common::on_both_stores!(
+    a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker,
     a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once,
     a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected,
     a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_on,
