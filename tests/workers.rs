@@ -1728,7 +1728,34 @@ fn a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker(env: Env
     }
 }
 
+/// `orchestrate complete` of a phase while a worker drives the run on (another phase runs):
+/// the report is recorded and the command exits 0, saying who carries the run on. Before, it
+/// exited 3 (SPEC §5: waiting or stopped) beside status "running".
+fn a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on(env: Env) {
+    scenario(
+        &env,
+        "pair",
+        "name: pair\ndescription: a long phase beside a report\nphases:\n  - name: long\n    parallel: true\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: rev\n    parallel: true\n",
+    );
+    let w = Worker::start(&env, "wa", &[]);
+    let run = submit(&env, "orchestrate", "pair");
+    ran(&env, "runs");
+    let out = env.run(&["--json", "orchestrate", "complete", &run, "rev"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "running", "{}", out.stdout);
+    assert!(
+        out.stderr.contains("worker wa carries the run on"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on,
     a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker,
     a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once,
     a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected,

@@ -316,6 +316,20 @@ fn act(
                 .nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
             state.run_id = run_id.clone();
             let view = ctx.view(&state, alive);
+            // Running under another driver or worker: the report landed and someone carries
+            // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
+            // who. Before, it was 3 beside status "running".
+            if view.status == RunStatus::Running {
+                let who = match state.driven_by.as_deref() {
+                    Some(actor) => match actor.strip_prefix("worker:") {
+                        Some(worker) => format!("worker {worker}"),
+                        None => format!("its driver {actor}"),
+                    },
+                    None => "its driver".to_string(),
+                };
+                let note = format!("recorded; {who} carries the run on");
+                return Ok(scenario_output(&view, exit::OK).warn(vec![note]));
+            }
             let code = view.status.exit_code();
             Ok(scenario_output(&view, code))
         }
