@@ -1967,6 +1967,43 @@ fn on_postgres_a_workflow_handed_between_tagged_workers_is_taken_at_once() {
     drop((a, b));
 }
 
+/// On PostgreSQL, an idle worker claims a ready phase that the busy worker driving the run
+/// leaves (its slots full) within milliseconds, not at its next `--poll` (30 s; the test waits
+/// at most 15 s, with the phases still running). Before, the idle worker could lose a race for
+/// one phase and then wait out its poll with the other phase still ready.
+#[test]
+fn on_postgres_an_idle_worker_claims_a_phase_a_busy_worker_leaves_at_once() {
+    let Some(env) =
+        Env::postgres("on_postgres_an_idle_worker_claims_a_phase_a_busy_worker_leaves_at_once")
+    else {
+        return;
+    };
+    scenario(
+        &env,
+        "fan",
+        &fan(
+            3,
+            "echo x >> started; while [ ! -e go-on ]; do sleep 0.05; done",
+            "",
+        ),
+    );
+    let big = Worker::start_heard_polling(&env, "big", "30s", &["--concurrency", "2"]);
+    let idle = Worker::start_heard_polling(&env, "idle", "30s", &["--concurrency", "1"]);
+    big.heard("(LISTEN/NOTIFY)");
+    idle.heard("(LISTEN/NOTIFY)");
+    let run = submit(&env, "orchestrate", "fan");
+    env.wait_for_events(
+        &run,
+        "all three phases to start before the workers' next poll",
+        Duration::from_secs(15),
+        |ev| of_type(ev, "step_started").len() == 3,
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    finished_within(&env, &run, Duration::from_secs(15));
+    assert_eq!(status(&env, &run)["status"], "completed");
+    drop((big, idle));
+}
+
 /// On PostgreSQL, a command that drives a workflow up to a step for tagged workers wakes the
 /// listening workers as it lets the run go: a worker offering the tag takes the run at once,
 /// well before its next `--poll` (30 s; the test waits at most 15). Before, nothing woke it.
