@@ -1754,7 +1754,33 @@ fn a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_
     verify(&env);
 }
 
+/// Status after a command's driver was SIGKILLed mid-phase says the same on both stores: the
+/// run is interrupted and its phase names no driver (`worker` absent). Before, on PostgreSQL
+/// the dead driver's lease, not let go, named it (`worker: "driver … pid N on HOST"`) while
+/// SQLite named nobody.
+fn a_killed_command_drivers_phase_names_no_driver_in_status(env: Env) {
+    scenario(
+        &env,
+        "one",
+        "name: one\ndescription: one slow phase\nphases:\n  - name: a\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "one"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ran(&env, "runs");
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let st = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(st["status"], "interrupted", "{st}");
+    assert!(st["phases"][0]["worker"].is_null(), "{st}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+}
+
 common::on_both_stores!(
+    a_killed_command_drivers_phase_names_no_driver_in_status,
     a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on,
     a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker,
     a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once,

@@ -717,7 +717,7 @@ pub fn status_output(
     let mut view = match present {
         Some((store, Some(leases))) => ctx
             .view_with_children(state, alive, store)
-            .with_leases(leases),
+            .with_leases(&crate::execute::without_gone_drivers(leases)),
         Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
