@@ -2030,6 +2030,31 @@ fn on_postgres_an_idle_worker_claims_a_phase_a_busy_worker_leaves_at_once() {
     drop((big, idle));
 }
 
+/// On PostgreSQL, a `--concurrency 1` worker given two submitted workflows takes the second
+/// as soon as the first is done, not at its next `--poll` (30 s; the test waits at most 15 s).
+/// Before, the second run, heard of while the worker's slot was taken, waited for the poll.
+#[test]
+fn on_postgres_a_one_slot_worker_takes_the_second_submitted_run_once_the_first_is_done() {
+    let Some(env) = Env::postgres(
+        "on_postgres_a_one_slot_worker_takes_the_second_submitted_run_once_the_first_is_done",
+    ) else {
+        return;
+    };
+    env.workflow(
+        "gated",
+        "name: gated\nsteps:\n  - name: s\n    run: 'echo x >> started; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let w = Worker::start_heard_polling(&env, "one", "30s", &["--concurrency", "1"]);
+    w.heard("(LISTEN/NOTIFY)");
+    let first = submit(&env, "workflow", "gated");
+    let second = submit(&env, "workflow", "gated");
+    ran(&env, "started");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    finished_within(&env, &first, Duration::from_secs(15));
+    finished_within(&env, &second, Duration::from_secs(15));
+    drop(w);
+}
+
 /// On PostgreSQL, a command that drives a workflow up to a step for tagged workers wakes the
 /// listening workers as it lets the run go: a worker offering the tag takes the run at once,
 /// well before its next `--poll` (30 s; the test waits at most 15). Before, nothing woke it.
