@@ -459,6 +459,7 @@ fn run_child(
                         driver: driver(),
                         timeout_seconds: None,
                         leave_claimed: false,
+                        lease_lapsed: false,
                     })
                     .unwrap();
                 world.batches += 1;
@@ -506,6 +507,7 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
                     driver: driver(),
                     timeout_seconds: None,
                     leave_claimed: false,
+                    lease_lapsed: false,
                 })
                 .unwrap();
         }

@@ -385,6 +385,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
         driver: driver.clone(),
         timeout_seconds: None,
         leave_claimed: false,
+        lease_lapsed: false,
     })
     .unwrap();
     assert!(matches!(&then[0], Event::StepInterrupted { step, attempt: 1, .. } if step == "b"));
@@ -428,6 +429,7 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
         },
         timeout_seconds: None,
         leave_claimed: false,
+        lease_lapsed: false,
     })
     .unwrap();
     assert!(matches!(&then[0], Event::RunResumed { restart_from: Some(s), .. } if s == "a"));
@@ -465,6 +467,7 @@ fn a_rollback_under_way_refuses_skip_retry_from_and_rollback_to() {
         },
         timeout_seconds: None,
         leave_claimed: false,
+        lease_lapsed: false,
     };
     for mode in [
         ResumeMode::Skip,
@@ -515,6 +518,7 @@ fn resume_skip_records_the_operator_and_moves_on() {
         },
         timeout_seconds: None,
         leave_claimed: false,
+        lease_lapsed: false,
     })
     .unwrap();
     assert!(
@@ -550,6 +554,7 @@ fn rollback_to_needs_rollback_enabled() {
         },
         timeout_seconds: None,
         leave_claimed: false,
+        lease_lapsed: false,
     })
     .unwrap_err();
     assert_eq!(err, DecideError::RollbackDisabled);
@@ -979,6 +984,7 @@ fn a_step_whose_items_run_is_never_started_itself_and_resume_from_names_steps_no
         },
         timeout_seconds: None,
         leave_claimed: false,
+        lease_lapsed: false,
     });
     assert!(
         matches!(out, Err(DecideError::ItemOfForeach { .. })),
@@ -1087,12 +1093,14 @@ fn a_takeover_leaves_a_claimed_attempt_to_its_lease_only_when_a_worker_takes_ove
     let by_worker = given(history.clone())
         .when(Command::InterruptOrphans {
             leave_claimed: true,
+            lease_lapsed: false,
         })
         .unwrap();
     assert_eq!(by_worker, vec![], "the worker's lease decides");
     let by_other = given(history)
         .when(Command::InterruptOrphans {
             leave_claimed: false,
+            lease_lapsed: false,
         })
         .unwrap();
     assert!(
@@ -1155,6 +1163,7 @@ fn resume_cmd(mode: ResumeMode) -> Command {
         },
         timeout_seconds: None,
         leave_claimed: false,
+        lease_lapsed: false,
     }
 }
 

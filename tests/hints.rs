@@ -1253,3 +1253,19 @@ fn a_report_after_a_run_by_path_ended_suggests_running_that_path_again() {
         assert!(matches!(end.code, 0 | 1), "{}", end.stderr);
     }
 }
+
+/// `agent deactivate` of an agent nobody activated by hand: refused (exit 2), with a hint at
+/// the agent's status, not at a run's. Before, it pointed to `workflow status RUN` and
+/// `orchestrate status RUN`, which say nothing of agents.
+#[test]
+fn a_refused_agent_deactivate_hints_at_the_agents_status() {
+    let env = Env::new();
+    let out = env.run(&["agent", "deactivate", "code-reviewer"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("agent status code-reviewer"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("status RUN"), "{}", out.stderr);
+}

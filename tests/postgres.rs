@@ -513,6 +513,72 @@ fn a_role_granted_select_and_insert_runs_everything_but_cannot_change_an_event()
     }
 }
 
+/// A role granted everything but DELETE on `leases`: a command that writes is refused when it
+/// opens the log, naming the missing grant (as for a missing grant on `events`), and nothing
+/// is recorded. Before, the driver could not let its lease go and said nothing; a later
+/// report then answered exit 4, "driven by" a process that was dead.
+#[test]
+fn a_role_without_delete_on_leases_is_told_the_missing_grant_when_it_opens_the_log() {
+    let Some(env) = Env::postgres(
+        "a_role_without_delete_on_leases_is_told_the_missing_grant_when_it_opens_the_log",
+    ) else {
+        return;
+    };
+    let pg = env.pg.as_ref().unwrap();
+    let setup = env
+        .command(&["log", "copy", "--to", &pg.url])
+        .env_remove("CORTEX_DB")
+        .output()
+        .unwrap();
+    assert_eq!(setup.status.code(), Some(0));
+    let role = format!("d_{}", pg.name);
+    let mut owner = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    owner
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA {s} TO {role};
+             GRANT SELECT, INSERT ON events TO {role};
+             GRANT SELECT, INSERT, UPDATE ON runs, snapshots TO {role};
+             GRANT SELECT, INSERT, UPDATE ON leases TO {role};
+             GRANT SELECT ON schema_version TO {role};",
+            s = pg.name
+        ))
+        .unwrap();
+    struct DropRole(String, String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            if let Ok(mut c) = postgres::Client::connect(&self.1, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.0));
+            }
+        }
+    }
+    let _cleanup = DropRole(role.clone(), pg.url.clone());
+    let as_role = pg
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    let run = env
+        .command(&["workflow", "run", "one"])
+        .env("CORTEX_DB", &as_role)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("lacks DELETE on table leases"), "{stderr}");
+    // Reading still works.
+    let verify = env
+        .command(&["--json", "log", "verify", "--all"])
+        .env("CORTEX_DB", &as_role)
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0));
+    let runs: i64 = owner
+        .query_one("SELECT count(*) FROM runs WHERE kind IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 0, "nothing recorded");
+}
+
 /// A database written by a newer cortex (a higher schema version) is read — status, verify —
 /// and never written: a command that would write says so, and names the versions.
 #[test]

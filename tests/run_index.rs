@@ -103,6 +103,45 @@ fn any_change_to_the_run_index_fails_verification() {
     }
 }
 
+/// `log verify RUN` holds that run's index row to its events too: an edited outcome (which
+/// hides a submitted run from every worker), name or head fails it. Before,
+/// only `log verify` of all runs looked at the index, and the per-run verify said intact.
+#[test]
+fn log_verify_of_one_run_checks_its_index_row() {
+    let changes = [
+        (
+            "UPDATE runs SET outcome = 'completed' WHERE name = 'asks'",
+            "outcome",
+        ),
+        (
+            "UPDATE runs SET name = 'other' WHERE name = 'asks'",
+            "kind, name or start",
+        ),
+        (
+            "UPDATE runs SET head_seq = head_seq - 1 WHERE name = 'asks'",
+            "head",
+        ),
+    ];
+    for (change, reason) in changes {
+        let env = mixed();
+        let run = env.run(&["--json", "workflow", "status", "asks"]).json()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let out = env.run(&["--json", "log", "verify", &run]);
+        assert_eq!(out.code, 0, "{}", out.stdout);
+        sql(&env, change);
+        let out = env.run(&["--json", "log", "verify", &run]);
+        assert_eq!(out.code, 1, "`{change}` went unnoticed: {}", out.stdout);
+        let report = out.json();
+        let said = report["first_bad"]["reason"].as_str().unwrap();
+        assert!(
+            said.contains("the run index") && said.contains(reason),
+            "`{change}`: {said}"
+        );
+    }
+}
+
 #[test]
 fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
     let env = mixed();

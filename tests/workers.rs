@@ -1593,7 +1593,198 @@ fn until_idle_right_after_a_kill_drives_the_killed_workers_run(env: Env) {
     verify(&env);
 }
 
+/// A worker that drives a workflow and runs its step itself, paused past its driver lease
+/// while a worker of another home takes the run over and runs the step again: when it wakes,
+/// its late result is recorded as `attempt_rejected` (never applied, never dropped), and the
+/// taken-over attempt is recorded interrupted because the driver's lease lapsed, not as
+/// "ended". Before, the late result was dropped ("nothing more was recorded by it") and the
+/// reason said the frozen driver had ended.
+fn a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected(env: Env) {
+    let dir = env.home().join("workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("wl.yaml"),
+        "name: wl\ndescription: a quick step, then a slow one\nsteps:\n  - name: one\n    run: echo one\n  - name: two\n    run: 'echo run >> runs; n=$(wc -l < runs); while [ ! -e go-on-$n ]; do sleep 0.05; done'\n",
+    )
+    .unwrap();
+    let a = Worker::start_in_home(&env, "home-a", "first", &["--lease", "1s"]);
+    let run = submit(&env, "workflow", "wl");
+    ran(&env, "runs");
+    a.pause();
+    let b = Worker::start_in_home(&env, "home-b", "second", &["--lease", "1s"]);
+    let ev = wait_for(&env, &run, "the step to run again elsewhere", |ev| {
+        of_type(ev, "step_started")
+            .iter()
+            .any(|e| e["body"]["step"] == "two" && e["body"]["attempt"] == 2)
+    });
+    let interrupted = of_type(&ev, "step_interrupted");
+    let reason = interrupted[0]["body"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("lease lapsed") && reason.contains("first"),
+        "{reason}"
+    );
+    // The first attempt ends while its driver sleeps; the run is still going on (a finished
+    // run is sealed) when the driver wakes.
+    std::fs::write(env.project().join("go-on-1"), "").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    a.signal(Signal::SIGCONT);
+    wait_for(&env, &run, "the late result to be rejected", |ev| {
+        !of_type(ev, "attempt_rejected").is_empty()
+    });
+    std::fs::write(env.project().join("go-on-2"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    let rejected = of_type(&ev, "attempt_rejected");
+    assert_eq!(rejected[0]["body"]["step"], "two", "{ev:?}");
+    assert_eq!(rejected[0]["body"]["attempt"], 1, "{ev:?}");
+    assert_eq!(rejected[0]["body"]["worker"], "first", "{ev:?}");
+    let applied: Vec<_> = of_type(&ev, "step_succeeded")
+        .into_iter()
+        .filter(|e| e["body"]["step"] == "two")
+        .collect();
+    assert_eq!(applied.len(), 1, "{ev:?}");
+    assert_eq!(applied[0]["body"]["attempt"], 2, "{ev:?}");
+    assert_eq!(a.drain(), 0);
+    assert_eq!(b.drain(), 0);
+    verify(&env);
+}
+
+/// `orchestrate stop` and `orchestrate abort` of a run a worker drives (its phase run by the
+/// worker's driver itself): each lands as soon as the worker ends the phase, and the command
+/// answers the real outcome — stopped (exit 3), then aborted (exit 1). Before, the worker's
+/// driver waited for its own phase as for another worker's (the helpers' grace and margin,
+/// 15 s): the stop answered "running" and the abort "held by worker" (exit 4) though both
+/// were then applied.
+fn a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once(env: Env) {
+    scenario(
+        &env,
+        "long",
+        "name: long\ndescription: one long phase\nphases:\n  - name: z\n    run: 'echo run >> runs; while [ ! -e never ]; do sleep 0.05; done'\n",
+    );
+    let w = Worker::start(&env, "wa", &["--lease", "3s"]);
+    let run = submit(&env, "orchestrate", "long");
+    ran(&env, "runs");
+    let began = Instant::now();
+    let out = env.run(&["--json", "orchestrate", "stop", &run]);
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the stop took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "stopped", "{}", out.stdout);
+    std::fs::remove_file(env.project().join("runs")).unwrap();
+    let run = submit(&env, "orchestrate", "long");
+    ran(&env, "runs");
+    let began = Instant::now();
+    let out = env.run(&["--json", "orchestrate", "abort", &run]);
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the abort took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "aborted", "{}", out.stdout);
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
+/// A run submitted for workers whose first unit asks for tags no worker offers yet: status
+/// says it waits for such a worker (`waits_for_tags`), suggests `cortex worker --tags=gpu`
+/// first and no resume (which would stop again at the same place). Before, it said
+/// "submitted for workers … resume drives it here instead", `waits_for_tags` null, and
+/// suggested a resume that stopped at once.
+fn a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker(env: Env) {
+    env.workflow(
+        "tagged",
+        "name: tagged\nsteps:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    scenario(
+        &env,
+        "tagged",
+        "name: tagged\ndescription: a phase for gpu workers\nphases:\n  - name: train\n    runs_on: [gpu]\n    run: 'echo trained'\n",
+    );
+    for group in ["workflow", "orchestrate"] {
+        let run = submit(&env, group, "tagged");
+        let st = env.run(&["--json", group, "status", &run]).json();
+        assert_eq!(st["status"], "waiting", "{st}");
+        assert_eq!(st["waits_for_tags"], serde_json::json!(["gpu"]), "{st}");
+        assert!(
+            st["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("waits for a worker offering tags gpu")),
+            "{st}"
+        );
+        assert_eq!(
+            st["next"][0]["argv"],
+            serde_json::json!(["cortex", "worker", "--tags=gpu"]),
+            "{st}"
+        );
+        let resumes = st["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["argv"].to_string().contains("resume"));
+        assert!(!resumes, "{st}");
+    }
+}
+
+/// `orchestrate complete` of a phase while a worker drives the run on (another phase runs):
+/// the report is recorded and the command exits 0, saying who carries the run on. Before, it
+/// exited 3 (SPEC §5: waiting or stopped) beside status "running".
+fn a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on(env: Env) {
+    scenario(
+        &env,
+        "pair",
+        "name: pair\ndescription: a long phase beside a report\nphases:\n  - name: long\n    parallel: true\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: rev\n    parallel: true\n",
+    );
+    let w = Worker::start(&env, "wa", &[]);
+    let run = submit(&env, "orchestrate", "pair");
+    ran(&env, "runs");
+    let out = env.run(&["--json", "orchestrate", "complete", &run, "rev"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["status"], "running", "{}", out.stdout);
+    assert!(
+        out.stderr.contains("worker wa carries the run on"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
+/// Status after a command's driver was SIGKILLed mid-phase says the same on both stores: the
+/// run is interrupted and its phase names no driver (`worker` absent). Before, on PostgreSQL
+/// the dead driver's lease, not let go, named it (`worker: "driver … pid N on HOST"`) while
+/// SQLite named nobody.
+fn a_killed_command_drivers_phase_names_no_driver_in_status(env: Env) {
+    scenario(
+        &env,
+        "one",
+        "name: one\ndescription: one slow phase\nphases:\n  - name: a\n    run: 'echo run >> runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "one"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ran(&env, "runs");
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let st = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(st["status"], "interrupted", "{st}");
+    assert!(st["phases"][0]["worker"].is_null(), "{st}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+}
+
 common::on_both_stores!(
+    a_killed_command_drivers_phase_names_no_driver_in_status,
+    a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on,
+    a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker,
+    a_stop_or_abort_of_a_run_a_worker_drives_lands_at_once,
+    a_driver_that_lost_its_lease_records_its_late_workflow_result_rejected,
     a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_on,
     until_idle_right_after_a_kill_drives_the_killed_workers_run,
     a_worker_takes_over_from_a_frozen_driver_past_its_lease,
@@ -1800,6 +1991,68 @@ fn on_postgres_a_workflow_handed_between_tagged_workers_is_taken_at_once() {
     assert_eq!(common::lines(&env.project().join("ran")), ["one", "two"]);
     // Not drained: a worker hears SIGTERM only when its wait ends (at the next poll).
     drop((a, b));
+}
+
+/// On PostgreSQL, an idle worker claims a ready phase that the busy worker driving the run
+/// leaves (its slots full) within milliseconds, not at its next `--poll` (30 s; the test waits
+/// at most 15 s, with the phases still running). Before, the idle worker could lose a race for
+/// one phase and then wait out its poll with the other phase still ready.
+#[test]
+fn on_postgres_an_idle_worker_claims_a_phase_a_busy_worker_leaves_at_once() {
+    let Some(env) =
+        Env::postgres("on_postgres_an_idle_worker_claims_a_phase_a_busy_worker_leaves_at_once")
+    else {
+        return;
+    };
+    scenario(
+        &env,
+        "fan",
+        &fan(
+            3,
+            "echo x >> started; while [ ! -e go-on ]; do sleep 0.05; done",
+            "",
+        ),
+    );
+    let big = Worker::start_heard_polling(&env, "big", "30s", &["--concurrency", "2"]);
+    let idle = Worker::start_heard_polling(&env, "idle", "30s", &["--concurrency", "1"]);
+    big.heard("(LISTEN/NOTIFY)");
+    idle.heard("(LISTEN/NOTIFY)");
+    let run = submit(&env, "orchestrate", "fan");
+    env.wait_for_events(
+        &run,
+        "all three phases to start before the workers' next poll",
+        Duration::from_secs(15),
+        |ev| of_type(ev, "step_started").len() == 3,
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    finished_within(&env, &run, Duration::from_secs(15));
+    assert_eq!(status(&env, &run)["status"], "completed");
+    drop((big, idle));
+}
+
+/// On PostgreSQL, a `--concurrency 1` worker given two submitted workflows takes the second
+/// as soon as the first is done, not at its next `--poll` (30 s; the test waits at most 15 s).
+/// Before, the second run, heard of while the worker's slot was taken, waited for the poll.
+#[test]
+fn on_postgres_a_one_slot_worker_takes_the_second_submitted_run_once_the_first_is_done() {
+    let Some(env) = Env::postgres(
+        "on_postgres_a_one_slot_worker_takes_the_second_submitted_run_once_the_first_is_done",
+    ) else {
+        return;
+    };
+    env.workflow(
+        "gated",
+        "name: gated\nsteps:\n  - name: s\n    run: 'echo x >> started; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let w = Worker::start_heard_polling(&env, "one", "30s", &["--concurrency", "1"]);
+    w.heard("(LISTEN/NOTIFY)");
+    let first = submit(&env, "workflow", "gated");
+    let second = submit(&env, "workflow", "gated");
+    ran(&env, "started");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    finished_within(&env, &first, Duration::from_secs(15));
+    finished_within(&env, &second, Duration::from_secs(15));
+    drop(w);
 }
 
 /// On PostgreSQL, a command that drives a workflow up to a step for tagged workers wakes the

@@ -83,6 +83,8 @@ pub enum Command {
     InterruptOrphans {
         /// Taken over by a worker: attempts a worker claimed are left to their leases.
         leave_claimed: bool,
+        /// As for `Resume`: the driver before lost its lease rather than ended.
+        lease_lapsed: bool,
     },
     /// A result reported after its attempt's lease changed hands: recorded, not applied.
     RejectResult {
@@ -118,6 +120,10 @@ pub enum Command {
         /// ended as the dead driver's. A worker that helped with the run and took it over
         /// once ended its own running phase and ran it again.
         leave_claimed: bool,
+        /// The driver before was taken over because its driver lease lapsed (this driver's
+        /// lease took it over: epoch past 1), not because its process was seen gone: the
+        /// attempts it had in flight are recorded interrupted saying so.
+        lease_lapsed: bool,
     },
     Abort {
         by: Operator,

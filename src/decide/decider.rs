@@ -116,8 +116,12 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             events.extend(deactivate(state, &step));
             Ok(events)
         }
-        Command::InterruptOrphans { leave_claimed } => {
-            Ok(interrupt_where_units(state, &driver_gone(state), |s| {
+        Command::InterruptOrphans {
+            leave_claimed,
+            lease_lapsed,
+        } => {
+            let reason = driver_gone(state, lease_lapsed);
+            Ok(interrupt_where_units(state, &reason, |s| {
                 orphaned(s, leave_claimed)
             }))
         }
@@ -227,12 +231,13 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             driver,
             timeout_seconds,
             leave_claimed,
+            lease_lapsed,
         } => resume(
             state,
             workflow,
             mode,
             by,
-            (driver, leave_claimed),
+            (driver, leave_claimed, lease_lapsed),
             timeout_seconds,
         ),
         Command::RecordCondition(check) => record_condition(state, workflow, *check),
@@ -277,15 +282,31 @@ pub const DRIVER_GONE: &str = "its driver ended before it finished; it runs agai
 /// host) — a worker by its name, a command's driver by who started its session and its
 /// process. Before, a command's driver was not named: on a shared log, nobody could tell
 /// which host's driver had died.
-fn driver_gone(state: &RunState) -> String {
+fn driver_gone(state: &RunState, lease_lapsed: bool) -> String {
     let worker = state
         .driven_by
         .as_deref()
         .and_then(|a| a.strip_prefix("worker:"));
+    let host = state.driver.as_ref().map_or("?", |d| d.host.as_str());
+    // Taken over because the driver's lease lapsed: whether that driver ended is not known
+    // (paused, cut off, or dead on another host), so it is not said to have ended.
+    if lease_lapsed {
+        let holder = match (worker, state.driver.as_ref()) {
+            (Some(worker), _) => format!("worker {worker} on {host}"),
+            (None, Some(driver)) => format!(
+                "{} (pid {}) on {host}",
+                state.driven_by.as_deref().unwrap_or("a command"),
+                driver.pid
+            ),
+            (None, None) => "its driver".to_string(),
+        };
+        return format!(
+            "its driver's lease lapsed (holder {holder}) before it finished; it runs again as a new attempt"
+        );
+    }
     match (worker, state.driver.as_ref()) {
-        (Some(worker), driver) => format!(
-            "its driver, worker {worker} on {}, ended before it finished; it runs again as a new attempt",
-            driver.map_or("?", |d| d.host.as_str())
+        (Some(worker), _) => format!(
+            "its driver, worker {worker} on {host}, ended before it finished; it runs again as a new attempt"
         ),
         (None, Some(driver)) => format!(
             "its driver, {} (pid {}) on {}, ended before it finished; it runs again as a new attempt",
@@ -1220,7 +1241,7 @@ fn resume(
     workflow: &Workflow,
     mode: ResumeMode,
     by: crate::event::Operator,
-    (driver, leave_claimed): (crate::event::Driver, bool),
+    (driver, leave_claimed, lease_lapsed): (crate::event::Driver, bool, bool),
     timeout_seconds: Option<u64>,
 ) -> Result<Vec<Event>, DecideError> {
     let config = &state
@@ -1391,8 +1412,9 @@ fn resume(
             restart_from = Some(target.clone());
         }
     }
-    let mut events =
-        interrupt_where_units(state, &driver_gone(state), |s| orphaned(s, leave_claimed));
+    let mut events = interrupt_where_units(state, &driver_gone(state, lease_lapsed), |s| {
+        orphaned(s, leave_claimed)
+    });
     events.push(Event::RunResumed {
         mode: mode.clone(),
         restart_from: if matches!(mode, ResumeMode::RollbackTo(_)) {

@@ -293,6 +293,7 @@ pub(crate) fn run_child(
                         // child's too: it is driven in the parent's session.
                         timeout_seconds: parent.timeout_seconds,
                         leave_claimed: false,
+                        lease_lapsed: false,
                     })?;
                 }
                 if next != ChildNext::Report {

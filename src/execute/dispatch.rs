@@ -342,6 +342,18 @@ pub fn holder_gone(lease: &Lease) -> bool {
     pid_here(lease).is_some_and(|pid| !super::procinfo::running(pid))
 }
 
+/// `leases` without the driver leases of processes of this host that are gone (killed
+/// before they let go): nobody's, so status names no driver from them. Before, a status on
+/// PostgreSQL named a SIGKILLed command's driver under its phase (`worker: "driver … pid N"`)
+/// while the same run on SQLite named none.
+pub fn without_gone_drivers(leases: &[Lease]) -> Vec<Lease> {
+    leases
+        .iter()
+        .filter(|l| !(l.unit == DRIVER_UNIT && holder_gone(l)))
+        .cloned()
+        .collect()
+}
+
 /// The live driver lease of `run_id` that this process's lock cannot see, if any: held from
 /// another host, or from this host by a live process of another home (a worker or driver
 /// whose `CORTEX_HOME` is not this one takes its lock there, not here). A lease of a process

@@ -328,6 +328,12 @@ impl<'a> Journal<'a> {
         let at = at?;
         if at.appended.is_empty() {
             return match refused {
+                // The results staged are late results of a driver that lost its lease: each
+                // is owed to the log as rejected (never applied), then the driver stops.
+                Some(JournalError::Fenced(why)) if self.staged_results() > 0 => {
+                    self.reject_staged(&why)?;
+                    Err(JournalError::Fenced(why))
+                }
                 Some(e) => Err(e),
                 None => Ok(at.caught_up),
             };
@@ -381,6 +387,86 @@ impl<'a> Journal<'a> {
             }
         }
         Ok((events, staged, later))
+    }
+
+    /// How many attempts' ends are staged.
+    fn staged_results(&self) -> usize {
+        self.staged
+            .iter()
+            .filter(|(c, _)| matches!(c, Command::FinishAttempt(_)))
+            .count()
+    }
+
+    /// This journal's fence lost (`why`) with attempts' ends staged: drop what is staged (it
+    /// decides nothing now), and record each end as rejected (`attempt_rejected`, naming this
+    /// driver's lease holder), whatever the fence says. Before, a driver that lost its lease
+    /// while its own attempt ran dropped that attempt's late result.
+    fn reject_staged(&mut self, why: &str) -> Result<Vec<Recorded>, JournalError> {
+        let staged = std::mem::take(&mut self.staged);
+        self.state = Self::replay_log(self.store(), &self.run_id)?;
+        let mut events = Vec::new();
+        for (command, _) in staged {
+            if let Command::FinishAttempt(report) = command {
+                events.extend(self.reject_late(&report.step, report.attempt, why)?);
+            }
+        }
+        Ok(events)
+    }
+
+    /// Record the result of attempt `attempt` of `step`, run by this journal's driver, as
+    /// rejected (`attempt_rejected`) because `why` (its lease changed hands): whatever the
+    /// fence says, as a record that decides nothing for the run. The worker and host are the
+    /// fence's holder (a worker by its name, a command's driver as `driver ACTOR pid N`).
+    pub fn reject_late(
+        &mut self,
+        step: &str,
+        attempt: u32,
+        why: &str,
+    ) -> Result<Vec<Recorded>, JournalError> {
+        let (worker, host) = match &self.fence {
+            Some(lease) => (holder_shown(&lease.holder), lease.host.clone()),
+            None => ("this driver".to_string(), super::hostname()),
+        };
+        self.submit_unfenced(Command::RejectResult {
+            step: step.to_string(),
+            attempt,
+            worker,
+            host,
+            reason: why.to_string(),
+        })
+    }
+
+    /// Whether this journal's fence is still held (checked now, outside any append): `Ok`
+    /// if it is (or there is none), else `Fenced` with why not.
+    pub fn check_fence(&mut self) -> Result<(), JournalError> {
+        match &self.fence {
+            Some(fence) => check_fence(self.store(), fence),
+            None => Ok(()),
+        }
+    }
+
+    /// Stage the end of an attempt this driver ran itself (unleased): when the decider refuses
+    /// it because the attempt was ended by another driver that took the run over (this one
+    /// lost its lease while the attempt ran), the result is recorded as rejected and the
+    /// drive stops (`Fenced`); any other refusal is returned as is.
+    pub fn stage_result(
+        &mut self,
+        report: Box<crate::decide::AttemptReport>,
+    ) -> Result<(), JournalError> {
+        let (step, attempt) = (report.step.clone(), report.attempt);
+        match self.stage(Command::FinishAttempt(report)) {
+            Err(JournalError::Decide(refused)) if self.fence.is_some() && !self.has_staged() => {
+                match self.check_fence() {
+                    Err(JournalError::Fenced(why)) => {
+                        self.reject_late(&step, attempt, &why)?;
+                        Err(JournalError::Fenced(why))
+                    }
+                    Err(e) => Err(e),
+                    Ok(()) => Err(JournalError::Decide(refused)),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Decide `command` at the head and append it whatever this journal's fence says: for a
@@ -659,10 +745,28 @@ fn check_fence(log: &dyn EventStore, fence: &crate::store::Lease) -> Result<(), 
     }
 }
 
+/// A lease's holder as `attempt_rejected` names it: a worker by its name (`worker:W pid N`
+/// is `W`), anyone else as written without its colon (`driver ACTOR pid N`).
+fn holder_shown(holder: &str) -> String {
+    match holder.strip_prefix("worker:") {
+        Some(rest) => rest.split(" pid ").next().unwrap_or(rest).to_string(),
+        None => holder.replacen(':', " ", 1),
+    }
+}
+
 fn unit_shown(unit: &str) -> String {
     if unit.is_empty() {
         "its driver".into()
     } else {
         format!("`{unit}`")
     }
+}
+
+/// Whether `journal`'s driver took the run over from a driver whose lease lapsed: its fence
+/// is the run's driver lease at an epoch past 1 (a lapsed lease taken over; one let go and
+/// claimed again starts at 1).
+pub fn took_over_lapsed(journal: &Journal<'_>) -> bool {
+    journal
+        .fenced_by()
+        .is_some_and(|l| l.unit == crate::store::DRIVER_UNIT && l.epoch > 1)
 }

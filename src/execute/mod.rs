@@ -39,12 +39,12 @@ pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, r
 pub use dispatch::{
     Dispatch, Shared, Slots, acquire_run, claim_unit, claims_without_lease, driven_elsewhere,
     driver_alive, finish_unit, holder_gone, live_lock, load_live, lock_lapsed, reap_lapsed,
-    reap_lapsed_as,
+    reap_lapsed_as, without_gone_drivers,
 };
 pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
-pub use journal::{Journal, JournalError};
+pub use journal::{Journal, JournalError, took_over_lapsed};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError, live_recorded_driver, serve_many};
 pub use materialize::{

@@ -35,12 +35,23 @@ const COMMAND_REAP_TTL_MS: u64 = 10_000;
 /// (a worker notices a stop within its `--poll`, or at once by a notification).
 const HELPERS_MARGIN: Duration = Duration::from_secs(10);
 
-/// Whether a phase runs under a worker's claim that is not this driver's own thread.
-fn claimed_elsewhere(state: &crate::decide::RunState, workers: &BTreeSet<String>) -> bool {
+/// Whether a phase runs under a worker's claim that is not this driver's own thread: claimed
+/// by another worker than `me` (this driver's worker and host, when it is one). A phase this
+/// driver's own thread ran and a stop ended is still recorded running (the stop records it)
+/// under this worker's claim: it is not waited for. Before, it was, and a stop of a run a
+/// worker drove took the helpers' grace and margin (15 s) to be recorded.
+fn claimed_elsewhere(
+    state: &crate::decide::RunState,
+    workers: &BTreeSet<String>,
+    me: Option<&super::dispatch::Shared>,
+) -> bool {
     state.steps.iter().any(|s| {
         s.status == StepStatus::Running
             && !workers.contains(&s.name)
-            && s.claimed.as_ref().is_some_and(|c| c.attempt == s.attempts)
+            && s.claimed.as_ref().is_some_and(|c| {
+                c.attempt == s.attempts
+                    && !me.is_some_and(|me| c.worker == me.worker && c.host == me.host)
+            })
     })
 }
 
@@ -109,7 +120,7 @@ pub fn drive_scenario(
                 announce(journal, ctx, &events);
             } else if ctx.dispatch.shared.is_none()
                 && reaped_at.elapsed() >= COMMAND_REAP
-                && claimed_elsewhere(&journal.state, &workers)
+                && claimed_elsewhere(&journal.state, &workers, ctx.dispatch.shared.as_deref())
             {
                 // A command's driver helped by workers (the phases with `runs_on:` it leaves to
                 // them) ends their attempts whose leases lapsed, as a worker's driver does: else,
@@ -172,8 +183,9 @@ pub fn drive_scenario(
                 // before the abort that seals the run; a worker that says nothing within its
                 // grace and a margin is not waited for any longer (its late result is recorded
                 // as rejected, where the run is not sealed).
-                let helpers = claimed_elsewhere(&journal.state, &workers)
-                    && halted.elapsed() < runner.grace + HELPERS_MARGIN;
+                let helpers =
+                    claimed_elsewhere(&journal.state, &workers, ctx.dispatch.shared.as_deref())
+                        && halted.elapsed() < runner.grace + HELPERS_MARGIN;
                 if workers.is_empty() && !helpers {
                     if let Some(reason) = pause_reason.take() {
                         record(journal, ctx, Command::Pause { reason })?;
@@ -466,10 +478,11 @@ pub fn drive_scenario(
             )?;
         }
     })();
-    if let Err(DriveError::Journal(super::JournalError::Fenced(_))) = &result
-        && let Some(shared) = ctx.dispatch.shared.clone()
+    if let Err(DriveError::Journal(super::JournalError::Fenced(why))) = &result
         && !workers.is_empty()
     {
+        let why = why.clone();
+        let shared = ctx.dispatch.shared.clone();
         // This driver lost its lease (it was paused or cut off past it, and the run was taken
         // over) while attempts it claimed ran here: it decides nothing more, but it ends them
         // as on a stop and records each result that comes in as its unit's lease allows —
@@ -488,12 +501,21 @@ pub fn drive_scenario(
                 }
                 Msg::Done(name, outcome) => {
                     workers.remove(&name);
-                    let Some(lease) = leases.remove(&name) else {
+                    let (Some(lease), Some(shared)) = (leases.remove(&name), shared.as_ref())
+                    else {
+                        // A phase this driver ran itself, unleased: its result is late, this
+                        // driver's lease being another's now (`attempt_rejected`).
+                        if let AttemptOutcome::Report(report) = outcome
+                            && let Ok(events) =
+                                journal.reject_late(&report.step, report.attempt, &why)
+                        {
+                            announce(journal, ctx, &events);
+                        }
                         continue;
                     };
                     shared.slots.give();
                     if let AttemptOutcome::Report(report) = outcome {
-                        if let Ok((events, _)) = finish_unit(journal, &shared, &lease, report) {
+                        if let Ok((events, _)) = finish_unit(journal, shared, &lease, report) {
                             announce(journal, ctx, &events);
                         }
                     } else {
@@ -639,9 +661,9 @@ fn handle(
             }
             match outcome {
                 // Appended with the next phase's start, or before the loop waits or returns.
-                AttemptOutcome::Report(report) => {
-                    Ok(journal.stage(Command::FinishAttempt(report))?)
-                }
+                // Recorded rejected if this driver lost its lease and the attempt was taken
+                // over meanwhile (then the drive stops, `Fenced`).
+                AttemptOutcome::Report(report) => Ok(journal.stage_result(report)?),
                 // Ended by a stop or the time limit: the stop or pause records it.
                 AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => Ok(()),
                 // Nothing ran: the pause, once no phase runs here, records its end.

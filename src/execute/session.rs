@@ -237,7 +237,15 @@ pub(crate) fn prepare(
         .iter()
         .any(|s| crate::decide::orphaned(s, leave_claimed))
     {
-        record(journal, ctx, Command::InterruptOrphans { leave_claimed })?;
+        let lease_lapsed = super::took_over_lapsed(journal);
+        record(
+            journal,
+            ctx,
+            Command::InterruptOrphans {
+                leave_claimed,
+                lease_lapsed,
+            },
+        )?;
     }
     Ok(())
 }

@@ -368,9 +368,9 @@ pub(crate) fn drive_workflow(
                     return Err(e.into());
                 }
                 match outcome {
-                    AttemptOutcome::Report(report) => {
-                        journal.stage(Command::FinishAttempt(report))?;
-                    }
+                    // Recorded rejected if this driver lost its lease and the attempt was
+                    // taken over meanwhile (then the drive stops, `Fenced`).
+                    AttemptOutcome::Report(report) => journal.stage_result(report)?,
                     AttemptOutcome::HomeFault(problem) => {
                         return super::session::home_fault(journal, ctx, problem);
                     }

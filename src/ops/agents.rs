@@ -177,7 +177,19 @@ fn change(
     let mut store = ctx.store(crate::definition::Durability::Normal)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let events = Journal::record_registry(&mut store, &clock, &mut ids, command)?;
+    let events = match Journal::record_registry(&mut store, &clock, &mut ids, command) {
+        Ok(events) => events,
+        // Refused by the registry (an agent not active, or active already): the hint is the
+        // agent's, not a run's. Before, it pointed to `workflow status RUN`.
+        Err(crate::execute::JournalError::Decide(refused)) => {
+            return Err(CommandError::bad_input(refused.to_string()).hint(
+                super::Hint::from("nothing was recorded; ")
+                    .command(&["agent", "status", &agent.name])
+                    .then(" shows whether it is active and for which runs"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(Output::new(
         events,
         format!("Agent {} {done}.\n", agent.name),

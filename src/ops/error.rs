@@ -438,7 +438,9 @@ impl From<JournalError> for CommandError {
             ),
             JournalError::Fenced(why) => CommandError::new(
                 exit::FAILED,
-                format!("this driver stopped: {why}; nothing more was recorded by it"),
+                format!(
+                    "this driver stopped: {why}; it decides nothing more for the run (a result of its own that came late is recorded as rejected)"
+                ),
             )
             .hint(
                 Hint::from("the run goes on where it is held now: ")

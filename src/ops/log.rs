@@ -248,13 +248,17 @@ pub fn verify(
                 report.attempt_logs = Some(checked);
                 report.attempt_logs_absent = Some(absent);
             }
-            // So must the run index that finds runs and lists history (checked whole).
-            if report.ok
-                && run_id.is_none()
-                && let Some(bad) = crate::store::check_index(&store)?
-            {
-                report.ok = false;
-                report.first_bad = Some(bad);
+            // So must the run index that finds runs and lists history (checked whole, or the
+            // run's own row).
+            if report.ok {
+                let bad = match run_id.as_deref() {
+                    None => crate::store::check_index(&store)?,
+                    Some(run_id) => crate::store::check_index_run(&store, run_id)?,
+                };
+                if let Some(bad) = bad {
+                    report.ok = false;
+                    report.first_bad = Some(bad);
+                }
             }
             let text = render_verify(&report);
             let code = if report.ok { exit::OK } else { exit::FAILED };

@@ -287,7 +287,26 @@ fn act(
     match on {
         DriveOn::Here(lock) if !no_drive => {
             journal.refresh()?;
-            finish_driving(ctx, journal, by.clone(), lock, live)
+            match finish_driving(ctx, journal, by.clone(), lock, live) {
+                // Recorded, but another driver's lease holds the run (exit 4 is for what was
+                // not done): the report stands; the run as it is now, and who holds it.
+                Err(e) if e.code == exit::HELD => {
+                    let Some(store) = ctx.reading_store()? else {
+                        return Err(e);
+                    };
+                    let (mut state, alive) =
+                        crate::execute::load_live(&ctx.home, &*store, &run_id)?;
+                    state.run_id = run_id.clone();
+                    let view = ctx.view(&state, alive);
+                    let code = match view.status {
+                        RunStatus::Running => exit::OK,
+                        status => status.exit_code(),
+                    };
+                    let note = format!("recorded; not driven on here: {}", e.message);
+                    Ok(scenario_output(&view, code).warn(vec![note]))
+                }
+                other => other,
+            }
         }
         DriveOn::Here(_) | DriveOn::Nothing => {
             // Nothing to drive (the report paused or finished the run): say where it is.
@@ -316,6 +335,20 @@ fn act(
                 .nested(|store, _, _| crate::execute::load_live(&ctx.home, &*store, &run_id))?;
             state.run_id = run_id.clone();
             let view = ctx.view(&state, alive);
+            // Running under another driver or worker: the report landed and someone carries
+            // the run on, which is no wait nor stop (exit 3 is those, SPEC §5): 0, saying
+            // who. Before, it was 3 beside status "running".
+            if view.status == RunStatus::Running {
+                let who = match state.driven_by.as_deref() {
+                    Some(actor) => match actor.strip_prefix("worker:") {
+                        Some(worker) => format!("worker {worker}"),
+                        None => format!("its driver {actor}"),
+                    },
+                    None => "its driver".to_string(),
+                };
+                let note = format!("recorded; {who} carries the run on");
+                return Ok(scenario_output(&view, exit::OK).warn(vec![note]));
+            }
             let code = view.status.exit_code();
             Ok(scenario_output(&view, code))
         }

@@ -24,6 +24,9 @@ use crate::store::{DRIVER_UNIT, EventStore, Listener, RunQuery, StoreError};
 /// How soon a worker looks again at a submitted run whose submitter still holds its lock.
 const SOON: Duration = Duration::from_millis(2);
 
+/// How often a waiting worker looks whether one of its threads is done.
+const THREAD_SLICE: Duration = Duration::from_millis(20);
+
 /// What `cortex worker` was asked for.
 pub struct WorkerOptions {
     /// Its name (default: HOST-PID).
@@ -237,6 +240,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut outage: Option<()> = None;
     let watches: Watches = Arc::default();
     let mut looked_at = Instant::now();
+    // A thread's end heard while waiting (it ends the wait), handled at the top of the loop.
+    let mut early: Option<Done> = None;
     loop {
         // The runs this worker helps: a stop or abort recorded since ends their attempts
         // here. Each wake-up (a notification names the run) and each poll; while draining,
@@ -245,7 +250,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
             looked_at = Instant::now();
             look_after(&*store, &mut seen, &watches);
         }
-        while let Ok(done) = rx.try_recv() {
+        let early_done = early.take();
+        for done in early_done
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+        {
             busy.remove(&done.key);
             if !done.over {
                 let run = done.key.split('/').next().unwrap_or_default();
@@ -404,6 +413,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     let scenario = state.is_scenario();
                     // A workflow's steps run in its driver: it takes a slot for the whole run.
                     if !scenario && !seat.slots.try_take() {
+                        // Looked at again once a slot is free (a thread's end ends the wait).
+                        again.insert(run_id.clone());
                         continue;
                     }
                     // The driver lease of a process of this host that is gone (killed before
@@ -471,8 +482,12 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                             || state.is_external(index)
                             || (!by_worker && state.runs_on(index).is_empty())
                             || !tags_cover(&opts.tags, state.runs_on(index))
-                            || !seat.slots.try_take()
                         {
+                            continue;
+                        }
+                        if !seat.slots.try_take() {
+                            // Looked at again once a slot is free.
+                            again.insert(run_id.clone());
                             continue;
                         }
                         busy.insert(key.clone());
@@ -519,7 +534,30 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         {
             break;
         }
-        let ids = listener.wait(if soon { SOON.min(opts.poll) } else { opts.poll });
+        // While threads of this worker run, the wait is cut into slices and ends as soon as
+        // one of them is done (a unit run or its claim lost to another worker, a run let go):
+        // its slot is free and the run is looked at again now, so a phase still ready there,
+        // or a run skipped for want of a slot, is claimed within milliseconds rather than at
+        // the next notification or `--poll`.
+        let until = Instant::now() + if soon { SOON.min(opts.poll) } else { opts.poll };
+        let ids = loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let slice = if busy.is_empty() {
+                left
+            } else {
+                left.min(THREAD_SLICE)
+            };
+            let ids = listener.wait(slice);
+            if !ids.is_empty() || Instant::now() >= until || live.stop.is_set() {
+                break ids;
+            }
+            if let Ok(done) = rx.try_recv() {
+                let run = done.key.split('/').next().unwrap_or_default();
+                again.insert(run.to_string());
+                early = Some(done);
+                break ids;
+            }
+        };
         // Nothing heard and nothing to look at again: a full pass (a poll).
         heard = (!ids.is_empty() || !again.is_empty()).then_some(ids);
     }

@@ -718,7 +718,7 @@ pub fn status_output(
     let mut view = match present {
         Some((store, Some(leases))) => ctx
             .view_with_children(state, alive, store)
-            .with_leases(leases),
+            .with_leases(&crate::execute::without_gone_drivers(leases)),
         Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
@@ -1246,6 +1246,7 @@ fn go_on(
         timeout_seconds: Some(timeout_seconds),
         // A worker reaps lapsed leases: what other workers claimed is left to them.
         leave_claimed: ctx.dispatch.shared.is_some(),
+        lease_lapsed: crate::execute::took_over_lapsed(&journal),
     };
     // A resume the run refuses (`--retry` of a run that is not failed, `--from` a step it
     // has not) is said before anything is announced: "Resumed ..." then an error was a
@@ -1447,14 +1448,28 @@ pub fn abort(
                 None => Err(e.into()),
             };
         }
-        Err(e) => {
-            return Err(match e {
-                crate::execute::operator::OperatorError::Lock(l) => CommandError::from(l).hint(
-                    "the abort is recorded as requested: its driver ends the run when it sees it",
-                ),
-                other => other.into(),
-            });
+        // The request is in the log but its driver did not record the abort within the wait:
+        // the request was recorded (never exit 4, "held", for it), and its driver ends the
+        // run when it sees it. Before, this said the run was held (exit 4) though the abort
+        // was then applied.
+        Err(crate::execute::operator::OperatorError::Lock(l)) => {
+            let mut now = crate::execute::load_state(&*store, &run_id)?;
+            now.run_id = run_id.clone();
+            if let Some(out) = finished(&*store)? {
+                return Ok(out);
+            }
+            if now.abort_requested.is_none() {
+                return Err(CommandError::from(l));
+            }
+            let (now, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
+            let view = ctx.view(&now, alive);
+            let who = now.driven_by.clone().unwrap_or_else(|| "its driver".into());
+            let text = format!(
+                "⏳ Abort of run {run_id} requested: {who} carries the run on and ends it when it sees the request.\n"
+            );
+            return Ok(Output::new(view.to_json(), text, exit::OK));
         }
+        Err(e) => return Err(e.into()),
     };
     let view = ctx.view(&state, false);
     let text = format!(

@@ -205,6 +205,7 @@ pub fn preview_resume(
             },
             timeout_seconds: None,
             leave_claimed: false,
+            lease_lapsed: false,
         },
     )?;
     let mut after = state.clone();

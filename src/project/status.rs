@@ -129,6 +129,19 @@ fn for_workers(state: &RunState) -> (Vec<usize>, bool) {
     if state.phase != RunPhase::Running {
         return (Vec::new(), false);
     }
+    // A run submitted for workers and not yet taken has not been pre-validated (its driver
+    // does that first): what it starts first is what it starts once that is done. Before,
+    // nothing was ready yet, so such a run whose first unit needs tags suggested a resume,
+    // which stopped at once at that unit, instead of a worker offering them.
+    let validated;
+    let state = if state.submitted && !state.pre_validated {
+        let mut s = state.clone();
+        s.pre_validated = true;
+        validated = s;
+        &validated
+    } else {
+        state
+    };
     if !state.is_scenario() {
         return match next(state) {
             Next::Attempt { index, .. } if !state.runs_on(index).is_empty() => (vec![index], true),
@@ -868,6 +881,16 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             }
             None => "stopped by request; resume continues it".into(),
         }),
+        RunPhase::Running
+            if !for_tags.is_empty() && only_workers && status != RunStatus::Interrupted =>
+        {
+            Some(format!(
+                "{} waits for a worker offering tags {}: `{}` takes it (a resume here offers no tags)",
+                tagged_names(),
+                for_tags.join(", "),
+                super::worker_command(&for_tags, &to_give),
+            ))
+        }
         RunPhase::Running if state.submitted && !driver_alive && status != RunStatus::Interrupted => {
             Some("submitted for workers: a `cortex worker` drives it (resume drives it here instead)".into())
         }
@@ -885,12 +908,6 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             // disk) leaves the same log, so none is claimed.
             Some("its driver is gone (killed, ended on an error it could not record, or the machine restarted); resume continues it".into())
         }
-        RunPhase::Running if !for_tags.is_empty() && only_workers => Some(format!(
-            "{} waits for a worker offering tags {}: `{}` takes it (a resume here offers no tags)",
-            tagged_names(),
-            for_tags.join(", "),
-            super::worker_command(&for_tags, &to_give),
-        )),
         RunPhase::Running if !for_tags.is_empty() && !waits_on_people(state) => Some(format!(
             "nobody drives it now; resume goes on with the other phases, and {} waits for a worker offering tags {} (`{}`)",
             tagged_names(),

@@ -589,7 +589,40 @@ impl PostgresStore {
         let mut store = Self::connect(conn, Access::Write)?;
         store.set_durability(durability)?;
         store.migrate()?;
+        store.refuse_missing_lease_grants()?;
         Ok(store)
+    }
+
+    /// Refuse a role that may not do to `leases` what a writer does (claim: INSERT, renew:
+    /// UPDATE, let go: DELETE, and read them), naming what is missing, as a missing grant on
+    /// `events` is named. Before, a role without DELETE failed silently when a driver let
+    /// its lease go (errors there are shrugged off: the lease lapses anyway), and a later
+    /// report answered that a dead process drove the run (exit 4).
+    fn refuse_missing_lease_grants(&self) -> Result<(), StoreError> {
+        if self.version < 2 {
+            return Ok(());
+        }
+        let row = self.with(|c| {
+            c.client.query_opt(
+                "SELECT array_remove(ARRAY[
+                     CASE WHEN has_table_privilege(t, 'SELECT') THEN NULL ELSE 'SELECT' END,
+                     CASE WHEN has_table_privilege(t, 'INSERT') THEN NULL ELSE 'INSERT' END,
+                     CASE WHEN has_table_privilege(t, 'UPDATE') THEN NULL ELSE 'UPDATE' END,
+                     CASE WHEN has_table_privilege(t, 'DELETE') THEN NULL ELSE 'DELETE' END
+                 ], NULL)::text[]
+                 FROM (SELECT to_regclass('leases') AS t) AS l WHERE t IS NOT NULL",
+                &[],
+            )
+        });
+        let missing: Vec<String> = row?.map(|row| row.get(0)).unwrap_or_default();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Refused(format!(
+            "permission denied: the role cortex connects to {} as lacks {} on table leases, which every driver and worker uses (GRANT SELECT, INSERT, UPDATE, DELETE ON leases TO …)",
+            self.shown,
+            missing.join(", ")
+        )))
     }
 
     /// Open the log for writing if the database holds one (cortex's tables); None if it
@@ -600,6 +633,7 @@ impl PostgresStore {
             return Ok(None);
         }
         store.migrate()?;
+        store.refuse_missing_lease_grants()?;
         Ok(Some(store))
     }
 

@@ -120,7 +120,7 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     // With what its waiting `uses:` steps wait on down their child runs, as `status` says.
     let view = ctx.view_with_children(&state, alive, &*store);
     let view = match &leases {
-        Some(leases) => view.with_leases(leases),
+        Some(leases) => view.with_leases(&crate::execute::without_gone_drivers(leases)),
         None => view,
     };
     let notifications = crate::ops::notify::recorded_deliveries(&*store, &run_id)
