@@ -1779,7 +1779,43 @@ fn a_killed_command_drivers_phase_names_no_driver_in_status(env: Env) {
     std::fs::write(env.project().join("go-on"), "").unwrap();
 }
 
+/// A helper worker waits out a retry's backoff before it claims the next attempt of a phase it
+/// runs for another driver, as the driver's own scheduler does. Before, the worker claimed the
+/// phase again as soon as the retry was scheduled: a `backoff: 2s` gave no pause at all. (The
+/// local phase keeps the command's driver on until the tagged one has run twice.)
+fn a_helper_worker_waits_out_a_retrys_backoff(env: Env) {
+    scenario(
+        &env,
+        "flaky",
+        "name: flaky\ndescription: a tagged phase that fails once\nphases:\n  - name: local\n    parallel: true\n    run: 'i=0; while [ $(cat tagged-runs 2>/dev/null | wc -l) -lt 2 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done'\n  - name: tagged\n    parallel: true\n    runs_on: [gpu]\n    retry: {max_retry_attempts: 1, backoff: 2s}\n    run: 'echo \"$CORTEX_ATTEMPT $(date +%s%N)\" >> tagged-runs; [ \"$CORTEX_ATTEMPT\" = 2 ]'\n",
+    );
+    let w = Worker::start(&env, "gpu-box", &["--tags", "gpu"]);
+    let out = env.run(&["orchestrate", "run", "flaky"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let runs = std::fs::read_to_string(env.project().join("tagged-runs")).unwrap();
+    let times: Vec<(u32, u128)> = runs
+        .lines()
+        .map(|l| {
+            let (attempt, at) = l.split_once(' ').unwrap();
+            (attempt.parse().unwrap(), at.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        times.iter().map(|t| t.0).collect::<Vec<_>>(),
+        [1, 2],
+        "{runs}"
+    );
+    let pause = Duration::from_nanos((times[1].1 - times[0].1) as u64);
+    assert!(
+        pause >= Duration::from_millis(1500),
+        "the second attempt started {pause:?} after the first: the 2 s backoff was not waited out"
+    );
+    assert_eq!(w.drain(), 0);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_helper_worker_waits_out_a_retrys_backoff,
     a_killed_command_drivers_phase_names_no_driver_in_status,
     a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on,
     a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker,

@@ -235,6 +235,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     // submitted run still locked); and when the last full pass was.
     let mut heard: Option<Vec<String>> = None;
     let mut again: BTreeSet<String> = BTreeSet::new();
+    // The units of others' runs waiting out a retry's backoff, and when it ends (from when this
+    // worker first saw it scheduled, as a driver's scheduler counts it): not claimed before.
+    let mut backoff: std::collections::BTreeMap<String, Instant> = Default::default();
     let mut full_at = Instant::now();
     // Whether the log could not be reached in the last pass.
     let mut outage: Option<()> = None;
@@ -283,6 +286,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         // A submitted run still locked on this host: its submitter lets go right after the
         // commit that woke this worker, so it is looked at again soon, not at the next poll.
         let mut soon = false;
+        // The earliest end of a backoff seen in this pass: the wait ends then.
+        let mut due_at: Option<Instant> = None;
         // After a notification, only the runs it names (and those to look at again): the run
         // index is read by a full pass, made when nothing was heard (a poll) and at least once
         // every `--poll` however much is heard, for what no append announces (a lease that
@@ -310,6 +315,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         ..RunQuery::kind(None)
                     })?;
                     seen.retain(|id, _| unfinished.iter().any(|e| &e.run_id == id));
+                    backoff.retain(|key, _| {
+                        key.split_once('/')
+                            .is_some_and(|(run, _)| seen.contains_key(run))
+                    });
                     unfinished.into_iter().map(|e| e.run_id).collect()
                 }
             };
@@ -485,11 +494,30 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         {
                             continue;
                         }
+                        // A retry waits out its backoff here too: claimed when it ends, never
+                        // at once (before, a helping worker started the next attempt at once).
+                        let delay = match state.steps[index].status {
+                            StepStatus::Ready => state.steps[index].retry_delay_ms,
+                            _ => 0,
+                        };
+                        if delay > 0 {
+                            let due = *backoff.entry(key.clone()).or_insert_with(|| {
+                                let now = Instant::now();
+                                now.checked_add(Duration::from_millis(delay))
+                                    .unwrap_or(now + Duration::from_secs(86_400))
+                            });
+                            if Instant::now() < due {
+                                again.insert(run_id.clone());
+                                due_at = Some(due_at.map_or(due, |d| d.min(due)));
+                                continue;
+                            }
+                        }
                         if !seat.slots.try_take() {
                             // Looked at again once a slot is free.
                             again.insert(run_id.clone());
                             continue;
                         }
+                        backoff.remove(&key);
                         busy.insert(key.clone());
                         units += 1;
                         spawn_unit(
@@ -540,6 +568,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         // or a run skipped for want of a slot, is claimed within milliseconds rather than at
         // the next notification or `--poll`.
         let until = Instant::now() + if soon { SOON.min(opts.poll) } else { opts.poll };
+        let until = due_at.map_or(until, |due| until.min(due));
         let ids = loop {
             let left = until.saturating_duration_since(Instant::now());
             let slice = if busy.is_empty() {
