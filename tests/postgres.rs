@@ -1232,6 +1232,58 @@ fn a_connection_lost_after_the_decision_stores_nothing_and_says_so() {
     assert!(store.verify(None).unwrap().ok);
 }
 
+/// A writer stopped inside its transaction (here: a decision that sits for 20 s while the
+/// run's row is locked, as a driver frozen by SIGSTOP mid-append would) does not hold every
+/// other writer of the run for as long as it stays stopped: the server ends its session after
+/// the writing transaction's idle bound (15 s), its append is lost whole (nothing of it
+/// stored, `Unreachable`), and the writer queued behind it lands well before the stopped one
+/// wakes. Before, an operator's stop beside a frozen driver waited for the driver to be woken.
+#[test]
+fn a_writer_stopped_inside_its_transaction_frees_the_runs_lock_after_a_bound() {
+    let Some(schema) =
+        fresh("a_writer_stopped_inside_its_transaction_frees_the_runs_lock_after_a_bound")
+    else {
+        return;
+    };
+    let event = |i: u32| cortex::event::NewEvent {
+        id: format!("E{i}"),
+        time: "2026-12-03T00:00:00.000Z".into(),
+        event: cortex::event::Event::RunStopped {},
+    };
+    let mut stalled = PostgresStore::open(&schema.url, Durability::Normal).unwrap();
+    stalled.append("R", 0, &[event(0)]).unwrap();
+    let url = schema.url.clone();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let queued = std::thread::spawn(move || {
+        // Once the stalled writer holds the lock.
+        locked_rx.recv().unwrap();
+        let mut store = PostgresStore::open(&url, Durability::Normal).unwrap();
+        let at = store
+            .append_at_head("R", 1, &mut |_, _| vec![event(7)])
+            .unwrap();
+        (at.appended[0].seq, Instant::now())
+    });
+    let lost = stalled.append_at_head("R", 1, &mut |_, _| {
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(20));
+        vec![event(1)]
+    });
+    let woke = Instant::now();
+    let (seq, landed) = queued.join().unwrap();
+    assert!(
+        landed < woke,
+        "the queued writer landed only after the stopped one woke"
+    );
+    assert_eq!(seq, 1, "the queued writer appends right after the head");
+    assert!(
+        matches!(lost, Err(StoreError::Unreachable { .. })),
+        "{lost:?}"
+    );
+    let events = stalled.read_run("R").unwrap();
+    assert_eq!(events.len(), 2, "nothing of the stalled append stored");
+    assert!(stalled.verify(None).unwrap().ok);
+}
+
 /// A lease claim is one statement on PostgreSQL (committed without waiting for the WAL's
 /// flush) and one upsert on SQLite: the same claims, renewals and releases give the same
 /// answers on both — granted when absent (epoch 1), refused while another holds it, extended

@@ -66,6 +66,18 @@ const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /// check the lease in their transaction), a lost renewal or release lapses. DESIGN.md §3c.
 const LEASE_COMMIT: &str = "SELECT set_config('synchronous_commit', 'off', true)";
 
+/// How a writing transaction begins: with a bound on how long it may sit idle between its
+/// statements (`SET LOCAL`: this transaction only). A writer holds its run's row lock (`FOR
+/// UPDATE`) until it commits, and every other writer of the run queues behind it; a writer
+/// stopped mid-transaction (SIGSTOP, a debugger, a host frozen with the connection alive)
+/// would hold them all for as long as it stays stopped (the keepalives answer: its kernel
+/// lives). The server ends such a session after `IDLE_IN_WRITE`: its transaction rolls back
+/// (nothing half-appended), the lock is free, and the stopped writer, once woken, finds its
+/// connection gone and reconnects, its lease (if any) fenced as for any lapse. Cortex's own
+/// writing transactions are a few statements with no wait between them; reads (`begin_view`)
+/// lock nothing and keep the server's default.
+const BEGIN_WRITE: &str = "BEGIN; SET LOCAL idle_in_transaction_session_timeout = '15s'";
+
 /// What a store was opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -447,6 +459,9 @@ fn is_lost(e: &postgres::Error) -> bool {
         return code == &SqlState::ADMIN_SHUTDOWN
             || code == &SqlState::CRASH_SHUTDOWN
             || code == &SqlState::CANNOT_CONNECT_NOW
+            // The server ended a session that sat too long inside a writing transaction
+            // (`BEGIN_WRITE`): the connection is gone as after a restart.
+            || code == &SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT
             || code.code().starts_with("08");
     }
     // No SQL state: an I/O error on the socket, or the stream ended.
@@ -1040,7 +1055,7 @@ impl PostgresStore {
 
     fn begin(&self) -> Result<(), StoreError> {
         self.fence_leases.borrow_mut().take();
-        self.with(|c| c.client.batch_execute("BEGIN"))?;
+        self.with(|c| c.client.batch_execute(BEGIN_WRITE))?;
         self.in_tx.set(true);
         Ok(())
     }
