@@ -3781,3 +3781,74 @@ fn the_run_page_says_which_worker_takes_a_phase_waiting_for_tags() {
         "{page}"
     );
 }
+
+/// A report or a start through the API that a background driver goes on with answers the run
+/// as that driver has it — running, or a phase waiting with its report suggested — as the
+/// CLI's report (which drives) prints it. Before, it answered the run as the report alone
+/// left it: "nobody drives it now; resume goes on", `resume` suggested, which the server's
+/// driver then held (exit 4).
+#[test]
+fn a_report_or_start_the_servers_driver_goes_on_with_answers_the_run_as_driven() {
+    let env = home();
+    env.workflow(
+        "rep",
+        "name: rep\nsteps:\n  - name: Plan\n    prompt: plan\n  - name: Slow\n    run: sleep 3; echo done\n",
+    );
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let started = s.post("/api/v1/workflows/rep/runs", "{}");
+    assert_eq!(started.status, 202, "{}", started.body);
+    let run = started.json()["run_id"].as_str().unwrap().to_string();
+    settled(&s, &run);
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/Plan/complete"), "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let body = r.json();
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        202,
+        &body,
+    );
+    assert_eq!(r.exit_code(), 0, "{body:#}");
+    assert_eq!(body["status"], "running", "{body:#}");
+    let text = body.to_string();
+    assert!(!text.contains("nobody drives it now"), "{body:#}");
+    assert!(
+        !body["next"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["argv"].to_string().contains("resume")),
+        "a resume the server's driver would refuse is suggested: {body:#}"
+    );
+    assert_eq!(body["steps"][1]["status"], "running", "{body:#}");
+    assert_eq!(settled(&s, &run)["status"], "completed");
+
+    // A manual phase started through the API: waiting, its report suggested.
+    std::fs::write(
+        env.home().join("scenarios/solo.yaml"),
+        "name: solo\ndescription: One manual phase\nphases:\n  - name: ship\n    description: Ship it\n    condition: manual\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "solo"]).code, 3);
+    let solo = newest_run(&env, "orchestrate");
+    let r = s.post(&format!("/api/v1/runs/{solo}/steps/ship/start"), "{}");
+    let body = r.json();
+    assert_eq!(r.status, 202, "{body:#}");
+    doc.check("/api/v1/runs/{id}/steps/{step}/start", "post", 202, &body);
+    let ship = body["phases"]
+        .as_array()
+        .or(body["steps"].as_array())
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ship")
+        .unwrap()
+        .clone();
+    assert_eq!(ship["status"], "waiting", "{body:#}");
+    let next = body["next"].to_string();
+    assert!(
+        next.contains("complete") && next.contains("ship"),
+        "{body:#}"
+    );
+    assert!(!next.contains("resume"), "{body:#}");
+}
