@@ -648,7 +648,10 @@ pub fn status(
         // them (a log that cannot say), nothing is said of leases.
         let leases = store.leases(Some(&run_id)).ok();
         // The present: from the latest snapshot plus the events after it.
-        let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
+        // What it reads is checked as it is read (the events after the snapshot, chained to
+        // it, and the index's head): a run whose log does not verify is said to be so.
+        let (mut state, alive, problem) =
+            crate::execute::load_live_checked(&ctx.home, &store, &run_id)?;
         state.run_id = run_id.clone();
         // The cache is written, where the log can be written, only when a snapshot is due.
         if crate::execute::snapshot_due(&store, &state)
@@ -674,6 +677,7 @@ pub fn status(
             None,
             Some((&store, leases.as_deref())),
             &delivered.human,
+            Some(problem.as_ref()),
         );
         for key in ["notifications", "notifications_pending"] {
             if let (Some(map), Some(docs)) =
@@ -699,7 +703,15 @@ pub fn status(
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
     // As of then, its driver was at work: the status is what the log said at that event.
-    Ok(status_output(ctx, &state, true, upto.last(), None, ""))
+    Ok(status_output(
+        ctx,
+        &state,
+        true,
+        upto.last(),
+        None,
+        "",
+        None,
+    ))
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
@@ -713,6 +725,7 @@ pub fn status_output(
     at: Option<&crate::event::Recorded>,
     present: Option<(&dyn EventStore, Option<&[crate::store::Lease]>)>,
     notes: &str,
+    checked: Option<Option<&crate::store::BadEvent>>,
 ) -> Output {
     let mut view = match present {
         Some((store, Some(leases))) => ctx
@@ -733,6 +746,36 @@ pub fn status_output(
             now = t;
         }
     }
+    // Whether what was read verified: a run whose log does not is one cortex will not act on
+    // (a driver's replay refuses it), so nothing is suggested but the check that says where
+    // it breaks, and a warning says why.
+    let mut warning = String::new();
+    match checked {
+        None => {}
+        Some(None) => view.verified = Some(true),
+        Some(Some(bad)) => {
+            view.verified = Some(false);
+            view.unverified = Some(crate::project::Unverified {
+                seq: bad.seq,
+                reason: bad.reason.clone(),
+            });
+            let mut argv = vec!["cortex".to_string()];
+            argv.extend(ctx.globals());
+            argv.extend(["log".into(), "verify".into(), state.run_id.clone()]);
+            view.next = vec![crate::project::Suggestion {
+                argv,
+                why: format!(
+                    "its log does not verify (event #{}: {}): cortex will not act on it until the log is restored; this says where it breaks",
+                    bad.seq, bad.reason
+                ),
+                fill: Vec::new(),
+            }];
+            warning = format!(
+                "\n⚠ This run's log does not verify: event #{}: {}. The run is shown as its log says; cortex will not act on it.\n",
+                bad.seq, bad.reason
+            );
+        }
+    }
     let next = std::mem::take(&mut view.next);
     let mut text = if state.is_scenario() {
         crate::render::render_scenario_status(&view, now)
@@ -740,6 +783,7 @@ pub fn status_output(
         render_status(&view, now)
     };
     text.push_str(notes);
+    text.push_str(&warning);
     text.push_str(&crate::render::render_next(&next));
     view.next = next;
     Output::new(view.to_json(), text, exit::OK)
