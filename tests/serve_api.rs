@@ -3852,3 +3852,35 @@ fn a_report_or_start_the_servers_driver_goes_on_with_answers_the_run_as_driven()
     );
     assert!(!next.contains("resume"), "{body:#}");
 }
+
+/// A stream asked for events past an unfinished run's head (`?after=` or `Last-Event-ID`
+/// beyond it) ends with `end` once the run is sealed. Before, it never read the seal (it lies
+/// before where the stream stood) and sent only `driver` events, forever.
+#[test]
+fn a_stream_asked_past_a_runs_head_ends_when_the_run_is_sealed() {
+    let env = home();
+    let s = Server::start(&env);
+    for header in [false, true] {
+        assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+        let run = newest_run(&env, "workflow");
+        let path = format!("/api/v1/runs/{run}/events");
+        let rx = if header {
+            s.events_with(&path, &[("Last-Event-ID", "50")])
+        } else {
+            s.events(&format!("{path}?after=50"))
+        };
+        // The stream is open (its first word says who drives the run) before the run ends.
+        let first = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the stream opens");
+        assert_eq!(first.0, "driver", "{first:?}");
+        assert_eq!(env.run(&["workflow", "step", "complete", "write"]).code, 0);
+        let got = whole_stream(rx);
+        assert_eq!(
+            got.last().map(|(e, _)| e.as_str()),
+            Some("end"),
+            "header {header}: {got:?}"
+        );
+        assert!(got.iter().all(|(e, _)| e != "event"), "{got:?}");
+    }
+}
