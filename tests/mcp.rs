@@ -1476,3 +1476,45 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
     assert_eq!(refused["hints"][0], "its attempts: 1, 2, 3", "{refused}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
+
+/// What DESIGN says of a first message that is not `initialize` is what happens: a first
+/// request without the 2026-07-28 metadata is answered `-32602` naming what it lacks and the
+/// session waits for its start (an `initialize` after it is served, as the MCP SDKs' clients
+/// expect of a server that answers a request), the server ending with exit 0; a first message
+/// that is no request (a notification, a response) starts no session: exit 2, said on stderr.
+/// Before, DESIGN said every such first message ended the server with exit 2.
+#[test]
+fn a_first_message_that_is_not_initialize_is_answered_or_ends_the_server_as_design_says() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.request(1, "tools/list", json!({}));
+    let refused = s.response(1);
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("_meta")),
+        "{refused}"
+    );
+    let started = s.initialize("late");
+    assert!(started["result"]["serverInfo"].is_object(), "{started}");
+    s.call(2, "list", json!({"kind": "workflow"}));
+    assert_eq!(s.document(2).1, 0);
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+
+    for first in [
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 5, "result": {}}),
+    ] {
+        let mut s = Session::start(&env, &[]);
+        s.send(first.clone());
+        assert_eq!(s.hang_up(), 2, "{first}: {}", s.stderr());
+        assert!(
+            s.stderr().contains(
+                "the MCP session did not start: the client's first message was neither `initialize`"
+            ),
+            "{}",
+            s.stderr()
+        );
+    }
+}
