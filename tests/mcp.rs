@@ -1518,3 +1518,26 @@ fn a_first_message_that_is_not_initialize_is_answered_or_ends_the_server_as_desi
         );
     }
 }
+
+/// The `history` tool takes the range `history --limit` and the API take (1 to 500) and
+/// refuses what is outside it with their error (exit 2). Before, it listed nothing for 0.
+#[test]
+fn the_history_tools_limit_out_of_range_is_refused_as_the_cli_refuses_it() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("limits");
+    for (id, limit) in [(1, 0), (2, 1000)] {
+        s.call(id, "history", json!({"kind": "workflow", "limit": limit}));
+        let answer = s.response(id);
+        let result = &answer["result"];
+        assert_eq!(result["isError"], true, "{answer}");
+        assert_eq!(result["structuredContent"]["exit_code"], 2, "{answer}");
+        assert!(
+            result["structuredContent"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("between 1 and 500")),
+            "{answer}"
+        );
+    }
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}

@@ -3884,3 +3884,35 @@ fn a_stream_asked_past_a_runs_head_ends_when_the_run_is_sealed() {
         assert!(got.iter().all(|(e, _)| e != "event"), "{got:?}");
     }
 }
+
+/// One range for a page of history, one error outside it: `GET /api/v1/runs?limit=` and
+/// `workflow history --limit` / `orchestrate history --limit` take 1 to 500 and refuse 0 or
+/// 1000 alike (400 / exit 2, the same document). Before, the API refused what the CLI took.
+#[test]
+fn a_history_limit_out_of_range_is_refused_alike_by_the_api_and_the_cli() {
+    let env = home();
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    for limit in ["0", "1000"] {
+        let api = s.get(&format!("/api/v1/runs?limit={limit}"));
+        assert_eq!(api.status, 400, "{}", api.body);
+        for group in ["workflow", "orchestrate"] {
+            let cli = env.run(&["--json", group, "history", "--limit", limit]);
+            assert_eq!(cli.code, 2, "{}{}", cli.stdout, cli.stderr);
+            let mut api_doc = api.json();
+            let mut cli_doc = cli.json();
+            // The flag is named as each front end takes it.
+            for d in [&mut api_doc, &mut cli_doc] {
+                let text = d.to_string().replace("`--limit`", "`limit`");
+                *d = serde_json::from_str(&text).unwrap();
+            }
+            assert_eq!(api_doc, cli_doc, "limit {limit}");
+        }
+    }
+    for limit in ["1", "500"] {
+        let api = s.get(&format!("/api/v1/runs?limit={limit}&kind=workflow"));
+        assert_eq!(api.status, 200, "{}", api.body);
+        doc.check("/api/v1/runs", "get", 200, &api.json());
+        assert_eq!(env.run(&["workflow", "history", "--limit", limit]).code, 0);
+    }
+}

@@ -1526,6 +1526,7 @@ pub fn history_with_more(
     kind: RunKind,
     limit: usize,
 ) -> Result<(Output, bool), CommandError> {
+    let limit = super::checked_history_limit(limit, "`--limit`")?;
     let page = match ctx.reading_store()? {
         Some(store) => super::history_page(&store, &ctx.home, Some(kind), limit)?,
         None => super::History {
