@@ -1541,3 +1541,48 @@ fn the_history_tools_limit_out_of_range_is_refused_as_the_cli_refuses_it() {
     }
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
+
+/// The `status` tool and the `cortex://runs/{id}` resource say when a run's log does not
+/// verify (`verified: false`, where it breaks) and suggest only `log verify`: cortex will not
+/// act on such a run. Before, both showed it healthy with a `step complete` then refused.
+#[test]
+fn status_and_the_run_resource_say_a_run_whose_log_was_changed_does_not_verify() {
+    let env = Env::new();
+    env.workflow(
+        "tv",
+        "name: tv\ninputs:\n  v: {type: string}\nsteps:\n  - name: plan\n    prompt: plan ${{ inputs.v }}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "tv", "--input", "v=hello"])
+            .code,
+        3
+    );
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS events_append_only_update; UPDATE events SET body = replace(body, 'hello', 'HELLO') WHERE run_id = '{run}' AND seq = 0"
+    ))
+    .unwrap();
+    drop(conn);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tamper");
+    let doc = s.status(1);
+    assert_eq!(doc["verified"], false, "{doc}");
+    assert_eq!(doc["unverified"]["seq"], 0, "{doc}");
+    assert_eq!(doc["next"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(
+        doc["next"][0]["argv"],
+        json!(["cortex", "log", "verify", run])
+    );
+    s.request(
+        2,
+        "resources/read",
+        json!({"uri": format!("cortex://runs/{run}")}),
+    );
+    let read = s.response(2);
+    let text = read["result"]["contents"][0]["text"].as_str().unwrap_or("");
+    let resource: Value = serde_json::from_str(text).expect("the resource is the document");
+    assert_eq!(resource["verified"], false, "{read}");
+    assert_eq!(resource["next"], doc["next"], "{read}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}

@@ -1469,7 +1469,10 @@ pub fn abort(
             });
         }
     };
-    let view = ctx.view(&state, false);
+    let mut view = ctx.view(&state, false);
+    // The abort replayed the run verified (`Journal::open`) and appended to that chain: its
+    // document says so, as the run's status then does.
+    view.verified = Some(true);
     let text = format!(
         "❌ Run {run_id} aborted.\n   Head hash: {}\n",
         view.head_hash
