@@ -90,7 +90,7 @@ pub fn read_problem(
 
 /// Bytes from lower-case or upper-case hex; none if it is not hex.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

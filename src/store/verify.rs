@@ -115,11 +115,13 @@ impl Verifier {
     /// (raw bytes): what a reader that starts from a snapshot checks — the events after the
     /// snapshot, each linked to the one before, the first to the snapshot's own event.
     pub fn from_point(run_id: &str, seq: u64, prev: &[u8]) -> Verifier {
-        let mut verifier = Verifier::default();
-        verifier.current = Some(run_id.as_bytes().to_vec());
+        let mut verifier = Verifier {
+            current: Some(run_id.as_bytes().to_vec()),
+            expected_seq: seq.min(i64::MAX as u64) as i64,
+            prev: prev.to_vec(),
+            ..Verifier::default()
+        };
         verifier.report.runs = 1;
-        verifier.expected_seq = seq.min(i64::MAX as u64) as i64;
-        verifier.prev = prev.to_vec();
         verifier
     }
 
