@@ -772,8 +772,15 @@ fn history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true(env:
     env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'true'}\n");
     env.workflow("v", "name: v\nsteps:\n  - {name: a, run: 'true'}\n");
     assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    // A page of no runs is refused (1 to 500, as the API's `limit`), not said to be empty.
     let none = env.run(&["workflow", "history", "--limit", "0"]);
     assert!(!none.stdout.contains("No runs yet"), "{}", none.stdout);
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(
+        none.stderr.contains("`--limit` is between 1 and 500"),
+        "{}",
+        none.stderr
+    );
     let never = env.run(&["workflow", "status", "v"]);
     assert_eq!(never.code, 2);
     assert!(

@@ -1476,3 +1476,113 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
     assert_eq!(refused["hints"][0], "its attempts: 1, 2, 3", "{refused}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
+
+/// What DESIGN says of a first message that is not `initialize` is what happens: a first
+/// request without the 2026-07-28 metadata is answered `-32602` naming what it lacks and the
+/// session waits for its start (an `initialize` after it is served, as the MCP SDKs' clients
+/// expect of a server that answers a request), the server ending with exit 0; a first message
+/// that is no request (a notification, a response) starts no session: exit 2, said on stderr.
+/// Before, DESIGN said every such first message ended the server with exit 2.
+#[test]
+fn a_first_message_that_is_not_initialize_is_answered_or_ends_the_server_as_design_says() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.request(1, "tools/list", json!({}));
+    let refused = s.response(1);
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("_meta")),
+        "{refused}"
+    );
+    let started = s.initialize("late");
+    assert!(started["result"]["serverInfo"].is_object(), "{started}");
+    s.call(2, "list", json!({"kind": "workflow"}));
+    assert_eq!(s.document(2).1, 0);
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+
+    for first in [
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 5, "result": {}}),
+    ] {
+        let mut s = Session::start(&env, &[]);
+        s.send(first.clone());
+        assert_eq!(s.hang_up(), 2, "{first}: {}", s.stderr());
+        assert!(
+            s.stderr().contains(
+                "the MCP session did not start: the client's first message was neither `initialize`"
+            ),
+            "{}",
+            s.stderr()
+        );
+    }
+}
+
+/// The `history` tool takes the range `history --limit` and the API take (1 to 500) and
+/// refuses what is outside it with their error (exit 2). Before, it listed nothing for 0.
+#[test]
+fn the_history_tools_limit_out_of_range_is_refused_as_the_cli_refuses_it() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("limits");
+    for (id, limit) in [(1, 0), (2, 1000)] {
+        s.call(id, "history", json!({"kind": "workflow", "limit": limit}));
+        let answer = s.response(id);
+        let result = &answer["result"];
+        assert_eq!(result["isError"], true, "{answer}");
+        assert_eq!(result["structuredContent"]["exit_code"], 2, "{answer}");
+        assert!(
+            result["structuredContent"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("between 1 and 500")),
+            "{answer}"
+        );
+    }
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// The `status` tool and the `cortex://runs/{id}` resource say when a run's log does not
+/// verify (`verified: false`, where it breaks) and suggest only `log verify`: cortex will not
+/// act on such a run. Before, both showed it healthy with a `step complete` then refused.
+#[test]
+fn status_and_the_run_resource_say_a_run_whose_log_was_changed_does_not_verify() {
+    let env = Env::new();
+    env.workflow(
+        "tv",
+        "name: tv\ninputs:\n  v: {type: string}\nsteps:\n  - name: plan\n    prompt: plan ${{ inputs.v }}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "tv", "--input", "v=hello"])
+            .code,
+        3
+    );
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS events_append_only_update; UPDATE events SET body = replace(body, 'hello', 'HELLO') WHERE run_id = '{run}' AND seq = 0"
+    ))
+    .unwrap();
+    drop(conn);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tamper");
+    let doc = s.status(1);
+    assert_eq!(doc["verified"], false, "{doc}");
+    assert_eq!(doc["unverified"]["seq"], 0, "{doc}");
+    assert_eq!(doc["next"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(
+        doc["next"][0]["argv"],
+        json!(["cortex", "log", "verify", run])
+    );
+    s.request(
+        2,
+        "resources/read",
+        json!({"uri": format!("cortex://runs/{run}")}),
+    );
+    let read = s.response(2);
+    let text = read["result"]["contents"][0]["text"].as_str().unwrap_or("");
+    let resource: Value = serde_json::from_str(text).expect("the resource is the document");
+    assert_eq!(resource["verified"], false, "{read}");
+    assert_eq!(resource["next"], doc["next"], "{read}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}

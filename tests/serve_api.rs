@@ -3781,3 +3781,138 @@ fn the_run_page_says_which_worker_takes_a_phase_waiting_for_tags() {
         "{page}"
     );
 }
+
+/// A report or a start through the API that a background driver goes on with answers the run
+/// as that driver has it — running, or a phase waiting with its report suggested — as the
+/// CLI's report (which drives) prints it. Before, it answered the run as the report alone
+/// left it: "nobody drives it now; resume goes on", `resume` suggested, which the server's
+/// driver then held (exit 4).
+#[test]
+fn a_report_or_start_the_servers_driver_goes_on_with_answers_the_run_as_driven() {
+    let env = home();
+    env.workflow(
+        "rep",
+        "name: rep\nsteps:\n  - name: Plan\n    prompt: plan\n  - name: Slow\n    run: sleep 3; echo done\n",
+    );
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let started = s.post("/api/v1/workflows/rep/runs", "{}");
+    assert_eq!(started.status, 202, "{}", started.body);
+    let run = started.json()["run_id"].as_str().unwrap().to_string();
+    settled(&s, &run);
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/Plan/complete"), "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let body = r.json();
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        202,
+        &body,
+    );
+    assert_eq!(r.exit_code(), 0, "{body:#}");
+    assert_eq!(body["status"], "running", "{body:#}");
+    let text = body.to_string();
+    assert!(!text.contains("nobody drives it now"), "{body:#}");
+    assert!(
+        !body["next"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|n| n["argv"].to_string().contains("resume")),
+        "a resume the server's driver would refuse is suggested: {body:#}"
+    );
+    assert_eq!(body["steps"][1]["status"], "running", "{body:#}");
+    assert_eq!(settled(&s, &run)["status"], "completed");
+
+    // A manual phase started through the API: waiting, its report suggested.
+    std::fs::write(
+        env.home().join("scenarios/solo.yaml"),
+        "name: solo\ndescription: One manual phase\nphases:\n  - name: ship\n    description: Ship it\n    condition: manual\n",
+    )
+    .unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "solo"]).code, 3);
+    let solo = newest_run(&env, "orchestrate");
+    let r = s.post(&format!("/api/v1/runs/{solo}/steps/ship/start"), "{}");
+    let body = r.json();
+    assert_eq!(r.status, 202, "{body:#}");
+    doc.check("/api/v1/runs/{id}/steps/{step}/start", "post", 202, &body);
+    let ship = body["phases"]
+        .as_array()
+        .or(body["steps"].as_array())
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ship")
+        .unwrap()
+        .clone();
+    assert_eq!(ship["status"], "waiting", "{body:#}");
+    let next = body["next"].to_string();
+    assert!(
+        next.contains("complete") && next.contains("ship"),
+        "{body:#}"
+    );
+    assert!(!next.contains("resume"), "{body:#}");
+}
+
+/// A stream asked for events past an unfinished run's head (`?after=` or `Last-Event-ID`
+/// beyond it) ends with `end` once the run is sealed. Before, it never read the seal (it lies
+/// before where the stream stood) and sent only `driver` events, forever.
+#[test]
+fn a_stream_asked_past_a_runs_head_ends_when_the_run_is_sealed() {
+    let env = home();
+    let s = Server::start(&env);
+    for header in [false, true] {
+        assert_eq!(env.run(&["workflow", "run", "review"]).code, 3);
+        let run = newest_run(&env, "workflow");
+        let path = format!("/api/v1/runs/{run}/events");
+        let rx = if header {
+            s.events_with(&path, &[("Last-Event-ID", "50")])
+        } else {
+            s.events(&format!("{path}?after=50"))
+        };
+        // The stream is open (its first word says who drives the run) before the run ends.
+        let first = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the stream opens");
+        assert_eq!(first.0, "driver", "{first:?}");
+        assert_eq!(env.run(&["workflow", "step", "complete", "write"]).code, 0);
+        let got = whole_stream(rx);
+        assert_eq!(
+            got.last().map(|(e, _)| e.as_str()),
+            Some("end"),
+            "header {header}: {got:?}"
+        );
+        assert!(got.iter().all(|(e, _)| e != "event"), "{got:?}");
+    }
+}
+
+/// One range for a page of history, one error outside it: `GET /api/v1/runs?limit=` and
+/// `workflow history --limit` / `orchestrate history --limit` take 1 to 500 and refuse 0 or
+/// 1000 alike (400 / exit 2, the same document). Before, the API refused what the CLI took.
+#[test]
+fn a_history_limit_out_of_range_is_refused_alike_by_the_api_and_the_cli() {
+    let env = home();
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    for limit in ["0", "1000"] {
+        let api = s.get(&format!("/api/v1/runs?limit={limit}"));
+        assert_eq!(api.status, 400, "{}", api.body);
+        for group in ["workflow", "orchestrate"] {
+            let cli = env.run(&["--json", group, "history", "--limit", limit]);
+            assert_eq!(cli.code, 2, "{}{}", cli.stdout, cli.stderr);
+            let mut api_doc = api.json();
+            let mut cli_doc = cli.json();
+            // The flag is named as each front end takes it.
+            for d in [&mut api_doc, &mut cli_doc] {
+                let text = d.to_string().replace("`--limit`", "`limit`");
+                *d = serde_json::from_str(&text).unwrap();
+            }
+            assert_eq!(api_doc, cli_doc, "limit {limit}");
+        }
+    }
+    for limit in ["1", "500"] {
+        let api = s.get(&format!("/api/v1/runs?limit={limit}&kind=workflow"));
+        assert_eq!(api.status, 200, "{}", api.body);
+        doc.check("/api/v1/runs", "get", 200, &api.json());
+        assert_eq!(env.run(&["workflow", "history", "--limit", limit]).code, 0);
+    }
+}

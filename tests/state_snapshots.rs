@@ -224,3 +224,45 @@ fn a_snapshot_from_a_build_with_another_state_form_is_not_used_nor_called_tamper
     }
     assert_eq!(env.run(&["log", "verify"]).code, 0);
 }
+
+/// `status` verifies what it reads and no more: from a snapshot, the events after it (linked
+/// to the snapshot's event); a changed event after the snapshot makes it say `verified:
+/// false` naming that event, while one before the snapshot is found by `log verify` alone —
+/// the limit DESIGN states (§5, §7).
+#[test]
+fn status_from_a_snapshot_verifies_the_events_after_it_and_only_log_verify_those_before() {
+    let (env, run_id, events) = finished_run();
+    assert!(events.len() > 8, "{} events", events.len());
+    {
+        let mut store = SqliteStore::open(&env.db(), Durability::Normal).unwrap();
+        store
+            .save_snapshot(&Snapshot::seal(
+                &run_id,
+                5,
+                &events[5].hash,
+                snapshot_json(&state_of(&events[..6])),
+            ))
+            .unwrap();
+    }
+    let clean = env.status(Some(&run_id));
+    assert_eq!(clean["verified"], true, "{clean}");
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let retime = |seq: usize| {
+        conn.execute_batch(&format!(
+            "DROP TRIGGER IF EXISTS events_append_only_update; UPDATE events SET time = '2000-01-01T00:00:00.000Z' WHERE run_id = '{run_id}' AND seq = {seq}"
+        ))
+        .unwrap();
+    };
+    // Before the snapshot: status reads from the snapshot on, and cannot tell.
+    retime(2);
+    let before = env.status(Some(&run_id));
+    assert_eq!(before["verified"], true, "{before}");
+    assert_eq!(env.run(&["log", "verify", &run_id]).code, 1);
+    // After it: status says so, and suggests only `log verify`.
+    retime(7);
+    let after = env.status(Some(&run_id));
+    assert_eq!(after["verified"], false, "{after}");
+    assert_eq!(after["unverified"]["seq"], 7, "{after}");
+    let human = env.run(&["workflow", "status", &run_id]);
+    assert!(human.stdout.contains("does not verify"), "{}", human.stdout);
+}

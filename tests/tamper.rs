@@ -506,8 +506,70 @@ fn a_run_whose_newest_events_were_deleted_is_not_driven_on(env: Env) {
     assert_eq!(env.run(&["log", "verify", "--all"]).code, 1);
 }
 
+/// `status` checks what it reads (the events after its snapshot, or all of them, and the run
+/// index's head): a run whose log was changed is said not to verify — `verified: false`, where
+/// it breaks, a warning line — and nothing is suggested but `log verify`, by the CLI, the API
+/// and the run's page (no action forms). Before, it looked healthy, with a `step complete`
+/// that was then refused ("cortex will not act on a run whose log was changed").
+fn a_status_of_a_run_whose_log_does_not_verify_says_so_and_suggests_only_log_verify(env: Env) {
+    env.workflow(
+        "tv",
+        "name: tv\ninputs:\n  v: {type: string}\nsteps:\n  - name: plan\n    prompt: plan ${{ inputs.v }}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "tv", "--input", "v=hello"])
+            .code,
+        3
+    );
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let clean = env.status(Some(&run));
+    assert_eq!(clean["verified"], true, "{clean}");
+    assert!(clean.get("unverified").is_none(), "{clean}");
+    sql(
+        &env,
+        &format!(
+            "UPDATE events SET body = replace(body, 'hello', 'HELLO') WHERE run_id = '{run}' AND seq = 0"
+        ),
+    );
+    let doc = env.status(Some(&run));
+    assert_eq!(doc["verified"], false, "{doc}");
+    assert_eq!(doc["unverified"]["seq"], 0, "{doc}");
+    assert_eq!(
+        doc["next"],
+        serde_json::json!([{
+            "argv": ["cortex", "log", "verify", run],
+            "why": doc["next"][0]["why"],
+        }]),
+        "{doc}"
+    );
+    let human = env.run(&["workflow", "status", &run]);
+    assert!(
+        human.stdout.contains("does not verify") && !human.stdout.contains("step complete"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains(&format!("cortex log verify {run}")),
+        "{}",
+        human.stdout
+    );
+    let s = server::Server::start(&env);
+    let api = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(api["verified"], false, "{api}");
+    assert_eq!(api["next"], doc["next"], "{api}");
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(page.contains("not verified"), "{page}");
+    for action in ["/complete\"", "/fail\"", "/abort\"", "/resume\""] {
+        assert!(
+            !page.contains(action),
+            "the page offers {action} on a run cortex will not act on"
+        );
+    }
+}
+
 common::on_both_stores!(
     a_change_to_any_column_of_any_event_is_found_and_named,
+    a_status_of_a_run_whose_log_does_not_verify_says_so_and_suggests_only_log_verify,
     verify_and_copy_never_fail_while_other_processes_append,
     deleted_duplicated_and_reordered_events_are_found,
     a_truncated_tail_is_found_against_anchored_heads,

@@ -310,7 +310,7 @@ pub enum WorkflowCommand {
     },
     /// List past workflow runs, newest first.
     History {
-        /// How many runs to list.
+        /// How many runs to list (1 to 500).
         #[arg(long, default_value_t = 20, value_name = "N")]
         limit: usize,
     },
@@ -418,7 +418,7 @@ pub enum OrchestrateCommand {
     },
     /// List past scenario runs, newest first.
     History {
-        /// How many runs to list.
+        /// How many runs to list (1 to 500).
         #[arg(long, default_value_t = 20, value_name = "N")]
         limit: usize,
     },

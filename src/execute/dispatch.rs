@@ -389,6 +389,35 @@ pub fn load_live(
     load_probed(store, run_id, || driver_alive(home, store, run_id))
 }
 
+/// `load_live`, checking what it reads (`snapshot::load_state_checked`): also the first
+/// problem found — an event that does not verify, or a run index that contradicts the head.
+pub fn load_live_checked(
+    home: &std::path::Path,
+    store: &dyn crate::store::EventStore,
+    run_id: &str,
+) -> Result<
+    (
+        crate::decide::RunState,
+        bool,
+        Option<crate::store::BadEvent>,
+    ),
+    crate::store::StoreError,
+> {
+    let (mut state, mut verifier) = super::load_state_checked(store, run_id)?;
+    let alive = loop {
+        if driver_alive(home, store, run_id) {
+            break true;
+        }
+        let seen = state.events;
+        state = super::fold_log_checked(store, run_id, seen, state, &mut verifier)?;
+        if state.events == seen {
+            break false;
+        }
+    };
+    let problem = super::read_problem(store, run_id, &state, &verifier)?;
+    Ok((state, alive, problem))
+}
+
 /// `load_live` with the probe given (`driver_alive` there).
 fn load_probed(
     store: &dyn crate::store::EventStore,

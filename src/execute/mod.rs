@@ -38,8 +38,8 @@ pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{
     Dispatch, Shared, Slots, acquire_run, claim_unit, claims_without_lease, driven_elsewhere,
-    driver_alive, finish_unit, holder_gone, live_lock, load_live, lock_lapsed, reap_lapsed,
-    reap_lapsed_as, without_gone_drivers,
+    driver_alive, finish_unit, holder_gone, live_lock, load_live, load_live_checked, lock_lapsed,
+    reap_lapsed, reap_lapsed_as, without_gone_drivers,
 };
 pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};
@@ -77,6 +77,6 @@ pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
 pub use signals::StopFlag;
 pub use snapshot::{
-    SNAPSHOT_EVERY, check_snapshots, fold_log, load_state, maybe_snapshot, replay_verified,
-    snapshot_due,
+    SNAPSHOT_EVERY, check_snapshots, fold_log, fold_log_checked, load_state, load_state_checked,
+    maybe_snapshot, read_problem, replay_verified, snapshot_due,
 };

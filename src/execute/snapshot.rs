@@ -4,7 +4,10 @@
 use crate::decide::{
     RunState, evolve_in_place, replay, restore, snapshot_format, snapshot_json, state_format,
 };
-use crate::store::{BadEvent, EventStore, Snapshot, StoreError, stream_run, stream_run_verified};
+use crate::store::{
+    BadEvent, EventStore, Snapshot, StoreError, Verifier, stream_run, stream_run_checked,
+    stream_run_verified,
+};
 
 /// Runs with more events than this since their last snapshot get a new one when read.
 pub const SNAPSHOT_EVERY: u64 = 10_000;
@@ -20,6 +23,80 @@ pub fn load_state(store: &dyn EventStore, run_id: &str) -> Result<RunState, Stor
         return fold_log(store, run_id, snapshot.seq.saturating_add(1), state);
     }
     fold_log(store, run_id, 0, RunState::default())
+}
+
+/// `load_state`, checking what it reads (`status`): the snapshot is used only while sealed and
+/// bound to its event's hash, as there, and the events after it — or every event, without
+/// one — go through a `Verifier` as they are folded, linked each to the one before and the
+/// first to the snapshot's event. It reads nothing more than `load_state` reads. A row that
+/// does not verify stops nothing (the run is shown as its log says); the verifier keeps it,
+/// and `read_problem` then says it. What this does not prove: the events before the snapshot
+/// (only `log verify` replays them and checks the snapshot against them).
+pub fn load_state_checked(
+    store: &dyn EventStore,
+    run_id: &str,
+) -> Result<(RunState, Verifier), StoreError> {
+    if let Some(snapshot) = store.load_snapshot(run_id)?
+        && let Some(state) = restore_sealed(store, &snapshot)?
+        && let Some(prev) = unhex(&snapshot.hash)
+    {
+        let from = snapshot.seq.saturating_add(1);
+        let mut verifier = Verifier::from_point(run_id, from, &prev);
+        let state = fold_log_checked(store, run_id, from, state, &mut verifier)?;
+        return Ok((state, verifier));
+    }
+    let mut verifier = Verifier::default();
+    let state = fold_log_checked(store, run_id, 0, RunState::default(), &mut verifier)?;
+    Ok((state, verifier))
+}
+
+/// `fold_log` with each row also checked by `verifier` (which must stand where `seq` is).
+pub fn fold_log_checked(
+    store: &dyn EventStore,
+    run_id: &str,
+    seq: u64,
+    state: RunState,
+    verifier: &mut Verifier,
+) -> Result<RunState, StoreError> {
+    let mut state = state;
+    if let Some(head) = stream_run_checked(store, run_id, seq, verifier, &mut |event| {
+        evolve_in_place(&mut state, event)
+    })? {
+        state.head_hash = head;
+    }
+    Ok(state)
+}
+
+/// What a checked read (`load_state_checked`) found wrong, if anything: the first event that
+/// did not verify, else a run index that contradicts the head read (newest events removed),
+/// as a driver's replay checks it.
+pub fn read_problem(
+    store: &dyn EventStore,
+    run_id: &str,
+    state: &RunState,
+    verifier: &Verifier,
+) -> Result<Option<BadEvent>, StoreError> {
+    if let Some(bad) = verifier.first_bad() {
+        return Ok(Some(bad.clone()));
+    }
+    Ok(
+        index_disagrees(store, run_id, state)?.map(|reason| BadEvent {
+            run_id: run_id.to_string(),
+            seq: state.events.min(i64::MAX as u64) as i64,
+            reason,
+        }),
+    )
+}
+
+/// Bytes from lower-case or upper-case hex; none if it is not hex.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// `state` with the events of `run_id` from `seq` on folded into it, streamed from the store

@@ -159,8 +159,9 @@ pub struct StatusArgs {
 pub struct HistoryArgs {
     /// `workflow` or `scenario`.
     pub kind: Kind,
-    /// How many runs to list, newest first (default 20).
+    /// How many runs to list, newest first (1 to 500, as `history --limit` takes; default 20).
     #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 500))]
     pub limit: usize,
 }
 

@@ -10,6 +10,25 @@ use crate::event::RunKind;
 use crate::project::{RunStatus, run_status};
 use crate::store::{EventStore, RunQuery, StoreError};
 
+/// The most runs one page of history lists: `workflow history --limit`, `orchestrate history
+/// --limit`, the MCP tool's `limit` and the API's `GET /api/v1/runs?limit=` alike.
+pub const MAX_HISTORY_LIMIT: usize = 500;
+
+/// `limit`, if a page of history may list that many runs (1 to `MAX_HISTORY_LIMIT`); else the
+/// one error every front end gives (exit 2, the API's 400). Before, the API refused 0 and
+/// 1000 while the CLI and MCP listed nothing or a thousand rows.
+pub fn checked_history_limit(limit: usize, name: &str) -> Result<usize, super::CommandError> {
+    if (1..=MAX_HISTORY_LIMIT).contains(&limit) {
+        return Ok(limit);
+    }
+    Err(super::CommandError::bad_input(format!(
+        "{name} is between 1 and {MAX_HISTORY_LIMIT} (runs listed, newest first); {limit} is not"
+    ))
+    .hint(format!(
+        "give {name} from 1 to {MAX_HISTORY_LIMIT}; a run further back is read by its id (`status RUN`), and the API's pages go on with `before` (the `Link: <...>; rel=\"next\"` header)"
+    )))
+}
+
 /// One run as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryRow {

@@ -31,6 +31,9 @@ pub use drive::{
     DRIVER_LEASE_MS, KILL_GRACE, Live, PairsFrom, RunHow, parse_pairs, parse_pairs_from,
 };
 pub use error::{Cause, CommandError, Hint, exit};
-pub use history::{History, HistoryRow, history_page, history_page_before};
+pub use history::{
+    History, HistoryRow, MAX_HISTORY_LIMIT, checked_history_limit, history_page,
+    history_page_before,
+};
 pub use lookup::{FindError, Scope, find_run};
 pub use output::Output;

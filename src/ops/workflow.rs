@@ -649,7 +649,10 @@ pub fn status(
         // them (a log that cannot say), nothing is said of leases.
         let leases = store.leases(Some(&run_id)).ok();
         // The present: from the latest snapshot plus the events after it.
-        let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
+        // What it reads is checked as it is read (the events after the snapshot, chained to
+        // it, and the index's head): a run whose log does not verify is said to be so.
+        let (mut state, alive, problem) =
+            crate::execute::load_live_checked(&ctx.home, &store, &run_id)?;
         state.run_id = run_id.clone();
         // The cache is written, where the log can be written, only when a snapshot is due.
         if crate::execute::snapshot_due(&store, &state)
@@ -675,6 +678,7 @@ pub fn status(
             None,
             Some((&store, leases.as_deref())),
             &delivered.human,
+            Some(problem.as_ref()),
         );
         for key in ["notifications", "notifications_pending"] {
             if let (Some(map), Some(docs)) =
@@ -700,7 +704,15 @@ pub fn status(
     let mut state = crate::decide::replay(&upto);
     state.run_id = run_id.clone();
     // As of then, its driver was at work: the status is what the log said at that event.
-    Ok(status_output(ctx, &state, true, upto.last(), None, ""))
+    Ok(status_output(
+        ctx,
+        &state,
+        true,
+        upto.last(),
+        None,
+        "",
+        None,
+    ))
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
@@ -714,6 +726,7 @@ pub fn status_output(
     at: Option<&crate::event::Recorded>,
     present: Option<(&dyn EventStore, Option<&[crate::store::Lease]>)>,
     notes: &str,
+    checked: Option<Option<&crate::store::BadEvent>>,
 ) -> Output {
     let mut view = match present {
         Some((store, Some(leases))) => ctx
@@ -734,6 +747,36 @@ pub fn status_output(
             now = t;
         }
     }
+    // Whether what was read verified: a run whose log does not is one cortex will not act on
+    // (a driver's replay refuses it), so nothing is suggested but the check that says where
+    // it breaks, and a warning says why.
+    let mut warning = String::new();
+    match checked {
+        None => {}
+        Some(None) => view.verified = Some(true),
+        Some(Some(bad)) => {
+            view.verified = Some(false);
+            view.unverified = Some(crate::project::Unverified {
+                seq: bad.seq,
+                reason: bad.reason.clone(),
+            });
+            let mut argv = vec!["cortex".to_string()];
+            argv.extend(ctx.globals());
+            argv.extend(["log".into(), "verify".into(), state.run_id.clone()]);
+            view.next = vec![crate::project::Suggestion {
+                argv,
+                why: format!(
+                    "its log does not verify (event #{}: {}): cortex will not act on it until the log is restored; this says where it breaks",
+                    bad.seq, bad.reason
+                ),
+                fill: Vec::new(),
+            }];
+            warning = format!(
+                "\n⚠ This run's log does not verify: event #{}: {}. The run is shown as its log says; cortex will not act on it.\n",
+                bad.seq, bad.reason
+            );
+        }
+    }
     let next = std::mem::take(&mut view.next);
     let mut text = if state.is_scenario() {
         crate::render::render_scenario_status(&view, now)
@@ -741,6 +784,7 @@ pub fn status_output(
         render_status(&view, now)
     };
     text.push_str(notes);
+    text.push_str(&warning);
     text.push_str(&crate::render::render_next(&next));
     view.next = next;
     Output::new(view.to_json(), text, exit::OK)
@@ -1471,7 +1515,10 @@ pub fn abort(
         }
         Err(e) => return Err(e.into()),
     };
-    let view = ctx.view(&state, false);
+    let mut view = ctx.view(&state, false);
+    // The abort replayed the run verified (`Journal::open`) and appended to that chain: its
+    // document says so, as the run's status then does.
+    view.verified = Some(true);
     let text = format!(
         "❌ Run {run_id} aborted.\n   Head hash: {}\n",
         view.head_hash
@@ -1528,6 +1575,7 @@ pub fn history_with_more(
     kind: RunKind,
     limit: usize,
 ) -> Result<(Output, bool), CommandError> {
+    let limit = super::checked_history_limit(limit, "`--limit`")?;
     let page = match ctx.reading_store()? {
         Some(store) => super::history_page(&store, &ctx.home, Some(kind), limit)?,
         None => super::History {

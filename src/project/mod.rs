@@ -9,5 +9,6 @@ pub use files::{CHECKPOINTS_FILE, FileWrite, RunFile, changed_files, run_files};
 pub use next::{Suggestion, next_actions, run_again, worker_command};
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CriterionView, ForeachView, IfView, ItemView, RunStatus,
-    StatusView, StepGroup, StepView, UsesView, WaitsOn, run_status, status_view, waits_on,
+    StatusView, StepGroup, StepView, Unverified, UsesView, WaitsOn, run_status, status_view,
+    waits_on,
 };

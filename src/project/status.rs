@@ -711,6 +711,13 @@ pub struct CriterionView {
     pub met: bool,
 }
 
+/// Where a run's log stops verifying, as a status read it: the event and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unverified {
+    pub seq: i64,
+    pub reason: String,
+}
+
 /// The event a view of the past is as of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AsOf {
@@ -752,6 +759,15 @@ pub struct StatusView {
     /// `status --at SEQ`: the event the view is as of.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub as_of: Option<AsOf>,
+    /// Whether what this status read of the run's log verified (`status` of the present:
+    /// the events after its snapshot, chained to it, or all of them without one; and the run
+    /// index's head). Absent from a view of the past (`status --at`). `false`: cortex will
+    /// not act on the run, `unverified` says where it breaks, and only `log verify` is
+    /// suggested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unverified: Option<Unverified>,
     /// Why the run is failed, stopped or finished the way it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -1139,6 +1155,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,
         only_workers: only_workers && !for_tags.is_empty(),
         unheld_secret_output: unheld_secret_output(state),
+        verified: None,
+        unverified: None,
         waits_for_tags: for_tags,
         started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
             Some(builtin) => builtin.to_string(),

@@ -334,7 +334,20 @@ pub fn step(
         })?,
     };
     let (output, accepted) = match drive_on(shared, &run_id, kind)? {
-        DriveOn::Started => (output, true),
+        // The driver has taken the run (its `run_resumed`): the answer is the run as it is
+        // now, as `resume` answers and as the CLI's report (which drives) prints it — not the
+        // document of the report alone, which said nobody drives it and suggested a resume
+        // the driver then holds (exit 4). The report's warnings stay.
+        DriveOn::Started => match status_of_run(shared, &run_id) {
+            Ok(now) => (now.warn(output.warnings), true),
+            Err(f) => (
+                output.warn(vec![format!(
+                    "recorded, and a driver goes on with the run; its status could not be read now: {}",
+                    f.error.message
+                )]),
+                true,
+            ),
+        },
         DriveOn::Nothing => (output, false),
         DriveOn::NeedsSecrets(missing) => (output.warn(vec![needs_secrets_note(&missing)]), false),
         DriveOn::Late(note) => (output.warn(vec![note]), true),

@@ -20,9 +20,6 @@ use crate::ops::{self, CommandError, Output, Scope};
 /// The OpenAPI document of this API.
 pub const OPENAPI: &str = include_str!("../../schemas/openapi.json");
 
-/// Most runs one page lists.
-pub const MAX_LIMIT: usize = 500;
-
 /// An error as JSON, with its status.
 pub fn failure(f: Failure) -> Response {
     let mut response = json(f.status, &f.json());
@@ -169,13 +166,9 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
     let q = query(raw);
     let result = blocking(&shared, move |shared| {
         let kind = kind_param(&q)?;
-        let limit = number(&q, "limit")?.unwrap_or(20) as usize;
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(Failure::bad_request(
-                format!("`limit` is between 1 and {MAX_LIMIT}"),
-                "follow the answer's `Link: <...>; rel=\"next\"` header for the next page",
-            ));
-        }
+        let given = number(&q, "limit")?.unwrap_or(20);
+        let limit =
+            ops::checked_history_limit(usize::try_from(given).unwrap_or(usize::MAX), "`limit`")?;
         let before = get(&q, "before").filter(|b| !b.is_empty());
         let page = match shared.ctx.reading_store()? {
             Some(store) => ops::history_page_before(&store, &shared.ctx.home, kind, before, limit)

@@ -24,6 +24,11 @@ use crate::store::{EventStore, RunQuery};
 
 const POLL: Duration = Duration::from_millis(20);
 
+/// How long a request waits, after the driver took the run, for its first decision to be
+/// recorded (`Background::took`): it is due at once, so this bound is only for a driver that
+/// has to wait first (a retry's delay).
+const FIRST_MOVE: Duration = Duration::from_secs(2);
+
 static STARTED: AtomicU64 = AtomicU64::new(0);
 
 /// A driver started in the background.
@@ -188,12 +193,19 @@ impl Background {
     /// the run's lock), or it ended without an error. Holding the lock is not enough: until
     /// the resume is appended, a stopped run still reads `stopped` and a waiting one `waiting`,
     /// and a client that reads the run after the answer would take that for where it ended.
+    ///
+    /// Then, for at most `FIRST_MOVE`, until the driver has recorded its first decision after
+    /// the resume (a step started, a phase waiting), let go of the run or ended: a driver takes
+    /// a run that has work, and until it records that work the run reads as it did before —
+    /// a phase just started still `pending`. So the answer shows the run as the CLI's report
+    /// (which drives) shows it, not a state only the instant between two appends had.
     pub fn took(&self, shared: &Shared, run_id: &str) -> Result<(), Failure> {
         let host = hostname();
         // Read once, then only the events appended since (not a replay every poll).
         let mut seen: Option<crate::decide::RunState> = None;
-        let what = format!("has not taken run {run_id}");
-        self.settle(&what, || {
+        // What a poll reads: whether this driver holds the run, how many events it has, and
+        // the seq of the event that began the current session (its `run_resumed`).
+        let mut read = || -> Result<Option<(bool, u64, u64)>, CommandError> {
             let Some(store) = shared.ctx.reading_store()? else {
                 return Ok(None);
             };
@@ -202,14 +214,30 @@ impl Background {
                 Some(state) => fold_log(&store, run_id, state.events, state),
             }
             .map_err(CommandError::from)?;
-            let took = state
+            let mine = state
                 .driver
                 .as_ref()
                 .is_some_and(|d| d.pid == self.pid && d.host == host);
+            let facts = (mine, state.events, state.session_seq);
             seen = Some(state);
-            Ok(took.then_some(()))
-        })
-        .map(|_| ())
+            Ok(Some(facts))
+        };
+        let what = format!("has not taken run {run_id}");
+        self.settle(&what, || {
+            Ok(read()?.filter(|(mine, _, _)| *mine).map(|_| ()))
+        })?;
+        let until = Instant::now() + FIRST_MOVE;
+        while Instant::now() < until && self.ended().is_none() {
+            // A read that fails now is no reason to fail what was done: the answer reads the
+            // run again anyway.
+            match read() {
+                Ok(Some((mine, events, session))) if !mine || events > session + 1 => break,
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+            std::thread::sleep(POLL);
+        }
+        Ok(())
     }
 }
 

@@ -96,7 +96,9 @@ struct Follow {
 /// reconnecting client's `Last-Event-ID` counts as `after`), then each new one as it is
 /// appended (`event: event`, `id:` its seq, `data:` the event as `log show --json` gives it);
 /// `event: driver` when a driver takes or lets go of the run; `event: end` after the run's
-/// sealing event, and the stream ends. Asked for what comes after the seal: 204, no stream.
+/// sealing event, and the stream ends — also when it was asked for events past the run's
+/// head (`after` beyond it) and the run is sealed meanwhile: `end` without the events it
+/// skipped. Asked for what comes after the seal: 204, no stream.
 pub async fn run_events(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -251,15 +253,27 @@ async fn poll_run(f: &mut Follow) -> bool {
                     .map_err(CommandError::from)?,
                 None => Vec::new(),
             };
-            Ok::<_, CommandError>((events, alive))
+            // Nothing at `next`: a stream asked for events past the run's end (`after` or
+            // `Last-Event-ID` beyond its head) never reads the seal, so the index says when
+            // the run is sealed and nothing will come. Before, such a stream never ended.
+            let sealed = match store {
+                Some(s) if events.is_empty() => crate::store::run_entry(s, &run_id)?
+                    .is_some_and(|e| e.outcome.is_some() && next >= e.events),
+                _ => false,
+            };
+            Ok::<_, CommandError>((events, alive, sealed))
         })
     })
     .await;
-    let Ok(Ok((events, alive))) = read else {
+    let Ok(Ok((events, alive, sealed))) = read else {
         // The log cannot be read now (it is being replaced, or busy): try again next tick.
         return false;
     };
     let mut news = false;
+    if sealed {
+        f.finished = true;
+        news = true;
+    }
     for e in events {
         f.next = e.seq + 1;
         if matches!(e.event, RunEvent::RunFinished { .. }) {

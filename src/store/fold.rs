@@ -90,17 +90,47 @@ pub fn stream_run_verified(
     stream(store, run_id, 0, Some(&mut verifier), f)
 }
 
+/// `stream_run` from `from`, each row also checked by `verifier` (made to start there,
+/// `Verifier::from_point`, or from seq 0 by default) — but, unlike `stream_run_verified`, a
+/// row that does not verify does not stop the stream: the verifier keeps it
+/// (`Verifier::first_bad`) and the rest is handed on unchecked. What a reader (`status`)
+/// folds: it shows the run as its log says, and says whether what it read verified.
+pub fn stream_run_checked(
+    store: &dyn EventStore,
+    run_id: &str,
+    from: u64,
+    verifier: &mut Verifier,
+    f: &mut dyn FnMut(Stamped<'_>),
+) -> Result<Option<String>, StoreError> {
+    stream_with(store, run_id, from, Some(verifier), false, f)
+}
+
 fn stream(
     store: &dyn EventStore,
     run_id: &str,
     from: u64,
+    verifier: Option<&mut Verifier>,
+    f: &mut dyn FnMut(Stamped<'_>),
+) -> Result<Option<String>, StoreError> {
+    stream_with(store, run_id, from, verifier, true, f)
+}
+
+/// The stream; with a verifier, a row that does not verify stops it (`stop`) or is noted in
+/// the verifier, the rest unchecked.
+fn stream_with(
+    store: &dyn EventStore,
+    run_id: &str,
+    from: u64,
     mut verifier: Option<&mut Verifier>,
+    stop: bool,
     f: &mut dyn FnMut(Stamped<'_>),
 ) -> Result<Option<String>, StoreError> {
     let mut last_hash: Option<Vec<u8>> = None;
     store.fold_rows(run_id, from, &mut |row| {
         let seq = row.seq.max(0) as u64;
-        if let Some(verifier) = verifier.as_deref_mut() {
+        if let Some(verifier) = verifier.as_deref_mut()
+            && (stop || verifier.first_bad().is_none())
+        {
             let checked = RowRef {
                 run_id: run_id.as_bytes(),
                 seq: row.seq,
@@ -112,7 +142,7 @@ fn stream(
                 prev_hash: row.prev_hash,
                 hash: row.hash,
             };
-            if !verifier.check(checked) {
+            if !verifier.check(checked) && stop {
                 let reason = std::mem::take(verifier)
                     .finish()
                     .first_bad

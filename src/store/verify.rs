@@ -118,6 +118,25 @@ impl Default for Verifier {
 }
 
 impl Verifier {
+    /// A verifier of one run's chain from `seq` on, the event before it having hash `prev`
+    /// (raw bytes): what a reader that starts from a snapshot checks — the events after the
+    /// snapshot, each linked to the one before, the first to the snapshot's own event.
+    pub fn from_point(run_id: &str, seq: u64, prev: &[u8]) -> Verifier {
+        let mut verifier = Verifier {
+            current: Some(run_id.as_bytes().to_vec()),
+            expected_seq: seq.min(i64::MAX as u64) as i64,
+            prev: prev.to_vec(),
+            ..Verifier::default()
+        };
+        verifier.report.runs = 1;
+        verifier
+    }
+
+    /// The first bad event found, if any.
+    pub fn first_bad(&self) -> Option<&BadEvent> {
+        self.report.first_bad.as_ref()
+    }
+
     /// Check the next row; false once a bad event has been found (feed no more).
     pub fn check(&mut self, row: RowRef<'_>) -> bool {
         if !self.report.ok {

@@ -534,6 +534,13 @@ fn items_block(
 
 /// The card of a step or phase (`i`: its place among the definition's, for the graph's
 /// links; None for an item, drawn inside its step's card).
+/// Whether the page offers actions on the run: only on a log that reads whole and verifies, as
+/// cortex acts on no other (a driver's replay refuses it). Before, a page under `✗ not
+/// verified` still carried abort, resume, complete and fail forms, each then refused.
+fn actionable(d: &RunData) -> bool {
+    d.unreadable.is_none() && d.verify["ok"].as_bool() == Some(true)
+}
+
 fn step_card(
     shared: &Shared,
     viewer: Viewer,
@@ -634,7 +641,7 @@ fn step_card(
                     }
                 }
             }
-            @if view.resumable && awaiting_start {
+            @if view.resumable && actionable(d) && awaiting_start {
                 form class="act" method="post" action={(base) "/start"} {
                     (token)
                     input type="text" name="message" placeholder="why (recorded)" maxlength="2000";
@@ -644,7 +651,7 @@ fn step_card(
             // A `uses:` step waits with its child run and a `foreach:` step with its items:
             // the engine refuses a report on either (it is made on the child's step, or the
             // item), so none is offered.
-            @if view.resumable && waiting && s.uses.is_none() && !s.runs_as_items() {
+            @if view.resumable && actionable(d) && waiting && s.uses.is_none() && !s.runs_as_items() {
                 form class="report" method="post" action={(base) "/complete"} {
                     (token)
                     @if scenario {
@@ -854,7 +861,12 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                     }
                 }
                 @for p in view.pre_problems.iter().chain(&view.post_problems) { p class="error" { (p) } }
-                @if d.unreadable.is_none() { (actions(shared, viewer, d)) }
+                @if actionable(d) { (actions(shared, viewer, d)) } @else if d.unreadable.is_none() {
+                    p class="reason" {
+                        "✗ This run's log does not verify: cortex will not act on it, so no action is offered ("
+                        code { "cortex log verify " (view.run_id) } " says where it breaks)."
+                    }
+                }
                 section class="graph" {
                     h2 { "Graph" }
                     div class="scroll" { (graph(&d.state, &top)) }
