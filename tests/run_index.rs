@@ -106,7 +106,8 @@ fn any_change_to_the_run_index_fails_verification() {
 #[test]
 fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
     let env = mixed();
-    // The waiting run finishes: `orchestrate complete` on a name finds the unfinished run.
+    // The waiting run finishes: `orchestrate complete` on a name finds its latest run, which
+    // then says it has finished.
     assert_eq!(
         env.run(&["orchestrate", "start", "gate", "approve"]).code,
         3
@@ -119,7 +120,7 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
     let out = env.run(&["orchestrate", "complete", "gate", "approve"]);
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("has no unfinished run"),
+        out.stderr.contains("already finished (completed)"),
         "{}",
         out.stderr
     );

@@ -321,31 +321,6 @@ impl Ctx {
             .map_err(|e| self.find_error(e, &[]))
     }
 
-    /// The run a stop or an abort acts on: with no query the latest run of the scope's kind
-    /// (SPEC §5: `RUN` defaults to the most recent run — which then says it is already
-    /// finished, changing nothing); a name, its latest unfinished run, else its latest run. Before, no
-    /// query picked the latest *unfinished* run, so a second `orchestrate abort` ended an older
-    /// run nobody named, and a second `abort NAME` was an error (exit 2) where `workflow abort
-    /// NAME` said the run had already ended.
-    pub fn resolve_to_end(
-        &self,
-        store: &dyn EventStore,
-        scope: Scope,
-        query: Option<&str>,
-    ) -> Result<String, CommandError> {
-        let latest = Scope {
-            unfinished: false,
-            ..scope
-        };
-        if query.is_none_or(|q| q.trim().is_empty()) {
-            return self.resolve_run(store, latest, query);
-        }
-        match self.find(store, scope, query) {
-            Err(FindError::NoneUnfinished { .. }) => self.resolve_run(store, latest, query),
-            found => found.map_err(|e| self.find_error(e, &[])),
-        }
-    }
-
     /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
     /// `instead`, that kind's report on the same name (`orchestrate complete RUN PHASE` for
     /// `workflow step complete PHASE --run RUN`, and back), rather than to its status.
@@ -587,29 +562,6 @@ impl Ctx {
             FindError::Ambiguous { .. } | FindError::TooShort { .. } => {
                 CommandError::bad_input(e.to_string()).hint(history)
             }
-            FindError::NoneUnfinished { ref again, .. } if again.is_some() => {
-                // What its latest run ran, as it was run (a path when it was run by one),
-                // with its inputs: `run NAME` of a definition run by path is refused.
-                let again = again.as_ref().expect("matched");
-                CommandError::bad_input(e.to_string())
-                    .hint(self.starts(again).then(format!(" a new one; {history}")))
-            }
-            FindError::NoneUnfinished { ref name, kind, .. } => {
-                // Looked among runs of any kind: the name's own kind starts it (a scenario's
-                // with `orchestrate run`), as the catalog knows it.
-                let group = match kind {
-                    None if self.catalog().find_workflow(name).is_err()
-                        && self.catalog().find_scenario(name).is_ok() =>
-                    {
-                        "orchestrate"
-                    }
-                    _ => group,
-                };
-                CommandError::bad_input(e.to_string()).hint(
-                    self.suggest(&[group, "run", name])
-                        .then(format!(" starts a new one; {history}")),
-                )
-            }
             FindError::OtherKind {
                 found, ref query, ..
             } => {
@@ -628,7 +580,6 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
         | FindError::NotFound { kind, .. }
         | FindError::Ambiguous { kind, .. }
         | FindError::TooShort { kind, .. }
-        | FindError::NoneUnfinished { kind, .. }
         | FindError::OtherKind { kind, .. } => *kind,
         _ => None,
     }

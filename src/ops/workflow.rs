@@ -31,7 +31,6 @@ use crate::validate::{Known, UsedInfo, Uses, resolve_inputs, validate_workflow};
 /// `workflow ...` commands act on workflow runs.
 pub const WORKFLOWS: Scope = Scope {
     kind: Some(RunKind::Workflow),
-    unfinished: false,
 };
 
 /// A definition that parsed and validated, with what it needs to run.
@@ -1383,7 +1382,7 @@ pub fn abort(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_to_end(&store, scope, run)?;
+    let run_id = ctx.resolve_run(&store, scope, run)?;
     // Already ended: nothing is recorded, and it says so (as `resume` of a finished run does),
     // with the exit code of its outcome.
     let finished = |store: &dyn crate::store::EventStore| -> Result<Option<Output>, CommandError> {
@@ -1540,13 +1539,14 @@ pub fn report_step(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    // Only an unfinished run waits for a report: by default the latest of those.
+    // The latest run, or the one named (a name: its latest run): a finished one says so
+    // rather than an older waiting run taking the report.
     let verb = if success { "complete" } else { "fail" };
     let instead: Vec<&str> = match report.run {
         Some(run) => vec!["orchestrate", verb, run, report.step],
         None => Vec::new(),
     };
-    let run_id = ctx.resolve_report_run(&store, WORKFLOWS.unfinished(), report.run, &instead)?;
+    let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
     let outputs = report.outputs;
     check_output_keys(&outputs)?;
     let by = report.by;
@@ -1729,10 +1729,11 @@ pub fn report_step(
         permanent: false,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
-    // Found without `--run` (the latest unfinished run, of several perhaps): say which.
+    // Found by other than its whole id (the latest run, of a name perhaps, or by a prefix):
+    // say which.
     let of = match report.run {
-        Some(_) => String::new(),
-        None => format!(" of run {run_id}"),
+        Some(q) if q.trim().eq_ignore_ascii_case(&run_id) => String::new(),
+        _ => format!(" of run {run_id}"),
     };
     // What the report did, as it is: a failure the step's `on_failure: skip` turned into a
     // skip says so (the drive that follows announces only what it records itself).

@@ -1,0 +1,115 @@
+//! Reports and hints that reach the run they mean, on the real binary: a report without a run
+//! id goes to the latest run (never an older waiting one), a second abort says in `--json`
+//! that nothing was recorded, every hint is a working command for the run's own kind, a
+//! retry's suggestion says what will really run, a prompt step's `timeout:` bounds its
+//! validation gate, and a finished run resumes on a read-only log.
+
+mod common;
+
+use common::Env;
+
+fn run_id(out: &common::Out) -> String {
+    out.json()["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no run_id: {}{}", out.stdout, out.stderr))
+        .to_string()
+}
+
+/// SPEC §7: "no argument means the latest run of that kind", and a name its latest run. A
+/// report without `--run` (or with `--run NAME`) took the latest *unfinished* run, so
+/// repeating `step fail Approve` after it rolled back the latest run failed, and rolled
+/// back, an older waiting run nobody named.
+fn a_repeated_report_goes_to_the_latest_run_never_an_older_waiting_one(env: Env) {
+    env.workflow(
+        "deploy",
+        "name: deploy\nsteps:\n  - name: Provision\n    run: echo \"provisioned $CORTEX_RUN_ID\" >> infra.log\n    rollback: echo \"DESTROYED $CORTEX_RUN_ID\" >> infra.log\n  - name: Approve\n    prompt: approve the rollout\n    on_failure: rollback\n",
+    );
+    let a = run_id(&env.run(&["--json", "workflow", "run", "deploy"]));
+    let b = run_id(&env.run(&["--json", "workflow", "run", "deploy"]));
+    let failed = env.run(&["workflow", "step", "fail", "Approve"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(
+        failed
+            .stdout
+            .contains(&format!("Step `Approve` of run {b}")),
+        "{}",
+        failed.stdout
+    );
+    let a_events = env.events(&a).len();
+    for args in [
+        &["workflow", "step", "fail", "Approve"][..],
+        &["workflow", "step", "fail", "Approve", "--run", "deploy"],
+        &["workflow", "step", "complete", "Approve"],
+    ] {
+        let again = env.run(args);
+        assert_eq!(again.code, 2, "{args:?}: {}{}", again.stdout, again.stderr);
+        assert!(
+            again.stderr.contains(&format!(
+                "run {b} already finished (rolled_back); its steps cannot be reported any more"
+            )),
+            "{args:?}: {}",
+            again.stderr
+        );
+    }
+    insta::assert_snapshot!(
+        "a_repeated_report_on_a_rolled_back_run",
+        env.run(&["workflow", "step", "fail", "Approve", "--run", "deploy"])
+            .snapshot(&env)
+    );
+    assert_eq!(env.events(&a).len(), a_events, "run A was never named");
+    assert_eq!(env.status(Some(&a))["status"], "waiting");
+    let log = std::fs::read_to_string(env.file("infra.log")).unwrap();
+    assert!(!log.contains(&format!("DESTROYED {a}")), "{log}");
+    // `--run NAME` says which run it hit.
+    let c = run_id(&env.run(&["--json", "workflow", "run", "deploy"]));
+    let named = env.run(&["workflow", "step", "complete", "Approve", "--run", "deploy"]);
+    assert_eq!(named.code, 0, "{}{}", named.stdout, named.stderr);
+    assert!(
+        named
+            .stdout
+            .contains(&format!("Step `Approve` of run {c} reported complete")),
+        "{}",
+        named.stdout
+    );
+    // By its whole id, it needs not say.
+    let by_id = env.run(&["workflow", "step", "complete", "Approve", "--run", &a]);
+    assert_eq!(by_id.code, 0, "{}{}", by_id.stdout, by_id.stderr);
+    assert!(
+        by_id.stdout.contains("Step `Approve` reported complete"),
+        "{}",
+        by_id.stdout
+    );
+}
+
+/// The same for a scenario: `orchestrate complete|fail NAME PHASE` and `orchestrate start`
+/// on a name mean its latest run, which says it has finished (here: aborted).
+fn a_repeated_phase_report_goes_to_the_latest_run_never_an_older_waiting_one(env: Env) {
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let b = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let aborted = env.run(&["orchestrate", "abort", "gate"]);
+    assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+    let a_events = env.events(&a).len();
+    for args in [
+        &["orchestrate", "fail", "gate", "approve"][..],
+        &["orchestrate", "complete", "gate", "approve"],
+        &["orchestrate", "start", "gate", "approve"],
+    ] {
+        let again = env.run(args);
+        assert_eq!(again.code, 2, "{args:?}: {}{}", again.stdout, again.stderr);
+        assert!(
+            again.stderr.contains(&format!("run {b} already finished")),
+            "{args:?}: {}",
+            again.stderr
+        );
+    }
+    assert_eq!(env.events(&a).len(), a_events, "run A was never named");
+}
+
+common::on_both_stores!(
+    a_repeated_report_goes_to_the_latest_run_never_an_older_waiting_one,
+    a_repeated_phase_report_goes_to_the_latest_run_never_an_older_waiting_one,
+);
