@@ -113,3 +113,56 @@ common::on_both_stores!(
     a_repeated_report_goes_to_the_latest_run_never_an_older_waiting_one,
     a_repeated_phase_report_goes_to_the_latest_run_never_an_older_waiting_one,
 );
+
+/// The exit-4 "held by process" error of a *workflow* run offered "if it is a scenario run —
+/// `cortex orchestrate stop ID`" too: cortex knows the run's kind, and says its commands only.
+#[test]
+fn a_held_workflow_run_is_offered_only_workflow_commands() {
+    let env = Env::new();
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - {name: L, run: 'touch started; sleep 6'}\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !env.file("started").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let held = env.run(&["workflow", "resume"]);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    assert_eq!(held.code, 4, "{}{}", held.stdout, held.stderr);
+    assert!(!held.stderr.contains("orchestrate"), "{}", held.stderr);
+    insta::assert_snapshot!("a_held_workflow_run", held.snapshot(&env));
+}
+
+/// `resume --retry` of a run that waits rather than failed: its hint named "`cortex workflow
+/// status RUN` (or `cortex orchestrate status RUN`)" with a literal `RUN`. Every hint is a
+/// working command with the run's id, for its kind only.
+#[test]
+fn a_refused_retry_names_the_runs_own_status_command_with_its_id() {
+    let env = Env::new();
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
+    let run = run_id(&env.run(&["--json", "workflow", "run", "ask"]));
+    let refused = env.run(&["workflow", "resume", "--retry"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(!refused.stderr.contains(" RUN`"), "{}", refused.stderr);
+    assert!(
+        !refused.stderr.contains("orchestrate"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("`cortex workflow status {run}`")),
+        "{}",
+        refused.stderr
+    );
+    insta::assert_snapshot!("a_refused_retry_of_a_waiting_run", refused.snapshot(&env));
+}

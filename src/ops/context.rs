@@ -33,6 +33,26 @@ pub struct Ctx {
     pub announce: Option<fn(&str)>,
     /// How the notifications due after an operation are delivered (`ops::notify`).
     pub deliveries: Deliveries,
+    /// The run this command found to act on (`Ctx::find`), for its errors' hints that name
+    /// commands on it (`CommandError::for_run`, at `localize`). A front end that answers
+    /// many requests gives each a context with its own.
+    pub acted_on: ActedOn,
+}
+
+/// The run a command acts on, once found: its id, and its kind where the lookup knew it.
+#[derive(Clone, Default, Debug)]
+pub struct ActedOn(std::sync::Arc<std::sync::Mutex<Option<(String, Option<RunKind>)>>>);
+
+impl ActedOn {
+    fn set(&self, run_id: &str, kind: Option<RunKind>) {
+        if let Ok(mut at) = self.0.lock() {
+            *at = Some((run_id.to_string(), kind));
+        }
+    }
+
+    fn get(&self) -> Option<(String, Option<RunKind>)> {
+        self.0.lock().ok().and_then(|at| at.clone())
+    }
 }
 
 /// How the notifications due after an operation are delivered.
@@ -97,6 +117,7 @@ impl Ctx {
             dispatch: Default::default(),
             announce: None,
             deliveries: Deliveries::Wait,
+            acted_on: ActedOn::default(),
         })
     }
 
@@ -217,8 +238,36 @@ impl Ctx {
 
     /// `e` as this invocation prints it: each command its hints suggest names `--home` and
     /// `--db` as `cmd` does.
+    /// A hint that names a command on the run (`CommandError::run_hint`) is written for it
+    /// here: its kind and id, as this command found it or as the error names it.
     pub fn localize(&self, e: CommandError) -> CommandError {
+        let e = match &e.run_hint {
+            Some(pending) => {
+                let acted = self.acted_on.get();
+                let run_id = pending
+                    .run_id
+                    .clone()
+                    .or_else(|| acted.as_ref().map(|(id, _)| id.clone()));
+                let kind = run_id.as_deref().and_then(|id| match &acted {
+                    Some((acted_id, Some(kind))) if acted_id == id => Some(*kind),
+                    _ => self.kind_of(id),
+                });
+                match (kind, run_id) {
+                    (Some(kind), Some(id)) => e.for_run(kind, &id),
+                    _ => e,
+                }
+            }
+            None => e,
+        };
         e.with_globals(&self.globals())
+    }
+
+    /// The kind of run `run_id`, as the log's index has it (None where it cannot be read).
+    fn kind_of(&self, run_id: &str) -> Option<RunKind> {
+        let store = self.reading_store().ok()??;
+        crate::store::run_entry(&*store, run_id)
+            .ok()?
+            .map(|e| e.kind)
     }
 
     /// The status document of a run as this invocation should show it: its suggested
@@ -369,13 +418,17 @@ impl Ctx {
         query: Option<&str>,
     ) -> Result<String, FindError> {
         let found = find_run(store, scope, query);
-        match (&found, query) {
+        let found = match (&found, query) {
             (Err(FindError::NotFound { .. }), Some(q)) => match self.defined_name(scope.kind, q) {
                 Some(name) => find_run(store, scope, Some(&name)).or(found),
                 None => found,
             },
             _ => found,
+        };
+        if let Ok(run_id) = &found {
+            self.acted_on.set(run_id, scope.kind);
         }
+        found
     }
 
     /// The `name:` of the definition `query` finds for `kind` (either, workflows first, for

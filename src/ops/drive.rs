@@ -243,6 +243,16 @@ pub(super) fn where_the_run_is(
     state: &crate::decide::RunState,
     e: CommandError,
 ) -> CommandError {
+    // A refusal that names the run's status already (`CommandError::run_hint`): written for
+    // this run, not said twice.
+    if e.run_hint.is_some() {
+        let kind = if state.is_scenario() {
+            crate::event::RunKind::Scenario
+        } else {
+            crate::event::RunKind::Workflow
+        };
+        return e.for_run(kind, &state.run_id);
+    }
     let group = if state.is_scenario() {
         "orchestrate"
     } else {
