@@ -262,6 +262,19 @@ impl Ctx {
         e.with_globals(&self.globals())
     }
 
+    /// The SQLite log's file, when this process cannot write it (the file, or its folder for
+    /// the journal beside it): a read-only home, an archive copy. None when it can, when it
+    /// is not there, and for PostgreSQL (whose role's rights tell only on a write).
+    pub fn read_only_log(&self) -> Option<PathBuf> {
+        use nix::unistd::{AccessFlags, access};
+        let Ok(Location::Sqlite(path)) = self.location() else {
+            return None;
+        };
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+        let cannot = |p: &std::path::Path| access(p, AccessFlags::W_OK).is_err();
+        (path.exists() && (cannot(&path) || cannot(folder))).then_some(path)
+    }
+
     /// The kind of run `run_id`, as the log's index has it (None where it cannot be read).
     fn kind_of(&self, run_id: &str) -> Option<RunKind> {
         let store = self.reading_store().ok()??;

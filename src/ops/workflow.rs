@@ -681,6 +681,17 @@ pub fn status(
                 map.insert(key.into(), docs.take());
             }
         }
+        // Its Next commands record: on a log this process cannot write they would fail,
+        // so it says so (the suggestions stay: they are what is next, from where it can).
+        let suggests = output.json["next"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty());
+        if suggests && let Some(path) = ctx.read_only_log() {
+            output = output.warn(vec![format!(
+                "the event log {} cannot be written by this user: the commands under Next record, so they work only where it can be written",
+                path.display()
+            )]);
+        }
         return Ok(output);
     }
     let events = store.read_run(&run_id)?;
@@ -773,10 +784,20 @@ pub fn resume(
     // Flags are checked before anything, a dry run included.
     let args_timeout = timeout;
     let timeout = timeout.map(run_timeout_seconds).transpose()?;
-    // A dry run only reads.
+    // A dry run only reads. So does the resume of a finished run (SPEC §4: it changes
+    // nothing): on a log that cannot be written (a read-only home, a read-only database) it is
+    // answered from the log read only; any other resume meets the error then. Before, it
+    // failed (exit 1, "the event log is read-only").
+    let mut read_only: Option<CommandError> = None;
     let opened = match dry_run {
         true => ctx.reading_store()?,
-        false => ctx.existing_store()?,
+        false => match ctx.existing_store() {
+            Err(e) if e.cause == super::Cause::Unavailable && ctx.reading_store().is_ok() => {
+                read_only = Some(e);
+                ctx.reading_store()?
+            }
+            opened => opened?,
+        },
     };
     let Some(mut store) = opened else {
         return Err(ctx.no_runs(scope, run));
@@ -790,6 +811,7 @@ pub fn resume(
     // Before, the child alone completed and its parents stayed interrupted. Only a plain
     // resume: `--retry`, `--skip`, `--from`, `--rollback-to` and `--input` speak of the child.
     if !dry_run
+        && read_only.is_none()
         && mode == ResumeMode::Continue
         && inputs.is_empty()
         && let Some(root) = interrupted_root(ctx, &*store, &run_id)
@@ -822,10 +844,16 @@ pub fn resume(
         // one is said even of a finished run, with the names there are.
         // Matched forgivingly, as every name given to a command: the real name is recorded.
         mode = resolve_unit(ctx, &journal.state, mode)?;
+        // Read only: only a finished run is answered, changing nothing.
+        if let Some(e) = read_only.take_if(|_| journal.state.outcome().is_none()) {
+            return Err(e);
+        }
         if let Some(outcome) = journal.state.outcome() {
-            // Nothing to run, but derived files deleted by hand are rebuilt from the log.
-            let warnings = materialize(&ctx.home, &journal.state)
-                .err()
+            // Nothing to run, but derived files deleted by hand are rebuilt from the log
+            // (where the home can be written).
+            let warnings = (read_only.is_none())
+                .then(|| materialize(&ctx.home, &journal.state))
+                .and_then(Result::err)
                 .map(|e| format!("could not write derived files: {e}"))
                 .into_iter()
                 .collect();
@@ -836,6 +864,10 @@ pub fn resume(
             let pending = journal
                 .nested(|store, _, _| super::notify::pending(&*store, &state))
                 .unwrap_or_default();
+            if let Some(e) = read_only.take_if(|_| !pending.is_empty()) {
+                // Its notifications are delivered and recorded by a process that can write.
+                return Err(e);
+            }
             if !pending.is_empty() {
                 // A notification reading a secret input (`webhook: ${{ inputs.hook }}`) is
                 // delivered only with its value given again: without it, the delivery would be
