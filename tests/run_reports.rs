@@ -166,3 +166,47 @@ fn a_refused_retry_names_the_runs_own_status_command_with_its_id() {
     );
     insta::assert_snapshot!("a_refused_retry_of_a_waiting_run", refused.snapshot(&env));
 }
+
+/// With checkpoints off, `resume --retry` runs the run from the start: its suggestion said
+/// "run `Two` again with a fresh retry budget" and the resume ran completed `One` again too.
+/// The `why` (human and `next[].why`) says what really runs, from the plan `--dry-run` prints.
+#[test]
+fn a_retry_with_checkpoints_off_says_it_runs_from_the_start() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"enable_checkpoints":false}}"#);
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: One, run: echo one >> one.log}\n  - {name: Two, prompt: p}\n  - {name: Three, prompt: q}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let failed = env.run(&["workflow", "step", "fail", "Two"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    insta::assert_snapshot!("a_retry_with_checkpoints_off", failed.snapshot(&env));
+    let doc = env.status(None);
+    let whys: Vec<&str> = doc["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["why"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        whys[0], "run from the start again (checkpoints are off): One, Two",
+        "{doc}"
+    );
+    // What it says is what it does: `One` runs again.
+    assert_eq!(env.run(&["workflow", "resume", "--retry"]).code, 3);
+    let ran = std::fs::read_to_string(env.file("one.log")).unwrap();
+    assert_eq!(ran.lines().count(), 2, "{ran}");
+    // With checkpoints on, the retry runs the step alone, and says that.
+    let on = Env::new();
+    on.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: One, run: echo one}\n  - {name: Two, prompt: p}\n",
+    );
+    assert_eq!(on.run(&["workflow", "run", "w"]).code, 3);
+    assert_eq!(on.run(&["workflow", "step", "fail", "Two"]).code, 1);
+    assert_eq!(
+        on.status(None)["next"][0]["why"],
+        "run `Two` again with a fresh retry budget"
+    );
+}
