@@ -210,3 +210,34 @@ fn a_retry_with_checkpoints_off_says_it_runs_from_the_start() {
         "run `Two` again with a fresh retry budget"
     );
 }
+
+/// A prompt step's `timeout:` and `retry:` passed `validate` silently and did nothing: its
+/// `validate: - run: sleep 4` with `timeout: 1s` made `step complete` wait 4 s. The timeout
+/// bounds the gate a report runs now (the report is refused, "timed out after 1s"), and
+/// `validate` warns that `retry:` never applies to a reported step.
+#[test]
+fn a_prompt_steps_timeout_bounds_its_validation_gate_and_its_retry_is_warned_of() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: P\n    prompt: p\n    timeout: 1s\n    retry: {max_retry_attempts: 3}\n    validate:\n      - run: sleep 4\n  - name: Q\n    prompt: q\n    timeout: 5s\n",
+    );
+    let valid = env.run(&["workflow", "validate", "w"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    insta::assert_snapshot!("inert_settings_on_reported_steps", valid.snapshot(&env));
+    let doc = env.run(&["--json", "workflow", "validate", "w"]).json();
+    assert_eq!(doc["warnings"].as_array().unwrap().len(), 2, "{doc}");
+    let run = run_id(&env.run(&["--json", "workflow", "run", "w"]));
+    let before = env.events(&run).len();
+    let started = std::time::Instant::now();
+    let refused = env.run(&["workflow", "step", "complete", "P"]);
+    let took = started.elapsed();
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("`sleep 4` timed out after 1s"),
+        "{}",
+        refused.stderr
+    );
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    assert_eq!(env.events(&run).len(), before, "nothing recorded");
+}

@@ -344,6 +344,10 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         &l.workflow,
         &l.agents,
     ));
+    warnings.extend(crate::execute::inert_settings_on_reported_steps(
+        &l.workflow,
+        &l.agents,
+    ));
     warnings.extend(crate::validate::name_mismatch(
         &l.entry,
         "workflow",
