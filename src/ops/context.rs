@@ -41,7 +41,10 @@ pub struct Ctx {
 
 /// The run a command acts on, once found: its id, and its kind where the lookup knew it.
 #[derive(Clone, Default, Debug)]
-pub struct ActedOn(std::sync::Arc<std::sync::Mutex<Option<(String, Option<RunKind>)>>>);
+pub struct ActedOn(std::sync::Arc<std::sync::Mutex<Option<Found>>>);
+
+/// A run found: its id, and its kind where the lookup was of one kind.
+type Found = (String, Option<RunKind>);
 
 impl ActedOn {
     fn set(&self, run_id: &str, kind: Option<RunKind>) {
@@ -50,7 +53,7 @@ impl ActedOn {
         }
     }
 
-    fn get(&self) -> Option<(String, Option<RunKind>)> {
+    fn get(&self) -> Option<Found> {
         self.0.lock().ok().and_then(|at| at.clone())
     }
 }

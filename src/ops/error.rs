@@ -135,7 +135,7 @@ pub struct CommandError {
     /// neither is known (a lock held, a decision refused, a driver fenced), it is written for
     /// the run at the edge (`Ctx::localize`, `CommandError::for_run`). Until then the hint at
     /// `RunHint::slot` says it for either kind.
-    pub run_hint: Option<RunHint>,
+    pub run_hint: Option<Box<RunHint>>,
 }
 
 /// A hint to be written for its run (`CommandError::run_hint`).
@@ -220,11 +220,11 @@ impl CommandError {
 
     /// The error with `hint` as its run's hint, written for the run at the edge.
     fn run_hint(mut self, what: RunHintKind, run_id: Option<&str>, hint: Hint) -> Self {
-        self.run_hint = Some(RunHint {
+        self.run_hint = Some(Box::new(RunHint {
             slot: self.hints.len(),
             run_id: run_id.map(str::to_string),
             what,
-        });
+        }));
         self.hint(hint)
     }
 
