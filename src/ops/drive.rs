@@ -243,15 +243,15 @@ pub(super) fn where_the_run_is(
     state: &crate::decide::RunState,
     e: CommandError,
 ) -> CommandError {
-    // A refusal that names the run's status already (`CommandError::run_hint`): written for
-    // this run, not said twice.
-    if e.run_hint.is_some() {
-        let kind = if state.is_scenario() {
-            crate::event::RunKind::Scenario
-        } else {
-            crate::event::RunKind::Workflow
-        };
-        return e.for_run(kind, &state.run_id);
+    // A refusal that would name the run's status for either kind (`CommandError::run_hint`):
+    // this one names it for this run, not twice.
+    let mut e = e;
+    let mut recorded = "";
+    if let Some(pending) = e.run_hint.take()
+        && pending.slot < e.hints.len()
+    {
+        e.hints.remove(pending.slot);
+        recorded = " (nothing was recorded)";
     }
     let group = if state.is_scenario() {
         "orchestrate"
@@ -259,7 +259,7 @@ pub(super) fn where_the_run_is(
         "workflow"
     };
     e.hint(format!(
-        "{} shows where the run is",
+        "{} shows where the run is{recorded}",
         ctx.cmd(&[group, "status", &state.run_id])
     ))
 }
