@@ -553,7 +553,7 @@ fn a_start_on_a_stopped_scenario_says_resume_goes_on_and_failed_or_stopped_runs_
 ) {
     env.scenario("sc", "name: sc\ndescription: d\nphases:\n  - name: analysis\n    description: a\n    condition: manual\n  - name: wait\n    description: w\n");
     assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 3);
-    // No name: the latest unfinished scenario run.
+    // No name: the latest scenario run.
     let stopped = env.run(&["--json", "orchestrate", "stop"]);
     assert_eq!(stopped.code, 3, "{}{}", stopped.stdout, stopped.stderr);
     let next: Vec<serde_json::Value> = stopped.json()["next"].as_array().unwrap().clone();
@@ -706,15 +706,21 @@ fn scenario_messages_say_phase_not_step(env: Env) {
     assert!(hint.contains("phases.build.outputs"), "{}", invalid.stdout);
 }
 
-fn a_report_without_run_finds_the_latest_unfinished_run_and_engine_steps_are_not_reported(
-    env: Env,
-) {
+fn a_report_without_run_goes_to_the_latest_run_and_engine_steps_are_not_reported(env: Env) {
     env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
     env.workflow("quick", "name: quick\nsteps:\n  - {name: q, run: 'true'}\n");
     assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
     assert_eq!(env.run(&["workflow", "run", "quick"]).code, 0);
-    // The newest run finished: the report goes to the run that waits.
-    let done = env.run(&["workflow", "step", "complete", "Ask"]);
+    // The newest run finished: a report without `--run` goes to it (SPEC §7: the latest run
+    // of the kind), which says so; never on to an older run that waits. Named, it goes there.
+    let latest = env.run(&["workflow", "step", "complete", "Ask"]);
+    assert_eq!(latest.code, 2, "{}{}", latest.stdout, latest.stderr);
+    assert!(
+        latest.stderr.contains("already finished (completed)"),
+        "{}",
+        latest.stderr
+    );
+    let done = env.run(&["workflow", "step", "complete", "Ask", "--run", "ask"]);
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     // A step the engine runs is not reported on, whoever holds the run.
     env.workflow(
@@ -2054,7 +2060,7 @@ common::on_both_stores!(
     status_at_shows_a_scenario_run_as_of_an_event_and_a_negative_seq_is_a_range_error,
     a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted,
     scenario_messages_say_phase_not_step,
-    a_report_without_run_finds_the_latest_unfinished_run_and_engine_steps_are_not_reported,
+    a_report_without_run_goes_to_the_latest_run_and_engine_steps_are_not_reported,
     an_abort_message_is_the_runs_reason_and_no_drive_then_report_points_to_resume,
     history_limit_0_and_status_of_a_definition_without_runs_say_what_is_true,
     an_unknown_key_gets_a_did_you_mean,

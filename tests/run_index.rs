@@ -145,7 +145,8 @@ fn log_verify_of_one_run_checks_its_index_row() {
 #[test]
 fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
     let env = mixed();
-    // The waiting run finishes: `orchestrate complete` on a name finds the unfinished run.
+    // The waiting run finishes: `orchestrate complete` on a name finds its latest run, which
+    // then says it has finished.
     assert_eq!(
         env.run(&["orchestrate", "start", "gate", "approve"]).code,
         3
@@ -158,7 +159,7 @@ fn lookups_and_history_follow_the_index_as_runs_come_and_go() {
     let out = env.run(&["orchestrate", "complete", "gate", "approve"]);
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("has no unfinished run"),
+        out.stderr.contains("already finished (completed)"),
         "{}",
         out.stderr
     );

@@ -1225,3 +1225,83 @@ fn a_driver_that_stops_on_a_full_disk_ends_its_running_phases() {
     assert!(count.contains("got-TERM"), "never told to stop: {count}");
     assert!(!count.contains("end"), "ran to its end: {count}");
 }
+
+/// SPEC §4: `resume` of a finished run changes nothing, says so and exits with its outcome's
+/// code. On a log its reader may not write it failed (exit 1, "the event log is read-only").
+/// And `status` of a run that waits offered its Next commands, which record, without saying
+/// they fail on this log: it says so now (the suggestions stay). Run as `nobody`.
+#[test]
+fn a_finished_run_resumes_on_a_read_only_log_and_status_says_next_needs_a_writable_one() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let mode = |path: &std::path::Path, bits: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
+    };
+    let read_only = || {
+        mode(env.dir.path(), 0o755);
+        mode(&env.project(), 0o755);
+        let mut paths = vec![env.home()];
+        while let Some(path) = paths.pop() {
+            if path.is_dir() {
+                mode(&path, 0o555);
+                paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                mode(&path, 0o444);
+            }
+        }
+    };
+    read_only();
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = env.command(args);
+        cmd.uid(65534).gid(65534);
+        cmd.output()
+    };
+    let Ok(probe) = as_nobody(&["--version"]) else {
+        eprintln!("skipped: this test cannot run a command as another user here");
+        return;
+    };
+    assert!(probe.status.success(), "{probe:?}");
+    let before = std::fs::read(env.db()).unwrap();
+    let out = as_nobody(&["workflow", "resume"]).unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("already finished (completed); nothing to do"),
+        "{stdout}"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(std::fs::read(env.db()).unwrap(), before, "nothing written");
+    // A run that waits: its resume meets the read-only log; its status says Next needs a
+    // writable one.
+    let mut paths = vec![env.home()];
+    while let Some(path) = paths.pop() {
+        if path.is_dir() {
+            mode(&path, 0o755);
+            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            mode(&path, 0o644);
+        }
+    }
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    read_only();
+    let out = as_nobody(&["workflow", "resume"]).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("read-only"), "{stderr}");
+    let out = as_nobody(&["workflow", "status"]).unwrap();
+    let text = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Next:"), "{text}");
+    insta::assert_snapshot!("status_on_a_read_only_log", common::redact(&text, &env));
+}

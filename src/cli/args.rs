@@ -410,7 +410,7 @@ pub enum OrchestrateCommand {
     /// Stop a running scenario gracefully (from any terminal); resume continues it.
     Stop {
         /// A scenario name (its latest run), or a run id or unique prefix of one; default: the
-        /// latest unfinished scenario run.
+        /// latest scenario run.
         #[arg(value_name = "SCENARIO")]
         name: Option<String>,
         #[command(flatten)]
@@ -424,8 +424,8 @@ pub enum OrchestrateCommand {
     },
     /// End a scenario run for good (its running phases end, its agents are deactivated).
     Abort {
-        /// A scenario name (its latest unfinished run), or a run id or unique prefix of one;
-        /// default: the latest unfinished scenario run.
+        /// A scenario name (its latest run), or a run id or unique prefix of one; default: the
+        /// latest scenario run.
         #[arg(value_name = "SCENARIO")]
         name: Option<String>,
         #[command(flatten)]
@@ -497,8 +497,8 @@ pub enum StepCommand {
 pub struct StepReport {
     /// The step's name (forgiving).
     pub step: String,
-    /// The run: its id, a unique prefix of it, or a workflow name (its latest unfinished
-    /// run); default: the latest unfinished workflow run.
+    /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
+    /// default: the latest workflow run.
     #[arg(long, value_name = "RUN")]
     pub run: Option<String>,
     /// An output of the step, KEY=VALUE (repeatable).

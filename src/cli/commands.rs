@@ -563,7 +563,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         }
         OrchestrateCommand::Abort { name, audit } => done(ops::workflow::abort(
             ctx,
-            SCENARIOS.unfinished(),
+            SCENARIOS,
             name.as_deref(),
             by(&audit),
         )),

@@ -384,13 +384,20 @@ impl Runner {
                 continue;
             }
             let (command, tpl_env) = render_shell(cmd, &resolve);
-            let spec = check_spec(
+            let mut spec = check_spec(
                 &command,
                 [env.clone(), tpl_env].concat(),
                 &cwd,
                 self.grace,
                 &redactor,
             );
+            // The step's `timeout:` bounds its checks as it bounds its attempts (a prompt
+            // step's gate, run by a report, included: a gate that hangs refuses the report,
+            // "timed out after 1s"); ten minutes where it sets none. Before, only the ten
+            // minutes did, and a report waited on the gate as long as it ran.
+            if let Some(own) = step.and_then(step_timeout) {
+                spec.timeout = Some(own);
+            }
             let r = self.run_noted(
                 &state.run_id,
                 &key,

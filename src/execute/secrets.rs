@@ -112,6 +112,38 @@ pub fn secret_outputs(workflow: &Workflow) -> BTreeSet<(String, String)> {
 /// step reading it fails every time (`unheld_secret_output_error`), unless one long-lived
 /// process (`cortex mcp`, `cortex serve`) records both. One warning per reading step; `agents`
 /// tells which agent steps the engine runs.
+/// `validate`'s warnings on settings of a step people or agents report on (no `run:`, no
+/// `uses:`, no agent with a command) that do nothing there: a report is a fact, never retried,
+/// so its `retry:` never applies; its `timeout:` bounds only its `validate: - run:` checks (run
+/// by the report), so with none it bounds nothing. Before, both passed silently.
+pub fn inert_settings_on_reported_steps(
+    workflow: &Workflow,
+    agents: &crate::definition::ResolvedAgents,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for step in &workflow.steps {
+        let reported = step.run.is_none()
+            && step.uses.is_none()
+            && !step.agent.as_deref().is_some_and(|a| agents.is_run(a));
+        if !reported {
+            continue;
+        }
+        if step.retry.is_some() {
+            warnings.push(format!(
+                "step `{}`: `retry:` never applies to a step that is reported on (a report is a fact, not retried); a failure report goes to its `on_failure:`, and `resume --retry` asks for a new report",
+                step.name
+            ));
+        }
+        if step.timeout.is_some() && !step.validate.iter().any(|c| c.run.is_some()) {
+            warnings.push(format!(
+                "step `{}`: `timeout:` bounds only the `validate: - run:` checks a report runs, and it has none: nothing is timed",
+                step.name
+            ));
+        }
+    }
+    warnings
+}
+
 pub fn secret_outputs_across_waits(
     workflow: &Workflow,
     agents: &crate::definition::ResolvedAgents,

@@ -175,8 +175,8 @@ fn default_limit() -> usize {
 pub struct StepReportArgs {
     /// The waiting step's name (matched forgivingly).
     pub step: String,
-    /// The run: its id, a unique prefix of its id, or a workflow name (its latest unfinished
-    /// run). Default: the latest unfinished workflow run.
+    /// The run: its id, a unique prefix of its id, or a workflow name (its latest run).
+    /// Default: the latest workflow run.
     #[serde(default)]
     pub run: Option<String>,
     /// The step's outputs by key, e.g. {"plan": "docs/plan.md"}: later steps see them as
@@ -206,7 +206,7 @@ pub struct StepReportArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseArgs {
-    /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
+    /// A scenario name (its latest run), or a run id or unique prefix of one.
     pub scenario: String,
     /// The phase's name (matched forgivingly).
     pub phase: String,
@@ -223,7 +223,7 @@ pub struct PhaseArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseCompleteArgs {
-    /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
+    /// A scenario name (its latest run), or a run id or unique prefix of one.
     pub scenario: String,
     /// The phase's name (matched forgivingly).
     pub phase: String,
@@ -252,7 +252,7 @@ pub struct PhaseCompleteArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopArgs {
-    /// A scenario name (its latest unfinished run), or a run id or unique prefix of one.
+    /// A scenario name (its latest run), or a run id or unique prefix of one.
     pub scenario: String,
     /// Why, recorded with the stop.
     #[serde(default)]
@@ -311,8 +311,8 @@ pub struct ResumeArgs {
 pub struct AbortArgs {
     /// `workflow` or `scenario`.
     pub kind: Kind,
-    /// The run: its id, a unique prefix of its id, or a workflow/scenario name (for a
-    /// scenario, its latest unfinished run). Default: the latest run of the kind.
+    /// The run: its id, a unique prefix of its id, or a workflow/scenario name (its
+    /// latest run). Default: the latest run of the kind.
     #[serde(default)]
     pub run: Option<String>,
     /// Why, recorded with the abort.

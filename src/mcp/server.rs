@@ -161,6 +161,11 @@ impl ServerHandler for Cortex {
                 stop,
             };
             // Its hints' commands name the server's --home and --db, as its `next` does.
+            // The run it acts on is this call's own (calls run side by side).
+            let ctx = &crate::ops::Ctx {
+                acted_on: Default::default(),
+                ..ctx.clone()
+            };
             let answer =
                 tools::call(ctx, tool, args, &actor, &mut live).map_err(|e| ctx.localize(e))?;
             Ok(tools::Answer {

@@ -222,7 +222,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "phase_start",
         title: "Start a manual phase",
-        description: "Start a manual phase of a scenario's latest unfinished run (those listed in `awaiting_start`) and drive the run on: the phase's agents are activated, and a phase with no command to run waits for phase_complete. Returns the scenario's status document.",
+        description: "Start a manual phase of a scenario's latest run (those listed in `awaiting_start`) and drive the run on: the phase's agents are activated, and a phase with no command to run waits for phase_complete. Returns the scenario's status document.",
         schema: input_schema::<PhaseArgs>,
         output: outputs::status,
         read_only: false,
@@ -255,7 +255,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "stop",
         title: "Stop a scenario run",
-        description: "Stop a scenario's latest unfinished run gracefully, whoever drives it: its running commands end, its agents are deactivated and the stop is recorded; resume continues it later. Returns the status document (status \"stopped\", exit code 3). To stop a workflow run this server is driving, cancel the run, resume or report call that drives it.",
+        description: "Stop a scenario's latest run gracefully, whoever drives it: its running commands end, its agents are deactivated and the stop is recorded; resume continues it later. Returns the status document (status \"stopped\", exit code 3). To stop a workflow run this server is driving, cancel the run, resume or report call that drives it.",
         schema: input_schema::<StopArgs>,
         output: outputs::status,
         read_only: false,
@@ -532,8 +532,7 @@ fn operate(
             let a: AbortArgs = parse(tool, args)?;
             let scope = match a.kind {
                 Kind::Workflow => WORKFLOWS,
-                // As `orchestrate abort`: a name means its latest unfinished run.
-                Kind::Scenario => SCENARIOS.unfinished(),
+                Kind::Scenario => SCENARIOS,
             };
             ops::workflow::abort(ctx, scope, a.run.as_deref(), by(a.message)?)
         }

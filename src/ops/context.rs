@@ -33,6 +33,29 @@ pub struct Ctx {
     pub announce: Option<fn(&str)>,
     /// How the notifications due after an operation are delivered (`ops::notify`).
     pub deliveries: Deliveries,
+    /// The run this command found to act on (`Ctx::find`), for its errors' hints that name
+    /// commands on it (`CommandError::for_run`, at `localize`). A front end that answers
+    /// many requests gives each a context with its own.
+    pub acted_on: ActedOn,
+}
+
+/// The run a command acts on, once found: its id, and its kind where the lookup knew it.
+#[derive(Clone, Default, Debug)]
+pub struct ActedOn(std::sync::Arc<std::sync::Mutex<Option<Found>>>);
+
+/// A run found: its id, and its kind where the lookup was of one kind.
+type Found = (String, Option<RunKind>);
+
+impl ActedOn {
+    fn set(&self, run_id: &str, kind: Option<RunKind>) {
+        if let Ok(mut at) = self.0.lock() {
+            *at = Some((run_id.to_string(), kind));
+        }
+    }
+
+    fn get(&self) -> Option<Found> {
+        self.0.lock().ok().and_then(|at| at.clone())
+    }
 }
 
 /// How the notifications due after an operation are delivered.
@@ -97,6 +120,7 @@ impl Ctx {
             dispatch: Default::default(),
             announce: None,
             deliveries: Deliveries::Wait,
+            acted_on: ActedOn::default(),
         })
     }
 
@@ -217,8 +241,49 @@ impl Ctx {
 
     /// `e` as this invocation prints it: each command its hints suggest names `--home` and
     /// `--db` as `cmd` does.
+    /// A hint that names a command on the run (`CommandError::run_hint`) is written for it
+    /// here: its kind and id, as this command found it or as the error names it.
     pub fn localize(&self, e: CommandError) -> CommandError {
+        let e = match &e.run_hint {
+            Some(pending) => {
+                let acted = self.acted_on.get();
+                let run_id = pending
+                    .run_id
+                    .clone()
+                    .or_else(|| acted.as_ref().map(|(id, _)| id.clone()));
+                let kind = run_id.as_deref().and_then(|id| match &acted {
+                    Some((acted_id, Some(kind))) if acted_id == id => Some(*kind),
+                    _ => self.kind_of(id),
+                });
+                match (kind, run_id) {
+                    (Some(kind), Some(id)) => e.for_run(kind, &id),
+                    _ => e,
+                }
+            }
+            None => e,
+        };
         e.with_globals(&self.globals())
+    }
+
+    /// The SQLite log's file, when this process cannot write it (the file, or its folder for
+    /// the journal beside it): a read-only home, an archive copy. None when it can, when it
+    /// is not there, and for PostgreSQL (whose role's rights tell only on a write).
+    pub fn read_only_log(&self) -> Option<PathBuf> {
+        use nix::unistd::{AccessFlags, access};
+        let Ok(Location::Sqlite(path)) = self.location() else {
+            return None;
+        };
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+        let cannot = |p: &std::path::Path| access(p, AccessFlags::W_OK).is_err();
+        (path.exists() && (cannot(&path) || cannot(folder))).then_some(path)
+    }
+
+    /// The kind of run `run_id`, as the log's index has it (None where it cannot be read).
+    fn kind_of(&self, run_id: &str) -> Option<RunKind> {
+        let store = self.reading_store().ok()??;
+        crate::store::run_entry(&*store, run_id)
+            .ok()?
+            .map(|e| e.kind)
     }
 
     /// The status document of a run as this invocation should show it: its suggested
@@ -321,31 +386,6 @@ impl Ctx {
             .map_err(|e| self.find_error(e, &[]))
     }
 
-    /// The run a stop or an abort acts on: with no query the latest run of the scope's kind
-    /// (SPEC §5: `RUN` defaults to the most recent run — which then says it is already
-    /// finished, changing nothing); a name, its latest unfinished run, else its latest run. Before, no
-    /// query picked the latest *unfinished* run, so a second `orchestrate abort` ended an older
-    /// run nobody named, and a second `abort NAME` was an error (exit 2) where `workflow abort
-    /// NAME` said the run had already ended.
-    pub fn resolve_to_end(
-        &self,
-        store: &dyn EventStore,
-        scope: Scope,
-        query: Option<&str>,
-    ) -> Result<String, CommandError> {
-        let latest = Scope {
-            unfinished: false,
-            ..scope
-        };
-        if query.is_none_or(|q| q.trim().is_empty()) {
-            return self.resolve_run(store, latest, query);
-        }
-        match self.find(store, scope, query) {
-            Err(FindError::NoneUnfinished { .. }) => self.resolve_run(store, latest, query),
-            found => found.map_err(|e| self.find_error(e, &[])),
-        }
-    }
-
     /// `resolve_run` for a report on a step or phase: a run of the other kind is pointed to
     /// `instead`, that kind's report on the same name (`orchestrate complete RUN PHASE` for
     /// `workflow step complete PHASE --run RUN`, and back), rather than to its status.
@@ -394,13 +434,17 @@ impl Ctx {
         query: Option<&str>,
     ) -> Result<String, FindError> {
         let found = find_run(store, scope, query);
-        match (&found, query) {
+        let found = match (&found, query) {
             (Err(FindError::NotFound { .. }), Some(q)) => match self.defined_name(scope.kind, q) {
                 Some(name) => find_run(store, scope, Some(&name)).or(found),
                 None => found,
             },
             _ => found,
+        };
+        if let Ok(run_id) = &found {
+            self.acted_on.set(run_id, scope.kind);
         }
+        found
     }
 
     /// The `name:` of the definition `query` finds for `kind` (either, workflows first, for
@@ -587,29 +631,6 @@ impl Ctx {
             FindError::Ambiguous { .. } | FindError::TooShort { .. } => {
                 CommandError::bad_input(e.to_string()).hint(history)
             }
-            FindError::NoneUnfinished { ref again, .. } if again.is_some() => {
-                // What its latest run ran, as it was run (a path when it was run by one),
-                // with its inputs: `run NAME` of a definition run by path is refused.
-                let again = again.as_ref().expect("matched");
-                CommandError::bad_input(e.to_string())
-                    .hint(self.starts(again).then(format!(" a new one; {history}")))
-            }
-            FindError::NoneUnfinished { ref name, kind, .. } => {
-                // Looked among runs of any kind: the name's own kind starts it (a scenario's
-                // with `orchestrate run`), as the catalog knows it.
-                let group = match kind {
-                    None if self.catalog().find_workflow(name).is_err()
-                        && self.catalog().find_scenario(name).is_ok() =>
-                    {
-                        "orchestrate"
-                    }
-                    _ => group,
-                };
-                CommandError::bad_input(e.to_string()).hint(
-                    self.suggest(&[group, "run", name])
-                        .then(format!(" starts a new one; {history}")),
-                )
-            }
             FindError::OtherKind {
                 found, ref query, ..
             } => {
@@ -628,7 +649,6 @@ fn e_kind(e: &FindError) -> Option<RunKind> {
         | FindError::NotFound { kind, .. }
         | FindError::Ambiguous { kind, .. }
         | FindError::TooShort { kind, .. }
-        | FindError::NoneUnfinished { kind, .. }
         | FindError::OtherKind { kind, .. } => *kind,
         _ => None,
     }

@@ -243,13 +243,23 @@ pub(super) fn where_the_run_is(
     state: &crate::decide::RunState,
     e: CommandError,
 ) -> CommandError {
+    // A refusal that would name the run's status for either kind (`CommandError::run_hint`):
+    // this one names it for this run, not twice.
+    let mut e = e;
+    let mut recorded = "";
+    if let Some(pending) = e.run_hint.take()
+        && pending.slot < e.hints.len()
+    {
+        e.hints.remove(pending.slot);
+        recorded = " (nothing was recorded)";
+    }
     let group = if state.is_scenario() {
         "orchestrate"
     } else {
         "workflow"
     };
     e.hint(format!(
-        "{} shows where the run is",
+        "{} shows where the run is{recorded}",
         ctx.cmd(&[group, "status", &state.run_id])
     ))
 }

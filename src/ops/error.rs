@@ -131,6 +131,31 @@ pub struct CommandError {
     pub errors: Vec<ProblemDoc>,
     /// What kind of failure it is beyond its exit code (the HTTP API's status tells them apart).
     pub cause: Cause,
+    /// A hint that names a command on the run, which takes the run's kind and id: met where
+    /// neither is known (a lock held, a decision refused, a driver fenced), it is written for
+    /// the run at the edge (`Ctx::localize`, `CommandError::for_run`). Until then the hint at
+    /// `RunHint::slot` says it for either kind.
+    pub run_hint: Option<Box<RunHint>>,
+}
+
+/// A hint to be written for its run (`CommandError::run_hint`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunHint {
+    /// The index in `hints` of the hint it replaces.
+    pub slot: usize,
+    /// The run, where the error knows it (the held lock's).
+    pub run_id: Option<String>,
+    pub what: RunHintKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunHintKind {
+    /// Another process drives the run: how to stop it, for its kind.
+    Held,
+    /// The run was not where the command expected it: its status.
+    Decided,
+    /// This driver was fenced off: where the run is held now, its status.
+    Fenced,
 }
 
 /// What an error is, where its exit code alone does not say it: a run whose log does not
@@ -160,7 +185,49 @@ impl CommandError {
             hints: Vec::new(),
             errors: Vec::new(),
             cause: Cause::Other,
+            run_hint: None,
         }
+    }
+
+    /// The error with its run's hint (`run_hint`) written for run `run_id` of `kind` (the
+    /// run the error's own id names, when it names one; else `run_id`): only that kind's
+    /// commands, with the real id. Before, a workflow run held elsewhere was offered the
+    /// scenario's `orchestrate stop ID` too, and a refused resume "`cortex workflow status
+    /// RUN` (or `cortex orchestrate status RUN`)" with a literal `RUN`.
+    pub fn for_run(mut self, kind: crate::event::RunKind, run_id: &str) -> Self {
+        let Some(pending) = self.run_hint.take() else {
+            return self;
+        };
+        let id = pending.run_id.as_deref().unwrap_or(run_id);
+        let group = kind.group();
+        let hint = match pending.what {
+            RunHintKind::Held => match kind {
+                    crate::event::RunKind::Scenario => Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or from any terminal or host run ")
+                        .command(&["orchestrate", "stop", id]),
+                    crate::event::RunKind::Workflow => Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it; it is ended for good from any terminal or host with ")
+                        .command(&["workflow", "abort", id]),
+            },
+            RunHintKind::Decided => Hint::from("nothing was recorded; ")
+                .command(&[group, "status", id])
+                .then(" shows how the run stands and what it takes now"),
+            RunHintKind::Fenced => Hint::from("the run goes on where it is held now: ")
+                .command(&[group, "status", id])
+                .then(" shows it"),
+        };
+        if let Some(slot) = self.hints.get_mut(pending.slot) {
+            *slot = hint;
+        }
+        self
+    }
+
+    /// The error with `hint` as its run's hint, written for the run at the edge.
+    fn run_hint(mut self, what: RunHintKind, run_id: Option<&str>, hint: Hint) -> Self {
+        self.run_hint = Some(Box::new(RunHint {
+            slot: self.hints.len(),
+            run_id: run_id.map(str::to_string),
+            what,
+        }));
+        self.hint(hint)
     }
 
     pub fn bad_input(message: impl Into<String>) -> Self {
@@ -394,7 +461,10 @@ impl From<LockError> for CommandError {
                 // offered with a workflow run's id, which failed when pasted).
                 // Commands as argv: printed as this invocation would paste them, its `--home`
                 // and `--db` included (they were dropped from the literal text before).
-                .hint(
+                // Written for its kind at the edge (`for_run`); this says both.
+                .run_hint(
+                    RunHintKind::Held,
+                    Some(run_id),
                     Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or — if it is a scenario run — from any terminal or host with ")
                         .command(&["orchestrate", "stop", run_id])
                         .then("; a workflow run is ended for good from anywhere with ")
@@ -429,7 +499,9 @@ impl From<JournalError> for CommandError {
             // The run is not where the command expected it (another operator, a driver or
             // a second click got there first): nothing was recorded, and its status says
             // what it takes now.
-            JournalError::Decide(d) => CommandError::bad_input(d.to_string()).hint(
+            JournalError::Decide(d) => CommandError::bad_input(d.to_string()).run_hint(
+                RunHintKind::Decided,
+                None,
                 Hint::from("nothing was recorded; ")
                     .command(&["workflow", "status", "RUN"])
                     .then(" (or ")
@@ -442,7 +514,9 @@ impl From<JournalError> for CommandError {
                     "this driver stopped: {why}; it decides nothing more for the run (a result of its own that came late is recorded as rejected)"
                 ),
             )
-            .hint(
+            .run_hint(
+                RunHintKind::Fenced,
+                None,
                 Hint::from("the run goes on where it is held now: ")
                     .command(&["workflow", "status", "RUN"])
                     .then(" (or ")

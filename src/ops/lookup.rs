@@ -37,14 +37,6 @@ pub enum FindError {
         query: String,
         count: usize,
     },
-    #[error("{} `{}` has no unfinished run", kind_noun(*.kind), shown(.name))]
-    NoneUnfinished {
-        kind: Option<RunKind>,
-        name: String,
-        /// The new run of what its latest run ran (`project::run_again`): its recorded
-        /// source — the path it was run by, if so — and inputs. None when it cannot be read.
-        again: Option<crate::project::Suggestion>,
-    },
     /// The query names a run of the other kind (`workflow status` of a scenario run).
     #[error("`{}` is a {} run, not a {} run", shown(.query), kind_word(Some(*.found)), kind_word(*.kind))]
     OtherKind {
@@ -72,41 +64,24 @@ fn kind_prefix(kind: Option<RunKind>) -> String {
     }
 }
 
-fn kind_noun(kind: Option<RunKind>) -> &'static str {
-    match kind {
-        Some(RunKind::Workflow) => "workflow",
-        Some(RunKind::Scenario) => "scenario",
-        None => "run",
-    }
-}
-
 /// Which runs a command may act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope {
     /// Only runs of this kind (`workflow ...` and `orchestrate ...` each find their own).
+    /// A name, or no query, picks the latest run of the kind, finished or not (SPEC §7): a
+    /// command never reaches past it to an older run nobody named. Before, a report, a start,
+    /// a stop or an abort took the latest *unfinished* run, so repeating a report on a run
+    /// that had just finished (rolled back, say) failed an older waiting run.
     pub kind: Option<RunKind>,
-    /// A name picks its latest run that has not finished (operator actions on a scenario).
-    pub unfinished: bool,
 }
 
 impl Scope {
     pub fn of(kind: RunKind) -> Scope {
-        Scope {
-            kind: Some(kind),
-            unfinished: false,
-        }
+        Scope { kind: Some(kind) }
     }
 
     pub fn any() -> Scope {
-        Scope {
-            kind: None,
-            unfinished: false,
-        }
-    }
-
-    pub fn unfinished(mut self) -> Scope {
-        self.unfinished = true;
-        self
+        Scope { kind: None }
     }
 }
 
@@ -144,10 +119,7 @@ pub fn find_run(
                 RunKind::Workflow => RunKind::Scenario,
                 RunKind::Scenario => RunKind::Workflow,
             };
-            let elsewhere = Scope {
-                kind: Some(other),
-                unfinished: false,
-            };
+            let elsewhere = Scope { kind: Some(other) };
             match find_in(store, elsewhere, Some(q)) {
                 Ok(_) => Err(FindError::OtherKind {
                     kind: Some(kind),
@@ -164,17 +136,7 @@ pub fn find_run(
 fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<String, FindError> {
     let of_kind = RunQuery::kind(scope.kind);
     let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) else {
-        // The latest run; where only an unfinished one can be acted on, the latest of those
-        // if there is one (else the latest, which then says it is finished).
-        if scope.unfinished {
-            let open = RunQuery {
-                unfinished: true,
-                ..of_kind.clone()
-            };
-            if let Some(hit) = store.list_runs(&open.limit(1))?.first() {
-                return Ok(hit.run_id.clone());
-            }
-        }
+        // The latest run (one that finished says so where it cannot be acted on).
         return store
             .list_runs(&of_kind.clone().limit(1))?
             .first()
@@ -210,27 +172,8 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
         name: Some(stem.to_string()),
         ..of_kind.clone()
     };
-    let wanted = RunQuery {
-        unfinished: scope.unfinished,
-        ..named.clone()
-    };
-    if let Some(hit) = store.list_runs(&wanted.limit(1))?.first() {
+    if let Some(hit) = store.list_runs(&named.limit(1))?.first() {
         return Ok(hit.run_id.clone());
-    }
-    if scope.unfinished
-        && let Some(latest) = store.list_runs(&named.limit(1))?.first()
-    {
-        let again = crate::execute::load_state(store, &latest.run_id)
-            .ok()
-            .map(|state| {
-                let view = crate::project::status_view(&state, false);
-                crate::project::run_again(&view, view.kind.group())
-            });
-        return Err(FindError::NoneUnfinished {
-            kind: scope.kind,
-            name: stem.to_string(),
-            again,
-        });
     }
     // A short start of run ids, which is no name: too short, not "no run".
     if !looks_like_id(query) && is_id_text(query) {

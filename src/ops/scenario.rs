@@ -22,11 +22,10 @@ use crate::render::render_scenario_status;
 use crate::render::{render_preview, render_valid};
 use crate::validate::validate_scenario;
 
-/// `orchestrate ...` commands act on scenario runs; operator actions on a name take its latest
-/// unfinished run.
+/// `orchestrate ...` commands act on scenario runs: a name, or none, means the latest
+/// scenario run (`lookup::Scope`).
 pub const SCENARIOS: Scope = Scope {
     kind: Some(RunKind::Scenario),
-    unfinished: false,
 };
 
 /// What `orchestrate run` was asked for.
@@ -263,7 +262,7 @@ fn act(
     let mut store = ctx
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
-    let run_id = ctx.resolve_report_run(&store, SCENARIOS.unfinished(), Some(name), instead)?;
+    let run_id = ctx.resolve_report_run(&store, SCENARIOS, Some(name), instead)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
@@ -477,12 +476,12 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
 }
 
 /// `orchestrate stop [NAME|RUN]`: as `stop`; with no name the latest scenario run, with a name
-/// its latest unfinished run (`Ctx::resolve_to_end`).
+/// its latest run (`lookup::Scope`).
 pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
     let mut store = ctx
         .existing_store()?
         .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
-    let run_id = ctx.resolve_to_end(&store, SCENARIOS.unfinished(), name)?;
+    let run_id = ctx.resolve_run(&store, SCENARIOS, name)?;
     let mut before = crate::execute::load_state(&store, &run_id)?;
     before.run_id = run_id.clone();
     // Already where a stop would leave it: nothing is recorded, and it says so (as `resume`

@@ -31,7 +31,6 @@ use crate::validate::{Known, UsedInfo, Uses, resolve_inputs, validate_workflow};
 /// `workflow ...` commands act on workflow runs.
 pub const WORKFLOWS: Scope = Scope {
     kind: Some(RunKind::Workflow),
-    unfinished: false,
 };
 
 /// A definition that parsed and validated, with what it needs to run.
@@ -345,6 +344,10 @@ pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         &l.workflow,
         &l.agents,
         &l.uses,
+    ));
+    warnings.extend(crate::execute::inert_settings_on_reported_steps(
+        &l.workflow,
+        &l.agents,
     ));
     warnings.extend(crate::validate::name_mismatch(
         &l.entry,
@@ -687,6 +690,17 @@ pub fn status(
                 map.insert(key.into(), docs.take());
             }
         }
+        // Its Next commands record: on a log this process cannot write they would fail,
+        // so it says so (the suggestions stay: they are what is next, from where it can).
+        let suggests = output.json["next"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty());
+        if suggests && let Some(path) = ctx.read_only_log() {
+            output = output.warn(vec![format!(
+                "the event log {} cannot be written by this user: the commands under Next record, so they work only where it can be written",
+                path.display()
+            )]);
+        }
         return Ok(output);
     }
     let events = store.read_run(&run_id)?;
@@ -819,10 +833,20 @@ pub fn resume(
     // Flags are checked before anything, a dry run included.
     let args_timeout = timeout;
     let timeout = timeout.map(run_timeout_seconds).transpose()?;
-    // A dry run only reads.
+    // A dry run only reads. So does the resume of a finished run (SPEC §4: it changes
+    // nothing): on a log that cannot be written (a read-only home, a read-only database) it is
+    // answered from the log read only; any other resume meets the error then. Before, it
+    // failed (exit 1, "the event log is read-only").
+    let mut read_only: Option<CommandError> = None;
     let opened = match dry_run {
         true => ctx.reading_store()?,
-        false => ctx.existing_store()?,
+        false => match ctx.existing_store() {
+            Err(e) if e.cause == super::Cause::Unavailable && ctx.reading_store().is_ok() => {
+                read_only = Some(e);
+                ctx.reading_store()?
+            }
+            opened => opened?,
+        },
     };
     let Some(mut store) = opened else {
         return Err(ctx.no_runs(scope, run));
@@ -837,7 +861,8 @@ pub fn resume(
     // resume: `--retry`, `--skip`, `--from`, `--rollback-to` and `--input` speak of the child.
     // A dry run says the same: the plan is the root's, naming the chain down to this run
     // (before, it showed the child's plan alone, which is not what `resume` does).
-    if mode == ResumeMode::Continue
+    if (dry_run || read_only.is_none())
+        && mode == ResumeMode::Continue
         && inputs.is_empty()
         && let Some((root, chain)) = interrupted_root(ctx, &*store, &run_id)
     {
@@ -894,10 +919,16 @@ pub fn resume(
         // one is said even of a finished run, with the names there are.
         // Matched forgivingly, as every name given to a command: the real name is recorded.
         mode = resolve_unit(ctx, &journal.state, mode)?;
+        // Read only: only a finished run is answered, changing nothing.
+        if let Some(e) = read_only.take_if(|_| journal.state.outcome().is_none()) {
+            return Err(e);
+        }
         if let Some(outcome) = journal.state.outcome() {
-            // Nothing to run, but derived files deleted by hand are rebuilt from the log.
-            let warnings = materialize(&ctx.home, &journal.state)
-                .err()
+            // Nothing to run, but derived files deleted by hand are rebuilt from the log
+            // (where the home can be written).
+            let warnings = (read_only.is_none())
+                .then(|| materialize(&ctx.home, &journal.state))
+                .and_then(Result::err)
                 .map(|e| format!("could not write derived files: {e}"))
                 .into_iter()
                 .collect();
@@ -908,6 +939,10 @@ pub fn resume(
             let pending = journal
                 .nested(|store, _, _| super::notify::pending(&*store, &state))
                 .unwrap_or_default();
+            if let Some(e) = read_only.take_if(|_| !pending.is_empty()) {
+                // Its notifications are delivered and recorded by a process that can write.
+                return Err(e);
+            }
             if !pending.is_empty() {
                 // A notification reading a secret input (`webhook: ${{ inputs.hook }}`) is
                 // delivered only with its value given again: without it, the delivery would be
@@ -1459,7 +1494,7 @@ pub fn abort(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    let run_id = ctx.resolve_to_end(&store, scope, run)?;
+    let run_id = ctx.resolve_run(&store, scope, run)?;
     // Already ended: nothing is recorded, and it says so (as `resume` of a finished run does),
     // with the exit code of its outcome.
     let finished = |store: &dyn crate::store::EventStore| -> Result<Option<Output>, CommandError> {
@@ -1634,13 +1669,14 @@ pub fn report_step(
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
-    // Only an unfinished run waits for a report: by default the latest of those.
+    // The latest run, or the one named (a name: its latest run): a finished one says so
+    // rather than an older waiting run taking the report.
     let verb = if success { "complete" } else { "fail" };
     let instead: Vec<&str> = match report.run {
         Some(run) => vec!["orchestrate", verb, run, report.step],
         None => Vec::new(),
     };
-    let run_id = ctx.resolve_report_run(&store, WORKFLOWS.unfinished(), report.run, &instead)?;
+    let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
     let outputs = report.outputs;
     check_output_keys(&outputs)?;
     let by = report.by;
@@ -1823,10 +1859,11 @@ pub fn report_step(
         permanent: false,
     })))?;
     let _ = materialize(&ctx.home, &journal.state);
-    // Found without `--run` (the latest unfinished run, of several perhaps): say which.
+    // Found by other than its whole id (the latest run, of a name perhaps, or by a prefix):
+    // say which.
     let of = match report.run {
-        Some(_) => String::new(),
-        None => format!(" of run {run_id}"),
+        Some(q) if q.trim().eq_ignore_ascii_case(&run_id) => String::new(),
+        _ => format!(" of run {run_id}"),
     };
     // What the report did, as it is: a failure the step's `on_failure: skip` turned into a
     // skip says so (the drive that follows announces only what it records itself).

@@ -187,6 +187,69 @@ fn with_secret_checks(
     s
 }
 
+/// Why to `resume --retry` a paused run whose `step` failed: what it really runs, where that
+/// is more than the step (`StatusView::restarts`: steps that completed run again).
+fn retry_why(view: &StatusView, step: &str) -> String {
+    let r = &view.restarts;
+    if r.retry.is_empty() {
+        return format!("run `{step}` again with a fresh retry budget");
+    }
+    // Up to the failed step: the rest follows as on any resume.
+    let upto = r
+        .retry
+        .iter()
+        .position(|n| n == step)
+        .map_or(r.retry.len(), |i| i + 1);
+    format!(
+        "run {} again ({}): {}",
+        from_where(view, &r.retry[0]),
+        why_again(view),
+        r.retry[..upto].join(", ")
+    )
+}
+
+/// Why to `resume --skip`: as `retry_why`, naming the completed steps it runs again.
+fn skip_why(view: &StatusView, step: &str) -> String {
+    let r = &view.restarts;
+    let again: Vec<&str> = r
+        .skip
+        .iter()
+        .filter(|n| {
+            view.steps
+                .iter()
+                .any(|s| &s.name == *n && s.status == StepStatus::Completed)
+        })
+        .map(String::as_str)
+        .collect();
+    if again.is_empty() {
+        return format!("record `{step}` as skipped and go on");
+    }
+    format!(
+        "record `{step}` as skipped and go on, running {} again first ({}): {}",
+        from_where(view, &r.skip[0]),
+        why_again(view),
+        again.join(", ")
+    )
+}
+
+/// Where a recovery starts again: from the start, or from step `first`.
+fn from_where(view: &StatusView, first: &str) -> String {
+    if view.restarts.from_start {
+        "from the start".to_string()
+    } else {
+        format!("from `{first}`")
+    }
+}
+
+/// Why completed steps run again: no checkpoint keeps them.
+fn why_again(view: &StatusView) -> &'static str {
+    if view.restarts.checkpoints_off {
+        "checkpoints are off"
+    } else {
+        "no checkpoint keeps the steps before"
+    }
+}
+
 /// `workflow run` (`orchestrate run`) of the run's definition with the run's inputs again: a
 /// new run of what failed, once it is fixed. Without them, a definition with a required input
 /// refused the suggestion (exit 2). A secret input the run must be given again is a
@@ -252,18 +315,10 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
                 Some((_, true)) => {}
-                None => out.push(resume(
-                    view,
-                    &["--retry"],
-                    format!("run `{step}` again with a fresh retry budget"),
-                )),
+                None => out.push(resume(view, &["--retry"], retry_why(view, step))),
             }
             if view.failed_step.is_some() {
-                out.push(resume(
-                    view,
-                    &["--skip"],
-                    format!("record `{step}` as skipped and go on"),
-                ));
+                out.push(resume(view, &["--skip"], skip_why(view, step)));
             }
             // Back to the previous checkpoint: undo the last completed step. Rolling back to
             // the last completed step itself would undo nothing (a `--retry` by another name).

@@ -835,6 +835,27 @@ pub struct StatusView {
     /// them (then no resume from the command line can give it: `secret_output_crossing`).
     #[serde(skip)]
     pub unheld_secret_output: Option<(String, bool)>,
+    /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
+    /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
+    /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
+    /// `resume --dry-run` prints (`plan::preview_resume`): the suggestion says so. Before,
+    /// it offered "run `Two` again" and the resume ran `One` again too.
+    #[serde(skip)]
+    pub restarts: Restarts,
+}
+
+/// The steps a recovery of a paused run runs again though they completed, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restarts {
+    /// `resume --retry`: every step it runs (the failed one included), when a completed one
+    /// is among them.
+    pub retry: Vec<String>,
+    /// `resume --skip`: the same for the steps it runs.
+    pub skip: Vec<String>,
+    /// The first step of the run is among them: it starts from the start.
+    pub from_start: bool,
+    /// Checkpoints are off (`enable_checkpoints: false`), not only sparse.
+    pub checkpoints_off: bool,
 }
 
 impl StatusView {
@@ -1157,6 +1178,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unheld_secret_output: unheld_secret_output(state),
         verified: None,
         unverified: None,
+        restarts: restarts(state),
         waits_for_tags: for_tags,
         started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
             Some(builtin) => builtin.to_string(),
@@ -1166,6 +1188,50 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     };
     view.next = super::next_actions(&view);
     view
+}
+
+/// What `resume --retry` and `--skip` of a paused workflow run would run again that had
+/// completed (`StatusView::restarts`), as the resume plan has it.
+fn restarts(state: &RunState) -> Restarts {
+    if state.is_scenario() || !matches!(state.phase, RunPhase::Paused { .. }) {
+        return Restarts::default();
+    }
+    let completed = |name: &str| {
+        state
+            .steps
+            .iter()
+            .any(|s| s.name == name && s.status == StepStatus::Completed)
+    };
+    let runs = |mode: crate::event::ResumeMode| -> Vec<String> {
+        let Ok(plan) = crate::plan::preview_resume(state, mode, &|_| None) else {
+            return Vec::new();
+        };
+        use crate::plan::Action;
+        let run: Vec<&crate::plan::PlannedStep> = plan
+            .iter()
+            .filter(|p| matches!(p.action, Action::Run | Action::Rerun | Action::Wait))
+            .collect();
+        if run.iter().any(|p| completed(&p.name)) {
+            run.iter().map(|p| p.name.clone()).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    let retry = runs(crate::event::ResumeMode::Retry);
+    let skip = runs(crate::event::ResumeMode::Skip);
+    let first = state.steps.first().map(|s| s.name.as_str());
+    Restarts {
+        from_start: retry
+            .first()
+            .or(skip.first())
+            .is_some_and(|n| Some(n.as_str()) == first),
+        checkpoints_off: state
+            .start
+            .as_ref()
+            .is_some_and(|s| !s.config.enable_checkpoints),
+        retry,
+        skip,
+    }
 }
 
 /// Whether the failed step of a paused workflow run reads, in what it runs, a secret output the

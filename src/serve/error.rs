@@ -59,8 +59,5 @@ impl From<CommandError> for Failure {
 
 /// Whether finding a run failed because there is no such run (404) rather than a bad query.
 pub fn run_missing(e: &FindError) -> bool {
-    matches!(
-        e,
-        FindError::NotFound { .. } | FindError::NoRuns { .. } | FindError::NoneUnfinished { .. }
-    )
+    matches!(e, FindError::NotFound { .. } | FindError::NoRuns { .. })
 }

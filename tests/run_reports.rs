@@ -1,0 +1,243 @@
+//! Reports and hints that reach the run they mean, on the real binary: a report without a run
+//! id goes to the latest run (never an older waiting one), a second abort says in `--json`
+//! that nothing was recorded, every hint is a working command for the run's own kind, a
+//! retry's suggestion says what will really run, a prompt step's `timeout:` bounds its
+//! validation gate, and a finished run resumes on a read-only log.
+
+mod common;
+
+use common::Env;
+
+fn run_id(out: &common::Out) -> String {
+    out.json()["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no run_id: {}{}", out.stdout, out.stderr))
+        .to_string()
+}
+
+/// SPEC §7: "no argument means the latest run of that kind", and a name its latest run. A
+/// report without `--run` (or with `--run NAME`) took the latest *unfinished* run, so
+/// repeating `step fail Approve` after it rolled back the latest run failed, and rolled
+/// back, an older waiting run nobody named.
+fn a_repeated_report_goes_to_the_latest_run_never_an_older_waiting_one(env: Env) {
+    env.workflow(
+        "deploy",
+        "name: deploy\nsteps:\n  - name: Provision\n    run: echo \"provisioned $CORTEX_RUN_ID\" >> infra.log\n    rollback: echo \"DESTROYED $CORTEX_RUN_ID\" >> infra.log\n  - name: Approve\n    prompt: approve the rollout\n    on_failure: rollback\n",
+    );
+    let a = run_id(&env.run(&["--json", "workflow", "run", "deploy"]));
+    let b = run_id(&env.run(&["--json", "workflow", "run", "deploy"]));
+    let failed = env.run(&["workflow", "step", "fail", "Approve"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(
+        failed
+            .stdout
+            .contains(&format!("Step `Approve` of run {b}")),
+        "{}",
+        failed.stdout
+    );
+    let a_events = env.events(&a).len();
+    for args in [
+        &["workflow", "step", "fail", "Approve"][..],
+        &["workflow", "step", "fail", "Approve", "--run", "deploy"],
+        &["workflow", "step", "complete", "Approve"],
+    ] {
+        let again = env.run(args);
+        assert_eq!(again.code, 2, "{args:?}: {}{}", again.stdout, again.stderr);
+        assert!(
+            again.stderr.contains(&format!(
+                "run {b} already finished (rolled_back); its steps cannot be reported any more"
+            )),
+            "{args:?}: {}",
+            again.stderr
+        );
+    }
+    insta::assert_snapshot!(
+        "a_repeated_report_on_a_rolled_back_run",
+        env.run(&["workflow", "step", "fail", "Approve", "--run", "deploy"])
+            .snapshot(&env)
+    );
+    assert_eq!(env.events(&a).len(), a_events, "run A was never named");
+    assert_eq!(env.status(Some(&a))["status"], "waiting");
+    let log = std::fs::read_to_string(env.file("infra.log")).unwrap();
+    assert!(!log.contains(&format!("DESTROYED {a}")), "{log}");
+    // `--run NAME` says which run it hit.
+    let c = run_id(&env.run(&["--json", "workflow", "run", "deploy"]));
+    let named = env.run(&["workflow", "step", "complete", "Approve", "--run", "deploy"]);
+    assert_eq!(named.code, 0, "{}{}", named.stdout, named.stderr);
+    assert!(
+        named
+            .stdout
+            .contains(&format!("Step `Approve` of run {c} reported complete")),
+        "{}",
+        named.stdout
+    );
+    // By its whole id, it needs not say.
+    let by_id = env.run(&["workflow", "step", "complete", "Approve", "--run", &a]);
+    assert_eq!(by_id.code, 0, "{}{}", by_id.stdout, by_id.stderr);
+    assert!(
+        by_id.stdout.contains("Step `Approve` reported complete"),
+        "{}",
+        by_id.stdout
+    );
+}
+
+/// The same for a scenario: `orchestrate complete|fail NAME PHASE` and `orchestrate start`
+/// on a name mean its latest run, which says it has finished (here: aborted).
+fn a_repeated_phase_report_goes_to_the_latest_run_never_an_older_waiting_one(env: Env) {
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let b = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let aborted = env.run(&["orchestrate", "abort", "gate"]);
+    assert_eq!(aborted.code, 1, "{}{}", aborted.stdout, aborted.stderr);
+    let a_events = env.events(&a).len();
+    for args in [
+        &["orchestrate", "fail", "gate", "approve"][..],
+        &["orchestrate", "complete", "gate", "approve"],
+        &["orchestrate", "start", "gate", "approve"],
+    ] {
+        let again = env.run(args);
+        assert_eq!(again.code, 2, "{args:?}: {}{}", again.stdout, again.stderr);
+        assert!(
+            again.stderr.contains(&format!("run {b} already finished")),
+            "{args:?}: {}",
+            again.stderr
+        );
+    }
+    assert_eq!(env.events(&a).len(), a_events, "run A was never named");
+}
+
+common::on_both_stores!(
+    a_repeated_report_goes_to_the_latest_run_never_an_older_waiting_one,
+    a_repeated_phase_report_goes_to_the_latest_run_never_an_older_waiting_one,
+);
+
+/// The exit-4 "held by process" error of a *workflow* run offered "if it is a scenario run —
+/// `cortex orchestrate stop ID`" too: cortex knows the run's kind, and says its commands only.
+#[test]
+fn a_held_workflow_run_is_offered_only_workflow_commands() {
+    let env = Env::new();
+    env.workflow(
+        "hold",
+        "name: hold\nsteps:\n  - {name: L, run: 'touch started; sleep 6'}\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "hold"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !env.file("started").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let held = env.run(&["workflow", "resume"]);
+    let _ = driver.kill();
+    let _ = driver.wait();
+    assert_eq!(held.code, 4, "{}{}", held.stdout, held.stderr);
+    assert!(!held.stderr.contains("orchestrate"), "{}", held.stderr);
+    insta::assert_snapshot!("a_held_workflow_run", held.snapshot(&env));
+}
+
+/// `resume --retry` of a run that waits rather than failed: its hint named "`cortex workflow
+/// status RUN` (or `cortex orchestrate status RUN`)" with a literal `RUN`. Every hint is a
+/// working command with the run's id, for its kind only.
+#[test]
+fn a_refused_retry_names_the_runs_own_status_command_with_its_id() {
+    let env = Env::new();
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
+    let run = run_id(&env.run(&["--json", "workflow", "run", "ask"]));
+    let refused = env.run(&["workflow", "resume", "--retry"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(!refused.stderr.contains(" RUN`"), "{}", refused.stderr);
+    assert!(
+        !refused.stderr.contains("orchestrate"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("`cortex workflow status {run}`")),
+        "{}",
+        refused.stderr
+    );
+    insta::assert_snapshot!("a_refused_retry_of_a_waiting_run", refused.snapshot(&env));
+}
+
+/// With checkpoints off, `resume --retry` runs the run from the start: its suggestion said
+/// "run `Two` again with a fresh retry budget" and the resume ran completed `One` again too.
+/// The `why` (human and `next[].why`) says what really runs, from the plan `--dry-run` prints.
+#[test]
+fn a_retry_with_checkpoints_off_says_it_runs_from_the_start() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"enable_checkpoints":false}}"#);
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: One, run: echo one >> one.log}\n  - {name: Two, prompt: p}\n  - {name: Three, prompt: q}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 3);
+    let failed = env.run(&["workflow", "step", "fail", "Two"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    insta::assert_snapshot!("a_retry_with_checkpoints_off", failed.snapshot(&env));
+    let doc = env.status(None);
+    let whys: Vec<&str> = doc["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["why"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        whys[0], "run from the start again (checkpoints are off): One, Two",
+        "{doc}"
+    );
+    // What it says is what it does: `One` runs again.
+    assert_eq!(env.run(&["workflow", "resume", "--retry"]).code, 3);
+    let ran = std::fs::read_to_string(env.file("one.log")).unwrap();
+    assert_eq!(ran.lines().count(), 2, "{ran}");
+    // With checkpoints on, the retry runs the step alone, and says that.
+    let on = Env::new();
+    on.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: One, run: echo one}\n  - {name: Two, prompt: p}\n",
+    );
+    assert_eq!(on.run(&["workflow", "run", "w"]).code, 3);
+    assert_eq!(on.run(&["workflow", "step", "fail", "Two"]).code, 1);
+    assert_eq!(
+        on.status(None)["next"][0]["why"],
+        "run `Two` again with a fresh retry budget"
+    );
+}
+
+/// A prompt step's `timeout:` and `retry:` passed `validate` silently and did nothing: its
+/// `validate: - run: sleep 4` with `timeout: 1s` made `step complete` wait 4 s. The timeout
+/// bounds the gate a report runs now (the report is refused, "timed out after 1s"), and
+/// `validate` warns that `retry:` never applies to a reported step.
+#[test]
+fn a_prompt_steps_timeout_bounds_its_validation_gate_and_its_retry_is_warned_of() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: P\n    prompt: p\n    timeout: 1s\n    retry: {max_retry_attempts: 3}\n    validate:\n      - run: sleep 4\n  - name: Q\n    prompt: q\n    timeout: 5s\n",
+    );
+    let valid = env.run(&["workflow", "validate", "w"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    insta::assert_snapshot!("inert_settings_on_reported_steps", valid.snapshot(&env));
+    let doc = env.run(&["--json", "workflow", "validate", "w"]).json();
+    assert_eq!(doc["warnings"].as_array().unwrap().len(), 2, "{doc}");
+    let run = run_id(&env.run(&["--json", "workflow", "run", "w"]));
+    let before = env.events(&run).len();
+    let started = std::time::Instant::now();
+    let refused = env.run(&["workflow", "step", "complete", "P"]);
+    let took = started.elapsed();
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("`sleep 4` timed out after 1s"),
+        "{}",
+        refused.stderr
+    );
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    assert_eq!(env.events(&run).len(), before, "nothing recorded");
+}
