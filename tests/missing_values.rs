@@ -138,3 +138,51 @@ steps:
         human.text()
     );
 }
+
+const PARENT_OF_A_MISSING_VALUE: &str = r#"name: p
+steps:
+  - name: Plan
+    prompt: plan it
+  - name: c
+    uses: ch
+    with: {note: "${{ steps.Plan.outputs.plan }}", label: "v-${{ steps.Plan.outputs.plan }}"}
+"#;
+
+/// A `with:` value the parent has no value for: an entry that is one template alone gives the
+/// child nothing (its `default:` applies), and one with text around the template gets the
+/// template empty, as a command's `env:` does. Before, the child's input was the raw
+/// `${{ ... }}` text.
+#[test]
+fn a_missing_value_in_with_leaves_the_childs_input_to_its_default() {
+    let env = Env::new();
+    env.workflow(
+        "ch",
+        "name: ch\ninputs:\n  note: {type: string, default: none given}\n  label: {type: string}\nsteps:\n  - name: show\n    run: 'echo \"note=[${{ inputs.note }}] label=[${{ inputs.label }}]\" > child.txt'\n",
+    );
+    env.workflow("p", PARENT_OF_A_MISSING_VALUE);
+    assert_eq!(env.run(&["workflow", "run", "p"]).code, 3);
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("child.txt")).unwrap(),
+        "note=[none given] label=[v-]\n"
+    );
+}
+
+/// The same entry for a `required` input of the child: the input is missing, and the step
+/// fails saying so, instead of the child running on the raw template text.
+#[test]
+fn a_missing_value_in_with_for_a_required_input_fails_the_step_naming_it() {
+    let env = Env::new();
+    env.workflow(
+        "ch",
+        "name: ch\ninputs:\n  note: {type: string, required: true}\n  label: {type: string}\nsteps:\n  - name: show\n    run: 'echo \"note=[${{ inputs.note }}]\" > child.txt'\n",
+    );
+    env.workflow("p", PARENT_OF_A_MISSING_VALUE);
+    assert_eq!(env.run(&["workflow", "run", "p"]).code, 3);
+    let done = env.run(&["workflow", "step", "complete", "Plan"]);
+    let text = format!("{}{}", done.stdout, done.stderr);
+    assert_ne!(done.code, 0, "{text}");
+    assert!(text.contains("note"), "{text}");
+    assert!(!env.file("child.txt").exists(), "the child ran: {text}");
+}

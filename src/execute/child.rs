@@ -13,7 +13,7 @@ use super::session::{DriveContext, DriveEnd, DriveError, Observer, flush, record
 use super::{Clock, DriverLock, Holder, IdGen, Journal, LockError, Stream, WriteBehind};
 use crate::decide::{AttemptReport, Command, RunState};
 use crate::definition::Workflow;
-use crate::definition::template::render_text;
+use crate::definition::template::{Reference, render_value, scan};
 use crate::event::{AttemptEnd, Driver, Operator, Recorded};
 use crate::plan::{
     ChildEnd, ChildNext, ChildPlan, child_end, child_next, child_plan_with, child_start,
@@ -67,6 +67,23 @@ fn unheld_handover(state: &RunState, index: usize) -> Option<String> {
     super::unheld_secret_output_in(state, texts)
 }
 
+/// The value a `with:` entry gives the child: rendered as a command's `env:` value is (a
+/// template the run has no value for is empty, never its raw `${{ ... }}` text), except that
+/// an entry that is one template alone and has no value gives nothing: the child's input is
+/// then not given, so its `default:` applies, or a `required` input is refused as missing.
+/// Before, the child received the raw template text.
+fn given_value(text: &str, resolve: &dyn Fn(&Reference) -> Option<String>) -> Option<String> {
+    let occurrences = scan(text);
+    if let [only] = occurrences.as_slice()
+        && text[..only.start].trim().is_empty()
+        && text[only.end..].trim().is_empty()
+        && only.reference.as_ref().ok().and_then(resolve).is_none()
+    {
+        return None;
+    }
+    Some(render_value(text, resolve))
+}
+
 fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
     let state = &journal.state;
     let step = state
@@ -92,19 +109,17 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
         .iter()
         .filter(|(_, v)| {
             unheld.is_empty()
-                || !crate::definition::template::scan(&v.0).iter().any(|o| {
-                    matches!(&o.reference,
-                        Ok(crate::definition::template::Reference::Input(n)) if unheld.contains(n))
-                })
+                || !scan(&v.0)
+                    .iter()
+                    .any(|o| matches!(&o.reference, Ok(Reference::Input(n)) if unheld.contains(n)))
         })
-        .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
+        .filter_map(|(k, v)| given_value(&v.0, &resolve).map(|v| (k.clone(), v)))
         .collect();
     let secret = step
         .with
         .iter()
         .filter(|(_, v)| {
-            crate::definition::template::scan(&v.0).iter().any(|o| {
-                use crate::definition::template::Reference;
+            scan(&v.0).iter().any(|o| {
                 match &o.reference {
                     Ok(Reference::Input(n)) => start.secret_inputs.contains(n),
                     // A secret output of the parent is a secret input of the child.
@@ -123,7 +138,7 @@ fn handover(journal: &Journal<'_>, index: usize) -> Result<Handover, String> {
         .collect();
     let base = PathBuf::from(&start.working_dir);
     let working_dir = match &step.working_dir {
-        Some(dir) => base.join(render_text(dir, &resolve)),
+        Some(dir) => base.join(render_value(dir, &resolve)),
         None => base,
     }
     .display()
