@@ -867,35 +867,12 @@ pub fn resume(
         && let Some((root, chain)) = interrupted_root(ctx, &*store, &run_id)
     {
         drop(store);
-        let through = chain.join(" → ");
-        if dry_run {
-            let mut out = resume(
-                ctx,
-                Scope::any(),
-                Some(&root),
-                ResumeArgs {
-                    mode,
-                    inputs,
-                    dry_run,
-                    timeout: args_timeout,
-                },
-                by,
-                live,
-            )?;
-            out.human = format!(
-                "Run {run_id} is a `uses:` child of run {root}, interrupted with it: `resume` resumes {root}, which carries {run_id} on ({through}).\n\n{}",
-                out.human
-            );
-            if let Some(doc) = out.json.as_object_mut() {
-                doc.insert("asked".into(), json!(run_id));
-                doc.insert("through".into(), json!(chain));
-            }
-            return Ok(out);
+        if !dry_run {
+            live.observer.note(&format!(
+                "Run {run_id} is a `uses:` child of run {root}, interrupted with it: resuming {root}, which carries {run_id} on.\n"
+            ));
         }
-        live.observer.note(&format!(
-            "Run {run_id} is a `uses:` child of run {root}, interrupted with it: resuming {root}, which carries {run_id} on.\n"
-        ));
-        return resume(
+        let mut out = resume(
             ctx,
             Scope::any(),
             Some(&root),
@@ -907,7 +884,19 @@ pub fn resume(
             },
             by,
             live,
-        );
+        )?;
+        if dry_run {
+            let through = chain.join(" → ");
+            out.human = format!(
+                "Run {run_id} is a `uses:` child of run {root}, interrupted with it: `resume` resumes {root}, which carries {run_id} on ({through}).\n\n{}",
+                out.human
+            );
+            if let Some(doc) = out.json.as_object_mut() {
+                doc.insert("asked".into(), json!(run_id));
+                doc.insert("through".into(), json!(chain));
+            }
+        }
+        return Ok(out);
     }
     // A driver on another host, by its lease (asked before the journal borrows the log).
     let leased = dry_run

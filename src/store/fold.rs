@@ -24,6 +24,23 @@ pub struct FoldRow<'a> {
     pub hash: &'a [u8],
 }
 
+impl<'a> FoldRow<'a> {
+    /// The whole row of run `run_id`, as the chain's checks take it.
+    pub fn of_run(&self, run_id: &'a [u8]) -> RowRef<'a> {
+        RowRef {
+            run_id,
+            seq: self.seq,
+            id: self.id,
+            time: self.time,
+            type_name: self.type_name,
+            version: self.version,
+            body: self.body,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
 /// Hand `f` the rows of `rows` a stream from `seq` hands on (`first_seq`): the fold of rows a
 /// store holds whole (the default `fold_rows`, the in-memory store).
 pub(crate) fn fold_stored<'r>(
@@ -131,17 +148,7 @@ fn stream_with(
         if let Some(verifier) = verifier.as_deref_mut()
             && (stop || verifier.first_bad().is_none())
         {
-            let checked = RowRef {
-                run_id: run_id.as_bytes(),
-                seq: row.seq,
-                id: row.id,
-                time: row.time,
-                type_name: row.type_name,
-                version: row.version,
-                body: row.body,
-                prev_hash: row.prev_hash,
-                hash: row.hash,
-            };
+            let checked = row.of_run(run_id.as_bytes());
             if !verifier.check(checked) && stop {
                 let reason = std::mem::take(verifier)
                     .finish()

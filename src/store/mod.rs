@@ -828,18 +828,7 @@ pub fn first_unreadable(
         if found.is_some() {
             return Ok(());
         }
-        let whole = RowRef {
-            run_id: run_id.as_bytes(),
-            seq: row.seq,
-            id: row.id,
-            time: row.time,
-            type_name: row.type_name,
-            version: row.version,
-            body: row.body,
-            prev_hash: row.prev_hash,
-            hash: row.hash,
-        };
-        if let ReadEvent::Unreadable(u) = read_row(whole) {
+        if let ReadEvent::Unreadable(u) = read_row(row.of_run(run_id.as_bytes())) {
             found = Some(u);
         }
         Ok(())
