@@ -1226,6 +1226,84 @@ fn a_driver_that_stops_on_a_full_disk_ends_its_running_phases() {
     assert!(!count.contains("end"), "ran to its end: {count}");
 }
 
+/// On a read-only log (a read-only home, run as `nobody`) the commands that would record
+/// nothing on a finished run answer as on a writable one — `workflow abort`, `workflow step
+/// complete --run`, `orchestrate stop`, `orchestrate abort`, `orchestrate complete` — saying
+/// the run is finished, with their usual exit codes; before, each failed with "make cortex.db
+/// writable". A command that would record still meets the read-only error.
+#[test]
+fn commands_on_a_finished_run_answer_on_a_read_only_log_as_on_a_writable_one() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.workflow("ok", "name: ok\nsteps:\n  - {name: A, run: 'true'}\n");
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: p\n    description: x\n    run: 'true'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "ok"]).code, 0);
+    assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 0);
+    // Asked on a writable log first: what each says there is what it must say read-only.
+    let cases: [&[&str]; 5] = [
+        &["workflow", "abort", "ok"],
+        &["workflow", "step", "complete", "A", "--run", "ok"],
+        &["orchestrate", "stop", "s"],
+        &["orchestrate", "abort", "s"],
+        &["orchestrate", "complete", "s", "p"],
+    ];
+    let writable: Vec<(Option<i32>, String)> = cases
+        .iter()
+        .map(|args| {
+            let out = env.run(args);
+            (Some(out.code), out.stdout)
+        })
+        .collect();
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    let mode = |path: &std::path::Path, bits: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
+    };
+    mode(env.dir.path(), 0o755);
+    mode(&env.project(), 0o755);
+    let mut paths = vec![env.home()];
+    while let Some(path) = paths.pop() {
+        if path.is_dir() {
+            mode(&path, 0o555);
+            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            mode(&path, 0o444);
+        }
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = env.command(args);
+        cmd.uid(65534).gid(65534);
+        cmd.output()
+    };
+    let Ok(probe) = as_nobody(&["--version"]) else {
+        eprintln!("skipped: this test cannot run a command as another user here");
+        return;
+    };
+    assert!(probe.status.success(), "{probe:?}");
+    let before = std::fs::read(env.db()).unwrap();
+    for (args, (code, stdout)) in cases.iter().zip(&writable) {
+        let out = as_nobody(args).unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), *code, "{args:?}: {text}");
+        assert_eq!(&String::from_utf8_lossy(&out.stdout), stdout, "{args:?}");
+        assert!(!text.contains("writable"), "{args:?}: {text}");
+    }
+    // A run that waits: a report would record, and meets the read-only log.
+    let out = as_nobody(&["workflow", "step", "complete", "Ask"]).unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("read-only"), "{text}");
+    assert_eq!(std::fs::read(env.db()).unwrap(), before, "nothing written");
+}
+
 /// SPEC §4: `resume` of a finished run changes nothing, says so and exits with its outcome's
 /// code. On a log its reader may not write it failed (exit 1, "the event log is read-only").
 /// And `status` of a run that waits offered its Next commands, which record, without saying

@@ -73,6 +73,10 @@ pub enum Deliveries {
     Background(std::sync::Arc<super::background::Background>),
 }
 
+/// The log a command that may record opened (none: there is none yet), and, where it could
+/// only be opened for reading, the error a write meets (`Ctx::changing_store`).
+pub type ChangingStore = (Option<Box<dyn EventStore>>, Option<CommandError>);
+
 impl Ctx {
     pub fn new(home: Option<PathBuf>) -> Result<Ctx, CommandError> {
         let cwd = std::env::current_dir().map_err(|e| {
@@ -353,6 +357,21 @@ impl Ctx {
     /// log yet there are no runs.
     pub fn existing_store(&self) -> Result<Option<Box<dyn EventStore>>, CommandError> {
         Ok(self.location()?.open_existing()?)
+    }
+
+    /// The existing log opened for a command that may record, or — where it cannot be written
+    /// (a read-only home, a read-only database) but can be read — opened for reading, with the
+    /// error a write meets: a command that finds nothing to record (a finished run, a run
+    /// already where it would leave it) answers from the log read only, as it would on a
+    /// writable one; any other returns that error then. Before, such commands failed on a
+    /// finished run with "make the log writable".
+    pub fn changing_store(&self) -> Result<ChangingStore, CommandError> {
+        match self.existing_store() {
+            Err(e) if e.cause == super::Cause::Unavailable && self.reading_store().is_ok() => {
+                Ok((self.reading_store()?, Some(e)))
+            }
+            opened => Ok((opened?, None)),
+        }
     }
 
     /// Open the existing log for reading only (status, history, `log ...`): it works on a

@@ -259,9 +259,8 @@ fn act(
         instead,
         inputs,
     } = how;
-    let mut store = ctx
-        .existing_store()?
-        .ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
+    let (opened, read_only) = ctx.changing_store()?;
+    let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
     let run_id = ctx.resolve_report_run(&store, SCENARIOS, Some(name), instead)?;
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -271,6 +270,10 @@ fn act(
             &journal.state,
             "its phases cannot be started or reported any more",
         ));
+    }
+    // On a read-only log only a finished run is answered (above).
+    if let Some(e) = read_only {
+        return Err(e);
     }
     super::workflow::take_secret_inputs(&mut journal, inputs)?;
     // Held before this action (stopped, or failed and paused): it is recorded, not driven on.
@@ -478,19 +481,22 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
 /// `orchestrate stop [NAME|RUN]`: as `stop`; with no name the latest scenario run, with a name
 /// its latest run (`lookup::Scope`).
 pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
-    let mut store = ctx
-        .existing_store()?
-        .ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
+    let (opened, read_only) = ctx.changing_store()?;
+    let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
     let run_id = ctx.resolve_run(&store, SCENARIOS, name)?;
     let mut before = crate::execute::load_state(&store, &run_id)?;
     before.run_id = run_id.clone();
     // Already where a stop would leave it: nothing is recorded, and it says so (as `resume`
-    // of a finished run does), with the exit code of how the run stands.
+    // of a finished run does), with the exit code of how the run stands (on a read-only log
+    // too).
     if before.outcome().is_some() {
         return Ok(ctx.already_finished(&before, "stop"));
     }
     if before.phase == crate::decide::RunPhase::Stopped {
         return Ok(already_stopped(ctx, &before));
+    }
+    if let Some(e) = read_only {
+        return Err(e);
     }
     let clock = SystemClock;
     let mut ids = UlidIds::default();

@@ -837,16 +837,9 @@ pub fn resume(
     // nothing): on a log that cannot be written (a read-only home, a read-only database) it is
     // answered from the log read only; any other resume meets the error then. Before, it
     // failed (exit 1, "the event log is read-only").
-    let mut read_only: Option<CommandError> = None;
-    let opened = match dry_run {
-        true => ctx.reading_store()?,
-        false => match ctx.existing_store() {
-            Err(e) if e.cause == super::Cause::Unavailable && ctx.reading_store().is_ok() => {
-                read_only = Some(e);
-                ctx.reading_store()?
-            }
-            opened => opened?,
-        },
+    let (opened, mut read_only) = match dry_run {
+        true => (ctx.reading_store()?, None),
+        false => ctx.changing_store()?,
     };
     let Some(mut store) = opened else {
         return Err(ctx.no_runs(scope, run));
@@ -1478,14 +1471,15 @@ pub fn abort(
     run: Option<&str>,
     by: Operator,
 ) -> Result<Output, CommandError> {
-    let Some(mut store) = ctx.existing_store()? else {
+    let (opened, read_only) = ctx.changing_store()?;
+    let Some(mut store) = opened else {
         return Err(ctx.no_runs(scope, run));
     };
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let run_id = ctx.resolve_run(&store, scope, run)?;
     // Already ended: nothing is recorded, and it says so (as `resume` of a finished run does),
-    // with the exit code of its outcome.
+    // with the exit code of its outcome (on a read-only log too).
     let finished = |store: &dyn crate::store::EventStore| -> Result<Option<Output>, CommandError> {
         let mut state = crate::execute::load_state(store, &run_id)?;
         state.run_id = run_id.clone();
@@ -1496,6 +1490,9 @@ pub fn abort(
     };
     if let Some(out) = finished(&*store)? {
         return Ok(out);
+    }
+    if let Some(e) = read_only {
+        return Err(e);
     }
     let state = crate::execute::operator::abort(
         &mut store,
@@ -1653,7 +1650,8 @@ pub fn report_step(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let success = report.success;
-    let Some(mut store) = ctx.existing_store()? else {
+    let (opened, read_only) = ctx.changing_store()?;
+    let Some(mut store) = opened else {
         return Err(ctx.no_runs(WORKFLOWS, report.run));
     };
     let clock = SystemClock;
@@ -1693,6 +1691,13 @@ pub fn report_step(
                 "{} reports it there (and drives this run on too)",
                 ctx.cmd(&argv)
             )));
+        }
+        // A finished run says so on a read-only log too (nothing would be recorded).
+        if read_only.is_some() && seen.outcome().is_some() {
+            return Err(ctx.finished(&seen, "its steps cannot be reported any more"));
+        }
+        if let Some(e) = read_only {
+            return Err(e);
         }
         if let Some(i) = seen
             .steps
