@@ -383,3 +383,65 @@ fn a_stop_asked_of_a_parent_run_only_in_the_log_did_not_end_its_child_runs_comma
         assert_eq!(env.status(Some(&parent))["status"], expected, "{what}");
     }
 }
+
+/// An abort asked for from another home (another host: no signal reaches the driver, and
+/// nothing runs long enough for the 100 ms watch to look) ends a chain of quick steps: the
+/// driver's append catches the request up, the decider starts nothing more (`Stopping`), and
+/// the driver records the abort. Before, the driver went on starting steps past the request,
+/// the run ended `completed`, and the abort was told "already finished; nothing to abort".
+#[test]
+fn an_abort_from_another_home_ends_a_chain_of_quick_steps() {
+    let env = common::Env::new();
+    let mut yaml = String::from("name: quick\nsteps:\n");
+    for i in 0..2000 {
+        yaml.push_str(&format!("  - {{name: s{i}, run: 'true'}}\n"));
+    }
+    env.workflow("quick", &yaml);
+    let mut driver = env
+        .command(&["workflow", "run", "quick"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = || SqliteStore::open_read(&env.db());
+    let mut run_id = String::new();
+    wait_until("a few steps to finish", || {
+        let Ok(runs) = store().and_then(|s| s.runs()) else {
+            return false;
+        };
+        let Some(run) = runs.first() else {
+            return false;
+        };
+        run_id = run.run_id.clone();
+        run.events > 20
+    });
+    let elsewhere = tempfile::tempdir().unwrap();
+    let abort = env
+        .command(&["workflow", "abort", &run_id])
+        .env("CORTEX_HOME", elsewhere.path())
+        .env("CORTEX_DB", env.db())
+        .output()
+        .unwrap();
+    let status = driver.wait().unwrap();
+    let events = store().unwrap().read_run(&run_id).unwrap();
+    let finished: Vec<_> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            cortex::event::Event::RunFinished { outcome, .. } => Some(*outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        format!("{finished:?}"),
+        "[Aborted]",
+        "abort said: {}{}",
+        String::from_utf8_lossy(&abort.stdout),
+        String::from_utf8_lossy(&abort.stderr)
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the driver ends with the abort's code"
+    );
+    assert_eq!(abort.status.code(), Some(1));
+}

@@ -65,7 +65,16 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
                 },
             ]
         }),
-        Command::StartAttempt { step } => start_attempt(state, &step),
+        Command::StartAttempt { step } => {
+            // An operator's stop or abort the driver caught up with as it appended (from
+            // another host, between two quick steps) starts nothing more: before, the driver
+            // went on starting steps it never looked at the request for, and a quick chain ran
+            // to its end past an abort.
+            if state.stop_requested {
+                return Err(DecideError::Stopping);
+            }
+            start_attempt(state, &step)
+        }
         Command::Submit { by } => {
             if state.phase != RunPhase::Running || state.events == 0 {
                 return Err(DecideError::NotActive(phase_name(&state.phase)));

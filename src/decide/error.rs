@@ -7,6 +7,10 @@ use crate::event::Outcome;
 pub enum DecideError {
     #[error("the run has not started")]
     NotStarted,
+    /// A stop or an abort was asked for (perhaps from another host, caught up with as the
+    /// driver appended): nothing more is started; the driver records the stop next.
+    #[error("the run is being stopped: nothing more is started")]
+    Stopping,
     #[error("the run has already started")]
     AlreadyStarted,
     #[error("the run already finished ({})", .0.as_str())]

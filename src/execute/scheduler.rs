@@ -12,7 +12,7 @@ use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
     preparing_needs_secrets, record, record_stop, require_secrets,
 };
-use super::{Journal, StopFlag, Stream};
+use super::{Journal, JournalError, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
 use crate::decide::{Command, RunPhase, StepStatus};
 use crate::plan::{awaiting_manual_start, ready_phases, to_prepare};
@@ -391,7 +391,13 @@ pub fn drive_scenario(
                         }
                     }
                     None => {
-                        record(journal, ctx, Command::StartAttempt { step: name.clone() })?;
+                        match record(journal, ctx, Command::StartAttempt { step: name.clone() }) {
+                            // A stop or abort came in with the append: the next turn halts.
+                            Err(DriveError::Journal(JournalError::Decide(
+                                crate::decide::DecideError::Stopping,
+                            ))) => continue,
+                            started => started?,
+                        }
                         if external {
                             continue;
                         }

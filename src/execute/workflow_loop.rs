@@ -9,8 +9,8 @@ use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
     preparing_needs_secrets, record, record_stop, require_secrets,
 };
-use super::{Journal, StopFlag, Stream};
-use crate::decide::Command;
+use super::{Journal, JournalError, StopFlag, Stream};
+use crate::decide::{Command, DecideError};
 use crate::definition::IfCondition;
 use crate::plan::{Next, next};
 
@@ -200,7 +200,8 @@ pub(crate) fn drive_workflow(
     // runs (`watch_log`): it ends them, and the drive stops.
     let halt = StopFlag::default();
     loop {
-        if ctx.stop.is_set() || halt.is_set() {
+        // A stop or abort asked for in the log (caught up with by an append) stops here too.
+        if ctx.stop.is_set() || halt.is_set() || journal.state.stop_requested {
             return record_stop(journal, ctx);
         }
         if ctx.dispatch.draining() {
@@ -342,7 +343,13 @@ pub(crate) fn drive_workflow(
                 }
                 // As the log is now (the wait may have read events an operator appended).
                 let name = journal.state.steps[index].name.clone();
-                record(journal, ctx, Command::StartAttempt { step: name })?;
+                match record(journal, ctx, Command::StartAttempt { step: name }) {
+                    // Refused: a stop or abort came in with the append; the loop records it.
+                    Err(DriveError::Journal(JournalError::Decide(DecideError::Stopping))) => {
+                        continue;
+                    }
+                    started => started?,
+                }
                 if journal.state.is_external(index) {
                     continue;
                 }
