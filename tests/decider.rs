@@ -1153,6 +1153,30 @@ fn a_stop_of_a_stopped_run_records_nothing() {
     assert_eq!(abort.len(), 1);
 }
 
+/// Given a run whose stop or abort was asked for (by an operator elsewhere, caught up with as
+/// the driver appends), when its driver would start the next step, then nothing starts: the
+/// decision is refused (`Stopping`), and the driver records the stop or abort instead.
+#[test]
+fn no_attempt_starts_while_a_stop_or_abort_is_asked_for() {
+    let wf = workflow(THREE);
+    for abort in [false, true] {
+        let then = given(vec![
+            started(&wf, Config::default()),
+            pre_ok(),
+            started_step("a", 1),
+            succeeded("a", 1),
+            checkpoint("a"),
+            Event::StopRequested {
+                by: op(),
+                signal: None,
+                abort,
+            },
+        ])
+        .when(Command::StartAttempt { step: "b".into() });
+        assert!(matches!(then, Err(DecideError::Stopping)), "{then:?}");
+    }
+}
+
 fn resume_cmd(mode: ResumeMode) -> Command {
     Command::Resume {
         mode,
