@@ -2115,3 +2115,41 @@ fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
     assert_eq!(common::lines(&env.project().join("ran")), ["here", "there"]);
     drop(w);
 }
+
+/// On PostgreSQL a listening worker leaves alone a run someone started with `workflow run`
+/// (or `orchestrate run`): the command claims the run's driver lease before its first event,
+/// so the notification of `run_started` finds the run held. Before, the worker woken by that
+/// commit took the run in the moment before the command claimed its lease (most runs, with a
+/// short pause between them): the command exited 4 "driven by worker:…" and the steps ran on
+/// the worker's host. The window is a few milliseconds: this test hit it on a reviewer's
+/// machine (4 runs of 5, `/tmp`-style script) but not reliably here; it guards the rule, the
+/// race needs luck to show.
+#[test]
+fn on_postgres_a_listening_worker_leaves_a_run_its_command_drives() {
+    let Some(env) = Env::postgres("on_postgres_a_listening_worker_leaves_a_run_its_command_drives")
+    else {
+        return;
+    };
+    env.workflow("one", "name: one\nsteps:\n  - name: a\n    run: echo hi\n");
+    scenario(
+        &env,
+        "solo",
+        "name: solo\ndescription: one phase\nphases:\n  - name: p\n    run: echo hi\n",
+    );
+    // Another home: the run's lock file is not where the worker looks (as on another host).
+    let w = Worker::start_in_home(&env, "elsewhere", "w", &["--poll", "1s", "--no-schedule"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    for round in 0..6 {
+        std::thread::sleep(Duration::from_millis(300));
+        let (group, name) = if round % 2 == 0 {
+            ("workflow", "one")
+        } else {
+            ("orchestrate", "solo")
+        };
+        let out = env.run(&[group, "run", name]);
+        assert_eq!(out.code, 0, "round {round}: {}{}", out.stdout, out.stderr);
+    }
+    let taken = env.run(&["--json", "workflow", "history"]);
+    assert!(!taken.stdout.contains("worker:w"), "{}", taken.stdout);
+    drop(w);
+}

@@ -449,6 +449,38 @@ fn drive_from(
 /// How long a driver's lease lasts without renewal (renewed every third of it).
 pub const DRIVER_LEASE_MS: u64 = 30_000;
 
+/// Claim the driver's lease of a run this command is about to start, before its first event:
+/// on PostgreSQL a worker takes any unfinished run that no live driver holds, and a run whose
+/// `run_started` was committed before its driver's lease (`hold_driver_lease`, a moment
+/// later) was taken by a worker woken by that very commit: the person who typed `workflow run`
+/// got exit 4 and the steps ran on the worker's host. The lease claimed here is the one
+/// `hold_driver_lease` claims again (same holder: extended in place). Nothing to do on a store
+/// without leases, for a submitted run (workers are meant to take it), or in a worker (its
+/// seat claims its own).
+pub(crate) fn claim_before_start(
+    ctx: &Ctx,
+    store: &mut dyn crate::store::EventStore,
+    run_id: &str,
+    by: &Operator,
+) -> Result<(), CommandError> {
+    use crate::store::{DRIVER_UNIT, LeaseClaim, StoreError};
+    if ctx.dispatch.shared.is_some() || !ctx.location()?.is_postgres() {
+        return Ok(());
+    }
+    let claim = LeaseClaim {
+        run_id: run_id.to_string(),
+        unit: DRIVER_UNIT.to_string(),
+        attempt: 0,
+        holder: format!("driver:{} pid {}", by.actor, std::process::id()),
+        host: hostname(),
+        ttl_ms: DRIVER_LEASE_MS,
+    };
+    match store.claim_lease(&claim) {
+        Ok(_) | Err(StoreError::Unsupported(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Claim the driver's lease of the journal's run for this process (a worker's seat, or this
 /// command) and fence the journal with it: the lease and the keeper that renews it (none on a
 /// store without leases). Held by another live driver: the run is held (exit 4).

@@ -125,6 +125,9 @@ pub fn run(
         driver: driver(),
         by: by.clone(),
     };
+    if how != super::RunHow::Submit {
+        super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
+    }
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     journal.submit(Command::Start(Box::new(started)))?;
     for phase in starts {
