@@ -1238,7 +1238,6 @@ fn restarts(state: &RunState) -> Restarts {
 /// log keeps as `***`: the step that recorded it, and whether a step waiting for a report
 /// stands between the two (`StatusView::unheld_secret_output`).
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
-    use crate::definition::template::{Reference, scan};
     if !matches!(state.phase, RunPhase::Paused { .. }) {
         return None;
     }
@@ -1247,10 +1246,8 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
         .iter()
         .position(|s| s.status == StepStatus::Failed)?;
     let step = state.definition(failed)?;
-    step.run_texts().flat_map(scan).find_map(|o| {
-        let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
-            return None;
-        };
+    // Wherever it reads it: its `if:` and its gates fail on it as its command does.
+    step.output_reads().into_iter().find_map(|(of, key)| {
         let p = state.step_index(&of)?;
         let recorded = state.steps[p].outputs.get(&key)?;
         if recorded != crate::event::REDACTED {
