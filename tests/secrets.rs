@@ -1871,3 +1871,38 @@ fn the_unheld_secret_output_error_names_the_wait_between_producer_and_reader() {
         "{said}"
     );
 }
+
+/// Seen by a review: a `foreach:` over a secret input is refused at validate inside one
+/// workflow, but a parent's secret input given through `with:` to an input its child loops
+/// over passed, and the run failed in the child (offered a futile `--retry`). `validate`
+/// refuses it, located at the `with:` entry, and so does `run` before anything starts.
+#[test]
+fn a_secret_given_with_with_to_a_childs_foreach_is_refused_at_validate() {
+    let env = Env::new();
+    env.workflow(
+        "fkid",
+        "name: fkid\ninputs: {lst: {type: string, default: '[\"a\",\"b\"]'}}\nsteps:\n  - {name: each, foreach: \"${{ inputs.lst }}\", run: 'echo ${{ item }}'}\n",
+    );
+    env.workflow(
+        "f3",
+        "name: f3\ninputs: {api_token: {type: string}}\nsteps:\n  - name: call\n    uses: fkid\n    with: {lst: \"${{ inputs.api_token }}\"}\n",
+    );
+    env.workflow(
+        "plainlist",
+        "name: plainlist\ninputs: {regions: {type: string}}\nsteps:\n  - name: call\n    uses: fkid\n    with: {lst: \"${{ inputs.regions }}\"}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "f3"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    out.assert_error_on_line("`with:` gives `lst` a secret input", 6);
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "f3",
+        "--input",
+        "api_token=[\"x\",\"y\"]",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.text());
+    assert!(!run.text().contains("--retry"), "{}", run.text());
+    let fine = env.run(&["--json", "workflow", "validate", "plainlist"]);
+    assert_eq!(fine.code, 0, "{}", fine.text());
+}
