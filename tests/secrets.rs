@@ -1906,3 +1906,43 @@ fn a_secret_given_with_with_to_a_childs_foreach_is_refused_at_validate() {
     let fine = env.run(&["--json", "workflow", "validate", "plainlist"]);
     assert_eq!(fine.code, 0, "{}", fine.text());
 }
+
+/// Seen by a review: a secret reaching a `foreach:` through `with:` fails in the child every
+/// time, yet the runs were offered `resume --retry --input NAME=VALUE`, which fails the same
+/// way. Given down a chain (parent → middle → child that loops), which `validate` of the
+/// parent does not see, no run of the chain is offered `--retry`.
+#[test]
+fn a_secret_reaching_a_foreach_through_with_is_offered_no_retry() {
+    let env = Env::new();
+    env.workflow(
+        "fkid",
+        "name: fkid\ninputs: {lst: {type: string, default: '[\"a\",\"b\"]'}}\nsteps:\n  - {name: each, foreach: \"${{ inputs.lst }}\", run: 'echo ${{ item }}'}\n",
+    );
+    env.workflow(
+        "fmid",
+        "name: fmid\ninputs: {lst: {type: string}}\nsteps:\n  - {name: inner, uses: fkid, with: {lst: \"${{ inputs.lst }}\"}}\n",
+    );
+    env.workflow(
+        "f4",
+        "name: f4\ninputs: {api_token: {type: string}}\nsteps:\n  - {name: call, uses: fmid, with: {lst: \"${{ inputs.api_token }}\"}}\n",
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "f4",
+        "--input",
+        "api_token=[\"x\",\"y\"]",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(
+        run.text().contains("cannot be read from a secret"),
+        "{}",
+        run.text()
+    );
+    assert!(!run.text().contains("--retry"), "{}", run.text());
+    for name in ["f4", "fmid", "fkid"] {
+        let next = env.status(Some(name))["next"].to_string();
+        assert!(!next.contains("--retry"), "{name}: {next}");
+        assert!(next.contains("\"abort\""), "{name}: {next}");
+    }
+}
