@@ -1762,3 +1762,187 @@ fn a_step_failing_on_a_secret_output_is_offered_the_resume_that_can_give_it() {
     );
     assert!(said.contains("\"abort\""), "{said}");
 }
+
+const KIDWAIT: &str = "name: kidwait\nsteps:\n  - {name: login, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: review, prompt: ok?}\n";
+
+/// Seen by a review: `validate` warned of a secret output read across a wait for a report by
+/// `run:`, `env:` or `with:`, but not by an `if:` (an expression) or a `validate: - run:`
+/// gate, which fail the same way every time. Every text a step reads a value in is walked.
+#[test]
+fn validate_warns_of_a_secret_output_read_by_an_if_or_a_gate_across_a_wait() {
+    let env = Env::new();
+    env.workflow("kidwait", KIDWAIT);
+    env.workflow(
+        "p5",
+        "name: p5\nsteps:\n  - {name: call, uses: kidwait}\n  - {name: cond, if: \"steps.call.outputs.api_token == 'x'\", run: 'true'}\n",
+    );
+    env.workflow(
+        "p9",
+        "name: p9\nsteps:\n  - {name: call, uses: kidwait}\n  - name: use\n    run: 'echo ran >> ran.txt'\n    validate: [{run: 'test \"${{ steps.call.outputs.api_token }}\" = tok-abcdef123456'}]\n",
+    );
+    env.workflow(
+        "plain",
+        "name: plain\nsteps:\n  - {name: login, run: 'echo \"api_token=tok-abcdef123456\" >> \"$CORTEX_OUTPUT\"'}\n  - {name: review, prompt: ok?}\n  - {name: cond, if: \"steps.login.outputs.api_token == 'x'\", run: 'true'}\n",
+    );
+    for (name, step, wait) in [
+        ("p5", "cond", "`kidwait/review`"),
+        ("p9", "use", "`kidwait/review`"),
+        ("plain", "cond", "`review` waits for a report"),
+    ] {
+        let doc = env.run(&["--json", "workflow", "validate", name]);
+        assert_eq!(doc.code, 0, "{name}: {}", doc.stderr);
+        let warnings = doc.json()["warnings"].clone();
+        let said = warnings[0].as_str().unwrap_or_default();
+        assert!(
+            said.contains(&format!("step `{step}` reads the secret output")) && said.contains(wait),
+            "{name}: {warnings}"
+        );
+    }
+}
+
+/// Seen by a review: a step whose `validate: - run:` gate reads a secret output the process
+/// does not hold ran its command once per attempt (4 times by default) before the gate failed
+/// each time, and the failure offered `resume --retry`, which fails the same way. It now
+/// fails before its command runs, once, and `--retry` is not offered.
+#[test]
+fn a_gate_needing_an_unheld_secret_output_fails_before_its_command_runs() {
+    let env = Env::new();
+    env.workflow("kidwait", KIDWAIT);
+    env.workflow(
+        "p9",
+        "name: p9\nsteps:\n  - {name: call, uses: kidwait}\n  - name: use\n    run: 'echo ran >> ran.txt'\n    validate: [{run: 'test \"${{ steps.call.outputs.api_token }}\" = tok-abcdef123456'}]\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "p9"]).code, 3);
+    let out = env.run(&["workflow", "step", "complete", "review", "--run", "kidwait"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("is not kept") || out.stderr.contains("is not kept"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!env.file("ran.txt").exists(), "the command ran");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(!said.contains("--retry"), "{said}");
+    let status = env.status(None);
+    let next = status["next"].to_string();
+    assert!(!next.contains("--retry"), "{next}");
+}
+
+/// Seen by a review: a step whose `if:` needs a secret output across a wait failed (as it
+/// must) but was offered `resume --retry`, which cannot decide it either.
+#[test]
+fn an_if_needing_an_unheld_secret_output_is_offered_no_retry() {
+    let env = Env::new();
+    env.workflow("kidwait", KIDWAIT);
+    env.workflow(
+        "p5",
+        "name: p5\nsteps:\n  - {name: call, uses: kidwait}\n  - {name: cond, if: \"steps.call.outputs.api_token == 'x'\", run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "p5"]).code, 3);
+    let out = env.run(&["workflow", "step", "complete", "review", "--run", "kidwait"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("cannot be decided") && !said.contains("--retry"),
+        "{said}"
+    );
+    let next = env.status(None)["next"].to_string();
+    assert!(!next.contains("--retry"), "{next}");
+}
+
+/// Seen by a review: with a prompt step after the reader, the "secret output is not kept"
+/// error blamed that later step (`p` waits for a report after it) instead of the wait between
+/// the producer and the reader: the child's own `kidwait/review`.
+#[test]
+fn the_unheld_secret_output_error_names_the_wait_between_producer_and_reader() {
+    let env = Env::new();
+    env.workflow("kidwait", KIDWAIT);
+    env.workflow(
+        "p4",
+        "name: p4\nsteps:\n  - {name: call, uses: kidwait}\n  - {name: cond, if: \"steps.call.outputs.api_token == 'x'\", run: 'true'}\n  - {name: p, prompt: later}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "p4"]).code, 3);
+    let out = env.run(&["workflow", "step", "complete", "review", "--run", "kidwait"]);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("its child run waits for a report (`kidwait/review`)")
+            && !said.contains("`p` waits for a report"),
+        "{said}"
+    );
+}
+
+/// Seen by a review: a `foreach:` over a secret input is refused at validate inside one
+/// workflow, but a parent's secret input given through `with:` to an input its child loops
+/// over passed, and the run failed in the child (offered a futile `--retry`). `validate`
+/// refuses it, located at the `with:` entry, and so does `run` before anything starts.
+#[test]
+fn a_secret_given_with_with_to_a_childs_foreach_is_refused_at_validate() {
+    let env = Env::new();
+    env.workflow(
+        "fkid",
+        "name: fkid\ninputs: {lst: {type: string, default: '[\"a\",\"b\"]'}}\nsteps:\n  - {name: each, foreach: \"${{ inputs.lst }}\", run: 'echo ${{ item }}'}\n",
+    );
+    env.workflow(
+        "f3",
+        "name: f3\ninputs: {api_token: {type: string}}\nsteps:\n  - name: call\n    uses: fkid\n    with: {lst: \"${{ inputs.api_token }}\"}\n",
+    );
+    env.workflow(
+        "plainlist",
+        "name: plainlist\ninputs: {regions: {type: string}}\nsteps:\n  - name: call\n    uses: fkid\n    with: {lst: \"${{ inputs.regions }}\"}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "f3"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    out.assert_error_on_line("`with:` gives `lst` a secret input", 6);
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "f3",
+        "--input",
+        "api_token=[\"x\",\"y\"]",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.text());
+    assert!(!run.text().contains("--retry"), "{}", run.text());
+    let fine = env.run(&["--json", "workflow", "validate", "plainlist"]);
+    assert_eq!(fine.code, 0, "{}", fine.text());
+}
+
+/// Seen by a review: a secret reaching a `foreach:` through `with:` fails in the child every
+/// time, yet the runs were offered `resume --retry --input NAME=VALUE`, which fails the same
+/// way. Given down a chain (parent → middle → child that loops), which `validate` of the
+/// parent does not see, no run of the chain is offered `--retry`.
+#[test]
+fn a_secret_reaching_a_foreach_through_with_is_offered_no_retry() {
+    let env = Env::new();
+    env.workflow(
+        "fkid",
+        "name: fkid\ninputs: {lst: {type: string, default: '[\"a\",\"b\"]'}}\nsteps:\n  - {name: each, foreach: \"${{ inputs.lst }}\", run: 'echo ${{ item }}'}\n",
+    );
+    env.workflow(
+        "fmid",
+        "name: fmid\ninputs: {lst: {type: string}}\nsteps:\n  - {name: inner, uses: fkid, with: {lst: \"${{ inputs.lst }}\"}}\n",
+    );
+    env.workflow(
+        "f4",
+        "name: f4\ninputs: {api_token: {type: string}}\nsteps:\n  - {name: call, uses: fmid, with: {lst: \"${{ inputs.api_token }}\"}}\n",
+    );
+    let run = env.run(&[
+        "workflow",
+        "run",
+        "f4",
+        "--input",
+        "api_token=[\"x\",\"y\"]",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(
+        run.text().contains("cannot be read from a secret"),
+        "{}",
+        run.text()
+    );
+    assert!(!run.text().contains("--retry"), "{}", run.text());
+    for name in ["f4", "fmid", "fkid"] {
+        let next = env.status(Some(name))["next"].to_string();
+        assert!(!next.contains("--retry"), "{name}: {next}");
+        assert!(next.contains("\"abort\""), "{name}: {next}");
+    }
+}

@@ -254,6 +254,59 @@ impl Step {
             .chain(self.with.values().map(|v| v.0.as_str()))
             .chain(self.working_dir.as_deref())
     }
+
+    /// The gate commands of its `validate:` (`- run:`), which the engine runs after an
+    /// attempt (or a report) with the run's values.
+    pub fn gate_texts(&self) -> impl Iterator<Item = &str> {
+        self.validate.iter().filter_map(|c| c.run.as_deref())
+    }
+
+    /// Every text of the step whose `${{ }}` templates are resolved against the run: its
+    /// `run_texts`, its `if: {run: ...}` command, its `validate: - run:` gates, its `foreach:`
+    /// template and its `rollback`. (An `if:` expression names values without `${{ }}`: it
+    /// is read apart, `definition::expr::references`.)
+    pub fn template_texts(&self) -> impl Iterator<Item = &str> {
+        let if_run = match &self.if_ {
+            Some(super::IfCondition::Command(c)) => Some(c.run.as_str()),
+            _ => None,
+        };
+        let foreach = match &self.foreach {
+            Some(super::Foreach::Template(t)) => Some(t.as_str()),
+            _ => None,
+        };
+        self.run_texts()
+            .chain(if_run)
+            .chain(self.gate_texts())
+            .chain(foreach)
+            .chain(self.rollback.as_deref())
+    }
+
+    /// The outputs (unit, key) the step reads anywhere: in the templates of its
+    /// `template_texts` and in its `if:` expression, in order.
+    pub fn output_reads(&self) -> Vec<(String, String)> {
+        use super::template::{Reference, scan};
+        let mut reads: Vec<Reference> = self
+            .template_texts()
+            .flat_map(scan)
+            .filter_map(|o| o.reference.ok())
+            .collect();
+        if let Some(super::IfCondition::Expression(text)) = &self.if_
+            && let Ok(expr) = super::expr::parse(text)
+        {
+            reads.extend(
+                super::expr::references(&expr)
+                    .into_iter()
+                    .map(|(r, _)| r.clone()),
+            );
+        }
+        reads
+            .into_iter()
+            .filter_map(|r| match r {
+                Reference::StepOutput { step, key } => Some((step, key)),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl Workflow {

@@ -64,7 +64,7 @@ fn unheld_handover(state: &RunState, index: usize) -> Option<String> {
         .values()
         .map(|v| v.0.as_str())
         .chain(step.working_dir.as_deref());
-    super::unheld_secret_output_in(state, texts)
+    super::unheld_secret_output_in(state, Some(index), texts)
 }
 
 /// The value a `with:` entry gives the child: rendered as a command's `env:` value is (a

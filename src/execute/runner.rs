@@ -283,7 +283,13 @@ impl Runner {
         };
         // A secret output recorded by another process is `***` in the log: the attempt must
         // not run with that, and no retry can bring the value back.
-        let unheld = super::unheld_secret_output_in(state, step.run_texts());
+        // Its gates too: they would fail after every attempt, the command run for nothing
+        // (and again on each retry).
+        let unheld = super::unheld_secret_output_in(
+            state,
+            Some(index),
+            step.run_texts().chain(step.gate_texts()),
+        );
         let permanent = unheld.is_some();
         if let Some(why) = unheld {
             refused = Some(why);
@@ -379,7 +385,7 @@ impl Runner {
             let step = index.and_then(|i| state.definition(i));
             let texts =
                 std::iter::once(cmd.as_str()).chain(step.into_iter().flat_map(Step::run_texts));
-            if let Some(why) = super::unheld_secret_output_in(state, texts) {
+            if let Some(why) = super::unheld_secret_output_in(state, index, texts) {
                 problems.push(format!("`{cmd}` could not run: {why}"));
                 continue;
             }
@@ -516,7 +522,9 @@ impl Runner {
                 let unheld = expr::references(&expr)
                     .into_iter()
                     .find(|(r, _)| super::unheld_secret_output(state, r))
-                    .map(|(r, _)| super::secrets::unheld_secret_output_error(state, r));
+                    .map(|(r, _)| {
+                        super::secrets::unheld_secret_output_error(state, Some(index), r)
+                    });
                 if let Some(why) = unheld {
                     check.error = Some(why);
                     return Some(check);
@@ -544,7 +552,7 @@ impl Runner {
             }
             IfCondition::Command(command) => {
                 let texts = std::iter::once(command.run.as_str()).chain(step.run_texts());
-                if let Some(why) = super::unheld_secret_output_in(state, texts) {
+                if let Some(why) = super::unheld_secret_output_in(state, Some(index), texts) {
                     check.error = Some(why);
                     return Some(check);
                 }
@@ -718,7 +726,7 @@ impl Runner {
             return Compensation::Nothing;
         };
         let texts = std::iter::once(cmd.as_str()).chain(step.run_texts());
-        if let Some(error) = super::unheld_secret_output_in(state, texts) {
+        if let Some(error) = super::unheld_secret_output_in(state, Some(index), texts) {
             return Compensation::Ran(AttemptEnd::SpawnFailed { error }, String::new());
         }
         let (command, tpl_env) = render_shell(cmd, &resolver(state, &self.redactor, Some(index)));

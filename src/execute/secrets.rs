@@ -159,19 +159,11 @@ pub fn secret_outputs_across_waits(
         if waits(step) {
             continue;
         }
-        let foreach = match &step.foreach {
-            Some(crate::definition::Foreach::Template(t)) => Some(t.as_str()),
-            _ => None,
-        };
-        let if_run = match &step.if_ {
-            Some(crate::definition::IfCondition::Command(c)) => Some(c.run.as_str()),
-            _ => None,
-        };
-        let texts = step.run_texts().chain(foreach).chain(if_run);
-        let crossing = texts.flat_map(scan).find_map(|o| {
-            let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
-                return None;
-            };
+        // Every place the step reads a value: what it runs, its `if:` (an expression or a
+        // command), its `validate: - run:` gates. Before, only what it runs was read here,
+        // and an `if:` or a gate reading a secret output across a wait passed silently.
+        let reads = step.output_reads();
+        let crossing = reads.iter().cloned().find_map(|(of, key)| {
             if !is_secret_output(workflow, &of, &key) {
                 return None;
             }
@@ -190,11 +182,7 @@ pub fn secret_outputs_across_waits(
         // output of the child that is secret (by its key or its use there), or that may hold
         // a secret the step gives it with `with:`, is brought back by the process that
         // carries the child on after the report, which does not hold it.
-        let texts = step.run_texts().chain(foreach).chain(if_run);
-        let through_child = texts.flat_map(scan).find_map(|o| {
-            let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
-                return None;
-            };
+        let through_child = reads.iter().cloned().find_map(|(of, key)| {
             let p = workflow.step_index(step_of_unit(workflow, &of))?;
             let used = workflow.steps[p].uses.as_deref()?;
             let child = used_workflow(uses, used)?;
@@ -403,19 +391,27 @@ pub fn unheld_secret_output(state: &RunState, r: &Reference) -> bool {
 /// to have it again.
 pub fn unheld_secret_output_in<'t>(
     state: &RunState,
+    reader: Option<usize>,
     texts: impl IntoIterator<Item = &'t str>,
 ) -> Option<String> {
     texts.into_iter().find_map(|text| {
         scan(text).into_iter().find_map(|o| match o.reference {
-            Ok(r) if unheld_secret_output(state, &r) => Some(unheld_secret_output_error(state, &r)),
+            Ok(r) if unheld_secret_output(state, &r) => {
+                Some(unheld_secret_output_error(state, reader, &r))
+            }
             _ => None,
         })
     })
 }
 
-/// Why a secret output this process does not hold cannot be used, and the fix: run the step
-/// that wrote it again.
-pub fn unheld_secret_output_error(state: &RunState, r: &Reference) -> String {
+/// Why a secret output this process does not hold cannot be used by step `reader` (none: after
+/// the steps, a post-validation), and the fix: run the step that wrote it again, unless a wait
+/// for a report stands between the two.
+pub fn unheld_secret_output_error(
+    state: &RunState,
+    reader: Option<usize>,
+    r: &Reference,
+) -> String {
     let Reference::StepOutput { step, key } = r else {
         return String::new();
     };
@@ -432,8 +428,14 @@ pub fn unheld_secret_output_error(state: &RunState, r: &Reference) -> String {
     // another process, which will not hold it either.
     // So does a child run of `uses:` step `from` that waits for one: run again, it waits
     // again, and the report that carries it on is another process.
+    // The wait that matters is one between the producer and the reader: one after the
+    // reader is no reason (before, the first wait anywhere after the producer was named, and
+    // a later prompt step was blamed instead of the child's own wait).
+    let until = reader.map_or(state.steps.len(), |r| {
+        state.parent_of(r).unwrap_or(r).min(state.steps.len())
+    });
     let waits = index
-        .and_then(|i| (i + 1..state.steps.len()).find(|&j| state.is_external(j)))
+        .and_then(|i| (i + 1..until).find(|&j| state.is_external(j)))
         .map(|j| format!("`{}` waits for a report after it", state.steps[j].name))
         .or_else(|| {
             let f = state.step_index(from)?;

@@ -127,6 +127,19 @@ impl UsesFinder<'_> {
                 .iter()
                 .filter_map(|s| s.uses.clone())
                 .collect(),
+            foreach_inputs: workflow
+                .steps
+                .iter()
+                .filter_map(|s| match &s.foreach {
+                    Some(crate::definition::Foreach::Template(t)) => Some(t),
+                    _ => None,
+                })
+                .flat_map(|t| crate::definition::template::scan(t))
+                .filter_map(|o| match o.reference {
+                    Ok(crate::definition::template::Reference::Input(n)) => Some(n),
+                    _ => None,
+                })
+                .collect(),
             problems,
         };
         Ok(Rc::new(Found {

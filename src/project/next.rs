@@ -315,6 +315,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     format!("run `{from}` again: the secret output `{step}` reads is held only by the process that records it"),
                 )),
                 Some((_, true)) => {}
+                // A `foreach:` list read from a secret is refused every time.
+                None if view.secret_foreach => {}
                 None => out.push(resume(view, &["--retry"], retry_why(view, step))),
             }
             if view.failed_step.is_some() {

@@ -643,7 +643,8 @@ impl StatusView {
                         parent.step
                     ),
                 ));
-            } else if failed && paused {
+            } else if failed && paused && !self.secret_foreach {
+                // (A `foreach:` list read from a secret fails the same way retried.)
                 // Paused by its time limit: the parent's resume gives it the limit it is given
                 // (`resume --timeout`), and the same limit would stop it again.
                 let more = self.timed_out.map(super::next::longer_limit);
@@ -835,6 +836,11 @@ pub struct StatusView {
     /// them (then no resume from the command line can give it: `secret_output_crossing`).
     #[serde(skip)]
     pub unheld_secret_output: Option<(String, bool)>,
+    /// The failed step's `foreach:` list (its own, or its child's through `with:`) is read
+    /// from a secret: refused every time, so `--retry` would fail the same way
+    /// (`secret_foreach`).
+    #[serde(skip)]
+    pub secret_foreach: bool,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -1176,6 +1182,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,
         only_workers: only_workers && !for_tags.is_empty(),
         unheld_secret_output: unheld_secret_output(state),
+        secret_foreach: secret_foreach(state),
         verified: None,
         unverified: None,
         restarts: restarts(state),
@@ -1238,7 +1245,6 @@ fn restarts(state: &RunState) -> Restarts {
 /// log keeps as `***`: the step that recorded it, and whether a step waiting for a report
 /// stands between the two (`StatusView::unheld_secret_output`).
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
-    use crate::definition::template::{Reference, scan};
     if !matches!(state.phase, RunPhase::Paused { .. }) {
         return None;
     }
@@ -1247,10 +1253,8 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
         .iter()
         .position(|s| s.status == StepStatus::Failed)?;
     let step = state.definition(failed)?;
-    step.run_texts().flat_map(scan).find_map(|o| {
-        let Ok(Reference::StepOutput { step: of, key }) = o.reference else {
-            return None;
-        };
+    // Wherever it reads it: its `if:` and its gates fail on it as its command does.
+    step.output_reads().into_iter().find_map(|(of, key)| {
         let p = state.step_index(&of)?;
         let recorded = state.steps[p].outputs.get(&key)?;
         if recorded != crate::event::REDACTED {
@@ -1263,6 +1267,98 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
             (p + 1..failed).any(|j| state.is_external(j)) || state.waits_within(from).is_some();
         Some((state.steps[from].name.clone(), crossing))
     })
+}
+
+/// Whether the failed step of a paused workflow run has a `foreach:` list read from a secret
+/// (a secret input, an output recorded as `***`), or gives one with `with:` to an input its
+/// child's `foreach:` reads (the child's definition from the run's snapshot of its `uses:`
+/// graph): the step refuses it every time (`Runner::read_items`), so `--retry` fails the same
+/// way. Before, `--retry --input NAME=VALUE` was offered.
+fn secret_foreach(state: &RunState) -> bool {
+    use crate::definition::template::{Reference, scan};
+    if !matches!(state.phase, RunPhase::Paused { .. }) {
+        return false;
+    }
+    let Some(failed) = state
+        .steps
+        .iter()
+        .position(|s| s.status == StepStatus::Failed)
+    else {
+        return false;
+    };
+    let failed = state.parent_of(failed).unwrap_or(failed);
+    let (Some(step), Some(start)) = (state.definition(failed), state.start.as_ref()) else {
+        return false;
+    };
+    let secret = |text: &str| {
+        scan(text).iter().any(|o| match &o.reference {
+            Ok(Reference::Input(n)) => start.secret_inputs.contains(n),
+            Ok(Reference::StepOutput { step, key }) => state
+                .step(step)
+                .and_then(|s| s.outputs.get(key))
+                .is_some_and(|v| v == crate::event::REDACTED),
+            _ => false,
+        })
+    };
+    let template = |f: &Option<crate::definition::Foreach>| match f {
+        Some(crate::definition::Foreach::Template(t)) => Some(t.clone()),
+        _ => None,
+    };
+    if template(&step.foreach).is_some_and(|t| secret(&t)) {
+        return true;
+    }
+    let Some(uses) = step.uses.as_deref() else {
+        return false;
+    };
+    let looped = foreach_inputs(start, uses, &mut std::collections::BTreeSet::new());
+    step.with
+        .iter()
+        .any(|(k, v)| looped.contains(k) && secret(&v.0))
+}
+
+/// The inputs of the workflow `uses` names (in the run's snapshot of its `uses:` graph) that
+/// end in a `foreach:` list: read by one of its steps' `foreach:`, or given with `with:` to
+/// such an input of a workflow it runs in turn.
+fn foreach_inputs(
+    start: &crate::event::RunStarted,
+    uses: &str,
+    seen: &mut std::collections::BTreeSet<String>,
+) -> std::collections::BTreeSet<String> {
+    use crate::definition::template::{Reference, scan};
+    let mut out = std::collections::BTreeSet::new();
+    if !seen.insert(uses.to_string()) {
+        return out;
+    }
+    let Some(child) = start.uses.get(uses).and_then(|u| {
+        serde_json::from_value::<crate::definition::Workflow>(u.definition.clone()).ok()
+    }) else {
+        return out;
+    };
+    let inputs = |text: &str| {
+        scan(text)
+            .into_iter()
+            .filter_map(|o| match o.reference {
+                Ok(Reference::Input(n)) => Some(n),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    for s in &child.steps {
+        if let Some(crate::definition::Foreach::Template(t)) = &s.foreach {
+            out.extend(inputs(t));
+        }
+        if let Some(inner) = s.uses.as_deref() {
+            let below = foreach_inputs(start, inner, seen);
+            for (k, v) in &s.with {
+                if below.contains(k) {
+                    out.extend(inputs(&v.0));
+                }
+            }
+        }
+    }
+    // A workflow run twice side by side is walked again; only a cycle stops the walk.
+    seen.remove(uses);
+    out
 }
 
 /// `NAME on HOST` when a worker drives the run's current session (a workflow's steps run in

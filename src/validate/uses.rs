@@ -3,10 +3,10 @@
 //! back to a workflow already on it (a → b → a). The workflows are found by the caller (as
 //! `workflow run` finds them), so the checks stay pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::workflow::Checker;
-use crate::definition::{InputSpec, Seg, Step, shown};
+use crate::definition::{InputSpec, Seg, Step, Workflow, shown};
 
 pub use crate::definition::limits::MAX_USES_DEPTH;
 
@@ -19,6 +19,9 @@ pub struct UsedInfo {
     pub inputs: BTreeMap<String, InputSpec>,
     /// The `uses:` of its steps, in order.
     pub uses: Vec<String>,
+    /// Its inputs a step's `foreach:` template reads: a list recorded item by item, so never
+    /// to be given a secret (`with:` naming a secret of the parent is refused).
+    pub foreach_inputs: BTreeSet<String>,
     /// What is wrong with it on its own (empty: valid).
     pub problems: Vec<String>,
 }
@@ -130,8 +133,14 @@ fn walk(
     Ok(deepest)
 }
 
-/// Check the `uses:` and `with:` of step `step` (at `base` in the file).
-pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &Uses<'_>) {
+/// Check the `uses:` and `with:` of step `step` of `wf` (at `base` in the file).
+pub(super) fn check_uses(
+    c: &mut Checker<'_>,
+    base: &[Seg],
+    step: &Step,
+    wf: &Workflow,
+    uses: &Uses<'_>,
+) {
     let Some(text) = &step.uses else {
         return;
     };
@@ -205,6 +214,43 @@ pub(super) fn check_uses(c: &mut Checker<'_>, base: &[Seg], step: &Step, uses: &
             );
             continue;
         };
+        // A secret of the parent given to an input the child loops over (`foreach:`): its
+        // items would be recorded one by one in the child's log. Refused as a `foreach:` over
+        // a secret is in one workflow; before, it passed and the child failed at run time.
+        if info.foreach_inputs.contains(key) {
+            let secret_inputs = crate::execute::secret_inputs(wf);
+            let secret = crate::definition::template::scan(&value.0)
+                .into_iter()
+                .find_map(|o| {
+                    let what = match o.reference.as_ref().ok()? {
+                        crate::definition::template::Reference::Input(n)
+                            if secret_inputs.contains(n) =>
+                        {
+                            "a secret input"
+                        }
+                        crate::definition::template::Reference::StepOutput { step, key }
+                            if crate::execute::is_secret_output(wf, step, key) =>
+                        {
+                            "a secret output"
+                        }
+                        _ => return None,
+                    };
+                    Some((value.0[o.start..o.end].to_string(), what))
+                });
+            if let Some((written, what)) = secret {
+                c.hinted(
+                    &[at("with").as_slice(), &[Seg::Key(key.clone())]].concat(),
+                    format!(
+                        "`with:` gives `{}` {what} (`{}`), and `{}` loops over it with `foreach:`: a `foreach:` list is recorded in the log item by item, so it cannot be read from a secret",
+                        shown(key),
+                        shown(&written),
+                        shown(&info.name)
+                    ),
+                    "give the items as plain values, and the secret to each item's command through `env:` (or a secret input of the child read in its `run:`)",
+                );
+                continue;
+            }
+        }
         // A value written as is (no template) is known now: typed and checked as `workflow
         // run` will (a path's existence is a fact of the run's directory, checked then).
         if crate::definition::template::scan(&value.0).is_empty() {

@@ -720,7 +720,7 @@ pub fn validate_workflow(
                 );
             }
             if let Some(u) = known.uses {
-                super::uses::check_uses(&mut c, &base, step, u);
+                super::uses::check_uses(&mut c, &base, step, wf, u);
             }
         } else if !step.with.is_empty() {
             c.hinted(
