@@ -47,7 +47,7 @@ pub struct ActedOn(std::sync::Arc<std::sync::Mutex<Option<Found>>>);
 type Found = (String, Option<RunKind>);
 
 impl ActedOn {
-    fn set(&self, run_id: &str, kind: Option<RunKind>) {
+    pub(crate) fn set(&self, run_id: &str, kind: Option<RunKind>) {
         if let Ok(mut at) = self.0.lock() {
             *at = Some((run_id.to_string(), kind));
         }

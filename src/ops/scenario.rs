@@ -125,6 +125,9 @@ pub fn run(
         driver: driver(),
         by: by.clone(),
     };
+    // The run this command acts on: an error's hint names it (`Ctx::localize`).
+    ctx.acted_on
+        .set(&run_id, Some(crate::event::RunKind::Scenario));
     if how != super::RunHow::Submit {
         super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
     }

@@ -860,9 +860,16 @@ impl PostgresStore {
 
     fn error(&self, e: postgres::Error) -> StoreError {
         if is_lost(&e) {
+            let reason = if e.code() == Some(&SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT) {
+                // Not an outage: this process was stopped (SIGSTOP, a debugger) while it held
+                // a run's row (`BEGIN_WRITE`).
+                "the database ended this process's connection because it sat stopped inside a writing transaction for more than 15 s (paused or frozen); nothing of that transaction was stored".to_string()
+            } else {
+                message(&e)
+            };
             return StoreError::Unreachable {
                 target: self.shown.clone(),
-                reason: message(&e),
+                reason,
             };
         }
         match e.code() {
