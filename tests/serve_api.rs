@@ -3916,3 +3916,19 @@ fn a_history_limit_out_of_range_is_refused_alike_by_the_api_and_the_cli() {
         assert_eq!(env.run(&["workflow", "history", "--limit", limit]).code, 0);
     }
 }
+
+/// The web form's number field carries an integer bound past 2^53 as written.
+#[test]
+fn the_run_form_carries_integer_bounds_past_two_to_the_53_exactly() {
+    let env = Env::new();
+    env.workflow(
+        "bounds",
+        "name: bounds\ninputs:\n  k: {type: integer, minimum: -9007199254740993, maximum: 9007199254740993}\nsteps: [{name: a, run: 'true'}]\n",
+    );
+    let s = Server::start(&env);
+    let form = s.get("/catalog/workflows/bounds").body;
+    assert!(
+        form.contains(r#"min="-9007199254740993""#) && form.contains(r#"max="9007199254740993""#),
+        "{form}"
+    );
+}
