@@ -1542,6 +1542,50 @@ fn the_history_tools_limit_out_of_range_is_refused_as_the_cli_refuses_it() {
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
 
+/// The `status` tool with `at` at or past a changed event says the log does not verify, as
+/// without `at`; before the changed event what it read verified. Before, `at` showed the
+/// forged text with no `verified`.
+#[test]
+fn status_at_a_changed_event_says_the_log_does_not_verify() {
+    let env = Env::new();
+    env.workflow("sl", "name: sl\nsteps: [{name: a, prompt: do a}]\n");
+    assert_eq!(env.run(&["workflow", "run", "sl"]).code, 3);
+    assert_eq!(
+        env.run(&["workflow", "step", "fail", "a", "--message", "nope"])
+            .code,
+        1
+    );
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS events_append_only_update; UPDATE events SET body = replace(body, 'nope', 'NOPE') WHERE run_id = '{run}' AND seq = 3"
+    ))
+    .unwrap();
+    drop(conn);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tamper-at");
+    s.call(
+        1,
+        "status",
+        json!({"kind": "workflow", "run": run, "at": 4}),
+    );
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["verified"], false, "{doc}");
+    assert_eq!(doc["unverified"]["seq"], 3, "{doc}");
+    assert_eq!(
+        doc["next"][0]["argv"],
+        json!(["cortex", "log", "verify", run])
+    );
+    s.call(
+        2,
+        "status",
+        json!({"kind": "workflow", "run": run, "at": 2}),
+    );
+    let (doc, _) = s.document(2);
+    assert_eq!(doc["verified"], true, "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
 /// The `status` tool and the `cortex://runs/{id}` resource say when a run's log does not
 /// verify (`verified: false`, where it breaks) and suggest only `log verify`: cortex will not
 /// act on such a run. Before, both showed it healthy with a `step complete` then refused.
