@@ -3932,3 +3932,21 @@ fn the_run_form_carries_integer_bounds_past_two_to_the_53_exactly() {
         "{form}"
     );
 }
+
+/// `?limit=` past every integer (or negative, or a fraction) is refused with the range, as 501
+/// is. Before, it said "`limit` must be a whole number, not 99999999999999999999".
+#[test]
+fn a_limit_past_every_integer_says_the_range() {
+    let env = Env::new();
+    let s = Server::start(&env);
+    for limit in ["99999999999999999999", "-1", "2.5", "501"] {
+        let r = s.get(&format!("/api/v1/runs?limit={limit}"));
+        assert_eq!(r.status, 400, "{limit}: {}", r.body);
+        assert_eq!(
+            r.json()["error"],
+            format!("`limit` is between 1 and 500 (runs listed, newest first); {limit} is not"),
+            "{}",
+            r.body
+        );
+    }
+}

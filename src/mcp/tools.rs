@@ -396,7 +396,8 @@ pub fn call(
     // History says whether older runs exist past the page: an agent asks again for more.
     if tool.name == "history" {
         let a: HistoryArgs = parse(tool, args)?;
-        let (output, more) = ops::workflow::history_with_more(ctx, a.kind.run_kind(), a.limit)?;
+        let limit = ops::history_limit_text(&a.limit.to_string(), "`limit`")?;
+        let (output, more) = ops::workflow::history_with_more(ctx, a.kind.run_kind(), limit)?;
         return Ok(Answer {
             output,
             array_field,
