@@ -31,6 +31,9 @@ pub fn checked_history_limit(limit: usize, name: &str) -> Result<usize, super::C
 pub fn history_limit_text(text: &str, name: &str) -> Result<usize, super::CommandError> {
     match text.trim().parse::<usize>() {
         Ok(limit) => checked_history_limit(limit, name),
+        // Printable text as given (a word of megabytes is cut where errors are written,
+        // `render::cut_long_words`, to its start and its size); else escaped and cut.
+        Err(_) if text.chars().all(|c| c.is_ascii_graphic()) => Err(limit_error(text, name)),
         Err(_) => Err(limit_error(&crate::definition::shown(text), name)),
     }
 }
