@@ -2568,3 +2568,23 @@ fn a_condition_command_is_bounded_by_the_steps_timeout_and_the_runs_time_limit()
     let human = env.run(&["orchestrate", "status"]).stdout;
     assert!(human.contains("the phase's `timeout:` of 1s"), "{human}");
 }
+
+/// `history --limit` past every integer (or not a number) is refused with the range, as 501
+/// is, with its hint. Before, clap said "number too large to fit in target type".
+#[test]
+fn history_limit_past_every_integer_says_the_range() {
+    let env = Env::new();
+    for group in ["workflow", "orchestrate"] {
+        for limit in ["99999999999999999999", "abc", "501"] {
+            let out = env.run(&[group, "history", "--limit", limit]);
+            assert_eq!(out.code, 2, "{}", out.stderr);
+            assert!(
+                out.stderr.starts_with(&format!(
+                    "error: `--limit` is between 1 and 500 (runs listed, newest first); {limit} is not\nhint: give `--limit` from 1 to 500"
+                )),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}

@@ -73,3 +73,81 @@ fn validate_finds_not_of_a_number_input_inside_a_comparison() {
         run.stdout, run.stderr
     );
 }
+
+const BIG_BOUNDS: &str = r#"name: bounds
+inputs:
+  k: {type: integer, maximum: 9007199254740993, default: 9007199254740993}
+  n: {type: integer, minimum: 9007199254740993, default: 9007199254740993}
+steps:
+  - {name: a, run: 'echo "k=${{ inputs.k }} n=${{ inputs.n }}" >> ran.txt'}
+"#;
+
+/// A `maximum` past 2^53 is the bound written, not the double next to it: a default equal to
+/// it validates and runs, one past it is refused, and the bound is said as written.
+#[test]
+fn an_integer_maximum_past_two_to_the_53_is_kept_exactly() {
+    let env = Env::new();
+    env.workflow("bounds", BIG_BOUNDS);
+    let out = env.run(&["workflow", "validate", "bounds"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let run = env.run(&["workflow", "run", "bounds"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("ran.txt")).unwrap(),
+        "k=9007199254740993 n=9007199254740993\n"
+    );
+    let past = env.run(&["workflow", "run", "bounds", "--input", "k=9007199254740994"]);
+    assert_eq!(past.code, 2, "{}{}", past.stdout, past.stderr);
+    assert!(
+        past.stderr
+            .contains("9007199254740994 is more than the maximum 9007199254740993"),
+        "{}",
+        past.stderr
+    );
+    // The definition recorded at `run` keeps the bound's digits.
+    let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let started = &env.events(&run_id)[0];
+    let spec = started["body"]["definition"]["inputs"]["k"].to_string();
+    assert!(spec.contains(r#""maximum":9007199254740993"#), "{started}");
+}
+
+/// A `minimum` past 2^53 refuses 2^53 (as a double the bound was 2^53, and it passed).
+#[test]
+fn an_integer_minimum_past_two_to_the_53_is_kept_exactly() {
+    let env = Env::new();
+    env.workflow("bounds", BIG_BOUNDS);
+    let out = env.run(&["workflow", "run", "bounds", "--input", "n=9007199254740992"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("9007199254740992 is less than the minimum 9007199254740993"),
+        "{}",
+        out.stderr
+    );
+    assert!(!env.file("ran.txt").exists());
+}
+
+/// `validate` compares a `minimum` and a `maximum` past 2^53 exactly: one apart, in the wrong
+/// order, they are refused (as doubles they were equal); in the right order they pass.
+#[test]
+fn validate_compares_integer_bounds_past_two_to_the_53_exactly() {
+    let env = Env::new();
+    env.workflow(
+        "wrong",
+        "name: wrong\ninputs:\n  k: {type: integer, minimum: 9007199254740993, maximum: 9007199254740992}\nsteps: [{name: a, run: 'true'}]\n",
+    );
+    let out = env.run(&["workflow", "validate", "wrong"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.text()
+            .contains("`minimum` 9007199254740993 is greater than `maximum` 9007199254740992"),
+        "{}",
+        out.text()
+    );
+    env.workflow(
+        "right",
+        "name: right\ninputs:\n  k: {type: integer, minimum: 9007199254740992, maximum: 9007199254740993}\nsteps: [{name: a, run: 'true'}]\n",
+    );
+    let out = env.run(&["workflow", "validate", "right"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}

@@ -1542,6 +1542,115 @@ fn the_history_tools_limit_out_of_range_is_refused_as_the_cli_refuses_it() {
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
 }
 
+/// A `limit` no page could list that is no whole number — past every integer, negative, a
+/// fraction — gets the range 1 to 500 named `limit`, as 501 does. Before, it got serde's
+/// "invalid type: floating point `1e+20`, expected usize", and 501 named the CLI's `--limit`.
+#[test]
+fn the_history_tools_limit_past_every_integer_says_the_range() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("limits");
+    for (id, limit) in [
+        (1, "99999999999999999999"),
+        (2, "-1"),
+        (3, "2.5"),
+        (4, "501"),
+    ] {
+        s.send_line(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"history","arguments":{{"kind":"workflow","limit":{limit}}}}}}}"#
+        ));
+        let answer = s.response(id);
+        let result = &answer["result"];
+        assert_eq!(result["isError"], true, "{answer}");
+        assert_eq!(result["structuredContent"]["exit_code"], 2, "{answer}");
+        let error = result["structuredContent"]["error"].as_str().unwrap_or("");
+        assert!(
+            error.starts_with("`limit` is between 1 and 500 (runs listed, newest first); ")
+                && error.ends_with(" is not"),
+            "{limit}: {answer}"
+        );
+    }
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// An `initialize` without its params (or without some of them) is told what they are and
+/// which are missing, with its id, and the session can still start. Before, rmcp answered
+/// "request _meta is missing or has malformed required fields:
+/// io.modelcontextprotocol/protocolVersion, ...", naming neither `initialize` nor its params.
+#[test]
+fn an_initialize_without_params_is_told_it_needs_protocol_version_capabilities_and_client_info() {
+    let env = Env::new();
+    let mut s = Session::start(&env, &[]);
+    s.send(json!({"jsonrpc": "2.0", "id": 7, "method": "initialize"}));
+    let bare = s.response(7);
+    assert_eq!(bare["error"]["code"], -32602, "{bare}");
+    let message = bare["error"]["message"].as_str().unwrap_or("");
+    for said in [
+        "`initialize` needs its params",
+        "protocolVersion",
+        "capabilities",
+        "clientInfo",
+        "it has no params",
+    ] {
+        assert!(message.contains(said), "{said}: {bare}");
+    }
+    s.send(json!({"jsonrpc": "2.0", "id": 8, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}));
+    let part = s.response(8);
+    assert!(
+        part["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("its params have no capabilities, clientInfo")),
+        "{part}"
+    );
+    let started = s.initialize("after");
+    assert!(started["result"]["serverInfo"].is_object(), "{started}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// The `status` tool with `at` at or past a changed event says the log does not verify, as
+/// without `at`; before the changed event what it read verified. Before, `at` showed the
+/// forged text with no `verified`.
+#[test]
+fn status_at_a_changed_event_says_the_log_does_not_verify() {
+    let env = Env::new();
+    env.workflow("sl", "name: sl\nsteps: [{name: a, prompt: do a}]\n");
+    assert_eq!(env.run(&["workflow", "run", "sl"]).code, 3);
+    assert_eq!(
+        env.run(&["workflow", "step", "fail", "a", "--message", "nope"])
+            .code,
+        1
+    );
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS events_append_only_update; UPDATE events SET body = replace(body, 'nope', 'NOPE') WHERE run_id = '{run}' AND seq = 3"
+    ))
+    .unwrap();
+    drop(conn);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tamper-at");
+    s.call(
+        1,
+        "status",
+        json!({"kind": "workflow", "run": run, "at": 4}),
+    );
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["verified"], false, "{doc}");
+    assert_eq!(doc["unverified"]["seq"], 3, "{doc}");
+    assert_eq!(
+        doc["next"][0]["argv"],
+        json!(["cortex", "log", "verify", run])
+    );
+    s.call(
+        2,
+        "status",
+        json!({"kind": "workflow", "run": run, "at": 2}),
+    );
+    let (doc, _) = s.document(2);
+    assert_eq!(doc["verified"], true, "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
 /// The `status` tool and the `cortex://runs/{id}` resource say when a run's log does not
 /// verify (`verified: false`, where it breaks) and suggest only `log verify`: cortex will not
 /// act on such a run. Before, both showed it healthy with a `step complete` then refused.

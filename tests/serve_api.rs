@@ -3916,3 +3916,37 @@ fn a_history_limit_out_of_range_is_refused_alike_by_the_api_and_the_cli() {
         assert_eq!(env.run(&["workflow", "history", "--limit", limit]).code, 0);
     }
 }
+
+/// The web form's number field carries an integer bound past 2^53 as written.
+#[test]
+fn the_run_form_carries_integer_bounds_past_two_to_the_53_exactly() {
+    let env = Env::new();
+    env.workflow(
+        "bounds",
+        "name: bounds\ninputs:\n  k: {type: integer, minimum: -9007199254740993, maximum: 9007199254740993}\nsteps: [{name: a, run: 'true'}]\n",
+    );
+    let s = Server::start(&env);
+    let form = s.get("/catalog/workflows/bounds").body;
+    assert!(
+        form.contains(r#"min="-9007199254740993""#) && form.contains(r#"max="9007199254740993""#),
+        "{form}"
+    );
+}
+
+/// `?limit=` past every integer (or negative, or a fraction) is refused with the range, as 501
+/// is. Before, it said "`limit` must be a whole number, not 99999999999999999999".
+#[test]
+fn a_limit_past_every_integer_says_the_range() {
+    let env = Env::new();
+    let s = Server::start(&env);
+    for limit in ["99999999999999999999", "-1", "2.5", "501"] {
+        let r = s.get(&format!("/api/v1/runs?limit={limit}"));
+        assert_eq!(r.status, 400, "{limit}: {}", r.body);
+        assert_eq!(
+            r.json()["error"],
+            format!("`limit` is between 1 and 500 (runs listed, newest first); {limit} is not"),
+            "{}",
+            r.body
+        );
+    }
+}

@@ -567,9 +567,84 @@ fn a_status_of_a_run_whose_log_does_not_verify_says_so_and_suggests_only_log_ver
     }
 }
 
+/// `status --at SEQ` checks the prefix of the log it replays, as `status` of the present checks
+/// what it reads: at or past a changed event the view says `verified: false`, where it breaks,
+/// warns and suggests only `log verify` (CLI, API `?at=`); before the changed event what it
+/// read verified. Before, `--at` showed the forged text with no word of it.
+fn a_status_at_a_changed_event_says_the_log_does_not_verify(env: Env) {
+    env.workflow("sl", "name: sl\nsteps: [{name: a, prompt: do a}]\n");
+    assert_eq!(env.run(&["workflow", "run", "sl"]).code, 3);
+    let failed = env.run(&["workflow", "step", "fail", "a", "--message", "nope"]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let seq_of_nope = env
+        .events(&run)
+        .iter()
+        .position(|e| e.to_string().contains("nope"))
+        .expect("an event says nope") as u64;
+    let last = env.events(&run).len() as u64 - 1;
+    let at = |seq: u64| {
+        let out = env.run(&[
+            "--json",
+            "workflow",
+            "status",
+            &run,
+            "--at",
+            &seq.to_string(),
+        ]);
+        (out.json(), out)
+    };
+    let (clean, _) = at(last);
+    assert_eq!(clean["verified"], true, "{clean}");
+    assert!(clean.get("unverified").is_none(), "{clean}");
+    sql(
+        &env,
+        &format!(
+            "UPDATE events SET body = replace(body, 'nope', 'NOPE') WHERE run_id = '{run}' AND seq = {seq_of_nope}"
+        ),
+    );
+    for seq in [seq_of_nope, last] {
+        let (doc, _) = at(seq);
+        assert_eq!(doc["verified"], false, "--at {seq}: {doc}");
+        assert_eq!(doc["unverified"]["seq"], seq_of_nope, "{doc}");
+        assert_eq!(doc["as_of"]["seq"], seq, "{doc}");
+        assert_eq!(
+            doc["next"],
+            serde_json::json!([{
+                "argv": ["cortex", "log", "verify", run],
+                "why": doc["next"][0]["why"],
+            }]),
+            "{doc}"
+        );
+        let human = env.run(&["workflow", "status", &run, "--at", &seq.to_string()]);
+        assert!(
+            human.stdout.contains("does not verify")
+                && human.stdout.contains(&format!("event #{seq_of_nope}")),
+            "{}",
+            human.stdout
+        );
+    }
+    // What it read before the changed event verified.
+    let (before, _) = at(seq_of_nope - 1);
+    assert_eq!(before["verified"], true, "{before}");
+    assert!(
+        before["next"].as_array().is_some_and(Vec::is_empty),
+        "{before}"
+    );
+    let s = server::Server::start(&env);
+    let api = s.get(&format!("/api/v1/runs/{run}?at={last}")).json();
+    assert_eq!(api["verified"], false, "{api}");
+    assert_eq!(api["unverified"]["seq"], seq_of_nope, "{api}");
+    let api = s
+        .get(&format!("/api/v1/runs/{run}?at={}", seq_of_nope - 1))
+        .json();
+    assert_eq!(api["verified"], true, "{api}");
+}
+
 common::on_both_stores!(
     a_change_to_any_column_of_any_event_is_found_and_named,
     a_status_of_a_run_whose_log_does_not_verify_says_so_and_suggests_only_log_verify,
+    a_status_at_a_changed_event_says_the_log_does_not_verify,
     verify_and_copy_never_fail_while_other_processes_append,
     deleted_duplicated_and_reordered_events_are_found,
     a_truncated_tail_is_found_against_anchored_heads,

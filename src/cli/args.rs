@@ -311,8 +311,8 @@ pub enum WorkflowCommand {
     /// List past workflow runs, newest first.
     History {
         /// How many runs to list (1 to 500).
-        #[arg(long, default_value_t = 20, value_name = "N")]
-        limit: usize,
+        #[arg(long, default_value = "20", value_name = "N")]
+        limit: String,
     },
     /// Report on an external step (a prompt for a person or an agent).
     #[command(subcommand)]
@@ -419,8 +419,8 @@ pub enum OrchestrateCommand {
     /// List past scenario runs, newest first.
     History {
         /// How many runs to list (1 to 500).
-        #[arg(long, default_value_t = 20, value_name = "N")]
-        limit: usize,
+        #[arg(long, default_value = "20", value_name = "N")]
+        limit: String,
     },
     /// End a scenario run for good (its running phases end, its agents are deactivated).
     Abort {

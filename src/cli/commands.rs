@@ -454,9 +454,11 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             run.as_deref(),
             by(&audit),
         )),
-        WorkflowCommand::History { limit } => {
-            done(ops::workflow::history(ctx, RunKind::Workflow, limit))
-        }
+        WorkflowCommand::History { limit } => done(ops::workflow::history(
+            ctx,
+            RunKind::Workflow,
+            ops::history_limit_text(&limit, "`--limit`")?,
+        )),
         WorkflowCommand::Step(step) => {
             let (report, success) = match step {
                 StepCommand::Complete(r) => (r, true),
@@ -558,9 +560,11 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Stop { name, audit } => {
             done(ops::scenario::stop_run(ctx, name.as_deref(), by(&audit)))
         }
-        OrchestrateCommand::History { limit } => {
-            done(ops::workflow::history(ctx, RunKind::Scenario, limit))
-        }
+        OrchestrateCommand::History { limit } => done(ops::workflow::history(
+            ctx,
+            RunKind::Scenario,
+            ops::history_limit_text(&limit, "`--limit`")?,
+        )),
         OrchestrateCommand::Abort { name, audit } => done(ops::workflow::abort(
             ctx,
             SCENARIOS,

@@ -40,6 +40,7 @@ pub use config::{
 pub use diagnostic::{DefinitionError, Location, Problem};
 pub use duration::DurationSpec;
 pub use file::{ReadError, read_bounded, read_definition, without_bom};
+pub use finite::Bound;
 pub use locate::{Seg, locate, locate_json};
 pub(crate) use name::is_env_name;
 pub use name::{

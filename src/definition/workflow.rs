@@ -79,18 +79,10 @@ pub struct InputSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub choices: Option<Vec<serde_json::Value>>,
-    #[serde(
-        default,
-        deserialize_with = "super::finite::number",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub minimum: Option<f64>,
-    #[serde(
-        default,
-        deserialize_with = "super::finite::number",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub maximum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<super::finite::Bound>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum: Option<super::finite::Bound>,
     /// A regular expression the whole value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,

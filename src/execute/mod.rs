@@ -78,5 +78,5 @@ pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
 pub use signals::StopFlag;
 pub use snapshot::{
     SNAPSHOT_EVERY, check_snapshots, fold_log, fold_log_checked, load_state, load_state_checked,
-    maybe_snapshot, read_problem, replay_verified, snapshot_due,
+    load_state_upto_checked, maybe_snapshot, read_problem, replay_verified, snapshot_due,
 };

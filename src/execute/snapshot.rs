@@ -6,7 +6,7 @@ use crate::decide::{
 };
 use crate::store::{
     BadEvent, EventStore, Snapshot, StoreError, Verifier, stream_run, stream_run_checked,
-    stream_run_verified,
+    stream_run_checked_upto, stream_run_verified,
 };
 
 /// Runs with more events than this since their last snapshot get a new one when read.
@@ -65,6 +65,30 @@ pub fn fold_log_checked(
         state.head_hash = head;
     }
     Ok(state)
+}
+
+/// A run's state as of event `upto` (`status --at`), replayed from its first event with that
+/// prefix checked in the same pass (a fresh `Verifier`: sequence, links, hashes), as
+/// `load_state_checked` checks what it reads; a row that does not verify stops nothing, the
+/// verifier keeps it. Also the last event folded (its seq and time; none for an empty log) and
+/// how many events the log holds, to tell an `upto` past its end.
+#[allow(clippy::type_complexity)]
+pub fn load_state_upto_checked(
+    store: &dyn EventStore,
+    run_id: &str,
+    upto: u64,
+) -> Result<(RunState, Verifier, Option<(u64, String)>, u64), StoreError> {
+    let mut state = RunState::default();
+    let mut verifier = Verifier::default();
+    let mut last = None;
+    let (head, rows) = stream_run_checked_upto(store, run_id, upto, &mut verifier, &mut |event| {
+        last = Some((event.seq, event.time.to_string()));
+        evolve_in_place(&mut state, event);
+    })?;
+    if let Some(head) = head {
+        state.head_hash = head;
+    }
+    Ok((state, verifier, last, rows))
 }
 
 /// What a checked read (`load_state_checked`) found wrong, if anything: the first event that

@@ -160,13 +160,15 @@ pub struct HistoryArgs {
     /// `workflow` or `scenario`.
     pub kind: Kind,
     /// How many runs to list, newest first (1 to 500, as `history --limit` takes; default 20).
+    // Any JSON number, checked as `--limit` is: one past every integer, negative or a
+    // fraction gets the range, not serde's "expected usize".
     #[serde(default = "default_limit")]
-    #[schemars(range(min = 1, max = 500))]
-    pub limit: usize,
+    #[schemars(with = "usize", range(min = 1, max = 500))]
+    pub limit: serde_json::Number,
 }
 
-fn default_limit() -> usize {
-    20
+fn default_limit() -> serde_json::Number {
+    20.into()
 }
 
 /// `cortex workflow step complete|fail STEP`.

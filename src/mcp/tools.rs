@@ -178,7 +178,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "status",
         title: "A run's status",
-        description: "The status document of a run (default: the latest run of the kind), the same document run returns: the run's status, each step's or phase's status, attempts, times and outputs, the waiting step's rendered prompt, active agents, and `next`. `next` lists the suggested commands as CLI argv with why; each is a tool here: `workflow step complete STEP` is step_complete, `orchestrate start S P` phase_start, `orchestrate complete S P` phase_complete, `workflow resume` / `orchestrate resume` resume. With `at`, the run as it was at that event (no suggestions). Use it to see where a run is before acting on it.",
+        description: "The status document of a run (default: the latest run of the kind), the same document run returns: the run's status, each step's or phase's status, attempts, times and outputs, the waiting step's rendered prompt, active agents, and `next`. `next` lists the suggested commands as CLI argv with why; each is a tool here: `workflow step complete STEP` is step_complete, `orchestrate start S P` phase_start, `orchestrate complete S P` phase_complete, `workflow resume` / `orchestrate resume` resume. With `at`, the run as it was at that event (no suggestions; `verified` says whether the events up to it verified). Use it to see where a run is before acting on it.",
         schema: input_schema::<StatusArgs>,
         output: outputs::status,
         read_only: true,
@@ -396,7 +396,8 @@ pub fn call(
     // History says whether older runs exist past the page: an agent asks again for more.
     if tool.name == "history" {
         let a: HistoryArgs = parse(tool, args)?;
-        let (output, more) = ops::workflow::history_with_more(ctx, a.kind.run_kind(), a.limit)?;
+        let limit = ops::history_limit_text(&a.limit.to_string(), "`limit`")?;
+        let (output, more) = ops::workflow::history_with_more(ctx, a.kind.run_kind(), limit)?;
         return Ok(Answer {
             output,
             array_field,

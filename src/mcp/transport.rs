@@ -46,6 +46,7 @@ use super::stdio::{LONGEST, Skipped, not_json};
 /// JSON-RPC's error codes for a line that is no message.
 const PARSE_ERROR: i32 = -32700;
 const INVALID_REQUEST: i32 = -32600;
+const INVALID_PARAMS: i32 = -32602;
 
 /// The transport over `read` (stdin) and `write` (stdout).
 pub struct Lines<R, W> {
@@ -303,6 +304,49 @@ fn ignored_notification(value: &Value) -> bool {
         || (method.starts_with("notifications/") && !standard)
 }
 
+/// What `initialize` must carry in its params.
+const INITIALIZE_PARAMS: [&str; 3] = ["protocolVersion", "capabilities", "clientInfo"];
+
+/// The answer to an `initialize` request without its params, or with some of
+/// `INITIALIZE_PARAMS` missing: rmcp 3.11 reads such a request as the start of the inline
+/// (2026-07-28) lifecycle and answers "request _meta is missing or has malformed required
+/// fields: io.modelcontextprotocol/protocolVersion, ...", which names neither `initialize`
+/// nor its params. The check reads the line as JSON again only when it names `initialize`.
+fn initialize_without_params(line: &[u8]) -> Option<Judged> {
+    const NAME: &[u8] = b"\"initialize\"";
+    if !line.windows(NAME.len()).any(|w| w == NAME) {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(line).ok()?;
+    if value.get("method").and_then(Value::as_str) != Some("initialize")
+        || value.get("id").is_none()
+    {
+        return None;
+    }
+    let params = value.get("params").and_then(Value::as_object);
+    let missing: Vec<&str> = INITIALIZE_PARAMS
+        .into_iter()
+        .filter(|key| params.is_none_or(|p| !p.contains_key(*key)))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let has = match value.get("params") {
+        None | Some(Value::Null) => "it has no params".to_string(),
+        Some(Value::Object(_)) => format!("its params have no {}", missing.join(", ")),
+        Some(_) => "its params are not an object".to_string(),
+    };
+    let message = format!(
+        "Invalid params: `initialize` needs its params, an object with protocolVersion (e.g. \"2025-06-18\"), capabilities (an object, {{}} for none) and clientInfo ({{\"name\": ..., \"version\": ...}}); {has}"
+    );
+    let logged =
+        format!("answered an `initialize` without its params with an invalid params error: {has}");
+    Some(Judged::Answer(
+        error(id_of(&value), INVALID_PARAMS, message),
+        logged,
+    ))
+}
+
 /// Judge one line (its newline taken off).
 fn judge(line: &[u8], secrets: &crate::execute::Redactor) -> Judged {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -314,6 +358,7 @@ fn judge(line: &[u8], secrets: &crate::execute::Redactor) -> Judged {
         return Judged::Answer(parse_error(&why), logged);
     }
     match serde_json::from_slice::<RxJsonRpcMessage<RoleServer>>(line) {
+        Ok(_) if let Some(answer) = initialize_without_params(line) => answer,
         Ok(message) => Judged::Message(Box::new(message)),
         Err(_) => {
             let Ok(value) = serde_json::from_slice::<Value>(line) else {
@@ -322,6 +367,9 @@ fn judge(line: &[u8], secrets: &crate::execute::Redactor) -> Judged {
             };
             if ignored_notification(&value) {
                 return Judged::Nothing;
+            }
+            if let Some(answer) = initialize_without_params(line) {
+                return answer;
             }
             let text = String::from_utf8_lossy(line);
             let text = secrets.redact(&text);
@@ -487,6 +535,42 @@ mod tests {
             Judged::Answer(answer, _) => serde_json::to_value(answer).unwrap(),
             other => panic!("not answered: {other:?}"),
         }
+    }
+
+    /// rmcp answers an `initialize` without its params as an inline-lifecycle request missing
+    /// its `_meta`; it is told what `initialize` needs instead, and a whole one goes on.
+    #[test]
+    fn an_initialize_without_its_params_is_told_what_they_are() {
+        let bare = answer(r#"{"jsonrpc": "2.0", "id": 1, "method": "initialize"}"#);
+        assert_eq!(bare["error"]["code"], -32602, "{bare}");
+        assert_eq!(bare["id"], 1, "{bare}");
+        let message = bare["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("`initialize` needs its params")
+                && message.contains("protocolVersion")
+                && message.contains("clientInfo")
+                && message.ends_with("it has no params"),
+            "{bare}"
+        );
+        let odd = answer(r#"{"jsonrpc": "2.0", "id": "x", "method": "initialize", "params": [1]}"#);
+        assert!(
+            odd["error"]["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("its params are not an object"),
+            "{odd}"
+        );
+        let whole = r#"{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+        assert!(matches!(
+            judge(whole.as_bytes(), &Redactor::default()),
+            Judged::Message(_)
+        ));
+        // A tool call whose text says "initialize" is a message as before.
+        let call = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list","arguments":{"kind":"initialize"}}}"#;
+        assert!(matches!(
+            judge(call.as_bytes(), &Redactor::default()),
+            Judged::Message(_)
+        ));
     }
 
     #[test]

@@ -21,12 +21,30 @@ pub fn checked_history_limit(limit: usize, name: &str) -> Result<usize, super::C
     if (1..=MAX_HISTORY_LIMIT).contains(&limit) {
         return Ok(limit);
     }
-    Err(super::CommandError::bad_input(format!(
-        "{name} is between 1 and {MAX_HISTORY_LIMIT} (runs listed, newest first); {limit} is not"
+    Err(limit_error(&limit.to_string(), name))
+}
+
+/// `checked_history_limit` of a limit as given (`--limit`, `?limit=`, MCP's `limit`): text that
+/// is no whole number a page could list — past any integer (`99999999999999999999`), negative,
+/// a fraction or not a number — gets the same range error, quoting it as given. Before, a
+/// number too large for an integer was "must be a whole number", which it is.
+pub fn history_limit_text(text: &str, name: &str) -> Result<usize, super::CommandError> {
+    match text.trim().parse::<usize>() {
+        Ok(limit) => checked_history_limit(limit, name),
+        // Printable text as given (a word of megabytes is cut where errors are written,
+        // `render::cut_long_words`, to its start and its size); else escaped and cut.
+        Err(_) if text.chars().all(|c| c.is_ascii_graphic()) => Err(limit_error(text, name)),
+        Err(_) => Err(limit_error(&crate::definition::shown(text), name)),
+    }
+}
+
+fn limit_error(given: &str, name: &str) -> super::CommandError {
+    super::CommandError::bad_input(format!(
+        "{name} is between 1 and {MAX_HISTORY_LIMIT} (runs listed, newest first); {given} is not"
     ))
     .hint(format!(
         "give {name} from 1 to {MAX_HISTORY_LIMIT}; a run further back is read by its id (`status RUN`), and the API's pages go on with `before` (the `Link: <...>; rel=\"next\"` header)"
-    )))
+    ))
 }
 
 /// One run as listed.

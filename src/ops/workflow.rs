@@ -722,29 +722,28 @@ pub fn status(
         }
         return Ok(output);
     }
-    let events = store.read_run(&run_id)?;
-    let upto: Vec<_> = match at {
-        Some(seq) if seq >= events.len() as u64 => {
-            return Err(CommandError::bad_input(format!(
-                "run {run_id} has {} events (seq 0 to {}); event {seq} is past its end",
-                events.len(),
-                events.len().saturating_sub(1)
-            )));
-        }
-        Some(seq) => events.into_iter().filter(|e| e.seq <= seq).collect(),
-        None => events,
-    };
-    let mut state = crate::decide::replay(&upto);
+    let seq = at.unwrap_or(u64::MAX);
+    // The past: the log replayed from its start to SEQ, that prefix checked as it is read (as
+    // the present's read is), so a view of a changed event says so.
+    let (mut state, verifier, last, events) =
+        crate::execute::load_state_upto_checked(&store, &run_id, seq)?;
+    if seq >= events {
+        return Err(CommandError::bad_input(format!(
+            "run {run_id} has {events} events (seq 0 to {}); event {seq} is past its end",
+            events.saturating_sub(1)
+        )));
+    }
     state.run_id = run_id.clone();
+    let as_of = last.map(|(seq, time)| crate::project::AsOf { seq, time });
     // As of then, its driver was at work: the status is what the log said at that event.
     Ok(status_output(
         ctx,
         &state,
         true,
-        upto.last(),
+        as_of.as_ref(),
         None,
         "",
-        None,
+        Some(verifier.first_bad()),
     ))
 }
 
@@ -756,7 +755,7 @@ pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
     alive: bool,
-    at: Option<&crate::event::Recorded>,
+    at: Option<&crate::project::AsOf>,
     present: Option<(&dyn EventStore, Option<&[crate::store::Lease]>)>,
     notes: &str,
     checked: Option<Option<&crate::store::BadEvent>>,
@@ -772,10 +771,7 @@ pub fn status_output(
     let mut now = SystemTime::now();
     if let Some(rec) = at {
         view.next.clear();
-        view.as_of = Some(crate::project::AsOf {
-            seq: rec.seq,
-            time: rec.time.clone(),
-        });
+        view.as_of = Some(rec.clone());
         if let Ok(t) = humantime::parse_rfc3339(&rec.time) {
             now = t;
         }

@@ -762,7 +762,8 @@ pub struct StatusView {
     pub as_of: Option<AsOf>,
     /// Whether what this status read of the run's log verified (`status` of the present:
     /// the events after its snapshot, chained to it, or all of them without one; and the run
-    /// index's head). Absent from a view of the past (`status --at`). `false`: cortex will
+    /// index's head; a view of the past, `status --at SEQ`: the events from the first to
+    /// SEQ, which it replays). `false`: cortex will
     /// not act on the run, `unverified` says where it breaks, and only `log verify` is
     /// suggested.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -166,9 +166,10 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
     let q = query(raw);
     let result = blocking(&shared, move |shared| {
         let kind = kind_param(&q)?;
-        let given = number(&q, "limit")?.unwrap_or(20);
-        let limit =
-            ops::checked_history_limit(usize::try_from(given).unwrap_or(usize::MAX), "`limit`")?;
+        let limit = match get(&q, "limit") {
+            Some(given) => ops::history_limit_text(given, "`limit`")?,
+            None => 20,
+        };
         let before = get(&q, "before").filter(|b| !b.is_empty());
         let page = match shared.ctx.reading_store()? {
             Some(store) => ops::history_page_before(&store, &shared.ctx.home, kind, before, limit)

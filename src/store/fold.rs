@@ -119,7 +119,21 @@ pub fn stream_run_checked(
     verifier: &mut Verifier,
     f: &mut dyn FnMut(Stamped<'_>),
 ) -> Result<Option<String>, StoreError> {
-    stream_with(store, run_id, from, Some(verifier), false, f)
+    stream_with(store, run_id, from, u64::MAX, Some(verifier), false, f).map(|(head, _)| head)
+}
+
+/// `stream_run_checked` from the run's first event up to event `upto` (`status --at`): the
+/// prefix it folds is checked in the same pass, every row from seq 0 through a fresh
+/// `Verifier`; the rows after `upto` are neither checked nor decoded. Also says how many rows
+/// the log holds, to tell an `upto` past its end.
+pub fn stream_run_checked_upto(
+    store: &dyn EventStore,
+    run_id: &str,
+    upto: u64,
+    verifier: &mut Verifier,
+    f: &mut dyn FnMut(Stamped<'_>),
+) -> Result<(Option<String>, u64), StoreError> {
+    stream_with(store, run_id, 0, upto, Some(verifier), false, f)
 }
 
 fn stream(
@@ -129,22 +143,29 @@ fn stream(
     verifier: Option<&mut Verifier>,
     f: &mut dyn FnMut(Stamped<'_>),
 ) -> Result<Option<String>, StoreError> {
-    stream_with(store, run_id, from, verifier, true, f)
+    stream_with(store, run_id, from, u64::MAX, verifier, true, f).map(|(head, _)| head)
 }
 
-/// The stream; with a verifier, a row that does not verify stops it (`stop`) or is noted in
-/// the verifier, the rest unchecked.
+/// The stream, through event `upto` (the rows after it are counted, not handed on); with a
+/// verifier, a row that does not verify stops it (`stop`) or is noted in the verifier, the
+/// rest unchecked. Its head, and how many rows it met.
 fn stream_with(
     store: &dyn EventStore,
     run_id: &str,
     from: u64,
+    upto: u64,
     mut verifier: Option<&mut Verifier>,
     stop: bool,
     f: &mut dyn FnMut(Stamped<'_>),
-) -> Result<Option<String>, StoreError> {
+) -> Result<(Option<String>, u64), StoreError> {
     let mut last_hash: Option<Vec<u8>> = None;
+    let mut rows = 0u64;
     store.fold_rows(run_id, from, &mut |row| {
+        rows += 1;
         let seq = row.seq.max(0) as u64;
+        if seq > upto {
+            return Ok(());
+        }
         if let Some(verifier) = verifier.as_deref_mut()
             && (stop || verifier.first_bad().is_none())
         {
@@ -189,5 +210,5 @@ fn stream_with(
         });
         Ok(())
     })?;
-    Ok(last_hash.map(|h| super::hash::hex(&h)))
+    Ok((last_hash.map(|h| super::hash::hex(&h)), rows))
 }

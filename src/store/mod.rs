@@ -24,7 +24,9 @@ mod verify;
 
 pub use anchor::{Anchor, check_anchors, parse_anchors};
 pub use faulty::{Fault, FaultyStore};
-pub use fold::{FoldRow, RowSink, stream_run, stream_run_checked, stream_run_verified};
+pub use fold::{
+    FoldRow, RowSink, stream_run, stream_run_checked, stream_run_checked_upto, stream_run_verified,
+};
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{
     RunEntry, RunQuery, check_index, check_index_run, entries_from_log, entry_from_log, run_entry,

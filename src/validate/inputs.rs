@@ -73,12 +73,12 @@ pub fn resolve_inputs(
         }
         // Exactly: an integer past 2^53 is not rounded to a double to meet its bound.
         if let Some(n) = value.as_number().and_then(Number::from_json) {
-            if let Some(min) = spec.minimum.and_then(Number::from_f64)
+            if let Some(min) = spec.minimum.as_ref().map(crate::definition::Bound::exact)
                 && n < min
             {
                 bad(format!("{n} is less than the minimum {min}"));
             }
-            if let Some(max) = spec.maximum.and_then(Number::from_f64)
+            if let Some(max) = spec.maximum.as_ref().map(crate::definition::Bound::exact)
                 && n > max
             {
                 bad(format!("{n} is more than the maximum {max}"));

@@ -597,8 +597,8 @@ pub(super) fn check_inputs(
                 ),
             );
         }
-        if let (Some(min), Some(max)) = (spec.minimum, spec.maximum)
-            && min > max
+        if let (Some(min), Some(max)) = (&spec.minimum, &spec.maximum)
+            && min.exact() > max.exact()
         {
             c.problem(
                 &base,

@@ -224,7 +224,7 @@ fn input_control(name: &str, spec: &InputSpec, secret: bool) -> Markup {
                     InputType::Integer | InputType::Number => {
                         input type="number" name=(field) required[spec.required]
                             step=(if spec.kind == InputType::Integer { "1" } else { "any" })
-                            min=[spec.minimum] max=[spec.maximum] placeholder=[default.as_deref()];
+                            min=[spec.minimum.as_ref().map(ToString::to_string)] max=[spec.maximum.as_ref().map(ToString::to_string)] placeholder=[default.as_deref()];
                     }
                     _ => {
                         input type=(if secret { "password" } else { "text" }) name=(field) required[spec.required]
