@@ -1305,3 +1305,61 @@ fn a_finished_run_resumes_on_a_read_only_log_and_status_says_next_needs_a_writab
     assert!(text.contains("Next:"), "{text}");
     insta::assert_snapshot!("status_on_a_read_only_log", common::redact(&text, &env));
 }
+
+/// The review's case: with the log and the attempt logs on one 2 MB disk, a step that printed
+/// 3 MB filled it with its attempt's file, so the step's end could not be recorded: the run
+/// ended `interrupted` ("driver is gone", "nothing recorded was lost"), and `resume` failed
+/// at once, cortex's own 1.9 MB partial file keeping the disk full. The file now stops short
+/// of the last MiB (`LOG_RESERVE`), kept for the log: the step's end is recorded, its file
+/// incomplete (`lost_bytes`), the next step runs, and the disk has room for another run.
+#[test]
+fn an_attempt_log_never_takes_the_room_the_log_needs_for_the_steps_end() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    env.workflow(
+        "big",
+        "name: big\nsteps:\n  - name: Spew\n    run: head -c 3000000 /dev/zero | tr '\\0' x | fold -w 100\n  - name: After\n    run: echo after\n",
+    );
+    let ran = env.run(&["workflow", "run", "big"]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("could not be written to its log file"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(env.status(None)["status"], "completed");
+    let events = env.run(&["--json", "log", "show"]).json();
+    let logged = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap_or_else(|| panic!("no attempt_log event: {events}"))
+        .clone();
+    let lost = logged["body"]["lost_bytes"].as_u64().unwrap();
+    let kept = logged["body"]["bytes"].as_u64().unwrap();
+    assert!(kept > 0 && lost > 0, "{logged}");
+    // 30 000 lines of 100 `x`, the last with no line end.
+    assert_eq!(kept + lost, 3_029_999, "every byte counted: {logged}");
+    assert!(
+        logged["body"]["lost_reason"]
+            .as_str()
+            .unwrap()
+            .contains("keeps for the log"),
+        "{logged}"
+    );
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
+    // Room is left for the next run.
+    env.workflow("small", "name: small\nsteps:\n  - {name: S, run: echo s}\n");
+    let again = env.run(&["workflow", "run", "small"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
