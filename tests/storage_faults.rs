@@ -1363,3 +1363,46 @@ fn an_attempt_log_never_takes_the_room_the_log_needs_for_the_steps_end() {
     let again = env.run(&["workflow", "run", "small"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
 }
+
+/// The review's case: `--json workflow history` gave a run holding a damaged event the status
+/// of the events before it — `interrupted` for a run that had completed — while the text said
+/// `unreadable`, and an agent resumed it; and `gc --older-than 0s` exited 1 at that run,
+/// leaving the others. The JSON row says `unreadable` now (with its reason), and `gc` leaves
+/// that run alone, says so, and sees to the others.
+#[test]
+fn an_unreadable_run_is_unreadable_in_json_history_and_gc_goes_past_it() {
+    let env = Env::new();
+    let (old, new) = two_recorded_runs(&env);
+    let db = rusqlite::Connection::open(env.db()).unwrap();
+    db.execute_batch("DROP TRIGGER events_append_only_update")
+        .unwrap();
+    db.execute(
+        "UPDATE events SET body = '{\"attempt\":1,\"st' WHERE run_id = ?1 AND type = 'output_recorded'",
+        [&old],
+    )
+    .unwrap();
+    drop(db);
+    let rows = env.run(&["--json", "workflow", "history"]).json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows[0]["run_id"], new.as_str());
+    assert_eq!(rows[0]["status"], "completed");
+    assert_eq!(rows[1]["run_id"], old.as_str());
+    assert_eq!(rows[1]["status"], "unreadable", "{rows:?}");
+    assert!(rows[1]["unreadable"].is_string(), "{rows:?}");
+
+    assert!(env.home().join("runs").join(&new).exists());
+    let gc = env.run(&["gc", "--older-than", "0s"]);
+    assert_eq!(gc.code, 0, "{}{}", gc.stdout, gc.stderr);
+    assert!(
+        gc.stdout.contains("cannot be read") && gc.stdout.contains(&old),
+        "{}",
+        gc.stdout
+    );
+    assert!(
+        !env.home().join("runs").join(&new).exists(),
+        "{}",
+        gc.stdout
+    );
+    let doc = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+    assert_eq!(doc["skipped_unreadable"][0], old.as_str(), "{doc}");
+}
