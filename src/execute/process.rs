@@ -101,6 +101,7 @@ struct LogWriter {
 pub const LOG_RESERVE: u64 = 1 << 20;
 
 /// Whether the file system holding `file` has at least `LOG_RESERVE` free (or cannot say).
+#[allow(clippy::unnecessary_cast)] // u64 on Linux, narrower elsewhere
 fn has_room(file: &std::fs::File) -> bool {
     nix::sys::statvfs::fstatvfs(file).map_or(true, |fs| {
         (fs.blocks_available() as u64).saturating_mul(fs.fragment_size() as u64) >= LOG_RESERVE
