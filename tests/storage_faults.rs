@@ -1406,3 +1406,69 @@ fn an_unreadable_run_is_unreadable_in_json_history_and_gc_goes_past_it() {
     let doc = env.run(&["--json", "gc", "--older-than", "0s"]).json();
     assert_eq!(doc["skipped_unreadable"][0], old.as_str(), "{doc}");
 }
+
+/// When the disk is full at the step's end all the same (filled by something else while the
+/// step ran), the append of its end met ENOSPC and the run ended `interrupted` while the
+/// attempt's own file, not yet recorded, held room the log needed. The driver now empties
+/// that file, records it so (all its bytes `lost_bytes`, and why), and appends again once:
+/// the step's end is recorded.
+#[test]
+fn a_full_disk_at_a_steps_end_empties_its_own_attempt_file_to_record_the_end() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display().to_string();
+    let script = format!(
+        "head -c 400000 /dev/zero | tr '\\0' x | fold -w 100; echo; touch {m}/1; while [ ! -e {m}/2 ]; do sleep 0.02; done"
+    );
+    env.workflow(
+        "w",
+        &format!(
+            "name: w\nsteps:\n  - name: Spew\n    run: {}\n",
+            serde_json::to_string(&script).unwrap()
+        ),
+    );
+    let child = env
+        .command(&["workflow", "run", "w"])
+        // Its live output (400 KB) is not read: a pipe would hold the step up.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&marks.join("1"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let filler = fill_disk(&env.home());
+    std::fs::write(marks.join("2"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(env.status(None)["status"], "completed");
+    let events = env.run(&["--json", "log", "show"]).json();
+    let logged = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap_or_else(|| panic!("no attempt_log event: {events}"))
+        .clone();
+    assert_eq!(logged["body"]["bytes"], 0, "{logged}");
+    assert!(
+        logged["body"]["lost_reason"]
+            .as_str()
+            .unwrap()
+            .contains("make room for the log"),
+        "{logged}"
+    );
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
+}
