@@ -241,3 +241,30 @@ fn a_prompt_steps_timeout_bounds_its_validation_gate_and_its_retry_is_warned_of(
     assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
     assert_eq!(env.events(&run).len(), before, "nothing recorded");
 }
+
+/// A prompt step with no `timeout:` ran its `validate: - run:` checks with no limit but the
+/// ten minutes, ignoring the run's `timeout_seconds` (which stops a `run:` step): with a
+/// limit of 2 s, a `sleep 15` gate made `step complete` wait 15 s and report completed. The
+/// checks a report runs are bounded by the run's time limit now: the report is refused.
+#[test]
+fn a_reports_checks_are_bounded_by_the_runs_timeout_seconds() {
+    let env = Env::new();
+    env.config(r#"{"workflow":{"timeout_seconds":2}}"#);
+    env.workflow(
+        "v",
+        "name: v\nsteps:\n  - name: Ask\n    prompt: do it\n    validate:\n      - run: sleep 15\n",
+    );
+    let run = run_id(&env.run(&["--json", "workflow", "run", "v"]));
+    let before = env.events(&run).len();
+    let started = std::time::Instant::now();
+    let refused = env.run(&["workflow", "step", "complete", "Ask"]);
+    let took = started.elapsed();
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("`sleep 15` timed out after"),
+        "{}",
+        refused.stderr
+    );
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
+    assert_eq!(env.events(&run).len(), before, "nothing recorded");
+}

@@ -1383,3 +1383,170 @@ fn a_finished_run_resumes_on_a_read_only_log_and_status_says_next_needs_a_writab
     assert!(text.contains("Next:"), "{text}");
     insta::assert_snapshot!("status_on_a_read_only_log", common::redact(&text, &env));
 }
+
+/// The review's case: with the log and the attempt logs on one 2 MB disk, a step that printed
+/// 3 MB filled it with its attempt's file, so the step's end could not be recorded: the run
+/// ended `interrupted` ("driver is gone", "nothing recorded was lost"), and `resume` failed
+/// at once, cortex's own 1.9 MB partial file keeping the disk full. The file now stops short
+/// of the last MiB (`LOG_RESERVE`), kept for the log: the step's end is recorded, its file
+/// incomplete (`lost_bytes`), the next step runs, and the disk has room for another run.
+#[test]
+fn an_attempt_log_never_takes_the_room_the_log_needs_for_the_steps_end() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    env.workflow(
+        "big",
+        "name: big\nsteps:\n  - name: Spew\n    run: head -c 3000000 /dev/zero | tr '\\0' x | fold -w 100\n  - name: After\n    run: echo after\n",
+    );
+    let ran = env.run(&["workflow", "run", "big"]);
+    assert_eq!(ran.code, 0, "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.stdout.contains("could not be written to its log file"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(env.status(None)["status"], "completed");
+    let events = env.run(&["--json", "log", "show"]).json();
+    let logged = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap_or_else(|| panic!("no attempt_log event: {events}"))
+        .clone();
+    let lost = logged["body"]["lost_bytes"].as_u64().unwrap();
+    let kept = logged["body"]["bytes"].as_u64().unwrap();
+    assert!(kept > 0 && lost > 0, "{logged}");
+    // 30 000 lines of 100 `x`, the last with no line end.
+    assert_eq!(kept + lost, 3_029_999, "every byte counted: {logged}");
+    assert!(
+        logged["body"]["lost_reason"]
+            .as_str()
+            .unwrap()
+            .contains("keeps for the log"),
+        "{logged}"
+    );
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
+    // Room is left for the next run.
+    env.workflow("small", "name: small\nsteps:\n  - {name: S, run: echo s}\n");
+    let again = env.run(&["workflow", "run", "small"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+}
+
+/// The review's case: `--json workflow history` gave a run holding a damaged event the status
+/// of the events before it — `interrupted` for a run that had completed — while the text said
+/// `unreadable`, and an agent resumed it; and `gc --older-than 0s` exited 1 at that run,
+/// leaving the others. The JSON row says `unreadable` now (with its reason), and `gc` leaves
+/// that run alone, says so, and sees to the others.
+#[test]
+fn an_unreadable_run_is_unreadable_in_json_history_and_gc_goes_past_it() {
+    let env = Env::new();
+    let (old, new) = two_recorded_runs(&env);
+    let db = rusqlite::Connection::open(env.db()).unwrap();
+    db.execute_batch("DROP TRIGGER events_append_only_update")
+        .unwrap();
+    db.execute(
+        "UPDATE events SET body = '{\"attempt\":1,\"st' WHERE run_id = ?1 AND type = 'output_recorded'",
+        [&old],
+    )
+    .unwrap();
+    drop(db);
+    let rows = env.run(&["--json", "workflow", "history"]).json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows[0]["run_id"], new.as_str());
+    assert_eq!(rows[0]["status"], "completed");
+    assert_eq!(rows[1]["run_id"], old.as_str());
+    assert_eq!(rows[1]["status"], "unreadable", "{rows:?}");
+    assert!(rows[1]["unreadable"].is_string(), "{rows:?}");
+
+    assert!(env.home().join("runs").join(&new).exists());
+    let gc = env.run(&["gc", "--older-than", "0s"]);
+    assert_eq!(gc.code, 0, "{}{}", gc.stdout, gc.stderr);
+    assert!(
+        gc.stdout.contains("cannot be read") && gc.stdout.contains(&old),
+        "{}",
+        gc.stdout
+    );
+    assert!(
+        !env.home().join("runs").join(&new).exists(),
+        "{}",
+        gc.stdout
+    );
+    let doc = env.run(&["--json", "gc", "--older-than", "0s"]).json();
+    assert_eq!(doc["skipped_unreadable"][0], old.as_str(), "{doc}");
+}
+
+/// When the disk is full at the step's end all the same (filled by something else while the
+/// step ran), the append of its end met ENOSPC and the run ended `interrupted` while the
+/// attempt's own file, not yet recorded, held room the log needed. The driver now empties
+/// that file, records it so (all its bytes `lost_bytes`, and why), and appends again once:
+/// the step's end is recorded.
+#[test]
+fn a_full_disk_at_a_steps_end_empties_its_own_attempt_file_to_record_the_end() {
+    let env = Env::new();
+    let home = env.home().display().to_string();
+    if !try_cmd("mount", &["-t", "tmpfs", "-o", "size=2m", "tmpfs", &home]) {
+        eprintln!(
+            "skipped: mounting a small tmpfs is not allowed here, so a full disk cannot be made"
+        );
+        return;
+    }
+    let _mounted = Mounted(env.home());
+    std::fs::create_dir_all(env.home().join("workflows")).unwrap();
+    let marks = env.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let m = marks.display().to_string();
+    let script = format!(
+        "head -c 400000 /dev/zero | tr '\\0' x | fold -w 100; echo; touch {m}/1; while [ ! -e {m}/2 ]; do sleep 0.02; done"
+    );
+    env.workflow(
+        "w",
+        &format!(
+            "name: w\nsteps:\n  - name: Spew\n    run: {}\n",
+            serde_json::to_string(&script).unwrap()
+        ),
+    );
+    let child = env
+        .command(&["workflow", "run", "w"])
+        // Its live output (400 KB) is not read: a pipe would hold the step up.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&marks.join("1"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let filler = fill_disk(&env.home());
+    std::fs::write(marks.join("2"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(env.status(None)["status"], "completed");
+    let events = env.run(&["--json", "log", "show"]).json();
+    let logged = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "attempt_log")
+        .unwrap_or_else(|| panic!("no attempt_log event: {events}"))
+        .clone();
+    assert_eq!(logged["body"]["bytes"], 0, "{logged}");
+    assert!(
+        logged["body"]["lost_reason"]
+            .as_str()
+            .unwrap()
+            .contains("make room for the log"),
+        "{logged}"
+    );
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
+}

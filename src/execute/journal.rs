@@ -298,9 +298,70 @@ impl<'a> Journal<'a> {
         self.at_head(Some(command))
     }
 
+    /// `at_head`, once more on a full disk after making room with the files of the attempts
+    /// whose ends are staged (`make_room_for_ends`): a step's end is never lost to its own
+    /// output's file, which is cortex's and not yet recorded (it is recorded emptied, its
+    /// bytes as lost). Otherwise the full disk is returned as it is.
+    fn at_head(&mut self, command: Option<Command>) -> Result<Vec<Recorded>, JournalError> {
+        let again = command.clone();
+        match self.at_head_once(command) {
+            Err(JournalError::Store(StoreError::Full(why))) => {
+                if !self.make_room_for_ends(&why)? {
+                    return Err(JournalError::Store(StoreError::Full(why)));
+                }
+                self.at_head_once(again)
+            }
+            other => other,
+        }
+    }
+
+    /// Empty the files of the attempts whose ends are staged, each recorded then as holding
+    /// nothing of its output (`lost` all of it, and why), and decide the staged commands
+    /// again on the log. False if none had a file to empty.
+    fn make_room_for_ends(&mut self, why: &str) -> Result<bool, JournalError> {
+        let mut emptied = false;
+        for (command, _) in &mut self.staged {
+            let Command::FinishAttempt(report) = command else {
+                continue;
+            };
+            let Some(log) = report.log.as_mut() else {
+                continue;
+            };
+            let Some(path) = log.path.as_ref() else {
+                continue;
+            };
+            if log.bytes == 0 {
+                continue;
+            }
+            let opened = super::materialize::derived_file().write(true).open(path);
+            if opened.and_then(|f| f.set_len(0)).is_err() {
+                continue;
+            }
+            let lost = log.bytes + log.lost.as_ref().map_or(0, |(n, _)| *n);
+            log.lost = Some((
+                lost,
+                format!(
+                    "emptied to make room for the log's events on a full disk ({})",
+                    crate::render::one_line(why)
+                ),
+            ));
+            log.bytes = 0;
+            log.blake3 = blake3::hash(b"").to_hex().to_string();
+            emptied = true;
+        }
+        if emptied {
+            let staged = std::mem::take(&mut self.staged);
+            self.state = Self::replay_log(self.store(), &self.run_id)?;
+            for (command, _) in staged {
+                self.stage(command)?;
+            }
+        }
+        Ok(emptied)
+    }
+
     /// One transaction at the head: catch up, decide (the staged commands' events, then
     /// `command`'s), append, fold.
-    fn at_head(&mut self, command: Option<Command>) -> Result<Vec<Recorded>, JournalError> {
+    fn at_head_once(&mut self, command: Option<Command>) -> Result<Vec<Recorded>, JournalError> {
         let Some(store) = self.store.take() else {
             unreachable!("the journal's store is back in place after every append");
         };

@@ -26,6 +26,8 @@ mod runner;
 mod scheduler;
 mod secrets;
 mod session;
+/// The run's time limit for a driving session starting now (`session::deadline`).
+pub(crate) use session::deadline as run_deadline;
 mod signals;
 mod snapshot;
 mod workflow_loop;

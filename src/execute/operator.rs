@@ -114,7 +114,14 @@ pub fn report_phase(
         // Never stopped: nothing raises this process's flag, and nothing else drives a
         // waiting step.
         runner
-            .validate_report(state, i, &outputs, &mut |_, _, _| {}, &mut || false)
+            .validate_report(
+                state,
+                i,
+                &outputs,
+                &mut |_, _, _| {},
+                &mut || false,
+                super::session::deadline(state).0,
+            )
             .unwrap_or_default()
     } else {
         Vec::new()

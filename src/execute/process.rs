@@ -88,6 +88,24 @@ struct LogWriter {
     /// The first write that failed (a full disk): the lines it held are lost from the file,
     /// and the ones after are still written (the disk may have room again).
     failed: Option<String>,
+    /// The file system had at least `LOG_RESERVE` free at the last look (at the opening and
+    /// after each chunk): below it, lines are counted as lost instead of written, so that the
+    /// log's events (on the same disk by default) always have room for the attempt's end.
+    room: bool,
+}
+
+/// The space an attempt's file never takes: below this much free on its file system, its
+/// lines are counted as lost (`lost_bytes`) instead of written, and written again once there
+/// is room. A derived file filling the disk left no room to record the step's end (the run
+/// ended `interrupted`, its driver gone) nor to resume (DESIGN.md §6).
+pub const LOG_RESERVE: u64 = 1 << 20;
+
+/// Whether the file system holding `file` has at least `LOG_RESERVE` free (or cannot say).
+#[allow(clippy::unnecessary_cast)] // u64 on Linux, narrower elsewhere
+fn has_room(file: &std::fs::File) -> bool {
+    nix::sys::statvfs::fstatvfs(file).map_or(true, |fs| {
+        (fs.blocks_available() as u64).saturating_mul(fs.fragment_size() as u64) >= LOG_RESERVE
+    })
 }
 
 impl LogWriter {
@@ -98,7 +116,9 @@ impl LogWriter {
             .truncate(true)
             .open(&target.path)
             .ok()?;
+        let room = has_room(&file);
         Some(LogWriter {
+            room,
             file: std::io::BufWriter::new(file),
             path: target.path.clone(),
             hasher: blake3::Hasher::new(),
@@ -111,7 +131,19 @@ impl LogWriter {
 
     /// One line as the process wrote it: its bytes and its own line end, if it had one.
     fn line(&mut self, raw: &[u8]) {
-        if let Err(e) = self.file.write_all(raw) {
+        // Short of room at the last look: look again (the disk may have room again), once a
+        // line while it lasts.
+        if !self.room {
+            self.room = has_room(self.file.get_ref());
+        }
+        if !self.room {
+            self.failed.get_or_insert_with(|| {
+                format!(
+                    "No space left on device for it: less than {} MiB was free, which cortex keeps for the log's events",
+                    LOG_RESERVE >> 20
+                )
+            });
+        } else if let Err(e) = self.file.write_all(raw) {
             self.failed.get_or_insert_with(|| e.to_string());
         }
         self.hasher.update(raw);
@@ -124,6 +156,7 @@ impl LogWriter {
         if let Err(e) = self.file.flush() {
             self.failed.get_or_insert_with(|| e.to_string());
         }
+        self.room = has_room(self.file.get_ref());
     }
 
     /// Whether the file written is still the one at its path: `logs/` removed (or the file

@@ -343,7 +343,9 @@ impl Runner {
     /// Run `run:` checks (in step `index`'s environment, or the run's); a problem for each
     /// that fails. None if a stop ended one (the stop flag, or `watch` finding an operator's
     /// request in the log, as for an attempt): a stopped check is no verdict, and the checks
-    /// after it do not run.
+    /// after it do not run. `deadline`: the run's time limit, which bounds each check where it
+    /// comes before the step's (or the ten minutes of a check whose step sets no `timeout:`).
+    #[allow(clippy::too_many_arguments)]
     pub fn run_checks(
         &self,
         state: &RunState,
@@ -352,6 +354,7 @@ impl Runner {
         label: &str,
         on_line: LineSink<'_>,
         watch: &mut dyn FnMut() -> bool,
+        deadline: Option<Instant>,
     ) -> Option<Vec<String>> {
         let resolve = resolver(state, &self.redactor, index);
         let (env, cwd, redactor) = match index {
@@ -404,6 +407,13 @@ impl Runner {
             if let Some(own) = step.and_then(step_timeout) {
                 spec.timeout = Some(own);
             }
+            // And by the time left of the run's `timeout_seconds`, as a `run:` step is: a
+            // prompt step with no `timeout:` ran its checks for up to ten minutes whatever
+            // the run's limit.
+            let run_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if let Some(left) = run_left.filter(|l| spec.timeout.is_none_or(|t| *l < t)) {
+                spec.timeout = Some(left);
+            }
             let r = self.run_noted(
                 &state.run_id,
                 &key,
@@ -425,7 +435,7 @@ impl Runner {
     }
 
     /// Run step `index`'s `validate: - run:` checks against `outputs`; a problem for each
-    /// that fails, or None if a stop ended one (`run_checks`).
+    /// that fails, or None if a stop ended one (`run_checks`, bounded by `deadline` too).
     pub fn validate_report(
         &self,
         state: &RunState,
@@ -433,6 +443,7 @@ impl Runner {
         outputs: &[(String, String)],
         on_line: LineSink<'_>,
         watch: &mut dyn FnMut() -> bool,
+        deadline: Option<Instant>,
     ) -> Option<Vec<String>> {
         let Some(step) = state.workflow.as_ref().and_then(|w| w.steps.get(index)) else {
             return Some(Vec::new());
@@ -455,6 +466,7 @@ impl Runner {
             "validate",
             on_line,
             watch,
+            deadline,
         )
     }
 
@@ -709,7 +721,7 @@ impl Runner {
                 problems.extend(super::claude_program_missing(&setup.program, &cwd));
             }
         }
-        problems.extend(self.run_checks(state, None, &wf.health, "health", on_line, watch)?);
+        problems.extend(self.run_checks(state, None, &wf.health, "health", on_line, watch, None)?);
         Some(problems)
     }
 
@@ -1051,7 +1063,7 @@ impl PreparedAttempt {
             // Validation sees the outputs of this attempt as if already recorded. A check a
             // stop ended is no verdict: the attempt was stopped, as if in its command.
             if let Some(state) = &self.state_for_checks {
-                match runner.validate_report(state, self.index, &outputs, on_line, watch) {
+                match runner.validate_report(state, self.index, &outputs, on_line, watch, None) {
                     Some(problems) => validation_problems.extend(problems),
                     None => return AttemptOutcome::Stopped,
                 }

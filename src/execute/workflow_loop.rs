@@ -53,6 +53,7 @@ fn child_attempt(
                     &report.outputs,
                     &mut |step, s, l| observer.line(step, s, l),
                     &mut || watch_log(journal, halt, &mut caught_up, &mut failed),
+                    None,
                 );
                 announce(journal, ctx, &caught_up);
                 if let Some(e) = failed {
@@ -313,7 +314,15 @@ pub(crate) fn drive_workflow(
                         .as_ref()
                         .map(|w| w.post.clone())
                         .unwrap_or_default();
-                    runner.run_checks(&state, None, &checks, "post", &mut on_line, &mut watch)
+                    runner.run_checks(
+                        &state,
+                        None,
+                        &checks,
+                        "post",
+                        &mut on_line,
+                        &mut watch,
+                        None,
+                    )
                 };
                 announce(journal, ctx, &caught_up);
                 if let Some(e) = failed {

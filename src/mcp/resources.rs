@@ -40,7 +40,7 @@ pub fn list(ctx: &Ctx) -> Result<Vec<Resource>, CommandError> {
                 crate::event::RunKind::Scenario => "scenario",
             };
             Resource::new(uri(&row.run_id), row.run_id.clone())
-                .with_title(format!("{kind} {}: {}", row.name, row.status.as_str()))
+                .with_title(format!("{kind} {}: {}", row.name, row.shown_status))
                 .with_description(format!(
                     "The status of {kind} run {} of `{}`, started {}",
                     row.run_id,

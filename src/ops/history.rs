@@ -47,13 +47,24 @@ fn limit_error(given: &str, name: &str) -> super::CommandError {
     ))
 }
 
+/// The status a history row shows for a run holding an event this cortex cannot read.
+pub const UNREADABLE: &str = "unreadable";
+
 /// One run as listed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryRow {
     pub run_id: String,
     pub kind: RunKind,
     pub name: String,
+    /// As the events before the one that cannot be read leave it, for an unreadable run.
+    #[serde(skip)]
     pub status: RunStatus,
+    /// What the JSON row says: `unreadable` for a run holding an event this cortex cannot
+    /// read (as the text history says), else `status`. Before, such a row said the status of
+    /// the events before it: `interrupted` for a run that had completed (a damaged event in
+    /// its middle), `waiting` for one holding a newer cortex's event, and an agent resumed it.
+    #[serde(rename = "status")]
+    pub shown_status: &'static str,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub events: u64,
@@ -121,6 +132,7 @@ pub fn history_page_before(
                 Err(e) => return Err(e),
             };
         state.run_id = entry.run_id.clone();
+        let status = run_status(&state, alive);
         let done = state
             .steps
             .iter()
@@ -134,7 +146,12 @@ pub fn history_page_before(
             parent: state.start.as_ref().and_then(|s| s.parent.clone()),
             done,
             total: state.steps.len(),
-            status: run_status(&state, alive),
+            status,
+            shown_status: if unreadable.is_some() {
+                UNREADABLE
+            } else {
+                status.as_str()
+            },
             ended_at: state.ended_at.clone(),
             run_id: entry.run_id,
             kind: entry.kind,

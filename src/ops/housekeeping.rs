@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{CommandError, Ctx, Output, exit};
 use crate::execute::{load_state, remove_run_files};
-use crate::store::{EventStore, RunQuery};
+use crate::store::{EventStore, RunQuery, StoreError};
 
 /// `gc --older-than`'s value, inside its range (`limits::GC_OLDER_THAN`).
 pub fn older_than(text: &str) -> Result<Duration, CommandError> {
@@ -30,7 +30,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         let logs = old_driver_logs(&ctx.home, cutoff, dry_run, &mut problems);
         let text = format!("No runs.\n{}", logs_text(dry_run, &logs));
         return Ok(Output::new(
-            json!({"removed": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems}),
+            json!({"removed": [], "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": []}),
             text,
             if problems.is_empty() {
                 exit::OK
@@ -43,12 +43,22 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
     let before = |time: &str| humantime::parse_rfc3339(time).is_ok_and(|t| t < cutoff);
     let mut removed = Vec::new();
     let mut problems = Vec::new();
+    let mut skipped = Vec::new();
     for entry in store.list_runs(&RunQuery::default())? {
         // A run that started after the cutoff cannot have ended before it.
         if entry.outcome.is_none() || !before(&entry.started_at) {
             continue;
         }
-        let state = load_state(&store, &entry.run_id)?;
+        // A run holding an event this cortex cannot read (damaged, or a newer cortex's) is
+        // left alone, said, and the others are seen to: before, `gc` exited 1 at the first.
+        let state = match load_state(&store, &entry.run_id) {
+            Ok(state) => state,
+            Err(StoreError::Corrupt { .. } | StoreError::NewerEvent { .. }) => {
+                skipped.push(entry.run_id);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !state.ended_at.as_deref().is_some_and(before)
             || crate::execute::driver_alive(&ctx.home, &store, &entry.run_id)
         {
@@ -76,6 +86,15 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
     for id in &removed {
         text.push_str(&format!("  runs/{id}/\n"));
     }
+    if !skipped.is_empty() {
+        text.push_str(&format!(
+            "Left alone {} holding an event that cannot be read (`log verify` says which):\n",
+            crate::render::count(skipped.len(), "run")
+        ));
+        for id in &skipped {
+            text.push_str(&format!("  {id}\n"));
+        }
+    }
     text.push_str(&logs_text(dry_run, &logs));
     let code = if problems.is_empty() {
         exit::OK
@@ -83,7 +102,7 @@ pub fn gc(ctx: &Ctx, older_than: Duration, dry_run: bool) -> Result<Output, Comm
         exit::FAILED
     };
     Ok(Output::new(
-        json!({"removed": removed, "driver_logs": logs, "dry_run": dry_run, "problems": problems}),
+        json!({"removed": removed, "driver_logs": logs, "dry_run": dry_run, "problems": problems, "skipped_unreadable": skipped}),
         text,
         code,
     )

@@ -1849,6 +1849,7 @@ pub fn report_step(
                 &outputs,
                 &mut |step, s, l| observer.line(step, s, l),
                 &mut || false,
+                crate::execute::run_deadline(state).0,
             )
             .unwrap_or_default()
     } else {

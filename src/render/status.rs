@@ -526,12 +526,8 @@ pub fn render_history(h: &crate::ops::History, cmd: &dyn Fn(&[&str]) -> String) 
             "{:<26}  {:<w$}  {:<11}  {:<24}  {}",
             r.run_id,
             r.name,
-            // Its status is that of the events before the one that cannot be read.
-            if r.unreadable.is_some() {
-                "unreadable"
-            } else {
-                r.status.as_str()
-            },
+            // `unreadable` for a run holding an event that cannot be read.
+            r.shown_status,
             r.started_at.as_deref().unwrap_or("-"),
             r.events
         );

@@ -103,7 +103,7 @@ pub fn render(
                                             }
                                         }
                                     }
-                                    td { (badge(r.status.as_str())) }
+                                    td { (badge(r.shown_status)) }
                                     td class="progress" {
                                         progress value=(r.done) max=(r.total.max(1)) {}
                                         " " span class="muted" { (r.done) "/" (r.total) }
