@@ -128,35 +128,13 @@ fn a_read_only_home_can_be_read_and_a_write_says_read_only() {
 /// log immutable). Run as `nobody`; a write says "read-only" and changes nothing.
 #[test]
 fn a_home_its_reader_may_not_write_could_not_be_read() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let env = Env::new();
     env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
     assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
-    let mode = |path: &std::path::Path, bits: u32| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
-    };
-    mode(env.dir.path(), 0o755);
-    mode(&env.project(), 0o755);
-    let mut paths = vec![env.home()];
-    while let Some(path) = paths.pop() {
-        if path.is_dir() {
-            mode(&path, 0o555);
-            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            mode(&path, 0o444);
-        }
-    }
-    let as_nobody = |args: &[&str]| {
-        let mut cmd = env.command(args);
-        cmd.uid(65534).gid(65534);
-        cmd.output()
-    };
-    let Ok(probe) = as_nobody(&["--version"]) else {
-        eprintln!("skipped: this test cannot run a command as another user here");
+    if home_read_only(&env, false).is_none() {
         return;
-    };
-    assert!(probe.status.success(), "{probe:?}");
+    }
+    let as_nobody = |args: &[&str]| Ok::<_, std::io::Error>(nobody_output(&env, args));
     let before = std::fs::read(env.db()).unwrap();
     let db = env.db().display().to_string();
     for args in [
@@ -702,6 +680,45 @@ fn a_full_disk_is_read_and_a_write_says_the_disk_is_full_not_damaged() {
 const NOBODY: u32 = 65534;
 
 /// `args` run as `nobody`: exit code, stdout, stderr.
+/// Make `env`'s home readable by anyone and writable by nobody (folders 555, files 444; its
+/// parents 755), as another user's home or an archive copy is; `writable` gives it back
+/// (755, 644). None (having said why) where commands cannot be run as `nobody` here.
+fn home_read_only(env: &Env, writable: bool) -> Option<()> {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let mode = |path: &std::path::Path, bits: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
+    };
+    mode(env.dir.path(), 0o755);
+    mode(&env.project(), 0o755);
+    let (dirs, files) = if writable {
+        (0o755, 0o644)
+    } else {
+        (0o555, 0o444)
+    };
+    let mut paths = vec![env.home()];
+    while let Some(path) = paths.pop() {
+        if path.is_dir() {
+            mode(&path, dirs);
+            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            mode(&path, files);
+        }
+    }
+    let probe = env.command(&["--version"]).uid(NOBODY).gid(NOBODY).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: this test cannot run a command as another user here");
+        return None;
+    }
+    Some(())
+}
+
+/// What `args` did, run as `nobody`.
+fn nobody_output(env: &Env, args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    env.command(args).uid(NOBODY).gid(NOBODY).output().unwrap()
+}
+
 fn as_nobody(env: &Env, args: &[&str]) -> (i32, String, String) {
     use std::os::unix::process::CommandExt;
     let mut cmd = env.command(args);
@@ -1233,8 +1250,6 @@ fn a_driver_that_stops_on_a_full_disk_ends_its_running_phases() {
 /// writable". A command that would record still meets the read-only error.
 #[test]
 fn commands_on_a_finished_run_answer_on_a_read_only_log_as_on_a_writable_one() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let env = Env::new();
     env.workflow("ok", "name: ok\nsteps:\n  - {name: A, run: 'true'}\n");
     env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
@@ -1260,30 +1275,10 @@ fn commands_on_a_finished_run_answer_on_a_read_only_log_as_on_a_writable_one() {
         })
         .collect();
     assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
-    let mode = |path: &std::path::Path, bits: u32| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
-    };
-    mode(env.dir.path(), 0o755);
-    mode(&env.project(), 0o755);
-    let mut paths = vec![env.home()];
-    while let Some(path) = paths.pop() {
-        if path.is_dir() {
-            mode(&path, 0o555);
-            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            mode(&path, 0o444);
-        }
-    }
-    let as_nobody = |args: &[&str]| {
-        let mut cmd = env.command(args);
-        cmd.uid(65534).gid(65534);
-        cmd.output()
-    };
-    let Ok(probe) = as_nobody(&["--version"]) else {
-        eprintln!("skipped: this test cannot run a command as another user here");
+    if home_read_only(&env, false).is_none() {
         return;
-    };
-    assert!(probe.status.success(), "{probe:?}");
+    }
+    let as_nobody = |args: &[&str]| Ok::<_, std::io::Error>(nobody_output(&env, args));
     let before = std::fs::read(env.db()).unwrap();
     for (args, (code, stdout)) in cases.iter().zip(&writable) {
         let out = as_nobody(args).unwrap();
@@ -1310,39 +1305,14 @@ fn commands_on_a_finished_run_answer_on_a_read_only_log_as_on_a_writable_one() {
 /// they fail on this log: it says so now (the suggestions stay). Run as `nobody`.
 #[test]
 fn a_finished_run_resumes_on_a_read_only_log_and_status_says_next_needs_a_writable_one() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let env = Env::new();
     env.workflow("tiny", "name: tiny\nsteps:\n  - {name: a, run: 'echo a'}\n");
     env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
     assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
-    let mode = |path: &std::path::Path, bits: u32| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits)).unwrap()
-    };
-    let read_only = || {
-        mode(env.dir.path(), 0o755);
-        mode(&env.project(), 0o755);
-        let mut paths = vec![env.home()];
-        while let Some(path) = paths.pop() {
-            if path.is_dir() {
-                mode(&path, 0o555);
-                paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            } else {
-                mode(&path, 0o444);
-            }
-        }
-    };
-    read_only();
-    let as_nobody = |args: &[&str]| {
-        let mut cmd = env.command(args);
-        cmd.uid(65534).gid(65534);
-        cmd.output()
-    };
-    let Ok(probe) = as_nobody(&["--version"]) else {
-        eprintln!("skipped: this test cannot run a command as another user here");
+    if home_read_only(&env, false).is_none() {
         return;
-    };
-    assert!(probe.status.success(), "{probe:?}");
+    }
+    let as_nobody = |args: &[&str]| Ok::<_, std::io::Error>(nobody_output(&env, args));
     let before = std::fs::read(env.db()).unwrap();
     let out = as_nobody(&["workflow", "resume"]).unwrap();
     let (stdout, stderr) = (
@@ -1358,17 +1328,9 @@ fn a_finished_run_resumes_on_a_read_only_log_and_status_says_next_needs_a_writab
     assert_eq!(std::fs::read(env.db()).unwrap(), before, "nothing written");
     // A run that waits: its resume meets the read-only log; its status says Next needs a
     // writable one.
-    let mut paths = vec![env.home()];
-    while let Some(path) = paths.pop() {
-        if path.is_dir() {
-            mode(&path, 0o755);
-            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else {
-            mode(&path, 0o644);
-        }
-    }
+    home_read_only(&env, true);
     assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
-    read_only();
+    home_read_only(&env, false);
     let out = as_nobody(&["workflow", "resume"]).unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
