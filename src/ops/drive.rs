@@ -449,6 +449,19 @@ fn drive_from(
 /// How long a driver's lease lasts without renewal (renewed every third of it).
 pub const DRIVER_LEASE_MS: u64 = 30_000;
 
+/// The driver lease a command (not a worker) claims for run `run_id`: named for its actor and
+/// process, for `DRIVER_LEASE_MS`.
+fn command_driver_claim(run_id: &str, by: &Operator) -> crate::store::LeaseClaim {
+    crate::store::LeaseClaim {
+        run_id: run_id.to_string(),
+        unit: crate::store::DRIVER_UNIT.to_string(),
+        attempt: 0,
+        holder: format!("driver:{} pid {}", by.actor, std::process::id()),
+        host: hostname(),
+        ttl_ms: DRIVER_LEASE_MS,
+    }
+}
+
 /// Claim the driver's lease of a run this command is about to start, before its first event:
 /// on PostgreSQL a worker takes any unfinished run that no live driver holds, and a run whose
 /// `run_started` was committed before its driver's lease (`hold_driver_lease`, a moment
@@ -463,19 +476,11 @@ pub(crate) fn claim_before_start(
     run_id: &str,
     by: &Operator,
 ) -> Result<(), CommandError> {
-    use crate::store::{DRIVER_UNIT, LeaseClaim, StoreError};
+    use crate::store::StoreError;
     if ctx.dispatch.shared.is_some() || !ctx.location()?.is_postgres() {
         return Ok(());
     }
-    let claim = LeaseClaim {
-        run_id: run_id.to_string(),
-        unit: DRIVER_UNIT.to_string(),
-        attempt: 0,
-        holder: format!("driver:{} pid {}", by.actor, std::process::id()),
-        host: hostname(),
-        ttl_ms: DRIVER_LEASE_MS,
-    };
-    match store.claim_lease(&claim) {
+    match store.claim_lease(&command_driver_claim(run_id, by)) {
         Ok(_) | Err(StoreError::Unsupported(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -489,7 +494,7 @@ fn hold_driver_lease(
     journal: &mut Journal<'_>,
     by: &Operator,
 ) -> Result<Option<(crate::store::Lease, KeeperRef)>, CommandError> {
-    use crate::store::{DRIVER_UNIT, LeaseClaim, StoreError};
+    use crate::store::{DRIVER_UNIT, StoreError};
     // A command driving a SQLite log needs no lease: the log is on this host, where the run's
     // lock (and, for homes sharing the log, the leases of their workers: `not_driven_elsewhere`)
     // says who drives it, and nothing is paid per append for a fence.
@@ -507,14 +512,7 @@ fn hold_driver_lease(
     }
     let claim = match &ctx.dispatch.shared {
         Some(seat) => seat.claim(&journal.run_id, DRIVER_UNIT, 0),
-        None => LeaseClaim {
-            run_id: journal.run_id.clone(),
-            unit: DRIVER_UNIT.to_string(),
-            attempt: 0,
-            holder: format!("driver:{} pid {}", by.actor, std::process::id()),
-            host: hostname(),
-            ttl_ms: DRIVER_LEASE_MS,
-        },
+        None => command_driver_claim(&journal.run_id, by),
     };
     let run_id = journal.run_id.clone();
     // Claimed already by this worker (its loop claims a run's driver lease before it hands
