@@ -922,7 +922,14 @@ fn one_damaged_event_hides_no_run_from_history_show_or_export() {
     let show = env.run(&["log", "show", &old]);
     assert_eq!(show.code, 0, "{}", show.stderr);
     let stored: usize = rows[1]["events"].as_u64().unwrap() as usize;
-    assert_eq!(show.stdout.lines().count(), stored + 1, "{}", show.stdout);
+    // The header, every event, and two lines saying that the chain breaks at the damage.
+    assert_eq!(show.stdout.lines().count(), stored + 3, "{}", show.stdout);
+    assert!(
+        show.stdout
+            .contains(&format!("this run's log does not verify at seq {seq}")),
+        "{}",
+        show.stdout
+    );
     let line = show
         .stdout
         .lines()

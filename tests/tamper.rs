@@ -112,7 +112,7 @@ fn a_change_to_any_column_of_any_event_is_found_and_named(env: Env) {
                 verify_rows(&store.raw_rows(None).unwrap()),
                 "{column}@{seq}"
             );
-            assert_eq!(report["ok"], false);
+            assert_eq!(report["ok"], false, "{column}@{seq}: {report}");
             let bad = &report["first_bad"];
             let named_seq = bad["seq"].as_i64().unwrap();
             assert!(
@@ -641,7 +641,88 @@ fn a_status_at_a_changed_event_says_the_log_does_not_verify(env: Env) {
     assert_eq!(api["verified"], true, "{api}");
 }
 
+/// One changed run never hides another: `log verify` checks every run afresh after another's
+/// failure and names each failed run by its first bad event (`failures`, `first_bad` the first
+/// of them), the rest said to verify; against anchors, a deleted run and a rewritten one are
+/// both named; `log show` of a changed run says so under its events. Before, verification
+/// stopped at the first bad run and said nothing of the runs after it.
+fn one_changed_run_never_hides_another(env: Env) {
+    let (env, mut runs) = two_runs(env);
+    assert_eq!(env.run(&["workflow", "run", "pair"]).code, 0);
+    let third = env.status(None)["run_id"].as_str().unwrap().to_string();
+    runs.push(third);
+    runs.sort();
+    let anchors = env.dir.path().join("anchors.txt");
+    let anchors_arg = anchors.to_str().unwrap();
+    assert_eq!(env.run(&["log", "anchor", "--file", anchors_arg]).code, 0);
+    sql(
+        &env,
+        &format!(
+            "UPDATE events SET body = replace(body, 'echo a', 'echo A') WHERE run_id = '{}' AND seq = 0;
+             UPDATE events SET body = replace(body, 'echo a', 'echo A') WHERE run_id = '{}' AND seq = 0;",
+            runs[0], runs[2]
+        ),
+    );
+    let (code, report) = verify(&env, &[]);
+    assert_eq!(code, 1, "{report}");
+    let failed: Vec<&str> = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, [runs[0].as_str(), runs[2].as_str()], "{report}");
+    assert_eq!(report["first_bad"], report["failures"][0], "{report}");
+    assert_eq!(report["failures"][1]["seq"], 0, "{report}");
+    assert_eq!(report["runs"], 3, "{report}");
+    let human = env.run(&["log", "verify"]);
+    assert!(
+        human.stdout.contains("2 runs did not verify")
+            && human.stdout.contains(&runs[0])
+            && human.stdout.contains(&runs[2])
+            && human.stdout.contains("the other run verified"),
+        "{}",
+        human.stdout
+    );
+    // The one run asked for is checked alone; the intact one verifies.
+    assert_eq!(verify(&env, &[&runs[1]]).0, 0);
+    let shown = env.run(&["log", "show", &runs[2]]);
+    assert_eq!(shown.code, 0);
+    assert!(
+        shown
+            .stdout
+            .contains("this run's log does not verify at seq 0")
+            && shown
+                .stdout
+                .contains(&format!("cortex log verify {}", runs[2])),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        !env.run(&["log", "show", &runs[1]])
+            .stdout
+            .contains("does not verify")
+    );
+    // Against anchors: a run deleted and a run rewritten are both named.
+    sql(
+        &env,
+        &format!("DELETE FROM events WHERE run_id = '{}'", runs[1]),
+    );
+    let (code, report) = verify(&env, &["--anchors", anchors_arg]);
+    assert_eq!(code, 1, "{report}");
+    let failed: Vec<&str> = report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["run_id"].as_str().unwrap())
+        .collect();
+    for run in &runs {
+        assert!(failed.contains(&run.as_str()), "{run} not named: {report}");
+    }
+}
+
 common::on_both_stores!(
+    one_changed_run_never_hides_another,
     a_change_to_any_column_of_any_event_is_found_and_named,
     a_status_of_a_run_whose_log_does_not_verify_says_so_and_suggests_only_log_verify,
     a_status_at_a_changed_event_says_the_log_does_not_verify,

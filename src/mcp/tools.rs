@@ -288,7 +288,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "log_verify",
         title: "Verify the event log",
-        description: "Verify the hash-chained event log: recompute each event's hash from the stored bytes (every run, or one) and hold the snapshots, the run index and any anchors to them. Returns {ok, runs, events, first_bad: null | {run_id, seq, reason}}; ok false (exit code 1) means the log was changed after it was written.",
+        description: "Verify the hash-chained event log: recompute each event's hash from the stored bytes (every run, or one) and hold the snapshots, the run index and any anchors to them. Returns {ok, runs, events, first_bad: null | {run_id, seq, reason}, failures: [every run that failed, by its first bad event]}; ok false (exit code 1) means the log was changed after it was written.",
         schema: input_schema::<LogVerifyArgs>,
         output: outputs::verify,
         read_only: true,

@@ -43,6 +43,14 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
         }
         text.push('\n');
     }
+    // What is shown is what is stored: a chain that does not verify is said under it, so
+    // that a changed history is never read as the record.
+    if let Some(bad) = store.verify(Some(&run_id))?.first_bad {
+        text.push_str(&crate::render::render_unverified_show(
+            &bad,
+            &ctx.cmd(&["log", "verify", &run_id]),
+        ));
+    }
     Ok(Output::new(events, text, exit::OK))
 }
 
@@ -145,9 +153,8 @@ pub fn verify(
                         let mut code = exit::OK;
                         if let Some(anchored) = &anchored {
                             report.anchors = Some(anchored.len() as u64);
-                            if let Some(bad) = check_anchors(&[], anchored) {
-                                report.ok = false;
-                                report.first_bad = Some(bad);
+                            for bad in check_anchors(&[], anchored) {
+                                report.fail(bad);
                                 code = exit::FAILED;
                             }
                         }
@@ -183,43 +190,37 @@ pub fn verify(
             // A chain that verifies may still hold events this cortex cannot decode: written by
             // a newer cortex (said, not failed: upgrade to read them), or by no cortex (a
             // chain recomputed over a changed body: a failure).
-            if report.ok {
-                for (run, _) in &report.heads {
-                    if let Some(u) = crate::store::first_unreadable(&*store, run)? {
-                        report.unreadable.push(u);
-                    }
-                }
-                if let Some(damaged) = report.unreadable.iter().find(|u| u.needs_version.is_none())
+            for (run, _) in &report.heads {
+                if !report.failed(run)
+                    && let Some(u) = crate::store::first_unreadable(&*store, run)?
                 {
-                    report.first_bad = Some(crate::store::BadEvent {
-                        run_id: damaged.run_id.clone(),
-                        seq: damaged.seq.min(i64::MAX as u64) as i64,
-                        reason: format!("it does not decode: {}", damaged.unreadable),
-                    });
-                    report.ok = false;
+                    report.unreadable.push(u);
                 }
             }
-            // The runs the checks below read whole: all of them (`None`: one pass over the log),
-            // or, when some cannot be read, the others one by one.
-            let readable: Vec<Option<String>> = if report.unreadable.is_empty() {
+            let damaged: Vec<_> = report
+                .unreadable
+                .iter()
+                .filter(|u| u.needs_version.is_none())
+                .map(|damaged| crate::store::BadEvent {
+                    run_id: damaged.run_id.clone(),
+                    seq: damaged.seq.min(i64::MAX as u64) as i64,
+                    reason: format!("it does not decode: {}", damaged.unreadable),
+                })
+                .collect();
+            for bad in damaged {
+                report.fail(bad);
+            }
+            // The runs the checks below read whole: all of them (`None`: one pass over the
+            // log) while every chain verified and decodes, else the others one by one.
+            let readable: Vec<Option<String>> = if report.ok && report.unreadable.is_empty() {
                 vec![run_id.clone()]
             } else {
-                report
-                    .heads
-                    .iter()
-                    .filter(|(r, _)| !report.unreadable.iter().any(|u| u.run_id == *r))
-                    .map(|(r, _)| Some(r.clone()))
-                    .collect()
+                checkable(&report)
             };
             // The snapshots that `status` may read must agree with the log they cache.
-            for run in &readable {
-                if report.ok
-                    && let Some(bad) = check_snapshots(&store, run.as_deref())?
-                {
-                    report.ok = false;
-                    report.first_bad = Some(bad);
-                }
-            }
+            check_each(&mut report, &readable, |run| {
+                Ok(check_snapshots(&store, run)?)
+            })?;
             // The files of attempts' whole outputs must be what their events recorded. A log
             // given by `--file` is checked with the `logs/` folder beside it, if it came with
             // one (a copy of the database alone is a copy of the chain only).
@@ -230,34 +231,63 @@ pub fn verify(
                     .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf),
                 None => ctx.home.clone(),
             };
-            if report.ok && (file.is_none() || home.join("logs").is_dir()) {
+            if file.is_none() || home.join("logs").is_dir() {
                 // A file given by `--file` is a SQLite copy; otherwise the home's own log.
                 let sqlite = file.is_some() || matches!(ctx.location()?, Location::Sqlite(_));
                 let (mut checked, mut absent) = (0, 0);
-                for run in &readable {
+                let mut runs = readable.clone();
+                let mut i = 0;
+                while i < runs.len() {
+                    let run = runs[i].clone();
+                    i += 1;
+                    if run.as_deref().is_some_and(|r| report.failed(r)) {
+                        continue;
+                    }
                     let found =
                         crate::execute::check_attempt_logs(&store, &home, run.as_deref(), sqlite)?;
-                    checked += found.checked;
-                    absent += found.absent;
-                    if let Some(bad) = found.first_bad {
-                        report.ok = false;
-                        report.first_bad = Some(bad);
-                        break;
+                    match found.first_bad {
+                        // A failure in one pass over the whole log: counted again run by run,
+                        // each run's files checked in full.
+                        Some(bad) if run.is_none() => {
+                            report.fail(bad);
+                            runs.extend(checkable(&report));
+                        }
+                        Some(bad) => {
+                            report.fail(bad);
+                            checked += found.checked;
+                            absent += found.absent;
+                        }
+                        None => {
+                            checked += found.checked;
+                            absent += found.absent;
+                        }
                     }
                 }
                 report.attempt_logs = Some(checked);
                 report.attempt_logs_absent = Some(absent);
             }
-            // So must the run index that finds runs and lists history (checked whole, or the
-            // run's own row).
-            if report.ok {
-                let bad = match run_id.as_deref() {
-                    None => crate::store::check_index(&store)?,
-                    Some(run_id) => crate::store::check_index_run(&store, run_id)?,
-                };
-                if let Some(bad) = bad {
-                    report.ok = false;
-                    report.first_bad = Some(bad);
+            // So must the run index that finds runs and lists history: checked whole while
+            // every run so far verified (which also finds rows of runs that have no events),
+            // else the row of each run still unfailed.
+            let whole = run_id.is_none() && report.ok && report.unreadable.is_empty();
+            let bad = match whole {
+                true => crate::store::check_index(&store)?,
+                false => None,
+            };
+            let one_by_one = match (&run_id, bad) {
+                (Some(run), _) => vec![Some(run.clone())],
+                (None, Some(bad)) => {
+                    report.fail(bad);
+                    checkable(&report)
+                }
+                (None, None) if whole => Vec::new(),
+                (None, None) => checkable(&report),
+            };
+            for run in one_by_one.into_iter().flatten() {
+                if !report.failed(&run)
+                    && let Some(bad) = crate::store::check_index_run(&store, &run)?
+                {
+                    report.fail(bad);
                 }
             }
             let text = render_verify(&report);
@@ -288,12 +318,43 @@ fn hold_to_anchors(
     relevant: &[crate::store::Anchor],
 ) {
     report.anchors = Some(relevant.len() as u64);
-    if report.ok
-        && let Some(bad) = check_anchors(rows, relevant)
-    {
-        report.ok = false;
-        report.first_bad = Some(bad);
+    for bad in check_anchors(rows, relevant) {
+        report.fail(bad);
     }
+}
+
+/// The runs still to check one by one: those whose chains verified, that decode, and that
+/// have not failed a check.
+fn checkable(report: &crate::store::VerifyReport) -> Vec<Option<String>> {
+    report
+        .heads
+        .iter()
+        .filter(|(r, _)| !report.failed(r) && !report.unreadable.iter().any(|u| u.run_id == *r))
+        .map(|(r, _)| Some(r.clone()))
+        .collect()
+}
+
+/// `check` over `runs` (`[None]`: one pass over the whole log), each failure recorded. A
+/// failure found in one pass over the whole log is followed by a check of every run not yet
+/// failed, one by one: one changed run never hides another.
+fn check_each(
+    report: &mut crate::store::VerifyReport,
+    runs: &[Option<String>],
+    mut check: impl FnMut(Option<&str>) -> Result<Option<crate::store::BadEvent>, CommandError>,
+) -> Result<(), CommandError> {
+    for run in runs {
+        if let Some(bad) = check(run.as_deref())? {
+            report.fail(bad);
+            if run.is_none() {
+                for run in checkable(report) {
+                    if let Some(bad) = check(run.as_deref())? {
+                        report.fail(bad);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The first 512 bytes of `file` (fewer if it is shorter or cannot be read).
@@ -328,9 +389,11 @@ fn verify_export(
         );
     }
     if let Some(anchors) = anchors {
+        let held: std::collections::HashSet<&[u8]> =
+            kept.iter().map(|r| r.run_id.as_slice()).collect();
         let relevant: Vec<_> = anchors
             .iter()
-            .filter(|a| kept.iter().any(|r| r.run_id == a.run_id.as_bytes()))
+            .filter(|a| held.contains(a.run_id.as_bytes()))
             .cloned()
             .collect();
         hold_to_anchors(&mut report, &kept, &relevant);

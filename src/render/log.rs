@@ -360,21 +360,71 @@ pub fn render_verify(report: &VerifyReport) -> String {
                 .unwrap_or_default(),
             newer_note(report)
         ),
-        Some(bad) => format!(
-            "❌ log verification FAILED{}: {}\n   checked {}, {} up to there\n",
-            // A line of an exported file that holds no event has no place in a run.
-            if bad.seq < 0 {
-                String::new()
-            } else {
-                format!(
-                    " at run {} seq {}",
-                    super::terminal::terminal_safe(&bad.run_id),
-                    bad.seq
-                )
-            },
+        Some(bad) if report.failures.len() <= 1 => format!(
+            "❌ log verification FAILED{}: {}\n   checked {}, {}{}\n",
+            failure_place(bad),
             super::terminal::terminal_safe(&bad.reason),
             super::count(report.runs as usize, "run"),
-            super::count(report.events as usize, "event")
+            super::count(report.events as usize, "event"),
+            intact_note(report)
         ),
+        Some(_) => {
+            let mut text = format!(
+                "❌ log verification FAILED: {} did not verify\n",
+                super::count(report.failures.len(), "run")
+            );
+            for bad in &report.failures {
+                text.push_str(&format!(
+                    "   -{}: {}\n",
+                    failure_place(bad),
+                    super::terminal::terminal_safe(&bad.reason)
+                ));
+            }
+            text.push_str(&format!(
+                "   checked {}, {}{}\n",
+                super::count(report.runs as usize, "run"),
+                super::count(report.events as usize, "event"),
+                intact_note(report)
+            ));
+            text
+        }
+    }
+}
+
+/// The warning under `log show` of a run whose chain does not verify: where, why, and the
+/// command that checks the whole log.
+pub fn render_unverified_show(bad: &crate::store::BadEvent, verify: &str) -> String {
+    format!(
+        "⚠️  this run's log does not verify at seq {}: {}\n   the events above are as stored, not as recorded; {verify} checks it\n",
+        bad.seq,
+        super::terminal::terminal_safe(&bad.reason)
+    )
+}
+
+/// Where a failure is: its run and seq (a line of an exported file that holds no event has
+/// no place in a run, and says so itself).
+fn failure_place(bad: &crate::store::BadEvent) -> String {
+    if bad.seq < 0 {
+        String::new()
+    } else {
+        format!(
+            " at run {} seq {}",
+            super::terminal::terminal_safe(&bad.run_id),
+            bad.seq
+        )
+    }
+}
+
+/// How many of the runs checked verified, when any did (the others are named above).
+fn intact_note(report: &VerifyReport) -> String {
+    let intact = report
+        .heads
+        .iter()
+        .filter(|(run, _)| !report.failed(run))
+        .count();
+    match intact {
+        0 => String::new(),
+        1 => "; the other run verified".to_string(),
+        n => format!("; the other {} verified", super::count(n, "run")),
     }
 }

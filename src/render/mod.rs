@@ -49,7 +49,7 @@ pub fn format_bytes(n: u64) -> String {
 }
 
 pub use duration::{elapsed_between, format_duration};
-pub use log::{render_event_line, render_unreadable_line, render_verify};
+pub use log::{render_event_line, render_unreadable_line, render_unverified_show, render_verify};
 pub use plan::{render_inputs, render_plan, render_setting};
 pub use progress::{render_header, render_progress};
 pub use scenario::{render_preview, render_scenario_status, render_valid};

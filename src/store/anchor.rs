@@ -52,52 +52,56 @@ pub fn parse_anchors(text: &str) -> Result<Vec<Anchor>, String> {
     Ok(out)
 }
 
-/// Check anchors against rows ordered by (run_id, seq) whose chains already verified: each
-/// anchored event must still be there with the anchored hash, and must still be the head (an
-/// anchored run is finished: nothing may follow its seal).
-pub fn check_anchors(rows: &[RawRow], anchors: &[Anchor]) -> Option<BadEvent> {
+/// Check anchors against rows ordered by (run_id, seq): each anchored event must still be
+/// there with the anchored hash, and must still be the head (an anchored run is finished:
+/// nothing may follow its seal). Every anchor that fails, in the anchors' order; the rows are
+/// indexed once by run, so the cost is that of reading them.
+pub fn check_anchors(rows: &[RawRow], anchors: &[Anchor]) -> Vec<BadEvent> {
+    // Each run's rows, as the range of `rows` they fill (they are ordered by run).
+    let mut runs: std::collections::HashMap<&[u8], std::ops::Range<usize>> =
+        std::collections::HashMap::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        if i == rows.len() || rows[i].run_id != rows[start].run_id {
+            runs.insert(&rows[start].run_id, start..i);
+            start = i;
+        }
+    }
+    let mut failures = Vec::new();
     for a in anchors {
-        let run: Vec<&RawRow> = rows
-            .iter()
-            .filter(|r| r.run_id == a.run_id.as_bytes())
-            .collect();
-        let bad = |seq: i64, reason: String| {
-            Some(BadEvent {
-                run_id: a.run_id.clone(),
-                seq,
-                reason,
-            })
+        let bad = |seq: i64, reason: String| BadEvent {
+            run_id: a.run_id.clone(),
+            seq,
+            reason,
         };
+        let run = runs
+            .get(a.run_id.as_bytes())
+            .map_or(&[][..], |range| &rows[range.clone()]);
         let Some(last) = run.last() else {
-            return bad(
+            failures.push(bad(
                 a.seq,
                 "the anchored run is missing from the log (deleted)".into(),
-            );
+            ));
+            continue;
         };
         match run.iter().find(|r| r.seq == a.seq) {
-            None => {
-                return bad(
-                    last.seq + 1,
-                    format!(
-                        "truncated: the run ends at seq {} but its anchored head is seq {}",
-                        last.seq, a.seq
-                    ),
-                );
-            }
-            Some(r) if hex(&r.hash) != a.hash => {
-                return bad(
-                    a.seq,
-                    "the anchored head hash no longer matches (the chain was rewritten)".into(),
-                );
-            }
-            Some(_) if last.seq != a.seq => {
-                return bad(
-                    a.seq + 1,
-                    "events were added after the anchored (sealed) head".into(),
-                );
-            }
+            None => failures.push(bad(
+                last.seq + 1,
+                format!(
+                    "truncated: the run ends at seq {} but its anchored head is seq {}",
+                    last.seq, a.seq
+                ),
+            )),
+            Some(r) if hex(&r.hash) != a.hash => failures.push(bad(
+                a.seq,
+                "the anchored head hash no longer matches (the chain was rewritten)".into(),
+            )),
+            Some(_) if last.seq != a.seq => failures.push(bad(
+                a.seq + 1,
+                "events were added after the anchored (sealed) head".into(),
+            )),
             Some(_) => {}
         }
     }
-    None
+    failures
 }

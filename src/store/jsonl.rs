@@ -142,17 +142,14 @@ pub fn verify_export(
             }
         };
         last_run = String::from_utf8_lossy(&row.run_id).into_owned();
-        if !verifier.check(row.as_ref()) {
-            break;
-        }
+        verifier.check(row.as_ref());
         if keep {
             kept.push(row);
         }
     }
     let mut report = verifier.finish();
-    if let Some(bad) = unreadable.filter(|_| report.ok) {
-        report.ok = false;
-        report.first_bad = Some(bad);
+    if let Some(bad) = unreadable {
+        report.fail(bad);
     }
     Ok((report, kept))
 }

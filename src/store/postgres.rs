@@ -1793,9 +1793,7 @@ impl EventStore for PostgresStore {
             let mut rows = c.client.query_raw(&s, params)?;
             let mut verifier = super::Verifier::default();
             while let Some(row) = rows.next()? {
-                if !with_row_ref(&row, |r| verifier.check(r))? {
-                    break;
-                }
+                with_row_ref(&row, |r| verifier.check(r))?;
             }
             Ok(verifier.finish())
         })

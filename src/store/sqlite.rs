@@ -1332,9 +1332,7 @@ impl EventStore for SqliteStore {
         .map_err(map_err)?;
         let mut verifier = super::Verifier::default();
         while let Some(r) = rows.next().map_err(map_err)? {
-            if !with_row_ref(r, |row| verifier.check(row))? {
-                break;
-            }
+            with_row_ref(r, |row| verifier.check(row))?;
         }
         Ok(verifier.finish())
     }

@@ -18,7 +18,7 @@ pub struct RawRow {
     pub hash: Vec<u8>,
 }
 
-/// The first event that failed verification, and why.
+/// An event that failed verification (the first of its run), and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BadEvent {
     pub run_id: String,
@@ -32,7 +32,12 @@ pub struct VerifyReport {
     pub ok: bool,
     pub runs: u64,
     pub events: u64,
+    /// The first failure found (the first of `failures`).
     pub first_bad: Option<BadEvent>,
+    /// Every failure found, at most one per run (its first): one changed run never hides
+    /// another, and the runs not named here verified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<BadEvent>,
     /// Anchors checked (`log verify --anchors FILE`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anchors: Option<u64>,
@@ -88,10 +93,13 @@ impl RawRow {
 
 /// Verification fed one row at a time, ordered by (run_id, seq): sequence numbers gapless from
 /// 0, each previous hash equal to the hash before it, and each hash equal to the hash
-/// recomputed from the row's bytes. It stops at the first bad event.
+/// recomputed from the row's bytes. A run stops being checked at its first bad event (the rows
+/// after it are counted, not checked); the next run is checked afresh.
 pub struct Verifier {
     report: VerifyReport,
     current: Option<Vec<u8>>,
+    /// The current run failed: its remaining rows are passed over.
+    current_bad: bool,
     expected_seq: i64,
     prev: Vec<u8>,
 }
@@ -104,6 +112,7 @@ impl Default for Verifier {
                 runs: 0,
                 events: 0,
                 first_bad: None,
+                failures: Vec::new(),
                 anchors: None,
                 attempt_logs: None,
                 attempt_logs_absent: None,
@@ -111,6 +120,7 @@ impl Default for Verifier {
                 heads: Vec::new(),
             },
             current: None,
+            current_bad: false,
             expected_seq: 0,
             prev: GENESIS.to_vec(),
         }
@@ -137,20 +147,22 @@ impl Verifier {
         self.report.first_bad.as_ref()
     }
 
-    /// Check the next row; false once a bad event has been found (feed no more).
+    /// Check the next row; false once its run has a bad event (a reader of one run feeds no
+    /// more; a reader of many goes on to the next run's rows, which are checked afresh).
     pub fn check(&mut self, row: RowRef<'_>) -> bool {
-        if !self.report.ok {
-            return false;
-        }
         if self.current.as_deref() != Some(row.run_id) {
             self.close_run();
             self.current = Some(row.run_id.to_vec());
+            self.current_bad = false;
             self.report.runs += 1;
             self.expected_seq = 0;
             self.prev.clear();
             self.prev.extend_from_slice(&GENESIS);
         }
         self.report.events += 1;
+        if self.current_bad {
+            return false;
+        }
         let expected_seq = self.expected_seq;
         let problem = if row.seq != expected_seq {
             Some(format!(
@@ -177,8 +189,8 @@ impl Verifier {
                 .then(|| "hash mismatch: the stored bytes of this event were changed".into())
         };
         if let Some(reason) = problem {
-            self.report.ok = false;
-            self.report.first_bad = Some(BadEvent {
+            self.current_bad = true;
+            self.report.fail(BadEvent {
                 run_id: String::from_utf8_lossy(row.run_id).into_owned(),
                 seq: row.seq,
                 reason,
@@ -192,7 +204,9 @@ impl Verifier {
     }
 
     fn close_run(&mut self) {
-        if let Some(run) = self.current.take() {
+        if let Some(run) = self.current.take()
+            && !self.current_bad
+        {
             self.report
                 .heads
                 .push((String::from_utf8_lossy(&run).into_owned(), hex(&self.prev)));
@@ -201,10 +215,28 @@ impl Verifier {
 
     /// The report: what was checked, the first bad event if any, and every run's head.
     pub fn finish(mut self) -> VerifyReport {
-        if self.report.ok {
-            self.close_run();
-        }
+        self.close_run();
         self.report
+    }
+}
+
+impl VerifyReport {
+    /// Record a failure: the report fails, and `bad` is kept unless its run already failed
+    /// (a run is named once, by its first failure).
+    pub fn fail(&mut self, bad: BadEvent) {
+        self.ok = false;
+        if self.failures.iter().any(|f| f.run_id == bad.run_id) {
+            return;
+        }
+        if self.first_bad.is_none() {
+            self.first_bad = Some(bad.clone());
+        }
+        self.failures.push(bad);
+    }
+
+    /// Whether run `run_id` has failed.
+    pub fn failed(&self, run_id: &str) -> bool {
+        self.failures.iter().any(|f| f.run_id == run_id)
     }
 }
 
@@ -212,9 +244,7 @@ impl Verifier {
 pub fn verify_rows(rows: &[RawRow]) -> VerifyReport {
     let mut verifier = Verifier::default();
     for row in rows {
-        if !verifier.check(row.as_ref()) {
-            break;
-        }
+        verifier.check(row.as_ref());
     }
     verifier.finish()
 }
