@@ -13,6 +13,9 @@ pub struct Problem {
     pub message: String,
     pub at: Option<Location>,
     pub hint: Option<String>,
+    /// How many characters from `at` the problem covers (a template's `${{ ... }}`); none:
+    /// what starts there, up to a `:` or the line's end.
+    pub width: Option<usize>,
 }
 
 impl Problem {
@@ -21,7 +24,13 @@ impl Problem {
             message: message.into(),
             at,
             hint: None,
+            width: None,
         }
+    }
+
+    pub fn with_width(mut self, width: Option<usize>) -> Self {
+        self.width = width.filter(|w| *w > 0);
+        self
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

@@ -74,6 +74,92 @@ pub fn locate_json(text: &str, path: &[Seg]) -> Option<Location> {
     })
 }
 
+/// The place in `text` of byte `offset` of the scalar `value`, whose node starts at `at`: on its
+/// own line and column inside a block scalar (`|`, `>`, with chomping indicators; a folded
+/// block's line breaks are followed back to the file's lines), or inside a scalar written on
+/// one line (plain, or quoted with nothing escaped before the offset). `None` when the text
+/// at `at` is not written so: the file's characters are compared with the value's up to the
+/// offset, so a place is never guessed.
+pub fn within_scalar(text: &str, at: Location, value: &str, offset: usize) -> Option<Location> {
+    let before = value.get(..offset)?;
+    let line = text.lines().nth(at.line.checked_sub(1)?)?;
+    let rest: Vec<char> = line.chars().skip(at.column.checked_sub(1)?).collect();
+    match rest.first() {
+        Some(c @ ('|' | '>')) => within_block(text, at.line, *c == '>', &rest[1..], before),
+        _ if before.contains('\n') => None,
+        first => {
+            let quoted = matches!(first, Some('\'' | '"'));
+            let body = &rest[usize::from(quoted)..];
+            let n = before.chars().count();
+            (body.len() >= n && body.iter().copied().take(n).eq(before.chars())).then(|| Location {
+                line: at.line,
+                column: at.column + usize::from(quoted) + n,
+            })
+        }
+    }
+}
+
+/// [`within_scalar`] for a block scalar whose indicator is on line `header` (1-based),
+/// `indicators` the characters after `|` or `>`.
+fn within_block(
+    text: &str,
+    header: usize,
+    folded: bool,
+    indicators: &[char],
+    before: &str,
+) -> Option<Location> {
+    // `|-`, `>+`: chomping only; an explicit indentation (`|2`) is not followed.
+    let spec: String = indicators
+        .iter()
+        .take_while(|c| !c.is_whitespace() && **c != '#')
+        .collect();
+    if !spec.chars().all(|c| c == '-' || c == '+') {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().skip(header).collect();
+    let indent = lines
+        .iter()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.chars().take_while(|c| *c == ' ').count())?;
+    // The block's characters with their places, its lines joined by `\n`.
+    let mut src: Vec<(char, Location)> = Vec::new();
+    for (k, l) in lines.iter().enumerate() {
+        let blank = l.trim().is_empty();
+        if !blank && l.chars().take_while(|c| *c == ' ').count() < indent {
+            break;
+        }
+        let place = |column: usize| Location {
+            line: header + 1 + k,
+            column,
+        };
+        if k > 0 {
+            src.push(('\n', place(1)));
+        }
+        for (j, c) in l.chars().enumerate().skip(indent) {
+            src.push((c, place(j + 1)));
+        }
+    }
+    // Follow the value through the block: a folded line break is a space, or nothing
+    // before an empty line.
+    let mut j = 0;
+    for c in before.chars() {
+        loop {
+            let (s, _) = *src.get(j)?;
+            j += 1;
+            if s == c || (folded && c == ' ' && s == '\n') {
+                break;
+            }
+            if !(folded && s == '\n') {
+                return None;
+            }
+        }
+    }
+    while folded && src.get(j).is_some_and(|(s, _)| *s == '\n') {
+        j += 1;
+    }
+    src.get(j).map(|(_, at)| *at)
+}
+
 struct Seek<'a>(&'a [Seg]);
 
 impl<'a> Seek<'a> {
@@ -314,6 +400,22 @@ mod tests {
         );
         assert_eq!(at(&["name".into()]), Some((1, 1)));
         assert_eq!(at(&["steps".into(), 1.into(), "nope".into()]), None);
+    }
+
+    #[test]
+    fn places_offsets_inside_block_and_one_line_scalars() {
+        let place = |text: &str, value: &str, needle: &str| {
+            let at = locate(text, &["a".into()]).expect("node");
+            within_scalar(text, at, value, value.find(needle).expect("needle"))
+                .map(|l| (l.line, l.column))
+        };
+        let literal = "a: |\n  one\n    two X\nb: 1\n";
+        assert_eq!(place(literal, "one\n  two X\n", "X"), Some((3, 9)));
+        let folded = "a: >-\n  one\n  two\n\n  three X\n";
+        assert_eq!(place(folded, "one two\nthree X", "X"), Some((5, 9)));
+        assert_eq!(place("a: 'it x'\n", "it x", "x"), Some((1, 8)));
+        assert_eq!(place("a: \"\\tx\"\n", "\tx", "x"), None);
+        assert_eq!(place("a: |2\n   x\n", " x\n", "x"), None);
     }
 
     #[test]

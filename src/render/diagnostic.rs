@@ -73,13 +73,14 @@ pub fn render_definition_error(err: &DefinitionError) -> String {
                         .take(at.column.saturating_sub(1))
                         .map(|c| if c == '\t' { '\t' } else { ' ' })
                         .collect();
-                    // Under what starts there, up to a `:` or the line's end.
-                    let width = line
-                        .chars()
-                        .skip(at.column.saturating_sub(1))
-                        .take_while(|c| *c != ':')
-                        .count()
-                        .max(1);
+                    // Under what the problem covers, else what starts there, up to a `:`
+                    // or the line's end.
+                    let from = line.chars().skip(at.column.saturating_sub(1));
+                    let width = match p.width {
+                        Some(w) => from.take(w).count(),
+                        None => from.take_while(|c| *c != ':').count(),
+                    }
+                    .max(1);
                     let _ = writeln!(out, "    {number} | {line}");
                     let _ = writeln!(out, "    {pad} | {caret}{}", "^".repeat(width));
                 }

@@ -227,46 +227,51 @@ impl Checker<'_> {
         earlier: &[&str],
     ) {
         for occ in scan(text) {
+            let (at, width) = self.template_place(path, text, occ.start, occ.end);
+            let report = |c: &mut Self, message: String, hint: Option<String>| {
+                let mut p = Problem::new(message, at).with_width(width);
+                p.hint = hint;
+                c.problems.push(p);
+            };
             match occ.reference {
-                Err(message) => self.problem(path, message),
-                Ok(Reference::Input(name)) if !inputs.contains_key(&name) => self.hinted(
-                    path,
+                Err(message) => report(self, message, None),
+                Ok(Reference::Input(name)) if !inputs.contains_key(&name) => report(
+                    self,
                     format!("template refers to unknown input `{name}`"),
-                    if inputs.is_empty() {
+                    Some(if inputs.is_empty() {
                         "it declares no `inputs:`".to_string()
                     } else {
                         format!(
                             "declared inputs: {}",
                             inputs.keys().cloned().collect::<Vec<_>>().join(", ")
                         )
-                    },
+                    }),
                 ),
                 Ok(Reference::StepOutput { step, .. })
                     if let Some((problem, fix)) = self.no_such_unit(&step, unit) =>
                 {
-                    self.hinted(path, format!("template refers to `{}`, but {problem}", shown(&step)), fix)
+                    report(self, format!("template refers to `{}`, but {problem}", shown(&step)), Some(fix))
                 }
-                Ok(Reference::StepOutput { step, .. }) if !self.earlier_unit(&step, earlier) => self
-                    .hinted(
-                        path,
+                Ok(Reference::StepOutput { step, .. }) if !self.earlier_unit(&step, earlier) => report(
+                        self,
                         format!(
                             "template refers to {unit} `{step}`, which does not run before this point"
                         ),
-                        if unit == "phase" {
+                        Some(if unit == "phase" {
                             "a phase can use the outputs of the phases it runs after (`condition: after:...`)"
                         } else {
                             "a step can use the outputs of the steps before it"
-                        },
+                        }.to_string()),
                     ),
                 Ok(Reference::StepOutput { step, .. }) if self.missing_item(&step, unit).is_some() => {
                     if let Some((problem, fix)) = self.missing_item(&step, unit) {
-                        self.hinted(path, format!("template refers to `{}`, but {problem}", shown(&step)), fix);
+                        report(self, format!("template refers to `{}`, but {problem}", shown(&step)), Some(fix));
                     }
                 }
-                Ok(Reference::Item) if !self.item_ok => self.hinted(
-                    path,
+                Ok(Reference::Item) if !self.item_ok => report(
+                    self,
                     format!("`${{{{ item }}}}` is known only in a {unit} with `foreach:`"),
-                    format!("give the {unit} `foreach: [...]`, or remove the template"),
+                    Some(format!("give the {unit} `foreach: [...]`, or remove the template")),
                 ),
                 Ok(_) => {}
             }
@@ -281,45 +286,47 @@ impl Checker<'_> {
             .into_iter()
             .filter_map(Result::err)
         {
-            let at = self
-                .at(path)
-                .map(|at| self.within_scalar(at, text, refusal.start));
-            self.problems
-                .push(Problem::new(refusal.message, at).with_hint(refusal.hint));
+            let end = crate::definition::template::scan(text)
+                .into_iter()
+                .find(|o| o.start == refusal.start)
+                .map_or(refusal.start, |o| o.end);
+            let (at, width) = self.template_place(path, text, refusal.start, end);
+            self.problems.push(
+                Problem::new(refusal.message, at)
+                    .with_hint(refusal.hint)
+                    .with_width(width),
+            );
         }
     }
 
-    /// The place of byte `offset` of the scalar `value` that starts at `at`: in a literal
-    /// block (`|`) by its line and column, on one line as [`Self::within`]; else `at` itself.
-    fn within_scalar(&self, at: Location, value: &str, offset: usize) -> Location {
-        let before = &value[..offset];
-        let Some(line) = self.text.lines().nth(at.line.saturating_sub(1)) else {
-            return at;
+    /// The place of the template at bytes `start..end` of the scalar `value` at `path`, and
+    /// how many characters it covers when it is written on one line there: inside a block
+    /// scalar or on the scalar's line (`definition::within_scalar`); else the scalar itself
+    /// (or its nearest ancestor), the whole of it.
+    fn template_place(
+        &self,
+        path: &[Seg],
+        value: &str,
+        start: usize,
+        end: usize,
+    ) -> (Option<Location>, Option<usize>) {
+        let node = locate(self.text, path);
+        let Some(at) =
+            node.and_then(|at| crate::definition::within_scalar(self.text, at, value, start))
+        else {
+            return (self.at(path), None);
         };
-        let rest: String = line.chars().skip(at.column.saturating_sub(1)).collect();
-        if rest.starts_with('|') {
-            // The content starts on the next line, at the indentation of its first non-blank
-            // line; each line of the value is one line of the file.
-            let Some(indent) = self
-                .text
-                .lines()
-                .skip(at.line)
-                .find(|l| !l.trim().is_empty())
-                .map(|l| l.chars().take_while(|c| *c == ' ').count())
-            else {
-                return at;
-            };
-            let k = before.matches('\n').count();
-            let col = before.rsplit('\n').next().unwrap_or("").chars().count();
-            return Location {
-                line: at.line + 1 + k,
-                column: indent + col + 1,
-            };
-        }
-        if before.contains('\n') || rest.starts_with('>') {
-            return at;
-        }
-        self.within(at, before.chars().count())
+        let template = value.get(start..end).unwrap_or_default();
+        let written = self
+            .text
+            .lines()
+            .nth(at.line - 1)
+            .unwrap_or_default()
+            .chars()
+            .skip(at.column - 1)
+            .take(template.chars().count())
+            .eq(template.chars());
+        (Some(at), written.then(|| template.chars().count()))
     }
 
     /// Check an `if:`: an expression must parse and read only declared inputs and the outputs

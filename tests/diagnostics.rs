@@ -1,0 +1,49 @@
+//! Definition errors point at what is wrong: a template at its own line and column, inside a
+//! block scalar too, its `${{ ... }}` underlined.
+
+mod common;
+
+use common::Env;
+
+#[test]
+fn template_errors_inside_block_scalars_point_at_the_template() {
+    let env = Env::new();
+    env.workflow(
+        "bl",
+        "name: bl\ninputs:\n  a: {type: string, default: x}\nsteps:\n  - name: A\n    run: |\n      echo one\n      echo two\n      echo ${{ steps.Nope.outputs.x }}\n  - name: B\n    run: |-\n      echo \"${{ inputs.missing }}\" ${{ inputs.a }}\n  - name: P\n    prompt: >\n      please do\n      the thing ${{ steps.A.output.x }} and\n\n      more\n",
+    );
+    let out = env.run(&["workflow", "validate", "bl"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("template_errors_in_block_scalars", out.snapshot(&env));
+    let out = env.run(&["--json", "workflow", "validate", "bl"]);
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, c)| (l, c))
+        .collect();
+    assert_eq!(at, vec![(9, 12), (12, 13), (16, 17)]);
+}
+
+#[test]
+fn template_errors_on_one_line_underline_the_template() {
+    let env = Env::new();
+    env.workflow(
+        "ol",
+        "name: ol\nsteps:\n  - name: A\n    run: echo \"x ${{ inputs.nope }}\" done\n    env:\n      X: 'a ${{ steps.A.outputs.y }}'\n",
+    );
+    let out = env.run(&["workflow", "validate", "ol"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("template_errors_on_one_line", out.snapshot(&env));
+}
+
+#[test]
+fn template_errors_in_a_scenario_run_list_item_point_at_the_template() {
+    let env = Env::new();
+    env.scenario(
+        "sl",
+        "name: sl\ndescription: d\nphases:\n  - name: one\n    description: d\n    run:\n      - echo a\n      - |\n        echo b\n        echo ${{ phases.zz.outputs.k }}\n      - echo ${{ phases.one.outputs.k }}\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "sl"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("template_errors_in_a_scenario_run_list", out.snapshot(&env));
+}
