@@ -47,3 +47,39 @@ fn template_errors_in_a_scenario_run_list_item_point_at_the_template() {
     assert_eq!(out.code, 2, "{}", out.text());
     insta::assert_snapshot!("template_errors_in_a_scenario_run_list", out.snapshot(&env));
 }
+
+#[test]
+fn misspelled_key_of_a_success_criterion_is_named_with_the_forms_of_a_criterion() {
+    let env = Env::new();
+    env.scenario(
+        "cr",
+        "name: cr\ndescription: d\nphases:\n  - name: one\n    description: d\n    success_criteria:\n      - Tests pass\n      - {chek: \"true\"}\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "cr"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("misspelled_criterion_key", out.snapshot(&env));
+}
+
+#[test]
+fn run_list_holding_a_map_says_what_run_is_at_run() {
+    let env = Env::new();
+    env.scenario(
+        "rn",
+        "name: rn\ndescription: d\nphases:\n  - name: two\n    description: d\n    run: [echo a, {b: 1}]\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "rn"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("run_list_holding_a_map", out.snapshot(&env));
+}
+
+#[test]
+fn success_criterion_of_neither_form_says_what_a_criterion_is() {
+    let env = Env::new();
+    env.scenario(
+        "cr",
+        "name: cr\ndescription: d\nphases:\n  - name: one\n    description: d\n    success_criteria:\n      - {}\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "cr"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("empty_criterion", out.snapshot(&env));
+}

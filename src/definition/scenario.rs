@@ -49,7 +49,7 @@ pub struct Scenario {
 }
 
 /// One or more shell commands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Commands {
     One(String),
@@ -67,11 +67,57 @@ impl Commands {
 
 /// A success criterion: a checklist item confirmed by whoever completes the phase, or a
 /// command the engine runs that must pass.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Criterion {
     Item(String),
     Check { check: String },
+}
+
+/// `{check: CMD}`, read strictly: a misspelled key is named, with the key it looks like.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CriterionCheck {
+    check: String,
+}
+
+/// What a criterion may be, for an error about one that is neither.
+const CRITERION_FORMS: &str =
+    "A criterion is a string (`- Tests pass`) or a command the engine runs (`- {check: CMD}`)";
+
+// Not derived: an untagged enum's error is "data did not match any variant", which names
+// neither the key that is wrong nor the forms a criterion takes.
+impl<'de> Deserialize<'de> for Criterion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Ok(Criterion::Item(s)),
+            value @ serde_yaml::Value::Mapping(_) => {
+                serde_yaml::from_value::<CriterionCheck>(value)
+                    .map(|c| Criterion::Check { check: c.check })
+                    // `unknown field `chek`, expected `check``: the located error finds the key,
+                    // and says what it looks like.
+                    .map_err(|e| D::Error::custom(format!("{e}; {CRITERION_FORMS}")))
+            }
+            _ => Err(D::Error::custom(
+                "a success criterion is a string (`- Tests pass`) or a command the engine runs (`- {check: CMD}`)",
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Commands {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let forms = "`run` is a command (`run: make test`) or a list of commands (`run: [make, make test]`)";
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Ok(Commands::One(s)),
+            value @ serde_yaml::Value::Sequence(_) => serde_yaml::from_value::<Vec<String>>(value)
+                .map(Commands::Many)
+                .map_err(|e| D::Error::custom(format!("{forms}: {e}"))),
+            _ => Err(D::Error::custom(forms)),
+        }
+    }
 }
 
 impl Criterion {

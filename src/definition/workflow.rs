@@ -399,9 +399,15 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         Err(e) => e,
     };
     let problem = |message: String, at: Option<Location>| {
+        let (message, forms) = split_forms(&message);
         let mut problem = Problem::new(message.clone(), at);
-        if let Some(best) = unknown_field_suggestion(&message) {
-            problem = problem.with_hint(format!("did you mean `{best}`?"));
+        let hint = [
+            unknown_field_suggestion(&message).map(|best| format!("did you mean `{best}`?")),
+            forms,
+        ];
+        let hint: Vec<String> = hint.into_iter().flatten().collect();
+        if !hint.is_empty() {
+            problem = problem.with_hint(hint.join(" "));
         }
         problem
     };
@@ -410,7 +416,24 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         text: text.to_string(),
         problems,
     };
+    // A key unknown to a list item's own reader is named at the item (`success_criteria[1]`).
+    let at_item = |message: String| match unknown_field_path(&message) {
+        Some(key) => {
+            let item = item_key(text, key.clone());
+            match message.split_once(": unknown field `") {
+                Some((_, rest)) if item != key => {
+                    format!(
+                        "{}: unknown field `{rest}",
+                        path_text(&item[..item.len() - 1])
+                    )
+                }
+                _ => message,
+            }
+        }
+        None => message,
+    };
     let first_message = yaml_message(&first);
+    let first_message = at_item(first_message);
     let (Some(mut key), Ok(mut value)) = (
         unknown_field_path(&first_message),
         serde_yaml::from_str::<serde_yaml::Value>(text),
@@ -446,7 +469,7 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
             Err(e) => e,
         };
         // Found in the text without the keys set aside: placed in the file by its path.
-        let message = yaml_message(&error);
+        let message = at_item(yaml_message(&error));
         match unknown_field_path(&message) {
             Some(next) => {
                 problems.push(problem(
@@ -462,9 +485,14 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
                     // problem, located and with the did-you-mean, says it all.
                     Some((at, field))
                         if unknown.iter().any(|(k, like)| {
-                            k.split_last()
-                                .is_some_and(|(_, parent)| parent == at.as_slice())
-                                && like.as_deref() == Some(field.as_str())
+                            // (or of an item of the list `at` names: a criterion's)
+                            k.split_last().is_some_and(|(_, parent)| {
+                                parent == at.as_slice()
+                                    || parent.split_last().is_some_and(|(last, list)| {
+                                        matches!(last, super::Seg::Index(_))
+                                            && list == at.as_slice()
+                                    })
+                            }) && like.as_deref() == Some(field.as_str())
                         }) => {}
                     // Any other error, found in the text re-written without the keys set
                     // aside: its place there is not its place in the file, so it is placed
@@ -513,6 +541,62 @@ fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
     Some(segs)
 }
 
+/// A message of a field's own reader may say, after `; `, what the field may be
+/// (`unknown field `chek`, expected `check`; A criterion is ...`): that part is a hint.
+fn split_forms(message: &str) -> (String, Option<String>) {
+    match message.split_once("; ") {
+        Some((m, forms)) if m.contains(" field `") => (m.to_string(), Some(forms.to_string())),
+        _ => (message.to_string(), None),
+    }
+}
+
+/// A path as serde_yaml writes it in a message: `phases[0].success_criteria[1]`.
+fn path_text(path: &[super::Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            super::Seg::Key(k) if out.is_empty() => out.push_str(k),
+            super::Seg::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            super::Seg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The path of an unknown key found by a list item's own reader (a success criterion's
+/// `{chek: ...}`), whose message names the list but not the item: the first item of the list
+/// that has the key. Any other path is kept.
+fn item_key(text: &str, path: Vec<super::Seg>) -> Vec<super::Seg> {
+    if super::locate::locate_key(text, &path).is_some() {
+        return path;
+    }
+    let Some((last, list)) = path.split_last() else {
+        return path;
+    };
+    let Some(items) = serde_yaml::from_str::<serde_yaml::Value>(text)
+        .ok()
+        .and_then(|v| {
+            let mut at = &v;
+            for seg in list {
+                at = match seg {
+                    super::Seg::Key(k) => at.get(k.as_str())?,
+                    super::Seg::Index(i) => at.get(*i)?,
+                };
+            }
+            at.as_sequence().map(Vec::len)
+        })
+    else {
+        return path;
+    };
+    (0..items)
+        .map(|i| [list, &[super::Seg::Index(i), last.clone()]].concat())
+        .find(|p| super::locate::locate_key(text, p).is_some())
+        .unwrap_or(path)
+}
+
 /// For "PATH: missing field `X`" (or "missing field `X`" at the top): the path of the mapping
 /// that lacks it, and `X`.
 fn missing_field(message: &str) -> Option<(Vec<super::Seg>, String)> {
@@ -534,6 +618,8 @@ fn missing_field_problem(
     message: &str,
     unknown: &[(Vec<super::Seg>, Option<String>)],
 ) -> Option<Problem> {
+    let (message, forms) = split_forms(message);
+    let message = message.as_str();
     let (at, field) = missing_field(message)?;
     let location = if at.is_empty() {
         super::locate::locate(text, &at).or(Some(Location { line: 1, column: 1 }))
@@ -550,6 +636,10 @@ fn missing_field_problem(
     let hint = match misspelled {
         Some(key) => format!("add `{field}:` (is `{key}:` meant to be `{field}:`?)"),
         None => format!("add `{field}:` here"),
+    };
+    let hint = match forms {
+        Some(forms) => format!("{hint}. {forms}"),
+        None => hint,
     };
     Some(Problem::new(message, location).with_hint(hint))
 }
@@ -580,7 +670,11 @@ fn remove_key(value: &mut serde_yaml::Value, path: &[super::Seg]) -> bool {
 fn unknown_field_suggestion(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1)?;
     let (field, rest) = rest.split_once('`')?;
-    let expected = rest.split_once("expected one of ")?.1;
+    // "expected one of `a`, `b`", or "expected `a`" when there is one.
+    let expected = match rest.split_once("expected one of ") {
+        Some((_, known)) => known,
+        None => rest.split_once("expected ")?.1.split(';').next()?,
+    };
     let known: Vec<&str> = expected
         .split(", ")
         .filter_map(|k| k.trim().strip_prefix('`')?.strip_suffix('`'))
@@ -596,7 +690,7 @@ fn unknown_field_suggestion(message: &str) -> Option<String> {
 fn field_location(text: &str, message: &str) -> Option<Location> {
     let (path, rest) = message.split_once(": ")?;
     let field = rest.strip_prefix('`')?.split('`').next()?;
-    if !matches!(field, "foreach" | "if") {
+    if !matches!(field, "foreach" | "if" | "run") {
         return None;
     }
     let mut segs = Vec::new();
