@@ -83,3 +83,22 @@ fn success_criterion_of_neither_form_says_what_a_criterion_is() {
     assert_eq!(out.code, 2, "{}", out.text());
     insta::assert_snapshot!("empty_criterion", out.snapshot(&env));
 }
+
+#[test]
+fn duplicate_keys_are_each_reported_where_they_are_given_again() {
+    let env = Env::new();
+    env.workflow(
+        "dup",
+        "name: dup\nsteps:\n  - name: B\n    run: echo b\n    timeout: 5\n    run: echo again\n",
+    );
+    let out = env.run(&["workflow", "validate", "dup"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("duplicate_key_in_a_step", out.snapshot(&env));
+    env.workflow(
+        "dup2",
+        "name: dup2\nname: again\nsteps:\n  - name: B\n    env: {A: 1, A: 2}\n    promt: x\n    run: echo b\n    run: echo c\n",
+    );
+    let out = env.run(&["workflow", "validate", "dup2"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("every_duplicate_key_in_line_order", out.snapshot(&env));
+}

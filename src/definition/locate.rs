@@ -43,6 +43,150 @@ pub fn locate_key(text: &str, path: &[Seg]) -> Option<Location> {
     arrived(text, Seek(path).key())
 }
 
+/// [`locate_key`] of the key's occurrence `nth` (from 0) in its mapping: where a key given
+/// twice is given again.
+pub fn locate_key_nth(text: &str, path: &[Seg], nth: usize) -> Option<Location> {
+    arrived(text, SeekKey(path, nth))
+}
+
+/// A key given more than once in one mapping: the mapping's path, the key, and the place of
+/// its first and of this occurrence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub path: Vec<Seg>,
+    pub key: String,
+    pub first: Option<Location>,
+    pub at: Option<Location>,
+}
+
+/// Every key given again in a mapping of `text`, in the order of the file: YAML allows a key
+/// once, and serde reports only the first duplicate, at its mapping's start.
+pub fn duplicate_keys(text: &str) -> Vec<Duplicate> {
+    let found = std::cell::RefCell::new(Vec::new());
+    let walk = Walk {
+        path: Vec::new(),
+        found: &found,
+    };
+    if walk
+        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let mut duplicates: Vec<Duplicate> = found
+        .into_inner()
+        .into_iter()
+        .map(|(path, key, nth)| {
+            let full = [path.as_slice(), &[Seg::Key(key.clone())]].concat();
+            Duplicate {
+                first: locate_key_nth(text, &full, 0),
+                at: locate_key_nth(text, &full, nth),
+                path,
+                key,
+            }
+        })
+        .collect();
+    duplicates.sort_by_key(|d| (d.at.is_none(), d.at));
+    duplicates
+}
+
+/// Reads a whole document, noting each key given again in its mapping: (the mapping's path,
+/// the key, which occurrence).
+struct Walk<'a> {
+    path: Vec<Seg>,
+    found: &'a std::cell::RefCell<Vec<(Vec<Seg>, String, usize)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            let key = match key {
+                serde_yaml::Value::String(k) => k,
+                other => serde_yaml::to_string(&other)
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default(),
+            };
+            let nth = seen.iter().filter(|k| **k == key).count();
+            if nth > 0 {
+                self.found
+                    .borrow_mut()
+                    .push((self.path.clone(), key.clone(), nth));
+            }
+            seen.push(key.clone());
+            map.next_value_seed(Walk {
+                path: [self.path.as_slice(), &[Seg::Key(key)]].concat(),
+                found: self.found,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq
+            .next_element_seed(Walk {
+                path: [self.path.as_slice(), &[Seg::Index(i)]].concat(),
+                found: self.found,
+            })?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        let (IgnoredAny, variant) = data.variant::<IgnoredAny>()?;
+        de::VariantAccess::newtype_variant_seed(variant, self)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 /// Where `seek`, reading `text` as YAML, stopped on arriving at what it seeks (it stops by
 /// failing with `ARRIVED`); `None` when it failed otherwise, or read the whole text.
 fn arrived<'de, S: DeserializeSeed<'de>>(text: &'de str, seek: S) -> Option<Location> {
@@ -165,12 +309,13 @@ struct Seek<'a>(&'a [Seg]);
 impl<'a> Seek<'a> {
     /// Arrive on the key of the path's last step, not on its value.
     fn key(self) -> SeekKey<'a> {
-        SeekKey(self.0)
+        SeekKey(self.0, 0)
     }
 }
 
-/// `Seek` that arrives on a key: the path's last step is a key of a mapping.
-struct SeekKey<'a>(&'a [Seg]);
+/// `Seek` that arrives on a key: the path's last step is a key of a mapping; its occurrence
+/// given by the number (from 0), for a key given more than once.
+struct SeekKey<'a>(&'a [Seg], usize);
 
 impl<'de> DeserializeSeed<'de> for SeekKey<'_> {
     type Value = ();
@@ -192,14 +337,15 @@ impl<'de> Visitor<'de> for SeekKey<'_> {
         };
         if rest.is_empty() {
             // Fail while reading the key itself: the error is placed on it.
-            while map.next_key_seed(KeyProbe(want))?.is_some() {
+            let skip = std::cell::Cell::new(self.1);
+            while map.next_key_seed(KeyProbe(want, &skip))?.is_some() {
                 map.next_value::<IgnoredAny>()?;
             }
             return Ok(());
         }
         while let Some(key) = map.next_key::<serde_yaml::Value>()? {
             if key.as_str() == Some(want.as_str()) {
-                return map.next_value_seed(SeekKey(rest));
+                return map.next_value_seed(SeekKey(rest, self.1));
             }
             map.next_value::<IgnoredAny>()?;
         }
@@ -213,7 +359,7 @@ impl<'de> Visitor<'de> for SeekKey<'_> {
         let mut i = 0;
         loop {
             if i == *want {
-                return seq.next_element_seed(SeekKey(rest)).map(|_| ());
+                return seq.next_element_seed(SeekKey(rest, self.1)).map(|_| ());
             }
             if seq.next_element::<IgnoredAny>()?.is_none() {
                 return Ok(());
@@ -223,8 +369,9 @@ impl<'de> Visitor<'de> for SeekKey<'_> {
     }
 }
 
-/// Reads a mapping's key; fails (arrives) when it is the one wanted.
-struct KeyProbe<'a>(&'a str);
+/// Reads a mapping's key; fails (arrives) when it is the one wanted, once the number of its
+/// occurrences to skip is down to 0.
+struct KeyProbe<'a>(&'a str, &'a std::cell::Cell<usize>);
 
 impl<'de> DeserializeSeed<'de> for KeyProbe<'_> {
     type Value = ();
@@ -242,10 +389,15 @@ impl<'de> Visitor<'de> for KeyProbe<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
-        if key == self.0 {
-            Err(E::custom(ARRIVED))
-        } else {
-            Ok(())
+        if key != self.0 {
+            return Ok(());
+        }
+        match self.1.get() {
+            0 => Err(E::custom(ARRIVED)),
+            n => {
+                self.1.set(n - 1);
+                Ok(())
+            }
         }
     }
 
@@ -416,6 +568,35 @@ mod tests {
         assert_eq!(place("a: 'it x'\n", "it x", "x"), Some((1, 8)));
         assert_eq!(place("a: \"\\tx\"\n", "\tx", "x"), None);
         assert_eq!(place("a: |2\n   x\n", " x\n", "x"), None);
+    }
+
+    #[test]
+    fn finds_every_key_given_again_where_it_is_given() {
+        let text =
+            "name: a\nname: b\nsteps:\n  - name: B\n    run: x\n    timeout: 5\n    run: y\n";
+        let found: Vec<_> = duplicate_keys(text)
+            .into_iter()
+            .map(|d| {
+                (
+                    d.path,
+                    d.key,
+                    d.first.map(|l| (l.line, l.column)),
+                    d.at.map(|l| (l.line, l.column)),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (vec![], "name".to_string(), Some((1, 1)), Some((2, 1))),
+                (
+                    vec!["steps".into(), 0.into()],
+                    "run".to_string(),
+                    Some((5, 5)),
+                    Some((7, 5))
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -434,6 +434,27 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
     };
     let first_message = yaml_message(&first);
     let first_message = at_item(first_message);
+    // A key given twice is reported where it is given again, each of them (serde says only
+    // the first, at its mapping's start), with the file's other first error.
+    let duplicates = duplicate_problems(text);
+    if !duplicates.is_empty() {
+        let mut problems = duplicates;
+        if !first_message.contains("duplicate field `") {
+            problems.push(
+                missing_field_problem(text, &first_message, &[]).unwrap_or_else(|| {
+                    let at = field_location(text, &first_message)
+                        .or_else(|| {
+                            unknown_field_path(&first_message)
+                                .and_then(|k| super::locate::locate_key(text, &k))
+                        })
+                        .or_else(|| yaml_location(&first));
+                    problem(first_message.clone(), at)
+                }),
+            );
+        }
+        problems.sort_by_key(|p| (p.at.is_none(), p.at));
+        return Err(fail(problems));
+    }
     let (Some(mut key), Ok(mut value)) = (
         unknown_field_path(&first_message),
         serde_yaml::from_str::<serde_yaml::Value>(text),
@@ -539,6 +560,29 @@ fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
     }
     segs.push(super::Seg::Key(field.to_string()));
     Some(segs)
+}
+
+/// A problem for each key given again in a mapping of `text`, at the key.
+fn duplicate_problems(text: &str) -> Vec<Problem> {
+    super::locate::duplicate_keys(text)
+        .into_iter()
+        .map(|d| {
+            let message = match d.path.is_empty() {
+                true => format!("duplicate key `{}`", d.key),
+                false => format!("{}: duplicate key `{}`", path_text(&d.path), d.key),
+            };
+            let first = match d.first {
+                Some(at) => format!(" (first at line {}, column {})", at.line, at.column),
+                None => String::new(),
+            };
+            Problem::new(message, d.at)
+                .with_hint(format!(
+                    "`{}` is given more than once in this mapping{first}; a key is given once: remove one, or merge them",
+                    d.key
+                ))
+                .with_width(Some(d.key.chars().count()))
+        })
+        .collect()
 }
 
 /// A message of a field's own reader may say, after `; `, what the field may be
