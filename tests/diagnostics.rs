@@ -102,3 +102,48 @@ fn duplicate_keys_are_each_reported_where_they_are_given_again() {
     assert_eq!(out.code, 2, "{}", out.text());
     insta::assert_snapshot!("every_duplicate_key_in_line_order", out.snapshot(&env));
 }
+
+#[test]
+fn scenario_given_to_workflow_commands_says_it_is_a_scenario_with_the_commands() {
+    let env = Env::new();
+    let scenario = "name: ship\ndescription: d\nphases:\n  - name: one\n    description: d\n";
+    env.scenario("ship", scenario);
+    let out = env.run(&["workflow", "run", "ship"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("workflow_run_of_a_scenario_name", out.snapshot(&env));
+    std::fs::create_dir_all(env.project().join("my defs")).unwrap();
+    std::fs::write(env.project().join("my defs/ship.yaml"), scenario).unwrap();
+    let out = env.run(&["workflow", "validate", "my defs/ship.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("workflow_validate_of_a_scenario_file", out.snapshot(&env));
+}
+
+#[test]
+fn workflow_given_to_orchestrate_commands_says_it_is_a_workflow_with_the_commands() {
+    let env = Env::new();
+    let workflow = "name: wf\nsteps:\n  - name: a\n    run: echo a\n";
+    env.workflow("wf", workflow);
+    let out = env.run(&["orchestrate", "run", "wf"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("orchestrate_run_of_a_workflow_name", out.snapshot(&env));
+    std::fs::write(env.project().join("wf.yaml"), workflow).unwrap();
+    let out = env.run(&["orchestrate", "validate", "./wf.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!(
+        "orchestrate_validate_of_a_workflow_file",
+        out.snapshot(&env)
+    );
+}
+
+#[test]
+fn problems_of_one_file_are_listed_in_line_order() {
+    let env = Env::new();
+    env.workflow("ord", "name: ord\nbbb: 1\nccc: 2\naaa: 3\n");
+    let out = env.run(&["--json", "workflow", "validate", "ord"]);
+    let lines: Vec<u64> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, _)| l)
+        .collect();
+    assert_eq!(lines, vec![1, 2, 3, 4], "{}", out.text());
+}

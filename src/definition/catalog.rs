@@ -38,11 +38,13 @@ impl Entry {
 /// Why a name or path could not be turned into a definition.
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
-    #[error("no {kind} named `{query}`")]
+    #[error("no {kind} named `{query}`{}", .other.map(|o| format!(": it is a {o}")).unwrap_or_default())]
     NotFound {
         kind: &'static str,
         query: String,
         suggestions: Vec<String>,
+        /// The other kind (`scenario` for a workflow) that has a definition of this name.
+        other: Option<&'static str>,
     },
     /// `reason` names the kind and shows the query (escaped), says what is wrong and the fix.
     #[error("{reason}")]
@@ -304,11 +306,40 @@ impl Catalog {
     /// Find a workflow by forgiving name, or read it from a path ending in `.yaml`/`.yml`.
     pub fn find_workflow(&self, query: &str) -> Result<Entry, LookupError> {
         self.find("workflow", self.workflows(), query)
+            .map_err(|e| self.other_kind(e, "scenario", self.scenarios()))
     }
 
     /// Find a scenario by forgiving name, or read it from a path ending in `.yaml`/`.yml`.
     pub fn find_scenario(&self, query: &str) -> Result<Entry, LookupError> {
         self.find("scenario", self.scenarios(), query)
+            .map_err(|e| self.other_kind(e, "workflow", self.workflows()))
+    }
+
+    /// A name no definition of its kind has, but one of the `other` kind has: said so
+    /// (`workflow run SCENARIO`), so the error can point at the other command.
+    fn other_kind(
+        &self,
+        e: LookupError,
+        other: &'static str,
+        all: Vec<(String, EntrySource)>,
+    ) -> LookupError {
+        match e {
+            LookupError::NotFound {
+                kind,
+                query,
+                suggestions,
+                other: None,
+            } => {
+                let found = self.find(other, all, &query).is_ok();
+                LookupError::NotFound {
+                    kind,
+                    query,
+                    suggestions,
+                    other: found.then_some(other),
+                }
+            }
+            e => e,
+        }
     }
 
     fn find(
@@ -389,6 +420,7 @@ impl Catalog {
             kind,
             query: query.to_string(),
             suggestions: suggest(&wanted, all.iter().map(|(n, _)| n.as_str())),
+            other: None,
         })
     }
 
@@ -507,6 +539,7 @@ impl Catalog {
             kind: "agent",
             query: query.to_string(),
             suggestions: suggest(&wanted, agents.iter().map(|a| a.name.as_str())),
+            other: None,
         })
     }
 }

@@ -61,7 +61,7 @@ pub use schedule::{Overlap, Schedule};
 pub use worker_tag::{MAX_TAG_CHARS, WorkerTag, parse_tags, tag_problem, tags_cover};
 pub use workflow::{
     Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,
-    parse_workflow_setting_aside,
+    parse_workflow_setting_aside, wrong_kind,
 };
 
 /// Definitions larger than this are refused before parsing: no real workflow is this big, and

@@ -411,10 +411,14 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
         }
         problem
     };
-    let fail = |problems: Vec<Problem>| DefinitionError {
-        path: path.to_string(),
-        text: text.to_string(),
-        problems,
+    // The problems of a file in the order of the file (those without a place last).
+    let fail = |mut problems: Vec<Problem>| {
+        problems.sort_by_key(|p| (p.at.is_none(), p.at));
+        DefinitionError {
+            path: path.to_string(),
+            text: text.to_string(),
+            problems,
+        }
     };
     // A key unknown to a list item's own reader is named at the item (`success_criteria[1]`).
     let at_item = |message: String| match unknown_field_path(&message) {
@@ -774,6 +778,40 @@ fn message_location(text: &str, message: &str) -> Option<Location> {
         }
     }
     super::locate(text, &segs)
+}
+
+/// For a file read as a `kind` ("workflow" or "scenario") that is the other kind — a
+/// scenario has `phases:` and no `steps:`, a workflow the reverse —: one problem saying so,
+/// at the key that tells, whose hint is `commands` (how to validate and run it as what it
+/// is, written by the caller, which knows how it was asked for).
+pub fn wrong_kind(path: &str, text: &str, kind: &str, commands: &str) -> Option<DefinitionError> {
+    let text = super::without_bom(text);
+    let value: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let map = value.as_mapping()?;
+    let (key, other) = match kind {
+        "workflow" => ("phases", "scenario"),
+        _ => ("steps", "workflow"),
+    };
+    let theirs = if kind == "workflow" {
+        "steps"
+    } else {
+        "phases"
+    };
+    if !map.contains_key(key) || map.contains_key(theirs) {
+        return None;
+    }
+    let at = super::locate::locate_key(text, &[super::Seg::Key(key.to_string())]);
+    Some(DefinitionError {
+        path: path.to_string(),
+        text: text.to_string(),
+        problems: vec![
+            Problem::new(
+                format!("this is a {other}, not a {kind}: it has `{key}:` where a {kind} has `{theirs}:`"),
+                at,
+            )
+            .with_hint(commands.to_string()),
+        ],
+    })
 }
 
 /// Parse a workflow definition. Only syntax and types are checked here; see

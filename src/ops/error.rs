@@ -325,6 +325,23 @@ impl From<LookupError> for CommandError {
         }
         let mut err = CommandError::bad_input(e.to_string());
         if let LookupError::NotFound {
+            query,
+            other: Some(other),
+            ..
+        } = &e
+        {
+            let group = match *other {
+                "scenario" => "orchestrate",
+                other => other,
+            };
+            return err.hint(
+                Hint::suggest(&[group, "validate", query])
+                    .then(" checks it, ")
+                    .command(&[group, "run", query])
+                    .then(" runs it"),
+            );
+        }
+        if let LookupError::NotFound {
             suggestions, kind, ..
         } = &e
         {

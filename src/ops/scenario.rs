@@ -590,6 +590,15 @@ fn known_agents(ctx: &Ctx) -> BTreeSet<String> {
 /// Parse and validate one scenario file.
 pub fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
     let path = entry.display_path();
+    // A workflow given as a scenario (by its path) is said to be one, with its commands.
+    if let Some(e) = crate::definition::wrong_kind(
+        &path,
+        &entry.text,
+        "scenario",
+        &super::workflow::other_kind_commands(ctx, "workflow", &path, &path),
+    ) {
+        return Err(CommandError::definition(&e));
+    }
     let schema = ctx
         .catalog()
         .user_schema()

@@ -172,6 +172,30 @@ pub(super) fn runs(ctx: &Ctx, name: &str) -> bool {
     load(ctx, name).is_ok()
 }
 
+/// For a definition of the other kind: `use cortex GROUP validate X to check it, cortex GROUP
+/// run X to run it`, X the path as it was typed (or the file's path, for one found by name in
+/// the wrong folder), quoted for pasting.
+pub(super) fn other_kind_commands(ctx: &Ctx, group: &str, query: &str, path: &str) -> String {
+    // A path under the project directory (where a relative path is read from) as one
+    // relative to it.
+    let project = ctx.catalog().project_dir;
+    let relative = std::path::Path::new(path)
+        .strip_prefix(&project)
+        .ok()
+        .and_then(|p| p.to_str())
+        .filter(|p| !p.is_empty() && !p.starts_with('-'));
+    let target = match relative {
+        _ if query.contains('/') && query != path => query,
+        Some(relative) => relative,
+        None => path,
+    };
+    format!(
+        "use {} to check it, {} to run it",
+        ctx.cmd(&[group, "validate", target]),
+        ctx.cmd(&[group, "run", target])
+    )
+}
+
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let catalog = ctx.catalog();
     let config_file = catalog
@@ -180,6 +204,15 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
     let config = config_file.workflow;
     let entry = catalog.find_workflow(name)?;
     let path = entry.display_path();
+    // A scenario given as a workflow (by its path) is said to be one, with its commands.
+    if let Some(e) = crate::definition::wrong_kind(
+        &path,
+        &entry.text,
+        "workflow",
+        &other_kind_commands(ctx, "orchestrate", name, &path),
+    ) {
+        return Err(CommandError::definition(&e));
+    }
     // Keys it does not know are reported with the rest of what validation finds.
     let (workflow, set_aside) = parse_workflow_setting_aside(&path, &entry.text)
         .map_err(|e| CommandError::definition(&e))?;
