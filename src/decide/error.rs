@@ -61,6 +61,8 @@ pub enum DecideError {
         step: String,
         reason: String,
     },
+    #[error("cannot re-run from phase `{phase}`: it is a manual phase and has not started yet")]
+    ManualNotStarted { phase: String },
     #[error("phase `{phase}` cannot start now: {why}")]
     NotReady { phase: String, why: String },
     #[error("step `{step}` cannot start now: {why}")]

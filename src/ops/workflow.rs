@@ -1014,7 +1014,17 @@ pub fn resume(
             let plan = preview_resume(&journal.state, mode.clone(), &|id| {
                 children.iter().find(|c| c.run_id == id).cloned()
             })
-            .map_err(|e| CommandError::bad_input(e.to_string()))?;
+            .map_err(|e| match e {
+                // Its way on (`orchestrate start`), as the resume itself gives it.
+                e @ crate::decide::DecideError::ManualNotStarted { .. } => {
+                    super::drive::resume_refused(
+                        ctx,
+                        &journal.state,
+                        crate::execute::JournalError::Decide(e),
+                    )
+                }
+                e => CommandError::bad_input(e.to_string()),
+            })?;
             // The log holds a secret input's value as `***` already.
             let state = &journal.state;
             let inputs = state
