@@ -397,9 +397,14 @@ impl Catalog {
         self.config_file().map(|file| file.workflow)
     }
 
+    /// The configuration's file (`cortex.config.json` of the home), there or not.
+    pub fn config_path(&self) -> PathBuf {
+        self.home.join("cortex.config.json")
+    }
+
     /// The whole configuration: engine settings and how agents are run.
     pub fn config_file(&self) -> Result<ConfigFile, DefinitionError> {
-        let path = self.home.join("cortex.config.json");
+        let path = self.config_path();
         match read_definition(&path) {
             Ok(text) => parse_config_file(&path.display().to_string(), &text),
             Err(ReadError::NotFound) => Ok(ConfigFile::default()),
