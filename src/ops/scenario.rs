@@ -863,15 +863,24 @@ pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
     // A run of it is refused for an invalid configuration: so is its preview.
-    ctx.catalog()
+    let config = ctx
+        .catalog()
         .config_file()
         .map_err(|e| CommandError::definition(&e))?;
-    let text = render_preview(&scenario);
+    // What runs at once by the scheduler's own rule, under the limit a run of it would have.
+    let limit = scenario
+        .max_parallel
+        .unwrap_or(config.workflow.max_parallel)
+        .max(1) as usize;
+    let groups = parallel_opportunities(&scenario, limit);
+    let text = render_preview(&scenario, &groups);
+    // Each set of phases that run at the same time.
+    let sets: Vec<&Vec<String>> = groups.iter().flatten().collect();
     Ok(Output::new(
         json!({
             "scenario": scenario,
             "estimated_phases": scenario.phases.len(),
-            "parallel_opportunities": parallel_opportunities(&scenario),
+            "parallel_opportunities": sets,
         }),
         text,
         exit::OK,
