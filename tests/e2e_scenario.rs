@@ -747,3 +747,50 @@ fn a_manual_phase_that_can_start_is_ready_not_pending() {
         .json();
     assert_eq!(doc["phases"][0]["status"], "pending", "{doc}");
 }
+
+/// Seen by a review: `agent status ../examples/agents/python-pro.md` was refused as a name
+/// with `/`, hinting "give its path ending in .yaml" — agents are Markdown files. A path to
+/// an agent's `.md` file is accepted wherever an agent's name is (SPEC §2): status, activate,
+/// deactivate; a path that is not one says why, and a name with `/` hints `.md`.
+#[test]
+fn an_agent_md_path_is_accepted_where_an_agent_name_is() {
+    let env = Env::new();
+    let elsewhere = env.project().join("mine");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        elsewhere.join("reviewer.md"),
+        "---\nname: reviewer\ndescription: Reviews changes\n---\nReview carefully.\n",
+    )
+    .unwrap();
+    let out = env.run(&["agent", "status", "mine/reviewer.md"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    insta::assert_snapshot!("agent_status_by_md_path", out.snapshot(&env));
+    let absolute = elsewhere.join("reviewer.md");
+    let absolute = absolute.to_str().unwrap();
+    assert_eq!(env.run(&["agent", "activate", absolute]).code, 0);
+    let status = env
+        .run(&["--json", "agent", "status", "./mine/reviewer.md"])
+        .json();
+    assert_eq!(status["agent"]["name"], "reviewer");
+    assert_eq!(status["active"], true);
+    assert_eq!(
+        env.run(&["agent", "deactivate", "mine/reviewer.md"]).code,
+        0
+    );
+    // Not an agent file: its problem, located; a name with `/`: the hint names `.md`.
+    std::fs::write(elsewhere.join("notes.md"), "# notes\n").unwrap();
+    let bad = env.run(&["agent", "status", "mine/notes.md"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("missing YAML front matter"),
+        "{}",
+        bad.stderr
+    );
+    let named = env.run(&["agent", "status", "mine/reviewer"]);
+    assert_eq!(named.code, 2);
+    assert!(
+        named.stderr.contains("give its path ending in .md"),
+        "{}",
+        named.stderr
+    );
+}

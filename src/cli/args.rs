@@ -466,19 +466,19 @@ pub enum AgentCommandArgs {
     List,
     /// Show an agent's definition and where it is active.
     Status {
-        /// The agent's name (forgiving).
+        /// The agent's name (forgiving) or a path to its .md file.
         name: String,
     },
     /// Activate an agent by hand (recorded in the log).
     Activate {
-        /// The agent's name (forgiving).
+        /// The agent's name (forgiving) or a path to its .md file.
         name: String,
         #[command(flatten)]
         audit: Audit,
     },
     /// Deactivate an agent activated by hand.
     Deactivate {
-        /// The agent's name (forgiving).
+        /// The agent's name (forgiving) or a path to its .md file.
         name: String,
         #[command(flatten)]
         audit: Audit,
