@@ -1327,3 +1327,41 @@ fn validate_without_name_or_all_shows_usage_naming_both() {
         env.run(&["orchestrate", "validate"]).snapshot(&env)
     );
 }
+
+/// Seen by a review: a run whose `timeout_seconds: 2` cut its `sleep 4` step was offered
+/// `resume --timeout 4s` (twice the old limit), which cut the step again: it starts over, and
+/// the limit counts from each resume. The suggestion adds what the cut step had already run
+/// to twice the old limit, says why, and works when pasted; the reason says from when the
+/// limit counts.
+#[test]
+fn the_longer_time_limit_suggested_covers_the_step_the_limit_cut() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    env.workflow(
+        "slow",
+        "name: slow\ndescription: d\nsteps:\n  - name: nap\n    run: sleep 4\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "slow"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let doc = run.json();
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap()
+            .contains("counted from the start of this driving session"),
+        "{doc}"
+    );
+    let first = &doc["next"][0];
+    let argv: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
+    assert_eq!(argv[argv.len() - 2..], ["--timeout", "6s"], "{argv:?}");
+    assert!(
+        first["why"]
+            .as_str()
+            .unwrap()
+            .contains("`nap` ran 2s before the limit cut it and starts over"),
+        "{first}"
+    );
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+}
