@@ -61,7 +61,9 @@ pub enum DecideError {
         step: String,
         reason: String,
     },
-    #[error("cannot re-run from phase `{phase}`: it is a manual phase and has not started yet")]
+    #[error(
+        "cannot re-run from phase `{phase}`: it has not run yet, and a manual phase starts only when it is started"
+    )]
     ManualNotStarted { phase: String },
     #[error("phase `{phase}` cannot start now: {why}")]
     NotReady { phase: String, why: String },
