@@ -15,6 +15,7 @@ use cortex::decide::replay;
 use cortex::definition::{Durability, parse_scenario};
 use cortex::event::{Event, NewEvent};
 use cortex::execute::{fold_log, load_state, maybe_snapshot, replay_verified};
+use cortex::plan::parallel_opportunities;
 use cortex::project::status_view;
 use cortex::render::render_preview;
 use cortex::store::{EventStore, SqliteStore, verify_rows};
@@ -481,7 +482,8 @@ fn dag(rounds: usize) {
         let (_, d) = timed(|| {
             let sc = parse_scenario("dag.yaml", &yaml).unwrap();
             let _ = validate_scenario("dag.yaml", &yaml, &sc, None, &Default::default());
-            render_preview(&sc)
+            // Under the default `max_parallel` (4), as `orchestrate preview` renders it.
+            render_preview(&sc, &parallel_opportunities(&sc, 4))
         });
         plan.push(d.as_secs_f64() * 1000.0);
         let floor = timed(|| serde_yaml::from_str::<serde_yaml::Value>(&yaml).unwrap()).1;

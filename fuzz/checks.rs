@@ -139,7 +139,24 @@ pub fn check_scenario(data: &[u8]) {
                     }
                 }
             }
-            let _ = cortex::plan::parallel_opportunities(&sc);
+            // What preview says runs at once keeps the scheduler's rule: at most `limit`
+            // phases, at most one of them `parallel: false`.
+            for limit in [1, 4] {
+                for set in cortex::plan::parallel_opportunities(&sc, limit)
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(
+                        set.len() >= 2 && set.len() <= limit,
+                        "{set:?} under {limit}"
+                    );
+                    let exclusive = set
+                        .iter()
+                        .filter(|n| sc.phases.iter().any(|p| &p.name == *n && !p.parallel))
+                        .count();
+                    assert!(exclusive <= 1, "{set:?} runs non-parallel phases together");
+                }
+            }
         }
         Err(e) => assert_clear(&e),
     }

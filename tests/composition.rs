@@ -1678,7 +1678,8 @@ fn a_parent_s_resume_timeout_reaches_the_child_it_drives() {
     let par = run_of(&env, "par");
     let kid = run_of(&env, "kid");
     // The child's first suggestion is the parent's retry with a longer limit: the same limit
-    // would stop it again.
+    // would stop it again (twice it, plus the 1 s `slow` ran before it was cut: it starts
+    // over).
     let child = env.status(Some(&kid));
     let first: Vec<&str> = child["next"][0]["argv"]
         .as_array()
@@ -1695,7 +1696,7 @@ fn a_parent_s_resume_timeout_reaches_the_child_it_drives() {
             &par,
             "--retry",
             "--timeout",
-            "2s"
+            "3s"
         ],
         "{child}"
     );

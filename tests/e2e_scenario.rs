@@ -140,6 +140,62 @@ fn preview_shows_conditions_agents_and_one_parallel_opportunity() {
     );
 }
 
+/// Seen by a review: `orchestrate preview` said "Parallel opportunities: 1 (a + b + c)" for
+/// phases `a`, `b` (`parallel: false`) and `c` (`parallel: true`) ready at once, though the
+/// scheduler never runs `a` beside `b` (SPEC §4). Preview derives its sets from the
+/// scheduler's rule and the run's `max_parallel`: `a + c`, then `b + c`. And the run itself
+/// never has `a` and `b` running at once.
+#[test]
+fn preview_parallel_opportunities_follow_the_scheduler_rule() {
+    let env = Env::new();
+    let phase = |name: &str, parallel: bool| {
+        format!(
+            "  - name: {name}\n    parallel: {parallel}\n    run: echo start-{name} >> ../trace; sleep 0.3; echo end-{name} >> ../trace\n"
+        )
+    };
+    env.scenario(
+        "abc",
+        &format!(
+            "name: abc\ndescription: d\nphases:\n{}{}{}",
+            phase("a", false),
+            phase("b", false),
+            phase("c", true)
+        ),
+    );
+    let out = env.run(&["orchestrate", "preview", "abc"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    insta::assert_snapshot!("preview_parallel_follows_scheduler", out.snapshot(&env));
+    let json = env.run(&["--json", "orchestrate", "preview", "abc"]).json();
+    assert_eq!(
+        json["parallel_opportunities"],
+        serde_json::json!([["a", "c"], ["b", "c"]])
+    );
+    // Under `max_parallel: 1`, nothing runs at once.
+    env.config("{\"workflow\": {\"max_parallel\": 1}}");
+    let one = env.run(&["orchestrate", "preview", "abc"]);
+    assert!(
+        one.stdout.contains("Parallel opportunities: 0"),
+        "{}",
+        one.stdout
+    );
+    env.config("{}");
+    // The run: `a` and `b` never overlap.
+    let ran = env.run(&["orchestrate", "run", "abc"]);
+    assert_eq!(ran.code, 0, "{}", ran.text());
+    let trace = std::fs::read_to_string(env.project().parent().unwrap().join("trace")).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    let at = |l: &str| lines.iter().position(|x| *x == l).unwrap();
+    let (first, second) = if at("start-a") < at("start-b") {
+        ("a", "b")
+    } else {
+        ("b", "a")
+    };
+    assert!(
+        at(&format!("end-{first}")) < at(&format!("start-{second}")),
+        "{trace}"
+    );
+}
+
 #[test]
 fn the_seed_broken_scenario_reports_every_error_at_once() {
     let env = seeded();
@@ -690,4 +746,51 @@ fn a_manual_phase_that_can_start_is_ready_not_pending() {
         .run(&["--json", "orchestrate", "status", "gated"])
         .json();
     assert_eq!(doc["phases"][0]["status"], "pending", "{doc}");
+}
+
+/// Seen by a review: `agent status ../examples/agents/python-pro.md` was refused as a name
+/// with `/`, hinting "give its path ending in .yaml" — agents are Markdown files. A path to
+/// an agent's `.md` file is accepted wherever an agent's name is (SPEC §2): status, activate,
+/// deactivate; a path that is not one says why, and a name with `/` hints `.md`.
+#[test]
+fn an_agent_md_path_is_accepted_where_an_agent_name_is() {
+    let env = Env::new();
+    let elsewhere = env.project().join("mine");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        elsewhere.join("reviewer.md"),
+        "---\nname: reviewer\ndescription: Reviews changes\n---\nReview carefully.\n",
+    )
+    .unwrap();
+    let out = env.run(&["agent", "status", "mine/reviewer.md"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    insta::assert_snapshot!("agent_status_by_md_path", out.snapshot(&env));
+    let absolute = elsewhere.join("reviewer.md");
+    let absolute = absolute.to_str().unwrap();
+    assert_eq!(env.run(&["agent", "activate", absolute]).code, 0);
+    let status = env
+        .run(&["--json", "agent", "status", "./mine/reviewer.md"])
+        .json();
+    assert_eq!(status["agent"]["name"], "reviewer");
+    assert_eq!(status["active"], true);
+    assert_eq!(
+        env.run(&["agent", "deactivate", "mine/reviewer.md"]).code,
+        0
+    );
+    // Not an agent file: its problem, located; a name with `/`: the hint names `.md`.
+    std::fs::write(elsewhere.join("notes.md"), "# notes\n").unwrap();
+    let bad = env.run(&["agent", "status", "mine/notes.md"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("missing YAML front matter"),
+        "{}",
+        bad.stderr
+    );
+    let named = env.run(&["agent", "status", "mine/reviewer"]);
+    assert_eq!(named.code, 2);
+    assert!(
+        named.stderr.contains("give its path ending in .md"),
+        "{}",
+        named.stderr
+    );
 }

@@ -1269,3 +1269,99 @@ fn a_refused_agent_deactivate_hints_at_the_agents_status() {
     );
     assert!(!out.stderr.contains("status RUN"), "{}", out.stderr);
 }
+
+/// Seen by a review: `orchestrate resume --from PHASE` of a manual phase never started was
+/// refused with "a plain resume starts it when its condition is met" — a plain resume never
+/// starts a manual phase. The hint is `orchestrate start RUN PHASE`, shell-quoted, for the
+/// resume and its dry run alike, and it works when pasted.
+#[test]
+fn resume_from_a_manual_phase_never_started_hints_orchestrate_start() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "m",
+        "name: m\ndescription: d\nphases:\n  - name: one\n    run: echo hi\n  - name: my review\n    condition: manual\n    run: echo rev\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "m"]).code, 3);
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let refused = env.run(&["orchestrate", "resume", &run, "--from", "my review"]);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    insta::assert_snapshot!(
+        "resume_from_manual_phase_never_started",
+        refused.snapshot(&env).replace(&run, "[RUN]")
+    );
+    let dry = env.run(&[
+        "orchestrate",
+        "resume",
+        &run,
+        "--from",
+        "my review",
+        "--dry-run",
+    ]);
+    assert_eq!(dry.code, 2);
+    assert_eq!(dry.stderr, refused.stderr);
+    assert_eq!(check("resume --from a manual phase", &refused), 1);
+    let pasted = split(suggested(&refused.stderr).last().unwrap());
+    let started = env.run(&pasted.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(started.code, 0, "{}", started.text());
+}
+
+/// Seen by a review: the usage shown when `validate` is given neither NAME nor `--all`
+/// omitted `--all` (`Usage: cortex orchestrate validate <NAME>`): it reads `<NAME|--all>`.
+#[test]
+fn validate_without_name_or_all_shows_usage_naming_both() {
+    let env = Env::new();
+    for kind in ["workflow", "orchestrate"] {
+        let out = env.run(&[kind, "validate"]);
+        assert_eq!(out.code, 2);
+        assert!(
+            out.stderr
+                .contains(&format!("Usage: cortex {kind} validate <NAME|--all>")),
+            "{}",
+            out.stderr
+        );
+    }
+    insta::assert_snapshot!(
+        "orchestrate_validate_usage",
+        env.run(&["orchestrate", "validate"]).snapshot(&env)
+    );
+}
+
+/// Seen by a review: a run whose `timeout_seconds: 2` cut its `sleep 4` step was offered
+/// `resume --timeout 4s` (twice the old limit), which cut the step again: it starts over, and
+/// the limit counts from each resume. The suggestion adds what the cut step had already run
+/// to twice the old limit, says why, and works when pasted; the reason says from when the
+/// limit counts.
+#[test]
+fn the_longer_time_limit_suggested_covers_the_step_the_limit_cut() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    env.workflow(
+        "slow",
+        "name: slow\ndescription: d\nsteps:\n  - name: nap\n    run: sleep 4\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "slow"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let doc = run.json();
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap()
+            .contains("counted from the start of this driving session"),
+        "{doc}"
+    );
+    let first = &doc["next"][0];
+    let argv: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
+    assert_eq!(argv[argv.len() - 2..], ["--timeout", "6s"], "{argv:?}");
+    assert!(
+        first["why"]
+            .as_str()
+            .unwrap()
+            .contains("`nap` ran 2s before the limit cut it and starts over"),
+        "{first}"
+    );
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let resumed = env.run(&args);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+}

@@ -182,6 +182,12 @@ fn orchestrate_resume_refuses_from_with_skip_and_from_a_phase_that_never_ran() {
         "{}",
         never.stderr
     );
+    // A manual phase is started by `orchestrate start`, never by a resume.
+    assert!(
+        never.stderr.contains("cortex orchestrate start ") && never.stderr.contains(" release`"),
+        "{}",
+        never.stderr
+    );
 }
 
 /// A `--from` resume of a run whose secret input is not given: the hint's command keeps the

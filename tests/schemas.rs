@@ -365,3 +365,36 @@ fn every_cli_json_document_is_described_by_a_schema_in_openapi() {
         );
     }
 }
+
+/// `validate --all` under an invalid `cortex.config.json` and user schema says each once, as
+/// `config` and `schema` beside the definitions' verdicts: documents openapi describes too.
+#[test]
+fn validate_all_with_invalid_home_files_is_described_by_openapi() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: one\n    run: echo hi\n",
+    );
+    env.scenario("schema", "required: [name]\nfeilds: {}\n");
+    env.config("{\"workflow\":{\"max_retry_attempt\":3}}\n");
+    for (args, name, keys) in [
+        (
+            ["workflow", "validate", "--all"],
+            "WorkflowValidations",
+            &["config"][..],
+        ),
+        (
+            ["orchestrate", "validate", "--all"],
+            "ScenarioValidations",
+            &["config", "schema"][..],
+        ),
+    ] {
+        let out = env.run(&[&["--json"][..], &args[..]].concat());
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        for key in keys {
+            assert_eq!(doc[key]["valid"], false, "{doc}");
+        }
+        check(&api_schema(name), &doc, &format!("`{}`", args.join(" ")));
+    }
+}

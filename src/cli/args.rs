@@ -235,9 +235,9 @@ pub enum WorkflowCommand {
     /// List workflows (yours and the built-in templates).
     List,
     /// Check workflows without running them.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["name", "all"])))]
     Validate {
         /// A name (forgiving) or a path to a .yaml file.
-        #[arg(required_unless_present = "all")]
         name: Option<String>,
         /// Validate every workflow in CORTEX_HOME/workflows and every built-in.
         #[arg(long, conflicts_with = "name")]
@@ -324,9 +324,9 @@ pub enum OrchestrateCommand {
     /// List scenarios.
     List,
     /// Check scenarios without running them.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["name", "all"])))]
     Validate {
         /// A name (forgiving) or a path to a .yaml file.
-        #[arg(required_unless_present = "all")]
         name: Option<String>,
         /// Validate every scenario in CORTEX_HOME/scenarios.
         #[arg(long, conflicts_with = "name")]
@@ -466,19 +466,19 @@ pub enum AgentCommandArgs {
     List,
     /// Show an agent's definition and where it is active.
     Status {
-        /// The agent's name (forgiving).
+        /// The agent's name (forgiving) or a path to its .md file.
         name: String,
     },
     /// Activate an agent by hand (recorded in the log).
     Activate {
-        /// The agent's name (forgiving).
+        /// The agent's name (forgiving) or a path to its .md file.
         name: String,
         #[command(flatten)]
         audit: Audit,
     },
     /// Deactivate an agent activated by hand.
     Deactivate {
-        /// The agent's name (forgiving).
+        /// The agent's name (forgiving) or a path to its .md file.
         name: String,
         #[command(flatten)]
         audit: Audit,

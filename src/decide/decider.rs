@@ -1412,6 +1412,20 @@ fn resume(
             // the run where it is, and the step it stopped on would run again instead.
             let unit = &state.steps[index];
             if unit.status == StepStatus::Pending && unit.attempts == 0 {
+                // A manual phase never starts by a resume: `orchestrate start` starts it.
+                let manual = state.scenario.as_ref().is_some_and(|sc| {
+                    sc.phase_index(&unit.name).is_some_and(|i| {
+                        matches!(
+                            sc.phases[i].parsed_condition(),
+                            Ok(crate::definition::Condition::Manual)
+                        )
+                    })
+                });
+                if manual {
+                    return Err(DecideError::ManualNotStarted {
+                        phase: unit.name.clone(),
+                    });
+                }
                 return Err(DecideError::CannotRerunFrom {
                     noun: noun(state),
                     step: target.clone(),

@@ -61,6 +61,10 @@ pub enum DecideError {
         step: String,
         reason: String,
     },
+    #[error(
+        "cannot re-run from phase `{phase}`: it has not run yet, and a manual phase starts only when it is started"
+    )]
+    ManualNotStarted { phase: String },
     #[error("phase `{phase}` cannot start now: {why}")]
     NotReady { phase: String, why: String },
     #[error("step `{step}` cannot start now: {why}")]

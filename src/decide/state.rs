@@ -165,8 +165,10 @@ const TIME_LIMIT: &str = "the run exceeded its time limit";
 pub fn time_limit_reason(limit: u64) -> String {
     // The limit in force may come from `resume --timeout` or from `timeout_seconds` (the
     // configuration at `run` or at the resume): both are named, not only the setting.
+    // The limit is counted anew by each driving session (DESIGN: "`timeout_seconds` bounds a
+    // driving session"): said so, and from when.
     format!(
-        "{TIME_LIMIT} of {limit} s for one driving session (set by `resume --timeout`, else `timeout_seconds` in cortex.config.json)"
+        "{TIME_LIMIT} of {limit} s, counted from the start of this driving session (`run` or the latest resume; set by `resume --timeout`, else `timeout_seconds` in cortex.config.json)"
     )
 }
 
@@ -545,6 +547,29 @@ impl RunState {
     /// stop it again.
     pub fn timed_out(&self) -> bool {
         matches!(&self.phase, RunPhase::Paused { reason } if reason.starts_with(TIME_LIMIT))
+    }
+
+    /// The step (or phase) the time limit cut that had run longest, and for how many
+    /// milliseconds: it runs again from its start in the next driving session, so a limit
+    /// that gives it no more time than it had stops the run again.
+    pub fn cut_by_time_limit(&self) -> Option<(String, u64)> {
+        let at = |t: &Option<String>| humantime::parse_rfc3339(t.as_deref()?).ok();
+        self.steps
+            .iter()
+            .filter(|s| {
+                s.status == StepStatus::Stopped
+                    && s.error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with(TIME_LIMIT))
+            })
+            .filter_map(|s| {
+                let ran = at(&s.ended_at)?.duration_since(at(&s.started_at)?).ok()?;
+                Some((
+                    s.name.clone(),
+                    u64::try_from(ran.as_millis()).unwrap_or(u64::MAX),
+                ))
+            })
+            .max_by_key(|(_, ms)| *ms)
     }
 
     /// The run's time limit for a driving session, in seconds (0: none): the latest resume's,

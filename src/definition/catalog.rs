@@ -429,9 +429,14 @@ impl Catalog {
         self.config_file().map(|file| file.workflow)
     }
 
+    /// The configuration's file (`cortex.config.json` of the home), there or not.
+    pub fn config_path(&self) -> PathBuf {
+        self.home.join("cortex.config.json")
+    }
+
     /// The whole configuration: engine settings and how agents are run.
     pub fn config_file(&self) -> Result<ConfigFile, DefinitionError> {
-        let path = self.home.join("cortex.config.json");
+        let path = self.config_path();
         match read_definition(&path) {
             Ok(text) => parse_config_file(&path.display().to_string(), &text),
             Err(ReadError::NotFound) => Ok(ConfigFile::default()),
@@ -510,6 +515,25 @@ impl Catalog {
 
     /// A valid agent by forgiving name.
     pub fn find_agent(&self, query: &str) -> Result<Agent, LookupError> {
+        // A path is accepted wherever a name is (SPEC §2): an agent's, to a Markdown file.
+        let as_path = Path::new(query);
+        if as_path.extension().and_then(|e| e.to_str()) == Some("md")
+            && (query.contains('/') || as_path.is_file())
+        {
+            let path = if as_path.is_absolute() {
+                as_path.to_path_buf()
+            } else {
+                self.project_dir.join(as_path)
+            };
+            let text = read(&path)?;
+            return parse_agent(&path.display().to_string(), &text)
+                .map(|(agent, _)| agent)
+                .map_err(|error| LookupError::Invalid {
+                    kind: "agent",
+                    query: shown(query),
+                    error,
+                });
+        }
         check_query("agent", query)?;
         let wanted = normalize_name(query);
         let agents: Vec<Agent> = self

@@ -256,9 +256,18 @@ pub fn check_name(kind: NameKind, name: &str) -> Result<(), BadName> {
         NameKind::Workflow | NameKind::Scenario | NameKind::Agent
             if name.contains('/') || name.contains('\\') || name.contains("..") =>
         {
+            // An agent is a Markdown file; a workflow or scenario a YAML one.
+            let fix = match kind {
+                NameKind::Agent => {
+                    "a name cannot lead out of its folder; rename it (to use a file elsewhere, give its path ending in .md)"
+                }
+                _ => {
+                    "a name cannot lead out of its folder; rename it (to use a file elsewhere, give its path ending in .yaml)"
+                }
+            };
             bad(
                 format!("the {noun} `{}` contains `/`, `\\` or `..`", shown(name)),
-                "a name cannot lead out of its folder; rename it (to use a file elsewhere, give its path ending in .yaml)",
+                fix,
             )
         }
         NameKind::Step if name.contains('.') || name.contains('}') => bad(

@@ -285,6 +285,13 @@ pub(super) fn resume_refused(
                 ctx.cmd(&[group, "resume", &state.run_id])
             ))
         }
+        // A manual phase never started is started by `orchestrate start`, never by a resume.
+        crate::execute::JournalError::Decide(
+            ref d @ crate::decide::DecideError::ManualNotStarted { ref phase },
+        ) => CommandError::bad_input(d.to_string()).hint(format!(
+            "nothing was recorded; start it with {}",
+            ctx.cmd(&["orchestrate", "start", &state.run_id, phase])
+        )),
         e => where_the_run_is(ctx, state, CommandError::from(e)),
     }
 }

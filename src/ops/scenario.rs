@@ -603,6 +603,17 @@ pub fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
         .catalog()
         .user_schema()
         .map_err(|e| CommandError::definition(&e))?;
+    check_with(ctx, entry, schema.as_ref())
+}
+
+/// `check` under the user schema `schema` (a listing says an invalid one once, of its own
+/// file, and checks each scenario itself without it).
+fn check_with(
+    ctx: &Ctx,
+    entry: &Entry,
+    schema: Option<&crate::definition::UserSchema>,
+) -> Result<Scenario, CommandError> {
+    let path = entry.display_path();
     // Keys it does not know are reported with the rest of what validation finds.
     let verdict: Result<Scenario, DefinitionError> =
         parse_scenario_setting_aside(&path, &entry.text).and_then(|(s, set_aside)| {
@@ -616,7 +627,7 @@ pub fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
             if let Some(e) = super::agents::broken_agent(ctx, unknown) {
                 return Err(e);
             }
-            let verdict = validate_scenario(&path, &entry.text, &s, schema.as_ref(), &known);
+            let verdict = validate_scenario(&path, &entry.text, &s, schema, &known);
             let namesakes = ctx.catalog().scenario_namesakes(entry, &s.name);
             let verdict = crate::validate::with_namesakes(
                 verdict,
@@ -658,6 +669,18 @@ fn scenario_agents(
 /// `orchestrate list`: the scenarios of the home.
 pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
+    // An invalid user schema or configuration is its own file's error, said once (a warning,
+    // above the table): each row is the scenario's own verdict. Before, every row showed the
+    // schema's `2:1: unknown field` as if it were in that scenario.
+    let validate = ["orchestrate", "validate", "NAME"];
+    let (_, mut warnings) = super::workflow::home_config(ctx, &validate);
+    let schema = match catalog.user_schema() {
+        Ok(schema) => schema,
+        Err(e) => {
+            warnings.insert(0, super::workflow::invalid_home_file(ctx, &e, &validate));
+            None
+        }
+    };
     let mut rows = Vec::new();
     for listed in catalog.list_scenarios() {
         let EntrySource::File(path) = &listed.source else {
@@ -672,7 +695,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
                     source: listed.source.clone(),
                     text: text.clone(),
                 };
-                check(ctx, &entry).map_err(|e| e.first_problem())
+                check_with(ctx, &entry, schema.as_ref()).map_err(|e| e.first_problem())
             }
             Err(e) => Err(format!("cannot read: {e}")),
         };
@@ -696,7 +719,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
             ctx.cmd(&["schema", "scenario"]),
             ctx.cmd(&["orchestrate", "validate", "NAME"])
         );
-        return Ok(Output::new(rows, text, exit::OK));
+        return Ok(Output::new(rows, text, exit::OK).warn(warnings));
     }
     let mut text = format!("Scenarios ({}):\n", catalog.scenarios_dir().display());
     let width = crate::render::name_width(&rows);
@@ -718,7 +741,7 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
                 .unwrap_or(""),
         ));
     }
-    Ok(Output::new(rows, text, exit::OK))
+    Ok(Output::new(rows, text, exit::OK).warn(warnings))
 }
 
 /// `orchestrate validate NAME|--all`: the verdict on one scenario (the same document as
@@ -758,11 +781,42 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
         let entry = catalog.find_scenario(name.unwrap_or_default())?;
         vec![(entry.display_path(), Ok(entry))]
     };
+    // The configuration every run of the home reads: a run refuses it, so validation does
+    // too (as `workflow validate`). Said once, naming its own file, not as a scenario's.
+    let config = catalog
+        .config_file()
+        .err()
+        .map(|e| CommandError::definition(&e));
     let mut text = String::new();
     let mut docs = Vec::new();
     let mut warnings = Vec::new();
+    if all && let Some(e) = &config {
+        text.push_str(e.detail.as_deref().unwrap_or_default());
+    }
+    // So is an invalid user schema, with --all: once, of its own file (`schema`), each
+    // scenario checked itself without it.
+    let schema = catalog.user_schema();
+    let schema_error = schema
+        .as_ref()
+        .err()
+        .filter(|_| all)
+        .map(CommandError::definition);
+    if let Some(e) = &schema_error {
+        text.insert_str(0, e.detail.as_deref().unwrap_or_default());
+    }
     for (file, entry) in entries {
-        match entry.and_then(|entry| check(ctx, &entry).map(|s| (entry, s))) {
+        let checked = |entry: &Entry| match (&schema, all) {
+            (Ok(schema), true) => check_with(ctx, entry, schema.as_ref()),
+            (Err(_), true) => check_with(ctx, entry, None),
+            (_, false) => check(ctx, entry),
+        };
+        match entry.and_then(|entry| checked(&entry).map(|s| (entry, s))) {
+            // One scenario, valid itself: its runs are refused for the configuration.
+            Ok(_) if !all && config.is_some() => {
+                let e = config.as_ref().expect("checked");
+                text.push_str(e.detail.as_deref().unwrap_or_default());
+                docs.push(json!({"file": file, "valid": false, "errors": e.errors}));
+            }
             Ok((entry, s)) => {
                 // Valid, but what would make its runs fail here is said in the document too.
                 let mut its: Vec<String> =
@@ -787,10 +841,26 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
             }
         }
     }
-    let valid = docs.iter().all(|d| d["valid"] == true);
+    let valid = docs.iter().all(|d| d["valid"] == true) && config.is_none();
+    let valid = valid && schema_error.is_none();
     let code = if valid { exit::OK } else { exit::BAD_INPUT };
     let doc = if all {
-        json!({"valid": valid, "scenarios": docs})
+        let mut doc = json!({"valid": valid, "scenarios": docs});
+        if let Some(e) = &schema_error {
+            doc["schema"] = json!({
+                "file": catalog.scenarios_dir().join("schema.yaml").display().to_string(),
+                "valid": false,
+                "errors": e.errors,
+            });
+        }
+        if let Some(e) = &config {
+            doc["config"] = json!({
+                "file": catalog.config_path().display().to_string(),
+                "valid": false,
+                "errors": e.errors,
+            });
+        }
+        doc
     } else {
         docs.remove(0)
     };
@@ -802,12 +872,25 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
 pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let entry = ctx.catalog().find_scenario(name)?;
     let scenario = check(ctx, &entry)?;
-    let text = render_preview(&scenario);
+    // A run of it is refused for an invalid configuration: so is its preview.
+    let config = ctx
+        .catalog()
+        .config_file()
+        .map_err(|e| CommandError::definition(&e))?;
+    // What runs at once by the scheduler's own rule, under the limit a run of it would have.
+    let limit = scenario
+        .max_parallel
+        .unwrap_or(config.workflow.max_parallel)
+        .max(1) as usize;
+    let groups = parallel_opportunities(&scenario, limit);
+    let text = render_preview(&scenario, &groups);
+    // Each set of phases that run at the same time.
+    let sets: Vec<&Vec<String>> = groups.iter().flatten().collect();
     Ok(Output::new(
         json!({
             "scenario": scenario,
             "estimated_phases": scenario.phases.len(),
-            "parallel_opportunities": parallel_opportunities(&scenario),
+            "parallel_opportunities": sets,
         }),
         text,
         exit::OK,

@@ -197,10 +197,21 @@ pub(super) fn other_kind_commands(ctx: &Ctx, group: &str, query: &str, path: &st
 }
 
 fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
-    let catalog = ctx.catalog();
-    let config_file = catalog
+    let config_file = ctx
+        .catalog()
         .config_file()
         .map_err(|e| CommandError::definition(&e))?;
+    load_with(ctx, name, config_file)
+}
+
+/// `load` under `config_file`: a listing whose configuration is invalid (said once, of its
+/// own file: `invalid_home_file`) checks each workflow itself under the defaults.
+fn load_with(
+    ctx: &Ctx,
+    name: &str,
+    config_file: crate::definition::ConfigFile,
+) -> Result<Loaded, CommandError> {
+    let catalog = ctx.catalog();
     let config = config_file.workflow;
     let entry = catalog.find_workflow(name)?;
     let path = entry.display_path();
@@ -305,6 +316,10 @@ fn load(ctx: &Ctx, name: &str) -> Result<Loaded, CommandError> {
 /// `workflow list`: the workflows of the home and the built-in templates.
 pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
     let catalog = ctx.catalog();
+    // An invalid configuration is its own file's error, said once (a warning, above the
+    // table): each row is the workflow's own verdict. Before, every row, the built-ins too,
+    // showed the configuration's `1:32: unknown field` as if it were in that workflow.
+    let (config_file, warnings) = home_config(ctx, &["workflow", "validate", "NAME"]);
     let mut rows = Vec::new();
     for listed in catalog.list_workflows() {
         let src = match &listed.source {
@@ -315,10 +330,12 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         // `valid` is what an agent picks a workflow to run by. A file by its path: a name
         // other files also match is still that file's.
         let parsed = match (&listed.text, &listed.source) {
-            (Ok(_), EntrySource::File(p)) => load(ctx, &p.display().to_string())
-                .map(|l| l.workflow)
-                .map_err(|e| e.first_problem()),
-            (Ok(_), EntrySource::Builtin) => load(ctx, &listed.name)
+            (Ok(_), EntrySource::File(p)) => {
+                load_with(ctx, &p.display().to_string(), config_file.clone())
+                    .map(|l| l.workflow)
+                    .map_err(|e| e.first_problem())
+            }
+            (Ok(_), EntrySource::Builtin) => load_with(ctx, &listed.name, config_file.clone())
                 .map(|l| l.workflow)
                 .map_err(|e| e.first_problem()),
             (Err(e), _) => Err(format!("cannot read: {e}")),
@@ -362,7 +379,50 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
         "\nRun one with {}.\n",
         ctx.cmd(&["workflow", "run", "NAME"])
     ));
-    Ok(Output::new(rows, text, exit::OK))
+    Ok(Output::new(rows, text, exit::OK).warn(warnings))
+}
+
+/// The home's configuration, and, when it is invalid, the defaults and the warning that
+/// names its file and first problem (every run is refused until it is fixed; `validate`,
+/// the command `validate` gives, shows it all).
+pub(super) fn home_config(
+    ctx: &Ctx,
+    validate: &[&str],
+) -> (crate::definition::ConfigFile, Vec<String>) {
+    match ctx.catalog().config_file() {
+        Ok(c) => (c, Vec::new()),
+        Err(e) => (
+            crate::definition::ConfigFile::default(),
+            vec![invalid_home_file(ctx, &e, validate)],
+        ),
+    }
+}
+
+/// The warning a listing gives of a file of the home every definition depends on
+/// (`cortex.config.json`, `scenarios/schema.yaml`) when it is invalid: the file, where,
+/// what, and that no run starts until it is fixed.
+pub(super) fn invalid_home_file(
+    ctx: &Ctx,
+    e: &crate::definition::DefinitionError,
+    validate: &[&str],
+) -> String {
+    let path = &e.path;
+    let e = CommandError::definition(e);
+    let shown = match e.errors.first() {
+        Some(p) => {
+            let at = match (p.line, p.column) {
+                (Some(line), Some(column)) => format!(" at {line}:{column}"),
+                _ => String::new(),
+            };
+            let message = p.message.lines().next().unwrap_or_default();
+            format!("{path} is invalid{at}: {message}")
+        }
+        None => format!("{path} is invalid: {}", e.message),
+    };
+    format!(
+        "{shown} (every run is refused until it is fixed; {} shows every problem)",
+        ctx.cmd(validate)
+    )
 }
 
 /// `workflow validate NAME`: the verdict on one workflow, the same document as
@@ -371,7 +431,32 @@ pub fn list(ctx: &Ctx) -> Result<Output, CommandError> {
 pub fn validate(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let entry = ctx.catalog().find_workflow(name)?;
     let file = entry.display_path();
-    let l = match load(ctx, name) {
+    let loaded = ctx
+        .catalog()
+        .config_file()
+        .map_err(|e| CommandError::definition(&e))
+        .and_then(|c| load_with(ctx, name, c));
+    verdict(ctx, file, loaded)
+}
+
+/// `validate` under `config_file` (`validate_all`, which says an invalid one once).
+fn validate_with(
+    ctx: &Ctx,
+    name: &str,
+    config_file: crate::definition::ConfigFile,
+) -> Result<Output, CommandError> {
+    let entry = ctx.catalog().find_workflow(name)?;
+    let file = entry.display_path();
+    verdict(ctx, file, load_with(ctx, name, config_file))
+}
+
+/// The verdict on a workflow `load` loaded (or refused) from `file`.
+fn verdict(
+    ctx: &Ctx,
+    file: String,
+    loaded: Result<Loaded, CommandError>,
+) -> Result<Output, CommandError> {
+    let l = match loaded {
         Ok(l) => l,
         Err(e) if !e.errors.is_empty() => {
             let text = e.detail.clone().unwrap_or_default();
@@ -436,7 +521,17 @@ pub fn validate_all(ctx: &Ctx) -> Result<Output, CommandError> {
     let mut text = String::new();
     let mut docs = Vec::new();
     let mut warnings = Vec::new();
-    for listed in ctx.catalog().list_workflows() {
+    // An invalid configuration is said once, of its own file (`config`), as
+    // `orchestrate validate --all` says it; each workflow is checked itself under the
+    // defaults. Before, its problem was repeated as every workflow's.
+    let catalog = ctx.catalog();
+    let config = catalog.config_file();
+    let config_file = config.clone().unwrap_or_default();
+    let config = config.err().map(|e| CommandError::definition(&e));
+    if let Some(e) = &config {
+        text.push_str(e.detail.as_deref().unwrap_or_default());
+    }
+    for listed in catalog.list_workflows() {
         let file = match &listed.source {
             EntrySource::File(p) => p.display().to_string(),
             EntrySource::Builtin => format!("builtin:{}", listed.name),
@@ -446,15 +541,17 @@ pub fn validate_all(ctx: &Ctx) -> Result<Output, CommandError> {
             EntrySource::Builtin => listed.name.clone(),
         };
         // A file is checked by its path: a name other files also match is still that file's.
-        let verdict = validate(ctx, &name).and_then(|out| match listed.ambiguity() {
-            Some(why) => Err(CommandError::definition(
-                &crate::definition::DefinitionError {
-                    path: file.clone(),
-                    text: String::new(),
-                    problems: vec![crate::definition::Problem::new(why, None)],
-                },
-            )),
-            None => Ok(out),
+        let verdict = validate_with(ctx, &name, config_file.clone()).and_then(|out| {
+            match listed.ambiguity() {
+                Some(why) => Err(CommandError::definition(
+                    &crate::definition::DefinitionError {
+                        path: file.clone(),
+                        text: String::new(),
+                        problems: vec![crate::definition::Problem::new(why, None)],
+                    },
+                )),
+                None => Ok(out),
+            }
         });
         match verdict {
             Ok(out) => {
@@ -477,10 +574,18 @@ pub fn validate_all(ctx: &Ctx) -> Result<Output, CommandError> {
             }
         }
     }
-    let valid = docs.iter().all(|d| d["valid"] == true);
+    let valid = docs.iter().all(|d| d["valid"] == true) && config.is_none();
     let code = if valid { exit::OK } else { exit::BAD_INPUT };
     warnings.dedup();
-    Ok(Output::new(json!({"valid": valid, "workflows": docs}), text, code).warn(warnings))
+    let mut doc = json!({"valid": valid, "workflows": docs});
+    if let Some(e) = &config {
+        doc["config"] = json!({
+            "file": catalog.config_path().display().to_string(),
+            "valid": false,
+            "errors": e.errors,
+        });
+    }
+    Ok(Output::new(doc, text, code).warn(warnings))
 }
 
 /// `workflow run NAME`: start a run and drive it to where it stops (or, with `dry_run`, the
@@ -1047,7 +1152,17 @@ pub fn resume(
             let plan = preview_resume(&journal.state, mode.clone(), &|id| {
                 children.iter().find(|c| c.run_id == id).cloned()
             })
-            .map_err(|e| CommandError::bad_input(e.to_string()))?;
+            .map_err(|e| match e {
+                // Its way on (`orchestrate start`), as the resume itself gives it.
+                e @ crate::decide::DecideError::ManualNotStarted { .. } => {
+                    super::drive::resume_refused(
+                        ctx,
+                        &journal.state,
+                        crate::execute::JournalError::Decide(e),
+                    )
+                }
+                e => CommandError::bad_input(e.to_string()),
+            })?;
             // The log holds a secret input's value as `***` already.
             let state = &journal.state;
             let inputs = state

@@ -7,6 +7,7 @@ use std::collections::{BinaryHeap, HashMap};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::ready::Slots;
 use crate::definition::{Condition, Scenario};
 
 /// The dependencies of every phase, by index (unknown names are left out: `validate`
@@ -137,10 +138,15 @@ pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
     None
 }
 
-/// Groups of phases that can run at the same time: the same dependencies, at least two
-/// members, at least one of them `parallel: true`. (Manual phases are excluded: each waits for
-/// its own start.) Listed in the order of their first member.
-pub fn parallel_opportunities(scenario: &Scenario) -> Vec<Vec<String>> {
+/// What the scheduler runs at once (SPEC §4), for `orchestrate preview`: for each group of
+/// phases ready together (the same dependencies; manual phases are excluded, each waits for
+/// its own start), the sets of two or more of them that run at the same time, as
+/// `ready_phases` admits them (`Slots`: non-parallel phases one at a time, each beside the
+/// parallel ones, at most `limit` at once), phases assumed to finish in the order they
+/// started. Phases `a`, `b` (`parallel: false`) and `c` (`parallel: true`) are `a + c`, then
+/// `b + c` — never `a + b + c`, which it said before. Groups in the order of their first
+/// member; each set in definition order.
+pub fn parallel_opportunities(scenario: &Scenario, limit: usize) -> Vec<Vec<Vec<String>>> {
     let deps = dependencies(scenario);
     let mut by_key: HashMap<Vec<usize>, usize> = HashMap::new();
     let mut groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
@@ -161,8 +167,66 @@ pub fn parallel_opportunities(scenario: &Scenario) -> Vec<Vec<String>> {
     groups
         .into_iter()
         .filter(|(_, m)| m.len() > 1 && m.iter().any(|&i| scenario.phases[i].parallel))
-        .map(|(_, m)| m.iter().map(|&i| scenario.phases[i].name.clone()).collect())
+        .map(|(_, m)| {
+            let parallel: Vec<bool> = m.iter().map(|&i| scenario.phases[i].parallel).collect();
+            at_once(&parallel, limit)
+                .into_iter()
+                .map(|set| {
+                    set.into_iter()
+                        .map(|k| scenario.phases[m[k]].name.clone())
+                        .collect()
+                })
+                .collect::<Vec<Vec<String>>>()
+        })
+        .filter(|sets| !sets.is_empty())
         .collect()
+}
+
+/// The sets (two or more, as indices into `parallel`, ascending) of phases ready together
+/// that the scheduler's rule (`Slots`) runs at once, admitting in order as `ready_phases`
+/// does and each phase finishing in the order they started. Linear in the phases and the
+/// sets' sizes.
+fn at_once(parallel: &[bool], limit: usize) -> Vec<Vec<usize>> {
+    use std::collections::VecDeque;
+    // Waiting phases, in order, by kind: once a non-parallel phase is active only parallel
+    // ones are admitted, so the walk in order never needs to pass over refused ones.
+    let mut waiting_parallel: VecDeque<usize> =
+        (0..parallel.len()).filter(|&i| parallel[i]).collect();
+    let mut waiting_exclusive: VecDeque<usize> =
+        (0..parallel.len()).filter(|&i| !parallel[i]).collect();
+    let mut running: VecDeque<usize> = VecDeque::new();
+    let mut sets = Vec::new();
+    loop {
+        let mut slots = Slots::new(limit);
+        for &r in &running {
+            slots.take(parallel[r]);
+        }
+        let mut started = false;
+        loop {
+            let next = match (waiting_parallel.front(), waiting_exclusive.front()) {
+                (Some(&p), Some(&e)) if e < p && slots.admits(false) => {
+                    waiting_exclusive.pop_front()
+                }
+                (Some(_), _) if slots.admits(true) => waiting_parallel.pop_front(),
+                (None, Some(_)) if slots.admits(false) => waiting_exclusive.pop_front(),
+                _ => None,
+            };
+            let Some(i) = next else { break };
+            slots.take(parallel[i]);
+            running.push_back(i);
+            started = true;
+        }
+        if started && running.len() > 1 {
+            let mut set: Vec<usize> = running.iter().copied().collect();
+            set.sort_unstable();
+            sets.push(set);
+        }
+        if waiting_parallel.is_empty() && waiting_exclusive.is_empty() {
+            return sets;
+        }
+        // The earliest started finishes (how long each takes is not known before a run).
+        running.pop_front();
+    }
 }
 
 /// Phases in dependency order (stable: the earliest defined ready phase first); phases on a
@@ -284,8 +348,37 @@ mod tests {
             ("integration", "after:backend,frontend", false),
         ]);
         assert_eq!(
-            parallel_opportunities(&s),
-            vec![vec!["backend".to_string(), "frontend".to_string()]]
+            parallel_opportunities(&s, 4),
+            vec![vec![vec!["backend".to_string(), "frontend".to_string()]]]
         );
+    }
+
+    /// Seen by a review: phases `a`, `b` (`parallel: false`) and `c` (`parallel: true`),
+    /// ready together, were one opportunity `a + b + c`; the scheduler never runs `a` beside
+    /// `b`. The sets are the scheduler's: `a + c`, then `b + c`; and `max_parallel` bounds
+    /// each.
+    #[test]
+    fn parallel_opportunities_are_what_the_scheduler_runs_at_once() {
+        let names = |groups: Vec<Vec<Vec<String>>>| -> Vec<String> {
+            groups
+                .into_iter()
+                .flatten()
+                .map(|set| set.join(" + "))
+                .collect()
+        };
+        let s = scenario(&[
+            ("a", "auto", false),
+            ("b", "auto", false),
+            ("c", "auto", true),
+        ]);
+        assert_eq!(names(parallel_opportunities(&s, 4)), ["a + c", "b + c"]);
+        assert!(parallel_opportunities(&s, 1).is_empty(), "one at a time");
+        let s = scenario(&[
+            ("p", "auto", true),
+            ("q", "auto", true),
+            ("r", "auto", true),
+        ]);
+        assert_eq!(names(parallel_opportunities(&s, 2)), ["p + q", "q + r"]);
+        assert_eq!(names(parallel_opportunities(&s, 4)), ["p + q + r"]);
     }
 }

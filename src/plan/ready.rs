@@ -24,15 +24,15 @@ pub fn ready_phases(state: &RunState) -> Vec<usize> {
         .unwrap_or(1)
         .max(1) as usize;
     let active = |s: &StepState| matches!(s.status, StepStatus::Running | StepStatus::Waiting);
-    let mut count = state.steps.iter().filter(|s| active(s)).count();
-    let mut exclusive_busy = state
-        .steps
-        .iter()
-        .zip(&plan.parallel)
-        .any(|(s, parallel)| active(s) && !parallel);
+    let mut slots = Slots::new(limit);
+    for (s, &parallel) in state.steps.iter().zip(&plan.parallel) {
+        if active(s) {
+            slots.take(parallel);
+        }
+    }
     let mut ready = Vec::new();
     for &i in &plan.order {
-        if count >= limit {
+        if slots.full() {
             break;
         }
         let status = state.steps[i].status;
@@ -47,16 +47,52 @@ pub fn ready_phases(state: &RunState) -> Vec<usize> {
         if state.steps[i].items.is_some() || state.needs_condition(i) || state.needs_expansion(i) {
             continue;
         }
-        if !condition_met(state, i) || (!plan.parallel[i] && exclusive_busy) {
+        if !condition_met(state, i) || !slots.admits(plan.parallel[i]) {
             continue;
         }
         ready.push(i);
-        count += 1;
-        if !plan.parallel[i] {
-            exclusive_busy = true;
-        }
+        slots.take(plan.parallel[i]);
     }
     ready
+}
+
+/// SPEC §4's parallel rule, as the scheduler applies it one phase at a time (`ready_phases`)
+/// and `orchestrate preview` foretells it (`plan::parallel_opportunities`): a phase with
+/// `parallel: true` starts beside whatever runs, one with `parallel: false` never beside
+/// another non-parallel phase, and at most `limit` (`max_parallel`) are active at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Slots {
+    active: usize,
+    /// A non-parallel phase is active.
+    exclusive: bool,
+    limit: usize,
+}
+
+impl Slots {
+    /// Nothing active, at most `limit` (at least 1) at once.
+    pub fn new(limit: usize) -> Slots {
+        Slots {
+            active: 0,
+            exclusive: false,
+            limit: limit.max(1),
+        }
+    }
+
+    /// No phase more may start.
+    pub fn full(&self) -> bool {
+        self.active >= self.limit
+    }
+
+    /// Whether a phase of this `parallel` may start beside the active ones.
+    pub fn admits(&self, parallel: bool) -> bool {
+        !self.full() && (parallel || !self.exclusive)
+    }
+
+    /// A phase of this `parallel` is active.
+    pub fn take(&mut self, parallel: bool) {
+        self.active += 1;
+        self.exclusive |= !parallel;
+    }
 }
 
 /// Phases whose condition holds and whose `if:` must be checked or whose `foreach:` list must

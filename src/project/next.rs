@@ -277,9 +277,26 @@ pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
     s
 }
 
-/// A time limit twice `limit` seconds, as `--timeout` takes it.
-pub(super) fn longer_limit(limit: u64) -> String {
-    format!("{}s", limit.saturating_mul(2).max(1))
+/// A time limit for the next driving session of a run `limit` seconds stopped, as
+/// `--timeout` takes it, and why it is that: twice `limit`, plus the time the step the limit
+/// cut (`cut`: its name, ms it ran) had had, since it starts over and needs more than that —
+/// a limit of 2 s that cut `sleep 4` after 1 s suggested 4s, which cut it again. How long the
+/// step needs in all is not known before it ends: the why says so, and that 0 lifts the limit.
+pub(super) fn longer_limit(limit: u64, cut: Option<&(String, u64)>) -> (String, String) {
+    // Whole seconds, never more than the session it ran in (the cut lands a little after).
+    let ran = cut.map_or(0, |(_, ms)| ms.div_ceil(1000).min(limit));
+    let more = limit.saturating_mul(2).saturating_add(ran).max(1);
+    let why = match cut {
+        Some((step, _)) => format!(
+            "go on with a time limit of {more}s counted from now (0: none): `{}` ran {}s before the limit cut it and starts over, so this is twice the old limit plus that (raise it if it needs more); timeout_seconds in cortex.config.json sets it for every run",
+            crate::definition::shown(step),
+            ran
+        ),
+        None => format!(
+            "go on with a time limit of {more}s from now (0: none); timeout_seconds in cortex.config.json sets it for every run"
+        ),
+    };
+    (format!("{more}s"), why)
 }
 
 fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
@@ -295,12 +312,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     let abort = || Suggestion::new(&["workflow", "abort", id], "end the run");
     if let Some(limit) = view.timed_out {
         // The same limit would stop it again: the first suggestion raises it.
-        let more = longer_limit(limit);
-        out.push(resume(
-            view,
-            &["--timeout", &more],
-            format!("go on with a time limit of {more} from now (0: none); timeout_seconds in cortex.config.json sets it for every run"),
-        ));
+        let (more, why) = longer_limit(limit, view.cut_by_limit.as_ref());
+        out.push(resume(view, &["--timeout", &more], why));
     }
     match view.status {
         RunStatus::Failed if view.failed_step.is_some() || !view.post_problems.is_empty() => {
@@ -500,12 +513,11 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             "stop gracefully; resume continues it",
         )),
         RunStatus::Failed if view.timed_out.is_some() => {
-            let more = longer_limit(view.timed_out.unwrap_or_default());
-            out.push(resume(
-                view,
-                &["--timeout", &more],
-                format!("go on with a time limit of {more} from now (0: none); timeout_seconds in cortex.config.json sets it for every run"),
-            ));
+            let (more, why) = longer_limit(
+                view.timed_out.unwrap_or_default(),
+                view.cut_by_limit.as_ref(),
+            );
+            out.push(resume(view, &["--timeout", &more], why));
             out.push(resume(view, &[], "go on with the same time limit"));
         }
         // Waiting on a report or a manual start only: those move it on, a resume would not.

@@ -647,7 +647,9 @@ impl StatusView {
                 // (A `foreach:` list read from a secret fails the same way retried.)
                 // Paused by its time limit: the parent's resume gives it the limit it is given
                 // (`resume --timeout`), and the same limit would stop it again.
-                let more = self.timed_out.map(super::next::longer_limit);
+                let more = self
+                    .timed_out
+                    .map(|limit| super::next::longer_limit(limit, self.cut_by_limit.as_ref()).0);
                 let mut argv = vec!["workflow", "resume", parent.run_id.as_str(), "--retry"];
                 if let Some(more) = more.as_deref() {
                     argv.extend(["--timeout", more]);
@@ -807,6 +809,10 @@ pub struct StatusView {
     /// Paused by its time limit of this many seconds: a suggested resume raises it.
     #[serde(skip)]
     pub timed_out: Option<u64>,
+    /// The step the limit cut that had run longest, and for how many ms: it starts over, so
+    /// the suggested limit gives it that time again on top (`next::longer_limit`).
+    #[serde(skip)]
+    pub cut_by_limit: Option<(String, u64)>,
     /// What `run` takes to start its definition again: the file it came from (its absolute
     /// path, as recorded), or a built-in's name. Its `name:` may not find it: a file given
     /// by path is in no catalog, and `name:` may differ from the file's stem.
@@ -1177,6 +1183,10 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .collect(),
         next: Vec::new(),
         timed_out: state.timed_out().then(|| state.time_limit()),
+        cut_by_limit: state
+            .timed_out()
+            .then(|| state.cut_by_time_limit())
+            .flatten(),
         secret_inputs: to_give,
         rolling_back: state.phase == RunPhase::RollingBack,
         waits_on_people: waits_on_people(state),

@@ -3,10 +3,11 @@
 use std::fmt::Write;
 
 use crate::definition::Scenario;
-use crate::plan::{parallel_opportunities, topological_order};
+use crate::plan::topological_order;
 
-/// `orchestrate preview`.
-pub fn render_preview(s: &Scenario) -> String {
+/// `orchestrate preview`, with the phases that run at once (`plan::parallel_opportunities`:
+/// per group of phases ready together, the sets the scheduler runs at the same time).
+pub fn render_preview(s: &Scenario, groups: &[Vec<Vec<String>>]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Scenario: {}", s.name);
     if let Some(d) = &s.description {
@@ -48,23 +49,31 @@ pub fn render_preview(s: &Scenario) -> String {
         out.push('\n');
     }
     let _ = writeln!(out, "Estimated phases: {}", s.phases.len());
-    let groups = parallel_opportunities(s);
     // Large DAGs have large groups: name a few, count the rest.
     let shown = |g: &Vec<String>| match g.len() {
         n if n <= 6 => g.join(" + "),
         n => format!("{} + … ({n} phases)", g[..4].join(" + ")),
     };
-    let mut listed: Vec<String> = groups.iter().take(8).map(shown).collect();
+    // One after the other within a group (`then`): what runs beside what changes as its
+    // non-parallel phases take their turns.
+    let group = |sets: &Vec<Vec<String>>| {
+        let mut said: Vec<String> = sets.iter().take(4).map(shown).collect();
+        if sets.len() > 4 {
+            said.push(format!("… ({} sets)", sets.len()));
+        }
+        said.join(", then ")
+    };
+    let mut listed: Vec<String> = groups.iter().take(8).map(group).collect();
     if groups.len() > 8 {
         listed.push(format!("{} more", groups.len() - 8));
     }
+    let sets: usize = groups.iter().map(Vec::len).sum();
     if listed.is_empty() {
         let _ = writeln!(out, "Parallel opportunities: 0");
     } else {
         let _ = writeln!(
             out,
-            "Parallel opportunities: {} ({})",
-            groups.len(),
+            "Parallel opportunities: {sets} ({})",
             listed.join("; ")
         );
     }
