@@ -1814,7 +1814,83 @@ fn a_helper_worker_waits_out_a_retrys_backoff(env: Env) {
     verify(&env);
 }
 
+/// Hold run `run`'s driver lease as worker `elsewhere` on another host for a minute, as a
+/// worker woken by a report holds it once it took the run before the report's command could.
+fn held_by_a_worker_elsewhere(env: &Env, run: &str) {
+    let mut store = env.open_store();
+    let claim = cortex::store::LeaseClaim {
+        run_id: run.to_string(),
+        unit: cortex::store::DRIVER_UNIT.to_string(),
+        attempt: 0,
+        holder: "worker:elsewhere".into(),
+        host: "another-host".into(),
+        ttl_ms: 60_000,
+    };
+    assert!(
+        store.claim_lease(&claim).unwrap().is_some(),
+        "the lease is free"
+    );
+}
+
+/// A report recorded on a run that another driver holds by the time the reporting command
+/// would drive it on (a worker the report woke took it first, as on PostgreSQL it mostly
+/// does) answers how the run stands, exit 0 while that driver carries it on, with the
+/// warning "recorded; not driven on here" naming who holds it — for `workflow step complete`
+/// as for `orchestrate complete`, in `--json` and for people. Before, the workflow's report
+/// said "reported complete" and then exit 4 "driven by worker:…", with a hint to press
+/// Ctrl-C or abort, and `--json` gave only an error document.
+fn a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4(env: Env) {
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - name: one\n    prompt: first\n  - name: two\n    prompt: second\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "asks"]);
+    assert_eq!(out.code, 3, "waits on `one`: {}", out.stderr);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    held_by_a_worker_elsewhere(&env, &run);
+    let out = env.run(&[
+        "--json", "workflow", "step", "complete", "one", "--run", &run,
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["run_id"], run.as_str(), "{doc}");
+    assert_eq!(doc["status"], "running", "{doc}");
+    assert_eq!(doc["steps"][0]["status"], "completed", "{doc}");
+    for said in ["recorded; not driven on here", "worker:elsewhere"] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    assert!(!out.stderr.contains("error:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("Ctrl-C"), "{}", out.stderr);
+
+    // The same for a scenario's phase.
+    scenario(
+        &env,
+        "revs",
+        "name: revs\ndescription: a reported phase, then one that runs\nphases:\n  - {name: r1}\n  - {name: r2, condition: 'after:r1', run: 'true'}\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "revs"]);
+    assert_eq!(out.code, 3, "waits on `r1`: {}", out.stderr);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    held_by_a_worker_elsewhere(&env, &run);
+    let out = env.run(&["orchestrate", "complete", &run, "r1"]);
+    assert_ne!(out.code, 4, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("revs"),
+        "the run's status: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("recorded;"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!out.stderr.contains("error:"), "{}", out.stderr);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4,
     a_helper_worker_waits_out_a_retrys_backoff,
     a_killed_command_drivers_phase_names_no_driver_in_status,
     a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on,

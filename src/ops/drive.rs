@@ -233,6 +233,42 @@ pub fn finish_driving(
     drive_from(ctx, journal, by, lock, live, None, true)
 }
 
+/// Drive a run on after an operator's start or report was recorded (`workflow step
+/// complete|fail`, `orchestrate start|complete|fail`), as `finish_driving` — except that a
+/// recorded report never answers exit 4 (exit 4 is for what was not done; DESIGN §3c). When
+/// another driver holds the run by the time this one would drive it on (a worker the report
+/// woke, a driver in another terminal or home, on another host), the report stands: the
+/// answer is the run as it stands now, as `answer` shows its kind's status, exit 0 while
+/// that driver carries it on (else its status's code), with the warning "recorded; not
+/// driven on here: …" saying who holds it.
+pub fn drive_on_recorded(
+    ctx: &Ctx,
+    journal: Journal<'_>,
+    by: Operator,
+    lock: DriverLock,
+    live: &mut Live<'_>,
+    answer: impl FnOnce(&crate::project::StatusView, i32) -> Output,
+) -> Result<Output, CommandError> {
+    let run_id = journal.run_id.clone();
+    match finish_driving(ctx, journal, by, lock, live) {
+        Err(e) if e.code == exit::HELD => {
+            let Some(store) = ctx.reading_store()? else {
+                return Err(e);
+            };
+            let (mut state, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
+            state.run_id = run_id;
+            let view = ctx.view_with_children(&state, alive, &*store);
+            let code = match view.status {
+                crate::project::RunStatus::Running => exit::OK,
+                status => status.exit_code(),
+            };
+            let note = format!("recorded; not driven on here: {}", e.message);
+            Ok(answer(&view, code).warn(vec![note]))
+        }
+        other => other,
+    }
+}
+
 /// Resume a run and drive it to where it stops, as `finish_driving`: `resume` (a
 /// `Command::Resume`) is decided once the driver's lease is held and staged, so that
 /// `run_resumed` is appended with the driver's first append (its checks, its first start),

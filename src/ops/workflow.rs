@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder, resume_driving};
+use super::drive::{
+    KILL_GRACE, Live, drive_on_recorded, driver, finish_driving, holder, resume_driving,
+};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
@@ -1896,7 +1898,9 @@ pub fn report_step(
     );
     if !report.no_drive && running {
         live.observer.note(&done);
-        return finish_driving(ctx, journal, by, lock, live);
+        return drive_on_recorded(ctx, journal, by, lock, live, |view, code| {
+            Output::new(view.to_json(), render_status(view, SystemTime::now()), code)
+        });
     }
     drop(lock);
     // A secret output given with `--no-drive` is held by this process alone, which ends now:
