@@ -61,11 +61,15 @@ impl Worker {
 
     /// `start_heard`, polling every `poll` (between polls it hears of appends on PostgreSQL).
     fn start_heard_polling(env: &Env, name: &str, poll: &str, extra: &[&str]) -> Worker {
-        use std::io::BufRead;
         let mut args = vec!["worker", "--name", name, "--poll", poll];
         args.extend_from_slice(extra);
-        let mut child = env
-            .command(&args)
+        Worker::heard_from(env.command(&args))
+    }
+
+    /// A worker run by `cmd`, with what it prints kept for `heard`.
+    fn heard_from(mut cmd: std::process::Command) -> Worker {
+        use std::io::BufRead;
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -2189,6 +2193,43 @@ fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
     finished_within(&env, &run, Duration::from_secs(15));
     assert_eq!(env.status(Some(&run))["status"], "completed");
     assert_eq!(common::lines(&env.project().join("ran")), ["here", "there"]);
+    drop(w);
+}
+
+/// On PostgreSQL, a worker whose LISTEN connection the server ends (`pg_terminate_backend`)
+/// listens again at once and looks at the log then: a run submitted a second later is taken
+/// well before its next `--poll` (30 s; the test waits at most 10). Before, the broken
+/// connection went unseen until the wait ended, and the worker was deaf until its next poll.
+#[test]
+fn on_postgres_a_worker_whose_listen_connection_the_server_ends_listens_again_at_once() {
+    let Some(env) = Env::postgres("a_worker_whose_listen_connection_the_server_ends") else {
+        return;
+    };
+    env.workflow(
+        "one",
+        "name: one\nsteps:\n  - name: a\n    run: 'echo ran >> ran'\n",
+    );
+    let app = format!("deafened_{}", std::process::id());
+    let url = env.db_spec();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut cmd = env.command(&["worker", "--name", "w", "--poll", "30s", "--no-schedule"]);
+    cmd.env("CORTEX_DB", format!("{url}{sep}application_name={app}"));
+    let w = Worker::heard_from(cmd);
+    w.heard("(LISTEN/NOTIFY)");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE application_name = $1 AND query LIKE 'LISTEN%') t",
+            &[&app],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1, "the worker's LISTEN connection was ended");
+    std::thread::sleep(Duration::from_secs(1));
+    let run = submit(&env, "workflow", "one");
+    finished_within(&env, &run, Duration::from_secs(10));
+    assert_eq!(env.status(Some(&run))["status"], "completed");
     drop(w);
 }
 

@@ -577,7 +577,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 left.min(THREAD_SLICE)
             };
             let ids = listener.wait(slice);
-            if !ids.is_empty() || Instant::now() >= until || live.stop.is_set() {
+            // Listening again after its connection broke: what was appended meanwhile went
+            // unheard, so the next pass is a full one (a poll), now.
+            if !ids.is_empty() || listener.missed() || Instant::now() >= until || live.stop.is_set()
+            {
                 break ids;
             }
             if let Ok(done) = rx.try_recv() {
