@@ -147,6 +147,17 @@ impl Worker {
         }
     }
 
+    /// SIGTERM, wait for it to drain and exit: every line it printed (`start_heard`).
+    fn drained_lines(mut self) -> Vec<String> {
+        self.signal(Signal::SIGTERM);
+        let lines = self
+            .lines
+            .take()
+            .expect("a worker started with start_heard");
+        assert_eq!(self.exit_code(), 0, "the worker drained");
+        lines.into_iter().collect()
+    }
+
     /// SIGTERM, then wait for it to drain and exit: its exit code.
     fn drain(self) -> i32 {
         self.signal(Signal::SIGTERM);
@@ -1893,7 +1904,49 @@ fn a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4(env
     verify(&env);
 }
 
+/// Two workers share submitted scenarios of eight parallel phases and a join: whichever of
+/// them runs the last phase, and so finishes the run, neither says anything went wrong.
+/// Before, when the helper finished the run, its driver said "this driver stopped: the run
+/// moved on without it (the run already finished (completed)) … a result of its own that came
+/// late is recorded as rejected" though nothing was; a worker that lost the race for a fresh
+/// submitted run said "its driver is gone; waiting for its driver lease to lapse" of a live
+/// driver; and a fresh submitted run was announced "its driver is gone; driving it".
+fn two_workers_finishing_a_run_between_them_say_nothing_went_wrong(env: Env) {
+    let mut yaml = fan(8, "sleep 0.3", "");
+    yaml.push_str(
+        "  - name: join\n    condition: 'after:p1,p2,p3,p4,p5,p6,p7,p8'\n    run: 'true'\n",
+    );
+    scenario(&env, "fan", &yaml);
+    let a = Worker::start_heard(&env, "m1", &["--lease", "2s"]);
+    let b = Worker::start_heard(&env, "m2", &["--lease", "2s"]);
+    for _ in 0..3 {
+        let run = submit(&env, "orchestrate", "fan");
+        wait_for(&env, &run, "the run to finish", finished);
+        assert_eq!(status(&env, &run)["status"], "completed");
+    }
+    let mut said = a.drained_lines();
+    said.extend(b.drained_lines());
+    // Not the worker's own first and last lines ("… 0 rejected").
+    for line in said.iter().filter(|l| !l.starts_with("Worker ")) {
+        for wrong in [
+            "moved on without it",
+            "driver is gone",
+            "rejected",
+            "this driver stopped",
+        ] {
+            assert!(!line.contains(wrong), "{wrong}: {said:#?}");
+        }
+    }
+    let taken = said
+        .iter()
+        .filter(|l| l.contains("submitted for workers; driving it"))
+        .count();
+    assert_eq!(taken, 3, "each run taken once, as submitted: {said:#?}");
+    verify(&env);
+}
+
 common::on_both_stores!(
+    two_workers_finishing_a_run_between_them_say_nothing_went_wrong,
     a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4,
     a_helper_worker_waits_out_a_retrys_backoff,
     a_killed_command_drivers_phase_names_no_driver_in_status,
@@ -2231,6 +2284,46 @@ fn on_postgres_a_worker_whose_listen_connection_the_server_ends_listens_again_at
     finished_within(&env, &run, Duration::from_secs(10));
     assert_eq!(env.status(Some(&run))["status"], "completed");
     drop(w);
+}
+
+/// On PostgreSQL, `run --submit` records the run's start and its submission in one commit
+/// (one transaction: the same `xmin`), so no worker reads the run started but not submitted
+/// and takes it "its driver is gone". Before, they were two commits, and a listening worker
+/// woken by the first often announced a fresh submitted run so.
+#[test]
+fn on_postgres_a_submitted_run_is_started_and_submitted_in_one_commit() {
+    let Some(env) = Env::postgres("a_submitted_run_is_started_and_submitted_in_one_commit") else {
+        return;
+    };
+    env.workflow("one", "name: one\nsteps:\n  - name: a\n    run: 'true'\n");
+    scenario(
+        &env,
+        "solo",
+        "name: solo\ndescription: one manual phase\nphases:\n  - {name: p, condition: manual, run: 'true'}\n",
+    );
+    let mut c = postgres::Client::connect(&env.db_spec(), postgres::NoTls).unwrap();
+    for kind in ["workflow", "orchestrate"] {
+        let run = submit(&env, kind, if kind == "workflow" { "one" } else { "solo" });
+        let rows = c
+            .query(
+                "SELECT \"type\", xmin::text FROM events WHERE run_id = $1 ORDER BY seq",
+                &[&run],
+            )
+            .unwrap();
+        let types: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        assert_eq!(
+            types.first().map(String::as_str),
+            Some("run_started"),
+            "{types:?}"
+        );
+        assert_eq!(
+            types.last().map(String::as_str),
+            Some("run_submitted"),
+            "{types:?}"
+        );
+        let commits: std::collections::BTreeSet<String> = rows.iter().map(|r| r.get(1)).collect();
+        assert_eq!(commits.len(), 1, "{kind}: {types:?} in {commits:?}");
+    }
 }
 
 /// On PostgreSQL a listening worker leaves alone a run someone started with `workflow run`

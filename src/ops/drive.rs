@@ -393,7 +393,18 @@ fn drive_from(
         .start
         .as_ref()
         .map_or(RunKind::Workflow, |s| s.kind);
-    let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(ctx, e, &run_id, kind));
+    let end = match drive(&mut journal, &mut dctx) {
+        // The run was finished by another process as this driver went on (a helper worker
+        // recorded the end of its last phase, and with it the run's): nothing was refused but
+        // the command that found it over, and the run ended as it should — answered as a
+        // drive that finished it. Before, the driver said "this driver stopped: the run moved
+        // on without it … a result of its own that came late is recorded as rejected" of a
+        // healthy run, and nothing was rejected.
+        Err(DriveError::Journal(crate::execute::JournalError::Decide(
+            crate::decide::DecideError::Finished(outcome),
+        ))) if finished_meanwhile(&mut journal) => Ok(DriveEnd::Finished(outcome)),
+        other => other.map_err(|e| drive_error(ctx, e, &run_id, kind)),
+    };
     drop(dctx);
     let mut child_warnings = std::mem::take(&mut notices.warnings);
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
@@ -480,6 +491,14 @@ fn drive_from(
         doc["warnings"] = serde_json::json!([changed]);
     }
     Ok(Output::new(doc, human, code).warn(warnings))
+}
+
+/// Whether the run, as the log stands (caught up once more if need be), is finished.
+fn finished_meanwhile(journal: &mut Journal<'_>) -> bool {
+    if journal.state.outcome().is_none() {
+        let _ = journal.refresh();
+    }
+    journal.state.outcome().is_some()
 }
 
 /// How long a driver's lease lasts without renewal (renewed every third of it).

@@ -132,15 +132,24 @@ pub fn run(
         super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
     }
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    if how == super::RunHow::Submit {
+        // One commit with `run_submitted` (`submit_run`): a worker never reads the run
+        // started but not yet submitted, and takes it for one whose driver is gone.
+        journal.stage(Command::Start(Box::new(started)))?;
+        for phase in starts {
+            journal.stage(Command::RequestStart {
+                phase: phase.clone(),
+                by: by.clone(),
+            })?;
+        }
+        return super::drive::submit_run(ctx, journal, by, lock);
+    }
     journal.submit(Command::Start(Box::new(started)))?;
     for phase in starts {
         journal.submit(Command::RequestStart {
             phase: phase.clone(),
             by: by.clone(),
         })?;
-    }
-    if how == super::RunHow::Submit {
-        return super::drive::submit_run(ctx, journal, by, lock);
     }
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)

@@ -514,10 +514,13 @@ pub fn run(
         super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
     }
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    journal.submit(Command::Start(Box::new(started)))?;
     if how == super::RunHow::Submit {
+        // One commit with `run_submitted` (`submit_run`): a worker never reads the run
+        // started but not yet submitted, and takes it for one whose driver is gone.
+        journal.stage(Command::Start(Box::new(started)))?;
         return super::drive::submit_run(ctx, journal, by, lock);
     }
+    journal.submit(Command::Start(Box::new(started)))?;
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)
 }
