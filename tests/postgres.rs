@@ -670,6 +670,50 @@ fn a_database_holding_another_applications_tables_is_refused_and_left_alone() {
     assert_eq!(rows, 1, "nothing was written");
 }
 
+/// A database whose cortex tables were dropped (events, runs, snapshots, leases,
+/// schema_version) but not the append-only trigger function: reading says there are no runs,
+/// and the next write sets the tables up again, append-only as before. Before, every write
+/// failed on "function cortex_events_append_only already exists with same argument types".
+#[test]
+fn tables_dropped_but_their_trigger_function_left_are_set_up_again() {
+    let Some(env) =
+        Env::postgres("tables_dropped_but_their_trigger_function_left_are_set_up_again")
+    else {
+        return;
+    };
+    env.workflow("one", "name: one\nsteps:\n  - {name: a, run: 'true'}\n");
+    assert_eq!(env.run(&["workflow", "run", "one"]).code, 0);
+    let url = &env.pg.as_ref().unwrap().url;
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.batch_execute("DROP TABLE events, runs, snapshots, leases, schema_version")
+        .unwrap();
+    let left: bool = c
+        .query_one(
+            "SELECT to_regprocedure('cortex_events_append_only()') IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(left, "the function outlives the tables");
+    let read = env.run(&["workflow", "status"]);
+    assert!(
+        read.stderr.contains("no workflow runs yet"),
+        "{}",
+        read.stderr
+    );
+    let again = env.run(&["workflow", "run", "one"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(env.status(None)["status"], "completed");
+    assert_eq!(env.run(&["--json", "log", "verify"]).json()["ok"], true);
+    let refused = c.batch_execute("DELETE FROM events").unwrap_err();
+    assert!(
+        refused
+            .as_db_error()
+            .is_some_and(|d| d.message().contains("append-only")),
+        "the trigger is back: {refused}"
+    );
+}
+
 /// A team's everyday role (it may read and append, not create or alter tables) on a database
 /// an older cortex set up: a command that writes says the tables need upgrading by the role
 /// that owns them (which versions, and how), exit 1, and reading still works; once the owner

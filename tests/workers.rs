@@ -61,11 +61,15 @@ impl Worker {
 
     /// `start_heard`, polling every `poll` (between polls it hears of appends on PostgreSQL).
     fn start_heard_polling(env: &Env, name: &str, poll: &str, extra: &[&str]) -> Worker {
-        use std::io::BufRead;
         let mut args = vec!["worker", "--name", name, "--poll", poll];
         args.extend_from_slice(extra);
-        let mut child = env
-            .command(&args)
+        Worker::heard_from(env.command(&args))
+    }
+
+    /// A worker run by `cmd`, with what it prints kept for `heard`.
+    fn heard_from(mut cmd: std::process::Command) -> Worker {
+        use std::io::BufRead;
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -141,6 +145,17 @@ impl Worker {
             assert!(Instant::now() < until, "the worker did not stop");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGTERM, wait for it to drain and exit: every line it printed (`start_heard`).
+    fn drained_lines(mut self) -> Vec<String> {
+        self.signal(Signal::SIGTERM);
+        let lines = self
+            .lines
+            .take()
+            .expect("a worker started with start_heard");
+        assert_eq!(self.exit_code(), 0, "the worker drained");
+        lines.into_iter().collect()
     }
 
     /// SIGTERM, then wait for it to drain and exit: its exit code.
@@ -1814,7 +1829,125 @@ fn a_helper_worker_waits_out_a_retrys_backoff(env: Env) {
     verify(&env);
 }
 
+/// Hold run `run`'s driver lease as worker `elsewhere` on another host for a minute, as a
+/// worker woken by a report holds it once it took the run before the report's command could.
+fn held_by_a_worker_elsewhere(env: &Env, run: &str) {
+    let mut store = env.open_store();
+    let claim = cortex::store::LeaseClaim {
+        run_id: run.to_string(),
+        unit: cortex::store::DRIVER_UNIT.to_string(),
+        attempt: 0,
+        holder: "worker:elsewhere".into(),
+        host: "another-host".into(),
+        ttl_ms: 60_000,
+    };
+    assert!(
+        store.claim_lease(&claim).unwrap().is_some(),
+        "the lease is free"
+    );
+}
+
+/// A report recorded on a run that another driver holds by the time the reporting command
+/// would drive it on (a worker the report woke took it first, as on PostgreSQL it mostly
+/// does) answers how the run stands, exit 0 while that driver carries it on, with the
+/// warning "recorded; not driven on here" naming who holds it — for `workflow step complete`
+/// as for `orchestrate complete`, in `--json` and for people. Before, the workflow's report
+/// said "reported complete" and then exit 4 "driven by worker:…", with a hint to press
+/// Ctrl-C or abort, and `--json` gave only an error document.
+fn a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4(env: Env) {
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - name: one\n    prompt: first\n  - name: two\n    prompt: second\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "asks"]);
+    assert_eq!(out.code, 3, "waits on `one`: {}", out.stderr);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    held_by_a_worker_elsewhere(&env, &run);
+    let out = env.run(&[
+        "--json", "workflow", "step", "complete", "one", "--run", &run,
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["run_id"], run.as_str(), "{doc}");
+    assert_eq!(doc["status"], "running", "{doc}");
+    assert_eq!(doc["steps"][0]["status"], "completed", "{doc}");
+    for said in ["recorded; not driven on here", "worker:elsewhere"] {
+        assert!(out.stderr.contains(said), "{said}: {}", out.stderr);
+    }
+    assert!(!out.stderr.contains("error:"), "{}", out.stderr);
+    assert!(!out.stderr.contains("Ctrl-C"), "{}", out.stderr);
+
+    // The same for a scenario's phase.
+    scenario(
+        &env,
+        "revs",
+        "name: revs\ndescription: a reported phase, then one that runs\nphases:\n  - {name: r1}\n  - {name: r2, condition: 'after:r1', run: 'true'}\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "revs"]);
+    assert_eq!(out.code, 3, "waits on `r1`: {}", out.stderr);
+    let run = out.json()["run_id"].as_str().unwrap().to_string();
+    held_by_a_worker_elsewhere(&env, &run);
+    let out = env.run(&["orchestrate", "complete", &run, "r1"]);
+    assert_ne!(out.code, 4, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("revs"),
+        "the run's status: {}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("recorded;"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!out.stderr.contains("error:"), "{}", out.stderr);
+    verify(&env);
+}
+
+/// Two workers share submitted scenarios of eight parallel phases and a join: whichever of
+/// them runs the last phase, and so finishes the run, neither says anything went wrong.
+/// Before, when the helper finished the run, its driver said "this driver stopped: the run
+/// moved on without it (the run already finished (completed)) … a result of its own that came
+/// late is recorded as rejected" though nothing was; a worker that lost the race for a fresh
+/// submitted run said "its driver is gone; waiting for its driver lease to lapse" of a live
+/// driver; and a fresh submitted run was announced "its driver is gone; driving it".
+fn two_workers_finishing_a_run_between_them_say_nothing_went_wrong(env: Env) {
+    let mut yaml = fan(8, "sleep 0.3", "");
+    yaml.push_str(
+        "  - name: join\n    condition: 'after:p1,p2,p3,p4,p5,p6,p7,p8'\n    run: 'true'\n",
+    );
+    scenario(&env, "fan", &yaml);
+    let a = Worker::start_heard(&env, "m1", &["--lease", "2s"]);
+    let b = Worker::start_heard(&env, "m2", &["--lease", "2s"]);
+    for _ in 0..3 {
+        let run = submit(&env, "orchestrate", "fan");
+        wait_for(&env, &run, "the run to finish", finished);
+        assert_eq!(status(&env, &run)["status"], "completed");
+    }
+    let mut said = a.drained_lines();
+    said.extend(b.drained_lines());
+    // Not the worker's own first and last lines ("… 0 rejected").
+    for line in said.iter().filter(|l| !l.starts_with("Worker ")) {
+        for wrong in [
+            "moved on without it",
+            "driver is gone",
+            "rejected",
+            "this driver stopped",
+        ] {
+            assert!(!line.contains(wrong), "{wrong}: {said:#?}");
+        }
+    }
+    let taken = said
+        .iter()
+        .filter(|l| l.contains("submitted for workers; driving it"))
+        .count();
+    assert_eq!(taken, 3, "each run taken once, as submitted: {said:#?}");
+    verify(&env);
+}
+
 common::on_both_stores!(
+    two_workers_finishing_a_run_between_them_say_nothing_went_wrong,
+    a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4,
     a_helper_worker_waits_out_a_retrys_backoff,
     a_killed_command_drivers_phase_names_no_driver_in_status,
     a_report_beside_a_worker_that_drives_the_run_exits_0_and_says_who_carries_it_on,
@@ -2114,6 +2247,83 @@ fn on_postgres_a_command_leaving_a_tagged_step_wakes_a_listening_worker() {
     assert_eq!(env.status(Some(&run))["status"], "completed");
     assert_eq!(common::lines(&env.project().join("ran")), ["here", "there"]);
     drop(w);
+}
+
+/// On PostgreSQL, a worker whose LISTEN connection the server ends (`pg_terminate_backend`)
+/// listens again at once and looks at the log then: a run submitted a second later is taken
+/// well before its next `--poll` (30 s; the test waits at most 10). Before, the broken
+/// connection went unseen until the wait ended, and the worker was deaf until its next poll.
+#[test]
+fn on_postgres_a_worker_whose_listen_connection_the_server_ends_listens_again_at_once() {
+    let Some(env) = Env::postgres("a_worker_whose_listen_connection_the_server_ends") else {
+        return;
+    };
+    env.workflow(
+        "one",
+        "name: one\nsteps:\n  - name: a\n    run: 'echo ran >> ran'\n",
+    );
+    let app = format!("deafened_{}", std::process::id());
+    let url = env.db_spec();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut cmd = env.command(&["worker", "--name", "w", "--poll", "30s", "--no-schedule"]);
+    cmd.env("CORTEX_DB", format!("{url}{sep}application_name={app}"));
+    let w = Worker::heard_from(cmd);
+    w.heard("(LISTEN/NOTIFY)");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE application_name = $1 AND query LIKE 'LISTEN%') t",
+            &[&app],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1, "the worker's LISTEN connection was ended");
+    std::thread::sleep(Duration::from_secs(1));
+    let run = submit(&env, "workflow", "one");
+    finished_within(&env, &run, Duration::from_secs(10));
+    assert_eq!(env.status(Some(&run))["status"], "completed");
+    drop(w);
+}
+
+/// On PostgreSQL, `run --submit` records the run's start and its submission in one commit
+/// (one transaction: the same `xmin`), so no worker reads the run started but not submitted
+/// and takes it "its driver is gone". Before, they were two commits, and a listening worker
+/// woken by the first often announced a fresh submitted run so.
+#[test]
+fn on_postgres_a_submitted_run_is_started_and_submitted_in_one_commit() {
+    let Some(env) = Env::postgres("a_submitted_run_is_started_and_submitted_in_one_commit") else {
+        return;
+    };
+    env.workflow("one", "name: one\nsteps:\n  - name: a\n    run: 'true'\n");
+    scenario(
+        &env,
+        "solo",
+        "name: solo\ndescription: one manual phase\nphases:\n  - {name: p, condition: manual, run: 'true'}\n",
+    );
+    let mut c = postgres::Client::connect(&env.db_spec(), postgres::NoTls).unwrap();
+    for kind in ["workflow", "orchestrate"] {
+        let run = submit(&env, kind, if kind == "workflow" { "one" } else { "solo" });
+        let rows = c
+            .query(
+                "SELECT \"type\", xmin::text FROM events WHERE run_id = $1 ORDER BY seq",
+                &[&run],
+            )
+            .unwrap();
+        let types: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        assert_eq!(
+            types.first().map(String::as_str),
+            Some("run_started"),
+            "{types:?}"
+        );
+        assert_eq!(
+            types.last().map(String::as_str),
+            Some("run_submitted"),
+            "{types:?}"
+        );
+        let commits: std::collections::BTreeSet<String> = rows.iter().map(|r| r.get(1)).collect();
+        assert_eq!(commits.len(), 1, "{kind}: {types:?} in {commits:?}");
+    }
 }
 
 /// On PostgreSQL a listening worker leaves alone a run someone started with `workflow run`

@@ -233,6 +233,42 @@ pub fn finish_driving(
     drive_from(ctx, journal, by, lock, live, None, true)
 }
 
+/// Drive a run on after an operator's start or report was recorded (`workflow step
+/// complete|fail`, `orchestrate start|complete|fail`), as `finish_driving` — except that a
+/// recorded report never answers exit 4 (exit 4 is for what was not done; DESIGN §3c). When
+/// another driver holds the run by the time this one would drive it on (a worker the report
+/// woke, a driver in another terminal or home, on another host), the report stands: the
+/// answer is the run as it stands now, as `answer` shows its kind's status, exit 0 while
+/// that driver carries it on (else its status's code), with the warning "recorded; not
+/// driven on here: …" saying who holds it.
+pub fn drive_on_recorded(
+    ctx: &Ctx,
+    journal: Journal<'_>,
+    by: Operator,
+    lock: DriverLock,
+    live: &mut Live<'_>,
+    answer: impl FnOnce(&crate::project::StatusView, i32) -> Output,
+) -> Result<Output, CommandError> {
+    let run_id = journal.run_id.clone();
+    match finish_driving(ctx, journal, by, lock, live) {
+        Err(e) if e.code == exit::HELD => {
+            let Some(store) = ctx.reading_store()? else {
+                return Err(e);
+            };
+            let (mut state, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
+            state.run_id = run_id;
+            let view = ctx.view_with_children(&state, alive, &*store);
+            let code = match view.status {
+                crate::project::RunStatus::Running => exit::OK,
+                status => status.exit_code(),
+            };
+            let note = format!("recorded; not driven on here: {}", e.message);
+            Ok(answer(&view, code).warn(vec![note]))
+        }
+        other => other,
+    }
+}
+
 /// Resume a run and drive it to where it stops, as `finish_driving`: `resume` (a
 /// `Command::Resume`) is decided once the driver's lease is held and staged, so that
 /// `run_resumed` is appended with the driver's first append (its checks, its first start),
@@ -364,7 +400,18 @@ fn drive_from(
         .start
         .as_ref()
         .map_or(RunKind::Workflow, |s| s.kind);
-    let end = drive(&mut journal, &mut dctx).map_err(|e| drive_error(ctx, e, &run_id, kind));
+    let end = match drive(&mut journal, &mut dctx) {
+        // The run was finished by another process as this driver went on (a helper worker
+        // recorded the end of its last phase, and with it the run's): nothing was refused but
+        // the command that found it over, and the run ended as it should — answered as a
+        // drive that finished it. Before, the driver said "this driver stopped: the run moved
+        // on without it … a result of its own that came late is recorded as rejected" of a
+        // healthy run, and nothing was rejected.
+        Err(DriveError::Journal(crate::execute::JournalError::Decide(
+            crate::decide::DecideError::Finished(outcome),
+        ))) if finished_meanwhile(&mut journal) => Ok(DriveEnd::Finished(outcome)),
+        other => other.map_err(|e| drive_error(ctx, e, &run_id, kind)),
+    };
     drop(dctx);
     let mut child_warnings = std::mem::take(&mut notices.warnings);
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
@@ -451,6 +498,14 @@ fn drive_from(
         doc["warnings"] = serde_json::json!([changed]);
     }
     Ok(Output::new(doc, human, code).warn(warnings))
+}
+
+/// Whether the run, as the log stands (caught up once more if need be), is finished.
+fn finished_meanwhile(journal: &mut Journal<'_>) -> bool {
+    if journal.state.outcome().is_none() {
+        let _ = journal.refresh();
+    }
+    journal.state.outcome().is_some()
 }
 
 /// How long a driver's lease lasts without renewal (renewed every third of it).

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 
-use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder};
+use super::drive::{KILL_GRACE, Live, drive_on_recorded, driver, finish_driving, holder};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{Command, RunState};
 use crate::definition::{
@@ -132,15 +132,24 @@ pub fn run(
         super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
     }
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
+    if how == super::RunHow::Submit {
+        // One commit with `run_submitted` (`submit_run`): a worker never reads the run
+        // started but not yet submitted, and takes it for one whose driver is gone.
+        journal.stage(Command::Start(Box::new(started)))?;
+        for phase in starts {
+            journal.stage(Command::RequestStart {
+                phase: phase.clone(),
+                by: by.clone(),
+            })?;
+        }
+        return super::drive::submit_run(ctx, journal, by, lock);
+    }
     journal.submit(Command::Start(Box::new(started)))?;
     for phase in starts {
         journal.submit(Command::RequestStart {
             phase: phase.clone(),
             by: by.clone(),
         })?;
-    }
-    if how == super::RunHow::Submit {
-        return super::drive::submit_run(ctx, journal, by, lock);
     }
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)
@@ -295,26 +304,7 @@ fn act(
     match on {
         DriveOn::Here(lock) if !no_drive => {
             journal.refresh()?;
-            match finish_driving(ctx, journal, by.clone(), lock, live) {
-                // Recorded, but another driver's lease holds the run (exit 4 is for what was
-                // not done): the report stands; the run as it is now, and who holds it.
-                Err(e) if e.code == exit::HELD => {
-                    let Some(store) = ctx.reading_store()? else {
-                        return Err(e);
-                    };
-                    let (mut state, alive) =
-                        crate::execute::load_live(&ctx.home, &*store, &run_id)?;
-                    state.run_id = run_id.clone();
-                    let view = ctx.view(&state, alive);
-                    let code = match view.status {
-                        RunStatus::Running => exit::OK,
-                        status => status.exit_code(),
-                    };
-                    let note = format!("recorded; not driven on here: {}", e.message);
-                    Ok(scenario_output(&view, code).warn(vec![note]))
-                }
-                other => other,
-            }
+            drive_on_recorded(ctx, journal, by.clone(), lock, live, scenario_output)
         }
         DriveOn::Here(_) | DriveOn::Nothing => {
             // Nothing to drive (the report paused or finished the run): say where it is.

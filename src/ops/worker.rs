@@ -443,10 +443,28 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         // A run this worker would take whose driver lease has yet to lapse:
                         // `--until-idle` waits for it rather than end with the run undriven.
                         pending = true;
+                        // Lost to a live driver that claimed the run since this pass read
+                        // its leases (another worker taking the same submitted run): it is
+                        // driven, and this worker helps with its phases. Else its driver's
+                        // lease has yet to lapse.
+                        let now_held = store.leases(Some(&run_id)).ok().and_then(|ls| {
+                            ls.into_iter().find(|l| {
+                                l.unit == DRIVER_UNIT
+                                    && !l.lapsed()
+                                    && l.holder != seat.holder
+                                    && !holder_gone(l)
+                            })
+                        });
                         if waiting_for.insert(run_id.clone()) {
-                            live.observer.note(&format!(
-                                "Run {run_id}: its driver is gone; waiting for its driver lease to lapse to take it.\n"
-                            ));
+                            live.observer.note(&match now_held {
+                                Some(l) => format!(
+                                    "Run {run_id}: taken first by {} on {}.\n",
+                                    l.holder, l.host
+                                ),
+                                None => format!(
+                                    "Run {run_id}: its driver is gone; waiting for its driver lease to lapse to take it.\n"
+                                ),
+                            });
                         }
                         continue;
                     };
@@ -577,7 +595,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 left.min(THREAD_SLICE)
             };
             let ids = listener.wait(slice);
-            if !ids.is_empty() || Instant::now() >= until || live.stop.is_set() {
+            // Listening again after its connection broke: what was appended meanwhile went
+            // unheard, so the next pass is a full one (a poll), now.
+            if !ids.is_empty() || listener.missed() || Instant::now() >= until || live.stop.is_set()
+            {
                 break ids;
             }
             if let Ok(done) = rx.try_recv() {

@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use serde_json::json;
 
-use super::drive::{KILL_GRACE, Live, driver, finish_driving, holder, resume_driving};
+use super::drive::{
+    KILL_GRACE, Live, drive_on_recorded, driver, finish_driving, holder, resume_driving,
+};
 use super::{CommandError, Ctx, Output, Scope, exit};
 use crate::decide::{AttemptReport, Command, StepStatus};
 use crate::definition::{
@@ -650,10 +652,13 @@ pub fn run(
         super::drive::claim_before_start(ctx, &mut *store, &run_id, &by)?;
     }
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
-    journal.submit(Command::Start(Box::new(started)))?;
     if how == super::RunHow::Submit {
+        // One commit with `run_submitted` (`submit_run`): a worker never reads the run
+        // started but not yet submitted, and takes it for one whose driver is gone.
+        journal.stage(Command::Start(Box::new(started)))?;
         return super::drive::submit_run(ctx, journal, by, lock);
     }
+    journal.submit(Command::Start(Box::new(started)))?;
     live.observer.begin(&journal.state, false);
     finish_driving(ctx, journal, by, lock, live)
 }
@@ -2044,7 +2049,9 @@ pub fn report_step(
     );
     if !report.no_drive && running {
         live.observer.note(&done);
-        return finish_driving(ctx, journal, by, lock, live);
+        return drive_on_recorded(ctx, journal, by, lock, live, |view, code| {
+            Output::new(view.to_json(), render_status(view, SystemTime::now()), code)
+        });
     }
     drop(lock);
     // A secret output given with `--no-drive` is held by this process alone, which ends now:

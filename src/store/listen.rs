@@ -7,17 +7,23 @@ use postgres::fallible_iterator::FallibleIterator;
 
 use super::Location;
 
+/// How often a listener whose connection broke tries to listen again within a wait.
+const RELISTEN_EVERY: Duration = Duration::from_secs(1);
+
 /// Waits for appends to the log (or a timeout).
 pub enum Listener {
     /// Nothing to listen to: each wait sleeps out its timeout (the caller polls).
     Poll,
-    /// Listening on PostgreSQL (`conn` says where). Without a connection (it broke: the
-    /// server restarted, the network was cut), a wait sleeps out its timeout and then tries
-    /// to listen again, so a worker hears of appends within milliseconds again once the
-    /// server is back, not only at each poll for the rest of its life.
+    /// Listening on PostgreSQL (`conn` says where). Its connection broken (ended by the
+    /// server, the server restarted, the network cut) is seen at once — a closed socket is
+    /// readable — and made again within the same wait (tried every `RELISTEN_EVERY` while
+    /// the server does not answer), so a worker hears of appends within milliseconds again,
+    /// not only at its next poll. `missed`: listening again after a break, with appends made
+    /// meanwhile unheard (the caller looks at everything once).
     Postgres {
         conn: String,
         client: Option<Box<postgres::Client>>,
+        missed: bool,
     },
 }
 
@@ -31,6 +37,7 @@ impl Listener {
         Listener::Postgres {
             conn: conn.clone(),
             client: listen(conn),
+            missed: false,
         }
     }
 
@@ -45,44 +52,72 @@ impl Listener {
         )
     }
 
-    /// Wait until an append is heard of (the run ids heard, maybe none) or `timeout` passes.
-    pub fn wait(&mut self, timeout: Duration) -> Vec<String> {
+    /// Whether appends may have gone unheard since this was last asked: its connection broke
+    /// and it listens again (a wait that ends so returns at once, hearing nothing). The caller
+    /// looks at the whole log once, as at a poll.
+    pub fn missed(&mut self) -> bool {
         match self {
-            Listener::Poll => {
-                std::thread::sleep(timeout);
-                Vec::new()
-            }
-            Listener::Postgres { conn, client } => {
-                let Some(listening) = client else {
-                    std::thread::sleep(timeout);
-                    *client = listen(conn);
+            Listener::Poll => false,
+            Listener::Postgres { missed, .. } => std::mem::take(missed),
+        }
+    }
+
+    /// Wait until an append is heard of (the run ids heard, maybe none), `timeout` passes, or
+    /// the listener listens again after its connection broke (then `missed` says so).
+    pub fn wait(&mut self, timeout: Duration) -> Vec<String> {
+        let Listener::Postgres {
+            conn,
+            client,
+            missed,
+        } = self
+        else {
+            std::thread::sleep(timeout);
+            return Vec::new();
+        };
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let Some(listening) = client else {
+                *client = listen(conn);
+                if client.is_some() {
+                    *missed = true;
                     return Vec::new();
-                };
-                let mut heard = Vec::new();
-                let broken = {
-                    let mut notes = listening.notifications();
-                    let first = notes.timeout_iter(timeout).next();
-                    match first {
-                        Ok(Some(n)) => {
-                            heard.push(n.payload().to_string());
-                            // Whatever else already arrived.
-                            let mut rest = notes.iter();
-                            while let Ok(Some(n)) = rest.next() {
-                                heard.push(n.payload().to_string());
-                            }
-                            false
-                        }
-                        Ok(None) => false,
-                        Err(_) => true,
-                    }
-                };
-                if broken {
-                    // The connection broke: poll until listening again works (the next wait
-                    // tries). Appends made meanwhile went unheard: the caller's next pass is
-                    // a full one, as after any wait that heard nothing.
-                    *client = None;
                 }
-                heard
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Vec::new();
+                }
+                std::thread::sleep(left.min(RELISTEN_EVERY));
+                continue;
+            };
+            let mut heard = Vec::new();
+            let failed = {
+                let mut notes = listening.notifications();
+                let first = notes.timeout_iter(left).next();
+                match first {
+                    Ok(Some(n)) => {
+                        heard.push(n.payload().to_string());
+                        // Whatever else already arrived.
+                        let mut rest = notes.iter();
+                        while let Ok(Some(n)) = rest.next() {
+                            heard.push(n.payload().to_string());
+                        }
+                        false
+                    }
+                    Ok(None) => false,
+                    Err(_) => true,
+                }
+            };
+            // Nothing within the timeout — or the connection ended, which also ends the wait
+            // at once, hearing nothing.
+            let broken = failed || listening.is_closed();
+            if !broken {
+                return heard;
+            }
+            // Listen again now, on a new connection (the loop's next turn).
+            *client = None;
+            if !heard.is_empty() {
+                return heard;
             }
         }
     }

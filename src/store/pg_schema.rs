@@ -17,7 +17,7 @@ pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
 )";
 
 /// Each entry moves the schema from version `i` to `i + 1`. Never edit an entry that has
-/// shipped; append a new one.
+/// shipped in a way that changes what it makes; append a new one.
 pub const MIGRATIONS: &[&str] = &[
     // 1: what SQLite's schema 4 holds. `events`: the chain, keyed by (run_id, seq), append-only
     // by trigger (and, for a team, by privileges: the role cortex runs as is granted SELECT and
@@ -41,7 +41,9 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_run_starts ON events (run_id) WHERE seq = 0;
     -- Append-only, also against careless hands: tampering must go through disabling these
     -- (which only the table's owner can), and `log verify` catches what that changes.
-    CREATE FUNCTION cortex_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- OR REPLACE: dropping cortex's tables leaves the function behind, and setting them up
+    -- again must not fail on it (the same body, so a fresh database is unchanged).
+    CREATE OR REPLACE FUNCTION cortex_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION 'the event log is append-only' USING ERRCODE = 'insufficient_privilege';
     END
