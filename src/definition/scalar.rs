@@ -196,3 +196,48 @@ impl Visitor<'_> for Text {
         Ok(Some(v.to_string()))
     }
 }
+
+/// The warnings for the items of lists written in a definition (`foreach: [1.10, 2.0]`) that
+/// YAML reads as numbers or booleans whose text is not as written: the item is that number
+/// (`${{ item }}` is `1.1`, `2`), not the text. Each located (`FILE:LINE:COLUMN`), with the
+/// fix: quote it. `lists`: (what the list is, its path in `text`, its items).
+pub fn items_not_as_written(
+    file: &str,
+    text: &str,
+    lists: &[(String, Vec<super::locate::Seg>, &[serde_json::Value])],
+) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut seen = Vec::new();
+    for (what, path, items) in lists {
+        for (i, item) in items.iter().enumerate() {
+            if matches!(
+                item,
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_)
+            ) {
+                let mut at = path.clone();
+                at.push(super::locate::Seg::Index(i));
+                paths.push(at);
+                seen.push((what, i, item.to_string()));
+            }
+        }
+    }
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let written = written_texts(text, &paths);
+    let mut out = Vec::new();
+    for ((path, (what, i, read)), written) in paths.iter().zip(seen).zip(written) {
+        let Some(written) = written.filter(|w| *w != read) else {
+            continue;
+        };
+        let at = super::locate(text, path)
+            .map(|l| format!("{file}:{}:{}", l.line, l.column))
+            .unwrap_or_else(|| file.to_string());
+        out.push(format!(
+            "{at}: item {i} of {what} is written `{}` but read as `{read}` (YAML takes it for a number or a boolean), so `${{{{ item }}}}` is `{read}`; quote it (`\"{}\"`) to keep it as written",
+            super::shown(&written),
+            written.replace('\\', "\\\\").replace('"', "\\\"")
+        ));
+    }
+    out
+}

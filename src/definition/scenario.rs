@@ -292,6 +292,25 @@ pub fn parse_scenario_setting_aside(
 }
 
 impl Scenario {
+    /// The warnings for its `foreach:` lists' items read as numbers not as written
+    /// (`scalar::items_not_as_written`), `text` being the file it was read from.
+    pub fn items_not_as_written(&self, file: &str, text: &str) -> Vec<String> {
+        let lists: Vec<_> = self
+            .phases
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match &p.foreach {
+                Some(super::Foreach::Items(items)) => Some((
+                    format!("the `foreach:` of phase `{}`", super::shown(&p.name)),
+                    vec!["phases".into(), i.into(), "foreach".into()],
+                    items.as_slice(),
+                )),
+                _ => None,
+            })
+            .collect();
+        super::items_not_as_written(file, text, &lists)
+    }
+
     /// Its text values as `text` writes them (`workflow::as_written`): its phases' `env:`, its
     /// schedule's `inputs:`, its text inputs' defaults.
     fn as_written(&mut self, text: &str) {

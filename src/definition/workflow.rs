@@ -657,6 +657,27 @@ fn as_written(wf: &mut Workflow, text: &str) {
     }
 }
 
+impl Workflow {
+    /// The warnings for its `foreach:` lists' items read as numbers not as written
+    /// (`scalar::items_not_as_written`), `text` being the file it was read from.
+    pub fn items_not_as_written(&self, file: &str, text: &str) -> Vec<String> {
+        let lists: Vec<_> = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.foreach {
+                Some(super::Foreach::Items(items)) => Some((
+                    format!("the `foreach:` of step `{}`", super::shown(&s.name)),
+                    vec!["steps".into(), i.into(), "foreach".into()],
+                    items.as_slice(),
+                )),
+                _ => None,
+            })
+            .collect();
+        super::items_not_as_written(file, text, &lists)
+    }
+}
+
 /// Each value of `map` (at `at`.`key` in `text`) as written, not as YAML types it.
 pub(crate) fn keep_written_map(
     text: &str,
@@ -677,8 +698,8 @@ pub(crate) fn keep_written_map(
 }
 
 /// A definition's inputs and schedule as written: a `type: string` (or `path`) input's
-/// `default: 1.10` is the text `1.10`, not the number 1.1 written back as `1.1`; the
-/// schedule's `inputs:` values are kept as written.
+/// `default: 1.10` (or `enum: [1.10]`) is the text `1.10`, not the number 1.1 written
+/// back as `1.1`; the schedule's `inputs:` values are kept as written.
 pub(crate) fn keep_written(
     inputs: &mut BTreeMap<String, InputSpec>,
     schedule: &mut Option<super::Schedule>,
@@ -687,33 +708,46 @@ pub(crate) fn keep_written(
     if let Some(schedule) = schedule {
         keep_written_map(text, &["schedule".into()], "inputs", &mut schedule.inputs);
     }
-    let texts: Vec<(&String, Vec<Seg>)> = inputs
-        .iter()
-        .filter(|(_, spec)| {
-            matches!(spec.kind, InputType::String | InputType::Path)
-                && matches!(
-                    spec.default,
-                    Some(serde_json::Value::Number(_) | serde_json::Value::Bool(_))
-                )
-        })
-        .map(|(name, _)| {
-            (
-                name,
-                vec!["inputs".into(), name.as_str().into(), "default".into()],
-            )
-        })
-        .collect();
-    if texts.is_empty() {
+    let not_text = |v: &serde_json::Value| {
+        matches!(v, serde_json::Value::Number(_) | serde_json::Value::Bool(_))
+    };
+    // (input, its choice's index or none for its default, where it is written)
+    let mut found: Vec<(String, Option<usize>, Vec<Seg>)> = Vec::new();
+    for (name, spec) in inputs.iter() {
+        if !matches!(spec.kind, InputType::String | InputType::Path) {
+            continue;
+        }
+        let at: Vec<Seg> = vec!["inputs".into(), name.as_str().into()];
+        if spec.default.as_ref().is_some_and(not_text) {
+            found.push((name.clone(), None, [&at[..], &["default".into()]].concat()));
+        }
+        for (i, choice) in spec.choices.iter().flatten().enumerate() {
+            if not_text(choice) {
+                found.push((
+                    name.clone(),
+                    Some(i),
+                    [&at[..], &["enum".into(), i.into()]].concat(),
+                ));
+            }
+        }
+    }
+    if found.is_empty() {
         return;
     }
-    let paths: Vec<Vec<Seg>> = texts.iter().map(|(_, p)| p.clone()).collect();
-    let names: Vec<String> = texts.into_iter().map(|(n, _)| n.clone()).collect();
-    for (name, written) in names
+    let paths: Vec<Vec<Seg>> = found.iter().map(|(_, _, p)| p.clone()).collect();
+    for ((name, choice, _), written) in found
         .into_iter()
         .zip(super::scalar::written_texts(text, &paths))
     {
-        if let (Some(written), Some(spec)) = (written, inputs.get_mut(&name)) {
-            spec.default = Some(serde_json::Value::String(written));
+        let (Some(written), Some(spec)) = (written, inputs.get_mut(&name)) else {
+            continue;
+        };
+        let value = match choice {
+            None => spec.default.as_mut(),
+            Some(i) => spec.choices.as_mut().and_then(|c| c.get_mut(i)),
+        };
+        if let Some(value) = value {
+            *value = serde_json::Value::String(written);
         }
     }
 }
@@ -737,10 +771,18 @@ mod tests {
     fn text_values_written_as_numbers_are_kept_as_written() {
         let wf = parse_workflow(
             "w.yaml",
-            "name: w\ninputs:\n  v: {type: string, default: 1.10}\n  n: {type: number, default: 1.10}\n  q: {type: string, default: '007'}\nschedule:\n  cron: '0 3 * * *'\n  inputs: {v: 3.10, flag: True, hex: 0x10}\nsteps:\n  - name: a\n    run: 'true'\n    env: {X: 2.0, Y: \"1.10\", Z: 1e3}\n  - name: b\n    uses: c\n    with: {version: 1.10}\n",
+            "name: w\ninputs:\n  v: {type: string, default: 1.10, enum: [1.10, 2.0, x]}\n  n: {type: number, default: 1.10}\n  q: {type: string, default: '007'}\nschedule:\n  cron: '0 3 * * *'\n  inputs: {v: 3.10, flag: True, hex: 0x10}\nsteps:\n  - name: a\n    run: 'true'\n    env: {X: 2.0, Y: \"1.10\", Z: 1e3}\n  - name: b\n    uses: c\n    with: {version: 1.10}\n",
         )
         .unwrap();
         assert_eq!(wf.inputs["v"].default, Some(serde_json::json!("1.10")));
+        assert_eq!(
+            wf.inputs["v"].choices,
+            Some(vec![
+                serde_json::json!("1.10"),
+                serde_json::json!("2.0"),
+                serde_json::json!("x")
+            ])
+        );
         assert_eq!(wf.inputs["n"].default, Some(serde_json::json!(1.1)));
         assert_eq!(wf.inputs["q"].default, Some(serde_json::json!("007")));
         let inputs = &wf.schedule.as_ref().unwrap().inputs;
