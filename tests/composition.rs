@@ -2190,3 +2190,106 @@ fn a_parent_taking_its_child_s_end_needs_none_of_its_secrets_and_says_the_child_
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
     assert_eq!(env.status(Some(&parent))["status"], "completed");
 }
+
+const APPROVAL: &str = r#"name: approval
+steps:
+  - name: check
+    run: echo ran >> runs.txt; if [ -f approved ]; then echo "verdict=ok" >> "$CORTEX_OUTPUT"; else touch approved-next; fi
+"#;
+
+/// The `uses:` children of run `parent`, oldest first: (run id, the parent's attempt).
+fn children_of(env: &Env, parent: &str) -> Vec<(String, u64)> {
+    let mut children: Vec<(String, u64)> = env
+        .run(&["--json", "workflow", "history", "--limit", "100"])
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["parent"]["run_id"] == parent)
+        .map(|r| {
+            (
+                r["run_id"].as_str().unwrap().to_string(),
+                r["parent"]["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    children.sort_by_key(|c| c.1);
+    children
+}
+
+/// A `uses:` step whose child completed but whose `validate:` gate refused the child's
+/// outputs: `resume --retry` (what the recovery options suggest) runs a new child, linked
+/// both ways to the new attempt. Before, the retry took the old child's completed end again
+/// and failed the same way without running anything ("takes the end of its child run …").
+#[test]
+fn resume_retry_after_a_uses_step_s_gate_failed_runs_a_new_child() {
+    let env = Env::new();
+    env.workflow("approval", APPROVAL).workflow(
+        "gate",
+        "name: gate\nsteps:\n  - name: review\n    uses: approval\n    validate: [{output: verdict}]\n",
+    );
+    let run = env.run(&["workflow", "run", "gate"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let parent = env.status(Some("gate"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(run.stdout.contains("--retry"), "{}", run.stdout);
+    std::fs::write(env.file("approved"), "").unwrap();
+    let plan = env.run(&["workflow", "resume", &parent, "--retry", "--dry-run"]);
+    assert!(
+        plan.stdout
+            .contains("re-run: workflow `approval` as a new child run"),
+        "{}",
+        plan.stdout
+    );
+    let retry = env.run(&["workflow", "resume", &parent, "--retry"]);
+    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    assert_eq!(lines(&env.file("runs.txt")), ["ran", "ran"]);
+    let children = children_of(&env, &parent);
+    assert_eq!(children.len(), 2, "{children:?}");
+    assert_eq!((children[0].1, children[1].1), (1, 2));
+    let status = env.status(Some(&parent));
+    assert_eq!(status["steps"][0]["outputs"]["verdict"], "ok");
+    // The parent links the new child from its second attempt.
+    let links: Vec<(String, u64)> = events(&env)
+        .iter()
+        .filter(|e| e["type"] == "child_started" && e["run_id"] == parent.as_str())
+        .map(|e| {
+            (
+                e["body"]["run_id"].as_str().unwrap().to_string(),
+                e["body"]["attempt"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(links, children);
+    assert_eq!(
+        env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
+        true
+    );
+}
+
+/// A `retry:` on a `uses:` step whose gate failed spends each retry on a new child run.
+/// Before, each retry took the first child's completed end again and the budget ran out
+/// with the child run once.
+#[test]
+fn automatic_retries_of_a_uses_step_s_failed_gate_each_run_a_new_child() {
+    let env = Env::new();
+    env.workflow(
+        "approval",
+        "name: approval\nsteps:\n  - name: check\n    run: echo ran >> runs.txt; if [ -f approved ]; then echo \"verdict=ok\" >> \"$CORTEX_OUTPUT\"; else touch approved; fi\n",
+    )
+    .workflow(
+        "gate",
+        "name: gate\nsteps:\n  - name: review\n    uses: approval\n    validate: [{output: verdict}]\n    retry: {max_retry_attempts: 2, backoff: 0}\n",
+    );
+    let run = env.run(&["workflow", "run", "gate"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(lines(&env.file("runs.txt")), ["ran", "ran"]);
+    let parent = env.status(Some("gate"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let attempts: Vec<u64> = children_of(&env, &parent).iter().map(|c| c.1).collect();
+    assert_eq!(attempts, [1, 2]);
+}

@@ -1276,3 +1276,87 @@ fn a_finished_rollback_to_leaves_every_step_after_its_target_pending() {
     assert_eq!(statuses, ["completed", "pending", "pending"]);
     assert_eq!(state.steps[2].budget_failures, 0);
 }
+
+/// Attempt 2 of `uses:` step `review`, after attempt 1 ended with `end` of its child `C1`
+/// (`end` none: with a failed gate on the completed child's outputs).
+fn uses_step_retried_after(end: Option<AttemptEnd>) -> Vec<Event> {
+    let wf = workflow(
+        "name: t\nsteps:\n  - name: review\n    uses: child\n    validate: [{output: verdict}]\n",
+    );
+    let mut events = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("review", 1),
+        Event::ChildStarted {
+            step: "review".into(),
+            attempt: 1,
+            run_id: "C1".into(),
+            workflow: "child".into(),
+        },
+    ];
+    events.push(match end {
+        None => Event::ValidationFailed {
+            stage: Stage::Step,
+            step: Some("review".into()),
+            problems: vec!["output `verdict` was not produced".into()],
+        },
+        Some(end) => Event::StepFailed {
+            step: "review".into(),
+            attempt: 1,
+            error: end.describe(),
+            end,
+            output_tail: String::new(),
+            by: None,
+        },
+    });
+    events.push(started_step("review", 2));
+    events
+}
+
+fn start_child(run_id: &str) -> Command {
+    Command::StartChild {
+        step: "review".into(),
+        run_id: run_id.into(),
+        workflow: "child".into(),
+        replacing: None,
+    }
+}
+
+/// A `uses:` step whose gate refused its completed child's outputs: the child is over for
+/// good, so the next attempt (a retry) starts a new child run, linked with attempt 2. Before,
+/// the link stayed open, the new child was refused ("it is resumed instead"), and the retry
+/// took the same completed end again.
+#[test]
+fn a_uses_step_s_retry_after_its_gate_failed_starts_a_new_child() {
+    let events = uses_step_retried_after(None);
+    assert_eq!(
+        cortex::plan::child_plan(&state_of(&events), 0),
+        cortex::plan::ChildPlan::Start
+    );
+    assert_eq!(
+        given(events).when(start_child("C2")).unwrap(),
+        vec![Event::ChildStarted {
+            step: "review".into(),
+            attempt: 2,
+            run_id: "C2".into(),
+            workflow: "child".into(),
+        }]
+    );
+}
+
+/// A child still unfinished (paused on a failure, resumable) is gone on with by the next
+/// attempt, never replaced: its completed steps are not run again.
+#[test]
+fn a_uses_step_s_retry_goes_on_with_a_child_not_over_for_good() {
+    let events = uses_step_retried_after(Some(AttemptEnd::Child {
+        run_id: "C1".into(),
+        outcome: Outcome::Failed,
+        finished: false,
+        reason: Some("step `x` failed".into()),
+    }));
+    assert_eq!(
+        cortex::plan::child_plan(&state_of(&events), 0),
+        cortex::plan::ChildPlan::Continue("C1".into())
+    );
+    assert!(given(events).when(start_child("C2")).is_err());
+}

@@ -151,3 +151,64 @@ fn validate_compares_integer_bounds_past_two_to_the_53_exactly() {
     let out = env.run(&["workflow", "validate", "right"]);
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
+
+/// `with:` values a YAML reader takes for numbers or booleans reach the child as written, as
+/// `--input` gives them: `1.10` stays `1.10` (before, `1.1`), `2.0` stays `2.0` (before, `2`);
+/// so do a step's `env:` values and a text input's `default:`.
+#[test]
+fn with_env_and_text_defaults_written_as_numbers_are_kept_as_written() {
+    let env = Env::new();
+    env.workflow(
+        "pinned",
+        "name: pinned\ninputs:\n  version: {type: string}\n  other: {type: string}\n  n: {type: number}\nsteps:\n  - name: s\n    run: echo \"${{ inputs.version }} ${{ inputs.other }} ${{ inputs.n }}\" >> ran.txt\n",
+    )
+    .workflow(
+        "release",
+        "name: release\ninputs:\n  channel: {type: string, default: 2.50}\nsteps:\n  - name: call\n    uses: pinned\n    with: {version: 1.10, other: 2.0, n: 1.10}\n  - name: show\n    run: echo \"${{ inputs.channel }} $RATIO\" >> ran.txt\n    env: {RATIO: 1.50}\n",
+    );
+    let valid = env.run(&["workflow", "validate", "release"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    let run = env.run(&["workflow", "run", "release"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(env.file("ran.txt")).unwrap(),
+        "1.10 2.0 1.1\n2.50 1.50\n"
+    );
+    let child = env.status(Some("pinned"));
+    assert_eq!(child["inputs"]["version"], "1.10");
+    assert_eq!(child["inputs"]["other"], "2.0");
+    assert_eq!(env.status(Some("release"))["inputs"]["channel"], "2.50");
+}
+
+/// An item of a `foreach:` list written in the definition is data as YAML types it: `1.10`
+/// is the number 1.1, so `${{ item }}` is `1.1`. It cannot be kept as written (the item is a
+/// number), so `validate` warns at the item, with the fix (quote it); `2.0` and `3`, whose
+/// value reads back as written, and a quoted `"4.0"` are not warned about.
+#[test]
+fn validate_warns_at_a_foreach_item_read_as_a_number_not_as_written() {
+    let env = Env::new();
+    env.workflow(
+        "loop",
+        "name: loop\ninputs:\n  v: {type: string, enum: [1.10, 2.0]}\nsteps:\n  - name: each\n    foreach: [1.10, 2.0, 3, \"4.0\"]\n    run: echo \"${{ item }}\" >> items.txt\n",
+    );
+    let valid = env.run(&["--json", "workflow", "validate", "loop"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    let warnings = valid.json()["warnings"].clone();
+    let warnings: Vec<&str> = warnings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].ends_with(
+            "loop.yaml:6:15: item 0 of the `foreach:` of step `each` is written `1.10` but read as `1.1` (YAML takes it for a number or a boolean), so `${{ item }}` is `1.1`; quote it (`\"1.10\"`) to keep it as written"
+        ),
+        "{}",
+        warnings[0]
+    );
+    // An `enum:` of a text input is kept as written: `1.10` is one of its values.
+    let run = env.run(&["workflow", "run", "loop", "--input", "v=1.10"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}

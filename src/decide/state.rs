@@ -665,6 +665,14 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                     s.budget_failures += 1;
                     s.error = Some(format!("validation failed: {}", problems.join("; ")));
                     s.ended_at = time();
+                    // A step's gate judges an attempt that succeeded: a `uses:` step's child
+                    // completed, over for good, and the step took its end. Its next attempt
+                    // (a retry, `resume --retry`) starts a new child run; before, it went on
+                    // with this one and took the same completed end again, never re-running it.
+                    if let Some(link) = s.child.as_mut() {
+                        link.finished = true;
+                        link.reported = true;
+                    }
                 }
             }
         },

@@ -52,7 +52,7 @@ pub use notify::{
     webhook_literal_secret, webhook_parts, webhook_problem,
 };
 pub use runner::{ClaudeAgent, ClaudeSetup, ResolvedAgents, resolve_agents};
-pub use scalar::ScalarString;
+pub use scalar::{ScalarString, items_not_as_written};
 pub use scenario::{
     Commands, Condition, Criterion, FieldRule, Phase, Scenario, UserSchema, parse_scenario,
     parse_scenario_setting_aside, parse_user_schema,

@@ -56,3 +56,188 @@ impl<'de> Deserialize<'de> for ScalarString {
         d.deserialize_any(V)
     }
 }
+
+/// The text scalars are written with, by their paths in a YAML document: what serde_yaml
+/// hands a string field for any scalar (`1.10`, `2.0`, `0x10`, `True`), where a value read
+/// as any type becomes a number first and loses its text (`1.1`, `2`, `16`, `true`). `None`
+/// for a path that is not a scalar in `text`. One pass over the document, whatever the number
+/// of paths.
+pub(crate) fn written_texts(text: &str, paths: &[Vec<super::locate::Seg>]) -> Vec<Option<String>> {
+    let mut trie = Trie::default();
+    for (id, path) in paths.iter().enumerate() {
+        let mut node = &mut trie;
+        for seg in path {
+            node = match seg {
+                super::locate::Seg::Key(k) => node.keys.entry(k.clone()).or_default(),
+                super::locate::Seg::Index(i) => node.indices.entry(*i).or_default(),
+            };
+        }
+        node.leaves.push(id);
+    }
+    let mut out = vec![None; paths.len()];
+    let _ = de::DeserializeSeed::deserialize(
+        Walk {
+            trie: &trie,
+            out: &mut out,
+        },
+        serde_yaml::Deserializer::from_str(super::without_bom(text)),
+    );
+    out
+}
+
+/// `text` with each `ScalarString` at its path (beside it) replaced by the text it is written
+/// with there, when the two differ: a number or boolean given where text is meant is kept as
+/// written (`with: {version: 1.10}` gives `1.10`, as `--input version=1.10` does).
+pub(crate) fn keep_written(text: &str, values: Vec<(Vec<super::locate::Seg>, &mut ScalarString)>) {
+    if values.is_empty() {
+        return;
+    }
+    let paths: Vec<_> = values.iter().map(|(p, _)| p.clone()).collect();
+    for ((_, value), written) in values.into_iter().zip(written_texts(text, &paths)) {
+        if let Some(written) = written {
+            value.0 = written;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Trie {
+    keys: std::collections::BTreeMap<String, Trie>,
+    indices: std::collections::BTreeMap<usize, Trie>,
+    leaves: Vec<usize>,
+}
+
+struct Walk<'a> {
+    trie: &'a Trie,
+    out: &'a mut Vec<Option<String>>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        if self.trie.keys.is_empty() && self.trie.indices.is_empty() {
+            let text = d.deserialize_str(Text)?;
+            for &id in &self.trie.leaves {
+                self.out[id] = text.clone();
+            }
+            Ok(())
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            match key.as_str().and_then(|k| self.trie.keys.get(k)) {
+                Some(trie) => map.next_value_seed(Walk {
+                    trie,
+                    out: &mut *self.out,
+                })?,
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            let more = match self.trie.indices.get(&index) {
+                Some(trie) => seq
+                    .next_element_seed(Walk {
+                        trie,
+                        out: &mut *self.out,
+                    })?
+                    .is_some(),
+                None => seq.next_element::<de::IgnoredAny>()?.is_some(),
+            };
+            if !more {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// A scalar's text, as written (a node that is not a scalar: `None`).
+struct Text;
+
+impl Visitor<'_> for Text {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a scalar")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        Ok(Some(v.to_string()))
+    }
+}
+
+/// The warnings for the items of lists written in a definition (`foreach: [1.10, 2.0]`) that
+/// YAML reads as numbers or booleans whose text is not as written: the item is that number
+/// (`${{ item }}` is `1.1`, `2`), not the text. Each located (`FILE:LINE:COLUMN`), with the
+/// fix: quote it. `lists`: (what the list is, its path in `text`, its items).
+pub fn items_not_as_written(
+    file: &str,
+    text: &str,
+    lists: &[(String, Vec<super::locate::Seg>, &[serde_json::Value])],
+) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut seen = Vec::new();
+    for (what, path, items) in lists {
+        for (i, item) in items.iter().enumerate() {
+            if matches!(
+                item,
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_)
+            ) {
+                let mut at = path.clone();
+                at.push(super::locate::Seg::Index(i));
+                paths.push(at);
+                seen.push((what, i, item.to_string()));
+            }
+        }
+    }
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let written = written_texts(text, &paths);
+    let mut out = Vec::new();
+    for ((path, (what, i, read)), written) in paths.iter().zip(seen).zip(written) {
+        let Some(written) = written.filter(|w| *w != read) else {
+            continue;
+        };
+        let at = super::locate(text, path)
+            .map(|l| format!("{file}:{}:{}", l.line, l.column))
+            .unwrap_or_else(|| file.to_string());
+        out.push(format!(
+            "{at}: item {i} of {what} is written `{}` but read as `{read}` (YAML takes it for a number or a boolean), so `${{{{ item }}}}` is `{read}`; quote it (`\"{}\"`) to keep it as written",
+            super::shown(&written),
+            written.replace('\\', "\\\\").replace('"', "\\\"")
+        ));
+    }
+    out
+}

@@ -321,7 +321,9 @@ impl Scenario {
 
 /// Parse a scenario; types and unknown keys only (see `validate::scenario` for the rest).
 pub fn parse_scenario(path: &str, text: &str) -> Result<Scenario, DefinitionError> {
-    parse_yaml(path, text)
+    let mut sc: Scenario = parse_yaml(path, text)?;
+    sc.as_written(text);
+    Ok(sc)
 }
 
 /// `parse_scenario`, the keys it does not know set aside: the scenario without them and a
@@ -330,7 +332,44 @@ pub fn parse_scenario_setting_aside(
     path: &str,
     text: &str,
 ) -> Result<(Scenario, Vec<super::Problem>), DefinitionError> {
-    super::workflow::parse_yaml_setting_aside(path, text)
+    let (mut sc, problems): (Scenario, _) = super::workflow::parse_yaml_setting_aside(path, text)?;
+    sc.as_written(text);
+    Ok((sc, problems))
+}
+
+impl Scenario {
+    /// The warnings for its `foreach:` lists' items read as numbers not as written
+    /// (`scalar::items_not_as_written`), `text` being the file it was read from.
+    pub fn items_not_as_written(&self, file: &str, text: &str) -> Vec<String> {
+        let lists: Vec<_> = self
+            .phases
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match &p.foreach {
+                Some(super::Foreach::Items(items)) => Some((
+                    format!("the `foreach:` of phase `{}`", super::shown(&p.name)),
+                    vec!["phases".into(), i.into(), "foreach".into()],
+                    items.as_slice(),
+                )),
+                _ => None,
+            })
+            .collect();
+        super::items_not_as_written(file, text, &lists)
+    }
+
+    /// Its text values as `text` writes them (`workflow::as_written`): its phases' `env:`, its
+    /// schedule's `inputs:`, its text inputs' defaults.
+    fn as_written(&mut self, text: &str) {
+        super::workflow::keep_written(&mut self.inputs, &mut self.schedule, text);
+        for (i, phase) in self.phases.iter_mut().enumerate() {
+            super::workflow::keep_written_map(
+                text,
+                &["phases".into(), i.into()],
+                "env",
+                &mut phase.env,
+            );
+        }
+    }
 }
 
 /// The user schema `scenarios/schema.yaml` (seed 001 part 5).

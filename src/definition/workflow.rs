@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::lexical::{Finding, scan, too_deep};
+use super::locate::Seg;
 use super::{DefinitionError, DurationSpec, Location, MAX_DEFINITION_BYTES, Problem, ScalarString};
 
 /// An ordered list of steps with typed inputs, prerequisites and validation gates.
@@ -817,7 +818,114 @@ pub fn wrong_kind(path: &str, text: &str, kind: &str, commands: &str) -> Option<
 /// Parse a workflow definition. Only syntax and types are checked here; see
 /// `validate::workflow` for names, references and values.
 pub fn parse_workflow(path: &str, text: &str) -> Result<Workflow, DefinitionError> {
-    parse_yaml(path, text)
+    let mut wf: Workflow = parse_yaml(path, text)?;
+    as_written(&mut wf, text);
+    Ok(wf)
+}
+
+/// A workflow's text values as `text` writes them: its steps' `env:` and `with:`, its
+/// schedule's `inputs:`, its text inputs' defaults (`scalar::keep_written`).
+fn as_written(wf: &mut Workflow, text: &str) {
+    keep_written(&mut wf.inputs, &mut wf.schedule, text);
+    for (i, step) in wf.steps.iter_mut().enumerate() {
+        keep_written_map(text, &["steps".into(), i.into()], "env", &mut step.env);
+        keep_written_map(text, &["steps".into(), i.into()], "with", &mut step.with);
+    }
+}
+
+impl Workflow {
+    /// The warnings for its `foreach:` lists' items read as numbers not as written
+    /// (`scalar::items_not_as_written`), `text` being the file it was read from.
+    pub fn items_not_as_written(&self, file: &str, text: &str) -> Vec<String> {
+        let lists: Vec<_> = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.foreach {
+                Some(super::Foreach::Items(items)) => Some((
+                    format!("the `foreach:` of step `{}`", super::shown(&s.name)),
+                    vec!["steps".into(), i.into(), "foreach".into()],
+                    items.as_slice(),
+                )),
+                _ => None,
+            })
+            .collect();
+        super::items_not_as_written(file, text, &lists)
+    }
+}
+
+/// Each value of `map` (at `at`.`key` in `text`) as written, not as YAML types it.
+pub(crate) fn keep_written_map(
+    text: &str,
+    at: &[Seg],
+    key: &str,
+    map: &mut BTreeMap<String, ScalarString>,
+) {
+    let values = map
+        .iter_mut()
+        .map(|(k, v)| {
+            let mut path = at.to_vec();
+            path.push(key.into());
+            path.push(k.as_str().into());
+            (path, v)
+        })
+        .collect();
+    super::scalar::keep_written(text, values);
+}
+
+/// A definition's inputs and schedule as written: a `type: string` (or `path`) input's
+/// `default: 1.10` (or `enum: [1.10]`) is the text `1.10`, not the number 1.1 written
+/// back as `1.1`; the schedule's `inputs:` values are kept as written.
+pub(crate) fn keep_written(
+    inputs: &mut BTreeMap<String, InputSpec>,
+    schedule: &mut Option<super::Schedule>,
+    text: &str,
+) {
+    if let Some(schedule) = schedule {
+        keep_written_map(text, &["schedule".into()], "inputs", &mut schedule.inputs);
+    }
+    let not_text = |v: &serde_json::Value| {
+        matches!(v, serde_json::Value::Number(_) | serde_json::Value::Bool(_))
+    };
+    // (input, its choice's index or none for its default, where it is written)
+    let mut found: Vec<(String, Option<usize>, Vec<Seg>)> = Vec::new();
+    for (name, spec) in inputs.iter() {
+        if !matches!(spec.kind, InputType::String | InputType::Path) {
+            continue;
+        }
+        let at: Vec<Seg> = vec!["inputs".into(), name.as_str().into()];
+        if spec.default.as_ref().is_some_and(not_text) {
+            found.push((name.clone(), None, [&at[..], &["default".into()]].concat()));
+        }
+        for (i, choice) in spec.choices.iter().flatten().enumerate() {
+            if not_text(choice) {
+                found.push((
+                    name.clone(),
+                    Some(i),
+                    [&at[..], &["enum".into(), i.into()]].concat(),
+                ));
+            }
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    let paths: Vec<Vec<Seg>> = found.iter().map(|(_, _, p)| p.clone()).collect();
+    for ((name, choice, _), written) in found
+        .into_iter()
+        .zip(super::scalar::written_texts(text, &paths))
+    {
+        let (Some(written), Some(spec)) = (written, inputs.get_mut(&name)) else {
+            continue;
+        };
+        let value = match choice {
+            None => spec.default.as_mut(),
+            Some(i) => spec.choices.as_mut().and_then(|c| c.get_mut(i)),
+        };
+        if let Some(value) = value {
+            *value = serde_json::Value::String(written);
+        }
+    }
 }
 
 /// `parse_workflow`, the keys it does not know set aside: the workflow without them and a
@@ -826,12 +934,59 @@ pub fn parse_workflow_setting_aside(
     path: &str,
     text: &str,
 ) -> Result<(Workflow, Vec<Problem>), DefinitionError> {
-    parse_yaml_setting_aside(path, text)
+    let (mut wf, problems): (Workflow, _) = parse_yaml_setting_aside(path, text)?;
+    as_written(&mut wf, text);
+    Ok((wf, problems))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_values_written_as_numbers_are_kept_as_written() {
+        let wf = parse_workflow(
+            "w.yaml",
+            "name: w\ninputs:\n  v: {type: string, default: 1.10, enum: [1.10, 2.0, x]}\n  n: {type: number, default: 1.10}\n  q: {type: string, default: '007'}\nschedule:\n  cron: '0 3 * * *'\n  inputs: {v: 3.10, flag: True, hex: 0x10}\nsteps:\n  - name: a\n    run: 'true'\n    env: {X: 2.0, Y: \"1.10\", Z: 1e3}\n  - name: b\n    uses: c\n    with: {version: 1.10}\n",
+        )
+        .unwrap();
+        assert_eq!(wf.inputs["v"].default, Some(serde_json::json!("1.10")));
+        assert_eq!(
+            wf.inputs["v"].choices,
+            Some(vec![
+                serde_json::json!("1.10"),
+                serde_json::json!("2.0"),
+                serde_json::json!("x")
+            ])
+        );
+        assert_eq!(wf.inputs["n"].default, Some(serde_json::json!(1.1)));
+        assert_eq!(wf.inputs["q"].default, Some(serde_json::json!("007")));
+        let inputs = &wf.schedule.as_ref().unwrap().inputs;
+        assert_eq!(inputs["v"].0, "3.10");
+        assert_eq!(inputs["flag"].0, "True");
+        assert_eq!(inputs["hex"].0, "0x10");
+        let env = &wf.steps[0].env;
+        assert_eq!(
+            (
+                env["X"].0.as_str(),
+                env["Y"].0.as_str(),
+                env["Z"].0.as_str()
+            ),
+            ("2.0", "1.10", "1e3")
+        );
+        assert_eq!(wf.steps[1].with["version"].0, "1.10");
+    }
+
+    #[test]
+    fn a_scenario_s_env_and_schedule_inputs_are_kept_as_written() {
+        let sc = crate::definition::parse_scenario(
+            "s.yaml",
+            "name: s\nschedule: {cron: '0 3 * * *', inputs: {v: 1.10}}\nphases:\n  - name: p\n    run: 'true'\n    env: {X: 2.0}\n",
+        )
+        .unwrap();
+        assert_eq!(sc.schedule.as_ref().unwrap().inputs["v"].0, "1.10");
+        assert_eq!(sc.phases[0].env["X"].0, "2.0");
+    }
 
     #[test]
     fn deep_flow_nesting_is_refused_with_its_place() {

@@ -813,6 +813,7 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                     crate::validate::name_mismatch(&entry, "scenario", &s.name)
                         .into_iter()
                         .collect();
+                its.extend(s.items_not_as_written(&entry.display_path(), &entry.text));
                 if let Ok(config) = ctx.catalog().config_file() {
                     let agents = scenario_agents(ctx, &s, &config.agents);
                     its.extend(super::agents::claude_missing(ctx, &agents));

@@ -487,6 +487,10 @@ fn verdict(
         "workflow",
         &l.workflow.name,
     ));
+    warnings.extend(
+        l.workflow
+            .items_not_as_written(&l.entry.display_path(), &l.entry.text),
+    );
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,
         "steps": l.workflow.steps.len(), "agents": agents,
