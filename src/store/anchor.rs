@@ -71,31 +71,6 @@ pub fn parse_anchors(text: &str) -> Result<Vec<Anchor>, String> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_line_that_is_no_anchor_is_named_but_never_quoted() {
-        for text in [
-            "GITHUB_TOKEN=ghp_realsecret123456\n",
-            "root:ghp_realsecret123456:19000:0:99999:7:::\n",
-            "# c\nghp_realsecret123456 12 zz\n",
-            "a ghp_realsecret123456 b\n",
-            &format!("ghp_realsecret123456=x 1 {}\n", "a".repeat(64)),
-        ] {
-            let err = parse_anchors(text).unwrap_err();
-            assert!(!err.contains("realsecret"), "{err}");
-            assert!(err.starts_with("line "), "{err}");
-        }
-        let err = parse_anchors("\n\nGITHUB_TOKEN=ghp_realsecret123456\n").unwrap_err();
-        assert!(
-            err.starts_with("line 3: expected `RUN_ID SEQ HEAD_HASH`"),
-            "{err}"
-        );
-    }
-}
-
 /// Check anchors against rows ordered by (run_id, seq): each anchored event must still be
 /// there with the anchored hash, and must still be the head (an anchored run is finished:
 /// nothing may follow its seal). Every anchor that fails, in the anchors' order; the rows are
@@ -148,4 +123,29 @@ pub fn check_anchors(rows: &[RawRow], anchors: &[Anchor]) -> Vec<BadEvent> {
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_that_is_no_anchor_is_named_but_never_quoted() {
+        for text in [
+            "GITHUB_TOKEN=ghp_realsecret123456\n",
+            "root:ghp_realsecret123456:19000:0:99999:7:::\n",
+            "# c\nghp_realsecret123456 12 zz\n",
+            "a ghp_realsecret123456 b\n",
+            &format!("ghp_realsecret123456=x 1 {}\n", "a".repeat(64)),
+        ] {
+            let err = parse_anchors(text).unwrap_err();
+            assert!(!err.contains("realsecret"), "{err}");
+            assert!(err.starts_with("line "), "{err}");
+        }
+        let err = parse_anchors("\n\nGITHUB_TOKEN=ghp_realsecret123456\n").unwrap_err();
+        assert!(
+            err.starts_with("line 3: expected `RUN_ID SEQ HEAD_HASH`"),
+            "{err}"
+        );
+    }
 }
