@@ -249,10 +249,16 @@ struct Session {
 
 impl Session {
     fn start(env: &Env, extra: &[&str]) -> Session {
+        Session::start_with(env, extra, &[])
+    }
+
+    /// `start` with more variables in the server's environment.
+    fn start_with(env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Session {
         let mut args = vec!["mcp"];
         args.extend_from_slice(extra);
         let mut child = env
             .command(&args)
+            .envs(vars.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1784,4 +1790,23 @@ fn log_verify_of_a_file_that_is_no_anchor_file_never_quotes_it() {
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
     assert!(!answer.to_string().contains("realsecret"), "{answer}");
     assert!(!s.stderr().contains("realsecret"), "{}", s.stderr());
+}
+
+/// The server's log of a tool error is scrubbed of the secrets the process knows (a
+/// secret-named variable of its environment), as the transport's log lines are: a tool error
+/// quoting one (here a run looked for by it) never writes it to stderr.
+#[test]
+fn the_servers_log_of_a_tool_error_never_holds_a_secret_it_knows() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let secret = "ghp_knownsecret987654";
+    let mut s = Session::start_with(&env, &[], &[("GITHUB_TOKEN", secret)]);
+    s.initialize("raw-client");
+    s.call(1, "status", json!({"kind": "workflow", "run": secret}));
+    let answer = s.response(1);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    assert!(s.stderr().contains("status: error"), "{}", s.stderr());
+    assert!(!s.stderr().contains(secret), "{}", s.stderr());
 }
