@@ -1281,3 +1281,125 @@ fn logs_of_a_step_not_started_yet_says_so_and_follow_waits_for_it() {
         "{text}"
     );
 }
+
+#[test]
+/// An attempt that ended printing nothing has no file and no `attempt_log`: by the log's
+/// word its whole output is empty. A file dropped later at its path is a forgery: `cortex
+/// logs` never reads it (the attempt is "(no output)", not "interrupted … cut off"), `--raw`
+/// gives nothing, and `log verify` fails naming the file — before, the forged text was shown
+/// as the attempt's and the log verified.
+fn a_file_dropped_at_the_path_of_an_attempt_that_printed_nothing_is_never_shown_and_fails_log_verify()
+ {
+    let env = Env::new();
+    env.workflow(
+        "quiet",
+        "name: quiet\nsteps:\n  - name: silent\n    run: 'true'\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "quiet"]).code, 0);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
+    let dir = env.home().join("logs").join(&run);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(attempt_file("silent", 1)), "FORGED output\n").unwrap();
+
+    let logs = env.run(&["logs", &run, "silent"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert_eq!(logs.stdout, "── silent · attempt 1 ──\n(no output)\n");
+    let doc = env.run(&["--json", "logs", &run, "silent"]).json();
+    assert_eq!(doc["attempts"][0]["status"], "no_output", "{doc}");
+    assert!(!doc.to_string().contains("FORGED"), "{doc}");
+    let raw = env.run(&["logs", &run, "silent", "--raw"]);
+    assert_eq!((raw.code, raw.stdout.as_str()), (0, ""), "{}", raw.stderr);
+
+    for args in [
+        vec!["log", "verify", "--all"],
+        vec!["log", "verify", run.as_str()],
+    ] {
+        let verify = env.run(&args);
+        assert_eq!(verify.code, 1, "{args:?}: {}", verify.text());
+        assert!(
+            verify.text().contains(&attempt_file("silent", 1))
+                && verify.text().contains("ended with no output recorded"),
+            "{args:?}: {}",
+            verify.text()
+        );
+    }
+}
+
+#[test]
+/// A phase stopped before it printed anything has attempt 1 started and interrupted in the
+/// log: `cortex logs` lists it, empty and interrupted — before, it said no command of the run
+/// had run, and `--json` gave no attempts.
+fn a_phase_stopped_before_it_printed_anything_is_listed_empty_and_interrupted() {
+    let env = Env::new();
+    env.scenario(
+        "slow",
+        "name: slow\ndescription: s\nphases:\n  - name: wait\n    description: w\n    run: sleep 20\n",
+    );
+    let mut child = env
+        .command(&["orchestrate", "run", "slow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    let started = || {
+        let shown = env.run(&["--json", "log", "show"]);
+        shown.code == 0 && shown.stdout.contains("\"step_started\"")
+    };
+    while !started() {
+        assert!(Instant::now() < until, "the phase never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = env.run(&["orchestrate", "stop", "slow"]);
+    assert_eq!(stopped.code, 3, "{}", stopped.text());
+    child.wait().unwrap();
+    let run = env.run(&["--json", "orchestrate", "status", "slow"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let logs = env.run(&["logs", &run, "wait"]);
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    assert!(
+        logs.stdout.starts_with(
+            "── wait · attempt 1 ──\n(interrupted, not recorded: the attempt was cut off before it ended"
+        ) && logs.stdout.contains("before it printed anything"),
+        "{}",
+        logs.stdout
+    );
+    let doc = env.run(&["--json", "logs", &run, "wait"]).json();
+    assert_eq!(doc["attempts"][0]["attempt"], 1, "{doc}");
+    assert_eq!(doc["attempts"][0]["status"], "not_recorded", "{doc}");
+    assert_eq!(doc["attempts"][0]["bytes"], 0, "{doc}");
+    assert_eq!(doc["attempts"][0]["text"], "", "{doc}");
+}
+
+#[test]
+/// A manual phase reported done has one attempt (as status says) that ran no command: an
+/// attempt it does not have is refused naming it, and saying why no output was kept —
+/// before, "no attempt of it has started".
+fn logs_of_a_missing_attempt_of_a_reported_phase_names_the_attempts_it_had() {
+    let env = Env::new();
+    env.scenario(
+        "man",
+        "name: man\ndescription: s\nphases:\n  - name: analysis\n    description: w\n    condition: manual\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "man"]).code, 3);
+    assert_eq!(
+        env.run(&["orchestrate", "start", "man", "analysis"]).code,
+        3
+    );
+    let done = env.run(&["orchestrate", "complete", "man", "analysis"]);
+    assert_eq!(done.code, 0, "{}", done.text());
+    let out = env.run(&["logs", "man", "analysis", "--attempt", "99"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.stderr.contains("has no attempt 99")
+            && out
+                .stderr
+                .contains("its attempts: 1; none ran a command here (it was reported")
+            && !out.stderr.contains("no attempt of it has started"),
+        "{}",
+        out.stderr
+    );
+}

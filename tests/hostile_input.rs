@@ -967,3 +967,39 @@ fn a_huge_path_in_an_error_is_cut_not_echoed_whole() {
         assert!(out.json()["error"].is_string(), "{}", out.stdout);
     }
 }
+
+/// `log verify --anchors FILE` and `log anchor --file FILE` given a file that is no anchor
+/// file (`.env`, a shadow file) say which line is wrong and what was expected, never what the
+/// line holds: the error went to the terminal, an MCP client and the server's stderr,
+/// quoting `GITHUB_TOKEN=ghp_…` word for word.
+#[test]
+fn an_anchors_file_that_is_no_anchor_file_is_never_quoted() {
+    let env = Env::new();
+    assert_eq!(env.run(&["workflow", "run", "migration"]).code, 3);
+    let secrets = env.file(".env");
+    std::fs::write(
+        &secrets,
+        "# settings\nGITHUB_TOKEN=ghp_realsecret123456\nroot:$6$hash:19000:0:99999:7:::\n",
+    )
+    .unwrap();
+    let path = secrets.to_str().unwrap();
+    for args in [
+        vec!["log", "verify", "--anchors", path],
+        vec!["log", "anchor", "--file", path],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+        assert!(
+            !out.text().contains("realsecret") && !out.text().contains("$6$"),
+            "{args:?}: {}",
+            out.text()
+        );
+        assert!(
+            out.stderr
+                .contains("line 2: expected `RUN_ID SEQ HEAD_HASH`")
+                && out.stderr.contains("the line is not quoted"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

@@ -249,10 +249,16 @@ struct Session {
 
 impl Session {
     fn start(env: &Env, extra: &[&str]) -> Session {
+        Session::start_with(env, extra, &[])
+    }
+
+    /// `start` with more variables in the server's environment.
+    fn start_with(env: &Env, extra: &[&str], vars: &[(&str, &str)]) -> Session {
         let mut args = vec!["mcp"];
         args.extend_from_slice(extra);
         let mut child = env
             .command(&args)
+            .envs(vars.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1694,4 +1700,113 @@ fn status_and_the_run_resource_say_a_run_whose_log_was_changed_does_not_verify()
     assert_eq!(resource["verified"], false, "{read}");
     assert_eq!(resource["next"], doc["next"], "{read}");
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// Every hint of a tool error names the tool of each command it suggests, however the hint
+/// was written (kept as argv, or a command written into its text): a report on a manual
+/// phase not started yet is told it waits for a start (`phase_start`), not that it is
+/// "pending"; a start of a phase that starts by itself points to `status`; and a stop of a
+/// workflow run says how a workflow run is stopped (what drives it, `resume`, `abort`).
+#[test]
+fn every_hint_of_a_tool_error_names_the_tool_of_each_command_it_suggests() {
+    let env = Env::new();
+    env.scenario(
+        "man",
+        "name: man\ndescription: d\nphases:\n  - name: auto\n    description: x\n    run: 'true'\n  - name: analysis\n    description: by hand\n    condition: manual\n",
+    );
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: Ask\n    prompt: wait\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "man"]).code, 3);
+    assert_eq!(env.run(&["workflow", "run", "slow"]).code, 3);
+    let cli = env.run(&["orchestrate", "complete", "man", "analysis"]);
+    assert_eq!(cli.code, 2, "{}", cli.text());
+    assert_eq!(
+        cli.stderr,
+        "error: phase `analysis` is ready and waits for a start, not for a report\nhint: `cortex orchestrate start man analysis` starts it; report it once it is done\n"
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    let calls = [
+        (
+            "phase_complete",
+            json!({"scenario": "man", "phase": "analysis"}),
+            "`cortex orchestrate start man analysis` (the `phase_start` tool) starts it",
+        ),
+        (
+            "phase_fail",
+            json!({"scenario": "man", "phase": "analysis", "message": "no"}),
+            "`cortex orchestrate start man analysis` (the `phase_start` tool) starts it",
+        ),
+        (
+            "phase_start",
+            json!({"scenario": "man", "phase": "auto"}),
+            "`cortex orchestrate status man` (the `status` tool) shows every phase",
+        ),
+        (
+            "stop",
+            json!({"scenario": "slow"}),
+            "cancel the MCP tool call that drives it",
+        ),
+        (
+            "stop",
+            json!({"scenario": "slow"}),
+            "`cortex workflow abort slow` (the `abort` tool) ends it for good",
+        ),
+    ];
+    for (id, (tool, args, want)) in calls.into_iter().enumerate() {
+        let id = id as i64 + 1;
+        s.call(id, tool, args);
+        let answer = s.response(id);
+        assert_eq!(answer["result"]["isError"], true, "{tool}: {answer}");
+        let hints = answer["result"]["structuredContent"]["hints"].to_string();
+        assert!(hints.contains(want), "{tool}: {hints}");
+        assert!(!hints.contains("pending"), "{tool}: {hints}");
+    }
+}
+
+/// `log_verify` (read-only) given as `anchors` a file that is no anchor file never quotes
+/// it, in its answer or on the server's stderr: before, its first line came back word for
+/// word (`GITHUB_TOKEN=…`), so the tool read any file out (`/etc/shadow`).
+#[test]
+fn log_verify_of_a_file_that_is_no_anchor_file_never_quotes_it() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let secrets = env.file(".env");
+    std::fs::write(&secrets, "GITHUB_TOKEN=ghp_realsecret123456\n").unwrap();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "log_verify", json!({"anchors": secrets}));
+    let answer = s.response(1);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(
+        answer
+            .to_string()
+            .contains("line 1: expected `RUN_ID SEQ HEAD_HASH`"),
+        "{answer}"
+    );
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    assert!(!answer.to_string().contains("realsecret"), "{answer}");
+    assert!(!s.stderr().contains("realsecret"), "{}", s.stderr());
+}
+
+/// The server's log of a tool error is scrubbed of the secrets the process knows (a
+/// secret-named variable of its environment), as the transport's log lines are: a tool error
+/// quoting one (here a run looked for by it) never writes it to stderr.
+#[test]
+fn the_servers_log_of_a_tool_error_never_holds_a_secret_it_knows() {
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - name: a\n    run: 'true'\n");
+    assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    let secret = "ghp_knownsecret987654";
+    let mut s = Session::start_with(&env, &[], &[("GITHUB_TOKEN", secret)]);
+    s.initialize("raw-client");
+    s.call(1, "status", json!({"kind": "workflow", "run": secret}));
+    let answer = s.response(1);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    assert!(s.stderr().contains("status: error"), "{}", s.stderr());
+    assert!(!s.stderr().contains(secret), "{}", s.stderr());
 }

@@ -294,6 +294,8 @@ pub fn check_attempt_logs(
         String,
         std::collections::HashMap<(String, u32), String>,
     > = std::collections::HashMap::new();
+    // Every file an event vouches for, by run.
+    let mut vouched: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
     for rec in store.events_of_type(run_id, "attempt_log")? {
         if let Event::AttemptLog {
             step,
@@ -305,6 +307,7 @@ pub fn check_attempt_logs(
             ..
         } = &rec.event
         {
+            vouched.insert((rec.run_id.clone(), file.clone()));
             let check = match check_attempt_log(home, file, *bytes, blake3) {
                 LogFileCheck::Absent => {
                     if !hosts.contains_key(&rec.run_id) {
@@ -346,7 +349,84 @@ pub fn check_attempt_logs(
             }
         }
     }
+    found.first_bad = disowned_file(store, home, run_id, &vouched)?;
     Ok(found)
+}
+
+/// The first file in this home's `logs/` at the path of an attempt that ended with no
+/// `attempt_log` (one that printed nothing writes no file): by the log's word that attempt's
+/// output is empty, so a file there was put by someone else — a forged output `cortex logs`
+/// would otherwise show. Only runs whose folder holds a file no event vouches for are read
+/// (an interrupted attempt's, or such a one), so the cost is that of listing `logs/`.
+fn disowned_file(
+    store: &dyn EventStore,
+    home: &Path,
+    run_id: Option<&str>,
+    vouched: &std::collections::HashSet<(String, String)>,
+) -> Result<Option<BadEvent>, StoreError> {
+    use std::collections::BTreeMap;
+    let logs = home.join("logs");
+    let runs: Vec<String> = match run_id {
+        Some(run) => vec![run.to_string()],
+        None => match std::fs::read_dir(&logs) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect(),
+            Err(_) => return Ok(None),
+        },
+    };
+    let mut runs = runs;
+    runs.sort();
+    for run in runs {
+        let Ok(entries) = std::fs::read_dir(logs.join(&run)) else {
+            continue;
+        };
+        let unvouched: std::collections::HashSet<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .map(|name| format!("logs/{run}/{name}"))
+            .filter(|file| !vouched.contains(&(run.clone(), file.clone())))
+            .collect();
+        if unvouched.is_empty() {
+            continue;
+        }
+        // Each attempt that ended, at the seq of its end, and those whose file is recorded.
+        let mut ended: BTreeMap<(String, u32), i64> = BTreeMap::new();
+        let mut recorded = std::collections::HashSet::new();
+        for rec in store.read_run(&run)? {
+            let seq = rec.seq.min(i64::MAX as u64) as i64;
+            match &rec.event {
+                Event::AttemptLog { step, attempt, .. } => {
+                    recorded.insert((step.clone(), *attempt));
+                }
+                Event::StepSucceeded { step, attempt, .. }
+                | Event::StepFailed { step, attempt, .. }
+                | Event::StepTimedOut { step, attempt, .. } => {
+                    ended.insert((step.clone(), *attempt), seq);
+                }
+                _ => {}
+            }
+        }
+        for ((step, attempt), seq) in ended {
+            if recorded.contains(&(step.clone(), attempt)) {
+                continue;
+            }
+            let file = super::attempt_log_name(&run, &step, attempt);
+            if unvouched.contains(&file) {
+                return Ok(Some(BadEvent {
+                    run_id: run.clone(),
+                    seq,
+                    reason: format!(
+                        "the attempt log: {file} should not exist: attempt {attempt} of `{}` ended with no output recorded (it printed nothing, so no file was written), so this file is none of its — it was put there since",
+                        crate::definition::shown(&step)
+                    ),
+                }));
+            }
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -34,6 +34,10 @@ pub enum OperatorError {
         /// having it wait for a report.
         engine_runs: bool,
     },
+    /// A manual phase whose turn has come (`ready`, as status says) but that nobody started:
+    /// it waits for a start (`orchestrate start`), not for a report.
+    #[error("phase `{phase}` is ready and waits for a start, not for a report")]
+    AwaitsStart { phase: String },
     #[error("phase `{phase}` runs as its items ({}): report on them", .items.join(", "))]
     RunsAsItems { phase: String, items: Vec<String> },
     #[error(transparent)]
@@ -94,6 +98,14 @@ pub fn report_phase(
                 .filter(|&j| state.steps[j].status == StepStatus::Waiting)
                 .map(|j| state.steps[j].name.clone())
                 .collect(),
+        });
+    }
+    if s.status != StepStatus::Waiting
+        && state.phase == RunPhase::Running
+        && crate::plan::awaiting_manual_start(state).contains(&i)
+    {
+        return Err(OperatorError::AwaitsStart {
+            phase: s.name.clone(),
         });
     }
     if s.status != StepStatus::Waiting {

@@ -77,6 +77,7 @@ const TOOL_OF: &[(&[&str], &str)] = &[
     (&["orchestrate", "preview"], "preview"),
     (&["orchestrate", "stop"], "stop"),
     (&["log", "verify"], "log_verify"),
+    (&["logs"], "logs"),
     (&["schedule", "list"], "schedule_list"),
     (&["workflow", "list"], "list"),
     (&["orchestrate", "list"], "list"),
@@ -125,6 +126,36 @@ mod tests {
         assert_eq!(
             doc["hints"][0],
             "start one with `cortex --home /tmp/h workflow run bt --input 'note=fix `parse()` now'` (the `run` tool), or see `cortex --home /tmp/h workflow history` (the `history` tool); `KEY=VALUE` stays, and `cortex --home /tmp/h gc` names no tool"
+        );
+    }
+
+    /// A command written into a hint's text (`Ctx::cmd` in a `format!`), not kept as argv,
+    /// is named too: every hint, however it was made, names the tool of each command it
+    /// suggests — its quoted words read as the shell reads them.
+    #[test]
+    fn a_command_written_into_a_hints_text_names_its_tool_too() {
+        let globals = vec!["--home".to_string(), "/tmp/my home".to_string()];
+        let status =
+            crate::render::suggested_command(&globals, &["orchestrate", "status", "a `b` c"]);
+        let start =
+            crate::render::suggested_command(&globals, &["orchestrate", "start", "r", "it's $'x'"]);
+        let gc = crate::render::suggested_command(&globals, &["gc"]);
+        let e = CommandError::bad_input("x").hint(format!(
+            "nothing was recorded; {status} shows every phase, {start} starts it, {gc} names none, `KEY=VALUE` stays"
+        ));
+        let doc = error(&e).structured_content.unwrap();
+        assert_eq!(
+            doc["hints"][0],
+            format!(
+                "nothing was recorded; {status} (the `status` tool) shows every phase, {start} (the `phase_start` tool) starts it, {gc} names none, `KEY=VALUE` stays"
+            )
+        );
+        // Outside MCP the text is as written.
+        assert_eq!(
+            e.hints[0].to_string(),
+            format!(
+                "nothing was recorded; {status} shows every phase, {start} starts it, {gc} names none, `KEY=VALUE` stays"
+            )
         );
     }
 }

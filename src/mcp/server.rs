@@ -49,6 +49,9 @@ pub struct Cortex {
     /// `--actor`, else `mcp:<client name>`.
     actor: Option<String>,
     log: Log,
+    /// What a logged line is scrubbed of: the secrets this process knows (its environment's,
+    /// `CORTEX_INPUT_*`), as the transport scrubs what it logs.
+    secrets: Arc<crate::execute::Redactor>,
     pub flights: InFlight,
 }
 
@@ -58,6 +61,7 @@ impl Cortex {
             ctx: Arc::new(ctx),
             actor,
             log,
+            secrets: Arc::new(crate::execute::Redactor::of_process()),
             flights: InFlight::default(),
         }
     }
@@ -191,7 +195,8 @@ impl ServerHandler for Cortex {
         Ok(match result {
             Ok(answer) => reply::document(answer.output, answer.array_field, &answer.beside),
             Err(e) => {
-                (self.log)(&format!("{}: error: {}", tool.name, e.message));
+                let line = format!("{}: error: {}", tool.name, e.message);
+                (self.log)(&self.secrets.redact(&line));
                 reply::error(&e)
             }
         }

@@ -20,6 +20,8 @@ struct Shown {
     headed: bool,
     /// Its end was seen: nothing more comes.
     ended: bool,
+    /// It was cut off (`step_interrupted`): its end, and so its file, was never recorded.
+    interrupted: bool,
     /// What its `attempt_log` recorded: size and blake3.
     recorded: Option<(u64, String)>,
     /// The home that wrote its file, as its `attempt_log` records it.
@@ -35,6 +37,24 @@ struct Shown {
     child: Option<String>,
     /// The host it ran on (its worker's, else its driver's).
     host: Option<String>,
+}
+
+impl Shown {
+    /// By the log's word it has no file: it ended (succeeded, failed, timed out, reported)
+    /// and no `attempt_log` recorded one — an attempt that printed nothing writes none. A
+    /// file at its path is none of its (dropped there later, a forgery `log verify` fails
+    /// on), so it is never read as its output.
+    fn disowns_file(&self) -> bool {
+        self.ended && !self.interrupted && self.recorded.is_none()
+    }
+
+    /// Its file, open, unless the log says it has none (`disowns_file`).
+    fn open(&self, home: &Path) -> Option<std::fs::File> {
+        if self.disowns_file() {
+            return None;
+        }
+        attempt_file::open(home, &self.file)
+    }
 }
 
 /// The run's events read so far, and the attempts of the wanted step (or of every step).
@@ -139,6 +159,7 @@ impl<'a> Tracker<'a> {
                         offset: 0,
                         headed: false,
                         ended: false,
+                        interrupted: false,
                         recorded: None,
                         writer: None,
                         lost: None,
@@ -210,6 +231,7 @@ impl<'a> Tracker<'a> {
                 Event::StepInterrupted { step, attempt, .. } => {
                     if let Some(s) = self.find(step, *attempt) {
                         s.ended = true;
+                        s.interrupted = true;
                     }
                 }
                 _ => {}
@@ -361,6 +383,20 @@ impl<'a> Tracker<'a> {
                 text,
             ));
         }
+        if s.interrupted {
+            // Cut off before it printed anything here (no file was made), or on another host.
+            let elsewhere = s.host.as_deref().filter(|h| *h != self.this.host.as_str());
+            let text = match elsewhere {
+                Some(host) => format!(
+                    "(interrupted, not recorded: the attempt was cut off before it ended — stopped, aborted or its driver gone — and it ran on {host}: no file of its output is on this machine)\n"
+                ),
+                None => "(interrupted, not recorded: the attempt was cut off before it ended — stopped, aborted or its driver gone — before it printed anything)\n".to_string(),
+            };
+            return Some((
+                serde_json::json!({"status": "not_recorded", "bytes": 0, "blake3": null, "host": s.host, "text": ""}),
+                text,
+            ));
+        }
         if !s.ran_process {
             return None;
         }
@@ -392,7 +428,7 @@ impl<'a> Tracker<'a> {
             doc
         };
         let complete = s.ended || s.recorded.is_some();
-        let opened = attempt_file::open(home, &s.file).and_then(|mut file| {
+        let opened = s.open(home).and_then(|mut file| {
             let size = attempt_file::size(&file).ok()?;
             let end = if complete {
                 size
@@ -586,15 +622,34 @@ fn tracked<'a>(
                 format!("`{}` in ", crate::definition::shown(s))
             });
             let there: Vec<String> = numbers.iter().map(u32::to_string).collect();
+            // Attempts that ran no command here (a phase reported done or failed, a prompt
+            // step answered) are none `cortex logs` shows, but they were made: the run's
+            // state counts them, as `status` does.
+            let made = step
+                .and_then(|asked| {
+                    tracker
+                        .state
+                        .steps
+                        .iter()
+                        .find(|st| crate::definition::same_name(asked, &st.name))
+                })
+                .map_or(0, |st| st.attempts);
+            let hint = if !there.is_empty() {
+                format!("its attempts: {}", there.join(", "))
+            } else if made > 0 {
+                let all: Vec<String> = (1..=made).map(|a| a.to_string()).collect();
+                format!(
+                    "its attempts: {}; none ran a command here (it was reported, or answered), so no output of it was kept",
+                    all.join(", ")
+                )
+            } else {
+                "no attempt of it has started".to_string()
+            };
             return Err(CommandError::bad_input(format!(
                 "{of}run {} has no attempt {n}",
                 tracker.run_id
             ))
-            .hint(if there.is_empty() {
-                "no attempt of it has started".to_string()
-            } else {
-                format!("its attempts: {}", there.join(", "))
-            }));
+            .hint(hint));
         }
     }
     Ok(tracker)
@@ -833,7 +888,7 @@ pub fn raw_attempt_log(
         len: 0,
         warning: None,
     };
-    if let Some(file) = attempt_file::open(&ctx.home, &shown.file) {
+    if let Some(file) = shown.open(&ctx.home) {
         use std::io::Read;
         let size = attempt_file::size(&file).map_err(|e| {
             CommandError::new(
@@ -896,6 +951,15 @@ pub fn raw_attempt_log(
         ))),
         Some((doc, text)) => match doc["status"].as_str() {
             Some("no_output") => Ok(nothing()),
+            // Interrupted before it printed anything, here: nothing, said so.
+            Some("not_recorded") if doc["host"].as_str().is_none_or(|h| h == tracker.this.host) => {
+                Ok(RawAttemptLog {
+                    warning: Some(format!(
+                        "{name} was interrupted before it printed anything: its output is empty"
+                    )),
+                    ..nothing()
+                })
+            }
             _ => Err(CommandError::new(
                 exit::FAILED,
                 format!(
@@ -950,7 +1014,7 @@ pub fn follow_attempt_logs(
             let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
             // Whole lines only while the attempt writes; the offset counts bytes of the file,
             // not of the text they are shown as.
-            let opened = attempt_file::open(&ctx.home, &s.file).and_then(|mut file| {
+            let opened = s.open(&ctx.home).and_then(|mut file| {
                 let size = attempt_file::size(&file).ok()?.max(s.offset);
                 let upto = if complete {
                     size

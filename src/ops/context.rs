@@ -424,6 +424,41 @@ impl Ctx {
         }
     }
 
+    /// `resolve_run` for `orchestrate stop`: a workflow run has no stop from elsewhere, so one
+    /// named here is answered with how it is stopped — by what drives it (Ctrl-C in its
+    /// terminal, the MCP call that drives it cancelled) — or ended for good (`workflow abort`).
+    pub fn resolve_stop_run(
+        &self,
+        store: &dyn EventStore,
+        scope: Scope,
+        query: Option<&str>,
+    ) -> Result<String, CommandError> {
+        match self.find(store, scope, query) {
+            Err(
+                e @ FindError::OtherKind {
+                    found: crate::event::RunKind::Workflow,
+                    ..
+                },
+            ) => {
+                let FindError::OtherKind { query, .. } = &e else {
+                    unreachable!()
+                };
+                let query = query.clone();
+                Err(CommandError::bad_input(e.to_string()).hint(
+                    Hint::from(
+                        "a workflow run is stopped by what drives it: press Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it (`run` or `resume`); ",
+                    )
+                    .carrying(self.globals())
+                    .command(&["workflow", "resume", &query])
+                    .then(" then goes on from where it stopped, and ")
+                    .command(&["workflow", "abort", &query])
+                    .then(" ends it for good, from anywhere"),
+                ))
+            }
+            found => found.map_err(|e| self.find_error(e, &[])),
+        }
+    }
+
     /// `resolve_run` for `status --at SEQ`: a run of the other kind is pointed to its own
     /// status command as of the same event.
     pub fn resolve_run_at(

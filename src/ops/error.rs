@@ -75,11 +75,27 @@ impl Hint {
     /// (after `cortex` and its global options): the MCP server names the tool that does the
     /// same from the command's words, never from the printed text, whose quoted values may
     /// hold anything.
+    ///
+    /// A command written into the hint's text (`Ctx::cmd` in a `format!`) is found there too
+    /// (`commands_in`: a backticked `cortex …`, read as the shell reads its quoted words), so
+    /// that every command a hint suggests is named, however the hint was made.
     pub fn render_with(&self, after: impl Fn(&[String]) -> Option<String>) -> String {
         self.parts
             .iter()
             .map(|part| match part {
-                HintPart::Text(t) => t.clone(),
+                HintPart::Text(t) => {
+                    let mut out = String::with_capacity(t.len());
+                    let mut from = 0;
+                    for (end, argv) in commands_in(t) {
+                        out.push_str(&t[from..end]);
+                        if let Some(more) = after(&argv) {
+                            out.push_str(&more);
+                        }
+                        from = end;
+                    }
+                    out.push_str(&t[from..]);
+                    out
+                }
                 HintPart::Command(args) => {
                     let command = crate::render::suggested_command(&self.globals, args);
                     match after(args) {
@@ -99,6 +115,79 @@ impl From<String> for Hint {
             globals: Vec::new(),
         }
     }
+}
+
+/// The `cortex` commands written in `text` as `suggested_command` writes them (in backticks,
+/// each word plain, `'single-quoted'` or `$'ANSI-C quoted'`): for each, the byte offset just
+/// past its closing backtick and its argv after `cortex` and its global options (`--home H`,
+/// `--db URL`). A backtick inside a quoted word is part of the word, not the command's end.
+fn commands_in(text: &str) -> Vec<(usize, Vec<String>)> {
+    const START: &str = "`cortex ";
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(i) = text[at..].find(START) {
+        let begin = at + i + 1;
+        let mut words: Vec<String> = Vec::new();
+        let mut word: Option<String> = None;
+        let mut chars = text[begin..].char_indices().peekable();
+        let mut end = None;
+        while let Some((j, c)) = chars.next() {
+            match c {
+                '`' => {
+                    end = Some(begin + j + 1);
+                    break;
+                }
+                ' ' => words.extend(word.take()),
+                '\\' => {
+                    if let Some((_, next)) = chars.next() {
+                        word.get_or_insert_default().push(next);
+                    }
+                }
+                '\'' => {
+                    let w = word.get_or_insert_default();
+                    for (_, q) in chars.by_ref() {
+                        if q == '\'' {
+                            break;
+                        }
+                        w.push(q);
+                    }
+                }
+                '$' if chars.peek().is_some_and(|(_, n)| *n == '\'') => {
+                    chars.next();
+                    let w = word.get_or_insert_default();
+                    while let Some((_, q)) = chars.next() {
+                        match q {
+                            '\'' => break,
+                            '\\' => {
+                                if let Some((_, e)) = chars.next() {
+                                    w.push('\\');
+                                    w.push(e);
+                                }
+                            }
+                            q => w.push(q),
+                        }
+                    }
+                }
+                c => word.get_or_insert_default().push(c),
+            }
+        }
+        let Some(end) = end else {
+            break;
+        };
+        words.extend(word.take());
+        let mut argv: &[String] = &words;
+        if argv.first().map(String::as_str) == Some("cortex") {
+            argv = &argv[1..];
+            while let [flag, _, rest @ ..] = argv
+                && matches!(flag.as_str(), "--home" | "--db")
+            {
+                argv = rest;
+            }
+            found.push((end, argv.to_vec()));
+        }
+        at = end;
+    }
+    found
 }
 
 impl From<&str> for Hint {

@@ -358,6 +358,10 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
     match e {
         OperatorError::NoSuchPhase { ref phases, .. } => CommandError::bad_input(e.to_string())
             .hint(format!("its phases: {}", phases.join(", "))),
+        OperatorError::AwaitsStart { ref phase } => CommandError::bad_input(e.to_string()).hint(
+            ctx.suggest(&["orchestrate", "start", name, phase])
+                .then(" starts it; report it once it is done"),
+        ),
         OperatorError::NotWaiting { .. } | OperatorError::RunsAsItems { .. } => {
             let mut err = CommandError::bad_input(e.to_string());
             // Stopped with the run: resume has a phase that waits for a report wait for it
@@ -479,7 +483,7 @@ pub fn stop(ctx: &Ctx, name: &str, by: Operator) -> Result<Output, CommandError>
 pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, CommandError> {
     let (opened, read_only) = ctx.changing_store()?;
     let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, name))?;
-    let run_id = ctx.resolve_run(&store, SCENARIOS, name)?;
+    let run_id = ctx.resolve_stop_run(&store, SCENARIOS, name)?;
     let mut before = crate::execute::load_state(&store, &run_id)?;
     before.run_id = run_id.clone();
     // Already where a stop would leave it: nothing is recorded, and it says so (as `resume`

@@ -21,7 +21,9 @@ impl Anchor {
     }
 }
 
-/// Parse an anchor file; a malformed line is an error naming it.
+/// Parse an anchor file; a malformed line is an error naming it, what was expected and what
+/// is wrong with it — never its text: the path may name any file (`.env`, `/etc/shadow`, over
+/// MCP too), and an error quoting a line that is no anchor would read that file out.
 pub fn parse_anchors(text: &str) -> Result<Vec<Anchor>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -30,18 +32,35 @@ pub fn parse_anchors(text: &str) -> Result<Vec<Anchor>, String> {
             continue;
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let bad = || {
+        let bad = |what: String| {
             format!(
-                "line {}: expected `RUN_ID SEQ HEAD_HASH`, found `{line}`",
+                "line {}: expected `RUN_ID SEQ HEAD_HASH` (an anchor, as `cortex log anchor` writes it), but {what}; the line is not quoted, since this may be no anchor file",
                 n + 1
             )
         };
         let [run_id, seq, hash] = parts.as_slice() else {
-            return Err(bad());
+            return Err(bad(format!(
+                "it has {} word{} ({} characters)",
+                parts.len(),
+                if parts.len() == 1 { "" } else { "s" },
+                line.chars().count()
+            )));
         };
-        let seq: i64 = seq.parse().map_err(|_| bad())?;
+        let seq: i64 = seq
+            .parse()
+            .map_err(|_| bad("its second word (SEQ) is not a whole number".into()))?;
         if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(bad());
+            return Err(bad(
+                "its third word (HEAD_HASH) is not 64 hexadecimal digits".into(),
+            ));
+        }
+        if !run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad(
+                "its first word (RUN_ID) is not a run id (letters, digits, `-`, `_`)".into(),
+            ));
         }
         out.push(Anchor {
             run_id: run_id.to_string(),
@@ -104,4 +123,29 @@ pub fn check_anchors(rows: &[RawRow], anchors: &[Anchor]) -> Vec<BadEvent> {
         }
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_that_is_no_anchor_is_named_but_never_quoted() {
+        for text in [
+            "GITHUB_TOKEN=ghp_realsecret123456\n",
+            "root:ghp_realsecret123456:19000:0:99999:7:::\n",
+            "# c\nghp_realsecret123456 12 zz\n",
+            "a ghp_realsecret123456 b\n",
+            &format!("ghp_realsecret123456=x 1 {}\n", "a".repeat(64)),
+        ] {
+            let err = parse_anchors(text).unwrap_err();
+            assert!(!err.contains("realsecret"), "{err}");
+            assert!(err.starts_with("line "), "{err}");
+        }
+        let err = parse_anchors("\n\nGITHUB_TOKEN=ghp_realsecret123456\n").unwrap_err();
+        assert!(
+            err.starts_with("line 3: expected `RUN_ID SEQ HEAD_HASH`"),
+            "{err}"
+        );
+    }
 }
