@@ -302,10 +302,83 @@ pub fn step(
     // Two reports of this server on one run never race for its lock: the second waits, then
     // is answered as the CLI's second is (the step no longer waits for a report).
     let _turn = shared.one_at_a_time(&run_id);
-    let ctx = &shared.ctx;
+    // A driver this server started may hold the run a moment longer (going on after the last
+    // report): waited for, as the server's own.
+    wait_for_own_driver(shared, &run_id);
     has_step(shared, &run_id, kind, step)?;
     let by = by(shared, message)?;
-    let output = match (kind, action) {
+    let reported = report(shared, &run_id, kind, step, action, outputs, by);
+    let output = match reported {
+        Err(f) if f.error.code == ops::exit::HELD && action != StepAction::Start => {
+            // Held by another process: if the step no longer waits for a report (another
+            // report came first), say that, as the CLI's second report does.
+            return Err(not_waiting(shared, &run_id, kind, step).unwrap_or(f));
+        }
+        other => other?,
+    };
+    finish_step(shared, run_id, kind, step, output)
+}
+
+/// Wait (at most `--driver-wait`) while a background driver this server started holds run
+/// `run_id`'s lock.
+fn wait_for_own_driver(shared: &Shared, run_id: &str) {
+    let until = std::time::Instant::now() + shared.driver_wait;
+    while std::time::Instant::now() < until {
+        match DriverLock::probe(&shared.ctx.home, run_id) {
+            Some(holder)
+                if shared
+                    .drivers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains(&holder.pid) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// A 400 saying that `step` of the run no longer waits for a report, if it does not.
+fn not_waiting(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Option<Failure> {
+    let store = shared.ctx.reading_store().ok()??;
+    let state = load_state(&store, run_id).ok()?;
+    let wanted = crate::definition::normalize_name(step);
+    let unit = state
+        .steps
+        .iter()
+        .find(|s| crate::definition::normalize_name(&s.name) == wanted)?;
+    if unit.status == crate::decide::StepStatus::Waiting {
+        return None;
+    }
+    let noun = if kind == RunKind::Scenario {
+        "phase"
+    } else {
+        "step"
+    };
+    Some(Failure::bad_request(
+        format!(
+            "{noun} `{}` is {}, not waiting for a report (another report came first); nothing was recorded",
+            crate::definition::shown(&unit.name),
+            unit.status.as_str()
+        ),
+        format!("GET /api/v1/runs/{run_id} shows every {noun} and what the run waits for"),
+    ))
+}
+
+/// The report itself, as the CLI makes it with `--no-drive`.
+fn report(
+    shared: &Shared,
+    run_id: &str,
+    kind: RunKind,
+    step: &str,
+    action: StepAction,
+    outputs: Vec<(String, String)>,
+    by: crate::event::Operator,
+) -> Result<Output, Failure> {
+    let ctx = &shared.ctx;
+    let run_id = run_id.to_string();
+    Ok(match (kind, action) {
         (RunKind::Workflow, StepAction::Start) => {
             return Err(Failure::bad_request(
                 "a workflow's steps start by themselves; `start` is for a scenario's manual phases",
@@ -355,7 +428,17 @@ pub fn step(
                 live,
             )
         })?,
-    };
+    })
+}
+
+/// After a report: a driver goes on with the run if it has work, and the answer says so.
+fn finish_step(
+    shared: &Shared,
+    run_id: String,
+    kind: RunKind,
+    step: &str,
+    output: Output,
+) -> Result<Done, Failure> {
     let drove = drive_on(shared, &run_id, kind)?;
     let foreign = matches!(drove, DriveOn::Nothing);
     let (output, accepted) = match drove {

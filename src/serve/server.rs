@@ -155,6 +155,9 @@ pub struct Shared {
     /// then answers as the CLI's second report does ("not waiting for a report"), never 409
     /// "held by" this server's own process.
     pub run_turns: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The pids of the background drivers this server started that have not ended
+    /// (`driver::start`): an action waits for the run's lock while one of them holds it.
+    pub drivers: Arc<std::sync::Mutex<std::collections::HashSet<u32>>>,
     /// Told when a run's turn ends (`Turn`'s drop).
     pub turn_ended: std::sync::Condvar,
     /// How many event streams are open (at most `sse::MAX_STREAMS`).
@@ -348,6 +351,7 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         sessions: Default::default(),
         run_turns: Default::default(),
         turn_ended: Default::default(),
+        drivers: Default::default(),
         streams: Default::default(),
         stream_stores: Default::default(),
     };
