@@ -1644,7 +1644,12 @@ fn a_browser_off_loopback_with_a_given_token_is_offered_the_sign_in_form() {
     let (status, cookie, location, _) = login(TOKEN);
     assert!((300..400).contains(&status), "{status}");
     assert!(cookie.is_some(), "no cookie set");
-    assert_eq!(location.as_deref(), Some("/catalog"));
+    assert!(
+        location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/catalog#cortex-key=")),
+        "{location:?}"
+    );
     let (status, cookie, _, page) = login("not-the-token-0123456789");
     assert_eq!(status, 401, "{page}");
     assert!(cookie.is_none());
@@ -2281,7 +2286,10 @@ fn behind_a_public_url_every_read_needs_the_token() {
         "cortex.example.com",
     );
     assert!(head.starts_with("HTTP/1.1 303"), "{head}");
-    assert!(head.contains(&format!("location: /runs/{run}")), "{head}");
+    assert!(
+        head.contains(&format!("location: /runs/{run}#cortex-key=")),
+        "{head}"
+    );
     let cookie = head
         .lines()
         .find_map(|l| l.strip_prefix("set-cookie: "))
@@ -2621,52 +2629,305 @@ fn sign_in_cookie(s: &Server) -> String {
         .to_string()
 }
 
-/// A signed-in viewer's forms carry the server's form key, never the token (no answer holds
-/// the token); the key acts only with the sign-in it was served to.
+/// A sign-in (`/?token=`): its cookie (`name=value`), and the form key handed over in the
+/// fragment of the address it sends the browser on to (`#cortex-key=`).
+fn sign_in_with_key(s: &Server, path: &str) -> (String, String) {
+    let host = s.base.trim_start_matches("http://").to_string();
+    let head = raw_head(s, &format!("{path}?token={TOKEN}"), &host);
+    let field = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with(name)
+                    .then(|| l[name.len()..].trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} {head}"))
+    };
+    let cookie = field("set-cookie:").split(';').next().unwrap().to_string();
+    let location = field("location:");
+    let key = location
+        .split_once("#cortex-key=")
+        .unwrap_or_else(|| panic!("no form key in the address: {location}"))
+        .1
+        .to_string();
+    (cookie, key)
+}
+
+/// A leaked sign-in cookie changes nothing: cookies are not kept apart by port, so every other
+/// listener on 127.0.0.1 is sent it, and whoever holds it reads every page — but no page holds
+/// the form key, which the sign-in hands to the browser alone (in the fragment of the address
+/// it sends it on to). The cookie alone, with anything scraped from a page read with it, is
+/// refused; the cookie with its own key (what the browser's script fills in) acts; the key
+/// without its cookie does not.
 #[test]
-fn a_signed_in_pages_forms_carry_a_form_key_not_the_token() {
+fn a_leaked_sign_in_cookie_and_the_pages_it_reads_change_nothing() {
     let env = home();
     assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let (cookie, key) = sign_in_with_key(&s, &format!("/runs/{run}"));
+    let port = s.base.rsplit(':').next().unwrap();
+    assert!(
+        cookie.starts_with(&format!("cortex_session_{port}=")),
+        "{cookie}"
+    );
+    assert!(key.len() >= 32, "{key}");
+    // What a listener that received the cookie reads with it.
+    let page = s
+        .get_with(&format!("/runs/{run}"), &[("cookie", &cookie)])
+        .body;
+    assert!(!page.contains(TOKEN), "the page holds the token");
+    assert!(!page.contains(&key), "the page holds the form key");
+    assert!(page.contains("name=\"token\""), "no token field:\n{page}");
+    let path = format!("/runs/{run}/steps/plan/complete");
+    let form = "application/x-www-form-urlencoded";
+    let cookie_value = cookie.split_once('=').unwrap().1.to_string();
+    // Every value the page offers in a `token` field, and the cookie's own value.
+    let mut scraped: Vec<String> = page
+        .split("name=\"token\"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("value=\"").map(|(_, v)| v))
+        .filter_map(|v| v.split_once('"').map(|(v, _)| v.to_string()))
+        .collect();
+    scraped.extend([String::new(), cookie_value]);
+    for given in &scraped {
+        let r = s.post_with(
+            &path,
+            &format!("token={given}&confirm_at=0&message=forged"),
+            &[("content-type", form), ("cookie", &cookie)],
+        );
+        assert_eq!(r.status, 401, "the cookie acted with {given:?}: {}", r.body);
+    }
+    let r = s.post_with(
+        &path,
+        "confirm_at=0&message=forged",
+        &[("content-type", form), ("cookie", &cookie)],
+    );
+    assert_eq!(r.status, 401, "the cookie acted alone: {}", r.body);
+    // The key without the sign-in it was given with.
+    let r = s.post_with(
+        &path,
+        &format!("token={key}&confirm_at=0&message=done"),
+        &[("content-type", form)],
+    );
+    assert_eq!(r.status, 401, "the form key acted alone: {}", r.body);
+    assert!(
+        r.body.contains("sign-in the request does not carry"),
+        "{}",
+        r.body
+    );
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(status["phases"][0]["status"], "waiting", "{status}");
+    // The browser: its cookie and its key.
+    let r = s.post_with(
+        &path,
+        &format!("token={key}&confirm_at=0&message=done"),
+        &[("content-type", form), ("cookie", &cookie)],
+    );
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+}
+
+/// The phases of `checks`: a checklist item that reads like a check, a real check, and an item
+/// over two lines.
+const CHECKS: &str = r#"
+name: checks
+description: Checklists
+phases:
+  - name: review
+    description: Review it
+    condition: auto
+    success_criteria:
+      - "check: the wording is prose, not a command"
+      - {check: "true"}
+      - |-
+        Line one
+        Line two
+"#;
+
+/// The values of the page's `confirm_at` checkboxes.
+fn confirm_boxes(page: &str) -> Vec<String> {
+    page.split("name=\"confirm_at\" value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"').map(|(v, _)| v.to_string()))
+        .collect()
+}
+
+/// A checklist item is told from a command check by its type in the definition, never its
+/// text: an item reading "check: ..." gets its checkbox and must be ticked. Before, the page
+/// took it for a check, showed no checkbox, and a completion recorded it as confirmed.
+#[test]
+fn a_checklist_item_that_reads_like_a_check_must_be_ticked() {
+    let env = home();
+    std::fs::write(env.home().join("scenarios/checks.yaml"), CHECKS).unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "checks"]).code, 3);
     let run = newest_run(&env, "orchestrate");
     let s = Server::start(&env);
     let bearer = format!("Bearer {TOKEN}");
     let page = s
         .get_with(&format!("/runs/{run}"), &[("authorization", &bearer)])
         .body;
-    assert!(!page.contains(TOKEN), "the page holds the token");
-    let key = page
-        .split_once("name=\"token\" value=\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(key, _)| key.to_string())
-        .unwrap_or_else(|| panic!("no token field for a signed-in viewer:\n{page}"));
-    let form = format!("token={key}&confirm=Plan+written&message=done");
-    let path = format!("/runs/{run}/steps/plan/complete");
-    let alone = s.post_with(
-        &path,
-        &form,
+    // The two items (0 and 2), not the check (1).
+    assert_eq!(confirm_boxes(&page), ["0", "2"], "{page}");
+    let path = format!("/runs/{run}/steps/review/complete");
+    let post = |form: &str| {
+        s.post_with(
+            &path,
+            &format!("token={TOKEN}{form}&message=done"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+    };
+    let r = post("&confirm_at=2");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("not confirmed"), "{}", r.body);
+    assert!(r.body.contains("the wording is prose"), "{}", r.body);
+    // The check is no item to tick.
+    let r = post("&confirm_at=0&confirm_at=1&confirm_at=2");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(status["phases"][0]["status"], "waiting", "{status}");
+    let r = post("&confirm_at=0&confirm_at=2");
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+}
+
+/// A criterion over several lines is completed from the page: the page names each item by
+/// its place, and a text a client sends is compared with its line breaks as LF (a browser
+/// sends them as CRLF). Before, `400 phase review has no criterion "Line one\r\nLine two"`.
+#[test]
+fn a_multi_line_criterion_is_completed_from_the_page() {
+    let env = home();
+    std::fs::write(env.home().join("scenarios/checks.yaml"), CHECKS).unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "checks"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/review/complete"),
+        &format!(
+            "token={TOKEN}&confirm=check%3A+the+wording+is+prose%2C+not+a+command&confirm=Line+one%0D%0ALine+two&message=done"
+        ),
         &[("content-type", "application/x-www-form-urlencoded")],
     );
-    assert_eq!(
-        alone.status, 401,
-        "the form key acted alone: {}",
-        alone.body
+    assert!(r.status < 400, "{}: {}", r.status, r.body);
+    let status = settled(&s, &run);
+    assert_eq!(status["phases"][0]["status"], "completed", "{status}");
+}
+
+/// Four reports of one step at once through the server: its actions on a run take turns, so
+/// one is recorded and the others are answered as the CLI's are (the step no longer waits
+/// for a report, 400) — never 409 "held by" the server's own process.
+#[test]
+fn concurrent_reports_through_the_server_take_turns_like_the_cli() {
+    let env = home();
+    env.workflow(
+        "pair",
+        "name: pair\nsteps:\n  - {name: p1, prompt: first}\n  - {name: p2, prompt: second}\n",
     );
-    // Signed in by the sign-in cookie alone, as a browser is.
-    let port = s.base.rsplit(':').next().unwrap();
-    let cookie = sign_in_cookie(&s);
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/pair/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&s, &run)["status"], "waiting");
+    let path = format!("/api/v1/runs/{run}/steps/p1/complete");
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let posts: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| s.post(&path, "{}")))
+            .collect();
+        posts
+            .into_iter()
+            .map(|p| {
+                let r = p.join().unwrap();
+                (r.status, r.body)
+            })
+            .collect()
+    });
+    let ok = answers.iter().filter(|(st, _)| *st < 300).count();
+    assert_eq!(ok, 1, "{answers:#?}");
+    for (status, body) in answers.iter().filter(|(st, _)| *st >= 300) {
+        assert_eq!(*status, 400, "{body}");
+        assert!(body.contains("not waiting for a report"), "{body}");
+        assert!(!body.contains(&s.pid().to_string()), "{body}");
+    }
+}
+
+/// A secret output reported through the server is handed to the driver the server starts:
+/// no warning that it is "held by this process only", nor a hint naming a CLI flag; the step
+/// that reads it has it. And a run started without a required secret input says how to give
+/// it here: the request body's `inputs`.
+#[test]
+fn a_secret_output_reported_through_the_server_reaches_its_driver_without_a_false_warning() {
+    let env = home();
+    env.workflow(
+        "hand",
+        "name: hand\nsteps:\n  - {name: ask, prompt: give the token}\n  - {name: use, run: 'test \"${{ steps.ask.outputs.api_token }}\" = handed-value-42'}\n",
+    );
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/hand/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    assert_eq!(settled(&s, &run)["status"], "waiting");
+    let done = s.post(
+        &format!("/api/v1/runs/{run}/steps/ask/complete"),
+        r#"{"outputs": {"api_token": "handed-value-42"}}"#,
+    );
+    assert!(done.status < 300, "{} {}", done.status, done.body);
+    let said = format!("{:?} {}", done.headers, done.body);
+    assert!(!said.contains("held by this process only"), "{said}");
+    assert!(!said.contains("--no-drive"), "{said}");
+    assert_eq!(settled(&s, &run)["status"], "completed");
+
+    env.workflow(
+        "tok",
+        "name: tok\ninputs:\n  api_token: {type: string, required: true}\nsteps:\n  - {name: ask, prompt: approve}\n",
+    );
+    let r = s.post("/api/v1/workflows/tok/runs", "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("`inputs`"), "{}", r.body);
+}
+
+/// A resume through the server warns, as the CLI's does, that the definition's file changed
+/// since the run started (the run goes on with the one it started with), in
+/// `x-cortex-warning` and on the page it answers.
+#[test]
+fn a_resume_through_the_server_warns_that_the_definition_changed() {
+    let env = home();
+    let flaky = "name: flaky\nsteps:\n  - {name: a, run: 'exit 1'}\n";
+    env.workflow("flaky", flaky);
+    assert_ne!(env.run(&["workflow", "run", "flaky"]).code, 0);
+    let run = newest_run(&env, "workflow");
+    env.workflow(
+        "flaky",
+        "name: flaky\ndescription: changed\nsteps:\n  - {name: a, run: 'exit 1'}\n",
+    );
+    let s = Server::start(&env);
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/resume"),
+        r#"{"mode": "retry"}"#,
+    );
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    let warned: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("x-cortex-warning"))
+        .map(|(_, v)| v.as_str())
+        .collect();
     assert!(
-        cookie.starts_with(&format!("cortex_session_{port}=")),
-        "{cookie}"
+        warned
+            .iter()
+            .any(|w| w.contains("changed since this run started")),
+        "{warned:?} {}",
+        r.body
     );
-    let signed = s.post_with(
-        &path,
-        &form,
-        &[
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("cookie", &cookie),
-        ],
+    settled(&s, &run);
+    let page = s.post_with(
+        &format!("/runs/{run}/resume"),
+        &format!("token={TOKEN}&mode=retry"),
+        &[("content-type", "application/x-www-form-urlencoded")],
     );
-    assert!(signed.status < 400, "{}: {}", signed.status, signed.body);
+    assert!(
+        page.body.contains("changed since this run started"),
+        "{} {}",
+        page.status,
+        page.body
+    );
 }
 
 /// An aborted run cannot be resumed: its page does not say that its stopped phases run again.

@@ -474,6 +474,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                         success,
                         outputs,
                         no_drive: report.no_drive,
+                        holder_stays: false,
                         by: by(&report.audit),
                         inputs: &[],
                     },

@@ -492,6 +492,7 @@ fn operate(
                 success: tool.name == "step_complete",
                 outputs: pairs(a.outputs, "output", &none_numeric)?,
                 no_drive: a.no_drive,
+                holder_stays: false,
                 by: by(a.message)?,
                 inputs: &inputs,
             };

@@ -1791,6 +1791,11 @@ pub struct StepReport<'a> {
     pub outputs: Vec<(String, String)>,
     /// Only record the report; do not drive the run on.
     pub no_drive: bool,
+    /// The process making the report lives on and hands the secret outputs it holds to the
+    /// drivers it starts for the run (`cortex serve`): it says itself what becomes of them,
+    /// so the note of a `--no-drive` report ("held by this process only, which ends now") is
+    /// left out.
+    pub holder_stays: bool,
     pub by: Operator,
     /// Values of the run's secret inputs given with the report (the MCP tools' `inputs`):
     /// its checks and the drive after it have them.
@@ -2069,6 +2074,7 @@ pub fn report_step(
         .into_iter()
         .filter(|key| {
             report.no_drive
+                && !report.holder_stays
                 && crate::execute::held_secret_output(&journal.run_id, &step.name, key).is_some()
         })
         .map(|key| format!("`{}`", crate::definition::shown(&key)))

@@ -712,6 +712,10 @@ impl AgentResultView {
 pub struct CriterionView {
     pub criterion: String,
     pub met: bool,
+    /// A command the engine runs (`{check: CMD}`), not a checklist item: told by the
+    /// definition's type, never by the text (an item may read `check: ...`).
+    #[serde(skip)]
+    pub check: bool,
 }
 
 /// Where a run's log stops verifying, as a status read it: the event and why.
@@ -1122,6 +1126,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                                 // Shown as it runs: templates rendered (the log names it as
                                 // written).
                                 criterion: state.render_prompt_in(&c.label(), i),
+                                check: matches!(c, crate::definition::Criterion::Check { .. }),
                                 met: !units.is_empty()
                                     && units.iter().all(|u| {
                                         state

@@ -166,7 +166,8 @@ pub fn run_workflow(
             by(shared, message)?,
             live,
         )
-    })?;
+    })
+    .map_err(in_api_words)?;
     let secret = parse_workflow(&entry.display_path(), &entry.text)
         .map(|w| crate::execute::secret_inputs(&w))
         .unwrap_or_default();
@@ -201,7 +202,8 @@ pub fn run_scenario(
             by(shared, message)?,
             live,
         )
-    })?;
+    })
+    .map_err(in_api_words)?;
     let secret = crate::definition::parse_scenario(&entry.display_path(), &entry.text)
         .map(|s| crate::execute::secret_inputs(&s.as_workflow()))
         .unwrap_or_default();
@@ -209,6 +211,21 @@ pub fn run_scenario(
     args.extend(message_arg(message));
     args.extend(starts.iter().map(|p| format!("--start={p}")));
     start_driver(shared, RunKind::Scenario, args, name, inputs, &secret)
+}
+
+/// An error of the CLI's words that says how to give an input (`--input`, `CORTEX_INPUT_`),
+/// with how to give it here too: the request body's `inputs`, or the page form's field.
+fn in_api_words(e: CommandError) -> CommandError {
+    let says = |t: &str| t.contains("--input") || t.contains("CORTEX_INPUT_");
+    if says(&e.message)
+        || e.detail.as_deref().is_some_and(says)
+        || e.errors.iter().any(|p| says(&p.message))
+        || e.hints.iter().any(|h| says(&h.to_string()))
+    {
+        e.hint("through this server, give an input's value in the request body's `inputs` field (`{\"inputs\": {\"NAME\": \"VALUE\"}}`), or in its field of the page's form")
+    } else {
+        e
+    }
 }
 
 /// Start the background driver of a new run: `args` (the command, its actor and options), then
@@ -282,10 +299,86 @@ pub fn step(
     message: Option<&str>,
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
-    let ctx = &shared.ctx;
+    // Two reports of this server on one run never race for its lock: the second waits, then
+    // is answered as the CLI's second is (the step no longer waits for a report).
+    let _turn = shared.one_at_a_time(&run_id);
+    // A driver this server started may hold the run a moment longer (going on after the last
+    // report): waited for, as the server's own.
+    wait_for_own_driver(shared, &run_id);
     has_step(shared, &run_id, kind, step)?;
     let by = by(shared, message)?;
-    let output = match (kind, action) {
+    let reported = report(shared, &run_id, kind, step, action, outputs, by);
+    let output = match reported {
+        Err(f) if f.error.code == ops::exit::HELD && action != StepAction::Start => {
+            // Held by another process: if the step no longer waits for a report (another
+            // report came first), say that, as the CLI's second report does.
+            return Err(not_waiting(shared, &run_id, kind, step).unwrap_or(f));
+        }
+        other => other?,
+    };
+    finish_step(shared, run_id, kind, step, output)
+}
+
+/// Wait (at most `--driver-wait`) while a background driver this server started holds run
+/// `run_id`'s lock.
+fn wait_for_own_driver(shared: &Shared, run_id: &str) {
+    let until = std::time::Instant::now() + shared.driver_wait;
+    while std::time::Instant::now() < until {
+        match DriverLock::probe(&shared.ctx.home, run_id) {
+            Some(holder)
+                if shared
+                    .drivers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains(&holder.pid) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// A 400 saying that `step` of the run no longer waits for a report, if it does not.
+fn not_waiting(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Option<Failure> {
+    let store = shared.ctx.reading_store().ok()??;
+    let state = load_state(&store, run_id).ok()?;
+    let wanted = crate::definition::normalize_name(step);
+    let unit = state
+        .steps
+        .iter()
+        .find(|s| crate::definition::normalize_name(&s.name) == wanted)?;
+    if unit.status == crate::decide::StepStatus::Waiting {
+        return None;
+    }
+    let noun = if kind == RunKind::Scenario {
+        "phase"
+    } else {
+        "step"
+    };
+    Some(Failure::bad_request(
+        format!(
+            "{noun} `{}` is {}, not waiting for a report (another report came first); nothing was recorded",
+            crate::definition::shown(&unit.name),
+            unit.status.as_str()
+        ),
+        format!("GET /api/v1/runs/{run_id} shows every {noun} and what the run waits for"),
+    ))
+}
+
+/// The report itself, as the CLI makes it with `--no-drive`.
+fn report(
+    shared: &Shared,
+    run_id: &str,
+    kind: RunKind,
+    step: &str,
+    action: StepAction,
+    outputs: Vec<(String, String)>,
+    by: crate::event::Operator,
+) -> Result<Output, Failure> {
+    let ctx = &shared.ctx;
+    let run_id = run_id.to_string();
+    Ok(match (kind, action) {
         (RunKind::Workflow, StepAction::Start) => {
             return Err(Failure::bad_request(
                 "a workflow's steps start by themselves; `start` is for a scenario's manual phases",
@@ -301,6 +394,9 @@ pub fn step(
                     success: action == StepAction::Complete,
                     outputs,
                     no_drive: true,
+                    // This server keeps a secret output reported here and hands it to the
+                    // drivers it starts (`drive_on`): it says itself when none takes it.
+                    holder_stays: true,
                     by,
                     // The step's checks run here: they have the values this server holds.
                     inputs: &shared.secret_inputs_of(&run_id),
@@ -332,8 +428,20 @@ pub fn step(
                 live,
             )
         })?,
-    };
-    let (output, accepted) = match drive_on(shared, &run_id, kind)? {
+    })
+}
+
+/// After a report: a driver goes on with the run if it has work, and the answer says so.
+fn finish_step(
+    shared: &Shared,
+    run_id: String,
+    kind: RunKind,
+    step: &str,
+    output: Output,
+) -> Result<Done, Failure> {
+    let drove = drive_on(shared, &run_id, kind)?;
+    let foreign = matches!(drove, DriveOn::Nothing);
+    let (output, accepted) = match drove {
         // The driver has taken the run (its `run_resumed`): the answer is the run as it is
         // now, as `resume` answers and as the CLI's report (which drives) prints it — not the
         // document of the report alone, which said nobody drives it and suggested a resume
@@ -353,11 +461,56 @@ pub fn step(
         DriveOn::Late(note) => (output.warn(vec![note]), true),
         DriveOn::NotDriven(note) => (output.warn(vec![note]), false),
     };
+    // A secret output reported here is held by this server, and handed to the drivers it
+    // starts; said only when the run is driven by another process, which does not have it.
+    let output = match unhanded_secret_outputs(shared, &run_id, step, kind).filter(|_| foreign) {
+        Some(note) => output.warn(vec![note]),
+        None => output,
+    };
     Ok(Done {
         output,
         run_id: Some(run_id),
         accepted,
     })
+}
+
+/// What to say of the secret outputs step `step` of run `run_id` has that this server holds
+/// (the log keeps `***`), when another process drives the run now (this server started no
+/// driver, which would have been handed them): a step that reads them there is refused.
+fn unhanded_secret_outputs(
+    shared: &Shared,
+    run_id: &str,
+    step: &str,
+    kind: RunKind,
+) -> Option<String> {
+    if kind != RunKind::Workflow {
+        return None;
+    }
+    let store = shared.ctx.reading_store().ok()??;
+    let state = load_state(&store, run_id).ok()?;
+    let wanted = crate::definition::normalize_name(step);
+    let unit = state
+        .steps
+        .iter()
+        .find(|s| crate::definition::normalize_name(&s.name) == wanted)?;
+    let held: Vec<String> = unit
+        .outputs
+        .keys()
+        .filter(|key| crate::execute::held_secret_output(run_id, &unit.name, key).is_some())
+        .map(|key| format!("`{}`", crate::definition::shown(key)))
+        .collect();
+    if held.is_empty() {
+        return None;
+    }
+    let holder = DriverLock::probe(&shared.ctx.home, run_id)?;
+    if holder.pid == std::process::id() {
+        return None;
+    }
+    Some(format!(
+        "the secret output {} is held by this server only (the log keeps `***`), and the run is driven by another process (pid {}), which does not have it: a step there that reads it will be refused; once that process lets go, resume the run here (POST /api/v1/runs/{run_id}/resume, or Resume on its page) and the driver this server starts is given it",
+        held.join(", "),
+        holder.pid
+    ))
 }
 
 /// A path that names no step of the run is a 404 (the operation says the same as a 400).
@@ -388,11 +541,26 @@ pub fn has_step(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Res
     ))
 }
 
-/// The page's complete form confirms a phase's checklist, one `confirm` field per criterion
-/// ticked (its text as the page shows it; `check:` criteria are commands, run by the report
-/// itself): each must be ticked, and nothing else may be. Before, the form's fields were not
-/// read, and a completion with nothing ticked recorded every criterion as met.
-fn checklist(shared: &Shared, id: &str, step: &str, confirmed: &[&str]) -> Result<(), Failure> {
+/// What a complete form confirmed of a phase's checklist: `confirm_at` fields, each an item's
+/// place in the phase's criteria (what the page sends), and `confirm` fields, each an item's
+/// text as the page shows it (line breaks compared as LF, as a browser sends them as CRLF).
+#[derive(Debug, Default)]
+pub struct Confirmed {
+    pub at: Vec<String>,
+    pub texts: Vec<String>,
+}
+
+/// Text with its line breaks as LF (a browser submits every one as CRLF).
+fn lf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
+/// The page's complete form confirms a phase's checklist (`Confirmed`): each item (a string
+/// criterion of the definition — a `{check: CMD}` one is a command, run by the report itself,
+/// told by its type, never by its text) must be ticked, and nothing else may be. Before, the
+/// form's fields were not read, and a completion with nothing ticked recorded every criterion
+/// as met.
+fn checklist(shared: &Shared, id: &str, step: &str, confirmed: &Confirmed) -> Result<(), Failure> {
     let (run_id, kind) = find(shared, id)?;
     if kind != RunKind::Scenario {
         return Ok(());
@@ -411,11 +579,13 @@ fn checklist(shared: &Shared, id: &str, step: &str, confirmed: &[&str]) -> Resul
     else {
         return Ok(());
     };
-    let criteria: Vec<&str> = phase
+    // The checklist's items, by their place among the phase's criteria.
+    let items: Vec<(usize, &str)> = phase
         .criteria
         .iter()
-        .map(|c| c.criterion.as_str())
-        .filter(|c| !c.starts_with("check: "))
+        .enumerate()
+        .filter(|(_, c)| !c.check)
+        .map(|(i, c)| (i, c.criterion.as_str()))
         .collect();
     let quoted = |list: &[&str]| {
         list.iter()
@@ -423,29 +593,46 @@ fn checklist(shared: &Shared, id: &str, step: &str, confirmed: &[&str]) -> Resul
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let unknown: Vec<&str> = confirmed
-        .iter()
-        .copied()
-        .filter(|c| !criteria.contains(c))
-        .collect();
+    let mut ticked: Vec<usize> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for at in &confirmed.at {
+        match at
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|i| items.iter().any(|(j, _)| j == i))
+        {
+            Some(i) => ticked.push(i),
+            None => unknown.push(format!("at {at}")),
+        }
+    }
+    for text in &confirmed.texts {
+        let text = lf(text);
+        match items.iter().find(|(_, c)| lf(c) == text) {
+            Some((i, _)) => ticked.push(*i),
+            None => unknown.push(text),
+        }
+    }
+    let names: Vec<&str> = items.iter().map(|(_, c)| *c).collect();
     if !unknown.is_empty() {
+        let unknown: Vec<&str> = unknown.iter().map(String::as_str).collect();
         return Err(Failure::bad_request(
             format!(
                 "phase {} has no criterion {}; nothing was recorded",
                 crate::definition::shown(&phase.name),
                 quoted(&unknown)
             ),
-            if criteria.is_empty() {
+            if items.is_empty() {
                 "it has no checklist to confirm: leave `confirm` out".to_string()
             } else {
-                format!("its criteria: {}", quoted(&criteria))
+                format!("its criteria: {}", quoted(&names))
             },
         ));
     }
-    let unticked: Vec<&str> = criteria
+    let unticked: Vec<&str> = items
         .iter()
-        .copied()
-        .filter(|c| !confirmed.contains(c))
+        .filter(|(i, _)| !ticked.contains(i))
+        .map(|(_, c)| *c)
         .collect();
     if !unticked.is_empty() {
         return Err(Failure::bad_request(
@@ -549,6 +736,7 @@ fn needs_secrets_note(missing: &[String]) -> String {
 /// Stop a scenario run gracefully, whoever drives it (`orchestrate stop`).
 pub fn stop(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
+    let _turn = shared.one_at_a_time(&run_id);
     if kind == RunKind::Workflow {
         return Err(Failure::bad_request(
             "a workflow run is not stopped from here: `abort` ends it (or Ctrl-C in its driver's terminal stops it)",
@@ -566,6 +754,7 @@ pub fn stop(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Fa
 /// End a run for good (`workflow abort` / `orchestrate abort`).
 pub fn abort(shared: &Shared, id: &str, message: Option<&str>) -> Result<Done, Failure> {
     let (run_id, _) = find(shared, id)?;
+    let _turn = shared.one_at_a_time(&run_id);
     let output = ops::workflow::abort(
         &shared.ctx,
         Scope::any(),
@@ -590,6 +779,7 @@ pub fn resume(
     message: Option<&str>,
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
+    let _turn = shared.one_at_a_time(&run_id);
     // Values of its secret inputs given now (`inputs`): kept for every later driver of the run.
     if !inputs.is_empty() {
         let store = shared
@@ -644,7 +834,8 @@ pub fn resume(
             by(shared, message)?,
             live,
         )
-    })?;
+    })
+    .map_err(in_api_words)?;
     if plan.json.get("dry_run") != Some(&serde_json::Value::Bool(true)) {
         // Already finished: `resume` says so and changes nothing.
         return Ok(Done {
@@ -664,10 +855,17 @@ pub fn resume(
     }
     argv.extend(["--".to_string(), run_id.clone()]);
     let envs = [as_env(&held), crate::execute::secret_outputs_env(&run_id)].concat();
+    // What the CLI's resume warns of, said here too: the driver runs the definition the run
+    // started with, whatever the file now says (SPEC §4).
+    let changed = shared
+        .ctx
+        .reading_store()?
+        .and_then(|store| load_state(&store, &run_id).ok())
+        .and_then(|state| state.start.as_deref().and_then(ops::definition_changed));
     let background = driver::start(shared, &argv, &envs)?;
     background.took(shared, &run_id)?;
     Ok(Done {
-        output: status_of_run(shared, &run_id)?,
+        output: status_of_run(shared, &run_id)?.warn(changed.into_iter().collect()),
         run_id: Some(run_id),
         accepted: true,
     })
@@ -786,11 +984,16 @@ pub async fn page_step(
                 .collect();
             let outputs = parse_pairs_from(&lines, "output", PairsFrom::Lines("Outputs"))?;
             if action == StepAction::Complete {
-                let confirmed: Vec<&str> = form
-                    .iter()
-                    .filter(|(k, _)| k == "confirm")
-                    .map(|(_, v)| v.as_str())
-                    .collect();
+                let all = |name: &str| {
+                    form.iter()
+                        .filter(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
+                let confirmed = Confirmed {
+                    at: all("confirm_at"),
+                    texts: all("confirm"),
+                };
                 checklist(shared, &id, &step, &confirmed)?;
             }
             self::step(shared, &id, &step, action, outputs, field(&form, "message"))

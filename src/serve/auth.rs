@@ -1,8 +1,10 @@
 //! The door every request passes: on loopback the Host header must name loopback (a page of
 //! another site rebound to 127.0.0.1 reads nothing); off loopback, and behind a proxy
-//! (`--public-url`, whose requests come from anywhere), every request needs the token; every change is a POST that carries the token (a header, or the form's `token`
-//! field — a cookie alone is never enough) and does not come from another site (`Origin`,
-//! `Sec-Fetch-Site`); and every answer carries the security headers (a CSP without inline
+//! (`--public-url`, whose requests come from anywhere), every request needs the token; every
+//! change is a POST that carries the token (a header, or the form's `token` field) or, from a
+//! browser, the form key of the sign-in its cookie carries (`Session`: a key no page and no
+//! cookie holds — a cookie, and every page read with it, alone is never enough) and does not
+//! come from another site (`Origin`, `Sec-Fetch-Site`); and every answer carries the security headers (a CSP without inline
 //! scripts or styles, no framing, no sniffing, no referrer to other sites).
 
 use std::sync::Arc;
@@ -60,10 +62,25 @@ fn cookie_name(shared: &Shared) -> String {
 /// again).
 const MAX_SESSIONS: usize = 1024;
 
-/// A new sign-in: a random value of its own, never the token (cookies are not kept apart by
-/// port, so any other listener on the host is sent them), known to this server for its life.
-fn new_session(shared: &Shared) -> Option<String> {
-    let session = generate_token().ok()?;
+/// A browser's sign-in: the random value its cookie carries (never the token), and the form
+/// key its forms must carry to change anything. The key is handed over once, with the sign-in,
+/// in the fragment of the address the browser is sent on to (`#cortex-key=`, which no browser
+/// sends to any server), kept by the page's script in this origin's storage (`app.js`), and
+/// never put in a page or a cookie: cookies are not kept apart by port, so every other
+/// listener on the host is sent the cookie, and whoever holds it can read every page — but
+/// not the key.
+#[derive(Debug, Clone)]
+pub struct Session {
+    id: String,
+    form_key: String,
+}
+
+/// A new sign-in, known to this server for its life.
+fn new_session(shared: &Shared) -> Option<Session> {
+    let session = Session {
+        id: generate_token().ok()?,
+        form_key: generate_token().ok()?,
+    };
     let mut sessions = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
     if sessions.len() >= MAX_SESSIONS {
         sessions.pop_front();
@@ -72,12 +89,26 @@ fn new_session(shared: &Shared) -> Option<String> {
     Some(session)
 }
 
-/// Whether `value` is one of this server's sign-ins (compared with each, in constant time).
-fn is_session(shared: &Shared, value: &str) -> bool {
+/// The sign-in whose cookie value is `value`, if it is one of this server's (compared with
+/// each, in constant time).
+fn session_of(shared: &Shared, value: &str) -> Option<Session> {
+    let sessions = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
+    sessions.iter().fold(None, |found, s| {
+        if same(value, &s.id) {
+            Some(s.clone())
+        } else {
+            found
+        }
+    })
+}
+
+/// Whether `key` is the form key of one of this server's sign-ins (another than the request
+/// carries: to say why a form was refused).
+fn is_form_key(shared: &Shared, key: &str) -> bool {
     let sessions = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
     sessions
         .iter()
-        .fold(false, |found, s| found | same(value, s))
+        .fold(false, |found, s| found | same(key, &s.form_key))
 }
 
 /// The token in `Authorization: Bearer`, or `X-Cortex-Token`.
@@ -97,7 +128,12 @@ fn header_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// The request carries a sign-in of this server in its cookie.
 fn cookie_token(headers: &HeaderMap, shared: &Shared) -> bool {
-    cookie_values(headers, shared).any(|v| is_session(shared, v))
+    cookie_session(headers, shared).is_some()
+}
+
+/// The sign-in of this server the request's cookie carries.
+fn cookie_session(headers: &HeaderMap, shared: &Shared) -> Option<Session> {
+    cookie_values(headers, shared).find_map(|v| session_of(shared, v))
 }
 
 /// The values of this server's sign-in cookie in a request.
@@ -405,23 +441,42 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                 ));
             }
         };
-        // The token typed into a form, or the form key of a signed-in viewer's page (never
-        // alone: a cookie alone is never enough, and the key alone is not the token).
+        // The token typed into a form, or the form key of the sign-in the request's cookie
+        // carries — never the cookie alone, nor a key the cookie's holder could read in a page
+        // (no page holds it: `Session`).
+        let session = cookie_session(&headers, shared);
         let mut ok = false;
         for v in form_urlencoded::parse(&bytes)
             .filter(|(k, _)| k == "token")
             .map(|(_, v)| v)
         {
-            if same(&v, &shared.token) || (signed_in && same(&v, &shared.form_key)) {
+            if same(&v, &shared.token) || session.as_ref().is_some_and(|s| same(&v, &s.form_key)) {
                 ok = true;
-            } else if same(&v, &shared.form_key) {
-                // A page's form sent without the sign-in it was served to.
+            } else if is_form_key(shared, &v) {
+                // A page's form sent without the sign-in it was signed for.
                 refusal = Failure::new(
                     StatusCode::UNAUTHORIZED,
                     CommandError::bad_input(
                         "this form was signed for a sign-in the request does not carry (signed out, or another browser); nothing was recorded",
                     )
                     .hint("sign in again, then press the button on the page again"),
+                );
+            } else if v.is_empty() && session.is_some() {
+                // Signed in, and the form carries no key: the page's script did not fill it.
+                refusal = Failure::new(
+                    StatusCode::UNAUTHORIZED,
+                    CommandError::bad_input(
+                        "a change needs the server's token or this sign-in's form key, and the form carried neither (the sign-in cookie alone is never enough); nothing was recorded",
+                    )
+                    .hint("type the token into the form's Token field, or sign in again in this browser (with JavaScript on, the page fills the field itself)"),
+                );
+            } else if session.is_some() {
+                refusal = Failure::new(
+                    StatusCode::UNAUTHORIZED,
+                    CommandError::bad_input(
+                        "the form's `token` field holds neither the server's token nor this sign-in's form key (a form key is given only to the browser that signed in, never in a page); nothing was recorded",
+                    )
+                    .hint("sign in again in this browser (the page then fills the field itself), or type the token into the form's Token field"),
                 );
             } else {
                 refusal = wrong_token("in the form's `token` field");
@@ -478,7 +533,6 @@ fn query_token(query: Option<&str>) -> Option<String> {
 /// send the browser on to `path`.
 fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
     let to = local_path(path);
-    let mut response = Redirect::to(&to).into_response();
     let secure = public_host(headers, shared)
         && shared
             .public
@@ -497,10 +551,15 @@ fn sign_in(shared: &Shared, headers: &HeaderMap, path: &str) -> Response {
             ),
         );
     };
+    // The form key goes in the fragment, which the browser keeps to itself: the page's script
+    // moves it into this origin's storage and out of the address.
+    let base = to.split('#').next().unwrap_or("/");
+    let mut response =
+        Redirect::to(&format!("{base}#cortex-key={}", session.form_key)).into_response();
     let cookie = format!(
         "{}={}; Path=/; HttpOnly; SameSite=Strict{}",
         cookie_name(shared),
-        session,
+        session.id,
         if secure { "; Secure" } else { "" }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {

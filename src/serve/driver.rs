@@ -67,8 +67,17 @@ pub fn start(
     let ended = Arc::new(Mutex::new(None));
     let mut child = detached.child;
     let slot = ended.clone();
+    let running = Arc::clone(&shared.drivers);
+    running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pid);
     std::thread::spawn(move || {
         let code = child.wait().ok().and_then(|s| s.code());
+        running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pid);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(code);
     });
     Ok(Background {

@@ -120,10 +120,6 @@ pub struct Shared {
     pub token: String,
     /// The token's forms that every answer is scrubbed of (`redact::scrub`).
     pub served: Arc<super::redact::Served>,
-    /// What a signed-in viewer's forms carry in their `token` field instead of the token
-    /// (which no answer holds): random, this server's for its life, and good only with the
-    /// sign-in cookie or the token's header (`auth::admit`).
-    pub form_key: String,
     /// The token was generated here, and printed in a sign-in address (`?token=`); a given
     /// one never is (`auth::sign_in_hint` says what was printed).
     pub token_generated: bool,
@@ -151,8 +147,19 @@ pub struct Shared {
     /// Run starts answered 504 whose secret inputs wait for their run to be known.
     pub late_starts: std::sync::Mutex<Vec<super::driver::LateStart>>,
     /// The browsers' sign-ins (`auth::sign_in`): random values their cookies carry instead of
-    /// the token, oldest first; they end with the server.
-    pub sessions: std::sync::Mutex<std::collections::VecDeque<String>>,
+    /// the token, each with the form key its forms must carry (never served in a page or a
+    /// cookie), oldest first; they end with the server.
+    pub sessions: std::sync::Mutex<std::collections::VecDeque<super::auth::Session>>,
+    /// One mutex a run: the server's actions on a run take it in turn (`Shared::one_at_a_time`),
+    /// so that two requests of this process never race for the run's lock — the second waits,
+    /// then answers as the CLI's second report does ("not waiting for a report"), never 409
+    /// "held by" this server's own process.
+    pub run_turns: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The pids of the background drivers this server started that have not ended
+    /// (`driver::start`): an action waits for the run's lock while one of them holds it.
+    pub drivers: Arc<std::sync::Mutex<std::collections::HashSet<u32>>>,
+    /// Told when a run's turn ends (`Turn`'s drop).
+    pub turn_ended: std::sync::Condvar,
     /// How many event streams are open (at most `sse::MAX_STREAMS`).
     pub streams: Arc<std::sync::atomic::AtomicUsize>,
     /// The opened logs the event streams share (`sse::pooled`), dropped with the server (on
@@ -160,7 +167,41 @@ pub struct Shared {
     pub stream_stores: std::sync::Mutex<Vec<OffWorker<Box<dyn crate::store::EventStore>>>>,
 }
 
+/// This server's turn on a run (`Shared::one_at_a_time`), given up when dropped.
+pub struct Turn<'a> {
+    shared: &'a Shared,
+    run_id: String,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut busy = self
+            .shared
+            .run_turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        busy.remove(&self.run_id);
+        self.shared.turn_ended.notify_all();
+    }
+}
+
 impl Shared {
+    /// Wait for this server's turn on run `run_id`: until the `Turn` is dropped, every other
+    /// action of this server on the run waits.
+    pub fn one_at_a_time(&self, run_id: &str) -> Turn<'_> {
+        let mut busy = self.run_turns.lock().unwrap_or_else(|p| p.into_inner());
+        while busy.contains(run_id) {
+            busy = self
+                .turn_ended
+                .wait(busy)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        busy.insert(run_id.to_string());
+        Turn {
+            shared: self,
+            run_id: run_id.to_string(),
+        }
+    }
     /// Keep the values of secret inputs (input, value) of run `run_id`.
     pub fn keep_secret_inputs(&self, run_id: &str, given: &[(String, String)]) {
         if given.is_empty() {
@@ -296,7 +337,6 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         ctx,
         token: token.clone(),
         served: Arc::new(super::redact::Served::of(&token)),
-        form_key: auth::generate_token()?,
         token_generated,
         actor: options.actor.unwrap_or_else(crate::ops::default_actor),
         exe,
@@ -309,6 +349,9 @@ pub fn bind(ctx: &Ctx, options: Options) -> Result<Bound, CommandError> {
         secret_inputs: Default::default(),
         late_starts: Default::default(),
         sessions: Default::default(),
+        run_turns: Default::default(),
+        turn_ended: Default::default(),
+        drivers: Default::default(),
         streams: Default::default(),
         stream_stores: Default::default(),
     };

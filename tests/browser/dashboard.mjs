@@ -38,6 +38,9 @@ try {
   step('sign in and load the runs page');
   await page.goto(`${BASE}/?token=${TOKEN}`);
   if (new URL(page.url()).search.includes('token')) fail('the token stayed in the address');
+  // The sign-in's form key came in the fragment: kept in this origin's storage, out of the address.
+  if (new URL(page.url()).hash.includes('cortex-key')) fail('the form key stayed in the address');
+  if (!(await page.evaluate(() => localStorage.getItem('cortex-form-key')))) fail('the form key was not kept');
   const row = page.locator(`tr[data-run="${RUN}"]`);
   await row.waitFor();
   if (!(await row.textContent()).includes('browse')) fail('the runs page does not show the run');
@@ -54,6 +57,31 @@ try {
   if (phases !== 5) fail(`${phases} phase cards, not 5`);
   if ((await page.locator('.verify.ok').count()) === 0) fail('no verified badge');
   if ((await status('plan')) !== 'waiting') fail('plan is not waiting');
+  // The badge says "live" once the event stream is connected; the forms' Token fields are
+  // filled with the form key, and hidden.
+  await page.waitForFunction(() => document.querySelector('.live-dot')?.textContent.trim() === 'live', null, { timeout: 30000 });
+  if ((await page.locator('label.form-key:not([hidden])').count()) !== 0) fail('a Token field is shown to a signed-in browser');
+
+  step('a stream the server turns away (503) is tried again; "not live" meanwhile');
+  const events = /\/api\/v1\/runs\/[^/]+\/events/;
+  let refused = 0;
+  const said = problems.length;
+  await page.route(events, (route) => {
+    if (refused === 0) {
+      refused += 1;
+      return route.fulfill({ status: 503, headers: { 'retry-after': '5' }, contentType: 'application/json', body: '{"error":"busy"}' });
+    }
+    return route.continue();
+  });
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('.live-dot')?.textContent.trim() === 'not live', null, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector('.live-dot')?.textContent.trim() === 'live', null, { timeout: 30000 });
+  if (refused !== 1) fail(`the stream was refused ${refused} times, not once`);
+  await page.unroute(events);
+  // The browser's own line for the refusal made here is no problem of the page's.
+  for (let i = problems.length - 1; i >= said; i--) {
+    if (problems[i].includes('status of 503')) { problems.splice(i, 1); }
+  }
 
   step('start the manual phase from the page');
   await card('review').locator('form[action$="/start"] input[name=message]').fill('ready for review');
@@ -63,7 +91,7 @@ try {
 
   step('complete a phase from the page (its checklist confirmed, its outputs reported)');
   const complete = card('plan').locator('form[action$="/complete"]');
-  await complete.locator('input[name=confirm]').check();
+  await complete.locator('input[name=confirm_at]').check();
   await complete.locator('textarea[name=outputs]').fill('plan_file=plan.md');
   await complete.locator('input[name=message]').fill('the plan is written');
   await Promise.all([page.waitForNavigation(), complete.locator('button').click()]);

@@ -5,6 +5,27 @@
   'use strict';
   var live = document.getElementById('live');
 
+  // A sign-in hands this browser its form key in the address's fragment (which no browser
+  // sends to a server): it moves into this origin's storage (its own port's: no other
+  // listener on the host reads it) and out of the address. No page holds the key, since a
+  // page can be read with the sign-in cookie alone, which other listeners are sent too.
+  var KEY = 'cortex-form-key';
+  if (location.hash.indexOf('#cortex-key=') === 0) {
+    try { localStorage.setItem(KEY, decodeURIComponent(location.hash.slice(12))); } catch (e) {}
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  // Each form's Token field is filled with the key, and hidden.
+  function sign(root) {
+    var key = null;
+    try { key = localStorage.getItem(KEY); } catch (e) {}
+    if (!key) { return; }
+    Array.prototype.forEach.call(root.querySelectorAll('label.form-key'), function (label) {
+      var input = label.querySelector('input[name=token]');
+      if (input) { input.value = key; label.hidden = true; }
+    });
+  }
+  sign(document);
+
   // A form is not submitted twice by an impatient click.
   document.addEventListener('submit', function (e) {
     var button = e.target.querySelector('button[type=submit]');
@@ -48,6 +69,7 @@
           live.setAttribute(name, fresh.getAttribute(name));
         });
         live.replaceChildren.apply(live, Array.prototype.slice.call(fresh.childNodes));
+        sign(live);
         watch();
         document.body.setAttribute('data-updates', String(Number(document.body.getAttribute('data-updates') || 0) + 1));
       })
@@ -63,11 +85,60 @@
     timer = setTimeout(refresh, 120);
   }
 
+  // Whether the page's streams are connected: its badge says "live" only then (the server
+  // renders "not live": without this script, or with every stream turned away, nothing
+  // arrives).
+  var connected = {};
+  function mark() {
+    var names = Object.keys(connected);
+    var up = names.length > 0 && names.every(function (k) { return connected[k]; });
+    Array.prototype.forEach.call(document.querySelectorAll('.live-dot'), function (dot) {
+      dot.textContent = up ? 'live' : 'not live';
+      dot.classList.toggle('off', !up);
+      dot.title = up ? 'live: updates arrive without reloading'
+        : 'not live: the update stream is not connected (tried again every few seconds); reload for the newest';
+    });
+  }
+
+  // A stream followed until it ends. An EventSource the server turned away (an answer other
+  // than 200: 503 while too many streams are open) never tries again by itself: it is opened
+  // anew after a delay (5 s, doubling to a minute), and the page refreshed then, since events
+  // may have passed meanwhile.
+  function follow(name, url, listen) {
+    var source = null, wait = 5000, timer = null, done = false;
+    function connect() {
+      source = new EventSource(url());
+      connected[name] = false;
+      listen(source);
+      source.addEventListener('open', function () { wait = 5000; connected[name] = true; mark(); });
+      source.addEventListener('end', function () { stop(); soon(); });
+      source.addEventListener('error', function () {
+        if (done) { return; }
+        connected[name] = false;
+        mark();
+        if (source.readyState === EventSource.CLOSED) {
+          timer = setTimeout(function () { connect(); soon(); }, wait + Math.random() * 1000);
+          wait = Math.min(wait * 2, 60000);
+        }
+      });
+    }
+    function stop() {
+      done = true;
+      clearTimeout(timer);
+      if (source) { source.close(); }
+      delete connected[name];
+      mark();
+    }
+    connect();
+    return { close: stop };
+  }
+
   // The child runs this run's steps wait with (`data-watch`: "ID:SEQ ..."): what the page
   // shows of them moves with their events, so their streams refresh it too. Followed anew
   // after each refresh: a new child is followed, one no longer named is let go.
   var watched = {};
   function watch() {
+    mark();
     if (live.dataset.live !== 'run') { return; }
     var want = {};
     (live.dataset.watch || '').split(' ').forEach(function (pair) {
@@ -79,29 +150,33 @@
     });
     Object.keys(want).forEach(function (id) {
       if (watched[id]) { return; }
-      var child = new EventSource('/api/v1/runs/' + encodeURIComponent(id) + '/events?after=' + encodeURIComponent(want[id]));
-      child.addEventListener('event', soon);
-      child.addEventListener('end', function () { child.close(); soon(); });
-      watched[id] = child;
+      var after = want[id];
+      watched[id] = follow('child ' + id, function () {
+        return '/api/v1/runs/' + encodeURIComponent(id) + '/events?after=' + encodeURIComponent(after);
+      }, function (child) {
+        child.addEventListener('event', function (e) { if (e.lastEventId) { after = e.lastEventId; } soon(); });
+      });
     });
   }
 
   if (live.dataset.live === 'run' && live.dataset.finished !== 'true') {
     watch();
-    var url = '/api/v1/runs/' + encodeURIComponent(live.dataset.run) + '/events?after=' + encodeURIComponent(live.dataset.after);
-    var events = new EventSource(url);
-    events.addEventListener('event', soon);
-    events.addEventListener('driver', function (e) {
-      var alive = String(JSON.parse(e.data).alive);
-      if (alive !== live.dataset.alive) { soon(); }
+    follow('run', function () {
+      return '/api/v1/runs/' + encodeURIComponent(live.dataset.run) + '/events?after=' + encodeURIComponent(live.dataset.after);
+    }, function (events) {
+      events.addEventListener('event', soon);
+      events.addEventListener('driver', function (e) {
+        var alive = String(JSON.parse(e.data).alive);
+        if (alive !== live.dataset.alive) { soon(); }
+      });
     });
-    events.addEventListener('end', function () { events.close(); soon(); });
   }
 
   if (live.dataset.live === 'runs' && live.dataset.paged !== 'true') {
-    var changes = new EventSource('/api/v1/runs/changes');
-    changes.addEventListener('runs', function (e) {
-      if (JSON.parse(e.data).signature !== live.dataset.signature) { soon(); }
+    follow('runs', function () { return '/api/v1/runs/changes'; }, function (changes) {
+      changes.addEventListener('runs', function (e) {
+        if (JSON.parse(e.data).signature !== live.dataset.signature) { soon(); }
+      });
     });
   }
 })();

@@ -160,12 +160,14 @@ pub async fn not_found() -> Response {
     not_found_page()
 }
 
-/// The token field of a form, for a signed-in viewer: the server's form key, never the token
-/// (no answer holds it: `redact`), good only with the viewer's sign-in.
-pub fn token_field(shared: &Shared, viewer: Viewer) -> Markup {
+/// The token field of a form, for a signed-in viewer: a password field for the token, which
+/// the page's script fills with the sign-in's form key and hides (`app.js`). The key is never
+/// in a page: a page is read with the cookie alone, which other listeners on this host are
+/// sent too (`auth::Session`).
+pub fn token_field(_shared: &Shared, viewer: Viewer) -> Markup {
     html! {
         @if viewer.signed_in {
-            input type="hidden" name="token" value=(shared.form_key);
+            label class="form-key" { "Token " input type="password" name="token" autocomplete="off" required; }
         }
     }
 }

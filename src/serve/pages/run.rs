@@ -655,8 +655,10 @@ fn step_card(
                 form class="report" method="post" action={(base) "/complete"} {
                     (token)
                     @if scenario {
-                        @for c in s.criteria.iter().filter(|c| !c.criterion.starts_with("check: ")) {
-                            label class="check" { input type="checkbox" name="confirm" value=(c.criterion) required; " " (c.criterion) }
+                        // Each item by its place in the phase's criteria (`confirm_at`), not
+                        // its text, which a browser sends with its line breaks as CRLF.
+                        @for (i, c) in s.criteria.iter().enumerate().filter(|(_, c)| !c.check) {
+                            label class="check" { input type="checkbox" name="confirm_at" value=(i) required; " " (c.criterion) }
                         }
                     }
                     // A phase's outputs are read by later phases (`phases.P.outputs.K`) as a
@@ -807,7 +809,7 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                     span class={"kind kind-" (kind)} { (kind) }
                     (badge(view.status.as_str()))
                     (verified(&d.verify))
-                    @if view.resumable { span class="live-dot" title="live: updates arrive without reloading" { "live" } }
+                    @if view.resumable { span class="live-dot off" title="not live: updates arrive only while the page's script follows the run's event stream" { "not live" } }
                 }
                 @if let Some(desc) = &view.description { p class="description" { (desc) } }
                 @if let Some(r) = &view.reason { p class="reason" { (r) } }

@@ -72,7 +72,7 @@ pub fn render(
                     a href="/?kind=workflow" aria-current=[tab(Some(RunKind::Workflow))] { "Workflows" }
                     a href="/?kind=scenario" aria-current=[tab(Some(RunKind::Scenario))] { "Scenarios" }
                 }
-                span class="live-dot" title="live: updates arrive without reloading" { "live" }
+                span class="live-dot off" title="not live: updates arrive only while the page's script follows the run's event stream" { "not live" }
             }
             section id="live" data-live="runs" data-signature=(signature) data-paged=(before.is_some()) {
                 @if history.runs.is_empty() {
