@@ -7,7 +7,7 @@
 //! names anything (the command then fails instead of doing something else). A word holding a
 //! character a terminal does not show as itself (an escape, a carriage return, a bidi
 //! override, a zero-width character), which the printing layer shows escaped, is put in ANSI-C
-//! quotes instead (`$'…\x1b…\u202e…'`), so the printed line pastes the very word into bash,
+//! quotes instead (`$'…\x1b…\xe2\x80\xae…'`), so the printed line pastes the very word into bash,
 //! zsh, ksh or a POSIX.1-2024 `sh` (Debian 12's dash predates them: there it gives a word
 //! starting with `$` and runs nothing else). A newline and a tab stay in single quotes.
 
@@ -27,7 +27,7 @@ fn is_invisible(c: char) -> bool {
 }
 
 /// `word` in ANSI-C quotes (`$'…'`, bash, zsh, ksh and POSIX.1-2024 `sh`), each invisible
-/// character written as its escape: in single quotes a newline split the printed line and a
+/// character written as the escapes of its UTF-8 bytes (exact in any locale): in single quotes a newline split the printed line and a
 /// bidi override was shown escaped (`\u{202e}`), so the pasted word was another one.
 fn ansi_c_quote(word: &str) -> String {
     let mut out = String::with_capacity(word.len() + 3);
@@ -35,15 +35,21 @@ fn ansi_c_quote(word: &str) -> String {
     for c in word.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
+            // Not `\'`: a shell that does not know `$'…'` (dash) reads it as a quote that
+            // closes there, and the rest of the line unbalanced.
+            '\'' => out.push_str("\\x27"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             '\0' => out.push_str("\\0"),
-            c if (c as u32) < 0x80 && is_invisible(c) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+            // Byte by byte, as UTF-8: `\uXXXX` is decoded by bash only in a UTF-8 locale
+            // (under `C` it stays those six characters), `\xHH` in every one.
+            c if is_invisible(c) => {
+                let mut bytes = [0u8; 4];
+                for b in c.encode_utf8(&mut bytes).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
             }
-            c if is_invisible(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -125,7 +131,7 @@ mod tests {
     #[test]
     fn words_with_invisible_characters_are_ansi_c_quoted_so_the_line_shows_and_pastes_them() {
         assert_eq!(shell_quote("ver=1\n; x"), "'ver=1\n; x'");
-        assert_eq!(shell_quote("a\u{202e}b's"), r"$'a\u202eb\'s'");
+        assert_eq!(shell_quote("a\u{202e}b's"), r"$'a\xe2\x80\xaeb\x27s'");
         assert_eq!(shell_quote("tab\there\\\u{1b}"), r"$'tab\there\\\x1b'");
         assert_eq!(shell_quote("esc\u{1b}[31m"), r"$'esc\x1b[31m'");
         // What bash makes of it is the word itself.
