@@ -292,7 +292,11 @@ fn the_last_compensation_seals_the_run_rolled_back() {
                 ran: true,
                 output_tail: String::new()
             },
-            Event::RollbackFinished { failed: vec![] },
+            Event::RollbackFinished {
+                failed: vec![],
+                cut_off: None,
+                not_run: vec![]
+            },
             Event::RunFinished {
                 outcome: Outcome::RolledBack,
                 by: None,
@@ -359,7 +363,10 @@ fn a_sealed_run_accepts_nothing() {
             reason: None,
         },
     ])
-    .when(Command::Abort { by: op() })
+    .when(Command::Abort {
+        by: op(),
+        cut_off: None,
+    })
     .unwrap_err();
     assert_eq!(err, DecideError::Finished(Outcome::Aborted));
 }
@@ -397,6 +404,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
             driver,
             by: op(),
             timeout_seconds: None,
+            rerun: vec![],
         }
     );
 }
@@ -1275,4 +1283,105 @@ fn a_finished_rollback_to_leaves_every_step_after_its_target_pending() {
     let statuses: Vec<&str> = state.steps.iter().map(|s| s.status.as_str()).collect();
     assert_eq!(statuses, ["completed", "pending", "pending"]);
     assert_eq!(state.steps[2].budget_failures, 0);
+}
+
+/// A run two steps into a rollback of `b` then `a` (newest first), nothing compensated yet.
+fn rolling_back_two() -> (Workflow, Vec<Event>) {
+    let wf = workflow(
+        "name: t\nsteps:\n  - {name: a, run: 'true', rollback: undo-a}\n  - {name: b, run: 'true', rollback: undo-b}\n  - {name: c, run: 'false', on_failure: rollback}\n",
+    );
+    let events = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        Event::RollbackStarted {
+            reason: "c failed".into(),
+            steps: vec!["b".into(), "a".into()],
+            resume_after: None,
+        },
+    ];
+    (wf, events)
+}
+
+#[test]
+fn an_abort_mid_rollback_records_the_compensation_it_cut_off_and_those_never_run() {
+    let (_, events) = rolling_back_two();
+    let then = given(events.clone())
+        .when(Command::Abort {
+            by: op(),
+            cut_off: Some("b".into()),
+        })
+        .unwrap();
+    assert_eq!(
+        then[0],
+        Event::RollbackFinished {
+            failed: vec![],
+            cut_off: Some("b".into()),
+            not_run: vec!["a".into()],
+        }
+    );
+    let Event::RunFinished {
+        outcome: Outcome::Aborted,
+        reason: Some(reason),
+        ..
+    } = &then[1]
+    else {
+        panic!("the abort ends the run: {then:?}");
+    };
+    assert!(
+        reason.contains("left unfinished") && reason.contains("`b`") && reason.contains("`a`"),
+        "{reason}"
+    );
+    // The fold keeps what was left: each step says what became of its compensation.
+    let state = state_of(&[events, then].concat());
+    let left = state.rollback_left.expect("the rollback left is kept");
+    assert_eq!(left.cut_off.as_deref(), Some("b"));
+    assert_eq!(left.not_run, vec!["a".to_string()]);
+    assert_eq!(
+        state.steps[1].compensation_left,
+        Some(cortex::decide::CompensationLeft::CutOff)
+    );
+    assert_eq!(
+        state.steps[0].compensation_left,
+        Some(cortex::decide::CompensationLeft::NotRun)
+    );
+}
+
+#[test]
+fn an_abort_of_a_rollback_nobody_drives_records_every_compensation_left_as_not_run() {
+    let (_, events) = rolling_back_two();
+    let then = given(events)
+        .when(Command::Abort {
+            by: op(),
+            cut_off: None,
+        })
+        .unwrap();
+    assert_eq!(
+        then[0],
+        Event::RollbackFinished {
+            failed: vec![],
+            cut_off: None,
+            not_run: vec!["b".into(), "a".into()],
+        }
+    );
+}
+
+#[test]
+fn an_abort_outside_a_rollback_records_no_rollback_end() {
+    let wf = workflow(THREE);
+    let then = given(vec![started(&wf, Config::default()), pre_ok()])
+        .when(Command::Abort {
+            by: op(),
+            cut_off: Some("a".into()),
+        })
+        .unwrap();
+    assert!(
+        !then
+            .iter()
+            .any(|e| matches!(e, Event::RollbackFinished { .. })),
+        "{then:?}"
+    );
 }

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use super::{command_line, hanging};
 use super::{elapsed_between, format_duration};
 use crate::decide::StepStatus;
-use crate::project::{AgentResultView, RunStatus, StatusView, StepView, Suggestion};
+use crate::project::{
+    AgentResultView, CompensationView, RunStatus, StatusView, StepView, Suggestion,
+};
 
 /// Icon and label of a step status.
 pub(crate) fn step_badge(status: StepStatus) -> (&'static str, &'static str) {
@@ -274,6 +276,19 @@ struct RunOver<'a> {
     aborted: bool,
 }
 
+/// A completed step its rollback did not simply undo: its compensation failed, was cut off
+/// by an abort, or never ran. Shown as that, not as complete.
+pub(crate) fn compensation_badge(s: &StepView) -> Option<(&'static str, &'static str)> {
+    Some(match s.compensation? {
+        CompensationView::Failed => ("❌", "Compensation failed: clean it up by hand"),
+        CompensationView::CutOff => (
+            "⚠️",
+            "Compensation cut off by the abort: it may be half-undone",
+        ),
+        CompensationView::NotRun => ("⚠️", "Not compensated: the rollback was aborted first"),
+    })
+}
+
 fn step_block(
     out: &mut String,
     i: usize,
@@ -301,7 +316,7 @@ fn step_block(
             "⚠️",
             "Interrupted: its driver is gone; it runs again on resume",
         ),
-        None => step_badge(s.status),
+        None => compensation_badge(s).unwrap_or_else(|| step_badge(s.status)),
     };
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
     let end = match cut {
@@ -344,7 +359,8 @@ fn step_block(
     }
     composition_lines(out, s, "   ");
     if let Some(e) = &s.error
-        && matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
+        && (matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
+            || s.compensation == Some(CompensationView::Failed))
         && !s.runs_as_items()
         && cut.is_none()
     {
@@ -391,7 +407,9 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     // A decided rollback that waits for a driver is not waiting on a report.
     let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
         " to roll back (resume runs the compensations)"
-    } else if view.rolling_back && view.status == RunStatus::Interrupted {
+    } else if view.rolling_back
+        && matches!(view.status, RunStatus::Interrupted | RunStatus::Stopped)
+    {
         " while rolling back"
     } else {
         ""
@@ -480,6 +498,33 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         }
         (None, Some(cp)) if !finished => {
             let _ = writeln!(out, "Resume point: after `{cp}`");
+        }
+        // An abort stopped the rollback where it was: what it left is said.
+        (Some(rb), _) if rb.left_unfinished => {
+            let names = |v: &[String]| {
+                v.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut parts = Vec::new();
+            if let Some(c) = &rb.cut_off {
+                parts.push(format!(
+                    "{} cut off mid-compensation (may be half-undone)",
+                    names(std::slice::from_ref(c))
+                ));
+            }
+            if !rb.not_run.is_empty() {
+                parts.push(format!("{} never compensated", names(&rb.not_run)));
+            }
+            if !rb.failed.is_empty() {
+                parts.push(format!("{} compensation failed", names(&rb.failed)));
+            }
+            let _ = writeln!(
+                out,
+                "Rollback left unfinished by the abort: {}; check them by hand",
+                parts.join("; ")
+            );
         }
         _ => {}
     }
