@@ -1,8 +1,8 @@
 //! What a rollback cut short leaves, and what status says of it, on the real binary: an
 //! abort mid-rollback stops it where it is and records what it left undone; a run stopped
 //! mid-rollback shows the rollback under way (resume goes on with it); a failed compensation
-//! is shown failed. Also what a resume runs again with checkpoints off, and which phase a
-//! scenario's `--skip` may skip.
+//! is shown failed. Also what a resume runs again with checkpoints off, which phase a
+//! scenario's `--skip` may skip, and a retry the run paused before it could run.
 
 mod common;
 
@@ -308,5 +308,41 @@ phases:
         kinds.contains(&"step_compensated".to_string())
             && kinds.contains(&"rollback_finished".to_string()),
         "{kinds:?}"
+    );
+}
+
+/// A parallel phase fails for good while its sibling waits out a retry's backoff: the run
+/// pauses, and nothing runs that retry until a resume. Status says so (`pending`,
+/// `retry_held`), not "retry scheduled" (`ready`).
+#[test]
+fn a_retry_the_run_paused_before_is_shown_held_until_resume() {
+    let env = Env::new();
+    env.scenario(
+        "par",
+        "name: par
+description: d
+phases:
+  - {name: x, description: d, parallel: true, run: 'sleep 0.5; exit 1', retry: {max_retry_attempts: 0}}
+  - {name: y, description: d, parallel: true, run: exit 1, retry: {max_retry_attempts: 2, backoff: 30s}}
+",
+    );
+    let run = env.run(&["orchestrate", "run", "par"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let doc = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(doc["status"], "failed", "{doc}");
+    assert_eq!(doc["phases"][1]["status"], "pending", "{doc}");
+    assert_eq!(doc["phases"][1]["retry_held"], true, "{doc}");
+    let status = env.run(&["orchestrate", "status"]);
+    assert!(
+        status
+            .stdout
+            .contains("y  - retry held: the run paused first; it runs again on resume"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        !status.stdout.contains("retry scheduled"),
+        "{}",
+        status.stdout
     );
 }

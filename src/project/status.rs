@@ -92,6 +92,15 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
 
 /// The status shown for unit `index`: its own, but a `foreach:` step whose items run shows
 /// how its items stand (the first that failed, waits or stopped; running once any started).
+/// A unit whose retry was scheduled when its run paused (a sibling phase failed for good, the
+/// time limit) or stopped: no driver waits out its backoff, and only a resume runs it.
+fn retry_held(state: &RunState, index: usize) -> bool {
+    let s = &state.steps[index];
+    s.status == StepStatus::Ready
+        && s.attempts > 0
+        && matches!(state.phase, RunPhase::Paused { .. } | RunPhase::Stopped)
+}
+
 fn shown_status(state: &RunState, index: usize) -> StepStatus {
     let s = &state.steps[index];
     if !state.is_open_parent(index) {
@@ -271,6 +280,10 @@ pub struct StepView {
     /// the log says (`running`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// A retry was scheduled (its backoff under way) when the run paused or stopped: nothing
+    /// runs it until the run is resumed, so its status is `pending`, not `ready`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry_held: bool,
     /// What became of its compensation when it did not simply undo it: failed, cut off by an
     /// abort, or never run (the rollback aborted before it).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1104,9 +1117,12 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 name: s.name.clone(),
                 status: if ready_to_start.contains(&i) {
                     StepStatus::Ready
+                } else if retry_held(state, i) {
+                    StepStatus::Pending
                 } else {
                     shown_status(state, i)
                 },
+                retry_held: !ready_to_start.contains(&i) && retry_held(state, i),
                 attempts: s.attempts,
                 started_at: s.started_at.clone(),
                 ended_at: s.ended_at.clone(),

@@ -316,6 +316,10 @@ fn step_block(
             "⚠️",
             "Interrupted: its driver is gone; it runs again on resume",
         ),
+        None if s.retry_held => (
+            "⬜",
+            "Retry held: the run paused first; it runs again on resume",
+        ),
         None => compensation_badge(s).unwrap_or_else(|| step_badge(s.status)),
     };
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
@@ -481,58 +485,59 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         // A reason of several lines (an operator's message) keeps its lines under it.
         let _ = writeln!(out, "Reason: {}", hanging(r, 8));
     }
-    match (&view.rollback, &view.resume_point) {
-        // A rollback under way: resume goes on with it, not from the resume point.
-        (Some(rb), _) if !finished => {
-            let left: Vec<String> = rb.to_compensate.iter().map(|s| format!("`{s}`")).collect();
-            let _ = writeln!(
-                out,
-                "Rolling back: {} still to compensate, in that order ({})",
-                if left.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    left.join(", ")
-                },
-                rb.reason
-            );
-        }
-        (None, Some(cp)) if !finished => {
-            let _ = writeln!(out, "Resume point: after `{cp}`");
-        }
-        // An abort stopped the rollback where it was: what it left is said.
-        (Some(rb), _) if rb.left_unfinished => {
-            let names = |v: &[String]| {
-                v.iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let mut parts = Vec::new();
-            if let Some(c) = &rb.cut_off {
-                parts.push(format!(
-                    "{} cut off mid-compensation (may be half-undone)",
-                    names(std::slice::from_ref(c))
-                ));
-            }
-            if !rb.not_run.is_empty() {
-                parts.push(format!("{} never compensated", names(&rb.not_run)));
-            }
-            if !rb.failed.is_empty() {
-                parts.push(format!("{} compensation failed", names(&rb.failed)));
-            }
-            let _ = writeln!(
-                out,
-                "Rollback left unfinished by the abort: {}; check them by hand",
-                parts.join("; ")
-            );
-        }
-        _ => {}
+    if let Some(line) = rollback_line(view, finished) {
+        let _ = writeln!(out, "{line}");
+    } else if let Some(cp) = view.resume_point.as_ref().filter(|_| !finished) {
+        let _ = writeln!(out, "Resume point: after `{cp}`");
     }
     if matches!(view.status, RunStatus::Completed) || finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);
     }
     commands_block(&mut out, "Next", &view.next);
     out
+}
+
+/// A rollback under way (resume goes on with it, not from the resume point), or one an abort
+/// left unfinished (what it left undone): one line, for a workflow's screen and a scenario's.
+pub(crate) fn rollback_line(view: &StatusView, finished: bool) -> Option<String> {
+    let rb = view.rollback.as_ref()?;
+    let names = |v: &[String]| {
+        v.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !finished {
+        let left = if rb.to_compensate.is_empty() {
+            "nothing".to_string()
+        } else {
+            names(&rb.to_compensate)
+        };
+        return Some(format!(
+            "Rolling back: {left} still to compensate, in that order ({})",
+            rb.reason
+        ));
+    }
+    if !rb.left_unfinished {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(c) = &rb.cut_off {
+        parts.push(format!(
+            "{} cut off mid-compensation (may be half-undone)",
+            names(std::slice::from_ref(c))
+        ));
+    }
+    if !rb.not_run.is_empty() {
+        parts.push(format!("{} never compensated", names(&rb.not_run)));
+    }
+    if !rb.failed.is_empty() {
+        parts.push(format!("{} compensation failed", names(&rb.failed)));
+    }
+    Some(format!(
+        "Rollback left unfinished by the abort: {}; check them by hand",
+        parts.join("; ")
+    ))
 }
 
 /// One line per run, newest first, and how to see more. `cmd` quotes a suggested command as
