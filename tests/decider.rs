@@ -1385,3 +1385,130 @@ fn an_abort_outside_a_rollback_records_no_rollback_end() {
         "{then:?}"
     );
 }
+
+/// A scenario run: `a`, then `b` and `c` in parallel after it, then `d` after both.
+fn scenario_started(config: Config) -> Event {
+    let sc = cortex::definition::parse_scenario(
+        "s.yaml",
+        "name: s\ndescription: d\nphases:\n  - {name: a, description: d, run: 'true'}\n  - {name: b, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: c, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: d, description: d, condition: 'after:b,c', run: 'true'}\n",
+    )
+    .expect("test scenario parses");
+    let (definition, definition_hash) = snapshot(&sc);
+    let Event::RunStarted(mut run) = started(&workflow(THREE), config) else {
+        unreachable!()
+    };
+    run.kind = RunKind::Scenario;
+    run.name = "s".into();
+    run.definition = definition;
+    run.definition_hash = definition_hash;
+    Event::RunStarted(run)
+}
+
+fn resume_with(mode: ResumeMode) -> Command {
+    Command::Resume {
+        mode,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+        leave_claimed: false,
+        lease_lapsed: false,
+    }
+}
+
+#[test]
+fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
+    // `b` and `c` were stopped mid-run: neither failed.
+    let stopped = vec![
+        scenario_started(Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        started_step("c", 1),
+        Event::StepInterrupted {
+            step: "b".into(),
+            attempt: 1,
+            reason: "stopped".into(),
+        },
+        Event::StepInterrupted {
+            step: "c".into(),
+            attempt: 1,
+            reason: "stopped".into(),
+        },
+        Event::RunStopped {},
+    ];
+    let err = given(stopped)
+        .when(resume_with(ResumeMode::Skip))
+        .unwrap_err();
+    assert!(matches!(err, DecideError::CannotSkip(_)), "{err}");
+    // Both failed for good: which one to skip is not the first in the file's to guess.
+    let fail = |step: &str| Event::StepFailed {
+        step: step.into(),
+        attempt: 1,
+        end: AttemptEnd::Exited { code: 1 },
+        error: "exited with code 1".into(),
+        output_tail: String::new(),
+        by: None,
+    };
+    let both = vec![
+        scenario_started(Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        started_step("c", 1),
+        fail("b"),
+        fail("c"),
+        Event::RunPaused {
+            step: None,
+            reason: "phases failed".into(),
+        },
+    ];
+    let err = given(both.clone())
+        .when(resume_with(ResumeMode::Skip))
+        .unwrap_err();
+    let DecideError::CannotSkip(why) = err else {
+        panic!("{err}")
+    };
+    assert!(why.contains("`b`, `c`"), "{why}");
+    // One failed: it is the one skipped.
+    let one: Vec<Event> = both.iter().filter(|e| **e != fail("c")).cloned().collect();
+    let then = given(one).when(resume_with(ResumeMode::Skip)).unwrap();
+    assert!(
+        then.iter()
+            .any(|e| matches!(e, Event::StepSkipped { step, .. } if step == "b")),
+        "{then:?}"
+    );
+}
+
+#[test]
+fn a_scenario_with_checkpoints_off_runs_its_completed_phases_again_on_resume() {
+    let config = Config {
+        enable_checkpoints: false,
+        ..Config::default()
+    };
+    let history = vec![
+        scenario_started(config),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        Event::RunStopped {},
+    ];
+    let then = given(history.clone())
+        .when(resume_with(ResumeMode::Continue))
+        .unwrap();
+    let Some(Event::RunResumed { rerun, .. }) =
+        then.iter().find(|e| matches!(e, Event::RunResumed { .. }))
+    else {
+        panic!("{then:?}")
+    };
+    assert_eq!(rerun, &vec!["a".to_string()]);
+    let state = state_of(&[history, then].concat());
+    assert_eq!(state.steps[0].status, cortex::decide::StepStatus::Pending);
+}
