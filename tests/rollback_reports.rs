@@ -346,3 +346,44 @@ phases:
         status.stdout
     );
 }
+
+/// An abort while a scenario's rollback-to compensates: the compensation in flight is ended
+/// and recorded cut off (the resume and the rollback's start are in the log before it runs,
+/// so the abort lands after them and is not wiped by the resume).
+#[test]
+fn an_abort_during_a_scenario_rollback_to_records_the_compensation_cut_off() {
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc
+description: d
+phases:
+  - {name: a, description: d, run: echo a >> ran.txt, rollback: echo undo-a >> ran.txt}
+  - {name: b, description: d, condition: 'after:a', run: echo b >> ran.txt, rollback: 'echo undo-b-start >> ran.txt; touch undoing; sleep 30'}
+  - {name: c, description: d, condition: 'after:b', run: exit 1, retry: {max_retry_attempts: 0}}
+",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "sc"]).code, 1);
+    let driver = env
+        .command(&["orchestrate", "resume", "sc", "--rollback-to", "a"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !env.file("undoing").exists() {
+        assert!(Instant::now() < until, "the compensation never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let abort = env.run(&["orchestrate", "abort", "sc"]);
+    assert_eq!(abort.code, 1, "{}", abort.text());
+    assert!(
+        abort.stdout.contains("`b` cut off mid-compensation"),
+        "{}",
+        abort.stdout
+    );
+    driver.wait_with_output().unwrap();
+    let doc = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(doc["rollback"]["cut_off"], "b", "{doc}");
+    assert_eq!(doc["phases"][1]["compensation"], "cut_off", "{doc}");
+}

@@ -266,6 +266,9 @@ pub fn drive_scenario(
                 if let Some(step) = next
                     && let Some(index) = journal.state.step_index(&step)
                 {
+                    // What is staged (the resume, the rollback's start) is in the log before a
+                    // compensation runs: a stop or abort asked for meanwhile lands after it.
+                    flush(journal, ctx)?;
                     let has_command = journal
                         .state
                         .workflow

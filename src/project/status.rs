@@ -1117,7 +1117,11 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 name: s.name.clone(),
                 status: if ready_to_start.contains(&i) {
                     StepStatus::Ready
-                } else if retry_held(state, i) {
+                } else if retry_held(state, i)
+                    || (s.status == StepStatus::Ready && state.outcome().is_some())
+                {
+                    // Nothing will run it: its run paused or stopped (until a resume), or
+                    // ended (a retry scheduled, or a budget given back, that never ran).
                     StepStatus::Pending
                 } else {
                     shown_status(state, i)
