@@ -97,7 +97,12 @@ fn home_with(runs: usize, dir: &Path) -> PathBuf {
                 .submit(Cmd::StartAttempt { step: "p0".into() })
                 .unwrap();
         } else {
-            journal.submit(Cmd::Abort { by: by.clone() }).unwrap();
+            journal
+                .submit(Cmd::Abort {
+                    by: by.clone(),
+                    cut_off: None,
+                })
+                .unwrap();
         }
     }
     home

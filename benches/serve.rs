@@ -84,7 +84,12 @@ fn home_with(runs: usize, dir: &Path) -> (PathBuf, String) {
         journal
             .submit(Cmd::Start(Box::new(started("old", old))))
             .unwrap();
-        journal.submit(Cmd::Abort { by: by.clone() }).unwrap();
+        journal
+            .submit(Cmd::Abort {
+                by: by.clone(),
+                cut_off: None,
+            })
+            .unwrap();
     }
     let long_id = format!("01JC{:022}", 0);
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &long_id).unwrap();

@@ -570,6 +570,9 @@ impl Bytes<'_> {
             },
             16 => Event::RollbackFinished {
                 failed: (0..self.byte() % 3).map(|_| self.text(8)).collect(),
+                // Not drawn from the input: the corpus keeps meaning what it meant.
+                cut_off: None,
+                not_run: Vec::new(),
             },
             17 => Event::RunPaused {
                 step: self.opt_text(8),
@@ -595,6 +598,7 @@ impl Bytes<'_> {
                     host: self.text(8),
                 },
                 by: self.operator(),
+                rerun: Vec::new(),
                 timeout_seconds: self.byte().is_multiple_of(2).then(|| self.i64() as u64),
             },
             _ => Event::RunFinished {

@@ -2203,10 +2203,12 @@ fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
         assert_eq!(words[..2], [group, "status"], "{hint}");
         assert_eq!(env.run(&words).code, 0, "`{hint}`");
     }
-    let unknown = env.run(&["orchestrate", "resume", "--rollback-to", "x"]);
+    // `--retry` is a workflow's only (a scenario's failed phase gets a fresh budget from a
+    // plain resume).
+    let unknown = env.run(&["orchestrate", "resume", "--retry"]);
     assert_eq!(unknown.code, 2);
     assert!(
-        !unknown.stderr.contains("'-- --rollback-to'"),
+        !unknown.stderr.contains("'-- --retry'"),
         "{}",
         unknown.stderr
     );

@@ -292,7 +292,11 @@ fn the_last_compensation_seals_the_run_rolled_back() {
                 ran: true,
                 output_tail: String::new()
             },
-            Event::RollbackFinished { failed: vec![] },
+            Event::RollbackFinished {
+                failed: vec![],
+                cut_off: None,
+                not_run: vec![]
+            },
             Event::RunFinished {
                 outcome: Outcome::RolledBack,
                 by: None,
@@ -359,7 +363,10 @@ fn a_sealed_run_accepts_nothing() {
             reason: None,
         },
     ])
-    .when(Command::Abort { by: op() })
+    .when(Command::Abort {
+        by: op(),
+        cut_off: None,
+    })
     .unwrap_err();
     assert_eq!(err, DecideError::Finished(Outcome::Aborted));
 }
@@ -397,6 +404,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
             driver,
             by: op(),
             timeout_seconds: None,
+            rerun: vec![],
         }
     );
 }
@@ -1359,4 +1367,232 @@ fn a_uses_step_s_retry_goes_on_with_a_child_not_over_for_good() {
         cortex::plan::ChildPlan::Continue("C1".into())
     );
     assert!(given(events).when(start_child("C2")).is_err());
+}
+
+/// A run two steps into a rollback of `b` then `a` (newest first), nothing compensated yet.
+fn rolling_back_two() -> (Workflow, Vec<Event>) {
+    let wf = workflow(
+        "name: t\nsteps:\n  - {name: a, run: 'true', rollback: undo-a}\n  - {name: b, run: 'true', rollback: undo-b}\n  - {name: c, run: 'false', on_failure: rollback}\n",
+    );
+    let events = vec![
+        started(&wf, Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        succeeded("b", 1),
+        Event::RollbackStarted {
+            reason: "c failed".into(),
+            steps: vec!["b".into(), "a".into()],
+            resume_after: None,
+        },
+    ];
+    (wf, events)
+}
+
+#[test]
+fn an_abort_mid_rollback_records_the_compensation_it_cut_off_and_those_never_run() {
+    let (_, events) = rolling_back_two();
+    let then = given(events.clone())
+        .when(Command::Abort {
+            by: op(),
+            cut_off: Some("b".into()),
+        })
+        .unwrap();
+    assert_eq!(
+        then[0],
+        Event::RollbackFinished {
+            failed: vec![],
+            cut_off: Some("b".into()),
+            not_run: vec!["a".into()],
+        }
+    );
+    let Event::RunFinished {
+        outcome: Outcome::Aborted,
+        reason: Some(reason),
+        ..
+    } = &then[1]
+    else {
+        panic!("the abort ends the run: {then:?}");
+    };
+    assert!(
+        reason.contains("left unfinished") && reason.contains("`b`") && reason.contains("`a`"),
+        "{reason}"
+    );
+    // The fold keeps what was left: each step says what became of its compensation.
+    let state = state_of(&[events, then].concat());
+    let left = state.rollback_left.expect("the rollback left is kept");
+    assert_eq!(left.cut_off.as_deref(), Some("b"));
+    assert_eq!(left.not_run, vec!["a".to_string()]);
+    assert_eq!(
+        state.steps[1].compensation_left,
+        Some(cortex::decide::CompensationLeft::CutOff)
+    );
+    assert_eq!(
+        state.steps[0].compensation_left,
+        Some(cortex::decide::CompensationLeft::NotRun)
+    );
+}
+
+#[test]
+fn an_abort_of_a_rollback_nobody_drives_records_every_compensation_left_as_not_run() {
+    let (_, events) = rolling_back_two();
+    let then = given(events)
+        .when(Command::Abort {
+            by: op(),
+            cut_off: None,
+        })
+        .unwrap();
+    assert_eq!(
+        then[0],
+        Event::RollbackFinished {
+            failed: vec![],
+            cut_off: None,
+            not_run: vec!["b".into(), "a".into()],
+        }
+    );
+}
+
+#[test]
+fn an_abort_outside_a_rollback_records_no_rollback_end() {
+    let wf = workflow(THREE);
+    let then = given(vec![started(&wf, Config::default()), pre_ok()])
+        .when(Command::Abort {
+            by: op(),
+            cut_off: Some("a".into()),
+        })
+        .unwrap();
+    assert!(
+        !then
+            .iter()
+            .any(|e| matches!(e, Event::RollbackFinished { .. })),
+        "{then:?}"
+    );
+}
+
+/// A scenario run: `a`, then `b` and `c` in parallel after it, then `d` after both.
+fn scenario_started(config: Config) -> Event {
+    let sc = cortex::definition::parse_scenario(
+        "s.yaml",
+        "name: s\ndescription: d\nphases:\n  - {name: a, description: d, run: 'true'}\n  - {name: b, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: c, description: d, condition: 'after:a', parallel: true, run: 'true'}\n  - {name: d, description: d, condition: 'after:b,c', run: 'true'}\n",
+    )
+    .expect("test scenario parses");
+    let (definition, definition_hash) = snapshot(&sc);
+    let Event::RunStarted(mut run) = started(&workflow(THREE), config) else {
+        unreachable!()
+    };
+    run.kind = RunKind::Scenario;
+    run.name = "s".into();
+    run.definition = definition;
+    run.definition_hash = definition_hash;
+    Event::RunStarted(run)
+}
+
+fn resume_with(mode: ResumeMode) -> Command {
+    Command::Resume {
+        mode,
+        by: op(),
+        driver: Driver {
+            pid: 2,
+            host: "h".into(),
+        },
+        timeout_seconds: None,
+        leave_claimed: false,
+        lease_lapsed: false,
+    }
+}
+
+#[test]
+fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
+    // `b` and `c` were stopped mid-run: neither failed.
+    let stopped = vec![
+        scenario_started(Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        started_step("c", 1),
+        Event::StepInterrupted {
+            step: "b".into(),
+            attempt: 1,
+            reason: "stopped".into(),
+        },
+        Event::StepInterrupted {
+            step: "c".into(),
+            attempt: 1,
+            reason: "stopped".into(),
+        },
+        Event::RunStopped {},
+    ];
+    let err = given(stopped)
+        .when(resume_with(ResumeMode::Skip))
+        .unwrap_err();
+    assert!(matches!(err, DecideError::CannotSkip(_)), "{err}");
+    // Both failed for good: which one to skip is not the first in the file's to guess.
+    let fail = |step: &str| Event::StepFailed {
+        step: step.into(),
+        attempt: 1,
+        end: AttemptEnd::Exited { code: 1 },
+        error: "exited with code 1".into(),
+        output_tail: String::new(),
+        by: None,
+    };
+    let both = vec![
+        scenario_started(Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        started_step("c", 1),
+        fail("b"),
+        fail("c"),
+        Event::RunPaused {
+            step: None,
+            reason: "phases failed".into(),
+        },
+    ];
+    let err = given(both.clone())
+        .when(resume_with(ResumeMode::Skip))
+        .unwrap_err();
+    let DecideError::CannotSkip(why) = err else {
+        panic!("{err}")
+    };
+    assert!(why.contains("`b`, `c`"), "{why}");
+    // One failed: it is the one skipped.
+    let one: Vec<Event> = both.iter().filter(|e| **e != fail("c")).cloned().collect();
+    let then = given(one).when(resume_with(ResumeMode::Skip)).unwrap();
+    assert!(
+        then.iter()
+            .any(|e| matches!(e, Event::StepSkipped { step, .. } if step == "b")),
+        "{then:?}"
+    );
+}
+
+#[test]
+fn a_scenario_with_checkpoints_off_runs_its_completed_phases_again_on_resume() {
+    let config = Config {
+        enable_checkpoints: false,
+        ..Config::default()
+    };
+    let history = vec![
+        scenario_started(config),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        started_step("b", 1),
+        Event::RunStopped {},
+    ];
+    let then = given(history.clone())
+        .when(resume_with(ResumeMode::Continue))
+        .unwrap();
+    let Some(Event::RunResumed { rerun, .. }) =
+        then.iter().find(|e| matches!(e, Event::RunResumed { .. }))
+    else {
+        panic!("{then:?}")
+    };
+    assert_eq!(rerun, &vec!["a".to_string()]);
+    let state = state_of(&[history, then].concat());
+    assert_eq!(state.steps[0].status, cortex::decide::StepStatus::Pending);
 }

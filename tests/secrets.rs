@@ -845,7 +845,11 @@ fn event() -> impl Strategy<Value = Event> {
                 output_tail,
             }
         }),
-        prop::collection::vec(word(), 0..3).prop_map(|failed| Event::RollbackFinished { failed }),
+        prop::collection::vec(word(), 0..3).prop_map(|failed| Event::RollbackFinished {
+            failed,
+            cut_off: None,
+            not_run: vec![]
+        }),
         (prop::option::of(word()), text())
             .prop_map(|(step, reason)| Event::RunPaused { step, reason }),
         (operator(), prop::option::of(word()), any::<bool>())
@@ -861,6 +865,7 @@ fn event() -> impl Strategy<Value = Event> {
                 },
                 by,
                 timeout_seconds: None,
+                rerun: vec![],
             }
         }),
         (word(), operator()).prop_map(|(phase, by)| Event::PhaseStartRequested { phase, by }),

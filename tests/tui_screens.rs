@@ -705,6 +705,7 @@ fn a_failed_phases_output_with_a_bidi_override_is_shown_escaped() {
                 actor: "lead@host".into(),
                 message: Some("see \u{202e}gnp.exe".into()),
             },
+            cut_off: None,
         },
     );
     let app = update(app, r.followed(false)).0;
@@ -747,7 +748,13 @@ fn a_phase_waiting_for_a_tagged_worker_says_which_worker_takes_it() {
 fn a_finished_runs_manual_phase_is_pending_with_no_actions() {
     let mut aborted =
         Recorder::scenario("01JRUNXAB0RTED00000000000D", FULL_STACK, Config::default());
-    aborted.submit(5, Command::Abort { by: lead() });
+    aborted.submit(
+        5,
+        Command::Abort {
+            by: lead(),
+            cut_off: None,
+        },
+    );
     let app = update(app(), aborted.followed(false)).0;
     let app = press(app, &[Key::Down, Key::Enter]);
     let screen = draw(&app, at(600));

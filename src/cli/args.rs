@@ -437,9 +437,14 @@ pub enum OrchestrateCommand {
         /// latest scenario run.
         #[arg(value_name = "SCENARIO")]
         name: Option<String>,
-        /// Record the failed (or waiting) phase as skipped and go on.
+        /// Record the failed (or waiting) phase as skipped and go on (refused when no phase,
+        /// or more than one, failed or waits).
         #[arg(long, conflicts_with = "from")]
         skip: bool,
+        /// Undo the phases completed after PHASE (after it in the file), newest first, by their
+        /// `rollback:` commands; then they run again. Needs `enable_rollback`.
+        #[arg(long, value_name = "PHASE", conflicts_with_all = ["skip", "from"])]
+        rollback_to: Option<String>,
         /// Re-run PHASE and every phase that depends on it (by `after:`, transitively),
         /// keeping the other phases' outcomes and outputs.
         #[arg(long, value_name = "PHASE")]

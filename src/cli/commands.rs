@@ -575,6 +575,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         OrchestrateCommand::Resume {
             name,
             skip,
+            rollback_to,
             from,
             inputs,
             dry_run,
@@ -583,9 +584,10 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         } => {
             let inputs = parse_pairs(&inputs, "input")?;
             let args = ResumeArgs {
-                mode: match (skip, from) {
-                    (true, _) => ResumeMode::Skip,
-                    (_, Some(phase)) => ResumeMode::From(phase),
+                mode: match (skip, rollback_to, from) {
+                    (true, _, _) => ResumeMode::Skip,
+                    (_, Some(phase), _) => ResumeMode::RollbackTo(phase),
+                    (_, _, Some(phase)) => ResumeMode::From(phase),
                     _ => ResumeMode::Continue,
                 },
                 inputs: &inputs,

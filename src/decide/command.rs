@@ -127,6 +127,9 @@ pub enum Command {
     },
     Abort {
         by: Operator,
+        /// The compensation the aborting driver ended mid-command (its step's rollback was
+        /// running): recorded as cut off, not as never run.
+        cut_off: Option<String>,
     },
     /// An operator asks for a manual phase to start.
     RequestStart {

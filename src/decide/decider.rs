@@ -211,17 +211,34 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             }])
         }
         Command::RequestStart { phase, by } => request_start(state, phase, by),
-        Command::Abort { by } => {
+        Command::Abort { by, cut_off } => {
             // The run is over: a step still waiting for a report (a workflow's too) never
             // gets one, and is shown ended, not waiting.
             let mut events = interrupt_where(state, "aborted", |s| {
                 matches!(s, StepStatus::Running | StepStatus::Waiting)
             });
             // Who aborted it, and why if they said.
-            let reason = match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
+            let mut reason = match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
                 Some(message) => format!("aborted by {}: {message}", by.actor),
                 None => format!("aborted by {}", by.actor),
             };
+            // An abort mid-rollback stops the rollback where it is, and says so: the
+            // compensation it cut off, and those it left unrun, are recorded.
+            if let Some(rb) = &state.rollback {
+                let cut_off = cut_off.filter(|s| rb.pending.first() == Some(s));
+                let not_run: Vec<String> = rb
+                    .pending
+                    .iter()
+                    .filter(|s| Some(*s) != cut_off.as_ref())
+                    .cloned()
+                    .collect();
+                reason.push_str(&rollback_left_words(cut_off.as_deref(), &not_run));
+                events.push(Event::RollbackFinished {
+                    failed: rb.failed.clone(),
+                    cut_off,
+                    not_run,
+                });
+            }
             events.push(Event::RunFinished {
                 outcome: Outcome::Aborted,
                 by: Some(by),
@@ -883,7 +900,11 @@ fn fail_for_good(
                 resume_after: None,
             });
             if empty {
-                events.push(Event::RollbackFinished { failed: Vec::new() });
+                events.push(Event::RollbackFinished {
+                    failed: Vec::new(),
+                    cut_off: None,
+                    not_run: Vec::new(),
+                });
                 events.push(finished(Outcome::RolledBack, Some(reason)));
             }
         }
@@ -1146,6 +1167,32 @@ fn clip_agent_result(agent: &mut crate::event::AgentResult) {
     ));
 }
 
+/// What an abort left of a rollback, for the run's reason: the step whose compensation it
+/// cut off (it may be half-undone) and the steps never compensated.
+fn rollback_left_words(cut_off: Option<&str>, not_run: &[String]) -> String {
+    let names = |v: &[String]| {
+        v.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = String::from("; the rollback was left unfinished");
+    if let Some(step) = cut_off {
+        out.push_str(&format!(
+            ": the compensation of `{step}` was cut off mid-command (it may be half-undone)"
+        ));
+    }
+    if !not_run.is_empty() {
+        out.push_str(if cut_off.is_some() { ", and " } else { ": " });
+        out.push_str(&format!(
+            "{} never compensated (not undone)",
+            names(not_run)
+        ));
+    }
+    out.push_str("; check them by hand");
+    out
+}
+
 fn record_compensation(
     state: &RunState,
     step: String,
@@ -1185,6 +1232,8 @@ fn record_compensation(
     if rollback.pending.len() == 1 {
         events.push(Event::RollbackFinished {
             failed: failed.clone(),
+            cut_off: None,
+            not_run: Vec::new(),
         });
         let failures =
             (!failed.is_empty()).then(|| format!("compensation failed for: {}", failed.join(", ")));
@@ -1300,6 +1349,20 @@ fn resume(
         }
         _ => None,
     };
+    // A scenario's completed phase is a resume point through its checkpoint: with checkpoints
+    // off (or `manual` and none saved) it runs again, as a workflow's steps do.
+    let rerun: Vec<String> = match &mode {
+        ResumeMode::Continue | ResumeMode::Retry | ResumeMode::Skip if state.is_scenario() => state
+            .steps
+            .iter()
+            .filter(|s| {
+                s.status == StepStatus::Completed
+                    && !state.checkpoints.iter().any(|c| c.step == s.name)
+            })
+            .map(|s| s.name.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut after = Vec::new();
     match &mode {
         ResumeMode::Continue => {}
@@ -1309,6 +1372,43 @@ fn resume(
             }
         }
         ResumeMode::Skip => {
+            // A scenario skips the one phase that failed or waits for a report. A phase a
+            // stop ended did not fail (a resume runs it again), and among several the first
+            // in the file is no answer: its dependents would run without its work.
+            if state.is_scenario() {
+                let named = |pred: &dyn Fn(StepStatus) -> bool| {
+                    state
+                        .steps
+                        .iter()
+                        .filter(|s| pred(s.status))
+                        .map(|s| format!("`{}`", s.name))
+                        .collect::<Vec<_>>()
+                };
+                let stuck = named(&|s| matches!(s, StepStatus::Failed | StepStatus::Waiting));
+                match stuck.len() {
+                    1 => {}
+                    0 => {
+                        let stopped =
+                            named(&|s| matches!(s, StepStatus::Stopped | StepStatus::Running));
+                        return Err(DecideError::CannotSkip(if stopped.is_empty() {
+                            "no phase failed or waits for a report; a plain resume goes on".into()
+                        } else {
+                            format!(
+                                "no phase failed or waits for a report ({} {} stopped, not failed: a plain resume runs {} again)",
+                                stopped.join(", "),
+                                if stopped.len() == 1 { "was" } else { "were" },
+                                if stopped.len() == 1 { "it" } else { "them" },
+                            )
+                        }));
+                    }
+                    _ => {
+                        return Err(DecideError::CannotSkip(format!(
+                            "{} failed or wait for a report, and `--skip` skips exactly one; a plain resume runs the failed ones again, a report (`orchestrate complete|fail`) settles a waiting one",
+                            stuck.join(", ")
+                        )));
+                    }
+                }
+            }
             let stuck = |s: &&super::StepState| {
                 matches!(
                     s.status,
@@ -1346,6 +1446,7 @@ fn resume(
                 driver: driver.clone(),
                 by: by.clone(),
                 timeout_seconds,
+                rerun: rerun.clone(),
             };
             super::state::evolve_in_place(
                 &mut resumed,
@@ -1399,7 +1500,11 @@ fn resume(
                 resume_after: Some(target.clone()),
             });
             if empty {
-                after.push(Event::RollbackFinished { failed: Vec::new() });
+                after.push(Event::RollbackFinished {
+                    failed: Vec::new(),
+                    cut_off: None,
+                    not_run: Vec::new(),
+                });
             }
             restart_from = state.steps.get(end + 1).map(|s| s.name.clone());
         }
@@ -1448,6 +1553,7 @@ fn resume(
         driver,
         by,
         timeout_seconds,
+        rerun,
     });
     events.extend(after);
     Ok(events)

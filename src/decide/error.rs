@@ -45,6 +45,10 @@ pub enum DecideError {
     NoRollback(String),
     #[error("the run is not failed, so there is nothing to {0}")]
     NothingToRecover(&'static str),
+    /// A scenario's `--skip` skips the one phase that failed or waits for a report: none, or
+    /// several, and it cannot tell which (a stopped phase did not fail: a resume runs it again).
+    #[error("cannot skip: {0}")]
+    CannotSkip(String),
     /// A rollback began and has not ended: what it undoes is half undone, so the run can
     /// only go on with the rollback (a plain resume), never skip or retry its way past it.
     #[error(

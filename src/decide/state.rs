@@ -70,6 +70,10 @@ pub struct StepState {
     pub exit_code: Option<i32>,
     pub retry_delay_ms: u64,
     pub compensation_failed: bool,
+    /// Its compensation was cut off, or never ran, when the run was aborted mid-rollback
+    /// (`rollback_finished` with `cut_off` / `not_run`): it may be half-undone, or not undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensation_left: Option<CompensationLeft>,
     /// Who reported the latest outcome of an external step or phase, and their message.
     #[serde(default)]
     pub reported_by: Option<crate::event::Operator>,
@@ -186,6 +190,28 @@ pub struct Rollback {
     pub by_report: bool,
 }
 
+/// What an abort left of a rollback under way (`rollback_finished` with `cut_off` or
+/// `not_run`): the run ended with steps not undone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackLeft {
+    pub reason: String,
+    /// The compensation the abort cut off mid-command: its step may be half-undone.
+    pub cut_off: Option<String>,
+    /// The compensations that never ran, in the order they would have.
+    pub not_run: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+/// Why a completed step was not undone by its run's rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompensationLeft {
+    /// Its compensation was running when the run was aborted, and was ended mid-command.
+    CutOff,
+    /// Its compensation never ran: the run was aborted before its turn.
+    NotRun,
+}
+
 /// The run's coarse state, as recorded in the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "phase")]
@@ -253,6 +279,9 @@ pub struct RunState {
     pub completion_order: Vec<String>,
     pub checkpoints: Vec<Checkpoint>,
     pub rollback: Option<Rollback>,
+    /// A rollback an abort left unfinished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_left: Option<RollbackLeft>,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     /// When the current driving session began (run start or latest resume).
@@ -303,6 +332,7 @@ impl Default for RunState {
             completion_order: Vec::new(),
             checkpoints: Vec::new(),
             rollback: None,
+            rollback_left: None,
             started_at: None,
             ended_at: None,
             session_started_at: None,
@@ -894,7 +924,33 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 s.error = Some(format!("compensation failed: {error}"));
             }
         }
-        Event::RollbackFinished { .. } => {
+        Event::RollbackFinished {
+            cut_off, not_run, ..
+        } => {
+            // An abort mid-rollback: what it left undone is kept, step by step.
+            if (cut_off.is_some() || !not_run.is_empty())
+                && let Some(rb) = state.rollback.clone()
+            {
+                let left = |n: &String| {
+                    if Some(n) == cut_off.as_ref() {
+                        CompensationLeft::CutOff
+                    } else {
+                        CompensationLeft::NotRun
+                    }
+                };
+                for n in cut_off.iter().chain(not_run) {
+                    let mark = left(n);
+                    if let Some(s) = state.step_mut(n) {
+                        s.compensation_left = Some(mark);
+                    }
+                }
+                state.rollback_left = Some(RollbackLeft {
+                    reason: rb.reason,
+                    cut_off: cut_off.clone(),
+                    not_run: not_run.clone(),
+                    failed: rb.failed,
+                });
+            }
             if let Some(rb) = state.rollback.take()
                 && let Some(after) = rb.resume_after
             {
@@ -965,6 +1021,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             driver,
             timeout_seconds,
             by,
+            rerun,
         } => {
             if timeout_seconds.is_some() {
                 state.timeout_seconds = *timeout_seconds;
@@ -1006,6 +1063,13 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 state.completion_order.retain(|n| !rerun.contains(n));
                 state.checkpoints.retain(|c| c.index < from);
                 reset_units(state, &rerun_indices);
+                state.post_passed = false;
+            }
+            // A scenario's completed phases no checkpoint keeps run again.
+            if !rerun.is_empty() {
+                let again: Vec<usize> = rerun.iter().filter_map(|n| state.step_index(n)).collect();
+                state.completion_order.retain(|n| !rerun.contains(n));
+                reset_units(state, &again);
                 state.post_passed = false;
             }
             // A resumed run goes back to what it was doing: compensating, waiting on a
@@ -1200,6 +1264,7 @@ pub(super) fn new_step(name: &str) -> StepState {
         exit_code: None,
         retry_delay_ms: 0,
         compensation_failed: false,
+        compensation_left: None,
         reported_by: None,
         agent_result: None,
         resume_session: None,

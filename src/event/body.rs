@@ -632,6 +632,13 @@ pub enum Event {
     },
     RollbackFinished {
         failed: Vec<String>,
+        /// An abort ended the rollback: the compensation it cut off mid-command (its step
+        /// may be half-undone).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cut_off: Option<String>,
+        /// An abort ended the rollback: the compensations it left unrun, in their order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_run: Vec<String>,
     },
     /// The run stopped on a failure and can be resumed (`on_failure: pause`).
     RunPaused {
@@ -662,6 +669,10 @@ pub enum Event {
         /// in force at resume); absent in runs recorded before it existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_seconds: Option<u64>,
+        /// A scenario's completed phases that are no resume point (no checkpoint keeps them:
+        /// `enable_checkpoints: false`) and run again.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rerun: Vec<String>,
     },
     /// An operator asked for a manual phase to start (`orchestrate start`, `run --start`).
     PhaseStartRequested {

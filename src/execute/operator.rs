@@ -394,7 +394,10 @@ pub fn abort(
         Some(crate::event::Outcome::Aborted) if asked => {}
         Some(_) => return Err(finished(&journal.state).expect("finished")),
         None => {
-            journal.submit(Command::Abort { by: by.clone() })?;
+            journal.submit(Command::Abort {
+                by: by.clone(),
+                cut_off: None,
+            })?;
         }
     }
     let _ = materialize(home, &journal.state);

@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::runner::AttemptOutcome;
+use super::runner::{AttemptOutcome, Compensation};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
-    preparing_needs_secrets, record, record_stop, require_secrets,
+    preparing_needs_secrets, record, record_stop, require_secrets, watch_log,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
@@ -100,6 +100,8 @@ pub fn drive_scenario(
     // When `halt` was raised: attempts other workers run for this run are waited for from
     // then, up to their grace and a margin.
     let mut halted_at: Option<Instant> = None;
+    // The compensation a stop ended mid-command, if one did: an abort records it cut off.
+    let mut cut_off: Option<String> = None;
     let result = (|| -> Result<DriveEnd, DriveError> {
         loop {
             // A worker's driver ends, for the run's other workers, the attempts whose leases
@@ -191,7 +193,7 @@ pub fn drive_scenario(
                         record(journal, ctx, Command::Pause { reason })?;
                         return Ok(DriveEnd::Paused);
                     }
-                    return record_stop(journal, ctx);
+                    return record_stop(journal, ctx, cut_off);
                 }
                 wait(
                     journal,
@@ -240,6 +242,84 @@ pub fn drive_scenario(
                 RunPhase::Paused { .. } if workers.is_empty() => return Ok(DriveEnd::Paused),
                 RunPhase::Stopped if workers.is_empty() => return Ok(DriveEnd::Stopped),
                 _ => {}
+            }
+            // A rollback (`orchestrate resume --rollback-to PHASE`): once the phases running
+            // have ended, the compensations run one at a time on this thread, newest phase
+            // first, as a workflow's do (`workflow_loop`).
+            if journal.state.phase == RunPhase::RollingBack {
+                if !workers.is_empty() {
+                    wait(
+                        journal,
+                        ctx,
+                        &rx,
+                        &mut workers,
+                        &mut leases,
+                        &mut home_fault,
+                    )?;
+                    continue;
+                }
+                let next = journal
+                    .state
+                    .rollback
+                    .as_ref()
+                    .and_then(|rb| rb.pending.first().cloned());
+                if let Some(step) = next
+                    && let Some(index) = journal.state.step_index(&step)
+                {
+                    // What is staged (the resume, the rollback's start) is in the log before a
+                    // compensation runs: a stop or abort asked for meanwhile lands after it.
+                    flush(journal, ctx)?;
+                    let has_command = journal
+                        .state
+                        .workflow
+                        .as_ref()
+                        .is_some_and(|w| w.steps[index].rollback.is_some());
+                    let compensation = if has_command {
+                        let state = journal.state.clone();
+                        let mut caught_up = Vec::new();
+                        let mut failed = None;
+                        // A signal to this process ends it too (`halt` is this runner's flag).
+                        let stop = &ctx.stop;
+                        let observer = &mut *ctx.observer;
+                        let compensation = runner.compensate(
+                            &state,
+                            index,
+                            &mut |step, s, l| observer.line(step, s, l),
+                            &mut || {
+                                if stop.is_set() {
+                                    halt.set(libc_sigterm());
+                                    return true;
+                                }
+                                watch_log(journal, &halt, &mut caught_up, &mut failed)
+                            },
+                        );
+                        announce(journal, ctx, &caught_up);
+                        if let Some(e) = failed {
+                            return Err(e.into());
+                        }
+                        compensation
+                    } else {
+                        Compensation::Nothing
+                    };
+                    let (end, output_tail) = match compensation {
+                        Compensation::Stopped => {
+                            cut_off = Some(step);
+                            continue;
+                        }
+                        Compensation::Nothing => (None, String::new()),
+                        Compensation::Ran(end, tail) => (Some(end), tail),
+                    };
+                    record(
+                        journal,
+                        ctx,
+                        Command::RecordCompensation {
+                            step,
+                            end,
+                            output_tail,
+                        },
+                    )?;
+                    continue;
+                }
             }
             // First what starts nothing: `if:` checks and `foreach:` lists. A check or a list read
             // changes what is ready (a skip frees dependents, items are inserted): the loop goes

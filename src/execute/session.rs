@@ -266,9 +266,12 @@ pub(crate) fn deadline(state: &RunState) -> (Option<Instant>, u64) {
 
 /// Record how a run ends when its driver was told to stop: an abort if an operator asked
 /// for one (`workflow abort` beside this driver), else a stop.
+/// `cut_off`: the compensation this driver ended mid-command for the stop (an abort records
+/// it as cut off; a stop leaves it to run again on resume).
 pub(crate) fn record_stop(
     journal: &mut Journal<'_>,
     ctx: &mut DriveContext<'_>,
+    cut_off: Option<String>,
 ) -> Result<DriveEnd, DriveError> {
     // The request may have come through the log just before the signal.
     let caught_up = journal.refresh()?;
@@ -279,7 +282,7 @@ pub(crate) fn record_stop(
         return Ok(DriveEnd::Finished(outcome));
     }
     if let Some(by) = journal.state.abort_requested.clone() {
-        record(journal, ctx, Command::Abort { by })?;
+        record(journal, ctx, Command::Abort { by, cut_off })?;
         return Ok(DriveEnd::Finished(Outcome::Aborted));
     }
     // A child run (`uses:`) whose parent is being aborted is aborted with it, not stopped:
@@ -291,11 +294,51 @@ pub(crate) fn record_stop(
             actor: by.actor,
             message: Some(format!("its parent run {parent} was aborted")),
         };
-        record(journal, ctx, Command::Abort { by })?;
+        record(journal, ctx, Command::Abort { by, cut_off })?;
         return Ok(DriveEnd::Finished(Outcome::Aborted));
     }
     let by = ctx.actor.clone();
     let signal = ctx.stop.signal_name();
     record(journal, ctx, Command::Stop { by, signal })?;
     Ok(DriveEnd::Stopped)
+}
+
+/// While a command of the run (a step's, its rollback, a `validate:`, `if:`, health or post
+/// check) runs on the driver's thread: look at the log for an operator's stop
+/// or abort, or the run ended beside this driver; if so (or if the log cannot be read, which
+/// is kept in `failed` as the drive's error), raise `halt` and end the command. What was read
+/// is kept in `caught_up` for the observer.
+pub(crate) fn watch_log(
+    journal: &mut Journal<'_>,
+    halt: &StopFlag,
+    caught_up: &mut Vec<crate::event::Recorded>,
+    failed: &mut Option<super::JournalError>,
+) -> bool {
+    if failed.is_some() {
+        return true;
+    }
+    // A child run (`uses:`) halts for its parents' stops too.
+    let read = journal.refresh().and_then(|events| {
+        caught_up.extend(events);
+        journal.parent_halted()
+    });
+    match read {
+        Ok(parent_halted) => {
+            let state = &journal.state;
+            if parent_halted
+                || state.stop_requested
+                || state.abort_requested.is_some()
+                || state.outcome().is_some()
+            {
+                halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+                return true;
+            }
+            false
+        }
+        Err(e) => {
+            halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+            *failed = Some(e);
+            true
+        }
+    }
 }

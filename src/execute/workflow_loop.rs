@@ -7,7 +7,7 @@ use super::process::WATCH_EVERY;
 use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
 use super::session::{
     DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
-    preparing_needs_secrets, record, record_stop, require_secrets,
+    preparing_needs_secrets, record, record_stop, require_secrets, watch_log,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use crate::decide::{Command, DecideError};
@@ -83,7 +83,7 @@ fn child_attempt(
                 Ok(None)
             } else {
                 // The child stopped without this process being told to: stop with it.
-                record_stop(journal, ctx).map(Some)
+                record_stop(journal, ctx, None).map(Some)
             }
         }
     }
@@ -114,46 +114,6 @@ fn goes_on_with_its_child(state: &crate::decide::RunState, index: usize) -> bool
             s.status == crate::decide::StepStatus::Waiting
                 && s.child.as_ref().is_some_and(|c| !c.finished && !c.reported)
         })
-}
-
-/// While a command of the run (a step's, its rollback, a `validate:`, `if:`, health or post
-/// check) runs on the driver's thread: look at the log for an operator's stop
-/// or abort, or the run ended beside this driver; if so (or if the log cannot be read, which
-/// is kept in `failed` as the drive's error), raise `halt` and end the command. What was read
-/// is kept in `caught_up` for the observer.
-pub(crate) fn watch_log(
-    journal: &mut Journal<'_>,
-    halt: &StopFlag,
-    caught_up: &mut Vec<crate::event::Recorded>,
-    failed: &mut Option<super::JournalError>,
-) -> bool {
-    if failed.is_some() {
-        return true;
-    }
-    // A child run (`uses:`) halts for its parents' stops too.
-    let read = journal.refresh().and_then(|events| {
-        caught_up.extend(events);
-        journal.parent_halted()
-    });
-    match read {
-        Ok(parent_halted) => {
-            let state = &journal.state;
-            if parent_halted
-                || state.stop_requested
-                || state.abort_requested.is_some()
-                || state.outcome().is_some()
-            {
-                halt.set(nix::sys::signal::Signal::SIGTERM as i32);
-                return true;
-            }
-            false
-        }
-        Err(e) => {
-            halt.set(nix::sys::signal::Signal::SIGTERM as i32);
-            *failed = Some(e);
-            true
-        }
-    }
 }
 
 /// Wait out a retry's backoff (at most a day), looking at the log as while a command runs
@@ -200,10 +160,12 @@ pub(crate) fn drive_workflow(
     // Raised by an operator's request found in the log while an attempt or a compensation
     // runs (`watch_log`): it ends them, and the drive stops.
     let halt = StopFlag::default();
+    // The compensation a stop ended mid-command, if one did: an abort records it cut off.
+    let mut cut_off = None;
     loop {
         // A stop or abort asked for in the log (caught up with by an append) stops here too.
         if ctx.stop.is_set() || halt.is_set() || journal.state.stop_requested {
-            return record_stop(journal, ctx);
+            return record_stop(journal, ctx, cut_off);
         }
         if ctx.dispatch.draining() {
             // A draining worker hands the run back between steps: whoever takes it next goes
@@ -420,7 +382,10 @@ pub(crate) fn drive_workflow(
                     Compensation::Nothing
                 };
                 let (end, output_tail) = match compensation {
-                    Compensation::Stopped => continue,
+                    Compensation::Stopped => {
+                        cut_off = Some(step);
+                        continue;
+                    }
                     Compensation::Nothing => (None, String::new()),
                     Compensation::Ran(end, tail) => (Some(end), tail),
                 };

@@ -822,6 +822,21 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                     let agents = scenario_agents(ctx, &s, &config.agents);
                     its.extend(super::agents::claude_missing(ctx, &agents));
                 }
+                // A phase's `rollback:` runs on one path only: phases have no `on_failure`.
+                let undoable: Vec<String> = s
+                    .phases
+                    .iter()
+                    .filter(|p| p.rollback.is_some())
+                    .map(|p| format!("`{}`", p.name))
+                    .collect();
+                if !undoable.is_empty() {
+                    its.push(format!(
+                        "{}: the `rollback` of {} runs only when an operator rolls a run back ({}: the phases completed after PHASE are undone, newest first, then run again); a failed phase pauses the run and is never rolled back by itself",
+                        s.name,
+                        undoable.join(", "),
+                        ctx.cmd(&["orchestrate", "resume", "RUN", "--rollback-to", "PHASE"]),
+                    ));
+                }
                 text.push_str(&render_valid(&file, &s));
                 let agents: BTreeSet<&String> = s.phases.iter().flat_map(|p| &p.agents).collect();
                 docs.push(json!({

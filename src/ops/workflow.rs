@@ -1712,8 +1712,28 @@ pub fn abort(
     // The abort replayed the run verified (`Journal::open`) and appended to that chain: its
     // document says so, as the run's status then does.
     view.verified = Some(true);
+    // An abort mid-rollback stopped the rollback where it was: say what it left undone.
+    let left = match view.rollback.as_ref().filter(|rb| rb.left_unfinished) {
+        Some(rb) => {
+            let mut parts = Vec::new();
+            if let Some(c) = &rb.cut_off {
+                parts.push(format!(
+                    "`{c}` cut off mid-compensation (may be half-undone)"
+                ));
+            }
+            if !rb.not_run.is_empty() {
+                let names: Vec<String> = rb.not_run.iter().map(|n| format!("`{n}`")).collect();
+                parts.push(format!("{} never compensated", names.join(", ")));
+            }
+            format!(
+                "   The rollback was left unfinished: {}; check them by hand.\n",
+                parts.join("; ")
+            )
+        }
+        None => String::new(),
+    };
     let text = format!(
-        "❌ Run {run_id} aborted.\n   Head hash: {}\n",
+        "❌ Run {run_id} aborted.\n{left}   Head hash: {}\n",
         view.head_hash
     );
     let code = view.status.exit_code();

@@ -332,7 +332,13 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 None if view.secret_foreach => {}
                 None => out.push(resume(view, &["--retry"], retry_why(view, step))),
             }
-            if view.failed_step.is_some() {
+            // A scenario's `--skip` needs exactly one failed or waiting phase to skip.
+            let stuck = view
+                .steps
+                .iter()
+                .filter(|s| matches!(s.status, StepStatus::Failed | StepStatus::Waiting))
+                .count();
+            if view.failed_step.is_some() && (view.kind != RunKind::Scenario || stuck == 1) {
                 out.push(resume(view, &["--skip"], skip_why(view, step)));
             }
             // Back to the previous checkpoint: undo the last completed step. Rolling back to
@@ -357,15 +363,25 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
             out.push(abort());
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
+            let r = &view.restarts;
             out.push(resume(
                 view,
                 &[],
-                if view.status == RunStatus::Interrupted && view.rolling_back {
-                    "go on with the rollback: the compensations left, newest step first"
+                if view.rolling_back {
+                    "go on with the rollback: the compensations left, newest step first".to_string()
+                } else if !r.resume.is_empty() {
+                    // No checkpoint keeps the completed steps: they run again.
+                    format!(
+                        "run {} again ({}): {}",
+                        from_where(view, &r.resume[0]),
+                        why_again(view),
+                        r.resume.join(", ")
+                    )
                 } else if view.timed_out.is_some() {
                     "go on from the resume point with the time limit cortex.config.json sets now"
+                        .to_string()
                 } else {
-                    "go on from the resume point"
+                    "go on from the resume point".to_string()
                 },
             ));
             out.push(abort());

@@ -92,6 +92,15 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
 
 /// The status shown for unit `index`: its own, but a `foreach:` step whose items run shows
 /// how its items stand (the first that failed, waits or stopped; running once any started).
+/// A unit whose retry was scheduled when its run paused (a sibling phase failed for good, the
+/// time limit) or stopped: no driver waits out its backoff, and only a resume runs it.
+fn retry_held(state: &RunState, index: usize) -> bool {
+    let s = &state.steps[index];
+    s.status == StepStatus::Ready
+        && s.attempts > 0
+        && matches!(state.phase, RunPhase::Paused { .. } | RunPhase::Stopped)
+}
+
 fn shown_status(state: &RunState, index: usize) -> StepStatus {
     let s = &state.steps[index];
     if !state.is_open_parent(index) {
@@ -205,6 +214,28 @@ pub struct RollbackView {
     /// Compensations that failed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<String>,
+    /// An abort ended the rollback before its end: the run is over with steps not undone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub left_unfinished: bool,
+    /// Left unfinished: the compensation the abort cut off mid-command (its step may be
+    /// half-undone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_off: Option<String>,
+    /// Left unfinished: the compensations that never ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_run: Vec<String>,
+}
+
+/// What became of a step's compensation, where it is not simply done (`rolled_back`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompensationView {
+    /// Its rollback command failed: the step is to be cleaned by hand.
+    Failed,
+    /// Its rollback command was ended mid-command by an abort: it may be half-undone.
+    CutOff,
+    /// An abort ended the rollback before its turn: it was never undone.
+    NotRun,
 }
 
 /// One step in the status document.
@@ -249,6 +280,14 @@ pub struct StepView {
     /// the log says (`running`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// A retry was scheduled (its backoff under way) when the run paused or stopped: nothing
+    /// runs it until the run is resumed, so its status is `pending`, not `ready`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry_held: bool,
+    /// What became of its compensation when it did not simply undo it: failed, cut off by an
+    /// abort, or never run (the rollback aborted before it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compensation: Option<CompensationView>,
     /// A manual phase nobody has started yet, of a run that is going on: it is `ready`, and
     /// starts on `cortex orchestrate start` (a `pending` phase waits for its `after:` phases).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -869,6 +908,8 @@ pub struct Restarts {
     pub retry: Vec<String>,
     /// `resume --skip`: the same for the steps it runs.
     pub skip: Vec<String>,
+    /// A plain `resume` of a stopped or interrupted run: the same for the steps it runs.
+    pub resume: Vec<String>,
     /// The first step of the run is among them: it starts from the start.
     pub from_start: bool,
     /// Checkpoints are off (`enable_checkpoints: false`), not only sparse.
@@ -924,6 +965,27 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
     let reason = match &state.phase {
         RunPhase::Paused { reason } => Some(reason.clone()),
         RunPhase::Finished { .. } => state.finish_reason.clone(),
+        RunPhase::Stopped if state.rollback.is_some() => {
+            let by = match &state.stopped_by {
+                Some((by, signal)) => {
+                    let how = signal.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+                    match by.message.as_deref().filter(|m| !m.trim().is_empty()) {
+                        Some(m) => format!("stopped by {}{how}: {m}", by.actor),
+                        None => format!("stopped by {}{how}", by.actor),
+                    }
+                }
+                None => "stopped by request".into(),
+            };
+            Some(format!(
+                "{by} while rolling back; resume goes on with the rollback ({} still to compensate)",
+                state.rollback.as_ref().map_or_else(String::new, |rb| rb
+                    .pending
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            ))
+        }
         RunPhase::Stopped => Some(match &state.stopped_by {
             // Who stopped it and why, as an abort's reason says.
             Some((by, signal)) => {
@@ -1006,15 +1068,27 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         as_of: None,
         reason,
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
-        rollback: state
-            .rollback
-            .as_ref()
-            .filter(|_| state.phase == RunPhase::RollingBack)
-            .map(|rb| RollbackView {
+        // Under way (rolling back, or stopped or interrupted mid-rollback: resume goes on with
+        // it), or left unfinished by an abort.
+        rollback: match (&state.rollback, &state.rollback_left) {
+            (Some(rb), _) if state.outcome().is_none() => Some(RollbackView {
                 reason: rb.reason.clone(),
                 to_compensate: rb.pending.clone(),
                 failed: rb.failed.clone(),
+                left_unfinished: false,
+                cut_off: None,
+                not_run: Vec::new(),
             }),
+            (_, Some(left)) if state.outcome().is_some() => Some(RollbackView {
+                reason: left.reason.clone(),
+                to_compensate: Vec::new(),
+                failed: left.failed.clone(),
+                left_unfinished: true,
+                cut_off: left.cut_off.clone(),
+                not_run: left.not_run.clone(),
+            }),
+            _ => None,
+        },
         waiting_for: state
             .steps
             .iter()
@@ -1053,9 +1127,16 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 name: s.name.clone(),
                 status: if ready_to_start.contains(&i) {
                     StepStatus::Ready
+                } else if retry_held(state, i)
+                    || (s.status == StepStatus::Ready && state.outcome().is_some())
+                {
+                    // Nothing will run it: its run paused or stopped (until a resume), or
+                    // ended (a retry scheduled, or a budget given back, that never ran).
+                    StepStatus::Pending
                 } else {
                     shown_status(state, i)
                 },
+                retry_held: !ready_to_start.contains(&i) && retry_held(state, i),
                 attempts: s.attempts,
                 started_at: s.started_at.clone(),
                 ended_at: s.ended_at.clone(),
@@ -1089,6 +1170,12 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                 },
                 lease_lapsed: false,
                 interrupted: status == RunStatus::Interrupted && s.status == StepStatus::Running,
+                compensation: match s.compensation_left {
+                    Some(crate::decide::CompensationLeft::CutOff) => Some(CompensationView::CutOff),
+                    Some(crate::decide::CompensationLeft::NotRun) => Some(CompensationView::NotRun),
+                    None if s.compensation_failed => Some(CompensationView::Failed),
+                    None => None,
+                },
                 awaits_start: ready_to_start.contains(&i),
                 waits_for_tags: if tagged.contains(&i) {
                     state.runs_on(i).to_vec()
@@ -1193,7 +1280,9 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             .then(|| state.cut_by_time_limit())
             .flatten(),
         secret_inputs: to_give,
-        rolling_back: state.phase == RunPhase::RollingBack,
+        // Stopped mid-rollback too: resume goes on with the compensations, not from the
+        // resume point.
+        rolling_back: state.rollback.is_some() && state.outcome().is_none(),
         waits_on_people: waits_on_people(state),
         submitted: state.submitted && !driver_alive && status == RunStatus::Waiting,
         only_workers: only_workers && !for_tags.is_empty(),
@@ -1216,7 +1305,13 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
 /// What `resume --retry` and `--skip` of a paused workflow run would run again that had
 /// completed (`StatusView::restarts`), as the resume plan has it.
 fn restarts(state: &RunState) -> Restarts {
-    if state.is_scenario() || !matches!(state.phase, RunPhase::Paused { .. }) {
+    let paused = matches!(state.phase, RunPhase::Paused { .. });
+    // A plain resume of a stopped or cut-short run goes on from the resume point too: with
+    // checkpoints off that is the start (its hint must not say "from the resume point").
+    let going_on = state.outcome().is_none()
+        && state.rollback.is_none()
+        && matches!(state.phase, RunPhase::Stopped | RunPhase::Running);
+    if state.is_scenario() || !(paused || going_on) {
         return Restarts::default();
     }
     let completed = |name: &str| {
@@ -1240,14 +1335,27 @@ fn restarts(state: &RunState) -> Restarts {
             Vec::new()
         }
     };
-    let retry = runs(crate::event::ResumeMode::Retry);
-    let skip = runs(crate::event::ResumeMode::Skip);
+    let (retry, skip, resume) = if paused {
+        (
+            runs(crate::event::ResumeMode::Retry),
+            runs(crate::event::ResumeMode::Skip),
+            Vec::new(),
+        )
+    } else {
+        (
+            Vec::new(),
+            Vec::new(),
+            runs(crate::event::ResumeMode::Continue),
+        )
+    };
     let first = state.steps.first().map(|s| s.name.as_str());
     Restarts {
         from_start: retry
             .first()
             .or(skip.first())
+            .or(resume.first())
             .is_some_and(|n| Some(n.as_str()) == first),
+        resume,
         checkpoints_off: state
             .start
             .as_ref()

@@ -127,9 +127,10 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             mode,
             by,
             timeout_seconds,
+            rerun,
             ..
         } => format!(
-            "{}{}{}",
+            "{}{}{}{}",
             match mode {
                 ResumeMode::Continue => "continue".to_string(),
                 ResumeMode::Retry => "retry".to_string(),
@@ -140,6 +141,11 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             timeout_seconds
                 .map(|t| format!(" (timeout {t} s)"))
                 .unwrap_or_default(),
+            if rerun.is_empty() {
+                String::new()
+            } else {
+                format!(" (no checkpoint keeps {}: run again)", rerun.join(", "))
+            },
             signed(Some(by))
         ),
         Event::StopRequested { by, signal, abort } => format!(
@@ -260,8 +266,27 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             if *ran { "" } else { " (nothing to undo)" }
         ),
         Event::CompensationFailed { step, error, .. } => format!("{unit} {step}: {error}"),
-        Event::RollbackFinished { failed } if failed.is_empty() => "every step compensated".into(),
-        Event::RollbackFinished { failed } => format!(
+        Event::RollbackFinished {
+            failed,
+            cut_off,
+            not_run,
+        } if cut_off.is_some() || !not_run.is_empty() => {
+            let mut parts = vec!["left unfinished by an abort".to_string()];
+            if let Some(step) = cut_off {
+                parts.push(format!("{unit} {step} cut off mid-compensation"));
+            }
+            if !not_run.is_empty() {
+                parts.push(format!("never compensated: {}", not_run.join(", ")));
+            }
+            if !failed.is_empty() {
+                parts.push(format!("compensation failed: {}", failed.join(", ")));
+            }
+            parts.join("; ")
+        }
+        Event::RollbackFinished { failed, .. } if failed.is_empty() => {
+            "every step compensated".into()
+        }
+        Event::RollbackFinished { failed, .. } => format!(
             "{} not compensated: {}",
             super::count(failed.len(), unit),
             failed.join(", ")

@@ -159,6 +159,13 @@ pub fn render_scenario_status(
                 "[?]",
                 "interrupted: its driver is gone; it runs again on resume",
             )
+        } else if s.retry_held {
+            (
+                "[ ]",
+                "retry held: the run paused first; it runs again on resume",
+            )
+        } else if let Some((_, label)) = super::status::compensation_badge(s) {
+            ("[!]", label)
         } else {
             marker(s.status)
         };
@@ -290,6 +297,9 @@ pub fn render_scenario_status(
     }
     if let Some(r) = &view.reason {
         let _ = writeln!(out, "\nReason: {}", super::hanging(r, 8));
+    }
+    if let Some(line) = super::status::rollback_line(view, finished) {
+        let _ = writeln!(out, "{line}");
     }
     if finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use super::{command_line, hanging};
 use super::{elapsed_between, format_duration};
 use crate::decide::StepStatus;
-use crate::project::{AgentResultView, RunStatus, StatusView, StepView, Suggestion};
+use crate::project::{
+    AgentResultView, CompensationView, RunStatus, StatusView, StepView, Suggestion,
+};
 
 /// Icon and label of a step status.
 pub(crate) fn step_badge(status: StepStatus) -> (&'static str, &'static str) {
@@ -274,6 +276,19 @@ struct RunOver<'a> {
     aborted: bool,
 }
 
+/// A completed step its rollback did not simply undo: its compensation failed, was cut off
+/// by an abort, or never ran. Shown as that, not as complete.
+pub(crate) fn compensation_badge(s: &StepView) -> Option<(&'static str, &'static str)> {
+    Some(match s.compensation? {
+        CompensationView::Failed => ("❌", "Compensation failed: clean it up by hand"),
+        CompensationView::CutOff => (
+            "⚠️",
+            "Compensation cut off by the abort: it may be half-undone",
+        ),
+        CompensationView::NotRun => ("⚠️", "Not compensated: the rollback was aborted first"),
+    })
+}
+
 fn step_block(
     out: &mut String,
     i: usize,
@@ -301,7 +316,11 @@ fn step_block(
             "⚠️",
             "Interrupted: its driver is gone; it runs again on resume",
         ),
-        None => step_badge(s.status),
+        None if s.retry_held => (
+            "⬜",
+            "Retry held: the run paused first; it runs again on resume",
+        ),
+        None => compensation_badge(s).unwrap_or_else(|| step_badge(s.status)),
     };
     let _ = writeln!(out, "{icon} Step {}/{total}: {}", i + 1, s.name);
     let end = match cut {
@@ -344,7 +363,8 @@ fn step_block(
     }
     composition_lines(out, s, "   ");
     if let Some(e) = &s.error
-        && matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
+        && (matches!(s.status, StepStatus::Failed | StepStatus::Stopped)
+            || s.compensation == Some(CompensationView::Failed))
         && !s.runs_as_items()
         && cut.is_none()
     {
@@ -391,7 +411,9 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
     // A decided rollback that waits for a driver is not waiting on a report.
     let rollback = if view.rolling_back && view.status == RunStatus::Waiting {
         " to roll back (resume runs the compensations)"
-    } else if view.rolling_back && view.status == RunStatus::Interrupted {
+    } else if view.rolling_back
+        && matches!(view.status, RunStatus::Interrupted | RunStatus::Stopped)
+    {
         " while rolling back"
     } else {
         ""
@@ -463,31 +485,59 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         // A reason of several lines (an operator's message) keeps its lines under it.
         let _ = writeln!(out, "Reason: {}", hanging(r, 8));
     }
-    match (&view.rollback, &view.resume_point) {
-        // A rollback under way: resume goes on with it, not from the resume point.
-        (Some(rb), _) if !finished => {
-            let left: Vec<String> = rb.to_compensate.iter().map(|s| format!("`{s}`")).collect();
-            let _ = writeln!(
-                out,
-                "Rolling back: {} still to compensate, in that order ({})",
-                if left.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    left.join(", ")
-                },
-                rb.reason
-            );
-        }
-        (None, Some(cp)) if !finished => {
-            let _ = writeln!(out, "Resume point: after `{cp}`");
-        }
-        _ => {}
+    if let Some(line) = rollback_line(view, finished) {
+        let _ = writeln!(out, "{line}");
+    } else if let Some(cp) = view.resume_point.as_ref().filter(|_| !finished) {
+        let _ = writeln!(out, "Resume point: after `{cp}`");
     }
     if matches!(view.status, RunStatus::Completed) || finished {
         let _ = writeln!(out, "Head hash: {}", view.head_hash);
     }
     commands_block(&mut out, "Next", &view.next);
     out
+}
+
+/// A rollback under way (resume goes on with it, not from the resume point), or one an abort
+/// left unfinished (what it left undone): one line, for a workflow's screen and a scenario's.
+pub(crate) fn rollback_line(view: &StatusView, finished: bool) -> Option<String> {
+    let rb = view.rollback.as_ref()?;
+    let names = |v: &[String]| {
+        v.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !finished {
+        let left = if rb.to_compensate.is_empty() {
+            "nothing".to_string()
+        } else {
+            names(&rb.to_compensate)
+        };
+        return Some(format!(
+            "Rolling back: {left} still to compensate, in that order ({})",
+            rb.reason
+        ));
+    }
+    if !rb.left_unfinished {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(c) = &rb.cut_off {
+        parts.push(format!(
+            "{} cut off mid-compensation (may be half-undone)",
+            names(std::slice::from_ref(c))
+        ));
+    }
+    if !rb.not_run.is_empty() {
+        parts.push(format!("{} never compensated", names(&rb.not_run)));
+    }
+    if !rb.failed.is_empty() {
+        parts.push(format!("{} compensation failed", names(&rb.failed)));
+    }
+    Some(format!(
+        "Rollback left unfinished by the abort: {}; check them by hand",
+        parts.join("; ")
+    ))
 }
 
 /// One line per run, newest first, and how to see more. `cmd` quotes a suggested command as
