@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::runner::{AttemptOutcome, Compensation};
+use super::runner::AttemptOutcome;
 use super::session::{
-    DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
-    preparing_needs_secrets, record, record_stop, require_secrets, watch_log,
+    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline, flush,
+    missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use super::{claim_unit, finish_unit, reap_lapsed, reap_lapsed_as};
@@ -269,55 +269,9 @@ pub fn drive_scenario(
                     // What is staged (the resume, the rollback's start) is in the log before a
                     // compensation runs: a stop or abort asked for meanwhile lands after it.
                     flush(journal, ctx)?;
-                    let has_command = journal
-                        .state
-                        .workflow
-                        .as_ref()
-                        .is_some_and(|w| w.steps[index].rollback.is_some());
-                    let compensation = if has_command {
-                        let state = journal.state.clone();
-                        let mut caught_up = Vec::new();
-                        let mut failed = None;
-                        // A signal to this process ends it too (`halt` is this runner's flag).
-                        let stop = &ctx.stop;
-                        let observer = &mut *ctx.observer;
-                        let compensation = runner.compensate(
-                            &state,
-                            index,
-                            &mut |step, s, l| observer.line(step, s, l),
-                            &mut || {
-                                if stop.is_set() {
-                                    halt.set(libc_sigterm());
-                                    return true;
-                                }
-                                watch_log(journal, &halt, &mut caught_up, &mut failed)
-                            },
-                        );
-                        announce(journal, ctx, &caught_up);
-                        if let Some(e) = failed {
-                            return Err(e.into());
-                        }
-                        compensation
-                    } else {
-                        Compensation::Nothing
-                    };
-                    let (end, output_tail) = match compensation {
-                        Compensation::Stopped => {
-                            cut_off = Some(step);
-                            continue;
-                        }
-                        Compensation::Nothing => (None, String::new()),
-                        Compensation::Ran(end, tail) => (Some(end), tail),
-                    };
-                    record(
-                        journal,
-                        ctx,
-                        Command::RecordCompensation {
-                            step,
-                            end,
-                            output_tail,
-                        },
-                    )?;
+                    if !compensate_step(journal, ctx, &runner, index, &halt, true)? {
+                        cut_off = Some(step);
+                    }
                     continue;
                 }
             }

@@ -303,6 +303,68 @@ pub(crate) fn record_stop(
     Ok(DriveEnd::Stopped)
 }
 
+/// Run step `index`'s compensation on this thread and record its end (a step with no
+/// `rollback:` command is recorded compensated by nothing): false, nothing recorded, if a stop
+/// cut it off (the stop's record names it). The command's loop asks `watch_log` as an
+/// attempt's does; with `signal`, the process's own stop flag (a signal) is looked at too and
+/// raises `halt`, for a driver whose runner answers to `halt` alone (a scenario's).
+pub(crate) fn compensate_step(
+    journal: &mut Journal<'_>,
+    ctx: &mut DriveContext<'_>,
+    runner: &Runner,
+    index: usize,
+    halt: &StopFlag,
+    signal: bool,
+) -> Result<bool, DriveError> {
+    use super::runner::Compensation;
+    let state = journal.state.clone();
+    let step = state.steps[index].name.clone();
+    let has_command = state
+        .workflow
+        .as_ref()
+        .is_some_and(|w| w.steps[index].rollback.is_some());
+    let compensation = if has_command {
+        let mut caught_up = Vec::new();
+        let mut failed = None;
+        let stop = &ctx.stop;
+        let observer = &mut *ctx.observer;
+        let compensation = runner.compensate(
+            &state,
+            index,
+            &mut |step, s, l| observer.line(step, s, l),
+            &mut || {
+                if signal && stop.is_set() {
+                    halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+                    return true;
+                }
+                watch_log(journal, halt, &mut caught_up, &mut failed)
+            },
+        );
+        announce(journal, ctx, &caught_up);
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        compensation
+    } else {
+        Compensation::Nothing
+    };
+    let (end, output_tail) = match compensation {
+        Compensation::Stopped => return Ok(false),
+        Compensation::Nothing => (None, String::new()),
+        Compensation::Ran(end, tail) => (Some(end), tail),
+    };
+    record(
+        journal,
+        ctx,
+        Command::RecordCompensation {
+            step,
+            end,
+            output_tail,
+        },
+    )?;
+    Ok(true)
+}
+
 /// While a command of the run (a step's, its rollback, a `validate:`, `if:`, health or post
 /// check) runs on the driver's thread: look at the log for an operator's stop
 /// or abort, or the run ended beside this driver; if so (or if the log cannot be read, which

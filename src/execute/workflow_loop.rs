@@ -4,10 +4,11 @@
 use std::time::{Duration, Instant};
 
 use super::process::WATCH_EVERY;
-use super::runner::{AttemptOutcome, Compensation, sleep_unless_stopped};
+use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, announce, deadline, flush, missing_secrets_note, prepare,
-    preparing_needs_secrets, record, record_stop, require_secrets, watch_log,
+    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline, flush,
+    missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, require_secrets,
+    watch_log,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
 use crate::decide::{Command, DecideError};
@@ -357,47 +358,9 @@ pub(crate) fn drive_workflow(
             }
             Next::Compensate { index } => {
                 let step = state.steps[index].name.clone();
-                let has_command = state
-                    .workflow
-                    .as_ref()
-                    .is_some_and(|w| w.steps[index].rollback.is_some());
-                let compensation = if has_command {
-                    // On this thread, asking `watch_log` as an attempt does.
-                    let state = state.clone();
-                    let mut caught_up = Vec::new();
-                    let mut failed = None;
-                    let observer = &mut *ctx.observer;
-                    let compensation = runner.compensate(
-                        &state,
-                        index,
-                        &mut |step, s, l| observer.line(step, s, l),
-                        &mut || watch_log(journal, &halt, &mut caught_up, &mut failed),
-                    );
-                    announce(journal, ctx, &caught_up);
-                    if let Some(e) = failed {
-                        return Err(e.into());
-                    }
-                    compensation
-                } else {
-                    Compensation::Nothing
-                };
-                let (end, output_tail) = match compensation {
-                    Compensation::Stopped => {
-                        cut_off = Some(step);
-                        continue;
-                    }
-                    Compensation::Nothing => (None, String::new()),
-                    Compensation::Ran(end, tail) => (Some(end), tail),
-                };
-                record(
-                    journal,
-                    ctx,
-                    Command::RecordCompensation {
-                        step,
-                        end,
-                        output_tail,
-                    },
-                )?;
+                if !compensate_step(journal, ctx, &runner, index, &halt, false)? {
+                    cut_off = Some(step);
+                }
             }
         }
     }
