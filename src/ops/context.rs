@@ -415,7 +415,7 @@ impl Ctx {
         query: Option<&str>,
         instead: &[&str],
     ) -> Result<String, CommandError> {
-        match self.find(store, scope, query) {
+        match self.find(store, scope.with_children(), query) {
             Err(e @ FindError::OtherKind { .. }) if !instead.is_empty() => {
                 Err(CommandError::bad_input(e.to_string())
                     .hint(format!("{} reports on it there", self.cmd(instead))))
