@@ -715,8 +715,13 @@ fn resuming_a_child_whose_parents_were_interrupted_with_it_carries_them_on() {
     for name in ["top", "mid", "leaf"] {
         assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
     }
-    let status = env.status(None);
-    assert_eq!(status["name"], "leaf", "the latest run is the leaf");
+    assert_eq!(
+        env.status(None)["name"],
+        "top",
+        "no RUN means the latest top-level run"
+    );
+    let status = env.status(Some("leaf"));
+    assert_eq!(status["name"], "leaf");
     let argv: Vec<String> = status["next"][0]["argv"]
         .as_array()
         .unwrap()
