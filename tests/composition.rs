@@ -715,8 +715,13 @@ fn resuming_a_child_whose_parents_were_interrupted_with_it_carries_them_on() {
     for name in ["top", "mid", "leaf"] {
         assert_eq!(env.status(Some(name))["status"], "interrupted", "{name}");
     }
-    let status = env.status(None);
-    assert_eq!(status["name"], "leaf", "the latest run is the leaf");
+    assert_eq!(
+        env.status(None)["name"],
+        "top",
+        "no RUN means the latest top-level run"
+    );
+    let status = env.status(Some("leaf"));
+    assert_eq!(status["name"], "leaf");
     let argv: Vec<String> = status["next"][0]["argv"]
         .as_array()
         .unwrap()
@@ -2292,4 +2297,50 @@ fn automatic_retries_of_a_uses_step_s_failed_gate_each_run_a_new_child() {
         .to_string();
     let attempts: Vec<u64> = children_of(&env, &parent).iter().map(|c| c.1).collect();
     assert_eq!(attempts, [1, 2]);
+}
+
+#[test]
+fn no_run_means_the_latest_top_level_run_not_the_finished_child_of_a_failed_parent() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k\n    run: echo \"v=$(cat verdict 2>/dev/null || echo bad)\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .workflow(
+        "par",
+        "name: par\nsteps:\n  - name: c\n    uses: kid\n    validate:\n      - run: test \"${{ steps.c.outputs.v }}\" = good\n",
+    );
+    let run = env.run(&["workflow", "run", "par"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // A bare status means the failed parent.
+    let status = env.run(&["--json", "workflow", "status"]).json();
+    assert_eq!(status["name"], "par", "{status}");
+    assert_eq!(status["status"], "failed");
+    // The child is still reached by its name and by its id.
+    assert_eq!(env.status(Some("kid"))["status"], "completed");
+    std::fs::write(env.file("verdict"), "good").unwrap();
+    // A bare resume --retry resumes the parent (a new child), not the finished child.
+    let resume = env.run(&["--json", "workflow", "resume", "--retry"]);
+    assert_eq!(resume.code, 0, "{}{}", resume.stdout, resume.stderr);
+    let doc = resume.json();
+    assert_eq!(doc["name"], "par", "{doc}");
+    assert_eq!(doc["status"], "completed");
+}
+
+#[test]
+fn a_bare_abort_ends_the_failed_parent_not_its_finished_child() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k\n    run: echo \"v=bad\" >> \"$CORTEX_OUTPUT\"\n",
+    )
+    .workflow(
+        "par",
+        "name: par\nsteps:\n  - name: c\n    uses: kid\n    validate:\n      - run: test \"${{ steps.c.outputs.v }}\" = good\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "par"]).code, 1);
+    let abort = env.run(&["--json", "workflow", "abort"]);
+    assert_ne!(abort.code, 0, "{}{}", abort.stdout, abort.stderr);
+    assert_eq!(env.status(Some("par"))["status"], "aborted");
+    assert_eq!(env.status(Some("kid"))["status"], "completed");
 }

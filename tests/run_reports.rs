@@ -268,3 +268,59 @@ fn a_reports_checks_are_bounded_by_the_runs_timeout_seconds() {
     assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
     assert_eq!(env.events(&run).len(), before, "nothing recorded");
 }
+
+/// A phase reported failed while the run's driver still runs a parallel phase: the run is
+/// `running` (its driver carries the other phase on, then pauses it), the report answers 0
+/// naming that driver, and nothing it suggests is a `resume` (refused as held, exit 4).
+/// Before, `fail` answered `failed`, exit 1, suggesting `resume … [--skip]`.
+#[test]
+fn a_phase_failed_beside_a_running_phase_leaves_the_run_running_under_its_driver() {
+    let env = Env::new();
+    env.scenario(
+        "two",
+        "name: two\ndescription: t\nphases:\n  - {name: ask, parallel: true}\n  - {name: slow, parallel: true, run: 'while [ ! -f go ]; do sleep 0.05; done'}\n  - {name: after, run: 'echo after'}\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "two"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let status = env.run(&["--json", "orchestrate", "status", "two"]);
+        let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap_or_default();
+        let phase = |name: &str| {
+            doc["phases"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+                .map(|p| p["status"].clone())
+        };
+        if phase("ask") == Some("waiting".into()) && phase("slow") == Some("running".into()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "never got going: {doc}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let fail = env.run(&["--json", "orchestrate", "fail", "two", "ask"]);
+    let status = env.run(&["--json", "orchestrate", "status", "two"]);
+    std::fs::write(env.file("go"), "").unwrap();
+    driver.wait().unwrap();
+    assert_eq!(fail.code, 0, "{}{}", fail.stdout, fail.stderr);
+    assert!(
+        fail.stderr.contains("carries the run on"),
+        "{}",
+        fail.stderr
+    );
+    for doc in [fail.json(), status.json()] {
+        assert_eq!(doc["status"], "running", "{doc}");
+        assert!(
+            !doc["next"].to_string().contains("\"resume\""),
+            "no resume while its driver holds it: {doc}"
+        );
+    }
+    // Once its driver has let go, the run is failed and resumable.
+    let after = env.run(&["--json", "orchestrate", "status", "two"]).json();
+    assert_eq!(after["status"], "failed", "{after}");
+    assert!(after["next"].to_string().contains("\"resume\""), "{after}");
+}

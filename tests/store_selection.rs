@@ -703,3 +703,46 @@ fn a_connection_string_demanding_tls_says_cortex_does_not_speak_it() {
         assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
     }
 }
+
+/// A second home on the first home's SQLite log (`--db`) judges a run's driver by the lock
+/// beside that log, as the first home does: a live run is `running` from both, and a resume
+/// from the second is not suggested. Before, the second home probed its own `locks/`, called
+/// the run `interrupted` and suggested a resume that was refused as held.
+#[test]
+fn every_home_on_one_sqlite_log_sees_a_live_run_as_running() {
+    let first = Env::new();
+    first.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - {name: wait, run: 'while [ ! -f go ]; do sleep 0.05; done'}\n",
+    );
+    let mut driver = first
+        .command(&["workflow", "run", "slow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while first.status(None)["status"] != "running" {
+        assert!(std::time::Instant::now() < until, "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let second = Env::new();
+    let db = first.db().display().to_string();
+    let status = second.run(&["--json", "--db", &db, "workflow", "status"]);
+    let doc = status.json();
+    std::fs::write(first.file("go"), "").unwrap();
+    let ended = driver.wait().unwrap();
+    assert_eq!(doc["status"], "running", "{doc}");
+    let next = doc["next"].to_string();
+    assert!(
+        !next.contains("\"resume\""),
+        "no resume of a live run: {next}"
+    );
+    assert!(ended.success());
+    assert_eq!(
+        second
+            .run(&["--json", "--db", &db, "workflow", "status"])
+            .json()["status"],
+        "completed"
+    );
+}

@@ -1945,8 +1945,50 @@ fn two_workers_finishing_a_run_between_them_say_nothing_went_wrong(env: Env) {
     verify(&env);
 }
 
+/// A worker drives a submitted run until it waits for a report, and lets go; the report is
+/// recorded without driving on, and the worker takes the run again: it says the run has work
+/// again, never that its driver is gone (that driver let go of it). Before, `run_resumed`
+/// having cleared `submitted`, the worker said "its driver is gone; driving it".
+fn a_worker_retaking_a_run_a_report_woke_does_not_call_its_driver_gone(env: Env) {
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - name: one\n    prompt: first\n  - name: two\n    run: 'true'\n",
+    );
+    let w = Worker::start_heard(&env, "m1", &["--lease", "2s"]);
+    let run = submit(&env, "workflow", "asks");
+    wait_for(&env, &run, "the run to wait", |ev| {
+        !of_type(ev, "step_waiting").is_empty()
+    });
+    let until = Instant::now() + PATIENCE;
+    while env.status(Some(&run))["status"] != "waiting" {
+        assert!(Instant::now() < until, "{}", env.status(Some(&run)));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "one",
+        "--run",
+        &run,
+        "--no-drive",
+    ]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    wait_for(&env, &run, "the run to finish", finished);
+    let said = w.drained_lines();
+    assert!(
+        said.iter().all(|l| !l.contains("driver is gone")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter().any(|l| l.contains("it has work again")),
+        "{said:#?}"
+    );
+}
+
 common::on_both_stores!(
     two_workers_finishing_a_run_between_them_say_nothing_went_wrong,
+    a_worker_retaking_a_run_a_report_woke_does_not_call_its_driver_gone,
     a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4,
     a_helper_worker_waits_out_a_retrys_backoff,
     a_killed_command_drivers_phase_names_no_driver_in_status,

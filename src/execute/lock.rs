@@ -120,9 +120,39 @@ pub struct DriverLock {
     made_anew: bool,
 }
 
-/// Where the lock of `run_id` lives: not in `runs/`, which may be deleted.
+/// Where the lock of `run_id` lives: not in `runs/`, which may be deleted. In the `locks/`
+/// folder beside the SQLite log the home uses (`locks_beside`), which is the home's own
+/// `locks/` for the home's own `cortex.db`; else in the home's.
 fn lock_path(home: &Path, run_id: &str) -> PathBuf {
-    home.join("locks").join(format!("{run_id}.lock"))
+    let dir = LOCK_DIRS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(home)
+        .cloned()
+        .unwrap_or_else(|| home.join("locks"));
+    dir.join(format!("{run_id}.lock"))
+}
+
+/// The lock folder of each home whose log is a SQLite file elsewhere (`locks_beside`).
+static LOCK_DIRS: std::sync::Mutex<std::collections::BTreeMap<PathBuf, PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The runs of `home` are in the SQLite log `db`: their locks are taken in the `locks/`
+/// folder beside it, so that every home on that log (another home's `--db`, a shared `db` in
+/// the config) judges a run's driver by the same lock. Before, each home probed its own
+/// `locks/`: a second home saw the first's live run as `interrupted` and suggested a
+/// `resume` that was then refused as held.
+pub fn locks_beside(home: &Path, db: &Path) {
+    let folder = db.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = folder.map_or_else(|| PathBuf::from("locks"), |f| f.join("locks"));
+    let mut dirs = LOCK_DIRS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if dir == home.join("locks") {
+        dirs.remove(home);
+    } else {
+        dirs.insert(home.to_path_buf(), dir);
+    }
 }
 
 /// The lock file at `path`, made if need be; and whether this call made it.

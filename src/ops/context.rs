@@ -148,7 +148,16 @@ impl Ctx {
     /// Where the log is: `--db`, else CORTEX_DB (both relative to the current directory),
     /// else `db` in the home's cortex.config.json (relative to the home), else
     /// `CORTEX_HOME/cortex.db`.
+    /// A SQLite log's runs are locked beside it (`execute::locks_beside`).
     pub fn location(&self) -> Result<Location, CommandError> {
+        let location = self.find_location()?;
+        if let Location::Sqlite(path) = &location {
+            crate::execute::locks_beside(&self.home, path);
+        }
+        Ok(location)
+    }
+
+    fn find_location(&self) -> Result<Location, CommandError> {
         let read = |spec: &str, base: &std::path::Path, from: &str| {
             Location::read(spec, base).map_err(|e| {
                 CommandError::bad_input(format!("{from}: {e}")).hint(format!(
@@ -415,7 +424,7 @@ impl Ctx {
         query: Option<&str>,
         instead: &[&str],
     ) -> Result<String, CommandError> {
-        match self.find(store, scope, query) {
+        match self.find(store, scope.with_children(), query) {
             Err(e @ FindError::OtherKind { .. }) if !instead.is_empty() => {
                 Err(CommandError::bad_input(e.to_string())
                     .hint(format!("{} reports on it there", self.cmd(instead))))

@@ -2,7 +2,7 @@
 //! workflow or scenario (its latest run), among the runs of the command's own kind.
 
 use crate::definition::{catalog_suggest, normalize_name, shown};
-use crate::event::RunKind;
+use crate::event::{Event, RunKind};
 use crate::store::{EventStore, RunQuery, StoreError};
 
 /// Why no run was found. The query is shown as names are (escaped, cut to 40 characters): it
@@ -73,15 +73,35 @@ pub struct Scope {
     /// a stop or an abort took the latest *unfinished* run, so repeating a report on a run
     /// that had just finished (rolled back, say) failed an older waiting run.
     pub kind: Option<RunKind>,
+    /// No query picks the latest run, child runs (`uses:`) included: a report (`workflow step
+    /// complete STEP` right after a parent started waiting on its child reports on the child's
+    /// step). Otherwise no query picks the latest top-level run (`latest_top_level`): a
+    /// status, resume, abort or stop of a parent whose `uses:` step failed acted on its
+    /// finished child ("already finished; nothing to do", exit 0).
+    pub children: bool,
 }
 
 impl Scope {
-    pub fn of(kind: RunKind) -> Scope {
-        Scope { kind: Some(kind) }
+    pub const fn of(kind: RunKind) -> Scope {
+        Scope {
+            kind: Some(kind),
+            children: false,
+        }
     }
 
-    pub fn any() -> Scope {
-        Scope { kind: None }
+    pub const fn any() -> Scope {
+        Scope {
+            kind: None,
+            children: false,
+        }
+    }
+
+    /// The same scope, where no query picks the latest run, child or not (a report).
+    pub const fn with_children(self) -> Scope {
+        Scope {
+            children: true,
+            ..self
+        }
     }
 }
 
@@ -119,7 +139,10 @@ pub fn find_run(
                 RunKind::Workflow => RunKind::Scenario,
                 RunKind::Scenario => RunKind::Workflow,
             };
-            let elsewhere = Scope { kind: Some(other) };
+            let elsewhere = Scope {
+                kind: Some(other),
+                ..scope
+            };
             match find_in(store, elsewhere, Some(q)) {
                 Ok(_) => Err(FindError::OtherKind {
                     kind: Some(kind),
@@ -136,12 +159,16 @@ pub fn find_run(
 fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<String, FindError> {
     let of_kind = RunQuery::kind(scope.kind);
     let Some(query) = query.map(str::trim).filter(|q| !q.is_empty()) else {
-        // The latest run (one that finished says so where it cannot be acted on).
-        return store
-            .list_runs(&of_kind.clone().limit(1))?
-            .first()
-            .map(|r| r.run_id.clone())
-            .ok_or(FindError::NoRuns { kind: scope.kind });
+        // The latest top-level run (one that finished says so where it cannot be acted on).
+        let latest = if scope.children {
+            store
+                .list_runs(&of_kind.clone().limit(1))?
+                .first()
+                .map(|r| r.run_id.clone())
+        } else {
+            latest_top_level(store, &of_kind)?
+        };
+        return latest.ok_or(FindError::NoRuns { kind: scope.kind });
     };
     if looks_like_id(query) {
         let by_id = RunQuery {
@@ -203,6 +230,43 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
         suggestions: catalog_suggest(&normalize_name(stem), names.into_iter()),
     })
 }
+
+/// The latest run matching `query` that is no child run (started by a `uses:` step), or the
+/// latest run when every one is a child. A child starts a millisecond after its parent: the
+/// latest run outright is, after a failed `uses:` step, the finished child, and a bare
+/// `resume` answered "already finished; nothing to do" (exit 0) of it while the failed parent
+/// was never resumed. A child is reached through its parent, by its id, or by its name.
+fn latest_top_level(store: &dyn EventStore, query: &RunQuery) -> Result<Option<String>, FindError> {
+    let mut first: Option<String> = None;
+    let mut before: Option<String> = None;
+    loop {
+        let page = store.list_runs(&RunQuery {
+            before: before.clone(),
+            ..query.clone().limit(TOP_LEVEL_PAGE)
+        })?;
+        for entry in &page {
+            first.get_or_insert_with(|| entry.run_id.clone());
+            if !is_child_run(store, &entry.run_id)? {
+                return Ok(Some(entry.run_id.clone()));
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == TOP_LEVEL_PAGE => before = Some(last.run_id.clone()),
+            _ => return Ok(first),
+        }
+    }
+}
+
+/// Was run `run_id` started by a `uses:` step of another run (its `run_started` names a parent)?
+fn is_child_run(store: &dyn EventStore, run_id: &str) -> Result<bool, StoreError> {
+    Ok(matches!(
+        store.first_event(run_id)?.map(|r| r.event),
+        Some(Event::RunStarted(started)) if started.parent.is_some()
+    ))
+}
+
+/// How many runs `latest_top_level` reads the index for at a time.
+const TOP_LEVEL_PAGE: usize = 16;
 
 /// How many of the newest runs' names a "did you mean" looks among.
 const SUGGEST_AMONG: usize = 1_000;

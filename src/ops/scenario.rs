@@ -24,9 +24,7 @@ use crate::validate::validate_scenario;
 
 /// `orchestrate ...` commands act on scenario runs: a name, or none, means the latest
 /// scenario run (`lookup::Scope`).
-pub const SCENARIOS: Scope = Scope {
-    kind: Some(RunKind::Scenario),
-};
+pub const SCENARIOS: Scope = Scope::of(RunKind::Scenario);
 
 /// What `orchestrate run` was asked for.
 pub struct RunRequest<'a> {

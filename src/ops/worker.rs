@@ -426,6 +426,16 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         again.insert(run_id.clone());
                         continue;
                     }
+                    // Its driver was cut short if it left a driver lease behind (lapsed, or
+                    // its process gone) or a lock whose lease lapsed; a driver that let the
+                    // run wait released its lease, and a report or a start since gave the
+                    // run work again: that driver is not "gone". Before, `run_resumed`
+                    // having cleared `submitted`, every such run was said to have lost its
+                    // driver.
+                    let cut_short = stale.is_some()
+                        || leases
+                            .iter()
+                            .any(|l| l.unit == DRIVER_UNIT && l.holder != seat.holder);
                     // The driver lease of a process of this host that is gone (killed before
                     // it let go) is let go at once, not waited out, as `resume` does: the run
                     // shows `interrupted` already. Before, the worker could not claim it until
@@ -477,8 +487,10 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         state.start.as_ref().map_or("", |s| s.name.as_str()),
                         if state.submitted {
                             "submitted for workers"
-                        } else {
+                        } else if cut_short {
                             "its driver is gone"
+                        } else {
+                            "it has work again (a report or a start came after its driver let it wait) and nobody drives it"
                         }
                     ));
                     let taken = Taken {

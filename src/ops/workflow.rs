@@ -31,9 +31,7 @@ use crate::store::EventStore;
 use crate::validate::{Known, UsedInfo, Uses, resolve_inputs, validate_workflow};
 
 /// `workflow ...` commands act on workflow runs.
-pub const WORKFLOWS: Scope = Scope {
-    kind: Some(RunKind::Workflow),
-};
+pub const WORKFLOWS: Scope = Scope::of(RunKind::Workflow);
 
 /// A definition that parsed and validated, with what it needs to run.
 struct Loaded {

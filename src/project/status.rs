@@ -70,6 +70,14 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
             Outcome::Aborted => RunStatus::Aborted,
             Outcome::RolledBack => RunStatus::RolledBack,
         },
+        // Paused by a failed unit (a phase reported failed) while its live driver still
+        // carries units on: running, until that driver has them end and lets go. Before, it
+        // was `failed` with a `resume` to paste that was refused as held (exit 4).
+        RunPhase::Paused { .. }
+            if driver_alive && state.steps.iter().any(|s| s.status == StepStatus::Running) =>
+        {
+            RunStatus::Running
+        }
         RunPhase::Paused { .. } => RunStatus::Failed,
         RunPhase::Stopped => RunStatus::Stopped,
         RunPhase::Waiting => RunStatus::Waiting,
