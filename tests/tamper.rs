@@ -899,7 +899,8 @@ fn log_show_warns_of_whatever_log_verify_of_the_run_finds(env: Env) {
 
 /// An event whose stored `version` was set past what this cortex reads, its hash left, is a
 /// changed row, not a newer cortex's event: `workflow status` says the log does not verify
-/// there, as `log verify` does, never "written by a newer cortex … nothing is damaged".
+/// there, as `log verify` does, never "written by a newer cortex … nothing is damaged"; nor
+/// does `log show` on its line.
 fn a_changed_event_version_is_said_not_to_verify_not_to_be_newer(env: Env) {
     env.workflow("nv", "name: nv\nsteps: [{name: a, prompt: do a}]\n");
     assert_eq!(env.run(&["workflow", "run", "nv"]).code, 3);
@@ -925,6 +926,16 @@ fn a_changed_event_version_is_said_not_to_verify_not_to_be_newer(env: Env) {
             "{args:?}: {said}"
         );
     }
+    // `log show` says the event changed, not that a newer cortex wrote it.
+    let shown = env.run(&["log", "show", &run]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("it was changed")
+            && !shown.stdout.contains("newer cortex")
+            && shown.stdout.contains("does not verify at seq 1"),
+        "{}",
+        shown.stdout
+    );
 }
 
 common::on_both_stores!(

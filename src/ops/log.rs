@@ -37,20 +37,36 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
         Some(crate::store::ReadEvent::Event(e))
             if matches!(&e.event, crate::event::Event::RunStarted(s) if s.kind == crate::event::RunKind::Scenario)
     );
+    // What is shown is what is stored: a run that `log verify RUN` fails (its chain, its
+    // snapshots, its attempt logs' files, its index row) is said under it, so that a changed
+    // history is never read as the record; beside the document (`--json`), on the side.
+    let bad = check_log(ctx, &*store, Some(&run_id), None, None)?.first_bad;
     let mut text = format!("Run {run_id}: {} events\n", events.len());
     for e in &events {
         match e {
             crate::store::ReadEvent::Event(e) => text.push_str(&render_event_line(e, scenario)),
+            // An event at or past where the chain breaks is no newer cortex's, whatever its
+            // stored version says: it is said as damaged.
+            crate::store::ReadEvent::Unreadable(u)
+                if u.needs_version.is_some()
+                    && bad
+                        .as_ref()
+                        .is_some_and(|b| b.seq <= u.seq.min(i64::MAX as u64) as i64) =>
+            {
+                let damaged = crate::store::Unreadable {
+                    needs_version: None,
+                    unreadable: "its stored version is past what cortex reads, and the chain does not verify there: it was changed".into(),
+                    ..u.clone()
+                };
+                text.push_str(&render_unreadable_line(&damaged));
+            }
             crate::store::ReadEvent::Unreadable(u) => text.push_str(&render_unreadable_line(u)),
         }
         text.push('\n');
     }
-    // What is shown is what is stored: a run that `log verify RUN` fails (its chain, its
-    // snapshots, its attempt logs' files, its index row) is said under it, so that a changed
-    // history is never read as the record; beside the document (`--json`), on the side.
     let verify = ctx.cmd(&["log", "verify", &run_id]);
     let mut warnings = Vec::new();
-    if let Some(bad) = check_log(ctx, &*store, Some(&run_id), None, None)?.first_bad {
+    if let Some(bad) = bad {
         warnings.push(format!(
             "run {run_id} does not verify at seq {}: {} (its events are as stored, not as recorded); {verify} checks it",
             bad.seq, bad.reason
