@@ -900,7 +900,7 @@ fn log_show_warns_of_whatever_log_verify_of_the_run_finds(env: Env) {
 /// An event whose stored `version` was set past what this cortex reads, its hash left, is a
 /// changed row, not a newer cortex's event: `workflow status` says the log does not verify
 /// there, as `log verify` does, never "written by a newer cortex … nothing is damaged"; nor
-/// does `log show` on its line.
+/// do `log show` on its line and the run's page.
 fn a_changed_event_version_is_said_not_to_verify_not_to_be_newer(env: Env) {
     env.workflow("nv", "name: nv\nsteps: [{name: a, prompt: do a}]\n");
     assert_eq!(env.run(&["workflow", "run", "nv"]).code, 3);
@@ -935,6 +935,13 @@ fn a_changed_event_version_is_said_not_to_verify_not_to_be_newer(env: Env) {
             && shown.stdout.contains("does not verify at seq 1"),
         "{}",
         shown.stdout
+    );
+    // Nor does the run's page.
+    let s = server::Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        !page.contains("newer cortex") && !page.contains("nothing is damaged"),
+        "{page}"
     );
 }
 
