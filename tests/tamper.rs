@@ -721,7 +721,235 @@ fn one_changed_run_never_hides_another(env: Env) {
     }
 }
 
+/// The reasons of the failures `report` names, by run.
+fn failures(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["failures"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no failures array: {report}"))
+        .iter()
+        .map(|f| {
+            (
+                f["run_id"].as_str().unwrap().to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A run whose events were all deleted, its run-index row left (which proves it existed),
+/// fails `log verify RUN` and `log verify --all` by that row, even when another run failed
+/// too; on PostgreSQL a dropped events table beside the index is an error, never "0 runs"
+/// verified. `failures` is always in the document, `[]` on a clean log. Seen by a review: such
+/// a run passed ("0 runs, 0 events") while `workflow resume` sent the user to `log verify`.
+fn a_run_whose_events_were_all_deleted_fails_verification_by_its_index_row(env: Env) {
+    let (env, runs) = two_runs(env);
+    let (code, clean) = verify(&env, &["--all"]);
+    assert_eq!(code, 0, "{clean}");
+    assert_eq!(clean["failures"], serde_json::json!([]), "{clean}");
+    sql(
+        &env,
+        &format!("DELETE FROM events WHERE run_id = '{}'", runs[0]),
+    );
+    let removed = "the log holds none: events were removed";
+    let (code, report) = verify(&env, &[&runs[0]]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["first_bad"]["run_id"], runs[0].as_str(), "{report}");
+    let reason = report["first_bad"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the run index names") && reason.contains(removed),
+        "{report}"
+    );
+    let (code, report) = verify(&env, &["--all"]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(failures(&report)[0].0, runs[0], "{report}");
+    // Another run failing first never hides it.
+    sql(
+        &env,
+        &format!(
+            "UPDATE events SET body = replace(body, 'echo a', 'echo A') WHERE run_id = '{}' AND seq = 0",
+            runs[1]
+        ),
+    );
+    let (code, report) = verify(&env, &[]);
+    assert_eq!(code, 1, "{report}");
+    let named = failures(&report);
+    assert!(
+        named
+            .iter()
+            .any(|(r, why)| *r == runs[0] && why.contains(removed))
+            && named.iter().any(|(r, _)| *r == runs[1]),
+        "{report}"
+    );
+    if env.pg.is_some() {
+        sql(&env, "DROP TABLE events CASCADE");
+        let out = env.run(&["log", "verify"]);
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("no events table") && !out.stdout.contains("verified"),
+            "{}{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+/// `log verify RUN --anchors FILE` of a run deleted whole (its events and its index row), which
+/// the anchors still name by id or a prefix of it, fails naming it as deleted (exit 1), rather
+/// than saying there is no such run (exit 2); a run neither knows is still bad input.
+fn a_deleted_run_named_with_its_anchors_fails_as_deleted(env: Env) {
+    let (env, runs) = two_runs(env);
+    let anchors = env.dir.path().join("anchors.txt");
+    let anchors_arg = anchors.to_str().unwrap();
+    assert_eq!(env.run(&["log", "anchor", "--file", anchors_arg]).code, 0);
+    let run = &runs[0];
+    sql(
+        &env,
+        &format!(
+            "DELETE FROM events WHERE run_id = '{run}'; DELETE FROM runs WHERE run_id = '{run}'"
+        ),
+    );
+    for named in [run.as_str(), &run[..run.len() - 4]] {
+        let (code, report) = verify(&env, &[named, "--anchors", anchors_arg]);
+        assert_eq!(code, 1, "{named}: {report}");
+        assert_eq!(report["first_bad"]["run_id"], run.as_str(), "{report}");
+        assert!(
+            report["first_bad"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("deleted"),
+            "{report}"
+        );
+    }
+    let out = env.run(&["log", "verify", "no-such-run", "--anchors", anchors_arg]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+}
+
+/// `log show` of a run that does not verify says so under its events for each thing `log
+/// verify RUN` checks (its chain, its index row, its attempt logs' files), and with `--json`
+/// on stderr, stdout the same array of events; an intact run is shown without a word of it.
+fn log_show_warns_of_whatever_log_verify_of_the_run_finds(env: Env) {
+    let (env, runs) = two_runs(env);
+    let clean = env.run(&["--json", "log", "show", &runs[1]]);
+    assert!(
+        !clean.stderr.contains("does not verify"),
+        "{}",
+        clean.stderr
+    );
+    let before = clean.json();
+    let shows_warning = |run: &str, what: &str| {
+        let human = env.run(&["log", "show", run]);
+        assert_eq!(human.code, 0, "{what}: {}", human.stderr);
+        assert!(
+            human.stdout.contains("this run's log does not verify")
+                && human.stdout.contains(&format!("cortex log verify {run}")),
+            "{what}: {}",
+            human.stdout
+        );
+        // Said once: in the text, not again on the side.
+        assert!(
+            !human.stderr.contains("does not verify"),
+            "{what}: {}",
+            human.stderr
+        );
+        let json = env.run(&["--json", "log", "show", run]);
+        assert_eq!(json.code, 0, "{what}: {}", json.stderr);
+        assert!(json.json().is_array(), "{what}: {}", json.stdout);
+        assert!(
+            json.stderr.contains(&format!("run {run} does not verify"))
+                && json.stderr.contains(&format!("cortex log verify {run}")),
+            "{what}: {}",
+            json.stderr
+        );
+        json.json()
+    };
+    // Its attempt log's file changed.
+    let logs = env.home().join("logs").join(&runs[1]);
+    let file = std::fs::read_dir(&logs)
+        .unwrap()
+        .flatten()
+        .flat_map(|e| {
+            if e.path().is_dir() {
+                std::fs::read_dir(e.path())
+                    .unwrap()
+                    .flatten()
+                    .map(|f| f.path())
+                    .collect()
+            } else {
+                vec![e.path()]
+            }
+        })
+        .find(|p| p.is_file())
+        .expect("the run has an attempt log file");
+    let mut text = std::fs::read(&file).unwrap();
+    text.extend_from_slice(b"forged\n");
+    std::fs::write(&file, text).unwrap();
+    assert_eq!(verify(&env, &[&runs[1]]).0, 1);
+    assert_eq!(shows_warning(&runs[1], "attempt log"), before);
+    // Its index row changed.
+    sql(
+        &env,
+        &format!(
+            "UPDATE runs SET name = 'other' WHERE run_id = '{}'",
+            runs[0]
+        ),
+    );
+    assert_eq!(verify(&env, &[&runs[0]]).0, 1);
+    shows_warning(&runs[0], "index row");
+}
+
+/// An event whose stored `version` was set past what this cortex reads, its hash left, is a
+/// changed row, not a newer cortex's event: `workflow status` says the log does not verify
+/// there, as `log verify` does, never "written by a newer cortex … nothing is damaged"; nor
+/// do `log show` on its line and the run's page.
+fn a_changed_event_version_is_said_not_to_verify_not_to_be_newer(env: Env) {
+    env.workflow("nv", "name: nv\nsteps: [{name: a, prompt: do a}]\n");
+    assert_eq!(env.run(&["workflow", "run", "nv"]).code, 3);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    sql(
+        &env,
+        &format!("UPDATE events SET version = 99 WHERE run_id = '{run}' AND seq = 1"),
+    );
+    let (code, report) = verify(&env, &[&run]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["first_bad"]["seq"], 1, "{report}");
+    for args in [
+        &["workflow", "status", &run][..],
+        &["--json", "workflow", "status", &run],
+    ] {
+        let out = env.run(args);
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            said.contains("does not verify")
+                && !said.contains("newer cortex (")
+                && !said.contains("nothing is damaged")
+                && !said.contains("written by a newer cortex"),
+            "{args:?}: {said}"
+        );
+    }
+    // `log show` says the event changed, not that a newer cortex wrote it.
+    let shown = env.run(&["log", "show", &run]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("it was changed")
+            && !shown.stdout.contains("newer cortex")
+            && shown.stdout.contains("does not verify at seq 1"),
+        "{}",
+        shown.stdout
+    );
+    // Nor does the run's page.
+    let s = server::Server::start(&env);
+    let page = s.get(&format!("/runs/{run}")).body;
+    assert!(
+        !page.contains("newer cortex") && !page.contains("nothing is damaged"),
+        "{page}"
+    );
+}
+
 common::on_both_stores!(
+    a_changed_event_version_is_said_not_to_verify_not_to_be_newer,
+    a_run_whose_events_were_all_deleted_fails_verification_by_its_index_row,
+    a_deleted_run_named_with_its_anchors_fails_as_deleted,
+    log_show_warns_of_whatever_log_verify_of_the_run_finds,
     one_changed_run_never_hides_another,
     a_change_to_any_column_of_any_event_is_found_and_named,
     a_status_of_a_run_whose_log_does_not_verify_says_so_and_suggests_only_log_verify,

@@ -152,8 +152,10 @@ pub fn main() -> i32 {
 /// Print what an operation returned (its document with `--json`, else its text; warnings on
 /// stderr), and give its exit code.
 pub(crate) fn print(json: bool, output: Output) -> i32 {
-    for w in &output.warnings {
-        err(&format!("warning: {w}\n"));
+    if json || !output.warnings_in_text {
+        for w in &output.warnings {
+            err(&format!("warning: {w}\n"));
+        }
     }
     if json {
         out_json(&output.json);

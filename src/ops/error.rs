@@ -522,6 +522,9 @@ impl From<StoreError> for CommandError {
                     .command(&["log", "verify", run_id])
                     .then(" says where its chain breaks; put back the log from a backup: no command can read this run past that event"),
             ),
+            StoreError::EventsGone { .. } => Some(
+                "put back the log from a backup: every run it held is gone (`log verify --anchors FILE` names the anchored ones)".into(),
+            ),
             StoreError::BadLocation(_) => Some(
                 "say where the log is as postgres://user@host:port/dbname, a libpq string (host=H dbname=D), or a SQLite file (sqlite:PATH or a path), in --db, CORTEX_DB or `db` in cortex.config.json".into(),
             ),
@@ -537,7 +540,9 @@ impl From<StoreError> for CommandError {
             _ => exit::FAILED,
         };
         let cause = match e {
-            StoreError::Unverified { .. } | StoreError::Corrupt { .. } => Cause::Unverified,
+            StoreError::Unverified { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::EventsGone { .. } => Cause::Unverified,
             StoreError::NewerEvent { .. } => Cause::Newer,
             StoreError::Unreachable { .. }
             | StoreError::Busy

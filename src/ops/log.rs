@@ -27,6 +27,8 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    // The events shown and the checks of them read one view of the log.
+    let _view = crate::store::View::of(&store)?;
     // Every stored event, an unreadable one (damaged, or a newer cortex's) said as such in its
     // place: the audit trail is never hidden whole by one event.
     let events = crate::store::read_run_all(&*store, &run_id)?;
@@ -35,23 +37,43 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
         Some(crate::store::ReadEvent::Event(e))
             if matches!(&e.event, crate::event::Event::RunStarted(s) if s.kind == crate::event::RunKind::Scenario)
     );
+    // What is shown is what is stored: a run that `log verify RUN` fails (its chain, its
+    // snapshots, its attempt logs' files, its index row) is said under it, so that a changed
+    // history is never read as the record; beside the document (`--json`), on the side.
+    let bad = check_log(ctx, &*store, Some(&run_id), None, None)?.first_bad;
     let mut text = format!("Run {run_id}: {} events\n", events.len());
     for e in &events {
         match e {
             crate::store::ReadEvent::Event(e) => text.push_str(&render_event_line(e, scenario)),
+            // An event at or past where the chain breaks is no newer cortex's, whatever its
+            // stored version says: it is said as damaged.
+            crate::store::ReadEvent::Unreadable(u)
+                if u.needs_version.is_some()
+                    && bad
+                        .as_ref()
+                        .is_some_and(|b| b.seq <= u.seq.min(i64::MAX as u64) as i64) =>
+            {
+                let damaged = crate::store::Unreadable {
+                    needs_version: None,
+                    unreadable: "its stored version is past what cortex reads, and the chain does not verify there: it was changed".into(),
+                    ..u.clone()
+                };
+                text.push_str(&render_unreadable_line(&damaged));
+            }
             crate::store::ReadEvent::Unreadable(u) => text.push_str(&render_unreadable_line(u)),
         }
         text.push('\n');
     }
-    // What is shown is what is stored: a chain that does not verify is said under it, so
-    // that a changed history is never read as the record.
-    if let Some(bad) = store.verify(Some(&run_id))?.first_bad {
-        text.push_str(&crate::render::render_unverified_show(
-            &bad,
-            &ctx.cmd(&["log", "verify", &run_id]),
+    let verify = ctx.cmd(&["log", "verify", &run_id]);
+    let mut warnings = Vec::new();
+    if let Some(bad) = bad {
+        warnings.push(format!(
+            "run {run_id} does not verify at seq {}: {} (its events are as stored, not as recorded); {verify} checks it",
+            bad.seq, bad.reason
         ));
+        text.push_str(&crate::render::render_unverified_show(&bad, &verify));
     }
-    Ok(Output::new(events, text, exit::OK))
+    Ok(Output::new(events, text, exit::OK).warn_beside_document(warnings))
 }
 
 /// `log export [RUN]`: a run's events as JSON Lines (the text), and as a list (the document).
@@ -168,128 +190,10 @@ pub fn verify(
             // appends by other processes meanwhile never read as a disagreement between them.
             let _view = crate::store::View::of(&store)?;
             let run_id = match run {
-                Some(r) => Some(ctx.resolve_run(&store, super::Scope::any(), Some(r))?),
+                Some(r) => Some(resolve_verified_run(ctx, &*store, r, anchored.as_deref())?),
                 None => None,
             };
-            // Anchors are checked against the rows; without them, verification streams.
-            let rows = match anchors {
-                Some(_) => store.raw_rows(run_id.as_deref())?,
-                None => Vec::new(),
-            };
-            let mut report = match anchors {
-                Some(_) => verify_rows(&rows),
-                None => store.verify(run_id.as_deref())?,
-            };
-            if let Some(anchors) = anchored {
-                let relevant: Vec<_> = anchors
-                    .into_iter()
-                    .filter(|a| run_id.as_ref().is_none_or(|r| *r == a.run_id))
-                    .collect();
-                hold_to_anchors(&mut report, &rows, &relevant);
-            }
-            // A chain that verifies may still hold events this cortex cannot decode: written by
-            // a newer cortex (said, not failed: upgrade to read them), or by no cortex (a
-            // chain recomputed over a changed body: a failure).
-            for (run, _) in &report.heads {
-                if !report.failed(run)
-                    && let Some(u) = crate::store::first_unreadable(&*store, run)?
-                {
-                    report.unreadable.push(u);
-                }
-            }
-            let damaged: Vec<_> = report
-                .unreadable
-                .iter()
-                .filter(|u| u.needs_version.is_none())
-                .map(|damaged| crate::store::BadEvent {
-                    run_id: damaged.run_id.clone(),
-                    seq: damaged.seq.min(i64::MAX as u64) as i64,
-                    reason: format!("it does not decode: {}", damaged.unreadable),
-                })
-                .collect();
-            for bad in damaged {
-                report.fail(bad);
-            }
-            // The runs the checks below read whole: all of them (`None`: one pass over the
-            // log) while every chain verified and decodes, else the others one by one.
-            let readable: Vec<Option<String>> = if report.ok && report.unreadable.is_empty() {
-                vec![run_id.clone()]
-            } else {
-                checkable(&report)
-            };
-            // The snapshots that `status` may read must agree with the log they cache.
-            check_each(&mut report, &readable, |run| {
-                Ok(check_snapshots(&store, run)?)
-            })?;
-            // The files of attempts' whole outputs must be what their events recorded. A log
-            // given by `--file` is checked with the `logs/` folder beside it, if it came with
-            // one (a copy of the database alone is a copy of the chain only).
-            let home = match file {
-                Some(f) => f
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf),
-                None => ctx.home.clone(),
-            };
-            if file.is_none() || home.join("logs").is_dir() {
-                // A file given by `--file` is a SQLite copy; otherwise the home's own log.
-                let sqlite = file.is_some() || matches!(ctx.location()?, Location::Sqlite(_));
-                let (mut checked, mut absent) = (0, 0);
-                let mut runs = readable.clone();
-                let mut i = 0;
-                while i < runs.len() {
-                    let run = runs[i].clone();
-                    i += 1;
-                    if run.as_deref().is_some_and(|r| report.failed(r)) {
-                        continue;
-                    }
-                    let found =
-                        crate::execute::check_attempt_logs(&store, &home, run.as_deref(), sqlite)?;
-                    match found.first_bad {
-                        // A failure in one pass over the whole log: counted again run by run,
-                        // each run's files checked in full.
-                        Some(bad) if run.is_none() => {
-                            report.fail(bad);
-                            runs.extend(checkable(&report));
-                        }
-                        Some(bad) => {
-                            report.fail(bad);
-                            checked += found.checked;
-                            absent += found.absent;
-                        }
-                        None => {
-                            checked += found.checked;
-                            absent += found.absent;
-                        }
-                    }
-                }
-                report.attempt_logs = Some(checked);
-                report.attempt_logs_absent = Some(absent);
-            }
-            // So must the run index that finds runs and lists history: checked whole while
-            // every run so far verified (which also finds rows of runs that have no events),
-            // else the row of each run still unfailed.
-            let whole = run_id.is_none() && report.ok && report.unreadable.is_empty();
-            let bad = match whole {
-                true => crate::store::check_index(&store)?,
-                false => None,
-            };
-            let one_by_one = match (&run_id, bad) {
-                (Some(run), _) => vec![Some(run.clone())],
-                (None, Some(bad)) => {
-                    report.fail(bad);
-                    checkable(&report)
-                }
-                (None, None) if whole => Vec::new(),
-                (None, None) => checkable(&report),
-            };
-            for run in one_by_one.into_iter().flatten() {
-                if !report.failed(&run)
-                    && let Some(bad) = crate::store::check_index_run(&store, &run)?
-                {
-                    report.fail(bad);
-                }
-            }
+            let report = check_log(ctx, &*store, run_id.as_deref(), anchored, file)?;
             let text = render_verify(&report);
             let code = if report.ok { exit::OK } else { exit::FAILED };
             Ok(Output::new(report, text, code))
@@ -297,8 +201,152 @@ pub fn verify(
     }
 }
 
-/// The report of rows `rows` held to the anchors `relevant` to them: counted, and the first
-/// anchored head missing, changed or no longer the head fails it (if nothing failed before).
+/// Every check `log verify` makes of the log `store` (of run `run_id` alone, if given): the
+/// hash chains, the anchors `anchored` (if given), what decodes, the snapshots, the attempt
+/// logs' files (`file`: the copy of a log given by `--file`, checked with the `logs/` folder
+/// beside it) and the run index. `log show` warns by the same checks of its run.
+fn check_log(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    run_id: Option<&str>,
+    anchored: Option<Vec<Anchor>>,
+    file: Option<&Path>,
+) -> Result<crate::store::VerifyReport, CommandError> {
+    // Anchors are checked against the rows; without them, verification streams.
+    let rows = match &anchored {
+        Some(_) => store.raw_rows(run_id)?,
+        None => Vec::new(),
+    };
+    let mut report = match &anchored {
+        Some(_) => verify_rows(&rows),
+        None => store.verify(run_id)?,
+    };
+    if let Some(anchors) = anchored {
+        let relevant: Vec<_> = anchors
+            .into_iter()
+            .filter(|a| run_id.is_none_or(|r| r == a.run_id))
+            .collect();
+        hold_to_anchors(&mut report, &rows, &relevant);
+    }
+    // A chain that verifies may still hold events this cortex cannot decode: written by
+    // a newer cortex (said, not failed: upgrade to read them), or by no cortex (a
+    // chain recomputed over a changed body: a failure).
+    for (run, _) in &report.heads {
+        if !report.failed(run)
+            && let Some(u) = crate::store::first_unreadable(store, run)?
+        {
+            report.unreadable.push(u);
+        }
+    }
+    let damaged: Vec<_> = report
+        .unreadable
+        .iter()
+        .filter(|u| u.needs_version.is_none())
+        .map(|damaged| crate::store::BadEvent {
+            run_id: damaged.run_id.clone(),
+            seq: damaged.seq.min(i64::MAX as u64) as i64,
+            reason: format!("it does not decode: {}", damaged.unreadable),
+        })
+        .collect();
+    for bad in damaged {
+        report.fail(bad);
+    }
+    // The runs the checks below read whole: all of them (`None`: one pass over the
+    // log) while every chain verified and decodes, else the others one by one.
+    let readable: Vec<Option<String>> = if report.ok && report.unreadable.is_empty() {
+        vec![run_id.map(str::to_string)]
+    } else {
+        checkable(&report)
+    };
+    // The snapshots that `status` may read must agree with the log they cache.
+    check_each(&mut report, &readable, |run| {
+        Ok(check_snapshots(store, run)?)
+    })?;
+    // The files of attempts' whole outputs must be what their events recorded. A log
+    // given by `--file` is checked with the `logs/` folder beside it, if it came with
+    // one (a copy of the database alone is a copy of the chain only).
+    let home = match file {
+        Some(f) => f
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| ctx.cwd.clone(), Path::to_path_buf),
+        None => ctx.home.clone(),
+    };
+    if file.is_none() || home.join("logs").is_dir() {
+        // A file given by `--file` is a SQLite copy; otherwise the home's own log.
+        let sqlite = file.is_some() || matches!(ctx.location()?, Location::Sqlite(_));
+        let (mut checked, mut absent) = (0, 0);
+        let mut runs = readable.clone();
+        let mut i = 0;
+        while i < runs.len() {
+            let run = runs[i].clone();
+            i += 1;
+            if run.as_deref().is_some_and(|r| report.failed(r)) {
+                continue;
+            }
+            let found = crate::execute::check_attempt_logs(store, &home, run.as_deref(), sqlite)?;
+            match found.first_bad {
+                // A failure in one pass over the whole log: counted again run by run,
+                // each run's files checked in full.
+                Some(bad) if run.is_none() => {
+                    report.fail(bad);
+                    runs.extend(checkable(&report));
+                }
+                Some(bad) => {
+                    report.fail(bad);
+                    checked += found.checked;
+                    absent += found.absent;
+                }
+                None => {
+                    checked += found.checked;
+                    absent += found.absent;
+                }
+            }
+        }
+        report.attempt_logs = Some(checked);
+        report.attempt_logs_absent = Some(absent);
+    }
+    // So must the run index that finds runs and lists history: checked whole while
+    // every run so far verified (which also finds rows of runs that have no events),
+    // else the row of each run still unfailed.
+    let whole = run_id.is_none() && report.ok && report.unreadable.is_empty();
+    let bad = match whole {
+        true => crate::store::check_index(store)?,
+        false => None,
+    };
+    let one_by_one = match (run_id, bad) {
+        (Some(run), _) => vec![Some(run.to_string())],
+        (None, Some(bad)) => {
+            report.fail(bad);
+            checkable(&report)
+        }
+        (None, None) if whole => Vec::new(),
+        (None, None) => checkable(&report),
+    };
+    for run in one_by_one.into_iter().flatten() {
+        if !report.failed(&run)
+            && let Some(bad) = crate::store::check_index_run(store, &run)?
+        {
+            report.fail(bad);
+        }
+    }
+    // A row of the index whose run has no events at all is a run whose events were removed:
+    // no chain leads to it, so it is looked for whatever else failed.
+    if run_id.is_none() {
+        // Every run with events was read: its chain verified (its head), or failed.
+        let held: std::collections::HashSet<String> = report
+            .heads
+            .iter()
+            .map(|(r, _)| r.clone())
+            .chain(report.failures.iter().map(|f| f.run_id.clone()))
+            .collect();
+        for bad in crate::store::index_rows_without_events(store, &|r| held.contains(r))? {
+            report.fail(bad);
+        }
+    }
+    Ok(report)
+}
+
 /// `log verify` where the log it would read is not there: bad input, naming where it looked
 /// and how to point at the log meant.
 fn no_log_to_verify(ctx: &Ctx) -> Result<CommandError, CommandError> {
@@ -312,6 +360,8 @@ fn no_log_to_verify(ctx: &Ctx) -> Result<CommandError, CommandError> {
     )))
 }
 
+/// The report of rows `rows` held to the anchors `relevant` to them: counted, and every
+/// anchored head missing, changed or no longer the head fails its run.
 fn hold_to_anchors(
     report: &mut crate::store::VerifyReport,
     rows: &[crate::store::RawRow],
@@ -320,6 +370,33 @@ fn hold_to_anchors(
     report.anchors = Some(relevant.len() as u64);
     for bad in check_anchors(rows, relevant) {
         report.fail(bad);
+    }
+}
+
+/// The run `query` names for `log verify` (as every command finds runs); and one the log no
+/// longer finds but the anchors `anchored` name (its id, or a prefix of one alone): a run
+/// whose events and index row were deleted is checked, and fails as missing, rather than
+/// said not to exist.
+fn resolve_verified_run(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    query: &str,
+    anchored: Option<&[Anchor]>,
+) -> Result<String, CommandError> {
+    let err = match ctx.resolve_run(store, super::Scope::any(), Some(query)) {
+        Ok(run) => return Ok(run),
+        Err(e) => e,
+    };
+    let Some(anchored) = anchored else {
+        return Err(err);
+    };
+    if let Some(a) = anchored.iter().find(|a| a.run_id == query) {
+        return Ok(a.run_id.clone());
+    }
+    let mut prefixed = anchored.iter().filter(|a| a.run_id.starts_with(query));
+    match (prefixed.next(), prefixed.next()) {
+        (Some(a), None) => Ok(a.run_id.clone()),
+        _ => Err(err),
     }
 }
 

@@ -11,6 +11,9 @@ pub struct Output {
     /// Said on the side (stderr): a definition changed since its run started, a derived file
     /// not written.
     pub warnings: Vec<String>,
+    /// The text says the warnings itself (where it shows what they concern, as `log show` says
+    /// a changed chain under its events): said on the side only beside the document.
+    pub warnings_in_text: bool,
 }
 
 impl Output {
@@ -20,11 +23,18 @@ impl Output {
             human: human.into(),
             code,
             warnings: Vec::new(),
+            warnings_in_text: false,
         }
     }
 
     pub fn warn(mut self, warnings: Vec<String>) -> Output {
         self.warnings.extend(warnings);
         self
+    }
+
+    /// `warn`, for warnings the text already says: only the document has them on the side.
+    pub fn warn_beside_document(mut self, warnings: Vec<String>) -> Output {
+        self.warnings_in_text = true;
+        self.warn(warnings)
     }
 }

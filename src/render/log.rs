@@ -416,7 +416,7 @@ pub fn render_verify(report: &VerifyReport) -> String {
     }
 }
 
-/// The warning under `log show` of a run whose chain does not verify: where, why, and the
+/// The warning under `log show` of a run that does not verify: where, why, and the
 /// command that checks the whole log.
 pub fn render_unverified_show(bad: &crate::store::BadEvent, verify: &str) -> String {
     format!(

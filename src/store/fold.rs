@@ -194,6 +194,14 @@ fn stream_with(
         let body = text(row.body, "body")?;
         let version = u32::try_from(row.version).unwrap_or(u32::MAX);
         if let Some(newer) = super::newer_event(run_id, seq, row.version) {
+            // A row whose chain does not verify (here or before) is no newer cortex's event:
+            // its version is as changed as anything else in it.
+            if let Some(bad) = verifier.as_deref().and_then(Verifier::first_bad) {
+                return Err(corrupt(format!(
+                    "the log does not verify from event #{} ({}): its event schema version {} is not to be read as a newer cortex's",
+                    bad.seq, bad.reason, row.version
+                )));
+            }
             return Err(newer);
         }
         let event = decode(version, type_name, body).map_err(corrupt)?;

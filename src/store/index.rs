@@ -232,11 +232,7 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
     let mut rows = rows.into_iter().peekable();
     for (want, outcome_unknown) in &expected {
         if let Some(extra) = rows.next_if(|r| r.run_id < want.run_id) {
-            return Ok(bad(
-                &extra.run_id,
-                0,
-                "a row for a run that has no events".into(),
-            ));
+            return Ok(Some(no_events(&extra)));
         }
         let Some(row) = rows.next_if(|r| r.run_id == want.run_id) else {
             return Ok(bad(&want.run_id, 0, "the run is missing from it".into()));
@@ -258,13 +254,56 @@ pub fn check_index(store: &dyn EventStore) -> Result<Option<BadEvent>, StoreErro
         }
     }
     if let Some(extra) = rows.next() {
-        return Ok(bad(
-            &extra.run_id,
-            0,
-            "a row for a run that has no events".into(),
-        ));
+        return Ok(Some(no_events(&extra)));
     }
     Ok(None)
+}
+
+/// The failure of an index row whose run has no events: the row proves the run existed, so
+/// its events were removed (all of them, or the table that held them).
+fn no_events(row: &RunEntry) -> BadEvent {
+    BadEvent {
+        run_id: row.run_id.clone(),
+        seq: 0,
+        reason: format!(
+            "the run index names {} event{}, the log holds none: events were removed",
+            row.events,
+            if row.events == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+/// Every row of the run index whose run has no events in the log, each a failure (see
+/// `no_events`), whatever else failed: `check_index` finds them only while the whole log
+/// verified, and a run with no events has no chain that `log verify` would look at.
+/// `has_events` says which runs hold events (those whose chains were read: an event that
+/// does not decode never stops this). None for a store that keeps no index; an index that
+/// cannot be read is itself the failure.
+pub fn index_rows_without_events(
+    store: &dyn EventStore,
+    has_events: &dyn Fn(&str) -> bool,
+) -> Result<Vec<BadEvent>, StoreError> {
+    let rows = match store.index_rows() {
+        Ok(Some(rows)) => rows,
+        Ok(None) => return Ok(Vec::new()),
+        Err(StoreError::Corrupt {
+            run_id,
+            seq,
+            reason,
+        }) => {
+            return Ok(vec![BadEvent {
+                run_id,
+                seq: seq.min(i64::MAX as u64) as i64,
+                reason: format!("the run index: {reason}"),
+            }]);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(rows
+        .iter()
+        .filter(|r| !has_events(&r.run_id))
+        .map(no_events)
+        .collect())
 }
 
 /// How index row `row` differs from `want`, the entry its run's events make, if it does.
@@ -300,7 +339,8 @@ pub fn check_index_run(
         Err(e) => return Err(e),
     };
     let (Some(first), Some(last)) = (events.first(), events.last()) else {
-        return Ok(None);
+        // No events, yet a row: the row proves the run existed.
+        return Ok(index_row(store, run_id)?.map(|row| no_events(&row)));
     };
     let head = RunHead {
         run_id: run_id.to_string(),
@@ -311,13 +351,7 @@ pub fn check_index_run(
     let Some(want) = entry_from_log(&head, Some(&last.event)) else {
         return Ok(None);
     };
-    let row = store
-        .list_runs(&RunQuery {
-            id_prefix: Some(run_id.to_string()),
-            ..RunQuery::default()
-        })?
-        .into_iter()
-        .find(|r| r.run_id == run_id);
+    let row = index_row(store, run_id)?;
     let what = match &row {
         None => Some("the run is missing from it"),
         Some(row) => row_differs(row, &want),
@@ -327,4 +361,15 @@ pub fn check_index_run(
         seq: want.events.saturating_sub(1).min(i64::MAX as u64) as i64,
         reason: format!("the run index: {what}"),
     }))
+}
+
+/// The run index's row of run `run_id`, if it has one.
+fn index_row(store: &dyn EventStore, run_id: &str) -> Result<Option<RunEntry>, StoreError> {
+    Ok(store
+        .list_runs(&RunQuery {
+            id_prefix: Some(run_id.to_string()),
+            ..RunQuery::default()
+        })?
+        .into_iter()
+        .find(|r| r.run_id == run_id))
 }

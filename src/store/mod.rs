@@ -29,7 +29,8 @@ pub use fold::{
 };
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{
-    RunEntry, RunQuery, check_index, check_index_run, entries_from_log, entry_from_log, run_entry,
+    RunEntry, RunQuery, check_index, check_index_run, entries_from_log, entry_from_log,
+    index_rows_without_events, run_entry,
 };
 pub use jsonl::{LogFile, export_line, read_line, verify_export};
 pub use lease::{DRIVER_UNIT, Lease, LeaseClaim};
@@ -87,6 +88,12 @@ pub enum StoreError {
     /// empty file.
     #[error("{path} is not a cortex event log (it has no events table)")]
     NotALog { path: String, blank: bool },
+    /// A PostgreSQL database holding cortex's run index but not the events table it indexes:
+    /// the log's events were removed.
+    #[error(
+        "the database at {target} holds cortex's run index but no events table: the log's events were removed"
+    )]
+    EventsGone { target: String },
     /// A PostgreSQL database (or schema), or a SQLite file, holding tables named as cortex's
     /// that cortex did not make: another application's. Neither read nor written.
     #[error(

@@ -657,6 +657,13 @@ impl PostgresStore {
     /// runs yet.
     pub fn open_read(conn: &str) -> Result<Self, StoreError> {
         let store = Self::connect(conn, Access::Read)?;
+        // The run index without the events it indexes: the log's events were removed (its
+        // table dropped), never a log not set up yet, which would verify as empty.
+        if !store.has_table("events")? && store.has_table("runs")? {
+            return Err(StoreError::EventsGone {
+                target: store.shown.clone(),
+            });
+        }
         if !store.has_table("events")? {
             return Err(StoreError::NotALog {
                 path: store.shown.clone(),

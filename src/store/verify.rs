@@ -35,8 +35,7 @@ pub struct VerifyReport {
     /// The first failure found (the first of `failures`).
     pub first_bad: Option<BadEvent>,
     /// Every failure found, at most one per run (its first): one changed run never hides
-    /// another, and the runs not named here verified.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// another, and the runs not named here verified. Always present (`[]`: none failed).
     pub failures: Vec<BadEvent>,
     /// Anchors checked (`log verify --anchors FILE`).
     #[serde(skip_serializing_if = "Option::is_none")]

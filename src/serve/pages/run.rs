@@ -813,7 +813,12 @@ pub fn render_run_page(shared: &Shared, viewer: Viewer, d: &RunData, all_events:
                 }
                 @if let Some(desc) = &view.description { p class="description" { (desc) } }
                 @if let Some(r) = &view.reason { p class="reason" { (r) } }
-                @if let Some((seq, why)) = d.unreadable.as_ref().filter(|(_, w)| w.contains("upgrade cortex")) {
+                // A newer cortex's event only where the chain verifies through it: a changed
+                // row's version is as changed as anything else in it.
+                @if let Some((seq, why)) = d.unreadable.as_ref().filter(|(seq, w)| {
+                    w.contains("upgrade cortex")
+                        && d.verify["first_bad"]["seq"].as_u64().is_none_or(|bad| bad > *seq)
+                }) {
                     p class="reason" {
                         "⚠ The stored event " (seq) " was written by a newer cortex (" (why) "). "
                         "The run is shown as far as this one reads, up to event " (seq.saturating_sub(1))
