@@ -147,3 +147,82 @@ fn problems_of_one_file_are_listed_in_line_order() {
         .collect();
     assert_eq!(lines, vec![1, 2, 3, 4], "{}", out.text());
 }
+
+#[test]
+fn duplicate_keys_in_user_named_maps_are_reported_in_a_file_that_parses() {
+    let env = Env::new();
+    env.workflow(
+        "dupmap",
+        "name: dupmap\ninputs:\n  v: {type: string, default: a}\n  v: {type: string, default: b}\nschedule:\n  cron: '0 3 * * *'\n  inputs: {v: x, v: y}\nsteps:\n  - name: a\n    run: echo $A\n    env:\n      A: one\n      A: two\n  - name: b\n    uses: other\n    with:\n      k: 1\n      k: 2\n    timeout: soon\n",
+    );
+    env.workflow(
+        "other",
+        "name: other\nsteps:\n  - name: o\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "validate", "dupmap"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("duplicate_keys_in_user_named_maps", out.snapshot(&env));
+    // Never run with the last of them.
+    let out = env.run(&["workflow", "run", "dupmap"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    assert!(out.text().contains("duplicate key `A`"), "{}", out.text());
+}
+
+#[test]
+fn duplicate_key_of_a_scenario_phase_env_is_reported_with_the_rest_of_the_file() {
+    let env = Env::new();
+    env.scenario(
+        "dupenv",
+        "name: dupenv\ndescription: d\nphases:\n  - name: p\n    run: [echo a, echo b, echo c, [nested], 12]\n    env:\n      A: one\n      A: two\n    condition: after:zz\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "dupenv"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("duplicate_key_of_a_phase_env", out.snapshot(&env));
+}
+
+#[test]
+fn bad_items_of_a_run_list_are_each_named_at_the_item() {
+    let env = Env::new();
+    env.scenario(
+        "runitems",
+        "name: runitems\ndescription: d\nphases:\n  - name: p\n    run:\n      - echo a\n      - echo b\n      - echo c\n      - [nested]\n      - 12\n  - name: q\n    run: echo\n    agents: [nobody]\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "runitems"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("bad_run_list_items", out.snapshot(&env));
+}
+
+#[test]
+fn every_bad_success_criterion_is_reported_at_its_index_in_one_pass() {
+    let env = Env::new();
+    env.scenario(
+        "crits",
+        "name: crits\ndescription: d\nphases:\n  - name: p\n    run: echo\n    success_criteria:\n      - ok\n      - {chek: a}\n      - {chek: b}\n      - \"criterion ${{ inputs.nope5 }}\"\n      - check: |\n          true\n          echo ${{ inputs.nope6 }}\n  - name: q\n    run: echo\n    success_criteria:\n      - bogus: 1\n    condition: after:zz\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "crits"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("bad_success_criteria", out.snapshot(&env));
+}
+
+#[test]
+fn every_bad_value_of_the_configuration_is_reported() {
+    let env = Env::new();
+    env.config(
+        r#"{"workflow": {"max_parallel": 0, "checkpoint_frequency": "daily", "durability": "x", "bogus": 1}}"#,
+    );
+    let out = env.run(&["workflow", "validate", "--all"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    insta::assert_snapshot!("every_bad_configuration_value", out.snapshot(&env));
+}
+
+#[test]
+fn a_name_with_an_apostrophe_is_shown_as_written() {
+    let env = Env::new();
+    env.workflow(
+        "my flow",
+        "name: \"it's my flow\"\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "validate", "my flow"]);
+    assert!(out.text().contains("`it's my flow.yaml`"), "{}", out.text());
+    assert!(!out.text().contains("\\'"), "{}", out.text());
+}
