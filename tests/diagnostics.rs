@@ -226,3 +226,17 @@ fn a_name_with_an_apostrophe_is_shown_as_written() {
     assert!(out.text().contains("`it's my flow.yaml`"), "{}", out.text());
     assert!(!out.text().contains("\\'"), "{}", out.text());
 }
+
+#[test]
+fn a_tilde_in_a_string_enum_is_the_text_tilde() {
+    let env = Env::new();
+    env.workflow(
+        "en",
+        "name: en\ninputs:\n  e: {type: string, enum: [\"a\", ~]}\nsteps:\n  - name: s\n    run: echo \"E=${{ inputs.e }}\"\n",
+    );
+    let out = env.run(&["workflow", "run", "en", "--input", "e=~"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let out = env.run(&["workflow", "run", "en", "--input", "e=null"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    assert!(out.text().contains("not one of a, ~"), "{}", out.text());
+}

@@ -1039,8 +1039,9 @@ pub(crate) fn keep_written(
         if spec.default.as_ref().is_some_and(not_text) {
             found.push((name.clone(), None, [&at[..], &["default".into()]].concat()));
         }
+        // (a choice `~` of a string input is the text `~`, as `--input e='~'` gives it)
         for (i, choice) in spec.choices.iter().flatten().enumerate() {
-            if not_text(choice) {
+            if not_text(choice) || choice.is_null() {
                 found.push((
                     name.clone(),
                     Some(i),
