@@ -240,3 +240,53 @@ fn a_tilde_in_a_string_enum_is_the_text_tilde() {
     assert_ne!(out.code, 0, "{}", out.text());
     assert!(out.text().contains("not one of a, ~"), "{}", out.text());
 }
+
+#[test]
+fn a_workflow_in_the_scenarios_folder_is_judged_a_workflow_by_its_content() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/w2.yaml"),
+        "name: w2\nsteps:\n  - name: a\n    run: 'true'\n",
+    )
+    .unwrap();
+    let out = env.run(&["workflow", "validate", "w2"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.text()
+            .contains("w2.yaml is a workflow (it has `steps:`)"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        out.text().contains("move it to workflows/"),
+        "{}",
+        out.text()
+    );
+    let out = env.run(&["orchestrate", "validate", "--all"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.text().contains("this is a workflow, not a scenario"),
+        "{}",
+        out.text()
+    );
+    assert!(!out.text().contains("unknown field"), "{}", out.text());
+    let out = env.run(&["orchestrate", "list"]);
+    assert!(
+        out.text().contains("this is a workflow, not a scenario"),
+        "{}",
+        out.text()
+    );
+}
+
+#[test]
+fn a_scenario_in_the_workflows_folder_does_not_make_its_namesake_workflow_unrunnable() {
+    let env = Env::new();
+    env.workflow("sc", "name: sc\nsteps:\n  - name: a\n    run: 'true'\n");
+    env.workflow(
+        "sc2",
+        "name: sc\ndescription: d\nphases:\n  - name: p\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "run", "sc"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+}
