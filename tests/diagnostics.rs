@@ -290,3 +290,15 @@ fn a_scenario_in_the_workflows_folder_does_not_make_its_namesake_workflow_unrunn
     let out = env.run(&["workflow", "run", "sc"]);
     assert_eq!(out.code, 0, "{}", out.text());
 }
+
+#[test]
+fn errors_in_an_anchored_scalar_are_placed_past_the_anchor() {
+    let env = Env::new();
+    env.workflow(
+        "an",
+        "name: an\nsteps:\n  - name: a\n    run: &x \"echo ${{ inputs.nope }}\"\n    timeout: &t soon\n",
+    );
+    let out = env.run(&["workflow", "validate", "an"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("anchored_scalar_errors", out.snapshot(&env));
+}
