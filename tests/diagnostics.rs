@@ -147,3 +147,158 @@ fn problems_of_one_file_are_listed_in_line_order() {
         .collect();
     assert_eq!(lines, vec![1, 2, 3, 4], "{}", out.text());
 }
+
+#[test]
+fn duplicate_keys_in_user_named_maps_are_reported_in_a_file_that_parses() {
+    let env = Env::new();
+    env.workflow(
+        "dupmap",
+        "name: dupmap\ninputs:\n  v: {type: string, default: a}\n  v: {type: string, default: b}\nschedule:\n  cron: '0 3 * * *'\n  inputs: {v: x, v: y}\nsteps:\n  - name: a\n    run: echo $A\n    env:\n      A: one\n      A: two\n  - name: b\n    uses: other\n    with:\n      k: 1\n      k: 2\n    timeout: soon\n",
+    );
+    env.workflow(
+        "other",
+        "name: other\nsteps:\n  - name: o\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "validate", "dupmap"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("duplicate_keys_in_user_named_maps", out.snapshot(&env));
+    // Never run with the last of them.
+    let out = env.run(&["workflow", "run", "dupmap"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    assert!(out.text().contains("duplicate key `A`"), "{}", out.text());
+}
+
+#[test]
+fn duplicate_key_of_a_scenario_phase_env_is_reported_with_the_rest_of_the_file() {
+    let env = Env::new();
+    env.scenario(
+        "dupenv",
+        "name: dupenv\ndescription: d\nphases:\n  - name: p\n    run: [echo a, echo b, echo c, [nested], 12]\n    env:\n      A: one\n      A: two\n    condition: after:zz\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "dupenv"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("duplicate_key_of_a_phase_env", out.snapshot(&env));
+}
+
+#[test]
+fn bad_items_of_a_run_list_are_each_named_at_the_item() {
+    let env = Env::new();
+    env.scenario(
+        "runitems",
+        "name: runitems\ndescription: d\nphases:\n  - name: p\n    run:\n      - echo a\n      - echo b\n      - echo c\n      - [nested]\n      - 12\n  - name: q\n    run: echo\n    agents: [nobody]\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "runitems"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("bad_run_list_items", out.snapshot(&env));
+}
+
+#[test]
+fn every_bad_success_criterion_is_reported_at_its_index_in_one_pass() {
+    let env = Env::new();
+    env.scenario(
+        "crits",
+        "name: crits\ndescription: d\nphases:\n  - name: p\n    run: echo\n    success_criteria:\n      - ok\n      - {chek: a}\n      - {chek: b}\n      - \"criterion ${{ inputs.nope5 }}\"\n      - check: |\n          true\n          echo ${{ inputs.nope6 }}\n  - name: q\n    run: echo\n    success_criteria:\n      - bogus: 1\n    condition: after:zz\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "crits"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("bad_success_criteria", out.snapshot(&env));
+}
+
+#[test]
+fn every_bad_value_of_the_configuration_is_reported() {
+    let env = Env::new();
+    env.config(
+        r#"{"workflow": {"max_parallel": 0, "checkpoint_frequency": "daily", "durability": "x", "bogus": 1}}"#,
+    );
+    let out = env.run(&["workflow", "validate", "--all"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    insta::assert_snapshot!("every_bad_configuration_value", out.snapshot(&env));
+}
+
+#[test]
+fn a_name_with_an_apostrophe_is_shown_as_written() {
+    let env = Env::new();
+    env.workflow(
+        "my flow",
+        "name: \"it's my flow\"\nsteps:\n  - name: a\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "validate", "my flow"]);
+    assert!(out.text().contains("`it's my flow.yaml`"), "{}", out.text());
+    assert!(!out.text().contains("\\'"), "{}", out.text());
+}
+
+#[test]
+fn a_tilde_in_a_string_enum_is_the_text_tilde() {
+    let env = Env::new();
+    env.workflow(
+        "en",
+        "name: en\ninputs:\n  e: {type: string, enum: [\"a\", ~]}\nsteps:\n  - name: s\n    run: echo \"E=${{ inputs.e }}\"\n",
+    );
+    let out = env.run(&["workflow", "run", "en", "--input", "e=~"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let out = env.run(&["workflow", "run", "en", "--input", "e=null"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    assert!(out.text().contains("not one of a, ~"), "{}", out.text());
+}
+
+#[test]
+fn a_workflow_in_the_scenarios_folder_is_judged_a_workflow_by_its_content() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.home().join("scenarios")).unwrap();
+    std::fs::write(
+        env.home().join("scenarios/w2.yaml"),
+        "name: w2\nsteps:\n  - name: a\n    run: 'true'\n",
+    )
+    .unwrap();
+    let out = env.run(&["workflow", "validate", "w2"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.text()
+            .contains("w2.yaml is a workflow (it has `steps:`)"),
+        "{}",
+        out.text()
+    );
+    assert!(
+        out.text().contains("move it to workflows/"),
+        "{}",
+        out.text()
+    );
+    let out = env.run(&["orchestrate", "validate", "--all"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.text().contains("this is a workflow, not a scenario"),
+        "{}",
+        out.text()
+    );
+    assert!(!out.text().contains("unknown field"), "{}", out.text());
+    let out = env.run(&["orchestrate", "list"]);
+    assert!(
+        out.text().contains("this is a workflow, not a scenario"),
+        "{}",
+        out.text()
+    );
+}
+
+#[test]
+fn a_scenario_in_the_workflows_folder_does_not_make_its_namesake_workflow_unrunnable() {
+    let env = Env::new();
+    env.workflow("sc", "name: sc\nsteps:\n  - name: a\n    run: 'true'\n");
+    env.workflow(
+        "sc2",
+        "name: sc\ndescription: d\nphases:\n  - name: p\n    run: 'true'\n",
+    );
+    let out = env.run(&["workflow", "run", "sc"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+}
+
+#[test]
+fn errors_in_an_anchored_scalar_are_placed_past_the_anchor() {
+    let env = Env::new();
+    env.workflow(
+        "an",
+        "name: an\nsteps:\n  - name: a\n    run: &x \"echo ${{ inputs.nope }}\"\n    timeout: &t soon\n",
+    );
+    let out = env.run(&["workflow", "validate", "an"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("anchored_scalar_errors", out.snapshot(&env));
+}

@@ -212,3 +212,32 @@ fn validate_warns_at_a_foreach_item_read_as_a_number_not_as_written() {
     let run = env.run(&["workflow", "run", "loop", "--input", "v=1.10"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
+
+/// A `~` item, and a number inside an item (`{x: 1.30}`), are typed by YAML too: warned about
+/// at themselves, as a number item is.
+#[test]
+fn validate_warns_at_a_foreach_null_item_and_at_a_number_nested_in_an_item() {
+    let env = Env::new();
+    env.workflow(
+        "loop2",
+        "name: loop2\nsteps:\n  - name: each\n    foreach: [~, {x: 1.30}, ok]\n    run: echo \"${{ item }}\"\n",
+    );
+    let valid = env.run(&["--json", "workflow", "validate", "loop2"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    let warnings = valid.json()["warnings"].clone();
+    let warnings: Vec<&str> = warnings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("loop2.yaml:4:15: item 0 of the `foreach:` of step `each` is written `~` but read as `null`"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("loop2.yaml:4:22: item 1 of the `foreach:` of step `each` is written `1.30` but read as `1.3`"),
+        "{warnings:?}"
+    );
+}

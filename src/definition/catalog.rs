@@ -64,6 +64,18 @@ pub enum LookupError {
     },
     #[error("cannot read {path}: {error}")]
     Unreadable { path: String, error: ReadError },
+    /// No `kind` has the name, but a file of the other kind's folder that is a `kind` by its
+    /// content (a workflow, with `steps:`, in `scenarios/`) does.
+    #[error(
+        "no {kind} named `{query}` in {folder}/: {path} is a {kind} (it has `{key}:`), but it is in the folder of the other kind; move it to {folder}/"
+    )]
+    Misplaced {
+        kind: &'static str,
+        query: String,
+        path: String,
+        folder: &'static str,
+        key: &'static str,
+    },
     /// The file that would define it does not: its errors, located.
     #[error("the {kind} `{query}` is invalid")]
     Invalid {
@@ -71,6 +83,18 @@ pub enum LookupError {
         query: String,
         error: DefinitionError,
     },
+}
+
+/// The kind a definition's text is by its content: `workflow` with `steps:` and no
+/// `phases:`, `scenario` with `phases:` and no `steps:`; else none.
+pub fn content_kind(text: &str) -> Option<&'static str> {
+    let value: serde_yaml::Value = serde_yaml::from_str(super::without_bom(text)).ok()?;
+    let map = value.as_mapping()?;
+    match (map.contains_key("steps"), map.contains_key("phases")) {
+        (true, false) => Some("workflow"),
+        (false, true) => Some("scenario"),
+        _ => None,
+    }
 }
 
 /// A name typed to find a definition must be one a definition could have.
@@ -250,12 +274,24 @@ impl Catalog {
     /// (forgivingly), shown as files: the workflows whose runs would share a name with
     /// `entry`'s. A file outside the home's `workflows/` (run by its path) has none.
     pub fn workflow_namesakes(&self, entry: &Entry, name: &str) -> Vec<String> {
-        Self::namesakes(&self.workflows_dir(), self.workflows(), entry, name)
+        Self::namesakes(
+            &self.workflows_dir(),
+            self.workflows(),
+            entry,
+            name,
+            "scenario",
+        )
     }
 
     /// `workflow_namesakes`, for scenarios.
     pub fn scenario_namesakes(&self, entry: &Entry, name: &str) -> Vec<String> {
-        Self::namesakes(&self.scenarios_dir(), self.scenarios(), entry, name)
+        Self::namesakes(
+            &self.scenarios_dir(),
+            self.scenarios(),
+            entry,
+            name,
+            "workflow",
+        )
     }
 
     fn namesakes(
@@ -263,6 +299,7 @@ impl Catalog {
         all: Vec<(String, EntrySource)>,
         entry: &Entry,
         name: &str,
+        other_kind: &str,
     ) -> Vec<String> {
         let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         let own = match &entry.source {
@@ -284,6 +321,14 @@ impl Catalog {
             })
             .filter(|(other, source)| {
                 Self::declared_name(other, source).is_some_and(|n| normalize_name(&n) == wanted)
+            })
+            // A file of the other kind by its content (a scenario in `workflows/`) is no
+            // namesake: it is said to be misplaced by itself.
+            .filter(|(_, source)| match source {
+                EntrySource::File(p) => std::fs::read_to_string(p)
+                    .map(|t| content_kind(&t) != Some(other_kind))
+                    .unwrap_or(true),
+                EntrySource::Builtin => true,
             })
             .map(|(other, source)| match source {
                 EntrySource::File(p) => p.display().to_string(),
@@ -330,7 +375,25 @@ impl Catalog {
                 suggestions,
                 other: None,
             } => {
-                let found = self.find(other, all, &query).is_ok();
+                let found = self.find(other, all, &query);
+                // Judged by its content, not its folder: a workflow written in `scenarios/`
+                // is a misplaced workflow, not a scenario.
+                if let Ok(entry) = &found
+                    && let Some(key) = content_kind(&entry.text).filter(|k| *k == kind)
+                {
+                    return LookupError::Misplaced {
+                        kind,
+                        query,
+                        path: entry.display_path(),
+                        folder: if kind == "workflow" {
+                            "workflows"
+                        } else {
+                            "scenarios"
+                        },
+                        key: if key == "workflow" { "steps" } else { "phases" },
+                    };
+                }
+                let found = found.is_ok();
                 LookupError::NotFound {
                     kind,
                     query,

@@ -214,12 +214,19 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
         });
         error(Problem::new(type_problem(&key, message), at))
     };
-    let file: ConfigFile =
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
-            .map_err(fail)?;
-    let mut problems = range_problems(&file.workflow, text);
+    let first =
+        match serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)) {
+            Ok(file) => Ok(file),
+            Err(e) => Err((e.path().to_string(), fail(e))),
+        };
+    let (file, mut problems): (ConfigFile, Vec<Problem>) = match first {
+        Ok(file) => (file, Vec::new()),
+        Err((key, first)) => set_aside(text, key, first)?,
+    };
+    problems.extend(range_problems(&file.workflow, text));
     problems.extend(claude_problems(&file.agents.claude, text));
     if !problems.is_empty() {
+        problems.sort_by_key(|p| (p.at.is_none(), p.at));
         return Err(DefinitionError {
             path: path.to_string(),
             text: text.to_string(),
@@ -227,6 +234,52 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
         });
     }
     Ok(file)
+}
+
+/// The configuration read again without each bad value (its default taken instead), so that
+/// every bad value is reported at once, not only the first: the file read so and the problems
+/// of the values set aside. `first`, at `key`, is the first; a file that is no JSON object,
+/// or an error that names no key, is that error alone.
+fn set_aside(
+    text: &str,
+    key: String,
+    first: DefinitionError,
+) -> Result<(ConfigFile, Vec<Problem>), DefinitionError> {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Err(first);
+    };
+    let mut problems = first.problems.clone();
+    let mut key = key;
+    for _ in 0..64 {
+        // Only a key of an object: its default is taken in its place.
+        let (parent, last) = key.rsplit_once('.').unwrap_or(("", key.as_str()));
+        let mut at = &mut value;
+        for k in parent.split('.').filter(|k| !k.is_empty()) {
+            match at.get_mut(k) {
+                Some(v) => at = v,
+                None => return Err(first),
+            }
+        }
+        if last.is_empty()
+            || last.contains('[')
+            || at.as_object_mut().and_then(|o| o.remove(last)).is_none()
+        {
+            return Err(first);
+        }
+        match serde_path_to_error::deserialize::<_, ConfigFile>(&value) {
+            Ok(file) => return Ok((file, problems)),
+            Err(e) => {
+                key = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let segs: Vec<super::Seg> = key.split('.').map(super::Seg::from).collect();
+                problems.push(Problem::new(
+                    type_problem(&key, &message),
+                    locate_json(text, &segs),
+                ));
+            }
+        }
+    }
+    Err(first)
 }
 
 /// What each key of the file accepts, in words.
@@ -507,7 +560,7 @@ mod tests {
             .iter()
             .map(|p| p.at.map(|l| (l.line, l.column)).unwrap())
             .collect();
-        assert_eq!(found, vec![(3, 24), (5, 27), (4, 21)], "{err}");
+        assert_eq!(found, vec![(3, 24), (4, 21), (5, 27)], "{err}");
         assert!(
             err.problems[0]
                 .message

@@ -34,7 +34,31 @@ const ARRIVED: &str = "\u{0}cortex-locate-arrived";
 
 /// The position of the node at `path` in `text`, if the path exists.
 pub fn locate(text: &str, path: &[Seg]) -> Option<Location> {
-    arrived(text, Seek(path))
+    arrived(text, Seek(path)).map(|at| past_anchor(text, at))
+}
+
+/// A node's place after its anchor (`run: &x "..."` is at `"`, not at `&x`), when the node
+/// is on the anchor's line.
+fn past_anchor(text: &str, at: Location) -> Location {
+    let Some(line) = text.lines().nth(at.line.saturating_sub(1)) else {
+        return at;
+    };
+    let rest: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
+    if rest.first() != Some(&'&') {
+        return at;
+    }
+    let name = rest.iter().take_while(|c| !c.is_whitespace()).count();
+    let space = rest[name..]
+        .iter()
+        .take_while(|c| **c == ' ' || **c == '\t')
+        .count();
+    if space == 0 || name + space >= rest.len() || rest[name + space] == '#' {
+        return at;
+    }
+    Location {
+        line: at.line,
+        column: at.column + name + space,
+    }
 }
 
 /// The position of the key at `path` (its last step a key) in `text`, if the path exists: where

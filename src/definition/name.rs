@@ -128,7 +128,8 @@ fn shown_escaping(name: &str, quotes: bool) -> String {
         // `escape_debug` would print it (a Hangul filler is a "letter" to it).
         if c != ' ' && forbidden(c).is_some() {
             out.extend(c.escape_unicode());
-        } else if !quotes && matches!(c, '"' | '\'') {
+        } else if c == '\'' || (!quotes && c == '"') {
+            // (an apostrophe is shown as written: `it's my flow`, never `it\'s`)
             out.push(c);
         } else {
             out.extend(c.escape_debug());

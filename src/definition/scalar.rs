@@ -208,16 +208,49 @@ pub fn items_not_as_written(
 ) -> Vec<String> {
     let mut paths = Vec::new();
     let mut seen = Vec::new();
+    // Each scalar of an item that YAML types (a number, a boolean, null), nested ones too
+    // (`{x: 1.30}`): its path and the text it is read as.
+    fn typed(
+        value: &serde_json::Value,
+        at: Vec<super::locate::Seg>,
+        out: &mut Vec<(Vec<super::locate::Seg>, String)>,
+    ) {
+        match value {
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null => {
+                out.push((at, value.to_string()))
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    typed(
+                        item,
+                        [at.as_slice(), &[super::locate::Seg::Index(i)]].concat(),
+                        out,
+                    );
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    typed(
+                        item,
+                        [at.as_slice(), &[super::locate::Seg::Key(k.clone())]].concat(),
+                        out,
+                    );
+                }
+            }
+            serde_json::Value::String(_) => {}
+        }
+    }
     for (what, path, items) in lists {
         for (i, item) in items.iter().enumerate() {
-            if matches!(
+            let mut found = Vec::new();
+            typed(
                 item,
-                serde_json::Value::Number(_) | serde_json::Value::Bool(_)
-            ) {
-                let mut at = path.clone();
-                at.push(super::locate::Seg::Index(i));
+                [path.as_slice(), &[super::locate::Seg::Index(i)]].concat(),
+                &mut found,
+            );
+            for (at, read) in found {
                 paths.push(at);
-                seen.push((what, i, item.to_string()));
+                seen.push((what, i, read));
             }
         }
     }

@@ -86,37 +86,83 @@ const CRITERION_FORMS: &str =
     "A criterion is a string (`- Tests pass`) or a command the engine runs (`- {check: CMD}`)";
 
 // Not derived: an untagged enum's error is "data did not match any variant", which names
-// neither the key that is wrong nor the forms a criterion takes.
+// neither the key that is wrong nor the forms a criterion takes. Read in place (not through
+// a `Value`), so that an error names the item (`success_criteria[1]`) and is placed at it.
 impl<'de> Deserialize<'de> for Criterion {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        match serde_yaml::Value::deserialize(d)? {
-            serde_yaml::Value::String(s) => Ok(Criterion::Item(s)),
-            value @ serde_yaml::Value::Mapping(_) => {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Criterion;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a success criterion: a string (`- Tests pass`) or a command the engine runs (`- {check: CMD}`)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Criterion, E> {
+                Ok(Criterion::Item(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Criterion, A::Error> {
+                use serde::de::Error;
+                let value = serde_yaml::Value::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
                 serde_yaml::from_value::<CriterionCheck>(value)
                     .map(|c| Criterion::Check { check: c.check })
-                    // `unknown field `chek`, expected `check``: the located error finds the key,
-                    // and says what it looks like.
-                    .map_err(|e| D::Error::custom(format!("{e}; {CRITERION_FORMS}")))
+                    // `unknown field `chek`, expected `check``: the located error finds the
+                    // key, and says what it looks like.
+                    .map_err(|e| A::Error::custom(format!("{e}; {CRITERION_FORMS}")))
             }
-            _ => Err(D::Error::custom(
-                "a success criterion is a string (`- Tests pass`) or a command the engine runs (`- {check: CMD}`)",
-            )),
         }
+        d.deserialize_any(V)
+    }
+}
+
+/// One command of a `run:` list, read in place so that a bad one is named (`run[3]`) and
+/// placed at itself.
+struct RunItem(String);
+
+impl<'de> Deserialize<'de> for RunItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RunItem;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a command (a string: `- make test`)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RunItem, E> {
+                Ok(RunItem(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
 impl<'de> Deserialize<'de> for Commands {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let forms = "`run` is a command (`run: make test`) or a list of commands (`run: [make, make test]`)";
-        match serde_yaml::Value::deserialize(d)? {
-            serde_yaml::Value::String(s) => Ok(Commands::One(s)),
-            value @ serde_yaml::Value::Sequence(_) => serde_yaml::from_value::<Vec<String>>(value)
-                .map(Commands::Many)
-                .map_err(|e| D::Error::custom(format!("{forms}: {e}"))),
-            _ => Err(D::Error::custom(forms)),
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Commands;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a command (`run: make test`) or a list of commands (`run: [make, make test]`)",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Commands, E> {
+                Ok(Commands::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Commands, A::Error> {
+                let mut all = Vec::new();
+                while let Some(RunItem(c)) = seq.next_element()? {
+                    all.push(c);
+                }
+                Ok(Commands::Many(all))
+            }
         }
+        d.deserialize_any(V)
     }
 }
 

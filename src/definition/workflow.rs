@@ -395,8 +395,10 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
 ) -> Result<(T, Vec<Problem>), DefinitionError> {
     let text = super::without_bom(text);
     precheck(path, text, true)?;
+    // A key given again in a user-named mapping (`env:`, `inputs:`, `with:`) parses (the
+    // last one wins), so each is reported whatever else the file holds.
     let first = match serde_yaml::from_str::<T>(text) {
-        Ok(t) => return Ok((t, Vec::new())),
+        Ok(t) => return Ok((t, duplicate_problems(text))),
         Err(e) => e,
     };
     let problem = |message: String, at: Option<Location>| {
@@ -440,70 +442,55 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
     let first_message = yaml_message(&first);
     let first_message = at_item(first_message);
     // A key given twice is reported where it is given again, each of them (serde says only
-    // the first, at its mapping's start), with the file's other first error.
+    // the first, at its mapping's start), beside the file's other problems: the rest is read
+    // with the last of them.
     let duplicates = duplicate_problems(text);
-    if !duplicates.is_empty() {
-        let mut problems = duplicates;
-        if !first_message.contains("duplicate field `") {
-            problems.push(
-                missing_field_problem(text, &first_message, &[]).unwrap_or_else(|| {
-                    let at = field_location(text, &first_message)
-                        .or_else(|| {
-                            unknown_field_path(&first_message)
-                                .and_then(|k| super::locate::locate_key(text, &k))
-                        })
-                        .or_else(|| yaml_location(&first));
-                    problem(first_message.clone(), at)
-                }),
-            );
-        }
-        problems.sort_by_key(|p| (p.at.is_none(), p.at));
-        return Err(fail(problems));
-    }
-    let (Some(mut key), Ok(mut value)) = (
-        unknown_field_path(&first_message),
-        serde_yaml::from_str::<serde_yaml::Value>(text),
-    ) else {
-        let first_problem = missing_field_problem(text, &first_message, &[]).unwrap_or_else(|| {
+    let said_by_duplicates = |message: &str| message.contains("duplicate field `");
+    let first_problem = || {
+        missing_field_problem(text, &first_message, &[]).unwrap_or_else(|| {
             problem(
                 first_message.clone(),
                 field_location(text, &first_message).or_else(|| yaml_location(&first)),
             )
-        });
-        return Err(fail(vec![first_problem]));
+        })
     };
-    // At the key itself: serde_yaml's own place is the mapping's start when a field's own
-    // deserializer refused it (`if: {run: ..., timout: 5s}`).
-    let first_problem = problem(
-        first_message.clone(),
-        field_location(text, &first_message)
-            .or_else(|| super::locate::locate_key(text, &key))
-            .or_else(|| yaml_location(&first)),
-    );
-    let mut problems = vec![first_problem];
+    let with_duplicates = |mut problems: Vec<Problem>| {
+        problems.extend(duplicates.iter().cloned());
+        problems
+    };
+    let Ok(LooseValue(mut value)) = serde_yaml::from_str::<LooseValue>(text) else {
+        return Err(fail(with_duplicates(vec![first_problem()])));
+    };
+    // Neither an unknown key, a bad item of a list nor a key given twice: nothing to set aside.
+    if unknown_field_path(&first_message).is_none()
+        && item_path(&first_message).is_none()
+        && !said_by_duplicates(&first_message)
+    {
+        return Err(fail(with_duplicates(vec![first_problem()])));
+    }
+    let mut problems: Vec<Problem> = Vec::new();
     // The unknown keys set aside: where each is, and the known key it looks like.
-    let mut unknown = vec![(key.clone(), unknown_field_suggestion(&first_message))];
+    let mut unknown: Vec<(Vec<super::Seg>, Option<String>)> = Vec::new();
+    // The bad items of lists set aside (replaced by a command that is no problem).
+    let mut items: Vec<Vec<super::Seg>> = Vec::new();
+    let mut message = first_message.clone();
+    let mut is_first = true;
     for _ in 0..MAX_SET_ASIDE {
-        if !remove_key(&mut value, &key) {
-            break;
-        }
-        let Ok(rest) = serde_yaml::to_string(&value) else {
-            break;
-        };
-        let error = match serde_yaml::from_str::<T>(&rest) {
-            Ok(t) => return Ok((t, problems)),
-            Err(e) => e,
-        };
-        // Found in the text without the keys set aside: placed in the file by its path.
-        let message = at_item(yaml_message(&error));
         match unknown_field_path(&message) {
-            Some(next) => {
-                problems.push(problem(
-                    message.clone(),
-                    super::locate::locate_key(text, &next),
-                ));
-                unknown.push((next.clone(), unknown_field_suggestion(&message)));
-                key = next;
+            Some(key) => {
+                // At the key itself: serde_yaml's own place is the mapping's start when a
+                // field's own deserializer refused it (`if: {run: ..., timout: 5s}`).
+                let at = match is_first {
+                    true => field_location(text, &message)
+                        .or_else(|| super::locate::locate_key(text, &key))
+                        .or_else(|| yaml_location(&first)),
+                    false => super::locate::locate_key(text, &key),
+                };
+                problems.push(problem(message.clone(), at));
+                unknown.push((key.clone(), unknown_field_suggestion(&message)));
+                if !remove_key(&mut value, &key) {
+                    break;
+                }
             }
             None => {
                 match missing_field(&message) {
@@ -520,6 +507,20 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
                                     })
                             }) && like.as_deref() == Some(field.as_str())
                         }) => {}
+                    // (read again with the last of them, below)
+                    _ if is_first && said_by_duplicates(&message) => {
+                        is_first = false;
+                        match serde_yaml::to_string(&value)
+                            .ok()
+                            .map(|rest| serde_yaml::from_str::<T>(&rest))
+                        {
+                            Some(Ok(t)) => return Ok((t, with_duplicates(problems))),
+                            Some(Err(e)) => message = at_item(yaml_message(&e)),
+                            None => break,
+                        }
+                        continue;
+                    }
+                    _ if is_first => problems.push(first_problem()),
                     // Any other error, found in the text re-written without the keys set
                     // aside: its place there is not its place in the file, so it is placed
                     // in the file by the path its message names (`steps[1].on_failure`).
@@ -527,15 +528,102 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
                         missing_field_problem(text, &message, &unknown).unwrap_or_else(|| {
                             let at = field_location(text, &message)
                                 .or_else(|| message_location(text, &message));
-                            problem(message, at)
+                            problem(message.clone(), at)
                         }),
                     ),
                 }
-                break;
+                // A bad item of a list (`run[3]`, `success_criteria[1]`) is set aside too,
+                // so that it does not hide the rest of the file's problems: replaced by a
+                // string, which such a list holds.
+                match item_path(&message) {
+                    Some(item)
+                        if !items.contains(&item)
+                            && replace_item(&mut value, &item, "true".into()) =>
+                    {
+                        items.push(item)
+                    }
+                    _ => break,
+                }
             }
         }
+        is_first = false;
+        let Ok(rest) = serde_yaml::to_string(&value) else {
+            break;
+        };
+        let error = match serde_yaml::from_str::<T>(&rest) {
+            // The rest, validated, is reported beside these (never run: they are problems).
+            Ok(t) => {
+                if problems.is_empty() && duplicates.is_empty() {
+                    // (every problem was one said by another: say the first)
+                    problems.push(first_problem());
+                }
+                let mut problems = with_duplicates(problems);
+                problems.sort_by_key(|p| (p.at.is_none(), p.at));
+                return Ok((t, problems));
+            }
+            Err(e) => e,
+        };
+        // Found in the text without the keys set aside: placed in the file by its path.
+        message = at_item(yaml_message(&error));
     }
-    Err(fail(problems))
+    Err(fail(with_duplicates(problems)))
+}
+
+/// A YAML document as a `Value`, a key given twice read with its last value (a `Value`
+/// refuses it): the duplicates are reported by themselves.
+struct LooseValue(serde_yaml::Value);
+
+impl<'de> serde::Deserialize<'de> for LooseValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, Visitor};
+        use serde_yaml::Value;
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LooseValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any YAML node")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LooseValue, E> {
+                Ok(LooseValue(Value::Bool(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LooseValue, E> {
+                Ok(LooseValue(Value::Number(v.into())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LooseValue, E> {
+                Ok(LooseValue(Value::Number(v.into())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LooseValue, E> {
+                Ok(LooseValue(Value::Number(v.into())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseValue, E> {
+                Ok(LooseValue(Value::String(v.to_string())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LooseValue, E> {
+                Ok(LooseValue(Value::Null))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<LooseValue, E> {
+                Ok(LooseValue(Value::Null))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<LooseValue, D::Error> {
+                LooseValue::deserialize(d)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<LooseValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(LooseValue(v)) = seq.next_element()? {
+                    items.push(v);
+                }
+                Ok(LooseValue(Value::Sequence(items)))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<LooseValue, A::Error> {
+                let mut out = serde_yaml::Mapping::new();
+                while let Some((LooseValue(k), LooseValue(v))) = map.next_entry()? {
+                    out.insert(k, v);
+                }
+                Ok(LooseValue(Value::Mapping(out)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// For "PATH: unknown field `X`, expected ...": the path of key `X` (its mapping's path, then
@@ -691,6 +779,60 @@ fn missing_field_problem(
         None => hint,
     };
     Some(Problem::new(message, location).with_hint(hint))
+}
+
+/// For "PATH: ..." whose path ends with an item of a list of strings (`phases[0].run[3]:
+/// invalid type`, `phases[0].success_criteria[1]: missing field`): that path.
+fn item_path(message: &str) -> Option<Vec<super::Seg>> {
+    let (path, _) = message.split_once(": ")?;
+    if !path.ends_with(']') || path.contains(char::is_whitespace) {
+        return None;
+    }
+    let mut segs = Vec::new();
+    for part in path.split('.') {
+        let (key, indices) = match part.split_once('[') {
+            Some((key, rest)) => (key, Some(rest)),
+            None => (part, None),
+        };
+        if !key.is_empty() {
+            segs.push(super::Seg::Key(key.to_string()));
+        }
+        if let Some(indices) = indices {
+            for i in indices.split('[') {
+                segs.push(super::Seg::Index(i.strip_suffix(']')?.parse().ok()?));
+            }
+        }
+    }
+    // Only lists whose items may be a string, the item set aside's stand-in.
+    match segs.as_slice() {
+        [.., super::Seg::Key(list), super::Seg::Index(_)]
+            if matches!(list.as_str(), "run" | "success_criteria") =>
+        {
+            Some(segs)
+        }
+        _ => None,
+    }
+}
+
+/// Replace the node at `path` in `value` by `with`; false if it is not there.
+fn replace_item(
+    value: &mut serde_yaml::Value,
+    path: &[super::Seg],
+    with: serde_yaml::Value,
+) -> bool {
+    let mut at = value;
+    for seg in path {
+        let next = match seg {
+            super::Seg::Key(k) => at.get_mut(k.as_str()),
+            super::Seg::Index(i) => at.get_mut(*i),
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    *at = with;
+    true
 }
 
 /// Remove the key at `path` from `value`; false if it is not there.
@@ -897,8 +1039,9 @@ pub(crate) fn keep_written(
         if spec.default.as_ref().is_some_and(not_text) {
             found.push((name.clone(), None, [&at[..], &["default".into()]].concat()));
         }
+        // (a choice `~` of a string input is the text `~`, as `--input e='~'` gives it)
         for (i, choice) in spec.choices.iter().flatten().enumerate() {
-            if not_text(choice) {
+            if not_text(choice) || choice.is_null() {
                 found.push((
                     name.clone(),
                     Some(i),

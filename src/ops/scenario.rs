@@ -581,16 +581,6 @@ fn known_agents(ctx: &Ctx) -> BTreeSet<String> {
 
 /// Parse and validate one scenario file.
 pub fn check(ctx: &Ctx, entry: &Entry) -> Result<Scenario, CommandError> {
-    let path = entry.display_path();
-    // A workflow given as a scenario (by its path) is said to be one, with its commands.
-    if let Some(e) = crate::definition::wrong_kind(
-        &path,
-        &entry.text,
-        "scenario",
-        &super::workflow::other_kind_commands(ctx, "workflow", &path, &path),
-    ) {
-        return Err(CommandError::definition(&e));
-    }
     let schema = ctx
         .catalog()
         .user_schema()
@@ -606,6 +596,16 @@ fn check_with(
     schema: Option<&crate::definition::UserSchema>,
 ) -> Result<Scenario, CommandError> {
     let path = entry.display_path();
+    // A workflow given as a scenario (by its path, or written in `scenarios/`) is said to be
+    // one, with its commands, by every command that reads it (`validate --all`, `list`).
+    if let Some(e) = crate::definition::wrong_kind(
+        &path,
+        &entry.text,
+        "scenario",
+        &super::workflow::other_kind_commands(ctx, "workflow", &path, &path),
+    ) {
+        return Err(CommandError::definition(&e));
+    }
     // Keys it does not know are reported with the rest of what validation finds.
     let verdict: Result<Scenario, DefinitionError> =
         parse_scenario_setting_aside(&path, &entry.text).and_then(|(s, set_aside)| {

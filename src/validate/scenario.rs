@@ -275,13 +275,15 @@ pub fn validate_scenario(
         if let Some(r) = &phase.rollback {
             texts.push((key("rollback"), r, true));
         }
+        // A criterion's templates are filled when it is shown or run: checked as a
+        // description's (an item) or a command's (a check), each placed in its own text.
         for (j, criterion) in phase.success_criteria.iter().enumerate() {
-            if let crate::definition::Criterion::Check { check } = criterion {
-                texts.push((
-                    [key("success_criteria").as_slice(), &[Seg::Index(j)]].concat(),
-                    check,
-                    true,
-                ));
+            let item = [key("success_criteria").as_slice(), &[Seg::Index(j)]].concat();
+            match criterion {
+                crate::definition::Criterion::Check { check } => {
+                    texts.push(([item.as_slice(), &["check".into()]].concat(), check, true))
+                }
+                crate::definition::Criterion::Item(text) => texts.push((item, text, false)),
             }
         }
         if let Some(condition) = &phase.if_ {
@@ -319,6 +321,8 @@ pub fn validate_scenario(
         );
     }
     problems.extend(template_problems);
+    // In the order of the file (those without a place last).
+    problems.sort_by_key(|p| (p.at.is_none(), p.at));
     if problems.is_empty() {
         Ok(())
     } else {
