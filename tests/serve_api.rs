@@ -2117,7 +2117,17 @@ fn behind_the_proxy(env: &Env) -> Server {
 }
 
 fn raw_head(s: &Server, path: &str, host: &str) -> String {
+    raw_head_with(s, path, host, "")
+}
+
+/// The same, sending a cookie (`name=value`; none if empty).
+fn raw_head_with(s: &Server, path: &str, host: &str, cookie: &str) -> String {
     use std::io::{Read, Write};
+    let cookie = if cookie.is_empty() {
+        String::new()
+    } else {
+        format!("Cookie: {cookie}\r\n")
+    };
     let addr = s.base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
@@ -2125,7 +2135,7 @@ fn raw_head(s: &Server, path: &str, host: &str) -> String {
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut text = String::new();
@@ -2725,6 +2735,71 @@ fn a_leaked_sign_in_cookie_and_the_pages_it_reads_change_nothing() {
         &[("content-type", form), ("cookie", &cookie)],
     );
     assert!(r.status < 400, "{}: {}", r.status, r.body);
+}
+
+/// A form key is kept by the page's script only once the server vouches for it: any site can
+/// link to an address of this origin with `#cortex-key=` of its own, and a key kept that way
+/// broke every form for good. `POST /login/key` answers 204 only for the key of the sign-in
+/// the browser's cookie carries.
+#[test]
+fn a_form_key_from_a_link_is_kept_only_when_it_is_the_sign_in_s_own() {
+    let env = home();
+    let s = Server::start(&env);
+    let (cookie, key) = sign_in_with_key(&s, "/catalog");
+    let (_, other_key) = sign_in_with_key(&s, "/catalog");
+    let form = "application/x-www-form-urlencoded";
+    let check = |given: &str, cookie: Option<&str>| {
+        let mut headers = vec![("content-type", form)];
+        if let Some(c) = cookie {
+            headers.push(("cookie", c));
+        }
+        s.post_with("/login/key", &format!("token={given}"), &headers)
+            .status
+    };
+    assert_eq!(check(&key, Some(&cookie)), 204);
+    assert_eq!(check("evil", Some(&cookie)), 401);
+    assert_eq!(check(&other_key, Some(&cookie)), 401);
+    assert_eq!(check(&key, None), 401);
+    // The script asks before it keeps a key, and puts the key in at the moment a form is sent.
+    let js = s.get("/assets/app.js").body;
+    assert!(js.contains("/login/key"), "{js}");
+}
+
+/// A form refused for its key (the browser keeps a key that is not its sign-in's) says so,
+/// has the script forget the key (its forms show their Token field again), and links to the
+/// sign-in form — which a browser signed in already reaches with `?again=1` (before, `GET
+/// /login` sent it straight on, and it could not recover).
+#[test]
+fn a_form_refused_for_its_key_offers_signing_in_again() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let (cookie, _key) = sign_in_with_key(&s, &format!("/runs/{run}"));
+    let page = format!("{}/runs/{run}", s.base);
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/plan/complete"),
+        "token=evil&confirm_at=0&message=done",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+            ("referer", &page),
+        ],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("data-forget-key"), "{}", r.body);
+    let again = format!("/login?again=1&amp;next=%2Fruns%2F{run}");
+    assert!(r.body.contains(&again), "{}", r.body);
+    // Signed in: `/login` goes on, `/login?again=1` shows the form.
+    let host = s.base.trim_start_matches("http://").to_string();
+    let head = raw_head_with(&s, "/login?next=/catalog", &host, &cookie);
+    assert!(head.contains("location: /catalog"), "{head}");
+    let r = s.get_with("/login?again=1&next=/catalog", &[("cookie", &cookie)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("action=\"/login\""), "{}", r.body);
+    assert!(r.body.contains("sign in again"), "{}", r.body);
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(status["phases"][0]["status"], "waiting", "{status}");
 }
 
 /// The phases of `checks`: a checklist item that reads like a check, a real check, and an item
