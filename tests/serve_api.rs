@@ -3005,6 +3005,48 @@ fn a_resume_through_the_server_warns_that_the_definition_changed() {
     );
 }
 
+/// A resume while this server's own background driver drives the run waits for it (as a
+/// report does), and, while it goes on, says that this server's driver carries the run on —
+/// never "held by process N ... press Ctrl-C in the terminal", of a terminal that does not exist.
+#[test]
+fn a_resume_while_the_server_s_own_driver_drives_says_so_not_ctrl_c() {
+    let env = home();
+    env.workflow(
+        "nap",
+        "name: nap\nsteps:\n  - name: nap\n    run: sleep 20\n",
+    );
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--driver-wait",
+            "1",
+        ],
+    );
+    let r = s.post("/api/v1/workflows/nap/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    eventually(60, "the step to run", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["steps"][0]["status"] == "running").then_some(())
+    });
+    let r = s.post(&format!("/api/v1/runs/{run}/resume"), "");
+    assert_eq!(r.status, 409, "{}", r.body);
+    let doc = r.json();
+    let said = doc.to_string();
+    assert!(
+        said.contains("this server's own background driver"),
+        "{doc}"
+    );
+    assert!(!said.contains("Ctrl-C"), "{doc}");
+    assert!(!said.contains("terminal"), "{doc}");
+    let r = s.post(&format!("/api/v1/runs/{run}/abort"), "");
+    assert!(r.status < 400, "{}", r.body);
+}
+
 /// An aborted run cannot be resumed: its page does not say that its stopped phases run again.
 #[test]
 fn an_aborted_runs_page_does_not_promise_a_resume() {
