@@ -2864,6 +2864,45 @@ fn a_checklist_item_that_reads_like_a_check_must_be_ticked() {
     assert!(r.status < 400, "{}: {}", r.status, r.body);
 }
 
+/// A check and an item whose text reads "check: ..." are told apart in the status document
+/// (`"check": true` on the check only), and an item over several lines that a form left
+/// unticked is named readably — its lines, not `\u{a}`.
+#[test]
+fn a_check_and_an_item_reading_like_one_are_told_apart_and_named_readably() {
+    let env = home();
+    std::fs::write(env.home().join("scenarios/checks.yaml"), CHECKS).unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "checks"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    let criteria = &status["phases"][0]["criteria"];
+    assert_eq!(criteria[0].get("check"), None, "{criteria}");
+    assert_eq!(criteria[1]["check"], true, "{criteria}");
+    assert_eq!(criteria[2].get("check"), None, "{criteria}");
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/review/complete"),
+        &format!("token={TOKEN}&confirm_at=0&message=done"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("&quot;Line one\nLine two&quot;"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("u{a}"), "{}", r.body);
+    let human = env.run(&["orchestrate", "status", &run]).stdout;
+    assert!(
+        human.contains("[ ] check: the wording is prose, not a command\n"),
+        "{human}"
+    );
+    assert!(human.contains("[ ] $ true\n"), "{human}");
+    assert!(
+        human.contains("[ ] Line one\n            Line two\n"),
+        "{human}"
+    );
+}
+
 /// A criterion over several lines is completed from the page: the page names each item by
 /// its place, and a text a client sends is compared with its line breaks as LF (a browser
 /// sends them as CRLF). Before, `400 phase review has no criterion "Line one\r\nLine two"`.

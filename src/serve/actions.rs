@@ -625,9 +625,17 @@ fn checklist(shared: &Shared, id: &str, step: &str, confirmed: &Confirmed) -> Re
         .filter(|(_, c)| !c.check)
         .map(|(i, c)| (i, c.criterion.as_str()))
         .collect();
+    // Each quoted as it reads: an item over several lines keeps its line breaks (shown as
+    // lines on the page), each line escaped — before, a page said `"Line one\u{a}Line two"`.
     let quoted = |list: &[&str]| {
         list.iter()
-            .map(|c| format!("\"{}\"", crate::definition::shown(c)))
+            .map(|c| {
+                let lines: Vec<String> = lf(c)
+                    .split('\n')
+                    .map(crate::definition::shown_text)
+                    .collect();
+                format!("\"{}\"", lines.join("\n"))
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
