@@ -681,6 +681,49 @@ fn cortex_logs_marks_an_attempt_whose_driver_was_killed_as_interrupted_not_recor
     );
 }
 
+#[test]
+/// An attempt whose driver was SIGKILLed mid-attempt, before anything recorded its end: with
+/// no live driver `status` says interrupted, and `logs` judges it by the same liveness — its
+/// file is shown under "(interrupted, not recorded: …)", `--json` says `not_recorded`. Before,
+/// it was listed `in_flight` and a file at its path was printed with no note.
+fn cortex_logs_judges_an_attempt_of_a_killed_driver_interrupted_as_status_does() {
+    let env = Env::new();
+    env.workflow(
+        "killed",
+        "name: killed\nsteps:\n  - name: slow\n    run: echo partial; while [ ! -f go ]; do sleep 0.1; done\n",
+    );
+    let mut child = env
+        .command(&["workflow", "run", "killed"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !walk(&env.home().join("logs"))
+        .iter()
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("partial")))
+    {
+        assert!(Instant::now() < until, "the attempt never printed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let status = env.status(None);
+    let run = status["run_id"].as_str().unwrap().to_string();
+    assert_eq!(status["status"], "interrupted", "{status}");
+    let doc = env.run(&["--json", "logs", &run, "slow"]).json();
+    assert_eq!(doc["attempts"][0]["status"], "not_recorded", "{doc}");
+    let logs = env.run(&["logs", &run, "slow"]);
+    assert!(
+        logs.stdout.starts_with(
+            "── slow · attempt 1 ──\n(interrupted, not recorded: the attempt was cut off before it ended"
+        ) && logs.stdout.contains("partial\n"),
+        "{}",
+        logs.stdout
+    );
+    std::fs::write(env.project().join("go"), "").unwrap();
+}
+
 /// What the step below writes: CRLF line ends, a NUL, bytes that are not UTF-8, an escape
 /// sequence, a secret, 6,000 lines (far past the 4 KiB tail) and a last line without its
 /// line end; stderr's one line ends the output (written after stdout closed).

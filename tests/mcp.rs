@@ -706,6 +706,72 @@ fn a_report_quoting_a_secret_input_the_session_was_given_stored_it_in_plain_text
     assert!(export.contains("used ***"), "{export}");
 }
 
+/// A secret output reported with `no_drive: true` stays with the MCP server, which goes on:
+/// no warning that it is "held by this process only, which ends now ... without --no-drive";
+/// a later `resume` call drives on with it, and the step that reads it has it.
+#[test]
+fn a_secret_output_reported_with_no_drive_stays_with_the_mcp_server_without_a_false_warning() {
+    let env = Env::new();
+    env.workflow(
+        "hand",
+        "name: hand\nsteps:\n  - {name: ask, prompt: give the token}\n  - {name: use, run: 'test \"${{ steps.ask.outputs.api_token }}\" = handed-value-42'}\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tester");
+    s.call(1, "run", json!({"kind": "workflow", "name": "hand"}));
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["status"], "waiting", "{doc}");
+    s.call(
+        2,
+        "step_complete",
+        json!({"step": "ask", "outputs": {"api_token": "handed-value-42"}, "no_drive": true}),
+    );
+    let answer = s.response(2);
+    let said = answer.to_string();
+    assert_eq!(answer["result"]["isError"], false, "{said}");
+    assert!(!said.contains("held by this process only"), "{said}");
+    assert!(!said.contains("--no-drive"), "{said}");
+    s.call(3, "resume", json!({"kind": "workflow"}));
+    let (doc, _) = s.document(3);
+    assert_eq!(doc["status"], "completed", "{doc}");
+    assert_eq!(s.hang_up(), 0);
+}
+
+/// Every line the MCP server writes on stderr passes the one redactor: an unknown tool's name
+/// or a client's name holding a secret of the server's environment, and a secret input a tool
+/// call gave, are logged `***`. Before, `unknown tool `SECRET`` and `status by mcp:SECRET`
+/// printed them.
+#[test]
+fn the_mcp_server_s_stderr_never_holds_an_environment_or_given_secret() {
+    let env = Env::new();
+    env.workflow(
+        "tok",
+        "name: tok\ninputs:\n  api_token: {type: string}\nsteps:\n  - {name: ask, prompt: approve}\n",
+    );
+    let from_env = "env-secret-value-7777";
+    let given = "given-secret-value-8888";
+    let mut s = Session::start_with(&env, &[], &[("MY_API_TOKEN", from_env)]);
+    s.initialize(from_env);
+    s.call(1, from_env, json!({}));
+    s.response(1);
+    s.call(2, "status", json!({"kind": "workflow"}));
+    s.response(2);
+    s.call(
+        3,
+        "run",
+        json!({"kind": "workflow", "name": "tok", "inputs": {"api_token": given}}),
+    );
+    s.document(3);
+    s.call(4, given, json!({}));
+    s.response(4);
+    assert_eq!(s.hang_up(), 0);
+    let stderr = s.stderr();
+    assert!(stderr.contains("unknown tool"), "{stderr}");
+    assert!(stderr.contains("status by mcp:***"), "{stderr}");
+    assert!(!stderr.contains(from_env), "{stderr}");
+    assert!(!stderr.contains(given), "{stderr}");
+}
+
 #[test]
 fn a_long_run_does_not_hold_up_other_requests() {
     let env = Env::new();

@@ -2117,7 +2117,17 @@ fn behind_the_proxy(env: &Env) -> Server {
 }
 
 fn raw_head(s: &Server, path: &str, host: &str) -> String {
+    raw_head_with(s, path, host, "")
+}
+
+/// The same, sending a cookie (`name=value`; none if empty).
+fn raw_head_with(s: &Server, path: &str, host: &str, cookie: &str) -> String {
     use std::io::{Read, Write};
+    let cookie = if cookie.is_empty() {
+        String::new()
+    } else {
+        format!("Cookie: {cookie}\r\n")
+    };
     let addr = s.base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
@@ -2125,7 +2135,7 @@ fn raw_head(s: &Server, path: &str, host: &str) -> String {
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut text = String::new();
@@ -2727,6 +2737,71 @@ fn a_leaked_sign_in_cookie_and_the_pages_it_reads_change_nothing() {
     assert!(r.status < 400, "{}: {}", r.status, r.body);
 }
 
+/// A form key is kept by the page's script only once the server vouches for it: any site can
+/// link to an address of this origin with `#cortex-key=` of its own, and a key kept that way
+/// broke every form for good. `POST /login/key` answers 204 only for the key of the sign-in
+/// the browser's cookie carries.
+#[test]
+fn a_form_key_from_a_link_is_kept_only_when_it_is_the_sign_in_s_own() {
+    let env = home();
+    let s = Server::start(&env);
+    let (cookie, key) = sign_in_with_key(&s, "/catalog");
+    let (_, other_key) = sign_in_with_key(&s, "/catalog");
+    let form = "application/x-www-form-urlencoded";
+    let check = |given: &str, cookie: Option<&str>| {
+        let mut headers = vec![("content-type", form)];
+        if let Some(c) = cookie {
+            headers.push(("cookie", c));
+        }
+        s.post_with("/login/key", &format!("token={given}"), &headers)
+            .status
+    };
+    assert_eq!(check(&key, Some(&cookie)), 204);
+    assert_eq!(check("evil", Some(&cookie)), 401);
+    assert_eq!(check(&other_key, Some(&cookie)), 401);
+    assert_eq!(check(&key, None), 401);
+    // The script asks before it keeps a key, and puts the key in at the moment a form is sent.
+    let js = s.get("/assets/app.js").body;
+    assert!(js.contains("/login/key"), "{js}");
+}
+
+/// A form refused for its key (the browser keeps a key that is not its sign-in's) says so,
+/// has the script forget the key (its forms show their Token field again), and links to the
+/// sign-in form — which a browser signed in already reaches with `?again=1` (before, `GET
+/// /login` sent it straight on, and it could not recover).
+#[test]
+fn a_form_refused_for_its_key_offers_signing_in_again() {
+    let env = home();
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let (cookie, _key) = sign_in_with_key(&s, &format!("/runs/{run}"));
+    let page = format!("{}/runs/{run}", s.base);
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/plan/complete"),
+        "token=evil&confirm_at=0&message=done",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+            ("referer", &page),
+        ],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.body.contains("data-forget-key"), "{}", r.body);
+    let again = format!("/login?again=1&amp;next=%2Fruns%2F{run}");
+    assert!(r.body.contains(&again), "{}", r.body);
+    // Signed in: `/login` goes on, `/login?again=1` shows the form.
+    let host = s.base.trim_start_matches("http://").to_string();
+    let head = raw_head_with(&s, "/login?next=/catalog", &host, &cookie);
+    assert!(head.contains("location: /catalog"), "{head}");
+    let r = s.get_with("/login?again=1&next=/catalog", &[("cookie", &cookie)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("action=\"/login\""), "{}", r.body);
+    assert!(r.body.contains("sign in again"), "{}", r.body);
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(status["phases"][0]["status"], "waiting", "{status}");
+}
+
 /// The phases of `checks`: a checklist item that reads like a check, a real check, and an item
 /// over two lines.
 const CHECKS: &str = r#"
@@ -2787,6 +2862,45 @@ fn a_checklist_item_that_reads_like_a_check_must_be_ticked() {
     assert_eq!(status["phases"][0]["status"], "waiting", "{status}");
     let r = post("&confirm_at=0&confirm_at=2");
     assert!(r.status < 400, "{}: {}", r.status, r.body);
+}
+
+/// A check and an item whose text reads "check: ..." are told apart in the status document
+/// (`"check": true` on the check only), and an item over several lines that a form left
+/// unticked is named readably — its lines, not `\u{a}`.
+#[test]
+fn a_check_and_an_item_reading_like_one_are_told_apart_and_named_readably() {
+    let env = home();
+    std::fs::write(env.home().join("scenarios/checks.yaml"), CHECKS).unwrap();
+    assert_eq!(env.run(&["orchestrate", "run", "checks"]).code, 3);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    let criteria = &status["phases"][0]["criteria"];
+    assert_eq!(criteria[0].get("check"), None, "{criteria}");
+    assert_eq!(criteria[1]["check"], true, "{criteria}");
+    assert_eq!(criteria[2].get("check"), None, "{criteria}");
+    let r = s.post_with(
+        &format!("/runs/{run}/steps/review/complete"),
+        &format!("token={TOKEN}&confirm_at=0&message=done"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("&quot;Line one\nLine two&quot;"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("u{a}"), "{}", r.body);
+    let human = env.run(&["orchestrate", "status", &run]).stdout;
+    assert!(
+        human.contains("[ ] check: the wording is prose, not a command\n"),
+        "{human}"
+    );
+    assert!(human.contains("[ ] $ true\n"), "{human}");
+    assert!(
+        human.contains("[ ] Line one\n            Line two\n"),
+        "{human}"
+    );
 }
 
 /// A criterion over several lines is completed from the page: the page names each item by
@@ -2928,6 +3042,48 @@ fn a_resume_through_the_server_warns_that_the_definition_changed() {
         page.status,
         page.body
     );
+}
+
+/// A resume while this server's own background driver drives the run waits for it (as a
+/// report does), and, while it goes on, says that this server's driver carries the run on —
+/// never "held by process N ... press Ctrl-C in the terminal", of a terminal that does not exist.
+#[test]
+fn a_resume_while_the_server_s_own_driver_drives_says_so_not_ctrl_c() {
+    let env = home();
+    env.workflow(
+        "nap",
+        "name: nap\nsteps:\n  - name: nap\n    run: sleep 20\n",
+    );
+    let s = Server::start_with(
+        &env,
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--driver-wait",
+            "1",
+        ],
+    );
+    let r = s.post("/api/v1/workflows/nap/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    eventually(60, "the step to run", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["steps"][0]["status"] == "running").then_some(())
+    });
+    let r = s.post(&format!("/api/v1/runs/{run}/resume"), "");
+    assert_eq!(r.status, 409, "{}", r.body);
+    let doc = r.json();
+    let said = doc.to_string();
+    assert!(
+        said.contains("this server's own background driver"),
+        "{doc}"
+    );
+    assert!(!said.contains("Ctrl-C"), "{doc}");
+    assert!(!said.contains("terminal"), "{doc}");
+    let r = s.post(&format!("/api/v1/runs/{run}/abort"), "");
+    assert!(r.status < 400, "{}", r.body);
 }
 
 /// An aborted run cannot be resumed: its page does not say that its stopped phases run again.

@@ -68,12 +68,12 @@ pub use runner::{
 };
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,
-    held_secret_output, hold_secret_inputs, hold_secret_output, inert_settings_on_reported_steps,
-    input_env_name, input_text, is_secret_env, is_secret_name, is_secret_output,
-    is_secret_output_of, note_home, register_serve_token, scrub_bytes, scrub_serve_token,
-    secret_input_from_env, secret_inputs, secret_outputs, secret_outputs_across_waits,
-    secret_outputs_env, serve_token_to_scrub, serve_tokens_to_scrub, supply_held_secret_inputs,
-    unheld_secret_output, unheld_secret_output_in,
+    add_everything_held, held_secret_output, hold_secret_inputs, hold_secret_output,
+    inert_settings_on_reported_steps, input_env_name, input_text, is_secret_env, is_secret_name,
+    is_secret_output, is_secret_output_of, note_home, register_serve_token, scrub_bytes,
+    scrub_serve_token, secret_input_from_env, secret_inputs, secret_outputs,
+    secret_outputs_across_waits, secret_outputs_env, serve_token_to_scrub, serve_tokens_to_scrub,
+    supply_held_secret_inputs, unheld_secret_output, unheld_secret_output_in,
 };
 pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};

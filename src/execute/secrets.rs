@@ -363,6 +363,30 @@ fn held_secret_output_values(run_id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Scrub with `redactor` every secret value this process holds for any run: the secret inputs
+/// it was given (`hold_secret_inputs`) and the secret outputs it recorded. What a process that
+/// serves many runs logs (`cortex mcp`'s stderr) is scrubbed of them all.
+pub fn add_everything_held(redactor: &mut Redactor) {
+    let values: Vec<String> = HELD
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .flat_map(|h| h.values.iter().cloned())
+        .collect();
+    for value in values {
+        redactor.add(&value);
+    }
+    let outputs: Vec<String> = HELD_OUTPUTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .flat_map(|of_run| of_run.values().cloned())
+        .collect();
+    for value in outputs {
+        redactor.add_output(&value);
+    }
+}
+
 /// Scrub with `redactor` the values of run `run_id`'s secret outputs this process holds.
 pub(crate) fn add_held_outputs(redactor: &mut Redactor, run_id: &str) {
     for value in held_secret_output_values(run_id) {

@@ -38,6 +38,25 @@ use server::Cortex;
 /// Where the server's log goes (stderr): one line, without its newline.
 pub type Log = fn(&str);
 
+/// Where `scrubbed` sends the server's log lines: the `Log` `serve` was given.
+static SINK: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+/// The secrets of this process's environment (`Redactor::of_process`), read once.
+static PROCESS_SECRETS: std::sync::OnceLock<crate::execute::Redactor> = std::sync::OnceLock::new();
+
+/// The one way the server writes a line of its log: scrubbed of the secrets of its environment
+/// and of every secret value a tool call gave it (secret inputs, secret outputs) — a tool's name,
+/// a client's name or an error quoting one is logged `***`. `serve` hands only this on, so
+/// nothing in the server writes to stderr without it.
+fn scrubbed(line: &str) {
+    let mut secrets = PROCESS_SECRETS
+        .get_or_init(crate::execute::Redactor::of_process)
+        .clone();
+    crate::execute::add_everything_held(&mut secrets);
+    if let Some(sink) = SINK.get() {
+        sink(&secrets.redact(line));
+    }
+}
+
 /// How often the server looks at the signal flag.
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
 /// How long the drives in flight get to stop once the server ends: a step's process group is
@@ -47,6 +66,10 @@ const DRAIN: Duration = Duration::from_secs(KILL_GRACE.as_secs() * 6);
 /// Serve MCP on stdin/stdout until the client hangs up or a signal ends the server; actions
 /// are recorded as `actor`, else as `mcp:<client name>`.
 pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandError> {
+    // Every line the server logs passes the redactor (`scrubbed`): `log` itself is not used
+    // past here.
+    let _ = SINK.set(log);
+    let log: Log = scrubbed;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()

@@ -492,7 +492,10 @@ fn operate(
                 success: tool.name == "step_complete",
                 outputs: pairs(a.outputs, "output", &none_numeric)?,
                 no_drive: a.no_drive,
-                holder_stays: false,
+                // This server goes on, and keeps a secret output reported here for its later
+                // calls (a `resume` drives on with it): never "held by this process only,
+                // which ends now".
+                holder_stays: true,
                 by: by(a.message)?,
                 inputs: &inputs,
             };

@@ -134,6 +134,20 @@ impl<'a> Tracker<'a> {
             .find(|s| s.step == step && s.attempt == attempt)
     }
 
+    /// Nobody drives the run: every attempt still running by the log's word (its step
+    /// running, this its latest attempt) was cut off, as if `StepInterrupted` were recorded.
+    fn cut_off(&mut self) {
+        for s in &mut self.shown {
+            let running = self.state.step(&s.step).is_some_and(|st| {
+                st.status == crate::decide::StepStatus::Running && st.attempts == s.attempt
+            });
+            if !s.ended && running {
+                s.ended = true;
+                s.interrupted = true;
+            }
+        }
+    }
+
     /// Read the events appended since the last read; how many there were.
     fn read(&mut self, store: &dyn EventStore) -> Result<usize, CommandError> {
         use crate::event::{AttemptEnd, Event};
@@ -609,6 +623,16 @@ fn tracked<'a>(
     let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
     let mut tracker = Tracker::new(ctx, run_id, step)?;
     tracker.read(&*store)?;
+    // In flight or cut off, judged as `status` judges it (`execute::load_live`): with no live
+    // driver, once the log stands still, an attempt still running by the log's word was cut
+    // off (its driver SIGKILLed) — interrupted, not in flight. Before, `logs` listed it
+    // `in_flight` and showed a file planted at its path with no note.
+    while !crate::execute::driver_alive(&ctx.home, &*store, &tracker.run_id) {
+        if tracker.read(&*store)? == 0 {
+            tracker.cut_off();
+            break;
+        }
+    }
     if let Some(e) = tracker.unknown_step() {
         return Err(e);
     }

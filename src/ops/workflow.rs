@@ -1810,9 +1810,9 @@ pub struct StepReport<'a> {
     /// Only record the report; do not drive the run on.
     pub no_drive: bool,
     /// The process making the report lives on and hands the secret outputs it holds to the
-    /// drivers it starts for the run (`cortex serve`): it says itself what becomes of them,
-    /// so the note of a `--no-drive` report ("held by this process only, which ends now") is
-    /// left out.
+    /// drivers it starts for the run (`cortex serve`), or drives the run on with them itself
+    /// at a later call (`cortex mcp`): it says itself what becomes of them, so the note of a
+    /// `--no-drive` report ("held by this process only, which ends now") is left out.
     pub holder_stays: bool,
     pub by: Operator,
     /// Values of the run's secret inputs given with the report (the MCP tools' `inputs`):

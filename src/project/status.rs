@@ -760,8 +760,10 @@ pub struct CriterionView {
     pub criterion: String,
     pub met: bool,
     /// A command the engine runs (`{check: CMD}`), not a checklist item: told by the
-    /// definition's type, never by the text (an item may read `check: ...`).
-    #[serde(skip)]
+    /// definition's type, never by the text (an item may read `check: ...`). In the document
+    /// as `"check": true`, left out for an item: before, both read `{"criterion": "check:
+    /// true"}`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub check: bool,
 }
 

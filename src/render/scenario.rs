@@ -247,12 +247,18 @@ pub fn render_scenario_status(
             let _ = writeln!(out, "        skipped: {}", super::hanging(e, 17));
         }
         for c in &s.criteria {
-            let _ = writeln!(
-                out,
-                "        {} {}",
-                if c.met { "[x]" } else { "[ ]" },
-                c.criterion
-            );
+            let mark = if c.met { "[x]" } else { "[ ]" };
+            // A check (a command the engine runs) is shown as the command, `$ CMD`; an item
+            // as its text — one that reads "check: ..." is told apart — its further lines
+            // under its first.
+            match c.criterion.strip_prefix("check: ").filter(|_| c.check) {
+                Some(cmd) => {
+                    let _ = writeln!(out, "        {mark} $ {}", super::hanging(cmd, 14));
+                }
+                None => {
+                    let _ = writeln!(out, "        {mark} {}", super::hanging(&c.criterion, 12));
+                }
+            }
         }
         if let Some(e) = &s.error
             && s.status == crate::decide::StepStatus::Failed

@@ -324,19 +324,57 @@ pub fn step(
 fn wait_for_own_driver(shared: &Shared, run_id: &str) {
     let until = std::time::Instant::now() + shared.driver_wait;
     while std::time::Instant::now() < until {
-        match DriverLock::probe(&shared.ctx.home, run_id) {
-            Some(holder)
-                if shared
-                    .drivers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .contains(&holder.pid) =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(25));
-            }
-            _ => return,
+        if own_driver_holding(shared, run_id).is_none() {
+            return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(25));
     }
+}
+
+/// The pid of the background driver this server started that holds run `run_id` now, if one
+/// does.
+fn own_driver_holding(shared: &Shared, run_id: &str) -> Option<u32> {
+    let holder = DriverLock::probe(&shared.ctx.home, run_id)?;
+    shared
+        .drivers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&holder.pid)
+        .then_some(holder.pid)
+}
+
+/// A resume refused because this server's own background driver drives the run: said so, with
+/// what to do here — never the CLI's hint about a terminal to press Ctrl-C in, which a run
+/// this server drives does not have.
+fn driven_here(shared: &Shared, run_id: &str, kind: RunKind, e: Failure) -> Failure {
+    let Some(pid) = (e.error.code == ops::exit::HELD)
+        .then(|| own_driver_holding(shared, run_id))
+        .flatten()
+    else {
+        return e;
+    };
+    driven_by(run_id, kind, pid)
+}
+
+/// That run `run_id` is driven now by this server's own background driver `pid`.
+fn driven_by(run_id: &str, kind: RunKind, pid: u32) -> Failure {
+    let stop = if kind == RunKind::Scenario {
+        "`POST .../stop` stops it gracefully (then resume it in another mode)"
+    } else {
+        "`POST .../abort` ends it for good"
+    };
+    Failure::new(
+        axum::http::StatusCode::CONFLICT,
+        CommandError::new(
+            ops::exit::HELD,
+            format!(
+                "run {run_id} is driven now by this server's own background driver (process {pid}), which carries it on; nothing was recorded"
+            ),
+        )
+        .hint(format!(
+            "nothing to resume while it goes on: GET /api/v1/runs/{run_id} (or the run's page, which updates itself) shows it; when it waits for a report, report it; {stop}"
+        )),
+    )
 }
 
 /// A 400 saying that `step` of the run no longer waits for a report, if it does not.
@@ -587,9 +625,17 @@ fn checklist(shared: &Shared, id: &str, step: &str, confirmed: &Confirmed) -> Re
         .filter(|(_, c)| !c.check)
         .map(|(i, c)| (i, c.criterion.as_str()))
         .collect();
+    // Each quoted as it reads: an item over several lines keeps its line breaks (shown as
+    // lines on the page), each line escaped — before, a page said `"Line one\u{a}Line two"`.
     let quoted = |list: &[&str]| {
         list.iter()
-            .map(|c| format!("\"{}\"", crate::definition::shown(c)))
+            .map(|c| {
+                let lines: Vec<String> = lf(c)
+                    .split('\n')
+                    .map(crate::definition::shown_text)
+                    .collect();
+                format!("\"{}\"", lines.join("\n"))
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -780,6 +826,9 @@ pub fn resume(
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
     let _turn = shared.one_at_a_time(&run_id);
+    // A driver this server started may hold the run a moment longer (going on after a report,
+    // or ending): waited for, as the server's own, as a report waits.
+    wait_for_own_driver(shared, &run_id);
     // Values of its secret inputs given now (`inputs`): kept for every later driver of the run.
     if !inputs.is_empty() {
         let store = shared
@@ -835,7 +884,7 @@ pub fn resume(
             live,
         )
     })
-    .map_err(in_api_words)?;
+    .map_err(|e| driven_here(shared, &run_id, kind, in_api_words(e).into()))?;
     if plan.json.get("dry_run") != Some(&serde_json::Value::Bool(true)) {
         // Already finished: `resume` says so and changes nothing.
         return Ok(Done {
@@ -862,8 +911,13 @@ pub fn resume(
         .reading_store()?
         .and_then(|store| load_state(&store, &run_id).ok())
         .and_then(|state| state.start.as_deref().and_then(ops::definition_changed));
+    if let Some(pid) = own_driver_holding(shared, &run_id) {
+        return Err(driven_by(&run_id, kind, pid));
+    }
     let background = driver::start(shared, &argv, &envs)?;
-    background.took(shared, &run_id)?;
+    background
+        .took(shared, &run_id)
+        .map_err(|e| driven_here(shared, &run_id, kind, e))?;
     Ok(Done {
         output: status_of_run(shared, &run_id)?.warn(changed.into_iter().collect()),
         run_id: Some(run_id),

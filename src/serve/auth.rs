@@ -446,6 +446,10 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         // (no page holds it: `Session`).
         let session = cookie_session(&headers, shared);
         let mut ok = false;
+        // Refused for the form key of the browser's sign-in (not for want of a sign-in): the
+        // page says so, has the page's script forget the key it keeps, and offers signing in
+        // again.
+        let mut key_refused = false;
         for v in form_urlencoded::parse(&bytes)
             .filter(|(k, _)| k == "token")
             .map(|(_, v)| v)
@@ -454,6 +458,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                 ok = true;
             } else if is_form_key(shared, &v) {
                 // A page's form sent without the sign-in it was signed for.
+                key_refused = true;
                 refusal = Failure::new(
                     StatusCode::UNAUTHORIZED,
                     CommandError::bad_input(
@@ -463,6 +468,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                 );
             } else if v.is_empty() && session.is_some() {
                 // Signed in, and the form carries no key: the page's script did not fill it.
+                key_refused = true;
                 refusal = Failure::new(
                     StatusCode::UNAUTHORIZED,
                     CommandError::bad_input(
@@ -471,6 +477,7 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
                     .hint("type the token into the form's Token field, or sign in again in this browser (with JavaScript on, the page fills the field itself)"),
                 );
             } else if session.is_some() {
+                key_refused = true;
                 refusal = Failure::new(
                     StatusCode::UNAUTHORIZED,
                     CommandError::bad_input(
@@ -489,6 +496,12 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         if ok {
             return None;
         }
+        if key_refused && !api {
+            return Some(super::pages::key_refused_page(
+                refusal,
+                &sign_in_again(&referer_path(&headers)),
+            ));
+        }
         // A sign-in that failed is asked again, on its way to the same page.
         if req.uri().path() == "/login" {
             return Some(refuse_unsigned(
@@ -499,6 +512,22 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
         }
     }
     Some(refuse(api, refusal))
+}
+
+/// The address of the sign-in form for a viewer signed in already, going on to `next`.
+pub fn sign_in_again(next: &str) -> String {
+    format!("/login?again=1&next={}", super::pages::urlencode(next))
+}
+
+/// The path of the page a form was sent from (its `Referer`, sent only from this server's own
+/// pages: `Referrer-Policy: same-origin`), or `/`.
+fn referer_path(headers: &HeaderMap) -> String {
+    let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) else {
+        return "/".to_string();
+    };
+    let rest = referer.split_once("://").map_or(referer, |(_, rest)| rest);
+    let path = rest.find('/').map_or("/", |at| &rest[at..]);
+    local_path(path.split('#').next().unwrap_or("/"))
 }
 
 fn missing_token(shared: &Shared, api: bool) -> Failure {
@@ -615,17 +644,34 @@ pub async fn login_page(
                 .map(|(_, v)| local_path(&v))
         })
         .unwrap_or_else(|| "/".to_string());
-    if viewer.signed_in {
+    let again = raw.as_deref().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "again" && v != "0")
+    });
+    // Signed in already: on to the page, unless asked to sign in again (`?again=1`: the form
+    // key this browser keeps was refused, or lost).
+    if viewer.signed_in && !again {
         return Redirect::to(&next).into_response();
     }
+    let message = if viewer.signed_in {
+        "sign in again with this server's token: this browser gets a new sign-in, and its forms a new form key"
+    } else {
+        "sign in with this server's token"
+    };
     super::pages::sign_in_page(
         Failure::new(
             StatusCode::OK,
-            CommandError::bad_input("sign in with this server's token")
-                .hint(sign_in_hint(&shared, false)),
+            CommandError::bad_input(message).hint(sign_in_hint(&shared, false)),
         ),
         &next,
     )
+}
+
+/// `POST /login/key`: whether the form key in the `token` field is this browser's sign-in's
+/// (the guard has checked it: 204 if it is, 401 if not). The page's script asks before it keeps
+/// a key handed over in an address's fragment (`#cortex-key=`), which any site can link to:
+/// only the key of the sign-in the browser's own cookie carries is kept.
+pub async fn check_key() -> Response {
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `POST /login`: the guard has checked the form's token; the browser is given a sign-in.

@@ -527,6 +527,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
         )
         .route("/agents", get(pages::agents_page))
         .route("/login", get(auth::login_page).post(auth::login))
+        .route("/login/key", post(auth::check_key))
         .route("/assets/{file}", get(assets::asset))
         .fallback(pages::not_found);
     Router::new()

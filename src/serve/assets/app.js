@@ -6,28 +6,70 @@
   var live = document.getElementById('live');
 
   // A sign-in hands this browser its form key in the address's fragment (which no browser
-  // sends to a server): it moves into this origin's storage (its own port's: no other
-  // listener on the host reads it) and out of the address. No page holds the key, since a
-  // page can be read with the sign-in cookie alone, which other listeners are sent too.
+  // sends to a server): it moves out of the address, and into this origin's storage (its own
+  // port's: no other listener on the host reads it) once the server has said it is the key of
+  // the sign-in this browser's cookie carries (`POST /login/key`) — any site can link to an
+  // address of this origin with a fragment of its own, whose key must not replace the one
+  // kept. No page holds the key, since a page can be read with the sign-in cookie alone,
+  // which other listeners are sent too.
   var KEY = 'cortex-form-key';
-  if (location.hash.indexOf('#cortex-key=') === 0) {
-    try { localStorage.setItem(KEY, decodeURIComponent(location.hash.slice(12))); } catch (e) {}
-    history.replaceState(null, '', location.pathname + location.search);
+  function stored() {
+    try { return localStorage.getItem(KEY); } catch (e) { return null; }
   }
-  // Each form's Token field is filled with the key, and hidden.
+  if (location.hash.indexOf('#cortex-key=') === 0) {
+    var handed = null;
+    try { handed = decodeURIComponent(location.hash.slice(12)); } catch (e) {}
+    history.replaceState(null, '', location.pathname + location.search);
+    if (handed && window.fetch) {
+      fetch('/login/key', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'token=' + encodeURIComponent(handed)
+      }).then(function (res) {
+        if (res.status !== 204) { return; }
+        try { localStorage.setItem(KEY, handed); } catch (e) {}
+        sign(document);
+        document.body.setAttribute('data-key', 'kept');
+      }).catch(function () {});
+    }
+  }
+  // A page that refused a form for its key has the key forgotten: the forms show their Token
+  // field again (and the page links to signing in again).
+  if (document.querySelector('[data-forget-key]')) {
+    try { localStorage.removeItem(KEY); } catch (e) {}
+  }
+  // Each form's Token field is hidden while a key is kept; the key itself is put in at the
+  // moment the form is sent (`submit`), so that a sign-in in another tab since is the one
+  // sent.
   function sign(root) {
-    var key = null;
-    try { key = localStorage.getItem(KEY); } catch (e) {}
-    if (!key) { return; }
+    if (!stored()) { return; }
     Array.prototype.forEach.call(root.querySelectorAll('label.form-key'), function (label) {
-      var input = label.querySelector('input[name=token]');
-      if (input) { input.value = key; label.hidden = true; }
+      if (label.querySelector('input[name=token]')) {
+        label.hidden = true;
+        label.querySelector('input[name=token]').required = false;
+      }
     });
   }
   sign(document);
 
   // A form is not submitted twice by an impatient click.
   document.addEventListener('submit', function (e) {
+    var key = stored();
+    Array.prototype.forEach.call(e.target.querySelectorAll('label.form-key'), function (label) {
+      var input = label.querySelector('input[name=token]');
+      if (!input) { return; }
+      if (key && label.hidden) {
+        input.value = key;
+      } else if (!key && label.hidden) {
+        // The key was forgotten meanwhile (in another tab): the field is asked for.
+        e.preventDefault();
+        label.hidden = false;
+        input.required = true;
+        input.focus();
+      }
+    });
+    if (e.defaultPrevented) { return; }
     var button = e.target.querySelector('button[type=submit]');
     if (button) { setTimeout(function () { button.disabled = true; }, 0); }
   });

@@ -100,6 +100,32 @@ pub fn failure_back(f: Failure, back: &str, label: &str) -> Response {
     )
 }
 
+/// A form refused for the form key it carried (a key from another sign-in, none, or one that
+/// is not this sign-in's): the page has the script forget the key this browser keeps
+/// (`data-forget-key`: its forms show their Token field again) and links to the sign-in form,
+/// which a signed-in viewer reaches with `?again=1` (`again`).
+pub fn key_refused_page(f: Failure, again: &str) -> Response {
+    let status = f.status;
+    let e = f.error;
+    page(
+        status,
+        layout(
+            "Error",
+            Tab::None,
+            html! {
+                section class="error-page" data-forget-key="true" {
+                    h1 { (status.as_u16()) " · " (status.canonical_reason().unwrap_or("Error")) }
+                    p class="message" { (e.message) }
+                    @if !e.hints.is_empty() {
+                        ul class="hints" { @for h in &e.hints { li { "hint: " (h) } } }
+                    }
+                    p { "Nothing was changed by this request. " a class="sign-in-again" href=(again) { "Sign in again" } " (or go back and type the token into the form's Token field)." }
+                }
+            },
+        ),
+    )
+}
+
 /// A refusal for want of the token, as a page that signs the viewer in: what was refused,
 /// the hints, and the sign-in form (`POST /login`) that goes on to `next`. Off loopback and
 /// behind `--public-url` every page needs the token: before, a browser given none (the token
