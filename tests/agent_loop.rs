@@ -1068,9 +1068,10 @@ fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
         "{}",
         run.stdout
     );
+    // Status shows a check as the command it ran (`$ CMD`), told apart from an item.
     let status = env.run(&["orchestrate", "status", "chk"]).stdout;
     assert!(
-        status.contains("[x] check: test -f app-1.2.txt"),
+        status.contains("[x] $ test -f app-1.2.txt"),
         "{status}"
     );
 }
