@@ -1070,10 +1070,7 @@ fn check_criteria_are_shown_rendered_as_they_ran(env: Env) {
     );
     // Status shows a check as the command it ran (`$ CMD`), told apart from an item.
     let status = env.run(&["orchestrate", "status", "chk"]).stdout;
-    assert!(
-        status.contains("[x] $ test -f app-1.2.txt"),
-        "{status}"
-    );
+    assert!(status.contains("[x] $ test -f app-1.2.txt"), "{status}");
 }
 
 fn a_scenarios_secret_input_is_kept_out_of_the_log_and_the_suggested_resume_names_it(env: Env) {
