@@ -1,15 +1,11 @@
 //! Finding the `line:column` of any node of a YAML document by its path.
 //!
 //! serde_yaml attaches the position of the current node to every error. To locate a node we
-//! walk the document with a `DeserializeSeed` that follows the path and fails on arrival; the
-//! error's position is the node's. This reuses the real parser, so positions are exact.
-
-use std::fmt;
-
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+//! walk the document ([`super::yaml_walk`]) along the path and fail on arrival; the error's
+//! position is the node's. This reuses the real parser, so positions are exact.
 
 use super::Location;
+use super::yaml_walk::{At, Guide, walk, walk_json, walk_whole};
 
 /// One step of a path into a YAML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,11 +26,9 @@ impl From<usize> for Seg {
     }
 }
 
-const ARRIVED: &str = "\u{0}cortex-locate-arrived";
-
 /// The position of the node at `path` in `text`, if the path exists.
 pub fn locate(text: &str, path: &[Seg]) -> Option<Location> {
-    arrived(text, Seek(path)).map(|at| past_anchor(text, at))
+    walk(text, &mut Seek(path)).map(|at| past_anchor(text, at))
 }
 
 /// A node's place after its anchor (`run: &x "..."` is at `"`, not at `&x`), when the node
@@ -64,13 +58,16 @@ fn past_anchor(text: &str, at: Location) -> Location {
 /// The position of the key at `path` (its last step a key) in `text`, if the path exists: where
 /// a misspelled key is, rather than its value.
 pub fn locate_key(text: &str, path: &[Seg]) -> Option<Location> {
-    arrived(text, Seek(path).key())
+    locate_key_nth(text, path, 0)
 }
 
 /// [`locate_key`] of the key's occurrence `nth` (from 0) in its mapping: where a key given
 /// twice is given again.
 pub fn locate_key_nth(text: &str, path: &[Seg], nth: usize) -> Option<Location> {
-    arrived(text, SeekKey(path, nth))
+    let Some((Seg::Key(key), mapping)) = path.split_last() else {
+        return None;
+    };
+    walk(text, &mut SeekKey { mapping, key, nth })
 }
 
 /// A key given more than once in one mapping: the mapping's path, the key, and the place of
@@ -86,19 +83,12 @@ pub struct Duplicate {
 /// Every key given again in a mapping of `text`, in the order of the file: YAML allows a key
 /// once, and serde reports only the first duplicate, at its mapping's start.
 pub fn duplicate_keys(text: &str) -> Vec<Duplicate> {
-    let found = std::cell::RefCell::new(Vec::new());
-    let walk = Walk {
-        path: Vec::new(),
-        found: &found,
-    };
-    if walk
-        .deserialize(serde_yaml::Deserializer::from_str(text))
-        .is_err()
-    {
+    let mut seen = KeysGivenAgain(Vec::new());
+    if !walk_whole(text, &mut seen) {
         return Vec::new();
     }
-    let mut duplicates: Vec<Duplicate> = found
-        .into_inner()
+    let mut duplicates: Vec<Duplicate> = seen
+        .0
         .into_iter()
         .map(|(path, key, nth)| {
             let full = [path.as_slice(), &[Seg::Key(key.clone())]].concat();
@@ -114,132 +104,26 @@ pub fn duplicate_keys(text: &str) -> Vec<Duplicate> {
     duplicates
 }
 
-/// Reads a whole document, noting each key given again in its mapping: (the mapping's path,
-/// the key, which occurrence).
-struct Walk<'a> {
-    path: Vec<Seg>,
-    found: &'a std::cell::RefCell<Vec<(Vec<Seg>, String, usize)>>,
-}
+/// Notes each key given again in its mapping: (the mapping's path, the key, which occurrence).
+struct KeysGivenAgain(Vec<(Vec<Seg>, String, usize)>);
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
+impl Guide for KeysGivenAgain {
+    fn node(&mut self, _: &[Seg]) -> At {
+        At::Enter
     }
-}
-
-impl<'de> Visitor<'de> for Walk<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen: Vec<String> = Vec::new();
-        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
-            let key = match key {
-                serde_yaml::Value::String(k) => k,
-                other => serde_yaml::to_string(&other)
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_default(),
-            };
-            let nth = seen.iter().filter(|k| **k == key).count();
-            if nth > 0 {
-                self.found
-                    .borrow_mut()
-                    .push((self.path.clone(), key.clone(), nth));
-            }
-            seen.push(key.clone());
-            map.next_value_seed(Walk {
-                path: [self.path.as_slice(), &[Seg::Key(key)]].concat(),
-                found: self.found,
-            })?;
+    fn key(&mut self, path: &[Seg], key: &str, nth: usize) -> bool {
+        if nth > 0 {
+            self.0.push((path.to_vec(), key.to_string(), nth));
         }
-        Ok(())
+        false
     }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        while seq
-            .next_element_seed(Walk {
-                path: [self.path.as_slice(), &[Seg::Index(i)]].concat(),
-                found: self.found,
-            })?
-            .is_some()
-        {
-            i += 1;
-        }
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
-        let (IgnoredAny, variant) = data.variant::<IgnoredAny>()?;
-        de::VariantAccess::newtype_variant_seed(variant, self)
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-/// Where `seek`, reading `text` as YAML, stopped on arriving at what it seeks (it stops by
-/// failing with `ARRIVED`); `None` when it failed otherwise, or read the whole text.
-fn arrived<'de, S: DeserializeSeed<'de>>(text: &'de str, seek: S) -> Option<Location> {
-    let err = seek
-        .deserialize(serde_yaml::Deserializer::from_str(text))
-        .err()?;
-    if !err.to_string().contains(ARRIVED) {
-        return None;
-    }
-    err.location().map(|l| Location {
-        line: l.line(),
-        column: l.column(),
-    })
 }
 
 /// The position of the node at `path` in the JSON `text`, if the path exists. JSON is read as
 /// YAML first, which gives the start of the node; if the YAML parser refuses the text (a key
 /// over 1,024 characters, say), serde_json gives the position just after the node.
 pub fn locate_json(text: &str, path: &[Seg]) -> Option<Location> {
-    if let Some(at) = locate(text, path) {
-        return Some(at);
-    }
-    let err = Seek(path)
-        .deserialize(&mut serde_json::Deserializer::from_str(text))
-        .err()?;
-    (err.to_string().contains(ARRIVED) && err.line() > 0).then(|| Location {
-        line: err.line(),
-        column: err.column().max(1),
-    })
+    locate(text, path).or_else(|| walk_json(text, &mut Seek(path)))
 }
 
 /// The place in `text` of byte `offset` of the scalar `value`, whose node starts at `at`: on its
@@ -328,222 +212,36 @@ fn within_block(
     src.get(j).map(|(_, at)| *at)
 }
 
+/// Follows `path` and arrives on its node.
 struct Seek<'a>(&'a [Seg]);
 
-impl<'a> Seek<'a> {
-    /// Arrive on the key of the path's last step, not on its value.
-    fn key(self) -> SeekKey<'a> {
-        SeekKey(self.0, 0)
-    }
-}
-
-/// `Seek` that arrives on a key: the path's last step is a key of a mapping; its occurrence
-/// given by the number (from 0), for a key given more than once.
-struct SeekKey<'a>(&'a [Seg], usize);
-
-impl<'de> DeserializeSeed<'de> for SeekKey<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SeekKey<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Some((Seg::Key(want), rest)) = self.0.split_first() else {
-            return Ok(());
-        };
-        if rest.is_empty() {
-            // Fail while reading the key itself: the error is placed on it.
-            let skip = std::cell::Cell::new(self.1);
-            while map.next_key_seed(KeyProbe(want, &skip))?.is_some() {
-                map.next_value::<IgnoredAny>()?;
-            }
-            return Ok(());
-        }
-        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
-            if key.as_str() == Some(want.as_str()) {
-                return map.next_value_seed(SeekKey(rest, self.1));
-            }
-            map.next_value::<IgnoredAny>()?;
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Some((Seg::Index(want), rest)) = self.0.split_first() else {
-            return Ok(());
-        };
-        let mut i = 0;
-        loop {
-            if i == *want {
-                return seq.next_element_seed(SeekKey(rest, self.1)).map(|_| ());
-            }
-            if seq.next_element::<IgnoredAny>()?.is_none() {
-                return Ok(());
-            }
-            i += 1;
+impl Guide for Seek<'_> {
+    fn node(&mut self, path: &[Seg]) -> At {
+        match self.0.strip_prefix(path) {
+            Some([]) => At::Arrive,
+            Some(_) => At::Enter,
+            None => At::Skip,
         }
     }
 }
 
-/// Reads a mapping's key; fails (arrives) when it is the one wanted, once the number of its
-/// occurrences to skip is down to 0.
-struct KeyProbe<'a>(&'a str, &'a std::cell::Cell<usize>);
-
-impl<'de> DeserializeSeed<'de> for KeyProbe<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        // Failing inside the key's own visit is what places the error on the key.
-        d.deserialize_any(self)
-    }
+/// Follows the path to a mapping and arrives on its key `key`, given there for the `nth` time
+/// (from 0).
+struct SeekKey<'a> {
+    mapping: &'a [Seg],
+    key: &'a str,
+    nth: usize,
 }
 
-impl<'de> Visitor<'de> for KeyProbe<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<(), E> {
-        if key != self.0 {
-            return Ok(());
-        }
-        match self.1.get() {
-            0 => Err(E::custom(ARRIVED)),
-            n => {
-                self.1.set(n - 1);
-                Ok(())
-            }
+impl Guide for SeekKey<'_> {
+    fn node(&mut self, path: &[Seg]) -> At {
+        match self.mapping.starts_with(path) {
+            true => At::Enter,
+            false => At::Skip,
         }
     }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        IgnoredAny::deserialize(d).map(|_| ())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        IgnoredAny.visit_map(map).map(|_| ())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| ())
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Seek<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-macro_rules! arrive_on_scalar {
-    ($($name:ident: $ty:ty),*) => {$(
-        fn $name<E: de::Error>(self, _: $ty) -> Result<(), E> {
-            if self.0.is_empty() { Err(E::custom(ARRIVED)) } else { Ok(()) }
-        }
-    )*};
-}
-
-impl<'de> Visitor<'de> for Seek<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Some((first, rest)) = self.0.split_first() else {
-            return Err(de::Error::custom(ARRIVED));
-        };
-        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
-            let matches = match (first, &key) {
-                (Seg::Key(want), serde_yaml::Value::String(k)) => want == k,
-                (Seg::Key(want), other) => serde_yaml::to_string(other)
-                    .map(|s| s.trim() == want)
-                    .unwrap_or(false),
-                _ => false,
-            };
-            if matches {
-                return map.next_value_seed(Seek(rest));
-            }
-            map.next_value::<IgnoredAny>()?;
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Some((first, rest)) = self.0.split_first() else {
-            return Err(de::Error::custom(ARRIVED));
-        };
-        let mut i = 0;
-        loop {
-            if *first == Seg::Index(i) {
-                return seq.next_element_seed(Seek(rest)).map(|_| ());
-            }
-            if seq.next_element::<IgnoredAny>()?.is_none() {
-                return Ok(());
-            }
-            i += 1;
-        }
-    }
-
-    arrive_on_scalar!(
-        visit_bool: bool,
-        visit_i64: i64,
-        visit_u64: u64,
-        visit_i128: i128,
-        visit_u128: u128,
-        visit_f64: f64,
-        visit_str: &str
-    );
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        if self.0.is_empty() {
-            Err(E::custom(ARRIVED))
-        } else {
-            Ok(())
-        }
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        self.visit_unit()
-    }
-
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
-        if self.0.is_empty() {
-            return Err(de::Error::custom(ARRIVED));
-        }
-        let (IgnoredAny, variant) = data.variant::<IgnoredAny>()?;
-        de::VariantAccess::newtype_variant_seed(variant, self)
+    fn key(&mut self, path: &[Seg], key: &str, nth: usize) -> bool {
+        path == self.mapping && key == self.key && nth == self.nth
     }
 }
 

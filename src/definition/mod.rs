@@ -26,6 +26,7 @@ mod tags;
 pub mod template;
 mod worker_tag;
 mod workflow;
+mod yaml_walk;
 
 pub use agent::{Agent, AgentRunner, parse_agent};
 pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};

@@ -74,15 +74,12 @@ pub(crate) fn written_texts(text: &str, paths: &[Vec<super::locate::Seg>]) -> Ve
         }
         node.leaves.push(id);
     }
-    let mut out = vec![None; paths.len()];
-    let _ = de::DeserializeSeed::deserialize(
-        Walk {
-            trie: &trie,
-            out: &mut out,
-        },
-        serde_yaml::Deserializer::from_str(super::without_bom(text)),
-    );
-    out
+    let mut read = Read {
+        trie: &trie,
+        out: vec![None; paths.len()],
+    };
+    super::yaml_walk::walk_whole(super::without_bom(text), &mut read);
+    read.out
 }
 
 /// `text` with each `ScalarString` at its path (beside it) replaced by the text it is written
@@ -107,93 +104,35 @@ struct Trie {
     leaves: Vec<usize>,
 }
 
-struct Walk<'a> {
+impl Trie {
+    /// The node of the trie at `path`, if any path passes through it.
+    fn at(&self, path: &[super::locate::Seg]) -> Option<&Trie> {
+        path.iter().try_fold(self, |node, seg| match seg {
+            super::locate::Seg::Key(k) => node.keys.get(k),
+            super::locate::Seg::Index(i) => node.indices.get(i),
+        })
+    }
+}
+
+/// Reads the scalars at the trie's paths as their text.
+struct Read<'a> {
     trie: &'a Trie,
-    out: &'a mut Vec<Option<String>>,
+    out: Vec<Option<String>>,
 }
 
-impl<'de> de::DeserializeSeed<'de> for Walk<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        if self.trie.keys.is_empty() && self.trie.indices.is_empty() {
-            let text = d.deserialize_str(Text)?;
-            for &id in &self.trie.leaves {
-                self.out[id] = text.clone();
-            }
-            Ok(())
-        } else {
-            d.deserialize_any(self)
+impl super::yaml_walk::Guide for Read<'_> {
+    fn node(&mut self, path: &[super::locate::Seg]) -> super::yaml_walk::At {
+        use super::yaml_walk::At;
+        match self.trie.at(path) {
+            None => At::Skip,
+            Some(node) if node.keys.is_empty() && node.indices.is_empty() => At::Text,
+            Some(_) => At::Enter,
         }
     }
-}
-
-impl<'de> Visitor<'de> for Walk<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
-            match key.as_str().and_then(|k| self.trie.keys.get(k)) {
-                Some(trie) => map.next_value_seed(Walk {
-                    trie,
-                    out: &mut *self.out,
-                })?,
-                None => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-            }
+    fn text(&mut self, path: &[super::locate::Seg], text: Option<String>) {
+        for &id in self.trie.at(path).map_or(&[][..], |node| &node.leaves) {
+            self.out[id] = text.clone();
         }
-        Ok(())
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        loop {
-            let more = match self.trie.indices.get(&index) {
-                Some(trie) => seq
-                    .next_element_seed(Walk {
-                        trie,
-                        out: &mut *self.out,
-                    })?
-                    .is_some(),
-                None => seq.next_element::<de::IgnoredAny>()?.is_some(),
-            };
-            if !more {
-                return Ok(());
-            }
-            index += 1;
-        }
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-}
-
-/// A scalar's text, as written (a node that is not a scalar: `None`).
-struct Text;
-
-impl Visitor<'_> for Text {
-    type Value = Option<String>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a scalar")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
-        Ok(Some(v.to_string()))
     }
 }
 
