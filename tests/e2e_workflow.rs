@@ -57,6 +57,24 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Wait until a run's notes of process groups in flight (`runs/*/work/inflight.pgids`) name
+/// group `pgid`: a driver notes a group just after starting it, so a test that kills the
+/// driver to leave the group behind waits for the note (the instant between the two is the
+/// gap DESIGN.md names, which these tests do not cover).
+fn wait_for_note(env: &Env, pgid: i32) {
+    wait_until(&format!("the note of group {pgid}"), || {
+        std::fs::read_dir(env.home().join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|run| std::fs::read_to_string(run.path().join("work/inflight.pgids")).ok())
+            .any(|text| {
+                text.lines()
+                    .any(|l| l.split_whitespace().nth(1) == Some(&pgid.to_string()))
+            })
+    });
+}
+
 fn seed_feature_development_waits_on_each_prompt_step_and_completes(env: Env) {
     env.workflow("feature-development", SEED_FEATURE_DEVELOPMENT);
     insta::assert_snapshot!(
@@ -1061,13 +1079,14 @@ fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid() {
     wait_until("the step to start", || {
         std::fs::read_to_string(env.file("started")).is_ok_and(|s| s.ends_with('\n'))
     });
-    driver.kill().unwrap(); // SIGKILL: the step's group is left running
-    driver.wait().unwrap();
     let orphan: i32 = std::fs::read_to_string(env.file("started"))
         .unwrap()
         .trim()
         .parse()
         .unwrap();
+    wait_for_note(&env, orphan);
+    driver.kill().unwrap(); // SIGKILL: the step's group is left running
+    driver.wait().unwrap();
     assert!(pid_alive(orphan));
 
     // Groups of strangers that the notes now name, as after a pid was reused or a reboot:
@@ -1229,13 +1248,14 @@ fn a_killed_drivers_compensation_check_or_condition_is_ended_before_it_runs_agai
         wait_until(&format!("the {what} command to start"), || {
             env.file("first.pid").exists()
         });
-        driver.kill().unwrap(); // SIGKILL: the command's group is left running
-        driver.wait().unwrap();
         let first: i32 = std::fs::read_to_string(env.file("first.pid"))
             .unwrap()
             .trim()
             .parse()
             .unwrap();
+        wait_for_note(&env, first);
+        driver.kill().unwrap(); // SIGKILL: the command's group is left running
+        driver.wait().unwrap();
         assert!(pid_alive(first), "{what}: the first copy runs on");
         let resumed = env.run(&["workflow", "resume"]);
         assert!(
