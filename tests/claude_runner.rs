@@ -675,6 +675,64 @@ fn a_missing_claude_program_is_named_with_a_hint_and_never_retried() {
     }
 }
 
+/// Seen by a review: a `runner: claude` agent whose body is longer than one argument carries
+/// (131,071 bytes) passed `validate`, then each attempt failed to start, was retried with
+/// backoff, and the report suggested `resume --retry`. `validate` refuses it, located in the
+/// agent file with how to fix it; an agent run with Claude Code by the configured default is
+/// refused by the run's pre-validation, nothing started and nothing retried.
+#[test]
+fn an_agent_body_longer_than_one_argument_is_refused_before_any_attempt() {
+    let body = "b".repeat(200_000);
+    let workflow = "name: plan\nsteps:\n  - name: Plan\n    prompt: p\n    agent: big\n    retry: {max_retry_attempts: 2, backoff: 1s}\n";
+    let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);
+    c.agent(
+        "big",
+        &format!("---\nname: big\ndescription: d\nrunner: claude\n---\n{body}\n"),
+    );
+    c.env.workflow("plan", workflow);
+    let validate = c.run("ok", &["--json", "workflow", "validate", "plan"]);
+    assert_eq!(validate.code, 2, "{}{}", validate.stdout, validate.stderr);
+    validate.assert_error_on_line("the Markdown body of agent `big` is 200000 bytes", 6);
+    assert!(validate.stdout.contains("131071"), "{}", validate.stdout);
+    let run = c.run("ok", &["workflow", "run", "plan"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_eq!(c.calls(), 0);
+    // By the configured default runner: the run's pre-validation refuses it.
+    let c = Claude::new(r#"{"runner": "claude", "claude": {"program": PROGRAM}}"#);
+    c.agent(
+        "big",
+        &format!("---\nname: big\ndescription: d\n---\n{body}\n"),
+    );
+    c.env.workflow("plan", workflow);
+    let run = c.run("ok", &["workflow", "run", "plan"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("the Markdown body of agent `big` is 200000 bytes")
+            && !run.stdout.contains("--retry"),
+        "{}",
+        run.stdout
+    );
+    let status = c.env.status(None);
+    let types: Vec<String> = c
+        .env
+        .events(status["run_id"].as_str().unwrap())
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        types.contains(&"validation_failed".to_string()),
+        "{types:?}"
+    );
+    assert!(
+        !types
+            .iter()
+            .any(|t| t == "step_started" || t == "retry_scheduled"),
+        "{types:?}"
+    );
+    assert_eq!(c.calls(), 0);
+}
+
 #[test]
 fn a_claude_run_that_hangs_past_the_step_timeout_ends_as_a_timeout() {
     let c = Claude::new(r#"{"claude": {"program": PROGRAM}}"#);

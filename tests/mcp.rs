@@ -632,6 +632,96 @@ fn json_rpc_errors_carry_the_requests_id_or_null_and_a_last_bad_line_is_answered
 /// The client chooses its name: a newline, an escape or a bidirectional control in it is
 /// recorded as a visible escape, so `mcp:<name>` is one line and `log show` shows no line the
 /// client made up.
+
+/// Seen by a review: the actor `mcp:<client name>` was recorded as the client named it, a
+/// secret in it included (and `--actor` too). It is scrubbed of the server's secrets before
+/// it is cut to its length, as every actor is.
+#[test]
+fn a_client_name_holding_a_secret_is_recorded_scrubbed() {
+    let env = Env::new();
+    let secret = "dtok-5550001234";
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - name: Ask\n    prompt: Now you\n",
+    );
+    let mut s = Session::start_with(&env, &[], &[("DEPLOY_TOKEN", secret)]);
+    s.initialize(&format!("{}{secret}", "c".repeat(60)));
+    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["actor"], format!("mcp:{}***", "c".repeat(60)), "{doc}");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    let run = doc["run_id"].as_str().unwrap();
+    assert!(actors(&env, run).iter().all(|(_, a)| !a.contains("dtok")));
+    let mut s = Session::start_with(
+        &env,
+        &["--actor", &format!("bot {secret}")],
+        &[("DEPLOY_TOKEN", secret)],
+    );
+    s.initialize("any");
+    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["actor"], "bot ***", "{doc}");
+}
+
+/// Seen by a review: an input no step could ever be given — 5 MB, or holding a NUL — started
+/// the run, was stored whole in `run_started`, and only the first step failed ("… Linux passes
+/// at most 131071"). Inputs are checked before anything is recorded (SPEC §3): refused with
+/// exit 2, naming the input and the limit, and no run is recorded.
+#[test]
+fn an_input_no_step_could_be_given_is_refused_before_anything_is_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "greet",
+        "name: greet\ninputs:\n  who: {type: string}\nsteps:\n  - {name: s, run: 'echo hi'}\n",
+    );
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    for (id, value, said) in [
+        (1, "W".repeat(5_000_000), "input `who` is 5000000 bytes"),
+        (
+            2,
+            "a\u{0}b".to_string(),
+            "input `who` holds a NUL character",
+        ),
+    ] {
+        s.call(
+            id,
+            "run",
+            json!({"kind": "workflow", "name": "greet", "inputs": {"who": value}}),
+        );
+        let answer = s.response(id);
+        let refused = &answer["result"]["structuredContent"];
+        assert_eq!(
+            refused["exit_code"],
+            2,
+            "{}",
+            &answer.to_string()[..2000.min(answer.to_string().len())]
+        );
+        let text = refused.to_string();
+        assert!(text.contains(said), "{}", &text[..2000.min(text.len())]);
+        assert!(!text.contains("WWWWWWWW"), "the value is not quoted");
+    }
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history, json!([]), "nothing was recorded");
+    // The CLI alike, for a value that fits one argument but not `CORTEX_INPUT_WHO=value`.
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "greet",
+        "--input",
+        &format!("who={}", "W".repeat(131_060)),
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("input `who` is 131060 bytes") && out.stderr.contains("131071"),
+        "{}",
+        out.stderr
+    );
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history, json!([]), "nothing was recorded");
+}
+
 #[test]
 fn a_client_name_with_control_characters_is_recorded_as_one_safe_line() {
     let env = Env::new();

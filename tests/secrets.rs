@@ -224,6 +224,108 @@ fn a_secret_equal_to_a_phase_name_never_changes_the_phase_name() {
 /// A workflow with an external step, so that operators report on it.
 const REVIEWED: &str = "name: reviewed\nsteps:\n  - name: review\n    prompt: Review it\n  - name: after\n    run: echo after\n";
 
+/// Seen by a review: the actor was never redacted. `--actor "ci-bot:$DEPLOY_TOKEN"` put the
+/// token in the log (`log show`: `by ci-bot:dtok-…`), `status` ("Started by"), `log export`,
+/// the database and the run's lock file; `abort --actor` and `step complete --actor` too. The
+/// actor is display text, scrubbed like `--message` on every path that appends, and in the
+/// lock file, while the run is driven.
+#[test]
+fn an_actor_holding_a_secret_is_scrubbed_from_the_log_the_status_and_the_lock() {
+    let env = Env::new();
+    let secret = "dtok-5550001234";
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: wait\n    run: sleep 2\n  - name: review\n    prompt: Review it\n",
+    );
+    env.workflow("reviewed", REVIEWED);
+    let actor = format!("ci-bot:{secret}");
+    let with_token = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env("DEPLOY_TOKEN", secret)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    // The lock file while the run is driven.
+    let mut driver = env
+        .command(&[
+            "workflow",
+            "run",
+            "slow",
+            "--actor",
+            &actor,
+            "--message",
+            &format!("run with {secret}"),
+        ])
+        .env("DEPLOY_TOKEN", secret)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let lock = loop {
+        let found = std::fs::read_dir(env.home().join("locks"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "lock"));
+        if let Some(path) = found
+            && let Ok(text) = std::fs::read_to_string(&path)
+            && !text.is_empty()
+        {
+            break text;
+        }
+        assert!(std::time::Instant::now() < until, "no lock file");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        !lock.contains(secret) && lock.contains("ci-bot:***"),
+        "{lock}"
+    );
+    assert_eq!(driver.wait().unwrap().code(), Some(3));
+    let (code, text) = with_token(&[
+        "workflow",
+        "step",
+        "complete",
+        "review",
+        "--actor",
+        &format!("x {secret}"),
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = with_token(&["workflow", "run", "reviewed", "--actor", &actor]);
+    assert_eq!(code, 3, "{text}");
+    let (_, text) = with_token(&["workflow", "status"]);
+    assert!(!text.contains(secret), "{text}");
+    let (code, text) = with_token(&["workflow", "abort", "--actor", &format!("x {secret}")]);
+    assert_eq!(code, 1, "{text}");
+    assert!(!text.contains(secret), "{text}");
+    assert_nowhere(&env, secret);
+    let mut actors = Vec::new();
+    for run in env
+        .run(&["--json", "workflow", "history"])
+        .json()
+        .as_array()
+        .unwrap()
+    {
+        for e in events(&env, run["run_id"].as_str()) {
+            for a in [&e["body"]["actor"], &e["body"]["by"]["actor"]] {
+                if let Some(a) = a.as_str() {
+                    actors.push(a.to_string());
+                }
+            }
+        }
+    }
+    assert!(actors.iter().any(|a| a == "ci-bot:***"), "{actors:?}");
+    assert!(actors.iter().any(|a| a == "x ***"), "{actors:?}");
+    assert!(actors.iter().all(|a| !a.contains(secret)), "{actors:?}");
+}
+
 #[test]
 fn operator_input_is_redacted_on_every_path_that_appends() {
     let env = Env::new();

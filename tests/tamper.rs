@@ -945,6 +945,43 @@ fn a_changed_event_version_is_said_not_to_verify_not_to_be_newer(env: Env) {
     );
 }
 
+/// Seen by a review: `cortex worker` took over a submitted run whose `run_started` had been
+/// changed (its definition snapshot made to run another command), ran the changed command and
+/// appended to the broken chain, where `resume` refuses the run. A worker makes the check a
+/// driver's replay makes before it takes, helps with or reaps anything of a run: such a run
+/// is left alone, said once in its output, nothing is run and nothing appended.
+fn a_worker_never_drives_a_run_whose_log_does_not_verify(env: Env) {
+    env.scenario(
+        "t",
+        "name: t\ndescription: t\nphases:\n  - {name: p, description: p, run: touch SAFE}\n",
+    );
+    env.workflow("w", "name: w\nsteps:\n  - {name: s, run: touch SAFE}\n");
+    let submit = |kind: &str, name: &str| {
+        let out = env.run(&[kind, "run", name, "--submit"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout.trim().to_string()
+    };
+    let runs = [submit("orchestrate", "t"), submit("workflow", "w")];
+    let before: Vec<usize> = runs.iter().map(|r| env.events(r).len()).collect();
+    sql(
+        &env,
+        "UPDATE events SET body = replace(body, 'touch SAFE', 'touch PWNED') WHERE seq = 0",
+    );
+    let out = env.run(&["worker", "--poll", "100ms", "--until-idle"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for (run, n) in runs.iter().zip(before) {
+        let said = format!("Run {run}: left alone: run {run} does not verify");
+        assert_eq!(out.stdout.matches(&said).count(), 1, "{}", out.stdout);
+        assert_eq!(env.events(run).len(), n, "nothing is appended to {run}");
+    }
+    assert!(out.stdout.contains("drove 0 runs"), "{}", out.stdout);
+    assert!(
+        !env.file("PWNED").exists(),
+        "the changed definition was run"
+    );
+    assert!(!env.file("SAFE").exists());
+}
+
 common::on_both_stores!(
     a_changed_event_version_is_said_not_to_verify_not_to_be_newer,
     a_run_whose_events_were_all_deleted_fails_verification_by_its_index_row,
@@ -960,6 +997,7 @@ common::on_both_stores!(
     an_exported_run_verifies_from_the_file_alone_and_a_change_to_it_is_found,
     a_run_whose_chain_is_broken_is_not_driven_on,
     a_run_whose_newest_events_were_deleted_is_not_driven_on,
+    a_worker_never_drives_a_run_whose_log_does_not_verify,
 );
 
 /// Anchors exist to catch a log replaced or emptied: a log that is gone entirely fails against

@@ -1986,7 +1986,31 @@ fn a_worker_retaking_a_run_a_report_woke_does_not_call_its_driver_gone(env: Env)
     );
 }
 
+/// Seen by a review: a worker took the newest submitted run first, then the rest oldest first
+/// (E, A, B, C, D). Runs are taken in the order they were submitted (FIFO).
+fn a_worker_takes_submitted_runs_in_the_order_they_were_submitted(env: Env) {
+    env.workflow("one", "name: one\nsteps:\n  - {name: s, run: 'true'}\n");
+    let runs: Vec<String> = (0..5).map(|_| submit(&env, "workflow", "one")).collect();
+    let out = env.run(&[
+        "worker",
+        "--concurrency",
+        "1",
+        "--poll",
+        "100ms",
+        "--until-idle",
+    ]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let driven: Vec<String> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("driving it"))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(driven, runs, "{}", out.stdout);
+}
+
 common::on_both_stores!(
+    a_worker_takes_submitted_runs_in_the_order_they_were_submitted,
     two_workers_finishing_a_run_between_them_say_nothing_went_wrong,
     a_worker_retaking_a_run_a_report_woke_does_not_call_its_driver_gone,
     a_report_on_a_run_another_driver_takes_answers_how_it_stands_never_exit_4,

@@ -224,6 +224,28 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
             "write an alias (`sonnet`, `opus`, `haiku`, `inherit`) or a full model name",
         ));
     }
+    // Claude Code is given the body as one argument (`--append-system-prompt`): a body longer
+    // than one argument carries could never start an attempt.
+    let prompt = body.trim();
+    if agent.runner == Some(super::AgentRunner::Claude)
+        && prompt.len() > super::limits::MAX_ARGUMENT_BYTES
+    {
+        // The body is the rest of the file: it starts on the line after the closing `---`.
+        let start = text.len() - body.len();
+        let line = text[..start].matches('\n').count() + 1;
+        problems.push(
+            Problem::new(
+                format!(
+                    "the Markdown body of agent `{}` is {} bytes, and `runner: claude` passes it to Claude Code as one command-line argument, which holds at most {} bytes",
+                    super::shown(&agent.name),
+                    prompt.len(),
+                    super::limits::MAX_ARGUMENT_BYTES
+                ),
+                Some(Location { line, column: 1 }),
+            )
+            .with_hint("shorten the body (keep long reference material in files the agent reads), or run the agent with `command:`, which gives it the prompt on standard input"),
+        );
+    }
     if !problems.is_empty() {
         return Err(DefinitionError {
             path: path.to_string(),

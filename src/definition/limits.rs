@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use super::DurationSpec;
 
+/// The longest single argument (or environment variable, `NAME=value`) Linux passes to a
+/// program (`MAX_ARG_STRLEN`, 32 pages, less its NUL): a longer one fails at spawn with E2BIG.
+pub const MAX_ARGUMENT_BYTES: usize = 32 * 4096 - 1;
+
 /// A range of durations for one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationRange {

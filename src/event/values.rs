@@ -1,5 +1,5 @@
 //! Which fields of an event are values (what a command printed, a person wrote, an input held)
-//! and which are identifiers (names, keys, types, numbers, actors) that give the event its
+//! and which are identifiers (names, keys, types, numbers) that give the event its
 //! meaning. Redaction rewrites values only: an identifier changed by it would make the event
 //! mean something else (a step named `build` redacted to `***` is no step of the run).
 
@@ -8,9 +8,10 @@ use super::{AttemptEnd, Event, Operator};
 impl Event {
     /// Call `f` on every value string of this event, mutably: output values and tails,
     /// errors, problems, reasons, operators' messages, input values, and what an agent runner
-    /// reported (its result text, errors, session id and subtype). Never on step, phase
-    /// or agent names, output keys, criteria (definition text), types, attempt numbers, actors
-    /// or the definition snapshot.
+    /// reported (its result text, errors, session id and subtype), and who acted (an
+    /// operator's actor: display text, matched by nothing). Never on step, phase or agent
+    /// names, output keys, criteria (definition text), types, attempt numbers or the definition
+    /// snapshot.
     ///
     /// Every variant is listed, with no catch-all, so that a new event type must say here
     /// what its values are.
@@ -141,7 +142,11 @@ impl Event {
     }
 }
 
+/// Who acted and why: both display text (the actor names nobody cortex matches on — a lease's
+/// holder and a worker's name are kept elsewhere — so a secret in it is scrubbed like one in
+/// the message).
 fn message(by: &mut Operator, f: &mut dyn FnMut(&mut String)) {
+    f(&mut by.actor);
     if let Some(m) = &mut by.message {
         f(m);
     }

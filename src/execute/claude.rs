@@ -16,9 +16,9 @@ use super::Captured;
 use crate::definition::{AgentRunner, ClaudeSetup};
 use crate::event::{AgentResult, AttemptEnd};
 
-/// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`, 32 pages, less
-/// its NUL): a longer system prompt or sub-agent list would fail at spawn with a bare E2BIG.
-pub const MAX_ARGUMENT_BYTES: usize = 32 * 4096 - 1;
+/// The longest single argument Linux passes to a program: a longer system prompt or sub-agent
+/// list would fail at spawn with a bare E2BIG.
+pub use crate::definition::limits::MAX_ARGUMENT_BYTES;
 
 /// What an attempt does not inherit. Claude Code marks its own children with `CLAUDECODE=1`
 /// (its Bash tool's commands, the MCP servers it starts, so `cortex mcp` and what it drives),

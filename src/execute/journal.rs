@@ -86,13 +86,16 @@ impl<'a> Journal<'a> {
 
     /// Open a run from `state`, a fold of a prefix of its log made earlier (a worker's cache
     /// of the runs it watches), caught up with the rest of the log: the same state as `open`,
-    /// without replaying what was folded already.
+    /// without replaying what was folded already. The log is checked first as `open` checks
+    /// it (`snapshot::check_verified`): the cache was folded unchecked, and a driver refuses
+    /// to act on a log that was changed (`StoreError::Unverified`), whoever opens it.
     pub fn from_state(
         store: &'a mut dyn EventStore,
         clock: &'a dyn Clock,
         ids: &'a mut dyn IdGen,
         state: RunState,
     ) -> Result<Self, JournalError> {
+        super::snapshot::check_verified(&*store, &state.run_id)?;
         let redactor = Redactor::of_run(&state);
         let mut journal = Journal {
             store: Some(store),

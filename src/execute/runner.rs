@@ -290,7 +290,10 @@ impl Runner {
             Some(index),
             step.run_texts().chain(step.gate_texts()),
         );
-        let permanent = unheld.is_some();
+        // Claude Code's command line refused (an argument longer than Linux passes, or one
+        // holding a NUL: the agent's body, its phase's sub-agents) is made from the run's
+        // definition snapshot: no retry changes it either.
+        let permanent = unheld.is_some() || refused.is_some();
         if let Some(why) = unheld {
             refused = Some(why);
         }
@@ -719,6 +722,17 @@ impl Runner {
             });
             if runs_here {
                 problems.extend(super::claude_program_missing(&setup.program, &cwd));
+            }
+            // A command line Claude Code could never be started with (an agent's body or its
+            // phase's sub-agents longer than one argument holds, a NUL in one), made as each
+            // attempt makes it: every attempt would fail to start, on any host.
+            for index in 0..state.steps.len() {
+                if let Some(AgentRun::Claude(agent)) = state.agent_run(index)
+                    && let Err(why) = claude_command_line(state, index, agent)
+                    && !problems.contains(&why)
+                {
+                    problems.push(why);
+                }
             }
         }
         problems.extend(self.run_checks(state, None, &wf.health, "health", on_line, watch, None)?);

@@ -104,7 +104,7 @@ pub fn read_problem(
         return Ok(Some(bad.clone()));
     }
     Ok(
-        index_disagrees(store, run_id, state)?.map(|reason| BadEvent {
+        index_disagrees(store, run_id, state.events, &state.head_hash)?.map(|reason| BadEvent {
             run_id: run_id.to_string(),
             seq: state.events.min(i64::MAX as u64) as i64,
             reason,
@@ -193,7 +193,7 @@ pub fn replay_verified(store: &dyn EventStore, run_id: &str) -> Result<RunState,
     })? {
         state.head_hash = head;
     }
-    if let Some(reason) = index_disagrees(store, run_id, &state)? {
+    if let Some(reason) = index_disagrees(store, run_id, state.events, &state.head_hash)? {
         return Err(StoreError::Unverified {
             run_id: run_id.to_string(),
             seq: state.events,
@@ -201,6 +201,26 @@ pub fn replay_verified(store: &dyn EventStore, run_id: &str) -> Result<RunState,
         });
     }
     Ok(state)
+}
+
+/// Whether `run_id`'s log verifies as it stands, checked as a driver's replay checks it
+/// (`replay_verified`: its chain from the first event, then the run index against it), without
+/// folding it: `StoreError::Unverified` if not. The one check every path that acts on a run
+/// from a fold made earlier makes before it appends (`Journal::from_state`: a worker taking a
+/// run over, claiming a unit, reaping lapsed leases) and the worker's loop makes before it
+/// claims anything of a run, so that what `resume` refuses no path drives.
+pub fn check_verified(store: &dyn EventStore, run_id: &str) -> Result<(), StoreError> {
+    let mut events = 0u64;
+    let head = stream_run_verified(store, run_id, &mut |_| events += 1)?;
+    let head = head.unwrap_or_default();
+    if let Some(reason) = index_disagrees(store, run_id, events, &head)? {
+        return Err(StoreError::Unverified {
+            run_id: run_id.to_string(),
+            seq: events,
+            reason,
+        });
+    }
+    Ok(())
 }
 
 /// Whether the run index contradicts the chain a driver just replayed, as `log verify`'s
@@ -211,19 +231,20 @@ pub fn replay_verified(store: &dyn EventStore, run_id: &str) -> Result<RunState,
 fn index_disagrees(
     store: &dyn EventStore,
     run_id: &str,
-    state: &RunState,
+    events: u64,
+    head_hash: &str,
 ) -> Result<Option<String>, StoreError> {
     let Some(entry) = crate::store::run_entry(store, run_id)? else {
         return Ok(None);
     };
-    if entry.events == state.events {
-        return Ok((entry.head_hash != state.head_hash)
+    if entry.events == events {
+        return Ok((entry.head_hash != head_hash)
             .then(|| "the run index names another head than the log's last event".to_string()));
     }
-    if entry.events < state.events {
+    if entry.events < events {
         return Ok(Some(format!(
             "the log holds {} events, the run index {}: events were added outside cortex",
-            state.events, entry.events
+            events, entry.events
         )));
     }
     let head = store.hash_at(run_id, entry.events - 1)?;

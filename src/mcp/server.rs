@@ -75,11 +75,12 @@ impl Cortex {
     /// `initialize`, or with the request).
     fn actor(&self, context: &RequestContext<RoleServer>) -> String {
         if let Some(actor) = &self.actor {
-            return actor.clone();
+            return self.secrets.redact(actor).into_owned();
         }
+        // Scrubbed before it is cut: a secret cut in two would no longer be found.
         let name = context
             .client_info()
-            .map(|c| client_name(&c.name))
+            .map(|c| client_name(&self.secrets.redact(&c.name)))
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "unknown".into());
         format!("mcp:{name}")

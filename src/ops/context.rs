@@ -763,10 +763,19 @@ pub fn checked_operator(
     Ok(operator(actor, message))
 }
 
-/// Who acts (`--actor`, default `user@host`) and why.
+/// Who acts (`--actor`, default `user@host`) and why. The actor is display text, scrubbed
+/// here of the secrets this process holds (`Redactor::of_process`: secret-named variables,
+/// `CORTEX_INPUT_*`, the server's token), before it goes anywhere — the run's lock file, a
+/// lease's holder, the log (whose appends scrub it again, with the run's own secrets, as they
+/// scrub the message).
 pub fn operator(actor: Option<&str>, message: Option<&str>) -> Operator {
+    let actor = actor.map_or_else(default_actor, str::to_string);
+    let actor = match crate::execute::Redactor::of_process().redact(&actor) {
+        std::borrow::Cow::Owned(scrubbed) => scrubbed,
+        std::borrow::Cow::Borrowed(_) => actor,
+    };
     Operator {
-        actor: actor.map_or_else(default_actor, str::to_string),
+        actor,
         message: message.map(str::to_string),
     }
 }

@@ -227,6 +227,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
     let mut left_alone: BTreeSet<String> = BTreeSet::new();
     // The runs it waits to take until their driver lease lapses (said once each).
     let mut waiting_for: BTreeSet<String> = BTreeSet::new();
+    // The runs it leaves alone because their log does not verify (said once each; checked
+    // again before each claim, so a run whose log is restored is taken again).
+    let mut refused: BTreeSet<String> = BTreeSet::new();
     let (mut driven, mut units, mut rejected, mut reaped) = (0u64, 0u64, 0u64, 0u64);
     let clock = SystemClock;
     let mut ids = UlidIds::default();
@@ -319,9 +322,13 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         key.split_once('/')
                             .is_some_and(|(run, _)| seen.contains_key(run))
                     });
-                    unfinished.into_iter().map(|e| e.run_id).collect()
+                    // Oldest first (the index lists newest first): runs are taken in the
+                    // order they were started or submitted (FIFO).
+                    unfinished.into_iter().rev().map(|e| e.run_id).collect()
                 }
             };
+            // Whether a run or unit waited for a slot in this pass (oldest first).
+            let mut short_of_slots = false;
             for run_id in runs {
                 if busy.contains(&run_id) {
                     continue;
@@ -336,12 +343,18 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     seen.remove(&run_id);
                     continue;
                 }
+                // Whether its log verifies, checked (`execute::check_verified`, as `resume`
+                // checks it) once in this pass, before the first thing done to it.
+                let mut verifies: Option<bool> = None;
                 let leases = store.leases(Some(&run_id))?;
                 if leases
                     .iter()
                     .any(|l| l.lapsed() && l.unit != DRIVER_UNIT && l.holder != seat.holder)
                     || !crate::execute::claims_without_lease(&state, &leases).is_empty()
                 {
+                    if !verified(&*store, &run_id, &mut verifies, &mut refused, live)? {
+                        continue;
+                    }
                     let mut journal =
                         Journal::from_state(&mut store, &clock, &mut ids, state.clone())?;
                     let events = reap_lapsed(&mut journal, &seat, true)?;
@@ -419,9 +432,16 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     if !wants_driving(&state, &opts.tags) {
                         continue;
                     }
+                    if !verified(&*store, &run_id, &mut verifies, &mut refused, live)? {
+                        continue;
+                    }
                     let scenario = state.is_scenario();
                     // A workflow's steps run in its driver: it takes a slot for the whole run.
-                    if !scenario && !seat.slots.try_take() {
+                    // Once a run waited for a slot in this pass, so do the later ones: a slot
+                    // freed in the middle of the pass goes to the oldest waiting, next pass,
+                    // not to whichever run the pass reached (FIFO).
+                    if !scenario && (short_of_slots || !seat.slots.try_take()) {
+                        short_of_slots = true;
                         // Looked at again once a slot is free (a thread's end ends the wait).
                         again.insert(run_id.clone());
                         continue;
@@ -514,7 +534,13 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     let by_worker = driver
                         .as_ref()
                         .is_some_and(|d| d.holder.starts_with("worker:"));
-                    for index in ready_phases(&state) {
+                    let ready = ready_phases(&state);
+                    if !ready.is_empty()
+                        && !verified(&*store, &run_id, &mut verifies, &mut refused, live)?
+                    {
+                        continue;
+                    }
+                    for index in ready {
                         let unit = state.steps[index].name.clone();
                         let key = format!("{run_id}/{unit}");
                         if busy.contains(&key)
@@ -542,7 +568,8 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                                 continue;
                             }
                         }
-                        if !seat.slots.try_take() {
+                        if short_of_slots || !seat.slots.try_take() {
+                            short_of_slots = true;
                             // Looked at again once a slot is free.
                             again.insert(run_id.clone());
                             continue;
@@ -640,6 +667,39 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         crate::render::count(rejected as usize, "late result"),
     );
     Ok(Output::new(doc, text, exit::OK))
+}
+
+/// Whether the worker may act on `run_id`: its log verifies (`execute::check_verified`, the
+/// check `resume` makes), checked at most once a pass (`verifies`). A run whose log does not
+/// is left alone — nothing claimed, reaped or appended — and said once in the worker's output
+/// (`refused`), until its log verifies again.
+fn verified(
+    store: &dyn EventStore,
+    run_id: &str,
+    verifies: &mut Option<bool>,
+    refused: &mut BTreeSet<String>,
+    live: &mut Live<'_>,
+) -> Result<bool, StoreError> {
+    if let Some(ok) = *verifies {
+        return Ok(ok);
+    }
+    let ok = match crate::execute::check_verified(store, run_id) {
+        Ok(()) => {
+            refused.remove(run_id);
+            true
+        }
+        Err(e @ StoreError::Unverified { .. }) => {
+            if refused.insert(run_id.to_string()) {
+                live.observer.note(&format!(
+                    "Run {run_id}: left alone: {e}; `cortex log verify {run_id}` says where it breaks.\n"
+                ));
+            }
+            false
+        }
+        Err(e) => return Err(e),
+    };
+    *verifies = Some(ok);
+    Ok(ok)
 }
 
 /// The state of `run_id` as the log stands: the cached fold caught up with what was appended

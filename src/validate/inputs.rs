@@ -55,6 +55,10 @@ pub fn resolve_inputs(
             }
             (None, None) => continue,
         };
+        if let Some(problem) = unpassable(name, &value) {
+            problems.push(problem);
+            continue;
+        }
         let mut bad = |p: String| problems.push(format!("input `{name}`: {p}"));
         if let Some(choices) = &spec.choices
             && !choices
@@ -107,6 +111,30 @@ pub fn resolve_inputs(
     } else {
         Err(problems)
     }
+}
+
+/// Why input `name`'s `value` could never reach a step, if it could not: every step is given
+/// each input as the environment variable `CORTEX_INPUT_<NAME>`, which holds no NUL and at
+/// most `MAX_ARGUMENT_BYTES` (`NAME=value`, as Linux counts it). Said before anything is
+/// recorded (SPEC §3: inputs are checked before anything runs), never at the first step's
+/// start, after the whole value was stored in `run_started`. The value is not quoted.
+fn unpassable(name: &str, value: &Value) -> Option<String> {
+    use crate::definition::limits::MAX_ARGUMENT_BYTES;
+    let text = crate::event::input_text(value);
+    let var = crate::execute::input_env_name(name);
+    let hint = "write such data to a file and give its path as the input";
+    if text.contains('\0') {
+        return Some(format!(
+            "input `{name}` holds a NUL character, which no environment variable can carry (each step is given it as `{var}`): {hint}"
+        ));
+    }
+    (var.len() + 1 + text.len() > MAX_ARGUMENT_BYTES).then(|| {
+        format!(
+            "input `{name}` is {} bytes, and each step is given it as the environment variable `{var}`, which Linux passes only up to {MAX_ARGUMENT_BYTES} bytes (`{var}=value`, {} bytes for the value): {hint}",
+            text.len(),
+            MAX_ARGUMENT_BYTES - var.len() - 1
+        )
+    })
 }
 
 fn scalar_text(v: &Value) -> String {
