@@ -629,10 +629,6 @@ fn json_rpc_errors_carry_the_requests_id_or_null_and_a_last_bad_line_is_answered
     assert_eq!(answers[0].get("id"), Some(&Value::Null), "{answers:?}");
 }
 
-/// The client chooses its name: a newline, an escape or a bidirectional control in it is
-/// recorded as a visible escape, so `mcp:<name>` is one line and `log show` shows no line the
-/// client made up.
-
 /// Seen by a review: the actor `mcp:<client name>` was recorded as the client named it, a
 /// secret in it included (and `--actor` too). It is scrubbed of the server's secrets before
 /// it is cut to its length, as every actor is.
@@ -722,6 +718,9 @@ fn an_input_no_step_could_be_given_is_refused_before_anything_is_recorded() {
     assert_eq!(history, json!([]), "nothing was recorded");
 }
 
+/// The client chooses its name: a newline, an escape or a bidirectional control in it is
+/// recorded as a visible escape, so `mcp:<name>` is one line and `log show` shows no line the
+/// client made up.
 #[test]
 fn a_client_name_with_control_characters_is_recorded_as_one_safe_line() {
     let env = Env::new();
