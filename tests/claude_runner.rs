@@ -678,8 +678,8 @@ fn a_missing_claude_program_is_named_with_a_hint_and_never_retried() {
 /// Seen by a review: a `runner: claude` agent whose body is longer than one argument carries
 /// (131,071 bytes) passed `validate`, then each attempt failed to start, was retried with
 /// backoff, and the report suggested `resume --retry`. `validate` refuses it, located in the
-/// agent file with how to fix it; an agent run with Claude Code by the configured default is
-/// refused by the run's pre-validation, nothing started and nothing retried.
+/// agent file with how to fix it, and so does `run`, before anything is recorded — for an agent
+/// Claude Code runs by the configured default runner too.
 #[test]
 fn an_agent_body_longer_than_one_argument_is_refused_before_any_attempt() {
     let body = "b".repeat(200_000);
@@ -697,39 +697,28 @@ fn an_agent_body_longer_than_one_argument_is_refused_before_any_attempt() {
     let run = c.run("ok", &["workflow", "run", "plan"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert_eq!(c.calls(), 0);
-    // By the configured default runner: the run's pre-validation refuses it.
+    // By the configured default runner: refused alike, in the agent's file, by `validate`
+    // and by `run`, before anything is recorded.
     let c = Claude::new(r#"{"runner": "claude", "claude": {"program": PROGRAM}}"#);
     c.agent(
         "big",
         &format!("---\nname: big\ndescription: d\n---\n{body}\n"),
     );
     c.env.workflow("plan", workflow);
+    let validate = c.run("ok", &["--json", "workflow", "validate", "plan"]);
+    assert_eq!(validate.code, 2, "{}{}", validate.stdout, validate.stderr);
+    validate.assert_error_on_line("the Markdown body of agent `big` is 200000 bytes", 5);
     let run = c.run("ok", &["workflow", "run", "plan"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout
+        run.stderr
             .contains("the Markdown body of agent `big` is 200000 bytes")
-            && !run.stdout.contains("--retry"),
+            && run.stderr.contains("big.md:5:1"),
         "{}",
-        run.stdout
+        run.stderr
     );
-    let status = c.env.status(None);
-    let types: Vec<String> = c
-        .env
-        .events(status["run_id"].as_str().unwrap())
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        types.contains(&"validation_failed".to_string()),
-        "{types:?}"
-    );
-    assert!(
-        !types
-            .iter()
-            .any(|t| t == "step_started" || t == "retry_scheduled"),
-        "{types:?}"
-    );
+    let history = c.env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history, serde_json::json!([]), "nothing was recorded");
     assert_eq!(c.calls(), 0);
 }
 

@@ -224,27 +224,8 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
             "write an alias (`sonnet`, `opus`, `haiku`, `inherit`) or a full model name",
         ));
     }
-    // Claude Code is given the body as one argument (`--append-system-prompt`): a body longer
-    // than one argument carries could never start an attempt.
-    let prompt = body.trim();
-    if agent.runner == Some(super::AgentRunner::Claude)
-        && prompt.len() > super::limits::MAX_ARGUMENT_BYTES
-    {
-        // The body is the rest of the file: it starts on the line after the closing `---`.
-        let start = text.len() - body.len();
-        let line = text[..start].matches('\n').count() + 1;
-        problems.push(
-            Problem::new(
-                format!(
-                    "the Markdown body of agent `{}` is {} bytes, and `runner: claude` passes it to Claude Code as one command-line argument, which holds at most {} bytes",
-                    super::shown(&agent.name),
-                    prompt.len(),
-                    super::limits::MAX_ARGUMENT_BYTES
-                ),
-                Some(Location { line, column: 1 }),
-            )
-            .with_hint("shorten the body (keep long reference material in files the agent reads), or run the agent with `command:`, which gives it the prompt on standard input"),
-        );
+    if agent.runner == Some(super::AgentRunner::Claude) {
+        problems.extend(claude_body_problem(&agent.name, text));
     }
     if !problems.is_empty() {
         return Err(DefinitionError {
@@ -255,6 +236,38 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
     }
     agent.body = body.to_string();
     Ok((agent, body.to_string()))
+}
+
+/// Why Claude Code could never be given the body of the agent file `text` (agent `name`), if
+/// it could not: it is passed as one command-line argument (`--append-system-prompt`), which
+/// holds at most `MAX_ARGUMENT_BYTES`, so every attempt would fail to start. Located at the
+/// body's first line, with the fix. Asked of a `runner: claude` agent when its file is parsed,
+/// and of one the configured default runner gives to Claude Code when a definition naming it
+/// is loaded (`ops::agents::claude_body_too_long`).
+pub fn claude_body_problem(name: &str, text: &str) -> Option<Problem> {
+    let text = super::without_bom(text);
+    let Split::Found { body, .. } = split(text) else {
+        return None;
+    };
+    let prompt = body.trim();
+    if prompt.len() <= super::limits::MAX_ARGUMENT_BYTES {
+        return None;
+    }
+    // The body is the rest of the file: it starts on the line after the closing `---`.
+    let start = text.len() - body.len();
+    let line = text[..start].matches('\n').count() + 1;
+    Some(
+        Problem::new(
+            format!(
+                "the Markdown body of agent `{}` is {} bytes, and Claude Code (`runner: claude`, or the configured default runner) is given it as one command-line argument, which holds at most {} bytes",
+                super::shown(name),
+                prompt.len(),
+                super::limits::MAX_ARGUMENT_BYTES
+            ),
+            Some(Location { line, column: 1 }),
+        )
+        .with_hint("shorten the body (keep long reference material in files the agent reads), or run the agent with `command:`, which gives it the prompt on standard input"),
+    )
 }
 
 enum Split<'a> {

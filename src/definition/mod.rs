@@ -28,7 +28,7 @@ mod worker_tag;
 mod workflow;
 mod yaml_walk;
 
-pub use agent::{Agent, AgentRunner, parse_agent};
+pub use agent::{Agent, AgentRunner, claude_body_problem, parse_agent};
 pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
 pub use catalog::{Catalog, Entry, EntrySource, Listed, LookupError, suggest as catalog_suggest};
 pub use compose::{

@@ -197,6 +197,41 @@ fn change(
     ))
 }
 
+/// Refuse a definition whose agents Claude Code runs when one of their bodies is longer than
+/// one argument holds (`definition::claude_body_problem`): its file's located error, exit 2,
+/// before anything is recorded. A `runner: claude` agent's file is refused when parsed; this
+/// finds one the configured default runner (`agents.runner`) gives to Claude Code.
+pub fn claude_body_too_long(
+    ctx: &Ctx,
+    agents: &crate::definition::ResolvedAgents,
+) -> Result<(), CommandError> {
+    let Some(setup) = &agents.claude else {
+        return Ok(());
+    };
+    for (agent, path) in ctx.catalog().agents().into_iter().filter_map(Result::ok) {
+        if !setup
+            .runs
+            .iter()
+            .any(|n| normalize_name(n) == normalize_name(&agent.name))
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        if let Some(problem) = crate::definition::claude_body_problem(&agent.name, &text) {
+            return Err(CommandError::definition(
+                &crate::definition::DefinitionError {
+                    path: path.display().to_string(),
+                    text,
+                    problems: vec![problem],
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A warning when agents of a definition run with Claude Code and its program is not found
 /// from here: the definition is valid, but its runs would fail before their first attempt
 /// (pre-validation says the same).

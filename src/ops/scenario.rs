@@ -95,6 +95,7 @@ pub fn run(
     }
     let starts = &named[..];
     let agents = scenario_agents(ctx, &scenario, &config_file.agents);
+    super::agents::claude_body_too_long(ctx, &agents)?;
     if how == super::RunHow::DryRun {
         return Ok(dry_run_output(ctx, &scenario, starts, &agents, &inputs));
     }
@@ -819,6 +820,11 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                 if let Ok(config) = ctx.catalog().config_file() {
                     let agents = scenario_agents(ctx, &s, &config.agents);
                     its.extend(super::agents::claude_missing(ctx, &agents));
+                    // An agent Claude Code could never be given its body: refused by `run`
+                    // (its file's located error), said here too.
+                    if let Err(e) = super::agents::claude_body_too_long(ctx, &agents) {
+                        its.push(e.detail.unwrap_or(e.message));
+                    }
                 }
                 // A phase's `rollback:` runs on one path only: phases have no `on_failure`.
                 let undoable: Vec<String> = s

@@ -289,6 +289,7 @@ fn load_with(
         &found,
         &config_file.agents,
     );
+    super::agents::claude_body_too_long(ctx, &agents)?;
     let uses = children
         .into_iter()
         .map(|(text, f)| {
