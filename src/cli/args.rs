@@ -280,7 +280,8 @@ pub enum WorkflowCommand {
         /// Record the failed (or waiting) step as skipped and go on.
         #[arg(long, group = "mode")]
         skip: bool,
-        /// Compensate the steps completed after STEP, newest first, then go on from there.
+        /// Compensate the steps completed after STEP, newest first, then go on from there:
+        /// STEP and the steps before it are kept, checkpoint or not (as --from keeps them).
         #[arg(long, group = "mode", value_name = "STEP")]
         rollback_to: Option<String>,
         /// Re-run STEP and everything after it, keeping earlier outputs.

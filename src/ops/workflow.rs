@@ -613,6 +613,16 @@ pub fn run(
                 && s.uses.is_none()
                 && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
+        let refused = unstartable_children(wf, &loaded.uses, &inputs, &ctx.cwd);
+        if !refused.is_empty() {
+            return Err(CommandError::bad_input(format!(
+                "this run would fail: {}",
+                refused.join("; ")
+            ))
+            .hint(
+                "give other inputs (--input NAME=VALUE), or fix the step's `with:` so that it passes the inputs of the workflow it calls; a child run that cannot start is never retried",
+            ));
+        }
         let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd);
         let plan = with_settings(plan, &|name| settings.get(name).cloned());
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &inputs, &plan);
@@ -740,6 +750,60 @@ pub fn run_inputs(
 /// What a dry run of a new run of `wf` shows besides its actions: its inputs (a secret one as
 /// `***`) and what each step would run with, by step name (its directory under `base`, the
 /// run's: where `run` is called).
+/// The `uses:` steps of `wf` whose child run could not start with the run's `inputs`: each
+/// whose `with:` values are all known before the run (literals and the run's inputs, none of
+/// them secret; no step output, no `${{ item }}`) and do not pass the called workflow's inputs
+/// (`dev` for an `integer`) — the run would fail there, and such a step is never retried. A
+/// step with an `if:` may not run: it is left alone.
+fn unstartable_children(
+    wf: &Workflow,
+    uses: &BTreeMap<String, UsedWorkflow>,
+    inputs: &BTreeMap<String, serde_json::Value>,
+    base: &std::path::Path,
+) -> Vec<String> {
+    use crate::definition::template::{Reference, render_text, scan};
+    let secret = secret_inputs(wf);
+    let known = |text: &str| {
+        scan(text).iter().all(|o| {
+            matches!(&o.reference, Ok(Reference::Input(n)) if inputs.contains_key(n) && !secret.contains(n))
+        })
+    };
+    let resolve = |r: &Reference| match r {
+        Reference::Input(n) => inputs.get(n).map(crate::execute::input_text),
+        _ => None,
+    };
+    let mut problems = Vec::new();
+    for step in &wf.steps {
+        let Some(used) = step.uses.as_deref().and_then(|u| uses.get(u)) else {
+            continue;
+        };
+        if step.if_.is_some() || step.with.values().any(|v| !known(&v.0)) {
+            continue;
+        }
+        let Ok(child) = serde_json::from_value::<Workflow>(used.definition.clone()) else {
+            continue;
+        };
+        let given: Vec<(String, String)> = step
+            .with
+            .iter()
+            .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
+            .collect();
+        let dir = match &step.working_dir {
+            Some(dir) => base.join(render_text(dir, &resolve)),
+            None => base.to_path_buf(),
+        };
+        if let Err(found) = resolve_inputs(&child.inputs, &given, &|p| dir.join(p).exists()) {
+            problems.push(format!(
+                "step `{}` cannot start its child run: the inputs given to `{}` with `with:` are not valid: {}",
+                crate::definition::shown(&step.name),
+                crate::definition::shown(&child.name),
+                found.join("; ")
+            ));
+        }
+    }
+    problems
+}
+
 pub(super) fn preview_settings(
     wf: &Workflow,
     inputs: &BTreeMap<String, serde_json::Value>,
@@ -832,12 +896,38 @@ pub fn status(
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);
         let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
         let resume_with = (!alive).then(|| ctx.cmd(&[group, "resume", &run_id]));
+        let delivers = resume_with.is_some();
         super::notify::add_deliveries(
             &store,
             &run_id,
             Some((&state, resume_with)),
             &mut delivered,
         )?;
+        // Notifications due that nobody delivers: the resume that does is next, in `next`
+        // as in the text (it said so only in the text).
+        let due = delivered
+            .json
+            .get("notifications_pending")
+            .and_then(|p| p.as_array())
+            .map_or(0, Vec::len);
+        let deliver = (delivers && due > 0).then(|| {
+            let mut argv = vec!["cortex".to_string()];
+            argv.extend(ctx.globals());
+            argv.extend([group.to_string(), "resume".into(), run_id.clone()]);
+            crate::project::Suggestion {
+                argv,
+                why: format!(
+                    "deliver the {} still due (its driver ended before delivering {})",
+                    if due == 1 {
+                        "notification"
+                    } else {
+                        "notifications"
+                    },
+                    if due == 1 { "it" } else { "them" }
+                ),
+                fill: Vec::new(),
+            }
+        });
         let mut output = status_output(
             ctx,
             &state,
@@ -846,6 +936,7 @@ pub fn status(
             Some((&store, leases.as_deref())),
             &delivered.human,
             Some(problem.as_ref()),
+            deliver,
         );
         for key in ["notifications", "notifications_pending"] {
             if let (Some(map), Some(docs)) =
@@ -889,13 +980,16 @@ pub fn status(
         None,
         "",
         Some(verifier.first_bad()),
+        None,
     ))
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
 /// with the log (`present`), what its waiting `uses:` steps wait on down their child runs and,
 /// given the run's leases read before the log, which of its claimed units are orphaned;
-/// `notes` (lines) go last before the Next block, which ends the screen.
+/// `notes` (lines) go last before the Next block, which ends the screen; `deliver`: the resume
+/// that delivers notifications still due, among the suggestions.
+#[allow(clippy::too_many_arguments)]
 pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
@@ -904,6 +998,7 @@ pub fn status_output(
     present: Option<(&dyn EventStore, Option<&[crate::store::Lease]>)>,
     notes: &str,
     checked: Option<Option<&crate::store::BadEvent>>,
+    deliver: Option<crate::project::Suggestion>,
 ) -> Output {
     let mut view = match present {
         Some((store, Some(leases))) => ctx
@@ -912,6 +1007,20 @@ pub fn status_output(
         Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
+    // The resume that delivers the notifications still due: first, or said of the plain
+    // resume already suggested.
+    if let Some(deliver) = deliver {
+        match view.next.iter_mut().find(|s| s.argv == deliver.argv) {
+            Some(same) => {
+                same.why = format!(
+                    "{}; it also {}",
+                    same.why,
+                    deliver.why.replacen("deliver ", "delivers ", 1)
+                )
+            }
+            None => view.next.insert(0, deliver),
+        }
+    }
     // The past stays in the past: times end at that event, and nothing is to be done.
     let mut now = SystemTime::now();
     if let Some(rec) = at {
