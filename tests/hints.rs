@@ -199,6 +199,16 @@ fn every_hint_and_next_line_names_a_command_that_exists() {
         &["orchestrate", "status", "gate"],
     );
     situation("other kind", &["workflow", "status", "gate"]);
+    // A definition given by its path, with no runs yet.
+    std::fs::write(
+        env.file("by path.yaml"),
+        "name: bypath\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    situation(
+        "by path, no runs",
+        &["workflow", "status", "./by path.yaml"],
+    );
     assert!(checked >= 30, "only {checked} suggestions were checked");
 }
 

@@ -372,8 +372,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .map(|s| s.name.as_str())
                 .collect();
             if let [.., before, last] = done[..] {
-                // No checkpoint after `before` (checkpoints off, or manual and none saved
-                // there): not called one. `--rollback-to` keeps the steps up to it all the
+                // No checkpoint after `before` (checkpoints off, or `checkpoint_frequency:
+                // manual` and none saved there): not called one. `--rollback-to` keeps the steps up to it all the
                 // same (it names its resume point, as `--from` does), while `--retry` and
                 // `--skip` go back to the latest checkpoint.
                 let why = if view.restarts.checkpointed.iter().any(|c| c == before) {
@@ -382,11 +382,11 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                     )
                 } else {
                     format!(
-                        "keep `{before}` and the steps before it, though no checkpoint was saved after it ({}): `{last}` is undone (its rollback, if it has one) and runs again",
+                        "keep `{before}` and the steps before it, though no checkpoint was saved after it{}: `{last}` is undone (its rollback, if it has one) and runs again",
                         if view.restarts.checkpoints_off {
-                            "checkpoints are off"
+                            " (checkpoints are off)"
                         } else {
-                            "checkpoint_frequency: manual"
+                            ""
                         }
                     )
                 };
