@@ -167,7 +167,7 @@ pub fn before_param(q: &[(String, String)]) -> Result<Option<String>, Failure> {
     let Some(given) = get(q, "before").filter(|b| !b.is_empty()) else {
         return Ok(None);
     };
-    let id = given.trim().to_ascii_uppercase();
+    let id = given.to_ascii_uppercase();
     let crockford = |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c));
     if id.len() == 26 && id.chars().all(crockford) && id.as_bytes()[0] <= b'7' {
         return Ok(Some(id));
