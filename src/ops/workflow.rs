@@ -1051,10 +1051,6 @@ pub fn resume(
         }
         return Ok(out);
     }
-    // A driver on another host, by its lease (asked before the journal borrows the log).
-    let leased = dry_run
-        .then(|| crate::execute::driven_elsewhere(&*store, &run_id))
-        .flatten();
     let durability = {
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         // A step (or phase) named by `--from` or `--rollback-to` is checked first: a misspelt
@@ -1180,12 +1176,13 @@ pub fn resume(
             let plan = with_settings(plan, &|name| resumed_setting(state, name));
             let plan = crate::plan::with_phase_starts(plan, state);
             let mut text = render_plan(&format!("Resume plan for run {run_id}"), &inputs, &plan);
-            // Held by a live driver (its lock, or the log's driver when the lock file was
-            // deleted, or a lease elsewhere): the resume itself would be refused, exit 4.
-            let held = crate::execute::DriverLock::probe(&ctx.home, &run_id)
-                .or_else(|| crate::execute::live_recorded_driver(&journal.state))
-                .map(|h| h.to_string())
-                .or_else(|| leased.map(|l| format!("{} on {} (its lease)", l.holder, l.host)));
+            // Held by a live driver (its lock, a lease elsewhere, or the driver the log names
+            // for a session still open, alive here), by the rule `status` uses: the resume
+            // itself would be refused, exit 4.
+            let state = journal.state.clone();
+            let held = journal
+                .with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state))
+                .map(|h| h.to_string());
             let code = match &held {
                 Some(holder) => {
                     text.push_str(&format!(
