@@ -139,8 +139,23 @@ fn a_log_copied_under_its_live_driver_is_running_for_status_and_held_for_resume(
         !status["next"].to_string().contains("resume"),
         "no resume suggested while its driver lives: {status}"
     );
+    // Who holds it is named: the driver its log names, alive here.
+    let pid = env.events(&slow)[0]["body"]["driver"]["pid"].clone();
+    assert!(
+        status["steps"][0]["worker"]
+            .as_str()
+            .is_some_and(|w| w.starts_with(&format!("driver pid {pid} on "))),
+        "{status}"
+    );
     let human = other.run(&["workflow", "status", &slow]);
     assert!(!human.stdout.contains("interrupted"), "{}", human.stdout);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("On its driver pid {pid} on ")),
+        "{}",
+        human.stdout
+    );
     let dry = other.run(&["workflow", "resume", &slow, "--dry-run"]);
     assert_eq!(dry.code, 4, "{}{}", dry.stdout, dry.stderr);
     let resume = other.run(&["workflow", "resume", &slow]);

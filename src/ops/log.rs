@@ -574,7 +574,9 @@ const COPY_BATCH: usize = 5_000;
 /// run's chain is verified here first and there after. A run already there with the same
 /// head is left alone; one there that this run continues (copied before it went on) gets the
 /// rest; one there that continues this run (copied, then gone on there) is already there
-/// (`ahead`); one there with another history is refused, as is a run that does not verify here.
+/// (`ahead`); one there with another history is refused, as is a run that does not verify here,
+/// and one being driven or cut short (`not_copyable`). A run another copy imported first is
+/// judged again against what is there (`CopyOutcome`); each run is said for itself.
 pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let example = || {
         format!(

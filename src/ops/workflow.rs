@@ -912,6 +912,25 @@ pub fn status_output(
         Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
+    // Held by the driver its log names, alive on this host, with no lock in this home and no
+    // lease (a log copied from under its driver, a driver of another home): its running steps
+    // name it, as `resume` does when it refuses — never shown as nobody's.
+    if alive
+        && at.is_none()
+        && let Some((store, _)) = present
+        && crate::execute::live_lock(&ctx.home, store, &state.run_id).is_none()
+        && crate::execute::driven_elsewhere(store, &state.run_id).is_none()
+        && let Some(holder) = crate::execute::run_holder(&ctx.home, store, state)
+    {
+        for s in &mut view.steps {
+            if s.status == StepStatus::Running && s.worker.is_none() {
+                s.worker = Some(format!(
+                    "driver pid {} on {} (the process its log names; its lock is not in this home)",
+                    holder.pid, holder.host
+                ));
+            }
+        }
+    }
     // The past stays in the past: times end at that event, and nothing is to be done.
     let mut now = SystemTime::now();
     if let Some(rec) = at {
