@@ -13,9 +13,11 @@ const SLOW: &str = "name: slow\nsteps:\n  - {name: push, run: 'sleep 6'}\n";
 const TINY: &str = "name: tiny\nsteps:\n  - {name: a, run: 'true'}\n";
 
 /// Start `workflow run slow` in `env` and wait until its step runs: the driver and its run.
+// The driver is handed back to the caller, which waits for it.
+#[allow(clippy::zombie_processes)]
 fn start_slow(env: &Env) -> (std::process::Child, String) {
     env.workflow("slow", SLOW);
-    let child = env
+    let mut child = env
         .command(&["workflow", "run", "slow"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -32,10 +34,11 @@ fn start_slow(env: &Env) -> (std::process::Child, String) {
         {
             return (child, run);
         }
-        assert!(
-            Instant::now() < until,
-            "the slow run never started its step"
-        );
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the slow run never started its step");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -256,7 +259,7 @@ fn two_copies_at_once_into_one_database_find_the_same_runs_already_there() {
         let url = team.pg.as_ref().unwrap().url.clone();
         let mut first = env.command(&["--json", "log", "copy", "--to", &url]);
         let mut second = env.command(&["--json", "--db", b, "log", "copy", "--to", &url]);
-        let mut spawn = |cmd: &mut std::process::Command| {
+        let spawn = |cmd: &mut std::process::Command| {
             cmd.stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
