@@ -549,7 +549,8 @@ pub enum LogCommand {
         file: Option<PathBuf>,
     },
     /// Copy every run of this log into another one (PostgreSQL or SQLite), verifying each
-    /// chain; runs already there with the same head are left as they are.
+    /// chain; runs already there with the same head are left as they are, and a run being
+    /// driven (or whose driver was cut short) is not copied until its session ends.
     Copy {
         /// The log to copy into: postgres://user@host:port/dbname, a libpq string, a path or
         /// sqlite:PATH.

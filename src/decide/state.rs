@@ -442,6 +442,25 @@ impl RunState {
         self.scenario.is_some()
     }
 
+    /// Whether the run's last driving session recorded its end: it paused, stopped or
+    /// finished (failed, aborted, completed). Such a run has no driver, whatever process
+    /// its log names: a pid the log records is asked about only while its session is open.
+    pub fn session_ended(&self) -> bool {
+        matches!(
+            self.phase,
+            RunPhase::Paused { .. } | RunPhase::Stopped | RunPhase::Finished { .. }
+        )
+    }
+
+    /// Whether a step (or a rollback) was under way when the log was last written by a
+    /// driver that has not recorded its session's end, and the run was not left for workers
+    /// (`run --submit`): a driver is, or was until cut short, running it.
+    pub fn session_running(&self) -> bool {
+        !self.submitted
+            && self.driver.is_some()
+            && matches!(self.phase, RunPhase::Running | RunPhase::RollingBack)
+    }
+
     pub fn outcome(&self) -> Option<Outcome> {
         match self.phase {
             RunPhase::Finished { outcome } => Some(outcome),

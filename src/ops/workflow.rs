@@ -1021,6 +1021,25 @@ pub fn status_output(
             None => view.next.insert(0, deliver),
         }
     }
+    // Held by the driver its log names, alive on this host, with no lock in this home and no
+    // lease (a log copied from under its driver, a driver of another home): its running steps
+    // name it, as `resume` does when it refuses — never shown as nobody's.
+    if alive
+        && at.is_none()
+        && let Some((store, _)) = present
+        && crate::execute::live_lock(&ctx.home, store, &state.run_id).is_none()
+        && crate::execute::driven_elsewhere(store, &state.run_id).is_none()
+        && let Some(holder) = crate::execute::run_holder(&ctx.home, store, state)
+    {
+        for s in &mut view.steps {
+            if s.status == StepStatus::Running && s.worker.is_none() {
+                s.worker = Some(format!(
+                    "driver pid {} on {} (the process its log names; its lock is not in this home)",
+                    holder.pid, holder.host
+                ));
+            }
+        }
+    }
     // The past stays in the past: times end at that event, and nothing is to be done.
     let mut now = SystemTime::now();
     if let Some(rec) = at {
@@ -1160,10 +1179,6 @@ pub fn resume(
         }
         return Ok(out);
     }
-    // A driver on another host, by its lease (asked before the journal borrows the log).
-    let leased = dry_run
-        .then(|| crate::execute::driven_elsewhere(&*store, &run_id))
-        .flatten();
     let durability = {
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         // A step (or phase) named by `--from` or `--rollback-to` is checked first: a misspelt
@@ -1289,12 +1304,13 @@ pub fn resume(
             let plan = with_settings(plan, &|name| resumed_setting(state, name));
             let plan = crate::plan::with_phase_starts(plan, state);
             let mut text = render_plan(&format!("Resume plan for run {run_id}"), &inputs, &plan);
-            // Held by a live driver (its lock, or the log's driver when the lock file was
-            // deleted, or a lease elsewhere): the resume itself would be refused, exit 4.
-            let held = crate::execute::DriverLock::probe(&ctx.home, &run_id)
-                .or_else(|| crate::execute::live_recorded_driver(&journal.state))
-                .map(|h| h.to_string())
-                .or_else(|| leased.map(|l| format!("{} on {} (its lease)", l.holder, l.host)));
+            // Held by a live driver (its lock, a lease elsewhere, or the driver the log names
+            // for a session still open, alive here), by the rule `status` uses: the resume
+            // itself would be refused, exit 4.
+            let state = journal.state.clone();
+            let held = journal
+                .with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state))
+                .map(|h| h.to_string());
             let code = match &held {
                 Some(holder) => {
                     text.push_str(&format!(
