@@ -495,8 +495,25 @@ pub enum AgentCommandArgs {
 pub enum StepCommand {
     /// Report a waiting step done.
     Complete(StepReport),
-    /// Report a waiting step failed.
-    Fail(StepReport),
+    /// Report a waiting step failed (with no outputs: a failed step has none).
+    Fail(StepFailReport),
+}
+
+/// `workflow step fail`: no `--output` (a failed step records none, as a failed attempt of a
+/// command records none), so clap refuses one with exit 2.
+#[derive(Debug, Args)]
+pub struct StepFailReport {
+    /// The step's name (forgiving).
+    pub step: String,
+    /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
+    /// default: the latest workflow run.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Only record the report; do not drive the run on (`resume` does it later).
+    #[arg(long)]
+    pub no_drive: bool,
+    #[command(flatten)]
+    pub audit: Audit,
 }
 
 #[derive(Debug, Args)]

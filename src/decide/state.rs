@@ -874,7 +874,11 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         }
         Event::StepSkipped { step, reason, by } => {
             if let Some(s) = state.step_mut(step) {
-                s.reported_by.clone_from(by);
+                // The engine's skip of a failure (`on_failure: skip`) keeps who reported the
+                // failure, and their message: status and the log still show them.
+                if by.is_some() || s.status != StepStatus::Failed {
+                    s.reported_by.clone_from(by);
+                }
                 s.status = StepStatus::Skipped;
                 s.resume_session = None;
                 s.error = Some(reason.clone());

@@ -257,6 +257,9 @@ struct Act<'a> {
     no_drive: bool,
     instead: &'a [&'a str],
     inputs: &'a [(String, String)],
+    /// A report's phase and verb (`complete`/`fail`): a finished latest run names the older
+    /// runs whose phase of that name waits for one.
+    unit: Option<(&'a str, &'a str)>,
 }
 
 fn act(
@@ -271,6 +274,7 @@ fn act(
         no_drive,
         instead,
         inputs,
+        unit: how_unit,
     } = how;
     let (opened, read_only) = ctx.changing_store()?;
     let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
@@ -279,10 +283,24 @@ fn act(
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     if journal.state.outcome().is_some() {
-        return Err(ctx.finished(
+        let e = ctx.finished(
             &journal.state,
             "its phases cannot be started or reported any more",
-        ));
+        );
+        // Named by its scenario (its latest run), not by its id: the older runs whose phase
+        // of that name waits for this action are named, with the command for each.
+        let by_id = run_id
+            .to_ascii_uppercase()
+            .starts_with(&name.trim().to_ascii_uppercase());
+        return Err(match how_unit {
+            Some((unit, verb)) if !by_id => journal.nested(|store, _, _| {
+                let argv = |id: &str, phase: &str| -> Vec<String> {
+                    ["orchestrate", verb, id, phase].map(String::from).to_vec()
+                };
+                super::workflow::report_elsewhere(ctx, &*store, SCENARIOS, &run_id, unit, &argv, e)
+            }),
+            _ => e,
+        });
     }
     // On a read-only log only a finished run is answered (above).
     if let Some(e) = read_only {
@@ -422,6 +440,7 @@ pub fn start(
         no_drive,
         instead: &[],
         inputs: &[],
+        unit: None,
     };
     act(ctx, name, &by, live, how, |state| {
         operator::start_phase(state, phase, &by)
@@ -465,6 +484,7 @@ pub fn report(
         no_drive,
         instead: &instead,
         inputs,
+        unit: Some((phase, verb)),
     };
     act(ctx, name, &by, live, how, |state| {
         operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)

@@ -1248,11 +1248,19 @@ pub fn resume(
                 let code = view.status.exit_code();
                 return Ok(Output::new(view.to_json(), text, code).warn(warnings));
             }
-            let text = format!(
+            let mut text = format!(
                 "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
                 outcome.as_str(),
                 view.head_hash
             );
+            // The latest run, taken for want of a RUN: the runs that wait or were cut short
+            // are named, each with its command (an older run is what was meant, likely).
+            if run.is_none() {
+                let state = journal.state.clone();
+                let others = journal
+                    .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &state.run_id));
+                text.push_str(&others_text(ctx, &others));
+            }
             let code = view.status.exit_code();
             return Ok(Output::new(view.to_json(), text, code).warn(warnings));
         }
@@ -1325,6 +1333,29 @@ pub fn resume(
                 text,
                 code,
             ));
+        }
+        // A plain resume of a run that only waits on people (a prompt step, a phase to
+        // report or start) changes nothing: it records nothing (an agent polling with
+        // `resume` would grow the log by a `run_resumed` each time) and says what the run
+        // waits for. A resume with anything to change (`--timeout`, `--input`, a mode, a
+        // time limit changed in cortex.config.json, an interrupted or paused run) records.
+        if mode == ResumeMode::Continue
+            && inputs.is_empty()
+            && timeout.is_none()
+            && let Some(waits) = crate::plan::idle_wait(&journal.state)
+            && crate::execute::DriverLock::probe(&ctx.home, &run_id).is_none()
+            && crate::execute::live_recorded_driver(&journal.state).is_none()
+            && ctx
+                .catalog()
+                .config()
+                .is_ok_and(|c| c.timeout_seconds == journal.state.time_limit())
+        {
+            let state = journal.state.clone();
+            let others = match run {
+                None => journal.nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id)),
+                Some(_) => Vec::new(),
+            };
+            return Ok(nothing_to_resume(ctx, &state, &waits, &others));
         }
         // Before anything is recorded: a run with secret inputs cannot go on without them.
         supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
@@ -1970,6 +2001,15 @@ pub fn report_step(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let success = report.success;
+    // A failed step has no outputs (as a command's failed attempt records none, and a phase
+    // fails with none): outputs given with a fail report are refused, never dropped unsaid.
+    if !success && !report.outputs.is_empty() {
+        return Err(CommandError::bad_input(
+            "a fail report takes no outputs: a failed step records none (later steps read only a completed step's outputs); nothing was recorded",
+        )
+        .hint("leave the outputs out, and say what happened with --message")
+        .hint("report the step complete instead if its outputs are good"));
+    }
     let (opened, read_only) = ctx.changing_store()?;
     let Some(mut store) = opened else {
         return Err(ctx.no_runs(WORKFLOWS, report.run));
@@ -1984,6 +2024,19 @@ pub fn report_step(
         None => Vec::new(),
     };
     let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
+    // Without `--run`, a latest run that cannot take the report names the older runs that
+    // wait on a step of that name, with the command for each.
+    let elsewhere = |store: &dyn EventStore, e: CommandError| -> CommandError {
+        if report.run.is_some() {
+            return e;
+        }
+        let argv = |id: &str, name: &str| -> Vec<String> {
+            ["workflow", "step", verb, name, "--run", id]
+                .map(String::from)
+                .to_vec()
+        };
+        report_elsewhere(ctx, store, WORKFLOWS, &run_id, report.step, &argv, e)
+    };
     let outputs = report.outputs;
     check_output_keys(&outputs)?;
     let by = report.by;
@@ -2014,7 +2067,10 @@ pub fn report_step(
         }
         // A finished run says so on a read-only log too (nothing would be recorded).
         if read_only.is_some() && seen.outcome().is_some() {
-            return Err(ctx.finished(&seen, "its steps cannot be reported any more"));
+            return Err(elsewhere(
+                &*store,
+                ctx.finished(&seen, "its steps cannot be reported any more"),
+            ));
         }
         if let Some(e) = read_only {
             return Err(e);
@@ -2043,7 +2099,8 @@ pub fn report_step(
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(&mut journal);
     if journal.state.outcome().is_some() {
-        return Err(ctx.finished(&journal.state, "its steps cannot be reported any more"));
+        let e = ctx.finished(&journal.state, "its steps cannot be reported any more");
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
     }
     take_secret_inputs(&mut journal, report.inputs)?;
     let state = &journal.state;
@@ -2064,7 +2121,7 @@ pub fn report_step(
         {
             e = e.hint(format!("did you mean `{best}`?"));
         }
-        return Err(e);
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
     };
     let step = state.steps[index].clone();
     if state.is_open_parent(index) {
@@ -2106,10 +2163,11 @@ pub fn report_step(
                 ctx.cmd(&["workflow", "resume", &run_id])
             ));
         }
-        return Err(e.hint(format!(
+        let e = e.hint(format!(
             "{} shows every step",
             ctx.cmd(&["workflow", "status", &run_id])
-        )));
+        ));
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
     }
     if let Some(child) = step.child.as_ref().filter(|_| state.is_uses(index)) {
         return Err(CommandError::bad_input(format!(
@@ -2261,4 +2319,214 @@ pub fn report_step(
         }
         Ok(Output::new(view.to_json(), text, code).warn(warnings))
     }
+}
+
+/// An unfinished run other than the one acted on, as a hint names it: its id, its kind, its
+/// definition's name, how it stands, and the units it waits on (for a report or a start).
+#[derive(Debug, Clone)]
+pub(crate) struct OpenRun {
+    pub run_id: String,
+    pub kind: RunKind,
+    pub name: String,
+    pub status: RunStatus,
+    /// Units waiting for a report.
+    pub waiting: Vec<String>,
+}
+
+/// How many unfinished runs a hint looks at (newest first): a bounded read, whatever the
+/// history holds.
+const OPEN_RUNS_LOOKED_AT: usize = 20;
+
+/// The unfinished runs of `scope`'s kind other than `run_id`, newest first (at most
+/// `OPEN_RUNS_LOOKED_AT` looked at), each as it stands now. A run that cannot be read is
+/// left out: this only adds to an answer.
+pub(crate) fn other_open_runs(
+    ctx: &Ctx,
+    store: &dyn crate::store::EventStore,
+    scope: Scope,
+    run_id: &str,
+) -> Vec<OpenRun> {
+    let query = crate::store::RunQuery {
+        kind: scope.kind,
+        unfinished: true,
+        limit: Some(OPEN_RUNS_LOOKED_AT + 1),
+        ..Default::default()
+    };
+    let Ok(entries) = store.list_runs(&query) else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter(|e| e.run_id != run_id)
+        .take(OPEN_RUNS_LOOKED_AT)
+        .filter_map(|e| {
+            let state = crate::execute::load_state(store, &e.run_id).ok()?;
+            if state.outcome().is_some() {
+                return None;
+            }
+            let view = ctx.view(&state, false);
+            let waiting = state
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Waiting)
+                .map(|s| s.name.clone())
+                .collect();
+            Some(OpenRun {
+                run_id: e.run_id,
+                kind: e.kind,
+                name: e.name,
+                status: view.status,
+                waiting,
+            })
+        })
+        .collect()
+}
+
+/// The lines naming the other runs that wait or were cut short, each with the command that
+/// goes on with it: `resume` for one to resume, `status` for one waiting on a report (which
+/// its status shows, with the report's command).
+pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
+    let shown: Vec<&OpenRun> = others
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.status,
+                RunStatus::Waiting
+                    | RunStatus::Interrupted
+                    | RunStatus::Stopped
+                    | RunStatus::Failed
+            )
+        })
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nOther runs to go on with:\n");
+    for o in shown {
+        let group = o.kind.group();
+        let (what, argv) = match o.status {
+            RunStatus::Waiting if !o.waiting.is_empty() => (
+                format!(
+                    "waits on {}",
+                    o.waiting
+                        .iter()
+                        .map(|w| format!("`{}`", crate::definition::shown(w)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                vec![group, "status", o.run_id.as_str()],
+            ),
+            status => (
+                status.as_str().to_string(),
+                vec![group, "resume", o.run_id.as_str()],
+            ),
+        };
+        text.push_str(&format!(
+            "   Run {} ({}) {what}: {}\n",
+            o.run_id,
+            crate::definition::shown(&o.name),
+            ctx.cmd(&argv)
+        ));
+    }
+    text
+}
+
+/// The answer to a plain resume of a run that only waits on people: what it waits for, its
+/// next steps, nothing recorded; exit 3 (SPEC §5: a waiting run).
+fn nothing_to_resume(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    (reports, starts): &(Vec<usize>, Vec<usize>),
+    others: &[OpenRun],
+) -> Output {
+    let view = ctx.view(state, false);
+    let noun = if state.is_scenario() { "phase" } else { "step" };
+    let names = |v: &[usize]| {
+        v.iter()
+            .map(|&i| format!("`{}`", crate::definition::shown(&state.steps[i].name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut waits = Vec::new();
+    if !reports.is_empty() {
+        waits.push(format!("a report on {noun} {}", names(reports)));
+    }
+    if !starts.is_empty() {
+        waits.push(format!("the manual phase {} to be started", names(starts)));
+    }
+    let note = format!(
+        "run {} waits for {}: nothing to resume, nothing was recorded",
+        state.run_id,
+        waits.join(" and ")
+    );
+    let mut text = format!(
+        "⏳ Run {} waits for {}; nothing to resume, nothing was recorded.\n",
+        state.run_id,
+        waits.join(" and ")
+    );
+    text.push_str(&crate::render::render_next(&view.next));
+    text.push_str(&others_text(ctx, others));
+    let mut json = view.to_json();
+    if let Some(doc) = json.as_object_mut() {
+        doc.insert("note".into(), json!(note));
+    }
+    Output::new(json, text, view.status.exit_code())
+}
+
+/// A report made on the latest run for want of a RUN, which that run cannot take (it
+/// finished, has no such unit, or the unit is not waiting): the other unfinished runs in
+/// `scope` whose unit of that name waits for a report are named in `e`, each with the
+/// report's command there (`argv` of the run's id and the unit's name), before its other
+/// hints. Before, the error spoke of the latest run alone ("already finished… `workflow run`
+/// starts a new run") while an older run waited on that very step.
+pub(crate) fn report_elsewhere(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    scope: Scope,
+    run_id: &str,
+    unit: &str,
+    argv: &dyn Fn(&str, &str) -> Vec<String>,
+    mut e: CommandError,
+) -> CommandError {
+    let wanted = normalize_name(unit);
+    let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id)
+        .into_iter()
+        .filter_map(|o| {
+            let name = o
+                .waiting
+                .iter()
+                .find(|w| normalize_name(w) == wanted)?
+                .clone();
+            Some((o, name))
+        })
+        .collect();
+    if hits.is_empty() {
+        return e;
+    }
+    let runs: Vec<String> = hits
+        .iter()
+        .map(|(o, _)| format!("{} ({})", o.run_id, crate::definition::shown(&o.name)))
+        .collect();
+    e.message.push_str(&format!(
+        "; `{}` waits for a report in {} {}",
+        crate::definition::shown(unit),
+        if runs.len() == 1 { "run" } else { "runs" },
+        runs.join(", ")
+    ));
+    let mut hints: Vec<super::Hint> = hits
+        .iter()
+        .map(|(o, name)| {
+            let args = argv(&o.run_id, name);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ctx.suggest(&args)
+                .then(format!(" reports it in run {}", o.run_id))
+        })
+        .collect();
+    if e.run_hint.is_none() {
+        hints.append(&mut e.hints);
+        e.hints = hints;
+    } else {
+        e.hints.append(&mut hints);
+    }
+    e
 }

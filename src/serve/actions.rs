@@ -509,6 +509,13 @@ fn report(
                 "report a workflow step with `complete` or `fail`; a step that has not started yet starts when the run reaches it (`resume`)",
             ));
         }
+        // A failed step records no outputs, as a failed phase (`workflow::report_step`).
+        (RunKind::Workflow, StepAction::Fail) if !outputs.is_empty() => {
+            return Err(Failure::bad_request(
+                "outputs belong to completing a step, not to failing it: a failed step records none",
+                "leave `outputs` out here, and say what happened in `message`",
+            ));
+        }
         (RunKind::Workflow, _) => quiet(|live| {
             ops::workflow::report_step(
                 ctx,
