@@ -918,3 +918,37 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         "{next}"
     );
 }
+
+/// A pass `--at` a future time would record its sighting and fire there, and the stream then
+/// refuses every real time before it (an every-minute schedule silent for weeks): it is
+/// refused, exit 2, recording nothing, and the real scheduler still sees the schedule.
+#[test]
+fn a_pass_at_a_future_time_is_refused_and_records_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "minutely",
+        "name: minutely\nschedule: \"* * * * *\"\nsteps:\n  - {name: a, run: 'echo tick'}\n",
+    );
+    let future = env.run(&["schedule", "run", "--once", "--at", "2099-01-01T00:00:00Z"]);
+    assert_eq!(future.code, 2, "{}{}", future.stdout, future.stderr);
+    assert!(
+        future
+            .stderr
+            .contains("--at 2099-01-01T00:00:00Z is later than now"),
+        "{}",
+        future.stderr
+    );
+    assert!(
+        future.stderr.contains("schedule list --at"),
+        "{}",
+        future.stderr
+    );
+    assert!(stream(&env, "workflow", "minutely").is_empty());
+    // A dry look at the future records nothing and is still taken.
+    let list = env.run(&["schedule", "list", "--at", "2099-01-01T00:00:00Z"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    // The real clock's pass sees the schedule: nothing was decided ahead of it.
+    let now = env.run(&["--json", "schedule", "run", "--once"]);
+    assert_eq!(now.code, 0, "{}", now.stderr);
+    assert_eq!(whats(&now.json()["happened"]), vec!["seen"]);
+}
