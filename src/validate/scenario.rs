@@ -139,22 +139,14 @@ pub fn validate_scenario(
                 seen.insert(normalize_name(&phase.name), i);
             }
         }
-        match phase.parsed_condition() {
-            Err(e) => report(&key("condition"), e, None),
-            Ok(Condition::After(deps)) => {
-                for d in deps {
-                    if !names.contains(d.as_str()) {
-                        report(
-                            &key("condition"),
-                            format!(
-                                "Unknown condition: after:{0} (no phase named `{0}`)",
-                                shown(&d)
-                            ),
-                            None,
-                        );
-                    }
-                }
+        // A malformed `after:` list (an empty entry) hides none of its other problems: its
+        // names are checked too, and cycles through it are found (`dependencies`).
+        let after = match phase.parsed_condition() {
+            Err(e) => {
+                report(&key("condition"), e, None);
+                phase.after_names()
             }
+            Ok(Condition::After(deps)) => Some(deps),
             Ok(c) => {
                 let word = if c == Condition::Manual {
                     "manual"
@@ -175,6 +167,19 @@ pub fn validate_scenario(
                         None,
                     );
                 }
+                None
+            }
+        };
+        for d in after.unwrap_or_default() {
+            if !names.contains(d.as_str()) {
+                report(
+                    &key("condition"),
+                    format!(
+                        "Unknown condition: after:{0} (no phase named `{0}`)",
+                        shown(&d)
+                    ),
+                    None,
+                );
             }
         }
         for (j, agent) in phase.agents.iter().enumerate() {
