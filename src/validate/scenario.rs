@@ -41,6 +41,18 @@ pub fn validate_scenario(
     user_schema: Option<&UserSchema>,
     agents: &BTreeSet<String>,
 ) -> Result<(), DefinitionError> {
+    validate_scenario_cautioned(path, text, scenario, user_schema, agents).0
+}
+
+/// [`validate_scenario`], and what is valid but unsafe, as located warnings (a template in
+/// the script of a nested shell).
+pub fn validate_scenario_cautioned(
+    path: &str,
+    text: &str,
+    scenario: &Scenario,
+    user_schema: Option<&UserSchema>,
+    agents: &BTreeSet<String>,
+) -> (Result<(), DefinitionError>, Vec<String>) {
     let mut problems: Vec<Problem> = Vec::new();
     let mut report = |p: &[Seg], message: String, hint: Option<&str>| {
         let found = Problem::new(message, at(text, p));
@@ -323,6 +335,7 @@ pub fn validate_scenario(
         }
         c.item_ok = false;
     }
+    let cautions = c.caution_lines(path);
     let template_problems = c.problems;
     if let Some(cycle) = find_cycle(&deps) {
         let names: Vec<String> = cycle
@@ -339,12 +352,15 @@ pub fn validate_scenario(
     // In the order of the file (those without a place last).
     problems.sort_by_key(|p| (p.at.is_none(), p.at));
     if problems.is_empty() {
-        Ok(())
+        (Ok(()), cautions)
     } else {
-        Err(DefinitionError {
-            path: path.to_string(),
-            text: text.to_string(),
-            problems,
-        })
+        (
+            Err(DefinitionError {
+                path: path.to_string(),
+                text: text.to_string(),
+                problems,
+            }),
+            cautions,
+        )
     }
 }
