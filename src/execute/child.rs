@@ -330,8 +330,7 @@ pub(crate) fn run_child(
                 &stop,
                 &actor,
                 &tags,
-                grace,
-                deadline,
+                (grace, deadline),
                 &mut observer,
             )?);
         }
@@ -380,17 +379,18 @@ fn with_held_child_outputs(child: &RunState, report: &mut AttemptReport, parent_
 }
 
 /// Drive the child run in this process, with the parent's stop flag (a signal stops both),
-/// offering the parent's driver's `tags`: how its drive ended.
+/// offering the parent's driver's `tags`, with its grace before KILL and the deadline of its
+/// driving session (`timing`): how its drive ended.
 fn drive_here(
     child: &mut Journal<'_>,
     home: &std::path::Path,
     stop: &super::StopFlag,
     actor: &Operator,
     tags: &[String],
-    grace: std::time::Duration,
-    deadline: Option<std::time::Instant>,
+    timing: (std::time::Duration, Option<std::time::Instant>),
     observer: &mut dyn Observer,
 ) -> Result<DriveEnd, DriveError> {
+    let (grace, deadline) = timing;
     let mut cctx = DriveContext {
         home: home.to_path_buf(),
         stop: stop.clone(),
