@@ -199,7 +199,8 @@ pub enum ScheduleCommand {
         /// started to be recorded).
         #[arg(long)]
         once: bool,
-        /// With --once: the pass as if it were TIME (UTC, e.g. 2026-12-03T10:00:00Z).
+        /// With --once: the pass as if it were TIME (UTC, e.g. 2026-12-03T10:00:00Z), at or
+        /// before now: what the pass fires is recorded, so a later TIME is refused.
         #[arg(long, value_name = "TIME", requires = "once")]
         at: Option<String>,
         /// Fire, once, the latest time each schedule missed since its last recorded fire

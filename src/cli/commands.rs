@@ -289,6 +289,9 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
         }
         ScheduleCommand::Run { once, at, catch_up } => {
             let at = at.as_deref().map(schedule::parse_at).transpose()?;
+            if let Some(at) = at {
+                schedule::refuse_future_at(at, std::time::SystemTime::now())?;
+            }
             let stop = StopFlag::install();
             if !json {
                 super::err(&format!(

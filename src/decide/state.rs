@@ -166,7 +166,14 @@ pub struct Checkpoint {
 const TIME_LIMIT: &str = "the run exceeded its time limit";
 
 /// The reason recorded when a driver pauses a run at its time limit of `limit` seconds.
-pub fn time_limit_reason(limit: u64) -> String {
+pub fn time_limit_reason(limit: u64, inherited: bool) -> String {
+    if inherited {
+        // A child run (`uses:`) is driven in its parent's session: its limit was what was
+        // left of its parent's.
+        return format!(
+            "{TIME_LIMIT} of {limit} s, what was left of its parent run's when this driving session of it began (a `uses:` child is driven in its parent's session, within the parent's limit)"
+        );
+    }
     // The limit in force may come from `resume --timeout` or from `timeout_seconds` (the
     // configuration at `run` or at the resume): both are named, not only the setting.
     // The limit is counted anew by each driving session (DESIGN: "`timeout_seconds` bounds a

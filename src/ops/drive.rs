@@ -424,6 +424,7 @@ fn drive_from(
         grace: KILL_GRACE,
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
+        deadline: None,
     };
     let kind = journal
         .state

@@ -836,6 +836,17 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                         .into_iter()
                         .collect();
                 its.extend(s.items_not_as_written(&entry.display_path(), &entry.text));
+                // A template in a nested shell's script: valid, but unsafe.
+                its.extend(
+                    crate::validate::validate_scenario_cautioned(
+                        &entry.display_path(),
+                        &entry.text,
+                        &s,
+                        None,
+                        &known_agents(ctx),
+                    )
+                    .1,
+                );
                 if let Ok(config) = ctx.catalog().config_file() {
                     let agents = scenario_agents(ctx, &s, &config.agents);
                     its.extend(super::agents::claude_missing(ctx, &agents));

@@ -41,6 +41,8 @@ struct Loaded {
     agents: ResolvedAgents,
     /// Every workflow its `uses:` steps run, directly or not, keyed by the `uses:` text.
     uses: BTreeMap<String, UsedWorkflow>,
+    /// What `validate` warns of, located (a template in a nested shell's script).
+    cautions: Vec<String>,
 }
 
 /// A workflow a `uses:` text names, read once per load.
@@ -256,7 +258,7 @@ fn load_with(
         workflows_dir: format!("{}/", catalog.workflows_dir().display()),
         globals: ctx.globals(),
     };
-    let verdict = validate_workflow(
+    let (verdict, cautions) = crate::validate::validate_workflow_cautioned(
         &path,
         &entry.text,
         &workflow,
@@ -310,6 +312,7 @@ fn load_with(
         config,
         agents,
         uses,
+        cautions,
     })
 }
 
@@ -489,6 +492,7 @@ fn verdict(
         l.workflow
             .items_not_as_written(&l.entry.display_path(), &l.entry.text),
     );
+    warnings.extend(l.cautions.iter().cloned());
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,
         "steps": l.workflow.steps.len(), "agents": agents,
