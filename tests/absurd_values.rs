@@ -300,11 +300,12 @@ fn command_line_durations_outside_their_range_are_refused_like_the_configuration
 /// expected u32` or `invalid type: string "soon", expected u64`: Rust's type names, and not
 /// the key. The error names the key and what it accepts in words, where it always was.
 #[test]
+/// Located at the value named (its first character), not where serde_json stopped reading.
 fn a_configuration_value_of_the_wrong_type_names_its_key_and_what_it_accepts() {
     let env = Env::new();
     env.config("{\"workflow\": {\"max_retry_attempts\": -1}}");
     let out = env.run(&["workflow", "validate", "migration"]);
-    assert_located(&out, "cortex.config.json", &[(1, 38)]);
+    assert_located(&out, "cortex.config.json", &[(1, 37)]);
     assert!(
         out.text()
             .contains("`workflow.max_retry_attempts` must be a whole number from 0 to 100, not -1"),
@@ -313,7 +314,7 @@ fn a_configuration_value_of_the_wrong_type_names_its_key_and_what_it_accepts() {
     );
     env.config("{\"workflow\": {\n  \"timeout_seconds\": \"soon\"\n}}");
     let out = env.run(&["workflow", "run", "migration"]);
-    assert_located(&out, "cortex.config.json", &[(2, 27)]);
+    assert_located(&out, "cortex.config.json", &[(2, 22)]);
     assert!(
         out.text().contains("`workflow.timeout_seconds` must be a whole number of seconds from 0 (no limit) to 2592000 (30 days), not the string \"soon\""),
         "{}",

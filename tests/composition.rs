@@ -2344,3 +2344,66 @@ fn a_bare_abort_ends_the_failed_parent_not_its_finished_child() {
     assert_eq!(env.status(Some("par"))["status"], "aborted");
     assert_eq!(env.status(Some("kid"))["status"], "completed");
 }
+
+/// `timeout_seconds` bounds the whole run (SPEC §3), children included: a `uses:` child is
+/// driven in its parent's session, so its deadline is the parent's, and it records what was
+/// left of the parent's limit as its own. Before, each child got the full limit again from its
+/// own start (top → mid → leaf took three limits, the leaf starting after the top's had
+/// passed), and `top` and `mid` each recorded two `run_paused` for one pause.
+#[test]
+fn a_uses_child_gets_what_is_left_of_its_parents_time_limit() {
+    let env = Env::new();
+    env.config(r#"{"workflow": {"timeout_seconds": 2}}"#);
+    env.workflow(
+        "top",
+        "name: top\nsteps:\n  - name: a\n    run: echo top >> ran.log; sleep 1.5\n  - name: m\n    uses: mid\n",
+    )
+    .workflow(
+        "mid",
+        "name: mid\nsteps:\n  - name: a\n    run: echo mid >> ran.log; sleep 1.5\n  - name: l\n    uses: leaf\n",
+    )
+    .workflow(
+        "leaf",
+        "name: leaf\nsteps:\n  - name: a\n    run: echo leaf >> ran.log\n",
+    );
+    let started = Instant::now();
+    let out = env.run(&["workflow", "run", "top"]);
+    let took = started.elapsed();
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        lines(&env.file("ran.log")),
+        ["top", "mid"],
+        "nothing starts after the top's limit passed"
+    );
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+    let mid = env.status(Some("mid"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let top = env.status(Some("top"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mid_events = env.events(&mid);
+    let limit = mid_events
+        .iter()
+        .find(|e| e["type"] == "run_started")
+        .map(|e| e.to_string())
+        .unwrap();
+    assert!(
+        limit.contains(r#""timeout_seconds":1"#),
+        "the child records what was left (2 s - 1.5 s, rounded up): {limit}"
+    );
+    for run in [&top, &mid] {
+        let pauses = event_types(&env, run)
+            .into_iter()
+            .filter(|t| t == "run_paused")
+            .count();
+        assert_eq!(pauses, 1, "one pause, one run_paused: {run}");
+    }
+    let reason = env.status(Some(&mid))["reason"].to_string();
+    assert!(
+        reason.contains("what was left of its parent run's"),
+        "{reason}"
+    );
+}

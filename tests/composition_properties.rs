@@ -435,8 +435,16 @@ fn run_child(
     journal.nested(|store, clock, ids| {
         let mut child = Journal::open(store, clock, ids, &run_id).expect("the log opens");
         if child.state.phase == RunPhase::NotStarted {
-            let started = child_start(&parent, index, BTreeMap::new(), "/".into(), op(), driver())
-                .expect("the child's start is known");
+            let started = child_start(
+                &parent,
+                index,
+                BTreeMap::new(),
+                "/".into(),
+                op(),
+                driver(),
+                None,
+            )
+            .expect("the child's start is known");
             if !budget.take() {
                 return None;
             }

@@ -302,3 +302,55 @@ fn errors_in_an_anchored_scalar_are_placed_past_the_anchor() {
     assert_eq!(out.code, 2, "{}", out.text());
     insta::assert_snapshot!("anchored_scalar_errors", out.snapshot(&env));
 }
+
+/// A `${{ }}` value is data for the shell cortex starts, but a nested shell (`sh -c '...'`,
+/// `eval`, `ssh host '...'`) reads the script it is pasted into as code: `validate` warns,
+/// at the template, and says to pass it as an argument instead; the definition stays valid,
+/// and the argument form is not warned of.
+#[test]
+fn a_template_in_a_nested_shells_script_is_a_located_warning() {
+    let env = Env::new();
+    env.workflow(
+        "nested",
+        "name: nested\nsteps:\n  - name: fetch\n    run: echo title=x >> \"$CORTEX_OUTPUT\"\n  - name: show\n    run: sh -c 'echo ${{ steps.fetch.outputs.title }}'\n  - name: safe\n    run: sh -c 'echo \"$1\"' _ \"${{ steps.fetch.outputs.title }}\"\n",
+    );
+    let out = env.run(&["workflow", "validate", "nested"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stderr.contains("nested.yaml:6:22: template `${{ steps.fetch.outputs.title }}` is pasted into the script of `sh -c`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("sh -c 'echo \"$1\"' _"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        out.stderr.matches("is pasted into").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    let doc = env
+        .run(&["--json", "workflow", "validate", "nested"])
+        .json();
+    assert_eq!(doc["valid"], true);
+    assert!(
+        doc["warnings"].to_string().contains("nested.yaml:6:22"),
+        "{doc}"
+    );
+    env.scenario(
+        "nested",
+        "name: nested\ndescription: d\nphases:\n  - name: a\n    description: d\n    run: eval \"echo ${{ inputs.title }}\"\ninputs:\n  title: {type: string, default: x}\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "nested"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.text().contains(
+            "nested.yaml:6:21: template `${{ inputs.title }}` is pasted into the text `eval` runs"
+        ),
+        "{}",
+        out.text()
+    );
+}

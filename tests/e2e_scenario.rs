@@ -794,3 +794,23 @@ fn an_agent_md_path_is_accepted_where_an_agent_name_is() {
         named.stderr
     );
 }
+
+/// One malformed `after:` list (a trailing comma) hides none of the other problems: the empty
+/// entry, the unknown name beside it and the cycle through it are all reported in one pass.
+#[test]
+fn an_empty_entry_in_an_after_list_hides_no_other_error() {
+    let env = Env::new();
+    env.scenario(
+        "tangle",
+        "name: tangle\ndescription: d\nphases:\n  - name: a\n    description: a\n    condition: after:c\n  - name: b\n    description: b\n    condition: after:a\n  - name: c\n    description: c\n    condition: 'after:b, nonexistent,'\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "tangle"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    for needle in [
+        "an empty phase name in the list",
+        "no phase named `nonexistent`",
+        "Circular dependency",
+    ] {
+        assert!(out.text().contains(needle), "{needle}: {}", out.text());
+    }
+}

@@ -994,7 +994,11 @@ fn a_home_whose_derived_folders_are_links_is_refused() {
     let _ = std::fs::remove_dir_all(&work);
     std::os::unix::fs::symlink(&elsewhere, &work).unwrap();
     assert_eq!(env.run(&["workflow", "step", "complete", "review"]).code, 2);
-    let refused = env.run(&["workflow", "resume"]);
+    // A plain resume of a run waiting on a person drives nothing (nothing recorded, nothing
+    // written); one that changes something (a time limit) is refused.
+    assert_eq!(env.run(&["workflow", "resume"]).code, 3);
+    assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+    let refused = env.run(&["workflow", "resume", "--timeout", "1h"]);
     assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
     assert!(
         refused.stderr.contains("work is a symbolic link"),

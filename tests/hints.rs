@@ -199,6 +199,16 @@ fn every_hint_and_next_line_names_a_command_that_exists() {
         &["orchestrate", "status", "gate"],
     );
     situation("other kind", &["workflow", "status", "gate"]);
+    // A definition given by its path, with no runs yet.
+    std::fs::write(
+        env.file("by path.yaml"),
+        "name: bypath\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    situation(
+        "by path, no runs",
+        &["workflow", "status", "./by path.yaml"],
+    );
     assert!(checked >= 30, "only {checked} suggestions were checked");
 }
 
@@ -1358,10 +1368,285 @@ fn the_longer_time_limit_suggested_covers_the_step_the_limit_cut() {
         first["why"]
             .as_str()
             .unwrap()
-            .contains("`nap` ran 2s before the limit cut it and starts over"),
+            .contains("`nap` ran 2.0s before the limit cut it and starts over"),
         "{first}"
     );
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     let resumed = env.run(&args);
     assert_eq!(resumed.code, 0, "{}", resumed.text());
+}
+
+/// The suggested commands of `out` (text and `--json`'s `next`), each parsed and then run
+/// from the project directory: the argv of each, as pasted.
+fn pasted(out: &Out) -> Vec<Vec<String>> {
+    let mut found: Vec<Vec<String>> = [&out.stdout, &out.stderr]
+        .iter()
+        .flat_map(|t| suggested(t))
+        .map(|line| {
+            let mut argv = vec!["cortex".to_string()];
+            argv.extend(split(&line));
+            argv
+        })
+        .collect();
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&out.stdout)
+        && let Some(next) = json["next"].as_array()
+    {
+        for s in next {
+            found.push(serde_json::from_value(s["argv"].clone()).unwrap());
+        }
+    }
+    found
+}
+
+/// Seen by a review: `workflow status ./pd.yaml` of a valid definition with no runs said it
+/// was invalid and hinted `workflow validate pd` (refused: no `pd` in the catalog), and
+/// `orchestrate status ./sc.yaml` hinted `orchestrate run sc` (no scenario named so). The
+/// hint names the path as it was given, and calls a valid file valid; an error echoing a
+/// path does not cut it.
+#[test]
+fn status_of_a_definition_by_path_with_no_runs_hints_running_that_path() {
+    let env = Env::new();
+    std::fs::write(
+        env.file("pd.yaml"),
+        "name: pd\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.file("sc.yaml"),
+        "name: sc\ndescription: d\nphases:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    for (args, want) in [
+        (
+            &["workflow", "status", "./pd.yaml"][..],
+            "`cortex workflow run ./pd.yaml` starts one",
+        ),
+        (
+            &["orchestrate", "status", "./sc.yaml"],
+            "`cortex orchestrate run ./sc.yaml` starts one",
+        ),
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(
+            out.stderr.contains(want) && !out.stderr.contains("invalid"),
+            "{}",
+            out.stderr
+        );
+        for argv in pasted(&out) {
+            let words: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+            let ran = env.run(&words);
+            assert_eq!(ran.code, 0, "{argv:?}: {}", ran.text());
+        }
+    }
+    let long = "examples/scenarios/incident-response.yaml";
+    let out = env.run(&["orchestrate", "status", long]);
+    assert!(out.stderr.contains(long), "{}", out.stderr);
+}
+
+/// Seen by a review: a scenario under a 2 s limit whose phase `a` started after 1 s was told
+/// "`a` ran 2s before the limit cut it" (rounded up: it ran 1 s) and offered a longer limit
+/// than that warrants; and its plain `resume` was said to go on "with the same time limit",
+/// while a resume applies the configuration in force (as the workflow's hint said). Both
+/// kinds say the time the log gives, and one wording for the plain resume.
+#[test]
+fn a_timed_out_scenario_says_how_long_its_phase_ran_and_that_resume_applies_the_config() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    env.scenario(
+        "t",
+        "name: t\ndescription: d\nphases:\n  - {name: warm, run: sleep 1}\n  - {name: a, condition: 'after:warm', run: sleep 2}\n",
+    );
+    let run = env.run(&["--json", "orchestrate", "run", "t"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let next = run.json()["next"].as_array().unwrap().clone();
+    let argv: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
+    assert_eq!(argv[argv.len() - 2..], ["--timeout", "5s"], "{next:?}");
+    let why = next[0]["why"].as_str().unwrap();
+    assert!(
+        why.contains("`a` ran 1.0s") || why.contains("`a` ran 0.9s"),
+        "{why}"
+    );
+    let plain = next
+        .iter()
+        .find(|n| n["argv"].as_array().unwrap().len() == 4)
+        .unwrap();
+    assert_eq!(
+        plain["why"],
+        "go on from the completed phases with the time limit cortex.config.json sets now"
+    );
+    let text = env.run(&["orchestrate", "status", "t"]).stdout;
+    assert!(!text.contains("same time limit"), "{text}");
+}
+
+/// Seen by a review: with a workflow and a scenario both named `deploy`, `log show deploy`,
+/// `log export`, `log verify` and `logs deploy go` took the scenario's latest run silently,
+/// and `logs` called the scenario's phases "steps". A name both kinds bear is refused with
+/// each run's kind and id and the command for it, which works when pasted; a scenario's
+/// phases are called phases.
+#[test]
+fn a_name_both_kinds_bear_is_refused_by_log_commands_with_a_command_for_each_run() {
+    let env = Env::new();
+    env.workflow(
+        "deploy",
+        "name: deploy\nsteps:\n  - {name: one, run: 'true'}\n",
+    );
+    env.scenario(
+        "deploy",
+        "name: deploy\ndescription: d\nphases:\n  - {name: go, run: 'true'}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "deploy"]).code, 0);
+    assert_eq!(env.run(&["orchestrate", "run", "deploy"]).code, 0);
+    let workflow = env.status(Some("deploy"))["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scenario = env
+        .run(&["--json", "orchestrate", "status", "deploy"])
+        .json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for args in [
+        &["log", "show", "deploy"][..],
+        &["log", "export", "deploy"],
+        &["log", "verify", "deploy"],
+        &["logs", "deploy", "go"],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.text());
+        assert!(
+            out.stderr.contains(&format!("workflow run is {workflow}"))
+                && out.stderr.contains(&format!("scenario run {scenario}")),
+            "{}",
+            out.stderr
+        );
+        let commands = pasted(&out);
+        assert_eq!(commands.len(), 2, "{}", out.stderr);
+        for argv in &commands {
+            assert!(argv.contains(&workflow) || argv.contains(&scenario));
+            let words: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+            let ran = env.run(&words);
+            // The workflow has no phase `go`: `logs` says so, with its steps.
+            if args[0] == "logs" && argv.contains(&workflow) {
+                assert_eq!(ran.code, 2, "{}", ran.text());
+                assert!(
+                    ran.stderr.contains("has no step `go`")
+                        && ran.stderr.contains("its steps: one"),
+                    "{}",
+                    ran.stderr
+                );
+            } else {
+                assert_eq!(ran.code, 0, "{argv:?}: {}", ran.text());
+            }
+        }
+    }
+    let out = env.run(&["logs", &scenario, "nope"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("has no phase `nope`") && out.stderr.contains("its phases: go"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Seen by a review: with checkpoints off, a failure's recovery options offered
+/// `--rollback-to s1 # back to the checkpoint after s1` (no checkpoint exists) beside a
+/// `--retry` that runs s1 again "(checkpoints are off)". `--rollback-to` names its resume
+/// point itself and keeps s1, checkpoint or not: the suggestion says so (no checkpoint named),
+/// and does it when pasted.
+#[test]
+fn with_checkpoints_off_the_suggested_rollback_to_names_no_checkpoint_and_keeps_its_step() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"enable_checkpoints\": false}}");
+    std::fs::write(
+        env.file("k.yaml"),
+        "name: k\nsteps:\n  - {name: s1, run: 'echo s1 >> ran.txt'}\n  - {name: s2, run: 'echo s2 >> ran.txt'}\n  - {name: s3, run: 'test -z \"$FAIL\"', retry: {max_retry_attempts: 0}}\n",
+    )
+    .unwrap();
+    let run = env.run_with(&["workflow", "run", "./k.yaml"], &[("FAIL", "1")]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(!run.stdout.contains("checkpoint after"), "{}", run.stdout);
+    let status = env.status(None);
+    let rollback = status["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rollback-to")
+        })
+        .unwrap()
+        .clone();
+    let why = rollback["why"].as_str().unwrap();
+    assert!(
+        why.contains("keep `s1`") && why.contains("checkpoints are off"),
+        "{why}"
+    );
+    let argv: Vec<String> = serde_json::from_value(rollback["argv"].clone()).unwrap();
+    let words: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let out = env.run(&words);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(common::lines(&env.file("ran.txt")), ["s1", "s2", "s2"]);
+}
+
+/// Seen by a review: a `uses:` step whose child cannot start (`with: {n: "${{ inputs.env }}"}`
+/// with env=dev into an integer input) offered `resume --retry` first, which fails the same
+/// way forever (such a child is never retried). The options offer only what can work
+/// (`--skip`, abort, a new run with other inputs) and say why; and the dry run of such a run
+/// says it would fail there.
+#[test]
+fn a_child_that_cannot_start_is_not_offered_a_retry_and_its_dry_run_says_so() {
+    let env = Env::new();
+    env.workflow(
+        "child",
+        "name: child\ninputs:\n  n: {type: integer, required: true}\nsteps:\n  - {name: c, run: 'true'}\n",
+    );
+    env.workflow(
+        "par",
+        "name: par\ninputs:\n  env: {type: string, default: dev}\nsteps:\n  - name: call\n    uses: child\n    with: {n: \"${{ inputs.env }}\"}\n  - {name: after, run: 'true'}\n",
+    );
+    let dry = env.run(&["workflow", "run", "par", "--dry-run"]);
+    assert_eq!(dry.code, 2, "{}", dry.text());
+    assert!(
+        dry.stderr
+            .contains("step `call` cannot start its child run")
+            && dry.stderr.contains("`dev` is not an integer"),
+        "{}",
+        dry.stderr
+    );
+    let fine = env.run(&["workflow", "run", "par", "--dry-run", "--input", "env=3"]);
+    assert_eq!(fine.code, 0, "{}", fine.text());
+    let run = env.run(&["workflow", "run", "par"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(
+        !suggested(&run.stdout)
+            .iter()
+            .any(|c| c.split_whitespace().any(|w| w == "--retry")),
+        "{}",
+        run.stdout
+    );
+    assert!(check("unstartable child", &run) >= 3);
+    let status = env.status(None);
+    let next = status["next"].as_array().unwrap();
+    let flags: Vec<&str> = next
+        .iter()
+        .map(|n| n["argv"].as_array().unwrap()[2].as_str().unwrap())
+        .collect();
+    assert_eq!(flags, ["resume", "abort", "run"], "{status}");
+    assert!(
+        next[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("a `--retry` would fail the same way"),
+        "{status}"
+    );
+    let skip: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
+    assert_eq!(skip.last().unwrap(), "--skip");
+    let words: Vec<&str> = skip[1..].iter().map(String::as_str).collect();
+    let out = env.run(&words);
+    assert_eq!(out.code, 0, "{}", out.text());
 }

@@ -36,9 +36,10 @@ fn orchestrate_validate_reports_an_invalid_config_as_workflow_validate_does() {
             .unwrap()
             .ends_with("cortex.config.json")
     );
+    // At the unknown key itself, not at the `:` serde_json stopped on.
     assert_eq!(
         (error["line"].as_u64(), error["column"].as_u64()),
-        (Some(1), Some(32))
+        (Some(1), Some(14))
     );
     assert_eq!(env.run(&["orchestrate", "run", "s"]).code, 2);
 }
@@ -100,7 +101,7 @@ fn workflow_list_names_an_invalid_config_once_not_in_each_row() {
     }
     assert_eq!(
         json.stderr
-            .matches("cortex.config.json is invalid at 1:32")
+            .matches("cortex.config.json is invalid at 1:14")
             .count(),
         1
     );

@@ -65,6 +65,14 @@ fn client_check(python: &PathBuf, env: &Env, check: &str) -> Value {
         .unwrap_or_else(|e| panic!("no facts from {check} ({e}):\n{out}\n{err}"))
 }
 
+/// What the MCP server says with the home it uses named (`--home H`: the client's shell has
+/// not the server's CORTEX_HOME), as the CLI says it in that home: without it.
+fn without_home(env: &Env, text: &str) -> String {
+    let home = env.home().display().to_string();
+    text.replace(&format!("cortex --home {home} "), "cortex ")
+        .replace(&format!("\"cortex\",\"--home\",\"{home}\","), "\"cortex\",")
+}
+
 /// Every actor recorded in a run's events (`actor` and `by.actor`), with the event type.
 fn actors(env: &Env, run_id: &str) -> Vec<(String, String)> {
     let events = env.run(&["--json", "log", "show", run_id]).json();
@@ -974,7 +982,7 @@ fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
     let huge = "x".repeat(4 << 20);
     let calls = [
         ("logs", json!({"run": huge}), "no run `"),
-        ("logs", json!({"step": huge}), "has no step or phase `"),
+        ("logs", json!({"step": huge}), "has no phase `"),
         ("step_complete", json!({"step": huge}), "has no step `"),
         (
             "phase_start",
@@ -1003,8 +1011,10 @@ fn a_name_argument_of_megabytes_is_quoted_cut_in_the_error() {
             "{tool}: an error of {} bytes",
             text.len()
         );
+        // Cut after 40 characters, a run's query (a path may be longer) after 120.
+        let cut = |n: usize| text.contains(&format!("{says}{}…`", "x".repeat(n)));
         assert!(
-            text.contains(&format!("{says}{}…`", "x".repeat(40))),
+            cut(40) || (says == "no run `" && cut(120)),
             "{tool}: {text}"
         );
     }
@@ -1448,7 +1458,8 @@ fn a_hint_quoting_an_input_with_a_backtick_names_its_tool_after_the_whole_comman
         "{hint}"
     );
     assert_eq!(
-        hint.replace(" (the `run` tool)", "")
+        without_home(&env, hint)
+            .replace(" (the `run` tool)", "")
             .replace(" (the `status` tool)", ""),
         cli_hint
     );
@@ -1575,7 +1586,12 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
         "{} bytes",
         doc.to_string().len()
     );
-    assert_eq!(doc, env.run(&["--json", "logs", "chatty", "Build"]).json());
+    assert_eq!(
+        without_home(&env, &doc.to_string()),
+        env.run(&["--json", "logs", "chatty", "Build"])
+            .json()
+            .to_string()
+    );
     assert_eq!(doc["tail_bytes"], 8192);
     let attempts = doc["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3, "{doc}");
@@ -1606,7 +1622,7 @@ fn the_logs_tool_bounds_each_attempts_bytes_and_gives_one_attempt_as_cortex_logs
     assert_eq!(one["attempts"][0]["attempt"], 3);
     assert!(one["attempts"][0]["text"].as_str().unwrap().len() <= 100);
     assert_eq!(
-        one,
+        serde_json::from_str::<Value>(&without_home(&env, &one.to_string())).unwrap(),
         env.run(&[
             "--json",
             "logs",
@@ -1800,7 +1816,7 @@ fn status_at_a_changed_event_says_the_log_does_not_verify() {
     assert_eq!(doc["unverified"]["seq"], 3, "{doc}");
     assert_eq!(
         doc["next"][0]["argv"],
-        json!(["cortex", "log", "verify", run])
+        json!(["cortex", "--home", env.home(), "log", "verify", run])
     );
     s.call(
         2,
@@ -1842,7 +1858,7 @@ fn status_and_the_run_resource_say_a_run_whose_log_was_changed_does_not_verify()
     assert_eq!(doc["next"].as_array().map(Vec::len), Some(1), "{doc}");
     assert_eq!(
         doc["next"][0]["argv"],
-        json!(["cortex", "log", "verify", run])
+        json!(["cortex", "--home", env.home(), "log", "verify", run])
     );
     s.request(
         2,
@@ -1915,7 +1931,10 @@ fn every_hint_of_a_tool_error_names_the_tool_of_each_command_it_suggests() {
         s.call(id, tool, args);
         let answer = s.response(id);
         assert_eq!(answer["result"]["isError"], true, "{tool}: {answer}");
-        let hints = answer["result"]["structuredContent"]["hints"].to_string();
+        let hints = without_home(
+            &env,
+            &answer["result"]["structuredContent"]["hints"].to_string(),
+        );
         assert!(hints.contains(want), "{tool}: {hints}");
         assert!(!hints.contains("pending"), "{tool}: {hints}");
     }
@@ -1964,4 +1983,99 @@ fn the_servers_log_of_a_tool_error_never_holds_a_secret_it_knows() {
     assert_eq!(s.hang_up(), 0, "{}", s.stderr());
     assert!(s.stderr().contains("status: error"), "{}", s.stderr());
     assert!(!s.stderr().contains(secret), "{}", s.stderr());
+}
+
+/// `step_fail` takes no `outputs` (a failed step records none): its schema does not offer
+/// them, and given they are refused as an unknown argument with nothing recorded. Before,
+/// its schema said later steps see them, and they were silently dropped.
+#[test]
+fn step_fail_offers_no_outputs_and_refuses_them_recording_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - {name: Ask, prompt: ask it}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    let run = env.status(None)["run_id"].as_str().unwrap().to_string();
+    let events = env.events(&run).len();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("fail-outputs");
+    s.request(1, "tools/list", json!({}));
+    let tools = s.response(1);
+    let step_fail = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "step_fail")
+        .cloned()
+        .unwrap();
+    assert!(
+        step_fail["inputSchema"]["properties"]
+            .get("outputs")
+            .is_none(),
+        "{step_fail}"
+    );
+    s.call(
+        2,
+        "step_fail",
+        json!({"step": "Ask", "message": "disk full", "outputs": {"note": "partial"}}),
+    );
+    let answer = s.response(2);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(answer.to_string().contains("outputs"), "{answer}");
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// A server whose home and log come from its environment (CORTEX_HOME, CORTEX_DB: `.mcp.json`'s
+/// `env`) named neither in its suggestions, so a client's shell, without that environment,
+/// acted on `~/.cortex`. They are named as with `--home`/`--db`: in `next` argv and in hints.
+#[test]
+fn the_mcp_servers_suggestions_name_the_home_and_log_it_has_from_its_environment() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - {name: Ask, prompt: ask it}\n",
+    );
+    let db = env.db().display().to_string();
+    let mut s = Session::start_with(&env, &[], &[("CORTEX_DB", db.as_str())]);
+    s.initialize("env-home");
+    s.call(1, "run", json!({"kind": "workflow", "name": "ask"}));
+    let (doc, code) = s.document(1);
+    assert_eq!(code, 3, "{doc}");
+    let home = env.home().display().to_string();
+    let argv = doc["next"][0]["argv"].clone();
+    assert_eq!(
+        argv.as_array().unwrap()[..5],
+        json!(["cortex", "--home", home, "--db", db])
+            .as_array()
+            .unwrap()[..],
+        "{doc}"
+    );
+    // A hint of an error too.
+    s.call(2, "resume", json!({"kind": "workflow", "retry": true}));
+    let answer = s.response(2);
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    let hints = answer["result"]["structuredContent"]["hints"].to_string();
+    assert!(
+        hints.contains(&format!("`cortex --home {home} --db {db} workflow ")),
+        "{hints}"
+    );
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    // The suggestion works from a shell without that environment.
+    let argv: Vec<String> = serde_json::from_value(argv).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cortex"))
+        .args(&argv[1..])
+        .env_remove("CORTEX_HOME")
+        .env_remove("CORTEX_DB")
+        .env("HOME", env.project())
+        .current_dir(env.project())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

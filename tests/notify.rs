@@ -1032,3 +1032,46 @@ fn a_webhook_in_flight_when_its_driver_died_stays_due_after_its_sibling_was_reco
     let verify = env.run(&["log", "verify"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+/// Seen by a review: with an `on_finish` notification still due (its driver killed while
+/// delivering), the text said "`cortex workflow resume RUN` delivers it" but `--json`'s
+/// `next` was empty. `next` carries that resume, with why, as the Next lines do.
+#[test]
+fn a_notification_still_due_is_suggested_in_next_as_the_resume_that_delivers_it() {
+    let env = Env::new();
+    let h = hook(&[500, 200]);
+    env.workflow(
+        "nd",
+        &format!(
+            "name: nd\nsteps:\n  - name: a\n    run: echo done\nnotify:\n  on_finish:\n    - webhook: {}\n",
+            h.url
+        ),
+    );
+    killed_after_the_first_delivery(&env, &h, "nd");
+    let status = env.status(None);
+    let run = status["run_id"].as_str().unwrap().to_string();
+    let next = status["next"].as_array().unwrap();
+    assert_eq!(next.len(), 1, "{status}");
+    assert_eq!(
+        next[0]["argv"],
+        serde_json::json!(["cortex", "workflow", "resume", run]),
+        "{status}"
+    );
+    assert!(
+        next[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("deliver the notification still due"),
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        human.contains(&format!("Next:\n  cortex workflow resume {run}")),
+        "{human}"
+    );
+    let resumed = env.run(&["workflow", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+    assert_eq!(h.received(2).len(), 2);
+    let status = env.status(None);
+    assert_eq!(status["next"], serde_json::json!([]), "{status}");
+}

@@ -324,3 +324,242 @@ fn a_phase_failed_beside_a_running_phase_leaves_the_run_running_under_its_driver
     assert_eq!(after["status"], "failed", "{after}");
     assert!(after["next"].to_string().contains("\"resume\""), "{after}");
 }
+
+const ASK: &str = "name: ask\nsteps:\n  - {name: Ask, prompt: ask it, on_failure: skip}\n  - {name: Review, prompt: review it}\n";
+
+fn count(env: &Env, run: &str, kind: &str) -> usize {
+    env.events(run).iter().filter(|e| e["type"] == kind).count()
+}
+
+/// A fail report takes no outputs (a failed step records none, as a phase fails with none):
+/// `--output` on `step fail` is refused with exit 2 and nothing is recorded. Before, the
+/// outputs were accepted and silently dropped.
+#[test]
+fn a_fail_report_with_outputs_is_refused_and_records_nothing() {
+    let env = Env::new();
+    env.workflow("ask", ASK);
+    let run = run_id(&env.run(&["--json", "workflow", "run", "ask"]));
+    let events = env.events(&run).len();
+    let refused = env.run(&[
+        "workflow",
+        "step",
+        "fail",
+        "Ask",
+        "--message",
+        "disk full",
+        "--output",
+        "note=partial",
+    ]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("--output"), "{}", refused.stderr);
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+    assert_eq!(env.status(Some(&run))["steps"][0]["status"], "waiting");
+}
+
+/// SPEC §7: a report's `--message` is recorded and shown by status. A failure that the
+/// step's `on_failure: skip` turned into a skip lost who reported it and why: no
+/// `reported_by` in `--json`, only "Reason: on_failure: skip (reported failed)".
+#[test]
+fn a_skipped_fail_report_keeps_its_actor_and_message_in_status() {
+    let env = Env::new();
+    env.workflow("ask", ASK);
+    let run = run_id(&env.run(&["--json", "workflow", "run", "ask"]));
+    let failed = env.run(&[
+        "workflow",
+        "step",
+        "fail",
+        "Ask",
+        "--message",
+        "disk full",
+        "--actor",
+        "ana",
+    ]);
+    assert_eq!(failed.code, 3, "{}{}", failed.stdout, failed.stderr);
+    let doc = env.status(Some(&run));
+    assert_eq!(doc["steps"][0]["status"], "skipped", "{doc}");
+    assert_eq!(doc["steps"][0]["reported_by"]["actor"], "ana", "{doc}");
+    assert_eq!(
+        doc["steps"][0]["reported_by"]["message"], "disk full",
+        "{doc}"
+    );
+    let human = env.run(&["workflow", "status", &run]);
+    assert!(
+        human.stdout.contains("Reported by ana: disk full"),
+        "{}",
+        human.stdout
+    );
+}
+
+/// A key given twice (`--input v=1 --input v=2`) silently kept the last value. It is refused
+/// with exit 2, naming the key, and nothing is recorded — for `run`, `resume`, `step
+/// complete` and `orchestrate complete` alike.
+#[test]
+fn a_key_given_twice_is_refused_naming_it_and_nothing_is_recorded() {
+    let env = Env::new();
+    env.workflow(
+        "p",
+        "name: p\ninputs:\n  v: {type: string, default: x}\nsteps:\n  - {name: A, prompt: do it}\n",
+    );
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let twice = env.run(&["workflow", "run", "p", "--input", "v=1", "--input", "v=2"]);
+    assert_eq!(twice.code, 2, "{}{}", twice.stdout, twice.stderr);
+    assert!(
+        twice.stderr.contains("`v` is given twice"),
+        "{}",
+        twice.stderr
+    );
+    assert!(
+        env.run(&["--json", "workflow", "history"]).json()["runs"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+    let run = run_id(&env.run(&["--json", "workflow", "run", "p"]));
+    let events = env.events(&run).len();
+    for args in [
+        &[
+            "workflow", "step", "complete", "A", "--output", "k=1", "--output", " k=2",
+        ][..],
+        &[
+            "workflow", "resume", "p", "--input", "v=1", "--input", "v=2",
+        ],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("is given twice"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+    let sc = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let events = env.events(&sc).len();
+    let out = env.run(&[
+        "orchestrate",
+        "complete",
+        "gate",
+        "approve",
+        "--output",
+        "k=1",
+        "--output",
+        "k=2",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("--output `k` is given twice"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.events(&sc).len(), events, "nothing recorded");
+}
+
+/// An agent polling with `resume` grew the log: each resume of a run that only waits on a
+/// person appended a `run_resumed`. Such a resume records nothing, says what the run waits
+/// for, and exits 3 (a waiting run); workflows and scenarios alike. A resume that changes
+/// something (`--timeout`) still records.
+#[test]
+fn a_resume_of_a_run_waiting_on_a_person_records_nothing_and_says_what_it_waits_for() {
+    let env = Env::new();
+    env.workflow("ask", ASK);
+    let run = run_id(&env.run(&["--json", "workflow", "run", "ask"]));
+    let events = env.events(&run).len();
+    for _ in 0..3 {
+        let out = env.run(&["workflow", "resume", "ask"]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("waits for a report on step `Ask`")
+                && out.stdout.contains("nothing was recorded"),
+            "{}",
+            out.stdout
+        );
+    }
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+    assert_eq!(count(&env, &run, "run_resumed"), 0);
+    let json = env.run(&["--json", "workflow", "resume", "ask"]);
+    assert_eq!(json.code, 3);
+    assert_eq!(json.json()["status"], "waiting");
+    // Something to change: recorded.
+    let lifted = env.run(&["workflow", "resume", "ask", "--timeout", "1h"]);
+    assert_eq!(lifted.code, 3, "{}{}", lifted.stdout, lifted.stderr);
+    assert_eq!(count(&env, &run, "run_resumed"), 1);
+    // A scenario waiting on a report and on a manual start.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n  - {name: ship, description: s, condition: manual}\n",
+    );
+    let sc = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let events = env.events(&sc).len();
+    for _ in 0..2 {
+        let out = env.run(&["orchestrate", "resume", "gate"]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("nothing was recorded"),
+            "{}",
+            out.stdout
+        );
+    }
+    assert_eq!(env.events(&sc).len(), events, "nothing recorded");
+}
+
+/// Without `--run`, a report goes to the latest run (SPEC §7); when that run cannot take it
+/// (it finished), the error named only it and suggested starting a new run, while an older
+/// run waited on that very step. It names that run and the report's command there, and a
+/// `resume` with nothing to do on the latest run names the runs that wait.
+#[test]
+fn a_report_on_a_finished_latest_run_names_the_older_run_waiting_on_that_step() {
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - {name: Review, prompt: review it}\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let out = env.run(&["workflow", "step", "complete", "Review"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("`Review` waits for a report in run {w1} (w1)")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "`cortex workflow step complete Review --run {w1}` reports it in run {w1}"
+        )),
+        "{}",
+        out.stderr
+    );
+    let resume = env.run(&["workflow", "resume"]);
+    assert_eq!(resume.code, 0, "{}{}", resume.stdout, resume.stderr);
+    assert!(
+        resume.stdout.contains(&format!(
+            "Run {w1} (w1) waits on `Review`: `cortex workflow status {w1}`"
+        )),
+        "{}",
+        resume.stdout
+    );
+    // The pasted command works.
+    let there = env.run(&["workflow", "step", "complete", "Review", "--run", &w1]);
+    assert_eq!(there.code, 0, "{}{}", there.stdout, there.stderr);
+    // Scenarios likewise: a name's latest run finished, an older one waits on the phase.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let _b = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    assert_eq!(env.run(&["orchestrate", "abort", "gate"]).code, 1);
+    let out = env.run(&["orchestrate", "complete", "gate", "approve"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "`cortex orchestrate complete {a} approve` reports it in run {a}"
+        )),
+        "{}",
+        out.stderr
+    );
+}

@@ -282,3 +282,66 @@ fn a_manual_phase_whose_start_is_held_by_max_parallel_says_its_start_was_request
     assert_eq!(second["status"], "waiting", "{doc}");
     assert!(second.get("start_requested").is_none(), "{doc}");
 }
+
+/// A phase's `success_criteria: - check:` may read the phase's own outputs, as a workflow
+/// step's `validate: - run:` reads the step's: written to $CORTEX_OUTPUT by the phase's
+/// command, or reported with `orchestrate complete --output`, and rendered when the check
+/// runs. Before, `validate` refused it ("does not run before this point").
+#[test]
+fn a_phase_check_reads_the_phases_own_outputs() {
+    let env = Env::new();
+    scenario(
+        &env,
+        "gated",
+        r#"name: gated
+description: checks that read their own phase's outputs
+phases:
+  - name: build
+    description: build
+    run: echo "artifact=app.tar" >> "$CORTEX_OUTPUT"
+    success_criteria:
+      - check: test "${{ phases.build.outputs.artifact }}" = app.tar
+  - name: review
+    description: review
+    condition: after:build
+    success_criteria:
+      - check: 'echo "verdict: ${{ phases.review.outputs.verdict }}"; test "${{ phases.review.outputs.verdict }}" = approved'
+  - name: publish
+    description: publish
+    condition: after:review
+    run: echo published > published.txt
+"#,
+    );
+    let valid = env.run(&["orchestrate", "validate", "gated"]);
+    assert_eq!(valid.code, 0, "{}", valid.text());
+    let run = env.run(&["orchestrate", "run", "gated"]);
+    assert_eq!(run.code, 3, "{}", run.text());
+    let status = env.run(&["--json", "orchestrate", "status"]).json();
+    assert_eq!(status["phases"][0]["status"], "completed", "{status}");
+    let rejected = env.run(&[
+        "orchestrate",
+        "complete",
+        "gated",
+        "review",
+        "--output",
+        "verdict=rejected",
+    ]);
+    assert_ne!(rejected.code, 0, "{}", rejected.text());
+    assert!(
+        !env.project().join("published.txt").exists(),
+        "the check refused the report"
+    );
+    let done = env.run(&[
+        "orchestrate",
+        "complete",
+        "gated",
+        "review",
+        "--output",
+        "verdict=approved",
+    ]);
+    assert_eq!(done.code, 0, "{}", done.text());
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("published.txt")).unwrap(),
+        "published\n"
+    );
+}

@@ -1,7 +1,8 @@
 //! `schedule:` (SPEC §11) on the real binary, with the clock injected (`schedule run --once
 //! --at TIME`): each due minute fires once whatever the number of schedulers, the overlap
 //! policies, no catch-up unless asked, the actor `schedule`, located errors, and hostile
-//! names and secrets.
+//! names and secrets. Every injected time is in the past: a pass `--at` a time later than
+//! the real clock is refused (it would record fires that silence the real schedule).
 
 mod common;
 #[path = "common/server.rs"]
@@ -693,22 +694,22 @@ fn overlap_queue_releases_the_queued_time_before_a_newer_one_starts() {
     let env = Env::new();
     env.workflow("fifo", &waiting("fifo", "* * * * *", "queue"));
     seen_early(&env);
-    let first = once(&env, "2026-12-05T10:00:00Z");
+    let first = once(&env, "2026-12-04T10:00:00Z");
     assert_eq!(whats(&first), ["started", "run_recorded"], "{first}");
     let run = first[1]["run_id"].as_str().unwrap().to_string();
-    let queued = once(&env, "2026-12-05T10:01:00Z");
+    let queued = once(&env, "2026-12-04T10:01:00Z");
     assert_eq!(whats(&queued), ["queued"], "{queued}");
     release(&env, "fifo");
     wait_finished(&env, &run);
-    let next = once(&env, "2026-12-05T10:02:30Z");
+    let next = once(&env, "2026-12-04T10:02:30Z");
     assert_eq!(
         whats(&next),
         ["released", "queued", "run_recorded"],
         "{next}"
     );
-    assert_eq!(next[0]["due"], "2026-12-05T10:01:00Z", "{next}");
-    assert_eq!(next[1]["due"], "2026-12-05T10:02:00Z", "{next}");
-    assert_eq!(next[2]["due"], "2026-12-05T10:01:00Z", "{next}");
+    assert_eq!(next[0]["due"], "2026-12-04T10:01:00Z", "{next}");
+    assert_eq!(next[1]["due"], "2026-12-04T10:02:00Z", "{next}");
+    assert_eq!(next[2]["due"], "2026-12-04T10:01:00Z", "{next}");
 }
 
 /// A time already fired (early, by `schedule run --once --at`) never fires again, so `schedule
@@ -852,12 +853,12 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         "late",
         &daily("5 18 * * *").replace("name: daily", "name: late"),
     );
-    assert_eq!(whats(&once(&env, "2026-12-03T18:22:05Z")), ["seen", "seen"]);
+    assert_eq!(whats(&once(&env, "2026-11-28T18:22:05Z")), ["seen", "seen"]);
     assert_eq!(
-        whats(&once(&env, "2026-12-03T18:23:00Z")),
+        whats(&once(&env, "2026-11-28T18:23:00Z")),
         Vec::<String>::new()
     );
-    let caught = catch_up(&env, "2026-12-03T18:24:00Z");
+    let caught = catch_up(&env, "2026-11-28T18:24:00Z");
     assert_eq!(whats(&caught), Vec::<String>::new());
     let types: Vec<&str> = stream(&env, "workflow", "late")
         .iter()
@@ -865,7 +866,7 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         .collect();
     assert_eq!(types, ["schedule_seen"]);
     // `schedule list` says so: the next time is tomorrow's.
-    let list = env.run(&["--json", "schedule", "list", "--at", "2026-12-03T18:00:00Z"]);
+    let list = env.run(&["--json", "schedule", "list", "--at", "2026-11-28T18:00:00Z"]);
     let row = list.json()["schedules"]
         .as_array()
         .unwrap()
@@ -873,18 +874,18 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         .find(|r| r["name"] == "late")
         .cloned()
         .unwrap();
-    assert_eq!(row["next"][0], "2026-12-04T18:05:00Z", "{row}");
+    assert_eq!(row["next"][0], "2026-11-29T18:05:00Z", "{row}");
     // Their next times fire.
-    let next = once(&env, "2026-12-04T18:05:10Z");
+    let next = once(&env, "2026-11-29T18:05:10Z");
     assert_eq!(whats(&next), ["started", "run_recorded"], "{next}");
     assert_eq!(next[0]["name"], "late");
-    assert_eq!(next[0]["due"], "2026-12-04T18:05:00Z");
+    assert_eq!(next[0]["due"], "2026-11-29T18:05:00Z");
     // Changed at 18:30 to a time already past today: seen anew, not fired until tomorrow.
     env.workflow(
         "late",
         &daily("10 18 * * *").replace("name: daily", "name: late"),
     );
-    let happened = catch_up(&env, "2026-12-04T18:30:00Z");
+    let happened = catch_up(&env, "2026-11-29T18:30:00Z");
     let late: Vec<&Value> = happened
         .as_array()
         .unwrap()
@@ -905,16 +906,50 @@ fn a_schedule_added_or_changed_after_a_due_time_never_fires_that_time() {
         matches!(
             &events.last().unwrap().event,
             cortex::event::Event::ScheduleSeen { cron, at, .. }
-                if cron == "10 18 * * *" && at == "2026-12-04T18:30:00Z"
+                if cron == "10 18 * * *" && at == "2026-11-29T18:30:00Z"
         ),
         "{:?}",
         events.last()
     );
-    let next = once(&env, "2026-12-05T18:10:00Z");
+    let next = once(&env, "2026-11-30T18:10:00Z");
     assert!(
         next.as_array().unwrap().iter().any(|h| h["name"] == "late"
             && h["what"] == "started"
-            && h["due"] == "2026-12-05T18:10:00Z"),
+            && h["due"] == "2026-11-30T18:10:00Z"),
         "{next}"
     );
+}
+
+/// A pass `--at` a future time would record its sighting and fire there, and the stream then
+/// refuses every real time before it (an every-minute schedule silent for weeks): it is
+/// refused, exit 2, recording nothing, and the real scheduler still sees the schedule.
+#[test]
+fn a_pass_at_a_future_time_is_refused_and_records_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "minutely",
+        "name: minutely\nschedule: \"* * * * *\"\nsteps:\n  - {name: a, run: 'echo tick'}\n",
+    );
+    let future = env.run(&["schedule", "run", "--once", "--at", "2099-01-01T00:00:00Z"]);
+    assert_eq!(future.code, 2, "{}{}", future.stdout, future.stderr);
+    assert!(
+        future
+            .stderr
+            .contains("--at 2099-01-01T00:00:00Z is later than now"),
+        "{}",
+        future.stderr
+    );
+    assert!(
+        future.stderr.contains("schedule list --at"),
+        "{}",
+        future.stderr
+    );
+    assert!(stream(&env, "workflow", "minutely").is_empty());
+    // A dry look at the future records nothing and is still taken.
+    let list = env.run(&["schedule", "list", "--at", "2099-01-01T00:00:00Z"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    // The real clock's pass sees the schedule: nothing was decided ahead of it.
+    let now = env.run(&["--json", "schedule", "run", "--once"]);
+    assert_eq!(now.code, 0, "{}", now.stderr);
+    assert_eq!(whats(&now.json()["happened"]), vec!["seen"]);
 }

@@ -84,10 +84,19 @@ impl Doc {
     }
 
     fn check(&self, template: &str, method: &str, status: u16, body: &Value) {
-        let pointer = format!(
-            "/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+        let mut response = format!(
+            "/paths/{}/{method}/responses/{status}",
             template.replace('~', "~0").replace('/', "~1")
         );
+        // A response shared by every operation (`#/components/responses/...`): followed.
+        if let Some(shared) = self
+            .0
+            .pointer(&format!("{response}/$ref"))
+            .and_then(Value::as_str)
+        {
+            response = shared.trim_start_matches('#').to_string();
+        }
+        let pointer = format!("{response}/content/application~1json/schema");
         assert!(
             self.0.pointer(&pointer).is_some(),
             "{method} {template} answered {status}, which the OpenAPI document does not describe"
@@ -4365,5 +4374,278 @@ fn a_limit_past_every_integer_says_the_range() {
             "{}",
             r.body
         );
+    }
+}
+
+/// A failed run whose `deploy` step appends a line to `deploys` then fails: (env, server,
+/// run id, the file).
+fn failed_deploy() -> (Env, Server, String, std::path::PathBuf) {
+    let env = home();
+    let file = env.project().join("deploys");
+    env.workflow(
+        "deploy",
+        &format!(
+            "name: deploy\nsteps:\n  - name: deploy\n    run: sleep 1; echo ran >> '{}'; exit 1\n    retry: {{max_retry_attempts: 0}}\n",
+            file.display()
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "deploy"]).code, 1);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    (env, s, run, file)
+}
+
+fn deploys(file: &std::path::Path) -> usize {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn resumes_recorded(env: &Env, run: &str) -> usize {
+    events(env, run)
+        .iter()
+        .filter(|e| e["type"] == "run_resumed")
+        .count()
+}
+
+/// Two resumes of one failed run sent at the same moment: one is taken (202) and the other
+/// is refused at once with 409 and exit code 4, as the CLI's second resume is ("held by"),
+/// with a hint — never queued until the first's driver ended and then run again, acting on
+/// a state its sender never saw (the failed step ran twice more instead of once). A resume
+/// sent while the first's driver still runs the step is refused the same way.
+#[test]
+fn a_second_resume_sent_with_the_first_is_refused_409_not_queued_to_run_again() {
+    let (env, s, run, file) = failed_deploy();
+    assert_eq!(deploys(&file), 1);
+    let doc = Doc::load();
+    let path = format!("/api/v1/runs/{run}/resume");
+    let body = r#"{"mode":"retry"}"#;
+    let answers: Vec<_> = std::thread::scope(|scope| {
+        let posts: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| s.post(&path, body)))
+            .collect();
+        posts.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+    let taken = answers.iter().filter(|r| r.status == 202).count();
+    assert_eq!(
+        taken,
+        1,
+        "{:#?}",
+        answers.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    let refused = answers.iter().find(|r| r.status != 202).unwrap();
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.exit_code(), 4, "{}", refused.body);
+    let error = refused.json();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was recorded"),
+        "{error}"
+    );
+    assert!(!error["hints"].as_array().unwrap().is_empty(), "{error}");
+    doc.check("/api/v1/runs/{id}/resume", "post", 409, &error);
+    // While the first's driver runs the step, another resume is refused too.
+    let again = s.post(&path, body);
+    if s.get(&format!("/api/v1/runs/{run}")).json()["status"] == "running" {
+        assert_eq!(again.status, 409, "{}", again.body);
+        assert_eq!(again.exit_code(), 4, "{}", again.body);
+    }
+    settled(&s, &run);
+    eventually(30, "the driver to let go", || {
+        (env.run(&["--json", "workflow", "status", &run]).json()["status"] == "failed")
+            .then_some(())
+    });
+    let expected = 1 + usize::from(again.status == 202);
+    assert_eq!(
+        deploys(&file),
+        1 + expected,
+        "the deploy ran once per resume taken"
+    );
+    assert_eq!(resumes_recorded(&env, &run), expected);
+}
+
+/// A resume's `step` means something only with `from` or `rollback_to`: given with
+/// `continue`, `retry`, `skip` or no mode it was ignored (`{"mode":"retry","step":"no such
+/// step"}` was taken, 202; `{"step":"deploy"}` went on as `continue`). Refused 400 naming the
+/// conflict, as the CLI refuses `--retry --from`, and nothing is recorded.
+#[test]
+fn a_resume_step_without_from_or_rollback_to_is_refused_not_ignored() {
+    let (env, s, run, file) = failed_deploy();
+    let doc = Doc::load();
+    let before = events(&env, &run).len();
+    for body in [
+        r#"{"mode":"retry","step":"no such step"}"#,
+        r#"{"mode":"skip","step":"deploy"}"#,
+        r#"{"mode":"continue","step":"deploy"}"#,
+        r#"{"step":"deploy"}"#,
+    ] {
+        let r = s.post(&format!("/api/v1/runs/{run}/resume"), body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let error = r.json();
+        let said = error["error"].as_str().unwrap();
+        assert!(
+            said.contains("`step`") && said.contains("`from` or `rollback_to`"),
+            "{body}: {error}"
+        );
+        doc.check("/api/v1/runs/{id}/resume", "post", 400, &error);
+    }
+    // An empty step is no step.
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/resume"),
+        r#"{"mode":"skip","step":""}"#,
+    );
+    assert!(r.status < 300, "{}", r.body);
+    settled(&s, &run);
+    assert_eq!(deploys(&file), 1, "nothing ran the deploy again");
+    assert!(events(&env, &run).len() > before);
+    assert_eq!(
+        resumes_recorded(&env, &run),
+        1,
+        "only the skip was recorded"
+    );
+}
+
+/// `?before=` is a run id: any case is read (as everywhere a run id is), and anything else
+/// is a 400 — before, it was compared as raw text, so `zzz`, `nosuch` or a lowercase id
+/// answered the first page again (200), and a client following it paged forever.
+#[test]
+fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else() {
+    let env = home();
+    for _ in 0..3 {
+        assert_eq!(
+            env.run(&["workflow", "run", "ship", "--input", "version=1.0.0"])
+                .code,
+            0
+        );
+    }
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let all = s.get("/api/v1/runs").json();
+    let ids: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let upper = s.get(&format!("/api/v1/runs?before={}", ids[0])).json();
+    let lower = s.get(&format!("/api/v1/runs?before={}", ids[0].to_lowercase()));
+    assert_eq!(lower.status, 200, "{}", lower.body);
+    assert_eq!(lower.json(), upper);
+    assert_eq!(upper.as_array().unwrap().len(), 2);
+    for bad in [
+        "zzz",
+        "nosuch",
+        "01",
+        &format!("{}x", ids[0]),
+        "ILOUILOUILOUILOUILOUILOUIL",
+    ] {
+        let r = s.get(&format!("/api/v1/runs?before={bad}"));
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        let error = r.json();
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .contains("`before` is a run id"),
+            "{error}"
+        );
+        doc.check("/api/v1/runs", "get", 400, &error);
+        // The page takes it as the API does.
+        assert_eq!(s.get(&format!("/?before={bad}")).status, 400, "{bad}");
+    }
+    assert_eq!(
+        s.get(&format!("/?before={}", ids[0].to_lowercase())).status,
+        200
+    );
+}
+
+/// A report on a step the run has not reached said "step `s2` is pending, not waiting for a
+/// report (another report came first)" while the server's own driver held the run: each
+/// status is said as what it is (pending: not reached yet), in the CLI's words — never a
+/// report that came first when none did — and at once, not after that driver let go.
+#[test]
+fn a_report_on_a_step_not_reached_yet_says_so_not_that_another_report_came_first() {
+    let env = home();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: s1\n    run: sleep 3\n  - name: s2\n    prompt: check it\n",
+    );
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/slow/runs", "");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let run = r.json()["run_id"].as_str().unwrap().to_string();
+    eventually(30, "s1 to run", || {
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["steps"][0]["status"] == "running").then_some(())
+    });
+    // While the server's own driver runs s1, the report is answered at once (as the CLI's),
+    // not queued until that driver lets go and then recorded on a run its sender never saw.
+    let started = std::time::Instant::now();
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/s2/complete"), "{}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "the report waited for the driver"
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let said = r.json()["error"].as_str().unwrap().to_string();
+    assert!(said.contains("`s2` is pending"), "{said}");
+    assert!(said.contains("not reached it yet"), "{said}");
+    assert!(said.contains("not waiting for a report"), "{said}");
+    assert!(!said.contains("another report came first"), "{said}");
+    let r = s.post(&format!("/api/v1/runs/{run}/abort"), "");
+    assert!(r.status < 400, "{}", r.body);
+}
+
+/// Small things the API answered wrong: `Authorization: bearer TOKEN` (the scheme in another
+/// case, RFC 7235) was 401; `GET /api/v1/` (its trailing slash) was an HTML page where every
+/// other unknown API address is the JSON error; and a 405, which every address answers to a
+/// method it does not take, was missing from the OpenAPI document.
+#[test]
+fn the_bearer_scheme_in_any_case_api_slash_as_json_and_405_documented() {
+    let env = home();
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = s.post_with(
+            "/api/v1/runs/nosuchrun/abort",
+            "",
+            &[("authorization", &format!("{scheme} {TOKEN}"))],
+        );
+        assert_eq!(r.status, 404, "{scheme}: {}", r.body);
+    }
+    let r = s.post_with(
+        "/api/v1/runs/nosuchrun/abort",
+        "",
+        &[("authorization", "bearer wrong-token-wrong-token")],
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    for path in ["/api/v1/", "/api/v1", "/api/v2/runs"] {
+        let r = s.get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.contains("application/json")),
+            "{path}: {:?}",
+            r.headers
+        );
+        assert_eq!(r.json()["error"], "no such endpoint", "{path}");
+    }
+    let r = s.get("/api/v1/runs/x/abort");
+    assert_eq!(r.status, 405);
+    doc.check("/api/v1/runs/{id}/abort", "post", 405, &r.json());
+    let r = s.put("/api/v1/runs");
+    assert_eq!(r.status, 405);
+    doc.check("/api/v1/runs", "get", 405, &r.json());
+    for (path, ops) in doc.0["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            assert!(
+                op["responses"]["405"].is_object(),
+                "{method} {path} does not document 405"
+            );
+        }
     }
 }

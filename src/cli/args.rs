@@ -199,7 +199,8 @@ pub enum ScheduleCommand {
         /// started to be recorded).
         #[arg(long)]
         once: bool,
-        /// With --once: the pass as if it were TIME (UTC, e.g. 2026-12-03T10:00:00Z).
+        /// With --once: the pass as if it were TIME (UTC, e.g. 2026-12-03T10:00:00Z), at or
+        /// before now: what the pass fires is recorded, so a later TIME is refused.
         #[arg(long, value_name = "TIME", requires = "once")]
         at: Option<String>,
         /// Fire, once, the latest time each schedule missed since its last recorded fire
@@ -280,7 +281,8 @@ pub enum WorkflowCommand {
         /// Record the failed (or waiting) step as skipped and go on.
         #[arg(long, group = "mode")]
         skip: bool,
-        /// Compensate the steps completed after STEP, newest first, then go on from there.
+        /// Compensate the steps completed after STEP, newest first, then go on from there:
+        /// STEP and the steps before it are kept, checkpoint or not (as --from keeps them).
         #[arg(long, group = "mode", value_name = "STEP")]
         rollback_to: Option<String>,
         /// Re-run STEP and everything after it, keeping earlier outputs.
@@ -494,8 +496,25 @@ pub enum AgentCommandArgs {
 pub enum StepCommand {
     /// Report a waiting step done.
     Complete(StepReport),
-    /// Report a waiting step failed.
-    Fail(StepReport),
+    /// Report a waiting step failed (with no outputs: a failed step has none).
+    Fail(StepFailReport),
+}
+
+/// `workflow step fail`: no `--output` (a failed step records none, as a failed attempt of a
+/// command records none), so clap refuses one with exit 2.
+#[derive(Debug, Args)]
+pub struct StepFailReport {
+    /// The step's name (forgiving).
+    pub step: String,
+    /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
+    /// default: the latest workflow run.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Only record the report; do not drive the run on (`resume` does it later).
+    #[arg(long)]
+    pub no_drive: bool,
+    #[command(flatten)]
+    pub audit: Audit,
 }
 
 #[derive(Debug, Args)]
@@ -548,7 +567,8 @@ pub enum LogCommand {
         file: Option<PathBuf>,
     },
     /// Copy every run of this log into another one (PostgreSQL or SQLite), verifying each
-    /// chain; runs already there with the same head are left as they are.
+    /// chain; runs already there with the same head are left as they are, and a run being
+    /// driven (or whose driver was cut short) is not copied until its session ends.
     Copy {
         /// The log to copy into: postgres://user@host:port/dbname, a libpq string, a path or
         /// sqlite:PATH.

@@ -289,6 +289,9 @@ fn schedule(ctx: &Ctx, json: bool, command: ScheduleCommand) -> Result<i32, Comm
         }
         ScheduleCommand::Run { once, at, catch_up } => {
             let at = at.as_deref().map(schedule::parse_at).transpose()?;
+            if let Some(at) = at {
+                schedule::refuse_future_at(at, std::time::SystemTime::now())?;
+            }
             let stop = StopFlag::install();
             if !json {
                 super::err(&format!(
@@ -460,22 +463,28 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             ops::history_limit_text(&limit, "`--limit`")?,
         )),
         WorkflowCommand::Step(step) => {
-            let (report, success) = match step {
-                StepCommand::Complete(r) => (r, true),
-                StepCommand::Fail(r) => (r, false),
+            let (step, run, outputs, no_drive, audit, success) = match step {
+                StepCommand::Complete(r) => (
+                    r.step,
+                    r.run,
+                    parse_pairs(&r.outputs, "output")?,
+                    r.no_drive,
+                    r.audit,
+                    true,
+                ),
+                StepCommand::Fail(r) => (r.step, r.run, Vec::new(), r.no_drive, r.audit, false),
             };
-            let outputs = parse_pairs(&report.outputs, "output")?;
             driving(ctx, json, |live| {
                 ops::workflow::report_step(
                     ctx,
                     StepReport {
-                        step: &report.step,
-                        run: report.run.as_deref(),
+                        step: &step,
+                        run: run.as_deref(),
                         success,
                         outputs,
-                        no_drive: report.no_drive,
+                        no_drive,
                         holder_stays: false,
-                        by: by(&report.audit),
+                        by: by(&audit),
                         inputs: &[],
                     },
                     live,

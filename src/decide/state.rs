@@ -166,7 +166,14 @@ pub struct Checkpoint {
 const TIME_LIMIT: &str = "the run exceeded its time limit";
 
 /// The reason recorded when a driver pauses a run at its time limit of `limit` seconds.
-pub fn time_limit_reason(limit: u64) -> String {
+pub fn time_limit_reason(limit: u64, inherited: bool) -> String {
+    if inherited {
+        // A child run (`uses:`) is driven in its parent's session: its limit was what was
+        // left of its parent's.
+        return format!(
+            "{TIME_LIMIT} of {limit} s, what was left of its parent run's when this driving session of it began (a `uses:` child is driven in its parent's session, within the parent's limit)"
+        );
+    }
     // The limit in force may come from `resume --timeout` or from `timeout_seconds` (the
     // configuration at `run` or at the resume): both are named, not only the setting.
     // The limit is counted anew by each driving session (DESIGN: "`timeout_seconds` bounds a
@@ -440,6 +447,25 @@ impl RunState {
 
     pub fn is_scenario(&self) -> bool {
         self.scenario.is_some()
+    }
+
+    /// Whether the run's last driving session recorded its end: it paused, stopped or
+    /// finished (failed, aborted, completed). Such a run has no driver, whatever process
+    /// its log names: a pid the log records is asked about only while its session is open.
+    pub fn session_ended(&self) -> bool {
+        matches!(
+            self.phase,
+            RunPhase::Paused { .. } | RunPhase::Stopped | RunPhase::Finished { .. }
+        )
+    }
+
+    /// Whether a step (or a rollback) was under way when the log was last written by a
+    /// driver that has not recorded its session's end, and the run was not left for workers
+    /// (`run --submit`): a driver is, or was until cut short, running it.
+    pub fn session_running(&self) -> bool {
+        !self.submitted
+            && self.driver.is_some()
+            && matches!(self.phase, RunPhase::Running | RunPhase::RollingBack)
     }
 
     pub fn outcome(&self) -> Option<Outcome> {
@@ -855,7 +881,11 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         }
         Event::StepSkipped { step, reason, by } => {
             if let Some(s) = state.step_mut(step) {
-                s.reported_by.clone_from(by);
+                // The engine's skip of a failure (`on_failure: skip`) keeps who reported the
+                // failure, and their message: status and the log still show them.
+                if by.is_some() || s.status != StepStatus::Failed {
+                    s.reported_by.clone_from(by);
+                }
                 s.status = StepStatus::Skipped;
                 s.resume_session = None;
                 s.error = Some(reason.clone());

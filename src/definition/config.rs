@@ -208,10 +208,21 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or_default();
         // serde_json's column is 0 before a line's first character (an empty file).
-        let at = (e.line() > 0).then_some(Location {
+        let theirs = (e.line() > 0).then_some(Location {
             line: e.line(),
             column: e.column().max(1),
         });
+        // (serde_json calls an enum given a number a syntax error too: "expected value".)
+        if (e.is_syntax() || e.is_eof())
+            && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err()
+        {
+            // Broken JSON: serde_json's place is the place, and the key serde_path_to_error
+            // was reading then is no key of the file (`workflow.?` after a trailing comma).
+            return error(Problem::new(message, theirs));
+        }
+        // serde_json's place is past what it read (the `:` after an unknown key, the end of
+        // a value): the key or the value named is found instead.
+        let at = place(text, &key, message).or(theirs);
         error(Problem::new(type_problem(&key, message), at))
     };
     let first =
@@ -271,15 +282,59 @@ fn set_aside(
             Err(e) => {
                 key = e.path().to_string();
                 let message = e.into_inner().to_string();
-                let segs: Vec<super::Seg> = key.split('.').map(super::Seg::from).collect();
                 problems.push(Problem::new(
                     type_problem(&key, &message),
-                    locate_json(text, &segs),
+                    place(text, &key, &message),
                 ));
             }
         }
     }
     Err(first)
+}
+
+/// serde_path_to_error's path (`workflow.max_retry_attempts`, `agents.claude.args[1]`) as
+/// steps into the file; `None` for a path with a part it could not name (`?`).
+fn segs_of(key: &str) -> Option<Vec<super::Seg>> {
+    let mut segs = Vec::new();
+    for part in key.split('.').filter(|p| !p.is_empty()) {
+        let (name, items) = part.split_once('[').unwrap_or((part, ""));
+        if name == "?" {
+            return None;
+        }
+        if !name.is_empty() {
+            segs.push(super::Seg::from(name));
+        }
+        for item in items.split('[').filter(|i| !i.is_empty()) {
+            segs.push(super::Seg::Index(item.trim_end_matches(']').parse().ok()?));
+        }
+    }
+    Some(segs)
+}
+
+/// Where the problem serde reports at `key` is: an unknown key at the key itself, a bad value
+/// at the value's first character.
+fn place(text: &str, key: &str, message: &str) -> Option<Location> {
+    let mut segs = segs_of(key)?;
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        // The path may stop at the object the key is in.
+        let field = rest.split_once('`').map(|(f, _)| f)?;
+        if segs.last() != Some(&super::Seg::from(field)) {
+            segs.push(super::Seg::from(field));
+        }
+        super::locate::locate_key(text, &segs)
+    } else if segs.is_empty() {
+        None
+    } else {
+        // An object written as a list is read item by item (`workflow[0]`): the list is named.
+        let base = key.split_once('[').map_or(key, |(b, _)| b);
+        if ACCEPTED
+            .iter()
+            .any(|(k, a)| *k == base && a.starts_with("an object"))
+        {
+            segs.retain(|s| !matches!(s, super::Seg::Index(_)));
+        }
+        locate_json(text, &segs)
+    }
 }
 
 /// What each key of the file accepts, in words.
@@ -636,12 +691,12 @@ mod tests {
             (
                 r#"{"workflow":{"max_retry_attempts":-1}}"#,
                 "`workflow.max_retry_attempts` must be a whole number from 0 to 100, not -1",
-                (1, 36),
+                (1, 35),
             ),
             (
                 r#"{"workflow":{"timeout_seconds":"soon"}}"#,
                 "`workflow.timeout_seconds` must be a whole number of seconds from 0 (no limit) to 2592000 (30 days), not the string \"soon\"",
-                (1, 37),
+                (1, 32),
             ),
             (
                 r#"{"workflow":{"enable_rollback":1}}"#,
@@ -651,7 +706,7 @@ mod tests {
             (
                 r#"{"workflow":{"checkpoint_frequency":"daily"}}"#,
                 "must be \"per_step\", \"per_phase\" or \"manual\", not \"daily\"",
-                (1, 43),
+                (1, 37),
             ),
             (
                 r#"{"workflow":{"durability":5}}"#,
@@ -661,7 +716,7 @@ mod tests {
             (
                 r#"{"workflow":[1]}"#,
                 "`workflow` must be an object of engine settings, not a list",
-                (1, 14),
+                (1, 13),
             ),
             (
                 r#"{"agents":{"claude":{"args":["a",3]}}}"#,
@@ -679,6 +734,52 @@ mod tests {
             );
             let found = problem.at.map(|l| (l.line, l.column));
             assert_eq!(found, Some(at), "{text}: {err}");
+        }
+    }
+
+    /// serde_json's place is past what it read: the `:` after an unknown key, the end of a
+    /// value. The caret is at the key or the value named; broken JSON is at serde_json's place
+    /// with no key made up (`workflow.?`).
+    #[test]
+    fn a_config_error_is_at_the_key_or_value_it_names() {
+        for (text, says, not, at) in [
+            (
+                "{\n  \"workflow\": {\n    \"enable_rollbak\": true\n  }\n}\n",
+                "unknown field `enable_rollbak`",
+                "",
+                (3, 5),
+            ),
+            (
+                r#"{"workflow": {"checkpoint_frequency": "per-step"}}"#,
+                "not \"per-step\"",
+                "",
+                (1, 39),
+            ),
+            (
+                "{\"workflow\": {\"max_parallel\": 2,}}",
+                "trailing comma",
+                "`workflow.?`",
+                (1, 33),
+            ),
+            (
+                "{\"agents\": {\"claude\": {\"modle\": \"x\"}}}",
+                "unknown field `modle`",
+                "",
+                (1, 24),
+            ),
+        ] {
+            let err = parse_config_file("c.json", text).unwrap_err();
+            let problem = &err.problems[0];
+            assert!(problem.message.contains(says), "{text}: {err}");
+            assert!(
+                not.is_empty() || !problem.message.contains(not),
+                "{text}: {err}"
+            );
+            assert_eq!(
+                problem.at.map(|l| (l.line, l.column)),
+                Some(at),
+                "{text}: {err}"
+            );
         }
     }
 

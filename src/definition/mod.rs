@@ -46,7 +46,7 @@ pub use locate::{Duplicate, Seg, duplicate_keys, locate, locate_json, within_sca
 pub(crate) use name::is_env_name;
 pub use name::{
     BadName, MAX_NAME_CHARS, NameKind, check_name, item_suffix, normalize_name, same_name, shown,
-    shown_text,
+    shown_query, shown_text,
 };
 pub use notify::{
     Notification, Notify, WebhookPart, mask_url, port_problem, resolve_webhook, url_secrets,

@@ -105,19 +105,27 @@ pub fn same_name(a: &str, b: &str) -> bool {
 /// A name as it may be shown in a message: escaped (no control or format character reaches
 /// a terminal) and cut to 40 characters.
 pub fn shown(name: &str) -> String {
-    shown_escaping(name, true)
+    shown_escaping(name, true, 40)
+}
+
+/// What a person typed to pick something (a run's name, id or a definition's path) as it
+/// may be shown in a message: as `shown`, but cut only past 120 characters, so a path is
+/// echoed whole (`examples/scenarios/incident-response.yaml` is longer than a name), and
+/// still under the 200 past which an error document cuts a word again.
+pub fn shown_query(query: &str) -> String {
+    shown_escaping(query, true, 120)
 }
 
 /// A text written in a definition as it may be shown between backticks: as `shown`, but its
 /// quotes are kept as written (`"[\"x\"]"` would misquote a quoted JSON list).
 pub fn shown_text(text: &str) -> String {
-    shown_escaping(text, false)
+    shown_escaping(text, false, 40)
 }
 
-fn shown_escaping(name: &str, quotes: bool) -> String {
+fn shown_escaping(name: &str, quotes: bool, limit: usize) -> String {
     let mut out = String::new();
     let mut before = None;
-    for c in name.chars().take(40) {
+    for c in name.chars().take(limit) {
         let base = before.replace(c);
         if is_presentation_selector(c) && presents(base) {
             // Part of the sign before it (`⚠️`).
@@ -135,7 +143,7 @@ fn shown_escaping(name: &str, quotes: bool) -> String {
             out.extend(c.escape_debug());
         }
     }
-    if name.chars().nth(40).is_some() {
+    if name.chars().nth(limit).is_some() {
         out.push('…');
     }
     out

@@ -273,6 +273,20 @@ impl Phase {
         }
     }
 
+    /// The phases an `after:` condition names, leaving out empty entries (`after:b,`): what
+    /// the phase waits for even when its list is malformed, so `validate` reports the empty
+    /// entry and still checks the names and cycles in one pass. `None` for any other condition.
+    pub fn after_names(&self) -> Option<Vec<String>> {
+        let list = self.condition.as_deref()?.trim().strip_prefix("after:")?;
+        Some(
+            list.split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+
     /// What an agent or a person is asked to do: the description and the checklist.
     pub fn prompt(&self) -> String {
         let mut text = format!(

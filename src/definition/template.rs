@@ -575,6 +575,258 @@ fn heredoc_body(
     i
 }
 
+/// A template pasted into code that another shell reads: the script of `sh -c` (`bash -c`,
+/// `su -c`, `xargs sh -c`, ...), the text `eval` runs, the command `ssh` hands to the remote
+/// shell. cortex's shell gets the value as data (a variable reference), but expands it into
+/// that argument, and the inner shell then reads it as code: a `$(...)` in the value runs.
+/// Warned of, not refused (a value cortex itself wrote may be safe there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nested {
+    /// Where the template starts in the command.
+    pub start: usize,
+    pub message: String,
+    pub hint: String,
+}
+
+/// A word of a simple command as the lexer of [`nested_shells`] reads it: its text with quotes
+/// and escapes taken off (each template as `\0`), and the templates in it.
+#[derive(Default)]
+struct Word {
+    text: String,
+    templates: Vec<usize>,
+    started: bool,
+}
+
+fn take(word: &mut Word, b: u8) {
+    word.started = true;
+    word.text.push(char::from(b));
+}
+
+/// Programs whose `-c` argument is a script another shell reads.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish", "su",
+];
+
+/// ssh options that take a value (`ssh -p 22 host CMD`).
+const SSH_VALUED: &str = "BbcDEeFIiJLlmOoPpQRSWw";
+
+/// Every template of `command` that stands in code a nested shell reads (see [`Nested`]). The
+/// command is split into simple commands and words as `sh` reads them (quotes, escapes,
+/// `$(...)` kept inside its word, comments); a template is flagged in the word after a shell's
+/// `-c` (or an option cluster holding `c`: `-ec`), in any argument of `eval`, and in any word
+/// after `ssh`'s host. Passing a value as an argument after the script (`sh -c 'echo "$1"' _
+/// "${{ x }}"`) is what it is told to do, and is not flagged.
+pub fn nested_shells(command: &str) -> Vec<Nested> {
+    let occurrences = scan(command);
+    let starts: std::collections::HashMap<usize, usize> = occurrences
+        .iter()
+        .enumerate()
+        .map(|(n, o)| (o.start, n))
+        .collect();
+    let bytes = command.as_bytes();
+    let mut commands: Vec<Vec<Word>> = Vec::new();
+    let mut words: Vec<Word> = Vec::new();
+    let mut word = Word::default();
+    let end_word = |word: &mut Word, words: &mut Vec<Word>| {
+        if word.started {
+            words.push(std::mem::take(word));
+        }
+    };
+    #[derive(PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+        DollarSingle,
+    }
+    let mut quote = Quote::None;
+    // Open `$(` / `(` inside a word's `$(...)` (their separators do not split it).
+    let mut depth = 0u32;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(&n) = starts.get(&i) {
+            word.started = true;
+            word.text.push('\0');
+            word.templates.push(n);
+            i = occurrences[n].end;
+            continue;
+        }
+        let c = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        match quote {
+            Quote::Single => {
+                if c == b'\'' {
+                    quote = Quote::None;
+                } else {
+                    take(&mut word, c);
+                }
+                i += 1;
+                continue;
+            }
+            Quote::DollarSingle => {
+                match c {
+                    b'\\' => i += 1,
+                    b'\'' => quote = Quote::None,
+                    _ => take(&mut word, c),
+                }
+                i += 1;
+                continue;
+            }
+            Quote::Double => {
+                match c {
+                    b'\\' => {
+                        if let Some(b) = next {
+                            take(&mut word, b);
+                        }
+                        i += 1;
+                    }
+                    b'"' => quote = Quote::None,
+                    _ => take(&mut word, c),
+                }
+                i += 1;
+                continue;
+            }
+            Quote::None => {}
+        }
+        match c {
+            b'\\' => {
+                if let Some(b) = next.filter(|b| *b != b'\n') {
+                    take(&mut word, b);
+                }
+                i += 2;
+                continue;
+            }
+            b'\'' => {
+                word.started = true;
+                quote = Quote::Single;
+            }
+            b'"' => {
+                word.started = true;
+                quote = Quote::Double;
+            }
+            b'$' if next == Some(b'\'') => {
+                word.started = true;
+                quote = Quote::DollarSingle;
+                i += 1;
+            }
+            b'$' if next == Some(b'(') => {
+                take(&mut word, c);
+                take(&mut word, b'(');
+                depth += 1;
+                i += 1;
+            }
+            b'(' if depth > 0 => {
+                take(&mut word, c);
+                depth += 1;
+            }
+            b')' if depth > 0 => {
+                take(&mut word, c);
+                depth -= 1;
+            }
+            _ if depth > 0 => take(&mut word, c),
+            b' ' | b'\t' => end_word(&mut word, &mut words),
+            b'\n' | b';' | b'&' | b'|' | b'(' | b')' => {
+                end_word(&mut word, &mut words);
+                commands.push(std::mem::take(&mut words));
+            }
+            b'#' if !word.started => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => take(&mut word, c),
+        }
+        i += 1;
+    }
+    end_word(&mut word, &mut words);
+    commands.push(words);
+    let mut found = Vec::new();
+    let shown_at = |n: usize| {
+        let o = &occurrences[n];
+        command[o.start..o.end].replace('\n', " ")
+    };
+    for words in &commands {
+        let name = |w: &Word| w.text.rsplit('/').next().unwrap_or_default().to_string();
+        let flag = |w: &Word, how: &str, found: &mut Vec<Nested>| {
+            for &n in &w.templates {
+                found.push(Nested {
+                    start: occurrences[n].start,
+                    message: format!(
+                        "template `{}` is pasted into {how}, which reads its value as code: a `$(...)`, `;` or quote in the value runs there (cortex's own shell keeps it data, the nested one does not)",
+                        shown_at(n)
+                    ),
+                    hint: "pass it as an argument or an environment variable instead: `sh -c 'echo \"$1\"' _ \"${{ ... }}\"`, or name it with `env:` (`TITLE: \"${{ ... }}\"`) and write `\"$TITLE\"` in the script".to_string(),
+                });
+            }
+        };
+        let mut k = 0;
+        while k < words.len() {
+            let program = name(&words[k]);
+            if SHELLS.contains(&program.as_str()) {
+                // Its options up to the script: `-c`, or a cluster with `c` (`-ec`, `-lc`).
+                let mut j = k + 1;
+                let mut script = None;
+                while let Some(w) = words.get(j) {
+                    let t = &w.text;
+                    if t == "-o" || t == "+o" {
+                        j += 2;
+                        continue;
+                    }
+                    if (t.starts_with('-') || t.starts_with('+'))
+                        && !t.starts_with("--")
+                        && t.len() > 1
+                    {
+                        if t[1..].chars().all(|c| c.is_ascii_alphabetic()) && t.contains('c') {
+                            script = Some(j + 1);
+                        }
+                        j += 1;
+                        if script.is_some() {
+                            break;
+                        }
+                        continue;
+                    }
+                    break;
+                }
+                if let Some(w) = script.and_then(|j| words.get(j)) {
+                    flag(w, &format!("the script of `{program} -c`"), &mut found);
+                    k = script.unwrap_or(k) + 1;
+                    continue;
+                }
+            } else if program == "eval" {
+                for w in &words[k + 1..] {
+                    flag(w, "the text `eval` runs", &mut found);
+                }
+                break;
+            } else if program == "ssh" {
+                let mut j = k + 1;
+                while let Some(w) = words.get(j) {
+                    let t = &w.text;
+                    if t.starts_with('-') && t.len() > 1 {
+                        let last = t.chars().last().unwrap_or('-');
+                        j += if t.len() == 2 && SSH_VALUED.contains(last) {
+                            2
+                        } else {
+                            1
+                        };
+                        continue;
+                    }
+                    break;
+                }
+                // `words[j]` is the host; what follows is the remote shell's command.
+                for w in words.iter().skip(j + 1) {
+                    flag(w, "the command `ssh` hands to the remote shell", &mut found);
+                }
+                break;
+            }
+            k += 1;
+        }
+    }
+    found.sort_by_key(|f| f.start);
+    found.dedup_by_key(|f| f.start);
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,6 +928,41 @@ mod tests {
         ];
         for (command, want) in cases {
             assert_eq!(contexts(&command), want, "{command:?}");
+        }
+    }
+
+    #[test]
+    fn templates_in_a_nested_shells_script_are_found_and_arguments_are_not() {
+        let flagged = |cmd: &str| -> Vec<String> {
+            nested_shells(cmd)
+                .into_iter()
+                .map(|n| {
+                    let o = scan(cmd).into_iter().find(|o| o.start == n.start).unwrap();
+                    cmd[o.start..o.end].to_string()
+                })
+                .collect()
+        };
+        let t = "${{ steps.fetch.outputs.title }}";
+        for cmd in [
+            format!("sh -c 'echo {t}'"),
+            format!("bash -c \"echo {t}\""),
+            format!("/bin/bash -ec 'printf %s {t}' && true"),
+            format!("eval \"echo {t}\""),
+            format!("ssh -p 22 host 'echo {t}'"),
+            format!("ls | xargs sh -c 'echo {t} \"$1\"' _"),
+            format!("echo hi; sudo sh -c \"cat $(echo {t})\""),
+        ] {
+            assert_eq!(flagged(&cmd), vec![t.to_string()], "{cmd}");
+        }
+        for cmd in [
+            format!("sh -c 'echo \"$1\"' _ \"{t}\""),
+            format!("echo {t}"),
+            format!("bash script.sh \"{t}\""),
+            format!("ssh \"{t}\" uptime"),
+            format!("echo 'sh -c' {t}"),
+            format!("# sh -c '{t}'\necho ok"),
+        ] {
+            assert!(flagged(&cmd).is_empty(), "{cmd}: {:?}", flagged(&cmd));
         }
     }
 

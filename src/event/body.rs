@@ -128,6 +128,10 @@ pub enum AttemptEnd {
 }
 
 impl AttemptEnd {
+    /// How `describe` starts for `SpawnFailed`: the recorded error of an attempt that could
+    /// not start.
+    pub const SPAWN_FAILED: &'static str = "could not start: ";
+
     pub fn succeeded(&self) -> bool {
         matches!(
             self,
@@ -149,7 +153,7 @@ impl AttemptEnd {
                 "timed out after {}",
                 humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
             ),
-            AttemptEnd::SpawnFailed { error } => format!("could not start: {error}"),
+            AttemptEnd::SpawnFailed { error } => format!("{}{error}", AttemptEnd::SPAWN_FAILED),
             AttemptEnd::Reported { success: true } => "reported done".to_string(),
             AttemptEnd::Reported { success: false } => "reported failed".to_string(),
             AttemptEnd::AgentFailed { error } => error.clone(),

@@ -255,6 +255,10 @@ pub(crate) fn run_child(
     let stop = ctx.stop.clone();
     let actor = ctx.actor.clone();
     let grace = ctx.grace;
+    // The parent's session's deadline is the child's; what is left of it is recorded as the
+    // child's limit (its `config.timeout_seconds` at start, `run_resumed.timeout_seconds`).
+    let deadline = ctx.deadline;
+    let left = deadline.map(super::session::seconds_left);
     // The child runs what the parent's driver may run: a worker offering tags runs the
     // child's units that ask for them; one they do not cover leaves the child waiting for a
     // worker that offers them (and the parent waiting on the child).
@@ -291,6 +295,7 @@ pub(crate) fn run_child(
                     h.working_dir.clone(),
                     actor.clone(),
                     driver(),
+                    left,
                 )
                 .map_err(DriveError::Internal)?;
                 started.secret_inputs.clone_from(&h.secret);
@@ -304,9 +309,9 @@ pub(crate) fn run_child(
                         mode: mode.clone(),
                         by: actor.clone(),
                         driver: driver(),
-                        // The limit a resume of the parent gave (`resume --timeout`) is the
-                        // child's too: it is driven in the parent's session.
-                        timeout_seconds: parent.timeout_seconds,
+                        // It is driven in the parent's session: what is left of the parent's
+                        // limit is its limit, else the one a resume of the parent gave.
+                        timeout_seconds: left.or(parent.timeout_seconds),
                         leave_claimed: false,
                         lease_lapsed: false,
                     })?;
@@ -325,7 +330,7 @@ pub(crate) fn run_child(
                 &stop,
                 &actor,
                 &tags,
-                grace,
+                (grace, deadline),
                 &mut observer,
             )?);
         }
@@ -374,16 +379,18 @@ fn with_held_child_outputs(child: &RunState, report: &mut AttemptReport, parent_
 }
 
 /// Drive the child run in this process, with the parent's stop flag (a signal stops both),
-/// offering the parent's driver's `tags`: how its drive ended.
+/// offering the parent's driver's `tags`, with its grace before KILL and the deadline of its
+/// driving session (`timing`): how its drive ended.
 fn drive_here(
     child: &mut Journal<'_>,
     home: &std::path::Path,
     stop: &super::StopFlag,
     actor: &Operator,
     tags: &[String],
-    grace: std::time::Duration,
+    timing: (std::time::Duration, Option<std::time::Instant>),
     observer: &mut dyn Observer,
 ) -> Result<DriveEnd, DriveError> {
+    let (grace, deadline) = timing;
     let mut cctx = DriveContext {
         home: home.to_path_buf(),
         stop: stop.clone(),
@@ -397,6 +404,7 @@ fn drive_here(
             tags: tags.to_vec(),
             shared: None,
         },
+        deadline,
     };
     drive(child, &mut cctx)
 }

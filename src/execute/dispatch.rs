@@ -375,6 +375,42 @@ pub fn driver_alive(
     live_lock(home, store, run_id).is_some() || driven_elsewhere(store, run_id).is_some()
 }
 
+/// Who drives the run of `state` now, if anyone: the live holder of its lock in this home
+/// (`live_lock`), a live driver lease held elsewhere (`driven_elsewhere`: another host, or
+/// another home on this host), or — where this home has no lock file for the run — the
+/// driver its log names for a session still open, alive on this host (`live_recorded_driver`:
+/// a lock in another home, a lock file deleted, a log copied from under a live driver). The
+/// one rule of "is it driven": `status` (through `load_live`) and `resume` (its dry run here;
+/// the resume itself refuses by the same three once it took the lock,
+/// `drive::not_driven_elsewhere`, which asks the log only for a lock file it made) and
+/// `log copy` all ask it, so a run is never shown `interrupted`, to resume, while `resume`
+/// refuses it as held. (A lock file whose holder's driver lease lapsed — a frozen driver —
+/// is broken by the next driver, who asks the log nothing: such a run is not held.)
+pub fn run_holder(
+    home: &std::path::Path,
+    store: &dyn crate::store::EventStore,
+    state: &crate::decide::RunState,
+) -> Option<super::Holder> {
+    live_lock(home, store, &state.run_id)
+        .or_else(|| driven_elsewhere(store, &state.run_id).map(lease_holder))
+        .or_else(|| {
+            (!super::DriverLock::has_file(home, &state.run_id))
+                .then(|| super::live_recorded_driver(state))
+                .flatten()
+        })
+}
+
+/// The holder a driver lease held elsewhere names (no pid of this host to signal).
+fn lease_holder(lease: Lease) -> super::Holder {
+    super::Holder {
+        pid: 0,
+        host: lease.host,
+        actor: lease.holder,
+        since: format!("its lease has {} ms left", lease.remaining_ms),
+        shared: false,
+    }
+}
+
 /// A run's state and whether a live driver holds it, as of one moment: the state is read
 /// first and the driver probed after, so a driver that ended in between (it appended its last
 /// events, then let go of the run) would leave an unfinished state beside no driver, shown as
@@ -386,7 +422,9 @@ pub fn load_live(
     store: &dyn crate::store::EventStore,
     run_id: &str,
 ) -> Result<(crate::decide::RunState, bool), crate::store::StoreError> {
-    load_probed(store, run_id, || driver_alive(home, store, run_id))
+    load_probed(store, run_id, |state| {
+        run_holder(home, store, state).is_some()
+    })
 }
 
 /// `load_live`, checking what it reads (`snapshot::load_state_checked`): also the first
@@ -405,7 +443,7 @@ pub fn load_live_checked(
 > {
     let (mut state, mut verifier) = super::load_state_checked(store, run_id)?;
     let alive = loop {
-        if driver_alive(home, store, run_id) {
+        if run_holder(home, store, &state).is_some() {
             break true;
         }
         let seen = state.events;
@@ -422,11 +460,11 @@ pub fn load_live_checked(
 fn load_probed(
     store: &dyn crate::store::EventStore,
     run_id: &str,
-    mut alive: impl FnMut() -> bool,
+    mut alive: impl FnMut(&crate::decide::RunState) -> bool,
 ) -> Result<(crate::decide::RunState, bool), crate::store::StoreError> {
     let mut state = super::load_state(store, run_id)?;
     loop {
-        if alive() {
+        if alive(&state) {
             return Ok((state, true));
         }
         let seen = state.events;
@@ -456,13 +494,7 @@ pub fn acquire_run(
         None => Ok(lock),
         Some(lease) => Err(super::LockError::Held {
             run_id: run_id.to_string(),
-            holder: Some(super::Holder {
-                pid: 0,
-                host: lease.host,
-                actor: lease.holder,
-                since: format!("its lease has {} ms left", lease.remaining_ms),
-                shared: false,
-            }),
+            holder: Some(lease_holder(lease)),
         }),
     }
 }
@@ -607,7 +639,7 @@ mod tests {
             .unwrap();
         let reader = SqliteStore::open_read(&path).unwrap();
         let mut probes = 0;
-        let (state, alive) = load_probed(&reader, "R", || {
+        let (state, alive) = load_probed(&reader, "R", |_| {
             probes += 1;
             if probes == 1 {
                 // The driver ends here: its last append, then it lets go.
@@ -626,7 +658,7 @@ mod tests {
         assert_eq!(state.phase, crate::decide::RunPhase::Stopped);
         assert_eq!(probes, 2, "probed again once the log stood still");
         // A driver that holds the run when probed: the state read, and alive.
-        let (state, alive) = load_probed(&reader, "R", || true).unwrap();
+        let (state, alive) = load_probed(&reader, "R", |_| true).unwrap();
         assert!(alive);
         assert_eq!(state.events, 2);
     }

@@ -364,6 +364,12 @@ impl DriverLock {
         }
     }
 
+    /// Whether the run has a lock file in `home` (held or not): a lock taken now would not
+    /// be made anew (`made_anew`), so the log's driver is not asked (`live_recorded_driver`).
+    pub fn has_file(home: &Path, run_id: &str) -> bool {
+        lock_path(home, run_id).exists()
+    }
+
     /// Who drives the run now, if anyone (a live process holding the lock).
     pub fn probe(home: &Path, run_id: &str) -> Option<Holder> {
         let path = lock_path(home, run_id);
@@ -383,7 +389,17 @@ impl DriverLock {
 /// (a pid the system gave again since started after it). The lock is what excludes a second
 /// driver; this is for when its file was deleted (a lock on a deleted file excludes nobody):
 /// a driver whose lock file it made itself asks the log before taking over.
+///
+/// A run whose last session recorded its end (paused, stopped, finished), or that was
+/// submitted for workers and not taken yet, has no driver: the pid its log names is not asked
+/// about (in a copied log it may be anyone's, e.g. pid 1 of a driver that ran in a pid
+/// namespace, alive here as another process started earlier).
 pub fn live_recorded_driver(state: &crate::decide::RunState) -> Option<Holder> {
+    // A run recorded for workers (`run --submit`) has no driver yet: the process its log
+    // names recorded it and drives nothing (a worker that takes it records its own session).
+    if state.session_ended() || state.submitted {
+        return None;
+    }
     let driver = state.driver.as_ref()?;
     if driver.host != super::hostname() || driver.pid == std::process::id() {
         return None;

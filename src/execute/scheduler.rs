@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::runner::AttemptOutcome;
 use super::session::{
-    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline, flush,
+    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush,
     missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, require_secrets,
 };
 use super::{Journal, JournalError, StopFlag, Stream};
@@ -71,7 +71,9 @@ pub fn drive_scenario(
         _ => Vec::new(),
     };
     prepare(journal, ctx)?;
-    let (deadline, limit) = deadline(&journal.state);
+    // A child run driven in its parent's session has the parent's deadline.
+    let inherited = ctx.deadline.is_some();
+    let (deadline, limit) = deadline_in(&journal.state, ctx);
     // Workers' commands end when `halt` is raised: by a signal, an operator's stop request or
     // the run's time limit.
     let halt = StopFlag::default();
@@ -156,7 +158,7 @@ pub fn drive_scenario(
                     && journal.state.outcome().is_none()
                 {
                     // A run that finished as its time ran out has finished (`workflow_loop`).
-                    pause_reason = Some(crate::decide::time_limit_reason(limit));
+                    pause_reason = Some(crate::decide::time_limit_reason(limit, inherited));
                     halt.set(libc_sigterm());
                 }
             }

@@ -53,6 +53,11 @@ pub struct DriveContext<'a> {
     pub files: WriteBehind,
     /// Where ready units run: here, or also on workers (`Dispatch`).
     pub dispatch: super::Dispatch,
+    /// When this driving session must end, if a run above set it: a child run (`uses:`) is
+    /// driven in its parent's session, so the parent's deadline is the child's (SPEC §3: the
+    /// limit is the whole run's). The loops take the earlier of it and the run's own limit,
+    /// and set it here to the one in force, which a child of theirs inherits.
+    pub deadline: Option<Instant>,
 }
 
 impl DriveContext<'_> {
@@ -262,6 +267,25 @@ pub(crate) fn deadline(state: &RunState) -> (Option<Instant>, u64) {
             .flatten(),
         limit,
     )
+}
+
+/// [`deadline`] of a driving loop: no later than the deadline of the session the run is
+/// driven in (a child's parent's, `ctx.deadline`), which it becomes for the runs it drives.
+pub(crate) fn deadline_in(state: &RunState, ctx: &mut DriveContext<'_>) -> (Option<Instant>, u64) {
+    let (own, limit) = deadline(state);
+    let deadline = match (own, ctx.deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    ctx.deadline = deadline;
+    (deadline, limit)
+}
+
+/// What is left of a driving session's deadline, as the whole seconds a child run started
+/// or resumed in it records as its limit (rounded up, at least 1: 0 would be no limit).
+pub(crate) fn seconds_left(deadline: Instant) -> u64 {
+    let left = deadline.saturating_duration_since(Instant::now());
+    (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
 }
 
 /// Record how a run ends when its driver was told to stop: an abort if an operator asked

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::process::WATCH_EVERY;
 use super::runner::{AttemptOutcome, sleep_unless_stopped};
 use super::session::{
-    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline, flush,
+    DriveContext, DriveEnd, DriveError, announce, compensate_step, deadline_in, flush,
     missing_secrets_note, prepare, preparing_needs_secrets, record, record_stop, require_secrets,
     watch_log,
 };
@@ -156,7 +156,9 @@ pub(crate) fn drive_workflow(
     ctx: &mut DriveContext<'_>,
 ) -> Result<DriveEnd, DriveError> {
     prepare(journal, ctx)?;
-    let (deadline, limit) = deadline(&journal.state);
+    // A child run driven in its parent's session has the parent's deadline.
+    let inherited = ctx.deadline.is_some();
+    let (deadline, limit) = deadline_in(&journal.state, ctx);
     let runner = ctx.runner(&ctx.stop, &journal.redactor);
     // Raised by an operator's request found in the log while an attempt or a compensation
     // runs (`watch_log`): it ends them, and the drive stops.
@@ -177,8 +179,14 @@ pub(crate) fn drive_workflow(
         // A run whose last step finished as its time ran out has finished: its end is staged
         // and goes to the log; the limit pauses only a run with work left (before, the pause
         // was refused on the finished run and the staged success was lost with it).
-        if deadline.is_some_and(|d| Instant::now() >= d) && journal.state.outcome().is_none() {
-            let reason = crate::decide::time_limit_reason(limit);
+        // A run paused already (its step failed as the limit passed: a `uses:` step whose
+        // child the same deadline paused) is not paused a second time: one pause, one
+        // `run_paused` (the failure's, whose recovery options name the limit).
+        if deadline.is_some_and(|d| Instant::now() >= d)
+            && journal.state.outcome().is_none()
+            && !matches!(journal.state.phase, crate::decide::RunPhase::Paused { .. })
+        {
+            let reason = crate::decide::time_limit_reason(limit, inherited);
             record(journal, ctx, Command::Pause { reason })?;
             return Ok(DriveEnd::Paused);
         }

@@ -203,6 +203,34 @@ pub struct StepReportArgs {
     pub message: Option<String>,
 }
 
+/// `cortex workflow step fail STEP`: no outputs (a failed step records none), so the schema
+/// of `step_fail` does not offer them and `outputs` given is an unknown field.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepFailArgs {
+    /// The waiting step's name (matched forgivingly).
+    pub step: String,
+    /// The run: its id, a unique prefix of its id, or a workflow name (its latest run).
+    /// Default: the latest workflow run.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Only record the report; do not drive the run on (`resume` does it later).
+    #[serde(default)]
+    pub no_drive: bool,
+    /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
+    /// {"api_token": "..."}: the drive after the report has them, and this server keeps them
+    /// (in memory only) for the run's later calls in this session.
+    /// Values are strings, booleans or integers: give any other number as a JSON string
+    /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Scalar>,
+    /// Why the work could not be done: recorded with the report and shown by status and the
+    /// log.
+    #[serde(default)]
+    #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
+    pub message: Option<String>,
+}
+
 /// `cortex orchestrate start|fail SCENARIO PHASE`: no outputs (a phase starting or failing has
 /// none), so the schemas of `phase_start` and `phase_fail` do not offer them.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -406,7 +434,21 @@ pub fn pairs(
                 )))
             }
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|pairs| {
+            // Keys are trimmed: `{"v": 1, " v": 2}` names `v` twice.
+            let mut seen = std::collections::BTreeSet::new();
+            for (key, _) in &pairs {
+                if !seen.insert(key.as_str()) {
+                    let key = crate::definition::shown(key);
+                    return Err(crate::ops::CommandError::bad_input(format!(
+                        "`{what}s` names {what} `{key}` twice (its keys are trimmed): nothing was recorded"
+                    ))
+                    .hint(format!("give each {what} once: {{\"{key}\": \"...\"}}")));
+                }
+            }
+            Ok(pairs)
+        })
 }
 
 /// No key is declared a number (outputs, and the secret inputs of a report or a resume,

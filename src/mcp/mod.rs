@@ -86,7 +86,7 @@ pub fn serve(ctx: &Ctx, actor: Option<String>, log: Log) -> Result<i32, CommandE
     // `resume`, a report's `inputs`) are that run's values in every later journal of it here
     // (memory only), since the client cannot set this server's environment.
     crate::execute::supply_held_secret_inputs();
-    let ctx = ctx.clone();
+    let ctx = named_store(ctx);
     log(&format!(
         "serving {} over stdio (cortex {})",
         ctx.home.display(),
@@ -173,4 +173,25 @@ fn signal_number(signals: &StopFlag) -> i32 {
         .signal_name()
         .and_then(|name| nix::sys::signal::Signal::from_str(&name).ok())
         .map_or(nix::libc::SIGTERM, |s| s as i32)
+}
+
+/// The context the server works in, its suggestions naming the home and the log it uses
+/// whatever said them: the client runs a `next` argv or a hint's command in its own shell,
+/// which has not the server's environment (`CORTEX_HOME`, `CORTEX_DB` from `.mcp.json`'s
+/// `env`): without `--home`/`--db` they would act on `~/.cortex`. As with `--home` and
+/// `--db` given. A SQLite path is named absolute (the client's shell has its own directory).
+fn named_store(ctx: &Ctx) -> Ctx {
+    let mut ctx = ctx.clone();
+    ctx.explicit_home = true;
+    if ctx.db.is_none()
+        && let Some(db) = std::env::var(crate::ops::DB_ENV)
+            .ok()
+            .filter(|d| !d.trim().is_empty())
+    {
+        ctx.db = Some(match crate::store::Location::read(&db, &ctx.cwd) {
+            Ok(Some(crate::store::Location::Sqlite(path))) => path.display().to_string(),
+            _ => db,
+        });
+    }
+    ctx
 }

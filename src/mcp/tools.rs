@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 
 use super::args::{
     AbortArgs, HistoryArgs, Kind, ListArgs, LogVerifyArgs, LogsArgs, PhaseArgs, PhaseCompleteArgs,
-    PreviewArgs, ResumeArgs, RunArgs, Scalar, ScheduleListArgs, StatusArgs, StepReportArgs,
-    StopArgs, ValidateArgs, none_numeric, pairs,
+    PreviewArgs, ResumeArgs, RunArgs, Scalar, ScheduleListArgs, StatusArgs, StepFailArgs,
+    StepReportArgs, StopArgs, ValidateArgs, none_numeric, pairs,
 };
 use super::outputs;
 use crate::definition::InputType;
@@ -211,8 +211,8 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "step_fail",
         title: "Report a workflow step failed",
-        description: "Report a waiting workflow step failed — the work could not be done; say why in message. It is not retried: the step's on_failure decides (pause, the default: the run fails and can be resumed with resume retry or skip; rollback; skip; abort). Returns the status document.",
-        schema: input_schema::<StepReportArgs>,
+        description: "Report a waiting workflow step failed — the work could not be done; say why in message. It takes no outputs (a failed step records none). It is not retried: the step's on_failure decides (pause, the default: the run fails and can be resumed with resume retry or skip; rollback; skip; abort). Returns the status document.",
+        schema: input_schema::<StepFailArgs>,
         output: outputs::status,
         read_only: false,
         destructive: true,
@@ -266,7 +266,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "resume",
         title: "Resume a run",
-        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there); a scenario takes skip (the failed phase), from PHASE (re-run that phase and the phases that depend on it) and rollback_to PHASE (undo the phases completed after it, by their rollback commands, newest first; then they run again). `inputs` gives the values of secret inputs again. A finished run is left as it is and its document returned. With dry_run, the plan only.",
+        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there); a scenario takes skip (the failed phase), from PHASE (re-run that phase and the phases that depend on it) and rollback_to PHASE (undo the phases completed after it, by their rollback commands, newest first; then they run again). `inputs` gives the values of secret inputs again. A finished run is left as it is and its document returned, and so is a run that only waits for reports or manual starts (nothing is recorded: report its waiting step instead). With dry_run, the plan only.",
         schema: input_schema::<ResumeArgs>,
         output: outputs::status_or_plan,
         read_only: false,
@@ -483,13 +483,28 @@ fn operate(
             };
             ops::workflow::status(ctx, scope, a.run.as_deref(), a.at)
         }
-        "step_complete" | "step_fail" => {
+        "step_fail" => {
+            let a: StepFailArgs = parse(tool, args)?;
+            let inputs = pairs(a.inputs, "input", &none_numeric)?;
+            let report = StepReport {
+                step: &a.step,
+                run: a.run.as_deref(),
+                success: false,
+                outputs: Vec::new(),
+                no_drive: a.no_drive,
+                holder_stays: true,
+                by: by(a.message)?,
+                inputs: &inputs,
+            };
+            ops::workflow::report_step(ctx, report, live)
+        }
+        "step_complete" => {
             let a: StepReportArgs = parse(tool, args)?;
             let inputs = pairs(a.inputs, "input", &none_numeric)?;
             let report = StepReport {
                 step: &a.step,
                 run: a.run.as_deref(),
-                success: tool.name == "step_complete",
+                success: true,
                 outputs: pairs(a.outputs, "output", &none_numeric)?,
                 no_drive: a.no_drive,
                 // This server goes on, and keeps a secret output reported here for its later
@@ -733,6 +748,8 @@ mod tests {
         assert!(!props("phase_start").contains(&"outputs".to_string()));
         assert!(!props("phase_fail").contains(&"outputs".to_string()));
         assert!(props("phase_complete").contains(&"outputs".to_string()));
+        assert!(!props("step_fail").contains(&"outputs".to_string()));
+        assert!(props("step_complete").contains(&"outputs".to_string()));
     }
 
     #[test]

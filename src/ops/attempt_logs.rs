@@ -323,13 +323,19 @@ impl<'a> Tracker<'a> {
             return None;
         }
         let names: Vec<&str> = self.state.steps.iter().map(|s| s.name.as_str()).collect();
+        // A scenario's are phases.
+        let (noun, of) = match self.state.start.as_ref().map(|s| s.kind) {
+            Some(crate::event::RunKind::Scenario) => ("scenario", "phases"),
+            _ => ("workflow", "steps"),
+        };
         Some(
             CommandError::bad_input(format!(
-                "run {} has no step or phase `{}`",
+                "{noun} run {} has no {} `{}`",
                 self.run_id,
+                &of[..of.len() - 1],
                 crate::definition::shown(asked)
             ))
-            .hint(format!("its steps: {}", names.join(", "))),
+            .hint(format!("its {of}: {}", names.join(", "))),
         )
     }
 
@@ -620,7 +626,8 @@ fn tracked<'a>(
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let after: Vec<&str> = step.into_iter().collect();
+    let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after)?;
     let mut tracker = Tracker::new(ctx, run_id, step)?;
     tracker.read(&*store)?;
     // In flight or cut off, judged as `status` judges it (`execute::load_live`): with no live
@@ -1015,7 +1022,8 @@ pub fn follow_attempt_logs(
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let after: Vec<&str> = step.into_iter().chain(["--follow"]).collect();
+    let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after)?;
     let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
     let mut printed_any = false;
     // The attempt whose text was printed last: attempts in flight side by side (parallel

@@ -464,7 +464,22 @@ impl Ctx {
                     .then(" ends it for good, from anywhere"),
                 ))
             }
-            found => found.map_err(|e| self.find_error(e, &[])),
+            found => found.map_err(|e| self.lookup_error(e, scope, query, &[])),
+        }
+    }
+
+    /// `find_error`; and no run of the kind, asked by the name or path of a definition that
+    /// exists, says how to start it (`no_runs`), as with no run at all.
+    fn lookup_error(
+        &self,
+        e: FindError,
+        scope: Scope,
+        query: Option<&str>,
+        extra: &[&str],
+    ) -> CommandError {
+        match e {
+            FindError::NoRuns { kind: Some(_) } if query.is_some() => self.no_runs(scope, query),
+            e => self.find_error(e, extra),
         }
     }
 
@@ -483,7 +498,7 @@ impl Ctx {
             None => Vec::new(),
         };
         self.find(store, scope, query)
-            .map_err(|e| self.find_error(e, &extra))
+            .map_err(|e| self.lookup_error(e, scope, query, &extra))
     }
 
     /// `find_run`; and a name that finds no run but finds a definition (as `run` finds it: by
@@ -538,15 +553,32 @@ impl Ctx {
 
     /// How to start a run of the definition `entry` (one that has none yet): its `run`, or,
     /// when it is invalid, its `validate`, which says what to fix (a `run` would be refused).
-    fn how_to_start(&self, group: &str, noun: &str, entry: &crate::definition::Entry) -> Hint {
+    /// Named as `query` was when it was a path (`./pd.yaml`: `run pd` would find no such
+    /// definition in the catalog), else by its name; its validity is checked as that `run`
+    /// would find it.
+    fn how_to_start(
+        &self,
+        group: &str,
+        noun: &str,
+        query: &str,
+        entry: &crate::definition::Entry,
+    ) -> Hint {
+        let target = match &entry.source {
+            crate::definition::EntrySource::File(_)
+                if query.ends_with(".yaml") || query.ends_with(".yml") =>
+            {
+                query
+            }
+            _ => entry.name.as_str(),
+        };
         let valid = match group {
             "orchestrate" => super::scenario::check(self, entry).is_ok(),
-            _ => super::workflow::runs(self, &entry.name),
+            _ => super::workflow::runs(self, target),
         };
         if valid {
             Hint::from(format!("{noun} `{}` has no runs yet: ", entry.name))
                 .carrying(self.globals())
-                .command(&[group, "run", &entry.name])
+                .command(&[group, "run", target])
                 .then(" starts one")
         } else {
             Hint::from(format!(
@@ -554,7 +586,7 @@ impl Ctx {
                 entry.name
             ))
             .carrying(self.globals())
-            .command(&[group, "validate", &entry.name])
+            .command(&[group, "validate", target])
             .then(" says what to fix")
         }
     }
@@ -630,7 +662,7 @@ impl Ctx {
         });
         match defined {
             Some(entry) => CommandError::bad_input("there are no runs yet")
-                .hint(self.how_to_start(group, noun, &entry)),
+                .hint(self.how_to_start(group, noun, query.unwrap_or_default(), &entry)),
             None => self.find_error(FindError::NoRuns { kind: scope.kind }, &[]),
         }
     }
@@ -682,7 +714,7 @@ impl Ctx {
                     _ => self.catalog().find_workflow(query).ok(),
                 };
                 if let Some(entry) = defined {
-                    return err.hint(self.how_to_start(group, noun, &entry));
+                    return err.hint(self.how_to_start(group, noun, query, &entry));
                 }
                 if let Some(best) = suggestions.first() {
                     // Among runs of any kind, it may be a scenario's.
@@ -701,7 +733,49 @@ impl Ctx {
                 let argv = [&[group, "status", query.as_str()][..], extra].concat();
                 CommandError::bad_input(e.to_string()).hint(format!("{} shows it", self.cmd(&argv)))
             }
+            e @ FindError::BothKinds { .. } => self.both_kinds(e, &[], &[]),
             FindError::Store(s) => s.into(),
+        }
+    }
+
+    /// The error of a name that runs of both kinds bear (`FindError::BothKinds`), with the
+    /// command given for each run by its id: `before ID after`, or its status when `before`
+    /// is empty.
+    fn both_kinds(&self, e: FindError, before: &[&str], after: &[&str]) -> CommandError {
+        let FindError::BothKinds {
+            workflow, scenario, ..
+        } = &e
+        else {
+            return self.find_error(e, &[]);
+        };
+        let command = |group: &str, id: &str| {
+            let argv = if before.is_empty() {
+                vec![group, "status", id]
+            } else {
+                [before, &[id], after].concat()
+            };
+            self.cmd(&argv)
+        };
+        CommandError::bad_input(e.to_string()).hint(format!(
+            "the workflow run: {}; the scenario run: {}",
+            command("workflow", workflow),
+            command("orchestrate", scenario)
+        ))
+    }
+
+    /// `resolve_run` among runs of any kind for the command `before RUN after` (`log show
+    /// RUN`, `logs RUN STEP`): a name both kinds' runs bear is refused with that command for
+    /// each run by its id, to paste.
+    pub fn resolve_any_run(
+        &self,
+        store: &dyn EventStore,
+        query: Option<&str>,
+        before: &[&str],
+        after: &[&str],
+    ) -> Result<String, CommandError> {
+        match self.find(store, Scope::any(), query) {
+            Err(e @ FindError::BothKinds { .. }) => Err(self.both_kinds(e, before, after)),
+            found => found.map_err(|e| self.find_error(e, &[])),
         }
     }
 }

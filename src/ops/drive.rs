@@ -95,7 +95,7 @@ pub fn parse_pairs_from(
     what: &str,
     from: PairsFrom<'_>,
 ) -> Result<Vec<(String, String)>, CommandError> {
-    items
+    let pairs: Vec<(String, String)> = items
         .iter()
         .map(|item| match item.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() && v == PLACEHOLDER => Err(
@@ -126,7 +126,37 @@ pub fn parse_pairs_from(
                 )),
             }),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    no_key_twice(&pairs, what, from)?;
+    Ok(pairs)
+}
+
+/// A key given twice is refused, naming it: before, the last value silently won (`--input
+/// v=1 --input v=2` ran with `v=2`), so a mistyped repeat went unnoticed.
+fn no_key_twice(
+    pairs: &[(String, String)],
+    what: &str,
+    from: PairsFrom<'_>,
+) -> Result<(), CommandError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, _) in pairs {
+        if !seen.insert(key.as_str()) {
+            let shown = crate::definition::shown(key);
+            return Err(match from {
+                PairsFrom::Flag => CommandError::bad_input(format!(
+                    "--{what} `{shown}` is given twice: nothing was recorded"
+                ))
+                .hint(format!("give each {what} once: --{what} {shown}=VALUE")),
+                PairsFrom::Lines(label) => CommandError::bad_input(format!(
+                    "{what} `{shown}` is given twice in {label}: nothing was recorded"
+                ))
+                .hint(format!(
+                    "write each {what} on one line only in the {label} box"
+                )),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub fn holder(actor: &str) -> Holder {
@@ -394,6 +424,7 @@ fn drive_from(
         grace: KILL_GRACE,
         files: WriteBehind::default(),
         dispatch: ctx.dispatch.clone(),
+        deadline: None,
     };
     let kind = journal
         .state

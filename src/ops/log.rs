@@ -26,7 +26,7 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let run_id = ctx.resolve_any_run(&store, run, &["log", "show"], &[])?;
     // The events shown and the checks of them read one view of the log.
     let _view = crate::store::View::of(&store)?;
     // Every stored event, an unreadable one (damaged, or a newer cortex's) said as such in its
@@ -81,7 +81,7 @@ pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_run(&store, super::Scope::any(), run)?;
+    let run_id = ctx.resolve_any_run(&store, run, &["log", "export"], &[])?;
     // Decoded for `--json` (an event that does not decode said as such); the lines carry the
     // stored bytes of every row, readable or not, so that `log verify --file` checks the
     // chain from them alone.
@@ -162,11 +162,17 @@ pub fn verify(
                 },
                 None => match ctx.reading_store()? {
                     Some(s) => s,
-                    // No log file where it was looked for (a mistyped --db, the wrong home):
-                    // an audit of nothing is no pass. Against anchors, a log that is gone
-                    // fails them (below); without, it is said where it was looked for.
+                    // No log where it was looked for (a mistyped --db, the wrong home, a
+                    // PostgreSQL database or schema without cortex's tables): an audit of
+                    // nothing is no pass, on either store. Against anchors, a log that is
+                    // gone fails them (below); without, it is said where it was looked for.
+                    // (A SQLite file left blank by a first command killed before it set the
+                    // log up is a home's log with no runs yet.)
                     None if anchored.is_none()
-                        && matches!(ctx.location()?, Location::Sqlite(ref p) if !p.exists()) =>
+                        && match ctx.location()? {
+                            Location::Sqlite(ref p) => !p.exists(),
+                            Location::Postgres(_) => true,
+                        } =>
                     {
                         return Err(no_log_to_verify(ctx)?);
                     }
@@ -383,7 +389,7 @@ fn resolve_verified_run(
     query: &str,
     anchored: Option<&[Anchor]>,
 ) -> Result<String, CommandError> {
-    let err = match ctx.resolve_run(store, super::Scope::any(), Some(query)) {
+    let err = match ctx.resolve_any_run(store, Some(query), &["log", "verify"], &[]) {
         Ok(run) => return Ok(run),
         Err(e) => e,
     };
@@ -568,7 +574,9 @@ const COPY_BATCH: usize = 5_000;
 /// run's chain is verified here first and there after. A run already there with the same
 /// head is left alone; one there that this run continues (copied before it went on) gets the
 /// rest; one there that continues this run (copied, then gone on there) is already there
-/// (`ahead`); one there with another history is refused, as is a run that does not verify here.
+/// (`ahead`); one there with another history is refused, as is a run that does not verify here,
+/// and one being driven or cut short (`not_copyable`). A run another copy imported first is
+/// judged again against what is there (`CopyOutcome`); each run is said for itself.
 pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let example = || {
         format!(
@@ -649,53 +657,90 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let Some(copied_head) = here.heads.first().map(|(_, h)| h.clone()) else {
             continue;
         };
-        let there = dest.raw_rows(Some(run_id))?;
-        let from_seq = there.len();
-        // Gone on there (copied before, then driven in the other log): the source is a prefix
-        // of the target's run when the target's event at the source's last seq has the
-        // source head's hash — the chain makes that hash stand for every event before it.
-        // Already there, the target ahead: nothing to copy, nothing differs.
-        if from_seq > rows.len()
-            && dest.hash_at(run_id, rows.len() as u64 - 1)?.as_ref() == Some(&copied_head)
-        {
-            already.push(run_id.to_string());
-            ahead.push(run_id.to_string());
+        // A run driven now, or whose driver never recorded the end of its session, is not
+        // copied: nothing in the other log says it is driven here (no lease there, no lock),
+        // so a worker there would take it and run its step again beside (or after) the driver
+        // here — a deploy run twice. Its state is read after its rows, so it is at least as
+        // new as what would be copied; by the rule `status` and `resume` use (`run_holder`).
+        let state = crate::execute::load_state(&*source, run_id)?;
+        if let Some(reason) = not_copyable(ctx, &*source, &state) {
+            refuse(reason);
             continue;
         }
-        if from_seq > rows.len()
-            || there.last().map(|r| &r.hash) != from_seq.checked_sub(1).map(|i| &rows[i].hash)
-        {
-            refuse(format!(
-                "{into} holds it with another head ({} events, head {}): its history differs",
-                there.len(),
-                there
-                    .last()
-                    .map_or_else(String::new, |r| crate::store::hex(&r.hash))
-            ));
-            continue;
-        }
-        if from_seq == rows.len() {
-            already.push(run_id.to_string());
-            continue;
-        }
-        for batch in rows[from_seq..].chunks(COPY_BATCH) {
-            dest.import_rows(batch)?;
-        }
+        // The other log at the moment of each try: another copy (of this log, or of another
+        // holding the same run) may import it between the read and the import; the import
+        // then fails as out of date, and the run is judged again against what is there now —
+        // the same history is already there, not a failure.
+        let mut tries = 0;
+        let outcome = loop {
+            tries += 1;
+            let there = dest.raw_rows(Some(run_id))?;
+            let from_seq = there.len();
+            // Gone on there (copied before, then driven in the other log): the source is a
+            // prefix of the target's run when the target's event at the source's last seq has
+            // the source head's hash — the chain makes that hash stand for every event before
+            // it. Already there, the target ahead: nothing to copy, nothing differs.
+            if from_seq > rows.len()
+                && dest.hash_at(run_id, rows.len() as u64 - 1)?.as_ref() == Some(&copied_head)
+            {
+                break CopyOutcome::Ahead;
+            }
+            if from_seq > rows.len()
+                || there.last().map(|r| &r.hash) != from_seq.checked_sub(1).map(|i| &rows[i].hash)
+            {
+                break CopyOutcome::Differs(format!(
+                    "{into} holds it with another head ({} events, head {}): its history differs",
+                    there.len(),
+                    there
+                        .last()
+                        .map_or_else(String::new, |r| crate::store::hex(&r.hash))
+                ));
+            }
+            if from_seq == rows.len() {
+                break CopyOutcome::Already;
+            }
+            match import_from(&mut dest, &rows, from_seq) {
+                Ok(()) => break CopyOutcome::Imported(from_seq),
+                Err(crate::store::StoreError::Conflict { .. }) if tries < 5 => continue,
+                Err(crate::store::StoreError::Conflict {
+                    expected, actual, ..
+                }) => {
+                    break CopyOutcome::Differs(format!(
+                        "{into} kept changing while it was copied (expected it at seq {expected}, found it at {actual}, {tries} times): copy again"
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let from_seq = match outcome {
+            CopyOutcome::Imported(from_seq) => from_seq,
+            CopyOutcome::Already => {
+                already.push(run_id.to_string());
+                continue;
+            }
+            CopyOutcome::Ahead => {
+                already.push(run_id.to_string());
+                ahead.push(run_id.to_string());
+                continue;
+            }
+            CopyOutcome::Differs(reason) => {
+                refuse(reason);
+                continue;
+            }
+        };
         let check = dest.verify(Some(run_id))?;
         // Held to what was copied (at the seq it ends), not to the source's head now, nor
         // to the other log's head (either may have gone on meanwhile).
         let landed = dest.hash_at(run_id, rows.len() as u64 - 1)?;
         if !check.ok || landed.as_ref() != Some(&copied_head) {
-            return Err(CommandError::new(
-                exit::FAILED,
-                format!("run {run_id} does not verify in {into} after copying it"),
-            )
-            .hint(format!(
-                "{} shows where",
+            // Said for this run; the others are still copied.
+            refuse(format!(
+                "it does not verify in {into} after copying it: {} shows where",
                 ctx.clone()
                     .with_db(Some(to.to_string()))
                     .cmd(&["log", "verify", run_id])
-            )));
+            ));
+            continue;
         }
         events += (rows.len() - from_seq) as u64;
         match from_seq {
@@ -764,6 +809,66 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         "registry": registry,
     });
     Ok(Output::new(doc, text, code))
+}
+
+/// What became of one run `log copy` tried to import.
+enum CopyOutcome {
+    /// Its rows from this seq on were imported.
+    Imported(usize),
+    /// The other log holds the same history.
+    Already,
+    /// The other log holds this history and more (copied, then gone on there).
+    Ahead,
+    /// Not copied, and why.
+    Differs(String),
+}
+
+/// Import `rows` from `from_seq` on into `dest`, in transactions of at most `COPY_BATCH`. A
+/// batch that another writer got ahead of fails with `Conflict` (`import_rows` checks that it
+/// continues the head there); the batches before it stay, a prefix the next try extends.
+fn import_from(
+    dest: &mut Box<dyn EventStore>,
+    rows: &[crate::store::RawRow],
+    from_seq: usize,
+) -> Result<(), crate::store::StoreError> {
+    for batch in rows[from_seq..].chunks(COPY_BATCH) {
+        dest.import_rows(batch)?;
+    }
+    Ok(())
+}
+
+/// Why `state`'s run (of the log `source`) is not copied by `log copy`, if it is not: a live
+/// driver holds it (`run_holder`: its lock, a lease, or the process its log names for a
+/// session still open), or its last session never recorded its end (a step or rollback was
+/// under way when its driver was cut short). In the other log nothing would say it is driven
+/// or was cut short here: a worker there would take it over at once and run again the step
+/// that runs (or ran) here.
+fn not_copyable(
+    ctx: &Ctx,
+    source: &dyn EventStore,
+    state: &crate::decide::RunState,
+) -> Option<String> {
+    let run = state.run_id.as_str();
+    let kind = if state.is_scenario() {
+        "orchestrate"
+    } else {
+        "workflow"
+    };
+    if let Some(holder) = crate::execute::run_holder(&ctx.home, source, state) {
+        return Some(format!(
+            "it is being driven now, by {holder}: a copy would be driven there too, its running step run a second time; copy it once it finished, paused or stopped ({} shows it)",
+            ctx.cmd(&[kind, "status", run])
+        ));
+    }
+    if state.session_running() {
+        let stop = if state.is_scenario() { "stop" } else { "abort" };
+        return Some(format!(
+            "its driver was cut short (`status` shows it interrupted), its session never ended: a copy would be taken over there and its step run again; {} here, or {} it, then copy it",
+            ctx.cmd(&[kind, "resume", run]),
+            ctx.cmd(&[kind, stop, run])
+        ));
+    }
+    None
 }
 
 /// Copy the agent registry (`REGISTRY_STREAM`) of `source` into `dest`, which may hold one of

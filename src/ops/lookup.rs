@@ -1,24 +1,24 @@
 //! Finding the run a command means: by id, by a unique prefix of an id, or by the name of its
 //! workflow or scenario (its latest run), among the runs of the command's own kind.
 
-use crate::definition::{catalog_suggest, normalize_name, shown};
+use crate::definition::{catalog_suggest, normalize_name, shown_query};
 use crate::event::{Event, RunKind};
 use crate::store::{EventStore, RunQuery, StoreError};
 
-/// Why no run was found. The query is shown as names are (escaped, cut to 40 characters): it
+/// Why no run was found. The query is shown as names are (escaped, cut past 120 characters): it
 /// is whatever was typed or sent, a tool's argument of megabytes included.
 #[derive(Debug, thiserror::Error)]
 pub enum FindError {
     #[error("there are no {}runs yet", kind_prefix(*.kind))]
     NoRuns { kind: Option<RunKind> },
-    #[error("no {}run `{}`", kind_prefix(*.kind), shown(.query))]
+    #[error("no {}run `{}`", kind_prefix(*.kind), shown_query(.query))]
     NotFound {
         kind: Option<RunKind>,
         query: String,
         /// Names of runs of that kind that look like the query.
         suggestions: Vec<String>,
     },
-    #[error("`{}` matches {count} runs; give more of the id", shown(.query))]
+    #[error("`{}` matches {count} runs; give more of the id", shown_query(.query))]
     Ambiguous {
         /// The kind looked among, whose history lists the runs.
         kind: Option<RunKind>,
@@ -29,7 +29,7 @@ pub enum FindError {
     /// to pick a run by (before, "no run `01M`" with runs whose ids start so).
     #[error(
         "`{}` is too short to pick a run by: {} start so; give at least {MIN_ID_PREFIX} characters of the id",
-        shown(.query),
+        shown_query(.query),
         if *.count == 1 { "the id of 1 run".to_string() } else { format!("the ids of {} runs", .count) }
     )]
     TooShort {
@@ -38,11 +38,22 @@ pub enum FindError {
         count: usize,
     },
     /// The query names a run of the other kind (`workflow status` of a scenario run).
-    #[error("`{}` is a {} run, not a {} run", shown(.query), kind_word(Some(*.found)), kind_word(*.kind))]
+    #[error("`{}` is a {} run, not a {} run", shown_query(.query), kind_word(Some(*.found)), kind_word(*.kind))]
     OtherKind {
         kind: Option<RunKind>,
         query: String,
         found: RunKind,
+    },
+    /// A name that both a workflow's and a scenario's runs bear, given where either kind is
+    /// taken (`log show NAME`): picking one would be a guess. `runs`: the latest of each kind.
+    #[error(
+        "`{}` names both a workflow's and a scenario's runs: the latest workflow run is {}, the latest scenario run {}; give the run's id",
+        shown_query(.query), .workflow, .scenario
+    )]
+    BothKinds {
+        query: String,
+        workflow: String,
+        scenario: String,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -131,7 +142,7 @@ pub fn find_run(
 ) -> Result<String, FindError> {
     let found = find_in(store, scope, query);
     let Some(kind) = scope.kind else {
-        return found;
+        return both_kinds(store, scope, query, found);
     };
     match (&found, query) {
         (Err(FindError::NotFound { .. } | FindError::NoRuns { .. }), Some(q)) => {
@@ -152,6 +163,41 @@ pub fn find_run(
                 Err(_) => found,
             }
         }
+        _ => found,
+    }
+}
+
+/// `found` among runs of any kind by `query`: refused (`FindError::BothKinds`) when it was
+/// found by a name that runs of both kinds bear, rather than one picked silently.
+fn both_kinds(
+    store: &dyn EventStore,
+    scope: Scope,
+    query: Option<&str>,
+    found: Result<String, FindError>,
+) -> Result<String, FindError> {
+    let (Ok(run_id), Some(q)) = (&found, query.map(str::trim)) else {
+        return found;
+    };
+    // Picked by its id (or a prefix of it): no guess.
+    if run_id.starts_with(&q.to_ascii_uppercase()) && looks_like_id(q) {
+        return found;
+    }
+    let of = |kind| {
+        find_in(
+            store,
+            Scope {
+                kind: Some(kind),
+                ..scope
+            },
+            Some(q),
+        )
+    };
+    match (of(RunKind::Workflow), of(RunKind::Scenario)) {
+        (Ok(workflow), Ok(scenario)) if workflow != scenario => Err(FindError::BothKinds {
+            query: q.to_string(),
+            workflow,
+            scenario,
+        }),
         _ => found,
     }
 }

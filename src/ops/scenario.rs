@@ -258,6 +258,9 @@ struct Act<'a> {
     no_drive: bool,
     instead: &'a [&'a str],
     inputs: &'a [(String, String)],
+    /// A report's phase and verb (`complete`/`fail`): a finished latest run names the older
+    /// runs whose phase of that name waits for one.
+    unit: Option<(&'a str, &'a str)>,
 }
 
 fn act(
@@ -272,6 +275,7 @@ fn act(
         no_drive,
         instead,
         inputs,
+        unit: how_unit,
     } = how;
     let (opened, read_only) = ctx.changing_store()?;
     let mut store = opened.ok_or_else(|| ctx.no_runs(SCENARIOS, Some(name)))?;
@@ -280,10 +284,24 @@ fn act(
     let mut ids = UlidIds::default();
     let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
     if journal.state.outcome().is_some() {
-        return Err(ctx.finished(
+        let e = ctx.finished(
             &journal.state,
             "its phases cannot be started or reported any more",
-        ));
+        );
+        // Named by its scenario (its latest run), not by its id: the older runs whose phase
+        // of that name waits for this action are named, with the command for each.
+        let by_id = run_id
+            .to_ascii_uppercase()
+            .starts_with(&name.trim().to_ascii_uppercase());
+        return Err(match how_unit {
+            Some((unit, verb)) if !by_id => journal.nested(|store, _, _| {
+                let argv = |id: &str, phase: &str| -> Vec<String> {
+                    ["orchestrate", verb, id, phase].map(String::from).to_vec()
+                };
+                super::workflow::report_elsewhere(ctx, &*store, SCENARIOS, &run_id, unit, &argv, e)
+            }),
+            _ => e,
+        });
     }
     // On a read-only log only a finished run is answered (above).
     if let Some(e) = read_only {
@@ -423,6 +441,7 @@ pub fn start(
         no_drive,
         instead: &[],
         inputs: &[],
+        unit: None,
     };
     act(ctx, name, &by, live, how, |state| {
         operator::start_phase(state, phase, &by)
@@ -466,6 +485,7 @@ pub fn report(
         no_drive,
         instead: &instead,
         inputs,
+        unit: Some((phase, verb)),
     };
     act(ctx, name, &by, live, how, |state| {
         operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)
@@ -817,6 +837,17 @@ pub fn validate(ctx: &Ctx, name: Option<&str>, all: bool) -> Result<Output, Comm
                         .into_iter()
                         .collect();
                 its.extend(s.items_not_as_written(&entry.display_path(), &entry.text));
+                // A template in a nested shell's script: valid, but unsafe.
+                its.extend(
+                    crate::validate::validate_scenario_cautioned(
+                        &entry.display_path(),
+                        &entry.text,
+                        &s,
+                        None,
+                        &known_agents(ctx),
+                    )
+                    .1,
+                );
                 if let Ok(config) = ctx.catalog().config_file() {
                     let agents = scenario_agents(ctx, &s, &config.agents);
                     its.extend(super::agents::claude_missing(ctx, &agents));

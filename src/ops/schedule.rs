@@ -193,6 +193,27 @@ pub fn parse_at(text: &str) -> Result<SystemTime, CommandError> {
     })
 }
 
+/// `schedule run --once --at TIME` records what it does (`schedule_seen`, `schedule_fired`) as
+/// if it were TIME, and a schedule's stream refuses every time at or before the last one it
+/// decided: a pass at a future TIME would leave the real scheduler silent until then (an
+/// every-minute schedule for weeks). So a TIME later than the clock is refused, recording
+/// nothing; `schedule list --at`, which records nothing, takes any time.
+pub fn refuse_future_at(at: SystemTime, now: SystemTime) -> Result<(), CommandError> {
+    if at <= now {
+        return Ok(());
+    }
+    Err(CommandError::bad_input(format!(
+        "--at {} is later than now ({}): a pass records what it fires, and the schedule \
+         would then skip every real time until {}",
+        due_text(millis(at)),
+        due_text(millis(now)),
+        due_text(millis(at)),
+    ))
+    .hint(
+        "give a time at or before now, or see future times with `cortex schedule list --at TIME`",
+    ))
+}
+
 /// `schedule list`: every schedule, its next times and its last fire.
 pub fn list(ctx: &Ctx, now: SystemTime) -> Result<Output, CommandError> {
     let now_ms = millis(now);
@@ -757,6 +778,9 @@ pub fn run(
     stop: &StopFlag,
     sink: &mut dyn FnMut(&Happened),
 ) -> Result<Vec<Happened>, CommandError> {
+    if let Some(at) = at {
+        refuse_future_at(at, SystemTime::now())?;
+    }
     let now = || at.unwrap_or_else(SystemTime::now);
     let mut scheduler = Scheduler::new(ctx, now(), catch_up)?;
     let mut all = Vec::new();

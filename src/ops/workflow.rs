@@ -41,6 +41,8 @@ struct Loaded {
     agents: ResolvedAgents,
     /// Every workflow its `uses:` steps run, directly or not, keyed by the `uses:` text.
     uses: BTreeMap<String, UsedWorkflow>,
+    /// What `validate` warns of, located (a template in a nested shell's script).
+    cautions: Vec<String>,
 }
 
 /// A workflow a `uses:` text names, read once per load.
@@ -256,7 +258,7 @@ fn load_with(
         workflows_dir: format!("{}/", catalog.workflows_dir().display()),
         globals: ctx.globals(),
     };
-    let verdict = validate_workflow(
+    let (verdict, cautions) = crate::validate::validate_workflow_cautioned(
         &path,
         &entry.text,
         &workflow,
@@ -311,6 +313,7 @@ fn load_with(
         config,
         agents,
         uses,
+        cautions,
     })
 }
 
@@ -490,6 +493,7 @@ fn verdict(
         l.workflow
             .items_not_as_written(&l.entry.display_path(), &l.entry.text),
     );
+    warnings.extend(l.cautions.iter().cloned());
     let doc = json!({
         "file": file, "name": l.workflow.name, "valid": true,
         "steps": l.workflow.steps.len(), "agents": agents,
@@ -614,6 +618,16 @@ pub fn run(
                 && s.uses.is_none()
                 && !s.agent.as_ref().is_some_and(|a| agents.is_run(a))
         });
+        let refused = unstartable_children(wf, &loaded.uses, &inputs, &ctx.cwd);
+        if !refused.is_empty() {
+            return Err(CommandError::bad_input(format!(
+                "this run would fail: {}",
+                refused.join("; ")
+            ))
+            .hint(
+                "give other inputs (--input NAME=VALUE), or fix the step's `with:` so that it passes the inputs of the workflow it calls; a child run that cannot start is never retried",
+            ));
+        }
         let (inputs, settings) = preview_settings(wf, &inputs, &ctx.cwd);
         let plan = with_settings(plan, &|name| settings.get(name).cloned());
         let text = render_plan(&format!("Plan for workflow `{}`", wf.name), &inputs, &plan);
@@ -741,6 +755,60 @@ pub fn run_inputs(
 /// What a dry run of a new run of `wf` shows besides its actions: its inputs (a secret one as
 /// `***`) and what each step would run with, by step name (its directory under `base`, the
 /// run's: where `run` is called).
+/// The `uses:` steps of `wf` whose child run could not start with the run's `inputs`: each
+/// whose `with:` values are all known before the run (literals and the run's inputs, none of
+/// them secret; no step output, no `${{ item }}`) and do not pass the called workflow's inputs
+/// (`dev` for an `integer`) — the run would fail there, and such a step is never retried. A
+/// step with an `if:` may not run: it is left alone.
+fn unstartable_children(
+    wf: &Workflow,
+    uses: &BTreeMap<String, UsedWorkflow>,
+    inputs: &BTreeMap<String, serde_json::Value>,
+    base: &std::path::Path,
+) -> Vec<String> {
+    use crate::definition::template::{Reference, render_text, scan};
+    let secret = secret_inputs(wf);
+    let known = |text: &str| {
+        scan(text).iter().all(|o| {
+            matches!(&o.reference, Ok(Reference::Input(n)) if inputs.contains_key(n) && !secret.contains(n))
+        })
+    };
+    let resolve = |r: &Reference| match r {
+        Reference::Input(n) => inputs.get(n).map(crate::execute::input_text),
+        _ => None,
+    };
+    let mut problems = Vec::new();
+    for step in &wf.steps {
+        let Some(used) = step.uses.as_deref().and_then(|u| uses.get(u)) else {
+            continue;
+        };
+        if step.if_.is_some() || step.with.values().any(|v| !known(&v.0)) {
+            continue;
+        }
+        let Ok(child) = serde_json::from_value::<Workflow>(used.definition.clone()) else {
+            continue;
+        };
+        let given: Vec<(String, String)> = step
+            .with
+            .iter()
+            .map(|(k, v)| (k.clone(), render_text(&v.0, &resolve)))
+            .collect();
+        let dir = match &step.working_dir {
+            Some(dir) => base.join(render_text(dir, &resolve)),
+            None => base.to_path_buf(),
+        };
+        if let Err(found) = resolve_inputs(&child.inputs, &given, &|p| dir.join(p).exists()) {
+            problems.push(format!(
+                "step `{}` cannot start its child run: the inputs given to `{}` with `with:` are not valid: {}",
+                crate::definition::shown(&step.name),
+                crate::definition::shown(&child.name),
+                found.join("; ")
+            ));
+        }
+    }
+    problems
+}
+
 pub(super) fn preview_settings(
     wf: &Workflow,
     inputs: &BTreeMap<String, serde_json::Value>,
@@ -833,12 +901,38 @@ pub fn status(
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);
         let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
         let resume_with = (!alive).then(|| ctx.cmd(&[group, "resume", &run_id]));
+        let delivers = resume_with.is_some();
         super::notify::add_deliveries(
             &store,
             &run_id,
             Some((&state, resume_with)),
             &mut delivered,
         )?;
+        // Notifications due that nobody delivers: the resume that does is next, in `next`
+        // as in the text (it said so only in the text).
+        let due = delivered
+            .json
+            .get("notifications_pending")
+            .and_then(|p| p.as_array())
+            .map_or(0, Vec::len);
+        let deliver = (delivers && due > 0).then(|| {
+            let mut argv = vec!["cortex".to_string()];
+            argv.extend(ctx.globals());
+            argv.extend([group.to_string(), "resume".into(), run_id.clone()]);
+            crate::project::Suggestion {
+                argv,
+                why: format!(
+                    "deliver the {} still due (its driver ended before delivering {})",
+                    if due == 1 {
+                        "notification"
+                    } else {
+                        "notifications"
+                    },
+                    if due == 1 { "it" } else { "them" }
+                ),
+                fill: Vec::new(),
+            }
+        });
         let mut output = status_output(
             ctx,
             &state,
@@ -847,6 +941,7 @@ pub fn status(
             Some((&store, leases.as_deref())),
             &delivered.human,
             Some(problem.as_ref()),
+            deliver,
         );
         for key in ["notifications", "notifications_pending"] {
             if let (Some(map), Some(docs)) =
@@ -890,13 +985,16 @@ pub fn status(
         None,
         "",
         Some(verifier.first_bad()),
+        None,
     ))
 }
 
 /// A run's status document and screen (a scenario's in its own screen), as of `at` if given;
 /// with the log (`present`), what its waiting `uses:` steps wait on down their child runs and,
 /// given the run's leases read before the log, which of its claimed units are orphaned;
-/// `notes` (lines) go last before the Next block, which ends the screen.
+/// `notes` (lines) go last before the Next block, which ends the screen; `deliver`: the resume
+/// that delivers notifications still due, among the suggestions.
+#[allow(clippy::too_many_arguments)]
 pub fn status_output(
     ctx: &Ctx,
     state: &crate::decide::RunState,
@@ -905,6 +1003,7 @@ pub fn status_output(
     present: Option<(&dyn EventStore, Option<&[crate::store::Lease]>)>,
     notes: &str,
     checked: Option<Option<&crate::store::BadEvent>>,
+    deliver: Option<crate::project::Suggestion>,
 ) -> Output {
     let mut view = match present {
         Some((store, Some(leases))) => ctx
@@ -913,6 +1012,39 @@ pub fn status_output(
         Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
+    // The resume that delivers the notifications still due: first, or said of the plain
+    // resume already suggested.
+    if let Some(deliver) = deliver {
+        match view.next.iter_mut().find(|s| s.argv == deliver.argv) {
+            Some(same) => {
+                same.why = format!(
+                    "{}; it also {}",
+                    same.why,
+                    deliver.why.replacen("deliver ", "delivers ", 1)
+                )
+            }
+            None => view.next.insert(0, deliver),
+        }
+    }
+    // Held by the driver its log names, alive on this host, with no lock in this home and no
+    // lease (a log copied from under its driver, a driver of another home): its running steps
+    // name it, as `resume` does when it refuses — never shown as nobody's.
+    if alive
+        && at.is_none()
+        && let Some((store, _)) = present
+        && crate::execute::live_lock(&ctx.home, store, &state.run_id).is_none()
+        && crate::execute::driven_elsewhere(store, &state.run_id).is_none()
+        && let Some(holder) = crate::execute::run_holder(&ctx.home, store, state)
+    {
+        for s in &mut view.steps {
+            if s.status == StepStatus::Running && s.worker.is_none() {
+                s.worker = Some(format!(
+                    "driver pid {} on {} (the process its log names; its lock is not in this home)",
+                    holder.pid, holder.host
+                ));
+            }
+        }
+    }
     // The past stays in the past: times end at that event, and nothing is to be done.
     let mut now = SystemTime::now();
     if let Some(rec) = at {
@@ -1052,10 +1184,6 @@ pub fn resume(
         }
         return Ok(out);
     }
-    // A driver on another host, by its lease (asked before the journal borrows the log).
-    let leased = dry_run
-        .then(|| crate::execute::driven_elsewhere(&*store, &run_id))
-        .flatten();
     let durability = {
         let mut journal = Journal::open(&mut store, &clock, &mut ids, &run_id)?;
         // A step (or phase) named by `--from` or `--rollback-to` is checked first: a misspelt
@@ -1125,11 +1253,19 @@ pub fn resume(
                 let code = view.status.exit_code();
                 return Ok(Output::new(view.to_json(), text, code).warn(warnings));
             }
-            let text = format!(
+            let mut text = format!(
                 "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
                 outcome.as_str(),
                 view.head_hash
             );
+            // The latest run, taken for want of a RUN: the runs that wait or were cut short
+            // are named, each with its command (an older run is what was meant, likely).
+            if run.is_none() {
+                let state = journal.state.clone();
+                let others = journal
+                    .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &state.run_id));
+                text.push_str(&others_text(ctx, &others));
+            }
             let code = view.status.exit_code();
             return Ok(Output::new(view.to_json(), text, code).warn(warnings));
         }
@@ -1181,12 +1317,13 @@ pub fn resume(
             let plan = with_settings(plan, &|name| resumed_setting(state, name));
             let plan = crate::plan::with_phase_starts(plan, state);
             let mut text = render_plan(&format!("Resume plan for run {run_id}"), &inputs, &plan);
-            // Held by a live driver (its lock, or the log's driver when the lock file was
-            // deleted, or a lease elsewhere): the resume itself would be refused, exit 4.
-            let held = crate::execute::DriverLock::probe(&ctx.home, &run_id)
-                .or_else(|| crate::execute::live_recorded_driver(&journal.state))
-                .map(|h| h.to_string())
-                .or_else(|| leased.map(|l| format!("{} on {} (its lease)", l.holder, l.host)));
+            // Held by a live driver (its lock, a lease elsewhere, or the driver the log names
+            // for a session still open, alive here), by the rule `status` uses: the resume
+            // itself would be refused, exit 4.
+            let state = journal.state.clone();
+            let held = journal
+                .with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state))
+                .map(|h| h.to_string());
             let code = match &held {
                 Some(holder) => {
                     text.push_str(&format!(
@@ -1201,6 +1338,29 @@ pub fn resume(
                 text,
                 code,
             ));
+        }
+        // A plain resume of a run that only waits on people (a prompt step, a phase to
+        // report or start) changes nothing: it records nothing (an agent polling with
+        // `resume` would grow the log by a `run_resumed` each time) and says what the run
+        // waits for. A resume with anything to change (`--timeout`, `--input`, a mode, a
+        // time limit changed in cortex.config.json, an interrupted or paused run) records.
+        if mode == ResumeMode::Continue
+            && inputs.is_empty()
+            && timeout.is_none()
+            && let Some(waits) = crate::plan::idle_wait(&journal.state)
+            && crate::execute::DriverLock::probe(&ctx.home, &run_id).is_none()
+            && crate::execute::live_recorded_driver(&journal.state).is_none()
+            && ctx
+                .catalog()
+                .config()
+                .is_ok_and(|c| c.timeout_seconds == journal.state.time_limit())
+        {
+            let state = journal.state.clone();
+            let others = match run {
+                None => journal.nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id)),
+                Some(_) => Vec::new(),
+            };
+            return Ok(nothing_to_resume(ctx, &state, &waits, &others));
         }
         // Before anything is recorded: a run with secret inputs cannot go on without them.
         supply_secret_inputs(ctx, &mut journal, inputs, &mode)?;
@@ -1846,6 +2006,15 @@ pub fn report_step(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let success = report.success;
+    // A failed step has no outputs (as a command's failed attempt records none, and a phase
+    // fails with none): outputs given with a fail report are refused, never dropped unsaid.
+    if !success && !report.outputs.is_empty() {
+        return Err(CommandError::bad_input(
+            "a fail report takes no outputs: a failed step records none (later steps read only a completed step's outputs); nothing was recorded",
+        )
+        .hint("leave the outputs out, and say what happened with --message")
+        .hint("report the step complete instead if its outputs are good"));
+    }
     let (opened, read_only) = ctx.changing_store()?;
     let Some(mut store) = opened else {
         return Err(ctx.no_runs(WORKFLOWS, report.run));
@@ -1860,6 +2029,19 @@ pub fn report_step(
         None => Vec::new(),
     };
     let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
+    // Without `--run`, a latest run that cannot take the report names the older runs that
+    // wait on a step of that name, with the command for each.
+    let elsewhere = |store: &dyn EventStore, e: CommandError| -> CommandError {
+        if report.run.is_some() {
+            return e;
+        }
+        let argv = |id: &str, name: &str| -> Vec<String> {
+            ["workflow", "step", verb, name, "--run", id]
+                .map(String::from)
+                .to_vec()
+        };
+        report_elsewhere(ctx, store, WORKFLOWS, &run_id, report.step, &argv, e)
+    };
     let outputs = report.outputs;
     check_output_keys(&outputs)?;
     let by = report.by;
@@ -1890,7 +2072,10 @@ pub fn report_step(
         }
         // A finished run says so on a read-only log too (nothing would be recorded).
         if read_only.is_some() && seen.outcome().is_some() {
-            return Err(ctx.finished(&seen, "its steps cannot be reported any more"));
+            return Err(elsewhere(
+                &*store,
+                ctx.finished(&seen, "its steps cannot be reported any more"),
+            ));
         }
         if let Some(e) = read_only {
             return Err(e);
@@ -1919,7 +2104,8 @@ pub fn report_step(
     // A child run's secret inputs come from its parent, given again to this process.
     crate::execute::inherit_secret_inputs(&mut journal);
     if journal.state.outcome().is_some() {
-        return Err(ctx.finished(&journal.state, "its steps cannot be reported any more"));
+        let e = ctx.finished(&journal.state, "its steps cannot be reported any more");
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
     }
     take_secret_inputs(&mut journal, report.inputs)?;
     let state = &journal.state;
@@ -1940,7 +2126,7 @@ pub fn report_step(
         {
             e = e.hint(format!("did you mean `{best}`?"));
         }
-        return Err(e);
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
     };
     let step = state.steps[index].clone();
     if state.is_open_parent(index) {
@@ -1982,10 +2168,11 @@ pub fn report_step(
                 ctx.cmd(&["workflow", "resume", &run_id])
             ));
         }
-        return Err(e.hint(format!(
+        let e = e.hint(format!(
             "{} shows every step",
             ctx.cmd(&["workflow", "status", &run_id])
-        )));
+        ));
+        return Err(journal.nested(|store, _, _| elsewhere(&*store, e)));
     }
     if let Some(child) = step.child.as_ref().filter(|_| state.is_uses(index)) {
         return Err(CommandError::bad_input(format!(
@@ -2137,4 +2324,214 @@ pub fn report_step(
         }
         Ok(Output::new(view.to_json(), text, code).warn(warnings))
     }
+}
+
+/// An unfinished run other than the one acted on, as a hint names it: its id, its kind, its
+/// definition's name, how it stands, and the units it waits on (for a report or a start).
+#[derive(Debug, Clone)]
+pub(crate) struct OpenRun {
+    pub run_id: String,
+    pub kind: RunKind,
+    pub name: String,
+    pub status: RunStatus,
+    /// Units waiting for a report.
+    pub waiting: Vec<String>,
+}
+
+/// How many unfinished runs a hint looks at (newest first): a bounded read, whatever the
+/// history holds.
+const OPEN_RUNS_LOOKED_AT: usize = 20;
+
+/// The unfinished runs of `scope`'s kind other than `run_id`, newest first (at most
+/// `OPEN_RUNS_LOOKED_AT` looked at), each as it stands now. A run that cannot be read is
+/// left out: this only adds to an answer.
+pub(crate) fn other_open_runs(
+    ctx: &Ctx,
+    store: &dyn crate::store::EventStore,
+    scope: Scope,
+    run_id: &str,
+) -> Vec<OpenRun> {
+    let query = crate::store::RunQuery {
+        kind: scope.kind,
+        unfinished: true,
+        limit: Some(OPEN_RUNS_LOOKED_AT + 1),
+        ..Default::default()
+    };
+    let Ok(entries) = store.list_runs(&query) else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter(|e| e.run_id != run_id)
+        .take(OPEN_RUNS_LOOKED_AT)
+        .filter_map(|e| {
+            let state = crate::execute::load_state(store, &e.run_id).ok()?;
+            if state.outcome().is_some() {
+                return None;
+            }
+            let view = ctx.view(&state, false);
+            let waiting = state
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Waiting)
+                .map(|s| s.name.clone())
+                .collect();
+            Some(OpenRun {
+                run_id: e.run_id,
+                kind: e.kind,
+                name: e.name,
+                status: view.status,
+                waiting,
+            })
+        })
+        .collect()
+}
+
+/// The lines naming the other runs that wait or were cut short, each with the command that
+/// goes on with it: `resume` for one to resume, `status` for one waiting on a report (which
+/// its status shows, with the report's command).
+pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
+    let shown: Vec<&OpenRun> = others
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.status,
+                RunStatus::Waiting
+                    | RunStatus::Interrupted
+                    | RunStatus::Stopped
+                    | RunStatus::Failed
+            )
+        })
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nOther runs to go on with:\n");
+    for o in shown {
+        let group = o.kind.group();
+        let (what, argv) = match o.status {
+            RunStatus::Waiting if !o.waiting.is_empty() => (
+                format!(
+                    "waits on {}",
+                    o.waiting
+                        .iter()
+                        .map(|w| format!("`{}`", crate::definition::shown(w)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                vec![group, "status", o.run_id.as_str()],
+            ),
+            status => (
+                status.as_str().to_string(),
+                vec![group, "resume", o.run_id.as_str()],
+            ),
+        };
+        text.push_str(&format!(
+            "   Run {} ({}) {what}: {}\n",
+            o.run_id,
+            crate::definition::shown(&o.name),
+            ctx.cmd(&argv)
+        ));
+    }
+    text
+}
+
+/// The answer to a plain resume of a run that only waits on people: what it waits for, its
+/// next steps, nothing recorded; exit 3 (SPEC §5: a waiting run).
+fn nothing_to_resume(
+    ctx: &Ctx,
+    state: &crate::decide::RunState,
+    (reports, starts): &(Vec<usize>, Vec<usize>),
+    others: &[OpenRun],
+) -> Output {
+    let view = ctx.view(state, false);
+    let noun = if state.is_scenario() { "phase" } else { "step" };
+    let names = |v: &[usize]| {
+        v.iter()
+            .map(|&i| format!("`{}`", crate::definition::shown(&state.steps[i].name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut waits = Vec::new();
+    if !reports.is_empty() {
+        waits.push(format!("a report on {noun} {}", names(reports)));
+    }
+    if !starts.is_empty() {
+        waits.push(format!("the manual phase {} to be started", names(starts)));
+    }
+    let note = format!(
+        "run {} waits for {}: nothing to resume, nothing was recorded",
+        state.run_id,
+        waits.join(" and ")
+    );
+    let mut text = format!(
+        "⏳ Run {} waits for {}; nothing to resume, nothing was recorded.\n",
+        state.run_id,
+        waits.join(" and ")
+    );
+    text.push_str(&crate::render::render_next(&view.next));
+    text.push_str(&others_text(ctx, others));
+    let mut json = view.to_json();
+    if let Some(doc) = json.as_object_mut() {
+        doc.insert("note".into(), json!(note));
+    }
+    Output::new(json, text, view.status.exit_code())
+}
+
+/// A report made on the latest run for want of a RUN, which that run cannot take (it
+/// finished, has no such unit, or the unit is not waiting): the other unfinished runs in
+/// `scope` whose unit of that name waits for a report are named in `e`, each with the
+/// report's command there (`argv` of the run's id and the unit's name), before its other
+/// hints. Before, the error spoke of the latest run alone ("already finished… `workflow run`
+/// starts a new run") while an older run waited on that very step.
+pub(crate) fn report_elsewhere(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    scope: Scope,
+    run_id: &str,
+    unit: &str,
+    argv: &dyn Fn(&str, &str) -> Vec<String>,
+    mut e: CommandError,
+) -> CommandError {
+    let wanted = normalize_name(unit);
+    let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id)
+        .into_iter()
+        .filter_map(|o| {
+            let name = o
+                .waiting
+                .iter()
+                .find(|w| normalize_name(w) == wanted)?
+                .clone();
+            Some((o, name))
+        })
+        .collect();
+    if hits.is_empty() {
+        return e;
+    }
+    let runs: Vec<String> = hits
+        .iter()
+        .map(|(o, _)| format!("{} ({})", o.run_id, crate::definition::shown(&o.name)))
+        .collect();
+    e.message.push_str(&format!(
+        "; `{}` waits for a report in {} {}",
+        crate::definition::shown(unit),
+        if runs.len() == 1 { "run" } else { "runs" },
+        runs.join(", ")
+    ));
+    let mut hints: Vec<super::Hint> = hits
+        .iter()
+        .map(|(o, name)| {
+            let args = argv(&o.run_id, name);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ctx.suggest(&args)
+                .then(format!(" reports it in run {}", o.run_id))
+        })
+        .collect();
+    if e.run_hint.is_none() {
+        hints.append(&mut e.hints);
+        e.hints = hints;
+    } else {
+        e.hints.append(&mut hints);
+    }
+    e
 }

@@ -59,6 +59,7 @@ pub fn child_start(
     working_dir: String,
     by: Operator,
     driver: Driver,
+    left: Option<u64>,
 ) -> Result<RunStarted, String> {
     let start = parent
         .start
@@ -74,10 +75,11 @@ pub fn child_start(
     let used = start.uses.get(uses).ok_or_else(|| {
         format!("the parent run recorded no workflow for `uses: {uses}` when it started")
     })?;
-    // A limit a resume of the parent gave (`resume --timeout`) is the child's too: it is
-    // driven in the parent's session.
+    // The child is driven in the parent's session, whose limit is the whole run's (SPEC §3):
+    // its limit is what is left of the parent's (`left`, in whole seconds), else the one a
+    // resume of the parent gave (`resume --timeout`), else the parent's configuration's.
     let mut config = start.config.clone();
-    if let Some(limit) = parent.timeout_seconds {
+    if let Some(limit) = left.or(parent.timeout_seconds) {
         config.timeout_seconds = limit;
     }
     Ok(RunStarted {

@@ -18,7 +18,7 @@ pub use dag::{
     PhasePlan, dependencies, dependencies_among, find_cycle, parallel_opportunities,
     topological_order,
 };
-pub use next::{Next, next};
+pub use next::{Next, idle_wait, next};
 pub use notify::{NotificationRef, Notified, Trigger, due as notifications_due, end_of};
 pub use preview::{
     Action, PlannedChild, PlannedStep, Start, preview_resume, preview_run, with_phase_starts,

@@ -88,3 +88,53 @@ pub fn next(state: &RunState) -> Next {
         }
     }
 }
+
+/// What a run waits on when a plain resume would change nothing — its units all settled but
+/// for reports and manual starts that only a person or an agent gives: `(reports, starts)`,
+/// the indexes of the units waiting for a report and of the manual phases waiting to be
+/// started. None when a resume has something to do: a unit to run, retry, prepare or end
+/// (an interrupted attempt), a rollback, a pause, a stop, a `uses:` step's child to go on
+/// with, a run queued for workers.
+pub fn idle_wait(state: &RunState) -> Option<(Vec<usize>, Vec<usize>)> {
+    if state.stop_requested || state.submitted || !state.pre_validated {
+        return None;
+    }
+    let unsettled = state.steps.iter().any(|s| {
+        matches!(
+            s.status,
+            StepStatus::Running | StepStatus::Stopped | StepStatus::Failed | StepStatus::Ready
+        )
+    });
+    if unsettled {
+        return None;
+    }
+    if state.is_scenario() {
+        if state.phase != RunPhase::Running
+            || !super::ready_phases(state).is_empty()
+            || !super::to_prepare(state).is_empty()
+        {
+            return None;
+        }
+        let reports: Vec<usize> = (0..state.steps.len())
+            .filter(|&i| state.steps[i].status == StepStatus::Waiting && !state.is_uses(i))
+            .collect();
+        let starts = super::awaiting_manual_start(state);
+        if state
+            .steps
+            .iter()
+            .enumerate()
+            .any(|(i, s)| s.status == StepStatus::Waiting && state.is_uses(i))
+            || (reports.is_empty() && starts.is_empty())
+        {
+            return None;
+        }
+        return Some((reports, starts));
+    }
+    if state.phase != RunPhase::Waiting {
+        return None;
+    }
+    match next(state) {
+        Next::AwaitReport { index } => Some((vec![index], Vec::new())),
+        _ => None,
+    }
+}

@@ -279,24 +279,35 @@ pub fn run_again(view: &StatusView, group: &str) -> Suggestion {
 
 /// A time limit for the next driving session of a run `limit` seconds stopped, as
 /// `--timeout` takes it, and why it is that: twice `limit`, plus the time the step the limit
-/// cut (`cut`: its name, ms it ran) had had, since it starts over and needs more than that —
-/// a limit of 2 s that cut `sleep 4` after 1 s suggested 4s, which cut it again. How long the
-/// step needs in all is not known before it ends: the why says so, and that 0 lifts the limit.
+/// cut (`cut`: its name, ms it ran, from the log's times) had had, since it starts over and
+/// needs more than that — a limit of 2 s that cut `sleep 4` after 2 s suggested 4s, which cut
+/// it again. How long the step needs in all is not known before it ends: the why says so, and
+/// that 0 lifts the limit. The time it ran is said as the log has it (to a tenth of a second:
+/// a step cut after 1.01 s was said to have run 2 s), and added in whole seconds, rounded.
 pub(super) fn longer_limit(limit: u64, cut: Option<&(String, u64)>) -> (String, String) {
-    // Whole seconds, never more than the session it ran in (the cut lands a little after).
-    let ran = cut.map_or(0, |(_, ms)| ms.div_ceil(1000).min(limit));
+    // Never more than the session it ran in (the cut lands a little after).
+    let ran_ms = cut.map_or(0, |(_, ms)| (*ms).min(limit.saturating_mul(1000)));
+    let ran = ran_ms.saturating_add(500) / 1000;
     let more = limit.saturating_mul(2).saturating_add(ran).max(1);
     let why = match cut {
         Some((step, _)) => format!(
-            "go on with a time limit of {more}s counted from now (0: none): `{}` ran {}s before the limit cut it and starts over, so this is twice the old limit plus that (raise it if it needs more); timeout_seconds in cortex.config.json sets it for every run",
+            "go on with a time limit of {more}s counted from now (0: none): `{}` ran {}.{}s before the limit cut it and starts over, so this is twice the old limit plus that (raise it if it needs more); timeout_seconds in cortex.config.json sets it for every run",
             crate::definition::shown(step),
-            ran
+            ran_ms / 1000,
+            ran_ms % 1000 / 100,
         ),
         None => format!(
             "go on with a time limit of {more}s from now (0: none); timeout_seconds in cortex.config.json sets it for every run"
         ),
     };
     (format!("{more}s"), why)
+}
+
+/// Why a plain resume of a run its time limit stopped: it goes on (`from`: the resume point,
+/// the completed phases) under the limit in force at the resume (SPEC §7, recorded in
+/// `run_resumed`), not the one that stopped it. One wording for both kinds.
+fn resume_under_config_why(from: &str) -> String {
+    format!("go on from {from} with the time limit cortex.config.json sets now")
 }
 
 fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
@@ -330,6 +341,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 Some((_, true)) => {}
                 // A `foreach:` list read from a secret is refused every time.
                 None if view.secret_foreach => {}
+                // A child that could not start with these `with:` values never will.
+                None if view.unstartable_child.is_some() => {}
                 None => out.push(resume(view, &["--retry"], retry_why(view, step))),
             }
             // A scenario's `--skip` needs exactly one failed or waiting phase to skip.
@@ -339,7 +352,14 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .filter(|s| matches!(s.status, StepStatus::Failed | StepStatus::Waiting))
                 .count();
             if view.failed_step.is_some() && (view.kind != RunKind::Scenario || stuck == 1) {
-                out.push(resume(view, &["--skip"], skip_why(view, step)));
+                let mut skip = resume(view, &["--skip"], skip_why(view, step));
+                if let Some((_, error)) = &view.unstartable_child {
+                    skip.why = format!(
+                        "{}: its child run cannot start with the values its `with:` gives ({error}), and a `--retry` would fail the same way",
+                        skip.why
+                    );
+                }
+                out.push(skip);
             }
             // Back to the previous checkpoint: undo the last completed step. Rolling back to
             // the last completed step itself would undo nothing (a `--retry` by another name).
@@ -352,15 +372,39 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .map(|s| s.name.as_str())
                 .collect();
             if let [.., before, last] = done[..] {
-                out.push(resume(
-                    view,
-                    &["--rollback-to", before],
+                // No checkpoint after `before` (checkpoints off, or `checkpoint_frequency:
+                // manual` and none saved there): not called one. `--rollback-to` keeps the steps up to it all the
+                // same (it names its resume point, as `--from` does), while `--retry` and
+                // `--skip` go back to the latest checkpoint.
+                let why = if view.restarts.checkpointed.iter().any(|c| c == before) {
                     format!(
                         "back to the checkpoint after `{before}`: `{last}` is undone (its rollback, if it has one) and runs again"
-                    ),
-                ));
+                    )
+                } else {
+                    format!(
+                        "keep `{before}` and the steps before it, though no checkpoint was saved after it{}: `{last}` is undone (its rollback, if it has one) and runs again",
+                        if view.restarts.checkpoints_off {
+                            " (checkpoints are off)"
+                        } else {
+                            ""
+                        }
+                    )
+                };
+                out.push(resume(view, &["--rollback-to", before], why));
             }
             out.push(abort());
+            if view.unstartable_child.is_some() {
+                let mut again = run_again(view, "workflow");
+                again.why = format!(
+                    "or start a new run, with other inputs (--input NAME=VALUE) or the definition fixed so that `{step}`'s `with:` passes its child's inputs{}",
+                    if again.fill.is_empty() {
+                        ""
+                    } else {
+                        " (VALUE: each secret input's value again)"
+                    }
+                );
+                out.push(again);
+            }
         }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted => {
             let r = &view.restarts;
@@ -378,8 +422,7 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                         r.resume.join(", ")
                     )
                 } else if view.timed_out.is_some() {
-                    "go on from the resume point with the time limit cortex.config.json sets now"
-                        .to_string()
+                    resume_under_config_why("the resume point")
                 } else {
                     "go on from the resume point".to_string()
                 },
@@ -534,7 +577,11 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                 view.cut_by_limit.as_ref(),
             );
             out.push(resume(view, &["--timeout", &more], why));
-            out.push(resume(view, &[], "go on with the same time limit"));
+            out.push(resume(
+                view,
+                &[],
+                resume_under_config_why("the completed phases"),
+            ));
         }
         // Waiting on a report or a manual start only: those move it on, a resume would not.
         RunStatus::Waiting if view.waits_on_people => {}

@@ -901,6 +901,11 @@ pub struct StatusView {
     /// (`secret_foreach`).
     #[serde(skip)]
     pub secret_foreach: bool,
+    /// The failed step is a `uses:` step whose child run could not be started (its `with:`
+    /// values do not pass the child's inputs): never retried, and a `--retry` fails the same
+    /// way (`unstartable_child`). The step and why, as recorded.
+    #[serde(skip)]
+    pub unstartable_child: Option<(String, String)>,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -924,6 +929,9 @@ pub struct Restarts {
     pub from_start: bool,
     /// Checkpoints are off (`enable_checkpoints: false`), not only sparse.
     pub checkpoints_off: bool,
+    /// The steps a checkpoint was saved after (`--rollback-to` one of them goes back to it;
+    /// to another, it names its resume point itself, as `--from` does).
+    pub checkpointed: Vec<String>,
 }
 
 impl StatusView {
@@ -1298,6 +1306,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         only_workers: only_workers && !for_tags.is_empty(),
         unheld_secret_output: unheld_secret_output(state),
         secret_foreach: secret_foreach(state),
+        unstartable_child: unstartable_child(state),
         verified: None,
         unverified: None,
         restarts: restarts(state),
@@ -1370,6 +1379,7 @@ fn restarts(state: &RunState) -> Restarts {
             .start
             .as_ref()
             .is_some_and(|s| !s.config.enable_checkpoints),
+        checkpointed: state.checkpoints.iter().map(|c| c.step.clone()).collect(),
         retry,
         skip,
     }
@@ -1408,6 +1418,26 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
 /// child's `foreach:` reads (the child's definition from the run's snapshot of its `uses:`
 /// graph): the step refuses it every time (`Runner::read_items`), so `--retry` fails the same
 /// way. Before, `--retry --input NAME=VALUE` was offered.
+/// The paused run's failed `uses:` step whose child run could not be started (no child linked,
+/// its attempt ended `could not start`): the step and the recorded error. A retry renders the
+/// same `with:` from the same log and fails the same way (DESIGN: such a child is never
+/// retried).
+fn unstartable_child(state: &RunState) -> Option<(String, String)> {
+    if !matches!(state.phase, RunPhase::Paused { .. }) {
+        return None;
+    }
+    let failed = state
+        .steps
+        .iter()
+        .position(|s| s.status == StepStatus::Failed)?;
+    let step = &state.steps[failed];
+    let error = step.error.as_deref()?;
+    (state.definition(failed)?.uses.is_some()
+        && step.child.is_none()
+        && error.starts_with(crate::event::AttemptEnd::SPAWN_FAILED))
+    .then(|| (step.name.clone(), error.to_string()))
+}
+
 fn secret_foreach(state: &RunState) -> bool {
     use crate::definition::template::{Reference, scan};
     if !matches!(state.phase, RunPhase::Paused { .. }) {

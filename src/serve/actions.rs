@@ -302,10 +302,18 @@ pub fn step(
     // Two reports of this server on one run never race for its lock: the second waits, then
     // is answered as the CLI's second is (the step no longer waits for a report).
     let _turn = shared.one_at_a_time(&run_id);
-    // A driver this server started may hold the run a moment longer (going on after the last
-    // report): waited for, as the server's own.
-    wait_for_own_driver(shared, &run_id);
     has_step(shared, &run_id, kind, step)?;
+    // A workflow step's report takes the run's lock, as the CLI's does: while a driver this
+    // server started drives the run, it is refused as the CLI's is (exit 4) — or, if the step
+    // no longer waits for a report, says so; one that is only letting go (the run has no work
+    // left for it) is waited for. A scenario's start or report is recorded whoever drives the
+    // run (its driver picks it up from the log), as the CLI's is: nothing to wait for.
+    if kind == RunKind::Workflow
+        && action != StepAction::Start
+        && let Err(refused) = own_driver_let_go(shared, &run_id, kind, Doing::Report)
+    {
+        return Err(not_waiting(shared, &run_id, kind, step).unwrap_or(refused));
+    }
     let by = by(shared, message)?;
     let reported = report(shared, &run_id, kind, step, action, outputs, by);
     let output = match reported {
@@ -319,16 +327,71 @@ pub fn step(
     finish_step(shared, run_id, kind, step, output)
 }
 
-/// Wait (at most `--driver-wait`) while a background driver this server started holds run
-/// `run_id`'s lock.
-fn wait_for_own_driver(shared: &Shared, run_id: &str) {
+/// What an action refused while this server's own driver drives the run was doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Doing {
+    Report,
+    Resume,
+}
+
+/// The run's state as its log has it now, if it can be read.
+fn state_now(shared: &Shared, run_id: &str) -> Option<crate::decide::RunState> {
+    let store = shared.ctx.reading_store().ok()??;
+    load_state(&store, run_id).ok()
+}
+
+/// Before an action on run `run_id`: if a background driver this server started holds it,
+/// the CLI's twin would be refused (exit 4, "held by"), and so is this action (409, said as
+/// this server's own driver: `driven_by`) while that driver drives the run — it has work
+/// (`operator::has_work`). One with nothing left to do is only letting go (it recorded that
+/// the run waits, failed or ended): waited for, at most `--driver-wait`, so that a client
+/// acting on what it just read is not refused for an instant's overlap; if the log moved on
+/// meanwhile, the action is refused all the same (it would act on a state its sender never
+/// saw). Before, every action waited for the driver whatever it did, so a second resume sent
+/// with the first ran the failed step again once the first's driver had ended.
+fn own_driver_let_go(
+    shared: &Shared,
+    run_id: &str,
+    kind: RunKind,
+    doing: Doing,
+) -> Result<(), Failure> {
+    let Some(pid) = own_driver_holding(shared, run_id) else {
+        return Ok(());
+    };
+    let seen = state_now(shared, run_id);
+    let Some(seen) = seen.filter(|state| !operator::has_work(state)) else {
+        return Err(driven_by(run_id, kind, pid, doing));
+    };
     let until = std::time::Instant::now() + shared.driver_wait;
-    while std::time::Instant::now() < until {
-        if own_driver_holding(shared, run_id).is_none() {
-            return;
+    while let Some(pid) = own_driver_holding(shared, run_id) {
+        let moved = state_now(shared, run_id).is_none_or(|now| now.events != seen.events);
+        if moved || std::time::Instant::now() >= until {
+            return Err(driven_by(run_id, kind, pid, doing));
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
+    if state_now(shared, run_id).is_none_or(|now| now.events != seen.events) {
+        return Err(driven_by(run_id, kind, pid, doing));
+    }
+    Ok(())
+}
+
+/// A resume sent while another action of this server on the run is under way (another
+/// resume, a report): refused at once, as the CLI's second resume is (exit 4), never queued
+/// to act on a state its sender never saw.
+fn busy_here(run_id: &str) -> Failure {
+    Failure::new(
+        axum::http::StatusCode::CONFLICT,
+        CommandError::new(
+            ops::exit::HELD,
+            format!(
+                "run {run_id} is being acted on now by another request to this server (a resume or a report); nothing was recorded"
+            ),
+        )
+        .hint(format!(
+            "GET /api/v1/runs/{run_id} (or the run's page, which updates itself) shows where the run is once that request is answered; resume it then if it still needs it"
+        )),
+    )
 }
 
 /// The pid of the background driver this server started that holds run `run_id` now, if one
@@ -353,15 +416,20 @@ fn driven_here(shared: &Shared, run_id: &str, kind: RunKind, e: Failure) -> Fail
     else {
         return e;
     };
-    driven_by(run_id, kind, pid)
+    driven_by(run_id, kind, pid, Doing::Resume)
 }
 
-/// That run `run_id` is driven now by this server's own background driver `pid`.
-fn driven_by(run_id: &str, kind: RunKind, pid: u32) -> Failure {
+/// That run `run_id` is driven now by this server's own background driver `pid`, so that
+/// what the request was `doing` is not done (the CLI's exit 4).
+fn driven_by(run_id: &str, kind: RunKind, pid: u32, doing: Doing) -> Failure {
     let stop = if kind == RunKind::Scenario {
         "`POST .../stop` stops it gracefully (then resume it in another mode)"
     } else {
         "`POST .../abort` ends it for good"
+    };
+    let first = match doing {
+        Doing::Resume => "nothing to resume while it goes on",
+        Doing::Report => "it holds the run while it runs the run's steps",
     };
     Failure::new(
         axum::http::StatusCode::CONFLICT,
@@ -372,21 +440,25 @@ fn driven_by(run_id: &str, kind: RunKind, pid: u32) -> Failure {
             ),
         )
         .hint(format!(
-            "nothing to resume while it goes on: GET /api/v1/runs/{run_id} (or the run's page, which updates itself) shows it; when it waits for a report, report it; {stop}"
+            "{first}: GET /api/v1/runs/{run_id} (or the run's page, which updates itself) shows it; when it waits for a report, report it; {stop}"
         )),
     )
 }
 
-/// A 400 saying that `step` of the run no longer waits for a report, if it does not.
+/// A 400 saying that `step` of the run does not wait for a report, if it does not: in the
+/// CLI's words for the same report ("step `s` is pending, not waiting for a report; the run
+/// waits on `w`"), with what its status means — not reached yet, being run, reported or run
+/// already — never a guess at why (before, every status was said to be "another report came
+/// first", a step not reached yet too).
 fn not_waiting(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Option<Failure> {
-    let store = shared.ctx.reading_store().ok()??;
-    let state = load_state(&store, run_id).ok()?;
+    use crate::decide::StepStatus;
+    let state = state_now(shared, run_id)?;
     let wanted = crate::definition::normalize_name(step);
     let unit = state
         .steps
         .iter()
         .find(|s| crate::definition::normalize_name(&s.name) == wanted)?;
-    if unit.status == crate::decide::StepStatus::Waiting {
+    if unit.status == StepStatus::Waiting {
         return None;
     }
     let noun = if kind == RunKind::Scenario {
@@ -394,9 +466,23 @@ fn not_waiting(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Opti
     } else {
         "step"
     };
+    let meaning = match unit.status {
+        StepStatus::Pending => "the run has not reached it yet",
+        StepStatus::Ready => "it runs again after its retry's delay",
+        StepStatus::Running => "it is being run now",
+        StepStatus::Completed | StepStatus::Failed => "it was reported or run already",
+        StepStatus::Skipped => "it was skipped",
+        StepStatus::RolledBack => "it was rolled back",
+        StepStatus::Stopped => "its attempt was stopped; it runs again when the run is resumed",
+        StepStatus::Waiting => unreachable!("returned above"),
+    };
+    let now = match state.steps.iter().find(|s| s.status == StepStatus::Waiting) {
+        Some(w) => format!("the run waits on `{}`", w.name),
+        None => format!("no {noun} is waiting for a report"),
+    };
     Some(Failure::bad_request(
         format!(
-            "{noun} `{}` is {}, not waiting for a report (another report came first); nothing was recorded",
+            "{noun} `{}` is {} ({meaning}), not waiting for a report; {now}; nothing was recorded",
             crate::definition::shown(&unit.name),
             unit.status.as_str()
         ),
@@ -421,6 +507,13 @@ fn report(
             return Err(Failure::bad_request(
                 "a workflow's steps start by themselves; `start` is for a scenario's manual phases",
                 "report a workflow step with `complete` or `fail`; a step that has not started yet starts when the run reaches it (`resume`)",
+            ));
+        }
+        // A failed step records no outputs, as a failed phase (`workflow::report_step`).
+        (RunKind::Workflow, StepAction::Fail) if !outputs.is_empty() => {
+            return Err(Failure::bad_request(
+                "outputs belong to completing a step, not to failing it: a failed step records none",
+                "leave `outputs` out here, and say what happened in `message`",
             ));
         }
         (RunKind::Workflow, _) => quiet(|live| {
@@ -825,10 +918,12 @@ pub fn resume(
     message: Option<&str>,
 ) -> Result<Done, Failure> {
     let (run_id, kind) = find(shared, id)?;
-    let _turn = shared.one_at_a_time(&run_id);
-    // A driver this server started may hold the run a moment longer (going on after a report,
-    // or ending): waited for, as the server's own, as a report waits.
-    wait_for_own_driver(shared, &run_id);
+    // Another action of this server on the run now: refused, as the CLI's second resume is.
+    let Some(_turn) = shared.turn_if_free(&run_id) else {
+        return Err(busy_here(&run_id));
+    };
+    // This server's own driver driving the run: refused as well; one letting go is waited for.
+    own_driver_let_go(shared, &run_id, kind, Doing::Resume)?;
     // Values of its secret inputs given now (`inputs`): kept for every later driver of the run.
     if !inputs.is_empty() {
         let store = shared
@@ -912,7 +1007,7 @@ pub fn resume(
         .and_then(|store| load_state(&store, &run_id).ok())
         .and_then(|state| state.start.as_deref().and_then(ops::definition_changed));
     if let Some(pid) = own_driver_holding(shared, &run_id) {
-        return Err(driven_by(&run_id, kind, pid));
+        return Err(driven_by(&run_id, kind, pid, Doing::Resume));
     }
     let background = driver::start(shared, &argv, &envs)?;
     background
@@ -935,7 +1030,25 @@ pub fn resume_mode(mode: Option<&str>, step: Option<&str>) -> Result<ResumeMode,
             "name one of the run's steps in `step` (its status document lists them)",
         )),
     };
-    match mode.unwrap_or("continue") {
+    let word = mode.unwrap_or("continue");
+    // A step given to a mode that goes on where the run stopped would be ignored, as the CLI
+    // refuses `--retry --from STEP`: refused here too, nothing recorded.
+    if let Some(s) = step
+        && matches!(word, "continue" | "" | "retry" | "skip")
+    {
+        let given = match mode.filter(|m| !m.is_empty()) {
+            Some(m) => format!("mode `{m}` goes on where the run stopped"),
+            None => "with no `mode` the run goes on where it stopped".to_string(),
+        };
+        return Err(Failure::bad_request(
+            format!(
+                "`step` ({}) is only meaningful with mode `from` or `rollback_to`: {given}, and takes no step; nothing was recorded",
+                crate::definition::shown(s)
+            ),
+            "leave `step` out, or give `mode` `from` (run that step and the ones after it again) or `rollback_to` (undo the steps completed after it) with it",
+        ));
+    }
+    match word {
         "continue" | "" => Ok(ResumeMode::Continue),
         "retry" => Ok(ResumeMode::Retry),
         "skip" => Ok(ResumeMode::Skip),

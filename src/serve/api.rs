@@ -159,6 +159,28 @@ pub fn kind_param(q: &[(String, String)]) -> Result<Option<RunKind>, Failure> {
     }
 }
 
+/// The run id named by `?before=` (the `Link` header's next page), in capitals as run ids
+/// are written: any case is read, as everywhere a run id is; anything that is no run id is a
+/// 400. Before, it was compared as raw text, so `zzz` or a lowercase id answered page 1
+/// again and a client paged forever.
+pub fn before_param(q: &[(String, String)]) -> Result<Option<String>, Failure> {
+    let Some(given) = get(q, "before").filter(|b| !b.is_empty()) else {
+        return Ok(None);
+    };
+    let id = given.to_ascii_uppercase();
+    let crockford = |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c));
+    if id.len() == 26 && id.chars().all(crockford) && id.as_bytes()[0] <= b'7' {
+        return Ok(Some(id));
+    }
+    Err(Failure::bad_request(
+        format!(
+            "`before` is a run id (26 letters and digits, as the `Link` header's next page gives it), not {}",
+            crate::definition::shown(given)
+        ),
+        "leave `before` out for the newest runs, or follow the `Link: rel=\"next\"` header",
+    ))
+}
+
 /// `GET /runs?kind=&limit=&before=`: a page of history, newest first (the rows of
 /// `workflow history --json` / `orchestrate history --json`); a `Link: <...>; rel="next"`
 /// header names the next page.
@@ -170,7 +192,8 @@ pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) ->
             Some(given) => ops::history_limit_text(given, "`limit`")?,
             None => 20,
         };
-        let before = get(&q, "before").filter(|b| !b.is_empty());
+        let before = before_param(&q)?;
+        let before = before.as_deref();
         let page = match shared.ctx.reading_store()? {
             Some(store) => ops::history_page_before(&store, &shared.ctx.home, kind, before, limit)
                 .map_err(CommandError::from)?,

@@ -116,12 +116,16 @@ fn header_token(headers: &HeaderMap, shared: &Shared) -> bool {
     header_tokens(headers).any(|t| same(t.trim(), &shared.token))
 }
 
-/// The tokens a request's headers give (`Authorization: Bearer`, `X-Cortex-Token`).
+/// The tokens a request's headers give (`Authorization: Bearer`, `X-Cortex-Token`). The
+/// scheme is read in any case (`bearer`, `BEARER`: RFC 7235 §2.1), with any spaces after it;
+/// before, only `Bearer ` was, and `bearer TOKEN` was answered 401.
 fn header_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let plain = headers.get("x-cortex-token").and_then(|v| v.to_str().ok());
     [bearer, plain].into_iter().flatten()
 }

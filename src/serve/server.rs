@@ -151,9 +151,10 @@ pub struct Shared {
     /// cookie), oldest first; they end with the server.
     pub sessions: std::sync::Mutex<std::collections::VecDeque<super::auth::Session>>,
     /// One mutex a run: the server's actions on a run take it in turn (`Shared::one_at_a_time`),
-    /// so that two requests of this process never race for the run's lock — the second waits,
-    /// then answers as the CLI's second report does ("not waiting for a report"), never 409
-    /// "held by" this server's own process.
+    /// so that two requests of this process never race for the run's lock — a second report
+    /// waits, then answers as the CLI's second report does ("not waiting for a report"), never
+    /// 409 "held by" this server's own process; a second resume does not wait
+    /// (`Shared::turn_if_free`): 409, as the CLI's second resume is refused.
     pub run_turns: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The pids of the background drivers this server started that have not ended
     /// (`driver::start`): an action waits for the run's lock while one of them holds it.
@@ -202,6 +203,19 @@ impl Shared {
             run_id: run_id.to_string(),
         }
     }
+    /// This server's turn on run `run_id` if no other action of it is on the run now; `None`
+    /// if one is (an action that must not wait behind it: `resume`).
+    pub fn turn_if_free(&self, run_id: &str) -> Option<Turn<'_>> {
+        let mut busy = self.run_turns.lock().unwrap_or_else(|p| p.into_inner());
+        if !busy.insert(run_id.to_string()) {
+            return None;
+        }
+        Some(Turn {
+            shared: self,
+            run_id: run_id.to_string(),
+        })
+    }
+
     /// Keep the values of secret inputs (input, value) of run `run_id`.
     pub fn keep_secret_inputs(&self, run_id: &str, given: &[(String, String)]) {
         if given.is_empty() {

@@ -9,9 +9,9 @@ mod uses;
 mod workflow;
 
 pub use inputs::resolve_inputs;
-pub use scenario::validate_scenario;
+pub use scenario::{validate_scenario, validate_scenario_cautioned};
 pub use uses::{MAX_USES_DEPTH, UsedInfo, Uses};
-pub use workflow::{Known, validate_workflow};
+pub use workflow::{Known, validate_workflow, validate_workflow_cautioned};
 
 pub(crate) use crate::definition::is_env_name;
 

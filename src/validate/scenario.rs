@@ -41,6 +41,18 @@ pub fn validate_scenario(
     user_schema: Option<&UserSchema>,
     agents: &BTreeSet<String>,
 ) -> Result<(), DefinitionError> {
+    validate_scenario_cautioned(path, text, scenario, user_schema, agents).0
+}
+
+/// [`validate_scenario`], and what is valid but unsafe, as located warnings (a template in
+/// the script of a nested shell).
+pub fn validate_scenario_cautioned(
+    path: &str,
+    text: &str,
+    scenario: &Scenario,
+    user_schema: Option<&UserSchema>,
+    agents: &BTreeSet<String>,
+) -> (Result<(), DefinitionError>, Vec<String>) {
     let mut problems: Vec<Problem> = Vec::new();
     let mut report = |p: &[Seg], message: String, hint: Option<&str>| {
         let found = Problem::new(message, at(text, p));
@@ -139,22 +151,14 @@ pub fn validate_scenario(
                 seen.insert(normalize_name(&phase.name), i);
             }
         }
-        match phase.parsed_condition() {
-            Err(e) => report(&key("condition"), e, None),
-            Ok(Condition::After(deps)) => {
-                for d in deps {
-                    if !names.contains(d.as_str()) {
-                        report(
-                            &key("condition"),
-                            format!(
-                                "Unknown condition: after:{0} (no phase named `{0}`)",
-                                shown(&d)
-                            ),
-                            None,
-                        );
-                    }
-                }
+        // A malformed `after:` list (an empty entry) hides none of its other problems: its
+        // names are checked too, and cycles through it are found (`dependencies`).
+        let after = match phase.parsed_condition() {
+            Err(e) => {
+                report(&key("condition"), e, None);
+                phase.after_names()
             }
+            Ok(Condition::After(deps)) => Some(deps),
             Ok(c) => {
                 let word = if c == Condition::Manual {
                     "manual"
@@ -175,6 +179,19 @@ pub fn validate_scenario(
                         None,
                     );
                 }
+                None
+            }
+        };
+        for d in after.unwrap_or_default() {
+            if !names.contains(d.as_str()) {
+                report(
+                    &key("condition"),
+                    format!(
+                        "Unknown condition: after:{0} (no phase named `{0}`)",
+                        shown(&d)
+                    ),
+                    None,
+                );
             }
         }
         for (j, agent) in phase.agents.iter().enumerate() {
@@ -219,18 +236,24 @@ pub fn validate_scenario(
             .collect();
         let base: Vec<Seg> = vec!["phases".into(), Seg::Index(i)];
         let key = |k: &str| [base.as_slice(), &[Seg::Key(k.to_string())]].concat();
+        // A phase's checks run once its outputs are reported (`orchestrate complete --output`,
+        // or written to $CORTEX_OUTPUT): they may read them, as a step's `validate: - run:`
+        // reads the step's own.
+        let mut with_self = before.clone();
+        with_self.push(phase.name.as_str());
         // Each with whether it is a shell command, whose templates must stand where a variable
-        // reference expands.
-        let mut texts: Vec<(Vec<Seg>, &str, bool)> = Vec::new();
+        // reference expands, and whether it may read the phase's own outputs.
+        let mut texts: Vec<(Vec<Seg>, &str, bool, bool)> = Vec::new();
         if let Some(run) = &phase.run {
             match run {
-                crate::definition::Commands::One(cmd) => texts.push((key("run"), cmd, true)),
+                crate::definition::Commands::One(cmd) => texts.push((key("run"), cmd, true, false)),
                 crate::definition::Commands::Many(cmds) => {
                     for (j, cmd) in cmds.iter().enumerate() {
                         texts.push((
                             [key("run").as_slice(), &[Seg::Index(j)]].concat(),
                             cmd,
                             true,
+                            false,
                         ));
                     }
                 }
@@ -263,27 +286,30 @@ pub fn validate_scenario(
             if let Some((problem, fix)) = super::literal_secret(name, &value.0, secret, "phase") {
                 c.hinted(&p, problem, fix);
             }
-            texts.push((p, &value.0, false));
+            texts.push((p, &value.0, false, false));
         }
         if let Some(dir) = &phase.working_dir {
-            texts.push((key("working_dir"), dir, false));
+            texts.push((key("working_dir"), dir, false, false));
         }
         super::workflow::check_runs_on(&mut c, &key("runs_on"), &phase.runs_on);
         if let Some(d) = &phase.description {
-            texts.push((key("description"), d, false));
+            texts.push((key("description"), d, false, false));
         }
         if let Some(r) = &phase.rollback {
-            texts.push((key("rollback"), r, true));
+            texts.push((key("rollback"), r, true, false));
         }
         // A criterion's templates are filled when it is shown or run: checked as a
         // description's (an item) or a command's (a check), each placed in its own text.
         for (j, criterion) in phase.success_criteria.iter().enumerate() {
             let item = [key("success_criteria").as_slice(), &[Seg::Index(j)]].concat();
             match criterion {
-                crate::definition::Criterion::Check { check } => {
-                    texts.push(([item.as_slice(), &["check".into()]].concat(), check, true))
-                }
-                crate::definition::Criterion::Item(text) => texts.push((item, text, false)),
+                crate::definition::Criterion::Check { check } => texts.push((
+                    [item.as_slice(), &["check".into()]].concat(),
+                    check,
+                    true,
+                    true,
+                )),
+                crate::definition::Criterion::Item(text) => texts.push((item, text, false, false)),
             }
         }
         if let Some(condition) = &phase.if_ {
@@ -300,14 +326,16 @@ pub fn validate_scenario(
             );
         }
         c.item_ok = phase.foreach.is_some();
-        for (path, value, shell) in texts {
-            c.templates_of("phase", &path, value, &scenario.inputs, &before);
+        for (path, value, shell, own) in texts {
+            let earlier = if own { &with_self } else { &before };
+            c.templates_of("phase", &path, value, &scenario.inputs, earlier);
             if shell {
                 c.shell_templates(&path, value);
             }
         }
         c.item_ok = false;
     }
+    let cautions = c.caution_lines(path);
     let template_problems = c.problems;
     if let Some(cycle) = find_cycle(&deps) {
         let names: Vec<String> = cycle
@@ -324,12 +352,15 @@ pub fn validate_scenario(
     // In the order of the file (those without a place last).
     problems.sort_by_key(|p| (p.at.is_none(), p.at));
     if problems.is_empty() {
-        Ok(())
+        (Ok(()), cautions)
     } else {
-        Err(DefinitionError {
-            path: path.to_string(),
-            text: text.to_string(),
-            problems,
-        })
+        (
+            Err(DefinitionError {
+                path: path.to_string(),
+                text: text.to_string(),
+                problems,
+            }),
+            cautions,
+        )
     }
 }

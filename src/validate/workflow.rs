@@ -33,6 +33,9 @@ pub(super) struct Checker<'a> {
     /// Every step (or phase) of the definition, in order: a reference to a name not among
     /// them is said not to exist, rather than not to run before.
     pub(super) units: Vec<String>,
+    /// What is valid but unsafe, located (a template in a nested shell's script): said as
+    /// warnings, never refusing the definition.
+    pub(super) cautions: Vec<Problem>,
 }
 
 /// The `foreach:` units of a definition, with the length of each list written in it.
@@ -58,7 +61,26 @@ impl<'a> Checker<'a> {
             item_ok: false,
             foreach: BTreeMap::new(),
             units: Vec::new(),
+            cautions: Vec::new(),
         }
+    }
+
+    /// The cautions as warnings: `FILE:LINE:COLUMN: message (hint)`, in the order of the file.
+    pub(super) fn caution_lines(&mut self, file: &str) -> Vec<String> {
+        self.cautions.sort_by_key(|p| (p.at.is_none(), p.at));
+        self.cautions
+            .iter()
+            .map(|p| {
+                let at = p.at.map_or_else(
+                    || file.to_string(),
+                    |l| format!("{file}:{}:{}", l.line, l.column),
+                );
+                match &p.hint {
+                    Some(hint) => format!("{at}: {}; {hint}", p.message),
+                    None => format!("{at}: {}", p.message),
+                }
+            })
+            .collect()
     }
 }
 
@@ -282,6 +304,19 @@ impl Checker<'_> {
     /// reference can expand (see `template::shell_contexts`): a refused one is located at the
     /// template itself where the scalar's layout allows.
     pub(super) fn shell_templates(&mut self, path: &[Seg], text: &str) {
+        // Valid, but pasted into code a nested shell reads (`sh -c '...'`, `eval`, `ssh`).
+        for nested in crate::definition::template::nested_shells(text) {
+            let end = crate::definition::template::scan(text)
+                .into_iter()
+                .find(|o| o.start == nested.start)
+                .map_or(nested.start, |o| o.end);
+            let (at, width) = self.template_place(path, text, nested.start, end);
+            self.cautions.push(
+                Problem::new(nested.message, at)
+                    .with_hint(nested.hint)
+                    .with_width(width),
+            );
+        }
         for refusal in crate::definition::template::shell_contexts(text)
             .into_iter()
             .filter_map(Result::err)
@@ -641,6 +676,17 @@ pub fn validate_workflow(
     wf: &Workflow,
     known: &Known<'_>,
 ) -> Result<(), DefinitionError> {
+    validate_workflow_cautioned(path, text, wf, known).0
+}
+
+/// [`validate_workflow`], and what is valid but unsafe, as located warnings (a template in
+/// the script of a nested shell: `Checker::shell_templates`).
+pub fn validate_workflow_cautioned(
+    path: &str,
+    text: &str,
+    wf: &Workflow,
+    known: &Known<'_>,
+) -> (Result<(), DefinitionError>, Vec<String>) {
     let mut c = Checker::new(text);
     c.foreach = foreach_units(wf.steps.iter().map(|s| (&s.name, &s.foreach)));
     c.units = wf.steps.iter().map(|s| s.name.clone()).collect();
@@ -817,15 +863,19 @@ pub fn validate_workflow(
         earlier.push(&step.name);
     }
     c.checks(&["post".into()], &wf.post, wf, &earlier, false);
+    let cautions = c.caution_lines(path);
     if c.problems.is_empty() {
-        Ok(())
+        (Ok(()), cautions)
     } else {
         c.problems.sort_by_key(|p| p.at);
-        Err(DefinitionError {
-            path: path.to_string(),
-            text: text.to_string(),
-            problems: c.problems,
-        })
+        (
+            Err(DefinitionError {
+                path: path.to_string(),
+                text: text.to_string(),
+                problems: c.problems,
+            }),
+            cautions,
+        )
     }
 }
 

@@ -23,6 +23,15 @@ TOOLS = [
 ]
 
 
+def words(argv):
+    """A suggested command's words after `cortex` and its global options (`--home H`, `--db
+    URL`: the server names the home and log it uses)."""
+    rest = argv[1:]
+    while rest[:1] in (["--home"], ["--db"]):
+        rest = rest[2:]
+    return rest
+
+
 def client(argv, name, mode):
     """A client for `cortex mcp` in HOME, started in PROJECT_DIR, named `name`."""
     _, _, binary, home, project = argv
@@ -414,7 +423,7 @@ async def secret_checks_in_session(argv):
             "run", {"kind": "workflow", "name": "sec", "inputs": {"api_token": "s3cr3t-tok"}}), 3)
         assert doc["status"] == "waiting" and doc["waiting_for"] == "Write", doc
         # The suggestion says what the CLI command needs, and what the tool takes.
-        complete = next(n for n in doc["next"] if n["argv"][1:4] == ["workflow", "step", "complete"])
+        complete = next(n for n in doc["next"] if words(n["argv"])[:3] == ["workflow", "step", "complete"])
         assert "CORTEX_INPUT_API_TOKEN" in complete["why"], complete
         assert "`inputs` of step_complete" in complete["why"], complete
         with open(f"{project}/notes.txt", "w") as f:

@@ -182,7 +182,14 @@ pub fn not_found_page() -> Response {
     )))
 }
 
-pub async fn not_found() -> Response {
+/// No page at this address: an HTML error page — or, for an address under `/api/` the API's
+/// routes do not answer (`/api/v1/`, with its trailing slash; `/api/v2/...`), the API's JSON
+/// error, as every other unknown API address is answered (before, an HTML page).
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return crate::serve::api::not_found().await;
+    }
     not_found_page()
 }
 

@@ -141,11 +141,7 @@ pub async fn runs_page(
         .unwrap_or_default();
     let result = blocking(&shared, move |shared| {
         let kind = kind_param(&q)?;
-        let before = q
-            .iter()
-            .find(|(k, _)| k == "before")
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty());
+        let before = crate::serve::api::before_param(&q)?;
         let (history, signature) = load(shared, kind, before.as_deref())?;
         let start = shared.ctx.cmd(&["workflow", "run", "NAME"]);
         Ok::<_, Failure>(render(

@@ -1,0 +1,292 @@
+//! `log copy` beside live drivers and other copies, and the one rule of whether a run is
+//! driven that `status`, `resume` and `log copy` share — also for a log copied from another
+//! home, whose driver (or a process with the pid it names) may be alive on this host.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+/// A workflow whose one step runs long enough to be copied while it runs.
+const SLOW: &str = "name: slow\nsteps:\n  - {name: push, run: 'sleep 6'}\n";
+const TINY: &str = "name: tiny\nsteps:\n  - {name: a, run: 'true'}\n";
+
+/// Start `workflow run slow` in `env` and wait until its step runs: the driver and its run.
+// The driver is handed back to the caller, which waits for it.
+#[allow(clippy::zombie_processes)]
+fn start_slow(env: &Env) -> (std::process::Child, String) {
+    env.workflow("slow", SLOW);
+    let mut child = env
+        .command(&["workflow", "run", "slow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = env.run(&["--json", "workflow", "history"]);
+        if let Some(run) = out.json().as_array().and_then(|runs| {
+            runs.iter()
+                .find(|r| r["name"] == "slow")
+                .and_then(|r| r["run_id"].as_str().map(str::to_string))
+        }) && env.events(&run).iter().any(|e| e["type"] == "step_started")
+        {
+            return (child, run);
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the slow run never started its step");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A copy of `env`'s SQLite log in a fresh home, made as `sqlite3 .backup` would (a database
+/// copied while its driver writes it).
+fn copied_home(env: &Env) -> Env {
+    let other = Env::new();
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute("VACUUM INTO ?1", [other.db().to_str().unwrap().to_string()])
+        .unwrap();
+    other
+}
+
+fn ids(doc: &serde_json::Value, key: &str) -> Vec<String> {
+    doc[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {doc}"))
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map_or_else(|| v["run_id"].as_str().unwrap().to_string(), str::to_string)
+        })
+        .collect()
+}
+
+/// `log copy` of a run its driver is driving is refused for that run, by name, with who drives
+/// it (exit 1), and the other runs are copied: in the other log nothing would say it is driven
+/// (no lease, no lock there), and a worker there took it over at once and ran its running
+/// step again beside the driver here (a deploy twice at once). A run whose driver was cut
+/// short (its session never ended) is refused too, with the commands that end it; once ended,
+/// it is copied.
+#[test]
+fn log_copy_refuses_a_run_being_driven_or_cut_short_and_copies_the_rest() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    let (mut driver, slow) = start_slow(&env);
+    let to = env.dir.path().join("team.db");
+    let to = to.to_str().unwrap();
+
+    let out = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(ids(&doc, "copied").len(), 1, "{doc}");
+    assert_eq!(ids(&doc, "refused"), vec![slow.clone()], "{doc}");
+    let reason = doc["refused"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("being driven now, by process"), "{reason}");
+    assert!(reason.contains("workflow status"), "{reason}");
+    let there = env
+        .run(&["--json", "--db", to, "workflow", "history"])
+        .json();
+    assert!(!there.to_string().contains(&slow), "{there}");
+    // Said for people too, by name.
+    let human = env.run(&["log", "copy", "--to", to]);
+    assert_eq!(human.code, 1);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("not copied: run {slow} — it is being driven now")),
+        "{}",
+        human.stdout
+    );
+
+    // Its driver killed: the session never ended, and a copy would be taken over there.
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let cut = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(cut.code, 1, "{}{}", cut.stdout, cut.stderr);
+    let reason = cut.json()["refused"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("cut short"), "{reason}");
+    assert!(reason.contains("workflow abort"), "{reason}");
+
+    // Ended for good here: copied.
+    let aborted = env.run(&["workflow", "abort", &slow]);
+    assert!(
+        aborted.stdout.contains("aborted"),
+        "{}{}",
+        aborted.stdout,
+        aborted.stderr
+    );
+    let again = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert_eq!(ids(&again.json(), "copied"), vec![slow], "{}", again.stdout);
+}
+
+/// A log copied (as a database file) from under its live driver: `status` and `resume` answer
+/// by one rule. Before, `status` said "interrupted — its driver is gone" and suggested
+/// `resume`, which then refused (exit 4): the pid the log names was alive on this host.
+#[test]
+fn a_log_copied_under_its_live_driver_is_running_for_status_and_held_for_resume() {
+    let env = Env::new();
+    let (mut driver, slow) = start_slow(&env);
+    let other = copied_home(&env);
+    let status = other.status(Some(&slow));
+    assert_eq!(status["status"], "running", "{status}");
+    assert!(
+        !status["next"].to_string().contains("resume"),
+        "no resume suggested while its driver lives: {status}"
+    );
+    // Who holds it is named: the driver its log names, alive here.
+    let pid = env.events(&slow)[0]["body"]["driver"]["pid"].clone();
+    assert!(
+        status["steps"][0]["worker"]
+            .as_str()
+            .is_some_and(|w| w.starts_with(&format!("driver pid {pid} on "))),
+        "{status}"
+    );
+    let human = other.run(&["workflow", "status", &slow]);
+    assert!(!human.stdout.contains("interrupted"), "{}", human.stdout);
+    assert!(
+        human
+            .stdout
+            .contains(&format!("On its driver pid {pid} on ")),
+        "{}",
+        human.stdout
+    );
+    let dry = other.run(&["workflow", "resume", &slow, "--dry-run"]);
+    assert_eq!(dry.code, 4, "{}{}", dry.stdout, dry.stderr);
+    let resume = other.run(&["workflow", "resume", &slow]);
+    assert_eq!(resume.code, 4, "{}{}", resume.stdout, resume.stderr);
+    driver.wait().unwrap();
+}
+
+/// A run whose driver recorded the end of its session (failed, stopped) has no holder in a
+/// copy of its log, whatever process on this host has the pid the log names: a driver that
+/// ran in a pid namespace is pid 1, alive here as init. Before, `resume --retry` of the copy
+/// said "held by process 1 … the driver the log names, alive on this host", exit 4.
+#[test]
+fn a_run_whose_session_ended_resumes_from_a_copied_log_whatever_pid_it_names() {
+    let permitted = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !permitted {
+        eprintln!("skipped: a driver that is pid 1 needs `unshare --pid`, not permitted here");
+        return;
+    }
+    let env = Env::new();
+    env.workflow("f", "name: f\nsteps:\n  - {name: s, run: 'exit 3'}\n");
+    let out = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_cortex"))
+        .args(["workflow", "run", "f"])
+        .current_dir(env.project())
+        .env("CORTEX_HOME", env.home())
+        .env_remove("CORTEX_DB")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let other = copied_home(&env);
+    let events = other.run(&["--json", "log", "show"]).json();
+    assert_eq!(events[0]["body"]["driver"]["pid"], 1, "{}", events[0]);
+    let status = other.status(None);
+    assert_eq!(status["status"], "failed", "{status}");
+    let resume = other.run(&["workflow", "resume", "--retry"]);
+    // The step fails again (exit 1): it ran, nothing held the run.
+    assert_eq!(resume.code, 1, "{}{}", resume.stdout, resume.stderr);
+    assert!(!resume.stderr.contains("held by"), "{}", resume.stderr);
+}
+
+/// `log verify` of a PostgreSQL database (or schema) without cortex's tables is what it is on
+/// SQLite where the file is not there: "there is no log at …: nothing to verify", exit 2 —
+/// never "✅ log verified: 0 runs" (`{"ok":true,"runs":0}`).
+#[test]
+fn log_verify_of_a_postgres_database_without_a_log_is_an_error_as_on_sqlite() {
+    let Some(env) = Env::postgres("log_verify_of_a_postgres_database_without_a_log") else {
+        return;
+    };
+    for args in [
+        vec!["log", "verify", "--all"],
+        vec!["--json", "log", "verify", "--all"],
+        vec!["log", "verify"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("there is no log at") && out.stderr.contains("nothing to verify"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("verified"), "{}", out.stdout);
+    }
+}
+
+/// Two `log copy` into one database at once, of logs holding the same runs: whichever imports
+/// a run first, the other finds the same history there, "already there" — not "run X moved
+/// on: expected to append at seq 0", exit 1, with the runs after it never copied. Both exit 0
+/// and the database holds every run of both, once.
+#[test]
+fn two_copies_at_once_into_one_database_find_the_same_runs_already_there() {
+    let Some(probe) = Env::postgres("two_copies_at_once_into_one_database") else {
+        return;
+    };
+    drop(probe);
+    let env = Env::new();
+    env.workflow(
+        "t",
+        "name: t\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'true'}\n",
+    );
+    for _ in 0..6 {
+        assert_eq!(env.run(&["workflow", "run", "t"]).code, 0);
+    }
+    // A second log holding the same six runs, and two of its own.
+    let b = env.dir.path().join("b.db");
+    let b = b.to_str().unwrap();
+    assert_eq!(env.run(&["log", "copy", "--to", b]).code, 0);
+    for _ in 0..2 {
+        assert_eq!(env.run(&["--db", b, "workflow", "run", "t"]).code, 0);
+    }
+    for round in 0..3 {
+        let Some(team) = Env::postgres("two_copies_at_once_into_one_database") else {
+            return;
+        };
+        let url = team.pg.as_ref().unwrap().url.clone();
+        let mut first = env.command(&["--json", "log", "copy", "--to", &url]);
+        let mut second = env.command(&["--json", "--db", b, "log", "copy", "--to", &url]);
+        let spawn = |cmd: &mut std::process::Command| {
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(&mut first), spawn(&mut second));
+        let mut copied = 0;
+        for (child, runs) in [(first, 6), (second, 8)] {
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            assert_eq!(
+                ids(&doc, "copied").len() + ids(&doc, "already").len(),
+                runs,
+                "round {round}: {doc}"
+            );
+            copied += ids(&doc, "copied").len();
+        }
+        assert_eq!(copied, 8, "round {round}: each run imported once");
+        let verified = team.run(&["--json", "log", "verify", "--all"]).json();
+        assert_eq!(verified["ok"], true, "{verified}");
+        assert_eq!(verified["runs"], 8, "{verified}");
+    }
+}
