@@ -528,7 +528,8 @@ fn a_scheduled_driver_is_given_the_log_in_its_environment_not_its_arguments() {
     assert_eq!(whats(&happened), ["started", "run_recorded"], "{happened}");
     let run = happened[1]["run_id"].as_str().unwrap().to_string();
     let until = Instant::now() + Duration::from_secs(30);
-    while !env.project().join("dbenv").exists() {
+    // The shell creates `dbenv` before `grep` writes into it: wait for its line.
+    while !std::fs::read_to_string(env.project().join("dbenv")).is_ok_and(|s| s.ends_with('\n')) {
         assert!(Instant::now() < until, "the step never ran");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -643,9 +643,20 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         let mut refuse = |reason: String| {
             refused.push(serde_json::json!({"run_id": run_id, "reason": reason}));
         };
-        // The rows copied are the rows verified, read once: a run that goes on while it is
-        // copied is copied as far as it was read (the next copy extends it).
-        let rows = source.raw_rows(Some(run_id))?;
+        // The rows copied are the rows verified and judged, read together: the run's state
+        // is read after its rows, by the rule `status` and `resume` use (`load_live`: a
+        // driver that ends meanwhile is seen ended, never as cut short), and when the run
+        // moved on in between, both are read again — so the run judged copyable is the one
+        // copied. A run still moving after a few reads is being driven, and judged so.
+        let mut reads = 0;
+        let (rows, state) = loop {
+            reads += 1;
+            let rows = source.raw_rows(Some(run_id))?;
+            let (state, _) = crate::execute::load_live(&ctx.home, &*source, run_id)?;
+            if state.events == rows.len() as u64 || reads >= 5 {
+                break (rows, state);
+            }
+        };
         let here = verify_rows(&rows);
         if let Some(bad) = here.first_bad {
             refuse(format!(
@@ -660,9 +671,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
         // A run driven now, or whose driver never recorded the end of its session, is not
         // copied: nothing in the other log says it is driven here (no lease there, no lock),
         // so a worker there would take it and run its step again beside (or after) the driver
-        // here — a deploy run twice. Its state is read after its rows, so it is at least as
-        // new as what would be copied; by the rule `status` and `resume` use (`run_holder`).
-        let state = crate::execute::load_state(&*source, run_id)?;
+        // here — a deploy run twice.
         if let Some(reason) = not_copyable(ctx, &*source, &state) {
             refuse(reason);
             continue;
