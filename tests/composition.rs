@@ -356,6 +356,42 @@ fn a_value_the_system_refuses_to_pass_fails_at_once_without_spending_retries() {
 }
 
 #[test]
+/// Seen by a review: values each short enough for one environment variable but too much all
+/// together (`ARG_MAX`) failed with a bare "Argument list too long (os error 7)", were retried
+/// as if that were flaky, and `status` offered `resume --retry`, which meets the same refusal.
+/// The attempt fails at once, saying it is all the values together, and no `--retry` is offered.
+fn values_too_much_together_for_a_command_fail_at_once_and_offer_no_retry() {
+    let env = Env::new();
+    // Three steps of eight outputs of 120,000 bytes (each step under the 1 MiB outputs may
+    // hold, each value under one variable's limit), all read by one command: 2.88 MB.
+    let plans: String = (0..3)
+        .map(|p| format!("  - name: p{p}\n    run: python3 -c 'print(\"\\n\".join(\"v%d=\" % i + \"x\"*120000 for i in range(8)))' >> \"$CORTEX_OUTPUT\"\n"))
+        .collect();
+    let uses: String = (0..3)
+        .flat_map(|p| (0..8).map(move |i| format!("${{{{ steps.p{p}.outputs.v{i} }}}}")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    env.workflow(
+        "bigtotal",
+        &format!(
+            "name: bigtotal\nsteps:\n{plans}  - name: use\n    retry: {{max_retry_attempts: 3, backoff: 0}}\n    run: echo \"{uses}\" | wc -c\n"
+        ),
+    );
+    assert_eq!(env.run(&["workflow", "run", "bigtotal"]).code, 1);
+    let status = env.status(None);
+    let used = &status["steps"][3];
+    assert_eq!(used["attempts"], 1, "{status}");
+    assert!(
+        used["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("more than Linux passes to a program")),
+        "{status}"
+    );
+    let next = status["next"].to_string();
+    assert!(!next.contains("--retry"), "{next}");
+}
+
+#[test]
 fn a_failing_item_pauses_on_that_item_and_retry_runs_only_it() {
     let env = Env::new();
     env.workflow(

@@ -726,6 +726,46 @@ fn an_input_no_step_could_be_given_is_refused_before_anything_is_recorded() {
     assert_eq!(history, json!([]), "nothing was recorded");
 }
 
+/// Seen by a review: inputs each under what one environment variable carries but too much
+/// all together for a command (25 of 100,000 bytes: `ARG_MAX` is typically 2 MiB for the
+/// arguments and the environment) started the run, stored 2.5 MB in `run_started`, and every
+/// step failed "Argument list too long". Refused before anything is recorded, exit 2, naming
+/// the total and the limit.
+#[test]
+fn inputs_too_much_together_for_a_step_are_refused_before_anything_is_recorded() {
+    let env = Env::new();
+    let inputs: String = (0..25)
+        .map(|i| format!("  i{i}: {{type: string}}\n"))
+        .collect();
+    env.workflow(
+        "many",
+        &format!("name: many\ninputs:\n{inputs}steps:\n  - {{name: s, run: 'echo hi'}}\n"),
+    );
+    let given: serde_json::Map<String, Value> = (0..25)
+        .map(|i| (format!("i{i}"), Value::String("W".repeat(100_000))))
+        .collect();
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(
+        1,
+        "run",
+        json!({"kind": "workflow", "name": "many", "inputs": given}),
+    );
+    let answer = s.response(1);
+    let refused = &answer["result"]["structuredContent"];
+    let text = refused.to_string();
+    assert_eq!(refused["exit_code"], 2, "{}", &text[..2000.min(text.len())]);
+    assert!(
+        text.contains("the inputs are 2500") && text.contains("2097152"),
+        "{}",
+        &text[..2000.min(text.len())]
+    );
+    assert!(!text.contains("WWWWWWWW"), "the values are not quoted");
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+    let history = env.run(&["--json", "workflow", "history"]).json();
+    assert_eq!(history, json!([]), "nothing was recorded");
+}
+
 /// The client chooses its name: a newline, an escape or a bidirectional control in it is
 /// recorded as a visible escape, so `mcp:<name>` is one line and `log show` shows no line the
 /// client made up.

@@ -2056,3 +2056,61 @@ fn a_secret_reaching_a_foreach_through_with_is_offered_no_retry() {
         assert!(next.contains("\"abort\""), "{name}: {next}");
     }
 }
+
+/// Seen by a review: `cortex worker --name "w-$SVC_TOKEN"` put the token in the lock files
+/// and lease holders of the runs it drove (a shared database), the "held by" error other
+/// users got, and its own output, while the log scrubbed it. A worker's name is the identity
+/// its leases are kept under (two names that differ only in their secrets would be one once
+/// scrubbed): one holding a secret is refused, exit 2, without quoting it, before anything.
+#[test]
+fn a_worker_name_holding_a_secret_is_refused_without_quoting_it() {
+    let env = Env::new();
+    let secret = "tok-ABCDEF-123456";
+    env.workflow(
+        "short",
+        "name: short\nsteps:\n  - {name: s, run: 'echo hi'}\n",
+    );
+    assert_eq!(
+        env.run(&["workflow", "run", "short", "--submit"]).code,
+        0,
+        "submitted for workers"
+    );
+    let out = env
+        .command(&[
+            "worker",
+            "--name",
+            &format!("w-{secret}"),
+            "--until-idle",
+            "--no-schedule",
+        ])
+        .env("SVC_TOKEN", secret)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("--name holds the value of a secret") && !text.contains(secret),
+        "{text}"
+    );
+    let locks: Vec<String> = std::fs::read_dir(env.home().join("locks"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    assert!(locks.iter().all(|l| !l.contains(secret)), "{locks:?}");
+    let status = env.status(None);
+    assert_eq!(
+        status["status"], "waiting",
+        "the run was not taken: {status}"
+    );
+    // Without the secret in it, the same worker drives the run.
+    let out = env
+        .command(&["worker", "--name", "w-1", "--until-idle", "--no-schedule"])
+        .env("SVC_TOKEN", secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(env.status(None)["status"], "completed");
+}

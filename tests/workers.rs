@@ -2009,7 +2009,45 @@ fn a_worker_takes_submitted_runs_in_the_order_they_were_submitted(env: Env) {
     assert_eq!(driven, runs, "{}", out.stdout);
 }
 
+/// Seen by a review: `resume` of a run a worker drives was told "press Ctrl-C in the terminal
+/// that drives it, or cancel the MCP tool call that drives it" — a worker has neither, and a
+/// Ctrl-C to it would drain every run it holds. The hint says how a worker is drained
+/// (`kill -TERM PID` on its host) and how this run alone is ended (`workflow abort`).
+fn a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c(env: Env) {
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: wait\n    run: 'while [ ! -e go-on ]; do sleep 0.1; done'\n",
+    );
+    let w = Worker::start(&env, "holder", &[]);
+    let run = submit(&env, "workflow", "slow");
+    wait_for(&env, &run, "the step to start", |ev| {
+        !of_type(ev, "step_started").is_empty()
+    });
+    let out = env.run(&["workflow", "resume", &run]);
+    assert_eq!(out.code, 4, "{}{}", out.stdout, out.stderr);
+    let pid = w.child.id().to_string();
+    assert!(
+        out.stderr.contains(&format!("kill -TERM {pid}"))
+            && out.stderr.contains("workflow abort")
+            && !out.stderr.contains("Ctrl-C")
+            && !out.stderr.contains("MCP tool call"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&["workflow", "resume", &run, "--dry-run"]);
+    assert_eq!(out.code, 4, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!("kill -TERM {pid}")) && !out.stdout.contains("Ctrl-C"),
+        "{}",
+        out.stdout
+    );
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(w.drain(), 0);
+}
+
 common::on_both_stores!(
+    a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c,
     a_worker_takes_submitted_runs_in_the_order_they_were_submitted,
     two_workers_finishing_a_run_between_them_say_nothing_went_wrong,
     a_worker_retaking_a_run_a_report_woke_does_not_call_its_driver_gone,

@@ -13,6 +13,22 @@ use super::DurationSpec;
 /// program (`MAX_ARG_STRLEN`, 32 pages, less its NUL): a longer one fails at spawn with E2BIG.
 pub const MAX_ARGUMENT_BYTES: usize = 32 * 4096 - 1;
 
+/// What Linux passes to a program in all (`ARG_MAX`: its arguments and environment together,
+/// each string with its NUL and its pointer), as it typically is: a quarter of the default
+/// 8 MiB stack. A smaller stack limit (`ulimit -s`) makes it smaller.
+pub const ARG_MAX_BYTES: usize = 2 * 1024 * 1024;
+
+/// What of `ARG_MAX_BYTES` is kept for what a step adds to its inputs and the environment it
+/// inherits: its command line (one `run:` text of up to `MAX_ARGUMENT_BYTES`), cortex's own
+/// variables, its `env:` and the values of its templates.
+pub const ARG_RESERVE_BYTES: usize = 512 * 1024;
+
+/// What one environment variable `NAME=value` takes of `ARG_MAX_BYTES`: its bytes, its NUL,
+/// and its pointer in the array the program is given.
+pub fn env_entry_bytes(name: usize, value: usize) -> usize {
+    name + 1 + value + 1 + std::mem::size_of::<usize>()
+}
+
 /// A range of durations for one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationRange {

@@ -132,6 +132,29 @@ impl AttemptEnd {
     /// not start.
     pub const SPAWN_FAILED: &'static str = "could not start: ";
 
+    /// Part of the recorded error of an attempt whose command Linux would not start for its
+    /// arguments and environment (E2BIG): one value longer than it passes in one.
+    pub const UNPASSABLE_ONE: &'static str = "Linux passes at most ";
+    /// ... or all of them together (`ARG_MAX`).
+    pub const UNPASSABLE_TOTAL: &'static str = "more than Linux passes to a program";
+    /// ... or a value holding a NUL character, which none can carry.
+    pub const UNPASSABLE_NUL: &'static str = "holds a NUL character: ";
+
+    /// Whether `error`, an attempt's recorded error, says its command could not start for a
+    /// value Linux does not pass (too long, too much together, holding a NUL): the same values
+    /// are refused the same way however often the attempt is tried, so none is retried and
+    /// `resume --retry` is not offered.
+    pub fn unpassable(error: &str) -> bool {
+        error.starts_with(Self::SPAWN_FAILED)
+            && [
+                Self::UNPASSABLE_ONE,
+                Self::UNPASSABLE_TOTAL,
+                Self::UNPASSABLE_NUL,
+            ]
+            .iter()
+            .any(|m| error.contains(m))
+    }
+
     pub fn succeeded(&self) -> bool {
         matches!(
             self,

@@ -68,6 +68,21 @@ impl Holder {
         }
     }
 
+    /// The pid and host of the `cortex worker` that holds the run, if one does: its lock
+    /// note's actor is `worker:NAME`; a holder known by its lease alone (pid 0) is named
+    /// `worker:NAME pid N` (0 when that does not say).
+    pub fn worker(&self) -> Option<(u32, String)> {
+        let name = self.actor.strip_prefix("worker:")?;
+        let pid = match self.pid {
+            0 => name
+                .rsplit_once(" pid ")
+                .and_then(|(_, pid)| pid.trim().parse().ok())
+                .unwrap_or(0),
+            pid => pid,
+        };
+        Some((pid, self.host.clone()))
+    }
+
     /// Whether a SIGTERM to the holder ends its drive of this run and nothing else: a
     /// process of this host that drives the run alone.
     pub fn signalled_by_abort(&self) -> bool {

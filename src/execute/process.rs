@@ -370,6 +370,35 @@ fn too_long(spec: &ProcessSpec) -> Option<String> {
     })
 }
 
+/// Why a command could not start with E2BIG where no one value is too long: its arguments
+/// and environment together are more than Linux passes to a program (`ARG_MAX`), counted as
+/// Linux counts them (`env_entry_bytes`), with what this process inherited.
+fn too_much(spec: &ProcessSpec) -> String {
+    use crate::definition::limits::{ARG_MAX_BYTES, env_entry_bytes};
+    use std::os::unix::ffi::OsStrExt;
+    let mut env: std::collections::BTreeMap<Vec<u8>, usize> = std::env::vars_os()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().len()))
+        .collect();
+    for name in spec.unset {
+        env.remove(name.as_bytes());
+    }
+    for (k, v) in &spec.env {
+        env.insert(k.as_bytes().to_vec(), v.len());
+    }
+    let env_bytes: usize = env.iter().map(|(k, v)| env_entry_bytes(k.len(), *v)).sum();
+    let args: usize = match &spec.program {
+        Program::Shell(text) => env_entry_bytes(0, text.len()) + 16,
+        Program::Argv(argv) => argv.iter().map(|a| env_entry_bytes(0, a.len())).sum(),
+    };
+    format!(
+        "its arguments and environment are about {} bytes together ({env_bytes} of environment): {} (ARG_MAX, {ARG_MAX_BYTES} bytes typically: a quarter of the stack limit); no one value is too long, all together are: pass large values through files (write them to one, and give its path as the output, item or input)",
+        env_bytes + args,
+        UNPASSABLE_TOTAL
+    )
+}
+
+const UNPASSABLE_TOTAL: &str = AttemptEnd::UNPASSABLE_TOTAL;
+
 /// Why a command could not start with "nul byte found in provided data", named: the first
 /// variable of its environment (or argument) holding a NUL character, which no variable or
 /// argument can carry — an output given through a template (a step wrote one to
@@ -529,10 +558,10 @@ pub fn run_process_watched(
                     format!("working directory {} does not exist", spec.cwd.display()),
                     true,
                 ),
-                _ if e.raw_os_error() == Some(nix::libc::E2BIG)
-                    && let Some(why) = too_long(spec) =>
-                {
-                    (why, true)
+                // Too long for Linux to pass, one value or all together: the same command
+                // with the same values meets the same refusal, so no retry is spent on it.
+                _ if e.raw_os_error() == Some(nix::libc::E2BIG) => {
+                    (too_long(spec).unwrap_or_else(|| too_much(spec)), true)
                 }
                 _ if e.kind() == std::io::ErrorKind::InvalidInput
                     && let Some(why) = holds_nul(spec) =>

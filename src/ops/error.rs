@@ -235,6 +235,9 @@ pub struct RunHint {
     /// The run, where the error knows it (the held lock's).
     pub run_id: Option<String>,
     pub what: RunHintKind,
+    /// A `cortex worker` holds the run: its pid and host (`Holder::worker`), to say how to
+    /// stop it — not Ctrl-C in a terminal or an MCP call, which a worker has none of.
+    pub worker: Option<(u32, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,6 +293,10 @@ impl CommandError {
         let id = pending.run_id.as_deref().unwrap_or(run_id);
         let group = kind.group();
         let hint = match pending.what {
+            RunHintKind::Held if pending.worker.is_some() => {
+                let (pid, host) = pending.worker.clone().unwrap_or_default();
+                worker_held_hint(Some(kind), id, pid, &host)
+            }
             RunHintKind::Held => match kind {
                     crate::event::RunKind::Scenario => Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or from any terminal or host run ")
                         .command(&["orchestrate", "stop", id]),
@@ -315,6 +322,7 @@ impl CommandError {
             slot: self.hints.len(),
             run_id: run_id.map(str::to_string),
             what,
+            worker: None,
         }));
         self.hint(hint)
     }
@@ -563,6 +571,22 @@ impl From<StoreError> for CommandError {
 impl From<LockError> for CommandError {
     fn from(e: LockError) -> Self {
         match &e {
+            LockError::Held {
+                run_id,
+                holder: Some(holder),
+            } if holder.worker().is_some() => {
+                let (pid, host) = holder.worker().unwrap_or_default();
+                let mut err = CommandError::new(exit::HELD, e.to_string()).run_hint(
+                    RunHintKind::Held,
+                    Some(run_id),
+                    // Written for its kind at the edge (`for_run`); this says both.
+                    worker_held_hint(None, run_id, pid, &host),
+                );
+                if let Some(pending) = err.run_hint.as_mut() {
+                    pending.worker = Some((pid, host));
+                }
+                err
+            }
             LockError::Held { run_id, .. } => CommandError::new(exit::HELD, e.to_string())
                 // Its driver may be a terminal, an MCP client's call (`cortex mcp`, whose
                 // client has no terminal to press Ctrl-C in) or a worker (whose Ctrl-C would
@@ -584,6 +608,42 @@ impl From<LockError> for CommandError {
             LockError::Io { .. } => CommandError::new(exit::FAILED, e.to_string()),
             LockError::UnsafeFolder(_) => CommandError::bad_input(e.to_string()),
         }
+    }
+}
+
+/// How to stop a run a `cortex worker` drives (pid `pid`, 0 when unknown, on `host`): not by
+/// Ctrl-C or an MCP call — a worker has neither, and a signal to it drains every run it holds
+/// (it takes nothing new, lets what runs finish, and hands its runs back, to another worker or
+/// a `resume`). A scenario run alone is stopped from anywhere with `orchestrate stop`; a
+/// workflow run has no stop from elsewhere, and is ended for good with `workflow abort`, which
+/// the worker reads in the log and ends that run alone.
+/// `kind` none: both kinds' ways are said.
+fn worker_held_hint(kind: Option<crate::event::RunKind>, id: &str, pid: u32, host: &str) -> Hint {
+    let signal = if pid == 0 {
+        format!("`kill -TERM` to that worker's process on {host}")
+    } else {
+        format!("`kill -TERM {pid}` on {host}")
+    };
+    let head = format!(
+        "a worker drives this run, with others: wait for it, or drain the worker — {signal} lets what it runs finish, takes nothing new, and hands its runs back (to another worker, or to `resume`); "
+    );
+    match kind {
+        None => Hint::from(format!(
+            "{head}a scenario run alone is stopped gracefully (`resume` continues it) from any terminal or host with "
+        ))
+        .command(&["orchestrate", "stop", id])
+        .then("; a workflow run alone is ended for good with ")
+        .command(&["workflow", "abort", id])
+        .then(" (the worker reads it in the log and ends that run only)"),
+        Some(crate::event::RunKind::Scenario) => Hint::from(format!(
+            "{head}this run alone is stopped gracefully (`resume` continues it) from any terminal or host with "
+        ))
+        .command(&["orchestrate", "stop", id]),
+        Some(crate::event::RunKind::Workflow) => Hint::from(format!(
+            "{head}this run alone is ended for good from any terminal or host with "
+        ))
+        .command(&["workflow", "abort", id])
+        .then(" (the worker reads it in the log and ends this run only)"),
     }
 }
 

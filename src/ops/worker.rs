@@ -147,6 +147,21 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         ))
         .hint("name a worker with letters, digits, `-`, `_`, `.` or `:`, not starting with `-`"));
     }
+    // Its name is everywhere a worker is seen — the lock files and lease holders of the runs
+    // it drives, the "held by" errors other users get, its own output — and it is the identity
+    // a lease is kept under: one holding a secret is refused (never quoted), not scrubbed,
+    // since two workers whose names differed only in their secrets would share one name.
+    if opts.name.is_some()
+        && matches!(
+            crate::execute::Redactor::of_process().redact(&name),
+            std::borrow::Cow::Owned(_)
+        )
+    {
+        return Err(CommandError::bad_input(
+            "--name holds the value of a secret this process knows (a variable whose name holds TOKEN, SECRET or PASSWORD, a `CORTEX_INPUT_<NAME>`, or the server's token); a worker's name is shown to everyone who shares the log, in the lock files and leases of the runs it drives",
+        )
+        .hint("name the worker without the secret, e.g. --name build-1 (the default is HOST-PID)"));
+    }
     // It drives many runs at once: the runs it holds say so, so that an abort of one never
     // signals the worker (SIGTERM would drain it and hand every other run back); the run's
     // driver here reads the abort in the log and ends that run alone (`Holder::shared`).

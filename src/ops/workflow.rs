@@ -1321,13 +1321,21 @@ pub fn resume(
             // for a session still open, alive here), by the rule `status` uses: the resume
             // itself would be refused, exit 4.
             let state = journal.state.clone();
-            let held = journal
-                .with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state))
-                .map(|h| h.to_string());
+            let holder =
+                journal.with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state));
+            let held = holder.as_ref().map(|h| h.to_string());
             let code = match &held {
-                Some(holder) => {
+                Some(holder_text) => {
+                    // A worker has no terminal or MCP call to stop it by.
+                    let how = match holder.as_ref().and_then(|h| h.worker()) {
+                        Some((pid, host)) => format!(
+                            "wait for it, or drain that worker (`kill -TERM {}` on {host}: it lets what it runs finish and hands its runs back), or end this run for good with `workflow abort`",
+                            if pid == 0 { "PID".to_string() } else { pid.to_string() }
+                        ),
+                        None => "wait for it, or stop it where it is driven (Ctrl-C in its terminal, or cancel the MCP tool call that drives it)".to_string(),
+                    };
                     text.push_str(&format!(
-                        "\n⏸️  Held: run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops: wait for it, or stop it where it is driven (Ctrl-C in its terminal, or cancel the MCP tool call that drives it)\n"
+                        "\n⏸️  Held: run {run_id} is driven now by {holder_text}; `resume` is refused (exit 4) until that driver stops: {how}\n"
                     ));
                     exit::HELD
                 }

@@ -343,6 +343,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 None if view.secret_foreach => {}
                 // A child that could not start with these `with:` values never will.
                 None if view.unstartable_child.is_some() => {}
+                // A value Linux does not pass is refused again, however often it is tried.
+                None if view.unpassable => {}
                 None => out.push(resume(view, &["--retry"], retry_why(view, step))),
             }
             // A scenario's `--skip` needs exactly one failed or waiting phase to skip.

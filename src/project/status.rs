@@ -690,7 +690,7 @@ impl StatusView {
                         parent.step
                     ),
                 ));
-            } else if failed && paused && !self.secret_foreach {
+            } else if failed && paused && !self.secret_foreach && !self.unpassable {
                 // (A `foreach:` list read from a secret fails the same way retried.)
                 // Paused by its time limit: the parent's resume gives it the limit it is given
                 // (`resume --timeout`), and the same limit would stop it again.
@@ -906,6 +906,11 @@ pub struct StatusView {
     /// way (`unstartable_child`). The step and why, as recorded.
     #[serde(skip)]
     pub unstartable_child: Option<(String, String)>,
+    /// The failed step's command could not start for a value Linux does not pass (too long,
+    /// too much together, a NUL: `AttemptEnd::unpassable`): it was not retried, and a
+    /// `--retry` would meet the same refusal, so none is offered.
+    #[serde(skip)]
+    pub unpassable: bool,
     /// What `resume --retry` and `resume --skip` of a paused workflow run really run, where
     /// they run steps that completed again (no checkpoint keeps them: checkpoints off, or
     /// only `checkpoint: true` steps with `checkpoint_frequency: manual`), from the same plan
@@ -1307,6 +1312,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unheld_secret_output: unheld_secret_output(state),
         secret_foreach: secret_foreach(state),
         unstartable_child: unstartable_child(state),
+        unpassable: unpassable(state),
         verified: None,
         unverified: None,
         restarts: restarts(state),
@@ -1436,6 +1442,18 @@ fn unstartable_child(state: &RunState) -> Option<(String, String)> {
         && step.child.is_none()
         && error.starts_with(crate::event::AttemptEnd::SPAWN_FAILED))
     .then(|| (step.name.clone(), error.to_string()))
+}
+
+/// Whether the paused run's failed step could not start for a value Linux does not pass
+/// (`AttemptEnd::unpassable`, as recorded).
+fn unpassable(state: &RunState) -> bool {
+    matches!(state.phase, RunPhase::Paused { .. })
+        && state.steps.iter().any(|s| {
+            s.status == StepStatus::Failed
+                && s.error
+                    .as_deref()
+                    .is_some_and(crate::event::AttemptEnd::unpassable)
+        })
 }
 
 fn secret_foreach(state: &RunState) -> bool {

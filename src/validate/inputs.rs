@@ -106,6 +106,11 @@ pub fn resolve_inputs(
         }
         out.insert(name.clone(), value);
     }
+    if problems.is_empty()
+        && let Some(problem) = too_much(&out, inherited_env_bytes())
+    {
+        problems.push(problem);
+    }
     if problems.is_empty() {
         Ok(out)
     } else {
@@ -133,6 +138,49 @@ fn unpassable(name: &str, value: &Value) -> Option<String> {
             "input `{name}` is {} bytes, and each step is given it as the environment variable `{var}`, which Linux passes only up to {MAX_ARGUMENT_BYTES} bytes (`{var}=value`, {} bytes for the value): {hint}",
             text.len(),
             MAX_ARGUMENT_BYTES - var.len() - 1
+        )
+    })
+}
+
+/// What this process's environment takes of a command's `ARG_MAX` (`env_entry_bytes`), which
+/// every step inherits; its `CORTEX_INPUT_<NAME>` variables left out, as a step is given the
+/// run's own inputs instead.
+fn inherited_env_bytes() -> usize {
+    use std::os::unix::ffi::OsStrExt;
+    std::env::vars_os()
+        .filter(|(name, _)| !name.as_bytes().starts_with(b"CORTEX_INPUT_"))
+        .map(|(name, value)| {
+            crate::definition::limits::env_entry_bytes(
+                name.as_bytes().len(),
+                value.as_bytes().len(),
+            )
+        })
+        .sum()
+}
+
+/// Why `inputs` could never reach a step all together, if they could not: each step is given
+/// every input as `CORTEX_INPUT_<NAME>` beside the environment it inherits (`inherited`
+/// bytes), and Linux starts a program only if its arguments and environment together fit in
+/// `ARG_MAX` (typically 2 MiB); `ARG_RESERVE_BYTES` of it is kept for the step's command and
+/// its own variables. Each input may be under `MAX_ARGUMENT_BYTES` and the sum still too much:
+/// before, such a run was recorded and every step failed to start ("Argument list too long").
+/// Said before anything is recorded; no value is quoted.
+pub fn too_much(inputs: &BTreeMap<String, Value>, inherited: usize) -> Option<String> {
+    use crate::definition::limits::{ARG_MAX_BYTES, ARG_RESERVE_BYTES, env_entry_bytes};
+    let total: usize = inputs
+        .iter()
+        .map(|(name, value)| {
+            env_entry_bytes(
+                crate::execute::input_env_name(name).len(),
+                crate::event::input_text(value).len(),
+            )
+        })
+        .sum();
+    let budget = ARG_MAX_BYTES - ARG_RESERVE_BYTES;
+    (total.saturating_add(inherited) > budget).then(|| {
+        format!(
+            "the inputs are {total} bytes together as the environment variables each step is given (`CORTEX_INPUT_<NAME>=value`, {} of them), and with the {inherited} bytes of the environment it inherits that is more than {budget} bytes: Linux passes a command at most {ARG_MAX_BYTES} bytes of arguments and environment together (ARG_MAX, typically), and {ARG_RESERVE_BYTES} are kept for the step's command and its own variables; write such data to files and give their paths as inputs",
+            inputs.len()
         )
     })
 }
