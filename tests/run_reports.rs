@@ -563,3 +563,83 @@ fn a_report_on_a_finished_latest_run_names_the_older_run_waiting_on_that_step() 
         out.stderr
     );
 }
+
+/// The command a finished latest run's error suggests for the older run waiting on the step
+/// dropped the report's `--output`, `--message` and `--actor`: pasting it was refused by the
+/// step's `validate: [{output: out}]`, or recorded a report without them. It repeats every
+/// argument given, quoted, with `--run ID` added; scenarios likewise.
+#[test]
+fn a_report_suggested_for_an_older_run_repeats_every_argument_given() {
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - name: ask it\n    prompt: review it\n    validate: [{output: out}]\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "ask it",
+        "--output",
+        "out=report.md",
+        "--message",
+        "looked at it",
+        "--actor",
+        "bob",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "`cortex workflow step complete 'ask it' --run {w1} --output out=report.md --message 'looked at it' --actor bob` reports it in run {w1}"
+        )),
+        "{}",
+        out.stderr
+    );
+    // The pasted command does what was meant.
+    let there = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "ask it",
+        "--run",
+        &w1,
+        "--output",
+        "out=report.md",
+        "--message",
+        "looked at it",
+        "--actor",
+        "bob",
+    ]);
+    assert_eq!(there.code, 0, "{}{}", there.stdout, there.stderr);
+    let doc = env.status(Some(&w1));
+    assert_eq!(doc["steps"][0]["outputs"]["out"], "report.md", "{doc}");
+    // Scenarios likewise.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let _b = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    assert_eq!(env.run(&["orchestrate", "abort", "gate"]).code, 1);
+    let out = env.run(&[
+        "orchestrate",
+        "complete",
+        "gate",
+        "approve",
+        "--output",
+        "k=1",
+        "--message",
+        "hi",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "`cortex orchestrate complete {a} approve --output k=1 --message hi` reports it in run {a}"
+        )),
+        "{}",
+        out.stderr
+    );
+}

@@ -260,7 +260,8 @@ struct Act<'a> {
     inputs: &'a [(String, String)],
     /// A report's phase and verb (`complete`/`fail`): a finished latest run names the older
     /// runs whose phase of that name waits for one.
-    unit: Option<(&'a str, &'a str)>,
+    /// The report's other arguments (`report_args`), repeated by each command named.
+    unit: Option<(&'a str, &'a str, &'a [String])>,
 }
 
 fn act(
@@ -294,9 +295,13 @@ fn act(
             .to_ascii_uppercase()
             .starts_with(&name.trim().to_ascii_uppercase());
         return Err(match how_unit {
-            Some((unit, verb)) if !by_id => journal.nested(|store, _, _| {
+            Some((unit, verb, said)) if !by_id => journal.nested(|store, _, _| {
                 let argv = |id: &str, phase: &str| -> Vec<String> {
-                    ["orchestrate", verb, id, phase].map(String::from).to_vec()
+                    ["orchestrate", verb, id, phase]
+                        .map(String::from)
+                        .into_iter()
+                        .chain(said.iter().cloned())
+                        .collect()
                 };
                 super::workflow::report_elsewhere(ctx, &*store, SCENARIOS, &run_id, unit, &argv, e)
             }),
@@ -480,12 +485,18 @@ pub fn report(
     super::workflow::check_output_keys(&outputs)?;
     // A workflow run named here: its steps are reported with `workflow step`.
     let verb = if success { "complete" } else { "fail" };
-    let instead = ["workflow", "step", verb, phase, "--run", name];
+    // Every argument given besides the phase and run, repeated by each command suggested in
+    // this report's place.
+    let said = super::workflow::report_args(&outputs, &by);
+    let instead: Vec<&str> = ["workflow", "step", verb, phase, "--run", name]
+        .into_iter()
+        .chain(said.iter().map(String::as_str))
+        .collect();
     let how = Act {
         no_drive,
         instead: &instead,
         inputs,
-        unit: Some((phase, verb)),
+        unit: Some((phase, verb, &said)),
     };
     act(ctx, name, &by, live, how, |state| {
         operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)

@@ -1981,6 +1981,24 @@ pub struct StepReport<'a> {
     pub inputs: &'a [(String, String)],
 }
 
+/// The arguments of a report besides its unit and run, as the CLI takes them: each
+/// `--output KEY=VALUE`, its `--message`, and its `--actor` unless that is who acts when
+/// nobody says. A command suggested in the report's place (another run's, a child run's)
+/// repeats them, so pasting it records what was meant.
+pub(crate) fn report_args(outputs: &[(String, String)], by: &Operator) -> Vec<String> {
+    let mut args = Vec::new();
+    for (k, v) in outputs {
+        args.extend(["--output".to_string(), format!("{k}={v}")]);
+    }
+    if let Some(message) = &by.message {
+        args.extend(["--message".to_string(), message.clone()]);
+    }
+    if by.actor != crate::execute::default_actor() {
+        args.extend(["--actor".to_string(), by.actor.clone()]);
+    }
+    args
+}
+
 /// Refuse an `--output KEY=VALUE` whose key breaks the name rule, as definitions do
 /// (`validate: - output: KEY`): a step's report and a phase's (`orchestrate complete`).
 pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), CommandError> {
@@ -2024,8 +2042,14 @@ pub fn report_step(
     // The latest run, or the one named (a name: its latest run): a finished one says so
     // rather than an older waiting run taking the report.
     let verb = if success { "complete" } else { "fail" };
+    // Every argument the report was given besides its unit and run, repeated by each command
+    // suggested in its place: pasting one does what was meant.
+    let said = report_args(&report.outputs, &report.by);
     let instead: Vec<&str> = match report.run {
-        Some(run) => vec!["orchestrate", verb, run, report.step],
+        Some(run) => ["orchestrate", verb, run, report.step]
+            .into_iter()
+            .chain(said.iter().map(String::as_str))
+            .collect(),
         None => Vec::new(),
     };
     let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
@@ -2038,7 +2062,9 @@ pub fn report_step(
         let argv = |id: &str, name: &str| -> Vec<String> {
             ["workflow", "step", verb, name, "--run", id]
                 .map(String::from)
-                .to_vec()
+                .into_iter()
+                .chain(said.iter().cloned())
+                .collect()
         };
         report_elsewhere(ctx, store, WORKFLOWS, &run_id, report.step, &argv, e)
     };
@@ -2057,10 +2083,7 @@ pub fn report_step(
         {
             let verb = if report.success { "complete" } else { "fail" };
             let mut argv = vec!["workflow", "step", verb, report.step, "--run", &child];
-            let pairs: Vec<String> = outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            for pair in &pairs {
-                argv.extend(["--output", pair.as_str()]);
-            }
+            argv.extend(said.iter().map(String::as_str));
             return Err(CommandError::bad_input(format!(
                 "step `{}` is not a step of run {run_id}: it is in child run {child}, which its step `{by_step}` runs",
                 report.step
