@@ -643,3 +643,39 @@ fn a_report_suggested_for_an_older_run_repeats_every_argument_given() {
         out.stderr
     );
 }
+
+/// A plain `resume` of a parent run whose `uses:` step's child waits on a person recorded a
+/// `run_resumed` each time (README: polling with resume never grows the log). The parent is
+/// idle when its child is (and the child's children): nothing is recorded, exit 3.
+#[test]
+fn a_resume_of_a_parent_whose_child_waits_on_a_person_records_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "inner",
+        "name: inner\nsteps:\n  - {name: look, prompt: look at it}\n",
+    );
+    env.workflow(
+        "middle",
+        "name: middle\nsteps:\n  - {name: deeper, uses: inner}\n",
+    );
+    env.workflow(
+        "outer",
+        "name: outer\nsteps:\n  - {name: review, uses: middle}\n  - {name: after, run: echo done}\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "outer"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run = run_id(&out);
+    let events = env.events(&run).len();
+    for _ in 0..3 {
+        let out = env.run(&["workflow", "resume", "outer"]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("nothing was recorded")
+                && out.stdout.contains("step `review`'s child run"),
+            "{}",
+            out.stdout
+        );
+    }
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+    assert_eq!(count(&env, &run, "run_resumed"), 0);
+}

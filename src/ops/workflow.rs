@@ -1344,10 +1344,18 @@ pub fn resume(
         // `resume` would grow the log by a `run_resumed` each time) and says what the run
         // waits for. A resume with anything to change (`--timeout`, `--input`, a mode, a
         // time limit changed in cortex.config.json, an interrupted or paused run) records.
-        if mode == ResumeMode::Continue
-            && inputs.is_empty()
-            && timeout.is_none()
-            && let Some(waits) = crate::plan::idle_wait(&journal.state)
+        // A `uses:` unit's child run (and theirs) idle the same way, nobody driving it,
+        // leaves its parent idle too.
+        let plain = mode == ResumeMode::Continue && inputs.is_empty() && timeout.is_none();
+        let idle = if plain {
+            let state = journal.state.clone();
+            journal.nested(|store, _, _| {
+                crate::plan::idle_wait(&state, &|id| child_idle(ctx, &*store, id, 1))
+            })
+        } else {
+            None
+        };
+        if let Some(waits) = idle
             && crate::execute::DriverLock::probe(&ctx.home, &run_id).is_none()
             && crate::execute::live_recorded_driver(&journal.state).is_none()
             && ctx
@@ -2459,6 +2467,21 @@ pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
     text
 }
 
+/// Whether child run `run_id` (at `depth` below the run resumed) only waits on people, as
+/// `plan::idle_wait` says, its own children likewise, and nobody drives it: a plain resume
+/// of its parent would change nothing.
+fn child_idle(ctx: &Ctx, store: &dyn EventStore, run_id: &str, depth: usize) -> bool {
+    if depth > crate::validate::MAX_USES_DEPTH {
+        return false;
+    }
+    let Ok(child) = crate::execute::load_state(store, run_id) else {
+        return false;
+    };
+    crate::execute::DriverLock::probe(&ctx.home, run_id).is_none()
+        && crate::execute::live_recorded_driver(&child).is_none()
+        && crate::plan::idle_wait(&child, &|id| child_idle(ctx, store, id, depth + 1)).is_some()
+}
+
 /// The answer to a plain resume of a run that only waits on people: what it waits for, its
 /// next steps, nothing recorded; exit 3 (SPEC §5: a waiting run).
 fn nothing_to_resume(
@@ -2471,7 +2494,13 @@ fn nothing_to_resume(
     let noun = if state.is_scenario() { "phase" } else { "step" };
     let names = |v: &[usize]| {
         v.iter()
-            .map(|&i| format!("`{}`", crate::definition::shown(&state.steps[i].name)))
+            .map(|&i| {
+                let name = format!("`{}`", crate::definition::shown(&state.steps[i].name));
+                match &state.steps[i].child {
+                    Some(c) if state.is_uses(i) => format!("{name}'s child run {}", c.run_id),
+                    _ => name,
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
