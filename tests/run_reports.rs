@@ -679,3 +679,80 @@ fn a_resume_of_a_parent_whose_child_waits_on_a_person_records_nothing() {
     assert_eq!(env.events(&run).len(), events, "nothing recorded");
     assert_eq!(count(&env, &run, "run_resumed"), 0);
 }
+
+/// `resume --skip` of a reported failure made the skipper its reporter: status showed
+/// "Reported by root@vm" and the reporter's message was gone from human and `--json`. The
+/// reporter stays in `reported_by`; the skip is its own fact, `skipped_by`; scenarios alike.
+#[test]
+fn a_skip_of_a_reported_failure_keeps_the_reporter_and_shows_the_skipper_apart() {
+    let env = Env::new();
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: ask2, prompt: ask it}\n  - {name: after, prompt: then this}\n",
+    );
+    let run = run_id(&env.run(&["--json", "workflow", "run", "two"]));
+    let failed = env.run(&[
+        "workflow",
+        "step",
+        "fail",
+        "ask2",
+        "--actor",
+        "carol",
+        "--message",
+        "ask2 broke",
+    ]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let skipped = env.run(&[
+        "workflow",
+        "resume",
+        "--skip",
+        "--actor",
+        "dave",
+        "--message",
+        "not needed",
+    ]);
+    assert_eq!(skipped.code, 3, "{}{}", skipped.stdout, skipped.stderr);
+    let doc = env.status(Some(&run));
+    let step = &doc["steps"][0];
+    assert_eq!(step["status"], "skipped", "{doc}");
+    assert_eq!(step["reported_by"]["actor"], "carol", "{doc}");
+    assert_eq!(step["reported_by"]["message"], "ask2 broke", "{doc}");
+    assert_eq!(step["skipped_by"]["actor"], "dave", "{doc}");
+    assert_eq!(step["skipped_by"]["message"], "not needed", "{doc}");
+    let human = env.run(&["workflow", "status", &run]);
+    assert!(
+        human.stdout.contains("Reported by carol: ask2 broke")
+            && human.stdout.contains("Skipped by dave: not needed"),
+        "{}",
+        human.stdout
+    );
+    // A scenario's phase likewise.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n  - {name: ship, description: s}\n",
+    );
+    let sc = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let failed = env.run(&[
+        "orchestrate",
+        "fail",
+        "gate",
+        "approve",
+        "--actor",
+        "carol",
+        "--message",
+        "broke",
+    ]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let skipped = env.run(&["orchestrate", "resume", "gate", "--skip", "--actor", "dave"]);
+    assert!(
+        skipped.code == 3 || skipped.code == 0,
+        "{}{}",
+        skipped.stdout,
+        skipped.stderr
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", &sc]).json();
+    let phase = &doc["phases"][0];
+    assert_eq!(phase["reported_by"]["actor"], "carol", "{doc}");
+    assert_eq!(phase["reported_by"]["message"], "broke", "{doc}");
+    assert_eq!(phase["skipped_by"]["actor"], "dave", "{doc}");
+}
