@@ -756,3 +756,44 @@ fn a_skip_of_a_reported_failure_keeps_the_reporter_and_shows_the_skipper_apart()
     assert_eq!(phase["reported_by"]["message"], "broke", "{doc}");
     assert_eq!(phase["skipped_by"]["actor"], "dave", "{doc}");
 }
+
+/// `--json` (and so MCP) `resume` without a run, its latest run finished, gave no sign of the
+/// older runs the human output lists ("Other runs to go on with"): its `next` was empty.
+/// Each such run's command is in `next`, its why naming the run.
+#[test]
+fn a_json_resume_of_a_finished_latest_run_names_the_older_waiting_runs_in_next() {
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - {name: Review, prompt: review it}\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let out = env.run(&["--json", "workflow", "resume"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let next = doc["next"].as_array().expect("next");
+    let hit = next
+        .iter()
+        .find(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == w1.as_str())
+        })
+        .unwrap_or_else(|| panic!("no command for {w1} in {doc}"));
+    assert!(
+        hit["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "status"),
+        "{hit}"
+    );
+    assert!(
+        hit["why"].as_str().unwrap().contains("waits on `Review`"),
+        "{hit}"
+    );
+}

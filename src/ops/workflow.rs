@@ -1265,6 +1265,10 @@ pub fn resume(
                 let others = journal
                     .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &state.run_id));
                 text.push_str(&others_text(ctx, &others));
+                let mut json = view.to_json();
+                others_in_json(ctx, &others, &mut json);
+                let code = view.status.exit_code();
+                return Ok(Output::new(json, text, code).warn(warnings));
             }
             let code = view.status.exit_code();
             return Ok(Output::new(view.to_json(), text, code).warn(warnings));
@@ -2418,11 +2422,11 @@ pub(crate) fn other_open_runs(
         .collect()
 }
 
-/// The lines naming the other runs that wait or were cut short, each with the command that
-/// goes on with it: `resume` for one to resume, `status` for one waiting on a report (which
-/// its status shows, with the report's command).
-pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
-    let shown: Vec<&OpenRun> = others
+/// The other runs that wait or were cut short, each with what it waits on (or how it stands)
+/// and the command that goes on with it: `resume` for one to resume, `status` for one waiting
+/// on a report (which its status shows, with the report's command).
+fn others_to_go_on_with(others: &[OpenRun]) -> Vec<(&OpenRun, String, Vec<&str>)> {
+    others
         .iter()
         .filter(|o| {
             matches!(
@@ -2433,30 +2437,39 @@ pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
                     | RunStatus::Failed
             )
         })
-        .collect();
+        .map(|o| {
+            let group = o.kind.group();
+            let (what, argv) = match o.status {
+                RunStatus::Waiting if !o.waiting.is_empty() => (
+                    format!(
+                        "waits on {}",
+                        o.waiting
+                            .iter()
+                            .map(|w| format!("`{}`", crate::definition::shown(w)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    vec![group, "status", o.run_id.as_str()],
+                ),
+                status => (
+                    status.as_str().to_string(),
+                    vec![group, "resume", o.run_id.as_str()],
+                ),
+            };
+            (o, what, argv)
+        })
+        .collect()
+}
+
+/// The lines naming the other runs that wait or were cut short, each with the command that
+/// goes on with it (`others_to_go_on_with`).
+pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
+    let shown = others_to_go_on_with(others);
     if shown.is_empty() {
         return String::new();
     }
     let mut text = String::from("\nOther runs to go on with:\n");
-    for o in shown {
-        let group = o.kind.group();
-        let (what, argv) = match o.status {
-            RunStatus::Waiting if !o.waiting.is_empty() => (
-                format!(
-                    "waits on {}",
-                    o.waiting
-                        .iter()
-                        .map(|w| format!("`{}`", crate::definition::shown(w)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                vec![group, "status", o.run_id.as_str()],
-            ),
-            status => (
-                status.as_str().to_string(),
-                vec![group, "resume", o.run_id.as_str()],
-            ),
-        };
+    for (o, what, argv) in shown {
         text.push_str(&format!(
             "   Run {} ({}) {what}: {}\n",
             o.run_id,
@@ -2465,6 +2478,34 @@ pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
         ));
     }
     text
+}
+
+/// The same runs in a `--json` document (and an MCP result): each one's command appended to
+/// its `next`, as `{argv, why}`, the why naming the run ("run ID (NAME) waits on `Review`:
+/// its status shows the report's command"), as the human output lists them.
+pub(crate) fn others_in_json(ctx: &Ctx, others: &[OpenRun], json: &mut serde_json::Value) {
+    let Some(next) = json.get_mut("next").and_then(|n| n.as_array_mut()) else {
+        return;
+    };
+    for (o, what, argv) in others_to_go_on_with(others) {
+        let full: Vec<String> = std::iter::once("cortex".to_string())
+            .chain(ctx.globals())
+            .chain(argv.iter().map(|a| a.to_string()))
+            .collect();
+        let then = if argv[1] == "status" {
+            "its status shows the report's command"
+        } else {
+            "resume it"
+        };
+        next.push(json!({
+            "argv": full,
+            "why": format!(
+                "other run {} ({}) {what}: {then}",
+                o.run_id,
+                crate::definition::shown(&o.name)
+            ),
+        }));
+    }
 }
 
 /// Whether child run `run_id` (at `depth` below the run resumed) only waits on people, as
@@ -2527,6 +2568,7 @@ fn nothing_to_resume(
     if let Some(doc) = json.as_object_mut() {
         doc.insert("note".into(), json!(note));
     }
+    others_in_json(ctx, others, &mut json);
     Output::new(json, text, view.status.exit_code())
 }
 
