@@ -797,3 +797,39 @@ fn a_json_resume_of_a_finished_latest_run_names_the_older_waiting_runs_in_next()
         "{hit}"
     );
 }
+
+/// `orchestrate resume NAME` (its latest run finished) and `orchestrate start NAME PHASE`
+/// did not name the older runs of that scenario that wait, while a bare `orchestrate resume`
+/// and `orchestrate complete NAME PHASE` did: every lookup by name shares one rule.
+#[test]
+fn every_lookup_by_name_names_the_older_runs_of_that_name_that_wait() {
+    let env = Env::new();
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n  - {name: ship, description: s, condition: manual}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let _b = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    assert_eq!(env.run(&["orchestrate", "abort", "gate"]).code, 1);
+    let resume = env.run(&["orchestrate", "resume", "gate"]);
+    assert!(
+        resume.stdout.contains("Other runs to go on with") && resume.stdout.contains(&a),
+        "{}{}",
+        resume.stdout,
+        resume.stderr
+    );
+    let json = env.run(&["--json", "orchestrate", "resume", "gate"]).json();
+    assert!(json["next"].to_string().contains(&a), "{json}");
+    let start = env.run(&["orchestrate", "start", "gate", "ship"]);
+    assert_eq!(start.code, 2, "{}{}", start.stdout, start.stderr);
+    assert!(
+        start.stderr.contains(&format!(
+            "`cortex orchestrate start {a} ship` starts it in run {a}"
+        )),
+        "{}",
+        start.stderr
+    );
+    // By its id, nobody else was meant.
+    let by_id = env.run(&["orchestrate", "resume", &_b]);
+    assert!(!by_id.stdout.contains("Other runs"), "{}", by_id.stdout);
+}

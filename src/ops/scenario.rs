@@ -291,11 +291,9 @@ fn act(
         );
         // Named by its scenario (its latest run), not by its id: the older runs whose phase
         // of that name waits for this action are named, with the command for each.
-        let by_id = run_id
-            .to_ascii_uppercase()
-            .starts_with(&name.trim().to_ascii_uppercase());
-        return Err(match how_unit {
-            Some((unit, verb, said)) if !by_id => journal.nested(|store, _, _| {
+        let looked_up = super::workflow::looked_up_by(Some(name), &run_id);
+        return Err(match (how_unit, looked_up) {
+            (Some((unit, verb, said)), Some(named)) => journal.nested(|store, _, _| {
                 let argv = |id: &str, phase: &str| -> Vec<String> {
                     ["orchestrate", verb, id, phase]
                         .map(String::from)
@@ -303,7 +301,14 @@ fn act(
                         .chain(said.iter().cloned())
                         .collect()
                 };
-                super::workflow::report_elsewhere(ctx, &*store, SCENARIOS, &run_id, unit, &argv, e)
+                let at = super::workflow::Elsewhere {
+                    scope: SCENARIOS,
+                    run_id: &run_id,
+                    name: named,
+                    unit,
+                    start: verb == "start",
+                };
+                super::workflow::report_elsewhere(ctx, &*store, at, &argv, e)
             }),
             _ => e,
         });
@@ -446,7 +451,7 @@ pub fn start(
         no_drive,
         instead: &[],
         inputs: &[],
-        unit: None,
+        unit: Some((phase, "start", &[])),
     };
     act(ctx, name, &by, live, how, |state| {
         operator::start_phase(state, phase, &by)

@@ -1260,10 +1260,11 @@ pub fn resume(
             );
             // The latest run, taken for want of a RUN: the runs that wait or were cut short
             // are named, each with its command (an older run is what was meant, likely).
-            if run.is_none() {
+            if let Some(name) = looked_up_by(run, &run_id) {
                 let state = journal.state.clone();
-                let others = journal
-                    .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &state.run_id));
+                let others = journal.nested(|store, _, _| {
+                    other_open_runs(ctx, &*store, scope, &state.run_id, name)
+                });
                 text.push_str(&others_text(ctx, &others));
                 let mut json = view.to_json();
                 others_in_json(ctx, &others, &mut json);
@@ -1368,9 +1369,10 @@ pub fn resume(
                 .is_ok_and(|c| c.timeout_seconds == journal.state.time_limit())
         {
             let state = journal.state.clone();
-            let others = match run {
-                None => journal.nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id)),
-                Some(_) => Vec::new(),
+            let others = match looked_up_by(run, &run_id) {
+                Some(name) => journal
+                    .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id, name)),
+                None => Vec::new(),
             };
             return Ok(nothing_to_resume(ctx, &state, &waits, &others));
         }
@@ -2068,9 +2070,9 @@ pub fn report_step(
     // Without `--run`, a latest run that cannot take the report names the older runs that
     // wait on a step of that name, with the command for each.
     let elsewhere = |store: &dyn EventStore, e: CommandError| -> CommandError {
-        if report.run.is_some() {
+        let Some(name) = looked_up_by(report.run, &run_id) else {
             return e;
-        }
+        };
         let argv = |id: &str, name: &str| -> Vec<String> {
             ["workflow", "step", verb, name, "--run", id]
                 .map(String::from)
@@ -2078,7 +2080,14 @@ pub fn report_step(
                 .chain(said.iter().cloned())
                 .collect()
         };
-        report_elsewhere(ctx, store, WORKFLOWS, &run_id, report.step, &argv, e)
+        let at = Elsewhere {
+            scope: WORKFLOWS,
+            run_id: &run_id,
+            name,
+            unit: report.step,
+            start: false,
+        };
+        report_elsewhere(ctx, store, at, &argv, e)
     };
     let outputs = report.outputs;
     check_output_keys(&outputs)?;
@@ -2371,6 +2380,28 @@ pub(crate) struct OpenRun {
     pub status: RunStatus,
     /// Units waiting for a report.
     pub waiting: Vec<String>,
+    /// Manual phases waiting to be started.
+    pub startable: Vec<String>,
+}
+
+/// How the run acted on was found, for the hints that name other runs: `None` when it was
+/// named by its id (nobody else was meant), `Some(None)` when no run was given (the latest of
+/// its kind: any other run of the kind may be meant), `Some(Some(name))` when a definition's
+/// name was given (its latest run: any other run of that name may be meant). Every lookup by
+/// name shares this rule.
+pub(crate) fn looked_up_by<'a>(given: Option<&'a str>, run_id: &str) -> Option<Option<&'a str>> {
+    match given {
+        None => Some(None),
+        Some(g)
+            if !g.trim().is_empty()
+                && run_id
+                    .to_ascii_uppercase()
+                    .starts_with(&g.trim().to_ascii_uppercase()) =>
+        {
+            None
+        }
+        Some(g) => Some(Some(g)),
+    }
 }
 
 /// How many unfinished runs a hint looks at (newest first): a bounded read, whatever the
@@ -2385,9 +2416,11 @@ pub(crate) fn other_open_runs(
     store: &dyn crate::store::EventStore,
     scope: Scope,
     run_id: &str,
+    name: Option<&str>,
 ) -> Vec<OpenRun> {
     let query = crate::store::RunQuery {
         kind: scope.kind,
+        name: name.map(str::to_string),
         unfinished: true,
         limit: Some(OPEN_RUNS_LOOKED_AT + 1),
         ..Default::default()
@@ -2411,12 +2444,17 @@ pub(crate) fn other_open_runs(
                 .filter(|s| s.status == StepStatus::Waiting)
                 .map(|s| s.name.clone())
                 .collect();
+            let startable = crate::plan::awaiting_manual_start(&state)
+                .into_iter()
+                .map(|i| state.steps[i].name.clone())
+                .collect();
             Some(OpenRun {
                 run_id: e.run_id,
                 kind: e.kind,
                 name: e.name,
                 status: view.status,
                 waiting,
+                startable,
             })
         })
         .collect()
@@ -2572,6 +2610,17 @@ fn nothing_to_resume(
     Output::new(json, text, view.status.exit_code())
 }
 
+/// Where `report_elsewhere` looks: the runs of `scope` other than `run_id` (of definition
+/// `name` when one was given: `looked_up_by`) whose unit `unit` waits for a report (or, with
+/// `start`, a manual phase waiting to be started).
+pub(crate) struct Elsewhere<'a> {
+    pub scope: Scope,
+    pub run_id: &'a str,
+    pub name: Option<&'a str>,
+    pub unit: &'a str,
+    pub start: bool,
+}
+
 /// A report made on the latest run for want of a RUN, which that run cannot take (it
 /// finished, has no such unit, or the unit is not waiting): the other unfinished runs in
 /// `scope` whose unit of that name waits for a report are named in `e`, each with the
@@ -2581,21 +2630,23 @@ fn nothing_to_resume(
 pub(crate) fn report_elsewhere(
     ctx: &Ctx,
     store: &dyn EventStore,
-    scope: Scope,
-    run_id: &str,
-    unit: &str,
+    at: Elsewhere<'_>,
     argv: &dyn Fn(&str, &str) -> Vec<String>,
     mut e: CommandError,
 ) -> CommandError {
+    let Elsewhere {
+        scope,
+        run_id,
+        name,
+        unit,
+        start,
+    } = at;
     let wanted = normalize_name(unit);
-    let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id)
+    let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id, name)
         .into_iter()
         .filter_map(|o| {
-            let name = o
-                .waiting
-                .iter()
-                .find(|w| normalize_name(w) == wanted)?
-                .clone();
+            let units = if start { &o.startable } else { &o.waiting };
+            let name = units.iter().find(|w| normalize_name(w) == wanted)?.clone();
             Some((o, name))
         })
         .collect();
@@ -2607,8 +2658,13 @@ pub(crate) fn report_elsewhere(
         .map(|(o, _)| format!("{} ({})", o.run_id, crate::definition::shown(&o.name)))
         .collect();
     e.message.push_str(&format!(
-        "; `{}` waits for a report in {} {}",
+        "; `{}` waits {} in {} {}",
         crate::definition::shown(unit),
+        if start {
+            "to be started"
+        } else {
+            "for a report"
+        },
         if runs.len() == 1 { "run" } else { "runs" },
         runs.join(", ")
     ));
@@ -2617,8 +2673,11 @@ pub(crate) fn report_elsewhere(
         .map(|(o, name)| {
             let args = argv(&o.run_id, name);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ctx.suggest(&args)
-                .then(format!(" reports it in run {}", o.run_id))
+            ctx.suggest(&args).then(format!(
+                " {} it in run {}",
+                if start { "starts" } else { "reports" },
+                o.run_id
+            ))
         })
         .collect();
     if e.run_hint.is_none() {
