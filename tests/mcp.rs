@@ -2119,3 +2119,32 @@ fn the_mcp_servers_suggestions_name_the_home_and_log_it_has_from_its_environment
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The MCP `resume` of a finished latest run gave no sign of the older runs that wait (its
+/// `next` was empty) while the CLI listed "Other runs to go on with": each such run's command
+/// is in the result's `next`, its why naming the run.
+#[test]
+fn an_mcp_resume_of_a_finished_latest_run_names_the_older_waiting_runs_in_next() {
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - {name: Review, prompt: review it}\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = env.run(&["--json", "workflow", "run", "w1"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("tester");
+    s.call(1, "resume", json!({"kind": "workflow"}));
+    let (doc, _) = s.document(1);
+    assert_eq!(doc["status"], "completed", "{doc}");
+    let next = doc["next"].to_string();
+    assert!(
+        next.contains(&w1) && next.contains("waits on `Review`"),
+        "{doc}"
+    );
+    assert_eq!(s.hang_up(), 0);
+}

@@ -563,3 +563,273 @@ fn a_report_on_a_finished_latest_run_names_the_older_run_waiting_on_that_step() 
         out.stderr
     );
 }
+
+/// The command a finished latest run's error suggests for the older run waiting on the step
+/// dropped the report's `--output`, `--message` and `--actor`: pasting it was refused by the
+/// step's `validate: [{output: out}]`, or recorded a report without them. It repeats every
+/// argument given, quoted, with `--run ID` added; scenarios likewise.
+#[test]
+fn a_report_suggested_for_an_older_run_repeats_every_argument_given() {
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - name: ask it\n    prompt: review it\n    validate: [{output: out}]\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let out = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "ask it",
+        "--output",
+        "out=report.md",
+        "--message",
+        "looked at it",
+        "--actor",
+        "bob",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "`cortex workflow step complete 'ask it' --run {w1} --output out=report.md --message 'looked at it' --actor bob` reports it in run {w1}"
+        )),
+        "{}",
+        out.stderr
+    );
+    // The pasted command does what was meant.
+    let there = env.run(&[
+        "workflow",
+        "step",
+        "complete",
+        "ask it",
+        "--run",
+        &w1,
+        "--output",
+        "out=report.md",
+        "--message",
+        "looked at it",
+        "--actor",
+        "bob",
+    ]);
+    assert_eq!(there.code, 0, "{}{}", there.stdout, there.stderr);
+    let doc = env.status(Some(&w1));
+    assert_eq!(doc["steps"][0]["outputs"]["out"], "report.md", "{doc}");
+    // Scenarios likewise.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let _b = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    assert_eq!(env.run(&["orchestrate", "abort", "gate"]).code, 1);
+    let out = env.run(&[
+        "orchestrate",
+        "complete",
+        "gate",
+        "approve",
+        "--output",
+        "k=1",
+        "--message",
+        "hi",
+    ]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "`cortex orchestrate complete {a} approve --output k=1 --message hi` reports it in run {a}"
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A plain `resume` of a parent run whose `uses:` step's child waits on a person recorded a
+/// `run_resumed` each time (README: polling with resume never grows the log). The parent is
+/// idle when its child is (and the child's children): nothing is recorded, exit 3.
+#[test]
+fn a_resume_of_a_parent_whose_child_waits_on_a_person_records_nothing() {
+    let env = Env::new();
+    env.workflow(
+        "inner",
+        "name: inner\nsteps:\n  - {name: look, prompt: look at it}\n",
+    );
+    env.workflow(
+        "middle",
+        "name: middle\nsteps:\n  - {name: deeper, uses: inner}\n",
+    );
+    env.workflow(
+        "outer",
+        "name: outer\nsteps:\n  - {name: review, uses: middle}\n  - {name: after, run: echo done}\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "outer"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let run = run_id(&out);
+    let events = env.events(&run).len();
+    for _ in 0..3 {
+        let out = env.run(&["workflow", "resume", "outer"]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("nothing was recorded")
+                && out.stdout.contains("step `review`'s child run"),
+            "{}",
+            out.stdout
+        );
+    }
+    assert_eq!(env.events(&run).len(), events, "nothing recorded");
+    assert_eq!(count(&env, &run, "run_resumed"), 0);
+}
+
+/// `resume --skip` of a reported failure made the skipper its reporter: status showed
+/// "Reported by root@vm" and the reporter's message was gone from human and `--json`. The
+/// reporter stays in `reported_by`; the skip is its own fact, `skipped_by`; scenarios alike.
+#[test]
+fn a_skip_of_a_reported_failure_keeps_the_reporter_and_shows_the_skipper_apart() {
+    let env = Env::new();
+    env.workflow(
+        "two",
+        "name: two\nsteps:\n  - {name: ask2, prompt: ask it}\n  - {name: after, prompt: then this}\n",
+    );
+    let run = run_id(&env.run(&["--json", "workflow", "run", "two"]));
+    let failed = env.run(&[
+        "workflow",
+        "step",
+        "fail",
+        "ask2",
+        "--actor",
+        "carol",
+        "--message",
+        "ask2 broke",
+    ]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let skipped = env.run(&[
+        "workflow",
+        "resume",
+        "--skip",
+        "--actor",
+        "dave",
+        "--message",
+        "not needed",
+    ]);
+    assert_eq!(skipped.code, 3, "{}{}", skipped.stdout, skipped.stderr);
+    let doc = env.status(Some(&run));
+    let step = &doc["steps"][0];
+    assert_eq!(step["status"], "skipped", "{doc}");
+    assert_eq!(step["reported_by"]["actor"], "carol", "{doc}");
+    assert_eq!(step["reported_by"]["message"], "ask2 broke", "{doc}");
+    assert_eq!(step["skipped_by"]["actor"], "dave", "{doc}");
+    assert_eq!(step["skipped_by"]["message"], "not needed", "{doc}");
+    let human = env.run(&["workflow", "status", &run]);
+    assert!(
+        human.stdout.contains("Reported by carol: ask2 broke")
+            && human.stdout.contains("Skipped by dave: not needed"),
+        "{}",
+        human.stdout
+    );
+    // A scenario's phase likewise.
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n  - {name: ship, description: s}\n",
+    );
+    let sc = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let failed = env.run(&[
+        "orchestrate",
+        "fail",
+        "gate",
+        "approve",
+        "--actor",
+        "carol",
+        "--message",
+        "broke",
+    ]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let skipped = env.run(&["orchestrate", "resume", "gate", "--skip", "--actor", "dave"]);
+    assert!(
+        skipped.code == 3 || skipped.code == 0,
+        "{}{}",
+        skipped.stdout,
+        skipped.stderr
+    );
+    let doc = env.run(&["--json", "orchestrate", "status", &sc]).json();
+    let phase = &doc["phases"][0];
+    assert_eq!(phase["reported_by"]["actor"], "carol", "{doc}");
+    assert_eq!(phase["reported_by"]["message"], "broke", "{doc}");
+    assert_eq!(phase["skipped_by"]["actor"], "dave", "{doc}");
+}
+
+/// `--json` (and so MCP) `resume` without a run, its latest run finished, gave no sign of the
+/// older runs the human output lists ("Other runs to go on with"): its `next` was empty.
+/// Each such run's command is in `next`, its why naming the run.
+#[test]
+fn a_json_resume_of_a_finished_latest_run_names_the_older_waiting_runs_in_next() {
+    let env = Env::new();
+    env.workflow(
+        "w1",
+        "name: w1\nsteps:\n  - {name: Review, prompt: review it}\n",
+    );
+    env.workflow("w2", "name: w2\nsteps:\n  - {name: Hi, run: echo hi}\n");
+    let w1 = run_id(&env.run(&["--json", "workflow", "run", "w1"]));
+    assert_eq!(env.run(&["workflow", "run", "w2"]).code, 0);
+    let out = env.run(&["--json", "workflow", "resume"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let next = doc["next"].as_array().expect("next");
+    let hit = next
+        .iter()
+        .find(|n| {
+            n["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == w1.as_str())
+        })
+        .unwrap_or_else(|| panic!("no command for {w1} in {doc}"));
+    assert!(
+        hit["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "status"),
+        "{hit}"
+    );
+    assert!(
+        hit["why"].as_str().unwrap().contains("waits on `Review`"),
+        "{hit}"
+    );
+}
+
+/// `orchestrate resume NAME` (its latest run finished) and `orchestrate start NAME PHASE`
+/// did not name the older runs of that scenario that wait, while a bare `orchestrate resume`
+/// and `orchestrate complete NAME PHASE` did: every lookup by name shares one rule.
+#[test]
+fn every_lookup_by_name_names_the_older_runs_of_that_name_that_wait() {
+    let env = Env::new();
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: approve, description: a}\n  - {name: ship, description: s, condition: manual}\n",
+    );
+    let a = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    let _b = run_id(&env.run(&["--json", "orchestrate", "run", "gate"]));
+    assert_eq!(env.run(&["orchestrate", "abort", "gate"]).code, 1);
+    let resume = env.run(&["orchestrate", "resume", "gate"]);
+    assert!(
+        resume.stdout.contains("Other runs to go on with") && resume.stdout.contains(&a),
+        "{}{}",
+        resume.stdout,
+        resume.stderr
+    );
+    let json = env.run(&["--json", "orchestrate", "resume", "gate"]).json();
+    assert!(json["next"].to_string().contains(&a), "{json}");
+    let start = env.run(&["orchestrate", "start", "gate", "ship"]);
+    assert_eq!(start.code, 2, "{}{}", start.stdout, start.stderr);
+    assert!(
+        start.stderr.contains(&format!(
+            "`cortex orchestrate start {a} ship` starts it in run {a}"
+        )),
+        "{}",
+        start.stderr
+    );
+    // By its id, nobody else was meant.
+    let by_id = env.run(&["orchestrate", "resume", &_b]);
+    assert!(!by_id.stdout.contains("Other runs"), "{}", by_id.stdout);
+}

@@ -869,6 +869,45 @@ fn bad_input_is_refused_with_a_clear_4xx_and_nothing_recorded() {
         step_tpl,
         "post",
     );
+    // A key given twice is refused naming it, as the CLI refuses it (serde kept the last).
+    refused(
+        s.post(&complete, r#"{"outputs": {"k": "first", "k": "second"}}"#),
+        400,
+        "`k` is given twice",
+        step_tpl,
+        "post",
+    );
+    refused(
+        s.post(
+            &format!("/api/v1/runs/{run}/resume"),
+            r#"{"inputs": {"x": "1", "x": "2"}}"#,
+        ),
+        400,
+        "`x` is given twice",
+        "/api/v1/runs/{id}/resume",
+        "post",
+    );
+    refused(
+        s.post(
+            "/api/v1/workflows/review/runs",
+            r#"{"inputs": {"x": "1", "x": "2"}}"#,
+        ),
+        400,
+        "`x` is given twice",
+        "/api/v1/workflows/{name}/runs",
+        "post",
+    );
+    // A failure takes no outputs: its body is a message alone.
+    refused(
+        s.post(
+            &format!("/api/v1/runs/{run}/steps/write/fail"),
+            r#"{"outputs": {"k": "v"}}"#,
+        ),
+        400,
+        "unknown field",
+        "/api/v1/runs/{id}/steps/{step}/fail",
+        "post",
+    );
     // a hostile output key (the name rule), a bad resume mode, a bad input
     refused(
         s.post(&complete, r#"{"outputs": {"<script>": "x"}}"#),

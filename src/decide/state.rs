@@ -77,6 +77,9 @@ pub struct StepState {
     /// Who reported the latest outcome of an external step or phase, and their message.
     #[serde(default)]
     pub reported_by: Option<crate::event::Operator>,
+    /// Who skipped it (`resume --skip`), and their message: never its reporter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_by: Option<crate::event::Operator>,
     /// The file holding the whole output of its latest attempt that kept one (`cortex logs`).
     #[serde(default)]
     pub log: Option<String>,
@@ -749,6 +752,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 s.error = None;
                 s.exit_code = None;
                 s.reported_by = None;
+                s.skipped_by = None;
             }
             // A scenario waits as a whole only when nothing else can run (a projection).
             if waiting && !state.is_scenario() {
@@ -881,11 +885,14 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         }
         Event::StepSkipped { step, reason, by } => {
             if let Some(s) = state.step_mut(step) {
-                // The engine's skip of a failure (`on_failure: skip`) keeps who reported the
-                // failure, and their message: status and the log still show them.
-                if by.is_some() || s.status != StepStatus::Failed {
-                    s.reported_by.clone_from(by);
+                // A skip of a failure (the engine's `on_failure: skip`, an operator's `resume
+                // --skip`) keeps who reported the failure, and their message: status and the
+                // log still show them. The operator who skipped is a fact of its own.
+                // (A failed step that a resume gave a fresh budget is Ready, still reported.)
+                if !matches!(s.status, StepStatus::Failed | StepStatus::Ready) {
+                    s.reported_by = None;
                 }
+                s.skipped_by.clone_from(by);
                 s.status = StepStatus::Skipped;
                 s.resume_session = None;
                 s.error = Some(reason.clone());
@@ -1296,6 +1303,7 @@ pub(super) fn new_step(name: &str) -> StepState {
         compensation_failed: false,
         compensation_left: None,
         reported_by: None,
+        skipped_by: None,
         agent_result: None,
         resume_session: None,
         log: None,

@@ -260,7 +260,8 @@ struct Act<'a> {
     inputs: &'a [(String, String)],
     /// A report's phase and verb (`complete`/`fail`): a finished latest run names the older
     /// runs whose phase of that name waits for one.
-    unit: Option<(&'a str, &'a str)>,
+    /// The report's other arguments (`report_args`), repeated by each command named.
+    unit: Option<(&'a str, &'a str, &'a [String])>,
 }
 
 fn act(
@@ -290,15 +291,24 @@ fn act(
         );
         // Named by its scenario (its latest run), not by its id: the older runs whose phase
         // of that name waits for this action are named, with the command for each.
-        let by_id = run_id
-            .to_ascii_uppercase()
-            .starts_with(&name.trim().to_ascii_uppercase());
-        return Err(match how_unit {
-            Some((unit, verb)) if !by_id => journal.nested(|store, _, _| {
+        let looked_up = super::workflow::looked_up_by(Some(name), &run_id);
+        return Err(match (how_unit, looked_up) {
+            (Some((unit, verb, said)), Some(named)) => journal.nested(|store, _, _| {
                 let argv = |id: &str, phase: &str| -> Vec<String> {
-                    ["orchestrate", verb, id, phase].map(String::from).to_vec()
+                    ["orchestrate", verb, id, phase]
+                        .map(String::from)
+                        .into_iter()
+                        .chain(said.iter().cloned())
+                        .collect()
                 };
-                super::workflow::report_elsewhere(ctx, &*store, SCENARIOS, &run_id, unit, &argv, e)
+                let at = super::workflow::Elsewhere {
+                    scope: SCENARIOS,
+                    run_id: &run_id,
+                    name: named,
+                    unit,
+                    start: verb == "start",
+                };
+                super::workflow::report_elsewhere(ctx, &*store, at, &argv, e)
             }),
             _ => e,
         });
@@ -441,7 +451,7 @@ pub fn start(
         no_drive,
         instead: &[],
         inputs: &[],
-        unit: None,
+        unit: Some((phase, "start", &[])),
     };
     act(ctx, name, &by, live, how, |state| {
         operator::start_phase(state, phase, &by)
@@ -480,12 +490,18 @@ pub fn report(
     super::workflow::check_output_keys(&outputs)?;
     // A workflow run named here: its steps are reported with `workflow step`.
     let verb = if success { "complete" } else { "fail" };
-    let instead = ["workflow", "step", verb, phase, "--run", name];
+    // Every argument given besides the phase and run, repeated by each command suggested in
+    // this report's place.
+    let said = super::workflow::report_args(&outputs, &by);
+    let instead: Vec<&str> = ["workflow", "step", verb, phase, "--run", name]
+        .into_iter()
+        .chain(said.iter().map(String::as_str))
+        .collect();
     let how = Act {
         no_drive,
         instead: &instead,
         inputs,
-        unit: Some((phase, verb)),
+        unit: Some((phase, verb, &said)),
     };
     act(ctx, name, &by, live, how, |state| {
         operator::report_phase(state, &ctx.home, phase, success, outputs, &by, KILL_GRACE)

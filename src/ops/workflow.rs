@@ -1260,11 +1260,16 @@ pub fn resume(
             );
             // The latest run, taken for want of a RUN: the runs that wait or were cut short
             // are named, each with its command (an older run is what was meant, likely).
-            if run.is_none() {
+            if let Some(name) = looked_up_by(run, &run_id) {
                 let state = journal.state.clone();
-                let others = journal
-                    .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &state.run_id));
+                let others = journal.nested(|store, _, _| {
+                    other_open_runs(ctx, &*store, scope, &state.run_id, name)
+                });
                 text.push_str(&others_text(ctx, &others));
+                let mut json = view.to_json();
+                others_in_json(ctx, &others, &mut json);
+                let code = view.status.exit_code();
+                return Ok(Output::new(json, text, code).warn(warnings));
             }
             let code = view.status.exit_code();
             return Ok(Output::new(view.to_json(), text, code).warn(warnings));
@@ -1352,10 +1357,18 @@ pub fn resume(
         // `resume` would grow the log by a `run_resumed` each time) and says what the run
         // waits for. A resume with anything to change (`--timeout`, `--input`, a mode, a
         // time limit changed in cortex.config.json, an interrupted or paused run) records.
-        if mode == ResumeMode::Continue
-            && inputs.is_empty()
-            && timeout.is_none()
-            && let Some(waits) = crate::plan::idle_wait(&journal.state)
+        // A `uses:` unit's child run (and theirs) idle the same way, nobody driving it,
+        // leaves its parent idle too.
+        let plain = mode == ResumeMode::Continue && inputs.is_empty() && timeout.is_none();
+        let idle = if plain {
+            let state = journal.state.clone();
+            journal.nested(|store, _, _| {
+                crate::plan::idle_wait(&state, &|id| child_idle(ctx, &*store, id, 1))
+            })
+        } else {
+            None
+        };
+        if let Some(waits) = idle
             && crate::execute::DriverLock::probe(&ctx.home, &run_id).is_none()
             && crate::execute::live_recorded_driver(&journal.state).is_none()
             && ctx
@@ -1364,9 +1377,10 @@ pub fn resume(
                 .is_ok_and(|c| c.timeout_seconds == journal.state.time_limit())
         {
             let state = journal.state.clone();
-            let others = match run {
-                None => journal.nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id)),
-                Some(_) => Vec::new(),
+            let others = match looked_up_by(run, &run_id) {
+                Some(name) => journal
+                    .nested(|store, _, _| other_open_runs(ctx, &*store, scope, &run_id, name)),
+                None => Vec::new(),
             };
             return Ok(nothing_to_resume(ctx, &state, &waits, &others));
         }
@@ -1989,6 +2003,24 @@ pub struct StepReport<'a> {
     pub inputs: &'a [(String, String)],
 }
 
+/// The arguments of a report besides its unit and run, as the CLI takes them: each
+/// `--output KEY=VALUE`, its `--message`, and its `--actor` unless that is who acts when
+/// nobody says. A command suggested in the report's place (another run's, a child run's)
+/// repeats them, so pasting it records what was meant.
+pub(crate) fn report_args(outputs: &[(String, String)], by: &Operator) -> Vec<String> {
+    let mut args = Vec::new();
+    for (k, v) in outputs {
+        args.extend(["--output".to_string(), format!("{k}={v}")]);
+    }
+    if let Some(message) = &by.message {
+        args.extend(["--message".to_string(), message.clone()]);
+    }
+    if by.actor != crate::execute::default_actor() {
+        args.extend(["--actor".to_string(), by.actor.clone()]);
+    }
+    args
+}
+
 /// Refuse an `--output KEY=VALUE` whose key breaks the name rule, as definitions do
 /// (`validate: - output: KEY`): a step's report and a phase's (`orchestrate complete`).
 pub(super) fn check_output_keys(outputs: &[(String, String)]) -> Result<(), CommandError> {
@@ -2032,23 +2064,38 @@ pub fn report_step(
     // The latest run, or the one named (a name: its latest run): a finished one says so
     // rather than an older waiting run taking the report.
     let verb = if success { "complete" } else { "fail" };
+    // Every argument the report was given besides its unit and run, repeated by each command
+    // suggested in its place: pasting one does what was meant.
+    let said = report_args(&report.outputs, &report.by);
     let instead: Vec<&str> = match report.run {
-        Some(run) => vec!["orchestrate", verb, run, report.step],
+        Some(run) => ["orchestrate", verb, run, report.step]
+            .into_iter()
+            .chain(said.iter().map(String::as_str))
+            .collect(),
         None => Vec::new(),
     };
     let run_id = ctx.resolve_report_run(&store, WORKFLOWS, report.run, &instead)?;
     // Without `--run`, a latest run that cannot take the report names the older runs that
     // wait on a step of that name, with the command for each.
     let elsewhere = |store: &dyn EventStore, e: CommandError| -> CommandError {
-        if report.run.is_some() {
+        let Some(name) = looked_up_by(report.run, &run_id) else {
             return e;
-        }
+        };
         let argv = |id: &str, name: &str| -> Vec<String> {
             ["workflow", "step", verb, name, "--run", id]
                 .map(String::from)
-                .to_vec()
+                .into_iter()
+                .chain(said.iter().cloned())
+                .collect()
         };
-        report_elsewhere(ctx, store, WORKFLOWS, &run_id, report.step, &argv, e)
+        let at = Elsewhere {
+            scope: WORKFLOWS,
+            run_id: &run_id,
+            name,
+            unit: report.step,
+            start: false,
+        };
+        report_elsewhere(ctx, store, at, &argv, e)
     };
     let outputs = report.outputs;
     check_output_keys(&outputs)?;
@@ -2065,10 +2112,7 @@ pub fn report_step(
         {
             let verb = if report.success { "complete" } else { "fail" };
             let mut argv = vec!["workflow", "step", verb, report.step, "--run", &child];
-            let pairs: Vec<String> = outputs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            for pair in &pairs {
-                argv.extend(["--output", pair.as_str()]);
-            }
+            argv.extend(said.iter().map(String::as_str));
             return Err(CommandError::bad_input(format!(
                 "step `{}` is not a step of run {run_id}: it is in child run {child}, which its step `{by_step}` runs",
                 report.step
@@ -2344,6 +2388,28 @@ pub(crate) struct OpenRun {
     pub status: RunStatus,
     /// Units waiting for a report.
     pub waiting: Vec<String>,
+    /// Manual phases waiting to be started.
+    pub startable: Vec<String>,
+}
+
+/// How the run acted on was found, for the hints that name other runs: `None` when it was
+/// named by its id (nobody else was meant), `Some(None)` when no run was given (the latest of
+/// its kind: any other run of the kind may be meant), `Some(Some(name))` when a definition's
+/// name was given (its latest run: any other run of that name may be meant). Every lookup by
+/// name shares this rule.
+pub(crate) fn looked_up_by<'a>(given: Option<&'a str>, run_id: &str) -> Option<Option<&'a str>> {
+    match given {
+        None => Some(None),
+        Some(g)
+            if !g.trim().is_empty()
+                && run_id
+                    .to_ascii_uppercase()
+                    .starts_with(&g.trim().to_ascii_uppercase()) =>
+        {
+            None
+        }
+        Some(g) => Some(Some(g)),
+    }
 }
 
 /// How many unfinished runs a hint looks at (newest first): a bounded read, whatever the
@@ -2358,9 +2424,11 @@ pub(crate) fn other_open_runs(
     store: &dyn crate::store::EventStore,
     scope: Scope,
     run_id: &str,
+    name: Option<&str>,
 ) -> Vec<OpenRun> {
     let query = crate::store::RunQuery {
         kind: scope.kind,
+        name: name.map(str::to_string),
         unfinished: true,
         limit: Some(OPEN_RUNS_LOOKED_AT + 1),
         ..Default::default()
@@ -2384,22 +2452,27 @@ pub(crate) fn other_open_runs(
                 .filter(|s| s.status == StepStatus::Waiting)
                 .map(|s| s.name.clone())
                 .collect();
+            let startable = crate::plan::awaiting_manual_start(&state)
+                .into_iter()
+                .map(|i| state.steps[i].name.clone())
+                .collect();
             Some(OpenRun {
                 run_id: e.run_id,
                 kind: e.kind,
                 name: e.name,
                 status: view.status,
                 waiting,
+                startable,
             })
         })
         .collect()
 }
 
-/// The lines naming the other runs that wait or were cut short, each with the command that
-/// goes on with it: `resume` for one to resume, `status` for one waiting on a report (which
-/// its status shows, with the report's command).
-pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
-    let shown: Vec<&OpenRun> = others
+/// The other runs that wait or were cut short, each with what it waits on (or how it stands)
+/// and the command that goes on with it: `resume` for one to resume, `status` for one waiting
+/// on a report (which its status shows, with the report's command).
+fn others_to_go_on_with(others: &[OpenRun]) -> Vec<(&OpenRun, String, Vec<&str>)> {
+    others
         .iter()
         .filter(|o| {
             matches!(
@@ -2410,30 +2483,39 @@ pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
                     | RunStatus::Failed
             )
         })
-        .collect();
+        .map(|o| {
+            let group = o.kind.group();
+            let (what, argv) = match o.status {
+                RunStatus::Waiting if !o.waiting.is_empty() => (
+                    format!(
+                        "waits on {}",
+                        o.waiting
+                            .iter()
+                            .map(|w| format!("`{}`", crate::definition::shown(w)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    vec![group, "status", o.run_id.as_str()],
+                ),
+                status => (
+                    status.as_str().to_string(),
+                    vec![group, "resume", o.run_id.as_str()],
+                ),
+            };
+            (o, what, argv)
+        })
+        .collect()
+}
+
+/// The lines naming the other runs that wait or were cut short, each with the command that
+/// goes on with it (`others_to_go_on_with`).
+pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
+    let shown = others_to_go_on_with(others);
     if shown.is_empty() {
         return String::new();
     }
     let mut text = String::from("\nOther runs to go on with:\n");
-    for o in shown {
-        let group = o.kind.group();
-        let (what, argv) = match o.status {
-            RunStatus::Waiting if !o.waiting.is_empty() => (
-                format!(
-                    "waits on {}",
-                    o.waiting
-                        .iter()
-                        .map(|w| format!("`{}`", crate::definition::shown(w)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                vec![group, "status", o.run_id.as_str()],
-            ),
-            status => (
-                status.as_str().to_string(),
-                vec![group, "resume", o.run_id.as_str()],
-            ),
-        };
+    for (o, what, argv) in shown {
         text.push_str(&format!(
             "   Run {} ({}) {what}: {}\n",
             o.run_id,
@@ -2442,6 +2524,49 @@ pub(crate) fn others_text(ctx: &Ctx, others: &[OpenRun]) -> String {
         ));
     }
     text
+}
+
+/// The same runs in a `--json` document (and an MCP result): each one's command appended to
+/// its `next`, as `{argv, why}`, the why naming the run ("run ID (NAME) waits on `Review`:
+/// its status shows the report's command"), as the human output lists them.
+pub(crate) fn others_in_json(ctx: &Ctx, others: &[OpenRun], json: &mut serde_json::Value) {
+    let Some(next) = json.get_mut("next").and_then(|n| n.as_array_mut()) else {
+        return;
+    };
+    for (o, what, argv) in others_to_go_on_with(others) {
+        let full: Vec<String> = std::iter::once("cortex".to_string())
+            .chain(ctx.globals())
+            .chain(argv.iter().map(|a| a.to_string()))
+            .collect();
+        let then = if argv[1] == "status" {
+            "its status shows the report's command"
+        } else {
+            "resume it"
+        };
+        next.push(json!({
+            "argv": full,
+            "why": format!(
+                "other run {} ({}) {what}: {then}",
+                o.run_id,
+                crate::definition::shown(&o.name)
+            ),
+        }));
+    }
+}
+
+/// Whether child run `run_id` (at `depth` below the run resumed) only waits on people, as
+/// `plan::idle_wait` says, its own children likewise, and nobody drives it: a plain resume
+/// of its parent would change nothing.
+fn child_idle(ctx: &Ctx, store: &dyn EventStore, run_id: &str, depth: usize) -> bool {
+    if depth > crate::validate::MAX_USES_DEPTH {
+        return false;
+    }
+    let Ok(child) = crate::execute::load_state(store, run_id) else {
+        return false;
+    };
+    crate::execute::DriverLock::probe(&ctx.home, run_id).is_none()
+        && crate::execute::live_recorded_driver(&child).is_none()
+        && crate::plan::idle_wait(&child, &|id| child_idle(ctx, store, id, depth + 1)).is_some()
 }
 
 /// The answer to a plain resume of a run that only waits on people: what it waits for, its
@@ -2456,7 +2581,13 @@ fn nothing_to_resume(
     let noun = if state.is_scenario() { "phase" } else { "step" };
     let names = |v: &[usize]| {
         v.iter()
-            .map(|&i| format!("`{}`", crate::definition::shown(&state.steps[i].name)))
+            .map(|&i| {
+                let name = format!("`{}`", crate::definition::shown(&state.steps[i].name));
+                match &state.steps[i].child {
+                    Some(c) if state.is_uses(i) => format!("{name}'s child run {}", c.run_id),
+                    _ => name,
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -2483,7 +2614,19 @@ fn nothing_to_resume(
     if let Some(doc) = json.as_object_mut() {
         doc.insert("note".into(), json!(note));
     }
+    others_in_json(ctx, others, &mut json);
     Output::new(json, text, view.status.exit_code())
+}
+
+/// Where `report_elsewhere` looks: the runs of `scope` other than `run_id` (of definition
+/// `name` when one was given: `looked_up_by`) whose unit `unit` waits for a report (or, with
+/// `start`, a manual phase waiting to be started).
+pub(crate) struct Elsewhere<'a> {
+    pub scope: Scope,
+    pub run_id: &'a str,
+    pub name: Option<&'a str>,
+    pub unit: &'a str,
+    pub start: bool,
 }
 
 /// A report made on the latest run for want of a RUN, which that run cannot take (it
@@ -2495,21 +2638,23 @@ fn nothing_to_resume(
 pub(crate) fn report_elsewhere(
     ctx: &Ctx,
     store: &dyn EventStore,
-    scope: Scope,
-    run_id: &str,
-    unit: &str,
+    at: Elsewhere<'_>,
     argv: &dyn Fn(&str, &str) -> Vec<String>,
     mut e: CommandError,
 ) -> CommandError {
+    let Elsewhere {
+        scope,
+        run_id,
+        name,
+        unit,
+        start,
+    } = at;
     let wanted = normalize_name(unit);
-    let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id)
+    let hits: Vec<(OpenRun, String)> = other_open_runs(ctx, store, scope, run_id, name)
         .into_iter()
         .filter_map(|o| {
-            let name = o
-                .waiting
-                .iter()
-                .find(|w| normalize_name(w) == wanted)?
-                .clone();
+            let units = if start { &o.startable } else { &o.waiting };
+            let name = units.iter().find(|w| normalize_name(w) == wanted)?.clone();
             Some((o, name))
         })
         .collect();
@@ -2521,8 +2666,13 @@ pub(crate) fn report_elsewhere(
         .map(|(o, _)| format!("{} ({})", o.run_id, crate::definition::shown(&o.name)))
         .collect();
     e.message.push_str(&format!(
-        "; `{}` waits for a report in {} {}",
+        "; `{}` waits {} in {} {}",
         crate::definition::shown(unit),
+        if start {
+            "to be started"
+        } else {
+            "for a report"
+        },
         if runs.len() == 1 { "run" } else { "runs" },
         runs.join(", ")
     ));
@@ -2531,8 +2681,11 @@ pub(crate) fn report_elsewhere(
         .map(|(o, name)| {
             let args = argv(&o.run_id, name);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ctx.suggest(&args)
-                .then(format!(" reports it in run {}", o.run_id))
+            ctx.suggest(&args).then(format!(
+                " {} it in run {}",
+                if start { "starts" } else { "reports" },
+                o.run_id
+            ))
         })
         .collect();
     if e.run_hint.is_none() {

@@ -92,10 +92,21 @@ pub fn next(state: &RunState) -> Next {
 /// What a run waits on when a plain resume would change nothing — its units all settled but
 /// for reports and manual starts that only a person or an agent gives: `(reports, starts)`,
 /// the indexes of the units waiting for a report and of the manual phases waiting to be
-/// started. None when a resume has something to do: a unit to run, retry, prepare or end
-/// (an interrupted attempt), a rollback, a pause, a stop, a `uses:` step's child to go on
-/// with, a run queued for workers.
-pub fn idle_wait(state: &RunState) -> Option<(Vec<usize>, Vec<usize>)> {
+/// started. A `uses:` unit whose child run is idle the same way (`child_idle` of its run id:
+/// its caller reads the child, and its children, from the log) counts among the units
+/// waiting for a report: that report is given in the child. None when a resume has something
+/// to do: a unit to run, retry, prepare or end (an interrupted attempt), a rollback, a pause,
+/// a stop, a `uses:` unit's child to go on with, a run queued for workers.
+pub fn idle_wait(
+    state: &RunState,
+    child_idle: &dyn Fn(&str) -> bool,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let idle_child = |i: usize| {
+        state.steps[i]
+            .child
+            .as_ref()
+            .is_some_and(|c| child_idle(&c.run_id))
+    };
     if state.stop_requested || state.submitted || !state.pre_validated {
         return None;
     }
@@ -116,14 +127,10 @@ pub fn idle_wait(state: &RunState) -> Option<(Vec<usize>, Vec<usize>)> {
             return None;
         }
         let reports: Vec<usize> = (0..state.steps.len())
-            .filter(|&i| state.steps[i].status == StepStatus::Waiting && !state.is_uses(i))
+            .filter(|&i| state.steps[i].status == StepStatus::Waiting)
             .collect();
         let starts = super::awaiting_manual_start(state);
-        if state
-            .steps
-            .iter()
-            .enumerate()
-            .any(|(i, s)| s.status == StepStatus::Waiting && state.is_uses(i))
+        if reports.iter().any(|&i| state.is_uses(i) && !idle_child(i))
             || (reports.is_empty() && starts.is_empty())
         {
             return None;
@@ -135,6 +142,7 @@ pub fn idle_wait(state: &RunState) -> Option<(Vec<usize>, Vec<usize>)> {
     }
     match next(state) {
         Next::AwaitReport { index } => Some((vec![index], Vec::new())),
+        Next::Child { index } if idle_child(index) => Some((vec![index], Vec::new())),
         _ => None,
     }
 }

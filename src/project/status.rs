@@ -274,6 +274,10 @@ pub struct StepView {
     /// Who reported the step's outcome, and their message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reported_by: Option<crate::event::Operator>,
+    /// Who skipped it (`resume --skip`), and their message; `reported_by` stays who
+    /// reported the failure skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_by: Option<crate::event::Operator>,
     /// The worker that claimed its running attempt: `NAME on HOST`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
@@ -1183,6 +1187,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     Vec::new()
                 },
                 reported_by: s.reported_by.clone(),
+                skipped_by: s.skipped_by.clone(),
                 worker: if s.status != StepStatus::Running {
                     None
                 } else if let Some(c) = &s.claimed {

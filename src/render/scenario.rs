@@ -274,6 +274,13 @@ pub fn render_scenario_status(
                 super::status::reported_line(by, "        ")
             );
         }
+        if let Some(by) = &s.skipped_by {
+            let _ = writeln!(
+                out,
+                "        {}",
+                super::status::skipped_line(by, "        ")
+            );
+        }
         // What it gave (`orchestrate complete --output`, `$CORTEX_OUTPUT`), as a workflow
         // step's status shows it.
         for (k, v) in &s.outputs {

@@ -54,9 +54,18 @@ fn tail_block(out: &mut String, tail: &str) {
 /// "Reported by ACTOR: MESSAGE", the lines of a message of several under its first with
 /// `indent` (the line's own, plus two).
 pub(crate) fn reported_line(by: &crate::event::Operator, indent: &str) -> String {
+    operator_line("Reported", by, indent)
+}
+
+/// Who skipped a step or phase (`resume --skip`), and their message, on one line.
+pub(crate) fn skipped_line(by: &crate::event::Operator, indent: &str) -> String {
+    operator_line("Skipped", by, indent)
+}
+
+fn operator_line(what: &str, by: &crate::event::Operator, indent: &str) -> String {
     match &by.message {
-        Some(m) => format!("Reported by {}: {}", by.actor, hanging(m, indent.len() + 2)),
-        None => format!("Reported by {}", by.actor),
+        Some(m) => format!("{what} by {}: {}", by.actor, hanging(m, indent.len() + 2)),
+        None => format!("{what} by {}", by.actor),
     }
 }
 
@@ -347,6 +356,9 @@ fn step_block(
     let _ = writeln!(out, "   Status: {status}");
     if let Some(by) = &s.reported_by {
         let _ = writeln!(out, "   {}", reported_line(by, "   "));
+    }
+    if let Some(by) = &s.skipped_by {
+        let _ = writeln!(out, "   {}", skipped_line(by, "   "));
     }
     if let Some(w) = &s.worker {
         let _ = writeln!(out, "   {}", worker_line(w, s.lease_lapsed));

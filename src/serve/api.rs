@@ -519,6 +519,40 @@ fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Failure> {
     serde_json::from_slice(bytes).map_err(|e| refused(e.to_string()))
 }
 
+/// A map of a request's body (`outputs`, `inputs`) whose every key is given once: a key given
+/// twice is refused (400, naming it), as the CLI refuses `--output k=1 --output k=2`, never
+/// the last value kept unsaid.
+fn unique_keys<'de, D, V>(d: D) -> Result<std::collections::BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Unique<V> {
+        type Value = std::collections::BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object of keys and values")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = std::collections::BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if out.keys().any(|k: &String| k.trim() == key.trim()) {
+                    return Err(serde::de::Error::custom(format!(
+                        "`{}` is given twice; give each key once (nothing was recorded)",
+                        crate::definition::shown(&key)
+                    )));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique(std::marker::PhantomData))
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Message {
@@ -529,7 +563,7 @@ struct Message {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Report {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     outputs: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     message: Option<String>,
@@ -541,7 +575,7 @@ struct Resume {
     #[serde(default)]
     mode: Option<String>,
     /// Values of the run's secret inputs (the log keeps `***`), as `resume --input` gives them.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     inputs: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     step: Option<String>,
@@ -552,7 +586,7 @@ struct Resume {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RunWorkflow {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     inputs: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     message: Option<String>,
@@ -563,7 +597,7 @@ struct RunWorkflow {
 struct RunScenario {
     #[serde(default)]
     start: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     inputs: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     message: Option<String>,
@@ -591,7 +625,18 @@ async fn step_action(
 ) -> Response {
     reply_done(
         blocking(&shared, move |shared| {
-            let report: Report = body(&bytes)?;
+            // A failure records no outputs (a failed step or phase has none): its body is a
+            // message alone, and `outputs` in it an unknown field (400, nothing recorded).
+            let report: Report = match action {
+                StepAction::Fail => {
+                    let m: Message = body(&bytes)?;
+                    Report {
+                        outputs: Default::default(),
+                        message: m.message,
+                    }
+                }
+                _ => body(&bytes)?,
+            };
             let outputs: Vec<(String, String)> = report.outputs.into_iter().collect();
             actions::step(
                 shared,

@@ -627,6 +627,9 @@ fn step_card(
             @if let Some(by) = &s.reported_by {
                 p class="reported" { "reported by " strong { (by.actor) } @if let Some(m) = &by.message { ": “" (m) "”" } }
             }
+            @if let Some(by) = &s.skipped_by {
+                p class="reported" { "skipped by " strong { (by.actor) } @if let Some(m) = &by.message { ": “" (m) "”" } }
+            }
             @if let Some(e) = &s.error { p class="error" { (e) } }
             @if let Some(code) = s.exit_code { p class="muted" { "exit code " (code) } }
             @for (attempt, result, tail) in tails {
