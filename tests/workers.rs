@@ -1359,11 +1359,15 @@ fn a_driving_worker_paused_past_its_lease_has_its_late_result_rejected(env: Env)
     scenario(
         &env,
         "pair",
-        "name: pair\ndescription: a slow phase and one that holds the run open\nphases:\n  - name: slow\n    parallel: true\n    run: 'echo run >> slow-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: hold\n    parallel: true\n    run: 'while [ ! -e end ]; do sleep 0.05; done'\n",
+        "name: pair\ndescription: a slow phase and one that holds the run open\nphases:\n  - name: slow\n    parallel: true\n    run: 'echo run >> slow-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: hold\n    parallel: true\n    run: 'echo run >> hold-runs; while [ ! -e end ]; do sleep 0.05; done'\n",
     );
     let a = Worker::start_in_home(&env, "home-a", "first", &["--lease", "1s"]);
     let run = submit(&env, "orchestrate", "pair");
+    // Both phases under way, so the worker is paused between its writes (a worker stopped
+    // inside a write holds SQLite's lock: nothing can be recorded until it goes on).
     ran(&env, "slow-runs");
+    ran(&env, "hold-runs");
+    std::thread::sleep(Duration::from_millis(100));
     a.pause();
     let b = Worker::start_in_home(&env, "home-b", "second", &["--lease", "1s"]);
     wait_for(&env, &run, "the phase to run again elsewhere", |ev| {
