@@ -1650,3 +1650,46 @@ fn a_child_that_cannot_start_is_not_offered_a_retry_and_its_dry_run_says_so() {
     let out = env.run(&words);
     assert_eq!(out.code, 0, "{}", out.text());
 }
+
+/// Seen by a review: a `uses:` child stopped by its parent's time limit (it is driven within
+/// what is left of it) failed the parent, which was offered `--retry`, `--skip` and abort
+/// only: `--retry` under the same limit stops the child again, and its why said the step ran
+/// again while the resume goes on with the child. The first option raises the limit, as for
+/// a step the limit cut itself, and works when pasted; `--retry` says it goes on with the
+/// child.
+#[test]
+fn a_child_stopped_by_its_parents_time_limit_is_offered_a_longer_limit() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    env.workflow("kid", "name: kid\nsteps:\n  - {name: k1, run: sleep 3}\n");
+    env.workflow(
+        "par",
+        "name: par\nsteps:\n  - {name: first, run: sleep 1}\n  - {name: call, uses: kid}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "par"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let doc = run.json();
+    let next = doc["next"].as_array().unwrap();
+    let first: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
+    assert_eq!(first[first.len() - 2], "--timeout", "{doc}");
+    let why = next[0]["why"].as_str().unwrap();
+    assert!(
+        why.contains("`call` ran ") && why.contains("before the limit cut it"),
+        "{why}"
+    );
+    let retry = next
+        .iter()
+        .find(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "--retry"))
+        .unwrap();
+    assert!(
+        retry["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("go on with `call`'s child run"),
+        "{retry}"
+    );
+    assert!(check("child stopped by the limit", &run) >= 4);
+    let words: Vec<&str> = first[1..].iter().map(String::as_str).collect();
+    let out = env.run(&words);
+    assert_eq!(out.code, 0, "{}", out.text());
+}

@@ -192,7 +192,16 @@ fn with_secret_checks(
 fn retry_why(view: &StatusView, step: &str) -> String {
     let r = &view.restarts;
     if r.retry.is_empty() {
-        return format!("run `{step}` again with a fresh retry budget");
+        return match &view.failed_child_resumes {
+            // The resume plan's "goes on with its child run": not run again from its start.
+            Some(child) if view.child_cut_by_limit.is_some() => format!(
+                "go on with `{step}`'s child run {child} with the time limit cortex.config.json sets now (the one that stopped it, unless changed there)"
+            ),
+            Some(child) => {
+                format!("go on with `{step}`'s child run {child}, with a fresh retry budget")
+            }
+            None => format!("run `{step}` again with a fresh retry budget"),
+        };
     }
     // Up to the failed step: the rest follows as on any resume.
     let upto = r
