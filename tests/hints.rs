@@ -1693,3 +1693,43 @@ fn a_child_stopped_by_its_parents_time_limit_is_offered_a_longer_limit() {
     let out = env.run(&words);
     assert_eq!(out.code, 0, "{}", out.text());
 }
+
+/// Seen by a review: with checkpoints off, a failed scenario's options said `resume` goes on
+/// "from the completed phases" and `--skip` records the failed phase "and go(es) on", while
+/// both run the completed phase `a` again (DESIGN: with checkpoints off a completed phase is no
+/// resume point), as the dry run showed. The options say so, as a workflow's do.
+#[test]
+fn with_checkpoints_off_a_scenarios_options_say_its_completed_phases_run_again() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"enable_checkpoints\": false, \"max_retry_attempts\": 0}}");
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - {name: a, condition: auto, run: 'echo a >> ran.txt', success_criteria: [ok]}\n  - {name: b, condition: 'after:a', run: 'test -z \"$FAIL\"'}\n",
+    );
+    let run = env.run_with(&["orchestrate", "run", "s"], &[("FAIL", "1")]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(
+        !run.stdout.contains("go on from the completed phases"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("run from the start again (checkpoints are off): a, b")
+            && run.stdout.contains(
+                "record `b` as skipped and go on, running from the start again first (checkpoints are off): a"
+            ),
+        "{}",
+        run.stdout
+    );
+    assert!(check("scenario, checkpoints off", &run) >= 3);
+    let dry = env.run(&["orchestrate", "resume", "s", "--dry-run"]);
+    assert!(
+        dry.stdout.contains("a                        re-run"),
+        "{}",
+        dry.stdout
+    );
+    let out = env.run(&["orchestrate", "resume", "s"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(common::lines(&env.file("ran.txt")), ["a", "a"]);
+}

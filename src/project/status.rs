@@ -1353,7 +1353,7 @@ fn restarts(state: &RunState) -> Restarts {
     let going_on = state.outcome().is_none()
         && state.rollback.is_none()
         && matches!(state.phase, RunPhase::Stopped | RunPhase::Running);
-    if state.is_scenario() || !(paused || going_on) {
+    if !(paused || going_on) {
         return Restarts::default();
     }
     let completed = |name: &str| {
@@ -1377,7 +1377,18 @@ fn restarts(state: &RunState) -> Restarts {
             Vec::new()
         }
     };
-    let (retry, skip, resume) = if paused {
+    let (retry, skip, resume) = if state.is_scenario() {
+        // A scenario has no `--retry`: a plain resume retries its failed phase.
+        (
+            Vec::new(),
+            if paused {
+                runs(crate::event::ResumeMode::Skip)
+            } else {
+                Vec::new()
+            },
+            runs(crate::event::ResumeMode::Continue),
+        )
+    } else if paused {
         (
             runs(crate::event::ResumeMode::Retry),
             runs(crate::event::ResumeMode::Skip),
