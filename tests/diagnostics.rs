@@ -354,3 +354,30 @@ fn a_template_in_a_nested_shells_script_is_a_located_warning() {
         out.text()
     );
 }
+
+/// Seen by a review: a template piped into a shell (`echo "${{ inputs.x }}" | sh`, `| sudo
+/// bash`, `| xargs -I{} sh -c '... {} ...'`) runs the value as code, with no warning. It is
+/// the same located warning as a template in `sh -c '...'`.
+#[test]
+fn a_template_piped_into_a_shell_is_a_located_warning() {
+    let env = Env::new();
+    env.workflow(
+        "piped",
+        "name: piped\ninputs:\n  x: {type: string, default: y}\nsteps:\n  - name: a\n    run: echo \"${{ inputs.x }}\" | sh\n  - name: b\n    run: echo ${{ inputs.x }} | sudo bash -s\n  - name: c\n    run: echo ${{ inputs.x }} | xargs -I{} sh -c 'echo {}'\n  - name: d\n    run: echo ${{ inputs.x }} | xargs sh -c 'echo \"$1\"' _\n",
+    );
+    let out = env.run(&["workflow", "validate", "piped"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    for want in [
+        "piped.yaml:6:16: template `${{ inputs.x }}` is pasted into the script piped into `sh`",
+        "piped.yaml:8:15: template `${{ inputs.x }}` is pasted into the script piped into `bash`",
+        "piped.yaml:10:15: template `${{ inputs.x }}` is pasted into the script of `sh -c`, where `xargs` puts",
+    ] {
+        assert!(out.stderr.contains(want), "{want}\n{}", out.stderr);
+    }
+    assert_eq!(
+        out.stderr.matches("is pasted into").count(),
+        3,
+        "{}",
+        out.stderr
+    );
+}
