@@ -381,3 +381,19 @@ fn a_template_piped_into_a_shell_is_a_located_warning() {
         out.stderr
     );
 }
+
+/// Seen by a review: `orchestrate validate` reported only the first dependency cycle (e → e;
+/// f → g → f came after fixing it), and put every `after:` error's caret on the condition's
+/// first characters, not on the entry at fault. Every cycle is reported in one pass, each
+/// error under its entry (an empty one under the separator before it).
+#[test]
+fn every_dependency_cycle_is_reported_at_once_with_the_caret_on_its_after_entry() {
+    let env = Env::new();
+    env.scenario(
+        "cyc",
+        "name: cyc\ndescription: d\nphases:\n  - {name: e, condition: \"after:e\"}\n  - name: f\n    condition: after:g\n  - name: g\n    condition: \"after: x, f\"\n  - name: h\n    condition: after:f,\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "cyc"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("every_cycle_at_its_entry", out.snapshot(&env));
+}
