@@ -397,3 +397,17 @@ fn every_dependency_cycle_is_reported_at_once_with_the_caret_on_its_after_entry(
     assert_eq!(out.code, 2, "{}", out.text());
     insta::assert_snapshot!("every_cycle_at_its_entry", out.snapshot(&env));
 }
+
+/// Seen by a review: a bad value of cortex.config.json written on one line with other keys
+/// after it was underlined up to the next `:` (`"ten", "enable_rollback"`). The caret
+/// covers the value only.
+#[test]
+fn a_configuration_values_caret_covers_the_value_only() {
+    let env = Env::new();
+    env.config(
+        r#"{"workflow": {"timeout_seconds": "ten", "enable_rollback": true, "max_parallel": 0, "checkpoint_frequency": "daily"}, "agents": {"claude": {"program": "a/b", "model": "x"}}}"#,
+    );
+    let out = env.run(&["workflow", "validate", "--all"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    insta::assert_snapshot!("configuration_value_carets", out.snapshot(&env));
+}
