@@ -733,15 +733,22 @@ impl Ctx {
                 let argv = [&[group, "status", query.as_str()][..], extra].concat();
                 CommandError::bad_input(e.to_string()).hint(format!("{} shows it", self.cmd(&argv)))
             }
-            e @ FindError::BothKinds { .. } => self.both_kinds(e, &[], &[]),
+            e @ FindError::BothKinds { .. } => self.both_kinds(e, &[], &[], None),
             FindError::Store(s) => s.into(),
         }
     }
 
     /// The error of a name that runs of both kinds bear (`FindError::BothKinds`), with the
     /// command given for each run by its id: `before ID after`, or its status when `before`
-    /// is empty.
-    fn both_kinds(&self, e: FindError, before: &[&str], after: &[&str]) -> CommandError {
+    /// is empty. With `step` (`logs NAME STEP`), only a run that has that step or phase is
+    /// given a command (`has`: whether it has, by run id); one without it is said to lack it.
+    fn both_kinds(
+        &self,
+        e: FindError,
+        before: &[&str],
+        after: &[&str],
+        has: Option<(&str, &dyn Fn(&str) -> Option<Vec<String>>)>,
+    ) -> CommandError {
         let FindError::BothKinds {
             workflow, scenario, ..
         } = &e
@@ -756,25 +763,51 @@ impl Ctx {
             };
             self.cmd(&argv)
         };
-        CommandError::bad_input(e.to_string()).hint(format!(
-            "the workflow run: {}; the scenario run: {}",
-            command("workflow", workflow),
-            command("orchestrate", scenario)
-        ))
+        // Each run's units when it lacks `step` (`None`: it has it, or it is not known).
+        let lacks = |id: &str| -> Option<Vec<String>> {
+            let (step, units) = has?;
+            let names = units(id)?;
+            (!names.iter().any(|n| crate::definition::same_name(step, n))).then_some(names)
+        };
+        let step = has.map_or("", |(s, _)| s);
+        let shown = crate::definition::shown(step);
+        let each = [
+            ("workflow", "workflow", "step", workflow),
+            ("scenario", "orchestrate", "phase", scenario),
+        ]
+        .map(|(noun, group, unit, id)| match lacks(id) {
+            None => format!("the {noun} run: {}", command(group, id)),
+            Some(names) => format!(
+                "the {noun} run {id} has no {unit} `{shown}` (its {unit}s: {})",
+                names.join(", ")
+            ),
+        });
+        CommandError::bad_input(e.to_string()).hint(each.join("; "))
     }
 
     /// `resolve_run` among runs of any kind for the command `before RUN after` (`log show
     /// RUN`, `logs RUN STEP`): a name both kinds' runs bear is refused with that command for
     /// each run by its id, to paste.
+    /// With `step` (`logs NAME STEP`), only the runs that have that step or phase are given
+    /// their command: the other's would be refused.
     pub fn resolve_any_run(
         &self,
         store: &dyn EventStore,
         query: Option<&str>,
         before: &[&str],
         after: &[&str],
+        step: Option<&str>,
     ) -> Result<String, CommandError> {
         match self.find(store, Scope::any(), query) {
-            Err(e @ FindError::BothKinds { .. }) => Err(self.both_kinds(e, before, after)),
+            Err(e @ FindError::BothKinds { .. }) => {
+                let units = |id: &str| {
+                    crate::execute::load_state(store, id)
+                        .ok()
+                        .map(|state| state.steps.iter().map(|s| s.name.clone()).collect())
+                };
+                let has = step.map(|s| (s, &units as &dyn Fn(&str) -> Option<Vec<String>>));
+                Err(self.both_kinds(e, before, after, has))
+            }
             found => found.map_err(|e| self.find_error(e, &[])),
         }
     }
