@@ -1737,3 +1737,59 @@ fn with_checkpoints_off_a_scenarios_options_say_its_completed_phases_run_again()
     assert_eq!(out.code, 0, "{}", out.text());
     assert_eq!(common::lines(&env.file("ran.txt")), ["a", "a"]);
 }
+
+/// Seen by a review: `workflow status ./sc/s.yaml` of a valid scenario file said "workflow
+/// `s` has no runs yet, and is invalid" and hinted `workflow validate` (which refuses a
+/// scenario); and the hint named the file's stem (`w'x`), not its `name:` (`wx`). A file of
+/// the other kind is said to be one, with that kind's status (which works when pasted), and a
+/// definition is named by its `name:`.
+#[test]
+fn status_of_a_file_of_the_other_kind_hints_that_kinds_status_and_names_the_definition() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.file("sc")).unwrap();
+    std::fs::write(
+        env.file("sc/s.yaml"),
+        "name: s\ndescription: d\nphases:\n  - {name: p, run: 'true'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.file("sc/w.yaml"),
+        "name: w\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.file("w'x.yaml"),
+        "name: wx\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    for (args, want, other) in [
+        (
+            ["workflow", "status", "./sc/s.yaml"],
+            "`./sc/s.yaml` is a scenario file, not a workflow: `cortex orchestrate status ./sc/s.yaml` shows its runs",
+            "orchestrate",
+        ),
+        (
+            ["orchestrate", "status", "./sc/w.yaml"],
+            "`./sc/w.yaml` is a workflow file, not a scenario: `cortex workflow status ./sc/w.yaml` shows its runs",
+            "workflow",
+        ),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(out.stderr.contains(want), "{}", out.stderr);
+        assert!(!out.stderr.contains("invalid"), "{}", out.stderr);
+        let commands = pasted(&out);
+        assert_eq!(commands.len(), 1, "{}", out.stderr);
+        assert_eq!(commands[0][1], other);
+        // Pasted: the right kind's status, which finds the definition (no runs yet).
+        let words: Vec<&str> = commands[0][1..].iter().map(String::as_str).collect();
+        let ran = env.run(&words);
+        assert!(ran.stderr.contains("has no runs yet: "), "{}", ran.stderr);
+    }
+    let out = env.run(&["workflow", "status", "./w'x.yaml"]);
+    assert!(
+        out.stderr.contains("workflow `wx` has no runs yet"),
+        "{}",
+        out.stderr
+    );
+}

@@ -571,23 +571,44 @@ impl Ctx {
             }
             _ => entry.name.as_str(),
         };
+        // A file given by path whose content is the other kind (`workflow status
+        // ./s.yaml` of a scenario): that kind's status, not "invalid" and its validate.
+        if let crate::definition::EntrySource::File(_) = &entry.source
+            && let Some(kind) = crate::definition::content_kind(&entry.text)
+            && kind != noun
+        {
+            let other = if kind == "scenario" {
+                "orchestrate"
+            } else {
+                "workflow"
+            };
+            return Hint::from(format!("`{target}` is a {kind} file, not a {noun}: "))
+                .carrying(self.globals())
+                .command(&[other, "status", target])
+                .then(" shows its runs");
+        }
+        // The definition's `name:`, not its file's stem (`w'x.yaml` may be `name: wx`).
+        let name =
+            serde_yaml::from_str::<serde_yaml::Value>(crate::definition::without_bom(&entry.text))
+                .ok()
+                .and_then(|v| v.get("name")?.as_str().map(str::to_string))
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| entry.name.clone());
+        let name = crate::definition::shown(&name);
         let valid = match group {
             "orchestrate" => super::scenario::check(self, entry).is_ok(),
             _ => super::workflow::runs(self, target),
         };
         if valid {
-            Hint::from(format!("{noun} `{}` has no runs yet: ", entry.name))
+            Hint::from(format!("{noun} `{name}` has no runs yet: "))
                 .carrying(self.globals())
                 .command(&[group, "run", target])
                 .then(" starts one")
         } else {
-            Hint::from(format!(
-                "{noun} `{}` has no runs yet, and is invalid: ",
-                entry.name
-            ))
-            .carrying(self.globals())
-            .command(&[group, "validate", target])
-            .then(" says what to fix")
+            Hint::from(format!("{noun} `{name}` has no runs yet, and is invalid: "))
+                .carrying(self.globals())
+                .command(&[group, "validate", target])
+                .then(" says what to fix")
         }
     }
 
