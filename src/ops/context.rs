@@ -768,7 +768,7 @@ impl Ctx {
         e: FindError,
         before: &[&str],
         after: &[&str],
-        has: Option<(&str, &dyn Fn(&str) -> Option<Vec<String>>)>,
+        has: Option<(&str, &UnitsOf)>,
     ) -> CommandError {
         let FindError::BothKinds {
             workflow, scenario, ..
@@ -826,13 +826,16 @@ impl Ctx {
                         .ok()
                         .map(|state| state.steps.iter().map(|s| s.name.clone()).collect())
                 };
-                let has = step.map(|s| (s, &units as &dyn Fn(&str) -> Option<Vec<String>>));
+                let has = step.map(|s| (s, &units as &UnitsOf));
                 Err(self.both_kinds(e, before, after, has))
             }
             found => found.map_err(|e| self.find_error(e, &[])),
         }
     }
 }
+
+/// The step (phase) names of a run, by its id (`None`: not read).
+type UnitsOf<'a> = dyn Fn(&str) -> Option<Vec<String>> + 'a;
 
 fn e_kind(e: &FindError) -> Option<RunKind> {
     match e {
