@@ -312,7 +312,7 @@ fn validation_errors_have_one_shape_and_one_form_for_workflows_and_scenarios(env
     env.scenario("bad", "name: bad\ndescription: d\nphases:\n  - name: a\n    description: d\n    condition: after:nowhere\n");
     let w = env.run(&["--json", "workflow", "validate", "broken"]);
     let s = env.run(&["--json", "orchestrate", "validate", "bad"]);
-    for (out, line, column) in [(&w, 5, 14), (&s, 6, 16)] {
+    for (out, line, column) in [(&w, 5, 14), (&s, 6, 22)] {
         assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
         let doc = out.json();
         assert_eq!(doc["valid"], false);

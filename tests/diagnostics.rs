@@ -354,3 +354,60 @@ fn a_template_in_a_nested_shells_script_is_a_located_warning() {
         out.text()
     );
 }
+
+/// Seen by a review: a template piped into a shell (`echo "${{ inputs.x }}" | sh`, `| sudo
+/// bash`, `| xargs -I{} sh -c '... {} ...'`) runs the value as code, with no warning. It is
+/// the same located warning as a template in `sh -c '...'`.
+#[test]
+fn a_template_piped_into_a_shell_is_a_located_warning() {
+    let env = Env::new();
+    env.workflow(
+        "piped",
+        "name: piped\ninputs:\n  x: {type: string, default: y}\nsteps:\n  - name: a\n    run: echo \"${{ inputs.x }}\" | sh\n  - name: b\n    run: echo ${{ inputs.x }} | sudo bash -s\n  - name: c\n    run: echo ${{ inputs.x }} | xargs -I{} sh -c 'echo {}'\n  - name: d\n    run: echo ${{ inputs.x }} | xargs sh -c 'echo \"$1\"' _\n",
+    );
+    let out = env.run(&["workflow", "validate", "piped"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    for want in [
+        "piped.yaml:6:16: template `${{ inputs.x }}` is pasted into the script piped into `sh`",
+        "piped.yaml:8:15: template `${{ inputs.x }}` is pasted into the script piped into `bash`",
+        "piped.yaml:10:15: template `${{ inputs.x }}` is pasted into the script of `sh -c`, where `xargs` puts",
+    ] {
+        assert!(out.stderr.contains(want), "{want}\n{}", out.stderr);
+    }
+    assert_eq!(
+        out.stderr.matches("is pasted into").count(),
+        3,
+        "{}",
+        out.stderr
+    );
+}
+
+/// Seen by a review: `orchestrate validate` reported only the first dependency cycle (e → e;
+/// f → g → f came after fixing it), and put every `after:` error's caret on the condition's
+/// first characters, not on the entry at fault. Every cycle is reported in one pass, each
+/// error under its entry (an empty one under the separator before it).
+#[test]
+fn every_dependency_cycle_is_reported_at_once_with_the_caret_on_its_after_entry() {
+    let env = Env::new();
+    env.scenario(
+        "cyc",
+        "name: cyc\ndescription: d\nphases:\n  - {name: e, condition: \"after:e\"}\n  - name: f\n    condition: after:g\n  - name: g\n    condition: \"after: x, f\"\n  - name: h\n    condition: after:f,\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "cyc"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("every_cycle_at_its_entry", out.snapshot(&env));
+}
+
+/// Seen by a review: a bad value of cortex.config.json written on one line with other keys
+/// after it was underlined up to the next `:` (`"ten", "enable_rollback"`). The caret
+/// covers the value only.
+#[test]
+fn a_configuration_values_caret_covers_the_value_only() {
+    let env = Env::new();
+    env.config(
+        r#"{"workflow": {"timeout_seconds": "ten", "enable_rollback": true, "max_parallel": 0, "checkpoint_frequency": "daily"}, "agents": {"claude": {"program": "a/b", "model": "x"}}}"#,
+    );
+    let out = env.run(&["workflow", "validate", "--all"]);
+    assert_ne!(out.code, 0, "{}", out.text());
+    insta::assert_snapshot!("configuration_value_carets", out.snapshot(&env));
+}

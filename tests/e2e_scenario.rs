@@ -73,7 +73,7 @@ fn a_scenario_listed_valid_is_one_validate_passes() {
         cyc["error"]
             .as_str()
             .unwrap()
-            .starts_with("6:16: Circular dependency"),
+            .starts_with("6:22: Circular dependency"),
         "{cyc}"
     );
 }

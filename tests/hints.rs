@@ -1485,7 +1485,8 @@ fn a_timed_out_scenario_says_how_long_its_phase_ran_and_that_resume_applies_the_
 /// each run's kind and id and the command for it, which works when pasted; a scenario's
 /// phases are called phases.
 #[test]
-fn a_name_both_kinds_bear_is_refused_by_log_commands_with_a_command_for_each_run() {
+fn a_name_both_kinds_bear_is_refused_by_log_commands_with_a_command_for_each_run_that_has_the_step()
+{
     let env = Env::new();
     env.workflow(
         "deploy",
@@ -1522,23 +1523,26 @@ fn a_name_both_kinds_bear_is_refused_by_log_commands_with_a_command_for_each_run
             out.stderr
         );
         let commands = pasted(&out);
-        assert_eq!(commands.len(), 2, "{}", out.stderr);
+        // The workflow has no step `go`: `logs` is given the scenario run's command only,
+        // and says the workflow run lacks it (its command would be refused).
+        if args[0] == "logs" {
+            assert_eq!(commands.len(), 1, "{}", out.stderr);
+            assert!(commands[0].contains(&scenario), "{}", out.stderr);
+            assert!(
+                out.stderr.contains(&format!(
+                    "the workflow run {workflow} has no step `go` (its steps: one)"
+                )),
+                "{}",
+                out.stderr
+            );
+        } else {
+            assert_eq!(commands.len(), 2, "{}", out.stderr);
+        }
         for argv in &commands {
             assert!(argv.contains(&workflow) || argv.contains(&scenario));
             let words: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
             let ran = env.run(&words);
-            // The workflow has no phase `go`: `logs` says so, with its steps.
-            if args[0] == "logs" && argv.contains(&workflow) {
-                assert_eq!(ran.code, 2, "{}", ran.text());
-                assert!(
-                    ran.stderr.contains("has no step `go`")
-                        && ran.stderr.contains("its steps: one"),
-                    "{}",
-                    ran.stderr
-                );
-            } else {
-                assert_eq!(ran.code, 0, "{argv:?}: {}", ran.text());
-            }
+            assert_eq!(ran.code, 0, "{argv:?}: {}", ran.text());
         }
     }
     let out = env.run(&["logs", &scenario, "nope"]);
@@ -1649,4 +1653,143 @@ fn a_child_that_cannot_start_is_not_offered_a_retry_and_its_dry_run_says_so() {
     let words: Vec<&str> = skip[1..].iter().map(String::as_str).collect();
     let out = env.run(&words);
     assert_eq!(out.code, 0, "{}", out.text());
+}
+
+/// Seen by a review: a `uses:` child stopped by its parent's time limit (it is driven within
+/// what is left of it) failed the parent, which was offered `--retry`, `--skip` and abort
+/// only: `--retry` under the same limit stops the child again, and its why said the step ran
+/// again while the resume goes on with the child. The first option raises the limit, as for
+/// a step the limit cut itself, and works when pasted; `--retry` says it goes on with the
+/// child.
+#[test]
+fn a_child_stopped_by_its_parents_time_limit_is_offered_a_longer_limit() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"timeout_seconds\": 2}}");
+    env.workflow("kid", "name: kid\nsteps:\n  - {name: k1, run: sleep 3}\n");
+    env.workflow(
+        "par",
+        "name: par\nsteps:\n  - {name: first, run: sleep 1}\n  - {name: call, uses: kid}\n",
+    );
+    let run = env.run(&["--json", "workflow", "run", "par"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let doc = run.json();
+    let next = doc["next"].as_array().unwrap();
+    let first: Vec<String> = serde_json::from_value(next[0]["argv"].clone()).unwrap();
+    assert_eq!(first[first.len() - 2], "--timeout", "{doc}");
+    let why = next[0]["why"].as_str().unwrap();
+    assert!(
+        why.contains("`call` ran ") && why.contains("before the limit cut it"),
+        "{why}"
+    );
+    let retry = next
+        .iter()
+        .find(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "--retry"))
+        .unwrap();
+    assert!(
+        retry["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("go on with `call`'s child run"),
+        "{retry}"
+    );
+    assert!(check("child stopped by the limit", &run) >= 4);
+    let words: Vec<&str> = first[1..].iter().map(String::as_str).collect();
+    let out = env.run(&words);
+    assert_eq!(out.code, 0, "{}", out.text());
+}
+
+/// Seen by a review: with checkpoints off, a failed scenario's options said `resume` goes on
+/// "from the completed phases" and `--skip` records the failed phase "and go(es) on", while
+/// both run the completed phase `a` again (DESIGN: with checkpoints off a completed phase is no
+/// resume point), as the dry run showed. The options say so, as a workflow's do.
+#[test]
+fn with_checkpoints_off_a_scenarios_options_say_its_completed_phases_run_again() {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"enable_checkpoints\": false, \"max_retry_attempts\": 0}}");
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - {name: a, condition: auto, run: 'echo a >> ran.txt', success_criteria: [ok]}\n  - {name: b, condition: 'after:a', run: 'test -z \"$FAIL\"'}\n",
+    );
+    let run = env.run_with(&["orchestrate", "run", "s"], &[("FAIL", "1")]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    assert!(
+        !run.stdout.contains("go on from the completed phases"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("run from the start again (checkpoints are off): a, b")
+            && run.stdout.contains(
+                "record `b` as skipped and go on, running from the start again first (checkpoints are off): a"
+            ),
+        "{}",
+        run.stdout
+    );
+    assert!(check("scenario, checkpoints off", &run) >= 3);
+    let dry = env.run(&["orchestrate", "resume", "s", "--dry-run"]);
+    assert!(
+        dry.stdout.contains("a                        re-run"),
+        "{}",
+        dry.stdout
+    );
+    let out = env.run(&["orchestrate", "resume", "s"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(common::lines(&env.file("ran.txt")), ["a", "a"]);
+}
+
+/// Seen by a review: `workflow status ./sc/s.yaml` of a valid scenario file said "workflow
+/// `s` has no runs yet, and is invalid" and hinted `workflow validate` (which refuses a
+/// scenario); and the hint named the file's stem (`w'x`), not its `name:` (`wx`). A file of
+/// the other kind is said to be one, with that kind's status (which works when pasted), and a
+/// definition is named by its `name:`.
+#[test]
+fn status_of_a_file_of_the_other_kind_hints_that_kinds_status_and_names_the_definition() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.file("sc")).unwrap();
+    std::fs::write(
+        env.file("sc/s.yaml"),
+        "name: s\ndescription: d\nphases:\n  - {name: p, run: 'true'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.file("sc/w.yaml"),
+        "name: w\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.file("w'x.yaml"),
+        "name: wx\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    for (args, want, other) in [
+        (
+            ["workflow", "status", "./sc/s.yaml"],
+            "`./sc/s.yaml` is a scenario file, not a workflow: `cortex orchestrate status ./sc/s.yaml` shows its runs",
+            "orchestrate",
+        ),
+        (
+            ["orchestrate", "status", "./sc/w.yaml"],
+            "`./sc/w.yaml` is a workflow file, not a scenario: `cortex workflow status ./sc/w.yaml` shows its runs",
+            "workflow",
+        ),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(out.stderr.contains(want), "{}", out.stderr);
+        assert!(!out.stderr.contains("invalid"), "{}", out.stderr);
+        let commands = pasted(&out);
+        assert_eq!(commands.len(), 1, "{}", out.stderr);
+        assert_eq!(commands[0][1], other);
+        // Pasted: the right kind's status, which finds the definition (no runs yet).
+        let words: Vec<&str> = commands[0][1..].iter().map(String::as_str).collect();
+        let ran = env.run(&words);
+        assert!(ran.stderr.contains("has no runs yet: "), "{}", ran.stderr);
+    }
+    let out = env.run(&["workflow", "status", "./w'x.yaml"]);
+    assert!(
+        out.stderr.contains("workflow `wx` has no runs yet"),
+        "{}",
+        out.stderr
+    );
 }

@@ -631,6 +631,29 @@ impl RunState {
             .max_by_key(|(_, ms)| *ms)
     }
 
+    /// The failed `uses:` step whose child run its parent's time limit stopped (the child
+    /// is driven within what is left of it), and for how many milliseconds the step ran: the
+    /// parent ended failed, not paused, but a resume under the same limit stops the child
+    /// again, as a time limit stopping the parent's own step would.
+    pub fn child_cut_by_time_limit(&self) -> Option<(String, u64)> {
+        let at = |t: &Option<String>| humantime::parse_rfc3339(t.as_deref()?).ok();
+        self.steps
+            .iter()
+            .filter(|s| {
+                s.status == StepStatus::Failed
+                    && s.child.as_ref().is_some_and(|c| !c.finished)
+                    && s.error.as_deref().is_some_and(|e| {
+                        e.starts_with("child run ") && e.contains(&format!(": {TIME_LIMIT}"))
+                    })
+            })
+            .map(|s| {
+                let ran = (|| at(&s.ended_at)?.duration_since(at(&s.started_at)?).ok())()
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                (s.name.clone(), ran)
+            })
+            .max_by_key(|(_, ms)| *ms)
+    }
+
     /// The run's time limit for a driving session, in seconds (0: none): the latest resume's,
     /// else the one recorded at `run`.
     pub fn time_limit(&self) -> u64 {

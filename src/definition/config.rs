@@ -223,7 +223,7 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
         // serde_json's place is past what it read (the `:` after an unknown key, the end of
         // a value): the key or the value named is found instead.
         let at = place(text, &key, message).or(theirs);
-        error(Problem::new(type_problem(&key, message), at))
+        error(Problem::new(type_problem(&key, message), at).with_width(json_width(text, at)))
     };
     let first =
         match serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)) {
@@ -236,6 +236,9 @@ pub fn parse_config_file(path: &str, text: &str) -> Result<ConfigFile, Definitio
     };
     problems.extend(range_problems(&file.workflow, text));
     problems.extend(claude_problems(&file.agents.claude, text));
+    for p in problems.iter_mut().filter(|p| p.width.is_none()) {
+        p.width = json_width(text, p.at);
+    }
     if !problems.is_empty() {
         problems.sort_by_key(|p| (p.at.is_none(), p.at));
         return Err(DefinitionError {
@@ -309,6 +312,56 @@ fn segs_of(key: &str) -> Option<Vec<super::Seg>> {
         }
     }
     Some(segs)
+}
+
+/// How many characters the JSON value (or key) starting at `at` spans on its line: a string
+/// to its closing quote, a number or word to its end, an object or array to its closing
+/// bracket (its opening one alone when that is on another line). A caret's width: the
+/// default, up to the next `:`, ran over the keys after a value written on the same line.
+fn json_width(text: &str, at: Option<Location>) -> Option<usize> {
+    let at = at?;
+    let line = text.lines().nth(at.line.checked_sub(1)?)?;
+    let rest: Vec<char> = line.chars().skip(at.column.checked_sub(1)?).collect();
+    match rest.first()? {
+        '"' => {
+            let mut escaped = false;
+            for (i, c) in rest.iter().enumerate().skip(1) {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => return Some(i + 1),
+                    _ => {}
+                }
+            }
+            None
+        }
+        '{' | '[' => {
+            let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+            for (i, c) in rest.iter().enumerate() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' if quoted => escaped = true,
+                    '"' => quoted = !quoted,
+                    '{' | '[' if !quoted => depth += 1,
+                    '}' | ']' if !quoted => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Some(1)
+        }
+        _ => {
+            let n = rest
+                .iter()
+                .take_while(|c| !matches!(c, ',' | '}' | ']' | ' ' | '\t' | '\r'))
+                .count();
+            (n > 0).then_some(n)
+        }
+    }
 }
 
 /// Where the problem serde reports at `key` is: an unknown key at the key itself, a bad value

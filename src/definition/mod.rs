@@ -30,7 +30,9 @@ mod yaml_walk;
 
 pub use agent::{Agent, AgentRunner, claude_body_problem, parse_agent};
 pub use builtin::{BUILTIN_AGENTS, BUILTIN_WORKFLOWS, builtin_workflow};
-pub use catalog::{Catalog, Entry, EntrySource, Listed, LookupError, suggest as catalog_suggest};
+pub use catalog::{
+    Catalog, Entry, EntrySource, Listed, LookupError, content_kind, suggest as catalog_suggest,
+};
 pub use compose::{
     Foreach, IfCommand, IfCondition, MAX_FOREACH_ITEMS, NotAList, item_text, items_of,
 };

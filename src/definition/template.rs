@@ -607,6 +607,109 @@ const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish", "su",
 ];
 
+/// Programs that run the command after their options (and `NAME=VALUE` words): `sudo sh`.
+const WRAPPERS: &[&str] = &[
+    "sudo", "doas", "env", "exec", "command", "nice", "nohup", "time", "stdbuf",
+];
+
+/// Options of those that take a value as the next word (`sudo -u root sh`, `nice -n 5 sh`).
+const WRAPPER_VALUED: &[&str] = &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-n"];
+
+/// Whether the simple command `words`, piped into, reads its standard input as code, and how
+/// that is said: a shell given no script (`sh`, `bash -s`, `sudo sh -e`), or `xargs -I R` (`-i`,
+/// `--replace`) running a shell whose `-c` script holds `R`.
+fn reads_input_as_code(words: &[Word]) -> Option<String> {
+    let name = |w: &Word| w.text.rsplit('/').next().unwrap_or_default().to_string();
+    let mut k = 0;
+    let mut replace: Option<String> = None;
+    let mut xargs = false;
+    // Past wrappers, their options and `NAME=VALUE` words, to the program run.
+    loop {
+        let w = words.get(k)?;
+        let t = &w.text;
+        if t.contains('=') && !t.starts_with('-') && !t.starts_with('=') {
+            k += 1;
+            continue;
+        }
+        let program = name(w);
+        if WRAPPERS.contains(&program.as_str()) || program == "xargs" {
+            xargs |= program == "xargs";
+            k += 1;
+            while let Some(o) = words.get(k) {
+                let t = o.text.as_str();
+                if !t.starts_with('-') || t == "-" {
+                    break;
+                }
+                if xargs {
+                    if t == "-I" {
+                        replace = words.get(k + 1).map(|r| r.text.clone());
+                        k += 2;
+                        continue;
+                    }
+                    if let Some(r) = t.strip_prefix("-I") {
+                        replace = Some(r.to_string());
+                    } else if t == "-i" || t == "--replace" {
+                        replace = Some("{}".to_string());
+                    } else if let Some(r) = t
+                        .strip_prefix("--replace=")
+                        .or_else(|| t.strip_prefix("-i"))
+                    {
+                        replace = Some(r.to_string());
+                    } else if matches!(t, "-n" | "-L" | "-P" | "-d" | "-E" | "-s" | "-a") {
+                        k += 2;
+                        continue;
+                    }
+                } else if WRAPPER_VALUED.contains(&t) {
+                    k += 2;
+                    continue;
+                }
+                k += 1;
+            }
+            continue;
+        }
+        break;
+    }
+    let program = name(words.get(k)?);
+    if !SHELLS.contains(&program.as_str()) || program == "su" || program == "busybox" {
+        return None;
+    }
+    // Its options: a `-c` script, or an operand (a script file) unless after `-s`.
+    let mut j = k + 1;
+    let mut stdin = false;
+    while let Some(w) = words.get(j) {
+        let t = w.text.as_str();
+        if t == "-o" || t == "+o" {
+            j += 2;
+            continue;
+        }
+        if t == "-" || t == "--" {
+            stdin = true;
+            break;
+        }
+        if (t.starts_with('-') || t.starts_with('+')) && !t.starts_with("--") && t.len() > 1 {
+            if t[1..].contains('c') {
+                // `xargs -I R sh -c SCRIPT`: the input lands in SCRIPT where R is.
+                let script = words.get(j + 1)?;
+                return replace
+                    .filter(|r| !r.is_empty() && script.text.contains(r.as_str()))
+                    .map(|r| {
+                        format!("the script of `{program} -c`, where `xargs` puts the text piped into it (`{r}`)")
+                    });
+            }
+            stdin |= t[1..].contains('s');
+            j += 1;
+            continue;
+        }
+        if t.starts_with("--") {
+            j += 1;
+            continue;
+        }
+        break;
+    }
+    // An operand is the script file (its arguments follow `-s`): none, or `-s`, reads stdin.
+    (!xargs && (stdin || j >= words.len())).then(|| format!("the script piped into `{program}`"))
+}
+
 /// ssh options that take a value (`ssh -p 22 host CMD`).
 const SSH_VALUED: &str = "BbcDEeFIiJLlmOoPpQRSWw";
 
@@ -640,6 +743,9 @@ pub fn nested_shells(command: &str) -> Vec<Nested> {
         DollarSingle,
     }
     let mut quote = Quote::None;
+    // Whether each simple command reads the standard output of the one before (`a | b`).
+    let mut piped: Vec<bool> = Vec::new();
+    let mut piped_in = false;
     // Open `$(` / `(` inside a word's `$(...)` (their separators do not split it).
     let mut depth = 0u32;
     let mut i = 0;
@@ -725,9 +831,21 @@ pub fn nested_shells(command: &str) -> Vec<Nested> {
             }
             _ if depth > 0 => take(&mut word, c),
             b' ' | b'\t' => end_word(&mut word, &mut words),
+            b'|' if next == Some(b'|') => {
+                end_word(&mut word, &mut words);
+                commands.push(std::mem::take(&mut words));
+                piped.push(std::mem::replace(&mut piped_in, false));
+                i += 2;
+                continue;
+            }
             b'\n' | b';' | b'&' | b'|' | b'(' | b')' => {
                 end_word(&mut word, &mut words);
                 commands.push(std::mem::take(&mut words));
+                piped.push(std::mem::replace(&mut piped_in, c == b'|'));
+                // `|&` pipes standard error too.
+                if c == b'|' && next == Some(b'&') {
+                    i += 1;
+                }
             }
             b'#' if !word.started => {
                 while i < bytes.len() && bytes[i] != b'\n' {
@@ -741,12 +859,13 @@ pub fn nested_shells(command: &str) -> Vec<Nested> {
     }
     end_word(&mut word, &mut words);
     commands.push(words);
+    piped.push(piped_in);
     let mut found = Vec::new();
     let shown_at = |n: usize| {
         let o = &occurrences[n];
         command[o.start..o.end].replace('\n', " ")
     };
-    for words in &commands {
+    for (ci, words) in commands.iter().enumerate() {
         let name = |w: &Word| w.text.rsplit('/').next().unwrap_or_default().to_string();
         let flag = |w: &Word, how: &str, found: &mut Vec<Nested>| {
             for &n in &w.templates {
@@ -760,6 +879,17 @@ pub fn nested_shells(command: &str) -> Vec<Nested> {
                 });
             }
         };
+        // Piped into a shell that reads its standard input as its script (`| sh`, `| sudo
+        // bash`), or into `xargs -I R sh -c '... R ...'`: what the command before writes is
+        // code there, and so are its templates.
+        if piped[ci]
+            && ci > 0
+            && let Some(how) = reads_input_as_code(words)
+        {
+            for w in &commands[ci - 1] {
+                flag(w, &how, &mut found);
+            }
+        }
         let mut k = 0;
         while k < words.len() {
             let program = name(&words[k]);
@@ -951,6 +1081,13 @@ mod tests {
             format!("ssh -p 22 host 'echo {t}'"),
             format!("ls | xargs sh -c 'echo {t} \"$1\"' _"),
             format!("echo hi; sudo sh -c \"cat $(echo {t})\""),
+            format!("echo \"{t}\" | sh"),
+            format!("echo \"{t}\" | bash -s -- arg"),
+            format!("printf '%s' {t} |& /bin/bash"),
+            format!("echo \"{t}\" | sudo -u root sh"),
+            format!("echo {t} | env X=1 dash -e"),
+            format!("echo {t} | xargs -I{{}} sh -c 'echo {{}}'"),
+            format!("echo {t} | xargs --replace=R bash -c 'echo R'"),
         ] {
             assert_eq!(flagged(&cmd), vec![t.to_string()], "{cmd}");
         }
@@ -961,6 +1098,11 @@ mod tests {
             format!("ssh \"{t}\" uptime"),
             format!("echo 'sh -c' {t}"),
             format!("# sh -c '{t}'\necho ok"),
+            format!("echo {t} | sh script.sh"),
+            format!("echo {t} | xargs sh -c 'echo \"$1\"' _"),
+            format!("echo {t} || sh"),
+            format!("echo {t} | grep x | sh -c 'cat'"),
+            format!("echo {t} | cat; sh"),
         ] {
             assert!(flagged(&cmd).is_empty(), "{cmd}: {:?}", flagged(&cmd));
         }

@@ -627,7 +627,7 @@ fn tracked<'a>(
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let after: Vec<&str> = step.into_iter().collect();
-    let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after)?;
+    let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after, step)?;
     let mut tracker = Tracker::new(ctx, run_id, step)?;
     tracker.read(&*store)?;
     // In flight or cut off, judged as `status` judges it (`execute::load_live`): with no live
@@ -1023,7 +1023,7 @@ pub fn follow_attempt_logs(
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
     let after: Vec<&str> = step.into_iter().chain(["--follow"]).collect();
-    let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after)?;
+    let run_id = ctx.resolve_any_run(&store, run, &["logs"], &after, step)?;
     let mut tracker = Tracker::new(ctx, run_id.clone(), step)?;
     let mut printed_any = false;
     // The attempt whose text was printed last: attempts in flight side by side (parallel

@@ -571,23 +571,44 @@ impl Ctx {
             }
             _ => entry.name.as_str(),
         };
+        // A file given by path whose content is the other kind (`workflow status
+        // ./s.yaml` of a scenario): that kind's status, not "invalid" and its validate.
+        if let crate::definition::EntrySource::File(_) = &entry.source
+            && let Some(kind) = crate::definition::content_kind(&entry.text)
+            && kind != noun
+        {
+            let other = if kind == "scenario" {
+                "orchestrate"
+            } else {
+                "workflow"
+            };
+            return Hint::from(format!("`{target}` is a {kind} file, not a {noun}: "))
+                .carrying(self.globals())
+                .command(&[other, "status", target])
+                .then(" shows its runs");
+        }
+        // The definition's `name:`, not its file's stem (`w'x.yaml` may be `name: wx`).
+        let name =
+            serde_yaml::from_str::<serde_yaml::Value>(crate::definition::without_bom(&entry.text))
+                .ok()
+                .and_then(|v| v.get("name")?.as_str().map(str::to_string))
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| entry.name.clone());
+        let name = crate::definition::shown(&name);
         let valid = match group {
             "orchestrate" => super::scenario::check(self, entry).is_ok(),
             _ => super::workflow::runs(self, target),
         };
         if valid {
-            Hint::from(format!("{noun} `{}` has no runs yet: ", entry.name))
+            Hint::from(format!("{noun} `{name}` has no runs yet: "))
                 .carrying(self.globals())
                 .command(&[group, "run", target])
                 .then(" starts one")
         } else {
-            Hint::from(format!(
-                "{noun} `{}` has no runs yet, and is invalid: ",
-                entry.name
-            ))
-            .carrying(self.globals())
-            .command(&[group, "validate", target])
-            .then(" says what to fix")
+            Hint::from(format!("{noun} `{name}` has no runs yet, and is invalid: "))
+                .carrying(self.globals())
+                .command(&[group, "validate", target])
+                .then(" says what to fix")
         }
     }
 
@@ -733,15 +754,22 @@ impl Ctx {
                 let argv = [&[group, "status", query.as_str()][..], extra].concat();
                 CommandError::bad_input(e.to_string()).hint(format!("{} shows it", self.cmd(&argv)))
             }
-            e @ FindError::BothKinds { .. } => self.both_kinds(e, &[], &[]),
+            e @ FindError::BothKinds { .. } => self.both_kinds(e, &[], &[], None),
             FindError::Store(s) => s.into(),
         }
     }
 
     /// The error of a name that runs of both kinds bear (`FindError::BothKinds`), with the
     /// command given for each run by its id: `before ID after`, or its status when `before`
-    /// is empty.
-    fn both_kinds(&self, e: FindError, before: &[&str], after: &[&str]) -> CommandError {
+    /// is empty. With `step` (`logs NAME STEP`), only a run that has that step or phase is
+    /// given a command (`has`: whether it has, by run id); one without it is said to lack it.
+    fn both_kinds(
+        &self,
+        e: FindError,
+        before: &[&str],
+        after: &[&str],
+        has: Option<(&str, &UnitsOf)>,
+    ) -> CommandError {
         let FindError::BothKinds {
             workflow, scenario, ..
         } = &e
@@ -756,29 +784,58 @@ impl Ctx {
             };
             self.cmd(&argv)
         };
-        CommandError::bad_input(e.to_string()).hint(format!(
-            "the workflow run: {}; the scenario run: {}",
-            command("workflow", workflow),
-            command("orchestrate", scenario)
-        ))
+        // Each run's units when it lacks `step` (`None`: it has it, or it is not known).
+        let lacks = |id: &str| -> Option<Vec<String>> {
+            let (step, units) = has?;
+            let names = units(id)?;
+            (!names.iter().any(|n| crate::definition::same_name(step, n))).then_some(names)
+        };
+        let step = has.map_or("", |(s, _)| s);
+        let shown = crate::definition::shown(step);
+        let each = [
+            ("workflow", "workflow", "step", workflow),
+            ("scenario", "orchestrate", "phase", scenario),
+        ]
+        .map(|(noun, group, unit, id)| match lacks(id) {
+            None => format!("the {noun} run: {}", command(group, id)),
+            Some(names) => format!(
+                "the {noun} run {id} has no {unit} `{shown}` (its {unit}s: {})",
+                names.join(", ")
+            ),
+        });
+        CommandError::bad_input(e.to_string()).hint(each.join("; "))
     }
 
     /// `resolve_run` among runs of any kind for the command `before RUN after` (`log show
     /// RUN`, `logs RUN STEP`): a name both kinds' runs bear is refused with that command for
     /// each run by its id, to paste.
+    /// With `step` (`logs NAME STEP`), only the runs that have that step or phase are given
+    /// their command: the other's would be refused.
     pub fn resolve_any_run(
         &self,
         store: &dyn EventStore,
         query: Option<&str>,
         before: &[&str],
         after: &[&str],
+        step: Option<&str>,
     ) -> Result<String, CommandError> {
         match self.find(store, Scope::any(), query) {
-            Err(e @ FindError::BothKinds { .. }) => Err(self.both_kinds(e, before, after)),
+            Err(e @ FindError::BothKinds { .. }) => {
+                let units = |id: &str| {
+                    crate::execute::load_state(store, id)
+                        .ok()
+                        .map(|state| state.steps.iter().map(|s| s.name.clone()).collect())
+                };
+                let has = step.map(|s| (s, &units as &UnitsOf));
+                Err(self.both_kinds(e, before, after, has))
+            }
             found => found.map_err(|e| self.find_error(e, &[])),
         }
     }
 }
+
+/// The step (phase) names of a run, by its id (`None`: not read).
+type UnitsOf<'a> = dyn Fn(&str) -> Option<Vec<String>> + 'a;
 
 fn e_kind(e: &FindError) -> Option<RunKind> {
     match e {

@@ -26,7 +26,7 @@ pub fn show(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_any_run(&store, run, &["log", "show"], &[])?;
+    let run_id = ctx.resolve_any_run(&store, run, &["log", "show"], &[], None)?;
     // The events shown and the checks of them read one view of the log.
     let _view = crate::store::View::of(&store)?;
     // Every stored event, an unreadable one (damaged, or a newer cortex's) said as such in its
@@ -81,7 +81,7 @@ pub fn export(ctx: &Ctx, run: Option<&str>) -> Result<Output, CommandError> {
     let store = ctx
         .reading_store()?
         .ok_or_else(|| ctx.no_runs_of_any_kind())?;
-    let run_id = ctx.resolve_any_run(&store, run, &["log", "export"], &[])?;
+    let run_id = ctx.resolve_any_run(&store, run, &["log", "export"], &[], None)?;
     // Decoded for `--json` (an event that does not decode said as such); the lines carry the
     // stored bytes of every row, readable or not, so that `log verify --file` checks the
     // chain from them alone.
@@ -389,7 +389,7 @@ fn resolve_verified_run(
     query: &str,
     anchored: Option<&[Anchor]>,
 ) -> Result<String, CommandError> {
-    let err = match ctx.resolve_any_run(store, Some(query), &["log", "verify"], &[]) {
+    let err = match ctx.resolve_any_run(store, Some(query), &["log", "verify"], &[], None) {
         Ok(run) => return Ok(run),
         Err(e) => e,
     };

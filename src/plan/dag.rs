@@ -109,6 +109,13 @@ fn graph(deps: &[Vec<usize>]) -> DiGraph<usize, ()> {
 
 /// A dependency cycle, as phase indices in order (the first repeated at the end), if any.
 pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
+    find_cycles(deps).into_iter().next()
+}
+
+/// A cycle (as [`find_cycle`] gives it) of each set of phases that wait for one another:
+/// every independent cycle, so `validate` reports them all in one pass.
+pub fn find_cycles(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut found = Vec::new();
     let g = graph(deps);
     for scc in tarjan_scc(&g) {
         let members: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
@@ -131,13 +138,15 @@ pub fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
                 let mut cycle = path[pos..].to_vec();
                 cycle.push(nextp);
                 cycle.reverse();
-                return Some(cycle);
+                found.push(cycle);
+                break;
             }
             path.push(nextp);
             at = nextp;
         }
     }
-    None
+    found.sort_by_key(|c| c[0]);
+    found
 }
 
 /// What the scheduler runs at once (SPEC §4), for `orchestrate preview`: for each group of

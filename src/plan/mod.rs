@@ -15,7 +15,7 @@ pub use child::{
     child_plan_with, child_start, waits_for_worker,
 };
 pub use dag::{
-    PhasePlan, dependencies, dependencies_among, find_cycle, parallel_opportunities,
+    PhasePlan, dependencies, dependencies_among, find_cycle, find_cycles, parallel_opportunities,
     topological_order,
 };
 pub use next::{Next, idle_wait, next};

@@ -192,7 +192,16 @@ fn with_secret_checks(
 fn retry_why(view: &StatusView, step: &str) -> String {
     let r = &view.restarts;
     if r.retry.is_empty() {
-        return format!("run `{step}` again with a fresh retry budget");
+        return match &view.failed_child_resumes {
+            // The resume plan's "goes on with its child run": not run again from its start.
+            Some(child) if view.child_cut_by_limit.is_some() => format!(
+                "go on with `{step}`'s child run {child} with the time limit cortex.config.json sets now (the one that stopped it, unless changed there)"
+            ),
+            Some(child) => {
+                format!("go on with `{step}`'s child run {child}, with a fresh retry budget")
+            }
+            None => format!("run `{step}` again with a fresh retry budget"),
+        };
     }
     // Up to the failed step: the rest follows as on any resume.
     let upto = r
@@ -245,6 +254,8 @@ fn from_where(view: &StatusView, first: &str) -> String {
 fn why_again(view: &StatusView) -> &'static str {
     if view.restarts.checkpoints_off {
         "checkpoints are off"
+    } else if view.kind == RunKind::Scenario {
+        "no checkpoint keeps them"
     } else {
         "no checkpoint keeps the steps before"
     }
@@ -539,6 +550,17 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         }
         return out;
     }
+    // No checkpoint keeps the completed phases (checkpoints off): a resume runs them again,
+    // as the workflow's hint says of its steps.
+    let r = &view.restarts;
+    let again = (!r.resume.is_empty()).then(|| {
+        format!(
+            "run {} again ({}): {}",
+            from_where(view, &r.resume[0]),
+            why_again(view),
+            r.resume.join(", ")
+        )
+    });
     // A stopped or failed run goes on with `resume` first: a start recorded on it waits.
     let held = matches!(view.status, RunStatus::Stopped | RunStatus::Failed);
     for phase in view.awaiting_start.iter().filter(|_| !held) {
@@ -582,7 +604,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             out.push(resume(
                 view,
                 &[],
-                resume_under_config_why("the completed phases"),
+                again
+                    .clone()
+                    .unwrap_or_else(|| resume_under_config_why("the completed phases")),
             ));
         }
         // Waiting on a report or a manual start only: those move it on, a resume would not.
@@ -593,12 +617,19 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
             .push(resume(
                 view,
                 &[],
-                if held && !view.awaiting_start.is_empty() {
-                    "go on from the completed phases (then start the manual phases)"
-                } else if view.submitted {
-                    "drive it here instead of a worker (`cortex worker` takes it otherwise)"
-                } else {
-                    "go on from the completed phases"
+                match &again {
+                    Some(again) if held && !view.awaiting_start.is_empty() => {
+                        format!("{again} (then start the manual phases)")
+                    }
+                    Some(again) if !view.submitted => again.clone(),
+                    _ if held && !view.awaiting_start.is_empty() => {
+                        "go on from the completed phases (then start the manual phases)".to_string()
+                    }
+                    _ if view.submitted => {
+                        "drive it here instead of a worker (`cortex worker` takes it otherwise)"
+                            .to_string()
+                    }
+                    _ => "go on from the completed phases".to_string(),
                 },
             )),
         _ => {}
@@ -610,11 +641,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     if view.status == RunStatus::Failed
         && let Some(phase) = &view.failed_step
     {
-        out.push(resume(
-            view,
-            &["--skip"],
-            format!("record `{phase}` as skipped and go on"),
-        ));
+        out.push(resume(view, &["--skip"], skip_why(view, phase)));
     }
     // A run submitted for workers that none has taken yet can be given up, as a workflow's.
     if matches!(

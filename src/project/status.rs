@@ -870,6 +870,14 @@ pub struct StatusView {
     /// the suggested limit gives it that time again on top (`next::longer_limit`).
     #[serde(skip)]
     pub cut_by_limit: Option<(String, u64)>,
+    /// The failed `uses:` step whose child run the run's time limit stopped: the run failed
+    /// with it rather than paused, and `--retry` under the same limit stops it again.
+    #[serde(skip)]
+    pub child_cut_by_limit: Option<String>,
+    /// The child run a `resume --retry` (or a plain resume) of the failed `uses:` step goes
+    /// on with, rather than running the step again: it ended failed but can be resumed.
+    #[serde(skip)]
+    pub failed_child_resumes: Option<String>,
     /// What `run` takes to start its definition again: the file it came from (its absolute
     /// path, as recorded), or a built-in's name. Its `name:` may not find it: a file given
     /// by path is in no catalog, and `name:` may differ from the file's stem.
@@ -1070,6 +1078,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         }
         _ => None,
     };
+    let child_cut = state.child_cut_by_time_limit();
     let mut view = StatusView {
         run_id: state.run_id.clone(),
         kind: start.map_or(RunKind::Workflow, |s| s.kind),
@@ -1302,10 +1311,24 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
             })
             .collect(),
         next: Vec::new(),
-        timed_out: state.timed_out().then(|| state.time_limit()),
-        cut_by_limit: state
-            .timed_out()
-            .then(|| state.cut_by_time_limit())
+        // Paused by its time limit, or failed with a `uses:` child that limit stopped.
+        timed_out: (state.timed_out() || child_cut.is_some()).then(|| state.time_limit()),
+        cut_by_limit: if state.timed_out() {
+            state.cut_by_time_limit()
+        } else {
+            child_cut.clone()
+        },
+        child_cut_by_limit: child_cut.map(|(step, _)| step),
+        failed_child_resumes: matches!(state.phase, RunPhase::Paused { .. })
+            .then(|| {
+                state
+                    .steps
+                    .iter()
+                    .find(|s| s.status == StepStatus::Failed)
+                    .and_then(|s| s.child.as_ref())
+                    .filter(|c| !c.finished)
+                    .map(|c| c.run_id.clone())
+            })
             .flatten(),
         secret_inputs: to_give,
         // Stopped mid-rollback too: resume goes on with the compensations, not from the
@@ -1341,7 +1364,7 @@ fn restarts(state: &RunState) -> Restarts {
     let going_on = state.outcome().is_none()
         && state.rollback.is_none()
         && matches!(state.phase, RunPhase::Stopped | RunPhase::Running);
-    if state.is_scenario() || !(paused || going_on) {
+    if !(paused || going_on) {
         return Restarts::default();
     }
     let completed = |name: &str| {
@@ -1365,7 +1388,18 @@ fn restarts(state: &RunState) -> Restarts {
             Vec::new()
         }
     };
-    let (retry, skip, resume) = if paused {
+    let (retry, skip, resume) = if state.is_scenario() {
+        // A scenario has no `--retry`: a plain resume retries its failed phase.
+        (
+            Vec::new(),
+            if paused {
+                runs(crate::event::ResumeMode::Skip)
+            } else {
+                Vec::new()
+            },
+            runs(crate::event::ResumeMode::Continue),
+        )
+    } else if paused {
         (
             runs(crate::event::ResumeMode::Retry),
             runs(crate::event::ResumeMode::Skip),

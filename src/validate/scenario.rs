@@ -9,7 +9,7 @@ use crate::definition::{
     Condition, DefinitionError, Location, NameKind, Problem, Scenario, Seg, UserSchema, check_name,
     locate, normalize_name, same_name, shown,
 };
-use crate::plan::{dependencies, find_cycle};
+use crate::plan::{dependencies, find_cycles};
 
 /// The phases that phase `i` runs after, directly or not.
 fn upstream(deps: &[Vec<usize>], i: usize) -> Vec<usize> {
@@ -30,6 +30,55 @@ fn at(text: &str, path: &[Seg]) -> Option<Location> {
     (0..=path.len())
         .rev()
         .find_map(|n| locate(text, &path[..n]))
+}
+
+/// The entries of an `after:` condition as written (`condition`, the raw value): each trimmed
+/// name with its byte span in the value. An empty entry (`after:b,`) spans the `:` or `,`
+/// before it, so a caret has something to stand on.
+fn after_entries(condition: &str) -> Vec<(&str, usize, usize)> {
+    let Some(colon) = condition.find("after:").map(|i| i + "after:".len()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut start = colon;
+    for part in condition[colon..].split(',') {
+        let name = part.trim();
+        let lead = part.len() - part.trim_start().len();
+        if name.is_empty() {
+            out.push((name, start - 1, start));
+        } else {
+            out.push((name, start + lead, start + lead + name.len()));
+        }
+        start += part.len() + 1;
+    }
+    out
+}
+
+/// A problem on an entry of the `after:` condition at `path` (`condition`): its caret under
+/// the entry where the file writes the value on one line, else on the value.
+fn on_entry(
+    text: &str,
+    path: &[Seg],
+    condition: &str,
+    span: (usize, usize),
+    message: String,
+) -> Problem {
+    let placed = locate(text, path).and_then(|at| {
+        let at = crate::definition::within_scalar(text, at, condition, span.0)?;
+        let entry = condition.get(span.0..span.1)?;
+        let written = text
+            .lines()
+            .nth(at.line - 1)?
+            .chars()
+            .skip(at.column - 1)
+            .take(entry.chars().count())
+            .eq(entry.chars());
+        written.then_some((at, entry.chars().count()))
+    });
+    match placed {
+        Some((at, width)) => Problem::new(message, Some(at)).with_width(Some(width)),
+        None => Problem::new(message, at(text, path)),
+    }
 }
 
 /// Every problem of a scenario, each located; `agents` holds the known agent names
@@ -54,6 +103,8 @@ pub fn validate_scenario_cautioned(
     agents: &BTreeSet<String>,
 ) -> (Result<(), DefinitionError>, Vec<String>) {
     let mut problems: Vec<Problem> = Vec::new();
+    // Problems with a place inside a value (an entry of an `after:` list).
+    let mut placed: Vec<Problem> = Vec::new();
     let mut report = |p: &[Seg], message: String, hint: Option<&str>| {
         let found = Problem::new(message, at(text, p));
         problems.push(match hint {
@@ -155,7 +206,16 @@ pub fn validate_scenario_cautioned(
         // names are checked too, and cycles through it are found (`dependencies`).
         let after = match phase.parsed_condition() {
             Err(e) => {
-                report(&key("condition"), e, None);
+                let raw = phase.condition.as_deref().unwrap_or_default();
+                match after_entries(raw)
+                    .into_iter()
+                    .find(|(n, _, _)| n.is_empty())
+                {
+                    Some((_, a, b)) => {
+                        placed.push(on_entry(text, &key("condition"), raw, (a, b), e));
+                    }
+                    None => report(&key("condition"), e, None),
+                }
                 phase.after_names()
             }
             Ok(Condition::After(deps)) => Some(deps),
@@ -182,16 +242,20 @@ pub fn validate_scenario_cautioned(
                 None
             }
         };
+        let raw = phase.condition.as_deref().unwrap_or_default();
+        let entries = after_entries(raw);
         for d in after.unwrap_or_default() {
             if !names.contains(d.as_str()) {
-                report(
-                    &key("condition"),
-                    format!(
-                        "Unknown condition: after:{0} (no phase named `{0}`)",
-                        shown(&d)
-                    ),
-                    None,
+                let message = format!(
+                    "Unknown condition: after:{0} (no phase named `{0}`)",
+                    shown(&d)
                 );
+                match entries.iter().find(|(n, _, _)| *n == d) {
+                    Some(&(_, a, b)) => {
+                        placed.push(on_entry(text, &key("condition"), raw, (a, b), message));
+                    }
+                    None => report(&key("condition"), message, None),
+                }
             }
         }
         for (j, agent) in phase.agents.iter().enumerate() {
@@ -337,17 +401,26 @@ pub fn validate_scenario_cautioned(
     }
     let cautions = c.caution_lines(path);
     let template_problems = c.problems;
-    if let Some(cycle) = find_cycle(&deps) {
+    // Every cycle, each at the entry of its first phase's `after:` naming the phase before it
+    // in the cycle.
+    for cycle in find_cycles(&deps) {
         let names: Vec<String> = cycle
             .iter()
             .map(|&i| shown(&scenario.phases[i].name))
             .collect();
-        report(
-            &["phases".into(), Seg::Index(cycle[0]), "condition".into()],
-            format!("Circular dependency: {}", names.join(" → ")),
-            None,
-        );
+        let message = format!("Circular dependency: {}", names.join(" → "));
+        let path: Vec<Seg> = vec!["phases".into(), Seg::Index(cycle[0]), "condition".into()];
+        let raw = scenario.phases[cycle[0]]
+            .condition
+            .as_deref()
+            .unwrap_or_default();
+        let before = &scenario.phases[cycle[cycle.len() - 2]].name;
+        match after_entries(raw).into_iter().find(|(n, _, _)| n == before) {
+            Some((_, a, b)) => placed.push(on_entry(text, &path, raw, (a, b), message)),
+            None => report(&path, message, None),
+        }
     }
+    problems.extend(placed);
     problems.extend(template_problems);
     // In the order of the file (those without a place last).
     problems.sort_by_key(|p| (p.at.is_none(), p.at));
