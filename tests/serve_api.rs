@@ -4809,3 +4809,40 @@ fn any_method_on_an_unknown_api_path_is_the_json_404_and_every_405_carries_allow
         doc.check("/api/v1/runs", "get", 405, &r.json());
     }
 }
+
+/// A report on a scenario phase the run has not reached said only "phase `b` is pending, not
+/// waiting for a report": it says too that the run has not reached it, as a workflow step's
+/// report says what the run waits on.
+#[test]
+fn a_report_on_a_pending_scenario_phase_says_the_run_has_not_reached_it() {
+    let env = home();
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n  - {name: b, description: b, condition: \"after:a\"}\n",
+    );
+    let ran = env.run(&["--json", "orchestrate", "run", "gate"]);
+    let run = ran.json()["run_id"].as_str().unwrap().to_string();
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/b/complete"), "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let error = r.json();
+    assert!(
+        error["error"].as_str().unwrap().contains("`b` is pending"),
+        "{error}"
+    );
+    assert!(
+        error["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("has not reached it yet")),
+        "{error}"
+    );
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        400,
+        &error,
+    );
+}
