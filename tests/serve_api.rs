@@ -4511,7 +4511,7 @@ fn a_second_resume_sent_with_the_first_is_refused_409_not_queued_to_run_again() 
 /// step"}` was taken, 202; `{"step":"deploy"}` went on as `continue`). Refused 400 naming the
 /// conflict, as the CLI refuses `--retry --from`, and nothing is recorded.
 #[test]
-fn a_resume_step_without_from_or_rollback_to_is_refused_not_ignored() {
+fn a_resume_step_without_from_or_rollback_to_and_an_empty_mode_are_refused_not_ignored() {
     let (env, s, run, file) = failed_deploy();
     let doc = Doc::load();
     let before = events(&env, &run).len();
@@ -4531,10 +4531,16 @@ fn a_resume_step_without_from_or_rollback_to_is_refused_not_ignored() {
         );
         doc.check("/api/v1/runs/{id}/resume", "post", 400, &error);
     }
-    // An empty step is no step.
+    // A mode not in the schema's enum is refused, the empty one too (it was taken as
+    // `continue`).
+    let r = s.post(&format!("/api/v1/runs/{run}/resume"), r#"{"mode":""}"#);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.exit_code(), 2, "{}", r.body);
+    doc.check("/api/v1/runs/{id}/resume", "post", 400, &r.json());
+    // An empty or blank step is no step (a name is read trimmed), as the schema says.
     let r = s.post(
         &format!("/api/v1/runs/{run}/resume"),
-        r#"{"mode":"skip","step":""}"#,
+        r#"{"mode":"skip","step":" "}"#,
     );
     assert!(r.status < 300, "{}", r.body);
     settled(&s, &run);
@@ -4551,7 +4557,7 @@ fn a_resume_step_without_from_or_rollback_to_is_refused_not_ignored() {
 /// is a 400 — before, it was compared as raw text, so `zzz`, `nosuch` or a lowercase id
 /// answered the first page again (200), and a client following it paged forever.
 #[test]
-fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else() {
+fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else_or_repeated() {
     let env = home();
     for _ in 0..3 {
         assert_eq!(
@@ -4600,20 +4606,37 @@ fn runs_before_takes_a_run_id_in_any_case_and_refuses_anything_else() {
         s.get(&format!("/?before={}", ids[0].to_lowercase())).status,
         200
     );
+    // A repeated parameter is refused, whichever of its values comes first.
+    for query in [
+        format!("before={}&before=junk", ids[0]),
+        format!("before=junk&before={}", ids[0]),
+        "limit=1&limit=2".to_string(),
+        "kind=workflow&kind=scenario".to_string(),
+    ] {
+        let r = s.get(&format!("/api/v1/runs?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        doc.check("/api/v1/runs", "get", 400, &r.json());
+    }
+    // The page tells a person the way to the first page, not a header to follow.
+    let page = s.get("/?before=zz");
+    assert_eq!(page.status, 400);
+    assert!(!page.body.contains("Link"), "{}", page.body);
+    assert!(page.body.contains("href=\"/\""), "{}", page.body);
 }
 
-/// A report on a step the run has not reached said "step `s2` is pending, not waiting for a
-/// report (another report came first)" while the server's own driver held the run: each
-/// status is said as what it is (pending: not reached yet), in the CLI's words — never a
-/// report that came first when none did — and at once, not after that driver let go.
+/// A report on a step the run has not reached, while the server's own driver holds the run,
+/// is answered at once as the CLI's `workflow step complete` is: the run is held (409, exit
+/// 4) — the CLI takes the run's lock before it judges the step's status. Before, it was 400
+/// ("pending, not waiting for a report"), and earlier still waited for the driver.
 #[test]
-fn a_report_on_a_step_not_reached_yet_says_so_not_that_another_report_came_first() {
+fn a_report_on_a_step_not_reached_while_the_own_driver_holds_the_run_is_409_as_the_cli() {
     let env = home();
     env.workflow(
         "slow",
         "name: slow\nsteps:\n  - name: s1\n    run: sleep 3\n  - name: s2\n    prompt: check it\n",
     );
     let s = Server::start(&env);
+    let doc = Doc::load();
     let r = s.post("/api/v1/workflows/slow/runs", "");
     assert_eq!(r.status, 202, "{}", r.body);
     let run = r.json()["run_id"].as_str().unwrap().to_string();
@@ -4621,22 +4644,116 @@ fn a_report_on_a_step_not_reached_yet_says_so_not_that_another_report_came_first
         let status = s.get(&format!("/api/v1/runs/{run}")).json();
         (status["steps"][0]["status"] == "running").then_some(())
     });
-    // While the server's own driver runs s1, the report is answered at once (as the CLI's),
-    // not queued until that driver lets go and then recorded on a run its sender never saw.
     let started = std::time::Instant::now();
     let r = s.post(&format!("/api/v1/runs/{run}/steps/s2/complete"), "{}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),
         "the report waited for the driver"
     );
-    assert_eq!(r.status, 400, "{}", r.body);
-    let said = r.json()["error"].as_str().unwrap().to_string();
-    assert!(said.contains("`s2` is pending"), "{said}");
-    assert!(said.contains("not reached it yet"), "{said}");
-    assert!(said.contains("not waiting for a report"), "{said}");
-    assert!(!said.contains("another report came first"), "{said}");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.exit_code(), 4, "{}", r.body);
+    let error = r.json();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was recorded"),
+        "{error}"
+    );
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        409,
+        &error,
+    );
     let r = s.post(&format!("/api/v1/runs/{run}/abort"), "");
     assert!(r.status < 400, "{}", r.body);
+}
+
+/// While a CLI process drives a run (`workflow run` in progress), a resume in any mode —
+/// `retry` on a run that has not failed included — and a report on a step the run has not
+/// reached are refused as their CLI twins are: held, 409 with exit code 4. Before, `retry`
+/// said "the run is not failed, so there is nothing to retry" and the report "pending", both
+/// 400 with exit code 2: the run's status was judged before who holds it.
+#[test]
+fn a_run_a_cli_process_drives_refuses_every_resume_mode_and_reports_409_held() {
+    let env = home();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: s1\n    run: sleep 20\n  - name: s2\n    prompt: check it\n",
+    );
+    let mut cli = env
+        .command(&["workflow", "run", "slow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start cortex");
+    let s = Server::start(&env);
+    let run = eventually(30, "the CLI to run s1", || {
+        let runs = s.get("/api/v1/runs").json();
+        let run = runs.as_array()?.first()?["run_id"].as_str()?.to_string();
+        let status = s.get(&format!("/api/v1/runs/{run}")).json();
+        (status["steps"][0]["status"] == "running").then_some(run)
+    });
+    for body in [
+        r#"{"mode":"retry"}"#,
+        r#"{"mode":"skip"}"#,
+        r#"{"mode":"from","step":"s1"}"#,
+        "{}",
+    ] {
+        let r = s.post(&format!("/api/v1/runs/{run}/resume"), body);
+        assert_eq!(r.status, 409, "{body}: {}", r.body);
+        assert_eq!(r.exit_code(), 4, "{body}: {}", r.body);
+    }
+    let cli_twin = env.run(&["workflow", "resume", &run, "--retry"]);
+    assert_eq!(cli_twin.code, 4, "the CLI's twin");
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/s2/complete"), "{}");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.exit_code(), 4, "{}", r.body);
+    let cli_twin = env.run(&["workflow", "step", "complete", "s2", "--run", &run]);
+    assert_eq!(cli_twin.code, 4, "the CLI's twin");
+    let _ = cli.kill();
+    let _ = cli.wait();
+}
+
+/// A plain resume of a workflow run that waits for a report changes nothing, as `cortex
+/// workflow resume RUN` (exit 3, "nothing to resume, nothing was recorded", with `note`):
+/// 200 with the status document and its note, exit code 3, no driver started and nothing
+/// recorded. Before, a background driver "took the run" (202).
+#[test]
+fn a_plain_resume_of_a_run_waiting_for_a_report_answers_as_the_cli_and_records_nothing() {
+    let env = home();
+    env.workflow(
+        "gate",
+        "name: gate\nsteps:\n  - name: p\n    prompt: check it\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "gate"]).code, 3);
+    let run = newest_run(&env, "workflow");
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let before = events(&env, &run).len();
+    let cli = env.run(&["--json", "workflow", "resume", &run]);
+    assert_eq!(cli.code, 3);
+    for body in ["{}", r#"{"mode":"continue"}"#] {
+        let r = s.post(&format!("/api/v1/runs/{run}/resume"), body);
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+        assert_eq!(r.exit_code(), 3, "{body}: {}", r.body);
+        let status = r.json();
+        assert!(
+            status["note"]
+                .as_str()
+                .unwrap()
+                .contains("nothing to resume, nothing was recorded"),
+            "{status}"
+        );
+        assert_eq!(status["note"], cli.json()["note"]);
+        doc.check("/api/v1/runs/{id}/resume", "post", 200, &status);
+    }
+    assert_eq!(events(&env, &run).len(), before, "nothing was recorded");
+    assert_eq!(
+        s.get(&format!("/api/v1/runs/{run}")).json()["status"],
+        "waiting"
+    );
 }
 
 /// Small things the API answered wrong: `Authorization: bearer TOKEN` (the scheme in another
@@ -4687,4 +4804,84 @@ fn the_bearer_scheme_in_any_case_api_slash_as_json_and_405_documented() {
             );
         }
     }
+}
+
+/// A method no route takes: on an address no route has it is the 404 every method gets (the
+/// JSON one under /api), and on a route a 405 that always names what the address takes
+/// (`Allow`) — before the token is asked for (a POST of a read without the token was 401).
+/// Before, PUT, DELETE, OPTIONS and PATCH of an unknown address were a 405 without `Allow`
+/// (`PATCH /api` an HTML page).
+#[test]
+fn any_method_on_an_unknown_api_path_is_the_json_404_and_every_405_carries_allow() {
+    let env = home();
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    for (method, path) in [
+        ("PUT", "/api/v1/nope"),
+        ("DELETE", "/api/v1/"),
+        ("OPTIONS", "/api/v1/nope"),
+        ("DELETE", "/api/v1/runs/ID/foo"),
+        ("PATCH", "/api"),
+        ("POST", "/api/v1/nope"),
+    ] {
+        let r = s.request(method, path, true);
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.contains("application/json")),
+            "{method} {path}: {:?}",
+            r.headers
+        );
+        assert_eq!(r.json()["error"], "no such endpoint", "{method} {path}");
+    }
+    for (method, path, token, allow) in [
+        ("POST", "/api/v1/runs", false, "GET,HEAD"),
+        ("POST", "/api/v1/runs", true, "GET,HEAD"),
+        ("DELETE", "/api/v1/runs/ID", true, "GET,HEAD"),
+        ("OPTIONS", "/api/v1/runs/ID/abort", false, "POST"),
+        ("GET", "/api/v1/runs/ID/abort", true, "POST"),
+    ] {
+        let r = s.request(method, path, token);
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.body);
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(r.exit_code(), 2, "{method} {path}");
+        doc.check("/api/v1/runs", "get", 405, &r.json());
+    }
+}
+
+/// A report on a scenario phase the run has not reached said only "phase `b` is pending, not
+/// waiting for a report": it says too that the run has not reached it, as a workflow step's
+/// report says what the run waits on.
+#[test]
+fn a_report_on_a_pending_scenario_phase_says_the_run_has_not_reached_it() {
+    let env = home();
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n  - {name: b, description: b, condition: \"after:a\"}\n",
+    );
+    let ran = env.run(&["--json", "orchestrate", "run", "gate"]);
+    let run = ran.json()["run_id"].as_str().unwrap().to_string();
+    let s = Server::start(&env);
+    let doc = Doc::load();
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/b/complete"), "{}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let error = r.json();
+    assert!(
+        error["error"].as_str().unwrap().contains("`b` is pending"),
+        "{error}"
+    );
+    assert!(
+        error["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("has not reached it yet")),
+        "{error}"
+    );
+    doc.check(
+        "/api/v1/runs/{id}/steps/{step}/complete",
+        "post",
+        400,
+        &error,
+    );
 }

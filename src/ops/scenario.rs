@@ -409,6 +409,15 @@ fn operator_error(ctx: &Ctx, e: OperatorError, name: &str) -> CommandError {
                     format!("{resume} goes on (the phase waits for its report again); then report it")
                 });
             }
+            // Not reached yet: said so, as a workflow step's report says what the run waits on.
+            if let OperatorError::NotWaiting {
+                status: "pending", ..
+            } = e
+            {
+                err = err.hint(
+                    "the run has not reached it yet: report it once the run goes on to it and it waits for a report (the phases before it first)",
+                );
+            }
             err.hint(format!(
                 "{} shows every phase",
                 ctx.cmd(&["orchestrate", "status", name])

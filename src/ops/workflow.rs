@@ -1298,19 +1298,42 @@ pub fn resume(
                     })
                 })
                 .collect();
+            // Held by a live driver (its lock, a lease elsewhere, or the driver the log names
+            // for a session still open, alive here), by the rule `status` uses: the resume
+            // itself would be refused, exit 4 — whatever the mode, so that is said before the
+            // run's status is judged (before, `--retry` on a held run that had not failed said
+            // there was nothing to retry, exit 2, where the resume itself says it is held).
+            let state = journal.state.clone();
+            let holder =
+                journal.with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state));
+            let held = holder.as_ref().map(|h| h.to_string());
             let plan = preview_resume(&journal.state, mode.clone(), &|id| {
                 children.iter().find(|c| c.run_id == id).cloned()
             })
-            .map_err(|e| match e {
+            .map_err(|e| match (e, &held) {
+                (_, Some(holder)) => CommandError::new(
+                    exit::HELD,
+                    format!(
+                        "run {run_id} is driven now by {holder}; `resume` is refused (exit 4) until that driver stops"
+                    ),
+                )
+                .hint(format!(
+                    "wait for it, or see it with {}; resume it once its driver stopped",
+                    ctx.cmd(&[
+                        if state.is_scenario() { "orchestrate" } else { "workflow" },
+                        "status",
+                        &run_id
+                    ])
+                )),
                 // Its way on (`orchestrate start`), as the resume itself gives it.
-                e @ crate::decide::DecideError::ManualNotStarted { .. } => {
+                (e @ crate::decide::DecideError::ManualNotStarted { .. }, None) => {
                     super::drive::resume_refused(
                         ctx,
                         &journal.state,
                         crate::execute::JournalError::Decide(e),
                     )
                 }
-                e => CommandError::bad_input(e.to_string()),
+                (e, None) => CommandError::bad_input(e.to_string()),
             })?;
             // The log holds a secret input's value as `***` already.
             let state = &journal.state;
@@ -1322,13 +1345,6 @@ pub fn resume(
             let plan = with_settings(plan, &|name| resumed_setting(state, name));
             let plan = crate::plan::with_phase_starts(plan, state);
             let mut text = render_plan(&format!("Resume plan for run {run_id}"), &inputs, &plan);
-            // Held by a live driver (its lock, a lease elsewhere, or the driver the log names
-            // for a session still open, alive here), by the rule `status` uses: the resume
-            // itself would be refused, exit 4.
-            let state = journal.state.clone();
-            let holder =
-                journal.with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state));
-            let held = holder.as_ref().map(|h| h.to_string());
             let code = match &held {
                 Some(holder_text) => {
                     // A worker has no terminal or MCP call to stop it by.
@@ -1359,23 +1375,13 @@ pub fn resume(
         // time limit changed in cortex.config.json, an interrupted or paused run) records.
         // A `uses:` unit's child run (and theirs) idle the same way, nobody driving it,
         // leaves its parent idle too.
-        let plain = mode == ResumeMode::Continue && inputs.is_empty() && timeout.is_none();
-        let idle = if plain {
+        let idle = if mode == ResumeMode::Continue && inputs.is_empty() && timeout.is_none() {
             let state = journal.state.clone();
-            journal.nested(|store, _, _| {
-                crate::plan::idle_wait(&state, &|id| child_idle(ctx, &*store, id, 1))
-            })
+            journal.nested(|store, _, _| idle_waits(ctx, &*store, &state))
         } else {
             None
         };
-        if let Some(waits) = idle
-            && crate::execute::DriverLock::probe(&ctx.home, &run_id).is_none()
-            && crate::execute::live_recorded_driver(&journal.state).is_none()
-            && ctx
-                .catalog()
-                .config()
-                .is_ok_and(|c| c.timeout_seconds == journal.state.time_limit())
-        {
+        if let Some(waits) = idle {
             let state = journal.state.clone();
             let others = match looked_up_by(run, &run_id) {
                 Some(name) => journal
@@ -1427,6 +1433,41 @@ pub fn resume(
         _ => Vec::new(),
     };
     go_on(ctx, journal, lock, mode, timeout_seconds, by, live).map(|out| out.warn(late))
+}
+
+/// What run `state` waits for, if it only waits on people (a prompt step, a phase to report or
+/// start), nobody drives it, and its time limit is the configuration's still: a plain resume
+/// of it changes nothing.
+fn idle_waits(
+    ctx: &Ctx,
+    store: &dyn EventStore,
+    state: &crate::decide::RunState,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let waits = crate::plan::idle_wait(state, &|id| child_idle(ctx, store, id, 1))?;
+    let idle = crate::execute::DriverLock::probe(&ctx.home, &state.run_id).is_none()
+        && crate::execute::live_recorded_driver(state).is_none()
+        && ctx
+            .catalog()
+            .config()
+            .is_ok_and(|c| c.timeout_seconds == state.time_limit());
+    idle.then_some(waits)
+}
+
+/// What a plain `resume RUN` (no mode, input or time limit) answers of run `run_id` when it
+/// would change nothing — the run only waits on people (`idle_waits`) — without recording or
+/// driving: the same status document with its `note`, and exit code, as `resume` gives. None
+/// when the resume would act. For a caller that drives elsewhere (`cortex serve`), which must
+/// answer as the CLI's resume does before it starts a driver.
+pub fn idle_resume(ctx: &Ctx, run_id: &str) -> Result<Option<Output>, CommandError> {
+    let Some(store) = ctx.reading_store()? else {
+        return Ok(None);
+    };
+    let mut state = crate::execute::load_state(&store, run_id)?;
+    state.run_id = run_id.to_string();
+    if state.outcome().is_some() {
+        return Ok(None);
+    }
+    Ok(idle_waits(ctx, &store, &state).map(|waits| nothing_to_resume(ctx, &state, &waits, &[])))
 }
 
 /// The inputs the run's `notify:` commands and webhooks read (`${{ inputs.NAME }}`).

@@ -308,22 +308,22 @@ pub fn step(
     // no longer waits for a report, says so; one that is only letting go (the run has no work
     // left for it) is waited for. A scenario's start or report is recorded whoever drives the
     // run (its driver picks it up from the log), as the CLI's is: nothing to wait for.
-    if kind == RunKind::Workflow
-        && action != StepAction::Start
-        && let Err(refused) = own_driver_let_go(shared, &run_id, kind, Doing::Report)
-    {
-        return Err(not_waiting(shared, &run_id, kind, step).unwrap_or(refused));
-    }
+    let refused = (kind == RunKind::Workflow && action != StepAction::Start)
+        .then(|| own_driver_let_go(shared, &run_id, kind, Doing::Report).err())
+        .flatten();
+    // The report itself checks as the CLI's does, in its order (`workflow::report_step`): what
+    // the step is (run by the engine, a child's), then the run's lock — held, exit 4, whatever
+    // the step's status — and only then whether the step waits for a report. Before, a report
+    // on a driven run's step it had not reached was said to be "pending" (400, exit 2) where
+    // the CLI says the run is held (exit 4).
     let by = by(shared, message)?;
-    let reported = report(shared, &run_id, kind, step, action, outputs, by);
-    let output = match reported {
-        Err(f) if f.error.code == ops::exit::HELD && action != StepAction::Start => {
-            // Held by another process: if the step no longer waits for a report (another
-            // report came first), say that, as the CLI's second report does.
-            return Err(not_waiting(shared, &run_id, kind, step).unwrap_or(f));
+    let output = report(shared, &run_id, kind, step, action, outputs, by).map_err(|f| {
+        match refused {
+            // Held by this server's own driver: said so, with what to do here.
+            Some(refused) if f.error.code == ops::exit::HELD => refused,
+            _ => f,
         }
-        other => other?,
-    };
+    })?;
     finish_step(shared, run_id, kind, step, output)
 }
 
@@ -443,51 +443,6 @@ fn driven_by(run_id: &str, kind: RunKind, pid: u32, doing: Doing) -> Failure {
             "{first}: GET /api/v1/runs/{run_id} (or the run's page, which updates itself) shows it; when it waits for a report, report it; {stop}"
         )),
     )
-}
-
-/// A 400 saying that `step` of the run does not wait for a report, if it does not: in the
-/// CLI's words for the same report ("step `s` is pending, not waiting for a report; the run
-/// waits on `w`"), with what its status means — not reached yet, being run, reported or run
-/// already — never a guess at why (before, every status was said to be "another report came
-/// first", a step not reached yet too).
-fn not_waiting(shared: &Shared, run_id: &str, kind: RunKind, step: &str) -> Option<Failure> {
-    use crate::decide::StepStatus;
-    let state = state_now(shared, run_id)?;
-    let wanted = crate::definition::normalize_name(step);
-    let unit = state
-        .steps
-        .iter()
-        .find(|s| crate::definition::normalize_name(&s.name) == wanted)?;
-    if unit.status == StepStatus::Waiting {
-        return None;
-    }
-    let noun = if kind == RunKind::Scenario {
-        "phase"
-    } else {
-        "step"
-    };
-    let meaning = match unit.status {
-        StepStatus::Pending => "the run has not reached it yet",
-        StepStatus::Ready => "it runs again after its retry's delay",
-        StepStatus::Running => "it is being run now",
-        StepStatus::Completed | StepStatus::Failed => "it was reported or run already",
-        StepStatus::Skipped => "it was skipped",
-        StepStatus::RolledBack => "it was rolled back",
-        StepStatus::Stopped => "its attempt was stopped; it runs again when the run is resumed",
-        StepStatus::Waiting => unreachable!("returned above"),
-    };
-    let now = match state.steps.iter().find(|s| s.status == StepStatus::Waiting) {
-        Some(w) => format!("the run waits on `{}`", w.name),
-        None => format!("no {noun} is waiting for a report"),
-    };
-    Some(Failure::bad_request(
-        format!(
-            "{noun} `{}` is {} ({meaning}), not waiting for a report; {now}; nothing was recorded",
-            crate::definition::shown(&unit.name),
-            unit.status.as_str()
-        ),
-        format!("GET /api/v1/runs/{run_id} shows every {noun} and what the run waits for"),
-    ))
 }
 
 /// The report itself, as the CLI makes it with `--no-drive`.
@@ -988,6 +943,19 @@ pub fn resume(
             accepted: false,
         });
     }
+    // A plain resume of a run that only waits on people changes nothing, as the CLI's does:
+    // no driver is started, and the answer is the CLI's — the status document with its `note`
+    // and its exit code (3). Before, a background driver "took" the run, 202.
+    if matches!(mode, ResumeMode::Continue)
+        && inputs.is_empty()
+        && let Some(output) = ops::workflow::idle_resume(ctx, &run_id)?
+    {
+        return Ok(Done {
+            output,
+            run_id: Some(run_id),
+            accepted: false,
+        });
+    }
     let mut argv = vec![kind.group().to_string(), "resume".into(), actor_arg(shared)];
     argv.extend(message_arg(message));
     match mode {
@@ -1034,9 +1002,9 @@ pub fn resume_mode(mode: Option<&str>, step: Option<&str>) -> Result<ResumeMode,
     // A step given to a mode that goes on where the run stopped would be ignored, as the CLI
     // refuses `--retry --from STEP`: refused here too, nothing recorded.
     if let Some(s) = step
-        && matches!(word, "continue" | "" | "retry" | "skip")
+        && matches!(word, "continue" | "retry" | "skip")
     {
-        let given = match mode.filter(|m| !m.is_empty()) {
+        let given = match mode {
             Some(m) => format!("mode `{m}` goes on where the run stopped"),
             None => "with no `mode` the run goes on where it stopped".to_string(),
         };
@@ -1049,7 +1017,7 @@ pub fn resume_mode(mode: Option<&str>, step: Option<&str>) -> Result<ResumeMode,
         ));
     }
     match word {
-        "continue" | "" => Ok(ResumeMode::Continue),
+        "continue" => Ok(ResumeMode::Continue),
         "retry" => Ok(ResumeMode::Retry),
         "skip" => Ok(ResumeMode::Skip),
         "from" => needs_step(ResumeMode::From, "from"),

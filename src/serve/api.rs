@@ -181,12 +181,31 @@ pub fn before_param(q: &[(String, String)]) -> Result<Option<String>, Failure> {
     ))
 }
 
+/// A query parameter among `names` given more than once is a 400: which of its values counts
+/// would be a guess (before, `?before=ID&before=junk` read the first and the reverse was a
+/// 400).
+pub fn once(q: &[(String, String)], names: &[&str]) -> Result<(), Failure> {
+    match names
+        .iter()
+        .find(|name| q.iter().filter(|(k, _)| k == *name).count() > 1)
+    {
+        Some(name) => Err(Failure::bad_request(
+            format!("`{name}` is given more than once; give it once"),
+            format!(
+                "keep one `{name}=` in the address (GET /api/v1/openapi.json describes every parameter)"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `GET /runs?kind=&limit=&before=`: a page of history, newest first (the rows of
 /// `workflow history --json` / `orchestrate history --json`); a `Link: <...>; rel="next"`
 /// header names the next page.
 pub async fn runs(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
     let q = query(raw);
     let result = blocking(&shared, move |shared| {
+        once(&q, &["kind", "limit", "before"])?;
         let kind = kind_param(&q)?;
         let limit = match get(&q, "limit") {
             Some(given) => ops::history_limit_text(given, "`limit`")?,

@@ -396,15 +396,32 @@ async fn admit(shared: &Arc<Shared>, req: &mut Request) -> Option<Response> {
             req.uri().path_and_query().map_or("/", |p| p.as_str()),
         ));
     }
-    if *req.method() != Method::POST {
-        return Some(refuse(
+    // A method the address does not take is wrong whatever the token: a 405 naming what it
+    // takes (`Allow`), before the token is asked for — and where no route is, the 404 every
+    // method gets (JSON under /api). Before, PUT, DELETE, OPTIONS or PATCH of an unknown
+    // address was a 405 without `Allow`, and a POST of a read without the token a 401.
+    let path = req.uri().path();
+    let api = api || path == "/api";
+    let Some(allow) = super::server::allowed(path) else {
+        return Some(if api {
+            super::api::not_found().await
+        } else {
+            super::pages::not_found(req.uri().clone()).await
+        });
+    };
+    if !allow.split(',').any(|m| m == req.method().as_str()) {
+        let mut refused = refuse(
             api,
             Failure::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 CommandError::bad_input(format!("{} is not answered here", req.method()))
-                    .hint("reads are GET, changes are POST"),
+                    .hint("reads are GET, changes are POST; the `Allow` header names what this address takes"),
             ),
-        ));
+        );
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, axum::http::HeaderValue::from_static(allow));
+        return Some(refused);
     }
     if let Some(why) = cross_site(&headers, shared) {
         return Some(refuse(

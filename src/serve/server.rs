@@ -493,6 +493,66 @@ impl Bound {
     }
 }
 
+/// What each route takes, as the `Allow` header says it (axum's words: a GET route takes HEAD
+/// too): `auth::guard` answers a method no route takes before the token is asked for — a 405
+/// with `Allow` where the address is a route, the 404 where it is none. Kept beside `routes`,
+/// which it mirrors: a route added there is added here too.
+pub const ALLOWS: &[(&str, &str)] = &[
+    ("/api/v1/openapi.json", "GET,HEAD"),
+    ("/api/v1/runs", "GET,HEAD"),
+    ("/api/v1/runs/changes", "GET,HEAD"),
+    ("/api/v1/runs/{}", "GET,HEAD"),
+    ("/api/v1/runs/{}/log", "GET,HEAD"),
+    ("/api/v1/runs/{}/logs", "GET,HEAD"),
+    ("/api/v1/runs/{}/logs/{}/raw", "GET,HEAD"),
+    ("/api/v1/runs/{}/verify", "GET,HEAD"),
+    ("/api/v1/runs/{}/events", "GET,HEAD"),
+    ("/api/v1/runs/{}/steps/{}/start", "POST"),
+    ("/api/v1/runs/{}/steps/{}/complete", "POST"),
+    ("/api/v1/runs/{}/steps/{}/fail", "POST"),
+    ("/api/v1/runs/{}/stop", "POST"),
+    ("/api/v1/runs/{}/resume", "POST"),
+    ("/api/v1/runs/{}/abort", "POST"),
+    ("/api/v1/verify", "GET,HEAD"),
+    ("/api/v1/workflows", "GET,HEAD"),
+    ("/api/v1/workflows/{}", "GET,HEAD"),
+    ("/api/v1/workflows/{}/runs", "POST"),
+    ("/api/v1/scenarios", "GET,HEAD"),
+    ("/api/v1/scenarios/{}", "GET,HEAD"),
+    ("/api/v1/scenarios/{}/preview", "GET,HEAD"),
+    ("/api/v1/scenarios/{}/runs", "POST"),
+    ("/api/v1/schedules", "GET,HEAD"),
+    ("/api/v1/agents", "GET,HEAD"),
+    ("/api/v1/agents/{}", "GET,HEAD"),
+    ("/", "GET,HEAD"),
+    ("/runs/{}", "GET,HEAD"),
+    ("/runs/{}/steps/{}/{}", "POST"),
+    ("/runs/{}/{}", "POST"),
+    ("/catalog", "GET,HEAD"),
+    ("/catalog/workflows/{}", "GET,HEAD"),
+    ("/catalog/workflows/{}/run", "POST"),
+    ("/catalog/scenarios/{}", "GET,HEAD"),
+    ("/catalog/scenarios/{}/run", "POST"),
+    ("/agents", "GET,HEAD"),
+    ("/login", "GET,HEAD,POST"),
+    ("/login/key", "POST"),
+    ("/assets/{}", "GET,HEAD"),
+];
+
+/// The methods the route at `path` takes (`ALLOWS`), or None where no route is.
+pub fn allowed(path: &str) -> Option<&'static str> {
+    let given: Vec<&str> = path.split('/').collect();
+    ALLOWS.iter().find_map(|(pattern, allow)| {
+        let parts: Vec<&str> = pattern.split('/').collect();
+        let fits = parts.len() == given.len()
+            && parts
+                .iter()
+                .zip(&given)
+                .all(|(p, g)| if *p == "{}" { !g.is_empty() } else { p == g });
+        fits.then_some(*allow)
+    })
+}
+
 /// Every route. Reads are GETs; every change is a POST that passes `auth::guard`.
 pub fn routes(shared: Arc<Shared>) -> Router {
     let api = Router::new()

@@ -140,8 +140,21 @@ pub async fn runs_page(
         })
         .unwrap_or_default();
     let result = blocking(&shared, move |shared| {
+        crate::serve::api::once(&q, &["kind", "before"])?;
         let kind = kind_param(&q)?;
-        let before = crate::serve::api::before_param(&q)?;
+        // Said to a person, who has no `Link` header to follow: the way to the first page.
+        let before = crate::serve::api::before_param(&q).map_err(|mut f| {
+            let given = q.iter().find(|(k, _)| k == "before").map_or("", |(_, v)| v);
+            f.error.message = format!(
+                "`before` is a run id (26 letters and digits, as this page's link to older runs gives it), not {}",
+                crate::definition::shown(given)
+            );
+            f.error.hints = vec![
+                "the link below opens the newest runs; the page's own link to older runs goes on from there"
+                    .into(),
+            ];
+            f
+        })?;
         let (history, signature) = load(shared, kind, before.as_deref())?;
         let start = shared.ctx.cmd(&["workflow", "run", "NAME"]);
         Ok::<_, Failure>(render(
