@@ -236,7 +236,7 @@ fn command_line_durations_outside_their_range_are_refused_like_the_configuration
         "name: z\nsteps:\n  - {name: a, run: 'true'}\n  - {name: b, prompt: p}\n",
     );
     assert_eq!(env.run(&["workflow", "run", "z"]).code, 3);
-    let before = env.run(&["--json", "log", "export"]).stdout;
+    let before = env.run(&["log", "export"]).stdout;
     for value in ["abc", "1e30", "400d", "2592001"] {
         for resume in [
             &["workflow", "resume"][..],
@@ -263,7 +263,7 @@ fn command_line_durations_outside_their_range_are_refused_like_the_configuration
         }
     }
     assert_eq!(
-        env.run(&["--json", "log", "export"]).stdout,
+        env.run(&["log", "export"]).stdout,
         before,
         "nothing was recorded"
     );

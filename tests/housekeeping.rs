@@ -193,11 +193,16 @@ fn cortex_man_makes_every_subcommands_page_and_the_top_page_has_exit_status_envi
 }
 
 #[test]
-/// `--json` asks for one JSON document; the manual page and completion scripts are text, so
-/// it is refused (exit 2) with a hint rather than answered with something that is not JSON.
-fn json_man_and_completions_are_refused_with_a_hint() {
+/// `--json` asks for one JSON document; the manual page and completion scripts are text, and
+/// `log export` is JSON Lines (one document a line), so it is refused (exit 2) with a hint
+/// rather than answered with something a JSON parser fails on.
+fn json_man_completions_and_log_export_are_refused_with_a_hint() {
     let env = Env::new();
-    for args in [&["--json", "man"][..], &["--json", "completions", "bash"]] {
+    for args in [
+        &["--json", "man"][..],
+        &["--json", "completions", "bash"],
+        &["--json", "log", "export"],
+    ] {
         let out = env.run(args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
         let doc = out.json();

@@ -288,11 +288,7 @@ fn eight_processes_appending_to_one_run_at_once_keep_one_gapless_chain() {
     let out = env.run(&["--json", "orchestrate", "run", "crowd"]);
     assert_eq!(out.code, 3, "waits on its manual phases: {}", out.stderr);
     let run_id = out.json()["run_id"].as_str().unwrap().to_string();
-    let before = env
-        .run(&["--json", "log", "export", &run_id])
-        .stdout
-        .lines()
-        .count();
+    let before = env.run(&["log", "export", &run_id]).stdout.lines().count();
     let workers: Vec<_> = (0..PROCESSES)
         .map(|w| {
             let cmds: Vec<_> = (0..EACH)
@@ -320,7 +316,7 @@ fn eight_processes_appending_to_one_run_at_once_keep_one_gapless_chain() {
         }
     }
     let events: Vec<serde_json::Value> = env
-        .run(&["--json", "log", "export", &run_id])
+        .run(&["log", "export", &run_id])
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -874,7 +870,7 @@ fn postgres_restarted_mid_run_loses_nothing_and_the_run_finishes() {
     });
     let export = |env: &Env| -> Vec<String> {
         let out = env
-            .command(&["--json", "log", "export"])
+            .command(&["log", "export"])
             .env("CORTEX_DB", &url)
             .output()
             .unwrap();

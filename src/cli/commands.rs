@@ -76,8 +76,15 @@ pub fn dispatch(
         }),
         TopCommand::Log(cmd) => match cmd {
             LogCommand::Show { run } => done(ops::log::show(ctx, run.as_deref())),
-            // JSON Lines whatever the flag: one event per line.
+            // JSON Lines, one event per line (SPEC §5): not one JSON document, so `--json`
+            // is refused as for the other commands whose output is a format of its own.
             LogCommand::Export { run } => {
+                if json {
+                    return Err(raw_output_only(
+                        "log export",
+                        "JSON Lines (one event a line)",
+                    ));
+                }
                 let output = ops::log::export(ctx, run.as_deref())?;
                 super::out_json_text(&output.human);
                 Ok(output.code)
