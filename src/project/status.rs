@@ -1430,17 +1430,22 @@ fn restarts(state: &RunState) -> Restarts {
     }
 }
 
+/// The failed step of a paused run (the first, in definition order), if the run is paused.
+fn paused_on_failure(state: &RunState) -> Option<usize> {
+    if !matches!(state.phase, RunPhase::Paused { .. }) {
+        return None;
+    }
+    state
+        .steps
+        .iter()
+        .position(|s| s.status == StepStatus::Failed)
+}
+
 /// Whether the failed step of a paused workflow run reads, in what it runs, a secret output the
 /// log keeps as `***`: the step that recorded it, and whether a step waiting for a report
 /// stands between the two (`StatusView::unheld_secret_output`).
 fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
-    if !matches!(state.phase, RunPhase::Paused { .. }) {
-        return None;
-    }
-    let failed = state
-        .steps
-        .iter()
-        .position(|s| s.status == StepStatus::Failed)?;
+    let failed = paused_on_failure(state)?;
     let step = state.definition(failed)?;
     // Wherever it reads it: its `if:` and its gates fail on it as its command does.
     step.output_reads().into_iter().find_map(|(of, key)| {
@@ -1468,13 +1473,7 @@ fn unheld_secret_output(state: &RunState) -> Option<(String, bool)> {
 /// same `with:` from the same log and fails the same way (DESIGN: such a child is never
 /// retried).
 fn unstartable_child(state: &RunState) -> Option<(String, String)> {
-    if !matches!(state.phase, RunPhase::Paused { .. }) {
-        return None;
-    }
-    let failed = state
-        .steps
-        .iter()
-        .position(|s| s.status == StepStatus::Failed)?;
+    let failed = paused_on_failure(state)?;
     let step = &state.steps[failed];
     let error = step.error.as_deref()?;
     (state.definition(failed)?.uses.is_some()
@@ -1497,14 +1496,7 @@ fn unpassable(state: &RunState) -> bool {
 
 fn secret_foreach(state: &RunState) -> bool {
     use crate::definition::template::{Reference, scan};
-    if !matches!(state.phase, RunPhase::Paused { .. }) {
-        return false;
-    }
-    let Some(failed) = state
-        .steps
-        .iter()
-        .position(|s| s.status == StepStatus::Failed)
-    else {
+    let Some(failed) = paused_on_failure(state) else {
         return false;
     };
     let failed = state.parent_of(failed).unwrap_or(failed);
