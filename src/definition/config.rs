@@ -295,25 +295,6 @@ fn set_aside(
     Err(first)
 }
 
-/// serde_path_to_error's path (`workflow.max_retry_attempts`, `agents.claude.args[1]`) as
-/// steps into the file; `None` for a path with a part it could not name (`?`).
-fn segs_of(key: &str) -> Option<Vec<super::Seg>> {
-    let mut segs = Vec::new();
-    for part in key.split('.').filter(|p| !p.is_empty()) {
-        let (name, items) = part.split_once('[').unwrap_or((part, ""));
-        if name == "?" {
-            return None;
-        }
-        if !name.is_empty() {
-            segs.push(super::Seg::from(name));
-        }
-        for item in items.split('[').filter(|i| !i.is_empty()) {
-            segs.push(super::Seg::Index(item.trim_end_matches(']').parse().ok()?));
-        }
-    }
-    Some(segs)
-}
-
 /// How many characters the JSON value (or key) starting at `at` spans on its line: a string
 /// to its closing quote, a number or word to its end, an object or array to its closing
 /// bracket (its opening one alone when that is on another line). A caret's width: the
@@ -367,7 +348,7 @@ fn json_width(text: &str, at: Option<Location>) -> Option<usize> {
 /// Where the problem serde reports at `key` is: an unknown key at the key itself, a bad value
 /// at the value's first character.
 fn place(text: &str, key: &str, message: &str) -> Option<Location> {
-    let mut segs = segs_of(key)?;
+    let mut segs = super::locate::serde_path(key)?;
     if let Some(rest) = message.strip_prefix("unknown field `") {
         // The path may stop at the object the key is in.
         let field = rest.split_once('`').map(|(f, _)| f)?;

@@ -245,6 +245,31 @@ impl Guide for SeekKey<'_> {
     }
 }
 
+/// A path as serde writes it in its messages (`steps[1].env`, `a[0][2]`) as the steps of a
+/// path into the document (serde_path_to_error's too: `agents.claude.args[1]`); `None` when
+/// an index is not a number or a part could not be named (`?`).
+pub(crate) fn serde_path(path: &str) -> Option<Vec<Seg>> {
+    let mut segs = Vec::new();
+    for part in path.split('.') {
+        let (key, indices) = match part.split_once('[') {
+            Some((key, rest)) => (key, Some(rest)),
+            None => (part, None),
+        };
+        if key == "?" {
+            return None;
+        }
+        if !key.is_empty() {
+            segs.push(Seg::Key(key.to_string()));
+        }
+        if let Some(indices) = indices {
+            for i in indices.split('[') {
+                segs.push(Seg::Index(i.strip_suffix(']')?.parse().ok()?));
+            }
+        }
+    }
+    Some(segs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -626,27 +626,6 @@ impl<'de> serde::Deserialize<'de> for LooseValue {
     }
 }
 
-/// A path as serde writes it in its messages (`steps[1].env`, `a[0][2]`) as the steps of a
-/// path into the document; `None` when an index is not a number.
-fn serde_path(path: &str) -> Option<Vec<super::Seg>> {
-    let mut segs = Vec::new();
-    for part in path.split('.') {
-        let (key, indices) = match part.split_once('[') {
-            Some((key, rest)) => (key, Some(rest)),
-            None => (part, None),
-        };
-        if !key.is_empty() {
-            segs.push(super::Seg::Key(key.to_string()));
-        }
-        if let Some(indices) = indices {
-            for i in indices.split('[') {
-                segs.push(super::Seg::Index(i.strip_suffix(']')?.parse().ok()?));
-            }
-        }
-    }
-    Some(segs)
-}
-
 /// For "PATH: unknown field `X`, expected ...": the path of key `X` (its mapping's path, then
 /// `X`).
 fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
@@ -657,7 +636,7 @@ fn unknown_field_path(message: &str) -> Option<Vec<super::Seg>> {
     let field = field.split('`').next()?;
     // A field's own deserializer may name itself after the path (`steps[1]: if`).
     let path = path.replace(": ", ".");
-    let mut segs = serde_path(&path)?;
+    let mut segs = super::locate::serde_path(&path)?;
     segs.push(super::Seg::Key(field.to_string()));
     Some(segs)
 }
@@ -795,7 +774,7 @@ fn item_path(message: &str) -> Option<Vec<super::Seg>> {
     if !path.ends_with(']') || path.contains(char::is_whitespace) {
         return None;
     }
-    let segs = serde_path(path)?;
+    let segs = super::locate::serde_path(path)?;
     // Only lists whose items may be a string, the item set aside's stand-in.
     match segs.as_slice() {
         [.., super::Seg::Key(list), super::Seg::Index(_)]
