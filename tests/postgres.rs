@@ -1326,9 +1326,9 @@ fn a_writer_stopped_inside_its_transaction_frees_the_runs_lock_after_a_bound() {
 
 /// A lease claim is one statement on PostgreSQL (committed without waiting for the WAL's
 /// flush) and one upsert on SQLite: the same claims, renewals and releases give the same
-/// answers on both — granted when absent (epoch 1), refused while another holds it, extended
-/// in place by its holder (same epoch), taken over once lapsed (epoch + 1, by anyone, its old
-/// holder too), renewed and let go only by its holder at its epoch.
+/// answers on both — granted when absent (epoch 1), refused while another holds it, a run's
+/// driver lease extended in place by its holder (same epoch), taken over once lapsed (epoch +
+/// 1, by anyone, its old holder too), renewed and let go only by its holder at its epoch.
 #[test]
 fn a_lease_is_granted_refused_extended_and_taken_over_as_on_sqlite() {
     use cortex::store::{Lease, LeaseClaim};
@@ -1343,7 +1343,7 @@ fn a_lease_is_granted_refused_extended_and_taken_over_as_on_sqlite() {
     ];
     let claim = |holder: &str, attempt: u32, ttl_ms: u64| LeaseClaim {
         run_id: "01JLEASE000000000000000000".into(),
-        unit: "phase".into(),
+        unit: cortex::store::DRIVER_UNIT.into(),
         attempt,
         holder: holder.into(),
         host: "h".into(),
@@ -1395,6 +1395,60 @@ fn a_lease_is_granted_refused_extended_and_taken_over_as_on_sqlite() {
             "held c 3 1"
         ]
     );
+}
+
+/// A lease let go and granted anew starts again at epoch 1, so a holding is its attempt as
+/// well as its holder and epoch: on both stores an old attempt's late release or renewal by
+/// the same holder leaves the lease of the attempt that ran after it alone, and fences the old
+/// attempt off. Before, a worker's late result for attempt 1 (reaped, then ended) let go of the
+/// lease its own attempt 2 ran under: the phase was reaped again as orphaned while it ran.
+#[test]
+fn an_old_attempts_late_release_leaves_the_next_attempts_lease_alone() {
+    use cortex::store::LeaseClaim;
+    let Some(schema) = fresh("an_old_attempts_late_release_leaves_the_next_attempts_lease_alone")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores: Vec<Box<dyn EventStore>> = vec![
+        Box::new(SqliteStore::open(&dir.path().join("cortex.db"), Durability::Normal).unwrap()),
+        Box::new(PostgresStore::open(&schema.url, Durability::Normal).unwrap()),
+    ];
+    let claim = |holder: &str, attempt: u32| LeaseClaim {
+        run_id: "01JLEASE000000000000000001".into(),
+        unit: "slow".into(),
+        attempt,
+        holder: holder.into(),
+        host: "h".into(),
+        ttl_ms: 60_000,
+    };
+    for store in &mut stores {
+        let first = store.claim_lease(&claim("worker:g", 1)).unwrap().unwrap();
+        // Reaped: taken over (here: let go) and the phase ready again.
+        store.release_lease(&first).unwrap();
+        let second = store.claim_lease(&claim("worker:g", 2)).unwrap().unwrap();
+        assert_eq!(
+            second.epoch, first.epoch,
+            "granted anew: the epoch starts again"
+        );
+        assert!(
+            !store.renew_lease(&first, 60_000).unwrap(),
+            "not attempt 1's"
+        );
+        store.release_lease(&first).unwrap();
+        let held = store.leases(Some("01JLEASE000000000000000001")).unwrap();
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert!(held[0].same_holding(&second), "{held:?}");
+        assert!(!held[0].same_holding(&first), "{held:?}");
+        // Claimed again while held, by its own holder (another thread of the same worker:
+        // its drive beside its helper): refused, for this attempt or the next, so that two
+        // threads never share one lease and one lets it go under the other.
+        assert!(store.claim_lease(&claim("worker:g", 2)).unwrap().is_none());
+        assert!(store.claim_lease(&claim("worker:g", 3)).unwrap().is_none());
+        assert!(store.renew_lease(&second, 60_000).unwrap());
+        let held = store.leases(Some("01JLEASE000000000000000001")).unwrap();
+        assert!(held.len() == 1 && held[0].same_holding(&second), "{held:?}");
+    }
 }
 
 /// The leases a decision at the head reads (a journal's fence check) are those that stand

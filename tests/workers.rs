@@ -878,12 +878,16 @@ fn a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_ho
 /// recorded with the new attempt's lease: the decider refused it, the driver stopped ("the run
 /// moved on without it"), and the new attempt ran on unrecorded, its lease let go, the phase
 /// orphaned for good and the worker never drained. Now the next attempt waits for the old one,
-/// whose late result is recorded rejected, and the run completes.
+/// whose late result is recorded rejected, and the run completes. The reaper may also take the
+/// run's driver lease (it lapsed with the phase's): then the woken driver is fenced, ends its
+/// old attempt (TERM) and records it rejected before the phase runs again. Either way no two
+/// attempts of the phase ever run at once: each attempt writes `start` and, however it ends,
+/// `end`, and no `start` follows a `start`.
 fn a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again(env: Env) {
     scenario(
         &env,
         "gpu",
-        "name: gpu\ndescription: a phase for gpu workers\nphases:\n  - name: slow\n    runs_on: [gpu]\n    run: 'echo run >> slow-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: after\n    condition: after:slow\n    runs_on: [gpu]\n    run: 'echo after'\n",
+        "name: gpu\ndescription: a phase for gpu workers\nphases:\n  - name: slow\n    runs_on: [gpu]\n    run: 'echo start >> slow-runs; trap \"echo end >> slow-runs; exit 143\" TERM; while [ ! -e go-on ]; do sleep 0.05; done; echo end >> slow-runs'\n  - name: after\n    condition: after:slow\n    runs_on: [gpu]\n    run: 'echo after'\n",
     );
     let g = Worker::start(
         &env,
@@ -906,15 +910,22 @@ fn a_resumed_driver_waits_for_its_old_attempt_before_running_the_phase_again(env
         },
     );
     g.signal(Signal::SIGCONT);
-    // Its old attempt runs on: the driver, awake, must not start another beside it.
+    // Its old attempt runs on (or is ended, if the reaper took the run over): the driver,
+    // awake, must not start another beside it.
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(
-        common::lines(&env.project().join("slow-runs")),
-        ["run"],
-        "no second attempt beside the one still running"
+    let one_at_a_time = |lines: &[String]| lines.windows(2).all(|w| w[0] != w[1]);
+    let so_far = common::lines(&env.project().join("slow-runs"));
+    assert!(
+        one_at_a_time(&so_far),
+        "no second attempt beside the one still running: {so_far:?}"
     );
     std::fs::write(env.project().join("go-on"), "").unwrap();
     let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(
+        common::lines(&env.project().join("slow-runs")),
+        ["start", "end", "start", "end"],
+        "{ev:?}"
+    );
     assert_eq!(status(&env, &run)["status"], "completed", "{ev:?}");
     let rejected = of_type(&ev, "attempt_rejected");
     assert_eq!(rejected.len(), 1, "{ev:?}");

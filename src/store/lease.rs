@@ -39,11 +39,15 @@ impl Lease {
         self.remaining_ms <= 0
     }
 
-    /// Whether `other` is this very holding: the same unit, holder and epoch (a lease taken
-    /// over, even by the same holder, has another epoch).
+    /// Whether `other` is this very holding: the same unit, attempt, holder and epoch (a lease
+    /// taken over, even by the same holder, has another epoch; one claimed again for a later
+    /// attempt has another attempt). The attempt is part of it because an epoch restarts at 1
+    /// when a let-go lease is granted anew: without it, an old attempt's late release or
+    /// renewal by the same holder would act on the lease of the attempt that ran after it.
     pub fn same_holding(&self, other: &Lease) -> bool {
         self.run_id == other.run_id
             && self.unit == other.unit
+            && self.attempt == other.attempt
             && self.holder == other.holder
             && self.epoch == other.epoch
     }

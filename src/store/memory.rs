@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    AtHead, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RowSink, RunHead, Snapshot,
-    StoreError, chain, decode_row,
+    AtHead, DRIVER_UNIT, DecideAtHead, EventStore, Lease, LeaseClaim, RawRow, RowSink, RunHead,
+    Snapshot, StoreError, chain, decode_row,
 };
 use crate::event::{NewEvent, Recorded};
 
@@ -170,7 +170,11 @@ impl EventStore for MemoryStore {
         let now = now_ms();
         let key = (claim.run_id.clone(), claim.unit.clone());
         let epoch = match self.leases.get(&key) {
-            Some((held, expires)) if *expires > now && held.holder == claim.holder => held.epoch,
+            Some((held, expires))
+                if *expires > now && held.holder == claim.holder && claim.unit == DRIVER_UNIT =>
+            {
+                held.epoch
+            }
             Some((_, expires)) if *expires > now => return Ok(None),
             Some((held, _)) => held.epoch + 1,
             None => 1,

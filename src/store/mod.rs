@@ -407,8 +407,11 @@ pub trait EventStore: Send {
     }
 
     /// Claim a unit of a run (`LeaseClaim`): granted (epoch 1) if nobody holds it, taken
-    /// over (epoch + 1) if its lease lapsed by the database's clock, extended (same epoch) if
-    /// this holder holds it; none if another holds it.
+    /// over (epoch + 1) if its lease lapsed by the database's clock; none while it is held.
+    /// A run's driver lease (`DRIVER_UNIT`) held by this very holder is extended (same epoch);
+    /// a step's or phase's is refused to its holder too: another thread of the same process
+    /// (a worker's drive beside its helper) claiming the unit it runs would otherwise share
+    /// its lease, and let it go when its own start is refused.
     /// Never waits for another claimer. Stores without leases say so.
     fn claim_lease(&mut self, _claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
         Err(StoreError::Unsupported("leases".into()))

@@ -1880,8 +1880,8 @@ impl EventStore for PostgresStore {
         let attempt = i64::from(claim.attempt);
         // One statement (one round trip, prepared once) that never waits for another
         // claimer: the row, if there is one nobody else has locked, is extended when this
-        // holder holds it, taken over (epoch + 1) when lapsed, left alone when another holds
-        // it; if there is none (or another claimer has it locked), an insert that does
+        // holder holds it and it is the driver's, taken over (epoch + 1) when lapsed, left
+        // alone while held (`EventStore::claim_lease`); if there is none (or another claimer has it locked), an insert that does
         // nothing on a conflict. Always one row: the epoch and what remains, NULL if refused.
         // Committed without waiting for the WAL's flush (`LEASE_COMMIT`).
         let row = self.with(|c| {
@@ -1896,7 +1896,8 @@ impl EventStore for PostgresStore {
                                                          THEN 0 ELSE 1 END,
                              expires_at = {NOW_MS} + $6
                          FROM held
-                         WHERE run_id = $1 AND unit = $2 AND (held.lapsed OR held.mine)
+                         WHERE run_id = $1 AND unit = $2
+                           AND (held.lapsed OR (held.mine AND $2 = ''))
                          RETURNING leases.epoch, expires_at - {NOW_MS} AS remaining
                      ), granted AS (
                          INSERT INTO leases (run_id, unit, attempt, holder, host, epoch, expires_at)
@@ -1936,9 +1937,16 @@ impl EventStore for PostgresStore {
                 &format!(
                     "UPDATE leases SET expires_at = {NOW_MS} + $5
                      WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4
-                       AND ({LEASE_COMMIT}) IS NOT NULL"
+                       AND attempt = $6 AND ({LEASE_COMMIT}) IS NOT NULL"
                 ),
-                &[&lease.run_id, &lease.unit, &lease.holder, &epoch, &ttl],
+                &[
+                    &lease.run_id,
+                    &lease.unit,
+                    &lease.holder,
+                    &epoch,
+                    &ttl,
+                    &i64::from(lease.attempt),
+                ],
             )
         })
         .map(|n| n == 1)
@@ -1952,9 +1960,15 @@ impl EventStore for PostgresStore {
                 &format!(
                     "DELETE FROM leases
                      WHERE run_id = $1 AND unit = $2 AND holder = $3 AND epoch = $4
-                       AND ({LEASE_COMMIT}) IS NOT NULL"
+                       AND attempt = $5 AND ({LEASE_COMMIT}) IS NOT NULL"
                 ),
-                &[&lease.run_id, &lease.unit, &lease.holder, &epoch],
+                &[
+                    &lease.run_id,
+                    &lease.unit,
+                    &lease.holder,
+                    &epoch,
+                    &i64::from(lease.attempt),
+                ],
             )
         })
         .map(drop)

@@ -1117,7 +1117,7 @@ impl EventStore for SqliteStore {
     fn claim_lease(&mut self, claim: &LeaseClaim) -> Result<Option<Lease>, StoreError> {
         self.writable()?;
         // One statement, so one write transaction: granted if absent, taken over if lapsed,
-        // extended if this holder holds it.
+        // extended if this holder holds it and it is the driver's (`EventStore::claim_lease`).
         let sql = format!(
             "INSERT INTO leases (run_id, unit, attempt, holder, host, epoch, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 1, {NOW_MS} + ?6)
@@ -1126,7 +1126,8 @@ impl EventStore for SqliteStore {
                 epoch = CASE WHEN leases.holder = excluded.holder
                     AND leases.expires_at > {NOW_MS} THEN leases.epoch ELSE leases.epoch + 1 END,
                 holder = excluded.holder
-             WHERE leases.expires_at <= {NOW_MS} OR leases.holder = excluded.holder
+             WHERE leases.expires_at <= {NOW_MS}
+                OR (leases.holder = excluded.holder AND leases.unit = '')
              RETURNING epoch, expires_at - {NOW_MS}"
         );
         self.conn
@@ -1151,7 +1152,7 @@ impl EventStore for SqliteStore {
         self.writable()?;
         let sql = format!(
             "UPDATE leases SET expires_at = {NOW_MS} + ?5
-             WHERE run_id = ?1 AND unit = ?2 AND holder = ?3 AND epoch = ?4"
+             WHERE run_id = ?1 AND unit = ?2 AND holder = ?3 AND epoch = ?4 AND attempt = ?6"
         );
         self.conn
             .execute(
@@ -1161,7 +1162,8 @@ impl EventStore for SqliteStore {
                     lease.unit,
                     lease.holder,
                     lease.epoch as i64,
-                    ttl_ms.min(i64::MAX as u64 / 2) as i64
+                    ttl_ms.min(i64::MAX as u64 / 2) as i64,
+                    lease.attempt
                 ],
             )
             .map(|n| n == 1)
@@ -1172,8 +1174,15 @@ impl EventStore for SqliteStore {
         self.writable()?;
         self.conn
             .execute(
-                "DELETE FROM leases WHERE run_id = ?1 AND unit = ?2 AND holder = ?3 AND epoch = ?4",
-                params![lease.run_id, lease.unit, lease.holder, lease.epoch as i64],
+                "DELETE FROM leases
+                 WHERE run_id = ?1 AND unit = ?2 AND holder = ?3 AND epoch = ?4 AND attempt = ?5",
+                params![
+                    lease.run_id,
+                    lease.unit,
+                    lease.holder,
+                    lease.epoch as i64,
+                    lease.attempt
+                ],
             )
             .map(drop)
             .map_err(map_err)
