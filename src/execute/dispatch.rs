@@ -558,6 +558,70 @@ mod tests {
         assert!(!lock_lapsed(&[], &holder));
     }
 
+    /// A driver that lost its lease with only decisions staged (no result) still records the
+    /// late result it owes as rejected: the fenced flush drops what it staged. Before, the
+    /// staged decision kept the fence on every later append, and the rejection of the phase it
+    /// ran was never recorded.
+    #[test]
+    fn a_fenced_driver_with_decisions_staged_still_records_a_late_result_rejected() {
+        use crate::definition::{parse_scenario, snapshot};
+        use crate::execute::{FixedClock, SequentialIds};
+        use crate::store::MemoryStore;
+        let scenario = parse_scenario(
+            "one.yaml",
+            "name: one\ndescription: d\nphases:\n  - {name: a, description: a, run: 'true'}\n",
+        )
+        .unwrap();
+        let (definition, hash) = snapshot(&scenario);
+        let mut store = MemoryStore::new();
+        let clock = FixedClock::new(1_800_000_000_000);
+        let mut ids = SequentialIds::default();
+        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
+        let start = RunStarted::for_test(RunKind::Scenario, "one", definition, hash);
+        journal.submit(Command::Start(Box::new(start))).unwrap();
+        journal
+            .submit(Command::RecordPreValidation { problems: vec![] })
+            .unwrap();
+        let claim = |holder: &str, ttl_ms: u64| LeaseClaim {
+            run_id: "R".into(),
+            unit: DRIVER_UNIT.into(),
+            attempt: 0,
+            holder: holder.into(),
+            host: "here".into(),
+            ttl_ms,
+        };
+        // The driver's lease, lapsed at once, and taken over by another.
+        let mine = journal
+            .with_leases(|s| s.claim_lease(&claim("worker:g pid 1", 0)))
+            .unwrap()
+            .unwrap();
+        journal.fence(mine);
+        journal
+            .with_leases(|s| s.claim_lease(&claim("worker:r pid 2", 60_000)))
+            .unwrap()
+            .expect("taken over once lapsed");
+        journal
+            .stage(Command::Pause {
+                reason: "a decision".into(),
+            })
+            .unwrap();
+        assert!(matches!(journal.flush(), Err(JournalError::Fenced(_))));
+        assert!(!journal.has_staged(), "what was staged is dropped");
+        let rejected = journal
+            .reject_late("a", 1, "its lease changed hands")
+            .unwrap();
+        assert!(
+            rejected
+                .iter()
+                .any(|r| r.event.type_name() == "attempt_rejected"),
+            "{:?}",
+            rejected
+                .iter()
+                .map(|r| r.event.type_name())
+                .collect::<Vec<_>>()
+        );
+    }
+
     /// A phase a worker claimed whose lease was let go while the log still shows its attempt
     /// running (the way a driver woken from a pause once recorded a result with the wrong
     /// lease) is recorded interrupted by the reaper, so it runs again; one whose lease is held

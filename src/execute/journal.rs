@@ -393,8 +393,12 @@ impl<'a> Journal<'a> {
         if at.appended.is_empty() {
             return match refused {
                 // The results staged are late results of a driver that lost its lease: each
-                // is owed to the log as rejected (never applied), then the driver stops.
-                Some(JournalError::Fenced(why)) if self.staged_results() > 0 => {
+                // is owed to the log as rejected (never applied), then the driver stops. The
+                // rest staged (its resume, its checks) are decisions it may no longer make:
+                // dropped, so that what it still owes (a unit's late result, rejected) is not
+                // held back behind them. Before, a fenced driver with only decisions staged
+                // failed every later append, and its running phase's end was never recorded.
+                Some(JournalError::Fenced(why)) if self.has_staged() => {
                     self.reject_staged(&why)?;
                     Err(JournalError::Fenced(why))
                 }
@@ -453,15 +457,7 @@ impl<'a> Journal<'a> {
         Ok((events, staged, later))
     }
 
-    /// How many attempts' ends are staged.
-    fn staged_results(&self) -> usize {
-        self.staged
-            .iter()
-            .filter(|(c, _)| matches!(c, Command::FinishAttempt(_)))
-            .count()
-    }
-
-    /// This journal's fence lost (`why`) with attempts' ends staged: drop what is staged (it
+    /// This journal's fence lost (`why`) with commands staged: drop what is staged (it
     /// decides nothing now), and record each end as rejected (`attempt_rejected`, naming this
     /// driver's lease holder), whatever the fence says. Before, a driver that lost its lease
     /// while its own attempt ran dropped that attempt's late result.
