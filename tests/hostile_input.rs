@@ -1003,3 +1003,32 @@ fn an_anchors_file_that_is_no_anchor_file_is_never_quoted() {
         );
     }
 }
+
+/// A value with a line break in it, refused by the argument parser, stays whole in the
+/// `--json` error's `error` (the break shown as `\n`): before, the message was cut at the
+/// break and the rest of the value, and the reason, went to `detail`.
+#[test]
+fn a_refused_value_with_a_line_break_stays_whole_in_the_json_error() {
+    let env = Env::new();
+    for (args, said) in [
+        (
+            vec!["--json", "workflow", "status", "--at", "1\n2"],
+            "invalid value '1\\n2' for '--at <SEQ>'",
+        ),
+        (
+            vec!["--json", "workflow", "abort", "--actor", "a\nb"],
+            "invalid value 'a\\nb' for '--actor <NAME>'",
+        ),
+        (
+            vec!["--json", "bogus\nx"],
+            "unrecognized subcommand 'bogus\\nx'",
+        ),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        let doc = out.json();
+        let error = doc["error"].as_str().unwrap();
+        assert!(error.starts_with(said), "{args:?}: {doc}");
+        assert!(!error.contains('\n'), "{args:?}: {doc}");
+    }
+}

@@ -746,3 +746,48 @@ fn every_home_on_one_sqlite_log_sees_a_live_run_as_running() {
         "completed"
     );
 }
+
+/// A SQLite log given by a path relative to the current directory (`--db sqlite:../x.db`,
+/// or a bare `../x.db`) is written absolute in every suggestion, as `--home` is: an agent
+/// running a `next` argv from another directory opens the same log. Before, the path stayed
+/// relative, and the suggestion run elsewhere found "no workflow runs yet" in another file.
+#[test]
+fn a_relative_db_path_is_absolute_in_suggestions_run_from_elsewhere() {
+    let env = Env::new();
+    env.workflow(
+        "ask",
+        "name: ask\nsteps:\n  - {name: plan, prompt: 'Plan it'}\n",
+    );
+    for given in ["sqlite:../rel.db", "../bare.db"] {
+        let out = env.run(&["--json", "--db", given, "workflow", "run", "ask"]);
+        assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        let argv: Vec<String> = doc["next"][0]["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let db = argv
+            .iter()
+            .skip_while(|a| *a != "--db")
+            .nth(1)
+            .expect("the suggestion carries --db");
+        assert!(
+            db.strip_prefix("sqlite:")
+                .is_some_and(|p| p.starts_with('/')),
+            "{given}: {argv:?}"
+        );
+        let elsewhere = env
+            .command(&argv[1..].iter().map(String::as_str).collect::<Vec<_>>())
+            .current_dir("/")
+            .output()
+            .unwrap();
+        assert_eq!(
+            elsewhere.status.code(),
+            Some(0),
+            "{given}: {argv:?}\n{}",
+            String::from_utf8_lossy(&elsewhere.stderr)
+        );
+    }
+}

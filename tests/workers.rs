@@ -991,7 +991,7 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
             out.stdout
         );
         assert!(
-            out.stdout.contains("cortex worker --tags=gpu"),
+            out.stdout.contains("cortex worker --tags=gpu --until-idle"),
             "{group}: {}",
             out.stdout
         );
@@ -1005,7 +1005,7 @@ fn a_run_waiting_for_a_tagged_worker_says_so_and_suggests_one(env: Env) {
         let first = &run["next"][0]["argv"];
         assert_eq!(
             first,
-            &serde_json::json!(["cortex", "worker", "--tags=gpu"]),
+            &serde_json::json!(["cortex", "worker", "--tags=gpu", "--until-idle"]),
             "{run}"
         );
         let human = env.run(&[group, "status"]).stdout;
@@ -1036,7 +1036,7 @@ fn a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them(env: Env
             "name: sectag\ndescription: a phase for gpu workers\n{inputs}phases:\n  - name: train\n    runs_on: [gpu]\n    {run}\n"
         ),
     );
-    let pasted = "CORTEX_INPUT_DB_PASSWORD=… cortex worker --tags=gpu";
+    let pasted = "CORTEX_INPUT_DB_PASSWORD=… cortex worker --tags=gpu --until-idle";
     for group in ["workflow", "orchestrate"] {
         let secret = [("CORTEX_INPUT_DB_PASSWORD", "pw1")];
         let out = env.run_with(&[group, "run", "sectag"], &secret);
@@ -1061,7 +1061,7 @@ fn a_worker_suggested_for_a_run_with_secret_inputs_is_told_to_give_them(env: Env
         let first = &doc["next"][0];
         assert_eq!(
             first["argv"],
-            serde_json::json!(["cortex", "worker", "--tags=gpu"]),
+            serde_json::json!(["cortex", "worker", "--tags=gpu", "--until-idle"]),
             "{doc}"
         );
         let why = first["why"].as_str().unwrap_or_default();
@@ -1232,7 +1232,9 @@ fn a_command_driven_runs_tagged_phase_is_shown_waiting_for_a_worker(env: Env) {
     );
     let human = env.run(&["orchestrate", "status"]).stdout;
     assert!(
-        human.contains("waits for a worker offering tags gpu (`cortex worker --tags=gpu`)"),
+        human.contains(
+            "waits for a worker offering tags gpu (`cortex worker --tags=gpu --until-idle`)"
+        ),
         "{human}"
     );
     let w = Worker::start(&env, "late", &["--tags", "gpu"]);
@@ -1440,8 +1442,9 @@ fn a_uses_child_whose_step_asks_for_tags_waits_for_a_worker_and_its_parent_goes_
     let out = env.run(&["workflow", "run", "par"]);
     assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stdout
-            .contains("waits for a worker offering tags gpu (`cortex worker --tags=gpu`"),
+        out.stdout.contains(
+            "waits for a worker offering tags gpu (`cortex worker --tags=gpu --until-idle`"
+        ),
         "{}",
         out.stdout
     );
@@ -1746,7 +1749,7 @@ fn a_submitted_run_whose_first_unit_needs_tags_suggests_a_tagged_worker(env: Env
         );
         assert_eq!(
             st["next"][0]["argv"],
-            serde_json::json!(["cortex", "worker", "--tags=gpu"]),
+            serde_json::json!(["cortex", "worker", "--tags=gpu", "--until-idle"]),
             "{st}"
         );
         let resumes = st["next"]

@@ -179,14 +179,26 @@ fn json_asked() -> bool {
 /// A message that ends in a colon (`the following required arguments were not provided:`)
 /// takes the indented lines under it (`  <STEP>`), so that it says what it is about; the
 /// usage line gives the hint of the command's own `--help`.
+/// A value given with a line break in it (`--at "$(printf '1\n2')"`) spans lines of clap's
+/// message: they are the message's, up to the blank line before the usage, joined with the
+/// break shown as `\n`, never cut in the middle of the value.
 fn usage_error(text: &str) -> CommandError {
     let mut lines = text.lines().peekable();
     let first = lines.next().unwrap_or_default();
     let mut message = first
         .strip_prefix("error: ")
         .unwrap_or(first)
-        .trim()
+        .trim_start()
         .to_string();
+    if !message.ends_with(':') {
+        while let Some(more) = lines.next_if(|l| {
+            !l.trim().is_empty() && !l.starts_with("Usage: ") && !l.starts_with("  tip: ")
+        }) {
+            message.push_str("\\n");
+            message.push_str(more);
+        }
+    }
+    let mut message = message.trim_end().to_string();
     if message.ends_with(':') {
         let mut items = Vec::new();
         while let Some(item) = lines.next_if(|l| l.starts_with("  ") && !l.trim().is_empty()) {

@@ -220,10 +220,18 @@ impl Ctx {
     /// The global options every command this invocation prints (in a hint or a line of text)
     /// carries after `cortex`: `--home H` when a bare `cortex` would use another home, `--db`
     /// when given — as given, or, when it holds a password, without it and otherwise as given
-    /// (`Location::without_password`): printed text never shows a password.
+    /// (`Location::without_password`): printed text never shows a password. A SQLite file
+    /// given relative to this directory is written absolute (`sqlite:/…`), as `--home` is:
+    /// a suggestion run from another directory opens the same log.
     pub fn globals(&self) -> Vec<String> {
         self.globals_with(|db| match Location::parse(db, &self.cwd) {
             Some(loc) if loc.holds_password() => loc.without_password(),
+            Some(Location::Sqlite(path))
+                if !std::path::Path::new(db.strip_prefix("sqlite:").unwrap_or(db))
+                    .is_absolute() =>
+            {
+                format!("sqlite:{}", path.display())
+            }
             _ => db.to_string(),
         })
     }

@@ -70,13 +70,16 @@ fn input_var(name: &str) -> String {
     format!("CORTEX_INPUT_{}", name.to_ascii_uppercase())
 }
 
-/// `worker --tags=TAGS`: the argv of a worker offering `tags`. One word, `--tags=…`: after a
+/// `worker --tags=TAGS --until-idle`: the argv of a worker offering `tags` that ends once
+/// nothing is left for it — a suggestion followed as written (by an agent waiting for the
+/// command to end) returns, rather than serving for good. One word, `--tags=…`: after a
 /// bare `--tags`, a tag read from an older log starting with `-` would be taken for flags.
 fn worker_argv(tags: &[String]) -> Vec<String> {
     vec![
         "cortex".into(),
         "worker".into(),
         format!("--tags={}", tags.join(",")),
+        "--until-idle".into(),
     ]
 }
 
@@ -103,7 +106,9 @@ fn worker(view: &StatusView) -> Suggestion {
         "those tags"
     };
     let why = if view.secret_inputs.is_empty() {
-        format!("start a worker offering {which}: it takes the run from here")
+        format!(
+            "start a worker offering {which}: it takes the run from here, and ends once nothing is left for it (without `--until-idle` it keeps serving)"
+        )
     } else {
         let names: Vec<String> = view
             .secret_inputs
