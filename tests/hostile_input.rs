@@ -1032,3 +1032,39 @@ fn a_refused_value_with_a_line_break_stays_whole_in_the_json_error() {
         assert!(!error.contains('\n'), "{args:?}: {doc}");
     }
 }
+
+/// A raw control character in a definition (an escape sequence pasted into a comment) is
+/// reported at its line and column, for people and in `--json`, for workflows and
+/// scenarios: before, the YAML parser's "at position N" was shown at 1:1.
+#[test]
+fn a_control_character_in_a_definition_is_located_at_its_line_and_column() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: A\n    run: echo hi   # \u{1b}[31m\n",
+    );
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - name: a\n    run: echo \u{9b} x\n",
+    );
+    for (args, line, column) in [
+        (["--json", "workflow", "validate", "w"], 4, 22),
+        (["--json", "orchestrate", "validate", "s"], 5, 15),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stdout);
+        let doc = out.json();
+        let error = &doc["errors"][0];
+        assert_eq!(error["line"], line, "{doc}");
+        assert_eq!(error["column"], column, "{doc}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("control character U+"),
+            "{doc}"
+        );
+    }
+    let human = env.run(&["workflow", "validate", "w"]);
+    assert!(human.stdout.contains("w.yaml:4:22"), "{}", human.stdout);
+}

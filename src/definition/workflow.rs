@@ -347,7 +347,7 @@ pub(crate) fn precheck(path: &str, text: &str, yaml: bool) -> Result<(), Definit
     }
     // One scan finds both, whichever comes first.
     let problem = if yaml {
-        super::tags::first_tag(text, 0)
+        control_character(text).or_else(|| super::tags::first_tag(text, 0))
     } else {
         match scan(text, false) {
             Some(Finding::TooDeep(at)) => Some(too_deep(at)),
@@ -362,6 +362,25 @@ pub(crate) fn precheck(path: &str, text: &str, yaml: bool) -> Result<(), Definit
         }),
         None => Ok(()),
     }
+}
+
+/// The first character YAML does not allow raw in a file (a C0 control other than tab, line
+/// feed and carriage return, DEL, a C1 control other than NEL), located at its line and
+/// column: the YAML parser says only "at position N", which has no line to show.
+fn control_character(text: &str) -> Option<Problem> {
+    let (at, c) = text.char_indices().find(|&(_, c)| {
+        (c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}')) || c == '\u{7f}'
+    })?;
+    let line = text[..at].matches('\n').count() + 1;
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let column = text[start..at].chars().count() + 1;
+    Some(Problem::new(
+        format!(
+            "the file holds the control character U+{:04X}, which YAML does not allow in a file; remove it (in a double-quoted string, write it as an escape such as `\\e` or `\\x1b` if the text must hold it)",
+            c as u32
+        ),
+        Some(Location { line, column }),
+    ))
 }
 
 /// Parse a YAML definition into `T`, strictly, with the error's location: every key it does
