@@ -514,3 +514,51 @@ fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
     env.run(&["workflow", "abort", "slow"]);
     driver.wait().unwrap();
 }
+
+/// An abort of a scenario whose driver was killed while two phases ran ends both of their
+/// process groups at once: one slow to exit on TERM (a cleanup trap) does not hold back the
+/// signal to the other. Before, the groups were ended in turn, and the second phase ran on
+/// unsignalled to its side effect while the abort waited for the first.
+#[test]
+fn a_takeover_ends_every_orphaned_group_at_once_not_one_after_another() {
+    let env = Env::new();
+    let marker = env.project().join("deployed");
+    env.scenario(
+        "par",
+        &format!(
+            "name: par\ndescription: d\nphases:\n  - {{name: slowstop, description: d, parallel: true, run: \"trap 'sleep 3; exit 143' TERM; sleep 30 & wait\"}}\n  - {{name: deploy, description: d, parallel: true, run: \"sleep 2; echo done > '{}'\"}}\n",
+            marker.display().to_string().replace('\'', "''")
+        ),
+    );
+    kill_driver_when(
+        &env,
+        &["orchestrate", "run", "par"],
+        "both phases' groups to be noted",
+        || {
+            let runs = env.home().join("runs");
+            std::fs::read_dir(&runs).ok().is_some_and(|dirs| {
+                dirs.flatten().any(|d| {
+                    std::fs::read_to_string(d.path().join("work").join("inflight.pgids")).is_ok_and(
+                        |t| {
+                            t.lines()
+                                .filter(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
+                                .count()
+                                >= 2
+                        },
+                    )
+                })
+            })
+        },
+    );
+    let out = run_within(
+        &env,
+        &["orchestrate", "abort", "par"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 1, "{}", out.text());
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        !marker.exists(),
+        "the second orphaned phase ran on to its side effect"
+    );
+}

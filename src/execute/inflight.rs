@@ -180,12 +180,14 @@ pub fn end_orphans(
     let (kept, ended): (Vec<_>, Vec<_>) = unfinished_keyed(&text)
         .into_iter()
         .partition(|(key, _)| keep(key));
-    let ended = ended
+    // Every group at once (`end_orphan_groups`): one slow to exit on TERM does not hold
+    // back the signal to the others.
+    let ours: Vec<i32> = ended
         .into_iter()
         .filter(|(_, noted)| is_the_runs(noted, run_id))
         .map(|(_, noted)| noted.pgid)
-        .filter(|&pgid| super::end_orphan_group(pgid, grace))
         .collect();
+    let ended = super::end_orphan_groups(&ours, grace);
     if kept.is_empty() {
         let _ = std::fs::remove_file(notes);
     }

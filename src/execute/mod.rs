@@ -61,7 +61,7 @@ pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::{check_requires, claude_program_missing};
 pub use process::{
     CAPTURE_BYTES, Captured, KILL_GRACE, ProcessResult, ProcessSpec, Program, Stream,
-    end_orphan_group, run_process, run_process_tracked,
+    end_orphan_group, end_orphan_groups, run_process, run_process_tracked,
 };
 pub use runner::{
     AttemptOutcome, LineSink, Runner, attempt_log_name, end_orphans_of, orphans_alive_of, unit_key,

@@ -438,17 +438,31 @@ fn exit_notifier(_child: &std::process::Child) -> Option<OwnedFd> {
 /// End a process group a dead driver left running: TERM, then KILL after `grace`.
 /// Returns whether the group was still alive.
 pub fn end_orphan_group(pgid: i32, grace: Duration) -> bool {
-    let pgid = Pid::from_raw(pgid);
-    if pgid.as_raw() <= 1 || killpg(pgid, None).is_err() {
-        return false;
+    !end_orphan_groups(&[pgid], grace).is_empty()
+}
+
+/// End the process groups a dead driver left running, all at once: TERM to every one still
+/// alive, then wait for them together, then KILL what is left after `grace`. Returns those
+/// that were still alive. Before, each group was ended in turn, so a group slow to exit on
+/// TERM (a cleanup trap) held back the signal to the next, which ran on to its end
+/// unsignalled while the run was taken over.
+pub fn end_orphan_groups(pgids: &[i32], grace: Duration) -> Vec<i32> {
+    let alive: Vec<Pid> = pgids
+        .iter()
+        .map(|&p| Pid::from_raw(p))
+        .filter(|p| p.as_raw() > 1 && killpg(*p, None).is_ok())
+        .collect();
+    for &pgid in &alive {
+        signal_group(pgid, Signal::SIGTERM);
     }
-    signal_group(pgid, Signal::SIGTERM);
     let until = Instant::now() + grace;
-    while Instant::now() < until && killpg(pgid, None).is_ok() {
+    while Instant::now() < until && alive.iter().any(|&p| killpg(p, None).is_ok()) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    signal_group(pgid, Signal::SIGKILL);
-    true
+    for &pgid in &alive {
+        signal_group(pgid, Signal::SIGKILL);
+    }
+    alive.into_iter().map(Pid::as_raw).collect()
 }
 
 /// Does process group `pgid` still have a member?
