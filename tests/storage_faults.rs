@@ -1519,3 +1519,61 @@ fn a_full_disk_at_a_steps_end_empties_its_own_attempt_file_to_record_the_end() {
     let verify = env.run(&["--json", "log", "verify"]);
     assert_eq!(verify.json()["ok"], true, "{}", verify.stdout);
 }
+
+/// A log whose file is damaged where the chains do not read (a page of an index of the run
+/// table overwritten) fails `log verify` (exit 1, with what SQLite's integrity check found
+/// and how to recover), while the commands that do read the damaged page say the file is
+/// damaged and how to recover, not a bare "event log error". Before, verify said every
+/// chain was intact and exited 0 while status, history and run all failed.
+#[test]
+fn a_damaged_log_file_fails_verify_and_commands_say_it_is_damaged() {
+    use std::io::{Seek, SeekFrom, Write};
+    let env = Env::new();
+    env.workflow("w", "name: w\nsteps:\n  - {name: a, run: 'echo hi'}\n");
+    for _ in 0..2 {
+        assert_eq!(env.run(&["workflow", "run", "w"]).code, 0);
+    }
+    let db = env.db();
+    let (page, root) = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        let root: Option<i64> = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' ORDER BY name LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        (
+            page as u64,
+            root.expect("the run table has an index") as u64,
+        )
+    };
+    let mut f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+    f.seek(SeekFrom::Start((root - 1) * page)).unwrap();
+    f.write_all(&vec![0xA5u8; page as usize]).unwrap();
+    drop(f);
+    let verify = env.run(&["--json", "log", "verify"]);
+    assert_eq!(verify.code, 1, "{}{}", verify.stdout, verify.stderr);
+    let doc = verify.json();
+    assert_eq!(doc["ok"], false, "{doc}");
+    assert!(doc["file_damaged"].is_string(), "{doc}");
+    let human = env.run(&["log", "verify"]);
+    assert_eq!(human.code, 1);
+    assert!(
+        human.stdout.contains("the log's file is damaged"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains('✅'), "{}", human.stdout);
+    let history = env.run(&["workflow", "history"]);
+    if history.code != 0 {
+        assert!(
+            history.stderr.contains("damaged") && history.stderr.contains(".recover"),
+            "{}",
+            history.stderr
+        );
+    }
+}

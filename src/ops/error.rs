@@ -477,6 +477,11 @@ impl From<StoreError> for CommandError {
             ).into()),
             StoreError::Full(_) => Some("free disk space, then run the command again (a run that stopped goes on with `resume`); nothing recorded was lost; commands that only read (status, history, log verify) work as it is".into()),
             StoreError::Busy => Some("another cortex process is writing; try again".into()),
+            StoreError::Damaged(_) => Some(
+                Hint::from("the file holding the log is damaged (a disk fault, a copy taken mid-write, an edit); ")
+                    .command(&["log", "verify"])
+                    .then(" says what SQLite's integrity check finds; restore cortex.db from a backup, or rebuild it with `sqlite3 cortex.db .recover | sqlite3 recovered.db` and point --db at the rebuilt file after `cortex log verify --file recovered.db` passes"),
+            ),
             StoreError::Conflict { .. } => Some(
                 Hint::from("another process recorded events for this run meanwhile; check ")
                     .command(&["workflow", "status"]),

@@ -361,6 +361,26 @@ fn newer_note(report: &VerifyReport) -> String {
 
 /// The verdict of `log verify`.
 pub fn render_verify(report: &VerifyReport) -> String {
+    let chains = render_chains(report);
+    match &report.file_damaged {
+        None => chains,
+        // The file's damage first; then what the chains that could be read say, never a ✅.
+        Some(damage) => format!(
+            "❌ log verification FAILED: the log's file is damaged (SQLite's integrity check: {})\n   restore it from a backup, or rebuild it: `sqlite3 cortex.db .recover | sqlite3 recovered.db`, then `cortex log verify --file recovered.db`\n{}",
+            super::terminal::terminal_safe(damage),
+            match chains.strip_prefix("✅ log verified: ") {
+                Some(rest) => format!("   the chains it could read verify: {rest}"),
+                None => chains
+                    .lines()
+                    .map(|l| format!("   {l}\n"))
+                    .collect::<String>(),
+            }
+        ),
+    }
+}
+
+/// `render_verify` of the hash chains and what is held to them.
+fn render_chains(report: &VerifyReport) -> String {
     match &report.first_bad {
         None => format!(
             "✅ log verified: {}, {}, every hash chain intact{}{}{}\n{}",

@@ -125,6 +125,10 @@ pub enum StoreError {
     Full(String),
     #[error("event log error: {0}")]
     Sqlite(String),
+    /// SQLite found the log's file damaged (`SQLITE_CORRUPT`, `SQLITE_NOTADB`): pages of it
+    /// do not read as what they should be.
+    #[error("the event log's file is damaged: {0}")]
+    Damaged(String),
     #[error("event log error (PostgreSQL): {0}")]
     Postgres(String),
     /// The database cannot be reached (down, restarting past the patience, refused), or the
@@ -371,6 +375,13 @@ pub trait EventStore: Send {
         Ok(())
     }
 
+    /// What a check of the file holding the log found wrong with it (SQLite's `quick_check`:
+    /// pages, indexes and tables that do not read as they should), none if it is sound or
+    /// the store has no such check (PostgreSQL checks its own pages).
+    fn check_file(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+
     /// The first event of a run (its `run_started`), if any.
     fn first_event(&self, run_id: &str) -> Result<Option<Recorded>, StoreError> {
         Ok(self.read_run(run_id)?.into_iter().next())
@@ -502,6 +513,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn end_view(&self) {
         (**self).end_view()
+    }
+    fn check_file(&self) -> Result<Option<String>, StoreError> {
+        (**self).check_file()
     }
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {
         (**self).raw_rows(run_id)

@@ -62,6 +62,9 @@ fn map_err(e: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy,
         Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(e.to_string()),
         Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StoreError::Damaged(e.to_string())
+        }
         _ => StoreError::Sqlite(e.to_string()),
     }
 }
@@ -1344,6 +1347,34 @@ impl EventStore for SqliteStore {
             with_row_ref(r, |row| verifier.check(row))?;
         }
         Ok(verifier.finish())
+    }
+
+    fn check_file(&self) -> Result<Option<String>, StoreError> {
+        // The first few problems are enough to say the file is damaged and where.
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check(5)")
+            .map_err(map_err)?;
+        let found = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>());
+        match found {
+            Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(None),
+            Ok(lines) => Ok(Some(
+                lines
+                    .iter()
+                    .flat_map(|l| l.lines())
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+            // So damaged that the check itself cannot read it.
+            Err(e) => match map_err(e) {
+                StoreError::Damaged(why) => Ok(Some(why)),
+                other => Err(other),
+            },
+        }
     }
 
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError> {

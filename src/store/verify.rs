@@ -54,6 +54,11 @@ pub struct VerifyReport {
     /// further. Upgrade cortex to read them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<super::Unreadable>,
+    /// What SQLite's integrity check found wrong with the log's file (`log verify` of the
+    /// whole log), if anything: a file whose pages, indexes or tables are damaged fails
+    /// verification even where every chain it could read holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_damaged: Option<String>,
     /// The head hash of every run checked, in run order.
     #[serde(skip)]
     pub heads: Vec<(String, String)>,
@@ -116,6 +121,7 @@ impl Default for Verifier {
                 attempt_logs: None,
                 attempt_logs_absent: None,
                 unreadable: Vec::new(),
+                file_damaged: None,
                 heads: Vec::new(),
             },
             current: None,
