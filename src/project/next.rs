@@ -674,16 +674,16 @@ mod tests {
     fn the_worker_command_gives_its_tags_in_one_word_and_names_the_secret_inputs() {
         assert_eq!(
             worker_command(&words(&["gpu", "os:linux"]), &[]),
-            "cortex worker --tags=gpu,os:linux"
+            "cortex worker --tags=gpu,os:linux --until-idle"
         );
         // A tag of an older log starting with `-` stays the value of `--tags`.
         assert_eq!(
             worker_command(&words(&["-rf"]), &[]),
-            "cortex worker --tags=-rf"
+            "cortex worker --tags=-rf --until-idle"
         );
         assert_eq!(
             worker_command(&words(&["gpu"]), &words(&["db_password", "api_key"])),
-            "CORTEX_INPUT_DB_PASSWORD=… CORTEX_INPUT_API_KEY=… cortex worker --tags=gpu"
+            "CORTEX_INPUT_DB_PASSWORD=… CORTEX_INPUT_API_KEY=… cortex worker --tags=gpu --until-idle"
         );
     }
 }
