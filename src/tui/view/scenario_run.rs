@@ -107,10 +107,13 @@ fn phase_lines(
             "awaiting start"
         } else if s.start_requested {
             "start requested"
+        } else if s.interrupted {
+            "interrupted"
         } else {
             word(s.status)
         };
-        let going = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
+        // An attempt whose driver is gone is not going: its time does not count on.
+        let going = matches!(s.status, StepStatus::Running | StepStatus::Waiting) && !s.interrupted;
         let time = if s.status == StepStatus::Pending {
             String::new()
         } else {

@@ -41,7 +41,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
         };
         let start = lines.len();
         let is_selected = app.phase_cursor == i;
-        let going = matches!(s.status, StepStatus::Running | StepStatus::Waiting);
+        // An attempt whose driver is gone (the run is interrupted) is not going: nothing runs
+        // it now, and its time does not count on (status says "Interrupted" too).
+        let going = matches!(s.status, StepStatus::Running | StepStatus::Waiting) && !s.interrupted;
         let time = if s.status == StepStatus::Pending {
             String::new()
         } else {
@@ -61,7 +63,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
                 theme.title(),
             ),
             Span::raw("  "),
-            Span::styled(format!("{:<15}", word(s.status)), theme.step(s.status)),
+            Span::styled(
+                format!(
+                    "{:<15}",
+                    if s.interrupted {
+                        "interrupted"
+                    } else {
+                        word(s.status)
+                    }
+                ),
+                theme.step(s.status),
+            ),
             Span::raw(format!("{time:>8}  ")),
             Span::styled(attempts, theme.dim()),
         ]);
