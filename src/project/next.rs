@@ -223,7 +223,7 @@ fn retry_why(view: &StatusView, step: &str) -> String {
 fn scenario_retry_why(view: &StatusView, failed: &[&str]) -> String {
     let names: Vec<String> = failed.iter().map(|n| format!("`{n}`")).collect();
     let why = format!("run {} again with a fresh retry budget", names.join(", "));
-    let again: Vec<&str> = view
+    let again: Vec<String> = view
         .restarts
         .retry
         .iter()
@@ -232,21 +232,21 @@ fn scenario_retry_why(view: &StatusView, failed: &[&str]) -> String {
                 .iter()
                 .any(|s| &s.name == *n && s.status == StepStatus::Completed)
         })
-        .map(String::as_str)
+        .map(|n| format!("`{n}`"))
         .collect();
-    if again.is_empty() {
-        return why;
+    match again.len() {
+        0 => why,
+        1 => format!(
+            "{why}; the completed phase {} runs again too ({})",
+            again[0],
+            why_again(view)
+        ),
+        _ => format!(
+            "{why}; the completed phases {} run again too ({})",
+            again.join(", "),
+            why_again(view)
+        ),
     }
-    format!(
-        "{why}, and {} again too ({}): {}",
-        if again.len() == 1 {
-            "the completed phase"
-        } else {
-            "the completed phases"
-        },
-        why_again(view),
-        again.join(", ")
-    )
 }
 
 /// Why to `resume --skip`: as `retry_why`, naming the completed steps it runs again.
