@@ -2187,6 +2187,8 @@ fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
         (&["workflow", "resume", "--retry"], "workflow"),
         (&["orchestrate", "resume", "--skip"], "orchestrate"),
         (&["orchestrate", "resume", "--from", "Nope"], "orchestrate"),
+        // Nothing failed: the run waits on a manual phase.
+        (&["orchestrate", "resume", "--retry"], "orchestrate"),
     ] {
         let out = env.run(args);
         assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
@@ -2201,12 +2203,11 @@ fn a_refused_resume_announces_nothing_and_hints_its_kinds_status() {
         assert_eq!(words[..2], [group, "status"], "{hint}");
         assert_eq!(env.run(&words).code, 0, "`{hint}`");
     }
-    // `--retry` is a workflow's only (a scenario's failed phase gets a fresh budget from a
-    // plain resume).
-    let unknown = env.run(&["orchestrate", "resume", "--retry"]);
+    // An option `orchestrate resume` lacks (`--start` is `orchestrate run`'s).
+    let unknown = env.run(&["orchestrate", "resume", "--start", "a"]);
     assert_eq!(unknown.code, 2);
     assert!(
-        !unknown.stderr.contains("'-- --retry'"),
+        !unknown.stderr.contains("'-- --start'"),
         "{}",
         unknown.stderr
     );

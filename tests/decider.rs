@@ -1570,6 +1570,64 @@ fn a_scenario_skip_refuses_when_no_phase_failed_or_waits_or_when_several_did() {
     );
 }
 
+/// A scenario's `--retry` runs its failed phases again with a fresh budget (the resume is
+/// recorded with mode retry), and is refused when none failed (phases a stop ended did not).
+#[test]
+fn a_scenario_retry_refuses_when_no_phase_failed_and_retries_the_failed_ones() {
+    let stopped = vec![
+        scenario_started(Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        Event::StepInterrupted {
+            step: "b".into(),
+            attempt: 1,
+            reason: "stopped".into(),
+        },
+        Event::RunStopped {},
+    ];
+    let err = given(stopped)
+        .when(resume_with(ResumeMode::Retry))
+        .unwrap_err();
+    let DecideError::CannotRetry(why) = err else {
+        panic!("{err}")
+    };
+    assert!(why.contains("`b` was stopped"), "{why}");
+    let failed = vec![
+        scenario_started(Config::default()),
+        pre_ok(),
+        started_step("a", 1),
+        succeeded("a", 1),
+        checkpoint("a"),
+        started_step("b", 1),
+        started_step("c", 1),
+        Event::StepFailed {
+            step: "b".into(),
+            attempt: 1,
+            end: AttemptEnd::Exited { code: 1 },
+            error: "exited with code 1".into(),
+            output_tail: String::new(),
+            by: None,
+        },
+        succeeded("c", 1),
+        checkpoint("c"),
+        Event::RunPaused {
+            step: None,
+            reason: "phases failed".into(),
+        },
+    ];
+    let then = given(failed).when(resume_with(ResumeMode::Retry)).unwrap();
+    assert!(
+        then.iter().any(|e| matches!(
+            e,
+            Event::RunResumed { mode: ResumeMode::Retry, rerun, .. } if rerun.is_empty()
+        )),
+        "{then:?}"
+    );
+}
+
 #[test]
 fn a_scenario_with_checkpoints_off_runs_its_completed_phases_again_on_resume() {
     let config = Config {

@@ -814,3 +814,149 @@ fn an_empty_entry_in_an_after_list_hides_no_other_error() {
         assert!(out.text().contains(needle), "{needle}: {}", out.text());
     }
 }
+
+/// `a` fails until `ok` exists (each attempt logged), `b` runs after it.
+const BLOCKED: &str = "name: blk\ndescription: d\nphases:\n  - {name: a, description: fails, run: 'echo $CORTEX_ATTEMPT >> a.log; test -f ok'}\n  - {name: b, description: after a, condition: 'after:a', run: 'echo b >> b.log'}\n";
+
+fn blocked() -> (Env, String) {
+    let env = Env::new();
+    env.config("{\"workflow\": {\"max_retry_attempts\": 0}}");
+    env.scenario("blk", BLOCKED);
+    let run = env.run(&["orchestrate", "run", "blk"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let id = env.run(&["--json", "orchestrate", "status", "blk"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (env, id)
+}
+
+/// `orchestrate resume --retry` was refused by clap ("unexpected argument"), though SPEC §4
+/// lists it and a workflow has it: it runs the failed phase again with a fresh retry budget
+/// and goes on with the phases after it.
+#[test]
+fn orchestrate_resume_retry_runs_the_failed_phase_again_and_goes_on() {
+    let (env, id) = blocked();
+    let plan = env.run(&["orchestrate", "resume", &id, "--retry", "--dry-run"]);
+    assert_eq!(plan.code, 0, "{}", plan.text());
+    assert!(plan.stdout.contains("a  "), "{}", plan.stdout);
+    assert!(plan.stdout.contains("re-run"), "{}", plan.stdout);
+    // `--retry` with another way to resume is refused, as the workflow's is.
+    for other in [&["--skip"][..], &["--from", "a"], &["--rollback-to", "a"]] {
+        let mut args = vec!["orchestrate", "resume", &id, "--retry"];
+        args.extend_from_slice(other);
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{other:?}: {}", out.text());
+        assert!(out.stderr.contains("cannot be used with"), "{}", out.stderr);
+    }
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &id, "--retry"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(common::lines(&env.file("a.log")), ["1", "2"]);
+    assert_eq!(common::lines(&env.file("b.log")), ["b"]);
+    let status = env.run(&["--json", "orchestrate", "status", &id]).json();
+    assert_eq!(status["status"], "completed", "{status:#}");
+    let resumed: Vec<_> = env
+        .events(&id)
+        .into_iter()
+        .filter(|e| e["type"] == "run_resumed")
+        .collect();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0]["body"]["mode"]["mode"], "retry", "{resumed:#?}");
+}
+
+/// With no failed phase there is nothing to retry: refused (exit 2) with what moves the run
+/// on instead, and nothing recorded: a run waiting on a manual phase. A completed run is left as
+/// it is, as a plain resume leaves it.
+#[test]
+fn orchestrate_resume_retry_is_refused_when_no_phase_failed() {
+    let env = Env::new();
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: a, description: a, condition: manual}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let id = env.run(&["--json", "orchestrate", "status", "gate"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = env.events(&id).len();
+    for dry in [false, true] {
+        let mut args = vec!["orchestrate", "resume", "gate", "--retry"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = env.run(&args);
+        assert_eq!(out.code, 2, "{}", out.text());
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        assert!(
+            out.stderr
+                .contains("cannot retry: no phase of this run failed"),
+            "{}",
+            out.stderr
+        );
+        let hint = format!("hint: `cortex orchestrate status {id}` shows where the run is");
+        assert!(out.stderr.contains(&hint), "{}", out.stderr);
+    }
+    assert_eq!(env.events(&id).len(), before, "nothing recorded");
+    // Its way on is a start, as the status says; once completed, a retry is refused too.
+    assert_eq!(env.run(&["orchestrate", "start", &id, "a"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "complete", &id, "a"]).code, 0);
+    let done = env.run(&["orchestrate", "resume", &id, "--retry"]);
+    assert_eq!(done.code, 0, "{}", done.text());
+    assert!(done.stdout.contains("already finished"), "{}", done.stdout);
+}
+
+/// A failed scenario's first suggestion was a plain `resume` said to "go on from the
+/// completed phases (then start the manual phases)", though it runs the failed phase again (and
+/// the scenario had no manual phase). It is `resume --retry`, said to run the failed phase (or
+/// phases, named) again with a fresh retry budget, and following it literally works.
+#[test]
+fn a_failed_scenarios_first_suggestion_is_resume_retry_and_following_it_works() {
+    let (env, id) = blocked();
+    let status = env.run(&["--json", "orchestrate", "status", &id]).json();
+    let first = &status["next"][0];
+    let argv: Vec<String> = serde_json::from_value(first["argv"].clone()).unwrap();
+    assert_eq!(argv, ["cortex", "orchestrate", "resume", &id, "--retry"]);
+    assert_eq!(first["why"], "run `a` again with a fresh retry budget");
+    assert!(
+        !status["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["why"].as_str().unwrap().contains("manual")),
+        "{status:#}"
+    );
+    std::fs::write(env.file("ok"), "").unwrap();
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(common::lines(&env.file("b.log")), ["b"]);
+
+    // Two failed phases are both named; a manual phase left to start is said.
+    let env = Env::new();
+    env.config("{\"workflow\": {\"max_retry_attempts\": 0}}");
+    env.scenario(
+        "two",
+        "name: two\ndescription: d\nphases:\n  - {name: a, description: a, run: 'test -f ok', parallel: true}\n  - {name: c, description: c, run: 'test -f ok', parallel: true}\n  - {name: m, description: m, condition: manual}\n",
+    );
+    let run = env.run(&["orchestrate", "run", "two"]);
+    assert_eq!(run.code, 1, "{}", run.text());
+    let status = env.run(&["--json", "orchestrate", "status", "two"]).json();
+    assert_eq!(
+        status["next"][0]["why"],
+        "run `a`, `c` again with a fresh retry budget (then start the manual phases)",
+        "{status:#}"
+    );
+    std::fs::write(env.file("ok"), "").unwrap();
+    let argv: Vec<String> = serde_json::from_value(status["next"][0]["argv"].clone()).unwrap();
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+    let out = env.run(&args);
+    assert_eq!(out.code, 3, "waits on the manual phase: {}", out.text());
+    let status = env.run(&["--json", "orchestrate", "status", "two"]).json();
+    assert_eq!(
+        status["awaiting_start"],
+        serde_json::json!(["m"]),
+        "{status:#}"
+    );
+}

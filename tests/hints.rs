@@ -1719,7 +1719,7 @@ fn with_checkpoints_off_a_scenarios_options_say_its_completed_phases_run_again()
     );
     assert!(
         run.stdout
-            .contains("run from the start again (checkpoints are off): a, b")
+            .contains("--retry   # run `b` again with a fresh retry budget; the completed phase `a` runs again too (checkpoints are off)")
             && run.stdout.contains(
                 "record `b` as skipped and go on, running from the start again first (checkpoints are off): a"
             ),

@@ -4885,3 +4885,31 @@ fn a_report_on_a_pending_scenario_phase_says_the_run_has_not_reached_it() {
         &error,
     );
 }
+
+/// `mode: retry` of a scenario run whose phase failed runs that phase again with a fresh retry
+/// budget and goes on, as `orchestrate resume --retry`; before, it was refused as "for
+/// workflow runs" (the page's button follows the status's first suggestion, now `--retry`).
+#[test]
+fn a_scenario_run_resumed_with_mode_retry_runs_its_failed_phase_again_and_goes_on() {
+    let env = home();
+    env.config("{\"workflow\": {\"max_retry_attempts\": 0}}");
+    env.scenario(
+        "blk",
+        "name: blk\ndescription: d\nphases:\n  - {name: a, description: a, run: 'echo x >> a.log; test -f ok'}\n  - {name: b, description: b, condition: 'after:a', run: 'echo b >> b.log'}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "blk"]).code, 1);
+    let run = newest_run(&env, "orchestrate");
+    let s = Server::start(&env);
+    let status = s.get(&format!("/api/v1/runs/{run}")).json();
+    assert_eq!(status["next"][0]["argv"][4], "--retry", "{status}");
+    std::fs::write(env.file("ok"), "").unwrap();
+    let r = s.post(
+        &format!("/api/v1/runs/{run}/resume"),
+        r#"{"mode": "retry"}"#,
+    );
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    let done = settled(&s, &run);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(common::lines(&env.file("a.log")).len(), 2);
+    assert_eq!(common::lines(&env.file("b.log")), ["b"]);
+}

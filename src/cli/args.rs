@@ -439,6 +439,10 @@ pub enum OrchestrateCommand {
         /// latest scenario run.
         #[arg(value_name = "SCENARIO")]
         name: Option<String>,
+        /// Run the failed phase(s) again with a fresh retry budget, and go on (refused when no
+        /// phase failed).
+        #[arg(long, conflicts_with_all = ["skip", "rollback_to", "from"])]
+        retry: bool,
         /// Record the failed (or waiting) phase as skipped and go on (refused when no phase,
         /// or more than one, failed or waits).
         #[arg(long, conflicts_with = "from")]

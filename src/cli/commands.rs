@@ -590,6 +590,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         )),
         OrchestrateCommand::Resume {
             name,
+            retry,
             skip,
             rollback_to,
             from,
@@ -600,10 +601,11 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
         } => {
             let inputs = parse_pairs(&inputs, "input")?;
             let args = ResumeArgs {
-                mode: match (skip, rollback_to, from) {
-                    (true, _, _) => ResumeMode::Skip,
-                    (_, Some(phase), _) => ResumeMode::RollbackTo(phase),
-                    (_, _, Some(phase)) => ResumeMode::From(phase),
+                mode: match (retry, skip, rollback_to, from) {
+                    (true, ..) => ResumeMode::Retry,
+                    (_, true, ..) => ResumeMode::Skip,
+                    (_, _, Some(phase), _) => ResumeMode::RollbackTo(phase),
+                    (_, _, _, Some(phase)) => ResumeMode::From(phase),
                     _ => ResumeMode::Continue,
                 },
                 inputs: &inputs,

@@ -1366,6 +1366,28 @@ fn resume(
     let mut after = Vec::new();
     match &mode {
         ResumeMode::Continue => {}
+        // A scenario retries its failed phases: refused when none failed (a phase a stop
+        // ended did not fail; a plain resume runs it again), whatever the run's phase.
+        ResumeMode::Retry if state.is_scenario() => {
+            if !state.steps.iter().any(|s| s.status == StepStatus::Failed) {
+                let stopped: Vec<String> = state
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s.status, StepStatus::Stopped | StepStatus::Running))
+                    .map(|s| format!("`{}`", s.name))
+                    .collect();
+                return Err(DecideError::CannotRetry(if stopped.is_empty() {
+                    "no phase of this run failed".into()
+                } else {
+                    format!(
+                        "no phase of this run failed ({} {} stopped, not failed: a plain resume runs {} again)",
+                        stopped.join(", "),
+                        if stopped.len() == 1 { "was" } else { "were" },
+                        if stopped.len() == 1 { "it" } else { "them" },
+                    )
+                }));
+            }
+        }
         ResumeMode::Retry => {
             if !paused {
                 return Err(DecideError::NothingToRecover("retry"));

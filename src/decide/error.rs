@@ -49,6 +49,9 @@ pub enum DecideError {
     /// several, and it cannot tell which (a stopped phase did not fail: a resume runs it again).
     #[error("cannot skip: {0}")]
     CannotSkip(String),
+    /// A scenario's `--retry` runs its failed phases again: none failed.
+    #[error("cannot retry: {0}")]
+    CannotRetry(String),
     /// A rollback began and has not ended: what it undoes is half undone, so the run can
     /// only go on with the rollback (a plain resume), never skip or retry its way past it.
     #[error(

@@ -291,7 +291,8 @@ pub struct StopArgs {
 }
 
 /// `cortex workflow resume [RUN] [--retry|--skip|--rollback-to STEP|--from STEP]` /
-/// `cortex orchestrate resume [NAME] [--skip|--from PHASE]`, both with `--input NAME=VALUE`.
+/// `cortex orchestrate resume [NAME] [--retry|--skip|--rollback-to PHASE|--from PHASE]`, both
+/// with `--input NAME=VALUE`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResumeArgs {
@@ -301,7 +302,8 @@ pub struct ResumeArgs {
     /// run). Default: the latest run of the kind.
     #[serde(default)]
     pub run: Option<String>,
-    /// Workflows only: run the failed step again with a fresh retry budget.
+    /// Run the failed step (of a scenario: the failed phases) again with a fresh retry
+    /// budget, and go on; refused when none failed.
     #[serde(default)]
     pub retry: bool,
     /// Record the failed (or waiting) step, or the failed phase, as skipped and go on.

@@ -266,7 +266,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "resume",
         title: "Resume a run",
-        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there); a scenario takes skip (the failed phase), from PHASE (re-run that phase and the phases that depend on it) and rollback_to PHASE (undo the phases completed after it, by their rollback commands, newest first; then they run again). `inputs` gives the values of secret inputs again. A finished run is left as it is and its document returned, and so is a run that only waits for reports or manual starts (nothing is recorded: report its waiting step instead). With dry_run, the plan only.",
+        description: "Continue a failed, waiting, stopped or interrupted run (default: the latest of the kind) and drive it until it finishes, waits or stops again; returns the status document. For a failed workflow step choose how: retry (run it again), skip (skip it), rollback_to STEP (undo what came after), from STEP (re-run from there); a scenario takes retry (run its failed phases again), skip (the failed phase), from PHASE (re-run that phase and the phases that depend on it) and rollback_to PHASE (undo the phases completed after it, by their rollback commands, newest first; then they run again). `inputs` gives the values of secret inputs again. A finished run is left as it is and its document returned, and so is a run that only waits for reports or manual starts (nothing is recorded: report its waiting step instead). With dry_run, the plan only.",
         schema: input_schema::<ResumeArgs>,
         output: outputs::status_or_plan,
         read_only: false,
@@ -628,12 +628,9 @@ fn resume(
     }
     let scope = match a.kind {
         Kind::Workflow => WORKFLOWS,
-        Kind::Scenario => {
-            // As `orchestrate resume`: `skip`, `from`, `rollback_to` and `inputs` are a
-            // scenario's too.
-            only_for(tool, Kind::Scenario, a.retry, "retry")?;
-            SCENARIOS
-        }
+        // As `orchestrate resume`: `retry`, `skip`, `from`, `rollback_to` and `inputs` are a
+        // scenario's too.
+        Kind::Scenario => SCENARIOS,
     };
     let mode = match (a.retry, a.skip, a.rollback_to, a.from) {
         (true, ..) => ResumeMode::Retry,

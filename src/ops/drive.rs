@@ -358,6 +358,14 @@ pub(super) fn resume_refused(
             "nothing was recorded; start it with {}",
             ctx.cmd(&["orchestrate", "start", &state.run_id, phase])
         )),
+        // Nothing failed to retry: the run's status says what moves it on (a plain resume,
+        // a start, a report).
+        crate::execute::JournalError::Decide(
+            ref d @ crate::decide::DecideError::CannotRetry(_),
+        ) => CommandError::bad_input(d.to_string()).hint(format!(
+            "{} shows where the run is and what moves it on (nothing was recorded)",
+            ctx.cmd(&["orchestrate", "status", &state.run_id])
+        )),
         e => where_the_run_is(ctx, state, CommandError::from(e)),
     }
 }

@@ -1325,8 +1325,13 @@ pub fn resume(
                         &run_id
                     ])
                 )),
-                // Its way on (`orchestrate start`), as the resume itself gives it.
-                (e @ crate::decide::DecideError::ManualNotStarted { .. }, None) => {
+                // Its way on (`orchestrate start`, a plain resume), as the resume itself
+                // gives it.
+                (
+                    e @ (crate::decide::DecideError::ManualNotStarted { .. }
+                    | crate::decide::DecideError::CannotRetry(_)),
+                    None,
+                ) => {
                     super::drive::resume_refused(
                         ctx,
                         &journal.state,

@@ -222,6 +222,38 @@ fn retry_why(view: &StatusView, step: &str) -> String {
     )
 }
 
+/// Why to `orchestrate resume --retry` a scenario run whose phases `failed`: they run again
+/// with a fresh retry budget; completed phases no checkpoint keeps run again too
+/// (`StatusView::restarts`), named.
+fn scenario_retry_why(view: &StatusView, failed: &[&str]) -> String {
+    let names: Vec<String> = failed.iter().map(|n| format!("`{n}`")).collect();
+    let why = format!("run {} again with a fresh retry budget", names.join(", "));
+    let again: Vec<String> = view
+        .restarts
+        .retry
+        .iter()
+        .filter(|n| {
+            view.steps
+                .iter()
+                .any(|s| &s.name == *n && s.status == StepStatus::Completed)
+        })
+        .map(|n| format!("`{n}`"))
+        .collect();
+    match again.len() {
+        0 => why,
+        1 => format!(
+            "{why}; the completed phase {} runs again too ({})",
+            again[0],
+            why_again(view)
+        ),
+        _ => format!(
+            "{why}; the completed phases {} run again too ({})",
+            again.join(", "),
+            why_again(view)
+        ),
+    }
+}
+
 /// Why to `resume --skip`: as `retry_why`, naming the completed steps it runs again.
 fn skip_why(view: &StatusView, step: &str) -> String {
     let r = &view.restarts;
@@ -568,6 +600,12 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     });
     // A stopped or failed run goes on with `resume` first: a start recorded on it waits.
     let held = matches!(view.status, RunStatus::Stopped | RunStatus::Failed);
+    let failed: Vec<&str> = view
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed && s.item.is_none())
+        .map(|s| s.name.as_str())
+        .collect();
     for phase in view.awaiting_start.iter().filter(|_| !held) {
         out.push(Suggestion::new(
             &["orchestrate", "start", id, phase],
@@ -618,6 +656,15 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         RunStatus::Waiting if view.waits_on_people => {}
         // Only a worker offering the tags its ready phases ask for moves it on.
         RunStatus::Waiting if view.only_workers => out.push(worker(view)),
+        // Its failed phases run again with a fresh budget (as a plain resume does too, which
+        // says "go on" of it): `--retry` says so, and is refused once none failed.
+        RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {
+            let mut why = scenario_retry_why(view, &failed);
+            if !view.awaiting_start.is_empty() {
+                why.push_str(" (then start the manual phases)");
+            }
+            out.push(resume(view, &["--retry"], why));
+        }
         RunStatus::Failed | RunStatus::Stopped | RunStatus::Interrupted | RunStatus::Waiting => out
             .push(resume(
                 view,

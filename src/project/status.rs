@@ -1389,9 +1389,14 @@ fn restarts(state: &RunState) -> Restarts {
         }
     };
     let (retry, skip, resume) = if state.is_scenario() {
-        // A scenario has no `--retry`: a plain resume retries its failed phase.
+        // A scenario's `--retry` runs its failed phases again, as a plain resume does.
+        let failed = state.steps.iter().any(|s| s.status == StepStatus::Failed);
         (
-            Vec::new(),
+            if failed {
+                runs(crate::event::ResumeMode::Retry)
+            } else {
+                Vec::new()
+            },
             if paused {
                 runs(crate::event::ResumeMode::Skip)
             } else {

@@ -910,13 +910,6 @@ pub fn resume(
         shared.keep_secret_inputs(&run_id, inputs);
     }
     let held = shared.secret_inputs_of(&run_id);
-    // As `orchestrate resume`: a scenario takes `skip`, `from` and `rollback_to`, not `retry`.
-    if kind == RunKind::Scenario && matches!(mode, ResumeMode::Retry) {
-        return Err(Failure::bad_request(
-            "a scenario run resumes from its completed phases: retry is for workflow runs",
-            "resume it with mode `continue` (or none), `skip` (the failed phase), `from` (a phase and the phases after it) or `rollback_to` (undo the phases completed after one); a phase is started again with `start` or reported with `complete`/`fail`",
-        ));
-    }
     let ctx = &shared.ctx;
     let args = ResumeArgs {
         mode: mode.clone(),

@@ -452,8 +452,8 @@ async def secret_checks_in_session(argv):
 async def scenario_resume_modes(argv):
     """The `resume` tool takes for a scenario what `cortex orchestrate resume` takes: `from`
     (the phase and the phases that depend on it run again), `skip`, and `inputs` for a secret
-    input, which the status document's own `next` asks for. Before, each was refused with
-    "applies to workflows only"."""
+    input, which the status document's own `next` asks for, and `retry`. Before, each was
+    refused with "applies to workflows only"."""
     _, _, binary, home, project = argv
     import os
     async with client(argv, "pytest-resume", "legacy") as c:
@@ -466,6 +466,7 @@ async def scenario_resume_modes(argv):
         doc = document(await c.call_tool("status", {"kind": "scenario", "run": run_id}), None)
         argvs = [n["argv"] for n in doc["next"]]
         assert any("--skip" in a and "deploy_token=VALUE" in a for a in argvs), argvs
+        assert "--retry" in argvs[0] and "deploy_token=VALUE" in argvs[0], argvs
         unknown = tool_error(await c.call_tool(
             "resume", {"kind": "scenario", "run": run_id, "from": "deploy"}))
         assert "no phase named `deploy`" in unknown["error"], unknown
@@ -477,9 +478,12 @@ async def scenario_resume_modes(argv):
         needs = tool_error(await c.call_tool(
             "resume", {"kind": "scenario", "run": run_id, "from": "build"}))
         assert "deploy_token" in needs["error"], needs
-        retry = tool_error(await c.call_tool(
-            "resume", {"kind": "scenario", "run": run_id, "retry": True}))
-        assert "`retry` applies to workflows only" in retry["error"], retry
+        # `retry`, as `orchestrate resume --retry`: the failed phase runs again (and what
+        # depends on it), the others are kept. Before, it applied "to workflows only".
+        plan = document(await c.call_tool(
+            "resume", {"kind": "scenario", "run": run_id, "retry": True, "dry_run": True}), 0)
+        again = [s["name"] for s in plan["steps"] if "run" in s["action"]]
+        assert "test" in again and "build" not in again, plan
         open(f"{project}/ok", "w").close()
         doc = document(await c.call_tool(
             "resume",
