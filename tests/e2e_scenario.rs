@@ -960,3 +960,51 @@ fn a_failed_scenarios_first_suggestion_is_resume_retry_and_following_it_works() 
         "{status:#}"
     );
 }
+
+/// `--skip` skips exactly one phase that failed or waits for a report: with two failed, no
+/// suggestion offers it (following it was refused with exit 2); with one, it is offered and
+/// works. Before, a run with two failed phases suggested `orchestrate resume RUN --skip`.
+#[test]
+fn skip_is_suggested_only_when_exactly_one_phase_failed_or_waits() {
+    let env = Env::new();
+    env.scenario(
+        "pf",
+        "name: pf\ndescription: two parallel phases that fail\nphases:\n  - {name: a, description: a, parallel: true, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: b, description: b, parallel: true, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: c, description: c, condition: 'after:a,b', run: 'true'}\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "pf"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let skips = |doc: &serde_json::Value| {
+        doc["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "--skip"))
+            .count()
+    };
+    assert_eq!(skips(&out.json()), 0, "{}", out.stdout);
+    let status = env.run(&["--json", "orchestrate", "status", "pf"]).json();
+    assert_eq!(skips(&status), 0, "{status}");
+    let human = env.run(&["orchestrate", "status", "pf"]).stdout;
+    assert!(!human.contains("--skip"), "{human}");
+    env.scenario(
+        "one",
+        "name: one\ndescription: one phase fails\nphases:\n  - {name: a, description: a, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: c, description: c, condition: 'after:a', run: 'true'}\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "run", "one"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let skip = doc["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["argv"].as_array().unwrap().iter().any(|a| a == "--skip"))
+        .expect("--skip offered for the one failed phase")
+        .clone();
+    let argv: Vec<&str> = skip["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(env.run(&argv[1..]).code, 0, "{argv:?}");
+}

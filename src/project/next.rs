@@ -690,7 +690,22 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     if view.status == RunStatus::Waiting && !view.only_workers && !view.waits_for_tags.is_empty() {
         out.push(worker(view));
     }
+    // `--skip` skips exactly one phase that failed or waits for a report (the decider
+    // refuses it among several): offered only then. A `foreach:` step whose items run counts
+    // by its items (its own status shows theirs).
+    let stuck = view
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, StepStatus::Failed | StepStatus::Waiting))
+        .filter(|s| {
+            !view
+                .steps
+                .iter()
+                .any(|i| i.item.as_ref().is_some_and(|it| it.of == s.name))
+        })
+        .count();
     if view.status == RunStatus::Failed
+        && stuck == 1
         && let Some(phase) = &view.failed_step
     {
         out.push(resume(view, &["--skip"], skip_why(view, phase)));
