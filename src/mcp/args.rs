@@ -309,8 +309,9 @@ pub struct ResumeArgs {
     /// Record the failed (or waiting) step, or the failed phase, as skipped and go on.
     #[serde(default)]
     pub skip: bool,
-    /// Workflows only: compensate the steps completed after this step, newest first, then go
-    /// on from there.
+    /// Compensate the steps completed after this step (of a scenario: the phases completed
+    /// after this phase, later in the file), newest first, by their `rollback:` commands;
+    /// then go on from there. Needs `enable_rollback`.
     #[serde(default)]
     pub rollback_to: Option<String>,
     /// Re-run this step and everything after it, keeping earlier outputs; of a scenario,
