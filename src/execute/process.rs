@@ -1001,6 +1001,23 @@ mod tests {
         );
     }
 
+    /// A partial line held `PARTIAL_AFTER` is passed on before its end comes, holding back
+    /// what could begin a secret (so that no piece keeps part of one), and the pieces join
+    /// into the line, scrubbed.
+    #[test]
+    fn a_partial_line_is_passed_on_holding_back_what_could_begin_a_secret() {
+        let mut s = spec("printf 'wait tok'; sleep 0.5; printf 'en1234 done\\n'");
+        s.redactor = Redactor::from_env([("API_TOKEN", "token1234")], &[]);
+        let mut pieces = Vec::new();
+        let r = run_process(&s, &StopFlag::default(), &mut |_, l| {
+            pieces.push(l.to_string())
+        });
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        assert_eq!(pieces.concat(), "wait *** done", "{pieces:?}");
+        assert!(!pieces.iter().any(|p| p.contains("tok")), "{pieces:?}");
+        assert_eq!(r.tail, "wait *** done\n");
+    }
+
     #[test]
     fn stdin_is_delivered() {
         let mut s = spec("cat");
