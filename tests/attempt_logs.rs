@@ -988,13 +988,14 @@ fn shown_to_a_person(bytes: &[u8]) -> String {
 /// exactly what the whole file rendered gives — for a person (U+FFFD, `\r\n` as `\n`, escapes),
 /// for `--raw` (the bytes) and for `--json` (text and base64) — with invalid UTF-8, `\r\n`
 /// and characters cut by every piece boundary of a multi-megabyte log; while the attempt is in
-/// flight, up to its last whole line only.
+/// flight, all its file holds, a line still being written too (passed on to the file a moment
+/// after it stops growing), given its line end for the reader.
 fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly() {
     let env = Env::new();
     let want = straddling_bytes(3 << 20);
     std::fs::write(env.project().join("big.bin"), &want).unwrap();
     // After the file, a line longer than a piece, without its line end, and a wait: the
-    // kept file holds part of it while the attempt is in flight.
+    // kept file holds it while the attempt is in flight.
     env.workflow(
         "big",
         "name: big\nsteps:\n  - name: emit\n    run: 'cat big.bin; head -c 100000 /dev/zero | tr \"\\0\" x; while [ ! -f go ]; do sleep 0.05; done; echo'\n",
@@ -1015,7 +1016,7 @@ fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly()
         .into_iter()
         .find(|p| p.ends_with(attempt_file("emit", 1)));
         if let Some(file) = found
-            && std::fs::metadata(&file).unwrap().len() > want.len() as u64
+            && std::fs::metadata(&file).unwrap().len() == want.len() as u64 + 100_000
         {
             break file;
         }
@@ -1026,11 +1027,13 @@ fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly()
         std::thread::sleep(Duration::from_millis(50));
     };
     let header = "── emit · attempt 1 ──\n";
-    // In flight: whole lines only, however long the line being written.
+    // In flight: all of it, the line being written too.
+    let mut so_far = want.clone();
+    so_far.extend(std::iter::repeat_n(b'x', 100_000));
     let shown = env.run(&["logs", "big", "emit"]);
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     assert!(
-        shown.stdout == format!("{header}{}", shown_to_a_person(&want)),
+        shown.stdout == format!("{header}{}\n", shown_to_a_person(&so_far)),
         "in flight: {} bytes shown",
         shown.stdout.len()
     );
@@ -1038,8 +1041,8 @@ fn cortex_logs_held_whole_attempt_files_in_memory_and_now_streams_them_exactly()
         .run(&["--json", "logs", "big", "emit", "--tail-bytes", "100000000"])
         .json();
     assert_eq!(json["attempts"][0]["status"], "in_flight");
-    assert_eq!(json["attempts"][0]["bytes"], want.len());
-    assert!(json["attempts"][0]["text"] == String::from_utf8_lossy(&want).as_ref());
+    assert_eq!(json["attempts"][0]["bytes"], so_far.len());
+    assert!(json["attempts"][0]["text"] == String::from_utf8_lossy(&so_far).as_ref());
     std::fs::write(env.project().join("go"), "").unwrap();
     assert_eq!(driver.wait().unwrap().code(), Some(0));
     // Ended: the whole file, as recorded.

@@ -247,9 +247,20 @@ const TICK_MS: u16 = 20;
 /// How much output is kept for the log.
 pub const TAIL_BYTES: usize = 4096;
 
-fn push_tail(tail: &mut String, line: &str) {
+/// Add a line, or a piece of one (`ended`: it ends the line), to the tail; each line is
+/// given a `\n` once it ends, or when a piece of the other stream follows a piece that did
+/// not (`open`: the stream whose line the tail ends inside).
+fn push_tail(tail: &mut String, open: &mut Option<Stream>, which: Stream, line: &str, ended: bool) {
+    if open.is_some_and(|o| o != which) {
+        tail.push('\n');
+    }
     tail.push_str(line);
-    tail.push('\n');
+    if ended {
+        tail.push('\n');
+        *open = None;
+    } else {
+        *open = Some(which);
+    }
     if tail.len() > TAIL_BYTES {
         let mut cut = tail.len() - TAIL_BYTES;
         while !tail.is_char_boundary(cut) {
@@ -263,11 +274,19 @@ fn push_tail(tail: &mut String, line: &str) {
 /// pieces rather than held without bound.
 const MAX_LINE: usize = 64 * 1024;
 
+/// How long a partial line (output without its line end yet) is held before it is passed on
+/// as it is: long enough that a line written in a few pieces at once stays whole, short
+/// enough that a prompt or progress dots show while the command waits.
+pub const PARTIAL_AFTER: Duration = Duration::from_millis(150);
+
 /// One output pipe of the child and the part of a line read from it so far.
 struct Pipe {
     reader: Option<File>,
     which: Stream,
     pending: Vec<u8>,
+    /// When the oldest byte of `pending` was read: a partial line held `PARTIAL_AFTER` is
+    /// passed on as it is (`partial`).
+    pending_since: Option<Instant>,
     /// Every byte read, unsplit and unredacted, when the caller wants them.
     capture: Option<Captured>,
 }
@@ -278,6 +297,7 @@ impl Pipe {
             reader: reader.map(|r| File::from(r.into())),
             which,
             pending: Vec::new(),
+            pending_since: None,
             capture: capture.then(Captured::default),
         }
     }
@@ -308,18 +328,53 @@ impl Pipe {
                     start += at + 1;
                 }
                 self.pending.drain(..start);
+                if start > 0 {
+                    self.pending_since = None;
+                }
                 if self.pending.len() > MAX_LINE {
                     // Held back: what could begin a secret (bounded by the longest one).
                     let hold = redactor.longest().saturating_sub(1);
                     let want = self.pending.len().saturating_sub(hold);
-                    let cut = redactor.safe_cut(&self.pending, want);
-                    if cut > 0 {
-                        emit(self.which, &self.pending[..cut]);
-                        self.pending.drain(..cut);
-                    }
+                    self.pass_on(redactor.safe_cut(&self.pending, want), emit);
+                }
+                if self.pending.is_empty() {
+                    self.pending_since = None;
+                } else {
+                    self.pending_since.get_or_insert_with(Instant::now);
                 }
             }
         }
+    }
+
+    /// Pass on the first `cut` bytes of the partial line, moved back to the start of a
+    /// character the cut would split (carried over to the next piece, so that no piece shows
+    /// half a character as U+FFFD).
+    fn pass_on(&mut self, cut: usize, emit: &mut dyn FnMut(Stream, &[u8])) {
+        let cut = cut - crate::render::cut_character(&self.pending[..cut]);
+        if cut > 0 {
+            emit(self.which, &self.pending[..cut]);
+            self.pending.drain(..cut);
+        }
+    }
+
+    /// A partial line held `PARTIAL_AFTER` (a prompt, `Waiting for lock...`, progress dots)
+    /// is passed on as it is, without its end, so that the attempt's file, `cortex logs` and
+    /// the live view show it while the command waits, and a driver killed meanwhile does not
+    /// lose it. Held back: what could begin a secret, and a cut character. True when some of
+    /// it was passed on.
+    fn partial(&mut self, redactor: &Redactor, emit: &mut dyn FnMut(Stream, &[u8])) -> bool {
+        if self
+            .pending_since
+            .is_none_or(|since| since.elapsed() < PARTIAL_AFTER)
+        {
+            return false;
+        }
+        let before = self.pending.len();
+        let want = before - redactor.open_prefix(&self.pending);
+        self.pass_on(redactor.safe_cut(&self.pending, want), emit);
+        // What is held waits for the bytes that complete it, or another `PARTIAL_AFTER`.
+        self.pending_since = (!self.pending.is_empty()).then(Instant::now);
+        self.pending.len() < before
     }
 
     fn flush(&mut self, emit: &mut dyn FnMut(Stream, &[u8])) {
@@ -327,13 +382,17 @@ impl Pipe {
             emit(self.which, &self.pending);
             self.pending.clear();
         }
+        self.pending_since = None;
     }
 }
 
-/// A line of output as text, for the tail and the caller: without its line end (`\n`, and
-/// the `\r`s of a `\r\n`), bytes that are not UTF-8 shown as U+FFFD.
+/// A line of output (or a piece of one) as text, for the tail and the caller: without its
+/// line end (`\n`, and the `\r`s of a `\r\n`), bytes that are not UTF-8 shown as U+FFFD. A
+/// piece without a line end keeps its `\r`s (progress redrawn, continued by the next piece).
 fn line_text(raw: &[u8]) -> std::borrow::Cow<'_, str> {
-    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let Some(raw) = raw.strip_suffix(b"\n") else {
+        return String::from_utf8_lossy(raw);
+    };
     let end = raw.iter().rposition(|&b| b != b'\r').map_or(0, |i| i + 1);
     String::from_utf8_lossy(&raw[..end])
 }
@@ -626,6 +685,7 @@ pub fn run_process_watched(
     let mut buf = BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
     buf.resize(16 * 1024, 0);
     let mut tail = String::new();
+    let mut tail_open: Option<Stream> = None;
     // The whole-output file is created at the first line: an attempt that prints nothing has
     // no file and records none (creating a file — ext4 allocating an inode — was the largest
     // part of a short step's own cost). A file that cannot be created is not tried again, so a
@@ -647,7 +707,13 @@ pub fn run_process_watched(
                 std::borrow::Cow::Owned(spec.redactor.redact(&decoded).into_owned())
             }
         };
-        push_tail(&mut tail, &line);
+        push_tail(
+            &mut tail,
+            &mut tail_open,
+            which,
+            &line,
+            raw.ends_with(b"\n"),
+        );
         let mut log = log.borrow_mut();
         if !log_tried {
             log_tried = true;
@@ -705,7 +771,11 @@ pub fn run_process_watched(
                 pipes[i].drain(&mut buf, &spec.redactor, &mut emit);
             }
         }
-        if ready.iter().any(|&r| r)
+        let mut passed = false;
+        for pipe in &mut pipes {
+            passed |= pipe.partial(&spec.redactor, &mut emit);
+        }
+        if (passed || ready.iter().any(|&r| r))
             && let Some(log) = log.borrow_mut().as_mut()
         {
             log.flush();
@@ -770,6 +840,9 @@ pub fn run_process_watched(
     }
     for pipe in &mut pipes {
         pipe.flush(&mut emit);
+    }
+    if tail_open.is_some() {
+        tail.push('\n');
     }
     let status = status.or_else(|| child.wait().ok());
     if term_sent.is_some() {
@@ -940,6 +1013,23 @@ mod tests {
             text.len(),
             &text[..10]
         );
+    }
+
+    /// A partial line held `PARTIAL_AFTER` is passed on before its end comes, holding back
+    /// what could begin a secret (so that no piece keeps part of one), and the pieces join
+    /// into the line, scrubbed.
+    #[test]
+    fn a_partial_line_is_passed_on_holding_back_what_could_begin_a_secret() {
+        let mut s = spec("printf 'wait tok'; sleep 0.5; printf 'en1234 done\\n'");
+        s.redactor = Redactor::from_env([("API_TOKEN", "token1234")], &[]);
+        let mut pieces = Vec::new();
+        let r = run_process(&s, &StopFlag::default(), &mut |_, l| {
+            pieces.push(l.to_string())
+        });
+        assert_eq!(r.end, AttemptEnd::Exited { code: 0 });
+        assert_eq!(pieces.concat(), "wait *** done", "{pieces:?}");
+        assert!(!pieces.iter().any(|p| p.contains("tok")), "{pieces:?}");
+        assert_eq!(r.tail, "wait *** done\n");
     }
 
     #[test]

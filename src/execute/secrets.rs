@@ -1069,6 +1069,22 @@ impl Redactor {
         self.secrets.first().map_or(0, String::len)
     }
 
+    /// How many bytes at the end of `bytes` begin a secret that more bytes could complete
+    /// (the longest such end, shorter than its secret): what a partial line passed on before
+    /// its end must hold back, so that no piece keeps part of a secret.
+    pub fn open_prefix(&self, bytes: &[u8]) -> usize {
+        self.secrets
+            .iter()
+            .filter_map(|s| {
+                let s = s.as_bytes();
+                (1..s.len().min(bytes.len() + 1))
+                    .rev()
+                    .find(|&k| bytes.ends_with(&s[..k]))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Where to cut `bytes` at or before `want` so that the cut goes through no secret found
     /// in them: a piece of an over-long line passed on without the rest must not keep part of
     /// a secret that the rest completes (the caller holds back `longest() - 1` bytes, so one

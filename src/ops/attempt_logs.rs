@@ -16,6 +16,9 @@ struct Shown {
     file: String,
     /// How much of the file has been printed (`--follow`).
     offset: u64,
+    /// What of the bytes printed is not shown yet (a cut character, a `\r`): `--follow`
+    /// decodes an attempt's file as one piece however its reads cut it.
+    decoder: AttemptText,
     /// Its header was printed (`--follow`).
     headed: bool,
     /// Its end was seen: nothing more comes.
@@ -70,6 +73,9 @@ struct Tracker<'a> {
     home: std::path::PathBuf,
     /// What the commands it suggests carry after `cortex` (`Ctx::globals`).
     globals: Vec<String>,
+    /// Nobody drives the run though it is not at rest: its driver was cut off (killed), so
+    /// it will not move until someone resumes it.
+    interrupted: bool,
 }
 
 /// What `cortex logs` shows of one attempt: what it says before the output (its header, and
@@ -107,6 +113,7 @@ impl<'a> Tracker<'a> {
             ),
             home: ctx.home.clone(),
             globals: ctx.globals(),
+            interrupted: false,
         })
     }
 
@@ -137,6 +144,13 @@ impl<'a> Tracker<'a> {
     /// Nobody drives the run: every attempt still running by the log's word (its step
     /// running, this its latest attempt) was cut off, as if `StepInterrupted` were recorded.
     fn cut_off(&mut self) {
+        use crate::decide::RunPhase;
+        self.interrupted = !self.state.run_id.is_empty()
+            && !self.state.submitted
+            && matches!(
+                self.state.phase,
+                RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack
+            );
         for s in &mut self.shown {
             let running = self.state.step(&s.step).is_some_and(|st| {
                 st.status == crate::decide::StepStatus::Running && st.attempts == s.attempt
@@ -171,6 +185,7 @@ impl<'a> Tracker<'a> {
                         attempt: *attempt,
                         file: crate::execute::attempt_log_name(&self.run_id, step, *attempt),
                         offset: 0,
+                        decoder: AttemptText::new(),
                         headed: false,
                         ended: false,
                         interrupted: false,
@@ -293,6 +308,19 @@ impl<'a> Tracker<'a> {
                 format!("the run waits for a report on {}", waiting.join(", "))
             }
             RunPhase::Waiting => "the run waits for a report".to_string(),
+            RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack
+                if self.interrupted =>
+            {
+                let kind = if self.state.is_scenario() {
+                    "orchestrate"
+                } else {
+                    "workflow"
+                };
+                format!(
+                    "the run was interrupted (its driver is gone; {} goes on)",
+                    self.cmd(&[kind, "resume", &self.run_id])
+                )
+            }
             RunPhase::NotStarted | RunPhase::Running | RunPhase::RollingBack => {
                 "the run is on earlier steps".to_string()
             }
@@ -302,13 +330,15 @@ impl<'a> Tracker<'a> {
         })
     }
 
-    /// The run will not move without someone: it is paused, stopped or finished.
+    /// The run will not move without someone: it is paused, stopped or finished, or its
+    /// driver was cut off.
     fn at_rest(&self) -> bool {
         use crate::decide::RunPhase;
-        matches!(
-            self.state.phase,
-            RunPhase::Paused { .. } | RunPhase::Stopped | RunPhase::Finished { .. }
-        )
+        self.interrupted
+            || matches!(
+                self.state.phase,
+                RunPhase::Paused { .. } | RunPhase::Stopped | RunPhase::Finished { .. }
+            )
     }
 
     /// A step was asked for that the run does not have.
@@ -434,6 +464,29 @@ impl<'a> Tracker<'a> {
         }
     }
 
+    /// What `cortex logs` says of an attempt in flight with no file yet: it runs a command
+    /// that has printed nothing so far (or prints on another host). None for an attempt that
+    /// runs no command here (a prompt step, a phase without `run:`).
+    fn in_flight_empty(&self, s: &Shown) -> Option<(serde_json::Value, String)> {
+        if s.ended || s.child.is_some() {
+            return None;
+        }
+        let index = self.state.step_index(&s.step)?;
+        if self.state.is_external(index) {
+            return None;
+        }
+        let text = match s.host.as_deref().filter(|h| *h != self.this.host.as_str()) {
+            Some(host) => format!(
+                "(running on {host}; its output is written there, and its end event keeps its tail)\n"
+            ),
+            None => "(running; nothing printed yet)\n".to_string(),
+        };
+        Some((
+            serde_json::json!({"status": "in_flight", "bytes": 0, "blake3": null, "host": s.host, "text": ""}),
+            text,
+        ))
+    }
+
     /// An attempt's output (as far as it has been written, in whole lines, while it runs),
     /// or what there is to say instead. A recorded file is checked against its size and hash
     /// first (read in pieces), as `log verify` does: a changed one is shown marked, never as
@@ -448,15 +501,12 @@ impl<'a> Tracker<'a> {
             doc
         };
         let complete = s.ended || s.recorded.is_some();
-        let opened = s.open(home).and_then(|mut file| {
-            let size = attempt_file::size(&file).ok()?;
-            let end = if complete {
-                size
-            } else {
-                attempt_file::whole_lines_end(&mut file, 0, size).ok()?
-            };
-            Some((file, end))
-        });
+        // All of it, a line still being written too (`Waiting for lock...`): the writer
+        // passes a partial line on after a moment, cut only between characters.
+        let opened = s
+            .open(home)
+            .and_then(|file| Some((attempt_file::size(&file).ok()?, file)))
+            .map(|(end, file)| (file, end));
         if let Some((file, end)) = opened {
             let changed = s.recorded.as_ref().and_then(|(bytes, blake3)| {
                 match crate::execute::check_attempt_log(home, &s.file, *bytes, blake3) {
@@ -518,7 +568,7 @@ impl<'a> Tracker<'a> {
                 }),
             });
         }
-        let (extra, text) = self.without_file(s)?;
+        let (extra, text) = self.without_file(s).or_else(|| self.in_flight_empty(s))?;
         Some(AttemptView {
             json: with(base, extra),
             text: header + &text,
@@ -539,7 +589,9 @@ impl Body {
                 sink(&text);
             }
         });
-        sink(&decoder.finish(self.complete));
+        // A person's view ends its last line, one still being written too, so that what
+        // follows starts a line.
+        sink(&decoder.finish(true));
         match streamed {
             Err(e) => sink(&format!(
                 "(the rest of this output could not be read: {e})\n"
@@ -599,12 +651,44 @@ fn nothing_kept(run_id: &str, step: Option<&str>) -> String {
 }
 
 /// What `cortex logs` says when it has no attempt to show: that the step asked for has not
-/// run yet (and why), or that no command of it has run.
+/// run yet (and why), that it was skipped (and why), that it runs no command here (a prompt
+/// step, a phase without `run:`), or that no command of the run has run.
 fn nothing_yet(tracker: &Tracker<'_>) -> String {
-    match (tracker.step, tracker.not_started()) {
-        (Some(step), Some(why)) => not_run_yet(&tracker.run_id, step, &why),
-        _ => nothing_kept(&tracker.run_id, tracker.step),
+    use crate::decide::StepStatus;
+    let Some(step) = tracker.step else {
+        return nothing_kept(&tracker.run_id, None);
+    };
+    if let Some(why) = tracker.not_started() {
+        return not_run_yet(&tracker.run_id, step, &why);
     }
+    let run_id = &tracker.run_id;
+    let state = &tracker.state;
+    let Some(index) = state
+        .steps
+        .iter()
+        .position(|st| crate::definition::same_name(step, &st.name))
+    else {
+        return nothing_kept(run_id, Some(step));
+    };
+    let st = &state.steps[index];
+    let shown = crate::definition::shown(&st.name);
+    if st.status == StepStatus::Skipped {
+        let why = st.error.as_deref().unwrap_or("it was skipped");
+        return format!(
+            "No attempt output for `{shown}` in run {run_id}: it was skipped ({why}), so no command of it ran.\n"
+        );
+    }
+    if state.is_external(index) {
+        let (what, done) = if state.is_scenario() {
+            ("a phase without `run:`", "an agent or a person does it")
+        } else {
+            ("a prompt step", "a person or an agent does it")
+        };
+        return format!(
+            "No attempt output for `{shown}` in run {run_id}: it is {what}, which runs no command here ({done} and reports it), so it has no output to show.\n"
+        );
+    }
+    nothing_kept(run_id, Some(step))
 }
 
 fn not_run_yet(run_id: &str, step: &str, why: &str) -> String {
@@ -1010,6 +1094,15 @@ pub fn raw_attempt_log(
     }
 }
 
+/// Give `text` (whole lines: a header, a note) to `sink` on a line of its own: a partial
+/// line printed before it is ended first.
+fn sink_line(text: &str, mid_line: &mut bool, sink: &mut dyn FnMut(&str)) {
+    if std::mem::take(mid_line) {
+        sink("\n");
+    }
+    sink(text);
+}
+
 /// `cortex logs [RUN] [STEP] --follow`: what `print_attempt_logs` prints, as it comes — an
 /// attempt in flight line by line under one header, the next attempts as they start — until
 /// the run stops moving. Each new part of a file is read in pieces.
@@ -1032,6 +1125,9 @@ pub fn follow_attempt_logs(
     let mut last: Option<usize> = None;
     let mut said_waiting = false;
     let mut said_not_started = false;
+    // The text printed last ends inside a line (an attempt's partial line): a header or a
+    // note printed next starts a line first.
+    let mut mid_line = false;
     loop {
         // Probed before the read: a driver that ends in between appended everything first,
         // so this read has it (probed after, its last events would be left unread).
@@ -1040,91 +1136,119 @@ pub fn follow_attempt_logs(
         if let Some(e) = tracker.unknown_step() {
             return Err(e);
         }
-        for i in 0..tracker.shown.len() {
-            let s = &tracker.shown[i];
-            let complete = s.ended || s.recorded.is_some();
-            let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
-            // Whole lines only while the attempt writes; the offset counts bytes of the file,
-            // not of the text they are shown as.
-            let opened = s.open(&ctx.home).and_then(|mut file| {
-                let size = attempt_file::size(&file).ok()?.max(s.offset);
-                let upto = if complete {
-                    size
-                } else {
-                    attempt_file::whole_lines_end(&mut file, s.offset, size).ok()?
-                };
-                Some((file, upto))
-            });
-            if let Some((mut file, upto)) = opened {
-                let new = upto > s.offset;
-                if !s.headed {
-                    sink(&header);
-                    last = Some(i);
-                } else if new && last != Some(i) {
-                    sink(&format!(
-                        "── {} · attempt {} (continued) ──\n",
-                        s.step, s.attempt
-                    ));
-                }
-                if new {
-                    last = Some(i);
-                }
-                let mut decoder = AttemptText::new();
-                let streamed =
-                    attempt_file::stream(&mut file, s.offset, Some(upto), &mut |bytes| {
-                        let text = decoder.push(bytes);
-                        if !text.is_empty() {
-                            sink(&text);
-                        }
-                    });
-                sink(&decoder.finish(complete));
-                if let Err(e) = &streamed {
-                    sink(&format!("(part of this output could not be read: {e})\n"));
-                }
-                let s = &mut tracker.shown[i];
-                s.headed = true;
-                s.offset = upto;
-                printed_any = true;
-            } else if !s.headed
-                && let Some((_, text)) = tracker.without_file(s)
-            {
-                sink(&(header + &text));
-                last = Some(i);
-                tracker.shown[i].headed = true;
-                printed_any = true;
-            }
-        }
         // A run submitted for workers moves once one takes it: followed from its submission,
         // not ended at once as a run that nobody drives (it said "no command of it has run").
         let waits_for_workers = tracker.state.submitted && !alive;
-        if waits_for_workers && !said_waiting {
-            sink("(submitted for workers: waiting for one to take the run)\n");
-            said_waiting = true;
-        }
         let moving = !tracker.state.run_id.is_empty()
             && matches!(
                 tracker.state.phase,
                 crate::decide::RunPhase::Running | crate::decide::RunPhase::RollingBack
             )
             && (alive || waits_for_workers);
+        // Nobody drives it, and the log stands still: its driver was cut off (killed), and so
+        // was the attempt it ran. A run waiting for a report or for a worker is not: it moves
+        // once someone answers.
+        if !moving && read == 0 && !waits_for_workers {
+            tracker.cut_off();
+        }
+        for i in 0..tracker.shown.len() {
+            let s = &tracker.shown[i];
+            let complete = s.ended || s.recorded.is_some();
+            let header = format!("── {} · attempt {} ──\n", s.step, s.attempt);
+            // All that is written, a partial line too (continued on this line when the rest
+            // comes, unless another attempt's text comes between); the offset counts bytes of
+            // the file, not of the text they are shown as.
+            let opened = s.open(&ctx.home).and_then(|file| {
+                let upto = attempt_file::size(&file).ok()?.max(s.offset);
+                Some((file, upto))
+            });
+            if let Some((mut file, upto)) = opened {
+                let new = upto > s.offset;
+                if !s.headed {
+                    sink_line(&header, &mut mid_line, sink);
+                    last = Some(i);
+                } else if new && last != Some(i) {
+                    sink_line(
+                        &format!("── {} · attempt {} (continued) ──\n", s.step, s.attempt),
+                        &mut mid_line,
+                        sink,
+                    );
+                }
+                if new {
+                    last = Some(i);
+                }
+                let s = &mut tracker.shown[i];
+                let decoder = &mut s.decoder;
+                let streamed =
+                    attempt_file::stream(&mut file, s.offset, Some(upto), &mut |bytes| {
+                        let text = decoder.push(bytes);
+                        if !text.is_empty() {
+                            mid_line = !text.ends_with('\n');
+                            sink(&text);
+                        }
+                    });
+                if complete {
+                    let text = std::mem::take(&mut s.decoder).finish(true);
+                    if !text.is_empty() {
+                        mid_line = !text.ends_with('\n');
+                        sink(&text);
+                    }
+                }
+                if let Err(e) = &streamed {
+                    sink_line(
+                        &format!("(part of this output could not be read: {e})\n"),
+                        &mut mid_line,
+                        sink,
+                    );
+                }
+                s.headed = true;
+                s.offset = upto;
+                printed_any = true;
+            } else if !s.headed
+                && let Some((_, text)) = tracker.without_file(s)
+            {
+                sink_line(&(header + &text), &mut mid_line, sink);
+                last = Some(i);
+                tracker.shown[i].headed = true;
+                printed_any = true;
+            }
+        }
+        if waits_for_workers && !said_waiting {
+            sink_line(
+                "(submitted for workers: waiting for one to take the run)\n",
+                &mut mid_line,
+                sink,
+            );
+            said_waiting = true;
+        }
         // A step asked for that has not started waits for it, however long the run waits
         // on something else (a report on an earlier prompt step, a driver to take it on):
-        // until it starts, or the run comes to rest without it (paused, stopped, finished),
-        // which is said.
+        // until it starts, or the run comes to rest without it (paused, stopped, finished,
+        // interrupted), which is said.
         if let Some(why) = tracker.not_started() {
             if tracker.at_rest() {
                 let asked = step.unwrap_or_default();
-                sink(&format!(
-                    "`{}` in run {run_id} did not start: {why}.\n",
-                    crate::definition::shown(asked)
-                ));
+                sink_line(
+                    &format!(
+                        "`{}` in run {run_id} did not start: {why}.\n",
+                        crate::definition::shown(asked)
+                    ),
+                    &mut mid_line,
+                    sink,
+                );
                 return Ok(exit::OK);
             }
-            if !said_not_started {
-                sink(&format!(
-                    "(waiting for `{}` to start: {why})\n",
-                    crate::definition::shown(step.unwrap_or_default())
-                ));
+            // Said once the log stands still (or the run moves): a run whose driver is gone
+            // is found interrupted then, and said so instead.
+            if !said_not_started && (moving || read == 0) {
+                sink_line(
+                    &format!(
+                        "(waiting for `{}` to start: {why})\n",
+                        crate::definition::shown(step.unwrap_or_default())
+                    ),
+                    &mut mid_line,
+                    sink,
+                );
                 said_not_started = true;
             }
         } else if !moving && (read == 0 || tracker.shown.iter().all(|s| s.ended)) {
@@ -1132,8 +1256,20 @@ pub fn follow_attempt_logs(
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    // What attempts cut off held back (a `\r`, a cut character), and the end of a line they
+    // left open.
+    for s in &mut tracker.shown {
+        let text = std::mem::take(&mut s.decoder).finish(false);
+        if !text.is_empty() {
+            mid_line = !text.ends_with('\n');
+            sink(&text);
+        }
+    }
+    if mid_line {
+        sink("\n");
+    }
     if !printed_any {
-        sink(&nothing_kept(&run_id, step));
+        sink_line(&nothing_yet(&tracker), &mut mid_line, sink);
     }
     Ok(exit::OK)
 }

@@ -77,7 +77,7 @@ pub fn attempt_text(raw: &[u8], whole: bool) -> String {
 }
 
 /// How many bytes at the end of `bytes` begin a character that more bytes could complete.
-fn cut_character(bytes: &[u8]) -> usize {
+pub fn cut_character(bytes: &[u8]) -> usize {
     // A character is at most 4 bytes: its start is within the last 3 if it is cut.
     for back in 1..=bytes.len().min(3) {
         let start = bytes.len() - back;

@@ -13,7 +13,7 @@ mod shell;
 mod status;
 mod terminal;
 
-pub use attempt_text::{AttemptText, attempt_text};
+pub use attempt_text::{AttemptText, attempt_text, cut_character};
 pub use diagnostic::{ProblemDoc, definition_problems, render_definition_error};
 
 /// The width of the widest `name` of JSON rows, for aligned tables.

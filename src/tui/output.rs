@@ -21,11 +21,12 @@ pub fn read(home: &Path, wanted: &OutputWanted) -> OutputView {
     };
     match last_part(home, &wanted.file) {
         Some((raw, bytes, cut)) => {
-            // While it runs, whole lines only: a line being written shows once it is done.
+            // While it runs, a line being written too (`Waiting for lock...`: the writer
+            // passes a partial line on after a moment), but not a character cut by a write.
             let raw = if wanted.ended {
                 &raw[..]
             } else {
-                &raw[..memchr::memrchr(b'\n', &raw).map_or(0, |i| i + 1)]
+                &raw[..raw.len() - crate::render::cut_character(&raw)]
             };
             let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
             view(text, OutputSource::File { bytes, cut })
@@ -93,11 +94,15 @@ mod tests {
     }
 
     #[test]
-    fn a_running_attempt_shows_whole_lines_and_a_missing_file_the_kept_tail() {
+    fn a_running_attempt_shows_its_partial_line_but_no_cut_character_and_a_missing_file_the_kept_tail()
+     {
         let home = tempfile::tempdir().unwrap();
         std::fs::write(home.path().join("out.log"), "done\nhalf a li").unwrap();
         let v = read(home.path(), &wanted("out.log", "", false));
-        assert_eq!(v.text, "done\n");
+        assert_eq!(v.text, "done\nhalf a li");
+        std::fs::write(home.path().join("out.log"), b"done\nwaiting \xc3").unwrap();
+        let v = read(home.path(), &wanted("out.log", "", false));
+        assert_eq!(v.text, "done\nwaiting ");
         let v = read(home.path(), &wanted("elsewhere.log", "kept\n", true));
         assert_eq!(
             (v.text.as_str(), v.source),
