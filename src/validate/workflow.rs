@@ -840,7 +840,13 @@ pub fn validate_workflow_cautioned(
                 _ => &step.rollback,
             };
             if let Some(v) = value {
-                c.templates(&key(field), v, &wf.inputs, &earlier);
+                // A rollback runs only once its step completed: it may read the step's own
+                // outputs.
+                let mut own = earlier.clone();
+                if field == "rollback" {
+                    own.push(&step.name);
+                }
+                c.templates(&key(field), v, &wf.inputs, &own);
                 if field != "prompt" {
                     c.shell_templates(&key(field), v);
                 }

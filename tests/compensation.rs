@@ -1,0 +1,90 @@
+//! Compensation on the real binary: what a `rollback:` command can read (the outputs of the
+//! step or phase it undoes), which `enable_rollback` decides a rollback (the configuration in
+//! force when it is asked for), and how a scenario's resume describes one.
+
+mod common;
+
+use common::{Env, lines};
+
+fn last_run(env: &Env) -> String {
+    env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A rollback runs only after its phase completed, so it may read the phase's own outputs:
+/// `validate` accepted no such reference ("does not run before this point"), though the
+/// compensation is what needs the id the phase created.
+#[test]
+fn a_phase_rollback_reads_the_outputs_of_the_phase_it_undoes() {
+    let env = Env::new();
+    env.scenario(
+        "sr",
+        r#"name: sr
+description: compensation needs the created id
+phases:
+  - name: base
+    run: echo base >> ran.log
+  - name: create
+    condition: after:base
+    run: echo "id=res-42" >> "$CORTEX_OUTPUT"
+    rollback: echo "delete ${{ phases.create.outputs.id }}" >> ran.log
+  - name: boom
+    condition: after:create
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#,
+    );
+    let valid = env.run(&["orchestrate", "validate", "sr"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    assert_eq!(env.run(&["orchestrate", "run", "sr"]).code, 1);
+    let run = last_run(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &run, "--rollback-to", "base"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["base", "delete res-42"]);
+}
+
+/// The workflow form, compensated by `on_failure: rollback` of a later step: the rollback
+/// gets the step's outputs, a secret one too, which stays `***` in what is shown and kept.
+#[test]
+fn a_step_rollback_reads_its_own_outputs_and_a_secret_one_stays_redacted() {
+    let env = Env::new();
+    env.workflow(
+        "wr",
+        r#"name: wr
+steps:
+  - name: create
+    run: |
+      echo "id=res-42" >> "$CORTEX_OUTPUT"
+      echo "api_token=tok-$(echo s3cr3t)" >> "$CORTEX_OUTPUT"
+    rollback: echo "delete ${{ steps.create.outputs.id }} ${{ steps.create.outputs.api_token }}" >> ran.log; echo "used ${{ steps.create.outputs.api_token }}"
+  - name: boom
+    run: "false"
+    retry: {max_retry_attempts: 0}
+    on_failure: rollback
+"#,
+    );
+    let valid = env.run(&["workflow", "validate", "wr"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    let out = env.run(&["workflow", "run", "wr"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["delete res-42 tok-s3cr3t"]);
+    assert!(out.stdout.contains("used ***"), "{}", out.stdout);
+    assert!(!out.stdout.contains("tok-s3cr3t") && !out.stderr.contains("tok-s3cr3t"));
+    assert_eq!(env.log_holding("tok-s3cr3t"), Vec::<String>::new());
+}
+
+/// Still refused: a rollback reading a later step's outputs.
+#[test]
+fn a_rollback_reading_a_later_steps_outputs_is_still_refused() {
+    let env = Env::new();
+    env.workflow(
+        "late",
+        "name: late\nsteps:\n  - name: a\n    run: 'true'\n    rollback: echo ${{ steps.b.outputs.x }}\n  - name: b\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "late"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    out.assert_error_on_line("does not run before this point", 5);
+}
