@@ -88,3 +88,101 @@ fn a_rollback_reading_a_later_steps_outputs_is_still_refused() {
     assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
     out.assert_error_on_line("does not run before this point", 5);
 }
+
+/// A base step (kept), a middle one to undo, and a last one that fails until `ok` exists.
+const BACK: &str = r#"name: back
+steps:
+  - name: a
+    run: echo a >> ran.log
+  - name: b
+    run: echo b >> ran.log
+    rollback: echo undo-b >> ran.log
+  - name: c
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#;
+
+const BACK_SCENARIO: &str = r#"name: back
+description: a base, a phase to undo, a failing one
+phases:
+  - name: a
+    run: echo a >> ran.log
+  - name: b
+    condition: after:a
+    run: echo b >> ran.log
+    rollback: echo undo-b >> ran.log
+  - name: c
+    condition: after:b
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#;
+
+/// The failed run of `BACK` (workflow) or `BACK_SCENARIO`: its id and the command group.
+fn failed_back(env: &Env, scenario: bool) -> (String, &'static str) {
+    if scenario {
+        env.scenario("back", BACK_SCENARIO);
+        assert_eq!(env.run(&["orchestrate", "run", "back"]).code, 1);
+        (last_run(env), "orchestrate")
+    } else {
+        env.workflow("back", BACK);
+        assert_eq!(env.run(&["workflow", "run", "back"]).code, 1);
+        let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (run, "workflow")
+    }
+}
+
+/// (A) Rollback enabled when the run started, disabled in cortex.config.json since: the
+/// setting in force at resume decides, as `timeout_seconds` does, so `--rollback-to` is
+/// refused (before, it compensated silently by the start's snapshot), saying where the
+/// setting is and how to go on; nothing is recorded.
+#[test]
+fn rollback_disabled_since_the_start_refuses_rollback_to_naming_the_config_now() {
+    for scenario in [false, true] {
+        let env = Env::new();
+        let (run, group) = failed_back(&env, scenario);
+        env.config(r#"{"workflow": {"enable_rollback": false}}"#);
+        let events = env.events(&run).len();
+        let out = env.run(&[group, "resume", &run, "--rollback-to", "a"]);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert_eq!(env.events(&run).len(), events, "nothing recorded");
+        assert_eq!(lines(&env.file("ran.log")), ["a", "b"], "nothing undone");
+        insta::assert_snapshot!(
+            format!("rollback_disabled_since_start_{group}"),
+            out.snapshot(&env)
+        );
+    }
+}
+
+/// (B) Rollback disabled when the run started, enabled in cortex.config.json since: the
+/// rollback goes ahead (before, exit 2 "disabled by `enable_rollback: false` in
+/// cortex.config.json" while the file said true), and the resume records the setting it
+/// used, which `log show` names.
+#[test]
+fn rollback_enabled_since_the_start_rolls_back_and_the_resume_records_the_setting() {
+    for scenario in [false, true] {
+        let env = Env::new();
+        env.config(r#"{"workflow": {"enable_rollback": false}}"#);
+        let (run, group) = failed_back(&env, scenario);
+        env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+        std::fs::write(env.file("ok"), "").unwrap();
+        let out = env.run(&[group, "resume", &run, "--rollback-to", "a"]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert_eq!(lines(&env.file("ran.log")), ["a", "b", "undo-b", "b"]);
+        let resumed = env
+            .events(&run)
+            .into_iter()
+            .find(|e| e["type"] == "run_resumed")
+            .unwrap();
+        assert_eq!(resumed["body"]["enable_rollback"], true, "{resumed}");
+        let log = env.run(&["log", "show", &run]);
+        assert!(
+            log.stdout
+                .contains("enable_rollback: true in cortex.config.json at resume"),
+            "{}",
+            log.stdout
+        );
+    }
+}
