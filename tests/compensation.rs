@@ -186,3 +186,51 @@ fn rollback_enabled_since_the_start_rolls_back_and_the_resume_records_the_settin
         );
     }
 }
+
+/// A scenario resumed with `--rollback-to` over a `foreach:` phase: its header counts and
+/// describes the phases as `run`'s does (before: "Phases: 5 total", each item listed
+/// `roll[0] [auto]`), says it rolls back "phases", and labels every item's compensation by
+/// its item (before, the last one compensated lost it: "Phase roll[0]: compensated").
+#[test]
+fn a_scenario_rollback_over_foreach_items_is_described_as_run_describes_it() {
+    let env = Env::new();
+    env.scenario(
+        "rf",
+        r#"name: rf
+description: rollback foreach
+phases:
+  - name: base
+    run: echo base >> t.log
+  - name: roll
+    condition: after:base
+    foreach: [x, y]
+    run: echo "roll ${{ item }}" >> t.log
+    rollback: echo "undo ${{ item }}" >> t.log
+  - name: fin
+    condition: after:roll
+    retry: {max_retry_attempts: 0}
+    run: test -f ok
+"#,
+    );
+    let run_out = env.run(&["orchestrate", "run", "rf"]);
+    assert_eq!(run_out.code, 1, "{}{}", run_out.stdout, run_out.stderr);
+    let run = last_run(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &run, "--rollback-to", "base"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let header = |text: &str| -> String {
+        text.lines()
+            .skip_while(|l| !l.contains("Phases:"))
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(header(&out.stdout), header(&run_out.stdout));
+    assert_eq!(
+        lines(&env.file("t.log")),
+        [
+            "base", "roll x", "roll y", "undo y", "undo x", "roll x", "roll y"
+        ]
+    );
+    insta::assert_snapshot!("scenario_rollback_over_foreach", out.snapshot(&env));
+}
