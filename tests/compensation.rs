@@ -234,3 +234,44 @@ phases:
     );
     insta::assert_snapshot!("scenario_rollback_over_foreach", out.snapshot(&env));
 }
+
+/// A secret output is never kept in the log: a `--rollback-to` in another process than the
+/// one that recorded it cannot give it to the rollback, and says so — undo it by hand — never
+/// "run `create` again" (which would redo what is to be undone), nor the value or `***` in
+/// its place.
+#[test]
+fn a_rollback_reading_a_secret_output_recorded_by_another_process_says_to_undo_by_hand() {
+    let env = Env::new();
+    env.scenario(
+        "ss",
+        r#"name: ss
+description: secret output in a rollback
+phases:
+  - name: base
+    run: echo base >> ran.log
+  - name: create
+    condition: after:base
+    run: echo "api_token=tok-$(echo s3cr3t)" >> "$CORTEX_OUTPUT"
+    rollback: echo "delete ${{ phases.create.outputs.api_token }}" >> ran.log
+  - name: boom
+    condition: after:create
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#,
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "ss"]).code, 1);
+    let run = last_run(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &run, "--rollback-to", "base"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "the rollback of `create` reads the secret output `phases.create.outputs.api_token`"
+        ) && out.stdout.contains("undo `create` by hand")
+            && !out.stdout.contains("--from create"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(lines(&env.file("ran.log")), ["base"]);
+    assert_eq!(env.log_holding("tok-s3cr3t"), Vec::<String>::new());
+}
