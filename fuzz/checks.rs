@@ -600,6 +600,10 @@ impl Bytes<'_> {
                 by: self.operator(),
                 rerun: Vec::new(),
                 timeout_seconds: self.byte().is_multiple_of(2).then(|| self.i64() as u64),
+                enable_rollback: match self.byte() % 3 {
+                    0 => None,
+                    n => Some(n == 1),
+                },
             },
             _ => Event::RunFinished {
                 outcome: match self.byte() % 4 {

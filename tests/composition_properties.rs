@@ -466,6 +466,7 @@ fn run_child(
                         by: op(),
                         driver: driver(),
                         timeout_seconds: None,
+                        enable_rollback: None,
                         leave_claimed: false,
                         lease_lapsed: false,
                     })
@@ -514,6 +515,7 @@ fn simulate(case: &Case, crash_after: Option<usize>) -> Sim {
                     by: op(),
                     driver: driver(),
                     timeout_seconds: None,
+                    enable_rollback: None,
                     leave_claimed: false,
                     lease_lapsed: false,
                 })

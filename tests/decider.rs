@@ -391,6 +391,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
         by: op(),
         driver: driver.clone(),
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     })
@@ -404,6 +405,7 @@ fn resuming_after_a_crash_interrupts_the_dangling_attempt() {
             driver,
             by: op(),
             timeout_seconds: None,
+            enable_rollback: None,
             rerun: vec![],
         }
     );
@@ -436,6 +438,7 @@ fn without_checkpoints_resume_restarts_from_the_first_step() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     })
@@ -474,6 +477,7 @@ fn a_rollback_under_way_refuses_skip_retry_from_and_rollback_to() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     };
@@ -525,6 +529,7 @@ fn resume_skip_records_the_operator_and_moves_on() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     })
@@ -561,11 +566,12 @@ fn rollback_to_needs_rollback_enabled() {
             host: "h".into(),
         },
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     })
     .unwrap_err();
-    assert_eq!(err, DecideError::RollbackDisabled);
+    assert_eq!(err, DecideError::RollbackDisabled { at_start: true });
 }
 
 #[test]
@@ -991,6 +997,7 @@ fn a_step_whose_items_run_is_never_started_itself_and_resume_from_names_steps_no
             host: "h".into(),
         },
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     });
@@ -1194,6 +1201,7 @@ fn resume_cmd(mode: ResumeMode) -> Command {
             host: "h".into(),
         },
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     }
@@ -1497,6 +1505,7 @@ fn resume_with(mode: ResumeMode) -> Command {
             host: "h".into(),
         },
         timeout_seconds: None,
+        enable_rollback: None,
         leave_claimed: false,
         lease_lapsed: false,
     }

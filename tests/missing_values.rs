@@ -186,3 +186,70 @@ fn a_missing_value_in_with_for_a_required_input_fails_the_step_naming_it() {
     assert!(text.contains("note"), "{text}");
     assert!(!env.file("child.txt").exists(), "the child ran: {text}");
 }
+
+/// An optional input with no default, taken as true or false itself by an `if:`: `validate`
+/// refuses it at the `if:` (before, it was valid and the run failed there, naming the input
+/// "a string ('')" with a hint to compare it with `''`, and a resume takes no inputs to fix
+/// it). Compared, or with a default, it is fine.
+#[test]
+fn an_if_taking_an_optional_input_without_default_as_a_boolean_is_refused_by_validate() {
+    let env = Env::new();
+    env.scenario(
+        "in",
+        "name: in\ndescription: optional boolean input\ninputs:\n  flag: {type: boolean}\nphases:\n  - name: a\n    if: inputs.flag\n    run: echo ran\n",
+    );
+    env.workflow(
+        "inw",
+        "name: inw\ninputs:\n  flag: {type: boolean}\n  other: {type: boolean, default: false}\nsteps:\n  - name: a\n    if: inputs.other && !inputs.flag\n    run: echo ran\n  - name: b\n    if: inputs.flag == true\n    run: echo ran\n",
+    );
+    let scenario = env.run(&["--json", "orchestrate", "validate", "in"]);
+    assert_eq!(scenario.code, 2, "{}{}", scenario.stdout, scenario.stderr);
+    scenario.assert_error_on_line("input `flag` is optional with no `default:`", 7);
+    let workflow = env.run(&["--json", "workflow", "validate", "inw"]);
+    assert_eq!(workflow.code, 2, "{}{}", workflow.stdout, workflow.stderr);
+    workflow.assert_error_on_line("input `flag` is optional with no `default:`", 7);
+    assert_eq!(
+        workflow.located_errors().len(),
+        1,
+        "{:?}",
+        workflow.located_errors()
+    );
+    insta::assert_snapshot!(
+        "optional_input_if_refused",
+        env.run(&["orchestrate", "validate", "in"]).snapshot(&env)
+    );
+    // Given on the run, or with a default, the same `if:` decides.
+    let given = env.run(&["orchestrate", "run", "in", "--input", "flag=true"]);
+    assert_eq!(
+        given.code, 2,
+        "validate refuses it whatever is given: {}",
+        given.stderr
+    );
+    env.scenario(
+        "in",
+        "name: in\ndescription: optional boolean input\ninputs:\n  flag: {type: boolean, default: false}\nphases:\n  - name: a\n    if: inputs.flag\n    run: echo ran >> ran.log\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "in"]).code, 0);
+    assert!(!env.file("ran.log").exists());
+}
+
+/// A step output never written, taken as true or false itself: the failure says it has no
+/// value and why, and a comparison that decides it (before: "a string ('')", compare it with
+/// `''`).
+#[test]
+fn an_if_taking_a_missing_output_as_a_boolean_says_it_has_no_value() {
+    let env = Env::new();
+    env.workflow(
+        "o",
+        "name: o\nsteps:\n  - name: a\n    run: 'true'\n  - name: b\n    if: steps.a.outputs.ok\n    run: echo ran\n",
+    );
+    let out = env.run(&["workflow", "run", "o"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("`steps.a.outputs.ok` has no value (`a` recorded no output `ok`)")
+            && out.stdout.contains("`steps.a.outputs.ok == 'true'`"),
+        "{}",
+        out.stdout
+    );
+}

@@ -968,6 +968,7 @@ fn event() -> impl Strategy<Value = Event> {
                 },
                 by,
                 timeout_seconds: None,
+                enable_rollback: None,
                 rerun: vec![],
             }
         }),

@@ -18,6 +18,9 @@ pub struct TerminalObserver {
     spinner: Option<ProgressBar>,
     /// What the commands its lines suggest carry after `cortex` (`Ctx::globals`).
     globals: Vec<String>,
+    /// The labels of the items of `foreach:` units seen (`render::item_labels`): an item
+    /// compensated in the batch that collapses its step's items is still called by its item.
+    labels: std::collections::BTreeMap<String, String>,
 }
 
 impl TerminalObserver {
@@ -27,6 +30,7 @@ impl TerminalObserver {
             live: !json && std::io::stdout().is_terminal(),
             spinner: None,
             globals,
+            labels: Default::default(),
         }
     }
 
@@ -56,6 +60,7 @@ impl TerminalObserver {
 
 impl Observer for TerminalObserver {
     fn begin(&mut self, state: &RunState, resumed: bool) {
+        self.labels = crate::render::item_labels(state);
         // With --json, stdout carries the final document only.
         if !self.json {
             self.emit(&crate::render::render_header(state, resumed));
@@ -88,7 +93,14 @@ impl Observer for TerminalObserver {
             events,
             SystemTime::now(),
             &self.globals,
+            &self.labels,
         ));
+        if events
+            .iter()
+            .any(|r| matches!(r.event, Event::ForeachExpanded { .. }))
+        {
+            self.labels.extend(crate::render::item_labels(state));
+        }
         if let (Some(step), true) = (starts_step, self.live) {
             let i = state.step_index(&step).map_or(0, |i| i + 1);
             let bar = ProgressBar::new_spinner();
@@ -121,7 +133,13 @@ impl Observer for TerminalObserver {
     }
 
     fn child(&mut self, _step: &str, state: &RunState, events: &[Recorded]) {
-        let text = render_progress(state, events, SystemTime::now(), &self.globals);
+        let text = render_progress(
+            state,
+            events,
+            SystemTime::now(),
+            &self.globals,
+            &Default::default(),
+        );
         let indented: String = text
             .lines()
             .filter(|l| !l.trim().is_empty())

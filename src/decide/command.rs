@@ -115,6 +115,10 @@ pub enum Command {
         /// The run's time limit from now on (`resume --timeout`, or the configuration in
         /// force at resume); none keeps the one in force.
         timeout_seconds: Option<u64>,
+        /// `enable_rollback` of the configuration in force at resume, which decides a
+        /// `--rollback-to` (as `timeout_seconds` does the time limit); none: the one recorded
+        /// at `run`.
+        enable_rollback: Option<bool>,
         /// A worker's resume (`cortex worker` taking a run over): attempts a worker claimed
         /// are left to their leases — the worker reaps the lapsed ones — instead of being
         /// ended as the dead driver's. A worker that helped with the run and took it over

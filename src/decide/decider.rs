@@ -256,6 +256,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             by,
             driver,
             timeout_seconds,
+            enable_rollback,
             leave_claimed,
             lease_lapsed,
         } => resume(
@@ -264,7 +265,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             mode,
             by,
             (driver, leave_claimed, lease_lapsed),
-            timeout_seconds,
+            (timeout_seconds, enable_rollback),
         ),
         Command::RecordCondition(check) => record_condition(state, workflow, *check),
         Command::RecordItems { step, items } => record_items(state, workflow, step, items),
@@ -1300,13 +1301,18 @@ fn resume(
     mode: ResumeMode,
     by: crate::event::Operator,
     (driver, leave_claimed, lease_lapsed): (crate::event::Driver, bool, bool),
-    timeout_seconds: Option<u64>,
+    (timeout_seconds, enable_rollback): (Option<u64>, Option<bool>),
 ) -> Result<Vec<Event>, DecideError> {
     let config = &state
         .start
         .as_ref()
         .expect("started runs have a start")
         .config;
+    // A rollback is decided by the configuration in force at resume (as the time limit is),
+    // else by the one recorded at `run`; recorded with the resume where it is not that one.
+    let rollback_enabled = enable_rollback.unwrap_or(config.enable_rollback);
+    let rollback_setting = enable_rollback
+        .filter(|&now| now != config.enable_rollback && matches!(mode, ResumeMode::RollbackTo(_)));
     let paused = matches!(state.phase, RunPhase::Paused { .. });
     // Begun, a rollback is the run's way on until it ends, whatever stopped it (a killed
     // driver, a stop): skipping or retrying a step past it would finish a half-undone run as
@@ -1468,6 +1474,7 @@ fn resume(
                 driver: driver.clone(),
                 by: by.clone(),
                 timeout_seconds,
+                enable_rollback: None,
                 rerun: rerun.clone(),
             };
             super::state::evolve_in_place(
@@ -1490,8 +1497,10 @@ fn resume(
             );
         }
         ResumeMode::RollbackTo(target) => {
-            if !config.enable_rollback {
-                return Err(DecideError::RollbackDisabled);
+            if !rollback_enabled {
+                return Err(DecideError::RollbackDisabled {
+                    at_start: enable_rollback.is_none(),
+                });
             }
             let index = known_step(state, target)?;
             refuse_item(state, index)?;
@@ -1575,6 +1584,7 @@ fn resume(
         driver,
         by,
         timeout_seconds,
+        enable_rollback: rollback_setting,
         rerun,
     });
     events.extend(after);

@@ -58,8 +58,14 @@ pub enum DecideError {
         "the run is rolling back ({pending} still to undo): `--{mode}` cannot be used until the rollback ends; a plain resume goes on with it"
     )]
     RollingBack { mode: &'static str, pending: String },
-    #[error("rollback is disabled by `enable_rollback: false` in cortex.config.json")]
-    RollbackDisabled,
+    /// `at_start`: the setting is the one recorded when the run started (no configuration was
+    /// read at resume), else cortex.config.json's as it is now.
+    #[error("{}", if *at_start {
+        "rollback is disabled: `enable_rollback` was false in cortex.config.json when the run started"
+    } else {
+        "rollback is disabled: cortex.config.json sets `\"workflow\": {\"enable_rollback\": false}`"
+    })]
+    RollbackDisabled { at_start: bool },
     #[error("cannot roll back to `{step}`: {reason}")]
     CannotRollbackTo { step: String, reason: String },
     #[error("cannot re-run from {noun} `{step}`: {reason}")]

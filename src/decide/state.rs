@@ -1082,6 +1082,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             timeout_seconds,
             by,
             rerun,
+            ..
         } => {
             if timeout_seconds.is_some() {
                 state.timeout_seconds = *timeout_seconds;

@@ -1036,12 +1036,68 @@ pub fn type_problems(expr: &Expr, kind_of: &dyn Fn(&str) -> Option<Value>) -> Ve
     out
 }
 
+/// The references `expr` takes as true or false themselves (an operand of `!`, `&&`, `||`, or
+/// the whole condition), as written: what has no value when it is not there.
+pub fn bare_operands(expr: &Expr) -> Vec<(&Reference, &str)> {
+    fn walk<'e>(e: &'e Expr, taken: bool, out: &mut Vec<(&'e Reference, &'e str)>) {
+        match e {
+            Expr::Ref(r, w) if taken => out.push((r, w.as_str())),
+            Expr::Literal(_) | Expr::Ref(..) => {}
+            Expr::Not(a) => walk(a, true, out),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                walk(a, true, out);
+                walk(b, true, out);
+            }
+            Expr::Compare(_, a, b) => {
+                walk(a, false, out);
+                walk(b, false, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(expr, true, &mut out);
+    out
+}
+
 /// Evaluate `expr`, reading references with `resolve` (`None`: not recorded). Pure: the same
 /// values always give the same verdict.
 pub fn evaluate(expr: &Expr, resolve: &dyn Fn(&Reference) -> Option<Value>) -> Evaluation {
     let mut seen = Vec::new();
-    let result = eval(expr, resolve, &mut seen).and_then(|v| truth(&v, expr));
+    let result = truth_in(expr, resolve, &mut seen);
     Evaluation { seen, result }
+}
+
+/// `e` where true or false is taken (an operand of `!`, `&&`, `||`, or the whole condition).
+/// A reference with no value is said to have none, and why, with a way that works: before, it
+/// read as the text `''` ("a string (''), not true or false; compare it, e.g. `inputs.flag ==
+/// ''`") though the input was declared boolean, only not given.
+fn truth_in(
+    e: &Expr,
+    resolve: &dyn Fn(&Reference) -> Option<Value>,
+    seen: &mut Vec<(Reference, String, Option<Value>)>,
+) -> Result<bool, EvalError> {
+    let Expr::Ref(r, written) = e else {
+        return truth(&eval(e, resolve, seen)?, e);
+    };
+    let v = resolve(r);
+    seen.push((r.clone(), written.clone(), v.clone()));
+    match v {
+        Some(v) => truth(&v, e),
+        None => Err(EvalError(absent(r, written))),
+    }
+}
+
+/// Why reference `r` (written `w`) has no value where true or false is needed, and what to do.
+pub fn absent(r: &Reference, w: &str) -> String {
+    match r {
+        Reference::Input(name) => format!(
+            "`{w}` has no value: input `{name}` was not given and has no `default:`; give it when starting a new run (`--input {name}=true` or `--input {name}=false`), or give the input a `default:` (a resume takes no inputs)"
+        ),
+        Reference::StepOutput { step, key } => format!(
+            "`{w}` has no value (`{step}` recorded no output `{key}`), not true or false; compare it, e.g. `{w} == 'true'`, which is false when it has none"
+        ),
+        Reference::Item => format!("`{w}` has no value, not true or false"),
+    }
 }
 
 /// How an operand is named in an error: its reference, or its literal.
@@ -1085,13 +1141,9 @@ fn eval(
             seen.push((r.clone(), written.clone(), v.clone()));
             v.unwrap_or(Value::Str(String::new()))
         }
-        Expr::Not(a) => Value::Bool(!truth(&eval(a, resolve, seen)?, a)?),
-        Expr::And(a, b) => {
-            Value::Bool(truth(&eval(a, resolve, seen)?, a)? && truth(&eval(b, resolve, seen)?, b)?)
-        }
-        Expr::Or(a, b) => {
-            Value::Bool(truth(&eval(a, resolve, seen)?, a)? || truth(&eval(b, resolve, seen)?, b)?)
-        }
+        Expr::Not(a) => Value::Bool(!truth_in(a, resolve, seen)?),
+        Expr::And(a, b) => Value::Bool(truth_in(a, resolve, seen)? && truth_in(b, resolve, seen)?),
+        Expr::Or(a, b) => Value::Bool(truth_in(a, resolve, seen)? || truth_in(b, resolve, seen)?),
         Expr::Compare(op, a, b) => {
             let l = eval(a, resolve, seen)?;
             let r = eval(b, resolve, seen)?;
@@ -1175,6 +1227,29 @@ fn compare(op: CmpOp, l: &Value, r: &Value, le: &Expr, re: &Expr) -> Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An input that was not given (no value at all) where true or false is needed: the
+    /// error names that cause and a way that works on a new run, not "a string ('')" with
+    /// a hint to compare it with `''`.
+    #[test]
+    fn an_input_not_given_taken_as_a_boolean_names_the_missing_input() {
+        let nothing = |_: &Reference| None;
+        for condition in ["inputs.flag", "!inputs.flag", "true && inputs.flag"] {
+            let error = evaluate(&parse(condition).unwrap(), &nothing)
+                .result
+                .unwrap_err()
+                .0;
+            assert!(
+                error.contains("input `flag` was not given and has no `default:`")
+                    && error.contains("--input flag=true")
+                    && !error.contains("a string"),
+                "{condition}: {error}"
+            );
+        }
+        // Compared, it is decided: false.
+        let compared = evaluate(&parse("inputs.flag == true").unwrap(), &nothing);
+        assert_eq!(compared.result, Ok(false));
+    }
 
     /// For any two texts, `a <= b && a >= b` holds exactly when `a == b` does, and exactly one
     /// of `<`, `==`, `>` holds: the order of texts agrees with their equality, numeric

@@ -696,6 +696,10 @@ pub enum Event {
         /// in force at resume); absent in runs recorded before it existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_seconds: Option<u64>,
+        /// `enable_rollback` of the configuration in force at this resume where it decided a
+        /// `--rollback-to` differently from the one recorded at `run`; absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        enable_rollback: Option<bool>,
         /// A scenario's completed phases that are no resume point (no checkpoint keeps them:
         /// `enable_checkpoints: false`) and run again.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -832,7 +836,7 @@ impl Event {
     /// them is refused by it as "newer" rather than as undecodable. Version 3 added
     /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
     /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`; 5, `attempt_log.lost_bytes`
-    /// (an incomplete file).
+    /// (an incomplete file); 6, `run_resumed.enable_rollback`.
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
@@ -841,6 +845,10 @@ impl Event {
                 lost_bytes: Some(_),
                 ..
             } => 5,
+            Event::RunResumed {
+                enable_rollback: Some(_),
+                ..
+            } => 6,
             Event::ScheduleSeen { .. } => 4,
             Event::ConditionChecked(_)
             | Event::ForeachExpanded { .. }

@@ -312,6 +312,7 @@ pub(crate) fn run_child(
                         // It is driven in the parent's session: what is left of the parent's
                         // limit is its limit, else the one a resume of the parent gave.
                         timeout_seconds: left.or(parent.timeout_seconds),
+                        enable_rollback: None,
                         leave_claimed: false,
                         lease_lapsed: false,
                     })?;

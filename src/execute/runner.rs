@@ -752,7 +752,7 @@ impl Runner {
             return Compensation::Nothing;
         };
         let texts = std::iter::once(cmd.as_str()).chain(step.run_texts());
-        if let Some(error) = super::unheld_secret_output_in(state, Some(index), texts) {
+        if let Some(error) = super::unheld_secret_output_in_rollback(state, &step.name, texts) {
             return Compensation::Ran(AttemptEnd::SpawnFailed { error }, String::new());
         }
         let (command, tpl_env) = render_shell(cmd, &resolver(state, &self.redactor, Some(index)));

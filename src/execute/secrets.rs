@@ -428,6 +428,40 @@ pub fn unheld_secret_output_in<'t>(
     })
 }
 
+/// The first secret output that the rollback of unit `unit` (its texts, `texts`) reads and
+/// this process does not hold, as the reason the compensation cannot run. Running the unit
+/// again (what `unheld_secret_output_error` offers a step) would redo what is to be undone:
+/// a rollback has such a value only in the process that recorded it.
+pub fn unheld_secret_output_in_rollback<'t>(
+    state: &RunState,
+    unit: &str,
+    texts: impl IntoIterator<Item = &'t str>,
+) -> Option<String> {
+    let noun = if state.is_scenario() {
+        "phases"
+    } else {
+        "steps"
+    };
+    texts.into_iter().find_map(|text| {
+        scan(text).into_iter().find_map(|o| match o.reference {
+            Ok(Reference::StepOutput { step, key })
+                if unheld_secret_output(
+                    state,
+                    &Reference::StepOutput {
+                        step: step.clone(),
+                        key: key.clone(),
+                    },
+                ) =>
+            {
+                Some(format!(
+                    "the rollback of `{unit}` reads the secret output `{noun}.{step}.outputs.{key}`, which is not kept in the log (it holds `***`) and which this process did not record: a rollback reads a secret output only in the process that recorded it (`on_failure: rollback`, or a rollback in the same drive); undo `{unit}` by hand"
+                ))
+            }
+            _ => None,
+        })
+    })
+}
+
 /// Why a secret output this process does not hold cannot be used by step `reader` (none: after
 /// the steps, a post-validation), and the fix: run the step that wrote it again, unless a wait
 /// for a report stands between the two.

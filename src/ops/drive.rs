@@ -351,6 +351,22 @@ pub(super) fn resume_refused(
                 ctx.cmd(&[group, "resume", &state.run_id])
             ))
         }
+        // The configuration in force at resume decides a rollback: where it is, and the resume
+        // to give again once it allows one.
+        crate::execute::JournalError::Decide(
+            ref d @ crate::decide::DecideError::RollbackDisabled { .. },
+        ) => {
+            let group = if state.is_scenario() {
+                "orchestrate"
+            } else {
+                "workflow"
+            };
+            CommandError::bad_input(d.to_string()).hint(format!(
+                "nothing was recorded; set `\"workflow\": {{\"enable_rollback\": true}}` in {} (the setting in force at resume decides), then resume again; {} goes on without rolling back",
+                ctx.catalog().config_path().display(),
+                ctx.cmd(&[group, "resume", &state.run_id])
+            ))
+        }
         // A manual phase never started is started by `orchestrate start`, never by a resume.
         crate::execute::JournalError::Decide(
             ref d @ crate::decide::DecideError::ManualNotStarted { ref phase },

@@ -1307,7 +1307,8 @@ pub fn resume(
             let holder =
                 journal.with_leases(|store| crate::execute::run_holder(&ctx.home, store, &state));
             let held = holder.as_ref().map(|h| h.to_string());
-            let plan = preview_resume(&journal.state, mode.clone(), &|id| {
+            let enable_rollback = ctx.catalog().config().ok().map(|c| c.enable_rollback);
+            let plan = preview_resume(&journal.state, mode.clone(), enable_rollback, &|id| {
                 children.iter().find(|c| c.run_id == id).cloned()
             })
             .map_err(|e| match (e, &held) {
@@ -1406,15 +1407,13 @@ pub fn resume(
     };
     // Limits can be lifted: the time limit from now on is `--timeout`, else the one in
     // cortex.config.json now (recorded in `run_resumed`).
-    let timeout_seconds = match timeout {
-        Some(seconds) => seconds,
-        None => {
-            ctx.catalog()
-                .config()
-                .map_err(|e| CommandError::definition(&e))?
-                .timeout_seconds
-        }
-    };
+    // So can rollback: `enable_rollback` in cortex.config.json now decides `--rollback-to`.
+    let config = ctx
+        .catalog()
+        .config()
+        .map_err(|e| CommandError::definition(&e))?;
+    let timeout_seconds = timeout.unwrap_or(config.timeout_seconds);
+    let settings = (timeout_seconds, config.enable_rollback);
     // A driver frozen (SIGSTOP, Ctrl-Z) or cut off past its driver lease holds the lock
     // still: it is broken, the lapsed lease claimed (`drive::hold_driver_lease`), and the
     // old driver fenced by its epoch.
@@ -1437,7 +1436,7 @@ pub fn resume(
         }
         _ => Vec::new(),
     };
-    go_on(ctx, journal, lock, mode, timeout_seconds, by, live).map(|out| out.warn(late))
+    go_on(ctx, journal, lock, mode, settings, by, live).map(|out| out.warn(late))
 }
 
 /// What run `state` waits for, if it only waits on people (a prompt step, a phase to report or
@@ -1648,11 +1647,11 @@ pub fn resume_claimed(
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
     let run_id = state.run_id.clone();
-    let timeout_seconds = ctx
+    let config = ctx
         .catalog()
         .config()
-        .map_err(|e| CommandError::definition(&e))?
-        .timeout_seconds;
+        .map_err(|e| CommandError::definition(&e))?;
+    let settings = (config.timeout_seconds, config.enable_rollback);
     // The lock of a driver whose lease lapsed (`stale`, the lease now this worker's) is
     // broken: that driver is fenced.
     let lock = DriverLock::take_over(&ctx.home, &run_id, &holder(&by.actor), |h| stale == Some(h))?;
@@ -1675,15 +1674,7 @@ pub fn resume_claimed(
         ));
     }
     supply_secret_inputs(ctx, &mut journal, &[], &ResumeMode::Continue)?;
-    go_on(
-        ctx,
-        journal,
-        lock,
-        ResumeMode::Continue,
-        timeout_seconds,
-        by,
-        live,
-    )
+    go_on(ctx, journal, lock, ResumeMode::Continue, settings, by, live)
 }
 
 /// What every resume does once it holds the run's lock: warn of a changed definition, and
@@ -1694,7 +1685,7 @@ fn go_on(
     mut journal: Journal<'_>,
     lock: DriverLock,
     mode: ResumeMode,
-    timeout_seconds: u64,
+    (timeout_seconds, enable_rollback): (u64, bool),
     by: Operator,
     live: &mut Live<'_>,
 ) -> Result<Output, CommandError> {
@@ -1704,6 +1695,7 @@ fn go_on(
         by: by.clone(),
         driver: driver(),
         timeout_seconds: Some(timeout_seconds),
+        enable_rollback: Some(enable_rollback),
         // A worker reaps lapsed leases: what other workers claimed is left to them.
         leave_claimed: ctx.dispatch.shared.is_some(),
         lease_lapsed: crate::execute::took_over_lapsed(&journal),

@@ -189,6 +189,7 @@ pub fn with_settings(
 pub fn preview_resume(
     state: &RunState,
     mode: ResumeMode,
+    enable_rollback: Option<bool>,
     child: &dyn Fn(&str) -> Option<RunState>,
 ) -> Result<Vec<PlannedStep>, crate::decide::DecideError> {
     let events = decide(
@@ -204,6 +205,7 @@ pub fn preview_resume(
                 host: String::new(),
             },
             timeout_seconds: None,
+            enable_rollback,
             leave_claimed: false,
             lease_lapsed: false,
         },

@@ -1374,7 +1374,7 @@ fn restarts(state: &RunState) -> Restarts {
             .any(|s| s.name == name && s.status == StepStatus::Completed)
     };
     let runs = |mode: crate::event::ResumeMode| -> Vec<String> {
-        let Ok(plan) = crate::plan::preview_resume(state, mode, &|_| None) else {
+        let Ok(plan) = crate::plan::preview_resume(state, mode, None, &|_| None) else {
             return Vec::new();
         };
         use crate::plan::Action;

@@ -127,10 +127,11 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             mode,
             by,
             timeout_seconds,
+            enable_rollback,
             rerun,
             ..
         } => format!(
-            "{}{}{}{}",
+            "{}{}{}{}{}",
             match mode {
                 ResumeMode::Continue => "continue".to_string(),
                 ResumeMode::Retry => "retry".to_string(),
@@ -140,6 +141,11 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
             },
             timeout_seconds
                 .map(|t| format!(" (timeout {t} s)"))
+                .unwrap_or_default(),
+            enable_rollback
+                .map(|on| format!(
+                    " (enable_rollback: {on} in cortex.config.json at resume, not as at the start)"
+                ))
                 .unwrap_or_default(),
             if rerun.is_empty() {
                 String::new()

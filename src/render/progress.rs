@@ -34,8 +34,16 @@ pub fn render_header(state: &RunState, resumed: bool) -> String {
             }
         }
         Some(sc) => {
-            let _ = writeln!(out, "   Phases: {} total", sc.phases.len());
-            for p in &sc.phases {
+            // The definition's phases, as `run` counts them: a resumed run's state holds the
+            // items of its `foreach:` phases too, which are no phases of the file (before, a
+            // resume said "5 total" where `run` said 2, each item listed `[auto]`).
+            let phases: Vec<_> = sc
+                .phases
+                .iter()
+                .filter(|p| state.step(&p.name).is_none_or(|unit| unit.item.is_none()))
+                .collect();
+            let _ = writeln!(out, "   Phases: {} total", phases.len());
+            for p in phases {
                 let parallel = if p.parallel { " [PARALLEL]" } else { "" };
                 let cond = p.condition.as_deref().unwrap_or("auto");
                 let _ = writeln!(out, "  -> {} [{cond}]{parallel}", p.name);
@@ -90,14 +98,38 @@ pub(crate) fn step_label(state: &RunState, step: &str) -> String {
     }
 }
 
+/// The label (`step_label`) of every item of a `foreach:` unit of `state`: what an item is
+/// called once its items are gone from the state (a rollback to before its step collapses
+/// them in the batch that compensated the last one).
+pub fn item_labels(state: &RunState) -> std::collections::BTreeMap<String, String> {
+    state
+        .steps
+        .iter()
+        .filter(|s| s.item.is_some())
+        .map(|s| (s.name.clone(), step_label(state, &s.name)))
+        .collect()
+}
+
 /// What to print for events just recorded (empty for quiet ones); a command it suggests
-/// carries `globals` after `cortex` (`Ctx::globals`).
+/// carries `globals` after `cortex` (`Ctx::globals`). `labels`: the labels of items seen
+/// before (`item_labels`), for an item no longer in `state`.
 pub fn render_progress(
     state: &RunState,
     events: &[Recorded],
     now: SystemTime,
     globals: &[String],
+    labels: &std::collections::BTreeMap<String, String>,
 ) -> String {
+    let step_label = |state: &RunState, step: &str| match labels.get(step) {
+        Some(label)
+            if state
+                .step_index(step)
+                .is_none_or(|i| state.steps[i].item.is_none()) =>
+        {
+            label.clone()
+        }
+        _ => step_label(state, step),
+    };
     let mut out = String::new();
     for rec in events {
         match &rec.event {
@@ -225,7 +257,10 @@ pub fn render_progress(
                 let _ = writeln!(
                     out,
                     "\n↩️  Rolling back {}, newest first",
-                    super::count(steps.len(), "step")
+                    super::count(
+                        steps.len(),
+                        if state.is_scenario() { "phase" } else { "step" }
+                    )
                 );
             }
             Event::StepCompensated { step, ran, .. } => {

@@ -359,8 +359,9 @@ pub fn validate_scenario_cautioned(
         if let Some(d) = &phase.description {
             texts.push((key("description"), d, false, false));
         }
+        // A rollback runs only once its phase completed: it may read the phase's own outputs.
         if let Some(r) = &phase.rollback {
-            texts.push((key("rollback"), r, true, false));
+            texts.push((key("rollback"), r, true, true));
         }
         // A criterion's templates are filled when it is shown or run: checked as a
         // description's (an item) or a command's (a check), each placed in its own text.

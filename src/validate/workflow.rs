@@ -417,6 +417,26 @@ impl Checker<'_> {
                                 "compare a number input with a number (`inputs.n > 3`), a boolean input with `==`/`!=` and `true`/`false`; `&&`, `||`, `!` and the whole condition take comparisons or `true`/`false`",
                             );
                         }
+                        // An optional input with no default, taken as true or false itself: a
+                        // run not given it cannot decide the condition (and a resume takes no
+                        // inputs), so it is refused here, not when the run reaches it.
+                        for (reference, written) in crate::definition::expr::bare_operands(&expr) {
+                            if let Reference::Input(name) = reference
+                                && let Some(spec) = inputs.get(name)
+                                && !spec.required
+                                && spec.default.is_none()
+                            {
+                                self.hinted(
+                                    path,
+                                    format!(
+                                        "`if:` takes `{written}` as true or false, but input `{name}` is optional with no `default:`: a run not given it cannot decide the condition"
+                                    ),
+                                    format!(
+                                        "give the input a default (`default: false`), make it `required: true`, or compare it (`{written} == true` is false when it is not given)"
+                                    ),
+                                );
+                            }
+                        }
                         for (reference, written) in crate::definition::expr::references(&expr) {
                             match reference {
                                 Reference::Input(name) if !inputs.contains_key(name) => self.hinted(
@@ -840,7 +860,13 @@ pub fn validate_workflow_cautioned(
                 _ => &step.rollback,
             };
             if let Some(v) = value {
-                c.templates(&key(field), v, &wf.inputs, &earlier);
+                // A rollback runs only once its step completed: it may read the step's own
+                // outputs.
+                let mut own = earlier.clone();
+                if field == "rollback" {
+                    own.push(&step.name);
+                }
+                c.templates(&key(field), v, &wf.inputs, &own);
                 if field != "prompt" {
                     c.shell_templates(&key(field), v);
                 }

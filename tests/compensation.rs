@@ -1,0 +1,277 @@
+//! Compensation on the real binary: what a `rollback:` command can read (the outputs of the
+//! step or phase it undoes), which `enable_rollback` decides a rollback (the configuration in
+//! force when it is asked for), and how a scenario's resume describes one.
+
+mod common;
+
+use common::{Env, lines};
+
+fn last_run(env: &Env) -> String {
+    env.run(&["--json", "orchestrate", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A rollback runs only after its phase completed, so it may read the phase's own outputs:
+/// `validate` accepted no such reference ("does not run before this point"), though the
+/// compensation is what needs the id the phase created.
+#[test]
+fn a_phase_rollback_reads_the_outputs_of_the_phase_it_undoes() {
+    let env = Env::new();
+    env.scenario(
+        "sr",
+        r#"name: sr
+description: compensation needs the created id
+phases:
+  - name: base
+    run: echo base >> ran.log
+  - name: create
+    condition: after:base
+    run: echo "id=res-42" >> "$CORTEX_OUTPUT"
+    rollback: echo "delete ${{ phases.create.outputs.id }}" >> ran.log
+  - name: boom
+    condition: after:create
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#,
+    );
+    let valid = env.run(&["orchestrate", "validate", "sr"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    assert_eq!(env.run(&["orchestrate", "run", "sr"]).code, 1);
+    let run = last_run(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &run, "--rollback-to", "base"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["base", "delete res-42"]);
+}
+
+/// The workflow form, compensated by `on_failure: rollback` of a later step: the rollback
+/// gets the step's outputs, a secret one too, which stays `***` in what is shown and kept.
+#[test]
+fn a_step_rollback_reads_its_own_outputs_and_a_secret_one_stays_redacted() {
+    let env = Env::new();
+    env.workflow(
+        "wr",
+        r#"name: wr
+steps:
+  - name: create
+    run: |
+      echo "id=res-42" >> "$CORTEX_OUTPUT"
+      echo "api_token=tok-$(echo s3cr3t)" >> "$CORTEX_OUTPUT"
+    rollback: echo "delete ${{ steps.create.outputs.id }} ${{ steps.create.outputs.api_token }}" >> ran.log; echo "used ${{ steps.create.outputs.api_token }}"
+  - name: boom
+    run: "false"
+    retry: {max_retry_attempts: 0}
+    on_failure: rollback
+"#,
+    );
+    let valid = env.run(&["workflow", "validate", "wr"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    let out = env.run(&["workflow", "run", "wr"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["delete res-42 tok-s3cr3t"]);
+    assert!(out.stdout.contains("used ***"), "{}", out.stdout);
+    assert!(!out.stdout.contains("tok-s3cr3t") && !out.stderr.contains("tok-s3cr3t"));
+    assert_eq!(env.log_holding("tok-s3cr3t"), Vec::<String>::new());
+}
+
+/// Still refused: a rollback reading a later step's outputs.
+#[test]
+fn a_rollback_reading_a_later_steps_outputs_is_still_refused() {
+    let env = Env::new();
+    env.workflow(
+        "late",
+        "name: late\nsteps:\n  - name: a\n    run: 'true'\n    rollback: echo ${{ steps.b.outputs.x }}\n  - name: b\n    run: 'true'\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "late"]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    out.assert_error_on_line("does not run before this point", 5);
+}
+
+/// A base step (kept), a middle one to undo, and a last one that fails until `ok` exists.
+const BACK: &str = r#"name: back
+steps:
+  - name: a
+    run: echo a >> ran.log
+  - name: b
+    run: echo b >> ran.log
+    rollback: echo undo-b >> ran.log
+  - name: c
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#;
+
+const BACK_SCENARIO: &str = r#"name: back
+description: a base, a phase to undo, a failing one
+phases:
+  - name: a
+    run: echo a >> ran.log
+  - name: b
+    condition: after:a
+    run: echo b >> ran.log
+    rollback: echo undo-b >> ran.log
+  - name: c
+    condition: after:b
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#;
+
+/// The failed run of `BACK` (workflow) or `BACK_SCENARIO`: its id and the command group.
+fn failed_back(env: &Env, scenario: bool) -> (String, &'static str) {
+    if scenario {
+        env.scenario("back", BACK_SCENARIO);
+        assert_eq!(env.run(&["orchestrate", "run", "back"]).code, 1);
+        (last_run(env), "orchestrate")
+    } else {
+        env.workflow("back", BACK);
+        assert_eq!(env.run(&["workflow", "run", "back"]).code, 1);
+        let run = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (run, "workflow")
+    }
+}
+
+/// (A) Rollback enabled when the run started, disabled in cortex.config.json since: the
+/// setting in force at resume decides, as `timeout_seconds` does, so `--rollback-to` is
+/// refused (before, it compensated silently by the start's snapshot), saying where the
+/// setting is and how to go on; nothing is recorded.
+#[test]
+fn rollback_disabled_since_the_start_refuses_rollback_to_naming_the_config_now() {
+    for scenario in [false, true] {
+        let env = Env::new();
+        let (run, group) = failed_back(&env, scenario);
+        env.config(r#"{"workflow": {"enable_rollback": false}}"#);
+        let events = env.events(&run).len();
+        let out = env.run(&[group, "resume", &run, "--rollback-to", "a"]);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        assert_eq!(env.events(&run).len(), events, "nothing recorded");
+        assert_eq!(lines(&env.file("ran.log")), ["a", "b"], "nothing undone");
+        insta::assert_snapshot!(
+            format!("rollback_disabled_since_start_{group}"),
+            out.snapshot(&env)
+        );
+    }
+}
+
+/// (B) Rollback disabled when the run started, enabled in cortex.config.json since: the
+/// rollback goes ahead (before, exit 2 "disabled by `enable_rollback: false` in
+/// cortex.config.json" while the file said true), and the resume records the setting it
+/// used, which `log show` names.
+#[test]
+fn rollback_enabled_since_the_start_rolls_back_and_the_resume_records_the_setting() {
+    for scenario in [false, true] {
+        let env = Env::new();
+        env.config(r#"{"workflow": {"enable_rollback": false}}"#);
+        let (run, group) = failed_back(&env, scenario);
+        env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+        std::fs::write(env.file("ok"), "").unwrap();
+        let out = env.run(&[group, "resume", &run, "--rollback-to", "a"]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert_eq!(lines(&env.file("ran.log")), ["a", "b", "undo-b", "b"]);
+        let resumed = env
+            .events(&run)
+            .into_iter()
+            .find(|e| e["type"] == "run_resumed")
+            .unwrap();
+        assert_eq!(resumed["body"]["enable_rollback"], true, "{resumed}");
+        let log = env.run(&["log", "show", &run]);
+        assert!(
+            log.stdout
+                .contains("enable_rollback: true in cortex.config.json at resume"),
+            "{}",
+            log.stdout
+        );
+    }
+}
+
+/// A scenario resumed with `--rollback-to` over a `foreach:` phase: its header counts and
+/// describes the phases as `run`'s does (before: "Phases: 5 total", each item listed
+/// `roll[0] [auto]`), says it rolls back "phases", and labels every item's compensation by
+/// its item (before, the last one compensated lost it: "Phase roll[0]: compensated").
+#[test]
+fn a_scenario_rollback_over_foreach_items_is_described_as_run_describes_it() {
+    let env = Env::new();
+    env.scenario(
+        "rf",
+        r#"name: rf
+description: rollback foreach
+phases:
+  - name: base
+    run: echo base >> t.log
+  - name: roll
+    condition: after:base
+    foreach: [x, y]
+    run: echo "roll ${{ item }}" >> t.log
+    rollback: echo "undo ${{ item }}" >> t.log
+  - name: fin
+    condition: after:roll
+    retry: {max_retry_attempts: 0}
+    run: test -f ok
+"#,
+    );
+    let run_out = env.run(&["orchestrate", "run", "rf"]);
+    assert_eq!(run_out.code, 1, "{}{}", run_out.stdout, run_out.stderr);
+    let run = last_run(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &run, "--rollback-to", "base"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let header = |text: &str| -> String {
+        text.lines()
+            .skip_while(|l| !l.contains("Phases:"))
+            .take_while(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(header(&out.stdout), header(&run_out.stdout));
+    assert_eq!(
+        lines(&env.file("t.log")),
+        [
+            "base", "roll x", "roll y", "undo y", "undo x", "roll x", "roll y"
+        ]
+    );
+    insta::assert_snapshot!("scenario_rollback_over_foreach", out.snapshot(&env));
+}
+
+/// A secret output is never kept in the log: a `--rollback-to` in another process than the
+/// one that recorded it cannot give it to the rollback, and says so — undo it by hand — never
+/// "run `create` again" (which would redo what is to be undone), nor the value or `***` in
+/// its place.
+#[test]
+fn a_rollback_reading_a_secret_output_recorded_by_another_process_says_to_undo_by_hand() {
+    let env = Env::new();
+    env.scenario(
+        "ss",
+        r#"name: ss
+description: secret output in a rollback
+phases:
+  - name: base
+    run: echo base >> ran.log
+  - name: create
+    condition: after:base
+    run: echo "api_token=tok-$(echo s3cr3t)" >> "$CORTEX_OUTPUT"
+    rollback: echo "delete ${{ phases.create.outputs.api_token }}" >> ran.log
+  - name: boom
+    condition: after:create
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#,
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "ss"]).code, 1);
+    let run = last_run(&env);
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &run, "--rollback-to", "base"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "the rollback of `create` reads the secret output `phases.create.outputs.api_token`"
+        ) && out.stdout.contains("undo `create` by hand")
+            && !out.stdout.contains("--from create"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(lines(&env.file("ran.log")), ["base"]);
+    assert_eq!(env.log_holding("tok-s3cr3t"), Vec::<String>::new());
+}
