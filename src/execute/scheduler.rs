@@ -691,11 +691,42 @@ fn handle(
                     AttemptOutcome::Stopped
                     | AttemptOutcome::RunDeadline
                     | AttemptOutcome::HomeFault(_) => {
+                        // Its end is recorded before its lease is let go, as a worker running
+                        // a phase for another's driver does: a claim whose lease is gone while
+                        // its attempt is recorded running is an orphan to every other
+                        // worker's reaper (`claims_without_lease`). Before, the lease went
+                        // first and the stop (or pause) recorded the attempt after, so another
+                        // worker's loop in between recorded "the lease of … is gone … the
+                        // attempt runs again" for an attempt a stop had ended.
+                        let (worker, host) = (&shared.worker, &shared.host);
+                        let reason = match &outcome {
+                            AttemptOutcome::HomeFault(problem) => format!(
+                                "worker {worker} on {host} hit a problem with its own files in its home: {problem}"
+                            ),
+                            AttemptOutcome::RunDeadline => format!(
+                                "worker {worker} on {host} ended it: the run's time limit ran out"
+                            ),
+                            _ => match &journal.state.abort_requested {
+                                Some(by) => format!(
+                                    "worker {worker} on {host} ended it: the run is being aborted by {}",
+                                    by.actor
+                                ),
+                                None => format!(
+                                    "worker {worker} on {host} ended it: the run is being stopped"
+                                ),
+                            },
+                        };
                         if let AttemptOutcome::HomeFault(problem) = outcome {
                             home_fault.get_or_insert(problem);
                         }
                         shared.keeper.forget(&lease);
                         journal.flush()?;
+                        let events = journal.submit(Command::InterruptAttempt {
+                            step: lease.unit.clone(),
+                            attempt: lease.attempt,
+                            reason,
+                        })?;
+                        announce(journal, ctx, &events);
                         let _ = journal.nested(|store, _, _| store.release_lease(&lease));
                         Ok(())
                     }
