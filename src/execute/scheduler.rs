@@ -152,7 +152,7 @@ pub fn drive_scenario(
                 announce(journal, ctx, &[caught_up, ours].concat());
             }
             if !halt.is_set() {
-                if ctx.stop.is_set() || journal.state.stop_requested {
+                if ctx.stop.is_set() || journal.state.stop_requested || ctx.dispatch.ending() {
                     halt.set(libc_sigterm());
                 } else if deadline.is_some_and(|d| Instant::now() >= d)
                     && journal.state.outcome().is_none()
@@ -190,6 +190,21 @@ pub fn drive_scenario(
                 let helpers =
                     claimed_elsewhere(&journal.state, &workers, ctx.dispatch.shared.as_deref())
                         && halted.elapsed() < runner.grace + HELPERS_MARGIN;
+                // A worker told to stop a second time while draining hands the run back once
+                // what it ran here has ended, recorded (`handle`): other workers' attempts go
+                // on under their leases, for whoever takes the run next — unless the run is
+                // being stopped or aborted, which is recorded as such.
+                if workers.is_empty()
+                    && ctx.dispatch.ending()
+                    && !journal.state.stop_requested
+                    && journal.state.abort_requested.is_none()
+                    && pause_reason.is_none()
+                {
+                    flush(journal, ctx)?;
+                    return Ok(DriveEnd::Waiting(
+                        "handed back by a worker told to stop".into(),
+                    ));
+                }
                 if workers.is_empty() && !helpers {
                     if let Some(reason) = pause_reason.take() {
                         record(journal, ctx, Command::Pause { reason })?;
@@ -706,6 +721,15 @@ fn handle(
                             AttemptOutcome::RunDeadline => format!(
                                 "worker {worker} on {host} ended it: the run's time limit ran out"
                             ),
+                            _ if shared.ending.load(std::sync::atomic::Ordering::Relaxed)
+                                && !journal.state.stop_requested
+                                && journal.state.abort_requested.is_none() =>
+                            {
+                                format!(
+                                    "worker {worker} on {host} ended it: {}",
+                                    super::ENDING_WORDS
+                                )
+                            }
                             _ => match &journal.state.abort_requested {
                                 Some(by) => format!(
                                     "worker {worker} on {host} ended it: the run is being aborted by {}",
