@@ -290,3 +290,163 @@ fn two_copies_at_once_into_one_database_find_the_same_runs_already_there() {
         assert_eq!(verified["runs"], 8, "{verified}");
     }
 }
+
+common::on_both_stores!(every_waiting_run_is_copied_as_status_shows_it_waiting);
+
+/// Every run that waits is copied, as DESIGN says and `status` shows it (`waiting`): a
+/// scenario waiting for a manual phase's start, one whose started manual phase waits for its
+/// report, one whose phase waits for a worker offering its tags, one a worker drove until it
+/// waited for a person, and a workflow waiting for a report. Before, `log copy` refused every
+/// waiting scenario run as "its driver was cut short (`status` shows it interrupted)" and
+/// suggested a `resume` that changed nothing (a scenario waits with its phase `running` in
+/// the log, which it took for a session cut short).
+fn every_waiting_run_is_copied_as_status_shows_it_waiting(env: Env) {
+    env.scenario(
+        "m",
+        "name: m\ndescription: m\nphases:\n  - {name: a, description: a, run: 'true'}\n  - {name: rev, description: r, condition: manual}\n",
+    );
+    env.scenario(
+        "tagged",
+        "name: tagged\ndescription: d\nphases:\n  - {name: prep, description: p, run: 'true'}\n  - {name: train, description: t, condition: 'after:prep', runs_on: [gpu], run: 'true'}\n",
+    );
+    env.workflow(
+        "rep",
+        "name: rep\nsteps:\n  - {name: a, run: 'true'}\n  - {name: review, prompt: review it}\n",
+    );
+    let latest = |kind: &str| {
+        env.run(&["--json", kind, "history"]).json()[0]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // `--json` status of `run` in the log `db` (this one if None), a scenario's or a workflow's.
+    let status_in = |db: Option<&str>, run: &str| {
+        let mut args = vec!["--json"];
+        if let Some(db) = db {
+            args.extend(["--db", db]);
+        }
+        let kind = if env
+            .run(&["--json", "orchestrate", "history"])
+            .stdout
+            .contains(run)
+        {
+            "orchestrate"
+        } else {
+            "workflow"
+        };
+        args.extend([kind, "status", run]);
+        env.run(&args).json()
+    };
+    let mut waiting = Vec::new();
+    // A manual phase not started.
+    assert_eq!(env.run(&["orchestrate", "run", "m"]).code, 3);
+    waiting.push(latest("orchestrate"));
+    // A started manual phase waiting for its report.
+    assert_eq!(env.run(&["orchestrate", "run", "m"]).code, 3);
+    let started = latest("orchestrate");
+    let start = env.run(&["orchestrate", "start", &started, "rev"]);
+    assert!(
+        start.code == 0 || start.code == 3,
+        "{}{}",
+        start.stdout,
+        start.stderr
+    );
+    assert_eq!(status_in(None, &started)["phases"][1]["status"], "waiting");
+    waiting.push(started);
+    // A phase waiting for a worker offering tags.
+    assert_eq!(env.run(&["orchestrate", "run", "tagged"]).code, 3);
+    waiting.push(latest("orchestrate"));
+    // Submitted, and driven by a worker until it waits for a person.
+    let submitted = env.run(&["orchestrate", "run", "m", "--submit"]);
+    assert!(
+        submitted.code == 0 || submitted.code == 3,
+        "{}{}",
+        submitted.stdout,
+        submitted.stderr
+    );
+    let by_worker = latest("orchestrate");
+    let worker = env.run(&["worker", "--until-idle", "--poll", "100ms"]);
+    assert_eq!(worker.code, 0, "{}{}", worker.stdout, worker.stderr);
+    assert_eq!(
+        status_in(None, &by_worker)["phases"][0]["status"],
+        "completed"
+    );
+    waiting.push(by_worker);
+    // A workflow waiting for a report (copied before too).
+    assert_eq!(env.run(&["workflow", "run", "rep"]).code, 3);
+    waiting.push(latest("workflow"));
+
+    for run in &waiting {
+        let status = status_in(None, run);
+        assert_eq!(status["status"], "waiting", "{run}: {status}");
+    }
+    let to = env.dir.path().join("team.db");
+    let to = to.to_str().unwrap();
+    let out = env.run(&["--json", "log", "copy", "--to", to]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let mut copied = ids(&doc, "copied");
+    copied.sort();
+    let mut expected = waiting.clone();
+    expected.sort();
+    assert_eq!(copied, expected, "{doc}");
+    assert!(ids(&doc, "refused").is_empty(), "{doc}");
+    // Waiting there as here.
+    for run in &waiting {
+        let there = status_in(Some(to), run);
+        assert_eq!(there["status"], "waiting", "{run}: {there}");
+    }
+}
+
+/// A copy into the log being copied is refused however `--to` writes it: the same
+/// PostgreSQL schema as a libpq `key=value` string, the same file by another path. Before,
+/// only the same text was refused.
+#[test]
+fn a_copy_into_the_same_log_written_another_way_is_refused() {
+    let env = Env::new();
+    env.workflow("tiny", TINY);
+    assert_eq!(env.run(&["workflow", "run", "tiny"]).code, 0);
+    std::fs::create_dir_all(env.home().join("sub")).unwrap();
+    let other_path = env.home().join("../home/sub/../cortex.db");
+    for to in [
+        format!("sqlite:{}", env.db().display()),
+        format!("sqlite:{}", other_path.display()),
+    ] {
+        let out = env.run(&["log", "copy", "--to", &to]);
+        assert_eq!(out.code, 2, "{to}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("names the log being copied"),
+            "{}",
+            out.stderr
+        );
+    }
+    let Some(pg) = Env::postgres("a_copy_into_the_same_log_written_another_way_is_refused") else {
+        return;
+    };
+    pg.workflow("tiny", TINY);
+    assert_eq!(pg.run(&["workflow", "run", "tiny"]).code, 0);
+    let url = pg.db_spec();
+    let conf: postgres::Config = url.parse().unwrap();
+    let host = match &conf.get_hosts()[0] {
+        postgres::config::Host::Tcp(h) => h.clone(),
+        postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let mut kv = format!(
+        "dbname={} host={host} options='{}'",
+        conf.get_dbname().unwrap(),
+        conf.get_options().unwrap()
+    );
+    if let Some(port) = conf.get_ports().first() {
+        kv.push_str(&format!(" port={port}"));
+    }
+    if let Some(user) = conf.get_user() {
+        kv.push_str(&format!(" user={user}"));
+    }
+    let out = pg.run(&["log", "copy", "--to", &kv]);
+    assert_eq!(out.code, 2, "{kv}: {}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("names the log being copied"),
+        "{}",
+        out.stderr
+    );
+}

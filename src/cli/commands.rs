@@ -222,9 +222,10 @@ pub fn dispatch(
                     super::err(&format!("schedule: {line}\n"))
                 });
             }
-            // The first SIGTERM (or Ctrl-C) drains; a second ends it at once (its leases lapse
-            // and other workers take its runs over).
-            driving_with(ctx, json, StopFlag::install_second_ends(), |live| {
+            // The first SIGTERM (or Ctrl-C) drains; a second ends what it runs, recorded, and
+            // hands its runs back; a third ends it at once (its leases lapse and other
+            // workers take its runs over).
+            driving_with(ctx, json, StopFlag::install_counted(), |live| {
                 ops::worker::work(ctx, opts, live)
             })
         }

@@ -462,15 +462,6 @@ impl RunState {
         )
     }
 
-    /// Whether a step (or a rollback) was under way when the log was last written by a
-    /// driver that has not recorded its session's end, and the run was not left for workers
-    /// (`run --submit`): a driver is, or was until cut short, running it.
-    pub fn session_running(&self) -> bool {
-        !self.submitted
-            && self.driver.is_some()
-            && matches!(self.phase, RunPhase::Running | RunPhase::RollingBack)
-    }
-
     pub fn outcome(&self) -> Option<Outcome> {
         match self.phase {
             RunPhase::Finished { outcome } => Some(outcome),

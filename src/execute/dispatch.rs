@@ -37,7 +37,16 @@ pub struct Shared {
     pub slots: Slots,
     /// Raised on SIGTERM: no new unit starts; what runs finishes, and runs are handed back.
     pub draining: AtomicBool,
+    /// Raised on a second SIGTERM (or SIGINT) while draining: what runs here ends now (TERM
+    /// to its command's group, KILL after its grace), each attempt recorded interrupted with
+    /// this worker's words, and the runs it drives handed back (`ENDING_WORDS`).
+    pub ending: AtomicBool,
 }
+
+/// Why an attempt a stopping worker ended (a second stop signal while it drained) ends: it
+/// runs again wherever its run is taken next.
+pub const ENDING_WORDS: &str =
+    "the worker is stopping (a second stop signal while it drained): the attempt runs again";
 
 impl Dispatch {
     /// Whether this driver may run a unit that asks for `runs_on`.
@@ -50,6 +59,13 @@ impl Dispatch {
         self.shared
             .as_ref()
             .is_some_and(|s| s.draining.load(Ordering::Relaxed))
+    }
+
+    /// Whether what runs here ends now (a worker told to stop a second time while draining).
+    pub fn ending(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|s| s.ending.load(Ordering::Relaxed))
     }
 }
 

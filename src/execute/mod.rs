@@ -39,9 +39,9 @@ pub use attempt_logs::{
 pub use child::inherit_secret_inputs;
 pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, rfc3339};
 pub use dispatch::{
-    Dispatch, Shared, Slots, acquire_run, claim_unit, claims_without_lease, driven_elsewhere,
-    driver_alive, finish_unit, holder_gone, live_lock, load_live, load_live_checked, lock_lapsed,
-    reap_lapsed, reap_lapsed_as, run_holder, without_gone_drivers,
+    Dispatch, ENDING_WORDS, Shared, Slots, acquire_run, claim_unit, claims_without_lease,
+    driven_elsewhere, driver_alive, finish_unit, holder_gone, live_lock, load_live,
+    load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder, without_gone_drivers,
 };
 pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};

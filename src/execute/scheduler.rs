@@ -152,7 +152,7 @@ pub fn drive_scenario(
                 announce(journal, ctx, &[caught_up, ours].concat());
             }
             if !halt.is_set() {
-                if ctx.stop.is_set() || journal.state.stop_requested {
+                if ctx.stop.is_set() || journal.state.stop_requested || ctx.dispatch.ending() {
                     halt.set(libc_sigterm());
                 } else if deadline.is_some_and(|d| Instant::now() >= d)
                     && journal.state.outcome().is_none()
@@ -190,6 +190,21 @@ pub fn drive_scenario(
                 let helpers =
                     claimed_elsewhere(&journal.state, &workers, ctx.dispatch.shared.as_deref())
                         && halted.elapsed() < runner.grace + HELPERS_MARGIN;
+                // A worker told to stop a second time while draining hands the run back once
+                // what it ran here has ended, recorded (`handle`): other workers' attempts go
+                // on under their leases, for whoever takes the run next — unless the run is
+                // being stopped or aborted, which is recorded as such.
+                if workers.is_empty()
+                    && ctx.dispatch.ending()
+                    && !journal.state.stop_requested
+                    && journal.state.abort_requested.is_none()
+                    && pause_reason.is_none()
+                {
+                    flush(journal, ctx)?;
+                    return Ok(DriveEnd::Waiting(
+                        "handed back by a worker told to stop".into(),
+                    ));
+                }
                 if workers.is_empty() && !helpers {
                     if let Some(reason) = pause_reason.take() {
                         record(journal, ctx, Command::Pause { reason })?;
@@ -691,11 +706,51 @@ fn handle(
                     AttemptOutcome::Stopped
                     | AttemptOutcome::RunDeadline
                     | AttemptOutcome::HomeFault(_) => {
+                        // Its end is recorded before its lease is let go, as a worker running
+                        // a phase for another's driver does: a claim whose lease is gone while
+                        // its attempt is recorded running is an orphan to every other
+                        // worker's reaper (`claims_without_lease`). Before, the lease went
+                        // first and the stop (or pause) recorded the attempt after, so another
+                        // worker's loop in between recorded "the lease of … is gone … the
+                        // attempt runs again" for an attempt a stop had ended.
+                        let (worker, host) = (&shared.worker, &shared.host);
+                        let reason = match &outcome {
+                            AttemptOutcome::HomeFault(problem) => format!(
+                                "worker {worker} on {host} hit a problem with its own files in its home: {problem}"
+                            ),
+                            AttemptOutcome::RunDeadline => format!(
+                                "worker {worker} on {host} ended it: the run's time limit ran out"
+                            ),
+                            _ if shared.ending.load(std::sync::atomic::Ordering::Relaxed)
+                                && !journal.state.stop_requested
+                                && journal.state.abort_requested.is_none() =>
+                            {
+                                format!(
+                                    "worker {worker} on {host} ended it: {}",
+                                    super::ENDING_WORDS
+                                )
+                            }
+                            _ => match &journal.state.abort_requested {
+                                Some(by) => format!(
+                                    "worker {worker} on {host} ended it: the run is being aborted by {}",
+                                    by.actor
+                                ),
+                                None => format!(
+                                    "worker {worker} on {host} ended it: the run is being stopped"
+                                ),
+                            },
+                        };
                         if let AttemptOutcome::HomeFault(problem) = outcome {
                             home_fault.get_or_insert(problem);
                         }
                         shared.keeper.forget(&lease);
                         journal.flush()?;
+                        let events = journal.submit(Command::InterruptAttempt {
+                            step: lease.unit.clone(),
+                            attempt: lease.attempt,
+                            reason,
+                        })?;
+                        announce(journal, ctx, &events);
                         let _ = journal.nested(|store, _, _| store.release_lease(&lease));
                         Ok(())
                     }

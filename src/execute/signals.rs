@@ -9,6 +9,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 #[derive(Debug, Clone, Default)]
 pub struct StopFlag {
     signal: Arc<AtomicUsize>,
+    /// How many stop signals came (`install_counted`).
+    count: Arc<AtomicUsize>,
 }
 
 impl StopFlag {
@@ -22,25 +24,38 @@ impl StopFlag {
         flag
     }
 
-    /// As `install`, and a second stop signal, once the flag is raised, ends the process at
+    /// As `install`, counting the stop signals (`repeated`), and a third ends the process at
     /// once (status 128 + the signal, as the signal's default would): for a process that
-    /// drains on the first (a worker), the way out when draining cannot go on — a database
-    /// that stopped answering mid-statement held a worker through SIGTERM and SIGINT alike.
-    pub fn install_second_ends() -> Self {
+    /// drains on the first and ends what it runs on the second (a worker), the way out when
+    /// neither can go on — a database that stopped answering mid-statement held a worker
+    /// through SIGTERM and SIGINT alike. (The second ended it at once, before: a worker
+    /// TERMed twice by a supervisor vanished silently, exit 143, its runs shown interrupted.)
+    pub fn install_counted() -> Self {
         let flag = StopFlag::default();
         for sig in [SIGINT, SIGTERM, SIGHUP] {
-            let signal = Arc::clone(&flag.signal);
-            // Safety: the handler only swaps an atomic and calls `_exit`, both
+            let (signal, count) = (Arc::clone(&flag.signal), Arc::clone(&flag.count));
+            // Safety: the handler only updates atomics and calls `_exit`, all
             // async-signal-safe; it allocates, locks and unwinds nothing.
             let _ = unsafe {
                 signal_hook::low_level::register(sig, move || {
-                    if signal.swap(sig as usize, Ordering::SeqCst) != 0 {
+                    let _ = signal.compare_exchange(
+                        0,
+                        sig as usize,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                    if count.fetch_add(1, Ordering::SeqCst) >= 2 {
                         signal_hook::low_level::exit(128 + sig);
                     }
                 })
             };
         }
         flag
+    }
+
+    /// Whether a second stop signal came (`install_counted`).
+    pub fn repeated(&self) -> bool {
+        self.count.load(Ordering::SeqCst) >= 2
     }
 
     /// One flag for the whole process, installed by the first call: what a wait that any

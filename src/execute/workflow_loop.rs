@@ -167,6 +167,17 @@ pub(crate) fn drive_workflow(
     let mut cut_off = None;
     loop {
         // A stop or abort asked for in the log (caught up with by an append) stops here too.
+        // A worker told to stop a second time while draining hands the run back (the step
+        // it ended is recorded interrupted below), unless the run is being stopped or aborted.
+        if ctx.dispatch.ending()
+            && !journal.state.stop_requested
+            && journal.state.abort_requested.is_none()
+        {
+            flush(journal, ctx)?;
+            return Ok(DriveEnd::Waiting(
+                "handed back by a worker told to stop".into(),
+            ));
+        }
         if ctx.stop.is_set() || halt.is_set() || journal.state.stop_requested {
             return record_stop(journal, ctx, cut_off);
         }
@@ -344,11 +355,19 @@ pub(crate) fn drive_workflow(
                 let attempt = runner.prepare_attempt(&journal.state, index, deadline);
                 let mut caught_up = Vec::new();
                 let mut failed = None;
+                let dispatch = &ctx.dispatch;
                 let observer = &mut *ctx.observer;
                 let outcome = attempt.run_watched(
                     &runner,
                     &mut |step, s, l| observer.line(step, s, l),
-                    &mut || watch_log(journal, &halt, &mut caught_up, &mut failed),
+                    &mut || {
+                        // A worker told to stop a second time ends the step now.
+                        if dispatch.ending() {
+                            halt.set(nix::sys::signal::Signal::SIGTERM as i32);
+                            return true;
+                        }
+                        watch_log(journal, &halt, &mut caught_up, &mut failed)
+                    },
                 );
                 announce(journal, ctx, &caught_up);
                 if let Some(e) = failed {
@@ -360,6 +379,32 @@ pub(crate) fn drive_workflow(
                     AttemptOutcome::Report(report) => journal.stage_result(report)?,
                     AttemptOutcome::HomeFault(problem) => {
                         return super::session::home_fault(journal, ctx, problem);
+                    }
+                    AttemptOutcome::Stopped
+                        if ctx.dispatch.ending()
+                            && !journal.state.stop_requested
+                            && journal.state.abort_requested.is_none() =>
+                    {
+                        // Recorded with the worker's words before the run is handed back.
+                        let shared = ctx.dispatch.shared.clone();
+                        let (worker, host) =
+                            shared.as_ref().map_or((String::new(), String::new()), |s| {
+                                (s.worker.clone(), s.host.clone())
+                            });
+                        let attempt = journal.state.steps[index].attempts;
+                        let step = journal.state.steps[index].name.clone();
+                        record(
+                            journal,
+                            ctx,
+                            Command::InterruptAttempt {
+                                step,
+                                attempt,
+                                reason: format!(
+                                    "worker {worker} on {host} ended it: {}",
+                                    super::ENDING_WORDS
+                                ),
+                            },
+                        )?;
                     }
                     AttemptOutcome::Stopped | AttemptOutcome::RunDeadline => {}
                 }

@@ -623,7 +623,7 @@ pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let source_location = ctx.location()?;
     let from = source_location.shown();
     let into = target.shown();
-    if target == source_location {
+    if target.same_log(&source_location) {
         return Err(
             CommandError::bad_input(format!("--to names the log being copied ({into})"))
                 .hint("copy into another log; --db or CORTEX_DB chooses the one to copy from"),
@@ -874,8 +874,8 @@ fn import_from(
 
 /// Why `state`'s run (of the log `source`) is not copied by `log copy`, if it is not: a live
 /// driver holds it (`run_holder`: its lock, a lease, or the process its log names for a
-/// session still open), or its last session never recorded its end (a step or rollback was
-/// under way when its driver was cut short). In the other log nothing would say it is driven
+/// session still open), or, with none, it was cut short (`project::cut_short`: what `status`
+/// shows `interrupted` — a step or rollback under way, work only a driver does). In the other log nothing would say it is driven
 /// or was cut short here: a worker there would take it over at once and run again the step
 /// that runs (or ran) here.
 fn not_copyable(
@@ -895,7 +895,7 @@ fn not_copyable(
             ctx.cmd(&[kind, "status", run])
         ));
     }
-    if state.session_running() {
+    if crate::project::cut_short(state) {
         let stop = if state.is_scenario() { "stop" } else { "abort" };
         return Some(format!(
             "its driver was cut short (`status` shows it interrupted), its session never ended: a copy would be taken over there and its step run again; {} here, or {} it, then copy it",

@@ -130,7 +130,9 @@ struct Done {
 }
 
 /// Run a worker until `live.stop` is raised (SIGTERM, SIGINT): then it takes nothing new,
-/// lets what it runs finish, hands back the runs it drives, and returns a summary.
+/// lets what it runs finish, hands back the runs it drives, and returns a summary. Raised a
+/// second time (`StopFlag::repeated`) while it drains, it ends what it runs instead, each
+/// attempt recorded interrupted and each run handed back, then returns.
 pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Output, CommandError> {
     let name = opts
         .name
@@ -205,6 +207,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         ),
         slots: Slots::new(opts.concurrency),
         draining: AtomicBool::new(false),
+        ending: AtomicBool::new(false),
     });
     let mut wctx = ctx.clone();
     wctx.dispatch = Dispatch {
@@ -294,6 +297,21 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         if seat.draining.load(Ordering::Relaxed) {
             if busy.is_empty() {
                 break;
+            }
+            // Told again while draining: what runs here ends now, like a stop — each command
+            // TERMed (KILL after its grace), its attempt recorded interrupted, the runs this
+            // worker drives handed back — and the worker exits once all of it is recorded.
+            if live.stop.repeated() && !seat.ending.swap(true, Ordering::Relaxed) {
+                live.observer.note(&format!(
+                    "Told to stop again: ending what this worker runs now ({}): TERM to each command, KILL after {} s; each attempt is recorded interrupted and its run handed back. A third signal ends the worker at once, recording nothing.\n",
+                    crate::render::count(busy.len(), "unit or run"),
+                    super::KILL_GRACE.as_secs()
+                ));
+                for w in lock(&watches).values() {
+                    *w.why.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(crate::execute::ENDING_WORDS.to_string());
+                    w.stop.set(nix::sys::signal::Signal::SIGTERM as i32);
+                }
             }
             std::thread::sleep(Duration::from_millis(50));
             continue;

@@ -98,6 +98,18 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
     }
 }
 
+/// Whether a run that no live driver holds was cut short: what `status` shows `interrupted`
+/// (`run_status` with no driver). The one rule `log copy` refuses a run by (`not_copyable`)
+/// too: a run waiting — on a report, a manual start, a worker offering tags, or for workers
+/// (`run --submit`) — has nothing under way and nothing that runs again, whatever driver its
+/// log names. Before, `log copy` asked only whether the log named a driver while the run was
+/// `running` in the log, which a scenario that waits as a whole (its phase stays `running`)
+/// always is: every waiting scenario run was refused as "cut short", and the `resume` it
+/// suggested changed nothing.
+pub fn cut_short(state: &RunState) -> bool {
+    run_status(state, false) == RunStatus::Interrupted
+}
+
 /// The status shown for unit `index`: its own, but a `foreach:` step whose items run shows
 /// how its items stand (the first that failed, waits or stopped; running once any started).
 /// A unit whose retry was scheduled when its run paused (a sibling phase failed for good, the

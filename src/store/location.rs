@@ -32,6 +32,24 @@ const LIBPQ_KEYS: &[&str] = &[
     "service",
 ];
 
+/// `path` with links and `..` resolved as far as it exists (the rest appended as written).
+fn resolved(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(real) = at.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 /// An event log's place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -99,6 +117,22 @@ impl Location {
         match self {
             Location::Sqlite(path) => format!("sqlite:{}", path.display()),
             Location::Postgres(conn) => conn.clone(),
+        }
+    }
+
+    /// Whether this and `other` are the same log, however each was written: a SQLite file by
+    /// its path with links and `..` resolved (as far as it exists), a PostgreSQL database by
+    /// the server, database and schema its connection string selects
+    /// (`postgres::same_database`) — a URL and a libpq `key=value` string naming one database
+    /// are one log. Before, only the text was compared, and a copy of a log into itself
+    /// written the other way was not refused.
+    pub fn same_log(&self, other: &Location) -> bool {
+        match (self, other) {
+            (Location::Sqlite(a), Location::Sqlite(b)) => resolved(a) == resolved(b),
+            (Location::Postgres(a), Location::Postgres(b)) => {
+                super::postgres::same_database(a, b).unwrap_or(a == b)
+            }
+            _ => false,
         }
     }
 
@@ -329,5 +363,45 @@ mod tests {
                 Some(loc)
             );
         }
+    }
+
+    /// `log copy` refuses a copy into the log it copies from however the two are written:
+    /// one PostgreSQL database (and schema) as a URL and as a libpq `key=value` string, keys
+    /// in any order, the port and local host as defaults; one file by two paths. Another
+    /// database, port, host or schema is another log.
+    #[test]
+    fn one_log_written_two_ways_is_the_same_log() {
+        let base = Path::new("/base");
+        let loc = |s: &str| Location::parse(s, base).unwrap();
+        let url = loc("postgres://postgres@127.0.0.1:25432/review_f");
+        for same in [
+            "host=127.0.0.1 port=25432 dbname=review_f user=postgres",
+            "dbname=review_f port=25432 host=localhost user=postgres",
+            "postgresql://postgres@localhost:25432/review_f?sslmode=disable",
+            "user=postgres host=127.0.0.1 port=25432 dbname=review_f options='-c search_path=public'",
+        ] {
+            assert!(url.same_log(&loc(same)), "{same}");
+            assert!(loc(same).same_log(&url), "{same}");
+        }
+        for other in [
+            "host=127.0.0.1 port=25432 dbname=review_g user=postgres",
+            "host=127.0.0.1 port=5432 dbname=review_f user=postgres",
+            "host=db.example port=25432 dbname=review_f user=postgres",
+            "host=127.0.0.1 port=25432 dbname=review_f user=postgres options='-csearch_path=team'",
+            "sqlite:/base/review_f",
+        ] {
+            assert!(!url.same_log(&loc(other)), "{other}");
+        }
+        let schema = loc("postgres://u@h/db?options=-csearch_path%3DTeam");
+        assert!(schema.same_log(&loc("host=h user=u dbname=db options='--search_path=team'")));
+        assert!(!schema.same_log(&loc(
+            r#"host=h user=u dbname=db options='-c search_path="Team"'"#
+        )));
+        let dir = tempfile::tempdir().unwrap();
+        let a = Location::Sqlite(dir.path().join("x.db"));
+        let b = Location::Sqlite(dir.path().join("sub/../x.db"));
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        assert!(a.same_log(&b));
+        assert!(!a.same_log(&Location::Sqlite(dir.path().join("y.db"))));
     }
 }

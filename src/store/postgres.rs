@@ -312,6 +312,96 @@ fn key_values(conn: &str) -> Option<Vec<(&str, &str)>> {
     Some(pairs)
 }
 
+/// Whether connection strings `a` and `b` select the same log, whatever their form (a
+/// `postgres://` URL or a libpq `key=value` string, keys in any order): the same server (its
+/// hosts, the local ones — a Unix socket, `localhost`, a loopback address — taken as one; and
+/// port, 5432 unless named), the same database (the user's name unless named) and the same
+/// schema (the `search_path` its `options` set, `public` unless set). None where either does
+/// not parse (nothing to compare).
+pub fn same_database(a: &str, b: &str) -> Option<bool> {
+    let (a, b) = (Config::from_str(a).ok()?, Config::from_str(b).ok()?);
+    Some(target_of(&a) == target_of(&b))
+}
+
+/// What selects a log in a parsed connection string, each part as the server resolves it
+/// (`same_database`).
+fn target_of(config: &Config) -> (Vec<(String, u16)>, String, String) {
+    use postgres::config::Host;
+    let ports = config.get_ports();
+    let mut hosts: Vec<(String, u16)> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                Host::Tcp(h) => {
+                    let h = h.trim_start_matches('[').trim_end_matches(']');
+                    match h.to_ascii_lowercase().as_str() {
+                        "localhost" | "127.0.0.1" | "::1" => "local".to_string(),
+                        other => other.to_string(),
+                    }
+                }
+                Host::Unix(_) => "local".to_string(),
+            };
+            let port = ports
+                .get(i)
+                .or_else(|| (ports.len() == 1).then(|| &ports[0]))
+                .copied()
+                .unwrap_or(5432);
+            (name, port)
+        })
+        .collect();
+    if hosts.is_empty() {
+        hosts.push(("local".into(), ports.first().copied().unwrap_or(5432)));
+    }
+    hosts.sort();
+    hosts.dedup();
+    let user = config
+        .get_user()
+        .map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_default();
+    let db = config.get_dbname().map_or(user, str::to_string);
+    let schema = config
+        .get_options()
+        .and_then(search_path_of)
+        .unwrap_or_else(|| "public".into());
+    (hosts, db, schema)
+}
+
+/// The `search_path` the server options `options` set (`-c search_path=…`,
+/// `-csearch_path=…`, `--search_path=…`; the last wins, as the server reads them), as the
+/// server reads its names: unquoted ones folded to lower case, spaces around commas dropped.
+fn search_path_of(options: &str) -> Option<String> {
+    let mut words = options.split_whitespace().peekable();
+    let mut found = None;
+    while let Some(word) = words.next() {
+        let setting = match word {
+            "-c" => words.next(),
+            w if w.starts_with("-c") => Some(&w[2..]),
+            w if w.starts_with("--") => Some(&w[2..]),
+            _ => None,
+        };
+        if let Some((key, value)) = setting.and_then(|s| s.split_once('='))
+            && key.replace('-', "_").eq_ignore_ascii_case("search_path")
+        {
+            found = Some(value.to_string());
+        }
+    }
+    let names: Vec<String> = found?
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(
+            |n| match n.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+                Some(quoted) => quoted.to_string(),
+                None => n.to_lowercase(),
+            },
+        )
+        .collect();
+    Some(names.join(","))
+}
+
 pub fn shown(conn: &str) -> String {
     match Config::from_str(conn) {
         Ok(config) => shown_config(&config),
