@@ -185,8 +185,9 @@ fn a_server_that_accepts_and_never_answers_fails_within_the_connect_timeout() {
 }
 
 /// A worker drains on its first SIGTERM; one stuck where draining cannot go on (a database
-/// that stopped answering) ends at once on a second SIGTERM or SIGINT (before, it ignored
-/// both for as long as the database was silent).
+/// that stopped answering) with nothing in hand ends at once on a second SIGTERM or SIGINT
+/// (before, it ignored both for as long as the database was silent). One that holds work
+/// ends it on the second and exits on the third (`workers.rs`).
 #[test]
 fn a_second_stop_signal_ends_a_worker_stuck_on_a_silent_database() {
     let env = Env::new();

@@ -132,7 +132,8 @@ pub enum TopCommand {
     /// Drive runs from any host that reaches the log: runs whose driver is gone (or submitted
     /// with `run --submit`) and the ready phases of runs other workers drive, under leases;
     /// SIGTERM drains it (nothing new is taken, what runs finishes, runs are handed back); a
-    /// second ends what it runs (recorded interrupted, runs handed back); a third ends it.
+    /// second ends what it runs (recorded interrupted, runs handed back), or the worker at
+    /// once when it holds nothing; a third ends it.
     Worker {
         /// Its name, recorded on what it does (default: HOST-PID).
         #[arg(long)]

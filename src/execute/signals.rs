@@ -1,7 +1,7 @@
 //! Ctrl-C and SIGTERM as a flag the driver polls: a signal becomes a recorded, graceful stop.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -11,6 +11,9 @@ pub struct StopFlag {
     signal: Arc<AtomicUsize>,
     /// How many stop signals came (`install_counted`).
     count: Arc<AtomicUsize>,
+    /// Whether the process holds work a second signal would end and record (`holding`):
+    /// without any, a second signal ends it at once, as a third does.
+    holding: Arc<AtomicBool>,
 }
 
 impl StopFlag {
@@ -34,6 +37,7 @@ impl StopFlag {
         let flag = StopFlag::default();
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             let (signal, count) = (Arc::clone(&flag.signal), Arc::clone(&flag.count));
+            let holding = Arc::clone(&flag.holding);
             // Safety: the handler only updates atomics and calls `_exit`, all
             // async-signal-safe; it allocates, locks and unwinds nothing.
             let _ = unsafe {
@@ -44,13 +48,22 @@ impl StopFlag {
                         Ordering::SeqCst,
                         Ordering::SeqCst,
                     );
-                    if count.fetch_add(1, Ordering::SeqCst) >= 2 {
+                    let before = count.fetch_add(1, Ordering::SeqCst);
+                    // The third, or a second when nothing is held to end and record (a worker
+                    // stuck on a database that stopped answering, with nothing in hand).
+                    if before >= 2 || (before == 1 && !holding.load(Ordering::SeqCst)) {
                         signal_hook::low_level::exit(128 + sig);
                     }
                 })
             };
         }
         flag
+    }
+
+    /// Say whether the process holds work a second stop signal would end and record
+    /// (`install_counted`): while it holds none, a second signal ends it at once.
+    pub fn holding(&self, holding: bool) {
+        self.holding.store(holding, Ordering::SeqCst);
     }
 
     /// Whether a second stop signal came (`install_counted`).

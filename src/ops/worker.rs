@@ -294,6 +294,9 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                 crate::render::count(busy.len(), "unit or run")
             ));
         }
+        // A second stop signal ends what is held here (below); with nothing held, the
+        // process at once (`StopFlag::install_counted`).
+        live.stop.holding(!busy.is_empty());
         if seat.draining.load(Ordering::Relaxed) {
             if busy.is_empty() {
                 break;
@@ -533,6 +536,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     };
                     waiting_for.remove(&run_id);
                     busy.insert(run_id.clone());
+                    live.stop.holding(true);
                     driven += 1;
                     live.observer.note(&format!(
                         "Run {run_id} ({} `{}`): {}; driving it.\n",
@@ -609,6 +613,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                         }
                         backoff.remove(&key);
                         busy.insert(key.clone());
+                        live.stop.holding(true);
                         units += 1;
                         spawn_unit(
                             &wctx,
