@@ -133,6 +133,8 @@ struct Keeper {
 #[derive(Debug, Default)]
 pub struct Watch {
     groups: BTreeMap<i32, (Noted, Option<String>)>,
+    /// When each group was noted.
+    noted_at: BTreeMap<i32, Instant>,
     keepers: BTreeMap<u64, Keeper>,
 }
 
@@ -150,11 +152,13 @@ impl Watch {
                     };
                     let run = (run != "-").then(|| run.to_string());
                     self.groups.insert(pgid, (noted, run));
+                    self.noted_at.insert(pgid, at);
                 }
             }
             ["-", pgid] => {
                 if let Ok(pgid) = pgid.parse::<i32>() {
                     self.groups.remove(&pgid);
+                    self.noted_at.remove(&pgid);
                 }
             }
             ["T", id, ttl] => {
@@ -189,28 +193,54 @@ impl Watch {
         &self.groups
     }
 
-    /// When the groups noted must be ended unless a keeper is heard from: the earliest of
-    /// each keeper's last good round's start + its ttl − the margin. None while no group is
-    /// noted or no keeper has spoken.
-    pub fn deadline(&self) -> Option<Instant> {
-        if self.groups.is_empty() {
-            return None;
-        }
-        self.keepers
+    /// When the keepers, unheard from, must be taken for lapsing: the earliest of each
+    /// keeper's last good round's start + its ttl − the margin, with the shortest ttl. None
+    /// while no keeper has spoken (a process without leases is not fenced so).
+    fn keepers_deadline(&self) -> Option<(Instant, Duration)> {
+        let deadline = self
+            .keepers
             .values()
             .map(|k| k.renewed + k.ttl - margin(k.ttl))
+            .min()?;
+        let ttl = self.keepers.values().map(|k| k.ttl).min()?;
+        Some((deadline, ttl))
+    }
+
+    /// When group `pgid` must be ended unless a keeper is heard from: the keepers' deadline,
+    /// but never before half the shortest ttl from when it was noted. A group is started
+    /// right after a claim (fresh) or an append under the driver's fence (the lease held), by
+    /// a process that is not frozen; after a freeze the guard may have ended everything and
+    /// the woken keeper's first good round may come a moment after the process starts its
+    /// next attempt, which was ended at once.
+    fn group_deadline(&self, pgid: i32) -> Option<Instant> {
+        let (deadline, ttl) = self.keepers_deadline()?;
+        let noted = self.noted_at.get(&pgid).copied()?;
+        Some(deadline.max(noted + ttl / 2))
+    }
+
+    /// The next moment a noted group must be ended unless a keeper is heard from. None while
+    /// no group is noted or no keeper has spoken.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.groups
+            .keys()
+            .filter_map(|pgid| self.group_deadline(*pgid))
             .min()
     }
 
-    /// At `now`, past the deadline: the groups to end, forgotten from here on (a group noted
-    /// later is ended at once unless the keepers are heard from first).
+    /// At `now`: the groups past their deadline, to end, forgotten from here on.
     pub fn lapsed(&mut self, now: Instant) -> Vec<(Noted, Option<String>)> {
-        match self.deadline() {
-            Some(deadline) if now >= deadline => {
-                std::mem::take(&mut self.groups).into_values().collect()
-            }
-            _ => Vec::new(),
-        }
+        let due: Vec<i32> = self
+            .groups
+            .keys()
+            .copied()
+            .filter(|pgid| self.group_deadline(*pgid).is_some_and(|d| now >= d))
+            .collect();
+        due.into_iter()
+            .filter_map(|pgid| {
+                self.noted_at.remove(&pgid);
+                self.groups.remove(&pgid)
+            })
+            .collect()
     }
 }
 
@@ -373,6 +403,23 @@ mod tests {
         w.feed("H 7 0", t0 + ms(5000));
         w.feed("H 1 4500", t0 + ms(5000));
         assert_eq!(w.deadline(), Some(t0 + ms(25_000)));
+    }
+
+    #[test]
+    fn a_group_noted_after_the_keepers_fell_silent_waits_half_a_ttl_for_them() {
+        let t0 = Instant::now();
+        let mut w = Watch::default();
+        w.feed("T 1 2000", t0);
+        // Woken from a freeze: the next attempt starts before the keeper's first good round.
+        w.feed("+ 10 boot 5 RUN1", t0 + ms(5000));
+        assert_eq!(w.deadline(), Some(t0 + ms(6000)));
+        assert!(w.lapsed(t0 + ms(5999)).is_empty());
+        w.feed("H 1 0", t0 + ms(5100));
+        assert_eq!(w.deadline(), Some(t0 + ms(6700)));
+        // Never silent: still ended when the keeper is silent past its deadline.
+        w.feed("+ 11 boot 6 RUN1", t0 + ms(5200));
+        let ended = w.lapsed(t0 + ms(6700));
+        assert_eq!(ended.len(), 2, "{ended:?}");
     }
 
     #[test]

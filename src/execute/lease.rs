@@ -70,8 +70,10 @@ impl LeaseKeeper {
                     for lease in leases {
                         match s.renew_lease(&lease, ttl_ms) {
                             Ok(true) => {}
+                            // Taken over or let go: no longer this process's, so its
+                            // silence says nothing of the others (its attempt is ended by the
+                            // process, or already by the guard, which a lapse follows).
                             Ok(false) => {
-                                all = false;
                                 let mut h = lock(&held);
                                 if let Some(i) =
                                     h.leases.iter().position(|l| l.same_holding(&lease))
