@@ -89,7 +89,9 @@ pub fn guard_group(pgid: i32, run_id: Option<&str>) {
 /// Tell the guard, if this process has one, that group `pgid` is no longer its to end (its
 /// leader was waited for: the group ended, or was kept running on purpose).
 pub fn release_group(pgid: i32) {
-    tell(&format!("- {pgid}\n"));
+    if GUARD.get().is_some() {
+        tell(&format!("- {pgid}\n"));
+    }
 }
 
 /// A lease keeper's name on the guard's pipe (one process may run several).
