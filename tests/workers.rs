@@ -2182,7 +2182,71 @@ fn a_second_sigterm_to_a_draining_worker_ends_what_it_runs_and_hands_its_runs_ba
     verify(&env);
 }
 
+/// A phase that writes `start` then, when TERM ends it, `end` to `marks`, and otherwise ends
+/// (writing `end`) once the test writes `go-on`. (`|| :`: a `sleep` ended by the TERM sent
+/// to the group must not end the shell under `set -e` before its trap runs; no output: the
+/// shell's "Terminated" to a dead driver's pipe would end it by SIGPIPE before its trap.)
+const MARKED: &str = "name: marked\ndescription: one phase that marks its start and end\nphases:\n  - name: work\n    run: 'exec > /dev/null 2>&1; trap \"echo end >> marks; exit 143\" TERM; echo start >> marks; while [ ! -e go-on ]; do sleep 0.1 || :; done; echo end >> marks'\n";
+
+/// The lines of `marks`, and that no attempt started while another ran (no `start` follows a
+/// `start`).
+fn marks_never_overlap(env: &Env) -> Vec<String> {
+    let text = std::fs::read_to_string(env.project().join("marks")).unwrap_or_default();
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for pair in lines.windows(2) {
+        assert!(
+            !(pair[0] == "start" && pair[1] == "start"),
+            "two attempts ran at once: {lines:?}"
+        );
+    }
+    lines
+}
+
+/// Wait (bounded) until `marks` holds `n` lines.
+fn marked(env: &Env, n: usize) -> Vec<String> {
+    let until = Instant::now() + PATIENCE;
+    loop {
+        let lines = marks_never_overlap(env);
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(Instant::now() < until, "marks stayed {lines:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Self-fencing (seen by a review: 16 s of two attempts at once). A worker frozen (SIGSTOP)
+/// past its lease while its phase runs: its guard, no longer told of renewals, ends the
+/// phase's group before the lease can lapse, so the attempt another worker then starts never
+/// runs beside it; the frozen worker, woken, records its attempt rejected.
+fn a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts(env: Env) {
+    scenario(&env, "marked", MARKED);
+    let frozen = Worker::start(&env, "frozen", &["--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "marked");
+    assert_eq!(marked(&env, 1), vec!["start"]);
+    frozen.pause();
+    // Started at once: it takes the run over as soon as the leases lapse.
+    let other = Worker::start(&env, "other", &["--lease", "1s"]);
+    let lines = marked(&env, 3);
+    assert_eq!(lines, vec!["start", "end", "start"]);
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, &run, "the run to finish", finished);
+    assert_eq!(claimed_by(&ev, "work"), vec!["frozen", "other"]);
+    frozen.signal(Signal::SIGCONT);
+    assert_eq!(status(&env, &run)["status"], "completed");
+    let succeeded = of_type(&ev, "step_succeeded");
+    assert_eq!(succeeded.len(), 1, "{ev:?}");
+    assert_eq!(succeeded[0]["body"]["attempt"], 2);
+    assert_eq!(marked(&env, 4), vec!["start", "end", "start", "end"]);
+    for w in [frozen, other] {
+        w.drain();
+    }
+    marks_never_overlap(&env);
+    verify(&env);
+}
+
 common::on_both_stores!(
+    a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts,
     a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c,
     a_second_sigterm_to_a_draining_worker_ends_what_it_runs_and_hands_its_runs_back,
     a_stop_of_a_run_a_worker_drives_records_each_phase_it_ended_as_stopped,
@@ -2604,4 +2668,36 @@ fn on_postgres_a_listening_worker_leaves_a_run_its_command_drives() {
     let taken = env.run(&["--json", "workflow", "history"]);
     assert!(!taken.stdout.contains("worker:w"), "{}", taken.stdout);
     drop(w);
+}
+
+/// Self-fencing for a command's driver (seen by a review): `orchestrate run` on PostgreSQL,
+/// SIGKILLed mid-phase, left its phase's group running, and a worker of another home — which
+/// cannot see this home's notes of groups in flight — ran the phase again beside it. The
+/// driver's guard ends the group when it dies, so the worker's attempt never overlaps it.
+#[test]
+fn on_postgres_a_killed_command_drivers_phase_ends_before_a_worker_of_another_home_runs_it() {
+    let Some(env) = Env::postgres("killed_command_driver_fenced") else {
+        return;
+    };
+    scenario(&env, "marked", MARKED);
+    let mut driver = env
+        .command(&["orchestrate", "run", "marked"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start a driver");
+    assert_eq!(marked(&env, 1), vec!["start"]);
+    let _ = kill(Pid::from_raw(driver.id() as i32), Signal::SIGKILL);
+    let _ = driver.wait();
+    let w = Worker::start_in_home(&env, "other-home", "elsewhere", &["--lease", "1s"]);
+    let lines = marked(&env, 3);
+    assert_eq!(lines, vec!["start", "end", "start"]);
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let ev = wait_for(&env, "marked", "the run to finish", finished);
+    let succeeded = of_type(&ev, "step_succeeded");
+    assert_eq!(succeeded.len(), 1, "{ev:?}");
+    assert_eq!(succeeded[0]["body"]["attempt"], 2);
+    assert_eq!(w.drain(), 0);
+    marks_never_overlap(&env);
+    verify(&env);
 }

@@ -130,6 +130,9 @@ pub fn claim_unit(
     let Some(lease) = journal.with_leases(|store| store.claim_lease(&claim))? else {
         return Ok(None);
     };
+    // Kept from its claim on, not from after the append: a keeper's round that starts in
+    // between would tell the guard this lease lasts from then (`guard`, self-fencing).
+    shared.keeper.keep(lease.clone());
     let started = journal.submit(Command::ClaimAttempt {
         step: name,
         worker: shared.worker.clone(),
@@ -137,15 +140,14 @@ pub fn claim_unit(
         epoch: lease.epoch,
     });
     match started {
-        Ok(events) => {
-            shared.keeper.keep(lease.clone());
-            Ok(Some((lease, events)))
-        }
+        Ok(events) => Ok(Some((lease, events))),
         Err(JournalError::Decide(_)) => {
+            shared.keeper.forget(&lease);
             let _ = journal.with_leases(|store| store.release_lease(&lease));
             Ok(None)
         }
         Err(e) => {
+            shared.keeper.forget(&lease);
             let _ = journal.with_leases(|store| store.release_lease(&lease));
             Err(e)
         }

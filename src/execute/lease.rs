@@ -1,5 +1,8 @@
 //! Keeping leases: a thread that renews the leases a process holds, every third of their
-//! length, on a connection of its own, and notes the ones that changed hands.
+//! length, on a connection of its own, and notes the ones that changed hands. It tells the
+//! process's guard, if it has one, of each round in which every renewal succeeded (or that
+//! had nothing to renew): the guard ends the process's groups when that goes silent too long
+//! (`guard`, self-fencing).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +26,8 @@ pub struct LeaseKeeper {
     held: Arc<Mutex<Held>>,
     done: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Its name on the guard's pipe.
+    id: u64,
 }
 
 impl LeaseKeeper {
@@ -31,6 +36,9 @@ impl LeaseKeeper {
         let held = Arc::new(Mutex::new(Held::default()));
         let done = Arc::new(AtomicBool::new(false));
         let every = Duration::from_millis((ttl_ms / 3).max(50));
+        let id = super::guard::next_keeper_id();
+        // The leases it is given were claimed just before: as good as a round now.
+        super::guard::keeper_started(id, ttl_ms);
         let thread = {
             let held = held.clone();
             let done = done.clone();
@@ -42,7 +50,8 @@ impl LeaseKeeper {
                         std::thread::sleep(Duration::from_millis(20).min(every));
                         continue;
                     }
-                    next = Instant::now() + every;
+                    let round = Instant::now();
+                    next = round + every;
                     // Drivers' leases last: a run's driver lease lapses after the leases of
                     // the units it runs, so whoever finds it lapsed finds them lapsed too and
                     // reaps them first (a worker that could not run them then leaves the run
@@ -50,15 +59,20 @@ impl LeaseKeeper {
                     let mut leases = lock(&held).leases.clone();
                     leases.sort_by_key(|l| l.unit == crate::store::DRIVER_UNIT);
                     if leases.is_empty() {
+                        super::guard::keeper_renewed(id, round.elapsed());
                         continue;
                     }
                     if store.is_none() {
                         store = open().ok();
                     }
                     let Some(s) = store.as_mut() else { continue };
+                    let mut all = true;
                     for lease in leases {
                         match s.renew_lease(&lease, ttl_ms) {
                             Ok(true) => {}
+                            // Taken over or let go: no longer this process's, so its
+                            // silence says nothing of the others (its attempt is ended by the
+                            // process, or already by the guard, which a lapse follows).
                             Ok(false) => {
                                 let mut h = lock(&held);
                                 if let Some(i) =
@@ -71,10 +85,16 @@ impl LeaseKeeper {
                             // Unreachable for now: tried again next time; the lease lapses
                             // meanwhile if it stays so, and fencing does the rest.
                             Err(_) => {
+                                all = false;
                                 store = None;
                                 break;
                             }
                         }
+                    }
+                    // Every lease it holds lasts from at least `round` on: the guard may let
+                    // the groups run until `round` + ttl − its margin.
+                    if all {
+                        super::guard::keeper_renewed(id, round.elapsed());
                     }
                 }
             })
@@ -83,6 +103,7 @@ impl LeaseKeeper {
             held,
             done,
             thread: Some(thread),
+            id,
         }
     }
 
@@ -110,6 +131,7 @@ impl Drop for LeaseKeeper {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        super::guard::keeper_stopped(self.id);
     }
 }
 

@@ -680,6 +680,13 @@ fn hold_driver_lease(
             KeeperRef::Seat(seat.clone())
         }
         None => {
+            // Another home or host may take the run over once this lease lapses: a guard ends
+            // this command's steps first if it dies, freezes or is cut off from the log
+            // (`execute::guard`, self-fencing). Started before the keeper, which tells it.
+            // Not on a home's own SQLite log, whose runs no one else drives (no lease there).
+            // Best effort: without one (this program cannot be run again), the fence alone
+            // keeps a late result out, as before.
+            let _ = crate::execute::start_guard(super::KILL_GRACE);
             let opener = ctx.clone();
             let keeper = crate::execute::LeaseKeeper::start(
                 Box::new(move || {
