@@ -23,6 +23,46 @@ pub struct PgSchema {
     admin: String,
 }
 
+/// A test's processes end with it: whatever still runs with a `CORTEX_HOME` under the test's
+/// folder (a phase a killed driver left, a worker or guard a failed assertion left behind) is
+/// killed before the folder is removed. Before, a command left looping on a file in a folder
+/// that no longer existed ran for good, and such leftovers piled up over a suite and slowed
+/// the machine for every later test and benchmark.
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ours = format!("CORTEX_HOME={}", self.dir.path().display());
+        let me = std::process::id();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in procs.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if pid as u32 == me {
+                continue;
+            }
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let held = environ.split(|b| *b == 0).any(|var| {
+                var.strip_prefix(ours.as_bytes())
+                    .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+            });
+            if held {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
 impl Drop for PgSchema {
     fn drop(&mut self) {
         if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
