@@ -265,6 +265,14 @@ fn fresh(test: &str) -> Option<common::PgSchema> {
     test_pg(test).map(|url| pg_schema(&url))
 }
 
+/// A SQLite log in `dir` and the PostgreSQL log in `schema`, to give both the same calls.
+fn both_stores(dir: &std::path::Path, schema: &common::PgSchema) -> Vec<Box<dyn EventStore>> {
+    vec![
+        Box::new(SqliteStore::open(&dir.join("cortex.db"), Durability::Normal).unwrap()),
+        Box::new(PostgresStore::open(&schema.url, Durability::Normal).unwrap()),
+    ]
+}
+
 /// Eight processes recording operator facts on one run at once (each an append decided at
 /// the head, through the real binary): every fact lands exactly once, the chain is gapless
 /// and verifies, and nobody was refused.
@@ -1337,10 +1345,7 @@ fn a_lease_is_granted_refused_extended_and_taken_over_as_on_sqlite() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut stores: Vec<Box<dyn EventStore>> = vec![
-        Box::new(SqliteStore::open(&dir.path().join("cortex.db"), Durability::Normal).unwrap()),
-        Box::new(PostgresStore::open(&schema.url, Durability::Normal).unwrap()),
-    ];
+    let mut stores = both_stores(dir.path(), &schema);
     let claim = |holder: &str, attempt: u32, ttl_ms: u64| LeaseClaim {
         run_id: "01JLEASE000000000000000000".into(),
         unit: cortex::store::DRIVER_UNIT.into(),
@@ -1410,10 +1415,7 @@ fn an_old_attempts_late_release_leaves_the_next_attempts_lease_alone() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut stores: Vec<Box<dyn EventStore>> = vec![
-        Box::new(SqliteStore::open(&dir.path().join("cortex.db"), Durability::Normal).unwrap()),
-        Box::new(PostgresStore::open(&schema.url, Durability::Normal).unwrap()),
-    ];
+    let mut stores = both_stores(dir.path(), &schema);
     let claim = |holder: &str, attempt: u32| LeaseClaim {
         run_id: "01JLEASE000000000000000001".into(),
         unit: "slow".into(),
@@ -1482,10 +1484,7 @@ fn a_decision_at_the_head_sees_the_leases_and_events_that_stand_once_it_holds_th
         leases.iter().map(|l| (l.holder.clone(), l.epoch)).collect()
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut stores: Vec<Box<dyn EventStore>> = vec![
-        Box::new(SqliteStore::open(&dir.path().join("cortex.db"), Durability::Normal).unwrap()),
-        Box::new(PostgresStore::open(&schema.url, Durability::Normal).unwrap()),
-    ];
+    let mut stores = both_stores(dir.path(), &schema);
     let mut seen_by_store = Vec::new();
     for store in &mut stores {
         let mut seen: Vec<Vec<(String, u64)>> = Vec::new();

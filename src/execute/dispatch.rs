@@ -576,12 +576,9 @@ mod tests {
         assert!(!lock_lapsed(&[], &holder));
     }
 
-    /// A driver that lost its lease with only decisions staged (no result) still records the
-    /// late result it owes as rejected: the fenced flush drops what it staged. Before, the
-    /// staged decision kept the fence on every later append, and the rejection of the phase it
-    /// ran was never recorded.
-    #[test]
-    fn a_fenced_driver_with_decisions_staged_still_records_a_late_result_rejected() {
+    /// Run `test` on the journal of a scenario run `R` (one phase `a`, `run: 'true'`) that has
+    /// started and passed its checks, on a log in memory.
+    fn with_started_scenario(test: impl FnOnce(&mut Journal<'_>)) {
         use crate::definition::{parse_scenario, snapshot};
         use crate::execute::{FixedClock, SequentialIds};
         use crate::store::MemoryStore;
@@ -600,44 +597,55 @@ mod tests {
         journal
             .submit(Command::RecordPreValidation { problems: vec![] })
             .unwrap();
-        let claim = |holder: &str, ttl_ms: u64| LeaseClaim {
-            run_id: "R".into(),
-            unit: DRIVER_UNIT.into(),
-            attempt: 0,
-            holder: holder.into(),
-            host: "here".into(),
-            ttl_ms,
-        };
-        // The driver's lease, lapsed at once, and taken over by another.
-        let mine = journal
-            .with_leases(|s| s.claim_lease(&claim("worker:g pid 1", 0)))
-            .unwrap()
-            .unwrap();
-        journal.fence(mine);
-        journal
-            .with_leases(|s| s.claim_lease(&claim("worker:r pid 2", 60_000)))
-            .unwrap()
-            .expect("taken over once lapsed");
-        journal
-            .stage(Command::Pause {
-                reason: "a decision".into(),
-            })
-            .unwrap();
-        assert!(matches!(journal.flush(), Err(JournalError::Fenced(_))));
-        assert!(!journal.has_staged(), "what was staged is dropped");
-        let rejected = journal
-            .reject_late("a", 1, "its lease changed hands")
-            .unwrap();
-        assert!(
-            rejected
-                .iter()
-                .any(|r| r.event.type_name() == "attempt_rejected"),
-            "{:?}",
-            rejected
-                .iter()
-                .map(|r| r.event.type_name())
-                .collect::<Vec<_>>()
-        );
+        test(&mut journal);
+    }
+
+    /// A driver that lost its lease with only decisions staged (no result) still records the
+    /// late result it owes as rejected: the fenced flush drops what it staged. Before, the
+    /// staged decision kept the fence on every later append, and the rejection of the phase it
+    /// ran was never recorded.
+    #[test]
+    fn a_fenced_driver_with_decisions_staged_still_records_a_late_result_rejected() {
+        with_started_scenario(|journal| {
+            let claim = |holder: &str, ttl_ms: u64| LeaseClaim {
+                run_id: "R".into(),
+                unit: DRIVER_UNIT.into(),
+                attempt: 0,
+                holder: holder.into(),
+                host: "here".into(),
+                ttl_ms,
+            };
+            // The driver's lease, lapsed at once, and taken over by another.
+            let mine = journal
+                .with_leases(|s| s.claim_lease(&claim("worker:g pid 1", 0)))
+                .unwrap()
+                .unwrap();
+            journal.fence(mine);
+            journal
+                .with_leases(|s| s.claim_lease(&claim("worker:r pid 2", 60_000)))
+                .unwrap()
+                .expect("taken over once lapsed");
+            journal
+                .stage(Command::Pause {
+                    reason: "a decision".into(),
+                })
+                .unwrap();
+            assert!(matches!(journal.flush(), Err(JournalError::Fenced(_))));
+            assert!(!journal.has_staged(), "what was staged is dropped");
+            let rejected = journal
+                .reject_late("a", 1, "its lease changed hands")
+                .unwrap();
+            assert!(
+                rejected
+                    .iter()
+                    .any(|r| r.event.type_name() == "attempt_rejected"),
+                "{:?}",
+                rejected
+                    .iter()
+                    .map(|r| r.event.type_name())
+                    .collect::<Vec<_>>()
+            );
+        });
     }
 
     /// A phase a worker claimed whose lease was let go while the log still shows its attempt
@@ -646,50 +654,35 @@ mod tests {
     /// is left alone. Before, only a lapsed lease was reaped: this one stayed orphaned.
     #[test]
     fn a_claimed_attempt_whose_lease_is_gone_is_reaped() {
-        use crate::definition::{parse_scenario, snapshot};
-        use crate::execute::{FixedClock, SequentialIds};
-        use crate::store::MemoryStore;
-        let scenario = parse_scenario(
-            "one.yaml",
-            "name: one\ndescription: d\nphases:\n  - {name: a, description: a, run: 'true'}\n",
-        )
-        .unwrap();
-        let (definition, hash) = snapshot(&scenario);
-        let mut store = MemoryStore::new();
-        let clock = FixedClock::new(1_800_000_000_000);
-        let mut ids = SequentialIds::default();
-        let mut journal = Journal::open(&mut store, &clock, &mut ids, "R").unwrap();
-        let start = RunStarted::for_test(RunKind::Scenario, "one", definition, hash);
-        journal.submit(Command::Start(Box::new(start))).unwrap();
-        journal
-            .submit(Command::RecordPreValidation { problems: vec![] })
-            .unwrap();
-        let claim = LeaseClaim {
-            run_id: "R".into(),
-            unit: "a".into(),
-            attempt: 1,
-            holder: "worker:w pid 1".into(),
-            host: "far".into(),
-            ttl_ms: 60_000,
-        };
-        let lease = journal
-            .with_leases(|s| s.claim_lease(&claim))
-            .unwrap()
-            .unwrap();
-        journal
-            .submit(Command::ClaimAttempt {
-                step: "a".into(),
-                worker: "w".into(),
+        with_started_scenario(|mut journal| {
+            let claim = LeaseClaim {
+                run_id: "R".into(),
+                unit: "a".into(),
+                attempt: 1,
+                holder: "worker:w pid 1".into(),
                 host: "far".into(),
-                epoch: lease.epoch,
-            })
-            .unwrap();
-        let held = reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
-        assert!(held.is_empty(), "a held lease is left alone");
-        assert_eq!(journal.state.steps[0].status, StepStatus::Running);
-        journal.with_leases(|s| s.release_lease(&lease)).unwrap();
-        let reaped = reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
-        assert!(
+                ttl_ms: 60_000,
+            };
+            let lease = journal
+                .with_leases(|s| s.claim_lease(&claim))
+                .unwrap()
+                .unwrap();
+            journal
+                .submit(Command::ClaimAttempt {
+                    step: "a".into(),
+                    worker: "w".into(),
+                    host: "far".into(),
+                    epoch: lease.epoch,
+                })
+                .unwrap();
+            let held =
+                reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            assert!(held.is_empty(), "a held lease is left alone");
+            assert_eq!(journal.state.steps[0].status, StepStatus::Running);
+            journal.with_leases(|s| s.release_lease(&lease)).unwrap();
+            let reaped =
+                reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            assert!(
             reaped.iter().any(|r| matches!(
                 &r.event,
                 Event::StepInterrupted { step, attempt: 1, reason } if step == "a" && reason.contains("w on far")
@@ -697,9 +690,11 @@ mod tests {
             "{:?}",
             reaped.iter().map(|r| r.event.type_name()).collect::<Vec<_>>()
         );
-        assert_ne!(journal.state.steps[0].status, StepStatus::Running);
-        let again = reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
-        assert!(again.is_empty(), "reaped once");
+            assert_ne!(journal.state.steps[0].status, StepStatus::Running);
+            let again =
+                reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            assert!(again.is_empty(), "reaped once");
+        });
     }
 
     /// A driver that appends its last event and lets go of the run between the read and the

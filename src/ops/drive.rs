@@ -337,15 +337,15 @@ pub(super) fn resume_refused(
     state: &crate::decide::RunState,
     e: crate::execute::JournalError,
 ) -> CommandError {
+    let group = match state.is_scenario() {
+        true => crate::event::RunKind::Scenario,
+        false => crate::event::RunKind::Workflow,
+    }
+    .group();
     match e {
         crate::execute::JournalError::Decide(
             ref d @ crate::decide::DecideError::RollingBack { .. },
         ) => {
-            let group = if state.is_scenario() {
-                "orchestrate"
-            } else {
-                "workflow"
-            };
             CommandError::bad_input(d.to_string()).hint(format!(
                 "nothing was recorded; {} goes on with the rollback",
                 ctx.cmd(&[group, "resume", &state.run_id])
@@ -356,11 +356,6 @@ pub(super) fn resume_refused(
         crate::execute::JournalError::Decide(
             ref d @ crate::decide::DecideError::RollbackDisabled { .. },
         ) => {
-            let group = if state.is_scenario() {
-                "orchestrate"
-            } else {
-                "workflow"
-            };
             CommandError::bad_input(d.to_string()).hint(format!(
                 "nothing was recorded; set `\"workflow\": {{\"enable_rollback\": true}}` in {} (the setting in force at resume decides), then resume again; {} goes on without rolling back",
                 ctx.catalog().config_path().display(),
