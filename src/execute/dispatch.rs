@@ -654,7 +654,7 @@ mod tests {
     /// is left alone. Before, only a lapsed lease was reaped: this one stayed orphaned.
     #[test]
     fn a_claimed_attempt_whose_lease_is_gone_is_reaped() {
-        with_started_scenario(|mut journal| {
+        with_started_scenario(|journal| {
             let claim = LeaseClaim {
                 run_id: "R".into(),
                 unit: "a".into(),
@@ -675,13 +675,11 @@ mod tests {
                     epoch: lease.epoch,
                 })
                 .unwrap();
-            let held =
-                reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            let held = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
             assert!(held.is_empty(), "a held lease is left alone");
             assert_eq!(journal.state.steps[0].status, StepStatus::Running);
             journal.with_leases(|s| s.release_lease(&lease)).unwrap();
-            let reaped =
-                reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            let reaped = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
             assert!(
             reaped.iter().any(|r| matches!(
                 &r.event,
@@ -691,8 +689,7 @@ mod tests {
             reaped.iter().map(|r| r.event.type_name()).collect::<Vec<_>>()
         );
             assert_ne!(journal.state.steps[0].status, StepStatus::Running);
-            let again =
-                reap_lapsed_as(&mut journal, "driver:me pid 2", "here", 10_000, true).unwrap();
+            let again = reap_lapsed_as(journal, "driver:me pid 2", "here", 10_000, true).unwrap();
             assert!(again.is_empty(), "reaped once");
         });
     }
