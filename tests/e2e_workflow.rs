@@ -57,21 +57,16 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Wait until a run's notes of process groups in flight (`runs/*/work/inflight.pgids`) name
+/// Wait until a run's notes of process groups in flight (`locks/RUN.pgids`) name
 /// group `pgid`: a driver notes a group just after starting it, so a test that kills the
 /// driver to leave the group behind waits for the note (the instant between the two is the
 /// gap DESIGN.md names, which these tests do not cover).
 fn wait_for_note(env: &Env, pgid: i32) {
     wait_until(&format!("the note of group {pgid}"), || {
-        std::fs::read_dir(env.home().join("runs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|run| std::fs::read_to_string(run.path().join("work/inflight.pgids")).ok())
-            .any(|text| {
-                text.lines()
-                    .any(|l| l.split_whitespace().nth(1) == Some(&pgid.to_string()))
-            })
+        env.all_inflight_notes().into_iter().any(|text| {
+            text.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(&pgid.to_string()))
+        })
     });
 }
 
@@ -885,13 +880,12 @@ fn a_symlinked_inflight_notes_file_is_never_followed() {
     );
     assert_eq!(env.run(&["workflow", "run", "notes"]).code, 3);
     let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
-    let work = env.home().join("runs").join(&run_id).join("work");
     // The notes now point at a file naming someone else's process group as left running.
     let mut victim = bystander();
     let planted = env.file("planted.pgids");
     let text = format!("1 {}\n", victim.id());
     std::fs::write(&planted, &text).unwrap();
-    let notes = work.join("inflight.pgids");
+    let notes = env.inflight_notes(&run_id);
     let _ = std::fs::remove_file(&notes);
     std::os::unix::fs::symlink(&planted, &notes).unwrap();
 
@@ -925,12 +919,7 @@ fn a_fifo_in_place_of_the_inflight_notes_never_hangs_a_report_or_resume() {
     );
     assert_eq!(env.run(&["workflow", "run", "notes"]).code, 3);
     let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
-    let notes = env
-        .home()
-        .join("runs")
-        .join(&run_id)
-        .join("work")
-        .join("inflight.pgids");
+    let notes = env.inflight_notes(&run_id);
     let _ = std::fs::remove_file(&notes);
     nix::unistd::mkfifo(&notes, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     for (args, want) in [
@@ -953,7 +942,7 @@ fn a_fifo_in_place_of_the_inflight_notes_never_hangs_a_report_or_resume() {
             }
             if std::time::Instant::now() > until {
                 let _ = child.kill();
-                panic!("{args:?} hung on a FIFO in place of inflight.pgids");
+                panic!("{args:?} hung on a FIFO in place of the inflight notes");
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         };
@@ -1098,12 +1087,7 @@ fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid() {
     let mut strangers = [bystander(), bystander(), bystander()];
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
-    let notes = env
-        .home()
-        .join("runs")
-        .join(&run_id)
-        .join("work")
-        .join("inflight.pgids");
+    let notes = env.inflight_notes(&run_id);
     let mut text = std::fs::read_to_string(&notes).unwrap();
     let [old, moved, rebooted] = strangers.each_ref().map(std::process::Child::id);
     text += &format!("k1 {old}\n");

@@ -52,21 +52,14 @@ fn kill_driver_once(env: &Env, args: &[&str], until: &[&str]) {
     });
 }
 
-/// `kill_driver_when` the step's process group is noted (`runs/RUN/work/inflight.pgids`
+/// `kill_driver_when` the step's process group is noted (`locks/RUN.pgids`
 /// names it): a driver killed between its process's start and that note leaves a group
 /// nobody can prove is the run's (DESIGN.md §7, "Guarantees").
 fn kill_driver_once_noted(env: &Env, args: &[&str]) {
     kill_driver_when(env, args, "the step's group to be noted", || {
-        let runs = env.home().join("runs");
-        std::fs::read_dir(&runs).ok().is_some_and(|dirs| {
-            dirs.flatten().any(|d| {
-                std::fs::read_to_string(d.path().join("work").join("inflight.pgids")).is_ok_and(
-                    |t| {
-                        t.lines()
-                            .any(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
-                    },
-                )
-            })
+        env.all_inflight_notes().iter().any(|t| {
+            t.lines()
+                .any(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
         })
     });
 }
@@ -535,18 +528,11 @@ fn a_takeover_ends_every_orphaned_group_at_once_not_one_after_another() {
         &["orchestrate", "run", "par"],
         "both phases' groups to be noted",
         || {
-            let runs = env.home().join("runs");
-            std::fs::read_dir(&runs).ok().is_some_and(|dirs| {
-                dirs.flatten().any(|d| {
-                    std::fs::read_to_string(d.path().join("work").join("inflight.pgids")).is_ok_and(
-                        |t| {
-                            t.lines()
-                                .filter(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
-                                .count()
-                                >= 2
-                        },
-                    )
-                })
+            env.all_inflight_notes().iter().any(|t| {
+                t.lines()
+                    .filter(|l| l.split(' ').nth(1).is_some_and(|p| p != "-"))
+                    .count()
+                    >= 2
             })
         },
     );
@@ -561,4 +547,44 @@ fn a_takeover_ends_every_orphaned_group_at_once_not_one_after_another() {
         !marker.exists(),
         "the second orphaned phase ran on to its side effect"
     );
+}
+
+/// Two homes on one SQLite log (`--db` naming the other's file): home A's driver is killed
+/// while a phase runs, and home B resumes the run. Before, the notes of what a dead driver
+/// left running were in A's `runs/` folder alone: B ran the phase again while A's copy still
+/// ran (its start and end markers overlapped). Now they are beside the run's lock, beside the
+/// log, and B ends A's group before the phase starts again.
+#[test]
+fn a_resume_from_another_home_on_a_shared_sqlite_log_ends_the_dead_drivers_commands_first() {
+    let a = Env::new();
+    let b = Env::new();
+    let marks = a.project().join("marks");
+    let phase = format!(
+        "echo start >> '{m}'; sleep 3; echo end >> '{m}'",
+        m = marks.display().to_string().replace('\'', "''")
+    );
+    let yaml = format!(
+        "name: shared\ndescription: d\nphases:\n  - {{name: long, description: d, run: \"{phase}\"}}\n"
+    );
+    a.scenario("shared", &yaml);
+    b.scenario("shared", &yaml);
+    kill_driver_once_noted(&a, &["orchestrate", "run", "shared"]);
+    let db = a.db().display().to_string();
+    let run = a.run(&["--json", "orchestrate", "status"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = run_within(
+        &b,
+        &["--db", &db, "orchestrate", "resume", &run],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, 0, "{}", out.text());
+    let marks = common::lines(&marks);
+    assert_eq!(
+        marks,
+        ["start", "start", "end"],
+        "the dead driver's copy of the phase ran on beside the second: {marks:?}"
+    );
+    assert_eq!(a.run(&["log", "verify"]).code, 0);
 }

@@ -792,12 +792,7 @@ fn overlap_skip_counts_a_dead_drivers_commands_still_running_as_going() {
     seen_early(&env);
     let first = once(&env, "2026-12-03T10:00:00Z");
     let run = first[1]["run_id"].as_str().unwrap().to_string();
-    let notes = env
-        .home()
-        .join("runs")
-        .join(&run)
-        .join("work")
-        .join("inflight.pgids");
+    let notes = env.inflight_notes(&run);
     let until = Instant::now() + Duration::from_secs(30);
     while !std::fs::read_to_string(&notes).is_ok_and(|t| {
         t.lines()

@@ -2,7 +2,7 @@
 //! those a killed one left behind before their steps run again, and only those. A hint for
 //! cleanup, not state: the log says which attempts were in flight.
 //!
-//! One append-only file per run (`work/inflight.pgids`), a line per start and per end, so that
+//! One append-only file per run (`locks/RUN.pgids`, beside the run's lock), a line per start and per end, so that
 //! running a step creates and deletes no file (creating inodes was the largest cost of a short
 //! step on ext4).
 //!
@@ -21,12 +21,14 @@ use std::time::Duration;
 
 use super::procinfo::{boot_id, group_members, started_with, stat};
 
-/// The notes file of `run_id`.
+/// The notes file of `run_id`, beside the run's lock (`locks/RUN.pgids`, in the folder
+/// `lock::lock_folder` names): whoever can take the run over (a driver of another home on the
+/// same SQLite log too) finds there what a killed driver left running, and deleting the
+/// derived `runs/` folder does not lose them. Before, they were in the run's `work/` folder
+/// of the driver's home: a resume from another home on a shared log ran a step again while
+/// the dead driver's command still ran.
 pub fn inflight_notes(home: &Path, run_id: &str) -> PathBuf {
-    home.join("runs")
-        .join(run_id)
-        .join("work")
-        .join("inflight.pgids")
+    super::lock::lock_folder(home).join(format!("{run_id}.pgids"))
 }
 
 /// The note that the unit of key `key` (`runner::unit_key`) runs in process group `pgid`;
@@ -56,7 +58,14 @@ impl NotesFile {
         {
             return Some(file.clone());
         }
-        // Never through a link: a planted `inflight.pgids` must not receive our notes.
+        // Never through a link: a planted notes file, or a `locks/` folder that is a link,
+        // must not receive our notes (the run's lock refuses such a folder too).
+        if path
+            .parent()
+            .is_some_and(|dir| !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()))
+        {
+            return None;
+        }
         let file = super::materialize::derived_file()
             .create(true)
             .append(true)

@@ -139,13 +139,20 @@ pub struct DriverLock {
 /// folder beside the SQLite log the home uses (`locks_beside`), which is the home's own
 /// `locks/` for the home's own `cortex.db`; else in the home's.
 fn lock_path(home: &Path, run_id: &str) -> PathBuf {
-    let dir = LOCK_DIRS
+    lock_folder(home).join(format!("{run_id}.lock"))
+}
+
+/// The folder where the runs of `home`'s log are locked: beside its SQLite log
+/// (`locks_beside`), which is the home's own `locks/` for the home's own `cortex.db` and for
+/// a PostgreSQL log. Every home on one SQLite log finds a run's lock, and the notes of what
+/// its last driver left running (`inflight::inflight_notes`), in the same place.
+pub fn lock_folder(home: &Path) -> PathBuf {
+    LOCK_DIRS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(home)
         .cloned()
-        .unwrap_or_else(|| home.join("locks"));
-    dir.join(format!("{run_id}.lock"))
+        .unwrap_or_else(|| home.join("locks"))
 }
 
 /// The lock folder of each home whose log is a SQLite file elsewhere (`locks_beside`).

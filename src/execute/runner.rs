@@ -142,10 +142,8 @@ impl Runner {
         on_line: &mut dyn FnMut(Stream, &str),
         watch: &mut dyn FnMut() -> bool,
     ) -> super::process::ProcessResult {
-        // Notes are written only into a real `work/` folder (best effort, as for attempts).
-        let notes = super::run_folder(&self.home, run_id, Some("work"))
-            .ok()
-            .map(|_| inflight_notes(&self.home, run_id));
+        // Best effort, as for attempts: written only into a real folder (`NotesFile::at`).
+        let notes = Some(inflight_notes(&self.home, run_id));
         let mut note = None;
         let result = super::process::run_process_watched(
             spec,

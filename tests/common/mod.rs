@@ -426,6 +426,25 @@ impl Env {
     pub fn db(&self) -> PathBuf {
         self.home().join("cortex.db")
     }
+
+    /// The notes of the process groups run `run_id`'s drivers started and have not seen end
+    /// (`locks/RUN.pgids`, beside the run's lock).
+    #[allow(dead_code)]
+    pub fn inflight_notes(&self, run_id: &str) -> PathBuf {
+        self.home().join("locks").join(format!("{run_id}.pgids"))
+    }
+
+    /// The text of every run's notes of process groups in flight.
+    #[allow(dead_code)]
+    pub fn all_inflight_notes(&self) -> Vec<String> {
+        std::fs::read_dir(self.home().join("locks"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".pgids"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect()
+    }
 }
 
 /// Lines of a file in the project directory (empty if missing).
