@@ -1058,7 +1058,7 @@ fn start_ticks(pid: u32) -> u64 {
 }
 
 #[test]
-fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid() {
+fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid_or_a_forged_note() {
     let env = Env::new();
     env.workflow(
         "orphan",
@@ -1083,19 +1083,22 @@ fn resume_ends_only_the_process_groups_its_run_started_never_a_reused_pgid() {
     assert!(pid_alive(orphan));
 
     // Groups of strangers that the notes now name, as after a pid was reused or a reboot:
-    // in the older form (no identity), with another leader's start time, and from another boot.
-    let mut strangers = [bystander(), bystander(), bystander()];
+    // in the older form (no identity), with another leader's start time, and from another
+    // boot; and one named with its true boot and start time (both anyone can read from
+    // `/proc`: a forged line), which cortex never started (no `CORTEX_RUN_ID` of the run).
+    let mut strangers = [bystander(), bystander(), bystander(), bystander()];
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     let run_id = env.status(None)["run_id"].as_str().unwrap().to_string();
     let notes = env.inflight_notes(&run_id);
     let mut text = std::fs::read_to_string(&notes).unwrap();
-    let [old, moved, rebooted] = strangers.each_ref().map(std::process::Child::id);
+    let [old, moved, rebooted, forged] = strangers.each_ref().map(std::process::Child::id);
     text += &format!("k1 {old}\n");
     text += &format!("k2 {moved} {} {}\n", boot.trim(), start_ticks(moved) + 1);
     text += &format!(
         "k3 {rebooted} 00000000-0000-0000-0000-000000000000 {}\n",
         start_ticks(rebooted)
     );
+    text += &format!("x {forged} {} {}\n", boot.trim(), start_ticks(forged));
     std::fs::write(&notes, text).unwrap();
 
     let resumed = env.run(&["workflow", "resume"]);

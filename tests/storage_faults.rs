@@ -1577,3 +1577,71 @@ fn a_damaged_log_file_fails_verify_and_commands_say_it_is_damaged() {
         );
     }
 }
+
+/// A write past the file-size limit (`ulimit -f`). Before, SIGXFSZ's default ended cortex
+/// mid-write with exit 153 and not a word; now the write fails (EFBIG) and is handled as
+/// every failed write. A limit the steps' whole-output files reach: they are cut at it and
+/// recorded as incomplete, saying why, and the run completes. A limit the log itself reaches:
+/// a clear error naming the limit, and nothing recorded is lost (the log verifies, and the
+/// run resumes once the limit is raised). The steps meet the limit as anywhere (the handler
+/// does not survive their `exec`).
+#[test]
+fn a_file_size_limit_never_kills_cortex_silently() {
+    let env = Env::new();
+    let steps: String = (0..3)
+        .map(|i| {
+            format!(
+                "  - {{name: s{i}, run: 'head -c 300000 /dev/zero | tr \\\\0 x | fold -w 100'}}\n"
+            )
+        })
+        .collect();
+    env.workflow("big", &format!("name: big\nsteps:\n{steps}"));
+    // `ulimit -f` counts 512-byte blocks in dash, 1024 in bash: set in bytes through bash's.
+    let limited = |kib: u32, args: &[&str]| {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!("ulimit -f {kib} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_cortex"))
+            .args(args)
+            .current_dir(env.project())
+            .env("CORTEX_HOME", env.home())
+            .env("NO_COLOR", "1")
+            .env_remove("CORTEX_DB")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // 1 MiB: the log fits, each step's 300 KB output file does not.
+    let (code, text) = limited(256, &["workflow", "run", "big"]);
+    assert_eq!(code, Some(0), "{text}");
+    let logs = env.run(&["logs"]);
+    assert!(
+        logs.stdout.contains("incomplete") && logs.stdout.contains("File too large"),
+        "{}",
+        logs.text()
+    );
+    assert_eq!(env.run(&["log", "verify"]).code, 0);
+
+    // A step meets the limit as it would outside cortex: killed by SIGXFSZ, a failed attempt.
+    env.workflow(
+        "writer",
+        "name: writer\nsteps:\n  - {name: w, run: 'head -c 400000 /dev/zero > big.bin', retry: {max_retry_attempts: 0}}\n",
+    );
+    let (code, text) = limited(256, &["workflow", "run", "writer"]);
+    assert_eq!(code, Some(1), "{text}");
+
+    // A limit below what the log needs: said, not a silent death; nothing lost.
+    let events_before = env.run(&["--json", "log", "export"]).stdout.lines().count();
+    let (code, text) = limited(64, &["workflow", "run", "big"]);
+    assert_ne!(code, Some(153), "killed by SIGXFSZ: {text}");
+    assert!(text.contains("ulimit -f"), "{text}");
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 0);
+    assert!(env.run(&["--json", "log", "export"]).stdout.lines().count() >= events_before);
+}

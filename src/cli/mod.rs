@@ -89,6 +89,7 @@ pub(crate) fn out_json<T: serde::Serialize>(value: &T) {
 
 /// Run the command line and return the process exit code.
 pub fn main() -> i32 {
+    crate::execute::survive_file_size_limit();
     // A worker's guard (`execute::start_guard`) is this program started again, not a command.
     let mut args = std::env::args_os().skip(1);
     if args.next().as_deref() == Some(std::ffi::OsStr::new(crate::execute::GUARD_ARG)) {

@@ -9,8 +9,9 @@
 //! A process group id is only a number: after a reboot or once the group is gone, the system
 //! gives it to anyone. A start line therefore also names the boot and the leader's start time
 //! (`KEY PGID BOOT START`, from `/proc`), and a group is ended only while it is provably the
-//! one noted: same boot, and its leader the same process (same start time), or, once the
-//! leader is gone, every member still carrying the run's `CORTEX_RUN_ID` in its environment.
+//! one noted: same boot, and its leader the same process (same start time) carrying the run's
+//! `CORTEX_RUN_ID` in its environment, or, once the leader is gone, every member still
+//! carrying it.
 //! A line of the older form `KEY PGID` is held to the environment test alone.
 
 use std::fs::File;
@@ -227,8 +228,13 @@ pub(super) fn is_the_runs(noted: &Noted, run_id: &str) -> bool {
         return false;
     }
     match (stat(noted.pgid), &noted.identity) {
-        // The leader lives: it must lead the group still, and be the process noted.
-        (Some(leader), Some((_, start))) => leader.pgrp == noted.pgid && leader.start == *start,
+        // The leader lives: it must lead the group still, be the process noted, and carry
+        // the run's id. The boot and start time alone are what anyone can read from `/proc`:
+        // a line forged with a stranger's (the notes are a file, not the log) had that
+        // stranger ended by the next resume or abort.
+        (Some(leader), Some((_, start))) => {
+            leader.pgrp == noted.pgid && leader.start == *start && carries_run(noted.pgid, run_id)
+        }
         (Some(leader), None) => leader.pgrp == noted.pgid && carries_run(noted.pgid, run_id),
         // The leader is gone but the number is still held by the group: every member left
         // must say it is the run's.

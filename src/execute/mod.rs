@@ -78,7 +78,7 @@ pub use secrets::{
 };
 pub(crate) use session::missing_secrets_note;
 pub use session::{DriveContext, DriveEnd, DriveError, Observer, Quiet};
-pub use signals::StopFlag;
+pub use signals::{StopFlag, survive_file_size_limit};
 pub use snapshot::{
     SNAPSHOT_EVERY, check_snapshots, check_verified, fold_log, fold_log_checked, load_state,
     load_state_checked, load_state_upto_checked, maybe_snapshot, read_problem, replay_verified,

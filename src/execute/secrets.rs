@@ -34,12 +34,32 @@ pub fn may_be_secret(value: &str) -> bool {
         && !(v.len() < 6 && v.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Does this environment variable (or input) name look like it holds a secret?
+/// Does this environment variable (or input, or output key) name look like it holds a
+/// secret? SPEC §6's `TOKEN`, `SECRET` and `PASSWORD`, and the other names credentials go by
+/// in the wild: `PASSWD`, an API or private key (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, which
+/// a `runner: claude` step inherits), and a name ending in `_PWD` (`MYSQL_PWD`; not the
+/// shell's `PWD`) or `_PAT` (a personal access token: `GITHUB_PAT`). Before, only the first
+/// three were matched and these were written to the log as they were. Of the added words, a
+/// name that says it holds where a key is or which one (`SSH_PRIVATE_KEY_PATH`,
+/// `API_KEY_FILE`, `…_ID`) is no secret: its value is a path or a name, which `validate` would
+/// refuse in a definition and redaction would scrub from every line.
 pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD"]
+    let upper = name.to_ascii_uppercase().replace('-', "_");
+    if ["TOKEN", "SECRET", "PASSWORD"]
         .iter()
         .any(|w| upper.contains(w))
+    {
+        return true;
+    }
+    let pointer = ["_PATH", "_FILE", "_DIR", "_ID", "_NAME", "_URL"]
+        .iter()
+        .any(|end| upper.ends_with(end));
+    !pointer
+        && (["PASSWD", "API_KEY", "APIKEY", "PRIVATE_KEY"]
+            .iter()
+            .any(|w| upper.contains(w))
+            || upper.ends_with("_PWD")
+            || upper.ends_with("_PAT"))
 }
 
 /// Is `name` a secret entry of `step`'s `env:` (a secret-looking name, or listed in its
@@ -1225,6 +1245,40 @@ mod tests {
         assert_eq!(r.safe_cut(line, 5), 2);
         assert_eq!(r.safe_cut(line, 9), 9);
         assert_eq!(Redactor::default().safe_cut(line, 5), 5);
+    }
+
+    /// The names credentials go by beyond SPEC §6's three are secret; the names of where a
+    /// key is or which one it is are not, nor is the shell's `PWD`.
+    #[test]
+    fn common_credential_names_are_secret_and_their_pointers_are_not() {
+        for name in [
+            "GITHUB_TOKEN",
+            "my_secret",
+            "DB_PASSWORD",
+            "DB_PASSWD",
+            "OPENAI_API_KEY",
+            "ANTHROPIC_API_KEY",
+            "stripe-apikey",
+            "SSH_PRIVATE_KEY",
+            "MYSQL_PWD",
+            "GITHUB_PAT",
+            "api_key",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "PWD",
+            "OLDPWD",
+            "HOME",
+            "SSH_PRIVATE_KEY_PATH",
+            "API_KEY_FILE",
+            "AWS_ACCESS_KEY_ID",
+            "KEYBOARD",
+            "PATH",
+            "MONKEY",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 
     #[test]

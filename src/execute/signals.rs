@@ -5,6 +5,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
+/// Make a write past the file-size limit (`ulimit -f`, RLIMIT_FSIZE) fail with an error
+/// (EFBIG) instead of ending the process: by default SIGXFSZ killed cortex silently mid-write
+/// (exit 153, nothing said), where a full disk gets a message and a paused run. A handler
+/// that does nothing, not SIG_IGN: a handler is reset to the default when a step's program is
+/// executed, so the steps meet the limit as they would anywhere.
+pub fn survive_file_size_limit() {
+    // Safety: the handler does nothing at all (async-signal-safe).
+    let _ = unsafe { signal_hook::low_level::register(signal_hook::consts::SIGXFSZ, || {}) };
+}
+
 /// Set when a stop signal arrives; holds the signal number.
 #[derive(Debug, Clone, Default)]
 pub struct StopFlag {

@@ -19,7 +19,7 @@ impl Fault {
     fn error(self) -> StoreError {
         match self {
             Fault::Busy => StoreError::Busy,
-            Fault::DiskFull => StoreError::Full("database or disk is full (injected)".into()),
+            Fault::DiskFull => StoreError::disk_full("database or disk is full (injected)"),
             Fault::ReadOnly => {
                 StoreError::ReadOnly("attempt to write a readonly database (injected)".into())
             }

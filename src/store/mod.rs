@@ -121,7 +121,9 @@ pub enum StoreError {
         run_id: String,
         seq: u64,
     },
-    #[error("the disk is full: {0}")]
+    /// No room to write: the disk is full (`StoreError::disk_full`), or a file of the log
+    /// reached the process's file-size limit. The text says which.
+    #[error("{0}")]
     Full(String),
     #[error("event log error: {0}")]
     Sqlite(String),
@@ -181,6 +183,13 @@ pub enum StoreError {
         seq: u64,
         reason: String,
     },
+}
+
+impl StoreError {
+    /// `Full`, the disk being full, as `why` (the store's own words) says.
+    pub fn disk_full(why: impl std::fmt::Display) -> StoreError {
+        StoreError::Full(format!("the disk is full: {why}"))
+    }
 }
 
 /// One run as listed: its id, its first event and how far it has got.

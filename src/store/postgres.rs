@@ -979,7 +979,7 @@ impl PostgresStore {
                 target: self.shown.clone(),
                 reason: message(&e),
             },
-            Some(c) if c == &SqlState::DISK_FULL => StoreError::Full(message(&e)),
+            Some(c) if c == &SqlState::DISK_FULL => StoreError::disk_full(message(&e)),
             _ => StoreError::Postgres(message(&e)),
         }
     }

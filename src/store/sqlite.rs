@@ -61,9 +61,17 @@ fn map_err(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy,
         Some(ErrorCode::ReadOnly) => StoreError::ReadOnly(e.to_string()),
-        Some(ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+        Some(ErrorCode::DiskFull) => StoreError::disk_full(e),
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
             StoreError::Damaged(e.to_string())
+        }
+        // A write past the file-size limit fails as an I/O error (EFBIG), where one onto a
+        // full disk says "full": said as what it most likely is.
+        Some(ErrorCode::SystemIoFailure) if let Some(limit) = file_size_limit() => {
+            StoreError::Full(format!(
+                "a file of the log reached the file-size limit: {e} (`ulimit -f` is {} KiB here: the log's files cannot grow past it)",
+                limit / 1024
+            ))
         }
         _ => StoreError::Sqlite(e.to_string()),
     }
@@ -94,13 +102,27 @@ fn disk_full(path: &Path) -> Option<String> {
     }
 }
 
+/// The file-size limit this process runs under (RLIMIT_FSIZE, `ulimit -f`), if it has one:
+/// a write past it fails (cortex survives SIGXFSZ, `execute::survive_file_size_limit`) as
+/// one onto a full disk does, and SQLite says "disk I/O error" for either.
+fn file_size_limit() -> Option<u64> {
+    let mut limit = nix::libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // Safety: getrlimit writes the struct it is given and nothing else.
+    let ok = unsafe { nix::libc::getrlimit(nix::libc::RLIMIT_FSIZE, &mut limit) } == 0;
+    #[allow(clippy::unnecessary_cast)]
+    (ok && limit.rlim_cur != nix::libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+}
+
 /// `e` as `Full` where the log's disk is full and SQLite's error could be its doing (an I/O
 /// error, a file it could not open or create): otherwise as it is.
 fn full_or(path: &Path, e: rusqlite::Error) -> Result<rusqlite::Error, StoreError> {
     match e.sqlite_error_code() {
         Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
             match disk_full(path) {
-                Some(why) => Err(StoreError::Full(format!("{e} ({why})"))),
+                Some(why) => Err(StoreError::disk_full(format!("{e} ({why})"))),
                 None => Ok(e),
             }
         }
@@ -258,7 +280,7 @@ impl SqliteStore {
             {
                 if wal_has_frames(path) {
                     let why = disk_full(path).unwrap_or_default();
-                    return Err(StoreError::Full(format!(
+                    return Err(StoreError::disk_full(format!(
                         "{shown}-wal holds events that can be read only through {shown}-shm, and there is no room to make it ({why}; SQLite said: {e})"
                     )));
                 }
