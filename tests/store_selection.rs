@@ -792,3 +792,40 @@ fn a_relative_db_path_is_absolute_in_suggestions_run_from_elsewhere() {
         );
     }
 }
+
+/// A home or a log written with a leading `~` where no shell expanded it (CORTEX_HOME in an
+/// `.mcp.json` `env` block, a systemd unit): the user's home folder, as a shell would have
+/// read it. Before, cortex made a folder literally named `~` in the current directory; `~user`
+/// is refused (exit 2), nothing made.
+#[test]
+fn a_home_or_log_written_with_a_tilde_is_the_users_home_not_a_folder_named_tilde() {
+    let env = Env::new();
+    let user_home = env.project().join("user-home");
+    std::fs::create_dir_all(&user_home).unwrap();
+    std::fs::write(env.project().join("tiny.yaml"), TINY).unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = env.command(&["workflow", "run", "tiny.yaml"]);
+        cmd.env("HOME", &user_home);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&[("CORTEX_HOME", "~/.cortex-work")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(user_home.join(".cortex-work/cortex.db").is_file());
+    assert!(
+        !env.project().join("~").exists(),
+        "a folder named `~` was made"
+    );
+
+    let out = run(&[("CORTEX_DB", "~/shared.db")]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(user_home.join("shared.db").is_file());
+    assert!(!env.project().join("~").exists());
+
+    let out = run(&[("CORTEX_HOME", "~nobody/x")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another user's home"));
+    assert!(!env.project().join("~nobody").exists());
+}

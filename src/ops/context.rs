@@ -2,7 +2,7 @@
 //! (SPEC §9: `--db`, else CORTEX_DB, else `db` in cortex.config.json, else the home's
 //! `cortex.db`) and the store opened there — and how to name what it suggests.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{CommandError, Hint};
 use crate::definition::{Catalog, Durability};
@@ -88,6 +88,14 @@ impl Ctx {
                 .filter(|h| !h.is_empty())
                 .map(PathBuf::from)
         });
+        let home = home
+            .map(|h| {
+                without_tilde(&h).map_err(|e| {
+                    CommandError::bad_input(format!("the home {}: {e}", h.display()))
+                        .hint("set CORTEX_HOME or pass --home DIR with the folder written out")
+                })
+            })
+            .transpose()?;
         let home = match home {
             Some(h) if h.is_absolute() => h,
             Some(h) => cwd.join(h),
@@ -109,7 +117,7 @@ impl Ctx {
             .hint("set CORTEX_HOME or pass --home DIR naming a folder (made if missing)"));
         }
         let implied = match std::env::var_os("CORTEX_HOME").filter(|h| !h.is_empty()) {
-            Some(h) => Some(cwd.join(h)),
+            Some(h) => without_tilde(Path::new(&h)).ok().map(|h| cwd.join(h)),
             None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cortex")),
         };
         let explicit_home = implied.as_deref() != Some(home.as_path());
@@ -159,6 +167,17 @@ impl Ctx {
 
     fn find_location(&self) -> Result<Location, CommandError> {
         let read = |spec: &str, base: &std::path::Path, from: &str| {
+            let expanded = match spec.strip_prefix("sqlite:").unwrap_or(spec) {
+                path if path.starts_with('~') => {
+                    let path = without_tilde(Path::new(path)).map_err(|e| {
+                        CommandError::bad_input(format!("{from}: {e}"))
+                            .hint(format!("correct {from}, with the path written out"))
+                    })?;
+                    Some(format!("sqlite:{}", path.display()))
+                }
+                _ => None,
+            };
+            let spec = expanded.as_deref().unwrap_or(spec);
             Location::read(spec, base).map_err(|e| {
                 CommandError::bad_input(format!("{from}: {e}")).hint(format!(
                     "correct {from}, or leave it out for the SQLite log in the home"
@@ -916,5 +935,27 @@ pub fn operator(actor: Option<&str>, message: Option<&str>) -> Operator {
     Operator {
         actor,
         message: message.map(str::to_string),
+    }
+}
+
+/// `path` with a leading `~` or `~/` read as the user's home folder (`HOME`), as a shell would
+/// have: a value that no shell expanded (CORTEX_HOME in `.mcp.json`'s `env`, a systemd unit,
+/// `--home=~/x`) made a folder literally named `~` in the current directory, splitting the
+/// runs' history by where cortex was started (and inviting an `rm -rf ~`). `~user` is
+/// refused: only the shell knows other users' homes.
+pub fn without_tilde(path: &Path) -> Result<PathBuf, String> {
+    let text = path.to_string_lossy();
+    let Some(rest) = text.strip_prefix('~') else {
+        return Ok(path.to_path_buf());
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(format!(
+            "`{}` names another user's home, which only a shell can find",
+            crate::definition::shown(&text)
+        ));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(rest.trim_start_matches('/'))),
+        None => Err("it starts with `~`, but HOME is not set to say what that is".into()),
     }
 }
