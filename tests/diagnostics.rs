@@ -411,3 +411,45 @@ fn a_configuration_values_caret_covers_the_value_only() {
     assert_ne!(out.code, 0, "{}", out.text());
     insta::assert_snapshot!("configuration_value_carets", out.snapshot(&env));
 }
+
+/// A value of the wrong type (`parallel: maybe`, `max_retry_attempts: many`) hides no other
+/// problem of the file: it is set aside (its key read with its default) and the rest is
+/// validated beside it. Before, it was the only problem reported until it was fixed, and then
+/// an unknown `after:` phase and a cycle appeared.
+#[test]
+fn a_value_of_the_wrong_type_hides_no_other_problem() {
+    let env = Env::new();
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - {name: a, description: x, condition: auto}\n  - {name: b, description: y, condition: after:zzz}\n  - {name: c, description: z, condition: after:c, parallel: maybe}\n",
+    );
+    let out = env.run(&["orchestrate", "validate", "s"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    insta::assert_snapshot!("wrong_type_beside_graph_problems", out.snapshot(&env));
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, run: 'true', timeout: [1]}\n  - {name: a, run: 'true', retry: {max_retry_attempts: many}}\n  - {name: b, uses: nope}\n",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "w"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let at: Vec<(u64, u64)> = out
+        .located_errors()
+        .into_iter()
+        .map(|(_, l, c)| (l, c))
+        .collect();
+    assert_eq!(
+        at,
+        vec![(3, 37), (4, 12), (4, 56), (5, 21)],
+        "{}",
+        out.text()
+    );
+    // A required key of the wrong type: said, and nothing more can be read without it.
+    env.workflow("r", "name: [1]\nsteps:\n  - {name: a, run: 'true'}\n");
+    let out = env.run(&["workflow", "validate", "r"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(
+        out.text().contains("name: invalid type") || out.text().contains("invalid type"),
+        "{}",
+        out.text()
+    );
+}

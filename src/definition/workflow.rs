@@ -480,9 +480,11 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
     let Ok(LooseValue(mut value)) = serde_yaml::from_str::<LooseValue>(text) else {
         return Err(fail(with_duplicates(vec![first_problem()])));
     };
-    // Neither an unknown key, a bad item of a list nor a key given twice: nothing to set aside.
+    // Neither an unknown key, a bad item of a list, a value of the wrong type nor a key given
+    // twice: nothing to set aside.
     if unknown_field_path(&first_message).is_none()
         && item_path(&first_message).is_none()
+        && mistyped_field_path(&first_message).is_none()
         && !said_by_duplicates(&first_message)
     {
         return Err(fail(with_duplicates(vec![first_problem()])));
@@ -492,6 +494,8 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
     let mut unknown: Vec<(Vec<super::Seg>, Option<String>)> = Vec::new();
     // The bad items of lists set aside (replaced by a command that is no problem).
     let mut items: Vec<Vec<super::Seg>> = Vec::new();
+    // The keys whose values are of the wrong type, set aside (removed: the key's default).
+    let mut mistyped: Vec<Vec<super::Seg>> = Vec::new();
     let mut message = first_message.clone();
     let mut is_first = true;
     for _ in 0..MAX_SET_ASIDE {
@@ -513,6 +517,18 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
             }
             None => {
                 match missing_field(&message) {
+                    // A required key set aside for its type: its problem says it all, and
+                    // nothing more can be read without it.
+                    Some((at, field))
+                        if mistyped.iter().any(|k| {
+                            k.split_last().is_some_and(|(last, parent)| {
+                                parent == at.as_slice()
+                                    && matches!(last, super::Seg::Key(k) if *k == field)
+                            })
+                        }) =>
+                    {
+                        break;
+                    }
                     // A key set aside beside it looks like it (`nam:` for `name:`): its
                     // problem, located and with the did-you-mean, says it all.
                     Some((at, field))
@@ -553,7 +569,11 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
                 }
                 // A bad item of a list (`run[3]`, `success_criteria[1]`) is set aside too,
                 // so that it does not hide the rest of the file's problems: replaced by a
-                // string, which such a list holds.
+                // string, which such a list holds. So is a value of the wrong type
+                // (`parallel: maybe`): its key removed, the rest is read with its default.
+                // Before, such a value hid every other problem (an unknown `after:` phase, a
+                // cycle) until it was fixed. A key that cannot go (a required one: its
+                // absence is the next error) ends the setting aside.
                 match item_path(&message) {
                     Some(item)
                         if !items.contains(&item)
@@ -561,7 +581,12 @@ pub(crate) fn parse_yaml_setting_aside<T: serde::de::DeserializeOwned>(
                     {
                         items.push(item)
                     }
-                    _ => break,
+                    _ => match mistyped_field_path(&message) {
+                        Some(key) if !mistyped.contains(&key) && remove_key(&mut value, &key) => {
+                            mistyped.push(key)
+                        }
+                        _ => break,
+                    },
                 }
             }
         }
@@ -643,6 +668,20 @@ impl<'de> serde::Deserialize<'de> for LooseValue {
         }
         d.deserialize_any(V)
     }
+}
+
+/// For "PATH.KEY: invalid type: …" or "PATH.KEY: invalid value: …" (a value of the wrong type
+/// or form under a known key): the path of that key. None where the path ends in a list's
+/// item (`item_path`'s) or names no key.
+fn mistyped_field_path(message: &str) -> Option<Vec<super::Seg>> {
+    let (path, rest) = message.split_once(": ")?;
+    if !(rest.starts_with("invalid type: ") || rest.starts_with("invalid value: "))
+        || path.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    let segs = super::locate::serde_path(path)?;
+    matches!(segs.last(), Some(super::Seg::Key(_))).then_some(segs)
 }
 
 /// For "PATH: unknown field `X`, expected ...": the path of key `X` (its mapping's path, then
