@@ -169,3 +169,29 @@ fn orchestrate_list_names_an_invalid_schema_once_not_in_each_row() {
             .ends_with("schema.yaml")
     );
 }
+
+/// A home cortex makes is its user's alone (0700): the log and the derived files hold what is
+/// not redacted (outputs, prompts, whole logs of steps), which every user of the machine could
+/// read before (0755 folders, 0644 files). A folder already there is left as it is.
+#[test]
+fn a_home_cortex_makes_is_readable_by_its_user_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let fresh = env.project().join("fresh").join("home");
+    std::fs::write(
+        env.project().join("t.yaml"),
+        "name: t\nsteps:\n  - {name: a, run: 'true'}\n",
+    )
+    .unwrap();
+    let home = fresh.display().to_string();
+    let out = env.run(&["--home", &home, "workflow", "run", "t.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    for dir in [&fresh, &fresh.parent().unwrap().to_path_buf()] {
+        let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", dir.display());
+    }
+    let before = std::fs::metadata(env.home()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(env.run(&["workflow", "run", "t.yaml"]).code, 0);
+    let after = std::fs::metadata(env.home()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(before, after, "a home already there was changed");
+}

@@ -379,12 +379,20 @@ impl Ctx {
             dirs.push(parent.to_path_buf());
         }
         for dir in dirs {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                CommandError::new(
-                    super::exit::FAILED,
-                    format!("cannot create {}: {e}", dir.display()),
-                )
-            })?;
+            // Made for its owner alone (0700; a folder already there is left as it is): what
+            // the log and the derived files hold that is not redacted (outputs, prompts,
+            // whole logs of steps) was readable by every user of the machine (0755, 0644).
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| {
+                    CommandError::new(
+                        super::exit::FAILED,
+                        format!("cannot create {}: {e}", dir.display()),
+                    )
+                })?;
         }
         Ok(location.open(durability)?)
     }
