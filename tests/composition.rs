@@ -121,6 +121,47 @@ fn a_condition_that_cannot_be_decided_fails_the_step_and_resume_skip_goes_on() {
     assert_eq!(lines(&env.file("ran.log")), ["last"]);
 }
 
+#[test]
+/// A command condition the shell could not run — 127, not found (a typo), 126, not
+/// executable — cannot be decided: the step fails saying what the code means, as a condition
+/// killed by a signal does. It was taken as false: the step skipped and the run completed.
+fn a_condition_command_not_found_or_not_executable_cannot_be_decided_and_fails_the_step() {
+    let env = Env::new();
+    std::fs::write(env.file("noexec"), "#!/bin/sh\nexit 0\n").unwrap();
+    env.workflow(
+        "typo",
+        "name: typo\nsteps:\n  - name: a\n    if: {run: \"tset-typo -f x\"}\n    run: echo a >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "typo"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["status"], "failed");
+    assert_eq!(status["steps"][0]["if"]["exit_code"], 127);
+    insta::assert_snapshot!("condition_command_not_found", run.snapshot(&env));
+    env.workflow(
+        "noexec",
+        "name: noexec\nsteps:\n  - name: a\n    if: {run: ./noexec}\n    run: echo a >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "noexec"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "exited with code 126, the shell's code for a command found but not executable"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!env.file("ran.log").exists());
+    // A command's own failure is still a false condition: skipped, the run completes.
+    env.workflow(
+        "falsy",
+        "name: falsy\nsteps:\n  - name: a\n    if: {run: \"exit 3\"}\n    run: echo a >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "falsy"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(env.status(None)["steps"][0]["status"], "skipped");
+}
+
 const FANOUT: &str = r#"name: fanout
 steps:
   - name: plan
