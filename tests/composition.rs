@@ -593,6 +593,57 @@ fn uses_runs_a_child_run_linked_both_ways_whose_outputs_become_the_step_s() {
 }
 
 #[test]
+/// SPEC §4: `resume` warns if the definition file differs. A parent's child runs are made
+/// from the parent's snapshot of its `uses:` workflows, so resuming the parent after the
+/// child's file was edited runs the old child: that is said, with the way to take the change
+/// (a new run; `--from` starts a child from the same snapshot). It was said only when the
+/// child was resumed on its own; the parent's `--retry` ran `version=1` again silently.
+fn resuming_a_parent_warns_that_its_child_s_definition_file_changed() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k\n    run: echo \"version=1\"; exit 1\n    retry: {max_retry_attempts: 0}\n",
+    )
+    .workflow(
+        "dad",
+        "name: dad\nsteps:\n  - {name: call, uses: kid, retry: {max_retry_attempts: 0}}\n",
+    );
+    let run = env.run(&["workflow", "run", "dad"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k\n    run: echo \"version=2 FIXED\"\n",
+    );
+    let resume = env.run(&["workflow", "resume", "dad", "--retry"]);
+    assert_eq!(resume.code, 1, "{}{}", resume.stdout, resume.stderr);
+    assert!(resume.stdout.contains("version=1"), "{}", resume.stdout);
+    assert_eq!(
+        resume
+            .stderr
+            .matches("changed since this run started")
+            .count(),
+        1,
+        "{}",
+        resume.stderr
+    );
+    insta::assert_snapshot!("resume_parent_child_changed", resume.snapshot(&env));
+    let doc = env
+        .run(&["--json", "workflow", "resume", "dad", "--retry"])
+        .json();
+    let warning = doc["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains(
+            "kid.yaml (workflow `kid`, run by `uses: kid`) changed since this run started"
+        ) && warning.contains("`cortex workflow run dad`"),
+        "{doc}"
+    );
+    // The parent's own file unchanged and no `uses:` changed: nothing said.
+    let fresh = env.run(&["workflow", "run", "dad"]);
+    assert_eq!(fresh.code, 0, "{}{}", fresh.stdout, fresh.stderr);
+    assert!(fresh.stdout.contains("version=2 FIXED"), "{}", fresh.stdout);
+}
+
+#[test]
 fn a_failing_child_fails_the_step_with_the_child_s_reason_and_retry_resumes_that_child() {
     let env = Env::new();
     env.workflow(
