@@ -280,6 +280,75 @@ fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_er
 }
 
 #[test]
+/// A `foreach:` list that can never be read from this log (an output that is not JSON, or
+/// over the 10,000-item cap) fails the same way on every `--retry`: none is offered; the first
+/// way out is `resume --from` the step whose output the list reads, as for a `uses:` whose
+/// `with:` values its child refuses. `--retry` was offered first.
+fn a_foreach_list_that_is_no_list_offers_resume_from_its_producing_step_not_retry() {
+    let env = Env::new();
+    env.workflow(
+        "regions",
+        "name: regions\nsteps:\n  - name: plan\n    run: if [ -f fixed ]; then echo 'regions=[\"eu-west\",\"us-east\"]'; else echo 'regions=eu-west us-east'; fi >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "regions"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // No command offered retries (its reasons may say why not).
+    let offers_retry = |out: &str| {
+        out.lines()
+            .any(|l| l.split('#').next().unwrap_or("").contains("--retry"))
+    };
+    assert!(!offers_retry(&run.stdout), "{}", run.stdout);
+    insta::assert_snapshot!("foreach_not_json_recovery", run.snapshot(&env));
+    let next: Vec<String> = env.status(None)["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(next[0].ends_with("--from plan"), "{next:?}");
+    assert!(next.iter().all(|c| !c.contains("--retry")), "{next:?}");
+    // The way it offers works once the world the step reads changed.
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let from = env.run(&["workflow", "resume", "--from", "plan"]);
+    assert_eq!(from.code, 0, "{}{}", from.stdout, from.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["eu-west", "us-east"]);
+    // Over the cap: the same.
+    env.workflow(
+        "many",
+        "name: many\nsteps:\n  - name: count\n    run: echo \"n=[$(seq 10001 | paste -sd, -)]\" >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.count.outputs.n }}\"\n    run: 'true'\n",
+    );
+    let run = env.run(&["workflow", "run", "many"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the list has 10001 items") && !offers_retry(&run.stdout),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("--from count"), "{}", run.stdout);
+    // A scenario's phase alike: `orchestrate resume --from` the phase it reads.
+    scenario(
+        &env,
+        "rr",
+        "name: rr\ndescription: d\nphases:\n  - name: plan\n    run: echo 'regions=eu-west us-east' >> \"$CORTEX_OUTPUT\"\n  - name: rollout\n    condition: after:plan\n    parallel: true\n    foreach: \"${{ phases.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\"\n",
+    );
+    let run = env.run(&["orchestrate", "run", "rr"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        !offers_retry(&run.stdout) && run.stdout.contains("--from plan"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 /// An item is data: one holding a newline was printed raw inside the progress line and the
 /// status line of its item, so an item could write a line reading as cortex's own. It is
 /// shown on one line, its newline escaped, in progress and in status.
