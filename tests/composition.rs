@@ -349,6 +349,38 @@ fn a_foreach_list_that_is_no_list_offers_resume_from_its_producing_step_not_retr
 }
 
 #[test]
+/// A parent failed with a child whose `foreach:` list is no list is not offered the `--retry`
+/// that goes on with that child (it fails the same way): `--from` its `uses:` step, a new
+/// child that runs its steps again, comes first, and works once the world is fixed.
+fn a_parent_whose_child_failed_on_a_foreach_list_offers_from_its_step_not_retry() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: plan\n    run: if [ -f fixed ]; then echo 'regions=[\"eu\"]'; else echo 'regions=eu us'; fi >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log\n",
+    )
+    .workflow("dad", "name: dad\nsteps:\n  - {name: call, uses: kid}\n");
+    let run = env.run(&["workflow", "run", "dad"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let recovery = run.stdout.split("Recovery options:").last().unwrap_or("");
+    let offered: Vec<&str> = recovery
+        .lines()
+        .filter_map(|l| l.split('#').next())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(offered[0].ends_with("--from call"), "{}", run.stdout);
+    assert!(
+        offered.iter().all(|c| !c.contains("--retry")),
+        "{}",
+        run.stdout
+    );
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let from = env.run(&["workflow", "resume", "dad", "--from", "call"]);
+    assert_eq!(from.code, 0, "{}{}", from.stdout, from.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["eu"]);
+}
+
+#[test]
 /// An item is data: one holding a newline was printed raw inside the progress line and the
 /// status line of its item, so an item could write a line reading as cortex's own. It is
 /// shown on one line, its newline escaped, in progress and in status.

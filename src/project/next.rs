@@ -401,6 +401,19 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 None if view.unstartable_child.is_some() => {}
                 // A `foreach:` list that is no list reads the same from the same log: running
                 // the step that gives it again can change it, a retry cannot.
+                // Its child failed so: a retry goes on with that child; a new one (`--from`)
+                // runs the child's steps again.
+                None if view.child_unlistable_foreach.is_some() => {
+                    if let Some(theirs) = &view.child_unlistable_foreach {
+                        out.push(resume(
+                            view,
+                            &["--from", step],
+                            format!(
+                                "run `{step}` again as a new child run, from its first step: its child run's `{theirs}` `foreach:` list is no list it can take, and a `--retry` would go on with that child and fail the same way"
+                            ),
+                        ));
+                    }
+                }
                 None if view.unlistable_foreach.is_some() => {
                     if let Some((_, Some(from))) = &view.unlistable_foreach {
                         out.push(resume(view, &["--from", from], from_why(step, from)));

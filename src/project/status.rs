@@ -668,6 +668,16 @@ impl StatusView {
                 changed |= u.waits_on.is_some() || u.child_ended.is_some();
             }
         }
+        // The child a `--retry` goes on with failed on a `foreach:` list that is no list: the
+        // retry would fail the same way.
+        if self.as_of.is_none()
+            && let Some(id) = self.failed_child_resumes.clone()
+            && let Some(c) = child(&id)
+            && let Some((step, _)) = unlistable_foreach(&c)
+        {
+            self.child_unlistable_foreach = Some(step);
+            changed = true;
+        }
         if changed && self.as_of.is_none() {
             self.next = super::next_actions(&self);
         }
@@ -941,6 +951,12 @@ pub struct StatusView {
     /// output the list reads, to run again (`--from`), if it reads one.
     #[serde(skip)]
     pub unlistable_foreach: Option<(String, Option<String>)>,
+    /// The failed `uses:` step's child run (the one a `--retry` goes on with) failed on a
+    /// `foreach:` list that is no list (its `unlistable_foreach`): the child's step. A retry
+    /// goes on with that child and fails the same way; `--from` the step starts a new child,
+    /// which runs its steps again (`with_children` fills it in).
+    #[serde(skip)]
+    pub child_unlistable_foreach: Option<String>,
     /// The failed step's command could not start for a value Linux does not pass (too long,
     /// too much together, a NUL: `AttemptEnd::unpassable`): it was not retried, and a
     /// `--retry` would meet the same refusal, so none is offered.
@@ -1364,6 +1380,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         secret_foreach: secret_foreach(state),
         unstartable_child: unstartable_child(state),
         unlistable_foreach: unlistable_foreach(state),
+        child_unlistable_foreach: None,
         unpassable: unpassable(state),
         verified: None,
         unverified: None,
