@@ -121,6 +121,47 @@ fn a_condition_that_cannot_be_decided_fails_the_step_and_resume_skip_goes_on() {
     assert_eq!(lines(&env.file("ran.log")), ["last"]);
 }
 
+#[test]
+/// A command condition the shell could not run — 127, not found (a typo), 126, not
+/// executable — cannot be decided: the step fails saying what the code means, as a condition
+/// killed by a signal does. It was taken as false: the step skipped and the run completed.
+fn a_condition_command_not_found_or_not_executable_cannot_be_decided_and_fails_the_step() {
+    let env = Env::new();
+    std::fs::write(env.file("noexec"), "#!/bin/sh\nexit 0\n").unwrap();
+    env.workflow(
+        "typo",
+        "name: typo\nsteps:\n  - name: a\n    if: {run: \"tset-typo -f x\"}\n    run: echo a >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "typo"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let status = env.status(None);
+    assert_eq!(status["steps"][0]["status"], "failed");
+    assert_eq!(status["steps"][0]["if"]["exit_code"], 127);
+    insta::assert_snapshot!("condition_command_not_found", run.snapshot(&env));
+    env.workflow(
+        "noexec",
+        "name: noexec\nsteps:\n  - name: a\n    if: {run: ./noexec}\n    run: echo a >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "noexec"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "exited with code 126, the shell's code for a command found but not executable"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!env.file("ran.log").exists());
+    // A command's own failure is still a false condition: skipped, the run completes.
+    env.workflow(
+        "falsy",
+        "name: falsy\nsteps:\n  - name: a\n    if: {run: \"exit 3\"}\n    run: echo a >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "falsy"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(env.status(None)["steps"][0]["status"], "skipped");
+}
+
 const FANOUT: &str = r#"name: fanout
 steps:
   - name: plan
@@ -236,6 +277,107 @@ fn foreach_over_an_output_that_is_not_a_json_list_fails_the_step_with_a_clear_er
         "{error}"
     );
     assert!(!env.file("ran.log").exists());
+}
+
+#[test]
+/// A `foreach:` list that can never be read from this log (an output that is not JSON, or
+/// over the 10,000-item cap) fails the same way on every `--retry`: none is offered; the first
+/// way out is `resume --from` the step whose output the list reads, as for a `uses:` whose
+/// `with:` values its child refuses. `--retry` was offered first.
+fn a_foreach_list_that_is_no_list_offers_resume_from_its_producing_step_not_retry() {
+    let env = Env::new();
+    env.workflow(
+        "regions",
+        "name: regions\nsteps:\n  - name: plan\n    run: if [ -f fixed ]; then echo 'regions=[\"eu-west\",\"us-east\"]'; else echo 'regions=eu-west us-east'; fi >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log\n",
+    );
+    let run = env.run(&["workflow", "run", "regions"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // No command offered retries (its reasons may say why not).
+    let offers_retry = |out: &str| {
+        out.lines()
+            .any(|l| l.split('#').next().unwrap_or("").contains("--retry"))
+    };
+    assert!(!offers_retry(&run.stdout), "{}", run.stdout);
+    insta::assert_snapshot!("foreach_not_json_recovery", run.snapshot(&env));
+    let next: Vec<String> = env.status(None)["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(next[0].ends_with("--from plan"), "{next:?}");
+    assert!(next.iter().all(|c| !c.contains("--retry")), "{next:?}");
+    // The way it offers works once the world the step reads changed.
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let from = env.run(&["workflow", "resume", "--from", "plan"]);
+    assert_eq!(from.code, 0, "{}{}", from.stdout, from.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["eu-west", "us-east"]);
+    // Over the cap: the same.
+    env.workflow(
+        "many",
+        "name: many\nsteps:\n  - name: count\n    run: echo \"n=[$(seq 10001 | paste -sd, -)]\" >> \"$CORTEX_OUTPUT\"\n  - name: each\n    foreach: \"${{ steps.count.outputs.n }}\"\n    run: 'true'\n",
+    );
+    let run = env.run(&["workflow", "run", "many"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the list has 10001 items") && !offers_retry(&run.stdout),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("--from count"), "{}", run.stdout);
+    // A scenario's phase alike: `orchestrate resume --from` the phase it reads.
+    scenario(
+        &env,
+        "rr",
+        "name: rr\ndescription: d\nphases:\n  - name: plan\n    run: echo 'regions=eu-west us-east' >> \"$CORTEX_OUTPUT\"\n  - name: rollout\n    condition: after:plan\n    parallel: true\n    foreach: \"${{ phases.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\"\n",
+    );
+    let run = env.run(&["orchestrate", "run", "rr"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        !offers_retry(&run.stdout) && run.stdout.contains("--from plan"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+/// A parent failed with a child whose `foreach:` list is no list is not offered the `--retry`
+/// that goes on with that child (it fails the same way): `--from` its `uses:` step, a new
+/// child that runs its steps again, comes first, and works once the world is fixed.
+fn a_parent_whose_child_failed_on_a_foreach_list_offers_from_its_step_not_retry() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: plan\n    run: if [ -f fixed ]; then echo 'regions=[\"eu\"]'; else echo 'regions=eu us'; fi >> \"$CORTEX_OUTPUT\"\n  - name: deploy\n    foreach: \"${{ steps.plan.outputs.regions }}\"\n    run: echo \"$CORTEX_ITEM\" >> ran.log\n",
+    )
+    .workflow("dad", "name: dad\nsteps:\n  - {name: call, uses: kid}\n");
+    let run = env.run(&["workflow", "run", "dad"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let recovery = run.stdout.split("Recovery options:").last().unwrap_or("");
+    let offered: Vec<&str> = recovery
+        .lines()
+        .filter_map(|l| l.split('#').next())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(offered[0].ends_with("--from call"), "{}", run.stdout);
+    assert!(
+        offered.iter().all(|c| !c.contains("--retry")),
+        "{}",
+        run.stdout
+    );
+    std::fs::write(env.file("fixed"), "").unwrap();
+    let from = env.run(&["workflow", "resume", "dad", "--from", "call"]);
+    assert_eq!(from.code, 0, "{}{}", from.stdout, from.stderr);
+    assert_eq!(lines(&env.file("ran.log")), ["eu"]);
 }
 
 #[test]
@@ -549,6 +691,57 @@ fn uses_runs_a_child_run_linked_both_ways_whose_outputs_become_the_step_s() {
         env.run(&["--json", "log", "verify", "--all"]).json()["ok"],
         true
     );
+}
+
+#[test]
+/// SPEC §4: `resume` warns if the definition file differs. A parent's child runs are made
+/// from the parent's snapshot of its `uses:` workflows, so resuming the parent after the
+/// child's file was edited runs the old child: that is said, with the way to take the change
+/// (a new run; `--from` starts a child from the same snapshot). It was said only when the
+/// child was resumed on its own; the parent's `--retry` ran `version=1` again silently.
+fn resuming_a_parent_warns_that_its_child_s_definition_file_changed() {
+    let env = Env::new();
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k\n    run: echo \"version=1\"; exit 1\n    retry: {max_retry_attempts: 0}\n",
+    )
+    .workflow(
+        "dad",
+        "name: dad\nsteps:\n  - {name: call, uses: kid, retry: {max_retry_attempts: 0}}\n",
+    );
+    let run = env.run(&["workflow", "run", "dad"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    env.workflow(
+        "kid",
+        "name: kid\nsteps:\n  - name: k\n    run: echo \"version=2 FIXED\"\n",
+    );
+    let resume = env.run(&["workflow", "resume", "dad", "--retry"]);
+    assert_eq!(resume.code, 1, "{}{}", resume.stdout, resume.stderr);
+    assert!(resume.stdout.contains("version=1"), "{}", resume.stdout);
+    assert_eq!(
+        resume
+            .stderr
+            .matches("changed since this run started")
+            .count(),
+        1,
+        "{}",
+        resume.stderr
+    );
+    insta::assert_snapshot!("resume_parent_child_changed", resume.snapshot(&env));
+    let doc = env
+        .run(&["--json", "workflow", "resume", "dad", "--retry"])
+        .json();
+    let warning = doc["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains(
+            "kid.yaml (workflow `kid`, run by `uses: kid`) changed since this run started"
+        ) && warning.contains("`cortex workflow run dad`"),
+        "{doc}"
+    );
+    // The parent's own file unchanged and no `uses:` changed: nothing said.
+    let fresh = env.run(&["workflow", "run", "dad"]);
+    assert_eq!(fresh.code, 0, "{}{}", fresh.stdout, fresh.stderr);
+    assert!(fresh.stdout.contains("version=2 FIXED"), "{}", fresh.stdout);
 }
 
 #[test]

@@ -452,4 +452,49 @@ fn a_value_of_the_wrong_type_hides_no_other_problem() {
         "{}",
         out.text()
     );
+
+/// An `if:` that does not parse is located at the token where parsing stopped inside a
+/// double-quoted scalar that holds a `'` (no escape before it), as it is unquoted and
+/// single-quoted: `if: "inputs.env == 'prod' and true"` put its caret on the opening quote
+/// and underlined the whole expression though the message said "at character 22". A scalar
+/// with an escape before the token still falls back to the scalar. And a function call
+/// (`contains(inputs.env, 'pr')`) is said to be one, with what the language has: it was
+/// "`,` is not part of the expression language".
+#[test]
+fn an_if_error_inside_a_double_quoted_scalar_is_located_at_its_token_and_calls_are_named() {
+    let env = Env::new();
+    env.workflow(
+        "q",
+        concat!(
+            "name: q\n",
+            "inputs:\n",
+            "  env: {type: string, default: dev}\n",
+            "steps:\n",
+            "  - name: a\n",
+            "    if: \"inputs.env == 'prod' and true\"\n",
+            "    run: echo a\n",
+            "  - name: b\n",
+            "    if: contains(inputs.env, 'pr')\n",
+            "    run: echo b\n",
+            "  - name: c\n",
+            "    if: 'inputs.env == ''prod'' and true'\n",
+            "    run: echo c\n",
+            "  - name: d\n",
+            "    if: \"inputs.env == \\\"prod\\\" and true\"\n",
+            "    run: echo d\n",
+        ),
+    );
+    let out = env.run(&["--json", "workflow", "validate", "q"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let errors = out.located_errors();
+    let at: Vec<(u64, u64)> = errors.iter().map(|(_, l, c)| (*l, *c)).collect();
+    // `and` is character 22 of the expression: column 9 (the quote) + 1 + 21.
+    assert_eq!(at, [(6, 31), (9, 9), (12, 9), (15, 9)], "{errors:?}");
+    assert!(
+        errors[1].0.contains("`contains(...)` is a function call")
+            && errors[1].0.contains("comparisons (== != < <= > >=)"),
+        "{errors:?}"
+    );
+    let human = env.run(&["workflow", "validate", "q"]);
+    insta::assert_snapshot!("if_error_located_in_quoted_scalars", human.snapshot(&env));
 }

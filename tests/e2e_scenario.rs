@@ -140,6 +140,47 @@ fn preview_shows_conditions_agents_and_one_parallel_opportunity() {
     );
 }
 
+/// `orchestrate preview` of a `parallel: true` `foreach:` phase counts its items, which run
+/// beside each other, as an opportunity: "phase `rollout`: its items, 2 at a time" for
+/// `regional-rollout` (`max_parallel: 2`). It said "Parallel opportunities: 0". A written
+/// list shorter than the limit runs all its items at once; items one at a time are none.
+#[test]
+fn preview_counts_the_items_of_a_parallel_foreach_phase_as_an_opportunity() {
+    let env = Env::new();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/scenarios/regional-rollout.yaml"
+    );
+    let out = env.run(&["orchestrate", "preview", example]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(
+        out.stdout
+            .contains("Parallel opportunities: 1 (phase `rollout`: its items, 2 at a time)"),
+        "{}",
+        out.stdout
+    );
+    insta::assert_snapshot!("preview_parallel_foreach_items", out.snapshot(&env));
+    let json = env
+        .run(&["--json", "orchestrate", "preview", example])
+        .json();
+    assert_eq!(
+        json["parallel_items"],
+        serde_json::json!([{"phase": "rollout", "at_once": 2}])
+    );
+    env.scenario(
+        "fans",
+        "name: fans\ndescription: d\nphases:\n  - {name: two, parallel: true, foreach: [a, b], run: echo}\n  - {name: serial, foreach: [a, b, c], run: echo}\n  - {name: one, parallel: true, foreach: [a], run: echo}\n",
+    );
+    let json = env
+        .run(&["--json", "orchestrate", "preview", "fans"])
+        .json();
+    assert_eq!(
+        json["parallel_items"],
+        serde_json::json!([{"phase": "two", "at_once": 2}]),
+        "{json}"
+    );
+}
+
 /// Seen by a review: `orchestrate preview` said "Parallel opportunities: 1 (a + b + c)" for
 /// phases `a`, `b` (`parallel: false`) and `c` (`parallel: true`) ready at once, though the
 /// scheduler never runs `a` beside `b` (SPEC §4). Preview derives its sets from the

@@ -124,6 +124,27 @@ fn completions_and_the_manual_page_print() {
 }
 
 #[test]
+/// `cortex man --all FILE`, FILE a regular file (or a path through one), is bad input: exit
+/// 2 saying a directory is expected, the file left as it was. It was exit 1, "cannot create
+/// afile: File exists".
+fn man_all_into_a_file_is_refused_as_bad_input_saying_a_directory_is_expected() {
+    let env = Env::new();
+    let file = env.project().join("afile");
+    std::fs::write(&file, "keep").unwrap();
+    for target in [file.clone(), file.join("man1")] {
+        let out = env.run(&["man", "--all", target.to_str().unwrap()]);
+        assert_eq!(out.code, 2, "{target:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("writes its pages into a directory")
+                && out.stderr.contains("give a directory"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+}
+
+#[test]
 /// Every page the top page points to can be made: `cortex man workflow run` prints
 /// cortex-workflow-run(1) with its options, `cortex man --all DIR` writes every page, and the
 /// top page has the exit statuses, environment and files every command shares.

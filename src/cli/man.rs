@@ -163,7 +163,29 @@ fn replace_file(dir: &Path, name: &str, text: &[u8]) -> std::io::Result<()> {
 /// `cortex man --all DIR`: every page (`cortex.1`, `cortex-workflow.1`,
 /// `cortex-workflow-run.1`, …) written into `dir`, created if need be; the files written.
 pub fn all(dir: &Path) -> Result<Vec<String>, CommandError> {
-    std::fs::create_dir_all(dir).map_err(failed(format!("cannot create {}", dir.display())))?;
+    // A file where the directory should be (or on its way) is the caller's mistake, said as
+    // such (exit 2): it was "cannot create FILE: File exists", exit 1.
+    let not_a_directory = |what: String| {
+        CommandError::bad_input(format!(
+            "{what}: `man --all` writes its pages into a directory"
+        ))
+        .hint("give a directory, existing or to be created (`cortex man --all ./man`)")
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(not_a_directory(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotADirectory | std::io::ErrorKind::AlreadyExists => {
+            not_a_directory(format!(
+                "cannot create {}: a part of that path is a file",
+                dir.display()
+            ))
+        }
+        _ => failed(format!("cannot create {}", dir.display()))(e),
+    })?;
     let mut written = Vec::new();
     fn walk(
         cmd: &clap::Command,

@@ -574,6 +574,21 @@ fn tokens(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
                 while j < chars.len() && is_word_char(chars[j]) {
                     j += 1;
                 }
+                // A name then `(` is a call, never anything else here: said as such, not as
+                // the `,` of its arguments being "not part of the expression language".
+                let mut k = j;
+                while k < chars.len() && chars[k].is_whitespace() {
+                    k += 1;
+                }
+                if chars.get(k) == Some(&'(') {
+                    let name: String = chars[i..j].iter().collect();
+                    return err(
+                        format!(
+                            "`{name}(...)` is a function call, and the expression language has no functions; it has values ('text', numbers, true, false, inputs.NAME, steps.STEP.outputs.KEY), comparisons (== != < <= > >=), !, &&, || and parentheses — for any other test, use `if: {{run: COMMAND}}`, whose exit 0 runs the step"
+                        ),
+                        i,
+                    );
+                }
                 out.push((Token::Word(chars[i..j].iter().collect()), i));
                 i = j;
                 continue;

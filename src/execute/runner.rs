@@ -606,6 +606,17 @@ impl Runner {
                     return None;
                 }
                 match r.end {
+                    // The shell's own codes for a command it could not run (127: not
+                    // found; 126: found but not executable) say nothing of the condition:
+                    // like a command killed, it cannot be decided, and the step fails. A typo
+                    // (`tset -f x`) skipped the step as false, and the run completed.
+                    AttemptEnd::Exited { code } if unrunnable(code).is_some() => {
+                        let meaning = unrunnable(code).unwrap_or_default();
+                        check.exit_code = Some(code);
+                        check.error = Some(format!(
+                            "its command exited with code {code}, the shell's code for {meaning}: a command that could not run says neither true nor false (fix the command; a condition that is false exits 1)"
+                        ));
+                    }
                     AttemptEnd::Exited { code } => {
                         check.holds = code == 0;
                         if code != 0 {
@@ -1138,4 +1149,14 @@ fn check_result(r: super::process::ProcessResult) -> Result<(), String> {
     } else {
         format!("{how}: {last}")
     })
+}
+
+/// What the shell's exit code says when it could not run a command at all (126, 127), or
+/// None for a command's own code.
+fn unrunnable(code: i32) -> Option<&'static str> {
+    match code {
+        127 => Some("a command not found"),
+        126 => Some("a command found but not executable (permission denied, or not a program)"),
+        _ => None,
+    }
 }

@@ -156,7 +156,7 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "preview",
         title: "Preview a scenario",
-        description: "Show a scenario's plan without running it: its phases with their conditions (manual, auto, after:a,b), agents and success criteria, and which phases can run in parallel. Returns {scenario: the parsed definition, estimated_phases, parallel_opportunities}.",
+        description: "Show a scenario's plan without running it: its phases with their conditions (manual, auto, after:a,b), agents and success criteria, and which phases can run in parallel. Returns {scenario: the parsed definition, estimated_phases, parallel_opportunities, parallel_items: the foreach phases whose items run beside each other, [{phase, at_once}]}.",
         schema: input_schema::<PreviewArgs>,
         output: outputs::preview,
         read_only: true,

@@ -406,13 +406,11 @@ fn drive_from(
     // Whatever drives the run on (a resume, a report, a manual start, a parent driven on by
     // its child) runs the definition it started with: a file changed since is said, live
     // and in the document's `warnings`.
-    let changed = journal
-        .state
-        .start
-        .as_deref()
-        .and_then(definition_changed)
-        .filter(|_| say_changed);
-    if let Some(changed) = &changed {
+    let changed = match journal.state.start.as_deref() {
+        Some(start) if say_changed => definition_changed(start),
+        _ => Vec::new(),
+    };
+    for changed in &changed {
         live.observer.warn(changed);
     }
     // The driver's lease: the run is driven here and nowhere else (on any host), and every
@@ -543,9 +541,9 @@ fn drive_from(
         }
     }
     let mut doc = view.to_json();
-    if let Some(changed) = changed {
+    if !changed.is_empty() {
         // Said on stderr already, as the drive began.
-        doc["warnings"] = serde_json::json!([changed]);
+        doc["warnings"] = serde_json::json!(changed);
     }
     Ok(Output::new(doc, human, code).warn(warnings))
 }
@@ -820,25 +818,82 @@ fn drive_parent_on(
     finish_driving(ctx, journal, by, lock, live).map(Some)
 }
 
-/// A warning if the definition file of a run changed since it started (the run goes on with
-/// its snapshot).
-pub fn definition_changed(start: &RunStarted) -> Option<String> {
-    let path = std::path::Path::new(&start.source);
-    if start.source.starts_with("builtin:") || !path.is_file() {
-        return None;
-    }
-    let text = read_definition(path).ok()?;
-    // Hashed as it was at `run`: a scenario as a scenario, a workflow as a workflow.
-    let hash = match start.kind {
-        RunKind::Scenario => parse_scenario(&start.source, &text).map(|s| snapshot(&s).1),
-        RunKind::Workflow => parse_workflow(&start.source, &text).map(|w| snapshot(&w).1),
-    };
-    hash.map_or(true, |h| h != start.definition_hash).then(|| {
-        format!(
+/// A warning for each definition file of a run that changed since it started (the run goes
+/// on with its snapshot): its own, and each workflow its `uses:` steps run, directly or
+/// through their own (the snapshot in `run_started.uses`, from which every child run is made,
+/// a resumed one or a new one). Before, a child's changed file was said only when that child
+/// was resumed on its own: resuming its parent ran the old child silently.
+pub fn definition_changed(start: &RunStarted) -> Vec<String> {
+    let mut out = Vec::new();
+    if changed_file(&start.source, start.kind, &start.definition_hash) {
+        out.push(format!(
             "{} changed since this run started; the run goes on with the definition it started with",
             start.source
-        )
-    })
+        ));
+    }
+    let mut said = std::collections::BTreeSet::from([start.source.clone()]);
+    for (uses, used) in used_by(start) {
+        if !said.insert(used.source.clone())
+            || !changed_file(&used.source, RunKind::Workflow, &used.definition_hash)
+        {
+            continue;
+        }
+        out.push(format!(
+            "{} (workflow `{}`, run by `uses: {uses}`) changed since this run started; its child runs use the definition as it was then, even a new one `resume --from` starts: a new run (`cortex {} run {}`) takes the change",
+            used.source,
+            used.name,
+            start.kind.group(),
+            crate::render::shell_quote(&start.name),
+        ));
+    }
+    out
+}
+
+/// Whether the definition file at `source` (not a built-in) differs from the snapshot hashed
+/// `hash`: it was edited (or no longer reads as a definition). A file gone is not said.
+fn changed_file(source: &str, kind: RunKind, hash: &str) -> bool {
+    let path = std::path::Path::new(source);
+    if source.starts_with("builtin:") || !path.is_file() {
+        return false;
+    }
+    let Ok(text) = read_definition(path) else {
+        return false;
+    };
+    // Hashed as it was at `run`: a scenario as a scenario, a workflow as a workflow.
+    let now = match kind {
+        RunKind::Scenario => parse_scenario(source, &text).map(|s| snapshot(&s).1),
+        RunKind::Workflow => parse_workflow(source, &text).map(|w| snapshot(&w).1),
+    };
+    now.map_or(true, |h| h != hash)
+}
+
+/// The workflows the run's `uses:` steps (phases) run, directly or through their own, from
+/// the run's snapshot, in the order first met: a child run carries its whole tree's map, of
+/// which only what is below it is its own.
+fn used_by(start: &RunStarted) -> Vec<(&str, &crate::event::UsedWorkflow)> {
+    fn uses_of(definition: &serde_json::Value) -> Vec<&str> {
+        ["steps", "phases"]
+            .iter()
+            .filter_map(|k| definition.get(k)?.as_array())
+            .flatten()
+            .filter_map(|s| s.get("uses")?.as_str())
+            .collect()
+    }
+    let mut out: Vec<(&str, &crate::event::UsedWorkflow)> = Vec::new();
+    let mut todo = uses_of(&start.definition);
+    while let Some(uses) = todo.pop() {
+        let Some((key, used)) = start.uses.get_key_value(uses) else {
+            continue;
+        };
+        if out.iter().any(|(k, _)| *k == key.as_str()) {
+            continue;
+        }
+        out.push((key.as_str(), used));
+        let mut below = uses_of(&used.definition);
+        below.reverse();
+        todo.extend(below);
+    }
+    out
 }
 
 #[cfg(test)]

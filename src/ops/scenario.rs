@@ -953,14 +953,21 @@ pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         .unwrap_or(config.workflow.max_parallel)
         .max(1) as usize;
     let groups = parallel_opportunities(&scenario, limit);
-    let text = render_preview(&scenario, &groups);
+    // A `foreach:` phase whose items run beside each other is an opportunity too.
+    let items = crate::plan::parallel_items(&scenario, limit);
+    let text = render_preview(&scenario, &groups, &items);
     // Each set of phases that run at the same time.
     let sets: Vec<&Vec<String>> = groups.iter().flatten().collect();
+    let items_json: Vec<serde_json::Value> = items
+        .iter()
+        .map(|(phase, at_once)| json!({"phase": phase, "at_once": at_once}))
+        .collect();
     Ok(Output::new(
         json!({
             "scenario": scenario,
             "estimated_phases": scenario.phases.len(),
             "parallel_opportunities": sets,
+            "parallel_items": items_json,
         }),
         text,
         exit::OK,

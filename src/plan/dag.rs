@@ -193,6 +193,29 @@ pub fn parallel_opportunities(scenario: &Scenario, limit: usize) -> Vec<Vec<Vec<
         .collect()
 }
 
+/// The `foreach:` phases whose items run beside each other (SPEC §4: each item is a phase of
+/// its own, `parallel: true` as its phase is, within `limit`), for `orchestrate preview`: each
+/// such phase and how many of its items run at once — `limit`, or fewer when its list is
+/// written and shorter. A phase whose items run one at a time (`parallel: false`, a limit of
+/// 1, a written list of one item) is none; nor is a manual one (it waits for its start).
+/// Before, preview said "Parallel opportunities: 0" of a rollout whose regions run two at a
+/// time.
+pub fn parallel_items(scenario: &Scenario, limit: usize) -> Vec<(String, usize)> {
+    use crate::definition::Foreach;
+    scenario
+        .phases
+        .iter()
+        .filter(|p| p.parallel && !matches!(p.parsed_condition(), Ok(Condition::Manual) | Err(_)))
+        .filter_map(|p| {
+            let at_once = match p.foreach.as_ref()? {
+                Foreach::Items(items) => items.len().min(limit),
+                Foreach::Template(_) => limit,
+            };
+            (at_once > 1).then(|| (p.name.clone(), at_once))
+        })
+        .collect()
+}
+
 /// The sets (two or more, as indices into `parallel`, ascending) of phases ready together
 /// that the scheduler's rule (`Slots`) runs at once, admitting in order as `ready_phases`
 /// does and each phase finishing in the order they started. Linear in the phases and the

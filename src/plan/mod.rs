@@ -15,8 +15,8 @@ pub use child::{
     child_plan_with, child_start, waits_for_worker,
 };
 pub use dag::{
-    PhasePlan, dependencies, dependencies_among, find_cycle, find_cycles, parallel_opportunities,
-    topological_order,
+    PhasePlan, dependencies, dependencies_among, find_cycle, find_cycles, parallel_items,
+    parallel_opportunities, topological_order,
 };
 pub use next::{Next, idle_wait, next};
 pub use notify::{NotificationRef, Notified, Trigger, due as notifications_due, end_of};

@@ -222,6 +222,14 @@ fn retry_why(view: &StatusView, step: &str) -> String {
     )
 }
 
+/// Why to `resume --from FROM` a run whose step (phase) `step` failed reading its
+/// `foreach:` list from `from`'s output (`StatusView::unlistable_foreach`).
+fn from_why(step: &str, from: &str) -> String {
+    format!(
+        "run `{from}` again, and what follows it: `{step}`'s `foreach:` list reads its output, which is no list it can take (a `--retry` would read the same value and fail the same way)"
+    )
+}
+
 /// Why to `orchestrate resume --retry` a scenario run whose phases `failed`: they run again
 /// with a fresh retry budget; completed phases no checkpoint keeps run again too
 /// (`StatusView::restarts`), named.
@@ -391,6 +399,26 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 None if view.secret_foreach => {}
                 // A child that could not start with these `with:` values never will.
                 None if view.unstartable_child.is_some() => {}
+                // A `foreach:` list that is no list reads the same from the same log: running
+                // the step that gives it again can change it, a retry cannot.
+                // Its child failed so: a retry goes on with that child; a new one (`--from`)
+                // runs the child's steps again.
+                None if view.child_unlistable_foreach.is_some() => {
+                    if let Some(theirs) = &view.child_unlistable_foreach {
+                        out.push(resume(
+                            view,
+                            &["--from", step],
+                            format!(
+                                "run `{step}` again as a new child run, from its first step: its child run's `{theirs}` `foreach:` list is no list it can take, and a `--retry` would go on with that child and fail the same way"
+                            ),
+                        ));
+                    }
+                }
+                None if view.unlistable_foreach.is_some() => {
+                    if let Some((_, Some(from))) = &view.unlistable_foreach {
+                        out.push(resume(view, &["--from", from], from_why(step, from)));
+                    }
+                }
                 // A value Linux does not pass is refused again, however often it is tried.
                 None if view.unpassable => {}
                 None => out.push(resume(view, &["--retry"], retry_why(view, step))),
@@ -403,6 +431,12 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .count();
             if view.failed_step.is_some() && (view.kind != RunKind::Scenario || stuck == 1) {
                 let mut skip = resume(view, &["--skip"], skip_why(view, step));
+                if view.unlistable_foreach.is_some() {
+                    skip.why = format!(
+                        "{}: its `foreach:` list is no list it can take, and a `--retry` would read the same value and fail the same way",
+                        skip.why
+                    );
+                }
                 if let Some((_, error)) = &view.unstartable_child {
                     skip.why = format!(
                         "{}: its child run cannot start with the values its `with:` gives ({error}), and a `--retry` would fail the same way",
@@ -658,6 +692,20 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         RunStatus::Waiting if view.only_workers => out.push(worker(view)),
         // Its failed phases run again with a fresh budget (as a plain resume does too, which
         // says "go on" of it): `--retry` says so, and is refused once none failed.
+        // A `foreach:` list that is no list reads the same from the same log: running the
+        // phase that gives it again can change it, a retry cannot.
+        RunStatus::Failed
+            if !view.rolling_back
+                && failed.len() == 1
+                && view
+                    .unlistable_foreach
+                    .as_ref()
+                    .is_some_and(|(p, _)| p == failed[0]) =>
+        {
+            if let Some((phase, Some(from))) = &view.unlistable_foreach {
+                out.push(resume(view, &["--from", from], from_why(phase, from)));
+            }
+        }
         RunStatus::Failed if !view.rolling_back && !failed.is_empty() => {
             let mut why = scenario_retry_why(view, &failed);
             if !view.awaiting_start.is_empty() {

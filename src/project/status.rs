@@ -668,6 +668,16 @@ impl StatusView {
                 changed |= u.waits_on.is_some() || u.child_ended.is_some();
             }
         }
+        // The child a `--retry` goes on with failed on a `foreach:` list that is no list: the
+        // retry would fail the same way.
+        if self.as_of.is_none()
+            && let Some(id) = self.failed_child_resumes.clone()
+            && let Some(c) = child(&id)
+            && let Some((step, _)) = unlistable_foreach(&c)
+        {
+            self.child_unlistable_foreach = Some(step);
+            changed = true;
+        }
         if changed && self.as_of.is_none() {
             self.next = super::next_actions(&self);
         }
@@ -706,7 +716,12 @@ impl StatusView {
                         parent.step
                     ),
                 ));
-            } else if failed && paused && !self.secret_foreach && !self.unpassable {
+            } else if failed
+                && paused
+                && !self.secret_foreach
+                && !self.unpassable
+                && self.unlistable_foreach.is_none()
+            {
                 // (A `foreach:` list read from a secret fails the same way retried.)
                 // Paused by its time limit: the parent's resume gives it the limit it is given
                 // (`resume --timeout`), and the same limit would stop it again.
@@ -930,6 +945,18 @@ pub struct StatusView {
     /// way (`unstartable_child`). The step and why, as recorded.
     #[serde(skip)]
     pub unstartable_child: Option<(String, String)>,
+    /// The failed step's `foreach:` list could not be read as one (not JSON, not a list, over
+    /// the item cap, a value missing: `ForeachFailed`): the same log renders the same text, so
+    /// a `--retry` fails the same way (`unlistable_foreach`). The step, and the step whose
+    /// output the list reads, to run again (`--from`), if it reads one.
+    #[serde(skip)]
+    pub unlistable_foreach: Option<(String, Option<String>)>,
+    /// The failed `uses:` step's child run (the one a `--retry` goes on with) failed on a
+    /// `foreach:` list that is no list (its `unlistable_foreach`): the child's step. A retry
+    /// goes on with that child and fails the same way; `--from` the step starts a new child,
+    /// which runs its steps again (`with_children` fills it in).
+    #[serde(skip)]
+    pub child_unlistable_foreach: Option<String>,
     /// The failed step's command could not start for a value Linux does not pass (too long,
     /// too much together, a NUL: `AttemptEnd::unpassable`): it was not retried, and a
     /// `--retry` would meet the same refusal, so none is offered.
@@ -1352,6 +1379,8 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         unheld_secret_output: unheld_secret_output(state),
         secret_foreach: secret_foreach(state),
         unstartable_child: unstartable_child(state),
+        unlistable_foreach: unlistable_foreach(state),
+        child_unlistable_foreach: None,
         unpassable: unpassable(state),
         verified: None,
         unverified: None,
@@ -1497,6 +1526,38 @@ fn unstartable_child(state: &RunState) -> Option<(String, String)> {
         && step.child.is_none()
         && error.starts_with(crate::event::AttemptEnd::SPAWN_FAILED))
     .then(|| (step.name.clone(), error.to_string()))
+}
+
+/// The failed step (phase) whose `foreach:` list could not be read (its `foreach_failed`,
+/// recorded as `foreach: WHY`), unless it is read from a secret (`secret_foreach` says that),
+/// and the earliest step whose output its template reads: running that again (`resume
+/// --from`) is what can give the list another value. A retry renders the same template from
+/// the same log and fails the same way; it was offered first.
+fn unlistable_foreach(state: &RunState) -> Option<(String, Option<String>)> {
+    use crate::definition::template::{Reference, scan};
+    if !matches!(state.phase, RunPhase::Paused { .. }) || secret_foreach(state) {
+        return None;
+    }
+    let (index, step) = state.steps.iter().enumerate().find(|(_, s)| {
+        s.status == StepStatus::Failed
+            && s.item.is_none()
+            && s.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("foreach: "))
+    })?;
+    let producer = match &state.definition(index)?.foreach {
+        Some(crate::definition::Foreach::Template(text)) => scan(text)
+            .iter()
+            .filter_map(|o| match &o.reference {
+                Ok(Reference::StepOutput { step, .. }) => state.step_index(step),
+                _ => None,
+            })
+            .map(|i| state.parent_of(i).unwrap_or(i))
+            .min()
+            .map(|i| state.steps[i].name.clone()),
+        _ => None,
+    };
+    Some((step.name.clone(), producer))
 }
 
 /// Whether the paused run's failed step could not start for a value Linux does not pass

@@ -6,8 +6,14 @@ use crate::definition::Scenario;
 use crate::plan::topological_order;
 
 /// `orchestrate preview`, with the phases that run at once (`plan::parallel_opportunities`:
-/// per group of phases ready together, the sets the scheduler runs at the same time).
-pub fn render_preview(s: &Scenario, groups: &[Vec<Vec<String>>]) -> String {
+/// per group of phases ready together, the sets the scheduler runs at the same time) and the
+/// `foreach:` phases whose items run beside each other (`plan::parallel_items`: the phase and
+/// how many at once).
+pub fn render_preview(
+    s: &Scenario,
+    groups: &[Vec<Vec<String>>],
+    items: &[(String, usize)],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Scenario: {}", s.name);
     if let Some(d) = &s.description {
@@ -67,7 +73,12 @@ pub fn render_preview(s: &Scenario, groups: &[Vec<Vec<String>>]) -> String {
     if groups.len() > 8 {
         listed.push(format!("{} more", groups.len() - 8));
     }
-    let sets: usize = groups.iter().map(Vec::len).sum();
+    listed.extend(
+        items
+            .iter()
+            .map(|(phase, n)| format!("phase `{phase}`: its items, {n} at a time")),
+    );
+    let sets: usize = groups.iter().map(Vec::len).sum::<usize>() + items.len();
     if listed.is_empty() {
         let _ = writeln!(out, "Parallel opportunities: 0");
     } else {

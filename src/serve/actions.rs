@@ -966,7 +966,8 @@ pub fn resume(
         .ctx
         .reading_store()?
         .and_then(|store| load_state(&store, &run_id).ok())
-        .and_then(|state| state.start.as_deref().and_then(ops::definition_changed));
+        .and_then(|state| state.start.as_deref().map(ops::definition_changed))
+        .unwrap_or_default();
     if let Some(pid) = own_driver_holding(shared, &run_id) {
         return Err(driven_by(&run_id, kind, pid, Doing::Resume));
     }
@@ -975,7 +976,7 @@ pub fn resume(
         .took(shared, &run_id)
         .map_err(|e| driven_here(shared, &run_id, kind, e))?;
     Ok(Done {
-        output: status_of_run(shared, &run_id)?.warn(changed.into_iter().collect()),
+        output: status_of_run(shared, &run_id)?.warn(changed),
         run_id: Some(run_id),
         accepted: true,
     })

@@ -158,13 +158,18 @@ impl Checker<'_> {
             return at;
         };
         let rest: Vec<char> = line.chars().skip(at.column.saturating_sub(1)).collect();
-        let quoted = matches!(rest.first(), Some('\'' | '"'));
+        let quote = rest.first().copied().filter(|c| matches!(c, '\'' | '"'));
+        let quoted = quote.is_some();
         let body = &rest[usize::from(quoted)..];
-        // Only where the text up to the offset is written as is (no escape or doubled quote).
-        let plain = body
-            .iter()
-            .take(offset)
-            .all(|c| !matches!(c, '\\' | '\'' | '"') || !quoted);
+        // Only where the text up to the offset is written as is: in double quotes no `\`
+        // escape (a `'` there is itself), in single quotes no doubled `''` (a `"` or `\` there
+        // is itself). Any `'` in a double-quoted scalar once put the caret on its opening
+        // quote (`if: "inputs.env == 'prod' and true"`).
+        let plain = body.iter().take(offset).all(|&c| match quote {
+            Some('"') => c != '\\' && c != '"',
+            Some(_) => c != '\'',
+            None => true,
+        });
         if offset > body.len() || !plain {
             return at;
         }
@@ -391,9 +396,17 @@ impl Checker<'_> {
             crate::definition::IfCondition::Expression(text) => {
                 match crate::definition::expr::parse(text) {
                     Err(e) => {
-                        let at = self.at(path).map(|at| self.within(at, e.at));
+                        let scalar = self.at(path);
+                        let at = scalar.map(|at| self.within(at, e.at));
+                        // Located at the token (not fallen back to the scalar's start): the
+                        // caret covers that token, not the rest of the line.
+                        let width = (at != scalar || e.at == 0)
+                            .then(|| token_width(text, e.at))
+                            .flatten();
                         self.problems.push(
-                            Problem::new(format!("`if:` does not parse: {e}"), at).with_hint(
+                            Problem::new(format!("`if:` does not parse: {e}"), at)
+                                .with_width(width)
+                                .with_hint(
                                 format!(
                                     "write e.g. `inputs.env == 'prod' && {}s.build.outputs.changed != 'false'` (quote it in YAML when it starts with `!`)",
                                     if unit == "phase" { "phase" } else { "step" }
@@ -916,4 +929,29 @@ pub(super) fn check_runs_on(c: &mut Checker<'_>, path: &[Seg], tags: &[String]) 
             );
         }
     }
+}
+
+/// How many characters the token of an `if:` expression starting at character `at` of
+/// `text` covers: a name, a quoted string, an operator; None past the end.
+fn token_width(text: &str, at: usize) -> Option<usize> {
+    let chars: Vec<char> = text.chars().skip(at).collect();
+    let first = *chars.first()?;
+    let word = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let width = if word(&first) {
+        chars.iter().take_while(|c| word(c)).count()
+    } else if matches!(first, '\'' | '"') {
+        chars[1..]
+            .iter()
+            .position(|&c| c == first)
+            .map_or(chars.len(), |end| end + 2)
+    } else if matches!(first, '=' | '!' | '<' | '>' | '&' | '|') {
+        chars
+            .iter()
+            .take(2)
+            .take_while(|c| matches!(c, '=' | '!' | '<' | '>' | '&' | '|'))
+            .count()
+    } else {
+        1
+    };
+    Some(width)
 }
