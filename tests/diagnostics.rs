@@ -452,6 +452,7 @@ fn a_value_of_the_wrong_type_hides_no_other_problem() {
         "{}",
         out.text()
     );
+}
 
 /// An `if:` that does not parse is located at the token where parsing stopped inside a
 /// double-quoted scalar that holds a `'` (no escape before it), as it is unquoted and
