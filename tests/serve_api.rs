@@ -4913,3 +4913,73 @@ fn a_scenario_run_resumed_with_mode_retry_runs_its_failed_phase_again_and_goes_o
     assert_eq!(common::lines(&env.file("a.log")).len(), 2);
     assert_eq!(common::lines(&env.file("b.log")), ["b"]);
 }
+
+/// The exit code `X-Cortex-Exit-Code` gives for an answer whose run a background driver of
+/// the server carries on: the CLI's for a change on a run another driver carries on — 0 while
+/// it runs, else the code of its status (3 waiting, SPEC §5).
+fn carried_on_code(body: &Value, cli: i32) -> i32 {
+    match body["status"].as_str() {
+        Some("running") => 0,
+        _ => cli,
+    }
+}
+
+/// A run the API starts, a report it records and a resume it makes, which leave the run
+/// waiting on people, carry the exit code the CLI twin gives (3), as `openapi.json` says of
+/// `X-Cortex-Exit-Code`. Before, each answered 202 with `"status": "waiting"` and exit code 0
+/// (the code of `status`, whose document it is), where `workflow run`, `workflow step complete
+/// --no-drive` and `orchestrate run` exit 3.
+#[test]
+fn a_run_left_waiting_by_an_api_action_carries_the_clis_exit_code() {
+    let env = home();
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - name: ask\n    prompt: first\n  - name: again\n    prompt: second\n",
+    );
+    let s = Server::start(&env);
+    // run: the CLI twin ends waiting, 3.
+    let cli = env.run(&["workflow", "run", "asks"]);
+    assert_eq!(cli.code, 3, "{}", cli.text());
+    let r = s.post("/api/v1/workflows/asks/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let body = r.json();
+    assert_eq!(r.exit_code(), carried_on_code(&body, cli.code), "{body:#}");
+    let run = body["run_id"].as_str().unwrap().to_string();
+    let now = settled(&s, &run);
+    assert_eq!(now["status"], "waiting", "{now:#}");
+
+    // complete: the CLI's report leaves the run waiting on the next prompt, 3.
+    let twin = newest_run(&env, "workflow");
+    let twin = if twin == run {
+        env.run(&["--json", "workflow", "history"]).json()[1]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    } else {
+        twin
+    };
+    let cli = env.run(&["workflow", "step", "complete", "ask", "--run", &twin]);
+    assert_eq!(cli.code, 3, "{}", cli.text());
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let body = r.json();
+    assert_eq!(r.exit_code(), carried_on_code(&body, cli.code), "{body:#}");
+    let now = settled(&s, &run);
+    assert_eq!(now["status"], "waiting", "{now:#}");
+
+    // A scenario run whose first phase waits for a report: `orchestrate run` exits 3.
+    let cli = env.run(&["orchestrate", "run", "gate"]);
+    assert_eq!(cli.code, 3, "{}", cli.text());
+    let r = s.post("/api/v1/scenarios/gate/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let body = r.json();
+    assert_eq!(r.exit_code(), carried_on_code(&body, cli.code), "{body:#}");
+    let gate = body["run_id"].as_str().unwrap().to_string();
+    let now = settled(&s, &gate);
+    // Asked again once it settled, the answer of an action that changes nothing is the
+    // CLI's own: `resume` of a run waiting on people, 3.
+    assert_eq!(now["status"], "waiting", "{now:#}");
+    let r = s.post(&format!("/api/v1/runs/{gate}/resume"), "{}");
+    let cli = env.run(&["orchestrate", "resume", &gate]);
+    assert_eq!((r.exit_code(), cli.code), (3, 3), "{}", r.body);
+}

@@ -288,10 +288,7 @@ pub fn drive_on_recorded(
             let (mut state, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
             state.run_id = run_id;
             let view = ctx.view_with_children(&state, alive, &*store);
-            let code = match view.status {
-                crate::project::RunStatus::Running => exit::OK,
-                status => status.exit_code(),
-            };
+            let code = view.status.exit_code_carried_on();
             let note = format!("recorded; not driven on here: {}", e.message);
             Ok(answer(&view, code).warn(vec![note]))
         }
