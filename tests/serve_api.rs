@@ -4983,3 +4983,32 @@ fn a_run_left_waiting_by_an_api_action_carries_the_clis_exit_code() {
     let cli = env.run(&["orchestrate", "resume", &gate]);
     assert_eq!((r.exit_code(), cli.code), (3, 3), "{}", r.body);
 }
+
+/// `-0` as an integer input is the integer 0 through the API as through `--input n=-0`: the
+/// API said "`-0.0` is not an integer" (400), a value nobody sent, since serde_json reads a
+/// JSON `-0` as the float -0.0. Both runs record the same input.
+#[test]
+fn an_integer_input_given_as_minus_zero_is_zero_through_the_api_as_through_the_cli() {
+    let env = home();
+    env.workflow(
+        "count",
+        "name: count\ninputs:\n  n: {type: integer, required: true}\nsteps:\n  - name: a\n    run: echo n=${{ inputs.n }}\n",
+    );
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/count/runs", r#"{"inputs": {"n": -0}}"#);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let web = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &web);
+    assert_eq!(done["status"], "completed", "{done:#}");
+    let cli = env.run(&["workflow", "run", "count", "--input", "n=-0"]);
+    assert_eq!(cli.code, 0, "{}", cli.text());
+    let twin = newest_run(&env, "workflow");
+    assert_ne!(twin, web);
+    let started = |run: &str| events(&env, run)[0]["body"]["inputs"].clone();
+    assert_eq!(started(&web), started(&twin));
+    assert_eq!(started(&web)["n"], json!(0), "{}", started(&web));
+    // Still refused: a number that is no integer, as it was sent.
+    let r = s.post("/api/v1/workflows/count/runs", r#"{"inputs": {"n": 1.5}}"#);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("`1.5` is not an integer"), "{}", r.body);
+}

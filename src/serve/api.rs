@@ -626,7 +626,10 @@ struct RunScenario {
 fn input_text(name: &str, value: &serde_json::Value) -> Result<String, Failure> {
     match value {
         serde_json::Value::String(s) => Ok(s.clone()),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
+        // `-0` is read as the float -0.0: the integer 0 as sent, not `-0.0`.
+        serde_json::Value::Number(n) => {
+            Ok(ops::json_integer_text(n).unwrap_or_else(|| n.to_string()))
+        }
         serde_json::Value::Bool(b) => Ok(b.to_string()),
         _ => Err(Failure::bad_request(
             format!("input `{name}` must be a string, a number or a boolean"),
