@@ -5012,3 +5012,27 @@ fn an_integer_input_given_as_minus_zero_is_zero_through_the_api_as_through_the_c
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("`1.5` is not an integer"), "{}", r.body);
 }
+
+/// A start's body is a message alone (`Message` in `openapi.json`): an unknown field in it
+/// is said to expect `message`. Before, the error said it expected `outputs` or `message`,
+/// and `outputs` was then refused.
+#[test]
+fn an_unknown_field_in_a_start_names_the_one_field_a_start_takes() {
+    let env = home();
+    let s = Server::start(&env);
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = newest_run(&env, "orchestrate");
+    for body in [r#"{"x": 1}"#, r#"{"outputs": {"a": "b"}}"#] {
+        let r = s.post(&format!("/api/v1/runs/{gate}/steps/ship/start"), body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let message = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("expected `message`"), "{body}: {}", r.body);
+        assert!(!message.contains("`outputs` or"), "{body}: {}", r.body);
+    }
+    // A start with a message alone still starts the phase.
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/steps/ship/start"),
+        r#"{"message": "go"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+}

@@ -647,10 +647,13 @@ async fn step_action(
 ) -> Response {
     reply_done(
         blocking(&shared, move |shared| {
-            // A failure records no outputs (a failed step or phase has none): its body is a
-            // message alone, and `outputs` in it an unknown field (400, nothing recorded).
+            // A failure records no outputs (a failed step or phase has none), nor does a
+            // start (they come when the phase is completed): its body is a message alone
+            // (`Message`, as documented), and `outputs` in it an unknown field (400, nothing
+            // recorded), the error naming the one field there is. A start's unknown field was
+            // said to expect `outputs` or `message`, then `outputs` refused.
             let report: Report = match action {
-                StepAction::Fail => {
+                StepAction::Fail | StepAction::Start => {
                     let m: Message = body(&bytes)?;
                     Report {
                         outputs: Default::default(),
