@@ -2115,3 +2115,119 @@ fn a_worker_name_holding_a_secret_is_refused_without_quoting_it() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(env.status(None)["status"], "completed");
 }
+
+/// A secret assigned a value written out in a shell command — `GITHUB_TOKEN=ghp_… sh -c …` in
+/// a `run:`, `export NPM_TOKEN='…'`, in a rollback, a check, an `if: {run:}`, a notification,
+/// a scenario's phase, an agent file's `command:` — is refused where it stands, as a secret
+/// `env:` entry written out is. Before, `validate` said OK, and the value was in the
+/// definition's snapshot in the log (served on the run's page, its log and `/logs`) and
+/// printed unredacted. A value from elsewhere (`"$OTHER"`, `${{ inputs.x }}`) or an empty one
+/// stays accepted, and such a run runs.
+#[test]
+fn a_secret_assigned_in_a_shell_command_is_refused_where_it_stands() {
+    let env = Env::new();
+    env.workflow(
+        "inline",
+        "name: inline
+inputs:
+  gh_token: {type: string, required: false}
+steps:
+  - name: a
+    run: \"GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789 sh -c 'echo tok=$GITHUB_TOKEN'\"
+  - name: b
+    run: |
+      set -e
+      export NPM_TOKEN='litNpm98765'
+    rollback: cd /tmp && DB_PASSWORD=litPass98765 undo
+    validate:
+      - run: API_KEY=litKey98765 check
+  - name: c
+    if:
+      run: true; SECRET=\"litSecret98765\" test -f x
+    run: echo c
+notify:
+  on_failure:
+    - run: SLACK_TOKEN=litSlack98765 notify-send
+",
+    );
+    let out = env.run(&["--json", "workflow", "validate", "inline"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    let errors = out.located_errors();
+    let expected = [
+        ("GITHUB_TOKEN", 6, 11),
+        ("NPM_TOKEN", 10, 14),
+        ("DB_PASSWORD", 11, 26),
+        ("API_KEY", 13, 14),
+        ("SECRET", 16, 18),
+        ("SLACK_TOKEN", 20, 12),
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:?}");
+    for ((message, line, column), (name, l, c)) in errors.iter().zip(expected) {
+        assert!(
+            message.starts_with(&format!(
+                "`{name}` is a secret, and its value is written out in the command"
+            )) && message.contains("kept in the run's log"),
+            "{message}"
+        );
+        assert_eq!((*line, *column), (l, c), "{name}: {errors:?}");
+    }
+    let hints = out.json()["errors"][0]["hint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(hints.contains("${{ inputs.github_token }}"), "{hints}");
+    // Its run is refused as well, nothing recorded.
+    let out = env.run(&["workflow", "run", "inline"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    assert!(!env.db().exists() || env.log_holding("ghp_abcdef").is_empty());
+    env.scenario(
+        "inline-sc",
+        "name: inline-sc\ndescription: d\nphases:\n  - name: a\n    description: d\n    run: PGPASSWORD=litPg98765 psql -c 'select 1'\n",
+    );
+    let out = env.run(&["--json", "orchestrate", "validate", "inline-sc"]);
+    assert_eq!(out.code, 2, "{}", out.text());
+    out.assert_error_on_line("`PGPASSWORD` is a secret", 6);
+    // An agent's command: the run keeps it in its log too.
+    let agents = env.home().join("agents");
+    std::fs::create_dir_all(&agents).unwrap();
+    std::fs::write(
+        agents.join("helper.md"),
+        "---\nname: helper\ndescription: Helps\ncommand: OPENAI_API_KEY=sk-litKey98765 ./agent.sh\n---\nHelp.\n",
+    )
+    .unwrap();
+    let out = env.run(&["agent", "list"]);
+    assert!(
+        out.text()
+            .contains("helper.md:4:10: `OPENAI_API_KEY` is a secret"),
+        "{}",
+        out.text()
+    );
+    std::fs::remove_file(agents.join("helper.md")).unwrap();
+    // From elsewhere, or empty: accepted, and the run runs.
+    env.workflow(
+        "fromenv",
+        "name: fromenv
+inputs:
+  gh_token: {type: string, required: true}
+steps:
+  - name: a
+    run: |
+      OTHER_TOKEN=\"$HOME\" true
+      GH_TOKEN=${{ inputs.gh_token }} sh -c 'echo \"tok=$GH_TOKEN\"'
+      EMPTY_TOKEN= true
+      TOKEN_TTL=3600 true
+      echo NPM_TOKEN=notAnAssignment
+",
+    );
+    let out = env.run(&["workflow", "validate", "fromenv"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    let out = env.run(&[
+        "workflow",
+        "run",
+        "fromenv",
+        "--input",
+        "gh_token=ghp_givenAtRun98765",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert!(out.text().contains("tok=***"), "{}", out.text());
+}

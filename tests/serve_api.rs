@@ -4913,3 +4913,126 @@ fn a_scenario_run_resumed_with_mode_retry_runs_its_failed_phase_again_and_goes_o
     assert_eq!(common::lines(&env.file("a.log")).len(), 2);
     assert_eq!(common::lines(&env.file("b.log")), ["b"]);
 }
+
+/// The exit code `X-Cortex-Exit-Code` gives for an answer whose run a background driver of
+/// the server carries on: the CLI's for a change on a run another driver carries on — 0 while
+/// it runs, else the code of its status (3 waiting, SPEC §5).
+fn carried_on_code(body: &Value, cli: i32) -> i32 {
+    match body["status"].as_str() {
+        Some("running") => 0,
+        _ => cli,
+    }
+}
+
+/// A run the API starts, a report it records and a resume it makes, which leave the run
+/// waiting on people, carry the exit code the CLI twin gives (3), as `openapi.json` says of
+/// `X-Cortex-Exit-Code`. Before, each answered 202 with `"status": "waiting"` and exit code 0
+/// (the code of `status`, whose document it is), where `workflow run`, `workflow step complete
+/// --no-drive` and `orchestrate run` exit 3.
+#[test]
+fn a_run_left_waiting_by_an_api_action_carries_the_clis_exit_code() {
+    let env = home();
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - name: ask\n    prompt: first\n  - name: again\n    prompt: second\n",
+    );
+    let s = Server::start(&env);
+    // run: the CLI twin ends waiting, 3.
+    let cli = env.run(&["workflow", "run", "asks"]);
+    assert_eq!(cli.code, 3, "{}", cli.text());
+    let r = s.post("/api/v1/workflows/asks/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let body = r.json();
+    assert_eq!(r.exit_code(), carried_on_code(&body, cli.code), "{body:#}");
+    let run = body["run_id"].as_str().unwrap().to_string();
+    let now = settled(&s, &run);
+    assert_eq!(now["status"], "waiting", "{now:#}");
+
+    // complete: the CLI's report leaves the run waiting on the next prompt, 3.
+    let twin = newest_run(&env, "workflow");
+    let twin = if twin == run {
+        env.run(&["--json", "workflow", "history"]).json()[1]["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    } else {
+        twin
+    };
+    let cli = env.run(&["workflow", "step", "complete", "ask", "--run", &twin]);
+    assert_eq!(cli.code, 3, "{}", cli.text());
+    let r = s.post(&format!("/api/v1/runs/{run}/steps/ask/complete"), "{}");
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+    let body = r.json();
+    assert_eq!(r.exit_code(), carried_on_code(&body, cli.code), "{body:#}");
+    let now = settled(&s, &run);
+    assert_eq!(now["status"], "waiting", "{now:#}");
+
+    // A scenario run whose first phase waits for a report: `orchestrate run` exits 3.
+    let cli = env.run(&["orchestrate", "run", "gate"]);
+    assert_eq!(cli.code, 3, "{}", cli.text());
+    let r = s.post("/api/v1/scenarios/gate/runs", "{}");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let body = r.json();
+    assert_eq!(r.exit_code(), carried_on_code(&body, cli.code), "{body:#}");
+    let gate = body["run_id"].as_str().unwrap().to_string();
+    let now = settled(&s, &gate);
+    // Asked again once it settled, the answer of an action that changes nothing is the
+    // CLI's own: `resume` of a run waiting on people, 3.
+    assert_eq!(now["status"], "waiting", "{now:#}");
+    let r = s.post(&format!("/api/v1/runs/{gate}/resume"), "{}");
+    let cli = env.run(&["orchestrate", "resume", &gate]);
+    assert_eq!((r.exit_code(), cli.code), (3, 3), "{}", r.body);
+}
+
+/// `-0` as an integer input is the integer 0 through the API as through `--input n=-0`: the
+/// API said "`-0.0` is not an integer" (400), a value nobody sent, since serde_json reads a
+/// JSON `-0` as the float -0.0. Both runs record the same input.
+#[test]
+fn an_integer_input_given_as_minus_zero_is_zero_through_the_api_as_through_the_cli() {
+    let env = home();
+    env.workflow(
+        "count",
+        "name: count\ninputs:\n  n: {type: integer, required: true}\nsteps:\n  - name: a\n    run: echo n=${{ inputs.n }}\n",
+    );
+    let s = Server::start(&env);
+    let r = s.post("/api/v1/workflows/count/runs", r#"{"inputs": {"n": -0}}"#);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let web = r.json()["run_id"].as_str().unwrap().to_string();
+    let done = settled(&s, &web);
+    assert_eq!(done["status"], "completed", "{done:#}");
+    let cli = env.run(&["workflow", "run", "count", "--input", "n=-0"]);
+    assert_eq!(cli.code, 0, "{}", cli.text());
+    let twin = newest_run(&env, "workflow");
+    assert_ne!(twin, web);
+    let started = |run: &str| events(&env, run)[0]["body"]["inputs"].clone();
+    assert_eq!(started(&web), started(&twin));
+    assert_eq!(started(&web)["n"], json!(0), "{}", started(&web));
+    // Still refused: a number that is no integer, as it was sent.
+    let r = s.post("/api/v1/workflows/count/runs", r#"{"inputs": {"n": 1.5}}"#);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("`1.5` is not an integer"), "{}", r.body);
+}
+
+/// A start's body is a message alone (`Message` in `openapi.json`): an unknown field in it
+/// is said to expect `message`. Before, the error said it expected `outputs` or `message`,
+/// and `outputs` was then refused.
+#[test]
+fn an_unknown_field_in_a_start_names_the_one_field_a_start_takes() {
+    let env = home();
+    let s = Server::start(&env);
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let gate = newest_run(&env, "orchestrate");
+    for body in [r#"{"x": 1}"#, r#"{"outputs": {"a": "b"}}"#] {
+        let r = s.post(&format!("/api/v1/runs/{gate}/steps/ship/start"), body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let message = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("expected `message`"), "{body}: {}", r.body);
+        assert!(!message.contains("`outputs` or"), "{body}: {}", r.body);
+    }
+    // A start with a message alone still starts the phase.
+    let r = s.post(
+        &format!("/api/v1/runs/{gate}/steps/ship/start"),
+        r#"{"message": "go"}"#,
+    );
+    assert!(r.status == 200 || r.status == 202, "{}", r.body);
+}

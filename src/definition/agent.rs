@@ -214,6 +214,22 @@ pub fn parse_agent(path: &str, text: &str) -> Result<(Agent, String), Definition
                 .with_hint("`command` runs any program with the prompt on standard input; `runner: claude` runs Claude Code: keep one"),
         );
     }
+    // A secret assigned a value written out in the command (`API_KEY=sk-… ./agent`): a run
+    // keeps its agents' commands in its log (`run_started`), so the value would be too, and
+    // nothing would redact what the command prints of it; as in a step's `run:`.
+    if let Some(command) = &agent.command {
+        let found = super::secret_assignments(
+            command,
+            &crate::execute::is_secret_name,
+            &crate::execute::may_be_secret,
+        );
+        for a in found {
+            let (problem, fix) = super::assignment_problem(&a.name, "an agent's command", false);
+            let place = at("command")
+                .map(|at| super::within_scalar(text, at, command, a.start).unwrap_or(at));
+            problems.push(Problem::new(problem, place).with_hint(fix));
+        }
+    }
     if let Err(problem) = tool_list(agent.tools.as_ref()) {
         problems.push(Problem::new(problem, at("tools")).with_hint(
             "write `tools: Read, Grep, Glob` or a list of names, as in Claude Code's sub-agent files",

@@ -22,6 +22,7 @@ mod runner;
 mod scalar;
 mod scenario;
 mod schedule;
+mod shell_secrets;
 mod tags;
 pub mod template;
 mod worker_tag;
@@ -61,6 +62,7 @@ pub use scenario::{
     parse_scenario_setting_aside, parse_user_schema,
 };
 pub use schedule::{Overlap, Schedule};
+pub use shell_secrets::{SecretAssignment, assignment_problem, secret_assignments};
 pub use worker_tag::{MAX_TAG_CHARS, WorkerTag, parse_tags, tag_problem, tags_cover};
 pub use workflow::{
     Check, InputSpec, InputType, OnFailure, Requires, RetrySpec, Step, Workflow, parse_workflow,

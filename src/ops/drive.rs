@@ -76,6 +76,21 @@ pub struct Live<'a> {
 /// records nothing made up (an agent follows "Next:" lines literally).
 pub const PLACEHOLDER: &str = "VALUE";
 
+/// The text of a JSON number given as an input's value (the API's `inputs`) when it is a
+/// whole number as sent: its digits, or `-0` for the `-0` serde_json reads as the float -0.0
+/// — the integer 0, as `--input n=-0` gives it (and the MCP server's `run`, which writes a
+/// float for an integer input as Rust does, `-0`). Before, the API said "`-0.0` is not an
+/// integer", a value nobody sent. `None` for any other float, whose text is gone (`1.10`
+/// reads as 1.1).
+pub fn json_integer_text(n: &serde_json::Number) -> Option<String> {
+    if n.is_i64() || n.is_u64() {
+        return Some(n.to_string());
+    }
+    n.as_f64()
+        .filter(|v| *v == 0.0 && v.is_sign_negative())
+        .map(|_| "-0".to_string())
+}
+
 /// `KEY=VALUE` items (`--input`, `--output`), or what is wrong with one.
 pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>, CommandError> {
     parse_pairs_from(items, what, PairsFrom::Flag)
@@ -288,10 +303,7 @@ pub fn drive_on_recorded(
             let (mut state, alive) = crate::execute::load_live(&ctx.home, &*store, &run_id)?;
             state.run_id = run_id;
             let view = ctx.view_with_children(&state, alive, &*store);
-            let code = match view.status {
-                crate::project::RunStatus::Running => exit::OK,
-                status => status.exit_code(),
-            };
+            let code = view.status.exit_code_carried_on();
             let note = format!("recorded; not driven on here: {}", e.message);
             Ok(answer(&view, code).warn(vec![note]))
         }

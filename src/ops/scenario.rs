@@ -372,7 +372,8 @@ fn act(
                     None => "its driver".to_string(),
                 };
                 let note = format!("recorded; {who} carries the run on");
-                return Ok(scenario_output(&view, exit::OK).warn(vec![note]));
+                let code = view.status.exit_code_carried_on();
+                return Ok(scenario_output(&view, code).warn(vec![note]));
             }
             let code = view.status.exit_code();
             Ok(scenario_output(&view, code))

@@ -47,6 +47,34 @@ impl RunStatus {
             | RunStatus::Running => 3,
         }
     }
+
+    /// The exit code of a command that recorded its change on a run another driver carries
+    /// on (another process; `serve`'s background driver): 0 while the run is running — the
+    /// change landed and someone goes on with it, no wait nor stop — else `exit_code`
+    /// (3 for a run waiting on people). The CLI's report to a run driven elsewhere and the
+    /// API's answers (`X-Cortex-Exit-Code`) both say it.
+    pub fn exit_code_carried_on(self) -> i32 {
+        match self {
+            RunStatus::Running => 0,
+            status => status.exit_code(),
+        }
+    }
+
+    /// The status a status document's `status` names.
+    pub fn from_word(word: &str) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Waiting,
+            RunStatus::Interrupted,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Stopped,
+            RunStatus::Aborted,
+            RunStatus::RolledBack,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
 }
 
 /// Status from the log plus one live fact: whether a driver process holds the run.

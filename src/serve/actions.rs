@@ -136,13 +136,20 @@ pub fn lookup_failure(e: crate::definition::LookupError) -> Failure {
     }
 }
 
+/// The run as it stands now, once an action left it to a background driver of this server:
+/// its status document, with the exit code the CLI gives for a change on a run another driver
+/// carries on (`RunStatus::exit_code_carried_on`: 3 for a run waiting on people, 0 while it
+/// runs) — not `status`'s own 0, which said a run waiting for a report was done
+/// (`X-Cortex-Exit-Code: 0` beside `"status": "waiting"`, where the CLI exits 3).
 fn status_of_run(shared: &Shared, run_id: &str) -> Result<Output, Failure> {
-    Ok(ops::workflow::status(
-        &shared.ctx,
-        Scope::any(),
-        Some(run_id),
-        None,
-    )?)
+    let mut output = ops::workflow::status(&shared.ctx, Scope::any(), Some(run_id), None)?;
+    if let Some(status) = output.json["status"]
+        .as_str()
+        .and_then(crate::project::RunStatus::from_word)
+    {
+        output.code = status.exit_code_carried_on();
+    }
+    Ok(output)
 }
 
 /// Start a workflow run (inputs as `NAME=VALUE`): checked first as `run --dry-run` checks it

@@ -626,7 +626,10 @@ struct RunScenario {
 fn input_text(name: &str, value: &serde_json::Value) -> Result<String, Failure> {
     match value {
         serde_json::Value::String(s) => Ok(s.clone()),
-        serde_json::Value::Number(n) => Ok(n.to_string()),
+        // `-0` is read as the float -0.0: the integer 0 as sent, not `-0.0`.
+        serde_json::Value::Number(n) => {
+            Ok(ops::json_integer_text(n).unwrap_or_else(|| n.to_string()))
+        }
         serde_json::Value::Bool(b) => Ok(b.to_string()),
         _ => Err(Failure::bad_request(
             format!("input `{name}` must be a string, a number or a boolean"),
@@ -644,10 +647,13 @@ async fn step_action(
 ) -> Response {
     reply_done(
         blocking(&shared, move |shared| {
-            // A failure records no outputs (a failed step or phase has none): its body is a
-            // message alone, and `outputs` in it an unknown field (400, nothing recorded).
+            // A failure records no outputs (a failed step or phase has none), nor does a
+            // start (they come when the phase is completed): its body is a message alone
+            // (`Message`, as documented), and `outputs` in it an unknown field (400, nothing
+            // recorded), the error naming the one field there is. A start's unknown field was
+            // said to expect `outputs` or `message`, then `outputs` refused.
             let report: Report = match action {
-                StepAction::Fail => {
+                StepAction::Fail | StepAction::Start => {
                     let m: Message = body(&bytes)?;
                     Report {
                         outputs: Default::default(),

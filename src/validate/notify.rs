@@ -53,7 +53,11 @@ pub(super) fn check_notify(
                         "a notification's `run:` is not rendered: `${{ … }}` would reach the shell as written",
                         "read the run from the command's stdin (the status document: e.g. `jq -r '.steps[0].outputs.KEY'`) or from CORTEX_RUN_ID, CORTEX_RUN_NAME and CORTEX_RUN_STATUS",
                     ),
-                (Some(_), None) => {}
+                // As in a step's `run:` (`Checker::shell_secrets`): the definition is kept in
+                // the run's log, a secret assigned in the command with it.
+                (Some(cmd), None) => {
+                    c.shell_secrets(&[path.as_slice(), &["run".into()]].concat(), cmd, false)
+                }
                 (None, Some(url)) => {
                     let at = [path.as_slice(), &["webhook".into()]].concat();
                     if let Some(problem) = webhook_problem(url) {

@@ -309,6 +309,7 @@ impl Checker<'_> {
     /// reference can expand (see `template::shell_contexts`): a refused one is located at the
     /// template itself where the scalar's layout allows.
     pub(super) fn shell_templates(&mut self, path: &[Seg], text: &str) {
+        self.shell_secrets(path, text, true);
         // Valid, but pasted into code a nested shell reads (`sh -c '...'`, `eval`, `ssh`).
         for nested in crate::definition::template::nested_shells(text) {
             let end = crate::definition::template::scan(text)
@@ -335,6 +336,29 @@ impl Checker<'_> {
                 Problem::new(refusal.message, at)
                     .with_hint(refusal.hint)
                     .with_width(width),
+            );
+        }
+    }
+
+    /// Refuse every secret assigned a value written out in the shell command `text` at
+    /// `path` (`GITHUB_TOKEN=ghp_… cmd`: `definition::secret_assignments`), as a secret
+    /// `env:` entry written out is (`literal_secret`): the definition is kept in the run's
+    /// log. Located at the assignment where the scalar's layout allows. `templates`: whether
+    /// the command is rendered (a secret input can stand for the value).
+    pub(super) fn shell_secrets(&mut self, path: &[Seg], text: &str, templates: bool) {
+        let found = crate::definition::secret_assignments(
+            text,
+            &crate::execute::is_secret_name,
+            &crate::execute::may_be_secret,
+        );
+        for a in found {
+            let (problem, fix) =
+                crate::definition::assignment_problem(&a.name, "the definition", templates);
+            let (at, width) = self.template_place(path, text, a.start, a.end);
+            self.problems.push(
+                Problem::new(problem, at)
+                    .with_hint(fix)
+                    .with_width(width.map(|_| a.name.chars().count())),
             );
         }
     }
