@@ -1515,13 +1515,35 @@ fn resume(
             }
             // The target's own items stay: rolling back to a `foreach:` step keeps it whole.
             let end = state.block_end(index);
-            let steps: Vec<String> = state
-                .completion_order
-                .iter()
-                .filter(|n| state.step_index(n).is_some_and(|i| i > end))
-                .rev()
-                .cloned()
-                .collect();
+            let steps: Vec<String> = if state.is_scenario() {
+                // A scenario's checkpoint after PHASE is the moment PHASE completed: the
+                // phases that completed after it are undone, whatever their place in the
+                // file (parallel phases complete in any order), newest first.
+                let own = |n: &String| {
+                    state
+                        .step_index(n)
+                        .is_some_and(|i| (index..=end).contains(&i))
+                };
+                let at = state
+                    .completion_order
+                    .iter()
+                    .rposition(|n| own(n))
+                    .map_or(0, |p| p + 1);
+                state.completion_order[at..]
+                    .iter()
+                    .filter(|n| !own(n))
+                    .rev()
+                    .cloned()
+                    .collect()
+            } else {
+                state
+                    .completion_order
+                    .iter()
+                    .filter(|n| state.step_index(n).is_some_and(|i| i > end))
+                    .rev()
+                    .cloned()
+                    .collect()
+            };
             // Failed or stopped steps after the target run again after the rollback.
             let reason = format!("rollback to `{target}` requested");
             let empty = steps.is_empty();

@@ -1013,17 +1013,22 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 let from = state
                     .step_index(&after)
                     .map_or(0, |i| state.block_end(i) + 1);
-                // A scenario's phases after the target in the file are not all after it in the
-                // DAG: only the compensated ones run again.
-                let scenario = state.is_scenario();
-                let again: Vec<usize> = (from..state.steps.len())
-                    .filter(|&i| match state.steps[i].status {
-                        StepStatus::RolledBack => true,
-                        _ if scenario => false,
-                        status => status != StepStatus::Completed,
-                    })
-                    .collect();
-                state.checkpoints.retain(|c| c.index < from);
+                // A scenario undoes the phases that completed after the target, wherever they
+                // stand in the file: only the compensated ones run again.
+                let again: Vec<usize> = if state.is_scenario() {
+                    (0..state.steps.len())
+                        .filter(|&i| state.steps[i].status == StepStatus::RolledBack)
+                        .collect()
+                } else {
+                    (from..state.steps.len())
+                        .filter(|&i| state.steps[i].status != StepStatus::Completed)
+                        .collect()
+                };
+                if state.is_scenario() {
+                    state.checkpoints.retain(|c| !again.contains(&c.index));
+                } else {
+                    state.checkpoints.retain(|c| c.index < from);
+                }
                 reset_units(state, &again);
                 state.phase = RunPhase::Running;
             }

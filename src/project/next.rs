@@ -421,7 +421,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .filter(|s| s.status == StepStatus::Completed && s.item.is_none())
                 .map(|s| s.name.as_str())
                 .collect();
-            if let [.., before, last] = done[..] {
+            if let [.., before, last] = done[..]
+                && view.rollback_enabled
+            {
                 // No checkpoint after `before` (checkpoints off, or `checkpoint_frequency:
                 // manual` and none saved there): not called one. `--rollback-to` keeps the steps up to it all the
                 // same (it names its resume point, as `--from` does), while `--retry` and
@@ -577,6 +579,32 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     out
 }
 
+/// Back to before the latest completed phase that has a `rollback:` command, as a
+/// workflow's failure offers its last step's: `--rollback-to` the phase that completed just
+/// before it, which undoes it and the phases completed after it (newest first), then runs
+/// them again. None where rollback is disabled (a resume would refuse it), or where that phase
+/// completed first (there is nothing to roll back to).
+fn scenario_rollback(view: &StatusView) -> Option<Suggestion> {
+    if !view.rollback_enabled {
+        return None;
+    }
+    let done = &view.completed_in_order;
+    let undo = done.iter().rposition(|(_, rollback)| *rollback)?;
+    let target = &done[undo.checked_sub(1)?].0;
+    let undone: Vec<&str> = done[undo..].iter().map(|(n, _)| n.as_str()).collect();
+    let why = if let [one] = undone[..] {
+        format!(
+            "back to when `{target}` completed: `{one}` is undone (its rollback) and runs again"
+        )
+    } else {
+        format!(
+            "back to when `{target}` completed: the phases completed since are undone, newest first (by their rollbacks), and run again: {}",
+            undone.join(", ")
+        )
+    };
+    Some(resume(view, &["--rollback-to", target], why))
+}
+
 fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
@@ -709,6 +737,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         && let Some(phase) = &view.failed_step
     {
         out.push(resume(view, &["--skip"], skip_why(view, phase)));
+    }
+    if view.status == RunStatus::Failed && !view.rolling_back {
+        out.extend(scenario_rollback(view));
     }
     // A run submitted for workers that none has taken yet can be given up, as a workflow's.
     if matches!(
