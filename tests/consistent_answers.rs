@@ -323,3 +323,45 @@ common::on_both_stores!(
     a_problem_after_an_unknown_key_keeps_its_line_and_column,
     a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing,
 );
+
+/// A `check:` criterion reading its own phase's output has no value until the phase
+/// completes: it was shown to the agent (on its stdin, and in the rendered prompt) as
+/// "(no output `file` of phase `write`: it has not completed)" in place of the value, while
+/// status showed the template. It is shown as written everywhere now, as the check will read
+/// it once the output is given.
+fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/writer.md"),
+        "---\nname: writer\ndescription: keeps its prompt\ncommand: cat > prompt.txt; touch made; echo file=made >> \"$CORTEX_OUTPUT\"\n---\nWrites.\n",
+    )
+    .unwrap();
+    env.scenario(
+        "w",
+        "name: w\ndescription: d\nphases:\n  - name: write\n    description: write a file\n    agents: [writer]\n    success_criteria:\n      - check: 'test -f \"${{ phases.write.outputs.file }}\"'\n  - name: later\n    description: by hand\n    condition: after:write\n    success_criteria:\n      - check: 'test -f \"${{ phases.write.outputs.file }}\"'\n      - check: 'test -n \"${{ phases.later.outputs.note }}\"'\n",
+    );
+    let out = env.run(&["orchestrate", "run", "w"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let template = "test -f \"${{ phases.write.outputs.file }}\"";
+    let prompt = std::fs::read_to_string(env.file("prompt.txt")).unwrap();
+    assert!(prompt.contains(template), "{prompt}");
+    assert!(!prompt.contains("has not completed"), "{prompt}");
+    // The later phase reads the value, and its own output not given yet as written.
+    let doc = env.run(&["--json", "orchestrate", "status", "w"]).json();
+    assert_eq!(
+        doc["phases"][1]["criteria"][0]["criterion"], "check: test -f \"made\"",
+        "{doc}"
+    );
+    assert_eq!(
+        doc["phases"][1]["criteria"][1]["criterion"],
+        "check: test -n \"${{ phases.later.outputs.note }}\"",
+        "{doc}"
+    );
+    assert!(!out.stdout.contains("has not completed"), "{}", out.stdout);
+    insta::assert_snapshot!(
+        "check_reading_own_output",
+        env.run(&["orchestrate", "status", "w"]).snapshot(&env)
+    );
+}
+
+common::on_both_stores!(a_check_reading_its_own_phases_output_is_shown_as_written);
