@@ -848,7 +848,7 @@ fn an_unknown_key_does_not_hide_the_other_problems_of_its_file(env: Env) {
     assert_eq!(out.code, 2);
     for said in [
         "unknown field `descripton`",
-        "Duplicate phase name: a",
+        "phase name `a` is used twice",
         "`5x` is not a duration",
     ] {
         assert!(out.stdout.contains(said), "{said}: {}", out.stdout);
