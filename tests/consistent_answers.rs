@@ -365,3 +365,48 @@ fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
 }
 
 common::on_both_stores!(a_check_reading_its_own_phases_output_is_shown_as_written);
+
+/// `orchestrate complete|fail` confirms the report before it drives on, as `workflow step
+/// complete|fail` does ("✅ Step `X` of run … reported complete."): before, a phase report
+/// went straight on to the drive's lines, and nothing said that the report itself landed.
+#[test]
+fn a_phase_report_is_confirmed_as_a_step_report_is() {
+    let env = Env::new();
+    env.scenario(
+        "rep",
+        "name: rep\ndescription: d\nphases:\n  - {name: review, description: by hand}\n  - {name: ship, description: s, condition: after:review, run: echo shipped}\n  - {name: other, description: o, parallel: true}\n",
+    );
+    env.workflow(
+        "wrep",
+        "name: wrep\nsteps:\n  - {name: review, prompt: by hand}\n  - {name: ship, run: echo shipped}\n",
+    );
+    let run = run_id(&env, &["--json", "orchestrate", "run", "rep"]);
+    assert_eq!(env.run(&["workflow", "run", "wrep"]).code, 3);
+    let phase = env.run(&["orchestrate", "complete", "rep", "review"]);
+    let step = env.run(&["workflow", "step", "complete", "review", "--run", "wrep"]);
+    let first = |out: &common::Out| out.stdout.lines().next().unwrap_or("").to_string();
+    let wrun = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        first(&phase),
+        format!("✅ Phase `review` of run {run} reported complete.")
+    );
+    assert_eq!(
+        first(&step).replace("Step", "Phase").replace(&wrun, &run),
+        first(&phase)
+    );
+    insta::assert_snapshot!("phase_report_confirmed", phase.snapshot(&env));
+    // A failure report, named by its whole id, and without the drive.
+    let failed = env.run(&["orchestrate", "fail", &run, "other", "--no-drive"]);
+    assert_eq!(
+        first(&failed),
+        "❌ Phase `other` reported failed.",
+        "{}",
+        failed.stdout
+    );
+    // The document is the status document, as before.
+    let doc = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_eq!(doc["phases"][0]["status"], "completed", "{doc}");
+}
