@@ -358,6 +358,34 @@ fn resume_under_config_why(from: &str) -> String {
     format!("go on from {from} with the time limit cortex.config.json sets now")
 }
 
+/// Whether no step (phase) of the run is done (completed or skipped): a resume starts it from
+/// the beginning, and "go on from the resume point" (or "from the completed phases") would
+/// speak of something that is not there.
+fn nothing_done(view: &StatusView) -> bool {
+    !view
+        .steps
+        .iter()
+        .any(|s| matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
+}
+
+/// How a plain resume goes on, as the facts are: from `from` (the resume point, the
+/// completed phases), or from the beginning where nothing is done yet; under the time limit
+/// in force now where the run's limit stopped it.
+fn go_on_why(view: &StatusView, from: &str) -> String {
+    let noun = match view.kind {
+        RunKind::Workflow => "step",
+        RunKind::Scenario => "phase",
+    };
+    match (nothing_done(view), view.timed_out.is_some()) {
+        (true, false) => format!("start again from the beginning (no {noun} has completed)"),
+        (true, true) => format!(
+            "start again from the beginning (no {noun} has completed) with the time limit cortex.config.json sets now"
+        ),
+        (false, true) => resume_under_config_why(from),
+        (false, false) => format!("go on from {from}"),
+    }
+}
+
 fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
@@ -473,10 +501,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                         why_again(view),
                         r.resume.join(", ")
                     )
-                } else if view.timed_out.is_some() {
-                    resume_under_config_why("the resume point")
                 } else {
-                    "go on from the resume point".to_string()
+                    go_on_why(view, "the resume point")
                 },
             ));
             out.push(abort());
@@ -677,7 +703,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                 &[],
                 again
                     .clone()
-                    .unwrap_or_else(|| resume_under_config_why("the completed phases")),
+                    .unwrap_or_else(|| go_on_why(view, "the completed phases")),
             ));
         }
         // Waiting on a report or a manual start only: those move it on, a resume would not.
@@ -702,6 +728,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                         format!("{again} (then start the manual phases)")
                     }
                     Some(again) if !view.submitted => again.clone(),
+                    _ if held && !view.awaiting_start.is_empty() && nothing_done(view) => {
+                        "start again from the beginning, then start the manual phases (no phase has completed)".to_string()
+                    }
                     _ if held && !view.awaiting_start.is_empty() => {
                         "go on from the completed phases (then start the manual phases)".to_string()
                     }
@@ -709,7 +738,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                         "drive it here instead of a worker (`cortex worker` takes it otherwise)"
                             .to_string()
                     }
-                    _ => "go on from the completed phases".to_string(),
+                    _ => go_on_why(view, "the completed phases"),
                 },
             )),
         _ => {}
