@@ -1267,6 +1267,28 @@ fn refuse_item(state: &RunState, index: usize) -> Result<(), DecideError> {
     }
 }
 
+/// Why `--retry` is refused: no step (phase) of the run failed; the ones a stop ended did
+/// not, and a plain resume runs them again. One wording for both kinds.
+fn nothing_failed(state: &RunState) -> String {
+    let noun = noun(state);
+    let stopped: Vec<String> = state
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, StepStatus::Stopped | StepStatus::Running))
+        .map(|s| format!("`{}`", s.name))
+        .collect();
+    if stopped.is_empty() {
+        format!("no {noun} of this run failed")
+    } else {
+        format!(
+            "no {noun} of this run failed ({} {} stopped, not failed: a plain resume runs {} again)",
+            stopped.join(", "),
+            if stopped.len() == 1 { "was" } else { "were" },
+            if stopped.len() == 1 { "it" } else { "them" },
+        )
+    }
+}
+
 /// Why `--from` a unit that never ran is refused, and what works instead.
 fn not_run_yet(state: &RunState, paused: bool) -> String {
     if state.is_scenario() {
@@ -1376,27 +1398,13 @@ fn resume(
         // ended did not fail; a plain resume runs it again), whatever the run's phase.
         ResumeMode::Retry if state.is_scenario() => {
             if !state.steps.iter().any(|s| s.status == StepStatus::Failed) {
-                let stopped: Vec<String> = state
-                    .steps
-                    .iter()
-                    .filter(|s| matches!(s.status, StepStatus::Stopped | StepStatus::Running))
-                    .map(|s| format!("`{}`", s.name))
-                    .collect();
-                return Err(DecideError::CannotRetry(if stopped.is_empty() {
-                    "no phase of this run failed".into()
-                } else {
-                    format!(
-                        "no phase of this run failed ({} {} stopped, not failed: a plain resume runs {} again)",
-                        stopped.join(", "),
-                        if stopped.len() == 1 { "was" } else { "were" },
-                        if stopped.len() == 1 { "it" } else { "them" },
-                    )
-                }));
+                return Err(DecideError::CannotRetry(nothing_failed(state)));
             }
         }
+        // A workflow retries the step its failure paused it on: worded as a scenario's.
         ResumeMode::Retry => {
             if !paused {
-                return Err(DecideError::NothingToRecover("retry"));
+                return Err(DecideError::CannotRetry(nothing_failed(state)));
             }
         }
         ResumeMode::Skip => {
