@@ -410,3 +410,17 @@ fn a_phase_report_is_confirmed_as_a_step_report_is() {
     let doc = env.run(&["--json", "orchestrate", "status", &run]).json();
     assert_eq!(doc["phases"][0]["status"], "completed", "{doc}");
 }
+
+/// `orchestrate start --help` said "Start a manual phase of a scenario's latest run", though
+/// it takes a run id (or prefix) as well as a scenario name, as the other phase commands do.
+#[test]
+fn orchestrate_start_help_says_it_takes_a_run_id_or_a_scenario_name() {
+    let env = Env::new();
+    let help = env.run(&["orchestrate", "start", "--help"]);
+    assert_eq!(help.code, 0, "{}{}", help.stdout, help.stderr);
+    let about = help.stdout.lines().next().unwrap_or("");
+    assert!(!about.contains("latest run."), "{about}");
+    assert!(about.contains("a run id"), "{about}");
+    let listed = env.run(&["orchestrate", "--help"]).stdout;
+    assert!(!listed.contains("of a scenario's latest run"), "{listed}");
+}
