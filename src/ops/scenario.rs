@@ -993,7 +993,16 @@ pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
         .unwrap_or(config.workflow.max_parallel)
         .max(1) as usize;
     let groups = parallel_opportunities(&scenario, limit);
-    let text = render_preview(&scenario, &groups);
+    // The inputs a run given none would have (their defaults; a secret one as `***`), as
+    // `run --dry-run` renders them: an input with no default stays as written.
+    let defaults: BTreeMap<String, serde_json::Value> = scenario
+        .inputs
+        .iter()
+        .filter_map(|(name, spec)| Some((name.clone(), spec.default.clone()?)))
+        .collect();
+    let secret = crate::execute::secret_inputs(&scenario.as_workflow());
+    let defaults = crate::plan::shown_inputs(&defaults, &|name| secret.contains(name));
+    let text = render_preview(&scenario, &groups, &defaults);
     // Each set of phases that run at the same time.
     let sets: Vec<&Vec<String>> = groups.iter().flatten().collect();
     Ok(Output::new(

@@ -7,11 +7,25 @@ use crate::plan::topological_order;
 
 /// `orchestrate preview`, with the phases that run at once (`plan::parallel_opportunities`:
 /// per group of phases ready together, the sets the scheduler runs at the same time).
-pub fn render_preview(s: &Scenario, groups: &[Vec<Vec<String>>]) -> String {
+pub fn render_preview(
+    s: &Scenario,
+    groups: &[Vec<Vec<String>>],
+    inputs: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> String {
+    // A template of an input with a value (its default) rendered with it, as `run --dry-run`
+    // renders it; any other as written.
+    let rendered = |text: &str| {
+        crate::definition::template::render_text(text, &|r| match r {
+            crate::definition::template::Reference::Input(name) => {
+                inputs.get(name).map(crate::event::input_text)
+            }
+            _ => None,
+        })
+    };
     let mut out = String::new();
     let _ = writeln!(out, "Scenario: {}", s.name);
     if let Some(d) = &s.description {
-        let _ = writeln!(out, "Description: {d}");
+        let _ = writeln!(out, "Description: {}", rendered(d));
     }
     if let Some(t) = &s.kind {
         let _ = writeln!(out, "Type: {t}");
@@ -26,7 +40,7 @@ pub fn render_preview(s: &Scenario, groups: &[Vec<Vec<String>>]) -> String {
         let parallel = if p.parallel { " [PARALLEL]" } else { "" };
         let _ = writeln!(out, "  {}. {} [{cond}]{parallel}", n + 1, p.name);
         if let Some(d) = &p.description {
-            let _ = writeln!(out, "     {d}");
+            let _ = writeln!(out, "     {}", rendered(d));
         }
         if !p.agents.is_empty() {
             let _ = writeln!(out, "     Agents: {}", p.agents.join(", "));
@@ -35,7 +49,7 @@ pub fn render_preview(s: &Scenario, groups: &[Vec<Vec<String>>]) -> String {
             let _ = writeln!(out, "     Profiles: {}", p.profiles.join(", "));
         }
         if let Some(run) = &p.run {
-            let _ = writeln!(out, "     Runs: {}", run.list().join(" && "));
+            let _ = writeln!(out, "     Runs: {}", rendered(&run.list().join(" && ")));
         }
         if let Some(c) = &p.if_ {
             let _ = writeln!(out, "     If: {}", c.text());
@@ -44,7 +58,7 @@ pub fn render_preview(s: &Scenario, groups: &[Vec<Vec<String>>]) -> String {
             let _ = writeln!(out, "     For each: {}", f.text());
         }
         for c in &p.success_criteria {
-            let _ = writeln!(out, "     [ ] {}", c.label());
+            let _ = writeln!(out, "     [ ] {}", rendered(&c.label()));
         }
         out.push('\n');
     }
