@@ -483,7 +483,7 @@ fn dag(rounds: usize) {
             let sc = parse_scenario("dag.yaml", &yaml).unwrap();
             let _ = validate_scenario("dag.yaml", &yaml, &sc, None, &Default::default());
             // Under the default `max_parallel` (4), as `orchestrate preview` renders it.
-            render_preview(&sc, &parallel_opportunities(&sc, 4))
+            render_preview(&sc, &parallel_opportunities(&sc, 4), &Default::default())
         });
         plan.push(d.as_secs_f64() * 1000.0);
         let floor = timed(|| serde_yaml::from_str::<serde_yaml::Value>(&yaml).unwrap()).1;

@@ -1821,7 +1821,7 @@ fn a_run_stopped_before_anything_completed_is_resumed_from_the_beginning_by_its_
         }
     };
     // The workflow stopped by Ctrl-C, the scenario by `orchestrate stop`.
-    let mut driver = env
+    let driver = env
         .command(&["workflow", "run", "w"])
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -1535,7 +1535,7 @@ fn resume(
                 let at = state
                     .completion_order
                     .iter()
-                    .rposition(|n| own(n))
+                    .rposition(&own)
                     .map_or(0, |p| p + 1);
                 state.completion_order[at..]
                     .iter()
