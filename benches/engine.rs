@@ -487,6 +487,7 @@ fn dag(rounds: usize) {
                 &sc,
                 &parallel_opportunities(&sc, 4),
                 &cortex::plan::parallel_items(&sc, 4),
+                &Default::default(),
             )
         });
         plan.push(d.as_secs_f64() * 1000.0);

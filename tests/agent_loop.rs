@@ -671,10 +671,11 @@ fn a_run_stopped_by_its_time_limit_suggests_a_longer_one_that_works_when_pasted(
     );
     let human = env.run(&["workflow", "status"]).stdout;
     assert!(human.contains("--timeout 3s"), "{human}");
-    // The plain resume beside it says which limit it goes on with.
+    // The plain resume beside it says which limit it goes on with, and from where: `wait`
+    // never completed, so from the beginning.
     assert_eq!(
         run.json()["next"][1]["why"],
-        "go on from the resume point with the time limit cortex.config.json sets now"
+        "start again from the beginning (no step has completed) with the time limit cortex.config.json sets now"
     );
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     let resumed = env.run(&args);
@@ -848,7 +849,7 @@ fn an_unknown_key_does_not_hide_the_other_problems_of_its_file(env: Env) {
     assert_eq!(out.code, 2);
     for said in [
         "unknown field `descripton`",
-        "Duplicate phase name: a",
+        "phase name `a` is used twice",
         "`5x` is not a duration",
     ] {
         assert!(out.stdout.contains(said), "{said}: {}", out.stdout);

@@ -275,3 +275,186 @@ phases:
     assert_eq!(lines(&env.file("ran.log")), ["base"]);
     assert_eq!(env.log_holding("tok-s3cr3t"), Vec::<String>::new());
 }
+
+/// A failure with rollback disabled in cortex.config.json: the report, `status` and `--json`
+/// `next` leave `--rollback-to` out (before, the report offered `resume RUN --rollback-to B`,
+/// which exits 2 "rollback is disabled" when pasted) — and offer it again once the setting in
+/// force, which a resume judges by, enables it.
+#[test]
+fn rollback_disabled_leaves_rollback_to_out_of_the_suggestions() {
+    for scenario in [false, true] {
+        let env = Env::new();
+        env.config(r#"{"workflow": {"enable_rollback": false}}"#);
+        let (run, group) = failed_back(&env, scenario);
+        let offers = |env: &Env| {
+            let next = env.run(&["--json", group, "status", &run]).json()["next"].clone();
+            next.as_array().unwrap().iter().any(|s| {
+                s["argv"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a == "--rollback-to")
+            })
+        };
+        let status = env.run(&[group, "status", &run]);
+        assert!(
+            !status.stdout.contains("--rollback-to"),
+            "{}",
+            status.stdout
+        );
+        assert!(!offers(&env));
+        env.config(r#"{"workflow": {"enable_rollback": true}}"#);
+        assert!(offers(&env), "enabled since: offered");
+        // The failure report itself.
+        let env = Env::new();
+        env.config(r#"{"workflow": {"enable_rollback": false}}"#);
+        let out = if scenario {
+            env.scenario("back", BACK_SCENARIO);
+            env.run(&["orchestrate", "run", "back"])
+        } else {
+            env.workflow("back", BACK);
+            env.run(&["workflow", "run", "back"])
+        };
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        assert!(!out.stdout.contains("--rollback-to"), "{}", out.stdout);
+        assert!(out.stdout.contains("--retry"), "{}", out.stdout);
+    }
+}
+
+/// Two parallel phases that complete out of their file order (`fast`, second in the file,
+/// first; `slow` waits for it), and a third after both that fails.
+const OUT_OF_ORDER: &str = r#"name: dag
+description: parallel phases complete out of file order
+phases:
+  - name: slow
+    description: completes second
+    parallel: true
+    run: "while [ ! -f fast.done ]; do sleep 0.05; done; echo slow >> trail"
+    rollback: "echo undo-slow >> trail"
+  - name: fast
+    description: completes first
+    parallel: true
+    run: "echo fast >> trail; touch fast.done"
+    rollback: "echo undo-fast >> trail"
+  - name: final
+    description: fails until ok exists
+    condition: "after:slow,fast"
+    run: test -f ok
+    retry: {max_retry_attempts: 0}
+"#;
+
+/// `orchestrate resume --rollback-to PHASE` goes back to the moment PHASE completed: it undoes
+/// the phases that completed after it by the log, newest first — not the phases after it in
+/// the file (before, `--rollback-to slow` undid `fast`, which completed before `slow`, and
+/// `--rollback-to fast` undid nothing of `slow`, which completed after it). The plan and the
+/// run agree, and the undone phase runs again.
+#[test]
+fn a_scenario_rollback_to_undoes_the_phases_completed_after_it_by_the_log() {
+    let env = Env::new();
+    env.scenario("dag", OUT_OF_ORDER);
+    let out = env.run(&["orchestrate", "run", "dag"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert_eq!(lines(&env.file("trail")), ["fast", "slow"]);
+    let run = last_run(&env);
+    let plan = |to: &str| -> Vec<(String, String)> {
+        let out = env.run(&[
+            "--json",
+            "orchestrate",
+            "resume",
+            &run,
+            "--rollback-to",
+            to,
+            "--dry-run",
+        ]);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let doc = out.json();
+        let steps = doc["plan"].as_array().or(doc["steps"].as_array()).cloned();
+        steps
+            .unwrap_or_else(|| panic!("{doc}"))
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["action"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let undone = |to: &str| -> Vec<String> {
+        plan(to)
+            .into_iter()
+            .filter(|(_, a)| a == "compensate")
+            .map(|(n, _)| n)
+            .collect()
+    };
+    assert_eq!(undone("fast"), ["slow"]);
+    assert_eq!(undone("slow"), Vec::<String>::new());
+    let human = env.run(&[
+        "orchestrate",
+        "resume",
+        &run,
+        "--rollback-to",
+        "fast",
+        "--dry-run",
+    ]);
+    insta::assert_snapshot!("scenario_rollback_to_by_completion", human.snapshot(&env));
+    std::fs::write(env.file("ok"), "").unwrap();
+    let out = env.run(&["orchestrate", "resume", &run, "--rollback-to", "fast"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        lines(&env.file("trail")),
+        ["fast", "slow", "undo-slow", "slow"]
+    );
+    let status = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_eq!(status["status"], "completed", "{status}");
+}
+
+/// A failed scenario offers `resume RUN --rollback-to PHASE` as a failed workflow does (SPEC
+/// §4): back to the phase that completed just before the latest one with a `rollback:`, in
+/// the failure report, `status` and `--json` `next` (before, never offered).
+#[test]
+fn a_failed_scenario_offers_rollback_to_before_its_latest_phase_with_a_rollback() {
+    let env = Env::new();
+    env.scenario("dag", OUT_OF_ORDER);
+    let out = env.run(&["orchestrate", "run", "dag"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let run = last_run(&env);
+    assert!(
+        out.stdout
+            .contains(&format!("orchestrate resume {run} --rollback-to fast")),
+        "{}",
+        out.stdout
+    );
+    let status = env.run(&["orchestrate", "status", &run]);
+    insta::assert_snapshot!("failed_scenario_offers_rollback_to", status.snapshot(&env));
+    let next = env.run(&["--json", "orchestrate", "status", &run]).json()["next"].clone();
+    let rollback: Vec<&serde_json::Value> = next
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "--rollback-to")
+        })
+        .collect();
+    assert_eq!(rollback.len(), 1, "{next}");
+    let argv: Vec<&str> = rollback[0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(argv[argv.len() - 2..], ["--rollback-to", "fast"]);
+    // As suggested, it works.
+    std::fs::write(env.file("ok"), "").unwrap();
+    let argv: Vec<&str> = argv[1..].to_vec();
+    let out = env.run(&argv);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        lines(&env.file("trail")),
+        ["fast", "slow", "undo-slow", "slow"]
+    );
+}

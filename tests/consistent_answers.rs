@@ -323,3 +323,104 @@ common::on_both_stores!(
     a_problem_after_an_unknown_key_keeps_its_line_and_column,
     a_prompt_reading_an_output_of_a_skipped_step_says_it_is_missing,
 );
+
+/// A `check:` criterion reading its own phase's output has no value until the phase
+/// completes: it was shown to the agent (on its stdin, and in the rendered prompt) as
+/// "(no output `file` of phase `write`: it has not completed)" in place of the value, while
+/// status showed the template. It is shown as written everywhere now, as the check will read
+/// it once the output is given.
+fn a_check_reading_its_own_phases_output_is_shown_as_written(env: Env) {
+    std::fs::create_dir_all(env.home().join("agents")).unwrap();
+    std::fs::write(
+        env.home().join("agents/writer.md"),
+        "---\nname: writer\ndescription: keeps its prompt\ncommand: cat > prompt.txt; touch made; echo file=made >> \"$CORTEX_OUTPUT\"\n---\nWrites.\n",
+    )
+    .unwrap();
+    env.scenario(
+        "w",
+        "name: w\ndescription: d\nphases:\n  - name: write\n    description: write a file\n    agents: [writer]\n    success_criteria:\n      - check: 'test -f \"${{ phases.write.outputs.file }}\"'\n  - name: later\n    description: by hand\n    condition: after:write\n    success_criteria:\n      - check: 'test -f \"${{ phases.write.outputs.file }}\"'\n      - check: 'test -n \"${{ phases.later.outputs.note }}\"'\n",
+    );
+    let out = env.run(&["orchestrate", "run", "w"]);
+    assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+    let template = "test -f \"${{ phases.write.outputs.file }}\"";
+    let prompt = std::fs::read_to_string(env.file("prompt.txt")).unwrap();
+    assert!(prompt.contains(template), "{prompt}");
+    assert!(!prompt.contains("has not completed"), "{prompt}");
+    // The later phase reads the value, and its own output not given yet as written.
+    let doc = env.run(&["--json", "orchestrate", "status", "w"]).json();
+    assert_eq!(
+        doc["phases"][1]["criteria"][0]["criterion"], "check: test -f \"made\"",
+        "{doc}"
+    );
+    assert_eq!(
+        doc["phases"][1]["criteria"][1]["criterion"],
+        "check: test -n \"${{ phases.later.outputs.note }}\"",
+        "{doc}"
+    );
+    assert!(!out.stdout.contains("has not completed"), "{}", out.stdout);
+    insta::assert_snapshot!(
+        "check_reading_own_output",
+        env.run(&["orchestrate", "status", "w"]).snapshot(&env)
+    );
+}
+
+common::on_both_stores!(a_check_reading_its_own_phases_output_is_shown_as_written);
+
+/// `orchestrate complete|fail` confirms the report before it drives on, as `workflow step
+/// complete|fail` does ("✅ Step `X` of run … reported complete."): before, a phase report
+/// went straight on to the drive's lines, and nothing said that the report itself landed.
+#[test]
+fn a_phase_report_is_confirmed_as_a_step_report_is() {
+    let env = Env::new();
+    env.scenario(
+        "rep",
+        "name: rep\ndescription: d\nphases:\n  - {name: review, description: by hand}\n  - {name: ship, description: s, condition: after:review, run: echo shipped}\n  - {name: other, description: o, parallel: true}\n",
+    );
+    env.workflow(
+        "wrep",
+        "name: wrep\nsteps:\n  - {name: review, prompt: by hand}\n  - {name: ship, run: echo shipped}\n",
+    );
+    let run = run_id(&env, &["--json", "orchestrate", "run", "rep"]);
+    assert_eq!(env.run(&["workflow", "run", "wrep"]).code, 3);
+    let phase = env.run(&["orchestrate", "complete", "rep", "review"]);
+    let step = env.run(&["workflow", "step", "complete", "review", "--run", "wrep"]);
+    let first = |out: &common::Out| out.stdout.lines().next().unwrap_or("").to_string();
+    let wrun = env.run(&["--json", "workflow", "history"]).json()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        first(&phase),
+        format!("✅ Phase `review` of run {run} reported complete.")
+    );
+    assert_eq!(
+        first(&step).replace("Step", "Phase").replace(&wrun, &run),
+        first(&phase)
+    );
+    insta::assert_snapshot!("phase_report_confirmed", phase.snapshot(&env));
+    // A failure report, named by its whole id, and without the drive.
+    let failed = env.run(&["orchestrate", "fail", &run, "other", "--no-drive"]);
+    assert_eq!(
+        first(&failed),
+        "❌ Phase `other` reported failed.",
+        "{}",
+        failed.stdout
+    );
+    // The document is the status document, as before.
+    let doc = env.run(&["--json", "orchestrate", "status", &run]).json();
+    assert_eq!(doc["phases"][0]["status"], "completed", "{doc}");
+}
+
+/// `orchestrate start --help` said "Start a manual phase of a scenario's latest run", though
+/// it takes a run id (or prefix) as well as a scenario name, as the other phase commands do.
+#[test]
+fn orchestrate_start_help_says_it_takes_a_run_id_or_a_scenario_name() {
+    let env = Env::new();
+    let help = env.run(&["orchestrate", "start", "--help"]);
+    assert_eq!(help.code, 0, "{}{}", help.stdout, help.stderr);
+    let about = help.stdout.lines().next().unwrap_or("");
+    assert!(!about.contains("latest run."), "{about}");
+    assert!(about.contains("a run id"), "{about}");
+    let listed = env.run(&["orchestrate", "--help"]).stdout;
+    assert!(!listed.contains("of a scenario's latest run"), "{listed}");
+}

@@ -499,3 +499,51 @@ fn an_if_error_inside_a_double_quoted_scalar_is_located_at_its_token_and_calls_a
     let human = env.run(&["workflow", "validate", "q"]);
     insta::assert_snapshot!("if_error_located_in_quoted_scalars", human.snapshot(&env));
 }
+
+/// `validate` words one problem one way for workflows and scenarios: a missing agent (before,
+/// a scenario's had no hint and a workflow's another case) and a name used twice (before, a
+/// scenario said "Duplicate phase name: a" with no hint), in the human output and `--json`.
+#[test]
+fn validate_words_a_missing_agent_and_a_name_used_twice_alike_for_both_kinds() {
+    let env = Env::new();
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - {name: a, description: x, agents: [nobody]}\n  - {name: a, description: y}\n",
+    );
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - {name: a, agent: nobody, prompt: p}\n  - {name: a, run: \"true\"}\n",
+    );
+    let said = |group: &str, name: &str| -> Vec<(String, String)> {
+        let out = env.run(&["--json", group, "validate", name]);
+        assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+        out.json()["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["message"].as_str().unwrap().to_string(),
+                    e["hint"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let scenario = said("orchestrate", "s");
+    let workflow: Vec<(String, String)> = said("workflow", "w")
+        .into_iter()
+        .map(|(m, h)| (m.replace("step", "phase"), h.replace("step", "phase")))
+        .collect();
+    assert_eq!(scenario, workflow);
+    assert_eq!(
+        scenario[0],
+        (
+            "Agent not found: nobody".to_string(),
+            "agents are Markdown files in CORTEX_HOME/agents/ or .claude/agents/".to_string()
+        )
+    );
+    insta::assert_snapshot!(
+        "missing_agent_and_name_used_twice_scenario",
+        env.run(&["orchestrate", "validate", "s"]).snapshot(&env)
+    );
+}

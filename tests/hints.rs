@@ -1798,3 +1798,71 @@ fn status_of_a_file_of_the_other_kind_hints_that_kinds_status_and_names_the_defi
         out.stderr
     );
 }
+
+/// A run stopped (Ctrl-C, `orchestrate stop`) or interrupted before anything completed: its
+/// resume starts it from the beginning, and the hint says so (before, "go on from the resume
+/// point" and "go on from the completed phases", of which there were none).
+#[test]
+fn a_run_stopped_before_anything_completed_is_resumed_from_the_beginning_by_its_hint() {
+    let env = Env::new();
+    env.workflow(
+        "w",
+        "name: w\nsteps:\n  - name: a\n    run: touch w-started; sleep 30\n  - name: b\n    run: 'true'\n",
+    );
+    env.scenario(
+        "s",
+        "name: s\ndescription: d\nphases:\n  - {name: a, description: x, run: 'touch s-started; sleep 30'}\n",
+    );
+    let wait_for = |file: &str| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !env.file(file).exists() {
+            assert!(std::time::Instant::now() < until, "{file} never appeared");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    // The workflow stopped by Ctrl-C, the scenario by `orchestrate stop`.
+    let driver = env
+        .command(&["workflow", "run", "w"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("w-started");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(driver.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let report = driver.wait_with_output().unwrap();
+    assert_eq!(report.status.code(), Some(3));
+    let report = String::from_utf8_lossy(&report.stdout);
+    let from_start = "start again from the beginning (no step has completed)";
+    assert!(report.contains(from_start), "{report}");
+    assert!(!report.contains("go on from"), "{report}");
+    let status = env.run(&["workflow", "status", "w"]);
+    insta::assert_snapshot!(
+        "stopped_before_anything_completed_workflow",
+        status.snapshot(&env)
+    );
+    let scenario = env
+        .command(&["orchestrate", "run", "s"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("s-started");
+    assert_eq!(env.run(&["orchestrate", "stop", "s"]).code, 3);
+    scenario.wait_with_output().unwrap();
+    let status = env.run(&["orchestrate", "status", "s"]);
+    assert!(
+        status
+            .stdout
+            .contains("start again from the beginning (no phase has completed)"),
+        "{}",
+        status.stdout
+    );
+    assert!(!status.stdout.contains("go on from"), "{}", status.stdout);
+    let next = env.run(&["--json", "orchestrate", "status", "s"]).json()["next"].clone();
+    assert!(
+        next.to_string().contains("start again from the beginning"),
+        "{next}"
+    );
+}

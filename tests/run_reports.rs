@@ -833,3 +833,41 @@ fn every_lookup_by_name_names_the_older_runs_of_that_name_that_wait() {
     let by_id = env.run(&["orchestrate", "resume", &_b]);
     assert!(!by_id.stdout.contains("Other runs"), "{}", by_id.stdout);
 }
+
+/// `resume --retry` with nothing failed is refused in one wording for both kinds: before, a
+/// workflow said "the run is not failed, so there is nothing to retry" and a scenario "cannot
+/// retry: no phase of this run failed"; and `workflow resume --help` says it is refused then,
+/// as `orchestrate resume --help` does.
+#[test]
+fn a_retry_with_nothing_failed_is_refused_in_one_wording_for_both_kinds() {
+    let env = Env::new();
+    env.workflow("ask", "name: ask\nsteps:\n  - {name: Ask, prompt: do it}\n");
+    env.scenario(
+        "gate",
+        "name: gate\ndescription: d\nphases:\n  - {name: Ask, description: do it}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "ask"]).code, 3);
+    assert_eq!(env.run(&["orchestrate", "run", "gate"]).code, 3);
+    let workflow = env.run(&["workflow", "resume", "ask", "--retry"]);
+    let scenario = env.run(&["orchestrate", "resume", "gate", "--retry"]);
+    assert_eq!((workflow.code, scenario.code), (2, 2));
+    let first = |out: &common::Out| out.stderr.lines().next().unwrap_or("").to_string();
+    assert_eq!(
+        first(&workflow),
+        "error: cannot retry: no step of this run failed"
+    );
+    assert_eq!(first(&workflow).replace("step", "phase"), first(&scenario));
+    insta::assert_snapshot!(
+        "retry_with_nothing_failed_workflow",
+        workflow.snapshot(&env)
+    );
+    for group in ["workflow", "orchestrate"] {
+        let help = env.run(&[group, "resume", "--help"]).stdout;
+        let retry = help
+            .split("--retry")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{help}"));
+        let retry = retry.split("--skip").next().unwrap();
+        assert!(retry.contains("refused when no"), "{group}: {retry}");
+    }
+}

@@ -345,3 +345,36 @@ phases:
         "published\n"
     );
 }
+
+/// `orchestrate preview` renders the templates of inputs that have a default, as `run
+/// --dry-run` does (before, a description said `${{ inputs.dir }}` though `dir` defaults to
+/// `src`); an input with no default stays as written, and a secret one is `***`.
+#[test]
+fn preview_renders_inputs_with_their_defaults() {
+    let env = Env::new();
+    env.scenario(
+        "p",
+        r#"name: p
+description: build in ${{ inputs.dir }}
+inputs:
+  dir: {type: string, default: src}
+  target: {type: string}
+  api_token: {type: string, default: s3cr3t}
+phases:
+  - name: build
+    description: build ${{ inputs.dir }} for ${{ inputs.target }}
+    run: make -C ${{ inputs.dir }} TOKEN=${{ inputs.api_token }}
+    success_criteria:
+      - "${{ inputs.dir }} builds"
+"#,
+    );
+    let out = env.run(&["orchestrate", "preview", "p"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("s3cr3t"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("build src for ${{ inputs.target }}"),
+        "{}",
+        out.stdout
+    );
+    insta::assert_snapshot!("preview_with_input_defaults", out.snapshot(&env));
+}

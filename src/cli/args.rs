@@ -277,7 +277,7 @@ pub enum WorkflowCommand {
         /// The run: its id, a unique prefix of it, or a workflow name (its latest run);
         /// default: the latest workflow run.
         run: Option<String>,
-        /// Run the failed step again with a fresh retry budget.
+        /// Run the failed step again with a fresh retry budget (refused when no step failed).
         #[arg(long, group = "mode")]
         retry: bool,
         /// Record the failed (or waiting) step as skipped and go on.
@@ -369,7 +369,7 @@ pub enum OrchestrateCommand {
         #[arg(long, value_name = "SEQ", allow_negative_numbers = true, value_parser = parse_seq)]
         at: Option<u64>,
     },
-    /// Start a manual phase of a scenario's latest run.
+    /// Start a manual phase of a scenario run (a run id, or a scenario name: its latest run).
     Start {
         /// A scenario name (its latest run), or a run id or unique prefix of one.
         #[arg(value_name = "SCENARIO")]
@@ -449,8 +449,8 @@ pub enum OrchestrateCommand {
         /// or more than one, failed or waits).
         #[arg(long, conflicts_with = "from")]
         skip: bool,
-        /// Undo the phases completed after PHASE (after it in the file), newest first, by their
-        /// `rollback:` commands; then they run again. Needs `enable_rollback`.
+        /// Undo the phases that completed after PHASE did (by the log, not the file), newest
+        /// first, by their `rollback:` commands; then they run again. Needs `enable_rollback`.
         #[arg(long, value_name = "PHASE", conflicts_with_all = ["skip", "from"])]
         rollback_to: Option<String>,
         /// Re-run PHASE and every phase that depends on it (by `after:`, transitively),

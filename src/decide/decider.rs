@@ -1267,6 +1267,28 @@ fn refuse_item(state: &RunState, index: usize) -> Result<(), DecideError> {
     }
 }
 
+/// Why `--retry` is refused: no step (phase) of the run failed; the ones a stop ended did
+/// not, and a plain resume runs them again. One wording for both kinds.
+fn nothing_failed(state: &RunState) -> String {
+    let noun = noun(state);
+    let stopped: Vec<String> = state
+        .steps
+        .iter()
+        .filter(|s| matches!(s.status, StepStatus::Stopped | StepStatus::Running))
+        .map(|s| format!("`{}`", s.name))
+        .collect();
+    if stopped.is_empty() {
+        format!("no {noun} of this run failed")
+    } else {
+        format!(
+            "no {noun} of this run failed ({} {} stopped, not failed: a plain resume runs {} again)",
+            stopped.join(", "),
+            if stopped.len() == 1 { "was" } else { "were" },
+            if stopped.len() == 1 { "it" } else { "them" },
+        )
+    }
+}
+
 /// Why `--from` a unit that never ran is refused, and what works instead.
 fn not_run_yet(state: &RunState, paused: bool) -> String {
     if state.is_scenario() {
@@ -1376,27 +1398,13 @@ fn resume(
         // ended did not fail; a plain resume runs it again), whatever the run's phase.
         ResumeMode::Retry if state.is_scenario() => {
             if !state.steps.iter().any(|s| s.status == StepStatus::Failed) {
-                let stopped: Vec<String> = state
-                    .steps
-                    .iter()
-                    .filter(|s| matches!(s.status, StepStatus::Stopped | StepStatus::Running))
-                    .map(|s| format!("`{}`", s.name))
-                    .collect();
-                return Err(DecideError::CannotRetry(if stopped.is_empty() {
-                    "no phase of this run failed".into()
-                } else {
-                    format!(
-                        "no phase of this run failed ({} {} stopped, not failed: a plain resume runs {} again)",
-                        stopped.join(", "),
-                        if stopped.len() == 1 { "was" } else { "were" },
-                        if stopped.len() == 1 { "it" } else { "them" },
-                    )
-                }));
+                return Err(DecideError::CannotRetry(nothing_failed(state)));
             }
         }
+        // A workflow retries the step its failure paused it on: worded as a scenario's.
         ResumeMode::Retry => {
             if !paused {
-                return Err(DecideError::NothingToRecover("retry"));
+                return Err(DecideError::CannotRetry(nothing_failed(state)));
             }
         }
         ResumeMode::Skip => {
@@ -1515,13 +1523,35 @@ fn resume(
             }
             // The target's own items stay: rolling back to a `foreach:` step keeps it whole.
             let end = state.block_end(index);
-            let steps: Vec<String> = state
-                .completion_order
-                .iter()
-                .filter(|n| state.step_index(n).is_some_and(|i| i > end))
-                .rev()
-                .cloned()
-                .collect();
+            let steps: Vec<String> = if state.is_scenario() {
+                // A scenario's checkpoint after PHASE is the moment PHASE completed: the
+                // phases that completed after it are undone, whatever their place in the
+                // file (parallel phases complete in any order), newest first.
+                let own = |n: &String| {
+                    state
+                        .step_index(n)
+                        .is_some_and(|i| (index..=end).contains(&i))
+                };
+                let at = state
+                    .completion_order
+                    .iter()
+                    .rposition(&own)
+                    .map_or(0, |p| p + 1);
+                state.completion_order[at..]
+                    .iter()
+                    .filter(|n| !own(n))
+                    .rev()
+                    .cloned()
+                    .collect()
+            } else {
+                state
+                    .completion_order
+                    .iter()
+                    .filter(|n| state.step_index(n).is_some_and(|i| i > end))
+                    .rev()
+                    .cloned()
+                    .collect()
+            };
             // Failed or stopped steps after the target run again after the rollback.
             let reason = format!("rollback to `{target}` requested");
             let empty = steps.is_empty();

@@ -543,15 +543,17 @@ impl RunState {
     /// shown (status, `--json`, MCP, the web page, the progress lines, an agent's stdin): each
     /// template rendered with the value `resolve` gives, and one that has no value (an output
     /// of a step that was skipped, or that wrote none; an input not given) as a marker that
-    /// says so and why (`absent_value`), never as the raw `${{ ... }}` nor as nothing. The one
-    /// rendering of prompts: `render_prompt_in` is it with the run's own values.
+    /// says so and why (`absent_value`), never as nothing. An output of a step that has not
+    /// completed yet (a `check:` reading its own phase's output, shown before the phase
+    /// ends) has no value yet, not none: it is shown as written. The one rendering of
+    /// prompts: `render_prompt_in` is it with the run's own values.
     pub fn render_prompt_with(
         &self,
         text: &str,
         resolve: &dyn Fn(&crate::definition::template::Reference) -> Option<String>,
     ) -> String {
         crate::definition::template::render_text(text, &|r| {
-            Some(resolve(r).unwrap_or_else(|| self.absent_value(r)))
+            resolve(r).or_else(|| self.absent_value(r))
         })
     }
 
@@ -561,10 +563,12 @@ impl RunState {
     }
 
     /// What a prompt shows for a template the run has no value for: what is missing and why,
-    /// in parentheses (`(no output `plan` of step `Plan`: it was skipped)`).
-    pub fn absent_value(&self, r: &crate::definition::template::Reference) -> String {
+    /// in parentheses (`(no output `plan` of step `Plan`: it was skipped)`); none for an
+    /// output of a step that has not completed yet (it may still write it): the template is
+    /// shown as written.
+    pub fn absent_value(&self, r: &crate::definition::template::Reference) -> Option<String> {
         use crate::definition::template::Reference;
-        match r {
+        Some(match r {
             Reference::Input(name) => format!("(no input `{name}`: none was given)"),
             Reference::Item => "(no item: this is not an item of a `foreach:`)".to_string(),
             Reference::StepOutput { step, key } => {
@@ -575,11 +579,11 @@ impl RunState {
                     Some(StepStatus::Completed) => "it wrote none".to_string(),
                     Some(StepStatus::Failed) => "it failed".to_string(),
                     Some(StepStatus::RolledBack) => "it was rolled back".to_string(),
-                    Some(_) => "it has not completed".to_string(),
+                    Some(_) => return None,
                 };
                 format!("(no output `{key}` of {noun} `{step}`: {why})")
             }
-        }
+        })
     }
 
     /// `text` with its templates rendered with this run's values (unknown ones left as
@@ -1013,17 +1017,22 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
                 let from = state
                     .step_index(&after)
                     .map_or(0, |i| state.block_end(i) + 1);
-                // A scenario's phases after the target in the file are not all after it in the
-                // DAG: only the compensated ones run again.
-                let scenario = state.is_scenario();
-                let again: Vec<usize> = (from..state.steps.len())
-                    .filter(|&i| match state.steps[i].status {
-                        StepStatus::RolledBack => true,
-                        _ if scenario => false,
-                        status => status != StepStatus::Completed,
-                    })
-                    .collect();
-                state.checkpoints.retain(|c| c.index < from);
+                // A scenario undoes the phases that completed after the target, wherever they
+                // stand in the file: only the compensated ones run again.
+                let again: Vec<usize> = if state.is_scenario() {
+                    (0..state.steps.len())
+                        .filter(|&i| state.steps[i].status == StepStatus::RolledBack)
+                        .collect()
+                } else {
+                    (from..state.steps.len())
+                        .filter(|&i| state.steps[i].status != StepStatus::Completed)
+                        .collect()
+                };
+                if state.is_scenario() {
+                    state.checkpoints.retain(|c| !again.contains(&c.index));
+                } else {
+                    state.checkpoints.retain(|c| c.index < from);
+                }
                 reset_units(state, &again);
                 state.phase = RunPhase::Running;
             }

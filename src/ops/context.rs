@@ -329,7 +329,15 @@ impl Ctx {
     /// The status document of a run as this invocation should show it: its suggested
     /// commands name `--home` when a bare `cortex` would use another home.
     pub fn view(&self, state: &crate::decide::RunState, driver_alive: bool) -> StatusView {
-        self.with_globals(status_view(state, driver_alive))
+        self.with_globals(
+            status_view(state, driver_alive).with_rollback_setting(self.rollback_setting()),
+        )
+    }
+
+    /// `enable_rollback` in cortex.config.json now, which decides a `resume --rollback-to`
+    /// (none where the file cannot be read: the run's own setting is shown).
+    fn rollback_setting(&self) -> Option<bool> {
+        self.catalog().config().ok().map(|c| c.enable_rollback)
     }
 
     /// `view`, saying what its waiting `uses:` steps wait on down their child runs (read from
@@ -345,7 +353,11 @@ impl Ctx {
             s.run_id = id.to_string();
             Some(s)
         };
-        self.with_globals(status_view(state, driver_alive).with_children(&child))
+        self.with_globals(
+            status_view(state, driver_alive)
+                .with_rollback_setting(self.rollback_setting())
+                .with_children(&child),
+        )
     }
 
     /// `view`'s suggested commands, naming `--home` and `--db` when a bare `cortex` would use

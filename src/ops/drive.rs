@@ -387,7 +387,7 @@ pub(super) fn resume_refused(
             ref d @ crate::decide::DecideError::CannotRetry(_),
         ) => CommandError::bad_input(d.to_string()).hint(format!(
             "{} shows where the run is and what moves it on (nothing was recorded)",
-            ctx.cmd(&["orchestrate", "status", &state.run_id])
+            ctx.cmd(&[group, "status", &state.run_id])
         )),
         e => where_the_run_is(ctx, state, CommandError::from(e)),
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::drive::{KILL_GRACE, Live, drive_on_recorded, driver, finish_driving, holder};
 use super::{CommandError, Ctx, Output, Scope, exit};
-use crate::decide::{Command, RunState};
+use crate::decide::{Command, RunState, StepStatus};
 use crate::definition::{
     Condition, DefinitionError, Entry, EntrySource, Scenario, normalize_name,
     parse_scenario_setting_aside, resolve_agents, snapshot,
@@ -325,12 +325,25 @@ fn act(
         _ => None,
     };
     operator::record(&mut journal, &ctx.home, make).map_err(|e| operator_error(ctx, e, name))?;
+    // What a report did, said first as `workflow step complete|fail` says it (the drive that
+    // follows announces only what it records itself).
+    let done = match how_unit {
+        Some((unit, "complete" | "fail", _)) => reported(&journal.state, unit, name, &run_id),
+        _ => String::new(),
+    };
+    let said = |out: Output| Output {
+        human: format!("{done}{}", out.human),
+        ..out
+    };
     let state = journal.state.clone();
     let on = journal
         .nested(|store, _, _| operator::drive_on(&ctx.home, &*store, &state, &holder(&by.actor)))?;
     match on {
         DriveOn::Here(lock) if !no_drive => {
             journal.refresh()?;
+            if !done.is_empty() {
+                live.observer.note(&done);
+            }
             drive_on_recorded(ctx, journal, by.clone(), lock, live, scenario_output)
         }
         DriveOn::Here(_) | DriveOn::Nothing => {
@@ -349,7 +362,7 @@ fn act(
                     ),
                 );
             }
-            Ok(scenario_output(&view, code).warn(warnings))
+            Ok(said(scenario_output(&view, code)).warn(warnings))
         }
         DriveOn::Elsewhere => {
             // Its driver picks the report up from the log. The run as it stands now (that
@@ -373,11 +386,38 @@ fn act(
                 };
                 let note = format!("recorded; {who} carries the run on");
                 let code = view.status.exit_code_carried_on();
-                return Ok(scenario_output(&view, code).warn(vec![note]));
+                return Ok(said(scenario_output(&view, code)).warn(vec![note]));
             }
             let code = view.status.exit_code();
-            Ok(scenario_output(&view, code))
+            Ok(said(scenario_output(&view, code)))
         }
+    }
+}
+
+/// The line that confirms a report on phase `unit` as recorded, as a workflow step's says it:
+/// "✅ Phase `build` of run RUN reported complete." (the run named where it was found by other
+/// than its whole id, `query`).
+fn reported(state: &RunState, unit: &str, query: &str, run_id: &str) -> String {
+    let wanted = crate::definition::normalize_name(unit);
+    let Some(phase) = state
+        .steps
+        .iter()
+        .find(|s| s.item.is_none() && crate::definition::normalize_name(&s.name) == wanted)
+    else {
+        return String::new();
+    };
+    let of = if query.trim().eq_ignore_ascii_case(run_id) {
+        String::new()
+    } else {
+        format!(" of run {run_id}")
+    };
+    match phase.status {
+        StepStatus::Completed => format!("✅ Phase `{}`{of} reported complete.\n", phase.name),
+        StepStatus::Skipped => format!(
+            "⏭️ Phase `{}`{of} reported failed, and skipped.\n",
+            phase.name
+        ),
+        _ => format!("❌ Phase `{}`{of} reported failed.\n", phase.name),
     }
 }
 
@@ -956,7 +996,16 @@ pub fn preview(ctx: &Ctx, name: &str) -> Result<Output, CommandError> {
     let groups = parallel_opportunities(&scenario, limit);
     // A `foreach:` phase whose items run beside each other is an opportunity too.
     let items = crate::plan::parallel_items(&scenario, limit);
-    let text = render_preview(&scenario, &groups, &items);
+    // The inputs a run given none would have (their defaults; a secret one as `***`), as
+    // `run --dry-run` renders them: an input with no default stays as written.
+    let defaults: BTreeMap<String, serde_json::Value> = scenario
+        .inputs
+        .iter()
+        .filter_map(|(name, spec)| Some((name.clone(), spec.default.clone()?)))
+        .collect();
+    let secret = crate::execute::secret_inputs(&scenario.as_workflow());
+    let defaults = crate::plan::shown_inputs(&defaults, &|name| secret.contains(name));
+    let text = render_preview(&scenario, &groups, &items, &defaults);
     // Each set of phases that run at the same time.
     let sets: Vec<&Vec<String>> = groups.iter().flatten().collect();
     let items_json: Vec<serde_json::Value> = items

@@ -366,6 +366,34 @@ fn resume_under_config_why(from: &str) -> String {
     format!("go on from {from} with the time limit cortex.config.json sets now")
 }
 
+/// Whether no step (phase) of the run is done (completed or skipped): a resume starts it from
+/// the beginning, and "go on from the resume point" (or "from the completed phases") would
+/// speak of something that is not there.
+fn nothing_done(view: &StatusView) -> bool {
+    !view
+        .steps
+        .iter()
+        .any(|s| matches!(s.status, StepStatus::Completed | StepStatus::Skipped))
+}
+
+/// How a plain resume goes on, as the facts are: from `from` (the resume point, the
+/// completed phases), or from the beginning where nothing is done yet; under the time limit
+/// in force now where the run's limit stopped it.
+fn go_on_why(view: &StatusView, from: &str) -> String {
+    let noun = match view.kind {
+        RunKind::Workflow => "step",
+        RunKind::Scenario => "phase",
+    };
+    match (nothing_done(view), view.timed_out.is_some()) {
+        (true, false) => format!("start again from the beginning (no {noun} has completed)"),
+        (true, true) => format!(
+            "start again from the beginning (no {noun} has completed) with the time limit cortex.config.json sets now"
+        ),
+        (false, true) => resume_under_config_why(from),
+        (false, false) => format!("go on from {from}"),
+    }
+}
+
 fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
@@ -455,7 +483,9 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                 .filter(|s| s.status == StepStatus::Completed && s.item.is_none())
                 .map(|s| s.name.as_str())
                 .collect();
-            if let [.., before, last] = done[..] {
+            if let [.., before, last] = done[..]
+                && view.rollback_enabled
+            {
                 // No checkpoint after `before` (checkpoints off, or `checkpoint_frequency:
                 // manual` and none saved there): not called one. `--rollback-to` keeps the steps up to it all the
                 // same (it names its resume point, as `--from` does), while `--retry` and
@@ -505,10 +535,8 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
                         why_again(view),
                         r.resume.join(", ")
                     )
-                } else if view.timed_out.is_some() {
-                    resume_under_config_why("the resume point")
                 } else {
-                    "go on from the resume point".to_string()
+                    go_on_why(view, "the resume point")
                 },
             ));
             out.push(abort());
@@ -611,6 +639,32 @@ fn workflow_actions(view: &StatusView) -> Vec<Suggestion> {
     out
 }
 
+/// Back to before the latest completed phase that has a `rollback:` command, as a
+/// workflow's failure offers its last step's: `--rollback-to` the phase that completed just
+/// before it, which undoes it and the phases completed after it (newest first), then runs
+/// them again. None where rollback is disabled (a resume would refuse it), or where that phase
+/// completed first (there is nothing to roll back to).
+fn scenario_rollback(view: &StatusView) -> Option<Suggestion> {
+    if !view.rollback_enabled {
+        return None;
+    }
+    let done = &view.completed_in_order;
+    let undo = done.iter().rposition(|(_, rollback)| *rollback)?;
+    let target = &done[undo.checked_sub(1)?].0;
+    let undone: Vec<&str> = done[undo..].iter().map(|(n, _)| n.as_str()).collect();
+    let why = if let [one] = undone[..] {
+        format!(
+            "back to when `{target}` completed: `{one}` is undone (its rollback) and runs again"
+        )
+    } else {
+        format!(
+            "back to when `{target}` completed: the phases completed since are undone, newest first (by their rollbacks), and run again: {}",
+            undone.join(", ")
+        )
+    };
+    Some(resume(view, &["--rollback-to", target], why))
+}
+
 fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
     let id = view.run_id.as_str();
     let mut out = Vec::new();
@@ -683,7 +737,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                 &[],
                 again
                     .clone()
-                    .unwrap_or_else(|| resume_under_config_why("the completed phases")),
+                    .unwrap_or_else(|| go_on_why(view, "the completed phases")),
             ));
         }
         // Waiting on a report or a manual start only: those move it on, a resume would not.
@@ -722,6 +776,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                         format!("{again} (then start the manual phases)")
                     }
                     Some(again) if !view.submitted => again.clone(),
+                    _ if held && !view.awaiting_start.is_empty() && nothing_done(view) => {
+                        "start again from the beginning, then start the manual phases (no phase has completed)".to_string()
+                    }
                     _ if held && !view.awaiting_start.is_empty() => {
                         "go on from the completed phases (then start the manual phases)".to_string()
                     }
@@ -729,7 +786,7 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
                         "drive it here instead of a worker (`cortex worker` takes it otherwise)"
                             .to_string()
                     }
-                    _ => "go on from the completed phases".to_string(),
+                    _ => go_on_why(view, "the completed phases"),
                 },
             )),
         _ => {}
@@ -757,6 +814,9 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         && let Some(phase) = &view.failed_step
     {
         out.push(resume(view, &["--skip"], skip_why(view, phase)));
+    }
+    if view.status == RunStatus::Failed && !view.rolling_back {
+        out.extend(scenario_rollback(view));
     }
     // A run submitted for workers that none has taken yet can be given up, as a workflow's.
     if matches!(

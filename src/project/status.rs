@@ -677,6 +677,21 @@ impl StatusView {
         self
     }
 
+    /// Judge `--rollback-to` by `enable_rollback` in force now (`now`: the configuration as
+    /// read now; none where it cannot be read, and the run's own setting stands), as a
+    /// resume does: its suggestions are made again where that changes them.
+    pub fn with_rollback_setting(mut self, now: Option<bool>) -> StatusView {
+        if let Some(now) = now
+            && now != self.rollback_enabled
+        {
+            self.rollback_enabled = now;
+            if self.as_of.is_none() {
+                self.next = super::next_actions(&self);
+            }
+        }
+        self
+    }
+
     /// Say, for each `uses:` step waiting with its child, what the chain of child runs waits
     /// on, and suggest reporting on it.
     pub fn with_children(mut self, child: &dyn Fn(&str) -> Option<RunState>) -> StatusView {
@@ -997,6 +1012,16 @@ pub struct StatusView {
     /// it offered "run `Two` again" and the resume ran `One` again too.
     #[serde(skip)]
     pub restarts: Restarts,
+    /// Whether a `resume --rollback-to` would be let through: `enable_rollback` as the run
+    /// recorded it at `run`, until `with_rollback_setting` gives the one in force now (which
+    /// is what a resume judges by). Off, no `--rollback-to` is suggested.
+    #[serde(skip)]
+    pub rollback_enabled: bool,
+    /// The completed steps (phases; not the items of a `foreach:`), in the order they
+    /// completed, each with whether it has a `rollback:` command: a scenario's
+    /// `--rollback-to` undoes by that order.
+    #[serde(skip)]
+    pub completed_in_order: Vec<(String, bool)>,
 }
 
 /// The steps a recovery of a paused run runs again though they completed, and why.
@@ -1413,6 +1438,19 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         verified: None,
         unverified: None,
         restarts: restarts(state),
+        rollback_enabled: start.is_none_or(|s| s.config.enable_rollback),
+        completed_in_order: state
+            .completion_order
+            .iter()
+            .filter_map(|n| {
+                let i = state.step_index(n)?;
+                let s = &state.steps[i];
+                (s.item.is_none() && s.status == StepStatus::Completed).then(|| {
+                    let undo = state.definition(i).is_some_and(|d| d.rollback.is_some());
+                    (s.name.clone(), undo)
+                })
+            })
+            .collect(),
         waits_for_tags: for_tags,
         started_from: start.map_or_else(String::new, |s| match s.source.strip_prefix("builtin:") {
             Some(builtin) => builtin.to_string(),

@@ -6,18 +6,29 @@ use crate::definition::Scenario;
 use crate::plan::topological_order;
 
 /// `orchestrate preview`, with the phases that run at once (`plan::parallel_opportunities`:
-/// per group of phases ready together, the sets the scheduler runs at the same time) and the
+/// per group of phases ready together, the sets the scheduler runs at the same time), the
 /// `foreach:` phases whose items run beside each other (`plan::parallel_items`: the phase and
-/// how many at once).
+/// how many at once), and the inputs a run given none would have (`inputs`: their defaults).
 pub fn render_preview(
     s: &Scenario,
     groups: &[Vec<Vec<String>>],
     items: &[(String, usize)],
+    inputs: &std::collections::BTreeMap<String, serde_json::Value>,
 ) -> String {
+    // A template of an input with a value (its default) rendered with it, as `run --dry-run`
+    // renders it; any other as written.
+    let rendered = |text: &str| {
+        crate::definition::template::render_text(text, &|r| match r {
+            crate::definition::template::Reference::Input(name) => {
+                inputs.get(name).map(crate::event::input_text)
+            }
+            _ => None,
+        })
+    };
     let mut out = String::new();
     let _ = writeln!(out, "Scenario: {}", s.name);
     if let Some(d) = &s.description {
-        let _ = writeln!(out, "Description: {d}");
+        let _ = writeln!(out, "Description: {}", rendered(d));
     }
     if let Some(t) = &s.kind {
         let _ = writeln!(out, "Type: {t}");
@@ -32,7 +43,7 @@ pub fn render_preview(
         let parallel = if p.parallel { " [PARALLEL]" } else { "" };
         let _ = writeln!(out, "  {}. {} [{cond}]{parallel}", n + 1, p.name);
         if let Some(d) = &p.description {
-            let _ = writeln!(out, "     {d}");
+            let _ = writeln!(out, "     {}", rendered(d));
         }
         if !p.agents.is_empty() {
             let _ = writeln!(out, "     Agents: {}", p.agents.join(", "));
@@ -41,7 +52,7 @@ pub fn render_preview(
             let _ = writeln!(out, "     Profiles: {}", p.profiles.join(", "));
         }
         if let Some(run) = &p.run {
-            let _ = writeln!(out, "     Runs: {}", run.list().join(" && "));
+            let _ = writeln!(out, "     Runs: {}", rendered(&run.list().join(" && ")));
         }
         if let Some(c) = &p.if_ {
             let _ = writeln!(out, "     If: {}", c.text());
@@ -50,7 +61,7 @@ pub fn render_preview(
             let _ = writeln!(out, "     For each: {}", f.text());
         }
         for c in &p.success_criteria {
-            let _ = writeln!(out, "     [ ] {}", c.label());
+            let _ = writeln!(out, "     [ ] {}", rendered(&c.label()));
         }
         out.push('\n');
     }

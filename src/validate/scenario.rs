@@ -183,10 +183,14 @@ pub fn validate_scenario_cautioned(
             report(&key("name"), bad.problem, Some(&bad.fix));
         }
         match seen.get(&normalize_name(&phase.name)) {
+            // Worded as a workflow's step is (`validate::workflow`).
             Some(&first) if scenario.phases[first].name == phase.name => report(
                 &key("name"),
-                format!("Duplicate phase name: {}", shown(&phase.name)),
-                None,
+                format!("phase name `{}` is used twice", shown(&phase.name)),
+                Some(&format!(
+                    "phase {} already has this name; names must be unique",
+                    first + 1
+                )),
             ),
             Some(&first) => report(
                 &key("name"),
@@ -261,7 +265,11 @@ pub fn validate_scenario_cautioned(
         for (j, agent) in phase.agents.iter().enumerate() {
             let path = [key("agents").as_slice(), &[Seg::Index(j)]].concat();
             if !agents.contains(&normalize_name(agent)) {
-                report(&path, format!("Agent not found: {}", shown(agent)), None);
+                report(
+                    &path,
+                    format!("Agent not found: {}", shown(agent)),
+                    Some("agents are Markdown files in CORTEX_HOME/agents/ or .claude/agents/"),
+                );
             } else if let Some(first) = phase.agents[..j].iter().find(|a| same_name(a, agent)) {
                 report(
                     &path,

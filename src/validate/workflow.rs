@@ -857,7 +857,7 @@ pub fn validate_workflow_cautioned(
         {
             c.hinted(
                 &key("agent"),
-                format!("agent not found: {agent}"),
+                format!("Agent not found: {}", shown(agent)),
                 "agents are Markdown files in CORTEX_HOME/agents/ or .claude/agents/",
             );
         }
