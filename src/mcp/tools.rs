@@ -645,6 +645,7 @@ fn resume(
         inputs: &inputs,
         dry_run: a.dry_run,
         timeout: a.timeout.as_deref(),
+        notify_only: false,
     };
     ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message)?, live)
 }
