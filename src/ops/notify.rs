@@ -390,6 +390,16 @@ fn warnings_of(deliveries: &[Delivery]) -> Vec<String> {
         .collect()
 }
 
+/// What `add_deliveries` is given to say what of a run's `notify:` is still due.
+pub struct StillDue<'a> {
+    pub state: &'a RunState,
+    /// The command that delivers them, when nobody drives the run.
+    pub resume_with: Option<String>,
+    /// The notification commands its dead driver was running when it died (by key), and
+    /// whether each still runs (`execute::notify_cut_short_of`).
+    pub cut_short: &'a [(String, bool)],
+}
+
 /// Add a run's recorded deliveries to its status: `notifications` in the document, a line each
 /// for people. Given the run's state, the notifications still due (`pending`) too: a line
 /// each, and `notifications_pending` in the document; `resume_with`, when nobody drives the
@@ -399,7 +409,7 @@ fn warnings_of(deliveries: &[Delivery]) -> Vec<String> {
 pub fn add_deliveries(
     store: &dyn crate::store::EventStore,
     run_id: &str,
-    state: Option<(&RunState, Option<String>, &[(String, bool)])>,
+    state: Option<StillDue<'_>>,
     output: &mut super::Output,
 ) -> Result<(), super::CommandError> {
     let mut docs = Vec::new();
@@ -428,7 +438,12 @@ pub fn add_deliveries(
     {
         map.insert("notifications".into(), serde_json::Value::Array(docs));
     }
-    let Some((state, resume_with, cut_short)) = state else {
+    let Some(StillDue {
+        state,
+        resume_with,
+        cut_short,
+    }) = state
+    else {
         return Ok(());
     };
     let ended = crate::plan::end_of(state).unwrap_or_default();

@@ -918,7 +918,11 @@ pub fn status(
         super::notify::add_deliveries(
             &store,
             &run_id,
-            Some((&state, resume_with, &cut_short)),
+            Some(super::notify::StillDue {
+                state: &state,
+                resume_with,
+                cut_short: &cut_short,
+            }),
             &mut delivered,
         )?;
         // Notifications due that nobody delivers: the resume that does is next, in `next`
