@@ -1049,3 +1049,45 @@ fn skip_is_suggested_only_when_exactly_one_phase_failed_or_waits() {
         .collect();
     assert_eq!(env.run(&argv[1..]).code, 0, "{argv:?}");
 }
+
+/// The same for a phase: its driver SIGKILLed while the phase's `if: {run:}` command ran, the
+/// scenario is `interrupted` (before: `waiting`, "nobody drives it now"), the phase said to be
+/// cut short while checking its condition; `orchestrate resume` runs it again and completes.
+#[test]
+fn a_driver_killed_while_a_phases_if_command_runs_leaves_the_scenario_interrupted() {
+    let env = Env::new();
+    env.scenario(
+        "sc",
+        "name: sc\ndescription: d\nphases:\n  - name: a\n    description: d\n    if: {run: 'if [ -f started ]; then exit 0; fi; touch started; exec sleep 60'}\n    run: echo ran > ran.log\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "sc"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the condition command to start", || {
+        env.file("started").exists()
+    });
+    let status = |env: &Env| env.run(&["--json", "orchestrate", "status"]).json();
+    let live = status(&env);
+    assert_eq!(live["status"], "running", "{live}");
+    assert_eq!(live["phases"][0]["checking_condition"], true, "{live}");
+    wait_until("the condition command to be noted", || {
+        env.all_inflight_notes().iter().any(|n| n.contains("if-"))
+    });
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let dead = status(&env);
+    assert_eq!(dead["status"], "interrupted", "{dead}");
+    assert_eq!(dead["phases"][0]["interrupted"], true, "{dead}");
+    let text = env.run(&["orchestrate", "status"]).stdout;
+    assert!(
+        text.contains("interrupted while its `if:` command ran"),
+        "{text}"
+    );
+    let resumed = env.run(&["orchestrate", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert_eq!(status(&env)["status"], "completed");
+    assert_eq!(common::lines(&env.file("ran.log")), ["ran"]);
+}

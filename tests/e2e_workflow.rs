@@ -1271,6 +1271,82 @@ fn a_killed_drivers_compensation_check_or_condition_is_ended_before_it_runs_agai
     }
 }
 
+/// Seen by a review: a driver SIGKILLed while an `if: {run:}` command ran left the run shown
+/// `waiting` ("nobody drives it now"), its step `pending`, as if nothing had been cut short.
+/// The command's start is recorded (`condition_started`): while the driver lives the step is
+/// shown checking its condition; once it is dead the run is `interrupted` (SPEC §4) and the
+/// step says its command was cut short; `resume` ends the copy left running, runs the command
+/// again and goes on.
+#[test]
+fn a_driver_killed_while_an_if_command_runs_leaves_the_run_interrupted() {
+    let env = Env::new();
+    env.workflow(
+        "ic",
+        "name: ic\nsteps:\n  - name: a\n    run: echo a\n  - name: b\n    if: {run: 'if [ -f first.pid ]; then exit 0; fi; echo $$ > first.pid; exec sleep 60'}\n    run: echo b > b.log\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "ic"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the condition command to start", || {
+        std::fs::read_to_string(env.file("first.pid")).is_ok_and(|p| p.ends_with('\n'))
+    });
+    let first: i32 = std::fs::read_to_string(env.file("first.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let live = env.status(None);
+    assert_eq!(live["status"], "running", "{live}");
+    assert_eq!(live["steps"][1]["status"], "pending", "{live}");
+    assert_eq!(live["steps"][1]["checking_condition"], true, "{live}");
+    assert!(live["steps"][1].get("interrupted").is_none(), "{live}");
+    let text = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        text.contains("Status: Checking its condition: its `if:` command runs"),
+        "{text}"
+    );
+    wait_for_note(&env, first);
+    driver.kill().unwrap();
+    driver.wait().unwrap();
+    let dead = env.status(None);
+    assert_eq!(dead["status"], "interrupted", "{dead}");
+    assert_eq!(dead["steps"][1]["checking_condition"], true, "{dead}");
+    assert_eq!(dead["steps"][1]["interrupted"], true, "{dead}");
+    let text = env.run(&["workflow", "status"]).stdout;
+    assert!(
+        text.contains("Interrupted while its `if:` command ran: its driver is gone; the command runs again on resume"),
+        "{text}"
+    );
+    assert!(text.contains("its driver is gone"), "{text}");
+    assert!(
+        pid_alive(first),
+        "the condition's command runs on until a takeover"
+    );
+    let resumed = env.run(&["workflow", "resume"]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed
+            .stderr
+            .contains(&format!("ended process group {first}")),
+        "{}{}",
+        resumed.stdout,
+        resumed.stderr
+    );
+    assert!(!pid_alive(first));
+    let done = env.status(None);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(
+        done["steps"][1].get("checking_condition").is_none(),
+        "{done}"
+    );
+    assert_eq!(lines(&env.file("b.log")), ["b"]);
+    let verify = env.run(&["log", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
+
 /// Wait for `child` to exit, at most a minute (far beyond a prompt stop, far below the step's
 /// own end), killing it if it does not.
 fn exit_of(mut child: std::process::Child, what: &str) -> std::process::Output {

@@ -2148,3 +2148,44 @@ fn an_mcp_resume_of_a_finished_latest_run_names_the_older_waiting_runs_in_next()
     );
     assert_eq!(s.hang_up(), 0);
 }
+
+/// The resume tool's `notify_only` is the delivery-only path status suggests as `resume
+/// --notify-only`: on a run paused on a failure it runs no step (a plain resume would run
+/// the failed step again), and it is refused beside a way to resume.
+#[test]
+fn the_resume_tools_notify_only_runs_no_step_and_takes_no_way_to_resume() {
+    let env = Env::new();
+    env.workflow(
+        "fails",
+        "name: fails\nsteps:\n  - name: deploy\n    run: echo deploy >> deploys.log; exit 1\n    retry: {max_retry_attempts: 0}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "fails"]).code, 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(
+        1,
+        "resume",
+        json!({"kind": "workflow", "run": "fails", "notify_only": true, "retry": true}),
+    );
+    let refused = s.response(1);
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
+    assert!(
+        refused.to_string().contains("does nothing else"),
+        "{refused}"
+    );
+    s.call(
+        2,
+        "resume",
+        json!({"kind": "workflow", "run": "fails", "notify_only": true}),
+    );
+    let answer = s.response(2);
+    assert_eq!(
+        answer["result"]["structuredContent"]["status"], "failed",
+        "{answer}"
+    );
+    assert_eq!(
+        common::lines(&env.file("deploys.log")),
+        ["deploy"],
+        "{answer}"
+    );
+}

@@ -1075,3 +1075,190 @@ fn a_notification_still_due_is_suggested_in_next_as_the_resume_that_delivers_it(
     let status = env.status(None);
     assert_eq!(status["next"], serde_json::json!([]), "{status}");
 }
+
+/// Start run `name` and SIGKILL its driver once its notification command has started (it
+/// appends to `started.log` first) and been noted. Returns the run's id.
+fn killed_while_a_notification_command_runs(env: &Env, name: &str) -> String {
+    let mut child = env
+        .command(&["workflow", "run", name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Started, and its group noted (the driver notes it right after starting it).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while common::lines(&env.file("started.log")).is_empty()
+        || !env
+            .all_inflight_notes()
+            .iter()
+            .any(|n| n.contains("notify-"))
+    {
+        assert!(
+            std::time::Instant::now() < until,
+            "the notification command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    env.status(None)["run_id"].as_str().unwrap().to_string()
+}
+
+/// Seen by a review: the driver SIGKILLed while an `on_failure` command ran, status suggested
+/// a plain `resume` to "deliver the notification still due" — which ran the failed step
+/// again (failing, paging again), while the command the dead driver started ran on and paged
+/// too: the step ran twice, three pages. Now the command is noted (`notify-on_failure-0` in
+/// the run's notes); status says it still runs and suggests `resume --notify-only`, which ends
+/// it, delivers it once and runs no step; a second one has nothing to do.
+#[test]
+fn a_due_on_failure_is_delivered_alone_by_the_suggested_resume_which_ends_the_dead_drivers_command()
+{
+    let env = Env::new();
+    env.workflow(
+        "k",
+        "name: k\nsteps:\n  - name: deploy\n    run: echo deploy >> deploys.log; exit 1\n    retry: {max_retry_attempts: 0}\nnotify:\n  on_failure:\n    - run: echo started >> started.log; sleep 3; echo paged >> paged.log\n",
+    );
+    let run = killed_while_a_notification_command_runs(&env, "k");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "failed", "{status}");
+    let pending = &status["notifications_pending"][0];
+    assert_eq!(pending["trigger"], "on_failure", "{status}");
+    assert_eq!(pending["cut_short"], true, "{status}");
+    assert_eq!(pending["still_running"], true, "{status}");
+    let next = &status["next"][0];
+    assert_eq!(
+        next["argv"],
+        serde_json::json!(["cortex", "workflow", "resume", run, "--notify-only"]),
+        "{status}"
+    );
+    assert!(
+        next["why"].as_str().unwrap().contains("and nothing else"),
+        "{status}"
+    );
+    let human = env.run(&["workflow", "status", &run]).stdout;
+    assert!(
+        human.contains(&format!(
+            "its driver died while this command ran, and it still runs; `cortex workflow resume {run} --notify-only` ends it, then delivers it again"
+        )),
+        "{human}"
+    );
+    let argv: Vec<&str> = next["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let resumed = env.run(&argv);
+    assert_eq!(
+        resumed.code,
+        1,
+        "the run's code (failed): {}",
+        resumed.text()
+    );
+    assert!(
+        resumed.stdout.contains("Nothing else was done"),
+        "{}",
+        resumed.text()
+    );
+    assert!(
+        resumed
+            .stderr
+            .contains("a notification command the previous driver left running"),
+        "{}",
+        resumed.text()
+    );
+    // The dead driver's command would have paged by now (3 s after it started) had it not
+    // been ended; the resume's own delivery paged once.
+    assert_eq!(common::lines(&env.file("deploys.log")), ["deploy"]);
+    assert_eq!(common::lines(&env.file("started.log")).len(), 2);
+    assert_eq!(common::lines(&env.file("paged.log")), ["paged"]);
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(status.get("notifications_pending").is_none(), "{status}");
+    assert_eq!(status["notifications"].as_array().unwrap().len(), 1);
+    assert!(
+        status["next"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| !n["argv"].to_string().contains("--notify-only")),
+        "{status}"
+    );
+    let again = env.run(&["workflow", "resume", &run, "--notify-only"]);
+    assert!(
+        again
+            .stdout
+            .contains("no notification is due, so nothing was done"),
+        "{}",
+        again.text()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(common::lines(&env.file("deploys.log")), ["deploy"]);
+    assert_eq!(common::lines(&env.file("paged.log")), ["paged"]);
+}
+
+/// The same for a completed run whose driver was SIGKILLed during its `on_finish` command:
+/// the plain `resume` status suggests ends that command and delivers it once (before, it was
+/// delivered twice: the dead driver's command ran on beside the resume's).
+#[test]
+fn a_completed_run_killed_during_on_finish_is_notified_once_by_the_resume() {
+    let env = Env::new();
+    env.workflow(
+        "f",
+        "name: f\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - run: echo started >> started.log; sleep 3; echo finished >> finished.log\n",
+    );
+    let run = killed_while_a_notification_command_runs(&env, "f");
+    let status = env.status(Some(&run));
+    assert_eq!(status["status"], "completed", "{status}");
+    assert_eq!(status["notifications_pending"][0]["still_running"], true);
+    assert_eq!(
+        status["next"][0]["argv"],
+        serde_json::json!(["cortex", "workflow", "resume", run]),
+        "{status}"
+    );
+    let resumed = env.run(&["workflow", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+    assert!(
+        resumed.stdout.contains("the 1 notification still due"),
+        "{}",
+        resumed.text()
+    );
+    assert_eq!(common::lines(&env.file("started.log")).len(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(common::lines(&env.file("finished.log")), ["finished"]);
+}
+
+/// At least once: a notification command that ended by itself after its driver died may have
+/// done its work, and nothing recorded it. Status says so ("may have done its work"), not
+/// plainly "not delivered yet"; the resume delivers it again.
+#[test]
+fn a_notification_command_that_outlived_its_dead_driver_is_said_to_be_maybe_delivered() {
+    let env = Env::new();
+    env.workflow(
+        "m",
+        "name: m\nsteps:\n  - name: s\n    run: echo hi\nnotify:\n  on_finish:\n    - run: echo started >> started.log; sleep 1; echo done >> done.log\n",
+    );
+    let run = killed_while_a_notification_command_runs(&env, "m");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while common::lines(&env.file("done.log")).is_empty() {
+        assert!(std::time::Instant::now() < until, "the command never ended");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Its group gone (the shell exits right after its last line).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = env.status(Some(&run));
+    let pending = &status["notifications_pending"][0];
+    assert_eq!(pending["cut_short"], true, "{status}");
+    assert_eq!(pending["still_running"], false, "{status}");
+    let human = env.run(&["workflow", "status", &run]).stdout;
+    assert!(
+        human.contains(&format!(
+            "due, not recorded as delivered: its driver died while this command ran, which may have done its work before it ended; `cortex workflow resume {run}` delivers it again"
+        )),
+        "{human}"
+    );
+    let resumed = env.run(&["workflow", "resume", &run]);
+    assert_eq!(resumed.code, 0, "{}", resumed.text());
+    assert_eq!(common::lines(&env.file("done.log")).len(), 2);
+}

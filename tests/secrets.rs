@@ -713,6 +713,7 @@ fn end() -> impl Strategy<Value = AttemptEnd> {
 /// The events of composition (`if:`, `foreach:`, `uses:`).
 fn composition() -> impl Strategy<Value = Event> {
     prop_oneof![
+        word().prop_map(|step| Event::ConditionStarted { step }),
         (
             word(),
             text(),

@@ -294,6 +294,11 @@ pub enum WorkflowCommand {
         /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
         #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
         inputs: Vec<String>,
+        /// Only deliver the notifications (`notify:`) still due because the run's driver died
+        /// before delivering them, and do nothing else: a run paused on a failure is not gone on
+        /// with (a plain resume of it runs the failed unit again).
+        #[arg(long, conflicts_with_all = ["retry", "skip", "rollback_to", "from", "timeout"])]
+        notify_only: bool,
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,
@@ -461,6 +466,11 @@ pub enum OrchestrateCommand {
         /// it. `CORTEX_INPUT_<NAME>` in the environment works too.
         #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
         inputs: Vec<String>,
+        /// Only deliver the notifications (`notify:`) still due because the run's driver died
+        /// before delivering them, and do nothing else: a run paused on a failure is not gone on
+        /// with (a plain resume of it runs the failed unit again).
+        #[arg(long, conflicts_with_all = ["retry", "skip", "rollback_to", "from", "timeout"])]
+        notify_only: bool,
         /// Print what resume would do without doing it.
         #[arg(long)]
         dry_run: bool,

@@ -437,6 +437,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
             rollback_to,
             from,
             inputs,
+            notify_only,
             dry_run,
             timeout,
             audit,
@@ -454,6 +455,7 @@ fn workflow(ctx: &Ctx, json: bool, cmd: WorkflowCommand) -> Result<i32, CommandE
                 inputs: &inputs,
                 dry_run,
                 timeout: timeout.as_deref(),
+                notify_only,
             };
             driving(ctx, json, |live| {
                 ops::workflow::resume(ctx, WORKFLOWS, run.as_deref(), args, by(&audit), live)
@@ -596,6 +598,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
             rollback_to,
             from,
             inputs,
+            notify_only,
             dry_run,
             timeout,
             audit,
@@ -612,6 +615,7 @@ fn orchestrate(ctx: &Ctx, json: bool, cmd: OrchestrateCommand) -> Result<i32, Co
                 inputs: &inputs,
                 dry_run,
                 timeout: timeout.as_deref(),
+                notify_only,
             };
             driving(ctx, json, |live| {
                 ops::workflow::resume(ctx, SCENARIOS, name.as_deref(), args, by(&audit), live)

@@ -151,6 +151,11 @@ pub enum Command {
     Pause {
         reason: String,
     },
+    /// A step's `if: {run:}` command is about to run: recorded first, so that a driver that
+    /// dies while it runs leaves the run `interrupted` (the command runs again on takeover).
+    StartCondition {
+        step: String,
+    },
     /// A step's `if:` was checked (the shell evaluated the expression or ran the command):
     /// what it found.
     RecordCondition(Box<ConditionCheck>),

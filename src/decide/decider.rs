@@ -267,6 +267,7 @@ pub fn decide(state: &RunState, command: Command) -> Result<Vec<Event>, DecideEr
             (driver, leave_claimed, lease_lapsed),
             (timeout_seconds, enable_rollback),
         ),
+        Command::StartCondition { step } => start_condition(state, step),
         Command::RecordCondition(check) => record_condition(state, workflow, *check),
         Command::RecordItems { step, items } => record_items(state, workflow, step, items),
         Command::StartChild {
@@ -678,6 +679,23 @@ fn may_prepare(state: &RunState, step: &str, index: usize) -> Result<(), DecideE
         });
     }
     Ok(())
+}
+
+/// A step's `if: {run:}` command starts: only one with a command condition still to check.
+fn start_condition(state: &RunState, step: String) -> Result<Vec<Event>, DecideError> {
+    let index = known_step(state, &step)?;
+    may_prepare(state, &step, index)?;
+    let command = state
+        .definition(index)
+        .is_some_and(|d| matches!(d.if_, Some(crate::definition::IfCondition::Command(_))));
+    if !command || !state.needs_condition(index) {
+        return Err(unready(
+            state,
+            &step,
+            "it has no `if: {run:}` command to check now (none, or already checked)",
+        ));
+    }
+    Ok(vec![Event::ConditionStarted { step }])
 }
 
 /// What checking a step's `if:` found: it holds (the step goes on to its attempts), it does

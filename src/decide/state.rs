@@ -97,6 +97,12 @@ pub struct StepState {
     /// the same pass.
     #[serde(default)]
     pub condition: Option<ConditionCheck>,
+    /// Its `if: {run:}` command was started (`condition_started`) and what it found is not
+    /// recorded yet: under way while its driver lives, cut short if it died (the run is
+    /// `interrupted`). Cleared when the check is recorded, the step moves on, or the session
+    /// ends (a pause, a stop, a resume, the run's end).
+    #[serde(default)]
+    pub checking: bool,
     /// A `foreach:` step whose list was read: its items, whose units follow it.
     #[serde(default)]
     pub items: Option<Vec<serde_json::Value>>,
@@ -680,6 +686,33 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
     rec.hash.clone_into(&mut state.head_hash);
     // Owned only where the event records it.
     let time = || Some(rec.time.to_owned());
+    // A condition's command is under way only until its step moves on or the session ends.
+    match rec.event {
+        Event::ConditionStarted { step } => {
+            if let Some(s) = state.step_mut(step) {
+                s.checking = true;
+            }
+        }
+        Event::ConditionChecked(check) => {
+            if let Some(s) = state.step_mut(&check.step) {
+                s.checking = false;
+            }
+        }
+        Event::StepStarted { step, .. }
+        | Event::StepWaiting { step, .. }
+        | Event::StepSkipped { step, .. } => {
+            if let Some(s) = state.step_mut(step) {
+                s.checking = false;
+            }
+        }
+        Event::RunPaused { .. }
+        | Event::RunStopped {}
+        | Event::RunResumed { .. }
+        | Event::RunFinished { .. } => {
+            state.steps.iter_mut().for_each(|s| s.checking = false);
+        }
+        _ => {}
+    }
     match rec.event {
         Event::RunStarted(started) => {
             let parsed = match started.kind {
@@ -1157,6 +1190,8 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.ended_at = time();
             state.finish_reason.clone_from(reason);
         }
+        // Its step's `checking`, above.
+        Event::ConditionStarted { .. } => {}
         Event::ConditionChecked(check) => {
             if let Some(s) = state.step_mut(&check.step) {
                 s.condition = Some((**check).clone());
@@ -1333,6 +1368,7 @@ pub(super) fn new_step(name: &str) -> StepState {
         log: None,
         claimed: None,
         condition: None,
+        checking: false,
         items: None,
         item: None,
         child: None,

@@ -11,7 +11,7 @@
 //! `rollback_finished`. `run_finished` seals the run: nothing may follow it.
 //!
 //! Composition (event version 3): a step with `if:` records `condition_checked` before its
-//! first attempt (then `step_skipped` when it does not hold, or its failure policy when it
+//! first attempt (a command condition `condition_started` before its command runs, version 7) (then `step_skipped` when it does not hold, or its failure policy when it
 //! cannot be decided); a `foreach:` step records `foreach_expanded` (its items become units
 //! `STEP[i]` right after it, each with the events of a step) or `foreach_failed`, and
 //! `foreach_finished` once every item is done; a `uses:` step's attempt records
@@ -733,6 +733,13 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<Operator>,
     },
+    /// A step's `if: {run: COMMAND}` command was started (event version 7), before it runs,
+    /// as `step_started` is before an attempt: a driver that dies while it runs leaves a run
+    /// that is cut short (`interrupted`), not one that waits. Ended by `condition_checked`;
+    /// a driver that takes the run over starts the command again.
+    ConditionStarted {
+        step: String,
+    },
     /// A step's `if:` was checked (event version 3).
     ConditionChecked(Box<ConditionCheck>),
     /// The list of a `foreach:` step was read: its items become units `STEP[0]`, `STEP[1]`,
@@ -820,6 +827,7 @@ impl Event {
             Event::AgentActivated { .. } => "agent_activated",
             Event::AgentDeactivated { .. } => "agent_deactivated",
             Event::CriterionMet { .. } => "criterion_met",
+            Event::ConditionStarted { .. } => "condition_started",
             Event::ConditionChecked(_) => "condition_checked",
             Event::ForeachExpanded { .. } => "foreach_expanded",
             Event::ForeachFailed { .. } => "foreach_failed",
@@ -836,11 +844,12 @@ impl Event {
     /// them is refused by it as "newer" rather than as undecodable. Version 3 added
     /// composition: `condition_checked`, `foreach_*`, `child_*`, the `child` attempt end and
     /// `run_started.parent`/`uses`. Version 4 added `schedule_seen`; 5, `attempt_log.lost_bytes`
-    /// (an incomplete file); 6, `run_resumed.enable_rollback`.
+    /// (an incomplete file); 6, `run_resumed.enable_rollback`; 7, `condition_started`.
     pub fn version(&self) -> u32 {
         let agent_failed = |end: &AttemptEnd| matches!(end, AttemptEnd::AgentFailed { .. });
         let child = |end: &AttemptEnd| matches!(end, AttemptEnd::Child { .. });
         match self {
+            Event::ConditionStarted { .. } => 7,
             Event::AttemptLog {
                 lost_bytes: Some(_),
                 ..

@@ -130,6 +130,7 @@ impl Event {
             Event::ForeachFailed { error, .. } => f(error),
             // Names, counts and run ids only.
             Event::ForeachFinished { .. }
+            | Event::ConditionStarted { .. }
             | Event::ChildStarted { .. }
             | Event::ChildWaiting { .. } => {}
             Event::RunFinished { by, reason, .. } => {

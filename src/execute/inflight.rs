@@ -216,6 +216,23 @@ pub fn orphans_alive(notes: &Path, run_id: &str) -> bool {
         .any(|noted| is_the_runs(noted, run_id) && super::process::group_alive_pgid(noted.pgid))
 }
 
+/// The keys starting with `prefix` whose last note is a start (their command was running when
+/// its driver last noted anything), each with whether its group still runs, provably the
+/// run's (as `end_orphans` judges it). Read only.
+pub fn unfinished_under(notes: &Path, run_id: &str, prefix: &str) -> Vec<(String, bool)> {
+    let Ok(text) = super::materialize::read_derived(notes, MAX_NOTES_BYTES) else {
+        return Vec::new();
+    };
+    unfinished_keyed(&text)
+        .into_iter()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .map(|(key, noted)| {
+            let alive = is_the_runs(&noted, run_id) && super::process::group_alive_pgid(noted.pgid);
+            (key, alive)
+        })
+        .collect()
+}
+
 /// Is the group the notes name still the one run `run_id` started? Anything that cannot be
 /// shown is a no: ending a stranger's group is worse than leaving one of ours running.
 pub(super) fn is_the_runs(noted: &Noted, run_id: &str) -> bool {

@@ -46,6 +46,7 @@ pub use dispatch::{
 pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};
 pub use host::{MAX_ACTOR_CHARS, default_actor, hostname};
+pub use inflight::inflight_notes;
 pub use journal::{Journal, JournalError, took_over_lapsed};
 pub use lease::{LeaseKeeper, OpenStore};
 pub use lock::{DriverLock, Holder, LockError, live_recorded_driver, locks_beside, serve_many};
@@ -55,7 +56,8 @@ pub use materialize::{
     remove_run_files, run_folder,
 };
 pub use notify::{
-    Delivery, Ended, Subject, Trigger, deliver, not_made, notify_stream, record_deliveries,
+    Delivery, Ended, Subject, Trigger, deliver, not_made, notify_key, notify_stream,
+    record_deliveries,
 };
 pub use outputs::{parse_outputs, take_outputs};
 pub use prerequisites::{check_requires, claude_program_missing};
@@ -64,7 +66,8 @@ pub use process::{
     end_orphan_group, end_orphan_groups, run_process, run_process_tracked,
 };
 pub use runner::{
-    AttemptOutcome, LineSink, Runner, attempt_log_name, end_orphans_of, orphans_alive_of, unit_key,
+    AttemptOutcome, LineSink, Runner, attempt_log_name, end_notify_orphans_of, end_orphans_of,
+    notify_cut_short_of, orphans_alive_of, unit_key,
 };
 pub use secrets::{
     MIN_SECRET_LEN, REDACTED, Redactor, SECRET_OUTPUTS_ENV, ServeTokenRegistration,

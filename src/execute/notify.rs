@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::process::{Program, run_process};
+use super::inflight::{InflightNote, NotesFile};
+use super::process::{Program, run_process_tracked};
 use super::{Clock, IdGen, ProcessSpec, Redactor, StopFlag, rfc3339};
 use crate::definition::{Notification, Notify, mask_url, resolve_webhook, url_secrets};
 use crate::event::{Event, NewEvent};
@@ -60,7 +61,21 @@ pub struct Subject {
     /// The run's input values as text (a secret input's as this process was given it), for
     /// a webhook made of `${{ inputs.NAME }}`.
     pub inputs: BTreeMap<String, String>,
+    /// The run's notes of process groups in flight (`locks/RUN.pgids`): a command's group is
+    /// noted there while it runs (`notify_key`), so that whoever takes the run over from a
+    /// driver that died delivering ends it before delivering again. None: not noted.
+    pub notes: Option<PathBuf>,
 }
+
+/// The key a notification command's process group is noted under in the run's notes
+/// (`locks/RUN.pgids`): `notify-TRIGGER-INDEX`. Never an attempt's key (16 hex digits) nor
+/// another command's (`runner::command_key`).
+pub fn notify_key(trigger: Trigger, index: usize) -> String {
+    format!("{NOTIFY_KEY_PREFIX}{}-{index}", trigger.as_str())
+}
+
+/// What every notification command's key starts with (`notify_key`).
+pub const NOTIFY_KEY_PREFIX: &str = "notify-";
 
 /// How one try went: done, or failed and worth trying again or not.
 enum Try {
@@ -111,6 +126,7 @@ pub fn deliver(
         clock,
         stop: stop.clone(),
         next: AtomicUsize::new(0),
+        notes: NotesFile::default(),
     });
     let (tx, rx) = mpsc::channel::<(usize, Delivery)>();
     for _ in 0..shared.work.len().min(PARALLEL) {
@@ -203,6 +219,8 @@ struct Work {
     clock: Arc<dyn Clock + Send + Sync>,
     stop: StopFlag,
     next: AtomicUsize,
+    /// The notes file, opened at the first command noted (`Subject::notes`).
+    notes: NotesFile,
 }
 
 /// Sleep `pause`, or less if `stop` is raised meanwhile; whether it was.
@@ -253,10 +271,10 @@ fn deliver_one(trigger: Trigger, index: usize, n: &Notification, work: &Work) ->
             Some(Ok(url)) => post(url, subject, timeout.unwrap_or(WEBHOOK_TIMEOUT)),
             None => run_command(
                 n,
-                subject,
+                (trigger, index),
+                work,
                 &redactor,
                 timeout.unwrap_or(COMMAND_TIMEOUT),
-                &work.stop,
             ),
         };
         match outcome {
@@ -291,13 +309,17 @@ fn deliver_one(trigger: Trigger, index: usize, n: &Notification, work: &Work) ->
     }
 }
 
+/// Run a notification command, its process group noted under `notify_key` while it runs (as
+/// `Runner::run_noted` notes a step's other commands): a driver killed meanwhile leaves a note
+/// the next one reads to end the command before delivering it again.
 fn run_command(
     n: &Notification,
-    subject: &Subject,
+    (trigger, index): NotificationRef,
+    work: &Work,
     redactor: &Redactor,
     timeout: Duration,
-    stop: &StopFlag,
 ) -> Try {
+    let subject = &work.subject;
     let Some(cmd) = &n.run else {
         return Try::GiveUp("a notification with neither `run:` nor `webhook:`".into());
     };
@@ -319,7 +341,16 @@ fn run_command(
         unset: &[],
         log: None,
     };
-    let result = run_process(&spec, stop, &mut |_, _| {});
+    let key = notify_key(trigger, index);
+    let mut note = None;
+    let result = run_process_tracked(&spec, &work.stop, &mut |_, _| {}, &mut |pgid| {
+        if let Some(notes) = &subject.notes {
+            note = Some(InflightNote::started(&work.notes, notes, &key, pgid));
+        }
+    });
+    if let Some(note) = note {
+        note.ended();
+    }
     let said = result.tail.lines().last().unwrap_or_default().to_string();
     if result.end.succeeded() {
         Try::Done(result.end.describe())

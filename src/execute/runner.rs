@@ -807,6 +807,26 @@ pub fn orphans_alive_of(home: &Path, run_id: &str) -> bool {
     super::inflight::orphans_alive(&inflight_notes(home, run_id), run_id)
 }
 
+/// End the notification commands (`notify:`, noted under `notify::notify_key`) a driver of
+/// `run_id` that died delivering them left running (TERM, then KILL after `grace`), before
+/// they are delivered again; every other group the notes name is left alone (what takes the
+/// run over on to its steps ends those: `end_orphans_of`). Returns the groups ended.
+pub fn end_notify_orphans_of(home: &Path, run_id: &str, grace: Duration) -> Vec<i32> {
+    end_orphans(&inflight_notes(home, run_id), run_id, grace, &|key| {
+        !key.starts_with(super::notify::NOTIFY_KEY_PREFIX)
+    })
+}
+
+/// The notification commands (by `notify::notify_key`) a driver of `run_id` had started and
+/// not seen end — it died delivering them — each with whether it still runs.
+pub fn notify_cut_short_of(home: &Path, run_id: &str) -> Vec<(String, bool)> {
+    super::inflight::unfinished_under(
+        &inflight_notes(home, run_id),
+        run_id,
+        super::notify::NOTIFY_KEY_PREFIX,
+    )
+}
+
 /// End the process groups a dead driver of `run_id` left running (TERM, then KILL after
 /// `grace`) and remove the output files they left: what a driver taking the run over does
 /// first, and what an operator's stop or abort of a run nobody drives does before it records

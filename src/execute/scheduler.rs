@@ -312,6 +312,9 @@ pub fn drive_scenario(
                         matches!(d.if_, Some(crate::definition::IfCondition::Command(_)))
                     });
                     if command {
+                        // Recorded before the command runs, as an attempt's start is: a
+                        // driver that dies meanwhile leaves the run `interrupted`.
+                        record(journal, ctx, Command::StartCondition { step: name.clone() })?;
                         // A command may take a while: on a worker, like an attempt.
                         workers.insert(name.clone());
                         let state = journal.state.clone();

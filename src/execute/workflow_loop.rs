@@ -230,6 +230,17 @@ pub(crate) fn drive_workflow(
                 )));
             }
         }
+        // A condition's command: its start recorded before it runs, as an attempt's is, so a
+        // driver that dies meanwhile leaves the run `interrupted`, not waiting.
+        if let Next::CheckCondition { index } = action
+            && journal
+                .state
+                .definition(index)
+                .is_some_and(|d| matches!(d.if_, Some(IfCondition::Command(_))))
+        {
+            let step = journal.state.steps[index].name.clone();
+            record(journal, ctx, Command::StartCondition { step })?;
+        }
         let state = &journal.state;
         let observer = &mut *ctx.observer;
         let mut on_line = |step: &str, s: Stream, l: &str| observer.line(step, s, l);

@@ -325,6 +325,12 @@ pub struct ResumeArgs {
     /// ("1.10"), since as a number its text is lost (1.10 reads as 1.1) and it is refused.
     #[serde(default)]
     pub inputs: BTreeMap<String, Scalar>,
+    /// Only deliver the notifications (`notify:`) still due because the run's driver died
+    /// before delivering them, and do nothing else: a run paused on a failure is not gone on
+    /// with (a plain resume of it runs the failed step again). Not with a way to resume or
+    /// `timeout`.
+    #[serde(default)]
+    pub notify_only: bool,
     /// Return what resume would do without doing it.
     #[serde(default)]
     pub dry_run: bool,

@@ -626,6 +626,12 @@ fn resume(
         )
         .hint(tool.signature()));
     }
+    if a.notify_only && (modes.contains(&true) || a.timeout.is_some()) {
+        return Err(CommandError::bad_input(
+            "`notify_only` delivers the notifications still due and does nothing else: give it without `retry`, `skip`, `rollback_to`, `from` or `timeout`",
+        )
+        .hint(tool.signature()));
+    }
     let scope = match a.kind {
         Kind::Workflow => WORKFLOWS,
         // As `orchestrate resume`: `retry`, `skip`, `from`, `rollback_to` and `inputs` are a
@@ -645,6 +651,7 @@ fn resume(
         inputs: &inputs,
         dry_run: a.dry_run,
         timeout: a.timeout.as_deref(),
+        notify_only: a.notify_only,
     };
     ops::workflow::resume(ctx, scope, a.run.as_deref(), args, by(a.message)?, live)
 }

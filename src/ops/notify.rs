@@ -363,6 +363,7 @@ fn subject(ctx: &Ctx, state: &RunState, redactor: &Redactor) -> Subject {
         document: view.to_json(),
         cwd,
         inputs,
+        notes: Some(crate::execute::inflight_notes(&ctx.home, &state.run_id)),
     }
 }
 
@@ -389,14 +390,26 @@ fn warnings_of(deliveries: &[Delivery]) -> Vec<String> {
         .collect()
 }
 
+/// What `add_deliveries` is given to say what of a run's `notify:` is still due.
+pub struct StillDue<'a> {
+    pub state: &'a RunState,
+    /// The command that delivers them, when nobody drives the run.
+    pub resume_with: Option<String>,
+    /// The notification commands its dead driver was running when it died (by key), and
+    /// whether each still runs (`execute::notify_cut_short_of`).
+    pub cut_short: &'a [(String, bool)],
+}
+
 /// Add a run's recorded deliveries to its status: `notifications` in the document, a line each
 /// for people. Given the run's state, the notifications still due (`pending`) too: a line
 /// each, and `notifications_pending` in the document; `resume_with`, when nobody drives the
-/// run, is the command that delivers them.
+/// run, is the command that delivers them; `cut_short`, the notification commands its dead
+/// driver was running when it died (`execute::notify_cut_short_of`: by key, and whether each
+/// still runs), said of them: such a command may have done its work already, and is done again.
 pub fn add_deliveries(
     store: &dyn crate::store::EventStore,
     run_id: &str,
-    state: Option<(&RunState, Option<String>)>,
+    state: Option<StillDue<'_>>,
     output: &mut super::Output,
 ) -> Result<(), super::CommandError> {
     let mut docs = Vec::new();
@@ -425,24 +438,46 @@ pub fn add_deliveries(
     {
         map.insert("notifications".into(), serde_json::Value::Array(docs));
     }
-    let Some((state, resume_with)) = state else {
+    let Some(StillDue {
+        state,
+        resume_with,
+        cut_short,
+    }) = state
+    else {
         return Ok(());
     };
     let ended = crate::plan::end_of(state).unwrap_or_default();
     let mut pending_docs = Vec::new();
     for d in pending(store, state).unwrap_or_default() {
-        let how = match &resume_with {
-            Some(cmd) => format!("due, not delivered yet: {cmd} delivers it"),
-            None => "due, being delivered".to_string(),
+        let key = crate::execute::notify_key(d.trigger, d.index);
+        let running = cut_short
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, alive)| *alive);
+        let how = match (&resume_with, running) {
+            (Some(cmd), Some(true)) => format!(
+                "due, not recorded as delivered: its driver died while this command ran, and it still runs; {cmd} ends it, then delivers it again"
+            ),
+            (Some(cmd), Some(false)) => format!(
+                "due, not recorded as delivered: its driver died while this command ran, which may have done its work before it ended; {cmd} delivers it again"
+            ),
+            (Some(cmd), None) => format!("due, not delivered yet: {cmd} delivers it"),
+            (None, _) => "due, being delivered".to_string(),
         };
         output.human.push_str(&format!(
             "⏳ {} ({ended}): {} ({how})\n",
             d.trigger.as_str(),
             d.notification,
         ));
-        pending_docs.push(serde_json::json!({
+        let mut doc = serde_json::json!({
             "trigger": d.trigger.as_str(), "notification": d.notification, "status": ended,
-        }));
+        });
+        // Its delivery was under way when its driver died: it may have been made already.
+        if let (Some(still_running), Some(map)) = (running, doc.as_object_mut()) {
+            map.insert("cut_short".into(), serde_json::json!(true));
+            map.insert("still_running".into(), serde_json::json!(still_running));
+        }
+        pending_docs.push(doc);
     }
     if !pending_docs.is_empty()
         && let Some(map) = output.json.as_object_mut()

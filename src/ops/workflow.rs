@@ -900,12 +900,29 @@ pub fn status(
         // `notifications` in the document.
         let mut delivered = Output::new(json!({}), String::new(), exit::OK);
         let group = state.start.as_ref().map_or("workflow", |s| s.kind.group());
-        let resume_with = (!alive).then(|| ctx.cmd(&[group, "resume", &run_id]));
+        // The resume that delivers them and does nothing else: a plain one of a finished run;
+        // of a run paused on a failure, `--notify-only` (a plain resume would run the failed
+        // unit again).
+        let mut delivering = vec![group, "resume", run_id.as_str()];
+        if state.outcome().is_none() {
+            delivering.push("--notify-only");
+        }
+        let resume_with = (!alive).then(|| ctx.cmd(&delivering));
         let delivers = resume_with.is_some();
+        // Which of them the dead driver was delivering when it died (a command noted and not
+        // seen to end), and whether that command still runs.
+        let cut_short = match delivers {
+            true => crate::execute::notify_cut_short_of(&ctx.home, &run_id),
+            false => Vec::new(),
+        };
         super::notify::add_deliveries(
             &store,
             &run_id,
-            Some((&state, resume_with)),
+            Some(super::notify::StillDue {
+                state: &state,
+                resume_with,
+                cut_short: &cut_short,
+            }),
             &mut delivered,
         )?;
         // Notifications due that nobody delivers: the resume that does is next, in `next`
@@ -918,17 +935,22 @@ pub fn status(
         let deliver = (delivers && due > 0).then(|| {
             let mut argv = vec!["cortex".to_string()];
             argv.extend(ctx.globals());
-            argv.extend([group.to_string(), "resume".into(), run_id.clone()]);
+            argv.extend(delivering.iter().map(|a| a.to_string()));
             crate::project::Suggestion {
                 argv,
                 why: format!(
-                    "deliver the {} still due (its driver ended before delivering {})",
+                    "deliver the {} still due (its driver ended before delivering {}){}",
                     if due == 1 {
                         "notification"
                     } else {
                         "notifications"
                     },
-                    if due == 1 { "it" } else { "them" }
+                    if due == 1 { "it" } else { "them" },
+                    if state.outcome().is_none() {
+                        ", and nothing else"
+                    } else {
+                        ""
+                    }
                 ),
                 fill: Vec::new(),
             }
@@ -1105,6 +1127,10 @@ pub struct ResumeArgs<'a> {
     pub dry_run: bool,
     /// `--timeout`: the run's time limit from now on.
     pub timeout: Option<&'a str>,
+    /// `--notify-only`: deliver the notifications still due (a driver died before delivering
+    /// them) and nothing else — a run paused on a failure is not gone on with (a plain resume
+    /// of it runs the failed step again).
+    pub notify_only: bool,
 }
 
 /// `workflow resume` (and `orchestrate resume`, with its scope): go on with a run, or say
@@ -1122,6 +1148,7 @@ pub fn resume(
         inputs,
         dry_run,
         timeout,
+        notify_only,
     } = args;
     // Flags are checked before anything, a dry run included.
     let args_timeout = timeout;
@@ -1150,6 +1177,7 @@ pub fn resume(
     if (dry_run || read_only.is_none())
         && mode == ResumeMode::Continue
         && inputs.is_empty()
+        && !notify_only
         && let Some((root, chain)) = interrupted_root(ctx, &*store, &run_id)
     {
         drop(store);
@@ -1167,6 +1195,7 @@ pub fn resume(
                 inputs,
                 dry_run,
                 timeout: args_timeout,
+                notify_only,
             },
             by,
             live,
@@ -1190,14 +1219,21 @@ pub fn resume(
         // one is said even of a finished run, with the names there are.
         // Matched forgivingly, as every name given to a command: the real name is recorded.
         mode = resolve_unit(ctx, &journal.state, mode)?;
-        // Read only: only a finished run is answered, changing nothing.
-        if let Some(e) = read_only.take_if(|_| journal.state.outcome().is_none()) {
+        // Read only: only a finished run is answered, changing nothing (and `--notify-only`
+        // with nothing due).
+        if let Some(e) = read_only.take_if(|_| journal.state.outcome().is_none() && !notify_only) {
             return Err(e);
         }
-        if let Some(outcome) = journal.state.outcome() {
+        let outcome = journal.state.outcome();
+        if notify_only || outcome.is_some() {
+            // What the run is, said first: finished, or (`--notify-only`) as its status says.
+            let was = match outcome {
+                Some(outcome) => format!("already finished ({})", outcome.as_str()),
+                None => format!("({})", ctx.view(&journal.state, false).status.as_str()),
+            };
             // Nothing to run, but derived files deleted by hand are rebuilt from the log
-            // (where the home can be written).
-            let warnings = (read_only.is_none())
+            // (where the home can be written; a run not finished is its drivers' to write).
+            let warnings = (read_only.is_none() && outcome.is_some())
                 .then(|| materialize(&ctx.home, &journal.state))
                 .and_then(Result::err)
                 .map(|e| format!("could not write derived files: {e}"))
@@ -1236,26 +1272,41 @@ pub fn resume(
                 let what = crate::render::count(pending.len(), "notification");
                 if dry_run {
                     let text = format!(
-                        "Run {run_id} already finished ({}); {what} still due, not delivered (its driver ended first): `resume` without --dry-run delivers them.\n",
-                        outcome.as_str()
+                        "Run {run_id} {was}; {what} still due, not delivered (its driver ended first): `resume{}` without --dry-run delivers them.\n",
+                        if notify_only { " --notify-only" } else { "" }
                     );
                     return Ok(Output::new(view.to_json(), text, view.status.exit_code()));
                 }
                 let lock = DriverLock::acquire(&ctx.home, &run_id, &holder(&by.actor))?;
                 let mut warnings: Vec<String> = warnings;
+                warnings.extend(end_notify_orphans(ctx, &run_id));
                 warnings.extend(super::notify::after_change(ctx, &state, &redactor));
                 drop(lock);
+                let rest = match outcome {
+                    Some(_) => "",
+                    None => {
+                        " Nothing else was done: `resume` without --notify-only goes on with the run."
+                    }
+                };
+                let them = if pending.len() == 1 { "it" } else { "them" };
                 let text = format!(
-                    "Run {run_id} already finished ({}); the {what} still due (its driver ended before delivering them) sent now: its status lists how each went.\n   Head hash: {}\n",
-                    outcome.as_str(),
+                    "Run {run_id} {was}; the {what} still due (its driver ended before delivering {them}) sent now: its status lists how each went.{rest}\n   Head hash: {}\n",
+                    view.head_hash
+                );
+                let code = view.status.exit_code();
+                return Ok(Output::new(view.to_json(), text, code).warn(warnings));
+            }
+            if outcome.is_none() {
+                // `--notify-only` with nothing due: nothing is done.
+                let text = format!(
+                    "Run {run_id} {was}; no notification is due, so nothing was done.\n   Head hash: {}\n",
                     view.head_hash
                 );
                 let code = view.status.exit_code();
                 return Ok(Output::new(view.to_json(), text, code).warn(warnings));
             }
             let mut text = format!(
-                "Run {run_id} already finished ({}); nothing to do.\n   Head hash: {}\n",
-                outcome.as_str(),
+                "Run {run_id} {was}; nothing to do.\n   Head hash: {}\n",
                 view.head_hash
             );
             // The latest run, taken for want of a RUN: the runs that wait or were cut short
@@ -1432,11 +1483,26 @@ pub fn resume(
     let state = journal.state.clone();
     let late = match journal.nested(|store, _, _| super::notify::pending(&*store, &state)) {
         Ok(pending) if !pending.is_empty() => {
-            super::notify::after_change(ctx, &state, &journal.redactor)
+            let mut late = end_notify_orphans(ctx, &run_id);
+            late.extend(super::notify::after_change(ctx, &state, &journal.redactor));
+            late
         }
         _ => Vec::new(),
     };
     go_on(ctx, journal, lock, mode, settings, by, live).map(|out| out.warn(late))
+}
+
+/// End the notification commands a driver of `run_id` that died delivering them left running
+/// (`execute::end_notify_orphans_of`), before they are delivered again: one line each.
+fn end_notify_orphans(ctx: &Ctx, run_id: &str) -> Vec<String> {
+    crate::execute::end_notify_orphans_of(&ctx.home, run_id, crate::execute::KILL_GRACE)
+        .into_iter()
+        .map(|pgid| {
+            format!(
+                "ended process group {pgid}: a notification command the previous driver left running when it died (it is delivered again now)"
+            )
+        })
+        .collect()
 }
 
 /// What run `state` waits for, if it only waits on people (a prompt step, a phase to report or

@@ -82,7 +82,10 @@ pub fn run_status(state: &RunState, driver_alive: bool) -> RunStatus {
     if state.is_scenario() && state.phase == RunPhase::Running {
         // A scenario waits as a whole when nothing runs and nothing can start: only reports
         // or manual starts can move it on.
-        let running = state.steps.iter().any(|s| s.status == StepStatus::Running);
+        let running = state
+            .steps
+            .iter()
+            .any(|s| s.status == StepStatus::Running || s.checking);
         let startable = !crate::plan::ready_phases(state).is_empty()
             || !crate::plan::to_prepare(state).is_empty();
         let waiting = state.steps.iter().any(|s| s.status == StepStatus::Waiting)
@@ -242,6 +245,8 @@ fn tags_of(state: &RunState, indexes: &[usize]) -> Vec<String> {
 /// the run on, so a run left with one and no driver was cut short (SPEC §4), not waiting.
 fn work_in_hand(state: &RunState) -> bool {
     state.steps.iter().any(|s| s.status == StepStatus::Running)
+        // An `if: {run:}` command was under way (`condition_started`, not checked yet).
+        || (state.phase == RunPhase::Running && state.steps.iter().any(|s| s.checking))
         || (state.phase == RunPhase::Running
             && state
                 .steps
@@ -332,6 +337,11 @@ pub struct StepView {
     /// the log says (`running`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Its `if: {run:}` command runs (`condition_started`, its outcome not recorded yet); with
+    /// `interrupted`, it ran when the run's driver went: `resume` runs it again. `status`
+    /// stays what the log says (`pending`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checking_condition: bool,
     /// A retry was scheduled (its backoff under way) when the run paused or stopped: nothing
     /// runs it until the run is resumed, so its status is `pending`, not `ready`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -1298,7 +1308,9 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     worker_driving(state)
                 },
                 lease_lapsed: false,
-                interrupted: status == RunStatus::Interrupted && s.status == StepStatus::Running,
+                interrupted: status == RunStatus::Interrupted
+                    && (s.status == StepStatus::Running || s.checking),
+                checking_condition: s.checking,
                 compensation: match s.compensation_left {
                     Some(crate::decide::CompensationLeft::CutOff) => Some(CompensationView::CutOff),
                     Some(crate::decide::CompensationLeft::NotRun) => Some(CompensationView::NotRun),

@@ -44,6 +44,7 @@ pub fn render_event_line(rec: &Recorded, scenario: bool) -> String {
                 .unwrap_or_default(),
             signed(Some(&s.by))
         ),
+        Event::ConditionStarted { step } => format!("{unit} {step}: its `if:` command started"),
         Event::ConditionChecked(c) => format!("{unit} {}: {}", c.step, c.reason()),
         Event::ForeachExpanded { step, items } => {
             let shown: Vec<String> = items

@@ -181,6 +181,13 @@ pub fn render_scenario_status(
                 "[?]",
                 "interrupted: its driver is gone; it runs again on resume",
             )
+        } else if s.checking_condition && s.interrupted {
+            (
+                "[?]",
+                "interrupted while its `if:` command ran: its driver is gone; the command runs again on resume",
+            )
+        } else if s.checking_condition {
+            ("[>]", "checking its condition: its `if:` command runs")
         } else if s.retry_held {
             (
                 "[ ]",

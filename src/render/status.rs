@@ -325,6 +325,12 @@ fn step_block(
             "⚠️",
             "Interrupted: its driver is gone; it runs again on resume",
         ),
+        // Its `if: {run:}` command was under way.
+        None if s.checking_condition && driver_gone => (
+            "⚠️",
+            "Interrupted while its `if:` command ran: its driver is gone; the command runs again on resume",
+        ),
+        None if s.checking_condition => ("⏳", "Checking its condition: its `if:` command runs"),
         None if s.retry_held => (
             "⬜",
             "Retry held: the run paused first; it runs again on resume",

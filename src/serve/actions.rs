@@ -923,6 +923,7 @@ pub fn resume(
         inputs: &held,
         dry_run: true,
         timeout: None,
+        notify_only: false,
     };
     let plan = quiet(|live| {
         ops::workflow::resume(

@@ -109,6 +109,9 @@ fn phase_lines(
             "start requested"
         } else if s.interrupted {
             "interrupted"
+        } else if s.checking_condition {
+            // Its `if: {run:}` command runs.
+            "checking if:"
         } else {
             word(s.status)
         };

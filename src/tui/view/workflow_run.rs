@@ -68,6 +68,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: SystemT
                     "{:<15}",
                     if s.interrupted {
                         "interrupted"
+                    } else if s.checking_condition {
+                        // Its `if: {run:}` command runs.
+                        "checking if:"
                     } else {
                         word(s.status)
                     }
