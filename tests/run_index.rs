@@ -351,6 +351,30 @@ fn a_run_missing_from_the_index_is_still_found_by_its_id() {
         "{}",
         wrong.stderr
     );
+    // History lists runs as their events say: not the workflow run among scenarios, and a
+    // renamed row under its run's own name.
+    let scenarios = env.run(&["--json", "orchestrate", "history"]).json();
+    assert!(
+        scenarios
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["run_id"] != asks.as_str()),
+        "{scenarios}"
+    );
+    assert_eq!(env.run(&["log", "reindex"]).code, 0);
+    sql(
+        &env,
+        "UPDATE runs SET name = 'zzz', name_key = 'zzz' WHERE name = 'done'",
+    );
+    let workflows = env.run(&["--json", "workflow", "history"]).json();
+    let names: Vec<&str> = workflows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["asks", "done"], "{workflows}");
 }
 
 /// `log reindex` on both stores: an intact index is left as it is; one whose rows were
