@@ -1091,3 +1091,97 @@ fn a_driver_killed_while_a_phases_if_command_runs_leaves_the_scenario_interrupte
     assert_eq!(status(&env)["status"], "completed");
     assert_eq!(common::lines(&env.file("ran.log")), ["ran"]);
 }
+
+/// `orchestrate stop` of a run whose driver is frozen (SIGSTOP): after its wait it says the
+/// stop is requested and not yet acted on (exit 0, as `workflow abort`'s requested case),
+/// never "running" with `stop` suggested again (exit 3, which means stopped); `status` shows
+/// the pending request (human and `--json`) and suggests `status` or `abort`, not `stop`; a
+/// second stop answers at once; once thawed, the driver stops the run.
+#[test]
+fn a_stop_a_frozen_driver_has_not_acted_on_is_said_to_be_pending() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let env = Env::new();
+    env.scenario(
+        "scn",
+        "name: scn\ndescription: d\nphases:\n  - {name: long, description: l, parallel: true, run: 'touch started; sleep 2'}\n  - {name: review, description: r, parallel: true}\n",
+    );
+    let mut driver = env
+        .command(&["orchestrate", "run", "scn"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the long phase to start", || env.file("started").exists());
+    let pid = Pid::from_raw(driver.id() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+
+    let stop = env.run(&["orchestrate", "stop", "scn", "--actor", "oncall"]);
+    assert_eq!(stop.code, 0, "{}{}", stop.stdout, stop.stderr);
+    assert!(
+        stop.stdout.starts_with("⏳ Stop of run ")
+            && stop
+                .stdout
+                .contains("has not acted on it yet (it may be frozen or busy)"),
+        "{}",
+        stop.stdout
+    );
+    assert!(
+        !stop.stdout.contains("orchestrate stop"),
+        "no second stop is suggested: {}",
+        stop.stdout
+    );
+
+    let status = env.run(&["--json", "orchestrate", "status", "scn"]);
+    let doc = status.json();
+    assert_eq!(doc["status"], "running");
+    assert_eq!(doc["stop_requested"]["by"]["actor"], "oncall");
+    assert_eq!(doc["stop_requested"]["abort"], false);
+    assert!(doc["stop_requested"]["at"].is_string(), "{doc}");
+    let next: Vec<String> = doc["next"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["argv"][2].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        next.contains(&"status".to_string()) && next.contains(&"abort".to_string()),
+        "{next:?}"
+    );
+    assert!(!next.contains(&"stop".to_string()), "{next:?}");
+    let human = env.run(&["orchestrate", "status", "scn"]);
+    assert!(
+        human.stdout.contains("Stop requested by oncall at ")
+            && human.stdout.contains("not yet acted on"),
+        "{}",
+        human.stdout
+    );
+
+    // Asked again: answered at once, nothing recorded.
+    let started = std::time::Instant::now();
+    let again = env.run(&["orchestrate", "stop", "scn"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a second stop waited again"
+    );
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("was requested already by oncall"),
+        "{}",
+        again.stdout
+    );
+    let log = env.run(&["--json", "log", "show", "scn"]).json();
+    let requests = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "stop_requested")
+        .count();
+    assert_eq!(requests, 1, "one request in the log");
+
+    kill(pid, Signal::SIGCONT).unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(3), "the run stopped");
+    let doc = env.run(&["--json", "orchestrate", "status", "scn"]).json();
+    assert_eq!(doc["status"], "stopped");
+    assert!(doc.get("stop_requested").is_none(), "{doc}");
+}

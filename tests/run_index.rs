@@ -212,3 +212,202 @@ fn a_page_before_a_run_holds_only_older_runs(env: Env) {
 }
 
 common::on_both_stores!(a_page_before_a_run_holds_only_older_runs);
+
+/// `statements` run on the test's log, whichever store holds it (tampering with it by hand).
+fn tamper(env: &Env, statements: &str) {
+    match &env.pg {
+        Some(pg) => postgres::Client::connect(&pg.url, postgres::NoTls)
+            .unwrap()
+            .batch_execute(statements)
+            .unwrap(),
+        None => sql(env, statements),
+    }
+}
+
+/// The index is a cache of the events: whatever was done to it, `log verify` names the way
+/// back (`log reindex`), which rebuilds it from the events in one go and says what it
+/// changed; the log then verifies and history is as before. A row that remembered a run
+/// with no events (its events removed) is dropped and named.
+#[test]
+fn log_reindex_rebuilds_any_damaged_run_index_from_the_events() {
+    let changes = [
+        ("UPDATE runs SET name = 'other' WHERE name = 'asks'", "~"),
+        (
+            "UPDATE runs SET outcome = 'completed' WHERE name = 'asks'",
+            "~",
+        ),
+        (
+            "UPDATE runs SET head_seq = head_seq - 1 WHERE name = 'done'",
+            "~",
+        ),
+        ("UPDATE runs SET kind = 'scenario' WHERE name = 'done'", "~"),
+        (
+            "UPDATE runs SET kind = 'nonsense' WHERE name = 'done'",
+            "could not be read",
+        ),
+        ("DELETE FROM runs", "+"),
+        (
+            "INSERT INTO runs SELECT 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ', kind, name, name_key, started_at, head_seq, head_hash, outcome FROM runs WHERE name = 'done'",
+            "- ZZZZZZZZZZZZZZZZZZZZZZZZZZ",
+        ),
+    ];
+    for (change, said) in changes {
+        let env = mixed();
+        let before = env.run(&["--json", "workflow", "history"]).json();
+        sql(&env, change);
+        let failed = env.run(&["log", "verify", "--all"]);
+        assert_eq!(failed.code, 1, "`{change}`: {}", failed.stdout);
+        assert!(
+            failed.stdout.contains("`cortex log reindex` rebuilds it"),
+            "`{change}`: the failure names the way back: {}",
+            failed.stdout
+        );
+        let reindex = env.run(&["log", "reindex"]);
+        assert_eq!(
+            reindex.code, 0,
+            "`{change}`: {}{}",
+            reindex.stdout, reindex.stderr
+        );
+        assert!(
+            reindex
+                .stdout
+                .starts_with("✅ Run index rebuilt from the events: 3 runs.")
+                && reindex.stdout.contains(said),
+            "`{change}`: {}",
+            reindex.stdout
+        );
+        let (code, report) = verify(&env);
+        assert_eq!(code, 0, "`{change}`: {report}");
+        assert_eq!(
+            env.run(&["--json", "workflow", "history"]).json(),
+            before,
+            "`{change}`"
+        );
+        // Rebuilt again: nothing to change.
+        let again = env.run(&["log", "reindex"]);
+        assert!(
+            again.stdout.contains("it agreed with the log already"),
+            "{}",
+            again.stdout
+        );
+    }
+}
+
+/// A run the index lacks (its row deleted, the table emptied) is still found by its id —
+/// `status`, `log show`, `log verify` — from its events, and a row whose kind or name was
+/// changed does not pass it off as another run. The next append to the run writes its row
+/// again, so it is found by name once more.
+#[test]
+fn a_run_missing_from_the_index_is_still_found_by_its_id() {
+    let env = mixed();
+    let asks = env.run(&["--json", "workflow", "status", "asks"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gate = env.run(&["--json", "orchestrate", "status", "gate"]).json()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sql(&env, "DELETE FROM runs");
+    let status = env.run(&["--json", "workflow", "status", &asks]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    assert_eq!(status.json()["name"], "asks");
+    let status = env.run(&["--json", "orchestrate", "status", &gate]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let show = env.run(&["log", "show", &asks]);
+    assert_eq!(show.code, 0, "{}{}", show.stdout, show.stderr);
+    assert!(show.stdout.contains("run_started"), "{}", show.stdout);
+    // The other kind's command says which kind it is, as for any run.
+    let other = env.run(&["workflow", "status", &gate]);
+    assert!(
+        other
+            .stderr
+            .contains("is a scenario run, not a workflow run"),
+        "{}",
+        other.stderr
+    );
+    // A report appends to the run: its row is written again.
+    let report = env.run(&["workflow", "step", "complete", "Plan", "--run", &asks]);
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    let by_name = env.run(&["--json", "workflow", "status", "asks"]);
+    assert_eq!(by_name.code, 0, "{}", by_name.stderr);
+    assert_eq!(by_name.json()["run_id"], asks.as_str());
+
+    // A row saying another kind and name: the run by its id is still itself.
+    sql(
+        &env,
+        &format!(
+            "UPDATE runs SET kind = 'scenario', name = 'gate', name_key = 'gate' WHERE run_id = '{asks}'"
+        ),
+    );
+    let status = env.run(&["--json", "workflow", "status", &asks]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    assert_eq!(status.json()["name"], "asks");
+    let wrong = env.run(&["orchestrate", "status", &asks]);
+    assert!(
+        wrong
+            .stderr
+            .contains("is a workflow run, not a scenario run"),
+        "{}",
+        wrong.stderr
+    );
+    // History lists runs as their events say: not the workflow run among scenarios, and a
+    // renamed row under its run's own name.
+    let scenarios = env.run(&["--json", "orchestrate", "history"]).json();
+    assert!(
+        scenarios
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["run_id"] != asks.as_str()),
+        "{scenarios}"
+    );
+    assert_eq!(env.run(&["log", "reindex"]).code, 0);
+    sql(
+        &env,
+        "UPDATE runs SET name = 'zzz', name_key = 'zzz' WHERE name = 'done'",
+    );
+    let workflows = env.run(&["--json", "workflow", "history"]).json();
+    let names: Vec<&str> = workflows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["asks", "done"], "{workflows}");
+}
+
+/// `log reindex` on both stores: an intact index is left as it is; one whose rows were
+/// changed or deleted is written again from the events (on PostgreSQL, beside the rows that
+/// lock streams that are not runs), and the log verifies.
+fn log_reindex_agrees_with_an_intact_log_and_repairs_a_damaged_one(env: Env) {
+    env.workflow("done", "name: done\nsteps:\n  - {name: a, run: 'true'}\n");
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - {name: Plan, prompt: plan it}\n",
+    );
+    assert_eq!(env.run(&["workflow", "run", "done"]).code, 0);
+    assert_eq!(env.run(&["workflow", "run", "asks"]).code, 3);
+    let before = env.run(&["--json", "workflow", "history"]).json();
+    let intact = env.run(&["--json", "log", "reindex"]);
+    assert_eq!(intact.code, 0, "{}{}", intact.stdout, intact.stderr);
+    let doc = intact.json();
+    assert_eq!(doc["runs"], 2, "{doc}");
+    assert_eq!(doc["added"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["corrected"], serde_json::json!([]), "{doc}");
+    tamper(
+        &env,
+        "UPDATE runs SET name = 'other', outcome = 'completed' WHERE name = 'asks'; DELETE FROM runs WHERE name = 'done'",
+    );
+    assert_eq!(env.run(&["log", "verify", "--all"]).code, 1);
+    let repaired = env.run(&["--json", "log", "reindex"]);
+    assert_eq!(repaired.code, 0, "{}{}", repaired.stdout, repaired.stderr);
+    let doc = repaired.json();
+    assert_eq!(doc["added"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["corrected"].as_array().unwrap().len(), 1, "{doc}");
+    let verified = env.run(&["log", "verify", "--all"]);
+    assert_eq!(verified.code, 0, "{}", verified.stdout);
+    assert_eq!(env.run(&["--json", "workflow", "history"]).json(), before);
+}
+
+common::on_both_stores!(log_reindex_agrees_with_an_intact_log_and_repairs_a_damaged_one);

@@ -346,6 +346,7 @@ fn every_cli_json_document_is_described_by_a_schema_in_openapi() {
         (&["schedule", "list"], "Schedules"),
         (&["log", "show"], "[Event]"),
         (&["log", "verify", "--all"], "Verify"),
+        (&["log", "reindex"], "Reindex"),
         (&["gc", "--dry-run"], "Gc"),
         (&["gc"], "Gc"),
     ];

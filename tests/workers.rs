@@ -2701,3 +2701,41 @@ fn on_postgres_a_killed_command_drivers_phase_ends_before_a_worker_of_another_ho
     marks_never_overlap(&env);
     verify(&env);
 }
+
+/// Seen by a review: a worker of the same home taking over a run whose driver was SIGKILLed
+/// mid-step said "it has work again (a report or a start came after its driver let it wait)"
+/// while the log says the driver ended before the run finished. It follows the log: its
+/// driver (pid N) died.
+#[test]
+fn a_worker_taking_over_a_run_whose_driver_was_killed_says_its_driver_died() {
+    let env = Env::new();
+    env.workflow(
+        "lw",
+        "name: lw\nsteps:\n  - {name: s1, run: 'touch started; sleep 3'}\n",
+    );
+    let mut driver = env
+        .command(&["workflow", "run", "lw"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + PATIENCE;
+    while !env.file("started").exists() {
+        assert!(Instant::now() < until, "the step never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = driver.id();
+    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    driver.wait().unwrap();
+    let out = env.run(&["worker", "--name", "w1", "--until-idle"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let said = out.text();
+    assert!(
+        said.contains(&format!(
+            "its driver (pid {pid}) died before the run finished; driving it."
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("has work again"), "{said}");
+    assert_eq!(env.status(None)["status"], "completed");
+}

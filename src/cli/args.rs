@@ -591,6 +591,10 @@ pub enum LogCommand {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Rebuild the run index (the cache that finds runs by name and lists history) from the
+    /// events, in one transaction, saying what it changed: when `log verify` fails on "the
+    /// run index". The events are taken as they are: verify them first.
+    Reindex,
     /// A run's events as JSON Lines.
     Export {
         /// The run: its id, a unique prefix of it, or a workflow or scenario name (its latest

@@ -102,6 +102,7 @@ pub fn dispatch(
             )),
             LogCommand::Anchor { file } => done(ops::log::anchor(ctx, file.as_deref())),
             LogCommand::Copy { to } => done(ops::log::copy(ctx, &to)),
+            LogCommand::Reindex => done(ops::log::reindex(ctx)),
         },
         // Processes that live on keep SIGINT as it is: their deliveries are not interrupted by
         // it (the TUI reads Ctrl-C as a key; the MCP server ends with its input).

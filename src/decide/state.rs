@@ -281,6 +281,10 @@ pub struct RunState {
     /// if one did: a stopped run's status says so. Cleared by a resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_by: Option<(crate::event::Operator, Option<String>)>,
+    /// When the pending stop (or abort) request was recorded: while `stop_requested` holds,
+    /// the driver has not acted on it yet (status says so). Cleared with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_requested_at: Option<String>,
     /// The run's time limit set by the latest resume (`resume --timeout`, or the
     /// configuration in force then); none: the one recorded at `run`.
     #[serde(default)]
@@ -338,6 +342,7 @@ impl Default for RunState {
             submitted: false,
             abort_requested: None,
             stopped_by: None,
+            stop_requested_at: None,
             timeout_seconds: None,
             phase: RunPhase::NotStarted,
             steps: Vec::new(),
@@ -1076,6 +1081,10 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             };
         }
         Event::StopRequested { by, abort, signal } => {
+            // The first request is the one pending (a later abort keeps its time).
+            if !state.stop_requested {
+                state.stop_requested_at = time();
+            }
             state.stop_requested = true;
             if *abort {
                 state.abort_requested = Some(by.clone());
@@ -1086,6 +1095,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
         Event::RunStopped {} => {
             state.phase = RunPhase::Stopped;
             state.stop_requested = false;
+            state.stop_requested_at = None;
             state.abort_requested = None;
         }
         Event::PhaseStartRequested { phase, .. } => {
@@ -1129,6 +1139,7 @@ pub fn evolve_in_place(state: &mut RunState, rec: Stamped<'_>) {
             state.session_started_at = time();
             state.session_seq = rec.seq;
             state.stop_requested = false;
+            state.stop_requested_at = None;
             state.abort_requested = None;
             state.stopped_by = None;
             // Every way of resuming gives a failed step a fresh retry budget (or skips it next),

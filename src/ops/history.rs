@@ -132,6 +132,17 @@ pub fn history_page_before(
                 Err(e) => return Err(e),
             };
         state.run_id = entry.run_id.clone();
+        // The run index is a cache: a row is listed as its run's first event says (its kind,
+        // name and start), and a row that claims another kind than its run's is not this
+        // kind's (`log verify` names it, `log reindex` corrects it).
+        let started = state.start.as_ref();
+        if let (Some(want), Some(s)) = (kind, started)
+            && s.kind != want
+        {
+            continue;
+        }
+        let run_kind = started.map_or(entry.kind, |s| s.kind);
+        let name = started.map_or_else(|| entry.name.clone(), |s| s.name.clone());
         let status = run_status(&state, alive);
         let done = state
             .steps
@@ -154,9 +165,9 @@ pub fn history_page_before(
             },
             ended_at: state.ended_at.clone(),
             run_id: entry.run_id,
-            kind: entry.kind,
-            name: entry.name,
-            started_at: Some(entry.started_at),
+            kind: run_kind,
+            name,
+            started_at: Some(state.started_at.clone().unwrap_or(entry.started_at)),
             events: entry.events,
             unreadable,
         });

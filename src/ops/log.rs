@@ -226,7 +226,10 @@ pub fn verify(
                     None => damaged,
                 });
             }
-            let text = render_verify(&report);
+            let mut text = render_verify(&report);
+            if let Some(hint) = reindex_hint(ctx, &report) {
+                text.push_str(&hint);
+            }
             let code = if report.ok { exit::OK } else { exit::FAILED };
             Ok(Output::new(report, text, code))
         }
@@ -603,6 +606,78 @@ const COPY_BATCH: usize = 5_000;
 /// (`ahead`); one there with another history is refused, as is a run that does not verify here,
 /// and one being driven or cut short (`not_copyable`). A run another copy imported first is
 /// judged again against what is there (`CopyOutcome`); each run is said for itself.
+/// `log reindex`: rebuild the run index (the cache that finds runs by name and lists history)
+/// from the events, in one transaction, and say what it changed. The events are trusted as
+/// they are: a row that remembered events since removed is dropped (and named), so `log
+/// verify` comes first.
+pub fn reindex(ctx: &Ctx) -> Result<Output, CommandError> {
+    let (opened, read_only) = ctx.changing_store()?;
+    let mut store = opened.ok_or_else(|| ctx.no_runs_of_any_kind())?;
+    if let Some(e) = read_only {
+        return Err(e);
+    }
+    let Some(repair) = store.rebuild_index()? else {
+        let text =
+            "This log keeps no run index: runs are found from their events; nothing to rebuild.\n";
+        return Ok(Output::new(
+            serde_json::json!({"runs": 0, "rebuilt": false}),
+            text,
+            exit::OK,
+        ));
+    };
+    let mut text = if repair.unchanged() {
+        format!(
+            "✅ Run index rebuilt from the events: {}; it agreed with the log already.\n",
+            crate::render::count(repair.runs, "run")
+        )
+    } else {
+        format!(
+            "✅ Run index rebuilt from the events: {}.\n",
+            crate::render::count(repair.runs, "run")
+        )
+    };
+    if let Some(why) = &repair.unreadable {
+        text.push_str(&format!(
+            "   the index could not be read ({why}): every row was written again\n"
+        ));
+    }
+    for run in &repair.added {
+        text.push_str(&format!("   + {run}: missing from it, added\n"));
+    }
+    for (run, what) in &repair.corrected {
+        text.push_str(&format!("   ~ {run}: {what}, corrected\n"));
+    }
+    for row in &repair.removed {
+        text.push_str(&format!(
+            "   - {}: the index named {} of `{}`, the log holds none (events were removed), removed\n",
+            row.run_id,
+            crate::render::count(row.events as usize, "event"),
+            row.name
+        ));
+    }
+    if !repair.removed.is_empty() {
+        text.push_str("   restore the removed events from a backup if they should be there; the index now says what the log holds\n");
+    }
+    let mut doc = serde_json::to_value(&repair).unwrap_or_default();
+    doc["rebuilt"] = true.into();
+    Ok(Output::new(doc, text, exit::OK))
+}
+
+/// The hint under a `log verify` that failed on the run index: the index is a cache of the
+/// events, and `log reindex` rebuilds it.
+fn reindex_hint(ctx: &Ctx, report: &crate::store::VerifyReport) -> Option<String> {
+    report
+        .failures
+        .iter()
+        .any(|f| f.reason.starts_with("the run index"))
+        .then(|| {
+            format!(
+                "   the run index is a cache of the events: if the events are as they should be (their chains verify), {} rebuilds it from them; if events were removed, restore them from a backup first\n",
+                ctx.cmd(&["log", "reindex"])
+            )
+        })
+}
+
 pub fn copy(ctx: &Ctx, to: &str) -> Result<Output, CommandError> {
     let example = || {
         format!(

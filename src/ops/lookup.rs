@@ -216,6 +216,21 @@ fn find_in(store: &dyn EventStore, scope: Scope, query: Option<&str>) -> Result<
         };
         return latest.ok_or(FindError::NoRuns { kind: scope.kind });
     };
+    // A whole run id: its run, found by its events where the run index lacks it or says
+    // another kind (`store::run_entry`): the index is a cache, never the only way to a run.
+    if query.len() == 26 && is_id_text(query) {
+        let id = query.to_ascii_uppercase();
+        if let Some(entry) = crate::store::run_entry(store, &id)? {
+            if scope.kind.is_none_or(|k| k == entry.kind) {
+                return Ok(entry.run_id);
+            }
+            return Err(FindError::NotFound {
+                kind: scope.kind,
+                query: query.to_string(),
+                suggestions: Vec::new(),
+            });
+        }
+    }
     if looks_like_id(query) {
         let by_id = RunQuery {
             id_prefix: Some(query.to_ascii_uppercase()),

@@ -583,6 +583,14 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     if let Some(e) = read_only {
         return Err(e);
     }
+    // A stop (or abort) asked for already, that its live driver has not acted on: a second
+    // request changes nothing, so it is answered at once rather than after another wait.
+    if crate::project::pending_stop(&before).is_some() {
+        let (now, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
+        if alive {
+            return Ok(stop_pending(ctx, &store, now, false));
+        }
+    }
     let clock = SystemClock;
     let mut ids = UlidIds::default();
     let mut stop = |store: &mut dyn crate::store::EventStore| {
@@ -631,6 +639,12 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
     }
     let (mut state, alive) = crate::execute::load_live(&ctx.home, &store, &run_id)?;
     state.run_id = run_id.clone();
+    // Its driver is alive and has not acted on the request (frozen, or busy past the wait):
+    // the request is recorded and stays for it. Said so, exit 0 as for an abort requested,
+    // never "running" with `stop` suggested again.
+    if alive && crate::project::pending_stop(&state).is_some() {
+        return Ok(stop_pending(ctx, &store, state, true));
+    }
     let view = ctx.view(&state, alive);
     let code = if view.status == RunStatus::Stopped {
         exit::WAITING
@@ -638,6 +652,57 @@ pub fn stop_run(ctx: &Ctx, name: Option<&str>, by: Operator) -> Result<Output, C
         view.status.exit_code()
     };
     Ok(scenario_output(&view, code))
+}
+
+/// `orchestrate stop` of a run whose live driver has a stop (or abort) asked of it that it has
+/// not acted on yet: the request stands in the log, the driver acts on it at its next turn.
+/// `waited`: this stop recorded it and waited for the driver in vain; otherwise it was pending
+/// already and nothing was recorded. Exit 0: the request is recorded (as `workflow abort`'s
+/// requested case), the run is not stopped yet (not 3).
+fn stop_pending(
+    ctx: &Ctx,
+    store: &dyn crate::store::EventStore,
+    mut state: crate::decide::RunState,
+    waited: bool,
+) -> Output {
+    let run_id = state.run_id.clone();
+    let holder = crate::execute::run_holder(&ctx.home, store, &state);
+    state.run_id = run_id.clone();
+    let view = ctx.view(&state, true);
+    let who = match &holder {
+        Some(h) if h.pid != 0 => format!("{} (pid {})", h.actor, h.pid),
+        Some(h) => h.actor.clone(),
+        None => state
+            .driven_by
+            .clone()
+            .unwrap_or_else(|| "its driver".into()),
+    };
+    let pending = view.stop_requested.clone();
+    let (what, effect) = if pending.as_ref().is_some_and(|p| p.abort) {
+        ("Abort", "it ends the run at its next turn")
+    } else {
+        ("Stop", "it stops at its next turn")
+    };
+    let first = if waited {
+        format!(
+            "⏳ {what} of run {run_id} requested: {who} has not acted on it yet (it may be frozen or busy); {effect}.\n"
+        )
+    } else {
+        let by = pending.as_ref().map_or_else(String::new, |p| {
+            let at =
+                p.at.as_deref()
+                    .map(|t| format!(" at {t}"))
+                    .unwrap_or_default();
+            format!(" by {}{at}", p.by.actor)
+        });
+        format!(
+            "⏳ {what} of run {run_id} was requested already{by}; nothing was recorded. {who} has not acted on it yet (it may be frozen or busy); {effect}.\n"
+        )
+    };
+    let mut out = scenario_output(&view, exit::OK);
+    out.json["note"] = first.trim_start_matches("⏳ ").trim_end().into();
+    out.human = format!("{first}\n{}", out.human);
+    out
 }
 
 /// `orchestrate stop` of a run that is stopped already: its status, said to be unchanged

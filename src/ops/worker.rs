@@ -538,17 +538,24 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     busy.insert(run_id.clone());
                     live.stop.holding(true);
                     driven += 1;
+                    // Why it is taken, as its log says: a driver whose session the log leaves
+                    // open with work in hand (`interrupted`) ended before it finished, whether
+                    // or not it left a lease or a lock behind (a SIGKILLed driver of this home
+                    // leaves neither that says so). Before, such a run was said to have work
+                    // again after its driver let it wait.
+                    let why = if state.submitted {
+                        "submitted for workers".to_string()
+                    } else if let Some(gone) = driver_gone(&state) {
+                        gone
+                    } else if cut_short {
+                        "its driver is gone".to_string()
+                    } else {
+                        "it has work again (a report or a start came after its driver let it wait) and nobody drives it".to_string()
+                    };
                     live.observer.note(&format!(
-                        "Run {run_id} ({} `{}`): {}; driving it.\n",
+                        "Run {run_id} ({} `{}`): {why}; driving it.\n",
                         if scenario { "scenario" } else { "workflow" },
                         state.start.as_ref().map_or("", |s| s.name.as_str()),
-                        if state.submitted {
-                            "submitted for workers"
-                        } else if cut_short {
-                            "its driver is gone"
-                        } else {
-                            "it has work again (a report or a start came after its driver let it wait) and nobody drives it"
-                        }
                     ));
                     let taken = Taken {
                         state,
@@ -1080,4 +1087,30 @@ fn run_unit(
             )))
         }
     }
+}
+
+/// How the driver of a run nobody drives ended, if the log says it ended before the run
+/// finished (its session open with work in hand: `interrupted`): "its driver (pid N) died
+/// before the run finished" for one of this host, naming the host for another's.
+fn driver_gone(state: &RunState) -> Option<String> {
+    if crate::project::run_status(state, false) != crate::project::RunStatus::Interrupted {
+        return None;
+    }
+    if state.submitted || state.session_ended() {
+        return None;
+    }
+    let d = state.driver.as_ref()?;
+    Some(if d.host == hostname() {
+        // Said to have died only once its process is gone (not the process that recorded
+        // the run a moment ago, still on its way to its lock).
+        if crate::execute::live_recorded_driver(state).is_some() {
+            return None;
+        }
+        format!("its driver (pid {}) died before the run finished", d.pid)
+    } else {
+        format!(
+            "its driver (pid {} on {}) ended before the run finished",
+            d.pid, d.host
+        )
+    })
 }

@@ -9,6 +9,6 @@ pub use files::{CHECKPOINTS_FILE, FileWrite, RunFile, changed_files, run_files};
 pub use next::{Suggestion, next_actions, run_again, worker_command};
 pub use status::{
     ActiveAgent, AgentResultView, AsOf, CompensationView, CriterionView, ForeachView, IfView,
-    ItemView, RunStatus, StatusView, StepGroup, StepView, Unverified, UsesView, WaitsOn, cut_short,
-    run_status, status_view, waits_on,
+    ItemView, RunStatus, StatusView, StepGroup, StepView, StopRequestView, Unverified, UsesView,
+    WaitsOn, cut_short, pending_stop, run_status, status_view, waits_on,
 };

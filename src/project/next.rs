@@ -722,6 +722,25 @@ fn scenario_actions(view: &StatusView) -> Vec<Suggestion> {
         ));
     }
     match view.status {
+        // A stop (or abort) is asked for already and its driver has not acted on it: a
+        // second stop changes nothing; its status says when it has, and an abort ends the run
+        // for good instead (its driver is signalled).
+        RunStatus::Running if let Some(pending) = &view.stop_requested => {
+            out.push(Suggestion::new(
+                &["orchestrate", "status", id],
+                if pending.abort {
+                    "see whether its driver has acted on the abort"
+                } else {
+                    "see whether its driver has acted on the stop"
+                },
+            ));
+            if !pending.abort {
+                out.push(Suggestion::new(
+                    &["orchestrate", "abort", id],
+                    "end the run for good instead (its driver is sent SIGTERM)",
+                ));
+            }
+        }
         RunStatus::Running => out.push(Suggestion::new(
             &["orchestrate", "stop", id],
             "stop gracefully; resume continues it",

@@ -912,6 +912,11 @@ pub struct StatusView {
     /// Why the run is failed, stopped or finished the way it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A stop (or abort) asked of the run's driver that it has not acted on yet (it may be
+    /// frozen or busy): who asked, when, and whether it is an abort. The run ends at the
+    /// driver's next turn; asking again changes nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_requested: Option<StopRequestView>,
     /// The latest checkpoint (resume point), by step name.
     pub resume_point: Option<String>,
     /// A rollback under way or decided: why, and the steps still to compensate (newest
@@ -1032,6 +1037,57 @@ pub struct StatusView {
     /// `--rollback-to` undoes by that order.
     #[serde(skip)]
     pub completed_in_order: Vec<(String, bool)>,
+}
+
+/// A stop or abort the run's driver was asked for and has not acted on yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StopRequestView {
+    pub by: crate::event::Operator,
+    /// When it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// An abort (the run ends for good), not a stop.
+    pub abort: bool,
+}
+
+impl StopRequestView {
+    /// "stop requested by X at T, not yet acted on", as status says it.
+    pub fn sentence(&self) -> String {
+        let what = if self.abort { "abort" } else { "stop" };
+        let at = self
+            .at
+            .as_deref()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default();
+        let why = self
+            .by
+            .message
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default();
+        format!(
+            "{what} requested by {}{at}{why}, not yet acted on by its driver (it may be frozen or busy); it takes effect at the driver's next turn",
+            self.by.actor
+        )
+    }
+}
+
+/// The stop or abort pending on `state`: asked for, and neither recorded nor undone by a
+/// resume since (a run that is stopped or finished has none pending).
+pub fn pending_stop(state: &RunState) -> Option<StopRequestView> {
+    if !state.stop_requested || state.phase == RunPhase::Stopped || state.outcome().is_some() {
+        return None;
+    }
+    let by = match &state.abort_requested {
+        Some(by) => (by.clone(), true),
+        None => (state.stopped_by.as_ref()?.0.clone(), false),
+    };
+    Some(StopRequestView {
+        by: by.0,
+        at: state.stop_requested_at.clone(),
+        abort: by.1,
+    })
 }
 
 /// The steps a recovery of a paused run runs again though they completed, and why.
@@ -1205,6 +1261,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
         parent: start.and_then(|s| s.parent.clone()),
         as_of: None,
         reason,
+        stop_requested: pending_stop(state).filter(|_| driver_alive),
         resume_point: state.checkpoints.last().map(|c| c.step.clone()),
         // Under way (rolling back, or stopped or interrupted mid-rollback: resume goes on with
         // it), or left unfinished by an abort.

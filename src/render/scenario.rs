@@ -150,6 +150,9 @@ pub fn render_scenario_status(
         let _ = writeln!(out, "Started by {}: {m}", view.actor);
     }
     let _ = writeln!(out, "Status: {}", view.status.as_str());
+    if let Some(pending) = &view.stop_requested {
+        let _ = writeln!(out, "⏳ {}", upper_first(&pending.sentence()));
+    }
     let finished = !view.resumable;
     let end = if finished {
         view.ended_at.as_deref()
@@ -355,6 +358,15 @@ fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `text` with its first letter upper case.
+pub(crate) fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
 }

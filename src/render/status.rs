@@ -442,6 +442,13 @@ pub fn render_status(view: &StatusView, now: SystemTime) -> String {
         run_badge(view.status),
         view.status.as_str()
     );
+    if let Some(pending) = &view.stop_requested {
+        let _ = writeln!(
+            out,
+            "   ⏳ {}",
+            super::scenario::upper_first(&pending.sentence())
+        );
+    }
     let finished = matches!(
         view.status,
         RunStatus::Completed | RunStatus::Failed | RunStatus::Aborted | RunStatus::RolledBack

@@ -125,6 +125,9 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
     fn index_rows(&self) -> Result<Option<Vec<super::RunEntry>>, StoreError> {
         self.inner.index_rows()
     }
+    fn rebuild_index(&mut self) -> Result<Option<super::IndexRepair>, StoreError> {
+        self.inner.rebuild_index()
+    }
     fn begin_view(&self) -> Result<(), StoreError> {
         self.inner.begin_view()
     }

@@ -24,12 +24,122 @@ pub struct RunEntry {
     pub outcome: Option<Outcome>,
 }
 
-/// The index's entry of run `run_id` (exactly that id), if the log holds the run.
+/// The run index's entry of run `run_id` (exactly that id), if the log holds the run. The
+/// index is a cache of the events, never their only way in: a run its index lacks (a row
+/// deleted, the table emptied) is found by its events, and the kind, name and start of a row
+/// are those of the run's first event (one read by key), so that an edited row neither hides
+/// a run from its own id nor passes it off as another. Its head and outcome stay the row's:
+/// a driver holds the replayed chain to them (`snapshot::index_disagrees`), and `log verify`
+/// says where they differ.
 pub fn run_entry(store: &dyn EventStore, run_id: &str) -> Result<Option<RunEntry>, StoreError> {
-    Ok(store
+    let row = store
         .list_runs(&RunQuery::id(run_id))?
         .into_iter()
-        .find(|e| e.run_id == run_id))
+        .find(|e| e.run_id == run_id);
+    // A first event that does not decode (a newer cortex's, or damaged) is for the reads
+    // that follow to report: the row is answered as it is.
+    let first = match store.first_event(run_id) {
+        Ok(Some(first)) => first,
+        Ok(None) => return Ok(row),
+        Err(StoreError::NewerEvent { .. } | StoreError::Corrupt { .. }) => return Ok(row),
+        Err(e) => return Err(e),
+    };
+    let Event::RunStarted(started) = &first.event else {
+        return Ok(row);
+    };
+    match row {
+        Some(row) => Ok(Some(RunEntry {
+            kind: started.kind,
+            name: started.name.clone(),
+            started_at: first.time.clone(),
+            ..row
+        })),
+        None => {
+            let events = match store.read_run_from(run_id, 0) {
+                Ok(events) => events,
+                Err(StoreError::NewerEvent { .. } | StoreError::Corrupt { .. }) => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            let last = events.last();
+            let head = RunHead {
+                run_id: run_id.to_string(),
+                first: first.clone(),
+                events: last.map_or(1, |l| l.seq + 1),
+                head_hash: last.map_or_else(|| first.hash.clone(), |l| l.hash.clone()),
+            };
+            Ok(entry_from_log(&head, last.map(|r| &r.event)))
+        }
+    }
+}
+
+/// What `log reindex` changed in the run index (`EventStore::rebuild_index`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IndexRepair {
+    /// Rows it holds now: one per run with events.
+    pub runs: usize,
+    /// Runs the index lacked, added.
+    pub added: Vec<String>,
+    /// Rows that said something their run's events do not (run id, what), corrected.
+    pub corrected: Vec<(String, String)>,
+    /// Rows of runs with no events, removed: their events were removed (as `log verify`
+    /// says), and only the row remembered them.
+    pub removed: Vec<RunEntry>,
+    /// The index could not be read as it was (a row this cortex cannot read): why. Every
+    /// row was written again from the events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+impl IndexRepair {
+    /// Whether the index agreed with the log already.
+    pub fn unchanged(&self) -> bool {
+        self.added.is_empty()
+            && self.corrected.is_empty()
+            && self.removed.is_empty()
+            && self.unreadable.is_none()
+    }
+}
+
+/// How rows `rows` (as stored) differ from `expected` (from the log, `entries_from_log`):
+/// what writing `expected` in their place changes.
+pub(crate) fn repair_of(
+    rows: Result<Option<Vec<RunEntry>>, StoreError>,
+    expected: &[RunEntry],
+) -> Result<IndexRepair, StoreError> {
+    let mut repair = IndexRepair {
+        runs: expected.len(),
+        ..IndexRepair::default()
+    };
+    let rows = match rows {
+        Ok(rows) => rows.unwrap_or_default(),
+        Err(StoreError::Corrupt { reason, .. }) => {
+            repair.unreadable = Some(reason);
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let wanted: std::collections::HashMap<&str, &RunEntry> =
+        expected.iter().map(|e| (e.run_id.as_str(), e)).collect();
+    let mut held = std::collections::HashSet::new();
+    for row in rows {
+        match wanted.get(row.run_id.as_str()) {
+            Some(want) => {
+                if let Some(what) = row_differs(&row, want) {
+                    repair
+                        .corrected
+                        .push((row.run_id.clone(), what.to_string()));
+                }
+                held.insert(row.run_id);
+            }
+            None => repair.removed.push(row),
+        }
+    }
+    repair.added = expected
+        .iter()
+        .filter(|e| !held.contains(&e.run_id))
+        .map(|e| e.run_id.clone())
+        .collect();
+    Ok(repair)
 }
 
 /// Which runs to list: all conditions given must hold; newest first.

@@ -29,8 +29,8 @@ pub use fold::{
 };
 pub use hash::{CHAIN_CONTEXT, GENESIS, SNAPSHOT_CONTEXT, event_hash, hex, snapshot_digest};
 pub use index::{
-    RunEntry, RunQuery, check_index, check_index_run, entries_from_log, entry_from_log,
-    index_rows_without_events, run_entry,
+    IndexRepair, RunEntry, RunQuery, check_index, check_index_run, entries_from_log,
+    entry_from_log, index_rows_without_events, run_entry,
 };
 pub use jsonl::{LogFile, export_line, read_line, verify_export};
 pub use lease::{DRIVER_UNIT, Lease, LeaseClaim};
@@ -359,6 +359,13 @@ pub trait EventStore: Send {
         Ok(None)
     }
 
+    /// Rebuild the run index from the events, in one transaction that excludes every writer
+    /// (`log reindex`): each run's row made what its events say (`entry_from_log`), rows of
+    /// runs with no events removed. What it changed; None if the store keeps no index.
+    fn rebuild_index(&mut self) -> Result<Option<IndexRepair>, StoreError> {
+        Ok(None)
+    }
+
     /// The stored bytes of every event (of one run, or all), for verification.
     fn raw_rows(&self, run_id: Option<&str>) -> Result<Vec<RawRow>, StoreError>;
 
@@ -516,6 +523,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
         (**self).index_rows()
+    }
+    fn rebuild_index(&mut self) -> Result<Option<IndexRepair>, StoreError> {
+        (**self).rebuild_index()
     }
     fn begin_view(&self) -> Result<(), StoreError> {
         (**self).begin_view()

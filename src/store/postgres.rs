@@ -1847,6 +1847,63 @@ impl EventStore for PostgresStore {
         }
     }
 
+    fn rebuild_index(&mut self) -> Result<Option<super::IndexRepair>, StoreError> {
+        self.writable()?;
+        if !self.known_schema {
+            return Ok(None);
+        }
+        self.begin()?;
+        let rebuilt = (|| {
+            // EXCLUSIVE: every append locks its run's row first (`lock_row`), so none lands
+            // between reading the events and writing their rows; readers go on.
+            self.with(|c| c.client.batch_execute("LOCK TABLE runs IN EXCLUSIVE MODE"))?;
+            let expected = super::index::entries_from_log(&*self)?;
+            let repair = super::index::repair_of(self.index_rows(), &expected)?;
+            // A row of a run with no events is removed; the rows of streams that are not
+            // runs (no kind) are the appends' locks, and stay.
+            for row in &repair.removed {
+                self.with(|c| c.execute("DELETE FROM runs WHERE run_id = $1", &[&row.run_id]))?;
+            }
+            for e in &expected {
+                let head_seq = e.events.saturating_sub(1).min(i64::MAX as u64) as i64;
+                let outcome = e.outcome.map(|o| o.as_str());
+                self.with(|c| {
+                    c.execute(
+                        "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                         ON CONFLICT (run_id) DO UPDATE SET kind = excluded.kind,
+                            name = excluded.name, name_key = excluded.name_key,
+                            started_at = excluded.started_at, head_seq = excluded.head_seq,
+                            head_hash = excluded.head_hash, outcome = excluded.outcome",
+                        &[
+                            &e.run_id,
+                            &kind_text(e.kind),
+                            &e.name,
+                            &normalize_name(&e.name),
+                            &e.started_at,
+                            &head_seq,
+                            &hex_bytes(&e.head_hash),
+                            &outcome,
+                        ],
+                    )
+                })?;
+            }
+            Ok(repair)
+        })();
+        match rebuilt {
+            Ok(repair) => {
+                let committed = self.with(|c| c.client.batch_execute("COMMIT"));
+                self.fence_leases.borrow_mut().take();
+                self.in_tx.set(false);
+                committed.map(|()| Some(repair))
+            }
+            Err(e) => {
+                self.abandon();
+                Err(e)
+            }
+        }
+    }
+
     fn index_rows(&self) -> Result<Option<Vec<RunEntry>>, StoreError> {
         if !self.known_schema {
             return Ok(None);

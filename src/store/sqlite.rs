@@ -864,19 +864,52 @@ fn index_appended(
         Event::RunFinished { outcome, .. } => Some(outcome.as_str()),
         _ => None,
     });
-    conn.prepare_cached(
-        "UPDATE runs SET head_seq = ?2, head_hash = ?3, outcome = COALESCE(?4, outcome)
+    let moved = conn
+        .prepare_cached(
+            "UPDATE runs SET head_seq = ?2, head_hash = ?3, outcome = COALESCE(?4, outcome)
          WHERE run_id = ?1",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            run_id,
-            last.seq.min(i64::MAX as u64) as i64,
-            hex_bytes(&last.hash),
-            outcome
-        ])
-    })
-    .map_err(map_err)?;
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                run_id,
+                last.seq.min(i64::MAX as u64) as i64,
+                hex_bytes(&last.hash),
+                outcome
+            ])
+        })
+        .map_err(map_err)?;
+    if moved == 0 {
+        // The run's row is gone (the index damaged or emptied by hand): the append writes it
+        // again from the run's first event, so that the run is listed and found by name once
+        // more (`log reindex` rebuilds every row).
+        let first: Option<(String, String)> = conn
+            .prepare_cached(
+                "SELECT body, time FROM events WHERE run_id = ?1 AND seq = 0 AND type = 'run_started'",
+            )
+            .and_then(|mut s| s.query_row(params![run_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(map_err)?;
+        if let Some((body, time)) = first
+            && let Ok(Event::RunStarted(started)) = Event::from_parts("run_started", &body)
+        {
+            conn.prepare_cached(
+                "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    run_id,
+                    kind_text(started.kind),
+                    started.name,
+                    normalize_name(&started.name),
+                    time,
+                    last.seq.min(i64::MAX as u64) as i64,
+                    hex_bytes(&last.hash),
+                    outcome
+                ])
+            })
+            .map_err(map_err)?;
+        }
+    }
     Ok(())
 }
 
@@ -1325,6 +1358,42 @@ impl EventStore for SqliteStore {
         }
         let sql = format!("SELECT {INDEX_COLUMNS} FROM runs ORDER BY run_id");
         self.read_index(&sql, &[]).map(Some)
+    }
+
+    fn rebuild_index(&mut self) -> Result<Option<super::IndexRepair>, StoreError> {
+        self.writable()?;
+        if !self.indexed {
+            return Ok(None);
+        }
+        // IMMEDIATE: no append lands between reading the events and writing their rows.
+        let tx = Immediate::begin(&self.conn)?;
+        let expected = super::index::entries_from_log(&*self)?;
+        let repair = super::index::repair_of(self.index_rows(), &expected)?;
+        run_cached(&self.conn, "DELETE FROM runs")?;
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO runs (run_id, kind, name, name_key, started_at, head_seq, head_hash, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(map_err)?;
+        for e in &expected {
+            insert
+                .execute(params![
+                    e.run_id,
+                    kind_text(e.kind),
+                    e.name,
+                    normalize_name(&e.name),
+                    e.started_at,
+                    e.events.saturating_sub(1).min(i64::MAX as u64) as i64,
+                    hex_bytes(&e.head_hash),
+                    e.outcome.map(|o| o.as_str()),
+                ])
+                .map_err(map_err)?;
+        }
+        drop(insert);
+        tx.commit()?;
+        Ok(Some(repair))
     }
 
     fn runs(&self) -> Result<Vec<RunHead>, StoreError> {
