@@ -1672,7 +1672,7 @@ fn a_detached_run_outlives_the_clients_time_limit_and_status_shows_it_finish() {
     let env = Env::new();
     env.workflow(
         "slow",
-        "name: slow\nsteps:\n  - name: Compile\n    run: 'echo \"attempt $CORTEX_ATTEMPT\" >> attempts.log; sleep 4; echo ok > built'\n  - name: Ship\n    prompt: ship it\n",
+        "name: slow\nsteps:\n  - name: Compile\n    run: 'echo \"attempt $CORTEX_ATTEMPT\" >> attempts.log; sleep 8; echo ok > built'\n  - name: Ship\n    prompt: ship it\n",
     );
     let facts = client_check(&python, &env, "detached_runs_outlive_a_time_limit");
     assert_eq!(facts["detached"]["status"], "running", "{facts}");

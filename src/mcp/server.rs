@@ -302,6 +302,11 @@ impl Cortex {
             } else {
                 (crate::ops::workflow::WORKFLOWS, "workflow")
             };
+            // The run it acts on is this call's own (calls run side by side).
+            let ctx = &crate::ops::Ctx {
+                acted_on: Default::default(),
+                ..ctx.clone()
+            };
             let mut output = crate::ops::workflow::status(ctx, scope, Some(&run_id), None)?;
             let argv: Vec<String> = std::iter::once("cortex".to_string())
                 .chain(ctx.globals())
@@ -542,5 +547,36 @@ impl Progress {
         }
         // A client that is gone is seen by the transport; progress is only a courtesy.
         let _ = p.peer.notify_progress(param).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_tool_that_drives_detaches_and_not_when_it_drives_nothing() {
+        let args = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert!(detached("run", &args(serde_json::json!({"detach": true}))));
+        assert!(detached(
+            "phase_start",
+            &args(serde_json::json!({"detach": true}))
+        ));
+        assert!(!detached(
+            "run",
+            &args(serde_json::json!({"detach": false}))
+        ));
+        assert!(!detached(
+            "status",
+            &args(serde_json::json!({"detach": true}))
+        ));
+        assert!(!detached(
+            "resume",
+            &args(serde_json::json!({"detach": true, "dry_run": true}))
+        ));
+        assert!(!detached(
+            "step_complete",
+            &args(serde_json::json!({"detach": true, "no_drive": true}))
+        ));
     }
 }
