@@ -1871,3 +1871,31 @@ fn a_report_driving_on_a_changed_definition_warns_of_it() {
     );
     // A report that drives nothing on (the run was not driven here) says nothing of it.
 }
+
+/// A malformed `$CORTEX_OUTPUT` (a line that is not `key=value`) failed the attempt's
+/// validation and was retried with backoff up to the step's attempts, running its side
+/// effects again to write the same file. It is a fault of what the step writes, not of the
+/// moment: the step fails at once, its retries unspent, and the reason says which line and
+/// that it was not retried.
+#[test]
+fn a_malformed_cortex_output_fails_the_step_at_once_naming_the_line() {
+    let env = Env::new();
+    env.workflow(
+        "outs",
+        "name: outs\nsteps:\n  - name: write\n    run: 'echo ran >> ran.log; printf \"ok=1\\nnot a pair\\n\" > \"$CORTEX_OUTPUT\"'\n    retry: {max_retry_attempts: 3, backoff: 0s}\n",
+    );
+    let out = env.run(&["--json", "workflow", "run", "outs"]);
+    assert_eq!(out.code, 1, "{}", out.text());
+    let doc = out.json();
+    assert_eq!(doc["steps"][0]["attempts"], 1, "{doc}");
+    assert_eq!(
+        std::fs::read_to_string(env.project().join("ran.log")).unwrap(),
+        "ran\n"
+    );
+    let said = doc.to_string();
+    assert!(
+        said.contains("line 2 of $CORTEX_OUTPUT is not `key=value`: not a pair")
+            && said.contains("a malformed $CORTEX_OUTPUT is not retried"),
+        "{doc}"
+    );
+}

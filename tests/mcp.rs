@@ -1111,9 +1111,17 @@ fn a_cancelled_tool_call_stops_its_run_gracefully_and_the_server_answers_on() {
         std::thread::sleep(Duration::from_millis(50));
         id += 1;
     }
+    // No signal was sent: the stop says the client cancelled the call, and how to go on
+    // without a call waiting (it said "(SIGINT)", as if someone had pressed Ctrl-C).
     assert_eq!(
         stop_request(&env),
-        ("mcp:raw-client".to_string(), "SIGINT".to_string())
+        ("mcp:raw-client".to_string(), String::new())
+    );
+    let reason = env.status(None)["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.starts_with("stopped by mcp:raw-client: the MCP client cancelled the call")
+            && reason.contains("detach: true"),
+        "{reason}"
     );
     // Resume continues it, through the same server.
     std::fs::write(env.file("go"), "").unwrap();
@@ -1601,6 +1609,81 @@ fn a_call_driving_a_long_run_sends_progress_to_a_client_that_asked_for_it() {
     );
     let facts = client_check(&python, &env, "progress_of_a_long_call");
     assert!(facts["progress"].as_array().unwrap().len() >= 4, "{facts}");
+}
+
+/// `phase_start` on a failed run answered two content blocks, the document and a plain-text
+/// `warning: ...` (SPEC §8: a tool returns the `--json` document), the warning suggesting a
+/// plain `orchestrate resume` where the document's `next` offered `--retry` first; a second
+/// start said "it was already started (pending)" of a phase only asked to start. One block,
+/// the warning in the document's `warnings` naming `next[0]`, and the second start says the
+/// request waits for the resume — as `--json` says it.
+#[test]
+fn a_start_on_a_failed_run_answers_one_document_whose_warning_agrees_with_next() {
+    let env = Env::new();
+    env.scenario(
+        "ms",
+        "name: ms\ndescription: d\nphases:\n  - {name: p1, description: a, condition: auto, run: 'false', retry: {max_retry_attempts: 0}}\n  - {name: p3, description: m, condition: manual}\n",
+    );
+    assert_eq!(env.run(&["orchestrate", "run", "ms"]).code, 1);
+    let mut s = Session::start(&env, &[]);
+    s.initialize("raw-client");
+    s.call(1, "phase_start", json!({"scenario": "ms", "phase": "p3"}));
+    let answer = s.response(1);
+    let content = answer["result"]["content"].as_array().unwrap();
+    assert_eq!(content.len(), 1, "{answer}");
+    let doc: Value = serde_json::from_str(content[0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["result"]["structuredContent"], doc);
+    let first: Vec<&str> = doc["next"][0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(first.last(), Some(&"--retry"), "{doc}");
+    let warning = doc["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("recorded; the run is failed, so nothing goes on until it is resumed")
+            && warning.contains(&format!("`{}`", first.join(" "))),
+        "{warning}"
+    );
+    s.call(2, "phase_start", json!({"scenario": "ms", "phase": "p3"}));
+    let again = s.response(2);
+    let said = again["result"]["structuredContent"]["error"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        said,
+        "a start of `p3` is already requested; it takes effect when the run is resumed"
+    );
+    let cli = env.run(&["--json", "orchestrate", "start", "ms", "p3"]);
+    assert_eq!(cli.code, 2);
+    assert_eq!(cli.json()["error"], said);
+    assert_eq!(s.hang_up(), 0, "{}", s.stderr());
+}
+
+/// A client that bounds each call (about 60 s in the TypeScript SDK and Claude Desktop)
+/// cancelled a call driving a step longer than that, which stopped the run, and each `resume`
+/// was cancelled again: attempts piled up and the step never finished. `run` and `resume`
+/// with `detach: true` return at once, the server drives the run on, and `status` polled
+/// shows it go on to its end; a call that timed out says, in the run's reason, so.
+#[test]
+fn a_detached_run_outlives_the_clients_time_limit_and_status_shows_it_finish() {
+    let Some(python) = python() else { return };
+    let env = Env::new();
+    env.workflow(
+        "slow",
+        "name: slow\nsteps:\n  - name: Compile\n    run: 'echo \"attempt $CORTEX_ATTEMPT\" >> attempts.log; sleep 8; echo ok > built'\n  - name: Ship\n    prompt: ship it\n",
+    );
+    let facts = client_check(&python, &env, "detached_runs_outlive_a_time_limit");
+    assert_eq!(facts["detached"]["status"], "running", "{facts}");
+    let runs = facts["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{facts}");
+    // Each detached drive ran its step once: the first run's attempt, and the second run's.
+    let attempts = std::fs::read_to_string(env.project().join("attempts.log")).unwrap();
+    assert_eq!(attempts, "attempt 1\nattempt 2\nattempt 1\n", "{facts}");
+    for run in runs {
+        assert_eq!(env.status(run.as_str())["status"], "waiting", "{facts}");
+    }
 }
 
 /// The logs tool had no size control: a step printing megabytes that failed three times gave

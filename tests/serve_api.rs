@@ -735,7 +735,10 @@ fn a_button_pressed_after_another_operator_acted_is_refused_with_a_hint_and_noth
     let body = r.json();
     doc.check("/api/v1/runs/{id}/steps/{step}/start", "post", 400, &body);
     assert!(
-        body["error"].as_str().unwrap().contains("already started"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("already requested"),
         "{body}"
     );
     let hint = body["hints"][0].as_str().unwrap_or_default();

@@ -159,7 +159,7 @@ pub(crate) fn print(json: bool, output: Output) -> i32 {
         }
     }
     if json {
-        out_json(&output.json);
+        out_json(&output.document());
     } else {
         out(&output.human);
     }

@@ -447,7 +447,16 @@ fn request_start(
         }
     }
     let status = state.steps[index].status;
-    if status != StepStatus::Pending || state.start_requested.contains(&phase) {
+    // Asked for and not taken up yet (the run is held, or its driver has not come to it): a
+    // second request says so, not "already started".
+    if status == StepStatus::Pending && state.start_requested.contains(&phase) {
+        let when = match state.phase {
+            RunPhase::Paused { .. } | RunPhase::Stopped => "when the run is resumed",
+            _ => "when the run is driven on (by its driver, or a resume)",
+        };
+        return Err(DecideError::StartRequested { phase, when });
+    }
+    if status != StepStatus::Pending {
         return Err(DecideError::NotReady {
             phase,
             why: format!("it was already started ({})", status.as_str()),

@@ -80,6 +80,9 @@ pub enum DecideError {
     ManualNotStarted { phase: String },
     #[error("phase `{phase}` cannot start now: {why}")]
     NotReady { phase: String, why: String },
+    /// A manual phase's start was asked for and is not taken up yet.
+    #[error("a start of `{phase}` is already requested; it takes effect {when}")]
+    StartRequested { phase: String, when: &'static str },
     #[error("step `{step}` cannot start now: {why}")]
     StepNotReady { step: String, why: String },
     #[error(

@@ -1078,6 +1078,14 @@ impl PreparedAttempt {
             Ok(text) => super::parse_outputs(text),
             Err(problem) => (Vec::new(), vec![problem.clone()]),
         };
+        // What the step wrote cannot be taken as outputs (a line that is not `key=value`, more
+        // than the limit, not UTF-8, a link): a fault of what it writes, not of the moment. No
+        // retry is spent on it, which would run the step's side effects again to write the
+        // same; only a file that could not be read (an I/O error) may read next time.
+        let malformed = match &text {
+            Ok(_) => !problems.is_empty(),
+            Err(problem) => !problem.starts_with("$CORTEX_OUTPUT could not be read"),
+        };
         let mut end = result.end;
         // Claude Code not found where the attempt ran: say so, and how to fix it.
         if let (AttemptEnd::SpawnFailed { .. }, Some(_), Program::Argv(argv)) =
@@ -1101,7 +1109,13 @@ impl PreparedAttempt {
             agent = said.map(Box::new);
         }
         let mut validation_problems = Vec::new();
+        let malformed = malformed && end.succeeded();
         if end.succeeded() {
+            if malformed && let Some(last) = problems.last_mut() {
+                last.push_str(
+                    " (a malformed $CORTEX_OUTPUT is not retried: fix what the step writes, then retry it)",
+                );
+            }
             validation_problems.append(&mut problems);
             // Validation sees the outputs of this attempt as if already recorded. A check a
             // stop ended is no verdict: the attempt was stopped, as if in its command.
@@ -1116,7 +1130,7 @@ impl PreparedAttempt {
         if let AttemptOutcome::Report(r) = &mut outcome {
             r.agent = agent;
             r.log = result.log;
-            r.permanent = result.permanent;
+            r.permanent = result.permanent || malformed;
         }
         outcome
     }

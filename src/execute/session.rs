@@ -321,7 +321,11 @@ pub(crate) fn record_stop(
         record(journal, ctx, Command::Abort { by, cut_off })?;
         return Ok(DriveEnd::Finished(Outcome::Aborted));
     }
-    let by = ctx.actor.clone();
+    let mut by = ctx.actor.clone();
+    // Asked for without a signal (an MCP client cancelled the call): that is said as why.
+    if let Some(why) = ctx.stop.why() {
+        by.message = Some(why);
+    }
     let signal = ctx.stop.signal_name();
     record(journal, ctx, Command::Stop { by, signal })?;
     Ok(DriveEnd::Stopped)

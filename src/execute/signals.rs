@@ -1,9 +1,14 @@
 //! Ctrl-C and SIGTERM as a flag the driver polls: a signal becomes a recorded, graceful stop.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use std::sync::{Arc, Mutex};
+
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+/// What the flag holds when a front end's client asked for the stop (`ask`): no signal's
+/// number, so no signal is named for it.
+const ASKED: usize = 0x7fff_0000;
 
 /// Make a write past the file-size limit (`ulimit -f`, RLIMIT_FSIZE) fail with an error
 /// (EFBIG) instead of ending the process: by default SIGXFSZ killed cortex silently mid-write
@@ -24,6 +29,9 @@ pub struct StopFlag {
     /// Whether the process holds work a second signal would end and record (`holding`):
     /// without any, a second signal ends it at once, as a third does.
     holding: Arc<AtomicBool>,
+    /// Why, when the stop was asked for without a signal (`ask`): recorded as the stop's
+    /// message.
+    why: Arc<Mutex<Option<String>>>,
 }
 
 impl StopFlag {
@@ -97,20 +105,41 @@ impl StopFlag {
         self.signal.store(signal as usize, Ordering::Relaxed);
     }
 
-    /// The signal's number, once raised.
+    /// Raise the flag for a reason that is no signal (an MCP client cancelled the call that
+    /// drives the run): the stop is recorded with `why` as its message and no signal. A flag
+    /// raised already keeps its first reason.
+    pub fn ask(&self, why: &str) {
+        if self.is_set() {
+            return;
+        }
+        *self.why.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
+        let _ = self
+            .signal
+            .compare_exchange(0, ASKED, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Why the stop was asked for, when it was no signal (`ask`).
+    pub fn why(&self) -> Option<String> {
+        if self.signal.load(Ordering::Relaxed) != ASKED {
+            return None;
+        }
+        self.why.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The signal's number, once raised by one.
     pub fn signal(&self) -> Option<i32> {
-        match self.signal.load(Ordering::Relaxed) as i32 {
-            0 => None,
-            n => Some(n),
+        match self.signal.load(Ordering::Relaxed) {
+            0 | ASKED => None,
+            n => Some(n as i32),
         }
     }
 
-    /// The signal's name, e.g. `SIGINT`.
+    /// The signal's name, e.g. `SIGINT`; none for a stop asked for without one (`ask`).
     pub fn signal_name(&self) -> Option<String> {
-        match self.signal.load(Ordering::Relaxed) as i32 {
-            0 => None,
+        match self.signal.load(Ordering::Relaxed) {
+            0 | ASKED => None,
             n => Some(
-                nix::sys::signal::Signal::try_from(n)
+                nix::sys::signal::Signal::try_from(n as i32)
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_else(|_| format!("signal {n}")),
             ),

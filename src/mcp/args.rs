@@ -128,6 +128,14 @@ pub struct RunArgs {
     /// recording anything.
     #[serde(default)]
     pub dry_run: bool,
+    /// Return at once, the start (or report) recorded, and let the server drive the run on
+    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
+    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
+    /// limit is cancelled, which stops the run.
+    #[serde(default)]
+    // Read by the server before the call (`server::detached`), not by the operation.
+    #[allow(dead_code)]
+    pub detach: bool,
     /// Scenarios only: manual phases to start right away.
     #[serde(default)]
     pub start: Vec<String>,
@@ -190,6 +198,14 @@ pub struct StepReportArgs {
     /// Only record the report; do not drive the run on (`resume` does it later).
     #[serde(default)]
     pub no_drive: bool,
+    /// Return at once, the start (or report) recorded, and let the server drive the run on
+    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
+    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
+    /// limit is cancelled, which stops the run.
+    #[serde(default)]
+    // Read by the server before the call (`server::detached`), not by the operation.
+    #[allow(dead_code)]
+    pub detach: bool,
     /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
     /// {"api_token": "..."}: its checks and the drive after the report have them, and this
     /// server keeps them (in memory only) for the run's later calls in this session.
@@ -217,6 +233,14 @@ pub struct StepFailArgs {
     /// Only record the report; do not drive the run on (`resume` does it later).
     #[serde(default)]
     pub no_drive: bool,
+    /// Return at once, the start (or report) recorded, and let the server drive the run on
+    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
+    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
+    /// limit is cancelled, which stops the run.
+    #[serde(default)]
+    // Read by the server before the call (`server::detached`), not by the operation.
+    #[allow(dead_code)]
+    pub detach: bool,
     /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
     /// {"api_token": "..."}: the drive after the report has them, and this server keeps them
     /// (in memory only) for the run's later calls in this session.
@@ -243,6 +267,14 @@ pub struct PhaseArgs {
     /// Only record it; do not drive the run on.
     #[serde(default)]
     pub no_drive: bool,
+    /// Return at once, the start (or report) recorded, and let the server drive the run on
+    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
+    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
+    /// limit is cancelled, which stops the run.
+    #[serde(default)]
+    // Read by the server before the call (`server::detached`), not by the operation.
+    #[allow(dead_code)]
+    pub detach: bool,
     /// Why, recorded with the action.
     #[serde(default)]
     #[schemars(length(max = crate::ops::MAX_MESSAGE_CHARS))]
@@ -265,6 +297,14 @@ pub struct PhaseCompleteArgs {
     /// Only record it; do not drive the run on.
     #[serde(default)]
     pub no_drive: bool,
+    /// Return at once, the start (or report) recorded, and let the server drive the run on
+    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
+    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
+    /// limit is cancelled, which stops the run.
+    #[serde(default)]
+    // Read by the server before the call (`server::detached`), not by the operation.
+    #[allow(dead_code)]
+    pub detach: bool,
     /// The values of the run's secret inputs (those the log keeps as `***`), e.g.
     /// {"api_token": "..."}: its checks and the drive after the report have them, and this
     /// server keeps them (in memory only) for the run's later calls in this session.
@@ -334,6 +374,14 @@ pub struct ResumeArgs {
     /// Return what resume would do without doing it.
     #[serde(default)]
     pub dry_run: bool,
+    /// Return at once, the start (or report) recorded, and let the server drive the run on
+    /// in the background; poll `status` to see it go on. Use it for a run whose steps may take
+    /// longer than your client lets a tool call last (often 60 s): a call cut off by that
+    /// limit is cancelled, which stops the run.
+    #[serde(default)]
+    // Read by the server before the call (`server::detached`), not by the operation.
+    #[allow(dead_code)]
+    pub detach: bool,
     /// The run's time limit from now on (`2h`, `90m`, seconds; `0`: none) instead of
     /// `timeout_seconds` in cortex.config.json.
     #[serde(default)]

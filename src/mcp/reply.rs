@@ -24,25 +24,30 @@ fn text(value: &serde_json::Value) -> String {
     crate::render::json_safe(&compact).into_owned()
 }
 
-/// An operation's output: its document as text and as structured content, each warning as a
-/// text block after it, and the exit code in `_meta`. A document that is an array (rows) is
+/// An operation's output: its document as text and as structured content — one content
+/// block, the document `--json` prints, its warnings in its `warnings` array
+/// (`Output::document`) — and the exit code in `_meta`. A document that is an array (rows) is
 /// structured content as the one field `array_field` of an object (MCP's structured content
 /// is an object: rmcp drops any other for a peer before 2026-07-28); its text stays the array
-/// `--json` prints.
+/// `--json` prints, and only such a document's warnings (it has no field for them) follow it
+/// as text blocks.
 pub fn document(
     output: Output,
     array_field: Option<&str>,
     beside: &[(&str, serde_json::Value)],
 ) -> CallToolResult {
-    let mut content = vec![ContentBlock::text(text(&output.json))];
-    content.extend(
-        output
-            .warnings
-            .iter()
-            .map(|w| ContentBlock::text(format!("warning: {w}"))),
-    );
+    let json = output.document();
+    let mut content = vec![ContentBlock::text(text(&json))];
+    if !json.is_object() {
+        content.extend(
+            output
+                .warnings
+                .iter()
+                .map(|w| ContentBlock::text(format!("warning: {w}"))),
+        );
+    }
     let mut result = CallToolResult::success(content);
-    result.structured_content = Some(match (array_field, output.json) {
+    result.structured_content = Some(match (array_field, json) {
         (Some(field), rows @ serde_json::Value::Array(_)) => {
             let mut doc = serde_json::json!({ field: rows });
             for (name, value) in beside {

@@ -5,22 +5,34 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult, ErrorCode,
-    Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CustomRequest, CustomResult,
+    ErrorCode, Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
     ReadResourceResponse, ReadResourceResult, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 
-use super::inflight::{InFlight, raise};
+use super::inflight::InFlight;
 use super::observer::Logged;
 use super::progress::{Meter, Reached, TICK};
 use super::{Log, reply, resources, tools};
 use crate::ops::{CommandError, Ctx, Live, exit};
 
-/// SIGINT: a tool call cancelled by the client ends its drive as Ctrl-C ends the CLI's.
-const CANCELLED: i32 = 2;
+/// Why a drive stopped when the client cancelled the call that drove it (no signal was sent:
+/// it ends the drive gracefully as Ctrl-C ends the CLI's): recorded as the stop's message, so
+/// the run's status says it and how to go on without a call waiting.
+pub const CANCELLED: &str = "the MCP client cancelled the call that drove it (a client's time limit, often); the `resume` tool with detach: true drives it on in the server without a call waiting (then poll `status`)";
+/// The tools that drive a run, and so take `detach`.
+const DRIVING: &[&str] = &[
+    "run",
+    "resume",
+    "step_complete",
+    "step_fail",
+    "phase_start",
+    "phase_complete",
+    "phase_fail",
+];
 /// The methods this server answers (besides the handshake's).
 const SERVED: &[&str] = &[
     "tools/list",
@@ -32,7 +44,7 @@ const SERVED: &[&str] = &[
 /// The longest client name kept in an actor (`mcp:<name>`); the rest is cut.
 const CLIENT_NAME_CHARS: usize = 64;
 
-const INSTRUCTIONS: &str = "cortex runs workflows (ordered steps) and scenarios (phases with conditions, parallel phases and agents), recording every transition in a hash-chained log. The loop: `run` a workflow or scenario; when it waits, its status document names the waiting step (`waiting_for`) and carries that step's rendered `prompt`: do that work, then report it with `step_complete` (with the outputs it asks for) or `step_fail`; the run goes on to the next prompt, until its status is completed. Scenarios wait on manual phases (`awaiting_start`: `phase_start`) and on phases to report (`phase_complete`, `phase_fail`). Every result is the JSON document of `cortex --json`; `next` lists the suggested commands as CLI argv, each of which is one of these tools. Errors are tool errors carrying {error, detail, hints, exit_code}: follow the hints. Your actions are recorded as mcp:<your client's name>, unless the server was started with --actor.";
+const INSTRUCTIONS: &str = "cortex runs workflows (ordered steps) and scenarios (phases with conditions, parallel phases and agents), recording every transition in a hash-chained log. The loop: `run` a workflow or scenario; when it waits, its status document names the waiting step (`waiting_for`) and carries that step's rendered `prompt`: do that work, then report it with `step_complete` (with the outputs it asks for) or `step_fail`; the run goes on to the next prompt, until its status is completed. Scenarios wait on manual phases (`awaiting_start`: `phase_start`) and on phases to report (`phase_complete`, `phase_fail`). A step that may take longer than your client lets a tool call last (often 60 s): call `run`, `resume` or the report with detach: true, which returns at once while the server drives the run, and poll `status` (a cancelled call stops the run). Every result is the JSON document of `cortex --json` (its warnings in its `warnings` array); `next` lists the suggested commands as CLI argv, each of which is one of these tools. Errors are tool errors carrying {error, detail, hints, exit_code}: follow the hints. Your actions are recorded as mcp:<your client's name>, unless the server was started with --actor.";
 
 /// A client's name as it goes into an actor: trimmed, cut to `CLIENT_NAME_CHARS`, and one
 /// safe line — the client chose it, so a newline, an escape or a bidirectional control in it
@@ -107,6 +119,217 @@ impl Cortex {
     }
 }
 
+/// Whether a call asks to return at once and leave its drive to the server (`detach`): only a
+/// tool that drives, and not when it drives nothing (a plan, a report recorded only).
+fn detached(tool: &str, args: &rmcp::model::JsonObject) -> bool {
+    let yes = |key: &str| args.get(key) == Some(&serde_json::Value::Bool(true));
+    DRIVING.contains(&tool) && yes("detach") && !yes("dry_run") && !yes("no_drive")
+}
+
+/// What a detached drive tells the call that started it: the run it drives (once its start or
+/// the report is recorded and it goes on), or its whole answer when it ended first or never
+/// drove (an error, a run that only waits).
+enum Detached {
+    Driving { run_id: String, scenario: bool },
+    Done(Result<tools::Answer, CommandError>),
+}
+
+/// The observer of a detached drive: as `Logged`, and the first time the drive says which run
+/// it drives, the call is told (`Detached::Driving`).
+struct Announcing {
+    inner: Logged,
+    to: Option<tokio::sync::oneshot::Sender<Detached>>,
+}
+
+impl Announcing {
+    fn announce(&mut self, state: &crate::decide::RunState) {
+        if let Some(to) = self.to.take() {
+            let _ = to.send(Detached::Driving {
+                run_id: state.run_id.clone(),
+                scenario: state.is_scenario(),
+            });
+        }
+    }
+}
+
+impl crate::execute::Observer for Announcing {
+    fn begin(&mut self, state: &crate::decide::RunState, resumed: bool) {
+        self.inner.begin(state, resumed);
+        // A new run's start is recorded by now; a resume's is the next event recorded (the
+        // document then says the run goes on, not that it is stopped).
+        if !resumed {
+            self.announce(state);
+        }
+    }
+    fn note(&mut self, text: &str) {
+        self.inner.note(text);
+    }
+    fn recorded(&mut self, state: &crate::decide::RunState, events: &[crate::event::Recorded]) {
+        self.inner.recorded(state, events);
+        self.announce(state);
+    }
+    fn line(&mut self, step: &str, stream: crate::execute::Stream, line: &str) {
+        self.inner.line(step, stream, line);
+    }
+    fn warn(&mut self, message: &str) {
+        self.inner.warn(message);
+    }
+    fn child_begin(&mut self, step: &str, state: &crate::decide::RunState, resumed: bool) {
+        self.inner.child_begin(step, state, resumed);
+    }
+    fn child(
+        &mut self,
+        step: &str,
+        state: &crate::decide::RunState,
+        events: &[crate::event::Recorded],
+    ) {
+        self.inner.child(step, state, events);
+    }
+}
+
+impl Cortex {
+    /// A driving tool called with `detach`: its operation runs on a thread of its own, which
+    /// holds the run as any call's drive does (a call in flight: the client hanging up or a
+    /// signal stops it, recorded), and the call answers as soon as the drive has the run —
+    /// with the run's status document then, `next` first suggesting `status` to poll — or
+    /// with the whole answer when the operation ended before (an error, nothing to drive).
+    async fn call_detached(
+        &self,
+        tool: &'static tools::ToolSpec,
+        args: rmcp::model::JsonObject,
+        actor: String,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let ticket = self.flights.enter();
+        let stop = ticket.stop.clone();
+        let on_cancel = ticket.stop.clone();
+        let log = self.log;
+        let (to, told) = tokio::sync::oneshot::channel();
+        let ctx = Arc::clone(&self.ctx);
+        let name = tool.name;
+        let thread = std::thread::Builder::new()
+            .name(format!("detached {name}"))
+            .spawn(move || {
+                let _ticket = ticket;
+                let mut observer = Announcing {
+                    inner: Logged::new(log, None),
+                    to: Some(to),
+                };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut live = Live {
+                        observer: &mut observer,
+                        stop,
+                    };
+                    let ctx = &crate::ops::Ctx {
+                        acted_on: Default::default(),
+                        ..(*ctx).clone()
+                    };
+                    tools::call(ctx, tool, args, &actor, &mut live).map_err(|e| ctx.localize(e))
+                }))
+                .unwrap_or_else(|_| {
+                    Err(CommandError::new(
+                        exit::FAILED,
+                        format!("{name} failed inside cortex"),
+                    )
+                    .hint("nothing recorded before the failure was lost; `status` shows where the run is"))
+                });
+                let result = result.map(|answer| tools::Answer {
+                    output: answer.output.warn(std::mem::take(&mut observer.inner.warnings)),
+                    ..answer
+                });
+                match observer.to.take() {
+                    Some(to) => {
+                        let _ = to.send(Detached::Done(result));
+                    }
+                    None => log(&match &result {
+                        Ok(answer) => format!(
+                            "{name} (detached): the drive ended, status {}",
+                            answer.output.json["status"]
+                        ),
+                        Err(e) => format!("{name} (detached): error: {}", e.message),
+                    }),
+                }
+            });
+        if let Err(e) = thread {
+            return reply::error(&CommandError::new(
+                exit::FAILED,
+                format!("cannot start a thread to drive the run: {e}"),
+            ));
+        }
+        // Until the drive has the run, a cancelled call stops it as any call's (and waits for
+        // the drive's answer, as any).
+        tokio::pin!(told);
+        let mut cancelled = false;
+        let told = loop {
+            tokio::select! {
+                told = &mut told => break told,
+                () = context.ct.cancelled(), if !cancelled => {
+                    on_cancel.ask(CANCELLED);
+                    cancelled = true;
+                }
+            }
+        };
+        let result = match told {
+            Ok(Detached::Done(result)) => result,
+            Ok(Detached::Driving { run_id, scenario }) => {
+                self.driving_status(run_id, scenario).await
+            }
+            Err(_) => Err(CommandError::new(
+                exit::FAILED,
+                format!("{name} failed inside cortex"),
+            )),
+        };
+        match result {
+            Ok(answer) => reply::document(answer.output, answer.array_field, &answer.beside),
+            Err(e) => {
+                let line = format!("{name}: error: {}", e.message);
+                (self.log)(&self.secrets.redact(&line));
+                reply::error(&e)
+            }
+        }
+    }
+
+    /// The status document of a run a detached drive goes on with, `next` first suggesting
+    /// `status` of it to poll.
+    async fn driving_status(
+        &self,
+        run_id: String,
+        scenario: bool,
+    ) -> Result<tools::Answer, CommandError> {
+        self.blocking("status", move |ctx| {
+            let (scope, group) = if scenario {
+                (crate::ops::scenario::SCENARIOS, "orchestrate")
+            } else {
+                (crate::ops::workflow::WORKFLOWS, "workflow")
+            };
+            // The run it acts on is this call's own (calls run side by side).
+            let ctx = &crate::ops::Ctx {
+                acted_on: Default::default(),
+                ..ctx.clone()
+            };
+            let mut output = crate::ops::workflow::status(ctx, scope, Some(&run_id), None)?;
+            let argv: Vec<String> = std::iter::once("cortex".to_string())
+                .chain(ctx.globals())
+                .chain([group.to_string(), "status".to_string(), run_id.clone()])
+                .collect();
+            let poll = serde_json::json!({
+                "argv": argv,
+                "why": "the server drives the run on in the background (detached): poll its status (the `status` tool) until it waits, fails or ends",
+            });
+            if let Some(next) = output.json.get_mut("next").and_then(|n| n.as_array_mut()) {
+                next.retain(|s| s["argv"] != poll["argv"]);
+                next.insert(0, poll);
+            }
+            Ok(tools::Answer {
+                output,
+                array_field: None,
+                beside: Vec::new(),
+            })
+        })
+        .await
+    }
+}
+
 impl ServerHandler for Cortex {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -142,6 +365,9 @@ impl ServerHandler for Cortex {
         };
         let actor = self.actor(&context);
         let args = request.arguments.unwrap_or_default();
+        if detached(tool.name, &args) {
+            return Ok(self.call_detached(tool, args, actor, context).await.into());
+        }
         let ticket = self.flights.enter();
         let stop = ticket.stop.clone();
         let on_cancel = ticket.stop.clone();
@@ -186,7 +412,7 @@ impl ServerHandler for Cortex {
             tokio::select! {
                 result = &mut job => break result,
                 () = context.ct.cancelled(), if !cancelled => {
-                    raise(&on_cancel, CANCELLED);
+                    on_cancel.ask(CANCELLED);
                     cancelled = true;
                     progress = None;
                 }
@@ -321,5 +547,36 @@ impl Progress {
         }
         // A client that is gone is seen by the transport; progress is only a courtesy.
         let _ = p.peer.notify_progress(param).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_tool_that_drives_detaches_and_not_when_it_drives_nothing() {
+        let args = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert!(detached("run", &args(serde_json::json!({"detach": true}))));
+        assert!(detached(
+            "phase_start",
+            &args(serde_json::json!({"detach": true}))
+        ));
+        assert!(!detached(
+            "run",
+            &args(serde_json::json!({"detach": false}))
+        ));
+        assert!(!detached(
+            "status",
+            &args(serde_json::json!({"detach": true}))
+        ));
+        assert!(!detached(
+            "resume",
+            &args(serde_json::json!({"detach": true, "dry_run": true}))
+        ));
+        assert!(!detached(
+            "step_complete",
+            &args(serde_json::json!({"detach": true, "no_drive": true}))
+        ));
     }
 }

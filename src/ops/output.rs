@@ -32,9 +32,52 @@ impl Output {
         self
     }
 
+    /// The document as `--json` prints it and every tool returns it: an object document
+    /// carries the warnings in its `warnings` array (those it has already kept, then the
+    /// others, each once), so a reader of the document alone — an MCP client has no stderr —
+    /// has them. A document that is an array (rows) is left as it is.
+    pub fn document(&self) -> serde_json::Value {
+        let mut doc = self.json.clone();
+        if self.warnings.is_empty() {
+            return doc;
+        }
+        if let serde_json::Value::Object(map) = &mut doc {
+            let kept = map
+                .entry("warnings")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let serde_json::Value::Array(kept) = kept {
+                for w in &self.warnings {
+                    if !kept.iter().any(|k| k.as_str() == Some(w)) {
+                        kept.push(serde_json::Value::String(w.clone()));
+                    }
+                }
+            }
+        }
+        doc
+    }
+
     /// `warn`, for warnings the text already says: only the document has them on the side.
     pub fn warn_beside_document(mut self, warnings: Vec<String>) -> Output {
         self.warnings_in_text = true;
         self.warn(warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_document_carries_its_warnings_once_and_rows_stay_rows() {
+        let out = Output::new(serde_json::json!({"a": 1, "warnings": ["w1"]}), "", 0)
+            .warn(vec!["w1".into(), "w2".into()]);
+        assert_eq!(
+            out.document(),
+            serde_json::json!({"a": 1, "warnings": ["w1", "w2"]})
+        );
+        let quiet = Output::new(serde_json::json!({"a": 1}), "", 0);
+        assert_eq!(quiet.document(), serde_json::json!({"a": 1}));
+        let rows = Output::new(serde_json::json!([1]), "", 0).warn(vec!["w".into()]);
+        assert_eq!(rows.document(), serde_json::json!([1]));
     }
 }

@@ -353,12 +353,21 @@ fn act(
             let mut warnings = super::notify::after_change(ctx, &journal.state, &journal.redactor);
             // A stopped or failed run is not driven on by a start or a report: it is recorded,
             // and resume goes on with it.
+            // The command it names is the status document's first suggestion (a failed run's
+            // is `--retry`, not a plain resume), so the two never disagree.
             if let Some(held) = held {
+                let go_on = match view.next.first() {
+                    Some(first) => format!(
+                        "`{}`: {}",
+                        crate::render::command_line(&first.argv),
+                        first.why
+                    ),
+                    None => ctx.cmd(&["orchestrate", "resume", &run_id]),
+                };
                 warnings.insert(
                     0,
                     format!(
-                        "recorded; the run is {held}, so nothing goes on until {} (it acts on what was recorded)",
-                        ctx.cmd(&["orchestrate", "resume", &run_id])
+                        "recorded; the run is {held}, so nothing goes on until it is resumed — {go_on}; the resume acts on what was recorded"
                     ),
                 );
             }

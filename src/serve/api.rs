@@ -46,11 +46,11 @@ fn exit_header(response: &mut Response, code: i32) {
     }
 }
 
-/// An operation's document, as `--json` prints it.
+/// An operation's document, as `--json` prints it (its warnings in its `warnings` array).
 fn document(status: StatusCode, output: Output) -> Response {
-    let mut response = json(status, &output.json);
+    let mut response = json(status, &output.document());
     exit_header(&mut response, output.code);
-    // What the CLI prints on stderr as `warning: ...`: a header each, beside the document.
+    // What the CLI prints on stderr as `warning: ...`: a header each too, beside the document.
     for warning in &output.warnings {
         if let Ok(value) = HeaderValue::from_str(&header_safe(warning)) {
             response.headers_mut().append(WARNING, value);

@@ -555,11 +555,66 @@ async def progress_of_a_long_call(argv):
     print(json.dumps({"progress": got}))
 
 
+async def detached_runs_outlive_a_time_limit(argv):
+    """A client whose calls time out (here after 2 s; 60 s in the TypeScript SDK) and a step
+    of 8 s (a detached call is given 6 s to answer, for a loaded machine). A plain `run` is cancelled and the run stopped, its reason saying the client
+    cancelled the call and to resume with detach; `resume` with detach returns at once and the
+    server drives the run to its prompt; `run` with detach does the same for a new run. Each
+    answer is one content block (the document)."""
+    async with client(argv, "pytest-hasty", "legacy") as c:
+        try:
+            await c.call_tool("run", {"kind": "workflow", "name": "slow"},
+                              read_timeout_seconds=2)
+            raise AssertionError("the call did not time out")
+        except MCPError as e:
+            assert "timed out" in str(e), e
+
+        async def settled(run_id, seconds=40):
+            for _ in range(seconds * 10):
+                doc = document(
+                    await c.call_tool("status", {"kind": "workflow", "run": run_id}), None
+                )
+                if doc["status"] not in ("running",):
+                    return doc
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"still running: {doc}")
+
+        stopped = document(await c.call_tool("status", {"kind": "workflow"}), None)
+        for _ in range(100):
+            if stopped["status"] == "stopped":
+                break
+            await asyncio.sleep(0.1)
+            stopped = document(await c.call_tool("status", {"kind": "workflow"}), None)
+        first = stopped["run_id"]
+        assert stopped["status"] == "stopped", stopped
+        assert "the MCP client cancelled the call" in stopped["reason"], stopped
+        assert "detach: true" in stopped["reason"], stopped
+
+        result = await c.call_tool("resume", {"kind": "workflow", "run": first, "detach": True},
+                                   read_timeout_seconds=6)
+        assert len(result.content) == 1, result.content
+        resumed = document(result, None)
+        assert resumed["status"] == "running", resumed
+        assert words(resumed["next"][0]["argv"]) == ["workflow", "status", first], resumed
+        done = await settled(first)
+        assert done["status"] == "waiting" and done["waiting_for"] == "Ship", done
+
+        result = await c.call_tool("run", {"kind": "workflow", "name": "slow", "detach": True},
+                                   read_timeout_seconds=6)
+        detached = document(result, None)
+        second = detached["run_id"]
+        assert second != first and detached["status"] == "running", detached
+        assert words(detached["next"][0]["argv"]) == ["workflow", "status", second], detached
+        done = await settled(second)
+        assert done["status"] == "waiting" and done["waiting_for"] == "Ship", done
+    print(json.dumps({"detached": {"status": detached["status"]}, "runs": [first, second]}))
+
+
 CHECKS = {
     f.__name__: f
     for f in [feature_development, scenario_manual, bad_input, every_tool_result,
               abort_a_driven_run, secret_checks_in_session, scenario_resume_modes,
-              request_too_large, progress_of_a_long_call]
+              request_too_large, progress_of_a_long_call, detached_runs_outlive_a_time_limit]
 }
 
 if __name__ == "__main__":
