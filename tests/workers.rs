@@ -2027,10 +2027,74 @@ fn a_worker_takes_submitted_runs_in_the_order_they_were_submitted(env: Env) {
     assert_eq!(driven, runs, "{}", out.stdout);
 }
 
+/// Seen by a review on PostgreSQL: a worker drove a submitted run until it waited for a report
+/// and let it go (its driver lease given back), but the run stayed "held" by the worker's live
+/// process on this host: `resume` exited 4 "held by process N (the driver the log names, alive
+/// on this host)", `resume --dry-run` said Held, and `log copy` skipped the run as "being
+/// driven now" — while no lease held it and `status` said waiting with nobody holding it.
+/// A run its driver let wait is no process's, whatever its pid does: from another home on this
+/// host (and from the worker's own log), a plain `resume` of it records nothing (exit 3, the
+/// step's reports to give), its dry run is not held, and `log copy` copies it. A workflow run
+/// waiting on a report and a scenario run waiting as a whole alike.
+fn a_run_a_worker_let_wait_is_not_held_by_its_live_process(env: Env) {
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - name: build\n    run: echo built\n  - name: review\n    prompt: look at it\n",
+    );
+    scenario(
+        &env,
+        "sc",
+        "name: sc\ndescription: s\nphases:\n  - name: a\n    description: a\n    run: echo a\n  - name: b\n    description: b\n    condition: after:a\n",
+    );
+    let w = Worker::start_in_home(&env, "worker-home", "wk", &["--lease", "2s"]);
+    let flow = submit(&env, "workflow", "asks");
+    let sc = submit(&env, "orchestrate", "sc");
+    for (kind, run) in [("workflow", &flow), ("orchestrate", &sc)] {
+        wait_for(&env, run, "the run to wait", |ev| {
+            !of_type(ev, "step_succeeded").is_empty()
+        });
+        let until = Instant::now() + PATIENCE;
+        while env.run(&["--json", kind, "status", run]).json()["status"] != "waiting" {
+            assert!(
+                Instant::now() < until,
+                "{}",
+                env.run(&[kind, "status", run]).stdout
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let before = env.events(run).len();
+        for out in [
+            other_home(&env, &[kind, "resume", run]),
+            env.run(&[kind, "resume", run]),
+        ] {
+            assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+            assert!(
+                out.stdout.contains("nothing was recorded") && !out.stderr.contains("held"),
+                "{}{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+        assert_eq!(env.events(run).len(), before, "a resume recorded nothing");
+        let dry = other_home(&env, &[kind, "resume", run, "--dry-run"]);
+        assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+        assert!(!dry.stdout.contains("Held"), "{}", dry.stdout);
+    }
+    let to = env.dir.path().join("laptop.db");
+    let copied = other_home(
+        &env,
+        &["--json", "log", "copy", "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(copied.code, 0, "{}{}", copied.stdout, copied.stderr);
+    assert!(!copied.stdout.contains("being driven"), "{}", copied.stdout);
+    assert_eq!(w.drain(), 0);
+}
+
 /// Seen by a review: `resume` of a run a worker drives was told "press Ctrl-C in the terminal
 /// that drives it, or cancel the MCP tool call that drives it" — a worker has neither, and a
 /// Ctrl-C to it would drain every run it holds. The hint says how a worker is drained
-/// (`kill -TERM PID` on its host) and how this run alone is ended (`workflow abort`).
+/// (`kill -TERM PID` on its host), where its state is seen (`workflow status`), and how this
+/// run alone is ended for good (`workflow abort`), never the abort alone.
 fn a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c(env: Env) {
     env.workflow(
         "slow",
@@ -2047,6 +2111,8 @@ fn a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c(env: Env) {
     assert!(
         out.stderr.contains(&format!("kill -TERM {pid}"))
             && out.stderr.contains("workflow abort")
+            // Never the abort alone: the run is healthy, its status says how it stands.
+            && out.stderr.contains(&format!("workflow status {run}` shows how it stands"))
             && !out.stderr.contains("Ctrl-C")
             && !out.stderr.contains("MCP tool call"),
         "{}",
@@ -2246,6 +2312,7 @@ fn a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts(en
 }
 
 common::on_both_stores!(
+    a_run_a_worker_let_wait_is_not_held_by_its_live_process,
     a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts,
     a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c,
     a_second_sigterm_to_a_draining_worker_ends_what_it_runs_and_hands_its_runs_back,

@@ -413,7 +413,7 @@ pub fn run_holder(
         .or_else(|| driven_elsewhere(store, &state.run_id).map(lease_holder))
         .or_else(|| {
             (!super::DriverLock::has_file(home, &state.run_id))
-                .then(|| super::live_recorded_driver(state))
+                .then(|| super::live_recorded_driver(store, state))
                 .flatten()
         })
 }

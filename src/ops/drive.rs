@@ -238,7 +238,8 @@ pub fn not_driven_elsewhere(
     if leased || !lock.made_anew() {
         return Ok(lock);
     }
-    match crate::execute::live_recorded_driver(&journal.state) {
+    let state = journal.state.clone();
+    match journal.with_leases(|store| crate::execute::live_recorded_driver(store, &state)) {
         None => Ok(lock),
         Some(holder) => {
             lock.give_back();

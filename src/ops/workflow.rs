@@ -1449,7 +1449,7 @@ fn idle_waits(
 ) -> Option<(Vec<usize>, Vec<usize>)> {
     let waits = crate::plan::idle_wait(state, &|id| child_idle(ctx, store, id, 1))?;
     let idle = crate::execute::DriverLock::probe(&ctx.home, &state.run_id).is_none()
-        && crate::execute::live_recorded_driver(state).is_none()
+        && crate::execute::live_recorded_driver(store, state).is_none()
         && ctx
             .catalog()
             .config()
@@ -2603,7 +2603,7 @@ fn child_idle(ctx: &Ctx, store: &dyn EventStore, run_id: &str, depth: usize) -> 
         return false;
     };
     crate::execute::DriverLock::probe(&ctx.home, run_id).is_none()
-        && crate::execute::live_recorded_driver(&child).is_none()
+        && crate::execute::live_recorded_driver(store, &child).is_none()
         && crate::plan::idle_wait(&child, &|id| child_idle(ctx, store, id, depth + 1)).is_some()
 }
 
