@@ -871,6 +871,80 @@ fn a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_ho
     verify(&env);
 }
 
+/// Seen by a review: the only worker driving a workflow was killed (SIGKILL, its lease of 20 s
+/// running); half a second later `status` said the step was "Orphaned: claimed by worker … whose
+/// lease lapsed" (it had not: the worker's process was gone) while `--json` said the same step
+/// `"status": "running"` on that worker. Now the screen says the worker's process is gone, and
+/// the document says the step `interrupted`, as the screen does.
+fn a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease(env: Env) {
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: 'touch wait-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let run = submit(&env, "workflow", "held");
+    let a = Worker::start(&env, "doomed", &["--lease", "20s"]);
+    ran(&env, "wait-runs");
+    a.signal(Signal::SIGKILL);
+    drop(a);
+    let human = env.run(&["workflow", "status", &run]).stdout;
+    assert!(
+        human.contains("claimed by worker doomed on") && human.contains("whose process is gone"),
+        "{human}"
+    );
+    assert!(!human.contains("whose lease lapsed"), "{human}");
+    let doc = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(doc["status"], "interrupted", "{doc}");
+    assert_eq!(doc["steps"][0]["status"], "interrupted", "{doc}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = env.run(&["workflow", "abort", &run]);
+    assert!(
+        out.code == 1 || out.code == 0,
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+/// Seen by a review: a `--tags gpu` worker was killed mid-phase of a `runs_on: [gpu]` phase while
+/// an untagged worker drove the run; the phase was reaped (`step_interrupted … the attempt runs
+/// again`), and `orchestrate status` (and `--json`) showed it `stopped` — an operator's stop's
+/// word — beside the run `running`. The phase is `pending`, waiting for a worker offering gpu,
+/// and says why its last attempt ended.
+fn a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped(env: Env) {
+    scenario(
+        &env,
+        "g",
+        "name: g\ndescription: g\nphases:\n  - name: train\n    description: t\n    runs_on: [gpu]\n    run: 'touch train-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let plain = Worker::start(&env, "plain", &["--lease", "1s"]);
+    let gpu = Worker::start(&env, "gpu1", &["--tags", "gpu", "--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "g");
+    ran(&env, "train-runs");
+    gpu.signal(Signal::SIGKILL);
+    drop(gpu);
+    wait_for(&env, &run, "the phase to be reaped", |ev| {
+        !of_type(ev, "step_interrupted").is_empty()
+    });
+    let doc = status(&env, &run);
+    let phase = &doc["phases"][0];
+    assert_eq!(phase["status"], "pending", "{doc}");
+    assert_eq!(phase["waits_for_tags"], serde_json::json!(["gpu"]), "{doc}");
+    assert!(
+        phase["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("runs again")),
+        "{doc}"
+    );
+    let human = env.run(&["orchestrate", "status", &run]).stdout;
+    assert!(
+        human.contains("train  - pending") && human.contains("attempt 1 ended:"),
+        "{human}"
+    );
+    assert!(!human.contains("stopped"), "{human}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    assert_eq!(plain.drain(), 0);
+}
+
 /// A worker that drives a run is paused (SIGSTOP) past its lease while it runs a phase itself;
 /// another worker reaps the phase (recorded interrupted, ready again). When the driver resumes,
 /// the attempt it ran before the pause is still running on it. Before, its scheduler claimed
@@ -2312,6 +2386,8 @@ fn a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts(en
 }
 
 common::on_both_stores!(
+    a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped,
+    a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease,
     a_run_a_worker_let_wait_is_not_held_by_its_live_process,
     a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts,
     a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c,

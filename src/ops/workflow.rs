@@ -1006,9 +1006,9 @@ pub fn status_output(
     deliver: Option<crate::project::Suggestion>,
 ) -> Output {
     let mut view = match present {
-        Some((store, Some(leases))) => ctx
-            .view_with_children(state, alive, store)
-            .with_leases(&crate::execute::without_gone_drivers(leases)),
+        Some((store, Some(leases))) => {
+            crate::execute::with_run_leases(ctx.view_with_children(state, alive, store), leases)
+        }
         Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
