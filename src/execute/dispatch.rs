@@ -41,6 +41,10 @@ pub struct Shared {
     /// to its command's group, KILL after its grace), each attempt recorded interrupted with
     /// this worker's words, and the runs it drives handed back (`ENDING_WORDS`).
     pub ending: AtomicBool,
+    /// How many results of the runs this worker drove (their own attempts, run in its
+    /// drivers) came late and were recorded rejected: its closing summary counts them with
+    /// the rejected results of the units it ran for others' runs.
+    pub rejected: std::sync::atomic::AtomicU64,
 }
 
 /// Why an attempt a stopping worker ended (a second stop signal while it drained) ends: it

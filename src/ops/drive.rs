@@ -464,6 +464,12 @@ fn drive_from(
         other => other.map_err(|e| drive_error(ctx, e, &run_id, kind)),
     };
     drop(dctx);
+    // A worker's driver: the results of its own it recorded rejected count in the worker's
+    // closing summary.
+    if let Some(seat) = &ctx.dispatch.shared {
+        seat.rejected
+            .fetch_add(journal.rejected(), std::sync::atomic::Ordering::Relaxed);
+    }
     let mut child_warnings = std::mem::take(&mut notices.warnings);
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
     // releasing it changes nothing).

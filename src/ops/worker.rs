@@ -208,6 +208,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         slots: Slots::new(opts.concurrency),
         draining: AtomicBool::new(false),
         ending: AtomicBool::new(false),
+        rejected: std::sync::atomic::AtomicU64::new(0),
     });
     let mut wctx = ctx.clone();
     wctx.dispatch = Dispatch {
@@ -688,6 +689,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         // Nothing heard and nothing to look at again: a full pass (a poll).
         heard = (!ids.is_empty() || !again.is_empty()).then_some(ids);
     }
+    // Every result of this worker's that came late: of units it ran for others' runs, and of
+    // the attempts its drivers ran in the runs it drove. Before, only the first were counted:
+    // a driver paused past its lease said "a result of its own that came late is recorded as
+    // rejected", and the summary said 0.
+    let rejected = rejected + seat.rejected.load(Ordering::Relaxed);
     let doc = json!({
         "worker": name,
         "host": seat.host,
