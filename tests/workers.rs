@@ -629,10 +629,10 @@ fn a_worker_driving_from_its_cached_fold_records_what_resume_records(env: Env) {
 }
 
 /// After a worker was SIGKILLed mid-phase, status still said the phase ran "on worker X on
-/// HOST" once its lease had lapsed: it now says the attempt is orphaned (its worker's lease
-/// lapsed) and will be reaped, from the log and the lease facts only — in the document
-/// (`lease_lapsed`) and in the words; once a worker reaps it, the phase is no longer shown on
-/// the dead worker.
+/// HOST" once its lease had lapsed: it now says the attempt is orphaned (its worker's process
+/// is gone: it was of this host) and will be reaped, from the log and the lease facts only —
+/// in the document (`lease_lapsed`, `holder_gone`) and in the words; once a worker reaps it,
+/// the phase is no longer shown on the dead worker.
 fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
     scenario(
         &env,
@@ -660,10 +660,9 @@ fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(
-        doc["phases"][0]["status"], "running",
-        "the log alone: {doc}"
-    );
+    // Its driver (the worker) gone, the run is interrupted, and so is the phase, as the
+    // screen says it (the log says it running until it is reaped).
+    assert_eq!(doc["phases"][0]["status"], "interrupted", "{doc}");
     assert!(
         doc["phases"][0]["worker"]
             .as_str()
@@ -671,11 +670,12 @@ fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
         "{doc}"
     );
     let words = env.run(&["orchestrate", "status", &run]);
+    // Its process is provably gone (this host): said so, not "its lease lapsed".
     assert!(
         words
             .stdout
             .contains("orphaned: claimed by worker doomed on ")
-            && words.stdout.contains("lease lapsed")
+            && words.stdout.contains("whose process is gone")
             && words.stdout.contains("reaps it"),
         "{}",
         words.stdout
