@@ -648,7 +648,7 @@ fn worker_held_hint(kind: Option<crate::event::RunKind>, id: &str, pid: u32, hos
         .command(&["orchestrate", "stop", id]),
         // Never the abort alone: a worker's run is healthy (it runs, or goes on once what it
         // waits for comes); its status says which. The abort, last, ends it for good.
-        Some(crate::event::RunKind::Workflow) => Hint::from(format!("{head}"))
+        Some(crate::event::RunKind::Workflow) => Hint::from(head)
             .command(&["workflow", "status", id])
             .then(" shows how it stands; only to end this run for good (it is not resumed after) from any terminal or host: ")
             .command(&["workflow", "abort", id])
