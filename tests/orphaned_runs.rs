@@ -462,8 +462,9 @@ steps:
 }
 
 /// `--json` agrees with the screen about a unit whose driver is gone: it is marked
-/// `interrupted` (its status stays the log's `running`), a workflow's step and a scenario's
-/// phase alike. Before, only the human output said so.
+/// `interrupted`, and its status is `interrupted` (the screen's word; the log says it
+/// `running` until it is reaped), a workflow's step and a scenario's phase alike. Before, only
+/// the human output said so, then only the flag did.
 #[test]
 fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
     let env = Env::new();
@@ -474,6 +475,7 @@ fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
     kill_driver_once(&env, &["workflow", "run", "slow"], &["step_started"]);
     let doc = env.status(None);
     assert_eq!(doc["steps"][0]["interrupted"], true, "{doc}");
+    assert_eq!(doc["steps"][0]["status"], "pending", "{doc}");
     env.run(&["workflow", "abort", "slow"]);
     let env = Env::new();
     env.scenario(
@@ -483,6 +485,7 @@ fn status_json_marks_a_dead_drivers_running_unit_interrupted() {
     kill_driver_once(&env, &["orchestrate", "run", "slow"], &["step_started"]);
     let doc = env.run(&["--json", "orchestrate", "status"]).json();
     assert_eq!(doc["phases"][0]["interrupted"], true, "{doc}");
+    assert_eq!(doc["phases"][0]["status"], "pending", "{doc}");
     env.run(&["orchestrate", "abort", "slow"]);
     // A live driver's unit is not.
     let env = Env::new();

@@ -54,6 +54,18 @@ impl Worker {
         Worker { child, lines: None }
     }
 
+    /// `start_in_home`, with what the worker prints kept for `heard`.
+    fn heard_in_home(env: &Env, home: &str, name: &str, extra: &[&str]) -> Worker {
+        let home = env.dir.path().join(home);
+        std::fs::create_dir_all(&home).unwrap();
+        let mut args = vec!["worker", "--name", name, "--poll", "100ms"];
+        args.extend_from_slice(extra);
+        let mut cmd = env.command(&args);
+        cmd.env("CORTEX_HOME", &home)
+            .env("CORTEX_DB", env.db_spec());
+        Worker::heard_from(cmd)
+    }
+
     /// `start`, with what the worker prints kept for `heard`.
     fn start_heard(env: &Env, name: &str, extra: &[&str]) -> Worker {
         Worker::start_heard_polling(env, name, "100ms", extra)
@@ -617,10 +629,10 @@ fn a_worker_driving_from_its_cached_fold_records_what_resume_records(env: Env) {
 }
 
 /// After a worker was SIGKILLed mid-phase, status still said the phase ran "on worker X on
-/// HOST" once its lease had lapsed: it now says the attempt is orphaned (its worker's lease
-/// lapsed) and will be reaped, from the log and the lease facts only — in the document
-/// (`lease_lapsed`) and in the words; once a worker reaps it, the phase is no longer shown on
-/// the dead worker.
+/// HOST" once its lease had lapsed: it now says the attempt is orphaned (its worker's process
+/// is gone: it was of this host) and will be reaped, from the log and the lease facts only —
+/// in the document (`lease_lapsed`, `holder_gone`) and in the words; once a worker reaps it,
+/// the phase is no longer shown on the dead worker.
 fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
     scenario(
         &env,
@@ -648,10 +660,9 @@ fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(
-        doc["phases"][0]["status"], "running",
-        "the log alone: {doc}"
-    );
+    // Its driver (the worker) gone, the run is interrupted, and so is the phase, as the
+    // screen says it (the log says it running until it is reaped).
+    assert_eq!(doc["phases"][0]["status"], "pending", "{doc}");
     assert!(
         doc["phases"][0]["worker"]
             .as_str()
@@ -659,11 +670,12 @@ fn status_said_a_killed_workers_phase_still_ran_on_it(env: Env) {
         "{doc}"
     );
     let words = env.run(&["orchestrate", "status", &run]);
+    // Its process is provably gone (this host): said so, not "its lease lapsed".
     assert!(
         words
             .stdout
             .contains("orphaned: claimed by worker doomed on ")
-            && words.stdout.contains("lease lapsed")
+            && words.stdout.contains("whose process is gone")
             && words.stdout.contains("reaps it"),
         "{}",
         words.stdout
@@ -869,6 +881,80 @@ fn a_killed_workers_workflow_step_is_recorded_interrupted_with_the_worker_and_ho
     );
     assert_eq!(b.drain(), 0);
     verify(&env);
+}
+
+/// Seen by a review: the only worker driving a workflow was killed (SIGKILL, its lease of 20 s
+/// running); half a second later `status` said the step was "Orphaned: claimed by worker … whose
+/// lease lapsed" (it had not: the worker's process was gone) while `--json` said the same step
+/// `"status": "running"` on that worker. Now the screen says the worker's process is gone, and
+/// the document says the step `interrupted`, as the screen does.
+fn a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease(env: Env) {
+    env.workflow(
+        "held",
+        "name: held\nsteps:\n  - name: wait\n    run: 'touch wait-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let run = submit(&env, "workflow", "held");
+    let a = Worker::start(&env, "doomed", &["--lease", "20s"]);
+    ran(&env, "wait-runs");
+    a.signal(Signal::SIGKILL);
+    drop(a);
+    let human = env.run(&["workflow", "status", &run]).stdout;
+    assert!(
+        human.contains("claimed by worker doomed on") && human.contains("whose process is gone"),
+        "{human}"
+    );
+    assert!(!human.contains("whose lease lapsed"), "{human}");
+    let doc = env.run(&["--json", "workflow", "status", &run]).json();
+    assert_eq!(doc["status"], "interrupted", "{doc}");
+    assert_eq!(doc["steps"][0]["status"], "pending", "{doc}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    let out = env.run(&["workflow", "abort", &run]);
+    assert!(
+        out.code == 1 || out.code == 0,
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+/// Seen by a review: a `--tags gpu` worker was killed mid-phase of a `runs_on: [gpu]` phase while
+/// an untagged worker drove the run; the phase was reaped (`step_interrupted … the attempt runs
+/// again`), and `orchestrate status` (and `--json`) showed it `stopped` — an operator's stop's
+/// word — beside the run `running`. The phase is `pending`, waiting for a worker offering gpu,
+/// and says why its last attempt ended.
+fn a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped(env: Env) {
+    scenario(
+        &env,
+        "g",
+        "name: g\ndescription: g\nphases:\n  - name: train\n    description: t\n    runs_on: [gpu]\n    run: 'touch train-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n",
+    );
+    let plain = Worker::start(&env, "plain", &["--lease", "1s"]);
+    let gpu = Worker::start(&env, "gpu1", &["--tags", "gpu", "--lease", "1s"]);
+    let run = submit(&env, "orchestrate", "g");
+    ran(&env, "train-runs");
+    gpu.signal(Signal::SIGKILL);
+    drop(gpu);
+    wait_for(&env, &run, "the phase to be reaped", |ev| {
+        !of_type(ev, "step_interrupted").is_empty()
+    });
+    let doc = status(&env, &run);
+    let phase = &doc["phases"][0];
+    assert_eq!(phase["status"], "pending", "{doc}");
+    assert_eq!(phase["waits_for_tags"], serde_json::json!(["gpu"]), "{doc}");
+    assert!(
+        phase["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("runs again")),
+        "{doc}"
+    );
+    let human = env.run(&["orchestrate", "status", &run]).stdout;
+    assert!(
+        human.contains("train  - pending") && human.contains("attempt 1 ended:"),
+        "{human}"
+    );
+    assert!(!human.contains("stopped"), "{human}");
+    std::fs::write(env.project().join("go-on"), "").unwrap();
+    assert_eq!(plain.drain(), 0);
 }
 
 /// A worker that drives a run is paused (SIGSTOP) past its lease while it runs a phase itself;
@@ -1367,14 +1453,15 @@ fn a_worker_without_the_next_phases_tags_hands_the_run_back(env: Env) {
 /// A worker that drives a run and runs its phase, paused (SIGSTOP) past its lease: a worker
 /// of another home takes the run over and runs the phase again; the paused worker's attempt
 /// ends meanwhile, and when it wakes its late result is recorded as rejected (naming it),
-/// never applied. Before, a driver that lost its lease dropped its attempts' results.
+/// never applied, and counted in its closing summary. Before, a driver that lost its lease
+/// dropped its attempts' results; then its summary said "0 late results rejected".
 fn a_driving_worker_paused_past_its_lease_has_its_late_result_rejected(env: Env) {
     scenario(
         &env,
         "pair",
         "name: pair\ndescription: a slow phase and one that holds the run open\nphases:\n  - name: slow\n    parallel: true\n    run: 'echo run >> slow-runs; while [ ! -e go-on ]; do sleep 0.05; done'\n  - name: hold\n    parallel: true\n    run: 'echo run >> hold-runs; while [ ! -e end ]; do sleep 0.05; done'\n",
     );
-    let a = Worker::start_in_home(&env, "home-a", "first", &["--lease", "1s"]);
+    let a = Worker::heard_in_home(&env, "home-a", "first", &["--lease", "1s"]);
     let run = submit(&env, "orchestrate", "pair");
     // Both phases under way, so the worker is paused between its writes (a worker stopped
     // inside a write holds SQLite's lock: nothing can be recorded until it goes on).
@@ -1414,7 +1501,23 @@ fn a_driving_worker_paused_past_its_lease_has_its_late_result_rejected(env: Env)
         .collect();
     assert_eq!(applied.len(), 1, "{ev:?}");
     assert_eq!(applied[0]["body"]["attempt"], 2, "{ev:?}");
-    assert_eq!(a.drain(), 0);
+    // Its summary counts the result of its own that came late (before: 0, only the units it
+    // ran for others' runs were counted).
+    let mine = of_type(&ev, "attempt_rejected")
+        .into_iter()
+        .filter(|e| e["body"]["worker"] == "first")
+        .count();
+    let counted = if mine == 1 {
+        " 1 late result rejected".to_string()
+    } else {
+        format!(" {mine} late results rejected")
+    };
+    let said = a.drained_lines();
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("Worker first stopped") && l.contains(&counted)),
+        "{counted}: {said:#?}"
+    );
     assert_eq!(b.drain(), 0);
     verify(&env);
 }
@@ -2027,10 +2130,74 @@ fn a_worker_takes_submitted_runs_in_the_order_they_were_submitted(env: Env) {
     assert_eq!(driven, runs, "{}", out.stdout);
 }
 
+/// Seen by a review on PostgreSQL: a worker drove a submitted run until it waited for a report
+/// and let it go (its driver lease given back), but the run stayed "held" by the worker's live
+/// process on this host: `resume` exited 4 "held by process N (the driver the log names, alive
+/// on this host)", `resume --dry-run` said Held, and `log copy` skipped the run as "being
+/// driven now" — while no lease held it and `status` said waiting with nobody holding it.
+/// A run its driver let wait is no process's, whatever its pid does: from another home on this
+/// host (and from the worker's own log), a plain `resume` of it records nothing (exit 3, the
+/// step's reports to give), its dry run is not held, and `log copy` copies it. A workflow run
+/// waiting on a report and a scenario run waiting as a whole alike.
+fn a_run_a_worker_let_wait_is_not_held_by_its_live_process(env: Env) {
+    env.workflow(
+        "asks",
+        "name: asks\nsteps:\n  - name: build\n    run: echo built\n  - name: review\n    prompt: look at it\n",
+    );
+    scenario(
+        &env,
+        "sc",
+        "name: sc\ndescription: s\nphases:\n  - name: a\n    description: a\n    run: echo a\n  - name: b\n    description: b\n    condition: after:a\n",
+    );
+    let w = Worker::start_in_home(&env, "worker-home", "wk", &["--lease", "2s"]);
+    let flow = submit(&env, "workflow", "asks");
+    let sc = submit(&env, "orchestrate", "sc");
+    for (kind, run) in [("workflow", &flow), ("orchestrate", &sc)] {
+        wait_for(&env, run, "the run to wait", |ev| {
+            !of_type(ev, "step_succeeded").is_empty()
+        });
+        let until = Instant::now() + PATIENCE;
+        while env.run(&["--json", kind, "status", run]).json()["status"] != "waiting" {
+            assert!(
+                Instant::now() < until,
+                "{}",
+                env.run(&[kind, "status", run]).stdout
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let before = env.events(run).len();
+        for out in [
+            other_home(&env, &[kind, "resume", run]),
+            env.run(&[kind, "resume", run]),
+        ] {
+            assert_eq!(out.code, 3, "{}{}", out.stdout, out.stderr);
+            assert!(
+                out.stdout.contains("nothing was recorded") && !out.stderr.contains("held"),
+                "{}{}",
+                out.stdout,
+                out.stderr
+            );
+        }
+        assert_eq!(env.events(run).len(), before, "a resume recorded nothing");
+        let dry = other_home(&env, &[kind, "resume", run, "--dry-run"]);
+        assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+        assert!(!dry.stdout.contains("Held"), "{}", dry.stdout);
+    }
+    let to = env.dir.path().join("laptop.db");
+    let copied = other_home(
+        &env,
+        &["--json", "log", "copy", "--to", to.to_str().unwrap()],
+    );
+    assert_eq!(copied.code, 0, "{}{}", copied.stdout, copied.stderr);
+    assert!(!copied.stdout.contains("being driven"), "{}", copied.stdout);
+    assert_eq!(w.drain(), 0);
+}
+
 /// Seen by a review: `resume` of a run a worker drives was told "press Ctrl-C in the terminal
 /// that drives it, or cancel the MCP tool call that drives it" — a worker has neither, and a
 /// Ctrl-C to it would drain every run it holds. The hint says how a worker is drained
-/// (`kill -TERM PID` on its host) and how this run alone is ended (`workflow abort`).
+/// (`kill -TERM PID` on its host), where its state is seen (`workflow status`), and how this
+/// run alone is ended for good (`workflow abort`), never the abort alone.
 fn a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c(env: Env) {
     env.workflow(
         "slow",
@@ -2047,6 +2214,8 @@ fn a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c(env: Env) {
     assert!(
         out.stderr.contains(&format!("kill -TERM {pid}"))
             && out.stderr.contains("workflow abort")
+            // Never the abort alone: the run is healthy, its status says how it stands.
+            && out.stderr.contains(&format!("workflow status {run}` shows how it stands"))
             && !out.stderr.contains("Ctrl-C")
             && !out.stderr.contains("MCP tool call"),
         "{}",
@@ -2249,6 +2418,9 @@ fn a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts(en
 }
 
 common::on_both_stores!(
+    a_reaped_phase_waiting_for_a_tagged_worker_is_pending_not_stopped,
+    a_killed_workers_step_is_said_interrupted_by_its_gone_process_not_a_lapsed_lease,
+    a_run_a_worker_let_wait_is_not_held_by_its_live_process,
     a_frozen_workers_phase_is_ended_by_its_guard_before_another_attempt_starts,
     a_run_a_worker_holds_says_how_to_stop_a_worker_not_ctrl_c,
     a_second_sigterm_to_a_draining_worker_ends_what_it_runs_and_hands_its_runs_back,

@@ -41,6 +41,10 @@ pub struct Shared {
     /// to its command's group, KILL after its grace), each attempt recorded interrupted with
     /// this worker's words, and the runs it drives handed back (`ENDING_WORDS`).
     pub ending: AtomicBool,
+    /// How many results of the runs this worker drove (their own attempts, run in its
+    /// drivers) came late and were recorded rejected: its closing summary counts them with
+    /// the rejected results of the units it ran for others' runs.
+    pub rejected: std::sync::atomic::AtomicU64,
 }
 
 /// Why an attempt a stopping worker ended (a second stop signal while it drained) ends: it
@@ -372,6 +376,20 @@ pub fn without_gone_drivers(leases: &[Lease]) -> Vec<Lease> {
         .collect()
 }
 
+/// `view` with the run's `leases` (read before the log it was made from): which running
+/// units a live lease holds (`StatusView::with_leases`), a lease of a process of this host
+/// that is gone (killed before it let go) holding none of them, and which orphaned units
+/// such a process held (`StatusView::with_gone_holders`: "whose process is gone", not
+/// "whose lease lapsed" while it has time left).
+pub fn with_run_leases(
+    view: crate::project::StatusView,
+    leases: &[Lease],
+) -> crate::project::StatusView {
+    let (gone, live): (Vec<Lease>, Vec<Lease>) = leases.iter().cloned().partition(holder_gone);
+    let gone: Vec<(String, u32)> = gone.into_iter().map(|l| (l.unit, l.attempt)).collect();
+    view.with_leases(&live).with_gone_holders(&gone)
+}
+
 /// The live driver lease of `run_id` that this process's lock cannot see, if any: held from
 /// another host, or from this host by a live process of another home (a worker or driver
 /// whose `CORTEX_HOME` is not this one takes its lock there, not here). A lease of a process
@@ -413,7 +431,7 @@ pub fn run_holder(
         .or_else(|| driven_elsewhere(store, &state.run_id).map(lease_holder))
         .or_else(|| {
             (!super::DriverLock::has_file(home, &state.run_id))
-                .then(|| super::live_recorded_driver(state))
+                .then(|| super::live_recorded_driver(store, state))
                 .flatten()
         })
 }

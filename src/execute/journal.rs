@@ -57,6 +57,9 @@ pub struct Journal<'a> {
     /// parent, ...), each as last read: a stop or abort asked of any of them halts this run's
     /// commands too (`parent_halted`).
     parents: Vec<RunState>,
+    /// How many results of this journal's driver it recorded rejected (`reject_late`): a
+    /// worker counts them among its late results rejected.
+    rejected: u64,
 }
 
 impl<'a> Journal<'a> {
@@ -81,6 +84,7 @@ impl<'a> Journal<'a> {
             staged: Vec::new(),
             fence: None,
             parents: Vec::new(),
+            rejected: 0,
         })
     }
 
@@ -107,6 +111,7 @@ impl<'a> Journal<'a> {
             staged: Vec::new(),
             fence: None,
             parents: Vec::new(),
+            rejected: 0,
         };
         journal.refresh()?;
         // Secrets of the run are known from its start, which the state has folded.
@@ -487,13 +492,20 @@ impl<'a> Journal<'a> {
             Some(lease) => (holder_shown(&lease.holder), lease.host.clone()),
             None => ("this driver".to_string(), super::hostname()),
         };
-        self.submit_unfenced(Command::RejectResult {
+        let events = self.submit_unfenced(Command::RejectResult {
             step: step.to_string(),
             attempt,
             worker,
             host,
             reason: why.to_string(),
-        })
+        })?;
+        self.rejected += 1;
+        Ok(events)
+    }
+
+    /// How many results of this journal's driver it recorded rejected (`reject_late`).
+    pub fn rejected(&self) -> u64 {
+        self.rejected
     }
 
     /// Whether this journal's fence is still held (checked now, outside any append): `Ok`

@@ -412,14 +412,29 @@ impl DriverLock {
 /// driver; this is for when its file was deleted (a lock on a deleted file excludes nobody):
 /// a driver whose lock file it made itself asks the log before taking over.
 ///
-/// A run whose last session recorded its end (paused, stopped, finished), or that was
-/// submitted for workers and not taken yet, has no driver: the pid its log names is not asked
-/// about (in a copied log it may be anyone's, e.g. pid 1 of a driver that ran in a pid
-/// namespace, alive here as another process started earlier).
-pub fn live_recorded_driver(state: &crate::decide::RunState) -> Option<Holder> {
-    // A run recorded for workers (`run --submit`) has no driver yet: the process its log
-    // names recorded it and drives nothing (a worker that takes it records its own session).
-    if state.session_ended() || state.submitted {
+/// A run whose driver let it go, as its log says (`plan::driver_let_go`: its session ended —
+/// paused, stopped, finished —, it was submitted for workers and not taken, it waits on
+/// reports or manual starts, or for a worker's tags), has no driver: the pid its log names
+/// is not asked about (a long-running process — a worker, `cortex serve` — lives on after it
+/// let the run wait; in a copied log it may be anyone's, e.g. pid 1 of a driver that ran in a
+/// pid namespace, alive here as another process started earlier). Nor is it where the run's
+/// driver lease says who drives it: in a log whose drivers all hold one (`store`, PostgreSQL:
+/// `EventStore::drivers_leased`), or for a session a worker began (a worker drives a run
+/// only while it holds its driver lease, on any log). Before, a run a worker let wait stayed
+/// "held" by that worker's process on its host: `resume` refused it (exit 4), `resume
+/// --dry-run` said it held, and `log copy` skipped it as driven, while no lease held it.
+pub fn live_recorded_driver(
+    store: &dyn crate::store::EventStore,
+    state: &crate::decide::RunState,
+) -> Option<Holder> {
+    if crate::plan::driver_let_go(state) || store.drivers_leased() {
+        return None;
+    }
+    if state
+        .driven_by
+        .as_deref()
+        .is_some_and(|by| by.starts_with("worker:"))
+    {
         return None;
     }
     let driver = state.driver.as_ref()?;

@@ -41,7 +41,8 @@ pub use clock::{Clock, FixedClock, IdGen, SequentialIds, SystemClock, UlidIds, r
 pub use dispatch::{
     Dispatch, ENDING_WORDS, Shared, Slots, acquire_run, claim_unit, claims_without_lease,
     driven_elsewhere, driver_alive, finish_unit, holder_gone, live_lock, load_live,
-    load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder, without_gone_drivers,
+    load_live_checked, lock_lapsed, reap_lapsed, reap_lapsed_as, run_holder, with_run_leases,
+    without_gone_drivers,
 };
 pub use driver::drive;
 pub use guard::{GUARD_ARG, guard_main, start_guard};

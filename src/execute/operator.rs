@@ -188,17 +188,23 @@ fn acquire_beside_driver(
     if !lock.made_anew() {
         return Ok(Ok(lock));
     }
-    let journal = Journal::open(store, clock, ids, run_id)?;
-    Ok(held_by_recorded_driver(lock, &journal.state))
+    let state = Journal::open(&mut *store, clock, ids, run_id)?
+        .state
+        .clone();
+    Ok(held_by_recorded_driver(lock, &*store, &state))
 }
 
 /// `lock` (taken on a file its call made), or `Held` if the driver the log names for `state`
 /// is alive on this host (the lock file is then given back).
-fn held_by_recorded_driver(lock: DriverLock, state: &RunState) -> Result<DriverLock, LockError> {
+fn held_by_recorded_driver(
+    lock: DriverLock,
+    store: &dyn EventStore,
+    state: &RunState,
+) -> Result<DriverLock, LockError> {
     if !lock.made_anew() {
         return Ok(lock);
     }
-    match super::live_recorded_driver(state) {
+    match super::live_recorded_driver(store, state) {
         None => Ok(lock),
         Some(driver) => {
             lock.give_back();
@@ -229,7 +235,7 @@ pub fn drive_on(
     holder: &Holder,
 ) -> Result<DriveOn, LockError> {
     match super::acquire_run(home, store, &state.run_id, holder)
-        .and_then(|lock| held_by_recorded_driver(lock, state))
+        .and_then(|lock| held_by_recorded_driver(lock, store, state))
     {
         // A rollback a report decided is driven at once, as any other work.
         Ok(lock) if matches!(state.phase, RunPhase::Running | RunPhase::RollingBack) => {

@@ -575,7 +575,9 @@ pub fn drive_scenario(
                     };
                     shared.slots.give();
                     if let AttemptOutcome::Report(report) = outcome {
-                        if let Ok((events, _)) = finish_unit(journal, shared, &lease, report) {
+                        if let Ok((events, applied)) = finish_unit(journal, shared, &lease, report)
+                        {
+                            count_rejected(shared, applied);
                             announce(journal, ctx, &events);
                         }
                     } else {
@@ -645,6 +647,17 @@ fn wait_for_secrets(
     )))
 }
 
+/// A result of a phase this worker's driver ran under its lease, not applied (recorded
+/// rejected: its lease changed hands, or the attempt was ended meanwhile): counted in the
+/// worker's closing summary (`Shared::rejected`), as its units' for others' runs are.
+fn count_rejected(shared: &super::Shared, applied: bool) {
+    if !applied {
+        shared
+            .rejected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// SIGTERM's number, recorded as the reason workers were halted.
 fn libc_sigterm() -> i32 {
     nix::sys::signal::Signal::SIGTERM as i32
@@ -702,7 +715,8 @@ fn handle(
                 return match outcome {
                     // Applied only while its lease is still held; else recorded as rejected.
                     AttemptOutcome::Report(report) => {
-                        let (events, _) = finish_unit(journal, &shared, &lease, report)?;
+                        let (events, applied) = finish_unit(journal, &shared, &lease, report)?;
+                        count_rejected(&shared, applied);
                         announce(journal, ctx, &events);
                         Ok(())
                     }

@@ -253,7 +253,8 @@ pub fn not_driven_elsewhere(
     if leased || !lock.made_anew() {
         return Ok(lock);
     }
-    match crate::execute::live_recorded_driver(&journal.state) {
+    let state = journal.state.clone();
+    match journal.with_leases(|store| crate::execute::live_recorded_driver(store, &state)) {
         None => Ok(lock),
         Some(holder) => {
             lock.give_back();
@@ -473,6 +474,12 @@ fn drive_from(
         other => other.map_err(|e| drive_error(ctx, e, &run_id, kind)),
     };
     drop(dctx);
+    // A worker's driver: the results of its own it recorded rejected count in the worker's
+    // closing summary.
+    if let Some(seat) = &ctx.dispatch.shared {
+        seat.rejected
+            .fetch_add(journal.rejected(), std::sync::atomic::Ordering::Relaxed);
+    }
     let mut child_warnings = std::mem::take(&mut notices.warnings);
     // Let the lease go however the drive ended (a fenced driver's is another's by now, and
     // releasing it changes nothing).

@@ -300,7 +300,9 @@ impl CommandError {
             RunHintKind::Held => match kind {
                     crate::event::RunKind::Scenario => Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, cancel the MCP tool call that drives it, or from any terminal or host run ")
                         .command(&["orchestrate", "stop", id]),
-                    crate::event::RunKind::Workflow => Hint::from("only one process drives a run at a time; wait for it, or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it; it is ended for good from any terminal or host with ")
+                    crate::event::RunKind::Workflow => Hint::from("only one process drives a run at a time; wait for it (")
+                        .command(&["workflow", "status", id])
+                        .then(" shows how it stands), or stop it gracefully (`resume` continues it): press Ctrl-C in the terminal that drives it, or cancel the MCP tool call that drives it; only to end it for good (it is not resumed after), from any terminal or host: ")
                         .command(&["workflow", "abort", id]),
             },
             RunHintKind::Decided => Hint::from("nothing was recorded; ")
@@ -644,11 +646,13 @@ fn worker_held_hint(kind: Option<crate::event::RunKind>, id: &str, pid: u32, hos
             "{head}this run alone is stopped gracefully (`resume` continues it) from any terminal or host with "
         ))
         .command(&["orchestrate", "stop", id]),
-        Some(crate::event::RunKind::Workflow) => Hint::from(format!(
-            "{head}this run alone is ended for good from any terminal or host with "
-        ))
-        .command(&["workflow", "abort", id])
-        .then(" (the worker reads it in the log and ends this run only)"),
+        // Never the abort alone: a worker's run is healthy (it runs, or goes on once what it
+        // waits for comes); its status says which. The abort, last, ends it for good.
+        Some(crate::event::RunKind::Workflow) => Hint::from(head)
+            .command(&["workflow", "status", id])
+            .then(" shows how it stands; only to end this run for good (it is not resumed after) from any terminal or host: ")
+            .command(&["workflow", "abort", id])
+            .then(" (the worker reads it in the log and ends this run only)"),
     }
 }
 

@@ -208,6 +208,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         slots: Slots::new(opts.concurrency),
         draining: AtomicBool::new(false),
         ending: AtomicBool::new(false),
+        rejected: std::sync::atomic::AtomicU64::new(0),
     });
     let mut wctx = ctx.clone();
     wctx.dispatch = Dispatch {
@@ -545,7 +546,7 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
                     // again after its driver let it wait.
                     let why = if state.submitted {
                         "submitted for workers".to_string()
-                    } else if let Some(gone) = driver_gone(&state) {
+                    } else if let Some(gone) = driver_gone(&*store, &state) {
                         gone
                     } else if cut_short {
                         "its driver is gone".to_string()
@@ -695,6 +696,11 @@ pub fn work(ctx: &Ctx, opts: WorkerOptions, live: &mut Live<'_>) -> Result<Outpu
         // Nothing heard and nothing to look at again: a full pass (a poll).
         heard = (!ids.is_empty() || !again.is_empty()).then_some(ids);
     }
+    // Every result of this worker's that came late: of units it ran for others' runs, and of
+    // the attempts its drivers ran in the runs it drove. Before, only the first were counted:
+    // a driver paused past its lease said "a result of its own that came late is recorded as
+    // rejected", and the summary said 0.
+    let rejected = rejected + seat.rejected.load(Ordering::Relaxed);
     let doc = json!({
         "worker": name,
         "host": seat.host,
@@ -1092,7 +1098,7 @@ fn run_unit(
 /// How the driver of a run nobody drives ended, if the log says it ended before the run
 /// finished (its session open with work in hand: `interrupted`): "its driver (pid N) died
 /// before the run finished" for one of this host, naming the host for another's.
-fn driver_gone(state: &RunState) -> Option<String> {
+fn driver_gone(store: &dyn crate::store::EventStore, state: &RunState) -> Option<String> {
     if crate::project::run_status(state, false) != crate::project::RunStatus::Interrupted {
         return None;
     }
@@ -1103,7 +1109,7 @@ fn driver_gone(state: &RunState) -> Option<String> {
     Some(if d.host == hostname() {
         // Said to have died only once its process is gone (not the process that recorded
         // the run a moment ago, still on its way to its lock).
-        if crate::execute::live_recorded_driver(state).is_some() {
+        if crate::execute::live_recorded_driver(store, state).is_some() {
             return None;
         }
         format!("its driver (pid {}) died before the run finished", d.pid)

@@ -1028,9 +1028,9 @@ pub fn status_output(
     deliver: Option<crate::project::Suggestion>,
 ) -> Output {
     let mut view = match present {
-        Some((store, Some(leases))) => ctx
-            .view_with_children(state, alive, store)
-            .with_leases(&crate::execute::without_gone_drivers(leases)),
+        Some((store, Some(leases))) => {
+            crate::execute::with_run_leases(ctx.view_with_children(state, alive, store), leases)
+        }
         Some((store, None)) => ctx.view_with_children(state, alive, store),
         None => ctx.view(state, alive),
     };
@@ -1515,7 +1515,7 @@ fn idle_waits(
 ) -> Option<(Vec<usize>, Vec<usize>)> {
     let waits = crate::plan::idle_wait(state, &|id| child_idle(ctx, store, id, 1))?;
     let idle = crate::execute::DriverLock::probe(&ctx.home, &state.run_id).is_none()
-        && crate::execute::live_recorded_driver(state).is_none()
+        && crate::execute::live_recorded_driver(store, state).is_none()
         && ctx
             .catalog()
             .config()
@@ -2669,7 +2669,7 @@ fn child_idle(ctx: &Ctx, store: &dyn EventStore, run_id: &str, depth: usize) -> 
         return false;
     };
     crate::execute::DriverLock::probe(&ctx.home, run_id).is_none()
-        && crate::execute::live_recorded_driver(&child).is_none()
+        && crate::execute::live_recorded_driver(store, &child).is_none()
         && crate::plan::idle_wait(&child, &|id| child_idle(ctx, store, id, depth + 1)).is_some()
 }
 

@@ -145,3 +145,40 @@ pub fn awaiting_manual_start(state: &RunState) -> Vec<usize> {
         })
         .collect()
 }
+
+/// Whether the log says the run's driver let it go: its session ended (paused, stopped,
+/// finished), it was submitted for workers and not taken, it waits as a whole (a workflow
+/// whose step waits on a report; a scenario where nothing runs and nothing can start but
+/// reports or manual starts can move it on), or nothing runs and all a scenario could start
+/// asks for a worker's tags (its driver let it go for a worker offering them). A driver ends
+/// its session at each of these — a worker gives its driver lease back without recording
+/// anything — so a run in one of them is no process's, whatever pid its log names and
+/// whatever that process (a long-running worker, `cortex serve`) does now. Before, a run a
+/// worker let wait was "held" by that worker's live process on its host: `resume` refused
+/// it (exit 4) and `log copy` skipped it as driven.
+pub fn driver_let_go(state: &RunState) -> bool {
+    if state.session_ended() || state.submitted {
+        return true;
+    }
+    if state.steps.iter().any(|s| s.status == StepStatus::Running) {
+        return false;
+    }
+    if state.phase == RunPhase::Waiting {
+        return true;
+    }
+    if !state.is_scenario() || state.phase != RunPhase::Running || !state.pre_validated {
+        return false;
+    }
+    if !to_prepare(state).is_empty() {
+        return false;
+    }
+    let ready = ready_phases(state);
+    if ready.is_empty() {
+        return state.steps.iter().any(|s| s.status == StepStatus::Waiting)
+            || !awaiting_manual_start(state).is_empty();
+    }
+    // A retry waiting out its backoff is the driver's still (it sleeps, then starts it).
+    ready
+        .iter()
+        .all(|&i| !state.runs_on(i).is_empty() && state.steps[i].status != StepStatus::Ready)
+}

@@ -332,6 +332,12 @@ pub struct StepView {
     /// (`with_leases`); never set without them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub lease_lapsed: bool,
+    /// That claim's lease is held by a process of this host that is gone (killed before it
+    /// let go): the attempt is orphaned whatever time its lease has left, and said so ("whose
+    /// process is gone"), never "whose lease lapsed" while it did not. From the leases read
+    /// before the log (`with_gone_holders`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub holder_gone: bool,
     /// Its attempt was running when the run's driver went (the run is `interrupted`): nothing
     /// runs it now, and `resume` records it interrupted and runs it again. `status` stays what
     /// the log says (`running`).
@@ -666,6 +672,25 @@ impl StatusView {
             }
         }
         view
+    }
+
+    /// Say which orphaned units' leases are held by processes of this host that are gone
+    /// (`gone`: their unit and attempt; a workflow's steps are held by its driver lease,
+    /// `DRIVER_UNIT` attempt 0), as `with_leases` was given them without those leases.
+    pub fn with_gone_holders(mut self, gone: &[(String, u32)]) -> StatusView {
+        let workflow = self.kind == RunKind::Workflow;
+        for s in &mut self.steps {
+            if !s.lease_lapsed {
+                continue;
+            }
+            let (unit, attempt) = if workflow {
+                (crate::store::DRIVER_UNIT, 0)
+            } else {
+                (s.name.as_str(), s.attempts)
+            };
+            s.holder_gone = gone.iter().any(|(u, a)| u == unit && *a == attempt);
+        }
+        self
     }
 
     /// `with_leases`, given only whether a live lease holds attempt `attempt` of `unit` (read
@@ -1113,6 +1138,18 @@ impl StatusView {
     /// The machine contract: `steps` for a workflow run, `phases` for a scenario run.
     pub fn to_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("status views serialise");
+        // A unit whose driver is gone (the run `interrupted`) is not `running`: nothing runs
+        // it, and `resume` runs it again. It is `pending` (SPEC §5 lists no `interrupted` for
+        // a unit), its `interrupted` flag and the screen ("Interrupted: its driver is gone")
+        // saying why. Before, the document said `"status": "running"` beside the worker that
+        // had claimed it, while the screen said interrupted.
+        if let Some(steps) = value.get_mut("steps").and_then(|s| s.as_array_mut()) {
+            for s in steps {
+                if s.get("interrupted") == Some(&serde_json::Value::Bool(true)) {
+                    s["status"] = "pending".into();
+                }
+            }
+        }
         if self.kind == RunKind::Scenario
             && let Some(map) = value.as_object_mut()
             && let Some(steps) = map.remove("steps")
@@ -1329,7 +1366,20 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     // ended (a retry scheduled, or a budget given back, that never ran).
                     StepStatus::Pending
                 } else {
-                    shown_status(state, i)
+                    match shown_status(state, i) {
+                        // An attempt that ended without an outcome (its worker's lease lapsed
+                        // or its driver went: `step_interrupted`) in a run that goes on runs
+                        // again: `pending` (its `error` says why the last one ended, its
+                        // `waits_for_tags` who takes it). `stopped` is an operator's stop's.
+                        // Before, a phase reaped from a killed worker was shown `stopped`
+                        // beside its run `running`, waiting for a worker with its tags.
+                        StepStatus::Stopped
+                            if matches!(state.phase, RunPhase::Running | RunPhase::Waiting) =>
+                        {
+                            StepStatus::Pending
+                        }
+                        shown => shown,
+                    }
                 },
                 retry_held: !ready_to_start.contains(&i) && retry_held(state, i),
                 attempts: s.attempts,
@@ -1365,6 +1415,7 @@ pub fn status_view(state: &RunState, driver_alive: bool) -> StatusView {
                     worker_driving(state)
                 },
                 lease_lapsed: false,
+                holder_gone: false,
                 interrupted: status == RunStatus::Interrupted
                     && (s.status == StepStatus::Running || s.checking),
                 checking_condition: s.checking,

@@ -298,6 +298,20 @@ pub fn render_scenario_status(
         {
             let _ = writeln!(out, "        error: {}", super::hanging(e, 15));
         }
+        // Interrupted (reaped from a worker whose lease lapsed, or whose driver went), to run
+        // again: why its last attempt ended.
+        if let Some(e) = &s.error
+            && s.status == crate::decide::StepStatus::Pending
+            && s.attempts > 0
+            && !s.runs_as_items()
+        {
+            let _ = writeln!(
+                out,
+                "        attempt {} ended: {}",
+                s.attempts,
+                super::hanging(e, 8)
+            );
+        }
         super::status::gate_lines(&mut out, "        ", &s.required_outputs, &s.checks);
         if let Some(by) = &s.reported_by {
             let _ = writeln!(
@@ -323,7 +337,7 @@ pub fn render_scenario_status(
             );
         }
         if let Some(w) = &s.worker {
-            let line = super::status::worker_line(w, s.lease_lapsed);
+            let line = super::status::worker_line(w, s.lease_lapsed, s.holder_gone);
             let _ = writeln!(out, "        {}", lowercase_first(&line));
         }
         if !s.waits_for_tags.is_empty() {

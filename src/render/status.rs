@@ -367,7 +367,7 @@ fn step_block(
         let _ = writeln!(out, "   {}", skipped_line(by, "   "));
     }
     if let Some(w) = &s.worker {
-        let _ = writeln!(out, "   {}", worker_line(w, s.lease_lapsed));
+        let _ = writeln!(out, "   {}", worker_line(w, s.lease_lapsed, s.holder_gone));
     }
     if !s.waits_for_tags.is_empty() {
         let _ = writeln!(
@@ -394,6 +394,15 @@ fn step_block(
         && s.if_.as_ref().is_none_or(|c| c.holds != Some(false))
     {
         let _ = writeln!(out, "   Reason: {}", hanging(e, 11));
+    }
+    // Interrupted (its worker's lease lapsed, or its driver went), to run again: why its
+    // last attempt ended.
+    if let Some(e) = &s.error
+        && s.status == StepStatus::Pending
+        && s.attempts > 0
+        && !s.runs_as_items()
+    {
+        let _ = writeln!(out, "   Attempt {} ended: {}", s.attempts, hanging(e, 3));
     }
     for (k, v) in &s.outputs {
         let _ = writeln!(out, "   Output: {}", output_line(k, v, "           "));
@@ -790,13 +799,19 @@ pub fn tags_line(tags: &[String], secret_inputs: &[String]) -> String {
     )
 }
 
-/// Who runs a unit a worker claimed, or, once that worker's lease lapsed, that nobody does.
-pub fn worker_line(worker: &str, lease_lapsed: bool) -> String {
-    match lease_lapsed {
+/// Who runs a unit a worker claimed, or, once that worker's lease lapsed or its process is
+/// gone (`holder_gone`: a process of this host, killed before it let go), that nobody does.
+/// Each said as it is: before, a worker killed half a second earlier, its lease of 20 s
+/// running, was said to be one "whose lease lapsed".
+pub fn worker_line(worker: &str, lease_lapsed: bool, holder_gone: bool) -> String {
+    match (lease_lapsed, holder_gone) {
         // Run by a command's driver, named by its driver lease (`StatusView::with_leases`).
-        false if worker.starts_with("driver ") => format!("On its {worker}"),
-        false => format!("On worker {worker}"),
-        true => format!(
+        (false, _) if worker.starts_with("driver ") => format!("On its {worker}"),
+        (false, _) => format!("On worker {worker}"),
+        (true, true) => format!(
+            "Orphaned: claimed by worker {worker}, whose process is gone (killed before it let go); the attempt is recorded interrupted and runs again when a worker or the run's driver reaps it"
+        ),
+        (true, false) => format!(
             "Orphaned: claimed by worker {worker}, whose lease lapsed (the worker stopped renewing it: killed, stopped or cut off); the attempt is recorded interrupted and runs again when a worker or the run's driver reaps it"
         ),
     }

@@ -160,4 +160,7 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
     fn wake(&mut self, run_id: &str) -> Result<(), StoreError> {
         self.inner.wake(run_id)
     }
+    fn drivers_leased(&self) -> bool {
+        self.inner.drivers_leased()
+    }
 }

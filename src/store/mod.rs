@@ -468,6 +468,15 @@ pub trait EventStore: Send {
     fn wake(&mut self, _run_id: &str) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Whether every driver of a run in this log holds the run's driver lease while it drives
+    /// (PostgreSQL: a command claims it before its first event, a worker before it takes the
+    /// run): the lease alone says whether a run is driven, never the pid its log names (a
+    /// process of that pid alive on this host may have let the run go long ago: a worker
+    /// that let it wait, a `cortex serve`).
+    fn drivers_leased(&self) -> bool {
+        false
+    }
 }
 
 /// A boxed store is a store: every method is the boxed store's own (none falls back to the
@@ -578,6 +587,9 @@ impl<S: EventStore + ?Sized> EventStore for Box<S> {
     }
     fn wake(&mut self, run_id: &str) -> Result<(), StoreError> {
         (**self).wake(run_id)
+    }
+    fn drivers_leased(&self) -> bool {
+        (**self).drivers_leased()
     }
 }
 

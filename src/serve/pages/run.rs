@@ -120,7 +120,7 @@ pub fn load(shared: &Shared, id: &str) -> Result<RunData, Failure> {
     // With what its waiting `uses:` steps wait on down their child runs, as `status` says.
     let view = ctx.view_with_children(&state, alive, &*store);
     let view = match &leases {
-        Some(leases) => view.with_leases(&crate::execute::without_gone_drivers(leases)),
+        Some(leases) => crate::execute::with_run_leases(view, leases),
         None => view,
     };
     let notifications = crate::ops::notify::recorded_deliveries(&*store, &run_id)
@@ -619,7 +619,7 @@ fn step_card(
             }
             @if let Some(w) = &s.worker {
                 @if s.lease_lapsed {
-                    p class="error worker" { (crate::render::worker_line(w, true)) }
+                    p class="error worker" { (crate::render::worker_line(w, true, s.holder_gone)) }
                 } @else if matches!(s.status, StepStatus::Running | StepStatus::Waiting) {
                     p class="muted worker" { (if w.starts_with("driver ") { "on its " } else { "on worker " }) strong { (w) } }
                 }

@@ -176,11 +176,12 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 pub fn worker_line(
     worker: &str,
     lease_lapsed: bool,
+    holder_gone: bool,
     indent: usize,
     width: usize,
     theme: Theme,
 ) -> Line<'static> {
-    let text = crate::render::worker_line(worker, lease_lapsed);
+    let text = crate::render::worker_line(worker, lease_lapsed, holder_gone);
     let style = if lease_lapsed {
         theme.error()
     } else {
@@ -242,7 +243,14 @@ pub fn unit_runner_lines(
         ));
     }
     if let Some(w) = s.worker.as_deref().filter(|_| going) {
-        lines.push(worker_line(w, s.lease_lapsed, indent, width, theme));
+        lines.push(worker_line(
+            w,
+            s.lease_lapsed,
+            s.holder_gone,
+            indent,
+            width,
+            theme,
+        ));
     }
     lines
 }
