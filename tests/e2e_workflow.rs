@@ -1897,8 +1897,47 @@ fn a_malformed_cortex_output_fails_the_step_at_once_naming_the_line() {
     );
     let said = doc.to_string();
     assert!(
-        said.contains("line 2 of $CORTEX_OUTPUT is not `key=value`: not a pair")
+        said.contains("line 2 of $CORTEX_OUTPUT is not `key=value`: it reads `not`")
             && said.contains("a malformed $CORTEX_OUTPUT is not retried"),
         "{doc}"
     );
+}
+
+/// A line of `$CORTEX_OUTPUT` that is not `key=value` is refused without its text: a slip of
+/// form (`api_token: VALUE`, a token on a line of its own) put the value in the step's error,
+/// the run's reason and the log for good, where `api_token=VALUE` is stored `***`. The key it
+/// starts with, if any, is named, and the form meant.
+#[test]
+fn a_malformed_output_line_never_puts_its_value_in_the_log() {
+    let env = Env::new();
+    let token = "zq8PkLm2vX9wRt5Yb";
+    std::fs::write(env.project().join("tokfile"), token).unwrap();
+    for (name, line) in [
+        ("colon", "api_token: $(cat tokfile)"),
+        ("bare", "$(cat tokfile)"),
+    ] {
+        env.workflow(
+            name,
+            &format!(
+                "name: {name}\nsteps:\n  - name: login\n    run: 'echo \"{line}\" >> \"$CORTEX_OUTPUT\"'\n"
+            ),
+        );
+        let out = env.run(&["--json", "workflow", "run", name]);
+        assert_eq!(out.code, 1, "{}", out.text());
+        assert!(!out.text().contains(token), "{}", out.text());
+        let said = out.json().to_string();
+        if name == "colon" {
+            assert!(
+                said.contains("it reads `api_token`") && said.contains("`api_token=VALUE`"),
+                "{said}"
+            );
+        }
+    }
+    assert!(
+        env.log_holding(token).is_empty(),
+        "{:?}",
+        env.log_holding(token)
+    );
+    let export = env.run(&["log", "export"]);
+    assert!(!export.stdout.contains(token));
 }

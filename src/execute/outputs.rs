@@ -87,14 +87,31 @@ pub fn parse_outputs(text: &str) -> (Vec<(String, String)>, Vec<String>) {
         }
         match line.split_once('=') {
             Some((key, value)) if valid_key(key) => out.push((key.to_string(), value.to_string())),
-            _ => problems.push(format!(
-                "line {} of $CORTEX_OUTPUT is not `key=value`: {}",
-                n + 1,
-                crate::render::clip(line, 80)
-            )),
+            _ => problems.push(not_a_pair(n + 1, line)),
         }
     }
     (out, problems)
+}
+
+/// Why line `number` of an outputs file is refused, without its text: the line is the value
+/// a step meant to give, and a slip of form (`api_token: VALUE`) is no reason to put the
+/// value in the log, where nothing takes it out (a well-formed `api_token=VALUE` is stored
+/// `***`). Before, the line was quoted. Where it starts with a key and `:` or a space, the
+/// key (a name, as keys are shown anyway) and the form meant are said.
+fn not_a_pair(number: usize, line: &str) -> String {
+    let key = line
+        .split_once([':', ' ', '\t'])
+        .map(|(key, _)| key)
+        .filter(|key| valid_key(key) && key.len() <= 64);
+    match key {
+        Some(key) => format!(
+            "line {number} of $CORTEX_OUTPUT is not `key=value`: it reads `{key}` and then not `=` (write `{key}=VALUE`; the rest of the line is not shown, as it may hold a secret)"
+        ),
+        None => format!(
+            "line {number} of $CORTEX_OUTPUT is not `key=value` ({} characters, none of them a `=` after a key; not shown, as it may hold a secret)",
+            line.chars().count()
+        ),
+    }
 }
 
 fn valid_key(key: &str) -> bool {
