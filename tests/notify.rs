@@ -1262,3 +1262,44 @@ fn a_notification_command_that_outlived_its_dead_driver_is_said_to_be_maybe_deli
     assert_eq!(resumed.code, 0, "{}", resumed.text());
     assert_eq!(common::lines(&env.file("done.log")).len(), 2);
 }
+
+/// `resume --notify-only` of a run its driver still runs is held (exit 4), as a plain
+/// `resume` is: before, it said the run `interrupted` ("its driver is gone") and suggested
+/// `resume` and `abort`, which an agent pasting `next` would have run on a healthy run.
+#[test]
+fn notify_only_of_a_run_a_live_driver_holds_is_held_not_interrupted() {
+    for kind in ["workflow", "orchestrate"] {
+        let env = Env::new();
+        if kind == "workflow" {
+            env.workflow(
+                "lv",
+                "name: lv\nsteps:\n  - name: slow\n    run: touch started; sleep 5\n",
+            );
+        } else {
+            env.scenario(
+                "lv",
+                "name: lv\ndescription: d\nphases:\n  - {name: slow, description: d, run: 'touch started; sleep 5'}\n",
+            );
+        }
+        let mut driver = env
+            .command(&[kind, "run", "lv"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !env.file("started").exists() {
+            assert!(std::time::Instant::now() < until, "the step never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = env.run(&["--json", kind, "resume", "lv", "--notify-only"]);
+        assert_eq!(out.code, 4, "{kind}: {}", out.text());
+        assert!(
+            !out.text().contains("driver is gone"),
+            "{kind}: {}",
+            out.text()
+        );
+        assert!(!out.stdout.contains("\"abort\""), "{kind}: {}", out.text());
+        assert_eq!(driver.wait().unwrap().code(), Some(0), "{kind}");
+    }
+}

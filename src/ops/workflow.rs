@@ -1225,6 +1225,32 @@ pub fn resume(
             return Err(e);
         }
         let outcome = journal.state.outcome();
+        // `--notify-only` of a run a live driver holds: held, as a plain `resume` is (exit 4).
+        // Before, the run was said `interrupted` ("its driver is gone") with `resume` and
+        // `abort` suggested, while its driver ran it (the view took no driver for alive).
+        if notify_only && outcome.is_none() {
+            let leased = journal
+                .nested(|store, _, _| store.leases(Some(&run_id)))
+                .unwrap_or_default()
+                .into_iter()
+                .find(|l| l.unit == crate::store::DRIVER_UNIT && !crate::execute::holder_gone(l));
+            let holder = DriverLock::probe(&ctx.home, &run_id).or_else(|| {
+                leased.map(|l| crate::execute::Holder {
+                    pid: 0,
+                    host: l.host.clone(),
+                    actor: l.holder.clone(),
+                    since: "its driver lease".into(),
+                    shared: true,
+                })
+            });
+            if let Some(holder) = holder {
+                return Err(crate::execute::LockError::Held {
+                    run_id: run_id.clone(),
+                    holder: Some(holder),
+                }
+                .into());
+            }
+        }
         if notify_only || outcome.is_some() {
             // What the run is, said first: finished, or (`--notify-only`) as its status says.
             let was = match outcome {
